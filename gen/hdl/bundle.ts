@@ -1,0 +1,61 @@
+// Bundles: named groups of fields (a valid/ready stream, a TLP stream) declared once and used as ports, wires
+// or instance connections. A field marked `flip` runs against the bundle's direction (a stream's `ready`).
+import { bit, type HwType, uint } from './expr';
+
+export interface Flipped<T extends FieldSpec = FieldSpec> {
+  readonly flipped: T;
+}
+export type FieldSpec = HwType | BundleSpec<any> | Flipped<any>;
+export type Fields = Record<string, FieldSpec>;
+
+/** A bundle type: its kind (recorded in the port description for tools), parameters, and fields in order. */
+export interface BundleSpec<F extends Fields = Fields> {
+  readonly kind: string;
+  readonly params: Record<string, number | string | boolean>;
+  readonly fields: F;
+}
+
+export function flip<T extends FieldSpec>(t: T): Flipped<T> {
+  return { flipped: t };
+}
+
+export function bundle<F extends Fields>(
+  kind: string,
+  fields: F,
+  params: Record<string, number | string | boolean> = {},
+): BundleSpec<F> {
+  return { kind, params, fields };
+}
+
+export function isFlipped(f: FieldSpec): f is Flipped {
+  return typeof f === 'object' && 'flipped' in f;
+}
+export function isBundleSpec(f: unknown): f is BundleSpec {
+  return typeof f === 'object' && f !== null && 'fields' in f && 'kind' in f;
+}
+
+/** A valid/ready stream carrying `data` from producer to consumer (`ready` flows back). */
+export function stream<T extends HwType>(data: T | number) {
+  const t = typeof data === 'number' ? uint(data) : data;
+  return bundle('stream', { valid: bit, ready: flip(bit), data: t }, { dataWidth: t.width });
+}
+
+/**
+ * The project's vendor-neutral PCIe TLP stream (docs/tlp-stream.md): header beside the data, valid on the
+ * start-of-packet beat; payload dwords from lane 0; dword enables; at most one TLP starts per beat.
+ */
+export function tlpStream(dataWidth: 64 | 128 | 256 | 512) {
+  return bundle(
+    'tlp_stream',
+    {
+      valid: bit,
+      ready: flip(bit),
+      hdr: uint(128),
+      data: uint(dataWidth),
+      keep: uint(dataWidth / 32),
+      sop: bit,
+      eop: bit,
+    },
+    { dataWidth },
+  );
+}

@@ -1,0 +1,192 @@
+// Elaboration checks: every design mistake the DSL can see is reported at the designer's source line.
+// Run once per elaborated module: cross-module references, undriven signals, latches (a combinational signal
+// not assigned on every path), combinational loops (also through instances), and the module's own
+// input->output combinational paths, which its parents need for their loop check.
+import type { Expr } from './expr';
+import type { HwModule } from './module';
+import { fmtLoc, HdlError, type SrcLoc } from './srcloc';
+import { Signal, type Stmt } from './signal';
+
+/** For each output port name, the input port names it depends on combinationally. */
+export type CombPaths = Map<string, Set<string>>;
+
+/** Every signal an expression reads. */
+export function refsOf(e: Expr, out: Signal[] = []): Signal[] {
+  if (e instanceof Signal) out.push(e);
+  else for (const a of e.args) refsOf(a, out);
+  return out;
+}
+
+/** Visit every statement, with the conditions (and switch selectors) that enclose it. */
+export function walkStmts(stmts: readonly Stmt[], f: (s: Stmt, guards: readonly Expr[]) => void, guards: Expr[] = []): void {
+  for (const s of stmts) {
+    f(s, guards);
+    if (s.k === 'if') {
+      guards.push(s.cond);
+      walkStmts(s.then, f, guards);
+      walkStmts(s.else, f, guards);
+      guards.pop();
+    } else if (s.k === 'switch') {
+      guards.push(s.sel);
+      for (const c of s.cases) walkStmts(c.body, f, guards);
+      if (s.default) walkStmts(s.default, f, guards);
+      guards.pop();
+    }
+  }
+}
+
+/** Whether a statement list touches `t` at all. */
+export function touches(stmts: readonly Stmt[], t: Signal): boolean {
+  return stmts.some((s) =>
+    s.k === 'assign'
+      ? s.target === t
+      : s.k === 'if'
+        ? touches(s.then, t) || touches(s.else, t)
+        : s.cases.some((c) => touches(c.body, t)) || (s.default !== null && touches(s.default, t)),
+  );
+}
+
+/** Whether every path through `stmts` assigns `t`. */
+export function covers(stmts: readonly Stmt[], t: Signal): boolean {
+  return stmts.some((s) => coversStmt(s, t));
+}
+
+function coversStmt(s: Stmt, t: Signal): boolean {
+  if (s.k === 'assign') return s.target === t;
+  if (s.k === 'if') return covers(s.then, t) && covers(s.else, t);
+  const full = s.default !== null || s.cases.reduce((n, c) => n + c.values.length, 0) >= 2 ** s.sel.width;
+  return full && s.cases.every((c) => covers(c.body, t)) && (s.default === null || covers(s.default, t));
+}
+
+/** Where a path that misses `t` leaves: the if/case whose branch does not assign it. */
+function witness(stmts: readonly Stmt[], t: Signal): SrcLoc | undefined {
+  for (const s of stmts) {
+    if (s.k === 'assign' || !touches([s], t)) continue;
+    if (s.k === 'if') {
+      if (!covers(s.then, t)) return witness(s.then, t) ?? s.loc;
+      return witness(s.else, t) ?? s.loc;
+    }
+    for (const c of s.cases) if (!covers(c.body, t)) return witness(c.body, t) ?? c.loc;
+    if (!s.default) return s.loc;
+    return witness(s.default, t) ?? s.loc;
+  }
+  return undefined;
+}
+
+const combKinds = new Set(['wire', 'output', 'inst-in']);
+
+export function checkModule(mod: HwModule): void {
+  const mine = new Set<Signal>(mod.signals);
+  const foreign = (e: Expr, loc: SrcLoc) => {
+    for (const r of refsOf(e)) {
+      if (!mine.has(r)) {
+        throw new HdlError(
+          `${r.describe()} belongs to module '${r.owner.moduleName}', not to '${mod.name}' (connect it through a port)`,
+          loc,
+          'context',
+        );
+      }
+    }
+  };
+
+  // Combinational dependencies: target -> signals read by its assignments and the conditions around them.
+  const deps = new Map<Signal, Set<Signal>>();
+  const depOf = (s: Signal) => {
+    let d = deps.get(s);
+    if (!d) deps.set(s, (d = new Set()));
+    return d;
+  };
+  walkStmts(mod.stmts, (s, guards) => {
+    if (s.k === 'if') foreign(s.cond, s.loc);
+    if (s.k === 'switch') foreign(s.sel, s.loc);
+    if (s.k !== 'assign') return;
+    foreign(s.value, s.loc);
+    if (s.target.kind === 'reg') return;
+    const d = depOf(s.target);
+    for (const r of refsOf(s.value)) d.add(r);
+    for (const g of guards) for (const r of refsOf(g)) d.add(r);
+  });
+  for (const s of mod.signals) {
+    if (s.default) foreign(s.default, s.loc);
+    if (s.enable) foreign(s.enable, s.loc);
+  }
+  for (const mem of mod.memories) {
+    for (const w of mem.writes) for (const e of [w.addr, w.data, w.en, ...(w.strb ? [w.strb] : [])]) foreign(e, w.loc);
+    for (const r of mem.reads) {
+      foreign(r.addr, r.loc);
+      if (r.en) foreign(r.en, r.loc);
+      if (!r.sync) for (const x of refsOf(r.addr)) depOf(r.data).add(x);
+    }
+  }
+  for (const inst of mod.instances) {
+    for (const [out, ins] of inst.module.combPaths) {
+      const o = inst.pins.get(out)!;
+      for (const i of ins) depOf(o).add(inst.pins.get(i)!);
+    }
+  }
+
+  // Undriven signals and latches.
+  for (const s of mod.signals) {
+    if (s.kind === 'input' || s.kind === 'inst-out' || s.kind === 'mem-rd') continue;
+    if (!s.driven && !s.default) {
+      const what =
+        s.kind === 'reg'
+          ? `register '${s.name}' is never assigned a next value`
+          : s.kind === 'inst-in'
+            ? `instance input '${s.name}' is never driven`
+            : `${s.kind} '${s.name}' is never driven`;
+      throw new HdlError(what, s.loc, 'undriven');
+    }
+    if (combKinds.has(s.kind) && !s.default && !covers(mod.stmts, s)) {
+      const w = witness(mod.stmts, s);
+      throw new HdlError(
+        `${s.describe()} is not assigned on every path and has no default: it would infer a latch` +
+          (w ? ` (a path through the branch at ${fmtLoc(w)} leaves it unassigned)` : '') +
+          `; assign it in every branch or give it a default`,
+        s.loc,
+        'latch',
+      );
+    }
+  }
+
+  // Combinational loops.
+  const isComb = (s: Signal) => combKinds.has(s.kind) || s.kind === 'inst-out' || (s.kind === 'mem-rd' && deps.has(s));
+  const state = new Map<Signal, 1 | 2>(); // 1: on the stack, 2: done
+  const stack: Signal[] = [];
+  const visit = (s: Signal) => {
+    state.set(s, 1);
+    stack.push(s);
+    for (const d of deps.get(s) ?? []) {
+      if (!isComb(d)) continue;
+      const st = state.get(d);
+      if (st === 1) {
+        const cyc = stack.slice(stack.indexOf(d));
+        const path = [...cyc, d].map((x) => `'${x.name}' (${fmtLoc(x.loc)})`).join(' -> ');
+        throw new HdlError(`combinational loop: ${path}`, d.loc, 'comb-loop');
+      }
+      if (st === undefined) visit(d);
+    }
+    stack.pop();
+    state.set(s, 2);
+  };
+  for (const s of mod.signals) if (isComb(s) && !state.has(s)) visit(s);
+
+  // This module's input -> output combinational paths.
+  const reach = new Map<Signal, Set<string>>();
+  const inputsReached = (s: Signal): Set<string> => {
+    const hit = reach.get(s);
+    if (hit) return hit;
+    const r = new Set<string>();
+    reach.set(s, r);
+    for (const d of deps.get(s) ?? []) {
+      if (d.kind === 'input') r.add(d.name);
+      else if (isComb(d)) for (const x of inputsReached(d)) r.add(x);
+    }
+    return r;
+  };
+  for (const p of mod.ports) {
+    if (p.kind !== 'output') continue;
+    const r = inputsReached(p);
+    if (r.size) mod.combPaths.set(p.name, r);
+  }
+}

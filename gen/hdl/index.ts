@@ -1,0 +1,13 @@
+// The TypeScript HDL: everything a generator imports.
+export { bit, bitsFor, cat, Expr, fits, lit, log2ceil, mux, select, sint, uint, andAll, orAll } from './expr';
+export type { HwType, Operand } from './expr';
+export { bundle, flip, stream, tlpStream } from './bundle';
+export type { BundleSpec } from './bundle';
+export { Signal } from './signal';
+export type { ClockDomain } from './signal';
+export { defineBlackbox, defineModule, ModuleBuilder, SignalArray, Memory, Fsm } from './module';
+export type { HwModule, ModuleDef, Instance, BundleValue } from './module';
+export { collectModules, emitDesign, emitModule, portsJson } from './emit';
+export type { PortsJson } from './emit';
+export { HdlError, fmtLoc } from './srcloc';
+export type { SrcLoc } from './srcloc';

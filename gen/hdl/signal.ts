@@ -1,0 +1,130 @@
+// Named signals (ports, wires, registers, instance pins) and the statements that drive them.
+import { Expr, type HwType, lift, type Operand } from './expr';
+import { callerLoc, fmtLoc, HdlError, type SrcLoc } from './srcloc';
+
+export type SignalKind =
+  | 'input' // module input port: driven from outside
+  | 'output' // module output port: driven by this module's combinational logic
+  | 'wire' // internal combinational signal
+  | 'reg' // flip-flop
+  | 'inst-in' // an instance's input pin, seen from the parent: the parent drives it
+  | 'inst-out' // an instance's output pin, seen from the parent: the instance drives it
+  | 'mem-rd'; // a memory read port's data: the memory drives it
+
+/** A clock domain: a clock, an optional reset, and the reset's polarity and kind. */
+export interface ClockDomain {
+  readonly name: string;
+  readonly clock: Signal;
+  readonly reset?: Signal;
+  readonly resetActiveLow: boolean;
+  readonly asyncReset: boolean;
+}
+
+/** Where a signal's statements go: the module being elaborated. */
+export interface SignalOwner {
+  readonly moduleName: string;
+  record(stmt: Stmt): void;
+  isElaborating(): boolean;
+}
+
+/** Membership of a port in a bundle, for the port description (ports.json). */
+export interface InterfaceRef {
+  name: string; // the bundle instance name, e.g. "rx"
+  field: string; // the field path, e.g. "valid" or "hdr"
+}
+
+export class Signal extends Expr {
+  /** Value taken on paths where the signal is not assigned (combinational signals only). */
+  default?: Expr;
+  /** Reset value (registers); undefined: no reset. */
+  resetValue?: bigint;
+  /** Load enable (registers): the register only takes its next value when `enable` is 1. */
+  enable?: Expr;
+  domain?: ClockDomain;
+  iface?: InterfaceRef;
+  /** Set when a statement drives this signal (to detect undriven signals). */
+  driven = false;
+  /** Free-form note emitted beside the declaration. */
+  note?: string;
+
+  constructor(
+    readonly name: string,
+    type: HwType,
+    readonly kind: SignalKind,
+    readonly owner: SignalOwner,
+    loc: SrcLoc,
+  ) {
+    super('ref', type.width, type.signed, [], {}, loc);
+  }
+
+  override describe(): string {
+    const k = this.kind === 'inst-in' || this.kind === 'inst-out' ? 'instance pin' : this.kind;
+    return `${k} '${this.name}' (${this.typeName()})`;
+  }
+
+  /** Drive a combinational signal (wire, output, instance input). Last assignment wins. */
+  set(v: Operand): void {
+    const loc = callerLoc();
+    if (this.kind === 'reg') {
+      throw new HdlError(`${this.describe()} is a register: use .next(value) to give its next state`, loc, 'context');
+    }
+    this.checkDrivable(loc);
+    this.assign(v, loc);
+  }
+
+  /** Give a register the value it takes at the next clock edge. Last assignment wins; unassigned paths hold. */
+  next(v: Operand): void {
+    const loc = callerLoc();
+    if (this.kind !== 'reg') {
+      throw new HdlError(`${this.describe()} is not a register: use .set(value) to drive it`, loc, 'context');
+    }
+    this.assign(v, loc);
+  }
+
+  private checkDrivable(loc: SrcLoc): void {
+    const who =
+      this.kind === 'input'
+        ? 'it is an input port, driven from outside the module'
+        : this.kind === 'inst-out'
+          ? 'it is an output of an instance, which drives it'
+          : this.kind === 'mem-rd'
+            ? 'it is a memory read port, driven by the memory'
+            : undefined;
+    if (who) throw new HdlError(`multiple drivers for ${this.describe()}: ${who}`, loc, 'multiple-drivers');
+  }
+
+  private assign(v: Operand, loc: SrcLoc): void {
+    if (!this.owner.isElaborating()) {
+      throw new HdlError(
+        `${this.describe()} belongs to module '${this.owner.moduleName}', which is not being elaborated here`,
+        loc,
+        'context',
+      );
+    }
+    const value = lift(v, this, `assignment to '${this.name}'`);
+    if (value.width !== this.width || value.signed !== this.signed) {
+      throw new HdlError(
+        `width mismatch in assignment: ${this.describe()} is ${this.width} bits, value ${value.describe()} is ${value.width} bits${value.signed !== this.signed ? ' (and differs in signedness)' : ''}`,
+        loc,
+        'width',
+      );
+    }
+    this.driven = true;
+    this.owner.record({ k: 'assign', target: this, value, loc });
+  }
+}
+
+export type Stmt =
+  | { k: 'assign'; target: Signal; value: Expr; loc: SrcLoc }
+  | { k: 'if'; cond: Expr; then: Stmt[]; else: Stmt[]; loc: SrcLoc }
+  | { k: 'switch'; sel: Expr; cases: SwitchCase[]; default: Stmt[] | null; loc: SrcLoc };
+
+export interface SwitchCase {
+  values: Expr[]; // constants of the selector's type
+  body: Stmt[];
+  loc: SrcLoc;
+}
+
+export function describeLoc(s: Signal): string {
+  return `${s.describe()} declared at ${fmtLoc(s.loc)}`;
+}

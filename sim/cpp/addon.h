@@ -1,0 +1,250 @@
+// N-API glue: exposes vfpga::Bench<Design> to TypeScript as class `Harness` (see sim/index.ts).
+//
+// Each method is one JS -> C++ crossing and does a whole batch of work (a run of many
+// cycles, a batch of TLPs). Bulk data crosses as packed Uint32Arrays; small results go
+// into a Float64Array `state` that JS allocated and C++ writes after every call, so the
+// common path creates no JS objects (toolchain notes: ~15 ns per plain call, far more per
+// object property).
+#pragma once
+
+#include <napi.h>
+
+#include "bench.h"
+
+// Verilog $finish/$stop and Verilator's fatal errors: the runtime is compiled with
+// VL_USER_FINISH/STOP/FATAL so these replace the defaults that exit or abort the process.
+void vl_finish(const char* filename, int linenum, const char*) VL_MT_UNSAFE {
+    Verilated::threadContextp()->gotFinish(true);
+    vfpga::lastVerilogMessage() = std::string("$finish at ") + filename + ":" + std::to_string(linenum);
+}
+void vl_stop(const char* filename, int linenum, const char*) VL_MT_UNSAFE {
+    Verilated::threadContextp()->gotError(true);
+    Verilated::threadContextp()->gotFinish(true);
+    throw vfpga::Fatal(std::string("Verilog $stop at ") + filename + ":" + std::to_string(linenum));
+}
+void vl_fatal(const char* filename, int linenum, const char*, const char* msg) VL_MT_UNSAFE {
+    Verilated::threadContextp()->gotError(true);
+    Verilated::threadContextp()->gotFinish(true);
+    throw vfpga::Fatal(filename && *filename ? std::string(filename) + ":" + std::to_string(linenum) + ": " + msg
+                                             : std::string(msg));
+}
+
+namespace vfpga {
+
+// Slots of the shared state array (mirrored in sim/index.ts).
+enum StateSlot { kCycle = 0, kTxPending, kRxPending, kLastRun, kCppSeconds, kRunCalls, kTxTotal, kStateSlots };
+
+template <class D>
+class Addon : public Napi::ObjectWrap<Addon<D>> {
+    using B = Bench<D>;
+    using W = Napi::ObjectWrap<Addon<D>>;
+
+  public:
+    static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+        Napi::Function cls = W::DefineClass(env, "Harness", {
+            W::InstanceMethod("enqueue", &Addon::Enqueue),
+            W::InstanceMethod("run", &Addon::Run),
+            W::InstanceMethod("reset", &Addon::Reset),
+            W::InstanceMethod("setRxIdle", &Addon::SetRxIdle),
+            W::InstanceMethod("setTxBackpressure", &Addon::SetTxBackpressure),
+            W::InstanceMethod("poke", &Addon::Poke),
+            W::InstanceMethod("peek", &Addon::Peek),
+            W::InstanceMethod("takeTx", &Addon::TakeTx),
+            W::InstanceMethod("lastError", &Addon::LastError),
+            W::InstanceMethod("replay", &Addon::Replay),
+            W::InstanceMethod("txHash", &Addon::TxHash),
+            W::InstanceMethod("close", &Addon::Close),
+        });
+        exports.Set("Harness", cls);
+        exports.Set("top", Napi::String::New(env, D::top));
+        exports.Set("portCount", Napi::Number::New(env, double(sizeof(D::ports) / sizeof(D::ports[0]))));
+        return exports;
+    }
+
+    // new Harness(seed: number, tracePath: string, state: Float64Array, record: boolean)
+    explicit Addon(const Napi::CallbackInfo& info) : W(info) {
+        guarded(info, [&] {
+            seed_ = uint64_t(info[0].As<Napi::Number>().Int64Value());
+            const std::string trace = info[1].As<Napi::String>().Utf8Value();
+            auto state = info[2].As<Napi::Float64Array>();
+            if (state.ElementLength() < kStateSlots) throw std::invalid_argument("state array too small");
+            stateRef_ = Napi::Persistent(state);
+            state_ = state.Data();
+            bench_ = std::make_unique<B>(seed_, trace.c_str());
+            bench_->record = info[3].As<Napi::Boolean>().Value();
+            publish();
+            return info.Env().Undefined();
+        });
+    }
+
+  private:
+    std::unique_ptr<B> bench_;
+    uint64_t seed_ = 0;
+    Napi::Reference<Napi::Float64Array> stateRef_;
+    double* state_ = nullptr;
+    std::vector<uint32_t> scratch_;
+
+    // Turn C++ exceptions into JS exceptions (node-addon-api only converts Napi::Error).
+    template <class F>
+    static Napi::Value guarded(const Napi::CallbackInfo& info, F&& f) {
+        try {
+            return f();
+        } catch (const Napi::Error&) {
+            throw;
+        } catch (const std::exception& e) {
+            throw Napi::Error::New(info.Env(), e.what());
+        }
+    }
+    B& bench() {
+        if (!bench_) throw std::runtime_error("the simulation was closed");
+        return *bench_;
+    }
+    void publish() {
+        B& b = *bench_;
+        state_[kCycle] = double(b.cycle);
+        state_[kTxPending] = double(b.txPending());
+        state_[kRxPending] = double(b.rxPending());
+        state_[kLastRun] = double(b.lastRun);
+        state_[kCppSeconds] = b.cppSeconds;
+        state_[kRunCalls] = double(b.runCalls);
+        uint64_t total = 0;
+        for (int i = 0; i < B::kSources; ++i) total += b.source(i)->total;
+        state_[kTxTotal] = double(total);
+    }
+    static int stream(const Napi::Value& v, int count) {
+        const int i = v.As<Napi::Number>().Int32Value();
+        if (i < 0 || i >= count) throw std::invalid_argument("no such stream index " + std::to_string(i));
+        return i;
+    }
+    static int port(const Napi::Value& v) {
+        const int i = v.As<Napi::Number>().Int32Value();
+        if (i < 0 || i >= int(sizeof(D::ports) / sizeof(D::ports[0]))) throw std::invalid_argument("no such port index");
+        return i;
+    }
+    static const uint32_t* words(const Napi::Value& v, std::size_t need) {
+        auto a = v.As<Napi::Uint32Array>();
+        if (a.ElementLength() < need) throw std::invalid_argument("value array too short");
+        return a.Data();
+    }
+
+    // enqueue(stream, packed: Uint32Array)
+    Napi::Value Enqueue(const Napi::CallbackInfo& info) {
+        return guarded(info, [&] {
+            const int s = stream(info[0], B::kSinks);
+            auto a = info[1].As<Napi::Uint32Array>();
+            bench().enqueue(s, a.Data(), a.ElementLength());
+            publish();
+            return info.Env().Undefined();
+        });
+    }
+    // run(cycles, maxCycles, untilTx, untilPort, untilValue | null) -> reason (see Reason)
+    Napi::Value Run(const Napi::CallbackInfo& info) {
+        return guarded(info, [&] {
+            const uint64_t cycles = uint64_t(info[0].As<Napi::Number>().DoubleValue());
+            const uint64_t maxc = uint64_t(info[1].As<Napi::Number>().DoubleValue());
+            const int64_t untilTx = info[2].As<Napi::Number>().Int64Value();
+            const int up = info[3].As<Napi::Number>().Int32Value();
+            const uint32_t* uv = nullptr;
+            if (up >= 0) uv = words(info[4], vfpga::words(D::ports[port(info[3])].width));
+            const int r = bench().run(cycles, maxc, untilTx, up, uv);
+            publish();
+            return Napi::Number::New(info.Env(), r);
+        });
+    }
+    Napi::Value Reset(const Napi::CallbackInfo& info) {
+        return guarded(info, [&] {
+            bench().reset(uint64_t(info[0].As<Napi::Number>().Int64Value()));
+            publish();
+            if (bench().err.set) throw std::runtime_error(bench().err.msg);
+            return info.Env().Undefined();
+        });
+    }
+    Napi::Value SetRxIdle(const Napi::CallbackInfo& info) {
+        return guarded(info, [&] {
+            bench().setRxIdle(stream(info[0], B::kSinks), info[1].As<Napi::Number>().DoubleValue());
+            return info.Env().Undefined();
+        });
+    }
+    Napi::Value SetTxBackpressure(const Napi::CallbackInfo& info) {
+        return guarded(info, [&] {
+            bench().setTxBackpressure(stream(info[0], B::kSources), info[1].As<Napi::Number>().DoubleValue());
+            return info.Env().Undefined();
+        });
+    }
+    // poke(port, value: Uint32Array)
+    Napi::Value Poke(const Napi::CallbackInfo& info) {
+        return guarded(info, [&] {
+            const int p = port(info[0]);
+            bench().poke(p, words(info[1], vfpga::words(D::ports[p].width)));
+            return info.Env().Undefined();
+        });
+    }
+    // peek(port, out: Uint32Array)
+    Napi::Value Peek(const Napi::CallbackInfo& info) {
+        return guarded(info, [&] {
+            const int p = port(info[0]);
+            auto a = info[1].As<Napi::Uint32Array>();
+            if (a.ElementLength() < std::size_t(vfpga::words(D::ports[p].width))) throw std::invalid_argument("peek buffer too short");
+            bench().peek(p, a.Data());
+            return info.Env().Undefined();
+        });
+    }
+    // takeTx(stream) -> Uint32Array of packed TLPs (a fresh V8-owned buffer; C++ keeps none)
+    Napi::Value TakeTx(const Napi::CallbackInfo& info) {
+        return guarded(info, [&] {
+            SourceBase* s = bench().source(stream(info[0], B::kSources));
+            // Leave a packet that is still being received in the source.
+            const std::size_t done = s->open ? s->start : s->out.size();
+            auto arr = Napi::Uint32Array::New(info.Env(), done);
+            if (done) std::memcpy(arr.Data(), s->out.data(), done * 4);
+            s->out.erase(s->out.begin(), s->out.begin() + done);
+            if (s->open) s->start = 0;
+            s->pending = 0;
+            publish();
+            return static_cast<Napi::Value>(arr);
+        });
+    }
+    // lastError() -> { cycle, message } of the error that ended the last run()
+    Napi::Value LastError(const Napi::CallbackInfo& info) {
+        return guarded(info, [&] {
+            auto o = Napi::Object::New(info.Env());
+            o.Set("cycle", Napi::Number::New(info.Env(), double(bench().err.cycle)));
+            o.Set("message", Napi::String::New(info.Env(), bench().err.set ? bench().err.msg : lastVerilogMessage()));
+            return static_cast<Napi::Value>(o);
+        });
+    }
+    // replay(cycles) -> { seconds, cycles, tx, hash, error? }: a fresh model, same stimulus.
+    Napi::Value Replay(const Napi::CallbackInfo& info) {
+        return guarded(info, [&] {
+            B& b = bench();
+            if (!b.record) throw std::runtime_error("replay needs the stimulus recorded (SimOptions.record)");
+            const uint64_t until = uint64_t(info[0].As<Napi::Number>().DoubleValue());
+            auto r = B::replay(seed_, b.log, until);
+            Napi::Env env = info.Env();
+            auto o = Napi::Object::New(env);
+            o.Set("seconds", Napi::Number::New(env, r.seconds));
+            o.Set("cycles", Napi::Number::New(env, double(r.cycles)));
+            o.Set("tx", Napi::Number::New(env, double(r.tx)));
+            o.Set("hash", Napi::BigInt::New(env, r.hash));
+            if (r.error) o.Set("error", Napi::String::New(env, r.msg));
+            return static_cast<Napi::Value>(o);
+        });
+    }
+    Napi::Value TxHash(const Napi::CallbackInfo& info) {
+        return guarded(info, [&] { return static_cast<Napi::Value>(Napi::BigInt::New(info.Env(), bench().txHash())); });
+    }
+    Napi::Value Close(const Napi::CallbackInfo& info) {
+        return guarded(info, [&] {
+            if (bench_) { bench_->close(); bench_.reset(); }
+            return info.Env().Undefined();
+        });
+    }
+};
+
+}  // namespace vfpga
+
+#define VFPGA_ADDON(DESIGN)                                                        \
+    static Napi::Object vfpgaInit(Napi::Env env, Napi::Object exports) {           \
+        return vfpga::Addon<DESIGN>::Init(env, exports);                           \
+    }                                                                              \
+    NODE_API_MODULE(NODE_GYP_MODULE_NAME, vfpgaInit)

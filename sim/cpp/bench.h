@@ -1,0 +1,528 @@
+// Cycle-level test bench core for a Verilated top with PCIe TLP streams.
+//
+// Everything that happens once per clock cycle lives here, in C++: driving rx beats with
+// valid/ready, random idle cycles, random tx backpressure, collecting tx beats into TLPs,
+// checking the tx protocol and the stop conditions. TypeScript crosses into this code
+// once per run() / send batch / takeTx(), never per cycle (see docs/simulation.md).
+//
+// The per-design parts (model class, port accessors, which ports form which stream) come
+// from a generated file (sim/harness.ts) as a `Design` traits struct; this header is
+// generic over it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <iterator>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "verilated.h"
+#include "verilated_fst_c.h"
+
+namespace vfpga {
+
+// ---------------------------------------------------------------------------------------
+// Port access: copy between a model port and little-endian 32-bit words (word 0 = bits
+// 31:0), whatever C++ type Verilator chose for the port's width.
+inline uint32_t mask32(int bits) { return bits >= 32 ? ~0u : ((1u << bits) - 1u); }
+inline void put(CData& p, const uint32_t* w, int bits) { p = CData(w[0] & mask32(bits)); }
+inline void put(SData& p, const uint32_t* w, int bits) { p = SData(w[0] & mask32(bits)); }
+inline void put(IData& p, const uint32_t* w, int bits) { p = w[0] & mask32(bits); }
+inline void put(QData& p, const uint32_t* w, int bits) {
+    uint64_t v = uint64_t(w[0]) | (bits > 32 ? uint64_t(w[1]) << 32 : 0);
+    p = bits >= 64 ? v : v & ((uint64_t(1) << bits) - 1);
+}
+template <std::size_t N>
+inline void put(VlWide<N>& p, const uint32_t* w, int bits) {
+    for (std::size_t i = 0; i < N; ++i) p[i] = w[i];
+    p[N - 1] &= mask32(bits - 32 * int(N - 1));
+}
+inline void get(CData p, uint32_t* w) { w[0] = p; }
+inline void get(SData p, uint32_t* w) { w[0] = p; }
+inline void get(IData p, uint32_t* w) { w[0] = p; }
+inline void get(QData p, uint32_t* w) { w[0] = uint32_t(p); w[1] = uint32_t(p >> 32); }
+template <std::size_t N>
+inline void get(const VlWide<N>& p, uint32_t* w) {
+    for (std::size_t i = 0; i < N; ++i) w[i] = p[i];
+}
+inline int words(int bits) { return (bits + 31) / 32; }
+
+// ---------------------------------------------------------------------------------------
+// Small, fast, seedable PRNG (splitmix64 to seed, xorshift64* to draw): the same seed gives
+// the same idle/backpressure pattern, which is what makes failures and replays reproducible.
+struct Prng {
+    uint64_t s = 1;
+    static uint64_t splitmix(uint64_t& x) {
+        uint64_t z = (x += 0x9E3779B97F4A7C15ull);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        return z ^ (z >> 31);
+    }
+    void seed(uint64_t seed, uint64_t stream) {
+        uint64_t x = seed ^ (stream * 0xD1B54A32D192ED03ull);
+        s = splitmix(x) | 1;
+    }
+    uint32_t next32() {
+        s ^= s >> 12; s ^= s << 25; s ^= s >> 27;
+        return uint32_t((s * 0x2545F4914F6CDD1Dull) >> 32);
+    }
+};
+// Probability p in [0,1] as a threshold on next32(): an event happens when next32() < thr.
+inline uint64_t threshold(double p) {
+    if (!(p > 0)) return 0;
+    if (p >= 1) return uint64_t(1) << 32;
+    return uint64_t(p * 4294967296.0);
+}
+
+// FNV-1a over 32-bit words, to compare the tx traffic of a run and its replay cheaply.
+inline void fnv(uint64_t& h, uint32_t w) {
+    for (int i = 0; i < 4; ++i) { h ^= (w >> (8 * i)) & 0xff; h *= 0x100000001B3ull; }
+}
+
+// Packed TLP layout shared with TypeScript (sim/tlp.ts):
+//   [ndw, cycle_lo, cycle_hi, hdr DW0, DW1, DW2, DW3, payload dword 0 .. ndw-1]
+// On rx the cycle is the earliest injection cycle; on tx the cycle the sop beat transferred.
+constexpr int kTlpHead = 7;
+
+struct PortInfo { const char* name; int width; };
+
+struct Error {
+    bool set = false;
+    uint64_t cycle = 0;
+    std::string msg;
+    void raise(uint64_t c, std::string m) {
+        if (set) return;  // keep the first: later ones are usually consequences
+        set = true; cycle = c; msg = std::move(m);
+    }
+};
+
+// ---------------------------------------------------------------------------------------
+// Drives one sink stream (the device's rx). `S` is a generated traits struct with
+// lanes, setValid(m, v), ready(m), setBeat(m, hdrPortWords, data, keep, sop, eop).
+struct SinkBase {
+    struct Tlp { uint64_t at; std::vector<uint32_t> w; };  // w: packed layout above
+    std::deque<Tlp> queue;
+    Prng rng;
+    uint64_t idleThr = 0;
+    bool valid = false;     // rx_valid as currently driven
+    bool fired = false;     // the beat being driven transferred this cycle
+    uint32_t beat = 0;      // beat index within queue.front()
+    uint64_t sent = 0;      // TLPs fully transferred
+
+    // Keep the queue sorted by injection cycle, FIFO among equal cycles.
+    void enqueue(uint64_t at, const uint32_t* w, std::size_t n) {
+        auto it = queue.end();
+        while (it != queue.begin() && std::prev(it)->at > at) --it;
+        queue.insert(it, Tlp{at, std::vector<uint32_t>(w, w + n)});
+    }
+    // Reset restarts a partly sent TLP from its first beat (the device forgot it).
+    void abort() { valid = fired = false; beat = 0; }
+};
+
+template <class S, class Model>
+struct Sink : SinkBase {
+    static constexpr uint32_t L = S::lanes;
+
+    // Used by reset: drop valid and restart the current TLP.
+    void quiesce(Model* m) { abort(); S::setValid(m, false); }
+
+    // Before the falling-edge eval: advance after a transfer, decide this cycle's beat.
+    // Inputs must not change between sampling ready and the rising edge, so all updates
+    // happen here, one cycle after the transfer was seen.
+    inline void setup(Model* m, uint64_t cycle) {
+        if (valid && !fired) return;  // hold the beat until it is accepted
+        bool more = false;
+        if (fired) {
+            fired = false;
+            const uint32_t ndw = queue.front().w[0];
+            const uint32_t nbeats = ndw ? (ndw + L - 1) / L : 1;
+            if (++beat == nbeats) { queue.pop_front(); beat = 0; ++sent; } else more = true;
+        }
+        bool drive = more || (!queue.empty() && queue.front().at <= cycle);
+        if (drive && idleThr && rng.next32() < idleThr) drive = false;
+        if (drive) load(m);
+        if (drive != valid) { valid = drive; S::setValid(m, drive); }
+    }
+    inline void sample(Model* m) { fired = valid && S::ready(m); }
+
+    void load(Model* m) {
+        const std::vector<uint32_t>& t = queue.front().w;
+        const uint32_t ndw = t[0];
+        const uint32_t nbeats = ndw ? (ndw + L - 1) / L : 1;
+        const uint32_t first = beat * L;
+        const uint32_t n = ndw > first ? (ndw - first < L ? ndw - first : L) : 0;
+        uint32_t data[L];
+        std::memcpy(data, t.data() + kTlpHead + first, n * 4);
+        std::memset(data + n, 0, (L - n) * 4);
+        // Port word 0 holds bits 31:0, which is DW3: reverse the header dword order.
+        const uint32_t hdr[4] = {t[6], t[5], t[4], t[3]};
+        const uint32_t keep = n >= 32 ? ~0u : (1u << n) - 1u;
+        S::setBeat(m, hdr, data, keep, beat == 0, beat + 1 == nbeats);
+    }
+};
+
+// ---------------------------------------------------------------------------------------
+// Collects one source stream (the device's tx) into TLPs and checks its protocol.
+// `S` provides lanes, valid(m), setReady(m, r), getBeat(m, hdrPortWords, data, keep, sop, eop).
+struct SourceBase {
+    std::vector<uint32_t> out;  // completed TLPs, packed, not yet taken by TypeScript
+    uint64_t pending = 0;       // TLPs in `out`
+    uint64_t total = 0;         // TLPs ever completed
+    uint64_t hash = 0xCBF29CE484222325ull;
+    bool keep_out = true;       // false in replays: count and hash only
+    Prng rng;
+    uint64_t bpThr = 0;
+    bool ready = true;
+    bool open = false;          // a packet started (sop) and has not ended (eop)
+    std::size_t start = 0;      // offset of the open packet in `out`
+    bool stalled = false;       // valid && !ready last cycle: the beat must be held
+    std::vector<uint32_t> held; // that beat, to check it stays stable
+    void abort() { if (open) out.resize(start); open = false; stalled = false; }
+    void take(std::vector<uint32_t>& dst) { dst.swap(out); out.clear(); pending = 0; open = false; }
+};
+
+template <class S, class Model>
+struct Source : SourceBase {
+    static constexpr uint32_t L = S::lanes;
+    static constexpr uint32_t kFull = L >= 32 ? ~0u : (1u << L) - 1u;
+
+    // Used by reset (ready low while the device is in reset) and at start-up.
+    void force(Model* m, bool r) { ready = r; S::setReady(m, r); }
+
+    inline void setup(Model* m) {
+        bool r = !(bpThr && rng.next32() < bpThr);
+        if (r != ready) { ready = r; S::setReady(m, r); }
+    }
+
+    inline void sample(Model* m, uint64_t cycle, Error& err) {
+        const bool v = S::valid(m);
+        if (stalled) {
+            if (!v) { err.raise(cycle, std::string(S::name) + ": valid dropped before the beat was accepted (valid must stay high until ready)"); stalled = false; return; }
+            uint32_t now[4 + L + 3];
+            snapshot(m, now);
+            if (std::memcmp(now, held.data(), sizeof now) != 0) err.raise(cycle, std::string(S::name) + ": beat changed while valid was high and ready low");
+        }
+        if (!v) return;
+        if (!ready) {
+            if (!stalled) { held.resize(4 + L + 3); snapshot(m, held.data()); }
+            stalled = true;
+            return;
+        }
+        stalled = false;
+        beat(m, cycle, err);
+    }
+
+    void snapshot(Model* m, uint32_t* w) {
+        uint32_t keep; bool sop, eop;
+        S::getBeat(m, w, w + 4, keep, sop, eop);
+        w[4 + L] = keep; w[5 + L] = sop; w[6 + L] = eop;
+    }
+
+    void beat(Model* m, uint64_t cycle, Error& err) {
+        uint32_t hdr[4], data[L], keep;
+        bool sop, eop;
+        S::getBeat(m, hdr, data, keep, sop, eop);
+        const std::string n = S::name;
+        if (sop) {
+            if (open) {
+                err.raise(cycle, n + ": sop while a packet is open (the TLP that started at cycle " +
+                                     std::to_string(uint64_t(out[start + 1]) | uint64_t(out[start + 2]) << 32) +
+                                     " had no eop)");
+                out.resize(start);
+            }
+            open = true;
+            start = out.size();
+            const uint32_t h[kTlpHead] = {0, uint32_t(cycle), uint32_t(cycle >> 32), hdr[3], hdr[2], hdr[1], hdr[0]};
+            out.insert(out.end(), h, h + kTlpHead);
+        } else if (!open) {
+            err.raise(cycle, n + ": beat without sop outside a packet");
+            return;
+        }
+        if (!eop && keep != kFull) {
+            err.raise(cycle, n + ": keep=0x" + hex(keep) + " on a beat without eop: all dwords must be valid before the last beat");
+        } else if (eop && (keep & (keep + 1)) != 0) {
+            err.raise(cycle, n + ": keep=0x" + hex(keep) + " is not contiguous from lane 0");
+        } else if (eop && keep == 0 && !sop) {
+            err.raise(cycle, n + ": keep=0 on an eop beat that is not also the sop beat");
+        }
+        uint32_t cnt = 0;
+        while (cnt < L && (keep >> cnt) & 1) ++cnt;
+        out.insert(out.end(), data, data + cnt);
+        if (!eop) return;
+
+        open = false;
+        const uint32_t ndw = uint32_t(out.size() - start - kTlpHead);
+        out[start] = ndw;
+        const uint32_t dw0 = out[start + 3];
+        const uint32_t fmt = dw0 >> 29;
+        const uint32_t len = (dw0 & 0x3ff) ? (dw0 & 0x3ff) : 1024;
+        if (fmt < 4) {  // Fmt 1xx is a TLP prefix: not part of this interface, not checked
+            if ((fmt & 2) && ndw != len)
+                err.raise(cycle, n + ": TLP with data has " + std::to_string(ndw) + " payload dwords but header Length says " + std::to_string(len));
+            else if (!(fmt & 2) && ndw != 0)
+                err.raise(cycle, n + ": TLP without data (Fmt=" + std::to_string(fmt) + ") carries " + std::to_string(ndw) + " payload dwords");
+        }
+        for (std::size_t i = start; i < out.size(); ++i) fnv(hash, out[i]);
+        ++total;
+        if (keep_out) ++pending; else out.resize(start);
+    }
+    static std::string hex(uint32_t v) { char b[16]; std::snprintf(b, sizeof b, "%x", v); return b; }
+};
+
+// ---------------------------------------------------------------------------------------
+// Everything that changes the stimulus is recorded with the cycle it happened at, so that
+// replay() can clock a fresh model through exactly the same run with no TypeScript involved.
+struct Command {
+    enum Kind { Enqueue, RxIdle, TxBackpressure, Reset, Poke } kind;
+    uint64_t cycle;
+    int index;      // stream or port index; reset: cycle count
+    double p;       // probabilities
+    std::vector<uint32_t> w;  // Enqueue: packed TLP; Poke: value words
+};
+
+enum Reason { kCycles = 0, kTx = 1, kUntil = 2, kLimit = 3, kError = 4, kFinish = 5 };
+
+// The Verilog $finish / $stop / fatal hooks (VL_USER_* in the runtime build) land here, so a
+// failing model becomes a JavaScript exception instead of aborting the Node process.
+struct Fatal : std::runtime_error { using std::runtime_error::runtime_error; };
+inline std::string& lastVerilogMessage() { static std::string s; return s; }
+
+template <class D>
+class Bench {
+  public:
+    using Model = typename D::Model;
+    using Sinks = typename D::template Sinks<Model>;
+    using Sources = typename D::template Sources<Model>;
+    static constexpr int kSinks = std::tuple_size<Sinks>::value;
+    static constexpr int kSources = std::tuple_size<Sources>::value;
+
+    uint64_t cycle = 0;
+    Error err;
+    bool record = true;
+    std::vector<Command> log;
+    double cppSeconds = 0;  // wall time spent inside run()/reset() loops
+    uint64_t runCalls = 0;
+
+    Bench(uint64_t seed, const char* tracePath) {
+        ctx_ = std::make_unique<VerilatedContext>();
+        ctx_->traceEverOn(true);  // must precede model construction; costs ~nothing unless dumping
+        model_ = std::make_unique<Model>(ctx_.get(), "TOP");
+        int i = 0;
+        std::apply([&](auto&... s) { ((sinkp_[i] = &s, s.rng.seed(seed, 2 * i + 1), ++i), ...); }, sinks_);
+        i = 0;
+        std::apply([&](auto&... s) { ((sourcep_[i] = &s, s.rng.seed(seed, 2 * i + 2), ++i), ...); }, sources_);
+        D::setClock(m(), 0);
+        std::apply([&](auto&... s) { (s.quiesce(m()), ...); }, sinks_);
+        std::apply([&](auto&... s) { (s.force(m(), true), ...); }, sources_);
+        if (tracePath && *tracePath) {
+            trace_ = std::make_unique<VerilatedFstC>();
+            model_->trace(trace_.get(), 99);
+            trace_->open(tracePath);
+        }
+        model_->eval();
+    }
+    ~Bench() { close(); }
+
+    Model* m() { return model_.get(); }
+    SinkBase* sink(int i) { return sinkp_[i]; }
+    SourceBase* source(int i) { return sourcep_[i]; }
+
+    void close() {
+        if (closed_) return;
+        closed_ = true;
+        if (!dead_) { try { model_->final(); } catch (...) {} }
+        if (trace_) { trace_->close(); trace_.reset(); }
+    }
+
+    // One clock cycle: inputs change while clk is low, outputs are sampled just before the
+    // rising edge (so combinational ready/valid paths are seen), then the edge is taken.
+    // In the FST file one cycle spans 10 time units: clk falls at 10*c, rises at 10*c+5.
+    inline void step() {
+        Model* mp = m();
+        std::apply([&](auto&... s) { (s.setup(mp, cycle), ...); }, sinks_);
+        std::apply([&](auto&... s) { (s.setup(mp), ...); }, sources_);
+        D::setClock(mp, 0);
+        mp->eval();
+        if (trace_) trace_->dump(10 * cycle);
+        std::apply([&](auto&... s) { (s.sample(mp), ...); }, sinks_);
+        std::apply([&](auto&... s) { (s.sample(mp, cycle, err), ...); }, sources_);
+        D::setClock(mp, 1);
+        mp->eval();
+        if (trace_) trace_->dump(10 * cycle + 5);
+        ++cycle;
+    }
+
+    // Clock until a stop condition. cycles == 0 means no fixed count; untilTx < 0 and
+    // untilPort < 0 disable those conditions. Returns a Reason.
+    int run(uint64_t cycles, uint64_t maxCycles, int64_t untilTx, int untilPort, const uint32_t* untilValue) {
+        guard();
+        err = Error{};  // the previous error was reported when that run() returned
+        const auto t0 = std::chrono::steady_clock::now();
+        const uint64_t start = cycle;
+        const int uw = untilPort >= 0 ? words(D::ports[untilPort].width) : 0;
+        uint32_t now[64];
+        int reason = kLimit;
+        try {
+            for (;;) {
+                if (untilTx >= 0 && txPending() >= uint64_t(untilTx)) { reason = kTx; break; }
+                if (untilPort >= 0) {
+                    D::readPort(m(), untilPort, now);
+                    if (std::memcmp(now, untilValue, 4 * uw) == 0) { reason = kUntil; break; }
+                }
+                const uint64_t done = cycle - start;
+                if (cycles && done >= cycles) { reason = kCycles; break; }
+                if (done >= maxCycles) { reason = kLimit; break; }
+                step();
+                if (err.set) { reason = kError; break; }
+                if (ctx_->gotFinish()) { reason = kFinish; break; }
+            }
+        } catch (const Fatal& e) {
+            dead_ = true;
+            err.raise(cycle, std::string("Verilator fatal error: ") + e.what());
+            reason = kError;
+        }
+        cppSeconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        ++runCalls;
+        lastRun = cycle - start;
+        return reason;
+    }
+    uint64_t lastRun = 0;
+
+    // Hold reset for n cycles with both streams idle; partly moved TLPs are dropped/restarted.
+    void reset(uint64_t n) {
+        guard();
+        rec(Command{Command::Reset, cycle, int(n), 0, {}});
+        const auto t0 = std::chrono::steady_clock::now();
+        Model* mp = m();
+        std::apply([&](auto&... s) { (s.quiesce(mp), ...); }, sinks_);
+        std::apply([&](auto&... s) { (s.abort(), s.force(mp, false), ...); }, sources_);
+        try {
+            D::setReset(mp, true);
+            for (uint64_t i = 0; i < n; ++i) {
+                D::setClock(mp, 0);
+                mp->eval();
+                if (trace_) trace_->dump(10 * cycle);
+                D::setClock(mp, 1);
+                mp->eval();
+                if (trace_) trace_->dump(10 * cycle + 5);
+                ++cycle;
+            }
+            D::setReset(mp, false);
+            std::apply([&](auto&... s) { (s.force(mp, true), ...); }, sources_);
+            mp->eval();
+        } catch (const Fatal& e) {
+            dead_ = true;
+            err.raise(cycle, std::string("Verilator fatal error: ") + e.what());
+        }
+        cppSeconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    }
+
+    void enqueue(int stream, const uint32_t* w, std::size_t n) {
+        // Validate the whole batch before queueing any of it.
+        for (std::size_t o = 0; o < n;) {
+            if (o + kTlpHead > n || o + kTlpHead + w[o] > n) throw std::invalid_argument("malformed packed TLP batch");
+            o += kTlpHead + w[o];
+        }
+        for (std::size_t o = 0; o < n;) {
+            const std::size_t len = kTlpHead + w[o];
+            const uint64_t at = uint64_t(w[o + 1]) | uint64_t(w[o + 2]) << 32;
+            sinkp_[stream]->enqueue(at, w + o, len);
+            if (record) rec(Command{Command::Enqueue, cycle, stream, 0, std::vector<uint32_t>(w + o, w + o + len)});
+            o += len;
+        }
+    }
+    void setRxIdle(int stream, double p) {
+        rec(Command{Command::RxIdle, cycle, stream, p, {}});
+        sinkp_[stream]->idleThr = threshold(p);
+    }
+    void setTxBackpressure(int stream, double p) {
+        rec(Command{Command::TxBackpressure, cycle, stream, p, {}});
+        sourcep_[stream]->bpThr = threshold(p);
+    }
+    void poke(int port, const uint32_t* w) {
+        guard();
+        rec(Command{Command::Poke, cycle, port, 0, std::vector<uint32_t>(w, w + words(D::ports[port].width))});
+        D::writePort(m(), port, w);
+        dirty_ = true;
+    }
+    void peek(int port, uint32_t* w) {
+        guard();
+        // Let combinational outputs follow pokes; without a clock edge this changes no state.
+        if (dirty_) { dirty_ = false; try { m()->eval(); } catch (const Fatal& e) { dead_ = true; throw std::runtime_error(e.what()); } }
+        D::readPort(m(), port, w);
+    }
+    uint64_t txPending() const {
+        uint64_t n = 0;
+        for (int i = 0; i < kSources; ++i) n += sourcep_[i]->pending;
+        return n;
+    }
+    uint64_t rxPending() const {
+        uint64_t n = 0;
+        for (int i = 0; i < kSinks; ++i) n += sinkp_[i]->queue.size();
+        return n;
+    }
+
+    // Clock a fresh instance through this bench's recorded stimulus up to `until` cycles.
+    struct ReplayResult { double seconds; uint64_t cycles, tx; uint64_t hash; bool error; std::string msg; };
+    static ReplayResult replay(uint64_t seed, const std::vector<Command>& log, uint64_t until) {
+        Bench b(seed, nullptr);
+        b.record = false;
+        for (int i = 0; i < kSources; ++i) b.sourcep_[i]->keep_out = false;
+        const auto t0 = std::chrono::steady_clock::now();
+        std::size_t k = 0;
+        try {
+            while (b.cycle < until && !b.err.set) {
+                while (k < log.size() && log[k].cycle <= b.cycle) b.apply(log[k++]);
+                // Clock straight to the next recorded command (or the end) in one tight loop.
+                const uint64_t next = k < log.size() && log[k].cycle < until ? log[k].cycle : until;
+                while (b.cycle < next && !b.err.set && !b.ctx_->gotFinish()) b.step();
+                if (b.ctx_->gotFinish()) break;
+            }
+        } catch (const Fatal& e) {
+            b.err.raise(b.cycle, e.what());
+        }
+        ReplayResult r{std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), b.cycle, 0, 0, b.err.set, b.err.msg};
+        for (int i = 0; i < kSources; ++i) { r.tx += b.sourcep_[i]->total; r.hash ^= b.sourcep_[i]->hash * (i + 1); }
+        b.close();
+        return r;
+    }
+    uint64_t txHash() const {
+        uint64_t h = 0;
+        for (int i = 0; i < kSources; ++i) h ^= sourcep_[i]->hash * (i + 1);
+        return h;
+    }
+
+  private:
+    std::unique_ptr<VerilatedContext> ctx_;
+    std::unique_ptr<Model> model_;
+    std::unique_ptr<VerilatedFstC> trace_;
+    Sinks sinks_;
+    Sources sources_;
+    SinkBase* sinkp_[kSinks > 0 ? kSinks : 1] = {};
+    SourceBase* sourcep_[kSources > 0 ? kSources : 1] = {};
+    bool dirty_ = false, closed_ = false, dead_ = false;
+
+    void guard() {
+        if (dead_) throw std::runtime_error("the model hit a fatal error earlier and cannot run: " + err.msg);
+        if (closed_) throw std::runtime_error("the simulation was closed");
+    }
+    void rec(Command&& c) { if (record) log.push_back(std::move(c)); }
+
+    void apply(const Command& c) {
+        switch (c.kind) {
+            case Command::Enqueue: enqueue(c.index, c.w.data(), c.w.size()); break;
+            case Command::RxIdle: setRxIdle(c.index, c.p); break;
+            case Command::TxBackpressure: setTxBackpressure(c.index, c.p); break;
+            case Command::Reset: reset(uint64_t(c.index)); break;
+            case Command::Poke: poke(c.index, c.w.data()); break;
+        }
+    }
+};
+
+}  // namespace vfpga
