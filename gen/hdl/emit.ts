@@ -386,11 +386,14 @@ export function emitModule(mod: HwModule): string {
   header.push('`default_nettype none');
   header.push('');
   header.push(`module ${mod.name} (`);
+  // Ports in aligned columns: direction, kind, range, name.
+  const typeCol = (p: Signal) => `${procedural.has(p) ? 'reg ' : 'wire'} ${p.signed ? 'signed ' : ''}${range(p.width)}`;
+  const typeWidth = Math.max(0, ...mod.ports.map((p) => typeCol(p).length));
+  const nameWidth = Math.max(0, ...mod.ports.map((p) => p.name.length + 1));
   const portLines = mod.ports.map((p, i) => {
-    const kind = procedural.has(p) ? 'reg' : 'wire';
     const dir = p.kind === 'input' ? 'input ' : 'output';
     const comma = i === mod.ports.length - 1 ? '' : ',';
-    const text = `  ${dir} ${decl(kind, p, p.name)}${comma}  // ${fmtLoc(p.loc)}`;
+    const text = `  ${dir} ${typeCol(p).padEnd(typeWidth)}${(p.name + comma).padEnd(nameWidth)}  // ${fmtLoc(p.loc)}`;
     const note = p.kind === 'input' ? unusedNote(p) : undefined;
     return note ? waive(text, 'UNUSEDSIGNAL', note) : text;
   });
