@@ -208,6 +208,10 @@ export interface MsgDTlp extends TlpCommon {
 export type Tlp = MemReadTlp | MemWriteTlp | CfgReadTlp | CfgWriteTlp | CplTlp | CplDTlp | MsgTlp | MsgDTlp;
 export type TlpType = Tlp['type'];
 
+const ALL_TYPES: ReadonlySet<string> = new Set<TlpType>([
+  'MRd', 'MRdLk', 'MWr', 'CfgRd0', 'CfgRd1', 'CfgWr0', 'CfgWr1', 'Cpl', 'CplLk', 'CplD', 'CplDLk', 'Msg', 'MsgD',
+]);
+
 // ---------------------------------------------------------------------------------------
 // Small helpers
 
@@ -472,6 +476,7 @@ function requireData(t: Tlp, data: unknown, minDw: number, maxDw: number): void 
 
 /** Every field fits its header bits: the TLP can be represented at all. */
 function checkRepresentable(t: Tlp): void {
+  if (!ALL_TYPES.has(t.type)) throw new TlpError('type', `unknown TLP type ${String((t as { type: unknown }).type)}`);
   requireUint(t, 'tc', t.tc ?? 0, 3);
   requireUint(t, 'attr', t.attr ?? 0, 3);
   requireUint(t, 'requesterId', t.requesterId, 16);
@@ -525,8 +530,6 @@ function checkRepresentable(t: Tlp): void {
       requireUint(t, 'dw3', t.dw3 ?? 0, 32);
       if (t.type === 'MsgD') requireData(t, t.data, 1, 1024);
       break;
-    default:
-      throw new TlpError('type', `unknown TLP type ${String((t as { type: unknown }).type)}`);
   }
 }
 
