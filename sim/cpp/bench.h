@@ -401,7 +401,7 @@ class Bench {
         const auto t0 = std::chrono::steady_clock::now();
         Model* mp = m();
         std::apply([&](auto&... s) { (s.quiesce(mp), ...); }, sinks_);
-        std::apply([&](auto&... s) { (s.abort(), s.force(mp, false), ...); }, sources_);
+        std::apply([&](auto&... s) { ((s.abort(), s.force(mp, false)), ...); }, sources_);
         try {
             D::setReset(mp, true);
             for (uint64_t i = 0; i < n; ++i) {

@@ -1,0 +1,257 @@
+// Builds a generated Verilog top into a Node addon (N-API) with Verilator, with a content-
+// addressed cache: build/sim/<top>-<hash>/sim.node, where the hash covers the Verilog and
+// ports JSON contents, the harness generator and C++ sources, all flags and tool versions.
+// An unchanged design is never rebuilt. Builds happen in a temp dir that is renamed into
+// place, under a lock file, so parallel vitest workers neither clash nor build twice.
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, openSync, closeSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { availableParallelism, hostname } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { generateHarness } from './harness';
+import type { LoadedPorts } from './ports';
+
+const SIM_DIR = dirname(fileURLToPath(import.meta.url));
+const CPP_DIR = join(SIM_DIR, 'cpp');
+/** Sources whose change must rebuild every design (the harness "template"). */
+const HARNESS_SOURCES = [join(SIM_DIR, 'harness.ts'), join(CPP_DIR, 'bench.h'), join(CPP_DIR, 'addon.h')];
+
+export const DEFAULT_CACHE_DIR = resolve(SIM_DIR, '..', 'build', 'sim');
+
+// Flags from /work/shared/notes/toolchain.md: Debian's Verilator builds models with -Os,
+// -O2 is 1.6x faster; -fvisibility=hidden -mtls-dialect=gnu2 keep Verilator's thread-locals
+// off __tls_get_addr inside a dlopen'ed library (16 -> 26 M cycles/s).
+const VERILATOR_FLAGS = ['--cc', '-O3', '--x-assign', 'fast', '--x-initial', 'fast', '--noassert', '--trace-fst'];
+const OPT = ['OPT_FAST=-O2', 'OPT_SLOW=-O2', 'OPT_GLOBAL=-O2'];
+const PIC = ['-fPIC', '-fvisibility=hidden', '-mtls-dialect=gnu2'];
+// Must match what verilated.mk passes when compiling the model, so runtime and model agree.
+const VL_DEFINES = ['-DVM_COVERAGE=0', '-DVM_SC=0', '-DVM_TRACE=1', '-DVM_TRACE_FST=1', '-DVM_TRACE_VCD=0'];
+const VL_CXXFLAGS = ['-faligned-new', '-fcf-protection=none', '-Wno-bool-operation', '-Wno-sign-compare', '-Wno-uninitialized',
+  '-Wno-unused-but-set-variable', '-Wno-unused-parameter', '-Wno-unused-variable', '-Wno-shadow'];
+// The harness replaces $finish/$stop/fatal handlers (which would exit or abort Node).
+const RUNTIME_DEFINES = ['-DVL_USER_FINISH', '-DVL_USER_STOP', '-DVL_USER_FATAL'];
+const RUNTIME_SOURCES = ['verilated.cpp', 'verilated_fst_c.cpp', 'verilated_threads.cpp'];
+const ADDON_DEFINES = ['-DNAPI_CPP_EXCEPTIONS', '-DNODE_GYP_MODULE_NAME=vfpga_sim', '-DNAPI_VERSION=8'];
+const LINK_LIBS = ['-lz', '-pthread'];
+
+export interface BuildOptions {
+  /** Extra Verilator arguments (e.g. ['-Wno-fatal'] or ['-GW=128']); part of the cache key. */
+  verilatorFlags?: string[];
+  /** Cache root; default build/sim in the repository. */
+  cacheDir?: string;
+  /** Print nothing while building (default: one line before and one after a build). */
+  quiet?: boolean;
+}
+
+export interface BuildResult {
+  /** Path of the addon (.node). */
+  addon: string;
+  dir: string;
+  hash: string;
+  /** True when this call built it; false on a cache hit (also after waiting for another process). */
+  built: boolean;
+  /** Seconds this call spent building (0 on a cache hit). */
+  seconds: number;
+}
+
+interface Tools { verilatorRoot: string; verilatorVersion: string; gxxVersion: string; nodeInclude: string; napiInclude: string }
+let toolsCache: Tools | undefined;
+
+function tools(): Tools {
+  if (toolsCache) return toolsCache;
+  const run = (cmd: string, args: string[]) => {
+    try {
+      return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+    } catch (e) {
+      throw new Error(`sim: cannot run ${cmd} (${(e as Error).message.split('\n')[0]}); install it: apt-get install -y --no-install-recommends verilator zlib1g-dev g++ make`);
+    }
+  };
+  const verilatorVersion = run('verilator', ['--version']);
+  const verilatorRoot = run('verilator', ['--getenv', 'VERILATOR_ROOT']);
+  const gxxVersion = run('g++', ['--version']).split('\n')[0];
+  const beside = resolve(dirname(process.execPath), '..', 'include', 'node');
+  const nodeInclude = existsSync(join(beside, 'node_api.h')) ? beside : '/usr/include/node';
+  const req = createRequire(import.meta.url);
+  const napiInclude = dirname(req.resolve('node-addon-api/package.json'));
+  toolsCache = { verilatorRoot, verilatorVersion, gxxVersion, nodeInclude, napiInclude };
+  return toolsCache;
+}
+
+function sha(parts: (string | Buffer)[]): string {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(typeof p === 'string' ? p : p).update('\0');
+  return h.digest('hex').slice(0, 16);
+}
+
+/** Builds (or finds in the cache) the addon for a loaded ports description. */
+export function buildSim(ports: LoadedPorts, opts: BuildOptions = {}): BuildResult {
+  const t = tools();
+  const cacheDir = resolve(opts.cacheDir ?? process.env.VFPGA_SIM_CACHE ?? DEFAULT_CACHE_DIR);
+  const extra = opts.verilatorFlags ?? [];
+  const flagsKey = JSON.stringify({ VERILATOR_FLAGS, OPT, PIC, VL_DEFINES, VL_CXXFLAGS, RUNTIME_DEFINES, ADDON_DEFINES, LINK_LIBS, extra });
+  const toolKey = JSON.stringify([t.verilatorVersion, t.gxxVersion, process.versions.node, process.versions.modules, process.versions.napi]);
+  const hash = sha([
+    flagsKey, toolKey, ports.raw,
+    // Contents keyed by file name, not absolute path: the same design elsewhere hits the cache.
+    ...ports.files.flatMap((f) => [basename(f), readFileSync(f)]),
+    ...HARNESS_SOURCES.map((f) => readFileSync(f)),
+  ]);
+  const top = ports.desc.top;
+  const dir = join(cacheDir, `${top}-${hash}`);
+  const addon = join(dir, 'sim.node');
+  if (existsSync(addon)) return { addon, dir, hash, built: false, seconds: 0 };
+
+  mkdirSync(cacheDir, { recursive: true });
+  const runtime = buildRuntime(cacheDir, t, opts.quiet);
+  return withLock(join(cacheDir, `${top}-${hash}.lock`), () => {
+    if (existsSync(addon)) return { addon, dir, hash, built: false, seconds: 0 };
+    const t0 = performance.now();
+    if (!opts.quiet) console.error(`sim: building ${top} with Verilator into ${dir}`);
+    const tmp = join(cacheDir, `.tmp-${top}-${hash}-${process.pid}-${Date.now()}`);
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp, { recursive: true });
+    try {
+      compileDesign(ports, tmp, t, extra, runtime);
+      publish(tmp, dir);
+    } catch (e) {
+      rmSync(tmp, { recursive: true, force: true });
+      throw e;
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    writeFileSync(join(dir, 'build.json'), JSON.stringify({ top, hash, seconds, builtAt: new Date().toISOString(), pid: process.pid }, null, 2) + '\n');
+    if (!opts.quiet) console.error(`sim: built ${top} in ${seconds.toFixed(1)} s`);
+    return { addon, dir, hash, built: true, seconds };
+  });
+}
+
+/**
+ * Verilator's runtime (verilated.cpp, FST writer, thread pool) is the slowest part of a
+ * build (~8 CPU-seconds) and the same for every design: compile it once per flag set.
+ */
+function buildRuntime(cacheDir: string, t: Tools, quiet?: boolean): string[] {
+  const inc = join(t.verilatorRoot, 'include');
+  const flags = ['-O2', ...PIC, `-I${inc}`, `-I${join(inc, 'vltstd')}`, ...VL_DEFINES, ...VL_CXXFLAGS, ...RUNTIME_DEFINES];
+  const hash = sha([t.verilatorVersion, t.gxxVersion, JSON.stringify(flags), ...RUNTIME_SOURCES.map((s) => readFileSync(join(inc, s)))]);
+  const dir = join(cacheDir, `runtime-${hash}`);
+  const objs = RUNTIME_SOURCES.map((s) => join(dir, s.replace(/\.cpp$/, '.o')));
+  if (objs.every((o) => existsSync(o))) return objs;
+  withLock(join(cacheDir, `runtime-${hash}.lock`), () => {
+    if (objs.every((o) => existsSync(o))) return;
+    if (!quiet) console.error(`sim: compiling the Verilator runtime into ${dir} (once per toolchain)`);
+    const tmp = join(cacheDir, `.tmp-runtime-${hash}-${process.pid}-${Date.now()}`);
+    mkdirSync(tmp, { recursive: true });
+    try {
+      const rules = RUNTIME_SOURCES.map((s) => `${s.replace(/\.cpp$/, '.o')}: ${join(inc, s)}\n\tg++ ${flags.join(' ')} -c -o $@ $<\n`);
+      writeFileSync(join(tmp, 'Makefile'), `all: ${RUNTIME_SOURCES.map((s) => s.replace(/\.cpp$/, '.o')).join(' ')}\n\n${rules.join('\n')}`);
+      runStep('make', ['-C', tmp, `-j${availableParallelism()}`], 'compiling the Verilator runtime');
+      publish(tmp, dir);
+    } catch (e) {
+      rmSync(tmp, { recursive: true, force: true });
+      throw e;
+    }
+  });
+  return objs;
+}
+
+function compileDesign(ports: LoadedPorts, tmp: string, t: Tools, extra: string[], runtime: string[]): void {
+  const top = ports.desc.top;
+  const obj = join(tmp, 'obj');
+  const inc = join(t.verilatorRoot, 'include');
+  writeFileSync(join(tmp, 'harness.cpp'), generateHarness(ports));
+  runStep('verilator', [...VERILATOR_FLAGS, ...extra, '--top-module', top, '--Mdir', obj, '-CFLAGS', PIC.join(' '), ...ports.files], `verilating ${top}`);
+
+  // One make run so the model and the harness (the two big compiles) build in parallel.
+  const cxx = ['g++', '-O2', '-std=c++17', ...PIC, `-I${t.nodeInclude}`, `-I${t.napiInclude}`, `-I${inc}`, `-I${join(inc, 'vltstd')}`,
+    `-I${obj}`, `-I${CPP_DIR}`, ...VL_DEFINES, ...ADDON_DEFINES, ...VL_CXXFLAGS].join(' ');
+  const lib = `obj/V${top}__ALL.a`;
+  writeFileSync(join(tmp, 'Makefile'), [
+    `all: sim.node`,
+    `sim.node: harness.o ${lib}`,
+    `\tg++ -shared -O2 ${PIC.join(' ')} -o $@ harness.o ${lib} ${runtime.join(' ')} ${LINK_LIBS.join(' ')}`,
+    `harness.o: harness.cpp`,
+    `\t${cxx} -c -o $@ $<`,
+    `${lib}:`,
+    `\t$(MAKE) -C obj -f V${top}.mk ${OPT.join(' ')} V${top}__ALL.a`,
+    ``,
+  ].join('\n'));
+  runStep('make', ['-C', tmp, `-j${availableParallelism()}`], `compiling ${top}`);
+  writeFileSync(join(tmp, 'verilator_flags.json'), JSON.stringify({ verilator: [...VERILATOR_FLAGS, ...extra], make: OPT }, null, 2) + '\n');
+}
+
+function runStep(cmd: string, args: string[], what: string): void {
+  try {
+    execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
+  } catch (e) {
+    const err = e as { stdout?: string; stderr?: string; message: string };
+    // Verilator and g++ report on stderr; make's own noise goes to stdout. Show the errors.
+    const text = [err.stderr, err.stdout].filter(Boolean).join('\n').trim();
+    const lines = text.split('\n');
+    const shown = lines.length > 80 ? [...lines.slice(0, 80), `... (${lines.length - 80} more lines)`] : lines;
+    throw new Error(`sim: ${what} failed: ${cmd} ${args.join(' ')}\n${shown.join('\n') || err.message}`);
+  }
+}
+
+/** Moves a finished temp build into place atomically; if another process won, keeps theirs. */
+function publish(tmp: string, dir: string): void {
+  try {
+    renameSync(tmp, dir);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if ((code === 'ENOTEMPTY' || code === 'EEXIST') && existsSync(dir)) rmSync(tmp, { recursive: true, force: true });
+    else throw e;
+  }
+}
+
+function sleep(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * Runs `fn` holding an exclusive lock file. A lock whose owner process is gone (or that is
+ * older than 30 minutes) is stale and taken over. The temp-dir + rename in the callers keeps
+ * the cache consistent even if a lock is broken wrongly.
+ */
+function withLock<T>(lock: string, fn: () => T): T {
+  const deadline = Date.now() + 30 * 60_000;
+  for (;;) {
+    let fd: number | undefined;
+    try {
+      fd = openSync(lock, 'wx');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    if (fd !== undefined) {
+      try {
+        writeSync(fd, `${process.pid} ${hostname()}\n`);
+        closeSync(fd);
+        return fn();
+      } finally {
+        rmSync(lock, { force: true });
+      }
+    }
+    if (isStale(lock)) {
+      rmSync(lock, { force: true });
+      continue;
+    }
+    if (Date.now() > deadline) throw new Error(`sim: timed out waiting for build lock ${lock}`);
+    sleep(100);
+  }
+}
+
+function isStale(lock: string): boolean {
+  try {
+    const [pid, host] = readFileSync(lock, 'utf8').trim().split(' ');
+    if (Date.now() - statSync(lock).mtimeMs > 30 * 60_000) return true;
+    if (host !== hostname() || !pid) return false;
+    try {
+      process.kill(Number(pid), 0);
+      return false;
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code === 'ESRCH';
+    }
+  } catch {
+    return false; // lock vanished or half-written: just retry
+  }
+}
