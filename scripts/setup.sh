@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Quick start, step 1: install what the project needs on Debian 12 and run the main job
+# (generate hdl/, lint it, synthesize it and print the resource table).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+for pair in verilator:verilator yosys:yosys iverilog:iverilog g++:g++ make:make; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair##*:}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: missing ${missing[*]}; run this script as root, or install them with:" >&2
+    echo "  sudo apt-get install -y --no-install-recommends ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "setup: installing ${missing[*]} from Debian's packages"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+echo "setup: installing npm packages"
+npm ci --no-audit --no-fund --loglevel=error
+
+npm run --silent main
