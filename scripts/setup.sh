@@ -8,6 +8,8 @@ missing=()
 for pair in verilator:verilator yosys:yosys iverilog:iverilog g++:g++ make:make; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair##*:}")
 done
+# zlib headers: Verilator's FST waveform writer links against zlib.
+[ -f /usr/include/zlib.h ] || missing+=(zlib1g-dev)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "setup: missing ${missing[*]}; run this script as root, or install them with:" >&2
