@@ -174,17 +174,20 @@ export class Sim {
     return this.state[S_RX_PENDING] + this.pending.reduce((n, p) => n + p.tlps.length, 0);
   }
 
-  /** Holds reset for `cycles` cycles with the streams idle; a partly sent rx TLP restarts, a partly received tx TLP is dropped. */
+  /** Holds reset for `cycles` cycles with the streams idle. A partly sent rx TLP and a partly received tx TLP are dropped; queued rx TLPs not yet started stay queued. */
   reset(cycles = 4): void {
     this.flush();
     this.h.reset(checkCount(cycles, 'reset cycles'));
   }
 
-  /** Queues a TLP for a sink stream (default: the first). TLPs go in order of atCycle (default: now), FIFO among equals, never before atCycle. */
+  /**
+   * Queues a TLP for a sink stream (default: the first). TLPs are injected in order of their
+   * injection cycle (atCycle, else tlp.cycle, else now), FIFO among equals, never earlier.
+   */
   send(tlp: RawTlp, atCycle?: number, stream?: string): void {
     const i = this.streamIndex(this.sinkIndex, stream, 'sink');
     if (tlp.hdr.length !== 4) throw new Error(`sim: send: hdr must have 4 dwords, has ${tlp.hdr.length}`);
-    const at = atCycle ?? this.cycle;
+    const at = atCycle ?? tlp.cycle ?? this.cycle;
     checkCount(at, 'atCycle');
     this.pending[i].tlps.push(tlp);
     this.pending[i].cycles.push(at);

@@ -1,17 +1,10 @@
-// The raw TLP as it crosses the TypeScript <-> C++ boundary, and its packed form.
+// The packed form in which raw TLPs cross the TypeScript <-> C++ boundary.
 //
-// RawTlp is the shape shared with the TLP codec (tb/pcie/raw.ts, written in parallel);
-// it is defined here identically so sim/ does not depend on tb/ being there yet. Both are
-// structural types, so values of one are values of the other.
+// RawTlp itself is the shape shared with the TLP codec (tb/pcie/raw.ts): hdr = DW0..DW3 as the
+// spec draws them, data = payload dwords (byte 0 in bits 7:0), cycle = injection/sop cycle.
+import type { RawTlp } from '../tb/pcie/raw';
 
-export interface RawTlp {
-  /** The four header dwords, DW0 first, each the PCIe spec's dword value (DW0[31:29] = Fmt); DW3 = 0 for 3DW headers. */
-  hdr: Uint32Array;
-  /** Payload dwords; dword 0 holds the lowest-addressed byte in bits 7:0. */
-  data: Uint32Array;
-  /** On TLPs from takeTx(): the cycle the sop beat transferred. */
-  cycle?: number;
-}
+export type { RawTlp };
 
 /** Packed layout (sim/cpp/bench.h): [ndw, cycle_lo, cycle_hi, DW0, DW1, DW2, DW3, payload...] per TLP. */
 export const TLP_HEAD = 7;

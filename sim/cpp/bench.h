@@ -121,16 +121,27 @@ struct SinkBase {
         while (it != queue.begin() && std::prev(it)->at > at) --it;
         queue.insert(it, Tlp{at, std::vector<uint32_t>(w, w + n)});
     }
-    // Reset restarts a partly sent TLP from its first beat (the device forgot it).
-    void abort() { valid = fired = false; beat = 0; }
+    // Reset drops a partly transferred TLP (the device forgot its first beats, and the rest
+    // alone would be garbage); TLPs not started yet stay queued.
+    void abort(uint32_t lanes) {
+        if (fired) {
+            fired = false;
+            const uint32_t ndw = queue.front().w[0];
+            if (++beat == (ndw ? (ndw + lanes - 1) / lanes : 1)) { queue.pop_front(); beat = 0; ++sent; }
+        }
+        if (beat > 0) { queue.pop_front(); ++dropped; }
+        valid = false;
+        beat = 0;
+    }
+    uint64_t dropped = 0;   // TLPs cut short by a reset
 };
 
 template <class S, class Model>
 struct Sink : SinkBase {
     static constexpr uint32_t L = S::lanes;
 
-    // Used by reset: drop valid and restart the current TLP.
-    void quiesce(Model* m) { abort(); S::setValid(m, false); }
+    // Used by reset: drop valid and any partly sent TLP.
+    void quiesce(Model* m) { abort(L); S::setValid(m, false); }
 
     // Before the falling-edge eval: advance after a transfer, decide this cycle's beat.
     // Inputs must not change between sampling ready and the rising edge, so all updates
@@ -394,9 +405,10 @@ class Bench {
     }
     uint64_t lastRun = 0;
 
-    // Hold reset for n cycles with both streams idle; partly moved TLPs are dropped/restarted.
+    // Hold reset for n cycles with the streams idle; partly moved TLPs are dropped both ways.
     void reset(uint64_t n) {
         guard();
+        err = Error{};
         rec(Command{Command::Reset, cycle, int(n), 0, {}});
         const auto t0 = std::chrono::steady_clock::now();
         Model* mp = m();
