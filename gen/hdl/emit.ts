@@ -107,7 +107,8 @@ class ExprWriter {
         const a = e.args[0];
         const id = this.ident(a);
         const msb = a.width === 1 ? id : `${id}[${a.width - 1}]`;
-        return `$signed({{${e.width - a.width}{${msb}}}, ${id}})`;
+        const bits = `{{${e.width - a.width}{${msb}}}, ${id}}`;
+        return e.signed ? `$signed(${bits})` : bits; // sext of an unsigned value stays unsigned
       }
       case 'cast':
         return `${e.signed ? '$signed' : '$unsigned'}(${this.expr(e.args[0])})`;
