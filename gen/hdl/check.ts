@@ -10,10 +10,12 @@ import { Signal, type Stmt } from './signal';
 /** For each output port name, the input port names it depends on combinationally. */
 export type CombPaths = Map<string, Set<string>>;
 
-/** Every signal an expression reads. */
-export function refsOf(e: Expr, out: Signal[] = []): Signal[] {
+/** Every signal an expression reads (each shared subexpression visited once: expressions are DAGs). */
+export function refsOf(e: Expr, out: Signal[] = [], seen = new Set<Expr>()): Signal[] {
+  if (seen.has(e)) return out;
+  seen.add(e);
   if (e instanceof Signal) out.push(e);
-  else for (const a of e.args) refsOf(a, out);
+  else for (const a of e.args) refsOf(a, out, seen);
   return out;
 }
 

@@ -54,14 +54,78 @@ interface Temp {
   isBlock: boolean;
 }
 
+/** Subexpressions shared by several parents and at least this big get a temporary wire of their own. */
+const SHARED_HOIST_SIZE = 12;
+const DEPTH_CUT = 64;
+
 /** Per-module emission state: expression temporaries hoisted to named wires. */
 class ExprWriter {
   readonly temps: Temp[] = [];
   private readonly tempOf = new Map<Expr, string>();
+  private readonly uses = new Map<Expr, number>();
+  private readonly sizes = new Map<Expr, number>();
   private n = 0;
+
+  /** Count how many parents each subexpression has, so shared ones print once (expressions are DAGs). */
+  countUses(root: Expr): void {
+    const stack = [root];
+    while (stack.length) {
+      const e = stack.pop()!;
+      for (const a of e.args) {
+        const n = this.uses.get(a) ?? 0;
+        this.uses.set(a, n + 1);
+        if (n === 0) stack.push(a);
+      }
+    }
+  }
+
+  /**
+   * Very deep expression chains (a long reduction written as a loop) would overflow the emitter's recursion
+   * and make unreadable lines: cut them into temporaries every DEPTH_CUT levels, deepest-first order.
+   */
+  cutDeepChains(roots: readonly Expr[]): void {
+    const depth = new Map<Expr, number>();
+    const cuts: Expr[] = [];
+    for (const root of roots) {
+      const stack: [Expr, boolean][] = [[root, false]];
+      while (stack.length) {
+        const [e, done] = stack.pop()!;
+        if (depth.has(e)) continue;
+        if (!done) {
+          stack.push([e, true]);
+          for (const a of e.args) if (!depth.has(a)) stack.push([a, false]);
+          continue;
+        }
+        let d = 1 + Math.max(0, ...e.args.map((a) => depth.get(a)!));
+        if (d >= DEPTH_CUT && e.op !== 'const' && e.op !== 'ref') {
+          cuts.push(e);
+          d = 1;
+        }
+        depth.set(e, d);
+      }
+    }
+    for (const e of cuts) this.hoist(e); // children before parents: each render recurses < DEPTH_CUT levels
+  }
+
+  private size(e: Expr): number {
+    let s = this.sizes.get(e);
+    if (s === undefined) {
+      s = this.tempOf.has(e) ? 1 : Math.min(1e6, 1 + e.args.reduce((t, a) => t + this.size(a), 0));
+      this.sizes.set(e, s);
+    }
+    return s;
+  }
 
   /** An expression as Verilog; parenthesized unless atomic. */
   expr(e: Expr): string {
+    if (this.tempOf.has(e)) return this.tempOf.get(e)!;
+    if (e.op !== 'const' && e.op !== 'ref' && (this.uses.get(e) ?? 0) > 1 && this.size(e) >= SHARED_HOIST_SIZE) {
+      return this.hoist(e);
+    }
+    return this.render(e);
+  }
+
+  private render(e: Expr): string {
     switch (e.op) {
       case 'const':
         return e.attrs.symbol ?? fmtConst(e.attrs.value!, e.width, e.signed);
@@ -94,6 +158,8 @@ class ExprWriter {
         return hi === lo ? `${id}[${hi}]` : `${id}[${hi}:${lo}]`;
       }
       case 'index':
+        // A 1-bit value cannot be bit-selected in Verilog: index 0 is the value itself (1 is out of range: 0).
+        if (e.args[0].width === 1) return `(${this.expr(e.args[1])} ? 1'b0 : ${this.expr(e.args[0])})`;
         return `${this.ident(e.args[0])}[${this.expr(e.args[1])}]`;
       case 'cat':
         return `{${e.args.map((a) => this.expr(a)).join(', ')}}`;
@@ -149,7 +215,9 @@ class ExprWriter {
       lines.push('    endcase', '  end');
       this.temps.push({ name, e, text: lines.join('\n'), isBlock: true });
     } else {
-      this.temps.push({ name, e, text: this.top(e), isBlock: false });
+      const text = this.render(e);
+      const bare = text.startsWith('(') && matchingParen(text) === text.length - 1 ? text.slice(1, -1) : text;
+      this.temps.push({ name, e, text: bare, isBlock: false });
     }
     return name;
   }
@@ -170,7 +238,9 @@ function matchingParen(s: string): number {
 // ---------------------------------------------------------------------------------------------------------
 // Usage analysis: which bits of which signals are read (for Verilator's UNUSEDSIGNAL waivers)
 
-function markUse(e: Expr, used: Map<Signal, bigint>): void {
+function markUseOnce(e: Expr, used: Map<Signal, bigint>, seen: Set<Expr>): void {
+  if (seen.has(e)) return;
+  seen.add(e);
   if (e instanceof Signal) {
     used.set(e, (1n << BigInt(e.width)) - 1n);
     return;
@@ -182,11 +252,42 @@ function markUse(e: Expr, used: Map<Signal, bigint>): void {
     used.set(s, (used.get(s) ?? 0n) | mask);
     return;
   }
-  for (const a of e.args) markUse(a, used);
+  for (const a of e.args) markUseOnce(a, used, seen);
+}
+
+/** Every expression a module reads, in a deterministic order. */
+function moduleRoots(mod: HwModule): Expr[] {
+  const roots: Expr[] = [];
+  const visit = (stmts: readonly Stmt[]) => {
+    for (const s of stmts) {
+      if (s.k === 'assign') roots.push(s.value);
+      else if (s.k === 'if') {
+        roots.push(s.cond);
+        visit(s.then);
+        visit(s.else);
+      } else {
+        roots.push(s.sel);
+        for (const c of s.cases) visit(c.body);
+        if (s.default) visit(s.default);
+      }
+    }
+  };
+  visit(mod.stmts);
+  for (const s of mod.signals) {
+    if (s.default) roots.push(s.default);
+    if (s.enable) roots.push(s.enable);
+  }
+  for (const m of mod.memories) {
+    for (const w of m.writes) roots.push(w.addr, w.data, w.en, ...(w.strb ? [w.strb] : []));
+    for (const r of m.reads) roots.push(r.addr, ...(r.en ? [r.en] : []));
+  }
+  return roots;
 }
 
 function usage(mod: HwModule): Map<Signal, bigint> {
   const used = new Map<Signal, bigint>();
+  const seen = new Set<Expr>();
+  const markUse = (e: Expr, u: Map<Signal, bigint>) => markUseOnce(e, u, seen);
   const visit = (stmts: readonly Stmt[]) => {
     for (const s of stmts) {
       if (s.k === 'assign') markUse(s.value, used);
@@ -308,6 +409,9 @@ function sensitivity(d: ClockDomain, withReset: boolean): string {
 export function emitModule(mod: HwModule): string {
   if (mod.blackbox) throw new Error(`emitter: ${mod.name} is a black box`);
   const w = new ExprWriter();
+  const roots = moduleRoots(mod);
+  for (const r of roots) w.countUses(r);
+  w.cutDeepChains(roots);
   const used = usage(mod);
   const unusedNote = (s: Signal): string | undefined => {
     const all = (1n << BigInt(s.width)) - 1n;

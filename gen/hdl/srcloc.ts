@@ -19,8 +19,44 @@ function isCoreFrame(file: string): boolean {
 
 const frameRe = /\(?((?:file:\/\/)?\/[^():]+|[A-Za-z]:[^():]+):(\d+):\d+\)?$/;
 
+/** Mapped locations by raw (generated-code) position: mapping a stack through source maps is slow. */
+const locCache = new Map<string, SrcLoc>();
+
+function rawCallSites(): NodeJS.CallSite[] {
+  const saved = Error.prepareStackTrace;
+  const savedLimit = Error.stackTraceLimit;
+  Error.prepareStackTrace = (_e, cs) => cs;
+  Error.stackTraceLimit = 16;
+  const holder: { stack?: unknown } = {};
+  Error.captureStackTrace(holder, rawCallSites);
+  const cs = holder.stack as NodeJS.CallSite[];
+  Error.prepareStackTrace = saved;
+  Error.stackTraceLimit = savedLimit;
+  return cs;
+}
+
+function normFile(f: string): string {
+  return f.startsWith('file://') ? fileURLToPath(f) : f;
+}
+
 /** The first stack frame outside the DSL core. */
 export function callerLoc(): SrcLoc {
+  // Fast path: the raw position of the first frame outside the core, looked up in the cache.
+  const cs = rawCallSites();
+  const site = cs.find((c) => {
+    const f = c.getFileName();
+    return f !== null && f !== undefined && !isCoreFrame(normFile(f));
+  });
+  const key = site ? `${site.getFileName()}:${site.getLineNumber()}:${site.getColumnNumber()}` : undefined;
+  const hit = key && locCache.get(key);
+  if (hit) return hit;
+  const loc = mappedCallerLoc();
+  if (key) locCache.set(key, loc);
+  return loc;
+}
+
+/** The slow path: the formatted (source-mapped) stack. */
+function mappedCallerLoc(): SrcLoc {
   const saved = Error.stackTraceLimit;
   Error.stackTraceLimit = 40;
   const stack = new Error().stack ?? '';
@@ -28,8 +64,7 @@ export function callerLoc(): SrcLoc {
   for (const raw of stack.split('\n').slice(1)) {
     const m = frameRe.exec(raw.trim());
     if (!m) continue;
-    let file = m[1];
-    if (file.startsWith('file://')) file = fileURLToPath(file);
+    const file = normFile(m[1]);
     if (isCoreFrame(file)) continue;
     const rel = path.relative(projectRoot, file);
     return { file: rel.startsWith('..') ? file : rel, line: Number(m[2]) };
