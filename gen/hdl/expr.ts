@@ -229,7 +229,7 @@ export class Expr implements HwType {
     if (w > this.width) {
       throw new HdlError(`trunc(${w}) of ${this.describe()} would widen it; use zext/sext`, callerLoc(), 'width');
     }
-    if (w === this.width) return this;
+    if (w === this.width) return this.asUnsigned(); // unsigned like bits(), whatever w is
     return this.bits(w - 1, 0);
   }
   /** The most significant bit. */
@@ -304,7 +304,7 @@ export function mux(sel: Expr, t: Operand, f: Operand): Expr {
 /** Concatenation, first argument in the most significant bits (like Verilog `{a, b}`). */
 export function cat(...parts: Expr[]): Expr {
   if (parts.length === 0) throw new HdlError('cat() needs at least one operand', callerLoc(), 'width');
-  if (parts.length === 1) return parts[0];
+  if (parts.length === 1) return parts[0].asUnsigned(); // unsigned like any concatenation
   const w = parts.reduce((s, p) => s + p.width, 0);
   return new Expr('cat', w, false, parts);
 }
@@ -426,7 +426,7 @@ function ext(op: 'zext' | 'sext', a: Expr, w: number): Expr {
   if (!Number.isInteger(w) || w < a.width) {
     throw new HdlError(`${op}(${w}) of ${opnd(a)}: target narrower than ${a.width} bits (use trunc)`, callerLoc(), 'width');
   }
-  if (w === a.width) return a;
+  if (w === a.width) return op === 'zext' ? a.asUnsigned() : a; // zext always gives unsigned
   return new Expr(op, w, op === 'sext' ? a.signed : false, [a]);
 }
 
