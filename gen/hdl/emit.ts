@@ -154,7 +154,7 @@ class ExprWriter {
         const { hi, lo } = e.attrs as { hi: number; lo: number };
         if (hi === a.width - 1 && lo === 0 && !a.signed) return this.expr(a);
         const id = this.ident(a);
-        if (a.width === 1) return id;
+        if (a.width === 1) return `$unsigned(${id})`; // a signed scalar: no bit-select, and the bit is unsigned
         return hi === lo ? `${id}[${hi}]` : `${id}[${hi}:${lo}]`;
       }
       case 'index':
