@@ -62,6 +62,8 @@ const DEPTH_CUT = 64;
 class ExprWriter {
   readonly temps: Temp[] = [];
   private readonly tempOf = new Map<Expr, string>();
+  /** Temporaries that are sliced: reading only some of their bits must not be a lint warning. */
+  readonly sliced = new Set<string>();
   private readonly uses = new Map<Expr, number>();
   private readonly sizes = new Map<Expr, number>();
   private n = 0;
@@ -154,6 +156,7 @@ class ExprWriter {
         const { hi, lo } = e.attrs as { hi: number; lo: number };
         if (hi === a.width - 1 && lo === 0 && !a.signed) return this.expr(a);
         const id = this.ident(a);
+        if (a.op !== 'ref') this.sliced.add(id);
         if (a.width === 1) return `$unsigned(${id})`; // a signed scalar: no bit-select, and the bit is unsigned
         return hi === lo ? `${id}[${hi}]` : `${id}[${hi}:${lo}]`;
       }
@@ -523,7 +526,8 @@ export function emitModule(mod: HwModule): string {
   }
   decls.push(...memDecls);
   for (const t of w.temps) {
-    decls.push(`  ${decl(t.isBlock ? 'reg' : 'wire', t.e, t.name)};  // ${fmtLoc(t.e.loc)}`);
+    const text = `  ${decl(t.isBlock ? 'reg' : 'wire', t.e, t.name)};  // ${fmtLoc(t.e.loc)}`;
+    decls.push(w.sliced.has(t.name) ? waive(text, 'UNUSEDSIGNAL', 'sliced: some bits may be unused') : text);
   }
 
   const sections: string[] = [];
