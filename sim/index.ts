@@ -10,7 +10,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildSim, type BuildResult } from './build';
 import { loadPorts, type LoadedPorts, type PortDesc } from './ports';
-import { packTlps, unpackTlps, type RawTlp } from './tlp';
+import { packedLength, packTlps, unpackTlps, type RawTlp } from './tlp';
 
 export type { RawTlp } from './tlp';
 export type { PortsFile, PortDesc, InterfaceDesc } from './ports';
@@ -82,7 +82,7 @@ export class SimError extends Error {
 
 // The native class generated in sim/cpp/addon.h.
 interface Harness {
-  enqueue(stream: number, packed: Uint32Array): void;
+  enqueue(stream: number, packed: Uint32Array, words: number): void;
   run(cycles: number, maxCycles: number, untilTx: number, untilPort: number, untilValue: Uint32Array | null): number;
   reset(cycles: number): void;
   setRxIdle(stream: number, p: number): void;
@@ -116,13 +116,17 @@ export class Sim {
   readonly portsInfo: LoadedPorts;
 
   private readonly h: Harness;
-  private readonly state = new Float64Array(S_SLOTS);
+  // Off-heap (new ArrayBuffer) so the pointer C++ keeps stays valid.
+  private readonly state = new Float64Array(new ArrayBuffer(8 * S_SLOTS));
   private readonly portMap = new Map<string, PortEntry>();
   private readonly sinkIndex = new Map<string, number>();
   private readonly sourceIndex = new Map<string, number>();
   // Sends not yet handed to C++: flushed as one packed batch per stream at the next call.
   private pending: { tlps: RawTlp[]; cycles: number[] }[];
   private closed = false;
+  // Reused, off-V8-heap buffers for data crossing into C++ (see packTlps for why).
+  private stage = new Uint32Array(new ArrayBuffer(1 << 16));
+  private readonly scratch: Uint32Array;
 
   private constructor(opts: SimOptions, ports: LoadedPorts, build: BuildResult) {
     this.portsInfo = ports;
@@ -141,6 +145,8 @@ export class Sim {
     ports.sinks.forEach((s, i) => this.sinkIndex.set(s.name, i));
     ports.sources.forEach((s, i) => this.sourceIndex.set(s.name, i));
     this.pending = ports.sinks.map(() => ({ tlps: [], cycles: [] }));
+    const maxWords = Math.max(4, ...[...this.portMap.values()].map((p) => p.words));
+    this.scratch = new Uint32Array(new ArrayBuffer(4 * maxWords));
 
     this.tracePath = resolveTrace(opts.trace, this.top);
     if (this.tracePath) {
@@ -206,7 +212,7 @@ export class Sim {
     if (opts.until) {
       const p = this.port(opts.until.signal);
       untilPort = p.index;
-      untilValue = toWords(opts.until.equals, p.desc);
+      untilValue = toWords(opts.until.equals, p.desc, this.scratch);
     }
     const start = this.cycle;
     const r = this.h.run(cycles, maxCycles, untilTx, untilPort, untilValue);
@@ -219,7 +225,9 @@ export class Sim {
 
   /** Finished TLPs from a source stream (default: the first), each stamped with the cycle its sop beat transferred. */
   takeTx(stream?: string): RawTlp[] {
-    return unpackTlps(this.h.takeTx(this.streamIndex(this.sourceIndex, stream, 'source')));
+    const i = this.streamIndex(this.sourceIndex, stream, 'source');
+    if (this.state[S_TX_PENDING] === 0) return []; // nothing finished anywhere: skip the crossing
+    return unpackTlps(this.h.takeTx(i));
   }
 
   /** Sets a sideband input (stream ports and the clock belong to the harness). Negative values are two's complement. */
@@ -227,13 +235,13 @@ export class Sim {
     const p = this.port(signal);
     if (!p.pokable) throw new Error(`sim: ${signal} is ${p.desc.direction === 'output' ? 'an output' : 'driven by the harness'} and cannot be poked`);
     this.flush();
-    this.h.poke(p.index, toWords(value, p.desc));
+    this.h.poke(p.index, toWords(value, p.desc, this.scratch));
   }
 
   /** Reads any port (signed ports come back sign-extended). Combinational outputs reflect pokes made since the last cycle. */
   peek(signal: string): bigint {
     const p = this.port(signal);
-    const w = new Uint32Array(p.words);
+    const w = this.scratch;
     this.h.peek(p.index, w);
     let v = 0n;
     for (let i = p.words - 1; i >= 0; i--) v = (v << 32n) | BigInt(w[i]);
@@ -288,10 +296,12 @@ export class Sim {
   private flush(): void {
     this.pending.forEach((p, i) => {
       if (p.tlps.length === 0) return;
-      const packed = packTlps(p.tlps, p.cycles);
+      const n = packedLength(p.tlps);
+      if (n > this.stage.length) this.stage = new Uint32Array(new ArrayBuffer(4 * Math.max(n, 2 * this.stage.length)));
+      packTlps(p.tlps, p.cycles, this.stage);
       p.tlps = [];
       p.cycles = [];
-      this.h.enqueue(i, packed);
+      this.h.enqueue(i, this.stage, n);
     });
   }
 
@@ -337,7 +347,7 @@ function checkProbability(p: number): void {
 }
 
 /** A value as little-endian 32-bit words of the port's width (two's complement if negative). */
-function toWords(value: number | bigint, port: PortDesc): Uint32Array {
+function toWords(value: number | bigint, port: PortDesc, out: Uint32Array): Uint32Array {
   if (typeof value === 'number' && !Number.isSafeInteger(value)) throw new Error(`sim: ${port.name}: ${value} is not an integer`);
   let v = BigInt(value);
   const w = BigInt(port.width);
@@ -346,8 +356,7 @@ function toWords(value: number | bigint, port: PortDesc): Uint32Array {
     v += 1n << w;
   }
   if (v < 0n || v >> w !== 0n) throw new Error(`sim: ${port.name}: ${value} does not fit ${port.width} bits`);
-  const out = new Uint32Array(Math.ceil(port.width / 32));
-  for (let i = 0; i < out.length; i++) {
+  for (let i = 0; i < Math.ceil(port.width / 32); i++) {
     out[i] = Number(v & 0xffff_ffffn);
     v >>= 32n;
   }

@@ -9,25 +9,35 @@ export type { RawTlp };
 /** Packed layout (sim/cpp/bench.h): [ndw, cycle_lo, cycle_hi, DW0, DW1, DW2, DW3, payload...] per TLP. */
 export const TLP_HEAD = 7;
 
-/** Packs TLPs with their injection cycles into one Uint32Array (one crossing for the batch). */
-export function packTlps(tlps: readonly RawTlp[], cycles: readonly number[]): Uint32Array {
+/** Words needed to pack these TLPs. */
+export function packedLength(tlps: readonly RawTlp[]): number {
   let n = 0;
   for (const t of tlps) n += TLP_HEAD + t.data.length;
-  const out = new Uint32Array(n);
+  return n;
+}
+
+/**
+ * Packs TLPs with their injection cycles into `out` (which must hold packedLength(tlps)
+ * words); returns the words written. The caller reuses one `out` buffer allocated with
+ * `new ArrayBuffer`: a fresh small typed array per call would live on the V8 heap and cost
+ * a copy to off-heap memory the moment C++ asks for its data pointer.
+ */
+export function packTlps(tlps: readonly RawTlp[], cycles: readonly number[], out: Uint32Array): number {
   let o = 0;
-  tlps.forEach((t, i) => {
+  for (let i = 0; i < tlps.length; i++) {
+    const t = tlps[i];
     const c = cycles[i];
     out[o] = t.data.length;
     out[o + 1] = c % 0x1_0000_0000;
     out[o + 2] = Math.floor(c / 0x1_0000_0000);
-    out[o + 3] = t.hdr[0] ?? 0;
-    out[o + 4] = t.hdr[1] ?? 0;
-    out[o + 5] = t.hdr[2] ?? 0;
-    out[o + 6] = t.hdr[3] ?? 0;
+    out[o + 3] = t.hdr[0];
+    out[o + 4] = t.hdr[1];
+    out[o + 5] = t.hdr[2];
+    out[o + 6] = t.hdr[3];
     out.set(t.data, o + TLP_HEAD);
     o += TLP_HEAD + t.data.length;
-  });
-  return out;
+  }
+  return o;
 }
 
 /** Unpacks a packed buffer; hdr and data are views into it (no copies). */

@@ -127,12 +127,14 @@ class Addon : public Napi::ObjectWrap<Addon<D>> {
         return a.Data();
     }
 
-    // enqueue(stream, packed: Uint32Array)
+    // enqueue(stream, packed: Uint32Array, words): the first `words` words of a reused buffer
     Napi::Value Enqueue(const Napi::CallbackInfo& info) {
         return guarded(info, [&] {
             const int s = stream(info[0], B::kSinks);
             auto a = info[1].As<Napi::Uint32Array>();
-            bench().enqueue(s, a.Data(), a.ElementLength());
+            const std::size_t n = std::size_t(info[2].As<Napi::Number>().Int64Value());
+            if (n > a.ElementLength()) throw std::invalid_argument("enqueue: length beyond the buffer");
+            bench().enqueue(s, a.Data(), n);
             publish();
             return info.Env().Undefined();
         });

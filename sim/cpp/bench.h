@@ -292,9 +292,32 @@ struct Source : SourceBase {
 struct Command {
     enum Kind { Enqueue, RxIdle, TxBackpressure, Reset, Poke } kind;
     uint64_t cycle;
-    int index;      // stream or port index; reset: cycle count
-    double p;       // probabilities
-    std::vector<uint32_t> w;  // Enqueue: packed TLP; Poke: value words
+    int index;            // stream or port index; reset: cycle count
+    double p;             // probabilities
+    const uint32_t* w;    // Enqueue: packed TLP; Poke: value words (owned by the Log)
+    std::size_t n;
+};
+// Recorded data lives in fixed-size chunks: no malloc per TLP, and no re-copying of
+// everything recorded so far whenever a growing vector reallocates (measured: that
+// doubled the cost of send() for long runs).
+struct Log {
+    static constexpr std::size_t kChunk = std::size_t(1) << 20;  // words (4 MiB)
+    std::vector<Command> cmds;
+    std::vector<std::unique_ptr<uint32_t[]>> chunks;
+    std::size_t used = kChunk;
+    void add(Command::Kind k, uint64_t cycle, int index, double p = 0, const uint32_t* w = nullptr, std::size_t n = 0) {
+        uint32_t* dst = nullptr;
+        if (n) {
+            if (used + n > kChunk) {
+                chunks.emplace_back(new uint32_t[n > kChunk ? n : kChunk]);
+                used = 0;
+            }
+            dst = chunks.back().get() + used;
+            std::memcpy(dst, w, n * 4);
+            used = n > kChunk ? kChunk : used + n;
+        }
+        cmds.push_back(Command{k, cycle, index, p, dst, n});
+    }
 };
 
 enum Reason { kCycles = 0, kTx = 1, kUntil = 2, kLimit = 3, kError = 4, kFinish = 5 };
@@ -316,7 +339,7 @@ class Bench {
     uint64_t cycle = 0;
     Error err;
     bool record = true;
-    std::vector<Command> log;
+    Log log;
     double cppSeconds = 0;  // wall time spent inside run()/reset() loops
     uint64_t runCalls = 0;
 
@@ -409,7 +432,7 @@ class Bench {
     void reset(uint64_t n) {
         guard();
         err = Error{};
-        rec(Command{Command::Reset, cycle, int(n), 0, {}});
+        if (record) log.add(Command::Reset, cycle, int(n));
         const auto t0 = std::chrono::steady_clock::now();
         Model* mp = m();
         std::apply([&](auto&... s) { (s.quiesce(mp), ...); }, sinks_);
@@ -445,21 +468,21 @@ class Bench {
             const std::size_t len = kTlpHead + w[o];
             const uint64_t at = uint64_t(w[o + 1]) | uint64_t(w[o + 2]) << 32;
             sinkp_[stream]->enqueue(at, w + o, len);
-            if (record) rec(Command{Command::Enqueue, cycle, stream, 0, std::vector<uint32_t>(w + o, w + o + len)});
+            if (record) log.add(Command::Enqueue, cycle, stream, 0, w + o, len);
             o += len;
         }
     }
     void setRxIdle(int stream, double p) {
-        rec(Command{Command::RxIdle, cycle, stream, p, {}});
+        if (record) log.add(Command::RxIdle, cycle, stream, p);
         sinkp_[stream]->idleThr = threshold(p);
     }
     void setTxBackpressure(int stream, double p) {
-        rec(Command{Command::TxBackpressure, cycle, stream, p, {}});
+        if (record) log.add(Command::TxBackpressure, cycle, stream, p);
         sourcep_[stream]->bpThr = threshold(p);
     }
     void poke(int port, const uint32_t* w) {
         guard();
-        rec(Command{Command::Poke, cycle, port, 0, std::vector<uint32_t>(w, w + words(D::ports[port].width))});
+        if (record) log.add(Command::Poke, cycle, port, 0, w, std::size_t(words(D::ports[port].width)));
         D::writePort(m(), port, w);
         dirty_ = true;
     }
@@ -482,7 +505,7 @@ class Bench {
 
     // Clock a fresh instance through this bench's recorded stimulus up to `until` cycles.
     struct ReplayResult { double seconds; uint64_t cycles, tx; uint64_t hash; bool error; std::string msg; };
-    static ReplayResult replay(uint64_t seed, const std::vector<Command>& log, uint64_t until) {
+    static ReplayResult replay(uint64_t seed, const Log& log, uint64_t until) {
         Bench b(seed, nullptr);
         b.record = false;
         for (int i = 0; i < kSources; ++i) b.sourcep_[i]->keep_out = false;
@@ -490,9 +513,9 @@ class Bench {
         std::size_t k = 0;
         try {
             while (b.cycle < until && !b.err.set) {
-                while (k < log.size() && log[k].cycle <= b.cycle) b.apply(log[k++]);
+                while (k < log.cmds.size() && log.cmds[k].cycle <= b.cycle) b.apply(log.cmds[k++]);
                 // Clock straight to the next recorded command (or the end) in one tight loop.
-                const uint64_t next = k < log.size() && log[k].cycle < until ? log[k].cycle : until;
+                const uint64_t next = k < log.cmds.size() && log.cmds[k].cycle < until ? log.cmds[k].cycle : until;
                 while (b.cycle < next && !b.err.set && !b.ctx_->gotFinish()) b.step();
                 if (b.ctx_->gotFinish()) break;
             }
@@ -524,15 +547,14 @@ class Bench {
         if (dead_) throw std::runtime_error("the model hit a fatal error earlier and cannot run: " + err.msg);
         if (closed_) throw std::runtime_error("the simulation was closed");
     }
-    void rec(Command&& c) { if (record) log.push_back(std::move(c)); }
 
     void apply(const Command& c) {
         switch (c.kind) {
-            case Command::Enqueue: enqueue(c.index, c.w.data(), c.w.size()); break;
+            case Command::Enqueue: enqueue(c.index, c.w, c.n); break;
             case Command::RxIdle: setRxIdle(c.index, c.p); break;
             case Command::TxBackpressure: setTxBackpressure(c.index, c.p); break;
             case Command::Reset: reset(uint64_t(c.index)); break;
-            case Command::Poke: poke(c.index, c.w.data()); break;
+            case Command::Poke: poke(c.index, c.w); break;
         }
     }
 };

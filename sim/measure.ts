@@ -1,0 +1,70 @@
+// Measures the simulator bridge on a loopback top: TypeScript-driven traffic vs the same
+// stimulus replayed in pure C++ (runFree), and where the TypeScript-driven wall time goes.
+//   npx tsx sim/measure.ts [ports.json] [--tlps N] [--batch K] [--idle P] [--bp P]
+// Traffic: TLPs of random length 0..64 dwords, sent in batches of K, each batch run until
+// all its echoes are back. Defaults: the W=64 loopback fixture, 20000 TLPs, K=64.
+import { resolve } from 'node:path';
+import { Sim, type RawTlp } from './index';
+
+const args = process.argv.slice(2);
+const opt = (name: string, dflt: number) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : dflt;
+};
+const ports = args[0] && !args[0].startsWith('--') ? args[0] : resolve(import.meta.dirname, '..', 'test', 'fixtures', 'sim', 'loopback_w64.ports.json');
+const N = opt('tlps', 20_000);
+const K = opt('batch', 64);
+const idle = opt('idle', 0);
+const bp = opt('bp', 0);
+
+function makeTlps(n: number, seed: number): RawTlp[] {
+  let s = seed >>> 0;
+  const r = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296);
+  return Array.from({ length: n }, () => {
+    const ndw = Math.floor(r() * 65);
+    const hdr = new Uint32Array([((ndw ? 0x4000_0000 : 0) | (ndw ? ndw & 0x3ff : 1)) >>> 0, 0x0100_00ff, 0x1000, 0]);
+    const data = new Uint32Array(ndw);
+    for (let i = 0; i < ndw; i++) data[i] = (r() * 0x1_0000_0000) >>> 0;
+    return { hdr, data };
+  });
+}
+
+function driven(batch: number, tlps: RawTlp[]) {
+  const sim = Sim.load({ ports, seed: 7, rxIdle: idle, txBackpressure: bp });
+  const c0 = sim.cycle;
+  const t0 = performance.now();
+  let got = 0;
+  for (let i = 0; i < tlps.length; i += batch) {
+    const chunk = tlps.slice(i, i + batch);
+    for (const t of chunk) sim.send(t);
+    sim.run({ untilTx: chunk.length, maxCycles: 10_000_000 });
+    got += sim.takeTx().length;
+  }
+  const wall = (performance.now() - t0) / 1000;
+  if (got !== tlps.length) throw new Error(`lost TLPs: ${got} of ${tlps.length}`);
+  const st = sim.stats();
+  const cycles = sim.cycle - c0;
+  return { sim, wall, cycles, cpp: st.cppSeconds, runs: st.runCalls };
+}
+
+const fmt = (x: number) => (x / 1e6).toFixed(2) + ' M cycles/s';
+const tlps = makeTlps(N, 1);
+console.log(`ports ${ports}\n${N} TLPs (0..64 dw), rxIdle ${idle}, txBackpressure ${bp}`);
+
+for (const batch of [K, 1]) {
+  const n = batch === 1 ? Math.min(N, 5000) : N;
+  const d = driven(batch, tlps.slice(0, n));
+  const free = d.sim.runFree();
+  console.log(`\nbatch ${batch}: ${d.cycles} cycles, ${d.runs} run() calls`);
+  console.log(`  TS-driven : ${fmt(d.cycles / d.wall)}  (wall ${d.wall.toFixed(3)} s; inside C++ run loop ${d.cpp.toFixed(3)} s = ${((100 * d.cpp) / d.wall).toFixed(0)}%, TS+bridge ${(d.wall - d.cpp).toFixed(3)} s = ${(((d.wall - d.cpp) / n) * 1e6).toFixed(2)} us/TLP)`);
+  console.log(`  runFree   : ${fmt(free.cyclesPerSecond)}  (${free.seconds.toFixed(3)} s, same tx traffic: ${free.matchesLive})`);
+  console.log(`  ratio TS-driven / pure C++: ${(d.cycles / d.wall / free.cyclesPerSecond).toFixed(2)}`);
+  d.sim.close();
+}
+
+// The model alone, no traffic: the ceiling for this design.
+const idleSim = Sim.load({ ports, seed: 1 });
+const t0 = performance.now();
+idleSim.run({ cycles: 5_000_000 });
+console.log(`\nidle clocking (no traffic): ${fmt(5e6 / ((performance.now() - t0) / 1000))}`);
+idleSim.close();

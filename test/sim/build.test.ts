@@ -1,0 +1,139 @@
+// The build side of the simulator: cache hits, rebuild on change, concurrent builds from
+// several processes, error reporting, port-description validation, waveform output.
+import { execFile } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { Sim } from '../../sim/index';
+import { loadPorts } from '../../sim/ports';
+import { FIXTURES, LOOPBACK_W64, prng, randomTlp } from './helpers';
+
+const run = promisify(execFile);
+const tmp = mkdtempSync(join(tmpdir(), 'vfpga-sim-test-'));
+const builtDirs: string[] = [];
+
+/** A copy of the W=64 loopback in its own dir, with a different echo mark and a unique nonce (so it always builds fresh). */
+function variant(name: string, edit: (core: string) => string = (c) => c): string {
+  const dir = join(tmp, name);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  for (const f of ['loopback_w64.v', 'loopback_w64.ports.json']) copyFileSync(join(FIXTURES, f), join(dir, f));
+  const core = readFileSync(join(FIXTURES, 'loopback_core.v'), 'utf8');
+  writeFileSync(join(dir, 'loopback_core.v'), `${edit(core)}\n// nonce ${Date.now()} ${Math.random()}\n`);
+  return join(dir, 'loopback_w64.ports.json');
+}
+
+beforeAll(() => {
+  Sim.load({ ports: LOOPBACK_W64, resetCycles: 0 }).close(); // shared cache: build or hit
+});
+afterAll(() => {
+  rmSync(tmp, { recursive: true, force: true });
+  // Designs with a nonce are never used again: keep the shared cache from growing.
+  for (const d of builtDirs) rmSync(d, { recursive: true, force: true });
+});
+
+describe('build cache', () => {
+  test('an unchanged design is not rebuilt', () => {
+    const t0 = performance.now();
+    const sim = Sim.load({ ports: LOOPBACK_W64, quiet: true });
+    const ms = performance.now() - t0;
+    expect(sim.build.built).toBe(false);
+    expect(sim.build.seconds).toBe(0);
+    expect(existsSync(join(sim.build.dir, 'build.json'))).toBe(true);
+    expect(ms).toBeLessThan(2000); // a build takes several seconds
+    sim.close();
+  });
+
+  test('a changed design is rebuilt automatically, then cached', () => {
+    const ports = variant('changed', (c) => c.replace("32'h0050_0000", "32'h0060_0000"));
+    const a = Sim.load({ ports, quiet: true });
+    builtDirs.push(a.build.dir);
+    expect(a.build.built).toBe(true);
+    const base = Sim.load({ ports: LOOPBACK_W64, quiet: true });
+    expect(a.build.hash).not.toBe(base.build.hash);
+    // The new behaviour is really in the model: the echo now flips TC bits 22:21.
+    const t = randomTlp(prng(1), 2);
+    a.send(t);
+    a.run({ untilTx: 1, maxCycles: 50 });
+    expect(a.takeTx()[0].hdr[0]).toBe((t.hdr[0] ^ 0x0060_0000) >>> 0);
+    const b = Sim.load({ ports, quiet: true });
+    expect(b.build.built).toBe(false);
+    expect(b.build.dir).toBe(a.build.dir);
+    for (const s of [a, b, base]) s.close();
+  });
+
+  test('two processes building the same new design at once: one builds, both load it', async () => {
+    const ports = variant('concurrent');
+    const worker = resolve(import.meta.dirname, 'build-worker.ts');
+    const one = () => run(process.execPath, ['--import', 'tsx', worker, ports], { cwd: resolve(import.meta.dirname, '..', '..') });
+    const outs = await Promise.all([one(), one()]);
+    const results = outs.map((o) => JSON.parse(o.stdout.trim().split('\n').pop()!) as { built: boolean; dir: string; cycle: number });
+    builtDirs.push(results[0].dir);
+    expect(results.map((r) => r.built).sort()).toEqual([false, true]);
+    expect(results[0].dir).toBe(results[1].dir);
+    expect(results.every((r) => r.cycle === 11)).toBe(true);
+  });
+
+  test('Verilator errors are reported with its message', () => {
+    const ports = variant('broken', (c) => c.replace('assign rx_ready = !full;', 'assign rx_ready = !full'));
+    expect(() => Sim.load({ ports, quiet: true })).toThrow(/verilating loopback_w64 failed[\s\S]*%Error: .*loopback_core\.v:\d+/);
+  });
+});
+
+describe('port description', () => {
+  test('streams are found from "interfaces" and checked against the ports', () => {
+    const p = loadPorts(LOOPBACK_W64);
+    expect(p.sinks.map((s) => [s.name, s.dataWidth, s.lanes, s.fields.hdr])).toEqual([['rx', 64, 2, 'rx_hdr']]);
+    expect(p.sources.map((s) => [s.name, s.fields.ready])).toEqual([['tx', 'tx_ready']]);
+
+    const bad = (edit: (j: any) => void, msg: RegExp) => {
+      const j = JSON.parse(readFileSync(LOOPBACK_W64, 'utf8'));
+      edit(j);
+      const f = join(tmp, `bad-${Math.random()}.ports.json`);
+      writeFileSync(f, JSON.stringify(j));
+      expect(() => loadPorts(f)).toThrow(msg);
+    };
+    bad((j) => (j.ports.find((p: any) => p.name === 'tx_keep').width = 3), /keep port tx_keep must be a 2-bit output/);
+    bad((j) => delete j.interfaces[0].fields.sop, /interface rx: field sop missing/);
+    bad((j) => (j.interfaces[1].fields.valid = 'nope'), /no port named nope/);
+    bad((j) => (j.interfaces[0].params.dataWidth = 48), /dataWidth/);
+    bad((j) => (j.clock = 'magic_out'), /clock magic_out must be a 1-bit input/);
+  });
+});
+
+describe('waveforms', () => {
+  test('an FST file is written when asked for, and its path printed', () => {
+    const path = join(tmp, 'waves', 'lb.fst');
+    const sim = Sim.load({ ports: LOOPBACK_W64, trace: path, quiet: true, seed: 1 });
+    expect(sim.tracePath).toBe(path);
+    sim.send(randomTlp(prng(2), 8));
+    sim.run({ untilTx: 1, maxCycles: 100 });
+    sim.close();
+    expect(statSync(path).size).toBeGreaterThan(100);
+  });
+
+  test('VFPGA_TRACE switches tracing on without code changes; off by default', () => {
+    const path = join(tmp, 'env.fst');
+    const old = process.env.VFPGA_TRACE;
+    try {
+      delete process.env.VFPGA_TRACE;
+      const off = Sim.load({ ports: LOOPBACK_W64, quiet: true });
+      expect(off.tracePath).toBeUndefined();
+      off.close();
+      process.env.VFPGA_TRACE = path;
+      const on = Sim.load({ ports: LOOPBACK_W64, quiet: true });
+      on.run({ cycles: 20 });
+      on.close();
+      expect(statSync(path).size).toBeGreaterThan(100);
+      process.env.VFPGA_TRACE = '1';
+      const dflt = Sim.load({ ports: LOOPBACK_W64, quiet: true, trace: false });
+      expect(dflt.tracePath).toBeUndefined(); // an explicit option wins over the environment
+      dflt.close();
+    } finally {
+      if (old === undefined) delete process.env.VFPGA_TRACE;
+      else process.env.VFPGA_TRACE = old;
+    }
+  });
+});
