@@ -5,7 +5,7 @@
 // place, under a lock file, so parallel vitest workers neither clash nor build twice.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, openSync, closeSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism, hostname } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -101,7 +101,10 @@ export function buildSim(ports: LoadedPorts, opts: BuildOptions = {}): BuildResu
   const top = ports.desc.top;
   const dir = join(cacheDir, `${top}-${hash}`);
   const addon = join(dir, 'sim.node');
-  if (existsSync(addon)) return { addon, dir, hash, built: false, seconds: 0 };
+  if (existsSync(addon)) {
+    touch(dir); // marks it in use, so pruning keeps it
+    return { addon, dir, hash, built: false, seconds: 0 };
+  }
 
   mkdirSync(cacheDir, { recursive: true });
   const runtime = buildRuntime(cacheDir, t, opts.quiet);
@@ -122,6 +125,7 @@ export function buildSim(ports: LoadedPorts, opts: BuildOptions = {}): BuildResu
     const seconds = (performance.now() - t0) / 1000;
     writeFileSync(join(dir, 'build.json'), JSON.stringify({ top, hash, seconds, builtAt: new Date().toISOString(), pid: process.pid }, null, 2) + '\n');
     if (!opts.quiet) console.error(`sim: built ${top} in ${seconds.toFixed(1)} s`);
+    prune(cacheDir, top, dir);
     return { addon, dir, hash, built: true, seconds };
   });
 }
@@ -201,6 +205,35 @@ function publish(tmp: string, dir: string): void {
     const code = (e as NodeJS.ErrnoException).code;
     if ((code === 'ENOTEMPTY' || code === 'EEXIST') && existsSync(dir)) rmSync(tmp, { recursive: true, force: true });
     else throw e;
+  }
+}
+
+function touch(dir: string): void {
+  try {
+    const now = new Date();
+    utimesSync(dir, now, now);
+  } catch {
+    // read-only cache: fine, it just may be pruned earlier
+  }
+}
+
+const DAY = 24 * 3600_000;
+/**
+ * Every change to a design leaves its old build behind. Remove builds of the same top not
+ * used for PRUNE_DAYS (a hit touches its dir) and temp dirs of crashed builds.
+ */
+function prune(cacheDir: string, top: string, keep: string): void {
+  const now = Date.now();
+  const mine = new RegExp(`^${top}-[0-9a-f]{16}$`);
+  for (const name of readdirSync(cacheDir)) {
+    const path = join(cacheDir, name);
+    if (path === keep) continue;
+    try {
+      const age = now - statSync(path).mtimeMs;
+      if ((mine.test(name) && age > 3 * DAY) || (name.startsWith('.tmp-') && age > DAY / 24)) rmSync(path, { recursive: true, force: true });
+    } catch {
+      // raced with another process's prune: fine
+    }
   }
 }
 

@@ -5,6 +5,7 @@
 // all its echoes are back. Defaults: the W=64 loopback fixture, 20000 TLPs, K=64.
 import { resolve } from 'node:path';
 import { Sim, type RawTlp } from './index';
+import { packedLength, packTlps, unpackTlps } from './tlp';
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: number) => {
@@ -68,3 +69,35 @@ const t0 = performance.now();
 idleSim.run({ cycles: 5_000_000 });
 console.log(`\nidle clocking (no traffic): ${fmt(5e6 / ((performance.now() - t0) / 1000))}`);
 idleSim.close();
+
+// The boundary format: packed Uint32Array batches (what Sim uses) vs one JS object per TLP
+// read/built field by field through N-API (addon methods kept for this comparison only).
+{
+  const sim = Sim.load({ ports, seed: 1, record: false });
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const h = (sim as any).h;
+  const batch = makeTlps(256, 3);
+  const stage = new Uint32Array(new ArrayBuffer(4 * packedLength(batch)));
+  const t = { packIn: 0, objIn: 0, packOut: 0, objOut: 0 };
+  const rounds = 300;
+  for (let r = 0; r < rounds + 50; r++) {
+    const packed = r % 2 === 0;
+    const cycles = batch.map(() => sim.cycle);
+    const a = performance.now();
+    if (packed) h.enqueue(0, stage, packTlps(batch, cycles, stage));
+    else h.enqueueObjects(0, batch.map((x) => ({ hdr: x.hdr, data: x.data, cycle: sim.cycle })));
+    const b = performance.now();
+    sim.run({ untilTx: batch.length, maxCycles: 1e7 });
+    const c = performance.now();
+    const got: RawTlp[] = packed ? unpackTlps(h.takeTx(0)) : h.takeTxObjects(0);
+    const d = performance.now();
+    if (got.length !== batch.length) throw new Error('lost TLPs');
+    if (r < 50) continue; // warm-up
+    if (packed) { t.packIn += b - a; t.packOut += d - c; } else { t.objIn += b - a; t.objOut += d - c; }
+  }
+  const us = (ms: number) => ((ms / ((rounds / 2) * batch.length)) * 1000).toFixed(3);
+  console.log(`\nboundary cost per TLP (batches of 256, avg ${(packedLength(batch) / 256 - 7).toFixed(0)} payload dw):`);
+  console.log(`  into C++ : packed ${us(t.packIn)} us   objects ${us(t.objIn)} us`);
+  console.log(`  out of C++: packed ${us(t.packOut)} us   objects ${us(t.objOut)} us`);
+  sim.close();
+}

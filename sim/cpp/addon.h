@@ -54,6 +54,9 @@ class Addon : public Napi::ObjectWrap<Addon<D>> {
             W::InstanceMethod("replay", &Addon::Replay),
             W::InstanceMethod("txHash", &Addon::TxHash),
             W::InstanceMethod("close", &Addon::Close),
+            // Only for sim/measure.ts: the object-per-TLP alternative to the packed buffers.
+            W::InstanceMethod("enqueueObjects", &Addon::EnqueueObjects),
+            W::InstanceMethod("takeTxObjects", &Addon::TakeTxObjects),
         });
         exports.Set("Harness", cls);
         exports.Set("top", Napi::String::New(env, D::top));
@@ -230,6 +233,53 @@ class Addon : public Napi::ObjectWrap<Addon<D>> {
             o.Set("hash", Napi::BigInt::New(env, r.hash));
             if (r.error) o.Set("error", Napi::String::New(env, r.msg));
             return static_cast<Napi::Value>(o);
+        });
+    }
+    // enqueueObjects(stream, tlps: {hdr, data, cycle}[]): reads each field through N-API.
+    Napi::Value EnqueueObjects(const Napi::CallbackInfo& info) {
+        return guarded(info, [&] {
+            const int s = stream(info[0], B::kSinks);
+            auto arr = info[1].As<Napi::Array>();
+            std::vector<uint32_t> w;
+            for (uint32_t i = 0; i < arr.Length(); ++i) {
+                auto o = arr.Get(i).As<Napi::Object>();
+                auto hdr = o.Get("hdr").As<Napi::Uint32Array>();
+                auto data = o.Get("data").As<Napi::Uint32Array>();
+                const uint64_t at = uint64_t(o.Get("cycle").As<Napi::Number>().Int64Value());
+                w.assign({uint32_t(data.ElementLength()), uint32_t(at), uint32_t(at >> 32), hdr[0], hdr[1], hdr[2], hdr[3]});
+                w.insert(w.end(), data.Data(), data.Data() + data.ElementLength());
+                bench().enqueue(s, w.data(), w.size());
+            }
+            publish();
+            return info.Env().Undefined();
+        });
+    }
+    // takeTxObjects(stream) -> {hdr, data, cycle}[] built in C++, one object per TLP.
+    Napi::Value TakeTxObjects(const Napi::CallbackInfo& info) {
+        return guarded(info, [&] {
+            Napi::Env env = info.Env();
+            SourceBase* s = bench().source(stream(info[0], B::kSources));
+            const std::size_t done = s->open ? s->start : s->out.size();
+            auto arr = Napi::Array::New(env);
+            uint32_t k = 0;
+            for (std::size_t o = 0; o < done; k++) {
+                const uint32_t* t = s->out.data() + o;
+                auto hdr = Napi::Uint32Array::New(env, 4);
+                std::memcpy(hdr.Data(), t + 3, 16);
+                auto data = Napi::Uint32Array::New(env, t[0]);
+                if (t[0]) std::memcpy(data.Data(), t + kTlpHead, 4 * t[0]);
+                auto obj = Napi::Object::New(env);
+                obj.Set("hdr", hdr);
+                obj.Set("data", data);
+                obj.Set("cycle", Napi::Number::New(env, double(uint64_t(t[1]) | uint64_t(t[2]) << 32)));
+                arr.Set(k, obj);
+                o += kTlpHead + t[0];
+            }
+            s->out.erase(s->out.begin(), s->out.begin() + done);
+            if (s->open) s->start = 0;
+            s->pending = 0;
+            publish();
+            return static_cast<Napi::Value>(arr);
         });
     }
     Napi::Value TxHash(const Napi::CallbackInfo& info) {

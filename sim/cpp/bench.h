@@ -80,10 +80,8 @@ inline uint64_t threshold(double p) {
     return uint64_t(p * 4294967296.0);
 }
 
-// FNV-1a over 32-bit words, to compare the tx traffic of a run and its replay cheaply.
-inline void fnv(uint64_t& h, uint32_t w) {
-    for (int i = 0; i < 4; ++i) { h ^= (w >> (8 * i)) & 0xff; h *= 0x100000001B3ull; }
-}
+// A word-wise FNV-style hash, to compare the tx traffic of a run and its replay cheaply.
+inline void fnv(uint64_t& h, uint32_t w) { h = (h ^ w) * 0x100000001B3ull; }
 
 // Packed TLP layout shared with TypeScript (sim/tlp.ts):
 //   [ndw, cycle_lo, cycle_hi, hdr DW0, DW1, DW2, DW3, payload dword 0 .. ndw-1]
@@ -239,10 +237,9 @@ struct Source : SourceBase {
         uint32_t hdr[4], data[L], keep;
         bool sop, eop;
         S::getBeat(m, hdr, data, keep, sop, eop);
-        const std::string n = S::name;
         if (sop) {
             if (open) {
-                err.raise(cycle, n + ": sop while a packet is open (the TLP that started at cycle " +
+                err.raise(cycle, std::string(S::name) + ": sop while a packet is open (the TLP that started at cycle " +
                                      std::to_string(uint64_t(out[start + 1]) | uint64_t(out[start + 2]) << 32) +
                                      " had no eop)");
                 out.resize(start);
@@ -252,15 +249,15 @@ struct Source : SourceBase {
             const uint32_t h[kTlpHead] = {0, uint32_t(cycle), uint32_t(cycle >> 32), hdr[3], hdr[2], hdr[1], hdr[0]};
             out.insert(out.end(), h, h + kTlpHead);
         } else if (!open) {
-            err.raise(cycle, n + ": beat without sop outside a packet");
+            err.raise(cycle, std::string(S::name) + ": beat without sop outside a packet");
             return;
         }
         if (!eop && keep != kFull) {
-            err.raise(cycle, n + ": keep=0x" + hex(keep) + " on a beat without eop: all dwords must be valid before the last beat");
+            err.raise(cycle, std::string(S::name) + ": keep=0x" + hex(keep) + " on a beat without eop: all dwords must be valid before the last beat");
         } else if (eop && (keep & (keep + 1)) != 0) {
-            err.raise(cycle, n + ": keep=0x" + hex(keep) + " is not contiguous from lane 0");
+            err.raise(cycle, std::string(S::name) + ": keep=0x" + hex(keep) + " is not contiguous from lane 0");
         } else if (eop && keep == 0 && !sop) {
-            err.raise(cycle, n + ": keep=0 on an eop beat that is not also the sop beat");
+            err.raise(cycle, std::string(S::name) + ": keep=0 on an eop beat that is not also the sop beat");
         }
         uint32_t cnt = 0;
         while (cnt < L && (keep >> cnt) & 1) ++cnt;
@@ -275,9 +272,9 @@ struct Source : SourceBase {
         const uint32_t len = (dw0 & 0x3ff) ? (dw0 & 0x3ff) : 1024;
         if (fmt < 4) {  // Fmt 1xx is a TLP prefix: not part of this interface, not checked
             if ((fmt & 2) && ndw != len)
-                err.raise(cycle, n + ": TLP with data has " + std::to_string(ndw) + " payload dwords but header Length says " + std::to_string(len));
+                err.raise(cycle, std::string(S::name) + ": TLP with data has " + std::to_string(ndw) + " payload dwords but header Length says " + std::to_string(len));
             else if (!(fmt & 2) && ndw != 0)
-                err.raise(cycle, n + ": TLP without data (Fmt=" + std::to_string(fmt) + ") carries " + std::to_string(ndw) + " payload dwords");
+                err.raise(cycle, std::string(S::name) + ": TLP without data (Fmt=" + std::to_string(fmt) + ") carries " + std::to_string(ndw) + " payload dwords");
         }
         for (std::size_t i = start; i < out.size(); ++i) fnv(hash, out[i]);
         ++total;
