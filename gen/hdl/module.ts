@@ -124,7 +124,17 @@ const verilogKeywords = new Set(
     'rtranif0 rtranif1 scalared showcancelled signed small specify specparam strong0 strong1 supply0 supply1 table ' +
     'task time tran tranif0 tranif1 tri tri0 tri1 triand trior trireg unsigned use uwire vectored wait wand weak0 ' +
     'weak1 while wire wor xnor xor logic bit byte int shortint longint always_comb always_ff always_latch interface ' +
-    'struct union enum typedef package import export class string void return break continue'
+    'struct union enum typedef package import export class string void return break continue ' +
+    // The rest of the IEEE 1800-2017 keywords: Verilator and iverilog -g2012 parse .v files as SystemVerilog.
+    'accept_on alias assert assume before bind bins binsof chandle checker clocking const constraint ' +
+    'context cover covergroup coverpoint cross dist do endchecker endclass endclocking endgroup ' +
+    'endinterface endpackage endprogram endproperty endsequence eventually expect extends extern final ' +
+    'first_match foreach forkjoin global iff ignore_bins illegal_bins implements implies inside ' +
+    'interconnect intersect join_any join_none let local matches modport nettype new nexttime null ' +
+    'packed priority program property protected pure rand randc randcase randsequence ref reject_on ' +
+    'restrict s_always s_eventually s_nexttime s_until s_until_with sequence shortreal soft solve static ' +
+    'strong super sync_accept_on sync_reject_on tagged this throughout timeprecision timeunit type ' +
+    'unique unique0 until until_with untyped var virtual wait_order weak wildcard with within'
   ).split(' '),
 );
 
