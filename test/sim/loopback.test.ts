@@ -190,6 +190,12 @@ describe.each([
     expectEcho(sim.takeTx(), [good]);
   });
 
+  test('$finish in the design stops run() with reason finish', () => {
+    const sim = load(ports, { seed: 1 });
+    sim.poke('mode', 3);
+    expect(sim.run({ cycles: 10 })).toEqual({ reason: 'finish', cycles: 1 });
+  });
+
   test('runFree replays the recorded stimulus in pure C++ with identical tx traffic', () => {
     const name = `loopback W=${W} runFree replays the recorded stimulus in pure C++ with identical tx traffic`;
     withSeed(FILE, name, testSeed(), (seed) => {
