@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { Fifo } from '../../gen/lib/fifo';
+import { BramFifo, Fifo } from '../../gen/lib/fifo';
 import { cycleSim, Rng, testSeed, type Vector } from '../support/cyclesim';
+import { runStreamTest } from './stream-check';
+import { lint, synth } from './support-lint';
+
+const file = 'test/lib/fifo.test.ts';
 
 describe('Fifo', () => {
   for (const [width, depth] of [
@@ -9,7 +13,7 @@ describe('Fifo', () => {
     [1, 1],
   ] as const) {
     it(`keeps order and flags under random backpressure (w${width} d${depth})`, () => {
-      const { seed, replay } = testSeed(1000 + depth, 'test/lib/fifo.test.ts');
+      const { seed, replay } = testSeed(1000 + depth, file);
       const rng = new Rng(seed);
       const stim: Vector[] = [];
       for (let c = 0; c < 600; c++) {
@@ -30,4 +34,68 @@ describe('Fifo', () => {
       });
     });
   }
+
+  for (const [width, depth, almostFull] of [
+    [16, 16, 12],
+    [7, 3, 3],
+  ] as const) {
+    it(`matches the stream model, with almost_full, protocol and throughput checks (w${width} d${depth} af${almostFull})`, () => {
+      const { seed, replay } = testSeed(1100 + depth, file);
+      const mod = Fifo.elaborate({ width, depth, almostFull });
+      expect(mod.name).toBe(`fifo_w${width}_d${depth}_af${almostFull}`);
+      const spec = { capacity: depth, latency: 1, almostFull };
+      runStreamTest({ mod, spec, width, inName: 'enq', outName: 'deq', seed, replay, hasCount: true });
+    });
+  }
+
+  it('lints clean (several shapes) and synthesizes without latches', () => {
+    for (const p of [{ width: 8, depth: 16 }, { width: 33, depth: 5, almostFull: 4 }, { width: 1, depth: 1 }]) {
+      expect(lint(Fifo.elaborate(p)), JSON.stringify(p)).toBe('');
+    }
+    const s = synth(Fifo.elaborate({ width: 32, depth: 32 }));
+    console.log(s.summary);
+    expect(s.latches).toEqual([]);
+    expect(s.cells.RAM32M16 ?? 0, 'distributed RAM').toBeGreaterThan(0);
+  });
+});
+
+describe('BramFifo', () => {
+  for (const [width, depth, almostFull, outReg] of [
+    [8, 16, undefined, true],
+    [33, 5, 4, true],
+    [16, 512, 500, true],
+    [8, 16, 10, false],
+    [5, 2, undefined, false],
+    [12, 1, undefined, true],
+  ] as const) {
+    const tag = `w${width} d${depth}${almostFull ? ` af${almostFull}` : ''}${outReg ? '' : ' direct'}`;
+    it(`is first-word fall-through with full throughput, latency ${outReg ? 3 : 2} (${tag})`, () => {
+      const { seed, replay } = testSeed(1200 + depth + (outReg ? 0 : 7), file);
+      const mod = BramFifo.elaborate({ width, depth, almostFull, outReg });
+      const spec = { capacity: depth, latency: outReg ? 3 : 2, almostFull };
+      runStreamTest({ mod, spec, width, inName: 'enq', outName: 'deq', seed, replay, hasCount: true, cycles: 3000 });
+    });
+  }
+
+  it('has registered ports (with the output slice)', () => {
+    expect(BramFifo.elaborate({ width: 8, depth: 16 }).combPaths.size).toBe(0);
+    expect([...BramFifo.elaborate({ width: 8, depth: 16, outReg: false }).combPaths.keys()]).toEqual([]);
+  });
+
+  it('names modules by parameters', () => {
+    expect(BramFifo.nameFor({ width: 32, depth: 512 })).toBe('fifo_bram_w32_d512');
+    expect(BramFifo.nameFor({ width: 8, depth: 16, almostFull: 12, outReg: false })).toBe('fifo_bram_w8_d16_af12_direct');
+  });
+
+  it('lints clean (several shapes) and synthesizes to block RAM without latches', () => {
+    for (const p of [{ width: 8, depth: 5, almostFull: 4 }, { width: 8, depth: 16, outReg: false }, { width: 1, depth: 1 }]) {
+      expect(lint(BramFifo.elaborate(p)), JSON.stringify(p)).toBe('');
+    }
+    const mod = BramFifo.elaborate({ width: 32, depth: 512 });
+    expect(lint(mod)).toBe('');
+    const s = synth(mod);
+    console.log(s.summary);
+    expect(s.latches).toEqual([]);
+    expect(s.cells.RAMB18E2 ?? 0, 'block RAM').toBe(1);
+  });
 });

@@ -1,0 +1,102 @@
+// Arbiters: pick one of N requesters, hold the choice until it is acknowledged (so a multi-beat packet keeps
+// its grant, and a waiting valid/ready source keeps a stable grant), then move on. Round-robin or fixed
+// priority. The functions build the arbiter inside the caller's module; the modules wrap them for testing.
+import { cat, defineModule, type Expr, lit, log2ceil, type ModuleBuilder, type Signal } from '../hdl';
+import { decode, priorityEncode } from './priority';
+
+export interface Arbitration {
+  /** One-hot grant (zero when `valid` is 0). */
+  grant: Signal;
+  /** Index of the granted requester (meaningful when `valid`). */
+  index: Signal;
+  /** A requester holds the grant. */
+  valid: Signal;
+}
+
+/**
+ * Round-robin arbiter over `req.width` requesters. After requester i is acknowledged, the search for the
+ * next grant starts at i+1: with every input requesting, each is granted once every N grants, and a requester
+ * that keeps requesting waits for at most N-1 other grants.
+ *
+ * Grant and lock: when nothing is locked, the grant is computed combinationally from `req` (so a lone request
+ * is granted in the cycle it appears). A grant not acknowledged in its cycle is locked: it stays, whatever
+ * `req` does, until a cycle with `ack` = 1, which releases it (the grant is still presented in that cycle).
+ * Tie `ack` to the transfer (`fire`) for single beats, or to `fire && last` to keep packets whole.
+ *
+ * Timing: two parallel priority-encoder trees (requests above the last grant, and all requests), not a ripple
+ * chain; the rotating priority is a registered mask, so nothing but `req` feeds the grant combinationally.
+ */
+export function roundRobinArbiter(m: ModuleBuilder, name: string, req: Expr, ack: Expr): Arbitration {
+  return arbiter(m, name, req, ack, true);
+}
+
+/** Fixed-priority arbiter (the lowest index wins), with the same grant lock and `ack` as `roundRobinArbiter`. */
+export function fixedPriorityArbiter(m: ModuleBuilder, name: string, req: Expr, ack: Expr): Arbitration {
+  return arbiter(m, name, req, ack, false);
+}
+
+function arbiter(m: ModuleBuilder, name: string, req: Expr, ack: Expr, roundRobin: boolean): Arbitration {
+  const n = req.width;
+  const iw = log2ceil(n);
+  const locked = m.reg(`${name}_locked`, 1, { reset: 0 });
+  const lockIndex = m.reg(`${name}_lock_index`, iw, { reset: 0 });
+
+  let fresh: { index: Expr; valid: Expr };
+  let mask: Signal | undefined;
+  if (roundRobin) {
+    // mask bit i: requester i comes after the last acknowledged one. Those go first; otherwise wrap around.
+    mask = m.reg(`${name}_mask`, n, { reset: 0 });
+    const after = priorityEncode(m, `${name}_after`, req.and(mask));
+    const all = priorityEncode(m, `${name}_all`, req);
+    fresh = { index: after.valid.select(after.index, all.index), valid: all.valid };
+  } else {
+    fresh = priorityEncode(m, `${name}_pe`, req);
+  }
+
+  const index = m.let(`${name}_index`, locked.select(lockIndex, fresh.index));
+  const valid = m.let(`${name}_valid`, locked.or(fresh.valid));
+  const grant = m.let(`${name}_grant`, valid.select(decode(index, n), lit(0, n)));
+
+  m.if(valid, () => {
+    m.if(ack, () => {
+      locked.next(0);
+      // Requesters above the acknowledged one get priority next time.
+      if (mask) mask.next(cat(...Array.from({ length: n }, (_, k) => n - 1 - k).map((i) => (i === 0 ? lit(0, 1) : index.lt(i)))));
+    }).else(() => {
+      locked.next(1);
+      lockIndex.next(index);
+    });
+  });
+  return { grant, index, valid };
+}
+
+export interface ArbiterParams {
+  /** Number of requesters. */
+  n: number;
+}
+
+function arbiterModule(m: ModuleBuilder, p: ArbiterParams, roundRobin: boolean) {
+  const req = m.input('req', p.n);
+  const ack = m.input('ack', 1);
+  const grant = m.output('grant', p.n);
+  const grantIndex = m.output('grant_idx', log2ceil(p.n));
+  const grantValid = m.output('grant_valid', 1);
+  const a = arbiter(m, 'arb', req, ack, roundRobin);
+  grant.set(a.grant);
+  grantIndex.set(a.index);
+  grantValid.set(a.valid);
+  return { req, ack, grant, grant_idx: grantIndex, grant_valid: grantValid };
+}
+
+/**
+ * Round-robin arbiter module (see `roundRobinArbiter`). Ports: `req` (n), `ack`; `grant` (one-hot, n),
+ * `grant_idx`, `grant_valid`. Grants combinationally from `req` when unlocked; `ack` only feeds registers.
+ */
+export const RoundRobinArbiter = defineModule('rr_arb', (m, p: ArbiterParams) => arbiterModule(m, p, true), {
+  name: (p) => `rr_arb_n${p.n}`,
+});
+
+/** Fixed-priority arbiter module (lowest index wins), same ports and lock as `RoundRobinArbiter`. */
+export const FixedPriorityArbiter = defineModule('fp_arb', (m, p: ArbiterParams) => arbiterModule(m, p, false), {
+  name: (p) => `fp_arb_n${p.n}`,
+});
