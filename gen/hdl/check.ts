@@ -142,10 +142,10 @@ export function checkModule(mod: HwModule): void {
     if (combKinds.has(s.kind) && !s.default && !covers(mod.stmts, s)) {
       const w = witness(mod.stmts, s);
       throw new HdlError(
-        `${s.describe()} is not assigned on every path and has no default: it would infer a latch` +
-          (w ? ` (a path through the branch at ${fmtLoc(w)} leaves it unassigned)` : '') +
+        `${s.describe()} declared at ${fmtLoc(s.loc)} is not assigned on every path and has no default: it would infer a latch` +
+          (w ? ` (a path through this branch leaves it unassigned)` : '') +
           `; assign it in every branch or give it a default`,
-        s.loc,
+        w ?? s.loc, // the if/case that leaves it unassigned: where the fix goes
         'latch',
       );
     }

@@ -397,14 +397,14 @@ class Bench {
         const auto t0 = std::chrono::steady_clock::now();
         const uint64_t start = cycle;
         const int uw = untilPort >= 0 ? words(D::ports[untilPort].width) : 0;
-        uint32_t now[64];
+        std::vector<uint32_t> now(uw > 0 ? uw : 1);
         int reason = kLimit;
         try {
             for (;;) {
                 if (untilTx >= 0 && txPending() >= uint64_t(untilTx)) { reason = kTx; break; }
                 if (untilPort >= 0) {
-                    D::readPort(m(), untilPort, now);
-                    if (std::memcmp(now, untilValue, 4 * uw) == 0) { reason = kUntil; break; }
+                    D::readPort(m(), untilPort, now.data());
+                    if (std::memcmp(now.data(), untilValue, 4 * uw) == 0) { reason = kUntil; break; }
                 }
                 const uint64_t done = cycle - start;
                 if (cycles && done >= cycles) { reason = kCycles; break; }
