@@ -98,15 +98,22 @@ export function checkModule(mod: HwModule): void {
     if (!d) deps.set(s, (d = new Set()));
     return d;
   };
+  // Where each dependency was written, so that a loop is reported at a statement, not at a declaration.
+  const depLoc = new Map<Signal, Map<Signal, SrcLoc>>();
+  const noteDep = (t: Signal, r: Signal, loc: SrcLoc) => {
+    depOf(t).add(r);
+    let at = depLoc.get(t);
+    if (!at) depLoc.set(t, (at = new Map()));
+    if (!at.has(r)) at.set(r, loc);
+  };
   walkStmts(mod.stmts, (s, guards) => {
     if (s.k === 'if') foreign(s.cond, s.loc);
     if (s.k === 'switch') foreign(s.sel, s.loc);
     if (s.k !== 'assign') return;
     foreign(s.value, s.loc);
     if (s.target.kind === 'reg') return;
-    const d = depOf(s.target);
-    for (const r of refsOf(s.value)) d.add(r);
-    for (const g of guards) for (const r of refsOf(g)) d.add(r);
+    for (const r of refsOf(s.value)) noteDep(s.target, r, s.loc);
+    for (const g of guards) for (const r of refsOf(g)) noteDep(s.target, r, s.loc);
   });
   for (const s of mod.signals) {
     if (s.default) foreign(s.default, s.loc);
@@ -117,13 +124,13 @@ export function checkModule(mod: HwModule): void {
     for (const r of mem.reads) {
       foreign(r.addr, r.loc);
       if (r.en) foreign(r.en, r.loc);
-      if (!r.sync) for (const x of refsOf(r.addr)) depOf(r.data).add(x);
+      if (!r.sync) for (const x of refsOf(r.addr)) noteDep(r.data, x, r.loc);
     }
   }
   for (const inst of mod.instances) {
     for (const [out, ins] of inst.module.combPaths) {
       const o = inst.pins.get(out)!;
-      for (const i of ins) depOf(o).add(inst.pins.get(i)!);
+      for (const i of ins) noteDep(o, inst.pins.get(i)!, inst.loc);
     }
   }
 
@@ -164,7 +171,8 @@ export function checkModule(mod: HwModule): void {
       if (st === 1) {
         const cyc = stack.slice(stack.indexOf(d));
         const path = [...cyc, d].map((x) => `'${x.name}' (${fmtLoc(x.loc)})`).join(' -> ');
-        throw new HdlError(`combinational loop: ${path}`, d.loc, 'comb-loop');
+        // Reported at the assignment (or instance, or memory read) that closes the loop.
+        throw new HdlError(`combinational loop: ${path}`, depLoc.get(s)?.get(d) ?? d.loc, 'comb-loop');
       }
       if (st === undefined) visit(d);
     }
