@@ -457,7 +457,7 @@ export class ModuleBuilder implements SignalOwner {
     for (const [k, v] of Object.entries(child.io)) {
       io[k] = mapShape(v, (s) => pins.get(s.name)!);
     }
-    return { name, module: child, io: io as IO, pin: (p: string) => pinOf(pins, name, p, loc) };
+    return { name, module: child, io: io as IO, pin: (p: string) => pinOf(pins, name, p, callerLoc()) };
   }
 
   /** A memory (block RAM when read synchronously, distributed RAM when read asynchronously). */
