@@ -668,6 +668,9 @@ export class Memory {
   private read(addr: Expr, sync: boolean, en?: Expr): Signal {
     const loc = callerLoc();
     this.checkAddr(addr, loc);
+    if (en && en.width !== 1) {
+      throw new HdlError(`read enable of memory '${this.desc.name}' must be 1 bit, got ${en.describe()}`, loc, 'width');
+    }
     const data = this.m.memReadSignal(`${this.desc.name}_rd${this.desc.reads.length}`, uint(this.width), loc);
     if (sync) data.domain = this.desc.domain;
     this.desc.reads.push({ data, addr, en, sync, loc });
