@@ -113,10 +113,12 @@ struct SinkBase {
     uint32_t beat = 0;      // beat index within queue.front()
     uint64_t sent = 0;      // TLPs fully transferred
 
-    // Keep the queue sorted by injection cycle, FIFO among equal cycles.
+    // Keep the queue sorted by injection cycle, FIFO among equal cycles; a TLP that is
+    // already on the wire (its first beat offered) stays first whatever comes in.
     void enqueue(uint64_t at, const uint32_t* w, std::size_t n) {
         auto it = queue.end();
-        while (it != queue.begin() && std::prev(it)->at > at) --it;
+        const auto first = (valid || fired || beat > 0) && !queue.empty() ? std::next(queue.begin()) : queue.begin();
+        while (it != first && std::prev(it)->at > at) --it;
         queue.insert(it, Tlp{at, std::vector<uint32_t>(w, w + n)});
     }
     // Reset drops a partly transferred TLP (the device forgot its first beats, and the rest
@@ -193,7 +195,6 @@ struct SourceBase {
     bool stalled = false;       // valid && !ready last cycle: the beat must be held
     std::vector<uint32_t> held; // that beat, to check it stays stable
     void abort() { if (open) out.resize(start); open = false; stalled = false; }
-    void take(std::vector<uint32_t>& dst) { dst.swap(out); out.clear(); pending = 0; open = false; }
 };
 
 template <class S, class Model>

@@ -89,6 +89,14 @@ describe.each([
     expectEcho(got, [early, same1, same2, late]);
     // The fixture needs one cycle from rx to tx; no idle cycles, no backpressure.
     expect(got.map((t) => t.cycle)).toEqual([now + 51, now + 121, now + 122, now + 201]);
+    // A TLP on the wire stays first even if one with an earlier injection cycle arrives.
+    const long = randomTlp(rand, 64);
+    const urgent = randomTlp(rand, 1);
+    sim.send(long);
+    sim.run({ cycles: 3 });
+    sim.send(urgent, 0);
+    sim.run({ untilTx: 2, maxCycles: 200 });
+    expectEcho(sim.takeTx(), [long, urgent]);
     // tlp.cycle is the default injection cycle (a TLP taken from tx can be re-sent as is).
     const t = { ...randomTlp(rand, 1), cycle: sim.cycle + 30 };
     sim.send(t);
