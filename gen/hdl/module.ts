@@ -772,7 +772,9 @@ export function defineModule<P = void, IO = Record<string, unknown>>(
       const hit = cache.get(key);
       if (hit) return hit;
       const name = nameFor(params);
-      if (!/^[A-Za-z][A-Za-z0-9_]*$/.test(name)) throw new HdlError(`invalid module name '${name}'`, defLoc, 'name');
+      if (!/^[A-Za-z][A-Za-z0-9_]*$/.test(name) || verilogKeywords.has(name)) {
+        throw new HdlError(`invalid module name '${name}' (letters, digits and _, starting with a letter; not a Verilog keyword)`, defLoc, 'name');
+      }
       const m = new ModuleBuilder(name, defLoc);
       m.doc = opts.doc;
       builderStack.push(m);
