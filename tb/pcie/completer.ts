@@ -1,0 +1,231 @@
+/**
+ * The root complex as completer: the device's memory reads and writes against host memory,
+ * and its MSI-X messages.
+ *
+ * Reads are answered with CplDs split at the RC's RCB and capped by the device's MPS, each
+ * scheduled at (request cycle + latency); completions of different tags may overtake each
+ * other, those of one tag never do. Writes update host memory through the byte enables.
+ * Writes into the MSI window become interrupt events. Every request is checked first
+ * (see checkRequest); violations go to RcCore.violation.
+ */
+import { splitReadCompletions } from './completions';
+import type { RcCore } from './core';
+import type { TlpContext } from './errors';
+import { DmaFault } from './hostmem';
+import { FaultInjector, type ReadAction } from './inject';
+import { CplStatus, describeTlp, formatPcieId, memReqByteRange, payloadByteMask, readCompletionByteCount, completionLowerAddress, type MemReadTlp, type MemWriteTlp } from './tlp';
+
+/** An MSI-X message the device sent. */
+export interface InterruptEvent {
+  vector: number;
+  address: bigint;
+  data: number;
+  /** Cycle the message left the device. */
+  cycle: number;
+}
+
+interface TagUse {
+  /** Cycle from which the device may reuse the tag (its last completion was due then). */
+  freeAt: number;
+  desc: string;
+  cycle: number;
+  action: ReadAction;
+}
+
+export interface CompleterStats {
+  dmaReads: number;
+  dmaReadBytes: number;
+  dmaWrites: number;
+  dmaWriteBytes: number;
+  completionsSent: number;
+  interrupts: number;
+}
+
+export class Completer {
+  readonly injector: FaultInjector;
+  readonly stats: CompleterStats = { dmaReads: 0, dmaReadBytes: 0, dmaWrites: 0, dmaWriteBytes: 0, completionsSent: 0, interrupts: 0 };
+  /** Outstanding device tags per requester ID. */
+  private readonly tags = new Map<number, Map<number, TagUse>>();
+  /** Latest cycle any completion is scheduled for (in-order mode, and for settling). */
+  lastScheduled = 0;
+  private reads = 0;
+
+  constructor(
+    private readonly rc: RcCore,
+    injector: FaultInjector,
+    private readonly onInterrupt: (ev: InterruptEvent) => void,
+  ) {
+    this.injector = injector;
+  }
+
+  /** Device reads whose completions are still due after `cycle` (or were dropped and may not yet have timed out). */
+  outstandingAt(cycle: number): number {
+    let n = 0;
+    for (const m of this.tags.values()) for (const u of m.values()) if (u.freeAt > cycle) n++;
+    return n;
+  }
+
+  // ---- checks common to device requests ----
+
+  private checkRequest(t: MemReadTlp | MemWriteTlp, cycle: number, ctx: TlpContext): void {
+    const { rc } = this;
+    const o = rc.opts;
+    if (!rc.shadow.busMaster.permits(cycle, o.grace)) {
+      rc.violation('bus-master', `${t.type} while Bus Master Enable is clear in the Command register`, cycle, ctx);
+    }
+    if (rc.shadow.idCaptured && t.requesterId !== o.deviceId) {
+      rc.violation('requester-id', `Requester ID ${formatPcieId(t.requesterId)} is not the device's ${formatPcieId(o.deviceId)} (captured from config writes)`, cycle, ctx);
+    }
+  }
+
+  private dmaViolation(f: DmaFault, cycle: number, ctx: TlpContext): void {
+    this.rc.violation(f.kind === 'permission' ? 'dma-permission' : 'dma-unmapped', f.message, cycle, ctx);
+  }
+
+  // ---- memory read ----
+
+  onRead(t: MemReadTlp, cycle: number, ctx: TlpContext): void {
+    const { rc } = this;
+    const o = rc.opts;
+    this.checkRequest(t, cycle, ctx);
+    const bytes = t.length * 4;
+    if (bytes > rc.shadow.mrrs) {
+      rc.violation('mrrs', `read of ${bytes} bytes exceeds Max_Read_Request_Size ${rc.shadow.mrrs}`, cycle, ctx);
+    }
+    if (t.type === 'MRd' && t.tag >= 256 && !rc.shadow.tenBitTags) {
+      rc.violation('tag-range', `tag ${t.tag} needs 10-Bit Tag Requester Enable, which the RC did not set`, cycle, ctx);
+    } else if (t.tag >= 32 && t.tag < 256 && !rc.shadow.extTags && !rc.shadow.tenBitTags) {
+      rc.violation('tag-range', `tag ${t.tag} needs Extended Tag Field Enable (tags above 31), which the RC did not set`, cycle, ctx);
+    }
+    let perReq = this.tags.get(t.requesterId);
+    if (!perReq) this.tags.set(t.requesterId, (perReq = new Map()));
+    const prev = perReq.get(t.tag);
+    if (prev && prev.freeAt > cycle) {
+      rc.violation(
+        'tag-reuse',
+        `tag ${t.tag} reused while outstanding: the earlier request (cycle ${prev.cycle}: ${prev.desc}) is completed only at cycle ${prev.freeAt}`,
+        cycle,
+        ctx,
+      );
+    }
+
+    const range = memReqByteRange(t);
+    const index = this.reads++;
+    let action = this.injector.decide(t, cycle);
+    const buf = new Uint8Array(bytes);
+    if (range.bytes > 0) {
+      const f = rc.mem.checkDma('read', range.addr, range.bytes);
+      if (f) {
+        this.dmaViolation(f, cycle, ctx);
+        action = 'ur'; // in 'record' mode: what an IOMMU fault looks like to the device
+      } else {
+        buf.set(rc.mem.read(range.addr, range.bytes), Number(range.addr - t.address));
+        this.stats.dmaReads++;
+        this.stats.dmaReadBytes += range.bytes;
+      }
+    }
+
+    // When: request cycle + latency, never in the past; in-order mode queues behind the last completion.
+    const lat = typeof o.latency === 'function' ? o.latency({ tlp: t, cycle, index }, rc.rng) : rc.rng.int(o.latency.min, o.latency.max);
+    let at = Math.max(cycle + Math.max(lat, o.minLatency), rc.now);
+    if (!o.reorder) at = Math.max(at, this.lastScheduled);
+
+    const base = { completerId: o.rcId, requesterId: t.requesterId, tag: t.tag, tc: t.tc, attr: t.attr };
+    let last = at;
+    if (action === 'ur' || action === 'ca') {
+      rc.send(
+        {
+          type: 'Cpl',
+          ...base,
+          status: action === 'ur' ? CplStatus.UR : CplStatus.CA,
+          byteCount: readCompletionByteCount(t.length, t.firstBe, t.lastBe),
+          lowerAddress: completionLowerAddress(t.address, t.firstBe),
+        },
+        at,
+      );
+      this.stats.completionsSent++;
+    } else if (action !== 'drop') {
+      const chunks = splitReadCompletions(t, { rcb: o.rcb, mps: rc.shadow.mps, mode: o.split, rng: rc.rng });
+      let when = at;
+      for (const [i, c] of chunks.entries()) {
+        if (i > 0) when += rc.rng.int(o.cplGap.min, o.cplGap.max);
+        const cpl = {
+          type: 'CplD' as const,
+          ...base,
+          status: CplStatus.SC,
+          byteCount: c.byteCount,
+          lowerAddress: c.lowerAddress,
+          data: buf.subarray(c.offset, c.offset + 4 * c.lengthDw),
+          ep: action === 'poison',
+        };
+        rc.send(cpl, when);
+        this.stats.completionsSent++;
+        if (action === 'duplicate' && i === chunks.length - 1) {
+          when += 1;
+          rc.send(cpl, when);
+          this.stats.completionsSent++;
+        }
+      }
+      last = when;
+    }
+    this.lastScheduled = Math.max(this.lastScheduled, last);
+    // A dropped read's tag is the device's again once its completion timeout fires: allow reuse at once.
+    perReq.set(t.tag, { freeAt: action === 'drop' ? cycle : last, desc: ctx.desc ?? describeTlp(t), cycle, action });
+  }
+
+  // ---- memory write ----
+
+  onWrite(t: MemWriteTlp, cycle: number, ctx: TlpContext): void {
+    const { rc } = this;
+    const o = rc.opts;
+    this.checkRequest(t, cycle, ctx);
+    if (t.data.length > rc.shadow.mps) {
+      rc.violation('mps', `write payload of ${t.data.length} bytes exceeds Max_Payload_Size ${rc.shadow.mps}`, cycle, ctx);
+    }
+    if (t.address >= o.msiBase && t.address < o.msiBase + o.msiSize) {
+      this.onMsi(t, cycle, ctx);
+      return;
+    }
+    const range = memReqByteRange(t);
+    if (range.bytes === 0) return;
+    const f = rc.mem.checkDma('write', range.addr, range.bytes);
+    if (f) {
+      this.dmaViolation(f, cycle, ctx);
+      return; // dropped, as an IOMMU would
+    }
+    const mask = payloadByteMask(t.data.length / 4, t.firstBe, t.lastBe);
+    const off = Number(range.addr - t.address);
+    rc.mem.dmaWrite(range.addr, t.data.subarray(off, off + range.bytes), mask.subarray(off, off + range.bytes));
+    this.stats.dmaWrites++;
+    this.stats.dmaWriteBytes += range.bytes;
+  }
+
+  private onMsi(t: MemWriteTlp, cycle: number, ctx: TlpContext): void {
+    const { rc } = this;
+    const s = rc.shadow;
+    const g = rc.opts.grace;
+    if (t.data.length !== 4 || t.firstBe !== 0xf) {
+      rc.violation('msix', `write into the MSI window must be one full DWORD (BE 1111b), got ${t.data.length / 4} DW with first BE ${t.firstBe.toString(2).padStart(4, '0')}b`, cycle, ctx);
+      return;
+    }
+    const data = (t.data[0] | (t.data[1] << 8) | (t.data[2] << 16) | (t.data[3] << 24)) >>> 0;
+    const hits = s.findVector(t.address, data);
+    if (hits.length === 0) {
+      rc.violation('msix', `message address 0x${t.address.toString(16)} data 0x${data.toString(16)} matches no programmed MSI-X vector`, cycle, ctx);
+      return;
+    }
+    const vector = hits[0];
+    if (!s.msixEnable.permits(cycle, g)) {
+      rc.violation('msix', `MSI-X message for vector ${vector} while MSI-X Enable is clear`, cycle, ctx);
+    } else if (!s.msixUnmaskedAll.permits(cycle, g)) {
+      rc.violation('msix', `MSI-X message for vector ${vector} while the Function Mask is set (the device must set the pending bit instead)`, cycle, ctx);
+    } else {
+      const v = s.vector(vector);
+      if (v.masked && cycle >= v.maskedAt + g) {
+        rc.violation('msix', `MSI-X message for masked vector ${vector} (the device must set the pending bit instead)`, cycle, ctx);
+      }
+    }
+    this.stats.interrupts++;
+    this.onInterrupt({ vector, address: t.address, data, cycle });
+  }
+}

@@ -1,0 +1,24 @@
+/**
+ * What the root complex's parts (completer, requester, enumeration, MSI-X) share: the
+ * options, host memory, the device shadow, randomness, the clock, a way to send a TLP to the
+ * device and a way to report a violation. RootComplex implements it.
+ */
+import type { DeviceShadow } from './devstate';
+import type { TlpContext, ViolationCode } from './errors';
+import type { HostMemory } from './hostmem';
+import type { ResolvedOptions } from './options';
+import type { Rng } from './random';
+import type { Tlp } from './tlp';
+
+export interface RcCore {
+  readonly opts: ResolvedOptions;
+  readonly mem: HostMemory;
+  readonly shadow: DeviceShadow;
+  readonly rng: Rng;
+  /** The link's current cycle. */
+  readonly now: number;
+  /** Encodes and queues a TLP for the device at `atCycle` (default now); counts it. */
+  send(t: Tlp, atCycle?: number): void;
+  /** Reports a rule the device broke: throws PcieViolation, or records it (options.violations). */
+  violation(code: ViolationCode, reason: string, cycle: number, tlp: TlpContext): void;
+}

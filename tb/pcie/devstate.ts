@@ -1,0 +1,194 @@
+/**
+ * The root complex's shadow of the device's control registers: what it read from and wrote to
+ * config space (command, device control, MSI-X control) and to the MSI-X table. The request
+ * checks use it: "bus mastering disabled" means the RC cleared Bus Master Enable, not that
+ * some wire says so.
+ *
+ * Restrictive changes (clearing Bus Master Enable, masking a vector, disabling MSI-X) take
+ * effect for device TLPs that leave the device at least `grace` cycles after the write was
+ * sent, since the device cannot have seen the write earlier.
+ */
+import {
+  PCI_COMMAND,
+  PCI_COMMAND_MASTER,
+  PCI_COMMAND_MEMORY,
+  PCI_EXP_DEVCTL,
+  PCI_EXP_DEVCTL2,
+  PCI_EXP_DEVCTL2_10BIT_TAG_REQ_EN,
+  PCI_EXP_DEVCTL_EXT_TAG,
+  PCI_EXP_LNKCTL,
+  PCI_MSIX_ENTRY_CTRL_MASKBIT,
+  PCI_MSIX_ENTRY_SIZE,
+  PCI_MSIX_FLAGS,
+  PCI_MSIX_FLAGS_ENABLE,
+  PCI_MSIX_FLAGS_MASKALL,
+  decodeSize,
+} from './cfgspace';
+
+function mergeBytes(old: number, value: number, be: number): number {
+  let cur = old;
+  for (let b = 0; b < 4; b++) {
+    if (be & (1 << b)) cur = (cur & ~(0xff << (8 * b))) | (((value >>> (8 * b)) & 0xff) << (8 * b));
+  }
+  return cur >>> 0;
+}
+
+/** A boolean control whose restrictive edge is timed. */
+class TimedFlag {
+  value: boolean;
+  /** Cycle of the last change to false (for a flag that must be true to permit something). */
+  offSince = -Infinity;
+  constructor(initial: boolean) {
+    this.value = initial;
+  }
+  set(v: boolean, cycle: number): void {
+    if (this.value && !v) this.offSince = cycle;
+    this.value = v;
+  }
+  /** Whether the device could still legitimately act as if the flag were on, for a TLP sent at `cycle`. */
+  permits(cycle: number, grace: number): boolean {
+    return this.value || cycle < this.offSince + grace;
+  }
+}
+
+export interface MsixVectorShadow {
+  address: bigint;
+  data: number;
+  masked: boolean;
+  /** Cycle the mask bit was last set. */
+  maskedAt: number;
+}
+
+export class DeviceShadow {
+  /** Config dwords by dword offset, from reads and (merged) writes. */
+  private readonly cfg = new Map<number, number>();
+  /** Offsets of capabilities once the RC walked the lists. */
+  pcieCap?: number;
+  msixCap?: number;
+
+  readonly busMaster = new TimedFlag(false);
+  readonly memorySpace = new TimedFlag(false);
+  readonly msixEnable = new TimedFlag(false);
+  /** Function Mask: true = all vectors masked ("permits" when not masked, so it is stored inverted). */
+  readonly msixUnmaskedAll = new TimedFlag(true);
+  /** Whether the device has seen a type 0 configuration write (and so captured its bus/device number). */
+  idCaptured = false;
+
+  /** MSI-X table location and per-vector shadow (known after enumeration). */
+  msixTable?: { address: bigint; size: number };
+  private msixBytes = new Uint8Array(0);
+
+  get(offset: number): number | undefined {
+    return this.cfg.get(offset & ~3);
+  }
+
+  /** A config read completed with this dword (only the enabled bytes are defined). */
+  noteRead(offset: number, value: number, firstBe = 0xf): void {
+    this.cfg.set(offset & ~3, mergeBytes(this.cfg.get(offset & ~3) ?? 0, value, firstBe));
+  }
+
+  /** A config write was sent at `cycle`: merge the enabled bytes and update the derived controls. */
+  noteWrite(offset: number, firstBe: number, value: number, cycle: number): void {
+    const dw = offset & ~3;
+    const cur = mergeBytes(this.cfg.get(dw) ?? 0, value, firstBe);
+    this.cfg.set(dw, cur);
+    this.idCaptured = true;
+    if (dw === PCI_COMMAND) {
+      this.busMaster.set((cur & PCI_COMMAND_MASTER) !== 0, cycle);
+      this.memorySpace.set((cur & PCI_COMMAND_MEMORY) !== 0, cycle);
+    }
+    if (this.msixCap !== undefined && dw === ((this.msixCap + PCI_MSIX_FLAGS) & ~3)) {
+      const ctrl = this.field16(this.msixCap + PCI_MSIX_FLAGS);
+      this.msixEnable.set((ctrl & PCI_MSIX_FLAGS_ENABLE) !== 0, cycle);
+      this.msixUnmaskedAll.set((ctrl & PCI_MSIX_FLAGS_MASKALL) === 0, cycle);
+    }
+  }
+
+  /** A 16-bit field from the shadow (undefined if that dword was never seen). */
+  field16(offset: number): number {
+    const v = this.cfg.get(offset & ~3) ?? 0;
+    return (v >>> (8 * (offset & 2))) & 0xffff;
+  }
+  private known(offset: number): boolean {
+    return this.cfg.has(offset & ~3);
+  }
+
+  /** Device Control as programmed, if the RC has seen it. */
+  get devctl(): number | undefined {
+    return this.pcieCap !== undefined && this.known(this.pcieCap + PCI_EXP_DEVCTL) ? this.field16(this.pcieCap + PCI_EXP_DEVCTL) : undefined;
+  }
+  get devctl2(): number | undefined {
+    return this.pcieCap !== undefined && this.known(this.pcieCap + PCI_EXP_DEVCTL2) ? this.field16(this.pcieCap + PCI_EXP_DEVCTL2) : undefined;
+  }
+  get lnkctl(): number | undefined {
+    return this.pcieCap !== undefined && this.known(this.pcieCap + PCI_EXP_LNKCTL) ? this.field16(this.pcieCap + PCI_EXP_LNKCTL) : undefined;
+  }
+  /** The device's Max_Payload_Size (128 bytes, the reset value, until Device Control is known). */
+  get mps(): number {
+    const d = this.devctl;
+    return d === undefined ? 128 : decodeSize((d >> 5) & 7);
+  }
+  /** The device's Max_Read_Request_Size (512 bytes, the reset value, until Device Control is known). */
+  get mrrs(): number {
+    const d = this.devctl;
+    return d === undefined ? 512 : decodeSize((d >> 12) & 7);
+  }
+  /** Extended (8-bit) tags allowed: Device Control bit 8, or true while unknown (its reset value is implementation specific). */
+  get extTags(): boolean {
+    const d = this.devctl;
+    return d === undefined ? true : (d & PCI_EXP_DEVCTL_EXT_TAG) !== 0;
+  }
+  get tenBitTags(): boolean {
+    const d = this.devctl2;
+    return d !== undefined && (d & PCI_EXP_DEVCTL2_10BIT_TAG_REQ_EN) !== 0;
+  }
+
+  // ---- MSI-X table ----
+
+  /** Sets where the table lives; every entry starts masked (the reset state). */
+  setMsixTable(address: bigint, size: number): void {
+    this.msixTable = { address, size };
+    this.msixBytes = new Uint8Array(size * PCI_MSIX_ENTRY_SIZE);
+    for (let i = 0; i < size; i++) this.msixBytes[i * PCI_MSIX_ENTRY_SIZE + 12] = PCI_MSIX_ENTRY_CTRL_MASKBIT;
+    this.maskedAt = new Array<number>(size).fill(-Infinity);
+  }
+  private maskedAt: number[] = [];
+
+  /** An RC memory write: if it overlaps the MSI-X table, update the shadow (enabled bytes only). */
+  noteMemWrite(addr: bigint, data: Uint8Array, mask: Uint8Array | undefined, cycle: number): void {
+    const t = this.msixTable;
+    if (!t) return;
+    const end = addr + BigInt(data.length);
+    const tEnd = t.address + BigInt(this.msixBytes.length);
+    if (end <= t.address || addr >= tEnd) return;
+    const wasMasked = Array.from({ length: t.size }, (_, i) => this.vectorMaskBit(i));
+    for (let i = 0; i < data.length; i++) {
+      const a = addr + BigInt(i);
+      if (a < t.address || a >= tEnd || (mask && !mask[i])) continue;
+      this.msixBytes[Number(a - t.address)] = data[i];
+    }
+    for (let i = 0; i < t.size; i++) if (!wasMasked[i] && this.vectorMaskBit(i)) this.maskedAt[i] = cycle;
+  }
+
+  private vectorMaskBit(i: number): boolean {
+    return (this.msixBytes[i * PCI_MSIX_ENTRY_SIZE + 12] & PCI_MSIX_ENTRY_CTRL_MASKBIT) !== 0;
+  }
+
+  vector(i: number): MsixVectorShadow {
+    const b = this.msixBytes;
+    const o = i * PCI_MSIX_ENTRY_SIZE;
+    const u32 = (x: number) => (b[x] | (b[x + 1] << 8) | (b[x + 2] << 16) | (b[x + 3] << 24)) >>> 0;
+    return { address: (BigInt(u32(o + 4)) << 32n) | BigInt(u32(o)), data: u32(o + 8), masked: this.vectorMaskBit(i), maskedAt: this.maskedAt[i] };
+  }
+
+  /** Vectors whose programmed address and data match a message. */
+  findVector(address: bigint, data: number): number[] {
+    const out: number[] = [];
+    const n = this.msixTable?.size ?? 0;
+    for (let i = 0; i < n; i++) {
+      const v = this.vector(i);
+      if (v.address === address && v.data === data >>> 0) out.push(i);
+    }
+    return out;
+  }
+}

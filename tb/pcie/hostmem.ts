@@ -1,0 +1,417 @@
+/**
+ * Host memory as the device sees it through the root complex: a sparse 64-bit address space
+ * made of regions, each with an IOMMU-like permission for device DMA.
+ *
+ *  - `alloc(size, opts)` places a region in a free part of the address space (natural
+ *    alignment, a guard gap after it so overruns hit unmapped space), backed by memory the
+ *    model owns (lazily paged for big regions, so a 1 GB region costs nothing until touched).
+ *  - `map(addr, buffer, perm)` maps a caller-provided buffer (an ArrayBuffer, a Node Buffer,
+ *    a SharedArrayBuffer mapped from another process's shared memory...) without copying:
+ *    device writes land in it, and the owner's writes are seen by device reads.
+ *  - CPU-side helpers (`read`, `write`, `readU32`, ...) ignore permissions: they are the host.
+ *  - Device-side access (`dmaRead`, `dmaWrite`) checks that every byte lies in a region whose
+ *    permission allows the direction, else throws a DmaFault naming address, length and region.
+ *
+ * Permissions are from the device's point of view: 'ro' = the device may read (host-to-device
+ * buffers), 'wo' = the device may write (device-to-host buffers), 'rw', 'none'.
+ */
+
+export type Perm = 'rw' | 'ro' | 'wo' | 'none';
+export type Addr = bigint | number;
+
+const PAGE = 1 << 16;
+const hex = (v: bigint): string => `0x${v.toString(16)}`;
+
+export function toAddr(a: Addr): bigint {
+  if (typeof a === 'bigint') {
+    if (a < 0n || a >= 1n << 64n) throw new RangeError(`hostmem: address ${a} is not a 64-bit address`);
+    return a;
+  }
+  if (!Number.isSafeInteger(a) || a < 0) throw new RangeError(`hostmem: address ${a} is not a non-negative integer`);
+  return BigInt(a);
+}
+
+function checkLen(n: number, what = 'length'): number {
+  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`hostmem: ${what} ${n} is not a non-negative integer`);
+  return n;
+}
+
+/** Storage behind a region. */
+interface Backing {
+  read(off: number, out: Uint8Array): void;
+  write(off: number, src: Uint8Array, mask?: Uint8Array): void;
+  /** A live view when the storage is contiguous. */
+  view?: Uint8Array;
+}
+
+class FlatBacking implements Backing {
+  constructor(readonly view: Uint8Array) {}
+  read(off: number, out: Uint8Array): void {
+    out.set(this.view.subarray(off, off + out.length));
+  }
+  write(off: number, src: Uint8Array, mask?: Uint8Array): void {
+    if (!mask) {
+      this.view.set(src, off);
+      return;
+    }
+    for (let i = 0; i < src.length; i++) if (mask[i]) this.view[off + i] = src[i];
+  }
+}
+
+/** Pages allocated on first write; unwritten bytes read as zero. */
+class PagedBacking implements Backing {
+  private pages = new Map<number, Uint8Array>();
+  read(off: number, out: Uint8Array): void {
+    for (let done = 0; done < out.length; ) {
+      const p = Math.floor((off + done) / PAGE);
+      const po = (off + done) % PAGE;
+      const n = Math.min(PAGE - po, out.length - done);
+      const page = this.pages.get(p);
+      if (page) out.set(page.subarray(po, po + n), done);
+      else out.fill(0, done, done + n);
+      done += n;
+    }
+  }
+  write(off: number, src: Uint8Array, mask?: Uint8Array): void {
+    for (let done = 0; done < src.length; ) {
+      const p = Math.floor((off + done) / PAGE);
+      const po = (off + done) % PAGE;
+      const n = Math.min(PAGE - po, src.length - done);
+      let page = this.pages.get(p);
+      if (!page) this.pages.set(p, (page = new Uint8Array(PAGE)));
+      if (!mask) page.set(src.subarray(done, done + n), po);
+      else for (let i = 0; i < n; i++) if (mask[done + i]) page[po + i] = src[done + i];
+      done += n;
+    }
+  }
+}
+
+/** One mapping of the address space. */
+export class Region {
+  /** Device-side permission; change it with HostMemory.protect() or directly. */
+  perm: Perm;
+  constructor(
+    readonly addr: bigint,
+    readonly size: number,
+    readonly name: string,
+    perm: Perm,
+    /** @internal */ readonly backing: Backing,
+    /** True when the storage is a caller's buffer (map()) rather than the model's (alloc()). */
+    readonly external: boolean,
+  ) {
+    this.perm = perm;
+  }
+  /** One past the last byte. */
+  get end(): bigint {
+    return this.addr + BigInt(this.size);
+  }
+  contains(addr: bigint, len = 1): boolean {
+    return addr >= this.addr && addr + BigInt(len) <= this.end;
+  }
+  /** Live byte view of the whole region (contiguous storage only: map(), or alloc() below the lazy threshold). */
+  get bytes(): Uint8Array {
+    if (!this.backing.view) throw new Error(`hostmem: region ${this.describe()} is lazily paged and has no contiguous view; use read/write`);
+    return this.backing.view;
+  }
+  /** Bytes at an offset into the region (a copy). */
+  read(offset: number, len: number): Uint8Array {
+    this.checkRange(offset, len);
+    const out = new Uint8Array(len);
+    this.backing.read(offset, out);
+    return out;
+  }
+  write(offset: number, data: Uint8Array): void {
+    this.checkRange(offset, data.length);
+    this.backing.write(offset, data);
+  }
+  /** Address of an offset into the region. */
+  at(offset: number): bigint {
+    this.checkRange(offset, 0);
+    return this.addr + BigInt(offset);
+  }
+  describe(): string {
+    return `"${this.name}" [${hex(this.addr)}..${hex(this.end)}) ${this.perm}`;
+  }
+  private checkRange(offset: number, len: number): void {
+    checkLen(offset, 'offset');
+    checkLen(len);
+    if (offset + len > this.size) throw new RangeError(`hostmem: ${len} bytes at offset ${offset} exceed region ${this.describe()} of ${this.size} bytes`);
+  }
+}
+
+export interface AllocOptions {
+  /** Alignment (power of two). Default: 4096 (1 with `at`). */
+  align?: number;
+  /** Device permission. Default 'rw'. */
+  perm?: Perm;
+  name?: string;
+  /** Place it at or above 4 GB (device must use 4DW headers). Default false. */
+  above4G?: boolean;
+  /** A fixed address instead of the allocator's choice. */
+  at?: Addr;
+}
+
+export interface HostMemOptions {
+  /** Allocation window below 4 GB (default 0x1000_0000..0xC000_0000, under the MMIO hole). */
+  lowBase?: Addr;
+  lowLimit?: Addr;
+  /** Allocation window above 4 GB (default from 0x8_0000_0000). */
+  highBase?: Addr;
+  /** Unmapped bytes left after each allocation so overruns fault. Default 4096. */
+  guardGap?: number;
+  /** Regions of at least this many bytes are lazily paged. Default 16 MB. */
+  lazyThreshold?: number;
+}
+
+/** What a device access violated. */
+export class DmaFault extends Error {
+  constructor(
+    readonly kind: 'unmapped' | 'permission',
+    readonly dir: 'read' | 'write',
+    readonly addr: bigint,
+    readonly length: number,
+    /** The region involved (for 'permission'), or the nearest one (for 'unmapped'), if any. */
+    readonly region: Region | undefined,
+    /** The first byte that faulted. */
+    readonly faultAddr: bigint,
+    context?: string,
+  ) {
+    const what = `DMA ${dir} of ${length} byte${length === 1 ? '' : 's'} at ${hex(addr)}`;
+    const why =
+      kind === 'permission'
+        ? `region ${region!.describe()} does not allow device ${dir}s`
+        : `byte ${hex(faultAddr)} is outside every granted region` + (region ? ` (nearest: ${region.describe()})` : ' (nothing is mapped)');
+    super(`${what}: ${why}${context ? ` [${context}]` : ''}`);
+    this.name = 'DmaFault';
+  }
+}
+
+/** A sparse 64-bit address space of permission-checked regions. */
+export class HostMemory {
+  private list: Region[] = []; // sorted by addr, non-overlapping
+  private lowNext: bigint;
+  private readonly lowLimit: bigint;
+  private highNext: bigint;
+  private readonly gap: bigint;
+  private readonly lazyThreshold: number;
+  private counter = 0;
+
+  constructor(opts: HostMemOptions = {}) {
+    this.lowNext = toAddr(opts.lowBase ?? 0x1000_0000n);
+    this.lowLimit = toAddr(opts.lowLimit ?? 0xc000_0000n);
+    this.highNext = toAddr(opts.highBase ?? 0x8_0000_0000n);
+    this.gap = BigInt(checkLen(opts.guardGap ?? 4096, 'guardGap'));
+    this.lazyThreshold = opts.lazyThreshold ?? 16 << 20;
+  }
+
+  /** All regions, by address. */
+  get regions(): readonly Region[] {
+    return this.list;
+  }
+
+  /** Allocates a zeroed region owned by the model. */
+  alloc(size: number, opts: AllocOptions = {}): Region {
+    checkLen(size, 'size');
+    if (size === 0) throw new RangeError('hostmem: cannot allocate 0 bytes');
+    const align = opts.align ?? (opts.at !== undefined ? 1 : 4096);
+    if (!Number.isSafeInteger(align) || align < 1 || (align & (align - 1)) !== 0) throw new RangeError(`hostmem: alignment ${align} is not a power of two`);
+    const a = BigInt(align);
+    const name = opts.name ?? `alloc${this.counter++}`;
+    let addr: bigint;
+    if (opts.at !== undefined) {
+      addr = toAddr(opts.at);
+      if (addr % a !== 0n) throw new RangeError(`hostmem: ${name}: address ${hex(addr)} is not aligned to ${align}`);
+    } else {
+      // Skip forward past any region placed with `at` or map().
+      let next = opts.above4G ? this.highNext : this.lowNext;
+      for (;;) {
+        addr = (next + a - 1n) & ~(a - 1n);
+        const clash = this.overlapping(addr, BigInt(size));
+        if (!clash) break;
+        next = clash.end + this.gap;
+      }
+      const end = addr + BigInt(size);
+      if (!opts.above4G && end > this.lowLimit) throw new RangeError(`hostmem: ${name}: the window below 4 GB is full (${size} bytes do not fit below ${hex(this.lowLimit)})`);
+      if (end > 1n << 64n) throw new RangeError(`hostmem: ${name}: the address space is full`);
+      if (opts.above4G) this.highNext = end + this.gap;
+      else this.lowNext = end + this.gap;
+    }
+    const backing = size >= this.lazyThreshold ? new PagedBacking() : new FlatBacking(new Uint8Array(size));
+    return this.insert(new Region(addr, size, name, opts.perm ?? 'rw', backing, false));
+  }
+
+  /**
+   * Maps a caller's buffer at `addr` (no copy; the region aliases the buffer). A typed-array
+   * view maps exactly the bytes it views.
+   */
+  map(addr: Addr, buffer: ArrayBufferLike | ArrayBufferView, perm: Perm = 'rw', name?: string): Region {
+    const view = ArrayBuffer.isView(buffer) ? new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength) : new Uint8Array(buffer);
+    if (view.length === 0) throw new RangeError('hostmem: cannot map an empty buffer');
+    return this.insert(new Region(toAddr(addr), view.length, name ?? `map${this.counter++}`, perm, new FlatBacking(view), true));
+  }
+
+  /** Removes a region (by object or by any address inside it). */
+  unmap(r: Region | Addr): void {
+    const region = r instanceof Region ? r : this.find(r);
+    const i = region ? this.list.indexOf(region) : -1;
+    if (i < 0) throw new Error(`hostmem: unmap: ${r instanceof Region ? r.describe() : hex(toAddr(r))} is not mapped`);
+    this.list.splice(i, 1);
+  }
+
+  /** Changes a region's device permission (the IOMMU mapping). */
+  protect(r: Region | Addr, perm: Perm): void {
+    const region = r instanceof Region ? r : this.find(r);
+    if (!region || !this.list.includes(region)) throw new Error(`hostmem: protect: ${r instanceof Region ? r.describe() : hex(toAddr(r))} is not mapped`);
+    region.perm = perm;
+  }
+
+  /** The region holding `addr`, if any. */
+  find(addr: Addr): Region | undefined {
+    const a = toAddr(addr);
+    let lo = 0;
+    let hi = this.list.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const r = this.list[mid];
+      if (a < r.addr) hi = mid - 1;
+      else if (a >= r.end) lo = mid + 1;
+      else return r;
+    }
+    return undefined;
+  }
+
+  // ---- CPU-side access (no permission checks; every byte must be mapped) ----
+
+  read(addr: Addr, len: number): Uint8Array {
+    const out = new Uint8Array(checkLen(len));
+    this.segments(toAddr(addr), len, (r, off, pos, n) => r.backing.read(off, out.subarray(pos, pos + n)), 'host read');
+    return out;
+  }
+  write(addr: Addr, data: Uint8Array): void {
+    this.segments(toAddr(addr), data.length, (r, off, pos, n) => r.backing.write(off, data.subarray(pos, pos + n)), 'host write');
+  }
+  fill(addr: Addr, len: number, value = 0): void {
+    this.write(addr, new Uint8Array(checkLen(len)).fill(value));
+  }
+  readU8(addr: Addr): number {
+    return this.read(addr, 1)[0];
+  }
+  readU16(addr: Addr): number {
+    const b = this.read(addr, 2);
+    return b[0] | (b[1] << 8);
+  }
+  readU32(addr: Addr): number {
+    const b = this.read(addr, 4);
+    return (b[0] | (b[1] << 8) | (b[2] << 16) | (b[3] << 24)) >>> 0;
+  }
+  readU64(addr: Addr): bigint {
+    return leToBigint(this.read(addr, 8));
+  }
+  writeU8(addr: Addr, v: number): void {
+    this.write(addr, leBytes(BigInt(v), 1));
+  }
+  writeU16(addr: Addr, v: number): void {
+    this.write(addr, leBytes(BigInt(v), 2));
+  }
+  writeU32(addr: Addr, v: number): void {
+    this.write(addr, leBytes(BigInt(v), 4));
+  }
+  writeU64(addr: Addr, v: bigint | number): void {
+    this.write(addr, leBytes(BigInt(v), 8));
+  }
+
+  // ---- Device-side access (permission-checked) ----
+
+  /** Why a device access would fault, or null if it is allowed. */
+  checkDma(dir: 'read' | 'write', addr: bigint, len: number): DmaFault | null {
+    const need = dir === 'read' ? (p: Perm) => p === 'rw' || p === 'ro' : (p: Perm) => p === 'rw' || p === 'wo';
+    let a = addr;
+    const end = addr + BigInt(len);
+    while (a < end) {
+      const r = this.find(a);
+      if (!r) return new DmaFault('unmapped', dir, addr, len, this.nearest(a), a);
+      if (!need(r.perm)) return new DmaFault('permission', dir, addr, len, r, a);
+      a = r.end;
+    }
+    return null;
+  }
+
+  /** A device read: throws DmaFault (with `context`, e.g. the TLP) unless every byte is readable by the device. */
+  dmaRead(addr: Addr, len: number, context?: string): Uint8Array {
+    const a = toAddr(addr);
+    const f = this.checkDma('read', a, checkLen(len));
+    if (f) throw withContext(f, context);
+    return this.read(a, len);
+  }
+
+  /** A device write, optionally with a per-byte enable mask (bytes whose mask is 0 are left alone). */
+  dmaWrite(addr: Addr, data: Uint8Array, mask?: Uint8Array, context?: string): void {
+    const a = toAddr(addr);
+    const f = this.checkDma('write', a, data.length);
+    if (f) throw withContext(f, context);
+    this.segments(a, data.length, (r, off, pos, n) => r.backing.write(off, data.subarray(pos, pos + n), mask?.subarray(pos, pos + n)), 'dma write');
+  }
+
+  // ---- internals ----
+
+  private insert(region: Region): Region {
+    const clash = this.overlapping(region.addr, BigInt(region.size));
+    if (clash) throw new RangeError(`hostmem: ${region.describe()} overlaps ${clash.describe()}`);
+    if (region.end > 1n << 64n) throw new RangeError(`hostmem: ${region.describe()} runs past the 64-bit address space`);
+    let i = 0;
+    while (i < this.list.length && this.list[i].addr < region.addr) i++;
+    this.list.splice(i, 0, region);
+    return region;
+  }
+
+  private overlapping(addr: bigint, size: bigint): Region | undefined {
+    return this.list.find((r) => addr < r.end && r.addr < addr + size);
+  }
+
+  private nearest(a: bigint): Region | undefined {
+    let best: Region | undefined;
+    let dist = -1n;
+    for (const r of this.list) {
+      const d = a < r.addr ? r.addr - a : a - r.end + 1n;
+      if (dist < 0n || d < dist) {
+        best = r;
+        dist = d;
+      }
+    }
+    return best;
+  }
+
+  private segments(addr: bigint, len: number, f: (r: Region, off: number, pos: number, n: number) => void, what: string): void {
+    let pos = 0;
+    while (pos < len) {
+      const a = addr + BigInt(pos);
+      const r = this.find(a);
+      if (!r) throw new RangeError(`hostmem: ${what} of ${len} bytes at ${hex(addr)}: byte ${hex(a)} is not mapped`);
+      const off = Number(a - r.addr);
+      const n = Math.min(len - pos, r.size - off);
+      f(r, off, pos, n);
+      pos += n;
+    }
+  }
+}
+
+function withContext(f: DmaFault, context?: string): DmaFault {
+  return context ? new DmaFault(f.kind, f.dir, f.addr, f.length, f.region, f.faultAddr, context) : f;
+}
+
+/** Little-endian bytes of a value (two's complement for negatives). */
+export function leBytes(v: bigint, n: number): Uint8Array {
+  let x = BigInt.asUintN(8 * n, v);
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    out[i] = Number(x & 0xffn);
+    x >>= 8n;
+  }
+  return out;
+}
+
+export function leToBigint(b: Uint8Array): bigint {
+  let v = 0n;
+  for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]);
+  return v;
+}

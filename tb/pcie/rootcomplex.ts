@@ -1,0 +1,512 @@
+/**
+ * Root complex bus functional model: host memory, the RC's requests (config, MMIO), its
+ * answers to the device's requests (DMA, MSI-X), enumeration, and the checks on everything
+ * the device sends. See docs/rootcomplex.md.
+ *
+ * The event loop is an explicit pump: step() runs the link for one window, takes every TLP the
+ * device sent, processes them in cycle order and schedules the answers at their future cycles
+ * (link.send(raw, atCycle)). Everything else is built on it:
+ *  - blocking helpers (cfgRead, memRead, wait, waitFor) loop step() until a condition holds,
+ *    each bounded by a cycle limit;
+ *  - start* methods return a Pending handle without pumping, for an external event source
+ *    (e.g. a bridge forwarding a real kernel's MMIO) that drives step() itself and listens to
+ *    interrupts with onInterrupt().
+ */
+import { Completer, type InterruptEvent } from './completer';
+import type { RcCore } from './core';
+import { DeviceShadow } from './devstate';
+import { enumerate, setDeviceControl, type BarInfo, type DeviceControlSettings, type DeviceInfo, type EnumerateOptions } from './enumerate';
+import { PcieViolation, RcTimeoutError, type TlpContext, type ViolationCode } from './errors';
+import { HostMemory, leBytes, leToBigint, toAddr, type Addr } from './hostmem';
+import { FaultInjector, type FaultRates, type ReadHook } from './inject';
+import type { Link, LinkRunOptions } from './link';
+import { MsixController } from './msix';
+import { resolveOptions, type ResolvedOptions, type RootComplexOptions } from './options';
+import { Rng, envSeed } from './random';
+import type { RawTlp } from './raw';
+import { Pending, Requester } from './requester';
+import { TlpError, decodeTlp, describeTlp, encodeTlp, type MsgDTlp, type MsgTlp, type Tlp, type TlpType } from './tlp';
+
+export { Pending } from './requester';
+export type { InterruptEvent } from './completer';
+
+/** A message TLP the device sent (ERR_*, PM_PME, vendor-defined, ...). */
+export interface MessageEvent {
+  tlp: MsgTlp | MsgDTlp;
+  cycle: number;
+}
+
+export interface TlpCounter {
+  tlps: number;
+  /** Payload bytes. */
+  bytes: number;
+}
+
+export interface RcStats {
+  cycle: number;
+  /** TLPs the device sent, by type. */
+  fromDevice: Partial<Record<TlpType, TlpCounter>>;
+  /** TLPs the RC sent to the device, by type. */
+  toDevice: Partial<Record<TlpType, TlpCounter>>;
+  /** Pump windows and link.run() calls. */
+  steps: number;
+  runCalls: number;
+  interrupts: number;
+  violations: number;
+  requester: Requester['stats'];
+  completer: Completer['stats'];
+  faults: FaultInjector['counts'];
+}
+
+export interface StepOptions {
+  /** Run at most this many cycles in this step (default: options.window). */
+  maxCycles?: number;
+  /** Also stop when a simulator signal equals a value. */
+  until?: LinkRunOptions['until'];
+}
+
+export interface StepResult {
+  /** Device TLPs processed. */
+  tlps: number;
+  cycles: number;
+  /** Why the link stopped first: 'tx', 'cycles', 'until', ... */
+  reason: string;
+}
+
+export interface WaitOptions {
+  /** Cycle limit (default options.waitTimeout). */
+  timeout?: number;
+}
+
+export class RootComplex implements RcCore {
+  readonly opts: ResolvedOptions;
+  readonly mem: HostMemory;
+  readonly shadow = new DeviceShadow();
+  readonly rng: Rng;
+  readonly seed: number;
+  readonly requester: Requester;
+  readonly completer: Completer;
+  readonly injector: FaultInjector;
+  readonly msix: MsixController;
+  /** MSI-X messages the device sent, in order (see takeInterrupts / waitForInterrupt). */
+  readonly interrupts: InterruptEvent[] = [];
+  /** Message TLPs the device sent. */
+  readonly messages: MessageEvent[] = [];
+  /** Violations seen with options.violations = 'record'. */
+  readonly violations: PcieViolation[] = [];
+  /** What enumerate() found. */
+  device?: DeviceInfo;
+
+  private readonly interruptListeners: ((ev: InterruptEvent) => void)[] = [];
+  private readonly fromDevice: RcStats['fromDevice'] = {};
+  private readonly toDevice: RcStats['toDevice'] = {};
+  private steps = 0;
+  private runCalls = 0;
+  private interruptCursor = 0;
+
+  constructor(
+    readonly link: Link,
+    options: RootComplexOptions & { mem?: HostMemory } = {},
+  ) {
+    this.opts = resolveOptions(options);
+    this.mem = options.mem ?? new HostMemory();
+    this.seed = options.seed ?? envSeed();
+    this.rng = new Rng(this.seed);
+    this.injector = new FaultInjector(this.rng.fork(1), options.onRead, options.faults);
+    this.requester = new Requester(this);
+    this.completer = new Completer(this, this.injector, (ev) => {
+      this.interrupts.push(ev);
+      for (const f of this.interruptListeners) f(ev);
+    });
+    this.msix = new MsixController(this);
+  }
+
+  /** The link's cycle. */
+  get now(): number {
+    return this.link.cycle;
+  }
+  get cycle(): number {
+    return this.link.cycle;
+  }
+
+  // ==== sending and reporting (RcCore) ====
+
+  send(t: Tlp, atCycle?: number): void {
+    const raw = encodeTlp(t);
+    const at = Math.max(atCycle ?? this.now, this.now);
+    this.count(this.toDevice, t);
+    this.opts.trace?.(`rc @${this.now}: -> dev @${at}: ${describeTlp(t)}`);
+    this.link.send(raw, at);
+  }
+
+  /** Sends a raw TLP as is (for tests injecting malformed or unexpected TLPs). */
+  sendRaw(raw: RawTlp, atCycle?: number): void {
+    this.opts.trace?.(`rc @${this.now}: -> dev raw ${raw.hdr.join(',')}`);
+    this.link.send(raw, Math.max(atCycle ?? this.now, this.now));
+  }
+
+  violation(code: ViolationCode, reason: string, cycle: number, tlp: TlpContext): void {
+    const v = new PcieViolation(code, `${reason} (seed ${this.seed})`, cycle, tlp);
+    this.opts.trace?.(v.message);
+    if (this.opts.violations === 'throw') throw v;
+    this.violations.push(v);
+  }
+
+  // ==== the pump ====
+
+  /**
+   * One window: runs the link until the device sends something (or `maxCycles` pass), keeps
+   * running up to the shortest completion latency past the first TLP to batch more, then
+   * processes them all. Violations throw from here (options.violations = 'throw').
+   */
+  step(opts: StepOptions = {}): StepResult {
+    this.requester.drain();
+    const start = this.now;
+    const win = Math.max(1, Math.min(opts.maxCycles ?? this.opts.window, this.opts.window));
+    const r = this.link.run({ cycles: win, untilTx: 1, until: opts.until });
+    this.runCalls++;
+    this.steps++;
+    let tx = this.link.takeTx();
+    if (tx.length > 0 && r.reason !== 'until') {
+      // Answers go out at (request cycle + latency >= first + minLatency): the link may run
+      // that far without any answer landing in the past.
+      let first = this.now;
+      for (const t of tx) first = Math.min(first, t.cycle ?? this.now);
+      const room = Math.min(first + this.opts.minLatency - this.now, (opts.maxCycles ?? Infinity) - (this.now - start));
+      if (room > 1) {
+        this.link.run({ cycles: room, until: opts.until });
+        this.runCalls++;
+        const more = this.link.takeTx();
+        if (more.length) tx = tx.concat(more);
+      }
+    }
+    if (tx.length > 1) tx.sort((a, b) => (a.cycle ?? 0) - (b.cycle ?? 0));
+    for (const t of tx) this.receive(t);
+    this.requester.checkTimeouts(this.now);
+    this.requester.drain();
+    return { tlps: tx.length, cycles: this.now - start, reason: r.reason };
+  }
+
+  /** Processes one TLP from the device (its `cycle` stamp is when it left the device). */
+  receive(raw: RawTlp): void {
+    const cycle = raw.cycle ?? this.now;
+    let t: Tlp;
+    try {
+      t = decodeTlp(raw);
+    } catch (e) {
+      if (!(e instanceof TlpError)) throw e;
+      const code: ViolationCode = e.field === 'address' && /4 KB/.test(e.message) ? '4k-boundary' : e.field === 'firstBe' || e.field === 'lastBe' ? 'byte-enables' : 'malformed';
+      this.countRaw(raw);
+      this.violation(code, `${code === 'malformed' ? `malformed TLP (field ${e.field}): ` : ''}${e.message}`, cycle, { desc: sketchRaw(raw), raw, cycle });
+      return;
+    }
+    this.count(this.fromDevice, t);
+    const desc = describeTlp(t);
+    this.opts.trace?.(`rc @${this.now}: <- dev @${cycle}: ${desc}`);
+    const ctx: TlpContext = { desc, raw, cycle };
+    switch (t.type) {
+      case 'MRd':
+        this.completer.onRead(t, cycle, ctx);
+        break;
+      case 'MWr':
+        this.completer.onWrite(t, cycle, ctx);
+        break;
+      case 'Cpl':
+      case 'CplD':
+      case 'CplLk':
+      case 'CplDLk':
+        this.requester.onCompletion(t, cycle, ctx);
+        break;
+      case 'Msg':
+      case 'MsgD':
+        this.messages.push({ tlp: t, cycle });
+        break;
+      default:
+        this.violation('unsupported', `${t.type} from an endpoint (endpoints must not send ${t.type === 'MRdLk' ? 'locked requests' : 'configuration requests'})`, cycle, ctx);
+    }
+  }
+
+  /** Pumps for `cycles` cycles, processing everything the device sends meanwhile. */
+  runFor(cycles: number): void {
+    const end = this.now + cycles;
+    while (this.now < end) this.step({ maxCycles: end - this.now });
+  }
+
+  /** Pumps until `cond()` holds; throws RcTimeoutError naming `what` after the limit. Returns the cycles waited. */
+  waitFor(what: string, cond: () => boolean, opts: WaitOptions = {}): number {
+    const start = this.now;
+    const limit = opts.timeout ?? this.opts.waitTimeout;
+    while (!cond()) {
+      const left = start + limit - this.now;
+      if (left <= 0) throw new RcTimeoutError(what, this.now, this.now - start);
+      this.step({ maxCycles: left });
+    }
+    return this.now - start;
+  }
+
+  /** Pumps until a simulator signal equals a value (checked every cycle by the simulator). */
+  waitForSignal(signal: string, equals: number | bigint, opts: WaitOptions = {}): number {
+    const start = this.now;
+    const limit = opts.timeout ?? this.opts.waitTimeout;
+    for (;;) {
+      const left = start + limit - this.now;
+      if (left <= 0) throw new RcTimeoutError(`${signal} == ${equals}`, this.now, this.now - start);
+      const r = this.step({ maxCycles: left, until: { signal, equals } });
+      if (r.reason === 'until') return this.now - start;
+    }
+  }
+
+  /** Pumps until a request completes; returns its value or throws its error. */
+  wait<T>(p: Pending<T>, opts: WaitOptions = {}): T {
+    this.waitFor(p.what, () => p.done, opts);
+    return p.result();
+  }
+
+  /**
+   * Pumps until the traffic settles: no RC request outstanding and every completion the RC
+   * scheduled for the device's reads delivered (plus `quiet` idle cycles, default 0).
+   */
+  settle(opts: WaitOptions & { quiet?: number } = {}): void {
+    this.waitFor('the traffic to settle (RC requests completed, device reads answered)', () => this.requester.outstanding === 0 && this.now > this.completer.lastScheduled, opts);
+    if (opts.quiet) this.runFor(opts.quiet);
+  }
+
+  // ==== configuration space ====
+
+  startCfgRead(offset: number, size: 1 | 2 | 4 = 4): Pending<number> {
+    return this.requester.cfgRead(offset, size);
+  }
+  startCfgWrite(offset: number, value: number, size: 1 | 2 | 4 = 4): Pending<void> {
+    return this.requester.cfgWrite(offset, value, size);
+  }
+  cfgRead(offset: number, size: 1 | 2 | 4 = 4): number {
+    return this.wait(this.startCfgRead(offset, size));
+  }
+  cfgWrite(offset: number, value: number, size: 1 | 2 | 4 = 4): void {
+    this.wait(this.startCfgWrite(offset, value, size));
+  }
+  cfgRead8(offset: number): number {
+    return this.cfgRead(offset, 1);
+  }
+  cfgRead16(offset: number): number {
+    return this.cfgRead(offset, 2);
+  }
+  cfgRead32(offset: number): number {
+    return this.cfgRead(offset, 4);
+  }
+  cfgWrite8(offset: number, v: number): void {
+    this.cfgWrite(offset, v, 1);
+  }
+  cfgWrite16(offset: number, v: number): void {
+    this.cfgWrite(offset, v, 2);
+  }
+  cfgWrite32(offset: number, v: number): void {
+    this.cfgWrite(offset, v >>> 0, 4);
+  }
+
+  // ==== MMIO ====
+
+  /** Starts a read of `len` bytes (any alignment; 0 = zero-length flush read); split at MRRS / 4 KB. */
+  startMemRead(addr: Addr, len: number): Pending<Uint8Array> {
+    return this.requester.memRead(toAddr(addr), len);
+  }
+  memRead(addr: Addr, len: number, opts?: WaitOptions): Uint8Array {
+    return this.wait(this.startMemRead(addr, len), opts);
+  }
+  /** Posted write (returns at once; split at MPS / 4 KB). */
+  memWrite(addr: Addr, data: Uint8Array): void {
+    const a = toAddr(addr);
+    this.shadow.noteMemWrite(a, data, undefined, this.now);
+    this.requester.memWrite(a, data);
+  }
+  read8(addr: Addr): number {
+    return this.memRead(addr, 1)[0];
+  }
+  read16(addr: Addr): number {
+    return Number(leToBigint(this.memRead(addr, 2)));
+  }
+  read32(addr: Addr): number {
+    return Number(leToBigint(this.memRead(addr, 4)));
+  }
+  read64(addr: Addr): bigint {
+    return leToBigint(this.memRead(addr, 8));
+  }
+  write8(addr: Addr, v: number): void {
+    this.memWrite(addr, leBytes(BigInt(v), 1));
+  }
+  write16(addr: Addr, v: number): void {
+    this.memWrite(addr, leBytes(BigInt(v), 2));
+  }
+  write32(addr: Addr, v: number): void {
+    this.memWrite(addr, leBytes(BigInt(v), 4));
+  }
+  write64(addr: Addr, v: bigint | number): void {
+    this.memWrite(addr, leBytes(BigInt(v), 8));
+  }
+  /** A zero-length read at `addr`: returns once every earlier posted write to the device has landed. */
+  flush(addr: Addr): void {
+    this.memRead(addr, 0);
+  }
+
+  // ==== enumeration and device helpers ====
+
+  /** Enumerates the device: IDs, BAR sizing and assignment, capability walk, PCIe and command setup. */
+  enumerate(opts: EnumerateOptions = {}): DeviceInfo {
+    this.device = enumerate(this, opts);
+    return this.device;
+  }
+
+  /** Rewrites Device Control (MPS, MRRS, extended tags) / Device Control 2 (10-bit tags). */
+  setDeviceControl(s: DeviceControlSettings): void {
+    setDeviceControl(this, s);
+  }
+
+  /** Accessor for an assigned BAR. */
+  bar(index: number): BarHandle {
+    const b = this.device?.bars[index];
+    if (!b) throw new Error(`rc: BAR ${index} is not implemented${this.device ? '' : ' (enumerate first)'}`);
+    return new BarHandle(this, b);
+  }
+
+  // ==== interrupts ====
+
+  /** Calls `f` for every MSI-X message from now on; returns a function that removes it. */
+  onInterrupt(f: (ev: InterruptEvent) => void): () => void {
+    this.interruptListeners.push(f);
+    return () => {
+      const i = this.interruptListeners.indexOf(f);
+      if (i >= 0) this.interruptListeners.splice(i, 1);
+    };
+  }
+
+  /** Interrupts received since the last take. */
+  takeInterrupts(): InterruptEvent[] {
+    const out = this.interrupts.slice(this.interruptCursor);
+    this.interruptCursor = this.interrupts.length;
+    return out;
+  }
+
+  /** Pumps until an MSI-X message (for `vector`, or any) not yet taken arrives; takes and returns it. */
+  waitForInterrupt(vector?: number, opts: WaitOptions = {}): InterruptEvent {
+    const find = () => {
+      for (let i = this.interruptCursor; i < this.interrupts.length; i++) if (vector === undefined || this.interrupts[i].vector === vector) return i;
+      return -1;
+    };
+    this.waitFor(`an MSI-X interrupt${vector === undefined ? '' : ` on vector ${vector}`}`, () => find() >= 0, opts);
+    const i = find();
+    const ev = this.interrupts[i];
+    // Take it: move it before the cursor, keeping the others' order.
+    this.interrupts.splice(i, 1);
+    this.interrupts.splice(this.interruptCursor, 0, ev);
+    this.interruptCursor++;
+    return ev;
+  }
+
+  // ==== error injection ====
+
+  /** Replaces the per-read fault hook and/or the random fault rates. */
+  setFaults(f: { onRead?: ReadHook; rates?: FaultRates }): void {
+    if ('onRead' in f) this.injector.hook = f.onRead;
+    if (f.rates) this.injector.rates = f.rates;
+  }
+
+  // ==== statistics ====
+
+  stats(): RcStats {
+    return {
+      cycle: this.now,
+      fromDevice: structuredClone(this.fromDevice),
+      toDevice: structuredClone(this.toDevice),
+      steps: this.steps,
+      runCalls: this.runCalls,
+      interrupts: this.interrupts.length,
+      violations: this.violations.length,
+      requester: { ...this.requester.stats },
+      completer: { ...this.completer.stats },
+      faults: { ...this.injector.counts },
+    };
+  }
+
+  private count(table: RcStats['fromDevice'], t: Tlp): void {
+    const c = (table[t.type] ??= { tlps: 0, bytes: 0 });
+    c.tlps++;
+    if ('data' in t) c.bytes += t.data.length;
+  }
+  private countRaw(raw: RawTlp): void {
+    const c = (this.fromDevice['malformed' as TlpType] ??= { tlps: 0, bytes: 0 });
+    c.tlps++;
+    c.bytes += raw.data.length * 4;
+  }
+}
+
+/** MMIO access to one BAR by offset, bounds-checked against its size. */
+export class BarHandle {
+  constructor(
+    private readonly rc: RootComplex,
+    readonly info: BarInfo,
+  ) {}
+  get address(): bigint {
+    return this.info.address;
+  }
+  get size(): bigint {
+    return this.info.size;
+  }
+  addr(offset: number, len = 0): bigint {
+    if (!Number.isSafeInteger(offset) || offset < 0 || BigInt(offset + len) > this.info.size) {
+      throw new RangeError(`rc: BAR ${this.info.index}: ${len} bytes at offset 0x${offset.toString(16)} outside its ${this.info.size} bytes`);
+    }
+    return this.info.address + BigInt(offset);
+  }
+  read(offset: number, len: number): Uint8Array {
+    return this.rc.memRead(this.addr(offset, len), len);
+  }
+  startRead(offset: number, len: number): Pending<Uint8Array> {
+    return this.rc.startMemRead(this.addr(offset, len), len);
+  }
+  write(offset: number, data: Uint8Array): void {
+    this.rc.memWrite(this.addr(offset, data.length), data);
+  }
+  read8(offset: number): number {
+    return this.rc.read8(this.addr(offset, 1));
+  }
+  read16(offset: number): number {
+    return this.rc.read16(this.addr(offset, 2));
+  }
+  read32(offset: number): number {
+    return this.rc.read32(this.addr(offset, 4));
+  }
+  read64(offset: number): bigint {
+    return this.rc.read64(this.addr(offset, 8));
+  }
+  write8(offset: number, v: number): void {
+    this.rc.write8(this.addr(offset, 1), v);
+  }
+  write16(offset: number, v: number): void {
+    this.rc.write16(this.addr(offset, 2), v);
+  }
+  write32(offset: number, v: number): void {
+    this.rc.write32(this.addr(offset, 4), v);
+  }
+  write64(offset: number, v: bigint | number): void {
+    this.rc.write64(this.addr(offset, 8), v);
+  }
+}
+
+/** Best-effort description of a TLP that did not decode (for violation messages). */
+export function sketchRaw(raw: RawTlp): string {
+  const [dw0, dw1, dw2, dw3] = raw.hdr;
+  const fmt = dw0 >>> 29;
+  const type = (dw0 >>> 24) & 0x1f;
+  const len = dw0 & 0x3ff || 1024;
+  const four = (fmt & 1) !== 0;
+  const data = (fmt & 2) !== 0;
+  const tag = ((dw1 >>> 8) & 0xff) | (((dw0 >>> 19) & 1) << 8) | (((dw0 >>> 23) & 1) << 9);
+  if (type === 0 && fmt <= 3) {
+    const addr = four ? (BigInt(dw2) << 32n) | BigInt(dw3 & ~3) : BigInt(dw2 & ~3);
+    return `${data ? 'MWr' : 'MRd'} ${four ? '4DW' : '3DW'} addr=0x${addr.toString(16)} len=${len} be=${(dw1 & 0xf).toString(16)}/${((dw1 >>> 4) & 0xf).toString(16)} req=${(dw1 >>> 16).toString(16).padStart(4, '0')} tag=${tag} (undecoded)`;
+  }
+  if (type === 0b01010 && fmt <= 2) {
+    return `${data ? 'CplD' : 'Cpl'} status=${(dw1 >>> 13) & 7} bc=${dw1 & 0xfff} req=${(dw2 >>> 16).toString(16).padStart(4, '0')} tag=${tag} la=0x${(dw2 & 0x7f).toString(16)} len=${len} (undecoded)`;
+  }
+  return `Fmt=${fmt.toString(2).padStart(3, '0')}b Type=${type.toString(2).padStart(5, '0')}b len=${len} (undecoded)`;
+}

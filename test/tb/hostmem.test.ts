@@ -1,0 +1,160 @@
+// Host memory: allocation, caller-provided buffers, sparse paging, LE helpers, and the
+// IOMMU-like permission checks on device access.
+import { describe, expect, test } from 'vitest';
+import { DmaFault, HostMemory } from '../../tb/pcie/hostmem';
+
+describe('allocation', () => {
+  test('natural alignment, guard gaps, below and above 4 GB, fixed addresses', () => {
+    const m = new HostMemory();
+    const a = m.alloc(100, { align: 64, name: 'a' });
+    const b = m.alloc(8192, { align: 8192, name: 'b' });
+    expect(a.addr % 64n).toBe(0n);
+    expect(b.addr % 8192n).toBe(0n);
+    expect(b.addr).toBeGreaterThanOrEqual(a.end + 4096n); // guard gap
+    expect(a.end).toBeLessThan(1n << 32n);
+    const h = m.alloc(4096, { above4G: true });
+    expect(h.addr).toBeGreaterThanOrEqual(1n << 32n);
+    const f = m.alloc(16, { at: 0x1234_0000n, name: 'fixed' });
+    expect(f.addr).toBe(0x1234_0000n);
+    expect(() => m.alloc(16, { at: 0x1234_0008n })).toThrow(/overlaps "fixed"/);
+    expect(() => m.alloc(16, { at: 0x1234_0003n, align: 4 })).toThrow(/not aligned/);
+    expect(() => m.alloc(16, { align: 3 })).toThrow(/power of two/);
+    const addrs = m.regions.map((r) => r.addr);
+    expect(addrs).toEqual([...addrs].sort((x, y) => (x < y ? -1 : 1)));
+    expect(m.regions.length).toBe(4);
+    // The allocator steps over fixed regions.
+    const m2 = new HostMemory({ lowBase: 0x1000_0000n });
+    m2.alloc(0x1000, { at: 0x1000_0000n });
+    const c = m2.alloc(64);
+    expect(c.addr).toBeGreaterThanOrEqual(0x1000_1000n);
+  });
+
+  test('the low window fills up with a clear error', () => {
+    const m = new HostMemory({ lowBase: 0x1000, lowLimit: 0x3000, guardGap: 0 });
+    m.alloc(0x1000);
+    m.alloc(0x1000);
+    expect(() => m.alloc(0x1000)).toThrow(/window below 4 GB is full/);
+  });
+
+  test('map() aliases a caller buffer without copying, in both directions', () => {
+    const m = new HostMemory();
+    const shared = new SharedArrayBuffer(4096);
+    const view = new Uint8Array(shared);
+    const r = m.map(0x2_0000_0000n, shared, 'rw', 'shm');
+    view[10] = 0xab;
+    expect(m.readU8(0x2_0000_000an)).toBe(0xab);
+    m.dmaWrite(0x2_0000_0100n, new Uint8Array([1, 2, 3]));
+    expect(Array.from(view.subarray(0x100, 0x103))).toEqual([1, 2, 3]);
+    expect(r.bytes.buffer).toBe(shared);
+    // A Node Buffer slice maps exactly its bytes.
+    const buf = Buffer.alloc(64);
+    const r2 = m.map(0x3000_0000, buf.subarray(16, 32), 'ro');
+    expect(r2.size).toBe(16);
+    m.write(0x3000_0000, new Uint8Array([9]));
+    expect(buf[16]).toBe(9);
+    m.unmap(r2);
+    expect(m.find(0x3000_0000)).toBeUndefined();
+    expect(() => m.unmap(r2)).toThrow(/not mapped/);
+  });
+
+  test('big regions are lazily paged and read as zero until written', () => {
+    const m = new HostMemory();
+    const r = m.alloc(1 << 30, { above4G: true, align: 1 << 20 }); // 1 GB costs nothing up front
+    expect(() => r.bytes).toThrow(/lazily paged/);
+    const at = r.addr + 0x1234_5678n;
+    expect(Array.from(m.read(at, 4))).toEqual([0, 0, 0, 0]);
+    // A write across a 64 KB page boundary.
+    const edge = r.addr + 0x1_0000n - 3n;
+    m.write(edge, new Uint8Array([1, 2, 3, 4, 5, 6]));
+    expect(Array.from(m.read(edge - 1n, 8))).toEqual([0, 1, 2, 3, 4, 5, 6, 0]);
+    m.dmaWrite(edge, new Uint8Array([9, 9, 9, 9, 9, 9]), new Uint8Array([1, 0, 1, 0, 1, 0]));
+    expect(Array.from(m.read(edge, 6))).toEqual([9, 2, 9, 4, 9, 6]);
+  });
+});
+
+describe('little-endian helpers', () => {
+  test('u8..u64 round trip at odd addresses', () => {
+    const m = new HostMemory();
+    const r = m.alloc(64);
+    const a = r.addr + 3n;
+    m.writeU16(a, 0xbeef);
+    expect(m.readU16(a)).toBe(0xbeef);
+    expect(Array.from(m.read(a, 2))).toEqual([0xef, 0xbe]);
+    m.writeU32(a, 0xdeadbeef);
+    expect(m.readU32(a)).toBe(0xdeadbeef);
+    m.writeU64(a, 0x0123_4567_89ab_cdefn);
+    expect(m.readU64(a)).toBe(0x0123_4567_89ab_cdefn);
+    expect(m.readU8(a)).toBe(0xef);
+    m.writeU64(a, -1n);
+    expect(m.readU64(a)).toBe(0xffff_ffff_ffff_ffffn);
+    m.fill(r.addr, 64, 0x5a);
+    expect(m.read(r.addr, 64).every((b) => b === 0x5a)).toBe(true);
+    expect(() => m.read(r.end - 2n, 4)).toThrow(/is not mapped/);
+  });
+
+  test('host access may span adjacent regions', () => {
+    const m = new HostMemory();
+    m.alloc(16, { at: 0x1000 });
+    m.alloc(16, { at: 0x1010 });
+    m.write(0x100c, new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]));
+    expect(Array.from(m.read(0x100c, 8))).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(m.checkDma('read', 0x100cn, 8)).toBeNull();
+  });
+});
+
+describe('device permissions', () => {
+  test('read-only, write-only, none and unmapped each fault with address, length and region', () => {
+    const m = new HostMemory();
+    const ro = m.alloc(256, { perm: 'ro', name: 'tx-ring' });
+    const wo = m.alloc(256, { perm: 'wo', name: 'rx-buf' });
+    const none = m.alloc(256, { perm: 'none', name: 'secret' });
+    expect(m.dmaRead(ro.addr, 256).length).toBe(256);
+    m.dmaWrite(wo.addr, new Uint8Array(256));
+
+    const fault = (f: () => unknown): DmaFault => {
+      try {
+        f();
+      } catch (e) {
+        expect(e).toBeInstanceOf(DmaFault);
+        return e as DmaFault;
+      }
+      throw new Error('expected a DmaFault');
+    };
+    let e = fault(() => m.dmaWrite(ro.addr + 8n, new Uint8Array(4), undefined, 'MWr tag=3'));
+    expect(e.kind).toBe('permission');
+    expect(e.message).toContain(`DMA write of 4 bytes at 0x${(ro.addr + 8n).toString(16)}`);
+    expect(e.message).toContain('"tx-ring"');
+    expect(e.message).toContain('ro');
+    expect(e.message).toContain('[MWr tag=3]');
+    e = fault(() => m.dmaRead(wo.addr, 1));
+    expect(e.message).toMatch(/DMA read of 1 byte at .*"rx-buf".* does not allow device reads/);
+    e = fault(() => m.dmaRead(none.addr, 16));
+    expect(e.kind).toBe('permission');
+    // Running off the end of a region into the guard gap.
+    e = fault(() => m.dmaRead(ro.addr + 200n, 100));
+    expect(e.kind).toBe('unmapped');
+    expect(e.faultAddr).toBe(ro.end);
+    expect(e.message).toMatch(/outside every granted region \(nearest: "tx-ring"/);
+    // protect() changes the mapping at run time.
+    m.protect(ro, 'rw');
+    m.dmaWrite(ro.addr, new Uint8Array([1]));
+    m.protect(ro.addr + 5n, 'none');
+    expect(m.checkDma('read', ro.addr, 1)?.kind).toBe('permission');
+    // A device write that faults changes nothing.
+    m.protect(wo, 'ro');
+    m.fill(wo.addr, 4, 7);
+    fault(() => m.dmaWrite(wo.addr, new Uint8Array([1, 1, 1, 1])));
+    expect(Array.from(m.read(wo.addr, 4))).toEqual([7, 7, 7, 7]);
+  });
+
+  test('an access spanning two regions needs both to allow it', () => {
+    const m = new HostMemory();
+    m.alloc(16, { at: 0x1000, perm: 'rw' });
+    m.alloc(16, { at: 0x1010, perm: 'ro', name: 'second' });
+    expect(m.checkDma('read', 0x1008n, 16)).toBeNull();
+    const f = m.checkDma('write', 0x1008n, 16)!;
+    expect(f.kind).toBe('permission');
+    expect(f.faultAddr).toBe(0x1010n);
+    expect(f.region?.name).toBe('second');
+  });
+});
