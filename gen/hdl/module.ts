@@ -202,6 +202,9 @@ export class ModuleBuilder implements SignalOwner {
 
   // ---- names
   private claim(name: string, loc: SrcLoc): void {
+    if (!this.elaborating) {
+      throw new HdlError(`'${name}' declared in module '${this.moduleName}', which has finished elaborating (declare it in the body)`, loc, 'context');
+    }
     if (!/^[A-Za-z][A-Za-z0-9_]*$/.test(name)) {
       throw new HdlError(
         `invalid name '${name}': use letters, digits and _, starting with a letter (names starting with _ are the generator's)`,
