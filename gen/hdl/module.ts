@@ -523,10 +523,11 @@ export class IfChain {
     private readonly m: ModuleBuilder,
     private stmt: Extract<Stmt, { k: 'if' }>,
   ) {}
+  private closed = false; // else() given (its body may be empty)
   elseIf(cond: Expr, body: () => void): IfChain {
     const loc = callerLoc();
     checkCond(cond, loc);
-    if (this.stmt.else.length) throw new HdlError('elseIf() after else()', loc, 'context');
+    if (this.closed) throw new HdlError('elseIf() after else()', loc, 'context');
     const inner: Stmt = { k: 'if', cond, then: this.m.collect(body), else: [], loc };
     this.stmt.else.push(inner);
     this.stmt = inner;
@@ -534,7 +535,8 @@ export class IfChain {
   }
   else(body: () => void): void {
     const loc = callerLoc();
-    if (this.stmt.else.length) throw new HdlError('else() given twice', loc, 'context');
+    if (this.closed) throw new HdlError('else() given twice', loc, 'context');
+    this.closed = true;
     this.stmt.else = this.m.collect(body);
   }
 }
