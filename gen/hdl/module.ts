@@ -645,7 +645,7 @@ export class Memory {
         'width',
       );
     }
-    if (this.desc.reads.length + this.desc.writes.length > 4) {
+    if (this.desc.reads.length + this.desc.writes.length >= 4) {
       throw new HdlError(`memory '${this.desc.name}' has too many ports (a block RAM has two)`, loc, 'param');
     }
   }
