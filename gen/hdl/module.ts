@@ -360,6 +360,16 @@ export class ModuleBuilder implements SignalOwner {
   clockDomain(): ClockDomain {
     if (!this.defaultDomain) {
       const loc = this.loc;
+      for (const n of ['clk', 'rst']) {
+        const prev = this.names.get(n);
+        if (prev) {
+          throw new HdlError(
+            `name collision: '${n}' is already declared at ${fmtLoc(prev)}, but the default clock domain, first used here, needs ports clk and rst`,
+            callerLoc(),
+            'name',
+          );
+        }
+      }
       const clock = this.newSignal('clk', uint(1), 'input', loc);
       const reset = this.newSignal('rst', uint(1), 'input', loc);
       // clk and rst go first in the port list, as a designer would write them.
