@@ -60,6 +60,11 @@ export class Mark {
     this.loc = here();
     return x as T;
   }
+  /** Record the caller's line, then run `f`: for a mistake that throws before a wrapped argument is evaluated. */
+  on<T>(f: () => T): T {
+    this.loc = here();
+    return f();
+  }
 }
 
 export interface ErrorSpec {
