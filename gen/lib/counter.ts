@@ -5,7 +5,8 @@ import { bitsFor, defineModule, type Expr, lit, log2ceil, type ModuleBuilder, ty
 
 /**
  * Up counter 0, 1, .., modulus-1, 0, .. (log2ceil(modulus) bits). Counts in cycles with `en`; `clear` (priority
- * over `en`) returns it to 0. `last`: the value is modulus-1; `wrap`: `en && last` (it returns to 0 at the edge).
+ * over `en`) returns it to 0. `last`: the value is modulus-1 (a register, so the wrap costs no comparator on
+ * the count's own path); `wrap`: `en && last` (the count returns to 0 at this edge).
  */
 export function upCounter(
   m: ModuleBuilder,
@@ -14,12 +15,23 @@ export function upCounter(
 ): { value: Signal; last: Signal; wrap: Signal } {
   if (!Number.isInteger(o.modulus) || o.modulus < 1) throw new Error(`upCounter '${name}': modulus must be a positive integer`);
   const value = m.reg(name, log2ceil(o.modulus), { reset: 0 });
-  const last = m.let(`${name}_last`, value.eq(o.modulus - 1));
+  const single = o.modulus === 1;
+  const last = m.reg(`${name}_last`, 1, { reset: single ? 1 : 0 });
   const wrap = m.let(`${name}_wrap`, o.en.and(last));
-  // A modulus that fills the register's range wraps by itself; otherwise compare.
+  // A modulus that fills the register's range wraps by itself.
   const inc = 2 ** value.width === o.modulus ? value.inc() : last.select(0, value.inc());
-  if (o.clear) m.if(o.clear, () => value.next(0)).elseIf(o.en, () => value.next(inc));
-  else m.if(o.en, () => value.next(inc));
+  const count = () => {
+    value.next(inc);
+    last.next(single ? lit(1, 1) : value.eq(o.modulus - 2)); // at modulus-1 this is 0: the count wraps to 0
+  };
+  if (o.clear) {
+    m.if(o.clear, () => {
+      value.next(0);
+      last.next(single ? 1 : 0);
+    }).elseIf(o.en, count);
+  } else {
+    m.if(o.en, count);
+  }
   return { value, last, wrap };
 }
 
@@ -112,8 +124,8 @@ export function creditCounter(m: ModuleBuilder, name: string, o: CreditOptions):
 // Modules
 
 /**
- * Modulo counter module: `en`, `clear` → `value` (log2ceil(modulus) bits), `last`, `wrap`. Registered value;
- * `last` from the register, `wrap` = `en && last`.
+ * Modulo counter module: `en`, `clear` → `value` (log2ceil(modulus) bits), `last` (registers), and
+ * `wrap` = `en && last`.
  */
 export const Counter = defineModule(
   'counter',

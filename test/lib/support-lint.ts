@@ -5,16 +5,21 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { expect } from 'vitest';
 import { emitDesign, type HwModule } from '../../gen/hdl';
 
-function writeDesign(top: HwModule, tag: string): { dir: string; vfiles: string[] } {
+/** A design as files: a module (every emitted file of its hierarchy), or Verilog text by file name. */
+export type Design = HwModule | { top: string; files: Map<string, string> };
+
+function writeDesign(d: Design, tag: string): { dir: string; vfiles: string[]; top: string } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `vfpga-${tag}-`));
+  const files = 'files' in d ? d.files : emitDesign(d);
   const vfiles: string[] = [];
-  for (const [n, t] of emitDesign(top)) {
+  for (const [n, t] of files) {
     fs.writeFileSync(path.join(dir, n), t);
     if (n.endsWith('.v')) vfiles.push(n);
   }
-  return { dir, vfiles };
+  return { dir, vfiles, top: 'files' in d ? d.top : d.name };
 }
 
 function run(cmd: string, args: string[], cwd: string): { ok: boolean; out: string } {
@@ -31,10 +36,10 @@ function run(cmd: string, args: string[], cwd: string): { ok: boolean; out: stri
  * Verilator `--lint-only -Wall` over every emitted file of the design, `top` as the top module. Returns the
  * messages (empty when clean), so a test can `expect(lint(top)).toBe('')` and see them on failure.
  */
-export function lint(top: HwModule): string {
-  const { dir, vfiles } = writeDesign(top, 'lint');
+export function lint(design: Design): string {
+  const { dir, vfiles, top } = writeDesign(design, 'lint');
   try {
-    const r = run('verilator', ['--lint-only', '-Wall', '--top-module', top.name, ...vfiles], dir);
+    const r = run('verilator', ['--lint-only', '-Wall', '--top-module', top, ...vfiles], dir);
     const msgs = r.out
       .split('\n')
       .filter((l) => /%(Warning|Error)/.test(l))
@@ -62,17 +67,17 @@ export interface SynthResult {
 }
 
 /** Yosys `synth_xilinx -family xcup -flatten -noiopad`: cell counts, latch and `check` findings. */
-export function synth(top: HwModule): SynthResult {
-  const { dir, vfiles } = writeDesign(top, 'synth');
+export function synth(design: Design): SynthResult {
+  const { dir, vfiles, top } = writeDesign(design, 'synth');
   try {
     const script = [
       `read_verilog ${vfiles.join(' ')}`,
-      `synth_xilinx -family xcup -flatten -noiopad -top ${top.name}`,
+      `synth_xilinx -family xcup -flatten -noiopad -top ${top}`,
       'tee -q -o check.txt check',
       'tee -q -o stat.json stat -json',
     ].join('; ');
     const r = run('yosys', ['-q', '-l', 'yosys.log', '-p', script], dir);
-    if (!r.ok) throw new Error(`yosys failed for ${top.name}:\n${r.out}`);
+    if (!r.ok) throw new Error(`yosys failed for ${top}:\n${r.out}`);
     const log = fs.readFileSync(path.join(dir, 'yosys.log'), 'utf8');
     const stat = JSON.parse(fs.readFileSync(path.join(dir, 'stat.json'), 'utf8'));
     const cells: Record<string, number> = stat.design?.num_cells_by_type ?? {};
@@ -93,9 +98,43 @@ export function synth(top: HwModule): SynthResult {
       ffs,
       latches,
       problems: problemsMatch ? Number(problemsMatch[1]) : -1,
-      summary: `${top.name}: ${luts} LUT, ${ffs} FF${other.length ? `, ${other.join(', ')}` : ''}`,
+      summary: `${top}: ${luts} LUT, ${ffs} FF${other.length ? `, ${other.join(', ')}` : ''}`,
     };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Logic depth in 6-input LUTs: the longest path between flip-flops and ports after a generic `synth` and
+ * `abc -lut 6` (vendor flip-flop cells hide paths from Yosys's `ltp`, so this does not use `synth_xilinx`).
+ * A ripple chain through N bits shows up as depth growing with N; a tree as log N.
+ */
+export function lutDepth(design: Design): number {
+  const { dir, vfiles, top } = writeDesign(design, 'depth');
+  try {
+    const script = [
+      `read_verilog ${vfiles.join(' ')}`,
+      `synth -flatten -top ${top}`,
+      'abc -lut 6',
+      'opt_clean',
+      'tee -q -o ltp.txt ltp -noff',
+    ].join('; ');
+    const r = run('yosys', ['-q', '-p', script], dir);
+    if (!r.ok) throw new Error(`yosys failed for ${top}:\n${r.out}`);
+    const m = /Longest topological path in \S+ \(length=(\d+)\)/.exec(fs.readFileSync(path.join(dir, 'ltp.txt'), 'utf8'));
+    if (!m) throw new Error(`no ltp result for ${top}`);
+    return Number(m[1]);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** `synth`, printing the summary, and asserting no latches and no problems from Yosys's `check`. */
+export function synthClean(design: Design): SynthResult {
+  const s = synth(design);
+  console.log(s.summary);
+  expect(s.latches, `latches in ${s.summary}`).toEqual([]);
+  expect(s.problems, `yosys check problems in ${s.summary}`).toBe(0);
+  return s;
 }
