@@ -384,6 +384,10 @@ export class ModuleBuilder implements SignalOwner {
   /** An extra clock domain (a hard-IP boundary): its own clock and reset ports. */
   domain(name: string, opts: DomainOptions = {}): ClockDomain {
     const loc = callerLoc();
+    // Registers are grouped into always blocks by domain name: a name used twice would share a clock.
+    if (name === 'default' || this.domains.some((d) => d.name === name)) {
+      throw new HdlError(`clock domain name '${name}' is ${name === 'default' ? 'reserved for the default domain (clk, rst)' : 'already used'}`, loc, 'name');
+    }
     const clock = this.newSignal(opts.clock ?? `${name}_clk`, uint(1), 'input', loc);
     const resetName = opts.reset === null ? undefined : (opts.reset ?? `${name}_rst${opts.resetActiveLow ? '_n' : ''}`);
     const reset = resetName ? this.newSignal(resetName, uint(1), 'input', loc) : undefined;
