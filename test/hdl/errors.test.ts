@@ -545,6 +545,20 @@ describe('name errors', () => {
     expectHdlError(() => collectModules(top2), { kind: 'name', at: mk2, msg: ["module name collision: 'p_s1_2'"] });
   });
 
+  it('clock domain names: reserved default, used twice (registers would share a clock)', () => {
+    const mk = new Mark();
+    expectHdlError(() => elab((m) => mk.on(() => m.domain('default'))), { kind: 'name', at: mk, msg: ["clock domain name 'default' is reserved"] });
+    const mk2 = new Mark();
+    expectHdlError(
+      () =>
+        elab((m) => {
+          m.domain('a');
+          mk2.on(() => m.domain('a', { clock: 'c2', reset: 'r2' }));
+        }),
+      { kind: 'name', at: mk2, msg: ["clock domain name 'a' is already used"] },
+    );
+  });
+
   it('an instance pin or fsm state that does not exist', () => {
     const Child = defineModule('pin_child', (m) => m.output('y', 4).set(m.input('a', 4)));
     const mk = new Mark();
