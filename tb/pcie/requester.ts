@@ -277,6 +277,13 @@ export class Requester {
     }
   }
 
+  /** Earliest completion deadline of the requests in flight (Infinity if none). */
+  nextDeadline(): number {
+    let d = Infinity;
+    for (const slot of this.slots) if (slot && slot.deadline < d) d = slot.deadline;
+    return d;
+  }
+
   /** Fails requests whose completion timeout passed. Returns how many. */
   checkTimeouts(now: number): number {
     let n = 0;

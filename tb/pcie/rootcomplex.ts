@@ -162,14 +162,16 @@ export class RootComplex implements RcCore {
   step(opts: StepOptions = {}): StepResult {
     this.requester.drain();
     const start = this.now;
-    const win = Math.max(1, Math.min(opts.maxCycles ?? this.opts.window, this.opts.window));
+    // Stop in time to notice a completion timeout.
+    const toDeadline = this.requester.nextDeadline() - start;
+    const win = Math.max(1, Math.min(opts.maxCycles ?? this.opts.window, this.opts.window, toDeadline));
     const r = this.link.run({ cycles: win, untilTx: 1, until: opts.until });
     this.runCalls++;
     this.steps++;
     let tx = this.link.takeTx();
-    if (tx.length > 0 && r.reason !== 'until') {
+    if (r.reason !== 'until' && tx.some(isReadRequest)) {
       // Answers go out at (request cycle + latency >= first + minLatency): the link may run
-      // that far without any answer landing in the past.
+      // that far without any answer landing in the past, and more TLPs join the batch.
       let first = this.now;
       for (const t of tx) first = Math.min(first, t.cycle ?? this.now);
       const room = Math.min(first + this.opts.minLatency - this.now, (opts.maxCycles ?? Infinity) - (this.now - start));
@@ -490,6 +492,11 @@ export class BarHandle {
   write64(offset: number, v: bigint | number): void {
     this.rc.write64(this.addr(offset, 8), v);
   }
+}
+
+/** Fmt/Type of a memory read request (3DW or 4DW), straight from DW0. */
+function isReadRequest(raw: RawTlp): boolean {
+  return ((raw.hdr[0] >>> 24) & 0xdf) === 0;
 }
 
 /** Best-effort description of a TLP that did not decode (for violation messages). */

@@ -1,5 +1,9 @@
-// Shared helpers for the test-bench tests: seeded bodies that print the replay command.
+// Shared helpers for the test-bench tests: seeded bodies that print the replay command, a
+// scripted device link for feeding crafted TLPs, and a tap that records traffic.
+import type { Link, LinkRunOptions } from '../../tb/pcie/link';
 import { envSeed } from '../../tb/pcie/random';
+import type { RawTlp } from '../../tb/pcie/raw';
+import { decodeTlp, encodeTlp, type Tlp } from '../../tb/pcie/tlp';
 
 /**
  * Runs a randomized test body with a seed (VFPGA_SEED if set, else random). On failure the
@@ -12,5 +16,78 @@ export function seeded<T>(file: string, name: string, body: (seed: number) => T,
     const err = e as Error;
     err.message += `\n  seed ${seed}; replay: VFPGA_SEED=${seed} npx vitest run ${file} -t ${JSON.stringify(name)}`;
     throw err;
+  }
+}
+
+/** The member of the Tlp union whose `type` can be T (e.g. CfgReadTlp for 'CfgRd0'). */
+export type TlpOf<T extends Tlp['type']> = Tlp extends infer U ? (U extends { type: infer K } ? (T extends K ? U : never) : never) : never;
+
+/**
+ * A scripted device: records what the RC sends (decoded, with the injection cycle); TLPs the
+ * test `push`es (or the `responder` returns) come out of the "device" at their cycle stamp and
+ * are visible to takeTx() one cycle later, like a one-beat TLP on a real stream.
+ */
+export class ScriptLink implements Link {
+  cycle = 0;
+  readonly sent: { tlp: Tlp; at: number }[] = [];
+  /** Called for every TLP the RC sends; returned TLPs leave the device `replyDelay` cycles after its injection. */
+  responder?: (t: Tlp, at: number) => (Tlp | RawTlp)[] | void;
+  replyDelay = 10;
+  private queue: RawTlp[] = [];
+
+  send(raw: RawTlp, atCycle?: number): void {
+    const at = atCycle ?? this.cycle;
+    const t = decodeTlp(raw);
+    this.sent.push({ tlp: t, at });
+    for (const r of this.responder?.(t, at) ?? []) this.push(r, at + this.replyDelay);
+  }
+  /** A TLP leaving the device at `cycle` (default now); malformed TLPs may be pushed raw or with allowMalformed. */
+  push(t: Tlp | RawTlp, cycle = this.cycle): void {
+    const raw = 'hdr' in t ? { hdr: t.hdr, data: t.data } : encodeTlp(t, { allowMalformed: true });
+    this.queue.push({ ...raw, cycle });
+    this.queue.sort((a, b) => a.cycle! - b.cycle!);
+  }
+  run(opts: LinkRunOptions): { reason: string; cycles: number } {
+    const start = this.cycle;
+    const cap = opts.cycles ?? opts.maxCycles ?? 1_000_000;
+    if (opts.untilTx !== undefined && this.queue.length >= opts.untilTx) {
+      const when = this.queue[opts.untilTx - 1].cycle! + 1;
+      if (when <= start + cap) {
+        this.cycle = Math.max(this.cycle, when);
+        return { reason: 'tx', cycles: this.cycle - start };
+      }
+    }
+    this.cycle = start + cap;
+    return { reason: opts.cycles !== undefined ? 'cycles' : 'limit', cycles: cap };
+  }
+  takeTx(): RawTlp[] {
+    const n = this.queue.findIndex((t) => t.cycle! >= this.cycle);
+    return this.queue.splice(0, n < 0 ? this.queue.length : n);
+  }
+  /** Sent TLPs of one type. */
+  sentOf<T extends Tlp['type']>(type: T): (TlpOf<T> & { at: number })[] {
+    return this.sent.filter((s) => s.tlp.type === type).map((s) => ({ ...(s.tlp as TlpOf<T>), at: s.at }));
+  }
+}
+
+/** Wraps a link and records every TLP in both directions (for timing assertions). */
+export class TapLink implements Link {
+  readonly toDevice: { raw: RawTlp; at: number; sentAt: number }[] = [];
+  readonly fromDevice: RawTlp[] = [];
+  constructor(readonly inner: Link) {}
+  get cycle(): number {
+    return this.inner.cycle;
+  }
+  send(raw: RawTlp, atCycle?: number): void {
+    this.toDevice.push({ raw, at: atCycle ?? this.inner.cycle, sentAt: this.inner.cycle });
+    this.inner.send(raw, atCycle);
+  }
+  run(opts: LinkRunOptions): { reason: string; cycles: number } {
+    return this.inner.run(opts);
+  }
+  takeTx(): RawTlp[] {
+    const tx = this.inner.takeTx();
+    this.fromDevice.push(...tx);
+    return tx;
   }
 }
