@@ -117,6 +117,7 @@ export function checkModule(mod: HwModule): void {
   });
   for (const s of mod.signals) {
     if (s.default) foreign(s.default, s.loc);
+    if (s.default) for (const r of refsOf(s.default)) noteDep(s, r, s.loc); // the default is combinational too
     if (s.enable) foreign(s.enable, s.loc);
   }
   for (const mem of mod.memories) {
