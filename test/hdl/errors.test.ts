@@ -420,6 +420,30 @@ describe('combinational loops', () => {
     ).toThrow(/combinational loop/);
   });
 
+  it("through a wire's default value, also seen by a parent through the child's input -> output path", () => {
+    const mk = new Mark();
+    expectHdlError(
+      () =>
+        elab((m) => {
+          const y = m.output('y', 8);
+          const w = mk.at(m.wire('w', 8, { default: y.add(1) })); // the default reads y
+          y.set(w);
+        }),
+      { kind: 'comb-loop', at: mk, msg: ["'y'", "'w'"] },
+    );
+    const Pass = defineModule('default_pass', (m) => {
+      const w = m.wire('w', 8, { default: m.input('a', 8) });
+      m.output('y', 8).set(w);
+    });
+    expect([...Pass.elaborate().combPaths]).toEqual([['y', new Set(['a'])]]);
+    expect(() =>
+      elab((m) => {
+        const u = m.instance('u', Pass, undefined);
+        u.pin('a').set(u.pin('y'));
+      }),
+    ).toThrow(/combinational loop/);
+  });
+
   it('through an asynchronous memory read', () => {
     expect(() =>
       elab((m) => {
