@@ -1,0 +1,54 @@
+// Completion generator: turns a completion request (the request's header, a status, payload beats) into a
+// Cpl/CplD TLP (2.2.9). Every completion field is derived here from the request, in one place:
+//  - CplD only for a successful read (memory, configuration, IO); everything else is a Cpl (2.2.9: only
+//    SC completions carry data); a locked read (MRdLk) is answered with CplLk/CplDLk.
+//  - Byte Count: for memory reads, from Length and the byte enables (table "Calculating Byte Count from
+//    Length and Byte Enables"); 4 for configuration and IO requests. The whole request is answered by one
+//    completion, so the byte count is the full remaining count (callers keep reads within Max_Payload_Size).
+//    Unsuccessful completions of memory reads report the same byte count and lower address a successful
+//    one would have.
+//  - Lower Address: address bits 6:2 plus the first enabled byte for memory reads, 0 otherwise.
+//  - Requester ID, Tag (10 bits), TC and Attr copied from the request (2.2.9: completions carry the
+//    request's TC and Attr); Completer ID from the function's captured bus/device number.
+// Beats pass straight through (no buffering); for a completion without data keep is forced to 0.
+import { defineModule, lit, mux, tlpStream } from '../hdl';
+import { cplReqStream, type DataWidth } from './streams';
+import { cplHdr, CplStatus, memReadByteCount, memReadLowerAddr, tlpFields, Type } from './tlp';
+
+export const CplGen = defineModule(
+  'pcie_cpl_gen',
+  (m, p: { W: DataWidth }) => {
+    const req = m.input('req', cplReqStream(p.W));
+    const cpl = m.output('cpl', tlpStream(p.W));
+    const completerId = m.input('completer_id', 16);
+
+    const f = tlpFields(req.hdr);
+    const isMem = f.type.eq(Type.Mem).or(f.type.eq(Type.MemLk));
+    const withData = m.let('with_data', f.hasData.not().and(req.status.eq(CplStatus.SC)));
+    const byteCount = mux(isMem, memReadByteCount(f.lengthDw, f.firstBe, f.lastBe), lit(4, 13));
+    const lowerAddr = mux(isMem, memReadLowerAddr(f.addr, f.firstBe), lit(0, 7));
+
+    cpl.valid.set(req.valid);
+    req.ready.set(cpl.ready);
+    cpl.hdr.set(
+      cplHdr({
+        withData,
+        locked: f.type.eq(Type.MemLk),
+        length: f.lengthField,
+        status: req.status,
+        byteCount,
+        lowerAddr,
+        completerId,
+        requesterId: f.requesterId,
+        tag: f.tag,
+        tc: f.tc,
+        attr: f.attr,
+      }),
+    );
+    cpl.data.set(req.data);
+    cpl.keep.set(mux(withData, req.keep, lit(0, p.W / 32)));
+    cpl.sop.set(req.sop);
+    cpl.eop.set(req.eop);
+  },
+  { name: (p) => `pcie_cpl_gen_w${p.W}`, doc: 'Builds Cpl/CplD TLPs (byte count, lower address, status) from completion requests.' },
+);

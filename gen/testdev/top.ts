@@ -1,0 +1,179 @@
+// testdev: a small PCI Express endpoint that exercises a root-complex model: enumeration (configuration
+// space with BARs and capabilities), MMIO (registers and a RAM behind BAR0), DMA in both directions with
+// several read tags, and MSI-X. See docs/testdev.md.
+//
+//   rx -> rx_demux -+- cfg   -> cfg (type-0 configuration space) ---------------+
+//                   +- other -> ur (UR completions for unsupported requests) ----+-> cpl_arb -> cpl_gen -+
+//                   +- mem   -> mmio (BAR0 RAM / registers, BAR2 MSI-X table) ---+                       |
+//                   +- cpl   -> dma_rd (completion data -> ram)                                           |
+//   tx <- tx_arb <- [ cpl_gen, dma_rd (MRd), dma_wr (MWr), msix (MWr) ] <--------------------------------+
+import { bit, defineModule, type Signal, tlpStream } from '../hdl';
+import { PacketArbiter } from '../pcie/arbiter';
+import { type CfgSpaceParams, CfgSpace } from '../pcie/cfg_space';
+import { CplGen } from '../pcie/cpl_gen';
+import { DmaRd } from '../pcie/dma_rd';
+import { DmaWr } from '../pcie/dma_wr';
+import { Msix } from '../pcie/msix';
+import { RxDemux } from '../pcie/rx_demux';
+import { connect, cplReqStream, lanesOf } from '../pcie/streams';
+import { UrResponder } from '../pcie/ur_responder';
+import { DevRam } from './ram';
+import { Mmio } from './mmio';
+import { BAR0_BYTES, BAR2_BYTES, MSIX_PBA_OFFSET, MSIX_TABLE_OFFSET, MSIX_VECTORS, RAM_BYTES, RAM_OFFSET } from './regs';
+import { TestdevRegs } from './regs_block';
+
+export type TestdevWidth = 64 | 256;
+
+/**
+ * The function's identity and configuration-space parameters. Vendor 0x1234 / device 0x0001 are TEST IDs
+ * (0x1234 is not a vendor this device belongs to; it is the ID QEMU uses for its own test devices): never
+ * ship them in hardware.
+ */
+export const TESTDEV_CFG: CfgSpaceParams = {
+  name: 'testdev',
+  vendorId: 0x1234,
+  deviceId: 0x0001,
+  subsystemVendorId: 0x1234,
+  subsystemId: 0x0001,
+  revisionId: 0x01,
+  classCode: 0xff0000, // "device does not fit any defined class"
+  bars: [
+    { index: 0, kind: 'mem64', prefetchable: true, sizeLog2: Math.log2(BAR0_BYTES) },
+    { index: 2, kind: 'mem32', prefetchable: false, sizeLog2: Math.log2(BAR2_BYTES) },
+  ],
+  msix: { vectors: MSIX_VECTORS, tableBar: 2, tableOffset: MSIX_TABLE_OFFSET, pbaBar: 2, pbaOffset: MSIX_PBA_OFFSET },
+  mpsSupported: 2, // 512 bytes
+  extTagSupported: true,
+  linkSpeed: 3, // 8 GT/s
+  linkWidth: 8,
+};
+
+/** Per-width build parameters. */
+export function testdevParams(W: TestdevWidth) {
+  return {
+    W,
+    lanes: lanesOf(W),
+    readTags: W === 64 ? 8 : 16,
+    ramLog2: Math.log2(RAM_BYTES),
+    lenBits: 15,
+    timeoutBits: 24,
+    /** MMIO reads longer than this (dwords) get Completer Abort. */
+    maxReadDw: 32,
+  };
+}
+
+type Io = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+const io = (i: { io: unknown }): Io => i.io as Io;
+
+export const Testdev = defineModule(
+  'testdev',
+  (m, p: { W: TestdevWidth }) => {
+    const q = testdevParams(p.W);
+    const W = p.W;
+    const rx = m.input('rx', tlpStream(W));
+    const tx = m.output('tx', tlpStream(W));
+    const dmaBusy = m.output('dma_busy', bit);
+    const completerId = m.output('completer_id', 16);
+    const msixPending = m.output('irq_pending', MSIX_VECTORS);
+
+    const demux = io(m.instance('rx_demux', RxDemux, { W }));
+    const cfg = io(m.instance('cfg', CfgSpace, { ...TESTDEV_CFG, W }));
+    const ur = io(m.instance('ur', UrResponder, { W }));
+    const mmio = io(
+      m.instance('mmio', Mmio, { W, bar0Log2: Math.log2(BAR0_BYTES), bar2Log2: Math.log2(BAR2_BYTES), ramOffset: RAM_OFFSET, ramLog2: q.ramLog2, maxReadDw: q.maxReadDw }),
+    );
+    const dmaRd = io(m.instance('dma_rd', DmaRd, { W, tags: q.readTags, ramLog2: q.ramLog2, lenBits: q.lenBits, timeoutBits: q.timeoutBits }));
+    const dmaWr = io(m.instance('dma_wr', DmaWr, { W, ramLog2: q.ramLog2, lenBits: q.lenBits, mpsSupported: TESTDEV_CFG.mpsSupported }));
+    const ram = io(m.instance('ram', DevRam, { W, bytes: RAM_BYTES }));
+    const regs = io(m.instance('regs', TestdevRegs, { lanes: q.lanes, readTags: q.readTags, addrBits: Math.log2(BAR0_BYTES) - 2 }));
+    const msix = io(m.instance('msix', Msix, { W, vectors: MSIX_VECTORS, tableOffset: MSIX_TABLE_OFFSET, pbaOffset: MSIX_PBA_OFFSET, barLog2: Math.log2(BAR2_BYTES) }));
+    const cplArb = io(m.instance('cpl_arb', PacketArbiter, { spec: cplReqStream(W), n: 3 }));
+    const cplGen = io(m.instance('cpl_gen', CplGen, { W }));
+    const txArb = io(m.instance('tx_arb', PacketArbiter, { spec: tlpStream(W), n: 4 }));
+
+    // ---- receive side
+    connect(demux.rx, rx);
+    connect(cfg.req, demux.cfg);
+    connect(ur.req, demux.other);
+    connect(mmio.req, demux.mem);
+    connect(dmaRd.cpl, demux.cpl);
+
+    // ---- configuration seen by everyone
+    const cfgOut = (name: string) => cfg[name] as Signal;
+    mmio.mem_enable.set(cfgOut('mem_enable'));
+    mmio.bar0_base.set(cfgOut('bar0_base'));
+    mmio.bar2_base.set(cfgOut('bar2_base'));
+    for (const d of [dmaRd, dmaWr]) {
+      d.bus_master.set(cfgOut('bus_master'));
+      d.requester_id.set(cfgOut('completer_id'));
+      d.host_addr.set(regs.dma_host_addr);
+      d.ram_addr.set(regs.dma_ram_addr);
+      d.len.set(regs.dma_len);
+    }
+    dmaRd.max_read_req.set(cfgOut('max_read_req'));
+    dmaRd.ext_tag_en.set(cfgOut('ext_tag_en'));
+    dmaRd.timeout.set(regs.dma_timeout);
+    dmaRd.start.set(regs.rd_start);
+    dmaWr.max_payload.set(cfgOut('max_payload'));
+    dmaWr.start.set(regs.wr_start);
+    msix.msix_enable.set(cfgOut('msix_enable'));
+    msix.function_mask.set(cfgOut('msix_function_mask'));
+    msix.bus_master.set(cfgOut('bus_master'));
+    msix.requester_id.set(cfgOut('completer_id'));
+
+    // ---- status events into the configuration space
+    cfg.ev_received_master_abort.set(dmaRd.ev_ur);
+    cfg.ev_received_target_abort.set(dmaRd.ev_ca);
+    cfg.ev_poisoned_cpl.set(dmaRd.ev_poisoned);
+    cfg.ev_poisoned_req.set(mmio.ev_poisoned);
+    cfg.ev_sent_completer_abort.set(mmio.ev_ca);
+    cfg.ev_unsupported_request.set((ur.ur_detected as Signal).or(mmio.ev_ur));
+    cfg.transactions_pending.set(dmaRd.outstanding);
+
+    // ---- RAM: DMA completion data wins the write port, MMIO reads win the read port
+    connect(ram.wr_a, dmaRd.ram_wr);
+    connect(ram.wr_b, mmio.ram_wr);
+    connect(ram.rd_a, mmio.ram_rd);
+    connect(ram.rd_b, dmaWr.ram_rd);
+
+    // ---- register port: BAR0 registers or the BAR2 MSI-X table
+    const bus = mmio.reg as Io;
+    const bar2 = mmio.reg_bar2 as Signal;
+    regs.reg.addr.set(bus.addr);
+    regs.reg.wr.set((bus.wr as Signal).and(bar2.not()));
+    regs.reg.wdata.set(bus.wdata);
+    regs.reg.wbe.set(bus.wbe);
+    msix.reg.addr.set((bus.addr as Signal).trunc(Math.log2(BAR2_BYTES) - 2));
+    msix.reg.wr.set((bus.wr as Signal).and(bar2));
+    msix.reg.wdata.set(bus.wdata);
+    msix.reg.wbe.set(bus.wbe);
+    bus.rdata.set(bar2.select(msix.reg.rdata, regs.reg.rdata));
+
+    // ---- DMA status into the registers, interrupts out
+    regs.rd_busy.set(dmaRd.busy);
+    regs.rd_done.set(dmaRd.done);
+    regs.rd_error.set(dmaRd.error);
+    regs.wr_busy.set(dmaWr.busy);
+    regs.wr_done.set(dmaWr.done);
+    regs.wr_error.set(dmaWr.error);
+    regs.ev_unexpected.set(dmaRd.ev_unexpected);
+    msix.irq.set(regs.irq);
+
+    // ---- transmit side: completions, DMA requests and MSI-X writes, whole TLPs
+    connect(cplArb.in0, cfg.cpl);
+    connect(cplArb.in1, ur.cpl);
+    connect(cplArb.in2, mmio.cpl);
+    connect(cplGen.req, cplArb.out);
+    cplGen.completer_id.set(cfgOut('completer_id'));
+    connect(txArb.in0, cplGen.cpl);
+    connect(txArb.in1, dmaRd.req);
+    connect(txArb.in2, dmaWr.req);
+    connect(txArb.in3, msix.msg);
+    connect(tx, txArb.out);
+
+    dmaBusy.set((regs.rd_busy as Signal).or(regs.wr_busy).or(regs.rd_start).or(regs.wr_start));
+    completerId.set(cfgOut('completer_id'));
+    msixPending.set(msix.pending);
+  },
+  { name: (p) => `testdev_w${p.W}`, doc: 'PCI Express test endpoint: config space, BAR0 registers + RAM, DMA read/write engines, MSI-X.' },
+);
