@@ -3,6 +3,7 @@
 // priority. The functions build the arbiter inside the caller's module; the modules wrap them for testing.
 import { cat, defineModule, type Expr, lit, log2ceil, type ModuleBuilder, type Signal } from '../hdl';
 import { decode, priorityEncode } from './priority';
+import { oneBit, paramError } from './util';
 
 export interface Arbitration {
   /** One-hot grant (zero when `valid` is 0). */
@@ -37,6 +38,8 @@ export function fixedPriorityArbiter(m: ModuleBuilder, name: string, req: Expr, 
 
 function arbiter(m: ModuleBuilder, name: string, req: Expr, ack: Expr, roundRobin: boolean): Arbitration {
   const n = req.width;
+  oneBit(ack, `arbiter '${name}': ack`);
+  if (req.signed) throw paramError(`arbiter '${name}': req must be unsigned, got ${req.describe()}`);
   const iw = log2ceil(n);
   const locked = m.reg(`${name}_locked`, 1, { reset: 0 });
   const lockIndex = m.reg(`${name}_lock_index`, iw, { reset: 0 });

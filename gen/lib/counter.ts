@@ -2,6 +2,7 @@
 // counter. The functions build the counter inside the caller's module with registers named after `name`; the
 // modules wrap them for testing and standalone use.
 import { bitsFor, defineModule, type Expr, lit, log2ceil, type ModuleBuilder, type Signal } from '../hdl';
+import { oneBit, paramError } from './util';
 
 /**
  * Up counter 0, 1, .., modulus-1, 0, .. (log2ceil(modulus) bits). Counts in cycles with `en`; `clear` (priority
@@ -13,7 +14,9 @@ export function upCounter(
   name: string,
   o: { modulus: number; en: Expr; clear?: Expr },
 ): { value: Signal; last: Signal; wrap: Signal } {
-  if (!Number.isInteger(o.modulus) || o.modulus < 1) throw new Error(`upCounter '${name}': modulus must be a positive integer`);
+  if (!Number.isInteger(o.modulus) || o.modulus < 1) throw paramError(`upCounter '${name}': modulus must be a positive integer`);
+  oneBit(o.en, `upCounter '${name}': en`);
+  if (o.clear) oneBit(o.clear, `upCounter '${name}': clear`);
   const value = m.reg(name, log2ceil(o.modulus), { reset: 0 });
   const single = o.modulus === 1;
   const last = m.reg(`${name}_last`, 1, { reset: single ? 1 : 0 });
@@ -46,7 +49,9 @@ export function occupancyCounter(
   name: string,
   o: { max: number; inc: Expr; dec: Expr; atLeast?: number },
 ): { count: Signal; empty: Signal; full: Signal; atLeast?: Signal } {
-  if (!Number.isInteger(o.max) || o.max < 1) throw new Error(`occupancyCounter '${name}': max must be a positive integer`);
+  if (!Number.isInteger(o.max) || o.max < 1) throw paramError(`occupancyCounter '${name}': max must be a positive integer`);
+  oneBit(o.inc, `occupancyCounter '${name}': inc`);
+  oneBit(o.dec, `occupancyCounter '${name}': dec`);
   const count = m.reg(name, bitsFor(o.max), { reset: 0 });
   const empty = m.reg(`${name}_empty`, 1, { reset: 1 });
   const full = m.reg(`${name}_full`, 1, { reset: 0 });
@@ -64,7 +69,7 @@ export function occupancyCounter(
   let atLeast: Signal | undefined;
   if (o.atLeast !== undefined) {
     const t = o.atLeast;
-    if (!Number.isInteger(t) || t < 1 || t > o.max) throw new Error(`occupancyCounter '${name}': atLeast must be 1..max`);
+    if (!Number.isInteger(t) || t < 1 || t > o.max) throw paramError(`occupancyCounter '${name}': atLeast must be 1..max`);
     const ge = m.reg(`${name}_ge${t}`, 1, { reset: 0 });
     m.if(up.and(count.eq(t - 1)), () => ge.next(1)).elseIf(down.and(count.eq(t)), () => ge.next(0));
     atLeast = ge;
@@ -92,21 +97,24 @@ export interface CreditOptions {
 /**
  * Credit counter (tags, buffer space): `credits` starts at `init`; `take` subtracts `takeN` (default 1), `give`
  * adds `giveN` (default 1), both in the same cycle allowed. `avail` (a register) is 1 when at least `maxTake`
- * credits are free, so a take of any size up to `maxTake` may go ahead without an adder on its path. The
- * caller must not take more than are free nor give back more than were taken (nothing checks it).
+ * credits are free, so a take of any size up to `maxTake` may go ahead without an adder on its path (for an
+ * exact check of one amount, compare `credits` yourself). The caller must not take more than are free nor give
+ * back more than were taken: nothing checks it, and the count would wrap.
  */
 export function creditCounter(m: ModuleBuilder, name: string, o: CreditOptions): { credits: Signal; avail: Signal } {
   const maxTake = o.maxTake ?? 1;
   const init = o.init ?? o.max;
   if (!Number.isInteger(o.max) || o.max < 1 || init < 0 || init > o.max || maxTake < 1 || maxTake > o.max) {
-    throw new Error(`creditCounter '${name}': need 1 <= max, 0 <= init <= max, 1 <= maxTake <= max`);
+    throw paramError(`creditCounter '${name}': need 1 <= max, 0 <= init <= max, 1 <= maxTake <= max`);
   }
+  oneBit(o.take, `creditCounter '${name}': take`);
+  oneBit(o.give, `creditCounter '${name}': give`);
   const w = bitsFor(o.max);
   const credits = m.reg(name, w, { reset: init });
   const avail = m.reg(`${name}_avail`, 1, { reset: init >= maxTake ? 1 : 0 });
   const amount = (n: Expr | undefined, what: string) => {
     if (!n) return lit(1, w);
-    if (n.width > w) throw new Error(`creditCounter '${name}': ${what} is ${n.width} bits, wider than the ${w}-bit count`);
+    if (n.width > w) throw paramError(`creditCounter '${name}': ${what} is ${n.width} bits, wider than the ${w}-bit count`);
     return n.zext(w);
   };
   const taken = o.take.select(amount(o.takeN, 'takeN'), lit(0, w));
@@ -182,6 +190,7 @@ export interface CreditCounterParams {
 export const CreditCounter = defineModule(
   'credits',
   (m, p: CreditCounterParams) => {
+    if ((p.maxGive ?? 1) > p.max) throw paramError(`CreditCounter: maxGive ${p.maxGive} exceeds max ${p.max}`);
     const take = m.input('take', 1);
     const takeN = (p.maxTake ?? 1) > 1 ? m.input('take_n', bitsFor(p.maxTake!)) : undefined;
     const give = m.input('give', 1);

@@ -1,6 +1,6 @@
 // The lint/synthesis helpers must see what they are meant to catch, or every "lints clean" test is vacuous.
 import { describe, expect, it } from 'vitest';
-import { lint, lutDepth, synth } from './support-lint';
+import { lint, lutDepth, synth, synthClean } from './support-lint';
 
 const v = (top: string, text: string) => ({ top, files: new Map([[`${top}.v`, text]]) });
 
@@ -18,6 +18,7 @@ describe('support-lint helpers', () => {
       'module has_latch(input wire en, input wire d, output reg q);\n  always @* if (en) q = d;\nendmodule\n',
     );
     expect(synth(latch).latches.length).toBeGreaterThan(0);
+    expect(() => synthClean(latch)).toThrow(/latches in has_latch/);
   });
 
   it('lutDepth sees a ripple chain', () => {

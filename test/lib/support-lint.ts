@@ -5,7 +5,6 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { expect } from 'vitest';
 import { emitDesign, type HwModule } from '../../gen/hdl';
 
 /** A design as files: a module (every emitted file of its hierarchy), or Verilog text by file name. */
@@ -130,11 +129,14 @@ export function lutDepth(design: Design): number {
   }
 }
 
-/** `synth`, printing the summary, and asserting no latches and no problems from Yosys's `check`. */
+/**
+ * `synth`, printing the summary; throws when Yosys infers a latch or its `check` reports a problem. (Plain
+ * throws, no vitest import, so scripts can use these helpers too.)
+ */
 export function synthClean(design: Design): SynthResult {
   const s = synth(design);
   console.log(s.summary);
-  expect(s.latches, `latches in ${s.summary}`).toEqual([]);
-  expect(s.problems, `yosys check problems in ${s.summary}`).toBe(0);
+  if (s.latches.length) throw new Error(`latches in ${s.summary}:\n${s.latches.join('\n')}`);
+  if (s.problems !== 0) throw new Error(`yosys check reported ${s.problems} problems in ${s.summary}`);
   return s;
 }
