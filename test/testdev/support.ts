@@ -100,7 +100,9 @@ export class Host {
   constructor(ports: string, opts: HostOptions = {}) {
     const seed = opts.seed ?? testSeed();
     this.rand = prng(seed ^ 0x5eed);
-    this.sim = Sim.load({ ports, quiet: true, seed, ...opts.sim });
+    // Random idle cycles between rx beats and backpressure on tx by default: the bench checks that a stalled
+    // tx beat stays unchanged.
+    this.sim = Sim.load({ ports, quiet: true, seed, rxIdle: 0.1, txBackpressure: 0.25, ...opts.sim });
     this.rcb = opts.rcb ?? 64;
     this.reorder = opts.reorder ?? true;
     this.latency = opts.latency ?? 40;
