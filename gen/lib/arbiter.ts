@@ -64,13 +64,20 @@ function arbiter(m: ModuleBuilder, name: string, req: Expr, ack: Expr, roundRobi
     m.if(ack, () => {
       locked.next(0);
       // Requesters above the acknowledged one get priority next time.
-      if (mask) mask.next(cat(...Array.from({ length: n }, (_, k) => n - 1 - k).map((i) => (i === 0 ? lit(0, 1) : index.lt(i)))));
+      if (mask) mask.next(above(index, n));
     }).else(() => {
       locked.next(1);
       lockIndex.next(index);
     });
   });
   return { grant, index, valid };
+}
+
+/** `n` bits, bit i set for every i > index: a compare with a constant per bit. */
+function above(index: Expr, n: number): Expr {
+  const bits: Expr[] = [];
+  for (let i = n - 1; i >= 0; i--) bits.push(i === 0 ? lit(0, 1) : index.lt(i));
+  return cat(...bits);
 }
 
 export interface ArbiterParams {

@@ -74,7 +74,8 @@ export interface BramFifoParams extends FifoParams {
  * Capacity is exactly `depth` (entries held in the prefetch stages count), and `count` is the number held.
  * Latency: an entry enqueued in cycle t is visible on `deq` from cycle t+3 (t+2 with `outReg: false`), or as
  * soon as the entries before it have left, whichever is later. `enq.ready`, `count` and `almost_full` are
- * registers.
+ * registers. The RAM never reads and writes one address in the same cycle (a read needs an entry written in an
+ * earlier cycle; a write needs a free slot), so any block-RAM read-during-write mode will do.
  */
 export const BramFifo = defineModule(
   'fifo_bram',

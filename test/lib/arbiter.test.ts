@@ -47,6 +47,7 @@ interface Run {
   acks: { c: number; i: number }[];
   /** Per requester: cycles where a request (that waits for its grant) started. */
   starts: { c: number; i: number }[];
+  replay: string;
 }
 
 /**
@@ -117,7 +118,7 @@ function run(n: number, roundRobin: boolean, traffic: Traffic, seedBase: number,
     // One-hot and consistent with the index.
     if (v.grant_valid === 1n) expect(v.grant, ctx).toBe(1n << v.grant_idx);
   });
-  return { stim, out, acks, starts };
+  return { stim, out, acks, starts, replay };
 }
 
 describe('RoundRobinArbiter', () => {
@@ -125,7 +126,7 @@ describe('RoundRobinArbiter', () => {
     it(`grants each of ${n} always-requesting inputs exactly once every ${n} grants`, () => {
       const r = run(n, true, 'saturated', 3000 + n);
       expect(r.acks.length).toBeGreaterThan(5 * n);
-      r.acks.forEach((a, k) => expect(a.i, `grant ${k} at cycle ${a.c}`).toBe(k % n));
+      r.acks.forEach((a, k) => expect(a.i, `grant ${k} at cycle ${a.c}; ${r.replay}`).toBe(k % n));
     });
 
     it(`keeps packets whole and bounds the wait by ${n - 1} grants (${n} packet sources)`, () => {
@@ -137,11 +138,11 @@ describe('RoundRobinArbiter', () => {
         const own = r.acks.find((a) => a.c >= s.c && a.i === s.i);
         if (!own) continue; // still waiting at the end
         for (const a of r.acks) if (a.c >= s.c && a.c < own.c && a.i !== s.i) others++;
-        expect(others, `requester ${s.i} from cycle ${s.c}`).toBeLessThanOrEqual(n - 1);
+        expect(others, `requester ${s.i} from cycle ${s.c}; ${r.replay}`).toBeLessThanOrEqual(n - 1);
       }
       // And nobody waits forever: the last requests started well before the end were served.
       for (const s of r.starts.filter((x) => x.c < 2000)) {
-        expect(r.acks.some((a) => a.c >= s.c && a.i === s.i), `requester ${s.i} from cycle ${s.c} starved`).toBe(true);
+        expect(r.acks.some((a) => a.c >= s.c && a.i === s.i), `requester ${s.i} from cycle ${s.c} starved; ${r.replay}`).toBe(true);
       }
     });
 
@@ -181,7 +182,7 @@ describe('FixedPriorityArbiter', () => {
       r.out.forEach((v, c) => {
         const fresh = c === 0 || r.out[c - 1].grant_valid === 0n || r.stim[c - 1].ack;
         const req = BigInt(r.stim[c].req as bigint);
-        if (fresh && req) expect(v.grant, `cycle ${c}`).toBe(req & -req);
+        if (fresh && req) expect(v.grant, `cycle ${c}; ${r.replay}`).toBe(req & -req);
       });
     });
   }
