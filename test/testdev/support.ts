@@ -88,6 +88,11 @@ export class Host {
   /** Device reads of host memory seen, and a hook to fault them. */
   readonly reads: MemReadTlp[] = [];
   fault?: (req: MemReadTlp) => ReadFault | undefined;
+  /** Most device reads seen and not yet answered at once (a lower bound of the device's tags in flight). */
+  peakReadsInFlight = 0;
+  /** Completions sent for device reads, and how many of them overtook a completion of an older read. */
+  completionsSent = 0;
+  completionsOvertaking = 0;
   rcb: number;
   reorder: boolean;
   latency: number;
@@ -173,8 +178,10 @@ export class Host {
       }
       case 'MRd':
         if (t.requesterId !== this.devId) throw new Error(`MRd with requester ID ${t.requesterId.toString(16)}: ${describeTlp(t)}`);
+        for (const q of this.queued) if (q.req.tag === t.tag) throw new Error(`tag ${t.tag} reused while outstanding: ${describeTlp(t)}`);
         this.reads.push(t);
         this.queued.push({ req: t, at: this.sim.cycle });
+        this.peakReadsInFlight = Math.max(this.peakReadsInFlight, this.queued.length);
         break;
       case 'MWr': {
         if (t.requesterId !== this.devId) throw new Error(`MWr with requester ID ${t.requesterId.toString(16)}: ${describeTlp(t)}`);
@@ -204,6 +211,13 @@ export class Host {
     if (!ready.length) return;
     this.queued = this.queued.filter((q) => !ready.includes(q));
     const streams = ready.map((q) => this.completionsFor(q.req));
+    const order = new Map(streams.map((st, i) => [st, i])); // index = age
+    const send = (st: RawTlp[]) => {
+      const c = st.shift()!;
+      this.completionsSent++;
+      if (streams.some((o) => o.length && order.get(o)! < order.get(st)!)) this.completionsOvertaking++;
+      this.sim.send(c);
+    };
     if (this.reorder) {
       // Shuffle the requests, then interleave their completions at random; each tag's stay in order.
       for (let i = streams.length - 1; i > 0; i--) {
@@ -212,10 +226,10 @@ export class Host {
       }
       while (streams.some((s) => s.length)) {
         const live = streams.filter((s) => s.length);
-        this.sim.send(live[Math.floor(this.rand() * live.length)].shift()!);
+        send(live[Math.floor(this.rand() * live.length)]);
       }
     } else {
-      for (const s of streams) for (const c of s) this.sim.send(c);
+      for (const st of streams) while (st.length) send(st);
     }
   }
 
