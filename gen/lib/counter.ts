@@ -2,7 +2,7 @@
 // counter. The functions build the counter inside the caller's module with registers named after `name`; the
 // modules wrap them for testing and standalone use.
 import { bitsFor, defineModule, type Expr, lit, log2ceil, type ModuleBuilder, type Signal } from '../hdl';
-import { oneBit, paramError } from './util';
+import { dropDefaults, oneBit, paramError, withDefaults } from './util';
 
 /**
  * Up counter 0, 1, .., modulus-1, 0, .. (log2ceil(modulus) bits). Counts in cycles with `en`; `clear` (priority
@@ -183,11 +183,8 @@ export interface CreditCounterParams {
   maxGive?: number;
 }
 
-/**
- * Credit counter module: `take` (+ `take_n` when maxTake > 1), `give` (+ `give_n` when maxGive > 1) →
- * `credits`, `avail` (at least maxTake free). All outputs are registers.
- */
-export const CreditCounter = defineModule(
+// The definition; `CreditCounter` (below) wraps it so that spelled-out defaults give the same module.
+const creditCounterDef = defineModule(
   'credits',
   (m, p: CreditCounterParams) => {
     if ((p.maxGive ?? 1) > p.max) throw paramError(`CreditCounter: maxGive ${p.maxGive} exceeds max ${p.max}`);
@@ -210,3 +207,9 @@ export const CreditCounter = defineModule(
       ((p.maxGive ?? 1) > 1 ? `_give${p.maxGive}` : ''),
   },
 );
+
+/**
+ * Credit counter module: `take` (+ `take_n` when maxTake > 1), `give` (+ `give_n` when maxGive > 1) →
+ * `credits`, `avail` (at least maxTake free). All outputs are registers.
+ */
+export const CreditCounter = withDefaults(creditCounterDef, (p) => dropDefaults(p, { init: p.max, maxTake: 1, maxGive: 1 }));

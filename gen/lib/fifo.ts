@@ -3,6 +3,7 @@
 import { bitsFor, defineModule, log2ceil, type Signal, stream } from '../hdl';
 import { occupancyCounter } from './counter';
 import { RegSlice } from './skid';
+import { dropDefaults, withDefaults } from './util';
 
 export interface FifoParams {
   /** Data width in bits. */
@@ -65,19 +66,8 @@ export interface BramFifoParams extends FifoParams {
   outReg?: boolean;
 }
 
-/**
- * First-in first-out buffer in block RAM (synchronous read), first-word fall-through: `deq.data` is valid
- * with `deq.valid`, with no bubbles: the RAM is read ahead into a prefetch stage whenever that stage is empty
- * or being emptied. Throughput 1 beat per cycle with depth >= 4 (>= 3 with `outReg: false`): an entry's slot is
- * taken from its enqueue until a cycle after it leaves, since `enq.ready` is a register.
- *
- * Capacity is exactly `depth` (entries held in the prefetch stages count), and `count` is the number held.
- * Latency: an entry enqueued in cycle t is visible on `deq` from cycle t+3 (t+2 with `outReg: false`), or as
- * soon as the entries before it have left, whichever is later. `enq.ready`, `count` and `almost_full` are
- * registers. The RAM never reads and writes one address in the same cycle (a read needs an entry written in an
- * earlier cycle; a write needs a free slot), so any block-RAM read-during-write mode will do.
- */
-export const BramFifo = defineModule(
+// The definition; `BramFifo` (below, documented) wraps it so that `{ outReg: true }` and `{}` are one module.
+const bramFifo = defineModule(
   'fifo_bram',
   (m, p: BramFifoParams) => {
     const outReg = p.outReg ?? true;
@@ -130,3 +120,17 @@ export const BramFifo = defineModule(
   },
   { name: (p) => fifoName('fifo_bram', p) + (p.outReg === false ? '_direct' : '') },
 );
+
+/**
+ * First-in first-out buffer in block RAM (synchronous read), first-word fall-through: `deq.data` is valid
+ * with `deq.valid`, with no bubbles: the RAM is read ahead into a prefetch stage whenever that stage is empty
+ * or being emptied. Throughput 1 beat per cycle with depth >= 4 (>= 3 with `outReg: false`): an entry's slot is
+ * taken from its enqueue until a cycle after it leaves, since `enq.ready` is a register.
+ *
+ * Capacity is exactly `depth` (entries held in the prefetch stages count), and `count` is the number held.
+ * Latency: an entry enqueued in cycle t is visible on `deq` from cycle t+3 (t+2 with `outReg: false`), or as
+ * soon as the entries before it have left, whichever is later. `enq.ready`, `count` and `almost_full` are
+ * registers. The RAM never reads and writes one address in the same cycle (a read needs an entry written in an
+ * earlier cycle; a write needs a free slot), so any block-RAM read-during-write mode will do.
+ */
+export const BramFifo = withDefaults(bramFifo, (p) => dropDefaults(p, { outReg: true }));

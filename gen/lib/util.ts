@@ -2,7 +2,7 @@
 // outside the DSL core and this library (the core's own `callerLoc` stops at the library's frames).
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Expr, HdlError, type SrcLoc } from '../hdl';
+import { type Expr, HdlError, type ModuleDef, type SrcLoc } from '../hdl';
 
 const libDir = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(libDir, '..', '..');
@@ -36,4 +36,26 @@ export function paramError(message: string): HdlError {
 export function oneBit(e: Expr, what: string): Expr {
   if (e.width !== 1) throw new HdlError(`${what} must be 1 bit, got ${e.describe()}`, userLoc(), 'width');
   return e;
+}
+
+/**
+ * A definition whose parameters are normalized (defaults dropped) before elaboration. The core caches modules
+ * by their parameter object, so `{ outReg: true }` and `{}` would elaborate twice into two modules with one
+ * name, which a design using both rejects as a name collision.
+ */
+export function withDefaults<P, IO>(def: ModuleDef<P, IO>, normalize: (p: P) => P): ModuleDef<P, IO> {
+  return {
+    base: def.base,
+    elaborate: (p: P) => def.elaborate(normalize(p)),
+    nameFor: (p: P) => def.nameFor(normalize(p)),
+  };
+}
+
+/** `p` without the keys whose value is undefined or equal to the given default. */
+export function dropDefaults<P extends object>(p: P, defaults: Partial<P>): P {
+  const out: Partial<P> = {};
+  for (const [k, v] of Object.entries(p) as [keyof P, P[keyof P]][]) {
+    if (v !== undefined && v !== defaults[k]) out[k] = v;
+  }
+  return out as P;
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { defineModule, emitDesign } from '../../gen/hdl';
 import { BramFifo, Fifo } from '../../gen/lib/fifo';
 import { cycleSim, Rng, testSeed, type Vector } from '../support/cyclesim';
 import { runStreamTest } from './stream-check';
@@ -78,6 +79,19 @@ describe('BramFifo', () => {
   it('has registered ports (with the output slice)', () => {
     expect(BramFifo.elaborate({ width: 8, depth: 16 }).combPaths.size).toBe(0);
     expect([...BramFifo.elaborate({ width: 8, depth: 16, outReg: false }).combPaths.keys()]).toEqual([]);
+  });
+
+  it('is one module whether a default is spelled out or not', () => {
+    expect(BramFifo.elaborate({ width: 8, depth: 16, outReg: true })).toBe(BramFifo.elaborate({ width: 8, depth: 16 }));
+    const Top = defineModule('two_fifos', (m) => {
+      for (const [name, p] of [['a', { width: 8, depth: 16 }], ['b', { width: 8, depth: 16, outReg: true }]] as const) {
+        const f = m.instance(name, BramFifo, p);
+        f.io.enq.valid.set(0);
+        f.io.enq.data.set(0);
+        f.io.deq.ready.set(0);
+      }
+    });
+    expect([...emitDesign(Top.elaborate()).keys()]).toContain('fifo_bram_w8_d16.v');
   });
 
   it('names modules by parameters', () => {
