@@ -27,7 +27,7 @@ export interface InterruptEvent {
 interface TagUse {
   /** Cycle from which the device may reuse the tag (its last completion was due then). */
   freeAt: number;
-  desc: string;
+  tlp: MemReadTlp;
   cycle: number;
   action: ReadAction;
 }
@@ -103,7 +103,7 @@ export class Completer {
     if (prev && prev.freeAt > cycle) {
       rc.violation(
         'tag-reuse',
-        `tag ${t.tag} reused while outstanding: the earlier request (cycle ${prev.cycle}: ${prev.desc}) is completed only at cycle ${prev.freeAt}`,
+        `tag ${t.tag} reused while outstanding: the earlier request (cycle ${prev.cycle}: ${describeTlp(prev.tlp)}) is completed only at cycle ${prev.freeAt}`,
         cycle,
         ctx,
       );
@@ -170,7 +170,7 @@ export class Completer {
     }
     this.lastScheduled = Math.max(this.lastScheduled, last);
     // A dropped read's tag is the device's again once its completion timeout fires: allow reuse at once.
-    perReq.set(t.tag, { freeAt: action === 'drop' ? cycle : last, desc: ctx.desc ?? describeTlp(t), cycle, action });
+    perReq.set(t.tag, { freeAt: action === 'drop' ? cycle : last, tlp: t, cycle, action });
   }
 
   // ---- memory write ----

@@ -4,6 +4,7 @@
  */
 import type { RawTlp } from './raw';
 import { formatRawTlp } from './raw';
+import { describeTlp, type Tlp } from './tlp';
 
 /**
  * What a device broke. Codes are stable (tests match on them); messages are for people.
@@ -40,9 +41,10 @@ export type ViolationCode =
   | 'msix'
   | 'unsupported';
 
-/** Where a TLP came from, for messages: its decoded description and/or its raw dwords. */
+/** Where a TLP came from, for messages: the decoded TLP (described only when a message needs it) and/or its raw dwords. */
 export interface TlpContext {
-  /** describeTlp() of the decoded TLP, when it decoded. */
+  tlp?: Tlp;
+  /** A description for a TLP that did not decode. */
   desc?: string;
   raw?: RawTlp;
   /** Cycle the TLP left the device (its sop), if known. */
@@ -51,7 +53,8 @@ export interface TlpContext {
 
 export function formatTlpContext(ctx: TlpContext): string {
   const parts: string[] = [];
-  if (ctx.desc) parts.push(ctx.desc);
+  if (ctx.tlp) parts.push(describeTlp(ctx.tlp));
+  else if (ctx.desc) parts.push(ctx.desc);
   if (ctx.raw) parts.push(`raw ${formatRawTlp(ctx.raw)}`);
   return parts.join('\n    ');
 }

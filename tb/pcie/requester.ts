@@ -56,7 +56,8 @@ type Req = CfgReadTlp | CfgWriteTlp | MemReadTlp;
 interface Outstanding {
   tag: number;
   tlp: Req;
-  desc: string;
+  /** describeTlp(tlp), computed when a message needs it. */
+  readonly desc: string;
   sentAt: number;
   deadline: number;
   crsLeft: number;
@@ -89,7 +90,8 @@ export class Requester {
   readonly stats: RequesterStats = { cfgReads: 0, cfgWrites: 0, mmioReads: 0, mmioReadBytes: 0, mmioWrites: 0, mmioWriteBytes: 0, crsRetries: 0, timeouts: 0 };
   private readonly slots: (Outstanding | undefined)[] = new Array(TAGS).fill(undefined);
   private nextTag = 0;
-  private inFlight = 0;
+  /** The requests in flight (the non-empty slots), for cheap timeout scans. */
+  private readonly live = new Set<Outstanding>();
   private readonly queue: Queued[] = [];
   /** Tags whose request timed out: a late completion for them is reported as such. */
   private readonly timedOut = new Map<number, string>();
@@ -98,7 +100,7 @@ export class Requester {
 
   /** Requests sent and not yet completed, plus those waiting for a tag. */
   get outstanding(): number {
-    return this.inFlight + this.queue.length;
+    return this.live.size + this.queue.length;
   }
 
   // ---- configuration ----
@@ -280,15 +282,15 @@ export class Requester {
   /** Earliest completion deadline of the requests in flight (Infinity if none). */
   nextDeadline(): number {
     let d = Infinity;
-    for (const slot of this.slots) if (slot && slot.deadline < d) d = slot.deadline;
+    for (const slot of this.live) if (slot.deadline < d) d = slot.deadline;
     return d;
   }
 
   /** Fails requests whose completion timeout passed. Returns how many. */
   checkTimeouts(now: number): number {
     let n = 0;
-    for (const slot of this.slots) {
-      if (!slot || now < slot.deadline) continue;
+    for (const slot of [...this.live]) {
+      if (now < slot.deadline) continue;
       n++;
       this.stats.timeouts++;
       this.release(slot);
@@ -300,7 +302,7 @@ export class Requester {
 
   /** Sends queued requests now that tags are free. */
   drain(): void {
-    while (this.queue.length && this.inFlight < TAGS) {
+    while (this.queue.length && this.live.size < TAGS) {
       const q = this.queue.shift()!;
       this.issue(q.tlp, q.at, q.crsLeft, q.finish);
     }
@@ -309,7 +311,7 @@ export class Requester {
   // ---- internals ----
 
   private issue(tlp: Req, at: number, crsLeft: number, finish: Outstanding['finish'], reasm?: ReadReassembly): void {
-    if (this.inFlight >= TAGS) {
+    if (this.live.size >= TAGS) {
       this.queue.push({ tlp, at, finish, crsLeft });
       return;
     }
@@ -321,7 +323,9 @@ export class Requester {
     const slot: Outstanding = {
       tag,
       tlp: sent,
-      desc: describeTlp(sent),
+      get desc() {
+        return describeTlp(sent);
+      },
       sentAt: when,
       deadline: when + this.rc.opts.completionTimeout,
       crsLeft,
@@ -330,14 +334,14 @@ export class Requester {
     };
     this.slots[tag] = slot;
     this.timedOut.delete(tag);
-    this.inFlight++;
+    this.live.add(slot);
     this.rc.send(sent, when);
   }
 
   private release(slot: Outstanding): void {
     if (this.slots[slot.tag] === slot) {
       this.slots[slot.tag] = undefined;
-      this.inFlight--;
+      this.live.delete(slot);
     }
   }
 }

@@ -135,7 +135,7 @@ export class RootComplex implements RcCore {
     const raw = encodeTlp(t);
     const at = Math.max(atCycle ?? this.now, this.now);
     this.count(this.toDevice, t);
-    this.opts.trace?.(`rc @${this.now}: -> dev @${at}: ${describeTlp(t)}`);
+    if (this.opts.trace) this.opts.trace(`rc @${this.now}: -> dev @${at}: ${describeTlp(t)}`);
     this.link.send(raw, at);
   }
 
@@ -203,9 +203,8 @@ export class RootComplex implements RcCore {
       return;
     }
     this.count(this.fromDevice, t);
-    const desc = describeTlp(t);
-    this.opts.trace?.(`rc @${this.now}: <- dev @${cycle}: ${desc}`);
-    const ctx: TlpContext = { desc, raw, cycle };
+    if (this.opts.trace) this.opts.trace(`rc @${this.now}: <- dev @${cycle}: ${describeTlp(t)}`);
+    const ctx: TlpContext = { tlp: t, raw, cycle };
     switch (t.type) {
       case 'MRd':
         this.completer.onRead(t, cycle, ctx);
