@@ -181,8 +181,12 @@ class ExprWriter {
       }
       case 'cast':
         return `${e.signed ? '$signed' : '$unsigned'}(${this.expr(e.args[0])})`;
-      case 'select':
+      case 'select': {
+        // A constant index picks its option here (a case on a constant is a block that reads no signal).
+        const [idx, fb, ...opts] = e.args;
+        if (idx.op === 'const') return this.expr(opts[Number(idx.attrs.value)] ?? fb);
         return this.hoist(e);
+      }
       default: {
         const op = binOps[e.op];
         if (!op) throw new Error(`emitter: unknown operator ${e.op}`);
@@ -429,9 +433,12 @@ export function emitModule(mod: HwModule): string {
   for (const s of mod.signals) {
     if (!(s.kind === 'wire' || s.kind === 'output' || s.kind === 'inst-in')) continue;
     const shape = assignShape(mod.stmts, s);
-    if (!s.default && !shape.nested && shape.top === 1) {
-      const a = mod.stmts.find((x) => x.k === 'assign' && x.target === s) as Extract<Stmt, { k: 'assign' }>;
-      comb.push(`  assign ${s.name} = ${w.top(a.value)};  // ${fmtLoc(a.loc)}`);
+    if (!shape.nested && (shape.top > 0 || s.default)) {
+      // Only unconditional assignments: the last one (else the default) is the value. As an always @* block
+      // it could read no signal at all (constants), and event-driven simulators never run such a block.
+      const a = [...mod.stmts].reverse().find((x) => x.k === 'assign' && x.target === s) as Extract<Stmt, { k: 'assign' }> | undefined;
+      if (a) comb.push(`  assign ${s.name} = ${w.top(a.value)};  // ${fmtLoc(a.loc)}`);
+      else comb.push(`  assign ${s.name} = ${w.top(s.default!)};  // default, ${fmtLoc(s.loc)}`);
       continue;
     }
     if (!s.default && shape.top === 0 && !shape.nested) continue; // undriven: the checker has rejected it
