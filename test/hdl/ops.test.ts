@@ -365,7 +365,7 @@ describe('expression DAGs', () => {
       m.output('r', 4).set(big.bits(11, 8));
       m.output('s', 16).set(big.asSigned().add(sb).shr(1).asUnsigned());
       // a chain far deeper than one Verilog expression should be
-      let acc = a;
+      let acc: Expr = a;
       for (let i = 0; i < 200; i++) acc = i % 3 === 0 ? acc.add(i) : i % 3 === 1 ? acc.xor(b) : acc.sub(1);
       m.output('chain', 16).set(acc);
     }).elaborate();

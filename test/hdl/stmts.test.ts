@@ -2,7 +2,7 @@
 // last-assignment-wins, wires with defaults, let(), regArray/wireArray with dynamic indices. Each design is
 // simulated in Icarus against a cycle model written in TypeScript, and linted with Verilator -Wall.
 import { describe, expect, it } from 'vitest';
-import { defineModule, sint } from '../../gen/hdl';
+import { defineModule, lit, select, sint } from '../../gen/hdl';
 import { cycleSim, Rng, testSeed, type Vector } from '../support/cyclesim';
 import { edgeBits, expectLintClean, mask, S, U, verilogOf } from './helpers';
 
@@ -123,6 +123,32 @@ describe('combinational statements', () => {
     expect(v).toMatch(/assign sum = p \+ q;/);
     expect(v).toMatch(/output reg  \[7:0\] +w_if,/);
     expect(v).toContain('dflt = 8\'d119;  // default, test/hdl/stmts.test.ts:');
+  });
+});
+
+describe('constant-only combinational signals', () => {
+  // An always @* block that reads no signal never runs in an event-driven simulator (its outputs stay X).
+  it('a default-only wire, several constant assignments and a select at a constant index simulate', () => {
+    const top = defineModule('const_comb', (m) => {
+      const a = m.input('a', 8);
+      const w = m.wire('w', 8, { default: 5 }); // a generator parameter left it unassigned
+      m.output('y', 8).set(w);
+      const v = m.wire('v', 8);
+      v.set(1);
+      v.set(2); // last assignment wins
+      m.output('z', 8).set(v);
+      m.output('s', 8).set(select(lit(1, 2), [lit(3, 8), lit(4, 8)]));
+      const u = m.wire('u', 8, { default: 9 });
+      u.set(a); // an unconditional assignment overrides the default
+      m.output('o', 8).set(u);
+    }).elaborate();
+    const out = cycleSim(top, [{ a: 7 }, { a: 8 }]);
+    expect(out).toEqual([
+      { y: 5n, z: 2n, s: 4n, o: 7n },
+      { y: 5n, z: 2n, s: 4n, o: 8n },
+    ]);
+    expect(verilogOf(top)).not.toContain('always');
+    expectLintClean(top);
   });
 });
 
