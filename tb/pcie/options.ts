@@ -19,8 +19,10 @@ export interface RootComplexOptions {
 
   /** Max_Payload_Size the RC supports (bytes); enumeration programs min(this, device capability). Default 256. */
   mps?: number;
-  /** Max_Read_Request_Size programmed into the device, and the RC's own limit for MMIO reads. Default 512. */
+  /** Max_Read_Request_Size programmed into the device. Default 512. */
   mrrs?: number;
+  /** Largest MMIO read the RC sends in one request (bytes, a power of two); longer reads are split. Default: mrrs. */
+  maxMmioRead?: number;
   /** The RC's Read Completion Boundary (64 or 128): where it splits its completions. Default 64. */
   rcb?: 64 | 128;
   /** The device's RCB, which its split completions must respect (128 for endpoints per spec). Default 128. */
@@ -76,6 +78,7 @@ export interface ResolvedOptions {
   deviceId: number;
   mps: number;
   mrrs: number;
+  maxMmioRead: number;
   rcb: 64 | 128;
   deviceRcb: number;
   extTags: boolean;
@@ -131,6 +134,7 @@ export function resolveOptions(o: RootComplexOptions): ResolvedOptions {
     deviceId: o.deviceId ?? 0x0100,
     mps: pow2(o.mps ?? 256, 128, 4096, 'mps'),
     mrrs: pow2(o.mrrs ?? 512, 128, 4096, 'mrrs'),
+    maxMmioRead: pow2(o.maxMmioRead ?? o.mrrs ?? 512, 4, 4096, 'maxMmioRead'),
     rcb,
     deviceRcb: o.deviceRcb ?? 128,
     extTags: o.extTags ?? true,

@@ -5,7 +5,8 @@
  * Requests start at once and return a Pending handle; the pump completes it when the
  * device's completions arrive (or fails it on UR/CA, after bounded CRS retries, on poisoned
  * data, or on completion timeout). Large MMIO accesses are split as a real RC would: reads
- * at the RC's MRRS, writes at the device's MPS, neither across a 4 KB boundary.
+ * at options.maxMmioRead (default the MRRS), writes at the device's MPS, neither across a 4 KB
+ * boundary.
  */
 import { ReadReassembly } from './completions';
 import type { RcCore } from './core';
@@ -147,7 +148,7 @@ export class Requester {
     checkRange(addr, len);
     const p = new Pending<Uint8Array>(`MMIO read of ${len} byte${len === 1 ? '' : 's'} at 0x${addr.toString(16)}`);
     const out = new Uint8Array(len);
-    const pieces = len === 0 ? [{ addr, len: 0 }] : splitAccess(addr, len, this.rc.opts.mrrs);
+    const pieces = len === 0 ? [{ addr, len: 0 }] : splitAccess(addr, len, this.rc.opts.maxMmioRead);
     let left = pieces.length;
     this.stats.mmioReads += pieces.length;
     this.stats.mmioReadBytes += len;

@@ -25,7 +25,7 @@ import { resolveOptions, type ResolvedOptions, type RootComplexOptions } from '.
 import { Rng, envSeed } from './random';
 import type { RawTlp } from './raw';
 import { Pending, Requester } from './requester';
-import { TlpError, decodeTlp, describeTlp, encodeTlp, type MsgDTlp, type MsgTlp, type Tlp, type TlpType } from './tlp';
+import { CplStatus, TlpError, decodeTlp, describeTlp, encodeTlp, type MsgDTlp, type MsgTlp, type Tlp, type TlpType } from './tlp';
 
 export { Pending } from './requester';
 export type { InterruptEvent } from './completer';
@@ -268,7 +268,7 @@ export class RootComplex implements RcCore {
    * scheduled for the device's reads delivered (plus `quiet` idle cycles, default 0).
    */
   settle(opts: WaitOptions & { quiet?: number } = {}): void {
-    this.waitFor('the traffic to settle (RC requests completed, device reads answered)', () => this.requester.outstanding === 0 && this.now > this.completer.lastScheduled, opts);
+    this.waitFor('the traffic to settle (RC requests completed, device reads answered)', () => this.idle, opts);
     if (opts.quiet) this.runFor(opts.quiet);
   }
 
@@ -409,6 +409,26 @@ export class RootComplex implements RcCore {
   setFaults(f: { onRead?: ReadHook; rates?: FaultRates }): void {
     if ('onRead' in f) this.injector.hook = f.onRead;
     if (f.rates) this.injector.rates = f.rates;
+  }
+
+  /**
+   * Sends the device a completion it did not ask for (error injection: the device must drop it
+   * and flag an unexpected completion). Default: a 1 DW CplD for `tag` to the device's ID.
+   */
+  sendUnexpectedCompletion(o: { tag: number; requesterId?: number; atCycle?: number; status?: 'SC' | 'UR' | 'CA'; bytes?: number }): void {
+    const base = { completerId: this.opts.rcId, requesterId: o.requesterId ?? this.opts.deviceId, tag: o.tag, lowerAddress: 0 };
+    const status = o.status ?? 'SC';
+    if (status === 'SC') {
+      const bytes = o.bytes ?? 4;
+      this.send({ type: 'CplD', ...base, status: CplStatus.SC, byteCount: bytes, data: new Uint8Array(Math.ceil(bytes / 4) * 4) }, o.atCycle);
+    } else {
+      this.send({ type: 'Cpl', ...base, status: status === 'UR' ? CplStatus.UR : CplStatus.CA, byteCount: o.bytes ?? 4 }, o.atCycle);
+    }
+  }
+
+  /** Nothing in flight: no RC request outstanding, every scheduled answer delivered. */
+  get idle(): boolean {
+    return this.requester.outstanding === 0 && this.now > this.completer.lastScheduled;
   }
 
   // ==== statistics ====

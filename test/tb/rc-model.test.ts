@@ -334,6 +334,19 @@ describe('error injection', () => {
     expect((st | rc.bar(0).read32(R.DMA_STATUS)) & DMA_STATUS.UNEXPECTED).toBe(DMA_STATUS.UNEXPECTED);
   });
 
+  test('a completion the device never asked for is flagged as unexpected', () => {
+    const { rc } = boot();
+    const b0 = rc.bar(0);
+    expect(b0.read32(R.DMA_STATUS) & DMA_STATUS.UNEXPECTED).toBe(0);
+    rc.sendUnexpectedCompletion({ tag: 77 });
+    rc.settle({ quiet: 100 });
+    expect(b0.read32(R.DMA_STATUS) & DMA_STATUS.UNEXPECTED).toBe(DMA_STATUS.UNEXPECTED);
+    b0.write32(R.DMA_STATUS, DMA_STATUS.UNEXPECTED);
+    rc.sendUnexpectedCompletion({ tag: 3, status: 'UR' });
+    rc.settle({ quiet: 100 });
+    expect(b0.read32(R.DMA_STATUS) & DMA_STATUS.UNEXPECTED).toBe(DMA_STATUS.UNEXPECTED);
+  });
+
   test('random faults by probability are reproducible from the seed', () => {
     const run = (seed: number) => {
       const { rc } = boot({ faults: { ur: 0.05, ca: 0.05, poison: 0.05 } }, {}, seed);
