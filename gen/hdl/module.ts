@@ -7,6 +7,7 @@ import { bitsFor, Expr, type HwType, lift, lit, log2ceil, type Operand, select, 
 import { callerLoc, fmtLoc, HdlError, type SrcLoc } from './srcloc';
 import { type ClockDomain, Signal, type SignalKind, type SignalOwner, type Stmt, type SwitchCase } from './signal';
 import { checkModule, type CombPaths } from './check';
+import { emitModule } from './emit';
 
 // ---------------------------------------------------------------------------------------------------------
 // Typed views of bundles
@@ -751,6 +752,7 @@ function defaultName(base: string, p: unknown): string {
   if (typeof p !== 'object') return `${base}_${sanitize(String(p))}`;
   const parts: string[] = [base];
   for (const [k, v] of Object.entries(p as object)) {
+    if (v === undefined) continue; // an optional parameter left out
     if (['number', 'string', 'boolean', 'bigint'].includes(typeof v)) parts.push(`${k}${sanitize(String(v))}`);
     else parts.push(`${k}${createHash('sha256').update(stableJson(v)).digest('hex').slice(0, 8)}`);
   }
@@ -782,6 +784,7 @@ export function defineModule<P = void, IO = Record<string, unknown>>(
 ): ModuleDef<P, IO> {
   const defLoc = callerLoc();
   const cache = new Map<string, HwModule>();
+  const byName = new Map<string, { key: string; mod: HwModule }>();
   const nameFor = (p: P) => opts.name?.(p) ?? defaultName(base, p);
   return {
     base,
@@ -791,6 +794,29 @@ export function defineModule<P = void, IO = Record<string, unknown>>(
       const hit = cache.get(key);
       if (hit) return hit;
       const name = nameFor(params);
+      const mod = elaborateFresh(name, params);
+      // Parameter sets that differ only in spelling (a default given explicitly) name the same module: one
+      // module object per name, as long as the hardware is the same.
+      const same = byName.get(name);
+      if (same) {
+        if (emitModule(same.mod) !== emitModule(mod)) {
+          throw new HdlError(
+            `module name '${name}' (defined at ${fmtLoc(defLoc)}) is generated for parameters ${same.key} and ${key}, which give different hardware; include every parameter that changes the hardware in the name`,
+            callerLoc(),
+            'name',
+          );
+        }
+        cache.set(key, same.mod);
+        return same.mod;
+      }
+      byName.set(name, { key, mod });
+      cache.set(key, mod);
+      return mod;
+    },
+  };
+
+  function elaborateFresh(name: string, params: P): HwModule {
+    {
       if (!/^[A-Za-z][A-Za-z0-9_]*$/.test(name) || verilogKeywords.has(name)) {
         throw new HdlError(`invalid module name '${name}' (letters, digits and _, starting with a letter; not a Verilog keyword)`, defLoc, 'name');
       }
@@ -821,10 +847,9 @@ export function defineModule<P = void, IO = Record<string, unknown>>(
         combPaths: new Map(),
       };
       checkModule(mod);
-      cache.set(key, mod);
       return mod;
-    },
-  };
+    }
+  }
 }
 
 export interface BlackboxPort {
