@@ -25,7 +25,7 @@ import { resolveOptions, type ResolvedOptions, type RootComplexOptions } from '.
 import { Rng, envSeed } from './random';
 import type { RawTlp } from './raw';
 import { Pending, Requester } from './requester';
-import { CplStatus, TlpError, decodeTlp, describeTlp, encodeTlp, type MsgDTlp, type MsgTlp, type Tlp, type TlpType } from './tlp';
+import { CplStatus, TlpError, decodeTlp, describeTlp, encodeTlp, formatPcieId, type MsgDTlp, type MsgTlp, type Tlp, type TlpType } from './tlp';
 
 export { Pending } from './requester';
 export type { InterruptEvent } from './completer';
@@ -529,10 +529,10 @@ export function sketchRaw(raw: RawTlp): string {
   const tag = ((dw1 >>> 8) & 0xff) | (((dw0 >>> 19) & 1) << 8) | (((dw0 >>> 23) & 1) << 9);
   if (type === 0 && fmt <= 3) {
     const addr = four ? (BigInt(dw2) << 32n) | BigInt(dw3 & ~3) : BigInt(dw2 & ~3);
-    return `${data ? 'MWr' : 'MRd'} ${four ? '4DW' : '3DW'} addr=0x${addr.toString(16)} len=${len} be=${(dw1 & 0xf).toString(16)}/${((dw1 >>> 4) & 0xf).toString(16)} req=${(dw1 >>> 16).toString(16).padStart(4, '0')} tag=${tag} (undecoded)`;
+    return `${data ? 'MWr' : 'MRd'} ${four ? '4DW' : '3DW'} addr=0x${addr.toString(16)} len=${len} be=${(dw1 & 0xf).toString(16)}/${((dw1 >>> 4) & 0xf).toString(16)} req=${formatPcieId(dw1 >>> 16)} tag=${tag} (undecoded)`;
   }
   if (type === 0b01010 && fmt <= 2) {
-    return `${data ? 'CplD' : 'Cpl'} status=${(dw1 >>> 13) & 7} bc=${dw1 & 0xfff} req=${(dw2 >>> 16).toString(16).padStart(4, '0')} tag=${tag} la=0x${(dw2 & 0x7f).toString(16)} len=${len} (undecoded)`;
+    return `${data ? 'CplD' : 'Cpl'} status=${(dw1 >>> 13) & 7} bc=${dw1 & 0xfff} req=${formatPcieId(dw2 >>> 16)} tag=${tag} la=0x${(dw2 & 0x7f).toString(16)} len=${len} (undecoded)`;
   }
   return `Fmt=${fmt.toString(2).padStart(3, '0')}b Type=${type.toString(2).padStart(5, '0')}b len=${len} (undecoded)`;
 }
