@@ -207,6 +207,11 @@ export class Requester {
     if (rc.shadow.idCaptured && t.completerId !== o.deviceId) {
       rc.violation('completion-mismatch', `Completer ID ${formatPcieId(t.completerId)} is not the device's ${formatPcieId(o.deviceId)}`, cycle, ctx);
     }
+    // 2.2.9: a completion carries its request's TC and attributes (IDO excepted).
+    const reqAttr = (slot.tlp.attr ?? 0) & 3;
+    if ((t.tc ?? 0) !== (slot.tlp.tc ?? 0) || ((t.attr ?? 0) & 3) !== reqAttr) {
+      rc.violation('completion-mismatch', `TC ${t.tc ?? 0} / attributes ${(t.attr ?? 0) & 3} differ from the request's TC ${slot.tlp.tc ?? 0} / attributes ${reqAttr} (${slot.desc})`, cycle, ctx);
+    }
     if (t.type === 'CplLk' || t.type === 'CplDLk') {
       rc.violation('completion-mismatch', `${t.type} for ${slot.desc}, which was not a locked read`, cycle, ctx);
       return;

@@ -168,6 +168,7 @@ export class RootComplex implements RcCore {
     const r = this.link.run({ cycles: win, untilTx: 1, until: opts.until });
     this.runCalls++;
     this.steps++;
+    if (r.reason === 'finish') throw new Error(`rc: cycle ${this.now}: the simulation executed $finish; nothing more can happen`);
     let tx = this.link.takeTx();
     if (r.reason !== 'until' && tx.some(isReadRequest)) {
       // Answers go out at (request cycle + latency >= first + minLatency): the link may run
@@ -186,6 +187,9 @@ export class RootComplex implements RcCore {
     for (const t of tx) this.receive(t);
     this.requester.checkTimeouts(this.now);
     this.requester.drain();
+    if (tx.length === 0 && this.now === start && r.reason !== 'until') {
+      throw new Error(`rc: cycle ${this.now}: the link did not advance (run() stopped with '${r.reason}' after 0 cycles and no TLP)`);
+    }
     return { tlps: tx.length, cycles: this.now - start, reason: r.reason };
   }
 

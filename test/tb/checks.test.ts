@@ -267,6 +267,8 @@ describe('completions for the RC', () => {
     violation(() => rc.memRead(0xc000_0000n, 8), 'completion-mismatch', /byte count 4, expected 8/);
     reply({ lowerAddress: 4 });
     violation(() => rc.memRead(0xc000_0000n, 8), 'completion-mismatch', /lower address 0x4, expected 0x0/);
+    reply({ tc: 3 });
+    violation(() => rc.memRead(0xc000_0000n, 8), 'completion-mismatch', /TC 3 \/ attributes 0 differ from the request's TC 0/);
     reply({ completerId: 0x0500 });
     violation(() => rc.memRead(0xc000_0000n, 8), 'completion-mismatch', /Completer ID 05:00.0 is not the device's 01:00.0/);
     // 256 bytes in one completion: above MPS 128.
