@@ -5,7 +5,7 @@ export { bundle, flip, stream, tlpStream } from './bundle';
 export type { BundleSpec } from './bundle';
 export { Signal } from './signal';
 export type { ClockDomain } from './signal';
-export { defineBlackbox, defineModule, ModuleBuilder, SignalArray, Memory, Fsm } from './module';
+export { connect, defineBlackbox, defineModule, ModuleBuilder, SignalArray, Memory, Fsm } from './module';
 export type { HwModule, ModuleDef, Instance, BundleValue } from './module';
 export { collectModules, emitDesign, emitModule, portsJson } from './emit';
 export type { PortsJson } from './emit';

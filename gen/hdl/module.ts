@@ -53,6 +53,36 @@ function attachHelpers(obj: Record<string, unknown>, spec?: BundleSpec): unknown
   return obj;
 }
 
+/**
+ * Connect two bundles of the same type, field by field: forward fields flow from `source` to `sink`, flipped
+ * fields (a stream's `ready`) from `sink` back to `source`. Either side may be ports, wires or instance pins.
+ */
+export function connect(sink: unknown, source: unknown): void {
+  const loc = callerLoc();
+  const ss = typeof sink === 'object' && sink ? bundleSpecOf.get(sink) : undefined;
+  const sr = typeof source === 'object' && source ? bundleSpecOf.get(source) : undefined;
+  if (!ss || !sr) throw new HdlError('connect() takes two bundles (ports, wires or instance io of a bundle type)', loc, 'type');
+  if (ss.kind !== sr.kind || stableJson(ss.params) !== stableJson(sr.params)) {
+    throw new HdlError(`connect(): bundle types differ: ${ss.kind} ${stableJson(ss.params)} vs ${sr.kind} ${stableJson(sr.params)}`, loc, 'type');
+  }
+  connectFields(ss, sink as Record<string, unknown>, source as Record<string, unknown>, false);
+}
+
+function connectFields(spec: BundleSpec, sink: Record<string, unknown>, source: Record<string, unknown>, flipped: boolean): void {
+  for (const [k, f0] of Object.entries(spec.fields) as [string, FieldSpec][]) {
+    const flip = isFlipped(f0) !== flipped;
+    const f = isFlipped(f0) ? f0.flipped : f0;
+    if (isBundleSpec(f)) {
+      connectFields(f, sink[k] as Record<string, unknown>, source[k] as Record<string, unknown>, flip);
+      continue;
+    }
+    const a = sink[k] as Signal;
+    const b = source[k] as Signal;
+    if (flip) b.set(a);
+    else a.set(b);
+  }
+}
+
 /** All signals of a port tree, in field order. */
 export function signalsOf(v: unknown): Signal[] {
   if (v instanceof Signal) return [v];
@@ -135,7 +165,12 @@ const verilogKeywords = new Set(
     'packed priority program property protected pure rand randc randcase randsequence ref reject_on ' +
     'restrict s_always s_eventually s_nexttime s_until s_until_with sequence shortreal soft solve static ' +
     'strong super sync_accept_on sync_reject_on tagged this throughout timeprecision timeunit type ' +
-    'unique unique0 until until_with untyped var virtual wait_order weak wildcard with within'
+    'unique unique0 until until_with untyped var virtual wait_order weak wildcard with within ' +
+    // C++ keywords: Verilator turns names into C++ identifiers and warns (SYMRSVDWORD) on these.
+    'alignas alignof asm auto bool case catch char char16_t char32_t compl constexpr const_cast decltype ' +
+    'delete double dynamic_cast explicit false float friend goto inline long mutable namespace noexcept ' +
+    'nullptr operator private public register reinterpret_cast short sizeof static_assert static_cast switch ' +
+    'template thread_local throw true try typeid typename unsigned using volatile wchar_t'
   ).split(' '),
 );
 
