@@ -294,9 +294,11 @@ export class Requester {
 
   /** Fails requests whose completion timeout passed. Returns how many. */
   checkTimeouts(now: number): number {
+    let expired: Outstanding[] | undefined;
+    for (const slot of this.live) if (now >= slot.deadline) (expired ??= []).push(slot);
+    if (!expired) return 0;
     let n = 0;
-    for (const slot of [...this.live]) {
-      if (now < slot.deadline) continue;
+    for (const slot of expired) {
       n++;
       this.stats.timeouts++;
       this.release(slot);

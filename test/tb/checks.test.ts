@@ -4,6 +4,7 @@
 import { describe, expect, test } from 'vitest';
 import { PCI_COMMAND, PCI_EXP_DEVCTL2_10BIT_TAG_REQ_EN } from '../../tb/pcie/cfgspace';
 import { CompletionStatusError, PcieViolation, RcTimeoutError, type ViolationCode } from '../../tb/pcie/errors';
+import { SimLink } from '../../tb/pcie/link';
 import type { RootComplexOptions } from '../../tb/pcie/options';
 import type { RawTlp } from '../../tb/pcie/raw';
 import { RootComplex } from '../../tb/pcie/rootcomplex';
@@ -315,5 +316,30 @@ describe("record mode: violations are collected and the RC answers as hardware w
     expect(cpl[0]).toMatchObject({ status: CplStatus.UR, tag: 5, requesterId: DEV, byteCount: 4 });
     expect(cpl[0].at).toBe(120);
     expect(Array.from(rc.mem.read(ro.addr, 4))).toEqual([0, 0, 0, 0]);
+  });
+});
+
+describe('SimLink', () => {
+  test('sends to the named rx stream and merges several tx streams in cycle order', () => {
+    const sent: [number | undefined, string | undefined][] = [];
+    const queues: Record<string, RawTlp[]> = {
+      cc: [{ hdr: new Uint32Array(4), data: new Uint32Array(0), cycle: 5 }, { hdr: new Uint32Array(4), data: new Uint32Array(1), cycle: 9 }],
+      rq: [{ hdr: new Uint32Array(4), data: new Uint32Array(2), cycle: 7 }],
+    };
+    const sim = {
+      cycle: 10,
+      send: (_t: RawTlp, at?: number, stream?: string) => void sent.push([at, stream]),
+      run: () => ({ reason: 'cycles', cycles: 1 }),
+      takeTx: (stream?: string) => queues[stream ?? 'cc'].splice(0),
+    };
+    const link = new SimLink(sim, { rx: 'cq', tx: ['cc', 'rq'] });
+    link.send({ hdr: new Uint32Array(4), data: new Uint32Array(0) }, 12);
+    expect(sent).toEqual([[12, 'cq']]);
+    expect(link.takeTx().map((t) => [t.cycle, t.data.length])).toEqual([
+      [5, 0],
+      [7, 2],
+      [9, 1],
+    ]);
+    expect(link.cycle).toBe(10);
   });
 });

@@ -209,8 +209,8 @@ describe.each([64, 256] as TestdevWidth[])('RC + testdev_w%i', (W) => {
         { len: 4096, hostOff: 0x803, region: hi },
         { len: RAM_BYTES, hostOff: 0x1000, region: lo },
       ];
-      for (let i = 0; i < 16; i++) {
-        const len = rng.int(1, 3000);
+      for (let i = 0; i < 40; i++) {
+        const len = rng.int(1, i < 20 ? 300 : 3000);
         cases.push({ len, hostOff: rng.int(0, 0x6000 - len), region: rng.chance(0.5) ? lo : hi });
       }
       let irqs = 0;
