@@ -88,7 +88,7 @@ export class RootComplex implements RcCore {
   readonly completer: Completer;
   readonly injector: FaultInjector;
   readonly msix: MsixController;
-  /** MSI-X messages the device sent, in order (see takeInterrupts / waitForInterrupt). */
+  /** Every MSI-X message the device sent, in arrival order (a log: taking does not remove). */
   readonly interrupts: InterruptEvent[] = [];
   /** Message TLPs the device sent. */
   readonly messages: MessageEvent[] = [];
@@ -102,7 +102,8 @@ export class RootComplex implements RcCore {
   private readonly toDevice: RcStats['toDevice'] = {};
   private steps = 0;
   private runCalls = 0;
-  private interruptCursor = 0;
+  /** Messages not yet taken by takeInterrupts() / waitForInterrupt(). */
+  private untaken: InterruptEvent[] = [];
 
   constructor(
     readonly link: Link,
@@ -116,6 +117,7 @@ export class RootComplex implements RcCore {
     this.requester = new Requester(this);
     this.completer = new Completer(this, this.injector, (ev) => {
       this.interrupts.push(ev);
+      this.untaken.push(ev);
       for (const f of this.interruptListeners) f(ev);
     });
     this.msix = new MsixController(this);
@@ -384,27 +386,18 @@ export class RootComplex implements RcCore {
     };
   }
 
-  /** Interrupts received since the last take. */
+  /** Interrupts not taken yet, in arrival order; they count as taken afterwards. */
   takeInterrupts(): InterruptEvent[] {
-    const out = this.interrupts.slice(this.interruptCursor);
-    this.interruptCursor = this.interrupts.length;
+    const out = this.untaken;
+    this.untaken = [];
     return out;
   }
 
   /** Pumps until an MSI-X message (for `vector`, or any) not yet taken arrives; takes and returns it. */
   waitForInterrupt(vector?: number, opts: WaitOptions = {}): InterruptEvent {
-    const find = () => {
-      for (let i = this.interruptCursor; i < this.interrupts.length; i++) if (vector === undefined || this.interrupts[i].vector === vector) return i;
-      return -1;
-    };
+    const find = () => this.untaken.findIndex((e) => vector === undefined || e.vector === vector);
     this.waitFor(`an MSI-X interrupt${vector === undefined ? '' : ` on vector ${vector}`}`, () => find() >= 0, opts);
-    const i = find();
-    const ev = this.interrupts[i];
-    // Take it: move it before the cursor, keeping the others' order.
-    this.interrupts.splice(i, 1);
-    this.interrupts.splice(this.interruptCursor, 0, ev);
-    this.interruptCursor++;
-    return ev;
+    return this.untaken.splice(find(), 1)[0];
   }
 
   // ==== error injection ====
