@@ -58,7 +58,7 @@ export class Completer {
     this.injector = injector;
   }
 
-  /** Device reads whose completions are still due after `cycle` (or were dropped and may not yet have timed out). */
+  /** Device reads whose last completion is still due after `cycle` (dropped reads do not count). */
   outstandingAt(cycle: number): number {
     let n = 0;
     for (const m of this.tags.values()) for (const u of m.values()) if (u.freeAt > cycle) n++;

@@ -237,6 +237,20 @@ describe('DMA', () => {
     });
   });
 
+  test("DMA lands in a caller's shared buffer mapped into host memory (the bridge case)", () => {
+    const { rc, dev } = boot();
+    rc.msix.setup();
+    const shared = new SharedArrayBuffer(0x2000);
+    const view = new Uint8Array(shared);
+    const region = rc.mem.map(0x3_0000_0000n, shared, 'rw', 'guest-ram');
+    view.set(Uint8Array.from({ length: 0x1000 }, (_, i) => (i * 13) & 0xff), 0x800);
+    expect(dma(rc, DMA_TO_DEVICE, region.addr + 0x800n, 0x100, 0x1000) & 0x1fc).toBe(0);
+    expect(Buffer.compare(Buffer.from(dev.sram.subarray(0x100, 0x1100)), Buffer.from(view.subarray(0x800, 0x1800)))).toBe(0);
+    dev.sram.fill(0x5a, 0, 0x100);
+    expect(dma(rc, DMA_FROM_DEVICE, region.addr + 0x10n, 0, 0x100) & 0x1fc).toBe(0);
+    expect(view.subarray(0x10, 0x110).every((b) => b === 0x5a)).toBe(true);
+  });
+
   test('in-order mode keeps completions in request order', () => {
     const { rc, tap } = boot({ reorder: false, latency: { min: 20, max: 300 } });
     rc.msix.setup();
