@@ -333,3 +333,13 @@ export const CfgSpace = defineModule(
   { name: (p) => `pcie_cfg_space_${p.name}_w${p.W}`, doc: 'Type-0 configuration space: header, BARs, PCI Express, MSI-X and PM capabilities.' },
 );
 
+
+/** The implemented dwords as a Markdown table (docs): offset, name, reset value, RW and RW1C masks. */
+export function cfgSpaceMarkdown(p: CfgSpaceParams): string {
+  const h8 = (v: number) => `0x${(v >>> 0).toString(16).padStart(8, '0')}`;
+  const lines = ['| offset | dword | reset / read-only value | RW bits | RW1C bits |', '| --- | --- | --- | --- | --- |'];
+  for (const d of cfgSpaceLayout(p)) {
+    lines.push(`| 0x${d.offset.toString(16).padStart(3, '0')} | ${d.name} | ${h8(d.init)} | ${d.rw ? h8(d.rw) : ''} | ${d.w1c ? h8(d.w1c) : ''} |`);
+  }
+  return lines.join('\n');
+}

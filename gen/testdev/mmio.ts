@@ -50,7 +50,7 @@ export const Mmio = defineModule(
     const evCa = m.output('ev_ca', bit);
     const evPoisoned = m.output('ev_poisoned', bit);
 
-    const st = m.fsm('state', ['idle', 'wr_ram', 'rd_ram', 'wr_reg', 'rd_reg', 'resp', 'drop'] as const);
+    const st = m.fsm('state', ['idle', 'decode', 'wr_ram', 'rd_ram', 'wr_reg', 'rd_reg', 'resp', 'drop'] as const);
 
     // ---- the request being served
     const hdr = m.reg('hdr', 128);
@@ -63,22 +63,23 @@ export const Mmio = defineModule(
     const bar2Sel = m.reg('bar2_sel', bit, { reset: 0 });
     const respStatus = m.reg('resp_status', 3);
     // Read data being assembled, then sent.
-    const asm = m.reg('asm', p.W);
-    const asmValid = m.reg('asm_valid', bit, { reset: 0 });
+    const beat = m.reg('rd_beat', p.W);
+    const beatValid = m.reg('rd_beat_valid', bit, { reset: 0 });
     const sendLeft = m.reg('send_left', 11); // dwords still to send
     const sopPending = m.reg('sop_pending', bit);
     const issueLeft = m.reg('issue_left', 11, { reset: 0 }); // RAM beats still to read
     const inflight = m.reg('inflight', bit, { reset: 0 });
 
-    // ---- decode of a new request
+    // ---- a new request: its header is registered first (idle), then decoded against the BARs (decode)
     const f = tlpFields(req.hdr);
-    const a = f.addr;
-    const hit0 = m.let('hit_bar0', memEnable.and(a.bits(63, p.bar0Log2).eq(bar0.bits(63, p.bar0Log2))));
-    const hit2 = m.let('hit_bar2', memEnable.and(a.bits(63, p.bar2Log2).eq(bar2.bits(63, p.bar2Log2))));
-    const inRam = hit0.and(a.bits(p.bar0Log2 - 1, p.ramLog2).eq(p.ramOffset >> p.ramLog2));
-    const offDw = mux(hit2, a.bits(p.bar2Log2 - 1, 2).zext(regAw), a.bits(p.bar0Log2 - 1, 2));
     const isWrite = f.hasData;
     const lenNow = f.lengthDw;
+    const addr = m.reg('addr', 64);
+    const fq = tlpFields(hdr);
+    const hit0 = m.let('hit_bar0', memEnable.and(addr.bits(63, p.bar0Log2).eq(bar0.bits(63, p.bar0Log2))));
+    const hit2 = m.let('hit_bar2', memEnable.and(addr.bits(63, p.bar2Log2).eq(bar2.bits(63, p.bar2Log2))));
+    const inRam = hit0.and(addr.bits(p.bar0Log2 - 1, p.ramLog2).eq(p.ramOffset >> p.ramLog2));
+    const offDw = mux(hit2, addr.bits(p.bar2Log2 - 1, 2).zext(regAw), addr.bits(p.bar0Log2 - 1, 2));
 
     // ---- defaults
     req.ready.set(0);
@@ -100,38 +101,43 @@ export const Mmio = defineModule(
       idle: () => {
         m.if(req.valid.and(req.sop), () => {
           hdr.next(req.hdr);
+          addr.next(f.addr);
           len.next(lenNow);
           fbe.next(f.firstBe);
           lbe.next(f.lastBe);
-          dwAddr.next(offDw);
           pIdx.next(0);
           lane.next(0);
-          bar2Sel.next(hit2);
-          asmValid.next(0);
+          beatValid.next(0);
           sendLeft.next(lenNow);
           sopPending.next(1);
           issueLeft.next(lenNow.add(L - 1).bits(10, lw).zext(11));
-          req.ready.set(isWrite.not()); // a read is one beat: take it now; a write's beats are taken below
-          m.if(hit0.or(hit2).not(), () => {
-            evUr.set(1);
-            respStatus.next(CplStatus.UR);
-            m.if(isWrite, () => st.goto('drop')).else(() => st.goto('resp'));
-          })
-            .elseIf(isWrite.not().and(lenNow.gt(p.maxReadDw)), () => {
-              evCa.set(1);
-              respStatus.next(CplStatus.CA);
-              st.goto('resp');
-            })
-            .elseIf(isWrite.and(f.ep), () => {
-              evPoisoned.set(1);
-              st.goto('drop');
-            })
-            .elseIf(inRam, () => {
-              m.if(isWrite, () => st.goto('wr_ram')).else(() => st.goto('rd_ram'));
-            })
-            .else(() => {
-              m.if(isWrite, () => st.goto('wr_reg')).else(() => st.goto('rd_reg'));
-            });
+          req.ready.set(isWrite.not()); // a read is one beat: take it now; a write's beats are taken later
+          st.goto('decode');
+        });
+      },
+      decode: () => {
+        const write = fq.hasData; // the registered request's
+        dwAddr.next(offDw);
+        bar2Sel.next(hit2);
+        m.if(hit0.or(hit2).not(), () => {
+          evUr.set(1);
+          respStatus.next(CplStatus.UR);
+          m.if(write, () => st.goto('drop')).else(() => st.goto('resp'));
+        })
+        .elseIf(write.not().and(len.gt(p.maxReadDw)), () => {
+          evCa.set(1);
+          respStatus.next(CplStatus.CA);
+          st.goto('resp');
+        })
+        .elseIf(write.and(fq.ep), () => {
+          evPoisoned.set(1);
+          st.goto('drop');
+        })
+        .elseIf(inRam, () => {
+          m.if(write, () => st.goto('wr_ram')).else(() => st.goto('rd_ram'));
+        })
+        .else(() => {
+          m.if(write, () => st.goto('wr_reg')).else(() => st.goto('rd_reg'));
         });
       },
       wr_ram: () => {
@@ -144,7 +150,7 @@ export const Mmio = defineModule(
         });
       },
       rd_ram: () => {
-        ramRd.valid.set(issueLeft.ne(0).and(asmValid.not()).and(inflight.not()));
+        ramRd.valid.set(issueLeft.ne(0).and(beatValid.not()).and(inflight.not()));
         m.if(ramRd.valid.and(ramRd.ready), () => {
           dwAddr.next(dwAddr.add(L));
           issueLeft.next(issueLeft.dec());
@@ -162,16 +168,16 @@ export const Mmio = defineModule(
         });
       },
       rd_reg: () => {
-        m.if(asmValid.not().and(pIdx.lt(len)), () => {
+        m.if(beatValid.not().and(pIdx.lt(len)), () => {
           const lanes: Expr[] = [];
-          for (let i = L - 1; i >= 0; i--) lanes.push(mux(lane.eq(i), reg.rdata, laneOf(asm, i)));
-          asm.next(cat(...lanes));
+          for (let i = L - 1; i >= 0; i--) lanes.push(mux(lane.eq(i), reg.rdata, laneOf(beat, i)));
+          beat.next(cat(...lanes));
           pIdx.next(pIdx.inc());
           lane.next(lane.add(1));
           dwAddr.next(dwAddr.inc());
           m.if(lastOfBeat, () => {
             lane.next(0);
-            asmValid.next(1);
+            beatValid.next(1);
           });
         });
       },
@@ -187,8 +193,8 @@ export const Mmio = defineModule(
     // RAM read data arrives the cycle after the request.
     inflight.next(ramRd.valid.and(ramRd.ready));
     m.if(ramRd.rvalid, () => {
-      asm.next(ramRd.rdata);
-      asmValid.next(1);
+      beat.next(ramRd.rdata);
+      beatValid.next(1);
     });
 
     // RAM write beat: lane i is payload dword pIdx + i.
@@ -210,15 +216,15 @@ export const Mmio = defineModule(
     const eop = sendLeft.le(L);
     let keep = lit((1 << L) - 1, L);
     for (let n = L - 1; n >= 1; n--) keep = mux(sendLeft.eq(n), lit((1 << n) - 1, L), keep);
-    cpl.valid.set(reading.and(asmValid).or(st.is('resp')));
+    cpl.valid.set(reading.and(beatValid).or(st.is('resp')));
     cpl.hdr.set(hdr);
     cpl.status.set(mux(st.is('resp'), respStatus, lit(CplStatus.SC, 3)));
-    cpl.data.set(asm);
+    cpl.data.set(beat);
     cpl.keep.set(mux(st.is('resp'), lit(0, L), mux(eop, keep, lit((1 << L) - 1, L))));
     cpl.sop.set(mux(st.is('resp'), lit(1, 1), sopPending));
     cpl.eop.set(mux(st.is('resp'), lit(1, 1), eop));
-    m.if(reading.and(asmValid).and(cpl.ready), () => {
-      asmValid.next(0);
+    m.if(reading.and(beatValid).and(cpl.ready), () => {
+      beatValid.next(0);
       sopPending.next(0);
       sendLeft.next(sendLeft.sub(L));
       m.if(eop, () => st.goto('idle'));

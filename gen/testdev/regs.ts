@@ -19,6 +19,8 @@ export interface FieldDef {
   readonly doc: string;
   /** Named values of the field. */
   readonly values?: Readonly<Record<string, number>>;
+  /** For a read-only field whose value depends on the build: what it reads, for the docs. */
+  readonly perInstance?: string;
 }
 
 export interface RegDef {
@@ -61,8 +63,8 @@ export const REGISTERS: readonly RegDef[] = [
     offset: 0x008,
     doc: 'Build parameters of this instance.',
     fields: [
-      f('LANES', 0, 8, 'ro', 0, 'Dwords per beat of the TLP stream (data width / 32).'),
-      f('READ_TAGS', 8, 8, 'ro', 0, 'Read requests the DMA engine keeps outstanding.'),
+      { ...f('LANES', 0, 8, 'ro', 0, 'Dwords per beat of the TLP stream (data width / 32).'), perInstance: '2 / 8' },
+      { ...f('READ_TAGS', 8, 8, 'ro', 0, 'Read requests the DMA engine keeps outstanding.'), perInstance: '8 / 16' },
       f('MSIX_VECTORS', 16, 8, 'ro', MSIX_VECTORS, 'MSI-X vectors.'),
       f('RAM_KIB', 24, 8, 'ro', RAM_BYTES / 1024, 'Device RAM size in KiB.'),
     ],
@@ -149,7 +151,7 @@ export function field(regName: string, fieldName: string): FieldDef & { mask: nu
   };
 }
 
-/** The register map as a Markdown table (the one in docs/testdev.md). */
+/** The register map as a Markdown table (the one in docs/testdev.md). "a / b" resets: testdev_w64 / testdev_w256. */
 export function regMapMarkdown(): string {
   const hex = (v: number, w = 3) => `0x${v.toString(16).padStart(w, '0')}`;
   const lines = ['| offset | register | bits | field | access | reset | description |', '| --- | --- | --- | --- | --- | --- | --- |'];
@@ -158,7 +160,8 @@ export function regMapMarkdown(): string {
     for (const fd of r.fields) {
       const bits = fd.width === 1 ? `${fd.lsb}` : `${fd.lsb + fd.width - 1}:${fd.lsb}`;
       const values = fd.values ? ` ${Object.entries(fd.values).map(([k, v]) => `${v} = ${k}`).join(', ')}.` : '';
-      lines.push(`| | | ${bits} | ${fd.name} | ${fd.access.toUpperCase()} | ${hex(fd.reset, 1)} | ${fd.doc}${values} |`);
+      const reset = fd.perInstance ?? hex(fd.reset, 1);
+      lines.push(`| | | ${bits} | ${fd.name} | ${fd.access.toUpperCase()} | ${reset} | ${fd.doc}${values} |`);
     }
   }
   return lines.join('\n');

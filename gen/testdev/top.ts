@@ -6,7 +6,7 @@
 //                   +- other -> ur (UR completions for unsupported requests) ----+-> cpl_arb -> cpl_gen -+
 //                   +- mem   -> mmio (BAR0 RAM / registers, BAR2 MSI-X table) ---+                       |
 //                   +- cpl   -> dma_rd (completion data -> ram)                                           |
-//   tx <- tx_arb <- [ cpl_gen, dma_rd (MRd), dma_wr (MWr), msix (MWr) ] <--------------------------------+
+//   tx <- tx_slice <- tx_arb <- [ cpl_slice <- cpl_gen, dma_rd (MRd), dma_wr (MWr), msix (MWr) ] <--------+
 import { bit, defineModule, type Signal, tlpStream } from '../hdl';
 import { PacketArbiter } from '../pcie/arbiter';
 import { type CfgSpaceParams, CfgSpace } from '../pcie/cfg_space';
@@ -16,6 +16,7 @@ import { DmaWr } from '../pcie/dma_wr';
 import { Msix } from '../pcie/msix';
 import { RxDemux } from '../pcie/rx_demux';
 import { connect, cplReqStream, lanesOf } from '../pcie/streams';
+import { TlpSlice } from '../pcie/tlp_slice';
 import { UrResponder } from '../pcie/ur_responder';
 import { DevRam } from './ram';
 import { Mmio } from './mmio';
@@ -90,6 +91,10 @@ export const Testdev = defineModule(
     const cplArb = io(m.instance('cpl_arb', PacketArbiter, { spec: cplReqStream(W), n: 3 }));
     const cplGen = io(m.instance('cpl_gen', CplGen, { W }));
     const txArb = io(m.instance('tx_arb', PacketArbiter, { spec: tlpStream(W), n: 4 }));
+    // Register slices: after the completion path (two arbiters and the completion generator would otherwise
+    // be one combinational path) and at the link side of the transmit arbiter.
+    const cplSlice = io(m.instance('cpl_slice', TlpSlice, { W }));
+    const txSlice = io(m.instance('tx_slice', TlpSlice, { W }));
 
     // ---- receive side
     connect(demux.rx, rx);
@@ -165,11 +170,13 @@ export const Testdev = defineModule(
     connect(cplArb.in2, mmio.cpl);
     connect(cplGen.req, cplArb.out);
     cplGen.completer_id.set(cfgOut('completer_id'));
-    connect(txArb.in0, cplGen.cpl);
+    connect(cplSlice.in, cplGen.cpl);
+    connect(txArb.in0, cplSlice.out);
     connect(txArb.in1, dmaRd.req);
     connect(txArb.in2, dmaWr.req);
     connect(txArb.in3, msix.msg);
-    connect(tx, txArb.out);
+    connect(txSlice.in, txArb.out);
+    connect(tx, txSlice.out);
 
     dmaBusy.set((regs.rd_busy as Signal).or(regs.wr_busy).or(regs.rd_start).or(regs.wr_start));
     completerId.set(cfgOut('completer_id'));
