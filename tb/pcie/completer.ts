@@ -39,11 +39,13 @@ export interface CompleterStats {
   dmaWriteBytes: number;
   completionsSent: number;
   interrupts: number;
+  /** Device writes with EP set: legal (error forwarding), not committed to memory. */
+  poisonedWrites: number;
 }
 
 export class Completer {
   readonly injector: FaultInjector;
-  readonly stats: CompleterStats = { dmaReads: 0, dmaReadBytes: 0, dmaWrites: 0, dmaWriteBytes: 0, completionsSent: 0, interrupts: 0 };
+  readonly stats: CompleterStats = { dmaReads: 0, dmaReadBytes: 0, dmaWrites: 0, dmaWriteBytes: 0, completionsSent: 0, interrupts: 0, poisonedWrites: 0 };
   /** Outstanding device tags per requester ID. */
   private readonly tags = new Map<number, Map<number, TagUse>>();
   /** Latest cycle any completion is scheduled for (in-order mode, and for settling). */
@@ -188,6 +190,10 @@ export class Completer {
     }
     const range = memReqByteRange(t);
     if (range.bytes === 0) return;
+    if (t.ep) {
+      this.stats.poisonedWrites++; // poisoned data is not committed (the RC would log an error)
+      return;
+    }
     const f = rc.mem.checkDma('write', range.addr, range.bytes);
     if (f) {
       this.dmaViolation(f, cycle, ctx);

@@ -152,6 +152,13 @@ describe('device requests', () => {
     violation(() => from({ ...mrd(0x1000_0000n, 1), type: 'MRdLk' } as Tlp), 'unsupported', /locked/);
   });
 
+  test('a poisoned device write is counted, not committed', () => {
+    const { from, rc, buf } = setup();
+    from(mwr(buf.addr, 8, { ep: true }));
+    expect(rc.stats().completer.poisonedWrites).toBe(1);
+    expect(Array.from(rc.mem.read(buf.addr, 8))).toEqual([0, 0, 0, 0, 0, 0, 0, 0]);
+  });
+
   test('messages are recorded, not violations', () => {
     const { from, rc } = setup();
     from({ type: 'Msg', routing: 0, code: 0x31, requesterId: DEV, tag: 0 }, 55);
