@@ -61,7 +61,7 @@ module pcie_dma_wr_w64 (
   wire [63:0] beats_deq_data;  // gen/pcie/dma_wr.ts:63
   wire [2:0] beats_count;  // gen/pcie/dma_wr.ts:63
   wire [12:0] chunk;  // gen/pcie/dma_wr.ts:66
-  wire finish_now;  // gen/pcie/dma_wr.ts:74
+  wire finish_now;  // gen/pcie/dma_wr.ts:75
   reg [12:0] _select_2;  // gen/pcie/dma_common.ts:26
   wire [14:0] _zext_1;  // gen/pcie/dma_common.ts:42
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
@@ -136,22 +136,22 @@ module pcie_dma_wr_w64 (
       default: _select_10 = 4'd15;
     endcase
   end
-  assign busy = ~(state == STATE_IDLE);  // gen/pcie/dma_wr.ts:141
-  assign done = finish_now;  // gen/pcie/dma_wr.ts:142
-  assign error = err;  // gen/pcie/dma_wr.ts:143
-  assign req_valid = (state == STATE_SEND) & beats_deq_valid;  // gen/pcie/dma_wr.ts:128
-  assign req_hdr = hdr;  // gen/pcie/dma_wr.ts:129
-  assign req_data = beats_deq_data;  // gen/pcie/dma_wr.ts:130
-  assign req_keep = (tx_left == 11'd1) ? last_keep : 2'd3;  // gen/pcie/dma_wr.ts:131
-  assign req_sop = first_beat;  // gen/pcie/dma_wr.ts:132
-  assign req_eop = tx_left == 11'd1;  // gen/pcie/dma_wr.ts:133
-  assign ram_rd_valid = ((state == STATE_SEND) & (rd_left != 11'd0)) & ((beats_count + {2'd0, inflight}) < 3'd4);  // gen/pcie/dma_wr.ts:115
-  assign ram_rd_addr = rd_addr;  // gen/pcie/dma_wr.ts:116
-  assign beats_enq_valid = ram_rd_rvalid;  // gen/pcie/dma_wr.ts:123
-  assign beats_enq_data = ram_rd_rdata;  // gen/pcie/dma_wr.ts:124
-  assign beats_deq_ready = (state == STATE_SEND) & req_ready;  // gen/pcie/dma_wr.ts:134
+  assign busy = ~(state == STATE_IDLE);  // gen/pcie/dma_wr.ts:142
+  assign done = finish_now;  // gen/pcie/dma_wr.ts:143
+  assign error = err;  // gen/pcie/dma_wr.ts:144
+  assign req_valid = (state == STATE_SEND) & beats_deq_valid;  // gen/pcie/dma_wr.ts:129
+  assign req_hdr = hdr;  // gen/pcie/dma_wr.ts:130
+  assign req_data = beats_deq_data;  // gen/pcie/dma_wr.ts:131
+  assign req_keep = (tx_left == 11'd1) ? last_keep : 2'd3;  // gen/pcie/dma_wr.ts:132
+  assign req_sop = first_beat;  // gen/pcie/dma_wr.ts:133
+  assign req_eop = tx_left == 11'd1;  // gen/pcie/dma_wr.ts:134
+  assign ram_rd_valid = ((state == STATE_SEND) & (rd_left != 11'd0)) & ((beats_count + {2'd0, inflight}) < 3'd4);  // gen/pcie/dma_wr.ts:116
+  assign ram_rd_addr = rd_addr;  // gen/pcie/dma_wr.ts:117
+  assign beats_enq_valid = ram_rd_rvalid;  // gen/pcie/dma_wr.ts:124
+  assign beats_enq_data = ram_rd_rdata;  // gen/pcie/dma_wr.ts:125
+  assign beats_deq_ready = (state == STATE_SEND) & req_ready;  // gen/pcie/dma_wr.ts:135
   assign chunk = _mux_0[12:0];  // gen/pcie/dma_wr.ts:66
-  assign finish_now = (state == STATE_CALC) & ((err != 3'd0) | (rem == 15'd0));  // gen/pcie/dma_wr.ts:74
+  assign finish_now = (state == STATE_CALC) & ((err != 3'd0) | (rem == 15'd0));  // gen/pcie/dma_wr.ts:75
 
   // ---- registers
   always @(posedge clk) begin
@@ -163,67 +163,67 @@ module pcie_dma_wr_w64 (
       tx_left <= 11'd0;
       inflight <= 1'b0;
     end else begin
-      case (state)  // gen/pcie/dma_wr.ts:75
+      case (state)  // gen/pcie/dma_wr.ts:76
         STATE_IDLE: begin
-          if (start) begin  // gen/pcie/dma_wr.ts:77
-            err <= bus_master ? 3'd0 : 3'd1;  // gen/pcie/dma_wr.ts:78
-            rem <= len;  // gen/pcie/dma_wr.ts:81
-            state <= STATE_CALC;  // gen/pcie/dma_wr.ts:82
+          if (start) begin  // gen/pcie/dma_wr.ts:78
+            err <= bus_master ? 3'd0 : 3'd1;  // gen/pcie/dma_wr.ts:79
+            rem <= len;  // gen/pcie/dma_wr.ts:82
+            state <= STATE_CALC;  // gen/pcie/dma_wr.ts:83
           end
         end
         STATE_CALC: begin
-          if (finish_now) begin  // gen/pcie/dma_wr.ts:86
-            state <= STATE_IDLE;  // gen/pcie/dma_wr.ts:86
-          end else if (~bus_master) begin  // gen/pcie/dma_wr.ts:87
-            err <= 3'd1;  // gen/pcie/dma_wr.ts:87
+          if (finish_now) begin  // gen/pcie/dma_wr.ts:87
+            state <= STATE_IDLE;  // gen/pcie/dma_wr.ts:87
+          end else if (~bus_master) begin  // gen/pcie/dma_wr.ts:88
+            err <= 3'd1;  // gen/pcie/dma_wr.ts:88
           end else begin
-            rd_left <= _add_3[11:1];  // gen/pcie/dma_wr.ts:101
-            tx_left <= _add_3[11:1];  // gen/pcie/dma_wr.ts:102
-            rem <= rem - {2'd0, chunk};  // gen/pcie/dma_wr.ts:107
-            state <= STATE_SEND;  // gen/pcie/dma_wr.ts:108
+            rd_left <= _add_3[11:1];  // gen/pcie/dma_wr.ts:102
+            tx_left <= _add_3[11:1];  // gen/pcie/dma_wr.ts:103
+            rem <= rem - {2'd0, chunk};  // gen/pcie/dma_wr.ts:108
+            state <= STATE_SEND;  // gen/pcie/dma_wr.ts:109
           end
         end
         default: begin end
       endcase
-      inflight <= ram_rd_valid & ram_rd_ready;  // gen/pcie/dma_wr.ts:118
-      if (ram_rd_valid & ram_rd_ready) begin  // gen/pcie/dma_wr.ts:119
-        rd_left <= rd_left - 11'd1;  // gen/pcie/dma_wr.ts:121
+      inflight <= ram_rd_valid & ram_rd_ready;  // gen/pcie/dma_wr.ts:119
+      if (ram_rd_valid & ram_rd_ready) begin  // gen/pcie/dma_wr.ts:120
+        rd_left <= rd_left - 11'd1;  // gen/pcie/dma_wr.ts:122
       end
-      if (req_valid & req_ready) begin  // gen/pcie/dma_wr.ts:135
-        tx_left <= tx_left - 11'd1;  // gen/pcie/dma_wr.ts:137
-        if (tx_left == 11'd1) begin  // gen/pcie/dma_wr.ts:138
-          state <= STATE_CALC;  // gen/pcie/dma_wr.ts:138
+      if (req_valid & req_ready) begin  // gen/pcie/dma_wr.ts:136
+        tx_left <= tx_left - 11'd1;  // gen/pcie/dma_wr.ts:138
+        if (tx_left == 11'd1) begin  // gen/pcie/dma_wr.ts:139
+          state <= STATE_CALC;  // gen/pcie/dma_wr.ts:139
         end
       end
     end
   end
   always @(posedge clk) begin
-    case (state)  // gen/pcie/dma_wr.ts:75
+    case (state)  // gen/pcie/dma_wr.ts:76
       STATE_IDLE: begin
-        if (start) begin  // gen/pcie/dma_wr.ts:77
-          host <= host_addr;  // gen/pcie/dma_wr.ts:79
-          ram <= ram_addr;  // gen/pcie/dma_wr.ts:80
+        if (start) begin  // gen/pcie/dma_wr.ts:78
+          host <= host_addr;  // gen/pcie/dma_wr.ts:80
+          ram <= ram_addr;  // gen/pcie/dma_wr.ts:81
         end
       end
       STATE_CALC: begin
-        if (finish_now) begin  // gen/pcie/dma_wr.ts:86
-        end else if (~bus_master) begin  // gen/pcie/dma_wr.ts:87
+        if (finish_now) begin  // gen/pcie/dma_wr.ts:87
+        end else if (~bus_master) begin  // gen/pcie/dma_wr.ts:88
         end else begin
-          hdr <= {{{1'b0, 1'b1, (|host[63:32])}, 5'd0, _const_5[1], 3'd0, _const_5[0], _const_6[2], 3'd0, 1'b0, _const_6[1:0], 2'd0, _slice_7[9:0]}, {requester_id, 8'd0, ((_slice_7 == 12'd1) ? 4'd0 : _select_8), ((_slice_7 == 12'd1) ? (_select_10 & _select_8) : _select_10)}, ((|host[63:32]) ? host[63:32] : {host[31:2], 2'd0}), ((|host[63:32]) ? {host[31:2], 2'd0} : 32'd0)};  // gen/pcie/dma_wr.ts:89
-          rd_addr <= ram[13:2];  // gen/pcie/dma_wr.ts:100
-          last_keep <= (_slice_7[0] == 1'b1) ? 2'd1 : 2'd3;  // gen/pcie/dma_wr.ts:103
-          first_beat <= 1'b1;  // gen/pcie/dma_wr.ts:104
-          host <= host + {51'd0, chunk};  // gen/pcie/dma_wr.ts:105
-          ram <= ram + {1'b0, chunk};  // gen/pcie/dma_wr.ts:106
+          hdr <= {{{1'b0, 1'b1, (|host[63:32])}, 5'd0, _const_5[1], 3'd0, _const_5[0], _const_6[2], 3'd0, 1'b0, _const_6[1:0], 2'd0, _slice_7[9:0]}, {requester_id, 8'd0, ((_slice_7 == 12'd1) ? 4'd0 : _select_8), ((_slice_7 == 12'd1) ? (_select_10 & _select_8) : _select_10)}, ((|host[63:32]) ? host[63:32] : {host[31:2], 2'd0}), ((|host[63:32]) ? {host[31:2], 2'd0} : 32'd0)};  // gen/pcie/dma_wr.ts:90
+          rd_addr <= ram[13:2];  // gen/pcie/dma_wr.ts:101
+          last_keep <= (_slice_7[0] == 1'b1) ? 2'd1 : 2'd3;  // gen/pcie/dma_wr.ts:104
+          first_beat <= 1'b1;  // gen/pcie/dma_wr.ts:105
+          host <= host + {51'd0, chunk};  // gen/pcie/dma_wr.ts:106
+          ram <= ram + {1'b0, chunk};  // gen/pcie/dma_wr.ts:107
         end
       end
       default: begin end
     endcase
-    if (ram_rd_valid & ram_rd_ready) begin  // gen/pcie/dma_wr.ts:119
-      rd_addr <= rd_addr + 12'd2;  // gen/pcie/dma_wr.ts:120
+    if (ram_rd_valid & ram_rd_ready) begin  // gen/pcie/dma_wr.ts:120
+      rd_addr <= rd_addr + 12'd2;  // gen/pcie/dma_wr.ts:121
     end
-    if (req_valid & req_ready) begin  // gen/pcie/dma_wr.ts:135
-      first_beat <= 1'b0;  // gen/pcie/dma_wr.ts:136
+    if (req_valid & req_ready) begin  // gen/pcie/dma_wr.ts:136
+      first_beat <= 1'b0;  // gen/pcie/dma_wr.ts:137
     end
   end
 
