@@ -106,9 +106,9 @@ function dmaWorkload(W: TestdevWidth, total: number, opts: { txBackpressure: num
 }
 
 const rows: Row[] = [
-  dmaWorkload(256, 512 * 1024, { txBackpressure: 0, rxIdle: 0 }),
-  dmaWorkload(64, 256 * 1024, { txBackpressure: 0, rxIdle: 0 }),
-  dmaWorkload(256, 256 * 1024, { txBackpressure: 0.2, rxIdle: 0.1 }),
+  dmaWorkload(256, 4096 * 1024, { txBackpressure: 0, rxIdle: 0 }),
+  dmaWorkload(64, 2048 * 1024, { txBackpressure: 0, rxIdle: 0 }),
+  dmaWorkload(256, 2048 * 1024, { txBackpressure: 0.2, rxIdle: 0.1 }),
 ];
 
 const fmt = (x: number, d = 2) => x.toFixed(d);
