@@ -298,6 +298,8 @@ export function mux(sel: Expr, t: Operand, f: Operand): Expr {
   }
   const [a, b] = liftPair(t, f, 'mux');
   sameType('mux', a, b);
+  // A constant select (from a folded comparison in parametric code) picks its arm now.
+  if (sel.op === 'const') return sel.attrs.value ? a : b;
   return new Expr('mux', a.width, a.signed, [sel, a, b]);
 }
 
@@ -404,7 +406,42 @@ function binSame(op: ExprOp, a: Expr, b: Operand): Expr {
 function cmp(op: ExprOp, a: Expr, b: Operand): Expr {
   const r = lift(b, a, op);
   sameType(op, a, r);
+  const folded = foldCompare(op, a, r);
+  if (folded !== undefined) return new Expr('const', 1, false, [], { value: folded ? 1n : 0n });
   return new Expr(op, 1, false, [a, r]);
+}
+
+/** The value a constant of `e`'s type has as a number (two's complement for signed types). */
+function constValue(e: Expr): bigint | undefined {
+  return e.op === 'const' ? e.attrs.value : undefined;
+}
+
+/**
+ * Comparisons whose result is known at generation time: both operands constant, or one operand compared
+ * with the smallest or largest value of its type (`x >= 0` for unsigned x). Parametric code produces these
+ * naturally, and emitted as-is they are constant in hardware and draw Verilator warnings (CMPCONST, UNSIGNED).
+ */
+function foldCompare(op: ExprOp, a: Expr, b: Expr): boolean | undefined {
+  const av = constValue(a);
+  const bv = constValue(b);
+  const cmpv = (x: bigint, y: bigint) =>
+    op === 'eq' ? x === y : op === 'ne' ? x !== y : op === 'lt' ? x < y : op === 'le' ? x <= y : op === 'gt' ? x > y : x >= y;
+  if (av !== undefined && bv !== undefined) return cmpv(av, bv);
+  const min = a.signed ? -(1n << BigInt(a.width - 1)) : 0n;
+  const max = a.signed ? (1n << BigInt(a.width - 1)) - 1n : (1n << BigInt(a.width)) - 1n;
+  // Normalize to `x op c` with the constant on the right.
+  let k = bv;
+  let o = op;
+  if (av !== undefined) {
+    k = av;
+    o = op === 'lt' ? 'gt' : op === 'le' ? 'ge' : op === 'gt' ? 'lt' : op === 'ge' ? 'le' : op;
+  }
+  if (k === undefined) return undefined;
+  if (k === min && o === 'lt') return false;
+  if (k === min && o === 'ge') return true;
+  if (k === max && o === 'gt') return false;
+  if (k === max && o === 'le') return true;
+  return undefined;
 }
 
 function shift(op: 'shl' | 'shr', a: Expr, n: number | Expr): Expr {

@@ -1,0 +1,44 @@
+// Comparisons known at generation time fold to constants (parametric code makes them; emitted as-is they
+// draw Verilator's CMPCONST / UNSIGNED warnings), and a mux on a constant select picks its arm.
+import { describe, expect, it } from 'vitest';
+import { defineModule, lit, mux, sint, uint } from '../../gen/hdl';
+import { cycleSim } from '../support/cyclesim';
+import { expectLintClean } from './helpers';
+
+describe('constant folding', () => {
+  it('folds comparisons against the ends of a type and between constants', () => {
+    const D = defineModule('fold_cmp', (m) => {
+      const u = m.input('u', 4);
+      const s = m.input('s', sint(4));
+      const cases = [
+        u.lt(0), // never
+        u.ge(0), // always
+        lit(0, 4).gt(u), // never
+        lit(0, 4).le(u), // always
+        u.gt(15), // never
+        u.le(15), // always
+        s.lt(-8), // never
+        s.le(7), // always
+        lit(3, 4).lt(lit(5, 4)), // constant true
+        lit(3, 4).eq(4), // constant false
+      ];
+      cases.forEach((c, i) => {
+        expect(c.op, `case ${i}`).toBe('const');
+        m.output(`c${i}`, 1).set(c);
+      });
+      // Not foldable: stays a comparison.
+      const live = u.lt(1);
+      expect(live.op).toBe('lt');
+      m.output('live', 1).set(live);
+      m.output('pick', uint(4)).set(mux(u.ge(0), u, lit(0, 4)));
+    });
+    const top = D.elaborate(undefined);
+    expectLintClean(top);
+    const out = cycleSim(top, [{ u: 0, s: 0 }, { u: 9, s: 0xf }]);
+    for (const o of out) {
+      expect([0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((i) => o[`c${i}`])).toEqual([0n, 1n, 0n, 1n, 0n, 1n, 0n, 1n, 1n, 0n]);
+    }
+    expect(out.map((o) => o.live)).toEqual([1n, 0n]);
+    expect(out.map((o) => o.pick)).toEqual([0n, 9n]);
+  });
+});
