@@ -75,7 +75,7 @@ module pcie_cfg_space_testdev_w64 (
   wire [31:0] _or_0;  // gen/pcie/cfg_space.ts:234
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [31:0] _or_1;  // gen/pcie/cfg_space.ts:234
+  wire [31:0] _and_1;  // gen/pcie/cfg_space.ts:234
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [31:0] _slice_2;  // gen/pcie/tlp.ts:31
@@ -96,7 +96,7 @@ module pcie_cfg_space_testdev_w64 (
 
   // ---- combinational logic
   assign _or_0 = (cfg_bar0 & 32'd4294901760) | 32'd12;  // gen/pcie/cfg_space.ts:234
-  assign _or_1 = (cfg_bar2 & 32'd4294963200) | 32'd0;  // gen/pcie/cfg_space.ts:234
+  assign _and_1 = cfg_bar2 & 32'd4294963200;  // gen/pcie/cfg_space.ts:234
   assign _slice_2 = req_hdr[127:96];  // gen/pcie/tlp.ts:31
   assign _slice_3 = req_hdr[63:32];  // gen/pcie/tlp.ts:31
   assign _slice_5 = req_hdr[95:64];  // gen/pcie/tlp.ts:31
@@ -119,8 +119,8 @@ module pcie_cfg_space_testdev_w64 (
   assign ext_tag_en = cfg_pcie_devctl[8];  // gen/pcie/cfg_space.ts:251
   assign msix_enable = cfg_msix_cap[31];  // gen/pcie/cfg_space.ts:252
   assign msix_function_mask = cfg_msix_cap[30];  // gen/pcie/cfg_space.ts:253
-  assign bar0_base = {((cfg_bar1_upper & 32'd4294967295) | 32'd0), {_or_0[31:4], 4'd0}};  // gen/pcie/cfg_space.ts:257
-  assign bar2_base = {32'd0, {_or_1[31:4], 4'd0}};  // gen/pcie/cfg_space.ts:257
+  assign bar0_base = {cfg_bar1_upper, {_or_0[31:4], 4'd0}};  // gen/pcie/cfg_space.ts:257
+  assign bar2_base = {32'd0, {_and_1[31:4], 4'd0}};  // gen/pcie/cfg_space.ts:257
   assign slot_free = (~resp_valid) | cpl_ready;  // gen/pcie/cfg_space.ts:316
   assign accept = req_valid & slot_free;  // gen/pcie/cfg_space.ts:219
   assign do_write = (accept & _slice_2[30]) & (_slice_3[18:16] == 3'd0);  // gen/pcie/cfg_space.ts:220
@@ -138,16 +138,16 @@ module pcie_cfg_space_testdev_w64 (
         rdata = 32'd4278190081;  // gen/pcie/cfg_space.ts:307
       end
       10'd3: begin
-        rdata = (cfg_header_type & 32'd255) | 32'd0;  // gen/pcie/cfg_space.ts:307
+        rdata = cfg_header_type & 32'd255;  // gen/pcie/cfg_space.ts:307
       end
       10'd4: begin
         rdata = _or_0;  // gen/pcie/cfg_space.ts:307
       end
       10'd5: begin
-        rdata = (cfg_bar1_upper & 32'd4294967295) | 32'd0;  // gen/pcie/cfg_space.ts:307
+        rdata = cfg_bar1_upper;  // gen/pcie/cfg_space.ts:307
       end
       10'd6: begin
-        rdata = _or_1;  // gen/pcie/cfg_space.ts:307
+        rdata = _and_1;  // gen/pcie/cfg_space.ts:307
       end
       10'd11: begin
         rdata = 32'd70196;  // gen/pcie/cfg_space.ts:307
@@ -156,7 +156,7 @@ module pcie_cfg_space_testdev_w64 (
         rdata = 32'd64;  // gen/pcie/cfg_space.ts:307
       end
       10'd15: begin
-        rdata = (cfg_interrupt & 32'd255) | 32'd0;  // gen/pcie/cfg_space.ts:307
+        rdata = cfg_interrupt & 32'd255;  // gen/pcie/cfg_space.ts:307
       end
       10'd16: begin
         rdata = 32'd163856;  // gen/pcie/cfg_space.ts:307
@@ -165,7 +165,7 @@ module pcie_cfg_space_testdev_w64 (
         rdata = 32'd32802;  // gen/pcie/cfg_space.ts:307
       end
       10'd18: begin
-        rdata = ((cfg_pcie_devctl & 32'd1014271) | 32'd0) | {10'd0, transactions_pending, 21'd0};  // gen/pcie/cfg_space.ts:307
+        rdata = (cfg_pcie_devctl & 32'd1014271) | {10'd0, transactions_pending, 21'd0};  // gen/pcie/cfg_space.ts:307
       end
       10'd19: begin
         rdata = 32'd4194435;  // gen/pcie/cfg_space.ts:307
@@ -217,7 +217,7 @@ module pcie_cfg_space_testdev_w64 (
       cfg_command_status <= ((do_write & (_slice_3[11:2] == 10'd1)) ? (((cfg_command_status & (~(wmask & 32'd1350))) | (req_data[31:0] & (wmask & 32'd1350))) & (~((req_data[31:0] & wmask) & 32'd3103784960))) : cfg_command_status) | ({{(ev_poisoned_cpl | ev_poisoned_req), 1'b0, ev_received_master_abort, ev_received_target_abort, ev_sent_completer_abort, 2'd0, (ev_poisoned_cpl & cfg_command_status[6]), 8'd0}, 16'd0} & 32'd3103784960);  // gen/pcie/cfg_space.ts:294
       cfg_header_type <= (do_write & (_slice_3[11:2] == 10'd3)) ? ((cfg_header_type & (~(wmask & 32'd255))) | (req_data[31:0] & (wmask & 32'd255))) : cfg_header_type;  // gen/pcie/cfg_space.ts:294
       cfg_bar0 <= (do_write & (_slice_3[11:2] == 10'd4)) ? ((cfg_bar0 & (~(wmask & 32'd4294901760))) | (req_data[31:0] & (wmask & 32'd4294901760))) : cfg_bar0;  // gen/pcie/cfg_space.ts:294
-      cfg_bar1_upper <= (do_write & (_slice_3[11:2] == 10'd5)) ? ((cfg_bar1_upper & (~(wmask & 32'd4294967295))) | (req_data[31:0] & (wmask & 32'd4294967295))) : cfg_bar1_upper;  // gen/pcie/cfg_space.ts:294
+      cfg_bar1_upper <= (do_write & (_slice_3[11:2] == 10'd5)) ? ((cfg_bar1_upper & (~wmask)) | (req_data[31:0] & wmask)) : cfg_bar1_upper;  // gen/pcie/cfg_space.ts:294
       cfg_bar2 <= (do_write & (_slice_3[11:2] == 10'd6)) ? ((cfg_bar2 & (~(wmask & 32'd4294963200))) | (req_data[31:0] & (wmask & 32'd4294963200))) : cfg_bar2;  // gen/pcie/cfg_space.ts:294
       cfg_interrupt <= (do_write & (_slice_3[11:2] == 10'd15)) ? ((cfg_interrupt & (~(wmask & 32'd255))) | (req_data[31:0] & (wmask & 32'd255))) : cfg_interrupt;  // gen/pcie/cfg_space.ts:294
       cfg_pcie_devctl <= ((do_write & (_slice_3[11:2] == 10'd18)) ? (((cfg_pcie_devctl & (~(wmask & 32'd31231))) | (req_data[31:0] & (wmask & 32'd31231))) & (~((req_data[31:0] & wmask) & 32'd983040))) : cfg_pcie_devctl) | ({12'd0, ev_unsupported_request, 3'd0, 16'd0} & 32'd983040);  // gen/pcie/cfg_space.ts:294

@@ -326,7 +326,7 @@ module pcie_dma_rd_w64_t8 (
   end
   assign ram_wr_addr = wr_addr[11:0];  // gen/pcie/dma_rd.ts:240
   assign ram_wr_data = cpl_data;  // gen/pcie/dma_rd.ts:241
-  assign ram_wr_be = {((cpl_keep[1] & ((wr_addr + 13'd1) <= last_dw)) ? (4'd15 & (((wr_addr + 13'd1) == last_dw) ? last_be : 4'd15)) : 4'd0), ((cpl_keep[0] & ((wr_addr + 13'd0) <= last_dw)) ? ((first_beat ? first_be : 4'd15) & (((wr_addr + 13'd0) == last_dw) ? last_be : 4'd15)) : 4'd0)};  // gen/pcie/dma_rd.ts:242
+  assign ram_wr_be = {((cpl_keep[1] & ((wr_addr + 13'd1) <= last_dw)) ? (((wr_addr + 13'd1) == last_dw) ? last_be : 4'd15) : 4'd0), ((cpl_keep[0] & ((wr_addr + 13'd0) <= last_dw)) ? ((first_beat ? first_be : 4'd15) & (((wr_addr + 13'd0) == last_dw) ? last_be : 4'd15)) : 4'd0)};  // gen/pcie/dma_rd.ts:242
   always @* begin
     ev_unexpected = 1'b0;  // gen/pcie/dma_rd.ts:166
     case (cpl_state)  // gen/pcie/dma_rd.ts:171
@@ -452,9 +452,9 @@ module pcie_dma_rd_w64_t8 (
       default: begin end
     endcase
   end
-  assign issue = (((running & (~((err != 3'd0) | (rem == 15'd0)))) & bus_master) & (((((((((~tag_valid_0) & 1'b1) | ((~tag_valid_1) & 1'b1)) | ((~tag_valid_2) & 1'b1)) | ((~tag_valid_3) & 1'b1)) | ((~tag_valid_4) & 1'b1)) | ((~tag_valid_5) & 1'b1)) | ((~tag_valid_6) & 1'b1)) | ((~tag_valid_7) & 1'b1))) & ((~mrd_valid) | req_ready);  // gen/pcie/dma_rd.ts:98
+  assign issue = (((running & (~((err != 3'd0) | (rem == 15'd0)))) & bus_master) & ((((((((~tag_valid_0) | (~tag_valid_1)) | (~tag_valid_2)) | (~tag_valid_3)) | (~tag_valid_4)) | (~tag_valid_5)) | (~tag_valid_6)) | (~tag_valid_7))) & ((~mrd_valid) | req_ready);  // gen/pcie/dma_rd.ts:98
   assign chunk = _mux_8[12:0];  // gen/pcie/dma_rd.ts:99
-  assign alloc_tag = ((~tag_valid_0) & 1'b1) ? 3'd0 : (((~tag_valid_1) & 1'b1) ? 3'd1 : (((~tag_valid_2) & 1'b1) ? 3'd2 : (((~tag_valid_3) & 1'b1) ? 3'd3 : (((~tag_valid_4) & 1'b1) ? 3'd4 : (((~tag_valid_5) & 1'b1) ? 3'd5 : (((~tag_valid_6) & 1'b1) ? 3'd6 : (((~tag_valid_7) & 1'b1) ? 3'd7 : 3'd0)))))));  // gen/pcie/dma_rd.ts:101
+  assign alloc_tag = (~tag_valid_0) ? 3'd0 : ((~tag_valid_1) ? 3'd1 : ((~tag_valid_2) ? 3'd2 : ((~tag_valid_3) ? 3'd3 : ((~tag_valid_4) ? 3'd4 : ((~tag_valid_5) ? 3'd5 : ((~tag_valid_6) ? 3'd6 : ((~tag_valid_7) ? 3'd7 : 3'd0)))))));  // gen/pcie/dma_rd.ts:101
   assign cpl_tag = _cat_11[2:0];  // gen/pcie/dma_rd.ts:144
   assign cpl_known = (_cat_11 < 10'd8) & _select_12;  // gen/pcie/dma_rd.ts:145
   assign cpl_first_byte = _select_6 - {2'd0, _cat_4};  // gen/pcie/dma_rd.ts:149

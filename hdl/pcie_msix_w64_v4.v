@@ -213,12 +213,12 @@ module pcie_msix_w64_v4 (
         end
         10'd1: begin
           if (reg_wr) begin  // gen/pcie/msix.ts:69
-            addr_hi_0 <= (addr_hi_0 & (~(_cat_0 & 32'd4294967295))) | ((reg_wdata & _cat_0) & 32'd4294967295);  // gen/pcie/msix.ts:55
+            addr_hi_0 <= (addr_hi_0 & (~_cat_0)) | (reg_wdata & _cat_0);  // gen/pcie/msix.ts:55
           end
         end
         10'd2: begin
           if (reg_wr) begin  // gen/pcie/msix.ts:73
-            msg_data_0 <= (msg_data_0 & (~(_cat_0 & 32'd4294967295))) | ((reg_wdata & _cat_0) & 32'd4294967295);  // gen/pcie/msix.ts:55
+            msg_data_0 <= (msg_data_0 & (~_cat_0)) | (reg_wdata & _cat_0);  // gen/pcie/msix.ts:55
           end
         end
         10'd3: begin
@@ -233,12 +233,12 @@ module pcie_msix_w64_v4 (
         end
         10'd5: begin
           if (reg_wr) begin  // gen/pcie/msix.ts:69
-            addr_hi_1 <= (addr_hi_1 & (~(_cat_0 & 32'd4294967295))) | ((reg_wdata & _cat_0) & 32'd4294967295);  // gen/pcie/msix.ts:55
+            addr_hi_1 <= (addr_hi_1 & (~_cat_0)) | (reg_wdata & _cat_0);  // gen/pcie/msix.ts:55
           end
         end
         10'd6: begin
           if (reg_wr) begin  // gen/pcie/msix.ts:73
-            msg_data_1 <= (msg_data_1 & (~(_cat_0 & 32'd4294967295))) | ((reg_wdata & _cat_0) & 32'd4294967295);  // gen/pcie/msix.ts:55
+            msg_data_1 <= (msg_data_1 & (~_cat_0)) | (reg_wdata & _cat_0);  // gen/pcie/msix.ts:55
           end
         end
         10'd7: begin
@@ -253,12 +253,12 @@ module pcie_msix_w64_v4 (
         end
         10'd9: begin
           if (reg_wr) begin  // gen/pcie/msix.ts:69
-            addr_hi_2 <= (addr_hi_2 & (~(_cat_0 & 32'd4294967295))) | ((reg_wdata & _cat_0) & 32'd4294967295);  // gen/pcie/msix.ts:55
+            addr_hi_2 <= (addr_hi_2 & (~_cat_0)) | (reg_wdata & _cat_0);  // gen/pcie/msix.ts:55
           end
         end
         10'd10: begin
           if (reg_wr) begin  // gen/pcie/msix.ts:73
-            msg_data_2 <= (msg_data_2 & (~(_cat_0 & 32'd4294967295))) | ((reg_wdata & _cat_0) & 32'd4294967295);  // gen/pcie/msix.ts:55
+            msg_data_2 <= (msg_data_2 & (~_cat_0)) | (reg_wdata & _cat_0);  // gen/pcie/msix.ts:55
           end
         end
         10'd11: begin
@@ -273,12 +273,12 @@ module pcie_msix_w64_v4 (
         end
         10'd13: begin
           if (reg_wr) begin  // gen/pcie/msix.ts:69
-            addr_hi_3 <= (addr_hi_3 & (~(_cat_0 & 32'd4294967295))) | ((reg_wdata & _cat_0) & 32'd4294967295);  // gen/pcie/msix.ts:55
+            addr_hi_3 <= (addr_hi_3 & (~_cat_0)) | (reg_wdata & _cat_0);  // gen/pcie/msix.ts:55
           end
         end
         10'd14: begin
           if (reg_wr) begin  // gen/pcie/msix.ts:73
-            msg_data_3 <= (msg_data_3 & (~(_cat_0 & 32'd4294967295))) | ((reg_wdata & _cat_0) & 32'd4294967295);  // gen/pcie/msix.ts:55
+            msg_data_3 <= (msg_data_3 & (~_cat_0)) | (reg_wdata & _cat_0);  // gen/pcie/msix.ts:55
           end
         end
         10'd15: begin

@@ -122,7 +122,7 @@ module pcie_tlp_stream_arbiter_w64_n4 (
   assign out_keep = _select_3;  // gen/pcie/arbiter.ts:56
   assign out_sop = _select_4;  // gen/pcie/arbiter.ts:56
   assign out_eop = _select_5;  // gen/pcie/arbiter.ts:56
-  assign grant = locked ? owner : ((((1'b0 | (in1_valid & (2'd1 > last))) | (in2_valid & (2'd2 > last))) | (in3_valid & (2'd3 > last))) ? ((in1_valid & (2'd1 > last)) ? 2'd1 : ((in2_valid & (2'd2 > last)) ? 2'd2 : ((in3_valid & (2'd3 > last)) ? 2'd3 : 2'd0))) : (in0_valid ? 2'd0 : (in1_valid ? 2'd1 : (in2_valid ? 2'd2 : (in3_valid ? 2'd3 : 2'd0)))));  // gen/pcie/arbiter.ts:52
+  assign grant = locked ? owner : ((((in1_valid & (2'd1 > last)) | (in2_valid & (2'd2 > last))) | (in3_valid & (2'd3 > last))) ? ((in1_valid & (2'd1 > last)) ? 2'd1 : ((in2_valid & (2'd2 > last)) ? 2'd2 : ((in3_valid & (2'd3 > last)) ? 2'd3 : 2'd0))) : (in0_valid ? 2'd0 : (in1_valid ? 2'd1 : (in2_valid ? 2'd2 : (in3_valid ? 2'd3 : 2'd0)))));  // gen/pcie/arbiter.ts:52
 
   // ---- registers
   always @(posedge clk) begin

@@ -400,7 +400,24 @@ function sameType(op: string, a: Expr, b: Expr): void {
 function binSame(op: ExprOp, a: Expr, b: Operand): Expr {
   const r = lift(b, a, op);
   sameType(op, a, r);
-  return new Expr(op, a.width, a.signed, [a, r]);
+  return foldLogic(op, a, r) ?? new Expr(op, a.width, a.signed, [a, r]);
+}
+
+/** Logic identities with a constant operand (x | 0, x & ~0, x & 0, ...), which parametric code makes often. */
+function foldLogic(op: ExprOp, a: Expr, b: Expr): Expr | undefined {
+  if (op !== 'and' && op !== 'or' && op !== 'xor') return undefined;
+  const ones = a.signed ? -1n : (1n << BigInt(a.width)) - 1n;
+  for (const [k, x] of [
+    [a, b],
+    [b, a],
+  ] as const) {
+    const v = constValue(k);
+    if (v === undefined) continue;
+    if (v === 0n) return op === 'and' ? k : x;
+    if (v === ones && op === 'and') return x;
+    if (v === ones && op === 'or') return k;
+  }
+  return undefined;
 }
 
 function cmp(op: ExprOp, a: Expr, b: Operand): Expr {

@@ -42,3 +42,24 @@ describe('constant folding', () => {
     expect(out.map((o) => o.pick)).toEqual([0n, 9n]);
   });
 });
+
+describe('logic identities', () => {
+  it('x | 0, x & ~0, x ^ 0 are x; x & 0 is 0; x | ~0 is ~0', () => {
+    const D = defineModule('fold_logic', (m) => {
+      const x = m.input('x', 4);
+      const zero = lit(0, 4);
+      const ones = lit(15, 4);
+      expect(x.or(zero)).toBe(x);
+      expect(zero.or(x)).toBe(x);
+      expect(x.and(ones)).toBe(x);
+      expect(x.xor(0)).toBe(x);
+      expect(x.and(0).op).toBe('const');
+      expect(x.or(15).op).toBe('const');
+      expect(x.and(3).op).toBe('and');
+      m.output('y', 4).set(x.and(0).or(x.or(15).and(x)));
+    });
+    const top = D.elaborate(undefined);
+    expectLintClean(top);
+    expect(cycleSim(top, [{ x: 5 }, { x: 10 }]).map((o) => o.y)).toEqual([5n, 10n]);
+  });
+});
