@@ -4,27 +4,14 @@
 // cycle-level stream transactors) versus TypeScript and the bridge (measured by the simulator harness),
 // and the cycles per second of the same model replaying the same stimulus from a pure C++ loop.
 // Target (issue 3): TypeScript and the bridge take at most 40% of wall time.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { emitDesign } from '../gen/hdl';
 import { field, RAM_BYTES, reg } from '../gen/testdev/regs';
 import { Testdev, type TestdevWidth } from '../gen/testdev/top';
+import { designPorts } from '../sim/design';
 import { Sim } from '../sim/index';
 import { RootComplex } from '../tb/pcie/rootcomplex';
 import { table } from './lib/proc';
 
-const REPO = resolve(import.meta.dirname, '..');
 const TARGET_TS_SHARE = 0.4;
-
-function portsFor(W: TestdevWidth): string {
-  const dir = resolve(REPO, 'build', 'bench', `testdev_w${W}`);
-  mkdirSync(dir, { recursive: true });
-  for (const [name, text] of emitDesign(Testdev.elaborate({ W }))) {
-    const p = resolve(dir, name);
-    if (!existsSync(p) || readFileSync(p, 'utf8') !== text) writeFileSync(p, text);
-  }
-  return resolve(dir, `testdev_w${W}.ports.json`);
-}
 
 interface Row {
   design: string;
@@ -40,7 +27,7 @@ interface Row {
 
 /** Copies `total` bytes host -> device RAM -> host in transfers of RAM_BYTES, each ended by an MSI-X message. */
 function dmaWorkload(W: TestdevWidth, total: number, opts: { txBackpressure: number; rxIdle: number }): Row {
-  const sim = Sim.load({ ports: portsFor(W), quiet: true, seed: 1, ...opts });
+  const sim = Sim.load({ ports: designPorts(Testdev.elaborate({ W })), quiet: true, seed: 1, ...opts });
   // Host memory latency ~1 us at 250 MHz, completions split at random RCB boundaries, reordered across tags.
   const rc = new RootComplex(sim, { seed: 1, latency: { min: 200, max: 300 }, maxMmioRead: 128 });
   rc.enumerate();

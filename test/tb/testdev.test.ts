@@ -4,15 +4,12 @@
 // reordered, rx idle cycles and tx backpressure), MSI-X programming and capture, and the
 // error-injection paths ending in the device's error status. Offsets and fields come from the
 // testdev's own register map (gen/testdev/regs.ts); nothing is hard-coded here.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { emitDesign } from '../../gen/hdl';
 import { CapId, CapOffset, Status } from '../../gen/pcie/cfg_space';
 import { DmaError } from '../../gen/pcie/dma_common';
 import { BAR0_BYTES, BAR2_BYTES, field, MSIX_PBA_OFFSET, MSIX_TABLE_OFFSET, MSIX_VECTORS, RAM_BYTES, RAM_OFFSET, reg } from '../../gen/testdev/regs';
 import { Testdev, TESTDEV_CFG, testdevParams, type TestdevWidth } from '../../gen/testdev/top';
+import { designPorts } from '../../sim/design';
 import { Sim } from '../../sim/index';
 import { PCI_COMMAND, PCI_COMMAND_MASTER, PCI_COMMAND_MEMORY, PCI_STATUS } from '../../tb/pcie/cfgspace';
 import { CompletionStatusError, PcieViolation } from '../../tb/pcie/errors';
@@ -24,18 +21,9 @@ import { decodeTlp, type MemReadTlp } from '../../tb/pcie/tlp';
 import { TapLink, seeded } from './support';
 
 const FILE = 'test/tb/testdev.test.ts';
-const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-/** Emits testdev_w<W> into build/tb/testdev/ (rewriting only changed files; the simulator's build cache is keyed by content). */
-function testdevPorts(W: TestdevWidth): string {
-  const dir = resolve(REPO, 'build', 'tb', 'testdev', `w${W}`);
-  mkdirSync(dir, { recursive: true });
-  for (const [name, text] of emitDesign(Testdev.elaborate({ W }))) {
-    const p = resolve(dir, name);
-    if (!existsSync(p) || readFileSync(p, 'utf8') !== text) writeFileSync(p, text);
-  }
-  return resolve(dir, `testdev_w${W}.ports.json`);
-}
+/** The testdev as the generator produces it now (sim/design.ts). */
+const testdevPorts = (W: TestdevWidth) => designPorts(Testdev.elaborate({ W }));
 
 const OFF = (name: string) => reg(name).offset;
 const errCode = (st: number) => (field('DMA_STATUS', 'ERROR').get(st) ? field('DMA_STATUS', 'ERR_CODE').get(st) : 0);
