@@ -10,7 +10,8 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildSim, type BuildResult } from './build';
 import { loadPorts, type LoadedPorts, type PortDesc } from './ports';
-import { packedLength, packTlps, unpackTlps, type RawTlp } from './tlp';
+import { DwordArena } from '../tb/pcie/raw';
+import { MAX_PACKED_TLP, packedLength, packTlps, unpackTlps, type RawTlp } from './tlp';
 
 export type { RawTlp } from './tlp';
 export type { PortsFile, PortDesc, InterfaceDesc } from './ports';
@@ -89,7 +90,7 @@ interface Harness {
   setTxBackpressure(stream: number, p: number): void;
   poke(port: number, value: Uint32Array): void;
   peek(port: number, out: Uint32Array): void;
-  takeTx(stream: number): Uint32Array;
+  takeTx(stream: number, room: Uint32Array): number;
   lastError(): { cycle: number; message: string };
   replay(cycles: number): { seconds: number; cycles: number; tx: number; hash: bigint; error?: string };
   txHash(): bigint;
@@ -98,7 +99,7 @@ interface Harness {
 interface AddonModule { Harness: new (seed: number, trace: string, state: Float64Array, record: boolean) => Harness; top: string; portCount: number }
 
 // Slots of the state array C++ writes after each call (StateSlot in addon.h).
-const S_CYCLE = 0, S_TX_PENDING = 1, S_RX_PENDING = 2, S_CPP_SECONDS = 4, S_RUN_CALLS = 5, S_TX_TOTAL = 6, S_SLOTS = 8;
+const S_CYCLE = 0, S_TX_PENDING = 1, S_RX_PENDING = 2, S_CPP_SECONDS = 4, S_RUN_CALLS = 5, S_TX_TOTAL = 6, S_TX_LEFT = 7, S_SLOTS = 8;
 const REASONS: StopReason[] = ['cycles', 'tx', 'until', 'limit', 'error' as StopReason, 'finish'];
 const REASON_ERROR = 4;
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -127,6 +128,8 @@ export class Sim {
   // Reused, off-V8-heap buffers for data crossing into C++ (see packTlps for why).
   private stage = new Uint32Array(new ArrayBuffer(1 << 16));
   private readonly scratch: Uint32Array;
+  // Where takeTx() has C++ copy the finished TLPs: the views handed out point into it.
+  private readonly inbox = new DwordArena();
 
   private constructor(opts: SimOptions, ports: LoadedPorts, build: BuildResult) {
     this.portsInfo = ports;
@@ -227,7 +230,14 @@ export class Sim {
   takeTx(stream?: string): RawTlp[] {
     const i = this.streamIndex(this.sourceIndex, stream, 'source');
     if (this.state[S_TX_PENDING] === 0) return []; // nothing finished anywhere: skip the crossing
-    return unpackTlps(this.h.takeTx(i));
+    let out: RawTlp[] | undefined;
+    do {
+      // Room for at least the largest TLP, so every call moves at least one.
+      const words = this.h.takeTx(i, this.inbox.free(MAX_PACKED_TLP));
+      const got = unpackTlps(this.inbox.alloc(words));
+      out = out ? out.concat(got) : got;
+    } while (this.state[S_TX_LEFT] > 0);
+    return out;
   }
 
   /** Sets a sideband input (stream ports and the clock belong to the harness). Negative values are two's complement. */

@@ -5,7 +5,7 @@
 // all its echoes are back. Defaults: the W=64 loopback fixture, 20000 TLPs, K=64.
 import { resolve } from 'node:path';
 import { Sim, type RawTlp } from './index';
-import { packedLength, packTlps, unpackTlps } from './tlp';
+import { packedLength, packTlps } from './tlp';
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: number) => {
@@ -89,7 +89,7 @@ idleSim.close();
     const b = performance.now();
     sim.run({ untilTx: batch.length, maxCycles: 1e7 });
     const c = performance.now();
-    const got: RawTlp[] = packed ? unpackTlps(h.takeTx(0)) : h.takeTxObjects(0);
+    const got: RawTlp[] = packed ? sim.takeTx() : h.takeTxObjects(0);
     const d = performance.now();
     if (got.length !== batch.length) throw new Error('lost TLPs');
     if (r < 50) continue; // warm-up

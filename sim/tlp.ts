@@ -8,6 +8,8 @@ export type { RawTlp };
 
 /** Packed layout (sim/cpp/bench.h): [ndw, cycle_lo, cycle_hi, DW0, DW1, DW2, DW3, payload...] per TLP. */
 export const TLP_HEAD = 7;
+/** Words of the largest packed TLP (1024 payload dwords). */
+export const MAX_PACKED_TLP = TLP_HEAD + 1024;
 
 /** Words needed to pack these TLPs. */
 export function packedLength(tlps: readonly RawTlp[]): number {

@@ -32,7 +32,7 @@ void vl_fatal(const char* filename, int linenum, const char*, const char* msg) V
 namespace vfpga {
 
 // Slots of the shared state array (mirrored in sim/index.ts).
-enum StateSlot { kCycle = 0, kTxPending, kRxPending, kLastRun, kCppSeconds, kRunCalls, kTxTotal, kStateSlots };
+enum StateSlot { kCycle = 0, kTxPending, kRxPending, kLastRun, kCppSeconds, kRunCalls, kTxTotal, kTxLeft, kStateSlots };
 
 template <class D>
 class Addon : public Napi::ObjectWrap<Addon<D>> {
@@ -194,19 +194,30 @@ class Addon : public Napi::ObjectWrap<Addon<D>> {
             return info.Env().Undefined();
         });
     }
-    // takeTx(stream) -> Uint32Array of packed TLPs (a fresh V8-owned buffer; C++ keeps none)
+    // takeTx(stream, room: Uint32Array) -> words: copies as many whole finished TLPs as fit
+    // into `room` (packed), drops them here, and leaves the count of finished TLPs that did not
+    // fit in state[kTxLeft]. `room` is free space of TypeScript's DwordArena (sim/index.ts):
+    // creating a fresh V8 buffer per call from C++ cost more than the copy.
     Napi::Value TakeTx(const Napi::CallbackInfo& info) {
         return guarded(info, [&] {
             SourceBase* s = bench().source(stream(info[0], B::kSources));
+            auto room = info[1].As<Napi::Uint32Array>();
+            const std::size_t cap = room.ElementLength();
             // Leave a packet that is still being received in the source.
             const std::size_t done = s->open ? s->start : s->out.size();
-            auto arr = Napi::Uint32Array::New(info.Env(), done);
-            if (done) std::memcpy(arr.Data(), s->out.data(), done * 4);
-            s->out.erase(s->out.begin(), s->out.begin() + done);
-            if (s->open) s->start = 0;
-            s->pending = 0;
+            std::size_t n = 0;
+            uint64_t copied = 0;
+            while (n < done && n + kTlpHead + s->out[n] <= cap) {
+                n += kTlpHead + s->out[n];
+                ++copied;
+            }
+            if (n) std::memcpy(room.Data(), s->out.data(), n * 4);
+            s->out.erase(s->out.begin(), s->out.begin() + n);
+            if (s->open) s->start -= n;
+            s->pending -= copied;
             publish();
-            return static_cast<Napi::Value>(arr);
+            state_[kTxLeft] = double(s->pending);
+            return Napi::Number::New(info.Env(), double(n));
         });
     }
     // lastError() -> { cycle, message } of the error that ended the last run()

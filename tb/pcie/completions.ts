@@ -85,11 +85,11 @@ export function splitReadCompletions(req: ReadShape, opts: SplitOptions): CplChu
     if (mode === 'max') chunkEnd = maxEnd;
     else if (mode === 'rcb') chunkEnd = Math.min(maxEnd, nextRcb);
     else {
-      // Any RCB boundary after cur up to maxEnd, or maxEnd itself.
-      const choices: number[] = [];
-      for (let b = nextRcb; b < maxEnd; b += rcb) choices.push(b);
-      choices.push(maxEnd);
-      chunkEnd = opts.rng!.pick(choices);
+      // Any RCB boundary after cur up to maxEnd, or maxEnd itself: the same draw as
+      // rng.pick([nextRcb, nextRcb + rcb, ..., maxEnd]) without building the list.
+      const between = nextRcb < maxEnd ? Math.ceil((maxEnd - nextRcb) / rcb) : 0;
+      const k = Math.floor(opts.rng!.next() * (between + 1));
+      chunkEnd = k < between ? nextRcb + k * rcb : maxEnd;
     }
     const first = cur === start;
     const last = chunkEnd === end;

@@ -20,11 +20,12 @@ export type Perm = 'rw' | 'ro' | 'wo' | 'none';
 export type Addr = bigint | number;
 
 const PAGE = 1 << 16;
+const ADDRESS_LIMIT = 1n << 64n;
 const hex = (v: bigint): string => `0x${v.toString(16)}`;
 
 export function toAddr(a: Addr): bigint {
   if (typeof a === 'bigint') {
-    if (a < 0n || a >= 1n << 64n) throw new RangeError(`hostmem: address ${a} is not a 64-bit address`);
+    if (a < 0n || a >= ADDRESS_LIMIT) throw new RangeError(`hostmem: address ${a} is not a 64-bit address`);
     return a;
   }
   if (!Number.isSafeInteger(a) || a < 0) throw new RangeError(`hostmem: address ${a} is not a non-negative integer`);
@@ -90,6 +91,8 @@ class PagedBacking implements Backing {
 export class Region {
   /** Device-side permission; change it with HostMemory.protect() or directly. */
   perm: Perm;
+  /** One past the last byte. */
+  readonly end: bigint;
   constructor(
     readonly addr: bigint,
     readonly size: number,
@@ -100,10 +103,7 @@ export class Region {
     readonly external: boolean,
   ) {
     this.perm = perm;
-  }
-  /** One past the last byte. */
-  get end(): bigint {
-    return this.addr + BigInt(this.size);
+    this.end = addr + BigInt(size);
   }
   contains(addr: bigint, len = 1): boolean {
     return addr >= this.addr && addr + BigInt(len) <= this.end;
@@ -195,6 +195,8 @@ export class HostMemory {
   private readonly gap: bigint;
   private readonly lazyThreshold: number;
   private counter = 0;
+  /** The region find() returned last: DMA streams through one buffer at a time. */
+  private recent: Region | undefined;
 
   constructor(opts: HostMemOptions = {}) {
     this.lowNext = toAddr(opts.lowBase ?? 0x1000_0000n);
@@ -256,6 +258,7 @@ export class HostMemory {
     const i = region ? this.list.indexOf(region) : -1;
     if (i < 0) throw new Error(`hostmem: unmap: ${r instanceof Region ? r.describe() : hex(toAddr(r))} is not mapped`);
     this.list.splice(i, 1);
+    if (this.recent === region) this.recent = undefined;
   }
 
   /** Changes a region's device permission (the IOMMU mapping). */
@@ -268,6 +271,8 @@ export class HostMemory {
   /** The region holding `addr`, if any. */
   find(addr: Addr): Region | undefined {
     const a = toAddr(addr);
+    const recent = this.recent;
+    if (recent !== undefined && a >= recent.addr && a < recent.end) return recent;
     let lo = 0;
     let hi = this.list.length - 1;
     while (lo <= hi) {
@@ -275,7 +280,7 @@ export class HostMemory {
       const r = this.list[mid];
       if (a < r.addr) hi = mid - 1;
       else if (a >= r.end) lo = mid + 1;
-      else return r;
+      else return (this.recent = r);
     }
     return undefined;
   }
@@ -284,11 +289,21 @@ export class HostMemory {
 
   read(addr: Addr, len: number): Uint8Array {
     const out = new Uint8Array(checkLen(len));
-    this.segments(toAddr(addr), len, (r, off, pos, n) => r.backing.read(off, out.subarray(pos, pos + n)), 'host read');
+    this.readInto(addr, out);
     return out;
   }
+  /** Fills `out` with the bytes from `addr` on. */
+  readInto(addr: Addr, out: Uint8Array): void {
+    const a = toAddr(addr);
+    const r = this.within(a, out.length);
+    if (r) r.backing.read(Number(a - r.addr), out);
+    else this.segments(a, out.length, (r, off, pos, n) => r.backing.read(off, out.subarray(pos, pos + n)), 'host read');
+  }
   write(addr: Addr, data: Uint8Array): void {
-    this.segments(toAddr(addr), data.length, (r, off, pos, n) => r.backing.write(off, data.subarray(pos, pos + n)), 'host write');
+    const a = toAddr(addr);
+    const r = this.within(a, data.length);
+    if (r) r.backing.write(Number(a - r.addr), data);
+    else this.segments(a, data.length, (r, off, pos, n) => r.backing.write(off, data.subarray(pos, pos + n)), 'host write');
   }
   fill(addr: Addr, len: number, value = 0): void {
     this.write(addr, new Uint8Array(checkLen(len)).fill(value));
@@ -324,13 +339,12 @@ export class HostMemory {
 
   /** Why a device access would fault, or null if it is allowed. */
   checkDma(dir: 'read' | 'write', addr: bigint, len: number): DmaFault | null {
-    const need = dir === 'read' ? (p: Perm) => p === 'rw' || p === 'ro' : (p: Perm) => p === 'rw' || p === 'wo';
     let a = addr;
     const end = addr + BigInt(len);
     while (a < end) {
       const r = this.find(a);
       if (!r) return new DmaFault('unmapped', dir, addr, len, this.nearest(a), a);
-      if (!need(r.perm)) return new DmaFault('permission', dir, addr, len, r, a);
+      if (!(r.perm === 'rw' || r.perm === (dir === 'read' ? 'ro' : 'wo'))) return new DmaFault('permission', dir, addr, len, r, a);
       a = r.end;
     }
     return null;
@@ -349,7 +363,9 @@ export class HostMemory {
     const a = toAddr(addr);
     const f = this.checkDma('write', a, data.length);
     if (f) throw withContext(f, context);
-    this.segments(a, data.length, (r, off, pos, n) => r.backing.write(off, data.subarray(pos, pos + n), mask?.subarray(pos, pos + n)), 'dma write');
+    const r = this.within(a, data.length);
+    if (r) r.backing.write(Number(a - r.addr), data, mask);
+    else this.segments(a, data.length, (r, off, pos, n) => r.backing.write(off, data.subarray(pos, pos + n), mask?.subarray(pos, pos + n)), 'dma write');
   }
 
   // ---- internals ----
@@ -379,6 +395,12 @@ export class HostMemory {
       }
     }
     return best;
+  }
+
+  /** The region holding all `len` bytes from `addr`, if one does (the common case: no need to cut the access into segments). */
+  private within(addr: bigint, len: number): Region | undefined {
+    const r = this.find(addr);
+    return r !== undefined && addr + BigInt(len) <= r.end ? r : undefined;
   }
 
   private segments(addr: bigint, len: number, f: (r: Region, off: number, pos: number, n: number) => void, what: string): void {

@@ -45,11 +45,11 @@ export class FaultInjector {
   }
 
   decide(tlp: MemReadTlp, cycle: number): ReadAction {
-    const req: DeviceRead = { tlp, cycle, index: this.index++ };
-    let action = this.hook?.(req) ?? undefined;
+    const index = this.index++;
+    let action = this.hook?.({ tlp, cycle, index }) ?? undefined;
     if (action !== undefined && !READ_ACTIONS.includes(action)) throw new Error(`rc: onRead hook returned ${String(action)}, expected one of ${READ_ACTIONS.join(', ')}`);
     if (action === undefined) {
-      for (const a of ['ur', 'ca', 'poison', 'drop', 'duplicate'] as const) {
+      for (const a of FAULTS) {
         const p = this.rates[a];
         if (p && this.rng.chance(p)) {
           action = a;
@@ -62,3 +62,6 @@ export class FaultInjector {
     return action;
   }
 }
+
+/** The faults in the order their rates are drawn. */
+const FAULTS = ['ur', 'ca', 'poison', 'drop', 'duplicate'] as const;

@@ -29,3 +29,46 @@ export function formatRawTlp(raw: RawTlp, maxDataDw = 8): string {
   const cycle = raw.cycle === undefined ? '' : ` @${raw.cycle}`;
   return `hdr=${hdr} data=[${shown}${more}]${cycle}`;
 }
+
+/**
+ * Zeroed dword storage for raw TLPs on hot paths, carved one view after another out of big
+ * chunks. V8 keeps typed arrays over 64 bytes off its heap: a fresh one costs ~0.5 us, a view
+ * of an existing buffer ~40 ns. At tens of thousands of TLPs per simulated millisecond that
+ * difference was a fifth of the simulator bench's TypeScript time.
+ *
+ * Nothing handed out is ever handed out again, so every view stays valid and independent of
+ * the others, exactly like a fresh array; a chunk is freed by the GC once no view of it is left.
+ */
+export class DwordArena {
+  private chunk: Uint32Array;
+  private used = 0;
+
+  /** `chunkDwords`: size of each chunk (default 1 MiB); larger requests get a chunk of their own size. */
+  constructor(readonly chunkDwords = 1 << 18) {
+    this.chunk = new Uint32Array(chunkDwords);
+  }
+
+  /** A zeroed view of `n` dwords. */
+  alloc(n: number): Uint32Array {
+    if (this.used + n > this.chunk.length) this.fresh(n);
+    const v = new Uint32Array(this.chunk.buffer, 4 * this.used, n);
+    this.used += n;
+    return v;
+  }
+
+  /**
+   * The free space after the last allocation, at least `min` dwords (starting a new chunk if
+   * the current one has less). For a producer that learns the size only while writing (the
+   * simulator's takeTx): it writes at the start of this view, then claims what it wrote with
+   * alloc(), which returns the same memory.
+   */
+  free(min: number): Uint32Array {
+    if (this.used + min > this.chunk.length) this.fresh(min);
+    return new Uint32Array(this.chunk.buffer, 4 * this.used, this.chunk.length - this.used);
+  }
+
+  private fresh(min: number): void {
+    this.chunk = new Uint32Array(Math.max(min, this.chunkDwords));
+    this.used = 0;
+  }
+}

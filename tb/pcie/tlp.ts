@@ -16,7 +16,7 @@
  *  - encodeTlp always checks that every field fits its bits, and by default applies all of
  *    the rules above; `allowMalformed` skips the rules so tests can inject bad TLPs.
  */
-import type { RawTlp } from './raw';
+import { DwordArena, type RawTlp } from './raw';
 
 export type { RawTlp } from './raw';
 
@@ -230,12 +230,26 @@ export function formatPcieId(id: number): string {
   return `${hex(bus, 2)}:${hex(dev, 2)}.${id & 7}`;
 }
 
-/** Payload bytes -> little-endian dwords (byte 4i in bits 7:0 of dword i). */
+/**
+ * Whether this host stores a Uint32Array little-endian (every Node platform but s390x). Then a
+ * payload's bytes lie in memory exactly as its dwords' bytes (byte 4i in bits 7:0 of dword i),
+ * and the conversions below are plain copies or views instead of byte loops.
+ */
+const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+
+/** Encoded payloads come from here (see DwordArena: a fresh array over 64 bytes costs ~0.5 us). */
+const payloadArena = new DwordArena();
+
+/** Payload bytes -> little-endian dwords (byte 4i in bits 7:0 of dword i), in memory of their own. */
 export function bytesToDwords(bytes: Uint8Array): Uint32Array {
   if (bytes.length % 4 !== 0) {
     throw new TlpError('data', `payload of ${bytes.length} bytes is not a whole number of dwords`);
   }
-  const out = new Uint32Array(bytes.length / 4);
+  const out = payloadArena.alloc(bytes.length / 4);
+  if (LITTLE_ENDIAN) {
+    new Uint8Array(out.buffer, out.byteOffset, bytes.length).set(bytes);
+    return out;
+  }
   for (let i = 0; i < out.length; i++) {
     const b = 4 * i;
     out[i] = (bytes[b] | (bytes[b + 1] << 8) | (bytes[b + 2] << 16) | (bytes[b + 3] << 24)) >>> 0;
@@ -243,9 +257,13 @@ export function bytesToDwords(bytes: Uint8Array): Uint32Array {
   return out;
 }
 
-/** Little-endian dwords -> payload bytes. */
+/** Little-endian dwords -> payload bytes (a copy). */
 export function dwordsToBytes(dwords: Uint32Array): Uint8Array {
   const out = new Uint8Array(dwords.length * 4);
+  if (LITTLE_ENDIAN) {
+    out.set(new Uint8Array(dwords.buffer, dwords.byteOffset, out.length));
+    return out;
+  }
   for (let i = 0; i < dwords.length; i++) {
     const d = dwords[i];
     out[4 * i] = d & 0xff;
@@ -254,6 +272,11 @@ export function dwordsToBytes(dwords: Uint32Array): Uint8Array {
     out[4 * i + 3] = (d >>> 24) & 0xff;
   }
   return out;
+}
+
+/** The payload bytes of raw dwords for a decoded TLP: a view sharing their memory where the host is little-endian, else a copy. */
+function payloadBytes(dwords: Uint32Array): Uint8Array {
+  return LITTLE_ENDIAN ? new Uint8Array(dwords.buffer, dwords.byteOffset, dwords.byteLength) : dwordsToBytes(dwords);
 }
 
 /** Value of the Length field in dwords: data size for TLPs with data, requested size for MRd, 1 for config, 0 otherwise (Cpl, Msg: Length reserved). */
@@ -313,9 +336,9 @@ interface Problem {
  *  - 2 DW or more: both non-zero.
  *  - Non-contiguous enables are allowed only for 1 DW and for QW-aligned 2 DW requests;
  *    otherwise the enabled bytes must be contiguous between first and last dword.
- * `address` decides the QW-aligned 2 DW case; without it a 2 DW request must be contiguous.
+ * `qwAligned` (address bits 2:0 zero) decides the 2 DW case.
  */
-function byteEnableProblem(lengthDw: number, firstBe: number, lastBe: number, address?: bigint): Problem | null {
+function byteEnableProblem(lengthDw: number, firstBe: number, lastBe: number, qwAligned: boolean): Problem | null {
   if (!isUint(lengthDw, 11) || lengthDw < 1 || lengthDw > 1024) {
     return { field: 'length', reason: `length ${lengthDw} DW out of range 1..1024` };
   }
@@ -333,22 +356,24 @@ function byteEnableProblem(lengthDw: number, firstBe: number, lastBe: number, ad
   if (lastBe === 0) {
     return { field: 'lastBe', reason: `last DW BE must be non-zero for a ${lengthDw} DW request` };
   }
-  const qwAligned = address !== undefined && (address & 7n) === 0n;
   if (lengthDw === 2 && qwAligned) return null;
-  const which = lengthDw === 2 ? 'a 2 DW request that is not QW aligned' : `a ${lengthDw} DW request`;
   if (!FIRST_BE_CONTIGUOUS.has(firstBe)) {
     return {
       field: 'firstBe',
-      reason: `first DW BE ${bin(firstBe, 4)} must be contiguous up to byte 3 (1111b/1110b/1100b/1000b) for ${which}`,
+      reason: `first DW BE ${bin(firstBe, 4)} must be contiguous up to byte 3 (1111b/1110b/1100b/1000b) for ${contiguousCase(lengthDw)}`,
     };
   }
   if (!LAST_BE_CONTIGUOUS.has(lastBe)) {
     return {
       field: 'lastBe',
-      reason: `last DW BE ${bin(lastBe, 4)} must be contiguous from byte 0 (0001b/0011b/0111b/1111b) for ${which}`,
+      reason: `last DW BE ${bin(lastBe, 4)} must be contiguous from byte 0 (0001b/0011b/0111b/1111b) for ${contiguousCase(lengthDw)}`,
     };
   }
   return null;
+}
+
+function contiguousCase(lengthDw: number): string {
+  return lengthDw === 2 ? 'a 2 DW request that is not QW aligned' : `a ${lengthDw} DW request`;
 }
 
 /**
@@ -357,7 +382,7 @@ function byteEnableProblem(lengthDw: number, firstBe: number, lastBe: number, ad
  * non-contiguous enables; without it 2 DW requests are held to the contiguous rule.
  */
 export function byteEnablesValid(lengthDw: number, firstBe: number, lastBe: number, address?: bigint): string | null {
-  return byteEnableProblem(lengthDw, firstBe, lastBe, address)?.reason ?? null;
+  return byteEnableProblem(lengthDw, firstBe, lastBe, address !== undefined && (address & 7n) === 0n)?.reason ?? null;
 }
 
 /** What the byte-range helpers need from a memory request: an MRd, an MWr, or a bare shape. */
@@ -456,6 +481,9 @@ export function msgCodeName(code: number): string {
 // Validation shared by encode and decode
 
 const STATUS_NAME: Record<number, string> = { 0: 'SC', 1: 'UR', 2: 'CRS', 4: 'CA' };
+const ADDRESS_LIMIT = 1n << 64n;
+/** Addresses from here on need a 4DW header. */
+const ABOVE_4G = 1n << 32n;
 
 function fail(t: { type: string }, field: string, what: string): never {
   throw new TlpError(field, `${t.type}: ${what}`);
@@ -488,7 +516,7 @@ function checkRepresentable(t: Tlp): void {
       requireUint(t, 'at', t.at ?? 0, 2);
       requireUint(t, 'firstBe', t.firstBe, 4);
       requireUint(t, 'lastBe', t.lastBe, 4);
-      if (typeof t.address !== 'bigint' || t.address < 0n || t.address >= 1n << 64n) {
+      if (typeof t.address !== 'bigint' || t.address < 0n || t.address >= ADDRESS_LIMIT) {
         fail(t, 'address', `address ${String(t.address)} is not a 64-bit bigint`);
       }
       if ((t.address & 3n) !== 0n) {
@@ -543,10 +571,11 @@ function checkRules(t: Tlp, strict: boolean): void {
     case 'MRdLk':
     case 'MWr': {
       const lengthDw = tlpLengthDw(t);
-      const p = byteEnableProblem(lengthDw, t.firstBe, t.lastBe, t.address);
+      const page = Number(t.address & 0xfffn); // offset within the 4 KB page
+      const p = byteEnableProblem(lengthDw, t.firstBe, t.lastBe, (page & 7) === 0);
       if (p) fail(t, p.field, p.reason);
       // 2.2.7: a memory request must not cross a 4 KB address boundary.
-      if ((t.address & 0xfffn) + BigInt(lengthDw * 4) > 0x1000n) {
+      if (page + lengthDw * 4 > 0x1000) {
         fail(t, 'address', `${lengthDw} DW at address 0x${hex(t.address)} crosses a 4 KB boundary`);
       }
       break;
@@ -676,7 +705,7 @@ export function encodeTlp(t: Tlp, opts: EncodeOptions = {}): RawTlp {
     case 'MRdLk':
     case 'MWr': {
       // 2.2.4.1: requesters must use the 3DW (32-bit) format for addresses below 4 GB.
-      const fourDw = t.address >= 1n << 32n;
+      const fourDw = t.address >= ABOVE_4G;
       const hasData = t.type === 'MWr';
       const fmt = (hasData ? FMT_DATA : 0) | (fourDw ? FMT_4DW : 0);
       hdr[0] = packDw0(fmt, t.type === 'MRdLk' ? TYPE_MEM_LOCKED : TYPE_MEM, t, tlpLengthDw(t), t.at ?? 0);
@@ -744,120 +773,127 @@ export interface DecodeOptions {
   strict?: boolean;
 }
 
-interface Kind {
-  type: TlpType;
-  hasData: boolean;
-  fourDw: boolean;
-}
-
-/** Fmt/Type -> TLP type (2.2.1, table "Fmt[2:0] and Type[4:0] Field Encodings"). */
-function classify(fmt: number, type: number): Kind {
+/** Fmt/Type -> TLP type (2.2.1, table "Fmt[2:0] and Type[4:0] Field Encodings"). Builds no string unless it throws. */
+function classify(fmt: number, type: number): TlpType {
   const hasData = (fmt & FMT_DATA) !== 0;
   const fourDw = (fmt & FMT_4DW) !== 0;
-  const combo = `Fmt=${bin(fmt, 3)} Type=${bin(type, 5)}`;
-  const k = (t: TlpType): Kind => ({ type: t, hasData, fourDw });
-  if (fmt === 0b100) throw new TlpError('fmt', `TLP prefix (${combo}) is not supported on this stream`);
-  if (fmt > 0b100) throw new TlpError('fmt', `reserved Fmt in ${combo}`);
+  if (fmt === 0b100) throw new TlpError('fmt', `TLP prefix (${fmtType(fmt, type)}) is not supported on this stream`);
+  if (fmt > 0b100) throw new TlpError('fmt', `reserved Fmt in ${fmtType(fmt, type)}`);
   switch (type) {
     case TYPE_MEM:
-      return k(hasData ? 'MWr' : 'MRd');
+      return hasData ? 'MWr' : 'MRd';
     case TYPE_MEM_LOCKED:
       if (hasData) break;
-      return k('MRdLk');
+      return 'MRdLk';
     case TYPE_IO:
       if (fourDw) break;
-      throw new TlpError('type', `${hasData ? 'IOWr' : 'IORd'} (${combo}) is not supported by this codec`);
+      throw new TlpError('type', `${hasData ? 'IOWr' : 'IORd'} (${fmtType(fmt, type)}) is not supported by this codec`);
     case TYPE_CFG0:
     case TYPE_CFG1: {
-      const name = `Cfg${hasData ? 'Wr' : 'Rd'}${type === TYPE_CFG0 ? 0 : 1}` as TlpType;
-      if (fourDw) throw new TlpError('fmt', `${name}: configuration requests use a 3DW header (${combo})`);
-      return k(name);
+      const name: TlpType = hasData ? (type === TYPE_CFG0 ? 'CfgWr0' : 'CfgWr1') : type === TYPE_CFG0 ? 'CfgRd0' : 'CfgRd1';
+      if (fourDw) throw new TlpError('fmt', `${name}: configuration requests use a 3DW header (${fmtType(fmt, type)})`);
+      return name;
     }
     case TYPE_CPL:
     case TYPE_CPL_LOCKED: {
-      const name = `Cpl${hasData ? 'D' : ''}${type === TYPE_CPL_LOCKED ? 'Lk' : ''}` as TlpType;
-      if (fourDw) throw new TlpError('fmt', `${name}: completions use a 3DW header (${combo})`);
-      return k(name);
+      const name: TlpType = hasData ? (type === TYPE_CPL ? 'CplD' : 'CplDLk') : type === TYPE_CPL ? 'Cpl' : 'CplLk';
+      if (fourDw) throw new TlpError('fmt', `${name}: completions use a 3DW header (${fmtType(fmt, type)})`);
+      return name;
     }
     case 0b01100:
     case 0b01101:
     case 0b01110:
-      throw new TlpError('type', `AtomicOp (${combo}) is not supported by this codec`);
+      throw new TlpError('type', `AtomicOp (${fmtType(fmt, type)}) is not supported by this codec`);
     default:
       if ((type & 0b11000) === TYPE_MSG) {
         const name: TlpType = hasData ? 'MsgD' : 'Msg';
-        if (!fourDw) throw new TlpError('fmt', `${name}: messages use a 4DW header (${combo})`);
-        return k(name);
+        if (!fourDw) throw new TlpError('fmt', `${name}: messages use a 4DW header (${fmtType(fmt, type)})`);
+        return name;
       }
   }
-  throw new TlpError('type', `unknown Fmt/Type combination ${combo}`);
+  throw new TlpError('type', `unknown Fmt/Type combination ${fmtType(fmt, type)}`);
+}
+
+function fmtType(fmt: number, type: number): string {
+  return `Fmt=${bin(fmt, 3)} Type=${bin(type, 5)}`;
+}
+
+function reservedSet(type: TlpType, what: string): TlpError {
+  return new TlpError('reserved', `${type}: reserved ${what} is set`);
 }
 
 /**
  * Decodes a TLP; throws TlpError naming the field if it is malformed (see DecodeOptions for
  * the extra checks of strict mode, on by default). All optional fields are filled in.
+ *
+ * The payload (`data`) of the result is a byte view of `raw.data` on little-endian hosts,
+ * not a copy: the two share memory.
+ *
+ * This sits on the simulator's hot path (every TLP a device sends), so each type's object is
+ * built in one literal and nothing is allocated or formatted unless it throws: no closures
+ * (tsx compiles with keepNames, which makes every named closure cost a defineProperty), no
+ * object spreads (in Node 20's V8 `{ ...a, x }` takes a ~2.5 us slow path).
  */
 export function decodeTlp(raw: RawTlp, opts: DecodeOptions = {}): Tlp {
   const strict = opts.strict ?? true;
-  if (!(raw.hdr instanceof Uint32Array) || raw.hdr.length !== 4) {
+  const hdr = raw.hdr;
+  const rawData = raw.data;
+  if (!(hdr instanceof Uint32Array) || hdr.length !== 4) {
     throw new TlpError('hdr', `raw TLP header must be a Uint32Array of 4 dwords`);
   }
-  if (!(raw.data instanceof Uint32Array)) throw new TlpError('data', `raw TLP payload must be a Uint32Array`);
-  const [dw0, dw1, dw2, dw3] = raw.hdr;
-  const { type, hasData, fourDw } = classify(dw0 >>> 29, (dw0 >>> 24) & 0x1f);
-  const reserved = (what: string): never => {
-    throw new TlpError('reserved', `${type}: reserved ${what} is set`);
-  };
+  if (!(rawData instanceof Uint32Array)) throw new TlpError('data', `raw TLP payload must be a Uint32Array`);
+  const dw0 = hdr[0];
+  const dw1 = hdr[1];
+  const dw2 = hdr[2];
+  const dw3 = hdr[3];
+  const fmt = dw0 >>> 29;
+  const type = classify(fmt, (dw0 >>> 24) & 0x1f);
+  const hasData = (fmt & FMT_DATA) !== 0;
+  const fourDw = (fmt & FMT_4DW) !== 0;
 
   const lengthField = dw0 & 0x3ff;
   const lengthDw = lengthField === 0 ? 1024 : lengthField;
-  if (hasData && raw.data.length !== lengthDw) {
-    throw new TlpError('length', `${type}: length field ${lengthDw} DW but ${raw.data.length} payload dwords`);
+  if (hasData && rawData.length !== lengthDw) {
+    throw new TlpError('length', `${type}: length field ${lengthDw} DW but ${rawData.length} payload dwords`);
   }
-  if (!hasData && raw.data.length !== 0) {
-    throw new TlpError('data', `${type}: ${raw.data.length} payload dwords on a TLP without data`);
+  if (!hasData && rawData.length !== 0) {
+    throw new TlpError('data', `${type}: ${rawData.length} payload dwords on a TLP without data`);
   }
   // TPH (2.2.7.1) would reinterpret address bits and add prefixes; nothing here produces it.
   if (dw0 & (1 << 16)) throw new TlpError('th', `${type}: TH=1 (TLP processing hints) is not supported`);
-  if (strict && dw0 & (1 << 17)) reserved('DW0 bit 17 (LN)');
+  if (strict && dw0 & (1 << 17)) throw reservedSet(type, 'DW0 bit 17 (LN)');
   if (strict && !fourDw && dw3 !== 0) {
     throw new TlpError('hdr', `${type}: 3DW header but hdr[3] = 0x${hex(dw3, 8)} (must be 0)`);
   }
 
   const at = (dw0 >>> 10) & 3;
-  const common = {
-    tc: (dw0 >>> 20) & 7,
-    attr: (((dw0 >>> 18) & 1) << 2) | ((dw0 >>> 12) & 3),
-    td: (dw0 & (1 << 15)) !== 0,
-    ep: (dw0 & (1 << 14)) !== 0,
-  };
+  const tc = (dw0 >>> 20) & 7;
+  const attr = (((dw0 >>> 18) & 1) << 2) | ((dw0 >>> 12) & 3);
+  const td = (dw0 & (1 << 15)) !== 0;
+  const ep = (dw0 & (1 << 14)) !== 0;
   // 10-bit tags (2.2.6.2, rev 4.0): Tag[9] in DW0 bit 23, Tag[8] in DW0 bit 19.
   const tagHigh = (((dw0 >>> 23) & 1) << 9) | (((dw0 >>> 19) & 1) << 8);
-  const payload = () => dwordsToBytes(raw.data);
 
-  // Object spreads stay last in each literal below: in V8 (Node 20) `{ ...a, x }` takes a slow
-  // path (~2.5 us per object), `{ x, ...a }` does not; decode sits on the simulator's hot path.
   let t: Tlp;
   switch (type) {
     case 'MRd':
     case 'MRdLk':
     case 'MWr': {
       const addrDw = fourDw ? dw3 : dw2;
-      const address = ((fourDw ? BigInt(dw2) << 32n : 0n) | BigInt(addrDw)) & ~3n;
+      const low = (addrDw & ~3) >>> 0;
       if (strict && fourDw && dw2 === 0) {
-        throw new TlpError('address', `${type}: 4DW header for address 0x${hex(address)} below 4 GB (must use 3DW)`);
+        throw new TlpError('address', `${type}: 4DW header for address 0x${hex(low)} below 4 GB (must use 3DW)`);
       }
-      if (strict && addrDw & 3) reserved('address bits 1:0 (PH, with TH=0)');
-      const req = {
-        requesterId: dw1 >>> 16,
-        tag: tagHigh | ((dw1 >>> 8) & 0xff),
-        address,
-        firstBe: dw1 & 0xf,
-        lastBe: (dw1 >>> 4) & 0xf,
-        at,
-        ...common,
-      };
-      t = type === 'MWr' ? { type, data: payload(), ...req } : { type: type as 'MRd' | 'MRdLk', length: lengthDw, ...req };
+      if (strict && addrDw & 3) throw reservedSet(type, 'address bits 1:0 (PH, with TH=0)');
+      const address = fourDw ? (BigInt(dw2) << 32n) | BigInt(low) : BigInt(low);
+      const requesterId = dw1 >>> 16;
+      const tag = tagHigh | ((dw1 >>> 8) & 0xff);
+      const firstBe = dw1 & 0xf;
+      const lastBe = (dw1 >>> 4) & 0xf;
+      t =
+        type === 'MWr'
+          ? { type, address, firstBe, lastBe, requesterId, tag, at, tc, attr, td, ep, data: payloadBytes(rawData) }
+          : { type, address, length: lengthDw, firstBe, lastBe, requesterId, tag, at, tc, attr, td, ep };
       break;
     }
     case 'CfgRd0':
@@ -870,16 +906,16 @@ export function decodeTlp(raw: RawTlp, opts: DecodeOptions = {}): Tlp {
         throw new TlpError('lastBe', `${type}: last DW BE ${bin((dw1 >>> 4) & 0xf, 4)}, configuration requests must use 0000b`);
       }
       if (at !== 0) throw new TlpError('at', `${type}: AT ${bin(at, 2)}, configuration requests must use 00b`);
-      if (strict && dw2 & 0xf003) reserved(`DW2 bits 15:12 / 1:0 (0x${hex(dw2, 8)})`);
-      const req = {
-        completerId: dw2 >>> 16,
-        offset: dw2 & 0xffc,
-        firstBe: dw1 & 0xf,
-        requesterId: dw1 >>> 16,
-        tag: tagHigh | ((dw1 >>> 8) & 0xff),
-        ...common,
-      };
-      t = type === 'CfgWr0' || type === 'CfgWr1' ? { type, data: payload(), ...req } : { type: type as 'CfgRd0' | 'CfgRd1', ...req };
+      if (strict && dw2 & 0xf003) throw reservedSet(type, `DW2 bits 15:12 / 1:0 (0x${hex(dw2, 8)})`);
+      const completerId = dw2 >>> 16;
+      const offset = dw2 & 0xffc;
+      const firstBe = dw1 & 0xf;
+      const requesterId = dw1 >>> 16;
+      const tag = tagHigh | ((dw1 >>> 8) & 0xff);
+      t =
+        type === 'CfgWr0' || type === 'CfgWr1'
+          ? { type, completerId, offset, firstBe, requesterId, tag, tc, attr, td, ep, data: payloadBytes(rawData) }
+          : { type, completerId, offset, firstBe, requesterId, tag, tc, attr, td, ep };
       break;
     }
     case 'Cpl':
@@ -888,37 +924,35 @@ export function decodeTlp(raw: RawTlp, opts: DecodeOptions = {}): Tlp {
     case 'CplDLk': {
       const status = (dw1 >>> 13) & 7;
       if (!(status in STATUS_NAME)) throw new TlpError('status', `${type}: reserved completion status ${bin(status, 3)}`);
-      if (strict && at !== 0) reserved(`AT (${bin(at, 2)})`);
-      if (strict && dw2 & 0x80) reserved('DW2 bit 7');
+      if (strict && at !== 0) throw reservedSet(type, `AT (${bin(at, 2)})`);
+      if (strict && dw2 & 0x80) throw reservedSet(type, 'DW2 bit 7');
       const byteCountField = dw1 & 0xfff;
-      const cpl = {
-        completerId: dw1 >>> 16,
-        status: status as CplStatusCode,
-        bcm: (dw1 & (1 << 12)) !== 0,
-        byteCount: byteCountField === 0 ? 4096 : byteCountField,
-        requesterId: dw2 >>> 16,
-        tag: tagHigh | ((dw2 >>> 8) & 0xff),
-        lowerAddress: dw2 & 0x7f,
-        ...common,
-      };
-      t = type === 'CplD' || type === 'CplDLk' ? { type, data: payload(), ...cpl } : { type: type as 'Cpl' | 'CplLk', ...cpl };
+      const completerId = dw1 >>> 16;
+      const bcm = (dw1 & (1 << 12)) !== 0;
+      const byteCount = byteCountField === 0 ? 4096 : byteCountField;
+      const requesterId = dw2 >>> 16;
+      const tag = tagHigh | ((dw2 >>> 8) & 0xff);
+      const lowerAddress = dw2 & 0x7f;
+      const st = status as CplStatusCode;
+      t =
+        type === 'CplD' || type === 'CplDLk'
+          ? { type, completerId, status: st, bcm, byteCount, requesterId, tag, lowerAddress, tc, attr, td, ep, data: payloadBytes(rawData) }
+          : { type, completerId, status: st, bcm, byteCount, requesterId, tag, lowerAddress, tc, attr, td, ep };
       break;
     }
     case 'Msg':
     case 'MsgD': {
-      if (strict && at !== 0) reserved(`AT (${bin(at, 2)})`);
+      if (strict && at !== 0) throw reservedSet(type, `AT (${bin(at, 2)})`);
       // 2.2.2: Length is reserved for messages without data.
-      if (strict && type === 'Msg' && lengthField !== 0) reserved(`Length (${lengthField})`);
-      const msg = {
-        routing: (dw0 >>> 24) & 7,
-        code: dw1 & 0xff,
-        requesterId: dw1 >>> 16,
-        tag: tagHigh | ((dw1 >>> 8) & 0xff),
-        dw2,
-        dw3,
-        ...common,
-      };
-      t = type === 'MsgD' ? { type, data: payload(), ...msg } : { type: 'Msg', ...msg };
+      if (strict && type === 'Msg' && lengthField !== 0) throw reservedSet(type, `Length (${lengthField})`);
+      const routing = (dw0 >>> 24) & 7;
+      const code = dw1 & 0xff;
+      const requesterId = dw1 >>> 16;
+      const tag = tagHigh | ((dw1 >>> 8) & 0xff);
+      t =
+        type === 'MsgD'
+          ? { type, routing, code, requesterId, tag, dw2, dw3, tc, attr, td, ep, data: payloadBytes(rawData) }
+          : { type, routing, code, requesterId, tag, dw2, dw3, tc, attr, td, ep };
       break;
     }
   }
