@@ -1,17 +1,38 @@
-// The designs `npm run gen` writes to hdl/: each top with the parameters of the default configuration.
-// Every module under a top is emitted once (modules are shared by name), plus `<top>.ports.json`.
+// The designs `npm run gen` writes to hdl/ (the default configuration): the standard-library blocks at
+// representative sizes, and the PCIe test endpoint at both TLP stream widths. Every module under a top is
+// emitted once (modules are shared by name), plus `<top>.ports.json` per top.
 import type { HwModule } from './hdl';
-import { Fifo } from './lib/fifo';
+import {
+  BramFifo,
+  Counter,
+  CreditCounter,
+  Fifo,
+  FixedPriorityArbiter,
+  OccupancyCounter,
+  PipeReg,
+  PriorityEncoder,
+  RegSlice,
+  RoundRobinArbiter,
+} from './lib';
 import { Testdev } from './testdev/top';
 
 export interface TopConfig {
-  /** What the design is, for the synthesis table. */
+  /** What the design is. */
   description: string;
   elaborate(): HwModule;
 }
 
 export const tops: TopConfig[] = [
   { description: 'LUTRAM FIFO, 64 bits x 16', elaborate: () => Fifo.elaborate({ width: 64, depth: 16 }) },
+  { description: 'block-RAM FIFO, 64 bits x 512', elaborate: () => BramFifo.elaborate({ width: 64, depth: 512 }) },
+  { description: 'register slice (2-entry skid buffer), 256 bits', elaborate: () => RegSlice.elaborate({ width: 256 }) },
+  { description: 'forward pipeline register, 256 bits', elaborate: () => PipeReg.elaborate({ width: 256 }) },
+  { description: 'round-robin arbiter, 16 requesters', elaborate: () => RoundRobinArbiter.elaborate({ n: 16 }) },
+  { description: 'fixed-priority arbiter, 16 requesters', elaborate: () => FixedPriorityArbiter.elaborate({ n: 16 }) },
+  { description: 'priority encoder, 64 bits', elaborate: () => PriorityEncoder.elaborate({ width: 64 }) },
+  { description: 'modulo counter, 1000', elaborate: () => Counter.elaborate({ modulus: 1000 }) },
+  { description: 'occupancy counter, 0..256', elaborate: () => OccupancyCounter.elaborate({ max: 256 }) },
+  { description: 'credit counter, 64 credits', elaborate: () => CreditCounter.elaborate({ max: 64 }) },
   { description: 'PCIe test endpoint (config, MMIO, DMA, MSI-X), 64-bit TLP stream', elaborate: () => Testdev.elaborate({ W: 64 }) },
   { description: 'PCIe test endpoint (config, MMIO, DMA, MSI-X), 256-bit TLP stream', elaborate: () => Testdev.elaborate({ W: 256 }) },
 ];
