@@ -9,5 +9,5 @@ export { connect, defineBlackbox, defineModule, ModuleBuilder, SignalArray, Memo
 export type { HwModule, ModuleDef, Instance, BundleValue } from './module';
 export { collectModules, emitDesign, emitModule, portsJson } from './emit';
 export type { PortsJson } from './emit';
-export { HdlError, fmtLoc } from './srcloc';
+export { callerLocOutside, HdlError, fmtLoc } from './srcloc';
 export type { SrcLoc } from './srcloc';

@@ -55,8 +55,17 @@ export function callerLoc(): SrcLoc {
   return loc;
 }
 
+/**
+ * The first frame outside the DSL core and outside `dir` too: for a library built on the DSL whose errors
+ * should point at its caller's line rather than its own.
+ */
+export function callerLocOutside(dir: string): SrcLoc {
+  const d = path.resolve(dir) + path.sep;
+  return mappedCallerLoc((file) => file.startsWith(d));
+}
+
 /** The slow path: the formatted (source-mapped) stack. */
-function mappedCallerLoc(): SrcLoc {
+function mappedCallerLoc(skip: (file: string) => boolean = () => false): SrcLoc {
   const saved = Error.stackTraceLimit;
   Error.stackTraceLimit = 40;
   const stack = new Error().stack ?? '';
@@ -65,7 +74,7 @@ function mappedCallerLoc(): SrcLoc {
     const m = frameRe.exec(raw.trim());
     if (!m) continue;
     const file = normFile(m[1]);
-    if (isCoreFrame(file)) continue;
+    if (isCoreFrame(file) || skip(file)) continue;
     const rel = path.relative(projectRoot, file);
     return { file: rel.startsWith('..') ? file : rel, line: Number(m[2]) };
   }

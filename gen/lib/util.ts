@@ -2,29 +2,13 @@
 // outside the DSL core and this library (the core's own `callerLoc` stops at the library's frames).
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Expr, HdlError, type ModuleDef, type SrcLoc } from '../hdl';
+import { callerLocOutside, type Expr, HdlError, type ModuleDef, type SrcLoc } from '../hdl';
 
 const libDir = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(libDir, '..', '..');
-const hdlDir = path.join(root, 'gen', 'hdl');
-const frameRe = /\(?((?:file:\/\/)?\/[^():]+|[A-Za-z]:[^():]+):(\d+):\d+\)?$/;
 
 /** Where the library was called from. */
 export function userLoc(): SrcLoc {
-  const saved = Error.stackTraceLimit;
-  Error.stackTraceLimit = 40;
-  const stack = new Error().stack ?? '';
-  Error.stackTraceLimit = saved;
-  for (const raw of stack.split('\n').slice(1)) {
-    const m = frameRe.exec(raw.trim());
-    if (!m) continue;
-    const file = m[1].startsWith('file://') ? fileURLToPath(m[1]) : m[1];
-    if (file.startsWith(libDir + path.sep) || file.startsWith(hdlDir + path.sep)) continue;
-    if (file.includes('node_modules') || file.startsWith('node:')) continue;
-    const rel = path.relative(root, file);
-    return { file: rel.startsWith('..') ? file : rel, line: Number(m[2]) };
-  }
-  return { file: '<unknown>', line: 0 };
+  return callerLocOutside(libDir);
 }
 
 /** A bad library parameter, reported at the caller's line. */
