@@ -1,5 +1,6 @@
 // Shared helpers for the test-bench tests: seeded bodies that print the replay command, a
 // scripted device link for feeding crafted TLPs, and a tap that records traffic.
+import { test } from 'vitest';
 import type { Link, LinkRunOptions } from '../../tb/pcie/link';
 import { envSeed } from '../../tb/pcie/random';
 import type { RawTlp } from '../../tb/pcie/raw';
@@ -17,6 +18,17 @@ export function seeded<T>(file: string, name: string, body: (seed: number) => T,
     err.message += `\n  seed ${seed}; replay: VFPGA_SEED=${seed} npx vitest run ${file} -t ${JSON.stringify(name)}`;
     throw err;
   }
+}
+
+/**
+ * A vitest test whose body runs under seeded(): the replay command names this test exactly (its
+ * suite and test names, as the regular expression -t expects, with special characters escaped).
+ */
+export function seededTest(file: string, name: string, body: (seed: number) => void): void {
+  test(name, (ctx) => {
+    const full = (ctx.task.fullTestName ?? name).split(' > ').join(' ');
+    seeded(file, full.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), body);
+  });
 }
 
 /** The member of the Tlp union whose `type` can be T (e.g. CfgReadTlp for 'CfgRd0'). */

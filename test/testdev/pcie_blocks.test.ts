@@ -3,15 +3,14 @@
 //    Last DW BE pattern a request may carry (Icarus, combinational);
 //  - the RX demux and the packet arbiter in the Verilator harness, which drives and collects their TLP
 //    stream ports with random idle cycles and backpressure and checks the stream protocol.
-import { mkdirSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
-import { emitDesign, type HwModule, tlpStream } from '../../gen/hdl';
+import { tlpStream } from '../../gen/hdl';
 import { PacketArbiter } from '../../gen/pcie/arbiter';
 import { CplGen } from '../../gen/pcie/cpl_gen';
 import { RxDemux, RxPort } from '../../gen/pcie/rx_demux';
+import { designPorts } from '../../sim/design';
 import { Sim, type RawTlp } from '../../sim/index';
+import { Rng } from '../../tb/pcie/random';
 import {
   completionLowerAddress,
   CplStatus,
@@ -21,19 +20,9 @@ import {
   type Tlp,
 } from '../../tb/pcie/tlp';
 import { cycleSim, type Vector } from '../support/cyclesim';
-import { prng, testSeed } from './support';
+import { seededTest } from '../tb/support';
 
-const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-
-function emitTo(top: HwModule): string {
-  const dir = resolve(REPO, 'build', 'testdev', 'blocks', top.name);
-  mkdirSync(dir, { recursive: true });
-  for (const [name, text] of emitDesign(top)) {
-    const p = resolve(dir, name);
-    if (!existsSync(p) || readFileSync(p, 'utf8') !== text) writeFileSync(p, text);
-  }
-  return resolve(dir, `${top.name}.ports.json`);
-}
+const FILE = 'test/testdev/pcie_blocks.test.ts';
 
 const hdrBig = (h: Uint32Array) => (BigInt(h[0]) << 96n) | (BigInt(h[1]) << 64n) | (BigInt(h[2]) << 32n) | BigInt(h[3]);
 const hdrDws = (v: bigint) => Uint32Array.from([3, 2, 1, 0], (i) => Number((v >> BigInt(32 * i)) & 0xffff_ffffn));
@@ -99,20 +88,19 @@ describe('pcie_cpl_gen', () => {
 });
 
 /** A raw TLP with a consistent Fmt/Length and a marker in DW1 (source, sequence number). */
-function markedTlp(rand: () => number, type: number, ndw: number, src: number, seq: number): RawTlp {
+function markedTlp(rng: Rng, type: number, ndw: number, src: number, seq: number): RawTlp {
   const fmt = ndw > 0 ? 0b010 : 0b000;
   const len = ndw > 0 ? ndw & 0x3ff : 1;
-  const hdr = Uint32Array.of(((fmt << 29) | (type << 24) | len) >>> 0, ((src << 16) | seq) >>> 0, Math.floor(rand() * 2 ** 32) >>> 0, 0);
-  const data = Uint32Array.from({ length: ndw }, () => Math.floor(rand() * 2 ** 32) >>> 0);
+  const hdr = Uint32Array.of(((fmt << 29) | (type << 24) | len) >>> 0, ((src << 16) | seq) >>> 0, rng.int(0, 0xffff_ffff), 0);
+  const data = Uint32Array.from({ length: ndw }, () => rng.int(0, 0xffff_ffff));
   return { hdr, data };
 }
 const same = (a: RawTlp, b: RawTlp) => a.hdr.every((v, i) => v === b.hdr[i]) && a.data.length === b.data.length && a.data.every((v, i) => v === b.data[i]);
 
 describe('pcie_rx_demux', () => {
-  test('every TLP reaches its port whole, in order, under idle and backpressure (W=256)', () => {
-    const seed = testSeed();
-    const rand = prng(seed);
-    const sim = Sim.load({ ports: emitTo(RxDemux.elaborate({ W: 256 })), quiet: true, seed, rxIdle: 0.2, txBackpressure: 0.3 });
+  seededTest(FILE, 'every TLP reaches its port whole, in order, under idle and backpressure (W=256)', (seed) => {
+    const rng = new Rng(seed);
+    const sim = Sim.load({ ports: designPorts(RxDemux.elaborate({ W: 256 })), quiet: true, seed, rxIdle: 0.2, txBackpressure: 0.3 });
     try {
       // Type field -> expected port: MRd/MWr, CfgRd0/CfgWr0, Cpl/CplD, and others (IO, Cfg1, MRdLk, Msg).
       const kinds: [number, number, boolean][] = [
@@ -127,18 +115,18 @@ describe('pcie_rx_demux', () => {
       const names = ['cfg', 'mem', 'cpl', 'other'];
       const want: RawTlp[][] = [[], [], [], []];
       for (let i = 0; i < 300; i++) {
-        const [type, port, data] = kinds[Math.floor(rand() * kinds.length)];
-        const ndw = data ? Math.floor(rand() * 40) : 0;
-        const t = markedTlp(rand, type, ndw, 0, i);
+        const [type, port, data] = rng.pick(kinds);
+        const ndw = data ? rng.int(0, 39) : 0;
+        const t = markedTlp(rng, type, ndw, 0, i);
         want[port].push(t);
         sim.send(t);
       }
       sim.run({ cycles: 20_000 });
-      expect(sim.rxPending, `seed ${seed}`).toBe(0);
+      expect(sim.rxPending).toBe(0);
       names.forEach((n, p) => {
         const got = sim.takeTx(n);
-        expect(got.length, `${n} (seed ${seed})`).toBe(want[p].length);
-        got.forEach((g, k) => expect(same(g, want[p][k]), `${n} TLP ${k} (seed ${seed})`).toBe(true));
+        expect(got.length, n).toBe(want[p].length);
+        got.forEach((g, k) => expect(same(g, want[p][k]), `${n} TLP ${k}`).toBe(true));
       });
     } finally {
       sim.close();
@@ -147,29 +135,28 @@ describe('pcie_rx_demux', () => {
 });
 
 describe('pcie_tlp_stream_arbiter', () => {
-  test('whole packets, per-source order kept, round robin among busy sources (W=64, 4 inputs)', () => {
-    const seed = testSeed();
-    const rand = prng(seed);
+  seededTest(FILE, 'whole packets, per-source order kept, round robin among busy sources (W=64, 4 inputs)', (seed) => {
+    const rng = new Rng(seed);
     // No idle cycles on the inputs: a source that pauses between packets would rightly lose its turn.
-    const sim = Sim.load({ ports: emitTo(PacketArbiter.elaborate({ spec: tlpStream(64), n: 4 })), quiet: true, seed, txBackpressure: 0.3 });
+    const sim = Sim.load({ ports: designPorts(PacketArbiter.elaborate({ spec: tlpStream(64), n: 4 })), quiet: true, seed, txBackpressure: 0.3 });
     try {
       const sent: RawTlp[][] = [[], [], [], []];
       for (let src = 0; src < 4; src++) {
         for (let i = 0; i < 60; i++) {
-          const t = markedTlp(rand, 0, Math.floor(rand() * 12), src, i);
+          const t = markedTlp(rng, 0, rng.int(0, 11), src, i);
           sent[src].push(t);
           sim.send(t, undefined, `in${src}`);
         }
       }
       sim.run({ cycles: 20_000 });
       const got = sim.takeTx('out');
-      expect(got.length, `seed ${seed}`).toBe(240);
+      expect(got.length).toBe(240);
       const bySrc: RawTlp[][] = [[], [], [], []];
       for (const g of got) bySrc[g.hdr[1] >>> 16].push(g);
-      bySrc.forEach((list, src) => list.forEach((g, k) => expect(same(g, sent[src][k]), `in${src} TLP ${k} (seed ${seed})`).toBe(true)));
+      bySrc.forEach((list, src) => list.forEach((g, k) => expect(same(g, sent[src][k]), `in${src} TLP ${k}`).toBe(true)));
       // While every source still has packets queued, no source goes twice before each other had a turn.
       const busy = got.slice(0, 120).map((g) => g.hdr[1] >>> 16);
-      for (let i = 0; i + 4 <= busy.length; i += 4) expect(new Set(busy.slice(i, i + 4)).size, `grants ${busy.slice(i, i + 4)} (seed ${seed})`).toBe(4);
+      for (let i = 0; i + 4 <= busy.length; i += 4) expect(new Set(busy.slice(i, i + 4)).size, `grants ${busy.slice(i, i + 4)}`).toBe(4);
     } finally {
       sim.close();
     }
