@@ -1,33 +1,37 @@
 // Shared helpers for the test-bench tests: seeded bodies that print the replay command, a
 // scripted device link for feeding crafted TLPs, and a tap that records traffic.
-import { test } from 'vitest';
+import { expect, test } from 'vitest';
 import type { Link, LinkRunOptions } from '../../tb/pcie/link';
 import { envSeed } from '../../tb/pcie/random';
 import type { RawTlp } from '../../tb/pcie/raw';
 import { decodeTlp, encodeTlp, type Tlp } from '../../tb/pcie/tlp';
 
+/** A test name as vitest's -t option expects it: suite and test names joined by spaces, regex-escaped. */
+function testPattern(fullName: string): string {
+  return fullName.split(' > ').join(' ').replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
 /**
- * Runs a randomized test body with a seed (VFPGA_SEED if set, else random). On failure the
- * error says the seed and how to replay the test.
+ * Runs a randomized test body with a seed (VFPGA_SEED if set, else random). On failure the error says the
+ * seed and the command that replays exactly this test (named from the running test when there is one, else
+ * from `name`).
  */
 export function seeded<T>(file: string, name: string, body: (seed: number) => T, seed = envSeed()): T {
   try {
     return body(seed);
   } catch (e) {
     const err = e as Error;
-    err.message += `\n  seed ${seed}; replay: VFPGA_SEED=${seed} npx vitest run ${file} -t ${JSON.stringify(name)}`;
+    const current = expect.getState().currentTestName;
+    const pattern = current ? testPattern(current) : name;
+    err.message += `\n  seed ${seed}; replay: VFPGA_SEED=${seed} npx vitest run ${file} -t ${JSON.stringify(pattern)}`;
     throw err;
   }
 }
 
-/**
- * A vitest test whose body runs under seeded(): the replay command names this test exactly (its
- * suite and test names, as the regular expression -t expects, with special characters escaped).
- */
+/** A vitest test whose whole body runs under seeded(). */
 export function seededTest(file: string, name: string, body: (seed: number) => void): void {
-  test(name, (ctx) => {
-    const full = (ctx.task.fullTestName ?? name).split(' > ').join(' ');
-    seeded(file, full.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), body);
+  test(name, () => {
+    seeded(file, name, body);
   });
 }
 
