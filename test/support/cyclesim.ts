@@ -138,9 +138,9 @@ export class Rng {
   }
 }
 
-/** The seed for a random test: $SEED when set, else a fixed default; plus the replay hint for messages. */
+/** The seed for a random test: $VFPGA_SEED when set, else a fixed default; plus the replay hint for messages. */
 export function testSeed(defaultSeed: number, testFile: string): { seed: number; replay: string } {
-  const env = process.env.SEED;
+  const env = process.env.VFPGA_SEED;
   const seed = env ? Number(env) : defaultSeed;
-  return { seed, replay: `seed ${seed}; replay: SEED=${seed} npx vitest run ${testFile}` };
+  return { seed, replay: `seed ${seed}; replay: VFPGA_SEED=${seed} npx vitest run ${testFile}` };
 }

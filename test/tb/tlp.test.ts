@@ -31,8 +31,8 @@ import {
 // ---------------------------------------------------------------------------------------
 // Seeded randomness: every random test starts from SEED so a failure can be replayed.
 
-const SEED = process.env.TLP_SEED !== undefined ? Number(process.env.TLP_SEED) >>> 0 : (Math.random() * 2 ** 32) >>> 0;
-const REPLAY = `TLP_SEED=${SEED} npx vitest run test/tb/tlp.test.ts`;
+const SEED = process.env.VFPGA_SEED !== undefined ? Number(process.env.VFPGA_SEED) >>> 0 : (Math.random() * 2 ** 32) >>> 0;
+const REPLAY = `VFPGA_SEED=${SEED} npx vitest run test/tb/tlp.test.ts`;
 
 /** mulberry32: tiny, good enough for test stimulus. */
 class Rng {
