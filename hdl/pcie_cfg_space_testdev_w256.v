@@ -78,31 +78,15 @@ module pcie_cfg_space_testdev_w256 (
   wire [31:0] _and_1;  // gen/pcie/cfg_space.ts:234
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [31:0] _slice_2;  // gen/pcie/tlp.ts:31
+  wire [31:0] _or_3;  // gen/pcie/cfg_space.ts:285
   /* verilator lint_on UNUSEDSIGNAL */
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [31:0] _slice_3;  // gen/pcie/tlp.ts:31
-  /* verilator lint_on UNUSEDSIGNAL */
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [31:0] _slice_5;  // gen/pcie/tlp.ts:31
-  /* verilator lint_on UNUSEDSIGNAL */
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [3:0] _slice_4;  // gen/pcie/tlp.ts:71
-  /* verilator lint_on UNUSEDSIGNAL */
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [31:0] _or_7;  // gen/pcie/cfg_space.ts:285
-  /* verilator lint_on UNUSEDSIGNAL */
-  wire [1:0] _slice_6;  // gen/pcie/cfg_space.ts:289
+  wire [1:0] _slice_2;  // gen/pcie/cfg_space.ts:289
 
   // ---- combinational logic
   assign _or_0 = (cfg_bar0 & 32'd4294901760) | 32'd12;  // gen/pcie/cfg_space.ts:234
   assign _and_1 = cfg_bar2 & 32'd4294963200;  // gen/pcie/cfg_space.ts:234
-  assign _slice_2 = req_hdr[127:96];  // gen/pcie/tlp.ts:31
-  assign _slice_3 = req_hdr[63:32];  // gen/pcie/tlp.ts:31
-  assign _slice_5 = req_hdr[95:64];  // gen/pcie/tlp.ts:31
-  assign _slice_4 = _slice_5[3:0];  // gen/pcie/tlp.ts:71
-  assign _or_7 = (cfg_pm_csr & (~(wmask & 32'd3))) | (req_data[31:0] & (wmask & 32'd3));  // gen/pcie/cfg_space.ts:285
-  assign _slice_6 = _or_7[1:0];  // gen/pcie/cfg_space.ts:289
+  assign _or_3 = (cfg_pm_csr & (~(wmask & 32'd3))) | (req_data[31:0] & (wmask & 32'd3));  // gen/pcie/cfg_space.ts:285
+  assign _slice_2 = _or_3[1:0];  // gen/pcie/cfg_space.ts:289
   assign req_ready = slot_free;  // gen/pcie/cfg_space.ts:317
   assign cpl_valid = resp_valid;  // gen/pcie/cfg_space.ts:325
   assign cpl_hdr = resp_hdr;  // gen/pcie/cfg_space.ts:326
@@ -123,11 +107,11 @@ module pcie_cfg_space_testdev_w256 (
   assign bar2_base = {32'd0, {_and_1[31:4], 4'd0}};  // gen/pcie/cfg_space.ts:257
   assign slot_free = (~resp_valid) | cpl_ready;  // gen/pcie/cfg_space.ts:316
   assign accept = req_valid & slot_free;  // gen/pcie/cfg_space.ts:219
-  assign do_write = (accept & _slice_2[30]) & (_slice_3[18:16] == 3'd0);  // gen/pcie/cfg_space.ts:220
-  assign wmask = {{8{_slice_4[3]}}, {8{_slice_4[2]}}, {8{_slice_4[1]}}, {8{_slice_4[0]}}};  // gen/pcie/cfg_space.ts:222
+  assign do_write = (accept & req_hdr[126]) & (req_hdr[50:48] == 3'd0);  // gen/pcie/cfg_space.ts:220
+  assign wmask = {{8{req_hdr[67]}}, {8{req_hdr[66]}}, {8{req_hdr[65]}}, {8{req_hdr[64]}}};  // gen/pcie/cfg_space.ts:222
   always @* begin
     rdata = 32'd0;  // default, gen/pcie/cfg_space.ts:303
-    case (_slice_3[11:2])  // gen/pcie/cfg_space.ts:304
+    case (req_hdr[43:34])  // gen/pcie/cfg_space.ts:304
       10'd0: begin
         rdata = 32'd70196;  // gen/pcie/cfg_space.ts:307
       end
@@ -214,18 +198,18 @@ module pcie_cfg_space_testdev_w256 (
       completer_id_q <= 16'd0;
       resp_valid <= 1'b0;
     end else begin
-      cfg_command_status <= ((do_write & (_slice_3[11:2] == 10'd1)) ? (((cfg_command_status & (~(wmask & 32'd1350))) | (req_data[31:0] & (wmask & 32'd1350))) & (~((req_data[31:0] & wmask) & 32'd3103784960))) : cfg_command_status) | ({{(ev_poisoned_cpl | ev_poisoned_req), 1'b0, ev_received_master_abort, ev_received_target_abort, ev_sent_completer_abort, 2'd0, (ev_poisoned_cpl & cfg_command_status[6]), 8'd0}, 16'd0} & 32'd3103784960);  // gen/pcie/cfg_space.ts:294
-      cfg_header_type <= (do_write & (_slice_3[11:2] == 10'd3)) ? ((cfg_header_type & (~(wmask & 32'd255))) | (req_data[31:0] & (wmask & 32'd255))) : cfg_header_type;  // gen/pcie/cfg_space.ts:294
-      cfg_bar0 <= (do_write & (_slice_3[11:2] == 10'd4)) ? ((cfg_bar0 & (~(wmask & 32'd4294901760))) | (req_data[31:0] & (wmask & 32'd4294901760))) : cfg_bar0;  // gen/pcie/cfg_space.ts:294
-      cfg_bar1_upper <= (do_write & (_slice_3[11:2] == 10'd5)) ? ((cfg_bar1_upper & (~wmask)) | (req_data[31:0] & wmask)) : cfg_bar1_upper;  // gen/pcie/cfg_space.ts:294
-      cfg_bar2 <= (do_write & (_slice_3[11:2] == 10'd6)) ? ((cfg_bar2 & (~(wmask & 32'd4294963200))) | (req_data[31:0] & (wmask & 32'd4294963200))) : cfg_bar2;  // gen/pcie/cfg_space.ts:294
-      cfg_interrupt <= (do_write & (_slice_3[11:2] == 10'd15)) ? ((cfg_interrupt & (~(wmask & 32'd255))) | (req_data[31:0] & (wmask & 32'd255))) : cfg_interrupt;  // gen/pcie/cfg_space.ts:294
-      cfg_pcie_devctl <= ((do_write & (_slice_3[11:2] == 10'd18)) ? (((cfg_pcie_devctl & (~(wmask & 32'd31231))) | (req_data[31:0] & (wmask & 32'd31231))) & (~((req_data[31:0] & wmask) & 32'd983040))) : cfg_pcie_devctl) | ({12'd0, ev_unsupported_request, 3'd0, 16'd0} & 32'd983040);  // gen/pcie/cfg_space.ts:294
-      cfg_pcie_lnkctl <= (do_write & (_slice_3[11:2] == 10'd20)) ? ((cfg_pcie_lnkctl & (~(wmask & 32'd192))) | (req_data[31:0] & (wmask & 32'd192))) : cfg_pcie_lnkctl;  // gen/pcie/cfg_space.ts:294
-      cfg_msix_cap <= (do_write & (_slice_3[11:2] == 10'd32)) ? ((cfg_msix_cap & (~(wmask & 32'd3221225472))) | (req_data[31:0] & (wmask & 32'd3221225472))) : cfg_msix_cap;  // gen/pcie/cfg_space.ts:294
-      cfg_pm_csr <= (do_write & (_slice_3[11:2] == 10'd37)) ? (((_slice_6 == 2'd1) | (_slice_6 == 2'd2)) ? {_or_7[31:2], cfg_pm_csr[1:0]} : _or_7) : cfg_pm_csr;  // gen/pcie/cfg_space.ts:294
+      cfg_command_status <= ((do_write & (req_hdr[43:34] == 10'd1)) ? (((cfg_command_status & (~(wmask & 32'd1350))) | (req_data[31:0] & (wmask & 32'd1350))) & (~((req_data[31:0] & wmask) & 32'd3103784960))) : cfg_command_status) | ({{(ev_poisoned_cpl | ev_poisoned_req), 1'b0, ev_received_master_abort, ev_received_target_abort, ev_sent_completer_abort, 2'd0, (ev_poisoned_cpl & cfg_command_status[6]), 8'd0}, 16'd0} & 32'd3103784960);  // gen/pcie/cfg_space.ts:294
+      cfg_header_type <= (do_write & (req_hdr[43:34] == 10'd3)) ? ((cfg_header_type & (~(wmask & 32'd255))) | (req_data[31:0] & (wmask & 32'd255))) : cfg_header_type;  // gen/pcie/cfg_space.ts:294
+      cfg_bar0 <= (do_write & (req_hdr[43:34] == 10'd4)) ? ((cfg_bar0 & (~(wmask & 32'd4294901760))) | (req_data[31:0] & (wmask & 32'd4294901760))) : cfg_bar0;  // gen/pcie/cfg_space.ts:294
+      cfg_bar1_upper <= (do_write & (req_hdr[43:34] == 10'd5)) ? ((cfg_bar1_upper & (~wmask)) | (req_data[31:0] & wmask)) : cfg_bar1_upper;  // gen/pcie/cfg_space.ts:294
+      cfg_bar2 <= (do_write & (req_hdr[43:34] == 10'd6)) ? ((cfg_bar2 & (~(wmask & 32'd4294963200))) | (req_data[31:0] & (wmask & 32'd4294963200))) : cfg_bar2;  // gen/pcie/cfg_space.ts:294
+      cfg_interrupt <= (do_write & (req_hdr[43:34] == 10'd15)) ? ((cfg_interrupt & (~(wmask & 32'd255))) | (req_data[31:0] & (wmask & 32'd255))) : cfg_interrupt;  // gen/pcie/cfg_space.ts:294
+      cfg_pcie_devctl <= ((do_write & (req_hdr[43:34] == 10'd18)) ? (((cfg_pcie_devctl & (~(wmask & 32'd31231))) | (req_data[31:0] & (wmask & 32'd31231))) & (~((req_data[31:0] & wmask) & 32'd983040))) : cfg_pcie_devctl) | ({12'd0, ev_unsupported_request, 3'd0, 16'd0} & 32'd983040);  // gen/pcie/cfg_space.ts:294
+      cfg_pcie_lnkctl <= (do_write & (req_hdr[43:34] == 10'd20)) ? ((cfg_pcie_lnkctl & (~(wmask & 32'd192))) | (req_data[31:0] & (wmask & 32'd192))) : cfg_pcie_lnkctl;  // gen/pcie/cfg_space.ts:294
+      cfg_msix_cap <= (do_write & (req_hdr[43:34] == 10'd32)) ? ((cfg_msix_cap & (~(wmask & 32'd3221225472))) | (req_data[31:0] & (wmask & 32'd3221225472))) : cfg_msix_cap;  // gen/pcie/cfg_space.ts:294
+      cfg_pm_csr <= (do_write & (req_hdr[43:34] == 10'd37)) ? (((_slice_2 == 2'd1) | (_slice_2 == 2'd2)) ? {_or_3[31:2], cfg_pm_csr[1:0]} : _or_3) : cfg_pm_csr;  // gen/pcie/cfg_space.ts:294
       if (do_write) begin  // gen/pcie/cfg_space.ts:299
-        completer_id_q <= {_slice_3[31:24], _slice_3[23:19], 3'd0};  // gen/pcie/cfg_space.ts:299
+        completer_id_q <= {req_hdr[63:56], req_hdr[55:51], 3'd0};  // gen/pcie/cfg_space.ts:299
       end
       if (accept) begin  // gen/pcie/cfg_space.ts:318
         resp_valid <= 1'b1;  // gen/pcie/cfg_space.ts:319
@@ -237,7 +221,7 @@ module pcie_cfg_space_testdev_w256 (
   always @(posedge clk) begin
     if (accept) begin  // gen/pcie/cfg_space.ts:318
       resp_hdr <= req_hdr;  // gen/pcie/cfg_space.ts:320
-      resp_status <= (~(_slice_3[18:16] == 3'd0)) ? 3'd1 : 3'd0;  // gen/pcie/cfg_space.ts:321
+      resp_status <= (~(req_hdr[50:48] == 3'd0)) ? 3'd1 : 3'd0;  // gen/pcie/cfg_space.ts:321
       resp_data <= rdata;  // gen/pcie/cfg_space.ts:322
     end
   end

@@ -8,7 +8,9 @@
 module pcie_cpl_gen_w64 (
   input  wire         req_valid,     // gen/pcie/cpl_gen.ts:21
   output wire         req_ready,     // gen/pcie/cpl_gen.ts:21
+  /* verilator lint_off UNUSEDSIGNAL */  // partly unused
   input  wire [127:0] req_hdr,       // gen/pcie/cpl_gen.ts:21
+  /* verilator lint_on UNUSEDSIGNAL */
   input  wire [2:0]   req_status,    // gen/pcie/cpl_gen.ts:21
   input  wire [63:0]  req_data,      // gen/pcie/cpl_gen.ts:21
   input  wire [1:0]   req_keep,      // gen/pcie/cpl_gen.ts:21
@@ -27,61 +29,33 @@ module pcie_cpl_gen_w64 (
   // ---- declarations
   wire with_data;  // gen/pcie/cpl_gen.ts:27
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [31:0] _slice_0;  // gen/pcie/tlp.ts:31
+  wire [9:0] _cat_0;  // gen/pcie/tlp.ts:69
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [31:0] _slice_3;  // gen/pcie/tlp.ts:31
+  wire [2:0] _cat_1;  // gen/pcie/tlp.ts:59
+  /* verilator lint_on UNUSEDSIGNAL */
+  wire [12:0] _zext_3;  // gen/pcie/tlp.ts:188
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [12:0] _mux_2;  // gen/pcie/cpl_gen.ts:28
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [9:0] _cat_2;  // gen/pcie/tlp.ts:69
-  /* verilator lint_on UNUSEDSIGNAL */
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [1:0] _slice_1;  // gen/pcie/tlp.ts:163
-  /* verilator lint_on UNUSEDSIGNAL */
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [2:0] _cat_4;  // gen/pcie/tlp.ts:59
-  /* verilator lint_on UNUSEDSIGNAL */
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [3:0] _slice_6;  // gen/pcie/tlp.ts:71
-  /* verilator lint_on UNUSEDSIGNAL */
-  wire [12:0] _zext_7;  // gen/pcie/tlp.ts:188
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [3:0] _slice_8;  // gen/pcie/tlp.ts:70
-  /* verilator lint_on UNUSEDSIGNAL */
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [12:0] _mux_5;  // gen/pcie/cpl_gen.ts:28
-  /* verilator lint_on UNUSEDSIGNAL */
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [31:0] _slice_10;  // gen/pcie/tlp.ts:31
-  /* verilator lint_on UNUSEDSIGNAL */
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [31:0] _slice_11;  // gen/pcie/tlp.ts:31
-  /* verilator lint_on UNUSEDSIGNAL */
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [63:0] _mux_9;  // gen/pcie/tlp.ts:73
+  wire [63:0] _mux_4;  // gen/pcie/tlp.ts:73
   /* verilator lint_on UNUSEDSIGNAL */
 
   // ---- combinational logic
-  assign _slice_0 = req_hdr[127:96];  // gen/pcie/tlp.ts:31
-  assign _slice_3 = req_hdr[95:64];  // gen/pcie/tlp.ts:31
-  assign _cat_2 = {{_slice_0[23], _slice_0[19]}, _slice_3[15:8]};  // gen/pcie/tlp.ts:69
-  assign _slice_1 = _cat_2[9:8];  // gen/pcie/tlp.ts:163
-  assign _cat_4 = {_slice_0[18], _slice_0[13:12]};  // gen/pcie/tlp.ts:59
-  assign _slice_6 = _slice_3[3:0];  // gen/pcie/tlp.ts:71
-  assign _zext_7 = {11'd0, (_slice_6[0] ? 2'd0 : (_slice_6[1] ? 2'd1 : (_slice_6[2] ? 2'd2 : (_slice_6[3] ? 2'd3 : 2'd0))))};  // gen/pcie/tlp.ts:188
-  assign _slice_8 = _slice_3[7:4];  // gen/pcie/tlp.ts:70
-  assign _mux_5 = ((_slice_0[28:24] == 5'd0) | (_slice_0[28:24] == 5'd1)) ? (({(_slice_0[9:0] == 10'd0), _slice_0[9:0]} == 11'd1) ? ((_slice_3[3:0] == 4'd0) ? 13'd1 : (({11'd0, (_slice_6[3] ? 2'd3 : (_slice_6[2] ? 2'd2 : (_slice_6[1] ? 2'd1 : (_slice_6[0] ? 2'd0 : 2'd3))))} - _zext_7) + 13'd1)) : (({{(_slice_0[9:0] == 10'd0), _slice_0[9:0]}, 2'd0} - _zext_7) - (13'd3 - {11'd0, (_slice_8[3] ? 2'd3 : (_slice_8[2] ? 2'd2 : (_slice_8[1] ? 2'd1 : (_slice_8[0] ? 2'd0 : 2'd3))))}))) : 13'd4;  // gen/pcie/cpl_gen.ts:28
-  assign _slice_10 = req_hdr[31:0];  // gen/pcie/tlp.ts:31
-  assign _slice_11 = req_hdr[63:32];  // gen/pcie/tlp.ts:31
-  assign _mux_9 = _slice_0[29] ? {req_hdr[63:32], _slice_10[31:2], 2'd0} : {32'd0, _slice_11[31:2], 2'd0};  // gen/pcie/tlp.ts:73
+  assign _cat_0 = {{req_hdr[119], req_hdr[115]}, req_hdr[79:72]};  // gen/pcie/tlp.ts:69
+  assign _cat_1 = {req_hdr[114], req_hdr[109:108]};  // gen/pcie/tlp.ts:59
+  assign _zext_3 = {11'd0, (req_hdr[64] ? 2'd0 : (req_hdr[65] ? 2'd1 : (req_hdr[66] ? 2'd2 : (req_hdr[67] ? 2'd3 : 2'd0))))};  // gen/pcie/tlp.ts:188
+  assign _mux_2 = ((req_hdr[124:120] == 5'd0) | (req_hdr[124:120] == 5'd1)) ? (({(req_hdr[105:96] == 10'd0), req_hdr[105:96]} == 11'd1) ? ((req_hdr[67:64] == 4'd0) ? 13'd1 : (({11'd0, (req_hdr[67] ? 2'd3 : (req_hdr[66] ? 2'd2 : (req_hdr[65] ? 2'd1 : (req_hdr[64] ? 2'd0 : 2'd3))))} - _zext_3) + 13'd1)) : (({{(req_hdr[105:96] == 10'd0), req_hdr[105:96]}, 2'd0} - _zext_3) - (13'd3 - {11'd0, (req_hdr[71] ? 2'd3 : (req_hdr[70] ? 2'd2 : (req_hdr[69] ? 2'd1 : (req_hdr[68] ? 2'd0 : 2'd3))))}))) : 13'd4;  // gen/pcie/cpl_gen.ts:28
+  assign _mux_4 = req_hdr[125] ? {req_hdr[63:32], req_hdr[31:2], 2'd0} : {32'd0, req_hdr[63:34], 2'd0};  // gen/pcie/tlp.ts:73
   assign req_ready = cpl_ready;  // gen/pcie/cpl_gen.ts:32
   assign cpl_valid = req_valid;  // gen/pcie/cpl_gen.ts:31
-  assign cpl_hdr = {{{1'b0, with_data, 1'b0}, ((_slice_0[28:24] == 5'd1) ? 5'd11 : 5'd10), _slice_1[1], _slice_0[22:20], _slice_1[0], _cat_4[2], 3'd0, 1'b0, _cat_4[1:0], 2'd0, (with_data ? _slice_0[9:0] : 10'd0)}, {completer_id, req_status, 1'b0, _mux_5[11:0]}, {_slice_3[31:16], _cat_2[7:0], 1'b0, (((_slice_0[28:24] == 5'd0) | (_slice_0[28:24] == 5'd1)) ? {_mux_9[6:2], (_slice_6[0] ? 2'd0 : (_slice_6[1] ? 2'd1 : (_slice_6[2] ? 2'd2 : (_slice_6[3] ? 2'd3 : 2'd0))))} : 7'd0)}, 32'd0};  // gen/pcie/cpl_gen.ts:33
+  assign cpl_hdr = {{{1'b0, with_data, 1'b0}, ((req_hdr[124:120] == 5'd1) ? 5'd11 : 5'd10), _cat_0[9], req_hdr[118:116], _cat_0[8], _cat_1[2], 3'd0, 1'b0, _cat_1[1:0], 2'd0, (with_data ? req_hdr[105:96] : 10'd0)}, {completer_id, req_status, 1'b0, _mux_2[11:0]}, {req_hdr[95:80], _cat_0[7:0], 1'b0, (((req_hdr[124:120] == 5'd0) | (req_hdr[124:120] == 5'd1)) ? {_mux_4[6:2], (req_hdr[64] ? 2'd0 : (req_hdr[65] ? 2'd1 : (req_hdr[66] ? 2'd2 : (req_hdr[67] ? 2'd3 : 2'd0))))} : 7'd0)}, 32'd0};  // gen/pcie/cpl_gen.ts:33
   assign cpl_data = req_data;  // gen/pcie/cpl_gen.ts:48
   assign cpl_keep = with_data ? req_keep : 2'd0;  // gen/pcie/cpl_gen.ts:49
   assign cpl_sop = req_sop;  // gen/pcie/cpl_gen.ts:50
   assign cpl_eop = req_eop;  // gen/pcie/cpl_gen.ts:51
-  assign with_data = (~_slice_0[30]) & (req_status == 3'd0);  // gen/pcie/cpl_gen.ts:27
+  assign with_data = (~req_hdr[126]) & (req_status == 3'd0);  // gen/pcie/cpl_gen.ts:27
 
 endmodule
 

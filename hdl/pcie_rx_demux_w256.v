@@ -48,16 +48,8 @@ module pcie_rx_demux_w256 (
   // ---- declarations
   reg [1:0] port;  // gen/pcie/rx_demux.ts:31
   wire [1:0] port_now;  // gen/pcie/rx_demux.ts:32
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [31:0] _slice_1;  // gen/pcie/tlp.ts:31
-  /* verilator lint_on UNUSEDSIGNAL */
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [2:0] _slice_0;  // gen/pcie/tlp.ts:53
-  /* verilator lint_on UNUSEDSIGNAL */
 
   // ---- combinational logic
-  assign _slice_1 = rx_hdr[127:96];  // gen/pcie/tlp.ts:31
-  assign _slice_0 = _slice_1[31:29];  // gen/pcie/tlp.ts:53
   assign rx_ready = (port_now == 2'd0) ? cfg_ready : ((port_now == 2'd1) ? mem_ready : ((port_now == 2'd2) ? cpl_ready : other_ready));  // gen/pcie/rx_demux.ts:44
   assign cfg_valid = rx_valid & (port_now == 2'd0);  // gen/pcie/rx_demux.ts:37
   assign cfg_hdr = rx_hdr;  // gen/pcie/rx_demux.ts:38
@@ -83,7 +75,7 @@ module pcie_rx_demux_w256 (
   assign other_keep = rx_keep;  // gen/pcie/rx_demux.ts:40
   assign other_sop = rx_sop;  // gen/pcie/rx_demux.ts:41
   assign other_eop = rx_eop;  // gen/pcie/rx_demux.ts:42
-  assign port_now = rx_sop ? ((((~_slice_0[2]) & (~_slice_1[29])) & (_slice_1[28:24] == 5'd4)) ? 2'd0 : (((~_slice_0[2]) & (_slice_1[28:24] == 5'd0)) ? 2'd1 : ((((~_slice_0[2]) & (~_slice_1[29])) & (_slice_1[28:24] == 5'd10)) ? 2'd2 : 2'd3))) : port;  // gen/pcie/rx_demux.ts:32
+  assign port_now = rx_sop ? ((((~rx_hdr[127]) & (~rx_hdr[125])) & (rx_hdr[124:120] == 5'd4)) ? 2'd0 : (((~rx_hdr[127]) & (rx_hdr[124:120] == 5'd0)) ? 2'd1 : ((((~rx_hdr[127]) & (~rx_hdr[125])) & (rx_hdr[124:120] == 5'd10)) ? 2'd2 : 2'd3))) : port;  // gen/pcie/rx_demux.ts:32
 
   // ---- registers
   always @(posedge clk) begin

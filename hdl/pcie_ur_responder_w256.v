@@ -31,18 +31,10 @@ module pcie_ur_responder_w256 (
 );
 
   // ---- declarations
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [31:0] _slice_2;  // gen/pcie/tlp.ts:31
-  /* verilator lint_on UNUSEDSIGNAL */
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [2:0] _slice_1;  // gen/pcie/tlp.ts:53
-  /* verilator lint_on UNUSEDSIGNAL */
   wire _and_0;  // gen/pcie/ur_responder.ts:31
 
   // ---- combinational logic
-  assign _slice_2 = req_hdr[127:96];  // gen/pcie/tlp.ts:31
-  assign _slice_1 = _slice_2[31:29];  // gen/pcie/tlp.ts:53
-  assign _and_0 = req_sop & ((~_slice_1[2]) & ((((((((_slice_2[28:24] == 5'd1) & (~_slice_2[30])) | (_slice_2[28:24] == 5'd2)) | (_slice_2[28:24] == 5'd4)) | (_slice_2[28:24] == 5'd5)) | ((_slice_2[28:24] == 5'd12) & _slice_2[30])) | ((_slice_2[28:24] == 5'd13) & _slice_2[30])) | ((_slice_2[28:24] == 5'd14) & _slice_2[30])));  // gen/pcie/ur_responder.ts:31
+  assign _and_0 = req_sop & ((~req_hdr[127]) & ((((((((req_hdr[124:120] == 5'd1) & (~req_hdr[126])) | (req_hdr[124:120] == 5'd2)) | (req_hdr[124:120] == 5'd4)) | (req_hdr[124:120] == 5'd5)) | ((req_hdr[124:120] == 5'd12) & req_hdr[126])) | ((req_hdr[124:120] == 5'd13) & req_hdr[126])) | ((req_hdr[124:120] == 5'd14) & req_hdr[126])));  // gen/pcie/ur_responder.ts:31
   assign req_ready = (~_and_0) | cpl_ready;  // gen/pcie/ur_responder.ts:39
   assign cpl_valid = req_valid & _and_0;  // gen/pcie/ur_responder.ts:32
   assign cpl_hdr = req_hdr;  // gen/pcie/ur_responder.ts:33

@@ -85,46 +85,26 @@ module testdev_mmio_w64 (
   wire hit_bar0;  // gen/testdev/mmio.ts:79
   wire hit_bar2;  // gen/testdev/mmio.ts:80
   wire last_of_beat;  // gen/testdev/mmio.ts:98
+  reg [31:0] _select_0;  // gen/testdev/mmio.ts:210
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [31:0] _slice_0;  // gen/pcie/tlp.ts:31
-  /* verilator lint_on UNUSEDSIGNAL */
-  reg [31:0] _select_1;  // gen/testdev/mmio.ts:210
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [31:0] _slice_2;  // gen/pcie/tlp.ts:31
-  /* verilator lint_on UNUSEDSIGNAL */
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [10:0] _add_3;  // gen/testdev/mmio.ts:113
-  /* verilator lint_on UNUSEDSIGNAL */
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [31:0] _slice_4;  // gen/pcie/tlp.ts:31
-  /* verilator lint_on UNUSEDSIGNAL */
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [31:0] _slice_5;  // gen/pcie/tlp.ts:31
-  /* verilator lint_on UNUSEDSIGNAL */
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [31:0] _slice_6;  // gen/pcie/tlp.ts:31
+  wire [10:0] _add_1;  // gen/testdev/mmio.ts:113
   /* verilator lint_on UNUSEDSIGNAL */
 
   // ---- combinational logic
-  assign _slice_0 = req_hdr[127:96];  // gen/pcie/tlp.ts:31
   always @* begin  // gen/testdev/mmio.ts:210
     case (lane)
-      1'b0: _select_1 = req_data[31:0];
-      1'b1: _select_1 = req_data[63:32];
-      default: _select_1 = req_data[31:0];
+      1'b0: _select_0 = req_data[31:0];
+      1'b1: _select_0 = req_data[63:32];
+      default: _select_0 = req_data[31:0];
     endcase
   end
-  assign _slice_2 = hdr[127:96];  // gen/pcie/tlp.ts:31
-  assign _add_3 = {(_slice_0[9:0] == 10'd0), _slice_0[9:0]} + 11'd1;  // gen/testdev/mmio.ts:113
-  assign _slice_4 = req_hdr[31:0];  // gen/pcie/tlp.ts:31
-  assign _slice_5 = req_hdr[63:32];  // gen/pcie/tlp.ts:31
-  assign _slice_6 = req_hdr[95:64];  // gen/pcie/tlp.ts:31
+  assign _add_1 = {(req_hdr[105:96] == 10'd0), req_hdr[105:96]} + 11'd1;  // gen/testdev/mmio.ts:113
   always @* begin
     req_ready = 1'b0;  // gen/testdev/mmio.ts:85
     case (state)  // gen/testdev/mmio.ts:100
       STATE_IDLE: begin
         if (req_valid & req_sop) begin  // gen/testdev/mmio.ts:102
-          req_ready = ~_slice_0[30];  // gen/testdev/mmio.ts:114
+          req_ready = ~req_hdr[126];  // gen/testdev/mmio.ts:114
         end
       end
       STATE_WR_RAM: begin
@@ -178,7 +158,7 @@ module testdev_mmio_w64 (
       default: begin end
     endcase
   end
-  assign reg_wdata = _select_1;  // gen/testdev/mmio.ts:210
+  assign reg_wdata = _select_0;  // gen/testdev/mmio.ts:210
   assign reg_wbe = ((p_idx == 11'd0) ? first_be : 4'd15) & (((p_idx == (len - 11'd1)) & (len != 11'd1)) ? last_be : 4'd15);  // gen/testdev/mmio.ts:211
   assign reg_bar2 = bar2_sel;  // gen/testdev/mmio.ts:212
   always @* begin
@@ -197,7 +177,7 @@ module testdev_mmio_w64 (
     case (state)  // gen/testdev/mmio.ts:100
       STATE_DECODE: begin
         if (~(hit_bar0 | hit_bar2)) begin  // gen/testdev/mmio.ts:122
-        end else if ((~_slice_2[30]) & (len > 11'd32)) begin  // gen/testdev/mmio.ts:127
+        end else if ((~hdr[126]) & (len > 11'd32)) begin  // gen/testdev/mmio.ts:127
           ev_ca = 1'b1;  // gen/testdev/mmio.ts:128
         end
       end
@@ -209,8 +189,8 @@ module testdev_mmio_w64 (
     case (state)  // gen/testdev/mmio.ts:100
       STATE_DECODE: begin
         if (~(hit_bar0 | hit_bar2)) begin  // gen/testdev/mmio.ts:122
-        end else if ((~_slice_2[30]) & (len > 11'd32)) begin  // gen/testdev/mmio.ts:127
-        end else if (_slice_2[30] & _slice_2[14]) begin  // gen/testdev/mmio.ts:132
+        end else if ((~hdr[126]) & (len > 11'd32)) begin  // gen/testdev/mmio.ts:127
+        end else if (hdr[126] & hdr[110]) begin  // gen/testdev/mmio.ts:132
           ev_poisoned = 1'b1;  // gen/testdev/mmio.ts:133
         end
       end
@@ -234,29 +214,29 @@ module testdev_mmio_w64 (
         STATE_IDLE: begin
           if (req_valid & req_sop) begin  // gen/testdev/mmio.ts:102
             rd_beat_valid <= 1'b0;  // gen/testdev/mmio.ts:110
-            issue_left <= {1'b0, _add_3[10:1]};  // gen/testdev/mmio.ts:113
+            issue_left <= {1'b0, _add_1[10:1]};  // gen/testdev/mmio.ts:113
             state <= STATE_DECODE;  // gen/testdev/mmio.ts:115
           end
         end
         STATE_DECODE: begin
           bar2_sel <= hit_bar2;  // gen/testdev/mmio.ts:121
           if (~(hit_bar0 | hit_bar2)) begin  // gen/testdev/mmio.ts:122
-            if (_slice_2[30]) begin  // gen/testdev/mmio.ts:125
+            if (hdr[126]) begin  // gen/testdev/mmio.ts:125
               state <= STATE_DROP;  // gen/testdev/mmio.ts:125
             end else begin
               state <= STATE_RESP;  // gen/testdev/mmio.ts:125
             end
-          end else if ((~_slice_2[30]) & (len > 11'd32)) begin  // gen/testdev/mmio.ts:127
+          end else if ((~hdr[126]) & (len > 11'd32)) begin  // gen/testdev/mmio.ts:127
             state <= STATE_RESP;  // gen/testdev/mmio.ts:130
-          end else if (_slice_2[30] & _slice_2[14]) begin  // gen/testdev/mmio.ts:132
+          end else if (hdr[126] & hdr[110]) begin  // gen/testdev/mmio.ts:132
             state <= STATE_DROP;  // gen/testdev/mmio.ts:134
           end else if (hit_bar0 & (addr[15:14] == 2'd2)) begin  // gen/testdev/mmio.ts:136
-            if (_slice_2[30]) begin  // gen/testdev/mmio.ts:137
+            if (hdr[126]) begin  // gen/testdev/mmio.ts:137
               state <= STATE_WR_RAM;  // gen/testdev/mmio.ts:137
             end else begin
               state <= STATE_RD_RAM;  // gen/testdev/mmio.ts:137
             end
-          end else if (_slice_2[30]) begin  // gen/testdev/mmio.ts:140
+          end else if (hdr[126]) begin  // gen/testdev/mmio.ts:140
             state <= STATE_WR_REG;  // gen/testdev/mmio.ts:140
           end else begin
             state <= STATE_RD_REG;  // gen/testdev/mmio.ts:140
@@ -317,13 +297,13 @@ module testdev_mmio_w64 (
       STATE_IDLE: begin
         if (req_valid & req_sop) begin  // gen/testdev/mmio.ts:102
           hdr <= req_hdr;  // gen/testdev/mmio.ts:103
-          addr <= _slice_0[29] ? {req_hdr[63:32], _slice_4[31:2], 2'd0} : {32'd0, _slice_5[31:2], 2'd0};  // gen/testdev/mmio.ts:104
-          len <= {(_slice_0[9:0] == 10'd0), _slice_0[9:0]};  // gen/testdev/mmio.ts:105
-          first_be <= _slice_6[3:0];  // gen/testdev/mmio.ts:106
-          last_be <= _slice_6[7:4];  // gen/testdev/mmio.ts:107
+          addr <= req_hdr[125] ? {req_hdr[63:32], req_hdr[31:2], 2'd0} : {32'd0, req_hdr[63:34], 2'd0};  // gen/testdev/mmio.ts:104
+          len <= {(req_hdr[105:96] == 10'd0), req_hdr[105:96]};  // gen/testdev/mmio.ts:105
+          first_be <= req_hdr[67:64];  // gen/testdev/mmio.ts:106
+          last_be <= req_hdr[71:68];  // gen/testdev/mmio.ts:107
           p_idx <= 11'd0;  // gen/testdev/mmio.ts:108
           lane <= 1'b0;  // gen/testdev/mmio.ts:109
-          send_left <= {(_slice_0[9:0] == 10'd0), _slice_0[9:0]};  // gen/testdev/mmio.ts:111
+          send_left <= {(req_hdr[105:96] == 10'd0), req_hdr[105:96]};  // gen/testdev/mmio.ts:111
           sop_pending <= 1'b1;  // gen/testdev/mmio.ts:112
         end
       end
@@ -331,7 +311,7 @@ module testdev_mmio_w64 (
         dw_addr <= hit_bar2 ? {4'd0, addr[11:2]} : addr[15:2];  // gen/testdev/mmio.ts:120
         if (~(hit_bar0 | hit_bar2)) begin  // gen/testdev/mmio.ts:122
           resp_status <= 3'd1;  // gen/testdev/mmio.ts:124
-        end else if ((~_slice_2[30]) & (len > 11'd32)) begin  // gen/testdev/mmio.ts:127
+        end else if ((~hdr[126]) & (len > 11'd32)) begin  // gen/testdev/mmio.ts:127
           resp_status <= 3'd4;  // gen/testdev/mmio.ts:129
         end
       end

@@ -207,7 +207,7 @@ export class Expr implements HwType {
   bit(i: number | Expr): Expr {
     if (typeof i === 'number') {
       checkRange(this, i, i, 'bit');
-      return new Expr('slice', 1, false, [this], { hi: i, lo: i });
+      return sliceOf(this, i, i);
     }
     if (i.signed) throw new HdlError(`bit index must be unsigned, got ${i.describe()}`, callerLoc(), 'type');
     if (i.width !== log2ceil(this.width)) {
@@ -222,7 +222,7 @@ export class Expr implements HwType {
   /** Bits hi..lo inclusive (Verilog `x[hi:lo]`); unsigned. */
   bits(hi: number, lo: number): Expr {
     checkRange(this, hi, lo, 'bits');
-    return new Expr('slice', hi - lo + 1, false, [this], { hi, lo });
+    return sliceOf(this, hi, lo);
   }
   /** The lowest `w` bits: the explicit way to narrow a value. */
   trunc(w: number): Expr {
@@ -488,6 +488,15 @@ function ext(op: 'zext' | 'sext', a: Expr, w: number): Expr {
 function extendTo(a: Expr, w: number): Expr {
   if (a.width === w) return a;
   return a.signed ? new Expr('sext', w, true, [a], {}, a.loc) : new Expr('zext', w, false, [a], {}, a.loc);
+}
+
+/** Bits hi..lo of `a`; a slice of a slice is one slice of the original (reads as `x[12:10]`, no temporary). */
+function sliceOf(a: Expr, hi: number, lo: number): Expr {
+  if (a.op === 'slice') {
+    const base = a.attrs.lo!;
+    return new Expr('slice', hi - lo + 1, false, [a.args[0]], { hi: base + hi, lo: base + lo });
+  }
+  return new Expr('slice', hi - lo + 1, false, [a], { hi, lo });
 }
 
 function checkRange(a: Expr, hi: number, lo: number, op: string): void {
