@@ -28,29 +28,21 @@ module pcie_cpl_gen_w64 (
 
   // ---- declarations
   wire with_data;  // gen/pcie/cpl_gen.ts:27
+  wire [12:0] _zext_1;  // gen/pcie/tlp.ts:188
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [9:0] _cat_0;  // gen/pcie/tlp.ts:69
+  wire [12:0] _mux_0;  // gen/pcie/cpl_gen.ts:28
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [2:0] _cat_1;  // gen/pcie/tlp.ts:59
-  /* verilator lint_on UNUSEDSIGNAL */
-  wire [12:0] _zext_3;  // gen/pcie/tlp.ts:188
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [12:0] _mux_2;  // gen/pcie/cpl_gen.ts:28
-  /* verilator lint_on UNUSEDSIGNAL */
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [63:0] _mux_4;  // gen/pcie/tlp.ts:73
+  wire [63:0] _mux_2;  // gen/pcie/tlp.ts:73
   /* verilator lint_on UNUSEDSIGNAL */
 
   // ---- combinational logic
-  assign _cat_0 = {{req_hdr[119], req_hdr[115]}, req_hdr[79:72]};  // gen/pcie/tlp.ts:69
-  assign _cat_1 = {req_hdr[114], req_hdr[109:108]};  // gen/pcie/tlp.ts:59
-  assign _zext_3 = {11'd0, (req_hdr[64] ? 2'd0 : (req_hdr[65] ? 2'd1 : (req_hdr[66] ? 2'd2 : (req_hdr[67] ? 2'd3 : 2'd0))))};  // gen/pcie/tlp.ts:188
-  assign _mux_2 = ((req_hdr[124:120] == 5'd0) | (req_hdr[124:120] == 5'd1)) ? (({(req_hdr[105:96] == 10'd0), req_hdr[105:96]} == 11'd1) ? ((req_hdr[67:64] == 4'd0) ? 13'd1 : (({11'd0, (req_hdr[67] ? 2'd3 : (req_hdr[66] ? 2'd2 : (req_hdr[65] ? 2'd1 : (req_hdr[64] ? 2'd0 : 2'd3))))} - _zext_3) + 13'd1)) : (({{(req_hdr[105:96] == 10'd0), req_hdr[105:96]}, 2'd0} - _zext_3) - (13'd3 - {11'd0, (req_hdr[71] ? 2'd3 : (req_hdr[70] ? 2'd2 : (req_hdr[69] ? 2'd1 : (req_hdr[68] ? 2'd0 : 2'd3))))}))) : 13'd4;  // gen/pcie/cpl_gen.ts:28
-  assign _mux_4 = req_hdr[125] ? {req_hdr[63:32], req_hdr[31:2], 2'd0} : {32'd0, req_hdr[63:34], 2'd0};  // gen/pcie/tlp.ts:73
+  assign _zext_1 = {11'd0, (req_hdr[64] ? 2'd0 : (req_hdr[65] ? 2'd1 : (req_hdr[66] ? 2'd2 : (req_hdr[67] ? 2'd3 : 2'd0))))};  // gen/pcie/tlp.ts:188
+  assign _mux_0 = ((req_hdr[124:120] == 5'd0) | (req_hdr[124:120] == 5'd1)) ? (({(req_hdr[105:96] == 10'd0), req_hdr[105:96]} == 11'd1) ? ((req_hdr[67:64] == 4'd0) ? 13'd1 : (({11'd0, (req_hdr[67] ? 2'd3 : (req_hdr[66] ? 2'd2 : (req_hdr[65] ? 2'd1 : (req_hdr[64] ? 2'd0 : 2'd3))))} - _zext_1) + 13'd1)) : (({{(req_hdr[105:96] == 10'd0), req_hdr[105:96]}, 2'd0} - _zext_1) - (13'd3 - {11'd0, (req_hdr[71] ? 2'd3 : (req_hdr[70] ? 2'd2 : (req_hdr[69] ? 2'd1 : (req_hdr[68] ? 2'd0 : 2'd3))))}))) : 13'd4;  // gen/pcie/cpl_gen.ts:28
+  assign _mux_2 = req_hdr[125] ? {req_hdr[63:32], req_hdr[31:2], 2'd0} : {32'd0, req_hdr[63:34], 2'd0};  // gen/pcie/tlp.ts:73
   assign req_ready = cpl_ready;  // gen/pcie/cpl_gen.ts:32
   assign cpl_valid = req_valid;  // gen/pcie/cpl_gen.ts:31
-  assign cpl_hdr = {{{1'b0, with_data, 1'b0}, ((req_hdr[124:120] == 5'd1) ? 5'd11 : 5'd10), _cat_0[9], req_hdr[118:116], _cat_0[8], _cat_1[2], 3'd0, 1'b0, _cat_1[1:0], 2'd0, (with_data ? req_hdr[105:96] : 10'd0)}, {completer_id, req_status, 1'b0, _mux_2[11:0]}, {req_hdr[95:80], _cat_0[7:0], 1'b0, (((req_hdr[124:120] == 5'd0) | (req_hdr[124:120] == 5'd1)) ? {_mux_4[6:2], (req_hdr[64] ? 2'd0 : (req_hdr[65] ? 2'd1 : (req_hdr[66] ? 2'd2 : (req_hdr[67] ? 2'd3 : 2'd0))))} : 7'd0)}, 32'd0};  // gen/pcie/cpl_gen.ts:33
+  assign cpl_hdr = {{{1'b0, with_data, 1'b0}, ((req_hdr[124:120] == 5'd1) ? 5'd11 : 5'd10), req_hdr[119], req_hdr[118:116], req_hdr[115], req_hdr[114], 3'd0, 1'b0, req_hdr[109:108], 2'd0, (with_data ? req_hdr[105:96] : 10'd0)}, {completer_id, req_status, 1'b0, _mux_0[11:0]}, {req_hdr[95:80], req_hdr[79:72], 1'b0, (((req_hdr[124:120] == 5'd0) | (req_hdr[124:120] == 5'd1)) ? {_mux_2[6:2], (req_hdr[64] ? 2'd0 : (req_hdr[65] ? 2'd1 : (req_hdr[66] ? 2'd2 : (req_hdr[67] ? 2'd3 : 2'd0))))} : 7'd0)}, 32'd0};  // gen/pcie/cpl_gen.ts:33
   assign cpl_data = req_data;  // gen/pcie/cpl_gen.ts:48
   assign cpl_keep = with_data ? req_keep : 2'd0;  // gen/pcie/cpl_gen.ts:49
   assign cpl_sop = req_sop;  // gen/pcie/cpl_gen.ts:50

@@ -127,40 +127,28 @@ module pcie_dma_rd_w64_t8 (
   wire finishing;  // gen/pcie/dma_rd.ts:247
   wire _or_0;  // gen/pcie/dma_rd.ts:246
   reg [6:0] _select_1;  // gen/pcie/dma_rd.ts:150
+  reg [14:0] _select_2;  // gen/pcie/dma_rd.ts:147
+  reg [14:0] _select_3;  // gen/pcie/dma_rd.ts:146
+  reg [12:0] _select_6;  // gen/pcie/dma_common.ts:26
+  wire [14:0] _zext_5;  // gen/pcie/dma_common.ts:42
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [12:0] _cat_2;  // gen/pcie/tlp.ts:87
+  wire [14:0] _mux_4;  // gen/pcie/dma_common.ts:43
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [14:0] _select_3;  // gen/pcie/dma_rd.ts:147
-  reg [14:0] _select_4;  // gen/pcie/dma_rd.ts:146
-  reg [12:0] _select_7;  // gen/pcie/dma_common.ts:26
-  wire [14:0] _zext_6;  // gen/pcie/dma_common.ts:42
+  reg _select_7;  // gen/pcie/dma_rd.ts:145
+  wire [2:0] _mux_8;  // gen/pcie/dma_rd.ts:245
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [14:0] _mux_5;  // gen/pcie/dma_common.ts:43
-  /* verilator lint_on UNUSEDSIGNAL */
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [9:0] _cat_8;  // gen/pcie/tlp.ts:89
-  /* verilator lint_on UNUSEDSIGNAL */
-  reg _select_9;  // gen/pcie/dma_rd.ts:145
-  wire [2:0] _mux_10;  // gen/pcie/dma_rd.ts:245
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [1:0] _const_11;  // gen/pcie/tlp.ts:111
+  wire [13:0] _add_9;  // gen/pcie/tlp.ts:217
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [2:0] _const_12;  // gen/pcie/tlp.ts:110
+  wire [13:0] _sub_11;  // gen/pcie/tlp.ts:219
   /* verilator lint_on UNUSEDSIGNAL */
+  reg [3:0] _select_10;  // gen/pcie/tlp.ts:207
+  reg [3:0] _select_12;  // gen/pcie/tlp.ts:202
+  reg [3:0] _select_13;  // gen/pcie/tlp.ts:202
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [13:0] _add_13;  // gen/pcie/tlp.ts:217
+  wire [14:0] _sub_14;  // gen/pcie/dma_rd.ts:154
   /* verilator lint_on UNUSEDSIGNAL */
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [13:0] _sub_15;  // gen/pcie/tlp.ts:219
-  /* verilator lint_on UNUSEDSIGNAL */
-  reg [3:0] _select_14;  // gen/pcie/tlp.ts:207
-  reg [3:0] _select_16;  // gen/pcie/tlp.ts:202
-  reg [3:0] _select_17;  // gen/pcie/tlp.ts:202
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [14:0] _sub_18;  // gen/pcie/dma_rd.ts:154
-  /* verilator lint_on UNUSEDSIGNAL */
-  reg [3:0] _select_19;  // gen/pcie/tlp.ts:207
+  reg [3:0] _select_15;  // gen/pcie/tlp.ts:207
 
   // ---- combinational logic
   assign _or_0 = (((((tag_valid_0 | tag_valid_1) | tag_valid_2) | tag_valid_3) | tag_valid_4) | tag_valid_5) | tag_valid_6;  // gen/pcie/dma_rd.ts:246
@@ -177,100 +165,96 @@ module pcie_dma_rd_w64_t8 (
       default: _select_1 = tag_host_end_0;
     endcase
   end
-  assign _cat_2 = {(cpl_hdr[75:64] == 12'd0), cpl_hdr[75:64]};  // gen/pcie/tlp.ts:87
   always @* begin  // gen/pcie/dma_rd.ts:147
     case (cpl_tag)
-      3'd0: _select_3 = tag_end_0;
-      3'd1: _select_3 = tag_end_1;
-      3'd2: _select_3 = tag_end_2;
-      3'd3: _select_3 = tag_end_3;
-      3'd4: _select_3 = tag_end_4;
-      3'd5: _select_3 = tag_end_5;
-      3'd6: _select_3 = tag_end_6;
-      3'd7: _select_3 = tag_end_7;
-      default: _select_3 = tag_end_0;
+      3'd0: _select_2 = tag_end_0;
+      3'd1: _select_2 = tag_end_1;
+      3'd2: _select_2 = tag_end_2;
+      3'd3: _select_2 = tag_end_3;
+      3'd4: _select_2 = tag_end_4;
+      3'd5: _select_2 = tag_end_5;
+      3'd6: _select_2 = tag_end_6;
+      3'd7: _select_2 = tag_end_7;
+      default: _select_2 = tag_end_0;
     endcase
   end
   always @* begin  // gen/pcie/dma_rd.ts:146
     case (cpl_tag)
-      3'd0: _select_4 = tag_start_0;
-      3'd1: _select_4 = tag_start_1;
-      3'd2: _select_4 = tag_start_2;
-      3'd3: _select_4 = tag_start_3;
-      3'd4: _select_4 = tag_start_4;
-      3'd5: _select_4 = tag_start_5;
-      3'd6: _select_4 = tag_start_6;
-      3'd7: _select_4 = tag_start_7;
-      default: _select_4 = tag_start_0;
+      3'd0: _select_3 = tag_start_0;
+      3'd1: _select_3 = tag_start_1;
+      3'd2: _select_3 = tag_start_2;
+      3'd3: _select_3 = tag_start_3;
+      3'd4: _select_3 = tag_start_4;
+      3'd5: _select_3 = tag_start_5;
+      3'd6: _select_3 = tag_start_6;
+      3'd7: _select_3 = tag_start_7;
+      default: _select_3 = tag_start_0;
     endcase
   end
   always @* begin  // gen/pcie/dma_common.ts:26
     case ((max_read_req > 3'd5) ? 3'd5 : max_read_req)
-      3'd0: _select_7 = 13'd128;
-      3'd1: _select_7 = 13'd256;
-      3'd2: _select_7 = 13'd512;
-      3'd3: _select_7 = 13'd1024;
-      3'd4: _select_7 = 13'd2048;
-      3'd5: _select_7 = 13'd4096;
-      default: _select_7 = 13'd4096;
+      3'd0: _select_6 = 13'd128;
+      3'd1: _select_6 = 13'd256;
+      3'd2: _select_6 = 13'd512;
+      3'd3: _select_6 = 13'd1024;
+      3'd4: _select_6 = 13'd2048;
+      3'd5: _select_6 = 13'd4096;
+      default: _select_6 = 13'd4096;
     endcase
   end
-  assign _zext_6 = {2'd0, (_select_7 - ({1'b0, host[11:0]} & (_select_7 - 13'd1)))};  // gen/pcie/dma_common.ts:42
-  assign _mux_5 = (rem < _zext_6) ? rem : _zext_6;  // gen/pcie/dma_common.ts:43
-  assign _cat_8 = {{cpl_hdr[119], cpl_hdr[115]}, cpl_hdr[47:40]};  // gen/pcie/tlp.ts:89
+  assign _zext_5 = {2'd0, (_select_6 - ({1'b0, host[11:0]} & (_select_6 - 13'd1)))};  // gen/pcie/dma_common.ts:42
+  assign _mux_4 = (rem < _zext_5) ? rem : _zext_5;  // gen/pcie/dma_common.ts:43
   always @* begin  // gen/pcie/dma_rd.ts:145
     case (cpl_tag)
-      3'd0: _select_9 = tag_valid_0;
-      3'd1: _select_9 = tag_valid_1;
-      3'd2: _select_9 = tag_valid_2;
-      3'd3: _select_9 = tag_valid_3;
-      3'd4: _select_9 = tag_valid_4;
-      3'd5: _select_9 = tag_valid_5;
-      3'd6: _select_9 = tag_valid_6;
-      3'd7: _select_9 = tag_valid_7;
-      default: _select_9 = tag_valid_0;
+      3'd0: _select_7 = tag_valid_0;
+      3'd1: _select_7 = tag_valid_1;
+      3'd2: _select_7 = tag_valid_2;
+      3'd3: _select_7 = tag_valid_3;
+      3'd4: _select_7 = tag_valid_4;
+      3'd5: _select_7 = tag_valid_5;
+      3'd6: _select_7 = tag_valid_6;
+      3'd7: _select_7 = tag_valid_7;
+      default: _select_7 = tag_valid_0;
     endcase
   end
-  assign _mux_10 = ((((((((tag_valid_0 & (tag_timer_0 == 24'd0)) | (tag_valid_1 & (tag_timer_1 == 24'd0))) | (tag_valid_2 & (tag_timer_2 == 24'd0))) | (tag_valid_3 & (tag_timer_3 == 24'd0))) | (tag_valid_4 & (tag_timer_4 == 24'd0))) | (tag_valid_5 & (tag_timer_5 == 24'd0))) | (tag_valid_6 & (tag_timer_6 == 24'd0))) | (tag_valid_7 & (tag_timer_7 == 24'd0))) ? 3'd5 : (((running & (~bus_master)) & (rem != 15'd0)) ? 3'd1 : 3'd0);  // gen/pcie/dma_rd.ts:245
-  assign _const_11 = 2'd0;  // gen/pcie/tlp.ts:111
-  assign _const_12 = 3'd0;  // gen/pcie/tlp.ts:110
-  assign _add_13 = ({12'd0, host[1:0]} + {1'b0, chunk}) + 14'd3;  // gen/pcie/tlp.ts:217
-  assign _sub_15 = ({12'd0, host[1:0]} + {1'b0, chunk}) - 14'd1;  // gen/pcie/tlp.ts:219
+  assign _mux_8 = ((((((((tag_valid_0 & (tag_timer_0 == 24'd0)) | (tag_valid_1 & (tag_timer_1 == 24'd0))) | (tag_valid_2 & (tag_timer_2 == 24'd0))) | (tag_valid_3 & (tag_timer_3 == 24'd0))) | (tag_valid_4 & (tag_timer_4 == 24'd0))) | (tag_valid_5 & (tag_timer_5 == 24'd0))) | (tag_valid_6 & (tag_timer_6 == 24'd0))) | (tag_valid_7 & (tag_timer_7 == 24'd0))) ? 3'd5 : (((running & (~bus_master)) & (rem != 15'd0)) ? 3'd1 : 3'd0);  // gen/pcie/dma_rd.ts:245
+  assign _add_9 = ({12'd0, host[1:0]} + {1'b0, chunk}) + 14'd3;  // gen/pcie/tlp.ts:217
+  assign _sub_11 = ({12'd0, host[1:0]} + {1'b0, chunk}) - 14'd1;  // gen/pcie/tlp.ts:219
   always @* begin  // gen/pcie/tlp.ts:207
-    case (_sub_15[1:0])
-      2'd0: _select_14 = 4'd1;
-      2'd1: _select_14 = 4'd3;
-      2'd2: _select_14 = 4'd7;
-      2'd3: _select_14 = 4'd15;
-      default: _select_14 = 4'd1;
+    case (_sub_11[1:0])
+      2'd0: _select_10 = 4'd1;
+      2'd1: _select_10 = 4'd3;
+      2'd2: _select_10 = 4'd7;
+      2'd3: _select_10 = 4'd15;
+      default: _select_10 = 4'd1;
     endcase
   end
   always @* begin  // gen/pcie/tlp.ts:202
     case (host[1:0])
-      2'd0: _select_16 = 4'd15;
-      2'd1: _select_16 = 4'd14;
-      2'd2: _select_16 = 4'd12;
-      2'd3: _select_16 = 4'd8;
-      default: _select_16 = 4'd15;
+      2'd0: _select_12 = 4'd15;
+      2'd1: _select_12 = 4'd14;
+      2'd2: _select_12 = 4'd12;
+      2'd3: _select_12 = 4'd8;
+      default: _select_12 = 4'd15;
     endcase
   end
   always @* begin  // gen/pcie/tlp.ts:202
     case (cpl_first_byte[1:0])
-      2'd0: _select_17 = 4'd15;
-      2'd1: _select_17 = 4'd14;
-      2'd2: _select_17 = 4'd12;
-      2'd3: _select_17 = 4'd8;
-      default: _select_17 = 4'd15;
+      2'd0: _select_13 = 4'd15;
+      2'd1: _select_13 = 4'd14;
+      2'd2: _select_13 = 4'd12;
+      2'd3: _select_13 = 4'd8;
+      default: _select_13 = 4'd15;
     endcase
   end
-  assign _sub_18 = _select_3 - 15'd1;  // gen/pcie/dma_rd.ts:154
+  assign _sub_14 = _select_2 - 15'd1;  // gen/pcie/dma_rd.ts:154
   always @* begin  // gen/pcie/tlp.ts:207
-    case (_sub_18[1:0])
-      2'd0: _select_19 = 4'd1;
-      2'd1: _select_19 = 4'd3;
-      2'd2: _select_19 = 4'd7;
-      2'd3: _select_19 = 4'd15;
-      default: _select_19 = 4'd1;
+    case (_sub_14[1:0])
+      2'd0: _select_15 = 4'd1;
+      2'd1: _select_15 = 4'd3;
+      2'd2: _select_15 = 4'd7;
+      2'd3: _select_15 = 4'd15;
+      default: _select_15 = 4'd1;
     endcase
   end
   assign busy = running;  // gen/pcie/dma_rd.ts:257
@@ -355,7 +339,7 @@ module pcie_dma_rd_w64_t8 (
         if (cpl_valid & cpl_sop) begin  // gen/pcie/dma_rd.ts:173
           if (~cpl_known) begin  // gen/pcie/dma_rd.ts:174
           end else if (cpl_hdr[79:77] != 3'd0) begin  // gen/pcie/dma_rd.ts:178
-          end else if (((~cpl_hdr[126]) | (~((_select_1 - _cat_2[6:0]) == cpl_hdr[38:32]))) | (~({2'd0, _cat_2} <= (_select_3 - _select_4)))) begin  // gen/pcie/dma_rd.ts:186
+          end else if (((~cpl_hdr[126]) | (~((_select_1 - cpl_hdr[70:64]) == cpl_hdr[38:32]))) | (~({2'd0, {(cpl_hdr[75:64] == 12'd0), cpl_hdr[75:64]}} <= (_select_2 - _select_3)))) begin  // gen/pcie/dma_rd.ts:186
           end else if (cpl_hdr[110]) begin  // gen/pcie/dma_rd.ts:192
             ev_poisoned = 1'b1;  // gen/pcie/dma_rd.ts:196
           end
@@ -372,7 +356,7 @@ module pcie_dma_rd_w64_t8 (
           if (~cpl_known) begin  // gen/pcie/dma_rd.ts:174
           end else if (cpl_hdr[79:77] != 3'd0) begin  // gen/pcie/dma_rd.ts:178
             cpl_err = (cpl_hdr[79:77] == 3'd1) ? 3'd2 : ((cpl_hdr[79:77] == 3'd4) ? 3'd3 : 3'd7);  // gen/pcie/dma_rd.ts:181
-          end else if (((~cpl_hdr[126]) | (~((_select_1 - _cat_2[6:0]) == cpl_hdr[38:32]))) | (~({2'd0, _cat_2} <= (_select_3 - _select_4)))) begin  // gen/pcie/dma_rd.ts:186
+          end else if (((~cpl_hdr[126]) | (~((_select_1 - cpl_hdr[70:64]) == cpl_hdr[38:32]))) | (~({2'd0, {(cpl_hdr[75:64] == 12'd0), cpl_hdr[75:64]}} <= (_select_2 - _select_3)))) begin  // gen/pcie/dma_rd.ts:186
             cpl_err = 3'd7;  // gen/pcie/dma_rd.ts:189
           end else if (cpl_hdr[110]) begin  // gen/pcie/dma_rd.ts:192
             cpl_err = 3'd4;  // gen/pcie/dma_rd.ts:195
@@ -390,7 +374,7 @@ module pcie_dma_rd_w64_t8 (
           if (~cpl_known) begin  // gen/pcie/dma_rd.ts:174
           end else if (cpl_hdr[79:77] != 3'd0) begin  // gen/pcie/dma_rd.ts:178
             free_en = 1'b1;  // gen/pcie/dma_rd.ts:179
-          end else if (((~cpl_hdr[126]) | (~((_select_1 - _cat_2[6:0]) == cpl_hdr[38:32]))) | (~({2'd0, _cat_2} <= (_select_3 - _select_4)))) begin  // gen/pcie/dma_rd.ts:186
+          end else if (((~cpl_hdr[126]) | (~((_select_1 - cpl_hdr[70:64]) == cpl_hdr[38:32]))) | (~({2'd0, {(cpl_hdr[75:64] == 12'd0), cpl_hdr[75:64]}} <= (_select_2 - _select_3)))) begin  // gen/pcie/dma_rd.ts:186
             free_en = 1'b1;  // gen/pcie/dma_rd.ts:187
           end else if (cpl_hdr[110]) begin  // gen/pcie/dma_rd.ts:192
             free_en = cpl_is_last;  // gen/pcie/dma_rd.ts:193
@@ -415,7 +399,7 @@ module pcie_dma_rd_w64_t8 (
           if (~cpl_known) begin  // gen/pcie/dma_rd.ts:174
           end else if (cpl_hdr[79:77] != 3'd0) begin  // gen/pcie/dma_rd.ts:178
             free_tag = cpl_tag;  // gen/pcie/dma_rd.ts:180
-          end else if (((~cpl_hdr[126]) | (~((_select_1 - _cat_2[6:0]) == cpl_hdr[38:32]))) | (~({2'd0, _cat_2} <= (_select_3 - _select_4)))) begin  // gen/pcie/dma_rd.ts:186
+          end else if (((~cpl_hdr[126]) | (~((_select_1 - cpl_hdr[70:64]) == cpl_hdr[38:32]))) | (~({2'd0, {(cpl_hdr[75:64] == 12'd0), cpl_hdr[75:64]}} <= (_select_2 - _select_3)))) begin  // gen/pcie/dma_rd.ts:186
             free_tag = cpl_tag;  // gen/pcie/dma_rd.ts:188
           end else if (cpl_hdr[110]) begin  // gen/pcie/dma_rd.ts:192
             free_tag = cpl_tag;  // gen/pcie/dma_rd.ts:194
@@ -433,12 +417,12 @@ module pcie_dma_rd_w64_t8 (
     endcase
   end
   assign issue = (((running & (~((err != 3'd0) | (rem == 15'd0)))) & bus_master) & ((((((((~tag_valid_0) | (~tag_valid_1)) | (~tag_valid_2)) | (~tag_valid_3)) | (~tag_valid_4)) | (~tag_valid_5)) | (~tag_valid_6)) | (~tag_valid_7))) & ((~mrd_valid) | req_ready);  // gen/pcie/dma_rd.ts:98
-  assign chunk = _mux_5[12:0];  // gen/pcie/dma_rd.ts:99
+  assign chunk = _mux_4[12:0];  // gen/pcie/dma_rd.ts:99
   assign alloc_tag = (~tag_valid_0) ? 3'd0 : ((~tag_valid_1) ? 3'd1 : ((~tag_valid_2) ? 3'd2 : ((~tag_valid_3) ? 3'd3 : ((~tag_valid_4) ? 3'd4 : ((~tag_valid_5) ? 3'd5 : ((~tag_valid_6) ? 3'd6 : ((~tag_valid_7) ? 3'd7 : 3'd0)))))));  // gen/pcie/dma_rd.ts:101
-  assign cpl_tag = _cat_8[2:0];  // gen/pcie/dma_rd.ts:144
-  assign cpl_known = (_cat_8 < 10'd8) & _select_9;  // gen/pcie/dma_rd.ts:145
-  assign cpl_first_byte = _select_3 - {2'd0, _cat_2};  // gen/pcie/dma_rd.ts:149
-  assign cpl_is_last = _cat_2 <= ({{(cpl_hdr[105:96] == 10'd0), cpl_hdr[105:96]}, 2'd0} - {11'd0, cpl_hdr[33:32]});  // gen/pcie/dma_rd.ts:153
+  assign cpl_tag = cpl_hdr[42:40];  // gen/pcie/dma_rd.ts:144
+  assign cpl_known = ({{cpl_hdr[119], cpl_hdr[115]}, cpl_hdr[47:40]} < 10'd8) & _select_7;  // gen/pcie/dma_rd.ts:145
+  assign cpl_first_byte = _select_2 - {2'd0, {(cpl_hdr[75:64] == 12'd0), cpl_hdr[75:64]}};  // gen/pcie/dma_rd.ts:149
+  assign cpl_is_last = {(cpl_hdr[75:64] == 12'd0), cpl_hdr[75:64]} <= ({{(cpl_hdr[105:96] == 10'd0), cpl_hdr[105:96]}, 2'd0} - {11'd0, cpl_hdr[33:32]});  // gen/pcie/dma_rd.ts:153
   assign finishing = (((running & ((err != 3'd0) | (rem == 15'd0))) & (~(_or_0 | tag_valid_7))) & (cpl_state == CPL_STATE_IDLE)) & (~mrd_valid);  // gen/pcie/dma_rd.ts:247
 
   // ---- registers
@@ -511,7 +495,7 @@ module pcie_dma_rd_w64_t8 (
               cpl_state <= CPL_STATE_DROP;  // gen/pcie/dma_rd.ts:176
             end else if (cpl_hdr[79:77] != 3'd0) begin  // gen/pcie/dma_rd.ts:178
               cpl_state <= CPL_STATE_DROP;  // gen/pcie/dma_rd.ts:184
-            end else if (((~cpl_hdr[126]) | (~((_select_1 - _cat_2[6:0]) == cpl_hdr[38:32]))) | (~({2'd0, _cat_2} <= (_select_3 - _select_4)))) begin  // gen/pcie/dma_rd.ts:186
+            end else if (((~cpl_hdr[126]) | (~((_select_1 - cpl_hdr[70:64]) == cpl_hdr[38:32]))) | (~({2'd0, {(cpl_hdr[75:64] == 12'd0), cpl_hdr[75:64]}} <= (_select_2 - _select_3)))) begin  // gen/pcie/dma_rd.ts:186
               cpl_state <= CPL_STATE_DROP;  // gen/pcie/dma_rd.ts:190
             end else if (cpl_hdr[110]) begin  // gen/pcie/dma_rd.ts:192
               cpl_state <= CPL_STATE_DROP;  // gen/pcie/dma_rd.ts:197
@@ -540,14 +524,14 @@ module pcie_dma_rd_w64_t8 (
         rem <= len;  // gen/pcie/dma_rd.ts:253
       end else if (finishing) begin  // gen/pcie/dma_rd.ts:254
         running <= 1'b0;  // gen/pcie/dma_rd.ts:254
-      end else if ((err == 3'd0) & (((cpl_err != 3'd0) ? cpl_err : _mux_10) != 3'd0)) begin  // gen/pcie/dma_rd.ts:255
-        err <= (cpl_err != 3'd0) ? cpl_err : _mux_10;  // gen/pcie/dma_rd.ts:255
+      end else if ((err == 3'd0) & (((cpl_err != 3'd0) ? cpl_err : _mux_8) != 3'd0)) begin  // gen/pcie/dma_rd.ts:255
+        err <= (cpl_err != 3'd0) ? cpl_err : _mux_8;  // gen/pcie/dma_rd.ts:255
       end
     end
   end
   always @(posedge clk) begin
     if (issue) begin  // gen/pcie/dma_rd.ts:103
-      mrd_hdr <= {{{1'b0, 1'b0, (|host[63:32])}, 5'd0, _const_11[1], 3'd0, _const_11[0], _const_12[2], 3'd0, 1'b0, _const_12[1:0], 2'd0, _add_13[11:2]}, {requester_id, {5'd0, alloc_tag}, ((_add_13[13:2] == 12'd1) ? 4'd0 : _select_14), ((_add_13[13:2] == 12'd1) ? (_select_16 & _select_14) : _select_16)}, ((|host[63:32]) ? host[63:32] : {host[31:2], 2'd0}), ((|host[63:32]) ? {host[31:2], 2'd0} : 32'd0)};  // gen/pcie/dma_rd.ts:105
+      mrd_hdr <= {{{1'b0, 1'b0, (|host[63:32])}, 5'd0, 1'b0, 3'd0, 1'b0, 1'b0, 3'd0, 1'b0, 2'd0, 2'd0, _add_9[11:2]}, {requester_id, {5'd0, alloc_tag}, ((_add_9[13:2] == 12'd1) ? 4'd0 : _select_10), ((_add_9[13:2] == 12'd1) ? (_select_12 & _select_10) : _select_12)}, ((|host[63:32]) ? host[63:32] : {host[31:2], 2'd0}), ((|host[63:32]) ? {host[31:2], 2'd0} : 32'd0)};  // gen/pcie/dma_rd.ts:105
       host <= host + {51'd0, chunk};  // gen/pcie/dma_rd.ts:116
       ram <= ram + {2'd0, chunk};  // gen/pcie/dma_rd.ts:117
     end
@@ -628,14 +612,14 @@ module pcie_dma_rd_w64_t8 (
         if (cpl_valid & cpl_sop) begin  // gen/pcie/dma_rd.ts:173
           if (~cpl_known) begin  // gen/pcie/dma_rd.ts:174
           end else if (cpl_hdr[79:77] != 3'd0) begin  // gen/pcie/dma_rd.ts:178
-          end else if (((~cpl_hdr[126]) | (~((_select_1 - _cat_2[6:0]) == cpl_hdr[38:32]))) | (~({2'd0, _cat_2} <= (_select_3 - _select_4)))) begin  // gen/pcie/dma_rd.ts:186
+          end else if (((~cpl_hdr[126]) | (~((_select_1 - cpl_hdr[70:64]) == cpl_hdr[38:32]))) | (~({2'd0, {(cpl_hdr[75:64] == 12'd0), cpl_hdr[75:64]}} <= (_select_2 - _select_3)))) begin  // gen/pcie/dma_rd.ts:186
           end else if (cpl_hdr[110]) begin  // gen/pcie/dma_rd.ts:192
           end else begin
             cur_tag <= cpl_tag;  // gen/pcie/dma_rd.ts:200
             wr_addr <= {1'b0, cpl_first_byte[13:2]};  // gen/pcie/dma_rd.ts:201
-            first_be <= _select_17;  // gen/pcie/dma_rd.ts:202
-            last_dw <= cpl_is_last ? {1'b0, _sub_18[13:2]} : (({1'b0, cpl_first_byte[13:2]} + {2'd0, {(cpl_hdr[105:96] == 10'd0), cpl_hdr[105:96]}}) - 13'd1);  // gen/pcie/dma_rd.ts:203
-            last_be <= cpl_is_last ? _select_19 : 4'd15;  // gen/pcie/dma_rd.ts:204
+            first_be <= _select_13;  // gen/pcie/dma_rd.ts:202
+            last_dw <= cpl_is_last ? {1'b0, _sub_14[13:2]} : (({1'b0, cpl_first_byte[13:2]} + {2'd0, {(cpl_hdr[105:96] == 10'd0), cpl_hdr[105:96]}}) - 13'd1);  // gen/pcie/dma_rd.ts:203
+            last_be <= cpl_is_last ? _select_15 : 4'd15;  // gen/pcie/dma_rd.ts:204
             first_beat <= 1'b1;  // gen/pcie/dma_rd.ts:205
             last_cpl <= cpl_is_last;  // gen/pcie/dma_rd.ts:206
           end

@@ -75,16 +75,10 @@ module pcie_dma_wr_w256 (
   /* verilator lint_on UNUSEDSIGNAL */
   wire [8:0] _slice_3;  // gen/pcie/dma_wr.ts:68
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [1:0] _const_6;  // gen/pcie/tlp.ts:111
+  wire [13:0] _sub_7;  // gen/pcie/tlp.ts:219
   /* verilator lint_on UNUSEDSIGNAL */
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [2:0] _const_7;  // gen/pcie/tlp.ts:110
-  /* verilator lint_on UNUSEDSIGNAL */
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [13:0] _sub_9;  // gen/pcie/tlp.ts:219
-  /* verilator lint_on UNUSEDSIGNAL */
-  reg [3:0] _select_8;  // gen/pcie/tlp.ts:207
-  reg [3:0] _select_10;  // gen/pcie/tlp.ts:202
+  reg [3:0] _select_6;  // gen/pcie/tlp.ts:207
+  reg [3:0] _select_8;  // gen/pcie/tlp.ts:202
 
   // ---- instances
   fifo_w256_d4 beats (  // gen/pcie/dma_wr.ts:63
@@ -113,25 +107,23 @@ module pcie_dma_wr_w256 (
   assign _add_5 = ({12'd0, host[1:0]} + {1'b0, chunk}) + 14'd3;  // gen/pcie/tlp.ts:217
   assign _add_4 = _add_5[13:2] + 12'd7;  // gen/pcie/dma_wr.ts:68
   assign _slice_3 = _add_4[11:3];  // gen/pcie/dma_wr.ts:68
-  assign _const_6 = 2'd0;  // gen/pcie/tlp.ts:111
-  assign _const_7 = 3'd0;  // gen/pcie/tlp.ts:110
-  assign _sub_9 = ({12'd0, host[1:0]} + {1'b0, chunk}) - 14'd1;  // gen/pcie/tlp.ts:219
+  assign _sub_7 = ({12'd0, host[1:0]} + {1'b0, chunk}) - 14'd1;  // gen/pcie/tlp.ts:219
   always @* begin  // gen/pcie/tlp.ts:207
-    case (_sub_9[1:0])
-      2'd0: _select_8 = 4'd1;
-      2'd1: _select_8 = 4'd3;
-      2'd2: _select_8 = 4'd7;
-      2'd3: _select_8 = 4'd15;
-      default: _select_8 = 4'd1;
+    case (_sub_7[1:0])
+      2'd0: _select_6 = 4'd1;
+      2'd1: _select_6 = 4'd3;
+      2'd2: _select_6 = 4'd7;
+      2'd3: _select_6 = 4'd15;
+      default: _select_6 = 4'd1;
     endcase
   end
   always @* begin  // gen/pcie/tlp.ts:202
     case (host[1:0])
-      2'd0: _select_10 = 4'd15;
-      2'd1: _select_10 = 4'd14;
-      2'd2: _select_10 = 4'd12;
-      2'd3: _select_10 = 4'd8;
-      default: _select_10 = 4'd15;
+      2'd0: _select_8 = 4'd15;
+      2'd1: _select_8 = 4'd14;
+      2'd2: _select_8 = 4'd12;
+      2'd3: _select_8 = 4'd8;
+      default: _select_8 = 4'd15;
     endcase
   end
   assign busy = ~(state == STATE_IDLE);  // gen/pcie/dma_wr.ts:142
@@ -207,7 +199,7 @@ module pcie_dma_wr_w256 (
         if (finish_now) begin  // gen/pcie/dma_wr.ts:87
         end else if (~bus_master) begin  // gen/pcie/dma_wr.ts:88
         end else begin
-          hdr <= {{{1'b0, 1'b1, (|host[63:32])}, 5'd0, _const_6[1], 3'd0, _const_6[0], _const_7[2], 3'd0, 1'b0, _const_7[1:0], 2'd0, _add_5[11:2]}, {requester_id, 8'd0, ((_add_5[13:2] == 12'd1) ? 4'd0 : _select_8), ((_add_5[13:2] == 12'd1) ? (_select_10 & _select_8) : _select_10)}, ((|host[63:32]) ? host[63:32] : {host[31:2], 2'd0}), ((|host[63:32]) ? {host[31:2], 2'd0} : 32'd0)};  // gen/pcie/dma_wr.ts:90
+          hdr <= {{{1'b0, 1'b1, (|host[63:32])}, 5'd0, 1'b0, 3'd0, 1'b0, 1'b0, 3'd0, 1'b0, 2'd0, 2'd0, _add_5[11:2]}, {requester_id, 8'd0, ((_add_5[13:2] == 12'd1) ? 4'd0 : _select_6), ((_add_5[13:2] == 12'd1) ? (_select_8 & _select_6) : _select_8)}, ((|host[63:32]) ? host[63:32] : {host[31:2], 2'd0}), ((|host[63:32]) ? {host[31:2], 2'd0} : 32'd0)};  // gen/pcie/dma_wr.ts:90
           rd_addr <= ram[13:2];  // gen/pcie/dma_wr.ts:101
           last_keep <= (_add_5[4:2] == 3'd1) ? 8'd1 : ((_add_5[4:2] == 3'd2) ? 8'd3 : ((_add_5[4:2] == 3'd3) ? 8'd7 : ((_add_5[4:2] == 3'd4) ? 8'd15 : ((_add_5[4:2] == 3'd5) ? 8'd31 : ((_add_5[4:2] == 3'd6) ? 8'd63 : ((_add_5[4:2] == 3'd7) ? 8'd127 : 8'd255))))));  // gen/pcie/dma_wr.ts:104
           first_beat <= 1'b1;  // gen/pcie/dma_wr.ts:105

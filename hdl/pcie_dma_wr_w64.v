@@ -74,16 +74,10 @@ module pcie_dma_wr_w64 (
   wire [11:0] _add_3;  // gen/pcie/dma_wr.ts:68
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [1:0] _const_5;  // gen/pcie/tlp.ts:111
+  wire [13:0] _sub_6;  // gen/pcie/tlp.ts:219
   /* verilator lint_on UNUSEDSIGNAL */
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [2:0] _const_6;  // gen/pcie/tlp.ts:110
-  /* verilator lint_on UNUSEDSIGNAL */
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [13:0] _sub_8;  // gen/pcie/tlp.ts:219
-  /* verilator lint_on UNUSEDSIGNAL */
-  reg [3:0] _select_7;  // gen/pcie/tlp.ts:207
-  reg [3:0] _select_9;  // gen/pcie/tlp.ts:202
+  reg [3:0] _select_5;  // gen/pcie/tlp.ts:207
+  reg [3:0] _select_7;  // gen/pcie/tlp.ts:202
 
   // ---- instances
   fifo_w64_d4 beats (  // gen/pcie/dma_wr.ts:63
@@ -111,25 +105,23 @@ module pcie_dma_wr_w64 (
   assign _mux_0 = (rem < _zext_1) ? rem : _zext_1;  // gen/pcie/dma_common.ts:43
   assign _add_4 = ({12'd0, host[1:0]} + {1'b0, chunk}) + 14'd3;  // gen/pcie/tlp.ts:217
   assign _add_3 = _add_4[13:2] + 12'd1;  // gen/pcie/dma_wr.ts:68
-  assign _const_5 = 2'd0;  // gen/pcie/tlp.ts:111
-  assign _const_6 = 3'd0;  // gen/pcie/tlp.ts:110
-  assign _sub_8 = ({12'd0, host[1:0]} + {1'b0, chunk}) - 14'd1;  // gen/pcie/tlp.ts:219
+  assign _sub_6 = ({12'd0, host[1:0]} + {1'b0, chunk}) - 14'd1;  // gen/pcie/tlp.ts:219
   always @* begin  // gen/pcie/tlp.ts:207
-    case (_sub_8[1:0])
-      2'd0: _select_7 = 4'd1;
-      2'd1: _select_7 = 4'd3;
-      2'd2: _select_7 = 4'd7;
-      2'd3: _select_7 = 4'd15;
-      default: _select_7 = 4'd1;
+    case (_sub_6[1:0])
+      2'd0: _select_5 = 4'd1;
+      2'd1: _select_5 = 4'd3;
+      2'd2: _select_5 = 4'd7;
+      2'd3: _select_5 = 4'd15;
+      default: _select_5 = 4'd1;
     endcase
   end
   always @* begin  // gen/pcie/tlp.ts:202
     case (host[1:0])
-      2'd0: _select_9 = 4'd15;
-      2'd1: _select_9 = 4'd14;
-      2'd2: _select_9 = 4'd12;
-      2'd3: _select_9 = 4'd8;
-      default: _select_9 = 4'd15;
+      2'd0: _select_7 = 4'd15;
+      2'd1: _select_7 = 4'd14;
+      2'd2: _select_7 = 4'd12;
+      2'd3: _select_7 = 4'd8;
+      default: _select_7 = 4'd15;
     endcase
   end
   assign busy = ~(state == STATE_IDLE);  // gen/pcie/dma_wr.ts:142
@@ -205,7 +197,7 @@ module pcie_dma_wr_w64 (
         if (finish_now) begin  // gen/pcie/dma_wr.ts:87
         end else if (~bus_master) begin  // gen/pcie/dma_wr.ts:88
         end else begin
-          hdr <= {{{1'b0, 1'b1, (|host[63:32])}, 5'd0, _const_5[1], 3'd0, _const_5[0], _const_6[2], 3'd0, 1'b0, _const_6[1:0], 2'd0, _add_4[11:2]}, {requester_id, 8'd0, ((_add_4[13:2] == 12'd1) ? 4'd0 : _select_7), ((_add_4[13:2] == 12'd1) ? (_select_9 & _select_7) : _select_9)}, ((|host[63:32]) ? host[63:32] : {host[31:2], 2'd0}), ((|host[63:32]) ? {host[31:2], 2'd0} : 32'd0)};  // gen/pcie/dma_wr.ts:90
+          hdr <= {{{1'b0, 1'b1, (|host[63:32])}, 5'd0, 1'b0, 3'd0, 1'b0, 1'b0, 3'd0, 1'b0, 2'd0, 2'd0, _add_4[11:2]}, {requester_id, 8'd0, ((_add_4[13:2] == 12'd1) ? 4'd0 : _select_5), ((_add_4[13:2] == 12'd1) ? (_select_7 & _select_5) : _select_7)}, ((|host[63:32]) ? host[63:32] : {host[31:2], 2'd0}), ((|host[63:32]) ? {host[31:2], 2'd0} : 32'd0)};  // gen/pcie/dma_wr.ts:90
           rd_addr <= ram[13:2];  // gen/pcie/dma_wr.ts:101
           last_keep <= (_add_4[2] == 1'b1) ? 2'd1 : 2'd3;  // gen/pcie/dma_wr.ts:104
           first_beat <= 1'b1;  // gen/pcie/dma_wr.ts:105

@@ -57,55 +57,39 @@ module pcie_msix_w64_v4 (
   wire [1:0] vector;  // gen/pcie/msix.ts:102
   wire go;  // gen/pcie/msix.ts:103
   wire [31:0] _cat_0;  // gen/pcie/tlp.ts:231
-  reg [31:0] _select_4;  // gen/pcie/msix.ts:109
-  reg [31:0] _select_5;  // gen/pcie/msix.ts:109
+  reg [31:0] _select_1;  // gen/pcie/msix.ts:109
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [63:0] _cat_3;  // gen/pcie/msix.ts:109
+  reg [31:0] _select_2;  // gen/pcie/msix.ts:109
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [31:0] _slice_2;  // gen/pcie/tlp.ts:132
-  wire _orr_1;  // gen/pcie/tlp.ts:133
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [1:0] _const_6;  // gen/pcie/tlp.ts:111
-  /* verilator lint_on UNUSEDSIGNAL */
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [2:0] _const_7;  // gen/pcie/tlp.ts:110
-  /* verilator lint_on UNUSEDSIGNAL */
-  wire [31:0] _cat_8;  // gen/pcie/tlp.ts:137
-  reg [31:0] _select_9;  // gen/pcie/msix.ts:117
+  reg [31:0] _select_3;  // gen/pcie/msix.ts:117
 
   // ---- combinational logic
   assign _cat_0 = {{8{reg_wbe[3]}}, {8{reg_wbe[2]}}, {8{reg_wbe[1]}}, {8{reg_wbe[0]}}};  // gen/pcie/tlp.ts:231
   always @* begin  // gen/pcie/msix.ts:109
     case (vector)
-      2'd0: _select_4 = addr_hi_0;
-      2'd1: _select_4 = addr_hi_1;
-      2'd2: _select_4 = addr_hi_2;
-      2'd3: _select_4 = addr_hi_3;
-      default: _select_4 = addr_hi_0;
+      2'd0: _select_1 = addr_hi_0;
+      2'd1: _select_1 = addr_hi_1;
+      2'd2: _select_1 = addr_hi_2;
+      2'd3: _select_1 = addr_hi_3;
+      default: _select_1 = addr_hi_0;
     endcase
   end
   always @* begin  // gen/pcie/msix.ts:109
     case (vector)
-      2'd0: _select_5 = addr_lo_0;
-      2'd1: _select_5 = addr_lo_1;
-      2'd2: _select_5 = addr_lo_2;
-      2'd3: _select_5 = addr_lo_3;
-      default: _select_5 = addr_lo_0;
+      2'd0: _select_2 = addr_lo_0;
+      2'd1: _select_2 = addr_lo_1;
+      2'd2: _select_2 = addr_lo_2;
+      2'd3: _select_2 = addr_lo_3;
+      default: _select_2 = addr_lo_0;
     endcase
   end
-  assign _cat_3 = {_select_4, _select_5};  // gen/pcie/msix.ts:109
-  assign _slice_2 = _cat_3[63:32];  // gen/pcie/tlp.ts:132
-  assign _orr_1 = |_slice_2;  // gen/pcie/tlp.ts:133
-  assign _const_6 = 2'd0;  // gen/pcie/tlp.ts:111
-  assign _const_7 = 3'd0;  // gen/pcie/tlp.ts:110
-  assign _cat_8 = {_cat_3[31:2], 2'd0};  // gen/pcie/tlp.ts:137
   always @* begin  // gen/pcie/msix.ts:117
     case (vector)
-      2'd0: _select_9 = msg_data_0;
-      2'd1: _select_9 = msg_data_1;
-      2'd2: _select_9 = msg_data_2;
-      2'd3: _select_9 = msg_data_3;
-      default: _select_9 = msg_data_0;
+      2'd0: _select_3 = msg_data_0;
+      2'd1: _select_3 = msg_data_1;
+      2'd2: _select_3 = msg_data_2;
+      2'd3: _select_3 = msg_data_3;
+      default: _select_3 = msg_data_0;
     endcase
   end
   assign reg_rdata = rdata;  // gen/pcie/msix.ts:92
@@ -301,8 +285,8 @@ module pcie_msix_w64_v4 (
   end
   always @(posedge clk) begin
     if (go) begin  // gen/pcie/msix.ts:104
-      out_hdr <= {{{1'b0, 1'b1, _orr_1}, 5'd0, _const_6[1], 3'd0, _const_6[0], _const_7[2], 3'd0, 1'b0, _const_7[1:0], 2'd0, 10'd1}, {requester_id, 8'd0, 4'd0, 4'd15}, (_orr_1 ? _slice_2 : _cat_8), (_orr_1 ? _cat_8 : 32'd0)};  // gen/pcie/msix.ts:106
-      out_data <= _select_9;  // gen/pcie/msix.ts:117
+      out_hdr <= {{{1'b0, 1'b1, (|_select_1)}, 5'd0, 1'b0, 3'd0, 1'b0, 1'b0, 3'd0, 1'b0, 2'd0, 2'd0, 10'd1}, {requester_id, 8'd0, 4'd0, 4'd15}, ((|_select_1) ? _select_1 : {_select_2[31:2], 2'd0}), ((|_select_1) ? {_select_2[31:2], 2'd0} : 32'd0)};  // gen/pcie/msix.ts:106
+      out_data <= _select_3;  // gen/pcie/msix.ts:117
     end
   end
 

@@ -50,11 +50,15 @@ module testdev_regs_l2_t8 (
   reg finish;  // gen/testdev/regs_block.ts:122
   reg [2:0] finish_err;  // gen/testdev/regs_block.ts:123
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [31:0] _cat_0;  // gen/pcie/tlp.ts:231
+  wire [7:0] _rep_0;  // gen/pcie/tlp.ts:231
+  /* verilator lint_on UNUSEDSIGNAL */
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [7:0] _rep_1;  // gen/pcie/tlp.ts:231
   /* verilator lint_on UNUSEDSIGNAL */
 
   // ---- combinational logic
-  assign _cat_0 = {{8{reg_wbe[3]}}, {8{reg_wbe[2]}}, {8{reg_wbe[1]}}, {8{reg_wbe[0]}}};  // gen/pcie/tlp.ts:231
+  assign _rep_0 = {8{reg_wbe[0]}};  // gen/pcie/tlp.ts:231
+  assign _rep_1 = {8{reg_wbe[1]}};  // gen/pcie/tlp.ts:231
   assign reg_rdata = rdata;  // gen/testdev/regs_block.ts:85
   assign dma_host_addr = {dma_host_addr_hi_addr, dma_host_addr_lo_addr};  // gen/testdev/regs_block.ts:107
   assign dma_ram_addr = dma_ram_offset_offset;  // gen/testdev/regs_block.ts:108
@@ -62,7 +66,7 @@ module testdev_regs_l2_t8 (
   assign dma_timeout = dma_timeout_cycles;  // gen/testdev/regs_block.ts:110
   assign rd_start = start_pending & (~dma_control_dir);  // gen/testdev/regs_block.ts:148
   assign wr_start = start_pending & dma_control_dir;  // gen/testdev/regs_block.ts:149
-  assign irq = ((finish & dma_control_irq_en) ? {(dma_control_vector == 2'd3), (dma_control_vector == 2'd2), (dma_control_vector == 2'd1), (dma_control_vector == 2'd0)} : 4'd0) | (((reg_wr & (reg_addr == 14'd13)) & (&_cat_0[1:0])) ? {(reg_wdata[1:0] == 2'd3), (reg_wdata[1:0] == 2'd2), (reg_wdata[1:0] == 2'd1), (reg_wdata[1:0] == 2'd0)} : 4'd0);  // gen/testdev/regs_block.ts:163
+  assign irq = ((finish & dma_control_irq_en) ? {(dma_control_vector == 2'd3), (dma_control_vector == 2'd2), (dma_control_vector == 2'd1), (dma_control_vector == 2'd0)} : 4'd0) | (((reg_wr & (reg_addr == 14'd13)) & (&_rep_0[1:0])) ? {(reg_wdata[1:0] == 2'd3), (reg_wdata[1:0] == 2'd2), (reg_wdata[1:0] == 2'd1), (reg_wdata[1:0] == 2'd0)} : 4'd0);  // gen/testdev/regs_block.ts:163
   assign busy_any = (rd_busy | wr_busy) | start_pending;  // gen/testdev/regs_block.ts:57
   always @* begin
     rdata = 32'd0;  // default, gen/testdev/regs_block.ts:71
@@ -109,7 +113,7 @@ module testdev_regs_l2_t8 (
       default: begin end
     endcase
   end
-  assign doorbell = (((reg_wr & (reg_addr == 14'd9)) & (&_cat_0[0])) & reg_wdata[0]) & (~busy_any);  // gen/testdev/regs_block.ts:116
+  assign doorbell = (((reg_wr & (reg_addr == 14'd9)) & (&_rep_0[0])) & reg_wdata[0]) & (~busy_any);  // gen/testdev/regs_block.ts:116
   always @* begin
     finish = 1'b0;  // default, gen/testdev/regs_block.ts:122
     if (rd_done) begin  // gen/testdev/regs_block.ts:124
@@ -159,40 +163,40 @@ module testdev_regs_l2_t8 (
       start_pending <= 1'b0;
     end else begin
       if (reg_wr & (reg_addr == 14'd1)) begin  // gen/testdev/regs_block.ts:97
-        scratch_value <= (scratch_value & (~_cat_0)) | (reg_wdata & _cat_0);  // gen/testdev/regs_block.ts:97
+        scratch_value <= (scratch_value & (~{{8{reg_wbe[3]}}, {8{reg_wbe[2]}}, {8{reg_wbe[1]}}, _rep_0})) | (reg_wdata & {{8{reg_wbe[3]}}, {8{reg_wbe[2]}}, {8{reg_wbe[1]}}, _rep_0});  // gen/testdev/regs_block.ts:97
       end
       if (reg_wr & (reg_addr == 14'd4)) begin  // gen/testdev/regs_block.ts:97
-        dma_host_addr_lo_addr <= (dma_host_addr_lo_addr & (~_cat_0)) | (reg_wdata & _cat_0);  // gen/testdev/regs_block.ts:97
+        dma_host_addr_lo_addr <= (dma_host_addr_lo_addr & (~{{8{reg_wbe[3]}}, {8{reg_wbe[2]}}, {8{reg_wbe[1]}}, _rep_0})) | (reg_wdata & {{8{reg_wbe[3]}}, {8{reg_wbe[2]}}, {8{reg_wbe[1]}}, _rep_0});  // gen/testdev/regs_block.ts:97
       end
       if (reg_wr & (reg_addr == 14'd5)) begin  // gen/testdev/regs_block.ts:97
-        dma_host_addr_hi_addr <= (dma_host_addr_hi_addr & (~_cat_0)) | (reg_wdata & _cat_0);  // gen/testdev/regs_block.ts:97
+        dma_host_addr_hi_addr <= (dma_host_addr_hi_addr & (~{{8{reg_wbe[3]}}, {8{reg_wbe[2]}}, {8{reg_wbe[1]}}, _rep_0})) | (reg_wdata & {{8{reg_wbe[3]}}, {8{reg_wbe[2]}}, {8{reg_wbe[1]}}, _rep_0});  // gen/testdev/regs_block.ts:97
       end
       if (reg_wr & (reg_addr == 14'd6)) begin  // gen/testdev/regs_block.ts:97
-        dma_ram_offset_offset <= (dma_ram_offset_offset & (~_cat_0[13:0])) | (reg_wdata[13:0] & _cat_0[13:0]);  // gen/testdev/regs_block.ts:97
+        dma_ram_offset_offset <= (dma_ram_offset_offset & (~{_rep_1[5:0], _rep_0})) | (reg_wdata[13:0] & {_rep_1[5:0], _rep_0});  // gen/testdev/regs_block.ts:97
       end
       if (reg_wr & (reg_addr == 14'd7)) begin  // gen/testdev/regs_block.ts:97
-        dma_length_bytes <= (dma_length_bytes & (~_cat_0[14:0])) | (reg_wdata[14:0] & _cat_0[14:0]);  // gen/testdev/regs_block.ts:97
+        dma_length_bytes <= (dma_length_bytes & (~{_rep_1[6:0], _rep_0})) | (reg_wdata[14:0] & {_rep_1[6:0], _rep_0});  // gen/testdev/regs_block.ts:97
       end
       if (reg_wr & (reg_addr == 14'd8)) begin  // gen/testdev/regs_block.ts:97
-        dma_control_dir <= (dma_control_dir & (~_cat_0[0])) | (reg_wdata[0] & _cat_0[0]);  // gen/testdev/regs_block.ts:97
+        dma_control_dir <= (dma_control_dir & (~_rep_0[0])) | (reg_wdata[0] & _rep_0[0]);  // gen/testdev/regs_block.ts:97
       end
       if (reg_wr & (reg_addr == 14'd8)) begin  // gen/testdev/regs_block.ts:97
-        dma_control_irq_en <= (dma_control_irq_en & (~_cat_0[1])) | (reg_wdata[1] & _cat_0[1]);  // gen/testdev/regs_block.ts:97
+        dma_control_irq_en <= (dma_control_irq_en & (~_rep_0[1])) | (reg_wdata[1] & _rep_0[1]);  // gen/testdev/regs_block.ts:97
       end
       if (reg_wr & (reg_addr == 14'd8)) begin  // gen/testdev/regs_block.ts:97
-        dma_control_vector <= (dma_control_vector & (~_cat_0[9:8])) | (reg_wdata[9:8] & _cat_0[9:8]);  // gen/testdev/regs_block.ts:97
+        dma_control_vector <= (dma_control_vector & (~_rep_1[1:0])) | (reg_wdata[9:8] & _rep_1[1:0]);  // gen/testdev/regs_block.ts:97
       end
       if (reg_wr & (reg_addr == 14'd10)) begin  // gen/testdev/regs_block.ts:97
-        dma_status_done <= dma_status_done & (~(reg_wdata[1] & _cat_0[1]));  // gen/testdev/regs_block.ts:97
+        dma_status_done <= dma_status_done & (~(reg_wdata[1] & _rep_0[1]));  // gen/testdev/regs_block.ts:97
       end
       if (reg_wr & (reg_addr == 14'd10)) begin  // gen/testdev/regs_block.ts:97
-        dma_status_error <= dma_status_error & (~(reg_wdata[2] & _cat_0[2]));  // gen/testdev/regs_block.ts:97
+        dma_status_error <= dma_status_error & (~(reg_wdata[2] & _rep_0[2]));  // gen/testdev/regs_block.ts:97
       end
       if (reg_wr & (reg_addr == 14'd11)) begin  // gen/testdev/regs_block.ts:97
-        dma_timeout_cycles <= (dma_timeout_cycles & (~_cat_0[23:0])) | (reg_wdata[23:0] & _cat_0[23:0]);  // gen/testdev/regs_block.ts:97
+        dma_timeout_cycles <= (dma_timeout_cycles & (~{{8{reg_wbe[2]}}, _rep_1, _rep_0})) | (reg_wdata[23:0] & {{8{reg_wbe[2]}}, _rep_1, _rep_0});  // gen/testdev/regs_block.ts:97
       end
       if (reg_wr & (reg_addr == 14'd12)) begin  // gen/testdev/regs_block.ts:97
-        cpl_unexpected_count <= (cpl_unexpected_count & (~_cat_0[15:0])) | (reg_wdata[15:0] & _cat_0[15:0]);  // gen/testdev/regs_block.ts:97
+        cpl_unexpected_count <= (cpl_unexpected_count & (~{_rep_1, _rep_0})) | (reg_wdata[15:0] & {_rep_1, _rep_0});  // gen/testdev/regs_block.ts:97
       end
       start_pending <= 1'b0;  // gen/testdev/regs_block.ts:131
       if (doorbell) begin  // gen/testdev/regs_block.ts:132

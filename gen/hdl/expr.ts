@@ -490,13 +490,45 @@ function extendTo(a: Expr, w: number): Expr {
   return a.signed ? new Expr('sext', w, true, [a], {}, a.loc) : new Expr('zext', w, false, [a], {}, a.loc);
 }
 
-/** Bits hi..lo of `a`; a slice of a slice is one slice of the original (reads as `x[12:10]`, no temporary). */
+/**
+ * Bits hi..lo of `a`, simplified where the result is plainly something else: the whole of an unsigned value is
+ * the value; a slice of a slice, of a constant, of a concatenation or of a zero extension is a slice of (or a
+ * constant, or a concatenation of slices of) what is underneath. Verilog can only slice names, so each
+ * unsimplified slice of an expression costs a temporary wire in the output.
+ */
 function sliceOf(a: Expr, hi: number, lo: number): Expr {
-  if (a.op === 'slice') {
-    const base = a.attrs.lo!;
-    return new Expr('slice', hi - lo + 1, false, [a.args[0]], { hi: base + hi, lo: base + lo });
+  const w = hi - lo + 1;
+  if (lo === 0 && hi === a.width - 1 && !a.signed) return a;
+  switch (a.op) {
+    case 'slice': {
+      const base = a.attrs.lo!;
+      return new Expr('slice', w, false, [a.args[0]], { hi: base + hi, lo: base + lo });
+    }
+    case 'const': {
+      const bits = a.attrs.value! & ((1n << BigInt(a.width)) - 1n); // two's complement pattern
+      return new Expr('const', w, false, [], { value: (bits >> BigInt(lo)) & ((1n << BigInt(w)) - 1n) });
+    }
+    case 'cat': {
+      const pieces: Expr[] = [];
+      let top = a.width; // bit just above the current part
+      for (const part of a.args) {
+        const pLo = top - part.width;
+        const pHi = top - 1;
+        top = pLo;
+        if (pHi < lo || pLo > hi) continue;
+        pieces.push(sliceOf(part, Math.min(hi, pHi) - pLo, Math.max(lo, pLo) - pLo));
+      }
+      return pieces.length === 1 ? pieces[0] : new Expr('cat', w, false, pieces);
+    }
+    case 'zext': {
+      const inner = a.args[0];
+      if (lo >= inner.width) return new Expr('const', w, false, [], { value: 0n });
+      if (hi < inner.width) return sliceOf(inner, hi, lo);
+      return new Expr('cat', w, false, [new Expr('const', hi - inner.width + 1, false, [], { value: 0n }), sliceOf(inner, inner.width - 1, lo)]);
+    }
+    default:
+      return new Expr('slice', w, false, [a], { hi, lo });
   }
-  return new Expr('slice', hi - lo + 1, false, [a], { hi, lo });
 }
 
 function checkRange(a: Expr, hi: number, lo: number, op: string): void {
