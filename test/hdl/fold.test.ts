@@ -1,7 +1,7 @@
 // Comparisons known at generation time fold to constants (parametric code makes them; emitted as-is they
 // draw Verilator's CMPCONST / UNSIGNED warnings), and a mux on a constant select picks its arm.
 import { describe, expect, it } from 'vitest';
-import { defineModule, lit, mux, sint, uint } from '../../gen/hdl';
+import { defineModule, emitModule, lit, mux, sint, uint } from '../../gen/hdl';
 import { cycleSim } from '../support/cyclesim';
 import { expectLintClean } from './helpers';
 
@@ -61,5 +61,54 @@ describe('logic identities', () => {
     const top = D.elaborate(undefined);
     expectLintClean(top);
     expect(cycleSim(top, [{ x: 5 }, { x: 10 }]).map((o) => o.y)).toEqual([5n, 10n]);
+  });
+});
+
+describe('slice simplification', () => {
+  it('slices of slices, constants, concatenations and zero extensions: no temporaries, same values', () => {
+    const D = defineModule('fold_slice', (m) => {
+      const a = m.input('a', 8);
+      const b = m.input('b', 8);
+      const c = a.cat(b); // a in 15:8, b in 7:0
+      const pieces = [
+        c.bits(11, 4), // spans both parts
+        c.bits(15, 8), // exactly a
+        c.bits(3, 0), // inside b
+        a.zext(16).bits(11, 4), // spans the extension
+        a.zext(16).bits(15, 12), // all zero
+        lit(0xabcd, 16).bits(11, 4), // constant
+        c.bits(13, 2).bits(5, 1), // slice of a slice: c[7:3]
+      ];
+      expect(pieces[1]).toBe(a);
+      expect(pieces[4].op).toBe('const');
+      expect(pieces[5].op).toBe('const');
+      expect(pieces[6].op).toBe('slice');
+      pieces.forEach((p, i) => m.output(`p${i}`, p.width).set(p));
+    });
+    const top = D.elaborate(undefined);
+    expectLintClean(top);
+    const text = emitModule(top);
+    expect(text).not.toMatch(/_slice_|_cat_|_zext_|_const_/);
+    const vecs = [
+      { a: 0x12, b: 0x34 },
+      { a: 0xff, b: 0x00 },
+      { a: 0x5a, b: 0xc3 },
+    ];
+    const out = cycleSim(top, vecs);
+    out.forEach((o, k) => {
+      const a = BigInt(vecs[k].a);
+      const b = BigInt(vecs[k].b);
+      const c = (a << 8n) | b;
+      const bits = (x: bigint, hi: number, lo: number) => (x >> BigInt(lo)) & ((1n << BigInt(hi - lo + 1)) - 1n);
+      expect([o.p0, o.p1, o.p2, o.p3, o.p4, o.p5, o.p6]).toEqual([
+        bits(c, 11, 4),
+        a,
+        bits(b, 3, 0),
+        bits(a, 11, 4),
+        0n,
+        0xbcn,
+        bits(c, 7, 3),
+      ]);
+    });
   });
 });
