@@ -84,7 +84,7 @@ export class SimError extends Error {
 // The native class generated in sim/cpp/addon.h.
 interface Harness {
   enqueue(stream: number, packed: Uint32Array, words: number): void;
-  run(cycles: number, maxCycles: number, untilTx: number, untilPort: number, untilValue: Uint32Array | null): number;
+  run(cycles: number, maxCycles: number, untilTx: number, untilPort: number, untilValue: Uint32Array | null, room: Uint32Array | null): number;
   reset(cycles: number): void;
   setRxIdle(stream: number, p: number): void;
   setTxBackpressure(stream: number, p: number): void;
@@ -99,7 +99,7 @@ interface Harness {
 interface AddonModule { Harness: new (seed: number, trace: string, state: Float64Array, record: boolean) => Harness; top: string; portCount: number }
 
 // Slots of the state array C++ writes after each call (StateSlot in addon.h).
-const S_CYCLE = 0, S_TX_PENDING = 1, S_RX_PENDING = 2, S_CPP_SECONDS = 4, S_RUN_CALLS = 5, S_TX_TOTAL = 6, S_TX_LEFT = 7, S_SLOTS = 8;
+const S_CYCLE = 0, S_TX_PENDING = 1, S_RX_PENDING = 2, S_CPP_SECONDS = 4, S_RUN_CALLS = 5, S_TX_TOTAL = 6, S_TX_LEFT = 7, S_TX_WORDS = 8, S_SLOTS = 10;
 const REASONS: StopReason[] = ['cycles', 'tx', 'until', 'limit', 'error' as StopReason, 'finish'];
 const REASON_ERROR = 4;
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -128,8 +128,11 @@ export class Sim {
   // Reused, off-V8-heap buffers for data crossing into C++ (see packTlps for why).
   private stage = new Uint32Array(new ArrayBuffer(1 << 16));
   private readonly scratch: Uint32Array;
-  // Where takeTx() has C++ copy the finished TLPs: the views handed out point into it.
+  // Where C++ copies finished tx TLPs (run() and takeTx()): the views handed out point into it.
   private readonly inbox = new DwordArena();
+  // Finished TLPs of the first source stream that run() already moved out of C++ (it does so on
+  // return, which saves the pump a takeTx() crossing per step), oldest first, not yet taken.
+  private moved: RawTlp[] = [];
 
   private constructor(opts: SimOptions, ports: LoadedPorts, build: BuildResult) {
     this.portsInfo = ports;
@@ -176,7 +179,7 @@ export class Sim {
   }
   /** Finished tx TLPs waiting for takeTx(). */
   get txPending(): number {
-    return this.state[S_TX_PENDING];
+    return this.state[S_TX_PENDING] + this.moved.length;
   }
   /** rx TLPs queued (in C++ or not yet flushed) that have not fully transferred. */
   get rxPending(): number {
@@ -209,7 +212,8 @@ export class Sim {
     if (opts.cycles === undefined && !hasCond) throw new Error('sim: run() needs cycles, untilTx or until');
     if (opts.cycles === 0) return { reason: 'cycles', cycles: 0 };
     const maxCycles = opts.maxCycles !== undefined ? checkCount(opts.maxCycles, 'maxCycles') : opts.cycles !== undefined ? Number.MAX_SAFE_INTEGER : 1_000_000;
-    const untilTx = opts.untilTx !== undefined ? checkCount(opts.untilTx, 'untilTx') : -1;
+    // C++ counts the finished TLPs it still holds; those already moved here count too.
+    const untilTx = opts.untilTx !== undefined ? Math.max(0, checkCount(opts.untilTx, 'untilTx') - this.moved.length) : -1;
     let untilPort = -1;
     let untilValue: Uint32Array | null = null;
     if (opts.until) {
@@ -218,7 +222,12 @@ export class Sim {
       untilValue = toWords(opts.until.equals, p.desc, this.scratch);
     }
     const start = this.cycle;
-    const r = this.h.run(cycles, maxCycles, untilTx, untilPort, untilValue);
+    const r = this.h.run(cycles, maxCycles, untilTx, untilPort, untilValue, this.sourceIndex.size > 0 ? this.inbox.free(MAX_PACKED_TLP) : null);
+    const words = this.state[S_TX_WORDS];
+    if (words > 0) {
+      const got = unpackTlps(this.inbox.alloc(words));
+      this.moved = this.moved.length === 0 ? got : this.moved.concat(got);
+    }
     if (r === REASON_ERROR) {
       const e = this.h.lastError();
       throw new SimError(`sim ${this.top}: cycle ${e.cycle}: ${e.message} (seed ${this.seed})`, e.cycle);
@@ -229,14 +238,18 @@ export class Sim {
   /** Finished TLPs from a source stream (default: the first), each stamped with the cycle its sop beat transferred. */
   takeTx(stream?: string): RawTlp[] {
     const i = this.streamIndex(this.sourceIndex, stream, 'source');
-    if (this.state[S_TX_PENDING] === 0) return []; // nothing finished anywhere: skip the crossing
-    let out: RawTlp[] | undefined;
-    do {
+    let out: RawTlp[] = [];
+    if (i === 0 && this.moved.length > 0) {
+      out = this.moved;
+      this.moved = [];
+    }
+    // Nothing finished in C++ (the common case after run() moved stream 0's): no crossing.
+    while (this.state[S_TX_PENDING] > 0) {
       // Room for at least the largest TLP, so every call moves at least one.
       const words = this.h.takeTx(i, this.inbox.free(MAX_PACKED_TLP));
-      const got = unpackTlps(this.inbox.alloc(words));
-      out = out ? out.concat(got) : got;
-    } while (this.state[S_TX_LEFT] > 0);
+      if (words > 0) out = out.length === 0 ? unpackTlps(this.inbox.alloc(words)) : out.concat(unpackTlps(this.inbox.alloc(words)));
+      if (this.state[S_TX_LEFT] === 0) break;
+    }
     return out;
   }
 
@@ -304,15 +317,16 @@ export class Sim {
   }
 
   private flush(): void {
-    this.pending.forEach((p, i) => {
-      if (p.tlps.length === 0) return;
+    for (let i = 0; i < this.pending.length; i++) {
+      const p = this.pending[i];
+      if (p.tlps.length === 0) continue;
       const n = packedLength(p.tlps);
       if (n > this.stage.length) this.stage = new Uint32Array(new ArrayBuffer(4 * Math.max(n, 2 * this.stage.length)));
       packTlps(p.tlps, p.cycles, this.stage);
-      p.tlps = [];
-      p.cycles = [];
+      p.tlps.length = 0;
+      p.cycles.length = 0;
       this.h.enqueue(i, this.stage, n);
-    });
+    }
   }
 
   private port(name: string): PortEntry {

@@ -42,14 +42,21 @@ export function packTlps(tlps: readonly RawTlp[], cycles: readonly number[], out
   return o;
 }
 
-/** Unpacks a packed buffer; hdr and data are views into it (no copies). */
+/** Unpacks a packed buffer; hdr and data are views into it (no copies; TLPs without payload share one empty array). */
 export function unpackTlps(buf: Uint32Array): RawTlp[] {
   const out: RawTlp[] = [];
+  const at = buf.byteOffset;
   for (let o = 0; o < buf.length; ) {
     const ndw = buf[o];
     const cycle = buf[o + 1] + buf[o + 2] * 0x1_0000_0000;
-    out.push({ hdr: buf.subarray(o + 3, o + 7), data: buf.subarray(o + TLP_HEAD, o + TLP_HEAD + ndw), cycle });
+    // new Uint32Array(buffer, ...) rather than subarray(): no species lookup, measurably cheaper per TLP.
+    const hdr = new Uint32Array(buf.buffer, at + 4 * (o + 3), 4);
+    const data = ndw === 0 ? NO_PAYLOAD : new Uint32Array(buf.buffer, at + 4 * (o + TLP_HEAD), ndw);
+    out.push({ hdr, data, cycle });
     o += TLP_HEAD + ndw;
   }
   return out;
 }
+
+/** The payload of every unpacked TLP without one (it has no elements to change). */
+const NO_PAYLOAD = new Uint32Array(0);

@@ -137,18 +137,30 @@ export function reg(name: string): RegDef {
   return r;
 }
 
-/** A field by register and field name, with helpers to place and extract its value. */
-export function field(regName: string, fieldName: string): FieldDef & { mask: number; get(v: number): number; put(v: number): number } {
+export type FieldHandle = FieldDef & { mask: number; get(v: number): number; put(v: number): number };
+
+const fieldHandles = new Map<string, FieldHandle>();
+
+/**
+ * A field by register and field name, with helpers to place and extract its value. Built once
+ * per field and shared (test benches call this in their inner loops).
+ */
+export function field(regName: string, fieldName: string): FieldHandle {
+  const key = `${regName}.${fieldName}`;
+  let h = fieldHandles.get(key);
+  if (h) return h;
   const r = reg(regName);
   const fd = r.fields.find((x) => x.name === fieldName);
   if (!fd) throw new Error(`testdev: register ${regName} has no field ${fieldName}`);
   const mask = (fd.width === 32 ? 0xffffffff : ((1 << fd.width) - 1) << fd.lsb) >>> 0;
-  return {
+  h = Object.freeze({
     ...fd,
     mask,
     get: (v: number) => ((v >>> 0) & mask) >>> fd.lsb,
     put: (v: number) => ((v << fd.lsb) & mask) >>> 0,
-  };
+  });
+  fieldHandles.set(key, h);
+  return h;
 }
 
 /** The register map as a Markdown table (the one in docs/testdev.md). "a / b" resets: testdev_w64 / testdev_w256. */

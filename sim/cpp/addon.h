@@ -32,7 +32,7 @@ void vl_fatal(const char* filename, int linenum, const char*, const char* msg) V
 namespace vfpga {
 
 // Slots of the shared state array (mirrored in sim/index.ts).
-enum StateSlot { kCycle = 0, kTxPending, kRxPending, kLastRun, kCppSeconds, kRunCalls, kTxTotal, kTxLeft, kStateSlots };
+enum StateSlot { kCycle = 0, kTxPending, kRxPending, kLastRun, kCppSeconds, kRunCalls, kTxTotal, kTxLeft, kTxWords, kStateSlots };
 
 template <class D>
 class Addon : public Napi::ObjectWrap<Addon<D>> {
@@ -142,7 +142,10 @@ class Addon : public Napi::ObjectWrap<Addon<D>> {
             return info.Env().Undefined();
         });
     }
-    // run(cycles, maxCycles, untilTx, untilPort, untilValue | null) -> reason (see Reason)
+    // run(cycles, maxCycles, untilTx, untilPort, untilValue | null, room | null) -> reason (see
+    // Reason). With `room`, the finished TLPs of the first source are moved into it on return
+    // (state[kTxWords] words, see moveTx): the pump takes them after every run, and this saves
+    // it a takeTx() crossing each time.
     Napi::Value Run(const Napi::CallbackInfo& info) {
         return guarded(info, [&] {
             const uint64_t cycles = uint64_t(info[0].As<Napi::Number>().DoubleValue());
@@ -152,7 +155,14 @@ class Addon : public Napi::ObjectWrap<Addon<D>> {
             const uint32_t* uv = nullptr;
             if (up >= 0) uv = words(info[4], vfpga::words(D::ports[port(info[3])].width));
             const int r = bench().run(cycles, maxc, untilTx, up, uv);
+            std::size_t moved = 0;
+            if (B::kSources > 0 && info[5].IsTypedArray()) {
+                auto room = info[5].As<Napi::Uint32Array>();
+                moved = moveTx(bench().source(0), room.Data(), room.ElementLength());
+            }
             publish();
+            state_[kTxWords] = double(moved);
+            state_[kTxLeft] = B::kSources > 0 ? double(bench().source(0)->pending) : 0;
             return Napi::Number::New(info.Env(), r);
         });
     }
@@ -194,27 +204,33 @@ class Addon : public Napi::ObjectWrap<Addon<D>> {
             return info.Env().Undefined();
         });
     }
-    // takeTx(stream, room: Uint32Array) -> words: copies as many whole finished TLPs as fit
-    // into `room` (packed), drops them here, and leaves the count of finished TLPs that did not
-    // fit in state[kTxLeft]. `room` is free space of TypeScript's DwordArena (sim/index.ts):
+    // Moves as many whole finished TLPs of a source as fit into room[0..cap) (packed) and drops
+    // them here; returns the words moved and leaves the count of finished TLPs that did not fit
+    // in state[kTxLeft]. `room` is free space of TypeScript's DwordArena (sim/index.ts):
     // creating a fresh V8 buffer per call from C++ cost more than the copy.
+    std::size_t moveTx(SourceBase* s, uint32_t* room, std::size_t cap) {
+        // Leave a packet that is still being received in the source.
+        const std::size_t done = s->open ? s->start : s->out.size();
+        std::size_t n = 0;
+        uint64_t moved = 0;
+        while (n < done && n + kTlpHead + s->out[n] <= cap) {
+            n += kTlpHead + s->out[n];
+            ++moved;
+        }
+        if (n) {
+            std::memcpy(room, s->out.data(), n * 4);
+            s->out.erase(s->out.begin(), s->out.begin() + n);
+            if (s->open) s->start -= n;
+            s->pending -= moved;
+        }
+        return n;
+    }
+    // takeTx(stream, room: Uint32Array) -> words moved (see moveTx)
     Napi::Value TakeTx(const Napi::CallbackInfo& info) {
         return guarded(info, [&] {
             SourceBase* s = bench().source(stream(info[0], B::kSources));
             auto room = info[1].As<Napi::Uint32Array>();
-            const std::size_t cap = room.ElementLength();
-            // Leave a packet that is still being received in the source.
-            const std::size_t done = s->open ? s->start : s->out.size();
-            std::size_t n = 0;
-            uint64_t copied = 0;
-            while (n < done && n + kTlpHead + s->out[n] <= cap) {
-                n += kTlpHead + s->out[n];
-                ++copied;
-            }
-            if (n) std::memcpy(room.Data(), s->out.data(), n * 4);
-            s->out.erase(s->out.begin(), s->out.begin() + n);
-            if (s->open) s->start -= n;
-            s->pending -= copied;
+            const std::size_t n = moveTx(s, room.Data(), room.ElementLength());
             publish();
             state_[kTxLeft] = double(s->pending);
             return Napi::Number::New(info.Env(), double(n));

@@ -398,7 +398,7 @@ class Bench {
         const auto t0 = std::chrono::steady_clock::now();
         const uint64_t start = cycle;
         const int uw = untilPort >= 0 ? words(D::ports[untilPort].width) : 0;
-        std::vector<uint32_t> now(uw > 0 ? uw : 1);
+        std::vector<uint32_t> now(uw);  // no allocation unless waiting for a port value
         int reason = kLimit;
         try {
             for (;;) {

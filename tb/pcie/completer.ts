@@ -14,7 +14,7 @@ import type { TlpContext } from './errors';
 import { DmaFault } from './hostmem';
 import { FaultInjector, type ReadAction } from './inject';
 import { DwordArena } from './raw';
-import { CplStatus, describeTlp, formatPcieId, memReqByteRange, payloadByteMask, readCompletionByteCount, completionLowerAddress, type CplDTlp, type MemReadTlp, type MemWriteTlp } from './tlp';
+import { CplStatus, describeTlp, formatPcieId, memReqByteRange, payloadByteMask, readCompletionByteCount, completionLowerAddress, encodeCplD, type CplDDwords, type MemReadTlp, type MemWriteTlp } from './tlp';
 
 /** An MSI-X message the device sent. */
 export interface InterruptEvent {
@@ -117,16 +117,15 @@ export class Completer {
     const range = memReqByteRange(t);
     const index = this.reads++;
     let action = this.injector.decide(t, cycle);
-    // The requested dwords as bytes, zero outside the enabled range; the completions carry views of them.
+    // The requested dwords, zero outside the enabled range; the completions' payloads are views of them.
     const dws = this.readBuffers.alloc(t.length);
-    const buf = new Uint8Array(dws.buffer, dws.byteOffset, bytes);
     if (range.bytes > 0) {
       const f = rc.mem.checkDma('read', range.addr, range.bytes);
       if (f) {
         this.dmaViolation(f, cycle, ctx);
         action = 'ur'; // in 'record' mode: what an IOMMU fault looks like to the device
       } else {
-        rc.mem.readInto(range.addr, buf.subarray(Number(range.addr - t.address), bytes));
+        rc.mem.readInto(range.addr, new Uint8Array(dws.buffer, dws.byteOffset + Number(range.addr - t.address), range.bytes));
         this.stats.dmaReads++;
         this.stats.dmaReadBytes += range.bytes;
       }
@@ -161,7 +160,7 @@ export class Completer {
       for (let i = 0; i < chunks.length; i++) {
         const c = chunks[i];
         if (i > 0) when += rc.rng.int(o.cplGap.min, o.cplGap.max);
-        const cpl: CplDTlp = {
+        const cpl: CplDDwords = {
           type: 'CplD',
           completerId: o.rcId,
           requesterId: t.requesterId,
@@ -171,14 +170,15 @@ export class Completer {
           status: CplStatus.SC,
           byteCount: c.byteCount,
           lowerAddress: c.lowerAddress,
-          data: buf.subarray(c.offset, c.offset + 4 * c.lengthDw),
+          data: dws.subarray(c.offset / 4, c.offset / 4 + c.lengthDw),
           ep: action === 'poison',
         };
-        rc.send(cpl, when);
+        const raw = encodeCplD(cpl);
+        rc.sendEncoded(raw, 'CplD', when);
         this.stats.completionsSent++;
         if (action === 'duplicate' && i === chunks.length - 1) {
           when += 1;
-          rc.send(cpl, when);
+          rc.sendEncoded(raw, 'CplD', when);
           this.stats.completionsSent++;
         }
       }

@@ -8,7 +8,8 @@ import type { TlpContext, ViolationCode } from './errors';
 import type { HostMemory } from './hostmem';
 import type { ResolvedOptions } from './options';
 import type { Rng } from './random';
-import type { Tlp } from './tlp';
+import type { RawTlp } from './raw';
+import type { Tlp, TlpType } from './tlp';
 
 export interface RcCore {
   readonly opts: ResolvedOptions;
@@ -19,6 +20,8 @@ export interface RcCore {
   readonly now: number;
   /** Encodes and queues a TLP for the device at `atCycle` (default now); counts it. */
   send(t: Tlp, atCycle?: number): void;
+  /** Queues a TLP the caller encoded (e.g. with encodeCplD), counted as `type`. */
+  sendEncoded(raw: RawTlp, type: TlpType, atCycle?: number): void;
   /** Reports a rule the device broke: throws PcieViolation, or records it (options.violations). */
   violation(code: ViolationCode, reason: string, cycle: number, tlp: TlpContext): void;
 }

@@ -25,6 +25,11 @@ import {
   decodeSize,
 } from './cfgspace';
 
+/** Little-endian dword at a byte offset. */
+function u32(b: Uint8Array, x: number): number {
+  return (b[x] | (b[x + 1] << 8) | (b[x + 2] << 16) | (b[x + 3] << 24)) >>> 0;
+}
+
 function mergeBytes(old: number, value: number, be: number): number {
   let cur = old;
   for (let b = 0; b < 4; b++) {
@@ -62,6 +67,8 @@ export interface MsixVectorShadow {
 export class DeviceShadow {
   /** Config dwords by dword offset, from reads and (merged) writes. */
   private readonly cfg = new Map<number, number>();
+  /** Counts changes to `cfg`, so values derived from it can be cached. */
+  private changes = 0;
   /** Offsets of capabilities once the RC walked the lists. */
   pcieCap?: number;
   msixCap?: number;
@@ -85,6 +92,7 @@ export class DeviceShadow {
   /** A config read completed with this dword (only the enabled bytes are defined). */
   noteRead(offset: number, value: number, firstBe = 0xf): void {
     this.cfg.set(offset & ~3, mergeBytes(this.cfg.get(offset & ~3) ?? 0, value, firstBe));
+    this.changes++;
   }
 
   /** A config write was sent at `cycle`: merge the enabled bytes and update the derived controls. */
@@ -92,6 +100,7 @@ export class DeviceShadow {
     const dw = offset & ~3;
     const cur = mergeBytes(this.cfg.get(dw) ?? 0, value, firstBe);
     this.cfg.set(dw, cur);
+    this.changes++;
     this.idCaptured = true;
     if (dw === PCI_COMMAND) {
       this.busMaster.set((cur & PCI_COMMAND_MASTER) !== 0, cycle);
@@ -125,13 +134,24 @@ export class DeviceShadow {
   }
   /** The device's Max_Payload_Size (128 bytes, the reset value, until Device Control is known). */
   get mps(): number {
-    const d = this.devctl;
-    return d === undefined ? 128 : decodeSize((d >> 5) & 7);
+    return this.sizes().mps;
   }
   /** The device's Max_Read_Request_Size (512 bytes, the reset value, until Device Control is known). */
   get mrrs(): number {
-    const d = this.devctl;
-    return d === undefined ? 512 : decodeSize((d >> 12) & 7);
+    return this.sizes().mrrs;
+  }
+  /** MPS and MRRS decoded from Device Control, kept until the shadow changes (the completer asks for every TLP). */
+  private decoded = { changes: -1, pcieCap: undefined as number | undefined, mps: 128, mrrs: 512 };
+  private sizes(): { mps: number; mrrs: number } {
+    const c = this.decoded;
+    if (c.changes !== this.changes || c.pcieCap !== this.pcieCap) {
+      const d = this.devctl;
+      c.mps = d === undefined ? 128 : decodeSize((d >> 5) & 7);
+      c.mrrs = d === undefined ? 512 : decodeSize((d >> 12) & 7);
+      c.changes = this.changes;
+      c.pcieCap = this.pcieCap;
+    }
+    return c;
   }
   /** Extended (8-bit) tags allowed: Device Control bit 8, or true while unknown (its reset value is implementation specific). */
   get extTags(): boolean {
@@ -177,8 +197,7 @@ export class DeviceShadow {
   vector(i: number): MsixVectorShadow {
     const b = this.msixBytes;
     const o = i * PCI_MSIX_ENTRY_SIZE;
-    const u32 = (x: number) => (b[x] | (b[x + 1] << 8) | (b[x + 2] << 16) | (b[x + 3] << 24)) >>> 0;
-    return { address: (BigInt(u32(o + 4)) << 32n) | BigInt(u32(o)), data: u32(o + 8), masked: this.vectorMaskBit(i), maskedAt: this.maskedAt[i] };
+    return { address: (BigInt(u32(b, o + 4)) << 32n) | BigInt(u32(b, o)), data: u32(b, o + 8), masked: this.vectorMaskBit(i), maskedAt: this.maskedAt[i] };
   }
 
   /** Vectors whose programmed address and data match a message. */

@@ -31,6 +31,12 @@ export function formatRawTlp(raw: RawTlp, maxDataDw = 8): string {
 }
 
 /**
+ * 64 KiB: small enough that malloc recycles freed chunks (bigger ones are mapped fresh from
+ * the kernel, and every page then faults on first touch, ~1.7 us per 4 KiB here).
+ */
+const DEFAULT_CHUNK_DWORDS = 1 << 14;
+
+/**
  * Zeroed dword storage for raw TLPs on hot paths, carved one view after another out of big
  * chunks. V8 keeps typed arrays over 64 bytes off its heap: a fresh one costs ~0.5 us, a view
  * of an existing buffer ~40 ns. At tens of thousands of TLPs per simulated millisecond that
@@ -40,35 +46,43 @@ export function formatRawTlp(raw: RawTlp, maxDataDw = 8): string {
  * the others, exactly like a fresh array; a chunk is freed by the GC once no view of it is left.
  */
 export class DwordArena {
-  private chunk: Uint32Array;
+  private chunk: ArrayBuffer;
+  private size: number;
   private used = 0;
+  /** The last view free() returned, while nothing was allocated since. */
+  private room: Uint32Array | undefined;
 
-  /** `chunkDwords`: size of each chunk (default 1 MiB); larger requests get a chunk of their own size. */
-  constructor(readonly chunkDwords = 1 << 18) {
-    this.chunk = new Uint32Array(chunkDwords);
+  /** `chunkDwords`: size of each chunk; larger requests get a chunk of their own size. */
+  constructor(readonly chunkDwords = DEFAULT_CHUNK_DWORDS) {
+    this.size = chunkDwords;
+    this.chunk = new ArrayBuffer(4 * chunkDwords);
   }
 
   /** A zeroed view of `n` dwords. */
   alloc(n: number): Uint32Array {
-    if (this.used + n > this.chunk.length) this.fresh(n);
-    const v = new Uint32Array(this.chunk.buffer, 4 * this.used, n);
+    if (this.used + n > this.size) this.fresh(n);
+    const v = new Uint32Array(this.chunk, 4 * this.used, n);
     this.used += n;
+    this.room = undefined;
     return v;
   }
 
   /**
    * The free space after the last allocation, at least `min` dwords (starting a new chunk if
    * the current one has less). For a producer that learns the size only while writing (the
-   * simulator's takeTx): it writes at the start of this view, then claims what it wrote with
-   * alloc(), which returns the same memory.
+   * simulator's run() and takeTx()): it writes at the start of this view, then claims exactly
+   * what it wrote with alloc(), which returns the same memory.
    */
   free(min: number): Uint32Array {
-    if (this.used + min > this.chunk.length) this.fresh(min);
-    return new Uint32Array(this.chunk.buffer, 4 * this.used, this.chunk.length - this.used);
+    if (this.used + min > this.size) this.fresh(min);
+    return (this.room ??= new Uint32Array(this.chunk, 4 * this.used, this.size - this.used));
   }
 
   private fresh(min: number): void {
-    this.chunk = new Uint32Array(Math.max(min, this.chunkDwords));
+    this.size = Math.max(min, this.chunkDwords);
+    this.chunk = new ArrayBuffer(4 * this.size);
     this.used = 0;
+    this.room = undefined;
   }
 }
+

@@ -86,6 +86,7 @@ export interface RequesterStats {
 }
 
 const TAGS = 256;
+const ADDRESS_LIMIT = 1n << 64n;
 
 export class Requester {
   readonly stats: RequesterStats = { cfgReads: 0, cfgWrites: 0, mmioReads: 0, mmioReadBytes: 0, mmioWrites: 0, mmioWriteBytes: 0, crsRetries: 0, timeouts: 0 };
@@ -287,6 +288,7 @@ export class Requester {
 
   /** Earliest completion deadline of the requests in flight (Infinity if none). */
   nextDeadline(): number {
+    if (this.live.size === 0) return Infinity;
     let d = Infinity;
     for (const slot of this.live) if (slot.deadline < d) d = slot.deadline;
     return d;
@@ -294,6 +296,7 @@ export class Requester {
 
   /** Fails requests whose completion timeout passed. Returns how many. */
   checkTimeouts(now: number): number {
+    if (this.live.size === 0) return 0;
     let expired: Outstanding[] | undefined;
     for (const slot of this.live) if (now >= slot.deadline) (expired ??= []).push(slot);
     if (!expired) return 0;
@@ -370,7 +373,7 @@ function byteEnables(offset: number, size: number, what: string): number {
 function checkRange(addr: bigint, len: number): void {
   if (typeof addr !== 'bigint' || addr < 0n) throw new RangeError(`rc: address ${String(addr)} is not a non-negative bigint`);
   if (!Number.isSafeInteger(len) || len < 0) throw new RangeError(`rc: length ${len} is not a non-negative integer`);
-  if (addr + BigInt(len) > 1n << 64n) throw new RangeError(`rc: access of ${len} bytes at 0x${addr.toString(16)} runs past the 64-bit address space`);
+  if (addr + BigInt(len) > ADDRESS_LIMIT) throw new RangeError(`rc: access of ${len} bytes at 0x${addr.toString(16)} runs past the 64-bit address space`);
 }
 
 /** Cuts [addr, addr+len) into pieces of at most `max` bytes, none crossing a 4 KB boundary. */

@@ -134,10 +134,20 @@ export class RootComplex implements RcCore {
   // ==== sending and reporting (RcCore) ====
 
   send(t: Tlp, atCycle?: number): void {
-    const raw = encodeTlp(t);
+    this.queue(encodeTlp(t), t.type, atCycle, t);
+  }
+
+  sendEncoded(raw: RawTlp, type: TlpType, atCycle?: number): void {
+    this.queue(raw, type, atCycle, undefined);
+  }
+
+  /** Counts, traces (describing `t`, else the decoded raw form) and queues an encoded TLP. */
+  private queue(raw: RawTlp, type: TlpType, atCycle: number | undefined, t: Tlp | undefined): void {
     const at = Math.max(atCycle ?? this.now, this.now);
-    this.count(this.toDevice, t);
-    if (this.opts.trace) this.opts.trace(`rc @${this.now}: -> dev @${at}: ${describeTlp(t)}`);
+    const c = (this.toDevice[type] ??= { tlps: 0, bytes: 0 });
+    c.tlps++;
+    c.bytes += raw.data.length * 4;
+    if (this.opts.trace) this.opts.trace(`rc @${this.now}: -> dev @${at}: ${describeTlp(t ?? decodeTlp(raw))}`);
     this.link.send(raw, at);
   }
 
@@ -172,7 +182,7 @@ export class RootComplex implements RcCore {
     this.steps++;
     if (r.reason === 'finish') throw new Error(`rc: cycle ${this.now}: the simulation executed $finish; nothing more can happen`);
     let tx = this.link.takeTx();
-    if (r.reason !== 'until' && tx.some(isReadRequest)) {
+    if (r.reason !== 'until' && hasReadRequest(tx)) {
       // Answers go out at (request cycle + latency >= first + minLatency): the link may run
       // that far without any answer landing in the past, and more TLPs join the batch.
       let first = this.now;
@@ -395,9 +405,12 @@ export class RootComplex implements RcCore {
 
   /** Pumps until an MSI-X message (for `vector`, or any) not yet taken arrives; takes and returns it. */
   waitForInterrupt(vector?: number, opts: WaitOptions = {}): InterruptEvent {
-    const find = () => this.untaken.findIndex((e) => vector === undefined || e.vector === vector);
-    this.waitFor(`an MSI-X interrupt${vector === undefined ? '' : ` on vector ${vector}`}`, () => find() >= 0, opts);
-    return this.untaken.splice(find(), 1)[0];
+    this.waitFor(`an MSI-X interrupt${vector === undefined ? '' : ` on vector ${vector}`}`, () => this.untakenIndex(vector) >= 0, opts);
+    return this.untaken.splice(this.untakenIndex(vector), 1)[0];
+  }
+  private untakenIndex(vector: number | undefined): number {
+    for (let i = 0; i < this.untaken.length; i++) if (vector === undefined || this.untaken[i].vector === vector) return i;
+    return -1;
   }
 
   // ==== error injection ====
@@ -510,9 +523,10 @@ export class BarHandle {
   }
 }
 
-/** Fmt/Type of a memory read request (3DW or 4DW), straight from DW0. */
-function isReadRequest(raw: RawTlp): boolean {
-  return ((raw.hdr[0] >>> 24) & 0xdf) === 0;
+/** Whether a memory read request (3DW or 4DW) is among the TLPs, from the Fmt/Type in DW0. */
+function hasReadRequest(tx: readonly RawTlp[]): boolean {
+  for (let i = 0; i < tx.length; i++) if (((tx[i].hdr[0] >>> 24) & 0xdf) === 0) return true;
+  return false;
 }
 
 /** Best-effort description of a TLP that did not decode (for violation messages). */

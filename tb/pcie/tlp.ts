@@ -297,8 +297,11 @@ export function tlpLengthDw(t: Tlp): number {
   }
 }
 
+/** An integer in 0..2^bits-1 (bits <= 32). */
 function isUint(v: unknown, bits: number): v is number {
-  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < 2 ** bits;
+  // Masking keeps exactly the integers in range (fractions, negatives, NaN and larger values
+  // change), with no Math.pow or Number.isInteger call: the encoder runs this per field per TLP.
+  return typeof v === 'number' && (bits < 32 ? (v & ((1 << bits) - 1)) === v : v >>> 0 === v);
 }
 function hex(v: number | bigint, width = 0): string {
   return v.toString(16).padStart(width, '0');
@@ -489,7 +492,7 @@ function fail(t: { type: string }, field: string, what: string): never {
   throw new TlpError(field, `${t.type}: ${what}`);
 }
 
-function requireUint(t: Tlp, field: string, v: unknown, bits: number): void {
+function requireUint(t: { type: string }, field: string, v: unknown, bits: number): void {
   if (!isUint(v, bits)) fail(t, field, `${field} ${String(v)} does not fit in ${bits} bits`);
 }
 
@@ -502,13 +505,28 @@ function requireData(t: Tlp, data: unknown, minDw: number, maxDw: number): void 
   }
 }
 
-/** Every field fits its header bits: the TLP can be represented at all. */
-function checkRepresentable(t: Tlp): void {
-  if (!ALL_TYPES.has(t.type)) throw new TlpError('type', `unknown TLP type ${String((t as { type: unknown }).type)}`);
+/** The fields every TLP has fit their bits. */
+function checkCommonFields(t: Tlp | CplDDwords): void {
   requireUint(t, 'tc', t.tc ?? 0, 3);
   requireUint(t, 'attr', t.attr ?? 0, 3);
   requireUint(t, 'requesterId', t.requesterId, 16);
   requireUint(t, 'tag', t.tag, 10);
+}
+
+/** A completion's own fields fit their bits (or ranges). */
+function checkCompletionFields(t: CplTlp | CplDTlp | CplDDwords): void {
+  requireUint(t, 'completerId', t.completerId, 16);
+  if (!(t.status in STATUS_NAME)) fail(t, 'status', `completion status ${t.status} is reserved`);
+  if (!Number.isInteger(t.byteCount) || t.byteCount < 1 || t.byteCount > 4096) {
+    fail(t, 'byteCount', `byte count ${t.byteCount} out of range 1..4096`);
+  }
+  requireUint(t, 'lowerAddress', t.lowerAddress, 7);
+}
+
+/** Every field fits its header bits: the TLP can be represented at all. */
+function checkRepresentable(t: Tlp): void {
+  if (!ALL_TYPES.has(t.type)) throw new TlpError('type', `unknown TLP type ${String((t as { type: unknown }).type)}`);
+  checkCommonFields(t);
   switch (t.type) {
     case 'MRd':
     case 'MRdLk':
@@ -542,12 +560,7 @@ function checkRepresentable(t: Tlp): void {
     case 'CplLk':
     case 'CplD':
     case 'CplDLk':
-      requireUint(t, 'completerId', t.completerId, 16);
-      if (!(t.status in STATUS_NAME)) fail(t, 'status', `completion status ${t.status} is reserved`);
-      if (!Number.isInteger(t.byteCount) || t.byteCount < 1 || t.byteCount > 4096) {
-        fail(t, 'byteCount', `byte count ${t.byteCount} out of range 1..4096`);
-      }
-      requireUint(t, 'lowerAddress', t.lowerAddress, 7);
+      checkCompletionFields(t);
       if (t.type === 'CplD' || t.type === 'CplDLk') requireData(t, t.data, 1, 1024);
       break;
     case 'Msg':
@@ -594,40 +607,9 @@ function checkRules(t: Tlp, strict: boolean): void {
     case 'CplLk':
       break;
     case 'CplD':
-    case 'CplDLk': {
-      // 2.2.9: only Successful Completions carry data; error statuses use Cpl.
-      if (t.status !== CplStatus.SC) {
-        fail(t, 'status', `status ${STATUS_NAME[t.status]} on a completion with data (only SC completions carry data)`);
-      }
-      if (t.bcm) break; // PCI-X bridges report a byte count that need not match; nothing to cross-check.
-      const lengthDw = t.data.length / 4;
-      const lead = t.lowerAddress & 3;
-      const carried = lengthDw * 4 - lead;
-      if (t.byteCount <= carried) {
-        // The last (or only) completion: its payload ends at the dword holding the last byte.
-        const needDw = Math.ceil((lead + t.byteCount) / 4);
-        if (needDw !== lengthDw) {
-          fail(
-            t,
-            'byteCount',
-            `byte count ${t.byteCount} from lower address 0x${hex(t.lowerAddress, 2)} needs ${needDw} DW but length is ${lengthDw} DW`,
-          );
-        }
-      } else if (strict) {
-        // 2.3.1.1: a completion that does not finish the request must end on a naturally aligned
-        // RCB (64 or 128 bytes; any 128-byte boundary is also a 64-byte one).
-        const end = (t.lowerAddress & 0x7c) + lengthDw * 4;
-        if (end % 64 !== 0) {
-          fail(
-            t,
-            'length',
-            `partial completion (byte count ${t.byteCount} > ${carried} bytes carried) of ${lengthDw} DW from lower address ` +
-              `0x${hex(t.lowerAddress, 2)} does not end on a 64-byte read completion boundary`,
-          );
-        }
-      }
+    case 'CplDLk':
+      checkCplDRules(t, t.data.length / 4, strict);
       break;
-    }
     case 'Msg':
     case 'MsgD': {
       const rule = MSG_RULES.get(t.code);
@@ -648,6 +630,41 @@ function checkRules(t: Tlp, strict: boolean): void {
 
 // ---------------------------------------------------------------------------------------
 // Encode
+
+/** 2.2.9 / 2.3.1.1: a completion with `lengthDw` payload dwords (encode and decode of CplD, and encodeCplD). */
+function checkCplDRules(t: CplDTlp | CplDDwords, lengthDw: number, strict: boolean): void {
+  // 2.2.9: only Successful Completions carry data; error statuses use Cpl.
+  if (t.status !== CplStatus.SC) {
+    fail(t, 'status', `status ${STATUS_NAME[t.status]} on a completion with data (only SC completions carry data)`);
+  }
+  if (t.bcm) return; // PCI-X bridges report a byte count that need not match; nothing to cross-check.
+  const lead = t.lowerAddress & 3;
+  const carried = lengthDw * 4 - lead;
+  if (t.byteCount <= carried) {
+    // The last (or only) completion: its payload ends at the dword holding the last byte.
+    const needDw = Math.ceil((lead + t.byteCount) / 4);
+    if (needDw !== lengthDw) {
+      fail(
+        t,
+        'byteCount',
+        `byte count ${t.byteCount} from lower address 0x${hex(t.lowerAddress, 2)} needs ${needDw} DW but length is ${lengthDw} DW`,
+      );
+    }
+  } else if (strict) {
+    // 2.3.1.1: a completion that does not finish the request must end on a naturally aligned
+    // RCB (64 or 128 bytes; any 128-byte boundary is also a 64-byte one).
+    const end = (t.lowerAddress & 0x7c) + lengthDw * 4;
+    if (end % 64 !== 0) {
+      fail(
+        t,
+        'length',
+        `partial completion (byte count ${t.byteCount} > ${carried} bytes carried) of ${lengthDw} DW from lower address ` +
+          `0x${hex(t.lowerAddress, 2)} does not end on a 64-byte read completion boundary`,
+      );
+    }
+  }
+}
+
 
 const FMT_DATA = 0b010;
 const FMT_4DW = 0b001;
@@ -670,7 +687,7 @@ export interface EncodeOptions {
  * DW0 (2.2.1): Fmt[31:29] Type[28:24] T9[23] TC[22:20] T8[19] Attr[2][18] LN[17] TH[16]
  * TD[15] EP[14] Attr[1:0][13:12] AT[11:10] Length[9:0].
  */
-function packDw0(fmt: number, type: number, t: Tlp, lengthDw: number, at: number): number {
+function packDw0(fmt: number, type: number, t: Tlp | CplDDwords, lengthDw: number, at: number): number {
   const attr = t.attr ?? 0;
   return (
     ((fmt << 29) |
@@ -691,6 +708,46 @@ function packDw0(fmt: number, type: number, t: Tlp, lengthDw: number, at: number
 /** Request DW1 (2.2.6.2, 2.2.7): Requester ID[31:16] Tag[7:0] at [15:8] Last DW BE[7:4] First DW BE[3:0]. */
 function packRequestDw1(requesterId: number, tag: number, lastBe: number, firstBe: number): number {
   return ((requesterId << 16) | ((tag & 0xff) << 8) | (lastBe << 4) | firstBe) >>> 0;
+}
+
+/** Completion header (2.2.9) into `hdr`; `lengthDw` payload dwords (0 for Cpl). */
+function packCompletion(hdr: Uint32Array, t: CplTlp | CplDTlp | CplDDwords, lengthDw: number): void {
+  const hasData = t.type === 'CplD' || t.type === 'CplDLk';
+  const type = t.type === 'CplLk' || t.type === 'CplDLk' ? TYPE_CPL_LOCKED : TYPE_CPL;
+  hdr[0] = packDw0(hasData ? FMT_DATA : 0, type, t, lengthDw, 0);
+  // DW1: Completer ID[31:16] Status[15:13] BCM[12] Byte Count[11:0] (4096 -> 0).
+  hdr[1] = ((t.completerId << 16) | (t.status << 13) | ((t.bcm ? 1 : 0) << 12) | (t.byteCount & 0xfff)) >>> 0;
+  // DW2: Requester ID[31:16] Tag[7:0] at [15:8] R[7] Lower Address[6:0].
+  hdr[2] = ((t.requesterId << 16) | ((t.tag & 0xff) << 8) | t.lowerAddress) >>> 0;
+}
+
+/**
+ * A CplD (or CplDLk) whose payload is already dwords, as the raw form carries it: what
+ * encodeCplD takes. A root complex answering a DMA read holds the data as dwords anyway.
+ */
+export interface CplDDwords extends Omit<CplDTlp, 'data'> {
+  data: Uint32Array;
+}
+
+/**
+ * encodeTlp for a completion with data whose payload is already dwords: the same checks, the
+ * same header, but no conversion from bytes, and `data` becomes the raw payload as is (not
+ * copied: do not change it afterwards). The root complex's read completions, the bulk of a
+ * DMA-heavy simulation, take this path.
+ */
+export function encodeCplD(t: CplDDwords, opts: EncodeOptions = {}): RawTlp {
+  if (t.type !== 'CplD' && t.type !== 'CplDLk') throw new TlpError('type', `encodeCplD: ${String(t.type)} is not a completion with data`);
+  checkCommonFields(t);
+  checkCompletionFields(t);
+  const data = t.data;
+  if (!(data instanceof Uint32Array)) fail(t, 'data', 'data must be a Uint32Array');
+  if (data.length < 1 || data.length > 1024) {
+    fail(t, 'data', `payload of ${data.length} DW out of range 1..1024` + (data.length > 1024 ? ' (Length field max 1024 DW)' : ''));
+  }
+  if (!opts.allowMalformed) checkCplDRules(t, data.length, true);
+  const hdr = new Uint32Array(4);
+  packCompletion(hdr, t, data.length);
+  return { hdr, data };
 }
 
 /** Encodes a TLP; throws TlpError naming the field if it cannot be encoded or breaks a spec rule. */
@@ -734,18 +791,13 @@ export function encodeTlp(t: Tlp, opts: EncodeOptions = {}): RawTlp {
     }
     case 'Cpl':
     case 'CplLk':
-    case 'CplD':
-    case 'CplDLk': {
-      const hasData = t.type === 'CplD' || t.type === 'CplDLk';
-      const type = t.type.endsWith('Lk') ? TYPE_CPL_LOCKED : TYPE_CPL;
-      hdr[0] = packDw0(hasData ? FMT_DATA : 0, type, t, tlpLengthDw(t), 0);
-      // DW1 (2.2.9): Completer ID[31:16] Status[15:13] BCM[12] Byte Count[11:0] (4096 -> 0).
-      hdr[1] = ((t.completerId << 16) | (t.status << 13) | ((t.bcm ? 1 : 0) << 12) | (t.byteCount & 0xfff)) >>> 0;
-      // DW2: Requester ID[31:16] Tag[7:0] at [15:8] R[7] Lower Address[6:0].
-      hdr[2] = ((t.requesterId << 16) | ((t.tag & 0xff) << 8) | t.lowerAddress) >>> 0;
-      if (hasData) data = bytesToDwords(t.data);
+      packCompletion(hdr, t, 0);
       break;
-    }
+    case 'CplD':
+    case 'CplDLk':
+      data = bytesToDwords(t.data);
+      packCompletion(hdr, t, data.length);
+      break;
     case 'Msg':
     case 'MsgD': {
       const hasData = t.type === 'MsgD';
