@@ -44,6 +44,12 @@ export interface RunOptions {
   maxCycles?: number;
   /** Stop once at least this many finished tx TLPs are waiting to be taken (reason 'tx'). */
   untilTx?: number;
+  /**
+   * With untilTx: memory writes (MWr) count only if their address lies in [from, to); other
+   * memory writes pile up without stopping the run. For a waiter that no plain DMA write can
+   * wake: the root complex waiting for an MSI-X message passes its MSI window.
+   */
+  writesCountOnlyIn?: { from: bigint; to: bigint };
   /** Stop once a signal equals a value, checked at the start and after every cycle (reason 'until'). */
   until?: { signal: string; equals: number | bigint };
 }
@@ -84,7 +90,7 @@ export class SimError extends Error {
 // The native class generated in sim/cpp/addon.h.
 interface Harness {
   enqueue(stream: number, packed: Uint32Array, words: number): void;
-  run(cycles: number, maxCycles: number, untilTx: number, untilPort: number, untilValue: Uint32Array | null, room: Uint32Array | null): number;
+  run(cycles: number, maxCycles: number, untilTx: number, untilPort: number, untilValue: Uint32Array | null, room: Uint32Array | null, writeLo?: bigint, writeHi?: bigint): number;
   reset(cycles: number): void;
   setRxIdle(stream: number, p: number): void;
   setTxBackpressure(stream: number, p: number): void;
@@ -213,7 +219,8 @@ export class Sim {
     if (opts.cycles === 0) return { reason: 'cycles', cycles: 0 };
     const maxCycles = opts.maxCycles !== undefined ? checkCount(opts.maxCycles, 'maxCycles') : opts.cycles !== undefined ? Number.MAX_SAFE_INTEGER : 1_000_000;
     // C++ counts the finished TLPs it still holds; those already moved here count too.
-    const untilTx = opts.untilTx !== undefined ? Math.max(0, checkCount(opts.untilTx, 'untilTx') - this.moved.length) : -1;
+    const w = opts.writesCountOnlyIn;
+    const untilTx = opts.untilTx !== undefined ? Math.max(0, checkCount(opts.untilTx, 'untilTx') - countingTlps(this.moved, w)) : -1;
     let untilPort = -1;
     let untilValue: Uint32Array | null = null;
     if (opts.until) {
@@ -222,7 +229,8 @@ export class Sim {
       untilValue = toWords(opts.until.equals, p.desc, this.scratch);
     }
     const start = this.cycle;
-    const r = this.h.run(cycles, maxCycles, untilTx, untilPort, untilValue, this.sourceIndex.size > 0 ? this.inbox.free(MAX_PACKED_TLP) : null);
+    const room = this.sourceIndex.size > 0 ? this.inbox.free(MAX_PACKED_TLP) : null;
+    const r = w ? this.h.run(cycles, maxCycles, untilTx, untilPort, untilValue, room, w.from, w.to) : this.h.run(cycles, maxCycles, untilTx, untilPort, untilValue, room);
     const words = this.state[S_TX_WORDS];
     if (words > 0) {
       const got = unpackTlps(this.inbox.alloc(words));
@@ -359,6 +367,21 @@ function resolveTrace(opt: string | boolean | undefined, top: string): string | 
   }
   if (v === false) return undefined;
   return v === true ? resolve(REPO, 'build', 'waves', `${top}.fst`) : resolve(v);
+}
+
+/** How many of these TLPs count for untilTx under writesCountOnlyIn (all of them without it). */
+function countingTlps(tlps: readonly RawTlp[], w: RunOptions['writesCountOnlyIn']): number {
+  if (!w) return tlps.length;
+  let n = 0;
+  for (const t of tlps) {
+    const fmtType = t.hdr[0] >>> 24;
+    if (fmtType !== 0x40 && fmtType !== 0x60) n++; // not a memory write (Fmt 010/011, Type 00000)
+    else {
+      const addr = fmtType === 0x60 ? (BigInt(t.hdr[2]) << 32n) | BigInt((t.hdr[3] & ~3) >>> 0) : BigInt((t.hdr[2] & ~3) >>> 0);
+      if (addr >= w.from && addr < w.to) n++;
+    }
+  }
+  return n;
 }
 
 function checkCount(n: number, what: string): number {

@@ -142,10 +142,12 @@ class Addon : public Napi::ObjectWrap<Addon<D>> {
             return info.Env().Undefined();
         });
     }
-    // run(cycles, maxCycles, untilTx, untilPort, untilValue | null, room | null) -> reason (see
-    // Reason). With `room`, the finished TLPs of the first source are moved into it on return
-    // (state[kTxWords] words, see moveTx): the pump takes them after every run, and this saves
-    // it a takeTx() crossing each time.
+    // run(cycles, maxCycles, untilTx, untilPort, untilValue | null, room | null,
+    //     writeLo?: bigint, writeHi?: bigint) -> reason (see Reason). With `room`, the finished
+    // TLPs of the first source are moved into it on return (state[kTxWords] words, see
+    // moveTx): the pump takes them after every run, and this saves it a takeTx() crossing each
+    // time. With writeLo/writeHi, memory writes outside [writeLo, writeHi) do not count for
+    // untilTx (SourceBase::counts).
     Napi::Value Run(const Napi::CallbackInfo& info) {
         return guarded(info, [&] {
             const uint64_t cycles = uint64_t(info[0].As<Napi::Number>().DoubleValue());
@@ -154,7 +156,12 @@ class Addon : public Napi::ObjectWrap<Addon<D>> {
             const int up = info[3].As<Napi::Number>().Int32Value();
             const uint32_t* uv = nullptr;
             if (up >= 0) uv = words(info[4], vfpga::words(D::ports[port(info[3])].width));
-            const int r = bench().run(cycles, maxc, untilTx, up, uv);
+            const bool quiet = info.Length() > 7 && info[6].IsBigInt();
+            bool lossless = true;
+            const uint64_t lo = quiet ? info[6].As<Napi::BigInt>().Uint64Value(&lossless) : 0;
+            const uint64_t hi = quiet ? info[7].As<Napi::BigInt>().Uint64Value(&lossless) : 0;
+            if (!lossless) throw std::invalid_argument("run: the write window must lie within 64-bit addresses");
+            const int r = bench().run(cycles, maxc, untilTx, up, uv, quiet, lo, hi);
             std::size_t moved = 0;
             if (B::kSources > 0 && info[5].IsTypedArray()) {
                 auto room = info[5].As<Napi::Uint32Array>();
@@ -222,6 +229,7 @@ class Addon : public Napi::ObjectWrap<Addon<D>> {
             s->out.erase(s->out.begin(), s->out.begin() + n);
             if (s->open) s->start -= n;
             s->pending -= moved;
+            s->recount();
         }
         return n;
     }
@@ -305,6 +313,7 @@ class Addon : public Napi::ObjectWrap<Addon<D>> {
             s->out.erase(s->out.begin(), s->out.begin() + done);
             if (s->open) s->start = 0;
             s->pending = 0;
+            s->stops = 0;
             publish();
             return static_cast<Napi::Value>(arr);
         });

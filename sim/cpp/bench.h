@@ -195,6 +195,25 @@ struct SourceBase {
     bool stalled = false;       // valid && !ready last cycle: the beat must be held
     std::vector<uint32_t> held; // that beat, to check it stays stable
     void abort() { if (open) out.resize(start); open = false; stalled = false; }
+
+    // Which finished TLPs count for run()'s untilTx. By default all of them; with quietWrites,
+    // memory writes (MWr) count only if their address lies in [writeLo, writeHi): a waiter that
+    // no plain DMA write can wake (the RC waiting for an MSI-X message) lets them pile up.
+    bool quietWrites = false;
+    uint64_t writeLo = 0, writeHi = 0;
+    uint64_t stops = 0;         // finished TLPs in `out` that count
+    bool counts(const uint32_t* t) const {
+        if (!quietWrites) return true;
+        const uint32_t fmtType = t[3] >> 24;
+        if (fmtType != 0x40 && fmtType != 0x60) return true;  // not an MWr (Fmt 010/011, Type 00000)
+        const uint64_t addr = fmtType == 0x60 ? (uint64_t(t[5]) << 32 | (t[6] & ~3u)) : (t[5] & ~3u);
+        return addr >= writeLo && addr < writeHi;
+    }
+    void recount() {
+        stops = 0;
+        const std::size_t end = open ? start : out.size();
+        for (std::size_t o = 0; o < end; o += kTlpHead + out[o]) stops += counts(&out[o]);
+    }
 };
 
 template <class S, class Model>
@@ -279,7 +298,7 @@ struct Source : SourceBase {
         }
         for (std::size_t i = start; i < out.size(); ++i) fnv(hash, out[i]);
         ++total;
-        if (keep_out) ++pending; else out.resize(start);
+        if (keep_out) { ++pending; stops += counts(&out[start]); } else out.resize(start);
     }
     static std::string hex(uint32_t v) { char b[16]; std::snprintf(b, sizeof b, "%x", v); return b; }
 };
@@ -391,9 +410,16 @@ class Bench {
     }
 
     // Clock until a stop condition. cycles == 0 means no fixed count; untilTx < 0 and
-    // untilPort < 0 disable those conditions. Returns a Reason.
-    int run(uint64_t cycles, uint64_t maxCycles, int64_t untilTx, int untilPort, const uint32_t* untilValue) {
+    // untilPort < 0 disable those conditions; `quiet` (with [writeLo, writeHi)) leaves memory
+    // writes outside that window out of untilTx's count (SourceBase::counts). Returns a Reason.
+    int run(uint64_t cycles, uint64_t maxCycles, int64_t untilTx, int untilPort, const uint32_t* untilValue,
+            bool quiet = false, uint64_t writeLo = 0, uint64_t writeHi = 0) {
         guard();
+        for (int i = 0; i < kSources; ++i) {
+            SourceBase* s = sourcep_[i];
+            s->quietWrites = quiet; s->writeLo = writeLo; s->writeHi = writeHi;
+            s->recount();
+        }
         err = Error{};  // the previous error was reported when that run() returned
         const auto t0 = std::chrono::steady_clock::now();
         const uint64_t start = cycle;
@@ -402,7 +428,7 @@ class Bench {
         int reason = kLimit;
         try {
             for (;;) {
-                if (untilTx >= 0 && txPending() >= uint64_t(untilTx)) { reason = kTx; break; }
+                if (untilTx >= 0 && txStops() >= uint64_t(untilTx)) { reason = kTx; break; }
                 if (untilPort >= 0) {
                     D::readPort(m(), untilPort, now.data());
                     if (std::memcmp(now.data(), untilValue, 4 * uw) == 0) { reason = kUntil; break; }
@@ -493,6 +519,11 @@ class Bench {
     uint64_t txPending() const {
         uint64_t n = 0;
         for (int i = 0; i < kSources; ++i) n += sourcep_[i]->pending;
+        return n;
+    }
+    uint64_t txStops() const {
+        uint64_t n = 0;
+        for (int i = 0; i < kSources; ++i) n += sourcep_[i]->stops;
         return n;
     }
     uint64_t rxPending() const {

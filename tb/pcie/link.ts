@@ -11,6 +11,11 @@ export interface LinkRunOptions {
   maxCycles?: number;
   /** Stop once at least this many finished tx TLPs wait to be taken. */
   untilTx?: number;
+  /**
+   * A hint with untilTx: memory writes (MWr) need not count unless their address lies in
+   * [from, to). A link may ignore it and stop for every TLP (correct, only slower).
+   */
+  writesCountOnlyIn?: { from: bigint; to: bigint };
   /** Stop once a signal equals a value (simulators only). */
   until?: { signal: string; equals: number | bigint };
 }

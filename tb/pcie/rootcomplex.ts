@@ -63,6 +63,15 @@ export interface StepOptions {
   maxCycles?: number;
   /** Also stop when a simulator signal equals a value. */
   until?: LinkRunOptions['until'];
+  /**
+   * Do not stop for each plain memory write from the device (one outside the MSI window): let
+   * them pile up and process them, in cycle order, with whatever ends the step. Only for
+   * callers that look at nothing such a write changes before the step returns (waits for an
+   * interrupt, a request, the traffic to settle); writes to host memory still land before
+   * anything that came after them, so completions and interrupt listeners see memory exactly
+   * as without it. Saves a link crossing per DMA write.
+   */
+  batchWrites?: boolean;
 }
 
 export interface StepResult {
@@ -98,6 +107,8 @@ export class RootComplex implements RcCore {
   device?: DeviceInfo;
 
   private readonly interruptListeners: ((ev: InterruptEvent) => void)[] = [];
+  /** Writes here are MSI-X messages: they always end a step. */
+  private readonly msiWindow: { from: bigint; to: bigint };
   private readonly fromDevice: RcStats['fromDevice'] = {};
   private readonly toDevice: RcStats['toDevice'] = {};
   private steps = 0;
@@ -121,6 +132,7 @@ export class RootComplex implements RcCore {
       for (const f of this.interruptListeners) f(ev);
     });
     this.msix = new MsixController(this);
+    this.msiWindow = { from: this.opts.msiBase, to: this.opts.msiBase + this.opts.msiSize };
   }
 
   /** The link's cycle. */
@@ -177,16 +189,15 @@ export class RootComplex implements RcCore {
     // Stop in time to notice a completion timeout.
     const toDeadline = this.requester.nextDeadline() - start;
     const win = Math.max(1, Math.min(opts.maxCycles ?? this.opts.window, this.opts.window, toDeadline));
-    const r = this.link.run({ cycles: win, untilTx: 1, until: opts.until });
+    const r = this.link.run({ cycles: win, untilTx: 1, until: opts.until, writesCountOnlyIn: opts.batchWrites ? this.msiWindow : undefined });
     this.runCalls++;
     this.steps++;
     if (r.reason === 'finish') throw new Error(`rc: cycle ${this.now}: the simulation executed $finish; nothing more can happen`);
     let tx = this.link.takeTx();
-    if (r.reason !== 'until' && hasReadRequest(tx)) {
-      // Answers go out at (request cycle + latency >= first + minLatency): the link may run
+    const first = r.reason !== 'until' ? firstReadRequest(tx, this.now) : Infinity;
+    if (first !== Infinity) {
+      // Answers go out at (request cycle + latency >= first read + minLatency): the link may run
       // that far without any answer landing in the past, and more TLPs join the batch.
-      let first = this.now;
-      for (const t of tx) first = Math.min(first, t.cycle ?? this.now);
       const room = Math.min(first + this.opts.minLatency - this.now, (opts.maxCycles ?? Infinity) - (this.now - start));
       if (room > 1) {
         this.link.run({ cycles: room, until: opts.until });
@@ -246,17 +257,22 @@ export class RootComplex implements RcCore {
   /** Pumps for `cycles` cycles, processing everything the device sends meanwhile. */
   runFor(cycles: number): void {
     const end = this.now + cycles;
-    while (this.now < end) this.step({ maxCycles: end - this.now });
+    while (this.now < end) this.step({ maxCycles: end - this.now, batchWrites: true });
   }
 
   /** Pumps until `cond()` holds; throws RcTimeoutError naming `what` after the limit. Returns the cycles waited. */
   waitFor(what: string, cond: () => boolean, opts: WaitOptions = {}): number {
+    return this.pumpUntil(what, cond, opts, false);
+  }
+
+  /** waitFor(); `batchWrites` (see StepOptions) when `cond` cannot depend on what a DMA write changes. */
+  private pumpUntil(what: string, cond: () => boolean, opts: WaitOptions, batchWrites: boolean): number {
     const start = this.now;
     const limit = opts.timeout ?? this.opts.waitTimeout;
     while (!cond()) {
       const left = start + limit - this.now;
       if (left <= 0) throw new RcTimeoutError(what, this.now, this.now - start);
-      this.step({ maxCycles: left });
+      this.step({ maxCycles: left, batchWrites });
     }
     return this.now - start;
   }
@@ -275,7 +291,7 @@ export class RootComplex implements RcCore {
 
   /** Pumps until a request completes; returns its value or throws its error. */
   wait<T>(p: Pending<T>, opts: WaitOptions = {}): T {
-    this.waitFor(p.what, () => p.done, opts);
+    this.pumpUntil(p.what, () => p.done, opts, true);
     return p.result();
   }
 
@@ -284,7 +300,7 @@ export class RootComplex implements RcCore {
    * scheduled for the device's reads delivered (plus `quiet` idle cycles, default 0).
    */
   settle(opts: WaitOptions & { quiet?: number } = {}): void {
-    this.waitFor('the traffic to settle (RC requests completed, device reads answered)', () => this.idle, opts);
+    this.pumpUntil('the traffic to settle (RC requests completed, device reads answered)', () => this.idle, opts, true);
     if (opts.quiet) this.runFor(opts.quiet);
   }
 
@@ -405,7 +421,7 @@ export class RootComplex implements RcCore {
 
   /** Pumps until an MSI-X message (for `vector`, or any) not yet taken arrives; takes and returns it. */
   waitForInterrupt(vector?: number, opts: WaitOptions = {}): InterruptEvent {
-    this.waitFor(`an MSI-X interrupt${vector === undefined ? '' : ` on vector ${vector}`}`, () => this.untakenIndex(vector) >= 0, opts);
+    this.pumpUntil(`an MSI-X interrupt${vector === undefined ? '' : ` on vector ${vector}`}`, () => this.untakenIndex(vector) >= 0, opts, true);
     return this.untaken.splice(this.untakenIndex(vector), 1)[0];
   }
   private untakenIndex(vector: number | undefined): number {
@@ -523,10 +539,11 @@ export class BarHandle {
   }
 }
 
-/** Whether a memory read request (3DW or 4DW) is among the TLPs, from the Fmt/Type in DW0. */
-function hasReadRequest(tx: readonly RawTlp[]): boolean {
-  for (let i = 0; i < tx.length; i++) if (((tx[i].hdr[0] >>> 24) & 0xdf) === 0) return true;
-  return false;
+/** Cycle of the earliest memory read request (3DW or 4DW, from the Fmt/Type in DW0) among the TLPs, or Infinity. */
+function firstReadRequest(tx: readonly RawTlp[], now: number): number {
+  let first = Infinity;
+  for (let i = 0; i < tx.length; i++) if (((tx[i].hdr[0] >>> 24) & 0xdf) === 0) first = Math.min(first, tx[i].cycle ?? now);
+  return first;
 }
 
 /** Best-effort description of a TLP that did not decode (for violation messages). */

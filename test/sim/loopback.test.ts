@@ -129,6 +129,58 @@ describe.each([
     expect(sim.cycle).toBe(c + 7);
   });
 
+  test('untilTx with writesCountOnlyIn: memory writes outside the window pile up without ending the run', () => {
+    const sim = load(ports, { seed: 8 });
+    const rand = prng(12);
+    // A memory write (3DW below 4 GB, else 4DW) of ndw random dwords at addr.
+    const mwr = (addr: bigint, ndw: number): RawTlp => {
+      const four = addr >= 1n << 32n;
+      const hdr = new Uint32Array([((four ? 0b011 : 0b010) << 29) | ndw, 0x0100_00ff, 0, 0]);
+      if (four) {
+        hdr[2] = Number(addr >> 32n);
+        hdr[3] = Number(addr & 0xffff_fffcn);
+      } else hdr[2] = Number(addr);
+      return { hdr, data: randomTlp(rand, ndw).data };
+    };
+    const win = { from: 0xfee0_0000n, to: 0xfef0_0000n };
+    const quiet = [mwr(0x1000n, 2), mwr(0x2_fee0_1000n, 3), mwr(0xfedf_fffcn, 1), mwr(0xfef0_0000n, 4)];
+    const msi = mwr(0xfee0_1000n, 1);
+    const t0 = sim.cycle;
+    quiet.forEach((t, i) => sim.send(t, t0 + 10 * i));
+    sim.send(msi, t0 + 100);
+    // Only the write into the window ends the run; the others are there when it does.
+    expect(sim.run({ untilTx: 1, writesCountOnlyIn: win, maxCycles: 1000 }).reason).toBe('tx');
+    expect(sim.txPending).toBe(5);
+    const got = sim.takeTx();
+    expectEcho(got, [...quiet, msi]);
+    expect(got[4].cycle).toBe(sim.cycle - 1);
+    // Writes already waiting do not count either; a read (or any other TLP) does.
+    sim.send(mwr(0x2000n, 1));
+    expect(sim.run({ untilTx: 1, maxCycles: 100 }).reason).toBe('tx');
+    expect(sim.run({ untilTx: 1, writesCountOnlyIn: win, maxCycles: 50 })).toEqual({ reason: 'limit', cycles: 50 });
+    const read = randomTlp(rand, 0);
+    sim.send(read);
+    expect(sim.run({ untilTx: 1, writesCountOnlyIn: win, maxCycles: 100 }).reason).toBe('tx');
+    expect(sim.takeTx().length).toBe(2);
+    // Without the option every TLP counts, as before.
+    sim.send(mwr(0x3000n, 1));
+    expect(sim.run({ untilTx: 1, maxCycles: 100 }).reason).toBe('tx');
+    expect(sim.takeTx().length).toBe(1);
+  });
+
+  test('run() and takeTx() hand over more TLPs than one arena chunk holds, in order', () => {
+    const sim = load(ports, { seed: 4 });
+    const rand = prng(21);
+    const sent = Array.from({ length: 40 }, () => randomTlp(rand, 1024));
+    for (const t of sent) sim.send(t);
+    expect(sim.run({ untilTx: sent.length, maxCycles: 1_000_000 }).reason).toBe('tx');
+    expect(sim.txPending).toBe(sent.length);
+    const got = sim.takeTx();
+    expectEcho(got, sent);
+    expect(sim.txPending).toBe(0);
+    expect(sim.takeTx()).toEqual([]);
+  });
+
   test('poke and peek of narrow and wide signals', () => {
     const sim = load(ports, { seed: 1 });
     const big = (1n << 99n) | 0x1234_5678_9abc_def0_1122n;

@@ -98,6 +98,40 @@ describe('splitReadCompletions', () => {
     });
   });
 
+  test("'random' draws the same boundaries as picking from the list of every allowed one", () => {
+    // The reference is the straightforward form: list every RCB boundary up to the furthest
+    // allowed end, then rng.pick() one. The implementation draws the same index without the list.
+    const reference = (req: ReadShape, rcb: number, mps: number, rng: Rng): number[] => {
+      const start = Number(req.address & 0xfffn);
+      const end = start + 4 * req.length;
+      const ends: number[] = [];
+      for (let cur = start; cur < end; ) {
+        const nextRcb = Math.floor(cur / rcb) * rcb + rcb;
+        const maxEnd = end <= cur + mps ? end : Math.floor((cur + mps) / rcb) * rcb;
+        const choices: number[] = [];
+        for (let b = nextRcb; b < maxEnd; b += rcb) choices.push(b);
+        choices.push(maxEnd);
+        cur = rng.pick(choices);
+        ends.push(cur - start);
+      }
+      return ends;
+    };
+    seeded(FILE, 'random split draws', (seed) => {
+      const rng = new Rng(seed);
+      for (let k = 0; k < 2000; k++) {
+        const len = rng.int(1, rng.chance(0.2) ? 1024 : 200);
+        const offDw = rng.int(0, 1024 - len);
+        const [firstBe, lastBe] = rng.pick(bes(len, offDw));
+        const req = { address: PAGE + BigInt(4 * offDw), length: len, firstBe, lastBe };
+        const rcb = rng.pick([64, 128]);
+        const mps = rng.pick([128, 256, 512, 4096]);
+        const s = rng.int(0, 0x7fff_ffff);
+        const got = splitReadCompletions(req, { rcb, mps, mode: 'random', rng: new Rng(s) }).map((c) => c.offset + 4 * c.lengthDw);
+        expect(got, `len ${len} at dword ${offDw}, rcb ${rcb}, mps ${mps}, seed ${s}`).toEqual(reference(req, rcb, mps, new Rng(s)));
+      }
+    });
+  });
+
   test('known cases', () => {
     const split = (addr: bigint, bytes: number, rcb: number, mps: number, mode: SplitMode = 'max') => {
       const d = byteRangeToDwords(addr, bytes);

@@ -102,6 +102,30 @@ describe('little-endian helpers', () => {
   });
 });
 
+describe('the fast paths', () => {
+  test('readInto and dmaWrite within one region and across adjacent regions; the region cache follows unmap', () => {
+    const m = new HostMemory();
+    const a = m.alloc(4096, { at: 0x10000, name: 'a' });
+    const b = m.alloc(4096, { at: 0x11000, name: 'b' });
+    const bytes = Uint8Array.from({ length: 64 }, (_, i) => i + 1);
+    m.dmaWrite(0x10ff0n, bytes); // 16 bytes in a, 48 in b
+    const out = new Uint8Array(64);
+    m.readInto(0x10ff0n, out);
+    expect(out).toEqual(bytes);
+    m.readInto(0x11000n, out.subarray(0, 16)); // within b only
+    expect(Array.from(out.subarray(0, 16))).toEqual(Array.from(bytes.subarray(16, 32)));
+    // A byte mask within one region leaves the masked-out bytes alone.
+    m.dmaWrite(0x10100n, Uint8Array.of(9, 9, 9, 9), Uint8Array.of(1, 0, 0, 1));
+    expect(Array.from(m.read(0x10100n, 4))).toEqual([9, 0, 0, 9]);
+    expect(m.find(0x11004n)).toBe(b); // now the remembered region
+    m.unmap(b);
+    expect(m.find(0x11004n)).toBeUndefined();
+    expect(() => m.readInto(0x10ff0n, out)).toThrow(/not mapped/);
+    expect(m.checkDma('read', 0x10ff0n, 64)?.kind).toBe('unmapped');
+    expect(m.find(0x10004n)).toBe(a);
+  });
+});
+
 describe('device permissions', () => {
   test('read-only, write-only, none and unmapped each fault with address, length and region', () => {
     const m = new HostMemory();

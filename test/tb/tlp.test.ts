@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { RawTlp } from '../../tb/pcie/raw';
-import { formatRawTlp } from '../../tb/pcie/raw';
+import { DwordArena, formatRawTlp } from '../../tb/pcie/raw';
 import {
   Attr,
   CplStatus,
@@ -13,6 +13,7 @@ import {
   decodeTlp,
   describeTlp,
   dwordsToBytes,
+  encodeCplD,
   encodeTlp,
   formatPcieId,
   memReqByteRange,
@@ -20,6 +21,8 @@ import {
   pcieId,
   readCompletionByteCount,
   tlpLengthDw,
+  type CplDDwords,
+  type CplDTlp,
   type CplStatusCode,
   type DecodeOptions,
   type MemReadTlp,
@@ -749,6 +752,95 @@ describe('byte enable, byte count and lower address helpers', () => {
     expect(byteEnablesValid(5, 0b1110, 0b1011)).toMatch(/last DW BE 1011b/);
     expect(byteEnablesValid(0, 0xf, 0)).toMatch(/length 0 DW/);
     expect(byteEnablesValid(1025, 0xf, 0xf)).toMatch(/length 1025 DW/);
+  });
+});
+
+describe('encodeCplD (completions whose payload is already dwords) against encodeTlp', () => {
+  /** The CplDDwords twin of a CplD: same fields, payload as dwords. */
+  const asDwords = (t: CplDTlp): CplDDwords => ({ ...t, data: bytesToDwords(t.data) });
+  /** What an encoder does with a TLP: the raw form, or the TlpError (field and message). */
+  const outcome = (f: () => RawTlp): unknown => {
+    try {
+      const r = f();
+      return { hdr: Array.from(r.hdr), data: Array.from(r.data) };
+    } catch (e) {
+      if (!(e instanceof TlpError)) throw e;
+      return { field: e.field, message: e.message };
+    }
+  };
+
+  it('the same raw TLP for random valid completions, and the same payload dwords (not copied)', () => {
+    forEachSeeded(2000, (r) => {
+      const t = randCpl(r, r.bool(0.9) ? 'CplD' : 'CplDLk') as CplDTlp;
+      const d = asDwords(t);
+      const raw = encodeCplD(d);
+      expect(outcome(() => raw)).toEqual(outcome(() => encodeTlp(t)));
+      expect(raw.data).toBe(d.data);
+    });
+  });
+
+  it('the same error for every kind of bad field, with and without allowMalformed', () => {
+    const bad: Partial<CplDTlp>[] = [
+      { status: CplStatus.UR },
+      { status: 3 as CplStatusCode },
+      { byteCount: 0 },
+      { byteCount: 4097 },
+      { byteCount: 1.5 },
+      { lowerAddress: 128 },
+      { completerId: 0x10000 },
+      { requesterId: -1 },
+      { tag: 1024 },
+      { tc: 8 },
+      { attr: 8 },
+      { byteCount: 4, lowerAddress: 0, data: new Uint8Array(8) }, // length vs byte count
+      { byteCount: 100, lowerAddress: 4, data: new Uint8Array(12) }, // partial, not on an RCB
+      { data: new Uint8Array(4 * 1025) },
+    ];
+    forEachSeeded(bad.length * 20, (r, i) => {
+      const t = { ...randCpl(r, 'CplD'), ...bad[i % bad.length] } as CplDTlp;
+      for (const opts of [{}, { allowMalformed: true }]) {
+        const want = outcome(() => encodeTlp(t, opts));
+        expect(outcome(() => encodeCplD(asDwords(t), opts)), JSON.stringify(bad[i % bad.length])).toEqual(want);
+      }
+    });
+    expectTlpError(() => encodeCplD({ ...asDwords(randCpl(new Rng(1), 'CplD') as CplDTlp), data: new Uint32Array(0) }), 'data', /0 DW out of range/);
+    expectTlpError(() => encodeCplD({ ...asDwords(randCpl(new Rng(1), 'CplD') as CplDTlp), type: 'Cpl' } as unknown as CplDDwords), 'type');
+  });
+});
+
+describe('raw payload memory', () => {
+  it('decodeTlp payloads are byte views of raw.data (little-endian hosts), equal to dwordsToBytes', () => {
+    forEachSeeded(200, (r, i) => {
+      const raw = encodeTlp(randTlp(r, (['MWr', 'CplD', 'MsgD', 'CfgWr0'] as const)[i % 4]));
+      const t = decodeTlp(raw);
+      if (!('data' in t)) throw new Error('expected a payload');
+      expect(t.data).toEqual(dwordsToBytes(raw.data));
+      expect(t.data.buffer).toBe(raw.data.buffer);
+      expect(t.data.byteOffset).toBe(raw.data.byteOffset);
+    });
+  });
+
+  it('DwordArena: zeroed, disjoint views that stay valid across chunks; free() then alloc() is the same memory', () => {
+    const a = new DwordArena(64);
+    const views: Uint32Array[] = [];
+    for (let n = 1; n <= 100; n += 7) {
+      const v = a.alloc(n);
+      expect(v.length).toBe(n);
+      expect(v.every((x) => x === 0)).toBe(true);
+      v.fill(n);
+      views.push(v);
+    }
+    for (const v of views) expect(v.every((x) => x === v.length)).toBe(true); // nobody wrote over anybody
+    const room = a.free(10);
+    expect(room.length).toBeGreaterThanOrEqual(10);
+    expect(a.free(10)).toBe(room); // the same view until something is allocated
+    room.set([1, 2, 3]);
+    const got = a.alloc(3);
+    expect(Array.from(got)).toEqual([1, 2, 3]);
+    expect(got.buffer).toBe(room.buffer);
+    expect(got.byteOffset).toBe(room.byteOffset);
+    expect(a.free(1000).length).toBeGreaterThanOrEqual(1000); // larger than a chunk: a chunk of its own
+    expect(a.alloc(1000).every((x) => x === 0)).toBe(true);
   });
 });
 
