@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <iterator>
@@ -21,6 +22,10 @@
 #include <string>
 #include <tuple>
 #include <vector>
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #include "verilated.h"
 #include "verilated_fst_c.h"
@@ -319,14 +324,28 @@ struct Command {
 // doubled the cost of send() for long runs).
 struct Log {
     static constexpr std::size_t kChunk = std::size_t(1) << 20;  // words (4 MiB)
+    struct Free { void operator()(uint32_t* p) const { std::free(p); } };
     std::vector<Command> cmds;
-    std::vector<std::unique_ptr<uint32_t[]>> chunks;
+    std::vector<std::unique_ptr<uint32_t[], Free>> chunks;
     std::size_t used = kChunk;
+    // Chunks are 2 MiB aligned and marked for transparent huge pages: filling one then takes a
+    // couple of page faults instead of one per 4 KiB (~1.7 us each where measured), which the
+    // sends of a DMA-heavy run paid as they were recorded.
+    static uint32_t* newChunk(std::size_t words) {
+        constexpr std::size_t kHuge = std::size_t(2) << 20;
+        const std::size_t bytes = (words * 4 + kHuge - 1) / kHuge * kHuge;
+        void* p = std::aligned_alloc(kHuge, bytes);
+        if (!p) throw std::bad_alloc();
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+        madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+        return static_cast<uint32_t*>(p);
+    }
     void add(Command::Kind k, uint64_t cycle, int index, double p = 0, const uint32_t* w = nullptr, std::size_t n = 0) {
         uint32_t* dst = nullptr;
         if (n) {
             if (used + n > kChunk) {
-                chunks.emplace_back(new uint32_t[n > kChunk ? n : kChunk]);
+                chunks.emplace_back(newChunk(n > kChunk ? n : kChunk));
                 used = 0;
             }
             dst = chunks.back().get() + used;

@@ -120,14 +120,14 @@ export class Completer {
     // The requested dwords, zero outside the enabled range; the completions' payloads are views of them.
     const dws = this.readBuffers.alloc(t.length);
     if (range.bytes > 0) {
-      const f = rc.mem.checkDma('read', range.addr, range.bytes);
-      if (f) {
-        this.dmaViolation(f, cycle, ctx);
-        action = 'ur'; // in 'record' mode: what an IOMMU fault looks like to the device
-      } else {
-        rc.mem.readInto(range.addr, new Uint8Array(dws.buffer, dws.byteOffset + Number(range.addr - t.address), range.bytes));
+      try {
+        rc.mem.dmaReadInto(range.addr, new Uint8Array(dws.buffer, dws.byteOffset + Number(range.addr - t.address), range.bytes));
         this.stats.dmaReads++;
         this.stats.dmaReadBytes += range.bytes;
+      } catch (e) {
+        if (!(e instanceof DmaFault)) throw e;
+        this.dmaViolation(e, cycle, ctx);
+        action = 'ur'; // in 'record' mode: what an IOMMU fault looks like to the device
       }
     }
 
@@ -208,16 +208,18 @@ export class Completer {
       this.stats.poisonedWrites++; // poisoned data is not committed (the RC would log an error)
       return;
     }
-    const f = rc.mem.checkDma('write', range.addr, range.bytes);
-    if (f) {
-      this.dmaViolation(f, cycle, ctx);
-      return; // dropped, as an IOMMU would
-    }
     // From 3 DW on the byte enables are contiguous (decode enforces 2.2.5): every byte of the
     // range is written and no per-byte mask is needed. Shorter writes may have gaps.
     const off = Number(range.addr - t.address);
     const mask = t.data.length <= 8 ? payloadByteMask(t.data.length / 4, t.firstBe, t.lastBe).subarray(off, off + range.bytes) : undefined;
-    rc.mem.dmaWrite(range.addr, t.data.subarray(off, off + range.bytes), mask);
+    const bytes = off === 0 && range.bytes === t.data.length ? t.data : t.data.subarray(off, off + range.bytes);
+    try {
+      rc.mem.dmaWrite(range.addr, bytes, mask);
+    } catch (e) {
+      if (!(e instanceof DmaFault)) throw e;
+      this.dmaViolation(e, cycle, ctx);
+      return; // dropped, as an IOMMU would
+    }
     this.stats.dmaWrites++;
     this.stats.dmaWriteBytes += range.bytes;
   }

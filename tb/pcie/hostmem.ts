@@ -344,7 +344,7 @@ export class HostMemory {
     while (a < end) {
       const r = this.find(a);
       if (!r) return new DmaFault('unmapped', dir, addr, len, this.nearest(a), a);
-      if (!(r.perm === 'rw' || r.perm === (dir === 'read' ? 'ro' : 'wo'))) return new DmaFault('permission', dir, addr, len, r, a);
+      if (!permits(r.perm, dir)) return new DmaFault('permission', dir, addr, len, r, a);
       a = r.end;
     }
     return null;
@@ -352,20 +352,36 @@ export class HostMemory {
 
   /** A device read: throws DmaFault (with `context`, e.g. the TLP) unless every byte is readable by the device. */
   dmaRead(addr: Addr, len: number, context?: string): Uint8Array {
+    const out = new Uint8Array(checkLen(len));
+    this.dmaReadInto(addr, out, context);
+    return out;
+  }
+
+  /** dmaRead() into `out` (its length is the length read). */
+  dmaReadInto(addr: Addr, out: Uint8Array, context?: string): void {
     const a = toAddr(addr);
-    const f = this.checkDma('read', a, checkLen(len));
+    // The common case first: one region holds it all and lets the device read.
+    const r = this.within(a, out.length);
+    if (r !== undefined && permits(r.perm, 'read')) {
+      r.backing.read(Number(a - r.addr), out);
+      return;
+    }
+    const f = this.checkDma('read', a, out.length);
     if (f) throw withContext(f, context);
-    return this.read(a, len);
+    this.readInto(a, out);
   }
 
   /** A device write, optionally with a per-byte enable mask (bytes whose mask is 0 are left alone). */
   dmaWrite(addr: Addr, data: Uint8Array, mask?: Uint8Array, context?: string): void {
     const a = toAddr(addr);
+    const r = this.within(a, data.length);
+    if (r !== undefined && permits(r.perm, 'write')) {
+      r.backing.write(Number(a - r.addr), data, mask);
+      return;
+    }
     const f = this.checkDma('write', a, data.length);
     if (f) throw withContext(f, context);
-    const r = this.within(a, data.length);
-    if (r) r.backing.write(Number(a - r.addr), data, mask);
-    else this.segments(a, data.length, (r, off, pos, n) => r.backing.write(off, data.subarray(pos, pos + n), mask?.subarray(pos, pos + n)), 'dma write');
+    this.segments(a, data.length, (r, off, pos, n) => r.backing.write(off, data.subarray(pos, pos + n), mask?.subarray(pos, pos + n)), 'dma write');
   }
 
   // ---- internals ----
@@ -415,6 +431,11 @@ export class HostMemory {
       pos += n;
     }
   }
+}
+
+/** Whether a region's permission lets the device access it in that direction. */
+function permits(perm: Perm, dir: 'read' | 'write'): boolean {
+  return perm === 'rw' || perm === (dir === 'read' ? 'ro' : 'wo');
 }
 
 function withContext(f: DmaFault, context?: string): DmaFault {
