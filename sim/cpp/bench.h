@@ -13,7 +13,6 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <iterator>
@@ -109,7 +108,9 @@ struct Error {
 // Drives one sink stream (the device's rx). `S` is a generated traits struct with
 // lanes, setValid(m, v), ready(m), setBeat(m, hdrPortWords, data, keep, sop, eop).
 struct SinkBase {
-    struct Tlp { uint64_t at; std::vector<uint32_t> w; };  // w: packed layout above
+    // w: packed layout above; it points into `own`, or into memory that outlives the queue
+    // (the recorded stimulus), which saves a copy and an allocation per TLP.
+    struct Tlp { uint64_t at; const uint32_t* w; std::vector<uint32_t> own; };
     std::deque<Tlp> queue;
     Prng rng;
     uint64_t idleThr = 0;
@@ -120,11 +121,14 @@ struct SinkBase {
 
     // Keep the queue sorted by injection cycle, FIFO among equal cycles; a TLP that is
     // already on the wire (its first beat offered) stays first whatever comes in.
-    void enqueue(uint64_t at, const uint32_t* w, std::size_t n) {
+    // `stable`: w stays valid as long as the queue needs it (else it is copied).
+    void enqueue(uint64_t at, const uint32_t* w, std::size_t n, bool stable) {
         auto it = queue.end();
         const auto first = (valid || fired || beat > 0) && !queue.empty() ? std::next(queue.begin()) : queue.begin();
         while (it != first && std::prev(it)->at > at) --it;
-        queue.insert(it, Tlp{at, std::vector<uint32_t>(w, w + n)});
+        Tlp t{at, w, {}};
+        if (!stable) { t.own.assign(w, w + n); t.w = t.own.data(); }  // a vector's data survives moves
+        queue.insert(it, std::move(t));
     }
     // Reset drops a partly transferred TLP (the device forgot its first beats, and the rest
     // alone would be garbage); TLPs not started yet stay queued.
@@ -168,13 +172,13 @@ struct Sink : SinkBase {
     inline void sample(Model* m) { fired = valid && S::ready(m); }
 
     void load(Model* m) {
-        const std::vector<uint32_t>& t = queue.front().w;
+        const uint32_t* t = queue.front().w;
         const uint32_t ndw = t[0];
         const uint32_t nbeats = ndw ? (ndw + L - 1) / L : 1;
         const uint32_t first = beat * L;
         const uint32_t n = ndw > first ? (ndw - first < L ? ndw - first : L) : 0;
         uint32_t data[L];
-        std::memcpy(data, t.data() + kTlpHead + first, n * 4);
+        std::memcpy(data, t + kTlpHead + first, n * 4);
         std::memset(data + n, 0, (L - n) * 4);
         // Port word 0 holds bits 31:0, which is DW3: reverse the header dword order.
         const uint32_t hdr[4] = {t[6], t[5], t[4], t[3]};
@@ -324,35 +328,48 @@ struct Command {
 // doubled the cost of send() for long runs).
 struct Log {
     static constexpr std::size_t kChunk = std::size_t(1) << 20;  // words (4 MiB)
-    struct Free { void operator()(uint32_t* p) const { std::free(p); } };
-    std::vector<Command> cmds;
-    std::vector<std::unique_ptr<uint32_t[], Free>> chunks;
-    std::size_t used = kChunk;
-    // Chunks are 2 MiB aligned and marked for transparent huge pages: filling one then takes a
-    // couple of page faults instead of one per 4 KiB (~1.7 us each where measured), which the
-    // sends of a DMA-heavy run paid as they were recorded.
-    static uint32_t* newChunk(std::size_t words) {
-        constexpr std::size_t kHuge = std::size_t(2) << 20;
-        const std::size_t bytes = (words * 4 + kHuge - 1) / kHuge * kHuge;
-        void* p = std::aligned_alloc(kHuge, bytes);
-        if (!p) throw std::bad_alloc();
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-        madvise(p, bytes, MADV_HUGEPAGE);
+    // Chunk memory is mapped with every page present up front (MAP_POPULATE): filled one
+    // 4 KiB page fault at a time, recording a DMA-heavy run's sends cost ~4 us per page here.
+    struct Chunk {
+        uint32_t* p = nullptr;
+        std::size_t bytes = 0;
+        explicit Chunk(std::size_t words) : bytes(words * 4) {
+#if defined(__linux__) && defined(MAP_POPULATE)
+            void* m = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+            if (m == MAP_FAILED) throw std::bad_alloc();
+            p = static_cast<uint32_t*>(m);
+#else
+            p = new uint32_t[words];
 #endif
-        return static_cast<uint32_t*>(p);
-    }
-    void add(Command::Kind k, uint64_t cycle, int index, double p = 0, const uint32_t* w = nullptr, std::size_t n = 0) {
+        }
+        Chunk(Chunk&& o) noexcept : p(o.p), bytes(o.bytes) { o.p = nullptr; }
+        Chunk(const Chunk&) = delete;
+        ~Chunk() {
+            if (!p) return;
+#if defined(__linux__) && defined(MAP_POPULATE)
+            munmap(p, bytes);
+#else
+            delete[] p;
+#endif
+        }
+    };
+    std::vector<Command> cmds;
+    std::vector<Chunk> chunks;
+    std::size_t used = kChunk;
+    // Returns the recorded copy of w (valid as long as the log).
+    const uint32_t* add(Command::Kind k, uint64_t cycle, int index, double p = 0, const uint32_t* w = nullptr, std::size_t n = 0) {
         uint32_t* dst = nullptr;
         if (n) {
             if (used + n > kChunk) {
-                chunks.emplace_back(newChunk(n > kChunk ? n : kChunk));
+                chunks.emplace_back(n > kChunk ? n : kChunk);
                 used = 0;
             }
-            dst = chunks.back().get() + used;
+            dst = chunks.back().p + used;
             std::memcpy(dst, w, n * 4);
             used = n > kChunk ? kChunk : used + n;
         }
         cmds.push_back(Command{k, cycle, index, p, dst, n});
+        return dst;
     }
 };
 
@@ -501,7 +518,8 @@ class Bench {
         cppSeconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     }
 
-    void enqueue(int stream, const uint32_t* w, std::size_t n) {
+    // `stable`: w outlives this bench (a replay's recorded stimulus), so the queue need not copy it.
+    void enqueue(int stream, const uint32_t* w, std::size_t n, bool stable = false) {
         // Validate the whole batch before queueing any of it.
         for (std::size_t o = 0; o < n;) {
             if (o + kTlpHead > n || o + kTlpHead + w[o] > n) throw std::invalid_argument("malformed packed TLP batch");
@@ -510,8 +528,9 @@ class Bench {
         for (std::size_t o = 0; o < n;) {
             const std::size_t len = kTlpHead + w[o];
             const uint64_t at = uint64_t(w[o + 1]) | uint64_t(w[o + 2]) << 32;
-            sinkp_[stream]->enqueue(at, w + o, len);
-            if (record) log.add(Command::Enqueue, cycle, stream, 0, w + o, len);
+            // The recorded copy lives as long as the bench: the queue can point at it.
+            const uint32_t* kept = record ? log.add(Command::Enqueue, cycle, stream, 0, w + o, len) : nullptr;
+            sinkp_[stream]->enqueue(at, kept ? kept : w + o, len, kept != nullptr || stable);
             o += len;
         }
     }
@@ -598,7 +617,7 @@ class Bench {
 
     void apply(const Command& c) {
         switch (c.kind) {
-            case Command::Enqueue: enqueue(c.index, c.w, c.n); break;
+            case Command::Enqueue: enqueue(c.index, c.w, c.n, true); break;
             case Command::RxIdle: setRxIdle(c.index, c.p); break;
             case Command::TxBackpressure: setTxBackpressure(c.index, c.p); break;
             case Command::Reset: reset(uint64_t(c.index)); break;
