@@ -297,6 +297,11 @@ export function tlpLengthDw(t: Tlp): number {
   }
 }
 
+/** An integer in 0..mask, for a mask of the form 2^n - 1 with n <= 31 (see isUint). */
+function fits(v: unknown, mask: number): boolean {
+  return typeof v === 'number' && (v & mask) === v;
+}
+
 /** An integer in 0..2^bits-1 (bits <= 32). */
 function isUint(v: unknown, bits: number): v is number {
   // Masking keeps exactly the integers in range (fractions, negatives, NaN and larger values
@@ -507,6 +512,10 @@ function requireData(t: Tlp, data: unknown, minDw: number, maxDw: number): void 
 
 /** The fields every TLP has fit their bits. */
 function checkCommonFields(t: Tlp | CplDDwords): void {
+  // All at once first (the encoders run this per TLP); field by field only to name the culprit.
+  const tc = t.tc ?? 0;
+  const attr = t.attr ?? 0;
+  if (fits(tc, 7) && fits(attr, 7) && fits(t.requesterId, 0xffff) && fits(t.tag, 0x3ff)) return;
   requireUint(t, 'tc', t.tc ?? 0, 3);
   requireUint(t, 'attr', t.attr ?? 0, 3);
   requireUint(t, 'requesterId', t.requesterId, 16);
@@ -515,6 +524,8 @@ function checkCommonFields(t: Tlp | CplDDwords): void {
 
 /** A completion's own fields fit their bits (or ranges). */
 function checkCompletionFields(t: CplTlp | CplDTlp | CplDDwords): void {
+  const bc = t.byteCount;
+  if (fits(t.completerId, 0xffff) && t.status in STATUS_NAME && fits(bc, 0x1fff) && bc >= 1 && bc <= 4096 && fits(t.lowerAddress, 0x7f)) return;
   requireUint(t, 'completerId', t.completerId, 16);
   if (!(t.status in STATUS_NAME)) fail(t, 'status', `completion status ${t.status} is reserved`);
   if (!Number.isInteger(t.byteCount) || t.byteCount < 1 || t.byteCount > 4096) {
