@@ -87,7 +87,9 @@ idleSim.close();
     if (packed) h.enqueue(0, stage, packTlps(batch, cycles, stage));
     else h.enqueueObjects(0, batch.map((x) => ({ hdr: x.hdr, data: x.data, cycle: sim.cycle })));
     const b = performance.now();
-    sim.run({ untilTx: batch.length, maxCycles: 1e7 });
+    // The harness's run directly, without the room Sim.run passes: the TLPs stay in C++ so both
+    // formats fetch them the same way (packed: Sim.takeTx's copy into its arena and unpacking).
+    h.run(0, 1e7, batch.length, -1, null, null);
     const c = performance.now();
     const got: RawTlp[] = packed ? sim.takeTx() : h.takeTxObjects(0);
     const d = performance.now();
