@@ -520,7 +520,7 @@ module pcie_dma_rd_w256_t16 (
       tag_valid_14 <= 1'b0;
       tag_valid_15 <= 1'b0;
       mrd_valid <= 1'b0;
-      cpl_state <= 2'd0;
+      cpl_state <= CPL_STATE_IDLE;
     end else begin
       if (issue) begin  // gen/pcie/dma_rd.ts:103
         mrd_valid <= 1'b1;  // gen/pcie/dma_rd.ts:104

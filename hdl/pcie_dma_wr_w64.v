@@ -144,7 +144,7 @@ module pcie_dma_wr_w64 (
   // ---- registers
   always @(posedge clk) begin
     if (rst) begin
-      state <= 2'd0;
+      state <= STATE_IDLE;
       err <= 3'd0;
       rem <= 15'd0;
       rd_left <= 11'd0;

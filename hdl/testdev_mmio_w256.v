@@ -210,7 +210,7 @@ module testdev_mmio_w256 (
   // ---- registers
   always @(posedge clk) begin
     if (rst) begin
-      state <= 3'd0;
+      state <= STATE_IDLE;
       bar2_sel <= 1'b0;
       rd_beat_valid <= 1'b0;
       issue_left <= 11'd0;

@@ -467,7 +467,7 @@ export function emitModule(mod: HwModule): string {
     let ind = '    ';
     if (g.reset) {
       lines.push(`    if (${resetCond(g.d)}) begin`);
-      for (const r of g.regs) lines.push(`      ${r.name} <= ${fmtConst(r.resetValue!, r.width, r.signed)};`);
+      for (const r of g.regs) lines.push(`      ${r.name} <= ${r.resetSymbol ?? fmtConst(r.resetValue!, r.width, r.signed)};`);
       lines.push('    end else begin');
       ind = '      ';
     }

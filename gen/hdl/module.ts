@@ -541,6 +541,7 @@ export class ModuleBuilder implements SignalOwner {
       const pname = `${name.toUpperCase()}_${s.toUpperCase()}`;
       consts.set(s, this.constant(pname, i, w));
     });
+    reg.resetSymbol = consts.get(states[0])!.attrs.symbol;
     return new Fsm(this, reg, consts);
   }
 

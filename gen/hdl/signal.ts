@@ -38,6 +38,8 @@ export class Signal extends Expr {
   default?: Expr;
   /** Reset value (registers); undefined: no reset. */
   resetValue?: bigint;
+  /** A name for the reset value in the Verilog (an FSM's first state). */
+  resetSymbol?: string;
   /** Load enable (registers): the register only takes its next value when `enable` is 1. */
   enable?: Expr;
   domain?: ClockDomain;
