@@ -317,7 +317,7 @@ function usage(mod: HwModule): Map<Signal, bigint> {
     if (s.domain && s.kind === 'reg') markUse(s.domain.clock, used);
   }
   for (const m of mod.memories) {
-    markUse(m.domain.clock, used);
+    if (m.domain) markUse(m.domain.clock, used);
     for (const w of m.writes) [w.addr, w.data, w.en, ...(w.strb ? [w.strb] : [])].forEach((e) => markUse(e, used));
     for (const r of m.reads) [r.addr, ...(r.en ? [r.en] : [])].forEach((e) => markUse(e, used));
   }
@@ -559,7 +559,14 @@ function waive(text: string, rule: string, why: string): string {
 
 function emitMemory(m: MemoryDesc, w: ExprWriter, decls: string[], out: string[], procedural: Set<Signal>): void {
   decls.push(`  reg ${range(m.width)}${m.name} [0:${m.depth - 1}];  // ${fmtLoc(m.loc)}`);
-  const clk = m.domain.clock.name;
+  const clk = m.domain?.clock.name ?? '';
+  if (m.init?.length) {
+    const aw = Math.max(1, Math.ceil(Math.log2(m.depth)));
+    const lines = [`  initial begin  // contents, ${fmtLoc(m.loc)}`];
+    m.init.forEach((v, i) => lines.push(`    ${m.name}[${fmtConst(BigInt(i), aw, false)}] = ${fmtConst(v, m.width, false)};`));
+    lines.push('  end');
+    out.push(lines.join('\n'));
+  }
   for (const wr of m.writes) {
     const lines = [`  always @(posedge ${clk}) begin  // ${fmtLoc(wr.loc)}`, `    if (${w.top(wr.en)}) begin`];
     const addr = w.top(wr.addr);

@@ -105,9 +105,12 @@ export interface MemoryDesc {
   name: string;
   width: number;
   depth: number;
-  domain: ClockDomain;
+  /** The clock of the write ports and synchronous reads; none for a ROM read only asynchronously. */
+  domain?: ClockDomain;
   writes: { addr: Expr; data: Expr; en: Expr; strb?: Expr; loc: SrcLoc }[];
   reads: { data: Signal; addr: Expr; en?: Expr; sync: boolean; loc: SrcLoc }[];
+  /** Initial contents from address 0. */
+  init?: bigint[];
   loc: SrcLoc;
 }
 
@@ -514,16 +517,31 @@ export class ModuleBuilder implements SignalOwner {
   }
 
   /** A memory (block RAM when read synchronously, distributed RAM when read asynchronously). */
-  memory(name: string, opts: { width: number; depth: number; domain?: ClockDomain }): Memory {
+  /**
+   * `init` gives initial contents from address 0 (the rest stay unknown): a ROM when there is no write port,
+   * or a RAM's power-up contents (FPGA block and distributed RAMs load them with the bitstream).
+   */
+  memory(name: string, opts: { width: number; depth: number; domain?: ClockDomain; init?: readonly (number | bigint)[] }): Memory {
     const loc = callerLoc();
     this.claim(name, loc);
+    const init = opts.init?.map((v, i) => {
+      const b = BigInt(v);
+      if (b < 0n || b >= 1n << BigInt(opts.width)) {
+        throw new HdlError(`memory '${name}': init[${i}] = ${b} does not fit in ${opts.width} bits`, loc, 'width');
+      }
+      return b;
+    });
+    if (init && init.length > opts.depth) {
+      throw new HdlError(`memory '${name}': ${init.length} initial words for a depth of ${opts.depth}`, loc, 'range');
+    }
     const desc: MemoryDesc = {
       name,
       width: opts.width,
       depth: opts.depth,
-      domain: opts.domain ?? this.clockDomain(),
+      domain: opts.domain,
       writes: [],
       reads: [],
+      init,
       loc,
     };
     this.memories.push(desc);
@@ -688,6 +706,11 @@ export class Memory {
   get addrWidth(): number {
     return log2ceil(this.desc.depth);
   }
+  /** The memory's clock domain (the module's default one unless given), created with the first clocked port. */
+  private clocked(): ClockDomain {
+    if (!this.desc.domain) this.desc.domain = this.m.clockDomain();
+    return this.desc.domain;
+  }
   private checkAddr(addr: Expr, loc: SrcLoc): void {
     if (addr.width !== this.addrWidth || addr.signed) {
       throw new HdlError(
@@ -711,6 +734,7 @@ export class Memory {
     if (strb && (this.width % 8 !== 0 || strb.width !== this.width / 8)) {
       throw new HdlError(`byte enables of memory '${this.desc.name}' must be ${this.width / 8} bits, got ${strb.describe()}`, loc, 'width');
     }
+    this.clocked();
     this.desc.writes.push({ addr, data, en, strb, loc });
   }
   /** A synchronous read port (block RAM): data appears the cycle after `en` (default 1). */
@@ -728,7 +752,7 @@ export class Memory {
       throw new HdlError(`read enable of memory '${this.desc.name}' must be 1 bit, got ${en.describe()}`, loc, 'width');
     }
     const data = this.m.memReadSignal(`${this.desc.name}_rd${this.desc.reads.length}`, uint(this.width), loc);
-    if (sync) data.domain = this.desc.domain;
+    if (sync) data.domain = this.clocked();
     this.desc.reads.push({ data, addr, en, sync, loc });
     return data;
   }
