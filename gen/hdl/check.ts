@@ -5,7 +5,7 @@
 import type { Expr } from './expr';
 import type { HwModule } from './module';
 import { fmtLoc, HdlError, type SrcLoc } from './srcloc';
-import { Signal, type Stmt } from './signal';
+import { type ClockDomain, Signal, type Stmt } from './signal';
 
 /** For each output port name, the input port names it depends on combinationally. */
 export type CombPaths = Map<string, Set<string>>;
@@ -159,6 +159,8 @@ export function checkModule(mod: HwModule): void {
     }
   }
 
+  checkCrossings(mod, deps);
+
   // Combinational loops.
   const isComb = (s: Signal) => combKinds.has(s.kind) || s.kind === 'inst-out' || (s.kind === 'mem-rd' && deps.has(s));
   const state = new Map<Signal, 1 | 2>(); // 1: on the stack, 2: done
@@ -199,5 +201,50 @@ export function checkModule(mod: HwModule): void {
     if (p.kind !== 'output') continue;
     const r = inputsReached(p);
     if (r.size) mod.combPaths.set(p.name, r);
+  }
+}
+
+/**
+ * Clock-domain crossings: a register, memory write port or synchronous read clocked in domain D whose inputs
+ * depend (directly or through combinational logic) on a register of another domain. Such a path needs a
+ * synchronizer: mark its first register `{ synchronizer: true }` (gen/lib/cdc.ts builds them). Inputs and
+ * instance outputs carry no domain here, so crossings through ports are the instantiating designer's to mark.
+ */
+function checkCrossings(mod: HwModule, deps: Map<Signal, Set<Signal>>): void {
+  if (mod.domains.length < 2) return;
+  const memo = new Map<Signal, Set<ClockDomain>>();
+  const sourcesOf = (s: Signal): Set<ClockDomain> => {
+    const hit = memo.get(s);
+    if (hit) return hit;
+    const out = new Set<ClockDomain>();
+    memo.set(s, out);
+    if ((s.kind === 'reg' || s.kind === 'mem-rd') && s.domain) out.add(s.domain);
+    else if (s.kind !== 'input' && s.kind !== 'inst-out') for (const d of deps.get(s) ?? []) for (const x of sourcesOf(d)) out.add(x);
+    return out;
+  };
+  const check = (reader: string, dom: ClockDomain, exprs: Expr[], loc: SrcLoc) => {
+    for (const e of exprs) {
+      for (const r of refsOf(e)) {
+        for (const d of sourcesOf(r)) {
+          if (d === dom) continue;
+          throw new HdlError(
+            `clock-domain crossing: ${reader} (domain '${dom.name}') reads '${r.name}', which depends on domain '${d.name}'; ` +
+              `pass it through a synchronizer (a first register with { synchronizer: true }, e.g. gen/lib/cdc.ts)`,
+            loc,
+            'cdc',
+          );
+        }
+      }
+    }
+  };
+  walkStmts(mod.stmts, (s, guards) => {
+    if (s.k !== 'assign' || s.target.kind !== 'reg' || s.target.synchronizer) return;
+    const t = s.target;
+    check(`register '${t.name}'`, t.domain!, [s.value, ...guards, ...(t.enable ? [t.enable] : [])], s.loc);
+  });
+  for (const m of mod.memories) {
+    if (!m.domain) continue;
+    for (const w of m.writes) check(`memory '${m.name}' write port`, m.domain, [w.addr, w.data, w.en, ...(w.strb ? [w.strb] : [])], w.loc);
+    for (const r of m.reads) if (r.sync) check(`memory '${m.name}' read port`, m.domain, [r.addr, ...(r.en ? [r.en] : [])], r.loc);
   }
 }

@@ -190,6 +190,11 @@ export interface RegOptions {
   /** Load enable. */
   en?: Expr;
   domain?: ClockDomain;
+  /**
+   * The register is the first stage of a synchronizer: it samples a signal of another clock domain on
+   * purpose. Without this, a register reading another domain's register is a clock-domain-crossing error.
+   */
+  synchronizer?: boolean;
 }
 
 export interface DomainOptions {
@@ -347,6 +352,7 @@ export class ModuleBuilder implements SignalOwner {
 
   private configureReg(s: Signal, opts: RegOptions, loc: SrcLoc): void {
     s.domain = opts.domain ?? this.clockDomain();
+    if (opts.synchronizer) s.synchronizer = true;
     if (opts.reset !== undefined) {
       const v = lift(opts.reset, s, `reset value of '${s.name}'`);
       s.resetValue = v.attrs.value;

@@ -36,6 +36,8 @@ export interface InterfaceRef {
 export class Signal extends Expr {
   /** Value taken on paths where the signal is not assigned (combinational signals only). */
   default?: Expr;
+  /** First stage of a synchronizer: may sample signals of other clock domains (the CDC check allows it). */
+  synchronizer?: boolean;
   /** Reset value (registers); undefined: no reset. */
   resetValue?: bigint;
   /** A name for the reset value in the Verilog (an FSM's first state). */

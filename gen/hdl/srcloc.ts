@@ -107,4 +107,5 @@ export type HdlErrorKind =
   | 'name'
   | 'type'
   | 'context'
-  | 'param';
+  | 'param'
+  | 'cdc';

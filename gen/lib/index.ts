@@ -9,3 +9,4 @@ export { priorityEncode, prefixOr, isolateLowest, oneHotIndex, decode, PriorityE
 export type { PriorityEncoderParams } from './priority';
 export { upCounter, occupancyCounter, creditCounter, Counter, OccupancyCounter, CreditCounter } from './counter';
 export type { CreditOptions, CreditCounterParams } from './counter';
+export { syncBits } from './cdc';
