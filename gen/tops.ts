@@ -25,7 +25,10 @@ export interface TopConfig {
 export const tops: TopConfig[] = [
   { description: 'LUTRAM FIFO, 64 bits x 16', elaborate: () => Fifo.elaborate({ width: 64, depth: 16 }) },
   { description: 'block-RAM FIFO, 64 bits x 512', elaborate: () => BramFifo.elaborate({ width: 64, depth: 512 }) },
-  { description: 'register slice (2-entry skid buffer), 256 bits', elaborate: () => RegSlice.elaborate({ width: 256 }) },
+  {
+    description: 'register slice (2-entry skid buffer), 256 bits',
+    elaborate: () => RegSlice.elaborate({ width: 256 }),
+  },
   { description: 'forward pipeline register, 256 bits', elaborate: () => PipeReg.elaborate({ width: 256 }) },
   { description: 'round-robin arbiter, 16 requesters', elaborate: () => RoundRobinArbiter.elaborate({ n: 16 }) },
   { description: 'fixed-priority arbiter, 16 requesters', elaborate: () => FixedPriorityArbiter.elaborate({ n: 16 }) },
@@ -33,6 +36,12 @@ export const tops: TopConfig[] = [
   { description: 'modulo counter, 1000', elaborate: () => Counter.elaborate({ modulus: 1000 }) },
   { description: 'occupancy counter, 0..256', elaborate: () => OccupancyCounter.elaborate({ max: 256 }) },
   { description: 'credit counter, 64 credits', elaborate: () => CreditCounter.elaborate({ max: 64 }) },
-  { description: 'PCIe test endpoint (config, MMIO, DMA, MSI-X), 64-bit TLP stream', elaborate: () => Testdev.elaborate({ W: 64 }) },
-  { description: 'PCIe test endpoint (config, MMIO, DMA, MSI-X), 256-bit TLP stream', elaborate: () => Testdev.elaborate({ W: 256 }) },
+  {
+    description: 'PCIe test endpoint (config, MMIO, DMA, MSI-X), 64-bit TLP stream',
+    elaborate: () => Testdev.elaborate({ W: 64 }),
+  },
+  {
+    description: 'PCIe test endpoint (config, MMIO, DMA, MSI-X), 256-bit TLP stream',
+    elaborate: () => Testdev.elaborate({ W: 256 }),
+  },
 ];

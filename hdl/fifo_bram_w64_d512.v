@@ -28,16 +28,16 @@ module fifo_bram_w64_d512 (
   wire [63:0] out_slice_out_data;  // gen/lib/fifo.ts:86
   wire rd_move;  // gen/lib/fifo.ts:88
   wire rd_en;  // gen/lib/fifo.ts:91
-  reg [9:0] in_ram;  // gen/lib/counter.ts:55
-  reg in_ram_empty;  // gen/lib/counter.ts:56
-  reg in_ram_full;  // gen/lib/counter.ts:57
-  wire in_ram_up;  // gen/lib/counter.ts:58
-  wire in_ram_down;  // gen/lib/counter.ts:59
-  reg [9:0] used;  // gen/lib/counter.ts:55
-  reg used_empty;  // gen/lib/counter.ts:56
-  reg used_full;  // gen/lib/counter.ts:57
-  wire used_up;  // gen/lib/counter.ts:58
-  wire used_down;  // gen/lib/counter.ts:59
+  reg [9:0] in_ram;  // gen/lib/counter.ts:57
+  reg in_ram_empty;  // gen/lib/counter.ts:58
+  reg in_ram_full;  // gen/lib/counter.ts:59
+  wire in_ram_up;  // gen/lib/counter.ts:60
+  wire in_ram_down;  // gen/lib/counter.ts:61
+  reg [9:0] used;  // gen/lib/counter.ts:57
+  reg used_empty;  // gen/lib/counter.ts:58
+  reg used_full;  // gen/lib/counter.ts:59
+  wire used_up;  // gen/lib/counter.ts:60
+  wire used_down;  // gen/lib/counter.ts:61
   reg [63:0] mem_rd0;  // gen/lib/fifo.ts:99
   reg [63:0] mem [0:511];  // gen/lib/fifo.ts:79
 
@@ -63,10 +63,10 @@ module fifo_bram_w64_d512 (
   assign out_slice_out_ready = deq_ready;  // gen/lib/fifo.ts:114
   assign rd_move = rd_valid & out_slice_in_ready;  // gen/lib/fifo.ts:88
   assign rd_en = (~in_ram_empty) & ((~rd_valid) | out_slice_in_ready);  // gen/lib/fifo.ts:96
-  assign in_ram_up = ((enq_valid & enq_ready) & (~rd_en)) & (~in_ram_full);  // gen/lib/counter.ts:58
-  assign in_ram_down = (rd_en & (~(enq_valid & enq_ready))) & (~in_ram_empty);  // gen/lib/counter.ts:59
-  assign used_up = ((enq_valid & enq_ready) & (~(deq_valid & deq_ready))) & (~used_full);  // gen/lib/counter.ts:58
-  assign used_down = ((deq_valid & deq_ready) & (~(enq_valid & enq_ready))) & (~used_empty);  // gen/lib/counter.ts:59
+  assign in_ram_up = ((enq_valid & enq_ready) & (~rd_en)) & (~in_ram_full);  // gen/lib/counter.ts:60
+  assign in_ram_down = (rd_en & (~(enq_valid & enq_ready))) & (~in_ram_empty);  // gen/lib/counter.ts:61
+  assign used_up = ((enq_valid & enq_ready) & (~(deq_valid & deq_ready))) & (~used_full);  // gen/lib/counter.ts:60
+  assign used_down = ((deq_valid & deq_ready) & (~(enq_valid & enq_ready))) & (~used_empty);  // gen/lib/counter.ts:61
 
   // ---- registers
   always @(posedge clk) begin
@@ -81,23 +81,23 @@ module fifo_bram_w64_d512 (
       used_empty <= 1'b1;
       used_full <= 1'b0;
     end else begin
-      if (in_ram_up) begin  // gen/lib/counter.ts:60
-        in_ram <= in_ram + 10'd1;  // gen/lib/counter.ts:61
-        in_ram_empty <= 1'b0;  // gen/lib/counter.ts:62
-        in_ram_full <= in_ram == 10'd511;  // gen/lib/counter.ts:63
-      end else if (in_ram_down) begin  // gen/lib/counter.ts:64
-        in_ram <= in_ram - 10'd1;  // gen/lib/counter.ts:65
-        in_ram_empty <= in_ram == 10'd1;  // gen/lib/counter.ts:66
-        in_ram_full <= 1'b0;  // gen/lib/counter.ts:67
+      if (in_ram_up) begin  // gen/lib/counter.ts:62
+        in_ram <= in_ram + 10'd1;  // gen/lib/counter.ts:63
+        in_ram_empty <= 1'b0;  // gen/lib/counter.ts:64
+        in_ram_full <= in_ram == 10'd511;  // gen/lib/counter.ts:65
+      end else if (in_ram_down) begin  // gen/lib/counter.ts:66
+        in_ram <= in_ram - 10'd1;  // gen/lib/counter.ts:67
+        in_ram_empty <= in_ram == 10'd1;  // gen/lib/counter.ts:68
+        in_ram_full <= 1'b0;  // gen/lib/counter.ts:69
       end
-      if (used_up) begin  // gen/lib/counter.ts:60
-        used <= used + 10'd1;  // gen/lib/counter.ts:61
-        used_empty <= 1'b0;  // gen/lib/counter.ts:62
-        used_full <= used == 10'd511;  // gen/lib/counter.ts:63
-      end else if (used_down) begin  // gen/lib/counter.ts:64
-        used <= used - 10'd1;  // gen/lib/counter.ts:65
-        used_empty <= used == 10'd1;  // gen/lib/counter.ts:66
-        used_full <= 1'b0;  // gen/lib/counter.ts:67
+      if (used_up) begin  // gen/lib/counter.ts:62
+        used <= used + 10'd1;  // gen/lib/counter.ts:63
+        used_empty <= 1'b0;  // gen/lib/counter.ts:64
+        used_full <= used == 10'd511;  // gen/lib/counter.ts:65
+      end else if (used_down) begin  // gen/lib/counter.ts:66
+        used <= used - 10'd1;  // gen/lib/counter.ts:67
+        used_empty <= used == 10'd1;  // gen/lib/counter.ts:68
+        used_full <= 1'b0;  // gen/lib/counter.ts:69
       end
       if (enq_valid & enq_ready) begin  // gen/lib/fifo.ts:100
         wr_ptr <= wr_ptr + 9'd1;  // gen/lib/fifo.ts:100

@@ -19,11 +19,11 @@ module fifo_w256_d4 (
   // ---- declarations
   reg [1:0] wr_ptr;  // gen/lib/fifo.ts:41
   reg [1:0] rd_ptr;  // gen/lib/fifo.ts:42
-  reg [2:0] used;  // gen/lib/counter.ts:55
-  reg used_empty;  // gen/lib/counter.ts:56
-  reg used_full;  // gen/lib/counter.ts:57
-  wire used_up;  // gen/lib/counter.ts:58
-  wire used_down;  // gen/lib/counter.ts:59
+  reg [2:0] used;  // gen/lib/counter.ts:57
+  reg used_empty;  // gen/lib/counter.ts:58
+  reg used_full;  // gen/lib/counter.ts:59
+  wire used_up;  // gen/lib/counter.ts:60
+  wire used_down;  // gen/lib/counter.ts:61
   wire [255:0] mem_rd0;  // gen/lib/fifo.ts:47
   reg [255:0] mem [0:3];  // gen/lib/fifo.ts:40
 
@@ -32,8 +32,8 @@ module fifo_w256_d4 (
   assign deq_valid = ~used_empty;  // gen/lib/fifo.ts:46
   assign deq_data = mem_rd0;  // gen/lib/fifo.ts:47
   assign count = used;  // gen/lib/fifo.ts:48
-  assign used_up = ((enq_valid & enq_ready) & (~(deq_valid & deq_ready))) & (~used_full);  // gen/lib/counter.ts:58
-  assign used_down = ((deq_valid & deq_ready) & (~(enq_valid & enq_ready))) & (~used_empty);  // gen/lib/counter.ts:59
+  assign used_up = ((enq_valid & enq_ready) & (~(deq_valid & deq_ready))) & (~used_full);  // gen/lib/counter.ts:60
+  assign used_down = ((deq_valid & deq_ready) & (~(enq_valid & enq_ready))) & (~used_empty);  // gen/lib/counter.ts:61
 
   // ---- registers
   always @(posedge clk) begin
@@ -44,14 +44,14 @@ module fifo_w256_d4 (
       used_empty <= 1'b1;
       used_full <= 1'b0;
     end else begin
-      if (used_up) begin  // gen/lib/counter.ts:60
-        used <= used + 3'd1;  // gen/lib/counter.ts:61
-        used_empty <= 1'b0;  // gen/lib/counter.ts:62
-        used_full <= used == 3'd3;  // gen/lib/counter.ts:63
-      end else if (used_down) begin  // gen/lib/counter.ts:64
-        used <= used - 3'd1;  // gen/lib/counter.ts:65
-        used_empty <= used == 3'd1;  // gen/lib/counter.ts:66
-        used_full <= 1'b0;  // gen/lib/counter.ts:67
+      if (used_up) begin  // gen/lib/counter.ts:62
+        used <= used + 3'd1;  // gen/lib/counter.ts:63
+        used_empty <= 1'b0;  // gen/lib/counter.ts:64
+        used_full <= used == 3'd3;  // gen/lib/counter.ts:65
+      end else if (used_down) begin  // gen/lib/counter.ts:66
+        used <= used - 3'd1;  // gen/lib/counter.ts:67
+        used_empty <= used == 3'd1;  // gen/lib/counter.ts:68
+        used_full <= 1'b0;  // gen/lib/counter.ts:69
       end
       if (enq_valid & enq_ready) begin  // gen/lib/fifo.ts:52
         wr_ptr <= wr_ptr + 2'd1;  // gen/lib/fifo.ts:52

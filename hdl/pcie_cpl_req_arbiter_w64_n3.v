@@ -47,16 +47,16 @@ module pcie_cpl_req_arbiter_w64_n3 (
   reg [1:0] owner;  // gen/pcie/arbiter.ts:46
   reg [1:0] last;  // gen/pcie/arbiter.ts:47
   wire [1:0] grant;  // gen/pcie/arbiter.ts:52
-  reg _select_0;  // gen/pcie/arbiter.ts:56
-  reg [127:0] _select_1;  // gen/pcie/arbiter.ts:56
-  reg [2:0] _select_2;  // gen/pcie/arbiter.ts:56
-  reg [63:0] _select_3;  // gen/pcie/arbiter.ts:56
-  reg [1:0] _select_4;  // gen/pcie/arbiter.ts:56
-  reg _select_5;  // gen/pcie/arbiter.ts:56
-  reg _select_6;  // gen/pcie/arbiter.ts:56
+  reg _select_0;  // gen/pcie/arbiter.ts:57
+  reg [127:0] _select_1;  // gen/pcie/arbiter.ts:57
+  reg [2:0] _select_2;  // gen/pcie/arbiter.ts:57
+  reg [63:0] _select_3;  // gen/pcie/arbiter.ts:57
+  reg [1:0] _select_4;  // gen/pcie/arbiter.ts:57
+  reg _select_5;  // gen/pcie/arbiter.ts:57
+  reg _select_6;  // gen/pcie/arbiter.ts:57
 
   // ---- combinational logic
-  always @* begin  // gen/pcie/arbiter.ts:56
+  always @* begin  // gen/pcie/arbiter.ts:57
     case (grant)
       2'd0: _select_0 = in0_valid;
       2'd1: _select_0 = in1_valid;
@@ -64,7 +64,7 @@ module pcie_cpl_req_arbiter_w64_n3 (
       default: _select_0 = in2_valid;
     endcase
   end
-  always @* begin  // gen/pcie/arbiter.ts:56
+  always @* begin  // gen/pcie/arbiter.ts:57
     case (grant)
       2'd0: _select_1 = in0_hdr;
       2'd1: _select_1 = in1_hdr;
@@ -72,7 +72,7 @@ module pcie_cpl_req_arbiter_w64_n3 (
       default: _select_1 = in2_hdr;
     endcase
   end
-  always @* begin  // gen/pcie/arbiter.ts:56
+  always @* begin  // gen/pcie/arbiter.ts:57
     case (grant)
       2'd0: _select_2 = in0_status;
       2'd1: _select_2 = in1_status;
@@ -80,7 +80,7 @@ module pcie_cpl_req_arbiter_w64_n3 (
       default: _select_2 = in2_status;
     endcase
   end
-  always @* begin  // gen/pcie/arbiter.ts:56
+  always @* begin  // gen/pcie/arbiter.ts:57
     case (grant)
       2'd0: _select_3 = in0_data;
       2'd1: _select_3 = in1_data;
@@ -88,7 +88,7 @@ module pcie_cpl_req_arbiter_w64_n3 (
       default: _select_3 = in2_data;
     endcase
   end
-  always @* begin  // gen/pcie/arbiter.ts:56
+  always @* begin  // gen/pcie/arbiter.ts:57
     case (grant)
       2'd0: _select_4 = in0_keep;
       2'd1: _select_4 = in1_keep;
@@ -96,7 +96,7 @@ module pcie_cpl_req_arbiter_w64_n3 (
       default: _select_4 = in2_keep;
     endcase
   end
-  always @* begin  // gen/pcie/arbiter.ts:56
+  always @* begin  // gen/pcie/arbiter.ts:57
     case (grant)
       2'd0: _select_5 = in0_sop;
       2'd1: _select_5 = in1_sop;
@@ -104,7 +104,7 @@ module pcie_cpl_req_arbiter_w64_n3 (
       default: _select_5 = in2_sop;
     endcase
   end
-  always @* begin  // gen/pcie/arbiter.ts:56
+  always @* begin  // gen/pcie/arbiter.ts:57
     case (grant)
       2'd0: _select_6 = in0_eop;
       2'd1: _select_6 = in1_eop;
@@ -112,9 +112,9 @@ module pcie_cpl_req_arbiter_w64_n3 (
       default: _select_6 = in2_eop;
     endcase
   end
-  assign in0_ready = out_ready & (grant == 2'd0);  // gen/pcie/arbiter.ts:58
-  assign in1_ready = out_ready & (grant == 2'd1);  // gen/pcie/arbiter.ts:58
-  assign in2_ready = out_ready & (grant == 2'd2);  // gen/pcie/arbiter.ts:58
+  assign in0_ready = out_ready & (grant == 2'd0);  // gen/pcie/arbiter.ts:63
+  assign in1_ready = out_ready & (grant == 2'd1);  // gen/pcie/arbiter.ts:63
+  assign in2_ready = out_ready & (grant == 2'd2);  // gen/pcie/arbiter.ts:63
   assign out_valid = _select_0;  // gen/pcie/arbiter.ts:56
   assign out_hdr = _select_1;  // gen/pcie/arbiter.ts:56
   assign out_status = _select_2;  // gen/pcie/arbiter.ts:56
@@ -131,13 +131,13 @@ module pcie_cpl_req_arbiter_w64_n3 (
       owner <= 2'd0;
       last <= 2'd2;
     end else begin
-      if (out_valid) begin  // gen/pcie/arbiter.ts:62
-        if (out_ready & out_eop) begin  // gen/pcie/arbiter.ts:63
-          locked <= 1'b0;  // gen/pcie/arbiter.ts:64
-          last <= grant;  // gen/pcie/arbiter.ts:65
+      if (out_valid) begin  // gen/pcie/arbiter.ts:67
+        if (out_ready & out_eop) begin  // gen/pcie/arbiter.ts:68
+          locked <= 1'b0;  // gen/pcie/arbiter.ts:69
+          last <= grant;  // gen/pcie/arbiter.ts:70
         end else begin
-          locked <= 1'b1;  // gen/pcie/arbiter.ts:67
-          owner <= grant;  // gen/pcie/arbiter.ts:68
+          locked <= 1'b1;  // gen/pcie/arbiter.ts:72
+          owner <= grant;  // gen/pcie/arbiter.ts:73
         end
       end
     end

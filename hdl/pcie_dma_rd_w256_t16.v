@@ -52,9 +52,9 @@ module pcie_dma_rd_w256_t16 (
 
   // ---- declarations
   /* verilator lint_off UNUSEDPARAM */
-  localparam [1:0] CPL_STATE_IDLE = 2'd0;  // gen/pcie/dma_rd.ts:141
-  localparam [1:0] CPL_STATE_DATA = 2'd1;  // gen/pcie/dma_rd.ts:141
-  localparam [1:0] CPL_STATE_DROP = 2'd2;  // gen/pcie/dma_rd.ts:141
+  localparam [1:0] CPL_STATE_IDLE = 2'd0;  // gen/pcie/dma_rd.ts:142
+  localparam [1:0] CPL_STATE_DATA = 2'd1;  // gen/pcie/dma_rd.ts:142
+  localparam [1:0] CPL_STATE_DROP = 2'd2;  // gen/pcie/dma_rd.ts:142
   /* verilator lint_on UNUSEDPARAM */
 
   reg running;  // gen/pcie/dma_rd.ts:69
@@ -150,49 +150,49 @@ module pcie_dma_rd_w256_t16 (
   wire issue;  // gen/pcie/dma_rd.ts:98
   wire [12:0] chunk;  // gen/pcie/dma_rd.ts:99
   wire [3:0] alloc_tag;  // gen/pcie/dma_rd.ts:101
-  reg [1:0] cpl_state;  // gen/pcie/dma_rd.ts:141
-  wire [3:0] cpl_tag;  // gen/pcie/dma_rd.ts:144
-  wire cpl_known;  // gen/pcie/dma_rd.ts:145
+  reg [1:0] cpl_state;  // gen/pcie/dma_rd.ts:142
+  wire [3:0] cpl_tag;  // gen/pcie/dma_rd.ts:145
+  wire cpl_known;  // gen/pcie/dma_rd.ts:146
   /* verilator lint_off UNUSEDSIGNAL */  // partly unused
-  wire [14:0] cpl_first_byte;  // gen/pcie/dma_rd.ts:149
+  wire [14:0] cpl_first_byte;  // gen/pcie/dma_rd.ts:150
   /* verilator lint_on UNUSEDSIGNAL */
-  wire cpl_is_last;  // gen/pcie/dma_rd.ts:153
-  reg [12:0] wr_addr;  // gen/pcie/dma_rd.ts:156
-  reg [12:0] last_dw;  // gen/pcie/dma_rd.ts:157
-  reg [3:0] first_be;  // gen/pcie/dma_rd.ts:158
-  reg [3:0] last_be;  // gen/pcie/dma_rd.ts:159
-  reg first_beat;  // gen/pcie/dma_rd.ts:160
-  reg last_cpl;  // gen/pcie/dma_rd.ts:161
-  reg [3:0] cur_tag;  // gen/pcie/dma_rd.ts:162
-  wire finishing;  // gen/pcie/dma_rd.ts:247
-  wire _or_0;  // gen/pcie/dma_rd.ts:246
-  reg [6:0] _select_1;  // gen/pcie/dma_rd.ts:150
-  reg [14:0] _select_2;  // gen/pcie/dma_rd.ts:147
-  reg [14:0] _select_3;  // gen/pcie/dma_rd.ts:146
+  wire cpl_is_last;  // gen/pcie/dma_rd.ts:154
+  reg [12:0] wr_addr;  // gen/pcie/dma_rd.ts:157
+  reg [12:0] last_dw;  // gen/pcie/dma_rd.ts:158
+  reg [3:0] first_be;  // gen/pcie/dma_rd.ts:159
+  reg [3:0] last_be;  // gen/pcie/dma_rd.ts:160
+  reg first_beat;  // gen/pcie/dma_rd.ts:161
+  reg last_cpl;  // gen/pcie/dma_rd.ts:162
+  reg [3:0] cur_tag;  // gen/pcie/dma_rd.ts:163
+  wire finishing;  // gen/pcie/dma_rd.ts:272
+  wire _or_0;  // gen/pcie/dma_rd.ts:271
+  reg [6:0] _select_1;  // gen/pcie/dma_rd.ts:151
+  reg [14:0] _select_2;  // gen/pcie/dma_rd.ts:148
+  reg [14:0] _select_3;  // gen/pcie/dma_rd.ts:147
   reg [12:0] _select_6;  // gen/pcie/dma_common.ts:26
   wire [14:0] _zext_5;  // gen/pcie/dma_common.ts:42
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [14:0] _mux_4;  // gen/pcie/dma_common.ts:43
   /* verilator lint_on UNUSEDSIGNAL */
-  reg _select_7;  // gen/pcie/dma_rd.ts:145
-  wire [2:0] _mux_8;  // gen/pcie/dma_rd.ts:245
+  reg _select_7;  // gen/pcie/dma_rd.ts:146
+  wire [2:0] _mux_8;  // gen/pcie/dma_rd.ts:265
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [13:0] _add_9;  // gen/pcie/tlp.ts:217
+  wire [13:0] _add_9;  // gen/pcie/tlp.ts:237
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [13:0] _sub_11;  // gen/pcie/tlp.ts:219
+  wire [13:0] _sub_11;  // gen/pcie/tlp.ts:239
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [3:0] _select_10;  // gen/pcie/tlp.ts:207
-  reg [3:0] _select_12;  // gen/pcie/tlp.ts:202
-  reg [3:0] _select_13;  // gen/pcie/tlp.ts:202
+  reg [3:0] _select_10;  // gen/pcie/tlp.ts:227
+  reg [3:0] _select_12;  // gen/pcie/tlp.ts:222
+  reg [3:0] _select_13;  // gen/pcie/tlp.ts:222
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [14:0] _sub_14;  // gen/pcie/dma_rd.ts:154
+  wire [14:0] _sub_14;  // gen/pcie/dma_rd.ts:155
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [3:0] _select_15;  // gen/pcie/tlp.ts:207
+  reg [3:0] _select_15;  // gen/pcie/tlp.ts:227
 
   // ---- combinational logic
-  assign _or_0 = (((((((((((((tag_valid_0 | tag_valid_1) | tag_valid_2) | tag_valid_3) | tag_valid_4) | tag_valid_5) | tag_valid_6) | tag_valid_7) | tag_valid_8) | tag_valid_9) | tag_valid_10) | tag_valid_11) | tag_valid_12) | tag_valid_13) | tag_valid_14;  // gen/pcie/dma_rd.ts:246
-  always @* begin  // gen/pcie/dma_rd.ts:150
+  assign _or_0 = (((((((((((((tag_valid_0 | tag_valid_1) | tag_valid_2) | tag_valid_3) | tag_valid_4) | tag_valid_5) | tag_valid_6) | tag_valid_7) | tag_valid_8) | tag_valid_9) | tag_valid_10) | tag_valid_11) | tag_valid_12) | tag_valid_13) | tag_valid_14;  // gen/pcie/dma_rd.ts:271
+  always @* begin  // gen/pcie/dma_rd.ts:151
     case (cpl_tag)
       4'd0: _select_1 = tag_host_end_0;
       4'd1: _select_1 = tag_host_end_1;
@@ -213,7 +213,7 @@ module pcie_dma_rd_w256_t16 (
       default: _select_1 = tag_host_end_0;
     endcase
   end
-  always @* begin  // gen/pcie/dma_rd.ts:147
+  always @* begin  // gen/pcie/dma_rd.ts:148
     case (cpl_tag)
       4'd0: _select_2 = tag_end_0;
       4'd1: _select_2 = tag_end_1;
@@ -234,7 +234,7 @@ module pcie_dma_rd_w256_t16 (
       default: _select_2 = tag_end_0;
     endcase
   end
-  always @* begin  // gen/pcie/dma_rd.ts:146
+  always @* begin  // gen/pcie/dma_rd.ts:147
     case (cpl_tag)
       4'd0: _select_3 = tag_start_0;
       4'd1: _select_3 = tag_start_1;
@@ -268,7 +268,7 @@ module pcie_dma_rd_w256_t16 (
   end
   assign _zext_5 = {2'd0, (_select_6 - ({1'b0, host[11:0]} & (_select_6 - 13'd1)))};  // gen/pcie/dma_common.ts:42
   assign _mux_4 = (rem < _zext_5) ? rem : _zext_5;  // gen/pcie/dma_common.ts:43
-  always @* begin  // gen/pcie/dma_rd.ts:145
+  always @* begin  // gen/pcie/dma_rd.ts:146
     case (cpl_tag)
       4'd0: _select_7 = tag_valid_0;
       4'd1: _select_7 = tag_valid_1;
@@ -289,10 +289,10 @@ module pcie_dma_rd_w256_t16 (
       default: _select_7 = tag_valid_0;
     endcase
   end
-  assign _mux_8 = ((((((((((((((((tag_valid_0 & (tag_timer_0 == 24'd0)) | (tag_valid_1 & (tag_timer_1 == 24'd0))) | (tag_valid_2 & (tag_timer_2 == 24'd0))) | (tag_valid_3 & (tag_timer_3 == 24'd0))) | (tag_valid_4 & (tag_timer_4 == 24'd0))) | (tag_valid_5 & (tag_timer_5 == 24'd0))) | (tag_valid_6 & (tag_timer_6 == 24'd0))) | (tag_valid_7 & (tag_timer_7 == 24'd0))) | (tag_valid_8 & (tag_timer_8 == 24'd0))) | (tag_valid_9 & (tag_timer_9 == 24'd0))) | (tag_valid_10 & (tag_timer_10 == 24'd0))) | (tag_valid_11 & (tag_timer_11 == 24'd0))) | (tag_valid_12 & (tag_timer_12 == 24'd0))) | (tag_valid_13 & (tag_timer_13 == 24'd0))) | (tag_valid_14 & (tag_timer_14 == 24'd0))) | (tag_valid_15 & (tag_timer_15 == 24'd0))) ? 3'd5 : (((running & (~bus_master)) & (rem != 15'd0)) ? 3'd1 : 3'd0);  // gen/pcie/dma_rd.ts:245
-  assign _add_9 = ({12'd0, host[1:0]} + {1'b0, chunk}) + 14'd3;  // gen/pcie/tlp.ts:217
-  assign _sub_11 = ({12'd0, host[1:0]} + {1'b0, chunk}) - 14'd1;  // gen/pcie/tlp.ts:219
-  always @* begin  // gen/pcie/tlp.ts:207
+  assign _mux_8 = ((((((((((((((((tag_valid_0 & (tag_timer_0 == 24'd0)) | (tag_valid_1 & (tag_timer_1 == 24'd0))) | (tag_valid_2 & (tag_timer_2 == 24'd0))) | (tag_valid_3 & (tag_timer_3 == 24'd0))) | (tag_valid_4 & (tag_timer_4 == 24'd0))) | (tag_valid_5 & (tag_timer_5 == 24'd0))) | (tag_valid_6 & (tag_timer_6 == 24'd0))) | (tag_valid_7 & (tag_timer_7 == 24'd0))) | (tag_valid_8 & (tag_timer_8 == 24'd0))) | (tag_valid_9 & (tag_timer_9 == 24'd0))) | (tag_valid_10 & (tag_timer_10 == 24'd0))) | (tag_valid_11 & (tag_timer_11 == 24'd0))) | (tag_valid_12 & (tag_timer_12 == 24'd0))) | (tag_valid_13 & (tag_timer_13 == 24'd0))) | (tag_valid_14 & (tag_timer_14 == 24'd0))) | (tag_valid_15 & (tag_timer_15 == 24'd0))) ? 3'd5 : (((running & (~bus_master)) & (rem != 15'd0)) ? 3'd1 : 3'd0);  // gen/pcie/dma_rd.ts:265
+  assign _add_9 = ({12'd0, host[1:0]} + {1'b0, chunk}) + 14'd3;  // gen/pcie/tlp.ts:237
+  assign _sub_11 = ({12'd0, host[1:0]} + {1'b0, chunk}) - 14'd1;  // gen/pcie/tlp.ts:239
+  always @* begin  // gen/pcie/tlp.ts:227
     case (_sub_11[1:0])
       2'd0: _select_10 = 4'd1;
       2'd1: _select_10 = 4'd3;
@@ -301,7 +301,7 @@ module pcie_dma_rd_w256_t16 (
       default: _select_10 = 4'd1;
     endcase
   end
-  always @* begin  // gen/pcie/tlp.ts:202
+  always @* begin  // gen/pcie/tlp.ts:222
     case (host[1:0])
       2'd0: _select_12 = 4'd15;
       2'd1: _select_12 = 4'd14;
@@ -310,7 +310,7 @@ module pcie_dma_rd_w256_t16 (
       default: _select_12 = 4'd15;
     endcase
   end
-  always @* begin  // gen/pcie/tlp.ts:202
+  always @* begin  // gen/pcie/tlp.ts:222
     case (cpl_first_byte[1:0])
       2'd0: _select_13 = 4'd15;
       2'd1: _select_13 = 4'd14;
@@ -319,8 +319,8 @@ module pcie_dma_rd_w256_t16 (
       default: _select_13 = 4'd15;
     endcase
   end
-  assign _sub_14 = _select_2 - 15'd1;  // gen/pcie/dma_rd.ts:154
-  always @* begin  // gen/pcie/tlp.ts:207
+  assign _sub_14 = _select_2 - 15'd1;  // gen/pcie/dma_rd.ts:155
+  always @* begin  // gen/pcie/tlp.ts:227
     case (_sub_14[1:0])
       2'd0: _select_15 = 4'd1;
       2'd1: _select_15 = 4'd3;
@@ -329,10 +329,10 @@ module pcie_dma_rd_w256_t16 (
       default: _select_15 = 4'd1;
     endcase
   end
-  assign busy = running;  // gen/pcie/dma_rd.ts:257
-  assign done = finishing;  // gen/pcie/dma_rd.ts:258
-  assign error = err;  // gen/pcie/dma_rd.ts:259
-  assign outstanding = _or_0 | tag_valid_15;  // gen/pcie/dma_rd.ts:260
+  assign busy = running;  // gen/pcie/dma_rd.ts:283
+  assign done = finishing;  // gen/pcie/dma_rd.ts:284
+  assign error = err;  // gen/pcie/dma_rd.ts:285
+  assign outstanding = _or_0 | tag_valid_15;  // gen/pcie/dma_rd.ts:286
   assign req_valid = mrd_valid;  // gen/pcie/dma_rd.ts:120
   assign req_hdr = mrd_hdr;  // gen/pcie/dma_rd.ts:121
   assign req_data = 256'd0;  // gen/pcie/dma_rd.ts:122
@@ -340,36 +340,36 @@ module pcie_dma_rd_w256_t16 (
   assign req_sop = 1'b1;  // gen/pcie/dma_rd.ts:124
   assign req_eop = 1'b1;  // gen/pcie/dma_rd.ts:125
   always @* begin
-    cpl_ready = 1'b0;  // gen/pcie/dma_rd.ts:164
-    case (cpl_state)  // gen/pcie/dma_rd.ts:171
+    cpl_ready = 1'b0;  // gen/pcie/dma_rd.ts:165
+    case (cpl_state)  // gen/pcie/dma_rd.ts:172
       CPL_STATE_DATA: begin
-        cpl_ready = ram_wr_ready;  // gen/pcie/dma_rd.ts:213
+        cpl_ready = ram_wr_ready;  // gen/pcie/dma_rd.ts:230
       end
       CPL_STATE_DROP: begin
-        cpl_ready = 1'b1;  // gen/pcie/dma_rd.ts:225
+        cpl_ready = 1'b1;  // gen/pcie/dma_rd.ts:242
       end
       default: begin end
     endcase
   end
   always @* begin
-    ram_wr_valid = 1'b0;  // gen/pcie/dma_rd.ts:165
-    case (cpl_state)  // gen/pcie/dma_rd.ts:171
+    ram_wr_valid = 1'b0;  // gen/pcie/dma_rd.ts:166
+    case (cpl_state)  // gen/pcie/dma_rd.ts:172
       CPL_STATE_DATA: begin
-        ram_wr_valid = cpl_valid;  // gen/pcie/dma_rd.ts:212
+        ram_wr_valid = cpl_valid;  // gen/pcie/dma_rd.ts:229
       end
       default: begin end
     endcase
   end
-  assign ram_wr_addr = wr_addr[11:0];  // gen/pcie/dma_rd.ts:240
-  assign ram_wr_data = cpl_data;  // gen/pcie/dma_rd.ts:241
-  assign ram_wr_be = {((cpl_keep[7] & ((wr_addr + 13'd7) <= last_dw)) ? (((wr_addr + 13'd7) == last_dw) ? last_be : 4'd15) : 4'd0), ((cpl_keep[6] & ((wr_addr + 13'd6) <= last_dw)) ? (((wr_addr + 13'd6) == last_dw) ? last_be : 4'd15) : 4'd0), ((cpl_keep[5] & ((wr_addr + 13'd5) <= last_dw)) ? (((wr_addr + 13'd5) == last_dw) ? last_be : 4'd15) : 4'd0), ((cpl_keep[4] & ((wr_addr + 13'd4) <= last_dw)) ? (((wr_addr + 13'd4) == last_dw) ? last_be : 4'd15) : 4'd0), ((cpl_keep[3] & ((wr_addr + 13'd3) <= last_dw)) ? (((wr_addr + 13'd3) == last_dw) ? last_be : 4'd15) : 4'd0), ((cpl_keep[2] & ((wr_addr + 13'd2) <= last_dw)) ? (((wr_addr + 13'd2) == last_dw) ? last_be : 4'd15) : 4'd0), ((cpl_keep[1] & ((wr_addr + 13'd1) <= last_dw)) ? (((wr_addr + 13'd1) == last_dw) ? last_be : 4'd15) : 4'd0), ((cpl_keep[0] & ((wr_addr + 13'd0) <= last_dw)) ? ((first_beat ? first_be : 4'd15) & (((wr_addr + 13'd0) == last_dw) ? last_be : 4'd15)) : 4'd0)};  // gen/pcie/dma_rd.ts:242
+  assign ram_wr_addr = wr_addr[11:0];  // gen/pcie/dma_rd.ts:257
+  assign ram_wr_data = cpl_data;  // gen/pcie/dma_rd.ts:258
+  assign ram_wr_be = {((cpl_keep[7] & ((wr_addr + 13'd7) <= last_dw)) ? (((wr_addr + 13'd7) == last_dw) ? last_be : 4'd15) : 4'd0), ((cpl_keep[6] & ((wr_addr + 13'd6) <= last_dw)) ? (((wr_addr + 13'd6) == last_dw) ? last_be : 4'd15) : 4'd0), ((cpl_keep[5] & ((wr_addr + 13'd5) <= last_dw)) ? (((wr_addr + 13'd5) == last_dw) ? last_be : 4'd15) : 4'd0), ((cpl_keep[4] & ((wr_addr + 13'd4) <= last_dw)) ? (((wr_addr + 13'd4) == last_dw) ? last_be : 4'd15) : 4'd0), ((cpl_keep[3] & ((wr_addr + 13'd3) <= last_dw)) ? (((wr_addr + 13'd3) == last_dw) ? last_be : 4'd15) : 4'd0), ((cpl_keep[2] & ((wr_addr + 13'd2) <= last_dw)) ? (((wr_addr + 13'd2) == last_dw) ? last_be : 4'd15) : 4'd0), ((cpl_keep[1] & ((wr_addr + 13'd1) <= last_dw)) ? (((wr_addr + 13'd1) == last_dw) ? last_be : 4'd15) : 4'd0), ((cpl_keep[0] & ((wr_addr + 13'd0) <= last_dw)) ? ((first_beat ? first_be : 4'd15) & (((wr_addr + 13'd0) == last_dw) ? last_be : 4'd15)) : 4'd0)};  // gen/pcie/dma_rd.ts:259
   always @* begin
-    ev_unexpected = 1'b0;  // gen/pcie/dma_rd.ts:166
-    case (cpl_state)  // gen/pcie/dma_rd.ts:171
+    ev_unexpected = 1'b0;  // gen/pcie/dma_rd.ts:167
+    case (cpl_state)  // gen/pcie/dma_rd.ts:172
       CPL_STATE_IDLE: begin
-        if (cpl_valid & cpl_sop) begin  // gen/pcie/dma_rd.ts:173
-          if (~cpl_known) begin  // gen/pcie/dma_rd.ts:174
-            ev_unexpected = 1'b1;  // gen/pcie/dma_rd.ts:175
+        if (cpl_valid & cpl_sop) begin  // gen/pcie/dma_rd.ts:174
+          if (~cpl_known) begin  // gen/pcie/dma_rd.ts:175
+            ev_unexpected = 1'b1;  // gen/pcie/dma_rd.ts:176
           end
         end
       end
@@ -377,13 +377,13 @@ module pcie_dma_rd_w256_t16 (
     endcase
   end
   always @* begin
-    ev_ur = 1'b0;  // gen/pcie/dma_rd.ts:167
-    case (cpl_state)  // gen/pcie/dma_rd.ts:171
+    ev_ur = 1'b0;  // gen/pcie/dma_rd.ts:168
+    case (cpl_state)  // gen/pcie/dma_rd.ts:172
       CPL_STATE_IDLE: begin
-        if (cpl_valid & cpl_sop) begin  // gen/pcie/dma_rd.ts:173
-          if (~cpl_known) begin  // gen/pcie/dma_rd.ts:174
-          end else if (cpl_hdr[79:77] != 3'd0) begin  // gen/pcie/dma_rd.ts:178
-            ev_ur = cpl_hdr[79:77] == 3'd1;  // gen/pcie/dma_rd.ts:182
+        if (cpl_valid & cpl_sop) begin  // gen/pcie/dma_rd.ts:174
+          if (~cpl_known) begin  // gen/pcie/dma_rd.ts:175
+          end else if (cpl_hdr[79:77] != 3'd0) begin  // gen/pcie/dma_rd.ts:179
+            ev_ur = cpl_hdr[79:77] == 3'd1;  // gen/pcie/dma_rd.ts:189
           end
         end
       end
@@ -391,13 +391,13 @@ module pcie_dma_rd_w256_t16 (
     endcase
   end
   always @* begin
-    ev_ca = 1'b0;  // gen/pcie/dma_rd.ts:168
-    case (cpl_state)  // gen/pcie/dma_rd.ts:171
+    ev_ca = 1'b0;  // gen/pcie/dma_rd.ts:169
+    case (cpl_state)  // gen/pcie/dma_rd.ts:172
       CPL_STATE_IDLE: begin
-        if (cpl_valid & cpl_sop) begin  // gen/pcie/dma_rd.ts:173
-          if (~cpl_known) begin  // gen/pcie/dma_rd.ts:174
-          end else if (cpl_hdr[79:77] != 3'd0) begin  // gen/pcie/dma_rd.ts:178
-            ev_ca = cpl_hdr[79:77] == 3'd4;  // gen/pcie/dma_rd.ts:183
+        if (cpl_valid & cpl_sop) begin  // gen/pcie/dma_rd.ts:174
+          if (~cpl_known) begin  // gen/pcie/dma_rd.ts:175
+          end else if (cpl_hdr[79:77] != 3'd0) begin  // gen/pcie/dma_rd.ts:179
+            ev_ca = cpl_hdr[79:77] == 3'd4;  // gen/pcie/dma_rd.ts:190
           end
         end
       end
@@ -405,15 +405,15 @@ module pcie_dma_rd_w256_t16 (
     endcase
   end
   always @* begin
-    ev_poisoned = 1'b0;  // gen/pcie/dma_rd.ts:169
-    case (cpl_state)  // gen/pcie/dma_rd.ts:171
+    ev_poisoned = 1'b0;  // gen/pcie/dma_rd.ts:170
+    case (cpl_state)  // gen/pcie/dma_rd.ts:172
       CPL_STATE_IDLE: begin
-        if (cpl_valid & cpl_sop) begin  // gen/pcie/dma_rd.ts:173
-          if (~cpl_known) begin  // gen/pcie/dma_rd.ts:174
-          end else if (cpl_hdr[79:77] != 3'd0) begin  // gen/pcie/dma_rd.ts:178
-          end else if (((~cpl_hdr[126]) | (~((_select_1 - cpl_hdr[70:64]) == cpl_hdr[38:32]))) | (~({2'd0, {(cpl_hdr[75:64] == 12'd0), cpl_hdr[75:64]}} <= (_select_2 - _select_3)))) begin  // gen/pcie/dma_rd.ts:186
-          end else if (cpl_hdr[110]) begin  // gen/pcie/dma_rd.ts:192
-            ev_poisoned = 1'b1;  // gen/pcie/dma_rd.ts:196
+        if (cpl_valid & cpl_sop) begin  // gen/pcie/dma_rd.ts:174
+          if (~cpl_known) begin  // gen/pcie/dma_rd.ts:175
+          end else if (cpl_hdr[79:77] != 3'd0) begin  // gen/pcie/dma_rd.ts:179
+          end else if (((~cpl_hdr[126]) | (~((_select_1 - cpl_hdr[70:64]) == cpl_hdr[38:32]))) | (~({2'd0, {(cpl_hdr[75:64] == 12'd0), cpl_hdr[75:64]}} <= (_select_2 - _select_3)))) begin  // gen/pcie/dma_rd.ts:193
+          end else if (cpl_hdr[110]) begin  // gen/pcie/dma_rd.ts:199
+            ev_poisoned = 1'b1;  // gen/pcie/dma_rd.ts:203
           end
         end
       end
@@ -422,16 +422,16 @@ module pcie_dma_rd_w256_t16 (
   end
   always @* begin
     cpl_err = 3'd0;  // default, gen/pcie/dma_rd.ts:83
-    case (cpl_state)  // gen/pcie/dma_rd.ts:171
+    case (cpl_state)  // gen/pcie/dma_rd.ts:172
       CPL_STATE_IDLE: begin
-        if (cpl_valid & cpl_sop) begin  // gen/pcie/dma_rd.ts:173
-          if (~cpl_known) begin  // gen/pcie/dma_rd.ts:174
-          end else if (cpl_hdr[79:77] != 3'd0) begin  // gen/pcie/dma_rd.ts:178
-            cpl_err = (cpl_hdr[79:77] == 3'd1) ? 3'd2 : ((cpl_hdr[79:77] == 3'd4) ? 3'd3 : 3'd7);  // gen/pcie/dma_rd.ts:181
-          end else if (((~cpl_hdr[126]) | (~((_select_1 - cpl_hdr[70:64]) == cpl_hdr[38:32]))) | (~({2'd0, {(cpl_hdr[75:64] == 12'd0), cpl_hdr[75:64]}} <= (_select_2 - _select_3)))) begin  // gen/pcie/dma_rd.ts:186
-            cpl_err = 3'd7;  // gen/pcie/dma_rd.ts:189
-          end else if (cpl_hdr[110]) begin  // gen/pcie/dma_rd.ts:192
-            cpl_err = 3'd4;  // gen/pcie/dma_rd.ts:195
+        if (cpl_valid & cpl_sop) begin  // gen/pcie/dma_rd.ts:174
+          if (~cpl_known) begin  // gen/pcie/dma_rd.ts:175
+          end else if (cpl_hdr[79:77] != 3'd0) begin  // gen/pcie/dma_rd.ts:179
+            cpl_err = (cpl_hdr[79:77] == 3'd1) ? 3'd2 : ((cpl_hdr[79:77] == 3'd4) ? 3'd3 : 3'd7);  // gen/pcie/dma_rd.ts:182
+          end else if (((~cpl_hdr[126]) | (~((_select_1 - cpl_hdr[70:64]) == cpl_hdr[38:32]))) | (~({2'd0, {(cpl_hdr[75:64] == 12'd0), cpl_hdr[75:64]}} <= (_select_2 - _select_3)))) begin  // gen/pcie/dma_rd.ts:193
+            cpl_err = 3'd7;  // gen/pcie/dma_rd.ts:196
+          end else if (cpl_hdr[110]) begin  // gen/pcie/dma_rd.ts:199
+            cpl_err = 3'd4;  // gen/pcie/dma_rd.ts:202
           end
         end
       end
@@ -440,23 +440,23 @@ module pcie_dma_rd_w256_t16 (
   end
   always @* begin
     free_en = 1'b0;  // default, gen/pcie/dma_rd.ts:84
-    case (cpl_state)  // gen/pcie/dma_rd.ts:171
+    case (cpl_state)  // gen/pcie/dma_rd.ts:172
       CPL_STATE_IDLE: begin
-        if (cpl_valid & cpl_sop) begin  // gen/pcie/dma_rd.ts:173
-          if (~cpl_known) begin  // gen/pcie/dma_rd.ts:174
-          end else if (cpl_hdr[79:77] != 3'd0) begin  // gen/pcie/dma_rd.ts:178
-            free_en = 1'b1;  // gen/pcie/dma_rd.ts:179
-          end else if (((~cpl_hdr[126]) | (~((_select_1 - cpl_hdr[70:64]) == cpl_hdr[38:32]))) | (~({2'd0, {(cpl_hdr[75:64] == 12'd0), cpl_hdr[75:64]}} <= (_select_2 - _select_3)))) begin  // gen/pcie/dma_rd.ts:186
-            free_en = 1'b1;  // gen/pcie/dma_rd.ts:187
-          end else if (cpl_hdr[110]) begin  // gen/pcie/dma_rd.ts:192
-            free_en = cpl_is_last;  // gen/pcie/dma_rd.ts:193
+        if (cpl_valid & cpl_sop) begin  // gen/pcie/dma_rd.ts:174
+          if (~cpl_known) begin  // gen/pcie/dma_rd.ts:175
+          end else if (cpl_hdr[79:77] != 3'd0) begin  // gen/pcie/dma_rd.ts:179
+            free_en = 1'b1;  // gen/pcie/dma_rd.ts:180
+          end else if (((~cpl_hdr[126]) | (~((_select_1 - cpl_hdr[70:64]) == cpl_hdr[38:32]))) | (~({2'd0, {(cpl_hdr[75:64] == 12'd0), cpl_hdr[75:64]}} <= (_select_2 - _select_3)))) begin  // gen/pcie/dma_rd.ts:193
+            free_en = 1'b1;  // gen/pcie/dma_rd.ts:194
+          end else if (cpl_hdr[110]) begin  // gen/pcie/dma_rd.ts:199
+            free_en = cpl_is_last;  // gen/pcie/dma_rd.ts:200
           end
         end
       end
       CPL_STATE_DATA: begin
-        if (cpl_valid & ram_wr_ready) begin  // gen/pcie/dma_rd.ts:214
-          if (cpl_eop) begin  // gen/pcie/dma_rd.ts:217
-            free_en = last_cpl;  // gen/pcie/dma_rd.ts:218
+        if (cpl_valid & ram_wr_ready) begin  // gen/pcie/dma_rd.ts:231
+          if (cpl_eop) begin  // gen/pcie/dma_rd.ts:234
+            free_en = last_cpl;  // gen/pcie/dma_rd.ts:235
           end
         end
       end
@@ -465,23 +465,23 @@ module pcie_dma_rd_w256_t16 (
   end
   always @* begin
     free_tag = 4'd0;  // default, gen/pcie/dma_rd.ts:85
-    case (cpl_state)  // gen/pcie/dma_rd.ts:171
+    case (cpl_state)  // gen/pcie/dma_rd.ts:172
       CPL_STATE_IDLE: begin
-        if (cpl_valid & cpl_sop) begin  // gen/pcie/dma_rd.ts:173
-          if (~cpl_known) begin  // gen/pcie/dma_rd.ts:174
-          end else if (cpl_hdr[79:77] != 3'd0) begin  // gen/pcie/dma_rd.ts:178
-            free_tag = cpl_tag;  // gen/pcie/dma_rd.ts:180
-          end else if (((~cpl_hdr[126]) | (~((_select_1 - cpl_hdr[70:64]) == cpl_hdr[38:32]))) | (~({2'd0, {(cpl_hdr[75:64] == 12'd0), cpl_hdr[75:64]}} <= (_select_2 - _select_3)))) begin  // gen/pcie/dma_rd.ts:186
-            free_tag = cpl_tag;  // gen/pcie/dma_rd.ts:188
-          end else if (cpl_hdr[110]) begin  // gen/pcie/dma_rd.ts:192
-            free_tag = cpl_tag;  // gen/pcie/dma_rd.ts:194
+        if (cpl_valid & cpl_sop) begin  // gen/pcie/dma_rd.ts:174
+          if (~cpl_known) begin  // gen/pcie/dma_rd.ts:175
+          end else if (cpl_hdr[79:77] != 3'd0) begin  // gen/pcie/dma_rd.ts:179
+            free_tag = cpl_tag;  // gen/pcie/dma_rd.ts:181
+          end else if (((~cpl_hdr[126]) | (~((_select_1 - cpl_hdr[70:64]) == cpl_hdr[38:32]))) | (~({2'd0, {(cpl_hdr[75:64] == 12'd0), cpl_hdr[75:64]}} <= (_select_2 - _select_3)))) begin  // gen/pcie/dma_rd.ts:193
+            free_tag = cpl_tag;  // gen/pcie/dma_rd.ts:195
+          end else if (cpl_hdr[110]) begin  // gen/pcie/dma_rd.ts:199
+            free_tag = cpl_tag;  // gen/pcie/dma_rd.ts:201
           end
         end
       end
       CPL_STATE_DATA: begin
-        if (cpl_valid & ram_wr_ready) begin  // gen/pcie/dma_rd.ts:214
-          if (cpl_eop) begin  // gen/pcie/dma_rd.ts:217
-            free_tag = cur_tag;  // gen/pcie/dma_rd.ts:219
+        if (cpl_valid & ram_wr_ready) begin  // gen/pcie/dma_rd.ts:231
+          if (cpl_eop) begin  // gen/pcie/dma_rd.ts:234
+            free_tag = cur_tag;  // gen/pcie/dma_rd.ts:236
           end
         end
       end
@@ -491,11 +491,11 @@ module pcie_dma_rd_w256_t16 (
   assign issue = (((running & (~((err != 3'd0) | (rem == 15'd0)))) & bus_master) & ((((((((((((((((~tag_valid_0) | (~tag_valid_1)) | (~tag_valid_2)) | (~tag_valid_3)) | (~tag_valid_4)) | (~tag_valid_5)) | (~tag_valid_6)) | (~tag_valid_7)) | (~tag_valid_8)) | (~tag_valid_9)) | (~tag_valid_10)) | (~tag_valid_11)) | (~tag_valid_12)) | (~tag_valid_13)) | (~tag_valid_14)) | (~tag_valid_15))) & ((~mrd_valid) | req_ready);  // gen/pcie/dma_rd.ts:98
   assign chunk = _mux_4[12:0];  // gen/pcie/dma_rd.ts:99
   assign alloc_tag = (~tag_valid_0) ? 4'd0 : ((~tag_valid_1) ? 4'd1 : ((~tag_valid_2) ? 4'd2 : ((~tag_valid_3) ? 4'd3 : ((~tag_valid_4) ? 4'd4 : ((~tag_valid_5) ? 4'd5 : ((~tag_valid_6) ? 4'd6 : ((~tag_valid_7) ? 4'd7 : ((~tag_valid_8) ? 4'd8 : ((~tag_valid_9) ? 4'd9 : ((~tag_valid_10) ? 4'd10 : ((~tag_valid_11) ? 4'd11 : ((~tag_valid_12) ? 4'd12 : ((~tag_valid_13) ? 4'd13 : ((~tag_valid_14) ? 4'd14 : ((~tag_valid_15) ? 4'd15 : 4'd0)))))))))))))));  // gen/pcie/dma_rd.ts:101
-  assign cpl_tag = cpl_hdr[43:40];  // gen/pcie/dma_rd.ts:144
-  assign cpl_known = ({{cpl_hdr[119], cpl_hdr[115]}, cpl_hdr[47:40]} < 10'd16) & _select_7;  // gen/pcie/dma_rd.ts:145
-  assign cpl_first_byte = _select_2 - {2'd0, {(cpl_hdr[75:64] == 12'd0), cpl_hdr[75:64]}};  // gen/pcie/dma_rd.ts:149
-  assign cpl_is_last = {(cpl_hdr[75:64] == 12'd0), cpl_hdr[75:64]} <= ({{(cpl_hdr[105:96] == 10'd0), cpl_hdr[105:96]}, 2'd0} - {11'd0, cpl_hdr[33:32]});  // gen/pcie/dma_rd.ts:153
-  assign finishing = (((running & ((err != 3'd0) | (rem == 15'd0))) & (~(_or_0 | tag_valid_15))) & (cpl_state == CPL_STATE_IDLE)) & (~mrd_valid);  // gen/pcie/dma_rd.ts:247
+  assign cpl_tag = cpl_hdr[43:40];  // gen/pcie/dma_rd.ts:145
+  assign cpl_known = ({{cpl_hdr[119], cpl_hdr[115]}, cpl_hdr[47:40]} < 10'd16) & _select_7;  // gen/pcie/dma_rd.ts:146
+  assign cpl_first_byte = _select_2 - {2'd0, {(cpl_hdr[75:64] == 12'd0), cpl_hdr[75:64]}};  // gen/pcie/dma_rd.ts:150
+  assign cpl_is_last = {(cpl_hdr[75:64] == 12'd0), cpl_hdr[75:64]} <= ({{(cpl_hdr[105:96] == 10'd0), cpl_hdr[105:96]}, 2'd0} - {11'd0, cpl_hdr[33:32]});  // gen/pcie/dma_rd.ts:154
+  assign finishing = (((running & ((err != 3'd0) | (rem == 15'd0))) & (~(_or_0 | tag_valid_15))) & (cpl_state == CPL_STATE_IDLE)) & (~mrd_valid);  // gen/pcie/dma_rd.ts:272
 
   // ---- registers
   always @(posedge clk) begin
@@ -530,122 +530,122 @@ module pcie_dma_rd_w256_t16 (
       end
       if (issue & (alloc_tag == 4'd0)) begin  // gen/pcie/dma_rd.ts:130
         tag_valid_0 <= 1'b1;  // gen/pcie/dma_rd.ts:131
-      end else if ((free_en & (free_tag == 4'd0)) | (tag_valid_0 & (tag_timer_0 == 24'd0))) begin  // gen/pcie/dma_rd.ts:136
-        tag_valid_0 <= 1'b0;  // gen/pcie/dma_rd.ts:136
+      end else if ((free_en & (free_tag == 4'd0)) | (tag_valid_0 & (tag_timer_0 == 24'd0))) begin  // gen/pcie/dma_rd.ts:137
+        tag_valid_0 <= 1'b0;  // gen/pcie/dma_rd.ts:137
       end
       if (issue & (alloc_tag == 4'd1)) begin  // gen/pcie/dma_rd.ts:130
         tag_valid_1 <= 1'b1;  // gen/pcie/dma_rd.ts:131
-      end else if ((free_en & (free_tag == 4'd1)) | (tag_valid_1 & (tag_timer_1 == 24'd0))) begin  // gen/pcie/dma_rd.ts:136
-        tag_valid_1 <= 1'b0;  // gen/pcie/dma_rd.ts:136
+      end else if ((free_en & (free_tag == 4'd1)) | (tag_valid_1 & (tag_timer_1 == 24'd0))) begin  // gen/pcie/dma_rd.ts:137
+        tag_valid_1 <= 1'b0;  // gen/pcie/dma_rd.ts:137
       end
       if (issue & (alloc_tag == 4'd2)) begin  // gen/pcie/dma_rd.ts:130
         tag_valid_2 <= 1'b1;  // gen/pcie/dma_rd.ts:131
-      end else if ((free_en & (free_tag == 4'd2)) | (tag_valid_2 & (tag_timer_2 == 24'd0))) begin  // gen/pcie/dma_rd.ts:136
-        tag_valid_2 <= 1'b0;  // gen/pcie/dma_rd.ts:136
+      end else if ((free_en & (free_tag == 4'd2)) | (tag_valid_2 & (tag_timer_2 == 24'd0))) begin  // gen/pcie/dma_rd.ts:137
+        tag_valid_2 <= 1'b0;  // gen/pcie/dma_rd.ts:137
       end
       if (issue & (alloc_tag == 4'd3)) begin  // gen/pcie/dma_rd.ts:130
         tag_valid_3 <= 1'b1;  // gen/pcie/dma_rd.ts:131
-      end else if ((free_en & (free_tag == 4'd3)) | (tag_valid_3 & (tag_timer_3 == 24'd0))) begin  // gen/pcie/dma_rd.ts:136
-        tag_valid_3 <= 1'b0;  // gen/pcie/dma_rd.ts:136
+      end else if ((free_en & (free_tag == 4'd3)) | (tag_valid_3 & (tag_timer_3 == 24'd0))) begin  // gen/pcie/dma_rd.ts:137
+        tag_valid_3 <= 1'b0;  // gen/pcie/dma_rd.ts:137
       end
       if (issue & (alloc_tag == 4'd4)) begin  // gen/pcie/dma_rd.ts:130
         tag_valid_4 <= 1'b1;  // gen/pcie/dma_rd.ts:131
-      end else if ((free_en & (free_tag == 4'd4)) | (tag_valid_4 & (tag_timer_4 == 24'd0))) begin  // gen/pcie/dma_rd.ts:136
-        tag_valid_4 <= 1'b0;  // gen/pcie/dma_rd.ts:136
+      end else if ((free_en & (free_tag == 4'd4)) | (tag_valid_4 & (tag_timer_4 == 24'd0))) begin  // gen/pcie/dma_rd.ts:137
+        tag_valid_4 <= 1'b0;  // gen/pcie/dma_rd.ts:137
       end
       if (issue & (alloc_tag == 4'd5)) begin  // gen/pcie/dma_rd.ts:130
         tag_valid_5 <= 1'b1;  // gen/pcie/dma_rd.ts:131
-      end else if ((free_en & (free_tag == 4'd5)) | (tag_valid_5 & (tag_timer_5 == 24'd0))) begin  // gen/pcie/dma_rd.ts:136
-        tag_valid_5 <= 1'b0;  // gen/pcie/dma_rd.ts:136
+      end else if ((free_en & (free_tag == 4'd5)) | (tag_valid_5 & (tag_timer_5 == 24'd0))) begin  // gen/pcie/dma_rd.ts:137
+        tag_valid_5 <= 1'b0;  // gen/pcie/dma_rd.ts:137
       end
       if (issue & (alloc_tag == 4'd6)) begin  // gen/pcie/dma_rd.ts:130
         tag_valid_6 <= 1'b1;  // gen/pcie/dma_rd.ts:131
-      end else if ((free_en & (free_tag == 4'd6)) | (tag_valid_6 & (tag_timer_6 == 24'd0))) begin  // gen/pcie/dma_rd.ts:136
-        tag_valid_6 <= 1'b0;  // gen/pcie/dma_rd.ts:136
+      end else if ((free_en & (free_tag == 4'd6)) | (tag_valid_6 & (tag_timer_6 == 24'd0))) begin  // gen/pcie/dma_rd.ts:137
+        tag_valid_6 <= 1'b0;  // gen/pcie/dma_rd.ts:137
       end
       if (issue & (alloc_tag == 4'd7)) begin  // gen/pcie/dma_rd.ts:130
         tag_valid_7 <= 1'b1;  // gen/pcie/dma_rd.ts:131
-      end else if ((free_en & (free_tag == 4'd7)) | (tag_valid_7 & (tag_timer_7 == 24'd0))) begin  // gen/pcie/dma_rd.ts:136
-        tag_valid_7 <= 1'b0;  // gen/pcie/dma_rd.ts:136
+      end else if ((free_en & (free_tag == 4'd7)) | (tag_valid_7 & (tag_timer_7 == 24'd0))) begin  // gen/pcie/dma_rd.ts:137
+        tag_valid_7 <= 1'b0;  // gen/pcie/dma_rd.ts:137
       end
       if (issue & (alloc_tag == 4'd8)) begin  // gen/pcie/dma_rd.ts:130
         tag_valid_8 <= 1'b1;  // gen/pcie/dma_rd.ts:131
-      end else if ((free_en & (free_tag == 4'd8)) | (tag_valid_8 & (tag_timer_8 == 24'd0))) begin  // gen/pcie/dma_rd.ts:136
-        tag_valid_8 <= 1'b0;  // gen/pcie/dma_rd.ts:136
+      end else if ((free_en & (free_tag == 4'd8)) | (tag_valid_8 & (tag_timer_8 == 24'd0))) begin  // gen/pcie/dma_rd.ts:137
+        tag_valid_8 <= 1'b0;  // gen/pcie/dma_rd.ts:137
       end
       if (issue & (alloc_tag == 4'd9)) begin  // gen/pcie/dma_rd.ts:130
         tag_valid_9 <= 1'b1;  // gen/pcie/dma_rd.ts:131
-      end else if ((free_en & (free_tag == 4'd9)) | (tag_valid_9 & (tag_timer_9 == 24'd0))) begin  // gen/pcie/dma_rd.ts:136
-        tag_valid_9 <= 1'b0;  // gen/pcie/dma_rd.ts:136
+      end else if ((free_en & (free_tag == 4'd9)) | (tag_valid_9 & (tag_timer_9 == 24'd0))) begin  // gen/pcie/dma_rd.ts:137
+        tag_valid_9 <= 1'b0;  // gen/pcie/dma_rd.ts:137
       end
       if (issue & (alloc_tag == 4'd10)) begin  // gen/pcie/dma_rd.ts:130
         tag_valid_10 <= 1'b1;  // gen/pcie/dma_rd.ts:131
-      end else if ((free_en & (free_tag == 4'd10)) | (tag_valid_10 & (tag_timer_10 == 24'd0))) begin  // gen/pcie/dma_rd.ts:136
-        tag_valid_10 <= 1'b0;  // gen/pcie/dma_rd.ts:136
+      end else if ((free_en & (free_tag == 4'd10)) | (tag_valid_10 & (tag_timer_10 == 24'd0))) begin  // gen/pcie/dma_rd.ts:137
+        tag_valid_10 <= 1'b0;  // gen/pcie/dma_rd.ts:137
       end
       if (issue & (alloc_tag == 4'd11)) begin  // gen/pcie/dma_rd.ts:130
         tag_valid_11 <= 1'b1;  // gen/pcie/dma_rd.ts:131
-      end else if ((free_en & (free_tag == 4'd11)) | (tag_valid_11 & (tag_timer_11 == 24'd0))) begin  // gen/pcie/dma_rd.ts:136
-        tag_valid_11 <= 1'b0;  // gen/pcie/dma_rd.ts:136
+      end else if ((free_en & (free_tag == 4'd11)) | (tag_valid_11 & (tag_timer_11 == 24'd0))) begin  // gen/pcie/dma_rd.ts:137
+        tag_valid_11 <= 1'b0;  // gen/pcie/dma_rd.ts:137
       end
       if (issue & (alloc_tag == 4'd12)) begin  // gen/pcie/dma_rd.ts:130
         tag_valid_12 <= 1'b1;  // gen/pcie/dma_rd.ts:131
-      end else if ((free_en & (free_tag == 4'd12)) | (tag_valid_12 & (tag_timer_12 == 24'd0))) begin  // gen/pcie/dma_rd.ts:136
-        tag_valid_12 <= 1'b0;  // gen/pcie/dma_rd.ts:136
+      end else if ((free_en & (free_tag == 4'd12)) | (tag_valid_12 & (tag_timer_12 == 24'd0))) begin  // gen/pcie/dma_rd.ts:137
+        tag_valid_12 <= 1'b0;  // gen/pcie/dma_rd.ts:137
       end
       if (issue & (alloc_tag == 4'd13)) begin  // gen/pcie/dma_rd.ts:130
         tag_valid_13 <= 1'b1;  // gen/pcie/dma_rd.ts:131
-      end else if ((free_en & (free_tag == 4'd13)) | (tag_valid_13 & (tag_timer_13 == 24'd0))) begin  // gen/pcie/dma_rd.ts:136
-        tag_valid_13 <= 1'b0;  // gen/pcie/dma_rd.ts:136
+      end else if ((free_en & (free_tag == 4'd13)) | (tag_valid_13 & (tag_timer_13 == 24'd0))) begin  // gen/pcie/dma_rd.ts:137
+        tag_valid_13 <= 1'b0;  // gen/pcie/dma_rd.ts:137
       end
       if (issue & (alloc_tag == 4'd14)) begin  // gen/pcie/dma_rd.ts:130
         tag_valid_14 <= 1'b1;  // gen/pcie/dma_rd.ts:131
-      end else if ((free_en & (free_tag == 4'd14)) | (tag_valid_14 & (tag_timer_14 == 24'd0))) begin  // gen/pcie/dma_rd.ts:136
-        tag_valid_14 <= 1'b0;  // gen/pcie/dma_rd.ts:136
+      end else if ((free_en & (free_tag == 4'd14)) | (tag_valid_14 & (tag_timer_14 == 24'd0))) begin  // gen/pcie/dma_rd.ts:137
+        tag_valid_14 <= 1'b0;  // gen/pcie/dma_rd.ts:137
       end
       if (issue & (alloc_tag == 4'd15)) begin  // gen/pcie/dma_rd.ts:130
         tag_valid_15 <= 1'b1;  // gen/pcie/dma_rd.ts:131
-      end else if ((free_en & (free_tag == 4'd15)) | (tag_valid_15 & (tag_timer_15 == 24'd0))) begin  // gen/pcie/dma_rd.ts:136
-        tag_valid_15 <= 1'b0;  // gen/pcie/dma_rd.ts:136
+      end else if ((free_en & (free_tag == 4'd15)) | (tag_valid_15 & (tag_timer_15 == 24'd0))) begin  // gen/pcie/dma_rd.ts:137
+        tag_valid_15 <= 1'b0;  // gen/pcie/dma_rd.ts:137
       end
-      case (cpl_state)  // gen/pcie/dma_rd.ts:171
+      case (cpl_state)  // gen/pcie/dma_rd.ts:172
         CPL_STATE_IDLE: begin
-          if (cpl_valid & cpl_sop) begin  // gen/pcie/dma_rd.ts:173
-            if (~cpl_known) begin  // gen/pcie/dma_rd.ts:174
-              cpl_state <= CPL_STATE_DROP;  // gen/pcie/dma_rd.ts:176
-            end else if (cpl_hdr[79:77] != 3'd0) begin  // gen/pcie/dma_rd.ts:178
-              cpl_state <= CPL_STATE_DROP;  // gen/pcie/dma_rd.ts:184
-            end else if (((~cpl_hdr[126]) | (~((_select_1 - cpl_hdr[70:64]) == cpl_hdr[38:32]))) | (~({2'd0, {(cpl_hdr[75:64] == 12'd0), cpl_hdr[75:64]}} <= (_select_2 - _select_3)))) begin  // gen/pcie/dma_rd.ts:186
-              cpl_state <= CPL_STATE_DROP;  // gen/pcie/dma_rd.ts:190
-            end else if (cpl_hdr[110]) begin  // gen/pcie/dma_rd.ts:192
+          if (cpl_valid & cpl_sop) begin  // gen/pcie/dma_rd.ts:174
+            if (~cpl_known) begin  // gen/pcie/dma_rd.ts:175
+              cpl_state <= CPL_STATE_DROP;  // gen/pcie/dma_rd.ts:177
+            end else if (cpl_hdr[79:77] != 3'd0) begin  // gen/pcie/dma_rd.ts:179
+              cpl_state <= CPL_STATE_DROP;  // gen/pcie/dma_rd.ts:191
+            end else if (((~cpl_hdr[126]) | (~((_select_1 - cpl_hdr[70:64]) == cpl_hdr[38:32]))) | (~({2'd0, {(cpl_hdr[75:64] == 12'd0), cpl_hdr[75:64]}} <= (_select_2 - _select_3)))) begin  // gen/pcie/dma_rd.ts:193
               cpl_state <= CPL_STATE_DROP;  // gen/pcie/dma_rd.ts:197
+            end else if (cpl_hdr[110]) begin  // gen/pcie/dma_rd.ts:199
+              cpl_state <= CPL_STATE_DROP;  // gen/pcie/dma_rd.ts:204
             end else begin
-              cpl_state <= CPL_STATE_DATA;  // gen/pcie/dma_rd.ts:207
+              cpl_state <= CPL_STATE_DATA;  // gen/pcie/dma_rd.ts:224
             end
           end
         end
         CPL_STATE_DATA: begin
-          if (cpl_valid & ram_wr_ready) begin  // gen/pcie/dma_rd.ts:214
-            if (cpl_eop) begin  // gen/pcie/dma_rd.ts:217
-              cpl_state <= CPL_STATE_IDLE;  // gen/pcie/dma_rd.ts:220
+          if (cpl_valid & ram_wr_ready) begin  // gen/pcie/dma_rd.ts:231
+            if (cpl_eop) begin  // gen/pcie/dma_rd.ts:234
+              cpl_state <= CPL_STATE_IDLE;  // gen/pcie/dma_rd.ts:237
             end
           end
         end
         CPL_STATE_DROP: begin
-          if (cpl_valid & cpl_eop) begin  // gen/pcie/dma_rd.ts:226
-            cpl_state <= CPL_STATE_IDLE;  // gen/pcie/dma_rd.ts:226
+          if (cpl_valid & cpl_eop) begin  // gen/pcie/dma_rd.ts:243
+            cpl_state <= CPL_STATE_IDLE;  // gen/pcie/dma_rd.ts:243
           end
         end
         default: begin end
       endcase
-      if (start & (~running)) begin  // gen/pcie/dma_rd.ts:248
-        running <= 1'b1;  // gen/pcie/dma_rd.ts:249
-        err <= bus_master ? 3'd0 : 3'd1;  // gen/pcie/dma_rd.ts:250
-        rem <= len;  // gen/pcie/dma_rd.ts:253
-      end else if (finishing) begin  // gen/pcie/dma_rd.ts:254
-        running <= 1'b0;  // gen/pcie/dma_rd.ts:254
-      end else if ((err == 3'd0) & (((cpl_err != 3'd0) ? cpl_err : _mux_8) != 3'd0)) begin  // gen/pcie/dma_rd.ts:255
-        err <= (cpl_err != 3'd0) ? cpl_err : _mux_8;  // gen/pcie/dma_rd.ts:255
+      if (start & (~running)) begin  // gen/pcie/dma_rd.ts:273
+        running <= 1'b1;  // gen/pcie/dma_rd.ts:274
+        err <= bus_master ? 3'd0 : 3'd1;  // gen/pcie/dma_rd.ts:275
+        rem <= len;  // gen/pcie/dma_rd.ts:278
+      end else if (finishing) begin  // gen/pcie/dma_rd.ts:280
+        running <= 1'b0;  // gen/pcie/dma_rd.ts:280
+      end else if ((err == 3'd0) & (((cpl_err != 3'd0) ? cpl_err : _mux_8) != 3'd0)) begin  // gen/pcie/dma_rd.ts:281
+        err <= (cpl_err != 3'd0) ? cpl_err : _mux_8;  // gen/pcie/dma_rd.ts:281
       end
     end
   end
@@ -660,174 +660,174 @@ module pcie_dma_rd_w256_t16 (
       tag_end_0 <= ram + {2'd0, chunk};  // gen/pcie/dma_rd.ts:133
       tag_host_end_0 <= host[6:0] + chunk[6:0];  // gen/pcie/dma_rd.ts:134
       tag_timer_0 <= timeout;  // gen/pcie/dma_rd.ts:135
-    end else if ((free_en & (free_tag == 4'd0)) | (tag_valid_0 & (tag_timer_0 == 24'd0))) begin  // gen/pcie/dma_rd.ts:136
-    end else if (tag_valid_0) begin  // gen/pcie/dma_rd.ts:137
-      tag_timer_0 <= tag_timer_0 - 24'd1;  // gen/pcie/dma_rd.ts:137
+    end else if ((free_en & (free_tag == 4'd0)) | (tag_valid_0 & (tag_timer_0 == 24'd0))) begin  // gen/pcie/dma_rd.ts:137
+    end else if (tag_valid_0) begin  // gen/pcie/dma_rd.ts:138
+      tag_timer_0 <= tag_timer_0 - 24'd1;  // gen/pcie/dma_rd.ts:138
     end
     if (issue & (alloc_tag == 4'd1)) begin  // gen/pcie/dma_rd.ts:130
       tag_start_1 <= ram;  // gen/pcie/dma_rd.ts:132
       tag_end_1 <= ram + {2'd0, chunk};  // gen/pcie/dma_rd.ts:133
       tag_host_end_1 <= host[6:0] + chunk[6:0];  // gen/pcie/dma_rd.ts:134
       tag_timer_1 <= timeout;  // gen/pcie/dma_rd.ts:135
-    end else if ((free_en & (free_tag == 4'd1)) | (tag_valid_1 & (tag_timer_1 == 24'd0))) begin  // gen/pcie/dma_rd.ts:136
-    end else if (tag_valid_1) begin  // gen/pcie/dma_rd.ts:137
-      tag_timer_1 <= tag_timer_1 - 24'd1;  // gen/pcie/dma_rd.ts:137
+    end else if ((free_en & (free_tag == 4'd1)) | (tag_valid_1 & (tag_timer_1 == 24'd0))) begin  // gen/pcie/dma_rd.ts:137
+    end else if (tag_valid_1) begin  // gen/pcie/dma_rd.ts:138
+      tag_timer_1 <= tag_timer_1 - 24'd1;  // gen/pcie/dma_rd.ts:138
     end
     if (issue & (alloc_tag == 4'd2)) begin  // gen/pcie/dma_rd.ts:130
       tag_start_2 <= ram;  // gen/pcie/dma_rd.ts:132
       tag_end_2 <= ram + {2'd0, chunk};  // gen/pcie/dma_rd.ts:133
       tag_host_end_2 <= host[6:0] + chunk[6:0];  // gen/pcie/dma_rd.ts:134
       tag_timer_2 <= timeout;  // gen/pcie/dma_rd.ts:135
-    end else if ((free_en & (free_tag == 4'd2)) | (tag_valid_2 & (tag_timer_2 == 24'd0))) begin  // gen/pcie/dma_rd.ts:136
-    end else if (tag_valid_2) begin  // gen/pcie/dma_rd.ts:137
-      tag_timer_2 <= tag_timer_2 - 24'd1;  // gen/pcie/dma_rd.ts:137
+    end else if ((free_en & (free_tag == 4'd2)) | (tag_valid_2 & (tag_timer_2 == 24'd0))) begin  // gen/pcie/dma_rd.ts:137
+    end else if (tag_valid_2) begin  // gen/pcie/dma_rd.ts:138
+      tag_timer_2 <= tag_timer_2 - 24'd1;  // gen/pcie/dma_rd.ts:138
     end
     if (issue & (alloc_tag == 4'd3)) begin  // gen/pcie/dma_rd.ts:130
       tag_start_3 <= ram;  // gen/pcie/dma_rd.ts:132
       tag_end_3 <= ram + {2'd0, chunk};  // gen/pcie/dma_rd.ts:133
       tag_host_end_3 <= host[6:0] + chunk[6:0];  // gen/pcie/dma_rd.ts:134
       tag_timer_3 <= timeout;  // gen/pcie/dma_rd.ts:135
-    end else if ((free_en & (free_tag == 4'd3)) | (tag_valid_3 & (tag_timer_3 == 24'd0))) begin  // gen/pcie/dma_rd.ts:136
-    end else if (tag_valid_3) begin  // gen/pcie/dma_rd.ts:137
-      tag_timer_3 <= tag_timer_3 - 24'd1;  // gen/pcie/dma_rd.ts:137
+    end else if ((free_en & (free_tag == 4'd3)) | (tag_valid_3 & (tag_timer_3 == 24'd0))) begin  // gen/pcie/dma_rd.ts:137
+    end else if (tag_valid_3) begin  // gen/pcie/dma_rd.ts:138
+      tag_timer_3 <= tag_timer_3 - 24'd1;  // gen/pcie/dma_rd.ts:138
     end
     if (issue & (alloc_tag == 4'd4)) begin  // gen/pcie/dma_rd.ts:130
       tag_start_4 <= ram;  // gen/pcie/dma_rd.ts:132
       tag_end_4 <= ram + {2'd0, chunk};  // gen/pcie/dma_rd.ts:133
       tag_host_end_4 <= host[6:0] + chunk[6:0];  // gen/pcie/dma_rd.ts:134
       tag_timer_4 <= timeout;  // gen/pcie/dma_rd.ts:135
-    end else if ((free_en & (free_tag == 4'd4)) | (tag_valid_4 & (tag_timer_4 == 24'd0))) begin  // gen/pcie/dma_rd.ts:136
-    end else if (tag_valid_4) begin  // gen/pcie/dma_rd.ts:137
-      tag_timer_4 <= tag_timer_4 - 24'd1;  // gen/pcie/dma_rd.ts:137
+    end else if ((free_en & (free_tag == 4'd4)) | (tag_valid_4 & (tag_timer_4 == 24'd0))) begin  // gen/pcie/dma_rd.ts:137
+    end else if (tag_valid_4) begin  // gen/pcie/dma_rd.ts:138
+      tag_timer_4 <= tag_timer_4 - 24'd1;  // gen/pcie/dma_rd.ts:138
     end
     if (issue & (alloc_tag == 4'd5)) begin  // gen/pcie/dma_rd.ts:130
       tag_start_5 <= ram;  // gen/pcie/dma_rd.ts:132
       tag_end_5 <= ram + {2'd0, chunk};  // gen/pcie/dma_rd.ts:133
       tag_host_end_5 <= host[6:0] + chunk[6:0];  // gen/pcie/dma_rd.ts:134
       tag_timer_5 <= timeout;  // gen/pcie/dma_rd.ts:135
-    end else if ((free_en & (free_tag == 4'd5)) | (tag_valid_5 & (tag_timer_5 == 24'd0))) begin  // gen/pcie/dma_rd.ts:136
-    end else if (tag_valid_5) begin  // gen/pcie/dma_rd.ts:137
-      tag_timer_5 <= tag_timer_5 - 24'd1;  // gen/pcie/dma_rd.ts:137
+    end else if ((free_en & (free_tag == 4'd5)) | (tag_valid_5 & (tag_timer_5 == 24'd0))) begin  // gen/pcie/dma_rd.ts:137
+    end else if (tag_valid_5) begin  // gen/pcie/dma_rd.ts:138
+      tag_timer_5 <= tag_timer_5 - 24'd1;  // gen/pcie/dma_rd.ts:138
     end
     if (issue & (alloc_tag == 4'd6)) begin  // gen/pcie/dma_rd.ts:130
       tag_start_6 <= ram;  // gen/pcie/dma_rd.ts:132
       tag_end_6 <= ram + {2'd0, chunk};  // gen/pcie/dma_rd.ts:133
       tag_host_end_6 <= host[6:0] + chunk[6:0];  // gen/pcie/dma_rd.ts:134
       tag_timer_6 <= timeout;  // gen/pcie/dma_rd.ts:135
-    end else if ((free_en & (free_tag == 4'd6)) | (tag_valid_6 & (tag_timer_6 == 24'd0))) begin  // gen/pcie/dma_rd.ts:136
-    end else if (tag_valid_6) begin  // gen/pcie/dma_rd.ts:137
-      tag_timer_6 <= tag_timer_6 - 24'd1;  // gen/pcie/dma_rd.ts:137
+    end else if ((free_en & (free_tag == 4'd6)) | (tag_valid_6 & (tag_timer_6 == 24'd0))) begin  // gen/pcie/dma_rd.ts:137
+    end else if (tag_valid_6) begin  // gen/pcie/dma_rd.ts:138
+      tag_timer_6 <= tag_timer_6 - 24'd1;  // gen/pcie/dma_rd.ts:138
     end
     if (issue & (alloc_tag == 4'd7)) begin  // gen/pcie/dma_rd.ts:130
       tag_start_7 <= ram;  // gen/pcie/dma_rd.ts:132
       tag_end_7 <= ram + {2'd0, chunk};  // gen/pcie/dma_rd.ts:133
       tag_host_end_7 <= host[6:0] + chunk[6:0];  // gen/pcie/dma_rd.ts:134
       tag_timer_7 <= timeout;  // gen/pcie/dma_rd.ts:135
-    end else if ((free_en & (free_tag == 4'd7)) | (tag_valid_7 & (tag_timer_7 == 24'd0))) begin  // gen/pcie/dma_rd.ts:136
-    end else if (tag_valid_7) begin  // gen/pcie/dma_rd.ts:137
-      tag_timer_7 <= tag_timer_7 - 24'd1;  // gen/pcie/dma_rd.ts:137
+    end else if ((free_en & (free_tag == 4'd7)) | (tag_valid_7 & (tag_timer_7 == 24'd0))) begin  // gen/pcie/dma_rd.ts:137
+    end else if (tag_valid_7) begin  // gen/pcie/dma_rd.ts:138
+      tag_timer_7 <= tag_timer_7 - 24'd1;  // gen/pcie/dma_rd.ts:138
     end
     if (issue & (alloc_tag == 4'd8)) begin  // gen/pcie/dma_rd.ts:130
       tag_start_8 <= ram;  // gen/pcie/dma_rd.ts:132
       tag_end_8 <= ram + {2'd0, chunk};  // gen/pcie/dma_rd.ts:133
       tag_host_end_8 <= host[6:0] + chunk[6:0];  // gen/pcie/dma_rd.ts:134
       tag_timer_8 <= timeout;  // gen/pcie/dma_rd.ts:135
-    end else if ((free_en & (free_tag == 4'd8)) | (tag_valid_8 & (tag_timer_8 == 24'd0))) begin  // gen/pcie/dma_rd.ts:136
-    end else if (tag_valid_8) begin  // gen/pcie/dma_rd.ts:137
-      tag_timer_8 <= tag_timer_8 - 24'd1;  // gen/pcie/dma_rd.ts:137
+    end else if ((free_en & (free_tag == 4'd8)) | (tag_valid_8 & (tag_timer_8 == 24'd0))) begin  // gen/pcie/dma_rd.ts:137
+    end else if (tag_valid_8) begin  // gen/pcie/dma_rd.ts:138
+      tag_timer_8 <= tag_timer_8 - 24'd1;  // gen/pcie/dma_rd.ts:138
     end
     if (issue & (alloc_tag == 4'd9)) begin  // gen/pcie/dma_rd.ts:130
       tag_start_9 <= ram;  // gen/pcie/dma_rd.ts:132
       tag_end_9 <= ram + {2'd0, chunk};  // gen/pcie/dma_rd.ts:133
       tag_host_end_9 <= host[6:0] + chunk[6:0];  // gen/pcie/dma_rd.ts:134
       tag_timer_9 <= timeout;  // gen/pcie/dma_rd.ts:135
-    end else if ((free_en & (free_tag == 4'd9)) | (tag_valid_9 & (tag_timer_9 == 24'd0))) begin  // gen/pcie/dma_rd.ts:136
-    end else if (tag_valid_9) begin  // gen/pcie/dma_rd.ts:137
-      tag_timer_9 <= tag_timer_9 - 24'd1;  // gen/pcie/dma_rd.ts:137
+    end else if ((free_en & (free_tag == 4'd9)) | (tag_valid_9 & (tag_timer_9 == 24'd0))) begin  // gen/pcie/dma_rd.ts:137
+    end else if (tag_valid_9) begin  // gen/pcie/dma_rd.ts:138
+      tag_timer_9 <= tag_timer_9 - 24'd1;  // gen/pcie/dma_rd.ts:138
     end
     if (issue & (alloc_tag == 4'd10)) begin  // gen/pcie/dma_rd.ts:130
       tag_start_10 <= ram;  // gen/pcie/dma_rd.ts:132
       tag_end_10 <= ram + {2'd0, chunk};  // gen/pcie/dma_rd.ts:133
       tag_host_end_10 <= host[6:0] + chunk[6:0];  // gen/pcie/dma_rd.ts:134
       tag_timer_10 <= timeout;  // gen/pcie/dma_rd.ts:135
-    end else if ((free_en & (free_tag == 4'd10)) | (tag_valid_10 & (tag_timer_10 == 24'd0))) begin  // gen/pcie/dma_rd.ts:136
-    end else if (tag_valid_10) begin  // gen/pcie/dma_rd.ts:137
-      tag_timer_10 <= tag_timer_10 - 24'd1;  // gen/pcie/dma_rd.ts:137
+    end else if ((free_en & (free_tag == 4'd10)) | (tag_valid_10 & (tag_timer_10 == 24'd0))) begin  // gen/pcie/dma_rd.ts:137
+    end else if (tag_valid_10) begin  // gen/pcie/dma_rd.ts:138
+      tag_timer_10 <= tag_timer_10 - 24'd1;  // gen/pcie/dma_rd.ts:138
     end
     if (issue & (alloc_tag == 4'd11)) begin  // gen/pcie/dma_rd.ts:130
       tag_start_11 <= ram;  // gen/pcie/dma_rd.ts:132
       tag_end_11 <= ram + {2'd0, chunk};  // gen/pcie/dma_rd.ts:133
       tag_host_end_11 <= host[6:0] + chunk[6:0];  // gen/pcie/dma_rd.ts:134
       tag_timer_11 <= timeout;  // gen/pcie/dma_rd.ts:135
-    end else if ((free_en & (free_tag == 4'd11)) | (tag_valid_11 & (tag_timer_11 == 24'd0))) begin  // gen/pcie/dma_rd.ts:136
-    end else if (tag_valid_11) begin  // gen/pcie/dma_rd.ts:137
-      tag_timer_11 <= tag_timer_11 - 24'd1;  // gen/pcie/dma_rd.ts:137
+    end else if ((free_en & (free_tag == 4'd11)) | (tag_valid_11 & (tag_timer_11 == 24'd0))) begin  // gen/pcie/dma_rd.ts:137
+    end else if (tag_valid_11) begin  // gen/pcie/dma_rd.ts:138
+      tag_timer_11 <= tag_timer_11 - 24'd1;  // gen/pcie/dma_rd.ts:138
     end
     if (issue & (alloc_tag == 4'd12)) begin  // gen/pcie/dma_rd.ts:130
       tag_start_12 <= ram;  // gen/pcie/dma_rd.ts:132
       tag_end_12 <= ram + {2'd0, chunk};  // gen/pcie/dma_rd.ts:133
       tag_host_end_12 <= host[6:0] + chunk[6:0];  // gen/pcie/dma_rd.ts:134
       tag_timer_12 <= timeout;  // gen/pcie/dma_rd.ts:135
-    end else if ((free_en & (free_tag == 4'd12)) | (tag_valid_12 & (tag_timer_12 == 24'd0))) begin  // gen/pcie/dma_rd.ts:136
-    end else if (tag_valid_12) begin  // gen/pcie/dma_rd.ts:137
-      tag_timer_12 <= tag_timer_12 - 24'd1;  // gen/pcie/dma_rd.ts:137
+    end else if ((free_en & (free_tag == 4'd12)) | (tag_valid_12 & (tag_timer_12 == 24'd0))) begin  // gen/pcie/dma_rd.ts:137
+    end else if (tag_valid_12) begin  // gen/pcie/dma_rd.ts:138
+      tag_timer_12 <= tag_timer_12 - 24'd1;  // gen/pcie/dma_rd.ts:138
     end
     if (issue & (alloc_tag == 4'd13)) begin  // gen/pcie/dma_rd.ts:130
       tag_start_13 <= ram;  // gen/pcie/dma_rd.ts:132
       tag_end_13 <= ram + {2'd0, chunk};  // gen/pcie/dma_rd.ts:133
       tag_host_end_13 <= host[6:0] + chunk[6:0];  // gen/pcie/dma_rd.ts:134
       tag_timer_13 <= timeout;  // gen/pcie/dma_rd.ts:135
-    end else if ((free_en & (free_tag == 4'd13)) | (tag_valid_13 & (tag_timer_13 == 24'd0))) begin  // gen/pcie/dma_rd.ts:136
-    end else if (tag_valid_13) begin  // gen/pcie/dma_rd.ts:137
-      tag_timer_13 <= tag_timer_13 - 24'd1;  // gen/pcie/dma_rd.ts:137
+    end else if ((free_en & (free_tag == 4'd13)) | (tag_valid_13 & (tag_timer_13 == 24'd0))) begin  // gen/pcie/dma_rd.ts:137
+    end else if (tag_valid_13) begin  // gen/pcie/dma_rd.ts:138
+      tag_timer_13 <= tag_timer_13 - 24'd1;  // gen/pcie/dma_rd.ts:138
     end
     if (issue & (alloc_tag == 4'd14)) begin  // gen/pcie/dma_rd.ts:130
       tag_start_14 <= ram;  // gen/pcie/dma_rd.ts:132
       tag_end_14 <= ram + {2'd0, chunk};  // gen/pcie/dma_rd.ts:133
       tag_host_end_14 <= host[6:0] + chunk[6:0];  // gen/pcie/dma_rd.ts:134
       tag_timer_14 <= timeout;  // gen/pcie/dma_rd.ts:135
-    end else if ((free_en & (free_tag == 4'd14)) | (tag_valid_14 & (tag_timer_14 == 24'd0))) begin  // gen/pcie/dma_rd.ts:136
-    end else if (tag_valid_14) begin  // gen/pcie/dma_rd.ts:137
-      tag_timer_14 <= tag_timer_14 - 24'd1;  // gen/pcie/dma_rd.ts:137
+    end else if ((free_en & (free_tag == 4'd14)) | (tag_valid_14 & (tag_timer_14 == 24'd0))) begin  // gen/pcie/dma_rd.ts:137
+    end else if (tag_valid_14) begin  // gen/pcie/dma_rd.ts:138
+      tag_timer_14 <= tag_timer_14 - 24'd1;  // gen/pcie/dma_rd.ts:138
     end
     if (issue & (alloc_tag == 4'd15)) begin  // gen/pcie/dma_rd.ts:130
       tag_start_15 <= ram;  // gen/pcie/dma_rd.ts:132
       tag_end_15 <= ram + {2'd0, chunk};  // gen/pcie/dma_rd.ts:133
       tag_host_end_15 <= host[6:0] + chunk[6:0];  // gen/pcie/dma_rd.ts:134
       tag_timer_15 <= timeout;  // gen/pcie/dma_rd.ts:135
-    end else if ((free_en & (free_tag == 4'd15)) | (tag_valid_15 & (tag_timer_15 == 24'd0))) begin  // gen/pcie/dma_rd.ts:136
-    end else if (tag_valid_15) begin  // gen/pcie/dma_rd.ts:137
-      tag_timer_15 <= tag_timer_15 - 24'd1;  // gen/pcie/dma_rd.ts:137
+    end else if ((free_en & (free_tag == 4'd15)) | (tag_valid_15 & (tag_timer_15 == 24'd0))) begin  // gen/pcie/dma_rd.ts:137
+    end else if (tag_valid_15) begin  // gen/pcie/dma_rd.ts:138
+      tag_timer_15 <= tag_timer_15 - 24'd1;  // gen/pcie/dma_rd.ts:138
     end
-    case (cpl_state)  // gen/pcie/dma_rd.ts:171
+    case (cpl_state)  // gen/pcie/dma_rd.ts:172
       CPL_STATE_IDLE: begin
-        if (cpl_valid & cpl_sop) begin  // gen/pcie/dma_rd.ts:173
-          if (~cpl_known) begin  // gen/pcie/dma_rd.ts:174
-          end else if (cpl_hdr[79:77] != 3'd0) begin  // gen/pcie/dma_rd.ts:178
-          end else if (((~cpl_hdr[126]) | (~((_select_1 - cpl_hdr[70:64]) == cpl_hdr[38:32]))) | (~({2'd0, {(cpl_hdr[75:64] == 12'd0), cpl_hdr[75:64]}} <= (_select_2 - _select_3)))) begin  // gen/pcie/dma_rd.ts:186
-          end else if (cpl_hdr[110]) begin  // gen/pcie/dma_rd.ts:192
+        if (cpl_valid & cpl_sop) begin  // gen/pcie/dma_rd.ts:174
+          if (~cpl_known) begin  // gen/pcie/dma_rd.ts:175
+          end else if (cpl_hdr[79:77] != 3'd0) begin  // gen/pcie/dma_rd.ts:179
+          end else if (((~cpl_hdr[126]) | (~((_select_1 - cpl_hdr[70:64]) == cpl_hdr[38:32]))) | (~({2'd0, {(cpl_hdr[75:64] == 12'd0), cpl_hdr[75:64]}} <= (_select_2 - _select_3)))) begin  // gen/pcie/dma_rd.ts:193
+          end else if (cpl_hdr[110]) begin  // gen/pcie/dma_rd.ts:199
           end else begin
-            cur_tag <= cpl_tag;  // gen/pcie/dma_rd.ts:200
-            wr_addr <= {1'b0, cpl_first_byte[13:2]};  // gen/pcie/dma_rd.ts:201
-            first_be <= _select_13;  // gen/pcie/dma_rd.ts:202
-            last_dw <= cpl_is_last ? {1'b0, _sub_14[13:2]} : (({1'b0, cpl_first_byte[13:2]} + {2'd0, {(cpl_hdr[105:96] == 10'd0), cpl_hdr[105:96]}}) - 13'd1);  // gen/pcie/dma_rd.ts:203
-            last_be <= cpl_is_last ? _select_15 : 4'd15;  // gen/pcie/dma_rd.ts:204
-            first_beat <= 1'b1;  // gen/pcie/dma_rd.ts:205
-            last_cpl <= cpl_is_last;  // gen/pcie/dma_rd.ts:206
+            cur_tag <= cpl_tag;  // gen/pcie/dma_rd.ts:207
+            wr_addr <= {1'b0, cpl_first_byte[13:2]};  // gen/pcie/dma_rd.ts:208
+            first_be <= _select_13;  // gen/pcie/dma_rd.ts:209
+            last_dw <= cpl_is_last ? {1'b0, _sub_14[13:2]} : (({1'b0, cpl_first_byte[13:2]} + {2'd0, {(cpl_hdr[105:96] == 10'd0), cpl_hdr[105:96]}}) - 13'd1);  // gen/pcie/dma_rd.ts:210
+            last_be <= cpl_is_last ? _select_15 : 4'd15;  // gen/pcie/dma_rd.ts:221
+            first_beat <= 1'b1;  // gen/pcie/dma_rd.ts:222
+            last_cpl <= cpl_is_last;  // gen/pcie/dma_rd.ts:223
           end
         end
       end
       CPL_STATE_DATA: begin
-        if (cpl_valid & ram_wr_ready) begin  // gen/pcie/dma_rd.ts:214
-          wr_addr <= wr_addr + 13'd8;  // gen/pcie/dma_rd.ts:215
-          first_beat <= 1'b0;  // gen/pcie/dma_rd.ts:216
+        if (cpl_valid & ram_wr_ready) begin  // gen/pcie/dma_rd.ts:231
+          wr_addr <= wr_addr + 13'd8;  // gen/pcie/dma_rd.ts:232
+          first_beat <= 1'b0;  // gen/pcie/dma_rd.ts:233
         end
       end
       default: begin end
     endcase
-    if (start & (~running)) begin  // gen/pcie/dma_rd.ts:248
-      host <= host_addr;  // gen/pcie/dma_rd.ts:251
-      ram <= {1'b0, ram_addr};  // gen/pcie/dma_rd.ts:252
+    if (start & (~running)) begin  // gen/pcie/dma_rd.ts:273
+      host <= host_addr;  // gen/pcie/dma_rd.ts:276
+      ram <= {1'b0, ram_addr};  // gen/pcie/dma_rd.ts:277
     end
   end
 

@@ -61,23 +61,23 @@ module pcie_dma_wr_w64 (
   wire [63:0] beats_deq_data;  // gen/pcie/dma_wr.ts:63
   wire [2:0] beats_count;  // gen/pcie/dma_wr.ts:63
   wire [12:0] chunk;  // gen/pcie/dma_wr.ts:66
-  wire finish_now;  // gen/pcie/dma_wr.ts:75
+  wire finish_now;  // gen/pcie/dma_wr.ts:78
   reg [12:0] _select_2;  // gen/pcie/dma_common.ts:26
   wire [14:0] _zext_1;  // gen/pcie/dma_common.ts:42
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [14:0] _mux_0;  // gen/pcie/dma_common.ts:43
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [13:0] _add_4;  // gen/pcie/tlp.ts:217
+  wire [13:0] _add_4;  // gen/pcie/tlp.ts:237
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [11:0] _add_3;  // gen/pcie/dma_wr.ts:68
+  wire [11:0] _add_3;  // gen/pcie/dma_wr.ts:69
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [13:0] _sub_6;  // gen/pcie/tlp.ts:219
+  wire [13:0] _sub_6;  // gen/pcie/tlp.ts:239
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [3:0] _select_5;  // gen/pcie/tlp.ts:207
-  reg [3:0] _select_7;  // gen/pcie/tlp.ts:202
+  reg [3:0] _select_5;  // gen/pcie/tlp.ts:227
+  reg [3:0] _select_7;  // gen/pcie/tlp.ts:222
 
   // ---- instances
   fifo_w64_d4 beats (  // gen/pcie/dma_wr.ts:63
@@ -103,10 +103,10 @@ module pcie_dma_wr_w64 (
   end
   assign _zext_1 = {2'd0, (_select_2 - ({1'b0, host[11:0]} & (_select_2 - 13'd1)))};  // gen/pcie/dma_common.ts:42
   assign _mux_0 = (rem < _zext_1) ? rem : _zext_1;  // gen/pcie/dma_common.ts:43
-  assign _add_4 = ({12'd0, host[1:0]} + {1'b0, chunk}) + 14'd3;  // gen/pcie/tlp.ts:217
-  assign _add_3 = _add_4[13:2] + 12'd1;  // gen/pcie/dma_wr.ts:68
-  assign _sub_6 = ({12'd0, host[1:0]} + {1'b0, chunk}) - 14'd1;  // gen/pcie/tlp.ts:219
-  always @* begin  // gen/pcie/tlp.ts:207
+  assign _add_4 = ({12'd0, host[1:0]} + {1'b0, chunk}) + 14'd3;  // gen/pcie/tlp.ts:237
+  assign _add_3 = _add_4[13:2] + 12'd1;  // gen/pcie/dma_wr.ts:69
+  assign _sub_6 = ({12'd0, host[1:0]} + {1'b0, chunk}) - 14'd1;  // gen/pcie/tlp.ts:239
+  always @* begin  // gen/pcie/tlp.ts:227
     case (_sub_6[1:0])
       2'd0: _select_5 = 4'd1;
       2'd1: _select_5 = 4'd3;
@@ -115,7 +115,7 @@ module pcie_dma_wr_w64 (
       default: _select_5 = 4'd1;
     endcase
   end
-  always @* begin  // gen/pcie/tlp.ts:202
+  always @* begin  // gen/pcie/tlp.ts:222
     case (host[1:0])
       2'd0: _select_7 = 4'd15;
       2'd1: _select_7 = 4'd14;
@@ -124,22 +124,22 @@ module pcie_dma_wr_w64 (
       default: _select_7 = 4'd15;
     endcase
   end
-  assign busy = ~(state == STATE_IDLE);  // gen/pcie/dma_wr.ts:142
-  assign done = finish_now;  // gen/pcie/dma_wr.ts:143
-  assign error = err;  // gen/pcie/dma_wr.ts:144
-  assign req_valid = (state == STATE_SEND) & beats_deq_valid;  // gen/pcie/dma_wr.ts:129
-  assign req_hdr = hdr;  // gen/pcie/dma_wr.ts:130
-  assign req_data = beats_deq_data;  // gen/pcie/dma_wr.ts:131
-  assign req_keep = (tx_left == 11'd1) ? last_keep : 2'd3;  // gen/pcie/dma_wr.ts:132
-  assign req_sop = first_beat;  // gen/pcie/dma_wr.ts:133
-  assign req_eop = tx_left == 11'd1;  // gen/pcie/dma_wr.ts:134
-  assign ram_rd_valid = ((state == STATE_SEND) & (rd_left != 11'd0)) & ((beats_count + {2'd0, inflight}) < 3'd4);  // gen/pcie/dma_wr.ts:116
-  assign ram_rd_addr = rd_addr;  // gen/pcie/dma_wr.ts:117
-  assign beats_enq_valid = ram_rd_rvalid;  // gen/pcie/dma_wr.ts:124
-  assign beats_enq_data = ram_rd_rdata;  // gen/pcie/dma_wr.ts:125
-  assign beats_deq_ready = (state == STATE_SEND) & req_ready;  // gen/pcie/dma_wr.ts:135
+  assign busy = ~(state == STATE_IDLE);  // gen/pcie/dma_wr.ts:145
+  assign done = finish_now;  // gen/pcie/dma_wr.ts:146
+  assign error = err;  // gen/pcie/dma_wr.ts:147
+  assign req_valid = (state == STATE_SEND) & beats_deq_valid;  // gen/pcie/dma_wr.ts:132
+  assign req_hdr = hdr;  // gen/pcie/dma_wr.ts:133
+  assign req_data = beats_deq_data;  // gen/pcie/dma_wr.ts:134
+  assign req_keep = (tx_left == 11'd1) ? last_keep : 2'd3;  // gen/pcie/dma_wr.ts:135
+  assign req_sop = first_beat;  // gen/pcie/dma_wr.ts:136
+  assign req_eop = tx_left == 11'd1;  // gen/pcie/dma_wr.ts:137
+  assign ram_rd_valid = ((state == STATE_SEND) & (rd_left != 11'd0)) & ((beats_count + {2'd0, inflight}) < 3'd4);  // gen/pcie/dma_wr.ts:119
+  assign ram_rd_addr = rd_addr;  // gen/pcie/dma_wr.ts:120
+  assign beats_enq_valid = ram_rd_rvalid;  // gen/pcie/dma_wr.ts:127
+  assign beats_enq_data = ram_rd_rdata;  // gen/pcie/dma_wr.ts:128
+  assign beats_deq_ready = (state == STATE_SEND) & req_ready;  // gen/pcie/dma_wr.ts:138
   assign chunk = _mux_0[12:0];  // gen/pcie/dma_wr.ts:66
-  assign finish_now = (state == STATE_CALC) & ((err != 3'd0) | (rem == 15'd0));  // gen/pcie/dma_wr.ts:75
+  assign finish_now = (state == STATE_CALC) & ((err != 3'd0) | (rem == 15'd0));  // gen/pcie/dma_wr.ts:78
 
   // ---- registers
   always @(posedge clk) begin
@@ -151,67 +151,67 @@ module pcie_dma_wr_w64 (
       tx_left <= 11'd0;
       inflight <= 1'b0;
     end else begin
-      case (state)  // gen/pcie/dma_wr.ts:76
+      case (state)  // gen/pcie/dma_wr.ts:79
         STATE_IDLE: begin
-          if (start) begin  // gen/pcie/dma_wr.ts:78
-            err <= bus_master ? 3'd0 : 3'd1;  // gen/pcie/dma_wr.ts:79
-            rem <= len;  // gen/pcie/dma_wr.ts:82
-            state <= STATE_CALC;  // gen/pcie/dma_wr.ts:83
+          if (start) begin  // gen/pcie/dma_wr.ts:81
+            err <= bus_master ? 3'd0 : 3'd1;  // gen/pcie/dma_wr.ts:82
+            rem <= len;  // gen/pcie/dma_wr.ts:85
+            state <= STATE_CALC;  // gen/pcie/dma_wr.ts:86
           end
         end
         STATE_CALC: begin
-          if (finish_now) begin  // gen/pcie/dma_wr.ts:87
-            state <= STATE_IDLE;  // gen/pcie/dma_wr.ts:87
-          end else if (~bus_master) begin  // gen/pcie/dma_wr.ts:88
-            err <= 3'd1;  // gen/pcie/dma_wr.ts:88
+          if (finish_now) begin  // gen/pcie/dma_wr.ts:90
+            state <= STATE_IDLE;  // gen/pcie/dma_wr.ts:90
+          end else if (~bus_master) begin  // gen/pcie/dma_wr.ts:91
+            err <= 3'd1;  // gen/pcie/dma_wr.ts:91
           end else begin
-            rd_left <= _add_3[11:1];  // gen/pcie/dma_wr.ts:102
-            tx_left <= _add_3[11:1];  // gen/pcie/dma_wr.ts:103
-            rem <= rem - {2'd0, chunk};  // gen/pcie/dma_wr.ts:108
-            state <= STATE_SEND;  // gen/pcie/dma_wr.ts:109
+            rd_left <= _add_3[11:1];  // gen/pcie/dma_wr.ts:105
+            tx_left <= _add_3[11:1];  // gen/pcie/dma_wr.ts:106
+            rem <= rem - {2'd0, chunk};  // gen/pcie/dma_wr.ts:111
+            state <= STATE_SEND;  // gen/pcie/dma_wr.ts:112
           end
         end
         default: begin end
       endcase
-      inflight <= ram_rd_valid & ram_rd_ready;  // gen/pcie/dma_wr.ts:119
-      if (ram_rd_valid & ram_rd_ready) begin  // gen/pcie/dma_wr.ts:120
-        rd_left <= rd_left - 11'd1;  // gen/pcie/dma_wr.ts:122
+      inflight <= ram_rd_valid & ram_rd_ready;  // gen/pcie/dma_wr.ts:122
+      if (ram_rd_valid & ram_rd_ready) begin  // gen/pcie/dma_wr.ts:123
+        rd_left <= rd_left - 11'd1;  // gen/pcie/dma_wr.ts:125
       end
-      if (req_valid & req_ready) begin  // gen/pcie/dma_wr.ts:136
-        tx_left <= tx_left - 11'd1;  // gen/pcie/dma_wr.ts:138
-        if (tx_left == 11'd1) begin  // gen/pcie/dma_wr.ts:139
-          state <= STATE_CALC;  // gen/pcie/dma_wr.ts:139
+      if (req_valid & req_ready) begin  // gen/pcie/dma_wr.ts:139
+        tx_left <= tx_left - 11'd1;  // gen/pcie/dma_wr.ts:141
+        if (tx_left == 11'd1) begin  // gen/pcie/dma_wr.ts:142
+          state <= STATE_CALC;  // gen/pcie/dma_wr.ts:142
         end
       end
     end
   end
   always @(posedge clk) begin
-    case (state)  // gen/pcie/dma_wr.ts:76
+    case (state)  // gen/pcie/dma_wr.ts:79
       STATE_IDLE: begin
-        if (start) begin  // gen/pcie/dma_wr.ts:78
-          host <= host_addr;  // gen/pcie/dma_wr.ts:80
-          ram <= ram_addr;  // gen/pcie/dma_wr.ts:81
+        if (start) begin  // gen/pcie/dma_wr.ts:81
+          host <= host_addr;  // gen/pcie/dma_wr.ts:83
+          ram <= ram_addr;  // gen/pcie/dma_wr.ts:84
         end
       end
       STATE_CALC: begin
-        if (finish_now) begin  // gen/pcie/dma_wr.ts:87
-        end else if (~bus_master) begin  // gen/pcie/dma_wr.ts:88
+        if (finish_now) begin  // gen/pcie/dma_wr.ts:90
+        end else if (~bus_master) begin  // gen/pcie/dma_wr.ts:91
         end else begin
-          hdr <= {{{1'b0, 1'b1, (|host[63:32])}, 5'd0, 1'b0, 3'd0, 1'b0, 1'b0, 3'd0, 1'b0, 2'd0, 2'd0, _add_4[11:2]}, {requester_id, 8'd0, ((_add_4[13:2] == 12'd1) ? 4'd0 : _select_5), ((_add_4[13:2] == 12'd1) ? (_select_7 & _select_5) : _select_7)}, ((|host[63:32]) ? host[63:32] : {host[31:2], 2'd0}), ((|host[63:32]) ? {host[31:2], 2'd0} : 32'd0)};  // gen/pcie/dma_wr.ts:90
-          rd_addr <= ram[13:2];  // gen/pcie/dma_wr.ts:101
-          last_keep <= (_add_4[2] == 1'b1) ? 2'd1 : 2'd3;  // gen/pcie/dma_wr.ts:104
-          first_beat <= 1'b1;  // gen/pcie/dma_wr.ts:105
-          host <= host + {51'd0, chunk};  // gen/pcie/dma_wr.ts:106
-          ram <= ram + {1'b0, chunk};  // gen/pcie/dma_wr.ts:107
+          hdr <= {{{1'b0, 1'b1, (|host[63:32])}, 5'd0, 1'b0, 3'd0, 1'b0, 1'b0, 3'd0, 1'b0, 2'd0, 2'd0, _add_4[11:2]}, {requester_id, 8'd0, ((_add_4[13:2] == 12'd1) ? 4'd0 : _select_5), ((_add_4[13:2] == 12'd1) ? (_select_7 & _select_5) : _select_7)}, ((|host[63:32]) ? host[63:32] : {host[31:2], 2'd0}), ((|host[63:32]) ? {host[31:2], 2'd0} : 32'd0)};  // gen/pcie/dma_wr.ts:93
+          rd_addr <= ram[13:2];  // gen/pcie/dma_wr.ts:104
+          last_keep <= (_add_4[2] == 1'b1) ? 2'd1 : 2'd3;  // gen/pcie/dma_wr.ts:107
+          first_beat <= 1'b1;  // gen/pcie/dma_wr.ts:108
+          host <= host + {51'd0, chunk};  // gen/pcie/dma_wr.ts:109
+          ram <= ram + {1'b0, chunk};  // gen/pcie/dma_wr.ts:110
         end
       end
       default: begin end
     endcase
-    if (ram_rd_valid & ram_rd_ready) begin  // gen/pcie/dma_wr.ts:120
-      rd_addr <= rd_addr + 12'd2;  // gen/pcie/dma_wr.ts:121
+    if (ram_rd_valid & ram_rd_ready) begin  // gen/pcie/dma_wr.ts:123
+      rd_addr <= rd_addr + 12'd2;  // gen/pcie/dma_wr.ts:124
     end
-    if (req_valid & req_ready) begin  // gen/pcie/dma_wr.ts:136
-      first_beat <= 1'b0;  // gen/pcie/dma_wr.ts:137
+    if (req_valid & req_ready) begin  // gen/pcie/dma_wr.ts:139
+      first_beat <= 1'b0;  // gen/pcie/dma_wr.ts:140
     end
   end
 

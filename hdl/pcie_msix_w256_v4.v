@@ -56,16 +56,16 @@ module pcie_msix_w256_v4 (
   reg [31:0] out_data;  // gen/pcie/msix.ts:98
   wire [1:0] vector;  // gen/pcie/msix.ts:102
   wire go;  // gen/pcie/msix.ts:103
-  wire [31:0] _cat_0;  // gen/pcie/tlp.ts:231
-  reg [31:0] _select_1;  // gen/pcie/msix.ts:109
+  wire [31:0] _cat_0;  // gen/pcie/tlp.ts:251
+  reg [31:0] _select_1;  // gen/pcie/msix.ts:116
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  reg [31:0] _select_2;  // gen/pcie/msix.ts:109
+  reg [31:0] _select_2;  // gen/pcie/msix.ts:116
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [31:0] _select_3;  // gen/pcie/msix.ts:117
+  reg [31:0] _select_3;  // gen/pcie/msix.ts:124
 
   // ---- combinational logic
-  assign _cat_0 = {{8{reg_wbe[3]}}, {8{reg_wbe[2]}}, {8{reg_wbe[1]}}, {8{reg_wbe[0]}}};  // gen/pcie/tlp.ts:231
-  always @* begin  // gen/pcie/msix.ts:109
+  assign _cat_0 = {{8{reg_wbe[3]}}, {8{reg_wbe[2]}}, {8{reg_wbe[1]}}, {8{reg_wbe[0]}}};  // gen/pcie/tlp.ts:251
+  always @* begin  // gen/pcie/msix.ts:116
     case (vector)
       2'd0: _select_1 = addr_hi_0;
       2'd1: _select_1 = addr_hi_1;
@@ -74,7 +74,7 @@ module pcie_msix_w256_v4 (
       default: _select_1 = addr_hi_0;
     endcase
   end
-  always @* begin  // gen/pcie/msix.ts:109
+  always @* begin  // gen/pcie/msix.ts:116
     case (vector)
       2'd0: _select_2 = addr_lo_0;
       2'd1: _select_2 = addr_lo_1;
@@ -83,7 +83,7 @@ module pcie_msix_w256_v4 (
       default: _select_2 = addr_lo_0;
     endcase
   end
-  always @* begin  // gen/pcie/msix.ts:117
+  always @* begin  // gen/pcie/msix.ts:124
     case (vector)
       2'd0: _select_3 = msg_data_0;
       2'd1: _select_3 = msg_data_1;
@@ -93,12 +93,12 @@ module pcie_msix_w256_v4 (
     endcase
   end
   assign reg_rdata = rdata;  // gen/pcie/msix.ts:92
-  assign msg_valid = out_valid;  // gen/pcie/msix.ts:124
-  assign msg_hdr = out_hdr;  // gen/pcie/msix.ts:125
-  assign msg_data = {224'd0, out_data};  // gen/pcie/msix.ts:126
-  assign msg_keep = 8'd1;  // gen/pcie/msix.ts:127
-  assign msg_sop = 1'b1;  // gen/pcie/msix.ts:128
-  assign msg_eop = 1'b1;  // gen/pcie/msix.ts:129
+  assign msg_valid = out_valid;  // gen/pcie/msix.ts:131
+  assign msg_hdr = out_hdr;  // gen/pcie/msix.ts:132
+  assign msg_data = {224'd0, out_data};  // gen/pcie/msix.ts:133
+  assign msg_keep = 8'd1;  // gen/pcie/msix.ts:134
+  assign msg_sop = 1'b1;  // gen/pcie/msix.ts:135
+  assign msg_eop = 1'b1;  // gen/pcie/msix.ts:136
   assign pending = pending_vec;  // gen/pcie/msix.ts:81
   always @* begin
     rdata = 32'd0;  // default, gen/pcie/msix.ts:58
@@ -272,21 +272,21 @@ module pcie_msix_w256_v4 (
         end
         default: begin end
       endcase
-      if (go) begin  // gen/pcie/msix.ts:104
-        out_valid <= 1'b1;  // gen/pcie/msix.ts:105
-      end else if (msg_ready) begin  // gen/pcie/msix.ts:118
-        out_valid <= 1'b0;  // gen/pcie/msix.ts:118
+      if (go) begin  // gen/pcie/msix.ts:111
+        out_valid <= 1'b1;  // gen/pcie/msix.ts:112
+      end else if (msg_ready) begin  // gen/pcie/msix.ts:125
+        out_valid <= 1'b0;  // gen/pcie/msix.ts:125
       end
-      pend_0 <= (pend_0 & (~(go & (vector == 2'd0)))) | (irq[0] & msix_enable);  // gen/pcie/msix.ts:121
-      pend_1 <= (pend_1 & (~(go & (vector == 2'd1)))) | (irq[1] & msix_enable);  // gen/pcie/msix.ts:121
-      pend_2 <= (pend_2 & (~(go & (vector == 2'd2)))) | (irq[2] & msix_enable);  // gen/pcie/msix.ts:121
-      pend_3 <= (pend_3 & (~(go & (vector == 2'd3)))) | (irq[3] & msix_enable);  // gen/pcie/msix.ts:121
+      pend_0 <= (pend_0 & (~(go & (vector == 2'd0)))) | (irq[0] & msix_enable);  // gen/pcie/msix.ts:128
+      pend_1 <= (pend_1 & (~(go & (vector == 2'd1)))) | (irq[1] & msix_enable);  // gen/pcie/msix.ts:128
+      pend_2 <= (pend_2 & (~(go & (vector == 2'd2)))) | (irq[2] & msix_enable);  // gen/pcie/msix.ts:128
+      pend_3 <= (pend_3 & (~(go & (vector == 2'd3)))) | (irq[3] & msix_enable);  // gen/pcie/msix.ts:128
     end
   end
   always @(posedge clk) begin
-    if (go) begin  // gen/pcie/msix.ts:104
-      out_hdr <= {{{1'b0, 1'b1, (|_select_1)}, 5'd0, 1'b0, 3'd0, 1'b0, 1'b0, 3'd0, 1'b0, 2'd0, 2'd0, 10'd1}, {requester_id, 8'd0, 4'd0, 4'd15}, ((|_select_1) ? _select_1 : {_select_2[31:2], 2'd0}), ((|_select_1) ? {_select_2[31:2], 2'd0} : 32'd0)};  // gen/pcie/msix.ts:106
-      out_data <= _select_3;  // gen/pcie/msix.ts:117
+    if (go) begin  // gen/pcie/msix.ts:111
+      out_hdr <= {{{1'b0, 1'b1, (|_select_1)}, 5'd0, 1'b0, 3'd0, 1'b0, 1'b0, 3'd0, 1'b0, 2'd0, 2'd0, 10'd1}, {requester_id, 8'd0, 4'd0, 4'd15}, ((|_select_1) ? _select_1 : {_select_2[31:2], 2'd0}), ((|_select_1) ? {_select_2[31:2], 2'd0} : 32'd0)};  // gen/pcie/msix.ts:113
+      out_data <= _select_3;  // gen/pcie/msix.ts:124
     end
   end
 

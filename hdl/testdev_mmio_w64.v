@@ -85,88 +85,88 @@ module testdev_mmio_w64 (
   wire hit_bar0;  // gen/testdev/mmio.ts:79
   wire hit_bar2;  // gen/testdev/mmio.ts:80
   wire last_of_beat;  // gen/testdev/mmio.ts:98
-  reg [31:0] _select_0;  // gen/testdev/mmio.ts:210
+  reg [31:0] _select_0;  // gen/testdev/mmio.ts:216
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [10:0] _add_1;  // gen/testdev/mmio.ts:113
+  wire [10:0] _add_1;  // gen/testdev/mmio.ts:115
   /* verilator lint_on UNUSEDSIGNAL */
 
   // ---- combinational logic
-  always @* begin  // gen/testdev/mmio.ts:210
+  always @* begin  // gen/testdev/mmio.ts:216
     case (lane)
       1'b0: _select_0 = req_data[31:0];
       1'b1: _select_0 = req_data[63:32];
       default: _select_0 = req_data[31:0];
     endcase
   end
-  assign _add_1 = {(req_hdr[105:96] == 10'd0), req_hdr[105:96]} + 11'd1;  // gen/testdev/mmio.ts:113
+  assign _add_1 = {(req_hdr[105:96] == 10'd0), req_hdr[105:96]} + 11'd1;  // gen/testdev/mmio.ts:115
   always @* begin
     req_ready = 1'b0;  // gen/testdev/mmio.ts:85
     case (state)  // gen/testdev/mmio.ts:100
       STATE_IDLE: begin
         if (req_valid & req_sop) begin  // gen/testdev/mmio.ts:102
-          req_ready = ~req_hdr[126];  // gen/testdev/mmio.ts:114
+          req_ready = ~req_hdr[126];  // gen/testdev/mmio.ts:119
         end
       end
       STATE_WR_RAM: begin
-        req_ready = ram_wr_ready;  // gen/testdev/mmio.ts:145
+        req_ready = ram_wr_ready;  // gen/testdev/mmio.ts:150
       end
       STATE_WR_REG: begin
-        req_ready = last_of_beat;  // gen/testdev/mmio.ts:161
+        req_ready = last_of_beat;  // gen/testdev/mmio.ts:166
       end
       STATE_DROP: begin
-        req_ready = 1'b1;  // gen/testdev/mmio.ts:188
+        req_ready = 1'b1;  // gen/testdev/mmio.ts:193
       end
       default: begin end
     endcase
   end
-  assign cpl_valid = (((state == STATE_RD_RAM) | (state == STATE_RD_REG)) & rd_beat_valid) | (state == STATE_RESP);  // gen/testdev/mmio.ts:219
-  assign cpl_hdr = hdr;  // gen/testdev/mmio.ts:220
-  assign cpl_status = (state == STATE_RESP) ? resp_status : 3'd0;  // gen/testdev/mmio.ts:221
-  assign cpl_data = rd_beat;  // gen/testdev/mmio.ts:222
-  assign cpl_keep = (state == STATE_RESP) ? 2'd0 : ((send_left <= 11'd2) ? ((send_left == 11'd1) ? 2'd1 : 2'd3) : 2'd3);  // gen/testdev/mmio.ts:223
-  assign cpl_sop = (state == STATE_RESP) ? 1'b1 : sop_pending;  // gen/testdev/mmio.ts:224
-  assign cpl_eop = (state == STATE_RESP) ? 1'b1 : (send_left <= 11'd2);  // gen/testdev/mmio.ts:225
+  assign cpl_valid = (((state == STATE_RD_RAM) | (state == STATE_RD_REG)) & rd_beat_valid) | (state == STATE_RESP);  // gen/testdev/mmio.ts:229
+  assign cpl_hdr = hdr;  // gen/testdev/mmio.ts:230
+  assign cpl_status = (state == STATE_RESP) ? resp_status : 3'd0;  // gen/testdev/mmio.ts:231
+  assign cpl_data = rd_beat;  // gen/testdev/mmio.ts:232
+  assign cpl_keep = (state == STATE_RESP) ? 2'd0 : ((send_left <= 11'd2) ? ((send_left == 11'd1) ? 2'd1 : 2'd3) : 2'd3);  // gen/testdev/mmio.ts:233
+  assign cpl_sop = (state == STATE_RESP) ? 1'b1 : sop_pending;  // gen/testdev/mmio.ts:234
+  assign cpl_eop = (state == STATE_RESP) ? 1'b1 : (send_left <= 11'd2);  // gen/testdev/mmio.ts:235
   always @* begin
     ram_wr_valid = 1'b0;  // gen/testdev/mmio.ts:86
     case (state)  // gen/testdev/mmio.ts:100
       STATE_WR_RAM: begin
-        ram_wr_valid = req_valid;  // gen/testdev/mmio.ts:144
+        ram_wr_valid = req_valid;  // gen/testdev/mmio.ts:149
       end
       default: begin end
     endcase
   end
-  assign ram_wr_addr = dw_addr[11:0];  // gen/testdev/mmio.ts:203
-  assign ram_wr_data = req_data;  // gen/testdev/mmio.ts:204
-  assign ram_wr_be = {(req_keep[1] ? ((((p_idx + 11'd1) == 11'd0) ? first_be : 4'd15) & ((((p_idx + 11'd1) == (len - 11'd1)) & (len != 11'd1)) ? last_be : 4'd15)) : 4'd0), (req_keep[0] ? ((((p_idx + 11'd0) == 11'd0) ? first_be : 4'd15) & ((((p_idx + 11'd0) == (len - 11'd1)) & (len != 11'd1)) ? last_be : 4'd15)) : 4'd0)};  // gen/testdev/mmio.ts:205
+  assign ram_wr_addr = dw_addr[11:0];  // gen/testdev/mmio.ts:208
+  assign ram_wr_data = req_data;  // gen/testdev/mmio.ts:209
+  assign ram_wr_be = {(req_keep[1] ? ((((p_idx + 11'd1) == 11'd0) ? first_be : 4'd15) & ((((p_idx + 11'd1) == (len - 11'd1)) & (len != 11'd1)) ? last_be : 4'd15)) : 4'd0), (req_keep[0] ? ((((p_idx + 11'd0) == 11'd0) ? first_be : 4'd15) & ((((p_idx + 11'd0) == (len - 11'd1)) & (len != 11'd1)) ? last_be : 4'd15)) : 4'd0)};  // gen/testdev/mmio.ts:210
   always @* begin
     ram_rd_valid = 1'b0;  // gen/testdev/mmio.ts:87
     case (state)  // gen/testdev/mmio.ts:100
       STATE_RD_RAM: begin
-        ram_rd_valid = ((issue_left != 11'd0) & (~rd_beat_valid)) & (~inflight);  // gen/testdev/mmio.ts:153
+        ram_rd_valid = ((issue_left != 11'd0) & (~rd_beat_valid)) & (~inflight);  // gen/testdev/mmio.ts:158
       end
       default: begin end
     endcase
   end
-  assign ram_rd_addr = dw_addr[11:0];  // gen/testdev/mmio.ts:206
-  assign reg_addr = dw_addr;  // gen/testdev/mmio.ts:209
+  assign ram_rd_addr = dw_addr[11:0];  // gen/testdev/mmio.ts:211
+  assign reg_addr = dw_addr;  // gen/testdev/mmio.ts:214
   always @* begin
     reg_wr = 1'b0;  // gen/testdev/mmio.ts:88
     case (state)  // gen/testdev/mmio.ts:100
       STATE_WR_REG: begin
-        reg_wr = req_valid;  // gen/testdev/mmio.ts:160
+        reg_wr = req_valid;  // gen/testdev/mmio.ts:165
       end
       default: begin end
     endcase
   end
-  assign reg_wdata = _select_0;  // gen/testdev/mmio.ts:210
-  assign reg_wbe = ((p_idx == 11'd0) ? first_be : 4'd15) & (((p_idx == (len - 11'd1)) & (len != 11'd1)) ? last_be : 4'd15);  // gen/testdev/mmio.ts:211
-  assign reg_bar2 = bar2_sel;  // gen/testdev/mmio.ts:212
+  assign reg_wdata = _select_0;  // gen/testdev/mmio.ts:215
+  assign reg_wbe = ((p_idx == 11'd0) ? first_be : 4'd15) & (((p_idx == (len - 11'd1)) & (len != 11'd1)) ? last_be : 4'd15);  // gen/testdev/mmio.ts:221
+  assign reg_bar2 = bar2_sel;  // gen/testdev/mmio.ts:222
   always @* begin
     ev_ur = 1'b0;  // gen/testdev/mmio.ts:89
     case (state)  // gen/testdev/mmio.ts:100
       STATE_DECODE: begin
-        if (~(hit_bar0 | hit_bar2)) begin  // gen/testdev/mmio.ts:122
-          ev_ur = 1'b1;  // gen/testdev/mmio.ts:123
+        if (~(hit_bar0 | hit_bar2)) begin  // gen/testdev/mmio.ts:127
+          ev_ur = 1'b1;  // gen/testdev/mmio.ts:128
         end
       end
       default: begin end
@@ -176,9 +176,9 @@ module testdev_mmio_w64 (
     ev_ca = 1'b0;  // gen/testdev/mmio.ts:90
     case (state)  // gen/testdev/mmio.ts:100
       STATE_DECODE: begin
-        if (~(hit_bar0 | hit_bar2)) begin  // gen/testdev/mmio.ts:122
-        end else if ((~hdr[126]) & (len > 11'd32)) begin  // gen/testdev/mmio.ts:127
-          ev_ca = 1'b1;  // gen/testdev/mmio.ts:128
+        if (~(hit_bar0 | hit_bar2)) begin  // gen/testdev/mmio.ts:127
+        end else if ((~hdr[126]) & (len > 11'd32)) begin  // gen/testdev/mmio.ts:132
+          ev_ca = 1'b1;  // gen/testdev/mmio.ts:133
         end
       end
       default: begin end
@@ -188,10 +188,10 @@ module testdev_mmio_w64 (
     ev_poisoned = 1'b0;  // gen/testdev/mmio.ts:91
     case (state)  // gen/testdev/mmio.ts:100
       STATE_DECODE: begin
-        if (~(hit_bar0 | hit_bar2)) begin  // gen/testdev/mmio.ts:122
-        end else if ((~hdr[126]) & (len > 11'd32)) begin  // gen/testdev/mmio.ts:127
-        end else if (hdr[126] & hdr[110]) begin  // gen/testdev/mmio.ts:132
-          ev_poisoned = 1'b1;  // gen/testdev/mmio.ts:133
+        if (~(hit_bar0 | hit_bar2)) begin  // gen/testdev/mmio.ts:127
+        end else if ((~hdr[126]) & (len > 11'd32)) begin  // gen/testdev/mmio.ts:132
+        end else if (hdr[126] & hdr[110]) begin  // gen/testdev/mmio.ts:137
+          ev_poisoned = 1'b1;  // gen/testdev/mmio.ts:138
         end
       end
       default: begin end
@@ -215,79 +215,79 @@ module testdev_mmio_w64 (
           if (req_valid & req_sop) begin  // gen/testdev/mmio.ts:102
             rd_beat_valid <= 1'b0;  // gen/testdev/mmio.ts:110
             issue_left <= {1'b0, _add_1[10:1]};  // gen/testdev/mmio.ts:113
-            state <= STATE_DECODE;  // gen/testdev/mmio.ts:115
+            state <= STATE_DECODE;  // gen/testdev/mmio.ts:120
           end
         end
         STATE_DECODE: begin
-          bar2_sel <= hit_bar2;  // gen/testdev/mmio.ts:121
-          if (~(hit_bar0 | hit_bar2)) begin  // gen/testdev/mmio.ts:122
-            if (hdr[126]) begin  // gen/testdev/mmio.ts:125
-              state <= STATE_DROP;  // gen/testdev/mmio.ts:125
+          bar2_sel <= hit_bar2;  // gen/testdev/mmio.ts:126
+          if (~(hit_bar0 | hit_bar2)) begin  // gen/testdev/mmio.ts:127
+            if (hdr[126]) begin  // gen/testdev/mmio.ts:130
+              state <= STATE_DROP;  // gen/testdev/mmio.ts:130
             end else begin
-              state <= STATE_RESP;  // gen/testdev/mmio.ts:125
+              state <= STATE_RESP;  // gen/testdev/mmio.ts:130
             end
-          end else if ((~hdr[126]) & (len > 11'd32)) begin  // gen/testdev/mmio.ts:127
-            state <= STATE_RESP;  // gen/testdev/mmio.ts:130
-          end else if (hdr[126] & hdr[110]) begin  // gen/testdev/mmio.ts:132
-            state <= STATE_DROP;  // gen/testdev/mmio.ts:134
-          end else if (hit_bar0 & (addr[15:14] == 2'd2)) begin  // gen/testdev/mmio.ts:136
-            if (hdr[126]) begin  // gen/testdev/mmio.ts:137
-              state <= STATE_WR_RAM;  // gen/testdev/mmio.ts:137
+          end else if ((~hdr[126]) & (len > 11'd32)) begin  // gen/testdev/mmio.ts:132
+            state <= STATE_RESP;  // gen/testdev/mmio.ts:135
+          end else if (hdr[126] & hdr[110]) begin  // gen/testdev/mmio.ts:137
+            state <= STATE_DROP;  // gen/testdev/mmio.ts:139
+          end else if (hit_bar0 & (addr[15:14] == 2'd2)) begin  // gen/testdev/mmio.ts:141
+            if (hdr[126]) begin  // gen/testdev/mmio.ts:142
+              state <= STATE_WR_RAM;  // gen/testdev/mmio.ts:142
             end else begin
-              state <= STATE_RD_RAM;  // gen/testdev/mmio.ts:137
+              state <= STATE_RD_RAM;  // gen/testdev/mmio.ts:142
             end
-          end else if (hdr[126]) begin  // gen/testdev/mmio.ts:140
-            state <= STATE_WR_REG;  // gen/testdev/mmio.ts:140
+          end else if (hdr[126]) begin  // gen/testdev/mmio.ts:145
+            state <= STATE_WR_REG;  // gen/testdev/mmio.ts:145
           end else begin
-            state <= STATE_RD_REG;  // gen/testdev/mmio.ts:140
+            state <= STATE_RD_REG;  // gen/testdev/mmio.ts:145
           end
         end
         STATE_WR_RAM: begin
-          if (req_valid & ram_wr_ready) begin  // gen/testdev/mmio.ts:146
-            if (req_eop) begin  // gen/testdev/mmio.ts:149
-              state <= STATE_IDLE;  // gen/testdev/mmio.ts:149
+          if (req_valid & ram_wr_ready) begin  // gen/testdev/mmio.ts:151
+            if (req_eop) begin  // gen/testdev/mmio.ts:154
+              state <= STATE_IDLE;  // gen/testdev/mmio.ts:154
             end
           end
         end
         STATE_RD_RAM: begin
-          if (ram_rd_valid & ram_rd_ready) begin  // gen/testdev/mmio.ts:154
-            issue_left <= issue_left - 11'd1;  // gen/testdev/mmio.ts:156
+          if (ram_rd_valid & ram_rd_ready) begin  // gen/testdev/mmio.ts:159
+            issue_left <= issue_left - 11'd1;  // gen/testdev/mmio.ts:161
           end
         end
         STATE_WR_REG: begin
-          if (req_valid) begin  // gen/testdev/mmio.ts:162
-            if (p_idx == (len - 11'd1)) begin  // gen/testdev/mmio.ts:167
-              state <= STATE_IDLE;  // gen/testdev/mmio.ts:167
+          if (req_valid) begin  // gen/testdev/mmio.ts:167
+            if (p_idx == (len - 11'd1)) begin  // gen/testdev/mmio.ts:172
+              state <= STATE_IDLE;  // gen/testdev/mmio.ts:172
             end
           end
         end
         STATE_RD_REG: begin
-          if ((~rd_beat_valid) & (p_idx < len)) begin  // gen/testdev/mmio.ts:171
-            if (last_of_beat) begin  // gen/testdev/mmio.ts:178
-              rd_beat_valid <= 1'b1;  // gen/testdev/mmio.ts:180
+          if ((~rd_beat_valid) & (p_idx < len)) begin  // gen/testdev/mmio.ts:176
+            if (last_of_beat) begin  // gen/testdev/mmio.ts:183
+              rd_beat_valid <= 1'b1;  // gen/testdev/mmio.ts:185
             end
           end
         end
         STATE_RESP: begin
-          if (cpl_ready) begin  // gen/testdev/mmio.ts:185
-            state <= STATE_IDLE;  // gen/testdev/mmio.ts:185
+          if (cpl_ready) begin  // gen/testdev/mmio.ts:190
+            state <= STATE_IDLE;  // gen/testdev/mmio.ts:190
           end
         end
         STATE_DROP: begin
-          if (req_valid & req_eop) begin  // gen/testdev/mmio.ts:189
-            state <= STATE_IDLE;  // gen/testdev/mmio.ts:189
+          if (req_valid & req_eop) begin  // gen/testdev/mmio.ts:194
+            state <= STATE_IDLE;  // gen/testdev/mmio.ts:194
           end
         end
         default: begin end
       endcase
-      inflight <= ram_rd_valid & ram_rd_ready;  // gen/testdev/mmio.ts:194
-      if (ram_rd_rvalid) begin  // gen/testdev/mmio.ts:195
-        rd_beat_valid <= 1'b1;  // gen/testdev/mmio.ts:197
+      inflight <= ram_rd_valid & ram_rd_ready;  // gen/testdev/mmio.ts:199
+      if (ram_rd_rvalid) begin  // gen/testdev/mmio.ts:200
+        rd_beat_valid <= 1'b1;  // gen/testdev/mmio.ts:202
       end
-      if ((((state == STATE_RD_RAM) | (state == STATE_RD_REG)) & rd_beat_valid) & cpl_ready) begin  // gen/testdev/mmio.ts:226
-        rd_beat_valid <= 1'b0;  // gen/testdev/mmio.ts:227
-        if (send_left <= 11'd2) begin  // gen/testdev/mmio.ts:230
-          state <= STATE_IDLE;  // gen/testdev/mmio.ts:230
+      if ((((state == STATE_RD_RAM) | (state == STATE_RD_REG)) & rd_beat_valid) & cpl_ready) begin  // gen/testdev/mmio.ts:236
+        rd_beat_valid <= 1'b0;  // gen/testdev/mmio.ts:237
+        if (send_left <= 11'd2) begin  // gen/testdev/mmio.ts:240
+          state <= STATE_IDLE;  // gen/testdev/mmio.ts:240
         end
       end
     end
@@ -308,53 +308,53 @@ module testdev_mmio_w64 (
         end
       end
       STATE_DECODE: begin
-        dw_addr <= hit_bar2 ? {4'd0, addr[11:2]} : addr[15:2];  // gen/testdev/mmio.ts:120
-        if (~(hit_bar0 | hit_bar2)) begin  // gen/testdev/mmio.ts:122
-          resp_status <= 3'd1;  // gen/testdev/mmio.ts:124
-        end else if ((~hdr[126]) & (len > 11'd32)) begin  // gen/testdev/mmio.ts:127
-          resp_status <= 3'd4;  // gen/testdev/mmio.ts:129
+        dw_addr <= hit_bar2 ? {4'd0, addr[11:2]} : addr[15:2];  // gen/testdev/mmio.ts:125
+        if (~(hit_bar0 | hit_bar2)) begin  // gen/testdev/mmio.ts:127
+          resp_status <= 3'd1;  // gen/testdev/mmio.ts:129
+        end else if ((~hdr[126]) & (len > 11'd32)) begin  // gen/testdev/mmio.ts:132
+          resp_status <= 3'd4;  // gen/testdev/mmio.ts:134
         end
       end
       STATE_WR_RAM: begin
-        if (req_valid & ram_wr_ready) begin  // gen/testdev/mmio.ts:146
-          dw_addr <= dw_addr + 14'd2;  // gen/testdev/mmio.ts:147
-          p_idx <= p_idx + 11'd2;  // gen/testdev/mmio.ts:148
+        if (req_valid & ram_wr_ready) begin  // gen/testdev/mmio.ts:151
+          dw_addr <= dw_addr + 14'd2;  // gen/testdev/mmio.ts:152
+          p_idx <= p_idx + 11'd2;  // gen/testdev/mmio.ts:153
         end
       end
       STATE_RD_RAM: begin
-        if (ram_rd_valid & ram_rd_ready) begin  // gen/testdev/mmio.ts:154
-          dw_addr <= dw_addr + 14'd2;  // gen/testdev/mmio.ts:155
+        if (ram_rd_valid & ram_rd_ready) begin  // gen/testdev/mmio.ts:159
+          dw_addr <= dw_addr + 14'd2;  // gen/testdev/mmio.ts:160
         end
       end
       STATE_WR_REG: begin
-        if (req_valid) begin  // gen/testdev/mmio.ts:162
-          p_idx <= p_idx + 11'd1;  // gen/testdev/mmio.ts:163
-          lane <= lane + 1'b1;  // gen/testdev/mmio.ts:164
-          dw_addr <= dw_addr + 14'd1;  // gen/testdev/mmio.ts:165
-          if (last_of_beat) begin  // gen/testdev/mmio.ts:166
-            lane <= 1'b0;  // gen/testdev/mmio.ts:166
+        if (req_valid) begin  // gen/testdev/mmio.ts:167
+          p_idx <= p_idx + 11'd1;  // gen/testdev/mmio.ts:168
+          lane <= lane + 1'b1;  // gen/testdev/mmio.ts:169
+          dw_addr <= dw_addr + 14'd1;  // gen/testdev/mmio.ts:170
+          if (last_of_beat) begin  // gen/testdev/mmio.ts:171
+            lane <= 1'b0;  // gen/testdev/mmio.ts:171
           end
         end
       end
       STATE_RD_REG: begin
-        if ((~rd_beat_valid) & (p_idx < len)) begin  // gen/testdev/mmio.ts:171
-          rd_beat <= {((lane == 1'b1) ? reg_rdata : rd_beat[63:32]), ((lane == 1'b0) ? reg_rdata : rd_beat[31:0])};  // gen/testdev/mmio.ts:174
-          p_idx <= p_idx + 11'd1;  // gen/testdev/mmio.ts:175
-          lane <= lane + 1'b1;  // gen/testdev/mmio.ts:176
-          dw_addr <= dw_addr + 14'd1;  // gen/testdev/mmio.ts:177
-          if (last_of_beat) begin  // gen/testdev/mmio.ts:178
-            lane <= 1'b0;  // gen/testdev/mmio.ts:179
+        if ((~rd_beat_valid) & (p_idx < len)) begin  // gen/testdev/mmio.ts:176
+          rd_beat <= {((lane == 1'b1) ? reg_rdata : rd_beat[63:32]), ((lane == 1'b0) ? reg_rdata : rd_beat[31:0])};  // gen/testdev/mmio.ts:179
+          p_idx <= p_idx + 11'd1;  // gen/testdev/mmio.ts:180
+          lane <= lane + 1'b1;  // gen/testdev/mmio.ts:181
+          dw_addr <= dw_addr + 14'd1;  // gen/testdev/mmio.ts:182
+          if (last_of_beat) begin  // gen/testdev/mmio.ts:183
+            lane <= 1'b0;  // gen/testdev/mmio.ts:184
           end
         end
       end
       default: begin end
     endcase
-    if (ram_rd_rvalid) begin  // gen/testdev/mmio.ts:195
-      rd_beat <= ram_rd_rdata;  // gen/testdev/mmio.ts:196
+    if (ram_rd_rvalid) begin  // gen/testdev/mmio.ts:200
+      rd_beat <= ram_rd_rdata;  // gen/testdev/mmio.ts:201
     end
-    if ((((state == STATE_RD_RAM) | (state == STATE_RD_REG)) & rd_beat_valid) & cpl_ready) begin  // gen/testdev/mmio.ts:226
-      sop_pending <= 1'b0;  // gen/testdev/mmio.ts:228
-      send_left <= send_left - 11'd2;  // gen/testdev/mmio.ts:229
+    if ((((state == STATE_RD_RAM) | (state == STATE_RD_REG)) & rd_beat_valid) & cpl_ready) begin  // gen/testdev/mmio.ts:236
+      sop_pending <= 1'b0;  // gen/testdev/mmio.ts:238
+      send_left <= send_left - 11'd2;  // gen/testdev/mmio.ts:239
     end
   end
 

@@ -47,26 +47,26 @@ module testdev_regs_l8_t16 (
   wire busy_any;  // gen/testdev/regs_block.ts:57
   reg [31:0] rdata;  // gen/testdev/regs_block.ts:71
   wire doorbell;  // gen/testdev/regs_block.ts:116
-  reg finish;  // gen/testdev/regs_block.ts:122
-  reg [2:0] finish_err;  // gen/testdev/regs_block.ts:123
+  reg finish;  // gen/testdev/regs_block.ts:127
+  reg [2:0] finish_err;  // gen/testdev/regs_block.ts:128
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [7:0] _rep_0;  // gen/pcie/tlp.ts:231
+  wire [7:0] _rep_0;  // gen/pcie/tlp.ts:251
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [7:0] _rep_1;  // gen/pcie/tlp.ts:231
+  wire [7:0] _rep_1;  // gen/pcie/tlp.ts:251
   /* verilator lint_on UNUSEDSIGNAL */
 
   // ---- combinational logic
-  assign _rep_0 = {8{reg_wbe[0]}};  // gen/pcie/tlp.ts:231
-  assign _rep_1 = {8{reg_wbe[1]}};  // gen/pcie/tlp.ts:231
+  assign _rep_0 = {8{reg_wbe[0]}};  // gen/pcie/tlp.ts:251
+  assign _rep_1 = {8{reg_wbe[1]}};  // gen/pcie/tlp.ts:251
   assign reg_rdata = rdata;  // gen/testdev/regs_block.ts:85
   assign dma_host_addr = {dma_host_addr_hi_addr, dma_host_addr_lo_addr};  // gen/testdev/regs_block.ts:107
   assign dma_ram_addr = dma_ram_offset_offset;  // gen/testdev/regs_block.ts:108
   assign dma_len = dma_length_bytes;  // gen/testdev/regs_block.ts:109
   assign dma_timeout = dma_timeout_cycles;  // gen/testdev/regs_block.ts:110
-  assign rd_start = start_pending & (~dma_control_dir);  // gen/testdev/regs_block.ts:148
-  assign wr_start = start_pending & dma_control_dir;  // gen/testdev/regs_block.ts:149
-  assign irq = ((finish & dma_control_irq_en) ? {(dma_control_vector == 2'd3), (dma_control_vector == 2'd2), (dma_control_vector == 2'd1), (dma_control_vector == 2'd0)} : 4'd0) | (((reg_wr & (reg_addr == 14'd13)) & (&_rep_0[1:0])) ? {(reg_wdata[1:0] == 2'd3), (reg_wdata[1:0] == 2'd2), (reg_wdata[1:0] == 2'd1), (reg_wdata[1:0] == 2'd0)} : 4'd0);  // gen/testdev/regs_block.ts:163
+  assign rd_start = start_pending & (~dma_control_dir);  // gen/testdev/regs_block.ts:153
+  assign wr_start = start_pending & dma_control_dir;  // gen/testdev/regs_block.ts:154
+  assign irq = ((finish & dma_control_irq_en) ? {(dma_control_vector == 2'd3), (dma_control_vector == 2'd2), (dma_control_vector == 2'd1), (dma_control_vector == 2'd0)} : 4'd0) | (((reg_wr & (reg_addr == 14'd13)) & (&_rep_0[1:0])) ? {(reg_wdata[1:0] == 2'd3), (reg_wdata[1:0] == 2'd2), (reg_wdata[1:0] == 2'd1), (reg_wdata[1:0] == 2'd0)} : 4'd0);  // gen/testdev/regs_block.ts:176
   assign busy_any = (rd_busy | wr_busy) | start_pending;  // gen/testdev/regs_block.ts:57
   always @* begin
     rdata = 32'd0;  // default, gen/testdev/regs_block.ts:71
@@ -115,31 +115,31 @@ module testdev_regs_l8_t16 (
   end
   assign doorbell = (((reg_wr & (reg_addr == 14'd9)) & (&_rep_0[0])) & reg_wdata[0]) & (~busy_any);  // gen/testdev/regs_block.ts:116
   always @* begin
-    finish = 1'b0;  // default, gen/testdev/regs_block.ts:122
-    if (rd_done) begin  // gen/testdev/regs_block.ts:124
-      finish = 1'b1;  // gen/testdev/regs_block.ts:125
-    end else if (wr_done) begin  // gen/testdev/regs_block.ts:127
-      finish = 1'b1;  // gen/testdev/regs_block.ts:128
+    finish = 1'b0;  // default, gen/testdev/regs_block.ts:127
+    if (rd_done) begin  // gen/testdev/regs_block.ts:129
+      finish = 1'b1;  // gen/testdev/regs_block.ts:130
+    end else if (wr_done) begin  // gen/testdev/regs_block.ts:132
+      finish = 1'b1;  // gen/testdev/regs_block.ts:133
     end
-    if (doorbell) begin  // gen/testdev/regs_block.ts:132
-      if (dma_length_bytes == 15'd0) begin  // gen/testdev/regs_block.ts:136
-        finish = 1'b1;  // gen/testdev/regs_block.ts:136
-      end else if ((dma_ram_offset_offset[1:0] != dma_host_addr_lo_addr[1:0]) | (({2'd0, dma_ram_offset_offset} + {1'b0, dma_length_bytes}) > 16'd16384)) begin  // gen/testdev/regs_block.ts:137
-        finish = 1'b1;  // gen/testdev/regs_block.ts:138
+    if (doorbell) begin  // gen/testdev/regs_block.ts:137
+      if (dma_length_bytes == 15'd0) begin  // gen/testdev/regs_block.ts:141
+        finish = 1'b1;  // gen/testdev/regs_block.ts:141
+      end else if ((dma_ram_offset_offset[1:0] != dma_host_addr_lo_addr[1:0]) | (({2'd0, dma_ram_offset_offset} + {1'b0, dma_length_bytes}) > 16'd16384)) begin  // gen/testdev/regs_block.ts:142
+        finish = 1'b1;  // gen/testdev/regs_block.ts:143
       end
     end
   end
   always @* begin
-    finish_err = 3'd0;  // default, gen/testdev/regs_block.ts:123
-    if (rd_done) begin  // gen/testdev/regs_block.ts:124
-      finish_err = rd_error;  // gen/testdev/regs_block.ts:126
-    end else if (wr_done) begin  // gen/testdev/regs_block.ts:127
-      finish_err = wr_error;  // gen/testdev/regs_block.ts:129
+    finish_err = 3'd0;  // default, gen/testdev/regs_block.ts:128
+    if (rd_done) begin  // gen/testdev/regs_block.ts:129
+      finish_err = rd_error;  // gen/testdev/regs_block.ts:131
+    end else if (wr_done) begin  // gen/testdev/regs_block.ts:132
+      finish_err = wr_error;  // gen/testdev/regs_block.ts:134
     end
-    if (doorbell) begin  // gen/testdev/regs_block.ts:132
-      if (dma_length_bytes == 15'd0) begin  // gen/testdev/regs_block.ts:136
-      end else if ((dma_ram_offset_offset[1:0] != dma_host_addr_lo_addr[1:0]) | (({2'd0, dma_ram_offset_offset} + {1'b0, dma_length_bytes}) > 16'd16384)) begin  // gen/testdev/regs_block.ts:137
-        finish_err = 3'd6;  // gen/testdev/regs_block.ts:139
+    if (doorbell) begin  // gen/testdev/regs_block.ts:137
+      if (dma_length_bytes == 15'd0) begin  // gen/testdev/regs_block.ts:141
+      end else if ((dma_ram_offset_offset[1:0] != dma_host_addr_lo_addr[1:0]) | (({2'd0, dma_ram_offset_offset} + {1'b0, dma_length_bytes}) > 16'd16384)) begin  // gen/testdev/regs_block.ts:142
+        finish_err = 3'd6;  // gen/testdev/regs_block.ts:144
       end
     end
   end
@@ -198,24 +198,24 @@ module testdev_regs_l8_t16 (
       if (reg_wr & (reg_addr == 14'd12)) begin  // gen/testdev/regs_block.ts:97
         cpl_unexpected_count <= (cpl_unexpected_count & (~{_rep_1, _rep_0})) | (reg_wdata[15:0] & {_rep_1, _rep_0});  // gen/testdev/regs_block.ts:97
       end
-      start_pending <= 1'b0;  // gen/testdev/regs_block.ts:131
-      if (doorbell) begin  // gen/testdev/regs_block.ts:132
-        dma_status_done <= 1'b0;  // gen/testdev/regs_block.ts:133
-        dma_status_error <= 1'b0;  // gen/testdev/regs_block.ts:134
-        err_code <= 3'd0;  // gen/testdev/regs_block.ts:135
-        if (dma_length_bytes == 15'd0) begin  // gen/testdev/regs_block.ts:136
-        end else if ((dma_ram_offset_offset[1:0] != dma_host_addr_lo_addr[1:0]) | (({2'd0, dma_ram_offset_offset} + {1'b0, dma_length_bytes}) > 16'd16384)) begin  // gen/testdev/regs_block.ts:137
+      start_pending <= 1'b0;  // gen/testdev/regs_block.ts:136
+      if (doorbell) begin  // gen/testdev/regs_block.ts:137
+        dma_status_done <= 1'b0;  // gen/testdev/regs_block.ts:138
+        dma_status_error <= 1'b0;  // gen/testdev/regs_block.ts:139
+        err_code <= 3'd0;  // gen/testdev/regs_block.ts:140
+        if (dma_length_bytes == 15'd0) begin  // gen/testdev/regs_block.ts:141
+        end else if ((dma_ram_offset_offset[1:0] != dma_host_addr_lo_addr[1:0]) | (({2'd0, dma_ram_offset_offset} + {1'b0, dma_length_bytes}) > 16'd16384)) begin  // gen/testdev/regs_block.ts:142
         end else begin
-          start_pending <= 1'b1;  // gen/testdev/regs_block.ts:141
+          start_pending <= 1'b1;  // gen/testdev/regs_block.ts:146
         end
       end
-      if (finish) begin  // gen/testdev/regs_block.ts:143
-        dma_status_done <= 1'b1;  // gen/testdev/regs_block.ts:144
-        dma_status_error <= finish_err != 3'd0;  // gen/testdev/regs_block.ts:145
-        err_code <= finish_err;  // gen/testdev/regs_block.ts:146
+      if (finish) begin  // gen/testdev/regs_block.ts:148
+        dma_status_done <= 1'b1;  // gen/testdev/regs_block.ts:149
+        dma_status_error <= finish_err != 3'd0;  // gen/testdev/regs_block.ts:150
+        err_code <= finish_err;  // gen/testdev/regs_block.ts:151
       end
-      if (ev_unexpected & (~(&cpl_unexpected_count))) begin  // gen/testdev/regs_block.ts:153
-        cpl_unexpected_count <= cpl_unexpected_count + 16'd1;  // gen/testdev/regs_block.ts:153
+      if (ev_unexpected & (~(&cpl_unexpected_count))) begin  // gen/testdev/regs_block.ts:158
+        cpl_unexpected_count <= cpl_unexpected_count + 16'd1;  // gen/testdev/regs_block.ts:158
       end
     end
   end

@@ -41,7 +41,10 @@ function dmaWorkload(W: TestdevWidth, total: number, opts: { txBackpressure: num
   const b0 = rc.bar(0);
   const off = (n: string) => reg(n).offset;
   const dir = field('DMA_CONTROL', 'DIR').values!;
-  const ctl = (d: string) => field('DMA_CONTROL', 'DIR').put(dir[d]) | field('DMA_CONTROL', 'IRQ_EN').put(1) | field('DMA_CONTROL', 'VECTOR').put(0);
+  const ctl = (d: string) =>
+    field('DMA_CONTROL', 'DIR').put(dir[d]) |
+    field('DMA_CONTROL', 'IRQ_EN').put(1) |
+    field('DMA_CONTROL', 'VECTOR').put(0);
   const transfer = (d: 'HOST_TO_RAM' | 'RAM_TO_HOST', host: bigint, len: number) => {
     b0.write64(off('DMA_HOST_ADDR_LO'), host);
     b0.write32(off('DMA_RAM_OFFSET'), 0);
@@ -69,7 +72,8 @@ function dmaWorkload(W: TestdevWidth, total: number, opts: { txBackpressure: num
   const s1 = sim.stats();
   const r1 = rc.stats();
   const out = rc.mem.read(dst.addr, total);
-  if (Buffer.compare(Buffer.from(out), Buffer.from(data)) !== 0) throw new Error('bench: DMA round trip corrupted the data');
+  if (Buffer.compare(Buffer.from(out), Buffer.from(data)) !== 0)
+    throw new Error('bench: DMA round trip corrupted the data');
 
   const count = (st: ReturnType<RootComplex['stats']>) => {
     let tlps = 0;
@@ -106,7 +110,18 @@ const rows: Row[] = [
 const fmt = (x: number, d = 2) => x.toFixed(d);
 console.log(
   table(
-    ['design', 'workload', 'sim cycles', 'TLPs', 'M cycles/s (TS-driven)', 'M cycles/s (C++ replay)', 'TS-driven / replay', 'C++ share', 'TS + bridge share', 'us TS per TLP'],
+    [
+      'design',
+      'workload',
+      'sim cycles',
+      'TLPs',
+      'M cycles/s (TS-driven)',
+      'M cycles/s (C++ replay)',
+      'TS-driven / replay',
+      'C++ share',
+      'TS + bridge share',
+      'us TS per TLP',
+    ],
     rows.map((r) => [
       r.design,
       r.workload,
@@ -125,4 +140,6 @@ const worst = Math.max(...rows.map((r) => (r.wall - r.cpp) / r.wall));
 console.log(
   `\nTypeScript + bridge share of wall time: worst ${fmt(100 * worst, 0)}% (target <= ${TARGET_TS_SHARE * 100}%): ${worst <= TARGET_TS_SHARE ? 'met' : 'NOT met'}`,
 );
-console.log('C++ share = time inside the simulator\'s C++ run loop (model eval + stream transactors); replay = the recorded stimulus re-run in C++ alone.');
+console.log(
+  "C++ share = time inside the simulator's C++ run loop (model eval + stream transactors); replay = the recorded stimulus re-run in C++ alone.",
+);

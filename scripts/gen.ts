@@ -31,5 +31,7 @@ if (import.meta.filename === process.argv[1]) {
   const t0 = performance.now();
   const names = generate();
   const v = names.filter((n) => n.endsWith('.v')).length;
-  console.log(`gen: ${v} Verilog modules and ${names.length - v} port descriptions in hdl/ (${((performance.now() - t0) / 1000).toFixed(2)} s)`);
+  console.log(
+    `gen: ${v} Verilog modules and ${names.length - v} port descriptions in hdl/ (${((performance.now() - t0) / 1000).toFixed(2)} s)`,
+  );
 }

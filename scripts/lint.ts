@@ -12,7 +12,11 @@ export interface LintProblem {
 }
 
 export async function lintDir(dir = hdlDir): Promise<LintProblem[]> {
-  const mods = fs.readdirSync(dir).filter((f) => f.endsWith('.v')).map((f) => f.slice(0, -2)).sort();
+  const mods = fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.v'))
+    .map((f) => f.slice(0, -2))
+    .sort();
   const results = await pmap(mods, 2, async (m) => {
     const problems: LintProblem[] = [];
     const v = await run('verilator', ['--lint-only', '-Wall', '-y', dir, '--top-module', m, path.join(dir, `${m}.v`)]);

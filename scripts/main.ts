@@ -11,7 +11,9 @@ console.log(`gen:   ${files.filter((f) => f.endsWith('.v')).length} modules writ
 t0 = performance.now();
 const problems = await lintDir();
 for (const p of problems) console.error(`${p.tool}: ${p.module}:\n${p.text}\n`);
-console.log(`lint:  ${problems.length ? `${problems.length} problem(s)` : 'clean'} (verilator -Wall, iverilog) (${secs(t0)} s)`);
+console.log(
+  `lint:  ${problems.length ? `${problems.length} problem(s)` : 'clean'} (verilator -Wall, iverilog) (${secs(t0)} s)`,
+);
 
 t0 = performance.now();
 const results = await synthAll();

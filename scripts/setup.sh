@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
-for pair in verilator:verilator yosys:yosys iverilog:iverilog g++:g++ make:make; do
+for pair in verilator:verilator yosys:yosys iverilog:iverilog g++:g++ make:make clang-format:clang-format; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair##*:}")
 done
 # zlib headers: Verilator's FST waveform writer links against zlib.

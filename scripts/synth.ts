@@ -24,12 +24,33 @@ export interface SynthResult {
 }
 
 const lutramLuts: Record<string, number> = {
-  RAM32M: 4, RAM32M16: 8, RAM64M: 4, RAM64M8: 8, RAM32X1D: 2, RAM64X1D: 2, RAM128X1D: 4, RAM256X1D: 8,
-  RAM32X1S: 1, RAM64X1S: 1, RAM128X1S: 2, RAM256X1S: 4, RAM512X1S: 8, SRL16E: 1, SRLC16E: 1, SRLC32E: 1,
+  RAM32M: 4,
+  RAM32M16: 8,
+  RAM64M: 4,
+  RAM64M8: 8,
+  RAM32X1D: 2,
+  RAM64X1D: 2,
+  RAM128X1D: 4,
+  RAM256X1D: 8,
+  RAM32X1S: 1,
+  RAM64X1S: 1,
+  RAM128X1S: 2,
+  RAM256X1S: 4,
+  RAM512X1S: 8,
+  SRL16E: 1,
+  SRLC16E: 1,
+  SRLC32E: 1,
 };
 
-export function categorize(cells: Record<string, number>): Omit<SynthResult, 'top' | 'pathCells' | 'lutLevels' | 'latches' | 'cells'> {
-  let lut = 0, lutram = 0, ff = 0, bram = 0, dsp = 0, carry = 0;
+export function categorize(
+  cells: Record<string, number>,
+): Omit<SynthResult, 'top' | 'pathCells' | 'lutLevels' | 'latches' | 'cells'> {
+  let lut = 0,
+    lutram = 0,
+    ff = 0,
+    bram = 0,
+    dsp = 0,
+    carry = 0;
   for (const [c, n] of Object.entries(cells)) {
     if (/^LUT[1-6]$/.test(c)) lut += n;
     else if (c in lutramLuts) lutram += n * lutramLuts[c];
@@ -73,14 +94,24 @@ export async function synthTop(portsFile: string): Promise<SynthResult> {
       ...[...log.matchAll(/Latch inferred for signal `([^']+)'/g)].map((m) => m[1]),
       ...Object.keys(cells).filter((c) => /^LD[CP]E$|DLATCH/.test(c)),
     ];
-    return { top: ports.top, ...categorize(cells), pathCells: lengths[0] ?? 0, lutLevels: lengths[1] ?? 0, latches, cells };
+    return {
+      top: ports.top,
+      ...categorize(cells),
+      pathCells: lengths[0] ?? 0,
+      lutLevels: lengths[1] ?? 0,
+      latches,
+      cells,
+    };
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
 }
 
 export async function synthAll(dir = hdlDir): Promise<SynthResult[]> {
-  const portsFiles = fs.readdirSync(dir).filter((f) => f.endsWith('.ports.json')).sort();
+  const portsFiles = fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.ports.json'))
+    .sort();
   return pmap(portsFiles, 2, (f) => synthTop(path.join(dir, f)));
 }
 
@@ -97,6 +128,8 @@ if (import.meta.filename === process.argv[1]) {
   console.log(synthTable(results));
   const bad = results.filter((r) => r.latches.length);
   for (const r of bad) console.error(`synth: latches in ${r.top}: ${r.latches.join(', ')}`);
-  console.log(`synth: ${results.length} tops with yosys synth_xilinx -family xcup (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+  console.log(
+    `synth: ${results.length} tops with yosys synth_xilinx -family xcup (${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+  );
   if (bad.length) process.exit(1);
 }

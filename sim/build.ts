@@ -5,7 +5,20 @@
 // place, under a lock file, so parallel vitest workers neither clash nor build twice.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  openSync,
+  closeSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism, hostname } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -28,8 +41,17 @@ const OPT = ['OPT_FAST=-O2', 'OPT_SLOW=-O2', 'OPT_GLOBAL=-O2'];
 const PIC = ['-fPIC', '-fvisibility=hidden', '-mtls-dialect=gnu2'];
 // Must match what verilated.mk passes when compiling the model, so runtime and model agree.
 const VL_DEFINES = ['-DVM_COVERAGE=0', '-DVM_SC=0', '-DVM_TRACE=1', '-DVM_TRACE_FST=1', '-DVM_TRACE_VCD=0'];
-const VL_CXXFLAGS = ['-faligned-new', '-fcf-protection=none', '-Wno-bool-operation', '-Wno-sign-compare', '-Wno-uninitialized',
-  '-Wno-unused-but-set-variable', '-Wno-unused-parameter', '-Wno-unused-variable', '-Wno-shadow'];
+const VL_CXXFLAGS = [
+  '-faligned-new',
+  '-fcf-protection=none',
+  '-Wno-bool-operation',
+  '-Wno-sign-compare',
+  '-Wno-uninitialized',
+  '-Wno-unused-but-set-variable',
+  '-Wno-unused-parameter',
+  '-Wno-unused-variable',
+  '-Wno-shadow',
+];
 // The harness replaces $finish/$stop/fatal handlers (which would exit or abort Node).
 const RUNTIME_DEFINES = ['-DVL_USER_FINISH', '-DVL_USER_STOP', '-DVL_USER_FATAL'];
 const RUNTIME_SOURCES = ['verilated.cpp', 'verilated_fst_c.cpp', 'verilated_threads.cpp'];
@@ -56,7 +78,13 @@ export interface BuildResult {
   seconds: number;
 }
 
-interface Tools { verilatorRoot: string; verilatorVersion: string; gxxVersion: string; nodeInclude: string; napiInclude: string }
+interface Tools {
+  verilatorRoot: string;
+  verilatorVersion: string;
+  gxxVersion: string;
+  nodeInclude: string;
+  napiInclude: string;
+}
 let toolsCache: Tools | undefined;
 
 function tools(): Tools {
@@ -65,7 +93,10 @@ function tools(): Tools {
     try {
       return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
     } catch (e) {
-      throw new Error(`sim: cannot run ${cmd} (${(e as Error).message.split('\n')[0]}); install it: apt-get install -y --no-install-recommends verilator zlib1g-dev g++ make`);
+      throw new Error(
+        `sim: cannot run ${cmd} (${(e as Error).message.split('\n')[0]}); install it: apt-get install -y --no-install-recommends verilator zlib1g-dev g++ make`,
+        { cause: e },
+      );
     }
   };
   const verilatorVersion = run('verilator', ['--version']);
@@ -90,10 +121,28 @@ export function buildSim(ports: LoadedPorts, opts: BuildOptions = {}): BuildResu
   const t = tools();
   const cacheDir = resolve(opts.cacheDir ?? process.env.VFPGA_SIM_CACHE ?? DEFAULT_CACHE_DIR);
   const extra = opts.verilatorFlags ?? [];
-  const flagsKey = JSON.stringify({ VERILATOR_FLAGS, OPT, PIC, VL_DEFINES, VL_CXXFLAGS, RUNTIME_DEFINES, ADDON_DEFINES, LINK_LIBS, extra });
-  const toolKey = JSON.stringify([t.verilatorVersion, t.gxxVersion, process.versions.node, process.versions.modules, process.versions.napi]);
+  const flagsKey = JSON.stringify({
+    VERILATOR_FLAGS,
+    OPT,
+    PIC,
+    VL_DEFINES,
+    VL_CXXFLAGS,
+    RUNTIME_DEFINES,
+    ADDON_DEFINES,
+    LINK_LIBS,
+    extra,
+  });
+  const toolKey = JSON.stringify([
+    t.verilatorVersion,
+    t.gxxVersion,
+    process.versions.node,
+    process.versions.modules,
+    process.versions.napi,
+  ]);
   const hash = sha([
-    flagsKey, toolKey, ports.raw,
+    flagsKey,
+    toolKey,
+    ports.raw,
     // Contents keyed by file name, not absolute path: the same design elsewhere hits the cache.
     ...ports.files.flatMap((f) => [basename(f), readFileSync(f)]),
     ...HARNESS_SOURCES.map((f) => readFileSync(f)),
@@ -123,7 +172,10 @@ export function buildSim(ports: LoadedPorts, opts: BuildOptions = {}): BuildResu
       throw e;
     }
     const seconds = (performance.now() - t0) / 1000;
-    writeFileSync(join(dir, 'build.json'), JSON.stringify({ top, hash, seconds, builtAt: new Date().toISOString(), pid: process.pid }, null, 2) + '\n');
+    writeFileSync(
+      join(dir, 'build.json'),
+      JSON.stringify({ top, hash, seconds, builtAt: new Date().toISOString(), pid: process.pid }, null, 2) + '\n',
+    );
     if (!opts.quiet) console.error(`sim: built ${top} in ${seconds.toFixed(1)} s`);
     prune(cacheDir, top, dir);
     return { addon, dir, hash, built: true, seconds };
@@ -136,8 +188,21 @@ export function buildSim(ports: LoadedPorts, opts: BuildOptions = {}): BuildResu
  */
 function buildRuntime(cacheDir: string, t: Tools, quiet?: boolean): string[] {
   const inc = join(t.verilatorRoot, 'include');
-  const flags = ['-O2', ...PIC, `-I${inc}`, `-I${join(inc, 'vltstd')}`, ...VL_DEFINES, ...VL_CXXFLAGS, ...RUNTIME_DEFINES];
-  const hash = sha([t.verilatorVersion, t.gxxVersion, JSON.stringify(flags), ...RUNTIME_SOURCES.map((s) => readFileSync(join(inc, s)))]);
+  const flags = [
+    '-O2',
+    ...PIC,
+    `-I${inc}`,
+    `-I${join(inc, 'vltstd')}`,
+    ...VL_DEFINES,
+    ...VL_CXXFLAGS,
+    ...RUNTIME_DEFINES,
+  ];
+  const hash = sha([
+    t.verilatorVersion,
+    t.gxxVersion,
+    JSON.stringify(flags),
+    ...RUNTIME_SOURCES.map((s) => readFileSync(join(inc, s))),
+  ]);
   const dir = join(cacheDir, `runtime-${hash}`);
   const objs = RUNTIME_SOURCES.map((s) => join(dir, s.replace(/\.cpp$/, '.o')));
   if (objs.every((o) => existsSync(o))) return objs;
@@ -147,8 +212,13 @@ function buildRuntime(cacheDir: string, t: Tools, quiet?: boolean): string[] {
     const tmp = join(cacheDir, `.tmp-runtime-${hash}-${process.pid}-${Date.now()}`);
     mkdirSync(tmp, { recursive: true });
     try {
-      const rules = RUNTIME_SOURCES.map((s) => `${s.replace(/\.cpp$/, '.o')}: ${join(inc, s)}\n\tg++ ${flags.join(' ')} -c -o $@ $<\n`);
-      writeFileSync(join(tmp, 'Makefile'), `all: ${RUNTIME_SOURCES.map((s) => s.replace(/\.cpp$/, '.o')).join(' ')}\n\n${rules.join('\n')}`);
+      const rules = RUNTIME_SOURCES.map(
+        (s) => `${s.replace(/\.cpp$/, '.o')}: ${join(inc, s)}\n\tg++ ${flags.join(' ')} -c -o $@ $<\n`,
+      );
+      writeFileSync(
+        join(tmp, 'Makefile'),
+        `all: ${RUNTIME_SOURCES.map((s) => s.replace(/\.cpp$/, '.o')).join(' ')}\n\n${rules.join('\n')}`,
+      );
       runStep('make', ['-C', tmp, `-j${availableParallelism()}`], 'compiling the Verilator runtime');
       publish(tmp, dir);
     } catch (e) {
@@ -164,24 +234,47 @@ function compileDesign(ports: LoadedPorts, tmp: string, t: Tools, extra: string[
   const obj = join(tmp, 'obj');
   const inc = join(t.verilatorRoot, 'include');
   writeFileSync(join(tmp, 'harness.cpp'), generateHarness(ports));
-  runStep('verilator', [...VERILATOR_FLAGS, ...extra, '--top-module', top, '--Mdir', obj, '-CFLAGS', PIC.join(' '), ...ports.files], `verilating ${top}`);
+  runStep(
+    'verilator',
+    [...VERILATOR_FLAGS, ...extra, '--top-module', top, '--Mdir', obj, '-CFLAGS', PIC.join(' '), ...ports.files],
+    `verilating ${top}`,
+  );
 
   // One make run so the model and the harness (the two big compiles) build in parallel.
-  const cxx = ['g++', '-O2', '-std=c++17', ...PIC, `-I${t.nodeInclude}`, `-I${t.napiInclude}`, `-I${inc}`, `-I${join(inc, 'vltstd')}`,
-    `-I${obj}`, `-I${CPP_DIR}`, ...VL_DEFINES, ...ADDON_DEFINES, ...VL_CXXFLAGS].join(' ');
+  const cxx = [
+    'g++',
+    '-O2',
+    '-std=c++17',
+    ...PIC,
+    `-I${t.nodeInclude}`,
+    `-I${t.napiInclude}`,
+    `-I${inc}`,
+    `-I${join(inc, 'vltstd')}`,
+    `-I${obj}`,
+    `-I${CPP_DIR}`,
+    ...VL_DEFINES,
+    ...ADDON_DEFINES,
+    ...VL_CXXFLAGS,
+  ].join(' ');
   const lib = `obj/V${top}__ALL.a`;
-  writeFileSync(join(tmp, 'Makefile'), [
-    `all: sim.node`,
-    `sim.node: harness.o ${lib}`,
-    `\tg++ -shared -O2 ${PIC.join(' ')} -o $@ harness.o ${lib} ${runtime.join(' ')} ${LINK_LIBS.join(' ')}`,
-    `harness.o: harness.cpp`,
-    `\t${cxx} -c -o $@ $<`,
-    `${lib}:`,
-    `\t$(MAKE) -C obj -f V${top}.mk ${OPT.join(' ')} V${top}__ALL.a`,
-    ``,
-  ].join('\n'));
+  writeFileSync(
+    join(tmp, 'Makefile'),
+    [
+      `all: sim.node`,
+      `sim.node: harness.o ${lib}`,
+      `\tg++ -shared -O2 ${PIC.join(' ')} -o $@ harness.o ${lib} ${runtime.join(' ')} ${LINK_LIBS.join(' ')}`,
+      `harness.o: harness.cpp`,
+      `\t${cxx} -c -o $@ $<`,
+      `${lib}:`,
+      `\t$(MAKE) -C obj -f V${top}.mk ${OPT.join(' ')} V${top}__ALL.a`,
+      ``,
+    ].join('\n'),
+  );
   runStep('make', ['-C', tmp, `-j${availableParallelism()}`], `compiling ${top}`);
-  writeFileSync(join(tmp, 'verilator_flags.json'), JSON.stringify({ verilator: [...VERILATOR_FLAGS, ...extra], make: OPT }, null, 2) + '\n');
+  writeFileSync(
+    join(tmp, 'verilator_flags.json'),
+    JSON.stringify({ verilator: [...VERILATOR_FLAGS, ...extra], make: OPT }, null, 2) + '\n',
+  );
 }
 
 function runStep(cmd: string, args: string[], what: string): void {
@@ -193,7 +286,7 @@ function runStep(cmd: string, args: string[], what: string): void {
     const text = [err.stderr, err.stdout].filter(Boolean).join('\n').trim();
     const lines = text.split('\n');
     const shown = lines.length > 80 ? [...lines.slice(0, 80), `... (${lines.length - 80} more lines)`] : lines;
-    throw new Error(`sim: ${what} failed: ${cmd} ${args.join(' ')}\n${shown.join('\n') || err.message}`);
+    throw new Error(`sim: ${what} failed: ${cmd} ${args.join(' ')}\n${shown.join('\n') || err.message}`, { cause: e });
   }
 }
 
@@ -230,7 +323,8 @@ function prune(cacheDir: string, top: string, keep: string): void {
     if (path === keep) continue;
     try {
       const age = now - statSync(path).mtimeMs;
-      if ((mine.test(name) && age > 3 * DAY) || (name.startsWith('.tmp-') && age > DAY / 24)) rmSync(path, { recursive: true, force: true });
+      if ((mine.test(name) && age > 3 * DAY) || (name.startsWith('.tmp-') && age > DAY / 24))
+        rmSync(path, { recursive: true, force: true });
     } catch {
       // raced with another process's prune: fine
     }

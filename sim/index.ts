@@ -56,7 +56,10 @@ export interface RunOptions {
 
 /** 'finish': the design executed $finish. */
 export type StopReason = 'cycles' | 'tx' | 'until' | 'limit' | 'finish';
-export interface RunResult { reason: StopReason; cycles: number }
+export interface RunResult {
+  reason: StopReason;
+  cycles: number;
+}
 
 export interface ReplayResult {
   /** Wall time of the pure C++ loop (model construction excluded). */
@@ -81,7 +84,10 @@ export interface SimStats {
 
 /** A protocol violation seen on a source stream, or a fatal error in the model. */
 export class SimError extends Error {
-  constructor(message: string, readonly cycle: number) {
+  constructor(
+    message: string,
+    readonly cycle: number,
+  ) {
     super(message);
     this.name = 'SimError';
   }
@@ -90,7 +96,16 @@ export class SimError extends Error {
 // The native class generated in sim/cpp/addon.h.
 interface Harness {
   enqueue(stream: number, packed: Uint32Array, words: number): void;
-  run(cycles: number, maxCycles: number, untilTx: number, untilPort: number, untilValue: Uint32Array | null, room: Uint32Array | null, writeLo?: bigint, writeHi?: bigint): number;
+  run(
+    cycles: number,
+    maxCycles: number,
+    untilTx: number,
+    untilPort: number,
+    untilValue: Uint32Array | null,
+    room: Uint32Array | null,
+    writeLo?: bigint,
+    writeHi?: bigint,
+  ): number;
   reset(cycles: number): void;
   setRxIdle(stream: number, p: number): void;
   setTxBackpressure(stream: number, p: number): void;
@@ -102,16 +117,33 @@ interface Harness {
   txHash(): bigint;
   close(): void;
 }
-interface AddonModule { Harness: new (seed: number, trace: string, state: Float64Array, record: boolean) => Harness; top: string; portCount: number }
+interface AddonModule {
+  Harness: new (seed: number, trace: string, state: Float64Array, record: boolean) => Harness;
+  top: string;
+  portCount: number;
+}
 
 // Slots of the state array C++ writes after each call (StateSlot in addon.h).
-const S_CYCLE = 0, S_TX_PENDING = 1, S_RX_PENDING = 2, S_CPP_SECONDS = 4, S_RUN_CALLS = 5, S_TX_TOTAL = 6, S_TX_LEFT = 7, S_TX_WORDS = 8, S_SLOTS = 10;
+const S_CYCLE = 0,
+  S_TX_PENDING = 1,
+  S_RX_PENDING = 2,
+  S_CPP_SECONDS = 4,
+  S_RUN_CALLS = 5,
+  S_TX_TOTAL = 6,
+  S_TX_LEFT = 7,
+  S_TX_WORDS = 8,
+  S_SLOTS = 10;
 const REASONS: StopReason[] = ['cycles', 'tx', 'until', 'limit', 'error' as StopReason, 'finish'];
 const REASON_ERROR = 4;
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 
-interface PortEntry { index: number; desc: PortDesc; words: number; pokable: boolean }
+interface PortEntry {
+  index: number;
+  desc: PortDesc;
+  words: number;
+  pokable: boolean;
+}
 
 export class Sim {
   readonly top: string;
@@ -144,15 +176,23 @@ export class Sim {
     this.portsInfo = ports;
     this.build = build;
     this.top = ports.desc.top;
-    this.seed = opts.seed ?? (process.env.VFPGA_SEED ? Number(process.env.VFPGA_SEED) : Math.floor(Math.random() * 0x7fff_ffff));
-    if (!Number.isSafeInteger(this.seed) || this.seed < 0) throw new Error(`sim: seed must be a non-negative integer, got ${this.seed}`);
+    this.seed =
+      opts.seed ?? (process.env.VFPGA_SEED ? Number(process.env.VFPGA_SEED) : Math.floor(Math.random() * 0x7fff_ffff));
+    if (!Number.isSafeInteger(this.seed) || this.seed < 0)
+      throw new Error(`sim: seed must be a non-negative integer, got ${this.seed}`);
     const mod = require(build.addon) as AddonModule;
-    if (mod.top !== this.top || mod.portCount !== ports.desc.ports.length) throw new Error(`sim: addon ${build.addon} does not match ${ports.path}`);
+    if (mod.top !== this.top || mod.portCount !== ports.desc.ports.length)
+      throw new Error(`sim: addon ${build.addon} does not match ${ports.path}`);
 
     const owned = new Set<string>([ports.desc.clock]);
     for (const s of [...ports.sinks, ...ports.sources]) for (const f of Object.values(s.fields)) owned.add(f);
     ports.desc.ports.forEach((desc, index) => {
-      this.portMap.set(desc.name, { index, desc, words: Math.ceil(desc.width / 32), pokable: desc.direction === 'input' && !owned.has(desc.name) });
+      this.portMap.set(desc.name, {
+        index,
+        desc,
+        words: Math.ceil(desc.width / 32),
+        pokable: desc.direction === 'input' && !owned.has(desc.name),
+      });
     });
     ports.sinks.forEach((s, i) => this.sinkIndex.set(s.name, i));
     ports.sources.forEach((s, i) => this.sourceIndex.set(s.name, i));
@@ -217,10 +257,16 @@ export class Sim {
     const hasCond = opts.untilTx !== undefined || opts.until !== undefined;
     if (opts.cycles === undefined && !hasCond) throw new Error('sim: run() needs cycles, untilTx or until');
     if (opts.cycles === 0) return { reason: 'cycles', cycles: 0 };
-    const maxCycles = opts.maxCycles !== undefined ? checkCount(opts.maxCycles, 'maxCycles') : opts.cycles !== undefined ? Number.MAX_SAFE_INTEGER : 1_000_000;
+    const maxCycles =
+      opts.maxCycles !== undefined
+        ? checkCount(opts.maxCycles, 'maxCycles')
+        : opts.cycles !== undefined
+          ? Number.MAX_SAFE_INTEGER
+          : 1_000_000;
     // C++ counts the finished TLPs it still holds; those already moved here count too.
     const w = opts.writesCountOnlyIn;
-    const untilTx = opts.untilTx !== undefined ? Math.max(0, checkCount(opts.untilTx, 'untilTx') - countingTlps(this.moved, w)) : -1;
+    const untilTx =
+      opts.untilTx !== undefined ? Math.max(0, checkCount(opts.untilTx, 'untilTx') - countingTlps(this.moved, w)) : -1;
     let untilPort = -1;
     let untilValue: Uint32Array | null = null;
     if (opts.until) {
@@ -230,7 +276,9 @@ export class Sim {
     }
     const start = this.cycle;
     const room = this.sourceIndex.size > 0 ? this.inbox.free(MAX_PACKED_TLP) : null;
-    const r = w ? this.h.run(cycles, maxCycles, untilTx, untilPort, untilValue, room, w.from, w.to) : this.h.run(cycles, maxCycles, untilTx, untilPort, untilValue, room);
+    const r = w
+      ? this.h.run(cycles, maxCycles, untilTx, untilPort, untilValue, room, w.from, w.to)
+      : this.h.run(cycles, maxCycles, untilTx, untilPort, untilValue, room);
     const words = this.state[S_TX_WORDS];
     if (words > 0) {
       const got = unpackTlps(this.inbox.alloc(words));
@@ -255,7 +303,8 @@ export class Sim {
     while (this.state[S_TX_PENDING] > 0) {
       // Room for at least the largest TLP, so every call moves at least one.
       const words = this.h.takeTx(i, this.inbox.free(MAX_PACKED_TLP));
-      if (words > 0) out = out.length === 0 ? unpackTlps(this.inbox.alloc(words)) : out.concat(unpackTlps(this.inbox.alloc(words)));
+      if (words > 0)
+        out = out.length === 0 ? unpackTlps(this.inbox.alloc(words)) : out.concat(unpackTlps(this.inbox.alloc(words)));
       if (this.state[S_TX_LEFT] === 0) break;
     }
     return out;
@@ -264,7 +313,10 @@ export class Sim {
   /** Sets a sideband input (stream ports and the clock belong to the harness). Negative values are two's complement. */
   poke(signal: string, value: number | bigint): void {
     const p = this.port(signal);
-    if (!p.pokable) throw new Error(`sim: ${signal} is ${p.desc.direction === 'output' ? 'an output' : 'driven by the harness'} and cannot be poked`);
+    if (!p.pokable)
+      throw new Error(
+        `sim: ${signal} is ${p.desc.direction === 'output' ? 'an output' : 'driven by the harness'} and cannot be poked`,
+      );
     this.flush();
     this.h.poke(p.index, toWords(value, p.desc, this.scratch));
   }
@@ -304,7 +356,13 @@ export class Sim {
     this.flush();
     const r = this.h.replay(checkCount(cycles, 'cycles'));
     if (r.error) throw new Error(`sim ${this.top}: replay failed: ${r.error}`);
-    const out: ReplayResult = { seconds: r.seconds, cycles: r.cycles, cyclesPerSecond: r.cycles / r.seconds, tx: r.tx, hash: r.hash };
+    const out: ReplayResult = {
+      seconds: r.seconds,
+      cycles: r.cycles,
+      cyclesPerSecond: r.cycles / r.seconds,
+      tx: r.tx,
+      hash: r.hash,
+    };
     if (cycles === this.cycle) out.matchesLive = r.hash === this.h.txHash() && r.tx === this.state[S_TX_TOTAL];
     return out;
   }
@@ -314,7 +372,12 @@ export class Sim {
   }
 
   stats(): SimStats {
-    return { cycles: this.cycle, cppSeconds: this.state[S_CPP_SECONDS], runCalls: this.state[S_RUN_CALLS], txTotal: this.state[S_TX_TOTAL] };
+    return {
+      cycles: this.cycle,
+      cppSeconds: this.state[S_CPP_SECONDS],
+      runCalls: this.state[S_RUN_CALLS],
+      txTotal: this.state[S_TX_TOTAL],
+    };
   }
 
   /** Ends the simulation: runs final blocks and flushes/closes the waveform. */
@@ -375,9 +438,11 @@ function countingTlps(tlps: readonly RawTlp[], w: RunOptions['writesCountOnlyIn'
   let n = 0;
   for (const t of tlps) {
     const fmtType = t.hdr[0] >>> 24;
-    if (fmtType !== 0x40 && fmtType !== 0x60) n++; // not a memory write (Fmt 010/011, Type 00000)
+    if (fmtType !== 0x40 && fmtType !== 0x60)
+      n++; // not a memory write (Fmt 010/011, Type 00000)
     else {
-      const addr = fmtType === 0x60 ? (BigInt(t.hdr[2]) << 32n) | BigInt((t.hdr[3] & ~3) >>> 0) : BigInt((t.hdr[2] & ~3) >>> 0);
+      const addr =
+        fmtType === 0x60 ? (BigInt(t.hdr[2]) << 32n) | BigInt((t.hdr[3] & ~3) >>> 0) : BigInt((t.hdr[2] & ~3) >>> 0);
       if (addr >= w.from && addr < w.to) n++;
     }
   }
@@ -395,11 +460,13 @@ function checkProbability(p: number): void {
 
 /** A value as little-endian 32-bit words of the port's width (two's complement if negative). */
 function toWords(value: number | bigint, port: PortDesc, out: Uint32Array): Uint32Array {
-  if (typeof value === 'number' && !Number.isSafeInteger(value)) throw new Error(`sim: ${port.name}: ${value} is not an integer`);
+  if (typeof value === 'number' && !Number.isSafeInteger(value))
+    throw new Error(`sim: ${port.name}: ${value} is not an integer`);
   let v = BigInt(value);
   const w = BigInt(port.width);
   if (v < 0n) {
-    if (v < -(1n << (w - 1n)) && port.signed) throw new Error(`sim: ${port.name}: ${value} does not fit ${port.width} signed bits`);
+    if (v < -(1n << (w - 1n)) && port.signed)
+      throw new Error(`sim: ${port.name}: ${value} does not fit ${port.width} signed bits`);
     v += 1n << w;
   }
   if (v < 0n || v >> w !== 0n) throw new Error(`sim: ${port.name}: ${value} does not fit ${port.width} bits`);

@@ -12,7 +12,10 @@ const opt = (name: string, dflt: number) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? Number(args[i + 1]) : dflt;
 };
-const ports = args[0] && !args[0].startsWith('--') ? args[0] : resolve(import.meta.dirname, '..', 'test', 'fixtures', 'sim', 'loopback_w64.ports.json');
+const ports =
+  args[0] && !args[0].startsWith('--')
+    ? args[0]
+    : resolve(import.meta.dirname, '..', 'test', 'fixtures', 'sim', 'loopback_w64.ports.json');
 const N = opt('tlps', 20_000);
 const K = opt('batch', 64);
 const idle = opt('idle', 0);
@@ -20,7 +23,7 @@ const bp = opt('bp', 0);
 
 function makeTlps(n: number, seed: number): RawTlp[] {
   let s = seed >>> 0;
-  const r = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296);
+  const r = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296;
   return Array.from({ length: n }, () => {
     const ndw = Math.floor(r() * 65);
     const hdr = new Uint32Array([((ndw ? 0x4000_0000 : 0) | (ndw ? ndw & 0x3ff : 1)) >>> 0, 0x0100_00ff, 0x1000, 0]);
@@ -57,8 +60,12 @@ for (const batch of [K, 1]) {
   const d = driven(batch, tlps.slice(0, n));
   const free = d.sim.runFree();
   console.log(`\nbatch ${batch}: ${d.cycles} cycles, ${d.runs} run() calls`);
-  console.log(`  TS-driven : ${fmt(d.cycles / d.wall)}  (wall ${d.wall.toFixed(3)} s; inside C++ run loop ${d.cpp.toFixed(3)} s = ${((100 * d.cpp) / d.wall).toFixed(0)}%, TS+bridge ${(d.wall - d.cpp).toFixed(3)} s = ${(((d.wall - d.cpp) / n) * 1e6).toFixed(2)} us/TLP)`);
-  console.log(`  runFree   : ${fmt(free.cyclesPerSecond)}  (${free.seconds.toFixed(3)} s, same tx traffic: ${free.matchesLive})`);
+  console.log(
+    `  TS-driven : ${fmt(d.cycles / d.wall)}  (wall ${d.wall.toFixed(3)} s; inside C++ run loop ${d.cpp.toFixed(3)} s = ${((100 * d.cpp) / d.wall).toFixed(0)}%, TS+bridge ${(d.wall - d.cpp).toFixed(3)} s = ${(((d.wall - d.cpp) / n) * 1e6).toFixed(2)} us/TLP)`,
+  );
+  console.log(
+    `  runFree   : ${fmt(free.cyclesPerSecond)}  (${free.seconds.toFixed(3)} s, same tx traffic: ${free.matchesLive})`,
+  );
   console.log(`  ratio TS-driven / pure C++: ${(d.cycles / d.wall / free.cyclesPerSecond).toFixed(2)}`);
   d.sim.close();
 }
@@ -85,7 +92,11 @@ idleSim.close();
     const cycles = batch.map(() => sim.cycle);
     const a = performance.now();
     if (packed) h.enqueue(0, stage, packTlps(batch, cycles, stage));
-    else h.enqueueObjects(0, batch.map((x) => ({ hdr: x.hdr, data: x.data, cycle: sim.cycle })));
+    else
+      h.enqueueObjects(
+        0,
+        batch.map((x) => ({ hdr: x.hdr, data: x.data, cycle: sim.cycle })),
+      );
     const b = performance.now();
     // The harness's run directly, without the room Sim.run passes: the TLPs stay in C++ so both
     // formats fetch them the same way (packed: Sim.takeTx's copy into its arena and unpacking).
@@ -95,10 +106,18 @@ idleSim.close();
     const d = performance.now();
     if (got.length !== batch.length) throw new Error('lost TLPs');
     if (r < 50) continue; // warm-up
-    if (packed) { t.packIn += b - a; t.packOut += d - c; } else { t.objIn += b - a; t.objOut += d - c; }
+    if (packed) {
+      t.packIn += b - a;
+      t.packOut += d - c;
+    } else {
+      t.objIn += b - a;
+      t.objOut += d - c;
+    }
   }
   const us = (ms: number) => ((ms / ((rounds / 2) * batch.length)) * 1000).toFixed(3);
-  console.log(`\nboundary cost per TLP (batches of 256, avg ${(packedLength(batch) / 256 - 7).toFixed(0)} payload dw):`);
+  console.log(
+    `\nboundary cost per TLP (batches of 256, avg ${(packedLength(batch) / 256 - 7).toFixed(0)} payload dw):`,
+  );
   console.log(`  into C++ : packed ${us(t.packIn)} us   objects ${us(t.objIn)} us`);
   console.log(`  out of C++: packed ${us(t.packOut)} us   objects ${us(t.objOut)} us`);
   sim.close();

@@ -71,7 +71,7 @@ export function loadPorts(path: string): LoadedPorts {
   try {
     desc = JSON.parse(raw) as PortsFile;
   } catch (e) {
-    throw new Error(`${abs}: not valid JSON: ${(e as Error).message}`);
+    throw new Error(`${abs}: not valid JSON: ${(e as Error).message}`, { cause: e });
   }
   const fail = (msg: string): never => {
     throw new Error(`${abs}: ${msg}`);
@@ -82,9 +82,11 @@ export function loadPorts(path: string): LoadedPorts {
   const byName = new Map<string, PortDesc>();
   for (const p of desc.ports) {
     // The generated C++ names ports directly (model->name), so names must be plain identifiers.
-    if (typeof p.name !== 'string' || !IDENT.test(p.name)) fail(`port name ${JSON.stringify(p.name)} is not a plain identifier`);
+    if (typeof p.name !== 'string' || !IDENT.test(p.name))
+      fail(`port name ${JSON.stringify(p.name)} is not a plain identifier`);
     if (!Number.isInteger(p.width) || p.width < 1) fail(`port ${p.name}: width must be a positive integer`);
-    if (p.direction !== 'input' && p.direction !== 'output') fail(`port ${p.name}: direction ${p.direction} is not supported`);
+    if (p.direction !== 'input' && p.direction !== 'output')
+      fail(`port ${p.name}: direction ${p.direction} is not supported`);
     if (byName.has(p.name)) fail(`port ${p.name} listed twice`);
     byName.set(p.name, p);
   }
@@ -102,13 +104,20 @@ export function loadPorts(path: string): LoadedPorts {
     if (itf.kind !== 'tlp_stream') continue;
     if (itf.role !== 'sink' && itf.role !== 'source') fail(`interface ${itf.name}: role must be sink or source`);
     const W = Number(itf.params?.dataWidth);
-    if (!Number.isInteger(W) || W < 32 || W % 32 !== 0 || W > 1024) fail(`interface ${itf.name}: params.dataWidth must be a multiple of 32 up to 1024`);
+    if (!Number.isInteger(W) || W < 32 || W % 32 !== 0 || W > 1024)
+      fail(`interface ${itf.name}: params.dataWidth must be a multiple of 32 up to 1024`);
     const lanes = W / 32;
     const fields = {} as TlpStreamFields;
     const devIn = itf.role === 'sink' ? 'input' : 'output';
     const devOut = itf.role === 'sink' ? 'output' : 'input';
     const expect: Record<(typeof FIELDS)[number], [number, string]> = {
-      valid: [1, devIn], ready: [1, devOut], hdr: [128, devIn], data: [W, devIn], keep: [lanes, devIn], sop: [1, devIn], eop: [1, devIn],
+      valid: [1, devIn],
+      ready: [1, devOut],
+      hdr: [128, devIn],
+      data: [W, devIn],
+      keep: [lanes, devIn],
+      sop: [1, devIn],
+      eop: [1, devIn],
     };
     for (const f of FIELDS) {
       const name = itf.fields?.[f];
@@ -116,7 +125,9 @@ export function loadPorts(path: string): LoadedPorts {
       const p = port(name!, `interface ${itf.name} field ${f}`);
       const [width, dir] = expect[f];
       if (p.width !== width || p.direction !== dir)
-        fail(`interface ${itf.name}: ${f} port ${p.name} must be a ${width}-bit ${dir} (is a ${p.width}-bit ${p.direction})`);
+        fail(
+          `interface ${itf.name}: ${f} port ${p.name} must be a ${width}-bit ${dir} (is a ${p.width}-bit ${p.direction})`,
+        );
       fields[f] = p.name;
     }
     const role = itf.role as 'sink' | 'source';

@@ -46,7 +46,7 @@ export function packTlps(tlps: readonly RawTlp[], cycles: readonly number[], out
 export function unpackTlps(buf: Uint32Array): RawTlp[] {
   const out: RawTlp[] = [];
   const at = buf.byteOffset;
-  for (let o = 0; o < buf.length; ) {
+  for (let o = 0; o < buf.length;) {
     const ndw = buf[o];
     const cycle = buf[o + 1] + buf[o + 2] * 0x1_0000_0000;
     // new Uint32Array(buffer, ...) rather than subarray(): no species lookup, measurably cheaper per TLP.

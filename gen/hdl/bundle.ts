@@ -5,7 +5,7 @@ import { bit, type HwType, uint } from './expr';
 export interface Flipped<T extends FieldSpec = FieldSpec> {
   readonly flipped: T;
 }
-export type FieldSpec = HwType | BundleSpec<any> | Flipped<any>;
+export type FieldSpec = HwType | BundleSpec<Fields> | Flipped<FieldSpec>;
 export type Fields = Record<string, FieldSpec>;
 
 /** A bundle type: its kind (recorded in the port description for tools), parameters, and fields in order. */

@@ -20,7 +20,11 @@ export function refsOf(e: Expr, out: Signal[] = [], seen = new Set<Expr>()): Sig
 }
 
 /** Visit every statement, with the conditions (and switch selectors) that enclose it. */
-export function walkStmts(stmts: readonly Stmt[], f: (s: Stmt, guards: readonly Expr[]) => void, guards: Expr[] = []): void {
+export function walkStmts(
+  stmts: readonly Stmt[],
+  f: (s: Stmt, guards: readonly Expr[]) => void,
+  guards: Expr[] = [],
+): void {
   for (const s of stmts) {
     f(s, guards);
     if (s.k === 'if') {
@@ -219,7 +223,8 @@ function checkCrossings(mod: HwModule, deps: Map<Signal, Set<Signal>>): void {
     const out = new Set<ClockDomain>();
     memo.set(s, out);
     if ((s.kind === 'reg' || s.kind === 'mem-rd') && s.domain) out.add(s.domain);
-    else if (s.kind !== 'input' && s.kind !== 'inst-out') for (const d of deps.get(s) ?? []) for (const x of sourcesOf(d)) out.add(x);
+    else if (s.kind !== 'input' && s.kind !== 'inst-out')
+      for (const d of deps.get(s) ?? []) for (const x of sourcesOf(d)) out.add(x);
     return out;
   };
   const check = (reader: string, dom: ClockDomain, exprs: Expr[], loc: SrcLoc) => {
@@ -244,7 +249,9 @@ function checkCrossings(mod: HwModule, deps: Map<Signal, Set<Signal>>): void {
   });
   for (const m of mod.memories) {
     if (!m.domain) continue;
-    for (const w of m.writes) check(`memory '${m.name}' write port`, m.domain, [w.addr, w.data, w.en, ...(w.strb ? [w.strb] : [])], w.loc);
-    for (const r of m.reads) if (r.sync) check(`memory '${m.name}' read port`, m.domain, [r.addr, ...(r.en ? [r.en] : [])], r.loc);
+    for (const w of m.writes)
+      check(`memory '${m.name}' write port`, m.domain, [w.addr, w.data, w.en, ...(w.strb ? [w.strb] : [])], w.loc);
+    for (const r of m.reads)
+      if (r.sync) check(`memory '${m.name}' read port`, m.domain, [r.addr, ...(r.en ? [r.en] : [])], r.loc);
   }
 }

@@ -333,7 +333,14 @@ function usage(mod: HwModule): Map<Signal, bigint> {
 // ---------------------------------------------------------------------------------------------------------
 // Statements
 
-function projectStmts(stmts: readonly Stmt[], targets: Set<Signal>, w: ExprWriter, op: '=' | '<=', ind: string, out: string[]): void {
+function projectStmts(
+  stmts: readonly Stmt[],
+  targets: Set<Signal>,
+  w: ExprWriter,
+  op: '=' | '<=',
+  ind: string,
+  out: string[],
+): void {
   const touchesAny = (ss: readonly Stmt[]) => [...targets].some((t) => touches(ss, t));
   for (const s of stmts) {
     if (s.k === 'assign') {
@@ -409,7 +416,8 @@ function resetCond(d: ClockDomain): string {
 }
 function sensitivity(d: ClockDomain, withReset: boolean): string {
   const clk = `posedge ${d.clock.name}`;
-  if (withReset && d.asyncReset && d.reset) return `${clk} or ${d.resetActiveLow ? 'negedge' : 'posedge'} ${d.reset.name}`;
+  if (withReset && d.asyncReset && d.reset)
+    return `${clk} or ${d.resetActiveLow ? 'negedge' : 'posedge'} ${d.reset.name}`;
   return clk;
 }
 
@@ -436,7 +444,8 @@ export function emitModule(mod: HwModule): string {
     if (!shape.nested && (shape.top > 0 || s.default)) {
       // Only unconditional assignments: the last one (else the default) is the value. As an always @* block
       // it could read no signal at all (constants), and event-driven simulators never run such a block.
-      const a = [...mod.stmts].reverse().find((x) => x.k === 'assign' && x.target === s) as Extract<Stmt, { k: 'assign' }> | undefined;
+      const a = [...mod.stmts].reverse().find((x) => x.k === 'assign' && x.target === s) as
+        Extract<Stmt, { k: 'assign' }> | undefined;
       if (a) comb.push(`  assign ${s.name} = ${w.top(a.value)};  // ${fmtLoc(a.loc)}`);
       else comb.push(`  assign ${s.name} = ${w.top(s.default!)};  // default, ${fmtLoc(s.loc)}`);
       continue;
@@ -467,7 +476,8 @@ export function emitModule(mod: HwModule): string {
     let ind = '    ';
     if (g.reset) {
       lines.push(`    if (${resetCond(g.d)}) begin`);
-      for (const r of g.regs) lines.push(`      ${r.name} <= ${r.resetSymbol ?? fmtConst(r.resetValue!, r.width, r.signed)};`);
+      for (const r of g.regs)
+        lines.push(`      ${r.name} <= ${r.resetSymbol ?? fmtConst(r.resetValue!, r.width, r.signed)};`);
       lines.push('    end else begin');
       ind = '      ';
     }
@@ -519,7 +529,9 @@ export function emitModule(mod: HwModule): string {
   if (mod.localparams.length) {
     decls.push('  /* verilator lint_off UNUSEDPARAM */');
     for (const lp of mod.localparams) {
-      decls.push(`  localparam ${range(lp.width)}${lp.name} = ${fmtConst(lp.value, lp.width, false)};  // ${fmtLoc(lp.loc)}`);
+      decls.push(
+        `  localparam ${range(lp.width)}${lp.name} = ${fmtConst(lp.value, lp.width, false)};  // ${fmtLoc(lp.loc)}`,
+      );
     }
     decls.push('  /* verilator lint_on UNUSEDPARAM */');
     decls.push('');
@@ -543,10 +555,10 @@ export function emitModule(mod: HwModule): string {
   };
   section('declarations', decls);
   section('instances', insts);
-  section(
-    'combinational logic',
-    [...w.temps.map((t) => (t.isBlock ? `  ${t.text}` : `  assign ${t.name} = ${t.text};  // ${fmtLoc(t.e.loc)}`)), ...comb],
-  );
+  section('combinational logic', [
+    ...w.temps.map((t) => (t.isBlock ? `  ${t.text}` : `  assign ${t.name} = ${t.text};  // ${fmtLoc(t.e.loc)}`)),
+    ...comb,
+  ]);
   section('registers', seq);
   section('memories', mems);
 
@@ -563,7 +575,9 @@ function emitMemory(m: MemoryDesc, w: ExprWriter, decls: string[], out: string[]
   if (m.init?.length) {
     const aw = Math.max(1, Math.ceil(Math.log2(m.depth)));
     const lines = [`  initial begin  // contents, ${fmtLoc(m.loc)}`];
-    m.init.forEach((v, i) => lines.push(`    ${m.name}[${fmtConst(BigInt(i), aw, false)}] = ${fmtConst(v, m.width, false)};`));
+    m.init.forEach((v, i) =>
+      lines.push(`    ${m.name}[${fmtConst(BigInt(i), aw, false)}] = ${fmtConst(v, m.width, false)};`),
+    );
     lines.push('  end');
     out.push(lines.join('\n'));
   }
@@ -653,7 +667,14 @@ export interface PortsJson {
   blackboxes: string[];
   clock?: string;
   reset?: { name: string; activeHigh: boolean };
-  ports: { name: string; direction: 'input' | 'output'; width: number; signed: boolean; interface?: string; field?: string }[];
+  ports: {
+    name: string;
+    direction: 'input' | 'output';
+    width: number;
+    signed: boolean;
+    interface?: string;
+    field?: string;
+  }[];
   interfaces: HwModule['interfaces'];
 }
 
@@ -664,7 +685,9 @@ export function portsJson(top: HwModule): PortsJson {
     top: top.name,
     files: mods.filter((m) => !m.blackbox).map((m) => `${m.name}.v`),
     blackboxes: mods.filter((m) => m.blackbox).map((m) => m.name),
-    ...(d ? { clock: d.clock.name, reset: d.reset ? { name: d.reset.name, activeHigh: !d.resetActiveLow } : undefined } : {}),
+    ...(d
+      ? { clock: d.clock.name, reset: d.reset ? { name: d.reset.name, activeHigh: !d.resetActiveLow } : undefined }
+      : {}),
     ports: top.ports.map((p) => ({
       name: p.name,
       direction: p.kind === 'input' ? 'input' : 'output',
@@ -685,4 +708,3 @@ export function emitDesign(top: HwModule): Map<string, string> {
   files.set(`${top.name}.ports.json`, JSON.stringify(portsJson(top), null, 2) + '\n');
   return files;
 }
-

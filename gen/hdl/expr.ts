@@ -242,7 +242,8 @@ export class Expr implements HwType {
   }
   /** `n` copies side by side. */
   rep(n: number): Expr {
-    if (!Number.isInteger(n) || n < 1) throw new HdlError(`rep(${n}): count must be a positive integer`, callerLoc(), 'range');
+    if (!Number.isInteger(n) || n < 1)
+      throw new HdlError(`rep(${n}): count must be a positive integer`, callerLoc(), 'range');
     return new Expr('rep', this.width * n, false, [this], { amount: n });
   }
 
@@ -318,7 +319,8 @@ export function cat(...parts: Expr[]): Expr {
 export function select(index: Expr, options: readonly Operand[], fallback?: Operand): Expr {
   if (options.length === 0) throw new HdlError('select() needs at least one option', callerLoc(), 'range');
   const like = options.find((o): o is Expr => o instanceof Expr) ?? (fallback instanceof Expr ? fallback : undefined);
-  if (!like) throw new HdlError('select(): at least one option must be an expression to give the type', callerLoc(), 'type');
+  if (!like)
+    throw new HdlError('select(): at least one option must be an expression to give the type', callerLoc(), 'type');
   const opts = options.map((o) => lift(o, like, 'select'));
   for (const o of opts) sameType('select', like, o);
   const fb = fallback === undefined ? opts[opts.length - 1] : lift(fallback, like, 'select');
@@ -442,7 +444,17 @@ function foldCompare(op: ExprOp, a: Expr, b: Expr): boolean | undefined {
   const av = constValue(a);
   const bv = constValue(b);
   const cmpv = (x: bigint, y: bigint) =>
-    op === 'eq' ? x === y : op === 'ne' ? x !== y : op === 'lt' ? x < y : op === 'le' ? x <= y : op === 'gt' ? x > y : x >= y;
+    op === 'eq'
+      ? x === y
+      : op === 'ne'
+        ? x !== y
+        : op === 'lt'
+          ? x < y
+          : op === 'le'
+            ? x <= y
+            : op === 'gt'
+              ? x > y
+              : x >= y;
   if (av !== undefined && bv !== undefined) return cmpv(av, bv);
   const min = a.signed ? -(1n << BigInt(a.width - 1)) : 0n;
   const max = a.signed ? (1n << BigInt(a.width - 1)) - 1n : (1n << BigInt(a.width)) - 1n;
@@ -478,7 +490,11 @@ function shift(op: 'shl' | 'shr', a: Expr, n: number | Expr): Expr {
 
 function ext(op: 'zext' | 'sext', a: Expr, w: number): Expr {
   if (!Number.isInteger(w) || w < a.width) {
-    throw new HdlError(`${op}(${w}) of ${opnd(a)}: target narrower than ${a.width} bits (use trunc)`, callerLoc(), 'width');
+    throw new HdlError(
+      `${op}(${w}) of ${opnd(a)}: target narrower than ${a.width} bits (use trunc)`,
+      callerLoc(),
+      'width',
+    );
   }
   if (w === a.width) return op === 'zext' ? a.asUnsigned() : a; // zext always gives unsigned
   return new Expr(op, w, op === 'sext' ? a.signed : false, [a]);
@@ -524,7 +540,10 @@ function sliceOf(a: Expr, hi: number, lo: number): Expr {
       const inner = a.args[0];
       if (lo >= inner.width) return new Expr('const', w, false, [], { value: 0n });
       if (hi < inner.width) return sliceOf(inner, hi, lo);
-      return new Expr('cat', w, false, [new Expr('const', hi - inner.width + 1, false, [], { value: 0n }), sliceOf(inner, inner.width - 1, lo)]);
+      return new Expr('cat', w, false, [
+        new Expr('const', hi - inner.width + 1, false, [], { value: 0n }),
+        sliceOf(inner, inner.width - 1, lo),
+      ]);
     }
     default:
       return new Expr('slice', w, false, [a], { hi, lo });

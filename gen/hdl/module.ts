@@ -61,14 +61,24 @@ export function connect(sink: unknown, source: unknown): void {
   const loc = callerLoc();
   const ss = typeof sink === 'object' && sink ? bundleSpecOf.get(sink) : undefined;
   const sr = typeof source === 'object' && source ? bundleSpecOf.get(source) : undefined;
-  if (!ss || !sr) throw new HdlError('connect() takes two bundles (ports, wires or instance io of a bundle type)', loc, 'type');
+  if (!ss || !sr)
+    throw new HdlError('connect() takes two bundles (ports, wires or instance io of a bundle type)', loc, 'type');
   if (ss.kind !== sr.kind || stableJson(ss.params) !== stableJson(sr.params)) {
-    throw new HdlError(`connect(): bundle types differ: ${ss.kind} ${stableJson(ss.params)} vs ${sr.kind} ${stableJson(sr.params)}`, loc, 'type');
+    throw new HdlError(
+      `connect(): bundle types differ: ${ss.kind} ${stableJson(ss.params)} vs ${sr.kind} ${stableJson(sr.params)}`,
+      loc,
+      'type',
+    );
   }
   connectFields(ss, sink as Record<string, unknown>, source as Record<string, unknown>, false);
 }
 
-function connectFields(spec: BundleSpec, sink: Record<string, unknown>, source: Record<string, unknown>, flipped: boolean): void {
+function connectFields(
+  spec: BundleSpec,
+  sink: Record<string, unknown>,
+  source: Record<string, unknown>,
+  flipped: boolean,
+): void {
   for (const [k, f0] of Object.entries(spec.fields) as [string, FieldSpec][]) {
     const flip = isFlipped(f0) !== flipped;
     const f = isFlipped(f0) ? f0.flipped : f0;
@@ -247,7 +257,11 @@ export class ModuleBuilder implements SignalOwner {
   // ---- names
   private claim(name: string, loc: SrcLoc): void {
     if (!this.elaborating) {
-      throw new HdlError(`'${name}' declared in module '${this.moduleName}', which has finished elaborating (declare it in the body)`, loc, 'context');
+      throw new HdlError(
+        `'${name}' declared in module '${this.moduleName}', which has finished elaborating (declare it in the body)`,
+        loc,
+        'context',
+      );
     }
     if (!/^[A-Za-z][A-Za-z0-9_]*$/.test(name)) {
       throw new HdlError(
@@ -274,11 +288,11 @@ export class ModuleBuilder implements SignalOwner {
 
   // ---- declarations
   /** An input port: a plain type, or a bundle (its flipped fields become outputs). */
-  input<T extends DeclType | BundleSpec<any>>(name: string, t: T): Declared<T> {
+  input<T extends DeclType | BundleSpec<Fields>>(name: string, t: T): Declared<T> {
     return this.port(name, t, 'input', callerLoc()) as Declared<T>;
   }
   /** An output port: a plain type, or a bundle (its flipped fields become inputs). */
-  output<T extends DeclType | BundleSpec<any>>(name: string, t: T): Declared<T> {
+  output<T extends DeclType | BundleSpec<Fields>>(name: string, t: T): Declared<T> {
     return this.port(name, t, 'output', callerLoc()) as Declared<T>;
   }
 
@@ -327,12 +341,12 @@ export class ModuleBuilder implements SignalOwner {
   }
 
   /** A combinational signal. With `default`, paths that do not assign it give the default (no latch). */
-  wire<T extends DeclType | BundleSpec<any>>(name: string, t: T, opts: { default?: Operand } = {}): Declared<T> {
+  wire<T extends DeclType | BundleSpec<Fields>>(name: string, t: T, opts: { default?: Operand } = {}): Declared<T> {
     const loc = callerLoc();
     if (isBundleSpec(t)) return this.bundleSignals(name, t, 'wire', loc, name, '', {}) as Declared<T>;
     const s = this.newSignal(name, toType(t as DeclType), 'wire', loc);
     if (opts.default !== undefined) s.default = lift(opts.default, s, `default of '${name}'`);
-    return s as Declared<T>;
+    return s as unknown as Declared<T>;
   }
 
   /** A named combinational value: a wire of the expression's type, driven by it. */
@@ -357,11 +371,16 @@ export class ModuleBuilder implements SignalOwner {
       const v = lift(opts.reset, s, `reset value of '${s.name}'`);
       s.resetValue = v.attrs.value;
       if (!s.domain.reset) {
-        throw new HdlError(`register '${s.name}' has a reset value but domain '${s.domain.name}' has no reset`, loc, 'context');
+        throw new HdlError(
+          `register '${s.name}' has a reset value but domain '${s.domain.name}' has no reset`,
+          loc,
+          'context',
+        );
       }
     }
     if (opts.en) {
-      if (opts.en.width !== 1) throw new HdlError(`enable of '${s.name}' must be 1 bit, got ${opts.en.describe()}`, loc, 'width');
+      if (opts.en.width !== 1)
+        throw new HdlError(`enable of '${s.name}' must be 1 bit, got ${opts.en.describe()}`, loc, 'width');
       s.enable = opts.en;
     }
   }
@@ -431,7 +450,11 @@ export class ModuleBuilder implements SignalOwner {
     const loc = callerLoc();
     // Registers are grouped into always blocks by domain name: a name used twice would share a clock.
     if (name === 'default' || this.domains.some((d) => d.name === name)) {
-      throw new HdlError(`clock domain name '${name}' is ${name === 'default' ? 'reserved for the default domain (clk, rst)' : 'already used'}`, loc, 'name');
+      throw new HdlError(
+        `clock domain name '${name}' is ${name === 'default' ? 'reserved for the default domain (clk, rst)' : 'already used'}`,
+        loc,
+        'name',
+      );
     }
     const clock = this.newSignal(opts.clock ?? `${name}_clk`, uint(1), 'input', loc);
     const resetName = opts.reset === null ? undefined : (opts.reset ?? `${name}_rst${opts.resetActiveLow ? '_n' : ''}`);
@@ -496,9 +519,14 @@ export class ModuleBuilder implements SignalOwner {
       const pd = opts.domain ?? this.clockDomain();
       childClocks.set(cdom.clock, pd.clock);
       if (cdom.reset) {
-        if (!pd.reset) throw new HdlError(`instance '${name}' needs a reset but domain '${pd.name}' has none`, loc, 'context');
+        if (!pd.reset)
+          throw new HdlError(`instance '${name}' needs a reset but domain '${pd.name}' has none`, loc, 'context');
         if (pd.resetActiveLow !== cdom.resetActiveLow) {
-          throw new HdlError(`instance '${name}': reset polarity of domain '${pd.name}' differs from the child's`, loc, 'context');
+          throw new HdlError(
+            `instance '${name}': reset polarity of domain '${pd.name}' differs from the child's`,
+            loc,
+            'context',
+          );
         }
         childClocks.set(cdom.reset, pd.reset);
       }
@@ -527,7 +555,10 @@ export class ModuleBuilder implements SignalOwner {
    * `init` gives initial contents from address 0 (the rest stay unknown): a ROM when there is no write port,
    * or a RAM's power-up contents (FPGA block and distributed RAMs load them with the bitstream).
    */
-  memory(name: string, opts: { width: number; depth: number; domain?: ClockDomain; init?: readonly (number | bigint)[] }): Memory {
+  memory(
+    name: string,
+    opts: { width: number; depth: number; domain?: ClockDomain; init?: readonly (number | bigint)[] },
+  ): Memory {
     const loc = callerLoc();
     this.claim(name, loc);
     const init = opts.init?.map((v, i) => {
@@ -683,7 +714,11 @@ export class SignalArray {
     if (typeof i === 'number') return f(this.item(i));
     const w = bitsFor(this.items.length - 1);
     if (i.width < w) {
-      throw new HdlError(`index of ${i.width} bits cannot reach all ${this.items.length} elements of '${this.name}'`, callerLoc(), 'width');
+      throw new HdlError(
+        `index of ${i.width} bits cannot reach all ${this.items.length} elements of '${this.name}'`,
+        callerLoc(),
+        'width',
+      );
     }
     this.items.forEach((s, k) => this.m.if(i.eq(k), () => f(s)));
   }
@@ -734,11 +769,19 @@ export class Memory {
     const loc = callerLoc();
     this.checkAddr(addr, loc);
     if (data.width !== this.width) {
-      throw new HdlError(`width mismatch in write to memory '${this.desc.name}': ${this.width} bits vs ${data.describe()}`, loc, 'width');
+      throw new HdlError(
+        `width mismatch in write to memory '${this.desc.name}': ${this.width} bits vs ${data.describe()}`,
+        loc,
+        'width',
+      );
     }
     if (en.width !== 1) throw new HdlError(`memory write enable must be 1 bit, got ${en.describe()}`, loc, 'width');
     if (strb && (this.width % 8 !== 0 || strb.width !== this.width / 8)) {
-      throw new HdlError(`byte enables of memory '${this.desc.name}' must be ${this.width / 8} bits, got ${strb.describe()}`, loc, 'width');
+      throw new HdlError(
+        `byte enables of memory '${this.desc.name}' must be ${this.width / 8} bits, got ${strb.describe()}`,
+        loc,
+        'width',
+      );
     }
     this.clocked();
     this.desc.writes.push({ addr, data, en, strb, loc });
@@ -884,7 +927,11 @@ export function defineModule<P = void, IO = Record<string, unknown>>(
   function elaborateFresh(name: string, params: P): HwModule {
     {
       if (!/^[A-Za-z][A-Za-z0-9_]*$/.test(name) || verilogKeywords.has(name)) {
-        throw new HdlError(`invalid module name '${name}' (letters, digits and _, starting with a letter; not a Verilog keyword)`, defLoc, 'name');
+        throw new HdlError(
+          `invalid module name '${name}' (letters, digits and _, starting with a letter; not a Verilog keyword)`,
+          defLoc,
+          'name',
+        );
       }
       const m = new ModuleBuilder(name, defLoc);
       m.doc = opts.doc;

@@ -14,7 +14,8 @@ export function upCounter(
   name: string,
   o: { modulus: number; en: Expr; clear?: Expr },
 ): { value: Signal; last: Signal; wrap: Signal } {
-  if (!Number.isInteger(o.modulus) || o.modulus < 1) throw paramError(`upCounter '${name}': modulus must be a positive integer`);
+  if (!Number.isInteger(o.modulus) || o.modulus < 1)
+    throw paramError(`upCounter '${name}': modulus must be a positive integer`);
   oneBit(o.en, `upCounter '${name}': en`);
   if (o.clear) oneBit(o.clear, `upCounter '${name}': clear`);
   const value = m.reg(name, log2ceil(o.modulus), { reset: 0 });
@@ -49,7 +50,8 @@ export function occupancyCounter(
   name: string,
   o: { max: number; inc: Expr; dec: Expr; atLeast?: number },
 ): { count: Signal; empty: Signal; full: Signal; atLeast?: Signal } {
-  if (!Number.isInteger(o.max) || o.max < 1) throw paramError(`occupancyCounter '${name}': max must be a positive integer`);
+  if (!Number.isInteger(o.max) || o.max < 1)
+    throw paramError(`occupancyCounter '${name}': max must be a positive integer`);
   oneBit(o.inc, `occupancyCounter '${name}': inc`);
   oneBit(o.dec, `occupancyCounter '${name}': dec`);
   const count = m.reg(name, bitsFor(o.max), { reset: 0 });
@@ -69,7 +71,8 @@ export function occupancyCounter(
   let atLeast: Signal | undefined;
   if (o.atLeast !== undefined) {
     const t = o.atLeast;
-    if (!Number.isInteger(t) || t < 1 || t > o.max) throw paramError(`occupancyCounter '${name}': atLeast must be 1..max`);
+    if (!Number.isInteger(t) || t < 1 || t > o.max)
+      throw paramError(`occupancyCounter '${name}': atLeast must be 1..max`);
     const ge = m.reg(`${name}_ge${t}`, 1, { reset: 0 });
     m.if(up.and(count.eq(t - 1)), () => ge.next(1)).elseIf(down.and(count.eq(t)), () => ge.next(0));
     atLeast = ge;
@@ -114,7 +117,8 @@ export function creditCounter(m: ModuleBuilder, name: string, o: CreditOptions):
   const avail = m.reg(`${name}_avail`, 1, { reset: init >= maxTake ? 1 : 0 });
   const amount = (n: Expr | undefined, what: string) => {
     if (!n) return lit(1, w);
-    if (n.width > w) throw paramError(`creditCounter '${name}': ${what} is ${n.width} bits, wider than the ${w}-bit count`);
+    if (n.width > w)
+      throw paramError(`creditCounter '${name}': ${what} is ${n.width} bits, wider than the ${w}-bit count`);
     return n.zext(w);
   };
   const taken = o.take.select(amount(o.takeN, 'takeN'), lit(0, w));
@@ -212,4 +216,6 @@ const creditCounterDef = defineModule(
  * Credit counter module: `take` (+ `take_n` when maxTake > 1), `give` (+ `give_n` when maxGive > 1) →
  * `credits`, `avail` (at least maxTake free). All outputs are registers.
  */
-export const CreditCounter = withDefaults(creditCounterDef, (p) => dropDefaults(p, { init: p.max, maxTake: 1, maxGive: 1 }));
+export const CreditCounter = withDefaults(creditCounterDef, (p) =>
+  dropDefaults(p, { init: p.max, maxTake: 1, maxGive: 1 }),
+);

@@ -53,7 +53,12 @@ export const PacketArbiter = defineModule(
 
     for (const [k, field] of Object.entries(out)) {
       if (k === 'ready') continue;
-      field.set(select(grant, ins.map((s) => s[k])));
+      field.set(
+        select(
+          grant,
+          ins.map((s) => s[k]),
+        ),
+      );
     }
     ins.forEach((s, i) => s.ready.set(out.ready.and(grant.eq(i))));
 
@@ -69,5 +74,8 @@ export const PacketArbiter = defineModule(
       });
     });
   },
-  { name: (p) => `pcie_${p.spec.kind}_arbiter_w${p.spec.params.dataWidth}_n${p.n}`, doc: 'Round-robin packet arbiter: whole packets, no interleaving.' },
+  {
+    name: (p) => `pcie_${p.spec.kind}_arbiter_w${p.spec.params.dataWidth}_n${p.n}`,
+    doc: 'Round-robin packet arbiter: whole packets, no interleaving.',
+  },
 );

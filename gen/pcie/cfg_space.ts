@@ -67,10 +67,28 @@ export const CapOffset = { PciExpress: 0x40, Msix: 0x80, PowerManagement: 0x90 }
 export const CapId = { PowerManagement: 0x01, PciExpress: 0x10, Msix: 0x11 } as const;
 
 /** Offsets of the registers inside the PCI Express capability (Linux pci_regs.h PCI_EXP_*). */
-export const PcieCapReg = { Flags: 0x02, DevCap: 0x04, DevCtl: 0x08, DevSta: 0x0a, LnkCap: 0x0c, LnkCtl: 0x10, LnkSta: 0x12, DevCap2: 0x24, DevCtl2: 0x28, LnkCap2: 0x2c, LnkCtl2: 0x30 } as const;
+export const PcieCapReg = {
+  Flags: 0x02,
+  DevCap: 0x04,
+  DevCtl: 0x08,
+  DevSta: 0x0a,
+  LnkCap: 0x0c,
+  LnkCtl: 0x10,
+  LnkSta: 0x12,
+  DevCap2: 0x24,
+  DevCtl2: 0x28,
+  LnkCap2: 0x2c,
+  LnkCtl2: 0x30,
+} as const;
 
 /** Bits of the Command and Status registers (7.5.1.1.3, 7.5.1.1.4). */
-export const Command = { MemorySpace: 1 << 1, BusMaster: 1 << 2, ParityErrorResponse: 1 << 6, Serr: 1 << 8, InterruptDisable: 1 << 10 } as const;
+export const Command = {
+  MemorySpace: 1 << 1,
+  BusMaster: 1 << 2,
+  ParityErrorResponse: 1 << 6,
+  Serr: 1 << 8,
+  InterruptDisable: 1 << 10,
+} as const;
 export const Status = {
   CapabilitiesList: 1 << 4,
   MasterDataParityError: 1 << 8,
@@ -109,7 +127,11 @@ export function cfgSpaceLayout(p: CfgSpaceParams): CfgDword[] {
   // Command: Memory Space, Bus Master, Parity Error Response, SERR# Enable, Interrupt Disable are RW; IO
   // Space is 0 (no IO BARs). Status: Capabilities List = 1; error bits RW1C.
   const statusW1c =
-    Status.MasterDataParityError | Status.SignaledTargetAbort | Status.ReceivedTargetAbort | Status.ReceivedMasterAbort | Status.DetectedParityError;
+    Status.MasterDataParityError |
+    Status.SignaledTargetAbort |
+    Status.ReceivedTargetAbort |
+    Status.ReceivedMasterAbort |
+    Status.DetectedParityError;
   d.push(
     dw(
       0x04,
@@ -124,7 +146,8 @@ export function cfgSpaceLayout(p: CfgSpaceParams): CfgDword[] {
   d.push(dw(0x0c, 'header_type', 0, 0xff));
   const used = new Set<number>();
   for (const b of p.bars) {
-    if (used.has(b.index) || (b.kind === 'mem64' && used.has(b.index + 1))) throw new Error(`cfg space: BAR${b.index} overlaps another BAR`);
+    if (used.has(b.index) || (b.kind === 'mem64' && used.has(b.index + 1)))
+      throw new Error(`cfg space: BAR${b.index} overlaps another BAR`);
     used.add(b.index);
     // Memory BAR (7.5.1.2.1): bit 0 = 0 memory, bits 2:1 = type (00 32-bit, 10 64-bit), bit 3 = prefetchable;
     // the address bits below the size are read-only 0, so writing all ones reads back the size mask.
@@ -153,7 +176,16 @@ export function cfgSpaceLayout(p: CfgSpaceParams): CfgDword[] {
   // [7:5] (default 128 B), Extended Tag Field Enable [8], Enable No Snoop [11] (default 1),
   // Max_Read_Request_Size [14:12] (default 512 B). Device Status: error detected bits RW1C, Transactions
   // Pending [5] live.
-  d.push(dw(e + 0x08, 'pcie_devctl', (1 << 4) | (1 << 11) | (2 << 12), 0x0f | (1 << 4) | (7 << 5) | ((p.extTagSupported ? 1 : 0) << 8) | (1 << 11) | (7 << 12), 0xf << 16, 1 << 21));
+  d.push(
+    dw(
+      e + 0x08,
+      'pcie_devctl',
+      (1 << 4) | (1 << 11) | (2 << 12),
+      0x0f | (1 << 4) | (7 << 5) | ((p.extTagSupported ? 1 : 0) << 8) | (1 << 11) | (7 << 12),
+      0xf << 16,
+      1 << 21,
+    ),
+  );
   // Link Capabilities: Max Link Speed, Maximum Link Width, ASPM Optionality Compliance [22].
   d.push(dw(e + 0x0c, 'pcie_lnkcap', p.linkSpeed | (p.linkWidth << 4) | (1 << 22)));
   // Link Control: Common Clock Configuration [6], Extended Synch [7]. Link Status: Current Link Speed,
@@ -166,7 +198,14 @@ export function cfgSpaceLayout(p: CfgSpaceParams): CfgDword[] {
   // ---- MSI-X capability (7.7.2): Table Size (N-1), Function Mask [14] and MSI-X Enable [15] of Message
   // Control; table and PBA as BIR + offset. Next: Power Management.
   const x = CapOffset.Msix;
-  d.push(dw(x + 0x00, 'msix_cap', CapId.Msix | (CapOffset.PowerManagement << 8) | ((p.msix.vectors - 1) << 16), (1 << 30) | (1 << 31)));
+  d.push(
+    dw(
+      x + 0x00,
+      'msix_cap',
+      CapId.Msix | (CapOffset.PowerManagement << 8) | ((p.msix.vectors - 1) << 16),
+      (1 << 30) | (1 << 31),
+    ),
+  );
   d.push(dw(x + 0x04, 'msix_table', p.msix.tableOffset | p.msix.tableBar));
   d.push(dw(x + 0x08, 'msix_pba', p.msix.pbaOffset | p.msix.pbaBar));
 
@@ -208,7 +247,6 @@ export const CfgSpace = defineModule(
     const txPending = m.input('transactions_pending', bit);
 
     const layout = cfgSpaceLayout(p);
-    const byOffset = new Map(layout.map((d) => [d.offset, d]));
     const regs = new Map<number, Expr>(); // offset -> value as read
 
     // ---- request decode
@@ -330,16 +368,23 @@ export const CfgSpace = defineModule(
     cpl.sop.set(1);
     cpl.eop.set(1);
   },
-  { name: (p) => `pcie_cfg_space_${p.name}_w${p.W}`, doc: 'Type-0 configuration space: header, BARs, PCI Express, MSI-X and PM capabilities.' },
+  {
+    name: (p) => `pcie_cfg_space_${p.name}_w${p.W}`,
+    doc: 'Type-0 configuration space: header, BARs, PCI Express, MSI-X and PM capabilities.',
+  },
 );
-
 
 /** The implemented dwords as a Markdown table (docs): offset, name, reset value, RW and RW1C masks. */
 export function cfgSpaceMarkdown(p: CfgSpaceParams): string {
   const h8 = (v: number) => `0x${(v >>> 0).toString(16).padStart(8, '0')}`;
-  const lines = ['| offset | dword | reset / read-only value | RW bits | RW1C bits |', '| --- | --- | --- | --- | --- |'];
+  const lines = [
+    '| offset | dword | reset / read-only value | RW bits | RW1C bits |',
+    '| --- | --- | --- | --- | --- |',
+  ];
   for (const d of cfgSpaceLayout(p)) {
-    lines.push(`| 0x${d.offset.toString(16).padStart(3, '0')} | ${d.name} | ${h8(d.init)} | ${d.rw ? h8(d.rw) : ''} | ${d.w1c ? h8(d.w1c) : ''} |`);
+    lines.push(
+      `| 0x${d.offset.toString(16).padStart(3, '0')} | ${d.name} | ${h8(d.init)} | ${d.rw ? h8(d.rw) : ''} | ${d.w1c ? h8(d.w1c) : ''} |`,
+    );
   }
   return lines.join('\n');
 }

@@ -50,5 +50,8 @@ export const CplGen = defineModule(
     cpl.sop.set(req.sop);
     cpl.eop.set(req.eop);
   },
-  { name: (p) => `pcie_cpl_gen_w${p.W}`, doc: 'Builds Cpl/CplD TLPs (byte count, lower address, status) from completion requests.' },
+  {
+    name: (p) => `pcie_cpl_gen_w${p.W}`,
+    doc: 'Builds Cpl/CplD TLPs (byte count, lower address, status) from completion requests.',
+  },
 );

@@ -133,7 +133,8 @@ export const DmaRd = defineModule(
         tagEnd.item(t).next(ram.add(chunk.zext(rb + 1)));
         tagHostEnd.item(t).next(host.bits(6, 0).add(chunk.bits(6, 0)));
         tagTimer.item(t).next(timeout);
-      }).elseIf(f, () => tagValid.item(t).next(0))
+      })
+        .elseIf(f, () => tagValid.item(t).next(0))
         .elseIf(tagValid.item(t), () => tagTimer.item(t).next(tagTimer.item(t).dec()));
     }
 
@@ -178,7 +179,13 @@ export const DmaRd = defineModule(
             .elseIf(status.ne(CplStatus.SC), () => {
               freeEn.set(1);
               freeTag.set(idx);
-              cplErr.set(mux(status.eq(CplStatus.UR), lit(DmaError.UNSUPPORTED_REQUEST, 3), mux(status.eq(CplStatus.CA), lit(DmaError.COMPLETER_ABORT, 3), lit(DmaError.BAD_COMPLETION, 3))));
+              cplErr.set(
+                mux(
+                  status.eq(CplStatus.UR),
+                  lit(DmaError.UNSUPPORTED_REQUEST, 3),
+                  mux(status.eq(CplStatus.CA), lit(DmaError.COMPLETER_ABORT, 3), lit(DmaError.BAD_COMPLETION, 3)),
+                ),
+              );
               evUr.set(status.eq(CplStatus.UR));
               evCa.set(status.eq(CplStatus.CA));
               st.goto('drop');
@@ -200,7 +207,17 @@ export const DmaRd = defineModule(
               curTag.next(idx);
               wrAddr.next(first.bits(rb - 1, 2).zext(dwb));
               fbe.next(firstBeFrom(first.bits(1, 0)));
-              lastDw.next(mux(isLast, tEndM1.bits(rb - 1, 2).zext(dwb), first.bits(rb - 1, 2).zext(dwb).add(f.lengthDw.zext(dwb)).sub(1)));
+              lastDw.next(
+                mux(
+                  isLast,
+                  tEndM1.bits(rb - 1, 2).zext(dwb),
+                  first
+                    .bits(rb - 1, 2)
+                    .zext(dwb)
+                    .add(f.lengthDw.zext(dwb))
+                    .sub(1),
+                ),
+              );
               lbe.next(mux(isLast, lastBeFrom(tEndM1.bits(1, 0)), lit(0xf, 4)));
               firstBeat.next(1);
               lastCpl.next(isLast);
@@ -242,7 +259,15 @@ export const DmaRd = defineModule(
     ramWr.be.set(cat(...bes));
 
     // ---- errors, done
-    const newErr = mux(cplErr.ne(0), cplErr, mux(anyTimeout, lit(DmaError.TIMEOUT, 3), mux(busy.and(busMaster.not()).and(rem.ne(0)), lit(DmaError.BUS_MASTER_DISABLED, 3), lit(0, 3))));
+    const newErr = mux(
+      cplErr.ne(0),
+      cplErr,
+      mux(
+        anyTimeout,
+        lit(DmaError.TIMEOUT, 3),
+        mux(busy.and(busMaster.not()).and(rem.ne(0)), lit(DmaError.BUS_MASTER_DISABLED, 3), lit(0, 3)),
+      ),
+    );
     const anyValid = tagValid.items.map((x) => x as Expr).reduce((a, b) => a.or(b));
     const finishing = m.let('finishing', busy.and(stop).and(anyValid.not()).and(st.is('idle')).and(reqValid.not()));
     m.if(start.and(busy.not()), () => {
@@ -251,7 +276,8 @@ export const DmaRd = defineModule(
       host.next(hostAddr);
       ram.next(ramAddr.zext(rb + 1));
       rem.next(len);
-    }).elseIf(finishing, () => busy.next(0))
+    })
+      .elseIf(finishing, () => busy.next(0))
       .elseIf(err.eq(0).and(newErr.ne(0)), () => err.next(newErr));
 
     busyOut.set(busy);
@@ -259,5 +285,8 @@ export const DmaRd = defineModule(
     error.set(err);
     outstanding.set(anyValid);
   },
-  { name: (p) => `pcie_dma_rd_w${p.W}_t${p.tags}`, doc: 'DMA read engine: host memory -> device RAM; MRd split at MRRS/4 KB, tagged, completions placed by tag and byte count.' },
+  {
+    name: (p) => `pcie_dma_rd_w${p.W}_t${p.tags}`,
+    doc: 'DMA read engine: host memory -> device RAM; MRd split at MRRS/4 KB, tagged, completions placed by tag and byte count.',
+  },
 );

@@ -65,7 +65,10 @@ export const DmaWr = defineModule(
     // ---- next TLP
     const chunk = m.let('chunk', nextChunk(host, rem, sizeFromCode(mps, p.mpsSupported)));
     const shape = requestShape(host, chunk);
-    const beats = shape.lengthDw.add(L - 1).bits(11, lw).zext(11);
+    const beats = shape.lengthDw
+      .add(L - 1)
+      .bits(11, lw)
+      .zext(11);
     // keep of the TLP's last beat: the lanes its last lengthDw mod L dwords use (all of them when 0).
     const tailLanes = shape.lengthDw.bits(lw - 1, 0);
     const keepOf = (n: number) => lit(n === 0 ? (1 << L) - 1 : (1 << n) - 1, L);

@@ -100,7 +100,14 @@ export const Msix = defineModule(
     let pick = lit(0, vw);
     for (let v = N - 1; v >= 0; v--) pick = mux(sendable[v], lit(v, vw), pick);
     const vec = m.let('vector', pick);
-    const go = m.let('go', msixEnable.and(functionMask.not()).and(busMaster).and(msgValid.not()).and(sendable.reduce((a, b) => a.or(b))));
+    const go = m.let(
+      'go',
+      msixEnable
+        .and(functionMask.not())
+        .and(busMaster)
+        .and(msgValid.not())
+        .and(sendable.reduce((a, b) => a.or(b))),
+    );
     m.if(go, () => {
       msgValid.next(1);
       msgHdr.next(

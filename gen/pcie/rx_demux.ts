@@ -19,14 +19,23 @@ export function classifyRx(hdr: Expr): Expr {
   const isMem = noPrefix.and(f.type.eq(Type.Mem));
   const isCfg0 = noPrefix.and(f.is4dw.not()).and(f.type.eq(Type.Cfg0));
   const isCpl = noPrefix.and(f.is4dw.not()).and(f.type.eq(Type.Cpl));
-  return mux(isCfg0, lit(RxPort.Cfg, 2), mux(isMem, lit(RxPort.Mem, 2), mux(isCpl, lit(RxPort.Cpl, 2), lit(RxPort.Other, 2))));
+  return mux(
+    isCfg0,
+    lit(RxPort.Cfg, 2),
+    mux(isMem, lit(RxPort.Mem, 2), mux(isCpl, lit(RxPort.Cpl, 2), lit(RxPort.Other, 2))),
+  );
 }
 
 export const RxDemux = defineModule(
   'pcie_rx_demux',
   (m, p: { W: DataWidth }) => {
     const rx = m.input('rx', tlpStream(p.W));
-    const outs = [m.output('cfg', tlpStream(p.W)), m.output('mem', tlpStream(p.W)), m.output('cpl', tlpStream(p.W)), m.output('other', tlpStream(p.W))];
+    const outs = [
+      m.output('cfg', tlpStream(p.W)),
+      m.output('mem', tlpStream(p.W)),
+      m.output('cpl', tlpStream(p.W)),
+      m.output('other', tlpStream(p.W)),
+    ];
 
     const held = m.reg('port', 2, { reset: 0 });
     const port = m.let('port_now', mux(rx.sop, classifyRx(rx.hdr), held));
@@ -41,7 +50,12 @@ export const RxDemux = defineModule(
       o.sop.set(rx.sop);
       o.eop.set(rx.eop);
     });
-    rx.ready.set(mux(port.eq(0), outs[0].ready, mux(port.eq(1), outs[1].ready, mux(port.eq(2), outs[2].ready, outs[3].ready))));
+    rx.ready.set(
+      mux(port.eq(0), outs[0].ready, mux(port.eq(1), outs[1].ready, mux(port.eq(2), outs[2].ready, outs[3].ready))),
+    );
   },
-  { name: (p) => `pcie_rx_demux_w${p.W}`, doc: 'Steers received TLPs by type: type-0 config, memory requests, completions, other (UR/drop).' },
+  {
+    name: (p) => `pcie_rx_demux_w${p.W}`,
+    doc: 'Steers received TLPs by type: type-0 config, memory requests, completions, other (UR/drop).',
+  },
 );

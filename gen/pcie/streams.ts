@@ -64,7 +64,11 @@ export function ramRead(W: DataWidth, addrBits: number) {
  * `wbe`, `rdata` is the register at `addr`, combinationally. Reads have no side effects.
  */
 export function regBus(addrBits: number) {
-  return bundle('reg_bus', { addr: uint(addrBits), wr: bit, wdata: uint(32), wbe: uint(4), rdata: flip(uint(32)) }, { addrBits });
+  return bundle(
+    'reg_bus',
+    { addr: uint(addrBits), wr: bit, wdata: uint(32), wbe: uint(4), rdata: flip(uint(32)) },
+    { addrBits },
+  );
 }
 
 const sinkKinds = new Set(['inst-in', 'output']);
@@ -86,6 +90,11 @@ export function connect(a: object, b: object): void {
     const ySink = sinkKinds.has(y.kind);
     if (xSink && !ySink) x.set(y);
     else if (ySink && !xSink) y.set(x);
-    else throw new HdlError(`connect: field '${k}': ${x.describe()} and ${y.describe()} are both ${xSink ? 'sinks' : 'sources'}`, x.loc, 'multiple-drivers');
+    else
+      throw new HdlError(
+        `connect: field '${k}': ${x.describe()} and ${y.describe()} are both ${xSink ? 'sinks' : 'sources'}`,
+        x.loc,
+        'multiple-drivers',
+      );
   }
 }

@@ -111,7 +111,19 @@ export function makeDw0(f: Dw0Fields): Expr {
   const tagHi = f.tagHi ?? lit(0, 2);
   const ep = f.ep ?? lit(0, 1);
   // Fmt[31:29] Type[28:24] T9[23] TC[22:20] T8[19] Attr2[18] LN[17] TH[16] TD[15] EP[14] Attr[13:12] AT[11:10] Length[9:0]
-  return cat(fmt, type, tagHi.bit(1), tc, tagHi.bit(0), attr.bit(2), lit(0, 3), ep, attr.bits(1, 0), lit(0, 2), f.length);
+  return cat(
+    fmt,
+    type,
+    tagHi.bit(1),
+    tc,
+    tagHi.bit(0),
+    attr.bit(2),
+    lit(0, 3),
+    ep,
+    attr.bits(1, 0),
+    lit(0, 2),
+    f.length,
+  );
 }
 
 /** A memory request header (MRd or MWr): 3DW when the address is below 4 GB (2.2.4.1 requires it), else 4DW. */
@@ -171,12 +183,20 @@ export function cplHdr(f: CplFields): Expr {
 
 /** Offset (0..3) of the lowest enabled byte of a BE nibble; 0 for 0000b. */
 export function lowestBe(be: Expr): Expr {
-  return mux(be.bit(0), lit(0, 2), mux(be.bit(1), lit(1, 2), mux(be.bit(2), lit(2, 2), mux(be.bit(3), lit(3, 2), lit(0, 2)))));
+  return mux(
+    be.bit(0),
+    lit(0, 2),
+    mux(be.bit(1), lit(1, 2), mux(be.bit(2), lit(2, 2), mux(be.bit(3), lit(3, 2), lit(0, 2)))),
+  );
 }
 
 /** Offset (0..3) of the highest enabled byte of a BE nibble; 3 for 0000b. */
 export function highestBe(be: Expr): Expr {
-  return mux(be.bit(3), lit(3, 2), mux(be.bit(2), lit(2, 2), mux(be.bit(1), lit(1, 2), mux(be.bit(0), lit(0, 2), lit(3, 2)))));
+  return mux(
+    be.bit(3),
+    lit(3, 2),
+    mux(be.bit(2), lit(2, 2), mux(be.bit(1), lit(1, 2), mux(be.bit(0), lit(0, 2), lit(3, 2)))),
+  );
 }
 
 /**

@@ -28,5 +28,8 @@ export const TlpSlice = defineModule(
     out.sop.set(d.bit(1));
     out.eop.set(d.bit(0));
   },
-  { name: (p) => `pcie_tlp_slice_w${p.W}`, doc: 'Full register slice for a TLP stream (cuts valid/data and ready paths).' },
+  {
+    name: (p) => `pcie_tlp_slice_w${p.W}`,
+    doc: 'Full register slice for a TLP stream (cuts valid/data and ready paths).',
+  },
 );

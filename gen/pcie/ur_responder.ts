@@ -16,17 +16,20 @@ export const UrResponder = defineModule(
 
     const f = tlpFields(req.hdr);
     const t = f.type;
-    const nonPosted = f.fmt.bit(2).not().and(
-      orAll(
-        t.eq(Type.MemLk).and(f.hasData.not()),
-        t.eq(Type.Io),
-        t.eq(Type.Cfg0),
-        t.eq(Type.Cfg1),
-        t.eq(Type.FetchAdd).and(f.hasData),
-        t.eq(Type.Swap).and(f.hasData),
-        t.eq(Type.Cas).and(f.hasData),
-      ),
-    );
+    const nonPosted = f.fmt
+      .bit(2)
+      .not()
+      .and(
+        orAll(
+          t.eq(Type.MemLk).and(f.hasData.not()),
+          t.eq(Type.Io),
+          t.eq(Type.Cfg0),
+          t.eq(Type.Cfg1),
+          t.eq(Type.FetchAdd).and(f.hasData),
+          t.eq(Type.Swap).and(f.hasData),
+          t.eq(Type.Cas).and(f.hasData),
+        ),
+      );
     // Answer on the sop beat; later beats of the same TLP (payload) are drained.
     const answer = req.sop.and(nonPosted);
     cpl.valid.set(req.valid.and(answer));
@@ -39,5 +42,8 @@ export const UrResponder = defineModule(
     req.ready.set(answer.not().or(cpl.ready));
     urDetected.set(cpl.valid.and(cpl.ready));
   },
-  { name: (p) => `pcie_ur_responder_w${p.W}`, doc: 'Answers unsupported non-posted requests with UR completions; drops the rest.' },
+  {
+    name: (p) => `pcie_ur_responder_w${p.W}`,
+    doc: 'Answers unsupported non-posted requests with UR completions; drops the rest.',
+  },
 );

@@ -110,7 +110,12 @@ export const Mmio = defineModule(
           beatValid.next(0);
           sendLeft.next(lenNow);
           sopPending.next(1);
-          issueLeft.next(lenNow.add(L - 1).bits(10, lw).zext(11));
+          issueLeft.next(
+            lenNow
+              .add(L - 1)
+              .bits(10, lw)
+              .zext(11),
+          );
           req.ready.set(isWrite.not()); // a read is one beat: take it now; a write's beats are taken later
           st.goto('decode');
         });
@@ -124,21 +129,21 @@ export const Mmio = defineModule(
           respStatus.next(CplStatus.UR);
           m.if(write, () => st.goto('drop')).else(() => st.goto('resp'));
         })
-        .elseIf(write.not().and(len.gt(p.maxReadDw)), () => {
-          evCa.set(1);
-          respStatus.next(CplStatus.CA);
-          st.goto('resp');
-        })
-        .elseIf(write.and(fq.ep), () => {
-          evPoisoned.set(1);
-          st.goto('drop');
-        })
-        .elseIf(inRam, () => {
-          m.if(write, () => st.goto('wr_ram')).else(() => st.goto('rd_ram'));
-        })
-        .else(() => {
-          m.if(write, () => st.goto('wr_reg')).else(() => st.goto('rd_reg'));
-        });
+          .elseIf(write.not().and(len.gt(p.maxReadDw)), () => {
+            evCa.set(1);
+            respStatus.next(CplStatus.CA);
+            st.goto('resp');
+          })
+          .elseIf(write.and(fq.ep), () => {
+            evPoisoned.set(1);
+            st.goto('drop');
+          })
+          .elseIf(inRam, () => {
+            m.if(write, () => st.goto('wr_ram')).else(() => st.goto('rd_ram'));
+          })
+          .else(() => {
+            m.if(write, () => st.goto('wr_reg')).else(() => st.goto('rd_reg'));
+          });
       },
       wr_ram: () => {
         ramWr.valid.set(req.valid);
@@ -207,7 +212,12 @@ export const Mmio = defineModule(
 
     // Register port: one dword per cycle.
     reg.addr.set(dwAddr);
-    reg.wdata.set(select(lane, Array.from({ length: L }, (_, i) => laneOf(req.data, i))));
+    reg.wdata.set(
+      select(
+        lane,
+        Array.from({ length: L }, (_, i) => laneOf(req.data, i)),
+      ),
+    );
     reg.wbe.set(beOf(pIdx));
     regBar2.set(bar2Sel);
 

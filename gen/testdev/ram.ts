@@ -50,8 +50,14 @@ export const DevRam = defineModule(
     banks.forEach((bank, b) => {
       const laneIdx = lit(b, lw).sub(wRot); // (b - a) mod L
       const row = below(b, wRot, wRow);
-      const data = select(laneIdx, Array.from({ length: L }, (_, i) => lane(wData, i, 32)));
-      const be = select(laneIdx, Array.from({ length: L }, (_, i) => lane(wBe, i, 4)));
+      const data = select(
+        laneIdx,
+        Array.from({ length: L }, (_, i) => lane(wData, i, 32)),
+      );
+      const be = select(
+        laneIdx,
+        Array.from({ length: L }, (_, i) => lane(wBe, i, 4)),
+      );
       bank.write(row, data, wValid.and(be.orR()), be);
     });
 
@@ -78,5 +84,8 @@ export const DevRam = defineModule(
     rdB.rvalid.set(validB);
     rdB.rdata.set(rdata);
   },
-  { name: (p) => `testdev_ram_w${p.W}_${p.bytes / 1024}k`, doc: 'Banked dword RAM: one unaligned beat per cycle; two writers, two readers.' },
+  {
+    name: (p) => `testdev_ram_w${p.W}_${p.bytes / 1024}k`,
+    doc: 'Banked dword RAM: one unaligned beat per cycle; two writers, two readers.',
+  },
 );

@@ -40,7 +40,15 @@ export const MSIX_TABLE_OFFSET = 0x000;
 export const MSIX_PBA_OFFSET = 0x800;
 export const MSIX_VECTORS = 4;
 
-const f = (name: string, lsb: number, width: number, access: Access, reset: number, doc: string, values?: Record<string, number>): FieldDef => ({
+const f = (
+  name: string,
+  lsb: number,
+  width: number,
+  access: Access,
+  reset: number,
+  doc: string,
+  values?: Record<string, number>,
+): FieldDef => ({
   name,
   lsb,
   width,
@@ -55,9 +63,17 @@ export const REGISTERS: readonly RegDef[] = [
     name: 'ID',
     offset: 0x000,
     doc: 'Identifies the register map.',
-    fields: [f('VERSION', 0, 16, 'ro', 1, 'Register map version.'), f('MAGIC', 16, 16, 'ro', 0x7e57, 'Always 0x7e57 ("test").')],
+    fields: [
+      f('VERSION', 0, 16, 'ro', 1, 'Register map version.'),
+      f('MAGIC', 16, 16, 'ro', 0x7e57, 'Always 0x7e57 ("test").'),
+    ],
   },
-  { name: 'SCRATCH', offset: 0x004, doc: 'Free for software.', fields: [f('VALUE', 0, 32, 'rw', 0, 'Reads back what was written.')] },
+  {
+    name: 'SCRATCH',
+    offset: 0x004,
+    doc: 'Free for software.',
+    fields: [f('VALUE', 0, 32, 'rw', 0, 'Reads back what was written.')],
+  },
   {
     name: 'INFO',
     offset: 0x008,
@@ -69,8 +85,18 @@ export const REGISTERS: readonly RegDef[] = [
       f('RAM_KIB', 24, 8, 'ro', RAM_BYTES / 1024, 'Device RAM size in KiB.'),
     ],
   },
-  { name: 'DMA_HOST_ADDR_LO', offset: 0x010, doc: 'Host address of the transfer, bits 31:0 (any byte alignment).', fields: [f('ADDR', 0, 32, 'rw', 0, 'Host byte address [31:0].')] },
-  { name: 'DMA_HOST_ADDR_HI', offset: 0x014, doc: 'Host address of the transfer, bits 63:32.', fields: [f('ADDR', 0, 32, 'rw', 0, 'Host byte address [63:32].')] },
+  {
+    name: 'DMA_HOST_ADDR_LO',
+    offset: 0x010,
+    doc: 'Host address of the transfer, bits 31:0 (any byte alignment).',
+    fields: [f('ADDR', 0, 32, 'rw', 0, 'Host byte address [31:0].')],
+  },
+  {
+    name: 'DMA_HOST_ADDR_HI',
+    offset: 0x014,
+    doc: 'Host address of the transfer, bits 63:32.',
+    fields: [f('ADDR', 0, 32, 'rw', 0, 'Host byte address [63:32].')],
+  },
   {
     name: 'DMA_RAM_OFFSET',
     offset: 0x018,
@@ -166,12 +192,19 @@ export function field(regName: string, fieldName: string): FieldHandle {
 /** The register map as a Markdown table (the one in docs/testdev.md). "a / b" resets: testdev_w64 / testdev_w256. */
 export function regMapMarkdown(): string {
   const hex = (v: number, w = 3) => `0x${v.toString(16).padStart(w, '0')}`;
-  const lines = ['| offset | register | bits | field | access | reset | description |', '| --- | --- | --- | --- | --- | --- | --- |'];
+  const lines = [
+    '| offset | register | bits | field | access | reset | description |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+  ];
   for (const r of REGISTERS) {
     lines.push(`| ${hex(r.offset)} | **${r.name}** | | | | | ${r.doc} |`);
     for (const fd of r.fields) {
       const bits = fd.width === 1 ? `${fd.lsb}` : `${fd.lsb + fd.width - 1}:${fd.lsb}`;
-      const values = fd.values ? ` ${Object.entries(fd.values).map(([k, v]) => `${v} = ${k}`).join(', ')}.` : '';
+      const values = fd.values
+        ? ` ${Object.entries(fd.values)
+            .map(([k, v]) => `${v} = ${k}`)
+            .join(', ')}.`
+        : '';
       const reset = fd.perInstance ?? hex(fd.reset, 1);
       lines.push(`| | | ${bits} | ${fd.name} | ${fd.access.toUpperCase()} | ${reset} | ${fd.doc}${values} |`);
     }

@@ -113,7 +113,12 @@ export const TestdevRegs = defineModule(
     const ramOff = val('DMA_RAM_OFFSET', 'OFFSET');
     const misaligned = ramOff.bits(1, 0).ne(val('DMA_HOST_ADDR_LO', 'ADDR').bits(1, 0));
     const tooLong = ramOff.zext(16).add(len.zext(16)).gt(RAM_BYTES);
-    const doorbell = m.let('doorbell', wrote('DMA_DOORBELL', 'START').and(bus.wdata.bit(field('DMA_DOORBELL', 'START').lsb)).and(busy.not()));
+    const doorbell = m.let(
+      'doorbell',
+      wrote('DMA_DOORBELL', 'START')
+        .and(bus.wdata.bit(field('DMA_DOORBELL', 'START').lsb))
+        .and(busy.not()),
+    );
     const dir = val('DMA_CONTROL', 'DIR');
     const done = val('DMA_STATUS', 'DONE');
     const errorBit = val('DMA_STATUS', 'ERROR');
@@ -158,9 +163,20 @@ export const TestdevRegs = defineModule(
       for (let i = MSIX_VECTORS - 1; i >= 0; i--) bits.push(v.eq(i));
       return cat(...bits);
     };
-    const irqDone = mux(finish.and(val('DMA_CONTROL', 'IRQ_EN')), onehot(val('DMA_CONTROL', 'VECTOR')), lit(0, MSIX_VECTORS));
-    const irqTest = mux(wrote('IRQ_TEST', 'VECTOR'), onehot(bus.wdata.bits(field('IRQ_TEST', 'VECTOR').width - 1, 0)), lit(0, MSIX_VECTORS));
+    const irqDone = mux(
+      finish.and(val('DMA_CONTROL', 'IRQ_EN')),
+      onehot(val('DMA_CONTROL', 'VECTOR')),
+      lit(0, MSIX_VECTORS),
+    );
+    const irqTest = mux(
+      wrote('IRQ_TEST', 'VECTOR'),
+      onehot(bus.wdata.bits(field('IRQ_TEST', 'VECTOR').width - 1, 0)),
+      lit(0, MSIX_VECTORS),
+    );
     irq.set(irqDone.or(irqTest));
   },
-  { name: (p) => `testdev_regs_l${p.lanes}_t${p.readTags}`, doc: 'Test device registers (gen/testdev/regs.ts) and DMA control.' },
+  {
+    name: (p) => `testdev_regs_l${p.lanes}_t${p.readTags}`,
+    doc: 'Test device registers (gen/testdev/regs.ts) and DMA control.',
+  },
 );

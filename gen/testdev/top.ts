@@ -20,7 +20,15 @@ import { TlpSlice } from '../pcie/tlp_slice';
 import { UrResponder } from '../pcie/ur_responder';
 import { DevRam } from './ram';
 import { Mmio } from './mmio';
-import { BAR0_BYTES, BAR2_BYTES, MSIX_PBA_OFFSET, MSIX_TABLE_OFFSET, MSIX_VECTORS, RAM_BYTES, RAM_OFFSET } from './regs';
+import {
+  BAR0_BYTES,
+  BAR2_BYTES,
+  MSIX_PBA_OFFSET,
+  MSIX_TABLE_OFFSET,
+  MSIX_VECTORS,
+  RAM_BYTES,
+  RAM_OFFSET,
+} from './regs';
 import { TestdevRegs } from './regs_block';
 
 export type TestdevWidth = 64 | 256;
@@ -81,13 +89,45 @@ export const Testdev = defineModule(
     const cfg = io(m.instance('cfg', CfgSpace, { ...TESTDEV_CFG, W }));
     const ur = io(m.instance('ur', UrResponder, { W }));
     const mmio = io(
-      m.instance('mmio', Mmio, { W, bar0Log2: Math.log2(BAR0_BYTES), bar2Log2: Math.log2(BAR2_BYTES), ramOffset: RAM_OFFSET, ramLog2: q.ramLog2, maxReadDw: q.maxReadDw }),
+      m.instance('mmio', Mmio, {
+        W,
+        bar0Log2: Math.log2(BAR0_BYTES),
+        bar2Log2: Math.log2(BAR2_BYTES),
+        ramOffset: RAM_OFFSET,
+        ramLog2: q.ramLog2,
+        maxReadDw: q.maxReadDw,
+      }),
     );
-    const dmaRd = io(m.instance('dma_rd', DmaRd, { W, tags: q.readTags, ramLog2: q.ramLog2, lenBits: q.lenBits, timeoutBits: q.timeoutBits }));
-    const dmaWr = io(m.instance('dma_wr', DmaWr, { W, ramLog2: q.ramLog2, lenBits: q.lenBits, mpsSupported: TESTDEV_CFG.mpsSupported }));
+    const dmaRd = io(
+      m.instance('dma_rd', DmaRd, {
+        W,
+        tags: q.readTags,
+        ramLog2: q.ramLog2,
+        lenBits: q.lenBits,
+        timeoutBits: q.timeoutBits,
+      }),
+    );
+    const dmaWr = io(
+      m.instance('dma_wr', DmaWr, {
+        W,
+        ramLog2: q.ramLog2,
+        lenBits: q.lenBits,
+        mpsSupported: TESTDEV_CFG.mpsSupported,
+      }),
+    );
     const ram = io(m.instance('ram', DevRam, { W, bytes: RAM_BYTES }));
-    const regs = io(m.instance('regs', TestdevRegs, { lanes: q.lanes, readTags: q.readTags, addrBits: Math.log2(BAR0_BYTES) - 2 }));
-    const msix = io(m.instance('msix', Msix, { W, vectors: MSIX_VECTORS, tableOffset: MSIX_TABLE_OFFSET, pbaOffset: MSIX_PBA_OFFSET, barLog2: Math.log2(BAR2_BYTES) }));
+    const regs = io(
+      m.instance('regs', TestdevRegs, { lanes: q.lanes, readTags: q.readTags, addrBits: Math.log2(BAR0_BYTES) - 2 }),
+    );
+    const msix = io(
+      m.instance('msix', Msix, {
+        W,
+        vectors: MSIX_VECTORS,
+        tableOffset: MSIX_TABLE_OFFSET,
+        pbaOffset: MSIX_PBA_OFFSET,
+        barLog2: Math.log2(BAR2_BYTES),
+      }),
+    );
     const cplArb = io(m.instance('cpl_arb', PacketArbiter, { spec: cplReqStream(W), n: 3 }));
     const cplGen = io(m.instance('cpl_gen', CplGen, { W }));
     const txArb = io(m.instance('tx_arb', PacketArbiter, { spec: tlpStream(W), n: 4 }));
@@ -182,5 +222,8 @@ export const Testdev = defineModule(
     completerId.set(cfgOut('completer_id'));
     msixPending.set(msix.pending);
   },
-  { name: (p) => `testdev_w${p.W}`, doc: 'PCI Express test endpoint: config space, BAR0 registers + RAM, DMA read/write engines, MSI-X.' },
+  {
+    name: (p) => `testdev_w${p.W}`,
+    doc: 'PCI Express test endpoint: config space, BAR0 registers + RAM, DMA read/write engines, MSI-X.',
+  },
 );

@@ -37,6 +37,11 @@ export async function pmap<T, R>(items: readonly T[], limit: number, f: (x: T) =
 export function table(headers: string[], rows: (string | number)[][]): string {
   const cells = [headers, ...rows.map((r) => r.map(String))];
   const w = headers.map((_, c) => Math.max(...cells.map((r) => r[c].length)));
-  const line = (r: string[]) => '| ' + r.map((x, c) => (c === 0 ? x.padEnd(w[c]) : x.padStart(w[c]))).join(' | ') + ' |';
-  return [line(headers), '|' + w.map((n, c) => (c === 0 ? '-'.repeat(n + 2) : '-'.repeat(n + 1) + ':')).join('|') + '|', ...rows.map((r) => line(r.map(String)))].join('\n');
+  const line = (r: string[]) =>
+    '| ' + r.map((x, c) => (c === 0 ? x.padEnd(w[c]) : x.padStart(w[c]))).join(' | ') + ' |';
+  return [
+    line(headers),
+    '|' + w.map((n, c) => (c === 0 ? '-'.repeat(n + 2) : '-'.repeat(n + 1) + ':')).join('|') + '|',
+    ...rows.map((r) => line(r.map(String))),
+  ].join('\n');
 }

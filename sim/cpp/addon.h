@@ -14,325 +14,342 @@
 // Verilog $finish/$stop and Verilator's fatal errors: the runtime is compiled with
 // VL_USER_FINISH/STOP/FATAL so these replace the defaults that exit or abort the process.
 void vl_finish(const char* filename, int linenum, const char*) VL_MT_UNSAFE {
-    Verilated::threadContextp()->gotFinish(true);
-    vfpga::lastVerilogMessage() = std::string("$finish at ") + filename + ":" + std::to_string(linenum);
+  Verilated::threadContextp()->gotFinish(true);
+  vfpga::lastVerilogMessage() = std::string("$finish at ") + filename + ":" + std::to_string(linenum);
 }
 void vl_stop(const char* filename, int linenum, const char*) VL_MT_UNSAFE {
-    Verilated::threadContextp()->gotError(true);
-    Verilated::threadContextp()->gotFinish(true);
-    throw vfpga::Fatal(std::string("Verilog $stop at ") + filename + ":" + std::to_string(linenum));
+  Verilated::threadContextp()->gotError(true);
+  Verilated::threadContextp()->gotFinish(true);
+  throw vfpga::Fatal(std::string("Verilog $stop at ") + filename + ":" + std::to_string(linenum));
 }
 void vl_fatal(const char* filename, int linenum, const char*, const char* msg) VL_MT_UNSAFE {
-    Verilated::threadContextp()->gotError(true);
-    Verilated::threadContextp()->gotFinish(true);
-    throw vfpga::Fatal(filename && *filename ? std::string(filename) + ":" + std::to_string(linenum) + ": " + msg
-                                             : std::string(msg));
+  Verilated::threadContextp()->gotError(true);
+  Verilated::threadContextp()->gotFinish(true);
+  throw vfpga::Fatal(filename && *filename ? std::string(filename) + ":" + std::to_string(linenum) + ": " + msg
+                                           : std::string(msg));
 }
 
 namespace vfpga {
 
 // Slots of the shared state array (mirrored in sim/index.ts).
-enum StateSlot { kCycle = 0, kTxPending, kRxPending, kLastRun, kCppSeconds, kRunCalls, kTxTotal, kTxLeft, kTxWords, kStateSlots };
+enum StateSlot {
+  kCycle = 0,
+  kTxPending,
+  kRxPending,
+  kLastRun,
+  kCppSeconds,
+  kRunCalls,
+  kTxTotal,
+  kTxLeft,
+  kTxWords,
+  kStateSlots
+};
 
 template <class D>
 class Addon : public Napi::ObjectWrap<Addon<D>> {
-    using B = Bench<D>;
-    using W = Napi::ObjectWrap<Addon<D>>;
+  using B = Bench<D>;
+  using W = Napi::ObjectWrap<Addon<D>>;
 
-  public:
-    static Napi::Object Init(Napi::Env env, Napi::Object exports) {
-        Napi::Function cls = W::DefineClass(env, "Harness", {
-            W::InstanceMethod("enqueue", &Addon::Enqueue),
-            W::InstanceMethod("run", &Addon::Run),
-            W::InstanceMethod("reset", &Addon::Reset),
-            W::InstanceMethod("setRxIdle", &Addon::SetRxIdle),
-            W::InstanceMethod("setTxBackpressure", &Addon::SetTxBackpressure),
-            W::InstanceMethod("poke", &Addon::Poke),
-            W::InstanceMethod("peek", &Addon::Peek),
-            W::InstanceMethod("takeTx", &Addon::TakeTx),
-            W::InstanceMethod("lastError", &Addon::LastError),
-            W::InstanceMethod("replay", &Addon::Replay),
-            W::InstanceMethod("txHash", &Addon::TxHash),
-            W::InstanceMethod("close", &Addon::Close),
-            // Only for sim/measure.ts: the object-per-TLP alternative to the packed buffers.
-            W::InstanceMethod("enqueueObjects", &Addon::EnqueueObjects),
-            W::InstanceMethod("takeTxObjects", &Addon::TakeTxObjects),
-        });
-        exports.Set("Harness", cls);
-        exports.Set("top", Napi::String::New(env, D::top));
-        exports.Set("portCount", Napi::Number::New(env, double(sizeof(D::ports) / sizeof(D::ports[0]))));
-        return exports;
-    }
+ public:
+  static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+    Napi::Function cls =
+        W::DefineClass(env, "Harness",
+                       {
+                           W::InstanceMethod("enqueue", &Addon::Enqueue),
+                           W::InstanceMethod("run", &Addon::Run),
+                           W::InstanceMethod("reset", &Addon::Reset),
+                           W::InstanceMethod("setRxIdle", &Addon::SetRxIdle),
+                           W::InstanceMethod("setTxBackpressure", &Addon::SetTxBackpressure),
+                           W::InstanceMethod("poke", &Addon::Poke),
+                           W::InstanceMethod("peek", &Addon::Peek),
+                           W::InstanceMethod("takeTx", &Addon::TakeTx),
+                           W::InstanceMethod("lastError", &Addon::LastError),
+                           W::InstanceMethod("replay", &Addon::Replay),
+                           W::InstanceMethod("txHash", &Addon::TxHash),
+                           W::InstanceMethod("close", &Addon::Close),
+                           // Only for sim/measure.ts: the object-per-TLP alternative to the packed buffers.
+                           W::InstanceMethod("enqueueObjects", &Addon::EnqueueObjects),
+                           W::InstanceMethod("takeTxObjects", &Addon::TakeTxObjects),
+                       });
+    exports.Set("Harness", cls);
+    exports.Set("top", Napi::String::New(env, D::top));
+    exports.Set("portCount", Napi::Number::New(env, double(sizeof(D::ports) / sizeof(D::ports[0]))));
+    return exports;
+  }
 
-    // new Harness(seed: number, tracePath: string, state: Float64Array, record: boolean)
-    explicit Addon(const Napi::CallbackInfo& info) : W(info) {
-        guarded(info, [&] {
-            seed_ = uint64_t(info[0].As<Napi::Number>().Int64Value());
-            const std::string trace = info[1].As<Napi::String>().Utf8Value();
-            auto state = info[2].As<Napi::Float64Array>();
-            if (state.ElementLength() < kStateSlots) throw std::invalid_argument("state array too small");
-            stateRef_ = Napi::Persistent(state);
-            state_ = state.Data();
-            bench_ = std::make_unique<B>(seed_, trace.c_str());
-            bench_->record = info[3].As<Napi::Boolean>().Value();
-            publish();
-            return info.Env().Undefined();
-        });
-    }
+  // new Harness(seed: number, tracePath: string, state: Float64Array, record: boolean)
+  explicit Addon(const Napi::CallbackInfo& info) : W(info) {
+    guarded(info, [&] {
+      seed_ = uint64_t(info[0].As<Napi::Number>().Int64Value());
+      const std::string trace = info[1].As<Napi::String>().Utf8Value();
+      auto state = info[2].As<Napi::Float64Array>();
+      if (state.ElementLength() < kStateSlots) throw std::invalid_argument("state array too small");
+      stateRef_ = Napi::Persistent(state);
+      state_ = state.Data();
+      bench_ = std::make_unique<B>(seed_, trace.c_str());
+      bench_->record = info[3].As<Napi::Boolean>().Value();
+      publish();
+      return info.Env().Undefined();
+    });
+  }
 
-  private:
-    std::unique_ptr<B> bench_;
-    uint64_t seed_ = 0;
-    Napi::Reference<Napi::Float64Array> stateRef_;
-    double* state_ = nullptr;
-    std::vector<uint32_t> scratch_;
+ private:
+  std::unique_ptr<B> bench_;
+  uint64_t seed_ = 0;
+  Napi::Reference<Napi::Float64Array> stateRef_;
+  double* state_ = nullptr;
+  std::vector<uint32_t> scratch_;
 
-    // Turn C++ exceptions into JS exceptions (node-addon-api only converts Napi::Error).
-    template <class F>
-    static Napi::Value guarded(const Napi::CallbackInfo& info, F&& f) {
-        try {
-            return f();
-        } catch (const Napi::Error&) {
-            throw;
-        } catch (const std::exception& e) {
-            throw Napi::Error::New(info.Env(), e.what());
-        }
+  // Turn C++ exceptions into JS exceptions (node-addon-api only converts Napi::Error).
+  template <class F>
+  static Napi::Value guarded(const Napi::CallbackInfo& info, F&& f) {
+    try {
+      return f();
+    } catch (const Napi::Error&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw Napi::Error::New(info.Env(), e.what());
     }
-    B& bench() {
-        if (!bench_) throw std::runtime_error("the simulation was closed");
-        return *bench_;
-    }
-    void publish() {
-        B& b = *bench_;
-        state_[kCycle] = double(b.cycle);
-        state_[kTxPending] = double(b.txPending());
-        state_[kRxPending] = double(b.rxPending());
-        state_[kLastRun] = double(b.lastRun);
-        state_[kCppSeconds] = b.cppSeconds;
-        state_[kRunCalls] = double(b.runCalls);
-        uint64_t total = 0;
-        for (int i = 0; i < B::kSources; ++i) total += b.source(i)->total;
-        state_[kTxTotal] = double(total);
-    }
-    static int stream(const Napi::Value& v, int count) {
-        const int i = v.As<Napi::Number>().Int32Value();
-        if (i < 0 || i >= count) throw std::invalid_argument("no such stream index " + std::to_string(i));
-        return i;
-    }
-    static int port(const Napi::Value& v) {
-        const int i = v.As<Napi::Number>().Int32Value();
-        if (i < 0 || i >= int(sizeof(D::ports) / sizeof(D::ports[0]))) throw std::invalid_argument("no such port index");
-        return i;
-    }
-    static const uint32_t* words(const Napi::Value& v, std::size_t need) {
-        auto a = v.As<Napi::Uint32Array>();
-        if (a.ElementLength() < need) throw std::invalid_argument("value array too short");
-        return a.Data();
-    }
+  }
+  B& bench() {
+    if (!bench_) throw std::runtime_error("the simulation was closed");
+    return *bench_;
+  }
+  void publish() {
+    B& b = *bench_;
+    state_[kCycle] = double(b.cycle);
+    state_[kTxPending] = double(b.txPending());
+    state_[kRxPending] = double(b.rxPending());
+    state_[kLastRun] = double(b.lastRun);
+    state_[kCppSeconds] = b.cppSeconds;
+    state_[kRunCalls] = double(b.runCalls);
+    uint64_t total = 0;
+    for (int i = 0; i < B::kSources; ++i) total += b.source(i)->total;
+    state_[kTxTotal] = double(total);
+  }
+  static int stream(const Napi::Value& v, int count) {
+    const int i = v.As<Napi::Number>().Int32Value();
+    if (i < 0 || i >= count) throw std::invalid_argument("no such stream index " + std::to_string(i));
+    return i;
+  }
+  static int port(const Napi::Value& v) {
+    const int i = v.As<Napi::Number>().Int32Value();
+    if (i < 0 || i >= int(sizeof(D::ports) / sizeof(D::ports[0]))) throw std::invalid_argument("no such port index");
+    return i;
+  }
+  static const uint32_t* words(const Napi::Value& v, std::size_t need) {
+    auto a = v.As<Napi::Uint32Array>();
+    if (a.ElementLength() < need) throw std::invalid_argument("value array too short");
+    return a.Data();
+  }
 
-    // enqueue(stream, packed: Uint32Array, words): the first `words` words of a reused buffer
-    Napi::Value Enqueue(const Napi::CallbackInfo& info) {
-        return guarded(info, [&] {
-            const int s = stream(info[0], B::kSinks);
-            auto a = info[1].As<Napi::Uint32Array>();
-            const std::size_t n = std::size_t(info[2].As<Napi::Number>().Int64Value());
-            if (n > a.ElementLength()) throw std::invalid_argument("enqueue: length beyond the buffer");
-            bench().enqueue(s, a.Data(), n);
-            publish();
-            return info.Env().Undefined();
-        });
+  // enqueue(stream, packed: Uint32Array, words): the first `words` words of a reused buffer
+  Napi::Value Enqueue(const Napi::CallbackInfo& info) {
+    return guarded(info, [&] {
+      const int s = stream(info[0], B::kSinks);
+      auto a = info[1].As<Napi::Uint32Array>();
+      const std::size_t n = std::size_t(info[2].As<Napi::Number>().Int64Value());
+      if (n > a.ElementLength()) throw std::invalid_argument("enqueue: length beyond the buffer");
+      bench().enqueue(s, a.Data(), n);
+      publish();
+      return info.Env().Undefined();
+    });
+  }
+  // run(cycles, maxCycles, untilTx, untilPort, untilValue | null, room | null,
+  //     writeLo?: bigint, writeHi?: bigint) -> reason (see Reason). With `room`, the finished
+  // TLPs of the first source are moved into it on return (state[kTxWords] words, see
+  // moveTx): the pump takes them after every run, and this saves it a takeTx() crossing each
+  // time. With writeLo/writeHi, memory writes outside [writeLo, writeHi) do not count for
+  // untilTx (SourceBase::counts).
+  Napi::Value Run(const Napi::CallbackInfo& info) {
+    return guarded(info, [&] {
+      const uint64_t cycles = uint64_t(info[0].As<Napi::Number>().DoubleValue());
+      const uint64_t maxc = uint64_t(info[1].As<Napi::Number>().DoubleValue());
+      const int64_t untilTx = info[2].As<Napi::Number>().Int64Value();
+      const int up = info[3].As<Napi::Number>().Int32Value();
+      const uint32_t* uv = nullptr;
+      if (up >= 0) uv = words(info[4], vfpga::words(D::ports[port(info[3])].width));
+      const bool quiet = info.Length() > 7 && info[6].IsBigInt();
+      bool lossless = true;
+      const uint64_t lo = quiet ? info[6].As<Napi::BigInt>().Uint64Value(&lossless) : 0;
+      const uint64_t hi = quiet ? info[7].As<Napi::BigInt>().Uint64Value(&lossless) : 0;
+      if (!lossless) throw std::invalid_argument("run: the write window must lie within 64-bit addresses");
+      const int r = bench().run(cycles, maxc, untilTx, up, uv, quiet, lo, hi);
+      std::size_t moved = 0;
+      if (B::kSources > 0 && info[5].IsTypedArray()) {
+        auto room = info[5].As<Napi::Uint32Array>();
+        moved = moveTx(bench().source(0), room.Data(), room.ElementLength());
+      }
+      publish();
+      state_[kTxWords] = double(moved);
+      state_[kTxLeft] = B::kSources > 0 ? double(bench().source(0)->pending) : 0;
+      return Napi::Number::New(info.Env(), r);
+    });
+  }
+  Napi::Value Reset(const Napi::CallbackInfo& info) {
+    return guarded(info, [&] {
+      bench().reset(uint64_t(info[0].As<Napi::Number>().Int64Value()));
+      publish();
+      if (bench().err.set) throw std::runtime_error(bench().err.msg);
+      return info.Env().Undefined();
+    });
+  }
+  Napi::Value SetRxIdle(const Napi::CallbackInfo& info) {
+    return guarded(info, [&] {
+      bench().setRxIdle(stream(info[0], B::kSinks), info[1].As<Napi::Number>().DoubleValue());
+      return info.Env().Undefined();
+    });
+  }
+  Napi::Value SetTxBackpressure(const Napi::CallbackInfo& info) {
+    return guarded(info, [&] {
+      bench().setTxBackpressure(stream(info[0], B::kSources), info[1].As<Napi::Number>().DoubleValue());
+      return info.Env().Undefined();
+    });
+  }
+  // poke(port, value: Uint32Array)
+  Napi::Value Poke(const Napi::CallbackInfo& info) {
+    return guarded(info, [&] {
+      const int p = port(info[0]);
+      bench().poke(p, words(info[1], vfpga::words(D::ports[p].width)));
+      return info.Env().Undefined();
+    });
+  }
+  // peek(port, out: Uint32Array)
+  Napi::Value Peek(const Napi::CallbackInfo& info) {
+    return guarded(info, [&] {
+      const int p = port(info[0]);
+      auto a = info[1].As<Napi::Uint32Array>();
+      if (a.ElementLength() < std::size_t(vfpga::words(D::ports[p].width)))
+        throw std::invalid_argument("peek buffer too short");
+      bench().peek(p, a.Data());
+      return info.Env().Undefined();
+    });
+  }
+  // Moves as many whole finished TLPs of a source as fit into room[0..cap) (packed) and drops
+  // them here; returns the words moved and leaves the count of finished TLPs that did not fit
+  // in state[kTxLeft]. `room` is free space of TypeScript's DwordArena (sim/index.ts):
+  // creating a fresh V8 buffer per call from C++ cost more than the copy.
+  std::size_t moveTx(SourceBase* s, uint32_t* room, std::size_t cap) {
+    // Leave a packet that is still being received in the source.
+    const std::size_t done = s->open ? s->start : s->out.size();
+    std::size_t n = 0;
+    uint64_t moved = 0;
+    while (n < done && n + kTlpHead + s->out[n] <= cap) {
+      n += kTlpHead + s->out[n];
+      ++moved;
     }
-    // run(cycles, maxCycles, untilTx, untilPort, untilValue | null, room | null,
-    //     writeLo?: bigint, writeHi?: bigint) -> reason (see Reason). With `room`, the finished
-    // TLPs of the first source are moved into it on return (state[kTxWords] words, see
-    // moveTx): the pump takes them after every run, and this saves it a takeTx() crossing each
-    // time. With writeLo/writeHi, memory writes outside [writeLo, writeHi) do not count for
-    // untilTx (SourceBase::counts).
-    Napi::Value Run(const Napi::CallbackInfo& info) {
-        return guarded(info, [&] {
-            const uint64_t cycles = uint64_t(info[0].As<Napi::Number>().DoubleValue());
-            const uint64_t maxc = uint64_t(info[1].As<Napi::Number>().DoubleValue());
-            const int64_t untilTx = info[2].As<Napi::Number>().Int64Value();
-            const int up = info[3].As<Napi::Number>().Int32Value();
-            const uint32_t* uv = nullptr;
-            if (up >= 0) uv = words(info[4], vfpga::words(D::ports[port(info[3])].width));
-            const bool quiet = info.Length() > 7 && info[6].IsBigInt();
-            bool lossless = true;
-            const uint64_t lo = quiet ? info[6].As<Napi::BigInt>().Uint64Value(&lossless) : 0;
-            const uint64_t hi = quiet ? info[7].As<Napi::BigInt>().Uint64Value(&lossless) : 0;
-            if (!lossless) throw std::invalid_argument("run: the write window must lie within 64-bit addresses");
-            const int r = bench().run(cycles, maxc, untilTx, up, uv, quiet, lo, hi);
-            std::size_t moved = 0;
-            if (B::kSources > 0 && info[5].IsTypedArray()) {
-                auto room = info[5].As<Napi::Uint32Array>();
-                moved = moveTx(bench().source(0), room.Data(), room.ElementLength());
-            }
-            publish();
-            state_[kTxWords] = double(moved);
-            state_[kTxLeft] = B::kSources > 0 ? double(bench().source(0)->pending) : 0;
-            return Napi::Number::New(info.Env(), r);
-        });
+    if (n) {
+      std::memcpy(room, s->out.data(), n * 4);
+      s->out.erase(s->out.begin(), s->out.begin() + n);
+      if (s->open) s->start -= n;
+      s->pending -= moved;
+      s->recount();
     }
-    Napi::Value Reset(const Napi::CallbackInfo& info) {
-        return guarded(info, [&] {
-            bench().reset(uint64_t(info[0].As<Napi::Number>().Int64Value()));
-            publish();
-            if (bench().err.set) throw std::runtime_error(bench().err.msg);
-            return info.Env().Undefined();
-        });
-    }
-    Napi::Value SetRxIdle(const Napi::CallbackInfo& info) {
-        return guarded(info, [&] {
-            bench().setRxIdle(stream(info[0], B::kSinks), info[1].As<Napi::Number>().DoubleValue());
-            return info.Env().Undefined();
-        });
-    }
-    Napi::Value SetTxBackpressure(const Napi::CallbackInfo& info) {
-        return guarded(info, [&] {
-            bench().setTxBackpressure(stream(info[0], B::kSources), info[1].As<Napi::Number>().DoubleValue());
-            return info.Env().Undefined();
-        });
-    }
-    // poke(port, value: Uint32Array)
-    Napi::Value Poke(const Napi::CallbackInfo& info) {
-        return guarded(info, [&] {
-            const int p = port(info[0]);
-            bench().poke(p, words(info[1], vfpga::words(D::ports[p].width)));
-            return info.Env().Undefined();
-        });
-    }
-    // peek(port, out: Uint32Array)
-    Napi::Value Peek(const Napi::CallbackInfo& info) {
-        return guarded(info, [&] {
-            const int p = port(info[0]);
-            auto a = info[1].As<Napi::Uint32Array>();
-            if (a.ElementLength() < std::size_t(vfpga::words(D::ports[p].width))) throw std::invalid_argument("peek buffer too short");
-            bench().peek(p, a.Data());
-            return info.Env().Undefined();
-        });
-    }
-    // Moves as many whole finished TLPs of a source as fit into room[0..cap) (packed) and drops
-    // them here; returns the words moved and leaves the count of finished TLPs that did not fit
-    // in state[kTxLeft]. `room` is free space of TypeScript's DwordArena (sim/index.ts):
-    // creating a fresh V8 buffer per call from C++ cost more than the copy.
-    std::size_t moveTx(SourceBase* s, uint32_t* room, std::size_t cap) {
-        // Leave a packet that is still being received in the source.
-        const std::size_t done = s->open ? s->start : s->out.size();
-        std::size_t n = 0;
-        uint64_t moved = 0;
-        while (n < done && n + kTlpHead + s->out[n] <= cap) {
-            n += kTlpHead + s->out[n];
-            ++moved;
-        }
-        if (n) {
-            std::memcpy(room, s->out.data(), n * 4);
-            s->out.erase(s->out.begin(), s->out.begin() + n);
-            if (s->open) s->start -= n;
-            s->pending -= moved;
-            s->recount();
-        }
-        return n;
-    }
-    // takeTx(stream, room: Uint32Array) -> words moved (see moveTx)
-    Napi::Value TakeTx(const Napi::CallbackInfo& info) {
-        return guarded(info, [&] {
-            SourceBase* s = bench().source(stream(info[0], B::kSources));
-            auto room = info[1].As<Napi::Uint32Array>();
-            const std::size_t n = moveTx(s, room.Data(), room.ElementLength());
-            publish();
-            state_[kTxLeft] = double(s->pending);
-            return Napi::Number::New(info.Env(), double(n));
-        });
-    }
-    // lastError() -> { cycle, message } of the error that ended the last run()
-    Napi::Value LastError(const Napi::CallbackInfo& info) {
-        return guarded(info, [&] {
-            auto o = Napi::Object::New(info.Env());
-            o.Set("cycle", Napi::Number::New(info.Env(), double(bench().err.cycle)));
-            o.Set("message", Napi::String::New(info.Env(), bench().err.set ? bench().err.msg : lastVerilogMessage()));
-            return static_cast<Napi::Value>(o);
-        });
-    }
-    // replay(cycles) -> { seconds, cycles, tx, hash, error? }: a fresh model, same stimulus.
-    Napi::Value Replay(const Napi::CallbackInfo& info) {
-        return guarded(info, [&] {
-            B& b = bench();
-            if (!b.record) throw std::runtime_error("replay needs the stimulus recorded (SimOptions.record)");
-            const uint64_t until = uint64_t(info[0].As<Napi::Number>().DoubleValue());
-            auto r = B::replay(seed_, b.log, until);
-            Napi::Env env = info.Env();
-            auto o = Napi::Object::New(env);
-            o.Set("seconds", Napi::Number::New(env, r.seconds));
-            o.Set("cycles", Napi::Number::New(env, double(r.cycles)));
-            o.Set("tx", Napi::Number::New(env, double(r.tx)));
-            o.Set("hash", Napi::BigInt::New(env, r.hash));
-            if (r.error) o.Set("error", Napi::String::New(env, r.msg));
-            return static_cast<Napi::Value>(o);
-        });
-    }
-    // enqueueObjects(stream, tlps: {hdr, data, cycle}[]): reads each field through N-API.
-    Napi::Value EnqueueObjects(const Napi::CallbackInfo& info) {
-        return guarded(info, [&] {
-            const int s = stream(info[0], B::kSinks);
-            auto arr = info[1].As<Napi::Array>();
-            std::vector<uint32_t> w;
-            for (uint32_t i = 0; i < arr.Length(); ++i) {
-                auto o = arr.Get(i).As<Napi::Object>();
-                auto hdr = o.Get("hdr").As<Napi::Uint32Array>();
-                auto data = o.Get("data").As<Napi::Uint32Array>();
-                const uint64_t at = uint64_t(o.Get("cycle").As<Napi::Number>().Int64Value());
-                w.assign({uint32_t(data.ElementLength()), uint32_t(at), uint32_t(at >> 32), hdr[0], hdr[1], hdr[2], hdr[3]});
-                w.insert(w.end(), data.Data(), data.Data() + data.ElementLength());
-                bench().enqueue(s, w.data(), w.size());
-            }
-            publish();
-            return info.Env().Undefined();
-        });
-    }
-    // takeTxObjects(stream) -> {hdr, data, cycle}[] built in C++, one object per TLP.
-    Napi::Value TakeTxObjects(const Napi::CallbackInfo& info) {
-        return guarded(info, [&] {
-            Napi::Env env = info.Env();
-            SourceBase* s = bench().source(stream(info[0], B::kSources));
-            const std::size_t done = s->open ? s->start : s->out.size();
-            auto arr = Napi::Array::New(env);
-            uint32_t k = 0;
-            for (std::size_t o = 0; o < done; k++) {
-                const uint32_t* t = s->out.data() + o;
-                auto hdr = Napi::Uint32Array::New(env, 4);
-                std::memcpy(hdr.Data(), t + 3, 16);
-                auto data = Napi::Uint32Array::New(env, t[0]);
-                if (t[0]) std::memcpy(data.Data(), t + kTlpHead, 4 * t[0]);
-                auto obj = Napi::Object::New(env);
-                obj.Set("hdr", hdr);
-                obj.Set("data", data);
-                obj.Set("cycle", Napi::Number::New(env, double(uint64_t(t[1]) | uint64_t(t[2]) << 32)));
-                arr.Set(k, obj);
-                o += kTlpHead + t[0];
-            }
-            s->out.erase(s->out.begin(), s->out.begin() + done);
-            if (s->open) s->start = 0;
-            s->pending = 0;
-            s->stops = 0;
-            publish();
-            return static_cast<Napi::Value>(arr);
-        });
-    }
-    Napi::Value TxHash(const Napi::CallbackInfo& info) {
-        return guarded(info, [&] { return static_cast<Napi::Value>(Napi::BigInt::New(info.Env(), bench().txHash())); });
-    }
-    Napi::Value Close(const Napi::CallbackInfo& info) {
-        return guarded(info, [&] {
-            if (bench_) { bench_->close(); bench_.reset(); }
-            return info.Env().Undefined();
-        });
-    }
+    return n;
+  }
+  // takeTx(stream, room: Uint32Array) -> words moved (see moveTx)
+  Napi::Value TakeTx(const Napi::CallbackInfo& info) {
+    return guarded(info, [&] {
+      SourceBase* s = bench().source(stream(info[0], B::kSources));
+      auto room = info[1].As<Napi::Uint32Array>();
+      const std::size_t n = moveTx(s, room.Data(), room.ElementLength());
+      publish();
+      state_[kTxLeft] = double(s->pending);
+      return Napi::Number::New(info.Env(), double(n));
+    });
+  }
+  // lastError() -> { cycle, message } of the error that ended the last run()
+  Napi::Value LastError(const Napi::CallbackInfo& info) {
+    return guarded(info, [&] {
+      auto o = Napi::Object::New(info.Env());
+      o.Set("cycle", Napi::Number::New(info.Env(), double(bench().err.cycle)));
+      o.Set("message", Napi::String::New(info.Env(), bench().err.set ? bench().err.msg : lastVerilogMessage()));
+      return static_cast<Napi::Value>(o);
+    });
+  }
+  // replay(cycles) -> { seconds, cycles, tx, hash, error? }: a fresh model, same stimulus.
+  Napi::Value Replay(const Napi::CallbackInfo& info) {
+    return guarded(info, [&] {
+      B& b = bench();
+      if (!b.record) throw std::runtime_error("replay needs the stimulus recorded (SimOptions.record)");
+      const uint64_t until = uint64_t(info[0].As<Napi::Number>().DoubleValue());
+      auto r = B::replay(seed_, b.log, until);
+      Napi::Env env = info.Env();
+      auto o = Napi::Object::New(env);
+      o.Set("seconds", Napi::Number::New(env, r.seconds));
+      o.Set("cycles", Napi::Number::New(env, double(r.cycles)));
+      o.Set("tx", Napi::Number::New(env, double(r.tx)));
+      o.Set("hash", Napi::BigInt::New(env, r.hash));
+      if (r.error) o.Set("error", Napi::String::New(env, r.msg));
+      return static_cast<Napi::Value>(o);
+    });
+  }
+  // enqueueObjects(stream, tlps: {hdr, data, cycle}[]): reads each field through N-API.
+  Napi::Value EnqueueObjects(const Napi::CallbackInfo& info) {
+    return guarded(info, [&] {
+      const int s = stream(info[0], B::kSinks);
+      auto arr = info[1].As<Napi::Array>();
+      std::vector<uint32_t> w;
+      for (uint32_t i = 0; i < arr.Length(); ++i) {
+        auto o = arr.Get(i).As<Napi::Object>();
+        auto hdr = o.Get("hdr").As<Napi::Uint32Array>();
+        auto data = o.Get("data").As<Napi::Uint32Array>();
+        const uint64_t at = uint64_t(o.Get("cycle").As<Napi::Number>().Int64Value());
+        w.assign({uint32_t(data.ElementLength()), uint32_t(at), uint32_t(at >> 32), hdr[0], hdr[1], hdr[2], hdr[3]});
+        w.insert(w.end(), data.Data(), data.Data() + data.ElementLength());
+        bench().enqueue(s, w.data(), w.size());
+      }
+      publish();
+      return info.Env().Undefined();
+    });
+  }
+  // takeTxObjects(stream) -> {hdr, data, cycle}[] built in C++, one object per TLP.
+  Napi::Value TakeTxObjects(const Napi::CallbackInfo& info) {
+    return guarded(info, [&] {
+      Napi::Env env = info.Env();
+      SourceBase* s = bench().source(stream(info[0], B::kSources));
+      const std::size_t done = s->open ? s->start : s->out.size();
+      auto arr = Napi::Array::New(env);
+      uint32_t k = 0;
+      for (std::size_t o = 0; o < done; k++) {
+        const uint32_t* t = s->out.data() + o;
+        auto hdr = Napi::Uint32Array::New(env, 4);
+        std::memcpy(hdr.Data(), t + 3, 16);
+        auto data = Napi::Uint32Array::New(env, t[0]);
+        if (t[0]) std::memcpy(data.Data(), t + kTlpHead, 4 * t[0]);
+        auto obj = Napi::Object::New(env);
+        obj.Set("hdr", hdr);
+        obj.Set("data", data);
+        obj.Set("cycle", Napi::Number::New(env, double(uint64_t(t[1]) | uint64_t(t[2]) << 32)));
+        arr.Set(k, obj);
+        o += kTlpHead + t[0];
+      }
+      s->out.erase(s->out.begin(), s->out.begin() + done);
+      if (s->open) s->start = 0;
+      s->pending = 0;
+      s->stops = 0;
+      publish();
+      return static_cast<Napi::Value>(arr);
+    });
+  }
+  Napi::Value TxHash(const Napi::CallbackInfo& info) {
+    return guarded(info, [&] { return static_cast<Napi::Value>(Napi::BigInt::New(info.Env(), bench().txHash())); });
+  }
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    return guarded(info, [&] {
+      if (bench_) {
+        bench_->close();
+        bench_.reset();
+      }
+      return info.Env().Undefined();
+    });
+  }
 };
 
 }  // namespace vfpga
 
-#define VFPGA_ADDON(DESIGN)                                                        \
-    static Napi::Object vfpgaInit(Napi::Env env, Napi::Object exports) {           \
-        return vfpga::Addon<DESIGN>::Init(env, exports);                           \
-    }                                                                              \
-    NODE_API_MODULE(NODE_GYP_MODULE_NAME, vfpgaInit)
+#define VFPGA_ADDON(DESIGN)                                            \
+  static Napi::Object vfpgaInit(Napi::Env env, Napi::Object exports) { \
+    return vfpga::Addon<DESIGN>::Init(env, exports);                   \
+  }                                                                    \
+  NODE_API_MODULE(NODE_GYP_MODULE_NAME, vfpgaInit)

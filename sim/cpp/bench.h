@@ -39,21 +39,24 @@ inline void put(CData& p, const uint32_t* w, int bits) { p = CData(w[0] & mask32
 inline void put(SData& p, const uint32_t* w, int bits) { p = SData(w[0] & mask32(bits)); }
 inline void put(IData& p, const uint32_t* w, int bits) { p = w[0] & mask32(bits); }
 inline void put(QData& p, const uint32_t* w, int bits) {
-    uint64_t v = uint64_t(w[0]) | (bits > 32 ? uint64_t(w[1]) << 32 : 0);
-    p = bits >= 64 ? v : v & ((uint64_t(1) << bits) - 1);
+  uint64_t v = uint64_t(w[0]) | (bits > 32 ? uint64_t(w[1]) << 32 : 0);
+  p = bits >= 64 ? v : v & ((uint64_t(1) << bits) - 1);
 }
 template <std::size_t N>
 inline void put(VlWide<N>& p, const uint32_t* w, int bits) {
-    for (std::size_t i = 0; i < N; ++i) p[i] = w[i];
-    p[N - 1] &= mask32(bits - 32 * int(N - 1));
+  for (std::size_t i = 0; i < N; ++i) p[i] = w[i];
+  p[N - 1] &= mask32(bits - 32 * int(N - 1));
 }
 inline void get(CData p, uint32_t* w) { w[0] = p; }
 inline void get(SData p, uint32_t* w) { w[0] = p; }
 inline void get(IData p, uint32_t* w) { w[0] = p; }
-inline void get(QData p, uint32_t* w) { w[0] = uint32_t(p); w[1] = uint32_t(p >> 32); }
+inline void get(QData p, uint32_t* w) {
+  w[0] = uint32_t(p);
+  w[1] = uint32_t(p >> 32);
+}
 template <std::size_t N>
 inline void get(const VlWide<N>& p, uint32_t* w) {
-    for (std::size_t i = 0; i < N; ++i) w[i] = p[i];
+  for (std::size_t i = 0; i < N; ++i) w[i] = p[i];
 }
 inline int words(int bits) { return (bits + 31) / 32; }
 
@@ -61,27 +64,29 @@ inline int words(int bits) { return (bits + 31) / 32; }
 // Small, fast, seedable PRNG (splitmix64 to seed, xorshift64* to draw): the same seed gives
 // the same idle/backpressure pattern, which is what makes failures and replays reproducible.
 struct Prng {
-    uint64_t s = 1;
-    static uint64_t splitmix(uint64_t& x) {
-        uint64_t z = (x += 0x9E3779B97F4A7C15ull);
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-        return z ^ (z >> 31);
-    }
-    void seed(uint64_t seed, uint64_t stream) {
-        uint64_t x = seed ^ (stream * 0xD1B54A32D192ED03ull);
-        s = splitmix(x) | 1;
-    }
-    uint32_t next32() {
-        s ^= s >> 12; s ^= s << 25; s ^= s >> 27;
-        return uint32_t((s * 0x2545F4914F6CDD1Dull) >> 32);
-    }
+  uint64_t s = 1;
+  static uint64_t splitmix(uint64_t& x) {
+    uint64_t z = (x += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  }
+  void seed(uint64_t seed, uint64_t stream) {
+    uint64_t x = seed ^ (stream * 0xD1B54A32D192ED03ull);
+    s = splitmix(x) | 1;
+  }
+  uint32_t next32() {
+    s ^= s >> 12;
+    s ^= s << 25;
+    s ^= s >> 27;
+    return uint32_t((s * 0x2545F4914F6CDD1Dull) >> 32);
+  }
 };
 // Probability p in [0,1] as a threshold on next32(): an event happens when next32() < thr.
 inline uint64_t threshold(double p) {
-    if (!(p > 0)) return 0;
-    if (p >= 1) return uint64_t(1) << 32;
-    return uint64_t(p * 4294967296.0);
+  if (!(p > 0)) return 0;
+  if (p >= 1) return uint64_t(1) << 32;
+  return uint64_t(p * 4294967296.0);
 }
 
 // A word-wise FNV-style hash, to compare the tx traffic of a run and its replay cheaply.
@@ -92,538 +97,667 @@ inline void fnv(uint64_t& h, uint32_t w) { h = (h ^ w) * 0x100000001B3ull; }
 // On rx the cycle is the earliest injection cycle; on tx the cycle the sop beat transferred.
 constexpr int kTlpHead = 7;
 
-struct PortInfo { const char* name; int width; };
+struct PortInfo {
+  const char* name;
+  int width;
+};
 
 struct Error {
-    bool set = false;
-    uint64_t cycle = 0;
-    std::string msg;
-    void raise(uint64_t c, std::string m) {
-        if (set) return;  // keep the first: later ones are usually consequences
-        set = true; cycle = c; msg = std::move(m);
-    }
+  bool set = false;
+  uint64_t cycle = 0;
+  std::string msg;
+  void raise(uint64_t c, std::string m) {
+    if (set) return;  // keep the first: later ones are usually consequences
+    set = true;
+    cycle = c;
+    msg = std::move(m);
+  }
 };
 
 // ---------------------------------------------------------------------------------------
 // Drives one sink stream (the device's rx). `S` is a generated traits struct with
 // lanes, setValid(m, v), ready(m), setBeat(m, hdrPortWords, data, keep, sop, eop).
 struct SinkBase {
-    // w: packed layout above; it points into `own`, or into memory that outlives the queue
-    // (the recorded stimulus), which saves a copy and an allocation per TLP.
-    struct Tlp { uint64_t at; const uint32_t* w; std::vector<uint32_t> own; };
-    std::deque<Tlp> queue;
-    Prng rng;
-    uint64_t idleThr = 0;
-    bool valid = false;     // rx_valid as currently driven
-    bool fired = false;     // the beat being driven transferred this cycle
-    uint32_t beat = 0;      // beat index within queue.front()
-    uint64_t sent = 0;      // TLPs fully transferred
+  // w: packed layout above; it points into `own`, or into memory that outlives the queue
+  // (the recorded stimulus), which saves a copy and an allocation per TLP.
+  struct Tlp {
+    uint64_t at;
+    const uint32_t* w;
+    std::vector<uint32_t> own;
+  };
+  std::deque<Tlp> queue;
+  Prng rng;
+  uint64_t idleThr = 0;
+  bool valid = false;  // rx_valid as currently driven
+  bool fired = false;  // the beat being driven transferred this cycle
+  uint32_t beat = 0;   // beat index within queue.front()
+  uint64_t sent = 0;   // TLPs fully transferred
 
-    // Keep the queue sorted by injection cycle, FIFO among equal cycles; a TLP that is
-    // already on the wire (its first beat offered) stays first whatever comes in.
-    // `stable`: w stays valid as long as the queue needs it (else it is copied).
-    void enqueue(uint64_t at, const uint32_t* w, std::size_t n, bool stable) {
-        auto it = queue.end();
-        const auto first = (valid || fired || beat > 0) && !queue.empty() ? std::next(queue.begin()) : queue.begin();
-        while (it != first && std::prev(it)->at > at) --it;
-        Tlp t{at, w, {}};
-        if (!stable) { t.own.assign(w, w + n); t.w = t.own.data(); }  // a vector's data survives moves
-        queue.insert(it, std::move(t));
-    }
-    // Reset drops a partly transferred TLP (the device forgot its first beats, and the rest
-    // alone would be garbage); TLPs not started yet stay queued.
-    void abort(uint32_t lanes) {
-        if (fired) {
-            fired = false;
-            const uint32_t ndw = queue.front().w[0];
-            if (++beat == (ndw ? (ndw + lanes - 1) / lanes : 1)) { queue.pop_front(); beat = 0; ++sent; }
-        }
-        if (beat > 0) { queue.pop_front(); ++dropped; }
-        valid = false;
+  // Keep the queue sorted by injection cycle, FIFO among equal cycles; a TLP that is
+  // already on the wire (its first beat offered) stays first whatever comes in.
+  // `stable`: w stays valid as long as the queue needs it (else it is copied).
+  void enqueue(uint64_t at, const uint32_t* w, std::size_t n, bool stable) {
+    auto it = queue.end();
+    const auto first = (valid || fired || beat > 0) && !queue.empty() ? std::next(queue.begin()) : queue.begin();
+    while (it != first && std::prev(it)->at > at) --it;
+    Tlp t{at, w, {}};
+    if (!stable) {
+      t.own.assign(w, w + n);
+      t.w = t.own.data();
+    }  // a vector's data survives moves
+    queue.insert(it, std::move(t));
+  }
+  // Reset drops a partly transferred TLP (the device forgot its first beats, and the rest
+  // alone would be garbage); TLPs not started yet stay queued.
+  void abort(uint32_t lanes) {
+    if (fired) {
+      fired = false;
+      const uint32_t ndw = queue.front().w[0];
+      if (++beat == (ndw ? (ndw + lanes - 1) / lanes : 1)) {
+        queue.pop_front();
         beat = 0;
+        ++sent;
+      }
     }
-    uint64_t dropped = 0;   // TLPs cut short by a reset
+    if (beat > 0) {
+      queue.pop_front();
+      ++dropped;
+    }
+    valid = false;
+    beat = 0;
+  }
+  uint64_t dropped = 0;  // TLPs cut short by a reset
 };
 
 template <class S, class Model>
 struct Sink : SinkBase {
-    static constexpr uint32_t L = S::lanes;
+  static constexpr uint32_t L = S::lanes;
 
-    // Used by reset: drop valid and any partly sent TLP.
-    void quiesce(Model* m) { abort(L); S::setValid(m, false); }
+  // Used by reset: drop valid and any partly sent TLP.
+  void quiesce(Model* m) {
+    abort(L);
+    S::setValid(m, false);
+  }
 
-    // Before the falling-edge eval: advance after a transfer, decide this cycle's beat.
-    // Inputs must not change between sampling ready and the rising edge, so all updates
-    // happen here, one cycle after the transfer was seen.
-    inline void setup(Model* m, uint64_t cycle) {
-        if (valid && !fired) return;  // hold the beat until it is accepted
-        bool more = false;
-        if (fired) {
-            fired = false;
-            const uint32_t ndw = queue.front().w[0];
-            const uint32_t nbeats = ndw ? (ndw + L - 1) / L : 1;
-            if (++beat == nbeats) { queue.pop_front(); beat = 0; ++sent; } else more = true;
-        }
-        bool drive = more || (!queue.empty() && queue.front().at <= cycle);
-        if (drive && idleThr && rng.next32() < idleThr) drive = false;
-        if (drive) load(m);
-        if (drive != valid) { valid = drive; S::setValid(m, drive); }
+  // Before the falling-edge eval: advance after a transfer, decide this cycle's beat.
+  // Inputs must not change between sampling ready and the rising edge, so all updates
+  // happen here, one cycle after the transfer was seen.
+  inline void setup(Model* m, uint64_t cycle) {
+    if (valid && !fired) return;  // hold the beat until it is accepted
+    bool more = false;
+    if (fired) {
+      fired = false;
+      const uint32_t ndw = queue.front().w[0];
+      const uint32_t nbeats = ndw ? (ndw + L - 1) / L : 1;
+      if (++beat == nbeats) {
+        queue.pop_front();
+        beat = 0;
+        ++sent;
+      } else
+        more = true;
     }
-    inline void sample(Model* m) { fired = valid && S::ready(m); }
-
-    void load(Model* m) {
-        const uint32_t* t = queue.front().w;
-        const uint32_t ndw = t[0];
-        const uint32_t nbeats = ndw ? (ndw + L - 1) / L : 1;
-        const uint32_t first = beat * L;
-        const uint32_t n = ndw > first ? (ndw - first < L ? ndw - first : L) : 0;
-        uint32_t data[L];
-        std::memcpy(data, t + kTlpHead + first, n * 4);
-        std::memset(data + n, 0, (L - n) * 4);
-        // Port word 0 holds bits 31:0, which is DW3: reverse the header dword order.
-        const uint32_t hdr[4] = {t[6], t[5], t[4], t[3]};
-        const uint32_t keep = n >= 32 ? ~0u : (1u << n) - 1u;
-        S::setBeat(m, hdr, data, keep, beat == 0, beat + 1 == nbeats);
+    bool drive = more || (!queue.empty() && queue.front().at <= cycle);
+    if (drive && idleThr && rng.next32() < idleThr) drive = false;
+    if (drive) load(m);
+    if (drive != valid) {
+      valid = drive;
+      S::setValid(m, drive);
     }
+  }
+  inline void sample(Model* m) { fired = valid && S::ready(m); }
+
+  void load(Model* m) {
+    const uint32_t* t = queue.front().w;
+    const uint32_t ndw = t[0];
+    const uint32_t nbeats = ndw ? (ndw + L - 1) / L : 1;
+    const uint32_t first = beat * L;
+    const uint32_t n = ndw > first ? (ndw - first < L ? ndw - first : L) : 0;
+    uint32_t data[L];
+    std::memcpy(data, t + kTlpHead + first, n * 4);
+    std::memset(data + n, 0, (L - n) * 4);
+    // Port word 0 holds bits 31:0, which is DW3: reverse the header dword order.
+    const uint32_t hdr[4] = {t[6], t[5], t[4], t[3]};
+    const uint32_t keep = n >= 32 ? ~0u : (1u << n) - 1u;
+    S::setBeat(m, hdr, data, keep, beat == 0, beat + 1 == nbeats);
+  }
 };
 
 // ---------------------------------------------------------------------------------------
 // Collects one source stream (the device's tx) into TLPs and checks its protocol.
 // `S` provides lanes, valid(m), setReady(m, r), getBeat(m, hdrPortWords, data, keep, sop, eop).
 struct SourceBase {
-    std::vector<uint32_t> out;  // completed TLPs, packed, not yet taken by TypeScript
-    uint64_t pending = 0;       // TLPs in `out`
-    uint64_t total = 0;         // TLPs ever completed
-    uint64_t hash = 0xCBF29CE484222325ull;
-    bool keep_out = true;       // false in replays: count and hash only
-    Prng rng;
-    uint64_t bpThr = 0;
-    bool ready = true;
-    bool open = false;          // a packet started (sop) and has not ended (eop)
-    std::size_t start = 0;      // offset of the open packet in `out`
-    bool stalled = false;       // valid && !ready last cycle: the beat must be held
-    std::vector<uint32_t> held; // that beat, to check it stays stable
-    void abort() { if (open) out.resize(start); open = false; stalled = false; }
+  std::vector<uint32_t> out;  // completed TLPs, packed, not yet taken by TypeScript
+  uint64_t pending = 0;       // TLPs in `out`
+  uint64_t total = 0;         // TLPs ever completed
+  uint64_t hash = 0xCBF29CE484222325ull;
+  bool keep_out = true;  // false in replays: count and hash only
+  Prng rng;
+  uint64_t bpThr = 0;
+  bool ready = true;
+  bool open = false;           // a packet started (sop) and has not ended (eop)
+  std::size_t start = 0;       // offset of the open packet in `out`
+  bool stalled = false;        // valid && !ready last cycle: the beat must be held
+  std::vector<uint32_t> held;  // that beat, to check it stays stable
+  void abort() {
+    if (open) out.resize(start);
+    open = false;
+    stalled = false;
+  }
 
-    // Which finished TLPs count for run()'s untilTx. By default all of them; with quietWrites,
-    // memory writes (MWr) count only if their address lies in [writeLo, writeHi): a waiter that
-    // no plain DMA write can wake (the RC waiting for an MSI-X message) lets them pile up.
-    bool quietWrites = false;
-    uint64_t writeLo = 0, writeHi = 0;
-    uint64_t stops = 0;         // finished TLPs in `out` that count
-    bool counts(const uint32_t* t) const {
-        if (!quietWrites) return true;
-        const uint32_t fmtType = t[3] >> 24;
-        if (fmtType != 0x40 && fmtType != 0x60) return true;  // not an MWr (Fmt 010/011, Type 00000)
-        const uint64_t addr = fmtType == 0x60 ? (uint64_t(t[5]) << 32 | (t[6] & ~3u)) : (t[5] & ~3u);
-        return addr >= writeLo && addr < writeHi;
-    }
-    void recount() {
-        stops = 0;
-        const std::size_t end = open ? start : out.size();
-        for (std::size_t o = 0; o < end; o += kTlpHead + out[o]) stops += counts(&out[o]);
-    }
+  // Which finished TLPs count for run()'s untilTx. By default all of them; with quietWrites,
+  // memory writes (MWr) count only if their address lies in [writeLo, writeHi): a waiter that
+  // no plain DMA write can wake (the RC waiting for an MSI-X message) lets them pile up.
+  bool quietWrites = false;
+  uint64_t writeLo = 0, writeHi = 0;
+  uint64_t stops = 0;  // finished TLPs in `out` that count
+  bool counts(const uint32_t* t) const {
+    if (!quietWrites) return true;
+    const uint32_t fmtType = t[3] >> 24;
+    if (fmtType != 0x40 && fmtType != 0x60) return true;  // not an MWr (Fmt 010/011, Type 00000)
+    const uint64_t addr = fmtType == 0x60 ? (uint64_t(t[5]) << 32 | (t[6] & ~3u)) : (t[5] & ~3u);
+    return addr >= writeLo && addr < writeHi;
+  }
+  void recount() {
+    stops = 0;
+    const std::size_t end = open ? start : out.size();
+    for (std::size_t o = 0; o < end; o += kTlpHead + out[o]) stops += counts(&out[o]);
+  }
 };
 
 template <class S, class Model>
 struct Source : SourceBase {
-    static constexpr uint32_t L = S::lanes;
-    static constexpr uint32_t kFull = L >= 32 ? ~0u : (1u << L) - 1u;
+  static constexpr uint32_t L = S::lanes;
+  static constexpr uint32_t kFull = L >= 32 ? ~0u : (1u << L) - 1u;
 
-    // Used by reset (ready low while the device is in reset) and at start-up.
-    void force(Model* m, bool r) { ready = r; S::setReady(m, r); }
+  // Used by reset (ready low while the device is in reset) and at start-up.
+  void force(Model* m, bool r) {
+    ready = r;
+    S::setReady(m, r);
+  }
 
-    inline void setup(Model* m) {
-        bool r = !(bpThr && rng.next32() < bpThr);
-        if (r != ready) { ready = r; S::setReady(m, r); }
+  inline void setup(Model* m) {
+    bool r = !(bpThr && rng.next32() < bpThr);
+    if (r != ready) {
+      ready = r;
+      S::setReady(m, r);
     }
+  }
 
-    inline void sample(Model* m, uint64_t cycle, Error& err) {
-        const bool v = S::valid(m);
-        if (stalled) {
-            if (!v) { err.raise(cycle, std::string(S::name) + ": valid dropped before the beat was accepted (valid must stay high until ready)"); stalled = false; return; }
-            uint32_t now[4 + L + 3];
-            snapshot(m, now);
-            if (std::memcmp(now, held.data(), sizeof now) != 0) err.raise(cycle, std::string(S::name) + ": beat changed while valid was high and ready low");
-        }
-        if (!v) return;
-        if (!ready) {
-            if (!stalled) { held.resize(4 + L + 3); snapshot(m, held.data()); }
-            stalled = true;
-            return;
-        }
+  inline void sample(Model* m, uint64_t cycle, Error& err) {
+    const bool v = S::valid(m);
+    if (stalled) {
+      if (!v) {
+        err.raise(cycle, std::string(S::name) +
+                             ": valid dropped before the beat was accepted (valid must stay high until ready)");
         stalled = false;
-        beat(m, cycle, err);
+        return;
+      }
+      uint32_t now[4 + L + 3];
+      snapshot(m, now);
+      if (std::memcmp(now, held.data(), sizeof now) != 0)
+        err.raise(cycle, std::string(S::name) + ": beat changed while valid was high and ready low");
     }
-
-    void snapshot(Model* m, uint32_t* w) {
-        uint32_t keep; bool sop, eop;
-        S::getBeat(m, w, w + 4, keep, sop, eop);
-        w[4 + L] = keep; w[5 + L] = sop; w[6 + L] = eop;
+    if (!v) return;
+    if (!ready) {
+      if (!stalled) {
+        held.resize(4 + L + 3);
+        snapshot(m, held.data());
+      }
+      stalled = true;
+      return;
     }
+    stalled = false;
+    beat(m, cycle, err);
+  }
 
-    void beat(Model* m, uint64_t cycle, Error& err) {
-        uint32_t hdr[4], data[L], keep;
-        bool sop, eop;
-        S::getBeat(m, hdr, data, keep, sop, eop);
-        if (sop) {
-            if (open) {
-                err.raise(cycle, std::string(S::name) + ": sop while a packet is open (the TLP that started at cycle " +
-                                     std::to_string(uint64_t(out[start + 1]) | uint64_t(out[start + 2]) << 32) +
-                                     " had no eop)");
-                out.resize(start);
-            }
-            open = true;
-            start = out.size();
-            const uint32_t h[kTlpHead] = {0, uint32_t(cycle), uint32_t(cycle >> 32), hdr[3], hdr[2], hdr[1], hdr[0]};
-            out.insert(out.end(), h, h + kTlpHead);
-        } else if (!open) {
-            err.raise(cycle, std::string(S::name) + ": beat without sop outside a packet");
-            return;
-        }
-        if (!eop && keep != kFull) {
-            err.raise(cycle, std::string(S::name) + ": keep=0x" + hex(keep) + " on a beat without eop: all dwords must be valid before the last beat");
-        } else if (eop && (keep & (keep + 1)) != 0) {
-            err.raise(cycle, std::string(S::name) + ": keep=0x" + hex(keep) + " is not contiguous from lane 0");
-        } else if (eop && keep == 0 && !sop) {
-            err.raise(cycle, std::string(S::name) + ": keep=0 on an eop beat that is not also the sop beat");
-        }
-        uint32_t cnt = 0;
-        while (cnt < L && (keep >> cnt) & 1) ++cnt;
-        out.insert(out.end(), data, data + cnt);
-        if (!eop) return;
+  void snapshot(Model* m, uint32_t* w) {
+    uint32_t keep;
+    bool sop, eop;
+    S::getBeat(m, w, w + 4, keep, sop, eop);
+    w[4 + L] = keep;
+    w[5 + L] = sop;
+    w[6 + L] = eop;
+  }
 
-        open = false;
-        const uint32_t ndw = uint32_t(out.size() - start - kTlpHead);
-        out[start] = ndw;
-        const uint32_t dw0 = out[start + 3];
-        const uint32_t fmt = dw0 >> 29;
-        const uint32_t len = (dw0 & 0x3ff) ? (dw0 & 0x3ff) : 1024;
-        if (fmt < 4) {  // Fmt 1xx is a TLP prefix: not part of this interface, not checked
-            if ((fmt & 2) && ndw != len)
-                err.raise(cycle, std::string(S::name) + ": TLP with data has " + std::to_string(ndw) + " payload dwords but header Length says " + std::to_string(len));
-            else if (!(fmt & 2) && ndw != 0)
-                err.raise(cycle, std::string(S::name) + ": TLP without data (Fmt=" + std::to_string(fmt) + ") carries " + std::to_string(ndw) + " payload dwords");
-        }
-        for (std::size_t i = start; i < out.size(); ++i) fnv(hash, out[i]);
-        ++total;
-        if (keep_out) { ++pending; stops += counts(&out[start]); } else out.resize(start);
+  void beat(Model* m, uint64_t cycle, Error& err) {
+    uint32_t hdr[4], data[L], keep;
+    bool sop, eop;
+    S::getBeat(m, hdr, data, keep, sop, eop);
+    if (sop) {
+      if (open) {
+        err.raise(cycle, std::string(S::name) + ": sop while a packet is open (the TLP that started at cycle " +
+                             std::to_string(uint64_t(out[start + 1]) | uint64_t(out[start + 2]) << 32) +
+                             " had no eop)");
+        out.resize(start);
+      }
+      open = true;
+      start = out.size();
+      const uint32_t h[kTlpHead] = {0, uint32_t(cycle), uint32_t(cycle >> 32), hdr[3], hdr[2], hdr[1], hdr[0]};
+      out.insert(out.end(), h, h + kTlpHead);
+    } else if (!open) {
+      err.raise(cycle, std::string(S::name) + ": beat without sop outside a packet");
+      return;
     }
-    static std::string hex(uint32_t v) { char b[16]; std::snprintf(b, sizeof b, "%x", v); return b; }
+    if (!eop && keep != kFull) {
+      err.raise(cycle, std::string(S::name) + ": keep=0x" + hex(keep) +
+                           " on a beat without eop: all dwords must be valid before the last beat");
+    } else if (eop && (keep & (keep + 1)) != 0) {
+      err.raise(cycle, std::string(S::name) + ": keep=0x" + hex(keep) + " is not contiguous from lane 0");
+    } else if (eop && keep == 0 && !sop) {
+      err.raise(cycle, std::string(S::name) + ": keep=0 on an eop beat that is not also the sop beat");
+    }
+    uint32_t cnt = 0;
+    while (cnt < L && (keep >> cnt) & 1) ++cnt;
+    out.insert(out.end(), data, data + cnt);
+    if (!eop) return;
+
+    open = false;
+    const uint32_t ndw = uint32_t(out.size() - start - kTlpHead);
+    out[start] = ndw;
+    const uint32_t dw0 = out[start + 3];
+    const uint32_t fmt = dw0 >> 29;
+    const uint32_t len = (dw0 & 0x3ff) ? (dw0 & 0x3ff) : 1024;
+    if (fmt < 4) {  // Fmt 1xx is a TLP prefix: not part of this interface, not checked
+      if ((fmt & 2) && ndw != len)
+        err.raise(cycle, std::string(S::name) + ": TLP with data has " + std::to_string(ndw) +
+                             " payload dwords but header Length says " + std::to_string(len));
+      else if (!(fmt & 2) && ndw != 0)
+        err.raise(cycle, std::string(S::name) + ": TLP without data (Fmt=" + std::to_string(fmt) + ") carries " +
+                             std::to_string(ndw) + " payload dwords");
+    }
+    for (std::size_t i = start; i < out.size(); ++i) fnv(hash, out[i]);
+    ++total;
+    if (keep_out) {
+      ++pending;
+      stops += counts(&out[start]);
+    } else
+      out.resize(start);
+  }
+  static std::string hex(uint32_t v) {
+    char b[16];
+    std::snprintf(b, sizeof b, "%x", v);
+    return b;
+  }
 };
 
 // ---------------------------------------------------------------------------------------
 // Everything that changes the stimulus is recorded with the cycle it happened at, so that
 // replay() can clock a fresh model through exactly the same run with no TypeScript involved.
 struct Command {
-    enum Kind { Enqueue, RxIdle, TxBackpressure, Reset, Poke } kind;
-    uint64_t cycle;
-    int index;            // stream or port index; reset: cycle count
-    double p;             // probabilities
-    const uint32_t* w;    // Enqueue: packed TLP; Poke: value words (owned by the Log)
-    std::size_t n;
+  enum Kind { Enqueue, RxIdle, TxBackpressure, Reset, Poke } kind;
+  uint64_t cycle;
+  int index;          // stream or port index; reset: cycle count
+  double p;           // probabilities
+  const uint32_t* w;  // Enqueue: packed TLP; Poke: value words (owned by the Log)
+  std::size_t n;
 };
 // Recorded data lives in fixed-size chunks: no malloc per TLP, and no re-copying of
 // everything recorded so far whenever a growing vector reallocates (measured: that
 // doubled the cost of send() for long runs).
 struct Log {
-    static constexpr std::size_t kChunk = std::size_t(1) << 20;  // words (4 MiB)
-    // Chunk memory is mapped with every page present up front (MAP_POPULATE): filled one
-    // 4 KiB page fault at a time, recording a DMA-heavy run's sends cost ~4 us per page here.
-    struct Chunk {
-        uint32_t* p = nullptr;
-        std::size_t bytes = 0;
-        explicit Chunk(std::size_t words) : bytes(words * 4) {
+  static constexpr std::size_t kChunk = std::size_t(1) << 20;  // words (4 MiB)
+  // Chunk memory is mapped with every page present up front (MAP_POPULATE): filled one
+  // 4 KiB page fault at a time, recording a DMA-heavy run's sends cost ~4 us per page here.
+  struct Chunk {
+    uint32_t* p = nullptr;
+    std::size_t bytes = 0;
+    explicit Chunk(std::size_t words) : bytes(words * 4) {
 #if defined(__linux__) && defined(MAP_POPULATE)
-            void* m = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-            if (m == MAP_FAILED) throw std::bad_alloc();
-            p = static_cast<uint32_t*>(m);
+      void* m = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+      if (m == MAP_FAILED) throw std::bad_alloc();
+      p = static_cast<uint32_t*>(m);
 #else
-            p = new uint32_t[words];
+      p = new uint32_t[words];
 #endif
-        }
-        Chunk(Chunk&& o) noexcept : p(o.p), bytes(o.bytes) { o.p = nullptr; }
-        Chunk(const Chunk&) = delete;
-        ~Chunk() {
-            if (!p) return;
-#if defined(__linux__) && defined(MAP_POPULATE)
-            munmap(p, bytes);
-#else
-            delete[] p;
-#endif
-        }
-    };
-    std::vector<Command> cmds;
-    std::vector<Chunk> chunks;
-    std::size_t used = kChunk;
-    // Returns the recorded copy of w (valid as long as the log).
-    const uint32_t* add(Command::Kind k, uint64_t cycle, int index, double p = 0, const uint32_t* w = nullptr, std::size_t n = 0) {
-        uint32_t* dst = nullptr;
-        if (n) {
-            if (used + n > kChunk) {
-                chunks.emplace_back(n > kChunk ? n : kChunk);
-                used = 0;
-            }
-            dst = chunks.back().p + used;
-            std::memcpy(dst, w, n * 4);
-            used = n > kChunk ? kChunk : used + n;
-        }
-        cmds.push_back(Command{k, cycle, index, p, dst, n});
-        return dst;
     }
+    Chunk(Chunk&& o) noexcept : p(o.p), bytes(o.bytes) { o.p = nullptr; }
+    Chunk(const Chunk&) = delete;
+    ~Chunk() {
+      if (!p) return;
+#if defined(__linux__) && defined(MAP_POPULATE)
+      munmap(p, bytes);
+#else
+      delete[] p;
+#endif
+    }
+  };
+  std::vector<Command> cmds;
+  std::vector<Chunk> chunks;
+  std::size_t used = kChunk;
+  // Returns the recorded copy of w (valid as long as the log).
+  const uint32_t* add(Command::Kind k, uint64_t cycle, int index, double p = 0, const uint32_t* w = nullptr,
+                      std::size_t n = 0) {
+    uint32_t* dst = nullptr;
+    if (n) {
+      if (used + n > kChunk) {
+        chunks.emplace_back(n > kChunk ? n : kChunk);
+        used = 0;
+      }
+      dst = chunks.back().p + used;
+      std::memcpy(dst, w, n * 4);
+      used = n > kChunk ? kChunk : used + n;
+    }
+    cmds.push_back(Command{k, cycle, index, p, dst, n});
+    return dst;
+  }
 };
 
 enum Reason { kCycles = 0, kTx = 1, kUntil = 2, kLimit = 3, kError = 4, kFinish = 5 };
 
 // The Verilog $finish / $stop / fatal hooks (VL_USER_* in the runtime build) land here, so a
 // failing model becomes a JavaScript exception instead of aborting the Node process.
-struct Fatal : std::runtime_error { using std::runtime_error::runtime_error; };
-inline std::string& lastVerilogMessage() { static std::string s; return s; }
+struct Fatal : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+inline std::string& lastVerilogMessage() {
+  static std::string s;
+  return s;
+}
 
 template <class D>
 class Bench {
-  public:
-    using Model = typename D::Model;
-    using Sinks = typename D::template Sinks<Model>;
-    using Sources = typename D::template Sources<Model>;
-    static constexpr int kSinks = std::tuple_size<Sinks>::value;
-    static constexpr int kSources = std::tuple_size<Sources>::value;
+ public:
+  using Model = typename D::Model;
+  using Sinks = typename D::template Sinks<Model>;
+  using Sources = typename D::template Sources<Model>;
+  static constexpr int kSinks = std::tuple_size<Sinks>::value;
+  static constexpr int kSources = std::tuple_size<Sources>::value;
 
-    uint64_t cycle = 0;
-    Error err;
-    bool record = true;
-    Log log;
-    double cppSeconds = 0;  // wall time spent inside run()/reset() loops
-    uint64_t runCalls = 0;
+  uint64_t cycle = 0;
+  Error err;
+  bool record = true;
+  Log log;
+  double cppSeconds = 0;  // wall time spent inside run()/reset() loops
+  uint64_t runCalls = 0;
 
-    Bench(uint64_t seed, const char* tracePath) {
-        ctx_ = std::make_unique<VerilatedContext>();
-        ctx_->traceEverOn(true);  // must precede model construction; costs ~nothing unless dumping
-        model_ = std::make_unique<Model>(ctx_.get(), "TOP");
-        int i = 0;
-        std::apply([&](auto&... s) { ((sinkp_[i] = &s, s.rng.seed(seed, 2 * i + 1), ++i), ...); }, sinks_);
-        i = 0;
-        std::apply([&](auto&... s) { ((sourcep_[i] = &s, s.rng.seed(seed, 2 * i + 2), ++i), ...); }, sources_);
-        D::setClock(m(), 0);
-        std::apply([&](auto&... s) { (s.quiesce(m()), ...); }, sinks_);
-        std::apply([&](auto&... s) { (s.force(m(), true), ...); }, sources_);
-        if (tracePath && *tracePath) {
-            trace_ = std::make_unique<VerilatedFstC>();
-            model_->trace(trace_.get(), 99);
-            trace_->open(tracePath);
+  Bench(uint64_t seed, const char* tracePath) {
+    ctx_ = std::make_unique<VerilatedContext>();
+    ctx_->traceEverOn(true);  // must precede model construction; costs ~nothing unless dumping
+    model_ = std::make_unique<Model>(ctx_.get(), "TOP");
+    int i = 0;
+    std::apply([&](auto&... s) { ((sinkp_[i] = &s, s.rng.seed(seed, 2 * i + 1), ++i), ...); }, sinks_);
+    i = 0;
+    std::apply([&](auto&... s) { ((sourcep_[i] = &s, s.rng.seed(seed, 2 * i + 2), ++i), ...); }, sources_);
+    D::setClock(m(), 0);
+    std::apply([&](auto&... s) { (s.quiesce(m()), ...); }, sinks_);
+    std::apply([&](auto&... s) { (s.force(m(), true), ...); }, sources_);
+    if (tracePath && *tracePath) {
+      trace_ = std::make_unique<VerilatedFstC>();
+      model_->trace(trace_.get(), 99);
+      trace_->open(tracePath);
+    }
+    model_->eval();
+  }
+  ~Bench() { close(); }
+
+  Model* m() { return model_.get(); }
+  SinkBase* sink(int i) { return sinkp_[i]; }
+  SourceBase* source(int i) { return sourcep_[i]; }
+
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    if (!dead_) {
+      try {
+        model_->final();
+      } catch (...) {
+      }
+    }
+    if (trace_) {
+      trace_->close();
+      trace_.reset();
+    }
+  }
+
+  // One clock cycle: inputs change while clk is low, outputs are sampled just before the
+  // rising edge (so combinational ready/valid paths are seen), then the edge is taken.
+  // In the FST file one cycle spans 10 time units: clk falls at 10*c, rises at 10*c+5.
+  inline void step() {
+    Model* mp = m();
+    std::apply([&](auto&... s) { (s.setup(mp, cycle), ...); }, sinks_);
+    std::apply([&](auto&... s) { (s.setup(mp), ...); }, sources_);
+    D::setClock(mp, 0);
+    mp->eval();
+    if (trace_) trace_->dump(10 * cycle);
+    std::apply([&](auto&... s) { (s.sample(mp), ...); }, sinks_);
+    std::apply([&](auto&... s) { (s.sample(mp, cycle, err), ...); }, sources_);
+    D::setClock(mp, 1);
+    mp->eval();
+    if (trace_) trace_->dump(10 * cycle + 5);
+    ++cycle;
+  }
+
+  // Clock until a stop condition. cycles == 0 means no fixed count; untilTx < 0 and
+  // untilPort < 0 disable those conditions; `quiet` (with [writeLo, writeHi)) leaves memory
+  // writes outside that window out of untilTx's count (SourceBase::counts). Returns a Reason.
+  int run(uint64_t cycles, uint64_t maxCycles, int64_t untilTx, int untilPort, const uint32_t* untilValue,
+          bool quiet = false, uint64_t writeLo = 0, uint64_t writeHi = 0) {
+    guard();
+    for (int i = 0; i < kSources; ++i) {
+      SourceBase* s = sourcep_[i];
+      s->quietWrites = quiet;
+      s->writeLo = writeLo;
+      s->writeHi = writeHi;
+      s->recount();
+    }
+    err = Error{};  // the previous error was reported when that run() returned
+    const auto t0 = std::chrono::steady_clock::now();
+    const uint64_t start = cycle;
+    const int uw = untilPort >= 0 ? words(D::ports[untilPort].width) : 0;
+    std::vector<uint32_t> now(uw);  // no allocation unless waiting for a port value
+    int reason = kLimit;
+    try {
+      for (;;) {
+        if (untilTx >= 0 && txStops() >= uint64_t(untilTx)) {
+          reason = kTx;
+          break;
         }
-        model_->eval();
+        if (untilPort >= 0) {
+          D::readPort(m(), untilPort, now.data());
+          if (std::memcmp(now.data(), untilValue, 4 * uw) == 0) {
+            reason = kUntil;
+            break;
+          }
+        }
+        const uint64_t done = cycle - start;
+        if (cycles && done >= cycles) {
+          reason = kCycles;
+          break;
+        }
+        if (done >= maxCycles) {
+          reason = kLimit;
+          break;
+        }
+        step();
+        if (err.set) {
+          reason = kError;
+          break;
+        }
+        if (ctx_->gotFinish()) {
+          reason = kFinish;
+          break;
+        }
+      }
+    } catch (const Fatal& e) {
+      dead_ = true;
+      err.raise(cycle, std::string("Verilator fatal error: ") + e.what());
+      reason = kError;
     }
-    ~Bench() { close(); }
+    cppSeconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    ++runCalls;
+    lastRun = cycle - start;
+    return reason;
+  }
+  uint64_t lastRun = 0;
 
-    Model* m() { return model_.get(); }
-    SinkBase* sink(int i) { return sinkp_[i]; }
-    SourceBase* source(int i) { return sourcep_[i]; }
-
-    void close() {
-        if (closed_) return;
-        closed_ = true;
-        if (!dead_) { try { model_->final(); } catch (...) {} }
-        if (trace_) { trace_->close(); trace_.reset(); }
-    }
-
-    // One clock cycle: inputs change while clk is low, outputs are sampled just before the
-    // rising edge (so combinational ready/valid paths are seen), then the edge is taken.
-    // In the FST file one cycle spans 10 time units: clk falls at 10*c, rises at 10*c+5.
-    inline void step() {
-        Model* mp = m();
-        std::apply([&](auto&... s) { (s.setup(mp, cycle), ...); }, sinks_);
-        std::apply([&](auto&... s) { (s.setup(mp), ...); }, sources_);
+  // Hold reset for n cycles with the streams idle; partly moved TLPs are dropped both ways.
+  void reset(uint64_t n) {
+    guard();
+    err = Error{};
+    if (record) log.add(Command::Reset, cycle, int(n));
+    const auto t0 = std::chrono::steady_clock::now();
+    Model* mp = m();
+    std::apply([&](auto&... s) { (s.quiesce(mp), ...); }, sinks_);
+    std::apply([&](auto&... s) { ((s.abort(), s.force(mp, false)), ...); }, sources_);
+    try {
+      D::setReset(mp, true);
+      for (uint64_t i = 0; i < n; ++i) {
         D::setClock(mp, 0);
         mp->eval();
         if (trace_) trace_->dump(10 * cycle);
-        std::apply([&](auto&... s) { (s.sample(mp), ...); }, sinks_);
-        std::apply([&](auto&... s) { (s.sample(mp, cycle, err), ...); }, sources_);
         D::setClock(mp, 1);
         mp->eval();
         if (trace_) trace_->dump(10 * cycle + 5);
         ++cycle;
+      }
+      D::setReset(mp, false);
+      std::apply([&](auto&... s) { (s.force(mp, true), ...); }, sources_);
+      mp->eval();
+    } catch (const Fatal& e) {
+      dead_ = true;
+      err.raise(cycle, std::string("Verilator fatal error: ") + e.what());
     }
+    cppSeconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
 
-    // Clock until a stop condition. cycles == 0 means no fixed count; untilTx < 0 and
-    // untilPort < 0 disable those conditions; `quiet` (with [writeLo, writeHi)) leaves memory
-    // writes outside that window out of untilTx's count (SourceBase::counts). Returns a Reason.
-    int run(uint64_t cycles, uint64_t maxCycles, int64_t untilTx, int untilPort, const uint32_t* untilValue,
-            bool quiet = false, uint64_t writeLo = 0, uint64_t writeHi = 0) {
-        guard();
-        for (int i = 0; i < kSources; ++i) {
-            SourceBase* s = sourcep_[i];
-            s->quietWrites = quiet; s->writeLo = writeLo; s->writeHi = writeHi;
-            s->recount();
-        }
-        err = Error{};  // the previous error was reported when that run() returned
-        const auto t0 = std::chrono::steady_clock::now();
-        const uint64_t start = cycle;
-        const int uw = untilPort >= 0 ? words(D::ports[untilPort].width) : 0;
-        std::vector<uint32_t> now(uw);  // no allocation unless waiting for a port value
-        int reason = kLimit;
-        try {
-            for (;;) {
-                if (untilTx >= 0 && txStops() >= uint64_t(untilTx)) { reason = kTx; break; }
-                if (untilPort >= 0) {
-                    D::readPort(m(), untilPort, now.data());
-                    if (std::memcmp(now.data(), untilValue, 4 * uw) == 0) { reason = kUntil; break; }
-                }
-                const uint64_t done = cycle - start;
-                if (cycles && done >= cycles) { reason = kCycles; break; }
-                if (done >= maxCycles) { reason = kLimit; break; }
-                step();
-                if (err.set) { reason = kError; break; }
-                if (ctx_->gotFinish()) { reason = kFinish; break; }
-            }
-        } catch (const Fatal& e) {
-            dead_ = true;
-            err.raise(cycle, std::string("Verilator fatal error: ") + e.what());
-            reason = kError;
-        }
-        cppSeconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        ++runCalls;
-        lastRun = cycle - start;
-        return reason;
+  // `stable`: w outlives this bench (a replay's recorded stimulus), so the queue need not copy it.
+  void enqueue(int stream, const uint32_t* w, std::size_t n, bool stable = false) {
+    // Validate the whole batch before queueing any of it.
+    for (std::size_t o = 0; o < n;) {
+      if (o + kTlpHead > n || o + kTlpHead + w[o] > n) throw std::invalid_argument("malformed packed TLP batch");
+      o += kTlpHead + w[o];
     }
-    uint64_t lastRun = 0;
+    for (std::size_t o = 0; o < n;) {
+      const std::size_t len = kTlpHead + w[o];
+      const uint64_t at = uint64_t(w[o + 1]) | uint64_t(w[o + 2]) << 32;
+      // The recorded copy lives as long as the bench: the queue can point at it.
+      const uint32_t* kept = record ? log.add(Command::Enqueue, cycle, stream, 0, w + o, len) : nullptr;
+      sinkp_[stream]->enqueue(at, kept ? kept : w + o, len, kept != nullptr || stable);
+      o += len;
+    }
+  }
+  void setRxIdle(int stream, double p) {
+    if (record) log.add(Command::RxIdle, cycle, stream, p);
+    sinkp_[stream]->idleThr = threshold(p);
+  }
+  void setTxBackpressure(int stream, double p) {
+    if (record) log.add(Command::TxBackpressure, cycle, stream, p);
+    sourcep_[stream]->bpThr = threshold(p);
+  }
+  void poke(int port, const uint32_t* w) {
+    guard();
+    if (record) log.add(Command::Poke, cycle, port, 0, w, std::size_t(words(D::ports[port].width)));
+    D::writePort(m(), port, w);
+    dirty_ = true;
+  }
+  void peek(int port, uint32_t* w) {
+    guard();
+    // Let combinational outputs follow pokes; without a clock edge this changes no state.
+    if (dirty_) {
+      dirty_ = false;
+      try {
+        m()->eval();
+      } catch (const Fatal& e) {
+        dead_ = true;
+        throw std::runtime_error(e.what());
+      }
+    }
+    D::readPort(m(), port, w);
+  }
+  uint64_t txPending() const {
+    uint64_t n = 0;
+    for (int i = 0; i < kSources; ++i) n += sourcep_[i]->pending;
+    return n;
+  }
+  uint64_t txStops() const {
+    uint64_t n = 0;
+    for (int i = 0; i < kSources; ++i) n += sourcep_[i]->stops;
+    return n;
+  }
+  uint64_t rxPending() const {
+    uint64_t n = 0;
+    for (int i = 0; i < kSinks; ++i) n += sinkp_[i]->queue.size();
+    return n;
+  }
 
-    // Hold reset for n cycles with the streams idle; partly moved TLPs are dropped both ways.
-    void reset(uint64_t n) {
-        guard();
-        err = Error{};
-        if (record) log.add(Command::Reset, cycle, int(n));
-        const auto t0 = std::chrono::steady_clock::now();
-        Model* mp = m();
-        std::apply([&](auto&... s) { (s.quiesce(mp), ...); }, sinks_);
-        std::apply([&](auto&... s) { ((s.abort(), s.force(mp, false)), ...); }, sources_);
-        try {
-            D::setReset(mp, true);
-            for (uint64_t i = 0; i < n; ++i) {
-                D::setClock(mp, 0);
-                mp->eval();
-                if (trace_) trace_->dump(10 * cycle);
-                D::setClock(mp, 1);
-                mp->eval();
-                if (trace_) trace_->dump(10 * cycle + 5);
-                ++cycle;
-            }
-            D::setReset(mp, false);
-            std::apply([&](auto&... s) { (s.force(mp, true), ...); }, sources_);
-            mp->eval();
-        } catch (const Fatal& e) {
-            dead_ = true;
-            err.raise(cycle, std::string("Verilator fatal error: ") + e.what());
-        }
-        cppSeconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  // Clock a fresh instance through this bench's recorded stimulus up to `until` cycles.
+  struct ReplayResult {
+    double seconds;
+    uint64_t cycles, tx;
+    uint64_t hash;
+    bool error;
+    std::string msg;
+  };
+  static ReplayResult replay(uint64_t seed, const Log& log, uint64_t until) {
+    Bench b(seed, nullptr);
+    b.record = false;
+    for (int i = 0; i < kSources; ++i) b.sourcep_[i]->keep_out = false;
+    const auto t0 = std::chrono::steady_clock::now();
+    std::size_t k = 0;
+    try {
+      while (b.cycle < until && !b.err.set) {
+        while (k < log.cmds.size() && log.cmds[k].cycle <= b.cycle) b.apply(log.cmds[k++]);
+        // Clock straight to the next recorded command (or the end) in one tight loop.
+        const uint64_t next = k < log.cmds.size() && log.cmds[k].cycle < until ? log.cmds[k].cycle : until;
+        while (b.cycle < next && !b.err.set && !b.ctx_->gotFinish()) b.step();
+        if (b.ctx_->gotFinish()) break;
+      }
+    } catch (const Fatal& e) {
+      b.err.raise(b.cycle, e.what());
     }
+    ReplayResult r{std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+                   b.cycle,
+                   0,
+                   0,
+                   b.err.set,
+                   b.err.msg};
+    for (int i = 0; i < kSources; ++i) {
+      r.tx += b.sourcep_[i]->total;
+      r.hash ^= b.sourcep_[i]->hash * (i + 1);
+    }
+    b.close();
+    return r;
+  }
+  uint64_t txHash() const {
+    uint64_t h = 0;
+    for (int i = 0; i < kSources; ++i) h ^= sourcep_[i]->hash * (i + 1);
+    return h;
+  }
 
-    // `stable`: w outlives this bench (a replay's recorded stimulus), so the queue need not copy it.
-    void enqueue(int stream, const uint32_t* w, std::size_t n, bool stable = false) {
-        // Validate the whole batch before queueing any of it.
-        for (std::size_t o = 0; o < n;) {
-            if (o + kTlpHead > n || o + kTlpHead + w[o] > n) throw std::invalid_argument("malformed packed TLP batch");
-            o += kTlpHead + w[o];
-        }
-        for (std::size_t o = 0; o < n;) {
-            const std::size_t len = kTlpHead + w[o];
-            const uint64_t at = uint64_t(w[o + 1]) | uint64_t(w[o + 2]) << 32;
-            // The recorded copy lives as long as the bench: the queue can point at it.
-            const uint32_t* kept = record ? log.add(Command::Enqueue, cycle, stream, 0, w + o, len) : nullptr;
-            sinkp_[stream]->enqueue(at, kept ? kept : w + o, len, kept != nullptr || stable);
-            o += len;
-        }
-    }
-    void setRxIdle(int stream, double p) {
-        if (record) log.add(Command::RxIdle, cycle, stream, p);
-        sinkp_[stream]->idleThr = threshold(p);
-    }
-    void setTxBackpressure(int stream, double p) {
-        if (record) log.add(Command::TxBackpressure, cycle, stream, p);
-        sourcep_[stream]->bpThr = threshold(p);
-    }
-    void poke(int port, const uint32_t* w) {
-        guard();
-        if (record) log.add(Command::Poke, cycle, port, 0, w, std::size_t(words(D::ports[port].width)));
-        D::writePort(m(), port, w);
-        dirty_ = true;
-    }
-    void peek(int port, uint32_t* w) {
-        guard();
-        // Let combinational outputs follow pokes; without a clock edge this changes no state.
-        if (dirty_) { dirty_ = false; try { m()->eval(); } catch (const Fatal& e) { dead_ = true; throw std::runtime_error(e.what()); } }
-        D::readPort(m(), port, w);
-    }
-    uint64_t txPending() const {
-        uint64_t n = 0;
-        for (int i = 0; i < kSources; ++i) n += sourcep_[i]->pending;
-        return n;
-    }
-    uint64_t txStops() const {
-        uint64_t n = 0;
-        for (int i = 0; i < kSources; ++i) n += sourcep_[i]->stops;
-        return n;
-    }
-    uint64_t rxPending() const {
-        uint64_t n = 0;
-        for (int i = 0; i < kSinks; ++i) n += sinkp_[i]->queue.size();
-        return n;
-    }
+ private:
+  std::unique_ptr<VerilatedContext> ctx_;
+  std::unique_ptr<Model> model_;
+  std::unique_ptr<VerilatedFstC> trace_;
+  Sinks sinks_;
+  Sources sources_;
+  SinkBase* sinkp_[kSinks > 0 ? kSinks : 1] = {};
+  SourceBase* sourcep_[kSources > 0 ? kSources : 1] = {};
+  bool dirty_ = false, closed_ = false, dead_ = false;
 
-    // Clock a fresh instance through this bench's recorded stimulus up to `until` cycles.
-    struct ReplayResult { double seconds; uint64_t cycles, tx; uint64_t hash; bool error; std::string msg; };
-    static ReplayResult replay(uint64_t seed, const Log& log, uint64_t until) {
-        Bench b(seed, nullptr);
-        b.record = false;
-        for (int i = 0; i < kSources; ++i) b.sourcep_[i]->keep_out = false;
-        const auto t0 = std::chrono::steady_clock::now();
-        std::size_t k = 0;
-        try {
-            while (b.cycle < until && !b.err.set) {
-                while (k < log.cmds.size() && log.cmds[k].cycle <= b.cycle) b.apply(log.cmds[k++]);
-                // Clock straight to the next recorded command (or the end) in one tight loop.
-                const uint64_t next = k < log.cmds.size() && log.cmds[k].cycle < until ? log.cmds[k].cycle : until;
-                while (b.cycle < next && !b.err.set && !b.ctx_->gotFinish()) b.step();
-                if (b.ctx_->gotFinish()) break;
-            }
-        } catch (const Fatal& e) {
-            b.err.raise(b.cycle, e.what());
-        }
-        ReplayResult r{std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), b.cycle, 0, 0, b.err.set, b.err.msg};
-        for (int i = 0; i < kSources; ++i) { r.tx += b.sourcep_[i]->total; r.hash ^= b.sourcep_[i]->hash * (i + 1); }
-        b.close();
-        return r;
-    }
-    uint64_t txHash() const {
-        uint64_t h = 0;
-        for (int i = 0; i < kSources; ++i) h ^= sourcep_[i]->hash * (i + 1);
-        return h;
-    }
+  void guard() {
+    if (dead_) throw std::runtime_error("the model hit a fatal error earlier and cannot run: " + err.msg);
+    if (closed_) throw std::runtime_error("the simulation was closed");
+  }
 
-  private:
-    std::unique_ptr<VerilatedContext> ctx_;
-    std::unique_ptr<Model> model_;
-    std::unique_ptr<VerilatedFstC> trace_;
-    Sinks sinks_;
-    Sources sources_;
-    SinkBase* sinkp_[kSinks > 0 ? kSinks : 1] = {};
-    SourceBase* sourcep_[kSources > 0 ? kSources : 1] = {};
-    bool dirty_ = false, closed_ = false, dead_ = false;
-
-    void guard() {
-        if (dead_) throw std::runtime_error("the model hit a fatal error earlier and cannot run: " + err.msg);
-        if (closed_) throw std::runtime_error("the simulation was closed");
+  void apply(const Command& c) {
+    switch (c.kind) {
+      case Command::Enqueue:
+        enqueue(c.index, c.w, c.n, true);
+        break;
+      case Command::RxIdle:
+        setRxIdle(c.index, c.p);
+        break;
+      case Command::TxBackpressure:
+        setTxBackpressure(c.index, c.p);
+        break;
+      case Command::Reset:
+        reset(uint64_t(c.index));
+        break;
+      case Command::Poke:
+        poke(c.index, c.w);
+        break;
     }
-
-    void apply(const Command& c) {
-        switch (c.kind) {
-            case Command::Enqueue: enqueue(c.index, c.w, c.n, true); break;
-            case Command::RxIdle: setRxIdle(c.index, c.p); break;
-            case Command::TxBackpressure: setTxBackpressure(c.index, c.p); break;
-            case Command::Reset: reset(uint64_t(c.index)); break;
-            case Command::Poke: poke(c.index, c.w); break;
-        }
-    }
+  }
 };
 
 }  // namespace vfpga

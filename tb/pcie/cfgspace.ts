@@ -119,7 +119,8 @@ export const PCI_MSIX_ENTRY_CTRL_MASKBIT = 0x1;
 /** Max_Payload_Size / Max_Read_Request_Size encodings: 128 << n bytes, n = 0..5. */
 export function encodeSize(bytes: number, what: string): number {
   const n = Math.log2(bytes / 128);
-  if (!Number.isInteger(n) || n < 0 || n > 5) throw new RangeError(`${what} ${bytes} is not one of 128, 256, 512, 1024, 2048, 4096`);
+  if (!Number.isInteger(n) || n < 0 || n > 5)
+    throw new RangeError(`${what} ${bytes} is not one of 128, 256, 512, 1024, 2048, 4096`);
   return n;
 }
 export function decodeSize(code: number): number {

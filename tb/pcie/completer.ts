@@ -14,7 +14,19 @@ import type { TlpContext } from './errors';
 import { DmaFault } from './hostmem';
 import { FaultInjector, type ReadAction } from './inject';
 import { DwordArena } from './raw';
-import { CplStatus, describeTlp, formatPcieId, memReqByteRange, payloadByteMask, readCompletionByteCount, completionLowerAddress, encodeCplD, type CplDDwords, type MemReadTlp, type MemWriteTlp } from './tlp';
+import {
+  CplStatus,
+  describeTlp,
+  formatPcieId,
+  memReqByteRange,
+  payloadByteMask,
+  readCompletionByteCount,
+  completionLowerAddress,
+  encodeCplD,
+  type CplDDwords,
+  type MemReadTlp,
+  type MemWriteTlp,
+} from './tlp';
 
 /** An MSI-X message the device sent. */
 export interface InterruptEvent {
@@ -46,7 +58,15 @@ export interface CompleterStats {
 
 export class Completer {
   readonly injector: FaultInjector;
-  readonly stats: CompleterStats = { dmaReads: 0, dmaReadBytes: 0, dmaWrites: 0, dmaWriteBytes: 0, completionsSent: 0, interrupts: 0, poisonedWrites: 0 };
+  readonly stats: CompleterStats = {
+    dmaReads: 0,
+    dmaReadBytes: 0,
+    dmaWrites: 0,
+    dmaWriteBytes: 0,
+    completionsSent: 0,
+    interrupts: 0,
+    poisonedWrites: 0,
+  };
   /** Outstanding device tags per requester ID. */
   private readonly tags = new Map<number, Map<number, TagUse>>();
   /** Latest cycle any completion is scheduled for (in-order mode, and for settling). */
@@ -79,7 +99,12 @@ export class Completer {
       rc.violation('bus-master', `${t.type} while Bus Master Enable is clear in the Command register`, cycle, ctx);
     }
     if (rc.shadow.idCaptured && t.requesterId !== o.deviceId) {
-      rc.violation('requester-id', `Requester ID ${formatPcieId(t.requesterId)} is not the device's ${formatPcieId(o.deviceId)} (captured from config writes)`, cycle, ctx);
+      rc.violation(
+        'requester-id',
+        `Requester ID ${formatPcieId(t.requesterId)} is not the device's ${formatPcieId(o.deviceId)} (captured from config writes)`,
+        cycle,
+        ctx,
+      );
     }
   }
 
@@ -100,7 +125,12 @@ export class Completer {
     if (t.type === 'MRd' && t.tag >= 256 && !rc.shadow.tenBitTags) {
       rc.violation('tag-range', `tag ${t.tag} needs 10-Bit Tag Requester Enable, which the RC did not set`, cycle, ctx);
     } else if (t.tag >= 32 && t.tag < 256 && !rc.shadow.extTags && !rc.shadow.tenBitTags) {
-      rc.violation('tag-range', `tag ${t.tag} needs Extended Tag Field Enable (tags above 31), which the RC did not set`, cycle, ctx);
+      rc.violation(
+        'tag-range',
+        `tag ${t.tag} needs Extended Tag Field Enable (tags above 31), which the RC did not set`,
+        cycle,
+        ctx,
+      );
     }
     let perReq = this.tags.get(t.requesterId);
     if (!perReq) this.tags.set(t.requesterId, (perReq = new Map()));
@@ -121,7 +151,10 @@ export class Completer {
     const dws = this.readBuffers.alloc(t.length);
     if (range.bytes > 0) {
       try {
-        rc.mem.dmaReadInto(range.addr, new Uint8Array(dws.buffer, dws.byteOffset + Number(range.addr - t.address), range.bytes));
+        rc.mem.dmaReadInto(
+          range.addr,
+          new Uint8Array(dws.buffer, dws.byteOffset + Number(range.addr - t.address), range.bytes),
+        );
         this.stats.dmaReads++;
         this.stats.dmaReadBytes += range.bytes;
       } catch (e) {
@@ -132,7 +165,10 @@ export class Completer {
     }
 
     // When: request cycle + latency, never in the past; in-order mode queues behind the last completion.
-    const lat = typeof o.latency === 'function' ? o.latency({ tlp: t, cycle, index }, rc.rng) : rc.rng.int(o.latency.min, o.latency.max);
+    const lat =
+      typeof o.latency === 'function'
+        ? o.latency({ tlp: t, cycle, index }, rc.rng)
+        : rc.rng.int(o.latency.min, o.latency.max);
     let at = Math.max(cycle + Math.max(lat, o.minLatency), rc.now);
     if (!o.reorder) at = Math.max(at, this.lastScheduled);
 
@@ -196,7 +232,12 @@ export class Completer {
     const o = rc.opts;
     this.checkRequest(t, cycle, ctx);
     if (t.data.length > rc.shadow.mps) {
-      rc.violation('mps', `write payload of ${t.data.length} bytes exceeds Max_Payload_Size ${rc.shadow.mps}`, cycle, ctx);
+      rc.violation(
+        'mps',
+        `write payload of ${t.data.length} bytes exceeds Max_Payload_Size ${rc.shadow.mps}`,
+        cycle,
+        ctx,
+      );
     }
     if (t.address >= o.msiBase && t.address < o.msiBase + o.msiSize) {
       this.onMsi(t, cycle, ctx);
@@ -211,7 +252,10 @@ export class Completer {
     // From 3 DW on the byte enables are contiguous (decode enforces 2.2.5): every byte of the
     // range is written and no per-byte mask is needed. Shorter writes may have gaps.
     const off = Number(range.addr - t.address);
-    const mask = t.data.length <= 8 ? payloadByteMask(t.data.length / 4, t.firstBe, t.lastBe).subarray(off, off + range.bytes) : undefined;
+    const mask =
+      t.data.length <= 8
+        ? payloadByteMask(t.data.length / 4, t.firstBe, t.lastBe).subarray(off, off + range.bytes)
+        : undefined;
     const bytes = off === 0 && range.bytes === t.data.length ? t.data : t.data.subarray(off, off + range.bytes);
     try {
       rc.mem.dmaWrite(range.addr, bytes, mask);
@@ -229,24 +273,44 @@ export class Completer {
     const s = rc.shadow;
     const g = rc.opts.grace;
     if (t.data.length !== 4 || t.firstBe !== 0xf) {
-      rc.violation('msix', `write into the MSI window must be one full DWORD (BE 1111b), got ${t.data.length / 4} DW with first BE ${t.firstBe.toString(2).padStart(4, '0')}b`, cycle, ctx);
+      rc.violation(
+        'msix',
+        `write into the MSI window must be one full DWORD (BE 1111b), got ${t.data.length / 4} DW with first BE ${t.firstBe.toString(2).padStart(4, '0')}b`,
+        cycle,
+        ctx,
+      );
       return;
     }
     const data = (t.data[0] | (t.data[1] << 8) | (t.data[2] << 16) | (t.data[3] << 24)) >>> 0;
     const hits = s.findVector(t.address, data);
     if (hits.length === 0) {
-      rc.violation('msix', `message address 0x${t.address.toString(16)} data 0x${data.toString(16)} matches no programmed MSI-X vector`, cycle, ctx);
+      rc.violation(
+        'msix',
+        `message address 0x${t.address.toString(16)} data 0x${data.toString(16)} matches no programmed MSI-X vector`,
+        cycle,
+        ctx,
+      );
       return;
     }
     const vector = hits[0];
     if (!s.msixEnable.permits(cycle, g)) {
       rc.violation('msix', `MSI-X message for vector ${vector} while MSI-X Enable is clear`, cycle, ctx);
     } else if (!s.msixUnmaskedAll.permits(cycle, g)) {
-      rc.violation('msix', `MSI-X message for vector ${vector} while the Function Mask is set (the device must set the pending bit instead)`, cycle, ctx);
+      rc.violation(
+        'msix',
+        `MSI-X message for vector ${vector} while the Function Mask is set (the device must set the pending bit instead)`,
+        cycle,
+        ctx,
+      );
     } else {
       const v = s.vector(vector);
       if (v.masked && cycle >= v.maskedAt + g) {
-        rc.violation('msix', `MSI-X message for masked vector ${vector} (the device must set the pending bit instead)`, cycle, ctx);
+        rc.violation(
+          'msix',
+          `MSI-X message for masked vector ${vector} (the device must set the pending bit instead)`,
+          cycle,
+          ctx,
+        );
       }
     }
     this.stats.interrupts++;

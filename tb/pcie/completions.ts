@@ -63,7 +63,8 @@ function highest(be: number): number {
 export function splitReadCompletions(req: ReadShape, opts: SplitOptions): CplChunk[] {
   const { rcb, mps } = opts;
   if (rcb !== 64 && rcb !== 128) throw new RangeError(`RCB must be 64 or 128 bytes, got ${rcb}`);
-  if (!(mps >= 128 && mps <= 4096 && (mps & (mps - 1)) === 0)) throw new RangeError(`MPS must be a power of two in 128..4096, got ${mps}`);
+  if (!(mps >= 128 && mps <= 4096 && (mps & (mps - 1)) === 0))
+    throw new RangeError(`MPS must be a power of two in 128..4096, got ${mps}`);
   if (mps < rcb) throw new RangeError(`MPS ${mps} is below the RCB ${rcb}`);
   const mode = opts.mode ?? 'max';
   if (mode === 'random' && !opts.rng) throw new Error("split mode 'random' needs an rng");
@@ -162,14 +163,19 @@ export class ReadReassembly {
       };
     }
     if (cpl.byteCount !== this.remaining) {
-      return { code: 'completion-mismatch', reason: `byte count ${cpl.byteCount}, expected ${this.remaining} (bytes still outstanding)` };
+      return {
+        code: 'completion-mismatch',
+        reason: `byte count ${cpl.byteCount}, expected ${this.remaining} (bytes still outstanding)`,
+      };
     }
     const bytes = cpl.data.length;
-    if (bytes > this.opts.mps) return { code: 'mps', reason: `completion payload of ${bytes} bytes exceeds Max_Payload_Size ${this.opts.mps}` };
+    if (bytes > this.opts.mps)
+      return { code: 'mps', reason: `completion payload of ${bytes} bytes exceeds Max_Payload_Size ${this.opts.mps}` };
     const lead = la & 3;
     const room = bytes - lead;
     if (this.zeroLength) {
-      if (bytes !== 4) return { code: 'completion-mismatch', reason: `zero-length read completed with ${bytes / 4} DW, expected 1` };
+      if (bytes !== 4)
+        return { code: 'completion-mismatch', reason: `zero-length read completed with ${bytes / 4} DW, expected 1` };
       this.remaining = 0;
       this.completions++;
       return null;
@@ -177,7 +183,11 @@ export class ReadReassembly {
     let take: number;
     if (this.remaining <= room) {
       const need = Math.ceil((lead + this.remaining) / 4);
-      if (need * 4 !== bytes) return { code: 'completion-mismatch', reason: `final completion of ${bytes / 4} DW, expected ${need} DW for the last ${this.remaining} bytes` };
+      if (need * 4 !== bytes)
+        return {
+          code: 'completion-mismatch',
+          reason: `final completion of ${bytes / 4} DW, expected ${need} DW for the last ${this.remaining} bytes`,
+        };
       take = this.remaining;
     } else {
       const endAddr = (this.next & ~3n) + BigInt(bytes);

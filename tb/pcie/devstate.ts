@@ -124,13 +124,19 @@ export class DeviceShadow {
 
   /** Device Control as programmed, if the RC has seen it. */
   get devctl(): number | undefined {
-    return this.pcieCap !== undefined && this.known(this.pcieCap + PCI_EXP_DEVCTL) ? this.field16(this.pcieCap + PCI_EXP_DEVCTL) : undefined;
+    return this.pcieCap !== undefined && this.known(this.pcieCap + PCI_EXP_DEVCTL)
+      ? this.field16(this.pcieCap + PCI_EXP_DEVCTL)
+      : undefined;
   }
   get devctl2(): number | undefined {
-    return this.pcieCap !== undefined && this.known(this.pcieCap + PCI_EXP_DEVCTL2) ? this.field16(this.pcieCap + PCI_EXP_DEVCTL2) : undefined;
+    return this.pcieCap !== undefined && this.known(this.pcieCap + PCI_EXP_DEVCTL2)
+      ? this.field16(this.pcieCap + PCI_EXP_DEVCTL2)
+      : undefined;
   }
   get lnkctl(): number | undefined {
-    return this.pcieCap !== undefined && this.known(this.pcieCap + PCI_EXP_LNKCTL) ? this.field16(this.pcieCap + PCI_EXP_LNKCTL) : undefined;
+    return this.pcieCap !== undefined && this.known(this.pcieCap + PCI_EXP_LNKCTL)
+      ? this.field16(this.pcieCap + PCI_EXP_LNKCTL)
+      : undefined;
   }
   /** The device's Max_Payload_Size (128 bytes, the reset value, until Device Control is known). */
   get mps(): number {
@@ -197,7 +203,12 @@ export class DeviceShadow {
   vector(i: number): MsixVectorShadow {
     const b = this.msixBytes;
     const o = i * PCI_MSIX_ENTRY_SIZE;
-    return { address: (BigInt(u32(b, o + 4)) << 32n) | BigInt(u32(b, o)), data: u32(b, o + 8), masked: this.vectorMaskBit(i), maskedAt: this.maskedAt[i] };
+    return {
+      address: (BigInt(u32(b, o + 4)) << 32n) | BigInt(u32(b, o)),
+      data: u32(b, o + 8),
+      masked: this.vectorMaskBit(i),
+      maskedAt: this.maskedAt[i],
+    };
   }
 
   /** Vectors whose programmed address and data match a message. */

@@ -148,10 +148,12 @@ const hex = (v: number | bigint, w = 0) => `0x${v.toString(16).padStart(w, '0')}
 export function enumerate(rc: RootComplex, opts: EnumerateOptions = {}): DeviceInfo {
   const id = rc.cfgRead(PCI_VENDOR_ID, 4);
   const vendorId = id & 0xffff;
-  if (vendorId === 0xffff || vendorId === 0) throw new EnumerationError(`no device: vendor ID reads ${hex(vendorId, 4)}`);
+  if (vendorId === 0xffff || vendorId === 0)
+    throw new EnumerationError(`no device: vendor ID reads ${hex(vendorId, 4)}`);
   const classRev = rc.cfgRead(PCI_REVISION_ID, 4);
   const hdr = rc.cfgRead(PCI_HEADER_TYPE, 1);
-  if ((hdr & 0x7f) !== 0) throw new EnumerationError(`header type ${hex(hdr & 0x7f, 2)} is not a type 0 (endpoint) header`);
+  if ((hdr & 0x7f) !== 0)
+    throw new EnumerationError(`header type ${hex(hdr & 0x7f, 2)} is not a type 0 (endpoint) header`);
   const subsys = rc.cfgRead(PCI_SUBSYSTEM_VENDOR_ID, 4);
   const info: DeviceInfo = {
     vendorId,
@@ -223,9 +225,9 @@ export function enumerate(rc: RootComplex, opts: EnumerateOptions = {}): DeviceI
       offset: off,
       tableSize: (ctrl & PCI_MSIX_FLAGS_QSIZE) + 1,
       tableBir: table & 7,
-      tableOffset: table & ~7 >>> 0,
+      tableOffset: table & (~7 >>> 0),
       pbaBir: pba & 7,
-      pbaOffset: pba & ~7 >>> 0,
+      pbaOffset: pba & (~7 >>> 0),
       tableAddress: 0n,
       pbaAddress: 0n,
     };
@@ -234,8 +236,12 @@ export function enumerate(rc: RootComplex, opts: EnumerateOptions = {}): DeviceI
       ['PBA', m.pbaBir, m.pbaOffset, 8 * Math.ceil(m.tableSize / 64)],
     ] as const) {
       const bar = info.bars[bir];
-      if (!bar || bar.kind === 'io') throw new EnumerationError(`MSI-X ${what} is in BAR ${bir}, which is not a memory BAR`);
-      if (BigInt(o + len) > bar.size) throw new EnumerationError(`MSI-X ${what} (${len} bytes at offset ${hex(o)}) does not fit BAR ${bir} of ${bar.size} bytes`);
+      if (!bar || bar.kind === 'io')
+        throw new EnumerationError(`MSI-X ${what} is in BAR ${bir}, which is not a memory BAR`);
+      if (BigInt(o + len) > bar.size)
+        throw new EnumerationError(
+          `MSI-X ${what} (${len} bytes at offset ${hex(o)}) does not fit BAR ${bir} of ${bar.size} bytes`,
+        );
     }
     m.tableAddress = info.bars[m.tableBir]!.address + BigInt(m.tableOffset);
     m.pbaAddress = info.bars[m.pbaBir]!.address + BigInt(m.pbaOffset);
@@ -262,11 +268,18 @@ function sizeBars(rc: RootComplex): (BarInfo | undefined)[] {
     if (lo === 0) continue;
     if (orig & PCI_BASE_ADDRESS_SPACE_IO) {
       const mask = (lo & ~3) >>> 0;
-      bars[i] = { index: i, kind: 'io', prefetchable: false, size: BigInt(((~mask >>> 0) + 1) & 0xffff_ffff || 0x1_0000_0000), address: 0n };
+      bars[i] = {
+        index: i,
+        kind: 'io',
+        prefetchable: false,
+        size: BigInt(((~mask >>> 0) + 1) & 0xffff_ffff || 0x1_0000_0000),
+        address: 0n,
+      };
       continue;
     }
     const type = lo & PCI_BASE_ADDRESS_MEM_TYPE_MASK;
-    if (type !== 0 && type !== PCI_BASE_ADDRESS_MEM_TYPE_64) throw new EnumerationError(`BAR ${i}: reserved memory type ${(type >> 1).toString(2).padStart(2, '0')}b`);
+    if (type !== 0 && type !== PCI_BASE_ADDRESS_MEM_TYPE_64)
+      throw new EnumerationError(`BAR ${i}: reserved memory type ${(type >> 1).toString(2).padStart(2, '0')}b`);
     const prefetchable = (lo & PCI_BASE_ADDRESS_MEM_PREFETCH) !== 0;
     if (type === PCI_BASE_ADDRESS_MEM_TYPE_64) {
       if (i === 5) throw new EnumerationError('BAR 5 claims to be 64-bit, but there is no BAR 6 for its upper half');
@@ -291,7 +304,9 @@ function sizeBars(rc: RootComplex): (BarInfo | undefined)[] {
 
 function checkSize(i: number, size: bigint, mask: bigint): void {
   if (size < 16n || (size & (size - 1n)) !== 0n) {
-    throw new EnumerationError(`BAR ${i}: all-ones write reads back address mask ${hex(mask)}, which is not a power-of-two size of at least 16 bytes`);
+    throw new EnumerationError(
+      `BAR ${i}: all-ones write reads back address mask ${hex(mask)}, which is not a power-of-two size of at least 16 bytes`,
+    );
   }
 }
 
@@ -299,11 +314,16 @@ function checkSize(i: number, size: bigint, mask: bigint): void {
 function assignBars(rc: RootComplex, bars: (BarInfo | undefined)[], below4G: boolean): void {
   const w32 = { ...rc.opts.mem32, next: rc.opts.mem32.base, name: '32-bit' };
   const w64 = { ...rc.opts.mem64, next: rc.opts.mem64.base, name: '64-bit' };
-  const mem = bars.filter((b): b is BarInfo => !!b && b.kind !== 'io').sort((a, b) => (b.size > a.size ? 1 : b.size < a.size ? -1 : a.index - b.index));
+  const mem = bars
+    .filter((b): b is BarInfo => !!b && b.kind !== 'io')
+    .sort((a, b) => (b.size > a.size ? 1 : b.size < a.size ? -1 : a.index - b.index));
   for (const b of mem) {
     const w = b.kind === 'mem64' && b.prefetchable && !below4G ? w64 : w32;
     const addr = (w.next + b.size - 1n) & ~(b.size - 1n);
-    if (addr + b.size > w.limit) throw new EnumerationError(`BAR ${b.index} (${b.size} bytes) does not fit the ${w.name} window [${hex(w.base)}, ${hex(w.limit)})`);
+    if (addr + b.size > w.limit)
+      throw new EnumerationError(
+        `BAR ${b.index} (${b.size} bytes) does not fit the ${w.name} window [${hex(w.base)}, ${hex(w.limit)})`,
+      );
     w.next = addr + b.size;
     const off = PCI_BASE_ADDRESS_0 + 4 * b.index;
     const flags = rc.cfgRead(off) & 0xf;
@@ -323,8 +343,12 @@ function walkCaps(rc: RootComplex, info: DeviceInfo): void {
     let ptr = rc.cfgRead(PCI_CAPABILITY_LIST, 1) & 0xfc;
     const seen = new Set<number>();
     while (ptr) {
-      if (ptr < 0x40) throw new EnumerationError(`capability pointer ${hex(ptr, 2)} points into the header (must be 0x40..0xfc)`);
-      if (seen.has(ptr)) throw new EnumerationError(`capability list loops back to ${hex(ptr, 2)} (after ${[...seen].map((p) => hex(p, 2)).join(' -> ')})`);
+      if (ptr < 0x40)
+        throw new EnumerationError(`capability pointer ${hex(ptr, 2)} points into the header (must be 0x40..0xfc)`);
+      if (seen.has(ptr))
+        throw new EnumerationError(
+          `capability list loops back to ${hex(ptr, 2)} (after ${[...seen].map((p) => hex(p, 2)).join(' -> ')})`,
+        );
       seen.add(ptr);
       const h = rc.cfgRead(ptr, 2);
       const id = h & 0xff;
@@ -347,7 +371,9 @@ function walkCaps(rc: RootComplex, info: DeviceInfo): void {
     }
     if (h === 0 || h === 0xffff_ffff) {
       if (off === 0x100) return;
-      throw new EnumerationError(`extended capability at ${hex(off, 3)} reads ${hex(h, 8)} but was linked from the previous one`);
+      throw new EnumerationError(
+        `extended capability at ${hex(off, 3)} reads ${hex(h, 8)} but was linked from the previous one`,
+      );
     }
     if (seen.has(off)) throw new EnumerationError(`extended capability list loops back to ${hex(off, 3)}`);
     seen.add(off);
@@ -355,7 +381,8 @@ function walkCaps(rc: RootComplex, info: DeviceInfo): void {
     info.extCapList.push({ id, version: (h >>> 16) & 0xf, offset: off });
     if (!info.extCaps.has(id)) info.extCaps.set(id, off);
     const next = (h >>> 20) & 0xffc;
-    if (next !== 0 && next < 0x100) throw new EnumerationError(`extended capability at ${hex(off, 3)} links to ${hex(next, 3)}, below 0x100`);
+    if (next !== 0 && next < 0x100)
+      throw new EnumerationError(`extended capability at ${hex(off, 3)} links to ${hex(next, 3)}, below 0x100`);
     off = next;
   }
 }

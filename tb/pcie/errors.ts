@@ -93,7 +93,12 @@ export class CompletionStatusError extends Error {
     readonly cycle: number,
     detail = '',
   ) {
-    const what = { UR: 'Unsupported Request', CA: 'Completer Abort', CRS: 'Configuration Request Retry Status', EP: 'poisoned data' }[status];
+    const what = {
+      UR: 'Unsupported Request',
+      CA: 'Completer Abort',
+      CRS: 'Configuration Request Retry Status',
+      EP: 'poisoned data',
+    }[status];
     super(`rc: cycle ${cycle}: ${request} completed with ${status} (${what})${detail ? `: ${detail}` : ''}`);
     this.name = 'CompletionStatusError';
   }

@@ -63,7 +63,7 @@ class FlatBacking implements Backing {
 class PagedBacking implements Backing {
   private pages = new Map<number, Uint8Array>();
   read(off: number, out: Uint8Array): void {
-    for (let done = 0; done < out.length; ) {
+    for (let done = 0; done < out.length;) {
       const p = Math.floor((off + done) / PAGE);
       const po = (off + done) % PAGE;
       const n = Math.min(PAGE - po, out.length - done);
@@ -74,7 +74,7 @@ class PagedBacking implements Backing {
     }
   }
   write(off: number, src: Uint8Array, mask?: Uint8Array): void {
-    for (let done = 0; done < src.length; ) {
+    for (let done = 0; done < src.length;) {
       const p = Math.floor((off + done) / PAGE);
       const po = (off + done) % PAGE;
       const n = Math.min(PAGE - po, src.length - done);
@@ -110,7 +110,8 @@ export class Region {
   }
   /** Live byte view of the whole region (contiguous storage only: map(), or alloc() below the lazy threshold). */
   get bytes(): Uint8Array {
-    if (!this.backing.view) throw new Error(`hostmem: region ${this.describe()} is lazily paged and has no contiguous view; use read/write`);
+    if (!this.backing.view)
+      throw new Error(`hostmem: region ${this.describe()} is lazily paged and has no contiguous view; use read/write`);
     return this.backing.view;
   }
   /** Bytes at an offset into the region (a copy). */
@@ -135,7 +136,10 @@ export class Region {
   private checkRange(offset: number, len: number): void {
     checkLen(offset, 'offset');
     checkLen(len);
-    if (offset + len > this.size) throw new RangeError(`hostmem: ${len} bytes at offset ${offset} exceed region ${this.describe()} of ${this.size} bytes`);
+    if (offset + len > this.size)
+      throw new RangeError(
+        `hostmem: ${len} bytes at offset ${offset} exceed region ${this.describe()} of ${this.size} bytes`,
+      );
   }
 }
 
@@ -180,7 +184,8 @@ export class DmaFault extends Error {
     const why =
       kind === 'permission'
         ? `region ${region!.describe()} does not allow device ${dir}s`
-        : `byte ${hex(faultAddr)} is outside every granted region` + (region ? ` (nearest: ${region.describe()})` : ' (nothing is mapped)');
+        : `byte ${hex(faultAddr)} is outside every granted region` +
+          (region ? ` (nearest: ${region.describe()})` : ' (nothing is mapped)');
     super(`${what}: ${why}${context ? ` [${context}]` : ''}`);
     this.name = 'DmaFault';
   }
@@ -216,7 +221,8 @@ export class HostMemory {
     checkLen(size, 'size');
     if (size === 0) throw new RangeError('hostmem: cannot allocate 0 bytes');
     const align = opts.align ?? (opts.at !== undefined ? 1 : 4096);
-    if (!Number.isSafeInteger(align) || align < 1 || (align & (align - 1)) !== 0) throw new RangeError(`hostmem: alignment ${align} is not a power of two`);
+    if (!Number.isSafeInteger(align) || align < 1 || (align & (align - 1)) !== 0)
+      throw new RangeError(`hostmem: alignment ${align} is not a power of two`);
     const a = BigInt(align);
     const name = opts.name ?? `alloc${this.counter++}`;
     let addr: bigint;
@@ -233,7 +239,10 @@ export class HostMemory {
         next = clash.end + this.gap;
       }
       const end = addr + BigInt(size);
-      if (!opts.above4G && end > this.lowLimit) throw new RangeError(`hostmem: ${name}: the window below 4 GB is full (${size} bytes do not fit below ${hex(this.lowLimit)})`);
+      if (!opts.above4G && end > this.lowLimit)
+        throw new RangeError(
+          `hostmem: ${name}: the window below 4 GB is full (${size} bytes do not fit below ${hex(this.lowLimit)})`,
+        );
       if (end > 1n << 64n) throw new RangeError(`hostmem: ${name}: the address space is full`);
       if (opts.above4G) this.highNext = end + this.gap;
       else this.lowNext = end + this.gap;
@@ -247,9 +256,13 @@ export class HostMemory {
    * view maps exactly the bytes it views.
    */
   map(addr: Addr, buffer: ArrayBufferLike | ArrayBufferView, perm: Perm = 'rw', name?: string): Region {
-    const view = ArrayBuffer.isView(buffer) ? new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength) : new Uint8Array(buffer);
+    const view = ArrayBuffer.isView(buffer)
+      ? new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength)
+      : new Uint8Array(buffer);
     if (view.length === 0) throw new RangeError('hostmem: cannot map an empty buffer');
-    return this.insert(new Region(toAddr(addr), view.length, name ?? `map${this.counter++}`, perm, new FlatBacking(view), true));
+    return this.insert(
+      new Region(toAddr(addr), view.length, name ?? `map${this.counter++}`, perm, new FlatBacking(view), true),
+    );
   }
 
   /** Removes a region (by object or by any address inside it). */
@@ -264,7 +277,8 @@ export class HostMemory {
   /** Changes a region's device permission (the IOMMU mapping). */
   protect(r: Region | Addr, perm: Perm): void {
     const region = r instanceof Region ? r : this.find(r);
-    if (!region || !this.list.includes(region)) throw new Error(`hostmem: protect: ${r instanceof Region ? r.describe() : hex(toAddr(r))} is not mapped`);
+    if (!region || !this.list.includes(region))
+      throw new Error(`hostmem: protect: ${r instanceof Region ? r.describe() : hex(toAddr(r))} is not mapped`);
     region.perm = perm;
   }
 
@@ -303,7 +317,13 @@ export class HostMemory {
     const a = toAddr(addr);
     const r = this.within(a, data.length);
     if (r) r.backing.write(Number(a - r.addr), data);
-    else this.segments(a, data.length, (r, off, pos, n) => r.backing.write(off, data.subarray(pos, pos + n)), 'host write');
+    else
+      this.segments(
+        a,
+        data.length,
+        (r, off, pos, n) => r.backing.write(off, data.subarray(pos, pos + n)),
+        'host write',
+      );
   }
   fill(addr: Addr, len: number, value = 0): void {
     this.write(addr, new Uint8Array(checkLen(len)).fill(value));
@@ -381,7 +401,12 @@ export class HostMemory {
     }
     const f = this.checkDma('write', a, data.length);
     if (f) throw withContext(f, context);
-    this.segments(a, data.length, (r, off, pos, n) => r.backing.write(off, data.subarray(pos, pos + n), mask?.subarray(pos, pos + n)), 'dma write');
+    this.segments(
+      a,
+      data.length,
+      (r, off, pos, n) => r.backing.write(off, data.subarray(pos, pos + n), mask?.subarray(pos, pos + n)),
+      'dma write',
+    );
   }
 
   // ---- internals ----
@@ -389,7 +414,8 @@ export class HostMemory {
   private insert(region: Region): Region {
     const clash = this.overlapping(region.addr, BigInt(region.size));
     if (clash) throw new RangeError(`hostmem: ${region.describe()} overlaps ${clash.describe()}`);
-    if (region.end > 1n << 64n) throw new RangeError(`hostmem: ${region.describe()} runs past the 64-bit address space`);
+    if (region.end > 1n << 64n)
+      throw new RangeError(`hostmem: ${region.describe()} runs past the 64-bit address space`);
     let i = 0;
     while (i < this.list.length && this.list[i].addr < region.addr) i++;
     this.list.splice(i, 0, region);
@@ -419,7 +445,12 @@ export class HostMemory {
     return r !== undefined && addr + BigInt(len) <= r.end ? r : undefined;
   }
 
-  private segments(addr: bigint, len: number, f: (r: Region, off: number, pos: number, n: number) => void, what: string): void {
+  private segments(
+    addr: bigint,
+    len: number,
+    f: (r: Region, off: number, pos: number, n: number) => void,
+    what: string,
+  ): void {
     let pos = 0;
     while (pos < len) {
       const a = addr + BigInt(pos);

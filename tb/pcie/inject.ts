@@ -47,7 +47,8 @@ export class FaultInjector {
   decide(tlp: MemReadTlp, cycle: number): ReadAction {
     const index = this.index++;
     let action = this.hook?.({ tlp, cycle, index }) ?? undefined;
-    if (action !== undefined && !READ_ACTIONS.includes(action)) throw new Error(`rc: onRead hook returned ${String(action)}, expected one of ${READ_ACTIONS.join(', ')}`);
+    if (action !== undefined && !READ_ACTIONS.includes(action))
+      throw new Error(`rc: onRead hook returned ${String(action)}, expected one of ${READ_ACTIONS.join(', ')}`);
     if (action === undefined) {
       for (const a of FAULTS) {
         const p = this.rates[a];

@@ -31,7 +31,20 @@ import { ReadReassembly, splitReadCompletions } from './completions';
 import type { Link, LinkRunOptions } from './link';
 import type { RawTlp } from './raw';
 import { byteRangeToDwords, splitAccess } from './requester';
-import { CplStatus, decodeTlp, encodeTlp, memReqByteRange, payloadByteMask, readCompletionByteCount, completionLowerAddress, type CplDTlp, type CplTlp, type MemReadTlp, type MemWriteTlp, type Tlp } from './tlp';
+import {
+  CplStatus,
+  decodeTlp,
+  encodeTlp,
+  memReqByteRange,
+  payloadByteMask,
+  readCompletionByteCount,
+  completionLowerAddress,
+  type CplDTlp,
+  type CplTlp,
+  type MemReadTlp,
+  type MemWriteTlp,
+  type Tlp,
+} from './tlp';
 
 export const MODEL_REGS = {
   ID: 0x00,
@@ -52,7 +65,17 @@ export const MODEL_ID = 0x7e57_0001;
 export const DMA_TO_DEVICE = 1;
 export const DMA_FROM_DEVICE = 2;
 export const DMA_IRQ = 1 << 8;
-export const DMA_STATUS = { BUSY: 1, DONE: 2, UR: 4, CA: 8, POISON: 16, TIMEOUT: 32, UNEXPECTED: 64, BAD_CPL: 128, NO_BME: 256 } as const;
+export const DMA_STATUS = {
+  BUSY: 1,
+  DONE: 2,
+  UR: 4,
+  CA: 8,
+  POISON: 16,
+  TIMEOUT: 32,
+  UNEXPECTED: 64,
+  BAD_CPL: 128,
+  NO_BME: 256,
+} as const;
 
 export interface ModelEndpointOptions {
   vendorId?: number;
@@ -117,7 +140,9 @@ export class ModelEndpoint implements Link {
   readonly barSizes = [0x4000n, 0n, 0x1_0000n, 0n, 0x1000n, 0n];
   /** Bus/device/function captured from config writes. */
   id = 0;
-  private readonly o: Required<Omit<ModelEndpointOptions, 'quirks'>> & { quirks: NonNullable<ModelEndpointOptions['quirks']> };
+  private readonly o: Required<Omit<ModelEndpointOptions, 'quirks'>> & {
+    quirks: NonNullable<ModelEndpointOptions['quirks']>;
+  };
   private events: Event[] = [];
   private seq = 0;
   private readonly rxQueue: { tlp: RawTlp; at: number; seq: number }[] = [];
@@ -127,7 +152,16 @@ export class ModelEndpoint implements Link {
   private crsLeft: number;
   private readonly pending: boolean[];
   // DMA engine state
-  private dma?: { dir: number; host: bigint; dev: number; len: number; ctrl: number; reads: Map<number, DmaRead>; queue: { addr: bigint; len: number; sramOff: number }[]; failed: boolean };
+  private dma?: {
+    dir: number;
+    host: bigint;
+    dev: number;
+    len: number;
+    ctrl: number;
+    reads: Map<number, DmaRead>;
+    queue: { addr: bigint; len: number; sramOff: number }[];
+    failed: boolean;
+  };
   private readonly freeTags: number[] = [];
   /** Every TLP the model received, decoded (for tests). */
   readonly received: Tlp[] = [];
@@ -169,7 +203,8 @@ export class ModelEndpoint implements Link {
     const cap = opts.cycles ?? opts.maxCycles ?? 1_000_000;
     const stop = start + cap;
     for (;;) {
-      if (opts.untilTx !== undefined && this.txDone.length >= opts.untilTx) return { reason: 'tx', cycles: this.cycle - start };
+      if (opts.untilTx !== undefined && this.txDone.length >= opts.untilTx)
+        return { reason: 'tx', cycles: this.cycle - start };
       // Next thing to happen: an internal event, or the head of the rx queue starting to transfer.
       let ev: Event | undefined;
       for (const e of this.events) if (!ev || e.at < ev.at || (e.at === ev.at && e.seq < ev.seq)) ev = e;
@@ -377,13 +412,30 @@ export class ModelEndpoint implements Link {
     const hit = this.decode(t.address, t.length * 4);
     const cplBase = { completerId: this.id, requesterId: t.requesterId, tag: t.tag, tc: t.tc, attr: t.attr };
     if (!hit) {
-      this.emit({ type: 'Cpl', ...cplBase, status: CplStatus.UR, byteCount: readCompletionByteCount(t.length, t.firstBe, t.lastBe), lowerAddress: completionLowerAddress(t.address, t.firstBe) });
+      this.emit({
+        type: 'Cpl',
+        ...cplBase,
+        status: CplStatus.UR,
+        byteCount: readCompletionByteCount(t.length, t.firstBe, t.lastBe),
+        lowerAddress: completionLowerAddress(t.address, t.firstBe),
+      });
       return;
     }
     const buf = new Uint8Array(t.length * 4);
-    if (range.bytes > 0) buf.set(this.barRead(hit.bar, hit.off + Number(range.addr - t.address), range.bytes), Number(range.addr - t.address));
+    if (range.bytes > 0)
+      buf.set(
+        this.barRead(hit.bar, hit.off + Number(range.addr - t.address), range.bytes),
+        Number(range.addr - t.address),
+      );
     for (const c of splitReadCompletions(t, { rcb: this.o.quirks.rcb64 ? 64 : 128, mps: this.mps, mode: 'max' })) {
-      this.emit({ type: 'CplD', ...cplBase, status: CplStatus.SC, byteCount: c.byteCount, lowerAddress: c.lowerAddress, data: buf.slice(c.offset, c.offset + 4 * c.lengthDw) });
+      this.emit({
+        type: 'CplD',
+        ...cplBase,
+        status: CplStatus.SC,
+        byteCount: c.byteCount,
+        lowerAddress: c.lowerAddress,
+        data: buf.slice(c.offset, c.offset + 4 * c.lengthDw),
+      });
     }
   }
 
@@ -411,7 +463,12 @@ export class ModelEndpoint implements Link {
     if (bar === 2) this.sram[off] = v;
     else if (bar === 4) this.scratch[off] = v;
     else {
-      if (off < 4 || (off >= MODEL_REGS.DMA_DONE_COUNT && off < MODEL_REGS.DMA_DONE_COUNT + 4) || off >= MODEL_REGS.MSIX_PBA) return; // RO
+      if (
+        off < 4 ||
+        (off >= MODEL_REGS.DMA_DONE_COUNT && off < MODEL_REGS.DMA_DONE_COUNT + 4) ||
+        off >= MODEL_REGS.MSIX_PBA
+      )
+        return; // RO
       if (off >= MODEL_REGS.DMA_STATUS && off < MODEL_REGS.DMA_STATUS + 4) {
         this.regs[off] &= ~v; // W1C (busy is not clearable)
         this.regs[MODEL_REGS.DMA_STATUS] |= this.dma ? DMA_STATUS.BUSY : 0;
@@ -449,7 +506,15 @@ export class ModelEndpoint implements Link {
     }
     this.pending[vector] = false;
     const address = (BigInt(u32(this.regs, e + 4)) << 32n) | BigInt(u32(this.regs, e));
-    this.emit({ type: 'MWr', address, firstBe: 0xf, lastBe: 0, requesterId: this.id, tag: 0, data: this.regs.slice(e + 8, e + 12) });
+    this.emit({
+      type: 'MWr',
+      address,
+      firstBe: 0xf,
+      lastBe: 0,
+      requesterId: this.id,
+      tag: 0,
+      data: this.regs.slice(e + 8, e + 12),
+    });
   }
 
   private deliverPending(): void {
@@ -466,7 +531,8 @@ export class ModelEndpoint implements Link {
     if (this.dma) return; // busy: ignored
     const dir = ctrl & 3;
     if (dir !== DMA_TO_DEVICE && dir !== DMA_FROM_DEVICE) return;
-    const host = (BigInt(u32(this.regs, MODEL_REGS.DMA_HOST_HI)) << 32n) | BigInt(u32(this.regs, MODEL_REGS.DMA_HOST_LO));
+    const host =
+      (BigInt(u32(this.regs, MODEL_REGS.DMA_HOST_HI)) << 32n) | BigInt(u32(this.regs, MODEL_REGS.DMA_HOST_LO));
     const dev = u32(this.regs, MODEL_REGS.DMA_DEV) % this.sram.length;
     const len = Math.min(u32(this.regs, MODEL_REGS.DMA_LEN), this.sram.length - dev);
     if (!(this.command & 4)) {
@@ -493,7 +559,8 @@ export class ModelEndpoint implements Link {
     const ntags = Math.min(this.o.dmaTags, ext ? 256 : 32);
     this.freeTags.length = 0;
     for (let i = 0; i < ntags; i++) this.freeTags.push(i);
-    for (const p of splitAccess(host, len, this.mrrs)) this.dma.queue.push({ addr: p.addr, len: p.len, sramOff: dev + Number(p.addr - host) });
+    for (const p of splitAccess(host, len, this.mrrs))
+      this.dma.queue.push({ addr: p.addr, len: p.len, sramOff: dev + Number(p.addr - host) });
     this.issueReads();
   }
 
@@ -546,7 +613,8 @@ export class ModelEndpoint implements Link {
     };
     if (t.status !== CplStatus.SC) {
       done();
-      if (t.status === CplStatus.UR) this.setStatus(0x2000); // received master abort
+      if (t.status === CplStatus.UR)
+        this.setStatus(0x2000); // received master abort
       else this.setStatus(0x1000); // received target abort
       this.fail(t.status === CplStatus.UR ? DMA_STATUS.UR : DMA_STATUS.CA);
       return;
@@ -579,7 +647,11 @@ export class ModelEndpoint implements Link {
   private finishDma(): void {
     const d = this.dma!;
     this.dma = undefined;
-    put32(this.regs, MODEL_REGS.DMA_STATUS, (u32(this.regs, MODEL_REGS.DMA_STATUS) & ~DMA_STATUS.BUSY) | DMA_STATUS.DONE);
+    put32(
+      this.regs,
+      MODEL_REGS.DMA_STATUS,
+      (u32(this.regs, MODEL_REGS.DMA_STATUS) & ~DMA_STATUS.BUSY) | DMA_STATUS.DONE,
+    );
     put32(this.regs, MODEL_REGS.DMA_DONE_COUNT, u32(this.regs, MODEL_REGS.DMA_DONE_COUNT) + 1);
     if (d.ctrl & DMA_IRQ) this.signal((d.ctrl >>> 16) & 0xff);
   }

@@ -57,7 +57,8 @@ export class MsixController {
   setup(opts: MsixSetupOptions = {}): void {
     const m = this.info;
     const n = opts.vectors ?? m.tableSize;
-    if (n < 0 || n > m.tableSize) throw new RangeError(`rc: ${n} MSI-X vectors requested, the table has ${m.tableSize}`);
+    if (n < 0 || n > m.tableSize)
+      throw new RangeError(`rc: ${n} MSI-X vectors requested, the table has ${m.tableSize}`);
     this.setControl(true, true);
     for (let v = 0; v < m.tableSize; v++) {
       if (v < n) this.program(v, (opts.message ?? ((i) => this.defaultMessage(i)))(v), !!opts.masked);
@@ -114,6 +115,7 @@ export class MsixController {
   }
   private checkVector(v: number): void {
     const n = this.info.tableSize;
-    if (!Number.isInteger(v) || v < 0 || v >= n) throw new RangeError(`rc: MSI-X vector ${v} outside the table of ${n}`);
+    if (!Number.isInteger(v) || v < 0 || v >= n)
+      throw new RangeError(`rc: MSI-X vector ${v} outside the table of ${n}`);
   }
 }

@@ -103,7 +103,8 @@ export interface ResolvedOptions {
 }
 
 const pow2 = (v: number, lo: number, hi: number, what: string): number => {
-  if (!(Number.isInteger(v) && v >= lo && v <= hi && (v & (v - 1)) === 0)) throw new RangeError(`rc: ${what} must be a power of two in ${lo}..${hi}, got ${v}`);
+  if (!(Number.isInteger(v) && v >= lo && v <= hi && (v & (v - 1)) === 0))
+    throw new RangeError(`rc: ${what} must be a power of two in ${lo}..${hi}, got ${v}`);
   return v;
 };
 const count = (v: number, what: string, min = 0): number => {

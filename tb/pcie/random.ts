@@ -6,7 +6,8 @@
 export class Rng {
   private s: number;
   constructor(readonly seed: number) {
-    if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`Rng: seed must be a non-negative integer, got ${seed}`);
+    if (!Number.isSafeInteger(seed) || seed < 0)
+      throw new Error(`Rng: seed must be a non-negative integer, got ${seed}`);
     this.s = seed >>> 0;
   }
   /** Uniform in [0, 1). */

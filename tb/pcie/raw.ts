@@ -85,4 +85,3 @@ export class DwordArena {
     this.room = undefined;
   }
 }
-

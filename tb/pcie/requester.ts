@@ -11,7 +11,17 @@
 import { ReadReassembly } from './completions';
 import type { RcCore } from './core';
 import { CompletionStatusError, RcTimeoutError, type TlpContext } from './errors';
-import { CplStatus, describeTlp, formatPcieId, type CfgReadTlp, type CfgWriteTlp, type CplDTlp, type CplTlp, type MemReadTlp, type MemWriteTlp } from './tlp';
+import {
+  CplStatus,
+  describeTlp,
+  formatPcieId,
+  type CfgReadTlp,
+  type CfgWriteTlp,
+  type CplDTlp,
+  type CplTlp,
+  type MemReadTlp,
+  type MemWriteTlp,
+} from './tlp';
 
 /** A request in flight; `done` once it completed or failed. */
 export class Pending<T> {
@@ -89,7 +99,16 @@ const TAGS = 256;
 const ADDRESS_LIMIT = 1n << 64n;
 
 export class Requester {
-  readonly stats: RequesterStats = { cfgReads: 0, cfgWrites: 0, mmioReads: 0, mmioReadBytes: 0, mmioWrites: 0, mmioWriteBytes: 0, crsRetries: 0, timeouts: 0 };
+  readonly stats: RequesterStats = {
+    cfgReads: 0,
+    cfgWrites: 0,
+    mmioReads: 0,
+    mmioReadBytes: 0,
+    mmioWrites: 0,
+    mmioWriteBytes: 0,
+    crsRetries: 0,
+    timeouts: 0,
+  };
   private readonly slots: (Outstanding | undefined)[] = new Array(TAGS).fill(undefined);
   private nextTag = 0;
   /** The requests in flight (the non-empty slots), for cheap timeout scans. */
@@ -110,7 +129,14 @@ export class Requester {
   cfgRead(offset: number, size: 1 | 2 | 4 = 4): Pending<number> {
     const be = byteEnables(offset, size, 'config read');
     const p = new Pending<number>(`config read of ${size} byte${size > 1 ? 's' : ''} at 0x${offset.toString(16)}`);
-    const tlp: CfgReadTlp = { type: 'CfgRd0', completerId: this.rc.opts.deviceId, offset: offset & 0xffc, firstBe: be, requesterId: this.rc.opts.rcId, tag: 0 };
+    const tlp: CfgReadTlp = {
+      type: 'CfgRd0',
+      completerId: this.rc.opts.deviceId,
+      offset: offset & 0xffc,
+      firstBe: be,
+      requesterId: this.rc.opts.rcId,
+      tag: 0,
+    };
     this.stats.cfgReads++;
     this.issue(tlp, this.rc.now, this.rc.opts.crsRetries, (cpl, err, cycle) => {
       if (err) return p.reject(err, cycle);
@@ -124,7 +150,8 @@ export class Requester {
 
   cfgWrite(offset: number, value: number, size: 1 | 2 | 4 = 4): Pending<void> {
     const be = byteEnables(offset, size, 'config write');
-    if (!Number.isInteger(value) || value < 0 || value >= 2 ** (8 * size)) throw new RangeError(`rc: config write value ${value} does not fit ${size} byte(s)`);
+    if (!Number.isInteger(value) || value < 0 || value >= 2 ** (8 * size))
+      throw new RangeError(`rc: config write value ${value} does not fit ${size} byte(s)`);
     const p = new Pending<void>(`config write of ${size} byte${size > 1 ? 's' : ''} at 0x${offset.toString(16)}`);
     const dw = (value << (8 * (offset & 3))) >>> 0;
     const tlp: CfgWriteTlp = {
@@ -138,7 +165,9 @@ export class Requester {
     };
     this.rc.shadow.noteWrite(offset, be, dw, this.rc.now);
     this.stats.cfgWrites++;
-    this.issue(tlp, this.rc.now, this.rc.opts.crsRetries, (_cpl, err, cycle) => (err ? p.reject(err, cycle) : p.resolve(undefined, cycle)));
+    this.issue(tlp, this.rc.now, this.rc.opts.crsRetries, (_cpl, err, cycle) =>
+      err ? p.reject(err, cycle) : p.resolve(undefined, cycle),
+    );
     return p;
   }
 
@@ -191,7 +220,12 @@ export class Requester {
     const { rc } = this;
     const o = rc.opts;
     if (t.requesterId !== o.rcId) {
-      rc.violation('unexpected-completion', `completion for requester ${formatPcieId(t.requesterId)}, which is not the RC (${formatPcieId(o.rcId)})`, cycle, ctx);
+      rc.violation(
+        'unexpected-completion',
+        `completion for requester ${formatPcieId(t.requesterId)}, which is not the RC (${formatPcieId(o.rcId)})`,
+        cycle,
+        ctx,
+      );
       return;
     }
     const slot = t.tag < TAGS ? this.slots[t.tag] : undefined;
@@ -199,19 +233,31 @@ export class Requester {
       const late = this.timedOut.get(t.tag);
       rc.violation(
         'unexpected-completion',
-        late ? `completion for tag ${t.tag} after its request timed out (${late})` : `completion for tag ${t.tag}, which has no outstanding request`,
+        late
+          ? `completion for tag ${t.tag} after its request timed out (${late})`
+          : `completion for tag ${t.tag}, which has no outstanding request`,
         cycle,
         ctx,
       );
       return;
     }
     if (rc.shadow.idCaptured && t.completerId !== o.deviceId) {
-      rc.violation('completion-mismatch', `Completer ID ${formatPcieId(t.completerId)} is not the device's ${formatPcieId(o.deviceId)}`, cycle, ctx);
+      rc.violation(
+        'completion-mismatch',
+        `Completer ID ${formatPcieId(t.completerId)} is not the device's ${formatPcieId(o.deviceId)}`,
+        cycle,
+        ctx,
+      );
     }
     // 2.2.9: a completion carries its request's TC and attributes (IDO excepted).
     const reqAttr = (slot.tlp.attr ?? 0) & 3;
     if ((t.tc ?? 0) !== (slot.tlp.tc ?? 0) || ((t.attr ?? 0) & 3) !== reqAttr) {
-      rc.violation('completion-mismatch', `TC ${t.tc ?? 0} / attributes ${(t.attr ?? 0) & 3} differ from the request's TC ${slot.tlp.tc ?? 0} / attributes ${reqAttr} (${slot.desc})`, cycle, ctx);
+      rc.violation(
+        'completion-mismatch',
+        `TC ${t.tc ?? 0} / attributes ${(t.attr ?? 0) & 3} differ from the request's TC ${slot.tlp.tc ?? 0} / attributes ${reqAttr} (${slot.desc})`,
+        cycle,
+        ctx,
+      );
     }
     if (t.type === 'CplLk' || t.type === 'CplDLk') {
       rc.violation('completion-mismatch', `${t.type} for ${slot.desc}, which was not a locked read`, cycle, ctx);
@@ -221,14 +267,23 @@ export class Requester {
     const status = t.status;
     if (status === CplStatus.CRS) {
       if (slot.tlp.type === 'MRd') {
-        rc.violation('completion-mismatch', `CRS status for a memory read (${slot.desc}); only configuration requests may be completed with CRS`, cycle, ctx);
+        rc.violation(
+          'completion-mismatch',
+          `CRS status for a memory read (${slot.desc}); only configuration requests may be completed with CRS`,
+          cycle,
+          ctx,
+        );
       }
       this.release(slot);
       if (slot.crsLeft > 0 && slot.tlp.type !== 'MRd') {
         this.stats.crsRetries++;
         this.issue(slot.tlp, rc.now + o.crsDelay, slot.crsLeft - 1, slot.finish);
       } else {
-        slot.finish(null, new CompletionStatusError('CRS', slot.desc, cycle, `still CRS after ${o.crsRetries} retries`), cycle);
+        slot.finish(
+          null,
+          new CompletionStatusError('CRS', slot.desc, cycle, `still CRS after ${o.crsRetries} retries`),
+          cycle,
+        );
       }
       return;
     }
@@ -306,7 +361,15 @@ export class Requester {
       this.stats.timeouts++;
       this.release(slot);
       this.timedOut.set(slot.tag, `${slot.desc}, sent at cycle ${slot.sentAt}`);
-      slot.finish(null, new RcTimeoutError(`completion of ${slot.desc} (tag ${slot.tag}, sent at cycle ${slot.sentAt})`, now, now - slot.sentAt), now);
+      slot.finish(
+        null,
+        new RcTimeoutError(
+          `completion of ${slot.desc} (tag ${slot.tag}, sent at cycle ${slot.sentAt})`,
+          now,
+          now - slot.sentAt,
+        ),
+        now,
+      );
     }
     return n;
   }
@@ -364,16 +427,20 @@ function u32(b: Uint8Array): number {
 }
 
 function byteEnables(offset: number, size: number, what: string): number {
-  if (!Number.isInteger(offset) || offset < 0 || offset > 0xfff) throw new RangeError(`rc: ${what} offset 0x${offset.toString(16)} outside 0..0xfff`);
+  if (!Number.isInteger(offset) || offset < 0 || offset > 0xfff)
+    throw new RangeError(`rc: ${what} offset 0x${offset.toString(16)} outside 0..0xfff`);
   if (size !== 1 && size !== 2 && size !== 4) throw new RangeError(`rc: ${what} size must be 1, 2 or 4, got ${size}`);
-  if ((offset & 3) + size > 4) throw new RangeError(`rc: ${what} of ${size} bytes at 0x${offset.toString(16)} crosses a dword`);
+  if ((offset & 3) + size > 4)
+    throw new RangeError(`rc: ${what} of ${size} bytes at 0x${offset.toString(16)} crosses a dword`);
   return ((1 << size) - 1) << (offset & 3);
 }
 
 function checkRange(addr: bigint, len: number): void {
-  if (typeof addr !== 'bigint' || addr < 0n) throw new RangeError(`rc: address ${String(addr)} is not a non-negative bigint`);
+  if (typeof addr !== 'bigint' || addr < 0n)
+    throw new RangeError(`rc: address ${String(addr)} is not a non-negative bigint`);
   if (!Number.isSafeInteger(len) || len < 0) throw new RangeError(`rc: length ${len} is not a non-negative integer`);
-  if (addr + BigInt(len) > ADDRESS_LIMIT) throw new RangeError(`rc: access of ${len} bytes at 0x${addr.toString(16)} runs past the 64-bit address space`);
+  if (addr + BigInt(len) > ADDRESS_LIMIT)
+    throw new RangeError(`rc: access of ${len} bytes at 0x${addr.toString(16)} runs past the 64-bit address space`);
 }
 
 /** Cuts [addr, addr+len) into pieces of at most `max` bytes, none crossing a 4 KB boundary. */
@@ -394,7 +461,10 @@ export function splitAccess(addr: bigint, len: number, max: number): { addr: big
 }
 
 /** Dword address, length and byte enables of a byte range (len 0: a zero-length read). */
-export function byteRangeToDwords(addr: bigint, len: number): { address: bigint; length: number; firstBe: number; lastBe: number } {
+export function byteRangeToDwords(
+  addr: bigint,
+  len: number,
+): { address: bigint; length: number; firstBe: number; lastBe: number } {
   const address = addr & ~3n;
   if (len === 0) return { address, length: 1, firstBe: 0, lastBe: 0 };
   const lead = Number(addr & 3n);

@@ -15,7 +15,14 @@
 import { Completer, type InterruptEvent } from './completer';
 import type { RcCore } from './core';
 import { DeviceShadow } from './devstate';
-import { enumerate, setDeviceControl, type BarInfo, type DeviceControlSettings, type DeviceInfo, type EnumerateOptions } from './enumerate';
+import {
+  enumerate,
+  setDeviceControl,
+  type BarInfo,
+  type DeviceControlSettings,
+  type DeviceInfo,
+  type EnumerateOptions,
+} from './enumerate';
 import { PcieViolation, RcTimeoutError, type TlpContext, type ViolationCode } from './errors';
 import { HostMemory, leBytes, leToBigint, toAddr, type Addr } from './hostmem';
 import { FaultInjector, type FaultRates, type ReadHook } from './inject';
@@ -25,7 +32,18 @@ import { resolveOptions, type ResolvedOptions, type RootComplexOptions } from '.
 import { Rng, envSeed } from './random';
 import type { RawTlp } from './raw';
 import { Pending, Requester } from './requester';
-import { CplStatus, TlpError, decodeTlp, describeTlp, encodeTlp, formatPcieId, type MsgDTlp, type MsgTlp, type Tlp, type TlpType } from './tlp';
+import {
+  CplStatus,
+  TlpError,
+  decodeTlp,
+  describeTlp,
+  encodeTlp,
+  formatPcieId,
+  type MsgDTlp,
+  type MsgTlp,
+  type Tlp,
+  type TlpType,
+} from './tlp';
 
 export { Pending } from './requester';
 export type { InterruptEvent } from './completer';
@@ -189,10 +207,16 @@ export class RootComplex implements RcCore {
     // Stop in time to notice a completion timeout.
     const toDeadline = this.requester.nextDeadline() - start;
     const win = Math.max(1, Math.min(opts.maxCycles ?? this.opts.window, this.opts.window, toDeadline));
-    const r = this.link.run({ cycles: win, untilTx: 1, until: opts.until, writesCountOnlyIn: opts.batchWrites ? this.msiWindow : undefined });
+    const r = this.link.run({
+      cycles: win,
+      untilTx: 1,
+      until: opts.until,
+      writesCountOnlyIn: opts.batchWrites ? this.msiWindow : undefined,
+    });
     this.runCalls++;
     this.steps++;
-    if (r.reason === 'finish') throw new Error(`rc: cycle ${this.now}: the simulation executed $finish; nothing more can happen`);
+    if (r.reason === 'finish')
+      throw new Error(`rc: cycle ${this.now}: the simulation executed $finish; nothing more can happen`);
     let tx = this.link.takeTx();
     const first = r.reason !== 'until' ? firstReadRequest(tx, this.now) : Infinity;
     if (first !== Infinity) {
@@ -211,7 +235,9 @@ export class RootComplex implements RcCore {
     this.requester.checkTimeouts(this.now);
     this.requester.drain();
     if (tx.length === 0 && this.now === start && r.reason !== 'until') {
-      throw new Error(`rc: cycle ${this.now}: the link did not advance (run() stopped with '${r.reason}' after 0 cycles and no TLP)`);
+      throw new Error(
+        `rc: cycle ${this.now}: the link did not advance (run() stopped with '${r.reason}' after 0 cycles and no TLP)`,
+      );
     }
     return { tlps: tx.length, cycles: this.now - start, reason: r.reason };
   }
@@ -224,9 +250,18 @@ export class RootComplex implements RcCore {
       t = decodeTlp(raw);
     } catch (e) {
       if (!(e instanceof TlpError)) throw e;
-      const code: ViolationCode = e.field === 'address' && /4 KB/.test(e.message) ? '4k-boundary' : e.field === 'firstBe' || e.field === 'lastBe' ? 'byte-enables' : 'malformed';
+      const code: ViolationCode =
+        e.field === 'address' && /4 KB/.test(e.message)
+          ? '4k-boundary'
+          : e.field === 'firstBe' || e.field === 'lastBe'
+            ? 'byte-enables'
+            : 'malformed';
       this.countRaw(raw);
-      this.violation(code, `${code === 'malformed' ? `malformed TLP (field ${e.field}): ` : ''}${e.message}`, cycle, { desc: sketchRaw(raw), raw, cycle });
+      this.violation(code, `${code === 'malformed' ? `malformed TLP (field ${e.field}): ` : ''}${e.message}`, cycle, {
+        desc: sketchRaw(raw),
+        raw,
+        cycle,
+      });
       return;
     }
     this.count(this.fromDevice, t);
@@ -250,7 +285,12 @@ export class RootComplex implements RcCore {
         this.messages.push({ tlp: t, cycle });
         break;
       default:
-        this.violation('unsupported', `${t.type} from an endpoint (endpoints must not send ${t.type === 'MRdLk' ? 'locked requests' : 'configuration requests'})`, cycle, ctx);
+        this.violation(
+          'unsupported',
+          `${t.type} from an endpoint (endpoints must not send ${t.type === 'MRdLk' ? 'locked requests' : 'configuration requests'})`,
+          cycle,
+          ctx,
+        );
     }
   }
 
@@ -421,11 +461,17 @@ export class RootComplex implements RcCore {
 
   /** Pumps until an MSI-X message (for `vector`, or any) not yet taken arrives; takes and returns it. */
   waitForInterrupt(vector?: number, opts: WaitOptions = {}): InterruptEvent {
-    this.pumpUntil(`an MSI-X interrupt${vector === undefined ? '' : ` on vector ${vector}`}`, () => this.untakenIndex(vector) >= 0, opts, true);
+    this.pumpUntil(
+      `an MSI-X interrupt${vector === undefined ? '' : ` on vector ${vector}`}`,
+      () => this.untakenIndex(vector) >= 0,
+      opts,
+      true,
+    );
     return this.untaken.splice(this.untakenIndex(vector), 1)[0];
   }
   private untakenIndex(vector: number | undefined): number {
-    for (let i = 0; i < this.untaken.length; i++) if (vector === undefined || this.untaken[i].vector === vector) return i;
+    for (let i = 0; i < this.untaken.length; i++)
+      if (vector === undefined || this.untaken[i].vector === vector) return i;
     return -1;
   }
 
@@ -441,14 +487,37 @@ export class RootComplex implements RcCore {
    * Sends the device a completion it did not ask for (error injection: the device must drop it
    * and flag an unexpected completion). Default: a 1 DW CplD for `tag` to the device's ID.
    */
-  sendUnexpectedCompletion(o: { tag: number; requesterId?: number; atCycle?: number; status?: 'SC' | 'UR' | 'CA'; bytes?: number }): void {
-    const base = { completerId: this.opts.rcId, requesterId: o.requesterId ?? this.opts.deviceId, tag: o.tag, lowerAddress: 0 };
+  sendUnexpectedCompletion(o: {
+    tag: number;
+    requesterId?: number;
+    atCycle?: number;
+    status?: 'SC' | 'UR' | 'CA';
+    bytes?: number;
+  }): void {
+    const base = {
+      completerId: this.opts.rcId,
+      requesterId: o.requesterId ?? this.opts.deviceId,
+      tag: o.tag,
+      lowerAddress: 0,
+    };
     const status = o.status ?? 'SC';
     if (status === 'SC') {
       const bytes = o.bytes ?? 4;
-      this.send({ type: 'CplD', ...base, status: CplStatus.SC, byteCount: bytes, data: new Uint8Array(Math.ceil(bytes / 4) * 4) }, o.atCycle);
+      this.send(
+        {
+          type: 'CplD',
+          ...base,
+          status: CplStatus.SC,
+          byteCount: bytes,
+          data: new Uint8Array(Math.ceil(bytes / 4) * 4),
+        },
+        o.atCycle,
+      );
     } else {
-      this.send({ type: 'Cpl', ...base, status: status === 'UR' ? CplStatus.UR : CplStatus.CA, byteCount: o.bytes ?? 4 }, o.atCycle);
+      this.send(
+        { type: 'Cpl', ...base, status: status === 'UR' ? CplStatus.UR : CplStatus.CA, byteCount: o.bytes ?? 4 },
+        o.atCycle,
+      );
     }
   }
 
@@ -500,7 +569,9 @@ export class BarHandle {
   }
   addr(offset: number, len = 0): bigint {
     if (!Number.isSafeInteger(offset) || offset < 0 || BigInt(offset + len) > this.info.size) {
-      throw new RangeError(`rc: BAR ${this.info.index}: ${len} bytes at offset 0x${offset.toString(16)} outside its ${this.info.size} bytes`);
+      throw new RangeError(
+        `rc: BAR ${this.info.index}: ${len} bytes at offset 0x${offset.toString(16)} outside its ${this.info.size} bytes`,
+      );
     }
     return this.info.address + BigInt(offset);
   }
@@ -542,7 +613,8 @@ export class BarHandle {
 /** Cycle of the earliest memory read request (3DW or 4DW, from the Fmt/Type in DW0) among the TLPs, or Infinity. */
 function firstReadRequest(tx: readonly RawTlp[], now: number): number {
   let first = Infinity;
-  for (let i = 0; i < tx.length; i++) if (((tx[i].hdr[0] >>> 24) & 0xdf) === 0) first = Math.min(first, tx[i].cycle ?? now);
+  for (let i = 0; i < tx.length; i++)
+    if (((tx[i].hdr[0] >>> 24) & 0xdf) === 0) first = Math.min(first, tx[i].cycle ?? now);
   return first;
 }
 

@@ -209,7 +209,19 @@ export type Tlp = MemReadTlp | MemWriteTlp | CfgReadTlp | CfgWriteTlp | CplTlp |
 export type TlpType = Tlp['type'];
 
 const ALL_TYPES: ReadonlySet<string> = new Set<TlpType>([
-  'MRd', 'MRdLk', 'MWr', 'CfgRd0', 'CfgRd1', 'CfgWr0', 'CfgWr1', 'Cpl', 'CplLk', 'CplD', 'CplDLk', 'Msg', 'MsgD',
+  'MRd',
+  'MRdLk',
+  'MWr',
+  'CfgRd0',
+  'CfgRd1',
+  'CfgWr0',
+  'CfgWr1',
+  'Cpl',
+  'CplLk',
+  'CplD',
+  'CplDLk',
+  'Msg',
+  'MsgD',
 ]);
 
 // ---------------------------------------------------------------------------------------
@@ -394,7 +406,9 @@ export function byteEnablesValid(lengthDw: number, firstBe: number, lastBe: numb
 }
 
 /** What the byte-range helpers need from a memory request: an MRd, an MWr, or a bare shape. */
-export type MemReqShape = { address: bigint; firstBe: number; lastBe: number } & ({ length: number } | { data: Uint8Array });
+export type MemReqShape = { address: bigint; firstBe: number; lastBe: number } & (
+  { length: number } | { data: Uint8Array }
+);
 
 /**
  * Bytes a memory request covers given its BEs: address of the first enabled byte and the
@@ -506,7 +520,11 @@ function requireData(t: Tlp, data: unknown, minDw: number, maxDw: number): void 
   if (data.length % 4 !== 0) fail(t, 'data', `payload of ${data.length} bytes is not a whole number of dwords`);
   const dw = data.length / 4;
   if (dw < minDw || dw > maxDw) {
-    fail(t, 'data', `payload of ${dw} DW out of range ${minDw}..${maxDw}` + (dw > 1024 ? ' (Length field max 1024 DW)' : ''));
+    fail(
+      t,
+      'data',
+      `payload of ${dw} DW out of range ${minDw}..${maxDw}` + (dw > 1024 ? ' (Length field max 1024 DW)' : ''),
+    );
   }
 }
 
@@ -525,7 +543,15 @@ function checkCommonFields(t: Tlp | CplDDwords): void {
 /** A completion's own fields fit their bits (or ranges). */
 function checkCompletionFields(t: CplTlp | CplDTlp | CplDDwords): void {
   const bc = t.byteCount;
-  if (fits(t.completerId, 0xffff) && t.status in STATUS_NAME && fits(bc, 0x1fff) && bc >= 1 && bc <= 4096 && fits(t.lowerAddress, 0x7f)) return;
+  if (
+    fits(t.completerId, 0xffff) &&
+    t.status in STATUS_NAME &&
+    fits(bc, 0x1fff) &&
+    bc >= 1 &&
+    bc <= 4096 &&
+    fits(t.lowerAddress, 0x7f)
+  )
+    return;
   requireUint(t, 'completerId', t.completerId, 16);
   if (!(t.status in STATUS_NAME)) fail(t, 'status', `completion status ${t.status} is reserved`);
   if (!Number.isInteger(t.byteCount) || t.byteCount < 1 || t.byteCount > 4096) {
@@ -626,7 +652,11 @@ function checkRules(t: Tlp, strict: boolean): void {
       const rule = MSG_RULES.get(t.code);
       if (!rule) break;
       if (!rule.routing.includes(t.routing)) {
-        fail(t, 'routing', `${rule.name} with routing ${bin(t.routing, 3)}, spec requires ${rule.routing.map((r) => bin(r, 3)).join(' or ')}`);
+        fail(
+          t,
+          'routing',
+          `${rule.name} with routing ${bin(t.routing, 3)}, spec requires ${rule.routing.map((r) => bin(r, 3)).join(' or ')}`,
+        );
       }
       if (rule.data === 'none' && t.type === 'MsgD') fail(t, 'type', `${rule.name} carries no data and must be a Msg`);
       if (rule.data === 'required' && t.type === 'Msg') fail(t, 'type', `${rule.name} carries data and must be a MsgD`);
@@ -675,7 +705,6 @@ function checkCplDRules(t: CplDTlp | CplDDwords, lengthDw: number, strict: boole
     }
   }
 }
-
 
 const FMT_DATA = 0b010;
 const FMT_4DW = 0b001;
@@ -747,13 +776,18 @@ export interface CplDDwords extends Omit<CplDTlp, 'data'> {
  * DMA-heavy simulation, take this path.
  */
 export function encodeCplD(t: CplDDwords, opts: EncodeOptions = {}): RawTlp {
-  if (t.type !== 'CplD' && t.type !== 'CplDLk') throw new TlpError('type', `encodeCplD: ${String(t.type)} is not a completion with data`);
+  if (t.type !== 'CplD' && t.type !== 'CplDLk')
+    throw new TlpError('type', `encodeCplD: ${String(t.type)} is not a completion with data`);
   checkCommonFields(t);
   checkCompletionFields(t);
   const data = t.data;
   if (!(data instanceof Uint32Array)) fail(t, 'data', 'data must be a Uint32Array');
   if (data.length < 1 || data.length > 1024) {
-    fail(t, 'data', `payload of ${data.length} DW out of range 1..1024` + (data.length > 1024 ? ' (Length field max 1024 DW)' : ''));
+    fail(
+      t,
+      'data',
+      `payload of ${data.length} DW out of range 1..1024` + (data.length > 1024 ? ' (Length field max 1024 DW)' : ''),
+    );
   }
   if (!opts.allowMalformed) checkCplDRules(t, data.length, true);
   const hdr = new Uint32Array(4);
@@ -853,7 +887,13 @@ function classify(fmt: number, type: number): TlpType {
       throw new TlpError('type', `${hasData ? 'IOWr' : 'IORd'} (${fmtType(fmt, type)}) is not supported by this codec`);
     case TYPE_CFG0:
     case TYPE_CFG1: {
-      const name: TlpType = hasData ? (type === TYPE_CFG0 ? 'CfgWr0' : 'CfgWr1') : type === TYPE_CFG0 ? 'CfgRd0' : 'CfgRd1';
+      const name: TlpType = hasData
+        ? type === TYPE_CFG0
+          ? 'CfgWr0'
+          : 'CfgWr1'
+        : type === TYPE_CFG0
+          ? 'CfgRd0'
+          : 'CfgRd1';
       if (fourDw) throw new TlpError('fmt', `${name}: configuration requests use a 3DW header (${fmtType(fmt, type)})`);
       return name;
     }
@@ -964,9 +1004,13 @@ export function decodeTlp(raw: RawTlp, opts: DecodeOptions = {}): Tlp {
     case 'CfgWr0':
     case 'CfgWr1': {
       // 2.2.7: Length must be 1, Last DW BE 0000b, AT 00b for configuration requests.
-      if (lengthField !== 1) throw new TlpError('length', `${type}: length field ${lengthDw} DW, configuration requests must be 1 DW`);
+      if (lengthField !== 1)
+        throw new TlpError('length', `${type}: length field ${lengthDw} DW, configuration requests must be 1 DW`);
       if ((dw1 >>> 4) & 0xf) {
-        throw new TlpError('lastBe', `${type}: last DW BE ${bin((dw1 >>> 4) & 0xf, 4)}, configuration requests must use 0000b`);
+        throw new TlpError(
+          'lastBe',
+          `${type}: last DW BE ${bin((dw1 >>> 4) & 0xf, 4)}, configuration requests must use 0000b`,
+        );
       }
       if (at !== 0) throw new TlpError('at', `${type}: AT ${bin(at, 2)}, configuration requests must use 00b`);
       if (strict && dw2 & 0xf003) throw reservedSet(type, `DW2 bits 15:12 / 1:0 (0x${hex(dw2, 8)})`);
@@ -986,7 +1030,8 @@ export function decodeTlp(raw: RawTlp, opts: DecodeOptions = {}): Tlp {
     case 'CplD':
     case 'CplDLk': {
       const status = (dw1 >>> 13) & 7;
-      if (!(status in STATUS_NAME)) throw new TlpError('status', `${type}: reserved completion status ${bin(status, 3)}`);
+      if (!(status in STATUS_NAME))
+        throw new TlpError('status', `${type}: reserved completion status ${bin(status, 3)}`);
       if (strict && at !== 0) throw reservedSet(type, `AT (${bin(at, 2)})`);
       if (strict && dw2 & 0x80) throw reservedSet(type, 'DW2 bit 7');
       const byteCountField = dw1 & 0xfff;
@@ -999,7 +1044,21 @@ export function decodeTlp(raw: RawTlp, opts: DecodeOptions = {}): Tlp {
       const st = status as CplStatusCode;
       t =
         type === 'CplD' || type === 'CplDLk'
-          ? { type, completerId, status: st, bcm, byteCount, requesterId, tag, lowerAddress, tc, attr, td, ep, data: payloadBytes(rawData) }
+          ? {
+              type,
+              completerId,
+              status: st,
+              bcm,
+              byteCount,
+              requesterId,
+              tag,
+              lowerAddress,
+              tc,
+              attr,
+              td,
+              ep,
+              data: payloadBytes(rawData),
+            }
           : { type, completerId, status: st, bcm, byteCount, requesterId, tag, lowerAddress, tc, attr, td, ep };
       break;
     }

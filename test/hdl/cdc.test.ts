@@ -35,7 +35,11 @@ describe('clock-domain crossing check', () => {
       mk2.on(() => m.if(w, () => rb.next(rb.inc()))); // a guard counts too
       m.output('q', 4).set(rb);
     });
-    expectHdlError(() => ViaLogic.elaborate(undefined), { kind: 'cdc', at: mk2, msg: ["reads 'w', which depends on domain 'a'"] });
+    expectHdlError(() => ViaLogic.elaborate(undefined), {
+      kind: 'cdc',
+      at: mk2,
+      msg: ["reads 'w', which depends on domain 'a'"],
+    });
 
     const mk3 = new Mark();
     const Mem = defineModule('cdc_mem', (m) => {
@@ -47,7 +51,11 @@ describe('clock-domain crossing check', () => {
       mk3.on(() => mem.write(ra, m.input('wd', 8), m.input('we', 1)));
       m.output('q', 8).set(mem.readAsync(m.input('ra2', 3)));
     });
-    expectHdlError(() => Mem.elaborate(undefined), { kind: 'cdc', at: mk3, msg: ["memory 'mem' write port (domain 'b') reads 'ra'"] });
+    expectHdlError(() => Mem.elaborate(undefined), {
+      kind: 'cdc',
+      at: mk3,
+      msg: ["memory 'mem' write port (domain 'b') reads 'ra'"],
+    });
   });
 
   it('the default domain is checked like any other; inputs carry no domain', () => {
@@ -74,9 +82,22 @@ describe('clock-domain crossing check', () => {
     expectLintClean(top);
     // Both clocks tick together here. Sample k is taken after k edges: d = 1 is presented before edge 3, so
     // flag is 1 after edge 3 and q two edges later (after edge 5). No reset: X until the chain fills.
-    const tick = (v: Vector): Vector[] => [{ ...v, a_clk: 0, b_clk: 0 }, { a_clk: 1, b_clk: 1 }];
-    const stim: Vector[] = [...tick({ d: 0 }), ...tick({ d: 0 }), ...tick({ d: 1 }), ...tick({}), ...tick({}), ...tick({}), ...tick({})];
-    const q = cycleSim(top, stim).filter((_, i) => i % 2 === 0).map((o) => o.q);
+    const tick = (v: Vector): Vector[] => [
+      { ...v, a_clk: 0, b_clk: 0 },
+      { a_clk: 1, b_clk: 1 },
+    ];
+    const stim: Vector[] = [
+      ...tick({ d: 0 }),
+      ...tick({ d: 0 }),
+      ...tick({ d: 1 }),
+      ...tick({}),
+      ...tick({}),
+      ...tick({}),
+      ...tick({}),
+    ];
+    const q = cycleSim(top, stim)
+      .filter((_, i) => i % 2 === 0)
+      .map((o) => o.q);
     expect(q).toEqual([-1n, -1n, -1n, 0n, 0n, 1n, 1n]);
   });
 });

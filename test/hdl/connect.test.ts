@@ -41,6 +41,10 @@ describe('connect', () => {
       const b = m.output('b', tlpStream(64));
       mk.on(() => connect(b, a));
     });
-    expectHdlError(() => D.elaborate(undefined), { kind: 'type', at: mk, msg: ['bundle types differ', 'stream', 'tlp_stream'] });
+    expectHdlError(() => D.elaborate(undefined), {
+      kind: 'type',
+      at: mk,
+      msg: ['bundle types differ', 'stream', 'tlp_stream'],
+    });
   });
 });

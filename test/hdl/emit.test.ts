@@ -6,17 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import {
-  cat,
-  defineBlackbox,
-  defineModule,
-  emitDesign,
-  emitModule,
-  lit,
-  select,
-  sint,
-  stream,
-} from '../../gen/hdl';
+import { cat, defineBlackbox, defineModule, emitDesign, emitModule, lit, select, sint, stream } from '../../gen/hdl';
 import { expectLintClean, Mark, verilogOf } from './helpers';
 
 const BB_MODEL = fileURLToPath(new URL('fixtures/bb_add.v', import.meta.url));
@@ -25,7 +15,12 @@ const BB_MODEL = fileURLToPath(new URL('fixtures/bb_add.v', import.meta.url));
 function makeDesign() {
   const Bb = defineBlackbox(
     'bb_add',
-    (w: number) => ({ clk: { dir: 'input', type: 1 }, a: { dir: 'input', type: w }, y: { dir: 'output', type: w }, q: { dir: 'output', type: w } }),
+    (w: number) => ({
+      clk: { dir: 'input', type: 1 },
+      a: { dir: 'input', type: w },
+      y: { dir: 'output', type: w },
+      q: { dir: 'output', type: w },
+    }),
     { verilogParams: (w) => ({ W: w, K: 7 }), combPaths: { y: ['a'] } },
   );
   const Leaf = defineModule(
@@ -83,7 +78,12 @@ describe('emitted text', () => {
   it('is deterministic: fresh definitions elaborated twice give identical files', () => {
     const a = emitDesign(makeDesign());
     const b = emitDesign(makeDesign());
-    expect([...a.keys()]).toEqual(['everything.v', 'leaf_w16_signedfalse.v', 'leaf_w16_signedtrue.v', 'everything.ports.json']);
+    expect([...a.keys()]).toEqual([
+      'everything.v',
+      'leaf_w16_signedfalse.v',
+      'leaf_w16_signedtrue.v',
+      'everything.ports.json',
+    ]);
     expect([...b.entries()]).toEqual([...a.entries()]);
     const top = makeDesign();
     expect(emitModule(top)).toBe(emitModule(top)); // emitting twice: same text (temporaries numbered per module)
@@ -137,10 +137,16 @@ describe('emitted text', () => {
       m.output('st_o', 2).set(f.state);
     }).elaborate();
     const t = verilogOf(top);
-    expect(t).toMatch(/  \/\* verilator lint_off UNUSEDSIGNAL \*\/  \/\/ partly unused\n  input  wire \[7:0\] a, .*\n  \/\* verilator lint_on UNUSEDSIGNAL \*\//);
-    expect(t).toMatch(/  \/\* verilator lint_off UNUSEDSIGNAL \*\/  \/\/ unused\n  input  wire \[3:0\] spare, .*\n  \/\* verilator lint_on UNUSEDSIGNAL \*\//);
+    expect(t).toMatch(
+      /  \/\* verilator lint_off UNUSEDSIGNAL \*\/  \/\/ partly unused\n  input  wire \[7:0\] a, .*\n  \/\* verilator lint_on UNUSEDSIGNAL \*\//,
+    );
+    expect(t).toMatch(
+      /  \/\* verilator lint_off UNUSEDSIGNAL \*\/  \/\/ unused\n  input  wire \[3:0\] spare, .*\n  \/\* verilator lint_on UNUSEDSIGNAL \*\//,
+    );
     expect(t).toMatch(/\/\/ unused\n  wire \[1:0\] dead;/);
-    expect(t).toMatch(/\/\* verilator lint_off UNUSEDPARAM \*\/\n  localparam \[1:0\] ST_ONE = 2'd0;.*\n  localparam \[1:0\] ST_TWO = 2'd1;.*\n  localparam \[1:0\] ST_THREE = 2'd2;.*\n  \/\* verilator lint_on UNUSEDPARAM \*\//);
+    expect(t).toMatch(
+      /\/\* verilator lint_off UNUSEDPARAM \*\/\n  localparam \[1:0\] ST_ONE = 2'd0;.*\n  localparam \[1:0\] ST_TWO = 2'd1;.*\n  localparam \[1:0\] ST_THREE = 2'd2;.*\n  \/\* verilator lint_on UNUSEDPARAM \*\//,
+    );
     expectLintClean(top);
     // A reset never used (registers without reset only) is waived as well.
     const noRst = defineModule('no_rst', (m) => {
@@ -171,10 +177,14 @@ describe('memory inference (Yosys synth_xilinx)', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vfpga-yosys-'));
     try {
       fs.writeFileSync(path.join(dir, 'meminfer.v'), verilogOf(top));
-      const log = execFileSync('yosys', ['-q', '-p', 'read_verilog meminfer.v; synth_xilinx -top meminfer -family xc7; tee -o stat.txt stat'], {
-        cwd: dir,
-        encoding: 'utf8',
-      });
+      const log = execFileSync(
+        'yosys',
+        ['-q', '-p', 'read_verilog meminfer.v; synth_xilinx -top meminfer -family xc7; tee -o stat.txt stat'],
+        {
+          cwd: dir,
+          encoding: 'utf8',
+        },
+      );
       const stat = fs.readFileSync(path.join(dir, 'stat.txt'), 'utf8');
       expect(stat, log).toMatch(/RAMB18E1 +1\n/);
       expect(stat).toMatch(/RAM32M +\d+\n/);

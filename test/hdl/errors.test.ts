@@ -31,7 +31,11 @@ describe('width errors', () => {
             const b = m.input('b', 9);
             m.output('y', 1).set(a[op](mk.at(b)).orR());
           }),
-        { kind: 'width', at: mk, msg: [`width mismatch in ${op}`, "input 'a' (uint8) is 8 bits", "input 'b' (uint9) is 9 bits"] },
+        {
+          kind: 'width',
+          at: mk,
+          msg: [`width mismatch in ${op}`, "input 'a' (uint8) is 8 bits", "input 'b' (uint9) is 9 bits"],
+        },
       );
     }
   });
@@ -45,7 +49,11 @@ describe('width errors', () => {
           const s = m.input('s', sint(8));
           m.output('y', 16).set(a.mul(mk.at(s)));
         }),
-      { kind: 'type', at: mk, msg: ['mul: signedness mismatch', "input 'a' (uint8)", "input 's' (sint8)", 'asSigned()'] },
+      {
+        kind: 'type',
+        at: mk,
+        msg: ['mul: signedness mismatch', "input 'a' (uint8)", "input 's' (sint8)", 'asSigned()'],
+      },
     );
   });
 
@@ -71,7 +79,11 @@ describe('width errors', () => {
           const a = m.input('a', 8);
           m.output('y', 8).set(mk.at(a.addc(a)));
         }),
-      { kind: 'width', at: mk, msg: ["width mismatch in assignment: output 'y' (uint8) is 8 bits", 'add expression (uint9) is 9 bits'] },
+      {
+        kind: 'width',
+        at: mk,
+        msg: ["width mismatch in assignment: output 'y' (uint8) is 8 bits", 'add expression (uint9) is 9 bits'],
+      },
     );
     const mk2 = new Mark();
     expectHdlError(
@@ -112,7 +124,11 @@ describe('width errors', () => {
           const s = m.input('s', 1);
           m.output('y', 8).set(mux(s, m.input('a', 8), mk.at(m.input('c', 7))));
         }),
-      { kind: 'width', at: mk, msg: ["width mismatch in mux: input 'a' (uint8) is 8 bits, input 'c' (uint7) is 7 bits"] },
+      {
+        kind: 'width',
+        at: mk,
+        msg: ["width mismatch in mux: input 'a' (uint8) is 8 bits, input 'c' (uint7) is 7 bits"],
+      },
     );
     const mk2 = new Mark();
     expectHdlError(
@@ -130,7 +146,11 @@ describe('width errors', () => {
           const k = m.input('k', 2);
           m.output('y', 8).set(select(k, [m.input('a', 8), mk3.at(m.input('b', 6))]));
         }),
-      { kind: 'width', at: mk3, msg: ["width mismatch in select: input 'a' (uint8) is 8 bits, input 'b' (uint6) is 6 bits"] },
+      {
+        kind: 'width',
+        at: mk3,
+        msg: ["width mismatch in select: input 'a' (uint8) is 8 bits, input 'b' (uint6) is 6 bits"],
+      },
     );
   });
 
@@ -144,7 +164,11 @@ describe('width errors', () => {
           y.set(0);
           m.switch(a).case(mk.at(lit(3, 4)), () => y.set(1));
         }),
-      { kind: 'width', at: mk, msg: ["width mismatch in case: selector input 'a' (uint8) vs value constant 3 (uint4)"] },
+      {
+        kind: 'width',
+        at: mk,
+        msg: ["width mismatch in case: selector input 'a' (uint8) vs value constant 3 (uint4)"],
+      },
     );
     const mk2 = new Mark();
     expectHdlError(
@@ -161,11 +185,36 @@ describe('width errors', () => {
 
   it('memory ports: address, data, enables, byte enables', () => {
     const cases: [string, (m: ModuleBuilder, mk: Mark) => void, string[]][] = [
-      ['address', (m, mk) => m.memory('mem', { width: 8, depth: 16 }).readAsync(mk.at(m.input('a', 5))), ["memory 'mem' (depth 16) needs a uint4 address, got input 'a' (uint5)"]],
-      ['data', (m, mk) => m.memory('mem', { width: 8, depth: 16 }).write(m.input('a', 4), mk.at(m.input('d', 9)), m.input('we', 1)), ["width mismatch in write to memory 'mem': 8 bits vs input 'd' (uint9)"]],
-      ['write enable', (m, mk) => m.memory('mem', { width: 8, depth: 16 }).write(m.input('a', 4), m.input('d', 8), mk.at(m.input('we', 2))), ["memory write enable must be 1 bit, got input 'we' (uint2)"]],
-      ['byte enables', (m, mk) => m.memory('mem', { width: 32, depth: 4 }).write(m.input('a', 2), m.input('d', 32), m.input('we', 1), mk.at(m.input('be', 3))), ["byte enables of memory 'mem' must be 4 bits, got input 'be' (uint3)"]],
-      ['read enable', (m, mk) => m.memory('mem', { width: 8, depth: 16 }).readSync(m.input('a', 4), mk.at(m.input('re', 2))), ["read enable of memory 'mem' must be 1 bit, got input 're' (uint2)"]],
+      [
+        'address',
+        (m, mk) => m.memory('mem', { width: 8, depth: 16 }).readAsync(mk.at(m.input('a', 5))),
+        ["memory 'mem' (depth 16) needs a uint4 address, got input 'a' (uint5)"],
+      ],
+      [
+        'data',
+        (m, mk) =>
+          m.memory('mem', { width: 8, depth: 16 }).write(m.input('a', 4), mk.at(m.input('d', 9)), m.input('we', 1)),
+        ["width mismatch in write to memory 'mem': 8 bits vs input 'd' (uint9)"],
+      ],
+      [
+        'write enable',
+        (m, mk) =>
+          m.memory('mem', { width: 8, depth: 16 }).write(m.input('a', 4), m.input('d', 8), mk.at(m.input('we', 2))),
+        ["memory write enable must be 1 bit, got input 'we' (uint2)"],
+      ],
+      [
+        'byte enables',
+        (m, mk) =>
+          m
+            .memory('mem', { width: 32, depth: 4 })
+            .write(m.input('a', 2), m.input('d', 32), m.input('we', 1), mk.at(m.input('be', 3))),
+        ["byte enables of memory 'mem' must be 4 bits, got input 'be' (uint3)"],
+      ],
+      [
+        'read enable',
+        (m, mk) => m.memory('mem', { width: 8, depth: 16 }).readSync(m.input('a', 4), mk.at(m.input('re', 2))),
+        ["read enable of memory 'mem' must be 1 bit, got input 're' (uint2)"],
+      ],
     ];
     for (const [what, f, msg] of cases) {
       const mk = new Mark();
@@ -176,13 +225,31 @@ describe('width errors', () => {
   it('conditions, enables, reset values, defaults, dynamic indices, trunc/zext', () => {
     const cases: [(m: ModuleBuilder, mk: Mark) => void, string[]][] = [
       [(m, mk) => m.if(mk.at(m.input('c', 2)), () => {}), ["condition must be 1 bit, got input 'c' (uint2)"]],
-      [(m, mk) => m.reg('r', 8, { en: mk.at(m.input('e', 2)) }).next(0), ["enable of 'r' must be 1 bit, got input 'e' (uint2)"]],
+      [
+        (m, mk) => m.reg('r', 8, { en: mk.at(m.input('e', 2)) }).next(0),
+        ["enable of 'r' must be 1 bit, got input 'e' (uint2)"],
+      ],
       [(m, mk) => m.reg('r', 8, { reset: mk.at(256) }).next(0), ["reset value of 'r': constant 256 does not fit"]],
-      [(m, mk) => m.wire('w', sint(4), { default: mk.at(8) }), ["default of 'w': constant 8 does not fit in the other operand's type sint4"]],
-      [(m, mk) => m.output('y', 1).set(m.input('a', 8).bit(mk.at(m.input('i', 4)))), ["bit index of 4 bits for input 'a' (uint8): a dynamic index must be exactly 3 bits"]],
-      [(m, mk) => m.output('y', 8).set(m.input('a', 8).trunc(mk.at(9))), ["trunc(9) of input 'a' (uint8) would widen it"]],
-      [(m, mk) => m.output('y', 8).set(m.input('a', 9).zext(mk.at(8))), ["zext(8) of input 'a' (uint9): target narrower than 9 bits"]],
-      [(m, mk) => m.regArray('ra', 5, 8).nextAt(mk.at(m.input('i', 2)), 0), ["index of 2 bits cannot reach all 5 elements of 'ra'"]],
+      [
+        (m, mk) => m.wire('w', sint(4), { default: mk.at(8) }),
+        ["default of 'w': constant 8 does not fit in the other operand's type sint4"],
+      ],
+      [
+        (m, mk) => m.output('y', 1).set(m.input('a', 8).bit(mk.at(m.input('i', 4)))),
+        ["bit index of 4 bits for input 'a' (uint8): a dynamic index must be exactly 3 bits"],
+      ],
+      [
+        (m, mk) => m.output('y', 8).set(m.input('a', 8).trunc(mk.at(9))),
+        ["trunc(9) of input 'a' (uint8) would widen it"],
+      ],
+      [
+        (m, mk) => m.output('y', 8).set(m.input('a', 9).zext(mk.at(8))),
+        ["zext(8) of input 'a' (uint9): target narrower than 9 bits"],
+      ],
+      [
+        (m, mk) => m.regArray('ra', 5, 8).nextAt(mk.at(m.input('i', 2)), 0),
+        ["index of 2 bits cannot reach all 5 elements of 'ra'"],
+      ],
     ];
     for (const [f, msg] of cases) {
       const mk = new Mark();
@@ -203,7 +270,15 @@ describe('latches', () => {
           m.if(mk.at(c), () => w.set(1));
           m.output('y', 8).set(w);
         }),
-      { kind: 'latch', at: mk, msg: [/wire 'w' \(uint8\) declared at test\/hdl\/errors\.test\.ts:\d+ is not assigned on every path/, 'infer a latch', 'give it a default'] },
+      {
+        kind: 'latch',
+        at: mk,
+        msg: [
+          /wire 'w' \(uint8\) declared at test\/hdl\/errors\.test\.ts:\d+ is not assigned on every path/,
+          'infer a latch',
+          'give it a default',
+        ],
+      },
     );
   });
 
@@ -214,8 +289,7 @@ describe('latches', () => {
         elab((m) => {
           const c = m.input('c', 2);
           const y = m.output('y', 8);
-          m.if(c.eq(0), () => y.set(1))
-            .elseIf(mk.at(c.eq(1)), () => y.set(2));
+          m.if(c.eq(0), () => y.set(1)).elseIf(mk.at(c.eq(1)), () => y.set(2));
         }),
       { kind: 'latch', at: mk, msg: ["output 'y' (uint8)"] },
     );
@@ -226,11 +300,12 @@ describe('latches', () => {
           const c = m.input('c', 1);
           const y = m.output('y', 8);
           const z = m.output('z', 8);
-          mk2.at(m.if(c, () => {
-            // the if statement is reported: its else branch leaves y unassigned
+          const thenBody = () => {
             y.set(1);
             z.set(1);
-          })).else(() => z.set(2));
+          };
+          // the if statement is reported: its else branch leaves y unassigned
+          mk2.at(m.if(c, thenBody)).else(() => z.set(2));
         }),
       { kind: 'latch', at: mk2, msg: ["output 'y' (uint8)"] },
     );
@@ -298,7 +373,10 @@ describe('multiple drivers', () => {
   it('driving an input port, an instance output, a memory read port', () => {
     const Child = defineModule('md_child', (m) => m.output('y', 4).set(m.input('a', 4)));
     const cases: [(m: ModuleBuilder, mk: Mark) => void, string][] = [
-      [(m, mk) => mk.at(m.input('a', 4)).set(1), "multiple drivers for input 'a' (uint4): it is an input port, driven from outside the module"],
+      [
+        (m, mk) => mk.at(m.input('a', 4)).set(1),
+        "multiple drivers for input 'a' (uint4): it is an input port, driven from outside the module",
+      ],
       [
         (m, mk) => {
           const u = m.instance('u', Child, undefined);
@@ -328,9 +406,18 @@ describe('undriven signals', () => {
     const cases: [(m: ModuleBuilder, mk: Mark) => void, string][] = [
       [(m, mk) => mk.at(m.output('y', 8)), "output 'y' is never driven"],
       [(m, mk) => m.output('y', 8).set(mk.at(m.wire('w', 8))), "wire 'w' is never driven"],
-      [(m, mk) => m.output('y', 8).set(mk.at(m.reg('r', 8, { reset: 0 }))), "register 'r' is never assigned a next value"],
-      [(m, mk) => m.output('y', 4).set(mk.at(m.instance('u', Child, undefined)).pin('y')), "instance input 'u_a' is never driven"],
-      [(m, mk) => m.output('y', 4).set(mk.at(m.regArray('ra', 2, 4)).item(1)), "register 'ra_0' is never assigned a next value"],
+      [
+        (m, mk) => m.output('y', 8).set(mk.at(m.reg('r', 8, { reset: 0 }))),
+        "register 'r' is never assigned a next value",
+      ],
+      [
+        (m, mk) => m.output('y', 4).set(mk.at(m.instance('u', Child, undefined)).pin('y')),
+        "instance input 'u_a' is never driven",
+      ],
+      [
+        (m, mk) => m.output('y', 4).set(mk.at(m.regArray('ra', 2, 4)).item(1)),
+        "register 'ra_0' is never assigned a next value",
+      ],
     ];
     for (const [f, msg] of cases) {
       const mk = new Mark();
@@ -385,9 +472,12 @@ describe('combinational loops', () => {
     // The loop is reported at one of its assignments (which one depends on the search order).
     const hit = marks.find((mk) => mk.loc!.line === (err as { loc: { line: number } }).loc?.line);
     expect(hit, String(err)).toBeDefined();
-    expectHdlError(() => {
-      throw err;
-    }, { kind: 'comb-loop', at: hit!, msg: ["'a'", "'b'", "'y'", /combinational loop: ('\w+' \(\S+\) -> ){3}'\w+'/] });
+    expectHdlError(
+      () => {
+        throw err;
+      },
+      { kind: 'comb-loop', at: hit!, msg: ["'a'", "'b'", "'y'", /combinational loop: ('\w+' \(\S+\) -> ){3}'\w+'/] },
+    );
   });
 
   it("through an instance's input -> output path (and through a black box's declared combPaths)", () => {
@@ -406,11 +496,18 @@ describe('combinational loops', () => {
     }
     const at = [mk, inst].find((x) => x.loc!.line === (err as { loc?: { line: number } }).loc?.line);
     expect(at, String(err)).toBeDefined();
-    expectHdlError(() => {
-      throw err;
-    }, { kind: 'comb-loop', at: at!, msg: ["'u_a'", "'u_y'"] });
+    expectHdlError(
+      () => {
+        throw err;
+      },
+      { kind: 'comb-loop', at: at!, msg: ["'u_a'", "'u_y'"] },
+    );
 
-    const Bb = defineBlackbox('loop_bb', { a: { dir: 'input', type: 4 }, y: { dir: 'output', type: 4 } }, { combPaths: { y: ['a'] } });
+    const Bb = defineBlackbox(
+      'loop_bb',
+      { a: { dir: 'input', type: 4 }, y: { dir: 'output', type: 4 } },
+      { combPaths: { y: ['a'] } },
+    );
     expect(() =>
       elab((m) => {
         const u = m.instance('u', Bb, undefined);
@@ -492,14 +589,36 @@ describe('combinational loops', () => {
 describe('range errors', () => {
   it('slices, bit indices, shifts, array indices, select reach, rep', () => {
     const cases: [(m: ModuleBuilder, mk: Mark) => void, string][] = [
-      [(m, mk) => m.output('y', 9).set(m.input('a', 8).bits(mk.at(8), 0)), "bits(8, 0) out of range for input 'a' (uint8) (valid bits 7..0)"],
-      [(m, mk) => m.output('y', 1).set(m.input('a', 8).bits(2, mk.at(3))), "bits(2, 3) out of range for input 'a' (uint8)"],
-      [(m, mk) => m.output('y', 1).set(m.input('a', 8).bit(mk.at(8))), "bit(8) out of range for input 'a' (uint8) (valid bits 7..0)"],
+      [
+        (m, mk) => m.output('y', 9).set(m.input('a', 8).bits(mk.at(8), 0)),
+        "bits(8, 0) out of range for input 'a' (uint8) (valid bits 7..0)",
+      ],
+      [
+        (m, mk) => m.output('y', 1).set(m.input('a', 8).bits(2, mk.at(3))),
+        "bits(2, 3) out of range for input 'a' (uint8)",
+      ],
+      [
+        (m, mk) => m.output('y', 1).set(m.input('a', 8).bit(mk.at(8))),
+        "bit(8) out of range for input 'a' (uint8) (valid bits 7..0)",
+      ],
       [(m, mk) => m.output('y', 1).set(m.input('a', 8).bit(mk.at(-1))), 'bit(-1) out of range'],
-      [(m, mk) => m.output('y', 8).set(m.input('a', 8).shl(mk.at(8))), "shl(8): shift by at least the width (8) of input 'a' (uint8)"],
-      [(m, mk) => m.output('y', 8).set(m.input('a', 8).shr(mk.at(-1))), 'shr(-1): shift amount must be a non-negative integer'],
+      [
+        (m, mk) => m.output('y', 8).set(m.input('a', 8).shl(mk.at(8))),
+        "shl(8): shift by at least the width (8) of input 'a' (uint8)",
+      ],
+      [
+        (m, mk) => m.output('y', 8).set(m.input('a', 8).shr(mk.at(-1))),
+        'shr(-1): shift amount must be a non-negative integer',
+      ],
       [(m, mk) => m.output('y', 8).set(m.regArray('ra', 5, 8).at(mk.at(5))), 'ra[5] out of range (length 5)'],
-      [(m, mk) => m.output('y', 8).set(select(m.input('k', 1), [1, 2, 3].map((v) => lit(v, 8)), mk.at(0))), 'select index of 1 bits cannot reach 3 options'],
+      [
+        (m, mk) => {
+          const k = m.input('k', 1);
+          const options = [1, 2, 3].map((v) => lit(v, 8));
+          m.output('y', 8).set(select(k, options, mk.at(0)));
+        },
+        'select index of 1 bits cannot reach 3 options',
+      ],
       [(m, mk) => m.output('y', 8).set(m.input('a', 8).rep(mk.at(0))), 'rep(0): count must be a positive integer'],
     ];
     for (const [f, msg] of cases) {
@@ -513,10 +632,25 @@ describe('name errors', () => {
   it('two signals with one name; a signal against an instance or its pins', () => {
     const Child = defineModule('nm_child', (m) => m.output('y', 4).set(m.input('a', 4)));
     const cases: [(m: ModuleBuilder, mk: Mark, first: Mark) => void, string][] = [
-      [(m, mk, first) => (first.at(m.input('x', 1)), mk.on(() => m.wire('x', 1))), "name collision: 'x' is already declared at"],
-      [(m, mk, first) => (first.at(m.wire('u', 1)), mk.on(() => m.instance('u', Child, undefined))), "name collision: 'u' is already declared at"],
-      [(m, mk, first) => (first.at(m.instance('u', Child, undefined)), mk.on(() => m.reg('u_a', 4))), "name collision: 'u_a' is already declared at"],
-      [(m, mk, first) => (first.at(m.output('mem_rd0', 8)), mk.on(() => m.memory('mem', { width: 8, depth: 2 }).readAsync(lit(0, 1)))), "name collision: 'mem_rd0'"],
+      [
+        (m, mk, first) => (first.at(m.input('x', 1)), mk.on(() => m.wire('x', 1))),
+        "name collision: 'x' is already declared at",
+      ],
+      [
+        (m, mk, first) => (first.at(m.wire('u', 1)), mk.on(() => m.instance('u', Child, undefined))),
+        "name collision: 'u' is already declared at",
+      ],
+      [
+        (m, mk, first) => (first.at(m.instance('u', Child, undefined)), mk.on(() => m.reg('u_a', 4))),
+        "name collision: 'u_a' is already declared at",
+      ],
+      [
+        (m, mk, first) => (
+          first.at(m.output('mem_rd0', 8)),
+          mk.on(() => m.memory('mem', { width: 8, depth: 2 }).readAsync(lit(0, 1)))
+        ),
+        "name collision: 'mem_rd0'",
+      ],
       [(m, mk, first) => (first.at(m.input('clk', 1)), mk.on(() => m.reg('r', 1))), "name collision: 'clk'"],
     ];
     for (const [f, msg] of cases) {
@@ -533,7 +667,11 @@ describe('name errors', () => {
       expectHdlError(() => elab((m) => mk.on(() => m.wire(name, 1))), {
         kind: 'name',
         at: mk,
-        msg: [/^[a-z]+/.test(name) && !name.includes('-') && !name.includes(' ') ? `name '${name}' is a Verilog keyword` : `invalid name '${name}'`],
+        msg: [
+          /^[a-z]+/.test(name) && !name.includes('-') && !name.includes(' ')
+            ? `name '${name}' is a Verilog keyword`
+            : `invalid name '${name}'`,
+        ],
       });
     }
   });
@@ -557,7 +695,9 @@ describe('name errors', () => {
     expectHdlError(() => collectModules(top), {
       kind: 'name',
       at: mk,
-      msg: [/module name collision: 'dup' is generated by test\/hdl\/errors\.test\.ts:\d+ and by test\/hdl\/errors\.test\.ts:\d+/],
+      msg: [
+        /module name collision: 'dup' is generated by test\/hdl\/errors\.test\.ts:\d+ and by test\/hdl\/errors\.test\.ts:\d+/,
+      ],
     });
     // Parameters that print alike: '1-2' and '1_2' both name the module 'p_s1_2'. Different hardware is an
     // error at the second elaboration; the same hardware is one module.
@@ -582,7 +722,11 @@ describe('name errors', () => {
 
   it('clock domain names: reserved default, used twice (registers would share a clock)', () => {
     const mk = new Mark();
-    expectHdlError(() => elab((m) => mk.on(() => m.domain('default'))), { kind: 'name', at: mk, msg: ["clock domain name 'default' is reserved"] });
+    expectHdlError(() => elab((m) => mk.on(() => m.domain('default'))), {
+      kind: 'name',
+      at: mk,
+      msg: ["clock domain name 'default' is reserved"],
+    });
     const mk2 = new Mark();
     expectHdlError(
       () =>
@@ -616,7 +760,11 @@ describe('name errors', () => {
       { kind: 'name', at: mk2, msg: ["fsm 'st' has no state 'c'"] },
     );
     const mk3 = new Mark();
-    expectHdlError(() => elab((m) => m.fsm('st', ['ok', mk3.at('not-ok')])), { kind: 'name', at: mk3, msg: ["invalid name 'ST_NOT-OK'"] });
+    expectHdlError(() => elab((m) => m.fsm('st', ['ok', mk3.at('not-ok')])), {
+      kind: 'name',
+      at: mk3,
+      msg: ["invalid name 'ST_NOT-OK'"],
+    });
   });
 });
 
@@ -665,7 +813,11 @@ describe('context errors', () => {
         elab((m) => {
           mk2.at(leakedOut!).set(m.input('q', 8));
         }),
-      { kind: 'context', at: mk2, msg: [/output 'y' \(uint8\) belongs to module 'err\d+', which is not being elaborated here/] },
+      {
+        kind: 'context',
+        at: mk2,
+        msg: [/output 'y' \(uint8\) belongs to module 'err\d+', which is not being elaborated here/],
+      },
     );
     // Declaring through a builder that has finished elaborating.
     let saved: ModuleBuilder | undefined;
@@ -674,7 +826,11 @@ describe('context errors', () => {
       m.output('y', 1).set(0);
     });
     const mk3 = new Mark();
-    expectHdlError(() => mk3.at(saved!).wire('late', 1), { kind: 'context', at: mk3, msg: ["'late'", 'finished elaborating'] });
+    expectHdlError(() => mk3.at(saved!).wire('late', 1), {
+      kind: 'context',
+      at: mk3,
+      msg: ["'late'", 'finished elaborating'],
+    });
   });
 
   it('if/switch misuse: elseIf after else, else twice, case after default, duplicate case value', () => {
@@ -704,7 +860,14 @@ describe('context errors', () => {
         },
         'case() after default()',
       ],
-      [(m, mk) => m.switch(m.input('c', 2)).case(1, () => {}).case([2, mk.at(1)], () => {}), 'case value 1 already handled at test/hdl/errors.test.ts:'],
+      [
+        (m, mk) =>
+          m
+            .switch(m.input('c', 2))
+            .case(1, () => {})
+            .case([2, mk.at(1)], () => {}),
+        'case value 1 already handled at test/hdl/errors.test.ts:',
+      ],
     ];
     for (const [f, msg] of cases) {
       const mk = new Mark();
@@ -719,9 +882,18 @@ describe('context errors', () => {
       m.output('y', 1).set(r);
     });
     const cases: [(m: ModuleBuilder, mk: Mark) => void, string][] = [
-      [(m, mk) => mk.on(() => m.reg('r', 1, { reset: 1, domain: m.domain('nr', { reset: null }) })), "register 'r' has a reset value but domain 'nr' has no reset"],
-      [(m, mk) => mk.on(() => m.instance('u', Child, undefined, { domain: m.domain('nr', { reset: null }) })), "instance 'u' needs a reset but domain 'nr' has none"],
-      [(m, mk) => mk.on(() => m.instance('u', Child, undefined, { domain: m.domain('n', { resetActiveLow: true }) })), "instance 'u': reset polarity of domain 'n' differs from the child's"],
+      [
+        (m, mk) => mk.on(() => m.reg('r', 1, { reset: 1, domain: m.domain('nr', { reset: null }) })),
+        "register 'r' has a reset value but domain 'nr' has no reset",
+      ],
+      [
+        (m, mk) => mk.on(() => m.instance('u', Child, undefined, { domain: m.domain('nr', { reset: null }) })),
+        "instance 'u' needs a reset but domain 'nr' has none",
+      ],
+      [
+        (m, mk) => mk.on(() => m.instance('u', Child, undefined, { domain: m.domain('n', { resetActiveLow: true }) })),
+        "instance 'u': reset polarity of domain 'n' differs from the child's",
+      ],
     ];
     for (const [f, msg] of cases) {
       const mk = new Mark();
@@ -733,12 +905,27 @@ describe('context errors', () => {
 describe('type and parameter errors', () => {
   it('neg of unsigned, signed indices and shift amounts, fractional constants', () => {
     const cases: [(m: ModuleBuilder, mk: Mark) => void, string][] = [
-      [(m, mk) => m.output('y', 8).set(mk.at(m.input('a', 8)).neg()), "neg() needs a signed operand, got input 'a' (uint8)"],
-      [(m, mk) => m.output('y', 1).set(m.input('a', 8).bit(mk.at(m.input('i', sint(3))))), "bit index must be unsigned, got input 'i' (sint3)"],
-      [(m, mk) => m.output('y', 8).set(m.input('a', 8).shl(mk.at(m.input('n', sint(3))))), "shl: shift amount must be unsigned, got input 'n' (sint3)"],
-      [(m, mk) => m.output('y', 8).set(select(mk.at(m.input('k', sint(2))), [m.input('a', 8)])), "select index must be unsigned, got input 'k' (sint2)"],
+      [
+        (m, mk) => m.output('y', 8).set(mk.at(m.input('a', 8)).neg()),
+        "neg() needs a signed operand, got input 'a' (uint8)",
+      ],
+      [
+        (m, mk) => m.output('y', 1).set(m.input('a', 8).bit(mk.at(m.input('i', sint(3))))),
+        "bit index must be unsigned, got input 'i' (sint3)",
+      ],
+      [
+        (m, mk) => m.output('y', 8).set(m.input('a', 8).shl(mk.at(m.input('n', sint(3))))),
+        "shl: shift amount must be unsigned, got input 'n' (sint3)",
+      ],
+      [
+        (m, mk) => m.output('y', 8).set(select(mk.at(m.input('k', sint(2))), [m.input('a', 8)])),
+        "select index must be unsigned, got input 'k' (sint2)",
+      ],
       [(m, mk) => m.output('y', 8).set(m.input('a', 8).add(mk.at(1.5))), 'add: constant 1.5 is not an integer'],
-      [(m, mk) => m.output('y', 8).set(mux(m.input('s', 1), mk.at(1), 2)), 'mux: at least one operand must be a hardware expression'],
+      [
+        (m, mk) => m.output('y', 8).set(mux(m.input('s', 1), mk.at(1), 2)),
+        'mux: at least one operand must be a hardware expression',
+      ],
     ];
     for (const [f, msg] of cases) {
       const mk = new Mark();
@@ -748,7 +935,11 @@ describe('type and parameter errors', () => {
 
   it('fsm with fewer than two states; too many memory ports; bad widths', () => {
     const mk = new Mark();
-    expectHdlError(() => elab((m) => mk.on(() => m.fsm('st', ['only']))), { kind: 'param', at: mk, msg: ["fsm 'st' needs at least two states"] });
+    expectHdlError(() => elab((m) => mk.on(() => m.fsm('st', ['only']))), {
+      kind: 'param',
+      at: mk,
+      msg: ["fsm 'st' needs at least two states"],
+    });
     const mk2 = new Mark();
     expectHdlError(
       () =>
@@ -761,6 +952,10 @@ describe('type and parameter errors', () => {
       { kind: 'param', at: mk2, msg: ["memory 'mem' has too many ports"] },
     );
     const mk3 = new Mark();
-    expectHdlError(() => uint(mk3.at(0)), { kind: 'width', at: mk3, msg: ['width must be an integer from 1 to 65536, got 0'] });
+    expectHdlError(() => uint(mk3.at(0)), {
+      kind: 'width',
+      at: mk3,
+      msg: ['width must be an integer from 1 to 65536, got 0'],
+    });
   });
 });

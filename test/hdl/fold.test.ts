@@ -34,7 +34,10 @@ describe('constant folding', () => {
     });
     const top = D.elaborate(undefined);
     expectLintClean(top);
-    const out = cycleSim(top, [{ u: 0, s: 0 }, { u: 9, s: 0xf }]);
+    const out = cycleSim(top, [
+      { u: 0, s: 0 },
+      { u: 9, s: 0xf },
+    ]);
     for (const o of out) {
       expect([0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((i) => o[`c${i}`])).toEqual([0n, 1n, 0n, 1n, 0n, 1n, 0n, 1n, 1n, 0n]);
     }

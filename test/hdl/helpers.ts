@@ -84,7 +84,9 @@ export function expectHdlError(f: () => unknown, spec: ErrorSpec): HdlError {
     err = e;
   }
   if (!(err instanceof HdlError)) {
-    throw new Error(`expected an HdlError (${spec.kind}), got ${err === undefined ? 'no error' : String((err as Error).stack ?? err)}`);
+    throw new Error(
+      `expected an HdlError (${spec.kind}), got ${err === undefined ? 'no error' : String((err as Error).stack ?? err)}`,
+    );
   }
   const at = spec.at instanceof Mark ? spec.at.loc : spec.at;
   if (!at) throw new Error('expectHdlError: the mark was never set (the body did not reach the marked line)');

@@ -111,7 +111,9 @@ describe('hierarchy', () => {
     expect(Adder.elaborate({ w: 8, reg: false })).toBe(m1);
     expect(Adder.elaborate({ reg: false, w: 8 })).toBe(m1); // key order does not matter
     expect(Adder.elaborate({ w: 8, reg: true })).not.toBe(m1);
-    const named = defineModule('ignored', (m, p: { n: number }) => m.output('o', p.n).set(0), { name: (p) => `custom_${p.n}x` });
+    const named = defineModule('ignored', (m, p: { n: number }) => m.output('o', p.n).set(0), {
+      name: (p) => `custom_${p.n}x`,
+    });
     expect(named.elaborate({ n: 3 }).name).toBe('custom_3x');
     // Non-scalar parameters are hashed into the name, deterministically.
     const hashed = defineModule('tbl', (m, p: { t: number[] }) => m.output('o', 8).set(p.t[0]));
@@ -121,8 +123,20 @@ describe('hierarchy', () => {
     expect(hashed.nameFor({ t: [2, 1] })).not.toBe(h1);
 
     const top = Top.elaborate();
-    expect(collectModules(top).map((mm) => mm.name)).toEqual(['hier_top', 'stage_8', 'adder_w8_regfalse', 'adder_w16_regtrue', 'bb_add']);
-    expect([...emitDesign(top).keys()]).toEqual(['hier_top.v', 'stage_8.v', 'adder_w8_regfalse.v', 'adder_w16_regtrue.v', 'hier_top.ports.json']);
+    expect(collectModules(top).map((mm) => mm.name)).toEqual([
+      'hier_top',
+      'stage_8',
+      'adder_w8_regfalse',
+      'adder_w16_regtrue',
+      'bb_add',
+    ]);
+    expect([...emitDesign(top).keys()]).toEqual([
+      'hier_top.v',
+      'stage_8.v',
+      'adder_w8_regfalse.v',
+      'adder_w16_regtrue.v',
+      'hier_top.ports.json',
+    ]);
   });
 
   it('simulates: streams through two instances, parameterized adders, black boxes with Verilog parameters', () => {
@@ -131,7 +145,13 @@ describe('hierarchy', () => {
     const rng = new Rng(seed);
     const stim: Vector[] = [];
     for (let n = 0; n < 400; n++) {
-      stim.push({ in_valid: rng.chance(0.6), in_data: rng.bits(8), out_ready: rng.chance(0.5), x: rng.bits(16), y: rng.bits(16) });
+      stim.push({
+        in_valid: rng.chance(0.6),
+        in_data: rng.bits(8),
+        out_ready: rng.chance(0.5),
+        x: rng.bits(16),
+        y: rng.bits(16),
+      });
     }
     const out = cycleSim(top, stim, { extraFiles: [BB_MODEL] });
     const sent: bigint[] = [];
@@ -158,7 +178,9 @@ describe('hierarchy', () => {
 
   it('instances: clk/rst follow the parent, pins are named <instance>_<port>, black boxes get #(...)', () => {
     const t = verilogOf(Top.elaborate());
-    expect(t).toMatch(/  stage_8 s1 \(  \/\/ \S+\n    \.clk +\(clk\),\n    \.rst +\(rst\),\n    \.i_valid +\(s1_i_valid\),/);
+    expect(t).toMatch(
+      /  stage_8 s1 \(  \/\/ \S+\n    \.clk +\(clk\),\n    \.rst +\(rst\),\n    \.i_valid +\(s1_i_valid\),/,
+    );
     expect(t).toMatch(/  bb_add #\(\n    \.W\(8\),\n    \.K\(3\)\n  \) bb8 \(  \/\/ \S+\n    \.clk \(bb8_clk\),/);
     expect(t).toContain('.K(500)');
     expect(t).toMatch(/assign bb8_clk = clk;/);
@@ -227,15 +249,36 @@ describe('bundles', () => {
       },
       expect.objectContaining({ name: 'q', role: 'sink' }),
     ]);
-    expect(j.ports.find((pp) => pp.name === 'q_a_ready')).toEqual({ name: 'q_a_ready', direction: 'output', width: 1, signed: false, interface: 'q', field: 'a.ready' });
-    expect(j.ports.find((pp) => pp.name === 'fire')).toEqual({ name: 'fire', direction: 'output', width: 1, signed: false });
+    expect(j.ports.find((pp) => pp.name === 'q_a_ready')).toEqual({
+      name: 'q_a_ready',
+      direction: 'output',
+      width: 1,
+      signed: false,
+      interface: 'q',
+      field: 'a.ready',
+    });
+    expect(j.ports.find((pp) => pp.name === 'fire')).toEqual({
+      name: 'fire',
+      direction: 'output',
+      width: 1,
+      signed: false,
+    });
     expect(j.clock).toBeUndefined(); // no registers: no clk/rst
 
     const out = cycleSim(top, [
       { q_a_valid: 1, q_a_data: 9, p_a_ready: 1, q_tag: 5, p_b_valid: 1, p_b_data: 3, q_b_ready: 0 },
       { q_a_valid: 0, p_a_ready: 1, q_b_ready: 1 },
     ]);
-    expect(out[0]).toMatchObject({ p_a_valid: 1n, p_a_data: 9n, q_a_ready: 1n, p_tag: 5n, q_b_valid: 1n, q_b_data: 3n, p_b_ready: 0n, fire: 1n });
+    expect(out[0]).toMatchObject({
+      p_a_valid: 1n,
+      p_a_data: 9n,
+      q_a_ready: 1n,
+      p_tag: 5n,
+      q_b_valid: 1n,
+      q_b_data: 3n,
+      p_b_ready: 0n,
+      fire: 1n,
+    });
     expect(out[1]).toMatchObject({ p_a_valid: 0n, fire: 0n, p_b_ready: 1n });
     expectLintClean(top);
   });
@@ -276,9 +319,23 @@ describe('clock domains', () => {
 
   it('emits the sensitivity lists: async active-low, sync active-high, no reset', () => {
     const top = Dom.elaborate();
-    expect(top.ports.map((p) => p.name)).toEqual(['io_clk', 'io_rst_n', 'sy_clk', 'sy_rst', 'nr_clk', 'd', 'o_a', 'o_an', 'o_s', 'o_n', 'o_acc']);
+    expect(top.ports.map((p) => p.name)).toEqual([
+      'io_clk',
+      'io_rst_n',
+      'sy_clk',
+      'sy_rst',
+      'nr_clk',
+      'd',
+      'o_a',
+      'o_an',
+      'o_s',
+      'o_n',
+      'o_acc',
+    ]);
     const t = verilogOf(top);
-    expect(t).toMatch(/always @\(posedge io_clk or negedge io_rst_n\) begin\n    if \(!io_rst_n\) begin\n      a <= 8'd17;/);
+    expect(t).toMatch(
+      /always @\(posedge io_clk or negedge io_rst_n\) begin\n    if \(!io_rst_n\) begin\n      a <= 8'd17;/,
+    );
     expect(t).toMatch(/always @\(posedge io_clk\) begin\n    an <= d;/);
     expect(t).toMatch(/always @\(posedge sy_clk\) begin\n    if \(sy_rst\) begin\n      s <= 8'd34;/);
     expect(t).toMatch(/always @\(posedge nr_clk\) begin\n    n <= d;/);
@@ -289,7 +346,10 @@ describe('clock domains', () => {
   it('simulates: the async reset acts without a clock edge, the sync one at the edge; no-reset registers ignore it', () => {
     const top = Dom.elaborate();
     // No default domain, so cycleSim has no clock of its own: the stimulus drives every clock.
-    const edge = (v: Vector): Vector[] => [{ ...v, io_clk: 0, sy_clk: 0, nr_clk: 0 }, { io_clk: 1, sy_clk: 1, nr_clk: 1 }];
+    const edge = (v: Vector): Vector[] => [
+      { ...v, io_clk: 0, sy_clk: 0, nr_clk: 0 },
+      { io_clk: 1, sy_clk: 1, nr_clk: 1 },
+    ];
     const stim: Vector[] = [
       { io_rst_n: 0, sy_rst: 1, d: 0 }, // 0: resets asserted, no edge yet
       ...edge({ d: 0 }), // 1,2: the edge: sync reset lands

@@ -26,7 +26,10 @@ describe('memory initial contents', () => {
   it('a ROM reads its table', () => {
     const top = Rom.elaborate(undefined);
     expectLintClean(top);
-    const out = cycleSim(top, table.map((_, a) => ({ addr: a })));
+    const out = cycleSim(
+      top,
+      table.map((_, a) => ({ addr: a })),
+    );
     expect(out.map((o) => Number(o.data))).toEqual(table);
   });
 
@@ -50,11 +53,19 @@ describe('memory initial contents', () => {
     const Bad = defineModule('meminit_bad', (m) => {
       mk.on(() => m.memory('rom', { width: 4, depth: 4, init: [1, 2, 16] }));
     });
-    expectHdlError(() => Bad.elaborate(undefined), { kind: 'width', at: mk, msg: ["memory 'rom': init[2] = 16 does not fit in 4 bits"] });
+    expectHdlError(() => Bad.elaborate(undefined), {
+      kind: 'width',
+      at: mk,
+      msg: ["memory 'rom': init[2] = 16 does not fit in 4 bits"],
+    });
     const mk2 = new Mark();
     const Long = defineModule('meminit_long', (m) => {
       mk2.on(() => m.memory('rom', { width: 4, depth: 2, init: [1, 2, 3] }));
     });
-    expectHdlError(() => Long.elaborate(undefined), { kind: 'range', at: mk2, msg: ['3 initial words for a depth of 2'] });
+    expectHdlError(() => Long.elaborate(undefined), {
+      kind: 'range',
+      at: mk2,
+      msg: ['3 initial words for a depth of 2'],
+    });
   });
 });

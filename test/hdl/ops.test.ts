@@ -42,8 +42,18 @@ const popParity = (v: bigint) => {
 const common = (sg: boolean): Op[] => {
   const val = (v: bigint, w: number) => (sg ? S(v, w) : v);
   return [
-    { name: 'add', build: (x) => x.a.add(x.b), ref: (v, w) => U(v.a + v.b, w), type: (w) => ({ width: w, signed: sg }) },
-    { name: 'sub', build: (x) => x.a.sub(x.b), ref: (v, w) => U(v.a - v.b, w), type: (w) => ({ width: w, signed: sg }) },
+    {
+      name: 'add',
+      build: (x) => x.a.add(x.b),
+      ref: (v, w) => U(v.a + v.b, w),
+      type: (w) => ({ width: w, signed: sg }),
+    },
+    {
+      name: 'sub',
+      build: (x) => x.a.sub(x.b),
+      ref: (v, w) => U(v.a - v.b, w),
+      type: (w) => ({ width: w, signed: sg }),
+    },
     { name: 'inc', when: (w) => !sg || w > 1, build: (x) => x.a.inc(), ref: (v, w) => U(v.a + 1n, w) },
     { name: 'dec', when: (w) => !sg || w > 1, build: (x) => x.a.dec(), ref: (v, w) => U(v.a - 1n, w) },
     { name: 'addk', when: (w) => w > 2, build: (x) => x.a.add(3), ref: (v, w) => U(v.a + 3n, w) },
@@ -118,9 +128,24 @@ const common = (sg: boolean): Op[] => {
       ref: (v, w) => U(val(v.a, w) >> BigInt(w - 1), w),
     },
     { name: 'shl0', build: (x) => x.a.shl(0), ref: (v) => v.a },
-    { name: 'shlv', build: (x) => x.a.shl(x.sh), ref: (v, w) => U(v.a << v.sh, w), type: (w) => ({ width: w, signed: sg }) },
-    { name: 'shrv', build: (x) => x.a.shr(x.sh), ref: (v, w) => U(val(v.a, w) >> v.sh, w), type: (w) => ({ width: w, signed: sg }) },
-    { name: 'bitk', build: (x, w) => x.a.bit(Math.floor(w / 2)), ref: (v, w) => (v.a >> BigInt(Math.floor(w / 2))) & 1n, type: () => uint(1) },
+    {
+      name: 'shlv',
+      build: (x) => x.a.shl(x.sh),
+      ref: (v, w) => U(v.a << v.sh, w),
+      type: (w) => ({ width: w, signed: sg }),
+    },
+    {
+      name: 'shrv',
+      build: (x) => x.a.shr(x.sh),
+      ref: (v, w) => U(val(v.a, w) >> v.sh, w),
+      type: (w) => ({ width: w, signed: sg }),
+    },
+    {
+      name: 'bitk',
+      build: (x, w) => x.a.bit(Math.floor(w / 2)),
+      ref: (v, w) => (v.a >> BigInt(Math.floor(w / 2))) & 1n,
+      type: () => uint(1),
+    },
     { name: 'bitv', build: (x) => x.a.bit(x.idx), ref: (v) => (v.a >> v.idx) & 1n, type: () => uint(1) },
     {
       name: 'bits',
@@ -153,7 +178,12 @@ const common = (sg: boolean): Op[] => {
     },
     { name: 'assigned', build: (x) => x.a.asSigned(), ref: (v) => v.a, type: (w) => sint(w) },
     { name: 'asunsigned', build: (x) => x.a.asUnsigned(), ref: (v) => v.a, type: (w) => uint(w) },
-    { name: 'mux2', build: (x) => x.sel.select(x.a, x.b), ref: (v) => (v.sel ? v.a : v.b), type: (w) => ({ width: w, signed: sg }) },
+    {
+      name: 'mux2',
+      build: (x) => x.sel.select(x.a, x.b),
+      ref: (v) => (v.sel ? v.a : v.b),
+      type: (w) => ({ width: w, signed: sg }),
+    },
     { name: 'muxk', build: (x) => mux(x.sel, 0, x.a), ref: (v) => (v.sel ? 0n : v.a) },
     {
       name: 'sel3', // 3 options on a 2-bit index: index 3 gives the last option
@@ -166,24 +196,51 @@ const common = (sg: boolean): Op[] => {
       build: (x) => select(x.k, [x.b, x.a], 0),
       ref: (v) => [v.b, v.a, 0n, 0n][Number(v.k)],
     },
-    { name: 'sel4', build: (x) => select(x.k, [x.a, x.b, x.a.not(), 0]), ref: (v, w) => [v.a, v.b, U(~v.a, w), 0n][Number(v.k)] },
+    {
+      name: 'sel4',
+      build: (x) => select(x.k, [x.a, x.b, x.a.not(), 0]),
+      ref: (v, w) => [v.a, v.b, U(~v.a, w), 0n][Number(v.k)],
+    },
     // Compositions where Verilog's context-dependent sizing and signedness could differ from the DSL's rules.
-    { name: 'addshr', when: (w) => w > 1, build: (x) => x.a.add(x.b).shr(1), ref: (v, w) => U(val(U(v.a + v.b, w), w) >> 1n, w) },
+    {
+      name: 'addshr',
+      when: (w) => w > 1,
+      build: (x) => x.a.add(x.b).shr(1),
+      ref: (v, w) => U(val(U(v.a + v.b, w), w) >> 1n, w),
+    },
     { name: 'addlt', build: (x) => x.a.add(x.b).lt(x.b), ref: (v, w) => b2n(val(U(v.a + v.b, w), w) < val(v.b, w)) },
     { name: 'notmul', build: (x) => x.a.not().mul(x.b), ref: (v, w) => U(val(U(~v.a, w), w) * val(v.b, w), 2 * w) },
     { name: 'addorr', build: (x) => x.a.add(x.b).orR(), ref: (v, w) => b2n(U(v.a + v.b, w) !== 0n) },
     { name: 'addbit', build: (x) => x.a.add(x.b).msb(), ref: (v, w) => U(v.a + v.b, w) >> BigInt(w - 1) },
     { name: 'addzext', build: (x, w) => x.a.add(x.b).zext(w + 1), ref: (v, w) => U(v.a + v.b, w) },
-    { name: 'sextlt', build: (x, w) => x.a.sext(w + 8).lt(x.b.sext(w + 8)), ref: (v, w) => cmpLt(S(v.a, w), S(v.b, w), w + 8, sg) },
+    {
+      name: 'sextlt',
+      build: (x, w) => x.a.sext(w + 8).lt(x.b.sext(w + 8)),
+      ref: (v, w) => cmpLt(S(v.a, w), S(v.b, w), w + 8, sg),
+    },
     { name: 'bit0lt', build: (x) => x.a.bit(0).lt(x.b.bit(0)), ref: (v) => b2n((v.a & 1n) < (v.b & 1n)) },
     { name: 'fulllt', build: (x, w) => x.a.bits(w - 1, 0).lt(x.b.bits(w - 1, 0)), ref: (v) => b2n(v.a < v.b) },
     { name: 'unslt', build: (x) => x.a.asUnsigned().lt(x.b.asUnsigned()), ref: (v) => b2n(v.a < v.b) },
     { name: 'zextlt', build: (x, w) => x.a.zext(w + 1).lt(x.b.zext(w + 1)), ref: (v) => b2n(v.a < v.b) },
     { name: 'catlt', build: (x) => cat(x.a).lt(cat(x.b)), ref: (v) => b2n(v.a < v.b) },
     { name: 'trunclt', build: (x, w) => x.a.trunc(w).lt(x.b.trunc(w)), ref: (v) => b2n(v.a < v.b) },
-    { name: 'sextshr', build: (x, w) => x.a.sext(w + 4).shr(x.sh), ref: (v, w) => U((sg ? S(v.a, w) : U(S(v.a, w), w + 4)) >> v.sh, w + 4) },
-    { name: 'muxsh', when: (w) => w > 1, build: (x) => x.sel.select(x.a, x.b).shr(1), ref: (v, w) => U(val(v.sel ? v.a : v.b, w) >> 1n, w) },
-    { name: 'selshr', when: (w) => w > 1, build: (x) => select(x.k, [x.a, x.b]).shr(1), ref: (v, w) => U(val(v.k === 0n ? v.a : v.b, w) >> 1n, w) },
+    {
+      name: 'sextshr',
+      build: (x, w) => x.a.sext(w + 4).shr(x.sh),
+      ref: (v, w) => U((sg ? S(v.a, w) : U(S(v.a, w), w + 4)) >> v.sh, w + 4),
+    },
+    {
+      name: 'muxsh',
+      when: (w) => w > 1,
+      build: (x) => x.sel.select(x.a, x.b).shr(1),
+      ref: (v, w) => U(val(v.sel ? v.a : v.b, w) >> 1n, w),
+    },
+    {
+      name: 'selshr',
+      when: (w) => w > 1,
+      build: (x) => select(x.k, [x.a, x.b]).shr(1),
+      ref: (v, w) => U(val(v.k === 0n ? v.a : v.b, w) >> 1n, w),
+    },
   ];
 };
 
@@ -257,7 +314,9 @@ describe('operators, simulated against BigInt references', () => {
             const got = o[`y_${op.name}`];
             const want = op.ref(v, w);
             if (got !== want && fails.length < 20) {
-              fails.push(`${op.name}: a=0x${v.a.toString(16)} b=0x${v.b.toString(16)} c=${v.c} sel=${v.sel} sh=${v.sh} idx=${v.idx} k=${v.k}: got 0x${got.toString(16)}, want 0x${want.toString(16)}`);
+              fails.push(
+                `${op.name}: a=0x${v.a.toString(16)} b=0x${v.b.toString(16)} c=${v.c} sel=${v.sel} sh=${v.sh} idx=${v.idx} k=${v.k}: got 0x${got.toString(16)}, want 0x${want.toString(16)}`,
+              );
             }
           }
         });
@@ -281,7 +340,11 @@ describe('constants', () => {
   const rng = new Rng(77);
   for (const w of [1, 2, 7, 8, 31, 32, 33, 63, 64, 65, 100, 128, 200]) {
     cases.push({ w, signed: false, v: 0n }, { w, signed: false, v: mask(w) }, { w, signed: false, v: rng.bits(w) });
-    cases.push({ w, signed: true, v: -(1n << BigInt(w - 1)) }, { w, signed: true, v: -1n }, { w, signed: true, v: S(rng.bits(w), w) });
+    cases.push(
+      { w, signed: true, v: -(1n << BigInt(w - 1)) },
+      { w, signed: true, v: -1n },
+      { w, signed: true, v: S(rng.bits(w), w) },
+    );
     if (w > 1) cases.push({ w, signed: true, v: (1n << BigInt(w - 1)) - 1n });
   }
 
@@ -335,12 +398,16 @@ describe('constants', () => {
 describe('dynamic bit index', () => {
   it('reads every bit of a non-power-of-two vector', () => {
     for (const w of [2, 5, 12]) {
-      const top = defineModule('dynbit', (m) => {
-        const a = m.input('a', w);
-        const i = m.input('ix', log2ceil(w));
-        m.output('y', 1).set(a.bit(i));
-        m.output('z', 1).set(a.not().bit(i)); // index into an expression (hoisted)
-      }, { name: () => `dynbit_${w}` }).elaborate();
+      const top = defineModule(
+        'dynbit',
+        (m) => {
+          const a = m.input('a', w);
+          const i = m.input('ix', log2ceil(w));
+          m.output('y', 1).set(a.bit(i));
+          m.output('z', 1).set(a.not().bit(i)); // index into an expression (hoisted)
+        },
+        { name: () => `dynbit_${w}` },
+      ).elaborate();
       const rng = new Rng(w);
       const stim = Array.from({ length: 40 }, () => ({ a: rng.bits(w), ix: BigInt(rng.int(w)) }));
       cycleSim(top, stim).forEach((o, n) => {
@@ -381,7 +448,8 @@ describe('expression DAGs', () => {
       expect(o.r).toBe((bigv >> 8n) & 0xfn);
       expect(o.s).toBe(U(S(U(bigv + sb, 16), 16) >> 1n, 16)); // wraps at 16 bits, then shifts arithmetically
       let acc = a;
-      for (let i = 0; i < 200; i++) acc = i % 3 === 0 ? U(acc + BigInt(i), 16) : i % 3 === 1 ? acc ^ b : U(acc - 1n, 16);
+      for (let i = 0; i < 200; i++)
+        acc = i % 3 === 0 ? U(acc + BigInt(i), 16) : i % 3 === 1 ? acc ^ b : U(acc - 1n, 16);
       expect(o.chain).toBe(acc);
     });
     expectLintClean(top);

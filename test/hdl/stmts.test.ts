@@ -122,7 +122,7 @@ describe('combinational statements', () => {
     const v = verilogOf(top);
     expect(v).toMatch(/assign sum = p \+ q;/);
     expect(v).toMatch(/output reg  \[7:0\] +w_if,/);
-    expect(v).toContain('dflt = 8\'d119;  // default, test/hdl/stmts.test.ts:');
+    expect(v).toContain("dflt = 8'd119;  // default, test/hdl/stmts.test.ts:");
   });
 });
 
@@ -188,11 +188,26 @@ describe('registers', () => {
     const top = Regs.elaborate();
     const { seed, replay } = testSeed(202, FILE);
     const rng = new Rng(seed);
-    const stim: Vector[] = Array.from({ length: 300 }, () => ({ d: rng.bits(8), en: rng.bits(1), x: rng.bits(1), c: rng.bits(2) }));
+    const stim: Vector[] = Array.from({ length: 300 }, () => ({
+      d: rng.bits(8),
+      en: rng.bits(1),
+      x: rng.bits(1),
+      c: rng.bits(2),
+    }));
     const out = cycleSim(top, stim);
     // After the two reset cycles (inputs all 0 during reset): registers with reset hold their reset value;
     // registers without reset have loaded from the zero inputs (r_nr = ~0; r_en_nr kept its X: en was 0).
-    const st = { r_rst: 0x5an, r_nr: 0xffn, r_en: 3n, r_en_nr: -1n, r_hold: 0n, r_last: 0n, r_sw: 9n, r_s: U(-2n, 8), cnt: 0n };
+    const st = {
+      r_rst: 0x5an,
+      r_nr: 0xffn,
+      r_en: 3n,
+      r_en_nr: -1n,
+      r_hold: 0n,
+      r_last: 0n,
+      r_sw: 9n,
+      r_s: U(-2n, 8),
+      cnt: 0n,
+    };
     out.forEach((o, n) => {
       const ctx = `cycle ${n} (${replay})`;
       for (const [k, v] of Object.entries(st)) expect(o[`o_${k}`], `${k} ${ctx}`).toBe(v);
@@ -226,7 +241,9 @@ describe('registers', () => {
     expect(v).toMatch(/module regs \(\n  input  wire +clk, +\/\/ .*\n  input  wire +rst, /); // clk, rst first
     expect(v).toMatch(/always @\(posedge clk\) begin\n    if \(rst\) begin\n      r_rst <= 8'd90;/);
     expect(v).toMatch(/always @\(posedge clk\) begin\n    r_nr <= ~d;/);
-    expect(v).toMatch(/if \(rst\) begin\n      r_en <= 8'd3;\n    end else begin\n      if \(en\) begin\n        r_en <= d;/);
+    expect(v).toMatch(
+      /if \(rst\) begin\n      r_en <= 8'd3;\n    end else begin\n      if \(en\) begin\n        r_en <= d;/,
+    );
     expect(v).toContain("r_s <= 8'shFE;");
   });
 });
@@ -258,7 +275,12 @@ describe('register and wire arrays', () => {
     const top = Arrays.elaborate();
     const { seed, replay } = testSeed(303, FILE);
     const rng = new Rng(seed);
-    const stim: Vector[] = Array.from({ length: 300 }, () => ({ we: rng.bits(1), widx: rng.bits(3), ridx: rng.bits(3), d: rng.bits(8) }));
+    const stim: Vector[] = Array.from({ length: 300 }, () => ({
+      we: rng.bits(1),
+      widx: rng.bits(3),
+      ridx: rng.bits(3),
+      d: rng.bits(8),
+    }));
     const out = cycleSim(top, stim);
     const ra = new Array<bigint>(N).fill(0n);
     out.forEach((o, n) => {

@@ -45,12 +45,22 @@ describe('memories', () => {
       const we = rng.bits(1);
       const we2 = rng.chance(0.3);
       if (we && we2 && aaddr === waddr) aaddr = (aaddr + 1) % 16; // two writes to one address: undefined
-      stim.push({ we, waddr, wdata: rng.bits(32), strb: rng.bits(4), raddr: rng.int(16), ren: rng.bits(1), aaddr, we2 });
+      stim.push({
+        we,
+        waddr,
+        wdata: rng.bits(32),
+        strb: rng.bits(4),
+        raddr: rng.int(16),
+        ren: rng.bits(1),
+        aaddr,
+        we2,
+      });
     }
     const out = cycleSim(top, stim);
 
     const ram: bigint[][] = Array.from({ length: 16 }, () => [X, X, X, X]); // bytes, X unknown
-    const word = (a: number) => (ram[a].some((b) => b === X) ? X : ram[a].reduce((w, b, i) => w | (b << BigInt(8 * i)), 0n));
+    const word = (a: number) =>
+      ram[a].some((b) => b === X) ? X : ram[a].reduce((w, b, i) => w | (b << BigInt(8 * i)), 0n);
     const dp: bigint[] = new Array(10).fill(X);
     // During the two reset cycles all inputs are 0: ren = 0 keeps q_sync unknown, q_sync2 reads ram[0] (X).
     let qSync = X;
@@ -83,7 +93,9 @@ describe('memories', () => {
     const t = verilogOf(top);
     expect(t).toContain('reg [31:0] ram [0:15];');
     expect(t).toContain('reg [7:0] dp [0:9];');
-    expect(t).toMatch(/always @\(posedge clk\) begin  \/\/ \S+\n    if \(we\) begin\n      if \(strb\[0\]\) ram\[waddr\]\[7:0\] <= wdata\[7:0\];/);
+    expect(t).toMatch(
+      /always @\(posedge clk\) begin  \/\/ \S+\n    if \(we\) begin\n      if \(strb\[0\]\) ram\[waddr\]\[7:0\] <= wdata\[7:0\];/,
+    );
     expect(t).toMatch(/always @\(posedge clk\) begin  \/\/ \S+\n    if \(ren\) ram_rd0 <= ram\[raddr\];/);
     expect(t).toMatch(/assign ram_rd1 = ram\[aaddr\];/);
     expect(t).toMatch(/always @\(posedge clk\) begin  \/\/ \S+\n    ram_rd2 <= ram\[aaddr\];/);
@@ -140,7 +152,10 @@ describe('fsm helper', () => {
       expect(o.at_done, ctx).toBe(st === 3 ? 1n : 0n);
       const { start, stop } = stim[c];
       if (st === 0) {
-        if (start) (st = 1), (n = 0n);
+        if (start) {
+          st = 1;
+          n = 0n;
+        }
       } else if (st === 1) {
         const n0 = n;
         n = U(n + 1n, 4);

@@ -142,7 +142,10 @@ describe('RoundRobinArbiter', () => {
       }
       // And nobody waits forever: the last requests started well before the end were served.
       for (const s of r.starts.filter((x) => x.c < 2000)) {
-        expect(r.acks.some((a) => a.c >= s.c && a.i === s.i), `requester ${s.i} from cycle ${s.c} starved; ${r.replay}`).toBe(true);
+        expect(
+          r.acks.some((a) => a.c >= s.c && a.i === s.i),
+          `requester ${s.i} from cycle ${s.c} starved; ${r.replay}`,
+        ).toBe(true);
       }
     });
 

@@ -131,7 +131,9 @@ describe('CreditCounter', () => {
 
   it('names modules by parameters', () => {
     expect(CreditCounter.nameFor({ max: 32 })).toBe('credits_max32');
-    expect(CreditCounter.nameFor({ max: 100, init: 0, maxTake: 8, maxGive: 16 })).toBe('credits_max100_init0_take8_give16');
+    expect(CreditCounter.nameFor({ max: 100, init: 0, maxTake: 8, maxGive: 16 })).toBe(
+      'credits_max100_init0_take8_give16',
+    );
   });
 
   it('lints clean and synthesizes without latches', () => {
@@ -145,7 +147,9 @@ describe('CreditCounter', () => {
 
 describe('counter parameter errors', () => {
   it("are reported at the designer's line", () => {
-    expect(() => CreditCounter.elaborate({ max: 4, maxTake: 5 })).toThrow(/test\/lib\/counter\.test\.ts:\d+: .*maxTake/);
+    expect(() => CreditCounter.elaborate({ max: 4, maxTake: 5 })).toThrow(
+      /test\/lib\/counter\.test\.ts:\d+: .*maxTake/,
+    );
     expect(() => OccupancyCounter.elaborate({ max: 4, atLeast: 5 })).toThrow(/counter\.test\.ts:\d+: .*atLeast/);
     const Bad = defineModule('bad_counter_use', (m) => {
       const en = m.input('en', 2);

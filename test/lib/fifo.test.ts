@@ -18,7 +18,11 @@ describe('Fifo', () => {
       const rng = new Rng(seed);
       const stim: Vector[] = [];
       for (let c = 0; c < 600; c++) {
-        stim.push({ enq_valid: rng.chance(0.6), enq_data: rng.bits(width), deq_ready: rng.chance(c < 300 ? 0.4 : 0.8) });
+        stim.push({
+          enq_valid: rng.chance(0.6),
+          enq_data: rng.bits(width),
+          deq_ready: rng.chance(c < 300 ? 0.4 : 0.8),
+        });
       }
       const out = cycleSim(Fifo.elaborate({ width, depth }), stim);
       const model: bigint[] = [];
@@ -50,7 +54,11 @@ describe('Fifo', () => {
   }
 
   it('lints clean (several shapes) and synthesizes without latches', () => {
-    for (const p of [{ width: 8, depth: 16 }, { width: 33, depth: 5, almostFull: 4 }, { width: 1, depth: 1 }]) {
+    for (const p of [
+      { width: 8, depth: 16 },
+      { width: 33, depth: 5, almostFull: 4 },
+      { width: 1, depth: 1 },
+    ]) {
       expect(lint(Fifo.elaborate(p)), JSON.stringify(p)).toBe('');
     }
     const s = synthClean(Fifo.elaborate({ width: 32, depth: 32 }));
@@ -84,7 +92,10 @@ describe('BramFifo', () => {
   it('is one module whether a default is spelled out or not', () => {
     expect(BramFifo.elaborate({ width: 8, depth: 16, outReg: true })).toBe(BramFifo.elaborate({ width: 8, depth: 16 }));
     const Top = defineModule('two_fifos', (m) => {
-      for (const [name, p] of [['a', { width: 8, depth: 16 }], ['b', { width: 8, depth: 16, outReg: true }]] as const) {
+      for (const [name, p] of [
+        ['a', { width: 8, depth: 16 }],
+        ['b', { width: 8, depth: 16, outReg: true }],
+      ] as const) {
         const f = m.instance(name, BramFifo, p);
         f.io.enq.valid.set(0);
         f.io.enq.data.set(0);
@@ -96,11 +107,17 @@ describe('BramFifo', () => {
 
   it('names modules by parameters', () => {
     expect(BramFifo.nameFor({ width: 32, depth: 512 })).toBe('fifo_bram_w32_d512');
-    expect(BramFifo.nameFor({ width: 8, depth: 16, almostFull: 12, outReg: false })).toBe('fifo_bram_w8_d16_af12_direct');
+    expect(BramFifo.nameFor({ width: 8, depth: 16, almostFull: 12, outReg: false })).toBe(
+      'fifo_bram_w8_d16_af12_direct',
+    );
   });
 
   it('lints clean (several shapes) and synthesizes to block RAM without latches', () => {
-    for (const p of [{ width: 8, depth: 5, almostFull: 4 }, { width: 8, depth: 16, outReg: false }, { width: 1, depth: 1 }]) {
+    for (const p of [
+      { width: 8, depth: 5, almostFull: 4 },
+      { width: 8, depth: 16, outReg: false },
+      { width: 1, depth: 1 },
+    ]) {
       expect(lint(BramFifo.elaborate(p)), JSON.stringify(p)).toBe('');
     }
     const mod = BramFifo.elaborate({ width: 32, depth: 512 });

@@ -18,13 +18,16 @@ function vectors(width: number, n: number, rng: Rng): bigint[] {
     if (kind === 0) out.push(rng.bits(width));
     else if (kind === 1) out.push(1n << BigInt(rng.int(width)));
     else if (kind === 2) out.push(rng.bits(width) & rng.bits(width) & rng.bits(width));
-    else out.push((rng.bits(width) | 1n) << BigInt(rng.int(width)) & all); // a low boundary at a random place
+    else out.push(((rng.bits(width) | 1n) << BigInt(rng.int(width))) & all); // a low boundary at a random place
   }
   return out;
 }
 
 function check(width: number, vecs: bigint[], replay: string): void {
-  const out = cycleSim(PriorityEncoder.elaborate({ width }), vecs.map((v) => ({ in: v })));
+  const out = cycleSim(
+    PriorityEncoder.elaborate({ width }),
+    vecs.map((v) => ({ in: v })),
+  );
   out.forEach((o, k) => {
     const v = vecs[k];
     const ctx = `in=0x${v.toString(16)} (w${width}); ${replay}`;
@@ -92,7 +95,7 @@ describe('priority helpers inside a module', () => {
       out.forEach((o, k) => {
         const v = BigInt(stim[k].vec as bigint);
         const ctx = `vec=0x${v.toString(16)}; ${replay}`;
-        const thermo = v ? all & ~((lowest(v)) - 1n) : 0n;
+        const thermo = v ? all & ~(lowest(v) - 1n) : 0n;
         expect(o.thermo, ctx).toBe(thermo);
         expect(o.low, ctx).toBe(lowest(v ^ 1n));
         // oneHotIndex ORs the indices of the set bits.

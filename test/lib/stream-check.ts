@@ -143,7 +143,9 @@ export function runStreamTest(o: StreamTestOptions): number {
     }
   });
   expect(contCycles, replay).toBeGreaterThan(50);
-  expect(contFires, `beats in ${contCycles} cycles of continuous flow; ${replay}`).toBeGreaterThanOrEqual(Math.floor(rate * contCycles) - 1);
+  expect(contFires, `beats in ${contCycles} cycles of continuous flow; ${replay}`).toBeGreaterThanOrEqual(
+    Math.floor(rate * contCycles) - 1,
+  );
   expect(delivered.length, `not everything accepted was delivered; ${replay}`).toBe(accepted.length);
   return delivered.length;
 }

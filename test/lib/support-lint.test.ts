@@ -6,9 +6,15 @@ const v = (top: string, text: string) => ({ top, files: new Map([[`${top}.v`, te
 
 describe('support-lint helpers', () => {
   it('lint reports a Verilator warning, and passes clean code', () => {
-    const bad = v('bad_width', 'module bad_width(input wire [3:0] a, output wire [1:0] y);\n  assign y = a;\nendmodule\n');
+    const bad = v(
+      'bad_width',
+      'module bad_width(input wire [3:0] a, output wire [1:0] y);\n  assign y = a;\nendmodule\n',
+    );
     expect(lint(bad)).toMatch(/%Warning-WIDTH/);
-    const good = v('good_width', 'module good_width(input wire [1:0] a, output wire [1:0] y);\n  assign y = a;\nendmodule\n');
+    const good = v(
+      'good_width',
+      'module good_width(input wire [1:0] a, output wire [1:0] y);\n  assign y = a;\nendmodule\n',
+    );
     expect(lint(good)).toBe('');
   });
 

@@ -85,7 +85,9 @@ export function synth(design: Design): SynthResult {
       ...log.split('\n').filter((l) => /^\s*Latch inferred/.test(l)),
       ...Object.keys(cells).filter((k) => /^(LD[CP]E?|\$_?DLATCH.*|\$dlatch.*|\$adlatch.*)$/i.test(k)),
     ];
-    const problemsMatch = /Found and reported (\d+) problems/.exec(fs.readFileSync(path.join(dir, 'check.txt'), 'utf8'));
+    const problemsMatch = /Found and reported (\d+) problems/.exec(
+      fs.readFileSync(path.join(dir, 'check.txt'), 'utf8'),
+    );
     const luts = count(/^(LUT[1-6]|INV)$/);
     const ffs = count(/^FD[RSCP]E$/);
     const other = Object.entries(cells)
@@ -121,7 +123,9 @@ export function lutDepth(design: Design): number {
     ].join('; ');
     const r = run('yosys', ['-q', '-p', script], dir);
     if (!r.ok) throw new Error(`yosys failed for ${top}:\n${r.out}`);
-    const m = /Longest topological path in \S+ \(length=(\d+)\)/.exec(fs.readFileSync(path.join(dir, 'ltp.txt'), 'utf8'));
+    const m = /Longest topological path in \S+ \(length=(\d+)\)/.exec(
+      fs.readFileSync(path.join(dir, 'ltp.txt'), 'utf8'),
+    );
     if (!m) throw new Error(`no ltp result for ${top}`);
     return Number(m[1]);
   } finally {

@@ -1,7 +1,16 @@
 // The build side of the simulator: cache hits, rebuild on change, concurrent builds from
 // several processes, error reporting, port-description validation, waveform output.
 import { execFile } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -67,9 +76,12 @@ describe('build cache', () => {
   test('two processes building the same new design at once: one builds, both load it', async () => {
     const ports = variant('concurrent');
     const worker = resolve(import.meta.dirname, 'build-worker.ts');
-    const one = () => run(process.execPath, ['--import', 'tsx', worker, ports], { cwd: resolve(import.meta.dirname, '..', '..') });
+    const one = () =>
+      run(process.execPath, ['--import', 'tsx', worker, ports], { cwd: resolve(import.meta.dirname, '..', '..') });
     const outs = await Promise.all([one(), one()]);
-    const results = outs.map((o) => JSON.parse(o.stdout.trim().split('\n').pop()!) as { built: boolean; dir: string; cycle: number });
+    const results = outs.map(
+      (o) => JSON.parse(o.stdout.trim().split('\n').pop()!) as { built: boolean; dir: string; cycle: number },
+    );
     builtDirs.push(results[0].dir);
     expect(results.map((r) => r.built).sort()).toEqual([false, true]);
     expect(results[0].dir).toBe(results[1].dir);
@@ -78,7 +90,9 @@ describe('build cache', () => {
 
   test('Verilator errors are reported with its message', () => {
     const ports = variant('broken', (c) => c.replace('assign rx_ready = !full;', 'assign rx_ready = !full'));
-    expect(() => Sim.load({ ports, quiet: true })).toThrow(/verilating loopback_w64 failed[\s\S]*%Error: .*loopback_core\.v:\d+/);
+    expect(() => Sim.load({ ports, quiet: true })).toThrow(
+      /verilating loopback_w64 failed[\s\S]*%Error: .*loopback_core\.v:\d+/,
+    );
   });
 });
 
@@ -88,6 +102,7 @@ describe('port description', () => {
     expect(p.sinks.map((s) => [s.name, s.dataWidth, s.lanes, s.fields.hdr])).toEqual([['rx', 64, 2, 'rx_hdr']]);
     expect(p.sources.map((s) => [s.name, s.fields.ready])).toEqual([['tx', 'tx_ready']]);
 
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a ports.json edited into malformed shapes
     const bad = (edit: (j: any) => void, msg: RegExp) => {
       const j = JSON.parse(readFileSync(LOOPBACK_W64, 'utf8'));
       edit(j);
@@ -95,7 +110,10 @@ describe('port description', () => {
       writeFileSync(f, JSON.stringify(j));
       expect(() => loadPorts(f)).toThrow(msg);
     };
-    bad((j) => (j.ports.find((p: any) => p.name === 'tx_keep').width = 3), /keep port tx_keep must be a 2-bit output/);
+    bad(
+      (j) => (j.ports.find((p: { name: string }) => p.name === 'tx_keep').width = 3),
+      /keep port tx_keep must be a 2-bit output/,
+    );
     bad((j) => delete j.interfaces[0].fields.sop, /interface rx: field sop missing/);
     bad((j) => (j.interfaces[1].fields.valid = 'nope'), /no port named nope/);
     bad((j) => (j.interfaces[0].params.dataWidth = 48), /dataWidth/);

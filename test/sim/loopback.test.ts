@@ -38,7 +38,10 @@ describe.each([
     withSeed(FILE, name, testSeed(), (seed) => {
       const rand = prng(seed);
       const sim = load(ports, { seed, rxIdle: 0.3, txBackpressure: 0.4 });
-      const lengths = [...Array.from({ length: 65 }, (_, i) => i), ...Array.from({ length: 135 }, () => Math.floor(rand() * 65))];
+      const lengths = [
+        ...Array.from({ length: 65 }, (_, i) => i),
+        ...Array.from({ length: 135 }, () => Math.floor(rand() * 65)),
+      ];
       const sent = lengths.map((n) => randomTlp(rand, n));
       const got: RawTlp[] = [];
       // Feed in batches while collecting, as a test bench would.
@@ -189,7 +192,10 @@ describe.each([
     sim.run({ cycles: 1 });
     expect(sim.peek('magic_out')).toBe(big + 1n);
     sim.poke('magic_in', (1n << 100n) - 1n);
-    expect(sim.run({ until: { signal: 'magic_out', equals: 0n }, maxCycles: 5 })).toEqual({ reason: 'until', cycles: 1 });
+    expect(sim.run({ until: { signal: 'magic_out', equals: 0n }, maxCycles: 5 })).toEqual({
+      reason: 'until',
+      cycles: 1,
+    });
     sim.poke('mode', 3);
     expect(sim.peek('mode')).toBe(3n);
     sim.poke('mode', 0);
@@ -230,7 +236,9 @@ describe.each([
     sim.poke('mode', 2);
     sim.reset();
     sim.send(randomTlp(rand, 3));
-    expect(() => sim.run({ untilTx: 1, maxCycles: 100 })).toThrow(W === 64 ? /keep=0x2 on a beat without eop/ : /keep=0x6 is not contiguous/);
+    expect(() => sim.run({ untilTx: 1, maxCycles: 100 })).toThrow(
+      W === 64 ? /keep=0x2 on a beat without eop/ : /keep=0x6 is not contiguous/,
+    );
     sim.takeTx(); // a TLP that completed despite the error is still delivered: discard it
 
     // A header whose Length disagrees with the payload is flagged on the way back.
@@ -262,7 +270,8 @@ describe.each([
       const rand = prng(seed);
       const sim = load(ports, { seed, rxIdle: 0.2, txBackpressure: 0.3 });
       for (let round = 0; round < 5; round++) {
-        for (let i = 0; i < 20; i++) sim.send(randomTlp(rand, Math.floor(rand() * 65)), sim.cycle + Math.floor(rand() * 100));
+        for (let i = 0; i < 20; i++)
+          sim.send(randomTlp(rand, Math.floor(rand() * 65)), sim.cycle + Math.floor(rand() * 100));
         sim.run({ cycles: 300 + Math.floor(rand() * 300) });
         if (round === 2) {
           sim.setTxBackpressure(0.8);

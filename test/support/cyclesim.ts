@@ -58,7 +58,7 @@ export function cycleSim(top: HwModule, stimulus: Vector[], opts: CycleSimOption
 
     const n = rows.length;
     const tb: string[] = ['`timescale 1ns/1ps', 'module tb;'];
-    if (clk) tb.push('  reg clk = 1\'b0;');
+    if (clk) tb.push("  reg clk = 1'b0;");
     for (const c of cols) tb.push(`  reg [${c.width - 1}:0] ${c.name};`);
     for (const o of outs) tb.push(`  wire [${o.width - 1}:0] ${o.name};`);
     tb.push(`  reg [${total - 1}:0] stim [0:${n - 1}];`);
@@ -71,9 +71,10 @@ export function cycleSim(top: HwModule, stimulus: Vector[], opts: CycleSimOption
     tb.push(`    for (i = 0; i < ${n}; i = i + 1) begin`);
     if (cols.length) tb.push(`      {${cols.map((c) => c.name).join(', ')}} = stim[i];`);
     tb.push('      #1;');
-    if (outs.length) tb.push(`      $fwrite(f, "${outs.map(() => '%h').join(' ')}\\n", ${outs.map((o) => o.name).join(', ')});`);
+    if (outs.length)
+      tb.push(`      $fwrite(f, "${outs.map(() => '%h').join(' ')}\\n", ${outs.map((o) => o.name).join(', ')});`);
     else tb.push('      $fwrite(f, "\\n");');
-    if (clk) tb.push('      clk = 1\'b1; #1; clk = 1\'b0;');
+    if (clk) tb.push("      clk = 1'b1; #1; clk = 1'b0;");
     else tb.push('      #1;');
     tb.push('    end');
     tb.push('    $fclose(f);');
@@ -101,7 +102,8 @@ export function cycleSim(top: HwModule, stimulus: Vector[], opts: CycleSimOption
     });
   } catch (e) {
     const err = e as { stderr?: Buffer; message: string };
-    if (err.stderr?.length) throw new Error(`cycleSim of ${top.name} failed (files in ${dir}):\n${err.stderr.toString()}`);
+    if (err.stderr?.length)
+      throw new Error(`cycleSim of ${top.name} failed (files in ${dir}):\n${err.stderr.toString()}`, { cause: e });
     throw e;
   } finally {
     if (!opts.keep) fs.rmSync(dir, { recursive: true, force: true });

@@ -17,14 +17,21 @@ const MPS128_MRRS512_EXT = (2 << 12) | 0x100;
 /** An RC as if enumeration happened: memory + bus master on, PCIe cap at 0x40 (MPS 128, MRRS 512, extended tags), ID captured. */
 function setup(opts: RootComplexOptions = {}) {
   const link = new ScriptLink();
-  const rc = new RootComplex(link, { seed: 7, latency: { min: 20, max: 20 }, cplGap: { min: 0, max: 0 }, split: 'max', ...opts });
+  const rc = new RootComplex(link, {
+    seed: 7,
+    latency: { min: 20, max: 20 },
+    cplGap: { min: 0, max: 0 },
+    split: 'max',
+    ...opts,
+  });
   rc.shadow.pcieCap = 0x40;
   rc.shadow.noteRead(0x48, MPS128_MRRS512_EXT);
   rc.shadow.noteWrite(PCI_COMMAND, 0x3, 0x6, 0);
   const buf = rc.mem.alloc(0x4000, { name: 'buf', align: 0x1000 });
   const ro = rc.mem.alloc(0x1000, { name: 'ro-buf', perm: 'ro' });
   const wo = rc.mem.alloc(0x1000, { name: 'wo-buf', perm: 'wo' });
-  const from = (t: Tlp | RawTlp, cycle = link.cycle): void => rc.receive({ ...('hdr' in t ? t : encodeTlp(t, { allowMalformed: true })), cycle });
+  const from = (t: Tlp | RawTlp, cycle = link.cycle): void =>
+    rc.receive({ ...('hdr' in t ? t : encodeTlp(t, { allowMalformed: true })), cycle });
   return { link, rc, buf, ro, wo, from };
 }
 
@@ -41,9 +48,27 @@ function violation(f: () => void, code: ViolationCode, pattern?: RegExp): PcieVi
 }
 
 const mrd = (address: bigint, lengthDw: number, tag = 1, extra: Partial<Tlp> = {}): Tlp =>
-  ({ type: 'MRd', address, length: lengthDw, firstBe: 0xf, lastBe: lengthDw > 1 ? 0xf : 0, requesterId: DEV, tag, ...extra }) as Tlp;
+  ({
+    type: 'MRd',
+    address,
+    length: lengthDw,
+    firstBe: 0xf,
+    lastBe: lengthDw > 1 ? 0xf : 0,
+    requesterId: DEV,
+    tag,
+    ...extra,
+  }) as Tlp;
 const mwr = (address: bigint, bytes: number, extra: Partial<Tlp> = {}): Tlp =>
-  ({ type: 'MWr', address, firstBe: 0xf, lastBe: bytes > 4 ? 0xf : 0, requesterId: DEV, tag: 0, data: new Uint8Array(bytes).fill(0xa5), ...extra }) as Tlp;
+  ({
+    type: 'MWr',
+    address,
+    firstBe: 0xf,
+    lastBe: bytes > 4 ? 0xf : 0,
+    requesterId: DEV,
+    tag: 0,
+    data: new Uint8Array(bytes).fill(0xa5),
+    ...extra,
+  }) as Tlp;
 
 describe('device requests', () => {
   test('malformed TLPs name the field; messages carry cycle, seed and a sketch of the TLP', () => {
@@ -53,31 +78,59 @@ describe('device requests', () => {
     const raw = encodeTlp(mwr(0x1000_0000n, 8));
     const bad = { hdr: Uint32Array.from(raw.hdr), data: raw.data };
     bad.hdr[0] = (bad.hdr[0] & ~0x3ff) | 3;
-    const v = violation(() => from(bad), 'malformed', /cycle 1234: malformed: malformed TLP \(field length\): MWr: length field 3 DW but 2 payload dwords/);
+    const v = violation(
+      () => from(bad),
+      'malformed',
+      /cycle 1234: malformed: malformed TLP \(field length\): MWr: length field 3 DW but 2 payload dwords/,
+    );
     expect(v.message).toMatch(/MWr 3DW addr=0x10000000 len=3 .*\(undecoded\)/);
     expect(v.message).toMatch(/raw hdr=/);
     expect(v.message).toMatch(/seed 7/);
     expect(v.cycle).toBe(1234);
     // A TLP prefix, reserved Fmt.
-    violation(() => from({ hdr: new Uint32Array([0x8000_0000, 0, 0, 0]), data: new Uint32Array(0) }), 'malformed', /field fmt/);
+    violation(
+      () => from({ hdr: new Uint32Array([0x8000_0000, 0, 0, 0]), data: new Uint32Array(0) }),
+      'malformed',
+      /field fmt/,
+    );
     // Reserved bits set (strict decode).
     const r2 = encodeTlp(mrd(0x1000_0000n, 1));
-    violation(() => from({ hdr: new Uint32Array([r2.hdr[0] | (1 << 17), r2.hdr[1], r2.hdr[2], 0]), data: new Uint32Array(0) }), 'malformed', /reserved/);
+    violation(
+      () => from({ hdr: new Uint32Array([r2.hdr[0] | (1 << 17), r2.hdr[1], r2.hdr[2], 0]), data: new Uint32Array(0) }),
+      'malformed',
+      /reserved/,
+    );
     // 4DW header for an address below 4 GB.
     const r3 = encodeTlp(mrd(0x1_0000_0000n, 1));
-    violation(() => from({ hdr: new Uint32Array([r3.hdr[0], r3.hdr[1], 0, 0x1000_0000]), data: new Uint32Array(0) }), 'malformed', /4DW header for address 0x10000000 below 4 GB/);
+    violation(
+      () => from({ hdr: new Uint32Array([r3.hdr[0], r3.hdr[1], 0, 0x1000_0000]), data: new Uint32Array(0) }),
+      'malformed',
+      /4DW header for address 0x10000000 below 4 GB/,
+    );
   });
 
   test('4 KB crossing, for reads and writes', () => {
     const { from, buf } = setup();
-    violation(() => from(mrd(buf.addr + 0xff0n, 8)), '4k-boundary', /8 DW at address 0x[0-9a-f]+ff0 crosses a 4 KB boundary/);
+    violation(
+      () => from(mrd(buf.addr + 0xff0n, 8)),
+      '4k-boundary',
+      /8 DW at address 0x[0-9a-f]+ff0 crosses a 4 KB boundary/,
+    );
     violation(() => from(mwr(buf.addr + 0xffcn, 8)), '4k-boundary', /MWr 3DW addr=.*ffc len=2/);
   });
 
   test('byte enables invalid for the length', () => {
     const { from, buf } = setup();
-    violation(() => from(mrd(buf.addr, 2, 1, { lastBe: 0 })), 'byte-enables', /last DW BE must be non-zero for a 2 DW request/);
-    violation(() => from(mrd(buf.addr, 1, 1, { lastBe: 0xf })), 'byte-enables', /last DW BE must be 0000b for a 1 DW request/);
+    violation(
+      () => from(mrd(buf.addr, 2, 1, { lastBe: 0 })),
+      'byte-enables',
+      /last DW BE must be non-zero for a 2 DW request/,
+    );
+    violation(
+      () => from(mrd(buf.addr, 1, 1, { lastBe: 0xf })),
+      'byte-enables',
+      /last DW BE must be 0000b for a 1 DW request/,
+    );
     violation(() => from(mwr(buf.addr, 12, { firstBe: 0b0101 })), 'byte-enables', /contiguous/);
   });
 
@@ -94,7 +147,11 @@ describe('device requests', () => {
     const { from, buf, rc, link } = setup({ latency: { min: 100, max: 100 } });
     link.cycle = 1000;
     from(mrd(buf.addr, 4, 9), 1000);
-    const v = violation(() => from(mrd(buf.addr + 64n, 4, 9), 1050), 'tag-reuse', /tag 9 reused while outstanding: the earlier request \(cycle 1000: MRd 3DW .* tag=9\) is completed only at cycle 1100/);
+    const v = violation(
+      () => from(mrd(buf.addr + 64n, 4, 9), 1050),
+      'tag-reuse',
+      /tag 9 reused while outstanding: the earlier request \(cycle 1000: MRd 3DW .* tag=9\) is completed only at cycle 1100/,
+    );
     expect(v.cycle).toBe(1050);
     // The same tag from another requester (function) is a different transaction.
     from(mrd(buf.addr, 4, 9, { requesterId: DEV }), 1100);
@@ -131,24 +188,42 @@ describe('device requests', () => {
 
   test('DMA outside granted regions or against their permission names address, length, region and TLP', () => {
     const { from, buf, ro, wo, rc } = setup();
-    let v = violation(() => from(mrd(buf.end, 2)), 'dma-unmapped', /DMA read of 8 bytes at 0x[0-9a-f]+: byte 0x[0-9a-f]+ is outside every granted region \(nearest: "buf"/);
+    const v = violation(
+      () => from(mrd(buf.end, 2)),
+      'dma-unmapped',
+      /DMA read of 8 bytes at 0x[0-9a-f]+: byte 0x[0-9a-f]+ is outside every granted region \(nearest: "buf"/,
+    );
     expect(v.message).toMatch(/MRd 3DW addr=/);
-    v = violation(() => from(mwr(ro.addr + 16n, 8)), 'dma-permission', /DMA write of 8 bytes at .*region "ro-buf" .* ro does not allow device writes/);
+    violation(
+      () => from(mwr(ro.addr + 16n, 8)),
+      'dma-permission',
+      /DMA write of 8 bytes at .*region "ro-buf" .* ro does not allow device writes/,
+    );
     violation(() => from(mrd(wo.addr, 1)), 'dma-permission', /"wo-buf".*does not allow device reads/);
     // The byte enables decide the range: a read whose enabled bytes stay inside is fine.
-    from(mrd(buf.end - 4n, 2, 3, { firstBe: 0xf, lastBe: 0xf }) && mrd(buf.end - 8n, 2, 4, { firstBe: 0xf, lastBe: 0xf }));
+    from(
+      mrd(buf.end - 4n, 2, 3, { firstBe: 0xf, lastBe: 0xf }) && mrd(buf.end - 8n, 2, 4, { firstBe: 0xf, lastBe: 0xf }),
+    );
     rc.mem.protect(buf, 'none');
     violation(() => from(mrd(buf.addr, 1)), 'dma-permission');
   });
 
   test("Requester ID other than the device's", () => {
     const { from, buf } = setup();
-    violation(() => from(mrd(buf.addr, 1, 1, { requesterId: 0x0200 })), 'requester-id', /Requester ID 02:00.0 is not the device's 01:00.0/);
+    violation(
+      () => from(mrd(buf.addr, 1, 1, { requesterId: 0x0200 })),
+      'requester-id',
+      /Requester ID 02:00.0 is not the device's 01:00.0/,
+    );
   });
 
   test('config and locked requests from an endpoint are unsupported', () => {
     const { from } = setup();
-    violation(() => from({ type: 'CfgRd0', completerId: 0, offset: 0, firstBe: 0xf, requesterId: DEV, tag: 1 }), 'unsupported', /CfgRd0 from an endpoint/);
+    violation(
+      () => from({ type: 'CfgRd0', completerId: 0, offset: 0, firstBe: 0xf, requesterId: DEV, tag: 1 }),
+      'unsupported',
+      /CfgRd0 from an endpoint/,
+    );
     violation(() => from({ ...mrd(0x1000_0000n, 1), type: 'MRdLk' } as Tlp), 'unsupported', /locked/);
   });
 
@@ -213,35 +288,90 @@ describe('MSI-X messages', () => {
 describe('completions for the RC', () => {
   test('a completion for no outstanding request, or for another requester', () => {
     const { from } = setup();
-    const cpl: CplDTlp = { type: 'CplD', completerId: DEV, requesterId: 0, tag: 17, status: 0, byteCount: 4, lowerAddress: 0, data: new Uint8Array(4) };
+    const cpl: CplDTlp = {
+      type: 'CplD',
+      completerId: DEV,
+      requesterId: 0,
+      tag: 17,
+      status: 0,
+      byteCount: 4,
+      lowerAddress: 0,
+      data: new Uint8Array(4),
+    };
     violation(() => from(cpl), 'unexpected-completion', /completion for tag 17, which has no outstanding request/);
-    violation(() => from({ ...cpl, requesterId: 0x0300 }), 'unexpected-completion', /requester 03:00.0, which is not the RC/);
+    violation(
+      () => from({ ...cpl, requesterId: 0x0300 }),
+      'unexpected-completion',
+      /requester 03:00.0, which is not the RC/,
+    );
   });
 
   test('config read: value and byte enables; wrong completion shapes are mismatches', () => {
     const { rc, link } = setup();
-    link.responder = (t) => (t.type === 'CfgRd0' ? [{ type: 'CplD', completerId: DEV, requesterId: 0, tag: t.tag, status: 0, byteCount: 4, lowerAddress: 0, data: new Uint8Array([0x11, 0x22, 0x33, 0x44]) }] : []);
+    link.responder = (t) =>
+      t.type === 'CfgRd0'
+        ? [
+            {
+              type: 'CplD',
+              completerId: DEV,
+              requesterId: 0,
+              tag: t.tag,
+              status: 0,
+              byteCount: 4,
+              lowerAddress: 0,
+              data: new Uint8Array([0x11, 0x22, 0x33, 0x44]),
+            },
+          ]
+        : [];
     expect(rc.cfgRead(0x10, 4)).toBe(0x44332211);
     expect(rc.cfgRead(0x12, 2)).toBe(0x4433);
     expect(rc.cfgRead(0x13, 1)).toBe(0x44);
     expect(link.sentOf('CfgRd0').map((t) => t.firstBe)).toEqual([0xf, 0xc, 0x8]);
     expect(() => rc.cfgRead(0x13, 2)).toThrow(/crosses a dword/);
-    link.responder = (t) => [{ type: 'CplD', completerId: DEV, requesterId: 0, tag: t.tag, status: 0, byteCount: 8, lowerAddress: 0, data: new Uint8Array(8) }];
+    link.responder = (t) => [
+      {
+        type: 'CplD',
+        completerId: DEV,
+        requesterId: 0,
+        tag: t.tag,
+        status: 0,
+        byteCount: 8,
+        lowerAddress: 0,
+        data: new Uint8Array(8),
+      },
+    ];
     violation(() => rc.cfgRead(0), 'completion-mismatch', /config read completed with 2 DW, expected 1/);
-    link.responder = (t) => [{ type: 'CplD', completerId: DEV, requesterId: 0, tag: t.tag, status: 0, byteCount: 2, lowerAddress: 0, data: new Uint8Array(4) }];
+    link.responder = (t) => [
+      {
+        type: 'CplD',
+        completerId: DEV,
+        requesterId: 0,
+        tag: t.tag,
+        status: 0,
+        byteCount: 2,
+        lowerAddress: 0,
+        data: new Uint8Array(4),
+      },
+    ];
     violation(() => rc.cfgRead(0), 'completion-mismatch', /byte count 2, expected 4 for a configuration request/);
-    link.responder = (t) => [{ type: 'Cpl', completerId: DEV, requesterId: 0, tag: t.tag, status: 0, byteCount: 4, lowerAddress: 0 }];
+    link.responder = (t) => [
+      { type: 'Cpl', completerId: DEV, requesterId: 0, tag: t.tag, status: 0, byteCount: 4, lowerAddress: 0 },
+    ];
     violation(() => rc.cfgRead(0), 'completion-mismatch', /must be completed with a CplD/);
   });
 
   test('UR and CA complete the request with an error; CRS is retried, bounded', () => {
     const { rc, link } = setup({ crsRetries: 3, crsDelay: 50 });
     let status: number = CplStatus.UR;
-    link.responder = (t) => [{ type: 'Cpl', completerId: DEV, requesterId: 0, tag: t.tag, status: status as 0, byteCount: 4, lowerAddress: 0 }];
+    link.responder = (t) => [
+      { type: 'Cpl', completerId: DEV, requesterId: 0, tag: t.tag, status: status as 0, byteCount: 4, lowerAddress: 0 },
+    ];
     expect(() => rc.cfgRead(0)).toThrow(CompletionStatusError);
     expect(() => rc.cfgRead(0)).toThrow(/CfgRd0 .* completed with UR \(Unsupported Request\)/);
     status = CplStatus.CA;
-    expect(() => rc.memRead(0xc000_0000n, 4)).toThrow(/MRd 3DW addr=0xc0000000 .* completed with CA \(Completer Abort\)/);
+    expect(() => rc.memRead(0xc000_0000n, 4)).toThrow(
+      /MRd 3DW addr=0xc0000000 .* completed with CA \(Completer Abort\)/,
+    );
     status = CplStatus.CRS;
     const n = link.sent.length;
     const start = rc.cycle;
@@ -254,20 +384,64 @@ describe('completions for the RC', () => {
     let left = 2;
     link.responder = (t) => [
       left-- > 0
-        ? { type: 'Cpl', completerId: DEV, requesterId: 0, tag: t.tag, status: CplStatus.CRS, byteCount: 4, lowerAddress: 0 }
-        : { type: 'CplD', completerId: DEV, requesterId: 0, tag: t.tag, status: 0, byteCount: 4, lowerAddress: 0, data: new Uint8Array([0x34, 0x12, 0x78, 0x56]) },
+        ? {
+            type: 'Cpl',
+            completerId: DEV,
+            requesterId: 0,
+            tag: t.tag,
+            status: CplStatus.CRS,
+            byteCount: 4,
+            lowerAddress: 0,
+          }
+        : {
+            type: 'CplD',
+            completerId: DEV,
+            requesterId: 0,
+            tag: t.tag,
+            status: 0,
+            byteCount: 4,
+            lowerAddress: 0,
+            data: new Uint8Array([0x34, 0x12, 0x78, 0x56]),
+          },
     ];
     expect(rc.cfgRead(0)).toBe(0x5678_1234);
     expect(rc.stats().requester.crsRetries).toBe(2 + 3);
     // A poisoned completion fails the read.
-    link.responder = (t) => [{ type: 'CplD', completerId: DEV, requesterId: 0, tag: t.tag, status: 0, byteCount: 4, lowerAddress: 0, data: new Uint8Array(4), ep: true }];
+    link.responder = (t) => [
+      {
+        type: 'CplD',
+        completerId: DEV,
+        requesterId: 0,
+        tag: t.tag,
+        status: 0,
+        byteCount: 4,
+        lowerAddress: 0,
+        data: new Uint8Array(4),
+        ep: true,
+      },
+    ];
     expect(() => rc.memRead(0xc000_0000n, 4)).toThrow(/completed with EP \(poisoned data\)/);
   });
 
   test('MMIO read completion checks: byte count, lower address, RCB, MPS, completer ID', () => {
     const { rc, link } = setup();
     const reply = (patch: Partial<CplDTlp>) => {
-      link.responder = (t) => (t.type === 'MRd' ? [{ type: 'CplD', completerId: DEV, requesterId: 0, tag: t.tag, status: 0, byteCount: 8, lowerAddress: 0, data: new Uint8Array(8), ...patch } as CplDTlp] : []);
+      link.responder = (t) =>
+        t.type === 'MRd'
+          ? [
+              {
+                type: 'CplD',
+                completerId: DEV,
+                requesterId: 0,
+                tag: t.tag,
+                status: 0,
+                byteCount: 8,
+                lowerAddress: 0,
+                data: new Uint8Array(8),
+                ...patch,
+              } as CplDTlp,
+            ]
+          : [];
     };
     reply({});
     expect(rc.memRead(0xc000_0000n, 8)).toHaveLength(8);
@@ -276,14 +450,44 @@ describe('completions for the RC', () => {
     reply({ lowerAddress: 4 });
     violation(() => rc.memRead(0xc000_0000n, 8), 'completion-mismatch', /lower address 0x4, expected 0x0/);
     reply({ tc: 3 });
-    violation(() => rc.memRead(0xc000_0000n, 8), 'completion-mismatch', /TC 3 \/ attributes 0 differ from the request's TC 0/);
+    violation(
+      () => rc.memRead(0xc000_0000n, 8),
+      'completion-mismatch',
+      /TC 3 \/ attributes 0 differ from the request's TC 0/,
+    );
     reply({ completerId: 0x0500 });
-    violation(() => rc.memRead(0xc000_0000n, 8), 'completion-mismatch', /Completer ID 05:00.0 is not the device's 01:00.0/);
+    violation(
+      () => rc.memRead(0xc000_0000n, 8),
+      'completion-mismatch',
+      /Completer ID 05:00.0 is not the device's 01:00.0/,
+    );
     // 256 bytes in one completion: above MPS 128.
-    link.responder = (t) => [{ type: 'CplD', completerId: DEV, requesterId: 0, tag: t.tag, status: 0, byteCount: 256, lowerAddress: 0, data: new Uint8Array(256) }];
+    link.responder = (t) => [
+      {
+        type: 'CplD',
+        completerId: DEV,
+        requesterId: 0,
+        tag: t.tag,
+        status: 0,
+        byteCount: 256,
+        lowerAddress: 0,
+        data: new Uint8Array(256),
+      },
+    ];
     violation(() => rc.memRead(0xc000_0000n, 256), 'mps', /256 bytes exceeds Max_Payload_Size 128/);
     // Split at 64 B: an endpoint's RCB is 128 B.
-    link.responder = (t) => [{ type: 'CplD', completerId: DEV, requesterId: 0, tag: t.tag, status: 0, byteCount: 128, lowerAddress: 0, data: new Uint8Array(64) }];
+    link.responder = (t) => [
+      {
+        type: 'CplD',
+        completerId: DEV,
+        requesterId: 0,
+        tag: t.tag,
+        status: 0,
+        byteCount: 128,
+        lowerAddress: 0,
+        data: new Uint8Array(64),
+      },
+    ];
     violation(() => rc.memRead(0xc000_0000n, 128), 'rcb', /not on a 128-byte read completion boundary/);
   });
 
@@ -297,22 +501,36 @@ describe('completions for the RC', () => {
       err = e;
     }
     expect(err).toBeInstanceOf(RcTimeoutError);
-    expect((err as Error).message).toMatch(/timeout after \d+ cycles waiting for completion of CfgRd0 dst=01:00.0 off=0x010 .* \(tag \d+, sent at cycle \d+\)/);
+    expect((err as Error).message).toMatch(
+      /timeout after \d+ cycles waiting for completion of CfgRd0 dst=01:00.0 off=0x010 .* \(tag \d+, sent at cycle \d+\)/,
+    );
     expect(rc.cycle - start).toBeGreaterThanOrEqual(500);
     expect(rc.cycle - start).toBeLessThan(500 + 10); // noticed promptly, not a pump window later
     const tag = link.sentOf('CfgRd0')[0].tag;
     violation(
-      () => from({ type: 'CplD', completerId: DEV, requesterId: 0, tag, status: 0, byteCount: 4, lowerAddress: 0, data: new Uint8Array(4) }),
+      () =>
+        from({
+          type: 'CplD',
+          completerId: DEV,
+          requesterId: 0,
+          tag,
+          status: 0,
+          byteCount: 4,
+          lowerAddress: 0,
+          data: new Uint8Array(4),
+        }),
       'unexpected-completion',
       /after its request timed out \(CfgRd0/,
     );
     // A wait for a condition that never holds.
-    expect(() => rc.waitFor('the moon to turn blue', () => false, { timeout: 3000 })).toThrow(/timeout after 3000 cycles waiting for the moon to turn blue/);
+    expect(() => rc.waitFor('the moon to turn blue', () => false, { timeout: 3000 })).toThrow(
+      /timeout after 3000 cycles waiting for the moon to turn blue/,
+    );
     expect(() => rc.waitForInterrupt(3, { timeout: 100 })).toThrow(/waiting for an MSI-X interrupt on vector 3/);
   });
 });
 
-describe("record mode: violations are collected and the RC answers as hardware would", () => {
+describe('record mode: violations are collected and the RC answers as hardware would', () => {
   test('a faulting DMA read gets UR, a faulting write is dropped', () => {
     const { rc, from, link, ro } = setup({ violations: 'record' });
     from(mrd(0x7000_0000n, 1, 5), 100);
@@ -330,7 +548,10 @@ describe('SimLink', () => {
   test('sends to the named rx stream and merges several tx streams in cycle order', () => {
     const sent: [number | undefined, string | undefined][] = [];
     const queues: Record<string, RawTlp[]> = {
-      cc: [{ hdr: new Uint32Array(4), data: new Uint32Array(0), cycle: 5 }, { hdr: new Uint32Array(4), data: new Uint32Array(1), cycle: 9 }],
+      cc: [
+        { hdr: new Uint32Array(4), data: new Uint32Array(0), cycle: 5 },
+        { hdr: new Uint32Array(4), data: new Uint32Array(1), cycle: 9 },
+      ],
       rq: [{ hdr: new Uint32Array(4), data: new Uint32Array(2), cycle: 7 }],
     };
     const sim = {

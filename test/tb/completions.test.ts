@@ -5,7 +5,14 @@
 import { describe, expect, test } from 'vitest';
 import { ReadReassembly, splitReadCompletions, type ReadShape, type SplitMode } from '../../tb/pcie/completions';
 import { Rng } from '../../tb/pcie/random';
-import { completionLowerAddress, decodeTlp, encodeTlp, memReqByteRange, readCompletionByteCount, type CplDTlp } from '../../tb/pcie/tlp';
+import {
+  completionLowerAddress,
+  decodeTlp,
+  encodeTlp,
+  memReqByteRange,
+  readCompletionByteCount,
+  type CplDTlp,
+} from '../../tb/pcie/tlp';
 import { byteRangeToDwords } from '../../tb/pcie/requester';
 import { seeded } from './support';
 
@@ -20,7 +27,16 @@ function cplsFor(req: ReadShape, rcb: number, mps: number, mode: SplitMode, rng?
   return splitReadCompletions(req, { rcb, mps, mode, rng }).map((c) => {
     const data = new Uint8Array(4 * c.lengthDw);
     for (let i = 0; i < data.length; i++) data[i] = memByte(base + c.offset + i);
-    return { type: 'CplD', completerId: 0, requesterId: 0x100, tag: 5, status: 0, byteCount: c.byteCount, lowerAddress: c.lowerAddress, data };
+    return {
+      type: 'CplD',
+      completerId: 0,
+      requesterId: 0x100,
+      tag: 5,
+      status: 0,
+      byteCount: c.byteCount,
+      lowerAddress: c.lowerAddress,
+      data,
+    };
   });
 }
 
@@ -29,7 +45,9 @@ function checkSplit(req: ReadShape, rcb: number, mps: number, mode: SplitMode, r
   const where = `addr=0x${req.address.toString(16)} len=${req.length} be=${req.firstBe.toString(16)}/${req.lastBe.toString(16)} rcb=${rcb} mps=${mps} mode=${mode}`;
   const cpls = cplsFor(req, rcb, mps, mode, rng);
   const fail = (msg: string) => {
-    throw new Error(`${where}: ${msg}; completions: ${cpls.map((c) => `[la=0x${c.lowerAddress.toString(16)} bc=${c.byteCount} dw=${c.data.length / 4}]`).join(' ')}`);
+    throw new Error(
+      `${where}: ${msg}; completions: ${cpls.map((c) => `[la=0x${c.lowerAddress.toString(16)} bc=${c.byteCount} dw=${c.data.length / 4}]`).join(' ')}`,
+    );
   };
   const total = readCompletionByteCount(req.length, req.firstBe, req.lastBe);
   if (cpls[0].byteCount !== total) fail(`first byte count ${cpls[0].byteCount}, want ${total}`);
@@ -45,10 +63,16 @@ function checkSplit(req: ReadShape, rcb: number, mps: number, mode: SplitMode, r
     // The codec's strict rules (final length vs byte count, partial completions on 64 B) agree.
     const raw = encodeTlp(c);
     const back = decodeTlp(raw) as CplDTlp;
-    if (back.byteCount !== c.byteCount || back.lowerAddress !== c.lowerAddress) fail(`completion ${i} does not round-trip`);
+    if (back.byteCount !== c.byteCount || back.lowerAddress !== c.lowerAddress)
+      fail(`completion ${i} does not round-trip`);
     const p = reasm.accept(back);
     if (p) fail(`reassembly: ${p.code}: ${p.reason}`);
-    if (mode === 'max' && !last && end + BigInt(rcb) <= dwAddr + BigInt(mps) && end + BigInt(rcb) <= req.address + BigInt(4 * req.length)) {
+    if (
+      mode === 'max' &&
+      !last &&
+      end + BigInt(rcb) <= dwAddr + BigInt(mps) &&
+      end + BigInt(rcb) <= req.address + BigInt(4 * req.length)
+    ) {
       fail(`completion ${i} could have carried another RCB ('max' mode)`);
     }
     dwAddr = end;
@@ -57,12 +81,25 @@ function checkSplit(req: ReadShape, rcb: number, mps: number, mode: SplitMode, r
   if (!reasm.done) fail('reassembly not done');
   const range = memReqByteRange(req);
   const base = Number(range.addr - PAGE);
-  for (let i = 0; i < range.bytes; i++) if (reasm.data[i] !== memByte(base + i)) fail(`byte ${i} of the reassembled data differs`);
+  for (let i = 0; i < range.bytes; i++)
+    if (reasm.data[i] !== memByte(base + i)) fail(`byte ${i} of the reassembled data differs`);
   return cpls.length;
 }
 
 const bes = (lengthDw: number, off: number): [number, number][] =>
-  lengthDw === 1 ? [[0xf, 0], [0x6, 0], [0x9, 0], [0x0, 0]] : [[0xf, 0xf], [0xe, 0x1], [0x8, 0x7], ...(lengthDw === 2 && off % 2 === 0 ? ([[0x5, 0xa]] as [number, number][]) : [])];
+  lengthDw === 1
+    ? [
+        [0xf, 0],
+        [0x6, 0],
+        [0x9, 0],
+        [0x0, 0],
+      ]
+    : [
+        [0xf, 0xf],
+        [0xe, 0x1],
+        [0x8, 0x7],
+        ...(lengthDw === 2 && off % 2 === 0 ? ([[0x5, 0xa]] as [number, number][]) : []),
+      ];
 
 describe('splitReadCompletions', () => {
   test('lengths 1..40 DW and around 64/128/256 at every dword phase of a 128 B block, BE shapes, both RCBs, MPS 128/256, all modes', () => {
@@ -93,7 +130,13 @@ describe('splitReadCompletions', () => {
         const [firstBe, lastBe] = rng.pick(bes(len, offDw));
         const rcb = rng.pick([64, 128]);
         const mps = rng.pick([128, 256, 512, 1024, 2048, 4096]);
-        checkSplit({ address: PAGE + BigInt(4 * offDw), length: len, firstBe, lastBe }, rcb, mps, rng.pick(['max', 'rcb', 'random']), rng);
+        checkSplit(
+          { address: PAGE + BigInt(4 * offDw), length: len, firstBe, lastBe },
+          rcb,
+          mps,
+          rng.pick(['max', 'rcb', 'random']),
+          rng,
+        );
       }
     });
   });
@@ -105,7 +148,7 @@ describe('splitReadCompletions', () => {
       const start = Number(req.address & 0xfffn);
       const end = start + 4 * req.length;
       const ends: number[] = [];
-      for (let cur = start; cur < end; ) {
+      for (let cur = start; cur < end;) {
         const nextRcb = Math.floor(cur / rcb) * rcb + rcb;
         const maxEnd = end <= cur + mps ? end : Math.floor((cur + mps) / rcb) * rcb;
         const choices: number[] = [];
@@ -126,8 +169,12 @@ describe('splitReadCompletions', () => {
         const rcb = rng.pick([64, 128]);
         const mps = rng.pick([128, 256, 512, 4096]);
         const s = rng.int(0, 0x7fff_ffff);
-        const got = splitReadCompletions(req, { rcb, mps, mode: 'random', rng: new Rng(s) }).map((c) => c.offset + 4 * c.lengthDw);
-        expect(got, `len ${len} at dword ${offDw}, rcb ${rcb}, mps ${mps}, seed ${s}`).toEqual(reference(req, rcb, mps, new Rng(s)));
+        const got = splitReadCompletions(req, { rcb, mps, mode: 'random', rng: new Rng(s) }).map(
+          (c) => c.offset + 4 * c.lengthDw,
+        );
+        expect(got, `len ${len} at dword ${offDw}, rcb ${rcb}, mps ${mps}, seed ${s}`).toEqual(
+          reference(req, rcb, mps, new Rng(s)),
+        );
       }
     });
   });
@@ -151,13 +198,24 @@ describe('splitReadCompletions', () => {
     // Odd start and end: byte count and lower address see the byte enables.
     expect(split(PAGE + 0x41n, 6, 64, 128)).toEqual([[0x41, 6, 2]]);
     // Zero-length read: one DW, byte count 1.
-    expect(splitReadCompletions({ address: PAGE + 0x10n, length: 1, firstBe: 0, lastBe: 0 }, { rcb: 64, mps: 128 }).map((c) => [c.lowerAddress, c.byteCount, c.lengthDw])).toEqual([[0x10, 1, 1]]);
+    expect(
+      splitReadCompletions({ address: PAGE + 0x10n, length: 1, firstBe: 0, lastBe: 0 }, { rcb: 64, mps: 128 }).map(
+        (c) => [c.lowerAddress, c.byteCount, c.lengthDw],
+      ),
+    ).toEqual([[0x10, 1, 1]]);
     // A whole 4 KB page at MPS 4096 is one completion of 1024 DW (byte count 4096 is encoded as 0).
-    const whole = splitReadCompletions({ address: PAGE, length: 1024, firstBe: 0xf, lastBe: 0xf }, { rcb: 64, mps: 4096 });
+    const whole = splitReadCompletions(
+      { address: PAGE, length: 1024, firstBe: 0xf, lastBe: 0xf },
+      { rcb: 64, mps: 4096 },
+    );
     expect(whole).toHaveLength(1);
     expect(whole[0].byteCount).toBe(4096);
-    expect(() => splitReadCompletions({ address: PAGE, length: 4, firstBe: 0xf, lastBe: 0xf }, { rcb: 32, mps: 128 })).toThrow(/RCB/);
-    expect(() => splitReadCompletions({ address: PAGE, length: 4, firstBe: 0xf, lastBe: 0xf }, { rcb: 128, mps: 100 })).toThrow(/MPS/);
+    expect(() =>
+      splitReadCompletions({ address: PAGE, length: 4, firstBe: 0xf, lastBe: 0xf }, { rcb: 32, mps: 128 }),
+    ).toThrow(/RCB/);
+    expect(() =>
+      splitReadCompletions({ address: PAGE, length: 4, firstBe: 0xf, lastBe: 0xf }, { rcb: 128, mps: 100 }),
+    ).toThrow(/MPS/);
   });
 });
 
@@ -176,9 +234,15 @@ describe('ReadReassembly catches bad completion sequences', () => {
     const cpls = good();
     expect(cpls.length).toBeGreaterThan(2);
     let r = new ReadReassembly(req, { rcb: 64, mps: 128 });
-    expect(r.accept(cpls[1])).toMatchObject({ code: 'completion-mismatch', reason: expect.stringMatching(/lower address 0x40, expected 0x39.*address order/) });
+    expect(r.accept(cpls[1])).toMatchObject({
+      code: 'completion-mismatch',
+      reason: expect.stringMatching(/lower address 0x40, expected 0x39.*address order/),
+    });
     r = new ReadReassembly(req, { rcb: 64, mps: 128 });
-    expect(r.accept({ ...cpls[0], byteCount: cpls[0].byteCount - 1 })).toMatchObject({ code: 'completion-mismatch', reason: expect.stringMatching(/byte count/) });
+    expect(r.accept({ ...cpls[0], byteCount: cpls[0].byteCount - 1 })).toMatchObject({
+      code: 'completion-mismatch',
+      reason: expect.stringMatching(/byte count/),
+    });
     // One completion for everything but with too much payload for MPS 128.
     const one = cplsFor(req, 64, 512, 'max');
     expect(one).toHaveLength(1);
@@ -187,6 +251,9 @@ describe('ReadReassembly catches bad completion sequences', () => {
     // Split at 64 B while the completer's RCB is 128: the partial completion ends off-boundary.
     const at64 = cplsFor({ address: PAGE, length: 64, firstBe: 0xf, lastBe: 0xf }, 64, 256, 'rcb');
     r = new ReadReassembly({ address: PAGE, length: 64, firstBe: 0xf, lastBe: 0xf }, { rcb: 128, mps: 256 });
-    expect(r.accept(at64[0])).toMatchObject({ code: 'rcb', reason: expect.stringMatching(/not on a 128-byte read completion boundary/) });
+    expect(r.accept(at64[0])).toMatchObject({
+      code: 'rcb',
+      reason: expect.stringMatching(/not on a 128-byte read completion boundary/),
+    });
   });
 });

@@ -19,7 +19,12 @@ afterEach(() => {
   for (const s of open.splice(0)) s.close();
 });
 
-function boot(ports: string, seed: number, rcOpts: RootComplexOptions = {}, simOpts: { rxIdle?: number; txBackpressure?: number } = {}) {
+function boot(
+  ports: string,
+  seed: number,
+  rcOpts: RootComplexOptions = {},
+  simOpts: { rxIdle?: number; txBackpressure?: number } = {},
+) {
   const sim = Sim.load({ ports, quiet: true, seed, ...simOpts });
   open.push(sim);
   const tap = new TapLink(sim);
@@ -41,7 +46,12 @@ describe.each([
     const name = `RC pump on the loopback, W=${W} reads round-trip through completer and requester under idle, backpressure, splitting and reordering`;
     seeded(FILE, name, (seed) => {
       const rng = new Rng(seed);
-      const { rc, tap, sim } = boot(ports, seed, { latency: { min: 40, max: 300 } }, { rxIdle: 0.2, txBackpressure: 0.3 });
+      const { rc, tap, sim } = boot(
+        ports,
+        seed,
+        { latency: { min: 40, max: 300 } },
+        { rxIdle: 0.2, txBackpressure: 0.3 },
+      );
       const mem = rc.mem.alloc(0x6000, { name: 'host', above4G: true });
       rc.mem.write(mem.addr, rng.bytes(0x6000));
       // Blocking reads of many sizes and alignments, some across 4 KB boundaries.
@@ -49,7 +59,10 @@ describe.each([
         const len = k < 8 ? [1, 2, 3, 4, 8, 63, 64, 65][k] : rng.int(1, 3000);
         const off = k === 8 ? 0xffe : rng.int(0, 0x6000 - len);
         const got = rc.memRead(mem.addr + BigInt(off), len);
-        expect(Buffer.compare(Buffer.from(got), Buffer.from(rc.mem.read(mem.addr + BigInt(off), len))), `${len}@${off}`).toBe(0);
+        expect(
+          Buffer.compare(Buffer.from(got), Buffer.from(rc.mem.read(mem.addr + BigInt(off), len))),
+          `${len}@${off}`,
+        ).toBe(0);
       }
       // Many reads in flight at once: completions of different tags interleave.
       const ps = Array.from({ length: 60 }, () => {
@@ -58,11 +71,14 @@ describe.each([
         return { off, len, p: rc.startMemRead(mem.addr + BigInt(off), len) };
       });
       rc.waitFor('60 concurrent reads', () => ps.every((x) => x.p.done));
-      for (const { off, len, p } of ps) expect(Buffer.compare(Buffer.from(p.result()), Buffer.from(rc.mem.read(mem.addr + BigInt(off), len)))).toBe(0);
+      for (const { off, len, p } of ps)
+        expect(Buffer.compare(Buffer.from(p.result()), Buffer.from(rc.mem.read(mem.addr + BigInt(off), len)))).toBe(0);
 
       // Every completion was scheduled at least the minimum latency after its read left the device.
       const reads = tap.fromDevice.map((r) => ({ t: decodeTlp(r), cycle: r.cycle! })).filter((x) => x.t.type === 'MRd');
-      const cpls = tap.toDevice.map((s) => ({ t: decodeTlp(s.raw), at: s.at, sentAt: s.sentAt })).filter((x) => x.t.type === 'CplD');
+      const cpls = tap.toDevice
+        .map((s) => ({ t: decodeTlp(s.raw), at: s.at, sentAt: s.sentAt }))
+        .filter((x) => x.t.type === 'CplD');
       for (const c of cpls) {
         let req: (typeof reads)[number] | undefined;
         for (const r of reads) if (r.t.tag === c.t.tag && r.cycle <= c.sentAt) req = r;
@@ -75,7 +91,8 @@ describe.each([
       const firstSeen: number[] = [];
       for (const t of back) if (!firstSeen.includes(t.tag)) firstSeen.push(t.tag);
       let inversions = 0;
-      for (let i = 1; i < firstSeen.length; i++) if (firstSeen[i] < firstSeen[i - 1] && firstSeen[i - 1] - firstSeen[i] < 128) inversions++;
+      for (let i = 1; i < firstSeen.length; i++)
+        if (firstSeen[i] < firstSeen[i - 1] && firstSeen[i - 1] - firstSeen[i] < 128) inversions++;
       expect(inversions).toBeGreaterThan(0);
       // The pump batches: far fewer link.run calls than cycles.
       expect(s.runCalls).toBeLessThan(sim.cycle / 10);
@@ -107,7 +124,9 @@ describe.each([
     // Faults: drop every device read, so the RC's own read (echoed as a device read) is never completed.
     const a = rc.mem.alloc(64).addr;
     rc.setFaults({ onRead: () => 'drop' });
-    expect(() => rc.read32(a)).toThrow(new RegExp(`timeout after 2\\d{3} cycles waiting for completion of MRd 3DW addr=0x${a.toString(16)}`));
+    expect(() => rc.read32(a)).toThrow(
+      new RegExp(`timeout after 2\\d{3} cycles waiting for completion of MRd 3DW addr=0x${a.toString(16)}`),
+    );
     rc.setFaults({ onRead: undefined });
     // An unknown address: the completer's IOMMU check trips (reported, then the pump stops).
     expect(() => rc.read32(0x2000_0000n)).toThrow(/dma-unmapped: DMA read of 4 bytes at 0x20000000/);
@@ -115,7 +134,9 @@ describe.each([
     const before = Number(sim.peek('tlp_count'));
     rc.memWrite(a, new Uint8Array(4));
     expect(rc.waitForSignal('tlp_count', before + 1, { timeout: 1000 })).toBeGreaterThan(0);
-    expect(() => rc.waitForSignal('tlp_count', 999, { timeout: 500 })).toThrow(/timeout after 500 cycles waiting for tlp_count == 999/);
+    expect(() => rc.waitForSignal('tlp_count', 999, { timeout: 500 })).toThrow(
+      /timeout after 500 cycles waiting for tlp_count == 999/,
+    );
   });
 
   test('a simulator protocol error surfaces from the pump', () => {

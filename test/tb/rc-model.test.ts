@@ -3,9 +3,26 @@
 // lengths and offsets under completion splitting, latency and reordering, MSI-X, and the
 // error-injection paths. The same scenarios run against the hardware testdev in testdev.test.ts.
 import { describe, expect, test } from 'vitest';
-import { PCI_CAP_ID_EXP, PCI_CAP_ID_MSIX, PCI_CAP_ID_VNDR, PCI_COMMAND_MASTER, PCI_COMMAND_MEMORY, PCI_EXT_CAP_ID_DSN, PCI_EXT_CAP_ID_VNDR } from '../../tb/pcie/cfgspace';
+import {
+  PCI_CAP_ID_EXP,
+  PCI_CAP_ID_MSIX,
+  PCI_CAP_ID_VNDR,
+  PCI_COMMAND_MASTER,
+  PCI_COMMAND_MEMORY,
+  PCI_EXT_CAP_ID_DSN,
+  PCI_EXT_CAP_ID_VNDR,
+} from '../../tb/pcie/cfgspace';
 import { CompletionStatusError, PcieViolation } from '../../tb/pcie/errors';
-import { DMA_FROM_DEVICE, DMA_IRQ, DMA_STATUS, DMA_TO_DEVICE, MODEL_ID, MODEL_REGS as R, ModelEndpoint, type ModelEndpointOptions } from '../../tb/pcie/modeldev';
+import {
+  DMA_FROM_DEVICE,
+  DMA_IRQ,
+  DMA_STATUS,
+  DMA_TO_DEVICE,
+  MODEL_ID,
+  MODEL_REGS as R,
+  ModelEndpoint,
+  type ModelEndpointOptions,
+} from '../../tb/pcie/modeldev';
 import type { RootComplexOptions } from '../../tb/pcie/options';
 import { Rng } from '../../tb/pcie/random';
 import { RootComplex } from '../../tb/pcie/rootcomplex';
@@ -48,7 +65,16 @@ function dma(rc: RootComplex, dir: number, host: bigint, devOff: number, len: nu
 describe('enumeration', () => {
   test('IDs, BAR sizing and natural-alignment assignment in the 32- and 64-bit windows, capabilities, device control', () => {
     const { rc, info, dev } = boot();
-    expect(info).toMatchObject({ vendorId: 0x1234, deviceId: 0x5678, revision: 1, classCode: 0xff0000, headerType: 0, multiFunction: false, subsystemVendorId: 0x1af4, subsystemId: 1 });
+    expect(info).toMatchObject({
+      vendorId: 0x1234,
+      deviceId: 0x5678,
+      revision: 1,
+      classCode: 0xff0000,
+      headerType: 0,
+      multiFunction: false,
+      subsystemVendorId: 0x1af4,
+      subsystemId: 1,
+    });
     const [b0, b1, b2, b3, b4, b5] = info.bars;
     expect(b0).toMatchObject({ kind: 'mem64', prefetchable: false, size: 0x4000n });
     expect(b2).toMatchObject({ kind: 'mem64', prefetchable: true, size: 0x1_0000n });
@@ -71,13 +97,27 @@ describe('enumeration', () => {
       { id: PCI_CAP_ID_VNDR, offset: 0x90 },
     ]);
     expect(Object.fromEntries(info.extCaps)).toEqual({ [PCI_EXT_CAP_ID_DSN]: 0x100, [PCI_EXT_CAP_ID_VNDR]: 0x140 });
-    expect(info.pcie).toMatchObject({ offset: 0x40, version: 2, mpsSupported: 512, extTagSupported: true, tenBitTagRequesterSupported: true });
+    expect(info.pcie).toMatchObject({
+      offset: 0x40,
+      version: 2,
+      mpsSupported: 512,
+      extTagSupported: true,
+      tenBitTagRequesterSupported: true,
+    });
     // MPS = min(RC 256, device 512); MRRS 512; extended tags on; 10-bit tags off by default; RCB 64 (bit clear).
     expect(info).toMatchObject({ mps: 256, mrrs: 512, extTags: true, tenBitTags: false });
     expect(dev.mps).toBe(256);
     expect(dev.mrrs).toBe(512);
     expect(dev.cfg[0x50] & 8).toBe(0);
-    expect(info.msix).toMatchObject({ offset: 0x80, tableSize: 8, tableBir: 0, tableOffset: 0x2000, pbaBir: 0, pbaOffset: 0x3000, tableAddress: b0!.address + 0x2000n });
+    expect(info.msix).toMatchObject({
+      offset: 0x80,
+      tableSize: 8,
+      tableBir: 0,
+      tableOffset: 0x2000,
+      pbaBir: 0,
+      pbaOffset: 0x3000,
+      tableAddress: b0!.address + 0x2000n,
+    });
     expect(rc.bar(0).read32(R.ID)).toBe(MODEL_ID);
     expect(() => rc.bar(1)).toThrow(/BAR 1 is not implemented/);
   });
@@ -116,7 +156,9 @@ describe('MMIO', () => {
             h.write(off, v);
             // The read is ordered behind the posted write, so once it returns the write has landed.
             expect(Array.from(h.read(off, width)), `BAR${bar} read ${width}@${off}`).toEqual(Array.from(v));
-            expect(Array.from(mem.subarray(off, off + width)), `BAR${bar} write ${width}@${off}`).toEqual(Array.from(v));
+            expect(Array.from(mem.subarray(off, off + width)), `BAR${bar} write ${width}@${off}`).toEqual(
+              Array.from(v),
+            );
           }
         }
         h.write32(0x40, 0xdeadbeef);
@@ -173,7 +215,10 @@ describe('MMIO', () => {
   test('non-blocking requests: several in flight, completed by the pump', () => {
     const { rc } = boot();
     const h = rc.bar(2);
-    h.write(0, Uint8Array.from({ length: 256 }, (_, i) => i));
+    h.write(
+      0,
+      Uint8Array.from({ length: 256 }, (_, i) => i),
+    );
     const ps = [0, 64, 128, 192].map((o) => h.startRead(o, 64));
     expect(ps.every((p) => !p.done)).toBe(true);
     rc.waitFor('four reads', () => ps.every((p) => p.done));
@@ -186,7 +231,11 @@ describe('DMA', () => {
   test('host->device and device->host, many lengths and offsets incl. 4 KB boundaries, split and reordered completions', () => {
     seeded(FILE, 'dma sweep', (seed) => {
       const rng = new Rng(seed);
-      const { rc, dev, tap } = boot({ latency: { min: 30, max: 400 }, split: 'random', mps: 256, mrrs: 512 }, { dmaTags: 32 }, seed);
+      const { rc, dev, tap } = boot(
+        { latency: { min: 30, max: 400 }, split: 'random', mps: 256, mrrs: 512 },
+        { dmaTags: 32 },
+        seed,
+      );
       rc.msix.setup();
       const host = rc.mem.alloc(0x6000, { name: 'dma', above4G: rng.chance(0.5) });
       const cases: [number, number][] = [
@@ -207,19 +256,32 @@ describe('DMA', () => {
         const src = rng.bytes(len);
         rc.mem.write(host.addr + BigInt(off), src);
         expect(dma(rc, DMA_TO_DEVICE, host.addr + BigInt(off), devOff, len) & 0x1fc, `to device ${len}@${off}`).toBe(0);
-        expect(Buffer.compare(Buffer.from(dev.sram.subarray(devOff, devOff + len)), Buffer.from(src)), `to device ${len}@${off}`).toBe(0);
+        expect(
+          Buffer.compare(Buffer.from(dev.sram.subarray(devOff, devOff + len)), Buffer.from(src)),
+          `to device ${len}@${off}`,
+        ).toBe(0);
         // device -> host, into a fresh pattern so stray bytes show
         rc.mem.fill(host.addr, 0x6000, 0xee);
         dev.sram.set(rng.bytes(len), devOff);
         expect(dma(rc, DMA_FROM_DEVICE, host.addr + BigInt(off), devOff, len) & 0x1fc).toBe(0);
         const got = rc.mem.read(host.addr, 0x6000);
-        expect(Buffer.compare(Buffer.from(got.subarray(off, off + len)), Buffer.from(dev.sram.subarray(devOff, devOff + len)))).toBe(0);
-        expect(got.subarray(0, off).every((b) => b === 0xee) && got.subarray(off + len).every((b) => b === 0xee), 'bytes outside the buffer untouched').toBe(true);
+        expect(
+          Buffer.compare(
+            Buffer.from(got.subarray(off, off + len)),
+            Buffer.from(dev.sram.subarray(devOff, devOff + len)),
+          ),
+        ).toBe(0);
+        expect(
+          got.subarray(0, off).every((b) => b === 0xee) && got.subarray(off + len).every((b) => b === 0xee),
+          'bytes outside the buffer untouched',
+        ).toBe(true);
       }
       // Completion splitting and reordering really happened, and latency was respected.
       // Each CplD is sent while the RC processes its read: match it to the latest read of its tag seen by then.
       const reads = tap.fromDevice.map((r) => ({ t: decodeTlp(r), cycle: r.cycle! })).filter((x) => x.t.type === 'MRd');
-      const cpls = tap.toDevice.map((s) => ({ t: decodeTlp(s.raw), at: s.at, sentAt: s.sentAt })).filter((x) => x.t.type === 'CplD');
+      const cpls = tap.toDevice
+        .map((s) => ({ t: decodeTlp(s.raw), at: s.at, sentAt: s.sentAt }))
+        .filter((x) => x.t.type === 'CplD');
       expect(cpls.length).toBeGreaterThan(reads.length);
       const firstAt = new Map<{ cycle: number }, number>();
       for (const c of cpls) {
@@ -243,9 +305,14 @@ describe('DMA', () => {
     const shared = new SharedArrayBuffer(0x2000);
     const view = new Uint8Array(shared);
     const region = rc.mem.map(0x3_0000_0000n, shared, 'rw', 'guest-ram');
-    view.set(Uint8Array.from({ length: 0x1000 }, (_, i) => (i * 13) & 0xff), 0x800);
+    view.set(
+      Uint8Array.from({ length: 0x1000 }, (_, i) => (i * 13) & 0xff),
+      0x800,
+    );
     expect(dma(rc, DMA_TO_DEVICE, region.addr + 0x800n, 0x100, 0x1000) & 0x1fc).toBe(0);
-    expect(Buffer.compare(Buffer.from(dev.sram.subarray(0x100, 0x1100)), Buffer.from(view.subarray(0x800, 0x1800)))).toBe(0);
+    expect(
+      Buffer.compare(Buffer.from(dev.sram.subarray(0x100, 0x1100)), Buffer.from(view.subarray(0x800, 0x1800))),
+    ).toBe(0);
     dev.sram.fill(0x5a, 0, 0x100);
     expect(dma(rc, DMA_FROM_DEVICE, region.addr + 0x10n, 0, 0x100) & 0x1fc).toBe(0);
     expect(view.subarray(0x10, 0x110).every((b) => b === 0x5a)).toBe(true);
@@ -264,7 +331,9 @@ describe('DMA', () => {
     const { rc } = boot();
     rc.msix.setup();
     const ro = rc.mem.alloc(4096, { name: 'tx-only', perm: 'ro' });
-    expect(() => dma(rc, DMA_FROM_DEVICE, ro.addr + 100n, 0, 64)).toThrow(/dma-permission: DMA write of 64 bytes at .*"tx-only"/);
+    expect(() => dma(rc, DMA_FROM_DEVICE, ro.addr + 100n, 0, 64)).toThrow(
+      /dma-permission: DMA write of 64 bytes at .*"tx-only"/,
+    );
   });
 });
 
@@ -297,7 +366,12 @@ describe('MSI-X', () => {
     expect(rc.takeInterrupts()).toEqual([]);
     rc.msix.setControl(true, false);
     rc.runFor(2000);
-    expect(rc.takeInterrupts().map((e) => e.vector).sort()).toEqual([2, 3]);
+    expect(
+      rc
+        .takeInterrupts()
+        .map((e) => e.vector)
+        .sort(),
+    ).toEqual([2, 3]);
     // An external listener (as a bridge to a real kernel would use).
     const seen: number[] = [];
     const off = rc.onInterrupt((e) => seen.push(e.vector));
@@ -342,7 +416,10 @@ describe('error injection', () => {
     const { rc } = boot({ onRead: (r) => (r.index === 0 ? 'duplicate' : 'ok') });
     rc.msix.setup();
     const host = rc.mem.alloc(4096);
-    rc.mem.write(host.addr, Uint8Array.from({ length: 256 }, (_, i) => i));
+    rc.mem.write(
+      host.addr,
+      Uint8Array.from({ length: 256 }, (_, i) => i),
+    );
     const st = dma(rc, DMA_TO_DEVICE, host.addr, 0, 256);
     rc.runFor(1000);
     expect((st | rc.bar(0).read32(R.DMA_STATUS)) & DMA_STATUS.UNEXPECTED).toBe(DMA_STATUS.UNEXPECTED);
@@ -396,6 +473,8 @@ describe('error injection', () => {
     const { rc } = boot({}, { quirks: { rcb64: true } });
     rc.bar(2).read(0, 64); // one RCB: fine
     // 512 bytes from offset 96 at MPS 256: the first completion ends at 320, a 64 B but not a 128 B boundary.
-    expect(() => rc.bar(2).read(96, 512)).toThrow(/rcb: partial completion .* not on a 128-byte read completion boundary/);
+    expect(() => rc.bar(2).read(96, 512)).toThrow(
+      /rcb: partial completion .* not on a 128-byte read completion boundary/,
+    );
   });
 });

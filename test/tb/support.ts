@@ -8,7 +8,10 @@ import { decodeTlp, encodeTlp, type Tlp } from '../../tb/pcie/tlp';
 
 /** A test name as vitest's -t option expects it: suite and test names joined by spaces, regex-escaped. */
 function testPattern(fullName: string): string {
-  return fullName.split(' > ').join(' ').replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return fullName
+    .split(' > ')
+    .join(' ')
+    .replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 /**
@@ -36,7 +39,13 @@ export function seededTest(file: string, name: string, body: (seed: number) => v
 }
 
 /** The member of the Tlp union whose `type` can be T (e.g. CfgReadTlp for 'CfgRd0'). */
-export type TlpOf<T extends Tlp['type']> = Tlp extends infer U ? (U extends { type: infer K } ? (T extends K ? U : never) : never) : never;
+export type TlpOf<T extends Tlp['type']> = Tlp extends infer U
+  ? U extends { type: infer K }
+    ? T extends K
+      ? U
+      : never
+    : never
+  : never;
 
 /**
  * A scripted device: records what the RC sends (decoded, with the injection cycle); TLPs the

@@ -34,7 +34,8 @@ import {
 // ---------------------------------------------------------------------------------------
 // Seeded randomness: every random test starts from SEED so a failure can be replayed.
 
-const SEED = process.env.VFPGA_SEED !== undefined ? Number(process.env.VFPGA_SEED) >>> 0 : (Math.random() * 2 ** 32) >>> 0;
+const SEED =
+  process.env.VFPGA_SEED !== undefined ? Number(process.env.VFPGA_SEED) >>> 0 : (Math.random() * 2 ** 32) >>> 0;
 const REPLAY = `VFPGA_SEED=${SEED} npx vitest run test/tb/tlp.test.ts`;
 
 /** mulberry32: tiny, good enough for test stimulus. */
@@ -112,7 +113,15 @@ function randMemReq(r: Rng, type: 'MRd' | 'MRdLk' | 'MWr', above4G: boolean): Tl
     firstBe = r.pick(FIRST_CONTIG);
     lastBe = r.pick(LAST_CONTIG);
   }
-  const req = { ...randCommon(r), requesterId: r.int(0, 0xffff), tag: r.int(0, 1023), address, firstBe, lastBe, at: r.int(0, 3) };
+  const req = {
+    ...randCommon(r),
+    requesterId: r.int(0, 0xffff),
+    tag: r.int(0, 1023),
+    address,
+    firstBe,
+    lastBe,
+    at: r.int(0, 3),
+  };
   return type === 'MWr' ? { type, ...req, data: r.bytes(length * 4) } : { type, ...req, length };
 }
 
@@ -136,7 +145,14 @@ const STATUSES: CplStatusCode[] = [CplStatus.SC, CplStatus.UR, CplStatus.CRS, Cp
 function randCpl(r: Rng, type: 'Cpl' | 'CplLk' | 'CplD' | 'CplDLk'): Tlp {
   const base = { ...randCommon(r), completerId: r.int(0, 0xffff), requesterId: r.int(0, 0xffff), tag: r.int(0, 1023) };
   if (type === 'Cpl' || type === 'CplLk') {
-    return { type, ...base, status: r.pick(STATUSES), bcm: r.bool(0.1), byteCount: r.int(1, 4096), lowerAddress: r.int(0, 127) };
+    return {
+      type,
+      ...base,
+      status: r.pick(STATUSES),
+      bcm: r.bool(0.1),
+      byteCount: r.int(1, 4096),
+      lowerAddress: r.int(0, 127),
+    };
   }
   const lowerAddress = r.int(0, 127);
   const lead = lowerAddress & 3;
@@ -194,7 +210,21 @@ function randMsg(r: Rng, type: 'Msg' | 'MsgD'): Tlp {
   return { type, ...base, ...(k === 1 ? vendor() : unknown()), data: r.bytes(randLength(r) * 4) };
 }
 
-const ALL_TYPES: TlpType[] = ['MRd', 'MRdLk', 'MWr', 'CfgRd0', 'CfgRd1', 'CfgWr0', 'CfgWr1', 'Cpl', 'CplLk', 'CplD', 'CplDLk', 'Msg', 'MsgD'];
+const ALL_TYPES: TlpType[] = [
+  'MRd',
+  'MRdLk',
+  'MWr',
+  'CfgRd0',
+  'CfgRd1',
+  'CfgWr0',
+  'CfgWr1',
+  'Cpl',
+  'CplLk',
+  'CplD',
+  'CplDLk',
+  'Msg',
+  'MsgD',
+];
 
 function randTlp(r: Rng, type: TlpType): Tlp {
   switch (type) {
@@ -268,7 +298,15 @@ describe('golden vectors (hand-computed from the spec header layouts)', () => {
 
   it('4DW MWr above 4 GB, 2 DW', () => {
     const data = Uint8Array.from([0, 1, 2, 3, 4, 5, 6, 7]);
-    const t: Tlp = { type: 'MWr', address: 0x1_2345_6780n, firstBe: 0xf, lastBe: 0xf, requesterId: 0x0100, tag: 0, data };
+    const t: Tlp = {
+      type: 'MWr',
+      address: 0x1_2345_6780n,
+      firstBe: 0xf,
+      lastBe: 0xf,
+      requesterId: 0x0100,
+      tag: 0,
+      data,
+    };
     const r = encodeTlp(t);
     // DW0: Fmt 011 (4DW, data), Type 00000, Length 2. DW2 = Address[63:32], DW3 = Address[31:2].
     expect(hdrOf(r)).toEqual([0x60000002, 0x010000ff, 0x00000001, 0x23456780]);
@@ -320,23 +358,55 @@ describe('golden vectors (hand-computed from the spec header layouts)', () => {
   });
 
   it('CplD with 4096 bytes: Length 0 and Byte Count 0 both mean the maximum', () => {
-    const t: Tlp = { type: 'CplD', completerId: 0x0100, status: 0, byteCount: 4096, requesterId: 0, tag: 0, lowerAddress: 0, data: new Uint8Array(4096) };
+    const t: Tlp = {
+      type: 'CplD',
+      completerId: 0x0100,
+      status: 0,
+      byteCount: 4096,
+      requesterId: 0,
+      tag: 0,
+      lowerAddress: 0,
+      data: new Uint8Array(4096),
+    };
     const r = encodeTlp(t);
     expect(hdrOf(r)).toEqual([0x4a000000, 0x01000000, 0x00000000, 0]);
     expect(decodeTlp(r)).toMatchObject({ byteCount: 4096, data: new Uint8Array(4096) });
   });
 
   it('Cpl UR, 10-bit tag', () => {
-    const t: Tlp = { type: 'Cpl', completerId: 0x0208, status: CplStatus.UR, byteCount: 4, requesterId: 0x0010, tag: 0x2ff, lowerAddress: 0 };
+    const t: Tlp = {
+      type: 'Cpl',
+      completerId: 0x0208,
+      status: CplStatus.UR,
+      byteCount: 4,
+      requesterId: 0x0010,
+      tag: 0x2ff,
+      lowerAddress: 0,
+    };
     // DW0: Fmt 000, Type 01010, T9 = 1 (bit 23), T8 = 0. DW1: Status 001 in bits 15:13.
     expect(hdrOf(encodeTlp(t))).toEqual([0x0a800000, 0x02082004, 0x0010ff00, 0]);
   });
 
   it('CfgRd0 of BAR0 and CfgWr0 of an extended register', () => {
-    const rd: Tlp = { type: 'CfgRd0', completerId: pcieId(1, 0, 0), offset: 0x10, firstBe: 0xf, requesterId: 0, tag: 1 };
+    const rd: Tlp = {
+      type: 'CfgRd0',
+      completerId: pcieId(1, 0, 0),
+      offset: 0x10,
+      firstBe: 0xf,
+      requesterId: 0,
+      tag: 1,
+    };
     // DW0: Fmt 000, Type 00100, Length 1. DW2: Bus 01 | Dev 00000 | Fn 000 | Reg 0x10 >> 2.
     expect(hdrOf(encodeTlp(rd))).toEqual([0x04000001, 0x0000010f, 0x01000010, 0]);
-    const wr: Tlp = { type: 'CfgWr0', completerId: pcieId(2, 3, 1), offset: 0x104, firstBe: 0x3, requesterId: 0, tag: 2, data: Uint8Array.from([0xaa, 0xbb, 0, 0]) };
+    const wr: Tlp = {
+      type: 'CfgWr0',
+      completerId: pcieId(2, 3, 1),
+      offset: 0x104,
+      firstBe: 0x3,
+      requesterId: 0,
+      tag: 2,
+      data: Uint8Array.from([0xaa, 0xbb, 0, 0]),
+    };
     // Bus 02, Dev 00011, Fn 001 -> ID 0x0219; Ext Register Number 0001, Register Number 000001.
     expect(hdrOf(encodeTlp(wr))).toEqual([0x44000001, 0x00000203, 0x02190104, 0]);
     expect(Array.from(encodeTlp(wr).data)).toEqual([0x0000bbaa]);
@@ -348,10 +418,22 @@ describe('golden vectors (hand-computed from the spec header layouts)', () => {
   });
 
   it('messages: ERR_FATAL, Assert_INTA, vendor-defined MsgD routed by ID', () => {
-    const err: Tlp = { type: 'Msg', routing: MsgRouting.ToRootComplex, code: MsgCode.ERR_FATAL, requesterId: 0x0100, tag: 0 };
+    const err: Tlp = {
+      type: 'Msg',
+      routing: MsgRouting.ToRootComplex,
+      code: MsgCode.ERR_FATAL,
+      requesterId: 0x0100,
+      tag: 0,
+    };
     // DW0: Fmt 001 (4DW), Type 10000 (routed to RC); Length reserved (0). DW1: code 0x33.
     expect(hdrOf(encodeTlp(err))).toEqual([0x30000000, 0x01000033, 0, 0]);
-    const inta: Tlp = { type: 'Msg', routing: MsgRouting.Local, code: MsgCode.Assert_INTA, requesterId: 0x0100, tag: 0 };
+    const inta: Tlp = {
+      type: 'Msg',
+      routing: MsgRouting.Local,
+      code: MsgCode.Assert_INTA,
+      requesterId: 0x0100,
+      tag: 0,
+    };
     expect(hdrOf(encodeTlp(inta))).toEqual([0x34000000, 0x01000020, 0, 0]);
     const vdm: Tlp = {
       type: 'MsgD',
@@ -393,7 +475,11 @@ describe('round trips with seeded random fields', () => {
       }
     });
     const expected = ALL_TYPES.flatMap((ty) =>
-      ty.startsWith('MR') || ty === 'MWr' ? [`${ty}/3DW`, `${ty}/4DW`] : ty.startsWith('Msg') ? [`${ty}/4DW`] : [`${ty}/3DW`],
+      ty.startsWith('MR') || ty === 'MWr'
+        ? [`${ty}/3DW`, `${ty}/4DW`]
+        : ty.startsWith('Msg')
+          ? [`${ty}/4DW`]
+          : [`${ty}/3DW`],
     );
     expect([...seen].sort()).toEqual(expected.sort());
   });
@@ -471,13 +557,21 @@ describe('malformed TLPs are rejected naming the field', () => {
   });
 
   it('unknown or unsupported Fmt/Type', () => {
-    expectTlpError(() => decodeTlp(raw([0x1f000000, 0, 0])), 'type', /unknown Fmt\/Type combination Fmt=000b Type=11111b/);
+    expectTlpError(
+      () => decodeTlp(raw([0x1f000000, 0, 0])),
+      'type',
+      /unknown Fmt\/Type combination Fmt=000b Type=11111b/,
+    );
     expectTlpError(() => decodeTlp(raw([0x41000001, 0, 0], [0])), 'type', /unknown Fmt\/Type/); // "MWrLk" does not exist
     expectTlpError(() => decodeTlp(raw([0xa0000000, 0, 0])), 'fmt', /reserved Fmt/);
     expectTlpError(() => decodeTlp(raw([0x80000000, 0, 0])), 'fmt', /prefix/);
     expectTlpError(() => decodeTlp(raw([0x02000001, 0x0f, 0])), 'type', /IORd .*not supported/);
     expectTlpError(() => decodeTlp(raw([0x4c000001, 0, 0], [0])), 'type', /AtomicOp/);
-    expectTlpError(() => decodeTlp(raw([0x24000001, 0x0f, 0, 0])), 'fmt', /CfgRd0: configuration requests use a 3DW header/);
+    expectTlpError(
+      () => decodeTlp(raw([0x24000001, 0x0f, 0, 0])),
+      'fmt',
+      /CfgRd0: configuration requests use a 3DW header/,
+    );
     expectTlpError(() => decodeTlp(raw([0x2a000000, 0, 0, 0])), 'fmt', /Cpl: completions use a 3DW header/);
     expectTlpError(() => decodeTlp(raw([0x10000000, 0x33, 0])), 'fmt', /Msg: messages use a 4DW header/);
     expectTlpError(() => decodeTlp({ hdr: new Uint32Array(3), data: new Uint32Array(0) }), 'hdr');
@@ -490,27 +584,63 @@ describe('malformed TLPs are rejected naming the field', () => {
       'length',
       'MWr: length field 4 DW but 3 payload dwords',
     );
-    expectTlpError(() => decodeTlp(raw([0x00000001, 0x0100000f, 0x1000], [0xdead])), 'data', 'MRd: 1 payload dwords on a TLP without data');
+    expectTlpError(
+      () => decodeTlp(raw([0x00000001, 0x0100000f, 0x1000], [0xdead])),
+      'data',
+      'MRd: 1 payload dwords on a TLP without data',
+    );
     expectTlpError(() => decodeTlp(raw([0x30000000, 0x01000033], [1])), 'data', /Msg: 1 payload dwords/);
     // Length 0 encodes 1024 DW; more than that cannot be expressed.
     const big = encodeTlp(mwr(1024, { address: 0x4000n }));
     expect(big.hdr[0] & 0x3ff).toBe(0);
     expect(decodeTlp(big)).toMatchObject({ type: 'MWr', data: new Uint8Array(4096) });
-    expectTlpError(() => decodeTlp({ hdr: big.hdr, data: new Uint32Array(1025) }), 'length', 'MWr: length field 1024 DW but 1025 payload dwords');
+    expectTlpError(
+      () => decodeTlp({ hdr: big.hdr, data: new Uint32Array(1025) }),
+      'length',
+      'MWr: length field 1024 DW but 1025 payload dwords',
+    );
     expectTlpError(() => encodeTlp(mwr(1025, { address: 0x4000n })), 'data', /1025 DW out of range 1\.\.1024/);
     expectTlpError(() => encodeTlp(mrd({ length: 1025 })), 'length', /length 1025 DW out of range/);
     expectTlpError(() => encodeTlp(mrd({ length: 0 })), 'length', /length 0 DW out of range/);
-    expectTlpError(() => encodeTlp({ ...mwr(1), data: new Uint8Array(3) } as Tlp), 'data', /3 bytes is not a whole number of dwords/);
+    expectTlpError(
+      () => encodeTlp({ ...mwr(1), data: new Uint8Array(3) } as Tlp),
+      'data',
+      /3 bytes is not a whole number of dwords/,
+    );
     expectTlpError(() => encodeTlp({ ...mwr(1), data: new Uint8Array(0) } as Tlp), 'data', /0 DW out of range/);
   });
 
   it('memory request byte enables (2.2.5)', () => {
-    expectTlpError(() => encodeTlp(mrd({ lastBe: 0x1 })), 'lastBe', /MRd: last DW BE must be 0000b for a 1 DW request, got 0001b/);
-    expectTlpError(() => encodeTlp(mrd({ length: 2, firstBe: 0, lastBe: 0xf })), 'firstBe', /non-zero for a 2 DW request/);
-    expectTlpError(() => encodeTlp(mrd({ length: 3, firstBe: 0xf, lastBe: 0 })), 'lastBe', /non-zero for a 3 DW request/);
-    expectTlpError(() => encodeTlp(mrd({ length: 3, firstBe: 0b0101, lastBe: 0xf })), 'firstBe', /0101b must be contiguous/);
-    expectTlpError(() => encodeTlp(mrd({ length: 3, firstBe: 0b0111, lastBe: 0xf })), 'firstBe', /0111b must be contiguous/);
-    expectTlpError(() => encodeTlp(mrd({ length: 3, firstBe: 0xf, lastBe: 0b1110 })), 'lastBe', /1110b must be contiguous/);
+    expectTlpError(
+      () => encodeTlp(mrd({ lastBe: 0x1 })),
+      'lastBe',
+      /MRd: last DW BE must be 0000b for a 1 DW request, got 0001b/,
+    );
+    expectTlpError(
+      () => encodeTlp(mrd({ length: 2, firstBe: 0, lastBe: 0xf })),
+      'firstBe',
+      /non-zero for a 2 DW request/,
+    );
+    expectTlpError(
+      () => encodeTlp(mrd({ length: 3, firstBe: 0xf, lastBe: 0 })),
+      'lastBe',
+      /non-zero for a 3 DW request/,
+    );
+    expectTlpError(
+      () => encodeTlp(mrd({ length: 3, firstBe: 0b0101, lastBe: 0xf })),
+      'firstBe',
+      /0101b must be contiguous/,
+    );
+    expectTlpError(
+      () => encodeTlp(mrd({ length: 3, firstBe: 0b0111, lastBe: 0xf })),
+      'firstBe',
+      /0111b must be contiguous/,
+    );
+    expectTlpError(
+      () => encodeTlp(mrd({ length: 3, firstBe: 0xf, lastBe: 0b1110 })),
+      'lastBe',
+      /1110b must be contiguous/,
+    );
     // 2 DW: non-contiguous only when QW aligned.
     expect(() => encodeTlp(mrd({ address: 0x1008n, length: 2, firstBe: 0b0101, lastBe: 0b1010 }))).not.toThrow();
     expectTlpError(
@@ -522,14 +652,26 @@ describe('malformed TLPs are rejected naming the field', () => {
     expect(() => encodeTlp(mrd({ firstBe: 0 }))).not.toThrow();
     expect(() => encodeTlp(mrd({ firstBe: 0b1001 }))).not.toThrow();
     // Decode applies the same rules: hand-built MRd length 3, last BE 0.
-    expectTlpError(() => decodeTlp(raw([0x00000003, 0x0100000f, 0x1000])), 'lastBe', /MRd: last DW BE must be non-zero/);
+    expectTlpError(
+      () => decodeTlp(raw([0x00000003, 0x0100000f, 0x1000])),
+      'lastBe',
+      /MRd: last DW BE must be non-zero/,
+    );
   });
 
   it('4 KB boundary crossing and address alignment', () => {
-    expectTlpError(() => encodeTlp(mrd({ address: 0x1ffcn, length: 2, lastBe: 0xf })), 'address', /MRd: 2 DW at address 0x1ffc crosses a 4 KB boundary/);
+    expectTlpError(
+      () => encodeTlp(mrd({ address: 0x1ffcn, length: 2, lastBe: 0xf })),
+      'address',
+      /MRd: 2 DW at address 0x1ffc crosses a 4 KB boundary/,
+    );
     expect(() => encodeTlp(mrd({ address: 0x1ff8n, length: 2, lastBe: 0xf }))).not.toThrow();
     expectTlpError(() => encodeTlp(mwr(1024, { address: 0x1_0000_0004n })), 'address', /crosses a 4 KB boundary/);
-    expectTlpError(() => decodeTlp(raw([0x40000002, 0x010000ff, 0x1ffc], [1, 2])), 'address', /MWr: 2 DW at address 0x1ffc crosses/);
+    expectTlpError(
+      () => decodeTlp(raw([0x40000002, 0x010000ff, 0x1ffc], [1, 2])),
+      'address',
+      /MWr: 2 DW at address 0x1ffc crosses/,
+    );
     expectTlpError(() => encodeTlp(mrd({ address: 0x1002n })), 'address', /not dword aligned/);
     expectTlpError(() => encodeTlp(mrd({ address: 1n << 64n })), 'address', /not a 64-bit/);
   });
@@ -544,32 +686,71 @@ describe('malformed TLPs are rejected naming the field', () => {
   });
 
   it('configuration requests', () => {
-    expectTlpError(() => decodeTlp(raw([0x04000002, 0x0000000f, 0x01000010])), 'length', /CfgRd0: length field 2 DW, configuration requests must be 1 DW/);
+    expectTlpError(
+      () => decodeTlp(raw([0x04000002, 0x0000000f, 0x01000010])),
+      'length',
+      /CfgRd0: length field 2 DW, configuration requests must be 1 DW/,
+    );
     expectTlpError(() => decodeTlp(raw([0x04000001, 0x000000ff, 0x01000010])), 'lastBe', /CfgRd0: last DW BE 1111b/);
-    expectTlpError(() => decodeTlp(raw([0x44000001, 0x0000000f, 0x01000010], [1, 2])), 'length', /length field 1 DW but 2 payload/);
+    expectTlpError(
+      () => decodeTlp(raw([0x44000001, 0x0000000f, 0x01000010], [1, 2])),
+      'length',
+      /length field 1 DW but 2 payload/,
+    );
     expectTlpError(() => decodeTlp(raw([0x04000401, 0x0000000f, 0x01000010])), 'at', /AT 01b/);
-    const cfg = (over: object): Tlp => ({ type: 'CfgRd0', completerId: 0x0100, offset: 0, firstBe: 0xf, requesterId: 0, tag: 0, ...over }) as Tlp;
-    expectTlpError(() => encodeTlp(cfg({ offset: 0x1000 })), 'offset', /register offset 4096 is not a dword offset in 0\.\.0xffc/);
+    const cfg = (over: object): Tlp =>
+      ({ type: 'CfgRd0', completerId: 0x0100, offset: 0, firstBe: 0xf, requesterId: 0, tag: 0, ...over }) as Tlp;
+    expectTlpError(
+      () => encodeTlp(cfg({ offset: 0x1000 })),
+      'offset',
+      /register offset 4096 is not a dword offset in 0\.\.0xffc/,
+    );
     expectTlpError(() => encodeTlp(cfg({ offset: 0x11 })), 'offset', /register offset 17/);
     expectTlpError(() => encodeTlp(cfg({ offset: -4 })), 'offset');
     expectTlpError(() => encodeTlp(cfg({ tc: 1 })), 'tc', /CfgRd0: configuration requests must use TC0, got TC1/);
     expectTlpError(() => encodeTlp(cfg({ attr: Attr.RO })), 'attr', /Attr\[1:0\] = 00b, got 10b/);
-    expectTlpError(() => encodeTlp({ ...cfg({}), type: 'CfgWr0', data: new Uint8Array(8) } as Tlp), 'data', /2 DW out of range 1\.\.1/);
+    expectTlpError(
+      () => encodeTlp({ ...cfg({}), type: 'CfgWr0', data: new Uint8Array(8) } as Tlp),
+      'data',
+      /2 DW out of range 1\.\.1/,
+    );
     expectTlpError(() => decodeTlp(raw([0x04100001, 0x0000000f, 0x01000010])), 'tc', /TC1/);
   });
 
   it('completions', () => {
     const cpld = (over: object): Tlp =>
-      ({ type: 'CplD', completerId: 0x0100, status: 0, byteCount: 4, requesterId: 0, tag: 0, lowerAddress: 0, data: new Uint8Array(4), ...over }) as Tlp;
+      ({
+        type: 'CplD',
+        completerId: 0x0100,
+        status: 0,
+        byteCount: 4,
+        requesterId: 0,
+        tag: 0,
+        lowerAddress: 0,
+        data: new Uint8Array(4),
+        ...over,
+      }) as Tlp;
     expect(() => encodeTlp(cpld({}))).not.toThrow();
-    expectTlpError(() => encodeTlp(cpld({ data: new Uint8Array(8) })), 'byteCount', /CplD: byte count 4 from lower address 0x00 needs 1 DW but length is 2 DW/);
-    expectTlpError(() => encodeTlp(cpld({ byteCount: 1, lowerAddress: 2, data: new Uint8Array(8) })), 'byteCount', /needs 1 DW but length is 2 DW/);
+    expectTlpError(
+      () => encodeTlp(cpld({ data: new Uint8Array(8) })),
+      'byteCount',
+      /CplD: byte count 4 from lower address 0x00 needs 1 DW but length is 2 DW/,
+    );
+    expectTlpError(
+      () => encodeTlp(cpld({ byteCount: 1, lowerAddress: 2, data: new Uint8Array(8) })),
+      'byteCount',
+      /needs 1 DW but length is 2 DW/,
+    );
     expectTlpError(() => encodeTlp(cpld({ status: CplStatus.UR })), 'status', /status UR on a completion with data/);
     expectTlpError(() => encodeTlp(cpld({ status: 3 })), 'status', /completion status 3 is reserved/);
     expectTlpError(() => decodeTlp(raw([0x0a000000, 0x01006004, 0])), 'status', /Cpl: reserved completion status 011b/);
     expectTlpError(() => encodeTlp(cpld({ byteCount: 0 })), 'byteCount', /byte count 0 out of range 1\.\.4096/);
     expectTlpError(() => encodeTlp(cpld({ byteCount: 4097 })), 'byteCount');
-    expectTlpError(() => encodeTlp(cpld({ lowerAddress: 128 })), 'lowerAddress', /lowerAddress 128 does not fit in 7 bits/);
+    expectTlpError(
+      () => encodeTlp(cpld({ lowerAddress: 128 })),
+      'lowerAddress',
+      /lowerAddress 128 does not fit in 7 bits/,
+    );
     // BCM: byte count is not cross-checked (PCI-X bridges report it differently).
     expect(() => encodeTlp(cpld({ data: new Uint8Array(8), bcm: true }))).not.toThrow();
     // Partial completion: 3 DW from 0x04 ends at 0x10, not on a 64-byte RCB.
@@ -583,25 +764,51 @@ describe('malformed TLPs are rejected naming the field', () => {
   });
 
   it('messages', () => {
-    const msg = (over: object): Tlp => ({ type: 'Msg', routing: MsgRouting.Local, code: MsgCode.Assert_INTA, requesterId: 0x0100, tag: 0, ...over }) as Tlp;
+    const msg = (over: object): Tlp =>
+      ({
+        type: 'Msg',
+        routing: MsgRouting.Local,
+        code: MsgCode.Assert_INTA,
+        requesterId: 0x0100,
+        tag: 0,
+        ...over,
+      }) as Tlp;
     expect(() => encodeTlp(msg({}))).not.toThrow();
-    expectTlpError(() => encodeTlp(msg({ routing: MsgRouting.ToRootComplex })), 'routing', /Msg: Assert_INTA with routing 000b, spec requires 100b/);
+    expectTlpError(
+      () => encodeTlp(msg({ routing: MsgRouting.ToRootComplex })),
+      'routing',
+      /Msg: Assert_INTA with routing 000b, spec requires 100b/,
+    );
     expectTlpError(() => encodeTlp(msg({ tc: 1 })), 'tc', /Assert_INTA must use TC0, got TC1/);
     expectTlpError(
-      () => encodeTlp(msg({ type: 'MsgD', code: MsgCode.ERR_FATAL, routing: MsgRouting.ToRootComplex, data: new Uint8Array(4) })),
+      () =>
+        encodeTlp(
+          msg({ type: 'MsgD', code: MsgCode.ERR_FATAL, routing: MsgRouting.ToRootComplex, data: new Uint8Array(4) }),
+        ),
       'type',
       /ERR_FATAL carries no data/,
     );
-    expectTlpError(() => encodeTlp(msg({ code: MsgCode.Set_Slot_Power_Limit })), 'type', /Set_Slot_Power_Limit carries data and must be a MsgD/);
+    expectTlpError(
+      () => encodeTlp(msg({ code: MsgCode.Set_Slot_Power_Limit })),
+      'type',
+      /Set_Slot_Power_Limit carries data and must be a MsgD/,
+    );
     expectTlpError(
       () => encodeTlp(msg({ type: 'MsgD', code: MsgCode.Set_Slot_Power_Limit, data: new Uint8Array(8) })),
       'length',
       /must carry 1 DW, got 2 DW/,
     );
-    expectTlpError(() => encodeTlp(msg({ code: MsgCode.Vendor_Defined_Type0, routing: MsgRouting.ByAddress })), 'routing');
+    expectTlpError(
+      () => encodeTlp(msg({ code: MsgCode.Vendor_Defined_Type0, routing: MsgRouting.ByAddress })),
+      'routing',
+    );
     expectTlpError(() => encodeTlp(msg({ routing: 8 })), 'routing', /does not fit in 3 bits/);
     // Unknown codes pass through with any routing.
-    expect(decodeTlp(encodeTlp(msg({ code: 0x42, routing: 0b111, tc: 3 })))).toMatchObject({ code: 0x42, routing: 7, tc: 3 });
+    expect(decodeTlp(encodeTlp(msg({ code: 0x42, routing: 0b111, tc: 3 })))).toMatchObject({
+      code: 0x42,
+      routing: 7,
+      tc: 3,
+    });
   });
 
   it('reserved bits (strict by default) and TH', () => {
@@ -723,10 +930,22 @@ describe('byte enable, byte count and lower address helpers', () => {
   });
 
   it('memReqByteRange and payloadByteMask', () => {
-    expect(memReqByteRange({ address: 0x1000n, length: 1, firstBe: 0xf, lastBe: 0 })).toEqual({ addr: 0x1000n, bytes: 4 });
-    expect(memReqByteRange({ address: 0x1000n, length: 1, firstBe: 0b0110, lastBe: 0 })).toEqual({ addr: 0x1001n, bytes: 2 });
-    expect(memReqByteRange({ address: 0x1000n, length: 1, firstBe: 0, lastBe: 0 })).toEqual({ addr: 0x1000n, bytes: 0 });
-    expect(memReqByteRange({ address: 0x1000n, length: 3, firstBe: 0b1000, lastBe: 0b0001 })).toEqual({ addr: 0x1003n, bytes: 6 });
+    expect(memReqByteRange({ address: 0x1000n, length: 1, firstBe: 0xf, lastBe: 0 })).toEqual({
+      addr: 0x1000n,
+      bytes: 4,
+    });
+    expect(memReqByteRange({ address: 0x1000n, length: 1, firstBe: 0b0110, lastBe: 0 })).toEqual({
+      addr: 0x1001n,
+      bytes: 2,
+    });
+    expect(memReqByteRange({ address: 0x1000n, length: 1, firstBe: 0, lastBe: 0 })).toEqual({
+      addr: 0x1000n,
+      bytes: 0,
+    });
+    expect(memReqByteRange({ address: 0x1000n, length: 3, firstBe: 0b1000, lastBe: 0b0001 })).toEqual({
+      addr: 0x1003n,
+      bytes: 6,
+    });
     expect(memReqByteRange({ address: 0x2000n, firstBe: 0b1100, lastBe: 0b0111, data: new Uint8Array(16) })).toEqual({
       addr: 0x2002n,
       bytes: 13,
@@ -800,11 +1019,21 @@ describe('encodeCplD (completions whose payload is already dwords) against encod
       const t = { ...randCpl(r, 'CplD'), ...bad[i % bad.length] } as CplDTlp;
       for (const opts of [{}, { allowMalformed: true }]) {
         const want = outcome(() => encodeTlp(t, opts));
-        expect(outcome(() => encodeCplD(asDwords(t), opts)), JSON.stringify(bad[i % bad.length])).toEqual(want);
+        expect(
+          outcome(() => encodeCplD(asDwords(t), opts)),
+          JSON.stringify(bad[i % bad.length]),
+        ).toEqual(want);
       }
     });
-    expectTlpError(() => encodeCplD({ ...asDwords(randCpl(new Rng(1), 'CplD') as CplDTlp), data: new Uint32Array(0) }), 'data', /0 DW out of range/);
-    expectTlpError(() => encodeCplD({ ...asDwords(randCpl(new Rng(1), 'CplD') as CplDTlp), type: 'Cpl' } as unknown as CplDDwords), 'type');
+    expectTlpError(
+      () => encodeCplD({ ...asDwords(randCpl(new Rng(1), 'CplD') as CplDTlp), data: new Uint32Array(0) }),
+      'data',
+      /0 DW out of range/,
+    );
+    expectTlpError(
+      () => encodeCplD({ ...asDwords(randCpl(new Rng(1), 'CplD') as CplDTlp), type: 'Cpl' } as unknown as CplDDwords),
+      'type',
+    );
   });
 });
 

@@ -62,7 +62,7 @@ describe.each([64, 256] as TestdevWidth[])('testdev_w%i configuration space', (W
   seededTest(FILE, 'capability list: PCI Express, MSI-X, Power Management; extended space ends at once', (seed) => {
     const { rc } = boot(ports, seed);
     const found: [number, number][] = [];
-    for (let p = rc.cfgRead(0x34) & 0xfc; p; ) {
+    for (let p = rc.cfgRead(0x34) & 0xfc; p;) {
       const hdr = rc.cfgRead(p);
       found.push([p, hdr & 0xff]);
       p = (hdr >>> 8) & 0xfc;
@@ -106,20 +106,26 @@ describe.each([64, 256] as TestdevWidth[])('testdev_w%i configuration space', (W
     expect(rc.cfgRead(0x98), 'writes to unimplemented registers are ignored').toBe(0);
   });
 
-  seededTest(FILE, 'every implemented dword: read-only bits hold, RW bits take writes under the byte enables', (seed) => {
-    const { rc } = boot(ports, seed);
-    for (const d of cfgSpaceLayout(TESTDEV_CFG)) {
-      if (d.offset === 0x04) continue; // Command: enabling Bus Master etc. is harmless but tested elsewhere
-      rc.cfgWrite(d.offset, 0xffffffff);
-      const all = rc.cfgRead(d.offset);
-      expect((all & ~(d.rw | d.w1c | d.live)) >>> 0, `0x${d.offset.toString(16)} ${d.name}: read-only bits`).toBe((d.init & ~(d.rw | d.w1c | d.live)) >>> 0);
-      rc.cfgWrite(d.offset, 0);
-      const none = rc.cfgRead(d.offset);
-      expect((none & d.rw) >>> 0, `0x${d.offset.toString(16)} ${d.name}: RW bits cleared`).toBe(0);
-      if (d.name === 'pm_csr') continue; // PowerState 11 is D3hot, tested in mmio.test.ts
-      expect((all & d.rw) >>> 0, `0x${d.offset.toString(16)} ${d.name}: RW bits set`).toBe(d.rw);
-    }
-  });
+  seededTest(
+    FILE,
+    'every implemented dword: read-only bits hold, RW bits take writes under the byte enables',
+    (seed) => {
+      const { rc } = boot(ports, seed);
+      for (const d of cfgSpaceLayout(TESTDEV_CFG)) {
+        if (d.offset === 0x04) continue; // Command: enabling Bus Master etc. is harmless but tested elsewhere
+        rc.cfgWrite(d.offset, 0xffffffff);
+        const all = rc.cfgRead(d.offset);
+        expect((all & ~(d.rw | d.w1c | d.live)) >>> 0, `0x${d.offset.toString(16)} ${d.name}: read-only bits`).toBe(
+          (d.init & ~(d.rw | d.w1c | d.live)) >>> 0,
+        );
+        rc.cfgWrite(d.offset, 0);
+        const none = rc.cfgRead(d.offset);
+        expect((none & d.rw) >>> 0, `0x${d.offset.toString(16)} ${d.name}: RW bits cleared`).toBe(0);
+        if (d.name === 'pm_csr') continue; // PowerState 11 is D3hot, tested in mmio.test.ts
+        expect((all & d.rw) >>> 0, `0x${d.offset.toString(16)} ${d.name}: RW bits set`).toBe(d.rw);
+      }
+    },
+  );
 
   seededTest(FILE, 'Device Control: MPS, MRRS, extended tag enable writable byte by byte', (seed) => {
     const { rc } = boot(ports, seed);

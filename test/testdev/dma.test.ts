@@ -8,13 +8,33 @@ import { CapOffset, PcieCapReg, Status } from '../../gen/pcie/cfg_space';
 import { DmaError } from '../../gen/pcie/dma_common';
 import { field, MSIX_PBA_OFFSET, MSIX_TABLE_OFFSET, MSIX_VECTORS, RAM_BYTES } from '../../gen/testdev/regs';
 import { testdevParams, type TestdevWidth } from '../../gen/testdev/top';
-import { PCI_COMMAND, PCI_COMMAND_MASTER, PCI_COMMAND_MEMORY, PCI_COMMAND_PARITY, PCI_STATUS } from '../../tb/pcie/cfgspace';
+import {
+  PCI_COMMAND,
+  PCI_COMMAND_MASTER,
+  PCI_COMMAND_MEMORY,
+  PCI_COMMAND_PARITY,
+  PCI_STATUS,
+} from '../../tb/pcie/cfgspace';
 import type { ReadAction, ReadHook } from '../../tb/pcie/inject';
 import type { RootComplexOptions } from '../../tb/pcie/options';
 import { Rng } from '../../tb/pcie/random';
 import { decodeTlp, type MemReadTlp, memReqByteRange, type MemWriteTlp, type Tlp } from '../../tb/pcie/tlp';
 import { seededTest, type TapLink } from '../tb/support';
-import { boot, buildSim, closeBenches, dma, errCode, fromDevice, OFF, ramRead, ramWrite, same, startDma, testdevPorts, waitDma } from './support';
+import {
+  boot,
+  buildSim,
+  closeBenches,
+  dma,
+  errCode,
+  fromDevice,
+  OFF,
+  ramRead,
+  ramWrite,
+  same,
+  startDma,
+  testdevPorts,
+  waitDma,
+} from './support';
 
 const FILE = 'test/testdev/dma.test.ts';
 const hex = (v: bigint | number) => `0x${v.toString(16)}`;
@@ -30,7 +50,8 @@ function checkReadShapes(reads: MemReadTlp[], mrrs: number, len: number): void {
   reads.forEach((r, i) => {
     const range = memReqByteRange(r);
     expect(range.bytes, `MRd ${hex(r.address)} len ${r.length} over MRRS ${mrrs}`).toBeLessThanOrEqual(mrrs);
-    if (i > 0) expect(range.addr % BigInt(mrrs), `MRd ${hex(range.addr)}: requests after the first start MRRS-aligned`).toBe(0n);
+    if (i > 0)
+      expect(range.addr % BigInt(mrrs), `MRd ${hex(range.addr)}: requests after the first start MRRS-aligned`).toBe(0n);
     bytes += range.bytes;
   });
   expect(bytes, 'the requests cover the transfer exactly').toBe(len);
@@ -87,64 +108,68 @@ describe.each([64, 256] as TestdevWidth[])('testdev_w%i DMA', (W) => {
     return tb;
   };
 
-  seededTest(FILE, 'host -> RAM: byte-granular reads, RCB-split reordered completions, several tags in flight', (seed) => {
-    const rng = new Rng(seed);
-    const cases: { mrrs: number; len: number; host: bigint; ram: number }[] = [];
-    for (const len of [1, 2, 3, 4, 5, 63, 64, 65, 129, 300, 511, 512, 513, 1000, 2049, 4096, 5000]) {
-      const ram = rng.int(0, RAM_BYTES - len - 1);
-      cases.push({ mrrs: rng.pick([128, 256, 512, 4096]), len, host: hostAddr(rng, ram & 3, 0.3, 0.3), ram });
-    }
-    cases.push({ mrrs: 512, len: RAM_BYTES, host: 0x1_0000_0000n - 0x1f80n, ram: 0 }); // 3DW then 4DW requests
-    let most = 0;
-    let reads = 0;
-    let cpls = 0;
-    let rcbReads = 0;
-    let rcbCpls = 0;
-    let overtook = 0;
-    for (const [g, mrrs] of [128, 256, 512, 4096].entries()) {
-      // Every other MRRS: completions at every 64-byte RCB; else at random RCBs (up to MPS).
-      const split = g % 2 === 0 ? 'rcb' : 'random';
-      let peak = 0;
-      const inFlight: ReadHook = (r) => {
-        peak = Math.max(peak, rc.completer.outstandingAt(r.cycle) + 1); // reads whose last completion is still due, and this one
-        return undefined;
-      };
-      const { rc, tap } = open(seed + g, { mrrs, split, onRead: inFlight });
-      const model = rng.bytes(RAM_BYTES);
-      ramWrite(rc, 0, model);
-      for (const c of cases.filter((c) => c.mrrs === mrrs)) {
-        const what = `${c.len} bytes host ${hex(c.host)} -> RAM ${hex(c.ram)}, MRRS ${mrrs}`;
-        const src = rng.bytes(c.len);
-        // Just the transfer, up to the end of its last dword: tb/pcie/completer.ts (since 618f683) copies the
-        // trailing dword of a read whole from host memory, not only its enabled bytes. Those are checked below.
-        const end = (c.host + BigInt(c.len) + 3n) & ~3n;
-        const region = rc.mem.alloc(Number(end - c.host), { at: c.host, perm: 'ro', name: 'src' });
-        region.write(0, src);
-        const n = tap.fromDevice.length;
-        expect(errCode(dma(rc, { dir: 'HOST_TO_RAM', host: c.host, ram: c.ram, len: c.len })), what).toBe(0);
-        checkReadShapes(fromDevice(tap, n).filter(isRead), mrrs, c.len);
-        rc.mem.unmap(region);
-        model.set(src, c.ram);
-        const lo = Math.max(0, c.ram - 8);
-        const hi = Math.min(RAM_BYTES, c.ram + c.len + 8);
-        expect(same(ramRead(rc, lo, hi - lo), model.subarray(lo, hi)), what).toBe(true);
+  seededTest(
+    FILE,
+    'host -> RAM: byte-granular reads, RCB-split reordered completions, several tags in flight',
+    (seed) => {
+      const rng = new Rng(seed);
+      const cases: { mrrs: number; len: number; host: bigint; ram: number }[] = [];
+      for (const len of [1, 2, 3, 4, 5, 63, 64, 65, 129, 300, 511, 512, 513, 1000, 2049, 4096, 5000]) {
+        const ram = rng.int(0, RAM_BYTES - len - 1);
+        cases.push({ mrrs: rng.pick([128, 256, 512, 4096]), len, host: hostAddr(rng, ram & 3, 0.3, 0.3), ram });
       }
-      const s = rc.stats();
-      reads += s.fromDevice.MRd?.tlps ?? 0;
-      cpls += s.toDevice.CplD?.tlps ?? 0;
-      if (split === 'rcb') {
-        rcbReads += s.fromDevice.MRd?.tlps ?? 0;
-        rcbCpls += s.toDevice.CplD?.tlps ?? 0;
+      cases.push({ mrrs: 512, len: RAM_BYTES, host: 0x1_0000_0000n - 0x1f80n, ram: 0 }); // 3DW then 4DW requests
+      let most = 0;
+      let reads = 0;
+      let cpls = 0;
+      let rcbReads = 0;
+      let rcbCpls = 0;
+      let overtook = 0;
+      for (const [g, mrrs] of [128, 256, 512, 4096].entries()) {
+        // Every other MRRS: completions at every 64-byte RCB; else at random RCBs (up to MPS).
+        const split = g % 2 === 0 ? 'rcb' : 'random';
+        let peak = 0;
+        const inFlight: ReadHook = (r) => {
+          peak = Math.max(peak, rc.completer.outstandingAt(r.cycle) + 1); // reads whose last completion is still due, and this one
+          return undefined;
+        };
+        const { rc, tap } = open(seed + g, { mrrs, split, onRead: inFlight });
+        const model = rng.bytes(RAM_BYTES);
+        ramWrite(rc, 0, model);
+        for (const c of cases.filter((c) => c.mrrs === mrrs)) {
+          const what = `${c.len} bytes host ${hex(c.host)} -> RAM ${hex(c.ram)}, MRRS ${mrrs}`;
+          const src = rng.bytes(c.len);
+          // Just the transfer, up to the end of its last dword: tb/pcie/completer.ts (since 618f683) copies the
+          // trailing dword of a read whole from host memory, not only its enabled bytes. Those are checked below.
+          const end = (c.host + BigInt(c.len) + 3n) & ~3n;
+          const region = rc.mem.alloc(Number(end - c.host), { at: c.host, perm: 'ro', name: 'src' });
+          region.write(0, src);
+          const n = tap.fromDevice.length;
+          expect(errCode(dma(rc, { dir: 'HOST_TO_RAM', host: c.host, ram: c.ram, len: c.len })), what).toBe(0);
+          checkReadShapes(fromDevice(tap, n).filter(isRead), mrrs, c.len);
+          rc.mem.unmap(region);
+          model.set(src, c.ram);
+          const lo = Math.max(0, c.ram - 8);
+          const hi = Math.min(RAM_BYTES, c.ram + c.len + 8);
+          expect(same(ramRead(rc, lo, hi - lo), model.subarray(lo, hi)), what).toBe(true);
+        }
+        const s = rc.stats();
+        reads += s.fromDevice.MRd?.tlps ?? 0;
+        cpls += s.toDevice.CplD?.tlps ?? 0;
+        if (split === 'rcb') {
+          rcbReads += s.fromDevice.MRd?.tlps ?? 0;
+          rcbCpls += s.toDevice.CplD?.tlps ?? 0;
+        }
+        overtook += overtaking(tap);
+        most = Math.max(most, peak);
       }
-      overtook += overtaking(tap);
-      most = Math.max(most, peak);
-    }
-    expect(reads).toBeGreaterThan(0);
-    expect(cpls, 'completions split').toBeGreaterThan(reads);
-    expect(rcbCpls, 'completions split at the 64-byte RCB').toBeGreaterThan(rcbReads * 1.5);
-    expect(overtook, 'completions that overtook those of older requests').toBeGreaterThan(10);
-    expect(most, 'read requests outstanding at once').toBe(testdevParams(W).readTags);
-  });
+      expect(reads).toBeGreaterThan(0);
+      expect(cpls, 'completions split').toBeGreaterThan(reads);
+      expect(rcbCpls, 'completions split at the 64-byte RCB').toBeGreaterThan(rcbReads * 1.5);
+      expect(overtook, 'completions that overtook those of older requests').toBeGreaterThan(10);
+      expect(most, 'read requests outstanding at once').toBe(testdevParams(W).readTags);
+    },
+  );
 
   seededTest(FILE, 'RAM -> host: byte-granular writes split at MPS and 4 KB', (seed) => {
     const rng = new Rng(seed);
@@ -174,141 +199,156 @@ describe.each([64, 256] as TestdevWidth[])('testdev_w%i DMA', (W) => {
     }
   });
 
-  seededTest(FILE, 'errors: bus master disabled, bad parameters, UR, CA, poisoned, timeout, unexpected completion; recovery', (seed) => {
-    const { rc } = open(seed, {}, false);
-    const buf = rc.mem.alloc(4096, { name: 'src', perm: 'ro' });
-    const ok = { dir: 'HOST_TO_RAM' as const, host: buf.addr, ram: 0x100, len: 1000 }; // two reads at MRRS 512
-    expect(errCode(dma(rc, ok))).toBe(DmaError.BUS_MASTER_DISABLED);
-    expect(errCode(dma(rc, { ...ok, dir: 'RAM_TO_HOST' }))).toBe(DmaError.BUS_MASTER_DISABLED);
-    const s = rc.stats().fromDevice;
-    expect([s.MRd, s.MWr], 'no request without bus mastering').toEqual([undefined, undefined]);
-    const command = PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_PARITY;
-    rc.cfgWrite16(PCI_COMMAND, command);
-    expect(errCode(dma(rc, { ...ok, ram: 0x101 })), 'offset differs mod 4').toBe(DmaError.BAD_PARAMS);
-    expect(errCode(dma(rc, { ...ok, ram: RAM_BYTES - 999 })), 'past the RAM').toBe(DmaError.BAD_PARAMS);
-    expect(errCode(dma(rc, { ...ok, len: 0 })), 'zero length completes at once').toBe(0);
+  seededTest(
+    FILE,
+    'errors: bus master disabled, bad parameters, UR, CA, poisoned, timeout, unexpected completion; recovery',
+    (seed) => {
+      const { rc } = open(seed, {}, false);
+      const buf = rc.mem.alloc(4096, { name: 'src', perm: 'ro' });
+      const ok = { dir: 'HOST_TO_RAM' as const, host: buf.addr, ram: 0x100, len: 1000 }; // two reads at MRRS 512
+      expect(errCode(dma(rc, ok))).toBe(DmaError.BUS_MASTER_DISABLED);
+      expect(errCode(dma(rc, { ...ok, dir: 'RAM_TO_HOST' }))).toBe(DmaError.BUS_MASTER_DISABLED);
+      const s = rc.stats().fromDevice;
+      expect([s.MRd, s.MWr], 'no request without bus mastering').toEqual([undefined, undefined]);
+      const command = PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_PARITY;
+      rc.cfgWrite16(PCI_COMMAND, command);
+      expect(errCode(dma(rc, { ...ok, ram: 0x101 })), 'offset differs mod 4').toBe(DmaError.BAD_PARAMS);
+      expect(errCode(dma(rc, { ...ok, ram: RAM_BYTES - 999 })), 'past the RAM').toBe(DmaError.BAD_PARAMS);
+      expect(errCode(dma(rc, { ...ok, len: 0 })), 'zero length completes at once').toBe(0);
 
-    /** The second read of the next transfer gets `action` (the first completes normally). */
-    const faultOnce = (action: ReadAction, also?: (r: Parameters<ReadHook>[0]) => void) => {
-      let done = false;
-      rc.setFaults({
-        onRead: (r) => {
-          if (done || r.tlp.address <= ok.host) return undefined;
-          done = true;
-          also?.(r);
-          return action;
-        },
-      });
-    };
-    const faulted = (action: ReadAction) => {
-      faultOnce(action);
-      const code = errCode(dma(rc, ok));
-      rc.settle({ quiet: 1000 }); // whatever the device still has in flight is answered
-      return code;
-    };
-    expect(faulted('ur')).toBe(DmaError.UNSUPPORTED_REQUEST);
-    expect(faulted('ca')).toBe(DmaError.COMPLETER_ABORT);
-    expect(faulted('poison')).toBe(DmaError.POISONED);
-    const status = rc.cfgRead16(PCI_STATUS);
-    expect(status & Status.ReceivedMasterAbort, 'Received Master Abort').toBe(Status.ReceivedMasterAbort);
-    expect(status & Status.ReceivedTargetAbort, 'Received Target Abort').toBe(Status.ReceivedTargetAbort);
-    expect(status & Status.DetectedParityError, 'Detected Parity Error').toBe(Status.DetectedParityError);
-    expect(status & Status.MasterDataParityError, 'Master Data Parity Error').toBe(Status.MasterDataParityError);
-    rc.cfgWrite32(PCI_COMMAND, (((Status.ReceivedMasterAbort | Status.ReceivedTargetAbort) << 16) | command) >>> 0);
-    expect(rc.cfgRead16(PCI_STATUS) & (Status.ReceivedMasterAbort | Status.ReceivedTargetAbort), 'RW1C').toBe(0);
+      /** The second read of the next transfer gets `action` (the first completes normally). */
+      const faultOnce = (action: ReadAction, also?: (r: Parameters<ReadHook>[0]) => void) => {
+        let done = false;
+        rc.setFaults({
+          onRead: (r) => {
+            if (done || r.tlp.address <= ok.host) return undefined;
+            done = true;
+            also?.(r);
+            return action;
+          },
+        });
+      };
+      const faulted = (action: ReadAction) => {
+        faultOnce(action);
+        const code = errCode(dma(rc, ok));
+        rc.settle({ quiet: 1000 }); // whatever the device still has in flight is answered
+        return code;
+      };
+      expect(faulted('ur')).toBe(DmaError.UNSUPPORTED_REQUEST);
+      expect(faulted('ca')).toBe(DmaError.COMPLETER_ABORT);
+      expect(faulted('poison')).toBe(DmaError.POISONED);
+      const status = rc.cfgRead16(PCI_STATUS);
+      expect(status & Status.ReceivedMasterAbort, 'Received Master Abort').toBe(Status.ReceivedMasterAbort);
+      expect(status & Status.ReceivedTargetAbort, 'Received Target Abort').toBe(Status.ReceivedTargetAbort);
+      expect(status & Status.DetectedParityError, 'Detected Parity Error').toBe(Status.DetectedParityError);
+      expect(status & Status.MasterDataParityError, 'Master Data Parity Error').toBe(Status.MasterDataParityError);
+      rc.cfgWrite32(PCI_COMMAND, (((Status.ReceivedMasterAbort | Status.ReceivedTargetAbort) << 16) | command) >>> 0);
+      expect(rc.cfgRead16(PCI_STATUS) & (Status.ReceivedMasterAbort | Status.ReceivedTargetAbort), 'RW1C').toBe(0);
 
-    // Completion timeout, with Transactions Pending while the dropped read waits.
-    const b0 = rc.bar(0);
-    b0.write32(OFF('DMA_TIMEOUT'), 3000);
-    const devsta = () => rc.cfgRead16(CapOffset.PciExpress + PcieCapReg.DevSta);
-    expect(devsta() & 0x20, 'Transactions Pending clear while idle').toBe(0);
-    faultOnce('drop');
-    startDma(rc, ok);
-    rc.runFor(500);
-    expect(devsta() & 0x20, 'Transactions Pending while a read waits for its completion').toBe(0x20);
-    expect(errCode(waitDma(rc))).toBe(DmaError.TIMEOUT);
-    expect(devsta() & 0x20, 'Transactions Pending clear after the timeout').toBe(0);
-    expect(rc.injector.counts.drop).toBe(1);
+      // Completion timeout, with Transactions Pending while the dropped read waits.
+      const b0 = rc.bar(0);
+      b0.write32(OFF('DMA_TIMEOUT'), 3000);
+      const devsta = () => rc.cfgRead16(CapOffset.PciExpress + PcieCapReg.DevSta);
+      expect(devsta() & 0x20, 'Transactions Pending clear while idle').toBe(0);
+      faultOnce('drop');
+      startDma(rc, ok);
+      rc.runFor(500);
+      expect(devsta() & 0x20, 'Transactions Pending while a read waits for its completion').toBe(0x20);
+      expect(errCode(waitDma(rc))).toBe(DmaError.TIMEOUT);
+      expect(devsta() & 0x20, 'Transactions Pending clear after the timeout').toBe(0);
+      expect(rc.injector.counts.drop).toBe(1);
 
-    // A completion with the wrong tag instead of the right one: counted as unexpected, and the read times out.
-    faultOnce('drop', (r) => rc.sendUnexpectedCompletion({ tag: (r.tlp.tag + 100) & 0xff, atCycle: r.cycle + 40 }));
-    expect(errCode(dma(rc, ok)), 'the real request then times out').toBe(DmaError.TIMEOUT);
-    const unexpected = () => field('CPL_UNEXPECTED', 'COUNT').get(b0.read32(OFF('CPL_UNEXPECTED')));
-    expect(unexpected(), 'stray completions counted').toBeGreaterThan(0);
-    b0.write32(OFF('CPL_UNEXPECTED'), 0);
-    expect(unexpected()).toBe(0);
+      // A completion with the wrong tag instead of the right one: counted as unexpected, and the read times out.
+      faultOnce('drop', (r) => rc.sendUnexpectedCompletion({ tag: (r.tlp.tag + 100) & 0xff, atCycle: r.cycle + 40 }));
+      expect(errCode(dma(rc, ok)), 'the real request then times out').toBe(DmaError.TIMEOUT);
+      const unexpected = () => field('CPL_UNEXPECTED', 'COUNT').get(b0.read32(OFF('CPL_UNEXPECTED')));
+      expect(unexpected(), 'stray completions counted').toBeGreaterThan(0);
+      b0.write32(OFF('CPL_UNEXPECTED'), 0);
+      expect(unexpected()).toBe(0);
 
-    // Everything recovered: a clean transfer works and leaves no error.
-    rc.setFaults({ onRead: undefined });
-    rc.settle();
-    const src = Uint8Array.from({ length: 1000 }, (_, i) => (i * 7) & 0xff);
-    rc.mem.write(ok.host, src);
-    expect(errCode(dma(rc, ok))).toBe(0);
-    expect(same(ramRead(rc, ok.ram, 1000), src)).toBe(true);
-  });
+      // Everything recovered: a clean transfer works and leaves no error.
+      rc.setFaults({ onRead: undefined });
+      rc.settle();
+      const src = Uint8Array.from({ length: 1000 }, (_, i) => (i * 7) & 0xff);
+      rc.mem.write(ok.host, src);
+      expect(errCode(dma(rc, ok))).toBe(0);
+      expect(same(ramRead(rc, ok.ram, 1000), src)).toBe(true);
+    },
+  );
 
-  seededTest(FILE, 'MSI-X: a message at the end of a transfer, after its data; masking, PBA, function mask, disable', (seed) => {
-    const { rc, tap } = open(seed);
-    const b0 = rc.bar(0);
-    const b2 = rc.bar(2);
-    // Programmed by hand through BAR2 (a 64-bit write for the address), MSI-X still disabled.
-    const entry = (v: number) => MSIX_TABLE_OFFSET + 16 * v;
-    const msg = (v: number) => ({ address: rc.opts.msiBase + 0x1000n * BigInt(v + 1), data: 0x4020 + v });
-    for (let v = 0; v < MSIX_VECTORS; v++) {
-      b2.write64(entry(v), msg(v).address);
-      b2.write32(entry(v) + 8, msg(v).data);
-      b2.write32(entry(v) + 12, 0); // unmask
-    }
-    const pba = () => b2.read32(MSIX_PBA_OFFSET);
-    const fire = (v: number) => b0.write32(OFF('IRQ_TEST'), field('IRQ_TEST', 'VECTOR').put(v));
-    const taken = () => rc.takeInterrupts().map((e) => [e.address, e.data]);
+  seededTest(
+    FILE,
+    'MSI-X: a message at the end of a transfer, after its data; masking, PBA, function mask, disable',
+    (seed) => {
+      const { rc, tap } = open(seed);
+      const b0 = rc.bar(0);
+      const b2 = rc.bar(2);
+      // Programmed by hand through BAR2 (a 64-bit write for the address), MSI-X still disabled.
+      const entry = (v: number) => MSIX_TABLE_OFFSET + 16 * v;
+      const msg = (v: number) => ({ address: rc.opts.msiBase + 0x1000n * BigInt(v + 1), data: 0x4020 + v });
+      for (let v = 0; v < MSIX_VECTORS; v++) {
+        b2.write64(entry(v), msg(v).address);
+        b2.write32(entry(v) + 8, msg(v).data);
+        b2.write32(entry(v) + 12, 0); // unmask
+      }
+      const pba = () => b2.read32(MSIX_PBA_OFFSET);
+      const fire = (v: number) => b0.write32(OFF('IRQ_TEST'), field('IRQ_TEST', 'VECTOR').put(v));
+      const taken = () => rc.takeInterrupts().map((e) => [e.address, e.data]);
 
-    // Disabled: nothing is sent (the RC would flag it) or pended.
-    fire(0);
-    rc.runFor(100);
-    expect(taken()).toEqual([]);
-    expect(pba()).toBe(0);
+      // Disabled: nothing is sent (the RC would flag it) or pended.
+      fire(0);
+      rc.runFor(100);
+      expect(taken()).toEqual([]);
+      expect(pba()).toBe(0);
 
-    rc.msix.setControl(true, false);
-    const src = Uint8Array.from({ length: 700 }, (_, i) => i & 0xff);
-    const buf = rc.mem.alloc(700, { perm: 'ro' });
-    buf.write(0, src);
-    const seen = rc.interrupts.length;
-    expect(errCode(dma(rc, { dir: 'HOST_TO_RAM', host: buf.addr, ram: 0, len: 700, irq: 1 }))).toBe(0);
-    rc.runFor(50);
-    expect(rc.interrupts.slice(seen).map((e) => [e.vector, e.address, e.data])).toEqual([[1, msg(1).address, msg(1).data]]);
-    // A write transfer's message comes after all of its data (posted writes stay in order).
-    const dst = rc.mem.alloc(700, { perm: 'wo' });
-    const n = tap.fromDevice.length;
-    expect(errCode(dma(rc, { dir: 'RAM_TO_HOST', host: dst.addr, ram: 0, len: 700, irq: 3 }))).toBe(0);
-    rc.runFor(50);
-    const after = fromDevice(tap, n).filter(isWrite);
-    expect(after.length).toBeGreaterThan(1);
-    expect(after.at(-1)!.address, 'the MSI-X write is last').toBe(msg(3).address);
-    expect(same(dst.read(0, 700), src)).toBe(true);
-    expect(taken()).toEqual([]);
+      rc.msix.setControl(true, false);
+      const src = Uint8Array.from({ length: 700 }, (_, i) => i & 0xff);
+      const buf = rc.mem.alloc(700, { perm: 'ro' });
+      buf.write(0, src);
+      const seen = rc.interrupts.length;
+      expect(errCode(dma(rc, { dir: 'HOST_TO_RAM', host: buf.addr, ram: 0, len: 700, irq: 1 }))).toBe(0);
+      rc.runFor(50);
+      expect(rc.interrupts.slice(seen).map((e) => [e.vector, e.address, e.data])).toEqual([
+        [1, msg(1).address, msg(1).data],
+      ]);
+      // A write transfer's message comes after all of its data (posted writes stay in order).
+      const dst = rc.mem.alloc(700, { perm: 'wo' });
+      const n = tap.fromDevice.length;
+      expect(errCode(dma(rc, { dir: 'RAM_TO_HOST', host: dst.addr, ram: 0, len: 700, irq: 3 }))).toBe(0);
+      rc.runFor(50);
+      const after = fromDevice(tap, n).filter(isWrite);
+      expect(after.length).toBeGreaterThan(1);
+      expect(after.at(-1)!.address, 'the MSI-X write is last').toBe(msg(3).address);
+      expect(same(dst.read(0, 700), src)).toBe(true);
+      expect(taken()).toEqual([]);
 
-    // Vector masked: pending in the PBA, sent on unmask.
-    b2.write32(entry(2) + 12, 1);
-    fire(2);
-    rc.runFor(100);
-    expect(taken()).toEqual([]);
-    expect(pba(), 'pending bit of vector 2').toBe(1 << 2);
-    b2.write32(entry(2) + 12, 0);
-    rc.runFor(100);
-    expect(taken()).toEqual([[msg(2).address, msg(2).data]]);
-    expect(pba()).toBe(0);
+      // Vector masked: pending in the PBA, sent on unmask.
+      b2.write32(entry(2) + 12, 1);
+      fire(2);
+      rc.runFor(100);
+      expect(taken()).toEqual([]);
+      expect(pba(), 'pending bit of vector 2').toBe(1 << 2);
+      b2.write32(entry(2) + 12, 0);
+      rc.runFor(100);
+      expect(taken()).toEqual([[msg(2).address, msg(2).data]]);
+      expect(pba()).toBe(0);
 
-    // Function mask: everything pends until it is cleared.
-    rc.msix.setControl(true, true);
-    fire(0);
-    fire(3);
-    rc.runFor(100);
-    expect(taken()).toEqual([]);
-    expect(pba()).toBe(0b1001);
-    rc.msix.setControl(true, false);
-    rc.runFor(100);
-    expect(rc.takeInterrupts().map((e) => e.data).sort()).toEqual([msg(0).data, msg(3).data]);
-    expect(pba()).toBe(0);
-  });
+      // Function mask: everything pends until it is cleared.
+      rc.msix.setControl(true, true);
+      fire(0);
+      fire(3);
+      rc.runFor(100);
+      expect(taken()).toEqual([]);
+      expect(pba()).toBe(0b1001);
+      rc.msix.setControl(true, false);
+      rc.runFor(100);
+      expect(
+        rc
+          .takeInterrupts()
+          .map((e) => e.data)
+          .sort(),
+      ).toEqual([msg(0).data, msg(3).data]);
+      expect(pba()).toBe(0);
+    },
+  );
 });

@@ -38,7 +38,10 @@ describe.each([
     const b0 = rc.bar(0);
     expect(failedWith(() => b0.read32(OFF('ID')))).toBe('UR');
     const c = lastFromDevice(tap);
-    expect(c.type === 'Cpl' && [c.byteCount, c.completerId], 'UR of a 1 DW read reports its byte count').toEqual([4, rc.opts.deviceId]);
+    expect(c.type === 'Cpl' && [c.byteCount, c.completerId], 'UR of a 1 DW read reports its byte count').toEqual([
+      4,
+      rc.opts.deviceId,
+    ]);
     b0.write32(OFF('SCRATCH'), 0x1234);
     rc.cfgWrite16(PCI_COMMAND, PCI_COMMAND_MEMORY);
     expect(b0.read32(OFF('SCRATCH')), 'the disabled write did not land').toBe(0);
@@ -74,36 +77,47 @@ describe.each([
   });
 
   // One MMIO read is one request here (maxMmioRead 512): over 32 DW the device answers CA.
-  seededTest(FILE, 'device RAM: random reads (up to 32 dwords) and writes of 1..128 bytes at every alignment match a model', (seed) => {
-    const rng = new Rng(seed);
-    const { rc, tap } = open(seed, { maxMmioRead: 512 });
-    const b0 = rc.bar(0);
-    const model = rng.bytes(RAM_BYTES);
-    b0.write(RAM_OFFSET, model); // split by the RC at MPS and 4 KB
-    const sizes = [1, 2, 3, 4, 5, 7, 8, 12, 16, 31, 64, 100, 127, 128];
-    for (let i = 0; i < 300; i++) {
-      const n = rng.chance(0.5) ? rng.pick(sizes) : rng.int(1, 128);
-      let off = rng.int(0, RAM_BYTES - n - 1);
-      if (rng.chance(0.3)) off &= ~(n >= 8 ? 7 : n >= 4 ? 3 : n >= 2 ? 1 : 0); // naturally aligned accesses too
-      if ((off & 0xfff) + n > 0x1000) off = (off & ~0xfff) + 0x1000 - n; // no request crosses 4 KB
-      const what = `op ${i}: ${n} bytes at RAM+0x${off.toString(16)}`;
-      if (rng.chance(0.5)) {
-        const data = rng.bytes(n);
-        b0.write(RAM_OFFSET + off, data);
-        model.set(data, off);
-      } else if ((off & 3) + n > 128) {
-        // 33 dwords: more than one completion of at most 128 bytes could carry; the device answers CA.
-        expect(failedWith(() => b0.read(RAM_OFFSET + off, n)), what).toBe('CA');
-      } else {
-        expect(Array.from(b0.read(RAM_OFFSET + off, n)), what).toEqual(Array.from(model.subarray(off, off + n)));
+  seededTest(
+    FILE,
+    'device RAM: random reads (up to 32 dwords) and writes of 1..128 bytes at every alignment match a model',
+    (seed) => {
+      const rng = new Rng(seed);
+      const { rc, tap } = open(seed, { maxMmioRead: 512 });
+      const b0 = rc.bar(0);
+      const model = rng.bytes(RAM_BYTES);
+      b0.write(RAM_OFFSET, model); // split by the RC at MPS and 4 KB
+      const sizes = [1, 2, 3, 4, 5, 7, 8, 12, 16, 31, 64, 100, 127, 128];
+      for (let i = 0; i < 300; i++) {
+        const n = rng.chance(0.5) ? rng.pick(sizes) : rng.int(1, 128);
+        let off = rng.int(0, RAM_BYTES - n - 1);
+        if (rng.chance(0.3)) off &= ~(n >= 8 ? 7 : n >= 4 ? 3 : n >= 2 ? 1 : 0); // naturally aligned accesses too
+        if ((off & 0xfff) + n > 0x1000) off = (off & ~0xfff) + 0x1000 - n; // no request crosses 4 KB
+        const what = `op ${i}: ${n} bytes at RAM+0x${off.toString(16)}`;
+        if (rng.chance(0.5)) {
+          const data = rng.bytes(n);
+          b0.write(RAM_OFFSET + off, data);
+          model.set(data, off);
+        } else if ((off & 3) + n > 128) {
+          // 33 dwords: more than one completion of at most 128 bytes could carry; the device answers CA.
+          expect(
+            failedWith(() => b0.read(RAM_OFFSET + off, n)),
+            what,
+          ).toBe('CA');
+        } else {
+          expect(Array.from(b0.read(RAM_OFFSET + off, n)), what).toEqual(Array.from(model.subarray(off, off + n)));
+        }
       }
-    }
-    // Completions carry the byte count and lower address the spec requires (the RC checks them on every
-    // completion; here one explicitly).
-    b0.read(RAM_OFFSET + 0x105, 6);
-    const cpl = lastFromDevice(tap);
-    expect(cpl.type === 'CplD' && [cpl.byteCount, cpl.lowerAddress, cpl.data.length]).toEqual([6, (RAM_OFFSET + 0x105) & 0x7f, 8]);
-  });
+      // Completions carry the byte count and lower address the spec requires (the RC checks them on every
+      // completion; here one explicitly).
+      b0.read(RAM_OFFSET + 0x105, 6);
+      const cpl = lastFromDevice(tap);
+      expect(cpl.type === 'CplD' && [cpl.byteCount, cpl.lowerAddress, cpl.data.length]).toEqual([
+        6,
+        (RAM_OFFSET + 0x105) & 0x7f,
+        8,
+      ]);
+    },
+  );
 
   seededTest(FILE, 'errors: outside every BAR is UR, a read over 32 DW is CA, D3hot disables decoding', (seed) => {
     const { rc, tap } = open(seed, { maxMmioRead: 512 });
@@ -113,23 +127,34 @@ describe.each([
     for (const b of bars) {
       for (const a of [b.address - 4n, b.address + b.size]) {
         if (inBar(a)) continue; // the other BAR is adjacent
-        expect(failedWith(() => rc.read32(a)), `0x${a.toString(16)}, next to BAR ${b.info.index}`).toBe('UR');
+        expect(
+          failedWith(() => rc.read32(a)),
+          `0x${a.toString(16)}, next to BAR ${b.info.index}`,
+        ).toBe('UR');
         misses++;
       }
     }
     expect(misses, 'addresses next to the BARs tried').toBeGreaterThanOrEqual(2);
     const b0 = rc.bar(0);
-    expect(failedWith(() => b0.read(RAM_OFFSET, 132)), '33 dwords').toBe('CA');
+    expect(
+      failedWith(() => b0.read(RAM_OFFSET, 132)),
+      '33 dwords',
+    ).toBe('CA');
     const ca = lastFromDevice(tap);
     expect(ca.type === 'Cpl' && ca.byteCount).toBe(132);
-    expect(rc.cfgRead16(PCI_STATUS) & Status.SignaledTargetAbort, 'Signaled Target Abort').toBe(Status.SignaledTargetAbort);
+    expect(rc.cfgRead16(PCI_STATUS) & Status.SignaledTargetAbort, 'Signaled Target Abort').toBe(
+      Status.SignaledTargetAbort,
+    );
     expect(b0.read(RAM_OFFSET, 128).length, '32 dwords are fine').toBe(128);
     // D3hot: memory requests are no longer decoded.
     const pmcsr = CapOffset.PowerManagement + 4;
     rc.cfgWrite(pmcsr, 0b01); // D1 is not supported: ignored
     expect(b0.read32(OFF('ID'))).toBe(ID_VALUE);
     rc.cfgWrite(pmcsr, 0b11);
-    expect(failedWith(() => b0.read32(OFF('ID'))), 'in D3hot').toBe('UR');
+    expect(
+      failedWith(() => b0.read32(OFF('ID'))),
+      'in D3hot',
+    ).toBe('UR');
     rc.cfgWrite(pmcsr, 0b00);
     expect(b0.read32(OFF('ID')), 'back in D0, configuration kept (No_Soft_Reset)').toBe(ID_VALUE);
   });
@@ -147,7 +172,10 @@ describe.each([
     }
     for (let v = 0; v < MSIX_VECTORS; v++) {
       const d = new DataView(b2.read(MSIX_TABLE_OFFSET + 16 * v, 16).buffer);
-      expect([d.getUint32(0, true), d.getUint32(4, true), d.getUint32(8, true), d.getUint32(12, true)], `vector ${v}`).toEqual([
+      expect(
+        [d.getUint32(0, true), d.getUint32(4, true), d.getUint32(8, true), d.getUint32(12, true)],
+        `vector ${v}`,
+      ).toEqual([
         0xfee0_0000 + 4 * v, // address bits 1:0 read 0
         v,
         0x4000 + v,

@@ -37,23 +37,67 @@ describe('pcie_cpl_gen', () => {
     const contiguousLast = [0x1, 0x3, 0x7, 0xf];
     for (let fbe = 0; fbe < 16; fbe++) {
       for (const a of [0x1000n, 0x1044n, 0x2_0000_007cn]) {
-        reqs.push({ tlp: { type: 'MRd', address: a, length: 1, firstBe: fbe, lastBe: 0, requesterId: rid, tag: next() }, status: CplStatus.SC });
+        reqs.push({
+          tlp: { type: 'MRd', address: a, length: 1, firstBe: fbe, lastBe: 0, requesterId: rid, tag: next() },
+          status: CplStatus.SC,
+        });
       }
     }
     for (const length of [2, 3, 4, 17, 32, 128, 1023, 1024]) {
       for (const firstBe of length === 2 ? [...contiguousFirst, 0x5, 0x9] : contiguousFirst) {
         for (const lastBe of length === 2 ? [...contiguousLast, 0xa] : contiguousLast) {
           const address = (0x3000n - BigInt(length * 4)) & ~7n;
-          reqs.push({ tlp: { type: 'MRd', address, length, firstBe, lastBe, requesterId: rid, tag: next(), tc: length & 7, attr: length & 3 }, status: CplStatus.SC });
+          reqs.push({
+            tlp: {
+              type: 'MRd',
+              address,
+              length,
+              firstBe,
+              lastBe,
+              requesterId: rid,
+              tag: next(),
+              tc: length & 7,
+              attr: length & 3,
+            },
+            status: CplStatus.SC,
+          });
         }
       }
     }
     const data4 = new Uint8Array(4);
     for (const status of [CplStatus.SC, CplStatus.UR, CplStatus.CA]) {
-      reqs.push({ tlp: { type: 'MRd', address: 0x1234_5678n & ~3n, length: 5, firstBe: 0xe, lastBe: 0x3, requesterId: rid, tag: next() }, status });
-      reqs.push({ tlp: { type: 'CfgRd0', completerId: 0x0100, offset: 0x44, firstBe: 0x3, requesterId: rid, tag: next() }, status });
-      reqs.push({ tlp: { type: 'CfgWr0', completerId: 0x0100, offset: 0x44, firstBe: 0x3, requesterId: rid, tag: next(), data: data4 }, status });
-      reqs.push({ tlp: { type: 'MRdLk', address: 0x2000n, length: 2, firstBe: 0xf, lastBe: 0x1, requesterId: rid, tag: next() }, status });
+      reqs.push({
+        tlp: {
+          type: 'MRd',
+          address: 0x1234_5678n & ~3n,
+          length: 5,
+          firstBe: 0xe,
+          lastBe: 0x3,
+          requesterId: rid,
+          tag: next(),
+        },
+        status,
+      });
+      reqs.push({
+        tlp: { type: 'CfgRd0', completerId: 0x0100, offset: 0x44, firstBe: 0x3, requesterId: rid, tag: next() },
+        status,
+      });
+      reqs.push({
+        tlp: {
+          type: 'CfgWr0',
+          completerId: 0x0100,
+          offset: 0x44,
+          firstBe: 0x3,
+          requesterId: rid,
+          tag: next(),
+          data: data4,
+        },
+        status,
+      });
+      reqs.push({
+        tlp: { type: 'MRdLk', address: 0x2000n, length: 2, firstBe: 0xf, lastBe: 0x1, requesterId: rid, tag: next() },
+        status,
+      });
     }
     const W = 64;
     const stim: Vector[] = reqs.map(({ tlp, status }) => ({
@@ -82,7 +126,14 @@ describe('pcie_cpl_gen', () => {
       const isMem = tlp.type === 'MRd' || tlp.type === 'MRdLk';
       expect(c.byteCount, what).toBe(isMem ? readCompletionByteCount(tlp.length, tlp.firstBe, tlp.lastBe) : 4);
       expect(c.lowerAddress, what).toBe(isMem ? completionLowerAddress(tlp.address, tlp.firstBe) : 0);
-      expect([c.status, c.completerId, c.requesterId, c.tag, c.tc, c.attr], what).toEqual([status, 0x0a08, rid, tlp.tag, tlp.tc ?? 0, tlp.attr ?? 0]);
+      expect([c.status, c.completerId, c.requesterId, c.tag, c.tc, c.attr], what).toEqual([
+        status,
+        0x0a08,
+        rid,
+        tlp.tag,
+        tlp.tc ?? 0,
+        tlp.attr ?? 0,
+      ]);
     });
   });
 });
@@ -91,16 +142,28 @@ describe('pcie_cpl_gen', () => {
 function markedTlp(rng: Rng, type: number, ndw: number, src: number, seq: number): RawTlp {
   const fmt = ndw > 0 ? 0b010 : 0b000;
   const len = ndw > 0 ? ndw & 0x3ff : 1;
-  const hdr = Uint32Array.of(((fmt << 29) | (type << 24) | len) >>> 0, ((src << 16) | seq) >>> 0, rng.int(0, 0xffff_ffff), 0);
+  const hdr = Uint32Array.of(
+    ((fmt << 29) | (type << 24) | len) >>> 0,
+    ((src << 16) | seq) >>> 0,
+    rng.int(0, 0xffff_ffff),
+    0,
+  );
   const data = Uint32Array.from({ length: ndw }, () => rng.int(0, 0xffff_ffff));
   return { hdr, data };
 }
-const same = (a: RawTlp, b: RawTlp) => a.hdr.every((v, i) => v === b.hdr[i]) && a.data.length === b.data.length && a.data.every((v, i) => v === b.data[i]);
+const same = (a: RawTlp, b: RawTlp) =>
+  a.hdr.every((v, i) => v === b.hdr[i]) && a.data.length === b.data.length && a.data.every((v, i) => v === b.data[i]);
 
 describe('pcie_rx_demux', () => {
   seededTest(FILE, 'every TLP reaches its port whole, in order, under idle and backpressure (W=256)', (seed) => {
     const rng = new Rng(seed);
-    const sim = Sim.load({ ports: designPorts(RxDemux.elaborate({ W: 256 })), quiet: true, seed, rxIdle: 0.2, txBackpressure: 0.3 });
+    const sim = Sim.load({
+      ports: designPorts(RxDemux.elaborate({ W: 256 })),
+      quiet: true,
+      seed,
+      rxIdle: 0.2,
+      txBackpressure: 0.3,
+    });
     try {
       // Type field -> expected port: MRd/MWr, CfgRd0/CfgWr0, Cpl/CplD, and others (IO, Cfg1, MRdLk, Msg).
       const kinds: [number, number, boolean][] = [
@@ -138,7 +201,12 @@ describe('pcie_tlp_stream_arbiter', () => {
   seededTest(FILE, 'whole packets, per-source order kept, round robin among busy sources (W=64, 4 inputs)', (seed) => {
     const rng = new Rng(seed);
     // No idle cycles on the inputs: a source that pauses between packets would rightly lose its turn.
-    const sim = Sim.load({ ports: designPorts(PacketArbiter.elaborate({ spec: tlpStream(64), n: 4 })), quiet: true, seed, txBackpressure: 0.3 });
+    const sim = Sim.load({
+      ports: designPorts(PacketArbiter.elaborate({ spec: tlpStream(64), n: 4 })),
+      quiet: true,
+      seed,
+      txBackpressure: 0.3,
+    });
     try {
       const sent: RawTlp[][] = [[], [], [], []];
       for (let src = 0; src < 4; src++) {
@@ -153,10 +221,13 @@ describe('pcie_tlp_stream_arbiter', () => {
       expect(got.length).toBe(240);
       const bySrc: RawTlp[][] = [[], [], [], []];
       for (const g of got) bySrc[g.hdr[1] >>> 16].push(g);
-      bySrc.forEach((list, src) => list.forEach((g, k) => expect(same(g, sent[src][k]), `in${src} TLP ${k}`).toBe(true)));
+      bySrc.forEach((list, src) =>
+        list.forEach((g, k) => expect(same(g, sent[src][k]), `in${src} TLP ${k}`).toBe(true)),
+      );
       // While every source still has packets queued, no source goes twice before each other had a turn.
       const busy = got.slice(0, 120).map((g) => g.hdr[1] >>> 16);
-      for (let i = 0; i + 4 <= busy.length; i += 4) expect(new Set(busy.slice(i, i + 4)).size, `grants ${busy.slice(i, i + 4)}`).toBe(4);
+      for (let i = 0; i + 4 <= busy.length; i += 4)
+        expect(new Set(busy.slice(i, i + 4)).size, `grants ${busy.slice(i, i + 4)}`).toBe(4);
     } finally {
       sim.close();
     }

@@ -73,7 +73,8 @@ export function failedWith(f: () => unknown): CompletionStatusError['status'] {
 
 export const OFF = (name: string): number => reg(name).offset;
 /** DMA_STATUS's error code (0 unless ERROR is set). */
-export const errCode = (st: number): number => (field('DMA_STATUS', 'ERROR').get(st) ? field('DMA_STATUS', 'ERR_CODE').get(st) : 0);
+export const errCode = (st: number): number =>
+  field('DMA_STATUS', 'ERROR').get(st) ? field('DMA_STATUS', 'ERR_CODE').get(st) : 0;
 
 export interface Transfer {
   dir: 'HOST_TO_RAM' | 'RAM_TO_HOST';
@@ -91,7 +92,8 @@ export function startDma(rc: RootComplex, t: Transfer): void {
   b0.write32(OFF('DMA_RAM_OFFSET'), t.ram);
   b0.write32(OFF('DMA_LENGTH'), t.len);
   const dir = field('DMA_CONTROL', 'DIR');
-  const irq = t.irq !== undefined ? field('DMA_CONTROL', 'IRQ_EN').put(1) | field('DMA_CONTROL', 'VECTOR').put(t.irq) : 0;
+  const irq =
+    t.irq !== undefined ? field('DMA_CONTROL', 'IRQ_EN').put(1) | field('DMA_CONTROL', 'VECTOR').put(t.irq) : 0;
   b0.write32(OFF('DMA_CONTROL'), dir.put(dir.values![t.dir]) | irq);
   b0.write32(OFF('DMA_DOORBELL'), field('DMA_DOORBELL', 'START').put(1));
 }
@@ -119,5 +121,7 @@ export function dma(rc: RootComplex, t: Transfer): number {
 
 /** Device RAM through MMIO (the RC splits reads at maxMmioRead, writes at MPS and 4 KB). */
 export const ramRead = (rc: RootComplex, off: number, n: number): Uint8Array => rc.bar(0).read(RAM_OFFSET + off, n);
-export const ramWrite = (rc: RootComplex, off: number, data: Uint8Array): void => rc.bar(0).write(RAM_OFFSET + off, data);
-export const same = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && Buffer.compare(Buffer.from(a), Buffer.from(b)) === 0;
+export const ramWrite = (rc: RootComplex, off: number, data: Uint8Array): void =>
+  rc.bar(0).write(RAM_OFFSET + off, data);
+export const same = (a: Uint8Array, b: Uint8Array): boolean =>
+  a.length === b.length && Buffer.compare(Buffer.from(a), Buffer.from(b)) === 0;
