@@ -15,75 +15,75 @@ module pcie_rx_demux_w256 (
   input  wire [7:0]   rx_keep,      // gen/pcie/rx_demux.ts:32
   input  wire         rx_sop,       // gen/pcie/rx_demux.ts:32
   input  wire         rx_eop,       // gen/pcie/rx_demux.ts:32
-  output wire         cfg_valid,    // gen/pcie/rx_demux.ts:34
-  input  wire         cfg_ready,    // gen/pcie/rx_demux.ts:34
-  output wire [127:0] cfg_hdr,      // gen/pcie/rx_demux.ts:34
-  output wire [255:0] cfg_data,     // gen/pcie/rx_demux.ts:34
-  output wire [7:0]   cfg_keep,     // gen/pcie/rx_demux.ts:34
-  output wire         cfg_sop,      // gen/pcie/rx_demux.ts:34
-  output wire         cfg_eop,      // gen/pcie/rx_demux.ts:34
-  output wire         mem_valid,    // gen/pcie/rx_demux.ts:35
-  input  wire         mem_ready,    // gen/pcie/rx_demux.ts:35
-  output wire [127:0] mem_hdr,      // gen/pcie/rx_demux.ts:35
-  output wire [255:0] mem_data,     // gen/pcie/rx_demux.ts:35
-  output wire [7:0]   mem_keep,     // gen/pcie/rx_demux.ts:35
-  output wire         mem_sop,      // gen/pcie/rx_demux.ts:35
-  output wire         mem_eop,      // gen/pcie/rx_demux.ts:35
-  output wire         cpl_valid,    // gen/pcie/rx_demux.ts:36
-  input  wire         cpl_ready,    // gen/pcie/rx_demux.ts:36
-  output wire [127:0] cpl_hdr,      // gen/pcie/rx_demux.ts:36
-  output wire [255:0] cpl_data,     // gen/pcie/rx_demux.ts:36
-  output wire [7:0]   cpl_keep,     // gen/pcie/rx_demux.ts:36
-  output wire         cpl_sop,      // gen/pcie/rx_demux.ts:36
-  output wire         cpl_eop,      // gen/pcie/rx_demux.ts:36
-  output wire         other_valid,  // gen/pcie/rx_demux.ts:37
-  input  wire         other_ready,  // gen/pcie/rx_demux.ts:37
-  output wire [127:0] other_hdr,    // gen/pcie/rx_demux.ts:37
-  output wire [255:0] other_data,   // gen/pcie/rx_demux.ts:37
-  output wire [7:0]   other_keep,   // gen/pcie/rx_demux.ts:37
-  output wire         other_sop,    // gen/pcie/rx_demux.ts:37
-  output wire         other_eop     // gen/pcie/rx_demux.ts:37
+  output wire         cfg_valid,    // gen/pcie/rx_demux.ts:33
+  input  wire         cfg_ready,    // gen/pcie/rx_demux.ts:33
+  output wire [127:0] cfg_hdr,      // gen/pcie/rx_demux.ts:33
+  output wire [255:0] cfg_data,     // gen/pcie/rx_demux.ts:33
+  output wire [7:0]   cfg_keep,     // gen/pcie/rx_demux.ts:33
+  output wire         cfg_sop,      // gen/pcie/rx_demux.ts:33
+  output wire         cfg_eop,      // gen/pcie/rx_demux.ts:33
+  output wire         mem_valid,    // gen/pcie/rx_demux.ts:34
+  input  wire         mem_ready,    // gen/pcie/rx_demux.ts:34
+  output wire [127:0] mem_hdr,      // gen/pcie/rx_demux.ts:34
+  output wire [255:0] mem_data,     // gen/pcie/rx_demux.ts:34
+  output wire [7:0]   mem_keep,     // gen/pcie/rx_demux.ts:34
+  output wire         mem_sop,      // gen/pcie/rx_demux.ts:34
+  output wire         mem_eop,      // gen/pcie/rx_demux.ts:34
+  output wire         cpl_valid,    // gen/pcie/rx_demux.ts:35
+  input  wire         cpl_ready,    // gen/pcie/rx_demux.ts:35
+  output wire [127:0] cpl_hdr,      // gen/pcie/rx_demux.ts:35
+  output wire [255:0] cpl_data,     // gen/pcie/rx_demux.ts:35
+  output wire [7:0]   cpl_keep,     // gen/pcie/rx_demux.ts:35
+  output wire         cpl_sop,      // gen/pcie/rx_demux.ts:35
+  output wire         cpl_eop,      // gen/pcie/rx_demux.ts:35
+  output wire         other_valid,  // gen/pcie/rx_demux.ts:36
+  input  wire         other_ready,  // gen/pcie/rx_demux.ts:36
+  output wire [127:0] other_hdr,    // gen/pcie/rx_demux.ts:36
+  output wire [255:0] other_data,   // gen/pcie/rx_demux.ts:36
+  output wire [7:0]   other_keep,   // gen/pcie/rx_demux.ts:36
+  output wire         other_sop,    // gen/pcie/rx_demux.ts:36
+  output wire         other_eop     // gen/pcie/rx_demux.ts:36
 );
 
   // ---- declarations
-  reg [1:0] port;  // gen/pcie/rx_demux.ts:40
-  wire [1:0] port_now;  // gen/pcie/rx_demux.ts:41
+  reg [1:0] port;  // gen/pcie/rx_demux.ts:39
+  wire [1:0] port_now;  // gen/pcie/rx_demux.ts:40
 
   // ---- combinational logic
-  assign rx_ready = (port_now == 2'd0) ? cfg_ready : ((port_now == 2'd1) ? mem_ready : ((port_now == 2'd2) ? cpl_ready : other_ready));  // gen/pcie/rx_demux.ts:53
-  assign cfg_valid = rx_valid & (port_now == 2'd0);  // gen/pcie/rx_demux.ts:46
-  assign cfg_hdr = rx_hdr;  // gen/pcie/rx_demux.ts:47
-  assign cfg_data = rx_data;  // gen/pcie/rx_demux.ts:48
-  assign cfg_keep = rx_keep;  // gen/pcie/rx_demux.ts:49
-  assign cfg_sop = rx_sop;  // gen/pcie/rx_demux.ts:50
-  assign cfg_eop = rx_eop;  // gen/pcie/rx_demux.ts:51
-  assign mem_valid = rx_valid & (port_now == 2'd1);  // gen/pcie/rx_demux.ts:46
-  assign mem_hdr = rx_hdr;  // gen/pcie/rx_demux.ts:47
-  assign mem_data = rx_data;  // gen/pcie/rx_demux.ts:48
-  assign mem_keep = rx_keep;  // gen/pcie/rx_demux.ts:49
-  assign mem_sop = rx_sop;  // gen/pcie/rx_demux.ts:50
-  assign mem_eop = rx_eop;  // gen/pcie/rx_demux.ts:51
-  assign cpl_valid = rx_valid & (port_now == 2'd2);  // gen/pcie/rx_demux.ts:46
-  assign cpl_hdr = rx_hdr;  // gen/pcie/rx_demux.ts:47
-  assign cpl_data = rx_data;  // gen/pcie/rx_demux.ts:48
-  assign cpl_keep = rx_keep;  // gen/pcie/rx_demux.ts:49
-  assign cpl_sop = rx_sop;  // gen/pcie/rx_demux.ts:50
-  assign cpl_eop = rx_eop;  // gen/pcie/rx_demux.ts:51
-  assign other_valid = rx_valid & (port_now == 2'd3);  // gen/pcie/rx_demux.ts:46
-  assign other_hdr = rx_hdr;  // gen/pcie/rx_demux.ts:47
-  assign other_data = rx_data;  // gen/pcie/rx_demux.ts:48
-  assign other_keep = rx_keep;  // gen/pcie/rx_demux.ts:49
-  assign other_sop = rx_sop;  // gen/pcie/rx_demux.ts:50
-  assign other_eop = rx_eop;  // gen/pcie/rx_demux.ts:51
-  assign port_now = rx_sop ? ((((~rx_hdr[127]) & (~rx_hdr[125])) & (rx_hdr[124:120] == 5'd4)) ? 2'd0 : (((~rx_hdr[127]) & (rx_hdr[124:120] == 5'd0)) ? 2'd1 : ((((~rx_hdr[127]) & (~rx_hdr[125])) & (rx_hdr[124:120] == 5'd10)) ? 2'd2 : 2'd3))) : port;  // gen/pcie/rx_demux.ts:41
+  assign rx_ready = (port_now == 2'd0) ? cfg_ready : ((port_now == 2'd1) ? mem_ready : ((port_now == 2'd2) ? cpl_ready : other_ready));  // gen/pcie/rx_demux.ts:52
+  assign cfg_valid = rx_valid & (port_now == 2'd0);  // gen/pcie/rx_demux.ts:45
+  assign cfg_hdr = rx_hdr;  // gen/pcie/rx_demux.ts:46
+  assign cfg_data = rx_data;  // gen/pcie/rx_demux.ts:47
+  assign cfg_keep = rx_keep;  // gen/pcie/rx_demux.ts:48
+  assign cfg_sop = rx_sop;  // gen/pcie/rx_demux.ts:49
+  assign cfg_eop = rx_eop;  // gen/pcie/rx_demux.ts:50
+  assign mem_valid = rx_valid & (port_now == 2'd1);  // gen/pcie/rx_demux.ts:45
+  assign mem_hdr = rx_hdr;  // gen/pcie/rx_demux.ts:46
+  assign mem_data = rx_data;  // gen/pcie/rx_demux.ts:47
+  assign mem_keep = rx_keep;  // gen/pcie/rx_demux.ts:48
+  assign mem_sop = rx_sop;  // gen/pcie/rx_demux.ts:49
+  assign mem_eop = rx_eop;  // gen/pcie/rx_demux.ts:50
+  assign cpl_valid = rx_valid & (port_now == 2'd2);  // gen/pcie/rx_demux.ts:45
+  assign cpl_hdr = rx_hdr;  // gen/pcie/rx_demux.ts:46
+  assign cpl_data = rx_data;  // gen/pcie/rx_demux.ts:47
+  assign cpl_keep = rx_keep;  // gen/pcie/rx_demux.ts:48
+  assign cpl_sop = rx_sop;  // gen/pcie/rx_demux.ts:49
+  assign cpl_eop = rx_eop;  // gen/pcie/rx_demux.ts:50
+  assign other_valid = rx_valid & (port_now == 2'd3);  // gen/pcie/rx_demux.ts:45
+  assign other_hdr = rx_hdr;  // gen/pcie/rx_demux.ts:46
+  assign other_data = rx_data;  // gen/pcie/rx_demux.ts:47
+  assign other_keep = rx_keep;  // gen/pcie/rx_demux.ts:48
+  assign other_sop = rx_sop;  // gen/pcie/rx_demux.ts:49
+  assign other_eop = rx_eop;  // gen/pcie/rx_demux.ts:50
+  assign port_now = rx_sop ? ((((~rx_hdr[127]) & (~rx_hdr[125])) & (rx_hdr[124:120] == 5'd4)) ? 2'd0 : (((~rx_hdr[127]) & (rx_hdr[124:120] == 5'd0)) ? 2'd1 : ((((~rx_hdr[127]) & (~rx_hdr[125])) & (rx_hdr[124:120] == 5'd10)) ? 2'd2 : 2'd3))) : port;  // gen/pcie/rx_demux.ts:40
 
   // ---- registers
   always @(posedge clk) begin
     if (rst) begin
       port <= 2'd0;
     end else begin
-      if (rx_valid & rx_sop) begin  // gen/pcie/rx_demux.ts:42
-        port <= port_now;  // gen/pcie/rx_demux.ts:42
+      if (rx_valid & rx_sop) begin  // gen/pcie/rx_demux.ts:41
+        port <= port_now;  // gen/pcie/rx_demux.ts:41
       end
     end
   end

@@ -113,4 +113,6 @@ export type HdlErrorKind =
   | 'type'
   | 'context'
   | 'param'
-  | 'cdc';
+  | 'cdc'
+  | 'io' // a body's returned io does not match its ports
+  | 'direction'; // connect(): both sides of a field are sources, or both sinks

@@ -367,6 +367,27 @@ export const CfgSpace = defineModule(
     cpl.keep.set(lit(1, p.W / 32));
     cpl.sop.set(1);
     cpl.eop.set(1);
+    return {
+      req,
+      cpl,
+      completer_id: completerIdOut,
+      mem_enable: memEnable,
+      bus_master: busMaster,
+      max_payload: mps,
+      max_read_req: mrrs,
+      ext_tag_en: extTagEn,
+      msix_enable: msixEnable,
+      msix_function_mask: msixMask,
+      /** BAR base addresses by BAR index (ports `bar<i>_base`). */
+      bar_base: Object.fromEntries(barOut),
+      ev_received_master_abort: evMasterAbort,
+      ev_received_target_abort: evTargetAbort,
+      ev_poisoned_cpl: evPoisonedCpl,
+      ev_poisoned_req: evPoisonedReq,
+      ev_sent_completer_abort: evSentCa,
+      ev_unsupported_request: evUr,
+      transactions_pending: txPending,
+    };
   },
   {
     name: (p) => `pcie_cfg_space_${p.name}_w${p.W}`,

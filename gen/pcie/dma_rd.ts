@@ -284,6 +284,28 @@ export const DmaRd = defineModule(
     done.set(finishing);
     error.set(err);
     outstanding.set(anyValid);
+    return {
+      start,
+      host_addr: hostAddr,
+      ram_addr: ramAddr,
+      len,
+      bus_master: busMaster,
+      max_read_req: mrrs,
+      ext_tag_en: extTagEn,
+      requester_id: requesterId,
+      timeout,
+      busy: busyOut,
+      done,
+      error,
+      outstanding,
+      req,
+      cpl,
+      ram_wr: ramWr,
+      ev_unexpected: evUnexpected,
+      ev_ur: evUr,
+      ev_ca: evCa,
+      ev_poisoned: evPoisoned,
+    };
   },
   {
     name: (p) => `pcie_dma_rd_w${p.W}_t${p.tags}`,

@@ -134,6 +134,16 @@ export const Msix = defineModule(
     msg.keep.set(lit(1, p.W / 32));
     msg.sop.set(1);
     msg.eop.set(1);
+    return {
+      reg,
+      msix_enable: msixEnable,
+      function_mask: functionMask,
+      bus_master: busMaster,
+      requester_id: requesterId,
+      irq,
+      msg,
+      pending: pendingOut,
+    };
   },
   { name: (p) => `pcie_msix_w${p.W}_v${p.vectors}`, doc: 'MSI-X table, PBA and message generator.' },
 );

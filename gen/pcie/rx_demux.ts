@@ -30,12 +30,11 @@ export const RxDemux = defineModule(
   'pcie_rx_demux',
   (m, p: { W: DataWidth }) => {
     const rx = m.input('rx', tlpStream(p.W));
-    const outs = [
-      m.output('cfg', tlpStream(p.W)),
-      m.output('mem', tlpStream(p.W)),
-      m.output('cpl', tlpStream(p.W)),
-      m.output('other', tlpStream(p.W)),
-    ];
+    const cfg = m.output('cfg', tlpStream(p.W));
+    const mem = m.output('mem', tlpStream(p.W));
+    const cpl = m.output('cpl', tlpStream(p.W));
+    const other = m.output('other', tlpStream(p.W));
+    const outs = [cfg, mem, cpl, other];
 
     const held = m.reg('port', 2, { reset: 0 });
     const port = m.let('port_now', mux(rx.sop, classifyRx(rx.hdr), held));
@@ -53,6 +52,7 @@ export const RxDemux = defineModule(
     rx.ready.set(
       mux(port.eq(0), outs[0].ready, mux(port.eq(1), outs[1].ready, mux(port.eq(2), outs[2].ready, outs[3].ready))),
     );
+    return { rx, cfg, mem, cpl, other };
   },
   {
     name: (p) => `pcie_rx_demux_w${p.W}`,

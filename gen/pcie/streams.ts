@@ -2,8 +2,8 @@
 //  - cplReqStream: a completion to send, as the request it answers plus a status and the payload beats;
 //  - ramWrite / ramRead: a dword-addressed memory port one beat wide (DMA engines and MMIO use device RAM);
 //  - regBus: a one-dword register port with combinational read data (MMIO to register blocks).
-// And `connect`, which wires two views of the same bundle whichever side drives each field.
-import { bit, bundle, flip, HdlError, Signal, uint } from '../hdl';
+// Join two views of one of these with gen/hdl's `connect`.
+import { bit, bundle, flip, uint } from '../hdl';
 
 export type DataWidth = 64 | 128 | 256 | 512;
 
@@ -69,32 +69,4 @@ export function regBus(addrBits: number) {
     { addr: uint(addrBits), wr: bit, wdata: uint(32), wbe: uint(4), rdata: flip(uint(32)) },
     { addrBits },
   );
-}
-
-const sinkKinds = new Set(['inst-in', 'output']);
-
-/**
- * Connect two views of one bundle (an instance's port and a parent's port or another instance's port):
- * each field is driven from whichever side is a source (an input port, an instance output) into the side
- * that is a sink (an output port, an instance input). Fields are matched by name.
- */
-export function connect(a: object, b: object): void {
-  const fa = a as Record<string, unknown>;
-  const fb = b as Record<string, unknown>;
-  for (const [k, x] of Object.entries(fa)) {
-    const y = fb[k];
-    if (!(x instanceof Signal) || !(y instanceof Signal)) {
-      throw new Error(`connect: field '${k}' is not a signal on both sides`);
-    }
-    const xSink = sinkKinds.has(x.kind);
-    const ySink = sinkKinds.has(y.kind);
-    if (xSink && !ySink) x.set(y);
-    else if (ySink && !xSink) y.set(x);
-    else
-      throw new HdlError(
-        `connect: field '${k}': ${x.describe()} and ${y.describe()} are both ${xSink ? 'sinks' : 'sources'}`,
-        x.loc,
-        'multiple-drivers',
-      );
-  }
 }

@@ -41,6 +41,7 @@ export const UrResponder = defineModule(
     cpl.eop.set(1);
     req.ready.set(answer.not().or(cpl.ready));
     urDetected.set(cpl.valid.and(cpl.ready));
+    return { req, cpl, ur_detected: urDetected };
   },
   {
     name: (p) => `pcie_ur_responder_w${p.W}`,

@@ -239,6 +239,20 @@ export const Mmio = defineModule(
       sendLeft.next(sendLeft.sub(L));
       m.if(eop, () => st.goto('idle'));
     });
+    return {
+      req,
+      cpl,
+      ram_wr: ramWr,
+      ram_rd: ramRd,
+      reg,
+      reg_bar2: regBar2,
+      mem_enable: memEnable,
+      bar0_base: bar0,
+      bar2_base: bar2,
+      ev_ur: evUr,
+      ev_ca: evCa,
+      ev_poisoned: evPoisoned,
+    };
   },
   { name: (p) => `testdev_mmio_w${p.W}`, doc: 'BAR decode and memory target: RAM window, registers, MSI-X table.' },
 );

@@ -174,6 +174,23 @@ export const TestdevRegs = defineModule(
       lit(0, MSIX_VECTORS),
     );
     irq.set(irqDone.or(irqTest));
+    return {
+      reg: bus,
+      dma_host_addr: dmaHost,
+      dma_ram_addr: dmaRam,
+      dma_len: dmaLen,
+      dma_timeout: dmaTimeout,
+      rd_start: rdStart,
+      wr_start: wrStart,
+      rd_busy: rdBusy,
+      rd_done: rdDone,
+      rd_error: rdError,
+      wr_busy: wrBusy,
+      wr_done: wrDone,
+      wr_error: wrError,
+      ev_unexpected: evUnexpected,
+      irq,
+    };
   },
   {
     name: (p) => `testdev_regs_l${p.lanes}_t${p.readTags}`,

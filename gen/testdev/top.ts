@@ -7,7 +7,7 @@
 //                   +- mem   -> mmio (BAR0 RAM / registers, BAR2 MSI-X table) ---+                       |
 //                   +- cpl   -> dma_rd (completion data -> ram)                                           |
 //   tx <- tx_slice <- tx_arb <- [ cpl_slice <- cpl_gen, dma_rd (MRd), dma_wr (MWr), msix (MWr) ] <--------+
-import { bit, defineModule, type Signal, tlpStream } from '../hdl';
+import { bit, connect, defineModule, tlpStream } from '../hdl';
 import { PacketArbiter } from '../pcie/arbiter';
 import { type CfgSpaceParams, CfgSpace } from '../pcie/cfg_space';
 import { CplGen } from '../pcie/cpl_gen';
@@ -15,7 +15,7 @@ import { DmaRd } from '../pcie/dma_rd';
 import { DmaWr } from '../pcie/dma_wr';
 import { Msix } from '../pcie/msix';
 import { RxDemux } from '../pcie/rx_demux';
-import { connect, cplReqStream, lanesOf } from '../pcie/streams';
+import { cplReqStream, lanesOf } from '../pcie/streams';
 import { TlpSlice } from '../pcie/tlp_slice';
 import { UrResponder } from '../pcie/ur_responder';
 import { DevRam } from './ram';
@@ -71,9 +71,6 @@ export function testdevParams(W: TestdevWidth) {
   };
 }
 
-type Io = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-const io = (i: { io: unknown }): Io => i.io as Io;
-
 export const Testdev = defineModule(
   'testdev',
   (m, p: { W: TestdevWidth }) => {
@@ -85,56 +82,50 @@ export const Testdev = defineModule(
     const completerId = m.output('completer_id', 16);
     const msixPending = m.output('irq_pending', MSIX_VECTORS);
 
-    const demux = io(m.instance('rx_demux', RxDemux, { W }));
-    const cfg = io(m.instance('cfg', CfgSpace, { ...TESTDEV_CFG, W }));
-    const ur = io(m.instance('ur', UrResponder, { W }));
-    const mmio = io(
-      m.instance('mmio', Mmio, {
-        W,
-        bar0Log2: Math.log2(BAR0_BYTES),
-        bar2Log2: Math.log2(BAR2_BYTES),
-        ramOffset: RAM_OFFSET,
-        ramLog2: q.ramLog2,
-        maxReadDw: q.maxReadDw,
-      }),
-    );
-    const dmaRd = io(
-      m.instance('dma_rd', DmaRd, {
-        W,
-        tags: q.readTags,
-        ramLog2: q.ramLog2,
-        lenBits: q.lenBits,
-        timeoutBits: q.timeoutBits,
-      }),
-    );
-    const dmaWr = io(
-      m.instance('dma_wr', DmaWr, {
-        W,
-        ramLog2: q.ramLog2,
-        lenBits: q.lenBits,
-        mpsSupported: TESTDEV_CFG.mpsSupported,
-      }),
-    );
-    const ram = io(m.instance('ram', DevRam, { W, bytes: RAM_BYTES }));
-    const regs = io(
-      m.instance('regs', TestdevRegs, { lanes: q.lanes, readTags: q.readTags, addrBits: Math.log2(BAR0_BYTES) - 2 }),
-    );
-    const msix = io(
-      m.instance('msix', Msix, {
-        W,
-        vectors: MSIX_VECTORS,
-        tableOffset: MSIX_TABLE_OFFSET,
-        pbaOffset: MSIX_PBA_OFFSET,
-        barLog2: Math.log2(BAR2_BYTES),
-      }),
-    );
-    const cplArb = io(m.instance('cpl_arb', PacketArbiter, { spec: cplReqStream(W), n: 3 }));
-    const cplGen = io(m.instance('cpl_gen', CplGen, { W }));
-    const txArb = io(m.instance('tx_arb', PacketArbiter, { spec: tlpStream(W), n: 4 }));
+    const demux = m.instance('rx_demux', RxDemux, { W }).io;
+    const cfg = m.instance('cfg', CfgSpace, { ...TESTDEV_CFG, W }).io;
+    const ur = m.instance('ur', UrResponder, { W }).io;
+    const mmio = m.instance('mmio', Mmio, {
+      W,
+      bar0Log2: Math.log2(BAR0_BYTES),
+      bar2Log2: Math.log2(BAR2_BYTES),
+      ramOffset: RAM_OFFSET,
+      ramLog2: q.ramLog2,
+      maxReadDw: q.maxReadDw,
+    }).io;
+    const dmaRd = m.instance('dma_rd', DmaRd, {
+      W,
+      tags: q.readTags,
+      ramLog2: q.ramLog2,
+      lenBits: q.lenBits,
+      timeoutBits: q.timeoutBits,
+    }).io;
+    const dmaWr = m.instance('dma_wr', DmaWr, {
+      W,
+      ramLog2: q.ramLog2,
+      lenBits: q.lenBits,
+      mpsSupported: TESTDEV_CFG.mpsSupported,
+    }).io;
+    const ram = m.instance('ram', DevRam, { W, bytes: RAM_BYTES }).io;
+    const regs = m.instance('regs', TestdevRegs, {
+      lanes: q.lanes,
+      readTags: q.readTags,
+      addrBits: Math.log2(BAR0_BYTES) - 2,
+    }).io;
+    const msix = m.instance('msix', Msix, {
+      W,
+      vectors: MSIX_VECTORS,
+      tableOffset: MSIX_TABLE_OFFSET,
+      pbaOffset: MSIX_PBA_OFFSET,
+      barLog2: Math.log2(BAR2_BYTES),
+    }).io;
+    const cplArb = m.instance('cpl_arb', PacketArbiter, { spec: cplReqStream(W), n: 3 }).io;
+    const cplGen = m.instance('cpl_gen', CplGen, { W }).io;
+    const txArb = m.instance('tx_arb', PacketArbiter, { spec: tlpStream(W), n: 4 }).io;
     // Register slices: after the completion path (two arbiters and the completion generator would otherwise
     // be one combinational path) and at the link side of the transmit arbiter.
-    const cplSlice = io(m.instance('cpl_slice', TlpSlice, { W }));
-    const txSlice = io(m.instance('tx_slice', TlpSlice, { W }));
+    const cplSlice = m.instance('cpl_slice', TlpSlice, { W }).io;
+    const txSlice = m.instance('tx_slice', TlpSlice, { W }).io;
 
     // ---- receive side
     connect(demux.rx, rx);
@@ -144,27 +135,26 @@ export const Testdev = defineModule(
     connect(dmaRd.cpl, demux.cpl);
 
     // ---- configuration seen by everyone
-    const cfgOut = (name: string) => cfg[name] as Signal;
-    mmio.mem_enable.set(cfgOut('mem_enable'));
-    mmio.bar0_base.set(cfgOut('bar0_base'));
-    mmio.bar2_base.set(cfgOut('bar2_base'));
+    mmio.mem_enable.set(cfg.mem_enable);
+    mmio.bar0_base.set(cfg.bar_base[0]);
+    mmio.bar2_base.set(cfg.bar_base[2]);
     for (const d of [dmaRd, dmaWr]) {
-      d.bus_master.set(cfgOut('bus_master'));
-      d.requester_id.set(cfgOut('completer_id'));
+      d.bus_master.set(cfg.bus_master);
+      d.requester_id.set(cfg.completer_id);
       d.host_addr.set(regs.dma_host_addr);
       d.ram_addr.set(regs.dma_ram_addr);
       d.len.set(regs.dma_len);
     }
-    dmaRd.max_read_req.set(cfgOut('max_read_req'));
-    dmaRd.ext_tag_en.set(cfgOut('ext_tag_en'));
+    dmaRd.max_read_req.set(cfg.max_read_req);
+    dmaRd.ext_tag_en.set(cfg.ext_tag_en);
     dmaRd.timeout.set(regs.dma_timeout);
     dmaRd.start.set(regs.rd_start);
-    dmaWr.max_payload.set(cfgOut('max_payload'));
+    dmaWr.max_payload.set(cfg.max_payload);
     dmaWr.start.set(regs.wr_start);
-    msix.msix_enable.set(cfgOut('msix_enable'));
-    msix.function_mask.set(cfgOut('msix_function_mask'));
-    msix.bus_master.set(cfgOut('bus_master'));
-    msix.requester_id.set(cfgOut('completer_id'));
+    msix.msix_enable.set(cfg.msix_enable);
+    msix.function_mask.set(cfg.msix_function_mask);
+    msix.bus_master.set(cfg.bus_master);
+    msix.requester_id.set(cfg.completer_id);
 
     // ---- status events into the configuration space
     cfg.ev_received_master_abort.set(dmaRd.ev_ur);
@@ -172,7 +162,7 @@ export const Testdev = defineModule(
     cfg.ev_poisoned_cpl.set(dmaRd.ev_poisoned);
     cfg.ev_poisoned_req.set(mmio.ev_poisoned);
     cfg.ev_sent_completer_abort.set(mmio.ev_ca);
-    cfg.ev_unsupported_request.set((ur.ur_detected as Signal).or(mmio.ev_ur));
+    cfg.ev_unsupported_request.set(ur.ur_detected.or(mmio.ev_ur));
     cfg.transactions_pending.set(dmaRd.outstanding);
 
     // ---- RAM: DMA completion data wins the write port, MMIO reads win the read port
@@ -182,14 +172,14 @@ export const Testdev = defineModule(
     connect(ram.rd_b, dmaWr.ram_rd);
 
     // ---- register port: BAR0 registers or the BAR2 MSI-X table
-    const bus = mmio.reg as Io;
-    const bar2 = mmio.reg_bar2 as Signal;
+    const bus = mmio.reg;
+    const bar2 = mmio.reg_bar2;
     regs.reg.addr.set(bus.addr);
-    regs.reg.wr.set((bus.wr as Signal).and(bar2.not()));
+    regs.reg.wr.set(bus.wr.and(bar2.not()));
     regs.reg.wdata.set(bus.wdata);
     regs.reg.wbe.set(bus.wbe);
-    msix.reg.addr.set((bus.addr as Signal).trunc(Math.log2(BAR2_BYTES) - 2));
-    msix.reg.wr.set((bus.wr as Signal).and(bar2));
+    msix.reg.addr.set(bus.addr.trunc(Math.log2(BAR2_BYTES) - 2));
+    msix.reg.wr.set(bus.wr.and(bar2));
     msix.reg.wdata.set(bus.wdata);
     msix.reg.wbe.set(bus.wbe);
     bus.rdata.set(bar2.select(msix.reg.rdata, regs.reg.rdata));
@@ -205,21 +195,21 @@ export const Testdev = defineModule(
     msix.irq.set(regs.irq);
 
     // ---- transmit side: completions, DMA requests and MSI-X writes, whole TLPs
-    connect(cplArb.in0, cfg.cpl);
-    connect(cplArb.in1, ur.cpl);
-    connect(cplArb.in2, mmio.cpl);
+    connect(cplArb.in[0], cfg.cpl);
+    connect(cplArb.in[1], ur.cpl);
+    connect(cplArb.in[2], mmio.cpl);
     connect(cplGen.req, cplArb.out);
-    cplGen.completer_id.set(cfgOut('completer_id'));
+    cplGen.completer_id.set(cfg.completer_id);
     connect(cplSlice.in, cplGen.cpl);
-    connect(txArb.in0, cplSlice.out);
-    connect(txArb.in1, dmaRd.req);
-    connect(txArb.in2, dmaWr.req);
-    connect(txArb.in3, msix.msg);
+    connect(txArb.in[0], cplSlice.out);
+    connect(txArb.in[1], dmaRd.req);
+    connect(txArb.in[2], dmaWr.req);
+    connect(txArb.in[3], msix.msg);
     connect(txSlice.in, txArb.out);
     connect(tx, txSlice.out);
 
-    dmaBusy.set((regs.rd_busy as Signal).or(regs.wr_busy).or(regs.rd_start).or(regs.wr_start));
-    completerId.set(cfgOut('completer_id'));
+    dmaBusy.set(regs.rd_busy.or(regs.wr_busy).or(regs.rd_start).or(regs.wr_start));
+    completerId.set(cfg.completer_id);
     msixPending.set(msix.pending);
   },
   {

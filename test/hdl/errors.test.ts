@@ -9,16 +9,20 @@ import {
   lit,
   mux,
   select,
+  type Drivable,
   type ModuleBuilder,
-  type Signal,
+  type Val,
   sint,
   uint,
 } from '../../gen/hdl';
 import { expectHdlError, Mark } from './helpers';
 
 let seq = 0;
-/** Elaborate a one-off module. */
-const elab = (body: (m: ModuleBuilder) => void) => defineModule(`err${seq++}`, body).elaborate();
+/** Elaborate a one-off module (whatever the body returns is dropped: these modules have no io). */
+const elab = (body: (m: ModuleBuilder) => void) =>
+  defineModule(`err${seq++}`, (m) => {
+    body(m);
+  }).elaborate();
 
 describe('width errors', () => {
   it('binary operators name both operands and their widths', () => {
@@ -374,6 +378,7 @@ describe('multiple drivers', () => {
     const Child = defineModule('md_child', (m) => m.output('y', 4).set(m.input('a', 4)));
     const cases: [(m: ModuleBuilder, mk: Mark) => void, string][] = [
       [
+        // @ts-expect-error an input port has no .set() (and driving one is an error at run time too)
         (m, mk) => mk.at(m.input('a', 4)).set(1),
         "multiple drivers for input 'a' (uint4): it is an input port, driven from outside the module",
       ],
@@ -791,8 +796,8 @@ describe('context errors', () => {
   });
 
   it("reading or driving another module's signal", () => {
-    let leakedIn: Signal | undefined;
-    let leakedOut: Signal | undefined;
+    let leakedIn: Val | undefined;
+    let leakedOut: Drivable | undefined;
     elab((m) => {
       leakedIn = m.input('x', 8);
       leakedOut = m.output('y', 8);
