@@ -83,7 +83,13 @@ export class ModuleBuilder implements SignalOwner, MemoryHost {
     readonly loc: SrcLoc,
   ) {}
 
+  /** Mistakes found while the body ran that did not stop it (see Signal.assign), in the order found. */
+  readonly errors: HdlError[] = [];
+
   // ---- SignalOwner
+  report(error: HdlError): void {
+    this.errors.push(error);
+  }
   record(stmt: Stmt): void {
     if (builderStack[builderStack.length - 1] !== this) {
       throw new HdlError(
@@ -434,29 +440,29 @@ export class ModuleBuilder implements SignalOwner, MemoryHost {
     if (returned === undefined) return {};
     const what = `module '${this.moduleName}': its body must return its ports as an object (e.g. \`return { a, y }\`)`;
     if (returned === null || typeof returned !== 'object' || Array.isArray(returned) || returned instanceof Expr) {
-      throw new HdlError(
-        `${what}, not ${returned instanceof Expr ? returned.describe() : String(returned)}`,
-        loc,
-        'io',
-      );
+      const got = returned instanceof Expr ? returned.describe() : String(returned);
+      this.report(new HdlError(`${what}, not ${got}`, loc, 'io'));
+      return {};
     }
     const seen = new Set<Signal>();
     for (const { path, value } of leavesOf(returned)) {
       if (value === undefined) continue; // an optional port not declared for these parameters
-      if (!(value instanceof Signal) || !this.ports.includes(value)) {
-        const is =
-          value instanceof Signal ? `${value.describe()} of module '${value.owner.moduleName}'` : String(value);
-        throw new HdlError(`${what}: io member '${path}' is not one of its ports (it is ${is})`, loc, 'io');
+      if (value instanceof Signal && this.ports.includes(value)) {
+        seen.add(value);
+        continue;
       }
-      seen.add(value);
+      const is = value instanceof Signal ? `${value.describe()} of module '${value.owner.moduleName}'` : String(value);
+      this.report(new HdlError(`${what}: io member '${path}' is not one of its ports (it is ${is})`, loc, 'io'));
     }
     const implicit = new Set([this.defaultDomain?.clock, this.defaultDomain?.reset]);
     const missing = this.ports.filter((p) => !seen.has(p) && !implicit.has(p));
     if (missing.length) {
-      throw new HdlError(
-        `module '${this.moduleName}': its body's io leaves out ${missing.length === 1 ? 'port' : 'ports'} ${missing.map((p) => `'${p.name}'`).join(', ')}: return every port (bundles whole), so that instances can reach it`,
-        loc,
-        'io',
+      this.report(
+        new HdlError(
+          `module '${this.moduleName}': its body's io leaves out ${missing.length === 1 ? 'port' : 'ports'} ${missing.map((p) => `'${p.name}'`).join(', ')}: return every port (bundles whole), so that instances can reach it`,
+          loc,
+          'io',
+        ),
       );
     }
     return returned as Record<string, unknown>;

@@ -9,7 +9,7 @@ import type { InPort, OutPort, WidthOf } from './io';
 import { type CombPaths, fingerprint, type HwModule } from './ir';
 import { isIdentifier, isKeyword, stableJson } from './names';
 import type { Signal } from './signal';
-import { callerLoc, fmtLoc, HdlError } from './srcloc';
+import { callerLoc, designErrors, fmtLoc, HdlError, throwDesignErrors } from './srcloc';
 
 export interface ModuleDef<P, IO = unknown> {
   readonly base: string;
@@ -46,14 +46,6 @@ function defaultName(base: string, p: unknown): string {
 
 function sanitize(s: string): string {
   return s.replace(/[^A-Za-z0-9]/g, '_');
-}
-
-/** Attach the module's combinational summary and run the checks: the last step of every elaboration. */
-function finishModule(ir: Omit<HwModule, 'combPaths'>): HwModule {
-  const mod: HwModule = { ...ir, combPaths: combPathSummary(ir, combGraph(ir)) };
-  const errors = runChecks(mod);
-  if (errors.length) throw errors[0];
-  return mod;
 }
 
 /**
@@ -108,8 +100,22 @@ export function defineModule<P = void, IO = unknown>(
     }
     const m = new ModuleBuilder(name, defLoc);
     m.doc = opts.doc;
-    const returned = elaborateWith(m, () => body(m, params));
-    return finishModule(m.ir(m.takeIo(returned, defLoc)));
+    const context = `elaborating module '${name}'`;
+    let returned: unknown;
+    try {
+      returned = elaborateWith(m, () => body(m, params));
+    } catch (e) {
+      // A mistake the body could not go on from (an expression, a declaration, a child module): reported
+      // after those it made before. The module is incomplete, so the checks do not run.
+      const thrown = designErrors(e);
+      if (!thrown.length) throw e;
+      throwDesignErrors([...m.errors, ...thrown], context);
+    }
+    const ir = m.ir(m.takeIo(returned, defLoc));
+    // The summary (an analysis), then every check pass; all mistakes of the module are reported together.
+    const mod: HwModule = { ...ir, combPaths: combPathSummary(ir, combGraph(ir)) };
+    throwDesignErrors([...m.errors, ...runChecks(mod)], context);
+    return mod;
   }
 }
 

@@ -31,5 +31,5 @@ export { defineBlackbox, defineModule } from './define';
 export type { BlackboxIo, BlackboxPort, ModuleDef } from './define';
 export { collectModules, emitDesign, emitModule, portsJson } from './emit';
 export type { PortsJson } from './emit';
-export { callerLocOutside, HdlError, fmtLoc } from './srcloc';
+export { callerLocOutside, designErrors, fmtLoc, HdlError, HdlErrors } from './srcloc';
 export type { SrcLoc } from './srcloc';

@@ -89,7 +89,7 @@ describe('connect', () => {
     const D = defineModule('connect_bad', (m) => {
       const a = m.input('a', stream(8));
       const b = m.output('b', tlpStream(64));
-      mk.on(() => connect(b, a));
+      mk.on('connect', () => connect(b, a));
       return { a, b };
     });
     expectHdlError(() => D.elaborate(), {
@@ -104,7 +104,7 @@ describe('connect', () => {
     const E = defineModule('connect_fields', (m) => {
       const p = m.input('p', a1);
       const q = m.output('q', a2);
-      mk2.on(() => connect(q, p));
+      mk2.on('connect', () => connect(q, p));
       return { p, q };
     });
     expectHdlError(() => E.elaborate(), {
@@ -117,7 +117,7 @@ describe('connect', () => {
     const F = defineModule('connect_mixed', (m) => {
       const p = m.input('p', stream(4));
       const y = m.output('y', 1);
-      mk3.on(() => connect(y, p));
+      mk3.on('connect', () => connect(y, p));
       return { p, y };
     });
     expectHdlError(() => F.elaborate(), { kind: 'type', at: mk3, msg: ['connect() joins two bundles'] });
@@ -130,7 +130,7 @@ describe('connect', () => {
       const q = m.instance('q', Fifo, { width: 8, depth: 4 });
       q.io.enq.valid.set(0);
       q.io.enq.data.set(0);
-      mk.on(() => connect(i, q.io.deq)); // an input and an instance's output: both drive their valid
+      mk.on('connect', () => connect(i, q.io.deq)); // an input and an instance's output: both drive their valid
       return { i };
     });
     expectHdlError(() => Sources.elaborate(), {
@@ -147,7 +147,7 @@ describe('connect', () => {
       const o = m.output('o', stream(8));
       const q = m.instance('q', Fifo, { width: 8, depth: 4 });
       q.io.deq.ready.set(0);
-      mk2.on(() => connect(o, q.io.enq));
+      mk2.on('connect', () => connect(o, q.io.enq));
       return { o };
     });
     expectHdlError(() => Sinks.elaborate(), {

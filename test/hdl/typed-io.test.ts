@@ -157,7 +157,7 @@ describe('typed instances', () => {
 describe('the returned io is checked against the ports', () => {
   it('a port left out of the io, at the definition', () => {
     const mk = new Mark();
-    const D = defineModule(mk.at('tio_missing'), (m) => {
+    const D = defineModule(mk.at('tio_missing', 'defineModule'), (m) => {
       const a = m.input('a', 4);
       const y = m.output('y', 4);
       const z = m.output('z', 4);
@@ -174,7 +174,7 @@ describe('the returned io is checked against the ports', () => {
 
   it('something other than a port in the io, or no object at all', () => {
     const mk = new Mark();
-    const D = defineModule(mk.at('tio_wire'), (m) => {
+    const D = defineModule(mk.at('tio_wire', 'defineModule'), (m) => {
       const a = m.input('a', 4);
       const w = m.wire('w', 4);
       w.set(a);
@@ -186,7 +186,7 @@ describe('the returned io is checked against the ports', () => {
       msg: ["io member 'inner.w' is not one of its ports (it is wire 'w' (uint4) of module 'tio_wire')"],
     });
     const mk2 = new Mark();
-    const E = defineModule(mk2.at('tio_signal'), (m) =>
+    const E = defineModule(mk2.at('tio_signal', 'defineModule'), (m) =>
       m.memory('mem', { width: 4, depth: 2 }).readAsync(m.input('a', 1)),
     );
     expectHdlError(() => E.elaborate(), {
