@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { buildSim, type BuildResult } from './build';
 import { loadPorts, type LoadedPorts, type PortDesc } from './ports';
 import { DwordArena } from '../tb/pcie/raw';
+import { defaultSeed } from './random';
 import { MAX_PACKED_TLP, packedLength, packTlps, unpackTlps, type RawTlp } from './tlp';
 
 export type { RawTlp } from './tlp';
@@ -21,7 +22,7 @@ export interface SimOptions {
   ports: string;
   /** FST waveform: true = build/waves/<top>.fst, a string = that path. Default: env VFPGA_TRACE (1/true or a path), else off (tracing costs ~30x). */
   trace?: string | boolean;
-  /** PRNG seed for idle cycles and backpressure. Default: env VFPGA_SEED, else random (read it back from sim.seed). */
+  /** PRNG seed for idle cycles and backpressure. Default: VFPGA_SEED, else DEFAULT_SEED (read it back from sim.seed). */
   seed?: number;
   /** Probability (0..1) of an idle cycle before each rx beat. */
   rxIdle?: number;
@@ -176,8 +177,7 @@ export class Sim {
     this.portsInfo = ports;
     this.build = build;
     this.top = ports.desc.top;
-    this.seed =
-      opts.seed ?? (process.env.VFPGA_SEED ? Number(process.env.VFPGA_SEED) : Math.floor(Math.random() * 0x7fff_ffff));
+    this.seed = opts.seed ?? defaultSeed();
     if (!Number.isSafeInteger(this.seed) || this.seed < 0)
       throw new Error(`sim: seed must be a non-negative integer, got ${this.seed}`);
     const mod = require(build.addon) as AddonModule;

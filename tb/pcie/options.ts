@@ -4,13 +4,13 @@
 import type { Addr } from './hostmem';
 import type { DeviceRead, FaultRates, ReadHook } from './inject';
 import type { SplitMode } from './completions';
-import type { Rng } from './random';
+import type { Rng } from '../../sim/random';
 
 /** Cycles from a device read leaving the device to its first completion being injected. */
 export type Latency = { min: number; max: number } | ((req: DeviceRead, rng: Rng) => number);
 
 export interface RootComplexOptions {
-  /** Seed for latencies, splitting and fault injection. Default: VFPGA_SEED, else random (read back from rc.seed). */
+  /** Seed for latencies, splitting and fault injection. Default: VFPGA_SEED, else DEFAULT_SEED (read back from rc.seed). */
   seed?: number;
   /** The root complex's own ID (Requester ID of its requests, Completer ID of its completions). Default 00:00.0. */
   rcId?: number;

@@ -29,7 +29,7 @@ import { FaultInjector, type FaultRates, type ReadHook } from './inject';
 import type { Link, LinkRunOptions } from './link';
 import { MsixController } from './msix';
 import { resolveOptions, type ResolvedOptions, type RootComplexOptions } from './options';
-import { Rng, envSeed } from './random';
+import { Rng, defaultSeed } from '../../sim/random';
 import type { RawTlp } from './raw';
 import { Pending, Requester } from './requester';
 import {
@@ -140,7 +140,7 @@ export class RootComplex implements RcCore {
   ) {
     this.opts = resolveOptions(options);
     this.mem = options.mem ?? new HostMemory();
-    this.seed = options.seed ?? envSeed();
+    this.seed = options.seed ?? defaultSeed();
     this.rng = new Rng(this.seed);
     this.injector = new FaultInjector(this.rng.fork(1), options.onRead, options.faults);
     this.requester = new Requester(this);

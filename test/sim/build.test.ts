@@ -17,7 +17,8 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { Sim } from '../../sim/index';
 import { loadPorts } from '../../sim/ports';
-import { FIXTURES, LOOPBACK_W64, prng, randomTlp } from './helpers';
+import { Rng } from '../../sim/random';
+import { FIXTURES, LOOPBACK_W64, randomTlp } from './helpers';
 
 const run = promisify(execFile);
 const tmp = mkdtempSync(join(tmpdir(), 'vfpga-sim-test-'));
@@ -63,7 +64,7 @@ describe('build cache', () => {
     const base = Sim.load({ ports: LOOPBACK_W64, quiet: true });
     expect(a.build.hash).not.toBe(base.build.hash);
     // The new behaviour is really in the model: the echo now flips TC bits 22:21.
-    const t = randomTlp(prng(1), 2);
+    const t = randomTlp(new Rng(1), 2);
     a.send(t);
     a.run({ untilTx: 1, maxCycles: 50 });
     expect(a.takeTx()[0].hdr[0]).toBe((t.hdr[0] ^ 0x0060_0000) >>> 0);
@@ -126,7 +127,7 @@ describe('waveforms', () => {
     const path = join(tmp, 'waves', 'lb.fst');
     const sim = Sim.load({ ports: LOOPBACK_W64, trace: path, quiet: true, seed: 1 });
     expect(sim.tracePath).toBe(path);
-    sim.send(randomTlp(prng(2), 8));
+    sim.send(randomTlp(new Rng(2), 8));
     sim.run({ untilTx: 1, maxCycles: 100 });
     sim.close();
     expect(statSync(path).size).toBeGreaterThan(100);

@@ -7,11 +7,10 @@ import { CapOffset, Status } from '../../gen/pcie/cfg_space';
 import { field, MSIX_PBA_OFFSET, MSIX_TABLE_OFFSET, MSIX_VECTORS, RAM_BYTES, RAM_OFFSET } from '../../gen/testdev/regs';
 import type { TestdevWidth } from '../../gen/testdev/top';
 import { PCI_COMMAND, PCI_COMMAND_MEMORY, PCI_STATUS } from '../../tb/pcie/cfgspace';
-import { Rng } from '../../tb/pcie/random';
-import { seededTest } from '../tb/support';
+import { Rng } from '../../sim/random';
+import { seededTest } from '../support/seeds';
 import { boot, buildSim, closeBenches, failedWith, lastFromDevice, OFF, testdevPorts } from './support';
 
-const FILE = 'test/testdev/mmio.test.ts';
 const ID_VALUE = ((field('ID', 'MAGIC').reset << 16) | field('ID', 'VERSION').reset) >>> 0;
 
 afterEach(closeBenches);
@@ -33,7 +32,7 @@ describe.each([
     return tb;
   };
 
-  seededTest(FILE, 'memory space disabled: reads get UR, writes are dropped', (seed) => {
+  seededTest('memory space disabled: reads get UR, writes are dropped', (seed) => {
     const { rc, tap } = open(seed, {}, { memory: false });
     const b0 = rc.bar(0);
     expect(failedWith(() => b0.read32(OFF('ID')))).toBe('UR');
@@ -49,7 +48,7 @@ describe.each([
   });
 
   // INFO against the build parameters: test/tb/testdev.test.ts (enumeration).
-  seededTest(FILE, 'registers: ID, SCRATCH, 64-bit access, multi-dword reads, unmapped offsets', (seed) => {
+  seededTest('registers: ID, SCRATCH, 64-bit access, multi-dword reads, unmapped offsets', (seed) => {
     const { rc } = open(seed);
     const b0 = rc.bar(0);
     expect(b0.read32(OFF('ID'))).toBe(ID_VALUE);
@@ -78,7 +77,6 @@ describe.each([
 
   // One MMIO read is one request here (maxMmioRead 512): over 32 DW the device answers CA.
   seededTest(
-    FILE,
     'device RAM: random reads (up to 32 dwords) and writes of 1..128 bytes at every alignment match a model',
     (seed) => {
       const rng = new Rng(seed);
@@ -119,7 +117,7 @@ describe.each([
     },
   );
 
-  seededTest(FILE, 'errors: outside every BAR is UR, a read over 32 DW is CA, D3hot disables decoding', (seed) => {
+  seededTest('errors: outside every BAR is UR, a read over 32 DW is CA, D3hot disables decoding', (seed) => {
     const { rc, tap } = open(seed, { maxMmioRead: 512 });
     const bars = [rc.bar(0), rc.bar(2)];
     const inBar = (a: bigint) => bars.some((b) => a >= b.address && a < b.address + b.size);
@@ -159,7 +157,7 @@ describe.each([
     expect(b0.read32(OFF('ID')), 'back in D0, configuration kept (No_Soft_Reset)').toBe(ID_VALUE);
   });
 
-  seededTest(FILE, 'MSI-X table and PBA in BAR2', (seed) => {
+  seededTest('MSI-X table and PBA in BAR2', (seed) => {
     const { rc } = open(seed);
     const b2 = rc.bar(2);
     for (let v = 0; v < MSIX_VECTORS; v++) {

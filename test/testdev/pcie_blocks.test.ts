@@ -10,7 +10,7 @@ import { CplGen } from '../../gen/pcie/cpl_gen';
 import { RxDemux, RxPort } from '../../gen/pcie/rx_demux';
 import { designPorts } from '../../sim/design';
 import { Sim, type RawTlp } from '../../sim/index';
-import { Rng } from '../../tb/pcie/random';
+import { Rng } from '../../sim/random';
 import {
   completionLowerAddress,
   CplStatus,
@@ -20,9 +20,7 @@ import {
   type Tlp,
 } from '../../tb/pcie/tlp';
 import { cycleSim, type Vector } from '../support/cyclesim';
-import { seededTest } from '../tb/support';
-
-const FILE = 'test/testdev/pcie_blocks.test.ts';
+import { seededTest } from '../support/seeds';
 
 const hdrBig = (h: Uint32Array) => (BigInt(h[0]) << 96n) | (BigInt(h[1]) << 64n) | (BigInt(h[2]) << 32n) | BigInt(h[3]);
 const hdrDws = (v: bigint) => Uint32Array.from([3, 2, 1, 0], (i) => Number((v >> BigInt(32 * i)) & 0xffff_ffffn));
@@ -155,7 +153,7 @@ const same = (a: RawTlp, b: RawTlp) =>
   a.hdr.every((v, i) => v === b.hdr[i]) && a.data.length === b.data.length && a.data.every((v, i) => v === b.data[i]);
 
 describe('pcie_rx_demux', () => {
-  seededTest(FILE, 'every TLP reaches its port whole, in order, under idle and backpressure (W=256)', (seed) => {
+  seededTest('every TLP reaches its port whole, in order, under idle and backpressure (W=256)', (seed) => {
     const rng = new Rng(seed);
     const sim = Sim.load({
       ports: designPorts(RxDemux.elaborate({ W: 256 })),
@@ -198,7 +196,7 @@ describe('pcie_rx_demux', () => {
 });
 
 describe('pcie_tlp_stream_arbiter', () => {
-  seededTest(FILE, 'whole packets, per-source order kept, round robin among busy sources (W=64, 4 inputs)', (seed) => {
+  seededTest('whole packets, per-source order kept, round robin among busy sources (W=64, 4 inputs)', (seed) => {
     const rng = new Rng(seed);
     // No idle cycles on the inputs: a source that pauses between packets would rightly lose its turn.
     const sim = Sim.load({
