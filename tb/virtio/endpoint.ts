@@ -219,7 +219,7 @@ export class VirtioEndpoint implements Link {
       });
       return;
     }
-    const buf = new Uint8Array(t.length * 4);
+    const buf = new Uint8Array(t.length * 4); // choices.ts "readSpan"
     if (range.bytes > 0)
       buf.set(this.golden.read({ space: 'bar', ...hit, size: range.bytes }), Number(range.addr - t.address));
     for (const c of splitReadCompletions(t, { rcb: 128, mps: this.golden.maxPayload, mode: 'max' }))

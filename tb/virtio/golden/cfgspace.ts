@@ -174,7 +174,7 @@ export class PciConfigSpace {
       if (o >= pciCfgData && o < pciCfgData + 4) fx.pciCfgData = true;
       this.bytes[o] = ((this.bytes[o] & ~this.wmask[o]) | (v & this.wmask[o])) & ~(v & this.w1c[o]) & 0xff;
     }
-    // PowerState: D1 and D2 are not supported; a write of either leaves the state as it was.
+    // PowerState: D1 and D2 are not supported; a write of either leaves the state as it was (choices.ts "powerStates").
     if (pm !== undefined && (this.powerState === 1 || this.powerState === 2))
       this.bytes[pm + PCI_PM_CTRL] = (this.bytes[pm + PCI_PM_CTRL] & ~PCI_PM_CTRL_STATE_MASK) | before.power;
     fx.commandChanged = this.command !== before.command;
@@ -257,7 +257,7 @@ export class PciConfigSpace {
             PCI_EXP_DEVCAP_RBER |
             (p.flr ? PCI_EXP_DEVCAP_FLR : 0),
         );
-        // Device Control: error reporting enables, Relaxed Ordering, MPS, Extended Tag, No Snoop, MRRS are
+        // Device Control (stored as written: choices.ts "deviceControlAsWritten"): error reporting enables, Relaxed Ordering, MPS, Extended Tag, No Snoop, MRRS are
         // read-write; Initiate FLR (bit 15) always reads 0. Reset: MRRS 512, RO and No Snoop enabled.
         this.put16(
           at + PCI_EXP_DEVCTL,

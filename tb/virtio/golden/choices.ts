@@ -1,8 +1,8 @@
-// Every behaviour the virtio and PCI specifications leave to the device, decided once, here. The golden model
-// implements exactly these; the RTL must do the same (its reads are compared with the model's). Each entry says
-// what the device does and why; docs/virtio-transport.md ("The model's choices") is the readable version.
-//
-// Nothing else in tb/virtio/golden hard-codes one of these decisions: change a choice here and the model follows.
+// Every behaviour the virtio and PCI specifications leave to the device, decided once, here: the list the golden
+// model implements and the RTL must match (its reads are compared with the model's). Each entry says what the
+// device does; the code that implements it cites the entry (choices.ts "name"), and docs/virtio-transport.md
+// ("The model's choices") is the readable version. These are statements, not switches: changing one means
+// changing the code that cites it, its test, and the RTL.
 
 export const CHOICES = {
   /** A write to a read-only field, or to bytes of a structure no field covers, is ignored (no error, no effect). */
@@ -19,6 +19,11 @@ export const CHOICES = {
    * and Unsupported Request Detected is set in Device Status.
    */
   claimWholeRequestOnly: true,
+  /**
+   * A read with non-contiguous byte enables reads the whole span from its first to its last enabled byte (side
+   * effects of the bytes in between included); a write affects only the enabled bytes.
+   */
+  readSpan: 'first-to-last-enabled-byte',
   /**
    * Multi-byte fields merge partial writes byte by byte: the new value is the old one with the written bytes
    * replaced; then the field's write rule applies once. Fields are applied in address order; the selectors

@@ -159,6 +159,7 @@ export class CommonConfig {
 
   // ---- status
 
+  /** choices.ts "statusDuringReset". */
   private readStatus(): number {
     return this.reset ? this.reset.previousStatus : this.statusReg;
   }
@@ -171,6 +172,7 @@ export class CommonConfig {
     if (r.readsLeft <= 0) this.completeReset();
   }
 
+  /** choices.ts "statusSticky". */
   private writeStatus(v: number): void {
     if (v === 0) return this.startReset('status');
     if (this.reset) return; // choices.ts "statusWritesDuringReset"
@@ -215,11 +217,13 @@ export class CommonConfig {
 
   private port(f: RegField): FieldPort {
     const base = { name: `common.${f.name}`, offset: f.offset, width: f.width };
+    // choices.ts "absentQueueFields", "queueFieldsWhileEnabled"
     const q = () => (this.sel.queue < this.queues.length ? this.queues[this.sel.queue] : undefined);
     const qWritable = () => {
       const qs = q();
       return qs && !qs.enabled && !qs.resetPending ? qs : undefined;
     };
+    // choices.ts "featureWindowsBeyond64Bits"
     const half = (v: bigint, sel: number) => (sel <= 1 ? (v >> BigInt(32 * sel)) & 0xffff_ffffn : 0n);
     switch (f.name) {
       case 'device_feature_select':
@@ -242,7 +246,7 @@ export class CommonConfig {
           get: () => half(this.driverFeatures, this.sel.gfs),
           set: (v) => {
             const sel = this.sel.gfs;
-            if (sel > 1 || this.featuresOk || this.reset) return;
+            if (sel > 1 || this.featuresOk || this.reset) return; // choices.ts "featuresLockedAfterFeaturesOk"
             const sh = BigInt(32 * sel);
             this.driverFeatures = (this.driverFeatures & ~(0xffff_ffffn << sh)) | (v << sh);
           },
@@ -312,7 +316,7 @@ export class CommonConfig {
       }
       case 'queue_notify_data':
         return { ...base, get: () => BigInt(q()?.index ?? 0) };
-      case 'queue_reset':
+      case 'queue_reset': // choices.ts "featureGatedFields"
         return {
           ...base,
           get: () => BigInt(this.negotiatedHas('VIRTIO_F_RING_RESET') && q()?.resetPending ? 1 : 0),
@@ -332,11 +336,13 @@ export class CommonConfig {
     }
   }
 
+  /** choices.ts "invalidQueueSize". */
   private queueSizeValid(n: number): boolean {
     if (n < 1 || n > this.layout.queues.maxSize) return false;
     return this.has(this.driverFeatures, 'VIRTIO_F_RING_PACKED') || (n & (n - 1)) === 0;
   }
 
+  /** choices.ts "unmappableVector". */
   private mapVector(v: number, queue?: number): number {
     if (v === VIRTIO_MSI_NO_VECTOR) return v;
     return v < this.layout.msix.vectors && this.host.vectorAssignable(v, queue) ? v : VIRTIO_MSI_NO_VECTOR;

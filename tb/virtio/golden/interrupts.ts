@@ -41,7 +41,10 @@ export class Interrupts {
     return this.pending[v];
   }
 
-  /** The MSI-X table as fields (16 bytes per vector); writes re-evaluate delivery (an unmask sends what is pending). */
+  /**
+   * The MSI-X table as fields (16 bytes per vector); writes re-evaluate delivery (an unmask sends what is pending).
+   * choices.ts "msixTableWrites".
+   */
   tableFields(): FieldPort[] {
     const out: FieldPort[] = [];
     this.entries.forEach((_e, v) => {
@@ -79,6 +82,7 @@ export class Interrupts {
     }));
   }
 
+  /** choices.ts "msixPendingWithoutBusMaster". */
   private canSend(v: number): boolean {
     const c = this.cfg;
     return c.msixEnabled && !c.msixFunctionMasked && !(this.entries[v].ctrl & 1) && c.busMaster && c.powerState === 0;

@@ -7,9 +7,9 @@
 // The data plane plugs in through the Handover (events, queue state) and DataPlaneInputs (interrupts, config
 // changes, fatal errors, reset completion) interfaces of handover.ts.
 import { barOf, type VirtioPciLayout } from '../../../gen/virtio/layout';
-import { ISR, VIRTIO_CAP_FIELD, VIRTIO_MSI_NO_VECTOR, featureMask, featureNames } from '../../../gen/virtio/regmap';
+import { ISR, VIRTIO_CAP_FIELD, VIRTIO_MSI_NO_VECTOR, featureMask } from '../../../gen/virtio/regmap';
 import { PCI_EXP_DEVSTA_URD, PCI_STATUS, PCI_STATUS_INTERRUPT } from '../../pcie/cfgspace';
-import { leBytes, leToBigint } from '../../pcie/hostmem';
+import { leToBigint } from '../../pcie/hostmem';
 import { PciConfigSpace } from './cfgspace';
 import { CommonConfig } from './common';
 import { DeviceConfig, type DeviceConfigValues } from './devcfg';
@@ -212,7 +212,7 @@ export class GoldenTransport implements Handover, DataPlaneInputs {
     return undefined;
   }
 
-  /** Logs an Unsupported Request the function received (Device Status URD). */
+  /** Logs an Unsupported Request the function received (Device Status URD; choices.ts "errorMessages"). */
   noteUnsupportedRequest(): void {
     this.cfg.setDevStaBits(PCI_EXP_DEVSTA_URD);
   }
@@ -342,6 +342,7 @@ export class GoldenTransport implements Handover, DataPlaneInputs {
 
   // ==== BAR structures
 
+  /** Byte by byte, structure by structure; bytes of no structure read 0 (choices.ts "unmappedBarBytes"). */
   private barRead(bar: number, off: number, len: number, commit: boolean): Uint8Array {
     const out = new Uint8Array(len);
     for (const r of this.regions) {
@@ -388,6 +389,7 @@ export class GoldenTransport implements Handover, DataPlaneInputs {
       },
       describe: (off, len) => fieldNames(ports, off, len),
     });
+    // choices.ts "isr"
     const isrPort: FieldPort = {
       name: 'isr',
       offset: 0,
@@ -415,15 +417,5 @@ export class GoldenTransport implements Handover, DataPlaneInputs {
     ];
     if (l.device) regions.push(fieldRegion('device', l.device, l.device.length, this.devcfg.ports()));
     return regions;
-  }
-
-  /** The negotiated features by name (for messages and tests). */
-  negotiatedNames(): string[] {
-    return featureNames(this.negotiated, this.layout.deviceType);
-  }
-
-  /** A value as the little-endian bytes of an access (tests). */
-  static bytes(v: bigint | number, size: number): Uint8Array {
-    return leBytes(BigInt(v), size);
   }
 }
