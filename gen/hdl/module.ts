@@ -856,11 +856,16 @@ export interface DefineOptions<P> {
   doc?: string;
 }
 
+/**
+ * The default module name: the base, then `_<key><value>` per parameter in sorted key order, so that the name
+ * is a function of the parameter values alone (`{ w: 8, k: 3 }` and `{ k: 3, w: 8 }` are `s_k3_w8`).
+ */
 function defaultName(base: string, p: unknown): string {
   if (p === undefined || p === null) return base;
   if (typeof p !== 'object') return `${base}_${sanitize(String(p))}`;
   const parts: string[] = [base];
-  for (const [k, v] of Object.entries(p as object)) {
+  const entries = Object.entries(p as object).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  for (const [k, v] of entries) {
     if (v === undefined) continue; // an optional parameter left out
     if (['number', 'string', 'boolean', 'bigint'].includes(typeof v)) parts.push(`${k}${sanitize(String(v))}`);
     else parts.push(`${k}${createHash('sha256').update(stableJson(v)).digest('hex').slice(0, 8)}`);
