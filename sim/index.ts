@@ -10,7 +10,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildSim, type BuildResult } from './build';
 import { loadPorts, type LoadedPorts, type PortDesc } from './ports';
-import { DwordArena } from '../tb/pcie/raw';
+import { DwordArena } from './raw';
 import { defaultSeed } from './random';
 import { MAX_PACKED_TLP, packedLength, packTlps, unpackTlps, type RawTlp } from './tlp';
 
