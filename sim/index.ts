@@ -9,13 +9,13 @@ import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildSim, type BuildResult } from './build';
-import { loadPorts, type LoadedPorts, type PortDesc } from './ports';
-import { DwordArena } from '../tb/pcie/raw';
+import { loadPorts, type LoadedPorts, type PortJson } from './ports';
+import { DwordArena } from './raw';
 import { defaultSeed } from './random';
 import { MAX_PACKED_TLP, packedLength, packTlps, unpackTlps, type RawTlp } from './tlp';
 
 export type { RawTlp } from './tlp';
-export type { PortsFile, PortDesc, InterfaceDesc } from './ports';
+export type { PortsJson, PortJson, InterfaceJson } from './ports';
 
 export interface SimOptions {
   /** Path to the top's `<top>.ports.json`. */
@@ -141,7 +141,7 @@ const require = createRequire(import.meta.url);
 
 interface PortEntry {
   index: number;
-  desc: PortDesc;
+  desc: PortJson;
   words: number;
   pokable: boolean;
 }
@@ -184,8 +184,9 @@ export class Sim {
     if (mod.top !== this.top || mod.portCount !== ports.desc.ports.length)
       throw new Error(`sim: addon ${build.addon} does not match ${ports.path}`);
 
-    const owned = new Set<string>([ports.desc.clock]);
-    for (const s of [...ports.sinks, ...ports.sources]) for (const f of Object.values(s.fields)) owned.add(f);
+    const owned = new Set<string>([ports.clock]);
+    for (const s of [...ports.sinks, ...ports.sources])
+      for (const f of Object.values(s.fields)) if (f !== undefined) owned.add(f);
     ports.desc.ports.forEach((desc, index) => {
       this.portMap.set(desc.name, {
         index,
@@ -459,7 +460,7 @@ function checkProbability(p: number): void {
 }
 
 /** A value as little-endian 32-bit words of the port's width (two's complement if negative). */
-function toWords(value: number | bigint, port: PortDesc, out: Uint32Array): Uint32Array {
+function toWords(value: number | bigint, port: PortJson, out: Uint32Array): Uint32Array {
   if (typeof value === 'number' && !Number.isSafeInteger(value))
     throw new Error(`sim: ${port.name}: ${value} is not an integer`);
   let v = BigInt(value);

@@ -8,6 +8,7 @@ export type { ClockDomain } from './signal';
 export { connect, defineBlackbox, defineModule, ModuleBuilder, SignalArray, Memory, Fsm } from './module';
 export type { HwModule, ModuleDef, Instance, BundleValue } from './module';
 export { collectModules, emitDesign, emitModule, portsJson } from './emit';
-export type { PortsJson } from './emit';
+export { parsePortsJson, PortsJsonError, validatePortsJson } from './ports_schema';
+export type { InterfaceJson, ParameterValue, PortJson, PortsJson, ResetJson, VerilatorJson } from './ports_schema';
 export { callerLocOutside, HdlError, fmtLoc } from './srcloc';
 export type { SrcLoc } from './srcloc';

@@ -13,7 +13,7 @@ import type { RcCore } from './core';
 import type { TlpContext } from './errors';
 import { DmaFault } from './hostmem';
 import { FaultInjector, type ReadAction } from './inject';
-import { DwordArena } from './raw';
+import { DwordArena } from '../../sim/raw';
 import {
   CplStatus,
   describeTlp,

@@ -4,7 +4,7 @@
  * adapts devices with several streams; ModelEndpoint (./modeldev) is a pure-TypeScript device
  * behind the same interface.
  */
-import type { RawTlp } from './raw';
+import type { RawTlp } from '../../sim/raw';
 
 export interface LinkRunOptions {
   cycles?: number;

@@ -30,7 +30,7 @@ import type { Link, LinkRunOptions } from './link';
 import { MsixController } from './msix';
 import { resolveOptions, type ResolvedOptions, type RootComplexOptions } from './options';
 import { Rng, defaultSeed } from '../../sim/random';
-import type { RawTlp } from './raw';
+import type { RawTlp } from '../../sim/raw';
 import { Pending, Requester } from './requester';
 import {
   CplStatus,

@@ -113,12 +113,19 @@ describe('port description', () => {
     };
     bad(
       (j) => (j.ports.find((p: { name: string }) => p.name === 'tx_keep').width = 3),
-      /keep port tx_keep must be a 2-bit output/,
+      /interfaces\[1\] \(tx\)\.fields\.keep: port tx_keep must be a 2-bit output \(is a 3-bit output\)/,
     );
-    bad((j) => delete j.interfaces[0].fields.sop, /interface rx: field sop missing/);
-    bad((j) => (j.interfaces[1].fields.valid = 'nope'), /no port named nope/);
-    bad((j) => (j.interfaces[0].params.dataWidth = 48), /dataWidth/);
-    bad((j) => (j.clock = 'magic_out'), /clock magic_out must be a 1-bit input/);
+    bad((j) => delete j.interfaces[0].fields.hdr, /interfaces\[0\] \(rx\)\.fields\.hdr: missing/);
+    bad((j) => (j.interfaces[0].fields.last = 'rx_eop'), /fields\.last: not a TLP stream field/);
+    bad((j) => (j.interfaces[1].fields.valid = 'nope'), /interfaces\[1\] \(tx\)\.fields\.valid: no port named nope/);
+    bad(
+      (j) => (j.interfaces[0].params.dataWidth = 48),
+      /params\.dataWidth: must be a multiple of 32 up to 1024, got 48/,
+    );
+    bad((j) => (j.clock = 'magic_out'), /clock: magic_out must be a 1-bit input/);
+    bad((j) => delete j.clock, /clock: the simulator needs a clock/);
+    // The file is named in every message.
+    bad((j) => (j.top = 3), /bad-[0-9.]+\.ports\.json: top: /);
   });
 });
 

@@ -1,6 +1,6 @@
 // Shared helpers for the test-bench tests: a scripted device link for feeding crafted TLPs, and a tap that records traffic.
 import type { Link, LinkRunOptions } from '../../tb/pcie/link';
-import type { RawTlp } from '../../tb/pcie/raw';
+import type { RawTlp } from '../../sim/raw';
 import { decodeTlp, encodeTlp, type Tlp } from '../../tb/pcie/tlp';
 
 /** The member of the Tlp union whose `type` can be T (e.g. CfgReadTlp for 'CfgRd0'). */
