@@ -28,8 +28,8 @@ import type { LoadedPorts } from './ports';
 
 const SIM_DIR = dirname(fileURLToPath(import.meta.url));
 const CPP_DIR = join(SIM_DIR, 'cpp');
-/** Sources whose change must rebuild every design (the harness "template"). */
-const HARNESS_SOURCES = [join(SIM_DIR, 'harness.ts'), join(CPP_DIR, 'bench.h'), join(CPP_DIR, 'addon.h')];
+/** C++ sources whose change must rebuild every design (the generated harness is keyed by its text). */
+const HARNESS_SOURCES = [join(CPP_DIR, 'bench.h'), join(CPP_DIR, 'addon.h')];
 
 export const DEFAULT_CACHE_DIR = resolve(SIM_DIR, '..', 'build', 'sim');
 
@@ -139,10 +139,12 @@ export function buildSim(ports: LoadedPorts, opts: BuildOptions = {}): BuildResu
     process.versions.modules,
     process.versions.napi,
   ]);
+  const harness = generateHarness(ports);
   const hash = sha([
     flagsKey,
     toolKey,
     ports.raw,
+    harness,
     // Contents keyed by file name, not absolute path: the same design elsewhere hits the cache.
     ...ports.files.flatMap((f) => [basename(f), readFileSync(f)]),
     ...HARNESS_SOURCES.map((f) => readFileSync(f)),
@@ -165,7 +167,7 @@ export function buildSim(ports: LoadedPorts, opts: BuildOptions = {}): BuildResu
     rmSync(tmp, { recursive: true, force: true });
     mkdirSync(tmp, { recursive: true });
     try {
-      compileDesign(ports, tmp, t, extra, runtime);
+      compileDesign(ports, harness, tmp, t, extra, runtime);
       publish(tmp, dir);
     } catch (e) {
       rmSync(tmp, { recursive: true, force: true });
@@ -229,11 +231,18 @@ function buildRuntime(cacheDir: string, t: Tools, quiet?: boolean): string[] {
   return objs;
 }
 
-function compileDesign(ports: LoadedPorts, tmp: string, t: Tools, extra: string[], runtime: string[]): void {
+function compileDesign(
+  ports: LoadedPorts,
+  harness: string,
+  tmp: string,
+  t: Tools,
+  extra: string[],
+  runtime: string[],
+): void {
   const top = ports.desc.top;
   const obj = join(tmp, 'obj');
   const inc = join(t.verilatorRoot, 'include');
-  writeFileSync(join(tmp, 'harness.cpp'), generateHarness(ports));
+  writeFileSync(join(tmp, 'harness.cpp'), harness);
   runStep(
     'verilator',
     [...VERILATOR_FLAGS, ...extra, '--top-module', top, '--Mdir', obj, '-CFLAGS', PIC.join(' '), ...ports.files],
