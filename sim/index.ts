@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildSim, type BuildResult } from './build';
+import type { ParameterValue } from '../gen/hdl/ports_schema';
 import { loadPorts, type LoadedPorts, type PortJson } from './ports';
 import { DwordArena } from './raw';
 import { defaultSeed } from './random';
@@ -17,6 +18,7 @@ import { MAX_PACKED_TLP, packedLength, packTlps, unpackTlps, type RawTlp } from 
 
 export type { RawTlp } from './tlp';
 export type { PortsJson, PortJson, InterfaceJson } from './ports';
+export type { VerilatorWarning } from './verilator';
 
 export interface SimOptions {
   /** Path to the top's `<top>.ports.json`. */
@@ -33,8 +35,12 @@ export interface SimOptions {
   resetCycles?: number;
   /** Record the stimulus so replay()/runFree() can re-run it in pure C++. Default true. */
   record?: boolean;
-  /** Extra Verilator arguments (part of the build cache key). */
+  /** Extra Verilator arguments, after the ports JSON's `verilator.flags` (part of the build cache key). */
   verilatorFlags?: string[];
+  /** Top-level parameters (-G<name>=<value>), over the ports JSON's `verilator.parameters`. */
+  parameters?: Record<string, ParameterValue>;
+  /** Verilator warnings to accept, besides the ports JSON's `verilator.waive`: CODE, CODE:file or CODE:file:line. */
+  waive?: string[];
   /** Do not print build progress. */
   quiet?: boolean;
 }
@@ -220,7 +226,12 @@ export class Sim {
   /** Builds the top if needed (cached; synchronous) and loads a fresh model instance. */
   static load(opts: SimOptions): Sim {
     const ports = loadPorts(opts.ports);
-    const build = buildSim(ports, { verilatorFlags: opts.verilatorFlags, quiet: opts.quiet });
+    const build = buildSim(ports, {
+      verilatorFlags: opts.verilatorFlags,
+      parameters: opts.parameters,
+      waive: opts.waive,
+      quiet: opts.quiet,
+    });
     return new Sim(opts, ports, build);
   }
 
