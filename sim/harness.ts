@@ -2,6 +2,7 @@
 // (sim/cpp/bench.h) and N-API wrapper (sim/cpp/addon.h) how to reach this top's ports.
 // Everything per cycle is then direct member access on the Verilated model (no lookups).
 import type { LoadedPorts, TlpStream } from './ports';
+import { stateSlotsCpp } from './state';
 
 export function generateHarness(p: LoadedPorts): string {
   const { desc } = p;
@@ -54,6 +55,8 @@ export function generateHarness(p: LoadedPorts): string {
   out(`    template <class M> using Sources = std::tuple<${list(p.sources, 'Source')}>;`);
   out(`};`);
   out(`}  // namespace vfpga_design`);
+  out(``);
+  out(stateSlotsCpp());
   out(``);
   out(`#include "addon.h"`);
   out(`VFPGA_ADDON(vfpga_design::Design)`);

@@ -88,7 +88,8 @@ export class PortsJsonError extends Error {
   }
 }
 
-const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** A plain (unescaped) Verilog identifier. */
+export const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** Parses and validates the text of a ports file; `file` names it in errors. */
 export function parsePortsJson(text: string, file: string): PortsJson {

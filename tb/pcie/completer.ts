@@ -101,7 +101,7 @@ export class Completer {
     if (rc.shadow.idCaptured && t.requesterId !== o.deviceId) {
       rc.violation(
         'requester-id',
-        `Requester ID ${formatPcieId(t.requesterId)} is not the device's ${formatPcieId(o.deviceId)} (captured from config writes)`,
+        `Requester ID ${formatPcieId(t.requesterId)} is not the device's ${formatPcieId(o.deviceId)} (${rc.shadow.isStated ? 'stated in the options' : 'captured from config writes'})`,
         cycle,
         ctx,
       );

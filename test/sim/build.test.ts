@@ -17,6 +17,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { Sim } from '../../sim/index';
 import { loadPorts } from '../../sim/ports';
+import { VerilatorWarningsError } from '../../sim/verilator';
 import { Rng } from '../../sim/random';
 import { FIXTURES, LOOPBACK_W64, randomTlp } from './helpers';
 
@@ -93,6 +94,65 @@ describe('build cache', () => {
     const ports = variant('broken', (c) => c.replace('assign rx_ready = !full;', 'assign rx_ready = !full'));
     expect(() => Sim.load({ ports, quiet: true })).toThrow(
       /verilating loopback_w64 failed[\s\S]*%Error: .*loopback_core\.v:\d+/,
+    );
+  });
+});
+
+describe('foreign RTL: warnings, ports', () => {
+  test('every warning is reported by one build; waived, the same build loads without rebuilding', () => {
+    // Two kinds of warning at once: a width mismatch and an incomplete case.
+    const ports = variant('warnings', (c) =>
+      c
+        .replace('assign rx_ready = !full;', 'assign rx_ready = wr_ptr;')
+        .replace("if (mode == 2'd3) $finish;", "case (mode) 2'd3: $finish; 2'd2: magic_out <= 0; endcase"),
+    );
+    let err: unknown;
+    try {
+      Sim.load({ ports, quiet: true });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(VerilatorWarningsError);
+    const w = err as VerilatorWarningsError;
+    expect(w.warnings.map((x) => x.code).sort()).toEqual(['CASEINCOMPLETE', 'WIDTH']);
+    expect(w.message).toMatch(/Verilator reports 2 warning\(s\) \(WIDTH, CASEINCOMPLETE\)/);
+    expect(w.message).toMatch(/%Warning-WIDTH: .*loopback_core\.v:\d+/);
+    expect(w.message).toMatch(/waive them in the ports JSON/);
+    expect(w.warnings.find((x) => x.code === 'WIDTH')!.file).toMatch(/loopback_core\.v$/);
+    // Waiving one is not enough; waiving both (by code, by file, by file and line) loads the build already made.
+    const line = w.warnings.find((x) => x.code === 'CASEINCOMPLETE')!.line;
+    expect(() => Sim.load({ ports, quiet: true, waive: ['WIDTH'] })).toThrow(/1 warning\(s\) \(CASEINCOMPLETE\)/);
+    expect(() =>
+      Sim.load({ ports, quiet: true, waive: ['WIDTH', `CASEINCOMPLETE:loopback_core.v:${line! + 1}`] }),
+    ).toThrow(VerilatorWarningsError);
+    const sim = Sim.load({
+      ports,
+      quiet: true,
+      waive: ['WIDTH:loopback_core.v', `CASEINCOMPLETE:loopback_core.v:${line}`],
+    });
+    builtDirs.push(sim.build.dir);
+    expect(sim.build.built).toBe(false);
+    expect(sim.build.warnings.length).toBe(2);
+    sim.close();
+    expect(() => Sim.load({ ports, quiet: true, waive: ['width'] })).toThrow(/not CODE, CODE:file or CODE:file:line/);
+  });
+
+  test('a ports JSON that does not match the verilated top is an error listing every difference', () => {
+    const ports = variant('mismatch');
+    const j = JSON.parse(readFileSync(ports, 'utf8'));
+    j.ports.find((p: { name: string }) => p.name === 'magic_in').width = 64;
+    j.ports = j.ports.filter((p: { name: string }) => p.name !== 'mode');
+    j.ports.push({ name: 'ghost', direction: 'output', width: 3 });
+    writeFileSync(ports, JSON.stringify(j));
+    expect(() => Sim.load({ ports, quiet: true })).toThrow(
+      new RegExp(
+        [
+          'the ports do not match module loopback_w64:',
+          '  port magic_in: the JSON says a 64-bit input, the Verilog has a 100-bit input',
+          '  port ghost is not a port of module loopback_w64',
+          '  input mode \\(2 bits\\) of the Verilog is missing from the JSON',
+        ].join('\n'),
+      ),
     );
   });
 });

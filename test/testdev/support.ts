@@ -10,7 +10,7 @@ import { CompletionStatusError } from '../../tb/pcie/errors';
 import type { RootComplexOptions } from '../../tb/pcie/options';
 import { RootComplex } from '../../tb/pcie/rootcomplex';
 import { decodeTlp, type Tlp } from '../../tb/pcie/tlp';
-import { TapLink } from '../tb/support';
+import { TapLink } from '../../tb/pcie/link';
 
 /** The testdev as the generator produces it now (sim/design.ts). */
 export const testdevPorts = (W: TestdevWidth): string => designPorts(Testdev.elaborate({ W }));
