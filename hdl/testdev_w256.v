@@ -28,394 +28,496 @@ module testdev_w256 (
 );
 
   // ---- declarations
-  wire rx_demux_rx_valid;  // gen/testdev/top.ts:88
-  wire rx_demux_rx_ready;  // gen/testdev/top.ts:88
-  wire [127:0] rx_demux_rx_hdr;  // gen/testdev/top.ts:88
-  wire [255:0] rx_demux_rx_data;  // gen/testdev/top.ts:88
-  wire [7:0] rx_demux_rx_keep;  // gen/testdev/top.ts:88
-  wire rx_demux_rx_sop;  // gen/testdev/top.ts:88
-  wire rx_demux_rx_eop;  // gen/testdev/top.ts:88
-  wire rx_demux_cfg_valid;  // gen/testdev/top.ts:88
-  wire rx_demux_cfg_ready;  // gen/testdev/top.ts:88
-  wire [127:0] rx_demux_cfg_hdr;  // gen/testdev/top.ts:88
-  wire [255:0] rx_demux_cfg_data;  // gen/testdev/top.ts:88
-  wire [7:0] rx_demux_cfg_keep;  // gen/testdev/top.ts:88
-  wire rx_demux_cfg_sop;  // gen/testdev/top.ts:88
-  wire rx_demux_cfg_eop;  // gen/testdev/top.ts:88
-  wire rx_demux_mem_valid;  // gen/testdev/top.ts:88
-  wire rx_demux_mem_ready;  // gen/testdev/top.ts:88
-  wire [127:0] rx_demux_mem_hdr;  // gen/testdev/top.ts:88
-  wire [255:0] rx_demux_mem_data;  // gen/testdev/top.ts:88
-  wire [7:0] rx_demux_mem_keep;  // gen/testdev/top.ts:88
-  wire rx_demux_mem_sop;  // gen/testdev/top.ts:88
-  wire rx_demux_mem_eop;  // gen/testdev/top.ts:88
-  wire rx_demux_cpl_valid;  // gen/testdev/top.ts:88
-  wire rx_demux_cpl_ready;  // gen/testdev/top.ts:88
-  wire [127:0] rx_demux_cpl_hdr;  // gen/testdev/top.ts:88
-  wire [255:0] rx_demux_cpl_data;  // gen/testdev/top.ts:88
-  wire [7:0] rx_demux_cpl_keep;  // gen/testdev/top.ts:88
-  wire rx_demux_cpl_sop;  // gen/testdev/top.ts:88
-  wire rx_demux_cpl_eop;  // gen/testdev/top.ts:88
-  wire rx_demux_other_valid;  // gen/testdev/top.ts:88
-  wire rx_demux_other_ready;  // gen/testdev/top.ts:88
-  wire [127:0] rx_demux_other_hdr;  // gen/testdev/top.ts:88
-  wire [255:0] rx_demux_other_data;  // gen/testdev/top.ts:88
-  wire [7:0] rx_demux_other_keep;  // gen/testdev/top.ts:88
-  wire rx_demux_other_sop;  // gen/testdev/top.ts:88
-  wire rx_demux_other_eop;  // gen/testdev/top.ts:88
-  wire cfg_req_valid;  // gen/testdev/top.ts:89
-  wire cfg_req_ready;  // gen/testdev/top.ts:89
-  wire [127:0] cfg_req_hdr;  // gen/testdev/top.ts:89
-  wire [255:0] cfg_req_data;  // gen/testdev/top.ts:89
-  wire [7:0] cfg_req_keep;  // gen/testdev/top.ts:89
-  wire cfg_req_sop;  // gen/testdev/top.ts:89
-  wire cfg_req_eop;  // gen/testdev/top.ts:89
-  wire cfg_cpl_valid;  // gen/testdev/top.ts:89
-  wire cfg_cpl_ready;  // gen/testdev/top.ts:89
-  wire [127:0] cfg_cpl_hdr;  // gen/testdev/top.ts:89
-  wire [2:0] cfg_cpl_status;  // gen/testdev/top.ts:89
-  wire [255:0] cfg_cpl_data;  // gen/testdev/top.ts:89
-  wire [7:0] cfg_cpl_keep;  // gen/testdev/top.ts:89
-  wire cfg_cpl_sop;  // gen/testdev/top.ts:89
-  wire cfg_cpl_eop;  // gen/testdev/top.ts:89
-  wire [15:0] cfg_completer_id;  // gen/testdev/top.ts:89
-  wire cfg_mem_enable;  // gen/testdev/top.ts:89
-  wire cfg_bus_master;  // gen/testdev/top.ts:89
-  wire [2:0] cfg_max_payload;  // gen/testdev/top.ts:89
-  wire [2:0] cfg_max_read_req;  // gen/testdev/top.ts:89
-  wire cfg_ext_tag_en;  // gen/testdev/top.ts:89
-  wire cfg_msix_enable;  // gen/testdev/top.ts:89
-  wire cfg_msix_function_mask;  // gen/testdev/top.ts:89
-  wire [63:0] cfg_bar0_base;  // gen/testdev/top.ts:89
-  wire [63:0] cfg_bar2_base;  // gen/testdev/top.ts:89
-  wire cfg_ev_received_master_abort;  // gen/testdev/top.ts:89
-  wire cfg_ev_received_target_abort;  // gen/testdev/top.ts:89
-  wire cfg_ev_poisoned_cpl;  // gen/testdev/top.ts:89
-  wire cfg_ev_poisoned_req;  // gen/testdev/top.ts:89
-  wire cfg_ev_sent_completer_abort;  // gen/testdev/top.ts:89
-  wire cfg_ev_unsupported_request;  // gen/testdev/top.ts:89
-  wire cfg_transactions_pending;  // gen/testdev/top.ts:89
-  wire ur_req_valid;  // gen/testdev/top.ts:90
-  wire ur_req_ready;  // gen/testdev/top.ts:90
-  wire [127:0] ur_req_hdr;  // gen/testdev/top.ts:90
-  wire [255:0] ur_req_data;  // gen/testdev/top.ts:90
-  wire [7:0] ur_req_keep;  // gen/testdev/top.ts:90
-  wire ur_req_sop;  // gen/testdev/top.ts:90
-  wire ur_req_eop;  // gen/testdev/top.ts:90
-  wire ur_cpl_valid;  // gen/testdev/top.ts:90
-  wire ur_cpl_ready;  // gen/testdev/top.ts:90
-  wire [127:0] ur_cpl_hdr;  // gen/testdev/top.ts:90
-  wire [2:0] ur_cpl_status;  // gen/testdev/top.ts:90
-  wire [255:0] ur_cpl_data;  // gen/testdev/top.ts:90
-  wire [7:0] ur_cpl_keep;  // gen/testdev/top.ts:90
-  wire ur_cpl_sop;  // gen/testdev/top.ts:90
-  wire ur_cpl_eop;  // gen/testdev/top.ts:90
-  wire ur_ur_detected;  // gen/testdev/top.ts:90
-  wire mmio_req_valid;  // gen/testdev/top.ts:92
-  wire mmio_req_ready;  // gen/testdev/top.ts:92
-  wire [127:0] mmio_req_hdr;  // gen/testdev/top.ts:92
-  wire [255:0] mmio_req_data;  // gen/testdev/top.ts:92
-  wire [7:0] mmio_req_keep;  // gen/testdev/top.ts:92
-  wire mmio_req_sop;  // gen/testdev/top.ts:92
-  wire mmio_req_eop;  // gen/testdev/top.ts:92
-  wire mmio_cpl_valid;  // gen/testdev/top.ts:92
-  wire mmio_cpl_ready;  // gen/testdev/top.ts:92
-  wire [127:0] mmio_cpl_hdr;  // gen/testdev/top.ts:92
-  wire [2:0] mmio_cpl_status;  // gen/testdev/top.ts:92
-  wire [255:0] mmio_cpl_data;  // gen/testdev/top.ts:92
-  wire [7:0] mmio_cpl_keep;  // gen/testdev/top.ts:92
-  wire mmio_cpl_sop;  // gen/testdev/top.ts:92
-  wire mmio_cpl_eop;  // gen/testdev/top.ts:92
-  wire mmio_ram_wr_valid;  // gen/testdev/top.ts:92
-  wire mmio_ram_wr_ready;  // gen/testdev/top.ts:92
-  wire [11:0] mmio_ram_wr_addr;  // gen/testdev/top.ts:92
-  wire [255:0] mmio_ram_wr_data;  // gen/testdev/top.ts:92
-  wire [31:0] mmio_ram_wr_be;  // gen/testdev/top.ts:92
-  wire mmio_ram_rd_valid;  // gen/testdev/top.ts:92
-  wire mmio_ram_rd_ready;  // gen/testdev/top.ts:92
-  wire [11:0] mmio_ram_rd_addr;  // gen/testdev/top.ts:92
-  wire mmio_ram_rd_rvalid;  // gen/testdev/top.ts:92
-  wire [255:0] mmio_ram_rd_rdata;  // gen/testdev/top.ts:92
-  wire [13:0] mmio_reg_addr;  // gen/testdev/top.ts:92
-  wire mmio_reg_wr;  // gen/testdev/top.ts:92
-  wire [31:0] mmio_reg_wdata;  // gen/testdev/top.ts:92
-  wire [3:0] mmio_reg_wbe;  // gen/testdev/top.ts:92
-  wire [31:0] mmio_reg_rdata;  // gen/testdev/top.ts:92
-  wire mmio_reg_bar2;  // gen/testdev/top.ts:92
-  wire mmio_mem_enable;  // gen/testdev/top.ts:92
-  wire [63:0] mmio_bar0_base;  // gen/testdev/top.ts:92
-  wire [63:0] mmio_bar2_base;  // gen/testdev/top.ts:92
-  wire mmio_ev_ur;  // gen/testdev/top.ts:92
-  wire mmio_ev_ca;  // gen/testdev/top.ts:92
-  wire mmio_ev_poisoned;  // gen/testdev/top.ts:92
-  wire dma_rd_start;  // gen/testdev/top.ts:102
-  wire [63:0] dma_rd_host_addr;  // gen/testdev/top.ts:102
-  wire [13:0] dma_rd_ram_addr;  // gen/testdev/top.ts:102
-  wire [14:0] dma_rd_len;  // gen/testdev/top.ts:102
-  wire dma_rd_bus_master;  // gen/testdev/top.ts:102
-  wire [2:0] dma_rd_max_read_req;  // gen/testdev/top.ts:102
-  wire dma_rd_ext_tag_en;  // gen/testdev/top.ts:102
-  wire [15:0] dma_rd_requester_id;  // gen/testdev/top.ts:102
-  wire [23:0] dma_rd_timeout;  // gen/testdev/top.ts:102
-  wire dma_rd_busy;  // gen/testdev/top.ts:102
-  wire dma_rd_done;  // gen/testdev/top.ts:102
-  wire [2:0] dma_rd_error;  // gen/testdev/top.ts:102
-  wire dma_rd_outstanding;  // gen/testdev/top.ts:102
-  wire dma_rd_req_valid;  // gen/testdev/top.ts:102
-  wire dma_rd_req_ready;  // gen/testdev/top.ts:102
-  wire [127:0] dma_rd_req_hdr;  // gen/testdev/top.ts:102
-  wire [255:0] dma_rd_req_data;  // gen/testdev/top.ts:102
-  wire [7:0] dma_rd_req_keep;  // gen/testdev/top.ts:102
-  wire dma_rd_req_sop;  // gen/testdev/top.ts:102
-  wire dma_rd_req_eop;  // gen/testdev/top.ts:102
-  wire dma_rd_cpl_valid;  // gen/testdev/top.ts:102
-  wire dma_rd_cpl_ready;  // gen/testdev/top.ts:102
-  wire [127:0] dma_rd_cpl_hdr;  // gen/testdev/top.ts:102
-  wire [255:0] dma_rd_cpl_data;  // gen/testdev/top.ts:102
-  wire [7:0] dma_rd_cpl_keep;  // gen/testdev/top.ts:102
-  wire dma_rd_cpl_sop;  // gen/testdev/top.ts:102
-  wire dma_rd_cpl_eop;  // gen/testdev/top.ts:102
-  wire dma_rd_ram_wr_valid;  // gen/testdev/top.ts:102
-  wire dma_rd_ram_wr_ready;  // gen/testdev/top.ts:102
-  wire [11:0] dma_rd_ram_wr_addr;  // gen/testdev/top.ts:102
-  wire [255:0] dma_rd_ram_wr_data;  // gen/testdev/top.ts:102
-  wire [31:0] dma_rd_ram_wr_be;  // gen/testdev/top.ts:102
-  wire dma_rd_ev_unexpected;  // gen/testdev/top.ts:102
-  wire dma_rd_ev_ur;  // gen/testdev/top.ts:102
-  wire dma_rd_ev_ca;  // gen/testdev/top.ts:102
-  wire dma_rd_ev_poisoned;  // gen/testdev/top.ts:102
-  wire dma_wr_start;  // gen/testdev/top.ts:111
-  wire [63:0] dma_wr_host_addr;  // gen/testdev/top.ts:111
-  wire [13:0] dma_wr_ram_addr;  // gen/testdev/top.ts:111
-  wire [14:0] dma_wr_len;  // gen/testdev/top.ts:111
-  wire dma_wr_bus_master;  // gen/testdev/top.ts:111
-  wire [2:0] dma_wr_max_payload;  // gen/testdev/top.ts:111
-  wire [15:0] dma_wr_requester_id;  // gen/testdev/top.ts:111
-  wire dma_wr_busy;  // gen/testdev/top.ts:111
-  wire dma_wr_done;  // gen/testdev/top.ts:111
-  wire [2:0] dma_wr_error;  // gen/testdev/top.ts:111
-  wire dma_wr_req_valid;  // gen/testdev/top.ts:111
-  wire dma_wr_req_ready;  // gen/testdev/top.ts:111
-  wire [127:0] dma_wr_req_hdr;  // gen/testdev/top.ts:111
-  wire [255:0] dma_wr_req_data;  // gen/testdev/top.ts:111
-  wire [7:0] dma_wr_req_keep;  // gen/testdev/top.ts:111
-  wire dma_wr_req_sop;  // gen/testdev/top.ts:111
-  wire dma_wr_req_eop;  // gen/testdev/top.ts:111
-  wire dma_wr_ram_rd_valid;  // gen/testdev/top.ts:111
-  wire dma_wr_ram_rd_ready;  // gen/testdev/top.ts:111
-  wire [11:0] dma_wr_ram_rd_addr;  // gen/testdev/top.ts:111
-  wire dma_wr_ram_rd_rvalid;  // gen/testdev/top.ts:111
-  wire [255:0] dma_wr_ram_rd_rdata;  // gen/testdev/top.ts:111
-  wire ram_wr_a_valid;  // gen/testdev/top.ts:118
-  wire ram_wr_a_ready;  // gen/testdev/top.ts:118
-  wire [11:0] ram_wr_a_addr;  // gen/testdev/top.ts:118
-  wire [255:0] ram_wr_a_data;  // gen/testdev/top.ts:118
-  wire [31:0] ram_wr_a_be;  // gen/testdev/top.ts:118
-  wire ram_wr_b_valid;  // gen/testdev/top.ts:118
-  wire ram_wr_b_ready;  // gen/testdev/top.ts:118
-  wire [11:0] ram_wr_b_addr;  // gen/testdev/top.ts:118
-  wire [255:0] ram_wr_b_data;  // gen/testdev/top.ts:118
-  wire [31:0] ram_wr_b_be;  // gen/testdev/top.ts:118
-  wire ram_rd_a_valid;  // gen/testdev/top.ts:118
-  wire ram_rd_a_ready;  // gen/testdev/top.ts:118
-  wire [11:0] ram_rd_a_addr;  // gen/testdev/top.ts:118
-  wire ram_rd_a_rvalid;  // gen/testdev/top.ts:118
-  wire [255:0] ram_rd_a_rdata;  // gen/testdev/top.ts:118
-  wire ram_rd_b_valid;  // gen/testdev/top.ts:118
-  wire ram_rd_b_ready;  // gen/testdev/top.ts:118
-  wire [11:0] ram_rd_b_addr;  // gen/testdev/top.ts:118
-  wire ram_rd_b_rvalid;  // gen/testdev/top.ts:118
-  wire [255:0] ram_rd_b_rdata;  // gen/testdev/top.ts:118
-  wire [13:0] regs_reg_addr;  // gen/testdev/top.ts:120
-  wire regs_reg_wr;  // gen/testdev/top.ts:120
-  wire [31:0] regs_reg_wdata;  // gen/testdev/top.ts:120
-  wire [3:0] regs_reg_wbe;  // gen/testdev/top.ts:120
-  wire [31:0] regs_reg_rdata;  // gen/testdev/top.ts:120
-  wire [63:0] regs_dma_host_addr;  // gen/testdev/top.ts:120
-  wire [13:0] regs_dma_ram_addr;  // gen/testdev/top.ts:120
-  wire [14:0] regs_dma_len;  // gen/testdev/top.ts:120
-  wire [23:0] regs_dma_timeout;  // gen/testdev/top.ts:120
-  wire regs_rd_start;  // gen/testdev/top.ts:120
-  wire regs_wr_start;  // gen/testdev/top.ts:120
-  wire regs_rd_busy;  // gen/testdev/top.ts:120
-  wire regs_rd_done;  // gen/testdev/top.ts:120
-  wire [2:0] regs_rd_error;  // gen/testdev/top.ts:120
-  wire regs_wr_busy;  // gen/testdev/top.ts:120
-  wire regs_wr_done;  // gen/testdev/top.ts:120
-  wire [2:0] regs_wr_error;  // gen/testdev/top.ts:120
-  wire regs_ev_unexpected;  // gen/testdev/top.ts:120
-  wire [3:0] regs_irq;  // gen/testdev/top.ts:120
-  wire [9:0] msix_reg_addr;  // gen/testdev/top.ts:123
-  wire msix_reg_wr;  // gen/testdev/top.ts:123
-  wire [31:0] msix_reg_wdata;  // gen/testdev/top.ts:123
-  wire [3:0] msix_reg_wbe;  // gen/testdev/top.ts:123
-  wire [31:0] msix_reg_rdata;  // gen/testdev/top.ts:123
-  wire msix_msix_enable;  // gen/testdev/top.ts:123
-  wire msix_function_mask;  // gen/testdev/top.ts:123
-  wire msix_bus_master;  // gen/testdev/top.ts:123
-  wire [15:0] msix_requester_id;  // gen/testdev/top.ts:123
-  wire [3:0] msix_irq;  // gen/testdev/top.ts:123
-  wire msix_msg_valid;  // gen/testdev/top.ts:123
-  wire msix_msg_ready;  // gen/testdev/top.ts:123
-  wire [127:0] msix_msg_hdr;  // gen/testdev/top.ts:123
-  wire [255:0] msix_msg_data;  // gen/testdev/top.ts:123
-  wire [7:0] msix_msg_keep;  // gen/testdev/top.ts:123
-  wire msix_msg_sop;  // gen/testdev/top.ts:123
-  wire msix_msg_eop;  // gen/testdev/top.ts:123
-  wire [3:0] msix_pending;  // gen/testdev/top.ts:123
-  wire cpl_arb_in0_valid;  // gen/testdev/top.ts:131
-  wire cpl_arb_in0_ready;  // gen/testdev/top.ts:131
-  wire [127:0] cpl_arb_in0_hdr;  // gen/testdev/top.ts:131
-  wire [2:0] cpl_arb_in0_status;  // gen/testdev/top.ts:131
-  wire [255:0] cpl_arb_in0_data;  // gen/testdev/top.ts:131
-  wire [7:0] cpl_arb_in0_keep;  // gen/testdev/top.ts:131
-  wire cpl_arb_in0_sop;  // gen/testdev/top.ts:131
-  wire cpl_arb_in0_eop;  // gen/testdev/top.ts:131
-  wire cpl_arb_in1_valid;  // gen/testdev/top.ts:131
-  wire cpl_arb_in1_ready;  // gen/testdev/top.ts:131
-  wire [127:0] cpl_arb_in1_hdr;  // gen/testdev/top.ts:131
-  wire [2:0] cpl_arb_in1_status;  // gen/testdev/top.ts:131
-  wire [255:0] cpl_arb_in1_data;  // gen/testdev/top.ts:131
-  wire [7:0] cpl_arb_in1_keep;  // gen/testdev/top.ts:131
-  wire cpl_arb_in1_sop;  // gen/testdev/top.ts:131
-  wire cpl_arb_in1_eop;  // gen/testdev/top.ts:131
-  wire cpl_arb_in2_valid;  // gen/testdev/top.ts:131
-  wire cpl_arb_in2_ready;  // gen/testdev/top.ts:131
-  wire [127:0] cpl_arb_in2_hdr;  // gen/testdev/top.ts:131
-  wire [2:0] cpl_arb_in2_status;  // gen/testdev/top.ts:131
-  wire [255:0] cpl_arb_in2_data;  // gen/testdev/top.ts:131
-  wire [7:0] cpl_arb_in2_keep;  // gen/testdev/top.ts:131
-  wire cpl_arb_in2_sop;  // gen/testdev/top.ts:131
-  wire cpl_arb_in2_eop;  // gen/testdev/top.ts:131
-  wire cpl_arb_out_valid;  // gen/testdev/top.ts:131
-  wire cpl_arb_out_ready;  // gen/testdev/top.ts:131
-  wire [127:0] cpl_arb_out_hdr;  // gen/testdev/top.ts:131
-  wire [2:0] cpl_arb_out_status;  // gen/testdev/top.ts:131
-  wire [255:0] cpl_arb_out_data;  // gen/testdev/top.ts:131
-  wire [7:0] cpl_arb_out_keep;  // gen/testdev/top.ts:131
-  wire cpl_arb_out_sop;  // gen/testdev/top.ts:131
-  wire cpl_arb_out_eop;  // gen/testdev/top.ts:131
-  wire cpl_gen_req_valid;  // gen/testdev/top.ts:132
-  wire cpl_gen_req_ready;  // gen/testdev/top.ts:132
-  wire [127:0] cpl_gen_req_hdr;  // gen/testdev/top.ts:132
-  wire [2:0] cpl_gen_req_status;  // gen/testdev/top.ts:132
-  wire [255:0] cpl_gen_req_data;  // gen/testdev/top.ts:132
-  wire [7:0] cpl_gen_req_keep;  // gen/testdev/top.ts:132
-  wire cpl_gen_req_sop;  // gen/testdev/top.ts:132
-  wire cpl_gen_req_eop;  // gen/testdev/top.ts:132
-  wire cpl_gen_cpl_valid;  // gen/testdev/top.ts:132
-  wire cpl_gen_cpl_ready;  // gen/testdev/top.ts:132
-  wire [127:0] cpl_gen_cpl_hdr;  // gen/testdev/top.ts:132
-  wire [255:0] cpl_gen_cpl_data;  // gen/testdev/top.ts:132
-  wire [7:0] cpl_gen_cpl_keep;  // gen/testdev/top.ts:132
-  wire cpl_gen_cpl_sop;  // gen/testdev/top.ts:132
-  wire cpl_gen_cpl_eop;  // gen/testdev/top.ts:132
-  wire [15:0] cpl_gen_completer_id;  // gen/testdev/top.ts:132
-  wire tx_arb_in0_valid;  // gen/testdev/top.ts:133
-  wire tx_arb_in0_ready;  // gen/testdev/top.ts:133
-  wire [127:0] tx_arb_in0_hdr;  // gen/testdev/top.ts:133
-  wire [255:0] tx_arb_in0_data;  // gen/testdev/top.ts:133
-  wire [7:0] tx_arb_in0_keep;  // gen/testdev/top.ts:133
-  wire tx_arb_in0_sop;  // gen/testdev/top.ts:133
-  wire tx_arb_in0_eop;  // gen/testdev/top.ts:133
-  wire tx_arb_in1_valid;  // gen/testdev/top.ts:133
-  wire tx_arb_in1_ready;  // gen/testdev/top.ts:133
-  wire [127:0] tx_arb_in1_hdr;  // gen/testdev/top.ts:133
-  wire [255:0] tx_arb_in1_data;  // gen/testdev/top.ts:133
-  wire [7:0] tx_arb_in1_keep;  // gen/testdev/top.ts:133
-  wire tx_arb_in1_sop;  // gen/testdev/top.ts:133
-  wire tx_arb_in1_eop;  // gen/testdev/top.ts:133
-  wire tx_arb_in2_valid;  // gen/testdev/top.ts:133
-  wire tx_arb_in2_ready;  // gen/testdev/top.ts:133
-  wire [127:0] tx_arb_in2_hdr;  // gen/testdev/top.ts:133
-  wire [255:0] tx_arb_in2_data;  // gen/testdev/top.ts:133
-  wire [7:0] tx_arb_in2_keep;  // gen/testdev/top.ts:133
-  wire tx_arb_in2_sop;  // gen/testdev/top.ts:133
-  wire tx_arb_in2_eop;  // gen/testdev/top.ts:133
-  wire tx_arb_in3_valid;  // gen/testdev/top.ts:133
-  wire tx_arb_in3_ready;  // gen/testdev/top.ts:133
-  wire [127:0] tx_arb_in3_hdr;  // gen/testdev/top.ts:133
-  wire [255:0] tx_arb_in3_data;  // gen/testdev/top.ts:133
-  wire [7:0] tx_arb_in3_keep;  // gen/testdev/top.ts:133
-  wire tx_arb_in3_sop;  // gen/testdev/top.ts:133
-  wire tx_arb_in3_eop;  // gen/testdev/top.ts:133
-  wire tx_arb_out_valid;  // gen/testdev/top.ts:133
-  wire tx_arb_out_ready;  // gen/testdev/top.ts:133
-  wire [127:0] tx_arb_out_hdr;  // gen/testdev/top.ts:133
-  wire [255:0] tx_arb_out_data;  // gen/testdev/top.ts:133
-  wire [7:0] tx_arb_out_keep;  // gen/testdev/top.ts:133
-  wire tx_arb_out_sop;  // gen/testdev/top.ts:133
-  wire tx_arb_out_eop;  // gen/testdev/top.ts:133
-  wire cpl_slice_in_valid;  // gen/testdev/top.ts:136
-  wire cpl_slice_in_ready;  // gen/testdev/top.ts:136
-  wire [127:0] cpl_slice_in_hdr;  // gen/testdev/top.ts:136
-  wire [255:0] cpl_slice_in_data;  // gen/testdev/top.ts:136
-  wire [7:0] cpl_slice_in_keep;  // gen/testdev/top.ts:136
-  wire cpl_slice_in_sop;  // gen/testdev/top.ts:136
-  wire cpl_slice_in_eop;  // gen/testdev/top.ts:136
-  wire cpl_slice_out_valid;  // gen/testdev/top.ts:136
-  wire cpl_slice_out_ready;  // gen/testdev/top.ts:136
-  wire [127:0] cpl_slice_out_hdr;  // gen/testdev/top.ts:136
-  wire [255:0] cpl_slice_out_data;  // gen/testdev/top.ts:136
-  wire [7:0] cpl_slice_out_keep;  // gen/testdev/top.ts:136
-  wire cpl_slice_out_sop;  // gen/testdev/top.ts:136
-  wire cpl_slice_out_eop;  // gen/testdev/top.ts:136
-  wire tx_slice_in_valid;  // gen/testdev/top.ts:137
-  wire tx_slice_in_ready;  // gen/testdev/top.ts:137
-  wire [127:0] tx_slice_in_hdr;  // gen/testdev/top.ts:137
-  wire [255:0] tx_slice_in_data;  // gen/testdev/top.ts:137
-  wire [7:0] tx_slice_in_keep;  // gen/testdev/top.ts:137
-  wire tx_slice_in_sop;  // gen/testdev/top.ts:137
-  wire tx_slice_in_eop;  // gen/testdev/top.ts:137
-  wire tx_slice_out_valid;  // gen/testdev/top.ts:137
-  wire tx_slice_out_ready;  // gen/testdev/top.ts:137
-  wire [127:0] tx_slice_out_hdr;  // gen/testdev/top.ts:137
-  wire [255:0] tx_slice_out_data;  // gen/testdev/top.ts:137
-  wire [7:0] tx_slice_out_keep;  // gen/testdev/top.ts:137
-  wire tx_slice_out_sop;  // gen/testdev/top.ts:137
-  wire tx_slice_out_eop;  // gen/testdev/top.ts:137
+  wire rx_class_rx_valid;  // gen/testdev/top.ts:89
+  wire rx_class_rx_ready;  // gen/testdev/top.ts:89
+  wire [127:0] rx_class_rx_hdr;  // gen/testdev/top.ts:89
+  wire [255:0] rx_class_rx_data;  // gen/testdev/top.ts:89
+  wire [7:0] rx_class_rx_keep;  // gen/testdev/top.ts:89
+  wire rx_class_rx_sop;  // gen/testdev/top.ts:89
+  wire rx_class_rx_eop;  // gen/testdev/top.ts:89
+  wire rx_class_out_valid;  // gen/testdev/top.ts:89
+  wire rx_class_out_ready;  // gen/testdev/top.ts:89
+  wire [127:0] rx_class_out_hdr;  // gen/testdev/top.ts:89
+  wire [255:0] rx_class_out_data;  // gen/testdev/top.ts:89
+  wire [7:0] rx_class_out_keep;  // gen/testdev/top.ts:89
+  wire rx_class_out_sop;  // gen/testdev/top.ts:89
+  wire rx_class_out_eop;  // gen/testdev/top.ts:89
+  wire [2:0] rx_class_out_bar;  // gen/testdev/top.ts:89
+  wire [63:0] rx_class_out_offset;  // gen/testdev/top.ts:89
+  wire [7:0] rx_class_out_func;  // gen/testdev/top.ts:89
+  wire [3:0] rx_class_out_error;  // gen/testdev/top.ts:89
+  wire [1:0] rx_class_sel;  // gen/testdev/top.ts:89
+  wire rx_class_mem_enable;  // gen/testdev/top.ts:89
+  wire [63:0] rx_class_bar0_base;  // gen/testdev/top.ts:89
+  wire [63:0] rx_class_bar2_base;  // gen/testdev/top.ts:89
+  wire rx_demux_rx_valid;  // gen/testdev/top.ts:94
+  wire rx_demux_rx_ready;  // gen/testdev/top.ts:94
+  wire [127:0] rx_demux_rx_hdr;  // gen/testdev/top.ts:94
+  wire [255:0] rx_demux_rx_data;  // gen/testdev/top.ts:94
+  wire [7:0] rx_demux_rx_keep;  // gen/testdev/top.ts:94
+  wire rx_demux_rx_sop;  // gen/testdev/top.ts:94
+  wire rx_demux_rx_eop;  // gen/testdev/top.ts:94
+  wire [2:0] rx_demux_rx_bar;  // gen/testdev/top.ts:94
+  wire [63:0] rx_demux_rx_offset;  // gen/testdev/top.ts:94
+  wire [7:0] rx_demux_rx_func;  // gen/testdev/top.ts:94
+  wire [3:0] rx_demux_rx_error;  // gen/testdev/top.ts:94
+  wire [1:0] rx_demux_sel;  // gen/testdev/top.ts:94
+  wire rx_demux_drop;  // gen/testdev/top.ts:94
+  wire rx_demux_cfg_valid;  // gen/testdev/top.ts:94
+  wire rx_demux_cfg_ready;  // gen/testdev/top.ts:94
+  wire [127:0] rx_demux_cfg_hdr;  // gen/testdev/top.ts:94
+  wire [255:0] rx_demux_cfg_data;  // gen/testdev/top.ts:94
+  wire [7:0] rx_demux_cfg_keep;  // gen/testdev/top.ts:94
+  wire rx_demux_cfg_sop;  // gen/testdev/top.ts:94
+  wire rx_demux_cfg_eop;  // gen/testdev/top.ts:94
+  wire [2:0] rx_demux_cfg_bar;  // gen/testdev/top.ts:94
+  wire [63:0] rx_demux_cfg_offset;  // gen/testdev/top.ts:94
+  wire [7:0] rx_demux_cfg_func;  // gen/testdev/top.ts:94
+  wire [3:0] rx_demux_cfg_error;  // gen/testdev/top.ts:94
+  wire rx_demux_mem_valid;  // gen/testdev/top.ts:94
+  wire rx_demux_mem_ready;  // gen/testdev/top.ts:94
+  wire [127:0] rx_demux_mem_hdr;  // gen/testdev/top.ts:94
+  wire [255:0] rx_demux_mem_data;  // gen/testdev/top.ts:94
+  wire [7:0] rx_demux_mem_keep;  // gen/testdev/top.ts:94
+  wire rx_demux_mem_sop;  // gen/testdev/top.ts:94
+  wire rx_demux_mem_eop;  // gen/testdev/top.ts:94
+  wire [2:0] rx_demux_mem_bar;  // gen/testdev/top.ts:94
+  wire [63:0] rx_demux_mem_offset;  // gen/testdev/top.ts:94
+  wire [7:0] rx_demux_mem_func;  // gen/testdev/top.ts:94
+  wire [3:0] rx_demux_mem_error;  // gen/testdev/top.ts:94
+  wire rx_demux_cpl_valid;  // gen/testdev/top.ts:94
+  wire rx_demux_cpl_ready;  // gen/testdev/top.ts:94
+  wire [127:0] rx_demux_cpl_hdr;  // gen/testdev/top.ts:94
+  wire [255:0] rx_demux_cpl_data;  // gen/testdev/top.ts:94
+  wire [7:0] rx_demux_cpl_keep;  // gen/testdev/top.ts:94
+  wire rx_demux_cpl_sop;  // gen/testdev/top.ts:94
+  wire rx_demux_cpl_eop;  // gen/testdev/top.ts:94
+  wire [2:0] rx_demux_cpl_bar;  // gen/testdev/top.ts:94
+  wire [63:0] rx_demux_cpl_offset;  // gen/testdev/top.ts:94
+  wire [7:0] rx_demux_cpl_func;  // gen/testdev/top.ts:94
+  wire [3:0] rx_demux_cpl_error;  // gen/testdev/top.ts:94
+  wire rx_demux_other_valid;  // gen/testdev/top.ts:94
+  wire rx_demux_other_ready;  // gen/testdev/top.ts:94
+  wire [127:0] rx_demux_other_hdr;  // gen/testdev/top.ts:94
+  wire [255:0] rx_demux_other_data;  // gen/testdev/top.ts:94
+  wire [7:0] rx_demux_other_keep;  // gen/testdev/top.ts:94
+  wire rx_demux_other_sop;  // gen/testdev/top.ts:94
+  wire rx_demux_other_eop;  // gen/testdev/top.ts:94
+  wire [2:0] rx_demux_other_bar;  // gen/testdev/top.ts:94
+  wire [63:0] rx_demux_other_offset;  // gen/testdev/top.ts:94
+  wire [7:0] rx_demux_other_func;  // gen/testdev/top.ts:94
+  wire [3:0] rx_demux_other_error;  // gen/testdev/top.ts:94
+  wire cfg_req_valid;  // gen/testdev/top.ts:95
+  wire cfg_req_ready;  // gen/testdev/top.ts:95
+  wire [127:0] cfg_req_hdr;  // gen/testdev/top.ts:95
+  wire [255:0] cfg_req_data;  // gen/testdev/top.ts:95
+  wire [7:0] cfg_req_keep;  // gen/testdev/top.ts:95
+  wire cfg_req_sop;  // gen/testdev/top.ts:95
+  wire cfg_req_eop;  // gen/testdev/top.ts:95
+  wire [2:0] cfg_req_bar;  // gen/testdev/top.ts:95
+  wire [63:0] cfg_req_offset;  // gen/testdev/top.ts:95
+  wire [7:0] cfg_req_func;  // gen/testdev/top.ts:95
+  wire [3:0] cfg_req_error;  // gen/testdev/top.ts:95
+  wire cfg_cpl_valid;  // gen/testdev/top.ts:95
+  wire cfg_cpl_ready;  // gen/testdev/top.ts:95
+  wire [127:0] cfg_cpl_hdr;  // gen/testdev/top.ts:95
+  wire [2:0] cfg_cpl_status;  // gen/testdev/top.ts:95
+  wire [255:0] cfg_cpl_data;  // gen/testdev/top.ts:95
+  wire [7:0] cfg_cpl_keep;  // gen/testdev/top.ts:95
+  wire cfg_cpl_sop;  // gen/testdev/top.ts:95
+  wire cfg_cpl_eop;  // gen/testdev/top.ts:95
+  wire [15:0] cfg_completer_id;  // gen/testdev/top.ts:95
+  wire cfg_mem_enable;  // gen/testdev/top.ts:95
+  wire cfg_bus_master;  // gen/testdev/top.ts:95
+  wire [2:0] cfg_max_payload;  // gen/testdev/top.ts:95
+  wire [2:0] cfg_max_read_req;  // gen/testdev/top.ts:95
+  wire cfg_ext_tag_en;  // gen/testdev/top.ts:95
+  wire cfg_msix_enable;  // gen/testdev/top.ts:95
+  wire cfg_msix_function_mask;  // gen/testdev/top.ts:95
+  wire [63:0] cfg_bar0_base;  // gen/testdev/top.ts:95
+  wire [63:0] cfg_bar2_base;  // gen/testdev/top.ts:95
+  wire cfg_ev_received_master_abort;  // gen/testdev/top.ts:95
+  wire cfg_ev_received_target_abort;  // gen/testdev/top.ts:95
+  wire cfg_ev_poisoned_cpl;  // gen/testdev/top.ts:95
+  wire cfg_ev_poisoned_req;  // gen/testdev/top.ts:95
+  wire cfg_ev_sent_completer_abort;  // gen/testdev/top.ts:95
+  wire cfg_ev_unsupported_request;  // gen/testdev/top.ts:95
+  wire cfg_transactions_pending;  // gen/testdev/top.ts:95
+  wire ur_req_valid;  // gen/testdev/top.ts:96
+  wire ur_req_ready;  // gen/testdev/top.ts:96
+  wire [127:0] ur_req_hdr;  // gen/testdev/top.ts:96
+  wire [255:0] ur_req_data;  // gen/testdev/top.ts:96
+  wire [7:0] ur_req_keep;  // gen/testdev/top.ts:96
+  wire ur_req_sop;  // gen/testdev/top.ts:96
+  wire ur_req_eop;  // gen/testdev/top.ts:96
+  wire [2:0] ur_req_bar;  // gen/testdev/top.ts:96
+  wire [63:0] ur_req_offset;  // gen/testdev/top.ts:96
+  wire [7:0] ur_req_func;  // gen/testdev/top.ts:96
+  wire [3:0] ur_req_error;  // gen/testdev/top.ts:96
+  wire ur_cpl_valid;  // gen/testdev/top.ts:96
+  wire ur_cpl_ready;  // gen/testdev/top.ts:96
+  wire [127:0] ur_cpl_hdr;  // gen/testdev/top.ts:96
+  wire [2:0] ur_cpl_status;  // gen/testdev/top.ts:96
+  wire [255:0] ur_cpl_data;  // gen/testdev/top.ts:96
+  wire [7:0] ur_cpl_keep;  // gen/testdev/top.ts:96
+  wire ur_cpl_sop;  // gen/testdev/top.ts:96
+  wire ur_cpl_eop;  // gen/testdev/top.ts:96
+  wire ur_ur_detected;  // gen/testdev/top.ts:96
+  wire mmio_req_valid;  // gen/testdev/top.ts:98
+  wire mmio_req_ready;  // gen/testdev/top.ts:98
+  wire [127:0] mmio_req_hdr;  // gen/testdev/top.ts:98
+  wire [255:0] mmio_req_data;  // gen/testdev/top.ts:98
+  wire [7:0] mmio_req_keep;  // gen/testdev/top.ts:98
+  wire mmio_req_sop;  // gen/testdev/top.ts:98
+  wire mmio_req_eop;  // gen/testdev/top.ts:98
+  wire [2:0] mmio_req_bar;  // gen/testdev/top.ts:98
+  wire [63:0] mmio_req_offset;  // gen/testdev/top.ts:98
+  wire [7:0] mmio_req_func;  // gen/testdev/top.ts:98
+  wire [3:0] mmio_req_error;  // gen/testdev/top.ts:98
+  wire mmio_cpl_valid;  // gen/testdev/top.ts:98
+  wire mmio_cpl_ready;  // gen/testdev/top.ts:98
+  wire [127:0] mmio_cpl_hdr;  // gen/testdev/top.ts:98
+  wire [2:0] mmio_cpl_status;  // gen/testdev/top.ts:98
+  wire [255:0] mmio_cpl_data;  // gen/testdev/top.ts:98
+  wire [7:0] mmio_cpl_keep;  // gen/testdev/top.ts:98
+  wire mmio_cpl_sop;  // gen/testdev/top.ts:98
+  wire mmio_cpl_eop;  // gen/testdev/top.ts:98
+  wire mmio_ram_wr_valid;  // gen/testdev/top.ts:98
+  wire mmio_ram_wr_ready;  // gen/testdev/top.ts:98
+  wire [11:0] mmio_ram_wr_addr;  // gen/testdev/top.ts:98
+  wire [255:0] mmio_ram_wr_data;  // gen/testdev/top.ts:98
+  wire [31:0] mmio_ram_wr_be;  // gen/testdev/top.ts:98
+  wire mmio_ram_rd_valid;  // gen/testdev/top.ts:98
+  wire mmio_ram_rd_ready;  // gen/testdev/top.ts:98
+  wire [11:0] mmio_ram_rd_addr;  // gen/testdev/top.ts:98
+  wire mmio_ram_rd_rvalid;  // gen/testdev/top.ts:98
+  wire [255:0] mmio_ram_rd_rdata;  // gen/testdev/top.ts:98
+  wire [13:0] mmio_reg_addr;  // gen/testdev/top.ts:98
+  wire mmio_reg_wr;  // gen/testdev/top.ts:98
+  wire [31:0] mmio_reg_wdata;  // gen/testdev/top.ts:98
+  wire [3:0] mmio_reg_wbe;  // gen/testdev/top.ts:98
+  wire [31:0] mmio_reg_rdata;  // gen/testdev/top.ts:98
+  wire mmio_reg_bar2;  // gen/testdev/top.ts:98
+  wire mmio_ev_ca;  // gen/testdev/top.ts:98
+  wire mmio_ev_poisoned;  // gen/testdev/top.ts:98
+  wire dma_rd_start;  // gen/testdev/top.ts:108
+  wire [63:0] dma_rd_host_addr;  // gen/testdev/top.ts:108
+  wire [13:0] dma_rd_ram_addr;  // gen/testdev/top.ts:108
+  wire [14:0] dma_rd_len;  // gen/testdev/top.ts:108
+  wire dma_rd_bus_master;  // gen/testdev/top.ts:108
+  wire [2:0] dma_rd_max_read_req;  // gen/testdev/top.ts:108
+  wire dma_rd_ext_tag_en;  // gen/testdev/top.ts:108
+  wire [15:0] dma_rd_requester_id;  // gen/testdev/top.ts:108
+  wire [23:0] dma_rd_timeout;  // gen/testdev/top.ts:108
+  wire dma_rd_busy;  // gen/testdev/top.ts:108
+  wire dma_rd_done;  // gen/testdev/top.ts:108
+  wire [2:0] dma_rd_error;  // gen/testdev/top.ts:108
+  wire dma_rd_outstanding;  // gen/testdev/top.ts:108
+  wire dma_rd_req_valid;  // gen/testdev/top.ts:108
+  wire dma_rd_req_ready;  // gen/testdev/top.ts:108
+  wire [127:0] dma_rd_req_hdr;  // gen/testdev/top.ts:108
+  wire [255:0] dma_rd_req_data;  // gen/testdev/top.ts:108
+  wire [7:0] dma_rd_req_keep;  // gen/testdev/top.ts:108
+  wire dma_rd_req_sop;  // gen/testdev/top.ts:108
+  wire dma_rd_req_eop;  // gen/testdev/top.ts:108
+  wire dma_rd_cpl_valid;  // gen/testdev/top.ts:108
+  wire dma_rd_cpl_ready;  // gen/testdev/top.ts:108
+  wire [127:0] dma_rd_cpl_hdr;  // gen/testdev/top.ts:108
+  wire [255:0] dma_rd_cpl_data;  // gen/testdev/top.ts:108
+  wire [7:0] dma_rd_cpl_keep;  // gen/testdev/top.ts:108
+  wire dma_rd_cpl_sop;  // gen/testdev/top.ts:108
+  wire dma_rd_cpl_eop;  // gen/testdev/top.ts:108
+  wire [2:0] dma_rd_cpl_bar;  // gen/testdev/top.ts:108
+  wire [63:0] dma_rd_cpl_offset;  // gen/testdev/top.ts:108
+  wire [7:0] dma_rd_cpl_func;  // gen/testdev/top.ts:108
+  wire [3:0] dma_rd_cpl_error;  // gen/testdev/top.ts:108
+  wire dma_rd_ram_wr_valid;  // gen/testdev/top.ts:108
+  wire dma_rd_ram_wr_ready;  // gen/testdev/top.ts:108
+  wire [11:0] dma_rd_ram_wr_addr;  // gen/testdev/top.ts:108
+  wire [255:0] dma_rd_ram_wr_data;  // gen/testdev/top.ts:108
+  wire [31:0] dma_rd_ram_wr_be;  // gen/testdev/top.ts:108
+  wire dma_rd_ev_unexpected;  // gen/testdev/top.ts:108
+  wire dma_rd_ev_ur;  // gen/testdev/top.ts:108
+  wire dma_rd_ev_ca;  // gen/testdev/top.ts:108
+  wire dma_rd_ev_poisoned;  // gen/testdev/top.ts:108
+  wire dma_wr_start;  // gen/testdev/top.ts:117
+  wire [63:0] dma_wr_host_addr;  // gen/testdev/top.ts:117
+  wire [13:0] dma_wr_ram_addr;  // gen/testdev/top.ts:117
+  wire [14:0] dma_wr_len;  // gen/testdev/top.ts:117
+  wire dma_wr_bus_master;  // gen/testdev/top.ts:117
+  wire [2:0] dma_wr_max_payload;  // gen/testdev/top.ts:117
+  wire [15:0] dma_wr_requester_id;  // gen/testdev/top.ts:117
+  wire dma_wr_busy;  // gen/testdev/top.ts:117
+  wire dma_wr_done;  // gen/testdev/top.ts:117
+  wire [2:0] dma_wr_error;  // gen/testdev/top.ts:117
+  wire dma_wr_req_valid;  // gen/testdev/top.ts:117
+  wire dma_wr_req_ready;  // gen/testdev/top.ts:117
+  wire [127:0] dma_wr_req_hdr;  // gen/testdev/top.ts:117
+  wire [255:0] dma_wr_req_data;  // gen/testdev/top.ts:117
+  wire [7:0] dma_wr_req_keep;  // gen/testdev/top.ts:117
+  wire dma_wr_req_sop;  // gen/testdev/top.ts:117
+  wire dma_wr_req_eop;  // gen/testdev/top.ts:117
+  wire dma_wr_ram_rd_valid;  // gen/testdev/top.ts:117
+  wire dma_wr_ram_rd_ready;  // gen/testdev/top.ts:117
+  wire [11:0] dma_wr_ram_rd_addr;  // gen/testdev/top.ts:117
+  wire dma_wr_ram_rd_rvalid;  // gen/testdev/top.ts:117
+  wire [255:0] dma_wr_ram_rd_rdata;  // gen/testdev/top.ts:117
+  wire ram_wr_a_valid;  // gen/testdev/top.ts:124
+  wire ram_wr_a_ready;  // gen/testdev/top.ts:124
+  wire [11:0] ram_wr_a_addr;  // gen/testdev/top.ts:124
+  wire [255:0] ram_wr_a_data;  // gen/testdev/top.ts:124
+  wire [31:0] ram_wr_a_be;  // gen/testdev/top.ts:124
+  wire ram_wr_b_valid;  // gen/testdev/top.ts:124
+  wire ram_wr_b_ready;  // gen/testdev/top.ts:124
+  wire [11:0] ram_wr_b_addr;  // gen/testdev/top.ts:124
+  wire [255:0] ram_wr_b_data;  // gen/testdev/top.ts:124
+  wire [31:0] ram_wr_b_be;  // gen/testdev/top.ts:124
+  wire ram_rd_a_valid;  // gen/testdev/top.ts:124
+  wire ram_rd_a_ready;  // gen/testdev/top.ts:124
+  wire [11:0] ram_rd_a_addr;  // gen/testdev/top.ts:124
+  wire ram_rd_a_rvalid;  // gen/testdev/top.ts:124
+  wire [255:0] ram_rd_a_rdata;  // gen/testdev/top.ts:124
+  wire ram_rd_b_valid;  // gen/testdev/top.ts:124
+  wire ram_rd_b_ready;  // gen/testdev/top.ts:124
+  wire [11:0] ram_rd_b_addr;  // gen/testdev/top.ts:124
+  wire ram_rd_b_rvalid;  // gen/testdev/top.ts:124
+  wire [255:0] ram_rd_b_rdata;  // gen/testdev/top.ts:124
+  wire [13:0] regs_reg_addr;  // gen/testdev/top.ts:126
+  wire regs_reg_wr;  // gen/testdev/top.ts:126
+  wire [31:0] regs_reg_wdata;  // gen/testdev/top.ts:126
+  wire [3:0] regs_reg_wbe;  // gen/testdev/top.ts:126
+  wire [31:0] regs_reg_rdata;  // gen/testdev/top.ts:126
+  wire [63:0] regs_dma_host_addr;  // gen/testdev/top.ts:126
+  wire [13:0] regs_dma_ram_addr;  // gen/testdev/top.ts:126
+  wire [14:0] regs_dma_len;  // gen/testdev/top.ts:126
+  wire [23:0] regs_dma_timeout;  // gen/testdev/top.ts:126
+  wire regs_rd_start;  // gen/testdev/top.ts:126
+  wire regs_wr_start;  // gen/testdev/top.ts:126
+  wire regs_rd_busy;  // gen/testdev/top.ts:126
+  wire regs_rd_done;  // gen/testdev/top.ts:126
+  wire [2:0] regs_rd_error;  // gen/testdev/top.ts:126
+  wire regs_wr_busy;  // gen/testdev/top.ts:126
+  wire regs_wr_done;  // gen/testdev/top.ts:126
+  wire [2:0] regs_wr_error;  // gen/testdev/top.ts:126
+  wire regs_ev_unexpected;  // gen/testdev/top.ts:126
+  wire [3:0] regs_irq;  // gen/testdev/top.ts:126
+  wire [9:0] msix_reg_addr;  // gen/testdev/top.ts:129
+  wire msix_reg_wr;  // gen/testdev/top.ts:129
+  wire [31:0] msix_reg_wdata;  // gen/testdev/top.ts:129
+  wire [3:0] msix_reg_wbe;  // gen/testdev/top.ts:129
+  wire [31:0] msix_reg_rdata;  // gen/testdev/top.ts:129
+  wire msix_msix_enable;  // gen/testdev/top.ts:129
+  wire msix_function_mask;  // gen/testdev/top.ts:129
+  wire msix_bus_master;  // gen/testdev/top.ts:129
+  wire [15:0] msix_requester_id;  // gen/testdev/top.ts:129
+  wire [3:0] msix_irq;  // gen/testdev/top.ts:129
+  wire msix_msg_valid;  // gen/testdev/top.ts:129
+  wire msix_msg_ready;  // gen/testdev/top.ts:129
+  wire [127:0] msix_msg_hdr;  // gen/testdev/top.ts:129
+  wire [255:0] msix_msg_data;  // gen/testdev/top.ts:129
+  wire [7:0] msix_msg_keep;  // gen/testdev/top.ts:129
+  wire msix_msg_sop;  // gen/testdev/top.ts:129
+  wire msix_msg_eop;  // gen/testdev/top.ts:129
+  wire [3:0] msix_pending;  // gen/testdev/top.ts:129
+  wire cpl_arb_in0_valid;  // gen/testdev/top.ts:137
+  wire cpl_arb_in0_ready;  // gen/testdev/top.ts:137
+  wire [127:0] cpl_arb_in0_hdr;  // gen/testdev/top.ts:137
+  wire [2:0] cpl_arb_in0_status;  // gen/testdev/top.ts:137
+  wire [255:0] cpl_arb_in0_data;  // gen/testdev/top.ts:137
+  wire [7:0] cpl_arb_in0_keep;  // gen/testdev/top.ts:137
+  wire cpl_arb_in0_sop;  // gen/testdev/top.ts:137
+  wire cpl_arb_in0_eop;  // gen/testdev/top.ts:137
+  wire cpl_arb_in1_valid;  // gen/testdev/top.ts:137
+  wire cpl_arb_in1_ready;  // gen/testdev/top.ts:137
+  wire [127:0] cpl_arb_in1_hdr;  // gen/testdev/top.ts:137
+  wire [2:0] cpl_arb_in1_status;  // gen/testdev/top.ts:137
+  wire [255:0] cpl_arb_in1_data;  // gen/testdev/top.ts:137
+  wire [7:0] cpl_arb_in1_keep;  // gen/testdev/top.ts:137
+  wire cpl_arb_in1_sop;  // gen/testdev/top.ts:137
+  wire cpl_arb_in1_eop;  // gen/testdev/top.ts:137
+  wire cpl_arb_in2_valid;  // gen/testdev/top.ts:137
+  wire cpl_arb_in2_ready;  // gen/testdev/top.ts:137
+  wire [127:0] cpl_arb_in2_hdr;  // gen/testdev/top.ts:137
+  wire [2:0] cpl_arb_in2_status;  // gen/testdev/top.ts:137
+  wire [255:0] cpl_arb_in2_data;  // gen/testdev/top.ts:137
+  wire [7:0] cpl_arb_in2_keep;  // gen/testdev/top.ts:137
+  wire cpl_arb_in2_sop;  // gen/testdev/top.ts:137
+  wire cpl_arb_in2_eop;  // gen/testdev/top.ts:137
+  wire cpl_arb_out_valid;  // gen/testdev/top.ts:137
+  wire cpl_arb_out_ready;  // gen/testdev/top.ts:137
+  wire [127:0] cpl_arb_out_hdr;  // gen/testdev/top.ts:137
+  wire [2:0] cpl_arb_out_status;  // gen/testdev/top.ts:137
+  wire [255:0] cpl_arb_out_data;  // gen/testdev/top.ts:137
+  wire [7:0] cpl_arb_out_keep;  // gen/testdev/top.ts:137
+  wire cpl_arb_out_sop;  // gen/testdev/top.ts:137
+  wire cpl_arb_out_eop;  // gen/testdev/top.ts:137
+  wire cpl_gen_req_valid;  // gen/testdev/top.ts:138
+  wire cpl_gen_req_ready;  // gen/testdev/top.ts:138
+  wire [127:0] cpl_gen_req_hdr;  // gen/testdev/top.ts:138
+  wire [2:0] cpl_gen_req_status;  // gen/testdev/top.ts:138
+  wire [255:0] cpl_gen_req_data;  // gen/testdev/top.ts:138
+  wire [7:0] cpl_gen_req_keep;  // gen/testdev/top.ts:138
+  wire cpl_gen_req_sop;  // gen/testdev/top.ts:138
+  wire cpl_gen_req_eop;  // gen/testdev/top.ts:138
+  wire cpl_gen_cpl_valid;  // gen/testdev/top.ts:138
+  wire cpl_gen_cpl_ready;  // gen/testdev/top.ts:138
+  wire [127:0] cpl_gen_cpl_hdr;  // gen/testdev/top.ts:138
+  wire [255:0] cpl_gen_cpl_data;  // gen/testdev/top.ts:138
+  wire [7:0] cpl_gen_cpl_keep;  // gen/testdev/top.ts:138
+  wire cpl_gen_cpl_sop;  // gen/testdev/top.ts:138
+  wire cpl_gen_cpl_eop;  // gen/testdev/top.ts:138
+  wire [15:0] cpl_gen_completer_id;  // gen/testdev/top.ts:138
+  wire tx_arb_in0_valid;  // gen/testdev/top.ts:139
+  wire tx_arb_in0_ready;  // gen/testdev/top.ts:139
+  wire [127:0] tx_arb_in0_hdr;  // gen/testdev/top.ts:139
+  wire [255:0] tx_arb_in0_data;  // gen/testdev/top.ts:139
+  wire [7:0] tx_arb_in0_keep;  // gen/testdev/top.ts:139
+  wire tx_arb_in0_sop;  // gen/testdev/top.ts:139
+  wire tx_arb_in0_eop;  // gen/testdev/top.ts:139
+  wire tx_arb_in1_valid;  // gen/testdev/top.ts:139
+  wire tx_arb_in1_ready;  // gen/testdev/top.ts:139
+  wire [127:0] tx_arb_in1_hdr;  // gen/testdev/top.ts:139
+  wire [255:0] tx_arb_in1_data;  // gen/testdev/top.ts:139
+  wire [7:0] tx_arb_in1_keep;  // gen/testdev/top.ts:139
+  wire tx_arb_in1_sop;  // gen/testdev/top.ts:139
+  wire tx_arb_in1_eop;  // gen/testdev/top.ts:139
+  wire tx_arb_in2_valid;  // gen/testdev/top.ts:139
+  wire tx_arb_in2_ready;  // gen/testdev/top.ts:139
+  wire [127:0] tx_arb_in2_hdr;  // gen/testdev/top.ts:139
+  wire [255:0] tx_arb_in2_data;  // gen/testdev/top.ts:139
+  wire [7:0] tx_arb_in2_keep;  // gen/testdev/top.ts:139
+  wire tx_arb_in2_sop;  // gen/testdev/top.ts:139
+  wire tx_arb_in2_eop;  // gen/testdev/top.ts:139
+  wire tx_arb_in3_valid;  // gen/testdev/top.ts:139
+  wire tx_arb_in3_ready;  // gen/testdev/top.ts:139
+  wire [127:0] tx_arb_in3_hdr;  // gen/testdev/top.ts:139
+  wire [255:0] tx_arb_in3_data;  // gen/testdev/top.ts:139
+  wire [7:0] tx_arb_in3_keep;  // gen/testdev/top.ts:139
+  wire tx_arb_in3_sop;  // gen/testdev/top.ts:139
+  wire tx_arb_in3_eop;  // gen/testdev/top.ts:139
+  wire tx_arb_out_valid;  // gen/testdev/top.ts:139
+  wire tx_arb_out_ready;  // gen/testdev/top.ts:139
+  wire [127:0] tx_arb_out_hdr;  // gen/testdev/top.ts:139
+  wire [255:0] tx_arb_out_data;  // gen/testdev/top.ts:139
+  wire [7:0] tx_arb_out_keep;  // gen/testdev/top.ts:139
+  wire tx_arb_out_sop;  // gen/testdev/top.ts:139
+  wire tx_arb_out_eop;  // gen/testdev/top.ts:139
+  wire cpl_slice_in_valid;  // gen/testdev/top.ts:142
+  wire cpl_slice_in_ready;  // gen/testdev/top.ts:142
+  wire [127:0] cpl_slice_in_hdr;  // gen/testdev/top.ts:142
+  wire [255:0] cpl_slice_in_data;  // gen/testdev/top.ts:142
+  wire [7:0] cpl_slice_in_keep;  // gen/testdev/top.ts:142
+  wire cpl_slice_in_sop;  // gen/testdev/top.ts:142
+  wire cpl_slice_in_eop;  // gen/testdev/top.ts:142
+  wire cpl_slice_out_valid;  // gen/testdev/top.ts:142
+  wire cpl_slice_out_ready;  // gen/testdev/top.ts:142
+  wire [127:0] cpl_slice_out_hdr;  // gen/testdev/top.ts:142
+  wire [255:0] cpl_slice_out_data;  // gen/testdev/top.ts:142
+  wire [7:0] cpl_slice_out_keep;  // gen/testdev/top.ts:142
+  wire cpl_slice_out_sop;  // gen/testdev/top.ts:142
+  wire cpl_slice_out_eop;  // gen/testdev/top.ts:142
+  wire tx_slice_in_valid;  // gen/testdev/top.ts:143
+  wire tx_slice_in_ready;  // gen/testdev/top.ts:143
+  wire [127:0] tx_slice_in_hdr;  // gen/testdev/top.ts:143
+  wire [255:0] tx_slice_in_data;  // gen/testdev/top.ts:143
+  wire [7:0] tx_slice_in_keep;  // gen/testdev/top.ts:143
+  wire tx_slice_in_sop;  // gen/testdev/top.ts:143
+  wire tx_slice_in_eop;  // gen/testdev/top.ts:143
+  wire tx_slice_out_valid;  // gen/testdev/top.ts:143
+  wire tx_slice_out_ready;  // gen/testdev/top.ts:143
+  wire [127:0] tx_slice_out_hdr;  // gen/testdev/top.ts:143
+  wire [255:0] tx_slice_out_data;  // gen/testdev/top.ts:143
+  wire [7:0] tx_slice_out_keep;  // gen/testdev/top.ts:143
+  wire tx_slice_out_sop;  // gen/testdev/top.ts:143
+  wire tx_slice_out_eop;  // gen/testdev/top.ts:143
 
   // ---- instances
-  pcie_rx_demux_w256 rx_demux (  // gen/testdev/top.ts:88
-    .clk         (clk),
-    .rst         (rst),
-    .rx_valid    (rx_demux_rx_valid),
-    .rx_ready    (rx_demux_rx_ready),
-    .rx_hdr      (rx_demux_rx_hdr),
-    .rx_data     (rx_demux_rx_data),
-    .rx_keep     (rx_demux_rx_keep),
-    .rx_sop      (rx_demux_rx_sop),
-    .rx_eop      (rx_demux_rx_eop),
-    .cfg_valid   (rx_demux_cfg_valid),
-    .cfg_ready   (rx_demux_cfg_ready),
-    .cfg_hdr     (rx_demux_cfg_hdr),
-    .cfg_data    (rx_demux_cfg_data),
-    .cfg_keep    (rx_demux_cfg_keep),
-    .cfg_sop     (rx_demux_cfg_sop),
-    .cfg_eop     (rx_demux_cfg_eop),
-    .mem_valid   (rx_demux_mem_valid),
-    .mem_ready   (rx_demux_mem_ready),
-    .mem_hdr     (rx_demux_mem_hdr),
-    .mem_data    (rx_demux_mem_data),
-    .mem_keep    (rx_demux_mem_keep),
-    .mem_sop     (rx_demux_mem_sop),
-    .mem_eop     (rx_demux_mem_eop),
-    .cpl_valid   (rx_demux_cpl_valid),
-    .cpl_ready   (rx_demux_cpl_ready),
-    .cpl_hdr     (rx_demux_cpl_hdr),
-    .cpl_data    (rx_demux_cpl_data),
-    .cpl_keep    (rx_demux_cpl_keep),
-    .cpl_sop     (rx_demux_cpl_sop),
-    .cpl_eop     (rx_demux_cpl_eop),
-    .other_valid (rx_demux_other_valid),
-    .other_ready (rx_demux_other_ready),
-    .other_hdr   (rx_demux_other_hdr),
-    .other_data  (rx_demux_other_data),
-    .other_keep  (rx_demux_other_keep),
-    .other_sop   (rx_demux_other_sop),
-    .other_eop   (rx_demux_other_eop)
+  pcie_rx_classifier_w256_b0s16_b2s12 rx_class (  // gen/testdev/top.ts:89
+    .rx_valid   (rx_class_rx_valid),
+    .rx_ready   (rx_class_rx_ready),
+    .rx_hdr     (rx_class_rx_hdr),
+    .rx_data    (rx_class_rx_data),
+    .rx_keep    (rx_class_rx_keep),
+    .rx_sop     (rx_class_rx_sop),
+    .rx_eop     (rx_class_rx_eop),
+    .out_valid  (rx_class_out_valid),
+    .out_ready  (rx_class_out_ready),
+    .out_hdr    (rx_class_out_hdr),
+    .out_data   (rx_class_out_data),
+    .out_keep   (rx_class_out_keep),
+    .out_sop    (rx_class_out_sop),
+    .out_eop    (rx_class_out_eop),
+    .out_bar    (rx_class_out_bar),
+    .out_offset (rx_class_out_offset),
+    .out_func   (rx_class_out_func),
+    .out_error  (rx_class_out_error),
+    .sel        (rx_class_sel),
+    .mem_enable (rx_class_mem_enable),
+    .bar0_base  (rx_class_bar0_base),
+    .bar2_base  (rx_class_bar2_base)
   );
-  pcie_cfg_space_testdev_w256 cfg (  // gen/testdev/top.ts:89
+  pcie_rx_demux_w256_cfg_mem_cpl_other rx_demux (  // gen/testdev/top.ts:94
+    .clk          (clk),
+    .rst          (rst),
+    .rx_valid     (rx_demux_rx_valid),
+    .rx_ready     (rx_demux_rx_ready),
+    .rx_hdr       (rx_demux_rx_hdr),
+    .rx_data      (rx_demux_rx_data),
+    .rx_keep      (rx_demux_rx_keep),
+    .rx_sop       (rx_demux_rx_sop),
+    .rx_eop       (rx_demux_rx_eop),
+    .rx_bar       (rx_demux_rx_bar),
+    .rx_offset    (rx_demux_rx_offset),
+    .rx_func      (rx_demux_rx_func),
+    .rx_error     (rx_demux_rx_error),
+    .sel          (rx_demux_sel),
+    .drop         (rx_demux_drop),
+    .cfg_valid    (rx_demux_cfg_valid),
+    .cfg_ready    (rx_demux_cfg_ready),
+    .cfg_hdr      (rx_demux_cfg_hdr),
+    .cfg_data     (rx_demux_cfg_data),
+    .cfg_keep     (rx_demux_cfg_keep),
+    .cfg_sop      (rx_demux_cfg_sop),
+    .cfg_eop      (rx_demux_cfg_eop),
+    .cfg_bar      (rx_demux_cfg_bar),
+    .cfg_offset   (rx_demux_cfg_offset),
+    .cfg_func     (rx_demux_cfg_func),
+    .cfg_error    (rx_demux_cfg_error),
+    .mem_valid    (rx_demux_mem_valid),
+    .mem_ready    (rx_demux_mem_ready),
+    .mem_hdr      (rx_demux_mem_hdr),
+    .mem_data     (rx_demux_mem_data),
+    .mem_keep     (rx_demux_mem_keep),
+    .mem_sop      (rx_demux_mem_sop),
+    .mem_eop      (rx_demux_mem_eop),
+    .mem_bar      (rx_demux_mem_bar),
+    .mem_offset   (rx_demux_mem_offset),
+    .mem_func     (rx_demux_mem_func),
+    .mem_error    (rx_demux_mem_error),
+    .cpl_valid    (rx_demux_cpl_valid),
+    .cpl_ready    (rx_demux_cpl_ready),
+    .cpl_hdr      (rx_demux_cpl_hdr),
+    .cpl_data     (rx_demux_cpl_data),
+    .cpl_keep     (rx_demux_cpl_keep),
+    .cpl_sop      (rx_demux_cpl_sop),
+    .cpl_eop      (rx_demux_cpl_eop),
+    .cpl_bar      (rx_demux_cpl_bar),
+    .cpl_offset   (rx_demux_cpl_offset),
+    .cpl_func     (rx_demux_cpl_func),
+    .cpl_error    (rx_demux_cpl_error),
+    .other_valid  (rx_demux_other_valid),
+    .other_ready  (rx_demux_other_ready),
+    .other_hdr    (rx_demux_other_hdr),
+    .other_data   (rx_demux_other_data),
+    .other_keep   (rx_demux_other_keep),
+    .other_sop    (rx_demux_other_sop),
+    .other_eop    (rx_demux_other_eop),
+    .other_bar    (rx_demux_other_bar),
+    .other_offset (rx_demux_other_offset),
+    .other_func   (rx_demux_other_func),
+    .other_error  (rx_demux_other_error)
+  );
+  pcie_cfg_space_testdev_w256 cfg (  // gen/testdev/top.ts:95
     .clk                      (clk),
     .rst                      (rst),
     .req_valid                (cfg_req_valid),
@@ -425,6 +527,10 @@ module testdev_w256 (
     .req_keep                 (cfg_req_keep),
     .req_sop                  (cfg_req_sop),
     .req_eop                  (cfg_req_eop),
+    .req_bar                  (cfg_req_bar),
+    .req_offset               (cfg_req_offset),
+    .req_func                 (cfg_req_func),
+    .req_error                (cfg_req_error),
     .cpl_valid                (cfg_cpl_valid),
     .cpl_ready                (cfg_cpl_ready),
     .cpl_hdr                  (cfg_cpl_hdr),
@@ -451,7 +557,7 @@ module testdev_w256 (
     .ev_unsupported_request   (cfg_ev_unsupported_request),
     .transactions_pending     (cfg_transactions_pending)
   );
-  pcie_ur_responder_w256 ur (  // gen/testdev/top.ts:90
+  pcie_ur_responder_w256 ur (  // gen/testdev/top.ts:96
     .req_valid   (ur_req_valid),
     .req_ready   (ur_req_ready),
     .req_hdr     (ur_req_hdr),
@@ -459,6 +565,10 @@ module testdev_w256 (
     .req_keep    (ur_req_keep),
     .req_sop     (ur_req_sop),
     .req_eop     (ur_req_eop),
+    .req_bar     (ur_req_bar),
+    .req_offset  (ur_req_offset),
+    .req_func    (ur_req_func),
+    .req_error   (ur_req_error),
     .cpl_valid   (ur_cpl_valid),
     .cpl_ready   (ur_cpl_ready),
     .cpl_hdr     (ur_cpl_hdr),
@@ -469,7 +579,7 @@ module testdev_w256 (
     .cpl_eop     (ur_cpl_eop),
     .ur_detected (ur_ur_detected)
   );
-  testdev_mmio_w256 mmio (  // gen/testdev/top.ts:92
+  testdev_mmio_w256 mmio (  // gen/testdev/top.ts:98
     .clk           (clk),
     .rst           (rst),
     .req_valid     (mmio_req_valid),
@@ -479,6 +589,10 @@ module testdev_w256 (
     .req_keep      (mmio_req_keep),
     .req_sop       (mmio_req_sop),
     .req_eop       (mmio_req_eop),
+    .req_bar       (mmio_req_bar),
+    .req_offset    (mmio_req_offset),
+    .req_func      (mmio_req_func),
+    .req_error     (mmio_req_error),
     .cpl_valid     (mmio_cpl_valid),
     .cpl_ready     (mmio_cpl_ready),
     .cpl_hdr       (mmio_cpl_hdr),
@@ -503,14 +617,10 @@ module testdev_w256 (
     .reg_wbe       (mmio_reg_wbe),
     .reg_rdata     (mmio_reg_rdata),
     .reg_bar2      (mmio_reg_bar2),
-    .mem_enable    (mmio_mem_enable),
-    .bar0_base     (mmio_bar0_base),
-    .bar2_base     (mmio_bar2_base),
-    .ev_ur         (mmio_ev_ur),
     .ev_ca         (mmio_ev_ca),
     .ev_poisoned   (mmio_ev_poisoned)
   );
-  pcie_dma_rd_w256_t16 dma_rd (  // gen/testdev/top.ts:102
+  pcie_dma_rd_w256_t16 dma_rd (  // gen/testdev/top.ts:108
     .clk           (clk),
     .rst           (rst),
     .start         (dma_rd_start),
@@ -540,6 +650,10 @@ module testdev_w256 (
     .cpl_keep      (dma_rd_cpl_keep),
     .cpl_sop       (dma_rd_cpl_sop),
     .cpl_eop       (dma_rd_cpl_eop),
+    .cpl_bar       (dma_rd_cpl_bar),
+    .cpl_offset    (dma_rd_cpl_offset),
+    .cpl_func      (dma_rd_cpl_func),
+    .cpl_error     (dma_rd_cpl_error),
     .ram_wr_valid  (dma_rd_ram_wr_valid),
     .ram_wr_ready  (dma_rd_ram_wr_ready),
     .ram_wr_addr   (dma_rd_ram_wr_addr),
@@ -550,7 +664,7 @@ module testdev_w256 (
     .ev_ca         (dma_rd_ev_ca),
     .ev_poisoned   (dma_rd_ev_poisoned)
   );
-  pcie_dma_wr_w256 dma_wr (  // gen/testdev/top.ts:111
+  pcie_dma_wr_w256 dma_wr (  // gen/testdev/top.ts:117
     .clk           (clk),
     .rst           (rst),
     .start         (dma_wr_start),
@@ -576,7 +690,7 @@ module testdev_w256 (
     .ram_rd_rvalid (dma_wr_ram_rd_rvalid),
     .ram_rd_rdata  (dma_wr_ram_rd_rdata)
   );
-  testdev_ram_w256_16k ram (  // gen/testdev/top.ts:118
+  testdev_ram_w256_16k ram (  // gen/testdev/top.ts:124
     .clk         (clk),
     .rst         (rst),
     .wr_a_valid  (ram_wr_a_valid),
@@ -600,7 +714,7 @@ module testdev_w256 (
     .rd_b_rvalid (ram_rd_b_rvalid),
     .rd_b_rdata  (ram_rd_b_rdata)
   );
-  testdev_regs_l8_t16 regs (  // gen/testdev/top.ts:120
+  testdev_regs_l8_t16 regs (  // gen/testdev/top.ts:126
     .clk           (clk),
     .rst           (rst),
     .reg_addr      (regs_reg_addr),
@@ -623,7 +737,7 @@ module testdev_w256 (
     .ev_unexpected (regs_ev_unexpected),
     .irq           (regs_irq)
   );
-  pcie_msix_w256_v4 msix (  // gen/testdev/top.ts:123
+  pcie_msix_w256_v4 msix (  // gen/testdev/top.ts:129
     .clk           (clk),
     .rst           (rst),
     .reg_addr      (msix_reg_addr),
@@ -645,7 +759,7 @@ module testdev_w256 (
     .msg_eop       (msix_msg_eop),
     .pending       (msix_pending)
   );
-  pcie_cpl_req_arbiter_w256_n3 cpl_arb (  // gen/testdev/top.ts:131
+  pcie_cpl_req_arbiter_w256_n3 cpl_arb (  // gen/testdev/top.ts:137
     .clk        (clk),
     .rst        (rst),
     .in0_valid  (cpl_arb_in0_valid),
@@ -681,7 +795,7 @@ module testdev_w256 (
     .out_sop    (cpl_arb_out_sop),
     .out_eop    (cpl_arb_out_eop)
   );
-  pcie_cpl_gen_w256 cpl_gen (  // gen/testdev/top.ts:132
+  pcie_cpl_gen_w256 cpl_gen (  // gen/testdev/top.ts:138
     .req_valid    (cpl_gen_req_valid),
     .req_ready    (cpl_gen_req_ready),
     .req_hdr      (cpl_gen_req_hdr),
@@ -699,7 +813,7 @@ module testdev_w256 (
     .cpl_eop      (cpl_gen_cpl_eop),
     .completer_id (cpl_gen_completer_id)
   );
-  pcie_tlp_stream_arbiter_w256_n4 tx_arb (  // gen/testdev/top.ts:133
+  pcie_tlp_stream_arbiter_w256_n4 tx_arb (  // gen/testdev/top.ts:139
     .clk       (clk),
     .rst       (rst),
     .in0_valid (tx_arb_in0_valid),
@@ -738,7 +852,7 @@ module testdev_w256 (
     .out_sop   (tx_arb_out_sop),
     .out_eop   (tx_arb_out_eop)
   );
-  pcie_tlp_slice_w256 cpl_slice (  // gen/testdev/top.ts:136
+  pcie_tlp_slice_w256 cpl_slice (  // gen/testdev/top.ts:142
     .clk       (clk),
     .rst       (rst),
     .in_valid  (cpl_slice_in_valid),
@@ -756,7 +870,7 @@ module testdev_w256 (
     .out_sop   (cpl_slice_out_sop),
     .out_eop   (cpl_slice_out_eop)
   );
-  pcie_tlp_slice_w256 tx_slice (  // gen/testdev/top.ts:137
+  pcie_tlp_slice_w256 tx_slice (  // gen/testdev/top.ts:143
     .clk       (clk),
     .rst       (rst),
     .in_valid  (tx_slice_in_valid),
@@ -776,193 +890,222 @@ module testdev_w256 (
   );
 
   // ---- combinational logic
-  assign rx_ready = rx_demux_rx_ready;  // gen/pcie/streams.ts:92
-  assign tx_valid = tx_slice_out_valid;  // gen/pcie/streams.ts:91
-  assign tx_hdr = tx_slice_out_hdr;  // gen/pcie/streams.ts:91
-  assign tx_data = tx_slice_out_data;  // gen/pcie/streams.ts:91
-  assign tx_keep = tx_slice_out_keep;  // gen/pcie/streams.ts:91
-  assign tx_sop = tx_slice_out_sop;  // gen/pcie/streams.ts:91
-  assign tx_eop = tx_slice_out_eop;  // gen/pcie/streams.ts:91
-  assign dma_busy = ((regs_rd_busy | regs_wr_busy) | regs_rd_start) | regs_wr_start;  // gen/testdev/top.ts:221
-  assign completer_id = cfg_completer_id;  // gen/testdev/top.ts:222
-  assign irq_pending = msix_pending;  // gen/testdev/top.ts:223
-  assign rx_demux_rx_valid = rx_valid;  // gen/pcie/streams.ts:91
-  assign rx_demux_rx_hdr = rx_hdr;  // gen/pcie/streams.ts:91
-  assign rx_demux_rx_data = rx_data;  // gen/pcie/streams.ts:91
-  assign rx_demux_rx_keep = rx_keep;  // gen/pcie/streams.ts:91
-  assign rx_demux_rx_sop = rx_sop;  // gen/pcie/streams.ts:91
-  assign rx_demux_rx_eop = rx_eop;  // gen/pcie/streams.ts:91
-  assign rx_demux_cfg_ready = cfg_req_ready;  // gen/pcie/streams.ts:92
-  assign rx_demux_mem_ready = mmio_req_ready;  // gen/pcie/streams.ts:92
-  assign rx_demux_cpl_ready = dma_rd_cpl_ready;  // gen/pcie/streams.ts:92
-  assign rx_demux_other_ready = ur_req_ready;  // gen/pcie/streams.ts:92
-  assign cfg_req_valid = rx_demux_cfg_valid;  // gen/pcie/streams.ts:91
-  assign cfg_req_hdr = rx_demux_cfg_hdr;  // gen/pcie/streams.ts:91
-  assign cfg_req_data = rx_demux_cfg_data;  // gen/pcie/streams.ts:91
-  assign cfg_req_keep = rx_demux_cfg_keep;  // gen/pcie/streams.ts:91
-  assign cfg_req_sop = rx_demux_cfg_sop;  // gen/pcie/streams.ts:91
-  assign cfg_req_eop = rx_demux_cfg_eop;  // gen/pcie/streams.ts:91
-  assign cfg_cpl_ready = cpl_arb_in0_ready;  // gen/pcie/streams.ts:92
-  assign cfg_ev_received_master_abort = dma_rd_ev_ur;  // gen/testdev/top.ts:170
-  assign cfg_ev_received_target_abort = dma_rd_ev_ca;  // gen/testdev/top.ts:171
-  assign cfg_ev_poisoned_cpl = dma_rd_ev_poisoned;  // gen/testdev/top.ts:172
-  assign cfg_ev_poisoned_req = mmio_ev_poisoned;  // gen/testdev/top.ts:173
-  assign cfg_ev_sent_completer_abort = mmio_ev_ca;  // gen/testdev/top.ts:174
-  assign cfg_ev_unsupported_request = ur_ur_detected | mmio_ev_ur;  // gen/testdev/top.ts:175
-  assign cfg_transactions_pending = dma_rd_outstanding;  // gen/testdev/top.ts:176
-  assign ur_req_valid = rx_demux_other_valid;  // gen/pcie/streams.ts:91
-  assign ur_req_hdr = rx_demux_other_hdr;  // gen/pcie/streams.ts:91
-  assign ur_req_data = rx_demux_other_data;  // gen/pcie/streams.ts:91
-  assign ur_req_keep = rx_demux_other_keep;  // gen/pcie/streams.ts:91
-  assign ur_req_sop = rx_demux_other_sop;  // gen/pcie/streams.ts:91
-  assign ur_req_eop = rx_demux_other_eop;  // gen/pcie/streams.ts:91
-  assign ur_cpl_ready = cpl_arb_in1_ready;  // gen/pcie/streams.ts:92
-  assign mmio_req_valid = rx_demux_mem_valid;  // gen/pcie/streams.ts:91
-  assign mmio_req_hdr = rx_demux_mem_hdr;  // gen/pcie/streams.ts:91
-  assign mmio_req_data = rx_demux_mem_data;  // gen/pcie/streams.ts:91
-  assign mmio_req_keep = rx_demux_mem_keep;  // gen/pcie/streams.ts:91
-  assign mmio_req_sop = rx_demux_mem_sop;  // gen/pcie/streams.ts:91
-  assign mmio_req_eop = rx_demux_mem_eop;  // gen/pcie/streams.ts:91
-  assign mmio_cpl_ready = cpl_arb_in2_ready;  // gen/pcie/streams.ts:92
-  assign mmio_ram_wr_ready = ram_wr_b_ready;  // gen/pcie/streams.ts:92
-  assign mmio_ram_rd_ready = ram_rd_a_ready;  // gen/pcie/streams.ts:92
-  assign mmio_ram_rd_rvalid = ram_rd_a_rvalid;  // gen/pcie/streams.ts:92
-  assign mmio_ram_rd_rdata = ram_rd_a_rdata;  // gen/pcie/streams.ts:92
-  assign mmio_reg_rdata = mmio_reg_bar2 ? msix_reg_rdata : regs_reg_rdata;  // gen/testdev/top.ts:195
-  assign mmio_mem_enable = cfg_mem_enable;  // gen/testdev/top.ts:148
-  assign mmio_bar0_base = cfg_bar0_base;  // gen/testdev/top.ts:149
-  assign mmio_bar2_base = cfg_bar2_base;  // gen/testdev/top.ts:150
-  assign dma_rd_start = regs_rd_start;  // gen/testdev/top.ts:161
-  assign dma_rd_host_addr = regs_dma_host_addr;  // gen/testdev/top.ts:154
-  assign dma_rd_ram_addr = regs_dma_ram_addr;  // gen/testdev/top.ts:155
-  assign dma_rd_len = regs_dma_len;  // gen/testdev/top.ts:156
-  assign dma_rd_bus_master = cfg_bus_master;  // gen/testdev/top.ts:152
-  assign dma_rd_max_read_req = cfg_max_read_req;  // gen/testdev/top.ts:158
-  assign dma_rd_ext_tag_en = cfg_ext_tag_en;  // gen/testdev/top.ts:159
-  assign dma_rd_requester_id = cfg_completer_id;  // gen/testdev/top.ts:153
-  assign dma_rd_timeout = regs_dma_timeout;  // gen/testdev/top.ts:160
-  assign dma_rd_req_ready = tx_arb_in1_ready;  // gen/pcie/streams.ts:92
-  assign dma_rd_cpl_valid = rx_demux_cpl_valid;  // gen/pcie/streams.ts:91
-  assign dma_rd_cpl_hdr = rx_demux_cpl_hdr;  // gen/pcie/streams.ts:91
-  assign dma_rd_cpl_data = rx_demux_cpl_data;  // gen/pcie/streams.ts:91
-  assign dma_rd_cpl_keep = rx_demux_cpl_keep;  // gen/pcie/streams.ts:91
-  assign dma_rd_cpl_sop = rx_demux_cpl_sop;  // gen/pcie/streams.ts:91
-  assign dma_rd_cpl_eop = rx_demux_cpl_eop;  // gen/pcie/streams.ts:91
-  assign dma_rd_ram_wr_ready = ram_wr_a_ready;  // gen/pcie/streams.ts:92
-  assign dma_wr_start = regs_wr_start;  // gen/testdev/top.ts:163
-  assign dma_wr_host_addr = regs_dma_host_addr;  // gen/testdev/top.ts:154
-  assign dma_wr_ram_addr = regs_dma_ram_addr;  // gen/testdev/top.ts:155
-  assign dma_wr_len = regs_dma_len;  // gen/testdev/top.ts:156
-  assign dma_wr_bus_master = cfg_bus_master;  // gen/testdev/top.ts:152
-  assign dma_wr_max_payload = cfg_max_payload;  // gen/testdev/top.ts:162
-  assign dma_wr_requester_id = cfg_completer_id;  // gen/testdev/top.ts:153
-  assign dma_wr_req_ready = tx_arb_in2_ready;  // gen/pcie/streams.ts:92
-  assign dma_wr_ram_rd_ready = ram_rd_b_ready;  // gen/pcie/streams.ts:92
-  assign dma_wr_ram_rd_rvalid = ram_rd_b_rvalid;  // gen/pcie/streams.ts:92
-  assign dma_wr_ram_rd_rdata = ram_rd_b_rdata;  // gen/pcie/streams.ts:92
-  assign ram_wr_a_valid = dma_rd_ram_wr_valid;  // gen/pcie/streams.ts:91
-  assign ram_wr_a_addr = dma_rd_ram_wr_addr;  // gen/pcie/streams.ts:91
-  assign ram_wr_a_data = dma_rd_ram_wr_data;  // gen/pcie/streams.ts:91
-  assign ram_wr_a_be = dma_rd_ram_wr_be;  // gen/pcie/streams.ts:91
-  assign ram_wr_b_valid = mmio_ram_wr_valid;  // gen/pcie/streams.ts:91
-  assign ram_wr_b_addr = mmio_ram_wr_addr;  // gen/pcie/streams.ts:91
-  assign ram_wr_b_data = mmio_ram_wr_data;  // gen/pcie/streams.ts:91
-  assign ram_wr_b_be = mmio_ram_wr_be;  // gen/pcie/streams.ts:91
-  assign ram_rd_a_valid = mmio_ram_rd_valid;  // gen/pcie/streams.ts:91
-  assign ram_rd_a_addr = mmio_ram_rd_addr;  // gen/pcie/streams.ts:91
-  assign ram_rd_b_valid = dma_wr_ram_rd_valid;  // gen/pcie/streams.ts:91
-  assign ram_rd_b_addr = dma_wr_ram_rd_addr;  // gen/pcie/streams.ts:91
-  assign regs_reg_addr = mmio_reg_addr;  // gen/testdev/top.ts:187
-  assign regs_reg_wr = mmio_reg_wr & (~mmio_reg_bar2);  // gen/testdev/top.ts:188
-  assign regs_reg_wdata = mmio_reg_wdata;  // gen/testdev/top.ts:189
-  assign regs_reg_wbe = mmio_reg_wbe;  // gen/testdev/top.ts:190
-  assign regs_rd_busy = dma_rd_busy;  // gen/testdev/top.ts:198
-  assign regs_rd_done = dma_rd_done;  // gen/testdev/top.ts:199
-  assign regs_rd_error = dma_rd_error;  // gen/testdev/top.ts:200
-  assign regs_wr_busy = dma_wr_busy;  // gen/testdev/top.ts:201
-  assign regs_wr_done = dma_wr_done;  // gen/testdev/top.ts:202
-  assign regs_wr_error = dma_wr_error;  // gen/testdev/top.ts:203
-  assign regs_ev_unexpected = dma_rd_ev_unexpected;  // gen/testdev/top.ts:204
-  assign msix_reg_addr = mmio_reg_addr[9:0];  // gen/testdev/top.ts:191
-  assign msix_reg_wr = mmio_reg_wr & mmio_reg_bar2;  // gen/testdev/top.ts:192
-  assign msix_reg_wdata = mmio_reg_wdata;  // gen/testdev/top.ts:193
-  assign msix_reg_wbe = mmio_reg_wbe;  // gen/testdev/top.ts:194
-  assign msix_msix_enable = cfg_msix_enable;  // gen/testdev/top.ts:164
-  assign msix_function_mask = cfg_msix_function_mask;  // gen/testdev/top.ts:165
-  assign msix_bus_master = cfg_bus_master;  // gen/testdev/top.ts:166
-  assign msix_requester_id = cfg_completer_id;  // gen/testdev/top.ts:167
-  assign msix_irq = regs_irq;  // gen/testdev/top.ts:205
-  assign msix_msg_ready = tx_arb_in3_ready;  // gen/pcie/streams.ts:92
-  assign cpl_arb_in0_valid = cfg_cpl_valid;  // gen/pcie/streams.ts:91
-  assign cpl_arb_in0_hdr = cfg_cpl_hdr;  // gen/pcie/streams.ts:91
-  assign cpl_arb_in0_status = cfg_cpl_status;  // gen/pcie/streams.ts:91
-  assign cpl_arb_in0_data = cfg_cpl_data;  // gen/pcie/streams.ts:91
-  assign cpl_arb_in0_keep = cfg_cpl_keep;  // gen/pcie/streams.ts:91
-  assign cpl_arb_in0_sop = cfg_cpl_sop;  // gen/pcie/streams.ts:91
-  assign cpl_arb_in0_eop = cfg_cpl_eop;  // gen/pcie/streams.ts:91
-  assign cpl_arb_in1_valid = ur_cpl_valid;  // gen/pcie/streams.ts:91
-  assign cpl_arb_in1_hdr = ur_cpl_hdr;  // gen/pcie/streams.ts:91
-  assign cpl_arb_in1_status = ur_cpl_status;  // gen/pcie/streams.ts:91
-  assign cpl_arb_in1_data = ur_cpl_data;  // gen/pcie/streams.ts:91
-  assign cpl_arb_in1_keep = ur_cpl_keep;  // gen/pcie/streams.ts:91
-  assign cpl_arb_in1_sop = ur_cpl_sop;  // gen/pcie/streams.ts:91
-  assign cpl_arb_in1_eop = ur_cpl_eop;  // gen/pcie/streams.ts:91
-  assign cpl_arb_in2_valid = mmio_cpl_valid;  // gen/pcie/streams.ts:91
-  assign cpl_arb_in2_hdr = mmio_cpl_hdr;  // gen/pcie/streams.ts:91
-  assign cpl_arb_in2_status = mmio_cpl_status;  // gen/pcie/streams.ts:91
-  assign cpl_arb_in2_data = mmio_cpl_data;  // gen/pcie/streams.ts:91
-  assign cpl_arb_in2_keep = mmio_cpl_keep;  // gen/pcie/streams.ts:91
-  assign cpl_arb_in2_sop = mmio_cpl_sop;  // gen/pcie/streams.ts:91
-  assign cpl_arb_in2_eop = mmio_cpl_eop;  // gen/pcie/streams.ts:91
-  assign cpl_arb_out_ready = cpl_gen_req_ready;  // gen/pcie/streams.ts:92
-  assign cpl_gen_req_valid = cpl_arb_out_valid;  // gen/pcie/streams.ts:91
-  assign cpl_gen_req_hdr = cpl_arb_out_hdr;  // gen/pcie/streams.ts:91
-  assign cpl_gen_req_status = cpl_arb_out_status;  // gen/pcie/streams.ts:91
-  assign cpl_gen_req_data = cpl_arb_out_data;  // gen/pcie/streams.ts:91
-  assign cpl_gen_req_keep = cpl_arb_out_keep;  // gen/pcie/streams.ts:91
-  assign cpl_gen_req_sop = cpl_arb_out_sop;  // gen/pcie/streams.ts:91
-  assign cpl_gen_req_eop = cpl_arb_out_eop;  // gen/pcie/streams.ts:91
-  assign cpl_gen_cpl_ready = cpl_slice_in_ready;  // gen/pcie/streams.ts:92
-  assign cpl_gen_completer_id = cfg_completer_id;  // gen/testdev/top.ts:212
-  assign tx_arb_in0_valid = cpl_slice_out_valid;  // gen/pcie/streams.ts:91
-  assign tx_arb_in0_hdr = cpl_slice_out_hdr;  // gen/pcie/streams.ts:91
-  assign tx_arb_in0_data = cpl_slice_out_data;  // gen/pcie/streams.ts:91
-  assign tx_arb_in0_keep = cpl_slice_out_keep;  // gen/pcie/streams.ts:91
-  assign tx_arb_in0_sop = cpl_slice_out_sop;  // gen/pcie/streams.ts:91
-  assign tx_arb_in0_eop = cpl_slice_out_eop;  // gen/pcie/streams.ts:91
-  assign tx_arb_in1_valid = dma_rd_req_valid;  // gen/pcie/streams.ts:91
-  assign tx_arb_in1_hdr = dma_rd_req_hdr;  // gen/pcie/streams.ts:91
-  assign tx_arb_in1_data = dma_rd_req_data;  // gen/pcie/streams.ts:91
-  assign tx_arb_in1_keep = dma_rd_req_keep;  // gen/pcie/streams.ts:91
-  assign tx_arb_in1_sop = dma_rd_req_sop;  // gen/pcie/streams.ts:91
-  assign tx_arb_in1_eop = dma_rd_req_eop;  // gen/pcie/streams.ts:91
-  assign tx_arb_in2_valid = dma_wr_req_valid;  // gen/pcie/streams.ts:91
-  assign tx_arb_in2_hdr = dma_wr_req_hdr;  // gen/pcie/streams.ts:91
-  assign tx_arb_in2_data = dma_wr_req_data;  // gen/pcie/streams.ts:91
-  assign tx_arb_in2_keep = dma_wr_req_keep;  // gen/pcie/streams.ts:91
-  assign tx_arb_in2_sop = dma_wr_req_sop;  // gen/pcie/streams.ts:91
-  assign tx_arb_in2_eop = dma_wr_req_eop;  // gen/pcie/streams.ts:91
-  assign tx_arb_in3_valid = msix_msg_valid;  // gen/pcie/streams.ts:91
-  assign tx_arb_in3_hdr = msix_msg_hdr;  // gen/pcie/streams.ts:91
-  assign tx_arb_in3_data = msix_msg_data;  // gen/pcie/streams.ts:91
-  assign tx_arb_in3_keep = msix_msg_keep;  // gen/pcie/streams.ts:91
-  assign tx_arb_in3_sop = msix_msg_sop;  // gen/pcie/streams.ts:91
-  assign tx_arb_in3_eop = msix_msg_eop;  // gen/pcie/streams.ts:91
-  assign tx_arb_out_ready = tx_slice_in_ready;  // gen/pcie/streams.ts:92
-  assign cpl_slice_in_valid = cpl_gen_cpl_valid;  // gen/pcie/streams.ts:91
-  assign cpl_slice_in_hdr = cpl_gen_cpl_hdr;  // gen/pcie/streams.ts:91
-  assign cpl_slice_in_data = cpl_gen_cpl_data;  // gen/pcie/streams.ts:91
-  assign cpl_slice_in_keep = cpl_gen_cpl_keep;  // gen/pcie/streams.ts:91
-  assign cpl_slice_in_sop = cpl_gen_cpl_sop;  // gen/pcie/streams.ts:91
-  assign cpl_slice_in_eop = cpl_gen_cpl_eop;  // gen/pcie/streams.ts:91
-  assign cpl_slice_out_ready = tx_arb_in0_ready;  // gen/pcie/streams.ts:92
-  assign tx_slice_in_valid = tx_arb_out_valid;  // gen/pcie/streams.ts:91
-  assign tx_slice_in_hdr = tx_arb_out_hdr;  // gen/pcie/streams.ts:91
-  assign tx_slice_in_data = tx_arb_out_data;  // gen/pcie/streams.ts:91
-  assign tx_slice_in_keep = tx_arb_out_keep;  // gen/pcie/streams.ts:91
-  assign tx_slice_in_sop = tx_arb_out_sop;  // gen/pcie/streams.ts:91
-  assign tx_slice_in_eop = tx_arb_out_eop;  // gen/pcie/streams.ts:91
-  assign tx_slice_out_ready = tx_ready;  // gen/pcie/streams.ts:92
+  assign rx_ready = rx_class_rx_ready;  // gen/pcie/streams.ts:152
+  assign tx_valid = tx_slice_out_valid;  // gen/pcie/streams.ts:151
+  assign tx_hdr = tx_slice_out_hdr;  // gen/pcie/streams.ts:151
+  assign tx_data = tx_slice_out_data;  // gen/pcie/streams.ts:151
+  assign tx_keep = tx_slice_out_keep;  // gen/pcie/streams.ts:151
+  assign tx_sop = tx_slice_out_sop;  // gen/pcie/streams.ts:151
+  assign tx_eop = tx_slice_out_eop;  // gen/pcie/streams.ts:151
+  assign dma_busy = ((regs_rd_busy | regs_wr_busy) | regs_rd_start) | regs_wr_start;  // gen/testdev/top.ts:229
+  assign completer_id = cfg_completer_id;  // gen/testdev/top.ts:230
+  assign irq_pending = msix_pending;  // gen/testdev/top.ts:231
+  assign rx_class_rx_valid = rx_valid;  // gen/pcie/streams.ts:151
+  assign rx_class_rx_hdr = rx_hdr;  // gen/pcie/streams.ts:151
+  assign rx_class_rx_data = rx_data;  // gen/pcie/streams.ts:151
+  assign rx_class_rx_keep = rx_keep;  // gen/pcie/streams.ts:151
+  assign rx_class_rx_sop = rx_sop;  // gen/pcie/streams.ts:151
+  assign rx_class_rx_eop = rx_eop;  // gen/pcie/streams.ts:151
+  assign rx_class_out_ready = rx_demux_rx_ready;  // gen/pcie/streams.ts:152
+  assign rx_class_mem_enable = cfg_mem_enable;  // gen/testdev/top.ts:157
+  assign rx_class_bar0_base = cfg_bar0_base;  // gen/testdev/top.ts:158
+  assign rx_class_bar2_base = cfg_bar2_base;  // gen/testdev/top.ts:158
+  assign rx_demux_rx_valid = rx_class_out_valid;  // gen/pcie/streams.ts:151
+  assign rx_demux_rx_hdr = rx_class_out_hdr;  // gen/pcie/streams.ts:151
+  assign rx_demux_rx_data = rx_class_out_data;  // gen/pcie/streams.ts:151
+  assign rx_demux_rx_keep = rx_class_out_keep;  // gen/pcie/streams.ts:151
+  assign rx_demux_rx_sop = rx_class_out_sop;  // gen/pcie/streams.ts:151
+  assign rx_demux_rx_eop = rx_class_out_eop;  // gen/pcie/streams.ts:151
+  assign rx_demux_rx_bar = rx_class_out_bar;  // gen/pcie/streams.ts:151
+  assign rx_demux_rx_offset = rx_class_out_offset;  // gen/pcie/streams.ts:151
+  assign rx_demux_rx_func = rx_class_out_func;  // gen/pcie/streams.ts:151
+  assign rx_demux_rx_error = rx_class_out_error;  // gen/pcie/streams.ts:151
+  assign rx_demux_sel = rx_class_sel;  // gen/testdev/top.ts:148
+  assign rx_demux_drop = 1'b0;  // gen/testdev/top.ts:149
+  assign rx_demux_cfg_ready = cfg_req_ready;  // gen/pcie/streams.ts:152
+  assign rx_demux_mem_ready = mmio_req_ready;  // gen/pcie/streams.ts:152
+  assign rx_demux_cpl_ready = dma_rd_cpl_ready;  // gen/pcie/streams.ts:152
+  assign rx_demux_other_ready = ur_req_ready;  // gen/pcie/streams.ts:152
+  assign cfg_req_valid = rx_demux_cfg_valid;  // gen/pcie/streams.ts:151
+  assign cfg_req_hdr = rx_demux_cfg_hdr;  // gen/pcie/streams.ts:151
+  assign cfg_req_data = rx_demux_cfg_data;  // gen/pcie/streams.ts:151
+  assign cfg_req_keep = rx_demux_cfg_keep;  // gen/pcie/streams.ts:151
+  assign cfg_req_sop = rx_demux_cfg_sop;  // gen/pcie/streams.ts:151
+  assign cfg_req_eop = rx_demux_cfg_eop;  // gen/pcie/streams.ts:151
+  assign cfg_req_bar = rx_demux_cfg_bar;  // gen/pcie/streams.ts:151
+  assign cfg_req_offset = rx_demux_cfg_offset;  // gen/pcie/streams.ts:151
+  assign cfg_req_func = rx_demux_cfg_func;  // gen/pcie/streams.ts:151
+  assign cfg_req_error = rx_demux_cfg_error;  // gen/pcie/streams.ts:151
+  assign cfg_cpl_ready = cpl_arb_in0_ready;  // gen/pcie/streams.ts:152
+  assign cfg_ev_received_master_abort = dma_rd_ev_ur;  // gen/testdev/top.ts:178
+  assign cfg_ev_received_target_abort = dma_rd_ev_ca;  // gen/testdev/top.ts:179
+  assign cfg_ev_poisoned_cpl = dma_rd_ev_poisoned;  // gen/testdev/top.ts:180
+  assign cfg_ev_poisoned_req = mmio_ev_poisoned;  // gen/testdev/top.ts:181
+  assign cfg_ev_sent_completer_abort = mmio_ev_ca;  // gen/testdev/top.ts:182
+  assign cfg_ev_unsupported_request = ur_ur_detected;  // gen/testdev/top.ts:183
+  assign cfg_transactions_pending = dma_rd_outstanding;  // gen/testdev/top.ts:184
+  assign ur_req_valid = rx_demux_other_valid;  // gen/pcie/streams.ts:151
+  assign ur_req_hdr = rx_demux_other_hdr;  // gen/pcie/streams.ts:151
+  assign ur_req_data = rx_demux_other_data;  // gen/pcie/streams.ts:151
+  assign ur_req_keep = rx_demux_other_keep;  // gen/pcie/streams.ts:151
+  assign ur_req_sop = rx_demux_other_sop;  // gen/pcie/streams.ts:151
+  assign ur_req_eop = rx_demux_other_eop;  // gen/pcie/streams.ts:151
+  assign ur_req_bar = rx_demux_other_bar;  // gen/pcie/streams.ts:151
+  assign ur_req_offset = rx_demux_other_offset;  // gen/pcie/streams.ts:151
+  assign ur_req_func = rx_demux_other_func;  // gen/pcie/streams.ts:151
+  assign ur_req_error = rx_demux_other_error;  // gen/pcie/streams.ts:151
+  assign ur_cpl_ready = cpl_arb_in1_ready;  // gen/pcie/streams.ts:152
+  assign mmio_req_valid = rx_demux_mem_valid;  // gen/pcie/streams.ts:151
+  assign mmio_req_hdr = rx_demux_mem_hdr;  // gen/pcie/streams.ts:151
+  assign mmio_req_data = rx_demux_mem_data;  // gen/pcie/streams.ts:151
+  assign mmio_req_keep = rx_demux_mem_keep;  // gen/pcie/streams.ts:151
+  assign mmio_req_sop = rx_demux_mem_sop;  // gen/pcie/streams.ts:151
+  assign mmio_req_eop = rx_demux_mem_eop;  // gen/pcie/streams.ts:151
+  assign mmio_req_bar = rx_demux_mem_bar;  // gen/pcie/streams.ts:151
+  assign mmio_req_offset = rx_demux_mem_offset;  // gen/pcie/streams.ts:151
+  assign mmio_req_func = rx_demux_mem_func;  // gen/pcie/streams.ts:151
+  assign mmio_req_error = rx_demux_mem_error;  // gen/pcie/streams.ts:151
+  assign mmio_cpl_ready = cpl_arb_in2_ready;  // gen/pcie/streams.ts:152
+  assign mmio_ram_wr_ready = ram_wr_b_ready;  // gen/pcie/streams.ts:152
+  assign mmio_ram_rd_ready = ram_rd_a_ready;  // gen/pcie/streams.ts:152
+  assign mmio_ram_rd_rvalid = ram_rd_a_rvalid;  // gen/pcie/streams.ts:152
+  assign mmio_ram_rd_rdata = ram_rd_a_rdata;  // gen/pcie/streams.ts:152
+  assign mmio_reg_rdata = mmio_reg_bar2 ? msix_reg_rdata : regs_reg_rdata;  // gen/testdev/top.ts:203
+  assign dma_rd_start = regs_rd_start;  // gen/testdev/top.ts:169
+  assign dma_rd_host_addr = regs_dma_host_addr;  // gen/testdev/top.ts:162
+  assign dma_rd_ram_addr = regs_dma_ram_addr;  // gen/testdev/top.ts:163
+  assign dma_rd_len = regs_dma_len;  // gen/testdev/top.ts:164
+  assign dma_rd_bus_master = cfg_bus_master;  // gen/testdev/top.ts:160
+  assign dma_rd_max_read_req = cfg_max_read_req;  // gen/testdev/top.ts:166
+  assign dma_rd_ext_tag_en = cfg_ext_tag_en;  // gen/testdev/top.ts:167
+  assign dma_rd_requester_id = cfg_completer_id;  // gen/testdev/top.ts:161
+  assign dma_rd_timeout = regs_dma_timeout;  // gen/testdev/top.ts:168
+  assign dma_rd_req_ready = tx_arb_in1_ready;  // gen/pcie/streams.ts:152
+  assign dma_rd_cpl_valid = rx_demux_cpl_valid;  // gen/pcie/streams.ts:151
+  assign dma_rd_cpl_hdr = rx_demux_cpl_hdr;  // gen/pcie/streams.ts:151
+  assign dma_rd_cpl_data = rx_demux_cpl_data;  // gen/pcie/streams.ts:151
+  assign dma_rd_cpl_keep = rx_demux_cpl_keep;  // gen/pcie/streams.ts:151
+  assign dma_rd_cpl_sop = rx_demux_cpl_sop;  // gen/pcie/streams.ts:151
+  assign dma_rd_cpl_eop = rx_demux_cpl_eop;  // gen/pcie/streams.ts:151
+  assign dma_rd_cpl_bar = rx_demux_cpl_bar;  // gen/pcie/streams.ts:151
+  assign dma_rd_cpl_offset = rx_demux_cpl_offset;  // gen/pcie/streams.ts:151
+  assign dma_rd_cpl_func = rx_demux_cpl_func;  // gen/pcie/streams.ts:151
+  assign dma_rd_cpl_error = rx_demux_cpl_error;  // gen/pcie/streams.ts:151
+  assign dma_rd_ram_wr_ready = ram_wr_a_ready;  // gen/pcie/streams.ts:152
+  assign dma_wr_start = regs_wr_start;  // gen/testdev/top.ts:171
+  assign dma_wr_host_addr = regs_dma_host_addr;  // gen/testdev/top.ts:162
+  assign dma_wr_ram_addr = regs_dma_ram_addr;  // gen/testdev/top.ts:163
+  assign dma_wr_len = regs_dma_len;  // gen/testdev/top.ts:164
+  assign dma_wr_bus_master = cfg_bus_master;  // gen/testdev/top.ts:160
+  assign dma_wr_max_payload = cfg_max_payload;  // gen/testdev/top.ts:170
+  assign dma_wr_requester_id = cfg_completer_id;  // gen/testdev/top.ts:161
+  assign dma_wr_req_ready = tx_arb_in2_ready;  // gen/pcie/streams.ts:152
+  assign dma_wr_ram_rd_ready = ram_rd_b_ready;  // gen/pcie/streams.ts:152
+  assign dma_wr_ram_rd_rvalid = ram_rd_b_rvalid;  // gen/pcie/streams.ts:152
+  assign dma_wr_ram_rd_rdata = ram_rd_b_rdata;  // gen/pcie/streams.ts:152
+  assign ram_wr_a_valid = dma_rd_ram_wr_valid;  // gen/pcie/streams.ts:151
+  assign ram_wr_a_addr = dma_rd_ram_wr_addr;  // gen/pcie/streams.ts:151
+  assign ram_wr_a_data = dma_rd_ram_wr_data;  // gen/pcie/streams.ts:151
+  assign ram_wr_a_be = dma_rd_ram_wr_be;  // gen/pcie/streams.ts:151
+  assign ram_wr_b_valid = mmio_ram_wr_valid;  // gen/pcie/streams.ts:151
+  assign ram_wr_b_addr = mmio_ram_wr_addr;  // gen/pcie/streams.ts:151
+  assign ram_wr_b_data = mmio_ram_wr_data;  // gen/pcie/streams.ts:151
+  assign ram_wr_b_be = mmio_ram_wr_be;  // gen/pcie/streams.ts:151
+  assign ram_rd_a_valid = mmio_ram_rd_valid;  // gen/pcie/streams.ts:151
+  assign ram_rd_a_addr = mmio_ram_rd_addr;  // gen/pcie/streams.ts:151
+  assign ram_rd_b_valid = dma_wr_ram_rd_valid;  // gen/pcie/streams.ts:151
+  assign ram_rd_b_addr = dma_wr_ram_rd_addr;  // gen/pcie/streams.ts:151
+  assign regs_reg_addr = mmio_reg_addr;  // gen/testdev/top.ts:195
+  assign regs_reg_wr = mmio_reg_wr & (~mmio_reg_bar2);  // gen/testdev/top.ts:196
+  assign regs_reg_wdata = mmio_reg_wdata;  // gen/testdev/top.ts:197
+  assign regs_reg_wbe = mmio_reg_wbe;  // gen/testdev/top.ts:198
+  assign regs_rd_busy = dma_rd_busy;  // gen/testdev/top.ts:206
+  assign regs_rd_done = dma_rd_done;  // gen/testdev/top.ts:207
+  assign regs_rd_error = dma_rd_error;  // gen/testdev/top.ts:208
+  assign regs_wr_busy = dma_wr_busy;  // gen/testdev/top.ts:209
+  assign regs_wr_done = dma_wr_done;  // gen/testdev/top.ts:210
+  assign regs_wr_error = dma_wr_error;  // gen/testdev/top.ts:211
+  assign regs_ev_unexpected = dma_rd_ev_unexpected;  // gen/testdev/top.ts:212
+  assign msix_reg_addr = mmio_reg_addr[9:0];  // gen/testdev/top.ts:199
+  assign msix_reg_wr = mmio_reg_wr & mmio_reg_bar2;  // gen/testdev/top.ts:200
+  assign msix_reg_wdata = mmio_reg_wdata;  // gen/testdev/top.ts:201
+  assign msix_reg_wbe = mmio_reg_wbe;  // gen/testdev/top.ts:202
+  assign msix_msix_enable = cfg_msix_enable;  // gen/testdev/top.ts:172
+  assign msix_function_mask = cfg_msix_function_mask;  // gen/testdev/top.ts:173
+  assign msix_bus_master = cfg_bus_master;  // gen/testdev/top.ts:174
+  assign msix_requester_id = cfg_completer_id;  // gen/testdev/top.ts:175
+  assign msix_irq = regs_irq;  // gen/testdev/top.ts:213
+  assign msix_msg_ready = tx_arb_in3_ready;  // gen/pcie/streams.ts:152
+  assign cpl_arb_in0_valid = cfg_cpl_valid;  // gen/pcie/streams.ts:151
+  assign cpl_arb_in0_hdr = cfg_cpl_hdr;  // gen/pcie/streams.ts:151
+  assign cpl_arb_in0_status = cfg_cpl_status;  // gen/pcie/streams.ts:151
+  assign cpl_arb_in0_data = cfg_cpl_data;  // gen/pcie/streams.ts:151
+  assign cpl_arb_in0_keep = cfg_cpl_keep;  // gen/pcie/streams.ts:151
+  assign cpl_arb_in0_sop = cfg_cpl_sop;  // gen/pcie/streams.ts:151
+  assign cpl_arb_in0_eop = cfg_cpl_eop;  // gen/pcie/streams.ts:151
+  assign cpl_arb_in1_valid = ur_cpl_valid;  // gen/pcie/streams.ts:151
+  assign cpl_arb_in1_hdr = ur_cpl_hdr;  // gen/pcie/streams.ts:151
+  assign cpl_arb_in1_status = ur_cpl_status;  // gen/pcie/streams.ts:151
+  assign cpl_arb_in1_data = ur_cpl_data;  // gen/pcie/streams.ts:151
+  assign cpl_arb_in1_keep = ur_cpl_keep;  // gen/pcie/streams.ts:151
+  assign cpl_arb_in1_sop = ur_cpl_sop;  // gen/pcie/streams.ts:151
+  assign cpl_arb_in1_eop = ur_cpl_eop;  // gen/pcie/streams.ts:151
+  assign cpl_arb_in2_valid = mmio_cpl_valid;  // gen/pcie/streams.ts:151
+  assign cpl_arb_in2_hdr = mmio_cpl_hdr;  // gen/pcie/streams.ts:151
+  assign cpl_arb_in2_status = mmio_cpl_status;  // gen/pcie/streams.ts:151
+  assign cpl_arb_in2_data = mmio_cpl_data;  // gen/pcie/streams.ts:151
+  assign cpl_arb_in2_keep = mmio_cpl_keep;  // gen/pcie/streams.ts:151
+  assign cpl_arb_in2_sop = mmio_cpl_sop;  // gen/pcie/streams.ts:151
+  assign cpl_arb_in2_eop = mmio_cpl_eop;  // gen/pcie/streams.ts:151
+  assign cpl_arb_out_ready = cpl_gen_req_ready;  // gen/pcie/streams.ts:152
+  assign cpl_gen_req_valid = cpl_arb_out_valid;  // gen/pcie/streams.ts:151
+  assign cpl_gen_req_hdr = cpl_arb_out_hdr;  // gen/pcie/streams.ts:151
+  assign cpl_gen_req_status = cpl_arb_out_status;  // gen/pcie/streams.ts:151
+  assign cpl_gen_req_data = cpl_arb_out_data;  // gen/pcie/streams.ts:151
+  assign cpl_gen_req_keep = cpl_arb_out_keep;  // gen/pcie/streams.ts:151
+  assign cpl_gen_req_sop = cpl_arb_out_sop;  // gen/pcie/streams.ts:151
+  assign cpl_gen_req_eop = cpl_arb_out_eop;  // gen/pcie/streams.ts:151
+  assign cpl_gen_cpl_ready = cpl_slice_in_ready;  // gen/pcie/streams.ts:152
+  assign cpl_gen_completer_id = cfg_completer_id;  // gen/testdev/top.ts:220
+  assign tx_arb_in0_valid = cpl_slice_out_valid;  // gen/pcie/streams.ts:151
+  assign tx_arb_in0_hdr = cpl_slice_out_hdr;  // gen/pcie/streams.ts:151
+  assign tx_arb_in0_data = cpl_slice_out_data;  // gen/pcie/streams.ts:151
+  assign tx_arb_in0_keep = cpl_slice_out_keep;  // gen/pcie/streams.ts:151
+  assign tx_arb_in0_sop = cpl_slice_out_sop;  // gen/pcie/streams.ts:151
+  assign tx_arb_in0_eop = cpl_slice_out_eop;  // gen/pcie/streams.ts:151
+  assign tx_arb_in1_valid = dma_rd_req_valid;  // gen/pcie/streams.ts:151
+  assign tx_arb_in1_hdr = dma_rd_req_hdr;  // gen/pcie/streams.ts:151
+  assign tx_arb_in1_data = dma_rd_req_data;  // gen/pcie/streams.ts:151
+  assign tx_arb_in1_keep = dma_rd_req_keep;  // gen/pcie/streams.ts:151
+  assign tx_arb_in1_sop = dma_rd_req_sop;  // gen/pcie/streams.ts:151
+  assign tx_arb_in1_eop = dma_rd_req_eop;  // gen/pcie/streams.ts:151
+  assign tx_arb_in2_valid = dma_wr_req_valid;  // gen/pcie/streams.ts:151
+  assign tx_arb_in2_hdr = dma_wr_req_hdr;  // gen/pcie/streams.ts:151
+  assign tx_arb_in2_data = dma_wr_req_data;  // gen/pcie/streams.ts:151
+  assign tx_arb_in2_keep = dma_wr_req_keep;  // gen/pcie/streams.ts:151
+  assign tx_arb_in2_sop = dma_wr_req_sop;  // gen/pcie/streams.ts:151
+  assign tx_arb_in2_eop = dma_wr_req_eop;  // gen/pcie/streams.ts:151
+  assign tx_arb_in3_valid = msix_msg_valid;  // gen/pcie/streams.ts:151
+  assign tx_arb_in3_hdr = msix_msg_hdr;  // gen/pcie/streams.ts:151
+  assign tx_arb_in3_data = msix_msg_data;  // gen/pcie/streams.ts:151
+  assign tx_arb_in3_keep = msix_msg_keep;  // gen/pcie/streams.ts:151
+  assign tx_arb_in3_sop = msix_msg_sop;  // gen/pcie/streams.ts:151
+  assign tx_arb_in3_eop = msix_msg_eop;  // gen/pcie/streams.ts:151
+  assign tx_arb_out_ready = tx_slice_in_ready;  // gen/pcie/streams.ts:152
+  assign cpl_slice_in_valid = cpl_gen_cpl_valid;  // gen/pcie/streams.ts:151
+  assign cpl_slice_in_hdr = cpl_gen_cpl_hdr;  // gen/pcie/streams.ts:151
+  assign cpl_slice_in_data = cpl_gen_cpl_data;  // gen/pcie/streams.ts:151
+  assign cpl_slice_in_keep = cpl_gen_cpl_keep;  // gen/pcie/streams.ts:151
+  assign cpl_slice_in_sop = cpl_gen_cpl_sop;  // gen/pcie/streams.ts:151
+  assign cpl_slice_in_eop = cpl_gen_cpl_eop;  // gen/pcie/streams.ts:151
+  assign cpl_slice_out_ready = tx_arb_in0_ready;  // gen/pcie/streams.ts:152
+  assign tx_slice_in_valid = tx_arb_out_valid;  // gen/pcie/streams.ts:151
+  assign tx_slice_in_hdr = tx_arb_out_hdr;  // gen/pcie/streams.ts:151
+  assign tx_slice_in_data = tx_arb_out_data;  // gen/pcie/streams.ts:151
+  assign tx_slice_in_keep = tx_arb_out_keep;  // gen/pcie/streams.ts:151
+  assign tx_slice_in_sop = tx_arb_out_sop;  // gen/pcie/streams.ts:151
+  assign tx_slice_in_eop = tx_arb_out_eop;  // gen/pcie/streams.ts:151
+  assign tx_slice_out_ready = tx_ready;  // gen/pcie/streams.ts:152
 
 endmodule
 
