@@ -15,7 +15,7 @@ import { DmaRd } from '../pcie/dma_rd';
 import { DmaWr } from '../pcie/dma_wr';
 import { Msix } from '../pcie/msix';
 import { RX_PORTS, RxClassifier, RxDemux } from '../pcie/rx_demux';
-import { connect, cplReqStream, lanesOf } from '../pcie/streams';
+import { connect, cplReqStream, type DataWidth, lanesOf } from '../pcie/streams';
 import { TlpSlice } from '../pcie/tlp_slice';
 import { UrResponder } from '../pcie/ur_responder';
 import { DevRam } from './ram';
@@ -31,7 +31,8 @@ import {
 } from './regs';
 import { TestdevRegs } from './regs_block';
 
-export type TestdevWidth = 64 | 256;
+/** The TLP stream widths the test device is built and tested at: all the stream allows. */
+export const TESTDEV_WIDTHS: readonly DataWidth[] = [64, 128, 256, 512];
 
 /**
  * The function's identity and configuration-space parameters. Vendor 0x1234 / device 0x0001 are TEST IDs
@@ -58,7 +59,7 @@ export const TESTDEV_CFG: CfgSpaceParams = {
 };
 
 /** Per-width build parameters. */
-export function testdevParams(W: TestdevWidth) {
+export function testdevParams(W: DataWidth) {
   return {
     W,
     lanes: lanesOf(W),
@@ -76,7 +77,7 @@ const io = (i: { io: unknown }): Io => i.io as Io;
 
 export const Testdev = defineModule(
   'testdev',
-  (m, p: { W: TestdevWidth }) => {
+  (m, p: { W: DataWidth }) => {
     const q = testdevParams(p.W);
     const W = p.W;
     const rx = m.input('rx', tlpStream(W));

@@ -5,7 +5,7 @@
 import { afterEach, beforeAll, describe, expect } from 'vitest';
 import { CapOffset, Status } from '../../gen/pcie/cfg_space';
 import { field, MSIX_PBA_OFFSET, MSIX_TABLE_OFFSET, MSIX_VECTORS, RAM_BYTES, RAM_OFFSET } from '../../gen/testdev/regs';
-import type { TestdevWidth } from '../../gen/testdev/top';
+import type { DataWidth } from '../../gen/pcie/streams';
 import { PCI_COMMAND, PCI_COMMAND_MEMORY, PCI_STATUS } from '../../tb/pcie/cfgspace';
 import { Rng } from '../../sim/random';
 import { seededTest } from '../support/seeds';
@@ -16,8 +16,10 @@ const ID_VALUE = ((field('ID', 'MAGIC').reset << 16) | field('ID', 'VERSION').re
 afterEach(closeBenches);
 
 describe.each([
-  { W: 64 as TestdevWidth, below4G: false, where: 'above 4 GB' }, // 4DW headers
-  { W: 256 as TestdevWidth, below4G: true, where: 'below 4 GB' }, // 3DW headers
+  { W: 64 as DataWidth, below4G: false, where: 'above 4 GB' }, // 4DW headers
+  { W: 128 as DataWidth, below4G: true, where: 'below 4 GB' }, // 3DW headers
+  { W: 256 as DataWidth, below4G: true, where: 'below 4 GB' },
+  { W: 512 as DataWidth, below4G: false, where: 'above 4 GB' },
 ])('testdev_w$W memory space, BAR0 $where', ({ W, below4G }) => {
   let ports = '';
   beforeAll(() => {
