@@ -26,13 +26,7 @@ import { fileURLToPath } from 'node:url';
 import type { ParameterValue } from '../gen/hdl/ports_schema';
 import { generateHarness } from './harness';
 import type { LoadedPorts } from './ports';
-import {
-  checkVerilatedPorts,
-  checkWarnings,
-  designVerilator,
-  parseWarnings,
-  type VerilatorWarning,
-} from './verilator';
+import { checkVerilatedPorts, checkWarnings, designVerilator, parseWarnings, type VerilatorWarning } from './verilator';
 
 const SIM_DIR = dirname(fileURLToPath(import.meta.url));
 const CPP_DIR = join(SIM_DIR, 'cpp');

@@ -38,7 +38,9 @@ export function designVerilator(p: LoadedPorts, o: DesignVerilatorOptions): Desi
   const waive = [...(j.waive ?? []), ...(o.waive ?? [])];
   for (const w of o.waive ?? [])
     if (!WAIVER.test(w))
-      throw new Error(`sim: waive: ${JSON.stringify(w)} is not CODE, CODE:file or CODE:file:line (e.g. "WIDTH:dma.v:42")`);
+      throw new Error(
+        `sim: waive: ${JSON.stringify(w)} is not CODE, CODE:file or CODE:file:line (e.g. "WIDTH:dma.v:42")`,
+      );
   return { flags: [...(j.flags ?? []), ...(o.verilatorFlags ?? []), ...parameterFlags(params)], waive };
 }
 
