@@ -23,6 +23,16 @@ module pcie_cfg_space_testdev_w64 (
   /* verilator lint_off UNUSEDSIGNAL */  // unused
   input  wire         req_eop,                   // gen/pcie/cfg_space.ts:226
   /* verilator lint_on UNUSEDSIGNAL */
+  /* verilator lint_off UNUSEDSIGNAL */  // unused
+  input  wire [2:0]   req_bar,                   // gen/pcie/cfg_space.ts:226
+  /* verilator lint_on UNUSEDSIGNAL */
+  /* verilator lint_off UNUSEDSIGNAL */  // unused
+  input  wire [63:0]  req_offset,                // gen/pcie/cfg_space.ts:226
+  /* verilator lint_on UNUSEDSIGNAL */
+  input  wire [7:0]   req_func,                  // gen/pcie/cfg_space.ts:226
+  /* verilator lint_off UNUSEDSIGNAL */  // unused
+  input  wire [3:0]   req_error,                 // gen/pcie/cfg_space.ts:226
+  /* verilator lint_on UNUSEDSIGNAL */
   output wire         cpl_valid,                 // gen/pcie/cfg_space.ts:227
   input  wire         cpl_ready,                 // gen/pcie/cfg_space.ts:227
   output wire [127:0] cpl_hdr,                   // gen/pcie/cfg_space.ts:227
@@ -107,7 +117,7 @@ module pcie_cfg_space_testdev_w64 (
   assign bar2_base = {32'd0, {_and_1[31:4], 4'd0}};  // gen/pcie/cfg_space.ts:295
   assign slot_free = (~resp_valid) | cpl_ready;  // gen/pcie/cfg_space.ts:354
   assign accept = req_valid & slot_free;  // gen/pcie/cfg_space.ts:257
-  assign do_write = (accept & req_hdr[126]) & (req_hdr[50:48] == 3'd0);  // gen/pcie/cfg_space.ts:258
+  assign do_write = (accept & req_hdr[126]) & (req_func == 8'd0);  // gen/pcie/cfg_space.ts:258
   assign wmask = {{8{req_hdr[67]}}, {8{req_hdr[66]}}, {8{req_hdr[65]}}, {8{req_hdr[64]}}};  // gen/pcie/cfg_space.ts:260
   always @* begin
     rdata = 32'd0;  // default, gen/pcie/cfg_space.ts:341
@@ -221,7 +231,7 @@ module pcie_cfg_space_testdev_w64 (
   always @(posedge clk) begin
     if (accept) begin  // gen/pcie/cfg_space.ts:356
       resp_hdr <= req_hdr;  // gen/pcie/cfg_space.ts:358
-      resp_status <= (~(req_hdr[50:48] == 3'd0)) ? 3'd1 : 3'd0;  // gen/pcie/cfg_space.ts:359
+      resp_status <= (~(req_func == 8'd0)) ? 3'd1 : 3'd0;  // gen/pcie/cfg_space.ts:359
       resp_data <= rdata;  // gen/pcie/cfg_space.ts:360
     end
   end

@@ -18,8 +18,8 @@
 // First DW BE. Requests to a function number other than 0 get UR (a single-function device, no ARI).
 // Every completed type-0 configuration write captures the bus and device number (2.2.6.2), which become
 // the function's Completer ID and Requester ID.
-import { bit, cat, defineModule, type Expr, lit, mux, tlpStream } from '../hdl';
-import { cplReqStream, type DataWidth } from './streams';
+import { bit, cat, defineModule, type Expr, lit, mux } from '../hdl';
+import { cplReqStream, type DataWidth, tlpRxStream } from './streams';
 import { beMask32, CplStatus, tlpFields } from './tlp';
 
 // ---------------------------------------------------------------------------------------------------------
@@ -223,7 +223,7 @@ export function cfgSpaceLayout(p: CfgSpaceParams): CfgDword[] {
 export const CfgSpace = defineModule(
   'pcie_cfg_space',
   (m, p: CfgSpaceParams & { W: DataWidth }) => {
-    const req = m.input('req', tlpStream(p.W));
+    const req = m.input('req', tlpRxStream(p.W));
     const cpl = m.output('cpl', cplReqStream(p.W));
 
     // Sideband: the configuration the rest of the function obeys.
@@ -252,7 +252,7 @@ export const CfgSpace = defineModule(
     // ---- request decode
     const f = tlpFields(req.hdr);
     const isWrite = f.hasData;
-    const fnOk = f.cfgFunction.eq(0);
+    const fnOk = req.func.eq(0); // the receive sideband's function number
     const slotFree = m.wire('slot_free', bit);
     const accept = m.let('accept', req.valid.and(slotFree));
     const doWrite = m.let('do_write', accept.and(isWrite).and(fnOk));

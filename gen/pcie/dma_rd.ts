@@ -12,13 +12,14 @@
 // tag and Byte Count (the bytes remaining for the request): its first byte goes to end - byte_count. The
 // lower address must agree (else BAD_COMPLETION). A completion whose byte count fits in its payload is the
 // tag's last and frees the tag. Byte enables keep bytes outside the requested range untouched.
-// Errors: UR/CA status ends the request (its tag is freed); a poisoned completion's data is dropped; a tag
-// with no answer for `timeout` cycles is freed with TIMEOUT (2.8); a completion for a tag that is not
-// outstanding is dropped and counted (`ev_unexpected`). After an error no new request is issued, the
+// Errors: UR/CA status ends the request (its tag is freed); a poisoned completion's data is dropped (the
+// receive sideband's error code says so: EP, or the hard IP's verdict); a tag with no answer for `timeout`
+// cycles is freed with TIMEOUT (2.8); a completion for a tag that is not outstanding is dropped and counted
+// (`ev_unexpected`). After an error no new request is issued, the
 // outstanding ones are waited for (or time out), then `done` reports the first error.
 import { bit, cat, defineModule, type Expr, lit, log2ceil, mux, tlpStream } from '../hdl';
 import { DmaError, nextChunk, sizeFromCode } from './dma_common';
-import { type DataWidth, lanesOf, ramWrite } from './streams';
+import { type DataWidth, lanesOf, ramWrite, RxError, tlpRxStream } from './streams';
 import { CplStatus, firstBeFrom, lastBeFrom, memReqHdr, requestShape, tlpFields } from './tlp';
 
 export interface DmaRdParams {
@@ -58,7 +59,7 @@ export const DmaRd = defineModule(
     const error = m.output('error', 3);
     const outstanding = m.output('outstanding', bit);
     const req = m.output('req', tlpStream(p.W));
-    const cpl = m.input('cpl', tlpStream(p.W));
+    const cpl = m.input('cpl', tlpRxStream(p.W));
     const ramWr = m.output('ram_wr', ramWrite(p.W, rb - 2));
     const evUnexpected = m.output('ev_unexpected', bit);
     const evUr = m.output('ev_ur', bit);
@@ -196,7 +197,7 @@ export const DmaRd = defineModule(
               cplErr.set(DmaError.BAD_COMPLETION);
               st.goto('drop');
             })
-            .elseIf(f.ep, () => {
+            .elseIf(cpl.error.eq(RxError.POISONED), () => {
               freeEn.set(isLast);
               freeTag.set(idx);
               cplErr.set(DmaError.POISONED);

@@ -1,21 +1,31 @@
-// The test device's memory target: decodes memory requests against BAR0 and BAR2 and serves them, one at a
-// time, in arrival order (so a read never passes an earlier write, 2.4.1).
+// The test device's memory target: serves the memory requests that hit BAR0 or BAR2, one at a time, in
+// arrival order (so a read never passes an earlier write, 2.4.1). Which BAR and where in it come with each
+// request in the receive sideband (docs/tlp-stream.md); nothing here decodes addresses against the BARs.
 //
 //   BAR0 RAM window  : RAM_OFFSET .. +RAM_BYTES, any length and alignment, one beat per cycle through the
 //                      banked RAM (writes) or one beat per two cycles (reads);
 //   BAR0 elsewhere   : the register block, one dword per cycle over the register port (unmapped offsets
 //                      read 0, writes to them are ignored);
 //   BAR2             : the MSI-X table and PBA, same register port (`reg_bar2` tells which BAR).
-// A request is routed by the address of its first dword; it does not spill into the next region (the RAM
+// A request is routed by the offset of its first dword; it does not spill into the next region (the RAM
 // window wraps).
 //
-// Errors (2.3.1, 2.7.2.2): a request that hits no BAR, or arrives while Memory Space is disabled, is an
-// Unsupported Request: reads get a UR completion, writes are dropped. A read of more than `maxReadDw`
-// dwords is answered with Completer Abort (the one completion must fit every Max_Payload_Size, 128 bytes).
-// A poisoned write is dropped. Reads are answered by one completion (with data, status SC) through the
-// completion generator, which derives byte count and lower address from the request.
-import { bit, cat, defineModule, type Expr, lit, log2ceil, mux, select, tlpStream } from '../hdl';
-import { cplReqStream, type DataWidth, lanesOf, ramRead, ramWrite, regBus } from '../pcie/streams';
+// Errors (2.3.1, 2.7.2.2): requests that hit no BAR, or arrive while Memory Space is disabled, never get
+// here (the RX classifier sends them to the UR responder). A read of more than `maxReadDw` dwords is
+// answered with Completer Abort (the one completion must fit every Max_Payload_Size, 128 bytes). A poisoned
+// write (sideband error POISONED) is dropped. Reads are answered by one completion (with data, status SC)
+// through the completion generator, which derives byte count and lower address from the request.
+import { bit, cat, defineModule, type Expr, lit, log2ceil, mux, select } from '../hdl';
+import {
+  cplReqStream,
+  type DataWidth,
+  lanesOf,
+  ramRead,
+  ramWrite,
+  regBus,
+  RxError,
+  tlpRxStream,
+} from '../pcie/streams';
 import { CplStatus, tlpFields } from '../pcie/tlp';
 
 export interface MmioParams {
@@ -27,6 +37,9 @@ export interface MmioParams {
   maxReadDw: number;
 }
 
+/** The BAR of the MSI-X table (the other is BAR0). */
+const BAR2 = 2;
+
 export const Mmio = defineModule(
   'testdev_mmio',
   (m, p: MmioParams) => {
@@ -37,16 +50,12 @@ export const Mmio = defineModule(
     if (p.ramOffset % (1 << p.ramLog2) !== 0) throw new Error('MMIO: the RAM window must be aligned to its size');
     if (p.bar2Log2 > p.bar0Log2) throw new Error('MMIO: BAR2 must not be larger than BAR0 (one register port)');
 
-    const req = m.input('req', tlpStream(p.W));
+    const req = m.input('req', tlpRxStream(p.W));
     const cpl = m.output('cpl', cplReqStream(p.W));
     const ramWr = m.output('ram_wr', ramWrite(p.W, ramAw));
     const ramRd = m.output('ram_rd', ramRead(p.W, ramAw));
     const reg = m.output('reg', regBus(regAw));
     const regBar2 = m.output('reg_bar2', bit);
-    const memEnable = m.input('mem_enable', bit);
-    const bar0 = m.input('bar0_base', 64);
-    const bar2 = m.input('bar2_base', 64);
-    const evUr = m.output('ev_ur', bit);
     const evCa = m.output('ev_ca', bit);
     const evPoisoned = m.output('ev_poisoned', bit);
 
@@ -70,23 +79,20 @@ export const Mmio = defineModule(
     const issueLeft = m.reg('issue_left', 11, { reset: 0 }); // RAM beats still to read
     const inflight = m.reg('inflight', bit, { reset: 0 });
 
-    // ---- a new request: its header is registered first (idle), then decoded against the BARs (decode)
+    // ---- a new request: its header and sideband are registered first (idle), then decoded (decode)
     const f = tlpFields(req.hdr);
     const isWrite = f.hasData;
     const lenNow = f.lengthDw;
-    const addr = m.reg('addr', 64);
+    const offset = m.reg('offset', p.bar0Log2); // byte offset inside the BAR (BAR2's is the smaller)
+    const poisoned = m.reg('poisoned', bit);
     const fq = tlpFields(hdr);
-    const hit0 = m.let('hit_bar0', memEnable.and(addr.bits(63, p.bar0Log2).eq(bar0.bits(63, p.bar0Log2))));
-    const hit2 = m.let('hit_bar2', memEnable.and(addr.bits(63, p.bar2Log2).eq(bar2.bits(63, p.bar2Log2))));
-    const inRam = hit0.and(addr.bits(p.bar0Log2 - 1, p.ramLog2).eq(p.ramOffset >> p.ramLog2));
-    const offDw = mux(hit2, addr.bits(p.bar2Log2 - 1, 2).zext(regAw), addr.bits(p.bar0Log2 - 1, 2));
+    const inRam = bar2Sel.not().and(offset.bits(p.bar0Log2 - 1, p.ramLog2).eq(p.ramOffset >> p.ramLog2));
 
     // ---- defaults
     req.ready.set(0);
     ramWr.valid.set(0);
     ramRd.valid.set(0);
     reg.wr.set(0);
-    evUr.set(0);
     evCa.set(0);
     evPoisoned.set(0);
 
@@ -101,7 +107,9 @@ export const Mmio = defineModule(
       idle: () => {
         m.if(req.valid.and(req.sop), () => {
           hdr.next(req.hdr);
-          addr.next(f.addr);
+          offset.next(req.offset.trunc(p.bar0Log2));
+          bar2Sel.next(req.bar.eq(BAR2));
+          poisoned.next(req.error.eq(RxError.POISONED));
           len.next(lenNow);
           fbe.next(f.firstBe);
           lbe.next(f.lastBe);
@@ -122,19 +130,13 @@ export const Mmio = defineModule(
       },
       decode: () => {
         const write = fq.hasData; // the registered request's
-        dwAddr.next(offDw);
-        bar2Sel.next(hit2);
-        m.if(hit0.or(hit2).not(), () => {
-          evUr.set(1);
-          respStatus.next(CplStatus.UR);
-          m.if(write, () => st.goto('drop')).else(() => st.goto('resp'));
+        dwAddr.next(offset.bits(p.bar0Log2 - 1, 2));
+        m.if(write.not().and(len.gt(p.maxReadDw)), () => {
+          evCa.set(1);
+          respStatus.next(CplStatus.CA);
+          st.goto('resp');
         })
-          .elseIf(write.not().and(len.gt(p.maxReadDw)), () => {
-            evCa.set(1);
-            respStatus.next(CplStatus.CA);
-            st.goto('resp');
-          })
-          .elseIf(write.and(fq.ep), () => {
+          .elseIf(write.and(poisoned), () => {
             evPoisoned.set(1);
             st.goto('drop');
           })

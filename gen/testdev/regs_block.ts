@@ -5,12 +5,9 @@ import { bit, cat, defineModule, type Expr, lit, mux, type Signal } from '../hdl
 import { DmaError } from '../pcie/dma_common';
 import { regBus } from '../pcie/streams';
 import { beMask32 } from '../pcie/tlp';
-import { field, type FieldDef, MSIX_VECTORS, RAM_BYTES, REGISTERS } from './regs';
+import { field, type FieldDef, type InstanceInfo, MSIX_VECTORS, RAM_BYTES, REGISTERS } from './regs';
 
-export interface TestdevRegsParams {
-  /** Values of the INFO register. */
-  lanes: number;
-  readTags: number;
+export interface TestdevRegsParams extends InstanceInfo {
   /** Register port address bits (dword index into BAR0). */
   addrBits: number;
 }
@@ -56,13 +53,12 @@ export const TestdevRegs = defineModule(
     const startPending = m.reg('start_pending', bit, { reset: 0 });
     const busy = m.let('busy_any', rdBusy.or(wrBusy).or(startPending));
     const ro = new Map<string, Expr>([
-      [key('INFO', 'LANES'), lit(p.lanes, 8)],
-      [key('INFO', 'READ_TAGS'), lit(p.readTags, 8)],
       [key('DMA_STATUS', 'BUSY'), busy],
       [key('DMA_STATUS', 'ERR_CODE'), errCode],
     ]);
     const fieldValue = (r: string, fd: FieldDef): Expr => {
       if (fd.access === 'wo') return lit(0, fd.width);
+      if (fd.perInstance) return lit(p[fd.perInstance], fd.width);
       if (fd.access === 'ro') return ro.get(key(r, fd.name)) ?? lit(fd.reset, fd.width);
       return val(r, fd.name);
     };

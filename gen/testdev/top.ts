@@ -2,11 +2,11 @@
 // space with BARs and capabilities), MMIO (registers and a RAM behind BAR0), DMA in both directions with
 // several read tags, and MSI-X. See docs/testdev.md.
 //
-//   rx -> rx_demux -+- cfg   -> cfg (type-0 configuration space) ---------------+
-//                   +- other -> ur (UR completions for unsupported requests) ----+-> cpl_arb -> cpl_gen -+
-//                   +- mem   -> mmio (BAR0 RAM / registers, BAR2 MSI-X table) ---+                       |
-//                   +- cpl   -> dma_rd (completion data -> ram)                                           |
-//   tx <- tx_slice <- tx_arb <- [ cpl_slice <- cpl_gen, dma_rd (MRd), dma_wr (MWr), msix (MWr) ] <--------+
+//   rx -> rx_class -> rx_demux -+- cfg   -> cfg (type-0 configuration space) ---------------+
+//          (BAR match,          +- other -> ur (UR completions for unsupported requests) ----+-> cpl_arb -+
+//           sideband, select)   +- mem   -> mmio (BAR0 RAM / registers, BAR2 MSI-X table) ---+            |
+//                               +- cpl   -> dma_rd (completion data -> ram)                  cpl_gen <---+
+//   tx <- tx_slice <- tx_arb <- [ cpl_slice <- cpl_gen, dma_rd (MRd), dma_wr (MWr), msix (MWr) ]
 import { bit, defineModule, type Signal, tlpStream } from '../hdl';
 import { PacketArbiter } from '../pcie/arbiter';
 import { type CfgSpaceParams, CfgSpace } from '../pcie/cfg_space';
@@ -14,8 +14,8 @@ import { CplGen } from '../pcie/cpl_gen';
 import { DmaRd } from '../pcie/dma_rd';
 import { DmaWr } from '../pcie/dma_wr';
 import { Msix } from '../pcie/msix';
-import { RxDemux } from '../pcie/rx_demux';
-import { connect, cplReqStream, lanesOf } from '../pcie/streams';
+import { RX_PORTS, RxClassifier, RxDemux } from '../pcie/rx_demux';
+import { connect, cplReqStream, type DataWidth, lanesOf } from '../pcie/streams';
 import { TlpSlice } from '../pcie/tlp_slice';
 import { UrResponder } from '../pcie/ur_responder';
 import { DevRam } from './ram';
@@ -31,7 +31,8 @@ import {
 } from './regs';
 import { TestdevRegs } from './regs_block';
 
-export type TestdevWidth = 64 | 256;
+/** The TLP stream widths the test device is built and tested at: all the stream allows. */
+export const TESTDEV_WIDTHS: readonly DataWidth[] = [64, 128, 256, 512];
 
 /**
  * The function's identity and configuration-space parameters. Vendor 0x1234 / device 0x0001 are TEST IDs
@@ -58,7 +59,7 @@ export const TESTDEV_CFG: CfgSpaceParams = {
 };
 
 /** Per-width build parameters. */
-export function testdevParams(W: TestdevWidth) {
+export function testdevParams(W: DataWidth) {
   return {
     W,
     lanes: lanesOf(W),
@@ -76,7 +77,7 @@ const io = (i: { io: unknown }): Io => i.io as Io;
 
 export const Testdev = defineModule(
   'testdev',
-  (m, p: { W: TestdevWidth }) => {
+  (m, p: { W: DataWidth }) => {
     const q = testdevParams(p.W);
     const W = p.W;
     const rx = m.input('rx', tlpStream(W));
@@ -85,7 +86,13 @@ export const Testdev = defineModule(
     const completerId = m.output('completer_id', 16);
     const msixPending = m.output('irq_pending', MSIX_VECTORS);
 
-    const demux = io(m.instance('rx_demux', RxDemux, { W }));
+    const classifier = io(
+      m.instance('rx_class', RxClassifier, {
+        W,
+        bars: TESTDEV_CFG.bars.map((b) => ({ index: b.index, sizeLog2: b.sizeLog2 })),
+      }),
+    );
+    const demux = io(m.instance('rx_demux', RxDemux, { W, ports: RX_PORTS }));
     const cfg = io(m.instance('cfg', CfgSpace, { ...TESTDEV_CFG, W }));
     const ur = io(m.instance('ur', UrResponder, { W }));
     const mmio = io(
@@ -136,8 +143,11 @@ export const Testdev = defineModule(
     const cplSlice = io(m.instance('cpl_slice', TlpSlice, { W }));
     const txSlice = io(m.instance('tx_slice', TlpSlice, { W }));
 
-    // ---- receive side
-    connect(demux.rx, rx);
+    // ---- receive side: the BAR match from the configuration space's BARs picks each TLP's port
+    connect(classifier.rx, rx);
+    connect(demux.rx, classifier.out);
+    demux.sel.set(classifier.sel);
+    demux.drop.set(0);
     connect(cfg.req, demux.cfg);
     connect(ur.req, demux.other);
     connect(mmio.req, demux.mem);
@@ -145,9 +155,8 @@ export const Testdev = defineModule(
 
     // ---- configuration seen by everyone
     const cfgOut = (name: string) => cfg[name] as Signal;
-    mmio.mem_enable.set(cfgOut('mem_enable'));
-    mmio.bar0_base.set(cfgOut('bar0_base'));
-    mmio.bar2_base.set(cfgOut('bar2_base'));
+    classifier.mem_enable.set(cfgOut('mem_enable'));
+    for (const b of TESTDEV_CFG.bars) classifier[`bar${b.index}_base`].set(cfgOut(`bar${b.index}_base`));
     for (const d of [dmaRd, dmaWr]) {
       d.bus_master.set(cfgOut('bus_master'));
       d.requester_id.set(cfgOut('completer_id'));
@@ -172,7 +181,7 @@ export const Testdev = defineModule(
     cfg.ev_poisoned_cpl.set(dmaRd.ev_poisoned);
     cfg.ev_poisoned_req.set(mmio.ev_poisoned);
     cfg.ev_sent_completer_abort.set(mmio.ev_ca);
-    cfg.ev_unsupported_request.set((ur.ur_detected as Signal).or(mmio.ev_ur));
+    cfg.ev_unsupported_request.set(ur.ur_detected);
     cfg.transactions_pending.set(dmaRd.outstanding);
 
     // ---- RAM: DMA completion data wins the write port, MMIO reads win the read port
