@@ -7,7 +7,7 @@
 // Assumes the device handles its requests in arrival order (posted writes do not pass earlier reads inside it).
 import { ReadReassembly } from '../pcie/completions';
 import type { Link, LinkRunOptions } from '../pcie/link';
-import type { RawTlp } from '../pcie/raw';
+import type { RawTlp } from '../../sim/raw';
 import { CplStatus, decodeTlp, memReqByteRange, payloadByteMask, type Tlp } from '../pcie/tlp';
 import type { VirtioPciLayout } from '../../gen/virtio/layout';
 import { GoldenMismatch, GoldenTransport, type Access, type GoldenOptions } from './golden/transport';

@@ -8,7 +8,7 @@
 import { splitReadCompletions } from '../pcie/completions';
 import { leBytes } from '../pcie/hostmem';
 import type { Link, LinkRunOptions } from '../pcie/link';
-import type { RawTlp } from '../pcie/raw';
+import type { RawTlp } from '../../sim/raw';
 import {
   CplStatus,
   MsgCode,
