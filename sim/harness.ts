@@ -2,6 +2,7 @@
 // (sim/cpp/bench.h) and N-API wrapper (sim/cpp/addon.h) how to reach this top's ports.
 // Everything per cycle is then direct member access on the Verilated model (no lookups).
 import type { LoadedPorts, TlpStream } from './ports';
+import { stateSlotsCpp } from './state';
 
 export function generateHarness(p: LoadedPorts): string {
   const { desc } = p;
@@ -25,7 +26,7 @@ export function generateHarness(p: LoadedPorts): string {
   out(`    static constexpr vfpga::PortInfo ports[] = {`);
   for (const q of ports) out(`        {${JSON.stringify(q.name)}, ${q.width}},`);
   out(`    };`);
-  out(`    static void setClock(Model* m, int v) { m->${desc.clock} = v; }`);
+  out(`    static void setClock(Model* m, int v) { m->${p.clock} = v; }`);
   if (desc.reset) {
     const on = desc.reset.activeHigh ? '1' : '0';
     const off = desc.reset.activeHigh ? '0' : '1';
@@ -55,6 +56,8 @@ export function generateHarness(p: LoadedPorts): string {
   out(`};`);
   out(`}  // namespace vfpga_design`);
   out(``);
+  out(stateSlotsCpp());
+  out(``);
   out(`#include "addon.h"`);
   out(`VFPGA_ADDON(vfpga_design::Design)`);
   return lines.join('\n') + '\n';
@@ -77,10 +80,10 @@ function streamTraits(s: TlpStream): string {
       `    static void setBeat(M* m, const uint32_t* hdr, const uint32_t* data, uint32_t keep, bool sop, bool eop) {`,
       // The header only matters on the sop beat: skip the 128-bit copy on the others.
       `        if (sop) put(${m(f.hdr)}, hdr, 128);`,
-      `        put(${m(f.data)}, data, ${s.dataWidth});`,
-      `        put(${m(f.keep)}, &keep, ${s.lanes});`,
-      `        ${m(f.sop)} = sop;`,
-      `        ${m(f.eop)} = eop;`,
+      `        put(${m(f.data!)}, data, ${s.dataWidth});`,
+      `        put(${m(f.keep!)}, &keep, ${s.lanes});`,
+      `        ${m(f.sop!)} = sop;`,
+      `        ${m(f.eop!)} = eop;`,
       `    }`,
       `};`,
       ``,
@@ -93,12 +96,12 @@ function streamTraits(s: TlpStream): string {
     `    template <class M>`,
     `    static void getBeat(M* m, uint32_t* hdr, uint32_t* data, uint32_t& keep, bool& sop, bool& eop) {`,
     `        get(${m(f.hdr)}, hdr);`,
-    `        get(${m(f.data)}, data);`,
+    `        get(${m(f.data!)}, data);`,
     `        uint32_t k[1];`,
-    `        get(${m(f.keep)}, k);`,
+    `        get(${m(f.keep!)}, k);`,
     `        keep = k[0];`,
-    `        sop = ${m(f.sop)};`,
-    `        eop = ${m(f.eop)};`,
+    `        sop = ${m(f.sop!)};`,
+    `        eop = ${m(f.eop!)};`,
     `    }`,
     `};`,
     ``,

@@ -1,36 +1,13 @@
-// Named signals (ports, wires, registers, instance pins) and the statements that drive them.
+// Named signals (ports, wires, registers, instance pins): expressions that statements drive.
 import { Expr, type HwType, lift, type Operand } from './expr';
-import { callerLoc, fmtLoc, HdlError, type SrcLoc } from './srcloc';
-
-export type SignalKind =
-  | 'input' // module input port: driven from outside
-  | 'output' // module output port: driven by this module's combinational logic
-  | 'wire' // internal combinational signal
-  | 'reg' // flip-flop
-  | 'inst-in' // an instance's input pin, seen from the parent: the parent drives it
-  | 'inst-out' // an instance's output pin, seen from the parent: the instance drives it
-  | 'mem-rd'; // a memory read port's data: the memory drives it
-
-/** A clock domain: a clock, an optional reset, and the reset's polarity and kind. */
-export interface ClockDomain {
-  readonly name: string;
-  readonly clock: Signal;
-  readonly reset?: Signal;
-  readonly resetActiveLow: boolean;
-  readonly asyncReset: boolean;
-}
+import type { ClockDomain, InterfaceRef, SignalKind, Stmt } from './ir';
+import { callerLoc, HdlError, type SrcLoc } from './srcloc';
 
 /** Where a signal's statements go: the module being elaborated. */
 export interface SignalOwner {
   readonly moduleName: string;
   record(stmt: Stmt): void;
   isElaborating(): boolean;
-}
-
-/** Membership of a port in a bundle, for the port description (ports.json). */
-export interface InterfaceRef {
-  name: string; // the bundle instance name, e.g. "rx"
-  field: string; // the field path, e.g. "valid" or "hdr"
 }
 
 export class Signal extends Expr {
@@ -116,19 +93,4 @@ export class Signal extends Expr {
     this.driven = true;
     this.owner.record({ k: 'assign', target: this, value, loc });
   }
-}
-
-export type Stmt =
-  | { k: 'assign'; target: Signal; value: Expr; loc: SrcLoc }
-  | { k: 'if'; cond: Expr; then: Stmt[]; else: Stmt[]; loc: SrcLoc }
-  | { k: 'switch'; sel: Expr; cases: SwitchCase[]; default: Stmt[] | null; loc: SrcLoc };
-
-export interface SwitchCase {
-  values: Expr[]; // constants of the selector's type
-  body: Stmt[];
-  loc: SrcLoc;
-}
-
-export function describeLoc(s: Signal): string {
-  return `${s.describe()} declared at ${fmtLoc(s.loc)}`;
 }

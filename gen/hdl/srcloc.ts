@@ -85,6 +85,11 @@ export function fmtLoc(loc: SrcLoc | undefined): string {
   return loc ? `${loc.file}:${loc.line}` : '<unknown>';
 }
 
+/** `file:line`, for the comments in the emitted Verilog. */
+export function fmtLine(loc: SrcLoc | undefined): string {
+  return loc ? `${loc.file}:${loc.line}` : '<unknown>';
+}
+
 /** An error in a design, reported at the designer's source line. */
 export class HdlError extends Error {
   constructor(

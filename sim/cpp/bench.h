@@ -585,10 +585,8 @@ class Bench {
     }
     cppSeconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     ++runCalls;
-    lastRun = cycle - start;
     return reason;
   }
-  uint64_t lastRun = 0;
 
   // Hold reset for n cycles with the streams idle; partly moved TLPs are dropped both ways.
   void reset(uint64_t n) {

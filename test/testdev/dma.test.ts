@@ -20,7 +20,7 @@ import type { RootComplexOptions } from '../../tb/pcie/options';
 import { Rng } from '../../sim/random';
 import { decodeTlp, type MemReadTlp, memReqByteRange, type MemWriteTlp, type Tlp } from '../../tb/pcie/tlp';
 import { seededTest } from '../support/seeds';
-import type { TapLink } from '../tb/support';
+import type { TapLink } from '../../tb/pcie/link';
 import {
   boot,
   buildSim,

@@ -11,7 +11,7 @@ import { CompletionStatusError } from '../../tb/pcie/errors';
 import type { RootComplexOptions } from '../../tb/pcie/options';
 import { RootComplex } from '../../tb/pcie/rootcomplex';
 import { decodeTlp, type Tlp } from '../../tb/pcie/tlp';
-import { TapLink } from '../tb/support';
+import { TapLink } from '../../tb/pcie/link';
 
 /** The testdev as the generator produces it now (sim/design.ts). */
 export const testdevPorts = (W: DataWidth): string => designPorts(Testdev.elaborate({ W }));
