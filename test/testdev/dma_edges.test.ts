@@ -15,7 +15,7 @@ import { Rng } from '../../sim/random';
 import type { RootComplex } from '../../tb/pcie/rootcomplex';
 import { memReqByteRange, type MemReadTlp, type MemWriteTlp, type Tlp } from '../../tb/pcie/tlp';
 import { seededTest } from '../support/seeds';
-import type { TapLink } from '../tb/support';
+import type { TapLink } from '../../tb/pcie/link';
 import {
   boot,
   buildSim,
