@@ -4,9 +4,12 @@
 //  - ramWrite / ramRead: a dword-addressed memory port one beat wide (DMA engines and MMIO use device RAM);
 //  - regBus: a one-dword register port with combinational read data (MMIO to register blocks).
 // And `connect`, which wires two views of the same bundle whichever side drives each field.
-import { bit, bundle, flip, HdlError, Signal, uint } from '../hdl';
+import { bit, bundle, type BundleSpec, type BundleValue, type Expr, flip, HdlError, lit, Signal, uint } from '../hdl';
 
 export type DataWidth = 64 | 128 | 256 | 512;
+
+/** The value of a bundle of type `S` in a module (a port, a wire): one Signal per field. */
+export type BundleOf<S extends BundleSpec> = BundleValue<S['fields']>;
 
 /** Dwords per beat of a TLP stream of `W` bits. */
 export function lanesOf(W: DataWidth): number {
@@ -129,6 +132,30 @@ export function regBus(addrBits: number) {
     { addr: uint(addrBits), wr: bit, wdata: uint(32), wbe: uint(4), rdata: flip(uint(32)) },
     { addrBits },
   );
+}
+
+/** The fields of a packet stream (a TLP stream, a completion request) that frame its beats. */
+export interface PacketBeat {
+  valid: Signal;
+  hdr: Signal;
+  data: Signal;
+  keep: Signal;
+  sop: Signal;
+  eop: Signal;
+}
+
+/**
+ * Drive a packet stream with one-beat packets: `valid`, the header, and at most one payload dword in lane 0
+ * (keep 1), or none (keep 0). Other fields (a completion request's status) and `ready` are the caller's.
+ */
+export function driveOneBeat(s: PacketBeat, o: { valid: Expr; hdr: Expr; dword?: Expr }): void {
+  const W = s.data.width;
+  s.valid.set(o.valid);
+  s.hdr.set(o.hdr);
+  s.data.set(o.dword ? o.dword.zext(W) : lit(0, W));
+  s.keep.set(lit(o.dword ? 1 : 0, W / 32));
+  s.sop.set(1);
+  s.eop.set(1);
 }
 
 const sinkKinds = new Set(['inst-in', 'output']);

@@ -4,7 +4,7 @@
 // posted requests (memory writes that hit no BAR, messages) and stray locked completions are dropped. Any
 // payload is drained. The sideband is not needed.
 import { defineModule, lit, orAll } from '../hdl';
-import { cplReqStream, type DataWidth, tlpRxStream } from './streams';
+import { cplReqStream, type DataWidth, driveOneBeat, tlpRxStream } from './streams';
 import { CplStatus, tlpFields, Type } from './tlp';
 
 export const UrResponder = defineModule(
@@ -34,13 +34,8 @@ export const UrResponder = defineModule(
       );
     // Answer on the sop beat; later beats of the same TLP (payload) are drained.
     const answer = req.sop.and(nonPosted);
-    cpl.valid.set(req.valid.and(answer));
-    cpl.hdr.set(req.hdr);
+    driveOneBeat(cpl, { valid: req.valid.and(answer), hdr: req.hdr });
     cpl.status.set(lit(CplStatus.UR, 3));
-    cpl.data.set(lit(0, p.W));
-    cpl.keep.set(lit(0, p.W / 32));
-    cpl.sop.set(1);
-    cpl.eop.set(1);
     req.ready.set(answer.not().or(cpl.ready));
     urDetected.set(cpl.valid.and(cpl.ready));
   },

@@ -7,7 +7,7 @@
 //           sideband, select)   +- mem   -> mmio (BAR0 RAM / registers, BAR2 MSI-X table) ---+            |
 //                               +- cpl   -> dma_rd (completion data -> ram)                  cpl_gen <---+
 //   tx <- tx_slice <- tx_arb <- [ cpl_slice <- cpl_gen, dma_rd (MRd), dma_wr (MWr), msix (MWr) ]
-import { bit, defineModule, type Signal, tlpStream } from '../hdl';
+import { bit, defineModule, type ModuleBuilder, type Signal, tlpStream } from '../hdl';
 import { PacketArbiter } from '../pcie/arbiter';
 import { type CfgSpaceParams, CfgSpace } from '../pcie/cfg_space';
 import { CplGen } from '../pcie/cpl_gen';
@@ -75,27 +75,20 @@ export function testdevParams(W: DataWidth) {
 type Io = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const io = (i: { io: unknown }): Io => i.io as Io;
 
-export const Testdev = defineModule(
-  'testdev',
-  (m, p: { W: DataWidth }) => {
-    const q = testdevParams(p.W);
-    const W = p.W;
-    const rx = m.input('rx', tlpStream(W));
-    const tx = m.output('tx', tlpStream(W));
-    const dmaBusy = m.output('dma_busy', bit);
-    const completerId = m.output('completer_id', 16);
-    const msixPending = m.output('irq_pending', MSIX_VECTORS);
-
-    const classifier = io(
+/** Every block of the device, instantiated in `m` (see the diagram at the top). */
+function instantiateBlocks(m: ModuleBuilder, W: DataWidth) {
+  const q = testdevParams(W);
+  return {
+    classifier: io(
       m.instance('rx_class', RxClassifier, {
         W,
         bars: TESTDEV_CFG.bars.map((b) => ({ index: b.index, sizeLog2: b.sizeLog2 })),
       }),
-    );
-    const demux = io(m.instance('rx_demux', RxDemux, { W, ports: RX_PORTS }));
-    const cfg = io(m.instance('cfg', CfgSpace, { ...TESTDEV_CFG, W }));
-    const ur = io(m.instance('ur', UrResponder, { W }));
-    const mmio = io(
+    ),
+    demux: io(m.instance('rx_demux', RxDemux, { W, ports: RX_PORTS })),
+    cfg: io(m.instance('cfg', CfgSpace, { ...TESTDEV_CFG, W })),
+    ur: io(m.instance('ur', UrResponder, { W })),
+    mmio: io(
       m.instance('mmio', Mmio, {
         W,
         bar0Log2: Math.log2(BAR0_BYTES),
@@ -104,8 +97,8 @@ export const Testdev = defineModule(
         ramLog2: q.ramLog2,
         maxReadDw: q.maxReadDw,
       }),
-    );
-    const dmaRd = io(
+    ),
+    dmaRd: io(
       m.instance('dma_rd', DmaRd, {
         W,
         tags: q.readTags,
@@ -113,20 +106,20 @@ export const Testdev = defineModule(
         lenBits: q.lenBits,
         timeoutBits: q.timeoutBits,
       }),
-    );
-    const dmaWr = io(
+    ),
+    dmaWr: io(
       m.instance('dma_wr', DmaWr, {
         W,
         ramLog2: q.ramLog2,
         lenBits: q.lenBits,
         mpsSupported: TESTDEV_CFG.mpsSupported,
       }),
-    );
-    const ram = io(m.instance('ram', DevRam, { W, bytes: RAM_BYTES }));
-    const regs = io(
+    ),
+    ram: io(m.instance('ram', DevRam, { W, bytes: RAM_BYTES })),
+    regs: io(
       m.instance('regs', TestdevRegs, { lanes: q.lanes, readTags: q.readTags, addrBits: Math.log2(BAR0_BYTES) - 2 }),
-    );
-    const msix = io(
+    ),
+    msix: io(
       m.instance('msix', Msix, {
         W,
         vectors: MSIX_VECTORS,
@@ -134,14 +127,96 @@ export const Testdev = defineModule(
         pbaOffset: MSIX_PBA_OFFSET,
         barLog2: Math.log2(BAR2_BYTES),
       }),
-    );
-    const cplArb = io(m.instance('cpl_arb', PacketArbiter, { spec: cplReqStream(W), n: 3 }));
-    const cplGen = io(m.instance('cpl_gen', CplGen, { W }));
-    const txArb = io(m.instance('tx_arb', PacketArbiter, { spec: tlpStream(W), n: 4 }));
+    ),
+    cplArb: io(m.instance('cpl_arb', PacketArbiter, { spec: cplReqStream(W), n: 3 })),
+    cplGen: io(m.instance('cpl_gen', CplGen, { W })),
+    txArb: io(m.instance('tx_arb', PacketArbiter, { spec: tlpStream(W), n: 4 })),
     // Register slices: after the completion path (two arbiters and the completion generator would otherwise
     // be one combinational path) and at the link side of the transmit arbiter.
-    const cplSlice = io(m.instance('cpl_slice', TlpSlice, { W }));
-    const txSlice = io(m.instance('tx_slice', TlpSlice, { W }));
+    cplSlice: io(m.instance('cpl_slice', TlpSlice, { W })),
+    txSlice: io(m.instance('tx_slice', TlpSlice, { W })),
+  };
+}
+type Blocks = ReturnType<typeof instantiateBlocks>;
+
+/** The configuration space's settings into the blocks that obey them. */
+function wireConfiguration(b: Blocks): void {
+  const { cfg, classifier, dmaRd, dmaWr, regs, msix } = b;
+  const cfgOut = (name: string) => cfg[name] as Signal;
+  classifier.mem_enable.set(cfgOut('mem_enable'));
+  for (const bar of TESTDEV_CFG.bars) classifier[`bar${bar.index}_base`].set(cfgOut(`bar${bar.index}_base`));
+  for (const d of [dmaRd, dmaWr]) {
+    d.bus_master.set(cfgOut('bus_master'));
+    d.requester_id.set(cfgOut('completer_id'));
+    d.host_addr.set(regs.dma_host_addr);
+    d.ram_addr.set(regs.dma_ram_addr);
+    d.len.set(regs.dma_len);
+  }
+  dmaRd.max_read_req.set(cfgOut('max_read_req'));
+  dmaRd.ext_tag_en.set(cfgOut('ext_tag_en'));
+  dmaRd.timeout.set(regs.dma_timeout);
+  dmaRd.start.set(regs.rd_start);
+  dmaWr.max_payload.set(cfgOut('max_payload'));
+  dmaWr.start.set(regs.wr_start);
+  msix.msix_enable.set(cfgOut('msix_enable'));
+  msix.function_mask.set(cfgOut('msix_function_mask'));
+  msix.bus_master.set(cfgOut('bus_master'));
+  msix.requester_id.set(cfgOut('completer_id'));
+}
+
+/** Status events into the configuration space. */
+function wireStatusEvents(b: Blocks): void {
+  const { cfg, dmaRd, mmio, ur } = b;
+  cfg.ev_received_master_abort.set(dmaRd.ev_ur);
+  cfg.ev_received_target_abort.set(dmaRd.ev_ca);
+  cfg.ev_poisoned_cpl.set(dmaRd.ev_poisoned);
+  cfg.ev_poisoned_req.set(mmio.ev_poisoned);
+  cfg.ev_sent_completer_abort.set(mmio.ev_ca);
+  cfg.ev_unsupported_request.set(ur.ur_detected);
+  cfg.transactions_pending.set(dmaRd.outstanding);
+}
+
+/** The register port: BAR0 registers or the BAR2 MSI-X table. */
+function wireRegisterPort(b: Blocks): void {
+  const { mmio, regs, msix } = b;
+  const bus = mmio.reg as Io;
+  const bar2 = mmio.reg_bar2 as Signal;
+  regs.reg.addr.set(bus.addr);
+  regs.reg.wr.set((bus.wr as Signal).and(bar2.not()));
+  regs.reg.wdata.set(bus.wdata);
+  regs.reg.wbe.set(bus.wbe);
+  msix.reg.addr.set((bus.addr as Signal).trunc(Math.log2(BAR2_BYTES) - 2));
+  msix.reg.wr.set((bus.wr as Signal).and(bar2));
+  msix.reg.wdata.set(bus.wdata);
+  msix.reg.wbe.set(bus.wbe);
+  bus.rdata.set(bar2.select(msix.reg.rdata, regs.reg.rdata));
+}
+
+/** DMA status into the registers, interrupts out of them. */
+function wireDmaStatus(b: Blocks): void {
+  const { regs, dmaRd, dmaWr, msix } = b;
+  regs.rd_busy.set(dmaRd.busy);
+  regs.rd_done.set(dmaRd.done);
+  regs.rd_error.set(dmaRd.error);
+  regs.wr_busy.set(dmaWr.busy);
+  regs.wr_done.set(dmaWr.done);
+  regs.wr_error.set(dmaWr.error);
+  regs.ev_unexpected.set(dmaRd.ev_unexpected);
+  msix.irq.set(regs.irq);
+}
+
+export const Testdev = defineModule(
+  'testdev',
+  (m, p: { W: DataWidth }) => {
+    const W = p.W;
+    const rx = m.input('rx', tlpStream(W));
+    const tx = m.output('tx', tlpStream(W));
+    const dmaBusy = m.output('dma_busy', bit);
+    const completerId = m.output('completer_id', 16);
+    const msixPending = m.output('irq_pending', MSIX_VECTORS);
+
+    const b = instantiateBlocks(m, W);
+    const { classifier, demux, cfg, ur, mmio, dmaRd, dmaWr, ram, regs, msix, cplArb, cplGen, txArb } = b;
 
     // ---- receive side: the BAR match from the configuration space's BARs picks each TLP's port
     connect(classifier.rx, rx);
@@ -153,36 +228,9 @@ export const Testdev = defineModule(
     connect(mmio.req, demux.mem);
     connect(dmaRd.cpl, demux.cpl);
 
-    // ---- configuration seen by everyone
-    const cfgOut = (name: string) => cfg[name] as Signal;
-    classifier.mem_enable.set(cfgOut('mem_enable'));
-    for (const b of TESTDEV_CFG.bars) classifier[`bar${b.index}_base`].set(cfgOut(`bar${b.index}_base`));
-    for (const d of [dmaRd, dmaWr]) {
-      d.bus_master.set(cfgOut('bus_master'));
-      d.requester_id.set(cfgOut('completer_id'));
-      d.host_addr.set(regs.dma_host_addr);
-      d.ram_addr.set(regs.dma_ram_addr);
-      d.len.set(regs.dma_len);
-    }
-    dmaRd.max_read_req.set(cfgOut('max_read_req'));
-    dmaRd.ext_tag_en.set(cfgOut('ext_tag_en'));
-    dmaRd.timeout.set(regs.dma_timeout);
-    dmaRd.start.set(regs.rd_start);
-    dmaWr.max_payload.set(cfgOut('max_payload'));
-    dmaWr.start.set(regs.wr_start);
-    msix.msix_enable.set(cfgOut('msix_enable'));
-    msix.function_mask.set(cfgOut('msix_function_mask'));
-    msix.bus_master.set(cfgOut('bus_master'));
-    msix.requester_id.set(cfgOut('completer_id'));
-
-    // ---- status events into the configuration space
-    cfg.ev_received_master_abort.set(dmaRd.ev_ur);
-    cfg.ev_received_target_abort.set(dmaRd.ev_ca);
-    cfg.ev_poisoned_cpl.set(dmaRd.ev_poisoned);
-    cfg.ev_poisoned_req.set(mmio.ev_poisoned);
-    cfg.ev_sent_completer_abort.set(mmio.ev_ca);
-    cfg.ev_unsupported_request.set(ur.ur_detected);
-    cfg.transactions_pending.set(dmaRd.outstanding);
+    // ---- configuration seen by everyone, status events into the configuration space
+    wireConfiguration(b);
+    wireStatusEvents(b);
 
     // ---- RAM: DMA completion data wins the write port, MMIO reads win the read port
     connect(ram.wr_a, dmaRd.ram_wr);
@@ -190,45 +238,26 @@ export const Testdev = defineModule(
     connect(ram.rd_a, mmio.ram_rd);
     connect(ram.rd_b, dmaWr.ram_rd);
 
-    // ---- register port: BAR0 registers or the BAR2 MSI-X table
-    const bus = mmio.reg as Io;
-    const bar2 = mmio.reg_bar2 as Signal;
-    regs.reg.addr.set(bus.addr);
-    regs.reg.wr.set((bus.wr as Signal).and(bar2.not()));
-    regs.reg.wdata.set(bus.wdata);
-    regs.reg.wbe.set(bus.wbe);
-    msix.reg.addr.set((bus.addr as Signal).trunc(Math.log2(BAR2_BYTES) - 2));
-    msix.reg.wr.set((bus.wr as Signal).and(bar2));
-    msix.reg.wdata.set(bus.wdata);
-    msix.reg.wbe.set(bus.wbe);
-    bus.rdata.set(bar2.select(msix.reg.rdata, regs.reg.rdata));
-
-    // ---- DMA status into the registers, interrupts out
-    regs.rd_busy.set(dmaRd.busy);
-    regs.rd_done.set(dmaRd.done);
-    regs.rd_error.set(dmaRd.error);
-    regs.wr_busy.set(dmaWr.busy);
-    regs.wr_done.set(dmaWr.done);
-    regs.wr_error.set(dmaWr.error);
-    regs.ev_unexpected.set(dmaRd.ev_unexpected);
-    msix.irq.set(regs.irq);
+    // ---- register port, DMA status, interrupts
+    wireRegisterPort(b);
+    wireDmaStatus(b);
 
     // ---- transmit side: completions, DMA requests and MSI-X writes, whole TLPs
     connect(cplArb.in0, cfg.cpl);
     connect(cplArb.in1, ur.cpl);
     connect(cplArb.in2, mmio.cpl);
     connect(cplGen.req, cplArb.out);
-    cplGen.completer_id.set(cfgOut('completer_id'));
-    connect(cplSlice.in, cplGen.cpl);
-    connect(txArb.in0, cplSlice.out);
+    cplGen.completer_id.set(cfg.completer_id);
+    connect(b.cplSlice.in, cplGen.cpl);
+    connect(txArb.in0, b.cplSlice.out);
     connect(txArb.in1, dmaRd.req);
     connect(txArb.in2, dmaWr.req);
     connect(txArb.in3, msix.msg);
-    connect(txSlice.in, txArb.out);
-    connect(tx, txSlice.out);
+    connect(b.txSlice.in, txArb.out);
+    connect(tx, b.txSlice.out);
 
     dmaBusy.set((regs.rd_busy as Signal).or(regs.wr_busy).or(regs.rd_start).or(regs.wr_start));
-    completerId.set(cfgOut('completer_id'));
+    completerId.set(cfg.completer_id);
     msixPending.set(msix.pending);
   },
   {
