@@ -3,6 +3,7 @@
 // byte-for-byte deterministic output (everything in declaration order, nothing keyed by object identity).
 import type { Expr } from './expr';
 import { type ClockDomain, type HwModule, type InstanceDesc, type MemoryDesc, type Stmt, touches } from './ir';
+import type { PortsJson } from './ports_schema';
 import { Signal } from './signal';
 import { fmtLine, fmtLoc, HdlError, type SrcLoc } from './srcloc';
 
@@ -660,23 +661,6 @@ export function collectModules(top: HwModule): HwModule[] {
   return order;
 }
 
-export interface PortsJson {
-  top: string;
-  files: string[];
-  blackboxes: string[];
-  clock?: string;
-  reset?: { name: string; activeHigh: boolean };
-  ports: {
-    name: string;
-    direction: 'input' | 'output';
-    width: number;
-    signed: boolean;
-    interface?: string;
-    field?: string;
-  }[];
-  interfaces: HwModule['interfaces'];
-}
-
 export function portsJson(top: HwModule): PortsJson {
   const mods = collectModules(top);
   const d = top.domains.find((x) => x.name === 'default');
@@ -694,7 +678,10 @@ export function portsJson(top: HwModule): PortsJson {
       signed: p.signed,
       ...(p.iface ? { interface: p.iface.name, field: p.iface.field } : {}),
     })),
-    interfaces: top.interfaces,
+    // Top-level bundles are ports, so their role is sink or source ('internal' is for wires inside a module).
+    interfaces: top.interfaces.flatMap(({ name, kind, role, params, fields }) =>
+      role === 'internal' ? [] : [{ name, kind, role, params, fields }],
+    ),
   };
 }
 

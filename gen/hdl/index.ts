@@ -30,6 +30,7 @@ export type { Connectable } from './connect';
 export { defineBlackbox, defineModule } from './define';
 export type { BlackboxIo, BlackboxPort, ModuleDef } from './define';
 export { collectModules, emitDesign, emitModule, portsJson } from './emit';
-export type { PortsJson } from './emit';
+export { parsePortsJson, PortsJsonError, validatePortsJson } from './ports_schema';
+export type { InterfaceJson, ParameterValue, PortJson, PortsJson, ResetJson, VerilatorJson } from './ports_schema';
 export { callerLocOutside, designErrors, fmtLoc, HdlError, HdlErrors } from './srcloc';
 export type { SrcLoc } from './srcloc';

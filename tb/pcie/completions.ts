@@ -7,7 +7,7 @@
  *    same rules and gathers the bytes.
  */
 import { completionLowerAddress, memReqByteRange, readCompletionByteCount, type CplDTlp } from './tlp';
-import type { Rng } from './random';
+import type { Rng } from '../../sim/random';
 import type { ViolationCode } from './errors';
 
 /** The parts of a memory read that decide its completions. */

@@ -10,7 +10,7 @@
  *                unexpected completion (or, if it reused the tag already, misread data)
  */
 import type { MemReadTlp } from './tlp';
-import type { Rng } from './random';
+import type { Rng } from '../../sim/random';
 
 export type ReadAction = 'ok' | 'ur' | 'ca' | 'poison' | 'drop' | 'duplicate';
 export const READ_ACTIONS: readonly ReadAction[] = ['ok', 'ur', 'ca', 'poison', 'drop', 'duplicate'];

@@ -29,8 +29,8 @@ import { FaultInjector, type FaultRates, type ReadHook } from './inject';
 import type { Link, LinkRunOptions } from './link';
 import { MsixController } from './msix';
 import { resolveOptions, type ResolvedOptions, type RootComplexOptions } from './options';
-import { Rng, envSeed } from './random';
-import type { RawTlp } from './raw';
+import { Rng, defaultSeed } from '../../sim/random';
+import type { RawTlp } from '../../sim/raw';
 import { Pending, Requester } from './requester';
 import {
   CplStatus,
@@ -140,7 +140,7 @@ export class RootComplex implements RcCore {
   ) {
     this.opts = resolveOptions(options);
     this.mem = options.mem ?? new HostMemory();
-    this.seed = options.seed ?? envSeed();
+    this.seed = options.seed ?? defaultSeed();
     this.rng = new Rng(this.seed);
     this.injector = new FaultInjector(this.rng.fork(1), options.onRead, options.faults);
     this.requester = new Requester(this);
@@ -150,6 +150,7 @@ export class RootComplex implements RcCore {
       for (const f of this.interruptListeners) f(ev);
     });
     this.msix = new MsixController(this);
+    if (this.opts.device) this.shadow.state(this.opts.device, 0);
     this.msiWindow = { from: this.opts.msiBase, to: this.opts.msiBase + this.opts.msiSize };
   }
 
@@ -429,7 +430,10 @@ export class RootComplex implements RcCore {
     return this.device;
   }
 
-  /** Rewrites Device Control (MPS, MRRS, extended tags) / Device Control 2 (10-bit tags). */
+  /**
+   * Rewrites Device Control (MPS, MRRS, extended tags) / Device Control 2 (10-bit tags) / Command (bus
+   * mastering); for a device not enumerated, states them instead (see RootComplexOptions.device).
+   */
   setDeviceControl(s: DeviceControlSettings): void {
     setDeviceControl(this, s);
   }

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 import { emitDesign, HdlError, HdlErrors, type HwModule, type SrcLoc } from '../../gen/hdl';
-import type { Rng } from '../support/cyclesim';
+import type { Rng } from '../../sim/random';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -25,7 +25,7 @@ export const b2n = (b: boolean): bigint => (b ? 1n : 0n);
 
 /** A random w-bit pattern, biased towards the edge values that break carries and signs. */
 export function edgeBits(rng: Rng, w: number): bigint {
-  const r = rng.int(10);
+  const r = rng.below(10);
   if (r === 0) return 0n;
   if (r === 1) return mask(w);
   if (r === 2) return 1n << BigInt(w - 1); // most negative

@@ -14,10 +14,11 @@ import {
   stream,
   uint,
 } from '../../gen/hdl';
-import { cycleSim, Rng, testSeed, type Vector } from '../support/cyclesim';
+import { cycleSim, type Vector } from '../support/cyclesim';
+import { Rng } from '../../sim/random';
+import { caseSeed } from '../support/seeds';
 import { expectLintClean, U, verilogOf } from './helpers';
 
-const FILE = 'test/hdl/hierarchy.test.ts';
 const BB_MODEL = fileURLToPath(new URL('fixtures/bb_add.v', import.meta.url));
 
 /** a + b, optionally registered. */
@@ -179,7 +180,7 @@ describe('hierarchy', () => {
 
   it('simulates: streams through two instances, parameterized adders, black boxes with Verilog parameters', () => {
     const top = Top.elaborate();
-    const { seed, replay } = testSeed(606, FILE);
+    const { seed, replay } = caseSeed(606);
     const rng = new Rng(seed);
     const stim: Vector[] = [];
     for (let n = 0; n < 400; n++) {

@@ -2,10 +2,10 @@
 // computations over seeded random (edge-biased) inputs, unsigned and signed, at widths 1..128.
 import { describe, expect, it } from 'vitest';
 import { cat, defineModule, type Expr, type HwType, lit, log2ceil, mux, select, sint, uint } from '../../gen/hdl';
-import { cycleSim, Rng, testSeed, type Vector } from '../support/cyclesim';
+import { cycleSim, type Vector } from '../support/cyclesim';
+import { Rng } from '../../sim/random';
+import { caseSeed } from '../support/seeds';
 import { b2n, edgeBits, expectLintClean, mask, S, U } from './helpers';
-
-const FILE = 'test/hdl/ops.test.ts';
 
 /** The inputs every operator module has, and their (unsigned bit pattern) values in one cycle. */
 interface In {
@@ -289,7 +289,7 @@ describe('operators, simulated against BigInt references', () => {
       it(`${sg ? 'signed' : 'unsigned'} ${w}-bit`, () => {
         const ops = [...common(sg), ...(sg ? signedOnly : [])].filter((o) => o.when?.(w) ?? true);
         const top = opsModule(w, sg, ops);
-        const { seed, replay } = testSeed(0x5eed + w * 2 + (sg ? 1 : 0), FILE);
+        const { seed, replay } = caseSeed(0x5eed + w * 2 + (sg ? 1 : 0));
         const rng = new Rng(seed);
         const shw = log2ceil(w) + 2;
         const stim: Vector[] = [];
@@ -299,8 +299,8 @@ describe('operators, simulated against BigInt references', () => {
             b: rng.chance(0.1) ? (stim[n - 1]?.a ?? 0n) : edgeBits(rng, w), // equal operands now and then
             c: rng.bits(3),
             sel: rng.bits(1),
-            sh: rng.chance(0.75) ? BigInt(rng.int(w + 1)) : rng.bits(shw),
-            idx: BigInt(rng.int(w)),
+            sh: rng.chance(0.75) ? BigInt(rng.below(w + 1)) : rng.bits(shw),
+            idx: BigInt(rng.below(w)),
             k: rng.bits(2),
           });
         }
@@ -409,7 +409,7 @@ describe('dynamic bit index', () => {
         { name: () => `dynbit_${w}` },
       ).elaborate();
       const rng = new Rng(w);
-      const stim = Array.from({ length: 40 }, () => ({ a: rng.bits(w), ix: BigInt(rng.int(w)) }));
+      const stim = Array.from({ length: 40 }, () => ({ a: rng.bits(w), ix: BigInt(rng.below(w)) }));
       cycleSim(top, stim).forEach((o, n) => {
         expect(o.y).toBe((stim[n].a >> stim[n].ix) & 1n);
         expect(o.z).toBe(((stim[n].a >> stim[n].ix) & 1n) ^ 1n);

@@ -3,10 +3,10 @@
 // simulated in Icarus against a cycle model written in TypeScript, and linted with Verilator -Wall.
 import { describe, expect, it } from 'vitest';
 import { defineModule, lit, select, sint } from '../../gen/hdl';
-import { cycleSim, Rng, testSeed, type Vector } from '../support/cyclesim';
+import { cycleSim, type Vector } from '../support/cyclesim';
+import { Rng } from '../../sim/random';
+import { caseSeed } from '../support/seeds';
 import { edgeBits, expectLintClean, mask, S, U, verilogOf } from './helpers';
-
-const FILE = 'test/hdl/stmts.test.ts';
 
 describe('combinational statements', () => {
   const Comb = defineModule('comb_stmts', (m) => {
@@ -88,7 +88,7 @@ describe('combinational statements', () => {
 
   it('simulate as the TypeScript model says', () => {
     const top = Comb.elaborate();
-    const { seed, replay } = testSeed(101, FILE);
+    const { seed, replay } = caseSeed(101);
     const rng = new Rng(seed);
     const stim: Vector[] = Array.from({ length: 300 }, () => ({
       c: rng.bits(2),
@@ -186,7 +186,7 @@ describe('registers', () => {
 
   it('reset values, no reset, enables, hold, last assignment wins', () => {
     const top = Regs.elaborate();
-    const { seed, replay } = testSeed(202, FILE);
+    const { seed, replay } = caseSeed(202);
     const rng = new Rng(seed);
     const stim: Vector[] = Array.from({ length: 300 }, () => ({
       d: rng.bits(8),
@@ -273,7 +273,7 @@ describe('register and wire arrays', () => {
 
   it('dynamic index read and write simulate like an array', () => {
     const top = Arrays.elaborate();
-    const { seed, replay } = testSeed(303, FILE);
+    const { seed, replay } = caseSeed(303);
     const rng = new Rng(seed);
     const stim: Vector[] = Array.from({ length: 300 }, () => ({
       we: rng.bits(1),

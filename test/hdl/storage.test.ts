@@ -2,10 +2,11 @@
 // Icarus against TypeScript models and linted with Verilator -Wall.
 import { describe, expect, it } from 'vitest';
 import { defineModule } from '../../gen/hdl';
-import { cycleSim, Rng, testSeed, type Vector } from '../support/cyclesim';
+import { cycleSim, type Vector } from '../support/cyclesim';
+import { Rng } from '../../sim/random';
+import { caseSeed } from '../support/seeds';
 import { expectLintClean, U, verilogOf } from './helpers';
 
-const FILE = 'test/hdl/storage.test.ts';
 const X = -1n; // what cycleSim reports for a value with unknown bits
 
 describe('memories', () => {
@@ -35,13 +36,13 @@ describe('memories', () => {
 
   it('read-first sync reads, async reads see the last write, byte enables, two write ports', () => {
     const top = Mems.elaborate();
-    const { seed, replay } = testSeed(404, FILE);
+    const { seed, replay } = caseSeed(404);
     const rng = new Rng(seed);
     const stim: Vector[] = [];
     for (let a = 0; a < 16; a++) stim.push({ we: 1, waddr: a, wdata: rng.bits(32), strb: 0xf, we2: 0 }); // fill
     for (let n = 0; n < 400; n++) {
-      const waddr = rng.int(16);
-      let aaddr = rng.int(16);
+      const waddr = rng.below(16);
+      let aaddr = rng.below(16);
       const we = rng.bits(1);
       const we2 = rng.chance(0.3);
       if (we && we2 && aaddr === waddr) aaddr = (aaddr + 1) % 16; // two writes to one address: undefined
@@ -50,7 +51,7 @@ describe('memories', () => {
         waddr,
         wdata: rng.bits(32),
         strb: rng.bits(4),
-        raddr: rng.int(16),
+        raddr: rng.below(16),
         ren: rng.bits(1),
         aaddr,
         we2,
@@ -138,7 +139,7 @@ describe('fsm helper', () => {
       ['ST_DONE', 3n],
       ['ST_SPARE', 4n],
     ]);
-    const { seed, replay } = testSeed(505, FILE);
+    const { seed, replay } = caseSeed(505);
     const rng = new Rng(seed);
     const stim: Vector[] = Array.from({ length: 400 }, () => ({ start: rng.chance(0.3), stop: rng.chance(0.1) }));
     const out = cycleSim(top, stim);

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { FixedPriorityArbiter, RoundRobinArbiter } from '../../gen/lib/arbiter';
-import { cycleSim, type Outputs, Rng, testSeed, type Vector } from '../support/cyclesim';
+import { cycleSim, type Outputs, type Vector } from '../support/cyclesim';
+import { Rng } from '../../sim/random';
+import { caseSeed } from '../support/seeds';
 import { lint, lutDepth, synthClean } from './support-lint';
-
-const file = 'test/lib/arbiter.test.ts';
 
 /** Reference model: the documented behaviour (search after the last acknowledged grant; lock until `ack`). */
 class ArbiterModel {
@@ -55,7 +55,7 @@ interface Run {
  * the lock from the simulated outputs alone: a grant not acknowledged stays the next cycle.
  */
 function run(n: number, roundRobin: boolean, traffic: Traffic, seedBase: number, cycles = 1500): Run {
-  const { seed, replay } = testSeed(seedBase, file);
+  const { seed, replay } = caseSeed(seedBase);
   const rng = new Rng(seed);
   const model = new ArbiterModel(n, roundRobin);
   const mod = (roundRobin ? RoundRobinArbiter : FixedPriorityArbiter).elaborate({ n });
@@ -64,7 +64,7 @@ function run(n: number, roundRobin: boolean, traffic: Traffic, seedBase: number,
   // Packet sources: idle, or requesting a packet of `left` beats (bubbles allowed after the first beat).
   const left = new Array<number>(n).fill(0);
   const started = new Array<boolean>(n).fill(false);
-  const rate = Array.from({ length: n }, () => 0.05 + rng.int(60) / 100); // each source its own offered load
+  const rate = Array.from({ length: n }, () => 0.05 + rng.below(60) / 100); // each source its own offered load
   const stim: Vector[] = [];
   const expected: ReturnType<ArbiterModel['outputs']>[] = [];
   const acks: Run['acks'] = [];
@@ -81,7 +81,7 @@ function run(n: number, roundRobin: boolean, traffic: Traffic, seedBase: number,
     } else {
       for (let i = 0; i < n; i++) {
         if (left[i] === 0 && rng.chance(rate[i])) {
-          left[i] = 1 + rng.int(4);
+          left[i] = 1 + rng.below(4);
           started[i] = false;
           starts.push({ c, i });
         }

@@ -1,15 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { defineModule } from '../../gen/hdl';
 import { Counter, CreditCounter, OccupancyCounter, upCounter } from '../../gen/lib/counter';
-import { cycleSim, Rng, testSeed, type Vector } from '../support/cyclesim';
+import { cycleSim, type Vector } from '../support/cyclesim';
+import { Rng } from '../../sim/random';
+import { caseSeed } from '../support/seeds';
 import { lint, synthClean } from './support-lint';
-
-const file = 'test/lib/counter.test.ts';
 
 describe('Counter (modulo)', () => {
   for (const modulus of [1, 2, 10, 16, 37]) {
     it(`counts with enable, clears, and wraps at ${modulus}`, () => {
-      const { seed, replay } = testSeed(5000 + modulus, file);
+      const { seed, replay } = caseSeed(5000 + modulus);
       const rng = new Rng(seed);
       const stim: Vector[] = [];
       for (let c = 0; c < 1500; c++) stim.push({ en: rng.chance(0.7), clear: rng.chance(c % 500 < 50 ? 0.3 : 0.01) });
@@ -47,7 +47,7 @@ describe('OccupancyCounter', () => {
     [33, 1],
   ] as const) {
     it(`tracks 0..${max} with registered flags${atLeast ? ` and at_least ${atLeast}` : ''}, ignoring overflow and underflow`, () => {
-      const { seed, replay } = testSeed(5100 + max, file);
+      const { seed, replay } = caseSeed(5100 + max);
       const rng = new Rng(seed);
       const stim: Vector[] = [];
       for (let c = 0; c < 2000; c++) {
@@ -94,7 +94,7 @@ describe('CreditCounter', () => {
   ]) {
     const name = CreditCounter.nameFor(p);
     it(`takes and gives credits, avail means maxTake free (${name})`, () => {
-      const { seed, replay } = testSeed(5200 + p.max, file);
+      const { seed, replay } = caseSeed(5200 + p.max);
       const rng = new Rng(seed);
       const maxTake = p.maxTake ?? 1;
       const maxGive = p.maxGive ?? 1;
@@ -105,10 +105,10 @@ describe('CreditCounter', () => {
       for (let c = 0; c < 2000; c++) {
         expected.push(credits);
         const greedy = Math.floor(c / 200) % 2 === 0; // alternate: consumers ahead, then returns ahead
-        const takeN = 1 + rng.int(maxTake);
+        const takeN = 1 + rng.below(maxTake);
         const take = credits >= takeN && rng.chance(greedy ? 0.8 : 0.3);
         const out = p.max - credits;
-        const giveN = 1 + rng.int(maxGive);
+        const giveN = 1 + rng.below(maxGive);
         const give = out >= giveN && rng.chance(greedy ? 0.3 : 0.8);
         const v: Vector = { take, give };
         if (maxTake > 1) v.take_n = takeN;

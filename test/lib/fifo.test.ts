@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { defineModule, emitDesign } from '../../gen/hdl';
 import { BramFifo, Fifo } from '../../gen/lib/fifo';
-import { cycleSim, Rng, testSeed, type Vector } from '../support/cyclesim';
+import { cycleSim, type Vector } from '../support/cyclesim';
+import { Rng } from '../../sim/random';
+import { caseSeed } from '../support/seeds';
 import { runStreamTest } from './stream-check';
 import { lint, synthClean } from './support-lint';
-
-const file = 'test/lib/fifo.test.ts';
 
 describe('Fifo', () => {
   for (const [width, depth] of [
@@ -14,7 +14,7 @@ describe('Fifo', () => {
     [1, 1],
   ] as const) {
     it(`keeps order and flags under random backpressure (w${width} d${depth})`, () => {
-      const { seed, replay } = testSeed(1000 + depth, file);
+      const { seed, replay } = caseSeed(1000 + depth);
       const rng = new Rng(seed);
       const stim: Vector[] = [];
       for (let c = 0; c < 600; c++) {
@@ -45,7 +45,7 @@ describe('Fifo', () => {
     [7, 3, 3],
   ] as const) {
     it(`matches the stream model, with almost_full, protocol and throughput checks (w${width} d${depth} af${almostFull})`, () => {
-      const { seed, replay } = testSeed(1100 + depth, file);
+      const { seed, replay } = caseSeed(1100 + depth);
       const mod = Fifo.elaborate({ width, depth, almostFull });
       expect(mod.name).toBe(`fifo_w${width}_d${depth}_af${almostFull}`);
       const spec = { capacity: depth, latency: 1, almostFull };
@@ -77,7 +77,7 @@ describe('BramFifo', () => {
   ] as const) {
     const tag = `w${width} d${depth}${almostFull ? ` af${almostFull}` : ''}${outReg ? '' : ' direct'}`;
     it(`is first-word fall-through with full throughput, latency ${outReg ? 3 : 2} (${tag})`, () => {
-      const { seed, replay } = testSeed(1200 + depth + (outReg ? 0 : 7), file);
+      const { seed, replay } = caseSeed(1200 + depth + (outReg ? 0 : 7));
       const mod = BramFifo.elaborate({ width, depth, almostFull, outReg });
       const spec = { capacity: depth, latency: outReg ? 3 : 2, almostFull };
       runStreamTest({ mod, spec, width, inName: 'enq', outName: 'deq', seed, replay, hasCount: true, cycles: 3000 });

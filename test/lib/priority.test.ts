@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { defineModule } from '../../gen/hdl';
 import { decode, isolateLowest, oneHotIndex, prefixOr, PriorityEncoder } from '../../gen/lib/priority';
-import { cycleSim, Rng, testSeed, type Vector } from '../support/cyclesim';
+import { cycleSim, type Vector } from '../support/cyclesim';
+import { Rng } from '../../sim/random';
+import { caseSeed } from '../support/seeds';
 import { lint, lutDepth, synthClean } from './support-lint';
-
-const file = 'test/lib/priority.test.ts';
 
 const lowest = (v: bigint) => v & -v;
 const indexOf = (onehot: bigint) => BigInt(onehot.toString(2).length - 1);
@@ -14,11 +14,11 @@ function vectors(width: number, n: number, rng: Rng): bigint[] {
   const all = (1n << BigInt(width)) - 1n;
   const out: bigint[] = [0n, all, 1n, 1n << BigInt(width - 1)];
   for (let i = 0; i < n; i++) {
-    const kind = rng.int(4);
+    const kind = rng.below(4);
     if (kind === 0) out.push(rng.bits(width));
-    else if (kind === 1) out.push(1n << BigInt(rng.int(width)));
+    else if (kind === 1) out.push(1n << BigInt(rng.below(width)));
     else if (kind === 2) out.push(rng.bits(width) & rng.bits(width) & rng.bits(width));
-    else out.push(((rng.bits(width) | 1n) << BigInt(rng.int(width))) & all); // a low boundary at a random place
+    else out.push(((rng.bits(width) | 1n) << BigInt(rng.below(width))) & all); // a low boundary at a random place
   }
   return out;
 }
@@ -47,7 +47,7 @@ describe('PriorityEncoder', () => {
 
   for (const width of [13, 32, 64, 65, 100]) {
     it(`is exact on random inputs of every density (w${width})`, () => {
-      const { seed, replay } = testSeed(4000 + width, file);
+      const { seed, replay } = caseSeed(4000 + width);
       check(width, vectors(width, 1500, new Rng(seed)), replay);
     });
   }
@@ -84,11 +84,11 @@ const Helpers = defineModule(
 describe('priority helpers inside a module', () => {
   for (const width of [1, 3, 8, 21]) {
     it(`prefixOr, isolateLowest, oneHotIndex and decode agree with TypeScript (w${width})`, () => {
-      const { seed, replay } = testSeed(4100 + width, file);
+      const { seed, replay } = caseSeed(4100 + width);
       const rng = new Rng(seed);
       const all = (1n << BigInt(width)) - 1n;
       const iw = Math.max(1, Math.ceil(Math.log2(width)));
-      const stim: Vector[] = vectors(width, 400, rng).map((v) => ({ vec: v, idx: rng.int(width) }));
+      const stim: Vector[] = vectors(width, 400, rng).map((v) => ({ vec: v, idx: rng.below(width) }));
       const mod = Helpers.elaborate({ width });
       expect(lint(mod)).toBe('');
       const out = cycleSim(mod, stim);

@@ -1,15 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { PipeReg, RegSlice } from '../../gen/lib/skid';
-import { testSeed } from '../support/cyclesim';
+import { caseSeed } from '../support/seeds';
 import { runStreamTest } from './stream-check';
 import { lint, synthClean } from './support-lint';
-
-const file = 'test/lib/skid.test.ts';
 
 describe('RegSlice (2-entry skid buffer)', () => {
   for (const width of [1, 8, 64]) {
     it(`is a 2-entry buffer with latency 1 and full throughput (w${width})`, () => {
-      const { seed, replay } = testSeed(2100 + width, file);
+      const { seed, replay } = caseSeed(2100 + width);
       const mod = RegSlice.elaborate({ width });
       expect(mod.name).toBe(`skid_w${width}`);
       runStreamTest({ mod, spec: { capacity: 2, latency: 1 }, width, inName: 'in', outName: 'out', seed, replay });
@@ -31,7 +29,7 @@ describe('RegSlice (2-entry skid buffer)', () => {
 describe('PipeReg (forward-only pipeline register)', () => {
   for (const width of [1, 8, 64]) {
     it(`is a 1-entry buffer that accepts while its output drains (w${width})`, () => {
-      const { seed, replay } = testSeed(2200 + width, file);
+      const { seed, replay } = caseSeed(2200 + width);
       const mod = PipeReg.elaborate({ width });
       expect(mod.name).toBe(`pipe_w${width}`);
       runStreamTest({

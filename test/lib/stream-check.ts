@@ -5,7 +5,8 @@
 // independently checks the output protocol and end-to-end delivery from the simulated outputs alone.
 import { expect } from 'vitest';
 import type { HwModule } from '../../gen/hdl';
-import { cycleSim, Rng, type Vector } from '../support/cyclesim';
+import { cycleSim, type Vector } from '../support/cyclesim';
+import { Rng } from '../../sim/random';
 
 export interface BufferSpec {
   capacity: number;

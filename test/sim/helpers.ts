@@ -1,8 +1,8 @@
-// Shared helpers for the simulator tests: fixture paths, seeded TLP generation, and a
-// wrapper that prints the seed and a replay command when a randomized test fails.
+// Shared helpers for the simulator tests: fixture paths and seeded TLP generation.
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RawTlp } from '../../sim/index';
+import type { Rng } from '../../sim/random';
 
 export const FIXTURES = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'sim');
 export const LOOPBACK_W64 = resolve(FIXTURES, 'loopback_w64.ports.json');
@@ -11,43 +11,15 @@ export const LOOPBACK_W256 = resolve(FIXTURES, 'loopback_w256.ports.json');
 /** What the loopback fixture does to header DW0 (TC field XOR 3'b101). */
 export const ECHO_DW0_XOR = 0x0050_0000;
 
-/** mulberry32: tiny seeded PRNG for test data (the sim has its own for idle/backpressure). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** A seed for a randomized test: VFPGA_SEED if set, else random. */
-export function testSeed(): number {
-  return process.env.VFPGA_SEED ? Number(process.env.VFPGA_SEED) : Math.floor(Math.random() * 0x7fff_ffff);
-}
-
-/** Runs a randomized test body; on failure, the error names the seed and how to replay it. */
-export function withSeed<T>(file: string, name: string, seed: number, body: (seed: number) => T): T {
-  try {
-    return body(seed);
-  } catch (e) {
-    const err = e as Error;
-    err.message += `\n  seed ${seed}; replay: VFPGA_SEED=${seed} npx vitest run ${file} -t ${JSON.stringify(name)}`;
-    throw err;
-  }
-}
-
 /**
  * A header-consistent TLP with `ndw` payload dwords: a memory write (3DW or 4DW header)
  * when ndw > 0, else a memory read (header only, any Length). Other DW0 fields random.
  */
-export function randomTlp(rand: () => number, ndw: number): RawTlp {
-  const u32 = () => Math.floor(rand() * 0x1_0000_0000) >>> 0;
-  const four = rand() < 0.5;
+export function randomTlp(rng: Rng, ndw: number): RawTlp {
+  const u32 = () => rng.u32();
+  const four = rng.chance(0.5);
   const fmt = (ndw > 0 ? 0b010 : 0b000) | (four ? 1 : 0);
-  const len = ndw > 0 ? ndw & 0x3ff : 1 + Math.floor(rand() * 1024);
+  const len = ndw > 0 ? ndw & 0x3ff : rng.int(1, 1024);
   // Bits 28:10 random (Type, TC, attributes...), Fmt and Length consistent with the payload.
   const dw0 = ((fmt << 29) | (u32() & 0x1fff_fc00) | (len & 0x3ff)) >>> 0;
   const hdr = new Uint32Array([dw0, u32(), u32(), four ? u32() : 0]);

@@ -3,9 +3,10 @@
 // poke/peek, tx protocol checks, and the pure C++ replay.
 import { afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { Sim, SimError, type RawTlp } from '../../sim/index';
-import { LOOPBACK_W256, LOOPBACK_W64, echoOf, hex, prng, randomTlp, testSeed, withSeed } from './helpers';
+import { Rng } from '../../sim/random';
+import { forEachSeed } from '../support/seeds';
+import { LOOPBACK_W256, LOOPBACK_W64, echoOf, hex, randomTlp } from './helpers';
 
-const FILE = 'test/sim/loopback.test.ts';
 const open: Sim[] = [];
 function load(ports: string, opts: Partial<Parameters<typeof Sim.load>[0]> = {}): Sim {
   const sim = Sim.load({ ports, quiet: true, ...opts });
@@ -34,15 +35,14 @@ describe.each([
   });
 
   test('round trip of every length 0..64 dwords under random idle and backpressure', () => {
-    const name = `loopback W=${W} round trip of every length 0..64 dwords under random idle and backpressure`;
-    withSeed(FILE, name, testSeed(), (seed) => {
-      const rand = prng(seed);
+    forEachSeed((seed) => {
+      const rng = new Rng(seed);
       const sim = load(ports, { seed, rxIdle: 0.3, txBackpressure: 0.4 });
       const lengths = [
         ...Array.from({ length: 65 }, (_, i) => i),
-        ...Array.from({ length: 135 }, () => Math.floor(rand() * 65)),
+        ...Array.from({ length: 135 }, () => Math.floor(rng.next() * 65)),
       ];
-      const sent = lengths.map((n) => randomTlp(rand, n));
+      const sent = lengths.map((n) => randomTlp(rng, n));
       const got: RawTlp[] = [];
       // Feed in batches while collecting, as a test bench would.
       for (let i = 0; i < sent.length; i += 25) {
@@ -63,7 +63,7 @@ describe.each([
   test('full throughput without idle or backpressure: one beat per cycle', () => {
     const sim = load(ports, { seed: 1 });
     const lanes = W / 32;
-    const sent = [randomTlp(prng(2), 4 * lanes), randomTlp(prng(3), 0), randomTlp(prng(4), 2 * lanes)];
+    const sent = [randomTlp(new Rng(2), 4 * lanes), randomTlp(new Rng(3), 0), randomTlp(new Rng(4), 2 * lanes)];
     const start = sim.cycle;
     for (const t of sent) sim.send(t);
     expect(sim.run({ untilTx: 3, maxCycles: 100 }).reason).toBe('tx');
@@ -76,11 +76,11 @@ describe.each([
   test('atCycle is honoured; the rx queue is ordered by injection cycle, FIFO among equals', () => {
     const sim = load(ports, { seed: 5 });
     const now = sim.cycle;
-    const rand = prng(9);
-    const late = randomTlp(rand, 3);
-    const early = randomTlp(rand, 1);
-    const same1 = randomTlp(rand, 0);
-    const same2 = randomTlp(rand, 2);
+    const rng = new Rng(9);
+    const late = randomTlp(rng, 3);
+    const early = randomTlp(rng, 1);
+    const same1 = randomTlp(rng, 0);
+    const same2 = randomTlp(rng, 2);
     sim.send(late, now + 200);
     sim.send(early, now + 50);
     sim.send(same1, now + 120);
@@ -93,15 +93,15 @@ describe.each([
     // The fixture needs one cycle from rx to tx; no idle cycles, no backpressure.
     expect(got.map((t) => t.cycle)).toEqual([now + 51, now + 121, now + 122, now + 201]);
     // A TLP on the wire stays first even if one with an earlier injection cycle arrives.
-    const long = randomTlp(rand, 64);
-    const urgent = randomTlp(rand, 1);
+    const long = randomTlp(rng, 64);
+    const urgent = randomTlp(rng, 1);
     sim.send(long);
     sim.run({ cycles: 3 });
     sim.send(urgent, 0);
     sim.run({ untilTx: 2, maxCycles: 200 });
     expectEcho(sim.takeTx(), [long, urgent]);
     // tlp.cycle is the default injection cycle (a TLP taken from tx can be re-sent as is).
-    const t = { ...randomTlp(rand, 1), cycle: sim.cycle + 30 };
+    const t = { ...randomTlp(rng, 1), cycle: sim.cycle + 30 };
     sim.send(t);
     sim.run({ untilTx: 1, maxCycles: 100 });
     expect(sim.takeTx()[0].cycle).toBe(t.cycle + 1);
@@ -115,8 +115,8 @@ describe.each([
     expect(sim.run({ untilTx: 1, maxCycles: 25 })).toEqual({ reason: 'limit', cycles: 25 });
     expect(() => sim.run({})).toThrow(/needs cycles/);
 
-    const rand = prng(11);
-    const sent = Array.from({ length: 10 }, (_, i) => randomTlp(rand, i));
+    const rng = new Rng(11);
+    const sent = Array.from({ length: 10 }, (_, i) => randomTlp(rng, i));
     for (const t of sent) sim.send(t);
     expect(sim.run({ untilTx: 3, maxCycles: 1000 }).reason).toBe('tx');
     expect(sim.txPending).toBe(3);
@@ -134,7 +134,7 @@ describe.each([
 
   test('untilTx with writesCountOnlyIn: memory writes outside the window pile up without ending the run', () => {
     const sim = load(ports, { seed: 8 });
-    const rand = prng(12);
+    const rng = new Rng(12);
     // A memory write (3DW below 4 GB, else 4DW) of ndw random dwords at addr.
     const mwr = (addr: bigint, ndw: number): RawTlp => {
       const four = addr >= 1n << 32n;
@@ -143,7 +143,7 @@ describe.each([
         hdr[2] = Number(addr >> 32n);
         hdr[3] = Number(addr & 0xffff_fffcn);
       } else hdr[2] = Number(addr);
-      return { hdr, data: randomTlp(rand, ndw).data };
+      return { hdr, data: randomTlp(rng, ndw).data };
     };
     const win = { from: 0xfee0_0000n, to: 0xfef0_0000n };
     const quiet = [mwr(0x1000n, 2), mwr(0x2_fee0_1000n, 3), mwr(0xfedf_fffcn, 1), mwr(0xfef0_0000n, 4)];
@@ -161,7 +161,7 @@ describe.each([
     sim.send(mwr(0x2000n, 1));
     expect(sim.run({ untilTx: 1, maxCycles: 100 }).reason).toBe('tx');
     expect(sim.run({ untilTx: 1, writesCountOnlyIn: win, maxCycles: 50 })).toEqual({ reason: 'limit', cycles: 50 });
-    const read = randomTlp(rand, 0);
+    const read = randomTlp(rng, 0);
     sim.send(read);
     expect(sim.run({ untilTx: 1, writesCountOnlyIn: win, maxCycles: 100 }).reason).toBe('tx');
     expect(sim.takeTx().length).toBe(2);
@@ -173,8 +173,8 @@ describe.each([
 
   test('run() and takeTx() hand over more TLPs than one arena chunk holds, in order', () => {
     const sim = load(ports, { seed: 4 });
-    const rand = prng(21);
-    const sent = Array.from({ length: 40 }, () => randomTlp(rand, 1024));
+    const rng = new Rng(21);
+    const sent = Array.from({ length: 40 }, () => randomTlp(rng, 1024));
     for (const t of sent) sim.send(t);
     expect(sim.run({ untilTx: sent.length, maxCycles: 1_000_000 }).reason).toBe('tx');
     expect(sim.txPending).toBe(sent.length);
@@ -205,7 +205,7 @@ describe.each([
     expect(() => sim.poke('rx_valid', 1)).toThrow(/driven by the harness/);
     expect(() => sim.peek('nope')).toThrow(/no port nope/);
     // 128-bit header port: DW0 lands in bits 127:96.
-    const t = randomTlp(prng(1), 0);
+    const t = randomTlp(new Rng(1), 0);
     sim.send(t);
     sim.run({ untilTx: 1, maxCycles: 20 });
     const hdr = sim.peek('rx_hdr');
@@ -216,12 +216,12 @@ describe.each([
 
   test('tx protocol errors are reported with the cycle', () => {
     const sim = load(ports, { seed: 2 });
-    const rand = prng(4);
+    const rng = new Rng(4);
     // mode 1: the fixture never asserts tx_eop, so the second TLP's sop arrives inside the first
     // (one full beat each, so the keep check has nothing to say first).
     sim.poke('mode', 1);
-    sim.send(randomTlp(rand, W / 32));
-    sim.send(randomTlp(rand, W / 32));
+    sim.send(randomTlp(rng, W / 32));
+    sim.send(randomTlp(rng, W / 32));
     let err: unknown;
     try {
       sim.run({ untilTx: 2, maxCycles: 100 });
@@ -235,7 +235,7 @@ describe.each([
     // The sim goes on after a reset: mode 2 clears keep lane 0 on multi-dword beats.
     sim.poke('mode', 2);
     sim.reset();
-    sim.send(randomTlp(rand, 3));
+    sim.send(randomTlp(rng, 3));
     expect(() => sim.run({ untilTx: 1, maxCycles: 100 })).toThrow(
       W === 64 ? /keep=0x2 on a beat without eop/ : /keep=0x6 is not contiguous/,
     );
@@ -244,7 +244,7 @@ describe.each([
     // A header whose Length disagrees with the payload is flagged on the way back.
     sim.poke('mode', 0);
     sim.reset();
-    const bad = randomTlp(rand, 5);
+    const bad = randomTlp(rng, 5);
     bad.hdr[0] = (bad.hdr[0] & ~0x3ff) | 6;
     sim.send(bad);
     expect(() => sim.run({ untilTx: 1, maxCycles: 100 })).toThrow(/has 5 payload dwords but header Length says 6/);
@@ -252,7 +252,7 @@ describe.each([
 
     // And recovers: a good TLP goes through.
     sim.reset();
-    const good = randomTlp(rand, 2);
+    const good = randomTlp(rng, 2);
     sim.send(good);
     expect(sim.run({ untilTx: 1, maxCycles: 100 }).reason).toBe('tx');
     expectEcho(sim.takeTx(), [good]);
@@ -265,14 +265,13 @@ describe.each([
   });
 
   test('runFree replays the recorded stimulus in pure C++ with identical tx traffic', () => {
-    const name = `loopback W=${W} runFree replays the recorded stimulus in pure C++ with identical tx traffic`;
-    withSeed(FILE, name, testSeed(), (seed) => {
-      const rand = prng(seed);
+    forEachSeed((seed) => {
+      const rng = new Rng(seed);
       const sim = load(ports, { seed, rxIdle: 0.2, txBackpressure: 0.3 });
       for (let round = 0; round < 5; round++) {
         for (let i = 0; i < 20; i++)
-          sim.send(randomTlp(rand, Math.floor(rand() * 65)), sim.cycle + Math.floor(rand() * 100));
-        sim.run({ cycles: 300 + Math.floor(rand() * 300) });
+          sim.send(randomTlp(rng, Math.floor(rng.next() * 65)), sim.cycle + Math.floor(rng.next() * 100));
+        sim.run({ cycles: 300 + Math.floor(rng.next() * 300) });
         if (round === 2) {
           sim.setTxBackpressure(0.8);
           sim.poke('magic_in', 77);

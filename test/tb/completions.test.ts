@@ -4,7 +4,7 @@
 // and Lower Address, and reassemble the exact bytes.
 import { describe, expect, test } from 'vitest';
 import { ReadReassembly, splitReadCompletions, type ReadShape, type SplitMode } from '../../tb/pcie/completions';
-import { Rng } from '../../tb/pcie/random';
+import { Rng } from '../../sim/random';
 import {
   completionLowerAddress,
   decodeTlp,
@@ -14,9 +14,8 @@ import {
   type CplDTlp,
 } from '../../tb/pcie/tlp';
 import { byteRangeToDwords } from '../../tb/pcie/requester';
-import { seeded } from './support';
+import { forEachSeed } from '../support/seeds';
 
-const FILE = 'test/tb/completions.test.ts';
 const PAGE = 0x8000_1000n; // any 4 KB page; only the offset within it matters
 
 /** Memory contents: byte i of the page is a function of i. */
@@ -103,7 +102,7 @@ const bes = (lengthDw: number, off: number): [number, number][] =>
 
 describe('splitReadCompletions', () => {
   test('lengths 1..40 DW and around 64/128/256 at every dword phase of a 128 B block, BE shapes, both RCBs, MPS 128/256, all modes', () => {
-    seeded(FILE, 'split sweep', (seed) => {
+    forEachSeed((seed) => {
       const rng = new Rng(seed);
       let n = 0;
       for (let offDw = 0; offDw < 32; offDw++) {
@@ -122,7 +121,7 @@ describe('splitReadCompletions', () => {
   });
 
   test('random requests up to 1024 DW anywhere in the page (no 4 KB crossing), MPS up to 4096', () => {
-    seeded(FILE, 'split random', (seed) => {
+    forEachSeed((seed) => {
       const rng = new Rng(seed);
       for (let k = 0; k < 1500; k++) {
         const len = rng.chance(0.3) ? rng.int(1, 1024) : rng.int(1, 300);
@@ -159,7 +158,7 @@ describe('splitReadCompletions', () => {
       }
       return ends;
     };
-    seeded(FILE, 'random split draws', (seed) => {
+    forEachSeed((seed) => {
       const rng = new Rng(seed);
       for (let k = 0; k < 2000; k++) {
         const len = rng.int(1, rng.chance(0.2) ? 1024 : 200);

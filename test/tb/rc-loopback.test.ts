@@ -7,13 +7,13 @@
 import { afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { Sim } from '../../sim/index';
 import type { RootComplexOptions } from '../../tb/pcie/options';
-import { Rng } from '../../tb/pcie/random';
+import { Rng } from '../../sim/random';
 import { RootComplex } from '../../tb/pcie/rootcomplex';
 import { decodeTlp } from '../../tb/pcie/tlp';
 import { LOOPBACK_W256, LOOPBACK_W64 } from '../sim/helpers';
-import { TapLink, seeded } from './support';
+import { forEachSeed } from '../support/seeds';
+import { TapLink } from '../../tb/pcie/link';
 
-const FILE = 'test/tb/rc-loopback.test.ts';
 const open: Sim[] = [];
 afterEach(() => {
   for (const s of open.splice(0)) s.close();
@@ -28,9 +28,9 @@ function boot(
   const sim = Sim.load({ ports, quiet: true, seed, ...simOpts });
   open.push(sim);
   const tap = new TapLink(sim);
-  // The echo makes the RC its own device: same ID both ways, completions split at the RC's 64 B RCB.
-  const rc = new RootComplex(tap, { seed, rcId: 0, deviceId: 0, deviceRcb: 64, ...rcOpts });
-  rc.shadow.busMaster.set(true, 0);
+  // The echo makes the RC its own device: same ID both ways, completions split at the RC's 64 B RCB. The
+  // loopback has no config space: its settings are stated (MPS 128, the reset value).
+  const rc = new RootComplex(tap, { seed, rcId: 0, deviceId: 0, deviceRcb: 64, device: { mps: 128 }, ...rcOpts });
   return { sim, tap, rc };
 }
 
@@ -43,8 +43,7 @@ describe.each([
   });
 
   test('reads round-trip through completer and requester under idle, backpressure, splitting and reordering', () => {
-    const name = `RC pump on the loopback, W=${W} reads round-trip through completer and requester under idle, backpressure, splitting and reordering`;
-    seeded(FILE, name, (seed) => {
+    forEachSeed((seed) => {
       const rng = new Rng(seed);
       const { rc, tap, sim } = boot(
         ports,
@@ -100,8 +99,7 @@ describe.each([
   });
 
   test('posted writes come back as device writes into host memory, byte-exact', () => {
-    const name = `RC pump on the loopback, W=${W} posted writes come back as device writes into host memory, byte-exact`;
-    seeded(FILE, name, (seed) => {
+    forEachSeed((seed) => {
       const rng = new Rng(seed);
       const { rc } = boot(ports, seed, {}, { rxIdle: 0.1, txBackpressure: 0.5 });
       const mem = rc.mem.alloc(0x3000, { name: 'host' });

@@ -24,12 +24,11 @@ import {
   type ModelEndpointOptions,
 } from '../../tb/pcie/modeldev';
 import type { RootComplexOptions } from '../../tb/pcie/options';
-import { Rng } from '../../tb/pcie/random';
+import { Rng } from '../../sim/random';
 import { RootComplex } from '../../tb/pcie/rootcomplex';
 import { decodeTlp, type Tlp } from '../../tb/pcie/tlp';
-import { TapLink, seeded } from './support';
-
-const FILE = 'test/tb/rc-model.test.ts';
+import { forEachSeed } from '../support/seeds';
+import { TapLink } from '../../tb/pcie/link';
 
 function boot(rcOpts: RootComplexOptions = {}, devOpts: ModelEndpointOptions = {}, seed = 1) {
   const dev = new ModelEndpoint(devOpts);
@@ -142,7 +141,7 @@ describe('enumeration', () => {
 
 describe('MMIO', () => {
   test('every width 1/2/4/8 at every byte alignment, into SRAM (BAR2) and scratch (BAR4)', () => {
-    seeded(FILE, 'mmio widths', (seed) => {
+    forEachSeed((seed) => {
       const rng = new Rng(seed);
       const { rc, dev } = boot({}, {}, seed);
       for (const [bar, mem] of [
@@ -177,7 +176,7 @@ describe('MMIO', () => {
   });
 
   test('large accesses are split at MRRS (reads), MPS (writes) and 4 KB, at any offset', () => {
-    seeded(FILE, 'mmio large', (seed) => {
+    forEachSeed((seed) => {
       const rng = new Rng(seed);
       const { rc, dev } = boot({ mps: 256, mrrs: 512 }, {}, seed);
       const h = rc.bar(2);
@@ -229,7 +228,7 @@ describe('MMIO', () => {
 
 describe('DMA', () => {
   test('host->device and device->host, many lengths and offsets incl. 4 KB boundaries, split and reordered completions', () => {
-    seeded(FILE, 'dma sweep', (seed) => {
+    forEachSeed((seed) => {
       const rng = new Rng(seed);
       const { rc, dev, tap } = boot(
         { latency: { min: 30, max: 400 }, split: 'random', mps: 256, mrrs: 512 },
@@ -447,7 +446,7 @@ describe('error injection', () => {
       for (let i = 0; i < 12; i++) out.push(dma(rc, DMA_TO_DEVICE, host.addr, 0, 0x4000) & 0x1fc);
       return { out, counts: { ...rc.injector.counts } };
     };
-    seeded(FILE, 'random faults', (seed) => {
+    forEachSeed((seed) => {
       const a = run(seed);
       const b = run(seed);
       expect(a).toEqual(b);

@@ -1,42 +1,8 @@
-// Shared helpers for the test-bench tests: seeded bodies that print the replay command, a
-// scripted device link for feeding crafted TLPs, and a tap that records traffic.
-import { expect, test } from 'vitest';
+// Shared helpers for the test-bench tests: a scripted device link for feeding crafted TLPs. (The tap that records
+// traffic is public: TapLink in tb/pcie/link.ts.)
 import type { Link, LinkRunOptions } from '../../tb/pcie/link';
-import { envSeed } from '../../tb/pcie/random';
-import type { RawTlp } from '../../tb/pcie/raw';
+import type { RawTlp } from '../../sim/raw';
 import { decodeTlp, encodeTlp, type Tlp } from '../../tb/pcie/tlp';
-
-/** A test name as vitest's -t option expects it: suite and test names joined by spaces, regex-escaped. */
-function testPattern(fullName: string): string {
-  return fullName
-    .split(' > ')
-    .join(' ')
-    .replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
-/**
- * Runs a randomized test body with a seed (VFPGA_SEED if set, else random). On failure the error says the
- * seed and the command that replays exactly this test (named from the running test when there is one, else
- * from `name`).
- */
-export function seeded<T>(file: string, name: string, body: (seed: number) => T, seed = envSeed()): T {
-  try {
-    return body(seed);
-  } catch (e) {
-    const err = e as Error;
-    const current = expect.getState().currentTestName;
-    const pattern = current ? testPattern(current) : name;
-    err.message += `\n  seed ${seed}; replay: VFPGA_SEED=${seed} npx vitest run ${file} -t ${JSON.stringify(pattern)}`;
-    throw err;
-  }
-}
-
-/** A vitest test whose whole body runs under seeded(). */
-export function seededTest(file: string, name: string, body: (seed: number) => void): void {
-  test(name, () => {
-    seeded(file, name, body);
-  });
-}
 
 /** The member of the Tlp union whose `type` can be T (e.g. CfgReadTlp for 'CfgRd0'). */
 export type TlpOf<T extends Tlp['type']> = Tlp extends infer U
@@ -92,27 +58,5 @@ export class ScriptLink implements Link {
   /** Sent TLPs of one type. */
   sentOf<T extends Tlp['type']>(type: T): (TlpOf<T> & { at: number })[] {
     return this.sent.filter((s) => s.tlp.type === type).map((s) => ({ ...(s.tlp as TlpOf<T>), at: s.at }));
-  }
-}
-
-/** Wraps a link and records every TLP in both directions (for timing assertions). */
-export class TapLink implements Link {
-  readonly toDevice: { raw: RawTlp; at: number; sentAt: number }[] = [];
-  readonly fromDevice: RawTlp[] = [];
-  constructor(readonly inner: Link) {}
-  get cycle(): number {
-    return this.inner.cycle;
-  }
-  send(raw: RawTlp, atCycle?: number): void {
-    this.toDevice.push({ raw, at: atCycle ?? this.inner.cycle, sentAt: this.inner.cycle });
-    this.inner.send(raw, atCycle);
-  }
-  run(opts: LinkRunOptions): { reason: string; cycles: number } {
-    return this.inner.run(opts);
-  }
-  takeTx(): RawTlp[] {
-    const tx = this.inner.takeTx();
-    this.fromDevice.push(...tx);
-    return tx;
   }
 }

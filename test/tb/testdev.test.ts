@@ -1,4 +1,4 @@
-// The root complex driving the hardware test device (gen/testdev, Verilated) at W=64 and W=256:
+// The root complex driving the hardware test device (gen/testdev, Verilated) at every TLP stream width:
 // enumeration, BAR sizing and assignment, capability walk, MMIO at every width and alignment,
 // DMA of many lengths and offsets (4 KB boundaries, completions split at random RCBs, delayed,
 // reordered, rx idle cycles and tx backpressure), MSI-X programming and capture, and the
@@ -16,12 +16,12 @@ import {
   MSIX_VECTORS,
   RAM_BYTES,
 } from '../../gen/testdev/regs';
-import { TESTDEV_CFG, testdevParams, type TestdevWidth } from '../../gen/testdev/top';
+import { TESTDEV_CFG, TESTDEV_WIDTHS, testdevParams } from '../../gen/testdev/top';
 import { PCI_COMMAND, PCI_COMMAND_MASTER, PCI_COMMAND_MEMORY, PCI_STATUS } from '../../tb/pcie/cfgspace';
 import { CompletionStatusError, PcieViolation } from '../../tb/pcie/errors';
 import type { ReadAction } from '../../tb/pcie/inject';
 import type { RootComplexOptions } from '../../tb/pcie/options';
-import { Rng } from '../../tb/pcie/random';
+import { Rng } from '../../sim/random';
 import { decodeTlp, type MemReadTlp } from '../../tb/pcie/tlp';
 import {
   boot as bootBench,
@@ -36,13 +36,11 @@ import {
   startDma,
   testdevPorts,
 } from '../testdev/support';
-import { seededTest } from './support';
-
-const FILE = 'test/tb/testdev.test.ts';
+import { seededTest } from '../support/seeds';
 
 afterEach(closeBenches);
 
-describe.each([64, 256] as TestdevWidth[])('RC + testdev_w%i', (W) => {
+describe.each(TESTDEV_WIDTHS)('RC + testdev_w%i', (W) => {
   let ports = '';
   beforeAll(() => {
     ports = testdevPorts(W);
@@ -106,45 +104,41 @@ describe.each([64, 256] as TestdevWidth[])('RC + testdev_w%i', (W) => {
     expect(field('INFO', 'RAM_KIB').get(infoReg)).toBe(RAM_BYTES / 1024);
   });
 
-  seededTest(
-    FILE,
-    'MMIO: every width at every alignment into RAM and registers, long accesses split by the RC',
-    (seed) => {
-      const rng = new Rng(seed);
-      const { rc } = boot(seed);
-      const b0 = rc.bar(0);
-      for (const width of [1, 2, 4, 8] as const) {
-        for (let off = 0x40; off < 0x48; off++) {
-          const v = rng.bytes(width);
-          ramWrite(rc, off, v);
-          expect(Array.from(ramRead(rc, off, width)), `${width} bytes at RAM+${off}`).toEqual(Array.from(v));
-        }
+  seededTest('MMIO: every width at every alignment into RAM and registers, long accesses split by the RC', (seed) => {
+    const rng = new Rng(seed);
+    const { rc } = boot(seed);
+    const b0 = rc.bar(0);
+    for (const width of [1, 2, 4, 8] as const) {
+      for (let off = 0x40; off < 0x48; off++) {
+        const v = rng.bytes(width);
+        ramWrite(rc, off, v);
+        expect(Array.from(ramRead(rc, off, width)), `${width} bytes at RAM+${off}`).toEqual(Array.from(v));
       }
-      // Odd widths and lengths too, some across 64 B and 4 KB boundaries.
-      const model = rng.bytes(RAM_BYTES);
-      ramWrite(rc, 0, model); // split by the RC at MPS 256 and 4 KB
-      for (let k = 0; k < 40; k++) {
-        const len = rng.int(1, k < 20 ? 16 : 700);
-        const off = k === 0 ? 0x1000 - 3 : rng.int(0, RAM_BYTES - len);
-        const data = rng.bytes(len);
-        ramWrite(rc, off, data);
-        model.set(data, off);
-        expect(same(ramRead(rc, off, len), data), `${len} bytes at RAM+0x${off.toString(16)}`).toBe(true);
-      }
-      expect(same(ramRead(rc, 0, RAM_BYTES), model)).toBe(true);
-      // Registers: 32-bit scratch at every byte lane, a 64-bit access spanning DMA_HOST_ADDR_LO/HI.
-      b0.write32(OFF('SCRATCH'), 0x11223344);
-      b0.write8(OFF('SCRATCH') + 2, 0xaa);
-      expect(b0.read32(OFF('SCRATCH'))).toBe(0x11aa3344);
-      expect(b0.read16(OFF('SCRATCH') + 1)).toBe(0xaa33);
-      b0.write64(OFF('DMA_HOST_ADDR_LO'), 0x0123_4567_89ab_cdefn);
-      expect(b0.read32(OFF('DMA_HOST_ADDR_HI'))).toBe(0x0123_4567);
-      expect(b0.read64(OFF('DMA_HOST_ADDR_LO'))).toBe(0x0123_4567_89ab_cdefn);
-      // The MSI-X table in BAR2 takes DWORD accesses.
-      rc.bar(2).write32(MSIX_TABLE_OFFSET + 8, 0xdead);
-      expect(rc.bar(2).read32(MSIX_TABLE_OFFSET + 8)).toBe(0xdead);
-    },
-  );
+    }
+    // Odd widths and lengths too, some across 64 B and 4 KB boundaries.
+    const model = rng.bytes(RAM_BYTES);
+    ramWrite(rc, 0, model); // split by the RC at MPS 256 and 4 KB
+    for (let k = 0; k < 40; k++) {
+      const len = rng.int(1, k < 20 ? 16 : 700);
+      const off = k === 0 ? 0x1000 - 3 : rng.int(0, RAM_BYTES - len);
+      const data = rng.bytes(len);
+      ramWrite(rc, off, data);
+      model.set(data, off);
+      expect(same(ramRead(rc, off, len), data), `${len} bytes at RAM+0x${off.toString(16)}`).toBe(true);
+    }
+    expect(same(ramRead(rc, 0, RAM_BYTES), model)).toBe(true);
+    // Registers: 32-bit scratch at every byte lane, a 64-bit access spanning DMA_HOST_ADDR_LO/HI.
+    b0.write32(OFF('SCRATCH'), 0x11223344);
+    b0.write8(OFF('SCRATCH') + 2, 0xaa);
+    expect(b0.read32(OFF('SCRATCH'))).toBe(0x11aa3344);
+    expect(b0.read16(OFF('SCRATCH') + 1)).toBe(0xaa33);
+    b0.write64(OFF('DMA_HOST_ADDR_LO'), 0x0123_4567_89ab_cdefn);
+    expect(b0.read32(OFF('DMA_HOST_ADDR_HI'))).toBe(0x0123_4567);
+    expect(b0.read64(OFF('DMA_HOST_ADDR_LO'))).toBe(0x0123_4567_89ab_cdefn);
+    // The MSI-X table in BAR2 takes DWORD accesses.
+    rc.bar(2).write32(MSIX_TABLE_OFFSET + 8, 0xdead);
+    expect(rc.bar(2).read32(MSIX_TABLE_OFFSET + 8)).toBe(0xdead);
+  });
 
   test('MMIO errors: a read longer than the device completes is CA, a miss is UR, decoding off is UR', () => {
     const { rc } = boot(2, { maxMmioRead: 512 });
@@ -166,7 +160,6 @@ describe.each([64, 256] as TestdevWidth[])('RC + testdev_w%i', (W) => {
   });
 
   seededTest(
-    FILE,
     'DMA both ways: many lengths and offsets, 4 KB boundaries, split/delayed/reordered completions, idle and backpressure',
     (seed) => {
       const rng = new Rng(seed);
@@ -224,58 +217,54 @@ describe.each([64, 256] as TestdevWidth[])('RC + testdev_w%i', (W) => {
     },
   );
 
-  seededTest(
-    FILE,
-    'waiting for an interrupt batches the DMA writes into one step, and nothing else changes',
-    (seed) => {
-      // The same seeded traffic twice: waitForInterrupt lets plain DMA writes pile up until the
-      // MSI-X message ends the step (StepOptions.batchWrites); a generic waitFor on the interrupt
-      // log stops for every TLP. The device must see the same TLPs at the same cycles, and the
-      // host the same memory, both ways.
-      const run = (batched: boolean) => {
-        const rng = new Rng(seed);
-        const { rc, tap, sim } = boot(seed, { split: 'random', reorder: true });
-        rc.msix.setup();
-        const src = rc.mem.alloc(RAM_BYTES, { perm: 'ro' });
-        const dst = rc.mem.alloc(RAM_BYTES, { perm: 'wo', above4G: true });
-        rc.mem.write(src.addr, rng.bytes(RAM_BYTES));
-        const start = rc.stats();
-        const seen: number[] = [];
-        for (const [dir, host] of [
-          ['HOST_TO_RAM', src.addr],
-          ['RAM_TO_HOST', dst.addr],
-          ['RAM_TO_HOST', dst.addr + 8n],
-        ] as const) {
-          const len = dir === 'RAM_TO_HOST' && host !== dst.addr ? RAM_BYTES - 8 - rng.int(0, 99) : RAM_BYTES;
-          startDma(rc, { dir, host, ram: host === dst.addr + 8n ? 8 : 0, len, irq: 1 });
-          if (batched) rc.waitForInterrupt(1);
-          else {
-            const n = rc.interrupts.length;
-            rc.waitFor('the interrupt', () => rc.interrupts.length > n);
-            rc.takeInterrupts();
-          }
-          seen.push(sim.cycle);
+  seededTest('waiting for an interrupt batches the DMA writes into one step, and nothing else changes', (seed) => {
+    // The same seeded traffic twice: waitForInterrupt lets plain DMA writes pile up until the
+    // MSI-X message ends the step (StepOptions.batchWrites); a generic waitFor on the interrupt
+    // log stops for every TLP. The device must see the same TLPs at the same cycles, and the
+    // host the same memory, both ways.
+    const run = (batched: boolean) => {
+      const rng = new Rng(seed);
+      const { rc, tap, sim } = boot(seed, { split: 'random', reorder: true });
+      rc.msix.setup();
+      const src = rc.mem.alloc(RAM_BYTES, { perm: 'ro' });
+      const dst = rc.mem.alloc(RAM_BYTES, { perm: 'wo', above4G: true });
+      rc.mem.write(src.addr, rng.bytes(RAM_BYTES));
+      const start = rc.stats();
+      const seen: number[] = [];
+      for (const [dir, host] of [
+        ['HOST_TO_RAM', src.addr],
+        ['RAM_TO_HOST', dst.addr],
+        ['RAM_TO_HOST', dst.addr + 8n],
+      ] as const) {
+        const len = dir === 'RAM_TO_HOST' && host !== dst.addr ? RAM_BYTES - 8 - rng.int(0, 99) : RAM_BYTES;
+        startDma(rc, { dir, host, ram: host === dst.addr + 8n ? 8 : 0, len, irq: 1 });
+        if (batched) rc.waitForInterrupt(1);
+        else {
+          const n = rc.interrupts.length;
+          rc.waitFor('the interrupt', () => rc.interrupts.length > n);
+          rc.takeInterrupts();
         }
-        const end = rc.stats();
-        return {
-          seen,
-          fromDevice: tap.fromDevice.map((t) => [t.cycle, Array.from(t.hdr), Array.from(t.data)]),
-          toDevice: tap.toDevice.map((t) => [t.at, t.sentAt, Array.from(t.raw.hdr), Array.from(t.raw.data)]),
-          dst: rc.mem.read(dst.addr, RAM_BYTES),
-          steps: end.steps - start.steps,
-          writes: end.completer.dmaWrites - start.completer.dmaWrites,
-        };
+        seen.push(sim.cycle);
+      }
+      const end = rc.stats();
+      return {
+        seen,
+        fromDevice: tap.fromDevice.map((t) => [t.cycle, Array.from(t.hdr), Array.from(t.data)]),
+        toDevice: tap.toDevice.map((t) => [t.at, t.sentAt, Array.from(t.raw.hdr), Array.from(t.raw.data)]),
+        dst: rc.mem.read(dst.addr, RAM_BYTES),
+        steps: end.steps - start.steps,
+        writes: end.completer.dmaWrites - start.completer.dmaWrites,
       };
-      const batched = run(true);
-      const strict = run(false);
-      expect(batched.seen).toEqual(strict.seen);
-      expect(batched.fromDevice).toEqual(strict.fromDevice);
-      expect(batched.toDevice).toEqual(strict.toDevice);
-      expect(same(batched.dst, strict.dst)).toBe(true);
-      expect(strict.steps).toBeGreaterThan(strict.writes); // one step per write at least...
-      expect(batched.steps).toBeLessThan(strict.steps - strict.writes / 2); // ...and far fewer batched
-    },
-  );
+    };
+    const batched = run(true);
+    const strict = run(false);
+    expect(batched.seen).toEqual(strict.seen);
+    expect(batched.fromDevice).toEqual(strict.fromDevice);
+    expect(batched.toDevice).toEqual(strict.toDevice);
+    expect(same(batched.dst, strict.dst)).toBe(true);
+    expect(strict.steps).toBeGreaterThan(strict.writes); // one step per write at least...
+    expect(batched.steps).toBeLessThan(strict.steps - strict.writes / 2); // ...and far fewer batched
+  });
 
   test('MSI-X: programming, capture per vector, masking with the pending bit, function mask', () => {
     const { rc, sim } = boot(3);
@@ -360,7 +349,7 @@ describe.each([64, 256] as TestdevWidth[])('RC + testdev_w%i', (W) => {
       expect(count()).toBe(2);
     });
 
-    seededTest(FILE, 'random faults by rate: every failed transfer matches an injected fault, reproducibly', (seed) => {
+    seededTest('random faults by rate: every failed transfer matches an injected fault, reproducibly', (seed) => {
       const { rc } = boot(seed, { faults: { ur: 0.04, ca: 0.04 } });
       rc.msix.setup();
       const buf = rc.mem.alloc(0x4000);

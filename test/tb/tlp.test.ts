@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { RawTlp } from '../../tb/pcie/raw';
-import { DwordArena, formatRawTlp } from '../../tb/pcie/raw';
+import { Rng } from '../../sim/random';
+import { forEachSeed } from '../support/seeds';
+import type { RawTlp } from '../../sim/raw';
+import { DwordArena, formatRawTlp } from '../../sim/raw';
 import {
   Attr,
   CplStatus,
@@ -32,53 +34,21 @@ import {
 } from '../../tb/pcie/tlp';
 
 // ---------------------------------------------------------------------------------------
-// Seeded randomness: every random test starts from SEED so a failure can be replayed.
+// Seeded randomness: every random test runs on the suite's seeds (test/support/seeds.ts), so a failure replays.
 
-const SEED =
-  process.env.VFPGA_SEED !== undefined ? Number(process.env.VFPGA_SEED) >>> 0 : (Math.random() * 2 ** 32) >>> 0;
-const REPLAY = `VFPGA_SEED=${SEED} npx vitest run test/tb/tlp.test.ts`;
-
-/** mulberry32: tiny, good enough for test stimulus. */
-class Rng {
-  private s: number;
-  constructor(seed: number) {
-    this.s = seed >>> 0;
-  }
-  u32(): number {
-    this.s = (this.s + 0x6d2b79f5) >>> 0;
-    let t = this.s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  }
-  /** Integer in lo..hi inclusive. */
-  int(lo: number, hi: number): number {
-    return lo + Math.floor((this.u32() / 2 ** 32) * (hi - lo + 1));
-  }
-  bool(p = 0.5): boolean {
-    return this.u32() / 2 ** 32 < p;
-  }
-  pick<T>(xs: readonly T[]): T {
-    return xs[this.int(0, xs.length - 1)];
-  }
-  bytes(n: number): Uint8Array {
-    const b = new Uint8Array(n);
-    for (let i = 0; i < n; i++) b[i] = this.u32() & 0xff;
-    return b;
-  }
-}
-
-/** Runs `body` for `n` iterations; a failure reports the seed, iteration and replay command. */
+/** Runs `body` for `n` iterations per seed; a failure reports the seed, the iteration and the replay command. */
 function forEachSeeded(n: number, body: (rng: Rng, i: number) => void): void {
-  const rng = new Rng(SEED);
-  for (let i = 0; i < n; i++) {
-    try {
-      body(rng, i);
-    } catch (e) {
-      if (e instanceof Error) e.message = `${e.message}\n  [seed ${SEED}, iteration ${i}] replay: ${REPLAY}`;
-      throw e;
+  forEachSeed((seed) => {
+    const rng = new Rng(seed);
+    for (let i = 0; i < n; i++) {
+      try {
+        body(rng, i);
+      } catch (e) {
+        if (e instanceof Error) e.message = `${e.message}\n  [iteration ${i}]`;
+        throw e;
+      }
     }
-  }
+  });
 }
 
 // ---------------------------------------------------------------------------------------
@@ -88,7 +58,7 @@ const FIRST_CONTIG = [0b1111, 0b1110, 0b1100, 0b1000];
 const LAST_CONTIG = [0b0001, 0b0011, 0b0111, 0b1111];
 
 function randCommon(r: Rng) {
-  return { tc: r.int(0, 7), attr: r.int(0, 7), td: r.bool(0.2), ep: r.bool(0.2) };
+  return { tc: r.int(0, 7), attr: r.int(0, 7), td: r.chance(0.2), ep: r.chance(0.2) };
 }
 
 function randLength(r: Rng): number {
@@ -128,9 +98,9 @@ function randMemReq(r: Rng, type: 'MRd' | 'MRdLk' | 'MWr', above4G: boolean): Tl
 function randCfg(r: Rng, type: 'CfgRd0' | 'CfgRd1' | 'CfgWr0' | 'CfgWr1'): Tlp {
   const req = {
     tc: 0,
-    attr: r.bool() ? Attr.IDO : 0,
-    td: r.bool(0.2),
-    ep: r.bool(0.2),
+    attr: r.chance(0.5) ? Attr.IDO : 0,
+    td: r.chance(0.2),
+    ep: r.chance(0.2),
     completerId: r.int(0, 0xffff),
     offset: r.int(0, 1023) * 4,
     firstBe: r.int(0, 15),
@@ -149,7 +119,7 @@ function randCpl(r: Rng, type: 'Cpl' | 'CplLk' | 'CplD' | 'CplDLk'): Tlp {
       type,
       ...base,
       status: r.pick(STATUSES),
-      bcm: r.bool(0.1),
+      bcm: r.chance(0.1),
       byteCount: r.int(1, 4096),
       lowerAddress: r.int(0, 127),
     };
@@ -158,7 +128,7 @@ function randCpl(r: Rng, type: 'Cpl' | 'CplLk' | 'CplD' | 'CplDLk'): Tlp {
   const lead = lowerAddress & 3;
   let lengthDw: number;
   let byteCount: number;
-  if (r.bool()) {
+  if (r.chance(0.5)) {
     // Last (or only) completion: payload ends at the dword holding the last byte.
     lengthDw = randLength(r);
     const maxBytes = lengthDw * 4 - lead;
@@ -231,7 +201,7 @@ function randTlp(r: Rng, type: TlpType): Tlp {
     case 'MRd':
     case 'MRdLk':
     case 'MWr':
-      return randMemReq(r, type, r.bool());
+      return randMemReq(r, type, r.chance(0.5));
     case 'CfgRd0':
     case 'CfgRd1':
     case 'CfgWr0':
@@ -512,7 +482,7 @@ describe('round trips with seeded random fields', () => {
 
   it('read completion helpers agree with memReqByteRange for random read requests', () => {
     forEachSeeded(2000, (r) => {
-      const t = randMemReq(r, 'MRd', r.bool());
+      const t = randMemReq(r, 'MRd', r.chance(0.5));
       if (t.type !== 'MRd') throw new Error('unreachable');
       const range = memReqByteRange(t);
       const bc = readCompletionByteCount(t.length, t.firstBe, t.lastBe);
@@ -990,7 +960,7 @@ describe('encodeCplD (completions whose payload is already dwords) against encod
 
   it('the same raw TLP for random valid completions, and the same payload dwords (not copied)', () => {
     forEachSeeded(2000, (r) => {
-      const t = randCpl(r, r.bool(0.9) ? 'CplD' : 'CplDLk') as CplDTlp;
+      const t = randCpl(r, r.chance(0.9) ? 'CplD' : 'CplDLk') as CplDTlp;
       const d = asDwords(t);
       const raw = encodeCplD(d);
       expect(outcome(() => raw)).toEqual(outcome(() => encodeTlp(t)));

@@ -4,16 +4,14 @@
 import { afterEach, beforeAll, describe, expect } from 'vitest';
 import { CapId, CapOffset, cfgSpaceLayout, PcieCapReg } from '../../gen/pcie/cfg_space';
 import { MSIX_PBA_OFFSET, MSIX_VECTORS } from '../../gen/testdev/regs';
-import { TESTDEV_CFG, type TestdevWidth } from '../../gen/testdev/top';
+import { TESTDEV_CFG, TESTDEV_WIDTHS } from '../../gen/testdev/top';
 import { CplStatus, encodeTlp, pcieId, type Tlp } from '../../tb/pcie/tlp';
-import { seededTest } from '../tb/support';
+import { seededTest } from '../support/seeds';
 import { boot, buildSim, closeBenches, lastFromDevice, testdevPorts } from './support';
-
-const FILE = 'test/testdev/config.test.ts';
 
 afterEach(closeBenches);
 
-describe.each([64, 256] as TestdevWidth[])('testdev_w%i configuration space', (W) => {
+describe.each(TESTDEV_WIDTHS)('testdev_w%i configuration space', (W) => {
   let ports = '';
   beforeAll(() => {
     ports = testdevPorts(W);
@@ -22,7 +20,7 @@ describe.each([64, 256] as TestdevWidth[])('testdev_w%i configuration space', (W
   const devctl = CapOffset.PciExpress + PcieCapReg.DevCtl;
   const devsta = CapOffset.PciExpress + PcieCapReg.DevSta;
 
-  seededTest(FILE, 'identity: vendor/device, class, revision, header type, subsystem, status', (seed) => {
+  seededTest('identity: vendor/device, class, revision, header type, subsystem, status', (seed) => {
     const { rc } = boot(ports, seed);
     const c = TESTDEV_CFG;
     expect(rc.cfgRead(0x00)).toBe(((c.deviceId << 16) | c.vendorId) >>> 0);
@@ -38,7 +36,7 @@ describe.each([64, 256] as TestdevWidth[])('testdev_w%i configuration space', (W
     expect(rc.cfgRead(0x00)).toBe(((c.deviceId << 16) | c.vendorId) >>> 0);
   });
 
-  seededTest(FILE, 'BAR sizing: all-ones reads back the size mask with the type bits; enumeration assigns', (seed) => {
+  seededTest('BAR sizing: all-ones reads back the size mask with the type bits; enumeration assigns', (seed) => {
     const { rc } = boot(ports, seed);
     for (let off = 0x10; off <= 0x24; off += 4) rc.cfgWrite(off, 0xffffffff);
     expect(rc.cfgRead(0x10), 'BAR0: 64 KiB, 64-bit, prefetchable').toBe(0xffff000c);
@@ -59,7 +57,7 @@ describe.each([64, 256] as TestdevWidth[])('testdev_w%i configuration space', (W
     expect(rc.cfgRead(0x18)).toBe(((0x12 << 24) | (Number(b2!.address) & 0x00ff_ffff)) >>> 0);
   });
 
-  seededTest(FILE, 'capability list: PCI Express, MSI-X, Power Management; extended space ends at once', (seed) => {
+  seededTest('capability list: PCI Express, MSI-X, Power Management; extended space ends at once', (seed) => {
     const { rc } = boot(ports, seed);
     const found: [number, number][] = [];
     for (let p = rc.cfgRead(0x34) & 0xfc; p;) {
@@ -106,28 +104,24 @@ describe.each([64, 256] as TestdevWidth[])('testdev_w%i configuration space', (W
     expect(rc.cfgRead(0x98), 'writes to unimplemented registers are ignored').toBe(0);
   });
 
-  seededTest(
-    FILE,
-    'every implemented dword: read-only bits hold, RW bits take writes under the byte enables',
-    (seed) => {
-      const { rc } = boot(ports, seed);
-      for (const d of cfgSpaceLayout(TESTDEV_CFG)) {
-        if (d.offset === 0x04) continue; // Command: enabling Bus Master etc. is harmless but tested elsewhere
-        rc.cfgWrite(d.offset, 0xffffffff);
-        const all = rc.cfgRead(d.offset);
-        expect((all & ~(d.rw | d.w1c | d.live)) >>> 0, `0x${d.offset.toString(16)} ${d.name}: read-only bits`).toBe(
-          (d.init & ~(d.rw | d.w1c | d.live)) >>> 0,
-        );
-        rc.cfgWrite(d.offset, 0);
-        const none = rc.cfgRead(d.offset);
-        expect((none & d.rw) >>> 0, `0x${d.offset.toString(16)} ${d.name}: RW bits cleared`).toBe(0);
-        if (d.name === 'pm_csr') continue; // PowerState 11 is D3hot, tested in mmio.test.ts
-        expect((all & d.rw) >>> 0, `0x${d.offset.toString(16)} ${d.name}: RW bits set`).toBe(d.rw);
-      }
-    },
-  );
+  seededTest('every implemented dword: read-only bits hold, RW bits take writes under the byte enables', (seed) => {
+    const { rc } = boot(ports, seed);
+    for (const d of cfgSpaceLayout(TESTDEV_CFG)) {
+      if (d.offset === 0x04) continue; // Command: enabling Bus Master etc. is harmless but tested elsewhere
+      rc.cfgWrite(d.offset, 0xffffffff);
+      const all = rc.cfgRead(d.offset);
+      expect((all & ~(d.rw | d.w1c | d.live)) >>> 0, `0x${d.offset.toString(16)} ${d.name}: read-only bits`).toBe(
+        (d.init & ~(d.rw | d.w1c | d.live)) >>> 0,
+      );
+      rc.cfgWrite(d.offset, 0);
+      const none = rc.cfgRead(d.offset);
+      expect((none & d.rw) >>> 0, `0x${d.offset.toString(16)} ${d.name}: RW bits cleared`).toBe(0);
+      if (d.name === 'pm_csr') continue; // PowerState 11 is D3hot, tested in mmio.test.ts
+      expect((all & d.rw) >>> 0, `0x${d.offset.toString(16)} ${d.name}: RW bits set`).toBe(d.rw);
+    }
+  });
 
-  seededTest(FILE, 'Device Control: MPS, MRRS, extended tag enable writable byte by byte', (seed) => {
+  seededTest('Device Control: MPS, MRRS, extended tag enable writable byte by byte', (seed) => {
     const { rc } = boot(ports, seed);
     const before = rc.cfgRead(devctl);
     rc.cfgWrite8(devctl + 1, ((3 << 12) | (1 << 8)) >> 8); // byte 1 only: MRRS = 1 KiB, extended tag on
@@ -141,7 +135,7 @@ describe.each([64, 256] as TestdevWidth[])('testdev_w%i configuration space', (W
 
   // The RC checks the Completer ID of every completion once it has written config space; here the
   // completions themselves, before and after the first write.
-  seededTest(FILE, 'Completer ID: captured from a type-0 configuration write', (seed) => {
+  seededTest('Completer ID: captured from a type-0 configuration write', (seed) => {
     const { rc, tap, sim } = boot(ports, seed);
     const completerId = () => {
       const c = lastFromDevice(tap);
@@ -160,7 +154,7 @@ describe.each([64, 256] as TestdevWidth[])('testdev_w%i configuration space', (W
   // The RC has no API for requests a root complex does not make to an endpoint: they go out raw with tags
   // the RC is not using, and the device's answers reach the RC as completions nobody asked for, which it
   // records (violations: 'record') with the decoded TLP.
-  seededTest(FILE, 'UR: other functions, type-1 configuration, locked reads; messages are dropped', (seed) => {
+  seededTest('UR: other functions, type-1 configuration, locked reads; messages are dropped', (seed) => {
     const { rc, tap } = boot(ports, seed, { violations: 'record' });
     const rcId = rc.opts.rcId;
     const raw = (t: Tlp) => rc.sendRaw(encodeTlp(t));

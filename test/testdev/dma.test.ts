@@ -7,7 +7,7 @@ import { afterEach, beforeAll, describe, expect } from 'vitest';
 import { CapOffset, PcieCapReg, Status } from '../../gen/pcie/cfg_space';
 import { DmaError } from '../../gen/pcie/dma_common';
 import { field, MSIX_PBA_OFFSET, MSIX_TABLE_OFFSET, MSIX_VECTORS, RAM_BYTES } from '../../gen/testdev/regs';
-import { testdevParams, type TestdevWidth } from '../../gen/testdev/top';
+import { TESTDEV_WIDTHS, testdevParams } from '../../gen/testdev/top';
 import {
   PCI_COMMAND,
   PCI_COMMAND_MASTER,
@@ -17,9 +17,10 @@ import {
 } from '../../tb/pcie/cfgspace';
 import type { ReadAction, ReadHook } from '../../tb/pcie/inject';
 import type { RootComplexOptions } from '../../tb/pcie/options';
-import { Rng } from '../../tb/pcie/random';
+import { Rng } from '../../sim/random';
 import { decodeTlp, type MemReadTlp, memReqByteRange, type MemWriteTlp, type Tlp } from '../../tb/pcie/tlp';
-import { seededTest, type TapLink } from '../tb/support';
+import { seededTest } from '../support/seeds';
+import type { TapLink } from '../../tb/pcie/link';
 import {
   boot,
   buildSim,
@@ -36,7 +37,6 @@ import {
   waitDma,
 } from './support';
 
-const FILE = 'test/testdev/dma.test.ts';
 const hex = (v: bigint | number) => `0x${v.toString(16)}`;
 
 afterEach(closeBenches);
@@ -96,7 +96,7 @@ function hostAddr(rng: Rng, mod4: number, above4G: number, near4K: number): bigi
   return host;
 }
 
-describe.each([64, 256] as TestdevWidth[])('testdev_w%i DMA', (W) => {
+describe.each(TESTDEV_WIDTHS)('testdev_w%i DMA', (W) => {
   let ports = '';
   beforeAll(() => {
     ports = testdevPorts(W);
@@ -108,70 +108,66 @@ describe.each([64, 256] as TestdevWidth[])('testdev_w%i DMA', (W) => {
     return tb;
   };
 
-  seededTest(
-    FILE,
-    'host -> RAM: byte-granular reads, RCB-split reordered completions, several tags in flight',
-    (seed) => {
-      const rng = new Rng(seed);
-      const cases: { mrrs: number; len: number; host: bigint; ram: number }[] = [];
-      for (const len of [1, 2, 3, 4, 5, 63, 64, 65, 129, 300, 511, 512, 513, 1000, 2049, 4096, 5000]) {
-        const ram = rng.int(0, RAM_BYTES - len - 1);
-        cases.push({ mrrs: rng.pick([128, 256, 512, 4096]), len, host: hostAddr(rng, ram & 3, 0.3, 0.3), ram });
+  seededTest('host -> RAM: byte-granular reads, RCB-split reordered completions, several tags in flight', (seed) => {
+    const rng = new Rng(seed);
+    const cases: { mrrs: number; len: number; host: bigint; ram: number }[] = [];
+    for (const len of [1, 2, 3, 4, 5, 63, 64, 65, 129, 300, 511, 512, 513, 1000, 2049, 4096, 5000]) {
+      const ram = rng.int(0, RAM_BYTES - len - 1);
+      cases.push({ mrrs: rng.pick([128, 256, 512, 4096]), len, host: hostAddr(rng, ram & 3, 0.3, 0.3), ram });
+    }
+    cases.push({ mrrs: 512, len: RAM_BYTES, host: 0x1_0000_0000n - 0x1f80n, ram: 0 }); // 3DW then 4DW requests
+    let most = 0;
+    let reads = 0;
+    let cpls = 0;
+    let rcbReads = 0;
+    let rcbCpls = 0;
+    let overtook = 0;
+    for (const [g, mrrs] of [128, 256, 512, 4096].entries()) {
+      // Every other MRRS: completions at every 64-byte RCB; else at random RCBs (up to MPS).
+      const split = g % 2 === 0 ? 'rcb' : 'random';
+      let peak = 0;
+      const inFlight: ReadHook = (r) => {
+        peak = Math.max(peak, rc.completer.outstandingAt(r.cycle) + 1); // reads whose last completion is still due, and this one
+        return undefined;
+      };
+      const { rc, tap } = open(seed + g, { mrrs, split, onRead: inFlight });
+      const model = rng.bytes(RAM_BYTES);
+      ramWrite(rc, 0, model);
+      for (const c of cases.filter((c) => c.mrrs === mrrs)) {
+        const what = `${c.len} bytes host ${hex(c.host)} -> RAM ${hex(c.ram)}, MRRS ${mrrs}`;
+        const src = rng.bytes(c.len);
+        // Just the transfer, up to the end of its last dword: tb/pcie/completer.ts (since 618f683) copies the
+        // trailing dword of a read whole from host memory, not only its enabled bytes. Those are checked below.
+        const end = (c.host + BigInt(c.len) + 3n) & ~3n;
+        const region = rc.mem.alloc(Number(end - c.host), { at: c.host, perm: 'ro', name: 'src' });
+        region.write(0, src);
+        const n = tap.fromDevice.length;
+        expect(errCode(dma(rc, { dir: 'HOST_TO_RAM', host: c.host, ram: c.ram, len: c.len })), what).toBe(0);
+        checkReadShapes(fromDevice(tap, n).filter(isRead), mrrs, c.len);
+        rc.mem.unmap(region);
+        model.set(src, c.ram);
+        const lo = Math.max(0, c.ram - 8);
+        const hi = Math.min(RAM_BYTES, c.ram + c.len + 8);
+        expect(same(ramRead(rc, lo, hi - lo), model.subarray(lo, hi)), what).toBe(true);
       }
-      cases.push({ mrrs: 512, len: RAM_BYTES, host: 0x1_0000_0000n - 0x1f80n, ram: 0 }); // 3DW then 4DW requests
-      let most = 0;
-      let reads = 0;
-      let cpls = 0;
-      let rcbReads = 0;
-      let rcbCpls = 0;
-      let overtook = 0;
-      for (const [g, mrrs] of [128, 256, 512, 4096].entries()) {
-        // Every other MRRS: completions at every 64-byte RCB; else at random RCBs (up to MPS).
-        const split = g % 2 === 0 ? 'rcb' : 'random';
-        let peak = 0;
-        const inFlight: ReadHook = (r) => {
-          peak = Math.max(peak, rc.completer.outstandingAt(r.cycle) + 1); // reads whose last completion is still due, and this one
-          return undefined;
-        };
-        const { rc, tap } = open(seed + g, { mrrs, split, onRead: inFlight });
-        const model = rng.bytes(RAM_BYTES);
-        ramWrite(rc, 0, model);
-        for (const c of cases.filter((c) => c.mrrs === mrrs)) {
-          const what = `${c.len} bytes host ${hex(c.host)} -> RAM ${hex(c.ram)}, MRRS ${mrrs}`;
-          const src = rng.bytes(c.len);
-          // Just the transfer, up to the end of its last dword: tb/pcie/completer.ts (since 618f683) copies the
-          // trailing dword of a read whole from host memory, not only its enabled bytes. Those are checked below.
-          const end = (c.host + BigInt(c.len) + 3n) & ~3n;
-          const region = rc.mem.alloc(Number(end - c.host), { at: c.host, perm: 'ro', name: 'src' });
-          region.write(0, src);
-          const n = tap.fromDevice.length;
-          expect(errCode(dma(rc, { dir: 'HOST_TO_RAM', host: c.host, ram: c.ram, len: c.len })), what).toBe(0);
-          checkReadShapes(fromDevice(tap, n).filter(isRead), mrrs, c.len);
-          rc.mem.unmap(region);
-          model.set(src, c.ram);
-          const lo = Math.max(0, c.ram - 8);
-          const hi = Math.min(RAM_BYTES, c.ram + c.len + 8);
-          expect(same(ramRead(rc, lo, hi - lo), model.subarray(lo, hi)), what).toBe(true);
-        }
-        const s = rc.stats();
-        reads += s.fromDevice.MRd?.tlps ?? 0;
-        cpls += s.toDevice.CplD?.tlps ?? 0;
-        if (split === 'rcb') {
-          rcbReads += s.fromDevice.MRd?.tlps ?? 0;
-          rcbCpls += s.toDevice.CplD?.tlps ?? 0;
-        }
-        overtook += overtaking(tap);
-        most = Math.max(most, peak);
+      const s = rc.stats();
+      reads += s.fromDevice.MRd?.tlps ?? 0;
+      cpls += s.toDevice.CplD?.tlps ?? 0;
+      if (split === 'rcb') {
+        rcbReads += s.fromDevice.MRd?.tlps ?? 0;
+        rcbCpls += s.toDevice.CplD?.tlps ?? 0;
       }
-      expect(reads).toBeGreaterThan(0);
-      expect(cpls, 'completions split').toBeGreaterThan(reads);
-      expect(rcbCpls, 'completions split at the 64-byte RCB').toBeGreaterThan(rcbReads * 1.5);
-      expect(overtook, 'completions that overtook those of older requests').toBeGreaterThan(10);
-      expect(most, 'read requests outstanding at once').toBe(testdevParams(W).readTags);
-    },
-  );
+      overtook += overtaking(tap);
+      most = Math.max(most, peak);
+    }
+    expect(reads).toBeGreaterThan(0);
+    expect(cpls, 'completions split').toBeGreaterThan(reads);
+    expect(rcbCpls, 'completions split at the 64-byte RCB').toBeGreaterThan(rcbReads * 1.5);
+    expect(overtook, 'completions that overtook those of older requests').toBeGreaterThan(10);
+    expect(most, 'read requests outstanding at once').toBe(testdevParams(W).readTags);
+  });
 
-  seededTest(FILE, 'RAM -> host: byte-granular writes split at MPS and 4 KB', (seed) => {
+  seededTest('RAM -> host: byte-granular writes split at MPS and 4 KB', (seed) => {
     const rng = new Rng(seed);
     for (const mps of [128, 256, 512]) {
       const { rc, tap } = open(seed + mps, { mps });
@@ -200,7 +196,6 @@ describe.each([64, 256] as TestdevWidth[])('testdev_w%i DMA', (W) => {
   });
 
   seededTest(
-    FILE,
     'errors: bus master disabled, bad parameters, UR, CA, poisoned, timeout, unexpected completion; recovery',
     (seed) => {
       const { rc } = open(seed, {}, false);
@@ -277,7 +272,6 @@ describe.each([64, 256] as TestdevWidth[])('testdev_w%i DMA', (W) => {
   );
 
   seededTest(
-    FILE,
     'MSI-X: a message at the end of a transfer, after its data; masking, PBA, function mask, disable',
     (seed) => {
       const { rc, tap } = open(seed);
