@@ -32,5 +32,15 @@ export type { BlackboxIo, BlackboxPort, ModuleDef } from './define';
 export { collectModules, emitDesign, emitModule, portsJson } from './emit';
 export { parsePortsJson, PortsJsonError, validatePortsJson } from './ports_schema';
 export type { InterfaceJson, ParameterValue, PortJson, PortsJson, ResetJson, VerilatorJson } from './ports_schema';
-export { callerLocOutside, designErrors, fmtLoc, HdlError, HdlErrors } from './srcloc';
+export { intParam, paramError } from './params';
+export {
+  callerLocOutside,
+  designErrors,
+  fmtLoc,
+  generatorCallerLoc,
+  HdlError,
+  HdlErrors,
+  HdlInternalError,
+} from './srcloc';
+export type { HdlErrorKind } from './srcloc';
 export type { SrcLoc } from './srcloc';

@@ -12,8 +12,7 @@
 //           IO, type 1 configuration, AtomicOps, messages, locked completions. An endpoint without those
 //           features answers non-posted ones with Unsupported Request (2.3.1 "Request Handling Rules") and
 //           drops the rest.
-import { bit, defineModule, type Expr, lit, log2ceil, mux, tlpStream } from '../hdl';
-import { paramError } from '../lib/util';
+import { bit, defineModule, type Expr, lit, log2ceil, mux, paramError, tlpStream } from '../hdl';
 import { barMatch } from './bar_match';
 import { type DataWidth, RxError, tlpRxStream } from './streams';
 import { tlpFields, Type } from './tlp';
