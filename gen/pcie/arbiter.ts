@@ -7,7 +7,8 @@
 // on the output, so the order in which sources hand over packets is the order they leave. The DMA engines
 // rely on that: they report "done" only after their last TLP was accepted, so a following MSI-X write
 // cannot overtake the data it announces (PCIe ordering: posted writes stay in order, 2.4.1).
-import { type BundleSpec, defineModule, type Expr, lit, log2ceil, mux, select, Signal } from '../hdl';
+import { type BundleSpec, defineModule, type Expr, lit, log2ceil, mux, select, type Signal } from '../hdl';
+import { paramError } from '../lib/util';
 
 export interface PacketArbiterParams {
   /** The packet stream type: a flat bundle with valid, ready (flipped), sop, eop and any payload fields. */
@@ -36,7 +37,7 @@ export function roundRobin(req: Expr[], last: Expr): { any: Expr; index: Expr } 
 export const PacketArbiter = defineModule(
   'pcie_pkt_arbiter',
   (m, p: PacketArbiterParams) => {
-    if (p.n < 2) throw new Error('PacketArbiter: n must be at least 2');
+    if (!Number.isInteger(p.n) || p.n < 2) throw paramError(`PacketArbiter: n must be at least 2, got ${p.n}`);
     const ins = Array.from({ length: p.n }, (_, i) => m.input(`in${i}`, p.spec) as unknown as Record<string, Signal>);
     const out = m.output('out', p.spec) as unknown as Record<string, Signal>;
     const w = log2ceil(p.n);

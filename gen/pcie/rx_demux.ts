@@ -12,10 +12,10 @@
 //           IO, type 1 configuration, AtomicOps, messages, locked completions. An endpoint without those
 //           features answers non-posted ones with Unsupported Request (2.3.1 "Request Handling Rules") and
 //           drops the rest.
-import { bit, defineModule, type Expr, lit, log2ceil, mux, tlpStream } from '../hdl';
+import { bit, defineModule, type Expr, lit, log2ceil, mux } from '../hdl';
 import { paramError } from '../lib/util';
 import { barMatch } from './bar_match';
-import { type DataWidth, RxError, tlpRxStream } from './streams';
+import { type DataWidth, RxError, tlpRxStream, tlpStream } from './streams';
 import { tlpFields, Type } from './tlp';
 
 export const RX_PORTS = ['cfg', 'mem', 'cpl', 'other'] as const;

@@ -1,10 +1,11 @@
-// The internal interfaces the PCIe blocks share, besides the TLP stream itself (gen/hdl tlpStream):
+// The PCIe blocks' interfaces:
+//  - tlpStream: the project's TLP stream (docs/tlp-stream.md), between the device and the link and inside;
 //  - tlpRxStream: a received TLP stream with its routing sideband (BAR, offset, function, error code);
 //  - cplReqStream: a completion to send, as the request it answers plus a status and the payload beats;
 //  - ramWrite / ramRead: a dword-addressed memory port one beat wide (DMA engines and MMIO use device RAM);
 //  - regBus: a one-dword register port with combinational read data (MMIO to register blocks).
-// And `connect`, which wires two views of the same bundle whichever side drives each field.
-import { bit, bundle, type BundleSpec, type BundleValue, type Expr, flip, HdlError, lit, Signal, uint } from '../hdl';
+// Join two views of one of these with gen/hdl's `connect`.
+import { bit, bundle, type BundleSpec, type BundleValue, type Expr, flip, lit, type Signal, uint } from '../hdl';
 
 export type DataWidth = 64 | 128 | 256 | 512;
 
@@ -14,6 +15,18 @@ export type BundleOf<S extends BundleSpec> = BundleValue<S['fields']>;
 /** Dwords per beat of a TLP stream of `W` bits. */
 export function lanesOf(W: DataWidth): number {
   return W / 32;
+}
+
+/**
+ * The project's vendor-neutral PCIe TLP stream (docs/tlp-stream.md): header beside the data, valid on the
+ * start-of-packet beat; payload dwords from lane 0; dword enables; at most one TLP starts per beat.
+ */
+export function tlpStream(W: DataWidth) {
+  return bundle(
+    'tlp_stream',
+    { valid: bit, ready: flip(bit), hdr: uint(128), data: uint(W), keep: uint(W / 32), sop: bit, eop: bit },
+    { dataWidth: W },
+  );
 }
 
 /** Widths of the receive sideband fields (docs/tlp-stream.md, "Receive sideband"). */
@@ -156,32 +169,4 @@ export function driveOneBeat(s: PacketBeat, o: { valid: Expr; hdr: Expr; dword?:
   s.keep.set(lit(o.dword ? 1 : 0, W / 32));
   s.sop.set(1);
   s.eop.set(1);
-}
-
-const sinkKinds = new Set(['inst-in', 'output']);
-
-/**
- * Connect two views of one bundle (an instance's port and a parent's port or another instance's port):
- * each field is driven from whichever side is a source (an input port, an instance output) into the side
- * that is a sink (an output port, an instance input). Fields are matched by name.
- */
-export function connect(a: object, b: object): void {
-  const fa = a as Record<string, unknown>;
-  const fb = b as Record<string, unknown>;
-  for (const [k, x] of Object.entries(fa)) {
-    const y = fb[k];
-    if (!(x instanceof Signal) || !(y instanceof Signal)) {
-      throw new Error(`connect: field '${k}' is not a signal on both sides`);
-    }
-    const xSink = sinkKinds.has(x.kind);
-    const ySink = sinkKinds.has(y.kind);
-    if (xSink && !ySink) x.set(y);
-    else if (ySink && !xSink) y.set(x);
-    else
-      throw new HdlError(
-        `connect: field '${k}': ${x.describe()} and ${y.describe()} are both ${xSink ? 'sinks' : 'sources'}`,
-        x.loc,
-        'multiple-drivers',
-      );
-  }
 }

@@ -1,6 +1,7 @@
 // connect(): bundles joined field by field, forward fields one way and flipped fields (ready) the other.
 import { describe, expect, it } from 'vitest';
-import { connect, defineModule, stream, tlpStream } from '../../gen/hdl';
+import { connect, defineModule, stream } from '../../gen/hdl';
+import { tlpStream } from '../../gen/pcie/streams';
 import { Fifo } from '../../gen/lib/fifo';
 import { cycleSim } from '../support/cyclesim';
 import { expectHdlError, expectLintClean, Mark } from './helpers';

@@ -4,11 +4,16 @@
 //  - the RX demux and the packet arbiter in the Verilator harness, which drives and collects their TLP
 //    stream ports with random idle cycles and backpressure and checks the stream protocol.
 import { describe, expect, test } from 'vitest';
-import { cat, defineModule, mux, type Signal, tlpStream } from '../../gen/hdl';
+import { cat, defineModule, HdlError, mux, type Signal } from '../../gen/hdl';
 import { PacketArbiter } from '../../gen/pcie/arbiter';
 import { CplGen } from '../../gen/pcie/cpl_gen';
+import { CfgSpace } from '../../gen/pcie/cfg_space';
+import { DmaRd } from '../../gen/pcie/dma_rd';
+import { Msix } from '../../gen/pcie/msix';
 import { RxDemux } from '../../gen/pcie/rx_demux';
-import type { DataWidth } from '../../gen/pcie/streams';
+import { Mmio } from '../../gen/testdev/mmio';
+import { TESTDEV_CFG } from '../../gen/testdev/top';
+import { type DataWidth, tlpStream } from '../../gen/pcie/streams';
 import { designPorts } from '../../sim/design';
 import { Sim, type RawTlp } from '../../sim/index';
 import { Rng } from '../../sim/random';
@@ -235,10 +240,56 @@ describe('pcie_rx_demux', () => {
       }
     });
   });
+});
 
-  test('parameters: at least two ports, names unique', () => {
-    expect(() => RxDemux.elaborate({ W: 64, ports: ['only'] })).toThrow(/at least 2 ports/);
-    expect(() => RxDemux.elaborate({ W: 64, ports: ['a', 'a'] })).toThrow(/port names repeat/);
+describe('generator parameters', () => {
+  /** The error `f` throws: a located parameter error (file:line: message). */
+  const paramErr = (f: () => unknown): HdlError => {
+    try {
+      f();
+    } catch (e) {
+      if (e instanceof HdlError) return e;
+      throw e;
+    }
+    throw new Error('expected a parameter error');
+  };
+  test.each([
+    ['RxDemux, one port', () => RxDemux.elaborate({ W: 64, ports: ['only'] }), /at least 2 ports/],
+    ['RxDemux, a repeated name', () => RxDemux.elaborate({ W: 64, ports: ['a', 'a'] }), /port names repeat/],
+    [
+      'DmaRd, 0 tags',
+      () => DmaRd.elaborate({ W: 64, tags: 0, ramLog2: 14, lenBits: 15, timeoutBits: 8 }),
+      /1\.\.256 tags, got 0/,
+    ],
+    [
+      'Msix, a table outside the BAR',
+      () => Msix.elaborate({ W: 64, vectors: 4, tableOffset: 0x1000, pbaOffset: 0, barLog2: 12 }),
+      /outside the 4096-byte BAR/,
+    ],
+    ['PacketArbiter, one input', () => PacketArbiter.elaborate({ spec: tlpStream(64), n: 1 }), /at least 2, got 1/],
+    [
+      'CfgSpace, overlapping BARs',
+      () =>
+        CfgSpace.elaborate({
+          ...TESTDEV_CFG,
+          W: 64,
+          bars: [
+            { index: 0, kind: 'mem64', prefetchable: true, sizeLog2: 16 },
+            { index: 1, kind: 'mem32', prefetchable: false, sizeLog2: 12 },
+          ],
+        }),
+      /BAR1 overlaps another BAR/,
+    ],
+    [
+      'Mmio, a RAM window not aligned to its size',
+      () => Mmio.elaborate({ W: 64, bar0Log2: 16, bar2Log2: 12, ramOffset: 0x2000, ramLog2: 14, maxReadDw: 32 }),
+      /RAM window \(0x2000\) must be aligned/,
+    ],
+  ])('%s: a located parameter error', (_what, f, message) => {
+    const e = paramErr(f);
+    expect(e.kind).toBe('param');
+    expect(e.message).toMatch(message);
+    expect(e.message, 'file:line first').toMatch(/^gen\/[\w/]+\.ts:\d+/);
   });
 });
 
