@@ -222,7 +222,6 @@ export const Testdev = defineModule(
     connect(classifier.rx, rx);
     connect(demux.rx, classifier.out);
     demux.sel.set(classifier.sel);
-    demux.drop.set(0);
     connect(cfg.req, demux.cfg);
     connect(ur.req, demux.other);
     connect(mmio.req, demux.mem);

@@ -163,8 +163,9 @@ const same = (a: RawTlp, b: RawTlp) =>
 /**
  * The demux between two plain TLP streams, so the simulator's harness can drive and collect it: each TLP's
  * sideband and selection come from its own header (offset = DW1:DW2, DW3[31:17] = bar, func, error,
- * DW3[16:15] = sel, DW3[14] = drop, inverted on beats after the sop), and each port's header goes out rebuilt from the sideband it carried
- * (DW1:DW2 = offset, DW3[31:17] = bar, func, error). A TLP whose sideband arrives intact arrives unchanged.
+ * DW3[16:14] = the one-hot port selection, its complement on the beats after the sop), and each port's
+ * header goes out rebuilt from the sideband it carried (DW1:DW2 = offset, DW3[31:17] = bar, func, error).
+ * A TLP whose sideband arrives intact arrives unchanged.
  */
 const DemuxHarness = defineModule(
   'test_rx_demux_harness',
@@ -184,8 +185,7 @@ const DemuxHarness = defineModule(
     din.func.set(dw3.bits(28, 21));
     din.error.set(dw3.bits(20, 17));
     // The selection is only valid with the sop beat: later beats offer another one, which must not matter.
-    dsel.sel.set(mux(rx.sop, dw3.bits(16, 15), dw3.bits(16, 15).not()));
-    dsel.drop.set(mux(rx.sop, dw3.bit(14), dw3.bit(14).not()));
+    dsel.sel.set(mux(rx.sop, dw3.bits(16, 14), dw3.bits(16, 14).not()));
     ports.forEach((n, i) => {
       const o = dio[n];
       const out = outs[i];
@@ -214,16 +214,15 @@ describe('pcie_rx_demux', () => {
         for (let i = 0; i < 400; i++) {
           const ndw = rng.chance(0.3) ? 0 : rng.int(1, 40);
           const fmt = ndw > 0 ? 0b010 : 0b000;
-          const sel = rng.int(0, 3); // 3 selects no port: dropped
-          const drop = rng.chance(0.1) ? 1 : 0;
+          const sel = rng.int(0, 3); // 3: no port selected, discarded
           const hdr = Uint32Array.of(
             ((fmt << 29) | (rng.int(0, 31) << 24) | (ndw & 0x3ff)) >>> 0,
             rng.int(0, 0xffff_ffff),
             rng.int(0, 0xffff_ffff),
-            ((rng.int(0, 0x7fff) << 17) | (sel << 15) | (drop << 14) | i) >>> 0,
+            ((rng.int(0, 0x7fff) << 17) | (sel < 3 ? 1 << (14 + sel) : 0) | i) >>> 0,
           );
           const t: RawTlp = { hdr, data: Uint32Array.from({ length: ndw }, () => rng.int(0, 0xffff_ffff)) };
-          if (drop || sel === 3) dropped++;
+          if (sel === 3) dropped++;
           else want[sel].push(t);
           sim.send(t);
         }
