@@ -169,6 +169,8 @@ export class Sim {
   private readonly portMap = new Map<string, PortEntry>();
   private readonly sinkIndex = new Map<string, number>();
   private readonly sourceIndex = new Map<string, number>();
+  /** Per sink stream: it has no data field (header-only TLPs). */
+  private readonly headerOnly: boolean[];
   // Sends not yet handed to C++: flushed as one packed batch per stream at the next call.
   private pending: { tlps: RawTlp[]; cycles: number[] }[];
   private closed = false;
@@ -206,6 +208,7 @@ export class Sim {
       });
     });
     ports.sinks.forEach((s, i) => this.sinkIndex.set(s.name, i));
+    this.headerOnly = ports.sinks.map((s) => s.fields.data === undefined);
     ports.sources.forEach((s, i) => this.sourceIndex.set(s.name, i));
     this.pending = ports.sinks.map(() => ({ tlps: [], cycles: [] }));
     const maxWords = Math.max(4, ...[...this.portMap.values()].map((p) => p.words));
@@ -261,6 +264,10 @@ export class Sim {
   send(tlp: RawTlp, atCycle?: number, stream?: string): void {
     const i = this.streamIndex(this.sinkIndex, stream, 'sink');
     if (tlp.hdr.length !== 4) throw new Error(`sim: send: hdr must have 4 dwords, has ${tlp.hdr.length}`);
+    if (tlp.data.length > 0 && this.headerOnly[i])
+      throw new Error(
+        `sim: send: sink stream ${this.portsInfo.sinks[i].name} has no data field; a TLP with ${tlp.data.length} payload dwords cannot go on it`,
+      );
     const at = atCycle ?? tlp.cycle ?? this.cycle;
     checkCount(at, 'atCycle');
     this.pending[i].tlps.push(tlp);

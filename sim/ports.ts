@@ -65,7 +65,7 @@ export function loadPorts(path: string): LoadedPorts {
       if (!(FIELDS as readonly string[]).includes(f))
         fail(`${where}.fields.${f}`, `not a TLP stream field (known: ${FIELDS.join(', ')})`);
     const has = (f: (typeof FIELDS)[number]) => itf.fields[f] !== undefined;
-    for (const f of FIELDS) if (!has(f)) fail(`${where}.fields.${f}`, 'missing'); // TEMP
+    for (const f of ['valid', 'ready', 'hdr'] as const) if (!has(f)) fail(`${where}.fields.${f}`, 'missing');
     let W = 0;
     if (has('data')) {
       W = Number(itf.params.dataWidth);

@@ -5,7 +5,7 @@ import type { BundleSpec, Fields, FieldSpec } from './bundle';
 import { isBundleSpec, isFlipped } from './bundle';
 import { bitsFor, Expr, type HwType, lift, lit, type Operand, select, uint } from './expr';
 import { buildFsm, type Fsm } from './fsm';
-import { attachHelpers, type Declared, mapShape } from './io';
+import { attachHelpers, type InstanceIo, leavesOf, mapShape, type PortOf, type WireOf } from './io';
 import type {
   ClockDomain,
   HwModule,
@@ -72,7 +72,6 @@ export class ModuleBuilder implements SignalOwner, MemoryHost {
   readonly domains: ClockDomain[] = [];
   readonly interfaces: InterfaceDesc[] = [];
   readonly localparams: { name: string; width: number; value: bigint; loc: SrcLoc }[] = [];
-  readonly io: Record<string, unknown> = {};
   private readonly names = new Map<string, SrcLoc>();
   private readonly stmtStack: Stmt[][] = [[]];
   private defaultDomain?: ClockDomain;
@@ -84,7 +83,13 @@ export class ModuleBuilder implements SignalOwner, MemoryHost {
     readonly loc: SrcLoc,
   ) {}
 
+  /** Mistakes found while the body ran that did not stop it (see Signal.assign), in the order found. */
+  readonly errors: HdlError[] = [];
+
   // ---- SignalOwner
+  report(error: HdlError): void {
+    this.errors.push(error);
+  }
   record(stmt: Stmt): void {
     if (builderStack[builderStack.length - 1] !== this) {
       throw new HdlError(
@@ -135,25 +140,24 @@ export class ModuleBuilder implements SignalOwner, MemoryHost {
   }
 
   // ---- declarations
-  /** An input port: a plain type, or a bundle (its flipped fields become outputs). */
-  input<T extends DeclType | BundleSpec<Fields>>(name: string, t: T): Declared<T> {
-    return this.port(name, t, 'input', callerLoc()) as Declared<T>;
+  /**
+   * An input port: a plain type, or a bundle (its flipped fields become outputs). The body reads it; a parent
+   * drives it through the instance's `io`.
+   */
+  input<T extends DeclType | BundleSpec<Fields>>(name: string, t: T): PortOf<T, 'in'> {
+    return this.port(name, t, 'input', callerLoc()) as PortOf<T, 'in'>;
   }
-  /** An output port: a plain type, or a bundle (its flipped fields become inputs). */
-  output<T extends DeclType | BundleSpec<Fields>>(name: string, t: T): Declared<T> {
-    return this.port(name, t, 'output', callerLoc()) as Declared<T>;
+  /** An output port: a plain type, or a bundle (its flipped fields become inputs). The body drives it. */
+  output<T extends DeclType | BundleSpec<Fields>>(name: string, t: T): PortOf<T, 'out'> {
+    return this.port(name, t, 'output', callerLoc()) as PortOf<T, 'out'>;
   }
 
-  private port(name: string, t: DeclType | BundleSpec, dir: 'input' | 'output', loc: SrcLoc): unknown {
-    let v: unknown;
-    if (isBundleSpec(t)) {
-      const fields: Record<string, string> = {};
-      v = this.bundleSignals(name, t, dir, loc, name, '', fields);
-      this.interfaces.push({ name, kind: t.kind, role: dir === 'input' ? 'sink' : 'source', params: t.params, fields });
-    } else {
-      v = this.newSignal(name, toType(t), dir, loc);
-    }
-    this.io[name] = v;
+  /** Declare a port (a Signal, or a bundle value of Signals). */
+  port(name: string, t: DeclType | BundleSpec, dir: 'input' | 'output', loc: SrcLoc): unknown {
+    if (!isBundleSpec(t)) return this.newSignal(name, toType(t), dir, loc);
+    const fields: Record<string, string> = {};
+    const v = this.bundleSignals(name, t, dir, loc, name, '', fields);
+    this.interfaces.push({ name, kind: t.kind, role: dir === 'input' ? 'sink' : 'source', params: t.params, fields });
     return v;
   }
 
@@ -189,12 +193,12 @@ export class ModuleBuilder implements SignalOwner, MemoryHost {
   }
 
   /** A combinational signal. With `default`, paths that do not assign it give the default (no latch). */
-  wire<T extends DeclType | BundleSpec<Fields>>(name: string, t: T, opts: { default?: Operand } = {}): Declared<T> {
+  wire<T extends DeclType | BundleSpec<Fields>>(name: string, t: T, opts: { default?: Operand } = {}): WireOf<T> {
     const loc = callerLoc();
-    if (isBundleSpec(t)) return this.bundleSignals(name, t, 'wire', loc, name, '', {}) as Declared<T>;
+    if (isBundleSpec(t)) return this.bundleSignals(name, t, 'wire', loc, name, '', {}) as WireOf<T>;
     const s = this.newSignal(name, toType(t as DeclType), 'wire', loc);
     if (opts.default !== undefined) s.default = lift(opts.default, s, `default of '${name}'`);
-    return s as unknown as Declared<T>;
+    return s as unknown as WireOf<T>;
   }
 
   /** A named combinational value: a wire of the expression's type, driven by it. */
@@ -349,13 +353,16 @@ export class ModuleBuilder implements SignalOwner, MemoryHost {
   }
 
   // ---- hierarchy
-  /** Instantiate a module definition; returns its ports as parent-side signals (`inst.io`). */
-  instance<P, IO = Record<string, unknown>>(
+  /**
+   * Instantiate a module definition. `inst.io` is the child's io (what its body returned) as parent-side pins:
+   * the child's inputs to drive, its outputs to read, typed with their widths.
+   */
+  instance<P, IO>(
     name: string,
     def: ModuleDef<P, IO>,
     params: P,
     opts: { domain?: ClockDomain } = {},
-  ): Instance<IO> {
+  ): Instance<InstanceIo<IO>> {
     const loc = callerLoc();
     const child = def.elaborate(params);
     this.claim(name, loc);
@@ -391,11 +398,8 @@ export class ModuleBuilder implements SignalOwner, MemoryHost {
       pins.set(p.name, s);
     }
     this.instances.push({ name, module: child, pins, loc });
-    const io: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(child.io)) {
-      io[k] = mapShape(v, (s) => pins.get(s.name)!);
-    }
-    return { name, module: child, io: io as IO, pin: (p: string) => pinOf(pins, name, p, callerLoc()) };
+    const io = mapShape(child.io, (s) => pins.get(s.name)!) as InstanceIo<IO>;
+    return { name, module: child, io, pin: (p: string) => pinOf(pins, name, p, callerLoc()) };
   }
 
   /**
@@ -427,8 +431,48 @@ export class ModuleBuilder implements SignalOwner, MemoryHost {
     this.elaborating = false;
   }
 
+  /**
+   * The io a body returned, checked: a plain object whose members (at any depth: bundles, arrays, objects)
+   * are ports of this module (or undefined: an optional port these parameters leave out), holding every port
+   * except the default clock and reset, which instances connect themselves. A body that returns nothing has an empty io (its instances reach ports only by `pin(name)`).
+   */
+  takeIo(returned: unknown, loc: SrcLoc): Record<string, unknown> {
+    if (returned === undefined) return {};
+    const what = `module '${this.moduleName}': its body must return its ports as an object (e.g. \`return { a, y }\`)`;
+    if (returned === null || typeof returned !== 'object' || Array.isArray(returned) || returned instanceof Expr) {
+      const got = returned instanceof Expr ? returned.describe() : String(returned);
+      this.report(new HdlError(`${what}, not ${got}`, loc, 'io'));
+      return {};
+    }
+    const seen = new Set<Signal>();
+    for (const { path, value } of leavesOf(returned)) {
+      if (value === undefined) continue; // an optional port not declared for these parameters
+      if (value instanceof Signal && this.ports.includes(value)) {
+        seen.add(value);
+        continue;
+      }
+      const is = value instanceof Signal ? `${value.describe()} of module '${value.owner.moduleName}'` : String(value);
+      this.report(new HdlError(`${what}: io member '${path}' is not one of its ports (it is ${is})`, loc, 'io'));
+    }
+    const implicit = new Set([this.defaultDomain?.clock, this.defaultDomain?.reset]);
+    const missing = this.ports.filter((p) => !seen.has(p) && !implicit.has(p));
+    if (missing.length) {
+      this.report(
+        new HdlError(
+          `module '${this.moduleName}': its body's io leaves out ${missing.length === 1 ? 'port' : 'ports'} ${missing.map((p) => `'${p.name}'`).join(', ')}: return every port (bundles whole), so that instances can reach it`,
+          loc,
+          'io',
+        ),
+      );
+    }
+    return returned as Record<string, unknown>;
+  }
+
   /** What the body built, as the module's IR. */
-  ir(extra: { doc?: string; blackbox?: boolean; verilogParams?: ModuleIr['verilogParams'] } = {}): ModuleIr {
+  ir(
+    io: Record<string, unknown>,
+    extra: { doc?: string; blackbox?: boolean; verilogParams?: ModuleIr['verilogParams'] } = {},
+  ): ModuleIr {
     return {
       name: this.moduleName,
       doc: extra.doc ?? this.doc,
@@ -443,7 +487,7 @@ export class ModuleBuilder implements SignalOwner, MemoryHost {
       domains: this.domains,
       interfaces: this.interfaces,
       localparams: this.localparams,
-      io: this.io,
+      io,
     };
   }
 }
@@ -563,8 +607,8 @@ export class SignalArray {
 export interface Instance<IO> {
   readonly name: string;
   readonly module: HwModule;
-  /** The child's ports (and bundles) as parent-side signals. */
+  /** The child's io as parent-side pins (typed from what the child's body returns). */
   readonly io: IO;
-  /** A pin by its child port name. */
+  /** A pin by its child port name, untyped: for port names computed at run time. */
   pin(port: string): Signal;
 }

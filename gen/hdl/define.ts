@@ -5,17 +5,19 @@ import { combGraph, combPathSummary } from './analysis/comb';
 import { ModuleBuilder, elaborateWith } from './builder';
 import { runChecks } from './checks';
 import type { HwType } from './expr';
+import type { InPort, OutPort, WidthOf } from './io';
 import { type CombPaths, fingerprint, type HwModule } from './ir';
 import { isIdentifier, isKeyword, stableJson } from './names';
-import { callerLoc, fmtLoc, HdlError } from './srcloc';
+import type { Signal } from './signal';
+import { callerLoc, designErrors, fmtLoc, HdlError, throwDesignErrors } from './srcloc';
 
-export interface ModuleDef<P, IO = Record<string, unknown>> {
+export interface ModuleDef<P, IO = unknown> {
   readonly base: string;
   /** Elaborate once per distinct parameter set (cached): same parameters, same module object. */
   elaborate(params: P): HwModule;
   /** The Verilog name for a parameter set. */
   nameFor(params: P): string;
-  /** Marker for typed `io` on instances. */
+  /** Type-level only: the io the body returns (instances see it as pins). */
   readonly __io?: IO;
 }
 
@@ -46,19 +48,11 @@ function sanitize(s: string): string {
   return s.replace(/[^A-Za-z0-9]/g, '_');
 }
 
-/** Attach the module's combinational summary and run the checks: the last step of every elaboration. */
-function finishModule(ir: Omit<HwModule, 'combPaths'>): HwModule {
-  const mod: HwModule = { ...ir, combPaths: combPathSummary(ir, combGraph(ir)) };
-  const errors = runChecks(mod);
-  if (errors.length) throw errors[0];
-  return mod;
-}
-
 /**
  * Define a module generator. `body(m, params)` declares the hardware; the result's `elaborate(params)` gives
  * the module for those parameters.
  */
-export function defineModule<P = void, IO = Record<string, unknown>>(
+export function defineModule<P = void, IO = unknown>(
   base: string,
   body: (m: ModuleBuilder, params: P) => IO | void,
   opts: DefineOptions<P> = {},
@@ -106,8 +100,22 @@ export function defineModule<P = void, IO = Record<string, unknown>>(
     }
     const m = new ModuleBuilder(name, defLoc);
     m.doc = opts.doc;
-    elaborateWith(m, () => body(m, params));
-    return finishModule(m.ir());
+    const context = `elaborating module '${name}'`;
+    let returned: unknown;
+    try {
+      returned = elaborateWith(m, () => body(m, params));
+    } catch (e) {
+      // A mistake the body could not go on from (an expression, a declaration, a child module): reported
+      // after those it made before. The module is incomplete, so the checks do not run.
+      const thrown = designErrors(e);
+      if (!thrown.length) throw e;
+      throwDesignErrors([...m.errors, ...thrown], context);
+    }
+    const ir = m.ir(m.takeIo(returned, defLoc));
+    // The summary (an analysis), then every check pass; all mistakes of the module are reported together.
+    const mod: HwModule = { ...ir, combPaths: combPathSummary(ir, combGraph(ir)) };
+    throwDesignErrors([...m.errors, ...runChecks(mod)], context);
+    return mod;
   }
 }
 
@@ -116,20 +124,32 @@ export interface BlackboxPort {
   type: HwType | number;
 }
 
+/** The io of a black box: its ports as declared, inputs read only, outputs driven (seen from the inside). */
+export type BlackboxIo<Ports> = {
+  readonly [K in keyof Ports]: Ports[K] extends { dir: 'input'; type: infer T }
+    ? InPort<WidthOf<T>>
+    : Ports[K] extends { type: infer T }
+      ? OutPort<WidthOf<T>>
+      : never;
+};
+
 /**
  * A module defined elsewhere (a vendor primitive, hard IP): only its ports are known. `verilogParams` become
  * `#(.NAME(value))` on the instance. `combPaths` lists outputs that depend combinationally on inputs (default:
- * none), so loops through the black box are still found.
+ * none), so loops through the black box are still found. An instance's `io` has one pin per port.
  */
-export function defineBlackbox<P = void>(
+export function defineBlackbox<
+  P = void,
+  const Ports extends Record<string, BlackboxPort> = Record<string, BlackboxPort>,
+>(
   moduleName: string | ((p: P) => string),
-  ports: Record<string, BlackboxPort> | ((p: P) => Record<string, BlackboxPort>),
+  ports: Ports | ((p: P) => Ports),
   opts: {
     verilogParams?: (p: P) => Record<string, number | string | bigint>;
     combPaths?: Record<string, string[]>;
     doc?: string;
   } = {},
-): ModuleDef<P> {
+): ModuleDef<P, BlackboxIo<Ports>> {
   const defLoc = callerLoc();
   const cache = new Map<string, HwModule>();
   const nameFor = (p: P) => (typeof moduleName === 'string' ? moduleName : moduleName(p));
@@ -141,16 +161,18 @@ export function defineBlackbox<P = void>(
       const hit = cache.get(key);
       if (hit) return hit;
       const m = new ModuleBuilder(nameFor(params), defLoc);
+      const io: Record<string, unknown> = {};
       elaborateWith(m, () => {
         const ps = typeof ports === 'function' ? ports(params) : ports;
         for (const [pn, p] of Object.entries(ps)) {
-          const s = p.dir === 'input' ? m.input(pn, p.type) : m.output(pn, p.type);
+          const s = m.port(pn, p.type, p.dir, defLoc) as Signal;
           s.driven = true;
+          io[pn] = s;
         }
       });
       const combPaths: CombPaths = new Map(Object.entries(opts.combPaths ?? {}).map(([o, ins]) => [o, new Set(ins)]));
       const mod: HwModule = {
-        ...m.ir({ doc: opts.doc, blackbox: true, verilogParams: opts.verilogParams?.(params) ?? {} }),
+        ...m.ir(io, { doc: opts.doc, blackbox: true, verilogParams: opts.verilogParams?.(params) ?? {} }),
         combPaths,
       };
       cache.set(key, mod);

@@ -7,6 +7,8 @@ import { callerLoc, HdlError, type SrcLoc } from './srcloc';
 export interface SignalOwner {
   readonly moduleName: string;
   record(stmt: Stmt): void;
+  /** A mistake found while the body runs, reported with the others when the body is done. */
+  report(error: HdlError): void;
   isElaborating(): boolean;
 }
 
@@ -46,23 +48,25 @@ export class Signal extends Expr {
   /** Drive a combinational signal (wire, output, instance input). Last assignment wins. */
   set(v: Operand): void {
     const loc = callerLoc();
-    if (this.kind === 'reg') {
-      throw new HdlError(`${this.describe()} is a register: use .next(value) to give its next state`, loc, 'context');
-    }
-    this.checkDrivable(loc);
-    this.assign(v, loc);
+    const misuse =
+      this.kind === 'reg'
+        ? new HdlError(`${this.describe()} is a register: use .next(value) to give its next state`, loc, 'context')
+        : this.driverConflict(loc);
+    this.assign(v, loc, misuse);
   }
 
   /** Give a register the value it takes at the next clock edge. Last assignment wins; unassigned paths hold. */
   next(v: Operand): void {
     const loc = callerLoc();
-    if (this.kind !== 'reg') {
-      throw new HdlError(`${this.describe()} is not a register: use .set(value) to drive it`, loc, 'context');
-    }
-    this.assign(v, loc);
+    const misuse =
+      this.kind !== 'reg'
+        ? new HdlError(`${this.describe()} is not a register: use .set(value) to drive it`, loc, 'context')
+        : undefined;
+    this.assign(v, loc, misuse);
   }
 
-  private checkDrivable(loc: SrcLoc): void {
+  /** Driving a signal that something else drives already. */
+  private driverConflict(loc: SrcLoc): HdlError | undefined {
     const who =
       this.kind === 'input'
         ? 'it is an input port, driven from outside the module'
@@ -71,10 +75,15 @@ export class Signal extends Expr {
           : this.kind === 'mem-rd'
             ? 'it is a memory read port, driven by the memory'
             : undefined;
-    if (who) throw new HdlError(`multiple drivers for ${this.describe()}: ${who}`, loc, 'multiple-drivers');
+    return who ? new HdlError(`multiple drivers for ${this.describe()}: ${who}`, loc, 'multiple-drivers') : undefined;
   }
 
-  private assign(v: Operand, loc: SrcLoc): void {
+  /**
+   * Record the assignment. Mistakes in it are reported to the module and elaboration goes on, so that one run
+   * finds every mistake of the body: a wrong-width or wrong-method (.set/.next) assignment is still recorded
+   * (the checks then see the signal as driven, as the designer meant), a second driver is not.
+   */
+  private assign(v: Operand, loc: SrcLoc, misuse: HdlError | undefined): void {
     if (!this.owner.isElaborating()) {
       throw new HdlError(
         `${this.describe()} belongs to module '${this.owner.moduleName}', which is not being elaborated here`,
@@ -83,11 +92,17 @@ export class Signal extends Expr {
       );
     }
     const value = lift(v, this, `assignment to '${this.name}'`);
+    if (misuse) {
+      this.owner.report(misuse);
+      if (misuse.kind === 'multiple-drivers') return;
+    }
     if (value.width !== this.width || value.signed !== this.signed) {
-      throw new HdlError(
-        `width mismatch in assignment: ${this.describe()} is ${this.width} bits, value ${value.describe()} is ${value.width} bits${value.signed !== this.signed ? ' (and differs in signedness)' : ''}`,
-        loc,
-        'width',
+      this.owner.report(
+        new HdlError(
+          `width mismatch in assignment: ${this.describe()} is ${this.width} bits, value ${value.describe()} is ${value.width} bits${value.signed !== this.signed ? ' (and differs in signedness)' : ''}`,
+          loc,
+          'width',
+        ),
       );
     }
     this.driven = true;

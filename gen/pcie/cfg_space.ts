@@ -18,7 +18,7 @@
 // First DW BE. Requests to a function number other than 0 get UR (a single-function device, no ARI).
 // Every completed type-0 configuration write captures the bus and device number (2.2.6.2), which become
 // the function's Completer ID and Requester ID.
-import { bit, cat, defineModule, type Expr, lit, type ModuleBuilder, mux, type Signal } from '../hdl';
+import { bit, cat, defineModule, type Drivable, type Expr, lit, type ModuleBuilder, mux, type Signal } from '../hdl';
 import { paramError } from '../lib/util';
 import { cplReqStream, type DataWidth, driveOneBeat, tlpRxStream } from './streams';
 import { beMask32, CplStatus, tlpFields } from './tlp';
@@ -299,14 +299,14 @@ function driveSettings(
   store: CfgStorage,
   p: CfgSpaceParams,
   out: {
-    memEnable: Signal;
-    busMaster: Signal;
-    mps: Signal;
-    mrrs: Signal;
-    extTagEn: Signal;
-    msixEnable: Signal;
-    msixMask: Signal;
-    barOut: Map<number, Signal>;
+    memEnable: Drivable;
+    busMaster: Drivable;
+    mps: Drivable;
+    mrrs: Drivable;
+    extTagEn: Drivable;
+    msixEnable: Drivable;
+    msixMask: Drivable;
+    barOut: Map<number, Drivable>;
   },
 ): void {
   const { field } = store;
@@ -431,6 +431,27 @@ export const CfgSpace = defineModule(
     }).elseIf(cpl.ready, () => cplValid.next(0));
     driveOneBeat(cpl, { valid: cplValid, hdr: cplHdr, dword: cplData });
     cpl.status.set(cplStatus);
+    return {
+      req,
+      cpl,
+      completer_id: completerIdOut,
+      mem_enable: memEnable,
+      bus_master: busMaster,
+      max_payload: mps,
+      max_read_req: mrrs,
+      ext_tag_en: extTagEn,
+      msix_enable: msixEnable,
+      msix_function_mask: msixMask,
+      /** BAR base addresses by BAR index (ports `bar<i>_base`). */
+      bar_base: Object.fromEntries(barOut),
+      ev_received_master_abort: evMasterAbort,
+      ev_received_target_abort: evTargetAbort,
+      ev_poisoned_cpl: evPoisonedCpl,
+      ev_poisoned_req: evPoisonedReq,
+      ev_sent_completer_abort: evSentCa,
+      ev_unsupported_request: evUr,
+      transactions_pending: txPending,
+    };
   },
   {
     name: (p) => `pcie_cfg_space_${p.name}_w${p.W}`,

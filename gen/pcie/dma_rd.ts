@@ -21,6 +21,7 @@ import {
   bit,
   cat,
   defineModule,
+  type Drivable,
   type Expr,
   lit,
   log2ceil,
@@ -116,7 +117,7 @@ function issueReads(
   tr: Transfer,
   tags: TagTable,
   o: {
-    req: BundleOf<ReturnType<typeof tlpStream>>;
+    req: BundleOf<ReturnType<typeof tlpStream>, 'out'>;
     busMaster: Expr;
     extTagEn: Expr;
     mrrs: Expr;
@@ -173,10 +174,10 @@ function receiveCompletions(
   m: ModuleBuilder,
   tags: TagTable,
   o: {
-    cpl: BundleOf<ReturnType<typeof tlpRxStream>>;
-    ramWr: BundleOf<ReturnType<typeof ramWrite>>;
+    cpl: BundleOf<ReturnType<typeof tlpRxStream>, 'in'>;
+    ramWr: BundleOf<ReturnType<typeof ramWrite>, 'out'>;
     rb: number;
-    ev: { unexpected: Signal; ur: Signal; ca: Signal; poisoned: Signal };
+    ev: { unexpected: Drivable; ur: Drivable; ca: Drivable; poisoned: Drivable };
     cplErr: Signal;
     freeEn: Signal;
     freeTag: Signal;
@@ -411,6 +412,28 @@ export const DmaRd = defineModule(
     done.set(finishing);
     error.set(tr.err);
     outstanding.set(anyValid);
+    return {
+      start,
+      host_addr: hostAddr,
+      ram_addr: ramAddr,
+      len,
+      bus_master: busMaster,
+      max_read_req: mrrs,
+      ext_tag_en: extTagEn,
+      requester_id: requesterId,
+      timeout,
+      busy: busyOut,
+      done,
+      error,
+      outstanding,
+      req,
+      cpl,
+      ram_wr: ramWr,
+      ev_unexpected: evUnexpected,
+      ev_ur: evUr,
+      ev_ca: evCa,
+      ev_poisoned: evPoisoned,
+    };
   },
   {
     name: (p) => `pcie_dma_rd_w${p.W}_t${p.tags}`,

@@ -133,6 +133,16 @@ export const Msix = defineModule(
     }
 
     driveOneBeat(msg, { valid: msgValid, hdr: msgHdr, dword: msgData });
+    return {
+      reg,
+      msix_enable: msixEnable,
+      function_mask: functionMask,
+      bus_master: busMaster,
+      requester_id: requesterId,
+      irq,
+      msg,
+      pending: pendingOut,
+    };
   },
   { name: (p) => `pcie_msix_w${p.W}_v${p.vectors}`, doc: 'MSI-X table, PBA and message generator.' },
 );

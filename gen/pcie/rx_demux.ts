@@ -12,7 +12,7 @@
 //           IO, type 1 configuration, AtomicOps, messages, locked completions. An endpoint without those
 //           features answers non-posted ones with Unsupported Request (2.3.1 "Request Handling Rules") and
 //           drops the rest.
-import { bit, cat, defineModule, type Expr, lit, mux, type Signal } from '../hdl';
+import { bit, cat, defineModule, type Drivable, type Expr, lit, mux } from '../hdl';
 import { PipeReg } from '../lib/skid';
 import { paramError } from '../lib/util';
 import { barMatch } from './bar_match';
@@ -84,6 +84,9 @@ export const RxDemux = defineModule(
       ready = ready.or(mine.and(o.ready));
     });
     rx.ready.set(ready);
+    /** The output ports by name. */
+    const out = Object.fromEntries(p.ports.map((name, i) => [name, outs[i]]));
+    return { rx, sel, out };
   },
   {
     name: (p) => `pcie_rx_demux_w${p.W}_${p.ports.join('_')}`,
@@ -125,7 +128,7 @@ export const RxClassifier = defineModule(
     const error = mux(f.ep, lit(RxError.POISONED, 4), lit(RxError.NONE, 4));
 
     // One register stage: every field of the beat, its sideband and its port, packed.
-    const fields: [Expr, Signal][] = [
+    const fields: [Expr, Drivable][] = [
       [rx.hdr, out.hdr],
       [rx.data, out.data],
       [rx.keep, out.keep],
@@ -151,6 +154,9 @@ export const RxClassifier = defineModule(
       o.set(pout.data.bits(hi, hi - e.width + 1));
       hi -= e.width;
     }
+    /** BAR base addresses by BAR index (ports `bar<i>_base`). */
+    const barBase = Object.fromEntries(p.bars.map((b, i) => [b.index, bases[i]]));
+    return { rx, out, sel, mem_enable: memEnable, bar_base: barBase };
   },
   {
     name: (p) => `pcie_rx_classifier_w${p.W}_${p.bars.map((b) => `b${b.index}s${b.sizeLog2}`).join('_')}`,

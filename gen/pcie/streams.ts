@@ -5,12 +5,12 @@
 //  - ramWrite / ramRead: a dword-addressed memory port one beat wide (DMA engines and MMIO use device RAM);
 //  - regBus: a one-dword register port with combinational read data (MMIO to register blocks).
 // Join two views of one of these with gen/hdl's `connect`.
-import { bit, bundle, type BundleSpec, type BundleValue, type Expr, flip, lit, type Signal, uint } from '../hdl';
+import { bit, bundle, type BundleSpec, type Drivable, type Expr, flip, lit, type PortOf, uint } from '../hdl';
 
 export type DataWidth = 64 | 128 | 256 | 512;
 
-/** The value of a bundle of type `S` in a module (a port, a wire): one Signal per field. */
-export type BundleOf<S extends BundleSpec> = BundleValue<S['fields']>;
+/** A bundle of type `S` as a port of the module being built: `'in'` for m.input, `'out'` for m.output. */
+export type BundleOf<S extends BundleSpec, D extends 'in' | 'out'> = PortOf<S, D>;
 
 /** Dwords per beat of a TLP stream of `W` bits. */
 export function lanesOf(W: DataWidth): number {
@@ -149,12 +149,12 @@ export function regBus(addrBits: number) {
 
 /** The fields of a packet stream (a TLP stream, a completion request) that frame its beats. */
 export interface PacketBeat {
-  valid: Signal;
-  hdr: Signal;
-  data: Signal;
-  keep: Signal;
-  sop: Signal;
-  eop: Signal;
+  valid: Drivable;
+  hdr: Drivable;
+  data: Drivable;
+  keep: Drivable;
+  sop: Drivable;
+  eop: Drivable;
 }
 
 /**

@@ -38,6 +38,7 @@ export const UrResponder = defineModule(
     cpl.status.set(lit(CplStatus.UR, 3));
     req.ready.set(answer.not().or(cpl.ready));
     urDetected.set(cpl.valid.and(cpl.ready));
+    return { req, cpl, ur_detected: urDetected };
   },
   {
     name: (p) => `pcie_ur_responder_w${p.W}`,

@@ -19,6 +19,7 @@ import {
   bit,
   cat,
   defineModule,
+  type Drivable,
   type Expr,
   type Fsm,
   lit,
@@ -26,7 +27,6 @@ import {
   type ModuleBuilder,
   mux,
   select,
-  type Signal,
 } from '../hdl';
 import { paramError } from '../lib/util';
 import {
@@ -91,11 +91,11 @@ interface Target {
   L: number;
   st: Fsm<State>;
   r: ReturnType<typeof requestRegs>;
-  req: BundleOf<ReturnType<typeof tlpRxStream>>;
-  cpl: BundleOf<ReturnType<typeof cplReqStream>>;
-  ramWr: BundleOf<ReturnType<typeof ramWrite>>;
-  ramRd: BundleOf<ReturnType<typeof ramRead>>;
-  reg: BundleOf<ReturnType<typeof regBus>>;
+  req: BundleOf<ReturnType<typeof tlpRxStream>, 'in'>;
+  cpl: BundleOf<ReturnType<typeof cplReqStream>, 'out'>;
+  ramWr: BundleOf<ReturnType<typeof ramWrite>, 'out'>;
+  ramRd: BundleOf<ReturnType<typeof ramRead>, 'out'>;
+  reg: BundleOf<ReturnType<typeof regBus>, 'out'>;
   /** Byte enables of payload dword `pi`: First DW BE on dword 0, Last DW BE on the last (2.2.5). */
   beOf: (pi: Expr) => Expr;
 }
@@ -107,7 +107,10 @@ const laneOf = (v: Expr, i: number) => v.bits(32 * i + 31, 32 * i);
  * (decode): Completer Abort for a long read, drop a poisoned write, else the RAM or the register path. A
  * UR/CA answer (resp) is one completion without data; a dropped write's beats are drained (drop).
  */
-function intakeStates(t: Target, ev: { ca: Signal; poisoned: Signal }): Handlers<'idle' | 'decode' | 'resp' | 'drop'> {
+function intakeStates(
+  t: Target,
+  ev: { ca: Drivable; poisoned: Drivable },
+): Handlers<'idle' | 'decode' | 'resp' | 'drop'> {
   const { m, p, L, st, r, req, cpl } = t;
   const f = tlpFields(req.hdr);
   const lenNow = f.lengthDw;
@@ -241,7 +244,7 @@ function regStates(t: Target): Handlers<'wr_reg' | 'rd_reg'> {
 }
 
 /** Register port: the current dword's offset, write data lane and byte enables. */
-function regPort(t: Target, regBar2: Signal): void {
+function regPort(t: Target, regBar2: Drivable): void {
   const { L, r, req, reg, beOf } = t;
   reg.addr.set(r.dwAddr);
   reg.wdata.set(
@@ -322,6 +325,7 @@ export const Mmio = defineModule(
     ramPorts(t);
     regPort(t, regBar2);
     sendCompletions(t);
+    return { req, cpl, ram_wr: ramWr, ram_rd: ramRd, reg, reg_bar2: regBar2, ev_ca: evCa, ev_poisoned: evPoisoned };
   },
   { name: (p) => `testdev_mmio_w${p.W}`, doc: 'BAR decode and memory target: RAM window, registers, MSI-X table.' },
 );

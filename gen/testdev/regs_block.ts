@@ -15,7 +15,7 @@ export interface TestdevRegsParams extends InstanceInfo {
 
 const key = (r: string, fd: string) => `${r}.${fd}`;
 
-type RegPort = BundleOf<ReturnType<typeof regBus>>;
+type RegPort = BundleOf<ReturnType<typeof regBus>, 'in'>;
 
 /** Storage for every RW and W1C field, named REG_FIELD; `val(reg, field)` is its register. */
 function fieldStorage(m: ModuleBuilder): (r: string, fd: string) => Signal {
@@ -204,6 +204,23 @@ export const TestdevRegs = defineModule(
     const irqDone = irqPulse(finish.and(val('DMA_CONTROL', 'IRQ_EN')), val('DMA_CONTROL', 'VECTOR'));
     const irqTest = irqPulse(wrote('IRQ_TEST', 'VECTOR'), bus.wdata.bits(field('IRQ_TEST', 'VECTOR').width - 1, 0));
     irq.set(irqDone.or(irqTest));
+    return {
+      reg: bus,
+      dma_host_addr: dmaHost,
+      dma_ram_addr: dmaRam,
+      dma_len: dmaLen,
+      dma_timeout: dmaTimeout,
+      rd_start: rdStart,
+      wr_start: wrStart,
+      rd_busy: rdBusy,
+      rd_done: rdDone,
+      rd_error: rdError,
+      wr_busy: wrBusy,
+      wr_done: wrDone,
+      wr_error: wrError,
+      ev_unexpected: evUnexpected,
+      irq,
+    };
   },
   {
     name: (p) => `testdev_regs_l${p.lanes}_t${p.readTags}`,

@@ -7,7 +7,7 @@
 //           sideband, select)   +- mem   -> mmio (BAR0 RAM / registers, BAR2 MSI-X table) ---+            |
 //                               +- cpl   -> dma_rd (completion data -> ram)                  cpl_gen <---+
 //   tx <- tx_slice <- tx_arb <- [ cpl_slice <- cpl_gen, dma_rd (MRd), dma_wr (MWr), msix (MWr) ]
-import { bit, connect, defineModule, type ModuleBuilder, type Signal } from '../hdl';
+import { bit, connect, defineModule, type ModuleBuilder } from '../hdl';
 import { PacketArbiter } from '../pcie/arbiter';
 import { type CfgSpaceParams, CfgSpace } from '../pcie/cfg_space';
 import { CplGen } from '../pcie/cpl_gen';
@@ -72,69 +72,55 @@ export function testdevParams(W: DataWidth) {
   };
 }
 
-type Io = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-const io = (i: { io: unknown }): Io => i.io as Io;
-
 /** Every block of the device, instantiated in `m` (see the diagram at the top). */
 function instantiateBlocks(m: ModuleBuilder, W: DataWidth) {
   const q = testdevParams(W);
   return {
-    classifier: io(
-      m.instance('rx_class', RxClassifier, {
-        W,
-        bars: TESTDEV_CFG.bars.map((b) => ({ index: b.index, sizeLog2: b.sizeLog2 })),
-      }),
-    ),
-    demux: io(m.instance('rx_demux', RxDemux, { W, ports: RX_PORTS })),
-    cfg: io(m.instance('cfg', CfgSpace, { ...TESTDEV_CFG, W })),
-    ur: io(m.instance('ur', UrResponder, { W })),
-    mmio: io(
-      m.instance('mmio', Mmio, {
-        W,
-        bar0Log2: Math.log2(BAR0_BYTES),
-        bar2Log2: Math.log2(BAR2_BYTES),
-        ramOffset: RAM_OFFSET,
-        ramLog2: q.ramLog2,
-        maxReadDw: q.maxReadDw,
-      }),
-    ),
-    dmaRd: io(
-      m.instance('dma_rd', DmaRd, {
-        W,
-        tags: q.readTags,
-        ramLog2: q.ramLog2,
-        lenBits: q.lenBits,
-        timeoutBits: q.timeoutBits,
-      }),
-    ),
-    dmaWr: io(
-      m.instance('dma_wr', DmaWr, {
-        W,
-        ramLog2: q.ramLog2,
-        lenBits: q.lenBits,
-        mpsSupported: TESTDEV_CFG.mpsSupported,
-      }),
-    ),
-    ram: io(m.instance('ram', DevRam, { W, bytes: RAM_BYTES })),
-    regs: io(
-      m.instance('regs', TestdevRegs, { lanes: q.lanes, readTags: q.readTags, addrBits: Math.log2(BAR0_BYTES) - 2 }),
-    ),
-    msix: io(
-      m.instance('msix', Msix, {
-        W,
-        vectors: MSIX_VECTORS,
-        tableOffset: MSIX_TABLE_OFFSET,
-        pbaOffset: MSIX_PBA_OFFSET,
-        barLog2: Math.log2(BAR2_BYTES),
-      }),
-    ),
-    cplArb: io(m.instance('cpl_arb', PacketArbiter, { spec: cplReqStream(W), n: 3 })),
-    cplGen: io(m.instance('cpl_gen', CplGen, { W })),
-    txArb: io(m.instance('tx_arb', PacketArbiter, { spec: tlpStream(W), n: 4 })),
+    classifier: m.instance('rx_class', RxClassifier, {
+      W,
+      bars: TESTDEV_CFG.bars.map((b) => ({ index: b.index, sizeLog2: b.sizeLog2 })),
+    }).io,
+    demux: m.instance('rx_demux', RxDemux, { W, ports: RX_PORTS }).io,
+    cfg: m.instance('cfg', CfgSpace, { ...TESTDEV_CFG, W }).io,
+    ur: m.instance('ur', UrResponder, { W }).io,
+    mmio: m.instance('mmio', Mmio, {
+      W,
+      bar0Log2: Math.log2(BAR0_BYTES),
+      bar2Log2: Math.log2(BAR2_BYTES),
+      ramOffset: RAM_OFFSET,
+      ramLog2: q.ramLog2,
+      maxReadDw: q.maxReadDw,
+    }).io,
+    dmaRd: m.instance('dma_rd', DmaRd, {
+      W,
+      tags: q.readTags,
+      ramLog2: q.ramLog2,
+      lenBits: q.lenBits,
+      timeoutBits: q.timeoutBits,
+    }).io,
+    dmaWr: m.instance('dma_wr', DmaWr, {
+      W,
+      ramLog2: q.ramLog2,
+      lenBits: q.lenBits,
+      mpsSupported: TESTDEV_CFG.mpsSupported,
+    }).io,
+    ram: m.instance('ram', DevRam, { W, bytes: RAM_BYTES }).io,
+    regs: m.instance('regs', TestdevRegs, { lanes: q.lanes, readTags: q.readTags, addrBits: Math.log2(BAR0_BYTES) - 2 })
+      .io,
+    msix: m.instance('msix', Msix, {
+      W,
+      vectors: MSIX_VECTORS,
+      tableOffset: MSIX_TABLE_OFFSET,
+      pbaOffset: MSIX_PBA_OFFSET,
+      barLog2: Math.log2(BAR2_BYTES),
+    }).io,
+    cplArb: m.instance('cpl_arb', PacketArbiter, { spec: cplReqStream(W), n: 3 }).io,
+    cplGen: m.instance('cpl_gen', CplGen, { W }).io,
+    txArb: m.instance('tx_arb', PacketArbiter, { spec: tlpStream(W), n: 4 }).io,
     // Register slices: after the completion path (two arbiters and the completion generator would otherwise
     // be one combinational path) and at the link side of the transmit arbiter.
-    cplSlice: io(m.instance('cpl_slice', TlpSlice, { W })),
-    txSlice: io(m.instance('tx_slice', TlpSlice, { W })),
+    cplSlice: m.instance('cpl_slice', TlpSlice, { W }).io,
+    txSlice: m.instance('tx_slice', TlpSlice, { W }).io,
   };
 }
 type Blocks = ReturnType<typeof instantiateBlocks>;
@@ -142,26 +128,25 @@ type Blocks = ReturnType<typeof instantiateBlocks>;
 /** The configuration space's settings into the blocks that obey them. */
 function wireConfiguration(b: Blocks): void {
   const { cfg, classifier, dmaRd, dmaWr, regs, msix } = b;
-  const cfgOut = (name: string) => cfg[name] as Signal;
-  classifier.mem_enable.set(cfgOut('mem_enable'));
-  for (const bar of TESTDEV_CFG.bars) classifier[`bar${bar.index}_base`].set(cfgOut(`bar${bar.index}_base`));
+  classifier.mem_enable.set(cfg.mem_enable);
+  for (const bar of TESTDEV_CFG.bars) classifier.bar_base[bar.index].set(cfg.bar_base[bar.index]);
   for (const d of [dmaRd, dmaWr]) {
-    d.bus_master.set(cfgOut('bus_master'));
-    d.requester_id.set(cfgOut('completer_id'));
+    d.bus_master.set(cfg.bus_master);
+    d.requester_id.set(cfg.completer_id);
     d.host_addr.set(regs.dma_host_addr);
     d.ram_addr.set(regs.dma_ram_addr);
     d.len.set(regs.dma_len);
   }
-  dmaRd.max_read_req.set(cfgOut('max_read_req'));
-  dmaRd.ext_tag_en.set(cfgOut('ext_tag_en'));
+  dmaRd.max_read_req.set(cfg.max_read_req);
+  dmaRd.ext_tag_en.set(cfg.ext_tag_en);
   dmaRd.timeout.set(regs.dma_timeout);
   dmaRd.start.set(regs.rd_start);
-  dmaWr.max_payload.set(cfgOut('max_payload'));
+  dmaWr.max_payload.set(cfg.max_payload);
   dmaWr.start.set(regs.wr_start);
-  msix.msix_enable.set(cfgOut('msix_enable'));
-  msix.function_mask.set(cfgOut('msix_function_mask'));
-  msix.bus_master.set(cfgOut('bus_master'));
-  msix.requester_id.set(cfgOut('completer_id'));
+  msix.msix_enable.set(cfg.msix_enable);
+  msix.function_mask.set(cfg.msix_function_mask);
+  msix.bus_master.set(cfg.bus_master);
+  msix.requester_id.set(cfg.completer_id);
 }
 
 /** Status events into the configuration space. */
@@ -179,14 +164,14 @@ function wireStatusEvents(b: Blocks): void {
 /** The register port: BAR0 registers or the BAR2 MSI-X table. */
 function wireRegisterPort(b: Blocks): void {
   const { mmio, regs, msix } = b;
-  const bus = mmio.reg as Io;
-  const bar2 = mmio.reg_bar2 as Signal;
+  const bus = mmio.reg;
+  const bar2 = mmio.reg_bar2;
   regs.reg.addr.set(bus.addr);
-  regs.reg.wr.set((bus.wr as Signal).and(bar2.not()));
+  regs.reg.wr.set(bus.wr.and(bar2.not()));
   regs.reg.wdata.set(bus.wdata);
   regs.reg.wbe.set(bus.wbe);
-  msix.reg.addr.set((bus.addr as Signal).trunc(Math.log2(BAR2_BYTES) - 2));
-  msix.reg.wr.set((bus.wr as Signal).and(bar2));
+  msix.reg.addr.set(bus.addr.trunc(Math.log2(BAR2_BYTES) - 2));
+  msix.reg.wr.set(bus.wr.and(bar2));
   msix.reg.wdata.set(bus.wdata);
   msix.reg.wbe.set(bus.wbe);
   bus.rdata.set(bar2.select(msix.reg.rdata, regs.reg.rdata));
@@ -222,10 +207,10 @@ export const Testdev = defineModule(
     connect(classifier.rx, rx);
     connect(demux.rx, classifier.out);
     demux.sel.set(classifier.sel);
-    connect(cfg.req, demux.cfg);
-    connect(ur.req, demux.other);
-    connect(mmio.req, demux.mem);
-    connect(dmaRd.cpl, demux.cpl);
+    connect(cfg.req, demux.out.cfg);
+    connect(ur.req, demux.out.other);
+    connect(mmio.req, demux.out.mem);
+    connect(dmaRd.cpl, demux.out.cpl);
 
     // ---- configuration seen by everyone, status events into the configuration space
     wireConfiguration(b);
@@ -242,20 +227,20 @@ export const Testdev = defineModule(
     wireDmaStatus(b);
 
     // ---- transmit side: completions, DMA requests and MSI-X writes, whole TLPs
-    connect(cplArb.in0, cfg.cpl);
-    connect(cplArb.in1, ur.cpl);
-    connect(cplArb.in2, mmio.cpl);
+    connect(cplArb.in[0], cfg.cpl);
+    connect(cplArb.in[1], ur.cpl);
+    connect(cplArb.in[2], mmio.cpl);
     connect(cplGen.req, cplArb.out);
     cplGen.completer_id.set(cfg.completer_id);
     connect(b.cplSlice.in, cplGen.cpl);
-    connect(txArb.in0, b.cplSlice.out);
-    connect(txArb.in1, dmaRd.req);
-    connect(txArb.in2, dmaWr.req);
-    connect(txArb.in3, msix.msg);
+    connect(txArb.in[0], b.cplSlice.out);
+    connect(txArb.in[1], dmaRd.req);
+    connect(txArb.in[2], dmaWr.req);
+    connect(txArb.in[3], msix.msg);
     connect(b.txSlice.in, txArb.out);
     connect(tx, b.txSlice.out);
 
-    dmaBusy.set((regs.rd_busy as Signal).or(regs.wr_busy).or(regs.rd_start).or(regs.wr_start));
+    dmaBusy.set(regs.rd_busy.or(regs.wr_busy).or(regs.rd_start).or(regs.wr_start));
     completerId.set(cfg.completer_id);
     msixPending.set(msix.pending);
   },

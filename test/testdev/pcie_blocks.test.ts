@@ -4,7 +4,7 @@
 //  - the RX demux and the packet arbiter in the Verilator harness, which drives and collects their TLP
 //    stream ports with random idle cycles and backpressure and checks the stream protocol.
 import { describe, expect, test } from 'vitest';
-import { cat, defineModule, HdlError, mux, type Signal } from '../../gen/hdl';
+import { cat, defineModule, HdlError, mux } from '../../gen/hdl';
 import { PacketArbiter } from '../../gen/pcie/arbiter';
 import { CplGen } from '../../gen/pcie/cpl_gen';
 import { CfgSpace } from '../../gen/pcie/cfg_space';
@@ -174,9 +174,7 @@ const DemuxHarness = defineModule(
     const rx = m.input('rx', tlpStream(p.W));
     const outs = ports.map((n) => m.output(n, tlpStream(p.W)));
     const d = m.instance('demux', RxDemux, { W: p.W, ports });
-    const dio = d.io as unknown as Record<string, Record<string, Signal>>;
-    const dsel = d.io as unknown as Record<string, Signal>;
-    const din = dio.rx;
+    const din = d.io.rx;
     for (const k of ['valid', 'hdr', 'data', 'keep', 'sop', 'eop'] as const) din[k].set(rx[k]);
     rx.ready.set(din.ready);
     const dw3 = rx.hdr.bits(31, 0);
@@ -185,9 +183,9 @@ const DemuxHarness = defineModule(
     din.func.set(dw3.bits(28, 21));
     din.error.set(dw3.bits(20, 17));
     // The selection is only valid with the sop beat: later beats offer another one, which must not matter.
-    dsel.sel.set(mux(rx.sop, dw3.bits(16, 14), dw3.bits(16, 14).not()));
+    d.io.sel.set(mux(rx.sop, dw3.bits(16, 14), dw3.bits(16, 14).not()));
     ports.forEach((n, i) => {
-      const o = dio[n];
+      const o = d.io.out[n];
       const out = outs[i];
       for (const k of ['valid', 'data', 'keep', 'sop', 'eop'] as const) out[k].set(o[k]);
       o.ready.set(out.ready);
