@@ -17,12 +17,20 @@ export function docSections(): Record<string, string> {
   };
 }
 
+/** docs/testdev.md lacks a generated section's markers. */
+export class DocSectionError extends Error {
+  constructor(readonly section: string) {
+    super(`docs/testdev.md: no section ${section} (<!-- BEGIN ${section} --> ... <!-- END ${section} -->)`);
+    this.name = 'DocSectionError';
+  }
+}
+
 /** `text` with every generated section replaced by its current contents. */
 export function updateDoc(text: string): string {
   let out = text;
   for (const [name, body] of Object.entries(docSections())) {
     const re = new RegExp(`(<!-- BEGIN ${name} -->\\n)[\\s\\S]*?(<!-- END ${name} -->)`);
-    if (!re.test(out)) throw new Error(`docs/testdev.md: no section ${name}`);
+    if (!re.test(out)) throw new DocSectionError(name);
     out = out.replace(re, (_m, a: string, b: string) => `${a}${body}\n${b}`);
   }
   return out;
