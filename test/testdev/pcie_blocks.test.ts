@@ -286,7 +286,9 @@ describe('generator parameters', () => {
     const e = paramErr(f);
     expect(e.kind).toBe('param');
     expect(e.message).toMatch(message);
-    expect(e.message, 'file:line first').toMatch(/^gen\/[\w/]+\.ts:\d+/);
+    // Reported where the generator was called (here), never inside gen/.
+    expect(e.loc.file).toBe('test/testdev/pcie_blocks.test.ts');
+    expect(e.message, 'file:line:col first').toMatch(/^test\/testdev\/pcie_blocks\.test\.ts:\d+:\d+: /);
   });
 });
 
