@@ -12,7 +12,7 @@ import { splitReadCompletions } from './completions';
 import type { RcCore } from './core';
 import type { TlpContext } from './errors';
 import { DmaFault } from './hostmem';
-import { FaultInjector, type ReadAction } from './inject';
+import { FaultInjector, targetCompletion, type ReadAction } from './inject';
 import { DwordArena } from './raw';
 import {
   CplStatus,
@@ -146,7 +146,8 @@ export class Completer {
 
     const range = memReqByteRange(t);
     const index = this.reads++;
-    let action = this.injector.decide(t, cycle);
+    const fault = this.injector.decide(t, cycle);
+    let action = fault.action;
     // The requested dwords, zero outside the enabled range; the completions' payloads are views of them.
     const dws = this.readBuffers.alloc(t.length);
     if (range.bytes > 0) {
@@ -192,8 +193,11 @@ export class Completer {
       this.stats.completionsSent++;
     } else if (action !== 'drop') {
       const chunks = splitReadCompletions(t, { rcb: o.rcb, mps: rc.shadow.mps, mode: o.split, rng: rc.rng });
+      const n = chunks.length;
+      // A duplicate repeats the aimed completion (default: the last).
+      const dup = action !== 'duplicate' ? -1 : fault.completion === undefined ? n - 1 : targetCompletion(fault, n);
       let when = at;
-      for (let i = 0; i < chunks.length; i++) {
+      for (let i = 0; i < n; i++) {
         const c = chunks[i];
         if (i > 0) when += rc.rng.int(o.cplGap.min, o.cplGap.max);
         const cpl: CplDDwords = {
@@ -212,9 +216,17 @@ export class Completer {
         const raw = encodeCplD(cpl);
         rc.sendEncoded(raw, 'CplD', when);
         this.stats.completionsSent++;
-        if (action === 'duplicate' && i === chunks.length - 1) {
-          when += 1;
-          rc.sendEncoded(raw, 'CplD', when);
+        if (i === dup) {
+          if (i < n - 1) {
+            // At the same cycle, queued behind the original: it reaches the device right after it, while the
+            // read is still outstanding (its last completion comes later).
+            rc.sendEncoded(raw, 'CplD', when);
+          } else {
+            // After the last completion the device may legally reuse the tag at once: an exact repeat could
+            // land on its next request. The repeat is sent where no request of the device can be.
+            rc.sendEncoded(encodeCplD(this.stray(cpl)), 'CplD', when + 1);
+            this.lastScheduled = Math.max(this.lastScheduled, when + 1);
+          }
           this.stats.completionsSent++;
         }
       }
@@ -223,6 +235,17 @@ export class Completer {
     this.lastScheduled = Math.max(this.lastScheduled, last);
     // A dropped read's tag is the device's again once its completion timeout fires: allow reuse at once.
     perReq.set(t.tag, { freeAt: action === 'drop' ? cycle : last, tlp: t, cycle, action });
+  }
+
+  /**
+   * A completion's copy that matches no request the device may have outstanding: the tag moved above every
+   * tag the device may use (Tag[9] set, while 10-bit tags are off), or with 10-bit tags on, the Requester ID
+   * of the next bus (no function behind this link).
+   */
+  private stray(cpl: CplDDwords): CplDDwords {
+    return this.rc.shadow.tenBitTags
+      ? { ...cpl, requesterId: (cpl.requesterId + 0x100) & 0xffff }
+      : { ...cpl, tag: (cpl.tag & 0xff) | 0x200 };
   }
 
   // ---- memory write ----

@@ -349,6 +349,23 @@ describe.each([64, 256] as TestdevWidth[])('RC + testdev_w%i', (W) => {
       expect(count()).toBe(2);
     });
 
+    seededTest(
+      '30% duplicates on a 16 KB transfer: right data, every repeat counted as unexpected, no violation',
+      (seed) => {
+        const { rc } = boot(seed, { faults: { duplicate: 0.3 } });
+        rc.msix.setup();
+        const buf = rc.mem.alloc(RAM_BYTES, { perm: 'ro' });
+        const data = Uint8Array.from({ length: RAM_BYTES }, (_, i) => (i * 13 + 5) & 0xff);
+        rc.mem.write(buf.addr, data);
+        expect(errCode(dma(rc, { dir: 'HOST_TO_RAM', host: buf.addr, ram: 0, len: RAM_BYTES, irq: 0 }))).toBe(0);
+        rc.settle({ quiet: 2000 });
+        expect(rc.injector.counts.duplicate).toBeGreaterThan(0);
+        const unexpected = field('CPL_UNEXPECTED', 'COUNT').get(rc.bar(0).read32(OFF('CPL_UNEXPECTED')));
+        expect(unexpected).toBe(rc.injector.counts.duplicate);
+        expect(same(ramRead(rc, 0, RAM_BYTES), data)).toBe(true);
+      },
+    );
+
     seededTest('random faults by rate: every failed transfer matches an injected fault, reproducibly', (seed) => {
       const { rc } = boot(seed, { faults: { ur: 0.04, ca: 0.04 } });
       rc.msix.setup();
