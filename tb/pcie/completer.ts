@@ -28,6 +28,15 @@ import {
   type MemWriteTlp,
 } from './tlp';
 
+/** Why a tag is not free yet, for the tag-reuse message. */
+function whenFree(u: TagUse, timeout: number): string {
+  if (u.due < 0)
+    return `got no completion (fault injection: ${u.action}); its tag is free once the device's completion timeout can have fired, at cycle ${u.freeAt} (deviceCompletionTimeout ${timeout} cycles after the request)`;
+  if (u.freeAt === Infinity)
+    return `has not received its last completion yet (scheduled for cycle ${u.due}, not delivered by the link so far)`;
+  return `is completed only at cycle ${u.freeAt} (its last completion reaches the device then)`;
+}
+
 /** An MSI-X message the device sent. */
 export interface InterruptEvent {
   vector: number;
@@ -38,8 +47,14 @@ export interface InterruptEvent {
 }
 
 interface TagUse {
-  /** Cycle from which the device may reuse the tag (its last completion was due then). */
+  /**
+   * Cycle from which the device may reuse the tag: when its last completion reached the device (Infinity
+   * until the link reports it), or, on links that do not report deliveries, when it was scheduled; for a
+   * read the RC dropped, when the device's completion timeout can have fired.
+   */
   freeAt: number;
+  /** Cycle the read's last completion was scheduled for (-1 if none was sent). */
+  due: number;
   tlp: MemReadTlp;
   cycle: number;
   action: ReadAction;
@@ -138,7 +153,7 @@ export class Completer {
     if (prev && prev.freeAt > cycle) {
       rc.violation(
         'tag-reuse',
-        `tag ${t.tag} reused while outstanding: the earlier request (cycle ${prev.cycle}: ${describeTlp(prev.tlp)}) is completed only at cycle ${prev.freeAt}`,
+        `tag ${t.tag} reused while outstanding: the earlier request (cycle ${prev.cycle}: ${describeTlp(prev.tlp)}) ${whenFree(prev, o.deviceCompletionTimeout)}`,
         cycle,
         ctx,
       );
@@ -173,6 +188,10 @@ export class Completer {
     let at = Math.max(cycle + Math.max(lat, o.minLatency), rc.now);
     if (!o.reorder) at = Math.max(at, this.lastScheduled);
 
+    // The tag's new use; on links that report deliveries it is freed when the last completion reaches the device.
+    const use: TagUse = { freeAt: Infinity, due: -1, tlp: t, cycle, action };
+    const delivered = rc.deliveryReports ? (c: number) => void (use.freeAt = c) : undefined;
+
     // The literals below spell every field out: object spreads are slow in Node 20's V8, and this runs per completion.
     let last = at;
     if (action === 'ur' || action === 'ca') {
@@ -189,6 +208,7 @@ export class Completer {
           lowerAddress: completionLowerAddress(t.address, t.firstBe),
         },
         at,
+        delivered,
       );
       this.stats.completionsSent++;
     } else if (action !== 'drop') {
@@ -214,7 +234,7 @@ export class Completer {
           ep: action === 'poison',
         };
         const raw = encodeCplD(cpl);
-        rc.sendEncoded(raw, 'CplD', when);
+        rc.sendEncoded(raw, 'CplD', when, i === n - 1 ? delivered : undefined);
         this.stats.completionsSent++;
         if (i === dup) {
           if (i < n - 1) {
@@ -233,8 +253,14 @@ export class Completer {
       last = when;
     }
     this.lastScheduled = Math.max(this.lastScheduled, last);
-    // A dropped read's tag is the device's again once its completion timeout fires: allow reuse at once.
-    perReq.set(t.tag, { freeAt: action === 'drop' ? cycle : last, tlp: t, cycle, action });
+    if (action === 'drop') {
+      // The device may reuse the tag once its completion timeout can have fired, not before.
+      use.freeAt = cycle + o.deviceCompletionTimeout;
+    } else {
+      use.due = last;
+      if (!delivered) use.freeAt = last;
+    }
+    perReq.set(t.tag, use);
   }
 
   /**

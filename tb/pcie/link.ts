@@ -28,6 +28,14 @@ export interface Link {
   run(opts: LinkRunOptions): { reason: string; cycles: number };
   /** Every finished TLP from the device, each stamped with the cycle it left (`cycle`). */
   takeTx(): RawTlp[];
+  /**
+   * Optional: send(), and once the device has taken the TLP's last beat, `delivered(cycle)` with that cycle
+   * (at the latest from the run() that delivers it). The RC uses it for the last completion of each device
+   * read: the device may reuse the read's tag from then on, not from when the completion was scheduled
+   * (rx idle cycles and queueing delay it). Without it the RC takes the scheduled cycle, the earliest the
+   * completion can arrive, and misses a reuse between that and the real delivery.
+   */
+  sendTracked?(tlp: RawTlp, atCycle: number, delivered: (cycle: number) => void): void;
 }
 
 /** The subset of sim/index.ts's Sim that SimLink uses (kept structural so tb/ does not load the addon). */

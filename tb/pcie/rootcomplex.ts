@@ -163,22 +163,33 @@ export class RootComplex implements RcCore {
 
   // ==== sending and reporting (RcCore) ====
 
-  send(t: Tlp, atCycle?: number): void {
-    this.queue(encodeTlp(t), t.type, atCycle, t);
+  get deliveryReports(): boolean {
+    return this.link.sendTracked !== undefined;
   }
 
-  sendEncoded(raw: RawTlp, type: TlpType, atCycle?: number): void {
-    this.queue(raw, type, atCycle, undefined);
+  send(t: Tlp, atCycle?: number, delivered?: (cycle: number) => void): void {
+    this.queue(encodeTlp(t), t.type, atCycle, t, delivered);
+  }
+
+  sendEncoded(raw: RawTlp, type: TlpType, atCycle?: number, delivered?: (cycle: number) => void): void {
+    this.queue(raw, type, atCycle, undefined, delivered);
   }
 
   /** Counts, traces (describing `t`, else the decoded raw form) and queues an encoded TLP. */
-  private queue(raw: RawTlp, type: TlpType, atCycle: number | undefined, t: Tlp | undefined): void {
+  private queue(
+    raw: RawTlp,
+    type: TlpType,
+    atCycle: number | undefined,
+    t: Tlp | undefined,
+    delivered: ((cycle: number) => void) | undefined,
+  ): void {
     const at = Math.max(atCycle ?? this.now, this.now);
     const c = (this.toDevice[type] ??= { tlps: 0, bytes: 0 });
     c.tlps++;
     c.bytes += raw.data.length * 4;
     if (this.opts.trace) this.opts.trace(`rc @${this.now}: -> dev @${at}: ${describeTlp(t ?? decodeTlp(raw))}`);
-    this.link.send(raw, at);
+    if (delivered && this.link.sendTracked) this.link.sendTracked(raw, at, delivered);
+    else this.link.send(raw, at);
   }
 
   /** Sends a raw TLP as is (for tests injecting malformed or unexpected TLPs). */

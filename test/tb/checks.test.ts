@@ -82,8 +82,8 @@ describe('device requests', () => {
     from(mwr(buf.addr, 256));
   });
 
-  test('tag reuse while outstanding; reuse after the completion is due, or after a dropped read, is fine', () => {
-    const { from, buf, rc, link } = setup({ latency: { min: 100, max: 100 } });
+  test('tag reuse while outstanding; reuse once the last completion is due is fine', () => {
+    const { from, buf, link } = setup({ latency: { min: 100, max: 100 } });
     link.cycle = 1000;
     from(mrd(buf.addr, 4, 9), 1000);
     const v = violation(
@@ -94,12 +94,55 @@ describe('device requests', () => {
     expect(v.cycle).toBe(1050);
     // The same tag from another requester (function) is a different transaction.
     from(mrd(buf.addr, 4, 9, { requesterId: DEV }), 1100);
-    // Dropped read: the device may reuse the tag after its own completion timeout.
+  });
+
+  test('a tag is free when its last completion reaches the device, as the link reports it', () => {
+    const { from, buf, link } = setup({ latency: { min: 100, max: 100 } });
+    link.deliveryDelay = 30; // rx idle cycles and queueing: delivered at 1130, scheduled for 1100
+    from(mrd(buf.addr, 4, 9), 1000);
+    violation(
+      () => from(mrd(buf.addr, 4, 9), 1129),
+      'tag-reuse',
+      /tag 9 reused while outstanding: .* is completed only at cycle 1130 \(its last completion reaches the device then\)/,
+    );
+    from(mrd(buf.addr, 4, 9), 1130 + 100);
+    // Until the link reports the delivery, the tag stays taken whatever the schedule said.
+    const { rc: rc2, from: from2, buf: buf2, link: link2 } = setup({ latency: { min: 100, max: 100 } });
+    const held: (() => void)[] = [];
+    link2.sendTracked = (raw, at, delivered) => {
+      link2.send(raw, at);
+      held.push(() => delivered(at + 500));
+    };
+    from2(mrd(buf2.addr, 4, 3), 1000);
+    violation(
+      () => from2(mrd(buf2.addr, 4, 3), 1200),
+      'tag-reuse',
+      /has not received its last completion yet \(scheduled for cycle 1100, not delivered by the link so far\)/,
+    );
+    for (const f of held) f();
+    from2(mrd(buf2.addr, 4, 3), 1600);
+    expect(rc2.deliveryReports).toBe(true);
+  });
+
+  test("a dropped read's tag is the device's only once its completion timeout can have fired", () => {
+    const { from, buf, rc } = setup({ deviceCompletionTimeout: 5000 });
     rc.setFaults({ onRead: () => 'drop' });
-    link.cycle = 2000;
     from(mrd(buf.addr, 4, 11), 2000);
     rc.setFaults({ onRead: undefined });
-    from(mrd(buf.addr, 4, 11), 2001);
+    violation(
+      () => from(mrd(buf.addr, 4, 11), 6999),
+      'tag-reuse',
+      /got no completion \(fault injection: drop\); its tag is free once the device's completion timeout can have fired, at cycle 7000 \(deviceCompletionTimeout 5000 cycles after the request\)/,
+    );
+    from(mrd(buf.addr, 4, 11), 7000);
+    // The default: 50 us at 250 MHz, the low end of the spec's default completion timeout range.
+    const d = setup();
+    expect(d.rc.opts.deviceCompletionTimeout).toBe(12_500);
+    d.rc.setFaults({ onRead: () => 'drop' });
+    d.from(mrd(d.buf.addr, 1, 4), 0);
+    d.rc.setFaults({ onRead: undefined });
+    violation(() => d.from(mrd(d.buf.addr, 1, 4), 12_499), 'tag-reuse');
+    d.from(mrd(d.buf.addr, 1, 4), 12_500);
   });
 
   test('tags beyond 5 bits need Extended Tag Field Enable; beyond 8 bits need 10-bit tags', () => {

@@ -23,7 +23,14 @@ export class ScriptLink implements Link {
   /** Called for every TLP the RC sends; returned TLPs leave the device `replyDelay` cycles after its injection. */
   responder?: (t: Tlp, at: number) => (Tlp | RawTlp)[] | void;
   replyDelay = 10;
+  /** Cycles from a TLP's injection cycle to its delivery, as sendTracked() reports it (at once, when sent). */
+  deliveryDelay = 0;
   private queue: RawTlp[] = [];
+
+  sendTracked(raw: RawTlp, atCycle: number, delivered: (cycle: number) => void): void {
+    this.send(raw, atCycle);
+    delivered(atCycle + this.deliveryDelay);
+  }
 
   send(raw: RawTlp, atCycle?: number): void {
     const at = atCycle ?? this.cycle;
@@ -64,7 +71,15 @@ export class ScriptLink implements Link {
 export class TapLink implements Link {
   readonly toDevice: { raw: RawTlp; at: number; sentAt: number }[] = [];
   readonly fromDevice: RawTlp[] = [];
-  constructor(readonly inner: Link) {}
+  /** Present when the inner link reports deliveries. */
+  readonly sendTracked?: Link['sendTracked'];
+  constructor(readonly inner: Link) {
+    if (inner.sendTracked)
+      this.sendTracked = (raw, atCycle, delivered) => {
+        this.toDevice.push({ raw, at: atCycle, sentAt: inner.cycle });
+        inner.sendTracked!(raw, atCycle, delivered);
+      };
+  }
   get cycle(): number {
     return this.inner.cycle;
   }

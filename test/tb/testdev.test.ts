@@ -312,7 +312,7 @@ describe.each([64, 256] as TestdevWidth[])('RC + testdev_w%i', (W) => {
     test.each(cases)(
       '%s on one DMA read: the transfer fails with its error code, the status bit is set, the next transfer works',
       (action, code, statusBit) => {
-        const { rc } = boot(4, { onRead: (r) => (r.index === 3 ? action : 'ok') });
+        const { rc } = boot(4, { onRead: (r) => (r.index === 3 ? action : 'ok'), deviceCompletionTimeout: 4000 });
         rc.msix.setup();
         rc.bar(0).write32(OFF('DMA_TIMEOUT'), 4000);
         const buf = rc.mem.alloc(8192);
