@@ -13,7 +13,7 @@ import type { RcCore } from './core';
 import type { TlpContext } from './errors';
 import { DmaFault } from './hostmem';
 import { FaultInjector, targetCompletion, type ReadAction } from './inject';
-import { DwordArena } from './raw';
+import { DwordArena, type RawTlp } from './raw';
 import {
   CplStatus,
   describeTlp,
@@ -274,6 +274,46 @@ export class Completer {
       : { ...cpl, tag: (cpl.tag & 0xff) | 0x200 };
   }
 
+  /**
+   * Answers a request the RC does not serve (configuration, locked, IO, AtomicOp requests from the device)
+   * with Unsupported Request: a Cpl (CplLk for a locked read) carrying the request's ID, tag, TC and
+   * attributes. From the raw header, since IO and AtomicOps do not decode.
+   */
+  unsupported(raw: RawTlp, cycle: number): void {
+    const { rc } = this;
+    const o = rc.opts;
+    const [dw0, dw1, dw2, dw3] = raw.hdr;
+    const fmt = dw0 >>> 29;
+    const type = (dw0 >>> 24) & 0x1f;
+    if ((fmt & 0b110) === 0b100 || (type >= 0b10000 && type <= 0b10111)) return; // prefixes, messages: posted
+    if (type === 0 && (fmt & 0b010) !== 0) return; // MWr: posted
+    const locked = type === 0b00001;
+    const tag = ((dw1 >>> 8) & 0xff) | (((dw0 >>> 19) & 1) << 8) | (((dw0 >>> 23) & 1) << 9);
+    let byteCount = 4;
+    let lowerAddress = 0;
+    if (locked) {
+      const length = dw0 & 0x3ff || 1024;
+      const address = BigInt((fmt & 1 ? dw3 : dw2) & ~3);
+      byteCount = readCompletionByteCount(length, dw1 & 0xf, (dw1 >>> 4) & 0xf);
+      lowerAddress = completionLowerAddress(address, dw1 & 0xf);
+    }
+    rc.send(
+      {
+        type: locked ? 'CplLk' : 'Cpl',
+        completerId: o.rcId,
+        requesterId: dw1 >>> 16,
+        tag,
+        tc: (dw0 >>> 20) & 7,
+        attr: (((dw0 >>> 18) & 1) << 2) | ((dw0 >>> 12) & 3),
+        status: CplStatus.UR,
+        byteCount,
+        lowerAddress,
+      },
+      Math.max(cycle + rc.opts.minLatency, rc.now),
+    );
+    this.stats.completionsSent++;
+  }
+
   // ---- memory write ----
 
   onWrite(t: MemWriteTlp, cycle: number, ctx: TlpContext): void {
@@ -287,6 +327,7 @@ export class Completer {
         cycle,
         ctx,
       );
+      return; // a Malformed TLP (2.2.2): discarded, neither memory nor an interrupt
     }
     if (t.address >= o.msiBase && t.address < o.msiBase + o.msiSize) {
       this.onMsi(t, cycle, ctx);

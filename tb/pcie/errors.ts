@@ -61,6 +61,8 @@ export function formatTlpContext(ctx: TlpContext): string {
 
 /** A device broke a PCIe rule (or a rule of the RC's configuration). Thrown from the pump. */
 export class PcieViolation extends Error {
+  /** Further violations among the TLPs handled with this one (the pump throws the first of a batch). */
+  readonly more: PcieViolation[] = [];
   constructor(
     readonly code: ViolationCode,
     readonly reason: string,
@@ -70,6 +72,13 @@ export class PcieViolation extends Error {
     const t = formatTlpContext(tlp);
     super(`rc: cycle ${cycle}: ${code}: ${reason}${t ? `\n    ${t}` : ''}`);
     this.name = 'PcieViolation';
+  }
+
+  /** Attaches the other violations of the same batch (listed in the message by cycle and code). */
+  alsoSeen(more: PcieViolation[]): void {
+    this.more.push(...more);
+    const list = more.map((v) => `cycle ${v.cycle} ${v.code}`).join(', ');
+    this.message += `\n  and ${more.length} more in the same batch: ${list} (see .more)`;
   }
 }
 

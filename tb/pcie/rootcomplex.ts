@@ -133,6 +133,8 @@ export class RootComplex implements RcCore {
   private runCalls = 0;
   /** Messages not yet taken by takeInterrupts() / waitForInterrupt(). */
   private untaken: InterruptEvent[] = [];
+  /** 'throw' mode: violations of the TLPs being handled, thrown once they all are. */
+  private readonly unthrown: PcieViolation[] = [];
 
   constructor(
     readonly link: Link,
@@ -198,11 +200,24 @@ export class RootComplex implements RcCore {
     this.link.send(raw, Math.max(atCycle ?? this.now, this.now));
   }
 
+  /**
+   * Reports a rule the device broke. The TLP is handled the same way in both modes (see docs/rootcomplex.md,
+   * "what the RC does with it"); in 'throw' mode the violation is thrown once the TLPs being processed
+   * (receive(), or a step's whole batch) have all been handled, so none is lost.
+   */
   violation(code: ViolationCode, reason: string, cycle: number, tlp: TlpContext): void {
     const v = new PcieViolation(code, `${reason} (seed ${this.seed})`, cycle, tlp);
     this.opts.trace?.(v.message);
-    if (this.opts.violations === 'throw') throw v;
-    this.violations.push(v);
+    if (this.opts.violations === 'throw') this.unthrown.push(v);
+    else this.violations.push(v);
+  }
+
+  /** In 'throw' mode: throws the first violation of the TLPs just handled, naming the others. */
+  private throwViolations(): void {
+    if (this.unthrown.length === 0) return;
+    const [first, ...more] = this.unthrown.splice(0);
+    if (more.length > 0) first.alsoSeen(more);
+    throw first;
   }
 
   // ==== the pump ====
@@ -242,9 +257,10 @@ export class RootComplex implements RcCore {
       }
     }
     if (tx.length > 1) tx.sort((a, b) => (a.cycle ?? 0) - (b.cycle ?? 0));
-    for (const t of tx) this.receive(t);
+    for (const t of tx) this.handle(t);
     this.requester.checkTimeouts(this.now);
     this.requester.drain();
+    this.throwViolations();
     if (tx.length === 0 && this.now === start && r.reason !== 'until') {
       throw new Error(
         `rc: cycle ${this.now}: the link did not advance (run() stopped with '${r.reason}' after 0 cycles and no TLP)`,
@@ -253,8 +269,17 @@ export class RootComplex implements RcCore {
     return { tlps: tx.length, cycles: this.now - start, reason: r.reason };
   }
 
-  /** Processes one TLP from the device (its `cycle` stamp is when it left the device). */
+  /**
+   * Processes one TLP from the device (its `cycle` stamp is when it left the device); in 'throw' mode a
+   * violation it breaks is thrown after it was handled.
+   */
   receive(raw: RawTlp): void {
+    this.handle(raw);
+    this.throwViolations();
+  }
+
+  /** Checks a device TLP and does what a root complex does with it (violations are reported, not thrown). */
+  private handle(raw: RawTlp): void {
     const cycle = raw.cycle ?? this.now;
     let t: Tlp;
     try {
@@ -268,11 +293,21 @@ export class RootComplex implements RcCore {
             ? 'byte-enables'
             : 'malformed';
       this.countRaw(raw);
-      this.violation(code, `${code === 'malformed' ? `malformed TLP (field ${e.field}): ` : ''}${e.message}`, cycle, {
-        desc: sketchRaw(raw),
-        raw,
+      const ctx = { desc: sketchRaw(raw), raw, cycle };
+      const request = unsupportedRequest(raw);
+      if (request) {
+        // Well formed, but nothing this root complex completes: Unsupported Request (2.3.1).
+        this.violation('unsupported', `${request} from an endpoint (${e.message})`, cycle, ctx);
+        this.completer.unsupported(raw, cycle);
+        return;
+      }
+      // Malformed: discarded, so a request gets no completion (the device's completion timeout fires).
+      this.violation(
+        code,
+        `${code === 'malformed' ? `malformed TLP (field ${e.field}): ` : ''}${e.message}`,
         cycle,
-      });
+        ctx,
+      );
       return;
     }
     this.count(this.fromDevice, t);
@@ -302,6 +337,7 @@ export class RootComplex implements RcCore {
           cycle,
           ctx,
         );
+        this.completer.unsupported(raw, cycle);
     }
   }
 
@@ -627,6 +663,19 @@ function firstReadRequest(tx: readonly RawTlp[], now: number): number {
   for (let i = 0; i < tx.length; i++)
     if (((tx[i].hdr[0] >>> 24) & 0xdf) === 0) first = Math.min(first, tx[i].cycle ?? now);
   return first;
+}
+
+/**
+ * The name of a well-formed non-posted request the codec does not decode and the RC does not serve (IO,
+ * AtomicOps), from its Fmt/Type; undefined for anything else.
+ */
+function unsupportedRequest(raw: RawTlp): string | undefined {
+  const fmt = raw.hdr[0] >>> 29;
+  const type = (raw.hdr[0] >>> 24) & 0x1f;
+  if (type === 0b00010 && (fmt === 0b000 || fmt === 0b010)) return fmt === 0b000 ? 'IORd' : 'IOWr';
+  if (type >= 0b01100 && type <= 0b01110 && (fmt === 0b010 || fmt === 0b011))
+    return ['FetchAdd', 'Swap', 'CAS'][type - 0b01100];
+  return undefined;
 }
 
 /** Best-effort description of a TLP that did not decode (for violation messages). */

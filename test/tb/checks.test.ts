@@ -6,6 +6,7 @@ import { PCI_COMMAND, PCI_EXP_DEVCTL2_10BIT_TAG_REQ_EN } from '../../tb/pcie/cfg
 import { CompletionStatusError, RcTimeoutError } from '../../tb/pcie/errors';
 import { SimLink } from '../../tb/pcie/link';
 import type { RawTlp } from '../../tb/pcie/raw';
+import type { RootComplexOptions } from '../../tb/pcie/options';
 import { CplStatus, encodeTlp, type CplDTlp, type Tlp } from '../../tb/pcie/tlp';
 import { DEV, MPS128_MRRS512_EXT, mrd, mwr, setup, violation } from './crafted';
 
@@ -92,8 +93,8 @@ describe('device requests', () => {
       /tag 9 reused while outstanding: the earlier request \(cycle 1000: MRd 3DW .* tag=9\) is completed only at cycle 1100/,
     );
     expect(v.cycle).toBe(1050);
-    // The same tag from another requester (function) is a different transaction.
-    from(mrd(buf.addr, 4, 9, { requesterId: DEV }), 1100);
+    // The reusing read was handled too (answered at 1150): the tag is free after it.
+    from(mrd(buf.addr, 4, 9), 1150);
   });
 
   test('a tag is free when its last completion reaches the device, as the link reports it', () => {
@@ -105,7 +106,7 @@ describe('device requests', () => {
       'tag-reuse',
       /tag 9 reused while outstanding: .* is completed only at cycle 1130 \(its last completion reaches the device then\)/,
     );
-    from(mrd(buf.addr, 4, 9), 1130 + 100);
+    from(mrd(buf.addr, 4, 9), 1129 + 130); // after the read that reused it, answered too
     // Until the link reports the delivery, the tag stays taken whatever the schedule said.
     const { rc: rc2, from: from2, buf: buf2, link: link2 } = setup({ latency: { min: 100, max: 100 } });
     const held: (() => void)[] = [];
@@ -119,30 +120,30 @@ describe('device requests', () => {
       'tag-reuse',
       /has not received its last completion yet \(scheduled for cycle 1100, not delivered by the link so far\)/,
     );
-    for (const f of held) f();
-    from2(mrd(buf2.addr, 4, 3), 1600);
+    for (const f of held) f(); // both reads delivered, the second (answered at 1300) at 1800
+    from2(mrd(buf2.addr, 4, 3), 1800);
     expect(rc2.deliveryReports).toBe(true);
   });
 
   test("a dropped read's tag is the device's only once its completion timeout can have fired", () => {
-    const { from, buf, rc } = setup({ deviceCompletionTimeout: 5000 });
-    rc.setFaults({ onRead: () => 'drop' });
-    from(mrd(buf.addr, 4, 11), 2000);
-    rc.setFaults({ onRead: undefined });
+    /** Tag 11 dropped at cycle 2000, reused at `reuse`. */
+    const reuseAfterDrop = (reuse: number, opts: RootComplexOptions = {}) => {
+      const { from, buf, rc } = setup(opts);
+      rc.setFaults({ onRead: () => 'drop' });
+      from(mrd(buf.addr, 4, 11), 2000);
+      rc.setFaults({ onRead: undefined });
+      from(mrd(buf.addr, 4, 11), reuse);
+      return rc;
+    };
     violation(
-      () => from(mrd(buf.addr, 4, 11), 6999),
+      () => reuseAfterDrop(6999, { deviceCompletionTimeout: 5000 }),
       'tag-reuse',
       /got no completion \(fault injection: drop\); its tag is free once the device's completion timeout can have fired, at cycle 7000 \(deviceCompletionTimeout 5000 cycles after the request\)/,
     );
-    from(mrd(buf.addr, 4, 11), 7000);
+    reuseAfterDrop(7000, { deviceCompletionTimeout: 5000 });
     // The default: 50 us at 250 MHz, the low end of the spec's default completion timeout range.
-    const d = setup();
-    expect(d.rc.opts.deviceCompletionTimeout).toBe(12_500);
-    d.rc.setFaults({ onRead: () => 'drop' });
-    d.from(mrd(d.buf.addr, 1, 4), 0);
-    d.rc.setFaults({ onRead: undefined });
-    violation(() => d.from(mrd(d.buf.addr, 1, 4), 12_499), 'tag-reuse');
-    d.from(mrd(d.buf.addr, 1, 4), 12_500);
+    expect(reuseAfterDrop(14_500).opts.deviceCompletionTimeout).toBe(12_500);
+    violation(() => reuseAfterDrop(14_499), 'tag-reuse');
   });
 
   test('tags beyond 5 bits need Extended Tag Field Enable; beyond 8 bits need 10-bit tags', () => {
@@ -152,7 +153,7 @@ describe('device requests', () => {
     violation(() => from(mrd(buf.addr, 1, 40)), 'tag-range', /tag 40 needs Extended Tag Field Enable/);
     violation(() => from(mrd(buf.addr, 1, 300)), 'tag-range', /tag 300 needs 10-Bit Tag Requester Enable/);
     rc.shadow.noteRead(0x68, PCI_EXP_DEVCTL2_10BIT_TAG_REQ_EN);
-    from(mrd(buf.addr, 1, 300));
+    from(mrd(buf.addr, 1, 301));
     from(mrd(buf.addr, 1, 41));
   });
 
@@ -181,13 +182,12 @@ describe('device requests', () => {
       'dma-permission',
       /DMA write of 8 bytes at .*region "ro-buf" .* ro does not allow device writes/,
     );
-    violation(() => from(mrd(wo.addr, 1)), 'dma-permission', /"wo-buf".*does not allow device reads/);
-    // The byte enables decide the range: a read whose enabled bytes stay inside is fine.
-    from(
-      mrd(buf.end - 4n, 2, 3, { firstBe: 0xf, lastBe: 0xf }) && mrd(buf.end - 8n, 2, 4, { firstBe: 0xf, lastBe: 0xf }),
-    );
+    violation(() => from(mrd(wo.addr, 1, 2)), 'dma-permission', /"wo-buf".*does not allow device reads/);
+    // The byte enables decide the range: the last 8 bytes are inside; a zero-length read touches nothing.
+    from(mrd(buf.end - 8n, 2, 3));
+    from(mrd(buf.end, 1, 4, { firstBe: 0 }));
     rc.mem.protect(buf, 'none');
-    violation(() => from(mrd(buf.addr, 1)), 'dma-permission');
+    violation(() => from(mrd(buf.addr, 1, 5)), 'dma-permission');
   });
 
   test("Requester ID other than the device's", () => {
@@ -523,6 +523,102 @@ describe('record mode: violations are collected and the RC answers as hardware w
     expect(cpl[0]).toMatchObject({ status: CplStatus.UR, tag: 5, requesterId: DEV, byteCount: 4 });
     expect(cpl[0].at).toBe(120);
     expect(Array.from(rc.mem.read(ro.addr, 4))).toEqual([0, 0, 0, 0]);
+  });
+
+  test('malformed TLPs are discarded: an oversized write is not committed, a malformed read gets nothing', () => {
+    const { rc, from, link, buf } = setup({ violations: 'record' });
+    from(mwr(buf.addr, 256), 100); // MPS 128
+    rc.shadow.msixCap = 0x80;
+    rc.shadow.setMsixTable(0xc000_2000n, 1);
+    from(mwr(0xfee0_0000n, 132), 100); // into the MSI window, above MPS: no interrupt either
+    from(mrd(buf.addr, 2, 3, { lastBe: 0 }), 100); // byte enables
+    from(mrd(buf.addr + 0xff0n, 8, 4), 100); // crosses 4 KB
+    from({ hdr: new Uint32Array([0x6000_0001, 0, 0, 0]), data: new Uint32Array(1) }, 100); // reserved Fmt 011b
+    expect(rc.violations.map((v) => v.code)).toEqual(['mps', 'mps', 'byte-enables', '4k-boundary', 'malformed']);
+    expect(rc.mem.read(buf.addr, 256).every((b) => b === 0)).toBe(true);
+    expect(rc.interrupts).toEqual([]);
+    expect(link.sent).toEqual([]);
+    expect(rc.stats().completer.dmaWrites).toBe(0);
+  });
+
+  test('requests the RC does not serve get Unsupported Request: configuration, locked, IO, AtomicOps', () => {
+    const { rc, from, link } = setup({ violations: 'record' });
+    const cfg = { completerId: 0, offset: 0, firstBe: 0xf, requesterId: DEV } as const;
+    from({ type: 'CfgRd0', ...cfg, tag: 1 }, 100);
+    from({ type: 'CfgWr1', ...cfg, tag: 2, data: new Uint8Array(4) }, 100);
+    from({ type: 'MRdLk', address: 0x1000_0004n, length: 2, firstBe: 0xe, lastBe: 0x7, requesterId: DEV, tag: 3 }, 100);
+    // IORd (Fmt 000b, Type 00010b, 1 DW, First BE 1111b) and FetchAdd (Fmt 011b, Type 01100b, 2 DW): no codec form.
+    from({ hdr: new Uint32Array([0x0200_0001, (DEV << 16) | (4 << 8) | 0xf, 0x60, 0]), data: new Uint32Array(0) }, 100);
+    from(
+      { hdr: new Uint32Array([0x6c00_0002, (DEV << 16) | (5 << 8) | 0xff, 1, 0x100]), data: new Uint32Array(2) },
+      100,
+    );
+    expect(rc.violations.map((v) => v.code)).toEqual(Array(5).fill('unsupported'));
+    expect(rc.violations[3].message).toMatch(/IORd from an endpoint \(IORd \(Fmt=000b Type=00010b\) is not supported/);
+    expect(rc.violations[4].message).toMatch(/FetchAdd from an endpoint/);
+    const ur = link.sent.map(({ tlp: t }) =>
+      t.type === 'Cpl' || t.type === 'CplLk' ? [t.type, t.tag, t.status, t.byteCount, t.lowerAddress] : [t.type],
+    );
+    expect(ur).toEqual([
+      ['Cpl', 1, CplStatus.UR, 4, 0],
+      ['Cpl', 2, CplStatus.UR, 4, 0],
+      ['CplLk', 3, CplStatus.UR, 6, 5], // a locked read's completion is a CplLk: byte count and lower address of the read
+      ['Cpl', 4, CplStatus.UR, 4, 0],
+      ['Cpl', 5, CplStatus.UR, 4, 0],
+    ]);
+  });
+
+  test('everything else is served as a host would: over MRRS, tag rules, bus mastering off, wrong Requester ID', () => {
+    const { rc, from, link, buf } = setup({ violations: 'record' });
+    from(mrd(buf.addr, 256, 1), 100); // 1 KB, MRRS 512
+    from(mrd(buf.addr, 1, 1), 101); // tag 1 still outstanding
+    from(mrd(buf.addr, 1, 2, { requesterId: 0x0200 }), 102);
+    rc.shadow.noteWrite(PCI_COMMAND, 0x3, 0x2, 200); // bus mastering off
+    from(mwr(buf.addr, 8), 1000);
+    expect(rc.violations.map((v) => v.code)).toEqual(['mrrs', 'tag-reuse', 'requester-id', 'bus-master']);
+    const bytes = link.sentOf('CplD').reduce((n, c) => n + c.data.length, 0);
+    expect(bytes).toBe(1024 + 4 + 4);
+    expect(link.sentOf('CplD').at(-1)!.requesterId).toBe(0x0200);
+    expect(Array.from(rc.mem.read(buf.addr, 8))).toEqual(Array(8).fill(0xa5));
+  });
+});
+
+describe('throw mode: a violation does not lose the rest of the TLPs being handled', () => {
+  test('the others of the batch are handled, then the first violation is thrown naming the rest', () => {
+    const { rc, link, buf } = setup();
+    link.push(mwr(buf.addr, 256), 100); // above MPS 128: discarded
+    link.push(mwr(buf.addr + 0x400n, 8), 100); // fine: lands (one batch: all leave the device at cycle 100)
+    link.push(mrd(buf.addr, 1, 6), 100); // fine: answered
+    link.push(mrd(buf.addr + 0xff0n, 8, 7), 100); // crosses 4 KB: dropped
+    link.push(mrd(0x7000_0000n, 1, 8), 100); // unmapped: UR
+    const v = violation(
+      () => rc.step(),
+      'mps',
+      /and 2 more in the same batch: cycle 100 4k-boundary, cycle 100 dma-unmapped \(see \.more\)/,
+    );
+    expect(v.cycle).toBe(100);
+    expect(v.more.map((m) => [m.code, m.cycle])).toEqual([
+      ['4k-boundary', 100],
+      ['dma-unmapped', 100],
+    ]);
+    expect(Array.from(rc.mem.read(buf.addr + 0x400n, 8))).toEqual(Array(8).fill(0xa5));
+    expect(rc.mem.read(buf.addr, 256).every((b) => b === 0)).toBe(true);
+    expect(link.sentOf('CplD').map((t) => t.tag)).toEqual([6]);
+    expect(link.sentOf('Cpl').map((t) => [t.tag, t.status])).toEqual([[8, CplStatus.UR]]);
+    expect(rc.violations).toEqual([]); // thrown, not recorded
+    // Nothing is left over: the next step is clean.
+    rc.step({ maxCycles: 100 });
+  });
+
+  test('a TLP handed to receive() directly is handled before its violation is thrown', () => {
+    const { from, link, buf } = setup();
+    violation(() => from(mrd(buf.addr, 256, 2), 100), 'mrrs');
+    expect(link.sentOf('CplD').reduce((n, c) => n + c.data.length, 0)).toBe(1024);
+    violation(
+      () => from({ type: 'CfgRd0', completerId: 0, offset: 0, firstBe: 0xf, requesterId: DEV, tag: 3 }),
+      'unsupported',
+    );
+    expect(link.sentOf('Cpl').map((t) => [t.tag, t.status])).toEqual([[3, CplStatus.UR]]);
   });
 });
 
