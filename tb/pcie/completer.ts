@@ -15,6 +15,7 @@ import { DmaFault } from './hostmem';
 import { FaultInjector, targetCompletion, type ReadAction } from './inject';
 import { DwordArena, type RawTlp } from './raw';
 import {
+  Attr,
   CplStatus,
   describeTlp,
   formatPcieId,
@@ -27,6 +28,9 @@ import {
   type MemReadTlp,
   type MemWriteTlp,
 } from './tlp';
+
+/** Address Type encodings (2.2.4.1). */
+const AT_NAMES = ['untranslated', 'translation request', 'translated', 'reserved'];
 
 /** Why a tag is not free yet, for the tag-reuse message. */
 function whenFree(u: TagUse, timeout: number): string {
@@ -107,7 +111,8 @@ export class Completer {
 
   // ---- checks common to device requests ----
 
-  private checkRequest(t: MemReadTlp | MemWriteTlp, cycle: number, ctx: TlpContext): void {
+  /** Checks what every device memory request must respect; returns true if the RC refuses it (UR / discard). */
+  private checkRequest(t: MemReadTlp | MemWriteTlp, cycle: number, ctx: TlpContext): boolean {
     const { rc } = this;
     const o = rc.opts;
     if (!rc.shadow.busMaster.permits(cycle, o.grace)) {
@@ -121,6 +126,40 @@ export class Completer {
         ctx,
       );
     }
+    if (t.attr) this.checkAttributes(t.attr, t.type, cycle, ctx);
+    return t.at ? this.refusedAddressType(t, cycle, ctx) : false;
+  }
+
+  /** Relaxed Ordering, No Snoop and ID-Based Ordering only as Device Control (2) enables them (7.5.3.4, 7.5.3.16). */
+  private checkAttributes(attr: number, what: string, cycle: number, ctx: TlpContext): void {
+    const s = this.rc.shadow;
+    const off: string[] = [];
+    if (attr & Attr.RO && !s.relaxedOrdering)
+      off.push('Relaxed Ordering (Enable Relaxed Ordering is clear in Device Control)');
+    if (attr & Attr.NS && !s.noSnoop) off.push('No Snoop (Enable No Snoop is clear in Device Control)');
+    if (attr & Attr.IDO && !s.idoRequests)
+      off.push('ID-Based Ordering (IDO Request Enable is clear in Device Control 2)');
+    if (off.length) this.rc.violation('attributes', `${what} with attribute ${off.join(' and ')}`, cycle, ctx);
+  }
+
+  /**
+   * A nonzero Address Type: without ATS enabled the RC takes only untranslated addresses (an IOMMU refuses the
+   * rest); with ATS, translated addresses are used as they are, but the model has no translation agent to
+   * answer Translation Requests. Returns true if refused.
+   */
+  private refusedAddressType(t: MemReadTlp | MemWriteTlp, cycle: number, ctx: TlpContext): boolean {
+    const { rc } = this;
+    const at = t.at ?? 0;
+    const name = `AT ${at.toString(2).padStart(2, '0')}b (${AT_NAMES[at]})`;
+    if (at === 3) rc.violation('address-type', `${t.type} with ${name}`, cycle, ctx);
+    else if (!rc.shadow.atsEnabled)
+      rc.violation('address-type', `${t.type} with ${name}, but ATS is not enabled for the device`, cycle, ctx);
+    else if (at === 1 && t.type === 'MRd')
+      rc.violation('unsupported', `${t.type} with ${name}: the model has no translation agent`, cycle, ctx);
+    else if (at === 1)
+      rc.violation('address-type', `${t.type} with ${name}: only reads ask for translations`, cycle, ctx);
+    else return false;
+    return true;
   }
 
   private dmaViolation(f: DmaFault, cycle: number, ctx: TlpContext): void {
@@ -132,7 +171,7 @@ export class Completer {
   onRead(t: MemReadTlp, cycle: number, ctx: TlpContext): void {
     const { rc } = this;
     const o = rc.opts;
-    this.checkRequest(t, cycle, ctx);
+    const refused = this.checkRequest(t, cycle, ctx);
     const bytes = t.length * 4;
     if (bytes > rc.shadow.mrrs) {
       rc.violation('mrrs', `read of ${bytes} bytes exceeds Max_Read_Request_Size ${rc.shadow.mrrs}`, cycle, ctx);
@@ -162,10 +201,10 @@ export class Completer {
     const range = memReqByteRange(t);
     const index = this.reads++;
     const fault = this.injector.decide(t, cycle);
-    let action = fault.action;
+    let action = refused ? 'ur' : fault.action;
     // The requested dwords, zero outside the enabled range; the completions' payloads are views of them.
     const dws = this.readBuffers.alloc(t.length);
-    if (range.bytes > 0) {
+    if (range.bytes > 0 && !refused) {
       try {
         rc.mem.dmaReadInto(
           range.addr,
@@ -319,7 +358,7 @@ export class Completer {
   onWrite(t: MemWriteTlp, cycle: number, ctx: TlpContext): void {
     const { rc } = this;
     const o = rc.opts;
-    this.checkRequest(t, cycle, ctx);
+    const refused = this.checkRequest(t, cycle, ctx);
     if (t.data.length > rc.shadow.mps) {
       rc.violation(
         'mps',
@@ -329,6 +368,7 @@ export class Completer {
       );
       return; // a Malformed TLP (2.2.2): discarded, neither memory nor an interrupt
     }
+    if (refused) return;
     if (t.address >= o.msiBase && t.address < o.msiBase + o.msiSize) {
       this.onMsi(t, cycle, ctx);
       return;

@@ -21,7 +21,9 @@ import { describeTlp, type Tlp } from './tlp';
  *  - rcb: a partial completion that does not end on the completer's read completion boundary
  *  - requester-id: a request whose Requester ID is not the device's
  *  - msix: an MSI-X message that is malformed, unprogrammed, masked or sent while MSI-X is disabled
- *  - unsupported: a TLP an endpoint must not send (config requests, locked reads, ...)
+ *  - unsupported: a request the RC does not serve from an endpoint (config, locked, IO, AtomicOps, translation)
+ *  - attributes: Relaxed Ordering / No Snoop / ID-Based Ordering without its Device Control (2) enable
+ *  - address-type: a nonzero Address Type without ATS enabled (or a reserved one)
  */
 export type ViolationCode =
   | 'malformed'
@@ -39,7 +41,9 @@ export type ViolationCode =
   | 'rcb'
   | 'requester-id'
   | 'msix'
-  | 'unsupported';
+  | 'unsupported'
+  | 'attributes'
+  | 'address-type';
 
 /** Where a TLP came from, for messages: the decoded TLP (described only when a message needs it) and/or its raw dwords. */
 export interface TlpContext {

@@ -12,6 +12,7 @@ import { ReadReassembly } from './completions';
 import type { RcCore } from './core';
 import { CompletionStatusError, RcTimeoutError, type TlpContext } from './errors';
 import {
+  Attr,
   CplStatus,
   describeTlp,
   formatPcieId,
@@ -255,6 +256,14 @@ export class Requester {
       rc.violation(
         'completion-mismatch',
         `TC ${t.tc ?? 0} / attributes ${(t.attr ?? 0) & 3} differ from the request's TC ${slot.tlp.tc ?? 0} / attributes ${reqAttr} (${slot.desc})`,
+        cycle,
+        ctx,
+      );
+    }
+    if ((t.attr ?? 0) & Attr.IDO && !rc.shadow.idoCompletions) {
+      rc.violation(
+        'attributes',
+        `${t.type} with attribute ID-Based Ordering (IDO Completion Enable is clear in Device Control 2)`,
         cycle,
         ctx,
       );

@@ -2,12 +2,20 @@
 // (no simulator): each rule produces its violation code, with the cycle, the TLP and the rule
 // in the message. Also the RC's own requests against a scripted device: UR/CA/CRS/EP, timeouts.
 import { describe, expect, test } from 'vitest';
-import { PCI_COMMAND, PCI_EXP_DEVCTL2_10BIT_TAG_REQ_EN } from '../../tb/pcie/cfgspace';
+import {
+  PCI_ATS_CTRL_ENABLE,
+  PCI_COMMAND,
+  PCI_EXP_DEVCTL2_10BIT_TAG_REQ_EN,
+  PCI_EXP_DEVCTL2_IDO_CMP_EN,
+  PCI_EXP_DEVCTL2_IDO_REQ_EN,
+  PCI_EXP_DEVCTL_NOSNOOP_EN,
+  PCI_EXP_DEVCTL_RELAX_EN,
+} from '../../tb/pcie/cfgspace';
 import { CompletionStatusError, RcTimeoutError } from '../../tb/pcie/errors';
 import { SimLink } from '../../tb/pcie/link';
 import type { RawTlp } from '../../tb/pcie/raw';
 import type { RootComplexOptions } from '../../tb/pcie/options';
-import { CplStatus, encodeTlp, type CplDTlp, type Tlp } from '../../tb/pcie/tlp';
+import { Attr, CplStatus, encodeTlp, type CplDTlp, type Tlp } from '../../tb/pcie/tlp';
 import { DEV, MPS128_MRRS512_EXT, mrd, mwr, setup, violation } from './crafted';
 
 describe('device requests', () => {
@@ -155,6 +163,71 @@ describe('device requests', () => {
     rc.shadow.noteRead(0x68, PCI_EXP_DEVCTL2_10BIT_TAG_REQ_EN);
     from(mrd(buf.addr, 1, 301));
     from(mrd(buf.addr, 1, 41));
+  });
+
+  test('Relaxed Ordering, No Snoop and ID-Based Ordering only as Device Control enables them', () => {
+    const { from, buf, rc } = setup({ violations: 'record' });
+    // Device Control as set up: Enable Relaxed Ordering and Enable No Snoop clear; IDO Request Enable clear.
+    from(mrd(buf.addr, 1, 1, { attr: Attr.RO }), 10);
+    from(mwr(buf.addr, 4, { attr: Attr.NS }), 11);
+    from(mwr(buf.addr, 4, { attr: Attr.IDO | Attr.RO }), 12);
+    expect(rc.violations.map((v) => [v.code, v.cycle])).toEqual([
+      ['attributes', 10],
+      ['attributes', 11],
+      ['attributes', 12],
+    ]);
+    expect(rc.violations[0].message).toMatch(
+      /MRd with attribute Relaxed Ordering \(Enable Relaxed Ordering is clear in Device Control\)/,
+    );
+    expect(rc.violations[1].message).toMatch(/MWr with attribute No Snoop \(Enable No Snoop is clear/);
+    expect(rc.violations[2].message).toMatch(
+      /Relaxed Ordering .* and ID-Based Ordering \(IDO Request Enable is clear in Device Control 2\)/,
+    );
+    expect(Array.from(rc.mem.read(buf.addr, 4))).toEqual(Array(4).fill(0xa5)); // served all the same
+    // Enabled: fine.
+    rc.shadow.noteWrite(0x48, 0x3, MPS128_MRRS512_EXT | PCI_EXP_DEVCTL_RELAX_EN | PCI_EXP_DEVCTL_NOSNOOP_EN, 20);
+    rc.shadow.noteRead(0x68, PCI_EXP_DEVCTL2_IDO_REQ_EN);
+    from(mrd(buf.addr, 1, 2, { attr: Attr.RO | Attr.NS | Attr.IDO }), 30);
+    expect(rc.violations).toHaveLength(3);
+    // Before the RC knows Device Control, the reset values apply: RO and NS enabled, IDO not.
+    const fresh = setup({ violations: 'record' });
+    fresh.rc.shadow.pcieCap = undefined;
+    fresh.from(mrd(fresh.buf.addr, 1, 1, { attr: Attr.RO | Attr.NS }), 10);
+    fresh.from(mrd(fresh.buf.addr, 1, 2, { attr: Attr.IDO }), 10);
+    expect(fresh.rc.violations.map((v) => v.code)).toEqual(['attributes']);
+  });
+
+  test('a nonzero Address Type needs ATS enabled: refused (UR, or discarded) otherwise', () => {
+    const { from, buf, rc, link } = setup({ violations: 'record' });
+    from(mrd(buf.addr, 1, 1, { at: 2 }), 10);
+    from(mwr(buf.addr, 4, { at: 2 }), 11);
+    from(mrd(buf.addr, 1, 3, { at: 3 }), 12);
+    expect(rc.violations.map((v) => v.code)).toEqual(['address-type', 'address-type', 'address-type']);
+    expect(rc.violations[0].message).toMatch(/MRd with AT 10b \(translated\), but ATS is not enabled for the device/);
+    expect(rc.violations[2].message).toMatch(/MRd with AT 11b \(reserved\)/);
+    expect(link.sentOf('Cpl').map((c) => [c.tag, c.status])).toEqual([
+      [1, CplStatus.UR],
+      [3, CplStatus.UR],
+    ]);
+    expect(rc.mem.read(buf.addr, 4).every((b) => b === 0)).toBe(true);
+    // ATS enabled in the device's ATS capability: translated addresses are used as they are.
+    rc.shadow.atsCap = 0x100;
+    from(mrd(buf.addr, 1, 4, { at: 2 }), 20);
+    from(mwr(buf.addr, 4, { at: 2 }), 21);
+    expect(rc.violations.map((v) => v.code).slice(3)).toEqual(['address-type', 'address-type']); // not enabled yet
+    rc.shadow.noteWrite(0x104, 0xc, PCI_ATS_CTRL_ENABLE << 16, 22);
+    from(mrd(buf.addr, 1, 5, { at: 2 }), 30);
+    from(mwr(buf.addr, 4, { at: 2 }), 31);
+    from(mrd(buf.addr, 1, 6, { at: 1 }), 32); // a Translation Request: no translation agent here
+    expect(rc.violations.slice(5).map((v) => v.code)).toEqual(['unsupported']);
+    expect(Array.from(rc.mem.read(buf.addr, 4))).toEqual(Array(4).fill(0xa5));
+    expect(link.sentOf('CplD').map((c) => c.tag)).toEqual([5]);
+    expect(
+      link
+        .sentOf('Cpl')
+        .map((c) => [c.tag, c.status])
+        .slice(-1),
+    ).toEqual([[6, CplStatus.UR]]);
   });
 
   test('DMA while bus mastering is disabled (with the grace period after clearing it)', () => {
@@ -471,6 +544,30 @@ describe('completions for the RC', () => {
       },
     ];
     violation(() => rc.memRead(0xc000_0000n, 128), 'rcb', /not on a 128-byte read completion boundary/);
+  });
+
+  test('a completion with ID-Based Ordering needs IDO Completion Enable', () => {
+    const { rc, link } = setup();
+    link.responder = (t) => [
+      {
+        type: 'CplD',
+        completerId: DEV,
+        requesterId: 0,
+        tag: t.tag,
+        status: 0,
+        byteCount: 4,
+        lowerAddress: 0,
+        data: new Uint8Array(4),
+        attr: Attr.IDO,
+      },
+    ];
+    violation(
+      () => rc.memRead(0xc000_0000n, 4),
+      'attributes',
+      /CplD with attribute ID-Based Ordering \(IDO Completion Enable is clear in Device Control 2\)/,
+    );
+    rc.shadow.noteRead(0x68, PCI_EXP_DEVCTL2_IDO_CMP_EN);
+    expect(rc.memRead(0xc000_0000n, 4)).toHaveLength(4);
   });
 
   test('no completion: the request times out with a clear error; a late completion is reported as late', () => {
