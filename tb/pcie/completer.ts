@@ -25,6 +25,8 @@ import {
   completionLowerAddress,
   encodeCplD,
   type CplDDwords,
+  type CplTlp,
+  type CplStatusCode,
   type MemReadTlp,
   type MemWriteTlp,
 } from './tlp';
@@ -34,8 +36,8 @@ const AT_NAMES = ['untranslated', 'translation request', 'translated', 'reserved
 
 /** Why a tag is not free yet, for the tag-reuse message. */
 function whenFree(u: TagUse, timeout: number): string {
-  if (u.due < 0)
-    return `got no completion (fault injection: ${u.action}); its tag is free once the device's completion timeout can have fired, at cycle ${u.freeAt} (deviceCompletionTimeout ${timeout} cycles after the request)`;
+  if (u.action === 'drop')
+    return `${u.due < 0 ? 'got no completion' : 'lost one of its completions'} (fault injection: drop); its tag is free once the device's completion timeout can have fired, at cycle ${u.freeAt} (deviceCompletionTimeout ${timeout} cycles after the request)`;
   if (u.freeAt === Infinity)
     return `has not received its last completion yet (scheduled for cycle ${u.due}, not delivered by the link so far)`;
   return `is completed only at cycle ${u.freeAt} (its last completion reaches the device then)`;
@@ -233,32 +235,37 @@ export class Completer {
 
     // The literals below spell every field out: object spreads are slow in Node 20's V8, and this runs per completion.
     let last = at;
-    if (action === 'ur' || action === 'ca') {
+    // The completion a fault is aimed at (targetCompletion), or -1: the whole read.
+    const aimed = fault.completion !== undefined && action === fault.action;
+    const error = action === 'ur' || action === 'ca';
+    const status = action === 'ur' ? CplStatus.UR : CplStatus.CA;
+    if (error && !aimed) {
       rc.send(
-        {
-          type: 'Cpl',
-          completerId: o.rcId,
-          requesterId: t.requesterId,
-          tag: t.tag,
-          tc: t.tc,
-          attr: t.attr,
-          status: action === 'ur' ? CplStatus.UR : CplStatus.CA,
-          byteCount: readCompletionByteCount(t.length, t.firstBe, t.lastBe),
-          lowerAddress: completionLowerAddress(t.address, t.firstBe),
-        },
+        this.statusCompletion(t, status, readCompletionByteCount(t.length, t.firstBe, t.lastBe), null),
         at,
         delivered,
       );
       this.stats.completionsSent++;
-    } else if (action !== 'drop') {
+    } else if (action !== 'drop' || aimed) {
       const chunks = splitReadCompletions(t, { rcb: o.rcb, mps: rc.shadow.mps, mode: o.split, rng: rc.rng });
       const n = chunks.length;
       // A duplicate repeats the aimed completion (default: the last).
-      const dup = action !== 'duplicate' ? -1 : fault.completion === undefined ? n - 1 : targetCompletion(fault, n);
+      const k = aimed ? targetCompletion(fault, n) : action === 'duplicate' ? n - 1 : -1;
+      // UR / CA aimed at completion k: k completions with data, then the error completion for the rest.
+      const stop = error ? k : n;
       let when = at;
+      let sent = false;
       for (let i = 0; i < n; i++) {
         const c = chunks[i];
         if (i > 0) when += rc.rng.int(o.cplGap.min, o.cplGap.max);
+        if (i === stop) {
+          rc.send(this.statusCompletion(t, status, c.byteCount, c.lowerAddress), when, delivered);
+          this.stats.completionsSent++;
+          sent = true;
+          break;
+        }
+        if (action === 'drop' && i === k) continue; // lost: the read never completes
+        sent = true;
         const cpl: CplDDwords = {
           type: 'CplD',
           completerId: o.rcId,
@@ -270,12 +277,12 @@ export class Completer {
           byteCount: c.byteCount,
           lowerAddress: c.lowerAddress,
           data: dws.subarray(c.offset / 4, c.offset / 4 + c.lengthDw),
-          ep: action === 'poison',
+          ep: action === 'poison' && (k < 0 || i === k),
         };
         const raw = encodeCplD(cpl);
         rc.sendEncoded(raw, 'CplD', when, i === n - 1 ? delivered : undefined);
         this.stats.completionsSent++;
-        if (i === dup) {
+        if (action === 'duplicate' && i === k) {
           if (i < n - 1) {
             // At the same cycle, queued behind the original: it reaches the device right after it, while the
             // read is still outstanding (its last completion comes later).
@@ -289,17 +296,41 @@ export class Completer {
           this.stats.completionsSent++;
         }
       }
-      last = when;
+      if (sent) last = when;
     }
     this.lastScheduled = Math.max(this.lastScheduled, last);
     if (action === 'drop') {
-      // The device may reuse the tag once its completion timeout can have fired, not before.
+      // The read never completes: the device may reuse the tag once its completion timeout can have fired.
       use.freeAt = cycle + o.deviceCompletionTimeout;
+      if (aimed) use.due = last;
     } else {
       use.due = last;
       if (!delivered) use.freeAt = last;
     }
     perReq.set(t.tag, use);
+  }
+
+  /**
+   * The UR / CA completion ending read `t`: `byteCount` bytes still outstanding, `lowerAddress` of the next byte
+   * (null: the read's first enabled byte).
+   */
+  private statusCompletion(
+    t: MemReadTlp,
+    status: CplStatusCode,
+    byteCount: number,
+    lowerAddress: number | null,
+  ): CplTlp {
+    return {
+      type: 'Cpl',
+      completerId: this.rc.opts.rcId,
+      requesterId: t.requesterId,
+      tag: t.tag,
+      tc: t.tc,
+      attr: t.attr,
+      status,
+      byteCount,
+      lowerAddress: lowerAddress ?? completionLowerAddress(t.address, t.firstBe),
+    };
   }
 
   /**

@@ -3,9 +3,10 @@
  * memory read, chosen per request by a hook or at random with a seed.
  *
  *  - 'ok'        normal completions (split, delayed, reordered as configured)
- *  - 'ur' / 'ca' one Cpl with Unsupported Request / Completer Abort status
- *  - 'poison'    the normal completions with EP set (poisoned data)
- *  - 'drop'      no completion at all: the device's completion timeout must fire
+ *  - 'ur' / 'ca' one Cpl with Unsupported Request / Completer Abort status (aimed at completion k: the first k
+ *                completions with data, then the error completion for the rest)
+ *  - 'poison'    the normal completions with EP set (poisoned data; aimed: only completion k)
+ *  - 'drop'      no completion at all (aimed: completion k is lost): the device's completion timeout must fire
  *  - 'duplicate' the normal completions, one of them twice. A completion is repeated as is only while its
  *                read is still outstanding (right behind itself, before the read's last completion); the
  *                last completion cannot be, since the device may legally reuse the tag as soon as it has it,
@@ -52,8 +53,8 @@ const PLAIN: Readonly<Record<ReadAction, ReadFault>> = Object.freeze({
   duplicate: Object.freeze({ action: 'duplicate' }),
 });
 
-/** Actions that may name one completion (so far: duplicate). */
-const TARGETED: ReadonlySet<ReadAction> = new Set(['duplicate']);
+/** Actions that may name one completion. */
+const TARGETED: ReadonlySet<ReadAction> = new Set(['ur', 'ca', 'poison', 'drop', 'duplicate']);
 
 export class FaultInjector {
   /** How many reads got each action. */

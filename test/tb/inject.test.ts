@@ -2,11 +2,13 @@
 // scripted link, traffic checked TLP by TLP; then against the TypeScript endpoint model.
 import { describe, expect, test } from 'vitest';
 import { PCI_EXP_DEVCTL2_10BIT_TAG_REQ_EN } from '../../tb/pcie/cfgspace';
+import type { ReadFault } from '../../tb/pcie/inject';
 import { DMA_STATUS, DMA_TO_DEVICE, MODEL_REGS as R, ModelEndpoint } from '../../tb/pcie/modeldev';
+import type { RootComplexOptions } from '../../tb/pcie/options';
 import { RootComplex } from '../../tb/pcie/rootcomplex';
-import type { CplDTlp, CplTlp } from '../../tb/pcie/tlp';
+import { CplStatus, type CplDTlp, type CplTlp } from '../../tb/pcie/tlp';
 import { seededTest } from '../support/seeds';
-import { DEV, mrd, setup } from './crafted';
+import { DEV, mrd, setup, violation } from './crafted';
 
 /** The completions the RC scheduled, in the order the link delivers them (by cycle, FIFO among equals). */
 function delivered(link: ReturnType<typeof setup>['link']) {
@@ -105,5 +107,105 @@ describe('duplicate completions', () => {
     expect(st & ~(DMA_STATUS.UNEXPECTED | DMA_STATUS.DONE)).toBe(0);
     expect(st & DMA_STATUS.UNEXPECTED).toBe(DMA_STATUS.UNEXPECTED);
     expect(Buffer.compare(Buffer.from(dev.sram.subarray(0, 0x4000)), Buffer.from(data))).toBe(0);
+  });
+});
+
+describe('faults inside one read: aimed at its k-th completion', () => {
+  /** A 256-byte read at RCB 64, answered in four completions (byte counts 256, 192, 128, 64). */
+  function fourCompletions(fault: ReadFault, opts: RootComplexOptions = {}) {
+    const s = setup({ split: 'rcb', rcb: 64, cplGap: { min: 2, max: 2 }, ...opts });
+    s.rc.setFaults({ onRead: () => fault });
+    s.from(mrd(s.buf.addr, 64, 5), 100);
+    return { ...s, cpls: delivered(s.link) };
+  }
+  const shape = (t: CplTlp | CplDTlp) =>
+    [t.type, t.status, t.byteCount, t.lowerAddress, t.type === 'CplD' ? t.data.length : 0, t.ep ? 'EP' : ''] as const;
+
+  test('poison: only that completion carries EP', () => {
+    const { cpls, rc } = fourCompletions({ action: 'poison', completion: 1 });
+    expect(cpls.map((t) => t.ep)).toEqual([false, true, false, false]);
+    expect(rc.injector.counts.poison).toBe(1);
+    expect(fourCompletions({ action: 'poison', completion: -1 }).cpls.map((t) => t.ep)).toEqual([
+      false,
+      false,
+      false,
+      true,
+    ]);
+    expect(fourCompletions({ action: 'poison' }).cpls.every((t) => t.ep)).toBe(true);
+  });
+
+  test('drop: that completion is lost, the others come; the tag stays taken until the device can time out', () => {
+    const { cpls, from, buf, rc } = fourCompletions(
+      { action: 'drop', completion: 2 },
+      { deviceCompletionTimeout: 900 },
+    );
+    expect(cpls.map((t) => t.byteCount)).toEqual([256, 192, 64]);
+    rc.setFaults({ onRead: undefined });
+    violation(
+      () => from(mrd(buf.addr, 1, 5), 999),
+      'tag-reuse',
+      /lost one of its completions \(fault injection: drop\); its tag is free once the device's completion timeout can have fired, at cycle 1000/,
+    );
+    const late = fourCompletions({ action: 'drop', completion: 2 }, { deviceCompletionTimeout: 900 });
+    late.rc.setFaults({ onRead: undefined });
+    late.from(mrd(buf.addr, 1, 5), 1000);
+  });
+
+  test('UR / CA after some data: k completions with data, then the error completion for the rest', () => {
+    const ur = fourCompletions({ action: 'ur', completion: 2 });
+    expect(ur.cpls.map(shape)).toEqual([
+      ['CplD', CplStatus.SC, 256, 0x00, 64, ''],
+      ['CplD', CplStatus.SC, 192, 0x40, 64, ''],
+      ['Cpl', CplStatus.UR, 128, 0x00, 0, ''], // the rest: 128 bytes from address ...080 (lower address 7 bits)
+    ]);
+    const ca = fourCompletions({ action: 'ca', completion: 9 }); // past the end: the last one
+    expect(ca.cpls.map((t) => [t.type, t.status, t.byteCount])).toEqual([
+      ['CplD', CplStatus.SC, 256],
+      ['CplD', CplStatus.SC, 192],
+      ['CplD', CplStatus.SC, 128],
+      ['Cpl', CplStatus.CA, 64],
+    ]);
+    const first = fourCompletions({ action: 'ur', completion: 0 }); // the same as a plain UR
+    expect(first.cpls.map(shape)).toEqual([['Cpl', CplStatus.UR, 256, 0, 0, '']]);
+    // The tag is free once the error completion is delivered.
+    ur.rc.setFaults({ onRead: undefined });
+    violation(() => ur.from(mrd(ur.buf.addr, 1, 5), 100 + 20 + 2 + 2 - 1), 'tag-reuse');
+    ur.from(mrd(ur.buf.addr, 1, 5), 100 + 20 + 2 + 2 + 30);
+  });
+
+  test('an unaligned read: the UR completion carries the lower address of the next byte', () => {
+    const s = setup({ split: 'rcb', rcb: 64 });
+    s.rc.setFaults({ onRead: () => ({ action: 'ur', completion: 1 }) });
+    s.from(mrd(s.buf.addr + 0x30n, 16, 1, { firstBe: 0b1100, lastBe: 0b0011 }), 100); // bytes 0x32..0x6d
+    expect(delivered(s.link).map((t) => [t.type, t.byteCount, t.lowerAddress])).toEqual([
+      ['CplD', 60, 0x32],
+      ['Cpl', 46, 0x40],
+    ]);
+  });
+
+  test.each([
+    ['poison', { action: 'poison', completion: 1 }, DMA_STATUS.POISON],
+    ['drop', { action: 'drop', completion: 1 }, DMA_STATUS.BAD_CPL], // the next completion shows the gap
+    ['UR after data', { action: 'ur', completion: 1 }, DMA_STATUS.UR],
+    ['CA after data', { action: 'ca', completion: 2 }, DMA_STATUS.CA],
+  ] as [string, ReadFault, number][])('the model endpoint notices %s in one split of one read', (_, fault, bit) => {
+    const dev = new ModelEndpoint({ completionTimeout: 3000 });
+    const rc = new RootComplex(dev, {
+      seed: 3,
+      split: 'rcb',
+      deviceCompletionTimeout: 3000,
+      onRead: (r) => (r.index === 1 ? fault : undefined),
+    });
+    rc.enumerate();
+    rc.msix.setup();
+    const host = rc.mem.alloc(0x1000, { perm: 'ro' });
+    const b0 = rc.bar(0);
+    b0.write64(R.DMA_HOST_LO, host.addr);
+    b0.write32(R.DMA_DEV, 0);
+    b0.write32(R.DMA_LEN, 2048); // four reads at MRRS 512, each in eight completions
+    b0.write32(R.DMA_CTRL, DMA_TO_DEVICE | (1 << 8) | (1 << 16));
+    rc.waitForInterrupt(1);
+    expect(b0.read32(R.DMA_STATUS) & bit).toBe(bit);
+    expect(rc.injector.counts[fault.action]).toBe(1);
   });
 });

@@ -330,6 +330,25 @@ describe.each([64, 256] as TestdevWidth[])('RC + testdev_w%i', (W) => {
       },
     );
 
+    test.each([
+      ['poison', DmaError.POISONED, Status.DetectedParityError],
+      ['ur', DmaError.UNSUPPORTED_REQUEST, Status.ReceivedMasterAbort],
+      ['ca', DmaError.COMPLETER_ABORT, Status.ReceivedTargetAbort],
+    ] as [ReadAction, number, number][])(
+      '%s in the third split of one read, after data: the transfer fails with its error code',
+      (action, code, statusBit) => {
+        const { rc } = boot(9, { split: 'rcb', onRead: (r) => (r.index === 1 ? { action, completion: 2 } : 'ok') });
+        rc.msix.setup();
+        const buf = rc.mem.alloc(4096);
+        const st = dma(rc, { dir: 'HOST_TO_RAM', host: buf.addr, ram: 0, len: 2048, irq: 0 });
+        expect(errCode(st)).toBe(code);
+        expect(rc.cfgRead16(PCI_STATUS) & statusBit).toBe(statusBit);
+        expect(rc.injector.counts[action]).toBe(1);
+        rc.settle({ quiet: 1000 });
+        expect(errCode(dma(rc, { dir: 'HOST_TO_RAM', host: buf.addr, ram: 0, len: 2048 }))).toBe(0);
+      },
+    );
+
     test('duplicate and unsolicited completions are counted as unexpected and dropped', () => {
       const { rc } = boot(5, { onRead: () => 'duplicate' });
       rc.msix.setup();
