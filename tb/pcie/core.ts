@@ -25,6 +25,8 @@ export interface RcCore {
    * link reports deliveries (deliveryReports), it is called with the cycle the device took the TLP's last beat.
    */
   sendEncoded(raw: RawTlp, type: TlpType, atCycle?: number, delivered?: (cycle: number) => void): void;
+  /** Queues a raw TLP as it is (malformed ones too); counted by its type if it decodes. */
+  sendRaw(raw: RawTlp, atCycle?: number): void;
   /** Whether the link reports when a TLP reached the device (Link.sendTracked). */
   readonly deliveryReports: boolean;
   /** Reports a rule the device broke: throws PcieViolation, or records it (options.violations). */

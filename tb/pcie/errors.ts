@@ -4,7 +4,7 @@
  */
 import type { RawTlp } from './raw';
 import { formatRawTlp } from './raw';
-import { describeTlp, type Tlp } from './tlp';
+import { describeTlp, formatPcieId, type Tlp } from './tlp';
 
 /**
  * What a device broke. Codes are stable (tests match on them); messages are for people.
@@ -115,4 +115,23 @@ export class CompletionStatusError extends Error {
     super(`rc: cycle ${cycle}: ${request} completed with ${status} (${what})${detail ? `: ${detail}` : ''}`);
     this.name = 'CompletionStatusError';
   }
+}
+
+/** Best-effort description of a TLP that did not decode (for violation messages). */
+export function sketchRaw(raw: RawTlp): string {
+  const [dw0, dw1, dw2, dw3] = raw.hdr;
+  const fmt = dw0 >>> 29;
+  const type = (dw0 >>> 24) & 0x1f;
+  const len = dw0 & 0x3ff || 1024;
+  const four = (fmt & 1) !== 0;
+  const data = (fmt & 2) !== 0;
+  const tag = ((dw1 >>> 8) & 0xff) | (((dw0 >>> 19) & 1) << 8) | (((dw0 >>> 23) & 1) << 9);
+  if (type === 0 && fmt <= 3) {
+    const addr = four ? (BigInt(dw2) << 32n) | BigInt((dw3 & ~3) >>> 0) : BigInt((dw2 & ~3) >>> 0);
+    return `${data ? 'MWr' : 'MRd'} ${four ? '4DW' : '3DW'} addr=0x${addr.toString(16)} len=${len} be=${(dw1 & 0xf).toString(16)}/${((dw1 >>> 4) & 0xf).toString(16)} req=${formatPcieId(dw1 >>> 16)} tag=${tag} (undecoded)`;
+  }
+  if (type === 0b01010 && fmt <= 2) {
+    return `${data ? 'CplD' : 'Cpl'} status=${(dw1 >>> 13) & 7} bc=${dw1 & 0xfff} req=${formatPcieId(dw2 >>> 16)} tag=${tag} la=0x${(dw2 & 0x7f).toString(16)} len=${len} (undecoded)`;
+  }
+  return `Fmt=${fmt.toString(2).padStart(3, '0')}b Type=${type.toString(2).padStart(5, '0')}b len=${len} (undecoded)`;
 }

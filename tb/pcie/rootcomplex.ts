@@ -23,7 +23,7 @@ import {
   type DeviceInfo,
   type EnumerateOptions,
 } from './enumerate';
-import { PcieViolation, RcTimeoutError, type TlpContext, type ViolationCode } from './errors';
+import { PcieViolation, RcTimeoutError, sketchRaw, type TlpContext, type ViolationCode } from './errors';
 import { HostMemory, leBytes, leToBigint, toAddr, type Addr } from './hostmem';
 import { FaultInjector, type FaultRates, type ReadHook } from './inject';
 import type { Link, LinkRunOptions } from './link';
@@ -31,21 +31,21 @@ import { MsixController } from './msix';
 import { resolveOptions, type ResolvedOptions, type RootComplexOptions } from './options';
 import { Rng, defaultSeed } from '../../sim/random';
 import type { RawTlp } from './raw';
-import { Pending, Requester } from './requester';
+import { Pending, Requester, type Completion } from './requester';
+import { formatRawTlp } from './raw';
 import {
   CplStatus,
   TlpError,
   decodeTlp,
   describeTlp,
   encodeTlp,
-  formatPcieId,
   type MsgDTlp,
   type MsgTlp,
   type Tlp,
   type TlpType,
 } from './tlp';
 
-export { Pending } from './requester';
+export { Pending, type Completion } from './requester';
 export type { InterruptEvent } from './completer';
 
 /** A message TLP the device sent (ERR_*, PM_PME, vendor-defined, ...). */
@@ -194,10 +194,35 @@ export class RootComplex implements RcCore {
     else this.link.send(raw, at);
   }
 
-  /** Sends a raw TLP as is (for tests injecting malformed or unexpected TLPs). */
+  /** Sends a raw TLP as is (for tests injecting malformed or unexpected TLPs); counted by its type if it decodes. */
   sendRaw(raw: RawTlp, atCycle?: number): void {
-    this.opts.trace?.(`rc @${this.now}: -> dev raw ${raw.hdr.join(',')}`);
-    this.link.send(raw, Math.max(atCycle ?? this.now, this.now));
+    let type = 'malformed' as TlpType;
+    try {
+      type = decodeTlp(raw, { strict: false }).type;
+    } catch (e) {
+      if (!(e instanceof TlpError)) throw e;
+    }
+    const at = Math.max(atCycle ?? this.now, this.now);
+    const c = (this.toDevice[type] ??= { tlps: 0, bytes: 0 });
+    c.tlps++;
+    c.bytes += raw.data.length * 4;
+    this.opts.trace?.(`rc @${this.now}: -> dev @${at}: raw ${formatRawTlp(raw)}`);
+    this.link.send(raw, at);
+  }
+
+  /**
+   * Sends any non-posted request (a TLP, encoded even if malformed, or raw dwords: type-1 configuration,
+   * MRdLk, IO, AtomicOps, ...) with the RC's Requester ID and a tag of its own, and returns its completions
+   * as they came, unchecked, once the last one arrived (a status other than SC, a Cpl, or a CplD whose byte
+   * count fits in its payload). Fails with RcTimeoutError after `timeout` cycles (default completionTimeout),
+   * which is what a device that drops a malformed request earns.
+   */
+  startRawRequest(req: Tlp | RawTlp, opts: WaitOptions = {}): Pending<Completion[]> {
+    const raw = 'hdr' in req ? req : encodeTlp(req, { allowMalformed: true });
+    return this.requester.rawRequest(raw, opts.timeout ?? this.opts.completionTimeout);
+  }
+  rawRequest(req: Tlp | RawTlp, opts: WaitOptions = {}): Completion[] {
+    return this.wait(this.startRawRequest(req, opts), { timeout: (opts.timeout ?? this.opts.completionTimeout) + 1 });
   }
 
   /**
@@ -676,23 +701,4 @@ function unsupportedRequest(raw: RawTlp): string | undefined {
   if (type >= 0b01100 && type <= 0b01110 && (fmt === 0b010 || fmt === 0b011))
     return ['FetchAdd', 'Swap', 'CAS'][type - 0b01100];
   return undefined;
-}
-
-/** Best-effort description of a TLP that did not decode (for violation messages). */
-export function sketchRaw(raw: RawTlp): string {
-  const [dw0, dw1, dw2, dw3] = raw.hdr;
-  const fmt = dw0 >>> 29;
-  const type = (dw0 >>> 24) & 0x1f;
-  const len = dw0 & 0x3ff || 1024;
-  const four = (fmt & 1) !== 0;
-  const data = (fmt & 2) !== 0;
-  const tag = ((dw1 >>> 8) & 0xff) | (((dw0 >>> 19) & 1) << 8) | (((dw0 >>> 23) & 1) << 9);
-  if (type === 0 && fmt <= 3) {
-    const addr = four ? (BigInt(dw2) << 32n) | BigInt(dw3 & ~3) : BigInt(dw2 & ~3);
-    return `${data ? 'MWr' : 'MRd'} ${four ? '4DW' : '3DW'} addr=0x${addr.toString(16)} len=${len} be=${(dw1 & 0xf).toString(16)}/${((dw1 >>> 4) & 0xf).toString(16)} req=${formatPcieId(dw1 >>> 16)} tag=${tag} (undecoded)`;
-  }
-  if (type === 0b01010 && fmt <= 2) {
-    return `${data ? 'CplD' : 'Cpl'} status=${(dw1 >>> 13) & 7} bc=${dw1 & 0xfff} req=${formatPcieId(dw2 >>> 16)} tag=${tag} la=0x${(dw2 & 0x7f).toString(16)} len=${len} (undecoded)`;
-  }
-  return `Fmt=${fmt.toString(2).padStart(3, '0')}b Type=${type.toString(2).padStart(5, '0')}b len=${len} (undecoded)`;
 }

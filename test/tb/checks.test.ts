@@ -719,6 +719,84 @@ describe('throw mode: a violation does not lose the rest of the TLPs being handl
   });
 });
 
+describe('raw requests', () => {
+  test("any non-posted request goes out as given, with the RC's ID and tag; its completions come back unchecked", () => {
+    const { rc, link } = setup();
+    link.responder = (t) =>
+      t.type === 'MRd'
+        ? [128, 64].map((bytes, i) => ({
+            type: 'CplD' as const,
+            completerId: 0x0500, // not the device's: raw answers are not checked
+            requesterId: 0,
+            tag: t.tag,
+            status: 0 as const,
+            byteCount: bytes,
+            lowerAddress: i * 0x40,
+            data: new Uint8Array(64).fill(i + 1),
+          }))
+        : [];
+    const p = rc.startRawRequest({
+      type: 'MRd',
+      address: 0xc000_0000n,
+      length: 32,
+      firstBe: 0xf,
+      lastBe: 0xf,
+      requesterId: 0x4242, // replaced by the RC's
+      tag: 999, // replaced by a tag of the RC's
+      attr: Attr.RO,
+      tc: 5,
+    });
+    const got = rc.wait(p);
+    expect(got.map((c) => [c.type, c.byteCount, c.completerId])).toEqual([
+      ['CplD', 128, 0x0500],
+      ['CplD', 64, 0x0500],
+    ]);
+    const sent = link.sentOf('MRd')[0];
+    expect(sent).toMatchObject({ requesterId: rc.opts.rcId, tc: 5, attr: Attr.RO, length: 32 });
+    expect(got[0].tag).toBe(sent.tag);
+    expect(sent.tag).toBeLessThan(256);
+  });
+
+  test('more than 256 requests in flight wait for a tag and still complete (raw and MMIO reads alike)', () => {
+    const { rc, link } = setup();
+    link.responder = (t) =>
+      t.type === 'MRd'
+        ? [
+            {
+              type: 'CplD',
+              completerId: DEV,
+              requesterId: 0,
+              tag: t.tag,
+              status: 0,
+              byteCount: 4,
+              lowerAddress: 0,
+              data: new Uint8Array([t.tag, 0, 0, 0]),
+            },
+          ]
+        : [];
+    const reads = Array.from({ length: 300 }, (_, i) =>
+      i % 2 ? rc.startMemRead(0xc000_0000n, 4) : rc.startRawRequest(mrd(0xc000_0000n, 1, 0)),
+    );
+    expect(rc.requester.outstanding).toBe(300);
+    rc.settle();
+    expect(reads.every((p) => p.done && !p.error)).toBe(true);
+  });
+
+  test('a request that gets no completion times out naming itself; posted TLPs are refused', () => {
+    const { rc } = setup();
+    const bad = { type: 'MRd', address: 0xc000_0ffcn, length: 2, firstBe: 0xf, lastBe: 0xf, requesterId: 0, tag: 0 };
+    expect(() => rc.rawRequest(bad as Tlp, { timeout: 300 })).toThrow(
+      /timeout after 30\d cycles waiting for completion of raw request MRd 3DW addr=0xc0000ffc len=2 .*\(tag \d+, sent at cycle \d+\)/,
+    );
+    expect(() => rc.rawRequest(mwr(0xc000_0000n, 4))).toThrow(
+      /rawRequest: Fmt=010b Type=00000b is not a non-posted request \(it gets no completion: use sendRaw\)/,
+    );
+    expect(() => rc.rawRequest({ hdr: new Uint32Array([0x3000_0000, 0, 0, 0]), data: new Uint32Array(0) })).toThrow(
+      /Type=10000b is not a non-posted request/,
+    );
+  });
+});
+
 describe('SimLink', () => {
   test('sends to the named rx stream and merges several tx streams in cycle order', () => {
     const sent: [number | undefined, string | undefined][] = [];

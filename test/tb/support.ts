@@ -20,6 +20,8 @@ export type TlpOf<T extends Tlp['type']> = Tlp extends infer U
 export class ScriptLink implements Link {
   cycle = 0;
   readonly sent: { tlp: Tlp; at: number }[] = [];
+  /** What the RC sent that does not decode even leniently (raw requests), not shown to the responder. */
+  readonly undecodable: { raw: RawTlp; at: number }[] = [];
   /** Called for every TLP the RC sends; returned TLPs leave the device `replyDelay` cycles after its injection. */
   responder?: (t: Tlp, at: number) => (Tlp | RawTlp)[] | void;
   replyDelay = 10;
@@ -34,7 +36,13 @@ export class ScriptLink implements Link {
 
   send(raw: RawTlp, atCycle?: number): void {
     const at = atCycle ?? this.cycle;
-    const t = decodeTlp(raw);
+    let t: Tlp;
+    try {
+      t = decodeTlp(raw, { strict: false });
+    } catch {
+      this.undecodable.push({ raw, at }); // the RC's raw requests may be anything
+      return;
+    }
     this.sent.push({ tlp: t, at });
     for (const r of this.responder?.(t, at) ?? []) this.push(r, at + this.replyDelay);
   }

@@ -17,12 +17,20 @@ import {
   RAM_BYTES,
 } from '../../gen/testdev/regs';
 import { TESTDEV_CFG, testdevParams, type TestdevWidth } from '../../gen/testdev/top';
-import { PCI_COMMAND, PCI_COMMAND_MASTER, PCI_COMMAND_MEMORY, PCI_STATUS } from '../../tb/pcie/cfgspace';
+import {
+  PCI_COMMAND,
+  PCI_COMMAND_MASTER,
+  PCI_COMMAND_MEMORY,
+  PCI_EXP_DEVSTA,
+  PCI_EXP_DEVSTA_URD,
+  PCI_STATUS,
+} from '../../tb/pcie/cfgspace';
 import { CompletionStatusError, PcieViolation } from '../../tb/pcie/errors';
 import type { ReadAction } from '../../tb/pcie/inject';
 import type { RootComplexOptions } from '../../tb/pcie/options';
 import { Rng } from '../../sim/random';
-import { decodeTlp, type MemReadTlp } from '../../tb/pcie/tlp';
+import { leToBigint } from '../../tb/pcie/hostmem';
+import { CplStatus, decodeTlp, pcieId, type MemReadTlp } from '../../tb/pcie/tlp';
 import {
   boot as bootBench,
   buildSim,
@@ -300,6 +308,41 @@ describe.each([64, 256] as TestdevWidth[])('RC + testdev_w%i', (W) => {
         .map((e) => e.vector)
         .sort(),
     ).toEqual([1, 3]);
+  });
+
+  seededTest('raw requests: what the testdev does not serve is answered with UR, what it serves with data', (seed) => {
+    const { rc, tap } = boot(seed);
+    const bar0 = rc.bar(0).address;
+    const cfg = { offset: 0, firstBe: 0xf, requesterId: 0, tag: 0 } as const;
+    const read = { length: 1, firstBe: 0xf, lastBe: 0, requesterId: 0, tag: 0 } as const;
+    const answers = [
+      rc.rawRequest({ type: 'CfgRd0', completerId: pcieId(1, 0, 1), ...cfg }), // function 1 does not exist
+      rc.rawRequest({ type: 'CfgRd1', completerId: rc.opts.deviceId, ...cfg }), // endpoints forward no type 1
+      rc.rawRequest({ type: 'MRdLk', address: bar0, ...read }), // no locked transactions
+      // IORd, IOWr, FetchAdd have no codec form: header dwords (Fmt/Type, Length 1, First DW BE 1111b, address).
+      rc.rawRequest({ hdr: new Uint32Array([0x0200_0001, 0xf, 0x60, 0]), data: new Uint32Array(0) }),
+      rc.rawRequest({ hdr: new Uint32Array([0x4200_0001, 0xf, 0x60, 0]), data: new Uint32Array(1) }),
+      rc.rawRequest({ hdr: new Uint32Array([0x6c00_0001, 0xf, 0, 0x1000]), data: new Uint32Array(1) }),
+      rc.rawRequest({ type: 'MRd', address: 0x1000n, ...read }), // no BAR there
+    ];
+    const sent = tap.toDevice.slice(-answers.length).map((s) => (s.raw.hdr[1] >>> 8) & 0xff); // DW1 Tag[7:0]
+    expect(answers.map((a) => a.map((c) => [c.type, c.status, c.byteCount, c.completerId]))).toEqual([
+      [['Cpl', CplStatus.UR, 4, rc.opts.deviceId]],
+      [['Cpl', CplStatus.UR, 4, rc.opts.deviceId]],
+      [['CplLk', CplStatus.UR, 4, rc.opts.deviceId]],
+      [['Cpl', CplStatus.UR, 4, rc.opts.deviceId]],
+      [['Cpl', CplStatus.UR, 4, rc.opts.deviceId]],
+      [['Cpl', CplStatus.UR, 4, rc.opts.deviceId]],
+      [['Cpl', CplStatus.UR, 4, rc.opts.deviceId]],
+    ]);
+    expect(answers.map((a) => a[0].tag)).toEqual(sent); // each answer carries its request's tag
+    expect(answers.every((a) => a[0].requesterId === rc.opts.rcId)).toBe(true);
+    // Served: a read of BAR0's ID register, in one completion.
+    const [id] = rc.rawRequest({ type: 'MRd', address: bar0 + BigInt(OFF('ID')), ...read });
+    expect(id).toMatchObject({ type: 'CplD', status: CplStatus.SC, byteCount: 4 });
+    expect(field('ID', 'MAGIC').get(Number(leToBigint('data' in id ? id.data : new Uint8Array(4))))).toBe(0x7e57);
+    const devsta = rc.cfgRead16(CapOffset.PciExpress + PCI_EXP_DEVSTA);
+    expect(devsta & PCI_EXP_DEVSTA_URD, 'Unsupported Request Detected').toBe(PCI_EXP_DEVSTA_URD);
   });
 
   describe('error injection on the device side', () => {
