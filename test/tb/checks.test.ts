@@ -48,6 +48,12 @@ describe('device requests', () => {
       'malformed',
       /reserved/,
     );
+    // A completion without data with a nonzero Length field.
+    violation(
+      () => from({ hdr: new Uint32Array([0x0a00_0001, (DEV << 16) | 0x2004, 0x0500, 0]), data: new Uint32Array(0) }),
+      'malformed',
+      /malformed TLP \(field length\): Cpl: length field 1 on a completion without data \(must be 0\)/,
+    );
     // 4DW header for an address below 4 GB.
     const r3 = encodeTlp(mrd(0x1_0000_0000n, 1));
     violation(
