@@ -13,8 +13,8 @@ export const DEV = 0x0100; // 01:00.0, the RC's default device ID
 export const MPS128_MRRS512_EXT = (2 << 12) | 0x100;
 
 /** An RC as if enumeration happened: memory + bus master on, PCIe cap at 0x40 (MPS 128, MRRS 512, extended tags), ID captured. */
-export function setup(opts: RootComplexOptions = {}) {
-  const link = new ScriptLink();
+export function setup(opts: RootComplexOptions = {}, linkOpts: ConstructorParameters<typeof ScriptLink>[0] = {}) {
+  const link = new ScriptLink(linkOpts);
   const rc = new RootComplex(link, {
     seed: 7,
     latency: { min: 20, max: 20 },

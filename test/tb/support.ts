@@ -29,9 +29,15 @@ export class ScriptLink implements Link {
   deliveryDelay = 0;
   private queue: RawTlp[] = [];
 
-  sendTracked(raw: RawTlp, atCycle: number, delivered: (cycle: number) => void): void {
-    this.send(raw, atCycle);
-    delivered(atCycle + this.deliveryDelay);
+  /** Reports each delivery at once, `deliveryDelay` after the injection cycle (absent with deliveryReports: false). */
+  sendTracked?: (raw: RawTlp, atCycle: number, delivered: (cycle: number) => void) => void;
+
+  constructor(opts: { deliveryReports?: boolean } = {}) {
+    if (opts.deliveryReports ?? true)
+      this.sendTracked = (raw, atCycle, delivered) => {
+        this.send(raw, atCycle);
+        delivered(atCycle + this.deliveryDelay);
+      };
   }
 
   send(raw: RawTlp, atCycle?: number): void {
