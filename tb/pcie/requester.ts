@@ -11,7 +11,7 @@
 import { ReadReassembly } from './completions';
 import type { RcCore } from './core';
 import { CompletionStatusError, RcTimeoutError, sketchRaw, type TlpContext } from './errors';
-import type { RawTlp } from './raw';
+import type { RawTlp } from '../../sim/raw';
 import {
   Attr,
   CplStatus,

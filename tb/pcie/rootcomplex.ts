@@ -30,9 +30,8 @@ import type { Link, LinkRunOptions } from './link';
 import { MsixController } from './msix';
 import { resolveOptions, type ResolvedOptions, type RootComplexOptions } from './options';
 import { Rng, defaultSeed } from '../../sim/random';
-import type { RawTlp } from './raw';
+import { formatRawTlp, type RawTlp } from '../../sim/raw';
 import { Pending, Requester, type Completion } from './requester';
-import { formatRawTlp } from './raw';
 import {
   CplStatus,
   TlpError,
@@ -152,6 +151,7 @@ export class RootComplex implements RcCore {
       for (const f of this.interruptListeners) f(ev);
     });
     this.msix = new MsixController(this);
+    if (this.opts.device) this.shadow.state(this.opts.device, 0);
     this.msiWindow = { from: this.opts.msiBase, to: this.opts.msiBase + this.opts.msiSize };
   }
 
@@ -501,7 +501,10 @@ export class RootComplex implements RcCore {
     return this.device;
   }
 
-  /** Rewrites Device Control (MPS, MRRS, extended tags) / Device Control 2 (10-bit tags). */
+  /**
+   * Rewrites Device Control (MPS, MRRS, extended tags) / Device Control 2 (10-bit tags) / Command (bus
+   * mastering); for a device not enumerated, states them instead (see RootComplexOptions.device).
+   */
   setDeviceControl(s: DeviceControlSettings): void {
     setDeviceControl(this, s);
   }

@@ -13,7 +13,7 @@ import {
 } from '../../tb/pcie/cfgspace';
 import { CompletionStatusError, RcTimeoutError } from '../../tb/pcie/errors';
 import { SimLink } from '../../tb/pcie/link';
-import type { RawTlp } from '../../tb/pcie/raw';
+import type { RawTlp } from '../../sim/raw';
 import type { RootComplexOptions } from '../../tb/pcie/options';
 import { Attr, CplStatus, encodeTlp, type CplDTlp, type Tlp } from '../../tb/pcie/tlp';
 import { DEV, MPS128_MRRS512_EXT, mrd, mwr, setup, violation } from './crafted';

@@ -4,7 +4,7 @@ import { expect } from 'vitest';
 import { PCI_COMMAND } from '../../tb/pcie/cfgspace';
 import { PcieViolation, type ViolationCode } from '../../tb/pcie/errors';
 import type { RootComplexOptions } from '../../tb/pcie/options';
-import type { RawTlp } from '../../tb/pcie/raw';
+import type { RawTlp } from '../../sim/raw';
 import { RootComplex } from '../../tb/pcie/rootcomplex';
 import { encodeTlp, type Tlp } from '../../tb/pcie/tlp';
 import { ScriptLink } from './support';
