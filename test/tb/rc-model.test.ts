@@ -83,6 +83,26 @@ describe('the link', () => {
     dev.run({ cycles: 100 });
     expect(got).toEqual([14, 15]);
   });
+
+  test('a TapLink reports deliveries when the link under it does, and records those TLPs too', () => {
+    const tap = new TapLink(new ModelEndpoint());
+    const got: number[] = [];
+    const raw = encodeTlp({
+      type: 'Cpl',
+      completerId: 0,
+      requesterId: 0x100,
+      tag: 1,
+      status: 1,
+      byteCount: 4,
+      lowerAddress: 0,
+    });
+    tap.sendTracked!(raw, 5, (c) => got.push(c));
+    tap.run({ cycles: 20 });
+    expect(got).toEqual([6]);
+    expect(tap.toDevice).toEqual([{ raw, at: 5, sentAt: 0 }]);
+    const plain = { cycle: 0, send: () => {}, run: () => ({ reason: 'cycles', cycles: 1 }), takeTx: () => [] };
+    expect(new TapLink(plain).sendTracked).toBeUndefined();
+  });
 });
 
 describe('enumeration', () => {
