@@ -240,7 +240,7 @@ describe('pcie_rx_demux', () => {
 });
 
 describe('generator parameters', () => {
-  /** The error `f` throws: a located parameter error (file:line: message). */
+  /** The error `f` throws: a parameter error located at the caller's line (file:line:col: message). */
   const paramErr = (f: () => unknown): HdlError => {
     try {
       f();
@@ -286,7 +286,7 @@ describe('generator parameters', () => {
     const e = paramErr(f);
     expect(e.kind).toBe('param');
     expect(e.message).toMatch(message);
-    expect(e.message, 'file:line first').toMatch(/^gen\/[\w/]+\.ts:\d+/);
+    expect(e.message, 'at the line that elaborated the generator').toMatch(/^test\/testdev\/pcie_blocks\.test\.ts:\d+/);
   });
 });
 
