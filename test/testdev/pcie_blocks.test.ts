@@ -240,7 +240,7 @@ describe('pcie_rx_demux', () => {
 });
 
 describe('generator parameters', () => {
-  /** The error `f` throws: a located parameter error (file:line: message). */
+  /** The error `f` throws: a parameter error located at the caller's line (file:line:col: message). */
   const paramErr = (f: () => unknown): HdlError => {
     try {
       f();
