@@ -5,6 +5,7 @@
  * behind the same interface. TapLink wraps any of them to see the raw TLP traffic both ways.
  */
 import type { RawTlp } from '../../sim/raw';
+import type { Until } from '../../sim/sideband';
 
 export interface LinkRunOptions {
   cycles?: number;
@@ -16,8 +17,8 @@ export interface LinkRunOptions {
    * [from, to). A link may ignore it and stop for every TLP (correct, only slower).
    */
   writesCountOnlyIn?: { from: bigint; to: bigint };
-  /** Stop once a signal equals a value (simulators only). */
-  until?: { signal: string; equals: number | bigint };
+  /** Stop once a signal holds a value, changes, or a sideband count gets somewhere (simulators only; see Until). */
+  until?: Until;
 }
 
 export interface Link {
