@@ -367,6 +367,7 @@ export class Completer {
       byteCount = readCompletionByteCount(length, dw1 & 0xf, (dw1 >>> 4) & 0xf);
       lowerAddress = completionLowerAddress(address, dw1 & 0xf);
     }
+    const at = Math.max(cycle + rc.opts.minLatency, rc.now);
     rc.send(
       {
         type: locked ? 'CplLk' : 'Cpl',
@@ -379,9 +380,10 @@ export class Completer {
         byteCount,
         lowerAddress,
       },
-      Math.max(cycle + rc.opts.minLatency, rc.now),
+      at,
     );
     this.stats.completionsSent++;
+    this.lastScheduled = Math.max(this.lastScheduled, at); // settle() waits for it
   }
 
   // ---- memory write ----

@@ -659,6 +659,10 @@ describe('record mode: violations are collected and the RC answers as hardware w
     expect(rc.violations.map((v) => v.code)).toEqual(Array(5).fill('unsupported'));
     expect(rc.violations[3].message).toMatch(/IORd from an endpoint \(IORd \(Fmt=000b Type=00010b\) is not supported/);
     expect(rc.violations[4].message).toMatch(/FetchAdd from an endpoint/);
+    link.cycle = 110;
+    expect(rc.idle).toBe(false); // until the UR completions are out (at 120)
+    link.cycle = 121;
+    expect(rc.idle).toBe(true);
     const ur = link.sent.map(({ tlp: t }) =>
       t.type === 'Cpl' || t.type === 'CplLk' ? [t.type, t.tag, t.status, t.byteCount, t.lowerAddress] : [t.type],
     );
