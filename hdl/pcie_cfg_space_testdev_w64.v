@@ -98,13 +98,13 @@ module pcie_cfg_space_testdev_w64 (
   assign _or_3 = (cfg_pm_csr & (~(wmask & 32'd3))) | (req_data[31:0] & (wmask & 32'd3));  // gen/pcie/cfg_space.ts:282
   assign _slice_2 = _or_3[1:0];  // gen/pcie/cfg_space.ts:286
   assign req_ready = slot_free;  // gen/pcie/cfg_space.ts:435
-  assign cpl_valid = resp_valid;  // gen/pcie/streams.ts:153
-  assign cpl_hdr = resp_hdr;  // gen/pcie/streams.ts:154
+  assign cpl_valid = resp_valid;  // gen/pcie/streams.ts:166
+  assign cpl_hdr = resp_hdr;  // gen/pcie/streams.ts:167
   assign cpl_status = resp_status;  // gen/pcie/cfg_space.ts:443
-  assign cpl_data = {32'd0, resp_data};  // gen/pcie/streams.ts:155
-  assign cpl_keep = 2'd1;  // gen/pcie/streams.ts:156
-  assign cpl_sop = 1'b1;  // gen/pcie/streams.ts:157
-  assign cpl_eop = 1'b1;  // gen/pcie/streams.ts:158
+  assign cpl_data = {32'd0, resp_data};  // gen/pcie/streams.ts:168
+  assign cpl_keep = 2'd1;  // gen/pcie/streams.ts:169
+  assign cpl_sop = 1'b1;  // gen/pcie/streams.ts:170
+  assign cpl_eop = 1'b1;  // gen/pcie/streams.ts:171
   assign completer_id = completer_id_q;  // gen/pcie/cfg_space.ts:424
   assign mem_enable = cfg_command_status[1] & (cfg_pm_csr[1:0] == 2'd0);  // gen/pcie/cfg_space.ts:325
   assign bus_master = cfg_command_status[2];  // gen/pcie/cfg_space.ts:326

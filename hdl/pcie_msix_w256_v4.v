@@ -93,12 +93,12 @@ module pcie_msix_w256_v4 (
     endcase
   end
   assign reg_rdata = rdata;  // gen/pcie/msix.ts:95
-  assign msg_valid = out_valid;  // gen/pcie/streams.ts:153
-  assign msg_hdr = out_hdr;  // gen/pcie/streams.ts:154
-  assign msg_data = {224'd0, out_data};  // gen/pcie/streams.ts:155
-  assign msg_keep = 8'd1;  // gen/pcie/streams.ts:156
-  assign msg_sop = 1'b1;  // gen/pcie/streams.ts:157
-  assign msg_eop = 1'b1;  // gen/pcie/streams.ts:158
+  assign msg_valid = out_valid;  // gen/pcie/streams.ts:166
+  assign msg_hdr = out_hdr;  // gen/pcie/streams.ts:167
+  assign msg_data = {224'd0, out_data};  // gen/pcie/streams.ts:168
+  assign msg_keep = 8'd1;  // gen/pcie/streams.ts:169
+  assign msg_sop = 1'b1;  // gen/pcie/streams.ts:170
+  assign msg_eop = 1'b1;  // gen/pcie/streams.ts:171
   assign pending = pending_vec;  // gen/pcie/msix.ts:84
   always @* begin
     rdata = 32'd0;  // default, gen/pcie/msix.ts:61

@@ -1,7 +1,7 @@
 // The TypeScript HDL: everything a generator imports.
 export { bit, bitsFor, cat, Expr, fits, lit, log2ceil, mux, select, sint, uint, andAll, orAll } from './expr';
 export type { HwType, Operand } from './expr';
-export { bundle, flip, stream, tlpStream } from './bundle';
+export { bundle, flip, stream } from './bundle';
 export type { BundleSpec, Fields, FieldSpec, Flipped } from './bundle';
 export { Signal } from './signal';
 export type { ClockDomain, HwModule, CombPaths } from './ir';
