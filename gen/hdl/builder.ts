@@ -412,7 +412,7 @@ export class ModuleBuilder implements SignalOwner, MemoryHost {
     this.claim(name, loc);
     const desc = memoryDesc(name, opts, loc);
     this.memories.push(desc);
-    return new Memory(this, desc);
+    return new Memory(this, desc, opts.domain);
   }
 
   /** A state machine with named states, binary encoded, reset to the first state. */

@@ -58,6 +58,76 @@ describe('clock-domain crossing check', () => {
     });
   });
 
+  it('each port of a dual-clock memory is checked in its own domain, at the port', () => {
+    const mk = new Mark();
+    const ReadAddr = defineModule('cdc_mem_raddr', (m) => {
+      const a = m.domain('a');
+      const b = m.domain('b');
+      const ptr = m.reg('ptr', 3, { domain: a, reset: 0 });
+      ptr.next(ptr.inc());
+      const mem = m.memory('mem', { width: 8, depth: 8 });
+      mem.write(ptr, m.input('wd', 8), m.input('we', 1), { domain: a }); // same domain: fine
+      m.output('q', 8).set(mk.at(mem, 'readSync').readSync(ptr, { domain: b })); // b reads a's pointer
+    });
+    expectHdlError(() => ReadAddr.elaborate(), {
+      kind: 'cdc',
+      at: mk,
+      msg: ["memory 'mem' read port (domain 'b') reads 'ptr', which depends on domain 'a'", 'synchronizer'],
+    });
+
+    const mk2 = new Mark();
+    const WriteData = defineModule('cdc_mem_wdata', (m) => {
+      const a = m.domain('a');
+      const b = m.domain('b');
+      const rb = m.reg('rb', 8, { domain: b });
+      rb.next(m.input('d', 8));
+      const mem = m.memory('mem', { width: 8, depth: 8, domain: b }); // ports default to b
+      const en = m.input('en', 1);
+      mk2.on('write', () => mem.write(m.input('wa', 3), rb.not(), en, { domain: a }));
+      m.output('q', 8).set(mem.readSync(m.input('ra', 3), en));
+    });
+    expectHdlError(() => WriteData.elaborate(), {
+      kind: 'cdc',
+      at: mk2,
+      msg: ["memory 'mem' write port (domain 'a') reads 'rb', which depends on domain 'b'"],
+    });
+
+    // The read data belongs to the read port's domain: a register of the other domain reading it is a crossing.
+    const mk3 = new Mark();
+    const ReadData = defineModule('cdc_mem_rdata', (m) => {
+      const a = m.domain('a');
+      const b = m.domain('b');
+      const mem = m.memory('mem', { width: 8, depth: 8 });
+      mem.write(m.input('wa', 3), m.input('wd', 8), m.input('we', 1), { domain: a });
+      const q = mem.readSync(m.input('ra', 3), { domain: b });
+      const qa = m.reg('qa', 8, { domain: a });
+      mk3.on('next', () => qa.next(q));
+      m.output('q', 8).set(qa);
+    });
+    expectHdlError(() => ReadData.elaborate(), {
+      kind: 'cdc',
+      at: mk3,
+      msg: ["register 'qa' (domain 'a') reads 'mem_rd0', which depends on domain 'b'"],
+    });
+  });
+
+  it('a memory whose ports would use a third clock domain is a located parameter error', () => {
+    const mk = new Mark();
+    const Three = defineModule('cdc_mem_three', (m) => {
+      const mem = m.memory('mem', { width: 8, depth: 8 });
+      const a = m.input('a', 3);
+      mem.write(a, m.input('d', 8), m.input('we', 1), { domain: m.domain('x') });
+      m.output('q', 8).set(mem.readSync(a, { domain: m.domain('y') }));
+      const y2 = m.domain('y2');
+      mk.on('readSync', () => mem.readSync(a, { domain: y2 }));
+    });
+    expectHdlError(() => Three.elaborate(), {
+      kind: 'param',
+      at: mk,
+      msg: ["memory 'mem': a port in domain 'y2' would be its third clock domain (after 'x' and 'y')", 'two ports'],
+    });
+  });
+
   it('the default domain is checked like any other; inputs carry no domain', () => {
     const D = defineModule('cdc_inputs', (m) => {
       const b = m.domain('b');
