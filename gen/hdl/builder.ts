@@ -16,6 +16,7 @@ import type {
   SignalKind,
   Stmt,
   SwitchCase,
+  SyncCarries,
 } from './ir';
 import { Memory, memoryDesc, type MemoryHost, type MemoryOptions } from './memory';
 import type { ModuleDef } from './define';
@@ -51,8 +52,11 @@ export interface RegOptions {
   /**
    * The register is the first stage of a synchronizer: it samples a signal of another clock domain on
    * purpose. Without this, a register reading another domain's register is a clock-domain-crossing error.
+   * The value says what crosses: `true` or `'bit'` single bits (a register of one bit), `'gray'` a register
+   * of another domain whose every next value is a `toGray()`, `'quasiStatic'` a value the designer keeps
+   * stable while it crosses (unchecked). docs/dsl.md says what each proves.
    */
-  synchronizer?: boolean;
+  synchronizer?: boolean | SyncCarries;
 }
 
 export interface DomainOptions {
@@ -218,7 +222,7 @@ export class ModuleBuilder implements SignalOwner, MemoryHost {
 
   private configureReg(s: Signal, opts: RegOptions, loc: SrcLoc): void {
     s.domain = opts.domain ?? this.clockDomain();
-    if (opts.synchronizer) s.synchronizer = true;
+    if (opts.synchronizer) s.synchronizer = opts.synchronizer === true ? 'bit' : opts.synchronizer;
     if (opts.reset !== undefined) {
       const v = lift(opts.reset, s, `reset value of '${s.name}'`);
       s.resetValue = v.attrs.value;

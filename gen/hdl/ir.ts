@@ -24,6 +24,12 @@ export interface ClockDomain {
   readonly asyncReset: boolean;
 }
 
+/**
+ * What a synchronizer's first register carries across (checks/synchronizers.ts): single bits, a Gray-coded
+ * register of another domain (checked), or a value held stable while it crosses (the designer's promise).
+ */
+export type SyncCarries = 'bit' | 'gray' | 'quasiStatic';
+
 /** Membership of a port in a bundle, for the port description (ports.json). */
 export interface InterfaceRef {
   name: string; // the bundle instance name, e.g. "rx"

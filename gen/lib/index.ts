@@ -10,3 +10,4 @@ export type { PriorityEncoderParams } from './priority';
 export { upCounter, occupancyCounter, creditCounter, Counter, OccupancyCounter, CreditCounter } from './counter';
 export type { CreditOptions, CreditCounterParams } from './counter';
 export { syncBits } from './cdc';
+export type { SyncOptions } from './cdc';

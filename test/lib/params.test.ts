@@ -128,7 +128,7 @@ describe('library function operands and parameters', () => {
     ],
     [
       'syncBits stages',
-      (m, mk) => mk.on('syncBits', () => syncBits(m, 's', m.input('d', 1), m.domain('dst'), 1)),
+      (m, mk) => mk.on('syncBits', () => syncBits(m, 's', m.input('d', 1), m.domain('dst'), { stages: 1 })),
       'param',
       "syncBits 's': at least 2 stages, got 1",
     ],

@@ -1,7 +1,8 @@
 // Clock-domain crossings: a register, memory write port or synchronous read clocked in domain D whose inputs
 // depend (directly or through combinational logic) on a register of another domain. Such a path needs a
-// synchronizer: mark its first register `{ synchronizer: true }` (gen/lib/cdc.ts builds them). Inputs and
-// instance outputs carry no domain here, so crossings through ports are the instantiating designer's to mark.
+// synchronizer: mark its first register `{ synchronizer: ... }` (gen/lib/cdc.ts builds them; what it may carry
+// is checks/synchronizers.ts's). Inputs and instance outputs carry no domain here, so crossings through ports
+// are the instantiating designer's to mark.
 import type { Expr } from '../expr';
 import { type ClockDomain, memReadExprs, memWriteExprs, refsOf, walkStmts } from '../ir';
 import type { Signal } from '../signal';
@@ -33,7 +34,7 @@ export const clockCrossings: CheckPass = {
             report(
               new HdlError(
                 `clock-domain crossing: ${reader} (domain '${dom.name}') reads '${r.name}', which depends on domain '${d.name}'; ` +
-                  `pass it through a synchronizer (a first register with { synchronizer: true }, e.g. gen/lib/cdc.ts)`,
+                  `pass it through a synchronizer (a first register with { synchronizer }, e.g. gen/lib/cdc.ts syncBits)`,
                 loc,
                 'cdc',
               ),
