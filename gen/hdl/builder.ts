@@ -359,23 +359,44 @@ export class ModuleBuilder implements SignalOwner, MemoryHost {
   // ---- hierarchy
   /**
    * Instantiate a module definition. `inst.io` is the child's io (what its body returned) as parent-side pins:
-   * the child's inputs to drive, its outputs to read, typed with their widths.
+   * the child's inputs to drive, its outputs to read, typed with their widths. The child's default clock
+   * domain runs on `domain` (default: this module's default domain); its other domains on `domains`, by the
+   * child's domain name (`{ domains: { wr: pcie, rd: core } }`).
    */
   instance<P, IO>(
     name: string,
     def: ModuleDef<P, IO>,
     params: P,
-    opts: { domain?: ClockDomain } = {},
+    opts: { domain?: ClockDomain; domains?: Record<string, ClockDomain> } = {},
   ): Instance<InstanceIo<IO>> {
     const loc = callerLoc();
     const child = def.elaborate(params);
     this.claim(name, loc);
     const pins = new Map<string, Signal>();
     const childClocks = new Map<Signal, Signal>();
-    // The child's default clock and reset follow the parent's (or the given domain).
-    const cdom = child.domains.find((d) => d.name === 'default');
-    if (cdom) {
-      const pd = opts.domain ?? this.clockDomain();
+    const inIo = new Set(leavesOf(child.io).map((l) => l.value));
+    for (const given of Object.keys(opts.domains ?? {})) {
+      if (given === 'default' || !child.domains.some((d) => d.name === given)) {
+        const names = child.domains.filter((d) => d.name !== 'default').map((d) => `'${d.name}'`);
+        throw new HdlError(
+          `instance '${name}': module '${child.name}' has no clock domain '${given}' to map (${names.length ? `its domains: ${names.join(', ')}` : 'it has no extra domains'}; the default domain is { domain })`,
+          loc,
+          'name',
+        );
+      }
+    }
+    // Each child domain's clock and reset follow a parent domain: the default one the parent's default (or
+    // `domain`), the others those named in `domains`.
+    for (const cdom of child.domains) {
+      const pd = cdom.name === 'default' ? (opts.domain ?? this.clockDomain()) : opts.domains?.[cdom.name];
+      if (!pd) {
+        if (inIo.has(cdom.clock)) continue; // the child hands its clock out: the parent drives it as a pin
+        throw new HdlError(
+          `instance '${name}': clock domain '${cdom.name}' of module '${child.name}' is not connected: give { domains: { ${cdom.name}: <a domain of this module> } }`,
+          loc,
+          'context',
+        );
+      }
       childClocks.set(cdom.clock, pd.clock);
       if (cdom.reset) {
         if (!pd.reset)
@@ -460,7 +481,8 @@ export class ModuleBuilder implements SignalOwner, MemoryHost {
       const is = value instanceof Signal ? `${value.describe()} of module '${value.owner.moduleName}'` : String(value);
       this.report(new HdlError(`${what}: io member '${path}' is not one of its ports (it is ${is})`, loc, 'io'));
     }
-    const implicit = new Set([this.defaultDomain?.clock, this.defaultDomain?.reset]);
+    // Clocks and resets: instances connect them to the parent's domains.
+    const implicit = new Set<Signal | undefined>(this.domains.flatMap((d) => [d.clock, d.reset]));
     const missing = this.ports.filter((p) => !seen.has(p) && !implicit.has(p));
     if (missing.length) {
       this.report(
