@@ -11,3 +11,5 @@ export { upCounter, occupancyCounter, creditCounter, Counter, OccupancyCounter, 
 export type { CreditOptions, CreditCounterParams } from './counter';
 export { syncBits } from './cdc';
 export type { SyncOptions } from './cdc';
+export { AsyncFifo } from './async_fifo';
+export type { AsyncFifoParams } from './async_fifo';

@@ -226,9 +226,10 @@ describe('what synchronizers carry', () => {
       const bin = m.reg('bin', 4, { domain: a, reset: 0 });
       const gray = m.reg('gray', 4, { domain: a, reset: 0 });
       const en = m.input('en', 1);
+      const next = m.let('gray_next', bin.inc().toGray()); // through a wire: still a Gray code
       m.if(en, () => {
         bin.next(bin.inc());
-        gray.next(bin.inc().toGray());
+        gray.next(next);
       });
       m.output('q', 4).set(syncBits(m, 'g_b', gray, b, { carries: 'gray', stages: 3 }).fromGray());
     });

@@ -3,8 +3,10 @@
 // only when at most one of them changes at a time. The check enforces what it can see:
 //  - 'bit' (and `synchronizer: true`): the register is one bit wide;
 //  - 'gray': every assignment samples a register directly, and every next value of that register is a
-//    toGray() (so its value is always a Gray code; that it steps by one is the designer's, see docs/dsl.md);
+//    toGray() (or a wire only ever driven with one), so its value is always a Gray code; that it steps by
+//    one is the designer's (docs/dsl.md);
 //  - 'quasiStatic': nothing (the designer promises the value is stable whenever it is sampled).
+import type { Expr } from '../expr';
 import { type Stmt, walkStmts } from '../ir';
 import { Signal } from '../signal';
 import { fmtLoc, HdlError } from '../srcloc';
@@ -24,6 +26,19 @@ export const synchronizers: CheckPass = {
       if (list) list.push(s);
       else assigns.set(s.target, [s]);
     });
+    /** A toGray(), or a wire every assignment (and default) of which is one. */
+    const grayWires = new Map<Signal, boolean>(); // false while being visited (a loop is no Gray code)
+    const isGray = (e: Expr): boolean => {
+      if (e.attrs.gray) return true;
+      if (!(e instanceof Signal) || e.kind !== 'wire') return false;
+      const known = grayWires.get(e);
+      if (known !== undefined) return known;
+      grayWires.set(e, false);
+      const drives = [...(assigns.get(e) ?? []).map((a) => a.value), ...(e.default ? [e.default] : [])];
+      const gray = drives.length > 0 && drives.every(isGray);
+      grayWires.set(e, gray);
+      return gray;
+    };
     for (const t of marked) {
       const what = `synchronizer '${t.name}' (${t.typeName()})`;
       if (t.synchronizer === 'bit') {
@@ -52,7 +67,7 @@ export const synchronizers: CheckPass = {
           );
           continue;
         }
-        const binary = (assigns.get(src) ?? []).find((x) => !x.value.attrs.gray);
+        const binary = (assigns.get(src) ?? []).find((x) => !isGray(x.value));
         if (binary) {
           report(
             new HdlError(
