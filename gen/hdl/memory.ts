@@ -129,6 +129,9 @@ export class Memory {
       );
     }
     const domain = this.portDomain(opts.domain, loc);
+    if (this.desc.reads.some((r) => !r.domain) && this.desc.writes.some((w) => w.domain !== domain)) {
+      throw this.asyncReadOfTwoWriteClocks(loc);
+    }
     this.desc.writes.push({ addr, data, en, strb, domain, loc });
   }
   /**
@@ -157,9 +160,17 @@ export class Memory {
   readAsync(addr: Expr): Signal {
     const loc = callerLoc();
     this.checkAddr(addr, loc);
+    if (new Set(this.desc.writes.map((w) => w.domain)).size > 1) throw this.asyncReadOfTwoWriteClocks(loc);
     const data = this.readSignal(loc);
     this.desc.reads.push({ data, addr, loc });
     return data;
+  }
+  private asyncReadOfTwoWriteClocks(loc: SrcLoc): HdlError {
+    return new HdlError(
+      `memory '${this.desc.name}': an asynchronous read and write ports in two clock domains (distributed RAM has one write clock); read it with readSync`,
+      loc,
+      'param',
+    );
   }
   private readSignal(loc: SrcLoc): Signal {
     return this.m.memReadSignal(`${this.desc.name}_rd${this.desc.reads.length}`, uint(this.width), loc);

@@ -138,6 +138,31 @@ describe('clock-domain crossing check', () => {
     });
   });
 
+  it('an asynchronous read of a memory written in two domains is a located parameter error', () => {
+    for (const readFirst of [false, true]) {
+      const mk = new Mark();
+      const D = defineModule(`cdc_mem_async${readFirst ? '_rf' : ''}`, (m) => {
+        const mem = m.memory('mem', { width: 8, depth: 8 });
+        const a = m.input('a', 3);
+        const [x, y] = [m.domain('x'), m.domain('y')];
+        const d = m.input('d', 8);
+        const we = m.input('we', 1);
+        if (readFirst) m.output('q', 8).set(mem.readAsync(a));
+        mem.write(a, d, we, { domain: x });
+        if (readFirst) mk.on('write', () => mem.write(a, d, we, { domain: y }));
+        else {
+          mem.write(a, d, we, { domain: y });
+          m.output('q', 8).set(mk.on('readAsync', () => mem.readAsync(a)));
+        }
+      });
+      expectHdlError(() => D.elaborate(), {
+        kind: 'param',
+        at: mk,
+        msg: ["memory 'mem': an asynchronous read and write ports in two clock domains", 'readSync'],
+      });
+    }
+  });
+
   it('the default domain is checked like any other; inputs carry no domain', () => {
     const D = defineModule('cdc_inputs', (m) => {
       const b = m.domain('b');
