@@ -167,6 +167,24 @@ describe.each(TESTDEV_WIDTHS)('testdev_w%i DMA', (W) => {
     expect(most, 'read requests outstanding at once').toBe(testdevParams(W).readTags);
   });
 
+  seededTest('host -> RAM under heavy rx idle: tags reused only after their last completion was taken', (seed) => {
+    // The simulator reports when each read's last completion reached the device, so the RC holds the tag
+    // until then (not until the completion's scheduled cycle): a reuse before the device took the last beat
+    // would throw here.
+    const rng = new Rng(seed);
+    const tb = boot(ports, seed, { mrrs: 128, latency: { min: 20, max: 60 } }, { rxIdle: 0.8 });
+    const { rc, tap } = tb;
+    rc.enumerate();
+    expect(rc.deliveryReports).toBe(true);
+    const src = rng.bytes(6000);
+    const buf = rc.mem.alloc(src.length, { perm: 'ro' });
+    buf.write(0, src);
+    expect(errCode(dma(rc, { dir: 'HOST_TO_RAM', host: buf.addr, ram: 0, len: src.length }))).toBe(0);
+    expect(same(ramRead(rc, 0, src.length), src)).toBe(true);
+    const reads = fromDevice(tap).filter(isRead);
+    expect(reads.length, 'tags were reused').toBeGreaterThan(testdevParams(W).readTags);
+  });
+
   seededTest('RAM -> host: byte-granular writes split at MPS and 4 KB', (seed) => {
     const rng = new Rng(seed);
     for (const mps of [128, 256, 512]) {
