@@ -15,7 +15,7 @@ import {
   PCI_COMMAND_PARITY,
   PCI_STATUS,
 } from '../../tb/pcie/cfgspace';
-import type { ReadAction, ReadHook } from '../../tb/pcie/inject';
+import type { ReadAction, ReadFault, ReadHook } from '../../tb/pcie/inject';
 import type { RootComplexOptions } from '../../tb/pcie/options';
 import { Rng } from '../../sim/random';
 import { decodeTlp, type MemReadTlp, memReqByteRange, type MemWriteTlp, type Tlp } from '../../tb/pcie/tlp';
@@ -184,6 +184,53 @@ describe.each(TESTDEV_WIDTHS)('testdev_w%i DMA', (W) => {
     const reads = fromDevice(tap).filter(isRead);
     expect(reads.length, 'tags were reused').toBeGreaterThan(testdevParams(W).readTags);
   });
+
+  seededTest(
+    'one split completion of a read lost: TIMEOUT, the pieces after it counted as unexpected; a repeated one dropped',
+    (seed) => {
+      // Reads of 512 bytes at 64-byte-aligned host addresses, split at every 64-byte RCB: 8 completions each.
+      const { rc } = open(seed, { mrrs: 512, split: 'rcb', deviceCompletionTimeout: 3000 });
+      const b0 = rc.bar(0);
+      b0.write32(OFF('DMA_TIMEOUT'), 3000);
+      const unexpected = () => field('CPL_UNEXPECTED', 'COUNT').get(b0.read32(OFF('CPL_UNEXPECTED')));
+      const buf = rc.mem.alloc(2048, { perm: 'ro' });
+      const t = { dir: 'HOST_TO_RAM' as const, host: buf.addr, ram: 0, len: 2048 }; // 4 reads
+      /** The second read from now on gets `action`. */
+      const faultSecondRead = (action: ReadAction | ReadFault) => {
+        let reads = 0;
+        rc.setFaults({ onRead: () => (reads++ === 1 ? action : 'ok') });
+      };
+      const fresh = () => {
+        const data = new Rng(seed).bytes(2048);
+        rc.mem.write(buf.addr, data);
+        ramWrite(rc, 0, new Uint8Array(2048));
+        return data;
+      };
+
+      for (const k of [0, 3, 6, 7]) {
+        fresh();
+        faultSecondRead({ action: 'drop', completion: k });
+        expect(errCode(dma(rc, t)), `completion ${k} of 8 lost: the read never completes`).toBe(DmaError.TIMEOUT);
+        rc.settle({ quiet: 500 });
+        expect(rc.injector.counts.drop, `completion ${k}`).toBe(1 + [0, 3, 6, 7].indexOf(k));
+        expect(unexpected(), `completion ${k} lost: the ${7 - k} after it are out of sequence`).toBe(7 - k);
+        b0.write32(OFF('CPL_UNEXPECTED'), 0);
+      }
+
+      // A repeat of a split that is not the last: the same bytes again, out of sequence, dropped and counted.
+      const data = fresh();
+      faultSecondRead({ action: 'duplicate', completion: 2 });
+      expect(errCode(dma(rc, t))).toBe(0);
+      expect(same(ramRead(rc, 0, 2048), data)).toBe(true);
+      expect(unexpected()).toBe(1);
+
+      // Recovered: a clean transfer.
+      rc.setFaults({ onRead: undefined });
+      const again = fresh();
+      expect(errCode(dma(rc, t))).toBe(0);
+      expect(same(ramRead(rc, 0, 2048), again)).toBe(true);
+    },
+  );
 
   seededTest('RAM -> host: byte-granular writes split at MPS and 4 KB', (seed) => {
     const rng = new Rng(seed);
