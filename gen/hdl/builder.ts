@@ -446,9 +446,10 @@ export class ModuleBuilder implements SignalOwner, MemoryHost {
       return {};
     }
     const seen = new Set<Signal>();
+    const ports = new Set(this.ports);
     for (const { path, value } of leavesOf(returned)) {
       if (value === undefined) continue; // an optional port not declared for these parameters
-      if (value instanceof Signal && this.ports.includes(value)) {
+      if (value instanceof Signal && ports.has(value)) {
         seen.add(value);
         continue;
       }

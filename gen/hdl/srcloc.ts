@@ -81,10 +81,13 @@ export function generatorCallerLoc(): SrcLoc {
 
 const unknownLoc: SrcLoc = { file: '<unknown>', line: 0, col: 0 };
 
-/** The slow path: the frames outside the core, from the formatted (source-mapped) stack. */
-function userFrames(): { abs: string; loc: SrcLoc }[] {
+/**
+ * The slow path: the frames outside the core, from the formatted (source-mapped) stack, at most `max` of
+ * them. Formatting maps every frame up to the stack limit, so the common case asks for one frame, shallowly.
+ */
+function userFrames(max = Infinity, depth = 80): { abs: string; loc: SrcLoc }[] {
   const saved = Error.stackTraceLimit;
-  Error.stackTraceLimit = 80;
+  Error.stackTraceLimit = depth;
   const stack = new Error().stack ?? '';
   Error.stackTraceLimit = saved;
   const out: { abs: string; loc: SrcLoc }[] = [];
@@ -95,12 +98,13 @@ function userFrames(): { abs: string; loc: SrcLoc }[] {
     if (isCoreFrame(file)) continue;
     const rel = path.relative(projectRoot, file);
     out.push({ abs: file, loc: { file: rel.startsWith('..') ? file : rel, line: Number(m[2]), col: Number(m[3]) } });
+    if (out.length >= max) break;
   }
   return out;
 }
 
 function mappedCallerLoc(): SrcLoc {
-  return userFrames()[0]?.loc ?? unknownLoc;
+  return userFrames(1, 40)[0]?.loc ?? unknownLoc;
 }
 
 /** `file:line:col`, for messages. */
