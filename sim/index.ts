@@ -326,7 +326,7 @@ export class Sim {
    * injection cycle (atCycle, else tlp.cycle, else now), FIFO among equals, never earlier.
    */
   send(tlp: RawTlp, atCycle?: number, stream?: string): void {
-    this.queue(tlp, atCycle, stream, false);
+    this.queue(tlp, atCycle, stream, undefined);
   }
 
   /**
@@ -337,12 +337,16 @@ export class Sim {
    * never reported.
    */
   sendTracked(tlp: RawTlp, atCycle: number | undefined, delivered: (cycle: number) => void, stream?: string): void {
-    const [i, seq] = this.queue(tlp, atCycle, stream, true);
-    this.tracked[i].set(seq, delivered);
+    this.queue(tlp, atCycle, stream, delivered);
   }
 
-  /** Queues a TLP for a sink stream; returns the stream index and the TLP's number on it. */
-  private queue(tlp: RawTlp, atCycle: number | undefined, stream: string | undefined, report: boolean) {
+  /** Queues a TLP for a sink stream, with its delivery callback (sendTracked) if any. */
+  private queue(
+    tlp: RawTlp,
+    atCycle: number | undefined,
+    stream: string | undefined,
+    delivered: ((cycle: number) => void) | undefined,
+  ): void {
     const i = this.streamIndex(this.sinkIndex, stream, 'sink');
     if (tlp.hdr.length !== 4) throw new Error(`sim: send: hdr must have 4 dwords, has ${tlp.hdr.length}`);
     if (tlp.data.length > 0 && this.headerOnly[i])
@@ -354,8 +358,9 @@ export class Sim {
     const p = this.pending[i];
     p.tlps.push(tlp);
     p.cycles.push(at);
-    p.report.push(report);
-    return [i, this.sent[i]++] as const;
+    p.report.push(delivered !== undefined);
+    const seq = this.sent[i]++;
+    if (delivered !== undefined) this.tracked[i].set(seq, delivered);
   }
 
   /** Calls the sendTracked() callbacks of the deliveries C++ reported after run(). */
