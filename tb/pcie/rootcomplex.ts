@@ -282,7 +282,7 @@ export class RootComplex implements RcCore {
         if (more.length) tx = tx.concat(more);
       }
     }
-    if (!inCycleOrder(tx)) tx.sort((a, b) => (a.cycle ?? 0) - (b.cycle ?? 0));
+    if (tx.length > 1) tx.sort((a, b) => (a.cycle ?? 0) - (b.cycle ?? 0));
     for (const t of tx) this.handle(t);
     this.requester.checkTimeouts(this.now);
     this.requester.drain();
@@ -680,12 +680,6 @@ export class BarHandle {
   write64(offset: number, v: bigint | number): void {
     this.rc.write64(this.addr(offset, 8), v);
   }
-}
-
-/** Whether the TLPs are in cycle order already (one stream's always are: then the pump needs no sort). */
-function inCycleOrder(tx: readonly RawTlp[]): boolean {
-  for (let i = 1; i < tx.length; i++) if ((tx[i].cycle ?? 0) < (tx[i - 1].cycle ?? 0)) return false;
-  return true;
 }
 
 /** Cycle of the earliest memory read request (3DW or 4DW, from the Fmt/Type in DW0) among the TLPs, or Infinity. */
