@@ -326,7 +326,7 @@ export class Sim {
    * injection cycle (atCycle, else tlp.cycle, else now), FIFO among equals, never earlier.
    */
   send(tlp: RawTlp, atCycle?: number, stream?: string): void {
-    this.queue(tlp, atCycle, stream, undefined);
+    this.queue(tlp, atCycle, stream, false);
   }
 
   /**
@@ -337,16 +337,12 @@ export class Sim {
    * never reported.
    */
   sendTracked(tlp: RawTlp, atCycle: number | undefined, delivered: (cycle: number) => void, stream?: string): void {
-    this.queue(tlp, atCycle, stream, delivered);
+    const [i, seq] = this.queue(tlp, atCycle, stream, true);
+    this.tracked[i].set(seq, delivered);
   }
 
-  /** Queues a TLP for a sink stream, with its delivery callback (sendTracked) if any. */
-  private queue(
-    tlp: RawTlp,
-    atCycle: number | undefined,
-    stream: string | undefined,
-    delivered: ((cycle: number) => void) | undefined,
-  ): void {
+  /** Queues a TLP for a sink stream; returns the stream index and the TLP's number on it. */
+  private queue(tlp: RawTlp, atCycle: number | undefined, stream: string | undefined, report: boolean) {
     const i = this.streamIndex(this.sinkIndex, stream, 'sink');
     if (tlp.hdr.length !== 4) throw new Error(`sim: send: hdr must have 4 dwords, has ${tlp.hdr.length}`);
     if (tlp.data.length > 0 && this.headerOnly[i])
@@ -358,9 +354,8 @@ export class Sim {
     const p = this.pending[i];
     p.tlps.push(tlp);
     p.cycles.push(at);
-    p.report.push(delivered !== undefined);
-    const seq = this.sent[i]++;
-    if (delivered !== undefined) this.tracked[i].set(seq, delivered);
+    p.report.push(report);
+    return [i, this.sent[i]++] as const;
   }
 
   /** Calls the sendTracked() callbacks of the deliveries C++ reported after run(). */

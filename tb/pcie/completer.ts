@@ -19,8 +19,7 @@ import {
   CplStatus,
   describeTlp,
   formatPcieId,
-  memReqLead,
-  memReqSpan,
+  memReqByteRange,
   payloadByteMask,
   readCompletionByteCount,
   completionLowerAddress,
@@ -96,8 +95,6 @@ export class Completer {
   private reads = 0;
   /** Read data for the completions (see DwordArena: fresh arrays of this size are slow). */
   private readonly readBuffers = new DwordArena();
-  /** One past the MSI window (options.msiBase + msiSize), computed once: a bigint sum per device write is not free. */
-  private msiEnd: bigint | undefined;
 
   constructor(
     private readonly rc: RcCore,
@@ -203,22 +200,20 @@ export class Completer {
       );
     }
 
-    // The enabled bytes (memReqByteRange, without its bigint arithmetic: this runs per read).
-    const enabled = memReqSpan(t.length, t.firstBe, t.lastBe);
-    const lead = memReqLead(t.firstBe);
+    const range = memReqByteRange(t);
     const index = this.reads++;
     const fault = this.injector.decide(t, cycle);
     let action = refused ? 'ur' : fault.action;
     // The requested dwords, zero outside the enabled range; the completions' payloads are views of them.
     const dws = this.readBuffers.alloc(t.length);
-    if (enabled > 0 && !refused) {
+    if (range.bytes > 0 && !refused) {
       try {
         rc.mem.dmaReadInto(
-          lead === 0 ? t.address : t.address + BigInt(lead),
-          new Uint8Array(dws.buffer, dws.byteOffset + lead, enabled),
+          range.addr,
+          new Uint8Array(dws.buffer, dws.byteOffset + Number(range.addr - t.address), range.bytes),
         );
         this.stats.dmaReads++;
-        this.stats.dmaReadBytes += enabled;
+        this.stats.dmaReadBytes += range.bytes;
       } catch (e) {
         if (!(e instanceof DmaFault)) throw e;
         this.dmaViolation(e, cycle, ctx);
@@ -281,8 +276,7 @@ export class Completer {
           status: CplStatus.SC,
           byteCount: c.byteCount,
           lowerAddress: c.lowerAddress,
-          // new Uint32Array(buffer, ...) rather than subarray(): no species lookup, cheaper per completion.
-          data: new Uint32Array(dws.buffer, dws.byteOffset + c.offset, c.lengthDw),
+          data: dws.subarray(c.offset / 4, c.offset / 4 + c.lengthDw),
           ep: action === 'poison' && (k < 0 || i === k),
         };
         const raw = encodeCplD(cpl);
@@ -408,32 +402,33 @@ export class Completer {
       return; // a Malformed TLP (2.2.2): discarded, neither memory nor an interrupt
     }
     if (refused) return;
-    if (t.address >= o.msiBase && t.address < (this.msiEnd ??= o.msiBase + o.msiSize)) {
+    if (t.address >= o.msiBase && t.address < o.msiBase + o.msiSize) {
       this.onMsi(t, cycle, ctx);
       return;
     }
-    // The enabled bytes (memReqByteRange, without its bigint arithmetic: this runs per write).
-    const n = memReqSpan(t.data.length / 4, t.firstBe, t.lastBe);
-    if (n === 0) return;
+    const range = memReqByteRange(t);
+    if (range.bytes === 0) return;
     if (t.ep) {
       this.stats.poisonedWrites++; // poisoned data is not committed (the RC would log an error)
       return;
     }
     // From 3 DW on the byte enables are contiguous (decode enforces 2.2.5): every byte of the
     // range is written and no per-byte mask is needed. Shorter writes may have gaps.
-    const off = memReqLead(t.firstBe);
+    const off = Number(range.addr - t.address);
     const mask =
-      t.data.length <= 8 ? payloadByteMask(t.data.length / 4, t.firstBe, t.lastBe).subarray(off, off + n) : undefined;
-    const bytes = off === 0 && n === t.data.length ? t.data : t.data.subarray(off, off + n);
+      t.data.length <= 8
+        ? payloadByteMask(t.data.length / 4, t.firstBe, t.lastBe).subarray(off, off + range.bytes)
+        : undefined;
+    const bytes = off === 0 && range.bytes === t.data.length ? t.data : t.data.subarray(off, off + range.bytes);
     try {
-      rc.mem.dmaWrite(off === 0 ? t.address : t.address + BigInt(off), bytes, mask);
+      rc.mem.dmaWrite(range.addr, bytes, mask);
     } catch (e) {
       if (!(e instanceof DmaFault)) throw e;
       this.dmaViolation(e, cycle, ctx);
       return; // dropped, as an IOMMU would
     }
     this.stats.dmaWrites++;
-    this.stats.dmaWriteBytes += n;
+    this.stats.dmaWriteBytes += range.bytes;
   }
 
   private onMsi(t: MemWriteTlp, cycle: number, ctx: TlpContext): void {

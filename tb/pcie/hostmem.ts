@@ -48,9 +48,7 @@ interface Backing {
 class FlatBacking implements Backing {
   constructor(readonly view: Uint8Array) {}
   read(off: number, out: Uint8Array): void {
-    // new Uint8Array(buffer, ...) rather than subarray(): no species lookup (device reads come here per request).
-    const v = this.view;
-    out.set(new Uint8Array(v.buffer, v.byteOffset + off, out.length));
+    out.set(this.view.subarray(off, off + out.length));
   }
   write(off: number, src: Uint8Array, mask?: Uint8Array): void {
     if (!mask) {
@@ -286,11 +284,7 @@ export class HostMemory {
 
   /** The region holding `addr`, if any. */
   find(addr: Addr): Region | undefined {
-    return this.lookup(toAddr(addr));
-  }
-
-  /** find() of a checked address. */
-  private lookup(a: bigint): Region | undefined {
+    const a = toAddr(addr);
     const recent = this.recent;
     if (recent !== undefined && a >= recent.addr && a < recent.end) return recent;
     let lo = 0;
@@ -315,16 +309,14 @@ export class HostMemory {
   /** Fills `out` with the bytes from `addr` on. */
   readInto(addr: Addr, out: Uint8Array): void {
     const a = toAddr(addr);
-    const r = this.lookup(a);
-    const off = r === undefined ? -1 : offsetWithin(r, a, out.length);
-    if (off >= 0) r!.backing.read(off, out);
+    const r = this.within(a, out.length);
+    if (r) r.backing.read(Number(a - r.addr), out);
     else this.segments(a, out.length, (r, off, pos, n) => r.backing.read(off, out.subarray(pos, pos + n)), 'host read');
   }
   write(addr: Addr, data: Uint8Array): void {
     const a = toAddr(addr);
-    const r = this.lookup(a);
-    const off = r === undefined ? -1 : offsetWithin(r, a, data.length);
-    if (off >= 0) r!.backing.write(off, data);
+    const r = this.within(a, data.length);
+    if (r) r.backing.write(Number(a - r.addr), data);
     else
       this.segments(
         a,
@@ -370,7 +362,7 @@ export class HostMemory {
     let a = addr;
     const end = addr + BigInt(len);
     while (a < end) {
-      const r = this.lookup(a);
+      const r = this.find(a);
       if (!r) return new DmaFault('unmapped', dir, addr, len, this.nearest(a), a);
       if (!permits(r.perm, dir)) return new DmaFault('permission', dir, addr, len, r, a);
       a = r.end;
@@ -389,13 +381,10 @@ export class HostMemory {
   dmaReadInto(addr: Addr, out: Uint8Array, context?: string): void {
     const a = toAddr(addr);
     // The common case first: one region holds it all and lets the device read.
-    const r = this.lookup(a);
+    const r = this.within(a, out.length);
     if (r !== undefined && permits(r.perm, 'read')) {
-      const off = offsetWithin(r, a, out.length);
-      if (off >= 0) {
-        r.backing.read(off, out);
-        return;
-      }
+      r.backing.read(Number(a - r.addr), out);
+      return;
     }
     const f = this.checkDma('read', a, out.length);
     if (f) throw withContext(f, context);
@@ -405,13 +394,10 @@ export class HostMemory {
   /** A device write, optionally with a per-byte enable mask (bytes whose mask is 0 are left alone). */
   dmaWrite(addr: Addr, data: Uint8Array, mask?: Uint8Array, context?: string): void {
     const a = toAddr(addr);
-    const r = this.lookup(a);
+    const r = this.within(a, data.length);
     if (r !== undefined && permits(r.perm, 'write')) {
-      const off = offsetWithin(r, a, data.length);
-      if (off >= 0) {
-        r.backing.write(off, data, mask);
-        return;
-      }
+      r.backing.write(Number(a - r.addr), data, mask);
+      return;
     }
     const f = this.checkDma('write', a, data.length);
     if (f) throw withContext(f, context);
@@ -453,6 +439,12 @@ export class HostMemory {
     return best;
   }
 
+  /** The region holding all `len` bytes from `addr`, if one does (the common case: no need to cut the access into segments). */
+  private within(addr: bigint, len: number): Region | undefined {
+    const r = this.find(addr);
+    return r !== undefined && addr + BigInt(len) <= r.end ? r : undefined;
+  }
+
   private segments(
     addr: bigint,
     len: number,
@@ -462,7 +454,7 @@ export class HostMemory {
     let pos = 0;
     while (pos < len) {
       const a = addr + BigInt(pos);
-      const r = this.lookup(a);
+      const r = this.find(a);
       if (!r) throw new RangeError(`hostmem: ${what} of ${len} bytes at ${hex(addr)}: byte ${hex(a)} is not mapped`);
       const off = Number(a - r.addr);
       const n = Math.min(len - pos, r.size - off);
@@ -470,15 +462,6 @@ export class HostMemory {
       pos += n;
     }
   }
-}
-
-/**
- * The offset of `addr` in region `r` (which holds it) if all `len` bytes from there lie in `r`, else -1: the common
- * case, with no need to cut the access into segments. One bigint subtraction, the rest in numbers (a region's size is one).
- */
-function offsetWithin(r: Region, addr: bigint, len: number): number {
-  const off = Number(addr - r.addr);
-  return off + len <= r.size ? off : -1;
 }
 
 /** Whether a region's permission lets the device access it in that direction. */

@@ -185,12 +185,11 @@ export class RootComplex implements RcCore {
     t: Tlp | undefined,
     delivered: ((cycle: number) => void) | undefined,
   ): void {
-    const now = this.now;
-    const at = atCycle === undefined || atCycle < now ? now : atCycle;
+    const at = Math.max(atCycle ?? this.now, this.now);
     const c = (this.toDevice[type] ??= { tlps: 0, bytes: 0 });
     c.tlps++;
     c.bytes += raw.data.length * 4;
-    if (this.opts.trace) this.opts.trace(`rc @${now}: -> dev @${at}: ${describeTlp(t ?? decodeTlp(raw))}`);
+    if (this.opts.trace) this.opts.trace(`rc @${this.now}: -> dev @${at}: ${describeTlp(t ?? decodeTlp(raw))}`);
     if (delivered && this.link.sendTracked) this.link.sendTracked(raw, at, delivered);
     else this.link.send(raw, at);
   }
@@ -318,7 +317,7 @@ export class RootComplex implements RcCore {
           : e.field === 'firstBe' || e.field === 'lastBe'
             ? 'byte-enables'
             : 'malformed';
-      this.countFromDevice('malformed' as TlpType, raw);
+      this.countRaw(raw);
       const ctx = { desc: sketchRaw(raw), raw, cycle };
       const request = unsupportedRequest(raw);
       if (request) {
@@ -336,7 +335,7 @@ export class RootComplex implements RcCore {
       );
       return;
     }
-    this.countFromDevice(t.type, raw);
+    this.count(this.fromDevice, t);
     if (this.opts.trace) this.opts.trace(`rc @${this.now}: <- dev @${cycle}: ${describeTlp(t)}`);
     const ctx: TlpContext = { tlp: t, raw, cycle };
     switch (t.type) {
@@ -619,9 +618,13 @@ export class RootComplex implements RcCore {
     };
   }
 
-  /** Counts a device TLP by type; its payload bytes from the raw form (a decoded TLP's payload is a view of it). */
-  private countFromDevice(type: TlpType, raw: RawTlp): void {
-    const c = (this.fromDevice[type] ??= { tlps: 0, bytes: 0 });
+  private count(table: RcStats['fromDevice'], t: Tlp): void {
+    const c = (table[t.type] ??= { tlps: 0, bytes: 0 });
+    c.tlps++;
+    if ('data' in t) c.bytes += t.data.length;
+  }
+  private countRaw(raw: RawTlp): void {
+    const c = (this.fromDevice['malformed' as TlpType] ??= { tlps: 0, bytes: 0 });
     c.tlps++;
     c.bytes += raw.data.length * 4;
   }

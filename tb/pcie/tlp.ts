@@ -424,21 +424,11 @@ export type MemReqShape = { address: bigint; firstBe: number; lastBe: number } &
  */
 export function memReqByteRange(req: MemReqShape): { addr: bigint; bytes: number } {
   const lengthDw = 'length' in req ? req.length : req.data.length / 4;
-  const bytes = memReqSpan(lengthDw, req.firstBe, req.lastBe);
-  const lead = memReqLead(req.firstBe);
-  return { addr: bytes === 0 || lead === 0 ? req.address : req.address + BigInt(lead), bytes };
-}
-
-/** memReqByteRange's `addr` as an offset from the request's dword address (0 for a zero-length request). */
-export function memReqLead(firstBe: number): number {
-  return lowestBe(firstBe);
-}
-
-/** memReqByteRange's `bytes`, from the Length (dwords) and the BEs: no bigint, for the completer's hot path. */
-export function memReqSpan(lengthDw: number, firstBe: number, lastBe: number): number {
-  if (lengthDw === 1 && firstBe === 0) return 0;
+  const { firstBe, lastBe } = req;
+  if (lengthDw === 1 && firstBe === 0) return { addr: req.address, bytes: 0 };
+  const lo = lowestBe(firstBe);
   const hi = lengthDw === 1 ? highestBe(firstBe) : 4 * (lengthDw - 1) + highestBe(lastBe);
-  return hi - lowestBe(firstBe) + 1;
+  return { addr: req.address + BigInt(lo), bytes: hi - lo + 1 };
 }
 
 /** Per payload byte, 1 if its byte enable is set (First DW BE for dword 0, Last DW BE for the last, all in between). */
@@ -635,9 +625,17 @@ function checkRules(t: Tlp, strict: boolean): void {
   switch (t.type) {
     case 'MRd':
     case 'MRdLk':
-    case 'MWr':
-      checkMemRequestRules(t, tlpLengthDw(t), Number(t.address & 0xfffn));
+    case 'MWr': {
+      const lengthDw = tlpLengthDw(t);
+      const page = Number(t.address & 0xfffn); // offset within the 4 KB page
+      const p = byteEnableProblem(lengthDw, t.firstBe, t.lastBe, (page & 7) === 0);
+      if (p) fail(t, p.field, p.reason);
+      // 2.2.7: a memory request must not cross a 4 KB address boundary.
+      if (page + lengthDw * 4 > 0x1000) {
+        fail(t, 'address', `${lengthDw} DW at address 0x${hex(t.address)} crosses a 4 KB boundary`);
+      }
       break;
+    }
     case 'CfgRd0':
     case 'CfgRd1':
     case 'CfgWr0':
@@ -674,16 +672,6 @@ function checkRules(t: Tlp, strict: boolean): void {
       if (rule.tc0 && (t.tc ?? 0) !== 0) fail(t, 'tc', `${rule.name} must use TC0, got TC${t.tc}`);
       break;
     }
-  }
-}
-
-/** checkRules for a memory request of `lengthDw` dwords at offset `page` (address bits 11:0) within its 4 KB page. */
-function checkMemRequestRules(t: MemReadTlp | MemWriteTlp, lengthDw: number, page: number): void {
-  const p = byteEnableProblem(lengthDw, t.firstBe, t.lastBe, (page & 7) === 0);
-  if (p) fail(t, p.field, p.reason);
-  // 2.2.7: a memory request must not cross a 4 KB address boundary.
-  if (page + lengthDw * 4 > 0x1000) {
-    fail(t, 'address', `${lengthDw} DW at address 0x${hex(t.address)} crosses a 4 KB boundary`);
   }
 }
 
@@ -1016,9 +1004,7 @@ export function decodeTlp(raw: RawTlp, opts: DecodeOptions = {}): Tlp {
         type === 'MWr'
           ? { type, address, firstBe, lastBe, requesterId, tag, at, tc, attr, td, ep, data: payloadBytes(rawData) }
           : { type, address, length: lengthDw, firstBe, lastBe, requesterId, tag, at, tc, attr, td, ep };
-      // checkRules' memory request case, with the page offset from the header dword rather than the bigint.
-      checkMemRequestRules(t, lengthDw, low & 0xfff);
-      return t;
+      break;
     }
     case 'CfgRd0':
     case 'CfgRd1':
