@@ -79,9 +79,7 @@ export class FaultInjector {
       if (!fault)
         throw new Error(`rc: onRead hook returned ${String(got)}, expected one of ${READ_ACTIONS.join(', ')}`);
     } else if (got !== undefined) fault = checkFault(got);
-    // Named loads first (the common case has no rates): the loop's loads by a varying key are megamorphic.
-    const r = this.rates;
-    if (fault === undefined && (r.ur || r.ca || r.poison || r.drop || r.duplicate)) {
+    if (fault === undefined) {
       for (const a of FAULTS) {
         const p = this.rates[a];
         if (p && this.rng.chance(p)) {

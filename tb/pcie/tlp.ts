@@ -342,14 +342,9 @@ function highestBe(be: number): number {
 // Byte enables, byte count, lower address (2.2.5, 2.2.9)
 
 /** First DW BE patterns whose enabled bytes run contiguously up to byte 3 of the dword. */
-const FIRST_BE_CONTIGUOUS = beSet(0b1111, 0b1110, 0b1100, 0b1000);
+const FIRST_BE_CONTIGUOUS = new Set([0b1111, 0b1110, 0b1100, 0b1000]);
 /** Last DW BE patterns whose enabled bytes run contiguously from byte 0 of the dword. */
-const LAST_BE_CONTIGUOUS = beSet(0b0001, 0b0011, 0b0111, 0b1111);
-
-/** A set of BE nibbles as a 16-bit mask (bit `be` set): a membership test per memory request is one shift. */
-function beSet(...patterns: number[]): number {
-  return patterns.reduce((m, be) => m | (1 << be), 0);
-}
+const LAST_BE_CONTIGUOUS = new Set([0b0001, 0b0011, 0b0111, 0b1111]);
 
 interface Problem {
   field: string;
@@ -383,13 +378,13 @@ function byteEnableProblem(lengthDw: number, firstBe: number, lastBe: number, qw
     return { field: 'lastBe', reason: `last DW BE must be non-zero for a ${lengthDw} DW request` };
   }
   if (lengthDw === 2 && qwAligned) return null;
-  if (((FIRST_BE_CONTIGUOUS >>> firstBe) & 1) === 0) {
+  if (!FIRST_BE_CONTIGUOUS.has(firstBe)) {
     return {
       field: 'firstBe',
       reason: `first DW BE ${bin(firstBe, 4)} must be contiguous up to byte 3 (1111b/1110b/1100b/1000b) for ${contiguousCase(lengthDw)}`,
     };
   }
-  if (((LAST_BE_CONTIGUOUS >>> lastBe) & 1) === 0) {
+  if (!LAST_BE_CONTIGUOUS.has(lastBe)) {
     return {
       field: 'lastBe',
       reason: `last DW BE ${bin(lastBe, 4)} must be contiguous from byte 0 (0001b/0011b/0111b/1111b) for ${contiguousCase(lengthDw)}`,
