@@ -428,7 +428,7 @@ export class DeviceQueue {
 
   // ---- data ----
 
-  /** Reads `len` bytes at offset `off` of the chain's device-readable bytes. */
+  /** Reads `len` bytes at offset `off` of the chain's device-readable bytes (throws RingError 'dma-fault'). */
   readData(chain: Chain, off: number, len: number): Uint8Array {
     const out = new Uint8Array(len);
     this.scatter(chain, false, off, len, (addr, pos, n) => out.set(this.rd(addr, n, 'data'), pos));
@@ -464,7 +464,13 @@ export class DeviceQueue {
         continue;
       }
       const n = Math.min(s.len - skip, len - pos);
-      f(s.addr + BigInt(skip), pos, n);
+      try {
+        f(s.addr + BigInt(skip), pos, n);
+      } catch (e) {
+        // A buffer outside granted memory (UR / CA on the bus): the queue stops, the caller sees the error.
+        if (e instanceof DmaFault) throw this.fail('dma-fault', `buffer ${chain.id}`, e.message);
+        throw e;
+      }
       pos += n;
       skip = 0;
     }
