@@ -63,7 +63,9 @@ export type RingErrorKind =
   /** the device was asked to write a buffer it does not have room in, or completes out of order under IN_ORDER. */
   | 'device-misuse'
   /** a ring or buffer access outside memory granted to the device (UR / CA on a real bus). */
-  | 'dma-fault';
+  | 'dma-fault'
+  /** a buffer the device type cannot complete at all (e.g. virtio-blk without room for the status byte). */
+  | 'bad-request';
 
 export class RingError extends Error {
   constructor(
@@ -477,6 +479,13 @@ export class DeviceQueue {
   }
 
   // ---- used side ----
+
+  /** The device cannot complete `chain` at all: the queue stops (the device needs reset). */
+  abort(chain: Chain, detail: string): RingError {
+    const k = this.inflight.indexOf(chain);
+    if (k >= 0) this.inflight.splice(k, 1);
+    return this.fail('bad-request', `buffer ${chain.id}`, detail);
+  }
 
   /** Queues the used element of `chain` (`len`: bytes written); publish() writes it. */
   complete(chain: Chain, len: number): void {
