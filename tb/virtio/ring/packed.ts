@@ -66,12 +66,30 @@ export class PackedVirtqueue<T> extends VirtqueueBase<T> {
       totalLen: 0,
     }));
     this.extraNext = Array.from({ length: this.num }, (_, i) => (i + 1) % this.num);
-    // virtqueue_init: the used wrap counter starts at 1.
+    this.initState();
+  }
+
+  /** virtqueue_init's packed part and virtqueue_vring_init_packed. */
+  private initState(): void {
+    // The used wrap counter starts at 1, as the driver's.
     this.lastUsedIdx = WRAP_BIT;
+    this.nextAvailIdx = 0;
+    this.availWrapCounter = 1;
+    this.availUsedFlags = PACKED_AVAIL;
+    this.eventFlagsShadow = VRING_PACKED_EVENT_FLAG_ENABLE;
     if (!this.callback) {
       this.eventFlagsShadow = VRING_PACKED_EVENT_FLAG_DISABLE;
       this.mem.writeU16(this.driverEvent + 2n, this.eventFlagsShadow);
     }
+  }
+
+  /** virtqueue_reinit_packed: both event structures and the descriptor ring zeroed ("reset the desc.flags"). */
+  protected reinit(): void {
+    this.mem.fill(this.deviceEvent, 4);
+    this.mem.fill(this.driverEvent, 4);
+    this.mem.fill(this.desc, DESC_SIZE * this.num);
+    this.batchLast = undefined;
+    this.initState();
   }
 
   private d(i: number): bigint {

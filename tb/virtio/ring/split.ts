@@ -54,11 +54,30 @@ export class SplitVirtqueue<T> extends VirtqueueBase<T> {
     this.state = Array.from({ length: this.num }, () => ({ data: undefined, indir: undefined, totalLen: 0, descs: 0 }));
     // vring_alloc_desc_extra: next = i + 1, the last wrapping to 0 (what IN_ORDER's "next is x + 1" needs).
     this.extra = Array.from({ length: this.num }, (_, i) => ({ addr: 0n, len: 0, flags: 0, next: (i + 1) % this.num }));
-    // virtqueue_vring_init_split: no callback, tell the other side not to bother us.
+    this.initShadows();
+  }
+
+  /** virtqueue_vring_init_split: no callback, tell the other side not to bother us. */
+  private initShadows(): void {
+    this.availFlagsShadow = 0;
+    this.availIdxShadow = 0;
     if (!this.callback) {
       this.availFlagsShadow |= VRING_AVAIL_F_NO_INTERRUPT;
       if (!this.event) this.mem.writeU16(this.avail + BigInt(SPLIT.availFlags), this.availFlagsShadow);
     }
+  }
+
+  /** virtqueue_reinit_split: indices, flags and event fields zeroed, then the shadows as at creation. */
+  protected reinit(): void {
+    for (const a of [SPLIT.availFlags, SPLIT.availIdx, SPLIT.usedEvent(this.num)])
+      this.mem.writeU16(this.avail + BigInt(a), 0);
+    for (const a of [SPLIT.usedFlags, SPLIT.usedIdx, SPLIT.availEvent(this.num)])
+      this.mem.writeU16(this.used + BigInt(a), 0);
+    this.lastUsedIdx = 0;
+    this.batchLast = undefined;
+    // The free list survives (everything was detached onto it); IN_ORDER starts again at descriptor 0.
+    if (this.inOrder) this.freeHead = 0;
+    this.initShadows();
   }
 
   private descAddr(i: number): bigint {

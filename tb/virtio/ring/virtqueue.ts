@@ -66,6 +66,11 @@ export interface Virtqueue<T> {
   enableCb(): boolean;
   enableCbDelayed(): boolean;
   detachUnusedBuf(): T | null;
+  /**
+   * virtqueue_reset's ring half (after the transport's queue_reset): every buffer still out detached (handed to
+   * `recycle`), then the ring memory and state as after creation (virtqueue_reinit_split / _packed).
+   */
+  reset(recycle?: (data: T) => void): void;
   /** vring_interrupt: false for IRQ_NONE (nothing used). */
   interrupt(): boolean;
   moreUsed(): boolean;
@@ -134,6 +139,16 @@ export abstract class VirtqueueBase<T> implements Virtqueue<T> {
   protected abstract pollFormat(lastUsedIdx: number): boolean;
   protected abstract enableCbDelayedFormat(): boolean;
   abstract detachUnusedBuf(): T | null;
+  protected abstract reinit(): void;
+
+  reset(recycle?: (data: T) => void): void {
+    for (let d = this.detachUnusedBuf(); d !== null; d = this.detachUnusedBuf()) recycle?.(d);
+    // virtqueue_init
+    this.numFreeV = this.num;
+    this.eventTriggered = false;
+    this.numAdded = 0;
+    this.reinit();
+  }
   abstract moreUsed(): boolean;
 
   notify(): boolean {
