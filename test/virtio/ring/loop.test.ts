@@ -16,7 +16,7 @@ describe('driver against the golden device', () => {
     const sizes = f.packed ? [1, 3, 16, 100] : [1, 2, 16, 64];
     for (const num of sizes)
       seededTest(`${ringFeaturesName(f)} queue ${num}`, (seed) => {
-        const requests = Math.max(200, num * 12);
+        const requests = Math.max(150, num * 6);
         const s = runLoop({ features: f, num, seed, requests });
         expect(s.requests).toBe(requests);
         // Not vacuous: the ring wrapped many times and notifications flowed both ways.
