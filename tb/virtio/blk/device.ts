@@ -185,8 +185,10 @@ export class BlkDevice {
     const payload = c.readable - BLK_HDR_SIZE;
     if (payload === 0 || payload % BLK_DWZ_SEG_SIZE)
       return err(BLK_S.IOERR, `${name} segments of ${payload} bytes (a multiple of ${BLK_DWZ_SEG_SIZE})`);
+    // The segment count is checked before the segments are read (a huge list is never fetched).
+    const nseg = payload / BLK_DWZ_SEG_SIZE;
+    if (nseg > limits.maxSeg) return err(BLK_S.UNSUPP, `${nseg} segments, max ${limits.maxSeg}`);
     const segs = parseDwz(q.readData(c, BLK_HDR_SIZE, payload));
-    if (segs.length > limits.maxSeg) return err(BLK_S.UNSUPP, `${segs.length} segments, max ${limits.maxSeg}`);
     const cap = BigInt(this.config.capacity);
     // Every segment is checked before storage is touched.
     for (const s of segs) {

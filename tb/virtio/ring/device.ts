@@ -305,6 +305,14 @@ export class DeviceQueue {
     if (d.flags & VRING_DESC_F_NEXT) return this.fail('indirect-with-next', where, 'INDIRECT and NEXT both set');
     if (d.len === 0 || d.len % DESC_SIZE)
       return this.fail('indirect-bad-length', where, `table of ${d.len} bytes (a multiple of ${DESC_SIZE} > 0)`);
+    // "A driver MUST NOT create a descriptor chain longer than the Queue Size": a longer table is refused before
+    // it is fetched (a 4 GB table would otherwise be a 4 GB read).
+    if (d.len / DESC_SIZE > this.num)
+      return this.fail(
+        'chain-too-long',
+        where,
+        `indirect table of ${d.len / DESC_SIZE} entries in a queue of ${this.num}`,
+      );
     return undefined;
   }
 

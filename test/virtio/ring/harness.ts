@@ -154,7 +154,9 @@ export function runLoop(o: LoopOptions): LoopStats {
   const driverAdd = () => {
     const count = rng.int(1, Math.max(1, Math.ceil(o.num / 2)));
     for (let k = 0; k < count && nextN < o.requests; k++) {
-      const nSeg = rng.int(1, maxSegs);
+      // At most the queue size (a device driver keeps its segments to seg_max <= queue size: the spec bounds chains,
+      // indirect ones included, by the queue size, and virtqueue_add does not check it).
+      const nSeg = rng.int(1, Math.min(maxSegs, o.num));
       const nOut = rng.int(0, nSeg);
       const slots: number[] = [];
       const out = Array.from({ length: nOut }, () => {

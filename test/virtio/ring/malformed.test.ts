@@ -136,6 +136,13 @@ describe('split ring: malformed available buffers', () => {
       expectFails(b, 'indirect-bad-length');
     }
   });
+  test('an indirect table longer than the queue is refused before it is read', () => {
+    const b = bench({}, 4);
+    b.desc(0, { flags: IND, addr: b.table([{}]), len: 0xffff_fff0 });
+    b.avail([0]);
+    expect(expectFails(b, 'chain-too-long').message).toMatch(/indirect table of 268435455 entries in a queue of 4/);
+    expect(b.dma.trace.filter((a) => a.purpose === 'indirect')).toEqual([]);
+  });
   test('INDIRECT inside an indirect table', () => {
     const b = bench({});
     const inner = b.table([{}]);
