@@ -53,6 +53,20 @@ export class HostDma implements DmaPort {
     return () => this.listeners.splice(this.listeners.indexOf(f), 1);
   }
 
+  /**
+   * Runs `f` and returns what it returned with the DMA accesses it made, in order: e.g. one request of a device
+   * model, `dma.capture(() => blk.processNext(q))`, for a comparison with what the RTL did for the same request.
+   */
+  capture<R>(f: () => R): { result: R; dma: DmaAccess[] } {
+    const dma: DmaAccess[] = [];
+    const stop = this.listen((a) => dma.push(a));
+    try {
+      return { result: f(), dma };
+    } finally {
+      stop();
+    }
+  }
+
   read(addr: bigint, len: number, purpose: DmaPurpose, queue: number): Uint8Array {
     const data = this.mem.dmaRead(addr, len, `${purpose} of queue ${queue}`);
     this.emit({ dir: 'read', addr, len, purpose, queue, data });

@@ -42,6 +42,7 @@ export function blkBench(o: BlkBenchOptions) {
   return {
     mem,
     rings,
+    dma,
     inv,
     devQs,
     blk,

@@ -314,3 +314,37 @@ function splitLen(rng: Rng, total: number): number[] {
   }
   return out;
 }
+
+describe('one request as the golden model sees it', () => {
+  test('the DMA of a write on a split ring, in order, then the used element and the notification decision', () => {
+    const b = blkBench({ config: full });
+    const data = new Uint8Array(1024).fill(0x3c);
+    const w = b.buf(data.length, false, data);
+    const req = b.driver.submit({ type: 'write', sector: 8n, bufs: cut(w.addr, [1000, 24]) });
+    const q = b.devQs[0];
+    const { result, dma } = b.dma.capture(() => b.blk.processNext(q));
+    expect(result).toMatchObject({ status: BLK_S.OK, len: 1, type: BLK_T.OUT, sector: 8n });
+    expect(dma.map((a) => `${a.dir} ${a.purpose} ${a.len}`)).toEqual([
+      'read avail-idx 2',
+      'read avail-ring 2',
+      'read desc 16', // header
+      'read desc 16', // data, 1000
+      'read desc 16', // data, 24
+      'read desc 16', // status
+      'read data 16', // the header
+      'read data 1000',
+      'read data 24',
+      'write data 1', // the status byte
+    ]);
+    const pub = b.dma.capture(() => q.publish());
+    expect(pub.result).toEqual({ used: [{ id: 0, len: 1, at: 0, buffers: 1 }], notify: true });
+    expect(pub.dma.map((a) => `${a.dir} ${a.purpose} ${a.len}`)).toEqual([
+      'write used-elem 8',
+      'write used-idx 2',
+      'read avail-flags 2',
+    ]);
+    expect(Buffer.from(b.blk.disk.read(8 * SECTOR_SIZE, 1024)).equals(Buffer.from(data))).toBe(true);
+    b.driver.vqs[0].interrupt();
+    expect(b.driver.takeCompleted()).toEqual([req]);
+  });
+});
