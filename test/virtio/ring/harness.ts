@@ -110,11 +110,21 @@ export function runLoop(o: LoopOptions): LoopStats {
       if (vq.broken) throw new Error(`driver broke: ${vq.brokenReason}`);
     } while (!(delayedCb ? vq.enableCbDelayed() : vq.enableCb()));
   };
+  // The device learns which request a chain is by its first readable or writable segment's address.
+  const pendingByAddr = new Map<string, Req>();
   const vq = createVirtqueue<Req>({
     mem,
     ring,
     features: o.features,
-    observer: inv,
+    // The checker hears the driver; so does the harness, to know which request a chain the device takes is.
+    observer: {
+      added: (q, data, out, inn, indirect) => {
+        inv.added(q, data, out, inn, indirect);
+        const first = out[0] ?? inn[0];
+        pendingByAddr.set(`${first.addr}:${out.length === 0}`, data);
+      },
+      returned: (q, data, len, fromDevice) => inv.returned(q, data, len, fromDevice),
+    },
     notify: () => {
       stats.kicks++;
       kicked = true;
@@ -196,9 +206,6 @@ export function runLoop(o: LoopOptions): LoopStats {
   };
 
   const inflight: { chain: Chain; req: Req }[] = [];
-  const byChain = new Map<Chain, Req>();
-  // The device learns which request a chain is by its first readable or writable segment's address.
-  const pendingByAddr = new Map<string, Req>();
 
   const deviceWork = (): boolean => {
     let progress = false;
@@ -222,7 +229,6 @@ export function runLoop(o: LoopOptions): LoopStats {
       const expected = concat(req.out.map((x) => x.data));
       expect(Buffer.from(readable).equals(Buffer.from(expected)), `readable bytes of buffer ${req.n}`).toBe(true);
       inflight.push({ chain: c, req });
-      byChain.set(c, req);
     }
     // Complete some: any order, or the oldest first under IN_ORDER.
     let n = rng.int(0, inflight.length);
@@ -261,14 +267,6 @@ export function runLoop(o: LoopOptions): LoopStats {
     pendingByAddr.delete(key);
     return r;
   }
-  // Index requests by their first segment when the driver adds them.
-  const origAdded = inv.added.bind(inv);
-  inv.added = (q, data, out, inn, indirect) => {
-    origAdded(q, data, out, inn, indirect);
-    const first = out[0] ?? inn[0];
-    pendingByAddr.set(`${first.addr}:${out.length === 0}`, data);
-  };
-
   let idle = 0;
   while (stats.requests < o.requests) {
     const before = stats.requests + nextN + stats.kicks;
