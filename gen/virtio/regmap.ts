@@ -58,6 +58,13 @@ export const ISR = { QUEUE: 0x1, CONFIG: 0x2 } as const;
 /** The value of config_msix_vector / queue_msix_vector meaning "no vector" (VIRTIO_MSI_NO_VECTOR). */
 export const VIRTIO_MSI_NO_VECTOR = 0xffff;
 
+/**
+ * The longest memory read of the BAR structures the device answers, in dwords: one completion that fits the
+ * smallest Max_Payload_Size (128 bytes). Longer reads get Completer Abort (tb/virtio/golden/choices.ts
+ * "longReads"); drivers read at most 8 bytes at a time.
+ */
+export const MAX_MMIO_READ_DW = 32;
+
 // ---------------------------------------------------------------------------------------------------------------
 // Feature bits
 

@@ -583,6 +583,8 @@ export const VirtioRegs = defineModule(
     cfgValid.next(dp.cfg_valid);
     cfgField.next(dp.cfg_field);
     cfgValue.next(dp.cfg_value);
+    // The new value lands one cycle after the request; whether anything changed is registered once more before
+    // it reaches the generation and the interrupts (each stage within a few LUT levels).
     const changes: Expr[] = [];
     for (const f of dcFields) {
       if (!f.live) continue;
@@ -591,7 +593,8 @@ export const VirtioRegs = defineModule(
       changes.push(change);
       m.if(change, () => (f.value as Signal).next(nv));
     }
-    const changed = changes.length ? orAll(...changes) : lit(0, 1);
+    const changed = m.reg('config_changed', bit, { reset: 0 });
+    changed.next(changes.length ? orAll(...changes) : lit(0, 1));
     m.if(changed.and(dirty.not().or(dcRead)), () => generation.next(generation.inc()));
     m.if(changed, () => dirty.next(1)).elseIf(dcRead, () => dirty.next(0));
     m.if(flr, () => {

@@ -190,6 +190,12 @@ export class VirtioEndpoint implements Link {
     while (hi >= 0 && !(be & (1 << hi))) hi--;
     const access = { space: 'cfg' as const, offset: t.offset + lo, size: hi - lo + 1 };
     const cpl = { completerId: this.id, requesterId: t.requesterId, tag: t.tag, byteCount: 4, lowerAddress: 0 };
+    if (t.completerId & 7) {
+      // One function: a request to another is an Unsupported Request.
+      this.golden.noteUnsupportedRequest();
+      this.emit({ type: 'Cpl', ...cpl, status: CplStatus.UR });
+      return;
+    }
     if (t.type === 'CfgWr0') {
       this.id = t.completerId;
       if (be) {
@@ -214,6 +220,18 @@ export class VirtioEndpoint implements Link {
         type: 'Cpl',
         ...base,
         status: CplStatus.UR,
+        byteCount: readCompletionByteCount(t.length, t.firstBe, t.lastBe),
+        lowerAddress: completionLowerAddress(t.address, t.firstBe),
+      });
+      return;
+    }
+    if (this.golden.abortsRead(t.length)) {
+      // choices.ts "longReads"
+      this.golden.noteCompleterAbort();
+      this.emit({
+        type: 'Cpl',
+        ...base,
+        status: CplStatus.CA,
         byteCount: readCompletionByteCount(t.length, t.firstBe, t.lastBe),
         lowerAddress: completionLowerAddress(t.address, t.firstBe),
       });

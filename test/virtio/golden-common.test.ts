@@ -127,6 +127,34 @@ describe('device_status and reset', () => {
     p.setCommon('device_status', 0);
     expect(p.common('device_status')).toBe(0);
   });
+
+  test('a reset does not complete while DMA is outstanding (Transactions Pending shows it)', () => {
+    const p = new Poke(L);
+    p.driverOk();
+    const devsta = L.caps.at.pcie! + 0x0a;
+    p.g.setDmaOutstanding(true);
+    expect(p.cfg(devsta, 2) & 0x20).toBe(0x20);
+    p.setCommon('device_status', 0);
+    for (let i = 0; i < 3; i++) expect(p.common('device_status')).toBe(0x0f);
+    p.g.setDmaOutstanding(false);
+    expect(p.common('device_status')).toBe(0);
+    expect(p.cfg(devsta, 2) & 0x20).toBe(0);
+    expect(p.g.events.filter((e) => e.kind === 'reset-complete')).toHaveLength(2);
+  });
+
+  test('an FLR of a running device is a reset like device_status <- 0: it waits for the data plane', () => {
+    const p = new Poke(L, { resetReads: 'external' });
+    p.driverOk();
+    const devctl = L.caps.at.pcie! + 8;
+    p.setCfg(devctl, p.cfg(devctl, 2) | 0x8000, 2);
+    expect(p.cfg(0x04, 2)).toBe(0); // configuration space at its reset values
+    p.setCfg(0x10, 0x8000_0000);
+    p.setCfg(0x04, 2, 2); // memory decode back on
+    expect(p.common('device_status')).toBe(0x0f);
+    p.g.completeReset();
+    expect(p.common('device_status')).toBe(0);
+    expect(p.g.events.filter((e) => e.kind === 'device-reset').at(-1)).toEqual({ kind: 'device-reset', cause: 'flr' });
+  });
 });
 
 describe('queues', () => {
@@ -341,6 +369,19 @@ describe('notifications', () => {
 });
 
 describe('device configuration', () => {
+  test('values the device reported survive a reset and an FLR; driver-writable ones return to their reset value', () => {
+    const p = new Poke(QEMU_LAYOUT);
+    p.driverOk(['VIRTIO_F_VERSION_1', 'VIRTIO_BLK_F_CONFIG_WCE', 'VIRTIO_BLK_F_FLUSH']);
+    p.g.changeDeviceConfig('capacity', 0x1234);
+    const dev = (off: number, size: number) =>
+      Number(p.bar(QEMU_LAYOUT.device!.bar, QEMU_LAYOUT.device!.offset + off, size));
+    p.setBar(QEMU_LAYOUT.device!.bar, QEMU_LAYOUT.device!.offset + 0x20, 1, 1); // writeback
+    expect(dev(0x20, 1)).toBe(1);
+    p.setCommon('device_status', 0);
+    expect(dev(0, 4)).toBe(0x1234);
+    expect(dev(0x20, 1)).toBe(0);
+  });
+
   test('blk values; fields past the structure read 0; num_queues follows the layout', () => {
     const p = new Poke(L, { deviceConfig: { capacity: 0x1_0000_0000n } });
     const d = L.device!.offset;

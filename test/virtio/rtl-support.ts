@@ -7,6 +7,7 @@ import { DEVICE_TYPES } from '../../gen/virtio/regmap';
 import { VirtioEndpoint, type VirtioEndpointParams } from '../../gen/virtio/top';
 import { designPorts } from '../../sim/design';
 import { Sim, type SimOptions } from '../../sim/index';
+import type { RawTlp } from '../../sim/raw';
 import { SimLink, TapLink } from '../../tb/pcie/link';
 import type { RootComplexOptions } from '../../tb/pcie/options';
 import { RootComplex } from '../../tb/pcie/rootcomplex';
@@ -69,13 +70,32 @@ export class DataPlaneStandIn implements DataPlaneInputs {
     this.sim.pulse('dp_queue_reset_done', { value: 1n << BigInt(q) });
     this.model.completeQueueReset(q);
   }
-  dmaOutstanding(on: boolean): void {
+  setDmaOutstanding(on: boolean): void {
     this.sim.poke('dp_dma_outstanding', on ? 1 : 0);
+    this.model.setDmaOutstanding(on);
+  }
+}
+
+/**
+ * The endpoint's link for the root complex: requests into `rx`, its TLPs from `tx`; the completions of the data
+ * plane's reads (`dp_cpl`, a second source the simulator counts for every stop) are collected on every take.
+ */
+export class EndpointLink extends SimLink {
+  /** Completions delivered on dp_cpl, in order. */
+  readonly dpCpl: RawTlp[] = [];
+  constructor(readonly endpoint: Sim) {
+    super(endpoint, { rx: 'rx', tx: ['tx'] });
+  }
+  override takeTx(): RawTlp[] {
+    this.dpCpl.push(...this.endpoint.takeTx('dp_cpl'));
+    return super.takeTx();
   }
 }
 
 export interface RtlBench {
   sim: Sim;
+  /** The endpoint's link (dp_cpl collected there). */
+  ep: EndpointLink;
   tap: TapLink;
   link: CheckedLink;
   rc: RootComplex;
@@ -99,8 +119,9 @@ export function rtlBench(
 ): RtlBench {
   const sim = Sim.load({ ports, quiet: true, seed, rxIdle: 0.1, txBackpressure: 0.3, ...opts.sim });
   open.push(sim);
-  const tap = new TapLink(new SimLink(sim, { rx: 'rx', tx: ['tx'] }));
+  const ep = new EndpointLink(sim);
+  const tap = new TapLink(ep);
   const link = new CheckedLink(tap, checkingModel(layout, opts.golden));
   const rc = new RootComplex(link, { seed, latency: { min: 20, max: 200 }, ...opts.rc });
-  return { sim, tap, link, rc, model: link.golden, dataPlane: new DataPlaneStandIn(sim, link.golden) };
+  return { sim, ep, tap, link, rc, model: link.golden, dataPlane: new DataPlaneStandIn(sim, link.golden) };
 }

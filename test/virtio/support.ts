@@ -39,6 +39,7 @@ export function bench(
     fatalError: () => both.forEach((g) => g.fatalError()),
     completeReset: () => both.forEach((g) => g.completeReset()),
     completeQueueReset: (q) => both.forEach((g) => g.completeQueueReset(q)),
+    setDmaOutstanding: (on) => both.forEach((g) => g.setDmaOutstanding(on)),
   };
   const r = new RootComplex(link, { seed, latency: { min: 20, max: 200 }, ...rc });
   return { ep, device: ep.golden, link, rc: r, dataPlane };
