@@ -202,3 +202,36 @@ export function virtioCfgDwords(l: VirtioPciLayout): CfgDword[] {
   if (!l.bars.length) throw paramError(`virtio layout '${l.name}': no BARs`);
   return d;
 }
+
+/**
+ * A range of configuration space [from, to) that a hard IP forwards to user logic (Xilinx 7-series: every access
+ * at and above EXT_CFG_CAP_PTR; the hard IP answers the rest: header, PCI Express, PM, MSI-X capabilities).
+ */
+export interface CfgForward {
+  from: number;
+  to: number;
+}
+
+/** Why `range` cannot be the forwarded part of `l`'s configuration space (empty if it can). */
+export function forwardProblems(l: VirtioPciLayout, range: CfgForward): string[] {
+  const p: string[] = [];
+  const hex = (n: number) => `0x${n.toString(16)}`;
+  if (range.from % 4 || range.to % 4 || range.from < 0x40 || range.to > 0x1000 || range.from >= range.to)
+    p.push(
+      `forwarded range [${hex(range.from)}, ${hex(range.to)}) must be dword aligned, non-empty and above the header`,
+    );
+  const order = capOrder(l);
+  const inside = (k: CapKind) => l.caps.at[k]! >= range.from && l.caps.at[k]! + capLength(l, k) <= range.to;
+  const outside = (k: CapKind) => l.caps.at[k]! + capLength(l, k) <= range.from || l.caps.at[k]! >= range.to;
+  for (const k of order) {
+    if (!inside(k) && !outside(k)) p.push(`the ${k} capability at ${hex(l.caps.at[k]!)} straddles the forwarded range`);
+    if (inside(k) && !(k in VIRTIO_CFG_TYPE))
+      p.push(`the ${k} capability is the hard IP's: it cannot be in the forwarded range`);
+  }
+  if (!inside('pciCfg')) p.push('the PCI_CFG capability must be in the forwarded range (its window reaches the BARs)');
+  // The hard IP's list links into the forwarded one: every capability outside comes first.
+  const firstIn = order.findIndex(inside);
+  if (firstIn >= 0 && order.slice(firstIn).some((k) => !inside(k)))
+    p.push(`capability order [${order.join(', ')}]: the forwarded capabilities must end the list`);
+  return p;
+}

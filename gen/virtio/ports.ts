@@ -112,3 +112,37 @@ export function virtioHandover(queues: number, cfgFieldBits: number) {
     { queues },
   );
 }
+
+/**
+ * The function's PCI state where a hard IP's configuration space holds it (the forwarded-range mode): what the
+ * endpoint obeys (the hard IP's configuration outputs: Command bits, D0, Device Control, MSI-X control, the
+ * captured ID, BAR addresses, an FLR pulse), and, flipped, what the endpoint reports for the hard IP's status
+ * registers (its error inputs) and live bits. The source is the state's owner.
+ */
+export function pciState(bars: readonly number[]) {
+  const barFields: Record<string, ReturnType<typeof uint>> = {};
+  for (const b of bars) barFields[`bar${b}_base`] = uint(64);
+  return bundle(
+    'virtio_pci_state',
+    {
+      mem_enable: bit,
+      bus_master: bit,
+      intx_disable: bit,
+      d0: bit,
+      max_payload: uint(3),
+      max_read_req: uint(3),
+      ext_tag_en: bit,
+      msix_enable: bit,
+      msix_function_mask: bit,
+      completer_id: uint(16),
+      flr: bit,
+      ...barFields,
+      ev_unsupported_request: flip(bit),
+      ev_signaled_target_abort: flip(bit),
+      ev_detected_parity: flip(bit),
+      interrupt_status: flip(bit),
+      transactions_pending: flip(bit),
+    },
+    { bars: bars.join(',') },
+  );
+}

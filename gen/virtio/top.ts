@@ -23,7 +23,8 @@ import { VirtioAccess } from './access';
 import { VirtioCfgSpace } from './cfg_space';
 import { BusMasterGate, IntxMessages } from './intx';
 import { validateLayout } from './layout';
-import { virtioHandover } from './ports';
+import { pciState, virtioHandover } from './ports';
+import type { CfgForward } from './cfg_layout';
 import { DEVICE_TYPES } from './regmap';
 import { VirtioRegs, type VirtioRegsParams } from './regs';
 
@@ -33,7 +34,13 @@ export const VIRTIO_WIDTHS: readonly DataWidth[] = [64, 128, 256, 512];
 /** Longest MMIO read answered: one completion within the smallest Max_Payload_Size (128 bytes). */
 export const VIRTIO_MAX_READ_DW = 32;
 
-export type VirtioEndpointParams = VirtioRegsParams;
+export interface VirtioEndpointParams extends VirtioRegsParams {
+  /**
+   * The configuration range a hard IP forwards to user logic; the hard IP answers the rest and holds the PCI
+   * state, which comes in on the `pci` port. Default: the whole configuration space in soft logic.
+   */
+  cfgForward?: CfgForward;
+}
 
 function instantiateBlocks(m: ModuleBuilder, p: VirtioEndpointParams) {
   const l = p.layout;
@@ -44,9 +51,19 @@ function instantiateBlocks(m: ModuleBuilder, p: VirtioEndpointParams) {
       bars: l.bars.map((b) => ({ index: b.index, sizeLog2: Math.log2(b.size) })),
     }).io,
     demux: m.instance('rx_demux', RxDemux, { W, ports: RX_PORTS }).io,
-    cfg: m.instance('cfg', VirtioCfgSpace, { layout: l, W }).io,
+    cfg: m.instance('cfg', VirtioCfgSpace, {
+      layout: l,
+      W,
+      ...(p.cfgForward ? { serve: 'forwarded' as const, forward: p.cfgForward } : {}),
+    }).io,
     access: m.instance('access', VirtioAccess, { W, bars: l.bars, maxReadDw: VIRTIO_MAX_READ_DW }).io,
-    regs: m.instance('regs', VirtioRegs, p).io,
+    regs: m.instance('regs', VirtioRegs, {
+      layout: p.layout,
+      W,
+      deviceConfig: p.deviceConfig,
+      requiredFeatures: p.requiredFeatures,
+      dataPlaneFeatures: p.dataPlaneFeatures,
+    }).io,
     ur: m.instance('ur', UrResponder, { W }).io,
     intx: m.instance('intx', IntxMessages, { W }).io,
     gate: m.instance('dp_gate', BusMasterGate, { W }).io,
@@ -69,6 +86,7 @@ export const VirtioEndpoint = defineModule(
     const dp = m.output('dp', virtioHandover(l.queues.count, bitsFor(DEVICE_TYPES[l.deviceType].config.length - 1)));
     const dpTx = m.input('dp_tx', tlpStream(W));
     const dpCpl = m.output('dp_cpl', tlpStream(W));
+    const pci = p.cfgForward ? m.input('pci', pciState(l.bars.map((b) => b.index))) : undefined;
     const b = instantiateBlocks(m, p);
     const { classifier, demux, cfg, access, regs, ur, intx, gate, cplArb, cplGen, txArb } = b;
 
@@ -91,7 +109,8 @@ export const VirtioEndpoint = defineModule(
     cplIn.ready.set(dpCpl.ready);
 
     // ---- configuration space <-> access engine: one request at a time, the PCI_CFG window
-    connect(access.win, cfg.win);
+    connect(access.win, cfg.win!);
+    if (pci) connect(cfg.pci!, pci);
     cfg.access_idle.set(access.idle);
     access.cfg_busy.set(cfg.busy);
 
@@ -120,11 +139,11 @@ export const VirtioEndpoint = defineModule(
     const fo = tlpFields(other.hdr);
     const postedMem = fo.fmt.bit(2).not().and(fo.hasData).and(fo.type.eq(Type.Mem));
     const droppedWrite = other.valid.and(other.ready).and(other.sop).and(postedMem);
-    cfg.ev_unsupported_request.set(ur.ur_detected.or(droppedWrite).or(access.ev_ur));
-    cfg.ev_signaled_target_abort.set(access.ev_ca);
-    cfg.ev_detected_parity.set(access.ev_poisoned);
-    cfg.interrupt_status.set(regs.interrupt_status);
-    cfg.transactions_pending.set(dp.dma_outstanding);
+    cfg.ev_unsupported_request!.set(ur.ur_detected.or(droppedWrite).or(access.ev_ur));
+    cfg.ev_signaled_target_abort!.set(access.ev_ca);
+    cfg.ev_detected_parity!.set(access.ev_poisoned);
+    cfg.interrupt_status!.set(regs.interrupt_status);
+    cfg.transactions_pending!.set(dp.dma_outstanding);
 
     // ---- interrupts and the data plane's requests
     intx.level.set(regs.intx_level);
@@ -145,10 +164,13 @@ export const VirtioEndpoint = defineModule(
     connect(txArb.in[3], gate.out);
     connect(b.txSlice.in, txArb.out);
     connect(tx, b.txSlice.out);
-    return { rx, tx, dp, dp_tx: dpTx, dp_cpl: dpCpl };
+    return { rx, tx, dp, dp_tx: dpTx, dp_cpl: dpCpl, pci };
   },
   {
-    name: (p) => `virtio_${p.layout.deviceType}_${p.layout.name}_w${p.W}`,
+    name: (p) =>
+      `virtio_${p.layout.deviceType}_${p.layout.name}` +
+      (p.cfgForward ? `_fwd${p.cfgForward.from.toString(16)}_${p.cfgForward.to.toString(16)}` : '') +
+      `_w${p.W}`,
     doc: 'virtio-pci endpoint control plane: configuration space, BAR structures, MSI-X, INTx, data-plane handover.',
   },
 );
