@@ -17,6 +17,7 @@ import {
   RoundRobinArbiter,
 } from './lib';
 import { Testdev, TESTDEV_WIDTHS } from './testdev/top';
+import { DEFAULT_FORWARD } from './virtio/cfg_layout';
 import { DEFAULT_LAYOUT, PTILE_LAYOUT } from './virtio/layout';
 import { VIRTIO_WIDTHS, VirtioEndpoint } from './virtio/top';
 
@@ -55,5 +56,10 @@ export const tops: TopConfig[] = [
   {
     description: 'virtio-blk endpoint control plane, Intel P-Tile capability layout, 256-bit TLP stream',
     elaborate: () => VirtioEndpoint.elaborate({ layout: PTILE_LAYOUT, W: 256 }),
+  },
+  {
+    description:
+      'virtio-blk endpoint control plane behind a hard IP that forwards the virtio capabilities (0x90-0xff, Xilinx 7-series EXT_CFG_CAP_PTR), 64-bit TLP stream',
+    elaborate: () => VirtioEndpoint.elaborate({ layout: DEFAULT_LAYOUT, W: 64, cfgForward: DEFAULT_FORWARD }),
   },
 ];

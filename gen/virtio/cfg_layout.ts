@@ -212,6 +212,12 @@ export interface CfgForward {
   to: number;
 }
 
+/**
+ * The forwarded range for the default layout: its virtio capabilities (common at 0x90 .. PCI_CFG ending at 0xe8)
+ * and the rest of the standard space; a Xilinx 7-series core with EXT_CFG_CAP_PTR = 0x24 forwards exactly that.
+ */
+export const DEFAULT_FORWARD: CfgForward = { from: 0x90, to: 0x100 };
+
 /** Why `range` cannot be the forwarded part of `l`'s configuration space (empty if it can). */
 export function forwardProblems(l: VirtioPciLayout, range: CfgForward): string[] {
   const p: string[] = [];

@@ -5,7 +5,7 @@
 // golden model of the complete function on every read.
 import { afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { emitDesign } from '../../gen/hdl';
-import { forwardProblems, type CfgForward } from '../../gen/virtio/cfg_layout';
+import { DEFAULT_FORWARD, forwardProblems, type CfgForward } from '../../gen/virtio/cfg_layout';
 import { VirtioCfgSpace } from '../../gen/virtio/cfg_space';
 import { HardIpStandIn } from '../../gen/virtio/hardip_standin';
 import { DEFAULT_LAYOUT, PTILE_LAYOUT, QEMU_LAYOUT } from '../../gen/virtio/layout';
@@ -23,13 +23,14 @@ import { closeRtlBenches, rtlBench } from './rtl-support';
 afterEach(closeRtlBenches);
 
 const L = DEFAULT_LAYOUT;
-/** The virtio capabilities of the default layout (0x90..0xe3) and the rest of the standard space. */
-const FWD: CfgForward = { from: L.caps.at.common!, to: 0x100 };
+/** The virtio capabilities of the default layout (0x90..0xe7) and the rest of the standard space. */
+const FWD: CfgForward = DEFAULT_FORWARD;
 const RUNNING = STATUS.ACKNOWLEDGE | STATUS.DRIVER | STATUS.FEATURES_OK | STATUS.DRIVER_OK;
 
 describe('forwarded-range parameter', () => {
   test('a range the layout can be split at is accepted; others are refused with the reason', () => {
     expect(forwardProblems(L, FWD)).toEqual([]);
+    expect(FWD.from).toBe(L.caps.at.common);
     expect(forwardProblems(L, { from: 0x80, to: 0x100 }).join('; ')).toMatch(/pm capability at 0x7c straddles/);
     expect(forwardProblems(L, { from: 0x84, to: 0x100 }).join('; ')).toMatch(/msix capability is the hard IP's/);
     expect(forwardProblems(L, { from: 0x90, to: 0xd4 }).join('; ')).toMatch(/PCI_CFG capability must be in/);
