@@ -41,15 +41,20 @@ import {
   type DeviceConfigValues,
 } from './regmap';
 
-/** Transport features this RTL implements (the data plane adds its own: `dataPlaneFeatures`). */
+/** Transport features the control plane implements on its own: a layout may offer these. */
 export const RTL_TRANSPORT_FEATURES: readonly string[] = [
   'VIRTIO_F_VERSION_1',
   'VIRTIO_F_ACCESS_PLATFORM',
   'VIRTIO_F_RING_PACKED',
   'VIRTIO_F_ORDER_PLATFORM',
-  'VIRTIO_F_RING_RESET',
-  'VIRTIO_F_NOTIFICATION_DATA',
 ];
+
+/**
+ * Transport features whose register half is here but whose other half is the data plane's: queue_reset (the
+ * queue engine quiesces the queue, then pulses queue_reset_done) and the doorbell's notification data (handed
+ * over on notify_data). Offered only when the data plane lists them in `dataPlaneFeatures`.
+ */
+export const DATA_PLANE_TRANSPORT_FEATURES: readonly string[] = ['VIRTIO_F_RING_RESET', 'VIRTIO_F_NOTIFICATION_DATA'];
 
 export interface VirtioRegsParams {
   layout: VirtioPciLayout;
@@ -58,7 +63,10 @@ export interface VirtioRegsParams {
   deviceConfig?: DeviceConfigValues;
   /** Features FEATURES_OK requires besides VERSION_1 (e.g. VIRTIO_F_ACCESS_PLATFORM). */
   requiredFeatures?: readonly string[];
-  /** Transport features the data plane implements, offered on top of RTL_TRANSPORT_FEATURES. */
+  /**
+   * Transport features the data plane implements, offered on top of RTL_TRANSPORT_FEATURES (those of
+   * DATA_PLANE_TRANSPORT_FEATURES have their register half here; others need nothing of the transport).
+   */
   dataPlaneFeatures?: readonly string[];
 }
 

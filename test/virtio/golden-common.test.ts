@@ -4,6 +4,7 @@ import { describe, expect, test } from 'vitest';
 import { DEFAULT_LAYOUT, QEMU_LAYOUT, type VirtioPciLayout } from '../../gen/virtio/layout';
 import { COMMON, ISR, STATUS, VIRTIO_MSI_NO_VECTOR, featureMask } from '../../gen/virtio/regmap';
 import { Poke } from './golden-helpers';
+import { RING_RESET_LAYOUT } from './support';
 
 const L = DEFAULT_LAYOUT;
 const C = L.common.offset;
@@ -253,12 +254,12 @@ describe('queues', () => {
 
   test('queue_reset exists only with RING_RESET; it resets the queue, reading 1 until done', () => {
     const p = new Poke(L, { queueResetReads: 2 });
-    p.driverOk(L.features.filter((f) => f !== 'VIRTIO_F_RING_RESET'));
+    p.driverOk(L.features);
     select(p, 0);
     p.setCommon('queue_reset', 1);
     expect([p.common('queue_reset'), p.common('queue_enable')]).toEqual([0, 1]);
-    const r = new Poke(L, { queueResetReads: 2 });
-    r.driverOk(L.features, 64);
+    const r = new Poke(RING_RESET_LAYOUT, { queueResetReads: 2 });
+    r.driverOk(RING_RESET_LAYOUT.features, 64);
     select(r, 0);
     r.setCommon('queue_reset', 1);
     expect(r.common('queue_reset')).toBe(1);

@@ -4,7 +4,9 @@
 // configuration fields, MMIO with memory decode off and in D3hot, DMA and MSI-X without bus mastering, resets and
 // Function Level Reset with DMA outstanding, INTx, the PCI_CFG window.
 import { afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { DEFAULT_LAYOUT, type VirtioPciLayout } from '../../gen/virtio/layout';
+import { DEFAULT_LAYOUT, PTILE_LAYOUT, type VirtioPciLayout } from '../../gen/virtio/layout';
+import { RTL_TRANSPORT_FEATURES } from '../../gen/virtio/regs';
+import { VirtioEndpoint } from '../../gen/virtio/top';
 import { COMMON, STATUS, VIRTIO_CAP_FIELD, VIRTIO_MSI_NO_VECTOR, featureMask } from '../../gen/virtio/regmap';
 import { Rng } from '../../sim/random';
 import {
@@ -24,6 +26,7 @@ import { windowRead, windowWrite } from '../../tb/virtio/driver/pcicfg';
 import { seededTest } from '../support/seeds';
 import { buildSim, failedWith } from '../testdev/support';
 import { closeRtlBenches, endpointPorts, rtlBench, type RtlBench } from './rtl-support';
+import { RING_RESET_LAYOUT as RR } from './support';
 
 afterEach(closeRtlBenches);
 
@@ -348,24 +351,6 @@ describe.each([
     expect(b.link.mismatches).toEqual([]);
   });
 
-  seededTest('queue reset (RING_RESET) waits for the data plane', (seed) => {
-    const b = bench(seed);
-    new VirtioPciDriver(b.rc).probe();
-    const c = commonOf(b.rc);
-    b.dataPlane.holdQueueResets(true);
-    const req = b.sim.watch('dp_q1_reset_req');
-    c.w16('queue_select', 1);
-    c.w16('queue_reset', 1);
-    expect(c.r16('queue_reset')).toBe(1);
-    expect(req.count).toBe(1);
-    expect(c.r16('queue_enable')).toBe(1);
-    b.dataPlane.completeQueueReset(1);
-    expect(c.r16('queue_reset')).toBe(0);
-    expect(c.r16('queue_enable')).toBe(0);
-    expect(c.r16('queue_size')).toBe(L.queues.maxSize);
-    expect(b.link.mismatches).toEqual([]);
-  });
-
   seededTest('INTx: Assert/Deassert_INTA around the ISR read, and on Interrupt Disable and MSI-X enable', (seed) => {
     const b = bench(seed);
     const drv = new VirtioPciDriver(b.rc, { msix: false });
@@ -467,6 +452,46 @@ describe.each([
     expect(lk[0].status).toBe(1);
     b.rc.sendRaw(encodeTlp({ type: 'Msg', routing: 4, code: MsgCode.Vendor_Defined_Type1, requesterId: 0, tag: 0 }));
     expect(commonOf(b.rc).r16('num_queues')).toBe(L.queues.count);
+    expect(b.link.mismatches).toEqual([]);
+  });
+});
+
+describe('offered features', () => {
+  test('the FPGA presets offer only what the control plane implements; data-plane halves wait for the data plane', () => {
+    const transport = (l: VirtioPciLayout) => l.features.filter((f) => f.startsWith('VIRTIO_F_')).sort();
+    expect(transport(L)).toEqual([...RTL_TRANSPORT_FEATURES].sort());
+    expect(transport(PTILE_LAYOUT)).toEqual([...RTL_TRANSPORT_FEATURES].sort());
+    expect(() => VirtioEndpoint.elaborate({ layout: RR, W: 64 })).toThrow(
+      /virtio layout 'default_rr': offers VIRTIO_F_RING_RESET, which the RTL does not implement/,
+    );
+    expect(() =>
+      VirtioEndpoint.elaborate({ layout: RR, W: 64, dataPlaneFeatures: ['VIRTIO_F_RING_RESET'] }),
+    ).not.toThrow();
+  });
+});
+
+describe('RING_RESET offered with a data plane that implements it, W=64', () => {
+  let ports = '';
+  beforeAll(() => {
+    ports = endpointPorts(RR, 64, { dataPlaneFeatures: ['VIRTIO_F_RING_RESET'] });
+    buildSim(ports);
+  }, 300_000);
+
+  seededTest('queue reset (RING_RESET) waits for the data plane', (seed) => {
+    const b = rtlBench(ports, RR, seed);
+    new VirtioPciDriver(b.rc).probe();
+    const c = commonOf(b.rc, RR);
+    b.dataPlane.holdQueueResets(true);
+    const req = b.sim.watch('dp_q1_reset_req');
+    c.w16('queue_select', 1);
+    c.w16('queue_reset', 1);
+    expect(c.r16('queue_reset')).toBe(1);
+    expect(req.count).toBe(1);
+    expect(c.r16('queue_enable')).toBe(1);
+    b.dataPlane.completeQueueReset(1);
+    expect(c.r16('queue_reset')).toBe(0);
+    expect(c.r16('queue_enable')).toBe(0);
+    expect(c.r16('queue_size')).toBe(RR.queues.maxSize);
     expect(b.link.mismatches).toEqual([]);
   });
 });
