@@ -10,12 +10,12 @@ import { barOf, type VirtioPciLayout } from '../../../gen/virtio/layout';
 import { ISR, MAX_MMIO_READ_DW, VIRTIO_CAP_FIELD, VIRTIO_MSI_NO_VECTOR, featureMask } from '../../../gen/virtio/regmap';
 import {
   PCI_EXP_DEVSTA,
+  PCI_EXP_DEVSTA_TRPND,
   PCI_EXP_DEVSTA_URD,
   PCI_STATUS,
   PCI_STATUS_INTERRUPT,
   PCI_STATUS_SIG_TARGET_ABORT,
 } from '../../pcie/cfgspace';
-import { PCI_EXP_DEVSTA_TRPND } from './cfgspace';
 import { leToBigint } from '../../pcie/hostmem';
 import { PciConfigSpace } from './cfgspace';
 import { CommonConfig } from './common';
