@@ -1,6 +1,7 @@
 // The type-0 configuration space of the virtio-pci function as data: one CfgDword (gen/pcie/cfg_space.ts) per
 // implemented dword, built from a VirtioPciLayout (IDs, BARs, where each capability sits and what it says). The
-// RTL (cfg_space.ts) stores and decodes exactly these dwords; docs/virtio-endpoint.md shows them as a table.
+// RTL (cfg_space.ts) stores and decodes exactly these dwords; docs/virtio-layout.md shows them as a
+// table ("Configuration space").
 //
 // Register semantics (PCI Express Base 6.x chapter 7; virtio 1.2 transport-pci.tex "Virtio Structure PCI
 // Capabilities"): bits outside a dword's RW and RW1C masks are read-only and read `init`; `live` bits are ORed in

@@ -1,4 +1,4 @@
-// The interfaces between the virtio endpoint's blocks (docs/virtio-endpoint.md):
+// The interfaces between the virtio endpoint's blocks (docs/virtio-transport.md, "The RTL endpoint"):
 //  - barOp: one dword access to the BAR structures (the access engine -> the register file), always accepted;
 //  - pciCfgWindow: an access through the PCI_CFG capability's window (configuration space -> access engine);
 //  - virtioHandover: the control plane's state and events for the data plane (queue engine), and what the data

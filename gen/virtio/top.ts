@@ -10,7 +10,8 @@
 //
 // The data plane (issue 8's queue engine) plugs in at `dp` (state and events: gen/virtio/ports.ts
 // virtioHandover), `dp_tx` (its requests; they leave only with Bus Master Enable) and `dp_cpl` (the completions
-// for them). Until it exists a testbench drives those ports. See docs/virtio-endpoint.md.
+// for them). Until it exists a testbench drives those ports. See docs/virtio-transport.md
+// ("The RTL endpoint").
 import { bitsFor, connect, defineModule, type ModuleBuilder } from '../hdl';
 import { PacketArbiter } from '../pcie/arbiter';
 import { CplGen } from '../pcie/cpl_gen';
