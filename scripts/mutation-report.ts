@@ -8,7 +8,8 @@
 // code). "Provably" is a conservative data-flow walk over the TypeScript program (the language service resolves
 // calls, parameters, variables and properties across files). The value may pass through:
 //   - template literals, `+`, the branches of `c ? a : b`, the right side of `??` / `||`, parentheses;
-//   - an argument, into a parameter all of whose uses are such places (fail(t, field, what) -> new TlpError(...));
+//   - an argument or a parameter's default, into a parameter all of whose uses are such places
+//     (fail(t, field, what) -> new TlpError(...));
 //   - a const variable or an object property all of whose reads are such places ({ field, reason } problems);
 //   - an object literal indexed at once ({ UR: '...', CA: '...' }[status]), an array joined into the message;
 //   - the return value of a function that is not exported and whose every call is such a place.
@@ -149,6 +150,10 @@ class MessageFlow {
     if (ts.isPropertyAssignment(p) && p.initializer === e) return this.propertyOnlyInMessages(p);
     if (ts.isShorthandPropertyAssignment(p)) return false;
     if (ts.isVariableDeclaration(p) && p.initializer === e) return this.variableOnlyInMessages(p);
+    if (ts.isParameter(p) && p.initializer === e) {
+      const f = p.parent;
+      return ts.isFunctionLike(f) && this.parameterOnlyInMessages(f, f.parameters.indexOf(p));
+    }
     if (ts.isReturnStatement(p)) return this.returnOnlyInMessages(p);
     if (ts.isArrowFunction(p) && p.body === e) return this.functionResultOnlyInMessages(p);
     if ((ts.isCallExpression(p) || ts.isNewExpression(p)) && p.arguments?.includes(e))
