@@ -1,5 +1,5 @@
 // The designs `npm run gen` writes to hdl/ (the default configuration): the standard-library blocks at
-// representative sizes, and the PCIe test endpoint at both TLP stream widths. Every module under a top is
+// representative sizes, and the PCIe test endpoint at every TLP stream width. Every module under a top is
 // emitted once (modules are shared by name), plus `<top>.ports.json` per top.
 import type { HwModule } from './hdl';
 import {
@@ -14,7 +14,7 @@ import {
   RegSlice,
   RoundRobinArbiter,
 } from './lib';
-import { Testdev } from './testdev/top';
+import { Testdev, TESTDEV_WIDTHS } from './testdev/top';
 
 export interface TopConfig {
   /** What the design is. */
@@ -36,12 +36,8 @@ export const tops: TopConfig[] = [
   { description: 'modulo counter, 1000', elaborate: () => Counter.elaborate({ modulus: 1000 }) },
   { description: 'occupancy counter, 0..256', elaborate: () => OccupancyCounter.elaborate({ max: 256 }) },
   { description: 'credit counter, 64 credits', elaborate: () => CreditCounter.elaborate({ max: 64 }) },
-  {
-    description: 'PCIe test endpoint (config, MMIO, DMA, MSI-X), 64-bit TLP stream',
-    elaborate: () => Testdev.elaborate({ W: 64 }),
-  },
-  {
-    description: 'PCIe test endpoint (config, MMIO, DMA, MSI-X), 256-bit TLP stream',
-    elaborate: () => Testdev.elaborate({ W: 256 }),
-  },
+  ...TESTDEV_WIDTHS.map((W) => ({
+    description: `PCIe test endpoint (config, MMIO, DMA, MSI-X), ${W}-bit TLP stream`,
+    elaborate: () => Testdev.elaborate({ W }),
+  })),
 ];

@@ -17,36 +17,36 @@ module fp_arb_n16 (
   // ---- declarations
   reg arb_locked;  // gen/lib/arbiter.ts:44
   reg [3:0] arb_lock_index;  // gen/lib/arbiter.ts:45
-  wire arb_pe_v_1_0;  // gen/lib/priority.ts:28
-  wire arb_pe_i_1_0;  // gen/lib/priority.ts:35
-  wire arb_pe_v_3_2;  // gen/lib/priority.ts:28
-  wire arb_pe_i_3_2;  // gen/lib/priority.ts:35
-  wire arb_pe_v_3_0;  // gen/lib/priority.ts:28
-  wire [1:0] arb_pe_i_3_0;  // gen/lib/priority.ts:35
-  wire arb_pe_v_5_4;  // gen/lib/priority.ts:28
-  wire arb_pe_i_5_4;  // gen/lib/priority.ts:35
-  wire arb_pe_v_7_6;  // gen/lib/priority.ts:28
-  wire arb_pe_i_7_6;  // gen/lib/priority.ts:35
-  wire arb_pe_v_7_4;  // gen/lib/priority.ts:28
-  wire [1:0] arb_pe_i_7_4;  // gen/lib/priority.ts:35
-  wire arb_pe_v_7_0;  // gen/lib/priority.ts:28
-  wire [2:0] arb_pe_i_7_0;  // gen/lib/priority.ts:35
-  wire arb_pe_v_9_8;  // gen/lib/priority.ts:28
-  wire arb_pe_i_9_8;  // gen/lib/priority.ts:35
-  wire arb_pe_v_11_10;  // gen/lib/priority.ts:28
-  wire arb_pe_i_11_10;  // gen/lib/priority.ts:35
-  wire arb_pe_v_11_8;  // gen/lib/priority.ts:28
-  wire [1:0] arb_pe_i_11_8;  // gen/lib/priority.ts:35
-  wire arb_pe_v_13_12;  // gen/lib/priority.ts:28
-  wire arb_pe_i_13_12;  // gen/lib/priority.ts:35
-  wire arb_pe_v_15_14;  // gen/lib/priority.ts:28
-  wire arb_pe_i_15_14;  // gen/lib/priority.ts:35
-  wire arb_pe_v_15_12;  // gen/lib/priority.ts:28
-  wire [1:0] arb_pe_i_15_12;  // gen/lib/priority.ts:35
-  wire arb_pe_v_15_8;  // gen/lib/priority.ts:28
-  wire [2:0] arb_pe_i_15_8;  // gen/lib/priority.ts:35
-  wire arb_pe_valid;  // gen/lib/priority.ts:28
-  wire [3:0] arb_pe_index;  // gen/lib/priority.ts:35
+  wire arb_pe_v_1_0;  // gen/lib/priority.ts:29
+  wire arb_pe_i_1_0;  // gen/lib/priority.ts:36
+  wire arb_pe_v_3_2;  // gen/lib/priority.ts:29
+  wire arb_pe_i_3_2;  // gen/lib/priority.ts:36
+  wire arb_pe_v_3_0;  // gen/lib/priority.ts:29
+  wire [1:0] arb_pe_i_3_0;  // gen/lib/priority.ts:36
+  wire arb_pe_v_5_4;  // gen/lib/priority.ts:29
+  wire arb_pe_i_5_4;  // gen/lib/priority.ts:36
+  wire arb_pe_v_7_6;  // gen/lib/priority.ts:29
+  wire arb_pe_i_7_6;  // gen/lib/priority.ts:36
+  wire arb_pe_v_7_4;  // gen/lib/priority.ts:29
+  wire [1:0] arb_pe_i_7_4;  // gen/lib/priority.ts:36
+  wire arb_pe_v_7_0;  // gen/lib/priority.ts:29
+  wire [2:0] arb_pe_i_7_0;  // gen/lib/priority.ts:36
+  wire arb_pe_v_9_8;  // gen/lib/priority.ts:29
+  wire arb_pe_i_9_8;  // gen/lib/priority.ts:36
+  wire arb_pe_v_11_10;  // gen/lib/priority.ts:29
+  wire arb_pe_i_11_10;  // gen/lib/priority.ts:36
+  wire arb_pe_v_11_8;  // gen/lib/priority.ts:29
+  wire [1:0] arb_pe_i_11_8;  // gen/lib/priority.ts:36
+  wire arb_pe_v_13_12;  // gen/lib/priority.ts:29
+  wire arb_pe_i_13_12;  // gen/lib/priority.ts:36
+  wire arb_pe_v_15_14;  // gen/lib/priority.ts:29
+  wire arb_pe_i_15_14;  // gen/lib/priority.ts:36
+  wire arb_pe_v_15_12;  // gen/lib/priority.ts:29
+  wire [1:0] arb_pe_i_15_12;  // gen/lib/priority.ts:36
+  wire arb_pe_v_15_8;  // gen/lib/priority.ts:29
+  wire [2:0] arb_pe_i_15_8;  // gen/lib/priority.ts:36
+  wire arb_pe_valid;  // gen/lib/priority.ts:29
+  wire [3:0] arb_pe_index;  // gen/lib/priority.ts:36
   wire [3:0] arb_index;  // gen/lib/arbiter.ts:59
   wire arb_valid;  // gen/lib/arbiter.ts:60
   wire [15:0] arb_grant;  // gen/lib/arbiter.ts:61
@@ -55,36 +55,36 @@ module fp_arb_n16 (
   assign grant = arb_grant;  // gen/lib/arbiter.ts:95
   assign grant_idx = arb_index;  // gen/lib/arbiter.ts:96
   assign grant_valid = arb_valid;  // gen/lib/arbiter.ts:97
-  assign arb_pe_v_1_0 = req[0] | req[1];  // gen/lib/priority.ts:28
-  assign arb_pe_i_1_0 = ~req[0];  // gen/lib/priority.ts:35
-  assign arb_pe_v_3_2 = req[2] | req[3];  // gen/lib/priority.ts:28
-  assign arb_pe_i_3_2 = ~req[2];  // gen/lib/priority.ts:35
-  assign arb_pe_v_3_0 = arb_pe_v_1_0 | arb_pe_v_3_2;  // gen/lib/priority.ts:28
-  assign arb_pe_i_3_0 = {(~arb_pe_v_1_0), (arb_pe_v_1_0 ? arb_pe_i_1_0 : arb_pe_i_3_2)};  // gen/lib/priority.ts:35
-  assign arb_pe_v_5_4 = req[4] | req[5];  // gen/lib/priority.ts:28
-  assign arb_pe_i_5_4 = ~req[4];  // gen/lib/priority.ts:35
-  assign arb_pe_v_7_6 = req[6] | req[7];  // gen/lib/priority.ts:28
-  assign arb_pe_i_7_6 = ~req[6];  // gen/lib/priority.ts:35
-  assign arb_pe_v_7_4 = arb_pe_v_5_4 | arb_pe_v_7_6;  // gen/lib/priority.ts:28
-  assign arb_pe_i_7_4 = {(~arb_pe_v_5_4), (arb_pe_v_5_4 ? arb_pe_i_5_4 : arb_pe_i_7_6)};  // gen/lib/priority.ts:35
-  assign arb_pe_v_7_0 = arb_pe_v_3_0 | arb_pe_v_7_4;  // gen/lib/priority.ts:28
-  assign arb_pe_i_7_0 = {(~arb_pe_v_3_0), (arb_pe_v_3_0 ? arb_pe_i_3_0 : arb_pe_i_7_4)};  // gen/lib/priority.ts:35
-  assign arb_pe_v_9_8 = req[8] | req[9];  // gen/lib/priority.ts:28
-  assign arb_pe_i_9_8 = ~req[8];  // gen/lib/priority.ts:35
-  assign arb_pe_v_11_10 = req[10] | req[11];  // gen/lib/priority.ts:28
-  assign arb_pe_i_11_10 = ~req[10];  // gen/lib/priority.ts:35
-  assign arb_pe_v_11_8 = arb_pe_v_9_8 | arb_pe_v_11_10;  // gen/lib/priority.ts:28
-  assign arb_pe_i_11_8 = {(~arb_pe_v_9_8), (arb_pe_v_9_8 ? arb_pe_i_9_8 : arb_pe_i_11_10)};  // gen/lib/priority.ts:35
-  assign arb_pe_v_13_12 = req[12] | req[13];  // gen/lib/priority.ts:28
-  assign arb_pe_i_13_12 = ~req[12];  // gen/lib/priority.ts:35
-  assign arb_pe_v_15_14 = req[14] | req[15];  // gen/lib/priority.ts:28
-  assign arb_pe_i_15_14 = ~req[14];  // gen/lib/priority.ts:35
-  assign arb_pe_v_15_12 = arb_pe_v_13_12 | arb_pe_v_15_14;  // gen/lib/priority.ts:28
-  assign arb_pe_i_15_12 = {(~arb_pe_v_13_12), (arb_pe_v_13_12 ? arb_pe_i_13_12 : arb_pe_i_15_14)};  // gen/lib/priority.ts:35
-  assign arb_pe_v_15_8 = arb_pe_v_11_8 | arb_pe_v_15_12;  // gen/lib/priority.ts:28
-  assign arb_pe_i_15_8 = {(~arb_pe_v_11_8), (arb_pe_v_11_8 ? arb_pe_i_11_8 : arb_pe_i_15_12)};  // gen/lib/priority.ts:35
-  assign arb_pe_valid = arb_pe_v_7_0 | arb_pe_v_15_8;  // gen/lib/priority.ts:28
-  assign arb_pe_index = {(~arb_pe_v_7_0), (arb_pe_v_7_0 ? arb_pe_i_7_0 : arb_pe_i_15_8)};  // gen/lib/priority.ts:35
+  assign arb_pe_v_1_0 = req[0] | req[1];  // gen/lib/priority.ts:29
+  assign arb_pe_i_1_0 = ~req[0];  // gen/lib/priority.ts:36
+  assign arb_pe_v_3_2 = req[2] | req[3];  // gen/lib/priority.ts:29
+  assign arb_pe_i_3_2 = ~req[2];  // gen/lib/priority.ts:36
+  assign arb_pe_v_3_0 = arb_pe_v_1_0 | arb_pe_v_3_2;  // gen/lib/priority.ts:29
+  assign arb_pe_i_3_0 = {(~arb_pe_v_1_0), (arb_pe_v_1_0 ? arb_pe_i_1_0 : arb_pe_i_3_2)};  // gen/lib/priority.ts:36
+  assign arb_pe_v_5_4 = req[4] | req[5];  // gen/lib/priority.ts:29
+  assign arb_pe_i_5_4 = ~req[4];  // gen/lib/priority.ts:36
+  assign arb_pe_v_7_6 = req[6] | req[7];  // gen/lib/priority.ts:29
+  assign arb_pe_i_7_6 = ~req[6];  // gen/lib/priority.ts:36
+  assign arb_pe_v_7_4 = arb_pe_v_5_4 | arb_pe_v_7_6;  // gen/lib/priority.ts:29
+  assign arb_pe_i_7_4 = {(~arb_pe_v_5_4), (arb_pe_v_5_4 ? arb_pe_i_5_4 : arb_pe_i_7_6)};  // gen/lib/priority.ts:36
+  assign arb_pe_v_7_0 = arb_pe_v_3_0 | arb_pe_v_7_4;  // gen/lib/priority.ts:29
+  assign arb_pe_i_7_0 = {(~arb_pe_v_3_0), (arb_pe_v_3_0 ? arb_pe_i_3_0 : arb_pe_i_7_4)};  // gen/lib/priority.ts:36
+  assign arb_pe_v_9_8 = req[8] | req[9];  // gen/lib/priority.ts:29
+  assign arb_pe_i_9_8 = ~req[8];  // gen/lib/priority.ts:36
+  assign arb_pe_v_11_10 = req[10] | req[11];  // gen/lib/priority.ts:29
+  assign arb_pe_i_11_10 = ~req[10];  // gen/lib/priority.ts:36
+  assign arb_pe_v_11_8 = arb_pe_v_9_8 | arb_pe_v_11_10;  // gen/lib/priority.ts:29
+  assign arb_pe_i_11_8 = {(~arb_pe_v_9_8), (arb_pe_v_9_8 ? arb_pe_i_9_8 : arb_pe_i_11_10)};  // gen/lib/priority.ts:36
+  assign arb_pe_v_13_12 = req[12] | req[13];  // gen/lib/priority.ts:29
+  assign arb_pe_i_13_12 = ~req[12];  // gen/lib/priority.ts:36
+  assign arb_pe_v_15_14 = req[14] | req[15];  // gen/lib/priority.ts:29
+  assign arb_pe_i_15_14 = ~req[14];  // gen/lib/priority.ts:36
+  assign arb_pe_v_15_12 = arb_pe_v_13_12 | arb_pe_v_15_14;  // gen/lib/priority.ts:29
+  assign arb_pe_i_15_12 = {(~arb_pe_v_13_12), (arb_pe_v_13_12 ? arb_pe_i_13_12 : arb_pe_i_15_14)};  // gen/lib/priority.ts:36
+  assign arb_pe_v_15_8 = arb_pe_v_11_8 | arb_pe_v_15_12;  // gen/lib/priority.ts:29
+  assign arb_pe_i_15_8 = {(~arb_pe_v_11_8), (arb_pe_v_11_8 ? arb_pe_i_11_8 : arb_pe_i_15_12)};  // gen/lib/priority.ts:36
+  assign arb_pe_valid = arb_pe_v_7_0 | arb_pe_v_15_8;  // gen/lib/priority.ts:29
+  assign arb_pe_index = {(~arb_pe_v_7_0), (arb_pe_v_7_0 ? arb_pe_i_7_0 : arb_pe_i_15_8)};  // gen/lib/priority.ts:36
   assign arb_index = arb_locked ? arb_lock_index : arb_pe_index;  // gen/lib/arbiter.ts:59
   assign arb_valid = arb_locked | arb_pe_valid;  // gen/lib/arbiter.ts:60
   assign arb_grant = arb_valid ? {(arb_index == 4'd15), (arb_index == 4'd14), (arb_index == 4'd13), (arb_index == 4'd12), (arb_index == 4'd11), (arb_index == 4'd10), (arb_index == 4'd9), (arb_index == 4'd8), (arb_index == 4'd7), (arb_index == 4'd6), (arb_index == 4'd5), (arb_index == 4'd4), (arb_index == 4'd3), (arb_index == 4'd2), (arb_index == 4'd1), (arb_index == 4'd0)} : 16'd0;  // gen/lib/arbiter.ts:61

@@ -12,132 +12,132 @@ module prio_enc_w64 (
 );
 
   // ---- declarations
-  wire pe_v_1_0;  // gen/lib/priority.ts:28
-  wire pe_i_1_0;  // gen/lib/priority.ts:35
-  wire pe_v_3_2;  // gen/lib/priority.ts:28
-  wire pe_i_3_2;  // gen/lib/priority.ts:35
-  wire pe_v_3_0;  // gen/lib/priority.ts:28
-  wire [1:0] pe_i_3_0;  // gen/lib/priority.ts:35
-  wire pe_v_5_4;  // gen/lib/priority.ts:28
-  wire pe_i_5_4;  // gen/lib/priority.ts:35
-  wire pe_v_7_6;  // gen/lib/priority.ts:28
-  wire pe_i_7_6;  // gen/lib/priority.ts:35
-  wire pe_v_7_4;  // gen/lib/priority.ts:28
-  wire [1:0] pe_i_7_4;  // gen/lib/priority.ts:35
-  wire pe_v_7_0;  // gen/lib/priority.ts:28
-  wire [2:0] pe_i_7_0;  // gen/lib/priority.ts:35
-  wire pe_v_9_8;  // gen/lib/priority.ts:28
-  wire pe_i_9_8;  // gen/lib/priority.ts:35
-  wire pe_v_11_10;  // gen/lib/priority.ts:28
-  wire pe_i_11_10;  // gen/lib/priority.ts:35
-  wire pe_v_11_8;  // gen/lib/priority.ts:28
-  wire [1:0] pe_i_11_8;  // gen/lib/priority.ts:35
-  wire pe_v_13_12;  // gen/lib/priority.ts:28
-  wire pe_i_13_12;  // gen/lib/priority.ts:35
-  wire pe_v_15_14;  // gen/lib/priority.ts:28
-  wire pe_i_15_14;  // gen/lib/priority.ts:35
-  wire pe_v_15_12;  // gen/lib/priority.ts:28
-  wire [1:0] pe_i_15_12;  // gen/lib/priority.ts:35
-  wire pe_v_15_8;  // gen/lib/priority.ts:28
-  wire [2:0] pe_i_15_8;  // gen/lib/priority.ts:35
-  wire pe_v_15_0;  // gen/lib/priority.ts:28
-  wire [3:0] pe_i_15_0;  // gen/lib/priority.ts:35
-  wire pe_v_17_16;  // gen/lib/priority.ts:28
-  wire pe_i_17_16;  // gen/lib/priority.ts:35
-  wire pe_v_19_18;  // gen/lib/priority.ts:28
-  wire pe_i_19_18;  // gen/lib/priority.ts:35
-  wire pe_v_19_16;  // gen/lib/priority.ts:28
-  wire [1:0] pe_i_19_16;  // gen/lib/priority.ts:35
-  wire pe_v_21_20;  // gen/lib/priority.ts:28
-  wire pe_i_21_20;  // gen/lib/priority.ts:35
-  wire pe_v_23_22;  // gen/lib/priority.ts:28
-  wire pe_i_23_22;  // gen/lib/priority.ts:35
-  wire pe_v_23_20;  // gen/lib/priority.ts:28
-  wire [1:0] pe_i_23_20;  // gen/lib/priority.ts:35
-  wire pe_v_23_16;  // gen/lib/priority.ts:28
-  wire [2:0] pe_i_23_16;  // gen/lib/priority.ts:35
-  wire pe_v_25_24;  // gen/lib/priority.ts:28
-  wire pe_i_25_24;  // gen/lib/priority.ts:35
-  wire pe_v_27_26;  // gen/lib/priority.ts:28
-  wire pe_i_27_26;  // gen/lib/priority.ts:35
-  wire pe_v_27_24;  // gen/lib/priority.ts:28
-  wire [1:0] pe_i_27_24;  // gen/lib/priority.ts:35
-  wire pe_v_29_28;  // gen/lib/priority.ts:28
-  wire pe_i_29_28;  // gen/lib/priority.ts:35
-  wire pe_v_31_30;  // gen/lib/priority.ts:28
-  wire pe_i_31_30;  // gen/lib/priority.ts:35
-  wire pe_v_31_28;  // gen/lib/priority.ts:28
-  wire [1:0] pe_i_31_28;  // gen/lib/priority.ts:35
-  wire pe_v_31_24;  // gen/lib/priority.ts:28
-  wire [2:0] pe_i_31_24;  // gen/lib/priority.ts:35
-  wire pe_v_31_16;  // gen/lib/priority.ts:28
-  wire [3:0] pe_i_31_16;  // gen/lib/priority.ts:35
-  wire pe_v_31_0;  // gen/lib/priority.ts:28
-  wire [4:0] pe_i_31_0;  // gen/lib/priority.ts:35
-  wire pe_v_33_32;  // gen/lib/priority.ts:28
-  wire pe_i_33_32;  // gen/lib/priority.ts:35
-  wire pe_v_35_34;  // gen/lib/priority.ts:28
-  wire pe_i_35_34;  // gen/lib/priority.ts:35
-  wire pe_v_35_32;  // gen/lib/priority.ts:28
-  wire [1:0] pe_i_35_32;  // gen/lib/priority.ts:35
-  wire pe_v_37_36;  // gen/lib/priority.ts:28
-  wire pe_i_37_36;  // gen/lib/priority.ts:35
-  wire pe_v_39_38;  // gen/lib/priority.ts:28
-  wire pe_i_39_38;  // gen/lib/priority.ts:35
-  wire pe_v_39_36;  // gen/lib/priority.ts:28
-  wire [1:0] pe_i_39_36;  // gen/lib/priority.ts:35
-  wire pe_v_39_32;  // gen/lib/priority.ts:28
-  wire [2:0] pe_i_39_32;  // gen/lib/priority.ts:35
-  wire pe_v_41_40;  // gen/lib/priority.ts:28
-  wire pe_i_41_40;  // gen/lib/priority.ts:35
-  wire pe_v_43_42;  // gen/lib/priority.ts:28
-  wire pe_i_43_42;  // gen/lib/priority.ts:35
-  wire pe_v_43_40;  // gen/lib/priority.ts:28
-  wire [1:0] pe_i_43_40;  // gen/lib/priority.ts:35
-  wire pe_v_45_44;  // gen/lib/priority.ts:28
-  wire pe_i_45_44;  // gen/lib/priority.ts:35
-  wire pe_v_47_46;  // gen/lib/priority.ts:28
-  wire pe_i_47_46;  // gen/lib/priority.ts:35
-  wire pe_v_47_44;  // gen/lib/priority.ts:28
-  wire [1:0] pe_i_47_44;  // gen/lib/priority.ts:35
-  wire pe_v_47_40;  // gen/lib/priority.ts:28
-  wire [2:0] pe_i_47_40;  // gen/lib/priority.ts:35
-  wire pe_v_47_32;  // gen/lib/priority.ts:28
-  wire [3:0] pe_i_47_32;  // gen/lib/priority.ts:35
-  wire pe_v_49_48;  // gen/lib/priority.ts:28
-  wire pe_i_49_48;  // gen/lib/priority.ts:35
-  wire pe_v_51_50;  // gen/lib/priority.ts:28
-  wire pe_i_51_50;  // gen/lib/priority.ts:35
-  wire pe_v_51_48;  // gen/lib/priority.ts:28
-  wire [1:0] pe_i_51_48;  // gen/lib/priority.ts:35
-  wire pe_v_53_52;  // gen/lib/priority.ts:28
-  wire pe_i_53_52;  // gen/lib/priority.ts:35
-  wire pe_v_55_54;  // gen/lib/priority.ts:28
-  wire pe_i_55_54;  // gen/lib/priority.ts:35
-  wire pe_v_55_52;  // gen/lib/priority.ts:28
-  wire [1:0] pe_i_55_52;  // gen/lib/priority.ts:35
-  wire pe_v_55_48;  // gen/lib/priority.ts:28
-  wire [2:0] pe_i_55_48;  // gen/lib/priority.ts:35
-  wire pe_v_57_56;  // gen/lib/priority.ts:28
-  wire pe_i_57_56;  // gen/lib/priority.ts:35
-  wire pe_v_59_58;  // gen/lib/priority.ts:28
-  wire pe_i_59_58;  // gen/lib/priority.ts:35
-  wire pe_v_59_56;  // gen/lib/priority.ts:28
-  wire [1:0] pe_i_59_56;  // gen/lib/priority.ts:35
-  wire pe_v_61_60;  // gen/lib/priority.ts:28
-  wire pe_i_61_60;  // gen/lib/priority.ts:35
-  wire pe_v_63_62;  // gen/lib/priority.ts:28
-  wire pe_i_63_62;  // gen/lib/priority.ts:35
-  wire pe_v_63_60;  // gen/lib/priority.ts:28
-  wire [1:0] pe_i_63_60;  // gen/lib/priority.ts:35
-  wire pe_v_63_56;  // gen/lib/priority.ts:28
-  wire [2:0] pe_i_63_56;  // gen/lib/priority.ts:35
-  wire pe_v_63_48;  // gen/lib/priority.ts:28
-  wire [3:0] pe_i_63_48;  // gen/lib/priority.ts:35
-  wire pe_v_63_32;  // gen/lib/priority.ts:28
-  wire [4:0] pe_i_63_32;  // gen/lib/priority.ts:35
-  wire pe_valid;  // gen/lib/priority.ts:28
-  wire [5:0] pe_index;  // gen/lib/priority.ts:35
+  wire pe_v_1_0;  // gen/lib/priority.ts:29
+  wire pe_i_1_0;  // gen/lib/priority.ts:36
+  wire pe_v_3_2;  // gen/lib/priority.ts:29
+  wire pe_i_3_2;  // gen/lib/priority.ts:36
+  wire pe_v_3_0;  // gen/lib/priority.ts:29
+  wire [1:0] pe_i_3_0;  // gen/lib/priority.ts:36
+  wire pe_v_5_4;  // gen/lib/priority.ts:29
+  wire pe_i_5_4;  // gen/lib/priority.ts:36
+  wire pe_v_7_6;  // gen/lib/priority.ts:29
+  wire pe_i_7_6;  // gen/lib/priority.ts:36
+  wire pe_v_7_4;  // gen/lib/priority.ts:29
+  wire [1:0] pe_i_7_4;  // gen/lib/priority.ts:36
+  wire pe_v_7_0;  // gen/lib/priority.ts:29
+  wire [2:0] pe_i_7_0;  // gen/lib/priority.ts:36
+  wire pe_v_9_8;  // gen/lib/priority.ts:29
+  wire pe_i_9_8;  // gen/lib/priority.ts:36
+  wire pe_v_11_10;  // gen/lib/priority.ts:29
+  wire pe_i_11_10;  // gen/lib/priority.ts:36
+  wire pe_v_11_8;  // gen/lib/priority.ts:29
+  wire [1:0] pe_i_11_8;  // gen/lib/priority.ts:36
+  wire pe_v_13_12;  // gen/lib/priority.ts:29
+  wire pe_i_13_12;  // gen/lib/priority.ts:36
+  wire pe_v_15_14;  // gen/lib/priority.ts:29
+  wire pe_i_15_14;  // gen/lib/priority.ts:36
+  wire pe_v_15_12;  // gen/lib/priority.ts:29
+  wire [1:0] pe_i_15_12;  // gen/lib/priority.ts:36
+  wire pe_v_15_8;  // gen/lib/priority.ts:29
+  wire [2:0] pe_i_15_8;  // gen/lib/priority.ts:36
+  wire pe_v_15_0;  // gen/lib/priority.ts:29
+  wire [3:0] pe_i_15_0;  // gen/lib/priority.ts:36
+  wire pe_v_17_16;  // gen/lib/priority.ts:29
+  wire pe_i_17_16;  // gen/lib/priority.ts:36
+  wire pe_v_19_18;  // gen/lib/priority.ts:29
+  wire pe_i_19_18;  // gen/lib/priority.ts:36
+  wire pe_v_19_16;  // gen/lib/priority.ts:29
+  wire [1:0] pe_i_19_16;  // gen/lib/priority.ts:36
+  wire pe_v_21_20;  // gen/lib/priority.ts:29
+  wire pe_i_21_20;  // gen/lib/priority.ts:36
+  wire pe_v_23_22;  // gen/lib/priority.ts:29
+  wire pe_i_23_22;  // gen/lib/priority.ts:36
+  wire pe_v_23_20;  // gen/lib/priority.ts:29
+  wire [1:0] pe_i_23_20;  // gen/lib/priority.ts:36
+  wire pe_v_23_16;  // gen/lib/priority.ts:29
+  wire [2:0] pe_i_23_16;  // gen/lib/priority.ts:36
+  wire pe_v_25_24;  // gen/lib/priority.ts:29
+  wire pe_i_25_24;  // gen/lib/priority.ts:36
+  wire pe_v_27_26;  // gen/lib/priority.ts:29
+  wire pe_i_27_26;  // gen/lib/priority.ts:36
+  wire pe_v_27_24;  // gen/lib/priority.ts:29
+  wire [1:0] pe_i_27_24;  // gen/lib/priority.ts:36
+  wire pe_v_29_28;  // gen/lib/priority.ts:29
+  wire pe_i_29_28;  // gen/lib/priority.ts:36
+  wire pe_v_31_30;  // gen/lib/priority.ts:29
+  wire pe_i_31_30;  // gen/lib/priority.ts:36
+  wire pe_v_31_28;  // gen/lib/priority.ts:29
+  wire [1:0] pe_i_31_28;  // gen/lib/priority.ts:36
+  wire pe_v_31_24;  // gen/lib/priority.ts:29
+  wire [2:0] pe_i_31_24;  // gen/lib/priority.ts:36
+  wire pe_v_31_16;  // gen/lib/priority.ts:29
+  wire [3:0] pe_i_31_16;  // gen/lib/priority.ts:36
+  wire pe_v_31_0;  // gen/lib/priority.ts:29
+  wire [4:0] pe_i_31_0;  // gen/lib/priority.ts:36
+  wire pe_v_33_32;  // gen/lib/priority.ts:29
+  wire pe_i_33_32;  // gen/lib/priority.ts:36
+  wire pe_v_35_34;  // gen/lib/priority.ts:29
+  wire pe_i_35_34;  // gen/lib/priority.ts:36
+  wire pe_v_35_32;  // gen/lib/priority.ts:29
+  wire [1:0] pe_i_35_32;  // gen/lib/priority.ts:36
+  wire pe_v_37_36;  // gen/lib/priority.ts:29
+  wire pe_i_37_36;  // gen/lib/priority.ts:36
+  wire pe_v_39_38;  // gen/lib/priority.ts:29
+  wire pe_i_39_38;  // gen/lib/priority.ts:36
+  wire pe_v_39_36;  // gen/lib/priority.ts:29
+  wire [1:0] pe_i_39_36;  // gen/lib/priority.ts:36
+  wire pe_v_39_32;  // gen/lib/priority.ts:29
+  wire [2:0] pe_i_39_32;  // gen/lib/priority.ts:36
+  wire pe_v_41_40;  // gen/lib/priority.ts:29
+  wire pe_i_41_40;  // gen/lib/priority.ts:36
+  wire pe_v_43_42;  // gen/lib/priority.ts:29
+  wire pe_i_43_42;  // gen/lib/priority.ts:36
+  wire pe_v_43_40;  // gen/lib/priority.ts:29
+  wire [1:0] pe_i_43_40;  // gen/lib/priority.ts:36
+  wire pe_v_45_44;  // gen/lib/priority.ts:29
+  wire pe_i_45_44;  // gen/lib/priority.ts:36
+  wire pe_v_47_46;  // gen/lib/priority.ts:29
+  wire pe_i_47_46;  // gen/lib/priority.ts:36
+  wire pe_v_47_44;  // gen/lib/priority.ts:29
+  wire [1:0] pe_i_47_44;  // gen/lib/priority.ts:36
+  wire pe_v_47_40;  // gen/lib/priority.ts:29
+  wire [2:0] pe_i_47_40;  // gen/lib/priority.ts:36
+  wire pe_v_47_32;  // gen/lib/priority.ts:29
+  wire [3:0] pe_i_47_32;  // gen/lib/priority.ts:36
+  wire pe_v_49_48;  // gen/lib/priority.ts:29
+  wire pe_i_49_48;  // gen/lib/priority.ts:36
+  wire pe_v_51_50;  // gen/lib/priority.ts:29
+  wire pe_i_51_50;  // gen/lib/priority.ts:36
+  wire pe_v_51_48;  // gen/lib/priority.ts:29
+  wire [1:0] pe_i_51_48;  // gen/lib/priority.ts:36
+  wire pe_v_53_52;  // gen/lib/priority.ts:29
+  wire pe_i_53_52;  // gen/lib/priority.ts:36
+  wire pe_v_55_54;  // gen/lib/priority.ts:29
+  wire pe_i_55_54;  // gen/lib/priority.ts:36
+  wire pe_v_55_52;  // gen/lib/priority.ts:29
+  wire [1:0] pe_i_55_52;  // gen/lib/priority.ts:36
+  wire pe_v_55_48;  // gen/lib/priority.ts:29
+  wire [2:0] pe_i_55_48;  // gen/lib/priority.ts:36
+  wire pe_v_57_56;  // gen/lib/priority.ts:29
+  wire pe_i_57_56;  // gen/lib/priority.ts:36
+  wire pe_v_59_58;  // gen/lib/priority.ts:29
+  wire pe_i_59_58;  // gen/lib/priority.ts:36
+  wire pe_v_59_56;  // gen/lib/priority.ts:29
+  wire [1:0] pe_i_59_56;  // gen/lib/priority.ts:36
+  wire pe_v_61_60;  // gen/lib/priority.ts:29
+  wire pe_i_61_60;  // gen/lib/priority.ts:36
+  wire pe_v_63_62;  // gen/lib/priority.ts:29
+  wire pe_i_63_62;  // gen/lib/priority.ts:36
+  wire pe_v_63_60;  // gen/lib/priority.ts:29
+  wire [1:0] pe_i_63_60;  // gen/lib/priority.ts:36
+  wire pe_v_63_56;  // gen/lib/priority.ts:29
+  wire [2:0] pe_i_63_56;  // gen/lib/priority.ts:36
+  wire pe_v_63_48;  // gen/lib/priority.ts:29
+  wire [3:0] pe_i_63_48;  // gen/lib/priority.ts:36
+  wire pe_v_63_32;  // gen/lib/priority.ts:29
+  wire [4:0] pe_i_63_32;  // gen/lib/priority.ts:36
+  wire pe_valid;  // gen/lib/priority.ts:29
+  wire [5:0] pe_index;  // gen/lib/priority.ts:36
   wire [63:0] low_or_p1;  // gen/lib/priority.ts:57
   wire [63:0] low_or_p2;  // gen/lib/priority.ts:57
   wire [63:0] low_or_p3;  // gen/lib/priority.ts:57
@@ -150,132 +150,132 @@ module prio_enc_w64 (
   assign index = pe_index;  // gen/lib/priority.ts:107
   assign valid = pe_valid;  // gen/lib/priority.ts:108
   assign onehot = low_onehot;  // gen/lib/priority.ts:109
-  assign pe_v_1_0 = in[0] | in[1];  // gen/lib/priority.ts:28
-  assign pe_i_1_0 = ~in[0];  // gen/lib/priority.ts:35
-  assign pe_v_3_2 = in[2] | in[3];  // gen/lib/priority.ts:28
-  assign pe_i_3_2 = ~in[2];  // gen/lib/priority.ts:35
-  assign pe_v_3_0 = pe_v_1_0 | pe_v_3_2;  // gen/lib/priority.ts:28
-  assign pe_i_3_0 = {(~pe_v_1_0), (pe_v_1_0 ? pe_i_1_0 : pe_i_3_2)};  // gen/lib/priority.ts:35
-  assign pe_v_5_4 = in[4] | in[5];  // gen/lib/priority.ts:28
-  assign pe_i_5_4 = ~in[4];  // gen/lib/priority.ts:35
-  assign pe_v_7_6 = in[6] | in[7];  // gen/lib/priority.ts:28
-  assign pe_i_7_6 = ~in[6];  // gen/lib/priority.ts:35
-  assign pe_v_7_4 = pe_v_5_4 | pe_v_7_6;  // gen/lib/priority.ts:28
-  assign pe_i_7_4 = {(~pe_v_5_4), (pe_v_5_4 ? pe_i_5_4 : pe_i_7_6)};  // gen/lib/priority.ts:35
-  assign pe_v_7_0 = pe_v_3_0 | pe_v_7_4;  // gen/lib/priority.ts:28
-  assign pe_i_7_0 = {(~pe_v_3_0), (pe_v_3_0 ? pe_i_3_0 : pe_i_7_4)};  // gen/lib/priority.ts:35
-  assign pe_v_9_8 = in[8] | in[9];  // gen/lib/priority.ts:28
-  assign pe_i_9_8 = ~in[8];  // gen/lib/priority.ts:35
-  assign pe_v_11_10 = in[10] | in[11];  // gen/lib/priority.ts:28
-  assign pe_i_11_10 = ~in[10];  // gen/lib/priority.ts:35
-  assign pe_v_11_8 = pe_v_9_8 | pe_v_11_10;  // gen/lib/priority.ts:28
-  assign pe_i_11_8 = {(~pe_v_9_8), (pe_v_9_8 ? pe_i_9_8 : pe_i_11_10)};  // gen/lib/priority.ts:35
-  assign pe_v_13_12 = in[12] | in[13];  // gen/lib/priority.ts:28
-  assign pe_i_13_12 = ~in[12];  // gen/lib/priority.ts:35
-  assign pe_v_15_14 = in[14] | in[15];  // gen/lib/priority.ts:28
-  assign pe_i_15_14 = ~in[14];  // gen/lib/priority.ts:35
-  assign pe_v_15_12 = pe_v_13_12 | pe_v_15_14;  // gen/lib/priority.ts:28
-  assign pe_i_15_12 = {(~pe_v_13_12), (pe_v_13_12 ? pe_i_13_12 : pe_i_15_14)};  // gen/lib/priority.ts:35
-  assign pe_v_15_8 = pe_v_11_8 | pe_v_15_12;  // gen/lib/priority.ts:28
-  assign pe_i_15_8 = {(~pe_v_11_8), (pe_v_11_8 ? pe_i_11_8 : pe_i_15_12)};  // gen/lib/priority.ts:35
-  assign pe_v_15_0 = pe_v_7_0 | pe_v_15_8;  // gen/lib/priority.ts:28
-  assign pe_i_15_0 = {(~pe_v_7_0), (pe_v_7_0 ? pe_i_7_0 : pe_i_15_8)};  // gen/lib/priority.ts:35
-  assign pe_v_17_16 = in[16] | in[17];  // gen/lib/priority.ts:28
-  assign pe_i_17_16 = ~in[16];  // gen/lib/priority.ts:35
-  assign pe_v_19_18 = in[18] | in[19];  // gen/lib/priority.ts:28
-  assign pe_i_19_18 = ~in[18];  // gen/lib/priority.ts:35
-  assign pe_v_19_16 = pe_v_17_16 | pe_v_19_18;  // gen/lib/priority.ts:28
-  assign pe_i_19_16 = {(~pe_v_17_16), (pe_v_17_16 ? pe_i_17_16 : pe_i_19_18)};  // gen/lib/priority.ts:35
-  assign pe_v_21_20 = in[20] | in[21];  // gen/lib/priority.ts:28
-  assign pe_i_21_20 = ~in[20];  // gen/lib/priority.ts:35
-  assign pe_v_23_22 = in[22] | in[23];  // gen/lib/priority.ts:28
-  assign pe_i_23_22 = ~in[22];  // gen/lib/priority.ts:35
-  assign pe_v_23_20 = pe_v_21_20 | pe_v_23_22;  // gen/lib/priority.ts:28
-  assign pe_i_23_20 = {(~pe_v_21_20), (pe_v_21_20 ? pe_i_21_20 : pe_i_23_22)};  // gen/lib/priority.ts:35
-  assign pe_v_23_16 = pe_v_19_16 | pe_v_23_20;  // gen/lib/priority.ts:28
-  assign pe_i_23_16 = {(~pe_v_19_16), (pe_v_19_16 ? pe_i_19_16 : pe_i_23_20)};  // gen/lib/priority.ts:35
-  assign pe_v_25_24 = in[24] | in[25];  // gen/lib/priority.ts:28
-  assign pe_i_25_24 = ~in[24];  // gen/lib/priority.ts:35
-  assign pe_v_27_26 = in[26] | in[27];  // gen/lib/priority.ts:28
-  assign pe_i_27_26 = ~in[26];  // gen/lib/priority.ts:35
-  assign pe_v_27_24 = pe_v_25_24 | pe_v_27_26;  // gen/lib/priority.ts:28
-  assign pe_i_27_24 = {(~pe_v_25_24), (pe_v_25_24 ? pe_i_25_24 : pe_i_27_26)};  // gen/lib/priority.ts:35
-  assign pe_v_29_28 = in[28] | in[29];  // gen/lib/priority.ts:28
-  assign pe_i_29_28 = ~in[28];  // gen/lib/priority.ts:35
-  assign pe_v_31_30 = in[30] | in[31];  // gen/lib/priority.ts:28
-  assign pe_i_31_30 = ~in[30];  // gen/lib/priority.ts:35
-  assign pe_v_31_28 = pe_v_29_28 | pe_v_31_30;  // gen/lib/priority.ts:28
-  assign pe_i_31_28 = {(~pe_v_29_28), (pe_v_29_28 ? pe_i_29_28 : pe_i_31_30)};  // gen/lib/priority.ts:35
-  assign pe_v_31_24 = pe_v_27_24 | pe_v_31_28;  // gen/lib/priority.ts:28
-  assign pe_i_31_24 = {(~pe_v_27_24), (pe_v_27_24 ? pe_i_27_24 : pe_i_31_28)};  // gen/lib/priority.ts:35
-  assign pe_v_31_16 = pe_v_23_16 | pe_v_31_24;  // gen/lib/priority.ts:28
-  assign pe_i_31_16 = {(~pe_v_23_16), (pe_v_23_16 ? pe_i_23_16 : pe_i_31_24)};  // gen/lib/priority.ts:35
-  assign pe_v_31_0 = pe_v_15_0 | pe_v_31_16;  // gen/lib/priority.ts:28
-  assign pe_i_31_0 = {(~pe_v_15_0), (pe_v_15_0 ? pe_i_15_0 : pe_i_31_16)};  // gen/lib/priority.ts:35
-  assign pe_v_33_32 = in[32] | in[33];  // gen/lib/priority.ts:28
-  assign pe_i_33_32 = ~in[32];  // gen/lib/priority.ts:35
-  assign pe_v_35_34 = in[34] | in[35];  // gen/lib/priority.ts:28
-  assign pe_i_35_34 = ~in[34];  // gen/lib/priority.ts:35
-  assign pe_v_35_32 = pe_v_33_32 | pe_v_35_34;  // gen/lib/priority.ts:28
-  assign pe_i_35_32 = {(~pe_v_33_32), (pe_v_33_32 ? pe_i_33_32 : pe_i_35_34)};  // gen/lib/priority.ts:35
-  assign pe_v_37_36 = in[36] | in[37];  // gen/lib/priority.ts:28
-  assign pe_i_37_36 = ~in[36];  // gen/lib/priority.ts:35
-  assign pe_v_39_38 = in[38] | in[39];  // gen/lib/priority.ts:28
-  assign pe_i_39_38 = ~in[38];  // gen/lib/priority.ts:35
-  assign pe_v_39_36 = pe_v_37_36 | pe_v_39_38;  // gen/lib/priority.ts:28
-  assign pe_i_39_36 = {(~pe_v_37_36), (pe_v_37_36 ? pe_i_37_36 : pe_i_39_38)};  // gen/lib/priority.ts:35
-  assign pe_v_39_32 = pe_v_35_32 | pe_v_39_36;  // gen/lib/priority.ts:28
-  assign pe_i_39_32 = {(~pe_v_35_32), (pe_v_35_32 ? pe_i_35_32 : pe_i_39_36)};  // gen/lib/priority.ts:35
-  assign pe_v_41_40 = in[40] | in[41];  // gen/lib/priority.ts:28
-  assign pe_i_41_40 = ~in[40];  // gen/lib/priority.ts:35
-  assign pe_v_43_42 = in[42] | in[43];  // gen/lib/priority.ts:28
-  assign pe_i_43_42 = ~in[42];  // gen/lib/priority.ts:35
-  assign pe_v_43_40 = pe_v_41_40 | pe_v_43_42;  // gen/lib/priority.ts:28
-  assign pe_i_43_40 = {(~pe_v_41_40), (pe_v_41_40 ? pe_i_41_40 : pe_i_43_42)};  // gen/lib/priority.ts:35
-  assign pe_v_45_44 = in[44] | in[45];  // gen/lib/priority.ts:28
-  assign pe_i_45_44 = ~in[44];  // gen/lib/priority.ts:35
-  assign pe_v_47_46 = in[46] | in[47];  // gen/lib/priority.ts:28
-  assign pe_i_47_46 = ~in[46];  // gen/lib/priority.ts:35
-  assign pe_v_47_44 = pe_v_45_44 | pe_v_47_46;  // gen/lib/priority.ts:28
-  assign pe_i_47_44 = {(~pe_v_45_44), (pe_v_45_44 ? pe_i_45_44 : pe_i_47_46)};  // gen/lib/priority.ts:35
-  assign pe_v_47_40 = pe_v_43_40 | pe_v_47_44;  // gen/lib/priority.ts:28
-  assign pe_i_47_40 = {(~pe_v_43_40), (pe_v_43_40 ? pe_i_43_40 : pe_i_47_44)};  // gen/lib/priority.ts:35
-  assign pe_v_47_32 = pe_v_39_32 | pe_v_47_40;  // gen/lib/priority.ts:28
-  assign pe_i_47_32 = {(~pe_v_39_32), (pe_v_39_32 ? pe_i_39_32 : pe_i_47_40)};  // gen/lib/priority.ts:35
-  assign pe_v_49_48 = in[48] | in[49];  // gen/lib/priority.ts:28
-  assign pe_i_49_48 = ~in[48];  // gen/lib/priority.ts:35
-  assign pe_v_51_50 = in[50] | in[51];  // gen/lib/priority.ts:28
-  assign pe_i_51_50 = ~in[50];  // gen/lib/priority.ts:35
-  assign pe_v_51_48 = pe_v_49_48 | pe_v_51_50;  // gen/lib/priority.ts:28
-  assign pe_i_51_48 = {(~pe_v_49_48), (pe_v_49_48 ? pe_i_49_48 : pe_i_51_50)};  // gen/lib/priority.ts:35
-  assign pe_v_53_52 = in[52] | in[53];  // gen/lib/priority.ts:28
-  assign pe_i_53_52 = ~in[52];  // gen/lib/priority.ts:35
-  assign pe_v_55_54 = in[54] | in[55];  // gen/lib/priority.ts:28
-  assign pe_i_55_54 = ~in[54];  // gen/lib/priority.ts:35
-  assign pe_v_55_52 = pe_v_53_52 | pe_v_55_54;  // gen/lib/priority.ts:28
-  assign pe_i_55_52 = {(~pe_v_53_52), (pe_v_53_52 ? pe_i_53_52 : pe_i_55_54)};  // gen/lib/priority.ts:35
-  assign pe_v_55_48 = pe_v_51_48 | pe_v_55_52;  // gen/lib/priority.ts:28
-  assign pe_i_55_48 = {(~pe_v_51_48), (pe_v_51_48 ? pe_i_51_48 : pe_i_55_52)};  // gen/lib/priority.ts:35
-  assign pe_v_57_56 = in[56] | in[57];  // gen/lib/priority.ts:28
-  assign pe_i_57_56 = ~in[56];  // gen/lib/priority.ts:35
-  assign pe_v_59_58 = in[58] | in[59];  // gen/lib/priority.ts:28
-  assign pe_i_59_58 = ~in[58];  // gen/lib/priority.ts:35
-  assign pe_v_59_56 = pe_v_57_56 | pe_v_59_58;  // gen/lib/priority.ts:28
-  assign pe_i_59_56 = {(~pe_v_57_56), (pe_v_57_56 ? pe_i_57_56 : pe_i_59_58)};  // gen/lib/priority.ts:35
-  assign pe_v_61_60 = in[60] | in[61];  // gen/lib/priority.ts:28
-  assign pe_i_61_60 = ~in[60];  // gen/lib/priority.ts:35
-  assign pe_v_63_62 = in[62] | in[63];  // gen/lib/priority.ts:28
-  assign pe_i_63_62 = ~in[62];  // gen/lib/priority.ts:35
-  assign pe_v_63_60 = pe_v_61_60 | pe_v_63_62;  // gen/lib/priority.ts:28
-  assign pe_i_63_60 = {(~pe_v_61_60), (pe_v_61_60 ? pe_i_61_60 : pe_i_63_62)};  // gen/lib/priority.ts:35
-  assign pe_v_63_56 = pe_v_59_56 | pe_v_63_60;  // gen/lib/priority.ts:28
-  assign pe_i_63_56 = {(~pe_v_59_56), (pe_v_59_56 ? pe_i_59_56 : pe_i_63_60)};  // gen/lib/priority.ts:35
-  assign pe_v_63_48 = pe_v_55_48 | pe_v_63_56;  // gen/lib/priority.ts:28
-  assign pe_i_63_48 = {(~pe_v_55_48), (pe_v_55_48 ? pe_i_55_48 : pe_i_63_56)};  // gen/lib/priority.ts:35
-  assign pe_v_63_32 = pe_v_47_32 | pe_v_63_48;  // gen/lib/priority.ts:28
-  assign pe_i_63_32 = {(~pe_v_47_32), (pe_v_47_32 ? pe_i_47_32 : pe_i_63_48)};  // gen/lib/priority.ts:35
-  assign pe_valid = pe_v_31_0 | pe_v_63_32;  // gen/lib/priority.ts:28
-  assign pe_index = {(~pe_v_31_0), (pe_v_31_0 ? pe_i_31_0 : pe_i_63_32)};  // gen/lib/priority.ts:35
+  assign pe_v_1_0 = in[0] | in[1];  // gen/lib/priority.ts:29
+  assign pe_i_1_0 = ~in[0];  // gen/lib/priority.ts:36
+  assign pe_v_3_2 = in[2] | in[3];  // gen/lib/priority.ts:29
+  assign pe_i_3_2 = ~in[2];  // gen/lib/priority.ts:36
+  assign pe_v_3_0 = pe_v_1_0 | pe_v_3_2;  // gen/lib/priority.ts:29
+  assign pe_i_3_0 = {(~pe_v_1_0), (pe_v_1_0 ? pe_i_1_0 : pe_i_3_2)};  // gen/lib/priority.ts:36
+  assign pe_v_5_4 = in[4] | in[5];  // gen/lib/priority.ts:29
+  assign pe_i_5_4 = ~in[4];  // gen/lib/priority.ts:36
+  assign pe_v_7_6 = in[6] | in[7];  // gen/lib/priority.ts:29
+  assign pe_i_7_6 = ~in[6];  // gen/lib/priority.ts:36
+  assign pe_v_7_4 = pe_v_5_4 | pe_v_7_6;  // gen/lib/priority.ts:29
+  assign pe_i_7_4 = {(~pe_v_5_4), (pe_v_5_4 ? pe_i_5_4 : pe_i_7_6)};  // gen/lib/priority.ts:36
+  assign pe_v_7_0 = pe_v_3_0 | pe_v_7_4;  // gen/lib/priority.ts:29
+  assign pe_i_7_0 = {(~pe_v_3_0), (pe_v_3_0 ? pe_i_3_0 : pe_i_7_4)};  // gen/lib/priority.ts:36
+  assign pe_v_9_8 = in[8] | in[9];  // gen/lib/priority.ts:29
+  assign pe_i_9_8 = ~in[8];  // gen/lib/priority.ts:36
+  assign pe_v_11_10 = in[10] | in[11];  // gen/lib/priority.ts:29
+  assign pe_i_11_10 = ~in[10];  // gen/lib/priority.ts:36
+  assign pe_v_11_8 = pe_v_9_8 | pe_v_11_10;  // gen/lib/priority.ts:29
+  assign pe_i_11_8 = {(~pe_v_9_8), (pe_v_9_8 ? pe_i_9_8 : pe_i_11_10)};  // gen/lib/priority.ts:36
+  assign pe_v_13_12 = in[12] | in[13];  // gen/lib/priority.ts:29
+  assign pe_i_13_12 = ~in[12];  // gen/lib/priority.ts:36
+  assign pe_v_15_14 = in[14] | in[15];  // gen/lib/priority.ts:29
+  assign pe_i_15_14 = ~in[14];  // gen/lib/priority.ts:36
+  assign pe_v_15_12 = pe_v_13_12 | pe_v_15_14;  // gen/lib/priority.ts:29
+  assign pe_i_15_12 = {(~pe_v_13_12), (pe_v_13_12 ? pe_i_13_12 : pe_i_15_14)};  // gen/lib/priority.ts:36
+  assign pe_v_15_8 = pe_v_11_8 | pe_v_15_12;  // gen/lib/priority.ts:29
+  assign pe_i_15_8 = {(~pe_v_11_8), (pe_v_11_8 ? pe_i_11_8 : pe_i_15_12)};  // gen/lib/priority.ts:36
+  assign pe_v_15_0 = pe_v_7_0 | pe_v_15_8;  // gen/lib/priority.ts:29
+  assign pe_i_15_0 = {(~pe_v_7_0), (pe_v_7_0 ? pe_i_7_0 : pe_i_15_8)};  // gen/lib/priority.ts:36
+  assign pe_v_17_16 = in[16] | in[17];  // gen/lib/priority.ts:29
+  assign pe_i_17_16 = ~in[16];  // gen/lib/priority.ts:36
+  assign pe_v_19_18 = in[18] | in[19];  // gen/lib/priority.ts:29
+  assign pe_i_19_18 = ~in[18];  // gen/lib/priority.ts:36
+  assign pe_v_19_16 = pe_v_17_16 | pe_v_19_18;  // gen/lib/priority.ts:29
+  assign pe_i_19_16 = {(~pe_v_17_16), (pe_v_17_16 ? pe_i_17_16 : pe_i_19_18)};  // gen/lib/priority.ts:36
+  assign pe_v_21_20 = in[20] | in[21];  // gen/lib/priority.ts:29
+  assign pe_i_21_20 = ~in[20];  // gen/lib/priority.ts:36
+  assign pe_v_23_22 = in[22] | in[23];  // gen/lib/priority.ts:29
+  assign pe_i_23_22 = ~in[22];  // gen/lib/priority.ts:36
+  assign pe_v_23_20 = pe_v_21_20 | pe_v_23_22;  // gen/lib/priority.ts:29
+  assign pe_i_23_20 = {(~pe_v_21_20), (pe_v_21_20 ? pe_i_21_20 : pe_i_23_22)};  // gen/lib/priority.ts:36
+  assign pe_v_23_16 = pe_v_19_16 | pe_v_23_20;  // gen/lib/priority.ts:29
+  assign pe_i_23_16 = {(~pe_v_19_16), (pe_v_19_16 ? pe_i_19_16 : pe_i_23_20)};  // gen/lib/priority.ts:36
+  assign pe_v_25_24 = in[24] | in[25];  // gen/lib/priority.ts:29
+  assign pe_i_25_24 = ~in[24];  // gen/lib/priority.ts:36
+  assign pe_v_27_26 = in[26] | in[27];  // gen/lib/priority.ts:29
+  assign pe_i_27_26 = ~in[26];  // gen/lib/priority.ts:36
+  assign pe_v_27_24 = pe_v_25_24 | pe_v_27_26;  // gen/lib/priority.ts:29
+  assign pe_i_27_24 = {(~pe_v_25_24), (pe_v_25_24 ? pe_i_25_24 : pe_i_27_26)};  // gen/lib/priority.ts:36
+  assign pe_v_29_28 = in[28] | in[29];  // gen/lib/priority.ts:29
+  assign pe_i_29_28 = ~in[28];  // gen/lib/priority.ts:36
+  assign pe_v_31_30 = in[30] | in[31];  // gen/lib/priority.ts:29
+  assign pe_i_31_30 = ~in[30];  // gen/lib/priority.ts:36
+  assign pe_v_31_28 = pe_v_29_28 | pe_v_31_30;  // gen/lib/priority.ts:29
+  assign pe_i_31_28 = {(~pe_v_29_28), (pe_v_29_28 ? pe_i_29_28 : pe_i_31_30)};  // gen/lib/priority.ts:36
+  assign pe_v_31_24 = pe_v_27_24 | pe_v_31_28;  // gen/lib/priority.ts:29
+  assign pe_i_31_24 = {(~pe_v_27_24), (pe_v_27_24 ? pe_i_27_24 : pe_i_31_28)};  // gen/lib/priority.ts:36
+  assign pe_v_31_16 = pe_v_23_16 | pe_v_31_24;  // gen/lib/priority.ts:29
+  assign pe_i_31_16 = {(~pe_v_23_16), (pe_v_23_16 ? pe_i_23_16 : pe_i_31_24)};  // gen/lib/priority.ts:36
+  assign pe_v_31_0 = pe_v_15_0 | pe_v_31_16;  // gen/lib/priority.ts:29
+  assign pe_i_31_0 = {(~pe_v_15_0), (pe_v_15_0 ? pe_i_15_0 : pe_i_31_16)};  // gen/lib/priority.ts:36
+  assign pe_v_33_32 = in[32] | in[33];  // gen/lib/priority.ts:29
+  assign pe_i_33_32 = ~in[32];  // gen/lib/priority.ts:36
+  assign pe_v_35_34 = in[34] | in[35];  // gen/lib/priority.ts:29
+  assign pe_i_35_34 = ~in[34];  // gen/lib/priority.ts:36
+  assign pe_v_35_32 = pe_v_33_32 | pe_v_35_34;  // gen/lib/priority.ts:29
+  assign pe_i_35_32 = {(~pe_v_33_32), (pe_v_33_32 ? pe_i_33_32 : pe_i_35_34)};  // gen/lib/priority.ts:36
+  assign pe_v_37_36 = in[36] | in[37];  // gen/lib/priority.ts:29
+  assign pe_i_37_36 = ~in[36];  // gen/lib/priority.ts:36
+  assign pe_v_39_38 = in[38] | in[39];  // gen/lib/priority.ts:29
+  assign pe_i_39_38 = ~in[38];  // gen/lib/priority.ts:36
+  assign pe_v_39_36 = pe_v_37_36 | pe_v_39_38;  // gen/lib/priority.ts:29
+  assign pe_i_39_36 = {(~pe_v_37_36), (pe_v_37_36 ? pe_i_37_36 : pe_i_39_38)};  // gen/lib/priority.ts:36
+  assign pe_v_39_32 = pe_v_35_32 | pe_v_39_36;  // gen/lib/priority.ts:29
+  assign pe_i_39_32 = {(~pe_v_35_32), (pe_v_35_32 ? pe_i_35_32 : pe_i_39_36)};  // gen/lib/priority.ts:36
+  assign pe_v_41_40 = in[40] | in[41];  // gen/lib/priority.ts:29
+  assign pe_i_41_40 = ~in[40];  // gen/lib/priority.ts:36
+  assign pe_v_43_42 = in[42] | in[43];  // gen/lib/priority.ts:29
+  assign pe_i_43_42 = ~in[42];  // gen/lib/priority.ts:36
+  assign pe_v_43_40 = pe_v_41_40 | pe_v_43_42;  // gen/lib/priority.ts:29
+  assign pe_i_43_40 = {(~pe_v_41_40), (pe_v_41_40 ? pe_i_41_40 : pe_i_43_42)};  // gen/lib/priority.ts:36
+  assign pe_v_45_44 = in[44] | in[45];  // gen/lib/priority.ts:29
+  assign pe_i_45_44 = ~in[44];  // gen/lib/priority.ts:36
+  assign pe_v_47_46 = in[46] | in[47];  // gen/lib/priority.ts:29
+  assign pe_i_47_46 = ~in[46];  // gen/lib/priority.ts:36
+  assign pe_v_47_44 = pe_v_45_44 | pe_v_47_46;  // gen/lib/priority.ts:29
+  assign pe_i_47_44 = {(~pe_v_45_44), (pe_v_45_44 ? pe_i_45_44 : pe_i_47_46)};  // gen/lib/priority.ts:36
+  assign pe_v_47_40 = pe_v_43_40 | pe_v_47_44;  // gen/lib/priority.ts:29
+  assign pe_i_47_40 = {(~pe_v_43_40), (pe_v_43_40 ? pe_i_43_40 : pe_i_47_44)};  // gen/lib/priority.ts:36
+  assign pe_v_47_32 = pe_v_39_32 | pe_v_47_40;  // gen/lib/priority.ts:29
+  assign pe_i_47_32 = {(~pe_v_39_32), (pe_v_39_32 ? pe_i_39_32 : pe_i_47_40)};  // gen/lib/priority.ts:36
+  assign pe_v_49_48 = in[48] | in[49];  // gen/lib/priority.ts:29
+  assign pe_i_49_48 = ~in[48];  // gen/lib/priority.ts:36
+  assign pe_v_51_50 = in[50] | in[51];  // gen/lib/priority.ts:29
+  assign pe_i_51_50 = ~in[50];  // gen/lib/priority.ts:36
+  assign pe_v_51_48 = pe_v_49_48 | pe_v_51_50;  // gen/lib/priority.ts:29
+  assign pe_i_51_48 = {(~pe_v_49_48), (pe_v_49_48 ? pe_i_49_48 : pe_i_51_50)};  // gen/lib/priority.ts:36
+  assign pe_v_53_52 = in[52] | in[53];  // gen/lib/priority.ts:29
+  assign pe_i_53_52 = ~in[52];  // gen/lib/priority.ts:36
+  assign pe_v_55_54 = in[54] | in[55];  // gen/lib/priority.ts:29
+  assign pe_i_55_54 = ~in[54];  // gen/lib/priority.ts:36
+  assign pe_v_55_52 = pe_v_53_52 | pe_v_55_54;  // gen/lib/priority.ts:29
+  assign pe_i_55_52 = {(~pe_v_53_52), (pe_v_53_52 ? pe_i_53_52 : pe_i_55_54)};  // gen/lib/priority.ts:36
+  assign pe_v_55_48 = pe_v_51_48 | pe_v_55_52;  // gen/lib/priority.ts:29
+  assign pe_i_55_48 = {(~pe_v_51_48), (pe_v_51_48 ? pe_i_51_48 : pe_i_55_52)};  // gen/lib/priority.ts:36
+  assign pe_v_57_56 = in[56] | in[57];  // gen/lib/priority.ts:29
+  assign pe_i_57_56 = ~in[56];  // gen/lib/priority.ts:36
+  assign pe_v_59_58 = in[58] | in[59];  // gen/lib/priority.ts:29
+  assign pe_i_59_58 = ~in[58];  // gen/lib/priority.ts:36
+  assign pe_v_59_56 = pe_v_57_56 | pe_v_59_58;  // gen/lib/priority.ts:29
+  assign pe_i_59_56 = {(~pe_v_57_56), (pe_v_57_56 ? pe_i_57_56 : pe_i_59_58)};  // gen/lib/priority.ts:36
+  assign pe_v_61_60 = in[60] | in[61];  // gen/lib/priority.ts:29
+  assign pe_i_61_60 = ~in[60];  // gen/lib/priority.ts:36
+  assign pe_v_63_62 = in[62] | in[63];  // gen/lib/priority.ts:29
+  assign pe_i_63_62 = ~in[62];  // gen/lib/priority.ts:36
+  assign pe_v_63_60 = pe_v_61_60 | pe_v_63_62;  // gen/lib/priority.ts:29
+  assign pe_i_63_60 = {(~pe_v_61_60), (pe_v_61_60 ? pe_i_61_60 : pe_i_63_62)};  // gen/lib/priority.ts:36
+  assign pe_v_63_56 = pe_v_59_56 | pe_v_63_60;  // gen/lib/priority.ts:29
+  assign pe_i_63_56 = {(~pe_v_59_56), (pe_v_59_56 ? pe_i_59_56 : pe_i_63_60)};  // gen/lib/priority.ts:36
+  assign pe_v_63_48 = pe_v_55_48 | pe_v_63_56;  // gen/lib/priority.ts:29
+  assign pe_i_63_48 = {(~pe_v_55_48), (pe_v_55_48 ? pe_i_55_48 : pe_i_63_56)};  // gen/lib/priority.ts:36
+  assign pe_v_63_32 = pe_v_47_32 | pe_v_63_48;  // gen/lib/priority.ts:29
+  assign pe_i_63_32 = {(~pe_v_47_32), (pe_v_47_32 ? pe_i_47_32 : pe_i_63_48)};  // gen/lib/priority.ts:36
+  assign pe_valid = pe_v_31_0 | pe_v_63_32;  // gen/lib/priority.ts:29
+  assign pe_index = {(~pe_v_31_0), (pe_v_31_0 ? pe_i_31_0 : pe_i_63_32)};  // gen/lib/priority.ts:36
   assign low_or_p1 = {(in[63] | in[62]), in[62], (in[61] | in[60]), in[60], (in[59] | in[58]), in[58], (in[57] | in[56]), in[56], (in[55] | in[54]), in[54], (in[53] | in[52]), in[52], (in[51] | in[50]), in[50], (in[49] | in[48]), in[48], (in[47] | in[46]), in[46], (in[45] | in[44]), in[44], (in[43] | in[42]), in[42], (in[41] | in[40]), in[40], (in[39] | in[38]), in[38], (in[37] | in[36]), in[36], (in[35] | in[34]), in[34], (in[33] | in[32]), in[32], (in[31] | in[30]), in[30], (in[29] | in[28]), in[28], (in[27] | in[26]), in[26], (in[25] | in[24]), in[24], (in[23] | in[22]), in[22], (in[21] | in[20]), in[20], (in[19] | in[18]), in[18], (in[17] | in[16]), in[16], (in[15] | in[14]), in[14], (in[13] | in[12]), in[12], (in[11] | in[10]), in[10], (in[9] | in[8]), in[8], (in[7] | in[6]), in[6], (in[5] | in[4]), in[4], (in[3] | in[2]), in[2], (in[1] | in[0]), in[0]};  // gen/lib/priority.ts:57
   assign low_or_p2 = {(low_or_p1[63] | low_or_p1[61]), (low_or_p1[62] | low_or_p1[61]), low_or_p1[61], low_or_p1[60], (low_or_p1[59] | low_or_p1[57]), (low_or_p1[58] | low_or_p1[57]), low_or_p1[57], low_or_p1[56], (low_or_p1[55] | low_or_p1[53]), (low_or_p1[54] | low_or_p1[53]), low_or_p1[53], low_or_p1[52], (low_or_p1[51] | low_or_p1[49]), (low_or_p1[50] | low_or_p1[49]), low_or_p1[49], low_or_p1[48], (low_or_p1[47] | low_or_p1[45]), (low_or_p1[46] | low_or_p1[45]), low_or_p1[45], low_or_p1[44], (low_or_p1[43] | low_or_p1[41]), (low_or_p1[42] | low_or_p1[41]), low_or_p1[41], low_or_p1[40], (low_or_p1[39] | low_or_p1[37]), (low_or_p1[38] | low_or_p1[37]), low_or_p1[37], low_or_p1[36], (low_or_p1[35] | low_or_p1[33]), (low_or_p1[34] | low_or_p1[33]), low_or_p1[33], low_or_p1[32], (low_or_p1[31] | low_or_p1[29]), (low_or_p1[30] | low_or_p1[29]), low_or_p1[29], low_or_p1[28], (low_or_p1[27] | low_or_p1[25]), (low_or_p1[26] | low_or_p1[25]), low_or_p1[25], low_or_p1[24], (low_or_p1[23] | low_or_p1[21]), (low_or_p1[22] | low_or_p1[21]), low_or_p1[21], low_or_p1[20], (low_or_p1[19] | low_or_p1[17]), (low_or_p1[18] | low_or_p1[17]), low_or_p1[17], low_or_p1[16], (low_or_p1[15] | low_or_p1[13]), (low_or_p1[14] | low_or_p1[13]), low_or_p1[13], low_or_p1[12], (low_or_p1[11] | low_or_p1[9]), (low_or_p1[10] | low_or_p1[9]), low_or_p1[9], low_or_p1[8], (low_or_p1[7] | low_or_p1[5]), (low_or_p1[6] | low_or_p1[5]), low_or_p1[5], low_or_p1[4], (low_or_p1[3] | low_or_p1[1]), (low_or_p1[2] | low_or_p1[1]), low_or_p1[1], low_or_p1[0]};  // gen/lib/priority.ts:57
   assign low_or_p3 = {(low_or_p2[63] | low_or_p2[59]), (low_or_p2[62] | low_or_p2[59]), (low_or_p2[61] | low_or_p2[59]), (low_or_p2[60] | low_or_p2[59]), low_or_p2[59], low_or_p2[58], low_or_p2[57], low_or_p2[56], (low_or_p2[55] | low_or_p2[51]), (low_or_p2[54] | low_or_p2[51]), (low_or_p2[53] | low_or_p2[51]), (low_or_p2[52] | low_or_p2[51]), low_or_p2[51], low_or_p2[50], low_or_p2[49], low_or_p2[48], (low_or_p2[47] | low_or_p2[43]), (low_or_p2[46] | low_or_p2[43]), (low_or_p2[45] | low_or_p2[43]), (low_or_p2[44] | low_or_p2[43]), low_or_p2[43], low_or_p2[42], low_or_p2[41], low_or_p2[40], (low_or_p2[39] | low_or_p2[35]), (low_or_p2[38] | low_or_p2[35]), (low_or_p2[37] | low_or_p2[35]), (low_or_p2[36] | low_or_p2[35]), low_or_p2[35], low_or_p2[34], low_or_p2[33], low_or_p2[32], (low_or_p2[31] | low_or_p2[27]), (low_or_p2[30] | low_or_p2[27]), (low_or_p2[29] | low_or_p2[27]), (low_or_p2[28] | low_or_p2[27]), low_or_p2[27], low_or_p2[26], low_or_p2[25], low_or_p2[24], (low_or_p2[23] | low_or_p2[19]), (low_or_p2[22] | low_or_p2[19]), (low_or_p2[21] | low_or_p2[19]), (low_or_p2[20] | low_or_p2[19]), low_or_p2[19], low_or_p2[18], low_or_p2[17], low_or_p2[16], (low_or_p2[15] | low_or_p2[11]), (low_or_p2[14] | low_or_p2[11]), (low_or_p2[13] | low_or_p2[11]), (low_or_p2[12] | low_or_p2[11]), low_or_p2[11], low_or_p2[10], low_or_p2[9], low_or_p2[8], (low_or_p2[7] | low_or_p2[3]), (low_or_p2[6] | low_or_p2[3]), (low_or_p2[5] | low_or_p2[3]), (low_or_p2[4] | low_or_p2[3]), low_or_p2[3], low_or_p2[2], low_or_p2[1], low_or_p2[0]};  // gen/lib/priority.ts:57

@@ -19,66 +19,66 @@ module rr_arb_n16 (
   reg [3:0] arb_lock_index;  // gen/lib/arbiter.ts:45
   reg [15:0] arb_mask;  // gen/lib/arbiter.ts:51
   wire [15:0] arb_after_in;  // gen/lib/priority.ts:8
-  wire arb_after_v_1_0;  // gen/lib/priority.ts:28
-  wire arb_after_i_1_0;  // gen/lib/priority.ts:35
-  wire arb_after_v_3_2;  // gen/lib/priority.ts:28
-  wire arb_after_i_3_2;  // gen/lib/priority.ts:35
-  wire arb_after_v_3_0;  // gen/lib/priority.ts:28
-  wire [1:0] arb_after_i_3_0;  // gen/lib/priority.ts:35
-  wire arb_after_v_5_4;  // gen/lib/priority.ts:28
-  wire arb_after_i_5_4;  // gen/lib/priority.ts:35
-  wire arb_after_v_7_6;  // gen/lib/priority.ts:28
-  wire arb_after_i_7_6;  // gen/lib/priority.ts:35
-  wire arb_after_v_7_4;  // gen/lib/priority.ts:28
-  wire [1:0] arb_after_i_7_4;  // gen/lib/priority.ts:35
-  wire arb_after_v_7_0;  // gen/lib/priority.ts:28
-  wire [2:0] arb_after_i_7_0;  // gen/lib/priority.ts:35
-  wire arb_after_v_9_8;  // gen/lib/priority.ts:28
-  wire arb_after_i_9_8;  // gen/lib/priority.ts:35
-  wire arb_after_v_11_10;  // gen/lib/priority.ts:28
-  wire arb_after_i_11_10;  // gen/lib/priority.ts:35
-  wire arb_after_v_11_8;  // gen/lib/priority.ts:28
-  wire [1:0] arb_after_i_11_8;  // gen/lib/priority.ts:35
-  wire arb_after_v_13_12;  // gen/lib/priority.ts:28
-  wire arb_after_i_13_12;  // gen/lib/priority.ts:35
-  wire arb_after_v_15_14;  // gen/lib/priority.ts:28
-  wire arb_after_i_15_14;  // gen/lib/priority.ts:35
-  wire arb_after_v_15_12;  // gen/lib/priority.ts:28
-  wire [1:0] arb_after_i_15_12;  // gen/lib/priority.ts:35
-  wire arb_after_v_15_8;  // gen/lib/priority.ts:28
-  wire [2:0] arb_after_i_15_8;  // gen/lib/priority.ts:35
-  wire arb_after_valid;  // gen/lib/priority.ts:28
-  wire [3:0] arb_after_index;  // gen/lib/priority.ts:35
-  wire arb_all_v_1_0;  // gen/lib/priority.ts:28
-  wire arb_all_i_1_0;  // gen/lib/priority.ts:35
-  wire arb_all_v_3_2;  // gen/lib/priority.ts:28
-  wire arb_all_i_3_2;  // gen/lib/priority.ts:35
-  wire arb_all_v_3_0;  // gen/lib/priority.ts:28
-  wire [1:0] arb_all_i_3_0;  // gen/lib/priority.ts:35
-  wire arb_all_v_5_4;  // gen/lib/priority.ts:28
-  wire arb_all_i_5_4;  // gen/lib/priority.ts:35
-  wire arb_all_v_7_6;  // gen/lib/priority.ts:28
-  wire arb_all_i_7_6;  // gen/lib/priority.ts:35
-  wire arb_all_v_7_4;  // gen/lib/priority.ts:28
-  wire [1:0] arb_all_i_7_4;  // gen/lib/priority.ts:35
-  wire arb_all_v_7_0;  // gen/lib/priority.ts:28
-  wire [2:0] arb_all_i_7_0;  // gen/lib/priority.ts:35
-  wire arb_all_v_9_8;  // gen/lib/priority.ts:28
-  wire arb_all_i_9_8;  // gen/lib/priority.ts:35
-  wire arb_all_v_11_10;  // gen/lib/priority.ts:28
-  wire arb_all_i_11_10;  // gen/lib/priority.ts:35
-  wire arb_all_v_11_8;  // gen/lib/priority.ts:28
-  wire [1:0] arb_all_i_11_8;  // gen/lib/priority.ts:35
-  wire arb_all_v_13_12;  // gen/lib/priority.ts:28
-  wire arb_all_i_13_12;  // gen/lib/priority.ts:35
-  wire arb_all_v_15_14;  // gen/lib/priority.ts:28
-  wire arb_all_i_15_14;  // gen/lib/priority.ts:35
-  wire arb_all_v_15_12;  // gen/lib/priority.ts:28
-  wire [1:0] arb_all_i_15_12;  // gen/lib/priority.ts:35
-  wire arb_all_v_15_8;  // gen/lib/priority.ts:28
-  wire [2:0] arb_all_i_15_8;  // gen/lib/priority.ts:35
-  wire arb_all_valid;  // gen/lib/priority.ts:28
-  wire [3:0] arb_all_index;  // gen/lib/priority.ts:35
+  wire arb_after_v_1_0;  // gen/lib/priority.ts:29
+  wire arb_after_i_1_0;  // gen/lib/priority.ts:36
+  wire arb_after_v_3_2;  // gen/lib/priority.ts:29
+  wire arb_after_i_3_2;  // gen/lib/priority.ts:36
+  wire arb_after_v_3_0;  // gen/lib/priority.ts:29
+  wire [1:0] arb_after_i_3_0;  // gen/lib/priority.ts:36
+  wire arb_after_v_5_4;  // gen/lib/priority.ts:29
+  wire arb_after_i_5_4;  // gen/lib/priority.ts:36
+  wire arb_after_v_7_6;  // gen/lib/priority.ts:29
+  wire arb_after_i_7_6;  // gen/lib/priority.ts:36
+  wire arb_after_v_7_4;  // gen/lib/priority.ts:29
+  wire [1:0] arb_after_i_7_4;  // gen/lib/priority.ts:36
+  wire arb_after_v_7_0;  // gen/lib/priority.ts:29
+  wire [2:0] arb_after_i_7_0;  // gen/lib/priority.ts:36
+  wire arb_after_v_9_8;  // gen/lib/priority.ts:29
+  wire arb_after_i_9_8;  // gen/lib/priority.ts:36
+  wire arb_after_v_11_10;  // gen/lib/priority.ts:29
+  wire arb_after_i_11_10;  // gen/lib/priority.ts:36
+  wire arb_after_v_11_8;  // gen/lib/priority.ts:29
+  wire [1:0] arb_after_i_11_8;  // gen/lib/priority.ts:36
+  wire arb_after_v_13_12;  // gen/lib/priority.ts:29
+  wire arb_after_i_13_12;  // gen/lib/priority.ts:36
+  wire arb_after_v_15_14;  // gen/lib/priority.ts:29
+  wire arb_after_i_15_14;  // gen/lib/priority.ts:36
+  wire arb_after_v_15_12;  // gen/lib/priority.ts:29
+  wire [1:0] arb_after_i_15_12;  // gen/lib/priority.ts:36
+  wire arb_after_v_15_8;  // gen/lib/priority.ts:29
+  wire [2:0] arb_after_i_15_8;  // gen/lib/priority.ts:36
+  wire arb_after_valid;  // gen/lib/priority.ts:29
+  wire [3:0] arb_after_index;  // gen/lib/priority.ts:36
+  wire arb_all_v_1_0;  // gen/lib/priority.ts:29
+  wire arb_all_i_1_0;  // gen/lib/priority.ts:36
+  wire arb_all_v_3_2;  // gen/lib/priority.ts:29
+  wire arb_all_i_3_2;  // gen/lib/priority.ts:36
+  wire arb_all_v_3_0;  // gen/lib/priority.ts:29
+  wire [1:0] arb_all_i_3_0;  // gen/lib/priority.ts:36
+  wire arb_all_v_5_4;  // gen/lib/priority.ts:29
+  wire arb_all_i_5_4;  // gen/lib/priority.ts:36
+  wire arb_all_v_7_6;  // gen/lib/priority.ts:29
+  wire arb_all_i_7_6;  // gen/lib/priority.ts:36
+  wire arb_all_v_7_4;  // gen/lib/priority.ts:29
+  wire [1:0] arb_all_i_7_4;  // gen/lib/priority.ts:36
+  wire arb_all_v_7_0;  // gen/lib/priority.ts:29
+  wire [2:0] arb_all_i_7_0;  // gen/lib/priority.ts:36
+  wire arb_all_v_9_8;  // gen/lib/priority.ts:29
+  wire arb_all_i_9_8;  // gen/lib/priority.ts:36
+  wire arb_all_v_11_10;  // gen/lib/priority.ts:29
+  wire arb_all_i_11_10;  // gen/lib/priority.ts:36
+  wire arb_all_v_11_8;  // gen/lib/priority.ts:29
+  wire [1:0] arb_all_i_11_8;  // gen/lib/priority.ts:36
+  wire arb_all_v_13_12;  // gen/lib/priority.ts:29
+  wire arb_all_i_13_12;  // gen/lib/priority.ts:36
+  wire arb_all_v_15_14;  // gen/lib/priority.ts:29
+  wire arb_all_i_15_14;  // gen/lib/priority.ts:36
+  wire arb_all_v_15_12;  // gen/lib/priority.ts:29
+  wire [1:0] arb_all_i_15_12;  // gen/lib/priority.ts:36
+  wire arb_all_v_15_8;  // gen/lib/priority.ts:29
+  wire [2:0] arb_all_i_15_8;  // gen/lib/priority.ts:36
+  wire arb_all_valid;  // gen/lib/priority.ts:29
+  wire [3:0] arb_all_index;  // gen/lib/priority.ts:36
   wire [3:0] arb_index;  // gen/lib/arbiter.ts:59
   wire arb_valid;  // gen/lib/arbiter.ts:60
   wire [15:0] arb_grant;  // gen/lib/arbiter.ts:61
@@ -88,66 +88,66 @@ module rr_arb_n16 (
   assign grant_idx = arb_index;  // gen/lib/arbiter.ts:96
   assign grant_valid = arb_valid;  // gen/lib/arbiter.ts:97
   assign arb_after_in = req & arb_mask;  // gen/lib/priority.ts:8
-  assign arb_after_v_1_0 = arb_after_in[0] | arb_after_in[1];  // gen/lib/priority.ts:28
-  assign arb_after_i_1_0 = ~arb_after_in[0];  // gen/lib/priority.ts:35
-  assign arb_after_v_3_2 = arb_after_in[2] | arb_after_in[3];  // gen/lib/priority.ts:28
-  assign arb_after_i_3_2 = ~arb_after_in[2];  // gen/lib/priority.ts:35
-  assign arb_after_v_3_0 = arb_after_v_1_0 | arb_after_v_3_2;  // gen/lib/priority.ts:28
-  assign arb_after_i_3_0 = {(~arb_after_v_1_0), (arb_after_v_1_0 ? arb_after_i_1_0 : arb_after_i_3_2)};  // gen/lib/priority.ts:35
-  assign arb_after_v_5_4 = arb_after_in[4] | arb_after_in[5];  // gen/lib/priority.ts:28
-  assign arb_after_i_5_4 = ~arb_after_in[4];  // gen/lib/priority.ts:35
-  assign arb_after_v_7_6 = arb_after_in[6] | arb_after_in[7];  // gen/lib/priority.ts:28
-  assign arb_after_i_7_6 = ~arb_after_in[6];  // gen/lib/priority.ts:35
-  assign arb_after_v_7_4 = arb_after_v_5_4 | arb_after_v_7_6;  // gen/lib/priority.ts:28
-  assign arb_after_i_7_4 = {(~arb_after_v_5_4), (arb_after_v_5_4 ? arb_after_i_5_4 : arb_after_i_7_6)};  // gen/lib/priority.ts:35
-  assign arb_after_v_7_0 = arb_after_v_3_0 | arb_after_v_7_4;  // gen/lib/priority.ts:28
-  assign arb_after_i_7_0 = {(~arb_after_v_3_0), (arb_after_v_3_0 ? arb_after_i_3_0 : arb_after_i_7_4)};  // gen/lib/priority.ts:35
-  assign arb_after_v_9_8 = arb_after_in[8] | arb_after_in[9];  // gen/lib/priority.ts:28
-  assign arb_after_i_9_8 = ~arb_after_in[8];  // gen/lib/priority.ts:35
-  assign arb_after_v_11_10 = arb_after_in[10] | arb_after_in[11];  // gen/lib/priority.ts:28
-  assign arb_after_i_11_10 = ~arb_after_in[10];  // gen/lib/priority.ts:35
-  assign arb_after_v_11_8 = arb_after_v_9_8 | arb_after_v_11_10;  // gen/lib/priority.ts:28
-  assign arb_after_i_11_8 = {(~arb_after_v_9_8), (arb_after_v_9_8 ? arb_after_i_9_8 : arb_after_i_11_10)};  // gen/lib/priority.ts:35
-  assign arb_after_v_13_12 = arb_after_in[12] | arb_after_in[13];  // gen/lib/priority.ts:28
-  assign arb_after_i_13_12 = ~arb_after_in[12];  // gen/lib/priority.ts:35
-  assign arb_after_v_15_14 = arb_after_in[14] | arb_after_in[15];  // gen/lib/priority.ts:28
-  assign arb_after_i_15_14 = ~arb_after_in[14];  // gen/lib/priority.ts:35
-  assign arb_after_v_15_12 = arb_after_v_13_12 | arb_after_v_15_14;  // gen/lib/priority.ts:28
-  assign arb_after_i_15_12 = {(~arb_after_v_13_12), (arb_after_v_13_12 ? arb_after_i_13_12 : arb_after_i_15_14)};  // gen/lib/priority.ts:35
-  assign arb_after_v_15_8 = arb_after_v_11_8 | arb_after_v_15_12;  // gen/lib/priority.ts:28
-  assign arb_after_i_15_8 = {(~arb_after_v_11_8), (arb_after_v_11_8 ? arb_after_i_11_8 : arb_after_i_15_12)};  // gen/lib/priority.ts:35
-  assign arb_after_valid = arb_after_v_7_0 | arb_after_v_15_8;  // gen/lib/priority.ts:28
-  assign arb_after_index = {(~arb_after_v_7_0), (arb_after_v_7_0 ? arb_after_i_7_0 : arb_after_i_15_8)};  // gen/lib/priority.ts:35
-  assign arb_all_v_1_0 = req[0] | req[1];  // gen/lib/priority.ts:28
-  assign arb_all_i_1_0 = ~req[0];  // gen/lib/priority.ts:35
-  assign arb_all_v_3_2 = req[2] | req[3];  // gen/lib/priority.ts:28
-  assign arb_all_i_3_2 = ~req[2];  // gen/lib/priority.ts:35
-  assign arb_all_v_3_0 = arb_all_v_1_0 | arb_all_v_3_2;  // gen/lib/priority.ts:28
-  assign arb_all_i_3_0 = {(~arb_all_v_1_0), (arb_all_v_1_0 ? arb_all_i_1_0 : arb_all_i_3_2)};  // gen/lib/priority.ts:35
-  assign arb_all_v_5_4 = req[4] | req[5];  // gen/lib/priority.ts:28
-  assign arb_all_i_5_4 = ~req[4];  // gen/lib/priority.ts:35
-  assign arb_all_v_7_6 = req[6] | req[7];  // gen/lib/priority.ts:28
-  assign arb_all_i_7_6 = ~req[6];  // gen/lib/priority.ts:35
-  assign arb_all_v_7_4 = arb_all_v_5_4 | arb_all_v_7_6;  // gen/lib/priority.ts:28
-  assign arb_all_i_7_4 = {(~arb_all_v_5_4), (arb_all_v_5_4 ? arb_all_i_5_4 : arb_all_i_7_6)};  // gen/lib/priority.ts:35
-  assign arb_all_v_7_0 = arb_all_v_3_0 | arb_all_v_7_4;  // gen/lib/priority.ts:28
-  assign arb_all_i_7_0 = {(~arb_all_v_3_0), (arb_all_v_3_0 ? arb_all_i_3_0 : arb_all_i_7_4)};  // gen/lib/priority.ts:35
-  assign arb_all_v_9_8 = req[8] | req[9];  // gen/lib/priority.ts:28
-  assign arb_all_i_9_8 = ~req[8];  // gen/lib/priority.ts:35
-  assign arb_all_v_11_10 = req[10] | req[11];  // gen/lib/priority.ts:28
-  assign arb_all_i_11_10 = ~req[10];  // gen/lib/priority.ts:35
-  assign arb_all_v_11_8 = arb_all_v_9_8 | arb_all_v_11_10;  // gen/lib/priority.ts:28
-  assign arb_all_i_11_8 = {(~arb_all_v_9_8), (arb_all_v_9_8 ? arb_all_i_9_8 : arb_all_i_11_10)};  // gen/lib/priority.ts:35
-  assign arb_all_v_13_12 = req[12] | req[13];  // gen/lib/priority.ts:28
-  assign arb_all_i_13_12 = ~req[12];  // gen/lib/priority.ts:35
-  assign arb_all_v_15_14 = req[14] | req[15];  // gen/lib/priority.ts:28
-  assign arb_all_i_15_14 = ~req[14];  // gen/lib/priority.ts:35
-  assign arb_all_v_15_12 = arb_all_v_13_12 | arb_all_v_15_14;  // gen/lib/priority.ts:28
-  assign arb_all_i_15_12 = {(~arb_all_v_13_12), (arb_all_v_13_12 ? arb_all_i_13_12 : arb_all_i_15_14)};  // gen/lib/priority.ts:35
-  assign arb_all_v_15_8 = arb_all_v_11_8 | arb_all_v_15_12;  // gen/lib/priority.ts:28
-  assign arb_all_i_15_8 = {(~arb_all_v_11_8), (arb_all_v_11_8 ? arb_all_i_11_8 : arb_all_i_15_12)};  // gen/lib/priority.ts:35
-  assign arb_all_valid = arb_all_v_7_0 | arb_all_v_15_8;  // gen/lib/priority.ts:28
-  assign arb_all_index = {(~arb_all_v_7_0), (arb_all_v_7_0 ? arb_all_i_7_0 : arb_all_i_15_8)};  // gen/lib/priority.ts:35
+  assign arb_after_v_1_0 = arb_after_in[0] | arb_after_in[1];  // gen/lib/priority.ts:29
+  assign arb_after_i_1_0 = ~arb_after_in[0];  // gen/lib/priority.ts:36
+  assign arb_after_v_3_2 = arb_after_in[2] | arb_after_in[3];  // gen/lib/priority.ts:29
+  assign arb_after_i_3_2 = ~arb_after_in[2];  // gen/lib/priority.ts:36
+  assign arb_after_v_3_0 = arb_after_v_1_0 | arb_after_v_3_2;  // gen/lib/priority.ts:29
+  assign arb_after_i_3_0 = {(~arb_after_v_1_0), (arb_after_v_1_0 ? arb_after_i_1_0 : arb_after_i_3_2)};  // gen/lib/priority.ts:36
+  assign arb_after_v_5_4 = arb_after_in[4] | arb_after_in[5];  // gen/lib/priority.ts:29
+  assign arb_after_i_5_4 = ~arb_after_in[4];  // gen/lib/priority.ts:36
+  assign arb_after_v_7_6 = arb_after_in[6] | arb_after_in[7];  // gen/lib/priority.ts:29
+  assign arb_after_i_7_6 = ~arb_after_in[6];  // gen/lib/priority.ts:36
+  assign arb_after_v_7_4 = arb_after_v_5_4 | arb_after_v_7_6;  // gen/lib/priority.ts:29
+  assign arb_after_i_7_4 = {(~arb_after_v_5_4), (arb_after_v_5_4 ? arb_after_i_5_4 : arb_after_i_7_6)};  // gen/lib/priority.ts:36
+  assign arb_after_v_7_0 = arb_after_v_3_0 | arb_after_v_7_4;  // gen/lib/priority.ts:29
+  assign arb_after_i_7_0 = {(~arb_after_v_3_0), (arb_after_v_3_0 ? arb_after_i_3_0 : arb_after_i_7_4)};  // gen/lib/priority.ts:36
+  assign arb_after_v_9_8 = arb_after_in[8] | arb_after_in[9];  // gen/lib/priority.ts:29
+  assign arb_after_i_9_8 = ~arb_after_in[8];  // gen/lib/priority.ts:36
+  assign arb_after_v_11_10 = arb_after_in[10] | arb_after_in[11];  // gen/lib/priority.ts:29
+  assign arb_after_i_11_10 = ~arb_after_in[10];  // gen/lib/priority.ts:36
+  assign arb_after_v_11_8 = arb_after_v_9_8 | arb_after_v_11_10;  // gen/lib/priority.ts:29
+  assign arb_after_i_11_8 = {(~arb_after_v_9_8), (arb_after_v_9_8 ? arb_after_i_9_8 : arb_after_i_11_10)};  // gen/lib/priority.ts:36
+  assign arb_after_v_13_12 = arb_after_in[12] | arb_after_in[13];  // gen/lib/priority.ts:29
+  assign arb_after_i_13_12 = ~arb_after_in[12];  // gen/lib/priority.ts:36
+  assign arb_after_v_15_14 = arb_after_in[14] | arb_after_in[15];  // gen/lib/priority.ts:29
+  assign arb_after_i_15_14 = ~arb_after_in[14];  // gen/lib/priority.ts:36
+  assign arb_after_v_15_12 = arb_after_v_13_12 | arb_after_v_15_14;  // gen/lib/priority.ts:29
+  assign arb_after_i_15_12 = {(~arb_after_v_13_12), (arb_after_v_13_12 ? arb_after_i_13_12 : arb_after_i_15_14)};  // gen/lib/priority.ts:36
+  assign arb_after_v_15_8 = arb_after_v_11_8 | arb_after_v_15_12;  // gen/lib/priority.ts:29
+  assign arb_after_i_15_8 = {(~arb_after_v_11_8), (arb_after_v_11_8 ? arb_after_i_11_8 : arb_after_i_15_12)};  // gen/lib/priority.ts:36
+  assign arb_after_valid = arb_after_v_7_0 | arb_after_v_15_8;  // gen/lib/priority.ts:29
+  assign arb_after_index = {(~arb_after_v_7_0), (arb_after_v_7_0 ? arb_after_i_7_0 : arb_after_i_15_8)};  // gen/lib/priority.ts:36
+  assign arb_all_v_1_0 = req[0] | req[1];  // gen/lib/priority.ts:29
+  assign arb_all_i_1_0 = ~req[0];  // gen/lib/priority.ts:36
+  assign arb_all_v_3_2 = req[2] | req[3];  // gen/lib/priority.ts:29
+  assign arb_all_i_3_2 = ~req[2];  // gen/lib/priority.ts:36
+  assign arb_all_v_3_0 = arb_all_v_1_0 | arb_all_v_3_2;  // gen/lib/priority.ts:29
+  assign arb_all_i_3_0 = {(~arb_all_v_1_0), (arb_all_v_1_0 ? arb_all_i_1_0 : arb_all_i_3_2)};  // gen/lib/priority.ts:36
+  assign arb_all_v_5_4 = req[4] | req[5];  // gen/lib/priority.ts:29
+  assign arb_all_i_5_4 = ~req[4];  // gen/lib/priority.ts:36
+  assign arb_all_v_7_6 = req[6] | req[7];  // gen/lib/priority.ts:29
+  assign arb_all_i_7_6 = ~req[6];  // gen/lib/priority.ts:36
+  assign arb_all_v_7_4 = arb_all_v_5_4 | arb_all_v_7_6;  // gen/lib/priority.ts:29
+  assign arb_all_i_7_4 = {(~arb_all_v_5_4), (arb_all_v_5_4 ? arb_all_i_5_4 : arb_all_i_7_6)};  // gen/lib/priority.ts:36
+  assign arb_all_v_7_0 = arb_all_v_3_0 | arb_all_v_7_4;  // gen/lib/priority.ts:29
+  assign arb_all_i_7_0 = {(~arb_all_v_3_0), (arb_all_v_3_0 ? arb_all_i_3_0 : arb_all_i_7_4)};  // gen/lib/priority.ts:36
+  assign arb_all_v_9_8 = req[8] | req[9];  // gen/lib/priority.ts:29
+  assign arb_all_i_9_8 = ~req[8];  // gen/lib/priority.ts:36
+  assign arb_all_v_11_10 = req[10] | req[11];  // gen/lib/priority.ts:29
+  assign arb_all_i_11_10 = ~req[10];  // gen/lib/priority.ts:36
+  assign arb_all_v_11_8 = arb_all_v_9_8 | arb_all_v_11_10;  // gen/lib/priority.ts:29
+  assign arb_all_i_11_8 = {(~arb_all_v_9_8), (arb_all_v_9_8 ? arb_all_i_9_8 : arb_all_i_11_10)};  // gen/lib/priority.ts:36
+  assign arb_all_v_13_12 = req[12] | req[13];  // gen/lib/priority.ts:29
+  assign arb_all_i_13_12 = ~req[12];  // gen/lib/priority.ts:36
+  assign arb_all_v_15_14 = req[14] | req[15];  // gen/lib/priority.ts:29
+  assign arb_all_i_15_14 = ~req[14];  // gen/lib/priority.ts:36
+  assign arb_all_v_15_12 = arb_all_v_13_12 | arb_all_v_15_14;  // gen/lib/priority.ts:29
+  assign arb_all_i_15_12 = {(~arb_all_v_13_12), (arb_all_v_13_12 ? arb_all_i_13_12 : arb_all_i_15_14)};  // gen/lib/priority.ts:36
+  assign arb_all_v_15_8 = arb_all_v_11_8 | arb_all_v_15_12;  // gen/lib/priority.ts:29
+  assign arb_all_i_15_8 = {(~arb_all_v_11_8), (arb_all_v_11_8 ? arb_all_i_11_8 : arb_all_i_15_12)};  // gen/lib/priority.ts:36
+  assign arb_all_valid = arb_all_v_7_0 | arb_all_v_15_8;  // gen/lib/priority.ts:29
+  assign arb_all_index = {(~arb_all_v_7_0), (arb_all_v_7_0 ? arb_all_i_7_0 : arb_all_i_15_8)};  // gen/lib/priority.ts:36
   assign arb_index = arb_locked ? arb_lock_index : (arb_after_valid ? arb_after_index : arb_all_index);  // gen/lib/arbiter.ts:59
   assign arb_valid = arb_locked | arb_all_valid;  // gen/lib/arbiter.ts:60
   assign arb_grant = arb_valid ? {(arb_index == 4'd15), (arb_index == 4'd14), (arb_index == 4'd13), (arb_index == 4'd12), (arb_index == 4'd11), (arb_index == 4'd10), (arb_index == 4'd9), (arb_index == 4'd8), (arb_index == 4'd7), (arb_index == 4'd6), (arb_index == 4'd5), (arb_index == 4'd4), (arb_index == 4'd3), (arb_index == 4'd2), (arb_index == 4'd1), (arb_index == 4'd0)} : 16'd0;  // gen/lib/arbiter.ts:61

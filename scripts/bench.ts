@@ -5,7 +5,8 @@
 // and the cycles per second of the same model replaying the same stimulus from a pure C++ loop.
 // Target (issue 3): TypeScript and the bridge take at most 40% of wall time.
 import { field, RAM_BYTES, reg } from '../gen/testdev/regs';
-import { Testdev, type TestdevWidth } from '../gen/testdev/top';
+import type { DataWidth } from '../gen/pcie/streams';
+import { Testdev } from '../gen/testdev/top';
 import { designPorts } from '../sim/design';
 import { Sim } from '../sim/index';
 import { RootComplex } from '../tb/pcie/rootcomplex';
@@ -26,7 +27,7 @@ interface Row {
 }
 
 /** Copies `total` bytes host -> device RAM -> host in transfers of RAM_BYTES, each ended by an MSI-X message. */
-function dmaWorkload(W: TestdevWidth, total: number, opts: { txBackpressure: number; rxIdle: number }): Row {
+function dmaWorkload(W: DataWidth, total: number, opts: { txBackpressure: number; rxIdle: number }): Row {
   const sim = Sim.load({ ports: designPorts(Testdev.elaborate({ W })), quiet: true, seed: 1, ...opts });
   // Host memory latency ~1 us at 250 MHz, completions split at random RCB boundaries, reordered across tags.
   const rc = new RootComplex(sim, { seed: 1, latency: { min: 200, max: 300 }, maxMmioRead: 128 });

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { PortsJson } from '../gen/hdl';
+import { parsePortsJson } from '../gen/hdl';
 import { hdlDir } from './gen';
 import { pmap, run, table } from './lib/proc';
 
@@ -64,7 +64,7 @@ export function categorize(
 }
 
 export async function synthTop(portsFile: string): Promise<SynthResult> {
-  const ports = JSON.parse(fs.readFileSync(portsFile, 'utf8')) as PortsJson;
+  const ports = parsePortsJson(fs.readFileSync(portsFile, 'utf8'), portsFile);
   const dir = path.dirname(portsFile);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vfpga-synth-'));
   try {

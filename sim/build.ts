@@ -3,7 +3,7 @@
 // ports JSON contents, the harness generator and C++ sources, all flags and tool versions.
 // An unchanged design is never rebuilt. Builds happen in a temp dir that is renamed into
 // place, under a lock file, so parallel vitest workers neither clash nor build twice.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   existsSync,
@@ -23,20 +23,33 @@ import { createRequire } from 'node:module';
 import { availableParallelism, hostname } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { ParameterValue } from '../gen/hdl/ports_schema';
 import { generateHarness } from './harness';
 import type { LoadedPorts } from './ports';
+import { checkVerilatedPorts, checkWarnings, designVerilator, parseWarnings, type VerilatorWarning } from './verilator';
 
 const SIM_DIR = dirname(fileURLToPath(import.meta.url));
 const CPP_DIR = join(SIM_DIR, 'cpp');
-/** Sources whose change must rebuild every design (the harness "template"). */
-const HARNESS_SOURCES = [join(SIM_DIR, 'harness.ts'), join(CPP_DIR, 'bench.h'), join(CPP_DIR, 'addon.h')];
+/** C++ sources whose change must rebuild every design (the generated harness is keyed by its text). */
+const HARNESS_SOURCES = [join(CPP_DIR, 'bench.h'), join(CPP_DIR, 'addon.h')];
 
 export const DEFAULT_CACHE_DIR = resolve(SIM_DIR, '..', 'build', 'sim');
 
 // Flags from /work/shared/notes/toolchain.md: Debian's Verilator builds models with -Os,
 // -O2 is 1.6x faster; -fvisibility=hidden -mtls-dialect=gnu2 keep Verilator's thread-locals
-// off __tls_get_addr inside a dlopen'ed library (16 -> 26 M cycles/s).
-const VERILATOR_FLAGS = ['--cc', '-O3', '--x-assign', 'fast', '--x-initial', 'fast', '--noassert', '--trace-fst'];
+// off __tls_get_addr inside a dlopen'ed library (16 -> 26 M cycles/s). -Wno-fatal: Verilator
+// reports every warning in one run; they are checked against the design's waivers afterwards.
+const VERILATOR_FLAGS = [
+  '--cc',
+  '-O3',
+  '--x-assign',
+  'fast',
+  '--x-initial',
+  'fast',
+  '--noassert',
+  '--trace-fst',
+  '-Wno-fatal',
+];
 const OPT = ['OPT_FAST=-O2', 'OPT_SLOW=-O2', 'OPT_GLOBAL=-O2'];
 const PIC = ['-fPIC', '-fvisibility=hidden', '-mtls-dialect=gnu2'];
 // Must match what verilated.mk passes when compiling the model, so runtime and model agree.
@@ -59,8 +72,12 @@ const ADDON_DEFINES = ['-DNAPI_CPP_EXCEPTIONS', '-DNODE_GYP_MODULE_NAME=vfpga_si
 const LINK_LIBS = ['-lz', '-pthread'];
 
 export interface BuildOptions {
-  /** Extra Verilator arguments (e.g. ['-Wno-fatal'] or ['-GW=128']); part of the cache key. */
+  /** Extra Verilator arguments after the ports JSON's (e.g. ['--public-flat-rw']); part of the cache key. */
   verilatorFlags?: string[];
+  /** Top-level parameters (-G), over the ports JSON's; part of the cache key. */
+  parameters?: Record<string, ParameterValue>;
+  /** Verilator warnings to accept, besides the ports JSON's: CODE, CODE:file or CODE:file:line. */
+  waive?: string[];
   /** Cache root; default build/sim in the repository. */
   cacheDir?: string;
   /** Print nothing while building (default: one line before and one after a build). */
@@ -76,6 +93,8 @@ export interface BuildResult {
   built: boolean;
   /** Seconds this call spent building (0 on a cache hit). */
   seconds: number;
+  /** Every warning Verilator printed for the design (all waived, or the build would have thrown). */
+  warnings: VerilatorWarning[];
 }
 
 interface Tools {
@@ -120,7 +139,8 @@ function sha(parts: (string | Buffer)[]): string {
 export function buildSim(ports: LoadedPorts, opts: BuildOptions = {}): BuildResult {
   const t = tools();
   const cacheDir = resolve(opts.cacheDir ?? process.env.VFPGA_SIM_CACHE ?? DEFAULT_CACHE_DIR);
-  const extra = opts.verilatorFlags ?? [];
+  const design = designVerilator(ports, opts);
+  const extra = design.flags;
   const flagsKey = JSON.stringify({
     VERILATOR_FLAGS,
     OPT,
@@ -139,10 +159,12 @@ export function buildSim(ports: LoadedPorts, opts: BuildOptions = {}): BuildResu
     process.versions.modules,
     process.versions.napi,
   ]);
+  const harness = generateHarness(ports);
   const hash = sha([
     flagsKey,
     toolKey,
     ports.raw,
+    harness,
     // Contents keyed by file name, not absolute path: the same design elsewhere hits the cache.
     ...ports.files.flatMap((f) => [basename(f), readFileSync(f)]),
     ...HARNESS_SOURCES.map((f) => readFileSync(f)),
@@ -150,22 +172,29 @@ export function buildSim(ports: LoadedPorts, opts: BuildOptions = {}): BuildResu
   const top = ports.desc.top;
   const dir = join(cacheDir, `${top}-${hash}`);
   const addon = join(dir, 'sim.node');
+  // A build is kept whatever its warnings; whether they are acceptable is decided at every load.
+  const accepted = (r: Omit<BuildResult, 'warnings'>): BuildResult => {
+    const file = join(dir, 'warnings.json');
+    const warnings = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as VerilatorWarning[]) : [];
+    checkWarnings(top, warnings, design.waive);
+    return { ...r, warnings };
+  };
   if (existsSync(addon)) {
     touch(dir); // marks it in use, so pruning keeps it
-    return { addon, dir, hash, built: false, seconds: 0 };
+    return accepted({ addon, dir, hash, built: false, seconds: 0 });
   }
 
   mkdirSync(cacheDir, { recursive: true });
   const runtime = buildRuntime(cacheDir, t, opts.quiet);
   return withLock(join(cacheDir, `${top}-${hash}.lock`), () => {
-    if (existsSync(addon)) return { addon, dir, hash, built: false, seconds: 0 };
+    if (existsSync(addon)) return accepted({ addon, dir, hash, built: false, seconds: 0 });
     const t0 = performance.now();
     if (!opts.quiet) console.error(`sim: building ${top} with Verilator into ${dir}`);
     const tmp = join(cacheDir, `.tmp-${top}-${hash}-${process.pid}-${Date.now()}`);
     rmSync(tmp, { recursive: true, force: true });
     mkdirSync(tmp, { recursive: true });
     try {
-      compileDesign(ports, tmp, t, extra, runtime);
+      compileDesign(ports, harness, tmp, t, extra, runtime);
       publish(tmp, dir);
     } catch (e) {
       rmSync(tmp, { recursive: true, force: true });
@@ -178,7 +207,7 @@ export function buildSim(ports: LoadedPorts, opts: BuildOptions = {}): BuildResu
     );
     if (!opts.quiet) console.error(`sim: built ${top} in ${seconds.toFixed(1)} s`);
     prune(cacheDir, top, dir);
-    return { addon, dir, hash, built: true, seconds };
+    return accepted({ addon, dir, hash, built: true, seconds });
   });
 }
 
@@ -229,16 +258,26 @@ function buildRuntime(cacheDir: string, t: Tools, quiet?: boolean): string[] {
   return objs;
 }
 
-function compileDesign(ports: LoadedPorts, tmp: string, t: Tools, extra: string[], runtime: string[]): void {
+function compileDesign(
+  ports: LoadedPorts,
+  harness: string,
+  tmp: string,
+  t: Tools,
+  extra: string[],
+  runtime: string[],
+): void {
   const top = ports.desc.top;
   const obj = join(tmp, 'obj');
   const inc = join(t.verilatorRoot, 'include');
-  writeFileSync(join(tmp, 'harness.cpp'), generateHarness(ports));
-  runStep(
+  writeFileSync(join(tmp, 'harness.cpp'), harness);
+  const flags = [...VERILATOR_FLAGS, ...extra];
+  const log = runStep(
     'verilator',
-    [...VERILATOR_FLAGS, ...extra, '--top-module', top, '--Mdir', obj, '-CFLAGS', PIC.join(' '), ...ports.files],
+    [...flags, '--top-module', top, '--Mdir', obj, '-CFLAGS', PIC.join(' '), ...ports.files],
     `verilating ${top}`,
   );
+  writeFileSync(join(tmp, 'warnings.json'), JSON.stringify(parseWarnings(log), null, 2) + '\n');
+  checkVerilatedPorts(ports, readFileSync(join(obj, `V${top}.h`), 'utf8'), flags);
 
   // One make run so the model and the harness (the two big compiles) build in parallel.
   const cxx = [
@@ -277,17 +316,16 @@ function compileDesign(ports: LoadedPorts, tmp: string, t: Tools, extra: string[
   );
 }
 
-function runStep(cmd: string, args: string[], what: string): void {
-  try {
-    execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
-  } catch (e) {
-    const err = e as { stdout?: string; stderr?: string; message: string };
-    // Verilator and g++ report on stderr; make's own noise goes to stdout. Show the errors.
-    const text = [err.stderr, err.stdout].filter(Boolean).join('\n').trim();
-    const lines = text.split('\n');
-    const shown = lines.length > 80 ? [...lines.slice(0, 80), `... (${lines.length - 80} more lines)`] : lines;
-    throw new Error(`sim: ${what} failed: ${cmd} ${args.join(' ')}\n${shown.join('\n') || err.message}`, { cause: e });
-  }
+/** Runs a build step; returns its stderr (Verilator's warnings) or throws with its messages. */
+function runStep(cmd: string, args: string[], what: string): string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
+  if (r.status === 0) return r.stderr;
+  // Verilator and g++ report on stderr; make's own noise goes to stdout. Show the errors.
+  const text = [r.stderr, r.stdout].filter(Boolean).join('\n').trim();
+  const lines = text.split('\n');
+  const shown = lines.length > 80 ? [...lines.slice(0, 80), `... (${lines.length - 80} more lines)`] : lines;
+  const why = r.error ? r.error.message : r.signal ? `killed by ${r.signal}` : `exit status ${r.status}`;
+  throw new Error(`sim: ${what} failed: ${cmd} ${args.join(' ')}\n${shown.join('\n') || why}`, { cause: r.error });
 }
 
 /** Moves a finished temp build into place atomically; if another process won, keeps theirs. */

@@ -2,6 +2,7 @@
 // (sim/cpp/bench.h) and N-API wrapper (sim/cpp/addon.h) how to reach this top's ports.
 // Everything per cycle is then direct member access on the Verilated model (no lookups).
 import type { LoadedPorts, TlpStream } from './ports';
+import { stateSlotsCpp } from './state';
 
 export function generateHarness(p: LoadedPorts): string {
   const { desc } = p;
@@ -25,7 +26,7 @@ export function generateHarness(p: LoadedPorts): string {
   out(`    static constexpr vfpga::PortInfo ports[] = {`);
   for (const q of ports) out(`        {${JSON.stringify(q.name)}, ${q.width}},`);
   out(`    };`);
-  out(`    static void setClock(Model* m, int v) { m->${desc.clock} = v; }`);
+  out(`    static void setClock(Model* m, int v) { m->${p.clock} = v; }`);
   if (desc.reset) {
     const on = desc.reset.activeHigh ? '1' : '0';
     const off = desc.reset.activeHigh ? '0' : '1';
@@ -55,19 +56,31 @@ export function generateHarness(p: LoadedPorts): string {
   out(`};`);
   out(`}  // namespace vfpga_design`);
   out(``);
+  out(stateSlotsCpp());
+  out(``);
   out(`#include "addon.h"`);
   out(`VFPGA_ADDON(vfpga_design::Design)`);
   return lines.join('\n') + '\n';
 }
 
+/**
+ * The traits of one TLP stream. Fields a stream does not have are left out of the generated code (no cost per
+ * cycle): without `data` (a header-only stream) there is no payload and every TLP is one beat, sop and eop
+ * reading as set when absent; without `keep` a source's payload length comes from the header (bench.h).
+ */
 function streamTraits(s: TlpStream): string {
   const f = s.fields;
   const m = (name: string) => `m->${name}`;
+  // A stream without data still moves one (empty) lane per beat through the bench's buffers.
+  const lanes = Math.max(1, s.lanes);
   const head = [
     `struct Stream_${s.name} {`,
     `    static constexpr const char* name = ${JSON.stringify(s.name)};`,
-    `    static constexpr uint32_t lanes = ${s.lanes};`,
+    `    static constexpr uint32_t lanes = ${lanes};`,
+    `    static constexpr bool hasData = ${f.data !== undefined};`,
+    `    static constexpr bool hasKeep = ${f.keep !== undefined};`,
   ];
+  const opt = (field: string | undefined, line: (port: string) => string) => (field === undefined ? [] : [line(field)]);
   if (s.role === 'sink') {
     return [
       ...head,
@@ -77,10 +90,13 @@ function streamTraits(s: TlpStream): string {
       `    static void setBeat(M* m, const uint32_t* hdr, const uint32_t* data, uint32_t keep, bool sop, bool eop) {`,
       // The header only matters on the sop beat: skip the 128-bit copy on the others.
       `        if (sop) put(${m(f.hdr)}, hdr, 128);`,
-      `        put(${m(f.data)}, data, ${s.dataWidth});`,
-      `        put(${m(f.keep)}, &keep, ${s.lanes});`,
-      `        ${m(f.sop)} = sop;`,
-      `        ${m(f.eop)} = eop;`,
+      ...opt(f.data, (p) => `        put(${m(p)}, data, ${s.dataWidth});`),
+      ...opt(f.keep, (p) => `        put(${m(p)}, &keep, ${s.lanes});`),
+      ...opt(f.sop, (p) => `        ${m(p)} = sop;`),
+      ...opt(f.eop, (p) => `        ${m(p)} = eop;`),
+      ...(f.data === undefined ? [`        (void)data;`] : []),
+      ...(f.keep === undefined ? [`        (void)keep;`] : []),
+      ...(f.sop === undefined || f.eop === undefined ? [`        (void)sop;`, `        (void)eop;`] : []),
       `    }`,
       `};`,
       ``,
@@ -93,12 +109,13 @@ function streamTraits(s: TlpStream): string {
     `    template <class M>`,
     `    static void getBeat(M* m, uint32_t* hdr, uint32_t* data, uint32_t& keep, bool& sop, bool& eop) {`,
     `        get(${m(f.hdr)}, hdr);`,
-    `        get(${m(f.data)}, data);`,
-    `        uint32_t k[1];`,
-    `        get(${m(f.keep)}, k);`,
-    `        keep = k[0];`,
-    `        sop = ${m(f.sop)};`,
-    `        eop = ${m(f.eop)};`,
+    f.data !== undefined ? `        get(${m(f.data)}, data);` : `        data[0] = 0;`,
+    ...(f.keep !== undefined
+      ? [`        uint32_t k[1];`, `        get(${m(f.keep)}, k);`, `        keep = k[0];`]
+      : // Without keep: every lane (the bench cuts the last beat at the header's Length); without data: none.
+        [`        keep = ${f.data !== undefined ? (s.lanes >= 32 ? '~0u' : `${(2 ** s.lanes - 1) >>> 0}u`) : '0'};`]),
+    `        sop = ${f.sop !== undefined ? m(f.sop) : 'true'};`,
+    `        eop = ${f.eop !== undefined ? m(f.eop) : 'true'};`,
     `    }`,
     `};`,
     ``,

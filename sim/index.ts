@@ -9,13 +9,16 @@ import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildSim, type BuildResult } from './build';
-import { loadPorts, type LoadedPorts, type PortDesc } from './ports';
-import { DwordArena } from '../tb/pcie/raw';
+import type { ParameterValue } from '../gen/hdl/ports_schema';
+import { loadPorts, type LoadedPorts, type PortJson } from './ports';
+import { DwordArena } from './raw';
 import { defaultSeed } from './random';
+import { SLOT, STATE_SLOTS } from './state';
 import { MAX_PACKED_TLP, packedLength, packTlps, unpackTlps, type RawTlp } from './tlp';
 
 export type { RawTlp } from './tlp';
-export type { PortsFile, PortDesc, InterfaceDesc } from './ports';
+export type { PortsJson, PortJson, InterfaceJson } from './ports';
+export type { VerilatorWarning } from './verilator';
 
 export interface SimOptions {
   /** Path to the top's `<top>.ports.json`. */
@@ -32,8 +35,12 @@ export interface SimOptions {
   resetCycles?: number;
   /** Record the stimulus so replay()/runFree() can re-run it in pure C++. Default true. */
   record?: boolean;
-  /** Extra Verilator arguments (part of the build cache key). */
+  /** Extra Verilator arguments, after the ports JSON's `verilator.flags` (part of the build cache key). */
   verilatorFlags?: string[];
+  /** Top-level parameters (-G<name>=<value>), over the ports JSON's `verilator.parameters`. */
+  parameters?: Record<string, ParameterValue>;
+  /** Verilator warnings to accept, besides the ports JSON's `verilator.waive`: CODE, CODE:file or CODE:file:line. */
+  waive?: string[];
   /** Do not print build progress. */
   quiet?: boolean;
 }
@@ -122,18 +129,19 @@ interface AddonModule {
   Harness: new (seed: number, trace: string, state: Float64Array, record: boolean) => Harness;
   top: string;
   portCount: number;
+  /** The state slots this build's C++ uses, by name (generated from sim/state.ts). */
+  stateSlots: string[];
 }
 
-// Slots of the state array C++ writes after each call (StateSlot in addon.h).
-const S_CYCLE = 0,
-  S_TX_PENDING = 1,
-  S_RX_PENDING = 2,
-  S_CPP_SECONDS = 4,
-  S_RUN_CALLS = 5,
-  S_TX_TOTAL = 6,
-  S_TX_LEFT = 7,
-  S_TX_WORDS = 8,
-  S_SLOTS = 10;
+// Slots of the state array C++ writes after each call (one table, sim/state.ts, generates the C++ side too).
+const S_CYCLE = SLOT.cycle;
+const S_TX_PENDING = SLOT.txPending;
+const S_RX_PENDING = SLOT.rxPending;
+const S_CPP_SECONDS = SLOT.cppSeconds;
+const S_RUN_CALLS = SLOT.runCalls;
+const S_TX_TOTAL = SLOT.txTotal;
+const S_TX_LEFT = SLOT.txLeft;
+const S_TX_WORDS = SLOT.txWords;
 const REASONS: StopReason[] = ['cycles', 'tx', 'until', 'limit', 'error' as StopReason, 'finish'];
 const REASON_ERROR = 4;
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -141,7 +149,7 @@ const require = createRequire(import.meta.url);
 
 interface PortEntry {
   index: number;
-  desc: PortDesc;
+  desc: PortJson;
   words: number;
   pokable: boolean;
 }
@@ -157,10 +165,12 @@ export class Sim {
 
   private readonly h: Harness;
   // Off-heap (new ArrayBuffer) so the pointer C++ keeps stays valid.
-  private readonly state = new Float64Array(new ArrayBuffer(8 * S_SLOTS));
+  private readonly state = new Float64Array(new ArrayBuffer(8 * STATE_SLOTS.length));
   private readonly portMap = new Map<string, PortEntry>();
   private readonly sinkIndex = new Map<string, number>();
   private readonly sourceIndex = new Map<string, number>();
+  /** Per sink stream: it has no data field (header-only TLPs). */
+  private readonly headerOnly: boolean[];
   // Sends not yet handed to C++: flushed as one packed batch per stream at the next call.
   private pending: { tlps: RawTlp[]; cycles: number[] }[];
   private closed = false;
@@ -183,9 +193,12 @@ export class Sim {
     const mod = require(build.addon) as AddonModule;
     if (mod.top !== this.top || mod.portCount !== ports.desc.ports.length)
       throw new Error(`sim: addon ${build.addon} does not match ${ports.path}`);
+    if (mod.stateSlots.join() !== STATE_SLOTS.join())
+      throw new Error(`sim: addon ${build.addon} has state slots [${mod.stateSlots}], sim/state.ts [${STATE_SLOTS}]`);
 
-    const owned = new Set<string>([ports.desc.clock]);
-    for (const s of [...ports.sinks, ...ports.sources]) for (const f of Object.values(s.fields)) owned.add(f);
+    const owned = new Set<string>([ports.clock]);
+    for (const s of [...ports.sinks, ...ports.sources])
+      for (const f of Object.values(s.fields)) if (f !== undefined) owned.add(f);
     ports.desc.ports.forEach((desc, index) => {
       this.portMap.set(desc.name, {
         index,
@@ -195,6 +208,7 @@ export class Sim {
       });
     });
     ports.sinks.forEach((s, i) => this.sinkIndex.set(s.name, i));
+    this.headerOnly = ports.sinks.map((s) => s.fields.data === undefined);
     ports.sources.forEach((s, i) => this.sourceIndex.set(s.name, i));
     this.pending = ports.sinks.map(() => ({ tlps: [], cycles: [] }));
     const maxWords = Math.max(4, ...[...this.portMap.values()].map((p) => p.words));
@@ -215,7 +229,12 @@ export class Sim {
   /** Builds the top if needed (cached; synchronous) and loads a fresh model instance. */
   static load(opts: SimOptions): Sim {
     const ports = loadPorts(opts.ports);
-    const build = buildSim(ports, { verilatorFlags: opts.verilatorFlags, quiet: opts.quiet });
+    const build = buildSim(ports, {
+      verilatorFlags: opts.verilatorFlags,
+      parameters: opts.parameters,
+      waive: opts.waive,
+      quiet: opts.quiet,
+    });
     return new Sim(opts, ports, build);
   }
 
@@ -245,6 +264,10 @@ export class Sim {
   send(tlp: RawTlp, atCycle?: number, stream?: string): void {
     const i = this.streamIndex(this.sinkIndex, stream, 'sink');
     if (tlp.hdr.length !== 4) throw new Error(`sim: send: hdr must have 4 dwords, has ${tlp.hdr.length}`);
+    if (tlp.data.length > 0 && this.headerOnly[i])
+      throw new Error(
+        `sim: send: sink stream ${this.portsInfo.sinks[i].name} has no data field; a TLP with ${tlp.data.length} payload dwords cannot go on it`,
+      );
     const at = atCycle ?? tlp.cycle ?? this.cycle;
     checkCount(at, 'atCycle');
     this.pending[i].tlps.push(tlp);
@@ -459,7 +482,7 @@ function checkProbability(p: number): void {
 }
 
 /** A value as little-endian 32-bit words of the port's width (two's complement if negative). */
-function toWords(value: number | bigint, port: PortDesc, out: Uint32Array): Uint32Array {
+function toWords(value: number | bigint, port: PortJson, out: Uint32Array): Uint32Array {
   if (typeof value === 'number' && !Number.isSafeInteger(value))
     throw new Error(`sim: ${port.name}: ${value} is not an integer`);
   let v = BigInt(value);

@@ -1,52 +1,33 @@
-// The port description that comes with every generated top as `<top>.ports.json`
-// (written by the generator, read by the simulator). See docs/simulation.md.
+// Loads a top's port description (`<top>.ports.json`, schema in gen/hdl/ports_schema.ts, documented in
+// docs/byo-rtl.md) and finds the TLP streams the simulator drives.
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { parsePortsJson, PortsJsonError, type PortJson, type PortsJson } from '../gen/hdl/ports_schema';
 
-export interface PortDesc {
-  name: string;
-  direction: 'input' | 'output' | 'inout';
-  width: number;
-  signed: boolean;
-  /** Name of the interface this port belongs to; absent for sideband ports. */
-  interface?: string;
-}
+export type { InterfaceJson, PortJson, PortsJson } from '../gen/hdl/ports_schema';
 
+/**
+ * The ports of a TLP stream (interface kind "tlp_stream"). `data` and `keep` may be absent: a stream without
+ * `data` carries header-only TLPs, one beat each (a request-only stream; `sop`/`eop` optional too); a stream
+ * with `data` but without `keep` takes each TLP's payload length from its header's Length field.
+ */
 export interface TlpStreamFields {
   valid: string;
   ready: string;
   hdr: string;
-  data: string;
-  keep: string;
-  sop: string;
-  eop: string;
-}
-
-export interface InterfaceDesc {
-  name: string;
-  /** Only "tlp_stream" is understood by the simulator; other kinds are ignored. */
-  kind: string;
-  /** sink: the device receives (the simulator drives it); source: the device sends. */
-  role: 'sink' | 'source' | string;
-  params: { dataWidth?: number; [key: string]: unknown };
-  fields: Partial<TlpStreamFields> & Record<string, string>;
-}
-
-export interface PortsFile {
-  top: string;
-  /** Verilog sources, relative to the JSON file's directory. */
-  files: string[];
-  clock: string;
-  reset?: { name: string; activeHigh: boolean };
-  ports: PortDesc[];
-  interfaces: InterfaceDesc[];
+  data?: string;
+  keep?: string;
+  sop?: string;
+  eop?: string;
 }
 
 /** A TLP stream as the simulator uses it, after validation. */
 export interface TlpStream {
   name: string;
   role: 'sink' | 'source';
+  /** Payload bits per beat; 0 for a stream without `data`. */
   dataWidth: number;
+  /** Payload dwords per beat (dataWidth / 32); 0 for a stream without `data`. */
   lanes: number;
   fields: TlpStreamFields;
 }
@@ -55,59 +36,45 @@ export interface TlpStream {
 export interface LoadedPorts {
   path: string;
   raw: string;
-  desc: PortsFile;
+  desc: PortsJson;
+  /** The clock port (the simulator needs one). */
+  clock: string;
   files: string[];
   sinks: TlpStream[];
   sources: TlpStream[];
 }
 
-const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const FIELDS = ['valid', 'ready', 'hdr', 'data', 'keep', 'sop', 'eop'] as const;
 
 export function loadPorts(path: string): LoadedPorts {
   const abs = resolve(path);
   const raw = readFileSync(abs, 'utf8');
-  let desc: PortsFile;
-  try {
-    desc = JSON.parse(raw) as PortsFile;
-  } catch (e) {
-    throw new Error(`${abs}: not valid JSON: ${(e as Error).message}`, { cause: e });
-  }
-  const fail = (msg: string): never => {
-    throw new Error(`${abs}: ${msg}`);
+  const desc = parsePortsJson(raw, abs);
+  const fail = (field: string, msg: string): never => {
+    throw new PortsJsonError(abs, field, msg);
   };
-  if (typeof desc.top !== 'string' || !IDENT.test(desc.top)) fail(`"top" must be a Verilog identifier`);
-  if (!Array.isArray(desc.files) || desc.files.length === 0) fail(`"files" must list the Verilog sources`);
-  if (!Array.isArray(desc.ports)) fail(`"ports" must be an array`);
-  const byName = new Map<string, PortDesc>();
-  for (const p of desc.ports) {
-    // The generated C++ names ports directly (model->name), so names must be plain identifiers.
-    if (typeof p.name !== 'string' || !IDENT.test(p.name))
-      fail(`port name ${JSON.stringify(p.name)} is not a plain identifier`);
-    if (!Number.isInteger(p.width) || p.width < 1) fail(`port ${p.name}: width must be a positive integer`);
-    if (p.direction !== 'input' && p.direction !== 'output')
-      fail(`port ${p.name}: direction ${p.direction} is not supported`);
-    if (byName.has(p.name)) fail(`port ${p.name} listed twice`);
-    byName.set(p.name, p);
-  }
-  const port = (name: string, what: string): PortDesc => byName.get(name) ?? fail(`${what}: no port named ${name}`);
-  const clk = port(desc.clock, 'clock');
-  if (clk.direction !== 'input' || clk.width !== 1) fail(`clock ${desc.clock} must be a 1-bit input`);
-  if (desc.reset) {
-    const r = port(desc.reset.name, 'reset');
-    if (r.direction !== 'input' || r.width !== 1) fail(`reset ${desc.reset.name} must be a 1-bit input`);
-  }
+  const clock = desc.clock ?? fail('clock', 'the simulator needs a clock: name the 1-bit clock input port');
+  const byName = new Map<string, PortJson>(desc.ports.map((p) => [p.name, p]));
 
   const sinks: TlpStream[] = [];
   const sources: TlpStream[] = [];
-  for (const itf of desc.interfaces ?? []) {
-    if (itf.kind !== 'tlp_stream') continue;
-    if (itf.role !== 'sink' && itf.role !== 'source') fail(`interface ${itf.name}: role must be sink or source`);
-    const W = Number(itf.params?.dataWidth);
-    if (!Number.isInteger(W) || W < 32 || W % 32 !== 0 || W > 1024)
-      fail(`interface ${itf.name}: params.dataWidth must be a multiple of 32 up to 1024`);
+  desc.interfaces.forEach((itf, index) => {
+    if (itf.kind !== 'tlp_stream') return;
+    const where = `interfaces[${index}] (${itf.name})`;
+    for (const f of Object.keys(itf.fields))
+      if (!(FIELDS as readonly string[]).includes(f))
+        fail(`${where}.fields.${f}`, `not a TLP stream field (known: ${FIELDS.join(', ')})`);
+    const has = (f: (typeof FIELDS)[number]) => itf.fields[f] !== undefined;
+    for (const f of ['valid', 'ready', 'hdr'] as const) if (!has(f)) fail(`${where}.fields.${f}`, 'missing');
+    let W = 0;
+    if (has('data')) {
+      W = Number(itf.params.dataWidth);
+      if (!Number.isInteger(W) || W < 32 || W % 32 !== 0 || W > 1024)
+        fail(`${where}.params.dataWidth`, `must be a multiple of 32 up to 1024, got ${itf.params.dataWidth}`);
+      for (const f of ['sop', 'eop'] as const)
+        if (!has(f)) fail(`${where}.fields.${f}`, 'missing (a stream with data needs sop and eop to delimit TLPs)');
+    } else if (has('keep')) fail(`${where}.fields.keep`, 'a stream without data has no keep');
     const lanes = W / 32;
-    const fields = {} as TlpStreamFields;
     const devIn = itf.role === 'sink' ? 'input' : 'output';
     const devOut = itf.role === 'sink' ? 'output' : 'input';
     const expect: Record<(typeof FIELDS)[number], [number, string]> = {
@@ -119,20 +86,21 @@ export function loadPorts(path: string): LoadedPorts {
       sop: [1, devIn],
       eop: [1, devIn],
     };
+    const fields: TlpStreamFields = { valid: '', ready: '', hdr: '' };
     for (const f of FIELDS) {
-      const name = itf.fields?.[f];
-      if (typeof name !== 'string') fail(`interface ${itf.name}: field ${f} missing`);
-      const p = port(name!, `interface ${itf.name} field ${f}`);
+      const name = itf.fields[f];
+      if (name === undefined) continue;
+      const p = byName.get(name)!; // the schema checked that fields name ports
       const [width, dir] = expect[f];
       if (p.width !== width || p.direction !== dir)
         fail(
-          `interface ${itf.name}: ${f} port ${p.name} must be a ${width}-bit ${dir} (is a ${p.width}-bit ${p.direction})`,
+          `${where}.fields.${f}`,
+          `port ${p.name} must be a ${width}-bit ${dir} (is a ${p.width}-bit ${p.direction})`,
         );
       fields[f] = p.name;
     }
-    const role = itf.role as 'sink' | 'source';
-    (role === 'sink' ? sinks : sources).push({ name: itf.name, role, dataWidth: W, lanes, fields });
-  }
+    (itf.role === 'sink' ? sinks : sources).push({ name: itf.name, role: itf.role, dataWidth: W, lanes, fields });
+  });
   const files = desc.files.map((f) => resolve(dirname(abs), f));
-  return { path: abs, raw, desc, files, sinks, sources };
+  return { path: abs, raw, desc, clock, files, sinks, sources };
 }

@@ -1,8 +1,8 @@
 // The packed form in which raw TLPs cross the TypeScript <-> C++ boundary.
 //
-// RawTlp itself is the shape shared with the TLP codec (tb/pcie/raw.ts): hdr = DW0..DW3 as the
+// RawTlp itself (sim/raw.ts) is the shape shared with the TLP codec: hdr = DW0..DW3 as the
 // spec draws them, data = payload dwords (byte 0 in bits 7:0), cycle = injection/sop cycle.
-import type { RawTlp } from '../tb/pcie/raw';
+import type { RawTlp } from './raw';
 
 export type { RawTlp };
 

@@ -35,8 +35,8 @@ export function isBundleSpec(f: unknown): f is BundleSpec {
 }
 
 /** A valid/ready stream carrying `data` from producer to consumer (`ready` flows back). */
-export function stream<T extends HwType>(data: T | number) {
-  const t = typeof data === 'number' ? uint(data) : data;
+export function stream<W extends number>(data: W | HwType<W>) {
+  const t: HwType<W> = typeof data === 'number' ? uint(data) : data;
   return bundle('stream', { valid: bit, ready: flip(bit), data: t }, { dataWidth: t.width });
 }
 

@@ -2,21 +2,24 @@
 // generation-time error that names both operands, their widths and the designer's source line.
 import { callerLoc, HdlError, type SrcLoc } from './srcloc';
 
-/** A hardware value type: a bit vector with an explicit width and signedness. */
-export interface HwType {
-  readonly width: number;
+/**
+ * A hardware value type: a bit vector with an explicit width and signedness. `W` is the width as a type: a
+ * literal when written as one (`uint(8)` is `HwType<8>`), `number` when computed.
+ */
+export interface HwType<W extends number = number> {
+  readonly width: W;
   readonly signed: boolean;
 }
 
-export function uint(width: number): HwType {
+export function uint<W extends number>(width: W): HwType<W> {
   checkWidth(width);
   return { width, signed: false };
 }
-export function sint(width: number): HwType {
+export function sint<W extends number>(width: W): HwType<W> {
   checkWidth(width);
   return { width, signed: true };
 }
-export const bit: HwType = { width: 1, signed: false };
+export const bit: HwType<1> = { width: 1, signed: false };
 
 function checkWidth(width: number): void {
   if (!Number.isInteger(width) || width < 1 || width > 65536) {

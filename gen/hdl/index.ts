@@ -2,12 +2,35 @@
 export { bit, bitsFor, cat, Expr, fits, lit, log2ceil, mux, select, sint, uint, andAll, orAll } from './expr';
 export type { HwType, Operand } from './expr';
 export { bundle, flip, stream, tlpStream } from './bundle';
-export type { BundleSpec } from './bundle';
+export type { BundleSpec, Fields, FieldSpec, Flipped } from './bundle';
 export { Signal } from './signal';
-export type { ClockDomain } from './signal';
-export { connect, defineBlackbox, defineModule, ModuleBuilder, SignalArray, Memory, Fsm } from './module';
-export type { HwModule, ModuleDef, Instance, BundleValue } from './module';
+export type { ClockDomain, HwModule, CombPaths } from './ir';
+export { ModuleBuilder, SignalArray } from './builder';
+export type { Instance, RegOptions, DomainOptions } from './builder';
+export { Memory } from './memory';
+export { Fsm } from './fsm';
+export type {
+  BundleHelpers,
+  BundlePort,
+  BundleValue,
+  Drivable,
+  InPin,
+  InPort,
+  InstanceIo,
+  OutPin,
+  OutPort,
+  PinsOf,
+  PortOf,
+  Val,
+  WidthOf,
+  WireOf,
+} from './io';
+export { connect } from './connect';
+export type { Connectable } from './connect';
+export { defineBlackbox, defineModule } from './define';
+export type { BlackboxIo, BlackboxPort, ModuleDef } from './define';
 export { collectModules, emitDesign, emitModule, portsJson } from './emit';
-export type { PortsJson } from './emit';
-export { callerLocOutside, HdlError, fmtLoc } from './srcloc';
+export { parsePortsJson, PortsJsonError, validatePortsJson } from './ports_schema';
+export type { InterfaceJson, ParameterValue, PortJson, PortsJson, ResetJson, VerilatorJson } from './ports_schema';
+export { callerLocOutside, designErrors, fmtLoc, HdlError, HdlErrors } from './srcloc';
 export type { SrcLoc } from './srcloc';

@@ -1,36 +1,15 @@
-// Named signals (ports, wires, registers, instance pins) and the statements that drive them.
+// Named signals (ports, wires, registers, instance pins): expressions that statements drive.
 import { Expr, type HwType, lift, type Operand } from './expr';
-import { callerLoc, fmtLoc, HdlError, type SrcLoc } from './srcloc';
-
-export type SignalKind =
-  | 'input' // module input port: driven from outside
-  | 'output' // module output port: driven by this module's combinational logic
-  | 'wire' // internal combinational signal
-  | 'reg' // flip-flop
-  | 'inst-in' // an instance's input pin, seen from the parent: the parent drives it
-  | 'inst-out' // an instance's output pin, seen from the parent: the instance drives it
-  | 'mem-rd'; // a memory read port's data: the memory drives it
-
-/** A clock domain: a clock, an optional reset, and the reset's polarity and kind. */
-export interface ClockDomain {
-  readonly name: string;
-  readonly clock: Signal;
-  readonly reset?: Signal;
-  readonly resetActiveLow: boolean;
-  readonly asyncReset: boolean;
-}
+import type { ClockDomain, InterfaceRef, SignalKind, Stmt } from './ir';
+import { callerLoc, HdlError, type SrcLoc } from './srcloc';
 
 /** Where a signal's statements go: the module being elaborated. */
 export interface SignalOwner {
   readonly moduleName: string;
   record(stmt: Stmt): void;
+  /** A mistake found while the body runs, reported with the others when the body is done. */
+  report(error: HdlError): void;
   isElaborating(): boolean;
-}
-
-/** Membership of a port in a bundle, for the port description (ports.json). */
-export interface InterfaceRef {
-  name: string; // the bundle instance name, e.g. "rx"
-  field: string; // the field path, e.g. "valid" or "hdr"
 }
 
 export class Signal extends Expr {
@@ -69,23 +48,25 @@ export class Signal extends Expr {
   /** Drive a combinational signal (wire, output, instance input). Last assignment wins. */
   set(v: Operand): void {
     const loc = callerLoc();
-    if (this.kind === 'reg') {
-      throw new HdlError(`${this.describe()} is a register: use .next(value) to give its next state`, loc, 'context');
-    }
-    this.checkDrivable(loc);
-    this.assign(v, loc);
+    const misuse =
+      this.kind === 'reg'
+        ? new HdlError(`${this.describe()} is a register: use .next(value) to give its next state`, loc, 'context')
+        : this.driverConflict(loc);
+    this.assign(v, loc, misuse);
   }
 
   /** Give a register the value it takes at the next clock edge. Last assignment wins; unassigned paths hold. */
   next(v: Operand): void {
     const loc = callerLoc();
-    if (this.kind !== 'reg') {
-      throw new HdlError(`${this.describe()} is not a register: use .set(value) to drive it`, loc, 'context');
-    }
-    this.assign(v, loc);
+    const misuse =
+      this.kind !== 'reg'
+        ? new HdlError(`${this.describe()} is not a register: use .set(value) to drive it`, loc, 'context')
+        : undefined;
+    this.assign(v, loc, misuse);
   }
 
-  private checkDrivable(loc: SrcLoc): void {
+  /** Driving a signal that something else drives already. */
+  private driverConflict(loc: SrcLoc): HdlError | undefined {
     const who =
       this.kind === 'input'
         ? 'it is an input port, driven from outside the module'
@@ -94,10 +75,15 @@ export class Signal extends Expr {
           : this.kind === 'mem-rd'
             ? 'it is a memory read port, driven by the memory'
             : undefined;
-    if (who) throw new HdlError(`multiple drivers for ${this.describe()}: ${who}`, loc, 'multiple-drivers');
+    return who ? new HdlError(`multiple drivers for ${this.describe()}: ${who}`, loc, 'multiple-drivers') : undefined;
   }
 
-  private assign(v: Operand, loc: SrcLoc): void {
+  /**
+   * Record the assignment. Mistakes in it are reported to the module and elaboration goes on, so that one run
+   * finds every mistake of the body: a wrong-width or wrong-method (.set/.next) assignment is still recorded
+   * (the checks then see the signal as driven, as the designer meant), a second driver is not.
+   */
+  private assign(v: Operand, loc: SrcLoc, misuse: HdlError | undefined): void {
     if (!this.owner.isElaborating()) {
       throw new HdlError(
         `${this.describe()} belongs to module '${this.owner.moduleName}', which is not being elaborated here`,
@@ -106,29 +92,20 @@ export class Signal extends Expr {
       );
     }
     const value = lift(v, this, `assignment to '${this.name}'`);
+    if (misuse) {
+      this.owner.report(misuse);
+      if (misuse.kind === 'multiple-drivers') return;
+    }
     if (value.width !== this.width || value.signed !== this.signed) {
-      throw new HdlError(
-        `width mismatch in assignment: ${this.describe()} is ${this.width} bits, value ${value.describe()} is ${value.width} bits${value.signed !== this.signed ? ' (and differs in signedness)' : ''}`,
-        loc,
-        'width',
+      this.owner.report(
+        new HdlError(
+          `width mismatch in assignment: ${this.describe()} is ${this.width} bits, value ${value.describe()} is ${value.width} bits${value.signed !== this.signed ? ' (and differs in signedness)' : ''}`,
+          loc,
+          'width',
+        ),
       );
     }
     this.driven = true;
     this.owner.record({ k: 'assign', target: this, value, loc });
   }
-}
-
-export type Stmt =
-  | { k: 'assign'; target: Signal; value: Expr; loc: SrcLoc }
-  | { k: 'if'; cond: Expr; then: Stmt[]; else: Stmt[]; loc: SrcLoc }
-  | { k: 'switch'; sel: Expr; cases: SwitchCase[]; default: Stmt[] | null; loc: SrcLoc };
-
-export interface SwitchCase {
-  values: Expr[]; // constants of the selector's type
-  body: Stmt[];
-  loc: SrcLoc;
-}
-
-export function describeLoc(s: Signal): string {
-  return `${s.describe()} declared at ${fmtLoc(s.loc)}`;
 }

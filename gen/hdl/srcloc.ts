@@ -1,5 +1,6 @@
-// Source locations: every DSL object remembers the line of the *designer's* TypeScript that created it,
-// so that errors and `// file.ts:line` comments in the Verilog point at generator code, never at the DSL core.
+// Source locations: every DSL object remembers the line and column of the *designer's* TypeScript that
+// created it, so that errors (file:line:col) and the `// file.ts:line` comments in the Verilog point at
+// generator code, never at the DSL core. The column tells apart several operators chained on one line.
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -7,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 export interface SrcLoc {
   file: string; // relative to the project root when inside it
   line: number;
+  col: number; // 1-based: the start of the called method's name (`a.add(b)`: the `a` of `add`)
 }
 
 const coreDir = path.dirname(fileURLToPath(import.meta.url));
@@ -17,7 +19,7 @@ function isCoreFrame(file: string): boolean {
   return file.startsWith(coreDir + path.sep) || file.includes('node_modules') || file.startsWith('node:');
 }
 
-const frameRe = /\(?((?:file:\/\/)?\/[^():]+|[A-Za-z]:[^():]+):(\d+):\d+\)?$/;
+const frameRe = /\(?((?:file:\/\/)?\/[^():]+|[A-Za-z]:[^():]+):(\d+):(\d+)\)?$/;
 
 /** Mapped locations by raw (generated-code) position: mapping a stack through source maps is slow. */
 const locCache = new Map<string, SrcLoc>();
@@ -76,16 +78,22 @@ function mappedCallerLoc(skip: (file: string) => boolean = () => false): SrcLoc 
     const file = normFile(m[1]);
     if (isCoreFrame(file) || skip(file)) continue;
     const rel = path.relative(projectRoot, file);
-    return { file: rel.startsWith('..') ? file : rel, line: Number(m[2]) };
+    return { file: rel.startsWith('..') ? file : rel, line: Number(m[2]), col: Number(m[3]) };
   }
-  return { file: '<unknown>', line: 0 };
+  return { file: '<unknown>', line: 0, col: 0 };
 }
 
+/** `file:line:col`, for messages. */
 export function fmtLoc(loc: SrcLoc | undefined): string {
+  return loc ? `${loc.file}:${loc.line}:${loc.col}` : '<unknown>';
+}
+
+/** `file:line`, for the comments in the emitted Verilog (a line is what a reader of the Verilog looks up). */
+export function fmtLine(loc: SrcLoc | undefined): string {
   return loc ? `${loc.file}:${loc.line}` : '<unknown>';
 }
 
-/** An error in a design, reported at the designer's source line. */
+/** An error in a design, reported at the designer's source line and column. */
 export class HdlError extends Error {
   constructor(
     message: string,
@@ -95,6 +103,33 @@ export class HdlError extends Error {
     super(`${fmtLoc(loc)}: ${message}`);
     this.name = 'HdlError';
   }
+}
+
+/**
+ * Several design errors found in one elaboration, each with its own location: the message lists them one per
+ * line, `errors` holds them for tools. A single error is always thrown as a plain HdlError.
+ */
+export class HdlErrors extends Error {
+  constructor(
+    readonly errors: readonly HdlError[],
+    context: string,
+  ) {
+    super(`${errors.length} design errors (${context}):\n${errors.map((e) => `  ${e.message}`).join('\n')}`);
+    this.name = 'HdlErrors';
+  }
+}
+
+/** The design errors an exception carries (one for an HdlError, each of an HdlErrors), or none. */
+export function designErrors(e: unknown): HdlError[] {
+  if (e instanceof HdlError) return [e];
+  if (e instanceof HdlErrors) return [...e.errors];
+  return [];
+}
+
+/** Throw what was found: nothing for no error, the error itself for one, an HdlErrors for several. */
+export function throwDesignErrors(errors: readonly HdlError[], context: string): void {
+  if (errors.length === 1) throw errors[0];
+  if (errors.length > 1) throw new HdlErrors(errors, context);
 }
 
 export type HdlErrorKind =
@@ -108,4 +143,6 @@ export type HdlErrorKind =
   | 'type'
   | 'context'
   | 'param'
-  | 'cdc';
+  | 'cdc'
+  | 'io' // a body's returned io does not match its ports
+  | 'direction'; // connect(): both sides of a field are sources, or both sinks

@@ -2,7 +2,7 @@
 // counter. The functions build the counter inside the caller's module with registers named after `name`; the
 // modules wrap them for testing and standalone use.
 import { bitsFor, defineModule, type Expr, lit, log2ceil, type ModuleBuilder, type Signal } from '../hdl';
-import { dropDefaults, oneBit, paramError, withDefaults } from './util';
+import { dropDefaults, oneBit, optionalOutput, paramError, withDefaults } from './util';
 
 /**
  * Up counter 0, 1, .., modulus-1, 0, .. (log2ceil(modulus) bits). Counts in cycles with `en`; `clear` (priority
@@ -172,8 +172,7 @@ export const OccupancyCounter = defineModule(
     count.set(c.count);
     empty.set(c.empty);
     full.set(c.full);
-    if (c.atLeast) m.output('at_least', 1).set(c.atLeast);
-    return { inc, dec, count, empty, full };
+    return { inc, dec, count, empty, full, at_least: optionalOutput(m, 'at_least', c.atLeast) };
   },
   { name: (p) => `occupancy_max${p.max}${p.atLeast !== undefined ? `_ge${p.atLeast}` : ''}` },
 );
@@ -201,7 +200,7 @@ const creditCounterDef = defineModule(
     const c = creditCounter(m, 'cred', { max: p.max, init: p.init, take, takeN, maxTake: p.maxTake, give, giveN });
     credits.set(c.credits);
     avail.set(c.avail);
-    return { take, give, credits, avail };
+    return { take, take_n: takeN, give, give_n: giveN, credits, avail };
   },
   {
     name: (p) =>

@@ -3,7 +3,7 @@
 import { bitsFor, defineModule, log2ceil, type Signal, stream } from '../hdl';
 import { occupancyCounter } from './counter';
 import { RegSlice } from './skid';
-import { dropDefaults, withDefaults } from './util';
+import { dropDefaults, optionalOutput, withDefaults } from './util';
 
 export interface FifoParams {
   /** Data width in bits. */
@@ -46,12 +46,12 @@ export const Fifo = defineModule(
     deq.valid.set(used.empty.not());
     deq.data.set(mem.readAsync(rdPtr));
     count.set(used.count);
-    if (used.atLeast) m.output('almost_full', 1).set(used.atLeast);
+    const almostFull = optionalOutput(m, 'almost_full', used.atLeast);
 
     mem.write(wrPtr, enq.data, enq.fire());
     m.if(enq.fire(), () => wrPtr.next(advance(wrPtr, p.depth)));
     m.if(deq.fire(), () => rdPtr.next(advance(rdPtr, p.depth)));
-    return { enq, deq, count };
+    return { enq, deq, count, almost_full: almostFull };
   },
   { name: (p) => fifoName('fifo', p) },
 );
@@ -105,7 +105,7 @@ const bramFifo = defineModule(
 
     enq.ready.set(used.full.not());
     count.set(used.count);
-    if (used.atLeast) m.output('almost_full', 1).set(used.atLeast);
+    const almostFull = optionalOutput(m, 'almost_full', used.atLeast);
     if (slice) {
       slice.io.in.valid.set(rdValid);
       slice.io.in.data.set(rdData);
@@ -116,7 +116,7 @@ const bramFifo = defineModule(
       deq.valid.set(rdValid);
       deq.data.set(rdData);
     }
-    return { enq, deq, count };
+    return { enq, deq, count, almost_full: almostFull };
   },
   { name: (p) => fifoName('fifo_bram', p) + (p.outReg === false ? '_direct' : '') },
 );

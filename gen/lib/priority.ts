@@ -17,9 +17,10 @@ function named(m: ModuleBuilder, name: string, e: Expr): Signal {
  */
 export function priorityEncode(m: ModuleBuilder, name: string, vec: Expr): { index: Signal; valid: Signal } {
   const v = named(m, `${name}_in`, vec);
-  // One subtree over bits lo..lo+n-1: its valid, and its index (undefined for a single bit: zero width).
-  const node = (lo: number, n: number, root = false): { valid: Expr; index?: Expr } => {
-    if (n === 1) return { valid: v.bit(lo) };
+  // One subtree over bits lo..lo+n-1: its valid, and its index (none for a single bit: zero width).
+  const node = (lo: number, n: number): { valid: Expr; index?: Expr } => (n === 1 ? { valid: v.bit(lo) } : pair(lo, n));
+  // A subtree of at least two bits: named wires for its valid and index.
+  const pair = (lo: number, n: number, root = false): { valid: Signal; index: Signal } => {
     const half = 2 ** (log2ceil(n) - 1); // lower half: a power of two, so the upper index is the lower's plus `half`
     const a = node(lo, half);
     const b = node(lo + half, n - half);
@@ -35,8 +36,7 @@ export function priorityEncode(m: ModuleBuilder, name: string, vec: Expr): { ind
     return { valid, index: m.let(root ? `${name}_index` : `${name}_i${tag}`, index) };
   };
   if (v.width === 1) return { index: m.let(`${name}_index`, lit(0, 1)), valid: m.let(`${name}_valid`, v) };
-  const r = node(0, v.width, true);
-  return { index: r.index as Signal, valid: r.valid as Signal };
+  return pair(0, v.width, true);
 }
 
 /**

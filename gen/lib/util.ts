@@ -2,7 +2,15 @@
 // outside the DSL core and this library (the core's own `callerLoc` stops at the library's frames).
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { callerLocOutside, type Expr, HdlError, type ModuleDef, type SrcLoc } from '../hdl';
+import {
+  callerLocOutside,
+  type Expr,
+  HdlError,
+  type ModuleBuilder,
+  type ModuleDef,
+  type OutPort,
+  type SrcLoc,
+} from '../hdl';
 
 const libDir = path.dirname(fileURLToPath(import.meta.url));
 
@@ -42,4 +50,12 @@ export function dropDefaults<P extends object>(p: P, defaults: Partial<P>): P {
     if (v !== undefined && v !== defaults[k]) out[k] = v;
   }
   return out as P;
+}
+
+/** An output port driven by `value`, declared only when there is a value (an optional port): for the io. */
+export function optionalOutput(m: ModuleBuilder, name: string, value: Expr | undefined): OutPort | undefined {
+  if (!value) return undefined;
+  const port = m.output(name, value);
+  port.set(value);
+  return port;
 }

@@ -7,11 +7,32 @@
 // on the output, so the order in which sources hand over packets is the order they leave. The DMA engines
 // rely on that: they report "done" only after their last TLP was accepted, so a following MSI-X write
 // cannot overtake the data it announces (PCIe ordering: posted writes stay in order, 2.4.1).
-import { type BundleSpec, defineModule, type Expr, lit, log2ceil, mux, select, Signal } from '../hdl';
+import {
+  type BundleSpec,
+  defineModule,
+  type Expr,
+  type Fields,
+  type Flipped,
+  type HwType,
+  lit,
+  log2ceil,
+  mux,
+  select,
+  Signal,
+} from '../hdl';
+import { paramError } from '../lib/util';
+
+/** The fields a packet stream must have; any others (payload) are passed through. */
+export interface PacketFields extends Fields {
+  valid: HwType<1>;
+  ready: Flipped<HwType<1>>;
+  sop: HwType<1>;
+  eop: HwType<1>;
+}
 
 export interface PacketArbiterParams {
   /** The packet stream type: a flat bundle with valid, ready (flipped), sop, eop and any payload fields. */
-  spec: BundleSpec;
+  spec: BundleSpec<PacketFields>;
   /** Number of inputs, at least 2. */
   n: number;
 }
@@ -37,8 +58,8 @@ export const PacketArbiter = defineModule(
   'pcie_pkt_arbiter',
   (m, p: PacketArbiterParams) => {
     if (p.n < 2) throw new Error('PacketArbiter: n must be at least 2');
-    const ins = Array.from({ length: p.n }, (_, i) => m.input(`in${i}`, p.spec) as unknown as Record<string, Signal>);
-    const out = m.output('out', p.spec) as unknown as Record<string, Signal>;
+    const ins = Array.from({ length: p.n }, (_, i) => m.input(`in${i}`, p.spec));
+    const out = m.output('out', p.spec);
     const w = log2ceil(p.n);
 
     // In the middle of a packet the grant is locked to its source.
@@ -51,14 +72,14 @@ export const PacketArbiter = defineModule(
     );
     const grant = m.let('grant', mux(locked, owner, rr.index));
 
-    for (const [k, field] of Object.entries(out)) {
+    for (const k of Object.keys(p.spec.fields)) {
       if (k === 'ready') continue;
-      field.set(
-        select(
-          grant,
-          ins.map((s) => s[k]),
-        ),
-      );
+      const field = out[k];
+      const options = ins.map((s) => s[k]);
+      if (!(field instanceof Signal) || !options.every((o): o is Signal => o instanceof Signal)) {
+        throw paramError(`PacketArbiter: field '${k}' of ${p.spec.kind} is a bundle (the packet stream must be flat)`);
+      }
+      field.set(select(grant, options));
     }
     ins.forEach((s, i) => s.ready.set(out.ready.and(grant.eq(i))));
 
@@ -73,6 +94,7 @@ export const PacketArbiter = defineModule(
         owner.next(grant);
       });
     });
+    return { in: ins, out };
   },
   {
     name: (p) => `pcie_${p.spec.kind}_arbiter_w${p.spec.params.dataWidth}_n${p.n}`,

@@ -18,8 +18,9 @@
 // First DW BE. Requests to a function number other than 0 get UR (a single-function device, no ARI).
 // Every completed type-0 configuration write captures the bus and device number (2.2.6.2), which become
 // the function's Completer ID and Requester ID.
-import { bit, cat, defineModule, type Expr, lit, mux, tlpStream } from '../hdl';
-import { cplReqStream, type DataWidth } from './streams';
+import { bit, cat, defineModule, type Drivable, type Expr, lit, type ModuleBuilder, mux, type Signal } from '../hdl';
+import { paramError } from '../lib/util';
+import { cplReqStream, type DataWidth, driveOneBeat, tlpRxStream } from './streams';
 import { beMask32, CplStatus, tlpFields } from './tlp';
 
 // ---------------------------------------------------------------------------------------------------------
@@ -147,16 +148,16 @@ export function cfgSpaceLayout(p: CfgSpaceParams): CfgDword[] {
   const used = new Set<number>();
   for (const b of p.bars) {
     if (used.has(b.index) || (b.kind === 'mem64' && used.has(b.index + 1)))
-      throw new Error(`cfg space: BAR${b.index} overlaps another BAR`);
+      throw paramError(`cfg space: BAR${b.index} overlaps another BAR`);
     used.add(b.index);
     // Memory BAR (7.5.1.2.1): bit 0 = 0 memory, bits 2:1 = type (00 32-bit, 10 64-bit), bit 3 = prefetchable;
     // the address bits below the size are read-only 0, so writing all ones reads back the size mask.
     const type = (b.kind === 'mem64' ? 0b100 : 0) | (b.prefetchable ? 0b1000 : 0);
     const mask = b.sizeLog2 >= 32 ? 0 : ~((1 << b.sizeLog2) - 1) >>> 0;
-    if (b.sizeLog2 < 7) throw new Error(`cfg space: BAR${b.index} smaller than 128 bytes`);
+    if (b.sizeLog2 < 7) throw paramError(`cfg space: BAR${b.index} smaller than 128 bytes (2^${b.sizeLog2})`);
     d.push(dw(0x10 + 4 * b.index, `bar${b.index}`, type, mask));
     if (b.kind === 'mem64') {
-      if (b.index >= 5) throw new Error('cfg space: a 64-bit BAR cannot start at BAR5');
+      if (b.index >= 5) throw paramError('cfg space: a 64-bit BAR cannot start at BAR5');
       used.add(b.index + 1);
       const hiMask = b.sizeLog2 <= 32 ? 0xffffffff : ~((1 << (b.sizeLog2 - 32)) - 1) >>> 0;
       d.push(dw(0x10 + 4 * (b.index + 1), `bar${b.index + 1}_upper`, 0, hiMask));
@@ -220,10 +221,140 @@ export function cfgSpaceLayout(p: CfgSpaceParams): CfgDword[] {
 // ---------------------------------------------------------------------------------------------------------
 // The module
 
+/** The configuration registers as read: a value per implemented dword, and the register behind each writable one. */
+interface CfgStorage {
+  /** offset -> the dword as read (its writable bits from the register, the rest constant). */
+  value: Map<number, Expr>;
+  /** offset -> the register holding a dword with writable bits. */
+  reg: Map<number, Signal>;
+  /** Bits hi..lo of the register at `offset`. */
+  field(offset: number, hi: number, lo: number): Expr;
+}
+
+/** One register per dword that has writable bits; read-only dwords are constants. */
+function cfgStorage(m: ModuleBuilder, layout: CfgDword[]): CfgStorage {
+  const value = new Map<number, Expr>();
+  const reg = new Map<number, Signal>();
+  for (const d of layout) {
+    const keep = (d.rw | d.w1c) >>> 0;
+    if (keep === 0) {
+      value.set(d.offset, lit(d.init, 32));
+      continue;
+    }
+    const r = m.reg(`cfg_${d.name}`, 32, { reset: d.init });
+    reg.set(d.offset, r);
+    value.set(d.offset, r.and(lit(keep, 32)).or(lit((d.init & ~keep) >>> 0, 32)));
+  }
+  const field = (offset: number, hi: number, lo: number) => {
+    const r = reg.get(offset);
+    if (!r) throw paramError(`cfg space: no register at 0x${offset.toString(16)}`);
+    return r.bits(hi, lo);
+  };
+  return { value, reg, field };
+}
+
+/**
+ * Writes: RW bits under the byte enables, RW1C bits cleared by ones; then hardware events (`sets`, per
+ * offset) set RW1C bits.
+ */
+function cfgWrites(
+  layout: CfgDword[],
+  store: CfgStorage,
+  w: { en: Expr; dword: Expr; data: Expr; mask: Expr },
+  sets: Map<number, Expr>,
+): void {
+  const constOr = (v: number) => lit(v >>> 0, 32);
+  for (const d of layout) {
+    const r = store.reg.get(d.offset);
+    if (!r) continue;
+    const hit = w.en.and(w.dword.eq(d.offset >> 2));
+    const rw = w.mask.and(constOr(d.rw));
+    let written = r.and(rw.not()).or(w.data.and(rw));
+    if (d.w1c) written = written.and(w.data.and(w.mask).and(constOr(d.w1c)).not());
+    if (d.offset === CapOffset.PowerManagement + 4) {
+      // PowerState: only D0 (00) and D3hot (11) exist; a write of D1/D2 leaves the state unchanged (7.5.2.2).
+      const ps = written.bits(1, 0);
+      written = mux(ps.eq(1).or(ps.eq(2)), cat(written.bits(31, 2), r.bits(1, 0)), written);
+    }
+    const next = mux(hit, written, r);
+    const set = sets.get(d.offset);
+    r.next(set ? next.or(set.and(constOr(d.w1c))) : next);
+  }
+}
+
+/** Reads: the dword at `dword` (10 bits), live bits ORed in; unimplemented dwords read 0. */
+function cfgReadMux(m: ModuleBuilder, layout: CfgDword[], store: CfgStorage, live: Map<number, Expr>, dword: Expr) {
+  const rdata = m.wire('rdata', 32, { default: 0 });
+  const sw = m.switch(dword);
+  for (const d of layout) {
+    const l = live.get(d.offset);
+    const v = store.value.get(d.offset)!;
+    sw.case(lit(d.offset >> 2, 10), () => rdata.set(l ? v.or(l) : v));
+  }
+  return rdata;
+}
+
+/** The settings the rest of the function obeys, from the registers (7.5.1.1.3, 7.5.3.4, 7.7.2.2, 7.5.2.2). */
+function driveSettings(
+  store: CfgStorage,
+  p: CfgSpaceParams,
+  out: {
+    memEnable: Drivable;
+    busMaster: Drivable;
+    mps: Drivable;
+    mrrs: Drivable;
+    extTagEn: Drivable;
+    msixEnable: Drivable;
+    msixMask: Drivable;
+    barOut: Map<number, Drivable>;
+  },
+): void {
+  const { field } = store;
+  const cmd = (bit: number) => field(0x04, bit, bit);
+  const powerD0 = field(CapOffset.PowerManagement + 4, 1, 0).eq(0);
+  out.memEnable.set(cmd(1).and(powerD0)); // Memory Space Enable, and in D0
+  out.busMaster.set(cmd(2));
+  const devctl = CapOffset.PciExpress + 8;
+  out.mps.set(field(devctl, 7, 5));
+  out.mrrs.set(field(devctl, 14, 12));
+  out.extTagEn.set(p.extTagSupported ? field(devctl, 8, 8) : lit(0, 1));
+  out.msixEnable.set(field(CapOffset.Msix, 31, 31));
+  out.msixMask.set(field(CapOffset.Msix, 30, 30));
+  for (const b of p.bars) {
+    const lo = store.value.get(0x10 + 4 * b.index)!;
+    const base = cat(lo.bits(31, 4), lit(0, 4));
+    out.barOut
+      .get(b.index)!
+      .set(b.kind === 'mem64' ? cat(store.value.get(0x10 + 4 * (b.index + 1))!, base) : base.zext(64));
+  }
+}
+
+/** The RW1C bits hardware events set, per dword offset: Status (7.5.1.1.4) and Device Status (7.5.3.5). */
+function statusEvents(
+  store: CfgStorage,
+  ev: { masterAbort: Expr; targetAbort: Expr; poisonedCpl: Expr; poisonedReq: Expr; sentCa: Expr; ur: Expr },
+): Map<number, Expr> {
+  const parityResp = store.field(0x04, 6, 6);
+  const statusSet = cat(
+    ev.poisonedCpl.or(ev.poisonedReq), // 15 Detected Parity Error
+    lit(0, 1), // 14 Signaled System Error: no error messages are sent
+    ev.masterAbort, // 13 Received Master Abort
+    ev.targetAbort, // 12 Received Target Abort
+    ev.sentCa, // 11 Signaled Target Abort
+    lit(0, 2),
+    ev.poisonedCpl.and(parityResp), // 8 Master Data Parity Error
+    lit(0, 8),
+  );
+  return new Map<number, Expr>([
+    [0x04, cat(statusSet, lit(0, 16))],
+    [CapOffset.PciExpress + 8, cat(lit(0, 12), ev.ur, lit(0, 3), lit(0, 16))], // Unsupported Request Detected
+  ]);
+}
+
 export const CfgSpace = defineModule(
   'pcie_cfg_space',
   (m, p: CfgSpaceParams & { W: DataWidth }) => {
-    const req = m.input('req', tlpStream(p.W));
+    const req = m.input('req', tlpRxStream(p.W));
     const cpl = m.output('cpl', cplReqStream(p.W));
 
     // Sideband: the configuration the rest of the function obeys.
@@ -247,12 +378,11 @@ export const CfgSpace = defineModule(
     const txPending = m.input('transactions_pending', bit);
 
     const layout = cfgSpaceLayout(p);
-    const regs = new Map<number, Expr>(); // offset -> value as read
 
     // ---- request decode
     const f = tlpFields(req.hdr);
     const isWrite = f.hasData;
-    const fnOk = f.cfgFunction.eq(0);
+    const fnOk = req.func.eq(0); // the receive sideband's function number
     const slotFree = m.wire('slot_free', bit);
     const accept = m.let('accept', req.valid.and(slotFree));
     const doWrite = m.let('do_write', accept.and(isWrite).and(fnOk));
@@ -260,77 +390,23 @@ export const CfgSpace = defineModule(
     const wmask = m.let('wmask', beMask32(f.firstBe));
 
     // ---- storage: one register per dword that has writable bits
-    const regOf = new Map<number, ReturnType<typeof m.reg>>();
-    for (const d of layout) {
-      const keep = (d.rw | d.w1c) >>> 0;
-      if (keep === 0) {
-        regs.set(d.offset, lit(d.init, 32));
-        continue;
-      }
-      const r = m.reg(`cfg_${d.name}`, 32, { reset: d.init });
-      regOf.set(d.offset, r);
-      regs.set(d.offset, r.and(lit(keep, 32)).or(lit((d.init & ~keep) >>> 0, 32)));
-    }
-    const constOr = (v: number) => lit(v >>> 0, 32);
-    const field = (offset: number, hi: number, lo: number) => {
-      const r = regOf.get(offset);
-      if (!r) throw new Error(`cfg space: no register at 0x${offset.toString(16)}`);
-      return r.bits(hi, lo);
-    };
+    const store = cfgStorage(m, layout);
 
-    // ---- sideband values
-    const cmd = (bit: number) => field(0x04, bit, bit);
-    const powerD0 = field(CapOffset.PowerManagement + 4, 1, 0).eq(0);
-    memEnable.set(cmd(1).and(powerD0));
-    busMaster.set(cmd(2));
+    // ---- sideband values, live bits and status events
     const devctl = CapOffset.PciExpress + 8;
-    mps.set(field(devctl, 7, 5));
-    mrrs.set(field(devctl, 14, 12));
-    extTagEn.set(p.extTagSupported ? field(devctl, 8, 8) : lit(0, 1));
-    msixEnable.set(field(CapOffset.Msix, 31, 31));
-    msixMask.set(field(CapOffset.Msix, 30, 30));
-    for (const b of p.bars) {
-      const lo = regs.get(0x10 + 4 * b.index)!;
-      const base = cat(lo.bits(31, 4), lit(0, 4));
-      barOut.get(b.index)!.set(b.kind === 'mem64' ? cat(regs.get(0x10 + 4 * (b.index + 1))!, base) : base.zext(64));
-    }
-
-    // ---- live bits and status events
+    driveSettings(store, p, { memEnable, busMaster, mps, mrrs, extTagEn, msixEnable, msixMask, barOut });
     const live = new Map<number, Expr>([[devctl, cat(lit(0, 10), txPending, lit(0, 21))]]);
-    const parityResp = cmd(6);
-    const statusSet = cat(
-      evPoisonedCpl.or(evPoisonedReq), // 15 Detected Parity Error
-      lit(0, 1), // 14 Signaled System Error: no error messages are sent
-      evMasterAbort, // 13 Received Master Abort
-      evTargetAbort, // 12 Received Target Abort
-      evSentCa, // 11 Signaled Target Abort
-      lit(0, 2),
-      evPoisonedCpl.and(parityResp), // 8 Master Data Parity Error
-      lit(0, 8),
-    );
-    const sets = new Map<number, Expr>([
-      [0x04, cat(statusSet, lit(0, 16))],
-      [devctl, cat(lit(0, 12), evUr, lit(0, 3), lit(0, 16))], // Device Status: Unsupported Request Detected
-    ]);
+    const sets = statusEvents(store, {
+      masterAbort: evMasterAbort,
+      targetAbort: evTargetAbort,
+      poisonedCpl: evPoisonedCpl,
+      poisonedReq: evPoisonedReq,
+      sentCa: evSentCa,
+      ur: evUr,
+    });
 
-    // ---- writes: RW bits under the byte enables, RW1C bits cleared by ones, then hardware events set.
-    const cfgDword = f.cfgDword;
-    for (const d of layout) {
-      const r = regOf.get(d.offset);
-      if (!r) continue;
-      const hit = doWrite.and(cfgDword.eq(d.offset >> 2));
-      const rw = wmask.and(constOr(d.rw));
-      let written = r.and(rw.not()).or(wdata.and(rw));
-      if (d.w1c) written = written.and(wdata.and(wmask).and(constOr(d.w1c)).not());
-      if (d.offset === CapOffset.PowerManagement + 4) {
-        // PowerState: only D0 (00) and D3hot (11) exist; a write of D1/D2 leaves the state unchanged (7.5.2.2).
-        const ps = written.bits(1, 0);
-        written = mux(ps.eq(1).or(ps.eq(2)), cat(written.bits(31, 2), r.bits(1, 0)), written);
-      }
-      const next = mux(hit, written, r);
-      const set = sets.get(d.offset);
-      r.next(set ? next.or(set.and(constOr(d.w1c))) : next);
-    }
+    // ---- writes
+    cfgWrites(layout, store, { en: doWrite, dword: f.cfgDword, data: wdata, mask: wmask }, sets);
 
     // ---- Completer ID: captured from every type-0 configuration write this function completes (2.2.6.2).
     const completerId = m.reg('completer_id_q', 16, { reset: 0 });
@@ -338,15 +414,9 @@ export const CfgSpace = defineModule(
     completerIdOut.set(completerId);
 
     // ---- reads
-    const rdata = m.wire('rdata', 32, { default: 0 });
-    const sw = m.switch(cfgDword);
-    for (const d of layout) {
-      const l = live.get(d.offset);
-      sw.case(lit(d.offset >> 2, 10), () => rdata.set(l ? regs.get(d.offset)!.or(l) : regs.get(d.offset)!));
-    }
-    const fnMismatch = fnOk.not();
+    const rdata = cfgReadMux(m, layout, store, live, f.cfgDword);
 
-    // ---- the completion register
+    // ---- the completion register: one request at a time, UR for a function other than 0
     const cplValid = m.reg('resp_valid', bit, { reset: 0 });
     const cplHdr = m.reg('resp_hdr', 128);
     const cplStatus = m.reg('resp_status', 3);
@@ -356,17 +426,32 @@ export const CfgSpace = defineModule(
     m.if(accept, () => {
       cplValid.next(1);
       cplHdr.next(req.hdr);
-      cplStatus.next(mux(fnMismatch, lit(CplStatus.UR, 3), lit(CplStatus.SC, 3)));
+      cplStatus.next(mux(fnOk.not(), lit(CplStatus.UR, 3), lit(CplStatus.SC, 3)));
       cplData.next(rdata);
     }).elseIf(cpl.ready, () => cplValid.next(0));
-
-    cpl.valid.set(cplValid);
-    cpl.hdr.set(cplHdr);
+    driveOneBeat(cpl, { valid: cplValid, hdr: cplHdr, dword: cplData });
     cpl.status.set(cplStatus);
-    cpl.data.set(cplData.zext(p.W));
-    cpl.keep.set(lit(1, p.W / 32));
-    cpl.sop.set(1);
-    cpl.eop.set(1);
+    return {
+      req,
+      cpl,
+      completer_id: completerIdOut,
+      mem_enable: memEnable,
+      bus_master: busMaster,
+      max_payload: mps,
+      max_read_req: mrrs,
+      ext_tag_en: extTagEn,
+      msix_enable: msixEnable,
+      msix_function_mask: msixMask,
+      /** BAR base addresses by BAR index (ports `bar<i>_base`). */
+      bar_base: Object.fromEntries(barOut),
+      ev_received_master_abort: evMasterAbort,
+      ev_received_target_abort: evTargetAbort,
+      ev_poisoned_cpl: evPoisonedCpl,
+      ev_poisoned_req: evPoisonedReq,
+      ev_sent_completer_abort: evSentCa,
+      ev_unsupported_request: evUr,
+      transactions_pending: txPending,
+    };
   },
   {
     name: (p) => `pcie_cfg_space_${p.name}_w${p.W}`,

@@ -49,6 +49,7 @@ export const CplGen = defineModule(
     cpl.keep.set(mux(withData, req.keep, lit(0, p.W / 32)));
     cpl.sop.set(req.sop);
     cpl.eop.set(req.eop);
+    return { req, cpl, completer_id: completerId };
   },
   {
     name: (p) => `pcie_cpl_gen_w${p.W}`,

@@ -12,13 +12,29 @@
 // tag and Byte Count (the bytes remaining for the request): its first byte goes to end - byte_count. The
 // lower address must agree (else BAD_COMPLETION). A completion whose byte count fits in its payload is the
 // tag's last and frees the tag. Byte enables keep bytes outside the requested range untouched.
-// Errors: UR/CA status ends the request (its tag is freed); a poisoned completion's data is dropped; a tag
-// with no answer for `timeout` cycles is freed with TIMEOUT (2.8); a completion for a tag that is not
-// outstanding is dropped and counted (`ev_unexpected`). After an error no new request is issued, the
+// Errors: UR/CA status ends the request (its tag is freed); a poisoned completion's data is dropped (the
+// receive sideband's error code says so: EP, or the hard IP's verdict); a tag with no answer for `timeout`
+// cycles is freed with TIMEOUT (2.8); a completion for a tag that is not outstanding is dropped and counted
+// (`ev_unexpected`). After an error no new request is issued, the
 // outstanding ones are waited for (or time out), then `done` reports the first error.
-import { bit, cat, defineModule, type Expr, lit, log2ceil, mux, tlpStream } from '../hdl';
+import {
+  bit,
+  cat,
+  defineModule,
+  type Drivable,
+  type Expr,
+  lit,
+  log2ceil,
+  type ModuleBuilder,
+  mux,
+  orAll,
+  type Signal,
+  type SignalArray,
+  tlpStream,
+} from '../hdl';
+import { paramError } from '../lib/util';
 import { DmaError, nextChunk, sizeFromCode } from './dma_common';
-import { type DataWidth, lanesOf, ramWrite } from './streams';
+import { type BundleOf, type DataWidth, driveOneBeat, ramWrite, RxError, tlpRxStream } from './streams';
 import { CplStatus, firstBeFrom, lastBeFrom, memReqHdr, requestShape, tlpFields } from './tlp';
 
 export interface DmaRdParams {
@@ -33,15 +49,274 @@ export interface DmaRdParams {
   timeoutBits: number;
 }
 
+/** Per-tag bookkeeping of the outstanding reads. */
+interface TagTable {
+  valid: SignalArray;
+  /** RAM byte offsets where the read's data starts and ends (one spare bit). */
+  start: SignalArray;
+  end: SignalArray;
+  /** Host address bits 6:0 just past the read's last byte (checks a completion's Lower Address). */
+  hostEnd: SignalArray;
+  /** Cycles left until the completion timeout. */
+  timer: SignalArray;
+  /** Per tag: outstanding and out of time. */
+  timedOut: Expr[];
+  anyTimeout: Expr;
+}
+
+function tagTable(m: ModuleBuilder, T: number, rb: number, timeoutBits: number): TagTable {
+  const valid = m.regArray('tag_valid', T, bit, { reset: 0 });
+  const start = m.regArray('tag_start', T, rb + 1);
+  const end = m.regArray('tag_end', T, rb + 1);
+  const hostEnd = m.regArray('tag_host_end', T, 7);
+  const timer = m.regArray('tag_timer', T, timeoutBits);
+  const timedOut = valid.items.map((v, t) => v.and(timer.item(t).eq(0)));
+  return { valid, start, end, hostEnd, timer, timedOut, anyTimeout: timedOut.reduce((a, b) => a.or(b)) };
+}
+
+/**
+ * Each tag's bookkeeping: taken by a read being issued (`alloc`), freed by its last completion or an error
+ * (`free`), or on timeout; its timer counts down while it is outstanding.
+ */
+function updateTags(
+  m: ModuleBuilder,
+  tags: TagTable,
+  alloc: { en: Expr; tag: Expr; start: Expr; end: Expr; hostEnd: Expr; timeout: Expr },
+  free: { en: Expr; tag: Expr },
+): void {
+  tags.valid.items.forEach((_, t) => {
+    const a = alloc.en.and(alloc.tag.eq(t));
+    const f = free.en.and(free.tag.eq(t)).or(tags.timedOut[t]);
+    m.if(a, () => {
+      tags.valid.item(t).next(1);
+      tags.start.item(t).next(alloc.start);
+      tags.end.item(t).next(alloc.end);
+      tags.hostEnd.item(t).next(alloc.hostEnd);
+      tags.timer.item(t).next(alloc.timeout);
+    })
+      .elseIf(f, () => tags.valid.item(t).next(0))
+      .elseIf(tags.valid.item(t), () => tags.timer.item(t).next(tags.timer.item(t).dec()));
+  });
+}
+
+/** The transfer in progress: where the next request starts in host memory and RAM, and the bytes left. */
+interface Transfer {
+  busy: Signal;
+  err: Signal;
+  host: Signal;
+  ram: Signal;
+  rem: Signal;
+}
+
+/**
+ * Memory read requests, one per cycle at most, while the transfer has bytes left, no error, Bus Master
+ * Enable and a free tag (the lowest; tags from 32 up only with the Extended Tag Field Enable). Each reads up
+ * to MRRS bytes, never past the next MRRS multiple.
+ */
+function issueReads(
+  m: ModuleBuilder,
+  tr: Transfer,
+  tags: TagTable,
+  o: {
+    req: BundleOf<ReturnType<typeof tlpStream>, 'out'>;
+    busMaster: Expr;
+    extTagEn: Expr;
+    mrrs: Expr;
+    requesterId: Expr;
+    rb: number;
+    lenBits: number;
+  },
+): { issue: Expr; alloc: Expr; chunk: Expr; stop: Expr; reqValid: Signal } {
+  const T = tags.valid.items.length;
+  const tw = log2ceil(T);
+  const usable = (t: number) => (t < 32 ? lit(1, 1) : o.extTagEn);
+  const free = tags.valid.items.map((v, t) => v.not().and(usable(t)));
+  let freeIdx: Expr = lit(0, tw);
+  for (let t = T - 1; t >= 0; t--) freeIdx = mux(free[t], lit(t, tw), freeIdx);
+  const anyFree = free.reduce((a, b) => a.or(b));
+  const stop = tr.err.ne(0).or(tr.rem.eq(0));
+  const reqValid = m.reg('mrd_valid', bit, { reset: 0 });
+  const reqHdr = m.reg('mrd_hdr', 128);
+  const issue = m.let(
+    'issue',
+    tr.busy.and(stop.not()).and(o.busMaster).and(anyFree).and(reqValid.not().or(o.req.ready)),
+  );
+  const chunk = m.let('chunk', nextChunk(tr.host, tr.rem, sizeFromCode(o.mrrs, 5)));
+  const shape = requestShape(tr.host, chunk);
+  const alloc = m.let('alloc_tag', freeIdx);
+
+  m.if(issue, () => {
+    reqValid.next(1);
+    reqHdr.next(
+      memReqHdr({
+        write: false,
+        addr: tr.host,
+        length: shape.length,
+        firstBe: shape.firstBe,
+        lastBe: shape.lastBe,
+        requesterId: o.requesterId,
+        tag: alloc.zext(8),
+      }),
+    );
+    tr.host.next(tr.host.add(chunk.zext(64)));
+    tr.ram.next(tr.ram.add(chunk.zext(o.rb + 1)));
+    tr.rem.next(tr.rem.sub(chunk.zext(o.lenBits)));
+  }).elseIf(o.req.ready, () => reqValid.next(0));
+  driveOneBeat(o.req, { valid: reqValid, hdr: reqHdr });
+  return { issue, alloc, chunk, stop, reqValid };
+}
+
+/**
+ * Completions: checked against their tag's bookkeeping, then their payload written into the RAM, beat by
+ * beat, with byte enables for the first and last byte of the request; errors end the request (`cplErr`,
+ * `freeEn`/`freeTag`). Returns the completion FSM (idle between completions).
+ */
+function receiveCompletions(
+  m: ModuleBuilder,
+  tags: TagTable,
+  o: {
+    cpl: BundleOf<ReturnType<typeof tlpRxStream>, 'in'>;
+    ramWr: BundleOf<ReturnType<typeof ramWrite>, 'out'>;
+    rb: number;
+    ev: { unexpected: Drivable; ur: Drivable; ca: Drivable; poisoned: Drivable };
+    cplErr: Signal;
+    freeEn: Signal;
+    freeTag: Signal;
+  },
+) {
+  const { cpl, ramWr, rb, ev, cplErr, freeEn, freeTag } = o;
+  const T = tags.valid.items.length;
+  const tw = log2ceil(T);
+  const L = cpl.keep.width;
+  const dwb = rb - 1; // dword addresses with one spare bit, so lanes past the RAM end compare correctly
+  const st = m.fsm('cpl_state', ['idle', 'data', 'drop'] as const);
+  const f = tlpFields(cpl.hdr);
+  const tagInRange = T >= 1024 ? lit(1, 1) : f.cplTag.lt(T);
+  const idx = m.let('cpl_tag', f.cplTag.trunc(tw));
+  const known = m.let('cpl_known', tagInRange.and(tags.valid.at(idx)));
+  const tStart = tags.start.at(idx);
+  const tEnd = tags.end.at(idx);
+  const bc = f.byteCount;
+  const first = m.let('cpl_first_byte', tEnd.sub(bc.zext(rb + 1))); // RAM offset of this completion's first byte
+  const laOk = tags.hostEnd.at(idx).sub(bc.bits(6, 0)).eq(f.lowerAddr);
+  const inRange = bc.zext(rb + 1).le(tEnd.sub(tStart));
+  const carried = cat(f.lengthDw, lit(0, 2)).sub(f.lowerAddr.bits(1, 0).zext(13));
+  const isLast = m.let('cpl_is_last', bc.le(carried));
+  const tEndM1 = tEnd.sub(1);
+
+  const wrAddr = m.reg('wr_addr', dwb);
+  const lastDw = m.reg('last_dw', dwb);
+  const fbe = m.reg('first_be', 4);
+  const lbe = m.reg('last_be', 4);
+  const firstBeat = m.reg('first_beat', bit);
+  const lastCpl = m.reg('last_cpl', bit);
+  const curTag = m.reg('cur_tag', tw);
+
+  cpl.ready.set(0);
+  ramWr.valid.set(0);
+  ev.unexpected.set(0);
+  ev.ur.set(0);
+  ev.ca.set(0);
+  ev.poisoned.set(0);
+  const status = f.cplStatus;
+  st.switch({
+    idle: () => {
+      m.if(cpl.valid.and(cpl.sop), () => {
+        m.if(known.not(), () => {
+          ev.unexpected.set(1);
+          st.goto('drop');
+        })
+          .elseIf(status.ne(CplStatus.SC), () => {
+            freeEn.set(1);
+            freeTag.set(idx);
+            cplErr.set(
+              mux(
+                status.eq(CplStatus.UR),
+                lit(DmaError.UNSUPPORTED_REQUEST, 3),
+                mux(status.eq(CplStatus.CA), lit(DmaError.COMPLETER_ABORT, 3), lit(DmaError.BAD_COMPLETION, 3)),
+              ),
+            );
+            ev.ur.set(status.eq(CplStatus.UR));
+            ev.ca.set(status.eq(CplStatus.CA));
+            st.goto('drop');
+          })
+          .elseIf(f.hasData.not().or(laOk.not()).or(inRange.not()), () => {
+            freeEn.set(1);
+            freeTag.set(idx);
+            cplErr.set(DmaError.BAD_COMPLETION);
+            st.goto('drop');
+          })
+          .elseIf(cpl.error.eq(RxError.POISONED), () => {
+            freeEn.set(isLast);
+            freeTag.set(idx);
+            cplErr.set(DmaError.POISONED);
+            ev.poisoned.set(1);
+            st.goto('drop');
+          })
+          .else(() => {
+            curTag.next(idx);
+            wrAddr.next(first.bits(rb - 1, 2).zext(dwb));
+            fbe.next(firstBeFrom(first.bits(1, 0)));
+            lastDw.next(
+              mux(
+                isLast,
+                tEndM1.bits(rb - 1, 2).zext(dwb),
+                first
+                  .bits(rb - 1, 2)
+                  .zext(dwb)
+                  .add(f.lengthDw.zext(dwb))
+                  .sub(1),
+              ),
+            );
+            lbe.next(mux(isLast, lastBeFrom(tEndM1.bits(1, 0)), lit(0xf, 4)));
+            firstBeat.next(1);
+            lastCpl.next(isLast);
+            st.goto('data');
+          });
+      });
+    },
+    data: () => {
+      ramWr.valid.set(cpl.valid);
+      cpl.ready.set(ramWr.ready);
+      m.if(cpl.valid.and(ramWr.ready), () => {
+        wrAddr.next(wrAddr.add(L));
+        firstBeat.next(0);
+        m.if(cpl.eop, () => {
+          freeEn.set(lastCpl);
+          freeTag.set(curTag);
+          st.goto('idle');
+        });
+      });
+    },
+    drop: () => {
+      cpl.ready.set(1);
+      m.if(cpl.valid.and(cpl.eop), () => st.goto('idle'));
+    },
+  });
+
+  // Lane i of a beat holds dword wrAddr + i: written if present (keep) and not past the last dword, with
+  // the first dword's and the last dword's byte enables applied.
+  const bes: Expr[] = [];
+  for (let i = 0; i < L; i++) {
+    const a = wrAddr.add(i);
+    const en = cpl.keep.bit(i).and(a.le(lastDw));
+    const firstMask = i === 0 ? mux(firstBeat, fbe, lit(0xf, 4)) : lit(0xf, 4);
+    const be = mux(en, firstMask.and(mux(a.eq(lastDw), lbe, lit(0xf, 4))), lit(0, 4));
+    bes.unshift(be);
+  }
+  ramWr.addr.set(wrAddr.trunc(rb - 2));
+  ramWr.data.set(cpl.data);
+  ramWr.be.set(cat(...bes));
+  return st;
+}
+
 export const DmaRd = defineModule(
   'pcie_dma_rd',
   (m, p: DmaRdParams) => {
-    const L = lanesOf(p.W);
     const T = p.tags;
-    if (T < 1 || T > 256) throw new Error('DmaRd: 1..256 tags');
+    if (!Number.isInteger(T) || T < 1 || T > 256) throw paramError(`DmaRd: 1..256 tags, got ${T}`);
     const tw = log2ceil(T);
     const rb = p.ramLog2;
-    const dwb = rb - 1; // dword addresses with one spare bit, so lanes past the RAM end compare correctly
 
     // ---- ports
     const start = m.input('start', bit);
@@ -58,7 +333,7 @@ export const DmaRd = defineModule(
     const error = m.output('error', 3);
     const outstanding = m.output('outstanding', bit);
     const req = m.output('req', tlpStream(p.W));
-    const cpl = m.input('cpl', tlpStream(p.W));
+    const cpl = m.input('cpl', tlpRxStream(p.W));
     const ramWr = m.output('ram_wr', ramWrite(p.W, rb - 2));
     const evUnexpected = m.output('ev_unexpected', bit);
     const evUr = m.output('ev_ur', bit);
@@ -66,224 +341,100 @@ export const DmaRd = defineModule(
     const evPoisoned = m.output('ev_poisoned', bit);
 
     // ---- transfer state
-    const busy = m.reg('running', bit, { reset: 0 });
-    const err = m.reg('err', 3, { reset: 0 });
-    const host = m.reg('host', 64);
-    const ram = m.reg('ram', rb + 1);
-    const rem = m.reg('rem', p.lenBits, { reset: 0 });
+    const tr: Transfer = {
+      busy: m.reg('running', bit, { reset: 0 }),
+      err: m.reg('err', 3, { reset: 0 }),
+      host: m.reg('host', 64),
+      ram: m.reg('ram', rb + 1),
+      rem: m.reg('rem', p.lenBits, { reset: 0 }),
+    };
 
     // ---- per-tag bookkeeping
-    const tagValid = m.regArray('tag_valid', T, bit, { reset: 0 });
-    const tagStart = m.regArray('tag_start', T, rb + 1);
-    const tagEnd = m.regArray('tag_end', T, rb + 1);
-    const tagHostEnd = m.regArray('tag_host_end', T, 7);
-    const tagTimer = m.regArray('tag_timer', T, p.timeoutBits);
+    const tags = tagTable(m, T, rb, p.timeoutBits);
 
-    // A completion path error and a tag freed by it, decided below; timeouts per tag.
+    // A completion path error and a tag freed by it, decided below.
     const cplErr = m.wire('cpl_err', 3, { default: 0 });
     const freeEn = m.wire('free_en', bit, { default: 0 });
     const freeTag = m.wire('free_tag', tw, { default: 0 });
-    const timedOut = tagValid.items.map((v, t) => v.and(tagTimer.item(t).eq(0)));
-    const anyTimeout = timedOut.reduce((a, b) => a.or(b));
 
     // ---- request issue
-    const usable = (t: number) => (t < 32 ? lit(1, 1) : extTagEn);
-    const free = tagValid.items.map((v, t) => v.not().and(usable(t)));
-    let freeIdx: Expr = lit(0, tw);
-    for (let t = T - 1; t >= 0; t--) freeIdx = mux(free[t], lit(t, tw), freeIdx);
-    const anyFree = free.reduce((a, b) => a.or(b));
-    const stop = err.ne(0).or(rem.eq(0));
-    const reqValid = m.reg('mrd_valid', bit, { reset: 0 });
-    const reqHdr = m.reg('mrd_hdr', 128);
-    const issue = m.let('issue', busy.and(stop.not()).and(busMaster).and(anyFree).and(reqValid.not().or(req.ready)));
-    const chunk = m.let('chunk', nextChunk(host, rem, sizeFromCode(mrrs, 5)));
-    const shape = requestShape(host, chunk);
-    const alloc = m.let('alloc_tag', freeIdx);
-
-    m.if(issue, () => {
-      reqValid.next(1);
-      reqHdr.next(
-        memReqHdr({
-          write: false,
-          addr: host,
-          length: shape.length,
-          firstBe: shape.firstBe,
-          lastBe: shape.lastBe,
-          requesterId,
-          tag: alloc.zext(8),
-        }),
-      );
-      host.next(host.add(chunk.zext(64)));
-      ram.next(ram.add(chunk.zext(rb + 1)));
-      rem.next(rem.sub(chunk.zext(p.lenBits)));
-    }).elseIf(req.ready, () => reqValid.next(0));
-    req.valid.set(reqValid);
-    req.hdr.set(reqHdr);
-    req.data.set(lit(0, p.W));
-    req.keep.set(lit(0, L));
-    req.sop.set(1);
-    req.eop.set(1);
-
-    for (let t = 0; t < T; t++) {
-      const a = issue.and(alloc.eq(t));
-      const f = freeEn.and(freeTag.eq(t)).or(timedOut[t]);
-      m.if(a, () => {
-        tagValid.item(t).next(1);
-        tagStart.item(t).next(ram);
-        tagEnd.item(t).next(ram.add(chunk.zext(rb + 1)));
-        tagHostEnd.item(t).next(host.bits(6, 0).add(chunk.bits(6, 0)));
-        tagTimer.item(t).next(timeout);
-      })
-        .elseIf(f, () => tagValid.item(t).next(0))
-        .elseIf(tagValid.item(t), () => tagTimer.item(t).next(tagTimer.item(t).dec()));
-    }
+    const rd = issueReads(m, tr, tags, { req, busMaster, extTagEn, mrrs, requesterId, rb, lenBits: p.lenBits });
+    updateTags(
+      m,
+      tags,
+      {
+        en: rd.issue,
+        tag: rd.alloc,
+        start: tr.ram,
+        end: tr.ram.add(rd.chunk.zext(rb + 1)),
+        hostEnd: tr.host.bits(6, 0).add(rd.chunk.bits(6, 0)),
+        timeout,
+      },
+      { en: freeEn, tag: freeTag },
+    );
 
     // ---- completions
-    const st = m.fsm('cpl_state', ['idle', 'data', 'drop'] as const);
-    const f = tlpFields(cpl.hdr);
-    const tagInRange = T >= 1024 ? lit(1, 1) : f.cplTag.lt(T);
-    const idx = m.let('cpl_tag', f.cplTag.trunc(tw));
-    const known = m.let('cpl_known', tagInRange.and(tagValid.at(idx)));
-    const tStart = tagStart.at(idx);
-    const tEnd = tagEnd.at(idx);
-    const bc = f.byteCount;
-    const first = m.let('cpl_first_byte', tEnd.sub(bc.zext(rb + 1))); // RAM offset of this completion's first byte
-    const laOk = tagHostEnd.at(idx).sub(bc.bits(6, 0)).eq(f.lowerAddr);
-    const inRange = bc.zext(rb + 1).le(tEnd.sub(tStart));
-    const carried = cat(f.lengthDw, lit(0, 2)).sub(f.lowerAddr.bits(1, 0).zext(13));
-    const isLast = m.let('cpl_is_last', bc.le(carried));
-    const tEndM1 = tEnd.sub(1);
-
-    const wrAddr = m.reg('wr_addr', dwb);
-    const lastDw = m.reg('last_dw', dwb);
-    const fbe = m.reg('first_be', 4);
-    const lbe = m.reg('last_be', 4);
-    const firstBeat = m.reg('first_beat', bit);
-    const lastCpl = m.reg('last_cpl', bit);
-    const curTag = m.reg('cur_tag', tw);
-
-    cpl.ready.set(0);
-    ramWr.valid.set(0);
-    evUnexpected.set(0);
-    evUr.set(0);
-    evCa.set(0);
-    evPoisoned.set(0);
-    const status = f.cplStatus;
-    st.switch({
-      idle: () => {
-        m.if(cpl.valid.and(cpl.sop), () => {
-          m.if(known.not(), () => {
-            evUnexpected.set(1);
-            st.goto('drop');
-          })
-            .elseIf(status.ne(CplStatus.SC), () => {
-              freeEn.set(1);
-              freeTag.set(idx);
-              cplErr.set(
-                mux(
-                  status.eq(CplStatus.UR),
-                  lit(DmaError.UNSUPPORTED_REQUEST, 3),
-                  mux(status.eq(CplStatus.CA), lit(DmaError.COMPLETER_ABORT, 3), lit(DmaError.BAD_COMPLETION, 3)),
-                ),
-              );
-              evUr.set(status.eq(CplStatus.UR));
-              evCa.set(status.eq(CplStatus.CA));
-              st.goto('drop');
-            })
-            .elseIf(f.hasData.not().or(laOk.not()).or(inRange.not()), () => {
-              freeEn.set(1);
-              freeTag.set(idx);
-              cplErr.set(DmaError.BAD_COMPLETION);
-              st.goto('drop');
-            })
-            .elseIf(f.ep, () => {
-              freeEn.set(isLast);
-              freeTag.set(idx);
-              cplErr.set(DmaError.POISONED);
-              evPoisoned.set(1);
-              st.goto('drop');
-            })
-            .else(() => {
-              curTag.next(idx);
-              wrAddr.next(first.bits(rb - 1, 2).zext(dwb));
-              fbe.next(firstBeFrom(first.bits(1, 0)));
-              lastDw.next(
-                mux(
-                  isLast,
-                  tEndM1.bits(rb - 1, 2).zext(dwb),
-                  first
-                    .bits(rb - 1, 2)
-                    .zext(dwb)
-                    .add(f.lengthDw.zext(dwb))
-                    .sub(1),
-                ),
-              );
-              lbe.next(mux(isLast, lastBeFrom(tEndM1.bits(1, 0)), lit(0xf, 4)));
-              firstBeat.next(1);
-              lastCpl.next(isLast);
-              st.goto('data');
-            });
-        });
-      },
-      data: () => {
-        ramWr.valid.set(cpl.valid);
-        cpl.ready.set(ramWr.ready);
-        m.if(cpl.valid.and(ramWr.ready), () => {
-          wrAddr.next(wrAddr.add(L));
-          firstBeat.next(0);
-          m.if(cpl.eop, () => {
-            freeEn.set(lastCpl);
-            freeTag.set(curTag);
-            st.goto('idle');
-          });
-        });
-      },
-      drop: () => {
-        cpl.ready.set(1);
-        m.if(cpl.valid.and(cpl.eop), () => st.goto('idle'));
-      },
+    const cplSt = receiveCompletions(m, tags, {
+      cpl,
+      ramWr,
+      rb,
+      ev: { unexpected: evUnexpected, ur: evUr, ca: evCa, poisoned: evPoisoned },
+      cplErr,
+      freeEn,
+      freeTag,
     });
-
-    // Lane i of a beat holds dword wrAddr + i: written if present (keep) and not past the last dword, with
-    // the first dword's and the last dword's byte enables applied.
-    const bes: Expr[] = [];
-    for (let i = 0; i < L; i++) {
-      const a = wrAddr.add(i);
-      const en = cpl.keep.bit(i).and(a.le(lastDw));
-      const firstMask = i === 0 ? mux(firstBeat, fbe, lit(0xf, 4)) : lit(0xf, 4);
-      const be = mux(en, firstMask.and(mux(a.eq(lastDw), lbe, lit(0xf, 4))), lit(0, 4));
-      bes.unshift(be);
-    }
-    ramWr.addr.set(wrAddr.trunc(rb - 2));
-    ramWr.data.set(cpl.data);
-    ramWr.be.set(cat(...bes));
 
     // ---- errors, done
     const newErr = mux(
       cplErr.ne(0),
       cplErr,
       mux(
-        anyTimeout,
+        tags.anyTimeout,
         lit(DmaError.TIMEOUT, 3),
-        mux(busy.and(busMaster.not()).and(rem.ne(0)), lit(DmaError.BUS_MASTER_DISABLED, 3), lit(0, 3)),
+        mux(tr.busy.and(busMaster.not()).and(tr.rem.ne(0)), lit(DmaError.BUS_MASTER_DISABLED, 3), lit(0, 3)),
       ),
     );
-    const anyValid = tagValid.items.map((x) => x as Expr).reduce((a, b) => a.or(b));
-    const finishing = m.let('finishing', busy.and(stop).and(anyValid.not()).and(st.is('idle')).and(reqValid.not()));
-    m.if(start.and(busy.not()), () => {
-      busy.next(1);
-      err.next(mux(busMaster, lit(DmaError.NONE, 3), lit(DmaError.BUS_MASTER_DISABLED, 3)));
-      host.next(hostAddr);
-      ram.next(ramAddr.zext(rb + 1));
-      rem.next(len);
+    const anyValid = orAll(...tags.valid.items);
+    const finishing = m.let(
+      'finishing',
+      tr.busy.and(rd.stop).and(anyValid.not()).and(cplSt.is('idle')).and(rd.reqValid.not()),
+    );
+    m.if(start.and(tr.busy.not()), () => {
+      tr.busy.next(1);
+      tr.err.next(mux(busMaster, lit(DmaError.NONE, 3), lit(DmaError.BUS_MASTER_DISABLED, 3)));
+      tr.host.next(hostAddr);
+      tr.ram.next(ramAddr.zext(rb + 1));
+      tr.rem.next(len);
     })
-      .elseIf(finishing, () => busy.next(0))
-      .elseIf(err.eq(0).and(newErr.ne(0)), () => err.next(newErr));
+      .elseIf(finishing, () => tr.busy.next(0))
+      .elseIf(tr.err.eq(0).and(newErr.ne(0)), () => tr.err.next(newErr));
 
-    busyOut.set(busy);
+    busyOut.set(tr.busy);
     done.set(finishing);
-    error.set(err);
+    error.set(tr.err);
     outstanding.set(anyValid);
+    return {
+      start,
+      host_addr: hostAddr,
+      ram_addr: ramAddr,
+      len,
+      bus_master: busMaster,
+      max_read_req: mrrs,
+      ext_tag_en: extTagEn,
+      requester_id: requesterId,
+      timeout,
+      busy: busyOut,
+      done,
+      error,
+      outstanding,
+      req,
+      cpl,
+      ram_wr: ramWr,
+      ev_unexpected: evUnexpected,
+      ev_ur: evUr,
+      ev_ca: evCa,
+      ev_poisoned: evPoisoned,
+    };
   },
   {
     name: (p) => `pcie_dma_rd_w${p.W}_t${p.tags}`,

@@ -145,6 +145,20 @@ export const DmaWr = defineModule(
     busyOut.set(st.is('idle').not());
     done.set(finishing);
     error.set(err);
+    return {
+      start,
+      host_addr: hostAddr,
+      ram_addr: ramAddr,
+      len,
+      bus_master: busMaster,
+      max_payload: mps,
+      requester_id: requesterId,
+      busy: busyOut,
+      done,
+      error,
+      req,
+      ram_rd: ramRd,
+    };
   },
   { name: (p) => `pcie_dma_wr_w${p.W}`, doc: 'DMA write engine: device RAM -> host memory; MWr split at MPS/4 KB.' },
 );

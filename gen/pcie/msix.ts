@@ -12,7 +12,8 @@
 // (7.7.2: "the function must send the message when the vector is unmasked"). The message is a 1 DW MWr,
 // 3DW header below 4 GB.
 import { bit, cat, defineModule, lit, log2ceil, mux, type Signal, tlpStream } from '../hdl';
-import { type DataWidth, regBus } from './streams';
+import { type DataWidth, driveOneBeat, regBus } from './streams';
+import { paramError } from '../lib/util';
 import { beMask32, memReqHdr } from './tlp';
 
 export interface MsixParams {
@@ -29,10 +30,13 @@ export const Msix = defineModule(
   'pcie_msix',
   (m, p: MsixParams) => {
     const N = p.vectors;
-    if (N < 1 || N > 2048) throw new Error('MSI-X: 1..2048 vectors');
-    if (p.tableOffset % 8 || p.pbaOffset % 8) throw new Error('MSI-X: table and PBA must be qword aligned');
+    if (!Number.isInteger(N) || N < 1 || N > 2048) throw paramError(`MSI-X: 1..2048 vectors, got ${N}`);
+    if (p.tableOffset % 8 || p.pbaOffset % 8)
+      throw paramError(
+        `MSI-X: table (0x${p.tableOffset.toString(16)}) and PBA (0x${p.pbaOffset.toString(16)}) must be qword aligned`,
+      );
     if (p.tableOffset + 16 * N > 1 << p.barLog2 || p.pbaOffset + 8 * Math.ceil(N / 64) > 1 << p.barLog2) {
-      throw new Error('MSI-X: table or PBA outside the BAR');
+      throw paramError(`MSI-X: table or PBA outside the ${1 << p.barLog2}-byte BAR`);
     }
     const reg = m.input('reg', regBus(p.barLog2 - 2));
     const msixEnable = m.input('msix_enable', bit);
@@ -128,12 +132,17 @@ export const Msix = defineModule(
       pending.item(v).next(pending.item(v).and(sent.not()).or(irq.bit(v).and(msixEnable)));
     }
 
-    msg.valid.set(msgValid);
-    msg.hdr.set(msgHdr);
-    msg.data.set(msgData.zext(p.W));
-    msg.keep.set(lit(1, p.W / 32));
-    msg.sop.set(1);
-    msg.eop.set(1);
+    driveOneBeat(msg, { valid: msgValid, hdr: msgHdr, dword: msgData });
+    return {
+      reg,
+      msix_enable: msixEnable,
+      function_mask: functionMask,
+      bus_master: busMaster,
+      requester_id: requesterId,
+      irq,
+      msg,
+      pending: pendingOut,
+    };
   },
   { name: (p) => `pcie_msix_w${p.W}_v${p.vectors}`, doc: 'MSI-X table, PBA and message generator.' },
 );

@@ -27,6 +27,7 @@ export const TlpSlice = defineModule(
     out.keep.set(d.bits(L + 1, 2));
     out.sop.set(d.bit(1));
     out.eop.set(d.bit(0));
+    return { in: inp, out };
   },
   {
     name: (p) => `pcie_tlp_slice_w${p.W}`,

@@ -1,15 +1,16 @@
 // Unsupported Request responder for the TLPs no block of this function handles (the RX demux's `other`
-// port). A non-posted request (MRdLk, IO read/write, type-1 configuration, AtomicOps) gets a completion
-// with status UR (2.3.1: "if the Request is Non-Posted, a Completion with UR status must be returned");
-// posted requests (messages) and stray locked completions are dropped. Any payload is drained.
-import { defineModule, lit, orAll, tlpStream } from '../hdl';
-import { cplReqStream, type DataWidth } from './streams';
+// port). A non-posted request (a memory read that hit no BAR, MRdLk, IO read/write, type-1 configuration,
+// AtomicOps) gets a completion with status UR (2.3.1: "if the Request is Non-Posted, a Completion with UR status must be returned");
+// posted requests (memory writes that hit no BAR, messages) and stray locked completions are dropped. Any
+// payload is drained. The sideband is not needed.
+import { defineModule, lit, orAll } from '../hdl';
+import { cplReqStream, type DataWidth, driveOneBeat, tlpRxStream } from './streams';
 import { CplStatus, tlpFields, Type } from './tlp';
 
 export const UrResponder = defineModule(
   'pcie_ur_responder',
   (m, p: { W: DataWidth }) => {
-    const req = m.input('req', tlpStream(p.W));
+    const req = m.input('req', tlpRxStream(p.W));
     const cpl = m.output('cpl', cplReqStream(p.W));
     /** A non-posted request was answered with UR (Device Status: Unsupported Request Detected). */
     const urDetected = m.output('ur_detected', 1);
@@ -21,6 +22,7 @@ export const UrResponder = defineModule(
       .not()
       .and(
         orAll(
+          t.eq(Type.Mem).and(f.hasData.not()),
           t.eq(Type.MemLk).and(f.hasData.not()),
           t.eq(Type.Io),
           t.eq(Type.Cfg0),
@@ -32,18 +34,14 @@ export const UrResponder = defineModule(
       );
     // Answer on the sop beat; later beats of the same TLP (payload) are drained.
     const answer = req.sop.and(nonPosted);
-    cpl.valid.set(req.valid.and(answer));
-    cpl.hdr.set(req.hdr);
+    driveOneBeat(cpl, { valid: req.valid.and(answer), hdr: req.hdr });
     cpl.status.set(lit(CplStatus.UR, 3));
-    cpl.data.set(lit(0, p.W));
-    cpl.keep.set(lit(0, p.W / 32));
-    cpl.sop.set(1);
-    cpl.eop.set(1);
     req.ready.set(answer.not().or(cpl.ready));
     urDetected.set(cpl.valid.and(cpl.ready));
+    return { req, cpl, ur_detected: urDetected };
   },
   {
     name: (p) => `pcie_ur_responder_w${p.W}`,
-    doc: 'Answers unsupported non-posted requests with UR completions; drops the rest.',
+    doc: 'Answers unsupported non-posted requests (and reads that hit no BAR) with UR; drops the rest.',
   },
 );

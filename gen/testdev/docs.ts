@@ -5,13 +5,16 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { cfgSpaceMarkdown } from '../pcie/cfg_space';
 import { regMapMarkdown } from './regs';
-import { TESTDEV_CFG } from './top';
+import { TESTDEV_CFG, TESTDEV_WIDTHS, testdevParams } from './top';
 
 export const DOC_PATH = path.resolve(import.meta.dirname, '..', '..', 'docs', 'testdev.md');
 
 /** Generated sections, each between `<!-- BEGIN name -->` and `<!-- END name -->`. */
 export function docSections(): Record<string, string> {
-  return { 'register-map': regMapMarkdown(), 'config-space': cfgSpaceMarkdown(TESTDEV_CFG) };
+  return {
+    'register-map': regMapMarkdown(TESTDEV_WIDTHS.map(testdevParams)),
+    'config-space': cfgSpaceMarkdown(TESTDEV_CFG),
+  };
 }
 
 /** `text` with every generated section replaced by its current contents. */

@@ -83,6 +83,7 @@ export const DevRam = defineModule(
     rdA.rdata.set(rdata);
     rdB.rvalid.set(validB);
     rdB.rdata.set(rdata);
+    return { wr_a: wrA, wr_b: wrB, rd_a: rdA, rd_b: rdB };
   },
   {
     name: (p) => `testdev_ram_w${p.W}_${p.bytes / 1024}k`,

@@ -19,8 +19,16 @@ export interface FieldDef {
   readonly doc: string;
   /** Named values of the field. */
   readonly values?: Readonly<Record<string, number>>;
-  /** For a read-only field whose value depends on the build: what it reads, for the docs. */
-  readonly perInstance?: string;
+  /** For a read-only field whose value depends on the build: the build parameter it reads. */
+  readonly perInstance?: keyof InstanceInfo;
+}
+
+/** The build parameters the INFO register reports. */
+export interface InstanceInfo {
+  /** Dwords per beat of the TLP stream. */
+  lanes: number;
+  /** Read requests the DMA read engine keeps outstanding. */
+  readTags: number;
 }
 
 export interface RegDef {
@@ -79,8 +87,8 @@ export const REGISTERS: readonly RegDef[] = [
     offset: 0x008,
     doc: 'Build parameters of this instance.',
     fields: [
-      { ...f('LANES', 0, 8, 'ro', 0, 'Dwords per beat of the TLP stream (data width / 32).'), perInstance: '2 / 8' },
-      { ...f('READ_TAGS', 8, 8, 'ro', 0, 'Read requests the DMA engine keeps outstanding.'), perInstance: '8 / 16' },
+      { ...f('LANES', 0, 8, 'ro', 0, 'Dwords per beat of the TLP stream (data width / 32).'), perInstance: 'lanes' },
+      { ...f('READ_TAGS', 8, 8, 'ro', 0, 'Read requests the DMA engine keeps outstanding.'), perInstance: 'readTags' },
       f('MSIX_VECTORS', 16, 8, 'ro', MSIX_VECTORS, 'MSI-X vectors.'),
       f('RAM_KIB', 24, 8, 'ro', RAM_BYTES / 1024, 'Device RAM size in KiB.'),
     ],
@@ -189,8 +197,11 @@ export function field(regName: string, fieldName: string): FieldHandle {
   return h;
 }
 
-/** The register map as a Markdown table (the one in docs/testdev.md). "a / b" resets: testdev_w64 / testdev_w256. */
-export function regMapMarkdown(): string {
+/**
+ * The register map as a Markdown table (the one in docs/testdev.md). A field that depends on the build reads
+ * "a / b / ...": its value in each of `builds`, in order.
+ */
+export function regMapMarkdown(builds: readonly InstanceInfo[]): string {
   const hex = (v: number, w = 3) => `0x${v.toString(16).padStart(w, '0')}`;
   const lines = [
     '| offset | register | bits | field | access | reset | description |',
@@ -205,7 +216,8 @@ export function regMapMarkdown(): string {
             .map(([k, v]) => `${v} = ${k}`)
             .join(', ')}.`
         : '';
-      const reset = fd.perInstance ?? hex(fd.reset, 1);
+      const pi = fd.perInstance;
+      const reset = pi ? builds.map((b) => b[pi]).join(' / ') : hex(fd.reset, 1);
       lines.push(`| | | ${bits} | ${fd.name} | ${fd.access.toUpperCase()} | ${reset} | ${fd.doc}${values} |`);
     }
   }

@@ -31,19 +31,8 @@ void vl_fatal(const char* filename, int linenum, const char*, const char* msg) V
 
 namespace vfpga {
 
-// Slots of the shared state array (mirrored in sim/index.ts).
-enum StateSlot {
-  kCycle = 0,
-  kTxPending,
-  kRxPending,
-  kLastRun,
-  kCppSeconds,
-  kRunCalls,
-  kTxTotal,
-  kTxLeft,
-  kTxWords,
-  kStateSlots
-};
+// The slots of the shared state array (enum StateSlot, kStateSlotNames) are generated from sim/state.ts into
+// the harness, ahead of this header.
 
 template <class D>
 class Addon : public Napi::ObjectWrap<Addon<D>> {
@@ -74,6 +63,10 @@ class Addon : public Napi::ObjectWrap<Addon<D>> {
     exports.Set("Harness", cls);
     exports.Set("top", Napi::String::New(env, D::top));
     exports.Set("portCount", Napi::Number::New(env, double(sizeof(D::ports) / sizeof(D::ports[0]))));
+    // What this build thinks the state slots are (a test compares them with sim/state.ts).
+    auto slots = Napi::Array::New(env, kStateSlots);
+    for (uint32_t i = 0; i < kStateSlots; ++i) slots.Set(i, Napi::String::New(env, kStateSlotNames[i]));
+    exports.Set("stateSlots", slots);
     return exports;
   }
 
@@ -120,7 +113,6 @@ class Addon : public Napi::ObjectWrap<Addon<D>> {
     state_[kCycle] = double(b.cycle);
     state_[kTxPending] = double(b.txPending());
     state_[kRxPending] = double(b.rxPending());
-    state_[kLastRun] = double(b.lastRun);
     state_[kCppSeconds] = b.cppSeconds;
     state_[kRunCalls] = double(b.runCalls);
     uint64_t total = 0;

@@ -319,10 +319,22 @@ struct Source : SourceBase {
     w[6 + L] = eop;
   }
 
+  // Without a keep field: the open TLP's payload dwords (from its header) and those not yet received.
+  uint32_t expected = 0, remaining = 0;
+
   void beat(Model* m, uint64_t cycle, Error& err) {
     uint32_t hdr[4], data[L], keep;
     bool sop, eop;
     S::getBeat(m, hdr, data, keep, sop, eop);
+    if constexpr (!S::hasData) {
+      if (!sop || !eop) {
+        err.raise(cycle, std::string(S::name) + ": a stream without data carries one-beat TLPs, but this beat has " +
+                             (sop   ? "sop without eop"
+                              : eop ? "eop without sop"
+                                    : "neither sop nor eop"));
+        sop = eop = true;  // taken as the one-beat TLP it must be
+      }
+    }
     if (sop) {
       if (open) {
         err.raise(cycle, std::string(S::name) + ": sop while a packet is open (the TLP that started at cycle " +
@@ -334,11 +346,27 @@ struct Source : SourceBase {
       start = out.size();
       const uint32_t h[kTlpHead] = {0, uint32_t(cycle), uint32_t(cycle >> 32), hdr[3], hdr[2], hdr[1], hdr[0]};
       out.insert(out.end(), h, h + kTlpHead);
+      if constexpr (S::hasData && !S::hasKeep) {
+        const uint32_t fmt = hdr[3] >> 29, len = hdr[3] & 0x3ff;
+        // A TLP prefix (Fmt 1xx) is not delimited by the header: take whole beats until eop.
+        expected = remaining = fmt >= 4 ? ~0u : (fmt & 2) ? (len ? len : 1024) : 0;
+      }
     } else if (!open) {
       err.raise(cycle, std::string(S::name) + ": beat without sop outside a packet");
       return;
     }
-    if (!eop && keep != kFull) {
+    if constexpr (S::hasData && !S::hasKeep) {
+      // The payload ends where the header's Length says: the rest of that beat carries nothing.
+      if (!sop && remaining == 0)
+        err.raise(cycle, std::string(S::name) + ": a beat after the payload ended (the header says " +
+                             std::to_string(expected) + " payload dwords)");
+      const uint32_t n = remaining < L ? remaining : L;
+      keep = n >= 32 ? ~0u : (1u << n) - 1u;
+      remaining -= n;
+      if (!eop && keep != kFull)
+        err.raise(cycle, std::string(S::name) + ": no eop on the beat where the payload ends (the header says " +
+                             std::to_string(expected) + " payload dwords)");
+    } else if (!eop && keep != kFull) {
       err.raise(cycle, std::string(S::name) + ": keep=0x" + hex(keep) +
                            " on a beat without eop: all dwords must be valid before the last beat");
     } else if (eop && (keep & (keep + 1)) != 0) {
@@ -358,7 +386,10 @@ struct Source : SourceBase {
     const uint32_t fmt = dw0 >> 29;
     const uint32_t len = (dw0 & 0x3ff) ? (dw0 & 0x3ff) : 1024;
     if (fmt < 4) {  // Fmt 1xx is a TLP prefix: not part of this interface, not checked
-      if ((fmt & 2) && ndw != len)
+      if (!S::hasData && (fmt & 2))
+        err.raise(cycle, std::string(S::name) + ": the stream has no data field, but the TLP's Fmt (" +
+                             std::to_string(fmt) + ") says it carries data");
+      else if ((fmt & 2) && ndw != len)
         err.raise(cycle, std::string(S::name) + ": TLP with data has " + std::to_string(ndw) +
                              " payload dwords but header Length says " + std::to_string(len));
       else if (!(fmt & 2) && ndw != 0)
@@ -585,10 +616,8 @@ class Bench {
     }
     cppSeconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     ++runCalls;
-    lastRun = cycle - start;
     return reason;
   }
-  uint64_t lastRun = 0;
 
   // Hold reset for n cycles with the streams idle; partly moved TLPs are dropped both ways.
   void reset(uint64_t n) {

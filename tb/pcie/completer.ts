@@ -13,7 +13,7 @@ import type { RcCore } from './core';
 import type { TlpContext } from './errors';
 import { DmaFault } from './hostmem';
 import { FaultInjector, type ReadAction } from './inject';
-import { DwordArena } from './raw';
+import { DwordArena } from '../../sim/raw';
 import {
   CplStatus,
   describeTlp,
@@ -101,7 +101,7 @@ export class Completer {
     if (rc.shadow.idCaptured && t.requesterId !== o.deviceId) {
       rc.violation(
         'requester-id',
-        `Requester ID ${formatPcieId(t.requesterId)} is not the device's ${formatPcieId(o.deviceId)} (captured from config writes)`,
+        `Requester ID ${formatPcieId(t.requesterId)} is not the device's ${formatPcieId(o.deviceId)} (${rc.shadow.isStated ? 'stated in the options' : 'captured from config writes'})`,
         cycle,
         ctx,
       );

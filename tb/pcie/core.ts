@@ -8,7 +8,7 @@ import type { TlpContext, ViolationCode } from './errors';
 import type { HostMemory } from './hostmem';
 import type { ResolvedOptions } from './options';
 import type { Rng } from '../../sim/random';
-import type { RawTlp } from './raw';
+import type { RawTlp } from '../../sim/raw';
 import type { Tlp, TlpType } from './tlp';
 
 export interface RcCore {

@@ -7,7 +7,12 @@
  * Restrictive changes (clearing Bus Master Enable, masking a vector, disabling MSI-X) take
  * effect for device TLPs that leave the device at least `grace` cycles after the write was
  * sent, since the device cannot have seen the write earlier.
+ *
+ * A device without configuration space has its settings stated instead (state(): from
+ * RootComplexOptions.device or rc.setDeviceControl()); they stand in for Device Control
+ * while the RC has not seen it.
  */
+import type { StatedDeviceControl } from './options';
 import {
   PCI_COMMAND,
   PCI_COMMAND_MASTER,
@@ -78,8 +83,15 @@ export class DeviceShadow {
   readonly msixEnable = new TimedFlag(false);
   /** Function Mask: true = all vectors masked ("permits" when not masked, so it is stored inverted). */
   readonly msixUnmaskedAll = new TimedFlag(true);
-  /** Whether the device has seen a type 0 configuration write (and so captured its bus/device number). */
+  /**
+   * Whether the device knows its ID, so its requests must carry it: it has seen a type 0 configuration write
+   * (and captured its bus/device number), or its settings were stated (it has no config space to capture from).
+   */
   idCaptured = false;
+  /** Settings stated for a device without configuration space (see state()); empty when none were. */
+  private stated: Omit<StatedDeviceControl, 'busMaster'> = {};
+  /** Whether settings were stated (the device's ID is then the stated one, not a captured one). */
+  isStated = false;
 
   /** MSI-X table location and per-vector shadow (known after enumeration). */
   msixTable?: { address: bigint; size: number };
@@ -113,6 +125,23 @@ export class DeviceShadow {
     }
   }
 
+  /**
+   * States the device's control settings at `cycle` without any config traffic, for a device without
+   * configuration space: Bus Master Enable, and values that stand in for Device Control (2) while the RC has
+   * not seen it. Its Requester ID is checked from now on.
+   */
+  state(s: StatedDeviceControl, cycle: number): void {
+    if (s.busMaster !== undefined) this.busMaster.set(s.busMaster, cycle);
+    const st = this.stated;
+    st.mps = s.mps ?? st.mps;
+    st.mrrs = s.mrrs ?? st.mrrs;
+    st.extTags = s.extTags ?? st.extTags;
+    st.tenBitTags = s.tenBitTags ?? st.tenBitTags;
+    this.isStated = true;
+    this.idCaptured = true;
+    this.changes++;
+  }
+
   /** A 16-bit field from the shadow (undefined if that dword was never seen). */
   field16(offset: number): number {
     const v = this.cfg.get(offset & ~3) ?? 0;
@@ -138,11 +167,11 @@ export class DeviceShadow {
       ? this.field16(this.pcieCap + PCI_EXP_LNKCTL)
       : undefined;
   }
-  /** The device's Max_Payload_Size (128 bytes, the reset value, until Device Control is known). */
+  /** The device's Max_Payload_Size (the stated one, else 128 bytes, the reset value, until Device Control is known). */
   get mps(): number {
     return this.sizes().mps;
   }
-  /** The device's Max_Read_Request_Size (512 bytes, the reset value, until Device Control is known). */
+  /** The device's Max_Read_Request_Size (the stated one, else 512 bytes, the reset value, until Device Control is known). */
   get mrrs(): number {
     return this.sizes().mrrs;
   }
@@ -152,21 +181,21 @@ export class DeviceShadow {
     const c = this.decoded;
     if (c.changes !== this.changes || c.pcieCap !== this.pcieCap) {
       const d = this.devctl;
-      c.mps = d === undefined ? 128 : decodeSize((d >> 5) & 7);
-      c.mrrs = d === undefined ? 512 : decodeSize((d >> 12) & 7);
+      c.mps = d === undefined ? (this.stated.mps ?? 128) : decodeSize((d >> 5) & 7);
+      c.mrrs = d === undefined ? (this.stated.mrrs ?? 512) : decodeSize((d >> 12) & 7);
       c.changes = this.changes;
       c.pcieCap = this.pcieCap;
     }
     return c;
   }
-  /** Extended (8-bit) tags allowed: Device Control bit 8, or true while unknown (its reset value is implementation specific). */
+  /** Extended (8-bit) tags allowed: Device Control bit 8, else the stated setting, else true (its reset value is implementation specific). */
   get extTags(): boolean {
     const d = this.devctl;
-    return d === undefined ? true : (d & PCI_EXP_DEVCTL_EXT_TAG) !== 0;
+    return d === undefined ? (this.stated.extTags ?? true) : (d & PCI_EXP_DEVCTL_EXT_TAG) !== 0;
   }
   get tenBitTags(): boolean {
     const d = this.devctl2;
-    return d !== undefined && (d & PCI_EXP_DEVCTL2_10BIT_TAG_REQ_EN) !== 0;
+    return d === undefined ? (this.stated.tenBitTags ?? false) : (d & PCI_EXP_DEVCTL2_10BIT_TAG_REQ_EN) !== 0;
   }
 
   // ---- MSI-X table ----

@@ -46,6 +46,7 @@ import {
   encodeSize,
 } from './cfgspace';
 import { CompletionStatusError } from './errors';
+import type { StatedDeviceControl } from './options';
 import type { RootComplex } from './rootcomplex';
 
 export interface BarInfo {
@@ -129,12 +130,8 @@ export interface EnumerateOptions {
   below4G?: boolean;
 }
 
-export interface DeviceControlSettings {
-  mps?: number;
-  mrrs?: number;
-  extTags?: boolean;
-  tenBitTags?: boolean;
-}
+/** What setDeviceControl() changes; unset fields stay as they are. */
+export type DeviceControlSettings = StatedDeviceControl;
 
 class EnumerationError extends Error {
   constructor(msg: string) {
@@ -390,10 +387,25 @@ function walkCaps(rc: RootComplex, info: DeviceInfo): void {
   }
 }
 
-/** Read-modify-write of Device Control (and Device Control 2 for 10-bit tags). */
+/**
+ * Read-modify-write of Device Control (and Device Control 2 for 10-bit tags, the Command register for bus
+ * mastering). For a device the RC has not enumerated (one without configuration space) the settings are
+ * stated instead, with no config traffic (see DeviceShadow.state()).
+ */
 export function setDeviceControl(rc: RootComplex, s: DeviceControlSettings): void {
+  if (s.mps !== undefined) encodeSize(s.mps, 'MPS');
+  if (s.mrrs !== undefined) encodeSize(s.mrrs, 'MRRS');
   const off = rc.shadow.pcieCap;
-  if (off === undefined) throw new Error('rc: the device has no PCI Express capability (enumerate first)');
+  if (off === undefined) {
+    if (rc.device)
+      throw new Error('rc: setDeviceControl: the enumerated device has no PCI Express capability to program');
+    rc.shadow.state(s, rc.now);
+    return;
+  }
+  if (s.busMaster !== undefined) {
+    const cmd = rc.cfgRead(PCI_COMMAND, 2);
+    rc.cfgWrite(PCI_COMMAND, s.busMaster ? cmd | PCI_COMMAND_MASTER : cmd & ~PCI_COMMAND_MASTER, 2);
+  }
   let devctl = rc.cfgRead(off + PCI_EXP_DEVCTL, 2);
   if (s.mps !== undefined) devctl = (devctl & ~PCI_EXP_DEVCTL_PAYLOAD) | (encodeSize(s.mps, 'MPS') << 5);
   if (s.mrrs !== undefined) devctl = (devctl & ~PCI_EXP_DEVCTL_READRQ) | (encodeSize(s.mrrs, 'MRRS') << 12);

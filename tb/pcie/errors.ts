@@ -2,8 +2,8 @@
  * Errors the host-side test bench raises. Every message names the cycle, the rule and the TLP
  * involved, so a failing test says what the device did wrong without a waveform.
  */
-import type { RawTlp } from './raw';
-import { formatRawTlp } from './raw';
+import type { RawTlp } from '../../sim/raw';
+import { formatRawTlp } from '../../sim/raw';
 import { describeTlp, type Tlp } from './tlp';
 
 /**

@@ -2,9 +2,9 @@
  * What the root complex needs from the thing it talks to: a TLP link with a cycle clock.
  * `Sim` (sim/index.ts) fits it as is for a device with one rx and one tx stream; SimLink
  * adapts devices with several streams; ModelEndpoint (./modeldev) is a pure-TypeScript device
- * behind the same interface.
+ * behind the same interface. TapLink wraps any of them to see the raw TLP traffic both ways.
  */
-import type { RawTlp } from './raw';
+import type { RawTlp } from '../../sim/raw';
 
 export interface LinkRunOptions {
   cycles?: number;
@@ -62,5 +62,55 @@ export class SimLink implements Link {
     if (!tx || tx.length <= 1) return this.sim.takeTx(tx?.[0]);
     const all = tx.flatMap((s) => this.sim.takeTx(s));
     return all.sort((a, b) => (a.cycle ?? 0) - (b.cycle ?? 0)); // stable: per-stream order kept among equals
+  }
+}
+
+/** A TLP queued for the device: its injection cycle (`at`) and the cycle it was queued (`sentAt`). */
+export interface TappedSend {
+  raw: RawTlp;
+  at: number;
+  sentAt: number;
+}
+
+export interface TapOptions {
+  /** Keep every TLP in `toDevice` / `fromDevice` (default true; false for long runs that only listen). */
+  keep?: boolean;
+  /** Sees each TLP queued for the device, as it is queued. */
+  onToDevice?: (s: TappedSend) => void;
+  /** Sees each TLP from the device (stamped with the cycle it left), as the root complex takes it. */
+  onFromDevice?: (t: RawTlp) => void;
+}
+
+/**
+ * A link that shows the raw TLP traffic through it, both ways, for assertions on timing and shape that the
+ * root complex's decoded view hides: `new RootComplex(tap)` with `tap = new TapLink(sim)`. Decode with
+ * decodeTlp() from ./tlp. What it records are the TLPs themselves, not copies: do not modify them.
+ */
+export class TapLink implements Link {
+  /** TLPs queued for the device, in the order queued. */
+  readonly toDevice: TappedSend[] = [];
+  /** TLPs from the device, in the order taken (each batch in cycle order). */
+  readonly fromDevice: RawTlp[] = [];
+  constructor(
+    readonly inner: Link,
+    readonly opts: TapOptions = {},
+  ) {}
+  get cycle(): number {
+    return this.inner.cycle;
+  }
+  send(raw: RawTlp, atCycle?: number): void {
+    const s: TappedSend = { raw, at: atCycle ?? this.inner.cycle, sentAt: this.inner.cycle };
+    if (this.opts.keep !== false) this.toDevice.push(s);
+    this.opts.onToDevice?.(s);
+    this.inner.send(raw, atCycle);
+  }
+  run(opts: LinkRunOptions): { reason: string; cycles: number } {
+    return this.inner.run(opts);
+  }
+  takeTx(): RawTlp[] {
+    const tx = this.inner.takeTx();
+    if (this.opts.keep !== false) for (const t of tx) this.fromDevice.push(t);
+    if (this.opts.onFromDevice) for (const t of tx) this.opts.onFromDevice(t);
+    return tx;
   }
 }

@@ -29,7 +29,7 @@
  */
 import { ReadReassembly, splitReadCompletions } from './completions';
 import type { Link, LinkRunOptions } from './link';
-import type { RawTlp } from './raw';
+import type { RawTlp } from '../../sim/raw';
 import { byteRangeToDwords, splitAccess } from './requester';
 import {
   CplStatus,

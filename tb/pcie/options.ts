@@ -16,6 +16,15 @@ export interface RootComplexOptions {
   rcId?: number;
   /** The device's ID: config requests target it, its requests must carry it. Default 01:00.0. */
   deviceId?: number;
+  /**
+   * For a device the RC does not enumerate (one without configuration space, e.g. your own DMA engine): its
+   * control settings, stated as if enumeration had programmed them. The RC checks the device's requests
+   * against them, and their Requester ID against `deviceId`, from the first cycle (an enumerated device's ID
+   * is checked only once a config write has given it one). Each setting defaults to what enumerate() would
+   * program: bus mastering on, MPS `mps`, MRRS `mrrs`, extended tags `extTags`, 10-bit tags `tenBitTags`.
+   * Change them later with rc.setDeviceControl().
+   */
+  device?: StatedDeviceControl;
 
   /** Max_Payload_Size the RC supports (bytes); enumeration programs min(this, device capability). Default 256. */
   mps?: number;
@@ -73,9 +82,25 @@ export interface RootComplexOptions {
   trace?: boolean | ((line: string) => void);
 }
 
+/** A device's control settings as a test states them (RootComplexOptions.device, rc.setDeviceControl()). */
+export interface StatedDeviceControl {
+  /** Bus Master Enable: whether the device may send requests. */
+  busMaster?: boolean;
+  /** Max_Payload_Size, bytes (128..4096, a power of two). */
+  mps?: number;
+  /** Max_Read_Request_Size, bytes (128..4096, a power of two). */
+  mrrs?: number;
+  /** Extended Tag Field Enable: tags 32..255 allowed. */
+  extTags?: boolean;
+  /** 10-Bit Tag Requester Enable: tags 256..1023 allowed. */
+  tenBitTags?: boolean;
+}
+
 export interface ResolvedOptions {
   rcId: number;
   deviceId: number;
+  /** The stated device settings, every one filled in; undefined when the device is to be enumerated. */
+  device?: Required<StatedDeviceControl>;
   mps: number;
   mrrs: number;
   maxMmioRead: number;
@@ -130,11 +155,21 @@ export function resolveOptions(o: RootComplexOptions): ResolvedOptions {
   const t = o.trace ?? (process.env.VFPGA_RC_TRACE ? true : undefined);
   if (typeof t === 'function') trace = t;
   else if (t) trace = (line) => process.stderr.write(line + '\n');
+  const mps = pow2(o.mps ?? 256, 128, 4096, 'mps');
+  const mrrs = pow2(o.mrrs ?? 512, 128, 4096, 'mrrs');
+  const d = o.device;
   return {
     rcId: o.rcId ?? 0x0000,
     deviceId: o.deviceId ?? 0x0100,
-    mps: pow2(o.mps ?? 256, 128, 4096, 'mps'),
-    mrrs: pow2(o.mrrs ?? 512, 128, 4096, 'mrrs'),
+    device: d && {
+      busMaster: d.busMaster ?? true,
+      mps: pow2(d.mps ?? mps, 128, 4096, 'device.mps'),
+      mrrs: pow2(d.mrrs ?? mrrs, 128, 4096, 'device.mrrs'),
+      extTags: d.extTags ?? o.extTags ?? true,
+      tenBitTags: d.tenBitTags ?? o.tenBitTags ?? false,
+    },
+    mps,
+    mrrs,
     maxMmioRead: pow2(o.maxMmioRead ?? o.mrrs ?? 512, 4, 4096, 'maxMmioRead'),
     rcb,
     deviceRcb: o.deviceRcb ?? 128,

@@ -30,7 +30,7 @@ import type { Link, LinkRunOptions } from './link';
 import { MsixController } from './msix';
 import { resolveOptions, type ResolvedOptions, type RootComplexOptions } from './options';
 import { Rng, defaultSeed } from '../../sim/random';
-import type { RawTlp } from './raw';
+import type { RawTlp } from '../../sim/raw';
 import { Pending, Requester } from './requester';
 import {
   CplStatus,
@@ -150,6 +150,7 @@ export class RootComplex implements RcCore {
       for (const f of this.interruptListeners) f(ev);
     });
     this.msix = new MsixController(this);
+    if (this.opts.device) this.shadow.state(this.opts.device, 0);
     this.msiWindow = { from: this.opts.msiBase, to: this.opts.msiBase + this.opts.msiSize };
   }
 
@@ -429,7 +430,10 @@ export class RootComplex implements RcCore {
     return this.device;
   }
 
-  /** Rewrites Device Control (MPS, MRRS, extended tags) / Device Control 2 (10-bit tags). */
+  /**
+   * Rewrites Device Control (MPS, MRRS, extended tags) / Device Control 2 (10-bit tags) / Command (bus
+   * mastering); for a device not enumerated, states them instead (see RootComplexOptions.device).
+   */
   setDeviceControl(s: DeviceControlSettings): void {
     setDeviceControl(this, s);
   }

@@ -16,9 +16,9 @@
  *  - encodeTlp always checks that every field fits its bits, and by default applies all of
  *    the rules above; `allowMalformed` skips the rules so tests can inject bad TLPs.
  */
-import { DwordArena, type RawTlp } from './raw';
+import { DwordArena, type RawTlp } from '../../sim/raw';
 
-export type { RawTlp } from './raw';
+export type { RawTlp } from '../../sim/raw';
 
 // ---------------------------------------------------------------------------------------
 // Errors

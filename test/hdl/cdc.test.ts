@@ -15,7 +15,7 @@ describe('clock-domain crossing check', () => {
       const ra = m.reg('ra', 4, { domain: a });
       ra.next(m.input('d', 4));
       const rb = m.reg('rb', 4, { domain: b });
-      mk.on(() => rb.next(ra));
+      mk.on('next', () => rb.next(ra));
       m.output('q', 4).set(rb);
     });
     expectHdlError(() => Direct.elaborate(undefined), {
@@ -32,7 +32,7 @@ describe('clock-domain crossing check', () => {
       ra.next(m.input('d', 1));
       const w = m.let('w', ra.not());
       const rb = m.reg('rb', 4, { domain: b, reset: 0 });
-      mk2.on(() => m.if(w, () => rb.next(rb.inc()))); // a guard counts too
+      mk2.on('next', () => m.if(w, () => rb.next(rb.inc()))); // a guard counts too
       m.output('q', 4).set(rb);
     });
     expectHdlError(() => ViaLogic.elaborate(undefined), {
@@ -48,7 +48,7 @@ describe('clock-domain crossing check', () => {
       const ra = m.reg('ra', 3, { domain: a });
       ra.next(m.input('d', 3));
       const mem = m.memory('mem', { width: 8, depth: 8, domain: b });
-      mk3.on(() => mem.write(ra, m.input('wd', 8), m.input('we', 1)));
+      mk3.on('write', () => mem.write(ra, m.input('wd', 8), m.input('we', 1)));
       m.output('q', 8).set(mem.readAsync(m.input('ra2', 3)));
     });
     expectHdlError(() => Mem.elaborate(undefined), {

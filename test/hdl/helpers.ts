@@ -1,12 +1,12 @@
-// Shared helpers for the DSL tests: bit arithmetic for BigInt reference models, the caller's source line
-// (to check error locations without hard-coded line numbers), HdlError assertions, and Verilator lint.
+// Shared helpers for the DSL tests: bit arithmetic for BigInt reference models, the caller's source line and
+// column (to check error locations without hard-coded numbers), HdlError assertions, and Verilator lint.
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
-import { emitDesign, HdlError, type HwModule, type SrcLoc } from '../../gen/hdl';
+import { emitDesign, HdlError, HdlErrors, type HwModule, type SrcLoc } from '../../gen/hdl';
 import type { Rng } from '../../sim/random';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -39,7 +39,7 @@ export function edgeBits(rng: Rng, w: number): bigint {
 const frameRe = /\(?((?:file:\/\/)?\/[^():]+):(\d+):\d+\)?$/;
 
 /** The test-file line that calls `here()`: write it on the same line as the mistake it marks. */
-export function here(): SrcLoc {
+export function here(): { file: string; line: number } {
   const stack = new Error().stack ?? '';
   const self = fileURLToPath(import.meta.url);
   for (const raw of stack.split('\n').slice(1)) {
@@ -52,51 +52,106 @@ export function here(): SrcLoc {
   throw new Error('here(): no caller frame');
 }
 
-/** A line marker that a design body fills in while it runs (for mistakes reported after the body returns). */
+const sourceLines = new Map<string, string[]>();
+
+/**
+ * The column (1-based) of the call `call` on a line of a test file: where V8, and so the DSL, puts the call's
+ * location (the start of the method's name). `call` is a method or function name, called exactly once on the
+ * line (`'add'` for `a.add(b)`), or `'name#2'` for its second call there; any other text is looked up
+ * literally (`'('` for the parenthesis of a computed call `a[op](b)`, which is where V8 puts that call).
+ */
+function callColumn(file: string, line: number, call: string): number {
+  let lines = sourceLines.get(file);
+  if (!lines) sourceLines.set(file, (lines = fs.readFileSync(path.join(root, file), 'utf8').split('\n')));
+  const text = lines[line - 1];
+  const [name, nth] = call.split('#');
+  const starts: number[] = [];
+  if (/^[A-Za-z_$][\w$]*$/.test(name)) {
+    for (const m of text.matchAll(new RegExp(`(?<![\\w$])${name}\\s*\\(`, 'g'))) starts.push(m.index);
+  } else {
+    for (let i = text.indexOf(name); i >= 0; i = text.indexOf(name, i + 1)) starts.push(i);
+  }
+  const k = nth === undefined ? 0 : Number(nth) - 1;
+  if (starts.length === 0 || (nth === undefined && starts.length > 1) || k >= starts.length) {
+    throw new Error(
+      `Mark: ${file}:${line} has ${starts.length} calls of '${name}' (say which with '${name}#<n>'):\n${text}`,
+    );
+  }
+  return starts[k] + 1;
+}
+
+/**
+ * A location marker that a design body fills in while it runs: the line it is called on, and the column of
+ * the call named `call` on that line, the DSL call whose mistake the test expects (`a.add(mk.at(b, 'add'))`).
+ */
 export class Mark {
   loc?: SrcLoc;
-  /** Record the caller's line; returns its argument so it can wrap an expression. */
-  at<T>(x?: T): T {
-    this.loc = here();
-    return x as T;
+  /** Record the caller's line and the column of `call` on it; returns `x` so it can wrap an expression. */
+  at<T>(x: T, call: string): T {
+    const h = here();
+    this.loc = { ...h, col: callColumn(h.file, h.line, call) };
+    return x;
   }
-  /** Record the caller's line, then run `f`: for a mistake that throws before a wrapped argument is evaluated. */
-  on<T>(f: () => T): T {
-    this.loc = here();
+  /** The same, then run `f`: for a mistake that throws before a wrapped argument would be evaluated. */
+  on<T>(call: string, f: () => T): T {
+    const h = here();
+    this.loc = { ...h, col: callColumn(h.file, h.line, call) };
     return f();
   }
 }
 
 export interface ErrorSpec {
   kind: HdlError['kind'];
-  /** Where the mistake is: the error's `loc` must be exactly this file and line. */
+  /** Where the mistake is: the error's `loc` must be exactly this file, line and column. */
   at: SrcLoc | Mark;
   /** Substrings (or patterns) the message must contain. */
   msg?: (string | RegExp)[];
 }
 
-/** Run `f`, expect an HdlError of the given kind at the given line, naming the given things. */
-export function expectHdlError(f: () => unknown, spec: ErrorSpec): HdlError {
-  let err: unknown;
+function checkError(err: HdlError, spec: ErrorSpec): void {
+  const at = spec.at instanceof Mark ? spec.at.loc : spec.at;
+  if (!at) throw new Error('expectHdlError: the mark was never set (the body did not reach the marked line)');
+  expect(err.kind, err.message).toBe(spec.kind);
+  expect(err.loc, err.message).toEqual(at);
+  expect(err.message.startsWith(`${at.file}:${at.line}:${at.col}: `), err.message).toBe(true);
+  for (const m of spec.msg ?? []) {
+    if (typeof m === 'string') expect(err.message).toContain(m);
+    else expect(err.message).toMatch(m);
+  }
+}
+
+function thrownBy(f: () => unknown): unknown {
   try {
     f();
   } catch (e) {
-    err = e;
+    return e;
   }
+  return undefined;
+}
+
+/** Run `f`, expect one HdlError of the given kind at the given line and column, naming the given things. */
+export function expectHdlError(f: () => unknown, spec: ErrorSpec): HdlError {
+  const err = thrownBy(f);
   if (!(err instanceof HdlError)) {
     throw new Error(
       `expected an HdlError (${spec.kind}), got ${err === undefined ? 'no error' : String((err as Error).stack ?? err)}`,
     );
   }
-  const at = spec.at instanceof Mark ? spec.at.loc : spec.at;
-  if (!at) throw new Error('expectHdlError: the mark was never set (the body did not reach the marked line)');
-  expect(err.kind, err.message).toBe(spec.kind);
-  expect(err.loc, err.message).toEqual(at);
-  expect(err.message.startsWith(`${at.file}:${at.line}: `), err.message).toBe(true);
-  for (const m of spec.msg ?? []) {
-    if (typeof m === 'string') expect(err.message).toContain(m);
-    else expect(err.message).toMatch(m);
+  checkError(err, spec);
+  return err;
+}
+
+/** Run `f`, expect an HdlErrors holding exactly these errors, in this order, each listed in its message. */
+export function expectHdlErrors(f: () => unknown, specs: ErrorSpec[]): HdlErrors {
+  const err = thrownBy(f);
+  if (!(err instanceof HdlErrors)) {
+    throw new Error(`expected HdlErrors, got ${err === undefined ? 'no error' : String((err as Error).stack ?? err)}`);
   }
+  expect(err.errors.length, err.message).toBe(specs.length);
+  specs.forEach((s, i) => checkError(err.errors[i], s));
+  const lines = err.message.split('\n');
+  expect(lines[0]).toMatch(new RegExp(`^${specs.length} design errors \\(`));
+  expect(lines.slice(1)).toEqual(err.errors.map((e) => `  ${e.message}`));
   return err;
 }
 

@@ -106,7 +106,7 @@ const Top = defineModule('hier_top', (m) => {
 
 describe('hierarchy', () => {
   it('parameterized modules: deterministic names, each parameter set elaborated once', () => {
-    expect(Adder.nameFor({ w: 8, reg: false })).toBe('adder_w8_regfalse');
+    expect(Adder.nameFor({ w: 8, reg: false })).toBe('adder_regfalse_w8');
     expect(Stage.nameFor(32)).toBe('stage_32');
     const m1 = Adder.elaborate({ w: 8, reg: false });
     expect(Adder.elaborate({ w: 8, reg: false })).toBe(m1);
@@ -123,21 +123,59 @@ describe('hierarchy', () => {
     expect(hashed.nameFor({ t: [1, 2] })).toBe(h1);
     expect(hashed.nameFor({ t: [2, 1] })).not.toBe(h1);
 
+    // Nested objects hash the same whatever their key order.
+    const nested = defineModule('nst', (m, p: { t: { a: number; b: number } }) => m.output('o', 8).set(p.t.a));
+    expect(nested.nameFor({ t: { a: 1, b: 2 } })).toBe(nested.nameFor({ t: { b: 2, a: 1 } }));
+
     const top = Top.elaborate();
     expect(collectModules(top).map((mm) => mm.name)).toEqual([
       'hier_top',
       'stage_8',
-      'adder_w8_regfalse',
-      'adder_w16_regtrue',
+      'adder_regfalse_w8',
+      'adder_regtrue_w16',
       'bb_add',
     ]);
     expect([...emitDesign(top).keys()]).toEqual([
       'hier_top.v',
       'stage_8.v',
-      'adder_w8_regfalse.v',
-      'adder_w16_regtrue.v',
+      'adder_regfalse_w8.v',
+      'adder_regtrue_w16.v',
       'hier_top.ports.json',
     ]);
+  });
+
+  it('a module name is a function of the parameter values, not of their key order', () => {
+    // A fresh definition per design: the cache must not carry the first spelling's name over.
+    const defineS = () =>
+      defineModule('s', (m, p: { w: number; k: number }) => {
+        const y = m.output('y', p.w);
+        y.set(p.k);
+        return { y };
+      });
+    const S = defineS();
+    expect(S.nameFor({ w: 8, k: 3 })).toBe('s_k3_w8');
+    expect(S.nameFor({ k: 3, w: 8 })).toBe('s_k3_w8');
+    expect(S.elaborate({ w: 8, k: 3 }).name).toBe('s_k3_w8');
+    expect(S.elaborate({ k: 3, w: 8 }).name).toBe('s_k3_w8');
+    const S2 = defineS();
+    expect(S2.elaborate({ k: 3, w: 8 }).name).toBe(S2.nameFor({ w: 8, k: 3 }));
+
+    // Swapping two instance lines (each spelling its parameters differently) renames nothing.
+    const design = (swap: boolean) => {
+      const Sx = defineS();
+      const T = defineModule('swap_top', (m) => {
+        const one = () => m.output('p', 8).set(m.instance('a', Sx, { w: 8, k: 3 }).pin('y'));
+        const two = () => m.output('q', 16).set(m.instance('b', Sx, { k: 5, w: 16 }).pin('y'));
+        const three = () => m.output('r', 8).set(m.instance('c', Sx, { k: 3, w: 8 }).pin('y'));
+        for (const f of swap ? [three, two, one] : [one, two, three]) f();
+      });
+      return emitDesign(T.elaborate());
+    };
+    const a = design(false);
+    const b = design(true);
+    expect([...a.keys()].sort()).toEqual(['s_k3_w8.v', 's_k5_w16.v', 'swap_top.ports.json', 'swap_top.v']);
+    expect([...b.keys()].sort()).toEqual([...a.keys()].sort());
+    for (const f of ['s_k3_w8.v', 's_k5_w16.v']) expect(b.get(f)).toBe(a.get(f));
   });
 
   it('simulates: streams through two instances, parameterized adders, black boxes with Verilog parameters', () => {
@@ -288,7 +326,7 @@ describe('bundles', () => {
     const j = portsJson(Top.elaborate());
     expect(j.clock).toBe('clk');
     expect(j.reset).toEqual({ name: 'rst', activeHigh: true });
-    expect(j.files).toEqual(['hier_top.v', 'stage_8.v', 'adder_w8_regfalse.v', 'adder_w16_regtrue.v']);
+    expect(j.files).toEqual(['hier_top.v', 'stage_8.v', 'adder_regfalse_w8.v', 'adder_regtrue_w16.v']);
     expect(j.blackboxes).toEqual(['bb_add']);
     expect(j.interfaces.map((i) => [i.name, i.role, i.kind, i.params])).toEqual([
       ['in', 'sink', 'stream', { dataWidth: 8 }],

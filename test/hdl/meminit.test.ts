@@ -51,7 +51,7 @@ describe('memory initial contents', () => {
   it('rejects contents that do not fit', () => {
     const mk = new Mark();
     const Bad = defineModule('meminit_bad', (m) => {
-      mk.on(() => m.memory('rom', { width: 4, depth: 4, init: [1, 2, 16] }));
+      mk.on('memory', () => m.memory('rom', { width: 4, depth: 4, init: [1, 2, 16] }));
     });
     expectHdlError(() => Bad.elaborate(undefined), {
       kind: 'width',
@@ -60,7 +60,7 @@ describe('memory initial contents', () => {
     });
     const mk2 = new Mark();
     const Long = defineModule('meminit_long', (m) => {
-      mk2.on(() => m.memory('rom', { width: 4, depth: 2, init: [1, 2, 3] }));
+      mk2.on('memory', () => m.memory('rom', { width: 4, depth: 2, init: [1, 2, 3] }));
     });
     expectHdlError(() => Long.elaborate(undefined), {
       kind: 'range',

@@ -148,13 +148,13 @@ describe('CreditCounter', () => {
 describe('counter parameter errors', () => {
   it("are reported at the designer's line", () => {
     expect(() => CreditCounter.elaborate({ max: 4, maxTake: 5 })).toThrow(
-      /test\/lib\/counter\.test\.ts:\d+: .*maxTake/,
+      /test\/lib\/counter\.test\.ts:\d+:\d+: .*maxTake/,
     );
-    expect(() => OccupancyCounter.elaborate({ max: 4, atLeast: 5 })).toThrow(/counter\.test\.ts:\d+: .*atLeast/);
+    expect(() => OccupancyCounter.elaborate({ max: 4, atLeast: 5 })).toThrow(/counter\.test\.ts:\d+:\d+: .*atLeast/);
     const Bad = defineModule('bad_counter_use', (m) => {
       const en = m.input('en', 2);
       upCounter(m, 'c', { modulus: 5, en }); // the error points here
     });
-    expect(() => Bad.elaborate()).toThrow(/counter\.test\.ts:\d+: upCounter 'c': en must be 1 bit/);
+    expect(() => Bad.elaborate()).toThrow(/counter\.test\.ts:\d+:\d+: upCounter 'c': en must be 1 bit/);
   });
 });

@@ -17,6 +17,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { Sim } from '../../sim/index';
 import { loadPorts } from '../../sim/ports';
+import { VerilatorWarningsError } from '../../sim/verilator';
 import { Rng } from '../../sim/random';
 import { FIXTURES, LOOPBACK_W64, randomTlp } from './helpers';
 
@@ -97,6 +98,65 @@ describe('build cache', () => {
   });
 });
 
+describe('foreign RTL: warnings, ports', () => {
+  test('every warning is reported by one build; waived, the same build loads without rebuilding', () => {
+    // Two kinds of warning at once: a width mismatch and an incomplete case.
+    const ports = variant('warnings', (c) =>
+      c
+        .replace('assign rx_ready = !full;', 'assign rx_ready = wr_ptr;')
+        .replace("if (mode == 2'd3) $finish;", "case (mode) 2'd3: $finish; 2'd2: magic_out <= 0; endcase"),
+    );
+    let err: unknown;
+    try {
+      Sim.load({ ports, quiet: true });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(VerilatorWarningsError);
+    const w = err as VerilatorWarningsError;
+    expect(w.warnings.map((x) => x.code).sort()).toEqual(['CASEINCOMPLETE', 'WIDTH']);
+    expect(w.message).toMatch(/Verilator reports 2 warning\(s\) \(WIDTH, CASEINCOMPLETE\)/);
+    expect(w.message).toMatch(/%Warning-WIDTH: .*loopback_core\.v:\d+/);
+    expect(w.message).toMatch(/waive them in the ports JSON/);
+    expect(w.warnings.find((x) => x.code === 'WIDTH')!.file).toMatch(/loopback_core\.v$/);
+    // Waiving one is not enough; waiving both (by code, by file, by file and line) loads the build already made.
+    const line = w.warnings.find((x) => x.code === 'CASEINCOMPLETE')!.line;
+    expect(() => Sim.load({ ports, quiet: true, waive: ['WIDTH'] })).toThrow(/1 warning\(s\) \(CASEINCOMPLETE\)/);
+    expect(() =>
+      Sim.load({ ports, quiet: true, waive: ['WIDTH', `CASEINCOMPLETE:loopback_core.v:${line! + 1}`] }),
+    ).toThrow(VerilatorWarningsError);
+    const sim = Sim.load({
+      ports,
+      quiet: true,
+      waive: ['WIDTH:loopback_core.v', `CASEINCOMPLETE:loopback_core.v:${line}`],
+    });
+    builtDirs.push(sim.build.dir);
+    expect(sim.build.built).toBe(false);
+    expect(sim.build.warnings.length).toBe(2);
+    sim.close();
+    expect(() => Sim.load({ ports, quiet: true, waive: ['width'] })).toThrow(/not CODE, CODE:file or CODE:file:line/);
+  });
+
+  test('a ports JSON that does not match the verilated top is an error listing every difference', () => {
+    const ports = variant('mismatch');
+    const j = JSON.parse(readFileSync(ports, 'utf8'));
+    j.ports.find((p: { name: string }) => p.name === 'magic_in').width = 64;
+    j.ports = j.ports.filter((p: { name: string }) => p.name !== 'mode');
+    j.ports.push({ name: 'ghost', direction: 'output', width: 3 });
+    writeFileSync(ports, JSON.stringify(j));
+    expect(() => Sim.load({ ports, quiet: true })).toThrow(
+      new RegExp(
+        [
+          'the ports do not match module loopback_w64:',
+          '  port magic_in: the JSON says a 64-bit input, the Verilog has a 100-bit input',
+          '  port ghost is not a port of module loopback_w64',
+          '  input mode \\(2 bits\\) of the Verilog is missing from the JSON',
+        ].join('\n'),
+      ),
+    );
+  });
+});
+
 describe('port description', () => {
   test('streams are found from "interfaces" and checked against the ports', () => {
     const p = loadPorts(LOOPBACK_W64);
@@ -113,12 +173,19 @@ describe('port description', () => {
     };
     bad(
       (j) => (j.ports.find((p: { name: string }) => p.name === 'tx_keep').width = 3),
-      /keep port tx_keep must be a 2-bit output/,
+      /interfaces\[1\] \(tx\)\.fields\.keep: port tx_keep must be a 2-bit output \(is a 3-bit output\)/,
     );
-    bad((j) => delete j.interfaces[0].fields.sop, /interface rx: field sop missing/);
-    bad((j) => (j.interfaces[1].fields.valid = 'nope'), /no port named nope/);
-    bad((j) => (j.interfaces[0].params.dataWidth = 48), /dataWidth/);
-    bad((j) => (j.clock = 'magic_out'), /clock magic_out must be a 1-bit input/);
+    bad((j) => delete j.interfaces[0].fields.hdr, /interfaces\[0\] \(rx\)\.fields\.hdr: missing/);
+    bad((j) => (j.interfaces[0].fields.last = 'rx_eop'), /fields\.last: not a TLP stream field/);
+    bad((j) => (j.interfaces[1].fields.valid = 'nope'), /interfaces\[1\] \(tx\)\.fields\.valid: no port named nope/);
+    bad(
+      (j) => (j.interfaces[0].params.dataWidth = 48),
+      /params\.dataWidth: must be a multiple of 32 up to 1024, got 48/,
+    );
+    bad((j) => (j.clock = 'magic_out'), /clock: magic_out must be a 1-bit input/);
+    bad((j) => delete j.clock, /clock: the simulator needs a clock/);
+    // The file is named in every message.
+    bad((j) => (j.top = 3), /bad-[0-9.]+\.ports\.json: top: /);
   });
 });
 

@@ -6,7 +6,7 @@ import { PCI_COMMAND, PCI_EXP_DEVCTL2_10BIT_TAG_REQ_EN } from '../../tb/pcie/cfg
 import { CompletionStatusError, PcieViolation, RcTimeoutError, type ViolationCode } from '../../tb/pcie/errors';
 import { SimLink } from '../../tb/pcie/link';
 import type { RootComplexOptions } from '../../tb/pcie/options';
-import type { RawTlp } from '../../tb/pcie/raw';
+import type { RawTlp } from '../../sim/raw';
 import { RootComplex } from '../../tb/pcie/rootcomplex';
 import { CplStatus, encodeTlp, type CplDTlp, type Tlp } from '../../tb/pcie/tlp';
 import { ScriptLink } from './support';

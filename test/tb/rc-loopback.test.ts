@@ -12,7 +12,7 @@ import { RootComplex } from '../../tb/pcie/rootcomplex';
 import { decodeTlp } from '../../tb/pcie/tlp';
 import { LOOPBACK_W256, LOOPBACK_W64 } from '../sim/helpers';
 import { forEachSeed } from '../support/seeds';
-import { TapLink } from './support';
+import { TapLink } from '../../tb/pcie/link';
 
 const open: Sim[] = [];
 afterEach(() => {
@@ -28,9 +28,9 @@ function boot(
   const sim = Sim.load({ ports, quiet: true, seed, ...simOpts });
   open.push(sim);
   const tap = new TapLink(sim);
-  // The echo makes the RC its own device: same ID both ways, completions split at the RC's 64 B RCB.
-  const rc = new RootComplex(tap, { seed, rcId: 0, deviceId: 0, deviceRcb: 64, ...rcOpts });
-  rc.shadow.busMaster.set(true, 0);
+  // The echo makes the RC its own device: same ID both ways, completions split at the RC's 64 B RCB. The
+  // loopback has no config space: its settings are stated (MPS 128, the reset value).
+  const rc = new RootComplex(tap, { seed, rcId: 0, deviceId: 0, deviceRcb: 64, device: { mps: 128 }, ...rcOpts });
   return { sim, tap, rc };
 }
 

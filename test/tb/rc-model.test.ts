@@ -28,7 +28,7 @@ import { Rng } from '../../sim/random';
 import { RootComplex } from '../../tb/pcie/rootcomplex';
 import { decodeTlp, type Tlp } from '../../tb/pcie/tlp';
 import { forEachSeed } from '../support/seeds';
-import { TapLink } from './support';
+import { TapLink } from '../../tb/pcie/link';
 
 function boot(rcOpts: RootComplexOptions = {}, devOpts: ModelEndpointOptions = {}, seed = 1) {
   const dev = new ModelEndpoint(devOpts);

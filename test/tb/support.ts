@@ -1,6 +1,7 @@
-// Shared helpers for the test-bench tests: a scripted device link for feeding crafted TLPs, and a tap that records traffic.
+// Shared helpers for the test-bench tests: a scripted device link for feeding crafted TLPs. (The tap that records
+// traffic is public: TapLink in tb/pcie/link.ts.)
 import type { Link, LinkRunOptions } from '../../tb/pcie/link';
-import type { RawTlp } from '../../tb/pcie/raw';
+import type { RawTlp } from '../../sim/raw';
 import { decodeTlp, encodeTlp, type Tlp } from '../../tb/pcie/tlp';
 
 /** The member of the Tlp union whose `type` can be T (e.g. CfgReadTlp for 'CfgRd0'). */
@@ -57,27 +58,5 @@ export class ScriptLink implements Link {
   /** Sent TLPs of one type. */
   sentOf<T extends Tlp['type']>(type: T): (TlpOf<T> & { at: number })[] {
     return this.sent.filter((s) => s.tlp.type === type).map((s) => ({ ...(s.tlp as TlpOf<T>), at: s.at }));
-  }
-}
-
-/** Wraps a link and records every TLP in both directions (for timing assertions). */
-export class TapLink implements Link {
-  readonly toDevice: { raw: RawTlp; at: number; sentAt: number }[] = [];
-  readonly fromDevice: RawTlp[] = [];
-  constructor(readonly inner: Link) {}
-  get cycle(): number {
-    return this.inner.cycle;
-  }
-  send(raw: RawTlp, atCycle?: number): void {
-    this.toDevice.push({ raw, at: atCycle ?? this.inner.cycle, sentAt: this.inner.cycle });
-    this.inner.send(raw, atCycle);
-  }
-  run(opts: LinkRunOptions): { reason: string; cycles: number } {
-    return this.inner.run(opts);
-  }
-  takeTx(): RawTlp[] {
-    const tx = this.inner.takeTx();
-    this.fromDevice.push(...tx);
-    return tx;
   }
 }

@@ -1,4 +1,4 @@
-// The root complex driving the hardware test device (gen/testdev, Verilated) at W=64 and W=256:
+// The root complex driving the hardware test device (gen/testdev, Verilated) at every TLP stream width:
 // enumeration, BAR sizing and assignment, capability walk, MMIO at every width and alignment,
 // DMA of many lengths and offsets (4 KB boundaries, completions split at random RCBs, delayed,
 // reordered, rx idle cycles and tx backpressure), MSI-X programming and capture, and the
@@ -16,7 +16,7 @@ import {
   MSIX_VECTORS,
   RAM_BYTES,
 } from '../../gen/testdev/regs';
-import { TESTDEV_CFG, testdevParams, type TestdevWidth } from '../../gen/testdev/top';
+import { TESTDEV_CFG, TESTDEV_WIDTHS, testdevParams } from '../../gen/testdev/top';
 import { PCI_COMMAND, PCI_COMMAND_MASTER, PCI_COMMAND_MEMORY, PCI_STATUS } from '../../tb/pcie/cfgspace';
 import { CompletionStatusError, PcieViolation } from '../../tb/pcie/errors';
 import type { ReadAction } from '../../tb/pcie/inject';
@@ -40,7 +40,7 @@ import { seededTest } from '../support/seeds';
 
 afterEach(closeBenches);
 
-describe.each([64, 256] as TestdevWidth[])('RC + testdev_w%i', (W) => {
+describe.each(TESTDEV_WIDTHS)('RC + testdev_w%i', (W) => {
   let ports = '';
   beforeAll(() => {
     ports = testdevPorts(W);

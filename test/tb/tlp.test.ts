@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../sim/random';
 import { forEachSeed } from '../support/seeds';
-import type { RawTlp } from '../../tb/pcie/raw';
-import { DwordArena, formatRawTlp } from '../../tb/pcie/raw';
+import type { RawTlp } from '../../sim/raw';
+import { DwordArena, formatRawTlp } from '../../sim/raw';
 import {
   Attr,
   CplStatus,

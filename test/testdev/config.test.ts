@@ -4,14 +4,14 @@
 import { afterEach, beforeAll, describe, expect } from 'vitest';
 import { CapId, CapOffset, cfgSpaceLayout, PcieCapReg } from '../../gen/pcie/cfg_space';
 import { MSIX_PBA_OFFSET, MSIX_VECTORS } from '../../gen/testdev/regs';
-import { TESTDEV_CFG, type TestdevWidth } from '../../gen/testdev/top';
+import { TESTDEV_CFG, TESTDEV_WIDTHS } from '../../gen/testdev/top';
 import { CplStatus, encodeTlp, pcieId, type Tlp } from '../../tb/pcie/tlp';
 import { seededTest } from '../support/seeds';
 import { boot, buildSim, closeBenches, lastFromDevice, testdevPorts } from './support';
 
 afterEach(closeBenches);
 
-describe.each([64, 256] as TestdevWidth[])('testdev_w%i configuration space', (W) => {
+describe.each(TESTDEV_WIDTHS)('testdev_w%i configuration space', (W) => {
   let ports = '';
   beforeAll(() => {
     ports = testdevPorts(W);

@@ -7,7 +7,7 @@ import { afterEach, beforeAll, describe, expect } from 'vitest';
 import { CapOffset, PcieCapReg, Status } from '../../gen/pcie/cfg_space';
 import { DmaError } from '../../gen/pcie/dma_common';
 import { field, MSIX_PBA_OFFSET, MSIX_TABLE_OFFSET, MSIX_VECTORS, RAM_BYTES } from '../../gen/testdev/regs';
-import { testdevParams, type TestdevWidth } from '../../gen/testdev/top';
+import { TESTDEV_WIDTHS, testdevParams } from '../../gen/testdev/top';
 import {
   PCI_COMMAND,
   PCI_COMMAND_MASTER,
@@ -20,7 +20,7 @@ import type { RootComplexOptions } from '../../tb/pcie/options';
 import { Rng } from '../../sim/random';
 import { decodeTlp, type MemReadTlp, memReqByteRange, type MemWriteTlp, type Tlp } from '../../tb/pcie/tlp';
 import { seededTest } from '../support/seeds';
-import type { TapLink } from '../tb/support';
+import type { TapLink } from '../../tb/pcie/link';
 import {
   boot,
   buildSim,
@@ -96,7 +96,7 @@ function hostAddr(rng: Rng, mod4: number, above4G: number, near4K: number): bigi
   return host;
 }
 
-describe.each([64, 256] as TestdevWidth[])('testdev_w%i DMA', (W) => {
+describe.each(TESTDEV_WIDTHS)('testdev_w%i DMA', (W) => {
   let ports = '';
   beforeAll(() => {
     ports = testdevPorts(W);

@@ -5,7 +5,7 @@
 import { afterEach, beforeAll, describe, expect } from 'vitest';
 import { CapOffset, Status } from '../../gen/pcie/cfg_space';
 import { field, MSIX_PBA_OFFSET, MSIX_TABLE_OFFSET, MSIX_VECTORS, RAM_BYTES, RAM_OFFSET } from '../../gen/testdev/regs';
-import type { TestdevWidth } from '../../gen/testdev/top';
+import type { DataWidth } from '../../gen/pcie/streams';
 import { PCI_COMMAND, PCI_COMMAND_MEMORY, PCI_STATUS } from '../../tb/pcie/cfgspace';
 import { Rng } from '../../sim/random';
 import { seededTest } from '../support/seeds';
@@ -16,8 +16,10 @@ const ID_VALUE = ((field('ID', 'MAGIC').reset << 16) | field('ID', 'VERSION').re
 afterEach(closeBenches);
 
 describe.each([
-  { W: 64 as TestdevWidth, below4G: false, where: 'above 4 GB' }, // 4DW headers
-  { W: 256 as TestdevWidth, below4G: true, where: 'below 4 GB' }, // 3DW headers
+  { W: 64 as DataWidth, below4G: false, where: 'above 4 GB' }, // 4DW headers
+  { W: 128 as DataWidth, below4G: true, where: 'below 4 GB' }, // 3DW headers
+  { W: 256 as DataWidth, below4G: true, where: 'below 4 GB' },
+  { W: 512 as DataWidth, below4G: false, where: 'above 4 GB' },
 ])('testdev_w$W memory space, BAR0 $where', ({ W, below4G }) => {
   let ports = '';
   beforeAll(() => {
@@ -155,6 +157,49 @@ describe.each([
     ).toBe('UR');
     rc.cfgWrite(pmcsr, 0b00);
     expect(b0.read32(OFF('ID')), 'back in D0, configuration kept (No_Soft_Reset)').toBe(ID_VALUE);
+  });
+
+  seededTest('BAR edges: the first and the last byte of each BAR are served, one past is UR', (seed) => {
+    const { rc } = open(seed);
+    let misses = 0;
+    for (const b of [rc.bar(0), rc.bar(2)]) {
+      const size = Number(b.size);
+      const where = `BAR${b.info.index}`;
+      // The last dword of each BAR is an unmapped offset (reads 0); the first is a register (ID, MSI-X entry 0).
+      expect(b.read8(size - 1), `${where} last byte`).toBe(0);
+      b.write8(size - 1, 0xa5); // ignored, but accepted: no UR, nothing changes
+      expect(b.read8(size - 1), `${where} last byte after a write`).toBe(0);
+      expect(b.read8(0), `${where} first byte`).toBe(b.info.index === 0 ? ID_VALUE & 0xff : 0);
+      // Just outside, unless the other BAR is adjacent there.
+      const inBar = (a: bigint) => [rc.bar(0), rc.bar(2)].some((o) => a >= o.address && a < o.address + o.size);
+      for (const [what, a] of [
+        ['one past the end', b.address + b.size],
+        ['the byte before', b.address - 1n],
+      ] as const) {
+        if (inBar(a)) continue;
+        expect(
+          failedWith(() => rc.read8(a)),
+          `${where}: ${what}`,
+        ).toBe('UR');
+        misses++;
+      }
+    }
+    expect(misses, 'addresses just outside a BAR tried').toBeGreaterThanOrEqual(2);
+  });
+
+  seededTest('a poisoned write is dropped and sets Detected Parity Error', (seed) => {
+    const { rc } = open(seed);
+    const b0 = rc.bar(0);
+    b0.write32(OFF('SCRATCH'), 0x1111_1111);
+    const data = Uint8Array.of(0x22, 0x22, 0x22, 0x22);
+    const write = { address: b0.addr(OFF('SCRATCH')), firstBe: 0xf, lastBe: 0, requesterId: 0, tag: 0, data };
+    rc.send({ type: 'MWr', ...write, ep: true });
+    expect(b0.read32(OFF('SCRATCH')), 'the poisoned write did not land').toBe(0x1111_1111);
+    expect(rc.cfgRead16(PCI_STATUS) & Status.DetectedParityError, 'Detected Parity Error').toBe(
+      Status.DetectedParityError,
+    );
+    rc.send({ type: 'MWr', ...write });
+    expect(b0.read32(OFF('SCRATCH')), 'the same write, not poisoned').toBe(0x2222_2222);
   });
 
   seededTest('MSI-X table and PBA in BAR2', (seed) => {

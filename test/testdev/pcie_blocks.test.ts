@@ -4,10 +4,11 @@
 //  - the RX demux and the packet arbiter in the Verilator harness, which drives and collects their TLP
 //    stream ports with random idle cycles and backpressure and checks the stream protocol.
 import { describe, expect, test } from 'vitest';
-import { tlpStream } from '../../gen/hdl';
+import { cat, defineModule, mux, tlpStream } from '../../gen/hdl';
 import { PacketArbiter } from '../../gen/pcie/arbiter';
 import { CplGen } from '../../gen/pcie/cpl_gen';
-import { RxDemux, RxPort } from '../../gen/pcie/rx_demux';
+import { RxDemux } from '../../gen/pcie/rx_demux';
+import type { DataWidth } from '../../gen/pcie/streams';
 import { designPorts } from '../../sim/design';
 import { Sim, type RawTlp } from '../../sim/index';
 import { Rng } from '../../sim/random';
@@ -21,6 +22,8 @@ import {
 } from '../../tb/pcie/tlp';
 import { cycleSim, type Vector } from '../support/cyclesim';
 import { seededTest } from '../support/seeds';
+
+const WIDTHS: DataWidth[] = [64, 128, 256, 512];
 
 const hdrBig = (h: Uint32Array) => (BigInt(h[0]) << 96n) | (BigInt(h[1]) << 64n) | (BigInt(h[2]) << 32n) | BigInt(h[3]);
 const hdrDws = (v: bigint) => Uint32Array.from([3, 2, 1, 0], (i) => Number((v >> BigInt(32 * i)) & 0xffff_ffffn));
@@ -152,46 +155,88 @@ function markedTlp(rng: Rng, type: number, ndw: number, src: number, seq: number
 const same = (a: RawTlp, b: RawTlp) =>
   a.hdr.every((v, i) => v === b.hdr[i]) && a.data.length === b.data.length && a.data.every((v, i) => v === b.data[i]);
 
-describe('pcie_rx_demux', () => {
-  seededTest('every TLP reaches its port whole, in order, under idle and backpressure (W=256)', (seed) => {
-    const rng = new Rng(seed);
-    const sim = Sim.load({
-      ports: designPorts(RxDemux.elaborate({ W: 256 })),
-      quiet: true,
-      seed,
-      rxIdle: 0.2,
-      txBackpressure: 0.3,
+/**
+ * The demux between two plain TLP streams, so the simulator's harness can drive and collect it: each TLP's
+ * sideband and selection come from its own header (offset = DW1:DW2, DW3[31:17] = bar, func, error,
+ * DW3[16:15] = sel, DW3[14] = drop, inverted on beats after the sop), and each port's header goes out rebuilt from the sideband it carried
+ * (DW1:DW2 = offset, DW3[31:17] = bar, func, error). A TLP whose sideband arrives intact arrives unchanged.
+ */
+const DemuxHarness = defineModule(
+  'test_rx_demux_harness',
+  (m, p: { W: DataWidth }) => {
+    const ports = ['p0', 'p1', 'p2'];
+    const rx = m.input('rx', tlpStream(p.W));
+    const outs = ports.map((n) => m.output(n, tlpStream(p.W)));
+    const d = m.instance('demux', RxDemux, { W: p.W, ports });
+    const din = d.io.rx;
+    for (const k of ['valid', 'hdr', 'data', 'keep', 'sop', 'eop'] as const) din[k].set(rx[k]);
+    rx.ready.set(din.ready);
+    const dw3 = rx.hdr.bits(31, 0);
+    din.offset.set(rx.hdr.bits(95, 32));
+    din.bar.set(dw3.bits(31, 29));
+    din.func.set(dw3.bits(28, 21));
+    din.error.set(dw3.bits(20, 17));
+    // The selection is only valid with the sop beat: later beats offer another one, which must not matter.
+    d.io.sel.set(mux(rx.sop, dw3.bits(16, 15), dw3.bits(16, 15).not()));
+    d.io.drop.set(mux(rx.sop, dw3.bit(14), dw3.bit(14).not()));
+    ports.forEach((n, i) => {
+      const o = d.io.out[n];
+      const out = outs[i];
+      for (const k of ['valid', 'data', 'keep', 'sop', 'eop'] as const) out[k].set(o[k]);
+      o.ready.set(out.ready);
+      out.hdr.set(cat(o.hdr.bits(127, 96), o.offset, o.bar, o.func, o.error, o.hdr.bits(16, 0)));
     });
-    try {
-      // Type field -> expected port: MRd/MWr, CfgRd0/CfgWr0, Cpl/CplD, and others (IO, Cfg1, MRdLk, Msg).
-      const kinds: [number, number, boolean][] = [
-        [0b00000, RxPort.Mem, true],
-        [0b00100, RxPort.Cfg, true],
-        [0b01010, RxPort.Cpl, true],
-        [0b00101, RxPort.Other, true],
-        [0b00001, RxPort.Other, false],
-        [0b00010, RxPort.Other, true],
-        [0b10100, RxPort.Other, true],
-      ];
-      const names = ['cfg', 'mem', 'cpl', 'other'];
-      const want: RawTlp[][] = [[], [], [], []];
-      for (let i = 0; i < 300; i++) {
-        const [type, port, data] = rng.pick(kinds);
-        const ndw = data ? rng.int(0, 39) : 0;
-        const t = markedTlp(rng, type, ndw, 0, i);
-        want[port].push(t);
-        sim.send(t);
-      }
-      sim.run({ cycles: 20_000 });
-      expect(sim.rxPending).toBe(0);
-      names.forEach((n, p) => {
-        const got = sim.takeTx(n);
-        expect(got.length, n).toBe(want[p].length);
-        got.forEach((g, k) => expect(same(g, want[p][k]), `${n} TLP ${k}`).toBe(true));
+  },
+  { name: (p) => `test_rx_demux_harness_w${p.W}` },
+);
+
+describe('pcie_rx_demux', () => {
+  describe.each(WIDTHS)('W=%i', (W) => {
+    seededTest('every TLP reaches the port selected with its sop beat, whole, sideband intact, in order', (seed) => {
+      const rng = new Rng(seed);
+      const sim = Sim.load({
+        ports: designPorts(DemuxHarness.elaborate({ W })),
+        quiet: true,
+        seed,
+        rxIdle: 0.2,
+        txBackpressure: 0.3,
       });
-    } finally {
-      sim.close();
-    }
+      try {
+        const want: RawTlp[][] = [[], [], []];
+        let dropped = 0;
+        for (let i = 0; i < 400; i++) {
+          const ndw = rng.chance(0.3) ? 0 : rng.int(1, 40);
+          const fmt = ndw > 0 ? 0b010 : 0b000;
+          const sel = rng.int(0, 3); // 3 selects no port: dropped
+          const drop = rng.chance(0.1) ? 1 : 0;
+          const hdr = Uint32Array.of(
+            ((fmt << 29) | (rng.int(0, 31) << 24) | (ndw & 0x3ff)) >>> 0,
+            rng.int(0, 0xffff_ffff),
+            rng.int(0, 0xffff_ffff),
+            ((rng.int(0, 0x7fff) << 17) | (sel << 15) | (drop << 14) | i) >>> 0,
+          );
+          const t: RawTlp = { hdr, data: Uint32Array.from({ length: ndw }, () => rng.int(0, 0xffff_ffff)) };
+          if (drop || sel === 3) dropped++;
+          else want[sel].push(t);
+          sim.send(t);
+        }
+        sim.run({ cycles: 40_000 });
+        expect(sim.rxPending, 'every TLP was taken').toBe(0);
+        expect(dropped, 'some TLPs were dropped').toBeGreaterThan(20);
+        want.forEach((list, p) => {
+          const got = sim.takeTx(`p${p}`);
+          expect(got.length, `p${p}`).toBe(list.length);
+          got.forEach((g, k) => expect(same(g, list[k]), `p${p} TLP ${k}`).toBe(true));
+        });
+      } finally {
+        sim.close();
+      }
+    });
+  });
+
+  test('parameters: at least two ports, names unique', () => {
+    expect(() => RxDemux.elaborate({ W: 64, ports: ['only'] })).toThrow(/at least 2 ports/);
+    expect(() => RxDemux.elaborate({ W: 64, ports: ['a', 'a'] })).toThrow(/port names repeat/);
   });
 });
 

@@ -3,17 +3,18 @@
 // testdev's own DMA register protocol (gen/testdev/regs.ts).
 import { expect } from 'vitest';
 import { field, RAM_OFFSET, reg } from '../../gen/testdev/regs';
-import { Testdev, type TestdevWidth } from '../../gen/testdev/top';
+import type { DataWidth } from '../../gen/pcie/streams';
+import { Testdev } from '../../gen/testdev/top';
 import { designPorts } from '../../sim/design';
 import { Sim, type SimOptions } from '../../sim/index';
 import { CompletionStatusError } from '../../tb/pcie/errors';
 import type { RootComplexOptions } from '../../tb/pcie/options';
 import { RootComplex } from '../../tb/pcie/rootcomplex';
 import { decodeTlp, type Tlp } from '../../tb/pcie/tlp';
-import { TapLink } from '../tb/support';
+import { TapLink } from '../../tb/pcie/link';
 
 /** The testdev as the generator produces it now (sim/design.ts). */
-export const testdevPorts = (W: TestdevWidth): string => designPorts(Testdev.elaborate({ W }));
+export const testdevPorts = (W: DataWidth): string => designPorts(Testdev.elaborate({ W }));
 
 /** Builds the simulator for a ports file (or hits the cache): call from beforeAll, whose timeout allows a build. */
 export function buildSim(ports: string): void {

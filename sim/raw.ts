@@ -1,9 +1,11 @@
 /**
- * The raw TLP form shared by the TLP codec (tb/pcie/tlp.ts) and the simulator bridge.
+ * The raw TLP form: what crosses the simulator boundary (sim/index.ts, sim/tlp.ts) and what the
+ * test bench's TLP codec (pcie/tlp.ts) encodes to and decodes from. It lives here, at the
+ * boundary, so the simulator depends on nothing of the test bench, which imports it from here.
  *
  * It mirrors the device's TLP stream: a fixed 4-dword header slot beside the payload.
  * How the header is packed onto the hardware port (hdr[127:0], DW0 in bits [127:96])
- * is the simulator's concern, not this module's.
+ * is sim/cpp/bench.h's concern, not this module's.
  */
 
 /** A TLP as it crosses the device's TLP stream: four header dwords beside the payload. */

@@ -1,0 +1,165 @@
+// Checks a virtio-pci device under test against the golden model on every access: a Link wrapper between the
+// root complex and the device (the Verilated RTL later, any Link now). Requests from the RC are queued in the
+// order they reach the device; writes are applied to the model, reads are checked when their completions are
+// complete (GoldenTransport.check), so the model sees the accesses in the device's order. Unsupported Requests
+// must match too: the device answers UR exactly when the model does not claim the address.
+//
+// Assumes the device handles its requests in arrival order (posted writes do not pass earlier reads inside it).
+import { ReadReassembly } from '../pcie/completions';
+import type { Link, LinkRunOptions } from '../pcie/link';
+import type { RawTlp } from '../../sim/raw';
+import { CplStatus, decodeTlp, memReqByteRange, payloadByteMask, type Tlp } from '../pcie/tlp';
+import type { VirtioPciLayout } from '../../gen/virtio/layout';
+import { GoldenMismatch, GoldenTransport, type Access, type GoldenOptions } from './golden/transport';
+
+/**
+ * A golden model set up to follow a device under test: resets stay "in progress" until the device shows them
+ * complete (device_status or queue_reset reads 0), since only the device knows when its data plane is quiet.
+ */
+export function checkingModel(layout: VirtioPciLayout, opts: GoldenOptions = {}): GoldenTransport {
+  return new GoldenTransport(layout, { ...opts, resetReads: 'external', queueResetReads: 'external' });
+}
+
+interface Reply {
+  ur: boolean;
+  data?: Uint8Array;
+}
+
+type Pending =
+  | { kind: 'write'; apply: () => void }
+  | { kind: 'cfg-read'; tag: number; access?: Access; lane: number; reply?: Reply }
+  | { kind: 'mem-read'; tag: number; addr: bigint; bytes: number; reasm: ReadReassembly; reply?: Reply };
+
+export class CheckedLink implements Link {
+  /** Mismatches found (with `record`); with the default the first one is thrown from takeTx(). */
+  readonly mismatches: Error[] = [];
+  /** Reads compared with the model (tests use it so they cannot pass vacuously). */
+  checkedReads = 0;
+  private readonly queue: Pending[] = [];
+
+  constructor(
+    readonly inner: Link,
+    readonly golden: GoldenTransport,
+    private readonly onMismatch: 'throw' | 'record' = 'throw',
+  ) {}
+
+  get cycle(): number {
+    return this.inner.cycle;
+  }
+
+  run(opts: LinkRunOptions): { reason: string; cycles: number } {
+    return this.inner.run(opts);
+  }
+
+  send(raw: RawTlp, atCycle?: number): void {
+    this.observeRequest(decodeTlp(raw));
+    this.inner.send(raw, atCycle);
+  }
+
+  takeTx(): RawTlp[] {
+    const tx = this.inner.takeTx();
+    for (const raw of tx) {
+      const t = decodeTlp(raw);
+      if (t.type !== 'Cpl' && t.type !== 'CplD') continue;
+      const p = this.queue.find(
+        (x): x is Exclude<Pending, { kind: 'write' }> => x.kind !== 'write' && x.tag === t.tag && !x.reply,
+      );
+      if (!p || t.status === CplStatus.CRS) continue; // not ours, or the RC retries with a new request
+      if (t.status !== CplStatus.SC) p.reply = { ur: true };
+      else if (p.kind === 'cfg-read') p.reply = { ur: false, data: t.type === 'CplD' ? t.data : undefined };
+      else if (t.type === 'CplD' && !p.reasm.accept(t) && p.reasm.done) p.reply = { ur: false, data: p.reasm.data };
+    }
+    this.drain();
+    return tx;
+  }
+
+  private fail(e: Error): void {
+    if (this.onMismatch === 'throw') throw e;
+    this.mismatches.push(e);
+  }
+
+  private compare(access: Access, data: Uint8Array | undefined): void {
+    this.checkedReads++;
+    try {
+      this.golden.check(access, (data ?? new Uint8Array(4)).subarray(0, access.size));
+    } catch (e) {
+      if (!(e instanceof GoldenMismatch)) throw e;
+      this.fail(e);
+    }
+  }
+
+  /** Applies writes and checks reads from the head of the queue until a read still waits for its completion. */
+  private drain(): void {
+    const g = this.golden;
+    while (this.queue.length) {
+      const head = this.queue[0];
+      if (head.kind !== 'write' && !head.reply) return;
+      this.queue.shift();
+      if (head.kind === 'write') head.apply();
+      else if (head.kind === 'cfg-read') {
+        if (head.reply!.ur) this.fail(new Error(`golden model: a configuration read was answered with UR`));
+        else if (head.access) this.compare(head.access, head.reply!.data?.subarray(head.lane));
+      } else {
+        const hit = g.claim(head.addr, head.bytes);
+        if (!hit) g.noteUnsupportedRequest();
+        if (!hit !== head.reply!.ur)
+          this.fail(
+            new Error(
+              `golden model: memory read at 0x${head.addr.toString(16)}: the device answered ${head.reply!.ur ? 'UR' : 'with data'}, the model ${hit ? `claims it (${g.describe({ space: 'bar', ...hit, size: head.bytes })})` : 'does not claim it'}`,
+            ),
+          );
+        else if (hit && head.bytes) this.compare({ space: 'bar', ...hit, size: head.bytes }, head.reply!.data);
+      }
+    }
+  }
+
+  private observeRequest(t: Tlp): void {
+    const g = this.golden;
+    switch (t.type) {
+      case 'CfgRd0':
+      case 'CfgWr0': {
+        const be = t.firstBe;
+        let lo = 0;
+        while (lo < 4 && !(be & (1 << lo))) lo++;
+        let hi = 3;
+        while (hi >= 0 && !(be & (1 << hi))) hi--;
+        const access: Access = { space: 'cfg', offset: t.offset + lo, size: hi - lo + 1 };
+        if (t.type === 'CfgWr0') {
+          const data = t.data.slice(lo, hi + 1);
+          const mask = payloadByteMask(1, be, 0).slice(lo, hi + 1);
+          this.queue.push({ kind: 'write', apply: () => void (be && g.write(access, data, mask)) });
+        } else this.queue.push({ kind: 'cfg-read', tag: t.tag, access: be ? access : undefined, lane: lo });
+        return;
+      }
+      case 'MWr': {
+        const range = memReqByteRange(t);
+        const from = Number(range.addr - t.address);
+        const data = t.data.slice(from, from + range.bytes);
+        const mask = payloadByteMask(t.data.length / 4, t.firstBe, t.lastBe).slice(from, from + range.bytes);
+        this.queue.push({
+          kind: 'write',
+          apply: () => {
+            if (!range.bytes) return;
+            const hit = g.claim(range.addr, range.bytes);
+            if (!hit) return g.noteUnsupportedRequest();
+            g.write({ space: 'bar', ...hit, size: range.bytes }, data, mask);
+          },
+        });
+        return;
+      }
+      case 'MRd': {
+        const range = memReqByteRange(t);
+        this.queue.push({
+          kind: 'mem-read',
+          tag: t.tag,
+          addr: range.addr,
+          bytes: range.bytes,
+          reasm: new ReadReassembly(t, { rcb: 128, mps: 4096 }),
+        });
+        return;
+      }
+      default:
+        return; // completions for the device's DMA, messages: not register accesses
+    }
+  }
+}
