@@ -40,7 +40,9 @@ if (res.status !== 0) {
 
 if (before && existsSync(INCREMENTAL)) {
   const after = JSON.parse(readFileSync(INCREMENTAL, 'utf8')) as Report;
-  after.files = { ...before.files, ...after.files };
+  // Files that moved or went away since they were measured drop out.
+  const kept = Object.entries(before.files).filter(([f]) => existsSync(f));
+  after.files = { ...Object.fromEntries(kept), ...after.files };
   after.testFiles = { ...before.testFiles, ...after.testFiles };
   writeFileSync(INCREMENTAL, JSON.stringify(after));
 }

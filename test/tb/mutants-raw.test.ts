@@ -1,9 +1,9 @@
-// The raw TLP form (tb/pcie/raw.ts) and the config-space size encodings (tb/pcie/cfgspace.ts): the hex dump every
-// violation message carries, the arena's reuse of its chunks, and the Max_Payload_Size / Max_Read_Request_Size
-// codes. Written for behaviour the mutation run (npm run mutate) found untested.
+// The raw TLP form (sim/raw.ts, the host model's raw side) and the config-space size encodings (tb/pcie/cfgspace.ts):
+// the hex dump every violation message carries, the arena's reuse of its chunks, and the Max_Payload_Size /
+// Max_Read_Request_Size codes. Written for behaviour the mutation run (npm run mutate) found untested.
 import { describe, expect, test } from 'vitest';
 import { PCI_BASE_ADDRESS_MEM_MASK, decodeSize, encodeSize } from '../../tb/pcie/cfgspace';
-import { DwordArena, formatRawTlp } from '../../tb/pcie/raw';
+import { DwordArena, formatRawTlp } from '../../sim/raw';
 
 describe('formatRawTlp', () => {
   const hdr = Uint32Array.of(0x4000_0001, 0x0100_000f, 0xa, 0);
