@@ -85,7 +85,7 @@ describe('describeTlp', () => {
       'Cpl CRS cpl=01:00.0 req=00:00.0 tag=9 bc=4 la=0x7c BCM',
     );
     expect(describeTlp({ ...cpl, status: CplStatus.CA })).toMatch(/^Cpl CA /);
-    expect(describeTlp({ ...cpl, status: 3 } as Tlp)).toMatch(/^Cpl status=3 cpl=/);
+    expect(describeTlp({ ...cpl, status: 3 } as unknown as Tlp)).toMatch(/^Cpl status=3 cpl=/);
     const cpld: Tlp = { ...cpl, type: 'CplDLk', status: 0, lowerAddress: 5, data: new Uint8Array(8) };
     expect(describeTlp(cpld)).toBe(
       'CplDLk SC cpl=01:00.0 req=00:00.0 tag=9 bc=4 la=0x05 len=2 data=[00000000 00000000]',
