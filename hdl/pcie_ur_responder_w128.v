@@ -48,13 +48,13 @@ module pcie_ur_responder_w128 (
   // ---- combinational logic
   assign _and_0 = req_sop & ((~req_hdr[127]) & (((((((((req_hdr[124:120] == 5'd0) & (~req_hdr[126])) | ((req_hdr[124:120] == 5'd1) & (~req_hdr[126]))) | (req_hdr[124:120] == 5'd2)) | (req_hdr[124:120] == 5'd4)) | (req_hdr[124:120] == 5'd5)) | ((req_hdr[124:120] == 5'd12) & req_hdr[126])) | ((req_hdr[124:120] == 5'd13) & req_hdr[126])) | ((req_hdr[124:120] == 5'd14) & req_hdr[126])));  // gen/pcie/ur_responder.ts:36
   assign req_ready = (~_and_0) | cpl_ready;  // gen/pcie/ur_responder.ts:39
-  assign cpl_valid = req_valid & _and_0;  // gen/pcie/streams.ts:153
-  assign cpl_hdr = req_hdr;  // gen/pcie/streams.ts:154
+  assign cpl_valid = req_valid & _and_0;  // gen/pcie/streams.ts:166
+  assign cpl_hdr = req_hdr;  // gen/pcie/streams.ts:167
   assign cpl_status = 3'd1;  // gen/pcie/ur_responder.ts:38
-  assign cpl_data = 128'd0;  // gen/pcie/streams.ts:155
-  assign cpl_keep = 4'd0;  // gen/pcie/streams.ts:156
-  assign cpl_sop = 1'b1;  // gen/pcie/streams.ts:157
-  assign cpl_eop = 1'b1;  // gen/pcie/streams.ts:158
+  assign cpl_data = 128'd0;  // gen/pcie/streams.ts:168
+  assign cpl_keep = 4'd0;  // gen/pcie/streams.ts:169
+  assign cpl_sop = 1'b1;  // gen/pcie/streams.ts:170
+  assign cpl_eop = 1'b1;  // gen/pcie/streams.ts:171
   assign ur_detected = cpl_valid & cpl_ready;  // gen/pcie/ur_responder.ts:40
 
 endmodule

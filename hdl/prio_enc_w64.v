@@ -5,10 +5,10 @@
 `default_nettype none
 
 module prio_enc_w64 (
-  input  wire [63:0] in,      // gen/lib/priority.ts:102
-  output wire [5:0]  index,   // gen/lib/priority.ts:103
-  output wire        valid,   // gen/lib/priority.ts:104
-  output wire [63:0] onehot   // gen/lib/priority.ts:105
+  input  wire [63:0] in,      // gen/lib/priority.ts:103
+  output wire [5:0]  index,   // gen/lib/priority.ts:104
+  output wire        valid,   // gen/lib/priority.ts:105
+  output wire [63:0] onehot   // gen/lib/priority.ts:106
 );
 
   // ---- declarations
@@ -147,9 +147,9 @@ module prio_enc_w64 (
   wire [63:0] low_onehot;  // gen/lib/priority.ts:66
 
   // ---- combinational logic
-  assign index = pe_index;  // gen/lib/priority.ts:107
-  assign valid = pe_valid;  // gen/lib/priority.ts:108
-  assign onehot = low_onehot;  // gen/lib/priority.ts:109
+  assign index = pe_index;  // gen/lib/priority.ts:108
+  assign valid = pe_valid;  // gen/lib/priority.ts:109
+  assign onehot = low_onehot;  // gen/lib/priority.ts:110
   assign pe_v_1_0 = in[0] | in[1];  // gen/lib/priority.ts:29
   assign pe_i_1_0 = ~in[0];  // gen/lib/priority.ts:36
   assign pe_v_3_2 = in[2] | in[3];  // gen/lib/priority.ts:29

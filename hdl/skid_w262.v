@@ -7,24 +7,24 @@
 module skid_w262 (
   input  wire         clk,        // gen/lib/skid.ts:18
   input  wire         rst,        // gen/lib/skid.ts:18
-  input  wire         in_valid,   // gen/lib/skid.ts:21
-  output wire         in_ready,   // gen/lib/skid.ts:21
-  input  wire [261:0] in_data,    // gen/lib/skid.ts:21
-  output wire         out_valid,  // gen/lib/skid.ts:22
-  input  wire         out_ready,  // gen/lib/skid.ts:22
-  output wire [261:0] out_data    // gen/lib/skid.ts:22
+  input  wire         in_valid,   // gen/lib/skid.ts:22
+  output wire         in_ready,   // gen/lib/skid.ts:22
+  input  wire [261:0] in_data,    // gen/lib/skid.ts:22
+  output wire         out_valid,  // gen/lib/skid.ts:23
+  input  wire         out_ready,  // gen/lib/skid.ts:23
+  output wire [261:0] out_data    // gen/lib/skid.ts:23
 );
 
   // ---- declarations
-  reg out_full;  // gen/lib/skid.ts:23
-  reg [261:0] out_data_q;  // gen/lib/skid.ts:24
-  reg skid_full;  // gen/lib/skid.ts:25
-  reg [261:0] skid_data;  // gen/lib/skid.ts:26
+  reg out_full;  // gen/lib/skid.ts:24
+  reg [261:0] out_data_q;  // gen/lib/skid.ts:25
+  reg skid_full;  // gen/lib/skid.ts:26
+  reg [261:0] skid_data;  // gen/lib/skid.ts:27
 
   // ---- combinational logic
-  assign in_ready = ~skid_full;  // gen/lib/skid.ts:28
-  assign out_valid = out_full;  // gen/lib/skid.ts:29
-  assign out_data = out_data_q;  // gen/lib/skid.ts:30
+  assign in_ready = ~skid_full;  // gen/lib/skid.ts:29
+  assign out_valid = out_full;  // gen/lib/skid.ts:30
+  assign out_data = out_data_q;  // gen/lib/skid.ts:31
 
   // ---- registers
   always @(posedge clk) begin
@@ -32,26 +32,26 @@ module skid_w262 (
       out_full <= 1'b0;
       skid_full <= 1'b0;
     end else begin
-      if (out_ready | (~out_full)) begin  // gen/lib/skid.ts:33
-        if (skid_full) begin  // gen/lib/skid.ts:34
-          skid_full <= 1'b0;  // gen/lib/skid.ts:36
+      if (out_ready | (~out_full)) begin  // gen/lib/skid.ts:34
+        if (skid_full) begin  // gen/lib/skid.ts:35
+          skid_full <= 1'b0;  // gen/lib/skid.ts:37
         end else begin
-          out_full <= in_valid;  // gen/lib/skid.ts:38
+          out_full <= in_valid;  // gen/lib/skid.ts:39
         end
-      end else if (in_valid & (~skid_full)) begin  // gen/lib/skid.ts:41
-        skid_full <= 1'b1;  // gen/lib/skid.ts:42
+      end else if (in_valid & (~skid_full)) begin  // gen/lib/skid.ts:42
+        skid_full <= 1'b1;  // gen/lib/skid.ts:43
       end
     end
   end
   always @(posedge clk) begin
-    if (out_ready | (~out_full)) begin  // gen/lib/skid.ts:33
-      if (skid_full) begin  // gen/lib/skid.ts:34
-        out_data_q <= skid_data;  // gen/lib/skid.ts:35
+    if (out_ready | (~out_full)) begin  // gen/lib/skid.ts:34
+      if (skid_full) begin  // gen/lib/skid.ts:35
+        out_data_q <= skid_data;  // gen/lib/skid.ts:36
       end else begin
-        out_data_q <= in_data;  // gen/lib/skid.ts:39
+        out_data_q <= in_data;  // gen/lib/skid.ts:40
       end
-    end else if (in_valid & (~skid_full)) begin  // gen/lib/skid.ts:41
-      skid_data <= in_data;  // gen/lib/skid.ts:43
+    end else if (in_valid & (~skid_full)) begin  // gen/lib/skid.ts:42
+      skid_data <= in_data;  // gen/lib/skid.ts:44
     end
   end
 

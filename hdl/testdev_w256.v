@@ -46,7 +46,7 @@ module testdev_w256 (
   wire [63:0] rx_class_out_offset;  // gen/testdev/top.ts:79
   wire [7:0] rx_class_out_func;  // gen/testdev/top.ts:79
   wire [3:0] rx_class_out_error;  // gen/testdev/top.ts:79
-  wire [1:0] rx_class_sel;  // gen/testdev/top.ts:79
+  wire [3:0] rx_class_sel;  // gen/testdev/top.ts:79
   wire rx_class_mem_enable;  // gen/testdev/top.ts:79
   wire [63:0] rx_class_bar0_base;  // gen/testdev/top.ts:79
   wire [63:0] rx_class_bar2_base;  // gen/testdev/top.ts:79
@@ -61,8 +61,7 @@ module testdev_w256 (
   wire [63:0] rx_demux_rx_offset;  // gen/testdev/top.ts:83
   wire [7:0] rx_demux_rx_func;  // gen/testdev/top.ts:83
   wire [3:0] rx_demux_rx_error;  // gen/testdev/top.ts:83
-  wire [1:0] rx_demux_sel;  // gen/testdev/top.ts:83
-  wire rx_demux_drop;  // gen/testdev/top.ts:83
+  wire [3:0] rx_demux_sel;  // gen/testdev/top.ts:83
   wire rx_demux_cfg_valid;  // gen/testdev/top.ts:83
   wire rx_demux_cfg_ready;  // gen/testdev/top.ts:83
   wire [127:0] rx_demux_cfg_hdr;  // gen/testdev/top.ts:83
@@ -433,6 +432,8 @@ module testdev_w256 (
 
   // ---- instances
   pcie_rx_classifier_w256_b0s16_b2s12 rx_class (  // gen/testdev/top.ts:79
+    .clk        (clk),
+    .rst        (rst),
     .rx_valid   (rx_class_rx_valid),
     .rx_ready   (rx_class_rx_ready),
     .rx_hdr     (rx_class_rx_hdr),
@@ -471,7 +472,6 @@ module testdev_w256 (
     .rx_func      (rx_demux_rx_func),
     .rx_error     (rx_demux_rx_error),
     .sel          (rx_demux_sel),
-    .drop         (rx_demux_drop),
     .cfg_valid    (rx_demux_cfg_valid),
     .cfg_ready    (rx_demux_cfg_ready),
     .cfg_hdr      (rx_demux_cfg_hdr),
@@ -891,15 +891,15 @@ module testdev_w256 (
 
   // ---- combinational logic
   assign rx_ready = rx_class_rx_ready;  // gen/testdev/top.ts:207
-  assign tx_valid = tx_slice_out_valid;  // gen/testdev/top.ts:242
-  assign tx_hdr = tx_slice_out_hdr;  // gen/testdev/top.ts:242
-  assign tx_data = tx_slice_out_data;  // gen/testdev/top.ts:242
-  assign tx_keep = tx_slice_out_keep;  // gen/testdev/top.ts:242
-  assign tx_sop = tx_slice_out_sop;  // gen/testdev/top.ts:242
-  assign tx_eop = tx_slice_out_eop;  // gen/testdev/top.ts:242
-  assign dma_busy = ((regs_rd_busy | regs_wr_busy) | regs_rd_start) | regs_wr_start;  // gen/testdev/top.ts:244
-  assign completer_id = cfg_completer_id;  // gen/testdev/top.ts:245
-  assign irq_pending = msix_pending;  // gen/testdev/top.ts:246
+  assign tx_valid = tx_slice_out_valid;  // gen/testdev/top.ts:241
+  assign tx_hdr = tx_slice_out_hdr;  // gen/testdev/top.ts:241
+  assign tx_data = tx_slice_out_data;  // gen/testdev/top.ts:241
+  assign tx_keep = tx_slice_out_keep;  // gen/testdev/top.ts:241
+  assign tx_sop = tx_slice_out_sop;  // gen/testdev/top.ts:241
+  assign tx_eop = tx_slice_out_eop;  // gen/testdev/top.ts:241
+  assign dma_busy = ((regs_rd_busy | regs_wr_busy) | regs_rd_start) | regs_wr_start;  // gen/testdev/top.ts:243
+  assign completer_id = cfg_completer_id;  // gen/testdev/top.ts:244
+  assign irq_pending = msix_pending;  // gen/testdev/top.ts:245
   assign rx_class_rx_valid = rx_valid;  // gen/testdev/top.ts:207
   assign rx_class_rx_hdr = rx_hdr;  // gen/testdev/top.ts:207
   assign rx_class_rx_data = rx_data;  // gen/testdev/top.ts:207
@@ -921,22 +921,21 @@ module testdev_w256 (
   assign rx_demux_rx_func = rx_class_out_func;  // gen/testdev/top.ts:208
   assign rx_demux_rx_error = rx_class_out_error;  // gen/testdev/top.ts:208
   assign rx_demux_sel = rx_class_sel;  // gen/testdev/top.ts:209
-  assign rx_demux_drop = 1'b0;  // gen/testdev/top.ts:210
-  assign rx_demux_cfg_ready = cfg_req_ready;  // gen/testdev/top.ts:211
-  assign rx_demux_mem_ready = mmio_req_ready;  // gen/testdev/top.ts:213
-  assign rx_demux_cpl_ready = dma_rd_cpl_ready;  // gen/testdev/top.ts:214
-  assign rx_demux_other_ready = ur_req_ready;  // gen/testdev/top.ts:212
-  assign cfg_req_valid = rx_demux_cfg_valid;  // gen/testdev/top.ts:211
-  assign cfg_req_hdr = rx_demux_cfg_hdr;  // gen/testdev/top.ts:211
-  assign cfg_req_data = rx_demux_cfg_data;  // gen/testdev/top.ts:211
-  assign cfg_req_keep = rx_demux_cfg_keep;  // gen/testdev/top.ts:211
-  assign cfg_req_sop = rx_demux_cfg_sop;  // gen/testdev/top.ts:211
-  assign cfg_req_eop = rx_demux_cfg_eop;  // gen/testdev/top.ts:211
-  assign cfg_req_bar = rx_demux_cfg_bar;  // gen/testdev/top.ts:211
-  assign cfg_req_offset = rx_demux_cfg_offset;  // gen/testdev/top.ts:211
-  assign cfg_req_func = rx_demux_cfg_func;  // gen/testdev/top.ts:211
-  assign cfg_req_error = rx_demux_cfg_error;  // gen/testdev/top.ts:211
-  assign cfg_cpl_ready = cpl_arb_in0_ready;  // gen/testdev/top.ts:231
+  assign rx_demux_cfg_ready = cfg_req_ready;  // gen/testdev/top.ts:210
+  assign rx_demux_mem_ready = mmio_req_ready;  // gen/testdev/top.ts:212
+  assign rx_demux_cpl_ready = dma_rd_cpl_ready;  // gen/testdev/top.ts:213
+  assign rx_demux_other_ready = ur_req_ready;  // gen/testdev/top.ts:211
+  assign cfg_req_valid = rx_demux_cfg_valid;  // gen/testdev/top.ts:210
+  assign cfg_req_hdr = rx_demux_cfg_hdr;  // gen/testdev/top.ts:210
+  assign cfg_req_data = rx_demux_cfg_data;  // gen/testdev/top.ts:210
+  assign cfg_req_keep = rx_demux_cfg_keep;  // gen/testdev/top.ts:210
+  assign cfg_req_sop = rx_demux_cfg_sop;  // gen/testdev/top.ts:210
+  assign cfg_req_eop = rx_demux_cfg_eop;  // gen/testdev/top.ts:210
+  assign cfg_req_bar = rx_demux_cfg_bar;  // gen/testdev/top.ts:210
+  assign cfg_req_offset = rx_demux_cfg_offset;  // gen/testdev/top.ts:210
+  assign cfg_req_func = rx_demux_cfg_func;  // gen/testdev/top.ts:210
+  assign cfg_req_error = rx_demux_cfg_error;  // gen/testdev/top.ts:210
+  assign cfg_cpl_ready = cpl_arb_in0_ready;  // gen/testdev/top.ts:230
   assign cfg_ev_received_master_abort = dma_rd_ev_ur;  // gen/testdev/top.ts:155
   assign cfg_ev_received_target_abort = dma_rd_ev_ca;  // gen/testdev/top.ts:156
   assign cfg_ev_poisoned_cpl = dma_rd_ev_poisoned;  // gen/testdev/top.ts:157
@@ -944,32 +943,32 @@ module testdev_w256 (
   assign cfg_ev_sent_completer_abort = mmio_ev_ca;  // gen/testdev/top.ts:159
   assign cfg_ev_unsupported_request = ur_ur_detected;  // gen/testdev/top.ts:160
   assign cfg_transactions_pending = dma_rd_outstanding;  // gen/testdev/top.ts:161
-  assign ur_req_valid = rx_demux_other_valid;  // gen/testdev/top.ts:212
-  assign ur_req_hdr = rx_demux_other_hdr;  // gen/testdev/top.ts:212
-  assign ur_req_data = rx_demux_other_data;  // gen/testdev/top.ts:212
-  assign ur_req_keep = rx_demux_other_keep;  // gen/testdev/top.ts:212
-  assign ur_req_sop = rx_demux_other_sop;  // gen/testdev/top.ts:212
-  assign ur_req_eop = rx_demux_other_eop;  // gen/testdev/top.ts:212
-  assign ur_req_bar = rx_demux_other_bar;  // gen/testdev/top.ts:212
-  assign ur_req_offset = rx_demux_other_offset;  // gen/testdev/top.ts:212
-  assign ur_req_func = rx_demux_other_func;  // gen/testdev/top.ts:212
-  assign ur_req_error = rx_demux_other_error;  // gen/testdev/top.ts:212
-  assign ur_cpl_ready = cpl_arb_in1_ready;  // gen/testdev/top.ts:232
-  assign mmio_req_valid = rx_demux_mem_valid;  // gen/testdev/top.ts:213
-  assign mmio_req_hdr = rx_demux_mem_hdr;  // gen/testdev/top.ts:213
-  assign mmio_req_data = rx_demux_mem_data;  // gen/testdev/top.ts:213
-  assign mmio_req_keep = rx_demux_mem_keep;  // gen/testdev/top.ts:213
-  assign mmio_req_sop = rx_demux_mem_sop;  // gen/testdev/top.ts:213
-  assign mmio_req_eop = rx_demux_mem_eop;  // gen/testdev/top.ts:213
-  assign mmio_req_bar = rx_demux_mem_bar;  // gen/testdev/top.ts:213
-  assign mmio_req_offset = rx_demux_mem_offset;  // gen/testdev/top.ts:213
-  assign mmio_req_func = rx_demux_mem_func;  // gen/testdev/top.ts:213
-  assign mmio_req_error = rx_demux_mem_error;  // gen/testdev/top.ts:213
-  assign mmio_cpl_ready = cpl_arb_in2_ready;  // gen/testdev/top.ts:233
-  assign mmio_ram_wr_ready = ram_wr_b_ready;  // gen/testdev/top.ts:222
-  assign mmio_ram_rd_ready = ram_rd_a_ready;  // gen/testdev/top.ts:223
-  assign mmio_ram_rd_rvalid = ram_rd_a_rvalid;  // gen/testdev/top.ts:223
-  assign mmio_ram_rd_rdata = ram_rd_a_rdata;  // gen/testdev/top.ts:223
+  assign ur_req_valid = rx_demux_other_valid;  // gen/testdev/top.ts:211
+  assign ur_req_hdr = rx_demux_other_hdr;  // gen/testdev/top.ts:211
+  assign ur_req_data = rx_demux_other_data;  // gen/testdev/top.ts:211
+  assign ur_req_keep = rx_demux_other_keep;  // gen/testdev/top.ts:211
+  assign ur_req_sop = rx_demux_other_sop;  // gen/testdev/top.ts:211
+  assign ur_req_eop = rx_demux_other_eop;  // gen/testdev/top.ts:211
+  assign ur_req_bar = rx_demux_other_bar;  // gen/testdev/top.ts:211
+  assign ur_req_offset = rx_demux_other_offset;  // gen/testdev/top.ts:211
+  assign ur_req_func = rx_demux_other_func;  // gen/testdev/top.ts:211
+  assign ur_req_error = rx_demux_other_error;  // gen/testdev/top.ts:211
+  assign ur_cpl_ready = cpl_arb_in1_ready;  // gen/testdev/top.ts:231
+  assign mmio_req_valid = rx_demux_mem_valid;  // gen/testdev/top.ts:212
+  assign mmio_req_hdr = rx_demux_mem_hdr;  // gen/testdev/top.ts:212
+  assign mmio_req_data = rx_demux_mem_data;  // gen/testdev/top.ts:212
+  assign mmio_req_keep = rx_demux_mem_keep;  // gen/testdev/top.ts:212
+  assign mmio_req_sop = rx_demux_mem_sop;  // gen/testdev/top.ts:212
+  assign mmio_req_eop = rx_demux_mem_eop;  // gen/testdev/top.ts:212
+  assign mmio_req_bar = rx_demux_mem_bar;  // gen/testdev/top.ts:212
+  assign mmio_req_offset = rx_demux_mem_offset;  // gen/testdev/top.ts:212
+  assign mmio_req_func = rx_demux_mem_func;  // gen/testdev/top.ts:212
+  assign mmio_req_error = rx_demux_mem_error;  // gen/testdev/top.ts:212
+  assign mmio_cpl_ready = cpl_arb_in2_ready;  // gen/testdev/top.ts:232
+  assign mmio_ram_wr_ready = ram_wr_b_ready;  // gen/testdev/top.ts:221
+  assign mmio_ram_rd_ready = ram_rd_a_ready;  // gen/testdev/top.ts:222
+  assign mmio_ram_rd_rvalid = ram_rd_a_rvalid;  // gen/testdev/top.ts:222
+  assign mmio_ram_rd_rdata = ram_rd_a_rdata;  // gen/testdev/top.ts:222
   assign mmio_reg_rdata = mmio_reg_bar2 ? msix_reg_rdata : regs_reg_rdata;  // gen/testdev/top.ts:177
   assign dma_rd_start = regs_rd_start;  // gen/testdev/top.ts:143
   assign dma_rd_host_addr = regs_dma_host_addr;  // gen/testdev/top.ts:136
@@ -980,18 +979,18 @@ module testdev_w256 (
   assign dma_rd_ext_tag_en = cfg_ext_tag_en;  // gen/testdev/top.ts:141
   assign dma_rd_requester_id = cfg_completer_id;  // gen/testdev/top.ts:135
   assign dma_rd_timeout = regs_dma_timeout;  // gen/testdev/top.ts:142
-  assign dma_rd_req_ready = tx_arb_in1_ready;  // gen/testdev/top.ts:238
-  assign dma_rd_cpl_valid = rx_demux_cpl_valid;  // gen/testdev/top.ts:214
-  assign dma_rd_cpl_hdr = rx_demux_cpl_hdr;  // gen/testdev/top.ts:214
-  assign dma_rd_cpl_data = rx_demux_cpl_data;  // gen/testdev/top.ts:214
-  assign dma_rd_cpl_keep = rx_demux_cpl_keep;  // gen/testdev/top.ts:214
-  assign dma_rd_cpl_sop = rx_demux_cpl_sop;  // gen/testdev/top.ts:214
-  assign dma_rd_cpl_eop = rx_demux_cpl_eop;  // gen/testdev/top.ts:214
-  assign dma_rd_cpl_bar = rx_demux_cpl_bar;  // gen/testdev/top.ts:214
-  assign dma_rd_cpl_offset = rx_demux_cpl_offset;  // gen/testdev/top.ts:214
-  assign dma_rd_cpl_func = rx_demux_cpl_func;  // gen/testdev/top.ts:214
-  assign dma_rd_cpl_error = rx_demux_cpl_error;  // gen/testdev/top.ts:214
-  assign dma_rd_ram_wr_ready = ram_wr_a_ready;  // gen/testdev/top.ts:221
+  assign dma_rd_req_ready = tx_arb_in1_ready;  // gen/testdev/top.ts:237
+  assign dma_rd_cpl_valid = rx_demux_cpl_valid;  // gen/testdev/top.ts:213
+  assign dma_rd_cpl_hdr = rx_demux_cpl_hdr;  // gen/testdev/top.ts:213
+  assign dma_rd_cpl_data = rx_demux_cpl_data;  // gen/testdev/top.ts:213
+  assign dma_rd_cpl_keep = rx_demux_cpl_keep;  // gen/testdev/top.ts:213
+  assign dma_rd_cpl_sop = rx_demux_cpl_sop;  // gen/testdev/top.ts:213
+  assign dma_rd_cpl_eop = rx_demux_cpl_eop;  // gen/testdev/top.ts:213
+  assign dma_rd_cpl_bar = rx_demux_cpl_bar;  // gen/testdev/top.ts:213
+  assign dma_rd_cpl_offset = rx_demux_cpl_offset;  // gen/testdev/top.ts:213
+  assign dma_rd_cpl_func = rx_demux_cpl_func;  // gen/testdev/top.ts:213
+  assign dma_rd_cpl_error = rx_demux_cpl_error;  // gen/testdev/top.ts:213
+  assign dma_rd_ram_wr_ready = ram_wr_a_ready;  // gen/testdev/top.ts:220
   assign dma_wr_start = regs_wr_start;  // gen/testdev/top.ts:145
   assign dma_wr_host_addr = regs_dma_host_addr;  // gen/testdev/top.ts:136
   assign dma_wr_ram_addr = regs_dma_ram_addr;  // gen/testdev/top.ts:137
@@ -999,22 +998,22 @@ module testdev_w256 (
   assign dma_wr_bus_master = cfg_bus_master;  // gen/testdev/top.ts:134
   assign dma_wr_max_payload = cfg_max_payload;  // gen/testdev/top.ts:144
   assign dma_wr_requester_id = cfg_completer_id;  // gen/testdev/top.ts:135
-  assign dma_wr_req_ready = tx_arb_in2_ready;  // gen/testdev/top.ts:239
-  assign dma_wr_ram_rd_ready = ram_rd_b_ready;  // gen/testdev/top.ts:224
-  assign dma_wr_ram_rd_rvalid = ram_rd_b_rvalid;  // gen/testdev/top.ts:224
-  assign dma_wr_ram_rd_rdata = ram_rd_b_rdata;  // gen/testdev/top.ts:224
-  assign ram_wr_a_valid = dma_rd_ram_wr_valid;  // gen/testdev/top.ts:221
-  assign ram_wr_a_addr = dma_rd_ram_wr_addr;  // gen/testdev/top.ts:221
-  assign ram_wr_a_data = dma_rd_ram_wr_data;  // gen/testdev/top.ts:221
-  assign ram_wr_a_be = dma_rd_ram_wr_be;  // gen/testdev/top.ts:221
-  assign ram_wr_b_valid = mmio_ram_wr_valid;  // gen/testdev/top.ts:222
-  assign ram_wr_b_addr = mmio_ram_wr_addr;  // gen/testdev/top.ts:222
-  assign ram_wr_b_data = mmio_ram_wr_data;  // gen/testdev/top.ts:222
-  assign ram_wr_b_be = mmio_ram_wr_be;  // gen/testdev/top.ts:222
-  assign ram_rd_a_valid = mmio_ram_rd_valid;  // gen/testdev/top.ts:223
-  assign ram_rd_a_addr = mmio_ram_rd_addr;  // gen/testdev/top.ts:223
-  assign ram_rd_b_valid = dma_wr_ram_rd_valid;  // gen/testdev/top.ts:224
-  assign ram_rd_b_addr = dma_wr_ram_rd_addr;  // gen/testdev/top.ts:224
+  assign dma_wr_req_ready = tx_arb_in2_ready;  // gen/testdev/top.ts:238
+  assign dma_wr_ram_rd_ready = ram_rd_b_ready;  // gen/testdev/top.ts:223
+  assign dma_wr_ram_rd_rvalid = ram_rd_b_rvalid;  // gen/testdev/top.ts:223
+  assign dma_wr_ram_rd_rdata = ram_rd_b_rdata;  // gen/testdev/top.ts:223
+  assign ram_wr_a_valid = dma_rd_ram_wr_valid;  // gen/testdev/top.ts:220
+  assign ram_wr_a_addr = dma_rd_ram_wr_addr;  // gen/testdev/top.ts:220
+  assign ram_wr_a_data = dma_rd_ram_wr_data;  // gen/testdev/top.ts:220
+  assign ram_wr_a_be = dma_rd_ram_wr_be;  // gen/testdev/top.ts:220
+  assign ram_wr_b_valid = mmio_ram_wr_valid;  // gen/testdev/top.ts:221
+  assign ram_wr_b_addr = mmio_ram_wr_addr;  // gen/testdev/top.ts:221
+  assign ram_wr_b_data = mmio_ram_wr_data;  // gen/testdev/top.ts:221
+  assign ram_wr_b_be = mmio_ram_wr_be;  // gen/testdev/top.ts:221
+  assign ram_rd_a_valid = mmio_ram_rd_valid;  // gen/testdev/top.ts:222
+  assign ram_rd_a_addr = mmio_ram_rd_addr;  // gen/testdev/top.ts:222
+  assign ram_rd_b_valid = dma_wr_ram_rd_valid;  // gen/testdev/top.ts:223
+  assign ram_rd_b_addr = dma_wr_ram_rd_addr;  // gen/testdev/top.ts:223
   assign regs_reg_addr = mmio_reg_addr;  // gen/testdev/top.ts:169
   assign regs_reg_wr = mmio_reg_wr & (~mmio_reg_bar2);  // gen/testdev/top.ts:170
   assign regs_reg_wdata = mmio_reg_wdata;  // gen/testdev/top.ts:171
@@ -1035,77 +1034,77 @@ module testdev_w256 (
   assign msix_bus_master = cfg_bus_master;  // gen/testdev/top.ts:148
   assign msix_requester_id = cfg_completer_id;  // gen/testdev/top.ts:149
   assign msix_irq = regs_irq;  // gen/testdev/top.ts:190
-  assign msix_msg_ready = tx_arb_in3_ready;  // gen/testdev/top.ts:240
-  assign cpl_arb_in0_valid = cfg_cpl_valid;  // gen/testdev/top.ts:231
-  assign cpl_arb_in0_hdr = cfg_cpl_hdr;  // gen/testdev/top.ts:231
-  assign cpl_arb_in0_status = cfg_cpl_status;  // gen/testdev/top.ts:231
-  assign cpl_arb_in0_data = cfg_cpl_data;  // gen/testdev/top.ts:231
-  assign cpl_arb_in0_keep = cfg_cpl_keep;  // gen/testdev/top.ts:231
-  assign cpl_arb_in0_sop = cfg_cpl_sop;  // gen/testdev/top.ts:231
-  assign cpl_arb_in0_eop = cfg_cpl_eop;  // gen/testdev/top.ts:231
-  assign cpl_arb_in1_valid = ur_cpl_valid;  // gen/testdev/top.ts:232
-  assign cpl_arb_in1_hdr = ur_cpl_hdr;  // gen/testdev/top.ts:232
-  assign cpl_arb_in1_status = ur_cpl_status;  // gen/testdev/top.ts:232
-  assign cpl_arb_in1_data = ur_cpl_data;  // gen/testdev/top.ts:232
-  assign cpl_arb_in1_keep = ur_cpl_keep;  // gen/testdev/top.ts:232
-  assign cpl_arb_in1_sop = ur_cpl_sop;  // gen/testdev/top.ts:232
-  assign cpl_arb_in1_eop = ur_cpl_eop;  // gen/testdev/top.ts:232
-  assign cpl_arb_in2_valid = mmio_cpl_valid;  // gen/testdev/top.ts:233
-  assign cpl_arb_in2_hdr = mmio_cpl_hdr;  // gen/testdev/top.ts:233
-  assign cpl_arb_in2_status = mmio_cpl_status;  // gen/testdev/top.ts:233
-  assign cpl_arb_in2_data = mmio_cpl_data;  // gen/testdev/top.ts:233
-  assign cpl_arb_in2_keep = mmio_cpl_keep;  // gen/testdev/top.ts:233
-  assign cpl_arb_in2_sop = mmio_cpl_sop;  // gen/testdev/top.ts:233
-  assign cpl_arb_in2_eop = mmio_cpl_eop;  // gen/testdev/top.ts:233
-  assign cpl_arb_out_ready = cpl_gen_req_ready;  // gen/testdev/top.ts:234
-  assign cpl_gen_req_valid = cpl_arb_out_valid;  // gen/testdev/top.ts:234
-  assign cpl_gen_req_hdr = cpl_arb_out_hdr;  // gen/testdev/top.ts:234
-  assign cpl_gen_req_status = cpl_arb_out_status;  // gen/testdev/top.ts:234
-  assign cpl_gen_req_data = cpl_arb_out_data;  // gen/testdev/top.ts:234
-  assign cpl_gen_req_keep = cpl_arb_out_keep;  // gen/testdev/top.ts:234
-  assign cpl_gen_req_sop = cpl_arb_out_sop;  // gen/testdev/top.ts:234
-  assign cpl_gen_req_eop = cpl_arb_out_eop;  // gen/testdev/top.ts:234
-  assign cpl_gen_cpl_ready = cpl_slice_in_ready;  // gen/testdev/top.ts:236
-  assign cpl_gen_completer_id = cfg_completer_id;  // gen/testdev/top.ts:235
-  assign tx_arb_in0_valid = cpl_slice_out_valid;  // gen/testdev/top.ts:237
-  assign tx_arb_in0_hdr = cpl_slice_out_hdr;  // gen/testdev/top.ts:237
-  assign tx_arb_in0_data = cpl_slice_out_data;  // gen/testdev/top.ts:237
-  assign tx_arb_in0_keep = cpl_slice_out_keep;  // gen/testdev/top.ts:237
-  assign tx_arb_in0_sop = cpl_slice_out_sop;  // gen/testdev/top.ts:237
-  assign tx_arb_in0_eop = cpl_slice_out_eop;  // gen/testdev/top.ts:237
-  assign tx_arb_in1_valid = dma_rd_req_valid;  // gen/testdev/top.ts:238
-  assign tx_arb_in1_hdr = dma_rd_req_hdr;  // gen/testdev/top.ts:238
-  assign tx_arb_in1_data = dma_rd_req_data;  // gen/testdev/top.ts:238
-  assign tx_arb_in1_keep = dma_rd_req_keep;  // gen/testdev/top.ts:238
-  assign tx_arb_in1_sop = dma_rd_req_sop;  // gen/testdev/top.ts:238
-  assign tx_arb_in1_eop = dma_rd_req_eop;  // gen/testdev/top.ts:238
-  assign tx_arb_in2_valid = dma_wr_req_valid;  // gen/testdev/top.ts:239
-  assign tx_arb_in2_hdr = dma_wr_req_hdr;  // gen/testdev/top.ts:239
-  assign tx_arb_in2_data = dma_wr_req_data;  // gen/testdev/top.ts:239
-  assign tx_arb_in2_keep = dma_wr_req_keep;  // gen/testdev/top.ts:239
-  assign tx_arb_in2_sop = dma_wr_req_sop;  // gen/testdev/top.ts:239
-  assign tx_arb_in2_eop = dma_wr_req_eop;  // gen/testdev/top.ts:239
-  assign tx_arb_in3_valid = msix_msg_valid;  // gen/testdev/top.ts:240
-  assign tx_arb_in3_hdr = msix_msg_hdr;  // gen/testdev/top.ts:240
-  assign tx_arb_in3_data = msix_msg_data;  // gen/testdev/top.ts:240
-  assign tx_arb_in3_keep = msix_msg_keep;  // gen/testdev/top.ts:240
-  assign tx_arb_in3_sop = msix_msg_sop;  // gen/testdev/top.ts:240
-  assign tx_arb_in3_eop = msix_msg_eop;  // gen/testdev/top.ts:240
-  assign tx_arb_out_ready = tx_slice_in_ready;  // gen/testdev/top.ts:241
-  assign cpl_slice_in_valid = cpl_gen_cpl_valid;  // gen/testdev/top.ts:236
-  assign cpl_slice_in_hdr = cpl_gen_cpl_hdr;  // gen/testdev/top.ts:236
-  assign cpl_slice_in_data = cpl_gen_cpl_data;  // gen/testdev/top.ts:236
-  assign cpl_slice_in_keep = cpl_gen_cpl_keep;  // gen/testdev/top.ts:236
-  assign cpl_slice_in_sop = cpl_gen_cpl_sop;  // gen/testdev/top.ts:236
-  assign cpl_slice_in_eop = cpl_gen_cpl_eop;  // gen/testdev/top.ts:236
-  assign cpl_slice_out_ready = tx_arb_in0_ready;  // gen/testdev/top.ts:237
-  assign tx_slice_in_valid = tx_arb_out_valid;  // gen/testdev/top.ts:241
-  assign tx_slice_in_hdr = tx_arb_out_hdr;  // gen/testdev/top.ts:241
-  assign tx_slice_in_data = tx_arb_out_data;  // gen/testdev/top.ts:241
-  assign tx_slice_in_keep = tx_arb_out_keep;  // gen/testdev/top.ts:241
-  assign tx_slice_in_sop = tx_arb_out_sop;  // gen/testdev/top.ts:241
-  assign tx_slice_in_eop = tx_arb_out_eop;  // gen/testdev/top.ts:241
-  assign tx_slice_out_ready = tx_ready;  // gen/testdev/top.ts:242
+  assign msix_msg_ready = tx_arb_in3_ready;  // gen/testdev/top.ts:239
+  assign cpl_arb_in0_valid = cfg_cpl_valid;  // gen/testdev/top.ts:230
+  assign cpl_arb_in0_hdr = cfg_cpl_hdr;  // gen/testdev/top.ts:230
+  assign cpl_arb_in0_status = cfg_cpl_status;  // gen/testdev/top.ts:230
+  assign cpl_arb_in0_data = cfg_cpl_data;  // gen/testdev/top.ts:230
+  assign cpl_arb_in0_keep = cfg_cpl_keep;  // gen/testdev/top.ts:230
+  assign cpl_arb_in0_sop = cfg_cpl_sop;  // gen/testdev/top.ts:230
+  assign cpl_arb_in0_eop = cfg_cpl_eop;  // gen/testdev/top.ts:230
+  assign cpl_arb_in1_valid = ur_cpl_valid;  // gen/testdev/top.ts:231
+  assign cpl_arb_in1_hdr = ur_cpl_hdr;  // gen/testdev/top.ts:231
+  assign cpl_arb_in1_status = ur_cpl_status;  // gen/testdev/top.ts:231
+  assign cpl_arb_in1_data = ur_cpl_data;  // gen/testdev/top.ts:231
+  assign cpl_arb_in1_keep = ur_cpl_keep;  // gen/testdev/top.ts:231
+  assign cpl_arb_in1_sop = ur_cpl_sop;  // gen/testdev/top.ts:231
+  assign cpl_arb_in1_eop = ur_cpl_eop;  // gen/testdev/top.ts:231
+  assign cpl_arb_in2_valid = mmio_cpl_valid;  // gen/testdev/top.ts:232
+  assign cpl_arb_in2_hdr = mmio_cpl_hdr;  // gen/testdev/top.ts:232
+  assign cpl_arb_in2_status = mmio_cpl_status;  // gen/testdev/top.ts:232
+  assign cpl_arb_in2_data = mmio_cpl_data;  // gen/testdev/top.ts:232
+  assign cpl_arb_in2_keep = mmio_cpl_keep;  // gen/testdev/top.ts:232
+  assign cpl_arb_in2_sop = mmio_cpl_sop;  // gen/testdev/top.ts:232
+  assign cpl_arb_in2_eop = mmio_cpl_eop;  // gen/testdev/top.ts:232
+  assign cpl_arb_out_ready = cpl_gen_req_ready;  // gen/testdev/top.ts:233
+  assign cpl_gen_req_valid = cpl_arb_out_valid;  // gen/testdev/top.ts:233
+  assign cpl_gen_req_hdr = cpl_arb_out_hdr;  // gen/testdev/top.ts:233
+  assign cpl_gen_req_status = cpl_arb_out_status;  // gen/testdev/top.ts:233
+  assign cpl_gen_req_data = cpl_arb_out_data;  // gen/testdev/top.ts:233
+  assign cpl_gen_req_keep = cpl_arb_out_keep;  // gen/testdev/top.ts:233
+  assign cpl_gen_req_sop = cpl_arb_out_sop;  // gen/testdev/top.ts:233
+  assign cpl_gen_req_eop = cpl_arb_out_eop;  // gen/testdev/top.ts:233
+  assign cpl_gen_cpl_ready = cpl_slice_in_ready;  // gen/testdev/top.ts:235
+  assign cpl_gen_completer_id = cfg_completer_id;  // gen/testdev/top.ts:234
+  assign tx_arb_in0_valid = cpl_slice_out_valid;  // gen/testdev/top.ts:236
+  assign tx_arb_in0_hdr = cpl_slice_out_hdr;  // gen/testdev/top.ts:236
+  assign tx_arb_in0_data = cpl_slice_out_data;  // gen/testdev/top.ts:236
+  assign tx_arb_in0_keep = cpl_slice_out_keep;  // gen/testdev/top.ts:236
+  assign tx_arb_in0_sop = cpl_slice_out_sop;  // gen/testdev/top.ts:236
+  assign tx_arb_in0_eop = cpl_slice_out_eop;  // gen/testdev/top.ts:236
+  assign tx_arb_in1_valid = dma_rd_req_valid;  // gen/testdev/top.ts:237
+  assign tx_arb_in1_hdr = dma_rd_req_hdr;  // gen/testdev/top.ts:237
+  assign tx_arb_in1_data = dma_rd_req_data;  // gen/testdev/top.ts:237
+  assign tx_arb_in1_keep = dma_rd_req_keep;  // gen/testdev/top.ts:237
+  assign tx_arb_in1_sop = dma_rd_req_sop;  // gen/testdev/top.ts:237
+  assign tx_arb_in1_eop = dma_rd_req_eop;  // gen/testdev/top.ts:237
+  assign tx_arb_in2_valid = dma_wr_req_valid;  // gen/testdev/top.ts:238
+  assign tx_arb_in2_hdr = dma_wr_req_hdr;  // gen/testdev/top.ts:238
+  assign tx_arb_in2_data = dma_wr_req_data;  // gen/testdev/top.ts:238
+  assign tx_arb_in2_keep = dma_wr_req_keep;  // gen/testdev/top.ts:238
+  assign tx_arb_in2_sop = dma_wr_req_sop;  // gen/testdev/top.ts:238
+  assign tx_arb_in2_eop = dma_wr_req_eop;  // gen/testdev/top.ts:238
+  assign tx_arb_in3_valid = msix_msg_valid;  // gen/testdev/top.ts:239
+  assign tx_arb_in3_hdr = msix_msg_hdr;  // gen/testdev/top.ts:239
+  assign tx_arb_in3_data = msix_msg_data;  // gen/testdev/top.ts:239
+  assign tx_arb_in3_keep = msix_msg_keep;  // gen/testdev/top.ts:239
+  assign tx_arb_in3_sop = msix_msg_sop;  // gen/testdev/top.ts:239
+  assign tx_arb_in3_eop = msix_msg_eop;  // gen/testdev/top.ts:239
+  assign tx_arb_out_ready = tx_slice_in_ready;  // gen/testdev/top.ts:240
+  assign cpl_slice_in_valid = cpl_gen_cpl_valid;  // gen/testdev/top.ts:235
+  assign cpl_slice_in_hdr = cpl_gen_cpl_hdr;  // gen/testdev/top.ts:235
+  assign cpl_slice_in_data = cpl_gen_cpl_data;  // gen/testdev/top.ts:235
+  assign cpl_slice_in_keep = cpl_gen_cpl_keep;  // gen/testdev/top.ts:235
+  assign cpl_slice_in_sop = cpl_gen_cpl_sop;  // gen/testdev/top.ts:235
+  assign cpl_slice_in_eop = cpl_gen_cpl_eop;  // gen/testdev/top.ts:235
+  assign cpl_slice_out_ready = tx_arb_in0_ready;  // gen/testdev/top.ts:236
+  assign tx_slice_in_valid = tx_arb_out_valid;  // gen/testdev/top.ts:240
+  assign tx_slice_in_hdr = tx_arb_out_hdr;  // gen/testdev/top.ts:240
+  assign tx_slice_in_data = tx_arb_out_data;  // gen/testdev/top.ts:240
+  assign tx_slice_in_keep = tx_arb_out_keep;  // gen/testdev/top.ts:240
+  assign tx_slice_in_sop = tx_arb_out_sop;  // gen/testdev/top.ts:240
+  assign tx_slice_in_eop = tx_arb_out_eop;  // gen/testdev/top.ts:240
+  assign tx_slice_out_ready = tx_ready;  // gen/testdev/top.ts:241
 
 endmodule
 

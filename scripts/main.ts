@@ -1,12 +1,16 @@
-// npm run main: the main job on the default configuration: generate hdl/, lint it, synthesize it.
-import { generate } from './gen';
+// npm run main: the main job on the default configuration: generate hdl/ (and the generated docs and header),
+// lint it, synthesize it.
+import { generate, generateDocs } from './gen';
 import { lintDir } from './lint';
 import { synthAll, synthTable } from './synth';
 
 const secs = (t0: number) => ((performance.now() - t0) / 1000).toFixed(1);
 let t0 = performance.now();
 const files = generate();
-console.log(`gen:   ${files.filter((f) => f.endsWith('.v')).length} modules written to hdl/ (${secs(t0)} s)`);
+const docs = generateDocs();
+console.log(
+  `gen:   ${files.filter((f) => f.endsWith('.v')).length} modules written to hdl/${docs.length ? `; updated ${docs.join(', ')}` : ''} (${secs(t0)} s)`,
+);
 
 t0 = performance.now();
 const problems = await lintDir();

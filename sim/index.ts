@@ -14,11 +14,32 @@ import { loadPorts, type LoadedPorts, type PortJson } from './ports';
 import { DwordArena } from './raw';
 import { defaultSeed } from './random';
 import { SLOT, STATE_SLOTS } from './state';
+import {
+  HandshakeReceiver,
+  HandshakeSender,
+  SignalWatch,
+  WATCH_KINDS,
+  type HandshakeSpec,
+  type SidebandHost,
+  type Until,
+  type WatchKind,
+} from './sideband';
 import { MAX_PACKED_TLP, packedLength, packTlps, unpackTlps, type RawTlp } from './tlp';
 
 export type { RawTlp } from './tlp';
 export type { PortsJson, PortJson, InterfaceJson } from './ports';
 export type { VerilatorWarning } from './verilator';
+export {
+  HandshakeItem,
+  HandshakeReceiver,
+  HandshakeSender,
+  SidebandCounter,
+  SignalWatch,
+  type HandshakeSpec,
+  type ReceivedItem,
+  type Until,
+  type WatchKind,
+} from './sideband';
 
 export interface SimOptions {
   /** Path to the top's `<top>.ports.json`. */
@@ -58,8 +79,21 @@ export interface RunOptions {
    * wake: the root complex waiting for an MSI-X message passes its MSI window.
    */
   writesCountOnlyIn?: { from: bigint; to: bigint };
-  /** Stop once a signal equals a value, checked at the start and after every cycle (reason 'until'). */
-  until?: { signal: string; equals: number | bigint };
+  /**
+   * Stop once a condition holds (reason 'until'): a signal equals a value (checked at the start and after every
+   * cycle), a signal's edge or change during this run, or a sideband count (a watch, a handshake) reaching a
+   * value. Checked before untilTx, so an edge is never lost to a stop for a TLP in the same cycle.
+   */
+  until?: Until;
+}
+
+/** A public variable of the design (see Sim.publicSignals()). */
+export interface PublicSignal {
+  /** Its path below the top: "count", "u_fifo.mem". */
+  name: string;
+  width: number;
+  /** A memory's index range [low, high]; absent for a register. */
+  range?: [number, number];
 }
 
 /** 'finish': the design executed $finish. */
@@ -108,7 +142,8 @@ interface Harness {
     cycles: number,
     maxCycles: number,
     untilTx: number,
-    untilPort: number,
+    untilKind: number,
+    until: number,
     untilValue: Uint32Array | null,
     room: Uint32Array | null,
     writeLo?: bigint,
@@ -124,6 +159,18 @@ interface Harness {
   replay(cycles: number): { seconds: number; cycles: number; tx: number; hash: bigint; error?: string };
   txHash(): bigint;
   close(): void;
+  pulse(port: number, value: Uint32Array, cycles: number): void;
+  watch(port: number, kind: number): number;
+  unwatch(counter: number): void;
+  counter(index: number): number;
+  openHandshake(toDevice: boolean, valid: number, ready: number, fields: number[]): [number, number];
+  closeHandshake(channel: number): void;
+  offer(channel: number, item: Uint32Array): void;
+  doneAt(channel: number, k: number): number;
+  received(channel: number): Uint32Array;
+  vars(): { name: string; width: number; array: boolean; lo: number; hi: number }[];
+  varRead(index: number, element: number, out: Uint32Array): void;
+  varWrite(index: number, element: number, value: Uint32Array): void;
 }
 interface AddonModule {
   Harness: new (seed: number, trace: string, state: Float64Array, record: boolean) => Harness;
@@ -143,6 +190,11 @@ const S_TX_TOTAL = SLOT.txTotal;
 const S_TX_LEFT = SLOT.txLeft;
 const S_TX_WORDS = SLOT.txWords;
 const REASONS: StopReason[] = ['cycles', 'tx', 'until', 'limit', 'error' as StopReason, 'finish'];
+// UntilKind in sim/cpp/bench.h.
+const UNTIL_NONE = -1;
+const UNTIL_EQUALS = 0;
+const UNTIL_EDGE = { rise: 1, fall: 2, change: 3 } as const;
+const UNTIL_COUNT = 4;
 const REASON_ERROR = 4;
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -290,18 +342,15 @@ export class Sim {
     const w = opts.writesCountOnlyIn;
     const untilTx =
       opts.untilTx !== undefined ? Math.max(0, checkCount(opts.untilTx, 'untilTx') - countingTlps(this.moved, w)) : -1;
-    let untilPort = -1;
+    let untilKind = UNTIL_NONE;
+    let until = -1;
     let untilValue: Uint32Array | null = null;
-    if (opts.until) {
-      const p = this.port(opts.until.signal);
-      untilPort = p.index;
-      untilValue = toWords(opts.until.equals, p.desc, this.scratch);
-    }
+    if (opts.until) [untilKind, until, untilValue] = this.untilArgs(opts.until);
     const start = this.cycle;
     const room = this.sourceIndex.size > 0 ? this.inbox.free(MAX_PACKED_TLP) : null;
     const r = w
-      ? this.h.run(cycles, maxCycles, untilTx, untilPort, untilValue, room, w.from, w.to)
-      : this.h.run(cycles, maxCycles, untilTx, untilPort, untilValue, room);
+      ? this.h.run(cycles, maxCycles, untilTx, untilKind, until, untilValue, room, w.from, w.to)
+      : this.h.run(cycles, maxCycles, untilTx, untilKind, until, untilValue, room);
     const words = this.state[S_TX_WORDS];
     if (words > 0) {
       const got = unpackTlps(this.inbox.alloc(words));
@@ -349,10 +398,201 @@ export class Sim {
     const p = this.port(signal);
     const w = this.scratch;
     this.h.peek(p.index, w);
-    let v = 0n;
-    for (let i = p.words - 1; i >= 0; i--) v = (v << 32n) | BigInt(w[i]);
-    if (p.desc.signed && (v >> BigInt(p.desc.width - 1)) & 1n) v -= 1n << BigInt(p.desc.width);
+    return fromWords(w, 0, p.desc.width, p.desc.signed);
+  }
+
+  // ---- sideband helpers (sim/sideband.ts, sim/cpp/sideband.h)
+
+  /**
+   * Drives `value` (default 1) on a sideband input for `cycles` cycles (default 1) from the next cycle on, then
+   * puts back the value it had. Clocks nothing itself: the pulse happens in whatever runs next (run(), or a root
+   * complex's pump).
+   */
+  pulse(signal: string, opts: { value?: number | bigint; cycles?: number } = {}): void {
+    const p = this.pokable(signal, 'pulse');
+    const cycles = checkCount(opts.cycles ?? 1, 'pulse cycles');
+    if (cycles < 1) throw new Error('sim: pulse cycles must be at least 1');
+    this.flush();
+    this.h.pulse(p.index, toWords(opts.value ?? 1, p.desc, this.scratch), cycles);
+  }
+
+  /**
+   * Counts a signal's events (WatchKind, default 'rise') in C++ once per cycle, after the rising edge, from now
+   * on: `watch.count` is exact however rarely it is read, and run({ until: watch.reaches(n) }) stops on the
+   * cycle it gets there.
+   */
+  watch(signal: string, kind: WatchKind = 'rise'): SignalWatch {
+    const p = this.port(signal);
+    const k = WATCH_KINDS.indexOf(kind);
+    if (k < 0) throw new Error(`sim: watch ${signal}: kind must be one of ${WATCH_KINDS.join(', ')}, got ${kind}`);
+    this.flush();
+    return new SignalWatch(this.side, this.h.watch(p.index, k), signal, kind);
+  }
+
+  /** Offers items to the design on a valid/ready handshake of sideband ports (valid and data are inputs). */
+  handshakeSender(spec: HandshakeSpec): HandshakeSender {
+    const s = this.handshake(spec, true);
+    return new HandshakeSender(this.side, s.counter, s.channel, s.spec);
+  }
+
+  /** Takes items from the design on a valid/ready handshake of sideband ports (ready is an input, held high). */
+  handshakeReceiver(spec: HandshakeSpec): HandshakeReceiver {
+    const s = this.handshake(spec, false);
+    return new HandshakeReceiver(this.side, s.counter, s.channel, s.spec);
+  }
+
+  private handshake(spec: HandshakeSpec, toDevice: boolean) {
+    const data = spec.data ?? [];
+    const what = `handshake on ${spec.valid}/${spec.ready}`;
+    const bit = (name: string, role: string) => {
+      const p = toDevice === (role === 'valid') ? this.pokable(name, what) : this.port(name);
+      if (p.desc.width !== 1) throw new Error(`sim: ${what}: ${role} ${name} must be 1 bit wide (is ${p.desc.width})`);
+      return p.index;
+    };
+    const valid = bit(spec.valid, 'valid');
+    const ready = bit(spec.ready, 'ready');
+    const fields = data.map((d) => (toDevice ? this.pokable(d, what) : this.port(d)).index);
+    this.flush();
+    const [channel, counter] = this.h.openHandshake(toDevice, valid, ready, fields);
+    return { channel, counter, spec: { valid: spec.valid, ready: spec.ready, data: [...data] } };
+  }
+
+  /** The object the sideband classes reach C++ through. */
+  private readonly side: SidebandHost = {
+    counter: (i) => this.h.counter(i),
+    unwatch: (i) => this.h.unwatch(i),
+    offer: (ch, item) => {
+      this.flush();
+      this.h.offer(ch, item);
+    },
+    doneAt: (ch, k) => this.h.doneAt(ch, k),
+    received: (ch) => this.h.received(ch),
+    closeHandshake: (ch) => {
+      this.flush();
+      this.h.closeHandshake(ch);
+    },
+    encode: (name, v) =>
+      Uint32Array.from(toWords(v, this.port(name).desc, this.scratch).subarray(0, this.port(name).words)),
+    decode: (name, w, at) => fromWords(w, at, this.port(name).desc.width, this.port(name).desc.signed),
+    words: (name) => this.port(name).words,
+  };
+
+  /** The run() arguments for an `until` condition. */
+  private untilArgs(u: Until): [number, number, Uint32Array | null] {
+    if ('counter' in u) {
+      if (!u.counter.belongsTo(this.side))
+        throw new Error(`sim: ${this.top}: until: the counter belongs to another simulation`);
+      const n = checkCount(u.reaches, 'until reaches');
+      return [UNTIL_COUNT, u.counter.index, new Uint32Array([n % 0x1_0000_0000, Math.floor(n / 0x1_0000_0000)])];
+    }
+    const p = this.port(u.signal);
+    if ('equals' in u) return [UNTIL_EQUALS, p.index, toWords(u.equals, p.desc, this.scratch)];
+    const kind = UNTIL_EDGE[u.edge];
+    if (kind === undefined) throw new Error(`sim: until: edge must be rise, fall or change, got ${u.edge}`);
+    return [kind, p.index, null];
+  }
+
+  // ---- public signals (sim/cpp/signals.h)
+
+  /**
+   * The design's public variables (made public by --public-flat-rw in its Verilator flags, or a
+   * /*verilator public_flat_rw*\/ comment): registers and memories by their path below the top.
+   */
+  publicSignals(): PublicSignal[] {
+    return this.publicTable().list.map(({ name, width, array, lo, hi }) =>
+      array ? { name, width, range: [lo, hi] as [number, number] } : { name, width },
+    );
+  }
+
+  /** Reads a public register, or one element of a public memory. */
+  readSignal(path: string, index?: number): bigint {
+    const v = this.publicVar(path, index);
+    const w = new Uint32Array(Math.ceil(v.width / 32));
+    this.flush();
+    this.h.varRead(v.index, index ?? 0, w);
+    return fromWords(w, 0, v.width, false);
+  }
+
+  /**
+   * Writes a public register, or one element of a public memory, between cycles (recorded: a replay does it
+   * too). Combinational logic follows at once (peek sees it); a register keeps the value until the design
+   * changes it.
+   */
+  writeSignal(path: string, value: number | bigint, index?: number): void {
+    const v = this.publicVar(path, index);
+    this.flush();
+    this.h.varWrite(
+      v.index,
+      index ?? 0,
+      toWords(value, { name: path, width: v.width, signed: false }, this.scratchFor(v.width)),
+    );
+  }
+
+  /** Elements of a public memory, from `start` (default its lowest index), `count` of them (default: to the end). */
+  readMemory(path: string, start?: number, count?: number): bigint[] {
+    const v = this.publicVar(path, start, true);
+    const from = start ?? v.lo;
+    const n = count ?? v.hi - from + 1;
+    if (n > 0) this.publicVar(path, from + n - 1, true);
+    return Array.from({ length: n }, (_, i) => this.readSignal(path, from + i));
+  }
+
+  /** Writes consecutive elements of a public memory from `start` (default its lowest index). */
+  writeMemory(path: string, values: readonly (number | bigint)[], start?: number): void {
+    const v = this.publicVar(path, start, true);
+    const from = start ?? v.lo;
+    if (values.length > 0) this.publicVar(path, from + values.length - 1, true);
+    values.forEach((x, i) => this.writeSignal(path, x, from + i));
+  }
+
+  private publicCache?: { list: ReturnType<Harness['vars']>; byName: Map<string, number> };
+  private publicTable() {
+    if (!this.publicCache) {
+      const list = this.h.vars();
+      this.publicCache = { list, byName: new Map(list.map((v, i) => [v.name, i])) };
+    }
+    return this.publicCache;
+  }
+  private publicVar(path: string, index: number | undefined, memory = false) {
+    const t = this.publicTable();
+    const i = t.byName.get(path);
+    if (i === undefined) {
+      const names = t.list.map((v) => v.name);
+      const last = path.split('.').pop()!;
+      const near = names.filter(
+        (n) => n.split('.').pop() === last || editDistance(n, path) <= Math.max(1, path.length >> 2),
+      );
+      throw new Error(
+        `sim: ${this.top} has no public signal '${path}'` +
+          (near.length ? ` (did you mean ${near.map((n) => `'${n}'`).join(', ')}?)` : '') +
+          (names.length
+            ? `; its public signals: ${names.slice(0, 30).join(', ')}${names.length > 30 ? ', ...' : ''}`
+            : '; it has none') +
+          `. Make signals public with --public-flat-rw in the Verilator flags, or a /*verilator public_flat_rw*/ comment`,
+      );
+    }
+    const v = { ...t.list[i], index: i };
+    if (memory && !v.array) throw new Error(`sim: ${this.top}: ${path} is a register, not a memory`);
+    if (v.array) {
+      if (index !== undefined && (!Number.isSafeInteger(index) || index < v.lo || index > v.hi))
+        throw new Error(`sim: ${this.top}: ${path}[${index}]: the index must lie in [${v.lo}:${v.hi}]`);
+      if (index === undefined && !memory)
+        throw new Error(`sim: ${this.top}: ${path} is a memory [${v.lo}:${v.hi}]: give an index`);
+    } else if (index !== undefined) throw new Error(`sim: ${this.top}: ${path} is a register, not a memory: no index`);
     return v;
+  }
+  private scratchFor(width: number): Uint32Array {
+    const n = Math.ceil(width / 32);
+    return n <= this.scratch.length ? this.scratch : new Uint32Array(n);
+  }
+
+  private pokable(signal: string, what: string): PortEntry {
+    const p = this.port(signal);
+    if (!p.pokable)
+      throw new Error(
+        `sim: ${what}: ${signal} is ${p.desc.direction === 'output' ? 'an output' : 'driven by the harness'}; only sideband inputs can be driven`,
+      );
+    return p;
   }
 
   /** Probability of an idle cycle before each rx beat, for one sink stream or all. */
@@ -481,8 +721,32 @@ function checkProbability(p: number): void {
   if (!(p >= 0 && p <= 1)) throw new Error(`sim: probability must be within 0..1, got ${p}`);
 }
 
+/** Levenshtein distance (for "did you mean" in errors about names). */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++)
+      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length];
+}
+
+/** A port's value from little-endian 32-bit words at `at` (sign-extended when `signed`). */
+function fromWords(w: Uint32Array, at: number, width: number, signed: boolean): bigint {
+  let v = 0n;
+  for (let i = Math.ceil(width / 32) - 1; i >= 0; i--) v = (v << 32n) | BigInt(w[at + i]);
+  if (signed && (v >> BigInt(width - 1)) & 1n) v -= 1n << BigInt(width);
+  return v;
+}
+
 /** A value as little-endian 32-bit words of the port's width (two's complement if negative). */
-function toWords(value: number | bigint, port: PortJson, out: Uint32Array): Uint32Array {
+function toWords(
+  value: number | bigint,
+  port: Pick<PortJson, 'name' | 'width' | 'signed'>,
+  out: Uint32Array,
+): Uint32Array {
   if (typeof value === 'number' && !Number.isSafeInteger(value))
     throw new Error(`sim: ${port.name}: ${value} is not an integer`);
   let v = BigInt(value);

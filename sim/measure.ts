@@ -100,7 +100,7 @@ idleSim.close();
     const b = performance.now();
     // The harness's run directly, without the room Sim.run passes: the TLPs stay in C++ so both
     // formats fetch them the same way (packed: Sim.takeTx's copy into its arena and unpacking).
-    h.run(0, 1e7, batch.length, -1, null, null);
+    h.run(0, 1e7, batch.length, -1, -1, null, null);
     const c = performance.now();
     const got: RawTlp[] = packed ? sim.takeTx() : h.takeTxObjects(0);
     const d = performance.now();

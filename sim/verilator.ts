@@ -18,7 +18,14 @@ export interface DesignVerilatorOptions {
   waive?: string[];
 }
 
-/** -G arguments for top-level parameters: integers in decimal, strings as Verilog strings. */
+/** A sized Verilog number (16'h0300, 8'b1010_0101, 4'sd3): passed to -G as a number, not as a string. */
+const SIZED_LITERAL = /^\d+'[sS]?([bB][01xXzZ_]+|[oO][0-7xXzZ_]+|[dD][0-9_]+|[hH][0-9a-fA-FxXzZ_]+)$/;
+
+/**
+ * -G arguments for top-level parameters: integers in decimal (fine for an integer or unsized parameter; a
+ * parameter with a range wants a sized literal, or Verilator warns WIDTH), sized Verilog numbers as
+ * written ("16'h0300"), other strings as Verilog strings.
+ */
 export function parameterFlags(params: Record<string, ParameterValue>): string[] {
   return Object.entries(params).map(([name, v]) => {
     if (!IDENT.test(name)) throw new Error(`sim: parameter name ${JSON.stringify(name)} is not a Verilog identifier`);
@@ -27,6 +34,7 @@ export function parameterFlags(params: Record<string, ParameterValue>): string[]
       return `-G${name}=${v}`;
     }
     if (typeof v !== 'string') throw new Error(`sim: parameter ${name}: must be an integer or a string`);
+    if (SIZED_LITERAL.test(v)) return `-G${name}=${v}`;
     if (/["\\\n]/.test(v)) throw new Error(`sim: parameter ${name}: a string parameter cannot hold quotes or newlines`);
     return `-G${name}="${v}"`;
   });

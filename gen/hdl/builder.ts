@@ -434,7 +434,8 @@ export class ModuleBuilder implements SignalOwner, MemoryHost {
   /**
    * The io a body returned, checked: a plain object whose members (at any depth: bundles, arrays, objects)
    * are ports of this module (or undefined: an optional port these parameters leave out), holding every port
-   * except the default clock and reset, which instances connect themselves. A body that returns nothing has an empty io (its instances reach ports only by `pin(name)`).
+   * except the default clock and reset, which instances connect themselves. A body that returns nothing has
+   * an empty io (its instances reach ports only by `pin(name)`). Mistakes are reported; the body goes on.
    */
   takeIo(returned: unknown, loc: SrcLoc): Record<string, unknown> {
     if (returned === undefined) return {};
@@ -445,9 +446,10 @@ export class ModuleBuilder implements SignalOwner, MemoryHost {
       return {};
     }
     const seen = new Set<Signal>();
+    const ports = new Set(this.ports);
     for (const { path, value } of leavesOf(returned)) {
       if (value === undefined) continue; // an optional port not declared for these parameters
-      if (value instanceof Signal && this.ports.includes(value)) {
+      if (value instanceof Signal && ports.has(value)) {
         seen.add(value);
         continue;
       }

@@ -39,23 +39,3 @@ export function stream<W extends number>(data: W | HwType<W>) {
   const t: HwType<W> = typeof data === 'number' ? uint(data) : data;
   return bundle('stream', { valid: bit, ready: flip(bit), data: t }, { dataWidth: t.width });
 }
-
-/**
- * The project's vendor-neutral PCIe TLP stream (docs/tlp-stream.md): header beside the data, valid on the
- * start-of-packet beat; payload dwords from lane 0; dword enables; at most one TLP starts per beat.
- */
-export function tlpStream(dataWidth: 64 | 128 | 256 | 512) {
-  return bundle(
-    'tlp_stream',
-    {
-      valid: bit,
-      ready: flip(bit),
-      hdr: uint(128),
-      data: uint(dataWidth),
-      keep: uint(dataWidth / 32),
-      sop: bit,
-      eop: bit,
-    },
-    { dataWidth },
-  );
-}

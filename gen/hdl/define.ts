@@ -91,13 +91,6 @@ export function defineModule<P = void, IO = unknown>(
   };
 
   function elaborateFresh(name: string, params: P): HwModule {
-    if (!isIdentifier(name) || isKeyword(name)) {
-      throw new HdlError(
-        `invalid module name '${name}' (letters, digits and _, starting with a letter; not a Verilog keyword)`,
-        defLoc,
-        'name',
-      );
-    }
     const m = new ModuleBuilder(name, defLoc);
     m.doc = opts.doc;
     const context = `elaborating module '${name}'`;
@@ -105,16 +98,27 @@ export function defineModule<P = void, IO = unknown>(
     try {
       returned = elaborateWith(m, () => body(m, params));
     } catch (e) {
-      // A mistake the body could not go on from (an expression, a declaration, a child module): reported
-      // after those it made before. The module is incomplete, so the checks do not run.
+      // A mistake the body could not go on from (a bad parameter, an expression, a declaration, a child
+      // module): reported after those it made before. The module is incomplete, so the checks do not run.
       const thrown = designErrors(e);
       if (!thrown.length) throw e;
       throwDesignErrors([...m.errors, ...thrown], context);
     }
+    // The name is checked after the body, so that a bad parameter that makes a bad name is reported as such.
+    const badName =
+      !isIdentifier(name) || isKeyword(name)
+        ? [
+            new HdlError(
+              `invalid module name '${name}' (letters, digits and _, starting with a letter; not a Verilog keyword)`,
+              defLoc,
+              'name',
+            ),
+          ]
+        : [];
     const ir = m.ir(m.takeIo(returned, defLoc));
     // The summary (an analysis), then every check pass; all mistakes of the module are reported together.
     const mod: HwModule = { ...ir, combPaths: combPathSummary(ir, combGraph(ir)) };
-    throwDesignErrors([...m.errors, ...runChecks(mod)], context);
+    throwDesignErrors([...badName, ...m.errors, ...runChecks(mod)], context);
     return mod;
   }
 }

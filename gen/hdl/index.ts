@@ -1,7 +1,7 @@
 // The TypeScript HDL: everything a generator imports.
 export { bit, bitsFor, cat, Expr, fits, lit, log2ceil, mux, select, sint, uint, andAll, orAll } from './expr';
 export type { HwType, Operand } from './expr';
-export { bundle, flip, stream, tlpStream } from './bundle';
+export { bundle, flip, stream } from './bundle';
 export type { BundleSpec, Fields, FieldSpec, Flipped } from './bundle';
 export { Signal } from './signal';
 export type { ClockDomain, HwModule, CombPaths } from './ir';
@@ -32,5 +32,15 @@ export type { BlackboxIo, BlackboxPort, ModuleDef } from './define';
 export { collectModules, emitDesign, emitModule, portsJson } from './emit';
 export { parsePortsJson, PortsJsonError, validatePortsJson } from './ports_schema';
 export type { InterfaceJson, ParameterValue, PortJson, PortsJson, ResetJson, VerilatorJson } from './ports_schema';
-export { callerLocOutside, designErrors, fmtLoc, HdlError, HdlErrors } from './srcloc';
+export { intParam, paramError } from './params';
+export {
+  callerLocOutside,
+  designErrors,
+  fmtLoc,
+  generatorCallerLoc,
+  HdlError,
+  HdlErrors,
+  HdlInternalError,
+} from './srcloc';
+export type { HdlErrorKind } from './srcloc';
 export type { SrcLoc } from './srcloc';

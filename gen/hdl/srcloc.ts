@@ -63,24 +63,48 @@ export function callerLoc(): SrcLoc {
  */
 export function callerLocOutside(dir: string): SrcLoc {
   const d = path.resolve(dir) + path.sep;
-  return mappedCallerLoc((file) => file.startsWith(d));
+  const f = userFrames().find((x) => !x.abs.startsWith(d));
+  return f?.loc ?? unknownLoc;
 }
 
-/** The slow path: the formatted (source-mapped) stack. */
-function mappedCallerLoc(skip: (file: string) => boolean = () => false): SrcLoc {
+/**
+ * Where a generator was called from: the first frame outside the DSL core and outside the folder of the code
+ * asking (the generator). A library function in gen/lib checking its arguments gets its caller's line, a
+ * module body in gen/pcie checking its parameters gets the line that instantiates (or elaborates) it.
+ */
+export function generatorCallerLoc(): SrcLoc {
+  const frames = userFrames();
+  if (!frames.length) return unknownLoc;
+  const dir = path.dirname(frames[0].abs) + path.sep;
+  return (frames.find((x) => !x.abs.startsWith(dir)) ?? frames[0]).loc;
+}
+
+const unknownLoc: SrcLoc = { file: '<unknown>', line: 0, col: 0 };
+
+/**
+ * The slow path: the frames outside the core, from the formatted (source-mapped) stack, at most `max` of
+ * them. Formatting maps every frame up to the stack limit, so the common case asks for one frame, shallowly.
+ */
+function userFrames(max = Infinity, depth = 80): { abs: string; loc: SrcLoc }[] {
   const saved = Error.stackTraceLimit;
-  Error.stackTraceLimit = 40;
+  Error.stackTraceLimit = depth;
   const stack = new Error().stack ?? '';
   Error.stackTraceLimit = saved;
+  const out: { abs: string; loc: SrcLoc }[] = [];
   for (const raw of stack.split('\n').slice(1)) {
     const m = frameRe.exec(raw.trim());
     if (!m) continue;
     const file = normFile(m[1]);
-    if (isCoreFrame(file) || skip(file)) continue;
+    if (isCoreFrame(file)) continue;
     const rel = path.relative(projectRoot, file);
-    return { file: rel.startsWith('..') ? file : rel, line: Number(m[2]), col: Number(m[3]) };
+    out.push({ abs: file, loc: { file: rel.startsWith('..') ? file : rel, line: Number(m[2]), col: Number(m[3]) } });
+    if (out.length >= max) break;
   }
-  return { file: '<unknown>', line: 0, col: 0 };
+  return out;
+}
+
+function mappedCallerLoc(): SrcLoc {
+  return userFrames(1, 40)[0]?.loc ?? unknownLoc;
 }
 
 /** `file:line:col`, for messages. */
@@ -91,6 +115,17 @@ export function fmtLoc(loc: SrcLoc | undefined): string {
 /** `file:line`, for the comments in the emitted Verilog (a line is what a reader of the Verilog looks up). */
 export function fmtLine(loc: SrcLoc | undefined): string {
   return loc ? `${loc.file}:${loc.line}` : '<unknown>';
+}
+
+/**
+ * A broken invariant inside the DSL itself (an emitter meeting an operator it does not know): a bug to report,
+ * never a mistake in a design. Design mistakes are HdlErrors.
+ */
+export class HdlInternalError extends Error {
+  constructor(message: string) {
+    super(`internal error in gen/hdl (please report): ${message}`);
+    this.name = 'HdlInternalError';
+  }
 }
 
 /** An error in a design, reported at the designer's source line and column. */

@@ -1,9 +1,19 @@
 // Arbiters: pick one of N requesters, hold the choice until it is acknowledged (so a multi-beat packet keeps
 // its grant, and a waiting valid/ready source keeps a stable grant), then move on. Round-robin or fixed
 // priority. The functions build the arbiter inside the caller's module; the modules wrap them for testing.
-import { cat, defineModule, type Expr, lit, log2ceil, type ModuleBuilder, type Signal } from '../hdl';
+import {
+  cat,
+  defineModule,
+  type Expr,
+  intParam,
+  lit,
+  log2ceil,
+  type ModuleBuilder,
+  paramError,
+  type Signal,
+} from '../hdl';
 import { decode, priorityEncode } from './priority';
-import { oneBit, paramError } from './util';
+import { oneBit } from './util';
 
 export interface Arbitration {
   /** One-hot grant (zero when `valid` is 0). */
@@ -86,6 +96,7 @@ export interface ArbiterParams {
 }
 
 function arbiterModule(m: ModuleBuilder, p: ArbiterParams, roundRobin: boolean) {
+  intParam(`${roundRobin ? 'RoundRobinArbiter' : 'FixedPriorityArbiter'}: n`, p.n, 1, 65536);
   const req = m.input('req', p.n);
   const ack = m.input('ack', 1);
   const grant = m.output('grant', p.n);

@@ -2,8 +2,7 @@
 // domain, the first marked as a synchronizer (the DSL's CDC check then accepts its asynchronous input).
 // Use it for levels (flags, status, Gray-coded pointers), never for multi-bit data that changes freely:
 // bits of such a value can resolve in different cycles.
-import { type ClockDomain, type Expr, type ModuleBuilder, type Signal } from '../hdl';
-import { paramError } from './util';
+import { type ClockDomain, type Expr, type ModuleBuilder, paramError, type Signal } from '../hdl';
 
 /**
  * `stages` registers (at least 2) clocked by `domain`, sampling `value` from another domain; returns the

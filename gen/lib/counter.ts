@@ -1,8 +1,8 @@
 // Counters: a modulo counter, an occupancy (up/down) counter with registered empty/full flags, and a credit
 // counter. The functions build the counter inside the caller's module with registers named after `name`; the
 // modules wrap them for testing and standalone use.
-import { bitsFor, defineModule, type Expr, lit, log2ceil, type ModuleBuilder, type Signal } from '../hdl';
-import { dropDefaults, oneBit, optionalOutput, paramError, withDefaults } from './util';
+import { bitsFor, defineModule, type Expr, lit, log2ceil, type ModuleBuilder, paramError, type Signal } from '../hdl';
+import { dropDefaults, oneBit, optionalOutput, withDefaults } from './util';
 
 /**
  * Up counter 0, 1, .., modulus-1, 0, .. (log2ceil(modulus) bits). Counts in cycles with `en`; `clear` (priority

@@ -1,6 +1,6 @@
 // Synchronous FIFOs with valid/ready streams on both sides: distributed RAM (small, zero read latency) and block
 // RAM (large, synchronous read, with a prefetch stage so `deq` still shows data with `valid`).
-import { bitsFor, defineModule, log2ceil, type Signal, stream } from '../hdl';
+import { bitsFor, defineModule, intParam, log2ceil, type Signal, stream } from '../hdl';
 import { occupancyCounter } from './counter';
 import { RegSlice } from './skid';
 import { dropDefaults, optionalOutput, withDefaults } from './util';
@@ -19,6 +19,12 @@ function advance(ptr: Signal, depth: number) {
   return 2 ** ptr.width === depth ? ptr.inc() : ptr.eq(depth - 1).select(0, ptr.inc());
 }
 
+function checkFifoParams(what: string, p: FifoParams): void {
+  intParam(`${what}: width`, p.width, 1, 65536);
+  intParam(`${what}: depth`, p.depth, 1);
+  if (p.almostFull !== undefined) intParam(`${what}: almostFull`, p.almostFull, 1, p.depth);
+}
+
 const fifoName = (base: string, p: FifoParams) =>
   `${base}_w${p.width}_d${p.depth}${p.almostFull !== undefined ? `_af${p.almostFull}` : ''}`;
 
@@ -32,6 +38,7 @@ const fifoName = (base: string, p: FifoParams) =>
 export const Fifo = defineModule(
   'fifo',
   (m, p: FifoParams) => {
+    checkFifoParams('Fifo', p);
     const enq = m.input('enq', stream(p.width));
     const deq = m.output('deq', stream(p.width));
     const count = m.output('count', bitsFor(p.depth));
@@ -70,6 +77,7 @@ export interface BramFifoParams extends FifoParams {
 const bramFifo = defineModule(
   'fifo_bram',
   (m, p: BramFifoParams) => {
+    checkFifoParams('BramFifo', p);
     const outReg = p.outReg ?? true;
     const enq = m.input('enq', stream(p.width));
     const deq = m.output('deq', stream(p.width));

@@ -1,7 +1,7 @@
 // Priority encoding: find the lowest set bit of a vector, as an index or as a one-hot mask, in logarithmic
 // depth (a binary tree, a parallel-prefix OR), never a ripple through every bit. The functions build logic
 // inside the caller's module, with wires named after `name`; `PriorityEncoder` wraps them for testing.
-import { cat, defineModule, type Expr, lit, log2ceil, type ModuleBuilder, Signal } from '../hdl';
+import { cat, defineModule, type Expr, intParam, lit, log2ceil, type ModuleBuilder, Signal } from '../hdl';
 
 /** `e` as a named signal, so that it can be sliced without repeating the expression. */
 function named(m: ModuleBuilder, name: string, e: Expr): Signal {
@@ -99,6 +99,7 @@ export interface PriorityEncoderParams {
 export const PriorityEncoder = defineModule(
   'prio_enc',
   (m, p: PriorityEncoderParams) => {
+    intParam('PriorityEncoder: width', p.width, 1, 65536);
     const vec = m.input('in', p.width);
     const index = m.output('index', log2ceil(p.width));
     const valid = m.output('valid', 1);

@@ -1,5 +1,5 @@
 // Register slices for valid/ready streams: cut long paths between blocks without losing throughput.
-import { defineModule, stream } from '../hdl';
+import { defineModule, intParam, stream } from '../hdl';
 
 export interface SliceParams {
   /** Data width in bits. */
@@ -18,6 +18,7 @@ export interface SliceParams {
 export const RegSlice = defineModule(
   'skid',
   (m, p: SliceParams) => {
+    intParam('RegSlice: width', p.width, 1, 65536);
     const inp = m.input('in', stream(p.width));
     const out = m.output('out', stream(p.width));
     const outFull = m.reg('out_full', 1, { reset: 0 }); // the output register holds a beat
@@ -55,6 +56,7 @@ export const RegSlice = defineModule(
 export const PipeReg = defineModule(
   'pipe',
   (m, p: SliceParams) => {
+    intParam('PipeReg: width', p.width, 1, 65536);
     const inp = m.input('in', stream(p.width));
     const out = m.output('out', stream(p.width));
     const full = m.reg('out_full', 1, { reset: 0 });

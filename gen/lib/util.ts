@@ -1,32 +1,10 @@
-// Parameter and operand checks for library functions, reported at the designer's line: the first stack frame
-// outside the DSL core and this library (the core's own `callerLoc` stops at the library's frames).
-import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import {
-  callerLocOutside,
-  type Expr,
-  HdlError,
-  type ModuleBuilder,
-  type ModuleDef,
-  type OutPort,
-  type SrcLoc,
-} from '../hdl';
-
-const libDir = path.dirname(fileURLToPath(import.meta.url));
-
-/** Where the library was called from. */
-export function userLoc(): SrcLoc {
-  return callerLocOutside(libDir);
-}
-
-/** A bad library parameter, reported at the caller's line. */
-export function paramError(message: string): HdlError {
-  return new HdlError(message, userLoc(), 'param');
-}
+// Helpers the library's generators share: operand checks (at the caller's line, like every parameter check:
+// gen/hdl paramError), default-dropping wrappers for definitions, and optional output ports.
+import { type Expr, type ModuleBuilder, type ModuleDef, type OutPort, paramError } from '../hdl';
 
 /** Check that a control operand (enable, ack, take ...) is one bit. */
 export function oneBit(e: Expr, what: string): Expr {
-  if (e.width !== 1) throw new HdlError(`${what} must be 1 bit, got ${e.describe()}`, userLoc(), 'width');
+  if (e.width !== 1) throw paramError(`${what} must be 1 bit, got ${e.describe()}`, 'width');
   return e;
 }
 

@@ -14,13 +14,14 @@ import {
   type Fields,
   type Flipped,
   type HwType,
+  intParam,
   lit,
   log2ceil,
   mux,
+  paramError,
   select,
   Signal,
 } from '../hdl';
-import { paramError } from '../lib/util';
 
 /** The fields a packet stream must have; any others (payload) are passed through. */
 export interface PacketFields extends Fields {
@@ -57,7 +58,7 @@ export function roundRobin(req: Expr[], last: Expr): { any: Expr; index: Expr } 
 export const PacketArbiter = defineModule(
   'pcie_pkt_arbiter',
   (m, p: PacketArbiterParams) => {
-    if (p.n < 2) throw new Error('PacketArbiter: n must be at least 2');
+    intParam('PacketArbiter: n', p.n, 2);
     const ins = Array.from({ length: p.n }, (_, i) => m.input(`in${i}`, p.spec));
     const out = m.output('out', p.spec);
     const w = log2ceil(p.n);

@@ -3,8 +3,7 @@
 // (its low s address bits read 0), so an address hits it when its bits 63:s equal the BAR's, and the offset
 // inside it is the address's bits s-1:0. Memory Space Enable off (or a power state other than D0) means no
 // BAR decodes at all (7.5.1.1.3). A hard IP does this itself and hands over the BAR number instead.
-import { type Expr, lit, mux } from '../hdl';
-import { paramError } from '../lib/util';
+import { type Expr, lit, mux, paramError } from '../hdl';
 
 /** One memory BAR as the matcher sees it: its index and size, and its base address (64 bits, from config space). */
 export interface BarWindow {

@@ -18,8 +18,18 @@
 // First DW BE. Requests to a function number other than 0 get UR (a single-function device, no ARI).
 // Every completed type-0 configuration write captures the bus and device number (2.2.6.2), which become
 // the function's Completer ID and Requester ID.
-import { bit, cat, defineModule, type Drivable, type Expr, lit, type ModuleBuilder, mux, type Signal } from '../hdl';
-import { paramError } from '../lib/util';
+import {
+  bit,
+  cat,
+  defineModule,
+  type Drivable,
+  type Expr,
+  lit,
+  type ModuleBuilder,
+  mux,
+  paramError,
+  type Signal,
+} from '../hdl';
 import { cplReqStream, type DataWidth, driveOneBeat, tlpRxStream } from './streams';
 import { beMask32, CplStatus, tlpFields } from './tlp';
 

@@ -11,8 +11,8 @@
 //  - Requester ID, Tag (10 bits), TC and Attr copied from the request (2.2.9: completions carry the
 //    request's TC and Attr); Completer ID from the function's captured bus/device number.
 // Beats pass straight through (no buffering); for a completion without data keep is forced to 0.
-import { defineModule, lit, mux, tlpStream } from '../hdl';
-import { cplReqStream, type DataWidth } from './streams';
+import { defineModule, lit, mux } from '../hdl';
+import { cplReqStream, type DataWidth, tlpStream } from './streams';
 import { cplHdr, CplStatus, memReadByteCount, memReadLowerAddr, tlpFields, Type } from './tlp';
 
 export const CplGen = defineModule(

@@ -28,13 +28,12 @@ import {
   type ModuleBuilder,
   mux,
   orAll,
+  paramError,
   type Signal,
   type SignalArray,
-  tlpStream,
 } from '../hdl';
-import { paramError } from '../lib/util';
 import { DmaError, nextChunk, sizeFromCode } from './dma_common';
-import { type BundleOf, type DataWidth, driveOneBeat, ramWrite, RxError, tlpRxStream } from './streams';
+import { type BundleOf, type DataWidth, driveOneBeat, ramWrite, RxError, tlpRxStream, tlpStream } from './streams';
 import { CplStatus, firstBeFrom, lastBeFrom, memReqHdr, requestShape, tlpFields } from './tlp';
 
 export interface DmaRdParams {

@@ -7,10 +7,10 @@
 // (ram_addr >> 2) + j. Payload beats are read from the RAM ahead of the TLP into a small FIFO (reads are
 // issued only when the FIFO has room for their data, since the RAM answers one cycle later no matter what).
 // Bus Master Enable is checked before every TLP; `done` follows the acceptance of the last TLP's last beat.
-import { bit, defineModule, lit, log2ceil, mux, tlpStream } from '../hdl';
+import { bit, defineModule, lit, log2ceil, mux } from '../hdl';
 import { Fifo } from '../lib/fifo';
 import { DmaError, nextChunk, sizeFromCode } from './dma_common';
-import { type DataWidth, lanesOf, ramRead } from './streams';
+import { type DataWidth, lanesOf, ramRead, tlpStream } from './streams';
 import { memReqHdr, requestShape } from './tlp';
 
 export interface DmaWrParams {

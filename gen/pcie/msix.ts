@@ -11,9 +11,8 @@
 // into the message register and the Pending bit clears. A masked vector stays pending until unmasked
 // (7.7.2: "the function must send the message when the vector is unmasked"). The message is a 1 DW MWr,
 // 3DW header below 4 GB.
-import { bit, cat, defineModule, lit, log2ceil, mux, type Signal, tlpStream } from '../hdl';
-import { type DataWidth, driveOneBeat, regBus } from './streams';
-import { paramError } from '../lib/util';
+import { bit, cat, defineModule, lit, log2ceil, mux, paramError, type Signal } from '../hdl';
+import { type DataWidth, driveOneBeat, regBus, tlpStream } from './streams';
 import { beMask32, memReqHdr } from './tlp';
 
 export interface MsixParams {

@@ -12,38 +12,45 @@
 //           IO, type 1 configuration, AtomicOps, messages, locked completions. An endpoint without those
 //           features answers non-posted ones with Unsupported Request (2.3.1 "Request Handling Rules") and
 //           drops the rest.
-import { bit, defineModule, type Expr, lit, log2ceil, mux, tlpStream } from '../hdl';
-import { paramError } from '../lib/util';
+import { bit, cat, defineModule, type Drivable, type Expr, lit, mux, paramError } from '../hdl';
+import { PipeReg } from '../lib/skid';
 import { barMatch } from './bar_match';
-import { type DataWidth, RxError, tlpRxStream } from './streams';
+import { type DataWidth, RxError, tlpRxStream, tlpStream } from './streams';
 import { tlpFields, Type } from './tlp';
 
 export const RX_PORTS = ['cfg', 'mem', 'cpl', 'other'] as const;
 export const RxPort = { Cfg: 0, Mem: 1, Cpl: 2, Other: 3 } as const;
 
-/** The usual endpoint port (RxPort, 2 bits) of a header, given whether a memory request hit a BAR. */
+/**
+ * The usual endpoint port of a header, given whether a memory request hit a BAR: one-hot over RX_PORTS (bit
+ * RxPort.X for port X). Each bit is its own function, so the configuration and completion ports do not wait
+ * for the BAR match.
+ */
 export function classifyRx(hdr: Expr, memHit: Expr): Expr {
   const f = tlpFields(hdr);
   const noPrefix = f.fmt.bit(2).not();
-  const isMem = noPrefix.and(f.type.eq(Type.Mem));
+  const isMem = noPrefix.and(f.type.eq(Type.Mem)).and(memHit);
   const isCfg0 = noPrefix.and(f.is4dw.not()).and(f.type.eq(Type.Cfg0));
   const isCpl = noPrefix.and(f.is4dw.not()).and(f.type.eq(Type.Cpl));
-  return mux(
-    isCfg0,
-    lit(RxPort.Cfg, 2),
-    mux(isMem.and(memHit), lit(RxPort.Mem, 2), mux(isCpl, lit(RxPort.Cpl, 2), lit(RxPort.Other, 2))),
-  );
+  const isOther = isCfg0.or(isMem).or(isCpl).not();
+  const bits: Expr[] = [];
+  bits[RxPort.Cfg] = isCfg0;
+  bits[RxPort.Mem] = isMem;
+  bits[RxPort.Cpl] = isCpl;
+  bits[RxPort.Other] = isOther;
+  return cat(...bits.reverse());
 }
 
 export interface RxDemuxParams {
   W: DataWidth;
-  /** Output port names, in `sel` order. */
+  /** Output port names: bit i of `sel` selects port i. */
   ports: readonly string[];
 }
 
 /**
- * `sel` (the index of a port) and `drop` are sampled with each TLP's sop beat and hold for its beats; a TLP
- * that is dropped, or selects no port, is taken and discarded. Beats pass through combinationally.
+ * `sel` (one bit per port, at most one set) is sampled with each TLP's sop beat and holds for its beats; a
+ * TLP that selects no port is taken and discarded. Beats pass through combinationally. One-hot, so that a
+ * port's valid depends only on its own select bit (a completion need not wait for a BAR match).
  */
 export const RxDemux = defineModule(
   'pcie_rx_demux',
@@ -51,25 +58,18 @@ export const RxDemux = defineModule(
     const n = p.ports.length;
     if (n < 2) throw paramError(`RxDemux: at least 2 ports, got ${n}`);
     if (new Set(p.ports).size !== n) throw paramError(`RxDemux: port names repeat: ${p.ports.join(', ')}`);
-    const sw = log2ceil(n);
     const spec = tlpRxStream(p.W);
     const rx = m.input('rx', spec);
-    const sel = m.input('sel', sw);
-    const drop = m.input('drop', bit);
+    const sel = m.input('sel', n);
     const outs = p.ports.map((name) => m.output(name, spec));
 
-    const heldPort = m.reg('port', sw, { reset: 0 });
-    const heldDrop = m.reg('dropping', bit, { reset: 0 });
-    const port = m.let('port_now', mux(rx.sop, sel, heldPort));
-    const dropNow = m.let('drop_now', mux(rx.sop, drop, heldDrop));
-    m.if(rx.valid.and(rx.sop), () => {
-      heldPort.next(sel);
-      heldDrop.next(drop);
-    });
+    const held = m.reg('port', n, { reset: 0 });
+    const port = m.let('port_now', mux(rx.sop, sel, held));
+    m.if(rx.valid.and(rx.sop), () => held.next(sel));
 
-    let ready: Expr = dropNow;
+    let ready: Expr = port.orR().not(); // no port: discarded
     outs.forEach((o, i) => {
-      const mine = dropNow.not().and(port.eq(i));
+      const mine = port.bit(i);
       o.valid.set(rx.valid.and(mine));
       o.hdr.set(rx.hdr);
       o.data.set(rx.data);
@@ -82,12 +82,10 @@ export const RxDemux = defineModule(
       o.error.set(rx.error);
       ready = ready.or(mine.and(o.ready));
     });
-    // A selection past the last port drops the TLP.
-    if (n < 1 << sw) ready = ready.or(port.ge(n));
     rx.ready.set(ready);
     /** The output ports by name. */
     const out = Object.fromEntries(p.ports.map((name, i) => [name, outs[i]]));
-    return { rx, sel, drop, out };
+    return { rx, sel, out };
   },
   {
     name: (p) => `pcie_rx_demux_w${p.W}_${p.ports.join('_')}`,
@@ -102,17 +100,19 @@ export interface RxClassifierParams {
 }
 
 /**
- * The soft endpoint's receive classifier: passes the link's TLP stream through with its sideband filled in
- * (the BAR a memory request hits and the offset inside it, from the BAR registers and Memory Space Enable;
- * a configuration request's function number, 0 for everything else; POISONED for a TLP with EP set) and
- * selects its RX_PORTS port (classifyRx). Valid on the sop beat, like the header.
+ * The soft endpoint's receive classifier: passes the link's TLP stream on with its sideband filled in (the
+ * BAR a memory request hits and the offset inside it, from the BAR registers and Memory Space Enable; a
+ * configuration request's function number, 0 for everything else; POISONED for a TLP with EP set) and its
+ * RX_PORTS port selected (classifyRx), both valid on the sop beat like the header. The result leaves from a
+ * forward pipeline register (gen/lib PipeReg, one cycle): the BAR match is a 64-bit compare of the incoming
+ * address with the BAR registers, and it ends there rather than in the blocks behind the demux.
  */
 export const RxClassifier = defineModule(
   'pcie_rx_classifier',
   (m, p: RxClassifierParams) => {
     const rx = m.input('rx', tlpStream(p.W));
     const out = m.output('out', tlpRxStream(p.W));
-    const sel = m.output('sel', 2);
+    const sel = m.output('sel', RX_PORTS.length);
     const memEnable = m.input('mem_enable', bit);
     const bases = p.bars.map((b) => m.input(`bar${b.index}_base`, 64));
 
@@ -123,24 +123,42 @@ export const RxClassifier = defineModule(
       memEnable,
     );
     const isCfg = f.type.eq(Type.Cfg0).or(f.type.eq(Type.Cfg1));
-    sel.set(classifyRx(rx.hdr, match.hit));
-    out.valid.set(rx.valid);
-    rx.ready.set(out.ready);
-    out.hdr.set(rx.hdr);
-    out.data.set(rx.data);
-    out.keep.set(rx.keep);
-    out.sop.set(rx.sop);
-    out.eop.set(rx.eop);
-    out.bar.set(match.bar);
-    out.offset.set(match.offset);
-    out.func.set(mux(isCfg, f.cfgFunction.zext(8), lit(0, 8)));
-    out.error.set(mux(f.ep, lit(RxError.POISONED, 4), lit(RxError.NONE, 4)));
+    const func = mux(isCfg, f.cfgFunction.zext(8), lit(0, 8));
+    const error = mux(f.ep, lit(RxError.POISONED, 4), lit(RxError.NONE, 4));
+
+    // One register stage: every field of the beat, its sideband and its port, packed.
+    const fields: [Expr, Drivable][] = [
+      [rx.hdr, out.hdr],
+      [rx.data, out.data],
+      [rx.keep, out.keep],
+      [rx.sop, out.sop],
+      [rx.eop, out.eop],
+      [match.bar, out.bar],
+      [match.offset, out.offset],
+      [func, out.func],
+      [error, out.error],
+      [classifyRx(rx.hdr, match.hit), sel],
+    ];
+    const width = fields.reduce((w, [e]) => w + e.width, 0);
+    const pipe = m.instance('pipe', PipeReg, { width });
+    const pin = pipe.io.in;
+    const pout = pipe.io.out;
+    pin.valid.set(rx.valid);
+    pin.data.set(cat(...fields.map(([e]) => e)));
+    rx.ready.set(pin.ready);
+    out.valid.set(pout.valid);
+    pout.ready.set(out.ready);
+    let hi = width - 1;
+    for (const [e, o] of fields) {
+      o.set(pout.data.bits(hi, hi - e.width + 1));
+      hi -= e.width;
+    }
     /** BAR base addresses by BAR index (ports `bar<i>_base`). */
     const barBase = Object.fromEntries(p.bars.map((b, i) => [b.index, bases[i]]));
     return { rx, out, sel, mem_enable: memEnable, bar_base: barBase };
   },
   {
     name: (p) => `pcie_rx_classifier_w${p.W}_${p.bars.map((b) => `b${b.index}s${b.sizeLog2}`).join('_')}`,
-    doc: 'Soft endpoint RX classifier: BAR match, function, error code and RX port for each TLP.',
+    doc: 'Soft endpoint RX classifier: BAR match, function, error code and RX port for each TLP, registered.',
   },
 );

@@ -1,4 +1,5 @@
-// The internal interfaces the PCIe blocks share, besides the TLP stream itself (gen/hdl tlpStream):
+// The PCIe blocks' interfaces:
+//  - tlpStream: the project's TLP stream (docs/tlp-stream.md), between the device and the link and inside;
 //  - tlpRxStream: a received TLP stream with its routing sideband (BAR, offset, function, error code);
 //  - cplReqStream: a completion to send, as the request it answers plus a status and the payload beats;
 //  - ramWrite / ramRead: a dword-addressed memory port one beat wide (DMA engines and MMIO use device RAM);
@@ -14,6 +15,18 @@ export type BundleOf<S extends BundleSpec, D extends 'in' | 'out'> = PortOf<S, D
 /** Dwords per beat of a TLP stream of `W` bits. */
 export function lanesOf(W: DataWidth): number {
   return W / 32;
+}
+
+/**
+ * The project's vendor-neutral PCIe TLP stream (docs/tlp-stream.md): header beside the data, valid on the
+ * start-of-packet beat; payload dwords from lane 0; dword enables; at most one TLP starts per beat.
+ */
+export function tlpStream(W: DataWidth) {
+  return bundle(
+    'tlp_stream',
+    { valid: bit, ready: flip(bit), hdr: uint(128), data: uint(W), keep: uint(W / 32), sop: bit, eop: bit },
+    { dataWidth: W },
+  );
 }
 
 /** Widths of the receive sideband fields (docs/tlp-stream.md, "Receive sideband"). */

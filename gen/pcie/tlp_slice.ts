@@ -2,9 +2,9 @@
 // buffer) around a whole TLP stream beat (header, data, keep, sop, eop). Every output is a register, so it
 // cuts the forward path (valid, header, data) and the backward one (ready) between two blocks, at full
 // throughput. Beats leave in the order they came: inserting it never reorders TLPs.
-import { cat, defineModule, tlpStream } from '../hdl';
+import { cat, defineModule } from '../hdl';
 import { RegSlice } from '../lib/skid';
-import type { DataWidth } from './streams';
+import { type DataWidth, tlpStream } from './streams';
 
 export const TlpSlice = defineModule(
   'pcie_tlp_slice',

@@ -1,8 +1,9 @@
 // The generated parts of docs/testdev.md: the register map and the configuration-space table, from the
-// same objects the RTL is built from. `npx tsx gen/testdev/docs.ts` rewrites them in place; a test
+// same objects the RTL is built from. `npm run gen` rewrites them in place; a test
 // (test/testdev/docs.test.ts) fails when the document is out of date.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { type GeneratedFile, replaceSections } from '../doc_sections';
 import { cfgSpaceMarkdown } from '../pcie/cfg_space';
 import { regMapMarkdown } from './regs';
 import { TESTDEV_CFG, TESTDEV_WIDTHS, testdevParams } from './top';
@@ -17,20 +18,12 @@ export function docSections(): Record<string, string> {
   };
 }
 
-/** `text` with every generated section replaced by its current contents. */
+/** `text` (docs/testdev.md) with every generated section replaced by its current contents. */
 export function updateDoc(text: string): string {
-  let out = text;
-  for (const [name, body] of Object.entries(docSections())) {
-    const re = new RegExp(`(<!-- BEGIN ${name} -->\\n)[\\s\\S]*?(<!-- END ${name} -->)`);
-    if (!re.test(out)) throw new Error(`docs/testdev.md: no section ${name}`);
-    out = out.replace(re, (_m, a: string, b: string) => `${a}${body}\n${b}`);
-  }
-  return out;
+  return replaceSections('docs/testdev.md', text, docSections());
 }
 
-if (import.meta.filename === process.argv[1]) {
-  const text = fs.readFileSync(DOC_PATH, 'utf8');
-  const next = updateDoc(text);
-  if (next !== text) fs.writeFileSync(DOC_PATH, next);
-  console.log(next === text ? 'docs/testdev.md is up to date' : 'docs/testdev.md updated');
+/** docs/testdev.md as `npm run gen` writes it. */
+export function testdevDocs(): GeneratedFile[] {
+  return [{ path: DOC_PATH, contents: updateDoc(fs.readFileSync(DOC_PATH, 'utf8')) }];
 }

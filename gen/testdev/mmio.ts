@@ -26,9 +26,9 @@ import {
   log2ceil,
   type ModuleBuilder,
   mux,
+  paramError,
   select,
 } from '../hdl';
-import { paramError } from '../lib/util';
 import {
   type BundleOf,
   cplReqStream,

@@ -5,6 +5,7 @@
 // BAR0 (64 KiB, 64-bit prefetchable): registers from 0x0000, device RAM at RAM_OFFSET. Other offsets read 0
 // and ignore writes. Registers are 32 bits; any access size the PCIe byte enables allow works (a 64-bit
 // access to DMA_HOST_ADDR_LO writes both halves).
+import { paramError } from '../hdl';
 import { DmaError } from '../pcie/dma_common';
 
 export type Access = 'ro' | 'rw' | 'w1c' | 'wo';
@@ -167,7 +168,7 @@ export const REGISTERS: readonly RegDef[] = [
 /** A register by name, for the test bench and the RTL. */
 export function reg(name: string): RegDef {
   const r = REGISTERS.find((x) => x.name === name);
-  if (!r) throw new Error(`testdev: no register ${name}`);
+  if (!r) throw paramError(`testdev: no register ${name}`);
   return r;
 }
 
@@ -185,7 +186,7 @@ export function field(regName: string, fieldName: string): FieldHandle {
   if (h) return h;
   const r = reg(regName);
   const fd = r.fields.find((x) => x.name === fieldName);
-  if (!fd) throw new Error(`testdev: register ${regName} has no field ${fieldName}`);
+  if (!fd) throw paramError(`testdev: register ${regName} has no field ${fieldName}`);
   const mask = (fd.width === 32 ? 0xffffffff : ((1 << fd.width) - 1) << fd.lsb) >>> 0;
   h = Object.freeze({
     ...fd,

@@ -1,8 +1,7 @@
 // The test device's BAR0 registers (the map in ./regs.ts) and the DMA control around them: a doorbell
 // checks the transfer's parameters and starts the read or the write engine; their `done` updates
 // DMA_STATUS and requests the configured MSI-X vector.
-import { bit, cat, defineModule, type Expr, lit, type ModuleBuilder, mux, type Signal } from '../hdl';
-import { paramError } from '../lib/util';
+import { bit, cat, defineModule, type Expr, lit, type ModuleBuilder, mux, paramError, type Signal } from '../hdl';
 import { DmaError } from '../pcie/dma_common';
 import { type BundleOf, regBus } from '../pcie/streams';
 import { beMask32 } from '../pcie/tlp';

@@ -7,7 +7,7 @@
 //           sideband, select)   +- mem   -> mmio (BAR0 RAM / registers, BAR2 MSI-X table) ---+            |
 //                               +- cpl   -> dma_rd (completion data -> ram)                  cpl_gen <---+
 //   tx <- tx_slice <- tx_arb <- [ cpl_slice <- cpl_gen, dma_rd (MRd), dma_wr (MWr), msix (MWr) ]
-import { bit, connect, defineModule, type ModuleBuilder, tlpStream } from '../hdl';
+import { bit, connect, defineModule, type ModuleBuilder } from '../hdl';
 import { PacketArbiter } from '../pcie/arbiter';
 import { type CfgSpaceParams, CfgSpace } from '../pcie/cfg_space';
 import { CplGen } from '../pcie/cpl_gen';
@@ -15,7 +15,7 @@ import { DmaRd } from '../pcie/dma_rd';
 import { DmaWr } from '../pcie/dma_wr';
 import { Msix } from '../pcie/msix';
 import { RX_PORTS, RxClassifier, RxDemux } from '../pcie/rx_demux';
-import { cplReqStream, type DataWidth, lanesOf } from '../pcie/streams';
+import { cplReqStream, type DataWidth, lanesOf, tlpStream } from '../pcie/streams';
 import { TlpSlice } from '../pcie/tlp_slice';
 import { UrResponder } from '../pcie/ur_responder';
 import { DevRam } from './ram';
@@ -207,7 +207,6 @@ export const Testdev = defineModule(
     connect(classifier.rx, rx);
     connect(demux.rx, classifier.out);
     demux.sel.set(classifier.sel);
-    demux.drop.set(0);
     connect(cfg.req, demux.out.cfg);
     connect(ur.req, demux.out.other);
     connect(mmio.req, demux.out.mem);

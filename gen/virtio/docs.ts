@@ -1,9 +1,10 @@
 // Generated from the one register description (regmap.ts) and the layout presets (layout.ts):
 //  - the tables of docs/virtio-layout.md (between <!-- BEGIN name --> and <!-- END name --> markers);
 //  - include/virtio_fpga.h, a C header for firmware and userspace drivers of the card.
-// `npx tsx gen/virtio/docs.ts` rewrites both; test/virtio/docs.test.ts fails when either is out of date.
+// `npm run gen` rewrites both; test/virtio/docs.test.ts fails when either is out of date.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { type GeneratedFile, replaceSections } from '../doc_sections';
 import {
   CAP_SIZE,
   PRESETS,
@@ -143,13 +144,7 @@ export function docSections(): Record<string, string> {
 }
 
 export function updateDoc(text: string): string {
-  let out = text;
-  for (const [name, body] of Object.entries(docSections())) {
-    const re = new RegExp(`(<!-- BEGIN ${name} -->\\n)[\\s\\S]*?(<!-- END ${name} -->)`);
-    if (!re.test(out)) throw new Error(`docs/virtio-layout.md: no section ${name}`);
-    out = out.replace(re, (_m, a: string, b: string) => `${a}${body}\n${b}`);
-  }
-  return out;
+  return replaceSections('docs/virtio-layout.md', text, docSections());
 }
 
 // ---- C header
@@ -244,15 +239,10 @@ export function headerText(): string {
   return out.join('\n');
 }
 
-if (import.meta.filename === process.argv[1]) {
-  const text = fs.readFileSync(DOC_PATH, 'utf8');
-  const next = updateDoc(text);
-  if (next !== text) fs.writeFileSync(DOC_PATH, next);
-  fs.mkdirSync(path.dirname(HEADER_PATH), { recursive: true });
-  const h = headerText();
-  const old = fs.existsSync(HEADER_PATH) ? fs.readFileSync(HEADER_PATH, 'utf8') : '';
-  if (h !== old) fs.writeFileSync(HEADER_PATH, h);
-  console.log(
-    `docs/virtio-layout.md ${next === text ? 'up to date' : 'updated'}; include/virtio_fpga.h ${h === old ? 'up to date' : 'written'}`,
-  );
+/** docs/virtio-layout.md and include/virtio_fpga.h as `npm run gen` writes them. */
+export function virtioDocs(): GeneratedFile[] {
+  return [
+    { path: DOC_PATH, contents: updateDoc(fs.readFileSync(DOC_PATH, 'utf8')) },
+    { path: HEADER_PATH, contents: headerText() },
+  ];
 }

@@ -2,9 +2,10 @@
 // generator), docs/virtio-layout.md and include/virtio_fpga.h (gen/virtio/docs.ts), the golden model and the
 // driver model (tb/virtio), which never hard-code an offset or a bit position.
 //
-// Pure data: no import of gen/hdl. Sources: OASIS virtio 1.2/1.3 (transport-pci.tex "Virtio Structure PCI
+// Pure data: nothing of the DSL but its located parameter errors (gen/hdl/params). Sources: OASIS virtio 1.2/1.3 (transport-pci.tex "Virtio Structure PCI
 // Capabilities", content.tex "Device Status Field", "Reserved Feature Bits"; device-types/blk, device-types/net)
 // and Linux include/uapi/linux/virtio_pci.h, virtio_config.h, virtio_blk.h, virtio_net.h.
+import { paramError } from '../hdl/params';
 
 /** PCI IDs (transport-pci.tex "PCI Device Discovery"): a modern-only device is 0x1040 + virtio device ID. */
 export const VIRTIO_PCI_VENDOR_ID = 0x1af4;
@@ -150,7 +151,7 @@ export function featuresOf(type: DeviceTypeName): readonly FeatureDef[] {
 /** The definition of a feature name for a device type; an unknown name is an error naming the choices. */
 export function featureDef(name: string, type: DeviceTypeName): FeatureDef {
   const f = featuresOf(type).find((x) => x.name === name);
-  if (!f) throw new Error(`unknown virtio feature ${name} for a ${type} device`);
+  if (!f) throw paramError(`unknown virtio feature ${name} for a ${type} device`);
   return f;
 }
 
@@ -293,7 +294,7 @@ export const COMMON_CFG: readonly RegField[] = [
 
 export function commonField(name: string): RegField {
   const f = COMMON_CFG.find((x) => x.name === name);
-  if (!f) throw new Error(`no common configuration field ${name}`);
+  if (!f) throw paramError(`no common configuration field ${name}`);
   return f;
 }
 

@@ -56,6 +56,18 @@ class Addon : public Napi::ObjectWrap<Addon<D>> {
                            W::InstanceMethod("replay", &Addon::Replay),
                            W::InstanceMethod("txHash", &Addon::TxHash),
                            W::InstanceMethod("close", &Addon::Close),
+                           W::InstanceMethod("pulse", &Addon::Pulse),
+                           W::InstanceMethod("watch", &Addon::Watch),
+                           W::InstanceMethod("unwatch", &Addon::Unwatch),
+                           W::InstanceMethod("counter", &Addon::Counter),
+                           W::InstanceMethod("openHandshake", &Addon::OpenHandshake),
+                           W::InstanceMethod("closeHandshake", &Addon::CloseHandshake),
+                           W::InstanceMethod("offer", &Addon::Offer),
+                           W::InstanceMethod("doneAt", &Addon::DoneAt),
+                           W::InstanceMethod("received", &Addon::Received),
+                           W::InstanceMethod("vars", &Addon::Vars),
+                           W::InstanceMethod("varRead", &Addon::VarRead),
+                           W::InstanceMethod("varWrite", &Addon::VarWrite),
                            // Only for sim/measure.ts: the object-per-TLP alternative to the packed buffers.
                            W::InstanceMethod("enqueueObjects", &Addon::EnqueueObjects),
                            W::InstanceMethod("takeTxObjects", &Addon::TakeTxObjects),
@@ -147,8 +159,10 @@ class Addon : public Napi::ObjectWrap<Addon<D>> {
       return info.Env().Undefined();
     });
   }
-  // run(cycles, maxCycles, untilTx, untilPort, untilValue | null, room | null,
-  //     writeLo?: bigint, writeHi?: bigint) -> reason (see Reason). With `room`, the finished
+  // run(cycles, maxCycles, untilTx, untilKind, until, untilValue | null, room | null,
+  //     writeLo?: bigint, writeHi?: bigint) -> reason (see Reason). `until` is a port index
+  // (untilKind equals/rise/fall/change; untilValue: the value for equals) or a sideband counter
+  // (kUntilCount; untilValue: the count as two words). With `room`, the finished
   // TLPs of the first source are moved into it on return (state[kTxWords] words, see
   // moveTx): the pump takes them after every run, and this saves it a takeTx() crossing each
   // time. With writeLo/writeHi, memory writes outside [writeLo, writeHi) do not count for
@@ -158,18 +172,26 @@ class Addon : public Napi::ObjectWrap<Addon<D>> {
       const uint64_t cycles = uint64_t(info[0].As<Napi::Number>().DoubleValue());
       const uint64_t maxc = uint64_t(info[1].As<Napi::Number>().DoubleValue());
       const int64_t untilTx = info[2].As<Napi::Number>().Int64Value();
-      const int up = info[3].As<Napi::Number>().Int32Value();
+      const int kind = info[3].As<Napi::Number>().Int32Value();
+      const int until = info[4].As<Napi::Number>().Int32Value();
       const uint32_t* uv = nullptr;
-      if (up >= 0) uv = words(info[4], vfpga::words(D::ports[port(info[3])].width));
-      const bool quiet = info.Length() > 7 && info[6].IsBigInt();
+      if (kind == kUntilCount) {
+        bench().counter(until);  // checks the index
+        uv = words(info[5], 2);
+      } else if (kind == kUntilEquals) {
+        uv = words(info[5], vfpga::words(D::ports[port(info[4])].width));
+      } else if (kind != kUntilNone) {
+        port(info[4]);
+      }
+      const bool quiet = info.Length() > 8 && info[7].IsBigInt();
       bool lossless = true;
-      const uint64_t lo = quiet ? info[6].As<Napi::BigInt>().Uint64Value(&lossless) : 0;
-      const uint64_t hi = quiet ? info[7].As<Napi::BigInt>().Uint64Value(&lossless) : 0;
+      const uint64_t lo = quiet ? info[7].As<Napi::BigInt>().Uint64Value(&lossless) : 0;
+      const uint64_t hi = quiet ? info[8].As<Napi::BigInt>().Uint64Value(&lossless) : 0;
       if (!lossless) throw std::invalid_argument("run: the write window must lie within 64-bit addresses");
-      const int r = bench().run(cycles, maxc, untilTx, up, uv, quiet, lo, hi);
+      const int r = bench().run(cycles, maxc, untilTx, kind, until, uv, quiet, lo, hi);
       std::size_t moved = 0;
-      if (B::kSources > 0 && info[5].IsTypedArray()) {
-        auto room = info[5].As<Napi::Uint32Array>();
+      if (B::kSources > 0 && info[6].IsTypedArray()) {
+        auto room = info[6].As<Napi::Uint32Array>();
         moved = moveTx(bench().source(0), room.Data(), room.ElementLength());
       }
       publish();
@@ -324,6 +346,124 @@ class Addon : public Napi::ObjectWrap<Addon<D>> {
       return static_cast<Napi::Value>(arr);
     });
   }
+  // ---- sideband: pulses, watches, handshakes (sideband.h)
+
+  // pulse(port, value: Uint32Array, cycles)
+  Napi::Value Pulse(const Napi::CallbackInfo& info) {
+    return guarded(info, [&] {
+      const int p = port(info[0]);
+      bench().pulse(p, words(info[1], vfpga::words(D::ports[p].width)),
+                    uint64_t(info[2].As<Napi::Number>().Int64Value()));
+      return info.Env().Undefined();
+    });
+  }
+  // watch(port, kind) -> counter index
+  Napi::Value Watch(const Napi::CallbackInfo& info) {
+    return guarded(info, [&] {
+      const int k = bench().watch(port(info[0]), info[1].As<Napi::Number>().Int32Value());
+      return static_cast<Napi::Value>(Napi::Number::New(info.Env(), k));
+    });
+  }
+  Napi::Value Unwatch(const Napi::CallbackInfo& info) {
+    return guarded(info, [&] {
+      bench().unwatch(info[0].As<Napi::Number>().Int32Value());
+      return info.Env().Undefined();
+    });
+  }
+  // counter(index) -> its count
+  Napi::Value Counter(const Napi::CallbackInfo& info) {
+    return guarded(info, [&] {
+      return static_cast<Napi::Value>(
+          Napi::Number::New(info.Env(), double(bench().counter(info[0].As<Napi::Number>().Int32Value()))));
+    });
+  }
+  // openHandshake(toDevice, valid, ready, fields: number[]) -> [channel, counter]
+  Napi::Value OpenHandshake(const Napi::CallbackInfo& info) {
+    return guarded(info, [&] {
+      auto arr = info[3].As<Napi::Array>();
+      std::vector<int> fields;
+      for (uint32_t i = 0; i < arr.Length(); ++i) fields.push_back(port(arr.Get(i)));
+      const int ch =
+          bench().openHandshake(info[0].As<Napi::Boolean>().Value(), port(info[1]), port(info[2]), std::move(fields));
+      auto out = Napi::Array::New(info.Env(), 2);
+      out.Set(0u, Napi::Number::New(info.Env(), ch));
+      out.Set(1u, Napi::Number::New(info.Env(), bench().sideband().counterOf(ch)));
+      return static_cast<Napi::Value>(out);
+    });
+  }
+  Napi::Value CloseHandshake(const Napi::CallbackInfo& info) {
+    return guarded(info, [&] {
+      bench().closeHandshake(info[0].As<Napi::Number>().Int32Value());
+      return info.Env().Undefined();
+    });
+  }
+  // offer(channel, item: Uint32Array): the words of each field in turn
+  Napi::Value Offer(const Napi::CallbackInfo& info) {
+    return guarded(info, [&] {
+      const int ch = info[0].As<Napi::Number>().Int32Value();
+      bench().sideband().offer(ch, words(info[1], std::size_t(bench().sideband().itemWords(ch))));
+      return info.Env().Undefined();
+    });
+  }
+  // doneAt(channel, k) -> cycle item k transferred, or -1
+  Napi::Value DoneAt(const Napi::CallbackInfo& info) {
+    return guarded(info, [&] {
+      return static_cast<Napi::Value>(
+          Napi::Number::New(info.Env(), bench().sideband().doneAt(info[0].As<Napi::Number>().Int32Value(),
+                                                                  uint64_t(info[1].As<Napi::Number>().Int64Value()))));
+    });
+  }
+  // received(channel) -> Uint32Array of items [cycle_lo, cycle_hi, field words...], taken
+  Napi::Value Received(const Napi::CallbackInfo& info) {
+    return guarded(info, [&] {
+      const std::vector<uint32_t> got = bench().sideband().take(info[0].As<Napi::Number>().Int32Value());
+      auto out = Napi::Uint32Array::New(info.Env(), got.size());
+      if (!got.empty()) std::memcpy(out.Data(), got.data(), 4 * got.size());
+      return static_cast<Napi::Value>(out);
+    });
+  }
+
+  // ---- public variables (signals.h)
+
+  // vars() -> [{ name, width, lo, hi, array }] in index order
+  Napi::Value Vars(const Napi::CallbackInfo& info) {
+    return guarded(info, [&] {
+      Napi::Env env = info.Env();
+      const auto& list = bench().vars().list();
+      auto out = Napi::Array::New(env, list.size());
+      for (uint32_t i = 0; i < list.size(); ++i) {
+        auto o = Napi::Object::New(env);
+        o.Set("name", Napi::String::New(env, list[i].name));
+        o.Set("width", Napi::Number::New(env, list[i].width));
+        o.Set("array", Napi::Boolean::New(env, list[i].array));
+        o.Set("lo", Napi::Number::New(env, list[i].lo));
+        o.Set("hi", Napi::Number::New(env, list[i].hi));
+        out.Set(i, o);
+      }
+      return static_cast<Napi::Value>(out);
+    });
+  }
+  // varRead(var, index, out: Uint32Array)
+  Napi::Value VarRead(const Napi::CallbackInfo& info) {
+    return guarded(info, [&] {
+      const int i = info[0].As<Napi::Number>().Int32Value();
+      auto a = info[2].As<Napi::Uint32Array>();
+      if (a.ElementLength() < std::size_t(vfpga::words(bench().vars().list().at(std::size_t(i)).width)))
+        throw std::invalid_argument("varRead buffer too short");
+      bench().varRead(i, long(info[1].As<Napi::Number>().Int64Value()), a.Data());
+      return info.Env().Undefined();
+    });
+  }
+  // varWrite(var, index, value: Uint32Array)
+  Napi::Value VarWrite(const Napi::CallbackInfo& info) {
+    return guarded(info, [&] {
+      const int i = info[0].As<Napi::Number>().Int32Value();
+      const auto need = std::size_t(vfpga::words(bench().vars().list().at(std::size_t(i)).width));
+      bench().varWrite(i, long(info[1].As<Napi::Number>().Int64Value()), words(info[2], need));
+      return info.Env().Undefined();
+    });
+  }
+
   Napi::Value TxHash(const Napi::CallbackInfo& info) {
     return guarded(info, [&] { return static_cast<Napi::Value>(Napi::BigInt::New(info.Env(), bench().txHash())); });
   }

@@ -26,6 +26,8 @@
 #include <sys/mman.h>
 #endif
 
+#include "signals.h"
+#include "sideband.h"
 #include "verilated.h"
 #include "verilated_fst_c.h"
 
@@ -415,11 +417,11 @@ struct Source : SourceBase {
 // Everything that changes the stimulus is recorded with the cycle it happened at, so that
 // replay() can clock a fresh model through exactly the same run with no TypeScript involved.
 struct Command {
-  enum Kind { Enqueue, RxIdle, TxBackpressure, Reset, Poke } kind;
+  enum Kind { Enqueue, RxIdle, TxBackpressure, Reset, Poke, VarWrite } kind;
   uint64_t cycle;
-  int index;          // stream or port index; reset: cycle count
-  double p;           // probabilities
-  const uint32_t* w;  // Enqueue: packed TLP; Poke: value words (owned by the Log)
+  int index;          // stream, port or public variable index; reset: cycle count
+  double p;           // probabilities; VarWrite: the array index
+  const uint32_t* w;  // Enqueue: packed TLP; Poke, VarWrite: value words (owned by the Log)
   std::size_t n;
 };
 // Recorded data lives in fixed-size chunks: no malloc per TLP, and no re-copying of
@@ -475,6 +477,11 @@ struct Log {
 
 enum Reason { kCycles = 0, kTx = 1, kUntil = 2, kLimit = 3, kError = 4, kFinish = 5 };
 
+// What run()'s `until` waits for: a port equal to a value (checked before the first cycle too), an edge or
+// change of a port (compared after every cycle with the cycle before), or a counter of the sideband (a watch,
+// a handshake) reaching a value.
+enum UntilKind { kUntilNone = -1, kUntilEquals = 0, kUntilRise = 1, kUntilFall = 2, kUntilChange = 3, kUntilCount = 4 };
+
 // The Verilog $finish / $stop / fatal hooks (VL_USER_* in the runtime build) land here, so a
 // failing model becomes a JavaScript exception instead of aborting the Node process.
 struct Fatal : std::runtime_error {
@@ -519,7 +526,15 @@ class Bench {
     }
     model_->eval();
   }
-  ~Bench() { close(); }
+  ~Bench() {
+    close();
+    enter();  // the model's scopes leave this context's tables as the members are destroyed
+  }
+
+  // Makes this bench's context the thread's: Verilator reaches "the" context through a thread-local
+  // (threadContextp(), set by the newest VerilatedContext), for $finish, fatal errors and the scope
+  // tables. With several models in one process (several Sims, a replay) each must claim it before use.
+  void enter() { Verilated::threadContextp(ctx_.get()); }
 
   Model* m() { return model_.get(); }
   SinkBase* sink(int i) { return sinkp_[i]; }
@@ -528,6 +543,7 @@ class Bench {
   void close() {
     if (closed_) return;
     closed_ = true;
+    enter();
     if (!dead_) {
       try {
         model_->final();
@@ -543,8 +559,11 @@ class Bench {
   // One clock cycle: inputs change while clk is low, outputs are sampled just before the
   // rising edge (so combinational ready/valid paths are seen), then the edge is taken.
   // In the FST file one cycle spans 10 time units: clk falls at 10*c, rises at 10*c+5.
+  // The sideband (pulses, watches, handshakes) costs one branch per phase while unused.
   inline void step() {
     Model* mp = m();
+    const bool aux = side_.active();
+    if (aux) side_.setup(cycle, [this](int port, const uint32_t* w) { poke(port, w); });
     std::apply([&](auto&... s) { (s.setup(mp, cycle), ...); }, sinks_);
     std::apply([&](auto&... s) { (s.setup(mp), ...); }, sources_);
     D::setClock(mp, 0);
@@ -552,16 +571,21 @@ class Bench {
     if (trace_) trace_->dump(10 * cycle);
     std::apply([&](auto&... s) { (s.sample(mp), ...); }, sinks_);
     std::apply([&](auto&... s) { (s.sample(mp, cycle, err), ...); }, sources_);
+    if (aux) side_.sample(mp, cycle);
     D::setClock(mp, 1);
     mp->eval();
     if (trace_) trace_->dump(10 * cycle + 5);
     ++cycle;
+    if (aux) side_.afterEdge(mp);
   }
 
   // Clock until a stop condition. cycles == 0 means no fixed count; untilTx < 0 and
-  // untilPort < 0 disable those conditions; `quiet` (with [writeLo, writeHi)) leaves memory
-  // writes outside that window out of untilTx's count (SourceBase::counts). Returns a Reason.
-  int run(uint64_t cycles, uint64_t maxCycles, int64_t untilTx, int untilPort, const uint32_t* untilValue,
+  // untilKind < 0 disable those conditions; `until` is a port (equals, edges) or a sideband
+  // counter (kUntilCount: untilValue holds the count as two words); `quiet` (with [writeLo,
+  // writeHi)) leaves memory writes outside that window out of untilTx's count
+  // (SourceBase::counts). `until` is checked before untilTx, so an edge is never lost to a
+  // stop for a TLP in the same cycle. Returns a Reason.
+  int run(uint64_t cycles, uint64_t maxCycles, int64_t untilTx, int untilKind, int until, const uint32_t* untilValue,
           bool quiet = false, uint64_t writeLo = 0, uint64_t writeHi = 0) {
     guard();
     for (int i = 0; i < kSources; ++i) {
@@ -574,21 +598,24 @@ class Bench {
     err = Error{};  // the previous error was reported when that run() returned
     const auto t0 = std::chrono::steady_clock::now();
     const uint64_t start = cycle;
-    const int uw = untilPort >= 0 ? words(D::ports[untilPort].width) : 0;
-    std::vector<uint32_t> now(uw);  // no allocation unless waiting for a port value
+    const bool onPort = untilKind >= kUntilEquals && untilKind <= kUntilChange;
+    const int uw = onPort ? words(D::ports[until].width) : 0;
+    std::vector<uint32_t> now(uw), prev(uw);  // no allocation unless waiting for a port
+    if (untilKind > kUntilEquals && onPort) {
+      settle();
+      D::readPort(m(), until, prev.data());
+    }
+    const uint64_t count = untilKind == kUntilCount ? (uint64_t(untilValue[0]) | uint64_t(untilValue[1]) << 32) : 0;
     int reason = kLimit;
     try {
       for (;;) {
+        if (untilKind != kUntilNone && untilMet(untilKind, until, untilValue, count, cycle > start, now, prev)) {
+          reason = kUntil;
+          break;
+        }
         if (untilTx >= 0 && txStops() >= uint64_t(untilTx)) {
           reason = kTx;
           break;
-        }
-        if (untilPort >= 0) {
-          D::readPort(m(), untilPort, now.data());
-          if (std::memcmp(now.data(), untilValue, 4 * uw) == 0) {
-            reason = kUntil;
-            break;
-          }
         }
         const uint64_t done = cycle - start;
         if (cycles && done >= cycles) {
@@ -617,6 +644,27 @@ class Bench {
     cppSeconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     ++runCalls;
     return reason;
+  }
+
+  bool untilMet(int kind, int index, const uint32_t* value, uint64_t count, bool stepped, std::vector<uint32_t>& now,
+                std::vector<uint32_t>& prev) {
+    if (kind == kUntilCount) return side_.counters[std::size_t(index)] >= count;
+    if (kind == kUntilEquals) {
+      D::readPort(m(), index, now.data());
+      return std::memcmp(now.data(), value, 4 * now.size()) == 0;
+    }
+    if (!stepped) return false;
+    D::readPort(m(), index, now.data());
+    bool was = false, is = false;
+    for (std::size_t i = 0; i < now.size(); ++i) {
+      was = was || prev[i];
+      is = is || now[i];
+    }
+    const bool met = kind == kUntilRise   ? !was && is
+                     : kind == kUntilFall ? was && !is
+                                          : std::memcmp(now.data(), prev.data(), 4 * now.size()) != 0;
+    prev.swap(now);
+    return met;
   }
 
   // Hold reset for n cycles with the streams idle; partly moved TLPs are dropped both ways.
@@ -681,17 +729,70 @@ class Bench {
   }
   void peek(int port, uint32_t* w) {
     guard();
-    // Let combinational outputs follow pokes; without a clock edge this changes no state.
-    if (dirty_) {
-      dirty_ = false;
-      try {
-        m()->eval();
-      } catch (const Fatal& e) {
-        dead_ = true;
-        throw std::runtime_error(e.what());
-      }
-    }
+    settle();
     D::readPort(m(), port, w);
+  }
+  // Lets combinational outputs follow pokes and variable writes; without a clock edge this changes no state.
+  void settle() {
+    if (!dirty_) return;
+    dirty_ = false;
+    try {
+      m()->eval();
+    } catch (const Fatal& e) {
+      dead_ = true;
+      throw std::runtime_error(e.what());
+    }
+  }
+
+  // ---- sideband (sideband.h)
+
+  // Drives `w` on an input now and puts its present value back after `cycles` cycles.
+  void pulse(int port, const uint32_t* w, uint64_t cycles) {
+    guard();
+    std::vector<uint32_t> old(std::size_t(words(D::ports[port].width)));
+    D::readPort(m(), port, old.data());
+    poke(port, w);
+    side_.restoreAt(cycle + cycles, port, old.data());
+  }
+  int watch(int port, int kind) {
+    guard();
+    settle();
+    return side_.watch(m(), port, kind);
+  }
+  void unwatch(int counter) { side_.unwatch(counter); }
+  uint64_t counter(int k) const {
+    if (k < 0 || k >= int(side_.counters.size())) throw std::invalid_argument("no such counter");
+    return side_.counters[std::size_t(k)];
+  }
+  int openHandshake(bool toDevice, int valid, int ready, std::vector<int> fields) {
+    guard();
+    return side_.open(toDevice, valid, ready, std::move(fields), [this](int p, const uint32_t* w) { poke(p, w); });
+  }
+  void closeHandshake(int ch) {
+    guard();
+    side_.close(ch, [this](int p, const uint32_t* w) { poke(p, w); });
+  }
+  Sideband<D>& sideband() { return side_; }
+
+  // ---- public variables (signals.h)
+
+  PublicVars& vars() {
+    if (!varsLoaded_) {
+      vars_.load(ctx_.get(), D::top);
+      varsLoaded_ = true;
+    }
+    return vars_;
+  }
+  void varRead(int i, long index, uint32_t* out) {
+    guard();
+    settle();
+    vars().read(i, index, out);
+  }
+  void varWrite(int i, long index, const uint32_t* w) {
+    guard();
+    vars().write(i, index, w);  // checks the index before anything is recorded
+    if (record) log.add(Command::VarWrite, cycle, i, double(index), w, std::size_t(words(vars().list()[i].width)));
+    dirty_ = true;
   }
   uint64_t txPending() const {
     uint64_t n = 0;
@@ -762,10 +863,14 @@ class Bench {
   SinkBase* sinkp_[kSinks > 0 ? kSinks : 1] = {};
   SourceBase* sourcep_[kSources > 0 ? kSources : 1] = {};
   bool dirty_ = false, closed_ = false, dead_ = false;
+  Sideband<D> side_;
+  PublicVars vars_;
+  bool varsLoaded_ = false;
 
   void guard() {
     if (dead_) throw std::runtime_error("the model hit a fatal error earlier and cannot run: " + err.msg);
     if (closed_) throw std::runtime_error("the simulation was closed");
+    enter();
   }
 
   void apply(const Command& c) {
@@ -784,6 +889,9 @@ class Bench {
         break;
       case Command::Poke:
         poke(c.index, c.w);
+        break;
+      case Command::VarWrite:
+        varWrite(c.index, long(c.p), c.w);
         break;
     }
   }

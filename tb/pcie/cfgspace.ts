@@ -63,6 +63,7 @@ export const PCI_EXT_CAP_ID_ERR = 0x0001; // AER
 export const PCI_EXT_CAP_ID_DSN = 0x0003;
 export const PCI_EXT_CAP_ID_VNDR = 0x000b;
 export const PCI_EXT_CAP_ID_ARI = 0x000e;
+export const PCI_EXT_CAP_ID_ATS = 0x000f;
 export const PCI_EXT_CAP_ID_SRIOV = 0x0010;
 export const PCI_CFG_SPACE_SIZE = 0x100;
 export const PCI_CFG_SPACE_EXP_SIZE = 0x1000;
@@ -98,7 +99,13 @@ export const PCI_EXP_DEVCAP2_10BIT_TAG_REQ = 0x20000;
 export const PCI_EXP_DEVCTL2 = 0x28;
 export const PCI_EXP_DEVCTL2_COMP_TIMEOUT = 0xf;
 export const PCI_EXP_DEVCTL2_COMP_TMOUT_DIS = 0x10;
+export const PCI_EXP_DEVCTL2_IDO_REQ_EN = 0x0100;
+export const PCI_EXP_DEVCTL2_IDO_CMP_EN = 0x0200;
 export const PCI_EXP_DEVCTL2_10BIT_TAG_REQ_EN = 0x1000;
+
+// ATS extended capability (offsets from the capability).
+export const PCI_ATS_CTRL = 0x06; // 16: ATS Control
+export const PCI_ATS_CTRL_ENABLE = 0x8000;
 
 // MSI-X capability (offsets from the capability).
 export const PCI_MSIX_FLAGS = 0x02; // 16: Message Control

@@ -12,9 +12,10 @@ import { splitReadCompletions } from './completions';
 import type { RcCore } from './core';
 import type { TlpContext } from './errors';
 import { DmaFault } from './hostmem';
-import { FaultInjector, type ReadAction } from './inject';
-import { DwordArena } from '../../sim/raw';
+import { FaultInjector, targetCompletion, type ReadAction } from './inject';
+import { DwordArena, type RawTlp } from '../../sim/raw';
 import {
+  Attr,
   CplStatus,
   describeTlp,
   formatPcieId,
@@ -24,9 +25,23 @@ import {
   completionLowerAddress,
   encodeCplD,
   type CplDDwords,
+  type CplTlp,
+  type CplStatusCode,
   type MemReadTlp,
   type MemWriteTlp,
 } from './tlp';
+
+/** Address Type encodings (2.2.4.1). */
+const AT_NAMES = ['untranslated', 'translation request', 'translated', 'reserved'];
+
+/** Why a tag is not free yet, for the tag-reuse message. */
+function whenFree(u: TagUse, timeout: number): string {
+  if (u.action === 'drop')
+    return `${u.due < 0 ? 'got no completion' : 'lost one of its completions'} (fault injection: drop); its tag is free once the device's completion timeout can have fired, at cycle ${u.freeAt} (deviceCompletionTimeout ${timeout} cycles after the request)`;
+  if (u.freeAt === Infinity)
+    return `has not received its last completion yet (scheduled for cycle ${u.due}, not delivered by the link so far)`;
+  return `is completed only at cycle ${u.freeAt} (its last completion reaches the device then)`;
+}
 
 /** An MSI-X message the device sent. */
 export interface InterruptEvent {
@@ -38,8 +53,14 @@ export interface InterruptEvent {
 }
 
 interface TagUse {
-  /** Cycle from which the device may reuse the tag (its last completion was due then). */
+  /**
+   * Cycle from which the device may reuse the tag: when its last completion reached the device (Infinity
+   * until the link reports it), or, on links that do not report deliveries, when it was scheduled; for a
+   * read the RC dropped, when the device's completion timeout can have fired.
+   */
   freeAt: number;
+  /** Cycle the read's last completion was scheduled for (-1 if none was sent). */
+  due: number;
   tlp: MemReadTlp;
   cycle: number;
   action: ReadAction;
@@ -92,7 +113,8 @@ export class Completer {
 
   // ---- checks common to device requests ----
 
-  private checkRequest(t: MemReadTlp | MemWriteTlp, cycle: number, ctx: TlpContext): void {
+  /** Checks what every device memory request must respect; returns true if the RC refuses it (UR / discard). */
+  private checkRequest(t: MemReadTlp | MemWriteTlp, cycle: number, ctx: TlpContext): boolean {
     const { rc } = this;
     const o = rc.opts;
     if (!rc.shadow.busMaster.permits(cycle, o.grace)) {
@@ -106,6 +128,40 @@ export class Completer {
         ctx,
       );
     }
+    if (t.attr) this.checkAttributes(t.attr, t.type, cycle, ctx);
+    return t.at ? this.refusedAddressType(t, cycle, ctx) : false;
+  }
+
+  /** Relaxed Ordering, No Snoop and ID-Based Ordering only as Device Control (2) enables them (7.5.3.4, 7.5.3.16). */
+  private checkAttributes(attr: number, what: string, cycle: number, ctx: TlpContext): void {
+    const s = this.rc.shadow;
+    const off: string[] = [];
+    if (attr & Attr.RO && !s.relaxedOrdering)
+      off.push('Relaxed Ordering (Enable Relaxed Ordering is clear in Device Control)');
+    if (attr & Attr.NS && !s.noSnoop) off.push('No Snoop (Enable No Snoop is clear in Device Control)');
+    if (attr & Attr.IDO && !s.idoRequests)
+      off.push('ID-Based Ordering (IDO Request Enable is clear in Device Control 2)');
+    if (off.length) this.rc.violation('attributes', `${what} with attribute ${off.join(' and ')}`, cycle, ctx);
+  }
+
+  /**
+   * A nonzero Address Type: without ATS enabled the RC takes only untranslated addresses (an IOMMU refuses the
+   * rest); with ATS, translated addresses are used as they are, but the model has no translation agent to
+   * answer Translation Requests. Returns true if refused.
+   */
+  private refusedAddressType(t: MemReadTlp | MemWriteTlp, cycle: number, ctx: TlpContext): boolean {
+    const { rc } = this;
+    const at = t.at ?? 0;
+    const name = `AT ${at.toString(2).padStart(2, '0')}b (${AT_NAMES[at]})`;
+    if (at === 3) rc.violation('address-type', `${t.type} with ${name}`, cycle, ctx);
+    else if (!rc.shadow.atsEnabled)
+      rc.violation('address-type', `${t.type} with ${name}, but ATS is not enabled for the device`, cycle, ctx);
+    else if (at === 1 && t.type === 'MRd')
+      rc.violation('unsupported', `${t.type} with ${name}: the model has no translation agent`, cycle, ctx);
+    else if (at === 1)
+      rc.violation('address-type', `${t.type} with ${name}: only reads ask for translations`, cycle, ctx);
+    else return false;
+    return true;
   }
 
   private dmaViolation(f: DmaFault, cycle: number, ctx: TlpContext): void {
@@ -117,7 +173,7 @@ export class Completer {
   onRead(t: MemReadTlp, cycle: number, ctx: TlpContext): void {
     const { rc } = this;
     const o = rc.opts;
-    this.checkRequest(t, cycle, ctx);
+    const refused = this.checkRequest(t, cycle, ctx);
     const bytes = t.length * 4;
     if (bytes > rc.shadow.mrrs) {
       rc.violation('mrrs', `read of ${bytes} bytes exceeds Max_Read_Request_Size ${rc.shadow.mrrs}`, cycle, ctx);
@@ -138,7 +194,7 @@ export class Completer {
     if (prev && prev.freeAt > cycle) {
       rc.violation(
         'tag-reuse',
-        `tag ${t.tag} reused while outstanding: the earlier request (cycle ${prev.cycle}: ${describeTlp(prev.tlp)}) is completed only at cycle ${prev.freeAt}`,
+        `tag ${t.tag} reused while outstanding: the earlier request (cycle ${prev.cycle}: ${describeTlp(prev.tlp)}) ${whenFree(prev, o.deviceCompletionTimeout)}`,
         cycle,
         ctx,
       );
@@ -146,10 +202,11 @@ export class Completer {
 
     const range = memReqByteRange(t);
     const index = this.reads++;
-    let action = this.injector.decide(t, cycle);
+    const fault = this.injector.decide(t, cycle);
+    let action = refused ? 'ur' : fault.action;
     // The requested dwords, zero outside the enabled range; the completions' payloads are views of them.
     const dws = this.readBuffers.alloc(t.length);
-    if (range.bytes > 0) {
+    if (range.bytes > 0 && !refused) {
       try {
         rc.mem.dmaReadInto(
           range.addr,
@@ -172,30 +229,43 @@ export class Completer {
     let at = Math.max(cycle + Math.max(lat, o.minLatency), rc.now);
     if (!o.reorder) at = Math.max(at, this.lastScheduled);
 
+    // The tag's new use; on links that report deliveries it is freed when the last completion reaches the device.
+    const use: TagUse = { freeAt: Infinity, due: -1, tlp: t, cycle, action };
+    const delivered = rc.deliveryReports ? (c: number) => void (use.freeAt = c) : undefined;
+
     // The literals below spell every field out: object spreads are slow in Node 20's V8, and this runs per completion.
     let last = at;
-    if (action === 'ur' || action === 'ca') {
+    // The completion a fault is aimed at (targetCompletion), or -1: the whole read.
+    const aimed = fault.completion !== undefined && action === fault.action;
+    const error = action === 'ur' || action === 'ca';
+    const status = action === 'ur' ? CplStatus.UR : CplStatus.CA;
+    if (error && !aimed) {
       rc.send(
-        {
-          type: 'Cpl',
-          completerId: o.rcId,
-          requesterId: t.requesterId,
-          tag: t.tag,
-          tc: t.tc,
-          attr: t.attr,
-          status: action === 'ur' ? CplStatus.UR : CplStatus.CA,
-          byteCount: readCompletionByteCount(t.length, t.firstBe, t.lastBe),
-          lowerAddress: completionLowerAddress(t.address, t.firstBe),
-        },
+        this.statusCompletion(t, status, readCompletionByteCount(t.length, t.firstBe, t.lastBe), null),
         at,
+        delivered,
       );
       this.stats.completionsSent++;
-    } else if (action !== 'drop') {
+    } else if (action !== 'drop' || aimed) {
       const chunks = splitReadCompletions(t, { rcb: o.rcb, mps: rc.shadow.mps, mode: o.split, rng: rc.rng });
+      const n = chunks.length;
+      // A duplicate repeats the aimed completion (default: the last).
+      const k = aimed ? targetCompletion(fault, n) : action === 'duplicate' ? n - 1 : -1;
+      // UR / CA aimed at completion k: k completions with data, then the error completion for the rest.
+      const stop = error ? k : n;
       let when = at;
-      for (let i = 0; i < chunks.length; i++) {
+      let sent = false;
+      for (let i = 0; i < n; i++) {
         const c = chunks[i];
         if (i > 0) when += rc.rng.int(o.cplGap.min, o.cplGap.max);
+        if (i === stop) {
+          rc.send(this.statusCompletion(t, status, c.byteCount, c.lowerAddress), when, delivered);
+          this.stats.completionsSent++;
+          sent = true;
+          break;
+        }
+        if (action === 'drop' && i === k) continue; // lost: the read never completes
+        sent = true;
         const cpl: CplDDwords = {
           type: 'CplD',
           completerId: o.rcId,
@@ -207,22 +277,113 @@ export class Completer {
           byteCount: c.byteCount,
           lowerAddress: c.lowerAddress,
           data: dws.subarray(c.offset / 4, c.offset / 4 + c.lengthDw),
-          ep: action === 'poison',
+          ep: action === 'poison' && (k < 0 || i === k),
         };
         const raw = encodeCplD(cpl);
-        rc.sendEncoded(raw, 'CplD', when);
+        rc.sendEncoded(raw, 'CplD', when, i === n - 1 ? delivered : undefined);
         this.stats.completionsSent++;
-        if (action === 'duplicate' && i === chunks.length - 1) {
-          when += 1;
-          rc.sendEncoded(raw, 'CplD', when);
+        if (action === 'duplicate' && i === k) {
+          if (i < n - 1) {
+            // At the same cycle, queued behind the original: it reaches the device right after it, while the
+            // read is still outstanding (its last completion comes later).
+            rc.sendEncoded(raw, 'CplD', when);
+          } else {
+            // After the last completion the device may legally reuse the tag at once: an exact repeat could
+            // land on its next request. The repeat is sent where no request of the device can be.
+            rc.sendEncoded(encodeCplD(this.stray(cpl)), 'CplD', when + 1);
+            this.lastScheduled = Math.max(this.lastScheduled, when + 1);
+          }
           this.stats.completionsSent++;
         }
       }
-      last = when;
+      if (sent) last = when;
     }
     this.lastScheduled = Math.max(this.lastScheduled, last);
-    // A dropped read's tag is the device's again once its completion timeout fires: allow reuse at once.
-    perReq.set(t.tag, { freeAt: action === 'drop' ? cycle : last, tlp: t, cycle, action });
+    if (action === 'drop') {
+      // The read never completes: the device may reuse the tag once its completion timeout can have fired.
+      use.freeAt = cycle + o.deviceCompletionTimeout;
+      if (aimed) use.due = last;
+    } else {
+      use.due = last;
+      if (!delivered) use.freeAt = last;
+    }
+    perReq.set(t.tag, use);
+  }
+
+  /**
+   * The UR / CA completion ending read `t`: `byteCount` bytes still outstanding, `lowerAddress` of the next byte
+   * (null: the read's first enabled byte).
+   */
+  private statusCompletion(
+    t: MemReadTlp,
+    status: CplStatusCode,
+    byteCount: number,
+    lowerAddress: number | null,
+  ): CplTlp {
+    return {
+      type: 'Cpl',
+      completerId: this.rc.opts.rcId,
+      requesterId: t.requesterId,
+      tag: t.tag,
+      tc: t.tc,
+      attr: t.attr,
+      status,
+      byteCount,
+      lowerAddress: lowerAddress ?? completionLowerAddress(t.address, t.firstBe),
+    };
+  }
+
+  /**
+   * A completion's copy that matches no request the device may have outstanding: the tag moved above every
+   * tag the device may use (Tag[9] set, while 10-bit tags are off), or with 10-bit tags on, the Requester ID
+   * of the next bus (no function behind this link).
+   */
+  private stray(cpl: CplDDwords): CplDDwords {
+    return this.rc.shadow.tenBitTags
+      ? { ...cpl, requesterId: (cpl.requesterId + 0x100) & 0xffff }
+      : { ...cpl, tag: (cpl.tag & 0xff) | 0x200 };
+  }
+
+  /**
+   * Answers a request the RC does not serve (configuration, locked, IO, AtomicOp requests from the device)
+   * with Unsupported Request: a Cpl (CplLk for a locked read) carrying the request's ID, tag, TC and
+   * attributes. From the raw header, since IO and AtomicOps do not decode.
+   */
+  unsupported(raw: RawTlp, cycle: number): void {
+    const { rc } = this;
+    const o = rc.opts;
+    const [dw0, dw1, dw2, dw3] = raw.hdr;
+    const fmt = dw0 >>> 29;
+    const type = (dw0 >>> 24) & 0x1f;
+    if ((fmt & 0b110) === 0b100 || (type >= 0b10000 && type <= 0b10111)) return; // prefixes, messages: posted
+    if (type === 0 && (fmt & 0b010) !== 0) return; // MWr: posted
+    const locked = type === 0b00001;
+    const tag = ((dw1 >>> 8) & 0xff) | (((dw0 >>> 19) & 1) << 8) | (((dw0 >>> 23) & 1) << 9);
+    let byteCount = 4;
+    let lowerAddress = 0;
+    if (locked) {
+      const length = dw0 & 0x3ff || 1024;
+      const address = BigInt((fmt & 1 ? dw3 : dw2) & ~3);
+      byteCount = readCompletionByteCount(length, dw1 & 0xf, (dw1 >>> 4) & 0xf);
+      lowerAddress = completionLowerAddress(address, dw1 & 0xf);
+    }
+    const at = Math.max(cycle + rc.opts.minLatency, rc.now);
+    rc.send(
+      {
+        type: locked ? 'CplLk' : 'Cpl',
+        completerId: o.rcId,
+        requesterId: dw1 >>> 16,
+        tag,
+        tc: (dw0 >>> 20) & 7,
+        attr: (((dw0 >>> 18) & 1) << 2) | ((dw0 >>> 12) & 3),
+        status: CplStatus.UR,
+        byteCount,
+        lowerAddress,
+      },
+      at,
+    );
+    this.stats.completionsSent++;
+    this.lastScheduled = Math.max(this.lastScheduled, at); // settle() waits for it
   }
 
   // ---- memory write ----
@@ -230,7 +391,7 @@ export class Completer {
   onWrite(t: MemWriteTlp, cycle: number, ctx: TlpContext): void {
     const { rc } = this;
     const o = rc.opts;
-    this.checkRequest(t, cycle, ctx);
+    const refused = this.checkRequest(t, cycle, ctx);
     if (t.data.length > rc.shadow.mps) {
       rc.violation(
         'mps',
@@ -238,7 +399,9 @@ export class Completer {
         cycle,
         ctx,
       );
+      return; // a Malformed TLP (2.2.2): discarded, neither memory nor an interrupt
     }
+    if (refused) return;
     if (t.address >= o.msiBase && t.address < o.msiBase + o.msiSize) {
       this.onMsi(t, cycle, ctx);
       return;

@@ -18,10 +18,17 @@ export interface RcCore {
   readonly rng: Rng;
   /** The link's current cycle. */
   readonly now: number;
-  /** Encodes and queues a TLP for the device at `atCycle` (default now); counts it. */
-  send(t: Tlp, atCycle?: number): void;
-  /** Queues a TLP the caller encoded (e.g. with encodeCplD), counted as `type`. */
-  sendEncoded(raw: RawTlp, type: TlpType, atCycle?: number): void;
+  /** Encodes and queues a TLP for the device at `atCycle` (default now); counts it. `delivered`: as in sendEncoded. */
+  send(t: Tlp, atCycle?: number, delivered?: (cycle: number) => void): void;
+  /**
+   * Queues a TLP the caller encoded (e.g. with encodeCplD), counted as `type`. With `delivered`, and if the
+   * link reports deliveries (deliveryReports), it is called with the cycle the device took the TLP's last beat.
+   */
+  sendEncoded(raw: RawTlp, type: TlpType, atCycle?: number, delivered?: (cycle: number) => void): void;
+  /** Queues a raw TLP as it is (malformed ones too); counted by its type if it decodes. */
+  sendRaw(raw: RawTlp, atCycle?: number): void;
+  /** Whether the link reports when a TLP reached the device (Link.sendTracked). */
+  readonly deliveryReports: boolean;
   /** Reports a rule the device broke: throws PcieViolation, or records it (options.violations). */
   violation(code: ViolationCode, reason: string, cycle: number, tlp: TlpContext): void;
 }

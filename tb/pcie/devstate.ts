@@ -19,8 +19,14 @@ import {
   PCI_COMMAND_MEMORY,
   PCI_EXP_DEVCTL,
   PCI_EXP_DEVCTL2,
+  PCI_ATS_CTRL,
+  PCI_ATS_CTRL_ENABLE,
   PCI_EXP_DEVCTL2_10BIT_TAG_REQ_EN,
+  PCI_EXP_DEVCTL2_IDO_CMP_EN,
+  PCI_EXP_DEVCTL2_IDO_REQ_EN,
   PCI_EXP_DEVCTL_EXT_TAG,
+  PCI_EXP_DEVCTL_NOSNOOP_EN,
+  PCI_EXP_DEVCTL_RELAX_EN,
   PCI_EXP_LNKCTL,
   PCI_MSIX_ENTRY_CTRL_MASKBIT,
   PCI_MSIX_ENTRY_SIZE,
@@ -77,6 +83,8 @@ export class DeviceShadow {
   /** Offsets of capabilities once the RC walked the lists. */
   pcieCap?: number;
   msixCap?: number;
+  /** The ATS extended capability, if the device has one. */
+  atsCap?: number;
 
   readonly busMaster = new TimedFlag(false);
   readonly memorySpace = new TimedFlag(false);
@@ -196,6 +204,33 @@ export class DeviceShadow {
   get tenBitTags(): boolean {
     const d = this.devctl2;
     return d === undefined ? (this.stated.tenBitTags ?? false) : (d & PCI_EXP_DEVCTL2_10BIT_TAG_REQ_EN) !== 0;
+  }
+  /** Enable Relaxed Ordering (Device Control bit 4; 1 at reset, so true while unknown). */
+  get relaxedOrdering(): boolean {
+    const d = this.devctl;
+    return d === undefined || (d & PCI_EXP_DEVCTL_RELAX_EN) !== 0;
+  }
+  /** Enable No Snoop (Device Control bit 11; 1 at reset, so true while unknown). */
+  get noSnoop(): boolean {
+    const d = this.devctl;
+    return d === undefined || (d & PCI_EXP_DEVCTL_NOSNOOP_EN) !== 0;
+  }
+  /** IDO Request Enable (Device Control 2 bit 8; 0 at reset). */
+  get idoRequests(): boolean {
+    const d = this.devctl2;
+    return d !== undefined && (d & PCI_EXP_DEVCTL2_IDO_REQ_EN) !== 0;
+  }
+  /** IDO Completion Enable (Device Control 2 bit 9; 0 at reset). */
+  get idoCompletions(): boolean {
+    const d = this.devctl2;
+    return d !== undefined && (d & PCI_EXP_DEVCTL2_IDO_CMP_EN) !== 0;
+  }
+  /** The device has an ATS capability and its Enable bit is set (as the RC wrote or read it). */
+  get atsEnabled(): boolean {
+    const c = this.atsCap;
+    return (
+      c !== undefined && this.known(c + PCI_ATS_CTRL) && (this.field16(c + PCI_ATS_CTRL) & PCI_ATS_CTRL_ENABLE) !== 0
+    );
   }
 
   // ---- MSI-X table ----

@@ -31,6 +31,7 @@ import {
   PCI_EXP_DEVCTL_PAYLOAD,
   PCI_EXP_DEVCTL_READRQ,
   PCI_EXP_FLAGS,
+  PCI_EXT_CAP_ID_ATS,
   PCI_EXP_LNKCTL,
   PCI_EXP_LNKCTL_RCB,
   PCI_HEADER_TYPE,
@@ -175,6 +176,7 @@ export function enumerate(rc: RootComplex, opts: EnumerateOptions = {}): DeviceI
   if (opts.assign ?? true) assignBars(rc, info.bars, opts.below4G ?? false);
 
   walkCaps(rc, info);
+  rc.shadow.atsCap = info.extCaps.get(PCI_EXT_CAP_ID_ATS);
 
   if (info.caps.has(PCI_CAP_ID_EXP)) {
     const off = info.caps.get(PCI_CAP_ID_EXP)!;

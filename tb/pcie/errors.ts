@@ -4,7 +4,7 @@
  */
 import type { RawTlp } from '../../sim/raw';
 import { formatRawTlp } from '../../sim/raw';
-import { describeTlp, type Tlp } from './tlp';
+import { describeTlp, formatPcieId, type Tlp } from './tlp';
 
 /**
  * What a device broke. Codes are stable (tests match on them); messages are for people.
@@ -21,7 +21,9 @@ import { describeTlp, type Tlp } from './tlp';
  *  - rcb: a partial completion that does not end on the completer's read completion boundary
  *  - requester-id: a request whose Requester ID is not the device's
  *  - msix: an MSI-X message that is malformed, unprogrammed, masked or sent while MSI-X is disabled
- *  - unsupported: a TLP an endpoint must not send (config requests, locked reads, ...)
+ *  - unsupported: a request the RC does not serve from an endpoint (config, locked, IO, AtomicOps, translation)
+ *  - attributes: Relaxed Ordering / No Snoop / ID-Based Ordering without its Device Control (2) enable
+ *  - address-type: a nonzero Address Type without ATS enabled (or a reserved one)
  */
 export type ViolationCode =
   | 'malformed'
@@ -39,7 +41,9 @@ export type ViolationCode =
   | 'rcb'
   | 'requester-id'
   | 'msix'
-  | 'unsupported';
+  | 'unsupported'
+  | 'attributes'
+  | 'address-type';
 
 /** Where a TLP came from, for messages: the decoded TLP (described only when a message needs it) and/or its raw dwords. */
 export interface TlpContext {
@@ -61,6 +65,8 @@ export function formatTlpContext(ctx: TlpContext): string {
 
 /** A device broke a PCIe rule (or a rule of the RC's configuration). Thrown from the pump. */
 export class PcieViolation extends Error {
+  /** Further violations among the TLPs handled with this one (the pump throws the first of a batch). */
+  readonly more: PcieViolation[] = [];
   constructor(
     readonly code: ViolationCode,
     readonly reason: string,
@@ -70,6 +76,13 @@ export class PcieViolation extends Error {
     const t = formatTlpContext(tlp);
     super(`rc: cycle ${cycle}: ${code}: ${reason}${t ? `\n    ${t}` : ''}`);
     this.name = 'PcieViolation';
+  }
+
+  /** Attaches the other violations of the same batch (listed in the message by cycle and code). */
+  alsoSeen(more: PcieViolation[]): void {
+    this.more.push(...more);
+    const list = more.map((v) => `cycle ${v.cycle} ${v.code}`).join(', ');
+    this.message += `\n  and ${more.length} more in the same batch: ${list} (see .more)`;
   }
 }
 
@@ -102,4 +115,23 @@ export class CompletionStatusError extends Error {
     super(`rc: cycle ${cycle}: ${request} completed with ${status} (${what})${detail ? `: ${detail}` : ''}`);
     this.name = 'CompletionStatusError';
   }
+}
+
+/** Best-effort description of a TLP that did not decode (for violation messages). */
+export function sketchRaw(raw: RawTlp): string {
+  const [dw0, dw1, dw2, dw3] = raw.hdr;
+  const fmt = dw0 >>> 29;
+  const type = (dw0 >>> 24) & 0x1f;
+  const len = dw0 & 0x3ff || 1024;
+  const four = (fmt & 1) !== 0;
+  const data = (fmt & 2) !== 0;
+  const tag = ((dw1 >>> 8) & 0xff) | (((dw0 >>> 19) & 1) << 8) | (((dw0 >>> 23) & 1) << 9);
+  if (type === 0 && fmt <= 3) {
+    const addr = four ? (BigInt(dw2) << 32n) | BigInt((dw3 & ~3) >>> 0) : BigInt((dw2 & ~3) >>> 0);
+    return `${data ? 'MWr' : 'MRd'} ${four ? '4DW' : '3DW'} addr=0x${addr.toString(16)} len=${len} be=${(dw1 & 0xf).toString(16)}/${((dw1 >>> 4) & 0xf).toString(16)} req=${formatPcieId(dw1 >>> 16)} tag=${tag} (undecoded)`;
+  }
+  if (type === 0b01010 && fmt <= 2) {
+    return `${data ? 'CplD' : 'Cpl'} status=${(dw1 >>> 13) & 7} bc=${dw1 & 0xfff} req=${formatPcieId(dw2 >>> 16)} tag=${tag} la=0x${(dw2 & 0x7f).toString(16)} len=${len} (undecoded)`;
+  }
+  return `Fmt=${fmt.toString(2).padStart(3, '0')}b Type=${type.toString(2).padStart(5, '0')}b len=${len} (undecoded)`;
 }

@@ -5,6 +5,7 @@
  * behind the same interface. TapLink wraps any of them to see the raw TLP traffic both ways.
  */
 import type { RawTlp } from '../../sim/raw';
+import type { Until } from '../../sim/sideband';
 
 export interface LinkRunOptions {
   cycles?: number;
@@ -16,8 +17,8 @@ export interface LinkRunOptions {
    * [from, to). A link may ignore it and stop for every TLP (correct, only slower).
    */
   writesCountOnlyIn?: { from: bigint; to: bigint };
-  /** Stop once a signal equals a value (simulators only). */
-  until?: { signal: string; equals: number | bigint };
+  /** Stop once a signal holds a value, changes, or a sideband count gets somewhere (simulators only; see Until). */
+  until?: Until;
 }
 
 export interface Link {
@@ -28,6 +29,14 @@ export interface Link {
   run(opts: LinkRunOptions): { reason: string; cycles: number };
   /** Every finished TLP from the device, each stamped with the cycle it left (`cycle`). */
   takeTx(): RawTlp[];
+  /**
+   * Optional: send(), and once the device has taken the TLP's last beat, `delivered(cycle)` with that cycle
+   * (at the latest from the run() that delivers it). The RC uses it for the last completion of each device
+   * read: the device may reuse the read's tag from then on, not from when the completion was scheduled
+   * (rx idle cycles and queueing delay it). Without it the RC takes the scheduled cycle, the earliest the
+   * completion can arrive, and misses a reuse between that and the real delivery.
+   */
+  sendTracked?(tlp: RawTlp, atCycle: number, delivered: (cycle: number) => void): void;
 }
 
 /** The subset of sim/index.ts's Sim that SimLink uses (kept structural so tb/ does not load the addon). */
@@ -91,18 +100,29 @@ export class TapLink implements Link {
   readonly toDevice: TappedSend[] = [];
   /** TLPs from the device, in the order taken (each batch in cycle order). */
   readonly fromDevice: RawTlp[] = [];
+  /** Present when the inner link reports deliveries (then the tap does too). */
+  readonly sendTracked?: Link['sendTracked'];
   constructor(
     readonly inner: Link,
     readonly opts: TapOptions = {},
-  ) {}
+  ) {
+    if (inner.sendTracked)
+      this.sendTracked = (raw, atCycle, delivered) => {
+        this.tapped(raw, atCycle);
+        inner.sendTracked!(raw, atCycle, delivered);
+      };
+  }
   get cycle(): number {
     return this.inner.cycle;
   }
   send(raw: RawTlp, atCycle?: number): void {
+    this.tapped(raw, atCycle);
+    this.inner.send(raw, atCycle);
+  }
+  private tapped(raw: RawTlp, atCycle: number | undefined): void {
     const s: TappedSend = { raw, at: atCycle ?? this.inner.cycle, sentAt: this.inner.cycle };
     if (this.opts.keep !== false) this.toDevice.push(s);
     this.opts.onToDevice?.(s);
-    this.inner.send(raw, atCycle);
   }
   run(opts: LinkRunOptions): { reason: string; cycles: number } {
     return this.inner.run(opts);

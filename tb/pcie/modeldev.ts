@@ -145,7 +145,7 @@ export class ModelEndpoint implements Link {
   };
   private events: Event[] = [];
   private seq = 0;
-  private readonly rxQueue: { tlp: RawTlp; at: number; seq: number }[] = [];
+  private readonly rxQueue: { tlp: RawTlp; at: number; seq: number; delivered?: (cycle: number) => void }[] = [];
   private rxFreeAt = 0;
   private txFreeAt = 0;
   private readonly txDone: RawTlp[] = [];
@@ -188,9 +188,13 @@ export class ModelEndpoint implements Link {
 
   // ==== Link ====
 
-  send(tlp: RawTlp, atCycle?: number): void {
-    this.rxQueue.push({ tlp, at: Math.max(atCycle ?? this.cycle, this.cycle), seq: this.seq++ });
+  send(tlp: RawTlp, atCycle?: number, delivered?: (cycle: number) => void): void {
+    this.rxQueue.push({ tlp, at: Math.max(atCycle ?? this.cycle, this.cycle), seq: this.seq++, delivered });
     this.rxQueue.sort((a, b) => a.at - b.at || a.seq - b.seq);
+  }
+
+  sendTracked(tlp: RawTlp, atCycle: number, delivered: (cycle: number) => void): void {
+    this.send(tlp, atCycle, delivered);
   }
 
   takeTx(): RawTlp[] {
@@ -220,8 +224,11 @@ export class ModelEndpoint implements Link {
         this.rxQueue.shift();
         const beats = this.beats(rx!.tlp);
         this.rxFreeAt = rxAt + beats;
-        const tlp = rx!.tlp;
-        this.schedule(rxAt + beats, () => this.receive(tlp));
+        const { tlp, delivered } = rx!;
+        this.schedule(rxAt + beats, () => {
+          delivered?.(rxAt + beats);
+          this.receive(tlp);
+        });
       } else {
         this.events.splice(this.events.indexOf(ev!), 1);
         ev!.fn();

@@ -54,6 +54,13 @@ export interface RootComplexOptions {
 
   /** Cycles the RC waits for a completion of its own request before failing it. Default 50,000. */
   completionTimeout?: number;
+  /**
+   * The earliest the device's completion timeout may fire, in cycles after its request: a tag whose read
+   * the RC dropped (fault injection) stays the device's until then. Default 12,500: 50 us, the low end of
+   * the spec's default range (50 us to 50 ms), at 250 MHz. Set it to the device's timeout when a test
+   * shortens that.
+   */
+  deviceCompletionTimeout?: number;
   /** Default limit of waitFor()/wait(). Default 2,000,000 cycles. */
   waitTimeout?: number;
   /** Config requests completed with CRS are retried this many times... Default 10. */
@@ -114,6 +121,7 @@ export interface ResolvedOptions {
   reorder: boolean;
   split: SplitMode;
   completionTimeout: number;
+  deviceCompletionTimeout: number;
   waitTimeout: number;
   crsRetries: number;
   crsDelay: number;
@@ -181,6 +189,7 @@ export function resolveOptions(o: RootComplexOptions): ResolvedOptions {
     reorder: o.reorder ?? true,
     split: o.split ?? 'random',
     completionTimeout: count(o.completionTimeout ?? 50_000, 'completionTimeout', 1),
+    deviceCompletionTimeout: count(o.deviceCompletionTimeout ?? 12_500, 'deviceCompletionTimeout', 1),
     waitTimeout: count(o.waitTimeout ?? 2_000_000, 'waitTimeout', 1),
     crsRetries: count(o.crsRetries ?? 10, 'crsRetries'),
     crsDelay: count(o.crsDelay ?? 200, 'crsDelay', 1),

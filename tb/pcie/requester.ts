@@ -10,9 +10,12 @@
  */
 import { ReadReassembly } from './completions';
 import type { RcCore } from './core';
-import { CompletionStatusError, RcTimeoutError, type TlpContext } from './errors';
+import { CompletionStatusError, RcTimeoutError, sketchRaw, type TlpContext } from './errors';
+import type { RawTlp } from '../../sim/raw';
 import {
+  Attr,
   CplStatus,
+  decodeTlp,
   describeTlp,
   formatPcieId,
   type CfgReadTlp,
@@ -64,25 +67,34 @@ export class Pending<T> {
 
 type Req = CfgReadTlp | CfgWriteTlp | MemReadTlp;
 
-interface Outstanding {
+/** A completion as the raw request API hands it back. */
+export type Completion = CplTlp | CplDTlp;
+
+interface InFlight {
   tag: number;
-  tlp: Req;
-  /** describeTlp(tlp), computed when a message needs it. */
+  /** A description of the request, computed when a message needs it. */
   readonly desc: string;
   sentAt: number;
   deadline: number;
-  crsLeft: number;
-  reasm?: ReadReassembly;
-  finish(cpl: CplTlp | CplDTlp | null, err: Error | null, cycle: number): void;
+  finish(cpl: Completion | null, err: Error | null, cycle: number): void;
 }
 
-/** A TLP still waiting for a free tag. */
-interface Queued {
+/** A request the RC built (config, MMIO read): its completions are checked against it. */
+interface TypedRequest extends InFlight {
+  kind: 'typed';
   tlp: Req;
-  at: number;
-  finish: Outstanding['finish'];
   crsLeft: number;
+  reasm?: ReadReassembly;
 }
+
+/** A request sent as given (rawRequest): its completions are collected unchecked. */
+interface RawRequest extends InFlight {
+  kind: 'raw';
+  /** Takes a completion; true once it was the request's last. */
+  collect(t: Completion): boolean;
+}
+
+type Outstanding = TypedRequest | RawRequest;
 
 export interface RequesterStats {
   cfgReads: number;
@@ -113,7 +125,8 @@ export class Requester {
   private nextTag = 0;
   /** The requests in flight (the non-empty slots), for cheap timeout scans. */
   private readonly live = new Set<Outstanding>();
-  private readonly queue: Queued[] = [];
+  /** Requests waiting for a free tag, each a function that issues it. */
+  private readonly queue: (() => void)[] = [];
   /** Tags whose request timed out: a late completion for them is reported as such. */
   private readonly timedOut = new Map<number, string>();
 
@@ -241,6 +254,13 @@ export class Requester {
       );
       return;
     }
+    if (slot.kind === 'raw') {
+      if (slot.collect(t)) {
+        this.release(slot);
+        slot.finish(null, null, cycle);
+      }
+      return;
+    }
     if (rc.shadow.idCaptured && t.completerId !== o.deviceId) {
       rc.violation(
         'completion-mismatch',
@@ -255,6 +275,14 @@ export class Requester {
       rc.violation(
         'completion-mismatch',
         `TC ${t.tc ?? 0} / attributes ${(t.attr ?? 0) & 3} differ from the request's TC ${slot.tlp.tc ?? 0} / attributes ${reqAttr} (${slot.desc})`,
+        cycle,
+        ctx,
+      );
+    }
+    if ((t.attr ?? 0) & Attr.IDO && !rc.shadow.idoCompletions) {
+      rc.violation(
+        'attributes',
+        `${t.type} with attribute ID-Based Ordering (IDO Completion Enable is clear in Device Control 2)`,
         cycle,
         ctx,
       );
@@ -376,25 +404,62 @@ export class Requester {
 
   /** Sends queued requests now that tags are free. */
   drain(): void {
-    while (this.queue.length && this.live.size < TAGS) {
-      const q = this.queue.shift()!;
-      this.issue(q.tlp, q.at, q.crsLeft, q.finish);
-    }
+    while (this.queue.length && this.live.size < TAGS) this.queue.shift()!();
+  }
+
+  // ---- raw requests ----
+
+  /**
+   * Sends a non-posted request as given, with the RC's Requester ID and a tag of its own written into the
+   * header, and collects its completions unchecked until the last one: any status other than SC, a Cpl, or a
+   * CplD whose byte count fits in its payload. Fails with RcTimeoutError after `timeout` cycles.
+   */
+  rawRequest(raw: RawTlp, timeout: number): Pending<Completion[]> {
+    const what = nonPostedRequest(raw);
+    const p = new Pending<Completion[]>(`raw request ${what}`);
+    const got: Completion[] = [];
+    const start = (): void => {
+      const tag = this.freeTag();
+      const hdr = Uint32Array.from(raw.hdr);
+      hdr[0] &= ~((1 << 23) | (1 << 19)); // Tag[9:8]: the RC's tags are 8-bit
+      hdr[1] = ((this.rc.opts.rcId << 16) | (tag << 8) | (hdr[1] & 0xff)) >>> 0;
+      const sent: RawTlp = { hdr, data: raw.data };
+      const when = this.rc.now;
+      this.track({
+        kind: 'raw',
+        tag,
+        get desc() {
+          return `raw request ${describeRaw(sent)}`;
+        },
+        sentAt: when,
+        deadline: when + timeout,
+        collect(t) {
+          got.push(t);
+          // Without data (an error status, or a write's completion) it is the only one.
+          if (!('data' in t) || t.status !== CplStatus.SC) return true;
+          return t.byteCount <= t.data.length - (t.lowerAddress & 3);
+        },
+        finish: (_cpl, err, cycle) => (err ? p.reject(err, cycle) : p.resolve(got, cycle)),
+      });
+      this.rc.sendRaw(sent, when);
+    };
+    if (this.live.size < TAGS) start();
+    else this.queue.push(start);
+    return p;
   }
 
   // ---- internals ----
 
   private issue(tlp: Req, at: number, crsLeft: number, finish: Outstanding['finish'], reasm?: ReadReassembly): void {
     if (this.live.size >= TAGS) {
-      this.queue.push({ tlp, at, finish, crsLeft });
+      this.queue.push(() => this.issue(tlp, at, crsLeft, finish, reasm));
       return;
     }
-    let tag = this.nextTag;
-    while (this.slots[tag]) tag = (tag + 1) % TAGS;
-    this.nextTag = (tag + 1) % TAGS;
+    const tag = this.freeTag();
     const sent = { ...tlp, tag } as Req;
     const when = Math.max(at, this.rc.now);
-    const slot: Outstanding = {
+    this.track({
+      kind: 'typed',
       tag,
       tlp: sent,
       get desc() {
@@ -405,11 +470,22 @@ export class Requester {
       crsLeft,
       reasm,
       finish,
-    };
-    this.slots[tag] = slot;
-    this.timedOut.delete(tag);
-    this.live.add(slot);
+    });
     this.rc.send(sent, when);
+  }
+
+  /** The next free tag, round-robin (one must be free). */
+  private freeTag(): number {
+    let tag = this.nextTag;
+    while (this.slots[tag]) tag = (tag + 1) % TAGS;
+    this.nextTag = (tag + 1) % TAGS;
+    return tag;
+  }
+
+  private track(slot: Outstanding): void {
+    this.slots[slot.tag] = slot;
+    this.timedOut.delete(slot.tag);
+    this.live.add(slot);
   }
 
   private release(slot: Outstanding): void {
@@ -417,6 +493,43 @@ export class Requester {
       this.slots[slot.tag] = undefined;
       this.live.delete(slot);
     }
+  }
+}
+
+/** The request a raw TLP is, by its Fmt/Type; throws unless it is a non-posted request. */
+function nonPostedRequest(raw: RawTlp): string {
+  if (!(raw.hdr instanceof Uint32Array) || raw.hdr.length !== 4 || !(raw.data instanceof Uint32Array))
+    throw new TypeError('rc: rawRequest: a raw TLP is { hdr: Uint32Array(4), data: Uint32Array }');
+  const fmt = raw.hdr[0] >>> 29;
+  const type = (raw.hdr[0] >>> 24) & 0x1f;
+  const data = (fmt & 0b010) !== 0;
+  const name =
+    type === 0b00000 && !data
+      ? 'MRd'
+      : type === 0b00001 && !data
+        ? 'MRdLk'
+        : type === 0b00010
+          ? data
+            ? 'IOWr'
+            : 'IORd'
+          : type === 0b00100 || type === 0b00101
+            ? `Cfg${data ? 'Wr' : 'Rd'}${type & 1}`
+            : type >= 0b01100 && type <= 0b01110 && data
+              ? ['FetchAdd', 'Swap', 'CAS'][type - 0b01100]
+              : undefined;
+  if (fmt >= 0b100 || name === undefined)
+    throw new Error(
+      `rc: rawRequest: Fmt=${fmt.toString(2).padStart(3, '0')}b Type=${type.toString(2).padStart(5, '0')}b is not a non-posted request (it gets no completion: use sendRaw)`,
+    );
+  return name;
+}
+
+/** A raw TLP for messages: decoded if it decodes (leniently), else sketched from its header. */
+function describeRaw(raw: RawTlp): string {
+  try {
+    return describeTlp(decodeTlp(raw, { strict: false }));
+  } catch {
+    return sketchRaw(raw);
   }
 }
 

@@ -23,29 +23,28 @@ import {
   type DeviceInfo,
   type EnumerateOptions,
 } from './enumerate';
-import { PcieViolation, RcTimeoutError, type TlpContext, type ViolationCode } from './errors';
+import { PcieViolation, RcTimeoutError, sketchRaw, type TlpContext, type ViolationCode } from './errors';
 import { HostMemory, leBytes, leToBigint, toAddr, type Addr } from './hostmem';
 import { FaultInjector, type FaultRates, type ReadHook } from './inject';
 import type { Link, LinkRunOptions } from './link';
 import { MsixController } from './msix';
 import { resolveOptions, type ResolvedOptions, type RootComplexOptions } from './options';
 import { Rng, defaultSeed } from '../../sim/random';
-import type { RawTlp } from '../../sim/raw';
-import { Pending, Requester } from './requester';
+import { formatRawTlp, type RawTlp } from '../../sim/raw';
+import { Pending, Requester, type Completion } from './requester';
 import {
   CplStatus,
   TlpError,
   decodeTlp,
   describeTlp,
   encodeTlp,
-  formatPcieId,
   type MsgDTlp,
   type MsgTlp,
   type Tlp,
   type TlpType,
 } from './tlp';
 
-export { Pending } from './requester';
+export { Pending, type Completion } from './requester';
 export type { InterruptEvent } from './completer';
 
 /** A message TLP the device sent (ERR_*, PM_PME, vendor-defined, ...). */
@@ -133,6 +132,8 @@ export class RootComplex implements RcCore {
   private runCalls = 0;
   /** Messages not yet taken by takeInterrupts() / waitForInterrupt(). */
   private untaken: InterruptEvent[] = [];
+  /** 'throw' mode: violations of the TLPs being handled, thrown once they all are. */
+  private readonly unthrown: PcieViolation[] = [];
 
   constructor(
     readonly link: Link,
@@ -164,35 +165,84 @@ export class RootComplex implements RcCore {
 
   // ==== sending and reporting (RcCore) ====
 
-  send(t: Tlp, atCycle?: number): void {
-    this.queue(encodeTlp(t), t.type, atCycle, t);
+  get deliveryReports(): boolean {
+    return this.link.sendTracked !== undefined;
   }
 
-  sendEncoded(raw: RawTlp, type: TlpType, atCycle?: number): void {
-    this.queue(raw, type, atCycle, undefined);
+  send(t: Tlp, atCycle?: number, delivered?: (cycle: number) => void): void {
+    this.queue(encodeTlp(t), t.type, atCycle, t, delivered);
+  }
+
+  sendEncoded(raw: RawTlp, type: TlpType, atCycle?: number, delivered?: (cycle: number) => void): void {
+    this.queue(raw, type, atCycle, undefined, delivered);
   }
 
   /** Counts, traces (describing `t`, else the decoded raw form) and queues an encoded TLP. */
-  private queue(raw: RawTlp, type: TlpType, atCycle: number | undefined, t: Tlp | undefined): void {
+  private queue(
+    raw: RawTlp,
+    type: TlpType,
+    atCycle: number | undefined,
+    t: Tlp | undefined,
+    delivered: ((cycle: number) => void) | undefined,
+  ): void {
     const at = Math.max(atCycle ?? this.now, this.now);
     const c = (this.toDevice[type] ??= { tlps: 0, bytes: 0 });
     c.tlps++;
     c.bytes += raw.data.length * 4;
     if (this.opts.trace) this.opts.trace(`rc @${this.now}: -> dev @${at}: ${describeTlp(t ?? decodeTlp(raw))}`);
+    if (delivered && this.link.sendTracked) this.link.sendTracked(raw, at, delivered);
+    else this.link.send(raw, at);
+  }
+
+  /** Sends a raw TLP as is (for tests injecting malformed or unexpected TLPs); counted by its type if it decodes. */
+  sendRaw(raw: RawTlp, atCycle?: number): void {
+    let type = 'malformed' as TlpType;
+    try {
+      type = decodeTlp(raw, { strict: false }).type;
+    } catch (e) {
+      if (!(e instanceof TlpError)) throw e;
+    }
+    const at = Math.max(atCycle ?? this.now, this.now);
+    const c = (this.toDevice[type] ??= { tlps: 0, bytes: 0 });
+    c.tlps++;
+    c.bytes += raw.data.length * 4;
+    this.opts.trace?.(`rc @${this.now}: -> dev @${at}: raw ${formatRawTlp(raw)}`);
     this.link.send(raw, at);
   }
 
-  /** Sends a raw TLP as is (for tests injecting malformed or unexpected TLPs). */
-  sendRaw(raw: RawTlp, atCycle?: number): void {
-    this.opts.trace?.(`rc @${this.now}: -> dev raw ${raw.hdr.join(',')}`);
-    this.link.send(raw, Math.max(atCycle ?? this.now, this.now));
+  /**
+   * Sends any non-posted request (a TLP, encoded even if malformed, or raw dwords: type-1 configuration,
+   * MRdLk, IO, AtomicOps, ...) with the RC's Requester ID and a tag of its own, and returns its completions
+   * as they came, unchecked, once the last one arrived (a status other than SC, a Cpl, or a CplD whose byte
+   * count fits in its payload). Fails with RcTimeoutError after `timeout` cycles (default completionTimeout),
+   * which is what a device that drops a malformed request earns.
+   */
+  startRawRequest(req: Tlp | RawTlp, opts: WaitOptions = {}): Pending<Completion[]> {
+    const raw = 'hdr' in req ? req : encodeTlp(req, { allowMalformed: true });
+    return this.requester.rawRequest(raw, opts.timeout ?? this.opts.completionTimeout);
+  }
+  rawRequest(req: Tlp | RawTlp, opts: WaitOptions = {}): Completion[] {
+    return this.wait(this.startRawRequest(req, opts), { timeout: (opts.timeout ?? this.opts.completionTimeout) + 1 });
   }
 
+  /**
+   * Reports a rule the device broke. The TLP is handled the same way in both modes (see docs/rootcomplex.md,
+   * "what the RC does with it"); in 'throw' mode the violation is thrown once the TLPs being processed
+   * (receive(), or a step's whole batch) have all been handled, so none is lost.
+   */
   violation(code: ViolationCode, reason: string, cycle: number, tlp: TlpContext): void {
     const v = new PcieViolation(code, `${reason} (seed ${this.seed})`, cycle, tlp);
     this.opts.trace?.(v.message);
-    if (this.opts.violations === 'throw') throw v;
-    this.violations.push(v);
+    if (this.opts.violations === 'throw') this.unthrown.push(v);
+    else this.violations.push(v);
+  }
+
+  /** In 'throw' mode: throws the first violation of the TLPs just handled, naming the others. */
+  private throwViolations(): void {
+    if (this.unthrown.length === 0) return;
+    const [first, ...more] = this.unthrown.splice(0);
+    if (more.length > 0) first.alsoSeen(more);
+    throw first;
   }
 
   // ==== the pump ====
@@ -232,9 +282,10 @@ export class RootComplex implements RcCore {
       }
     }
     if (tx.length > 1) tx.sort((a, b) => (a.cycle ?? 0) - (b.cycle ?? 0));
-    for (const t of tx) this.receive(t);
+    for (const t of tx) this.handle(t);
     this.requester.checkTimeouts(this.now);
     this.requester.drain();
+    this.throwViolations();
     if (tx.length === 0 && this.now === start && r.reason !== 'until') {
       throw new Error(
         `rc: cycle ${this.now}: the link did not advance (run() stopped with '${r.reason}' after 0 cycles and no TLP)`,
@@ -243,8 +294,17 @@ export class RootComplex implements RcCore {
     return { tlps: tx.length, cycles: this.now - start, reason: r.reason };
   }
 
-  /** Processes one TLP from the device (its `cycle` stamp is when it left the device). */
+  /**
+   * Processes one TLP from the device (its `cycle` stamp is when it left the device); in 'throw' mode a
+   * violation it breaks is thrown after it was handled.
+   */
   receive(raw: RawTlp): void {
+    this.handle(raw);
+    this.throwViolations();
+  }
+
+  /** Checks a device TLP and does what a root complex does with it (violations are reported, not thrown). */
+  private handle(raw: RawTlp): void {
     const cycle = raw.cycle ?? this.now;
     let t: Tlp;
     try {
@@ -258,11 +318,21 @@ export class RootComplex implements RcCore {
             ? 'byte-enables'
             : 'malformed';
       this.countRaw(raw);
-      this.violation(code, `${code === 'malformed' ? `malformed TLP (field ${e.field}): ` : ''}${e.message}`, cycle, {
-        desc: sketchRaw(raw),
-        raw,
+      const ctx = { desc: sketchRaw(raw), raw, cycle };
+      const request = unsupportedRequest(raw);
+      if (request) {
+        // Well formed, but nothing this root complex completes: Unsupported Request (2.3.1).
+        this.violation('unsupported', `${request} from an endpoint (${e.message})`, cycle, ctx);
+        this.completer.unsupported(raw, cycle);
+        return;
+      }
+      // Malformed: discarded, so a request gets no completion (the device's completion timeout fires).
+      this.violation(
+        code,
+        `${code === 'malformed' ? `malformed TLP (field ${e.field}): ` : ''}${e.message}`,
         cycle,
-      });
+        ctx,
+      );
       return;
     }
     this.count(this.fromDevice, t);
@@ -292,6 +362,7 @@ export class RootComplex implements RcCore {
           cycle,
           ctx,
         );
+        this.completer.unsupported(raw, cycle);
     }
   }
 
@@ -622,21 +693,15 @@ function firstReadRequest(tx: readonly RawTlp[], now: number): number {
   return first;
 }
 
-/** Best-effort description of a TLP that did not decode (for violation messages). */
-export function sketchRaw(raw: RawTlp): string {
-  const [dw0, dw1, dw2, dw3] = raw.hdr;
-  const fmt = dw0 >>> 29;
-  const type = (dw0 >>> 24) & 0x1f;
-  const len = dw0 & 0x3ff || 1024;
-  const four = (fmt & 1) !== 0;
-  const data = (fmt & 2) !== 0;
-  const tag = ((dw1 >>> 8) & 0xff) | (((dw0 >>> 19) & 1) << 8) | (((dw0 >>> 23) & 1) << 9);
-  if (type === 0 && fmt <= 3) {
-    const addr = four ? (BigInt(dw2) << 32n) | BigInt(dw3 & ~3) : BigInt(dw2 & ~3);
-    return `${data ? 'MWr' : 'MRd'} ${four ? '4DW' : '3DW'} addr=0x${addr.toString(16)} len=${len} be=${(dw1 & 0xf).toString(16)}/${((dw1 >>> 4) & 0xf).toString(16)} req=${formatPcieId(dw1 >>> 16)} tag=${tag} (undecoded)`;
-  }
-  if (type === 0b01010 && fmt <= 2) {
-    return `${data ? 'CplD' : 'Cpl'} status=${(dw1 >>> 13) & 7} bc=${dw1 & 0xfff} req=${formatPcieId(dw2 >>> 16)} tag=${tag} la=0x${(dw2 & 0x7f).toString(16)} len=${len} (undecoded)`;
-  }
-  return `Fmt=${fmt.toString(2).padStart(3, '0')}b Type=${type.toString(2).padStart(5, '0')}b len=${len} (undecoded)`;
+/**
+ * The name of a well-formed non-posted request the codec does not decode and the RC does not serve (IO,
+ * AtomicOps), from its Fmt/Type; undefined for anything else.
+ */
+function unsupportedRequest(raw: RawTlp): string | undefined {
+  const fmt = raw.hdr[0] >>> 29;
+  const type = (raw.hdr[0] >>> 24) & 0x1f;
+  if (type === 0b00010 && (fmt === 0b000 || fmt === 0b010)) return fmt === 0b000 ? 'IORd' : 'IOWr';
+  if (type >= 0b01100 && type <= 0b01110 && (fmt === 0b010 || fmt === 0b011))
+    return ['FetchAdd', 'Swap', 'CAS'][type - 0b01100];
+  return undefined;
 }

@@ -12,7 +12,8 @@
  *    Length mismatch, byte-enable rules, 4 KB crossing, config Length/Last BE, ...).
  *  - decodeTlp with `strict` (the default) also rejects things a well-behaved transmitter
  *    must not send but a receiver is not required to flag: reserved bits set, a 64-bit
- *    header for an address below 4 GB, a split completion not ending on an RCB.
+ *    header for an address below 4 GB, a split completion not ending on an RCB, a Length
+ *    field on a completion without data.
  *  - encodeTlp always checks that every field fits its bits, and by default applies all of
  *    the rules above; `allowMalformed` skips the rules so tests can inject bad TLPs.
  */
@@ -865,7 +866,8 @@ export function encodeTlp(t: Tlp, opts: EncodeOptions = {}): RawTlp {
 export interface DecodeOptions {
   /**
    * Default true: also reject reserved bits set, a 4DW header for an address below 4 GB,
-   * a 3DW header with hdr[3] != 0, and split completions not ending on an RCB.
+   * a 3DW header with hdr[3] != 0, split completions not ending on an RCB, and a nonzero
+   * Length field on a completion without data (Cpl, CplLk).
    */
   strict?: boolean;
 }
@@ -1034,6 +1036,9 @@ export function decodeTlp(raw: RawTlp, opts: DecodeOptions = {}): Tlp {
         throw new TlpError('status', `${type}: reserved completion status ${bin(status, 3)}`);
       if (strict && at !== 0) throw reservedSet(type, `AT (${bin(at, 2)})`);
       if (strict && dw2 & 0x80) throw reservedSet(type, 'DW2 bit 7');
+      // A completion without data has no payload to size: its Length field is reserved (2.2.9).
+      if (strict && !hasData && lengthField !== 0)
+        throw new TlpError('length', `${type}: length field ${lengthField} on a completion without data (must be 0)`);
       const byteCountField = dw1 & 0xfff;
       const completerId = dw1 >>> 16;
       const bcm = (dw1 & (1 << 12)) !== 0;

@@ -2,7 +2,8 @@
 // fields one way, flipped fields such as ready the other), whatever the argument order; wires take the role
 // the other side leaves; two sources, two sinks or two bundle types are errors at the connect() line.
 import { describe, expect, it } from 'vitest';
-import { bit, bundle, connect, defineModule, flip, stream, tlpStream, uint } from '../../gen/hdl';
+import { bit, bundle, connect, defineModule, flip, stream, uint } from '../../gen/hdl';
+import { tlpStream } from '../../gen/pcie/streams';
 import { Fifo } from '../../gen/lib/fifo';
 import { cycleSim } from '../support/cyclesim';
 import { expectHdlError, expectLintClean, Mark } from './helpers';

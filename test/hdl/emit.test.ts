@@ -6,7 +6,19 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { cat, defineBlackbox, defineModule, emitDesign, emitModule, lit, select, sint, stream } from '../../gen/hdl';
+import {
+  cat,
+  defineBlackbox,
+  defineModule,
+  designErrors,
+  emitDesign,
+  emitModule,
+  lit,
+  select,
+  sint,
+  stream,
+} from '../../gen/hdl';
+import { Fifo } from '../../gen/lib';
 import { expectLintClean, Mark, verilogOf } from './helpers';
 
 const BB_MODEL = fileURLToPath(new URL('fixtures/bb_add.v', import.meta.url));
@@ -158,6 +170,27 @@ describe('emitted text', () => {
     }).elaborate();
     expect(verilogOf(noRst)).toMatch(/\/\/ unused\n  input  wire +rst, /);
     expectLintClean(noRst);
+  });
+});
+
+describe('emitting from your own script (docs/dsl.md)', () => {
+  it('writes every file of a design into a folder, or lists the design errors', () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'vfpga-emit-'));
+    try {
+      const top = Fifo.elaborate({ width: 32, depth: 16 });
+      for (const [name, text] of emitDesign(top)) fs.writeFileSync(path.join(out, name), text);
+      expect(fs.readdirSync(out).sort()).toEqual(['fifo_w32_d16.ports.json', 'fifo_w32_d16.v']);
+      expect(fs.readFileSync(path.join(out, 'fifo_w32_d16.v'), 'utf8')).toContain('module fifo_w32_d16 (');
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+    let caught: unknown;
+    try {
+      Fifo.elaborate({ width: 32, depth: 0 });
+    } catch (e) {
+      caught = e;
+    }
+    expect(designErrors(caught).map((e) => e.kind)).toEqual(['param']);
   });
 });
 

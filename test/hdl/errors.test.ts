@@ -4,6 +4,7 @@
 // the column of the call named `call` on it, and returns its argument).
 import { describe, expect, it } from 'vitest';
 import {
+  cat,
   collectModules,
   defineBlackbox,
   defineModule,
@@ -446,6 +447,31 @@ describe('undriven signals', () => {
 });
 
 describe('combinational loops', () => {
+  it('are found per signal, not per bit: a false positive and its workaround (docs/dsl.md)', () => {
+    // v[1] = v[0] and v[0] = a: no bit depends on itself, but v as a whole reads v.
+    const mk = new Mark();
+    expectHdlError(
+      () =>
+        elab((m) => {
+          const a = m.input('a', 1);
+          const v = m.wire('v', 2);
+          v.set(mk.at(cat(v.bit(0), a), 'set'));
+          m.output('y', 2).set(v);
+        }),
+      { kind: 'comb-loop', at: mk, msg: [/combinational loop: 'v' \(\S+\) -> 'v' \(\S+\)/] },
+    );
+    // Split it into signals that do not read themselves.
+    const top = defineModule('loop_split', (m) => {
+      const a = m.input('a', 1);
+      const lo = m.let('v_lo', a);
+      const hi = m.let('v_hi', lo);
+      const y = m.output('y', 2);
+      y.set(cat(hi, lo));
+      return { a, y };
+    }).elaborate();
+    expect(top.name).toBe('loop_split');
+  });
+
   it('direct: a wire that reads itself', () => {
     const mk = new Mark();
     expectHdlError(

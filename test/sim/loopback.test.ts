@@ -264,6 +264,19 @@ describe.each([
     expect(sim.run({ cycles: 10 })).toEqual({ reason: 'finish', cycles: 1 });
   });
 
+  test('several simulations in one process keep their own Verilator context', () => {
+    // Verilator finds "the" context through a thread-local that the newest model sets: each Sim claims its own
+    // before every call, so $finish in an older model is seen by that model (and a replay in between, which
+    // builds and destroys a model of its own, leaves nothing dangling).
+    const older = load(ports, { seed: 1 });
+    const newer = load(ports, { seed: 2 });
+    older.run({ cycles: 5 });
+    expect(older.runFree().matchesLive).toBe(true);
+    older.poke('mode', 3);
+    expect(older.run({ cycles: 10 })).toEqual({ reason: 'finish', cycles: 1 });
+    expect(newer.run({ cycles: 10 })).toEqual({ reason: 'cycles', cycles: 10 });
+  });
+
   test('runFree replays the recorded stimulus in pure C++ with identical tx traffic', () => {
     forEachSeed((seed) => {
       const rng = new Rng(seed);

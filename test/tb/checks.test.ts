@@ -2,73 +2,21 @@
 // (no simulator): each rule produces its violation code, with the cycle, the TLP and the rule
 // in the message. Also the RC's own requests against a scripted device: UR/CA/CRS/EP, timeouts.
 import { describe, expect, test } from 'vitest';
-import { PCI_COMMAND, PCI_EXP_DEVCTL2_10BIT_TAG_REQ_EN } from '../../tb/pcie/cfgspace';
-import { CompletionStatusError, PcieViolation, RcTimeoutError, type ViolationCode } from '../../tb/pcie/errors';
+import {
+  PCI_ATS_CTRL_ENABLE,
+  PCI_COMMAND,
+  PCI_EXP_DEVCTL2_10BIT_TAG_REQ_EN,
+  PCI_EXP_DEVCTL2_IDO_CMP_EN,
+  PCI_EXP_DEVCTL2_IDO_REQ_EN,
+  PCI_EXP_DEVCTL_NOSNOOP_EN,
+  PCI_EXP_DEVCTL_RELAX_EN,
+} from '../../tb/pcie/cfgspace';
+import { CompletionStatusError, RcTimeoutError } from '../../tb/pcie/errors';
 import { SimLink } from '../../tb/pcie/link';
-import type { RootComplexOptions } from '../../tb/pcie/options';
 import type { RawTlp } from '../../sim/raw';
-import { RootComplex } from '../../tb/pcie/rootcomplex';
-import { CplStatus, encodeTlp, type CplDTlp, type Tlp } from '../../tb/pcie/tlp';
-import { ScriptLink } from './support';
-
-const DEV = 0x0100; // 01:00.0, the RC's default device ID
-const MPS128_MRRS512_EXT = (2 << 12) | 0x100;
-
-/** An RC as if enumeration happened: memory + bus master on, PCIe cap at 0x40 (MPS 128, MRRS 512, extended tags), ID captured. */
-function setup(opts: RootComplexOptions = {}) {
-  const link = new ScriptLink();
-  const rc = new RootComplex(link, {
-    seed: 7,
-    latency: { min: 20, max: 20 },
-    cplGap: { min: 0, max: 0 },
-    split: 'max',
-    ...opts,
-  });
-  rc.shadow.pcieCap = 0x40;
-  rc.shadow.noteRead(0x48, MPS128_MRRS512_EXT);
-  rc.shadow.noteWrite(PCI_COMMAND, 0x3, 0x6, 0);
-  const buf = rc.mem.alloc(0x4000, { name: 'buf', align: 0x1000 });
-  const ro = rc.mem.alloc(0x1000, { name: 'ro-buf', perm: 'ro' });
-  const wo = rc.mem.alloc(0x1000, { name: 'wo-buf', perm: 'wo' });
-  const from = (t: Tlp | RawTlp, cycle = link.cycle): void =>
-    rc.receive({ ...('hdr' in t ? t : encodeTlp(t, { allowMalformed: true })), cycle });
-  return { link, rc, buf, ro, wo, from };
-}
-
-function violation(f: () => void, code: ViolationCode, pattern?: RegExp): PcieViolation {
-  try {
-    f();
-  } catch (e) {
-    if (!(e instanceof PcieViolation)) throw e;
-    expect(e.code, e.message).toBe(code);
-    if (pattern) expect(e.message).toMatch(pattern);
-    return e;
-  }
-  throw new Error(`expected a ${code} violation`);
-}
-
-const mrd = (address: bigint, lengthDw: number, tag = 1, extra: Partial<Tlp> = {}): Tlp =>
-  ({
-    type: 'MRd',
-    address,
-    length: lengthDw,
-    firstBe: 0xf,
-    lastBe: lengthDw > 1 ? 0xf : 0,
-    requesterId: DEV,
-    tag,
-    ...extra,
-  }) as Tlp;
-const mwr = (address: bigint, bytes: number, extra: Partial<Tlp> = {}): Tlp =>
-  ({
-    type: 'MWr',
-    address,
-    firstBe: 0xf,
-    lastBe: bytes > 4 ? 0xf : 0,
-    requesterId: DEV,
-    tag: 0,
-    data: new Uint8Array(bytes).fill(0xa5),
-    ...extra,
-  }) as Tlp;
+import type { RootComplexOptions } from '../../tb/pcie/options';
+import { Attr, CplStatus, encodeTlp, type CplDTlp, type Tlp } from '../../tb/pcie/tlp';
+import { DEV, MPS128_MRRS512_EXT, mrd, mwr, setup, violation } from './crafted';
 
 describe('device requests', () => {
   test('malformed TLPs name the field; messages carry cycle, seed and a sketch of the TLP', () => {
@@ -99,6 +47,12 @@ describe('device requests', () => {
       () => from({ hdr: new Uint32Array([r2.hdr[0] | (1 << 17), r2.hdr[1], r2.hdr[2], 0]), data: new Uint32Array(0) }),
       'malformed',
       /reserved/,
+    );
+    // A completion without data with a nonzero Length field.
+    violation(
+      () => from({ hdr: new Uint32Array([0x0a00_0001, (DEV << 16) | 0x2004, 0x0500, 0]), data: new Uint32Array(0) }),
+      'malformed',
+      /malformed TLP \(field length\): Cpl: length field 1 on a completion without data \(must be 0\)/,
     );
     // 4DW header for an address below 4 GB.
     const r3 = encodeTlp(mrd(0x1_0000_0000n, 1));
@@ -143,8 +97,8 @@ describe('device requests', () => {
     from(mwr(buf.addr, 256));
   });
 
-  test('tag reuse while outstanding; reuse after the completion is due, or after a dropped read, is fine', () => {
-    const { from, buf, rc, link } = setup({ latency: { min: 100, max: 100 } });
+  test('tag reuse while outstanding; reuse once the last completion is due is fine', () => {
+    const { from, buf, link } = setup({ latency: { min: 100, max: 100 } });
     link.cycle = 1000;
     from(mrd(buf.addr, 4, 9), 1000);
     const v = violation(
@@ -153,14 +107,57 @@ describe('device requests', () => {
       /tag 9 reused while outstanding: the earlier request \(cycle 1000: MRd 3DW .* tag=9\) is completed only at cycle 1100/,
     );
     expect(v.cycle).toBe(1050);
-    // The same tag from another requester (function) is a different transaction.
-    from(mrd(buf.addr, 4, 9, { requesterId: DEV }), 1100);
-    // Dropped read: the device may reuse the tag after its own completion timeout.
-    rc.setFaults({ onRead: () => 'drop' });
-    link.cycle = 2000;
-    from(mrd(buf.addr, 4, 11), 2000);
-    rc.setFaults({ onRead: undefined });
-    from(mrd(buf.addr, 4, 11), 2001);
+    // The reusing read was handled too (answered at 1150): the tag is free after it.
+    from(mrd(buf.addr, 4, 9), 1150);
+  });
+
+  test('a tag is free when its last completion reaches the device, as the link reports it', () => {
+    const { from, buf, link } = setup({ latency: { min: 100, max: 100 } });
+    link.deliveryDelay = 30; // rx idle cycles and queueing: delivered at 1130, scheduled for 1100
+    from(mrd(buf.addr, 4, 9), 1000);
+    violation(
+      () => from(mrd(buf.addr, 4, 9), 1129),
+      'tag-reuse',
+      /tag 9 reused while outstanding: .* is completed only at cycle 1130 \(its last completion reaches the device then\)/,
+    );
+    from(mrd(buf.addr, 4, 9), 1129 + 130); // after the read that reused it, answered too
+    // Until the link reports the delivery, the tag stays taken whatever the schedule said.
+    const { rc: rc2, from: from2, buf: buf2, link: link2 } = setup({ latency: { min: 100, max: 100 } });
+    const held: (() => void)[] = [];
+    link2.sendTracked = (raw, at, delivered) => {
+      link2.send(raw, at);
+      held.push(() => delivered(at + 500));
+    };
+    from2(mrd(buf2.addr, 4, 3), 1000);
+    violation(
+      () => from2(mrd(buf2.addr, 4, 3), 1200),
+      'tag-reuse',
+      /has not received its last completion yet \(scheduled for cycle 1100, not delivered by the link so far\)/,
+    );
+    for (const f of held) f(); // both reads delivered, the second (answered at 1300) at 1800
+    from2(mrd(buf2.addr, 4, 3), 1800);
+    expect(rc2.deliveryReports).toBe(true);
+  });
+
+  test("a dropped read's tag is the device's only once its completion timeout can have fired", () => {
+    /** Tag 11 dropped at cycle 2000, reused at `reuse`. */
+    const reuseAfterDrop = (reuse: number, opts: RootComplexOptions = {}) => {
+      const { from, buf, rc } = setup(opts);
+      rc.setFaults({ onRead: () => 'drop' });
+      from(mrd(buf.addr, 4, 11), 2000);
+      rc.setFaults({ onRead: undefined });
+      from(mrd(buf.addr, 4, 11), reuse);
+      return rc;
+    };
+    violation(
+      () => reuseAfterDrop(6999, { deviceCompletionTimeout: 5000 }),
+      'tag-reuse',
+      /got no completion \(fault injection: drop\); its tag is free once the device's completion timeout can have fired, at cycle 7000 \(deviceCompletionTimeout 5000 cycles after the request\)/,
+    );
+    reuseAfterDrop(7000, { deviceCompletionTimeout: 5000 });
+    // The default: 50 us at 250 MHz, the low end of the spec's default completion timeout range.
+    expect(reuseAfterDrop(14_500).opts.deviceCompletionTimeout).toBe(12_500);
+    violation(() => reuseAfterDrop(14_499), 'tag-reuse');
   });
 
   test('tags beyond 5 bits need Extended Tag Field Enable; beyond 8 bits need 10-bit tags', () => {
@@ -170,8 +167,73 @@ describe('device requests', () => {
     violation(() => from(mrd(buf.addr, 1, 40)), 'tag-range', /tag 40 needs Extended Tag Field Enable/);
     violation(() => from(mrd(buf.addr, 1, 300)), 'tag-range', /tag 300 needs 10-Bit Tag Requester Enable/);
     rc.shadow.noteRead(0x68, PCI_EXP_DEVCTL2_10BIT_TAG_REQ_EN);
-    from(mrd(buf.addr, 1, 300));
+    from(mrd(buf.addr, 1, 301));
     from(mrd(buf.addr, 1, 41));
+  });
+
+  test('Relaxed Ordering, No Snoop and ID-Based Ordering only as Device Control enables them', () => {
+    const { from, buf, rc } = setup({ violations: 'record' });
+    // Device Control as set up: Enable Relaxed Ordering and Enable No Snoop clear; IDO Request Enable clear.
+    from(mrd(buf.addr, 1, 1, { attr: Attr.RO }), 10);
+    from(mwr(buf.addr, 4, { attr: Attr.NS }), 11);
+    from(mwr(buf.addr, 4, { attr: Attr.IDO | Attr.RO }), 12);
+    expect(rc.violations.map((v) => [v.code, v.cycle])).toEqual([
+      ['attributes', 10],
+      ['attributes', 11],
+      ['attributes', 12],
+    ]);
+    expect(rc.violations[0].message).toMatch(
+      /MRd with attribute Relaxed Ordering \(Enable Relaxed Ordering is clear in Device Control\)/,
+    );
+    expect(rc.violations[1].message).toMatch(/MWr with attribute No Snoop \(Enable No Snoop is clear/);
+    expect(rc.violations[2].message).toMatch(
+      /Relaxed Ordering .* and ID-Based Ordering \(IDO Request Enable is clear in Device Control 2\)/,
+    );
+    expect(Array.from(rc.mem.read(buf.addr, 4))).toEqual(Array(4).fill(0xa5)); // served all the same
+    // Enabled: fine.
+    rc.shadow.noteWrite(0x48, 0x3, MPS128_MRRS512_EXT | PCI_EXP_DEVCTL_RELAX_EN | PCI_EXP_DEVCTL_NOSNOOP_EN, 20);
+    rc.shadow.noteRead(0x68, PCI_EXP_DEVCTL2_IDO_REQ_EN);
+    from(mrd(buf.addr, 1, 2, { attr: Attr.RO | Attr.NS | Attr.IDO }), 30);
+    expect(rc.violations).toHaveLength(3);
+    // Before the RC knows Device Control, the reset values apply: RO and NS enabled, IDO not.
+    const fresh = setup({ violations: 'record' });
+    fresh.rc.shadow.pcieCap = undefined;
+    fresh.from(mrd(fresh.buf.addr, 1, 1, { attr: Attr.RO | Attr.NS }), 10);
+    fresh.from(mrd(fresh.buf.addr, 1, 2, { attr: Attr.IDO }), 10);
+    expect(fresh.rc.violations.map((v) => v.code)).toEqual(['attributes']);
+  });
+
+  test('a nonzero Address Type needs ATS enabled: refused (UR, or discarded) otherwise', () => {
+    const { from, buf, rc, link } = setup({ violations: 'record' });
+    from(mrd(buf.addr, 1, 1, { at: 2 }), 10);
+    from(mwr(buf.addr, 4, { at: 2 }), 11);
+    from(mrd(buf.addr, 1, 3, { at: 3 }), 12);
+    expect(rc.violations.map((v) => v.code)).toEqual(['address-type', 'address-type', 'address-type']);
+    expect(rc.violations[0].message).toMatch(/MRd with AT 10b \(translated\), but ATS is not enabled for the device/);
+    expect(rc.violations[2].message).toMatch(/MRd with AT 11b \(reserved\)/);
+    expect(link.sentOf('Cpl').map((c) => [c.tag, c.status])).toEqual([
+      [1, CplStatus.UR],
+      [3, CplStatus.UR],
+    ]);
+    expect(rc.mem.read(buf.addr, 4).every((b) => b === 0)).toBe(true);
+    // ATS enabled in the device's ATS capability: translated addresses are used as they are.
+    rc.shadow.atsCap = 0x100;
+    from(mrd(buf.addr, 1, 4, { at: 2 }), 20);
+    from(mwr(buf.addr, 4, { at: 2 }), 21);
+    expect(rc.violations.map((v) => v.code).slice(3)).toEqual(['address-type', 'address-type']); // not enabled yet
+    rc.shadow.noteWrite(0x104, 0xc, PCI_ATS_CTRL_ENABLE << 16, 22);
+    from(mrd(buf.addr, 1, 5, { at: 2 }), 30);
+    from(mwr(buf.addr, 4, { at: 2 }), 31);
+    from(mrd(buf.addr, 1, 6, { at: 1 }), 32); // a Translation Request: no translation agent here
+    expect(rc.violations.slice(5).map((v) => v.code)).toEqual(['unsupported']);
+    expect(Array.from(rc.mem.read(buf.addr, 4))).toEqual(Array(4).fill(0xa5));
+    expect(link.sentOf('CplD').map((c) => c.tag)).toEqual([5]);
+    expect(
+      link
+        .sentOf('Cpl')
+        .map((c) => [c.tag, c.status])
+        .slice(-1),
+    ).toEqual([[6, CplStatus.UR]]);
   });
 
   test('DMA while bus mastering is disabled (with the grace period after clearing it)', () => {
@@ -199,13 +261,12 @@ describe('device requests', () => {
       'dma-permission',
       /DMA write of 8 bytes at .*region "ro-buf" .* ro does not allow device writes/,
     );
-    violation(() => from(mrd(wo.addr, 1)), 'dma-permission', /"wo-buf".*does not allow device reads/);
-    // The byte enables decide the range: a read whose enabled bytes stay inside is fine.
-    from(
-      mrd(buf.end - 4n, 2, 3, { firstBe: 0xf, lastBe: 0xf }) && mrd(buf.end - 8n, 2, 4, { firstBe: 0xf, lastBe: 0xf }),
-    );
+    violation(() => from(mrd(wo.addr, 1, 2)), 'dma-permission', /"wo-buf".*does not allow device reads/);
+    // The byte enables decide the range: the last 8 bytes are inside; a zero-length read touches nothing.
+    from(mrd(buf.end - 8n, 2, 3));
+    from(mrd(buf.end, 1, 4, { firstBe: 0 }));
     rc.mem.protect(buf, 'none');
-    violation(() => from(mrd(buf.addr, 1)), 'dma-permission');
+    violation(() => from(mrd(buf.addr, 1, 5)), 'dma-permission');
   });
 
   test("Requester ID other than the device's", () => {
@@ -491,6 +552,30 @@ describe('completions for the RC', () => {
     violation(() => rc.memRead(0xc000_0000n, 128), 'rcb', /not on a 128-byte read completion boundary/);
   });
 
+  test('a completion with ID-Based Ordering needs IDO Completion Enable', () => {
+    const { rc, link } = setup();
+    link.responder = (t) => [
+      {
+        type: 'CplD',
+        completerId: DEV,
+        requesterId: 0,
+        tag: t.tag,
+        status: 0,
+        byteCount: 4,
+        lowerAddress: 0,
+        data: new Uint8Array(4),
+        attr: Attr.IDO,
+      },
+    ];
+    violation(
+      () => rc.memRead(0xc000_0000n, 4),
+      'attributes',
+      /CplD with attribute ID-Based Ordering \(IDO Completion Enable is clear in Device Control 2\)/,
+    );
+    rc.shadow.noteRead(0x68, PCI_EXP_DEVCTL2_IDO_CMP_EN);
+    expect(rc.memRead(0xc000_0000n, 4)).toHaveLength(4);
+  });
+
   test('no completion: the request times out with a clear error; a late completion is reported as late', () => {
     const { rc, link, from } = setup({ completionTimeout: 500 });
     const start = rc.cycle;
@@ -541,6 +626,184 @@ describe('record mode: violations are collected and the RC answers as hardware w
     expect(cpl[0]).toMatchObject({ status: CplStatus.UR, tag: 5, requesterId: DEV, byteCount: 4 });
     expect(cpl[0].at).toBe(120);
     expect(Array.from(rc.mem.read(ro.addr, 4))).toEqual([0, 0, 0, 0]);
+  });
+
+  test('malformed TLPs are discarded: an oversized write is not committed, a malformed read gets nothing', () => {
+    const { rc, from, link, buf } = setup({ violations: 'record' });
+    from(mwr(buf.addr, 256), 100); // MPS 128
+    rc.shadow.msixCap = 0x80;
+    rc.shadow.setMsixTable(0xc000_2000n, 1);
+    from(mwr(0xfee0_0000n, 132), 100); // into the MSI window, above MPS: no interrupt either
+    from(mrd(buf.addr, 2, 3, { lastBe: 0 }), 100); // byte enables
+    from(mrd(buf.addr + 0xff0n, 8, 4), 100); // crosses 4 KB
+    from({ hdr: new Uint32Array([0x6000_0001, 0, 0, 0]), data: new Uint32Array(1) }, 100); // reserved Fmt 011b
+    expect(rc.violations.map((v) => v.code)).toEqual(['mps', 'mps', 'byte-enables', '4k-boundary', 'malformed']);
+    expect(rc.mem.read(buf.addr, 256).every((b) => b === 0)).toBe(true);
+    expect(rc.interrupts).toEqual([]);
+    expect(link.sent).toEqual([]);
+    expect(rc.stats().completer.dmaWrites).toBe(0);
+  });
+
+  test('requests the RC does not serve get Unsupported Request: configuration, locked, IO, AtomicOps', () => {
+    const { rc, from, link } = setup({ violations: 'record' });
+    const cfg = { completerId: 0, offset: 0, firstBe: 0xf, requesterId: DEV } as const;
+    from({ type: 'CfgRd0', ...cfg, tag: 1 }, 100);
+    from({ type: 'CfgWr1', ...cfg, tag: 2, data: new Uint8Array(4) }, 100);
+    from({ type: 'MRdLk', address: 0x1000_0004n, length: 2, firstBe: 0xe, lastBe: 0x7, requesterId: DEV, tag: 3 }, 100);
+    // IORd (Fmt 000b, Type 00010b, 1 DW, First BE 1111b) and FetchAdd (Fmt 011b, Type 01100b, 2 DW): no codec form.
+    from({ hdr: new Uint32Array([0x0200_0001, (DEV << 16) | (4 << 8) | 0xf, 0x60, 0]), data: new Uint32Array(0) }, 100);
+    from(
+      { hdr: new Uint32Array([0x6c00_0002, (DEV << 16) | (5 << 8) | 0xff, 1, 0x100]), data: new Uint32Array(2) },
+      100,
+    );
+    expect(rc.violations.map((v) => v.code)).toEqual(Array(5).fill('unsupported'));
+    expect(rc.violations[3].message).toMatch(/IORd from an endpoint \(IORd \(Fmt=000b Type=00010b\) is not supported/);
+    expect(rc.violations[4].message).toMatch(/FetchAdd from an endpoint/);
+    link.cycle = 110;
+    expect(rc.idle).toBe(false); // until the UR completions are out (at 120)
+    link.cycle = 121;
+    expect(rc.idle).toBe(true);
+    const ur = link.sent.map(({ tlp: t }) =>
+      t.type === 'Cpl' || t.type === 'CplLk' ? [t.type, t.tag, t.status, t.byteCount, t.lowerAddress] : [t.type],
+    );
+    expect(ur).toEqual([
+      ['Cpl', 1, CplStatus.UR, 4, 0],
+      ['Cpl', 2, CplStatus.UR, 4, 0],
+      ['CplLk', 3, CplStatus.UR, 6, 5], // a locked read's completion is a CplLk: byte count and lower address of the read
+      ['Cpl', 4, CplStatus.UR, 4, 0],
+      ['Cpl', 5, CplStatus.UR, 4, 0],
+    ]);
+  });
+
+  test('everything else is served as a host would: over MRRS, tag rules, bus mastering off, wrong Requester ID', () => {
+    const { rc, from, link, buf } = setup({ violations: 'record' });
+    from(mrd(buf.addr, 256, 1), 100); // 1 KB, MRRS 512
+    from(mrd(buf.addr, 1, 1), 101); // tag 1 still outstanding
+    from(mrd(buf.addr, 1, 2, { requesterId: 0x0200 }), 102);
+    rc.shadow.noteWrite(PCI_COMMAND, 0x3, 0x2, 200); // bus mastering off
+    from(mwr(buf.addr, 8), 1000);
+    expect(rc.violations.map((v) => v.code)).toEqual(['mrrs', 'tag-reuse', 'requester-id', 'bus-master']);
+    const bytes = link.sentOf('CplD').reduce((n, c) => n + c.data.length, 0);
+    expect(bytes).toBe(1024 + 4 + 4);
+    expect(link.sentOf('CplD').at(-1)!.requesterId).toBe(0x0200);
+    expect(Array.from(rc.mem.read(buf.addr, 8))).toEqual(Array(8).fill(0xa5));
+  });
+});
+
+describe('throw mode: a violation does not lose the rest of the TLPs being handled', () => {
+  test('the others of the batch are handled, then the first violation is thrown naming the rest', () => {
+    const { rc, link, buf } = setup();
+    link.push(mwr(buf.addr, 256), 100); // above MPS 128: discarded
+    link.push(mwr(buf.addr + 0x400n, 8), 100); // fine: lands (one batch: all leave the device at cycle 100)
+    link.push(mrd(buf.addr, 1, 6), 100); // fine: answered
+    link.push(mrd(buf.addr + 0xff0n, 8, 7), 100); // crosses 4 KB: dropped
+    link.push(mrd(0x7000_0000n, 1, 8), 100); // unmapped: UR
+    const v = violation(
+      () => rc.step(),
+      'mps',
+      /and 2 more in the same batch: cycle 100 4k-boundary, cycle 100 dma-unmapped \(see \.more\)/,
+    );
+    expect(v.cycle).toBe(100);
+    expect(v.more.map((m) => [m.code, m.cycle])).toEqual([
+      ['4k-boundary', 100],
+      ['dma-unmapped', 100],
+    ]);
+    expect(Array.from(rc.mem.read(buf.addr + 0x400n, 8))).toEqual(Array(8).fill(0xa5));
+    expect(rc.mem.read(buf.addr, 256).every((b) => b === 0)).toBe(true);
+    expect(link.sentOf('CplD').map((t) => t.tag)).toEqual([6]);
+    expect(link.sentOf('Cpl').map((t) => [t.tag, t.status])).toEqual([[8, CplStatus.UR]]);
+    expect(rc.violations).toEqual([]); // thrown, not recorded
+    // Nothing is left over: the next step is clean.
+    rc.step({ maxCycles: 100 });
+  });
+
+  test('a TLP handed to receive() directly is handled before its violation is thrown', () => {
+    const { from, link, buf } = setup();
+    violation(() => from(mrd(buf.addr, 256, 2), 100), 'mrrs');
+    expect(link.sentOf('CplD').reduce((n, c) => n + c.data.length, 0)).toBe(1024);
+    violation(
+      () => from({ type: 'CfgRd0', completerId: 0, offset: 0, firstBe: 0xf, requesterId: DEV, tag: 3 }),
+      'unsupported',
+    );
+    expect(link.sentOf('Cpl').map((t) => [t.tag, t.status])).toEqual([[3, CplStatus.UR]]);
+  });
+});
+
+describe('raw requests', () => {
+  test("any non-posted request goes out as given, with the RC's ID and tag; its completions come back unchecked", () => {
+    const { rc, link } = setup();
+    link.responder = (t) =>
+      t.type === 'MRd'
+        ? [128, 64].map((bytes, i) => ({
+            type: 'CplD' as const,
+            completerId: 0x0500, // not the device's: raw answers are not checked
+            requesterId: 0,
+            tag: t.tag,
+            status: 0 as const,
+            byteCount: bytes,
+            lowerAddress: i * 0x40,
+            data: new Uint8Array(64).fill(i + 1),
+          }))
+        : [];
+    const p = rc.startRawRequest({
+      type: 'MRd',
+      address: 0xc000_0000n,
+      length: 32,
+      firstBe: 0xf,
+      lastBe: 0xf,
+      requesterId: 0x4242, // replaced by the RC's
+      tag: 999, // replaced by a tag of the RC's
+      attr: Attr.RO,
+      tc: 5,
+    });
+    const got = rc.wait(p);
+    expect(got.map((c) => [c.type, c.byteCount, c.completerId])).toEqual([
+      ['CplD', 128, 0x0500],
+      ['CplD', 64, 0x0500],
+    ]);
+    const sent = link.sentOf('MRd')[0];
+    expect(sent).toMatchObject({ requesterId: rc.opts.rcId, tc: 5, attr: Attr.RO, length: 32 });
+    expect(got[0].tag).toBe(sent.tag);
+    expect(sent.tag).toBeLessThan(256);
+  });
+
+  test('more than 256 requests in flight wait for a tag and still complete (raw and MMIO reads alike)', () => {
+    const { rc, link } = setup();
+    link.responder = (t) =>
+      t.type === 'MRd'
+        ? [
+            {
+              type: 'CplD',
+              completerId: DEV,
+              requesterId: 0,
+              tag: t.tag,
+              status: 0,
+              byteCount: 4,
+              lowerAddress: 0,
+              data: new Uint8Array([t.tag, 0, 0, 0]),
+            },
+          ]
+        : [];
+    const reads = Array.from({ length: 300 }, (_, i) =>
+      i % 2 ? rc.startMemRead(0xc000_0000n, 4) : rc.startRawRequest(mrd(0xc000_0000n, 1, 0)),
+    );
+    expect(rc.requester.outstanding).toBe(300);
+    rc.settle();
+    expect(reads.every((p) => p.done && !p.error)).toBe(true);
+  });
+
+  test('a request that gets no completion times out naming itself; posted TLPs are refused', () => {
+    const { rc } = setup();
+    const bad = { type: 'MRd', address: 0xc000_0ffcn, length: 2, firstBe: 0xf, lastBe: 0xf, requesterId: 0, tag: 0 };
+    expect(() => rc.rawRequest(bad as Tlp, { timeout: 300 })).toThrow(
+      /timeout after 30\d cycles waiting for completion of raw request MRd 3DW addr=0xc0000ffc len=2 .*\(tag \d+, sent at cycle \d+\)/,
+    );
+    expect(() => rc.rawRequest(mwr(0xc000_0000n, 4))).toThrow(
+      /rawRequest: Fmt=010b Type=00000b is not a non-posted request \(it gets no completion: use sendRaw\)/,
+    );
+    expect(() => rc.rawRequest({ hdr: new Uint32Array([0x3000_0000, 0, 0, 0]), data: new Uint32Array(0) })).toThrow(
+      /Type=10000b is not a non-posted request/,
+    );
   });
 });
 

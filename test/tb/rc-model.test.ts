@@ -26,7 +26,7 @@ import {
 import type { RootComplexOptions } from '../../tb/pcie/options';
 import { Rng } from '../../sim/random';
 import { RootComplex } from '../../tb/pcie/rootcomplex';
-import { decodeTlp, type Tlp } from '../../tb/pcie/tlp';
+import { decodeTlp, encodeTlp, type Tlp } from '../../tb/pcie/tlp';
 import { forEachSeed } from '../support/seeds';
 import { TapLink } from '../../tb/pcie/link';
 
@@ -60,6 +60,50 @@ function dma(rc: RootComplex, dir: number, host: bigint, devOff: number, len: nu
   }
   throw new Error('DMA never finished');
 }
+
+describe('the link', () => {
+  test('the model endpoint reports when it has taken a TLP, after the ones queued before it', () => {
+    const dev = new ModelEndpoint({ lanes: 8 });
+    const got: number[] = [];
+    const raw = (dws: number) =>
+      encodeTlp({
+        type: 'CplD',
+        completerId: 0,
+        requesterId: 0x100,
+        tag: 1,
+        status: 0,
+        byteCount: dws * 4,
+        lowerAddress: 0,
+        data: new Uint8Array(dws * 4),
+      });
+    dev.sendTracked(raw(32), 10, (c) => got.push(c)); // 4 beats of 8 dwords
+    dev.sendTracked(raw(1), 10, (c) => got.push(c)); // queued behind it
+    dev.run({ cycles: 5 });
+    expect(got).toEqual([]);
+    dev.run({ cycles: 100 });
+    expect(got).toEqual([14, 15]);
+  });
+
+  test('a TapLink reports deliveries when the link under it does, and records those TLPs too', () => {
+    const tap = new TapLink(new ModelEndpoint());
+    const got: number[] = [];
+    const raw = encodeTlp({
+      type: 'Cpl',
+      completerId: 0,
+      requesterId: 0x100,
+      tag: 1,
+      status: 1,
+      byteCount: 4,
+      lowerAddress: 0,
+    });
+    tap.sendTracked!(raw, 5, (c) => got.push(c));
+    tap.run({ cycles: 20 });
+    expect(got).toEqual([6]);
+    expect(tap.toDevice).toEqual([{ raw, at: 5, sentAt: 0 }]);
+    const plain = { cycle: 0, send: () => {}, run: () => ({ reason: 'cycles', cycles: 1 }), takeTx: () => [] };
+    expect(new TapLink(plain).sendTracked).toBeUndefined();
+  });
+});
 
 describe('enumeration', () => {
   test('IDs, BAR sizing and natural-alignment assignment in the 32- and 64-bit windows, capabilities, device control', () => {
@@ -399,7 +443,10 @@ describe('error injection', () => {
     ['poison', DMA_STATUS.POISON, 0x8000],
     ['drop', DMA_STATUS.TIMEOUT, 0],
   ] as const)('%s on a DMA read sets the device error status', (action, dmaBit, pciStatus) => {
-    const { rc } = boot({ onRead: (r) => (r.index === 2 ? action : 'ok') }, { completionTimeout: 3000 });
+    const { rc } = boot(
+      { onRead: (r) => (r.index === 2 ? action : 'ok'), deviceCompletionTimeout: 3000 },
+      { completionTimeout: 3000 },
+    );
     rc.msix.setup();
     const host = rc.mem.alloc(8192);
     const st = dma(rc, DMA_TO_DEVICE, host.addr, 0, 8192);

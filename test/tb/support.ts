@@ -21,14 +21,35 @@ export type TlpOf<T extends Tlp['type']> = Tlp extends infer U
 export class ScriptLink implements Link {
   cycle = 0;
   readonly sent: { tlp: Tlp; at: number }[] = [];
+  /** What the RC sent that does not decode even leniently (raw requests), not shown to the responder. */
+  readonly undecodable: { raw: RawTlp; at: number }[] = [];
   /** Called for every TLP the RC sends; returned TLPs leave the device `replyDelay` cycles after its injection. */
   responder?: (t: Tlp, at: number) => (Tlp | RawTlp)[] | void;
   replyDelay = 10;
+  /** Cycles from a TLP's injection cycle to its delivery, as sendTracked() reports it (at once, when sent). */
+  deliveryDelay = 0;
   private queue: RawTlp[] = [];
+
+  /** Reports each delivery at once, `deliveryDelay` after the injection cycle (absent with deliveryReports: false). */
+  sendTracked?: (raw: RawTlp, atCycle: number, delivered: (cycle: number) => void) => void;
+
+  constructor(opts: { deliveryReports?: boolean } = {}) {
+    if (opts.deliveryReports ?? true)
+      this.sendTracked = (raw, atCycle, delivered) => {
+        this.send(raw, atCycle);
+        delivered(atCycle + this.deliveryDelay);
+      };
+  }
 
   send(raw: RawTlp, atCycle?: number): void {
     const at = atCycle ?? this.cycle;
-    const t = decodeTlp(raw);
+    let t: Tlp;
+    try {
+      t = decodeTlp(raw, { strict: false });
+    } catch {
+      this.undecodable.push({ raw, at }); // the RC's raw requests may be anything
+      return;
+    }
     this.sent.push({ tlp: t, at });
     for (const r of this.responder?.(t, at) ?? []) this.push(r, at + this.replyDelay);
   }

@@ -17,12 +17,20 @@ import {
   RAM_BYTES,
 } from '../../gen/testdev/regs';
 import { TESTDEV_CFG, TESTDEV_WIDTHS, testdevParams } from '../../gen/testdev/top';
-import { PCI_COMMAND, PCI_COMMAND_MASTER, PCI_COMMAND_MEMORY, PCI_STATUS } from '../../tb/pcie/cfgspace';
+import {
+  PCI_COMMAND,
+  PCI_COMMAND_MASTER,
+  PCI_COMMAND_MEMORY,
+  PCI_EXP_DEVSTA,
+  PCI_EXP_DEVSTA_URD,
+  PCI_STATUS,
+} from '../../tb/pcie/cfgspace';
 import { CompletionStatusError, PcieViolation } from '../../tb/pcie/errors';
 import type { ReadAction } from '../../tb/pcie/inject';
 import type { RootComplexOptions } from '../../tb/pcie/options';
 import { Rng } from '../../sim/random';
-import { decodeTlp, type MemReadTlp } from '../../tb/pcie/tlp';
+import { leToBigint } from '../../tb/pcie/hostmem';
+import { CplStatus, decodeTlp, pcieId, type MemReadTlp } from '../../tb/pcie/tlp';
 import {
   boot as bootBench,
   buildSim,
@@ -302,6 +310,41 @@ describe.each(TESTDEV_WIDTHS)('RC + testdev_w%i', (W) => {
     ).toEqual([1, 3]);
   });
 
+  seededTest('raw requests: what the testdev does not serve is answered with UR, what it serves with data', (seed) => {
+    const { rc, tap } = boot(seed);
+    const bar0 = rc.bar(0).address;
+    const cfg = { offset: 0, firstBe: 0xf, requesterId: 0, tag: 0 } as const;
+    const read = { length: 1, firstBe: 0xf, lastBe: 0, requesterId: 0, tag: 0 } as const;
+    const answers = [
+      rc.rawRequest({ type: 'CfgRd0', completerId: pcieId(1, 0, 1), ...cfg }), // function 1 does not exist
+      rc.rawRequest({ type: 'CfgRd1', completerId: rc.opts.deviceId, ...cfg }), // endpoints forward no type 1
+      rc.rawRequest({ type: 'MRdLk', address: bar0, ...read }), // no locked transactions
+      // IORd, IOWr, FetchAdd have no codec form: header dwords (Fmt/Type, Length 1, First DW BE 1111b, address).
+      rc.rawRequest({ hdr: new Uint32Array([0x0200_0001, 0xf, 0x60, 0]), data: new Uint32Array(0) }),
+      rc.rawRequest({ hdr: new Uint32Array([0x4200_0001, 0xf, 0x60, 0]), data: new Uint32Array(1) }),
+      rc.rawRequest({ hdr: new Uint32Array([0x6c00_0001, 0xf, 0, 0x1000]), data: new Uint32Array(1) }),
+      rc.rawRequest({ type: 'MRd', address: 0x1000n, ...read }), // no BAR there
+    ];
+    const sent = tap.toDevice.slice(-answers.length).map((s) => (s.raw.hdr[1] >>> 8) & 0xff); // DW1 Tag[7:0]
+    expect(answers.map((a) => a.map((c) => [c.type, c.status, c.byteCount, c.completerId]))).toEqual([
+      [['Cpl', CplStatus.UR, 4, rc.opts.deviceId]],
+      [['Cpl', CplStatus.UR, 4, rc.opts.deviceId]],
+      [['CplLk', CplStatus.UR, 4, rc.opts.deviceId]],
+      [['Cpl', CplStatus.UR, 4, rc.opts.deviceId]],
+      [['Cpl', CplStatus.UR, 4, rc.opts.deviceId]],
+      [['Cpl', CplStatus.UR, 4, rc.opts.deviceId]],
+      [['Cpl', CplStatus.UR, 4, rc.opts.deviceId]],
+    ]);
+    expect(answers.map((a) => a[0].tag)).toEqual(sent); // each answer carries its request's tag
+    expect(answers.every((a) => a[0].requesterId === rc.opts.rcId)).toBe(true);
+    // Served: a read of BAR0's ID register, in one completion.
+    const [id] = rc.rawRequest({ type: 'MRd', address: bar0 + BigInt(OFF('ID')), ...read });
+    expect(id).toMatchObject({ type: 'CplD', status: CplStatus.SC, byteCount: 4 });
+    expect(field('ID', 'MAGIC').get(Number(leToBigint('data' in id ? id.data : new Uint8Array(4))))).toBe(0x7e57);
+    const devsta = rc.cfgRead16(CapOffset.PciExpress + PCI_EXP_DEVSTA);
+    expect(devsta & PCI_EXP_DEVSTA_URD, 'Unsupported Request Detected').toBe(PCI_EXP_DEVSTA_URD);
+  });
+
   describe('error injection on the device side', () => {
     const cases: [ReadAction, number, number][] = [
       ['ur', DmaError.UNSUPPORTED_REQUEST, Status.ReceivedMasterAbort],
@@ -312,7 +355,7 @@ describe.each(TESTDEV_WIDTHS)('RC + testdev_w%i', (W) => {
     test.each(cases)(
       '%s on one DMA read: the transfer fails with its error code, the status bit is set, the next transfer works',
       (action, code, statusBit) => {
-        const { rc } = boot(4, { onRead: (r) => (r.index === 3 ? action : 'ok') });
+        const { rc } = boot(4, { onRead: (r) => (r.index === 3 ? action : 'ok'), deviceCompletionTimeout: 4000 });
         rc.msix.setup();
         rc.bar(0).write32(OFF('DMA_TIMEOUT'), 4000);
         const buf = rc.mem.alloc(8192);
@@ -327,6 +370,25 @@ describe.each(TESTDEV_WIDTHS)('RC + testdev_w%i', (W) => {
         );
         expect(errCode(dma(rc, { dir: 'HOST_TO_RAM', host: buf.addr, ram: 0, len: 8192 }))).toBe(0);
         expect(same(ramRead(rc, 0, 8192), rc.mem.read(buf.addr, 8192))).toBe(true);
+      },
+    );
+
+    test.each([
+      ['poison', DmaError.POISONED, Status.DetectedParityError],
+      ['ur', DmaError.UNSUPPORTED_REQUEST, Status.ReceivedMasterAbort],
+      ['ca', DmaError.COMPLETER_ABORT, Status.ReceivedTargetAbort],
+    ] as [ReadAction, number, number][])(
+      '%s in the third split of one read, after data: the transfer fails with its error code',
+      (action, code, statusBit) => {
+        const { rc } = boot(9, { split: 'rcb', onRead: (r) => (r.index === 1 ? { action, completion: 2 } : 'ok') });
+        rc.msix.setup();
+        const buf = rc.mem.alloc(4096);
+        const st = dma(rc, { dir: 'HOST_TO_RAM', host: buf.addr, ram: 0, len: 2048, irq: 0 });
+        expect(errCode(st)).toBe(code);
+        expect(rc.cfgRead16(PCI_STATUS) & statusBit).toBe(statusBit);
+        expect(rc.injector.counts[action]).toBe(1);
+        rc.settle({ quiet: 1000 });
+        expect(errCode(dma(rc, { dir: 'HOST_TO_RAM', host: buf.addr, ram: 0, len: 2048 }))).toBe(0);
       },
     );
 
@@ -348,6 +410,23 @@ describe.each(TESTDEV_WIDTHS)('RC + testdev_w%i', (W) => {
       rc.settle({ quiet: 1000 });
       expect(count()).toBe(2);
     });
+
+    seededTest(
+      '30% duplicates on a 16 KB transfer: right data, every repeat counted as unexpected, no violation',
+      (seed) => {
+        const { rc } = boot(seed, { faults: { duplicate: 0.3 } });
+        rc.msix.setup();
+        const buf = rc.mem.alloc(RAM_BYTES, { perm: 'ro' });
+        const data = Uint8Array.from({ length: RAM_BYTES }, (_, i) => (i * 13 + 5) & 0xff);
+        rc.mem.write(buf.addr, data);
+        expect(errCode(dma(rc, { dir: 'HOST_TO_RAM', host: buf.addr, ram: 0, len: RAM_BYTES, irq: 0 }))).toBe(0);
+        rc.settle({ quiet: 2000 });
+        expect(rc.injector.counts.duplicate).toBeGreaterThan(0);
+        const unexpected = field('CPL_UNEXPECTED', 'COUNT').get(rc.bar(0).read32(OFF('CPL_UNEXPECTED')));
+        expect(unexpected).toBe(rc.injector.counts.duplicate);
+        expect(same(ramRead(rc, 0, RAM_BYTES), data)).toBe(true);
+      },
+    );
 
     seededTest('random faults by rate: every failed transfer matches an injected fault, reproducibly', (seed) => {
       const { rc } = boot(seed, { faults: { ur: 0.04, ca: 0.04 } });

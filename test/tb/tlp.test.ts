@@ -793,6 +793,12 @@ describe('malformed TLPs are rejected naming the field', () => {
     check(raw([0x0a000000, 0x01000004, 0x00000080]), 'reserved', /Cpl: reserved DW2 bit 7/);
     check(raw([0x0a000400, 0x01000004, 0]), 'reserved', /Cpl: reserved AT/);
     check(raw([0x34000001, 0x01000020, 0, 0]), 'reserved', /Msg: reserved Length \(1\)/);
+    // A completion without data: its Length field must be 0 (named 'length'); relaxed decoding takes it as before.
+    check(raw([0x0a000001, 0x01002004, 0x00000500]), 'length', /Cpl: length field 1 on a completion without data/);
+    check(raw([0x0b000200, 0x01002004, 0x00000500]), 'length', /CplLk: length field 512 on a completion without data/);
+    expect(decodeTlp(raw([0x0a000001, 0x01002004, 0x00000500]), decodeLoose)).toEqual(
+      decodeTlp(raw([0x0a000000, 0x01002004, 0x00000500])),
+    );
     expectTlpError(() => decodeTlp(raw([0x00010001, 0x0100000f, 0x1000])), 'th', /TH=1/);
     expectTlpError(() => decodeTlp(raw([0x00010001, 0x0100000f, 0x1000]), decodeLoose), 'th');
   });

@@ -198,7 +198,7 @@ describe.each(TESTDEV_WIDTHS)('testdev_w%i DMA', (W) => {
   seededTest(
     'errors: bus master disabled, bad parameters, UR, CA, poisoned, timeout, unexpected completion; recovery',
     (seed) => {
-      const { rc } = open(seed, {}, false);
+      const { rc } = open(seed, { deviceCompletionTimeout: 3000 }, false); // the DMA_TIMEOUT set below
       const buf = rc.mem.alloc(4096, { name: 'src', perm: 'ro' });
       const ok = { dir: 'HOST_TO_RAM' as const, host: buf.addr, ram: 0x100, len: 1000 }; // two reads at MRRS 512
       expect(errCode(dma(rc, ok))).toBe(DmaError.BUS_MASTER_DISABLED);

@@ -4,11 +4,16 @@
 //  - the RX demux and the packet arbiter in the Verilator harness, which drives and collects their TLP
 //    stream ports with random idle cycles and backpressure and checks the stream protocol.
 import { describe, expect, test } from 'vitest';
-import { cat, defineModule, mux, tlpStream } from '../../gen/hdl';
+import { cat, defineModule, HdlError, mux } from '../../gen/hdl';
 import { PacketArbiter } from '../../gen/pcie/arbiter';
 import { CplGen } from '../../gen/pcie/cpl_gen';
+import { CfgSpace } from '../../gen/pcie/cfg_space';
+import { DmaRd } from '../../gen/pcie/dma_rd';
+import { Msix } from '../../gen/pcie/msix';
 import { RxDemux } from '../../gen/pcie/rx_demux';
-import type { DataWidth } from '../../gen/pcie/streams';
+import { Mmio } from '../../gen/testdev/mmio';
+import { TESTDEV_CFG } from '../../gen/testdev/top';
+import { type DataWidth, tlpStream } from '../../gen/pcie/streams';
 import { designPorts } from '../../sim/design';
 import { Sim, type RawTlp } from '../../sim/index';
 import { Rng } from '../../sim/random';
@@ -158,8 +163,9 @@ const same = (a: RawTlp, b: RawTlp) =>
 /**
  * The demux between two plain TLP streams, so the simulator's harness can drive and collect it: each TLP's
  * sideband and selection come from its own header (offset = DW1:DW2, DW3[31:17] = bar, func, error,
- * DW3[16:15] = sel, DW3[14] = drop, inverted on beats after the sop), and each port's header goes out rebuilt from the sideband it carried
- * (DW1:DW2 = offset, DW3[31:17] = bar, func, error). A TLP whose sideband arrives intact arrives unchanged.
+ * DW3[16:14] = the one-hot port selection, its complement on the beats after the sop), and each port's
+ * header goes out rebuilt from the sideband it carried (DW1:DW2 = offset, DW3[31:17] = bar, func, error).
+ * A TLP whose sideband arrives intact arrives unchanged.
  */
 const DemuxHarness = defineModule(
   'test_rx_demux_harness',
@@ -177,8 +183,7 @@ const DemuxHarness = defineModule(
     din.func.set(dw3.bits(28, 21));
     din.error.set(dw3.bits(20, 17));
     // The selection is only valid with the sop beat: later beats offer another one, which must not matter.
-    d.io.sel.set(mux(rx.sop, dw3.bits(16, 15), dw3.bits(16, 15).not()));
-    d.io.drop.set(mux(rx.sop, dw3.bit(14), dw3.bit(14).not()));
+    d.io.sel.set(mux(rx.sop, dw3.bits(16, 14), dw3.bits(16, 14).not()));
     ports.forEach((n, i) => {
       const o = d.io.out[n];
       const out = outs[i];
@@ -207,16 +212,15 @@ describe('pcie_rx_demux', () => {
         for (let i = 0; i < 400; i++) {
           const ndw = rng.chance(0.3) ? 0 : rng.int(1, 40);
           const fmt = ndw > 0 ? 0b010 : 0b000;
-          const sel = rng.int(0, 3); // 3 selects no port: dropped
-          const drop = rng.chance(0.1) ? 1 : 0;
+          const sel = rng.int(0, 3); // 3: no port selected, discarded
           const hdr = Uint32Array.of(
             ((fmt << 29) | (rng.int(0, 31) << 24) | (ndw & 0x3ff)) >>> 0,
             rng.int(0, 0xffff_ffff),
             rng.int(0, 0xffff_ffff),
-            ((rng.int(0, 0x7fff) << 17) | (sel << 15) | (drop << 14) | i) >>> 0,
+            ((rng.int(0, 0x7fff) << 17) | (sel < 3 ? 1 << (14 + sel) : 0) | i) >>> 0,
           );
           const t: RawTlp = { hdr, data: Uint32Array.from({ length: ndw }, () => rng.int(0, 0xffff_ffff)) };
-          if (drop || sel === 3) dropped++;
+          if (sel === 3) dropped++;
           else want[sel].push(t);
           sim.send(t);
         }
@@ -233,10 +237,58 @@ describe('pcie_rx_demux', () => {
       }
     });
   });
+});
 
-  test('parameters: at least two ports, names unique', () => {
-    expect(() => RxDemux.elaborate({ W: 64, ports: ['only'] })).toThrow(/at least 2 ports/);
-    expect(() => RxDemux.elaborate({ W: 64, ports: ['a', 'a'] })).toThrow(/port names repeat/);
+describe('generator parameters', () => {
+  /** The error `f` throws: a parameter error located at the caller's line (file:line:col: message). */
+  const paramErr = (f: () => unknown): HdlError => {
+    try {
+      f();
+    } catch (e) {
+      if (e instanceof HdlError) return e;
+      throw e;
+    }
+    throw new Error('expected a parameter error');
+  };
+  test.each([
+    ['RxDemux, one port', () => RxDemux.elaborate({ W: 64, ports: ['only'] }), /at least 2 ports/],
+    ['RxDemux, a repeated name', () => RxDemux.elaborate({ W: 64, ports: ['a', 'a'] }), /port names repeat/],
+    [
+      'DmaRd, 0 tags',
+      () => DmaRd.elaborate({ W: 64, tags: 0, ramLog2: 14, lenBits: 15, timeoutBits: 8 }),
+      /1\.\.256 tags, got 0/,
+    ],
+    [
+      'Msix, a table outside the BAR',
+      () => Msix.elaborate({ W: 64, vectors: 4, tableOffset: 0x1000, pbaOffset: 0, barLog2: 12 }),
+      /outside the 4096-byte BAR/,
+    ],
+    ['PacketArbiter, one input', () => PacketArbiter.elaborate({ spec: tlpStream(64), n: 1 }), /at least 2, got 1/],
+    [
+      'CfgSpace, overlapping BARs',
+      () =>
+        CfgSpace.elaborate({
+          ...TESTDEV_CFG,
+          W: 64,
+          bars: [
+            { index: 0, kind: 'mem64', prefetchable: true, sizeLog2: 16 },
+            { index: 1, kind: 'mem32', prefetchable: false, sizeLog2: 12 },
+          ],
+        }),
+      /BAR1 overlaps another BAR/,
+    ],
+    [
+      'Mmio, a RAM window not aligned to its size',
+      () => Mmio.elaborate({ W: 64, bar0Log2: 16, bar2Log2: 12, ramOffset: 0x2000, ramLog2: 14, maxReadDw: 32 }),
+      /RAM window \(0x2000\) must be aligned/,
+    ],
+  ])('%s: a located parameter error', (_what, f, message) => {
+    const e = paramErr(f);
+    expect(e.kind).toBe('param');
+    expect(e.message).toMatch(message);
+    // Reported where the generator was called (here), never inside gen/.
+    expect(e.loc.file).toBe('test/testdev/pcie_blocks.test.ts');
+    expect(e.message, 'file:line:col first').toMatch(/^test\/testdev\/pcie_blocks\.test\.ts:\d+:\d+: /);
   });
 });
 

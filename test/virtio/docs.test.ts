@@ -1,4 +1,4 @@
-// docs/virtio-layout.md and include/virtio_fpga.h are generated from gen/virtio (fix: npx tsx gen/virtio/docs.ts).
+// docs/virtio-layout.md and include/virtio_fpga.h are generated from gen/virtio (fix: npm run gen).
 // The header must also compile, and agree with Linux's own uapi headers where they define the same thing.
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -10,12 +10,12 @@ import { BLK_CONFIG, COMMON_CFG } from '../../gen/virtio/regmap';
 
 test('docs/virtio-layout.md tables match gen/virtio', () => {
   const text = fs.readFileSync(DOC_PATH, 'utf8');
-  expect(updateDoc(text) === text, 'docs/virtio-layout.md is stale: run npx tsx gen/virtio/docs.ts').toBe(true);
+  expect(updateDoc(text) === text, 'docs/virtio-layout.md is stale: run npm run gen').toBe(true);
 });
 
 test('include/virtio_fpga.h matches gen/virtio', () => {
   const text = fs.readFileSync(HEADER_PATH, 'utf8');
-  expect(text === headerText(), 'include/virtio_fpga.h is stale: run npx tsx gen/virtio/docs.ts').toBe(true);
+  expect(text === headerText(), 'include/virtio_fpga.h is stale: run npm run gen').toBe(true);
 });
 
 const haveCc = (() => {
