@@ -103,10 +103,14 @@ for (const file of files) {
     continue;
   }
   console.log(`mutate: ${file} against ${tests.join(' ')}`);
-  const strykerArgs = ['stryker', 'run', 'stryker.config.json', '--mutate', file, '--testFiles', tests.join(',')];
+  // The test files go to vitest.mutate.config.ts (VFPGA_MUTATE_TESTS), not to Stryker's --testFiles (see there).
+  const strykerArgs = ['stryker', 'run', 'stryker.config.json', '--mutate', file];
   if (force) strykerArgs.push('--force');
   const start = Date.now();
-  const res = spawnSync('npx', strykerArgs, { stdio: 'inherit' });
+  const res = spawnSync('npx', strykerArgs, {
+    stdio: 'inherit',
+    env: { ...process.env, VFPGA_MUTATE_TESTS: tests.join(',') },
+  });
   const minutes = ((Date.now() - start) / 60_000).toFixed(1);
   if (res.status !== 0) {
     console.error(`mutate: stryker failed on ${file} (exit ${res.status}) after ${minutes} min`);
