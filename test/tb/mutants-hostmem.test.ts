@@ -85,7 +85,8 @@ describe('the allocator', () => {
     const m = new HostMemory({ lazyThreshold: 4096 });
     const r = m.alloc(1 << 20);
     m.writeU8(r.addr + 0x1_0000n, 7); // one written page in the middle
-    const out = new Uint8Array(0x2_0000).fill(0xee);
+    // Three pages: the unwritten ones before and after the written one.
+    const out = new Uint8Array(0x3_0000).fill(0xee);
     m.readInto(r.addr, out);
     expect(out[0x1_0000]).toBe(7);
     expect(out.filter((b) => b !== 0)).toEqual(Uint8Array.of(7));
@@ -189,5 +190,36 @@ describe('device access', () => {
     expect(new HostMemory().checkDma('read', 0x10n, 1)?.message).toBe(
       'DMA read of 1 byte at 0x10: byte 0x10 is outside every granted region (nothing is mapped)',
     );
+  });
+});
+
+describe('device access within one region', () => {
+  test('a device read inside a region reads from its own offset', () => {
+    const m = new HostMemory();
+    m.alloc(4096, { at: 0x20000 });
+    m.write(0x20100n, Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8));
+    expect(Array.from(m.dmaRead(0x20102n, 4))).toEqual([3, 4, 5, 6]);
+    const out = new Uint8Array(2);
+    m.dmaReadInto(0x20106n, out);
+    expect(Array.from(out)).toEqual([7, 8]);
+  });
+
+  test('host access to unmapped bytes is a RangeError naming the byte; device access a DmaFault', () => {
+    const m = new HostMemory();
+    m.alloc(16, { at: 0x1000 });
+    expect(() => m.read(0x5000n, 4)).toThrow(RangeError);
+    expect(() => m.read(0x5000n, 4)).toThrow(/byte 0x5000 is not mapped/);
+    expect(() => m.write(0x5000n, new Uint8Array(4))).toThrow(RangeError);
+    expect(() => m.dmaRead(0x5000n, 4)).toThrow(DmaFault);
+    expect(() => m.dmaWrite(0x5000n, new Uint8Array(4))).toThrow(DmaFault);
+  });
+
+  test('an unmapped address as far from the region below as from the one above names the one below', () => {
+    const m = new HostMemory();
+    m.alloc(15, { at: 0x1000, name: 'low' }); // last byte 0x100e
+    m.alloc(16, { at: 0x3000, name: 'high' });
+    // 0x2007 is 0xff9 bytes past 0x100e and 0xff9 bytes before 0x3000.
+    expect(m.checkDma('read', 0x2007n, 1)?.region?.name).toBe('low');
+    expect(m.checkDma('read', 0x2008n, 1)?.region?.name).toBe('high');
   });
 });
