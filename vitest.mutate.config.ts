@@ -24,16 +24,18 @@ class QuickestFirst extends BaseSequencer {
   }
 }
 
-export default mergeConfig(
+const config = mergeConfig(
   base,
   defineConfig({
     test: {
-      // The test files of the file being mutated (scripts/mutate.ts). Not Stryker's --testFiles: with it, Stryker
-      // 9.6.1 activates a static mutant (module-level code) only after the module loaded, so every one survives
-      // (stryker-js issue 6144).
-      include: process.env.VFPGA_MUTATE_TESTS?.split(',') ?? ['test/tb/**/*.test.ts'],
       env: { VFPGA_SEED: String(FIXED_SEEDS[0]) },
       sequence: { sequencer: QuickestFirst },
     },
   }),
 );
+// Set after the merge: mergeConfig concatenates arrays, and the base config's include is every test file.
+// The test files of the file being mutated (scripts/mutate.ts). Not Stryker's --testFiles: with it, Stryker 9.6.1
+// activates a static mutant (module-level code) only after the module loaded, so every one survives (stryker-js
+// issue 6144).
+config.test!.include = process.env.VFPGA_MUTATE_TESTS?.split(',') ?? ['test/tb/**/*.test.ts'];
+export default config;
