@@ -2,7 +2,7 @@
 // the random rates combine, and which completion a fault aims at. The root complex's tests (inject.test.ts) cover
 // what each action does on the link.
 import { describe, expect, test } from 'vitest';
-import { FaultInjector, targetCompletion, type ReadFault, type ReadHook } from '../../tb/pcie/inject';
+import { FaultInjector, READ_ACTIONS, targetCompletion, type ReadFault, type ReadHook } from '../../tb/pcie/inject';
 import type { MemReadTlp } from '../../tb/pcie/tlp';
 import { Rng } from '../../sim/random';
 
@@ -28,8 +28,32 @@ describe('FaultInjector', () => {
   test("the hook's answer wins over the rates; without one the rates draw", () => {
     expect(decide(() => 'ur', { drop: 1 }).action).toBe('ur');
     expect(decide(() => ({ action: 'ca', completion: 1 }), { drop: 1 })).toEqual({ action: 'ca', completion: 1 });
+    expect(decide(() => ({ action: 'ok' }), { drop: 1 })).toEqual({ action: 'ok' });
     expect(decide(() => undefined, { drop: 1 }).action).toBe('drop');
     expect(decide(undefined, {}).action).toBe('ok');
+  });
+
+  test('every action by name, and every one but ok aimed at a completion; counted per action', () => {
+    const inj = new FaultInjector(new Rng(1));
+    for (const a of READ_ACTIONS) {
+      inj.hook = () => a;
+      expect(inj.decide(read, 0)).toEqual({ action: a });
+      if (a === 'ok') continue;
+      inj.hook = () => ({ action: a, completion: -1 });
+      expect(inj.decide(read, 0)).toEqual({ action: a, completion: -1 });
+    }
+    expect(inj.counts).toEqual({ ok: 1, ur: 2, ca: 2, poison: 2, drop: 2, duplicate: 2 });
+  });
+
+  test('the hook sees each read with its cycle and a running index', () => {
+    const seen: unknown[] = [];
+    const inj = new FaultInjector(new Rng(1), (r) => void seen.push([r.tlp, r.cycle, r.index]));
+    inj.decide(read, 10);
+    inj.decide(read, 20);
+    expect(seen).toEqual([
+      [read, 10, 0],
+      [read, 20, 1],
+    ]);
   });
 
   test('a tiny rate almost never fires', () => {
