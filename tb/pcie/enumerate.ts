@@ -88,7 +88,7 @@ export interface MsixInfo {
   tableOffset: number;
   pbaBir: number;
   pbaOffset: number;
-  /** Table / PBA addresses (BAR address + offset), when the BARs are assigned. */
+  /** Table / PBA addresses (BAR address + offset) when the BARs are assigned, else 0. */
   tableAddress: bigint;
   pbaAddress: bigint;
 }
@@ -242,10 +242,13 @@ export function enumerate(rc: RootComplex, opts: EnumerateOptions = {}): DeviceI
           `MSI-X ${what} (${len} bytes at offset ${hex(o)}) does not fit BAR ${bir} of ${bar.size} bytes`,
         );
     }
-    m.tableAddress = info.bars[m.tableBir]!.address + BigInt(m.tableOffset);
-    m.pbaAddress = info.bars[m.pbaBir]!.address + BigInt(m.pbaOffset);
+    // Addresses stay 0 while a BAR is unassigned (assign: false), which MsixController checks for.
+    const tableBar = info.bars[m.tableBir]!.address;
+    const pbaBar = info.bars[m.pbaBir]!.address;
+    if (tableBar !== 0n) m.tableAddress = tableBar + BigInt(m.tableOffset);
+    if (pbaBar !== 0n) m.pbaAddress = pbaBar + BigInt(m.pbaOffset);
     info.msix = m;
-    if (info.bars[m.tableBir]!.address !== 0n) rc.shadow.setMsixTable(m.tableAddress, m.tableSize);
+    if (tableBar !== 0n) rc.shadow.setMsixTable(m.tableAddress, m.tableSize);
   }
 
   let newCmd = rc.cfgRead(PCI_COMMAND, 2);

@@ -128,12 +128,15 @@ export function sketchRaw(raw: RawTlp): string {
   const len = dw0 & 0x3ff || 1024;
   const four = (fmt & 1) !== 0;
   const data = (fmt & 2) !== 0;
-  const tag = ((dw1 >>> 8) & 0xff) | (((dw0 >>> 19) & 1) << 8) | (((dw0 >>> 23) & 1) << 9);
+  // Tag[7:0] sits in DW1 bits 15:8 of a request, in DW2 bits 15:8 of a completion; Tag[9:8] in DW0 for both.
+  const tagHigh = (((dw0 >>> 19) & 1) << 8) | (((dw0 >>> 23) & 1) << 9);
   if (type === 0 && fmt <= 3) {
+    const tag = tagHigh | ((dw1 >>> 8) & 0xff);
     const addr = four ? (BigInt(dw2) << 32n) | BigInt((dw3 & ~3) >>> 0) : BigInt((dw2 & ~3) >>> 0);
     return `${data ? 'MWr' : 'MRd'} ${four ? '4DW' : '3DW'} addr=0x${addr.toString(16)} len=${len} be=${(dw1 & 0xf).toString(16)}/${((dw1 >>> 4) & 0xf).toString(16)} req=${formatPcieId(dw1 >>> 16)} tag=${tag} (undecoded)`;
   }
   if (type === 0b01010 && fmt <= 2) {
+    const tag = tagHigh | ((dw2 >>> 8) & 0xff);
     return `${data ? 'CplD' : 'Cpl'} status=${(dw1 >>> 13) & 7} bc=${dw1 & 0xfff} req=${formatPcieId(dw2 >>> 16)} tag=${tag} la=0x${(dw2 & 0x7f).toString(16)} len=${len} (undecoded)`;
   }
   return `Fmt=${fmt.toString(2).padStart(3, '0')}b Type=${type.toString(2).padStart(5, '0')}b len=${len} (undecoded)`;
