@@ -1,0 +1,260 @@
+// The read engine's completion path (gen/dma/read_engine.ts): completions in, device-memory line writes out,
+// one beat per cycle whatever the completions' sizes, tags and order. Four register stages move together
+// (one `advance` for all, held only while the memory refuses a write):
+//
+//   r0  the received beat. On a start-of-packet beat its tag's bookkeeping is looked up and checked, and
+//       updated in the same cycle, so the next completion (the very next beat at 512 bits) sees it.
+//   r1  the beat with its completion's verdict (write or drop) and placement (device end, byte count).
+//   r2  the beat with its device line, byte shift and byte mask (the requested bytes only).
+//   r3  the two-line write (gen/dma/shift.ts placeInWindow): the `mem_wr` port's registers.
+//
+// A completion (2.2.9, 2.3.1.1) is taken when its tag is outstanding, its status is SC, it carries data,
+// its Lower Address agrees with the read and its Byte Count equals the bytes still to come for the tag (so
+// split completions are taken only in address order, none twice, none after a lost one). Its first payload
+// byte is then device byte dev_end - byte_count; the tag's remaining bytes drop by what the payload carries,
+// and the completion carrying the rest frees the tag. A completion for no outstanding tag, or out of sequence,
+// is dropped and counted (`unexpected`); UR and CA free the tag with that error; a poisoned completion moves
+// the tag on but its data is dropped (POISONED). The end of a read (its last completion, or the error that
+// ended it) is reported to the command slots (`retire`) only when the completion's last beat has left r3,
+// so a command's status never overtakes its data into memory.
+import { bit, cat, type Expr, lit, log2ceil, type ModuleBuilder, mux } from '../hdl';
+import { DmaError } from '../pcie/dma_common';
+import { type BundleOf, type DataWidth, RxError, type tlpRxStream } from '../pcie/streams';
+import { CplStatus, tlpFields } from '../pcie/tlp';
+import { type lineWrite, lineBytes } from './ports';
+import { type ReadTags, TIMEOUT_TICKS } from './read_tags';
+import { placeInWindow } from './shift';
+
+export interface CplPathEvents {
+  unexpected: Expr;
+  ur: Expr;
+  ca: Expr;
+  poisoned: Expr;
+}
+
+export interface CplPath {
+  /** The tag update of this cycle (the looked-up tag's new remaining bytes, or freed). */
+  update: { en: Expr; tag: Expr; free: Expr; remaining: Expr };
+  /** An error for a command slot (0: none). */
+  err: { code: Expr; slot: Expr };
+  /** A read ended: its slot's count of outstanding reads goes down. */
+  retire: { en: Expr; slot: Expr };
+  ev: CplPathEvents;
+  /** Beats in the pipeline (for idle/busy). */
+  busy: Expr;
+}
+
+export function completionPath(
+  m: ModuleBuilder,
+  tags: ReadTags,
+  o: {
+    W: DataWidth;
+    cpl: BundleOf<ReturnType<typeof tlpRxStream>, 'in'>;
+    memWr: BundleOf<ReturnType<typeof lineWrite>, 'out'>;
+    devBits: number;
+  },
+): CplPath {
+  const { W, cpl, memWr, devBits } = o;
+  const T = tags.valid.items.length;
+  const tw = log2ceil(T);
+  const sw = tags.slot.items[0].width;
+  const B = lineBytes(W);
+  const lb = log2ceil(B);
+
+  // ---- r0: the received beat
+  const r0 = {
+    valid: m.reg('r0_valid', bit, { reset: 0 }),
+    hdr: m.reg('r0_hdr', 128),
+    data: m.reg('r0_data', W),
+    sop: m.reg('r0_sop', bit),
+    eop: m.reg('r0_eop', bit),
+    poisoned: m.reg('r0_poisoned', bit),
+  };
+  const r3Valid = m.reg('r3_valid', bit, { reset: 0 });
+  const r3Write = m.reg('r3_write', bit);
+  const advance = m.let('advance', r3Valid.and(r3Write).and(memWr.ready.not()).not());
+  cpl.ready.set(advance);
+  m.if(advance, () => {
+    r0.valid.next(cpl.valid);
+    r0.hdr.next(cpl.hdr);
+    r0.data.next(cpl.data);
+    r0.sop.next(cpl.sop);
+    r0.eop.next(cpl.eop);
+    r0.poisoned.next(cpl.error.eq(RxError.POISONED));
+  });
+
+  // ---- r0 -> r1: look up and check the completion's tag on its first beat
+  const f = tlpFields(r0.hdr);
+  const start = m.let('cpl_start', advance.and(r0.valid).and(r0.sop));
+  const tag = m.let('cpl_tag', f.cplTag.trunc(tw));
+  const inRange = T >= 1024 ? lit(1, 1) : f.cplTag.lt(T);
+  // Outstanding and not timing out (the timeout frees it: a completion now is one too late).
+  const known = m.let('cpl_known', inRange.and(tags.valid.at(tag)).and(tags.age.at(tag).ne(TIMEOUT_TICKS)));
+  const bc = f.byteCount;
+  const la = f.lowerAddr;
+  const lead = la.bits(1, 0).zext(13);
+  const carried = m.let('cpl_carried', cat(f.lengthDw, lit(0, 2)).sub(lead)); // payload bytes from the first requested one
+  const isLast = m.let('cpl_is_last', bc.le(carried));
+  const inSequence = m.let('cpl_in_sequence', bc.eq(tags.remaining.at(tag)));
+  const laOk = tags.hostEnd.at(tag).sub(bc.bits(6, 0)).eq(la);
+  const status = f.cplStatus;
+  const slotOf = m.let('cpl_slot', tags.slot.at(tag));
+  // Payload byte index just past the last byte to write: the bytes the tag still expects, or the payload.
+  const payloadEnd = cat(f.lengthDw, lit(0, 2));
+  const wantEnd = lead.add(bc);
+  const writeEnd = m.let('cpl_write_end', mux(wantEnd.lt(payloadEnd), wantEnd, payloadEnd));
+
+  const verdict = {
+    write: m.wire('cpl_write', bit, { default: 0 }),
+    ends: m.wire('cpl_ends_read', bit, { default: 0 }), // the read ends with this completion
+    update: m.wire('cpl_update', bit, { default: 0 }),
+    free: m.wire('cpl_free', bit, { default: 0 }),
+    err: m.wire('cpl_err', 3, { default: 0 }),
+    unexpected: m.wire('cpl_unexpected', bit, { default: 0 }),
+  };
+  m.if(known.not(), () => verdict.unexpected.set(1))
+    .elseIf(status.ne(CplStatus.SC), () => {
+      verdict.update.set(1);
+      verdict.free.set(1);
+      verdict.ends.set(1);
+      verdict.err.set(
+        mux(
+          status.eq(CplStatus.UR),
+          lit(DmaError.UNSUPPORTED_REQUEST, 3),
+          mux(status.eq(CplStatus.CA), lit(DmaError.COMPLETER_ABORT, 3), lit(DmaError.BAD_COMPLETION, 3)),
+        ),
+      );
+    })
+    .elseIf(f.hasData.not().or(laOk.not()), () => {
+      verdict.update.set(1);
+      verdict.free.set(1);
+      verdict.ends.set(1);
+      verdict.err.set(DmaError.BAD_COMPLETION);
+    })
+    .elseIf(inSequence.not(), () => verdict.unexpected.set(1))
+    .else(() => {
+      verdict.update.set(1);
+      verdict.free.set(isLast);
+      verdict.ends.set(isLast);
+      m.if(r0.poisoned, () => verdict.err.set(DmaError.POISONED)).else(() => verdict.write.set(1));
+    });
+
+  // The verdict of the completion whose beats are passing (kept from its first beat).
+  const held = { write: m.reg('cpl_held_write', bit), ends: m.reg('cpl_held_ends', bit), slot: m.reg('cpl_held_slot', sw) };
+  m.if(start, () => {
+    held.write.next(verdict.write);
+    held.ends.next(verdict.ends);
+    held.slot.next(slotOf);
+  });
+  const beatWrite = mux(r0.sop, verdict.write, held.write);
+  const beatEnds = mux(r0.sop, verdict.ends, held.ends);
+  const beatSlot = mux(r0.sop, slotOf, held.slot);
+
+  const r1 = {
+    valid: m.reg('r1_valid', bit, { reset: 0 }),
+    sop: m.reg('r1_sop', bit),
+    data: m.reg('r1_data', W),
+    write: m.reg('r1_write', bit),
+    retire: m.reg('r1_retire', bit),
+    slot: m.reg('r1_slot', sw),
+    devEnd: m.reg('r1_dev_end', devBits),
+    back: m.reg('r1_back', 14), // byte count + lead: from the payload's first byte back from the read's end
+    lead: m.reg('r1_lead', 2),
+    writeEnd: m.reg('r1_write_end', 13),
+  };
+  m.if(advance, () => {
+    r1.valid.next(r0.valid);
+    r1.sop.next(r0.sop);
+    r1.data.next(r0.data);
+    r1.write.next(beatWrite);
+    r1.retire.next(beatEnds.and(r0.eop));
+    r1.slot.next(beatSlot);
+    r1.devEnd.next(tags.devEnd.at(tag));
+    r1.back.next(bc.zext(14).add(la.bits(1, 0).zext(14)));
+    r1.lead.next(la.bits(1, 0));
+    r1.writeEnd.next(writeEnd);
+  });
+
+  // ---- r1 -> r2: device line, shift and byte mask of each beat
+  const first = m.let('beat_first_byte', r1.devEnd.sub(r1.back.zext(Math.max(devBits, 14)).trunc(devBits))); // payload byte 0
+  const line = m.reg('beat_line', devBits - lb);
+  const shift = m.reg('beat_shift', lb);
+  const left = m.reg('beat_left', 13); // payload bytes to write from this beat's first byte on
+  const curLine = mux(r1.sop, first.bits(devBits - 1, lb), line);
+  const curShift = mux(r1.sop, first.bits(lb - 1, 0), shift);
+  const curLeft = mux(r1.sop, r1.writeEnd, left);
+  const skip = mux(r1.sop, r1.lead, lit(0, 2));
+  const full = curLeft.bits(12, lb).orR();
+  const part = curLeft.bits(lb - 1, 0);
+  const maskBits: Expr[] = [];
+  for (let j = 0; j < B; j++) {
+    const below = full.or(part.gt(j));
+    maskBits.unshift(j < 4 ? below.and(skip.le(j)) : below);
+  }
+  m.if(advance.and(r1.valid), () => {
+    line.next(curLine.add(1));
+    shift.next(curShift);
+    left.next(full.select(curLeft.sub(B), lit(0, 13)));
+  });
+  const r2 = {
+    valid: m.reg('r2_valid', bit, { reset: 0 }),
+    data: m.reg('r2_data', W),
+    mask: m.reg('r2_mask', B),
+    line: m.reg('r2_line', devBits - lb),
+    shift: m.reg('r2_shift', lb),
+    write: m.reg('r2_write', bit),
+    retire: m.reg('r2_retire', bit),
+    slot: m.reg('r2_slot', sw),
+  };
+  m.if(advance, () => {
+    r2.valid.next(r1.valid);
+    r2.data.next(r1.data);
+    r2.mask.next(cat(...maskBits));
+    r2.line.next(curLine);
+    r2.shift.next(curShift);
+    r2.write.next(r1.write);
+    r2.retire.next(r1.retire);
+    r2.slot.next(r1.slot);
+  });
+
+  // ---- r2 -> r3: the beat placed in its two-line window
+  const placed = placeInWindow(r2.data, r2.mask, r2.shift);
+  const r3 = {
+    addr: m.reg('r3_addr', devBits - lb),
+    data: m.reg('r3_data', 2 * W),
+    be: m.reg('r3_be', (2 * W) / 8),
+    retire: m.reg('r3_retire', bit),
+    slot: m.reg('r3_slot', sw),
+  };
+  m.if(advance, () => {
+    r3Valid.next(r2.valid);
+    r3Write.next(r2.write.and(r2.mask.orR()));
+    r3.addr.next(r2.line);
+    r3.data.next(placed.data);
+    r3.be.next(placed.be);
+    r3.retire.next(r2.retire);
+    r3.slot.next(r2.slot);
+  });
+  memWr.valid.set(r3Valid.and(r3Write));
+  memWr.addr.set(r3.addr);
+  memWr.data.set(r3.data);
+  memWr.be.set(r3.be);
+
+  return {
+    update: {
+      en: start.and(verdict.update),
+      tag,
+      free: verdict.free,
+      remaining: bc.sub(carried),
+    },
+    err: { code: mux(start, verdict.err, lit(0, 3)), slot: slotOf },
+    retire: { en: advance.and(r3Valid).and(r3.retire), slot: r3.slot },
+    ev: {
+      unexpected: start.and(verdict.unexpected),
+      ur: start.and(verdict.err.eq(DmaError.UNSUPPORTED_REQUEST)),
+      ca: start.and(verdict.err.eq(DmaError.COMPLETER_ABORT)),
+      poisoned: start.and(verdict.err.eq(DmaError.POISONED)),
+    },
+    busy: r0.valid.or(r1.valid).or(r2.valid).or(r3Valid),
+  };
+}
