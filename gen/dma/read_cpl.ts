@@ -33,8 +33,13 @@ export interface CplPathEvents {
 }
 
 export interface CplPath {
-  /** The tag update of this cycle (the looked-up tag's new remaining bytes, or freed). */
-  update: { en: Expr; tag: Expr; free: Expr; remaining: Expr };
+  /** The tag update of this cycle (the looked-up tag's new remaining bytes; `closing`: no more are due). */
+  update: { en: Expr; tag: Expr; closing: Expr; remaining: Expr };
+  /**
+   * A tag freed: on the last beat of the completion that ended its read (2.3.2: the tag is the device's
+   * until then; the root complex may not see it reused before the completion has been received whole).
+   */
+  release: { en: Expr; tag: Expr };
   /** An error for a command slot (0: none). */
   err: { code: Expr; slot: Expr };
   /** A read ended: its slot's count of outstanding reads goes down. */
@@ -140,10 +145,18 @@ export function completionPath(
     });
 
   // The verdict of the completion whose beats are passing (kept from its first beat).
-  const held = { write: m.reg('cpl_held_write', bit), ends: m.reg('cpl_held_ends', bit), slot: m.reg('cpl_held_slot', sw) };
+  const held = {
+    write: m.reg('cpl_held_write', bit),
+    ends: m.reg('cpl_held_ends', bit),
+    free: m.reg('cpl_held_free', bit),
+    tag: m.reg('cpl_held_tag', tw),
+    slot: m.reg('cpl_held_slot', sw),
+  };
   m.if(start, () => {
     held.write.next(verdict.write);
     held.ends.next(verdict.ends);
+    held.free.next(verdict.free);
+    held.tag.next(tag);
     held.slot.next(slotOf);
   });
   const beatWrite = mux(r0.sop, verdict.write, held.write);
@@ -244,8 +257,15 @@ export function completionPath(
     update: {
       en: start.and(verdict.update),
       tag,
-      free: verdict.free,
+      closing: verdict.free,
       remaining: bc.sub(carried),
+    },
+    release: {
+      en: advance
+        .and(r0.valid)
+        .and(r0.eop)
+        .and(mux(r0.sop, verdict.free, held.free)),
+      tag: mux(r0.sop, tag, held.tag),
     },
     err: { code: mux(start, verdict.err, lit(0, 3)), slot: slotOf },
     retire: { en: advance.and(r3Valid).and(r3.retire), slot: r3.slot },

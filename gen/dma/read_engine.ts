@@ -9,7 +9,7 @@
 // Completions: gen/dma/read_cpl.ts, at one beat per cycle, into the device memory's two-line write port.
 // Status: the oldest command's, once all its reads are issued and ended (data in memory, or failed).
 // After an error a command issues no more reads; those outstanding are waited for (or time out).
-import { bit, bitsFor, cat, defineModule, lit, log2ceil, mux, paramError } from '../hdl';
+import { bit, bitsFor, cat, defineModule, lit, log2ceil, mux, orAll, paramError } from '../hdl';
 import { Fifo } from '../lib/fifo';
 import { priorityEncode } from '../lib/priority';
 import { DmaError, nextChunk, sizeFromCode } from '../pcie/dma_common';
@@ -40,7 +40,8 @@ export const DmaRead = defineModule(
   (m, p: DmaReadParams) => {
     const T = p.tags;
     if (!Number.isInteger(T) || T < 1 || T > 256) throw paramError(`DmaRead: 1..256 tags, got ${T}`);
-    if (![2, 4, 8, 16, 32].includes(p.slots)) throw paramError(`DmaRead: slots must be 2, 4, 8, 16 or 32, got ${p.slots}`);
+    if (![2, 4, 8, 16, 32].includes(p.slots))
+      throw paramError(`DmaRead: slots must be 2, 4, 8, 16 or 32, got ${p.slots}`);
     const lb = log2ceil(lineBytes(p.W));
     if (!Number.isInteger(p.devBits) || p.devBits < lb + 2 || p.devBits > 48)
       throw paramError(`DmaRead: devBits must be ${lb + 2}..48 (at least four lines), got ${p.devBits}`);
@@ -86,7 +87,10 @@ export const DmaRead = defineModule(
     const slotPending = m.regArray('slot_pending', S, bitsFor(T));
     const head = m.reg('slot_head', sw + 1, { reset: 0 });
     const tail = m.reg('slot_tail', sw + 1, { reset: 0 });
-    const slotsFull = head.bit(sw).ne(tail.bit(sw)).and(head.bits(sw - 1, 0).eq(tail.bits(sw - 1, 0)));
+    const slotsFull = head
+      .bit(sw)
+      .ne(tail.bit(sw))
+      .and(head.bits(sw - 1, 0).eq(tail.bits(sw - 1, 0)));
     const slotsEmpty = head.eq(tail);
 
     // ---- per-tag bookkeeping and the completion path
@@ -171,6 +175,7 @@ export const DmaRead = defineModule(
         slot: cur,
       },
       cplPath.update,
+      cplPath.release,
     );
 
     // ---- slots: errors (the first one stays), outstanding reads, allocation, retirement
@@ -186,15 +191,26 @@ export const DmaRead = defineModule(
       const dec1 = cplPath.retire.en.and(cplPath.retire.slot.eq(s));
       const dec2 = tags.expire.valid.and(expireSlot.eq(s));
       const pw = slotPending.item(s).width;
-      slotPending
-        .item(s)
-        .next(slotPending.item(s).add(inc.zext(pw)).sub(dec1.zext(pw)).sub(dec2.zext(pw)));
-      m.if(st.is('calc').and(cur.eq(s)).and(rem.eq(0).or(curErr.ne(0))), () => slotIssued.item(s).next(1));
-      m.if(st.is('idle').and(queue.deq.valid).and(slotsFull.not()).and(tail.bits(sw - 1, 0).eq(s)), () => {
-        slotId.item(s).next(qId);
-        slotErr.item(s).next(mux(busMaster, lit(DmaError.NONE, 3), lit(DmaError.BUS_MASTER_DISABLED, 3)));
-        slotIssued.item(s).next(0);
-      });
+      slotPending.item(s).next(slotPending.item(s).add(inc.zext(pw)).sub(dec1.zext(pw)).sub(dec2.zext(pw)));
+      m.if(
+        st
+          .is('calc')
+          .and(cur.eq(s))
+          .and(rem.eq(0).or(curErr.ne(0))),
+        () => slotIssued.item(s).next(1),
+      );
+      m.if(
+        st
+          .is('idle')
+          .and(queue.deq.valid)
+          .and(slotsFull.not())
+          .and(tail.bits(sw - 1, 0).eq(s)),
+        () => {
+          slotId.item(s).next(qId);
+          slotErr.item(s).next(mux(busMaster, lit(DmaError.NONE, 3), lit(DmaError.BUS_MASTER_DISABLED, 3)));
+          slotIssued.item(s).next(0);
+        },
+      );
     }
 
     const stValid = m.reg('st_valid', bit, { reset: 0 });
@@ -203,11 +219,7 @@ export const DmaRead = defineModule(
     const h = head.bits(sw - 1, 0);
     const retire = m.let(
       'retire',
-      slotsEmpty
-        .not()
-        .and(slotIssued.at(h))
-        .and(slotPending.at(h).eq(0))
-        .and(stValid.not().or(status.ready)),
+      slotsEmpty.not().and(slotIssued.at(h)).and(slotPending.at(h).eq(0)).and(stValid.not().or(status.ready)),
     );
     m.if(retire, () => {
       stValid.next(1);
@@ -219,15 +231,8 @@ export const DmaRead = defineModule(
     status.id.set(stId);
     status.error.set(stErr);
 
-    const anyTag = tags.valid.items.reduce((a, b) => a.or(b));
-    busy.set(
-      queue.deq.valid
-        .or(st.is('idle').not())
-        .or(slotsEmpty.not())
-        .or(stValid)
-        .or(reqValid)
-        .or(cplPath.busy),
-    );
+    const anyTag = orAll(...tags.valid.items);
+    busy.set(queue.deq.valid.or(st.is('idle').not()).or(slotsEmpty.not()).or(stValid).or(reqValid).or(cplPath.busy));
     outstanding.set(anyTag);
     evUnexpected.set(cplPath.ev.unexpected);
     evUr.set(cplPath.ev.ur);

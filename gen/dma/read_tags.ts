@@ -67,15 +67,16 @@ function catBits(b: Expr[]): Expr {
 }
 
 /**
- * A read issued (`alloc`), a completion taken (`update`: the bytes still to come, or freed when it was the
- * last or an error), and the timed-out tag freed. A tag is never allocated while outstanding, and the
+ * A read issued (`alloc`), a completion taken (`update`: the bytes still to come), a tag freed after the
+ * last beat of the completion that ended its read (`release`), and the timed-out tag freed. A tag is never allocated while outstanding, and the
  * completion path never touches a timed-out tag, so the three never meet on one tag.
  */
 export function updateReadTags(
   m: ModuleBuilder,
   tags: ReadTags,
   alloc: { en: Expr; tag: Expr; bytes: Expr; devEnd: Expr; hostEnd: Expr; slot: Expr },
-  update: { en: Expr; tag: Expr; free: Expr; remaining: Expr },
+  update: { en: Expr; tag: Expr; closing: Expr; remaining: Expr },
+  release: { en: Expr; tag: Expr },
 ): void {
   tags.valid.items.forEach((v, t) => {
     m.if(alloc.en.and(alloc.tag.eq(t)), () => {
@@ -88,8 +89,10 @@ export function updateReadTags(
     });
     m.if(update.en.and(update.tag.eq(t)), () => {
       tags.remaining.item(t).next(update.remaining);
-      m.if(update.free, () => v.next(0));
+      // The completion that ends the read is being received: it cannot time out before its last beat.
+      m.if(update.closing, () => tags.age.item(t).next(0));
     });
+    m.if(release.en.and(release.tag.eq(t)), () => v.next(0));
     m.if(tags.expire.valid.and(tags.expire.tag.eq(t)), () => v.next(0));
   });
 }

@@ -249,9 +249,7 @@ export const DmaWrite = defineModule(
     status.id.set(stId);
     status.error.set(stErr);
 
-    busy.set(
-      queue.deq.valid.or(st.is('idle').not()).or(descQ.deq.valid).or(metaQ.deq.valid).or(out.valid).or(stValid),
-    );
+    busy.set(queue.deq.valid.or(st.is('idle').not()).or(descQ.deq.valid).or(metaQ.deq.valid).or(out.valid).or(stValid));
     return {
       cmd,
       status,
@@ -264,8 +262,7 @@ export const DmaWrite = defineModule(
     };
   },
   {
-    name: (p) =>
-      `dma_write_w${p.W}_d${p.devBits}_l${p.lenBits}_i${p.idBits}_mps${p.mpsSupported}_ra${p.readAhead}`,
+    name: (p) => `dma_write_w${p.W}_d${p.devBits}_l${p.lenBits}_i${p.idBits}_mps${p.mpsSupported}_ra${p.readAhead}`,
     doc: 'DMA write engine: device memory -> host memory, byte-granular, MWr split at MPS/4 KB, one beat per cycle.',
   },
 );

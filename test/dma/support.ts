@@ -86,8 +86,16 @@ export function bootDma(
     rc,
     rdCmd: sim.handshakeSender(cmd('rd_cmd')),
     wrCmd: sim.handshakeSender(cmd('wr_cmd')),
-    rdStatus: sim.handshakeReceiver({ valid: 'rd_status_valid', ready: 'rd_status_ready', data: ['rd_status_id', 'rd_status_error'] }),
-    wrStatus: sim.handshakeReceiver({ valid: 'wr_status_valid', ready: 'wr_status_ready', data: ['wr_status_id', 'wr_status_error'] }),
+    rdStatus: sim.handshakeReceiver({
+      valid: 'rd_status_valid',
+      ready: 'rd_status_ready',
+      data: ['rd_status_id', 'rd_status_error'],
+    }),
+    wrStatus: sim.handshakeReceiver({
+      valid: 'wr_status_valid',
+      ready: 'wr_status_ready',
+      data: ['wr_status_id', 'wr_status_error'],
+    }),
     configure(c) {
       Object.assign(s, c);
       sim.poke('bus_master', s.busMaster ? 1 : 0);
@@ -105,7 +113,7 @@ export function bootDma(
 
 // ---- device memory as bytes (two banks of W-bit lines: even lines in bank0, odd in bank1)
 
-const bankName = (b: number) => `dma_test_${''}`.slice(0, 0) + `ram.bank${b}`;
+const bankName = (b: number) => `ram.bank${b}`;
 
 export function devRead(d: DmaBench, addr: number, n: number): Uint8Array {
   const B = d.W / 8;
@@ -150,13 +158,17 @@ export interface StatusItem {
 
 /** Statuses received so far (ids and codes). */
 export function statuses(r: HandshakeReceiver, prefix: 'rd' | 'wr'): StatusItem[] {
-  return r.take().map((x) => ({ id: Number(x.values[`${prefix}_status_id`]), error: Number(x.values[`${prefix}_status_error`]) }));
+  return r
+    .take()
+    .map((x) => ({ id: Number(x.values[`${prefix}_status_id`]), error: Number(x.values[`${prefix}_status_error`]) }));
 }
 
-/** Pumps the RC until `n` more statuses arrived on the receiver. */
-export function waitStatuses(d: DmaBench, r: HandshakeReceiver, n: number, timeout = 2_000_000): void {
-  const target = r.count + n;
-  d.rc.waitFor(`${n} statuses`, () => r.count >= target, { timeout });
+/** Pumps the RC until the engines' status counts (since boot) reach `until`. */
+export function waitStatuses(d: DmaBench, until: { rd?: number; wr?: number }, timeout = 2_000_000): void {
+  d.rc.waitFor(
+    `read statuses ${until.rd ?? '-'}, write statuses ${until.wr ?? '-'}`,
+    () => d.rdStatus.count >= (until.rd ?? 0) && d.wrStatus.count >= (until.wr ?? 0),
+    { timeout },
+  );
 }
-
 export type { HandshakeItem };
