@@ -88,27 +88,71 @@ export function completionPath(
     r0.poisoned.next(cpl.error.eq(RxError.POISONED));
   });
 
-  // ---- r0 -> r1: look up and check the completion's tag on its first beat
+  // ---- r0 -> ra: look up the completion's tag on its first beat and compare
   const f = tlpFields(r0.hdr);
-  const start = m.let('cpl_start', advance.and(r0.valid).and(r0.sop));
   const tag = m.let('cpl_tag', f.cplTag.trunc(tw));
   const inRange = T >= 1024 ? lit(1, 1) : f.cplTag.lt(T);
-  // Outstanding and not timing out (the timeout frees it: a completion now is one too late).
-  const known = m.let('cpl_known', inRange.and(tags.valid.at(tag)).and(tags.age.at(tag).ne(TIMEOUT_TICKS)));
   const bc = f.byteCount;
   const la = f.lowerAddr;
   const lead = la.bits(1, 0).zext(13);
   const carried = m.let('cpl_carried', cat(f.lengthDw, lit(0, 2)).sub(lead)); // payload bytes from the first requested one
-  const isLast = m.let('cpl_is_last', bc.le(carried));
-  const inSequence = m.let('cpl_in_sequence', bc.eq(tags.remaining.at(tag)));
-  const laOk = tags.hostEnd.at(tag).sub(bc.bits(6, 0)).eq(la);
-  const status = f.cplStatus;
-  const slotOf = m.let('cpl_slot', tags.slot.at(tag));
   // Payload byte index just past the last byte to write: the bytes the tag still expects, or the payload.
   const payloadEnd = cat(f.lengthDw, lit(0, 2));
   const wantEnd = lead.add(bc);
-  const writeEnd = m.let('cpl_write_end', mux(wantEnd.lt(payloadEnd), wantEnd, payloadEnd));
 
+  // ra: the beat with its tag's bookkeeping looked up (registers cut the lookup from the verdict).
+  const ra = {
+    valid: m.reg('ra_valid', bit, { reset: 0 }),
+    sop: m.reg('ra_sop', bit),
+    eop: m.reg('ra_eop', bit),
+    data: m.reg('ra_data', W),
+    poisoned: m.reg('ra_poisoned', bit),
+    tag: m.reg('ra_tag', tw),
+    known: m.reg('ra_known', bit),
+    inSequence: m.reg('ra_in_sequence', bit),
+    laOk: m.reg('ra_la_ok', bit),
+    status: m.reg('ra_status', 3),
+    hasData: m.reg('ra_has_data', bit),
+    isLast: m.reg('ra_is_last', bit),
+    remaining: m.reg('ra_remaining', 13), // the tag's bytes still to come after this completion
+    devEnd: m.reg('ra_dev_end', devBits),
+    slot: m.reg('ra_slot', sw),
+    back: m.reg('ra_back', 14), // byte count + lead: from the payload's first byte back from the read's end
+    lead: m.reg('ra_lead', 2),
+    writeEnd: m.reg('ra_write_end', 13),
+  };
+
+  // The verdict on the completion in ra (below) updates its tag's remaining bytes at the end of this cycle;
+  // a completion for the same tag in r0 sees that update now (forwarded), not the table's old value.
+  const raUpdate = m.wire('ra_update', bit, { default: 0 });
+  const raUpdateTo = m.wire('ra_update_to', 13, { default: 0 });
+  const forward = m.let('cpl_forward', ra.valid.and(ra.sop).and(raUpdate).and(ra.tag.eq(tag)));
+  const expected = mux(forward, raUpdateTo, tags.remaining.at(tag));
+  m.if(advance, () => {
+    ra.valid.next(r0.valid);
+    ra.sop.next(r0.sop);
+    ra.eop.next(r0.eop);
+    ra.data.next(r0.data);
+    ra.poisoned.next(r0.poisoned);
+    ra.tag.next(tag);
+    // Outstanding and not timing out (the timeout frees it: a completion now is one too late).
+    ra.known.next(inRange.and(tags.valid.at(tag)).and(tags.age.at(tag).ne(TIMEOUT_TICKS)));
+    ra.inSequence.next(bc.eq(expected));
+    ra.laOk.next(tags.hostEnd.at(tag).sub(bc.bits(6, 0)).eq(la));
+    ra.status.next(f.cplStatus);
+    ra.hasData.next(f.hasData);
+    ra.isLast.next(bc.le(carried));
+    ra.remaining.next(bc.sub(carried));
+    ra.devEnd.next(tags.devEnd.at(tag));
+    ra.slot.next(tags.slot.at(tag));
+    ra.back.next(bc.zext(14).add(la.bits(1, 0).zext(14)));
+    ra.lead.next(la.bits(1, 0));
+    ra.writeEnd.next(mux(wantEnd.lt(payloadEnd), wantEnd, payloadEnd));
+  });
+
+  // ---- ra -> r1: the verdict, on the completion's first beat
+  const start = m.let('cpl_start', advance.and(ra.valid).and(ra.sop));
+  const status = ra.status;
   const verdict = {
     write: m.wire('cpl_write', bit, { default: 0 }),
     ends: m.wire('cpl_ends_read', bit, { default: 0 }), // the read ends with this completion
@@ -117,7 +161,7 @@ export function completionPath(
     err: m.wire('cpl_err', 3, { default: 0 }),
     unexpected: m.wire('cpl_unexpected', bit, { default: 0 }),
   };
-  m.if(known.not(), () => verdict.unexpected.set(1))
+  m.if(ra.known.not(), () => verdict.unexpected.set(1))
     .elseIf(status.ne(CplStatus.SC), () => {
       verdict.update.set(1);
       verdict.free.set(1);
@@ -130,38 +174,41 @@ export function completionPath(
         ),
       );
     })
-    .elseIf(f.hasData.not().or(laOk.not()), () => {
+    .elseIf(ra.hasData.not().or(ra.laOk.not()), () => {
       verdict.update.set(1);
       verdict.free.set(1);
       verdict.ends.set(1);
       verdict.err.set(DmaError.BAD_COMPLETION);
     })
-    .elseIf(inSequence.not(), () => verdict.unexpected.set(1))
+    .elseIf(ra.inSequence.not(), () => verdict.unexpected.set(1))
     .else(() => {
       verdict.update.set(1);
-      verdict.free.set(isLast);
-      verdict.ends.set(isLast);
-      m.if(r0.poisoned, () => verdict.err.set(DmaError.POISONED)).else(() => verdict.write.set(1));
+      verdict.free.set(ra.isLast);
+      verdict.ends.set(ra.isLast);
+      m.if(ra.poisoned, () => verdict.err.set(DmaError.POISONED)).else(() => verdict.write.set(1));
     });
+  // A read that ends expects nothing more: 0 bytes, which no completion's Byte Count (1..4096) matches.
+  raUpdate.set(ra.sop.and(verdict.update));
+  raUpdateTo.set(mux(verdict.free, lit(0, 13), ra.remaining));
 
   // The verdict of the completion whose beats are passing (kept from its first beat).
   const held = {
     write: m.reg('cpl_held_write', bit),
     ends: m.reg('cpl_held_ends', bit),
     free: m.reg('cpl_held_free', bit),
-    tag: m.reg('cpl_held_tag', tw),
     slot: m.reg('cpl_held_slot', sw),
+    tag: m.reg('cpl_held_tag', tw),
   };
   m.if(start, () => {
     held.write.next(verdict.write);
     held.ends.next(verdict.ends);
     held.free.next(verdict.free);
-    held.tag.next(tag);
-    held.slot.next(slotOf);
+    held.slot.next(ra.slot);
+    held.tag.next(ra.tag);
   });
-  const beatWrite = mux(r0.sop, verdict.write, held.write);
-  const beatEnds = mux(r0.sop, verdict.ends, held.ends);
-  const beatSlot = mux(r0.sop, slotOf, held.slot);
+  const beatWrite = mux(ra.sop, verdict.write, held.write);
+  const beatEnds = mux(ra.sop, verdict.ends, held.ends);
+  const beatSlot = mux(ra.sop, ra.slot, held.slot);
 
   const r1 = {
     valid: m.reg('r1_valid', bit, { reset: 0 }),
@@ -176,16 +223,16 @@ export function completionPath(
     writeEnd: m.reg('r1_write_end', 13),
   };
   m.if(advance, () => {
-    r1.valid.next(r0.valid);
-    r1.sop.next(r0.sop);
-    r1.data.next(r0.data);
+    r1.valid.next(ra.valid);
+    r1.sop.next(ra.sop);
+    r1.data.next(ra.data);
     r1.write.next(beatWrite);
-    r1.retire.next(beatEnds.and(r0.eop));
+    r1.retire.next(beatEnds.and(ra.eop));
     r1.slot.next(beatSlot);
-    r1.devEnd.next(tags.devEnd.at(tag));
-    r1.back.next(bc.zext(14).add(la.bits(1, 0).zext(14)));
-    r1.lead.next(la.bits(1, 0));
-    r1.writeEnd.next(writeEnd);
+    r1.devEnd.next(ra.devEnd);
+    r1.back.next(ra.back);
+    r1.lead.next(ra.lead);
+    r1.writeEnd.next(ra.writeEnd);
   });
 
   // ---- r1 -> r2: device line, shift and byte mask of each beat
@@ -254,20 +301,15 @@ export function completionPath(
   memWr.be.set(r3.be);
 
   return {
-    update: {
-      en: start.and(verdict.update),
-      tag,
-      closing: verdict.free,
-      remaining: bc.sub(carried),
-    },
+    update: { en: start.and(verdict.update), tag: ra.tag, closing: verdict.free, remaining: raUpdateTo },
     release: {
       en: advance
-        .and(r0.valid)
-        .and(r0.eop)
-        .and(mux(r0.sop, verdict.free, held.free)),
-      tag: mux(r0.sop, tag, held.tag),
+        .and(ra.valid)
+        .and(ra.eop)
+        .and(mux(ra.sop, verdict.free, held.free)),
+      tag: mux(ra.sop, ra.tag, held.tag),
     },
-    err: { code: mux(start, verdict.err, lit(0, 3)), slot: slotOf },
+    err: { code: mux(start, verdict.err, lit(0, 3)), slot: ra.slot },
     retire: { en: advance.and(r3Valid).and(r3.retire), slot: r3.slot },
     ev: {
       unexpected: start.and(verdict.unexpected),
@@ -275,6 +317,6 @@ export function completionPath(
       ca: start.and(verdict.err.eq(DmaError.COMPLETER_ABORT)),
       poisoned: start.and(verdict.err.eq(DmaError.POISONED)),
     },
-    busy: r0.valid.or(r1.valid).or(r2.valid).or(r3Valid),
+    busy: r0.valid.or(ra.valid).or(r1.valid).or(r2.valid).or(r3Valid),
   };
 }

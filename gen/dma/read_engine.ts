@@ -179,7 +179,7 @@ export const DmaRead = defineModule(
     );
 
     // ---- slots: errors (the first one stays), outstanding reads, allocation, retirement
-    const expireSlot = tags.slot.at(tags.expire.tag);
+    const expireSlot = tags.expire.slot;
     for (let s = 0; s < S; s++) {
       const e = slotErr.item(s);
       m.if(e.eq(0), () => {

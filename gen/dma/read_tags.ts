@@ -4,7 +4,8 @@
 //
 // The timeout is coarse, so that a tag costs three bits of timer instead of a full counter: a shared
 // prescaler ticks every `timeout / 4` cycles (rounded down, plus one) and each outstanding tag counts ticks
-// up to 5, so a read times out between `timeout` and 1.25 x `timeout` cycles after it was issued (2.8).
+// up to 5, so a read times out between `timeout` and 1.25 x `timeout` cycles after it was issued (2.8), and is
+// freed two cycles later.
 import { bit, type Expr, lit, log2ceil, type ModuleBuilder, type SignalArray } from '../hdl';
 import { priorityEncode } from '../lib/priority';
 
@@ -25,8 +26,8 @@ export interface ReadTags {
   age: SignalArray;
   /** Per tag: outstanding and out of time (no completion is accepted for it any more). */
   timedOut: Expr[];
-  /** The lowest timed-out tag, freed this cycle (one per cycle). */
-  expire: { valid: Expr; tag: Expr };
+  /** A timed-out tag freed this cycle, and its slot (registered: one every other cycle at most). */
+  expire: { valid: Expr; tag: Expr; slot: Expr };
 }
 
 export function readTags(
@@ -47,8 +48,24 @@ export function readTags(
   age.items.forEach((a) => m.if(tick.and(a.ne(TIMEOUT_TICKS)), () => a.next(a.inc())));
 
   const timedOut = valid.items.map((v, t) => v.and(age.item(t).eq(TIMEOUT_TICKS)));
-  const enc = priorityEncode(m, 'expire', timedOut.length === 1 ? timedOut[0] : m.let('timed_out', catBits(timedOut)));
+  const enc = priorityEncode(
+    m,
+    'timeout_pick',
+    timedOut.length === 1 ? timedOut[0] : m.let('timed_out', catBits(timedOut)),
+  );
   const tw = log2ceil(T);
+  // The lowest timed-out tag is picked into a register and freed from there the next cycle (the pick and its
+  // slot lookup are a long path; timeouts are rare). While one is being freed none is picked, so a tag is
+  // never picked twice.
+  const expValid = m.reg('expire_valid', bit, { reset: 0 });
+  const expTag = m.reg('expire_tag', tw);
+  const expSlot = m.reg('expire_slot', o.slotBits);
+  const picked = T === 1 ? lit(0, tw) : enc.index;
+  m.if(expValid, () => expValid.next(0)).elseIf(enc.valid, () => {
+    expValid.next(1);
+    expTag.next(picked);
+    expSlot.next(slot.at(picked));
+  });
   return {
     valid,
     remaining,
@@ -57,7 +74,7 @@ export function readTags(
     slot,
     age,
     timedOut,
-    expire: { valid: enc.valid, tag: T === 1 ? lit(0, tw) : enc.index },
+    expire: { valid: expValid, tag: expTag, slot: expSlot },
   };
 }
 
