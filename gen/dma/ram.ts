@@ -19,7 +19,6 @@ export const DmaRam = defineModule(
     intParam('DmaRam: bytes', p.bytes, 4 * B);
     if ((p.bytes & (p.bytes - 1)) !== 0) throw paramError(`DmaRam: bytes must be a power of two, got ${p.bytes}`);
     const lineBits = log2ceil(p.bytes / B);
-    const rowBits = lineBits - 1;
     const wr = m.input('wr', lineWrite(p.W, lineBits));
     const rd = m.input('rd', lineRead(p.W, lineBits));
     const banks = [0, 1].map((b) => m.memory(`bank${b}`, { width: p.W, depth: p.bytes / B / 2 }));

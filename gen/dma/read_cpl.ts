@@ -114,7 +114,8 @@ export function completionPath(
     status: m.reg('ra_status', 3),
     hasData: m.reg('ra_has_data', bit),
     isLast: m.reg('ra_is_last', bit),
-    remaining: m.reg('ra_remaining', 13), // the tag's bytes still to come after this completion
+    updates: m.reg('ra_updates', bit), // the verdict will update the tag's remaining bytes
+    updateTo: m.reg('ra_update_to', 13), // to this
     devEnd: m.reg('ra_dev_end', devBits),
     slot: m.reg('ra_slot', sw),
     back: m.reg('ra_back', 14), // byte count + lead: from the payload's first byte back from the read's end
@@ -123,11 +124,17 @@ export function completionPath(
   };
 
   // The verdict on the completion in ra (below) updates its tag's remaining bytes at the end of this cycle;
-  // a completion for the same tag in r0 sees that update now (forwarded), not the table's old value.
-  const raUpdate = m.wire('ra_update', bit, { default: 0 });
-  const raUpdateTo = m.wire('ra_update_to', 13, { default: 0 });
-  const forward = m.let('cpl_forward', ra.valid.and(ra.sop).and(raUpdate).and(ra.tag.eq(tag)));
-  const expected = mux(forward, raUpdateTo, tags.remaining.at(tag));
+  // a completion for the same tag in r0 compares with that update (forwarded), not with the table's old value.
+  // Whether ra updates and to what are decided here a cycle early, from its header and lookups alone: it
+  // updates when its tag is known and it is in sequence or an error (which ends the read); a read that ends
+  // expects nothing more: 0 bytes, which no completion's Byte Count (1..4096) matches.
+  const statusErr = f.cplStatus.ne(CplStatus.SC);
+  const laOk = m.let('cpl_la_ok', tags.hostEnd.at(tag).sub(bc.bits(6, 0)).eq(la));
+  const dataErr = f.hasData.not().or(laOk.not());
+  const isLast = bc.le(carried);
+  const known = m.let('cpl_known', inRange.and(tags.valid.at(tag)).and(tags.age.at(tag).ne(TIMEOUT_TICKS)));
+  const forward = m.let('cpl_forward', ra.valid.and(ra.sop).and(ra.updates).and(ra.tag.eq(tag)));
+  const inSequence = m.let('cpl_in_sequence', mux(forward, bc.eq(ra.updateTo), bc.eq(tags.remaining.at(tag))));
   m.if(advance, () => {
     ra.valid.next(r0.valid);
     ra.sop.next(r0.sop);
@@ -136,13 +143,14 @@ export function completionPath(
     ra.poisoned.next(r0.poisoned);
     ra.tag.next(tag);
     // Outstanding and not timing out (the timeout frees it: a completion now is one too late).
-    ra.known.next(inRange.and(tags.valid.at(tag)).and(tags.age.at(tag).ne(TIMEOUT_TICKS)));
-    ra.inSequence.next(bc.eq(expected));
-    ra.laOk.next(tags.hostEnd.at(tag).sub(bc.bits(6, 0)).eq(la));
+    ra.known.next(known);
+    ra.inSequence.next(inSequence);
+    ra.laOk.next(laOk);
     ra.status.next(f.cplStatus);
     ra.hasData.next(f.hasData);
-    ra.isLast.next(bc.le(carried));
-    ra.remaining.next(bc.sub(carried));
+    ra.isLast.next(isLast);
+    ra.updates.next(known.and(statusErr.or(dataErr).or(inSequence)));
+    ra.updateTo.next(mux(statusErr.or(dataErr).or(isLast), lit(0, 13), bc.sub(carried)));
     ra.devEnd.next(tags.devEnd.at(tag));
     ra.slot.next(tags.slot.at(tag));
     ra.back.next(bc.zext(14).add(la.bits(1, 0).zext(14)));
@@ -187,9 +195,6 @@ export function completionPath(
       verdict.ends.set(ra.isLast);
       m.if(ra.poisoned, () => verdict.err.set(DmaError.POISONED)).else(() => verdict.write.set(1));
     });
-  // A read that ends expects nothing more: 0 bytes, which no completion's Byte Count (1..4096) matches.
-  raUpdate.set(ra.sop.and(verdict.update));
-  raUpdateTo.set(mux(verdict.free, lit(0, 13), ra.remaining));
 
   // The verdict of the completion whose beats are passing (kept from its first beat).
   const held = {
@@ -301,7 +306,7 @@ export function completionPath(
   memWr.be.set(r3.be);
 
   return {
-    update: { en: start.and(verdict.update), tag: ra.tag, closing: verdict.free, remaining: raUpdateTo },
+    update: { en: start.and(verdict.update), tag: ra.tag, closing: verdict.free, remaining: ra.updateTo },
     release: {
       en: advance
         .and(ra.valid)

@@ -5,7 +5,7 @@
 // The timeout is coarse, so that a tag costs three bits of timer instead of a full counter: a shared
 // prescaler ticks every `timeout / 4` cycles (rounded down, plus one) and each outstanding tag counts ticks
 // up to 5, so a read times out between `timeout` and 1.25 x `timeout` cycles after it was issued (2.8), and is
-// freed two cycles later.
+// freed three cycles later.
 import { bit, type Expr, lit, log2ceil, type ModuleBuilder, type SignalArray } from '../hdl';
 import { priorityEncode } from '../lib/priority';
 
@@ -26,7 +26,7 @@ export interface ReadTags {
   age: SignalArray;
   /** Per tag: outstanding and out of time (no completion is accepted for it any more). */
   timedOut: Expr[];
-  /** A timed-out tag freed this cycle, and its slot (registered: one every other cycle at most). */
+  /** A timed-out tag freed this cycle, and its slot (registered: one every three cycles at most). */
   expire: { valid: Expr; tag: Expr; slot: Expr };
 }
 
@@ -54,18 +54,26 @@ export function readTags(
     timedOut.length === 1 ? timedOut[0] : m.let('timed_out', catBits(timedOut)),
   );
   const tw = log2ceil(T);
-  // The lowest timed-out tag is picked into a register and freed from there the next cycle (the pick and its
-  // slot lookup are a long path; timeouts are rare). While one is being freed none is picked, so a tag is
-  // never picked twice.
-  const expValid = m.reg('expire_valid', bit, { reset: 0 });
+  // The lowest timed-out tag is picked into a register, its slot looked up into another, and then it is freed
+  // (the pick and the lookup are long paths; timeouts are rare). No tag is picked while one is on its way, so
+  // none is picked twice.
+  const expStage = m.reg('expire_stage', 2, { reset: 0 }); // 0 idle, 1 picked, 2 slot known: freed now
   const expTag = m.reg('expire_tag', tw);
   const expSlot = m.reg('expire_slot', o.slotBits);
   const picked = T === 1 ? lit(0, tw) : enc.index;
-  m.if(expValid, () => expValid.next(0)).elseIf(enc.valid, () => {
-    expValid.next(1);
-    expTag.next(picked);
-    expSlot.next(slot.at(picked));
-  });
+  m.switch(expStage)
+    .case(0, () =>
+      m.if(enc.valid, () => {
+        expTag.next(picked);
+        expStage.next(1);
+      }),
+    )
+    .case(1, () => {
+      expSlot.next(slot.at(expTag));
+      expStage.next(2);
+    })
+    .default(() => expStage.next(0));
+  const expValid = m.let('expire_now', expStage.eq(2));
   return {
     valid,
     remaining,

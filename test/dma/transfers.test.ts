@@ -3,25 +3,11 @@
 // under completion splitting (every RCB, or at random), reordering across tags, rx idle and tx backpressure,
 // with the RC's checks on (no DMA outside the buffer granted for it, MPS, MRRS, 4 KB, byte enables, tags).
 import { afterEach, beforeAll, describe, expect } from 'vitest';
-import { randomBatch, runBatch } from './batch';
-import { DmaError } from '../../gen/pcie/dma_common';
+import { randomBatch, runBatch, type Xfer } from './batch';
 import { Rng } from '../../sim/random';
-import type { Region } from '../../tb/pcie/hostmem';
 import { decodeTlp, type MemReadTlp, memReqByteRange, type MemWriteTlp } from '../../tb/pcie/tlp';
 import { seededTest } from '../support/seeds';
-import {
-  bootDma,
-  buildDmaSim,
-  closeDmaBenches,
-  DEV_BYTES,
-  devFill,
-  devRead,
-  DMA_WIDTHS,
-  type DmaBench,
-  dmaPorts,
-  statuses,
-  waitStatuses,
-} from './support';
+import { bootDma, buildDmaSim, closeDmaBenches, DEV_BYTES, devFill, DMA_WIDTHS, dmaPorts } from './support';
 
 afterEach(closeDmaBenches);
 
@@ -70,5 +56,37 @@ describe.each(DMA_WIDTHS)('DMA engines, %i-bit stream', (W) => {
     expect(reads).toBeGreaterThan(20);
     expect(writes).toBeGreaterThan(20);
     expect(cpls, 'completions split').toBeGreaterThan(reads);
+  });
+});
+
+describe('DMA read engine with 64 tags, 256-bit stream', () => {
+  let ports = '';
+  beforeAll(() => {
+    ports = dmaPorts(256, 64);
+    buildDmaSim(ports);
+  }, 600_000);
+
+  seededTest('tags from 32 up only with the Extended Tag Field Enable; all 64 in flight with it', (seed) => {
+    const rng = new Rng(seed);
+    const maxTag = (d: ReturnType<typeof bootDma>, from: number) =>
+      Math.max(
+        ...d.tap.fromDevice
+          .slice(from)
+          .map((t) => decodeTlp(t))
+          .map((t) => (t.type === 'MRd' ? t.tag : -1)),
+      );
+    // Long latency and small reads, so that the engine runs out of tags.
+    const d = bootDma(256, ports, seed, { extTags: false, mrrs: 128 }, { latency: { min: 400, max: 500 } });
+    const model = rng.bytes(DEV_BYTES);
+    devFill(d, model);
+    const big = (host: bigint): Xfer[] =>
+      [0, 1, 2, 3].map((i) => ({ dir: 'read', host: host + BigInt(i) * 0x4000n, dev: 8192 * i, len: 8192 }));
+    runBatch(d, model, big(0x1000_0000n), rng);
+    expect(maxTag(d, 0), 'without extended tags').toBe(31);
+    const n = d.tap.fromDevice.length;
+    d.configure({ extTags: true });
+    runBatch(d, model, big(0x2000_0000n), rng);
+    expect(maxTag(d, n), 'with extended tags').toBe(63);
+    expect(d.rc.violations).toEqual([]);
   });
 });
