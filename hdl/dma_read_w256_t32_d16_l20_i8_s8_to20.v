@@ -115,263 +115,267 @@ module dma_read_w256_t32_d16_l20_i8_s8_to20 (
   reg [5:0] slot_pending_7;  // gen/dma/read_engine.ts:87
   reg [3:0] slot_head;  // gen/dma/read_engine.ts:88
   reg [3:0] slot_tail;  // gen/dma/read_engine.ts:89
-  reg tag_valid_0;  // gen/dma/read_tags.ts:37
-  reg tag_valid_1;  // gen/dma/read_tags.ts:37
-  reg tag_valid_2;  // gen/dma/read_tags.ts:37
-  reg tag_valid_3;  // gen/dma/read_tags.ts:37
-  reg tag_valid_4;  // gen/dma/read_tags.ts:37
-  reg tag_valid_5;  // gen/dma/read_tags.ts:37
-  reg tag_valid_6;  // gen/dma/read_tags.ts:37
-  reg tag_valid_7;  // gen/dma/read_tags.ts:37
-  reg tag_valid_8;  // gen/dma/read_tags.ts:37
-  reg tag_valid_9;  // gen/dma/read_tags.ts:37
-  reg tag_valid_10;  // gen/dma/read_tags.ts:37
-  reg tag_valid_11;  // gen/dma/read_tags.ts:37
-  reg tag_valid_12;  // gen/dma/read_tags.ts:37
-  reg tag_valid_13;  // gen/dma/read_tags.ts:37
-  reg tag_valid_14;  // gen/dma/read_tags.ts:37
-  reg tag_valid_15;  // gen/dma/read_tags.ts:37
-  reg tag_valid_16;  // gen/dma/read_tags.ts:37
-  reg tag_valid_17;  // gen/dma/read_tags.ts:37
-  reg tag_valid_18;  // gen/dma/read_tags.ts:37
-  reg tag_valid_19;  // gen/dma/read_tags.ts:37
-  reg tag_valid_20;  // gen/dma/read_tags.ts:37
-  reg tag_valid_21;  // gen/dma/read_tags.ts:37
-  reg tag_valid_22;  // gen/dma/read_tags.ts:37
-  reg tag_valid_23;  // gen/dma/read_tags.ts:37
-  reg tag_valid_24;  // gen/dma/read_tags.ts:37
-  reg tag_valid_25;  // gen/dma/read_tags.ts:37
-  reg tag_valid_26;  // gen/dma/read_tags.ts:37
-  reg tag_valid_27;  // gen/dma/read_tags.ts:37
-  reg tag_valid_28;  // gen/dma/read_tags.ts:37
-  reg tag_valid_29;  // gen/dma/read_tags.ts:37
-  reg tag_valid_30;  // gen/dma/read_tags.ts:37
-  reg tag_valid_31;  // gen/dma/read_tags.ts:37
-  reg [12:0] tag_remaining_0;  // gen/dma/read_tags.ts:38
-  reg [12:0] tag_remaining_1;  // gen/dma/read_tags.ts:38
-  reg [12:0] tag_remaining_2;  // gen/dma/read_tags.ts:38
-  reg [12:0] tag_remaining_3;  // gen/dma/read_tags.ts:38
-  reg [12:0] tag_remaining_4;  // gen/dma/read_tags.ts:38
-  reg [12:0] tag_remaining_5;  // gen/dma/read_tags.ts:38
-  reg [12:0] tag_remaining_6;  // gen/dma/read_tags.ts:38
-  reg [12:0] tag_remaining_7;  // gen/dma/read_tags.ts:38
-  reg [12:0] tag_remaining_8;  // gen/dma/read_tags.ts:38
-  reg [12:0] tag_remaining_9;  // gen/dma/read_tags.ts:38
-  reg [12:0] tag_remaining_10;  // gen/dma/read_tags.ts:38
-  reg [12:0] tag_remaining_11;  // gen/dma/read_tags.ts:38
-  reg [12:0] tag_remaining_12;  // gen/dma/read_tags.ts:38
-  reg [12:0] tag_remaining_13;  // gen/dma/read_tags.ts:38
-  reg [12:0] tag_remaining_14;  // gen/dma/read_tags.ts:38
-  reg [12:0] tag_remaining_15;  // gen/dma/read_tags.ts:38
-  reg [12:0] tag_remaining_16;  // gen/dma/read_tags.ts:38
-  reg [12:0] tag_remaining_17;  // gen/dma/read_tags.ts:38
-  reg [12:0] tag_remaining_18;  // gen/dma/read_tags.ts:38
-  reg [12:0] tag_remaining_19;  // gen/dma/read_tags.ts:38
-  reg [12:0] tag_remaining_20;  // gen/dma/read_tags.ts:38
-  reg [12:0] tag_remaining_21;  // gen/dma/read_tags.ts:38
-  reg [12:0] tag_remaining_22;  // gen/dma/read_tags.ts:38
-  reg [12:0] tag_remaining_23;  // gen/dma/read_tags.ts:38
-  reg [12:0] tag_remaining_24;  // gen/dma/read_tags.ts:38
-  reg [12:0] tag_remaining_25;  // gen/dma/read_tags.ts:38
-  reg [12:0] tag_remaining_26;  // gen/dma/read_tags.ts:38
-  reg [12:0] tag_remaining_27;  // gen/dma/read_tags.ts:38
-  reg [12:0] tag_remaining_28;  // gen/dma/read_tags.ts:38
-  reg [12:0] tag_remaining_29;  // gen/dma/read_tags.ts:38
-  reg [12:0] tag_remaining_30;  // gen/dma/read_tags.ts:38
-  reg [12:0] tag_remaining_31;  // gen/dma/read_tags.ts:38
-  reg [15:0] tag_dev_end_0;  // gen/dma/read_tags.ts:39
-  reg [15:0] tag_dev_end_1;  // gen/dma/read_tags.ts:39
-  reg [15:0] tag_dev_end_2;  // gen/dma/read_tags.ts:39
-  reg [15:0] tag_dev_end_3;  // gen/dma/read_tags.ts:39
-  reg [15:0] tag_dev_end_4;  // gen/dma/read_tags.ts:39
-  reg [15:0] tag_dev_end_5;  // gen/dma/read_tags.ts:39
-  reg [15:0] tag_dev_end_6;  // gen/dma/read_tags.ts:39
-  reg [15:0] tag_dev_end_7;  // gen/dma/read_tags.ts:39
-  reg [15:0] tag_dev_end_8;  // gen/dma/read_tags.ts:39
-  reg [15:0] tag_dev_end_9;  // gen/dma/read_tags.ts:39
-  reg [15:0] tag_dev_end_10;  // gen/dma/read_tags.ts:39
-  reg [15:0] tag_dev_end_11;  // gen/dma/read_tags.ts:39
-  reg [15:0] tag_dev_end_12;  // gen/dma/read_tags.ts:39
-  reg [15:0] tag_dev_end_13;  // gen/dma/read_tags.ts:39
-  reg [15:0] tag_dev_end_14;  // gen/dma/read_tags.ts:39
-  reg [15:0] tag_dev_end_15;  // gen/dma/read_tags.ts:39
-  reg [15:0] tag_dev_end_16;  // gen/dma/read_tags.ts:39
-  reg [15:0] tag_dev_end_17;  // gen/dma/read_tags.ts:39
-  reg [15:0] tag_dev_end_18;  // gen/dma/read_tags.ts:39
-  reg [15:0] tag_dev_end_19;  // gen/dma/read_tags.ts:39
-  reg [15:0] tag_dev_end_20;  // gen/dma/read_tags.ts:39
-  reg [15:0] tag_dev_end_21;  // gen/dma/read_tags.ts:39
-  reg [15:0] tag_dev_end_22;  // gen/dma/read_tags.ts:39
-  reg [15:0] tag_dev_end_23;  // gen/dma/read_tags.ts:39
-  reg [15:0] tag_dev_end_24;  // gen/dma/read_tags.ts:39
-  reg [15:0] tag_dev_end_25;  // gen/dma/read_tags.ts:39
-  reg [15:0] tag_dev_end_26;  // gen/dma/read_tags.ts:39
-  reg [15:0] tag_dev_end_27;  // gen/dma/read_tags.ts:39
-  reg [15:0] tag_dev_end_28;  // gen/dma/read_tags.ts:39
-  reg [15:0] tag_dev_end_29;  // gen/dma/read_tags.ts:39
-  reg [15:0] tag_dev_end_30;  // gen/dma/read_tags.ts:39
-  reg [15:0] tag_dev_end_31;  // gen/dma/read_tags.ts:39
-  reg [6:0] tag_host_end_0;  // gen/dma/read_tags.ts:40
-  reg [6:0] tag_host_end_1;  // gen/dma/read_tags.ts:40
-  reg [6:0] tag_host_end_2;  // gen/dma/read_tags.ts:40
-  reg [6:0] tag_host_end_3;  // gen/dma/read_tags.ts:40
-  reg [6:0] tag_host_end_4;  // gen/dma/read_tags.ts:40
-  reg [6:0] tag_host_end_5;  // gen/dma/read_tags.ts:40
-  reg [6:0] tag_host_end_6;  // gen/dma/read_tags.ts:40
-  reg [6:0] tag_host_end_7;  // gen/dma/read_tags.ts:40
-  reg [6:0] tag_host_end_8;  // gen/dma/read_tags.ts:40
-  reg [6:0] tag_host_end_9;  // gen/dma/read_tags.ts:40
-  reg [6:0] tag_host_end_10;  // gen/dma/read_tags.ts:40
-  reg [6:0] tag_host_end_11;  // gen/dma/read_tags.ts:40
-  reg [6:0] tag_host_end_12;  // gen/dma/read_tags.ts:40
-  reg [6:0] tag_host_end_13;  // gen/dma/read_tags.ts:40
-  reg [6:0] tag_host_end_14;  // gen/dma/read_tags.ts:40
-  reg [6:0] tag_host_end_15;  // gen/dma/read_tags.ts:40
-  reg [6:0] tag_host_end_16;  // gen/dma/read_tags.ts:40
-  reg [6:0] tag_host_end_17;  // gen/dma/read_tags.ts:40
-  reg [6:0] tag_host_end_18;  // gen/dma/read_tags.ts:40
-  reg [6:0] tag_host_end_19;  // gen/dma/read_tags.ts:40
-  reg [6:0] tag_host_end_20;  // gen/dma/read_tags.ts:40
-  reg [6:0] tag_host_end_21;  // gen/dma/read_tags.ts:40
-  reg [6:0] tag_host_end_22;  // gen/dma/read_tags.ts:40
-  reg [6:0] tag_host_end_23;  // gen/dma/read_tags.ts:40
-  reg [6:0] tag_host_end_24;  // gen/dma/read_tags.ts:40
-  reg [6:0] tag_host_end_25;  // gen/dma/read_tags.ts:40
-  reg [6:0] tag_host_end_26;  // gen/dma/read_tags.ts:40
-  reg [6:0] tag_host_end_27;  // gen/dma/read_tags.ts:40
-  reg [6:0] tag_host_end_28;  // gen/dma/read_tags.ts:40
-  reg [6:0] tag_host_end_29;  // gen/dma/read_tags.ts:40
-  reg [6:0] tag_host_end_30;  // gen/dma/read_tags.ts:40
-  reg [6:0] tag_host_end_31;  // gen/dma/read_tags.ts:40
-  reg [2:0] tag_slot_0;  // gen/dma/read_tags.ts:41
-  reg [2:0] tag_slot_1;  // gen/dma/read_tags.ts:41
-  reg [2:0] tag_slot_2;  // gen/dma/read_tags.ts:41
-  reg [2:0] tag_slot_3;  // gen/dma/read_tags.ts:41
-  reg [2:0] tag_slot_4;  // gen/dma/read_tags.ts:41
-  reg [2:0] tag_slot_5;  // gen/dma/read_tags.ts:41
-  reg [2:0] tag_slot_6;  // gen/dma/read_tags.ts:41
-  reg [2:0] tag_slot_7;  // gen/dma/read_tags.ts:41
-  reg [2:0] tag_slot_8;  // gen/dma/read_tags.ts:41
-  reg [2:0] tag_slot_9;  // gen/dma/read_tags.ts:41
-  reg [2:0] tag_slot_10;  // gen/dma/read_tags.ts:41
-  reg [2:0] tag_slot_11;  // gen/dma/read_tags.ts:41
-  reg [2:0] tag_slot_12;  // gen/dma/read_tags.ts:41
-  reg [2:0] tag_slot_13;  // gen/dma/read_tags.ts:41
-  reg [2:0] tag_slot_14;  // gen/dma/read_tags.ts:41
-  reg [2:0] tag_slot_15;  // gen/dma/read_tags.ts:41
-  reg [2:0] tag_slot_16;  // gen/dma/read_tags.ts:41
-  reg [2:0] tag_slot_17;  // gen/dma/read_tags.ts:41
-  reg [2:0] tag_slot_18;  // gen/dma/read_tags.ts:41
-  reg [2:0] tag_slot_19;  // gen/dma/read_tags.ts:41
-  reg [2:0] tag_slot_20;  // gen/dma/read_tags.ts:41
-  reg [2:0] tag_slot_21;  // gen/dma/read_tags.ts:41
-  reg [2:0] tag_slot_22;  // gen/dma/read_tags.ts:41
-  reg [2:0] tag_slot_23;  // gen/dma/read_tags.ts:41
-  reg [2:0] tag_slot_24;  // gen/dma/read_tags.ts:41
-  reg [2:0] tag_slot_25;  // gen/dma/read_tags.ts:41
-  reg [2:0] tag_slot_26;  // gen/dma/read_tags.ts:41
-  reg [2:0] tag_slot_27;  // gen/dma/read_tags.ts:41
-  reg [2:0] tag_slot_28;  // gen/dma/read_tags.ts:41
-  reg [2:0] tag_slot_29;  // gen/dma/read_tags.ts:41
-  reg [2:0] tag_slot_30;  // gen/dma/read_tags.ts:41
-  reg [2:0] tag_slot_31;  // gen/dma/read_tags.ts:41
-  reg [2:0] tag_age_0;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_age_1;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_age_2;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_age_3;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_age_4;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_age_5;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_age_6;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_age_7;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_age_8;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_age_9;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_age_10;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_age_11;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_age_12;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_age_13;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_age_14;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_age_15;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_age_16;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_age_17;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_age_18;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_age_19;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_age_20;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_age_21;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_age_22;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_age_23;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_age_24;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_age_25;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_age_26;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_age_27;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_age_28;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_age_29;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_age_30;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_age_31;  // gen/dma/read_tags.ts:42
-  reg [19:0] timeout_prescale;  // gen/dma/read_tags.ts:44
-  wire timeout_tick;  // gen/dma/read_tags.ts:45
-  wire [31:0] timed_out;  // gen/dma/read_tags.ts:50
-  wire expire_v_1_0;  // gen/lib/priority.ts:29
-  wire expire_i_1_0;  // gen/lib/priority.ts:36
-  wire expire_v_3_2;  // gen/lib/priority.ts:29
-  wire expire_i_3_2;  // gen/lib/priority.ts:36
-  wire expire_v_3_0;  // gen/lib/priority.ts:29
-  wire [1:0] expire_i_3_0;  // gen/lib/priority.ts:36
-  wire expire_v_5_4;  // gen/lib/priority.ts:29
-  wire expire_i_5_4;  // gen/lib/priority.ts:36
-  wire expire_v_7_6;  // gen/lib/priority.ts:29
-  wire expire_i_7_6;  // gen/lib/priority.ts:36
-  wire expire_v_7_4;  // gen/lib/priority.ts:29
-  wire [1:0] expire_i_7_4;  // gen/lib/priority.ts:36
-  wire expire_v_7_0;  // gen/lib/priority.ts:29
-  wire [2:0] expire_i_7_0;  // gen/lib/priority.ts:36
-  wire expire_v_9_8;  // gen/lib/priority.ts:29
-  wire expire_i_9_8;  // gen/lib/priority.ts:36
-  wire expire_v_11_10;  // gen/lib/priority.ts:29
-  wire expire_i_11_10;  // gen/lib/priority.ts:36
-  wire expire_v_11_8;  // gen/lib/priority.ts:29
-  wire [1:0] expire_i_11_8;  // gen/lib/priority.ts:36
-  wire expire_v_13_12;  // gen/lib/priority.ts:29
-  wire expire_i_13_12;  // gen/lib/priority.ts:36
-  wire expire_v_15_14;  // gen/lib/priority.ts:29
-  wire expire_i_15_14;  // gen/lib/priority.ts:36
-  wire expire_v_15_12;  // gen/lib/priority.ts:29
-  wire [1:0] expire_i_15_12;  // gen/lib/priority.ts:36
-  wire expire_v_15_8;  // gen/lib/priority.ts:29
-  wire [2:0] expire_i_15_8;  // gen/lib/priority.ts:36
-  wire expire_v_15_0;  // gen/lib/priority.ts:29
-  wire [3:0] expire_i_15_0;  // gen/lib/priority.ts:36
-  wire expire_v_17_16;  // gen/lib/priority.ts:29
-  wire expire_i_17_16;  // gen/lib/priority.ts:36
-  wire expire_v_19_18;  // gen/lib/priority.ts:29
-  wire expire_i_19_18;  // gen/lib/priority.ts:36
-  wire expire_v_19_16;  // gen/lib/priority.ts:29
-  wire [1:0] expire_i_19_16;  // gen/lib/priority.ts:36
-  wire expire_v_21_20;  // gen/lib/priority.ts:29
-  wire expire_i_21_20;  // gen/lib/priority.ts:36
-  wire expire_v_23_22;  // gen/lib/priority.ts:29
-  wire expire_i_23_22;  // gen/lib/priority.ts:36
-  wire expire_v_23_20;  // gen/lib/priority.ts:29
-  wire [1:0] expire_i_23_20;  // gen/lib/priority.ts:36
-  wire expire_v_23_16;  // gen/lib/priority.ts:29
-  wire [2:0] expire_i_23_16;  // gen/lib/priority.ts:36
-  wire expire_v_25_24;  // gen/lib/priority.ts:29
-  wire expire_i_25_24;  // gen/lib/priority.ts:36
-  wire expire_v_27_26;  // gen/lib/priority.ts:29
-  wire expire_i_27_26;  // gen/lib/priority.ts:36
-  wire expire_v_27_24;  // gen/lib/priority.ts:29
-  wire [1:0] expire_i_27_24;  // gen/lib/priority.ts:36
-  wire expire_v_29_28;  // gen/lib/priority.ts:29
-  wire expire_i_29_28;  // gen/lib/priority.ts:36
-  wire expire_v_31_30;  // gen/lib/priority.ts:29
-  wire expire_i_31_30;  // gen/lib/priority.ts:36
-  wire expire_v_31_28;  // gen/lib/priority.ts:29
-  wire [1:0] expire_i_31_28;  // gen/lib/priority.ts:36
-  wire expire_v_31_24;  // gen/lib/priority.ts:29
-  wire [2:0] expire_i_31_24;  // gen/lib/priority.ts:36
-  wire expire_v_31_16;  // gen/lib/priority.ts:29
-  wire [3:0] expire_i_31_16;  // gen/lib/priority.ts:36
-  wire expire_valid;  // gen/lib/priority.ts:29
-  wire [4:0] expire_index;  // gen/lib/priority.ts:36
+  reg tag_valid_0;  // gen/dma/read_tags.ts:38
+  reg tag_valid_1;  // gen/dma/read_tags.ts:38
+  reg tag_valid_2;  // gen/dma/read_tags.ts:38
+  reg tag_valid_3;  // gen/dma/read_tags.ts:38
+  reg tag_valid_4;  // gen/dma/read_tags.ts:38
+  reg tag_valid_5;  // gen/dma/read_tags.ts:38
+  reg tag_valid_6;  // gen/dma/read_tags.ts:38
+  reg tag_valid_7;  // gen/dma/read_tags.ts:38
+  reg tag_valid_8;  // gen/dma/read_tags.ts:38
+  reg tag_valid_9;  // gen/dma/read_tags.ts:38
+  reg tag_valid_10;  // gen/dma/read_tags.ts:38
+  reg tag_valid_11;  // gen/dma/read_tags.ts:38
+  reg tag_valid_12;  // gen/dma/read_tags.ts:38
+  reg tag_valid_13;  // gen/dma/read_tags.ts:38
+  reg tag_valid_14;  // gen/dma/read_tags.ts:38
+  reg tag_valid_15;  // gen/dma/read_tags.ts:38
+  reg tag_valid_16;  // gen/dma/read_tags.ts:38
+  reg tag_valid_17;  // gen/dma/read_tags.ts:38
+  reg tag_valid_18;  // gen/dma/read_tags.ts:38
+  reg tag_valid_19;  // gen/dma/read_tags.ts:38
+  reg tag_valid_20;  // gen/dma/read_tags.ts:38
+  reg tag_valid_21;  // gen/dma/read_tags.ts:38
+  reg tag_valid_22;  // gen/dma/read_tags.ts:38
+  reg tag_valid_23;  // gen/dma/read_tags.ts:38
+  reg tag_valid_24;  // gen/dma/read_tags.ts:38
+  reg tag_valid_25;  // gen/dma/read_tags.ts:38
+  reg tag_valid_26;  // gen/dma/read_tags.ts:38
+  reg tag_valid_27;  // gen/dma/read_tags.ts:38
+  reg tag_valid_28;  // gen/dma/read_tags.ts:38
+  reg tag_valid_29;  // gen/dma/read_tags.ts:38
+  reg tag_valid_30;  // gen/dma/read_tags.ts:38
+  reg tag_valid_31;  // gen/dma/read_tags.ts:38
+  reg [12:0] tag_remaining_0;  // gen/dma/read_tags.ts:39
+  reg [12:0] tag_remaining_1;  // gen/dma/read_tags.ts:39
+  reg [12:0] tag_remaining_2;  // gen/dma/read_tags.ts:39
+  reg [12:0] tag_remaining_3;  // gen/dma/read_tags.ts:39
+  reg [12:0] tag_remaining_4;  // gen/dma/read_tags.ts:39
+  reg [12:0] tag_remaining_5;  // gen/dma/read_tags.ts:39
+  reg [12:0] tag_remaining_6;  // gen/dma/read_tags.ts:39
+  reg [12:0] tag_remaining_7;  // gen/dma/read_tags.ts:39
+  reg [12:0] tag_remaining_8;  // gen/dma/read_tags.ts:39
+  reg [12:0] tag_remaining_9;  // gen/dma/read_tags.ts:39
+  reg [12:0] tag_remaining_10;  // gen/dma/read_tags.ts:39
+  reg [12:0] tag_remaining_11;  // gen/dma/read_tags.ts:39
+  reg [12:0] tag_remaining_12;  // gen/dma/read_tags.ts:39
+  reg [12:0] tag_remaining_13;  // gen/dma/read_tags.ts:39
+  reg [12:0] tag_remaining_14;  // gen/dma/read_tags.ts:39
+  reg [12:0] tag_remaining_15;  // gen/dma/read_tags.ts:39
+  reg [12:0] tag_remaining_16;  // gen/dma/read_tags.ts:39
+  reg [12:0] tag_remaining_17;  // gen/dma/read_tags.ts:39
+  reg [12:0] tag_remaining_18;  // gen/dma/read_tags.ts:39
+  reg [12:0] tag_remaining_19;  // gen/dma/read_tags.ts:39
+  reg [12:0] tag_remaining_20;  // gen/dma/read_tags.ts:39
+  reg [12:0] tag_remaining_21;  // gen/dma/read_tags.ts:39
+  reg [12:0] tag_remaining_22;  // gen/dma/read_tags.ts:39
+  reg [12:0] tag_remaining_23;  // gen/dma/read_tags.ts:39
+  reg [12:0] tag_remaining_24;  // gen/dma/read_tags.ts:39
+  reg [12:0] tag_remaining_25;  // gen/dma/read_tags.ts:39
+  reg [12:0] tag_remaining_26;  // gen/dma/read_tags.ts:39
+  reg [12:0] tag_remaining_27;  // gen/dma/read_tags.ts:39
+  reg [12:0] tag_remaining_28;  // gen/dma/read_tags.ts:39
+  reg [12:0] tag_remaining_29;  // gen/dma/read_tags.ts:39
+  reg [12:0] tag_remaining_30;  // gen/dma/read_tags.ts:39
+  reg [12:0] tag_remaining_31;  // gen/dma/read_tags.ts:39
+  reg [15:0] tag_dev_end_0;  // gen/dma/read_tags.ts:40
+  reg [15:0] tag_dev_end_1;  // gen/dma/read_tags.ts:40
+  reg [15:0] tag_dev_end_2;  // gen/dma/read_tags.ts:40
+  reg [15:0] tag_dev_end_3;  // gen/dma/read_tags.ts:40
+  reg [15:0] tag_dev_end_4;  // gen/dma/read_tags.ts:40
+  reg [15:0] tag_dev_end_5;  // gen/dma/read_tags.ts:40
+  reg [15:0] tag_dev_end_6;  // gen/dma/read_tags.ts:40
+  reg [15:0] tag_dev_end_7;  // gen/dma/read_tags.ts:40
+  reg [15:0] tag_dev_end_8;  // gen/dma/read_tags.ts:40
+  reg [15:0] tag_dev_end_9;  // gen/dma/read_tags.ts:40
+  reg [15:0] tag_dev_end_10;  // gen/dma/read_tags.ts:40
+  reg [15:0] tag_dev_end_11;  // gen/dma/read_tags.ts:40
+  reg [15:0] tag_dev_end_12;  // gen/dma/read_tags.ts:40
+  reg [15:0] tag_dev_end_13;  // gen/dma/read_tags.ts:40
+  reg [15:0] tag_dev_end_14;  // gen/dma/read_tags.ts:40
+  reg [15:0] tag_dev_end_15;  // gen/dma/read_tags.ts:40
+  reg [15:0] tag_dev_end_16;  // gen/dma/read_tags.ts:40
+  reg [15:0] tag_dev_end_17;  // gen/dma/read_tags.ts:40
+  reg [15:0] tag_dev_end_18;  // gen/dma/read_tags.ts:40
+  reg [15:0] tag_dev_end_19;  // gen/dma/read_tags.ts:40
+  reg [15:0] tag_dev_end_20;  // gen/dma/read_tags.ts:40
+  reg [15:0] tag_dev_end_21;  // gen/dma/read_tags.ts:40
+  reg [15:0] tag_dev_end_22;  // gen/dma/read_tags.ts:40
+  reg [15:0] tag_dev_end_23;  // gen/dma/read_tags.ts:40
+  reg [15:0] tag_dev_end_24;  // gen/dma/read_tags.ts:40
+  reg [15:0] tag_dev_end_25;  // gen/dma/read_tags.ts:40
+  reg [15:0] tag_dev_end_26;  // gen/dma/read_tags.ts:40
+  reg [15:0] tag_dev_end_27;  // gen/dma/read_tags.ts:40
+  reg [15:0] tag_dev_end_28;  // gen/dma/read_tags.ts:40
+  reg [15:0] tag_dev_end_29;  // gen/dma/read_tags.ts:40
+  reg [15:0] tag_dev_end_30;  // gen/dma/read_tags.ts:40
+  reg [15:0] tag_dev_end_31;  // gen/dma/read_tags.ts:40
+  reg [6:0] tag_host_end_0;  // gen/dma/read_tags.ts:41
+  reg [6:0] tag_host_end_1;  // gen/dma/read_tags.ts:41
+  reg [6:0] tag_host_end_2;  // gen/dma/read_tags.ts:41
+  reg [6:0] tag_host_end_3;  // gen/dma/read_tags.ts:41
+  reg [6:0] tag_host_end_4;  // gen/dma/read_tags.ts:41
+  reg [6:0] tag_host_end_5;  // gen/dma/read_tags.ts:41
+  reg [6:0] tag_host_end_6;  // gen/dma/read_tags.ts:41
+  reg [6:0] tag_host_end_7;  // gen/dma/read_tags.ts:41
+  reg [6:0] tag_host_end_8;  // gen/dma/read_tags.ts:41
+  reg [6:0] tag_host_end_9;  // gen/dma/read_tags.ts:41
+  reg [6:0] tag_host_end_10;  // gen/dma/read_tags.ts:41
+  reg [6:0] tag_host_end_11;  // gen/dma/read_tags.ts:41
+  reg [6:0] tag_host_end_12;  // gen/dma/read_tags.ts:41
+  reg [6:0] tag_host_end_13;  // gen/dma/read_tags.ts:41
+  reg [6:0] tag_host_end_14;  // gen/dma/read_tags.ts:41
+  reg [6:0] tag_host_end_15;  // gen/dma/read_tags.ts:41
+  reg [6:0] tag_host_end_16;  // gen/dma/read_tags.ts:41
+  reg [6:0] tag_host_end_17;  // gen/dma/read_tags.ts:41
+  reg [6:0] tag_host_end_18;  // gen/dma/read_tags.ts:41
+  reg [6:0] tag_host_end_19;  // gen/dma/read_tags.ts:41
+  reg [6:0] tag_host_end_20;  // gen/dma/read_tags.ts:41
+  reg [6:0] tag_host_end_21;  // gen/dma/read_tags.ts:41
+  reg [6:0] tag_host_end_22;  // gen/dma/read_tags.ts:41
+  reg [6:0] tag_host_end_23;  // gen/dma/read_tags.ts:41
+  reg [6:0] tag_host_end_24;  // gen/dma/read_tags.ts:41
+  reg [6:0] tag_host_end_25;  // gen/dma/read_tags.ts:41
+  reg [6:0] tag_host_end_26;  // gen/dma/read_tags.ts:41
+  reg [6:0] tag_host_end_27;  // gen/dma/read_tags.ts:41
+  reg [6:0] tag_host_end_28;  // gen/dma/read_tags.ts:41
+  reg [6:0] tag_host_end_29;  // gen/dma/read_tags.ts:41
+  reg [6:0] tag_host_end_30;  // gen/dma/read_tags.ts:41
+  reg [6:0] tag_host_end_31;  // gen/dma/read_tags.ts:41
+  reg [2:0] tag_slot_0;  // gen/dma/read_tags.ts:42
+  reg [2:0] tag_slot_1;  // gen/dma/read_tags.ts:42
+  reg [2:0] tag_slot_2;  // gen/dma/read_tags.ts:42
+  reg [2:0] tag_slot_3;  // gen/dma/read_tags.ts:42
+  reg [2:0] tag_slot_4;  // gen/dma/read_tags.ts:42
+  reg [2:0] tag_slot_5;  // gen/dma/read_tags.ts:42
+  reg [2:0] tag_slot_6;  // gen/dma/read_tags.ts:42
+  reg [2:0] tag_slot_7;  // gen/dma/read_tags.ts:42
+  reg [2:0] tag_slot_8;  // gen/dma/read_tags.ts:42
+  reg [2:0] tag_slot_9;  // gen/dma/read_tags.ts:42
+  reg [2:0] tag_slot_10;  // gen/dma/read_tags.ts:42
+  reg [2:0] tag_slot_11;  // gen/dma/read_tags.ts:42
+  reg [2:0] tag_slot_12;  // gen/dma/read_tags.ts:42
+  reg [2:0] tag_slot_13;  // gen/dma/read_tags.ts:42
+  reg [2:0] tag_slot_14;  // gen/dma/read_tags.ts:42
+  reg [2:0] tag_slot_15;  // gen/dma/read_tags.ts:42
+  reg [2:0] tag_slot_16;  // gen/dma/read_tags.ts:42
+  reg [2:0] tag_slot_17;  // gen/dma/read_tags.ts:42
+  reg [2:0] tag_slot_18;  // gen/dma/read_tags.ts:42
+  reg [2:0] tag_slot_19;  // gen/dma/read_tags.ts:42
+  reg [2:0] tag_slot_20;  // gen/dma/read_tags.ts:42
+  reg [2:0] tag_slot_21;  // gen/dma/read_tags.ts:42
+  reg [2:0] tag_slot_22;  // gen/dma/read_tags.ts:42
+  reg [2:0] tag_slot_23;  // gen/dma/read_tags.ts:42
+  reg [2:0] tag_slot_24;  // gen/dma/read_tags.ts:42
+  reg [2:0] tag_slot_25;  // gen/dma/read_tags.ts:42
+  reg [2:0] tag_slot_26;  // gen/dma/read_tags.ts:42
+  reg [2:0] tag_slot_27;  // gen/dma/read_tags.ts:42
+  reg [2:0] tag_slot_28;  // gen/dma/read_tags.ts:42
+  reg [2:0] tag_slot_29;  // gen/dma/read_tags.ts:42
+  reg [2:0] tag_slot_30;  // gen/dma/read_tags.ts:42
+  reg [2:0] tag_slot_31;  // gen/dma/read_tags.ts:42
+  reg [2:0] tag_age_0;  // gen/dma/read_tags.ts:43
+  reg [2:0] tag_age_1;  // gen/dma/read_tags.ts:43
+  reg [2:0] tag_age_2;  // gen/dma/read_tags.ts:43
+  reg [2:0] tag_age_3;  // gen/dma/read_tags.ts:43
+  reg [2:0] tag_age_4;  // gen/dma/read_tags.ts:43
+  reg [2:0] tag_age_5;  // gen/dma/read_tags.ts:43
+  reg [2:0] tag_age_6;  // gen/dma/read_tags.ts:43
+  reg [2:0] tag_age_7;  // gen/dma/read_tags.ts:43
+  reg [2:0] tag_age_8;  // gen/dma/read_tags.ts:43
+  reg [2:0] tag_age_9;  // gen/dma/read_tags.ts:43
+  reg [2:0] tag_age_10;  // gen/dma/read_tags.ts:43
+  reg [2:0] tag_age_11;  // gen/dma/read_tags.ts:43
+  reg [2:0] tag_age_12;  // gen/dma/read_tags.ts:43
+  reg [2:0] tag_age_13;  // gen/dma/read_tags.ts:43
+  reg [2:0] tag_age_14;  // gen/dma/read_tags.ts:43
+  reg [2:0] tag_age_15;  // gen/dma/read_tags.ts:43
+  reg [2:0] tag_age_16;  // gen/dma/read_tags.ts:43
+  reg [2:0] tag_age_17;  // gen/dma/read_tags.ts:43
+  reg [2:0] tag_age_18;  // gen/dma/read_tags.ts:43
+  reg [2:0] tag_age_19;  // gen/dma/read_tags.ts:43
+  reg [2:0] tag_age_20;  // gen/dma/read_tags.ts:43
+  reg [2:0] tag_age_21;  // gen/dma/read_tags.ts:43
+  reg [2:0] tag_age_22;  // gen/dma/read_tags.ts:43
+  reg [2:0] tag_age_23;  // gen/dma/read_tags.ts:43
+  reg [2:0] tag_age_24;  // gen/dma/read_tags.ts:43
+  reg [2:0] tag_age_25;  // gen/dma/read_tags.ts:43
+  reg [2:0] tag_age_26;  // gen/dma/read_tags.ts:43
+  reg [2:0] tag_age_27;  // gen/dma/read_tags.ts:43
+  reg [2:0] tag_age_28;  // gen/dma/read_tags.ts:43
+  reg [2:0] tag_age_29;  // gen/dma/read_tags.ts:43
+  reg [2:0] tag_age_30;  // gen/dma/read_tags.ts:43
+  reg [2:0] tag_age_31;  // gen/dma/read_tags.ts:43
+  reg [19:0] timeout_prescale;  // gen/dma/read_tags.ts:45
+  wire timeout_tick;  // gen/dma/read_tags.ts:46
+  wire [31:0] timed_out;  // gen/dma/read_tags.ts:54
+  wire timeout_pick_v_1_0;  // gen/lib/priority.ts:29
+  wire timeout_pick_i_1_0;  // gen/lib/priority.ts:36
+  wire timeout_pick_v_3_2;  // gen/lib/priority.ts:29
+  wire timeout_pick_i_3_2;  // gen/lib/priority.ts:36
+  wire timeout_pick_v_3_0;  // gen/lib/priority.ts:29
+  wire [1:0] timeout_pick_i_3_0;  // gen/lib/priority.ts:36
+  wire timeout_pick_v_5_4;  // gen/lib/priority.ts:29
+  wire timeout_pick_i_5_4;  // gen/lib/priority.ts:36
+  wire timeout_pick_v_7_6;  // gen/lib/priority.ts:29
+  wire timeout_pick_i_7_6;  // gen/lib/priority.ts:36
+  wire timeout_pick_v_7_4;  // gen/lib/priority.ts:29
+  wire [1:0] timeout_pick_i_7_4;  // gen/lib/priority.ts:36
+  wire timeout_pick_v_7_0;  // gen/lib/priority.ts:29
+  wire [2:0] timeout_pick_i_7_0;  // gen/lib/priority.ts:36
+  wire timeout_pick_v_9_8;  // gen/lib/priority.ts:29
+  wire timeout_pick_i_9_8;  // gen/lib/priority.ts:36
+  wire timeout_pick_v_11_10;  // gen/lib/priority.ts:29
+  wire timeout_pick_i_11_10;  // gen/lib/priority.ts:36
+  wire timeout_pick_v_11_8;  // gen/lib/priority.ts:29
+  wire [1:0] timeout_pick_i_11_8;  // gen/lib/priority.ts:36
+  wire timeout_pick_v_13_12;  // gen/lib/priority.ts:29
+  wire timeout_pick_i_13_12;  // gen/lib/priority.ts:36
+  wire timeout_pick_v_15_14;  // gen/lib/priority.ts:29
+  wire timeout_pick_i_15_14;  // gen/lib/priority.ts:36
+  wire timeout_pick_v_15_12;  // gen/lib/priority.ts:29
+  wire [1:0] timeout_pick_i_15_12;  // gen/lib/priority.ts:36
+  wire timeout_pick_v_15_8;  // gen/lib/priority.ts:29
+  wire [2:0] timeout_pick_i_15_8;  // gen/lib/priority.ts:36
+  wire timeout_pick_v_15_0;  // gen/lib/priority.ts:29
+  wire [3:0] timeout_pick_i_15_0;  // gen/lib/priority.ts:36
+  wire timeout_pick_v_17_16;  // gen/lib/priority.ts:29
+  wire timeout_pick_i_17_16;  // gen/lib/priority.ts:36
+  wire timeout_pick_v_19_18;  // gen/lib/priority.ts:29
+  wire timeout_pick_i_19_18;  // gen/lib/priority.ts:36
+  wire timeout_pick_v_19_16;  // gen/lib/priority.ts:29
+  wire [1:0] timeout_pick_i_19_16;  // gen/lib/priority.ts:36
+  wire timeout_pick_v_21_20;  // gen/lib/priority.ts:29
+  wire timeout_pick_i_21_20;  // gen/lib/priority.ts:36
+  wire timeout_pick_v_23_22;  // gen/lib/priority.ts:29
+  wire timeout_pick_i_23_22;  // gen/lib/priority.ts:36
+  wire timeout_pick_v_23_20;  // gen/lib/priority.ts:29
+  wire [1:0] timeout_pick_i_23_20;  // gen/lib/priority.ts:36
+  wire timeout_pick_v_23_16;  // gen/lib/priority.ts:29
+  wire [2:0] timeout_pick_i_23_16;  // gen/lib/priority.ts:36
+  wire timeout_pick_v_25_24;  // gen/lib/priority.ts:29
+  wire timeout_pick_i_25_24;  // gen/lib/priority.ts:36
+  wire timeout_pick_v_27_26;  // gen/lib/priority.ts:29
+  wire timeout_pick_i_27_26;  // gen/lib/priority.ts:36
+  wire timeout_pick_v_27_24;  // gen/lib/priority.ts:29
+  wire [1:0] timeout_pick_i_27_24;  // gen/lib/priority.ts:36
+  wire timeout_pick_v_29_28;  // gen/lib/priority.ts:29
+  wire timeout_pick_i_29_28;  // gen/lib/priority.ts:36
+  wire timeout_pick_v_31_30;  // gen/lib/priority.ts:29
+  wire timeout_pick_i_31_30;  // gen/lib/priority.ts:36
+  wire timeout_pick_v_31_28;  // gen/lib/priority.ts:29
+  wire [1:0] timeout_pick_i_31_28;  // gen/lib/priority.ts:36
+  wire timeout_pick_v_31_24;  // gen/lib/priority.ts:29
+  wire [2:0] timeout_pick_i_31_24;  // gen/lib/priority.ts:36
+  wire timeout_pick_v_31_16;  // gen/lib/priority.ts:29
+  wire [3:0] timeout_pick_i_31_16;  // gen/lib/priority.ts:36
+  wire timeout_pick_valid;  // gen/lib/priority.ts:29
+  wire [4:0] timeout_pick_index;  // gen/lib/priority.ts:36
+  reg [1:0] expire_stage;  // gen/dma/read_tags.ts:60
+  reg [4:0] expire_tag;  // gen/dma/read_tags.ts:61
+  reg [2:0] expire_slot;  // gen/dma/read_tags.ts:62
+  wire expire_now;  // gen/dma/read_tags.ts:76
   reg r0_valid;  // gen/dma/read_cpl.ts:71
   /* verilator lint_off UNUSEDSIGNAL */  // partly unused
   reg [127:0] r0_hdr;  // gen/dma/read_cpl.ts:72
@@ -383,52 +387,70 @@ module dma_read_w256_t32_d16_l20_i8_s8_to20 (
   reg r3_valid;  // gen/dma/read_cpl.ts:78
   reg r3_write;  // gen/dma/read_cpl.ts:79
   wire advance;  // gen/dma/read_cpl.ts:80
-  wire cpl_start;  // gen/dma/read_cpl.ts:93
-  wire [4:0] cpl_tag;  // gen/dma/read_cpl.ts:94
-  wire cpl_known;  // gen/dma/read_cpl.ts:97
-  wire [12:0] cpl_carried;  // gen/dma/read_cpl.ts:101
-  wire cpl_is_last;  // gen/dma/read_cpl.ts:102
-  wire cpl_in_sequence;  // gen/dma/read_cpl.ts:103
-  wire [2:0] cpl_slot;  // gen/dma/read_cpl.ts:106
-  wire [12:0] cpl_write_end;  // gen/dma/read_cpl.ts:110
-  reg cpl_write;  // gen/dma/read_cpl.ts:113
-  reg cpl_ends_read;  // gen/dma/read_cpl.ts:114
-  reg cpl_update;  // gen/dma/read_cpl.ts:115
-  reg cpl_free;  // gen/dma/read_cpl.ts:116
-  reg [2:0] cpl_err;  // gen/dma/read_cpl.ts:117
-  reg cpl_unexpected;  // gen/dma/read_cpl.ts:118
-  reg cpl_held_write;  // gen/dma/read_cpl.ts:149
-  reg cpl_held_ends;  // gen/dma/read_cpl.ts:150
-  reg cpl_held_free;  // gen/dma/read_cpl.ts:151
-  reg [4:0] cpl_held_tag;  // gen/dma/read_cpl.ts:152
-  reg [2:0] cpl_held_slot;  // gen/dma/read_cpl.ts:153
-  reg r1_valid;  // gen/dma/read_cpl.ts:167
-  reg r1_sop;  // gen/dma/read_cpl.ts:168
-  reg [255:0] r1_data;  // gen/dma/read_cpl.ts:169
-  reg r1_write;  // gen/dma/read_cpl.ts:170
-  reg r1_retire;  // gen/dma/read_cpl.ts:171
-  reg [2:0] r1_slot;  // gen/dma/read_cpl.ts:172
-  reg [15:0] r1_dev_end;  // gen/dma/read_cpl.ts:173
-  reg [13:0] r1_back;  // gen/dma/read_cpl.ts:174
-  reg [1:0] r1_lead;  // gen/dma/read_cpl.ts:175
-  reg [12:0] r1_write_end;  // gen/dma/read_cpl.ts:176
-  wire [15:0] beat_first_byte;  // gen/dma/read_cpl.ts:192
-  reg [10:0] beat_line;  // gen/dma/read_cpl.ts:193
-  reg [4:0] beat_shift;  // gen/dma/read_cpl.ts:194
-  reg [12:0] beat_left;  // gen/dma/read_cpl.ts:195
-  reg r2_valid;  // gen/dma/read_cpl.ts:213
-  reg [255:0] r2_data;  // gen/dma/read_cpl.ts:214
-  reg [31:0] r2_mask;  // gen/dma/read_cpl.ts:215
-  reg [10:0] r2_line;  // gen/dma/read_cpl.ts:216
-  reg [4:0] r2_shift;  // gen/dma/read_cpl.ts:217
-  reg r2_write;  // gen/dma/read_cpl.ts:218
-  reg r2_retire;  // gen/dma/read_cpl.ts:219
-  reg [2:0] r2_slot;  // gen/dma/read_cpl.ts:220
-  reg [10:0] r3_addr;  // gen/dma/read_cpl.ts:236
-  reg [511:0] r3_data;  // gen/dma/read_cpl.ts:237
-  reg [63:0] r3_be;  // gen/dma/read_cpl.ts:238
-  reg r3_retire;  // gen/dma/read_cpl.ts:239
-  reg [2:0] r3_slot;  // gen/dma/read_cpl.ts:240
+  wire [4:0] cpl_tag;  // gen/dma/read_cpl.ts:93
+  wire [12:0] cpl_carried;  // gen/dma/read_cpl.ts:98
+  reg ra_valid;  // gen/dma/read_cpl.ts:105
+  reg ra_sop;  // gen/dma/read_cpl.ts:106
+  reg ra_eop;  // gen/dma/read_cpl.ts:107
+  reg [255:0] ra_data;  // gen/dma/read_cpl.ts:108
+  reg ra_poisoned;  // gen/dma/read_cpl.ts:109
+  reg [4:0] ra_tag;  // gen/dma/read_cpl.ts:110
+  reg ra_known;  // gen/dma/read_cpl.ts:111
+  reg ra_in_sequence;  // gen/dma/read_cpl.ts:112
+  reg ra_la_ok;  // gen/dma/read_cpl.ts:113
+  reg [2:0] ra_status;  // gen/dma/read_cpl.ts:114
+  reg ra_has_data;  // gen/dma/read_cpl.ts:115
+  reg ra_is_last;  // gen/dma/read_cpl.ts:116
+  reg ra_updates;  // gen/dma/read_cpl.ts:117
+  reg [12:0] ra_update_to;  // gen/dma/read_cpl.ts:118
+  reg [15:0] ra_dev_end;  // gen/dma/read_cpl.ts:119
+  reg [2:0] ra_slot;  // gen/dma/read_cpl.ts:120
+  reg [13:0] ra_back;  // gen/dma/read_cpl.ts:121
+  reg [1:0] ra_lead;  // gen/dma/read_cpl.ts:122
+  reg [12:0] ra_write_end;  // gen/dma/read_cpl.ts:123
+  wire cpl_la_ok;  // gen/dma/read_cpl.ts:132
+  wire cpl_known;  // gen/dma/read_cpl.ts:135
+  wire cpl_forward;  // gen/dma/read_cpl.ts:136
+  wire cpl_in_sequence;  // gen/dma/read_cpl.ts:137
+  wire cpl_start;  // gen/dma/read_cpl.ts:162
+  reg cpl_write;  // gen/dma/read_cpl.ts:165
+  reg cpl_ends_read;  // gen/dma/read_cpl.ts:166
+  reg cpl_update;  // gen/dma/read_cpl.ts:167
+  reg cpl_free;  // gen/dma/read_cpl.ts:168
+  reg [2:0] cpl_err;  // gen/dma/read_cpl.ts:169
+  reg cpl_unexpected;  // gen/dma/read_cpl.ts:170
+  reg cpl_held_write;  // gen/dma/read_cpl.ts:201
+  reg cpl_held_ends;  // gen/dma/read_cpl.ts:202
+  reg cpl_held_free;  // gen/dma/read_cpl.ts:203
+  reg [2:0] cpl_held_slot;  // gen/dma/read_cpl.ts:204
+  reg [4:0] cpl_held_tag;  // gen/dma/read_cpl.ts:205
+  reg r1_valid;  // gen/dma/read_cpl.ts:219
+  reg r1_sop;  // gen/dma/read_cpl.ts:220
+  reg [255:0] r1_data;  // gen/dma/read_cpl.ts:221
+  reg r1_write;  // gen/dma/read_cpl.ts:222
+  reg r1_retire;  // gen/dma/read_cpl.ts:223
+  reg [2:0] r1_slot;  // gen/dma/read_cpl.ts:224
+  reg [15:0] r1_dev_end;  // gen/dma/read_cpl.ts:225
+  reg [13:0] r1_back;  // gen/dma/read_cpl.ts:226
+  reg [1:0] r1_lead;  // gen/dma/read_cpl.ts:227
+  reg [12:0] r1_write_end;  // gen/dma/read_cpl.ts:228
+  wire [15:0] beat_first_byte;  // gen/dma/read_cpl.ts:244
+  reg [10:0] beat_line;  // gen/dma/read_cpl.ts:245
+  reg [4:0] beat_shift;  // gen/dma/read_cpl.ts:246
+  reg [12:0] beat_left;  // gen/dma/read_cpl.ts:247
+  reg r2_valid;  // gen/dma/read_cpl.ts:265
+  reg [255:0] r2_data;  // gen/dma/read_cpl.ts:266
+  reg [31:0] r2_mask;  // gen/dma/read_cpl.ts:267
+  reg [10:0] r2_line;  // gen/dma/read_cpl.ts:268
+  reg [4:0] r2_shift;  // gen/dma/read_cpl.ts:269
+  reg r2_write;  // gen/dma/read_cpl.ts:270
+  reg r2_retire;  // gen/dma/read_cpl.ts:271
+  reg [2:0] r2_slot;  // gen/dma/read_cpl.ts:272
+  reg [10:0] r3_addr;  // gen/dma/read_cpl.ts:288
+  reg [511:0] r3_data;  // gen/dma/read_cpl.ts:289
+  reg [63:0] r3_be;  // gen/dma/read_cpl.ts:290
+  reg r3_retire;  // gen/dma/read_cpl.ts:291
+  reg [2:0] r3_slot;  // gen/dma/read_cpl.ts:292
   reg [1:0] issue_state;  // gen/dma/read_engine.ts:101
   reg [63:0] host;  // gen/dma/read_engine.ts:102
   reg [15:0] dev;  // gen/dma/read_engine.ts:103
@@ -507,32 +529,32 @@ module dma_read_w256_t32_d16_l20_i8_s8_to20 (
   reg [7:0] st_id;  // gen/dma/read_engine.ts:217
   reg [2:0] st_err;  // gen/dma/read_engine.ts:218
   wire retire;  // gen/dma/read_engine.ts:220
-  reg _select_0;  // gen/dma/read_cpl.ts:97
-  reg [2:0] _select_1;  // gen/dma/read_cpl.ts:97
-  reg [12:0] _select_2;  // gen/dma/read_cpl.ts:103
-  reg [2:0] _select_3;  // gen/dma/read_cpl.ts:106
-  reg [6:0] _select_4;  // gen/dma/read_cpl.ts:104
-  reg [2:0] _select_5;  // gen/dma/read_engine.ts:116
-  reg _select_6;  // gen/dma/read_engine.ts:222
-  reg [5:0] _select_7;  // gen/dma/read_engine.ts:222
-  reg [15:0] _select_8;  // gen/dma/read_cpl.ts:185
+  reg [6:0] _select_0;  // gen/dma/read_cpl.ts:132
+  reg _select_1;  // gen/dma/read_cpl.ts:135
+  reg [2:0] _select_2;  // gen/dma/read_cpl.ts:135
+  reg [12:0] _select_3;  // gen/dma/read_cpl.ts:137
+  reg [2:0] _select_4;  // gen/dma/read_engine.ts:116
+  reg _select_5;  // gen/dma/read_engine.ts:222
+  reg [5:0] _select_6;  // gen/dma/read_engine.ts:222
+  reg [2:0] _select_7;  // gen/dma/read_tags.ts:72
+  reg [15:0] _select_8;  // gen/dma/read_cpl.ts:154
+  reg [2:0] _select_9;  // gen/dma/read_cpl.ts:155
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [12:0] _mux_9;  // gen/dma/read_cpl.ts:198
+  wire [12:0] _mux_10;  // gen/dma/read_cpl.ts:250
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [12:0] _select_12;  // gen/pcie/dma_common.ts:26
-  wire [19:0] _zext_11;  // gen/pcie/dma_common.ts:42
+  reg [12:0] _select_13;  // gen/pcie/dma_common.ts:26
+  wire [19:0] _zext_12;  // gen/pcie/dma_common.ts:42
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [19:0] _mux_10;  // gen/pcie/dma_common.ts:43
-  /* verilator lint_on UNUSEDSIGNAL */
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [13:0] _add_13;  // gen/pcie/tlp.ts:237
+  wire [19:0] _mux_11;  // gen/pcie/dma_common.ts:43
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [13:0] _sub_15;  // gen/pcie/tlp.ts:239
+  wire [13:0] _add_14;  // gen/pcie/tlp.ts:237
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [3:0] _select_14;  // gen/pcie/tlp.ts:227
-  reg [3:0] _select_16;  // gen/pcie/tlp.ts:222
-  reg [2:0] _select_17;  // gen/dma/read_engine.ts:182
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [13:0] _sub_16;  // gen/pcie/tlp.ts:239
+  /* verilator lint_on UNUSEDSIGNAL */
+  reg [3:0] _select_15;  // gen/pcie/tlp.ts:227
+  reg [3:0] _select_17;  // gen/pcie/tlp.ts:222
   reg [7:0] _select_18;  // gen/dma/read_engine.ts:226
   reg [2:0] _select_19;  // gen/dma/read_engine.ts:227
 
@@ -550,231 +572,231 @@ module dma_read_w256_t32_d16_l20_i8_s8_to20 (
   );
 
   // ---- combinational logic
-  always @* begin  // gen/dma/read_cpl.ts:97
+  always @* begin  // gen/dma/read_cpl.ts:132
     case (cpl_tag)
-      5'd0: _select_0 = tag_valid_0;
-      5'd1: _select_0 = tag_valid_1;
-      5'd2: _select_0 = tag_valid_2;
-      5'd3: _select_0 = tag_valid_3;
-      5'd4: _select_0 = tag_valid_4;
-      5'd5: _select_0 = tag_valid_5;
-      5'd6: _select_0 = tag_valid_6;
-      5'd7: _select_0 = tag_valid_7;
-      5'd8: _select_0 = tag_valid_8;
-      5'd9: _select_0 = tag_valid_9;
-      5'd10: _select_0 = tag_valid_10;
-      5'd11: _select_0 = tag_valid_11;
-      5'd12: _select_0 = tag_valid_12;
-      5'd13: _select_0 = tag_valid_13;
-      5'd14: _select_0 = tag_valid_14;
-      5'd15: _select_0 = tag_valid_15;
-      5'd16: _select_0 = tag_valid_16;
-      5'd17: _select_0 = tag_valid_17;
-      5'd18: _select_0 = tag_valid_18;
-      5'd19: _select_0 = tag_valid_19;
-      5'd20: _select_0 = tag_valid_20;
-      5'd21: _select_0 = tag_valid_21;
-      5'd22: _select_0 = tag_valid_22;
-      5'd23: _select_0 = tag_valid_23;
-      5'd24: _select_0 = tag_valid_24;
-      5'd25: _select_0 = tag_valid_25;
-      5'd26: _select_0 = tag_valid_26;
-      5'd27: _select_0 = tag_valid_27;
-      5'd28: _select_0 = tag_valid_28;
-      5'd29: _select_0 = tag_valid_29;
-      5'd30: _select_0 = tag_valid_30;
-      5'd31: _select_0 = tag_valid_31;
-      default: _select_0 = tag_valid_0;
+      5'd0: _select_0 = tag_host_end_0;
+      5'd1: _select_0 = tag_host_end_1;
+      5'd2: _select_0 = tag_host_end_2;
+      5'd3: _select_0 = tag_host_end_3;
+      5'd4: _select_0 = tag_host_end_4;
+      5'd5: _select_0 = tag_host_end_5;
+      5'd6: _select_0 = tag_host_end_6;
+      5'd7: _select_0 = tag_host_end_7;
+      5'd8: _select_0 = tag_host_end_8;
+      5'd9: _select_0 = tag_host_end_9;
+      5'd10: _select_0 = tag_host_end_10;
+      5'd11: _select_0 = tag_host_end_11;
+      5'd12: _select_0 = tag_host_end_12;
+      5'd13: _select_0 = tag_host_end_13;
+      5'd14: _select_0 = tag_host_end_14;
+      5'd15: _select_0 = tag_host_end_15;
+      5'd16: _select_0 = tag_host_end_16;
+      5'd17: _select_0 = tag_host_end_17;
+      5'd18: _select_0 = tag_host_end_18;
+      5'd19: _select_0 = tag_host_end_19;
+      5'd20: _select_0 = tag_host_end_20;
+      5'd21: _select_0 = tag_host_end_21;
+      5'd22: _select_0 = tag_host_end_22;
+      5'd23: _select_0 = tag_host_end_23;
+      5'd24: _select_0 = tag_host_end_24;
+      5'd25: _select_0 = tag_host_end_25;
+      5'd26: _select_0 = tag_host_end_26;
+      5'd27: _select_0 = tag_host_end_27;
+      5'd28: _select_0 = tag_host_end_28;
+      5'd29: _select_0 = tag_host_end_29;
+      5'd30: _select_0 = tag_host_end_30;
+      5'd31: _select_0 = tag_host_end_31;
+      default: _select_0 = tag_host_end_0;
     endcase
   end
-  always @* begin  // gen/dma/read_cpl.ts:97
+  always @* begin  // gen/dma/read_cpl.ts:135
     case (cpl_tag)
-      5'd0: _select_1 = tag_age_0;
-      5'd1: _select_1 = tag_age_1;
-      5'd2: _select_1 = tag_age_2;
-      5'd3: _select_1 = tag_age_3;
-      5'd4: _select_1 = tag_age_4;
-      5'd5: _select_1 = tag_age_5;
-      5'd6: _select_1 = tag_age_6;
-      5'd7: _select_1 = tag_age_7;
-      5'd8: _select_1 = tag_age_8;
-      5'd9: _select_1 = tag_age_9;
-      5'd10: _select_1 = tag_age_10;
-      5'd11: _select_1 = tag_age_11;
-      5'd12: _select_1 = tag_age_12;
-      5'd13: _select_1 = tag_age_13;
-      5'd14: _select_1 = tag_age_14;
-      5'd15: _select_1 = tag_age_15;
-      5'd16: _select_1 = tag_age_16;
-      5'd17: _select_1 = tag_age_17;
-      5'd18: _select_1 = tag_age_18;
-      5'd19: _select_1 = tag_age_19;
-      5'd20: _select_1 = tag_age_20;
-      5'd21: _select_1 = tag_age_21;
-      5'd22: _select_1 = tag_age_22;
-      5'd23: _select_1 = tag_age_23;
-      5'd24: _select_1 = tag_age_24;
-      5'd25: _select_1 = tag_age_25;
-      5'd26: _select_1 = tag_age_26;
-      5'd27: _select_1 = tag_age_27;
-      5'd28: _select_1 = tag_age_28;
-      5'd29: _select_1 = tag_age_29;
-      5'd30: _select_1 = tag_age_30;
-      5'd31: _select_1 = tag_age_31;
-      default: _select_1 = tag_age_0;
+      5'd0: _select_1 = tag_valid_0;
+      5'd1: _select_1 = tag_valid_1;
+      5'd2: _select_1 = tag_valid_2;
+      5'd3: _select_1 = tag_valid_3;
+      5'd4: _select_1 = tag_valid_4;
+      5'd5: _select_1 = tag_valid_5;
+      5'd6: _select_1 = tag_valid_6;
+      5'd7: _select_1 = tag_valid_7;
+      5'd8: _select_1 = tag_valid_8;
+      5'd9: _select_1 = tag_valid_9;
+      5'd10: _select_1 = tag_valid_10;
+      5'd11: _select_1 = tag_valid_11;
+      5'd12: _select_1 = tag_valid_12;
+      5'd13: _select_1 = tag_valid_13;
+      5'd14: _select_1 = tag_valid_14;
+      5'd15: _select_1 = tag_valid_15;
+      5'd16: _select_1 = tag_valid_16;
+      5'd17: _select_1 = tag_valid_17;
+      5'd18: _select_1 = tag_valid_18;
+      5'd19: _select_1 = tag_valid_19;
+      5'd20: _select_1 = tag_valid_20;
+      5'd21: _select_1 = tag_valid_21;
+      5'd22: _select_1 = tag_valid_22;
+      5'd23: _select_1 = tag_valid_23;
+      5'd24: _select_1 = tag_valid_24;
+      5'd25: _select_1 = tag_valid_25;
+      5'd26: _select_1 = tag_valid_26;
+      5'd27: _select_1 = tag_valid_27;
+      5'd28: _select_1 = tag_valid_28;
+      5'd29: _select_1 = tag_valid_29;
+      5'd30: _select_1 = tag_valid_30;
+      5'd31: _select_1 = tag_valid_31;
+      default: _select_1 = tag_valid_0;
     endcase
   end
-  always @* begin  // gen/dma/read_cpl.ts:103
+  always @* begin  // gen/dma/read_cpl.ts:135
     case (cpl_tag)
-      5'd0: _select_2 = tag_remaining_0;
-      5'd1: _select_2 = tag_remaining_1;
-      5'd2: _select_2 = tag_remaining_2;
-      5'd3: _select_2 = tag_remaining_3;
-      5'd4: _select_2 = tag_remaining_4;
-      5'd5: _select_2 = tag_remaining_5;
-      5'd6: _select_2 = tag_remaining_6;
-      5'd7: _select_2 = tag_remaining_7;
-      5'd8: _select_2 = tag_remaining_8;
-      5'd9: _select_2 = tag_remaining_9;
-      5'd10: _select_2 = tag_remaining_10;
-      5'd11: _select_2 = tag_remaining_11;
-      5'd12: _select_2 = tag_remaining_12;
-      5'd13: _select_2 = tag_remaining_13;
-      5'd14: _select_2 = tag_remaining_14;
-      5'd15: _select_2 = tag_remaining_15;
-      5'd16: _select_2 = tag_remaining_16;
-      5'd17: _select_2 = tag_remaining_17;
-      5'd18: _select_2 = tag_remaining_18;
-      5'd19: _select_2 = tag_remaining_19;
-      5'd20: _select_2 = tag_remaining_20;
-      5'd21: _select_2 = tag_remaining_21;
-      5'd22: _select_2 = tag_remaining_22;
-      5'd23: _select_2 = tag_remaining_23;
-      5'd24: _select_2 = tag_remaining_24;
-      5'd25: _select_2 = tag_remaining_25;
-      5'd26: _select_2 = tag_remaining_26;
-      5'd27: _select_2 = tag_remaining_27;
-      5'd28: _select_2 = tag_remaining_28;
-      5'd29: _select_2 = tag_remaining_29;
-      5'd30: _select_2 = tag_remaining_30;
-      5'd31: _select_2 = tag_remaining_31;
-      default: _select_2 = tag_remaining_0;
+      5'd0: _select_2 = tag_age_0;
+      5'd1: _select_2 = tag_age_1;
+      5'd2: _select_2 = tag_age_2;
+      5'd3: _select_2 = tag_age_3;
+      5'd4: _select_2 = tag_age_4;
+      5'd5: _select_2 = tag_age_5;
+      5'd6: _select_2 = tag_age_6;
+      5'd7: _select_2 = tag_age_7;
+      5'd8: _select_2 = tag_age_8;
+      5'd9: _select_2 = tag_age_9;
+      5'd10: _select_2 = tag_age_10;
+      5'd11: _select_2 = tag_age_11;
+      5'd12: _select_2 = tag_age_12;
+      5'd13: _select_2 = tag_age_13;
+      5'd14: _select_2 = tag_age_14;
+      5'd15: _select_2 = tag_age_15;
+      5'd16: _select_2 = tag_age_16;
+      5'd17: _select_2 = tag_age_17;
+      5'd18: _select_2 = tag_age_18;
+      5'd19: _select_2 = tag_age_19;
+      5'd20: _select_2 = tag_age_20;
+      5'd21: _select_2 = tag_age_21;
+      5'd22: _select_2 = tag_age_22;
+      5'd23: _select_2 = tag_age_23;
+      5'd24: _select_2 = tag_age_24;
+      5'd25: _select_2 = tag_age_25;
+      5'd26: _select_2 = tag_age_26;
+      5'd27: _select_2 = tag_age_27;
+      5'd28: _select_2 = tag_age_28;
+      5'd29: _select_2 = tag_age_29;
+      5'd30: _select_2 = tag_age_30;
+      5'd31: _select_2 = tag_age_31;
+      default: _select_2 = tag_age_0;
     endcase
   end
-  always @* begin  // gen/dma/read_cpl.ts:106
+  always @* begin  // gen/dma/read_cpl.ts:137
     case (cpl_tag)
-      5'd0: _select_3 = tag_slot_0;
-      5'd1: _select_3 = tag_slot_1;
-      5'd2: _select_3 = tag_slot_2;
-      5'd3: _select_3 = tag_slot_3;
-      5'd4: _select_3 = tag_slot_4;
-      5'd5: _select_3 = tag_slot_5;
-      5'd6: _select_3 = tag_slot_6;
-      5'd7: _select_3 = tag_slot_7;
-      5'd8: _select_3 = tag_slot_8;
-      5'd9: _select_3 = tag_slot_9;
-      5'd10: _select_3 = tag_slot_10;
-      5'd11: _select_3 = tag_slot_11;
-      5'd12: _select_3 = tag_slot_12;
-      5'd13: _select_3 = tag_slot_13;
-      5'd14: _select_3 = tag_slot_14;
-      5'd15: _select_3 = tag_slot_15;
-      5'd16: _select_3 = tag_slot_16;
-      5'd17: _select_3 = tag_slot_17;
-      5'd18: _select_3 = tag_slot_18;
-      5'd19: _select_3 = tag_slot_19;
-      5'd20: _select_3 = tag_slot_20;
-      5'd21: _select_3 = tag_slot_21;
-      5'd22: _select_3 = tag_slot_22;
-      5'd23: _select_3 = tag_slot_23;
-      5'd24: _select_3 = tag_slot_24;
-      5'd25: _select_3 = tag_slot_25;
-      5'd26: _select_3 = tag_slot_26;
-      5'd27: _select_3 = tag_slot_27;
-      5'd28: _select_3 = tag_slot_28;
-      5'd29: _select_3 = tag_slot_29;
-      5'd30: _select_3 = tag_slot_30;
-      5'd31: _select_3 = tag_slot_31;
-      default: _select_3 = tag_slot_0;
-    endcase
-  end
-  always @* begin  // gen/dma/read_cpl.ts:104
-    case (cpl_tag)
-      5'd0: _select_4 = tag_host_end_0;
-      5'd1: _select_4 = tag_host_end_1;
-      5'd2: _select_4 = tag_host_end_2;
-      5'd3: _select_4 = tag_host_end_3;
-      5'd4: _select_4 = tag_host_end_4;
-      5'd5: _select_4 = tag_host_end_5;
-      5'd6: _select_4 = tag_host_end_6;
-      5'd7: _select_4 = tag_host_end_7;
-      5'd8: _select_4 = tag_host_end_8;
-      5'd9: _select_4 = tag_host_end_9;
-      5'd10: _select_4 = tag_host_end_10;
-      5'd11: _select_4 = tag_host_end_11;
-      5'd12: _select_4 = tag_host_end_12;
-      5'd13: _select_4 = tag_host_end_13;
-      5'd14: _select_4 = tag_host_end_14;
-      5'd15: _select_4 = tag_host_end_15;
-      5'd16: _select_4 = tag_host_end_16;
-      5'd17: _select_4 = tag_host_end_17;
-      5'd18: _select_4 = tag_host_end_18;
-      5'd19: _select_4 = tag_host_end_19;
-      5'd20: _select_4 = tag_host_end_20;
-      5'd21: _select_4 = tag_host_end_21;
-      5'd22: _select_4 = tag_host_end_22;
-      5'd23: _select_4 = tag_host_end_23;
-      5'd24: _select_4 = tag_host_end_24;
-      5'd25: _select_4 = tag_host_end_25;
-      5'd26: _select_4 = tag_host_end_26;
-      5'd27: _select_4 = tag_host_end_27;
-      5'd28: _select_4 = tag_host_end_28;
-      5'd29: _select_4 = tag_host_end_29;
-      5'd30: _select_4 = tag_host_end_30;
-      5'd31: _select_4 = tag_host_end_31;
-      default: _select_4 = tag_host_end_0;
+      5'd0: _select_3 = tag_remaining_0;
+      5'd1: _select_3 = tag_remaining_1;
+      5'd2: _select_3 = tag_remaining_2;
+      5'd3: _select_3 = tag_remaining_3;
+      5'd4: _select_3 = tag_remaining_4;
+      5'd5: _select_3 = tag_remaining_5;
+      5'd6: _select_3 = tag_remaining_6;
+      5'd7: _select_3 = tag_remaining_7;
+      5'd8: _select_3 = tag_remaining_8;
+      5'd9: _select_3 = tag_remaining_9;
+      5'd10: _select_3 = tag_remaining_10;
+      5'd11: _select_3 = tag_remaining_11;
+      5'd12: _select_3 = tag_remaining_12;
+      5'd13: _select_3 = tag_remaining_13;
+      5'd14: _select_3 = tag_remaining_14;
+      5'd15: _select_3 = tag_remaining_15;
+      5'd16: _select_3 = tag_remaining_16;
+      5'd17: _select_3 = tag_remaining_17;
+      5'd18: _select_3 = tag_remaining_18;
+      5'd19: _select_3 = tag_remaining_19;
+      5'd20: _select_3 = tag_remaining_20;
+      5'd21: _select_3 = tag_remaining_21;
+      5'd22: _select_3 = tag_remaining_22;
+      5'd23: _select_3 = tag_remaining_23;
+      5'd24: _select_3 = tag_remaining_24;
+      5'd25: _select_3 = tag_remaining_25;
+      5'd26: _select_3 = tag_remaining_26;
+      5'd27: _select_3 = tag_remaining_27;
+      5'd28: _select_3 = tag_remaining_28;
+      5'd29: _select_3 = tag_remaining_29;
+      5'd30: _select_3 = tag_remaining_30;
+      5'd31: _select_3 = tag_remaining_31;
+      default: _select_3 = tag_remaining_0;
     endcase
   end
   always @* begin  // gen/dma/read_engine.ts:116
     case (cur_slot)
-      3'd0: _select_5 = slot_err_0;
-      3'd1: _select_5 = slot_err_1;
-      3'd2: _select_5 = slot_err_2;
-      3'd3: _select_5 = slot_err_3;
-      3'd4: _select_5 = slot_err_4;
-      3'd5: _select_5 = slot_err_5;
-      3'd6: _select_5 = slot_err_6;
-      3'd7: _select_5 = slot_err_7;
-      default: _select_5 = slot_err_0;
+      3'd0: _select_4 = slot_err_0;
+      3'd1: _select_4 = slot_err_1;
+      3'd2: _select_4 = slot_err_2;
+      3'd3: _select_4 = slot_err_3;
+      3'd4: _select_4 = slot_err_4;
+      3'd5: _select_4 = slot_err_5;
+      3'd6: _select_4 = slot_err_6;
+      3'd7: _select_4 = slot_err_7;
+      default: _select_4 = slot_err_0;
     endcase
   end
   always @* begin  // gen/dma/read_engine.ts:222
     case (slot_head[2:0])
-      3'd0: _select_6 = slot_issued_0;
-      3'd1: _select_6 = slot_issued_1;
-      3'd2: _select_6 = slot_issued_2;
-      3'd3: _select_6 = slot_issued_3;
-      3'd4: _select_6 = slot_issued_4;
-      3'd5: _select_6 = slot_issued_5;
-      3'd6: _select_6 = slot_issued_6;
-      3'd7: _select_6 = slot_issued_7;
-      default: _select_6 = slot_issued_0;
+      3'd0: _select_5 = slot_issued_0;
+      3'd1: _select_5 = slot_issued_1;
+      3'd2: _select_5 = slot_issued_2;
+      3'd3: _select_5 = slot_issued_3;
+      3'd4: _select_5 = slot_issued_4;
+      3'd5: _select_5 = slot_issued_5;
+      3'd6: _select_5 = slot_issued_6;
+      3'd7: _select_5 = slot_issued_7;
+      default: _select_5 = slot_issued_0;
     endcase
   end
   always @* begin  // gen/dma/read_engine.ts:222
     case (slot_head[2:0])
-      3'd0: _select_7 = slot_pending_0;
-      3'd1: _select_7 = slot_pending_1;
-      3'd2: _select_7 = slot_pending_2;
-      3'd3: _select_7 = slot_pending_3;
-      3'd4: _select_7 = slot_pending_4;
-      3'd5: _select_7 = slot_pending_5;
-      3'd6: _select_7 = slot_pending_6;
-      3'd7: _select_7 = slot_pending_7;
-      default: _select_7 = slot_pending_0;
+      3'd0: _select_6 = slot_pending_0;
+      3'd1: _select_6 = slot_pending_1;
+      3'd2: _select_6 = slot_pending_2;
+      3'd3: _select_6 = slot_pending_3;
+      3'd4: _select_6 = slot_pending_4;
+      3'd5: _select_6 = slot_pending_5;
+      3'd6: _select_6 = slot_pending_6;
+      3'd7: _select_6 = slot_pending_7;
+      default: _select_6 = slot_pending_0;
     endcase
   end
-  always @* begin  // gen/dma/read_cpl.ts:185
+  always @* begin  // gen/dma/read_tags.ts:72
+    case (expire_tag)
+      5'd0: _select_7 = tag_slot_0;
+      5'd1: _select_7 = tag_slot_1;
+      5'd2: _select_7 = tag_slot_2;
+      5'd3: _select_7 = tag_slot_3;
+      5'd4: _select_7 = tag_slot_4;
+      5'd5: _select_7 = tag_slot_5;
+      5'd6: _select_7 = tag_slot_6;
+      5'd7: _select_7 = tag_slot_7;
+      5'd8: _select_7 = tag_slot_8;
+      5'd9: _select_7 = tag_slot_9;
+      5'd10: _select_7 = tag_slot_10;
+      5'd11: _select_7 = tag_slot_11;
+      5'd12: _select_7 = tag_slot_12;
+      5'd13: _select_7 = tag_slot_13;
+      5'd14: _select_7 = tag_slot_14;
+      5'd15: _select_7 = tag_slot_15;
+      5'd16: _select_7 = tag_slot_16;
+      5'd17: _select_7 = tag_slot_17;
+      5'd18: _select_7 = tag_slot_18;
+      5'd19: _select_7 = tag_slot_19;
+      5'd20: _select_7 = tag_slot_20;
+      5'd21: _select_7 = tag_slot_21;
+      5'd22: _select_7 = tag_slot_22;
+      5'd23: _select_7 = tag_slot_23;
+      5'd24: _select_7 = tag_slot_24;
+      5'd25: _select_7 = tag_slot_25;
+      5'd26: _select_7 = tag_slot_26;
+      5'd27: _select_7 = tag_slot_27;
+      5'd28: _select_7 = tag_slot_28;
+      5'd29: _select_7 = tag_slot_29;
+      5'd30: _select_7 = tag_slot_30;
+      5'd31: _select_7 = tag_slot_31;
+      default: _select_7 = tag_slot_0;
+    endcase
+  end
+  always @* begin  // gen/dma/read_cpl.ts:154
     case (cpl_tag)
       5'd0: _select_8 = tag_dev_end_0;
       5'd1: _select_8 = tag_dev_end_1;
@@ -811,75 +833,75 @@ module dma_read_w256_t32_d16_l20_i8_s8_to20 (
       default: _select_8 = tag_dev_end_0;
     endcase
   end
-  assign _mux_9 = r1_sop ? r1_write_end : beat_left;  // gen/dma/read_cpl.ts:198
-  always @* begin  // gen/pcie/dma_common.ts:26
-    case ((max_read_req > 3'd5) ? 3'd5 : max_read_req)
-      3'd0: _select_12 = 13'd128;
-      3'd1: _select_12 = 13'd256;
-      3'd2: _select_12 = 13'd512;
-      3'd3: _select_12 = 13'd1024;
-      3'd4: _select_12 = 13'd2048;
-      3'd5: _select_12 = 13'd4096;
-      default: _select_12 = 13'd4096;
+  always @* begin  // gen/dma/read_cpl.ts:155
+    case (cpl_tag)
+      5'd0: _select_9 = tag_slot_0;
+      5'd1: _select_9 = tag_slot_1;
+      5'd2: _select_9 = tag_slot_2;
+      5'd3: _select_9 = tag_slot_3;
+      5'd4: _select_9 = tag_slot_4;
+      5'd5: _select_9 = tag_slot_5;
+      5'd6: _select_9 = tag_slot_6;
+      5'd7: _select_9 = tag_slot_7;
+      5'd8: _select_9 = tag_slot_8;
+      5'd9: _select_9 = tag_slot_9;
+      5'd10: _select_9 = tag_slot_10;
+      5'd11: _select_9 = tag_slot_11;
+      5'd12: _select_9 = tag_slot_12;
+      5'd13: _select_9 = tag_slot_13;
+      5'd14: _select_9 = tag_slot_14;
+      5'd15: _select_9 = tag_slot_15;
+      5'd16: _select_9 = tag_slot_16;
+      5'd17: _select_9 = tag_slot_17;
+      5'd18: _select_9 = tag_slot_18;
+      5'd19: _select_9 = tag_slot_19;
+      5'd20: _select_9 = tag_slot_20;
+      5'd21: _select_9 = tag_slot_21;
+      5'd22: _select_9 = tag_slot_22;
+      5'd23: _select_9 = tag_slot_23;
+      5'd24: _select_9 = tag_slot_24;
+      5'd25: _select_9 = tag_slot_25;
+      5'd26: _select_9 = tag_slot_26;
+      5'd27: _select_9 = tag_slot_27;
+      5'd28: _select_9 = tag_slot_28;
+      5'd29: _select_9 = tag_slot_29;
+      5'd30: _select_9 = tag_slot_30;
+      5'd31: _select_9 = tag_slot_31;
+      default: _select_9 = tag_slot_0;
     endcase
   end
-  assign _zext_11 = {7'd0, (_select_12 - ({1'b0, host[11:0]} & (_select_12 - 13'd1)))};  // gen/pcie/dma_common.ts:42
-  assign _mux_10 = (rem < _zext_11) ? rem : _zext_11;  // gen/pcie/dma_common.ts:43
-  assign _add_13 = ({12'd0, host[1:0]} + {1'b0, chunk}) + 14'd3;  // gen/pcie/tlp.ts:237
-  assign _sub_15 = ({12'd0, host[1:0]} + {1'b0, chunk}) - 14'd1;  // gen/pcie/tlp.ts:239
+  assign _mux_10 = r1_sop ? r1_write_end : beat_left;  // gen/dma/read_cpl.ts:250
+  always @* begin  // gen/pcie/dma_common.ts:26
+    case ((max_read_req > 3'd5) ? 3'd5 : max_read_req)
+      3'd0: _select_13 = 13'd128;
+      3'd1: _select_13 = 13'd256;
+      3'd2: _select_13 = 13'd512;
+      3'd3: _select_13 = 13'd1024;
+      3'd4: _select_13 = 13'd2048;
+      3'd5: _select_13 = 13'd4096;
+      default: _select_13 = 13'd4096;
+    endcase
+  end
+  assign _zext_12 = {7'd0, (_select_13 - ({1'b0, host[11:0]} & (_select_13 - 13'd1)))};  // gen/pcie/dma_common.ts:42
+  assign _mux_11 = (rem < _zext_12) ? rem : _zext_12;  // gen/pcie/dma_common.ts:43
+  assign _add_14 = ({12'd0, host[1:0]} + {1'b0, chunk}) + 14'd3;  // gen/pcie/tlp.ts:237
+  assign _sub_16 = ({12'd0, host[1:0]} + {1'b0, chunk}) - 14'd1;  // gen/pcie/tlp.ts:239
   always @* begin  // gen/pcie/tlp.ts:227
-    case (_sub_15[1:0])
-      2'd0: _select_14 = 4'd1;
-      2'd1: _select_14 = 4'd3;
-      2'd2: _select_14 = 4'd7;
-      2'd3: _select_14 = 4'd15;
-      default: _select_14 = 4'd1;
+    case (_sub_16[1:0])
+      2'd0: _select_15 = 4'd1;
+      2'd1: _select_15 = 4'd3;
+      2'd2: _select_15 = 4'd7;
+      2'd3: _select_15 = 4'd15;
+      default: _select_15 = 4'd1;
     endcase
   end
   always @* begin  // gen/pcie/tlp.ts:222
     case (host[1:0])
-      2'd0: _select_16 = 4'd15;
-      2'd1: _select_16 = 4'd14;
-      2'd2: _select_16 = 4'd12;
-      2'd3: _select_16 = 4'd8;
-      default: _select_16 = 4'd15;
-    endcase
-  end
-  always @* begin  // gen/dma/read_engine.ts:182
-    case (expire_index)
-      5'd0: _select_17 = tag_slot_0;
-      5'd1: _select_17 = tag_slot_1;
-      5'd2: _select_17 = tag_slot_2;
-      5'd3: _select_17 = tag_slot_3;
-      5'd4: _select_17 = tag_slot_4;
-      5'd5: _select_17 = tag_slot_5;
-      5'd6: _select_17 = tag_slot_6;
-      5'd7: _select_17 = tag_slot_7;
-      5'd8: _select_17 = tag_slot_8;
-      5'd9: _select_17 = tag_slot_9;
-      5'd10: _select_17 = tag_slot_10;
-      5'd11: _select_17 = tag_slot_11;
-      5'd12: _select_17 = tag_slot_12;
-      5'd13: _select_17 = tag_slot_13;
-      5'd14: _select_17 = tag_slot_14;
-      5'd15: _select_17 = tag_slot_15;
-      5'd16: _select_17 = tag_slot_16;
-      5'd17: _select_17 = tag_slot_17;
-      5'd18: _select_17 = tag_slot_18;
-      5'd19: _select_17 = tag_slot_19;
-      5'd20: _select_17 = tag_slot_20;
-      5'd21: _select_17 = tag_slot_21;
-      5'd22: _select_17 = tag_slot_22;
-      5'd23: _select_17 = tag_slot_23;
-      5'd24: _select_17 = tag_slot_24;
-      5'd25: _select_17 = tag_slot_25;
-      5'd26: _select_17 = tag_slot_26;
-      5'd27: _select_17 = tag_slot_27;
-      5'd28: _select_17 = tag_slot_28;
-      5'd29: _select_17 = tag_slot_29;
-      5'd30: _select_17 = tag_slot_30;
-      5'd31: _select_17 = tag_slot_31;
-      default: _select_17 = tag_slot_0;
+      2'd0: _select_17 = 4'd15;
+      2'd1: _select_17 = 4'd14;
+      2'd2: _select_17 = 4'd12;
+      2'd3: _select_17 = 4'd8;
+      default: _select_17 = 4'd15;
     endcase
   end
   always @* begin  // gen/dma/read_engine.ts:226
@@ -919,167 +941,167 @@ module dma_read_w256_t32_d16_l20_i8_s8_to20 (
   assign req_sop = 1'b1;  // gen/pcie/streams.ts:170
   assign req_eop = 1'b1;  // gen/pcie/streams.ts:171
   assign cpl_ready = advance;  // gen/dma/read_cpl.ts:81
-  assign mem_wr_valid = r3_valid & r3_write;  // gen/dma/read_cpl.ts:251
-  assign mem_wr_addr = r3_addr;  // gen/dma/read_cpl.ts:252
-  assign mem_wr_data = r3_data;  // gen/dma/read_cpl.ts:253
-  assign mem_wr_be = r3_be;  // gen/dma/read_cpl.ts:254
-  assign busy = ((((cmd_queue_deq_valid | (~(issue_state == ISSUE_STATE_IDLE))) | (~(slot_head == slot_tail))) | st_valid) | mrd_valid) | (((r0_valid | r1_valid) | r2_valid) | r3_valid);  // gen/dma/read_engine.ts:235
+  assign mem_wr_valid = r3_valid & r3_write;  // gen/dma/read_cpl.ts:303
+  assign mem_wr_addr = r3_addr;  // gen/dma/read_cpl.ts:304
+  assign mem_wr_data = r3_data;  // gen/dma/read_cpl.ts:305
+  assign mem_wr_be = r3_be;  // gen/dma/read_cpl.ts:306
+  assign busy = ((((cmd_queue_deq_valid | (~(issue_state == ISSUE_STATE_IDLE))) | (~(slot_head == slot_tail))) | st_valid) | mrd_valid) | ((((r0_valid | ra_valid) | r1_valid) | r2_valid) | r3_valid);  // gen/dma/read_engine.ts:235
   assign outstanding = ((((((((((((((((((((((((((((((tag_valid_0 | tag_valid_1) | tag_valid_2) | tag_valid_3) | tag_valid_4) | tag_valid_5) | tag_valid_6) | tag_valid_7) | tag_valid_8) | tag_valid_9) | tag_valid_10) | tag_valid_11) | tag_valid_12) | tag_valid_13) | tag_valid_14) | tag_valid_15) | tag_valid_16) | tag_valid_17) | tag_valid_18) | tag_valid_19) | tag_valid_20) | tag_valid_21) | tag_valid_22) | tag_valid_23) | tag_valid_24) | tag_valid_25) | tag_valid_26) | tag_valid_27) | tag_valid_28) | tag_valid_29) | tag_valid_30) | tag_valid_31;  // gen/dma/read_engine.ts:236
   assign ev_unexpected = cpl_start & cpl_unexpected;  // gen/dma/read_engine.ts:237
   assign ev_ur = cpl_start & (cpl_err == 3'd2);  // gen/dma/read_engine.ts:238
   assign ev_ca = cpl_start & (cpl_err == 3'd3);  // gen/dma/read_engine.ts:239
   assign ev_poisoned = cpl_start & (cpl_err == 3'd4);  // gen/dma/read_engine.ts:240
-  assign ev_timeout = expire_valid;  // gen/dma/read_engine.ts:241
+  assign ev_timeout = expire_now;  // gen/dma/read_engine.ts:241
   assign cmd_queue_enq_valid = cmd_valid;  // gen/dma/read_engine.ts:74
   assign cmd_queue_enq_data = {cmd_host_addr, cmd_dev_addr, cmd_len, cmd_id};  // gen/dma/read_engine.ts:75
   assign cmd_queue_deq_ready = (issue_state == ISSUE_STATE_IDLE) & (~((slot_head[3] != slot_tail[3]) & (slot_head[2:0] == slot_tail[2:0])));  // gen/dma/read_engine.ts:144
-  assign timeout_tick = timeout_prescale == 20'd0;  // gen/dma/read_tags.ts:45
-  assign timed_out = {{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{(tag_valid_31 & (tag_age_31 == 3'd5)), (tag_valid_30 & (tag_age_30 == 3'd5))}, (tag_valid_29 & (tag_age_29 == 3'd5))}, (tag_valid_28 & (tag_age_28 == 3'd5))}, (tag_valid_27 & (tag_age_27 == 3'd5))}, (tag_valid_26 & (tag_age_26 == 3'd5))}, (tag_valid_25 & (tag_age_25 == 3'd5))}, (tag_valid_24 & (tag_age_24 == 3'd5))}, (tag_valid_23 & (tag_age_23 == 3'd5))}, (tag_valid_22 & (tag_age_22 == 3'd5))}, (tag_valid_21 & (tag_age_21 == 3'd5))}, (tag_valid_20 & (tag_age_20 == 3'd5))}, (tag_valid_19 & (tag_age_19 == 3'd5))}, (tag_valid_18 & (tag_age_18 == 3'd5))}, (tag_valid_17 & (tag_age_17 == 3'd5))}, (tag_valid_16 & (tag_age_16 == 3'd5))}, (tag_valid_15 & (tag_age_15 == 3'd5))}, (tag_valid_14 & (tag_age_14 == 3'd5))}, (tag_valid_13 & (tag_age_13 == 3'd5))}, (tag_valid_12 & (tag_age_12 == 3'd5))}, (tag_valid_11 & (tag_age_11 == 3'd5))}, (tag_valid_10 & (tag_age_10 == 3'd5))}, (tag_valid_9 & (tag_age_9 == 3'd5))}, (tag_valid_8 & (tag_age_8 == 3'd5))}, (tag_valid_7 & (tag_age_7 == 3'd5))}, (tag_valid_6 & (tag_age_6 == 3'd5))}, (tag_valid_5 & (tag_age_5 == 3'd5))}, (tag_valid_4 & (tag_age_4 == 3'd5))}, (tag_valid_3 & (tag_age_3 == 3'd5))}, (tag_valid_2 & (tag_age_2 == 3'd5))}, (tag_valid_1 & (tag_age_1 == 3'd5))}, (tag_valid_0 & (tag_age_0 == 3'd5))};  // gen/dma/read_tags.ts:50
-  assign expire_v_1_0 = timed_out[0] | timed_out[1];  // gen/lib/priority.ts:29
-  assign expire_i_1_0 = ~timed_out[0];  // gen/lib/priority.ts:36
-  assign expire_v_3_2 = timed_out[2] | timed_out[3];  // gen/lib/priority.ts:29
-  assign expire_i_3_2 = ~timed_out[2];  // gen/lib/priority.ts:36
-  assign expire_v_3_0 = expire_v_1_0 | expire_v_3_2;  // gen/lib/priority.ts:29
-  assign expire_i_3_0 = {(~expire_v_1_0), (expire_v_1_0 ? expire_i_1_0 : expire_i_3_2)};  // gen/lib/priority.ts:36
-  assign expire_v_5_4 = timed_out[4] | timed_out[5];  // gen/lib/priority.ts:29
-  assign expire_i_5_4 = ~timed_out[4];  // gen/lib/priority.ts:36
-  assign expire_v_7_6 = timed_out[6] | timed_out[7];  // gen/lib/priority.ts:29
-  assign expire_i_7_6 = ~timed_out[6];  // gen/lib/priority.ts:36
-  assign expire_v_7_4 = expire_v_5_4 | expire_v_7_6;  // gen/lib/priority.ts:29
-  assign expire_i_7_4 = {(~expire_v_5_4), (expire_v_5_4 ? expire_i_5_4 : expire_i_7_6)};  // gen/lib/priority.ts:36
-  assign expire_v_7_0 = expire_v_3_0 | expire_v_7_4;  // gen/lib/priority.ts:29
-  assign expire_i_7_0 = {(~expire_v_3_0), (expire_v_3_0 ? expire_i_3_0 : expire_i_7_4)};  // gen/lib/priority.ts:36
-  assign expire_v_9_8 = timed_out[8] | timed_out[9];  // gen/lib/priority.ts:29
-  assign expire_i_9_8 = ~timed_out[8];  // gen/lib/priority.ts:36
-  assign expire_v_11_10 = timed_out[10] | timed_out[11];  // gen/lib/priority.ts:29
-  assign expire_i_11_10 = ~timed_out[10];  // gen/lib/priority.ts:36
-  assign expire_v_11_8 = expire_v_9_8 | expire_v_11_10;  // gen/lib/priority.ts:29
-  assign expire_i_11_8 = {(~expire_v_9_8), (expire_v_9_8 ? expire_i_9_8 : expire_i_11_10)};  // gen/lib/priority.ts:36
-  assign expire_v_13_12 = timed_out[12] | timed_out[13];  // gen/lib/priority.ts:29
-  assign expire_i_13_12 = ~timed_out[12];  // gen/lib/priority.ts:36
-  assign expire_v_15_14 = timed_out[14] | timed_out[15];  // gen/lib/priority.ts:29
-  assign expire_i_15_14 = ~timed_out[14];  // gen/lib/priority.ts:36
-  assign expire_v_15_12 = expire_v_13_12 | expire_v_15_14;  // gen/lib/priority.ts:29
-  assign expire_i_15_12 = {(~expire_v_13_12), (expire_v_13_12 ? expire_i_13_12 : expire_i_15_14)};  // gen/lib/priority.ts:36
-  assign expire_v_15_8 = expire_v_11_8 | expire_v_15_12;  // gen/lib/priority.ts:29
-  assign expire_i_15_8 = {(~expire_v_11_8), (expire_v_11_8 ? expire_i_11_8 : expire_i_15_12)};  // gen/lib/priority.ts:36
-  assign expire_v_15_0 = expire_v_7_0 | expire_v_15_8;  // gen/lib/priority.ts:29
-  assign expire_i_15_0 = {(~expire_v_7_0), (expire_v_7_0 ? expire_i_7_0 : expire_i_15_8)};  // gen/lib/priority.ts:36
-  assign expire_v_17_16 = timed_out[16] | timed_out[17];  // gen/lib/priority.ts:29
-  assign expire_i_17_16 = ~timed_out[16];  // gen/lib/priority.ts:36
-  assign expire_v_19_18 = timed_out[18] | timed_out[19];  // gen/lib/priority.ts:29
-  assign expire_i_19_18 = ~timed_out[18];  // gen/lib/priority.ts:36
-  assign expire_v_19_16 = expire_v_17_16 | expire_v_19_18;  // gen/lib/priority.ts:29
-  assign expire_i_19_16 = {(~expire_v_17_16), (expire_v_17_16 ? expire_i_17_16 : expire_i_19_18)};  // gen/lib/priority.ts:36
-  assign expire_v_21_20 = timed_out[20] | timed_out[21];  // gen/lib/priority.ts:29
-  assign expire_i_21_20 = ~timed_out[20];  // gen/lib/priority.ts:36
-  assign expire_v_23_22 = timed_out[22] | timed_out[23];  // gen/lib/priority.ts:29
-  assign expire_i_23_22 = ~timed_out[22];  // gen/lib/priority.ts:36
-  assign expire_v_23_20 = expire_v_21_20 | expire_v_23_22;  // gen/lib/priority.ts:29
-  assign expire_i_23_20 = {(~expire_v_21_20), (expire_v_21_20 ? expire_i_21_20 : expire_i_23_22)};  // gen/lib/priority.ts:36
-  assign expire_v_23_16 = expire_v_19_16 | expire_v_23_20;  // gen/lib/priority.ts:29
-  assign expire_i_23_16 = {(~expire_v_19_16), (expire_v_19_16 ? expire_i_19_16 : expire_i_23_20)};  // gen/lib/priority.ts:36
-  assign expire_v_25_24 = timed_out[24] | timed_out[25];  // gen/lib/priority.ts:29
-  assign expire_i_25_24 = ~timed_out[24];  // gen/lib/priority.ts:36
-  assign expire_v_27_26 = timed_out[26] | timed_out[27];  // gen/lib/priority.ts:29
-  assign expire_i_27_26 = ~timed_out[26];  // gen/lib/priority.ts:36
-  assign expire_v_27_24 = expire_v_25_24 | expire_v_27_26;  // gen/lib/priority.ts:29
-  assign expire_i_27_24 = {(~expire_v_25_24), (expire_v_25_24 ? expire_i_25_24 : expire_i_27_26)};  // gen/lib/priority.ts:36
-  assign expire_v_29_28 = timed_out[28] | timed_out[29];  // gen/lib/priority.ts:29
-  assign expire_i_29_28 = ~timed_out[28];  // gen/lib/priority.ts:36
-  assign expire_v_31_30 = timed_out[30] | timed_out[31];  // gen/lib/priority.ts:29
-  assign expire_i_31_30 = ~timed_out[30];  // gen/lib/priority.ts:36
-  assign expire_v_31_28 = expire_v_29_28 | expire_v_31_30;  // gen/lib/priority.ts:29
-  assign expire_i_31_28 = {(~expire_v_29_28), (expire_v_29_28 ? expire_i_29_28 : expire_i_31_30)};  // gen/lib/priority.ts:36
-  assign expire_v_31_24 = expire_v_27_24 | expire_v_31_28;  // gen/lib/priority.ts:29
-  assign expire_i_31_24 = {(~expire_v_27_24), (expire_v_27_24 ? expire_i_27_24 : expire_i_31_28)};  // gen/lib/priority.ts:36
-  assign expire_v_31_16 = expire_v_23_16 | expire_v_31_24;  // gen/lib/priority.ts:29
-  assign expire_i_31_16 = {(~expire_v_23_16), (expire_v_23_16 ? expire_i_23_16 : expire_i_31_24)};  // gen/lib/priority.ts:36
-  assign expire_valid = expire_v_15_0 | expire_v_31_16;  // gen/lib/priority.ts:29
-  assign expire_index = {(~expire_v_15_0), (expire_v_15_0 ? expire_i_15_0 : expire_i_31_16)};  // gen/lib/priority.ts:36
+  assign timeout_tick = timeout_prescale == 20'd0;  // gen/dma/read_tags.ts:46
+  assign timed_out = {{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{(tag_valid_31 & (tag_age_31 == 3'd5)), (tag_valid_30 & (tag_age_30 == 3'd5))}, (tag_valid_29 & (tag_age_29 == 3'd5))}, (tag_valid_28 & (tag_age_28 == 3'd5))}, (tag_valid_27 & (tag_age_27 == 3'd5))}, (tag_valid_26 & (tag_age_26 == 3'd5))}, (tag_valid_25 & (tag_age_25 == 3'd5))}, (tag_valid_24 & (tag_age_24 == 3'd5))}, (tag_valid_23 & (tag_age_23 == 3'd5))}, (tag_valid_22 & (tag_age_22 == 3'd5))}, (tag_valid_21 & (tag_age_21 == 3'd5))}, (tag_valid_20 & (tag_age_20 == 3'd5))}, (tag_valid_19 & (tag_age_19 == 3'd5))}, (tag_valid_18 & (tag_age_18 == 3'd5))}, (tag_valid_17 & (tag_age_17 == 3'd5))}, (tag_valid_16 & (tag_age_16 == 3'd5))}, (tag_valid_15 & (tag_age_15 == 3'd5))}, (tag_valid_14 & (tag_age_14 == 3'd5))}, (tag_valid_13 & (tag_age_13 == 3'd5))}, (tag_valid_12 & (tag_age_12 == 3'd5))}, (tag_valid_11 & (tag_age_11 == 3'd5))}, (tag_valid_10 & (tag_age_10 == 3'd5))}, (tag_valid_9 & (tag_age_9 == 3'd5))}, (tag_valid_8 & (tag_age_8 == 3'd5))}, (tag_valid_7 & (tag_age_7 == 3'd5))}, (tag_valid_6 & (tag_age_6 == 3'd5))}, (tag_valid_5 & (tag_age_5 == 3'd5))}, (tag_valid_4 & (tag_age_4 == 3'd5))}, (tag_valid_3 & (tag_age_3 == 3'd5))}, (tag_valid_2 & (tag_age_2 == 3'd5))}, (tag_valid_1 & (tag_age_1 == 3'd5))}, (tag_valid_0 & (tag_age_0 == 3'd5))};  // gen/dma/read_tags.ts:54
+  assign timeout_pick_v_1_0 = timed_out[0] | timed_out[1];  // gen/lib/priority.ts:29
+  assign timeout_pick_i_1_0 = ~timed_out[0];  // gen/lib/priority.ts:36
+  assign timeout_pick_v_3_2 = timed_out[2] | timed_out[3];  // gen/lib/priority.ts:29
+  assign timeout_pick_i_3_2 = ~timed_out[2];  // gen/lib/priority.ts:36
+  assign timeout_pick_v_3_0 = timeout_pick_v_1_0 | timeout_pick_v_3_2;  // gen/lib/priority.ts:29
+  assign timeout_pick_i_3_0 = {(~timeout_pick_v_1_0), (timeout_pick_v_1_0 ? timeout_pick_i_1_0 : timeout_pick_i_3_2)};  // gen/lib/priority.ts:36
+  assign timeout_pick_v_5_4 = timed_out[4] | timed_out[5];  // gen/lib/priority.ts:29
+  assign timeout_pick_i_5_4 = ~timed_out[4];  // gen/lib/priority.ts:36
+  assign timeout_pick_v_7_6 = timed_out[6] | timed_out[7];  // gen/lib/priority.ts:29
+  assign timeout_pick_i_7_6 = ~timed_out[6];  // gen/lib/priority.ts:36
+  assign timeout_pick_v_7_4 = timeout_pick_v_5_4 | timeout_pick_v_7_6;  // gen/lib/priority.ts:29
+  assign timeout_pick_i_7_4 = {(~timeout_pick_v_5_4), (timeout_pick_v_5_4 ? timeout_pick_i_5_4 : timeout_pick_i_7_6)};  // gen/lib/priority.ts:36
+  assign timeout_pick_v_7_0 = timeout_pick_v_3_0 | timeout_pick_v_7_4;  // gen/lib/priority.ts:29
+  assign timeout_pick_i_7_0 = {(~timeout_pick_v_3_0), (timeout_pick_v_3_0 ? timeout_pick_i_3_0 : timeout_pick_i_7_4)};  // gen/lib/priority.ts:36
+  assign timeout_pick_v_9_8 = timed_out[8] | timed_out[9];  // gen/lib/priority.ts:29
+  assign timeout_pick_i_9_8 = ~timed_out[8];  // gen/lib/priority.ts:36
+  assign timeout_pick_v_11_10 = timed_out[10] | timed_out[11];  // gen/lib/priority.ts:29
+  assign timeout_pick_i_11_10 = ~timed_out[10];  // gen/lib/priority.ts:36
+  assign timeout_pick_v_11_8 = timeout_pick_v_9_8 | timeout_pick_v_11_10;  // gen/lib/priority.ts:29
+  assign timeout_pick_i_11_8 = {(~timeout_pick_v_9_8), (timeout_pick_v_9_8 ? timeout_pick_i_9_8 : timeout_pick_i_11_10)};  // gen/lib/priority.ts:36
+  assign timeout_pick_v_13_12 = timed_out[12] | timed_out[13];  // gen/lib/priority.ts:29
+  assign timeout_pick_i_13_12 = ~timed_out[12];  // gen/lib/priority.ts:36
+  assign timeout_pick_v_15_14 = timed_out[14] | timed_out[15];  // gen/lib/priority.ts:29
+  assign timeout_pick_i_15_14 = ~timed_out[14];  // gen/lib/priority.ts:36
+  assign timeout_pick_v_15_12 = timeout_pick_v_13_12 | timeout_pick_v_15_14;  // gen/lib/priority.ts:29
+  assign timeout_pick_i_15_12 = {(~timeout_pick_v_13_12), (timeout_pick_v_13_12 ? timeout_pick_i_13_12 : timeout_pick_i_15_14)};  // gen/lib/priority.ts:36
+  assign timeout_pick_v_15_8 = timeout_pick_v_11_8 | timeout_pick_v_15_12;  // gen/lib/priority.ts:29
+  assign timeout_pick_i_15_8 = {(~timeout_pick_v_11_8), (timeout_pick_v_11_8 ? timeout_pick_i_11_8 : timeout_pick_i_15_12)};  // gen/lib/priority.ts:36
+  assign timeout_pick_v_15_0 = timeout_pick_v_7_0 | timeout_pick_v_15_8;  // gen/lib/priority.ts:29
+  assign timeout_pick_i_15_0 = {(~timeout_pick_v_7_0), (timeout_pick_v_7_0 ? timeout_pick_i_7_0 : timeout_pick_i_15_8)};  // gen/lib/priority.ts:36
+  assign timeout_pick_v_17_16 = timed_out[16] | timed_out[17];  // gen/lib/priority.ts:29
+  assign timeout_pick_i_17_16 = ~timed_out[16];  // gen/lib/priority.ts:36
+  assign timeout_pick_v_19_18 = timed_out[18] | timed_out[19];  // gen/lib/priority.ts:29
+  assign timeout_pick_i_19_18 = ~timed_out[18];  // gen/lib/priority.ts:36
+  assign timeout_pick_v_19_16 = timeout_pick_v_17_16 | timeout_pick_v_19_18;  // gen/lib/priority.ts:29
+  assign timeout_pick_i_19_16 = {(~timeout_pick_v_17_16), (timeout_pick_v_17_16 ? timeout_pick_i_17_16 : timeout_pick_i_19_18)};  // gen/lib/priority.ts:36
+  assign timeout_pick_v_21_20 = timed_out[20] | timed_out[21];  // gen/lib/priority.ts:29
+  assign timeout_pick_i_21_20 = ~timed_out[20];  // gen/lib/priority.ts:36
+  assign timeout_pick_v_23_22 = timed_out[22] | timed_out[23];  // gen/lib/priority.ts:29
+  assign timeout_pick_i_23_22 = ~timed_out[22];  // gen/lib/priority.ts:36
+  assign timeout_pick_v_23_20 = timeout_pick_v_21_20 | timeout_pick_v_23_22;  // gen/lib/priority.ts:29
+  assign timeout_pick_i_23_20 = {(~timeout_pick_v_21_20), (timeout_pick_v_21_20 ? timeout_pick_i_21_20 : timeout_pick_i_23_22)};  // gen/lib/priority.ts:36
+  assign timeout_pick_v_23_16 = timeout_pick_v_19_16 | timeout_pick_v_23_20;  // gen/lib/priority.ts:29
+  assign timeout_pick_i_23_16 = {(~timeout_pick_v_19_16), (timeout_pick_v_19_16 ? timeout_pick_i_19_16 : timeout_pick_i_23_20)};  // gen/lib/priority.ts:36
+  assign timeout_pick_v_25_24 = timed_out[24] | timed_out[25];  // gen/lib/priority.ts:29
+  assign timeout_pick_i_25_24 = ~timed_out[24];  // gen/lib/priority.ts:36
+  assign timeout_pick_v_27_26 = timed_out[26] | timed_out[27];  // gen/lib/priority.ts:29
+  assign timeout_pick_i_27_26 = ~timed_out[26];  // gen/lib/priority.ts:36
+  assign timeout_pick_v_27_24 = timeout_pick_v_25_24 | timeout_pick_v_27_26;  // gen/lib/priority.ts:29
+  assign timeout_pick_i_27_24 = {(~timeout_pick_v_25_24), (timeout_pick_v_25_24 ? timeout_pick_i_25_24 : timeout_pick_i_27_26)};  // gen/lib/priority.ts:36
+  assign timeout_pick_v_29_28 = timed_out[28] | timed_out[29];  // gen/lib/priority.ts:29
+  assign timeout_pick_i_29_28 = ~timed_out[28];  // gen/lib/priority.ts:36
+  assign timeout_pick_v_31_30 = timed_out[30] | timed_out[31];  // gen/lib/priority.ts:29
+  assign timeout_pick_i_31_30 = ~timed_out[30];  // gen/lib/priority.ts:36
+  assign timeout_pick_v_31_28 = timeout_pick_v_29_28 | timeout_pick_v_31_30;  // gen/lib/priority.ts:29
+  assign timeout_pick_i_31_28 = {(~timeout_pick_v_29_28), (timeout_pick_v_29_28 ? timeout_pick_i_29_28 : timeout_pick_i_31_30)};  // gen/lib/priority.ts:36
+  assign timeout_pick_v_31_24 = timeout_pick_v_27_24 | timeout_pick_v_31_28;  // gen/lib/priority.ts:29
+  assign timeout_pick_i_31_24 = {(~timeout_pick_v_27_24), (timeout_pick_v_27_24 ? timeout_pick_i_27_24 : timeout_pick_i_31_28)};  // gen/lib/priority.ts:36
+  assign timeout_pick_v_31_16 = timeout_pick_v_23_16 | timeout_pick_v_31_24;  // gen/lib/priority.ts:29
+  assign timeout_pick_i_31_16 = {(~timeout_pick_v_23_16), (timeout_pick_v_23_16 ? timeout_pick_i_23_16 : timeout_pick_i_31_24)};  // gen/lib/priority.ts:36
+  assign timeout_pick_valid = timeout_pick_v_15_0 | timeout_pick_v_31_16;  // gen/lib/priority.ts:29
+  assign timeout_pick_index = {(~timeout_pick_v_15_0), (timeout_pick_v_15_0 ? timeout_pick_i_15_0 : timeout_pick_i_31_16)};  // gen/lib/priority.ts:36
+  assign expire_now = expire_stage == 2'd2;  // gen/dma/read_tags.ts:76
   assign advance = ~((r3_valid & r3_write) & (~mem_wr_ready));  // gen/dma/read_cpl.ts:80
-  assign cpl_start = (advance & r0_valid) & r0_sop;  // gen/dma/read_cpl.ts:93
-  assign cpl_tag = r0_hdr[44:40];  // gen/dma/read_cpl.ts:94
-  assign cpl_known = (({{r0_hdr[119], r0_hdr[115]}, r0_hdr[47:40]} < 10'd32) & _select_0) & (_select_1 != 3'd5);  // gen/dma/read_cpl.ts:97
-  assign cpl_carried = {{(r0_hdr[105:96] == 10'd0), r0_hdr[105:96]}, 2'd0} - {11'd0, r0_hdr[33:32]};  // gen/dma/read_cpl.ts:101
-  assign cpl_is_last = {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} <= cpl_carried;  // gen/dma/read_cpl.ts:102
-  assign cpl_in_sequence = {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} == _select_2;  // gen/dma/read_cpl.ts:103
-  assign cpl_slot = _select_3;  // gen/dma/read_cpl.ts:106
-  assign cpl_write_end = (({11'd0, r0_hdr[33:32]} + {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]}) < {{(r0_hdr[105:96] == 10'd0), r0_hdr[105:96]}, 2'd0}) ? ({11'd0, r0_hdr[33:32]} + {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]}) : {{(r0_hdr[105:96] == 10'd0), r0_hdr[105:96]}, 2'd0};  // gen/dma/read_cpl.ts:110
+  assign cpl_tag = r0_hdr[44:40];  // gen/dma/read_cpl.ts:93
+  assign cpl_carried = {{(r0_hdr[105:96] == 10'd0), r0_hdr[105:96]}, 2'd0} - {11'd0, r0_hdr[33:32]};  // gen/dma/read_cpl.ts:98
+  assign cpl_la_ok = (_select_0 - r0_hdr[70:64]) == r0_hdr[38:32];  // gen/dma/read_cpl.ts:132
+  assign cpl_known = (({{r0_hdr[119], r0_hdr[115]}, r0_hdr[47:40]} < 10'd32) & _select_1) & (_select_2 != 3'd5);  // gen/dma/read_cpl.ts:135
+  assign cpl_forward = ((ra_valid & ra_sop) & ra_updates) & (ra_tag == cpl_tag);  // gen/dma/read_cpl.ts:136
+  assign cpl_in_sequence = cpl_forward ? ({(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} == ra_update_to) : ({(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} == _select_3);  // gen/dma/read_cpl.ts:137
+  assign cpl_start = (advance & ra_valid) & ra_sop;  // gen/dma/read_cpl.ts:162
   always @* begin
-    cpl_write = 1'b0;  // default, gen/dma/read_cpl.ts:113
-    if (~cpl_known) begin  // gen/dma/read_cpl.ts:120
-    end else if (r0_hdr[79:77] != 3'd0) begin  // gen/dma/read_cpl.ts:121
-    end else if ((~r0_hdr[126]) | (~((_select_4 - r0_hdr[70:64]) == r0_hdr[38:32]))) begin  // gen/dma/read_cpl.ts:133
-    end else if (~cpl_in_sequence) begin  // gen/dma/read_cpl.ts:139
+    cpl_write = 1'b0;  // default, gen/dma/read_cpl.ts:165
+    if (~ra_known) begin  // gen/dma/read_cpl.ts:172
+    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:173
+    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:185
+    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:191
     end else begin
-      if (r0_poisoned) begin  // gen/dma/read_cpl.ts:144
+      if (ra_poisoned) begin  // gen/dma/read_cpl.ts:196
       end else begin
-        cpl_write = 1'b1;  // gen/dma/read_cpl.ts:144
+        cpl_write = 1'b1;  // gen/dma/read_cpl.ts:196
       end
     end
   end
   always @* begin
-    cpl_ends_read = 1'b0;  // default, gen/dma/read_cpl.ts:114
-    if (~cpl_known) begin  // gen/dma/read_cpl.ts:120
-    end else if (r0_hdr[79:77] != 3'd0) begin  // gen/dma/read_cpl.ts:121
-      cpl_ends_read = 1'b1;  // gen/dma/read_cpl.ts:124
-    end else if ((~r0_hdr[126]) | (~((_select_4 - r0_hdr[70:64]) == r0_hdr[38:32]))) begin  // gen/dma/read_cpl.ts:133
-      cpl_ends_read = 1'b1;  // gen/dma/read_cpl.ts:136
-    end else if (~cpl_in_sequence) begin  // gen/dma/read_cpl.ts:139
+    cpl_ends_read = 1'b0;  // default, gen/dma/read_cpl.ts:166
+    if (~ra_known) begin  // gen/dma/read_cpl.ts:172
+    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:173
+      cpl_ends_read = 1'b1;  // gen/dma/read_cpl.ts:176
+    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:185
+      cpl_ends_read = 1'b1;  // gen/dma/read_cpl.ts:188
+    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:191
     end else begin
-      cpl_ends_read = cpl_is_last;  // gen/dma/read_cpl.ts:143
+      cpl_ends_read = ra_is_last;  // gen/dma/read_cpl.ts:195
     end
   end
   always @* begin
-    cpl_update = 1'b0;  // default, gen/dma/read_cpl.ts:115
-    if (~cpl_known) begin  // gen/dma/read_cpl.ts:120
-    end else if (r0_hdr[79:77] != 3'd0) begin  // gen/dma/read_cpl.ts:121
-      cpl_update = 1'b1;  // gen/dma/read_cpl.ts:122
-    end else if ((~r0_hdr[126]) | (~((_select_4 - r0_hdr[70:64]) == r0_hdr[38:32]))) begin  // gen/dma/read_cpl.ts:133
-      cpl_update = 1'b1;  // gen/dma/read_cpl.ts:134
-    end else if (~cpl_in_sequence) begin  // gen/dma/read_cpl.ts:139
+    cpl_update = 1'b0;  // default, gen/dma/read_cpl.ts:167
+    if (~ra_known) begin  // gen/dma/read_cpl.ts:172
+    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:173
+      cpl_update = 1'b1;  // gen/dma/read_cpl.ts:174
+    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:185
+      cpl_update = 1'b1;  // gen/dma/read_cpl.ts:186
+    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:191
     end else begin
-      cpl_update = 1'b1;  // gen/dma/read_cpl.ts:141
+      cpl_update = 1'b1;  // gen/dma/read_cpl.ts:193
     end
   end
   always @* begin
-    cpl_free = 1'b0;  // default, gen/dma/read_cpl.ts:116
-    if (~cpl_known) begin  // gen/dma/read_cpl.ts:120
-    end else if (r0_hdr[79:77] != 3'd0) begin  // gen/dma/read_cpl.ts:121
-      cpl_free = 1'b1;  // gen/dma/read_cpl.ts:123
-    end else if ((~r0_hdr[126]) | (~((_select_4 - r0_hdr[70:64]) == r0_hdr[38:32]))) begin  // gen/dma/read_cpl.ts:133
-      cpl_free = 1'b1;  // gen/dma/read_cpl.ts:135
-    end else if (~cpl_in_sequence) begin  // gen/dma/read_cpl.ts:139
+    cpl_free = 1'b0;  // default, gen/dma/read_cpl.ts:168
+    if (~ra_known) begin  // gen/dma/read_cpl.ts:172
+    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:173
+      cpl_free = 1'b1;  // gen/dma/read_cpl.ts:175
+    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:185
+      cpl_free = 1'b1;  // gen/dma/read_cpl.ts:187
+    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:191
     end else begin
-      cpl_free = cpl_is_last;  // gen/dma/read_cpl.ts:142
+      cpl_free = ra_is_last;  // gen/dma/read_cpl.ts:194
     end
   end
   always @* begin
-    cpl_err = 3'd0;  // default, gen/dma/read_cpl.ts:117
-    if (~cpl_known) begin  // gen/dma/read_cpl.ts:120
-    end else if (r0_hdr[79:77] != 3'd0) begin  // gen/dma/read_cpl.ts:121
-      cpl_err = (r0_hdr[79:77] == 3'd1) ? 3'd2 : ((r0_hdr[79:77] == 3'd4) ? 3'd3 : 3'd7);  // gen/dma/read_cpl.ts:125
-    end else if ((~r0_hdr[126]) | (~((_select_4 - r0_hdr[70:64]) == r0_hdr[38:32]))) begin  // gen/dma/read_cpl.ts:133
-      cpl_err = 3'd7;  // gen/dma/read_cpl.ts:137
-    end else if (~cpl_in_sequence) begin  // gen/dma/read_cpl.ts:139
+    cpl_err = 3'd0;  // default, gen/dma/read_cpl.ts:169
+    if (~ra_known) begin  // gen/dma/read_cpl.ts:172
+    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:173
+      cpl_err = (ra_status == 3'd1) ? 3'd2 : ((ra_status == 3'd4) ? 3'd3 : 3'd7);  // gen/dma/read_cpl.ts:177
+    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:185
+      cpl_err = 3'd7;  // gen/dma/read_cpl.ts:189
+    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:191
     end else begin
-      if (r0_poisoned) begin  // gen/dma/read_cpl.ts:144
-        cpl_err = 3'd4;  // gen/dma/read_cpl.ts:144
+      if (ra_poisoned) begin  // gen/dma/read_cpl.ts:196
+        cpl_err = 3'd4;  // gen/dma/read_cpl.ts:196
       end
     end
   end
   always @* begin
-    cpl_unexpected = 1'b0;  // default, gen/dma/read_cpl.ts:118
-    if (~cpl_known) begin  // gen/dma/read_cpl.ts:120
-      cpl_unexpected = 1'b1;  // gen/dma/read_cpl.ts:120
-    end else if (r0_hdr[79:77] != 3'd0) begin  // gen/dma/read_cpl.ts:121
-    end else if ((~r0_hdr[126]) | (~((_select_4 - r0_hdr[70:64]) == r0_hdr[38:32]))) begin  // gen/dma/read_cpl.ts:133
-    end else if (~cpl_in_sequence) begin  // gen/dma/read_cpl.ts:139
-      cpl_unexpected = 1'b1;  // gen/dma/read_cpl.ts:139
+    cpl_unexpected = 1'b0;  // default, gen/dma/read_cpl.ts:170
+    if (~ra_known) begin  // gen/dma/read_cpl.ts:172
+      cpl_unexpected = 1'b1;  // gen/dma/read_cpl.ts:172
+    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:173
+    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:185
+    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:191
+      cpl_unexpected = 1'b1;  // gen/dma/read_cpl.ts:191
     end
   end
-  assign beat_first_byte = r1_dev_end - {2'd0, r1_back};  // gen/dma/read_cpl.ts:192
+  assign beat_first_byte = r1_dev_end - {2'd0, r1_back};  // gen/dma/read_cpl.ts:244
   assign usable_tags = {(~tag_valid_31), (~tag_valid_30), (~tag_valid_29), (~tag_valid_28), (~tag_valid_27), (~tag_valid_26), (~tag_valid_25), (~tag_valid_24), (~tag_valid_23), (~tag_valid_22), (~tag_valid_21), (~tag_valid_20), (~tag_valid_19), (~tag_valid_18), (~tag_valid_17), (~tag_valid_16), (~tag_valid_15), (~tag_valid_14), (~tag_valid_13), (~tag_valid_12), (~tag_valid_11), (~tag_valid_10), (~tag_valid_9), (~tag_valid_8), (~tag_valid_7), (~tag_valid_6), (~tag_valid_5), (~tag_valid_4), (~tag_valid_3), (~tag_valid_2), (~tag_valid_1), (~tag_valid_0)};  // gen/dma/read_engine.ts:115
   assign free_tag_v_1_0 = usable_tags[0] | usable_tags[1];  // gen/lib/priority.ts:29
   assign free_tag_i_1_0 = ~usable_tags[0];  // gen/lib/priority.ts:36
@@ -1148,7 +1170,7 @@ module dma_read_w256_t32_d16_l20_i8_s8_to20 (
     bme_lost = 1'b0;  // default, gen/dma/read_engine.ts:118
     case (issue_state)  // gen/dma/read_engine.ts:120
       ISSUE_STATE_CALC: begin
-        if ((rem == 20'd0) | (_select_5 != 3'd0)) begin  // gen/dma/read_engine.ts:132
+        if ((rem == 20'd0) | (_select_4 != 3'd0)) begin  // gen/dma/read_engine.ts:132
         end else if (~bus_master) begin  // gen/dma/read_engine.ts:133
           bme_lost = 1'b1;  // gen/dma/read_engine.ts:133
         end
@@ -1156,106 +1178,117 @@ module dma_read_w256_t32_d16_l20_i8_s8_to20 (
       default: begin end
     endcase
   end
-  assign retire = (((~(slot_head == slot_tail)) & _select_6) & (_select_7 == 6'd0)) & ((~st_valid) | status_ready);  // gen/dma/read_engine.ts:220
+  assign retire = (((~(slot_head == slot_tail)) & _select_5) & (_select_6 == 6'd0)) & ((~st_valid) | status_ready);  // gen/dma/read_engine.ts:220
 
   // ---- registers
   always @(posedge clk) begin
-    if (timeout_tick & (tag_age_0 != 3'd5)) begin  // gen/dma/read_tags.ts:47
-      tag_age_0 <= tag_age_0 + 3'd1;  // gen/dma/read_tags.ts:47
+    if (timeout_tick & (tag_age_0 != 3'd5)) begin  // gen/dma/read_tags.ts:48
+      tag_age_0 <= tag_age_0 + 3'd1;  // gen/dma/read_tags.ts:48
     end
-    if (timeout_tick & (tag_age_1 != 3'd5)) begin  // gen/dma/read_tags.ts:47
-      tag_age_1 <= tag_age_1 + 3'd1;  // gen/dma/read_tags.ts:47
+    if (timeout_tick & (tag_age_1 != 3'd5)) begin  // gen/dma/read_tags.ts:48
+      tag_age_1 <= tag_age_1 + 3'd1;  // gen/dma/read_tags.ts:48
     end
-    if (timeout_tick & (tag_age_2 != 3'd5)) begin  // gen/dma/read_tags.ts:47
-      tag_age_2 <= tag_age_2 + 3'd1;  // gen/dma/read_tags.ts:47
+    if (timeout_tick & (tag_age_2 != 3'd5)) begin  // gen/dma/read_tags.ts:48
+      tag_age_2 <= tag_age_2 + 3'd1;  // gen/dma/read_tags.ts:48
     end
-    if (timeout_tick & (tag_age_3 != 3'd5)) begin  // gen/dma/read_tags.ts:47
-      tag_age_3 <= tag_age_3 + 3'd1;  // gen/dma/read_tags.ts:47
+    if (timeout_tick & (tag_age_3 != 3'd5)) begin  // gen/dma/read_tags.ts:48
+      tag_age_3 <= tag_age_3 + 3'd1;  // gen/dma/read_tags.ts:48
     end
-    if (timeout_tick & (tag_age_4 != 3'd5)) begin  // gen/dma/read_tags.ts:47
-      tag_age_4 <= tag_age_4 + 3'd1;  // gen/dma/read_tags.ts:47
+    if (timeout_tick & (tag_age_4 != 3'd5)) begin  // gen/dma/read_tags.ts:48
+      tag_age_4 <= tag_age_4 + 3'd1;  // gen/dma/read_tags.ts:48
     end
-    if (timeout_tick & (tag_age_5 != 3'd5)) begin  // gen/dma/read_tags.ts:47
-      tag_age_5 <= tag_age_5 + 3'd1;  // gen/dma/read_tags.ts:47
+    if (timeout_tick & (tag_age_5 != 3'd5)) begin  // gen/dma/read_tags.ts:48
+      tag_age_5 <= tag_age_5 + 3'd1;  // gen/dma/read_tags.ts:48
     end
-    if (timeout_tick & (tag_age_6 != 3'd5)) begin  // gen/dma/read_tags.ts:47
-      tag_age_6 <= tag_age_6 + 3'd1;  // gen/dma/read_tags.ts:47
+    if (timeout_tick & (tag_age_6 != 3'd5)) begin  // gen/dma/read_tags.ts:48
+      tag_age_6 <= tag_age_6 + 3'd1;  // gen/dma/read_tags.ts:48
     end
-    if (timeout_tick & (tag_age_7 != 3'd5)) begin  // gen/dma/read_tags.ts:47
-      tag_age_7 <= tag_age_7 + 3'd1;  // gen/dma/read_tags.ts:47
+    if (timeout_tick & (tag_age_7 != 3'd5)) begin  // gen/dma/read_tags.ts:48
+      tag_age_7 <= tag_age_7 + 3'd1;  // gen/dma/read_tags.ts:48
     end
-    if (timeout_tick & (tag_age_8 != 3'd5)) begin  // gen/dma/read_tags.ts:47
-      tag_age_8 <= tag_age_8 + 3'd1;  // gen/dma/read_tags.ts:47
+    if (timeout_tick & (tag_age_8 != 3'd5)) begin  // gen/dma/read_tags.ts:48
+      tag_age_8 <= tag_age_8 + 3'd1;  // gen/dma/read_tags.ts:48
     end
-    if (timeout_tick & (tag_age_9 != 3'd5)) begin  // gen/dma/read_tags.ts:47
-      tag_age_9 <= tag_age_9 + 3'd1;  // gen/dma/read_tags.ts:47
+    if (timeout_tick & (tag_age_9 != 3'd5)) begin  // gen/dma/read_tags.ts:48
+      tag_age_9 <= tag_age_9 + 3'd1;  // gen/dma/read_tags.ts:48
     end
-    if (timeout_tick & (tag_age_10 != 3'd5)) begin  // gen/dma/read_tags.ts:47
-      tag_age_10 <= tag_age_10 + 3'd1;  // gen/dma/read_tags.ts:47
+    if (timeout_tick & (tag_age_10 != 3'd5)) begin  // gen/dma/read_tags.ts:48
+      tag_age_10 <= tag_age_10 + 3'd1;  // gen/dma/read_tags.ts:48
     end
-    if (timeout_tick & (tag_age_11 != 3'd5)) begin  // gen/dma/read_tags.ts:47
-      tag_age_11 <= tag_age_11 + 3'd1;  // gen/dma/read_tags.ts:47
+    if (timeout_tick & (tag_age_11 != 3'd5)) begin  // gen/dma/read_tags.ts:48
+      tag_age_11 <= tag_age_11 + 3'd1;  // gen/dma/read_tags.ts:48
     end
-    if (timeout_tick & (tag_age_12 != 3'd5)) begin  // gen/dma/read_tags.ts:47
-      tag_age_12 <= tag_age_12 + 3'd1;  // gen/dma/read_tags.ts:47
+    if (timeout_tick & (tag_age_12 != 3'd5)) begin  // gen/dma/read_tags.ts:48
+      tag_age_12 <= tag_age_12 + 3'd1;  // gen/dma/read_tags.ts:48
     end
-    if (timeout_tick & (tag_age_13 != 3'd5)) begin  // gen/dma/read_tags.ts:47
-      tag_age_13 <= tag_age_13 + 3'd1;  // gen/dma/read_tags.ts:47
+    if (timeout_tick & (tag_age_13 != 3'd5)) begin  // gen/dma/read_tags.ts:48
+      tag_age_13 <= tag_age_13 + 3'd1;  // gen/dma/read_tags.ts:48
     end
-    if (timeout_tick & (tag_age_14 != 3'd5)) begin  // gen/dma/read_tags.ts:47
-      tag_age_14 <= tag_age_14 + 3'd1;  // gen/dma/read_tags.ts:47
+    if (timeout_tick & (tag_age_14 != 3'd5)) begin  // gen/dma/read_tags.ts:48
+      tag_age_14 <= tag_age_14 + 3'd1;  // gen/dma/read_tags.ts:48
     end
-    if (timeout_tick & (tag_age_15 != 3'd5)) begin  // gen/dma/read_tags.ts:47
-      tag_age_15 <= tag_age_15 + 3'd1;  // gen/dma/read_tags.ts:47
+    if (timeout_tick & (tag_age_15 != 3'd5)) begin  // gen/dma/read_tags.ts:48
+      tag_age_15 <= tag_age_15 + 3'd1;  // gen/dma/read_tags.ts:48
     end
-    if (timeout_tick & (tag_age_16 != 3'd5)) begin  // gen/dma/read_tags.ts:47
-      tag_age_16 <= tag_age_16 + 3'd1;  // gen/dma/read_tags.ts:47
+    if (timeout_tick & (tag_age_16 != 3'd5)) begin  // gen/dma/read_tags.ts:48
+      tag_age_16 <= tag_age_16 + 3'd1;  // gen/dma/read_tags.ts:48
     end
-    if (timeout_tick & (tag_age_17 != 3'd5)) begin  // gen/dma/read_tags.ts:47
-      tag_age_17 <= tag_age_17 + 3'd1;  // gen/dma/read_tags.ts:47
+    if (timeout_tick & (tag_age_17 != 3'd5)) begin  // gen/dma/read_tags.ts:48
+      tag_age_17 <= tag_age_17 + 3'd1;  // gen/dma/read_tags.ts:48
     end
-    if (timeout_tick & (tag_age_18 != 3'd5)) begin  // gen/dma/read_tags.ts:47
-      tag_age_18 <= tag_age_18 + 3'd1;  // gen/dma/read_tags.ts:47
+    if (timeout_tick & (tag_age_18 != 3'd5)) begin  // gen/dma/read_tags.ts:48
+      tag_age_18 <= tag_age_18 + 3'd1;  // gen/dma/read_tags.ts:48
     end
-    if (timeout_tick & (tag_age_19 != 3'd5)) begin  // gen/dma/read_tags.ts:47
-      tag_age_19 <= tag_age_19 + 3'd1;  // gen/dma/read_tags.ts:47
+    if (timeout_tick & (tag_age_19 != 3'd5)) begin  // gen/dma/read_tags.ts:48
+      tag_age_19 <= tag_age_19 + 3'd1;  // gen/dma/read_tags.ts:48
     end
-    if (timeout_tick & (tag_age_20 != 3'd5)) begin  // gen/dma/read_tags.ts:47
-      tag_age_20 <= tag_age_20 + 3'd1;  // gen/dma/read_tags.ts:47
+    if (timeout_tick & (tag_age_20 != 3'd5)) begin  // gen/dma/read_tags.ts:48
+      tag_age_20 <= tag_age_20 + 3'd1;  // gen/dma/read_tags.ts:48
     end
-    if (timeout_tick & (tag_age_21 != 3'd5)) begin  // gen/dma/read_tags.ts:47
-      tag_age_21 <= tag_age_21 + 3'd1;  // gen/dma/read_tags.ts:47
+    if (timeout_tick & (tag_age_21 != 3'd5)) begin  // gen/dma/read_tags.ts:48
+      tag_age_21 <= tag_age_21 + 3'd1;  // gen/dma/read_tags.ts:48
     end
-    if (timeout_tick & (tag_age_22 != 3'd5)) begin  // gen/dma/read_tags.ts:47
-      tag_age_22 <= tag_age_22 + 3'd1;  // gen/dma/read_tags.ts:47
+    if (timeout_tick & (tag_age_22 != 3'd5)) begin  // gen/dma/read_tags.ts:48
+      tag_age_22 <= tag_age_22 + 3'd1;  // gen/dma/read_tags.ts:48
     end
-    if (timeout_tick & (tag_age_23 != 3'd5)) begin  // gen/dma/read_tags.ts:47
-      tag_age_23 <= tag_age_23 + 3'd1;  // gen/dma/read_tags.ts:47
+    if (timeout_tick & (tag_age_23 != 3'd5)) begin  // gen/dma/read_tags.ts:48
+      tag_age_23 <= tag_age_23 + 3'd1;  // gen/dma/read_tags.ts:48
     end
-    if (timeout_tick & (tag_age_24 != 3'd5)) begin  // gen/dma/read_tags.ts:47
-      tag_age_24 <= tag_age_24 + 3'd1;  // gen/dma/read_tags.ts:47
+    if (timeout_tick & (tag_age_24 != 3'd5)) begin  // gen/dma/read_tags.ts:48
+      tag_age_24 <= tag_age_24 + 3'd1;  // gen/dma/read_tags.ts:48
     end
-    if (timeout_tick & (tag_age_25 != 3'd5)) begin  // gen/dma/read_tags.ts:47
-      tag_age_25 <= tag_age_25 + 3'd1;  // gen/dma/read_tags.ts:47
+    if (timeout_tick & (tag_age_25 != 3'd5)) begin  // gen/dma/read_tags.ts:48
+      tag_age_25 <= tag_age_25 + 3'd1;  // gen/dma/read_tags.ts:48
     end
-    if (timeout_tick & (tag_age_26 != 3'd5)) begin  // gen/dma/read_tags.ts:47
-      tag_age_26 <= tag_age_26 + 3'd1;  // gen/dma/read_tags.ts:47
+    if (timeout_tick & (tag_age_26 != 3'd5)) begin  // gen/dma/read_tags.ts:48
+      tag_age_26 <= tag_age_26 + 3'd1;  // gen/dma/read_tags.ts:48
     end
-    if (timeout_tick & (tag_age_27 != 3'd5)) begin  // gen/dma/read_tags.ts:47
-      tag_age_27 <= tag_age_27 + 3'd1;  // gen/dma/read_tags.ts:47
+    if (timeout_tick & (tag_age_27 != 3'd5)) begin  // gen/dma/read_tags.ts:48
+      tag_age_27 <= tag_age_27 + 3'd1;  // gen/dma/read_tags.ts:48
     end
-    if (timeout_tick & (tag_age_28 != 3'd5)) begin  // gen/dma/read_tags.ts:47
-      tag_age_28 <= tag_age_28 + 3'd1;  // gen/dma/read_tags.ts:47
+    if (timeout_tick & (tag_age_28 != 3'd5)) begin  // gen/dma/read_tags.ts:48
+      tag_age_28 <= tag_age_28 + 3'd1;  // gen/dma/read_tags.ts:48
     end
-    if (timeout_tick & (tag_age_29 != 3'd5)) begin  // gen/dma/read_tags.ts:47
-      tag_age_29 <= tag_age_29 + 3'd1;  // gen/dma/read_tags.ts:47
+    if (timeout_tick & (tag_age_29 != 3'd5)) begin  // gen/dma/read_tags.ts:48
+      tag_age_29 <= tag_age_29 + 3'd1;  // gen/dma/read_tags.ts:48
     end
-    if (timeout_tick & (tag_age_30 != 3'd5)) begin  // gen/dma/read_tags.ts:47
-      tag_age_30 <= tag_age_30 + 3'd1;  // gen/dma/read_tags.ts:47
+    if (timeout_tick & (tag_age_30 != 3'd5)) begin  // gen/dma/read_tags.ts:48
+      tag_age_30 <= tag_age_30 + 3'd1;  // gen/dma/read_tags.ts:48
     end
-    if (timeout_tick & (tag_age_31 != 3'd5)) begin  // gen/dma/read_tags.ts:47
-      tag_age_31 <= tag_age_31 + 3'd1;  // gen/dma/read_tags.ts:47
+    if (timeout_tick & (tag_age_31 != 3'd5)) begin  // gen/dma/read_tags.ts:48
+      tag_age_31 <= tag_age_31 + 3'd1;  // gen/dma/read_tags.ts:48
     end
+    case (expire_stage)  // gen/dma/read_tags.ts:64
+      2'd0: begin
+        if (timeout_pick_valid) begin  // gen/dma/read_tags.ts:66
+          expire_tag <= timeout_pick_index;  // gen/dma/read_tags.ts:67
+        end
+      end
+      2'd1: begin
+        expire_slot <= _select_7;  // gen/dma/read_tags.ts:72
+      end
+      default: begin end
+    endcase
     if (advance) begin  // gen/dma/read_cpl.ts:82
       r0_hdr <= cpl_hdr;  // gen/dma/read_cpl.ts:84
       r0_data <= cpl_data;  // gen/dma/read_cpl.ts:85
@@ -1263,45 +1296,65 @@ module dma_read_w256_t32_d16_l20_i8_s8_to20 (
       r0_eop <= cpl_eop;  // gen/dma/read_cpl.ts:87
       r0_poisoned <= cpl_error == 4'd1;  // gen/dma/read_cpl.ts:88
     end
-    if (cpl_start) begin  // gen/dma/read_cpl.ts:155
-      cpl_held_write <= cpl_write;  // gen/dma/read_cpl.ts:156
-      cpl_held_ends <= cpl_ends_read;  // gen/dma/read_cpl.ts:157
-      cpl_held_free <= cpl_free;  // gen/dma/read_cpl.ts:158
-      cpl_held_tag <= cpl_tag;  // gen/dma/read_cpl.ts:159
-      cpl_held_slot <= cpl_slot;  // gen/dma/read_cpl.ts:160
+    if (advance) begin  // gen/dma/read_cpl.ts:138
+      ra_sop <= r0_sop;  // gen/dma/read_cpl.ts:140
+      ra_eop <= r0_eop;  // gen/dma/read_cpl.ts:141
+      ra_data <= r0_data;  // gen/dma/read_cpl.ts:142
+      ra_poisoned <= r0_poisoned;  // gen/dma/read_cpl.ts:143
+      ra_tag <= cpl_tag;  // gen/dma/read_cpl.ts:144
+      ra_known <= cpl_known;  // gen/dma/read_cpl.ts:146
+      ra_in_sequence <= cpl_in_sequence;  // gen/dma/read_cpl.ts:147
+      ra_la_ok <= cpl_la_ok;  // gen/dma/read_cpl.ts:148
+      ra_status <= r0_hdr[79:77];  // gen/dma/read_cpl.ts:149
+      ra_has_data <= r0_hdr[126];  // gen/dma/read_cpl.ts:150
+      ra_is_last <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} <= cpl_carried;  // gen/dma/read_cpl.ts:151
+      ra_updates <= cpl_known & (((r0_hdr[79:77] != 3'd0) | ((~r0_hdr[126]) | (~cpl_la_ok))) | cpl_in_sequence);  // gen/dma/read_cpl.ts:152
+      ra_update_to <= (((r0_hdr[79:77] != 3'd0) | ((~r0_hdr[126]) | (~cpl_la_ok))) | ({(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} <= cpl_carried)) ? 13'd0 : ({(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} - cpl_carried);  // gen/dma/read_cpl.ts:153
+      ra_dev_end <= _select_8;  // gen/dma/read_cpl.ts:154
+      ra_slot <= _select_9;  // gen/dma/read_cpl.ts:155
+      ra_back <= {1'b0, {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]}} + {12'd0, r0_hdr[33:32]};  // gen/dma/read_cpl.ts:156
+      ra_lead <= r0_hdr[33:32];  // gen/dma/read_cpl.ts:157
+      ra_write_end <= (({11'd0, r0_hdr[33:32]} + {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]}) < {{(r0_hdr[105:96] == 10'd0), r0_hdr[105:96]}, 2'd0}) ? ({11'd0, r0_hdr[33:32]} + {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]}) : {{(r0_hdr[105:96] == 10'd0), r0_hdr[105:96]}, 2'd0};  // gen/dma/read_cpl.ts:158
     end
-    if (advance) begin  // gen/dma/read_cpl.ts:178
-      r1_sop <= r0_sop;  // gen/dma/read_cpl.ts:180
-      r1_data <= r0_data;  // gen/dma/read_cpl.ts:181
-      r1_write <= r0_sop ? cpl_write : cpl_held_write;  // gen/dma/read_cpl.ts:182
-      r1_retire <= (r0_sop ? cpl_ends_read : cpl_held_ends) & r0_eop;  // gen/dma/read_cpl.ts:183
-      r1_slot <= r0_sop ? cpl_slot : cpl_held_slot;  // gen/dma/read_cpl.ts:184
-      r1_dev_end <= _select_8;  // gen/dma/read_cpl.ts:185
-      r1_back <= {1'b0, {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]}} + {12'd0, r0_hdr[33:32]};  // gen/dma/read_cpl.ts:186
-      r1_lead <= r0_hdr[33:32];  // gen/dma/read_cpl.ts:187
-      r1_write_end <= cpl_write_end;  // gen/dma/read_cpl.ts:188
+    if (cpl_start) begin  // gen/dma/read_cpl.ts:207
+      cpl_held_write <= cpl_write;  // gen/dma/read_cpl.ts:208
+      cpl_held_ends <= cpl_ends_read;  // gen/dma/read_cpl.ts:209
+      cpl_held_free <= cpl_free;  // gen/dma/read_cpl.ts:210
+      cpl_held_slot <= ra_slot;  // gen/dma/read_cpl.ts:211
+      cpl_held_tag <= ra_tag;  // gen/dma/read_cpl.ts:212
     end
-    if (advance & r1_valid) begin  // gen/dma/read_cpl.ts:207
-      beat_line <= (r1_sop ? beat_first_byte[15:5] : beat_line) + 11'd1;  // gen/dma/read_cpl.ts:208
-      beat_shift <= r1_sop ? beat_first_byte[4:0] : beat_shift;  // gen/dma/read_cpl.ts:209
-      beat_left <= (|_mux_9[12:5]) ? (_mux_9 - 13'd32) : 13'd0;  // gen/dma/read_cpl.ts:210
+    if (advance) begin  // gen/dma/read_cpl.ts:230
+      r1_sop <= ra_sop;  // gen/dma/read_cpl.ts:232
+      r1_data <= ra_data;  // gen/dma/read_cpl.ts:233
+      r1_write <= ra_sop ? cpl_write : cpl_held_write;  // gen/dma/read_cpl.ts:234
+      r1_retire <= (ra_sop ? cpl_ends_read : cpl_held_ends) & ra_eop;  // gen/dma/read_cpl.ts:235
+      r1_slot <= ra_sop ? ra_slot : cpl_held_slot;  // gen/dma/read_cpl.ts:236
+      r1_dev_end <= ra_dev_end;  // gen/dma/read_cpl.ts:237
+      r1_back <= ra_back;  // gen/dma/read_cpl.ts:238
+      r1_lead <= ra_lead;  // gen/dma/read_cpl.ts:239
+      r1_write_end <= ra_write_end;  // gen/dma/read_cpl.ts:240
     end
-    if (advance) begin  // gen/dma/read_cpl.ts:222
-      r2_data <= r1_data;  // gen/dma/read_cpl.ts:224
-      r2_mask <= {(|_mux_9[12:5]), ((|_mux_9[12:5]) | (_mux_9[4:0] > 5'd30)), ((|_mux_9[12:5]) | (_mux_9[4:0] > 5'd29)), ((|_mux_9[12:5]) | (_mux_9[4:0] > 5'd28)), ((|_mux_9[12:5]) | (_mux_9[4:0] > 5'd27)), ((|_mux_9[12:5]) | (_mux_9[4:0] > 5'd26)), ((|_mux_9[12:5]) | (_mux_9[4:0] > 5'd25)), ((|_mux_9[12:5]) | (_mux_9[4:0] > 5'd24)), ((|_mux_9[12:5]) | (_mux_9[4:0] > 5'd23)), ((|_mux_9[12:5]) | (_mux_9[4:0] > 5'd22)), ((|_mux_9[12:5]) | (_mux_9[4:0] > 5'd21)), ((|_mux_9[12:5]) | (_mux_9[4:0] > 5'd20)), ((|_mux_9[12:5]) | (_mux_9[4:0] > 5'd19)), ((|_mux_9[12:5]) | (_mux_9[4:0] > 5'd18)), ((|_mux_9[12:5]) | (_mux_9[4:0] > 5'd17)), ((|_mux_9[12:5]) | (_mux_9[4:0] > 5'd16)), ((|_mux_9[12:5]) | (_mux_9[4:0] > 5'd15)), ((|_mux_9[12:5]) | (_mux_9[4:0] > 5'd14)), ((|_mux_9[12:5]) | (_mux_9[4:0] > 5'd13)), ((|_mux_9[12:5]) | (_mux_9[4:0] > 5'd12)), ((|_mux_9[12:5]) | (_mux_9[4:0] > 5'd11)), ((|_mux_9[12:5]) | (_mux_9[4:0] > 5'd10)), ((|_mux_9[12:5]) | (_mux_9[4:0] > 5'd9)), ((|_mux_9[12:5]) | (_mux_9[4:0] > 5'd8)), ((|_mux_9[12:5]) | (_mux_9[4:0] > 5'd7)), ((|_mux_9[12:5]) | (_mux_9[4:0] > 5'd6)), ((|_mux_9[12:5]) | (_mux_9[4:0] > 5'd5)), ((|_mux_9[12:5]) | (_mux_9[4:0] > 5'd4)), ((|_mux_9[12:5]) | (_mux_9[4:0] > 5'd3)), (((|_mux_9[12:5]) | (_mux_9[4:0] > 5'd2)) & ((r1_sop ? r1_lead : 2'd0) <= 2'd2)), (((|_mux_9[12:5]) | (_mux_9[4:0] > 5'd1)) & ((r1_sop ? r1_lead : 2'd0) <= 2'd1)), (((|_mux_9[12:5]) | (_mux_9[4:0] > 5'd0)) & ((r1_sop ? r1_lead : 2'd0) <= 2'd0))};  // gen/dma/read_cpl.ts:225
-      r2_line <= r1_sop ? beat_first_byte[15:5] : beat_line;  // gen/dma/read_cpl.ts:226
-      r2_shift <= r1_sop ? beat_first_byte[4:0] : beat_shift;  // gen/dma/read_cpl.ts:227
-      r2_write <= r1_write;  // gen/dma/read_cpl.ts:228
-      r2_retire <= r1_retire;  // gen/dma/read_cpl.ts:229
-      r2_slot <= r1_slot;  // gen/dma/read_cpl.ts:230
+    if (advance & r1_valid) begin  // gen/dma/read_cpl.ts:259
+      beat_line <= (r1_sop ? beat_first_byte[15:5] : beat_line) + 11'd1;  // gen/dma/read_cpl.ts:260
+      beat_shift <= r1_sop ? beat_first_byte[4:0] : beat_shift;  // gen/dma/read_cpl.ts:261
+      beat_left <= (|_mux_10[12:5]) ? (_mux_10 - 13'd32) : 13'd0;  // gen/dma/read_cpl.ts:262
     end
-    if (advance) begin  // gen/dma/read_cpl.ts:242
-      r3_write <= r2_write & (|r2_mask);  // gen/dma/read_cpl.ts:244
-      r3_addr <= r2_line;  // gen/dma/read_cpl.ts:245
-      r3_data <= {256'd0, r2_data} << {r2_shift, 3'd0};  // gen/dma/read_cpl.ts:246
-      r3_be <= {32'd0, r2_mask} << r2_shift;  // gen/dma/read_cpl.ts:247
-      r3_retire <= r2_retire;  // gen/dma/read_cpl.ts:248
-      r3_slot <= r2_slot;  // gen/dma/read_cpl.ts:249
+    if (advance) begin  // gen/dma/read_cpl.ts:274
+      r2_data <= r1_data;  // gen/dma/read_cpl.ts:276
+      r2_mask <= {(|_mux_10[12:5]), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd30)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd29)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd28)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd27)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd26)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd25)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd24)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd23)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd22)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd21)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd20)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd19)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd18)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd17)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd16)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd15)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd14)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd13)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd12)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd11)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd10)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd9)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd8)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd7)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd6)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd5)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd4)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd3)), (((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd2)) & ((r1_sop ? r1_lead : 2'd0) <= 2'd2)), (((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd1)) & ((r1_sop ? r1_lead : 2'd0) <= 2'd1)), (((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd0)) & ((r1_sop ? r1_lead : 2'd0) <= 2'd0))};  // gen/dma/read_cpl.ts:277
+      r2_line <= r1_sop ? beat_first_byte[15:5] : beat_line;  // gen/dma/read_cpl.ts:278
+      r2_shift <= r1_sop ? beat_first_byte[4:0] : beat_shift;  // gen/dma/read_cpl.ts:279
+      r2_write <= r1_write;  // gen/dma/read_cpl.ts:280
+      r2_retire <= r1_retire;  // gen/dma/read_cpl.ts:281
+      r2_slot <= r1_slot;  // gen/dma/read_cpl.ts:282
+    end
+    if (advance) begin  // gen/dma/read_cpl.ts:294
+      r3_write <= r2_write & (|r2_mask);  // gen/dma/read_cpl.ts:296
+      r3_addr <= r2_line;  // gen/dma/read_cpl.ts:297
+      r3_data <= {256'd0, r2_data} << {r2_shift, 3'd0};  // gen/dma/read_cpl.ts:298
+      r3_be <= {32'd0, r2_mask} << r2_shift;  // gen/dma/read_cpl.ts:299
+      r3_retire <= r2_retire;  // gen/dma/read_cpl.ts:300
+      r3_slot <= r2_slot;  // gen/dma/read_cpl.ts:301
     end
     case (issue_state)  // gen/dma/read_engine.ts:120
       ISSUE_STATE_IDLE: begin
@@ -1312,449 +1365,449 @@ module dma_read_w256_t32_d16_l20_i8_s8_to20 (
         end
       end
       ISSUE_STATE_CALC: begin
-        if ((rem == 20'd0) | (_select_5 != 3'd0)) begin  // gen/dma/read_engine.ts:132
+        if ((rem == 20'd0) | (_select_4 != 3'd0)) begin  // gen/dma/read_engine.ts:132
         end else if (~bus_master) begin  // gen/dma/read_engine.ts:133
         end else if (free_tag_valid) begin  // gen/dma/read_engine.ts:134
-          chunk <= _mux_10[12:0];  // gen/dma/read_engine.ts:135
+          chunk <= _mux_11[12:0];  // gen/dma/read_engine.ts:135
           alloc_tag <= free_tag_index;  // gen/dma/read_engine.ts:136
         end
       end
       default: begin end
     endcase
     if (issue_now) begin  // gen/dma/read_engine.ts:147
-      mrd_hdr <= {{{1'b0, 1'b0, (|host[63:32])}, 5'd0, 1'b0, 3'd0, 1'b0, 1'b0, 3'd0, 1'b0, 2'd0, 2'd0, _add_13[11:2]}, {requester_id, {3'd0, alloc_tag}, ((_add_13[13:2] == 12'd1) ? 4'd0 : _select_14), ((_add_13[13:2] == 12'd1) ? (_select_16 & _select_14) : _select_16)}, ((|host[63:32]) ? host[63:32] : {host[31:2], 2'd0}), ((|host[63:32]) ? {host[31:2], 2'd0} : 32'd0)};  // gen/dma/read_engine.ts:149
+      mrd_hdr <= {{{1'b0, 1'b0, (|host[63:32])}, 5'd0, 1'b0, 3'd0, 1'b0, 1'b0, 3'd0, 1'b0, 2'd0, 2'd0, _add_14[11:2]}, {requester_id, {3'd0, alloc_tag}, ((_add_14[13:2] == 12'd1) ? 4'd0 : _select_15), ((_add_14[13:2] == 12'd1) ? (_select_17 & _select_15) : _select_17)}, ((|host[63:32]) ? host[63:32] : {host[31:2], 2'd0}), ((|host[63:32]) ? {host[31:2], 2'd0} : 32'd0)};  // gen/dma/read_engine.ts:149
       host <= host + {51'd0, chunk};  // gen/dma/read_engine.ts:160
       dev <= dev + {3'd0, chunk};  // gen/dma/read_engine.ts:161
     end
-    if (issue_now & (alloc_tag == 5'd0)) begin  // gen/dma/read_tags.ts:82
-      tag_remaining_0 <= chunk;  // gen/dma/read_tags.ts:84
-      tag_dev_end_0 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:85
-      tag_host_end_0 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:86
-      tag_slot_0 <= cur_slot;  // gen/dma/read_tags.ts:87
-      tag_age_0 <= 3'd0;  // gen/dma/read_tags.ts:88
+    if (issue_now & (alloc_tag == 5'd0)) begin  // gen/dma/read_tags.ts:107
+      tag_remaining_0 <= chunk;  // gen/dma/read_tags.ts:109
+      tag_dev_end_0 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:110
+      tag_host_end_0 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
+      tag_slot_0 <= cur_slot;  // gen/dma/read_tags.ts:112
+      tag_age_0 <= 3'd0;  // gen/dma/read_tags.ts:113
     end
-    if ((cpl_start & cpl_update) & (cpl_tag == 5'd0)) begin  // gen/dma/read_tags.ts:90
-      tag_remaining_0 <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} - cpl_carried;  // gen/dma/read_tags.ts:91
-      if (cpl_free) begin  // gen/dma/read_tags.ts:93
-        tag_age_0 <= 3'd0;  // gen/dma/read_tags.ts:93
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd0)) begin  // gen/dma/read_tags.ts:115
+      tag_remaining_0 <= ra_update_to;  // gen/dma/read_tags.ts:116
+      if (cpl_free) begin  // gen/dma/read_tags.ts:118
+        tag_age_0 <= 3'd0;  // gen/dma/read_tags.ts:118
       end
     end
-    if (issue_now & (alloc_tag == 5'd1)) begin  // gen/dma/read_tags.ts:82
-      tag_remaining_1 <= chunk;  // gen/dma/read_tags.ts:84
-      tag_dev_end_1 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:85
-      tag_host_end_1 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:86
-      tag_slot_1 <= cur_slot;  // gen/dma/read_tags.ts:87
-      tag_age_1 <= 3'd0;  // gen/dma/read_tags.ts:88
+    if (issue_now & (alloc_tag == 5'd1)) begin  // gen/dma/read_tags.ts:107
+      tag_remaining_1 <= chunk;  // gen/dma/read_tags.ts:109
+      tag_dev_end_1 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:110
+      tag_host_end_1 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
+      tag_slot_1 <= cur_slot;  // gen/dma/read_tags.ts:112
+      tag_age_1 <= 3'd0;  // gen/dma/read_tags.ts:113
     end
-    if ((cpl_start & cpl_update) & (cpl_tag == 5'd1)) begin  // gen/dma/read_tags.ts:90
-      tag_remaining_1 <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} - cpl_carried;  // gen/dma/read_tags.ts:91
-      if (cpl_free) begin  // gen/dma/read_tags.ts:93
-        tag_age_1 <= 3'd0;  // gen/dma/read_tags.ts:93
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd1)) begin  // gen/dma/read_tags.ts:115
+      tag_remaining_1 <= ra_update_to;  // gen/dma/read_tags.ts:116
+      if (cpl_free) begin  // gen/dma/read_tags.ts:118
+        tag_age_1 <= 3'd0;  // gen/dma/read_tags.ts:118
       end
     end
-    if (issue_now & (alloc_tag == 5'd2)) begin  // gen/dma/read_tags.ts:82
-      tag_remaining_2 <= chunk;  // gen/dma/read_tags.ts:84
-      tag_dev_end_2 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:85
-      tag_host_end_2 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:86
-      tag_slot_2 <= cur_slot;  // gen/dma/read_tags.ts:87
-      tag_age_2 <= 3'd0;  // gen/dma/read_tags.ts:88
+    if (issue_now & (alloc_tag == 5'd2)) begin  // gen/dma/read_tags.ts:107
+      tag_remaining_2 <= chunk;  // gen/dma/read_tags.ts:109
+      tag_dev_end_2 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:110
+      tag_host_end_2 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
+      tag_slot_2 <= cur_slot;  // gen/dma/read_tags.ts:112
+      tag_age_2 <= 3'd0;  // gen/dma/read_tags.ts:113
     end
-    if ((cpl_start & cpl_update) & (cpl_tag == 5'd2)) begin  // gen/dma/read_tags.ts:90
-      tag_remaining_2 <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} - cpl_carried;  // gen/dma/read_tags.ts:91
-      if (cpl_free) begin  // gen/dma/read_tags.ts:93
-        tag_age_2 <= 3'd0;  // gen/dma/read_tags.ts:93
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd2)) begin  // gen/dma/read_tags.ts:115
+      tag_remaining_2 <= ra_update_to;  // gen/dma/read_tags.ts:116
+      if (cpl_free) begin  // gen/dma/read_tags.ts:118
+        tag_age_2 <= 3'd0;  // gen/dma/read_tags.ts:118
       end
     end
-    if (issue_now & (alloc_tag == 5'd3)) begin  // gen/dma/read_tags.ts:82
-      tag_remaining_3 <= chunk;  // gen/dma/read_tags.ts:84
-      tag_dev_end_3 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:85
-      tag_host_end_3 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:86
-      tag_slot_3 <= cur_slot;  // gen/dma/read_tags.ts:87
-      tag_age_3 <= 3'd0;  // gen/dma/read_tags.ts:88
+    if (issue_now & (alloc_tag == 5'd3)) begin  // gen/dma/read_tags.ts:107
+      tag_remaining_3 <= chunk;  // gen/dma/read_tags.ts:109
+      tag_dev_end_3 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:110
+      tag_host_end_3 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
+      tag_slot_3 <= cur_slot;  // gen/dma/read_tags.ts:112
+      tag_age_3 <= 3'd0;  // gen/dma/read_tags.ts:113
     end
-    if ((cpl_start & cpl_update) & (cpl_tag == 5'd3)) begin  // gen/dma/read_tags.ts:90
-      tag_remaining_3 <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} - cpl_carried;  // gen/dma/read_tags.ts:91
-      if (cpl_free) begin  // gen/dma/read_tags.ts:93
-        tag_age_3 <= 3'd0;  // gen/dma/read_tags.ts:93
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd3)) begin  // gen/dma/read_tags.ts:115
+      tag_remaining_3 <= ra_update_to;  // gen/dma/read_tags.ts:116
+      if (cpl_free) begin  // gen/dma/read_tags.ts:118
+        tag_age_3 <= 3'd0;  // gen/dma/read_tags.ts:118
       end
     end
-    if (issue_now & (alloc_tag == 5'd4)) begin  // gen/dma/read_tags.ts:82
-      tag_remaining_4 <= chunk;  // gen/dma/read_tags.ts:84
-      tag_dev_end_4 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:85
-      tag_host_end_4 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:86
-      tag_slot_4 <= cur_slot;  // gen/dma/read_tags.ts:87
-      tag_age_4 <= 3'd0;  // gen/dma/read_tags.ts:88
+    if (issue_now & (alloc_tag == 5'd4)) begin  // gen/dma/read_tags.ts:107
+      tag_remaining_4 <= chunk;  // gen/dma/read_tags.ts:109
+      tag_dev_end_4 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:110
+      tag_host_end_4 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
+      tag_slot_4 <= cur_slot;  // gen/dma/read_tags.ts:112
+      tag_age_4 <= 3'd0;  // gen/dma/read_tags.ts:113
     end
-    if ((cpl_start & cpl_update) & (cpl_tag == 5'd4)) begin  // gen/dma/read_tags.ts:90
-      tag_remaining_4 <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} - cpl_carried;  // gen/dma/read_tags.ts:91
-      if (cpl_free) begin  // gen/dma/read_tags.ts:93
-        tag_age_4 <= 3'd0;  // gen/dma/read_tags.ts:93
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd4)) begin  // gen/dma/read_tags.ts:115
+      tag_remaining_4 <= ra_update_to;  // gen/dma/read_tags.ts:116
+      if (cpl_free) begin  // gen/dma/read_tags.ts:118
+        tag_age_4 <= 3'd0;  // gen/dma/read_tags.ts:118
       end
     end
-    if (issue_now & (alloc_tag == 5'd5)) begin  // gen/dma/read_tags.ts:82
-      tag_remaining_5 <= chunk;  // gen/dma/read_tags.ts:84
-      tag_dev_end_5 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:85
-      tag_host_end_5 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:86
-      tag_slot_5 <= cur_slot;  // gen/dma/read_tags.ts:87
-      tag_age_5 <= 3'd0;  // gen/dma/read_tags.ts:88
+    if (issue_now & (alloc_tag == 5'd5)) begin  // gen/dma/read_tags.ts:107
+      tag_remaining_5 <= chunk;  // gen/dma/read_tags.ts:109
+      tag_dev_end_5 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:110
+      tag_host_end_5 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
+      tag_slot_5 <= cur_slot;  // gen/dma/read_tags.ts:112
+      tag_age_5 <= 3'd0;  // gen/dma/read_tags.ts:113
     end
-    if ((cpl_start & cpl_update) & (cpl_tag == 5'd5)) begin  // gen/dma/read_tags.ts:90
-      tag_remaining_5 <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} - cpl_carried;  // gen/dma/read_tags.ts:91
-      if (cpl_free) begin  // gen/dma/read_tags.ts:93
-        tag_age_5 <= 3'd0;  // gen/dma/read_tags.ts:93
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd5)) begin  // gen/dma/read_tags.ts:115
+      tag_remaining_5 <= ra_update_to;  // gen/dma/read_tags.ts:116
+      if (cpl_free) begin  // gen/dma/read_tags.ts:118
+        tag_age_5 <= 3'd0;  // gen/dma/read_tags.ts:118
       end
     end
-    if (issue_now & (alloc_tag == 5'd6)) begin  // gen/dma/read_tags.ts:82
-      tag_remaining_6 <= chunk;  // gen/dma/read_tags.ts:84
-      tag_dev_end_6 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:85
-      tag_host_end_6 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:86
-      tag_slot_6 <= cur_slot;  // gen/dma/read_tags.ts:87
-      tag_age_6 <= 3'd0;  // gen/dma/read_tags.ts:88
+    if (issue_now & (alloc_tag == 5'd6)) begin  // gen/dma/read_tags.ts:107
+      tag_remaining_6 <= chunk;  // gen/dma/read_tags.ts:109
+      tag_dev_end_6 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:110
+      tag_host_end_6 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
+      tag_slot_6 <= cur_slot;  // gen/dma/read_tags.ts:112
+      tag_age_6 <= 3'd0;  // gen/dma/read_tags.ts:113
     end
-    if ((cpl_start & cpl_update) & (cpl_tag == 5'd6)) begin  // gen/dma/read_tags.ts:90
-      tag_remaining_6 <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} - cpl_carried;  // gen/dma/read_tags.ts:91
-      if (cpl_free) begin  // gen/dma/read_tags.ts:93
-        tag_age_6 <= 3'd0;  // gen/dma/read_tags.ts:93
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd6)) begin  // gen/dma/read_tags.ts:115
+      tag_remaining_6 <= ra_update_to;  // gen/dma/read_tags.ts:116
+      if (cpl_free) begin  // gen/dma/read_tags.ts:118
+        tag_age_6 <= 3'd0;  // gen/dma/read_tags.ts:118
       end
     end
-    if (issue_now & (alloc_tag == 5'd7)) begin  // gen/dma/read_tags.ts:82
-      tag_remaining_7 <= chunk;  // gen/dma/read_tags.ts:84
-      tag_dev_end_7 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:85
-      tag_host_end_7 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:86
-      tag_slot_7 <= cur_slot;  // gen/dma/read_tags.ts:87
-      tag_age_7 <= 3'd0;  // gen/dma/read_tags.ts:88
+    if (issue_now & (alloc_tag == 5'd7)) begin  // gen/dma/read_tags.ts:107
+      tag_remaining_7 <= chunk;  // gen/dma/read_tags.ts:109
+      tag_dev_end_7 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:110
+      tag_host_end_7 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
+      tag_slot_7 <= cur_slot;  // gen/dma/read_tags.ts:112
+      tag_age_7 <= 3'd0;  // gen/dma/read_tags.ts:113
     end
-    if ((cpl_start & cpl_update) & (cpl_tag == 5'd7)) begin  // gen/dma/read_tags.ts:90
-      tag_remaining_7 <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} - cpl_carried;  // gen/dma/read_tags.ts:91
-      if (cpl_free) begin  // gen/dma/read_tags.ts:93
-        tag_age_7 <= 3'd0;  // gen/dma/read_tags.ts:93
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd7)) begin  // gen/dma/read_tags.ts:115
+      tag_remaining_7 <= ra_update_to;  // gen/dma/read_tags.ts:116
+      if (cpl_free) begin  // gen/dma/read_tags.ts:118
+        tag_age_7 <= 3'd0;  // gen/dma/read_tags.ts:118
       end
     end
-    if (issue_now & (alloc_tag == 5'd8)) begin  // gen/dma/read_tags.ts:82
-      tag_remaining_8 <= chunk;  // gen/dma/read_tags.ts:84
-      tag_dev_end_8 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:85
-      tag_host_end_8 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:86
-      tag_slot_8 <= cur_slot;  // gen/dma/read_tags.ts:87
-      tag_age_8 <= 3'd0;  // gen/dma/read_tags.ts:88
+    if (issue_now & (alloc_tag == 5'd8)) begin  // gen/dma/read_tags.ts:107
+      tag_remaining_8 <= chunk;  // gen/dma/read_tags.ts:109
+      tag_dev_end_8 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:110
+      tag_host_end_8 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
+      tag_slot_8 <= cur_slot;  // gen/dma/read_tags.ts:112
+      tag_age_8 <= 3'd0;  // gen/dma/read_tags.ts:113
     end
-    if ((cpl_start & cpl_update) & (cpl_tag == 5'd8)) begin  // gen/dma/read_tags.ts:90
-      tag_remaining_8 <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} - cpl_carried;  // gen/dma/read_tags.ts:91
-      if (cpl_free) begin  // gen/dma/read_tags.ts:93
-        tag_age_8 <= 3'd0;  // gen/dma/read_tags.ts:93
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd8)) begin  // gen/dma/read_tags.ts:115
+      tag_remaining_8 <= ra_update_to;  // gen/dma/read_tags.ts:116
+      if (cpl_free) begin  // gen/dma/read_tags.ts:118
+        tag_age_8 <= 3'd0;  // gen/dma/read_tags.ts:118
       end
     end
-    if (issue_now & (alloc_tag == 5'd9)) begin  // gen/dma/read_tags.ts:82
-      tag_remaining_9 <= chunk;  // gen/dma/read_tags.ts:84
-      tag_dev_end_9 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:85
-      tag_host_end_9 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:86
-      tag_slot_9 <= cur_slot;  // gen/dma/read_tags.ts:87
-      tag_age_9 <= 3'd0;  // gen/dma/read_tags.ts:88
+    if (issue_now & (alloc_tag == 5'd9)) begin  // gen/dma/read_tags.ts:107
+      tag_remaining_9 <= chunk;  // gen/dma/read_tags.ts:109
+      tag_dev_end_9 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:110
+      tag_host_end_9 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
+      tag_slot_9 <= cur_slot;  // gen/dma/read_tags.ts:112
+      tag_age_9 <= 3'd0;  // gen/dma/read_tags.ts:113
     end
-    if ((cpl_start & cpl_update) & (cpl_tag == 5'd9)) begin  // gen/dma/read_tags.ts:90
-      tag_remaining_9 <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} - cpl_carried;  // gen/dma/read_tags.ts:91
-      if (cpl_free) begin  // gen/dma/read_tags.ts:93
-        tag_age_9 <= 3'd0;  // gen/dma/read_tags.ts:93
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd9)) begin  // gen/dma/read_tags.ts:115
+      tag_remaining_9 <= ra_update_to;  // gen/dma/read_tags.ts:116
+      if (cpl_free) begin  // gen/dma/read_tags.ts:118
+        tag_age_9 <= 3'd0;  // gen/dma/read_tags.ts:118
       end
     end
-    if (issue_now & (alloc_tag == 5'd10)) begin  // gen/dma/read_tags.ts:82
-      tag_remaining_10 <= chunk;  // gen/dma/read_tags.ts:84
-      tag_dev_end_10 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:85
-      tag_host_end_10 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:86
-      tag_slot_10 <= cur_slot;  // gen/dma/read_tags.ts:87
-      tag_age_10 <= 3'd0;  // gen/dma/read_tags.ts:88
+    if (issue_now & (alloc_tag == 5'd10)) begin  // gen/dma/read_tags.ts:107
+      tag_remaining_10 <= chunk;  // gen/dma/read_tags.ts:109
+      tag_dev_end_10 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:110
+      tag_host_end_10 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
+      tag_slot_10 <= cur_slot;  // gen/dma/read_tags.ts:112
+      tag_age_10 <= 3'd0;  // gen/dma/read_tags.ts:113
     end
-    if ((cpl_start & cpl_update) & (cpl_tag == 5'd10)) begin  // gen/dma/read_tags.ts:90
-      tag_remaining_10 <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} - cpl_carried;  // gen/dma/read_tags.ts:91
-      if (cpl_free) begin  // gen/dma/read_tags.ts:93
-        tag_age_10 <= 3'd0;  // gen/dma/read_tags.ts:93
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd10)) begin  // gen/dma/read_tags.ts:115
+      tag_remaining_10 <= ra_update_to;  // gen/dma/read_tags.ts:116
+      if (cpl_free) begin  // gen/dma/read_tags.ts:118
+        tag_age_10 <= 3'd0;  // gen/dma/read_tags.ts:118
       end
     end
-    if (issue_now & (alloc_tag == 5'd11)) begin  // gen/dma/read_tags.ts:82
-      tag_remaining_11 <= chunk;  // gen/dma/read_tags.ts:84
-      tag_dev_end_11 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:85
-      tag_host_end_11 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:86
-      tag_slot_11 <= cur_slot;  // gen/dma/read_tags.ts:87
-      tag_age_11 <= 3'd0;  // gen/dma/read_tags.ts:88
+    if (issue_now & (alloc_tag == 5'd11)) begin  // gen/dma/read_tags.ts:107
+      tag_remaining_11 <= chunk;  // gen/dma/read_tags.ts:109
+      tag_dev_end_11 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:110
+      tag_host_end_11 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
+      tag_slot_11 <= cur_slot;  // gen/dma/read_tags.ts:112
+      tag_age_11 <= 3'd0;  // gen/dma/read_tags.ts:113
     end
-    if ((cpl_start & cpl_update) & (cpl_tag == 5'd11)) begin  // gen/dma/read_tags.ts:90
-      tag_remaining_11 <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} - cpl_carried;  // gen/dma/read_tags.ts:91
-      if (cpl_free) begin  // gen/dma/read_tags.ts:93
-        tag_age_11 <= 3'd0;  // gen/dma/read_tags.ts:93
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd11)) begin  // gen/dma/read_tags.ts:115
+      tag_remaining_11 <= ra_update_to;  // gen/dma/read_tags.ts:116
+      if (cpl_free) begin  // gen/dma/read_tags.ts:118
+        tag_age_11 <= 3'd0;  // gen/dma/read_tags.ts:118
       end
     end
-    if (issue_now & (alloc_tag == 5'd12)) begin  // gen/dma/read_tags.ts:82
-      tag_remaining_12 <= chunk;  // gen/dma/read_tags.ts:84
-      tag_dev_end_12 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:85
-      tag_host_end_12 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:86
-      tag_slot_12 <= cur_slot;  // gen/dma/read_tags.ts:87
-      tag_age_12 <= 3'd0;  // gen/dma/read_tags.ts:88
+    if (issue_now & (alloc_tag == 5'd12)) begin  // gen/dma/read_tags.ts:107
+      tag_remaining_12 <= chunk;  // gen/dma/read_tags.ts:109
+      tag_dev_end_12 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:110
+      tag_host_end_12 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
+      tag_slot_12 <= cur_slot;  // gen/dma/read_tags.ts:112
+      tag_age_12 <= 3'd0;  // gen/dma/read_tags.ts:113
     end
-    if ((cpl_start & cpl_update) & (cpl_tag == 5'd12)) begin  // gen/dma/read_tags.ts:90
-      tag_remaining_12 <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} - cpl_carried;  // gen/dma/read_tags.ts:91
-      if (cpl_free) begin  // gen/dma/read_tags.ts:93
-        tag_age_12 <= 3'd0;  // gen/dma/read_tags.ts:93
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd12)) begin  // gen/dma/read_tags.ts:115
+      tag_remaining_12 <= ra_update_to;  // gen/dma/read_tags.ts:116
+      if (cpl_free) begin  // gen/dma/read_tags.ts:118
+        tag_age_12 <= 3'd0;  // gen/dma/read_tags.ts:118
       end
     end
-    if (issue_now & (alloc_tag == 5'd13)) begin  // gen/dma/read_tags.ts:82
-      tag_remaining_13 <= chunk;  // gen/dma/read_tags.ts:84
-      tag_dev_end_13 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:85
-      tag_host_end_13 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:86
-      tag_slot_13 <= cur_slot;  // gen/dma/read_tags.ts:87
-      tag_age_13 <= 3'd0;  // gen/dma/read_tags.ts:88
+    if (issue_now & (alloc_tag == 5'd13)) begin  // gen/dma/read_tags.ts:107
+      tag_remaining_13 <= chunk;  // gen/dma/read_tags.ts:109
+      tag_dev_end_13 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:110
+      tag_host_end_13 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
+      tag_slot_13 <= cur_slot;  // gen/dma/read_tags.ts:112
+      tag_age_13 <= 3'd0;  // gen/dma/read_tags.ts:113
     end
-    if ((cpl_start & cpl_update) & (cpl_tag == 5'd13)) begin  // gen/dma/read_tags.ts:90
-      tag_remaining_13 <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} - cpl_carried;  // gen/dma/read_tags.ts:91
-      if (cpl_free) begin  // gen/dma/read_tags.ts:93
-        tag_age_13 <= 3'd0;  // gen/dma/read_tags.ts:93
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd13)) begin  // gen/dma/read_tags.ts:115
+      tag_remaining_13 <= ra_update_to;  // gen/dma/read_tags.ts:116
+      if (cpl_free) begin  // gen/dma/read_tags.ts:118
+        tag_age_13 <= 3'd0;  // gen/dma/read_tags.ts:118
       end
     end
-    if (issue_now & (alloc_tag == 5'd14)) begin  // gen/dma/read_tags.ts:82
-      tag_remaining_14 <= chunk;  // gen/dma/read_tags.ts:84
-      tag_dev_end_14 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:85
-      tag_host_end_14 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:86
-      tag_slot_14 <= cur_slot;  // gen/dma/read_tags.ts:87
-      tag_age_14 <= 3'd0;  // gen/dma/read_tags.ts:88
+    if (issue_now & (alloc_tag == 5'd14)) begin  // gen/dma/read_tags.ts:107
+      tag_remaining_14 <= chunk;  // gen/dma/read_tags.ts:109
+      tag_dev_end_14 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:110
+      tag_host_end_14 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
+      tag_slot_14 <= cur_slot;  // gen/dma/read_tags.ts:112
+      tag_age_14 <= 3'd0;  // gen/dma/read_tags.ts:113
     end
-    if ((cpl_start & cpl_update) & (cpl_tag == 5'd14)) begin  // gen/dma/read_tags.ts:90
-      tag_remaining_14 <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} - cpl_carried;  // gen/dma/read_tags.ts:91
-      if (cpl_free) begin  // gen/dma/read_tags.ts:93
-        tag_age_14 <= 3'd0;  // gen/dma/read_tags.ts:93
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd14)) begin  // gen/dma/read_tags.ts:115
+      tag_remaining_14 <= ra_update_to;  // gen/dma/read_tags.ts:116
+      if (cpl_free) begin  // gen/dma/read_tags.ts:118
+        tag_age_14 <= 3'd0;  // gen/dma/read_tags.ts:118
       end
     end
-    if (issue_now & (alloc_tag == 5'd15)) begin  // gen/dma/read_tags.ts:82
-      tag_remaining_15 <= chunk;  // gen/dma/read_tags.ts:84
-      tag_dev_end_15 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:85
-      tag_host_end_15 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:86
-      tag_slot_15 <= cur_slot;  // gen/dma/read_tags.ts:87
-      tag_age_15 <= 3'd0;  // gen/dma/read_tags.ts:88
+    if (issue_now & (alloc_tag == 5'd15)) begin  // gen/dma/read_tags.ts:107
+      tag_remaining_15 <= chunk;  // gen/dma/read_tags.ts:109
+      tag_dev_end_15 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:110
+      tag_host_end_15 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
+      tag_slot_15 <= cur_slot;  // gen/dma/read_tags.ts:112
+      tag_age_15 <= 3'd0;  // gen/dma/read_tags.ts:113
     end
-    if ((cpl_start & cpl_update) & (cpl_tag == 5'd15)) begin  // gen/dma/read_tags.ts:90
-      tag_remaining_15 <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} - cpl_carried;  // gen/dma/read_tags.ts:91
-      if (cpl_free) begin  // gen/dma/read_tags.ts:93
-        tag_age_15 <= 3'd0;  // gen/dma/read_tags.ts:93
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd15)) begin  // gen/dma/read_tags.ts:115
+      tag_remaining_15 <= ra_update_to;  // gen/dma/read_tags.ts:116
+      if (cpl_free) begin  // gen/dma/read_tags.ts:118
+        tag_age_15 <= 3'd0;  // gen/dma/read_tags.ts:118
       end
     end
-    if (issue_now & (alloc_tag == 5'd16)) begin  // gen/dma/read_tags.ts:82
-      tag_remaining_16 <= chunk;  // gen/dma/read_tags.ts:84
-      tag_dev_end_16 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:85
-      tag_host_end_16 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:86
-      tag_slot_16 <= cur_slot;  // gen/dma/read_tags.ts:87
-      tag_age_16 <= 3'd0;  // gen/dma/read_tags.ts:88
+    if (issue_now & (alloc_tag == 5'd16)) begin  // gen/dma/read_tags.ts:107
+      tag_remaining_16 <= chunk;  // gen/dma/read_tags.ts:109
+      tag_dev_end_16 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:110
+      tag_host_end_16 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
+      tag_slot_16 <= cur_slot;  // gen/dma/read_tags.ts:112
+      tag_age_16 <= 3'd0;  // gen/dma/read_tags.ts:113
     end
-    if ((cpl_start & cpl_update) & (cpl_tag == 5'd16)) begin  // gen/dma/read_tags.ts:90
-      tag_remaining_16 <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} - cpl_carried;  // gen/dma/read_tags.ts:91
-      if (cpl_free) begin  // gen/dma/read_tags.ts:93
-        tag_age_16 <= 3'd0;  // gen/dma/read_tags.ts:93
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd16)) begin  // gen/dma/read_tags.ts:115
+      tag_remaining_16 <= ra_update_to;  // gen/dma/read_tags.ts:116
+      if (cpl_free) begin  // gen/dma/read_tags.ts:118
+        tag_age_16 <= 3'd0;  // gen/dma/read_tags.ts:118
       end
     end
-    if (issue_now & (alloc_tag == 5'd17)) begin  // gen/dma/read_tags.ts:82
-      tag_remaining_17 <= chunk;  // gen/dma/read_tags.ts:84
-      tag_dev_end_17 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:85
-      tag_host_end_17 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:86
-      tag_slot_17 <= cur_slot;  // gen/dma/read_tags.ts:87
-      tag_age_17 <= 3'd0;  // gen/dma/read_tags.ts:88
+    if (issue_now & (alloc_tag == 5'd17)) begin  // gen/dma/read_tags.ts:107
+      tag_remaining_17 <= chunk;  // gen/dma/read_tags.ts:109
+      tag_dev_end_17 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:110
+      tag_host_end_17 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
+      tag_slot_17 <= cur_slot;  // gen/dma/read_tags.ts:112
+      tag_age_17 <= 3'd0;  // gen/dma/read_tags.ts:113
     end
-    if ((cpl_start & cpl_update) & (cpl_tag == 5'd17)) begin  // gen/dma/read_tags.ts:90
-      tag_remaining_17 <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} - cpl_carried;  // gen/dma/read_tags.ts:91
-      if (cpl_free) begin  // gen/dma/read_tags.ts:93
-        tag_age_17 <= 3'd0;  // gen/dma/read_tags.ts:93
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd17)) begin  // gen/dma/read_tags.ts:115
+      tag_remaining_17 <= ra_update_to;  // gen/dma/read_tags.ts:116
+      if (cpl_free) begin  // gen/dma/read_tags.ts:118
+        tag_age_17 <= 3'd0;  // gen/dma/read_tags.ts:118
       end
     end
-    if (issue_now & (alloc_tag == 5'd18)) begin  // gen/dma/read_tags.ts:82
-      tag_remaining_18 <= chunk;  // gen/dma/read_tags.ts:84
-      tag_dev_end_18 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:85
-      tag_host_end_18 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:86
-      tag_slot_18 <= cur_slot;  // gen/dma/read_tags.ts:87
-      tag_age_18 <= 3'd0;  // gen/dma/read_tags.ts:88
+    if (issue_now & (alloc_tag == 5'd18)) begin  // gen/dma/read_tags.ts:107
+      tag_remaining_18 <= chunk;  // gen/dma/read_tags.ts:109
+      tag_dev_end_18 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:110
+      tag_host_end_18 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
+      tag_slot_18 <= cur_slot;  // gen/dma/read_tags.ts:112
+      tag_age_18 <= 3'd0;  // gen/dma/read_tags.ts:113
     end
-    if ((cpl_start & cpl_update) & (cpl_tag == 5'd18)) begin  // gen/dma/read_tags.ts:90
-      tag_remaining_18 <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} - cpl_carried;  // gen/dma/read_tags.ts:91
-      if (cpl_free) begin  // gen/dma/read_tags.ts:93
-        tag_age_18 <= 3'd0;  // gen/dma/read_tags.ts:93
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd18)) begin  // gen/dma/read_tags.ts:115
+      tag_remaining_18 <= ra_update_to;  // gen/dma/read_tags.ts:116
+      if (cpl_free) begin  // gen/dma/read_tags.ts:118
+        tag_age_18 <= 3'd0;  // gen/dma/read_tags.ts:118
       end
     end
-    if (issue_now & (alloc_tag == 5'd19)) begin  // gen/dma/read_tags.ts:82
-      tag_remaining_19 <= chunk;  // gen/dma/read_tags.ts:84
-      tag_dev_end_19 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:85
-      tag_host_end_19 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:86
-      tag_slot_19 <= cur_slot;  // gen/dma/read_tags.ts:87
-      tag_age_19 <= 3'd0;  // gen/dma/read_tags.ts:88
+    if (issue_now & (alloc_tag == 5'd19)) begin  // gen/dma/read_tags.ts:107
+      tag_remaining_19 <= chunk;  // gen/dma/read_tags.ts:109
+      tag_dev_end_19 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:110
+      tag_host_end_19 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
+      tag_slot_19 <= cur_slot;  // gen/dma/read_tags.ts:112
+      tag_age_19 <= 3'd0;  // gen/dma/read_tags.ts:113
     end
-    if ((cpl_start & cpl_update) & (cpl_tag == 5'd19)) begin  // gen/dma/read_tags.ts:90
-      tag_remaining_19 <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} - cpl_carried;  // gen/dma/read_tags.ts:91
-      if (cpl_free) begin  // gen/dma/read_tags.ts:93
-        tag_age_19 <= 3'd0;  // gen/dma/read_tags.ts:93
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd19)) begin  // gen/dma/read_tags.ts:115
+      tag_remaining_19 <= ra_update_to;  // gen/dma/read_tags.ts:116
+      if (cpl_free) begin  // gen/dma/read_tags.ts:118
+        tag_age_19 <= 3'd0;  // gen/dma/read_tags.ts:118
       end
     end
-    if (issue_now & (alloc_tag == 5'd20)) begin  // gen/dma/read_tags.ts:82
-      tag_remaining_20 <= chunk;  // gen/dma/read_tags.ts:84
-      tag_dev_end_20 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:85
-      tag_host_end_20 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:86
-      tag_slot_20 <= cur_slot;  // gen/dma/read_tags.ts:87
-      tag_age_20 <= 3'd0;  // gen/dma/read_tags.ts:88
+    if (issue_now & (alloc_tag == 5'd20)) begin  // gen/dma/read_tags.ts:107
+      tag_remaining_20 <= chunk;  // gen/dma/read_tags.ts:109
+      tag_dev_end_20 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:110
+      tag_host_end_20 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
+      tag_slot_20 <= cur_slot;  // gen/dma/read_tags.ts:112
+      tag_age_20 <= 3'd0;  // gen/dma/read_tags.ts:113
     end
-    if ((cpl_start & cpl_update) & (cpl_tag == 5'd20)) begin  // gen/dma/read_tags.ts:90
-      tag_remaining_20 <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} - cpl_carried;  // gen/dma/read_tags.ts:91
-      if (cpl_free) begin  // gen/dma/read_tags.ts:93
-        tag_age_20 <= 3'd0;  // gen/dma/read_tags.ts:93
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd20)) begin  // gen/dma/read_tags.ts:115
+      tag_remaining_20 <= ra_update_to;  // gen/dma/read_tags.ts:116
+      if (cpl_free) begin  // gen/dma/read_tags.ts:118
+        tag_age_20 <= 3'd0;  // gen/dma/read_tags.ts:118
       end
     end
-    if (issue_now & (alloc_tag == 5'd21)) begin  // gen/dma/read_tags.ts:82
-      tag_remaining_21 <= chunk;  // gen/dma/read_tags.ts:84
-      tag_dev_end_21 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:85
-      tag_host_end_21 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:86
-      tag_slot_21 <= cur_slot;  // gen/dma/read_tags.ts:87
-      tag_age_21 <= 3'd0;  // gen/dma/read_tags.ts:88
+    if (issue_now & (alloc_tag == 5'd21)) begin  // gen/dma/read_tags.ts:107
+      tag_remaining_21 <= chunk;  // gen/dma/read_tags.ts:109
+      tag_dev_end_21 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:110
+      tag_host_end_21 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
+      tag_slot_21 <= cur_slot;  // gen/dma/read_tags.ts:112
+      tag_age_21 <= 3'd0;  // gen/dma/read_tags.ts:113
     end
-    if ((cpl_start & cpl_update) & (cpl_tag == 5'd21)) begin  // gen/dma/read_tags.ts:90
-      tag_remaining_21 <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} - cpl_carried;  // gen/dma/read_tags.ts:91
-      if (cpl_free) begin  // gen/dma/read_tags.ts:93
-        tag_age_21 <= 3'd0;  // gen/dma/read_tags.ts:93
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd21)) begin  // gen/dma/read_tags.ts:115
+      tag_remaining_21 <= ra_update_to;  // gen/dma/read_tags.ts:116
+      if (cpl_free) begin  // gen/dma/read_tags.ts:118
+        tag_age_21 <= 3'd0;  // gen/dma/read_tags.ts:118
       end
     end
-    if (issue_now & (alloc_tag == 5'd22)) begin  // gen/dma/read_tags.ts:82
-      tag_remaining_22 <= chunk;  // gen/dma/read_tags.ts:84
-      tag_dev_end_22 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:85
-      tag_host_end_22 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:86
-      tag_slot_22 <= cur_slot;  // gen/dma/read_tags.ts:87
-      tag_age_22 <= 3'd0;  // gen/dma/read_tags.ts:88
+    if (issue_now & (alloc_tag == 5'd22)) begin  // gen/dma/read_tags.ts:107
+      tag_remaining_22 <= chunk;  // gen/dma/read_tags.ts:109
+      tag_dev_end_22 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:110
+      tag_host_end_22 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
+      tag_slot_22 <= cur_slot;  // gen/dma/read_tags.ts:112
+      tag_age_22 <= 3'd0;  // gen/dma/read_tags.ts:113
     end
-    if ((cpl_start & cpl_update) & (cpl_tag == 5'd22)) begin  // gen/dma/read_tags.ts:90
-      tag_remaining_22 <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} - cpl_carried;  // gen/dma/read_tags.ts:91
-      if (cpl_free) begin  // gen/dma/read_tags.ts:93
-        tag_age_22 <= 3'd0;  // gen/dma/read_tags.ts:93
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd22)) begin  // gen/dma/read_tags.ts:115
+      tag_remaining_22 <= ra_update_to;  // gen/dma/read_tags.ts:116
+      if (cpl_free) begin  // gen/dma/read_tags.ts:118
+        tag_age_22 <= 3'd0;  // gen/dma/read_tags.ts:118
       end
     end
-    if (issue_now & (alloc_tag == 5'd23)) begin  // gen/dma/read_tags.ts:82
-      tag_remaining_23 <= chunk;  // gen/dma/read_tags.ts:84
-      tag_dev_end_23 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:85
-      tag_host_end_23 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:86
-      tag_slot_23 <= cur_slot;  // gen/dma/read_tags.ts:87
-      tag_age_23 <= 3'd0;  // gen/dma/read_tags.ts:88
+    if (issue_now & (alloc_tag == 5'd23)) begin  // gen/dma/read_tags.ts:107
+      tag_remaining_23 <= chunk;  // gen/dma/read_tags.ts:109
+      tag_dev_end_23 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:110
+      tag_host_end_23 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
+      tag_slot_23 <= cur_slot;  // gen/dma/read_tags.ts:112
+      tag_age_23 <= 3'd0;  // gen/dma/read_tags.ts:113
     end
-    if ((cpl_start & cpl_update) & (cpl_tag == 5'd23)) begin  // gen/dma/read_tags.ts:90
-      tag_remaining_23 <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} - cpl_carried;  // gen/dma/read_tags.ts:91
-      if (cpl_free) begin  // gen/dma/read_tags.ts:93
-        tag_age_23 <= 3'd0;  // gen/dma/read_tags.ts:93
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd23)) begin  // gen/dma/read_tags.ts:115
+      tag_remaining_23 <= ra_update_to;  // gen/dma/read_tags.ts:116
+      if (cpl_free) begin  // gen/dma/read_tags.ts:118
+        tag_age_23 <= 3'd0;  // gen/dma/read_tags.ts:118
       end
     end
-    if (issue_now & (alloc_tag == 5'd24)) begin  // gen/dma/read_tags.ts:82
-      tag_remaining_24 <= chunk;  // gen/dma/read_tags.ts:84
-      tag_dev_end_24 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:85
-      tag_host_end_24 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:86
-      tag_slot_24 <= cur_slot;  // gen/dma/read_tags.ts:87
-      tag_age_24 <= 3'd0;  // gen/dma/read_tags.ts:88
+    if (issue_now & (alloc_tag == 5'd24)) begin  // gen/dma/read_tags.ts:107
+      tag_remaining_24 <= chunk;  // gen/dma/read_tags.ts:109
+      tag_dev_end_24 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:110
+      tag_host_end_24 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
+      tag_slot_24 <= cur_slot;  // gen/dma/read_tags.ts:112
+      tag_age_24 <= 3'd0;  // gen/dma/read_tags.ts:113
     end
-    if ((cpl_start & cpl_update) & (cpl_tag == 5'd24)) begin  // gen/dma/read_tags.ts:90
-      tag_remaining_24 <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} - cpl_carried;  // gen/dma/read_tags.ts:91
-      if (cpl_free) begin  // gen/dma/read_tags.ts:93
-        tag_age_24 <= 3'd0;  // gen/dma/read_tags.ts:93
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd24)) begin  // gen/dma/read_tags.ts:115
+      tag_remaining_24 <= ra_update_to;  // gen/dma/read_tags.ts:116
+      if (cpl_free) begin  // gen/dma/read_tags.ts:118
+        tag_age_24 <= 3'd0;  // gen/dma/read_tags.ts:118
       end
     end
-    if (issue_now & (alloc_tag == 5'd25)) begin  // gen/dma/read_tags.ts:82
-      tag_remaining_25 <= chunk;  // gen/dma/read_tags.ts:84
-      tag_dev_end_25 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:85
-      tag_host_end_25 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:86
-      tag_slot_25 <= cur_slot;  // gen/dma/read_tags.ts:87
-      tag_age_25 <= 3'd0;  // gen/dma/read_tags.ts:88
+    if (issue_now & (alloc_tag == 5'd25)) begin  // gen/dma/read_tags.ts:107
+      tag_remaining_25 <= chunk;  // gen/dma/read_tags.ts:109
+      tag_dev_end_25 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:110
+      tag_host_end_25 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
+      tag_slot_25 <= cur_slot;  // gen/dma/read_tags.ts:112
+      tag_age_25 <= 3'd0;  // gen/dma/read_tags.ts:113
     end
-    if ((cpl_start & cpl_update) & (cpl_tag == 5'd25)) begin  // gen/dma/read_tags.ts:90
-      tag_remaining_25 <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} - cpl_carried;  // gen/dma/read_tags.ts:91
-      if (cpl_free) begin  // gen/dma/read_tags.ts:93
-        tag_age_25 <= 3'd0;  // gen/dma/read_tags.ts:93
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd25)) begin  // gen/dma/read_tags.ts:115
+      tag_remaining_25 <= ra_update_to;  // gen/dma/read_tags.ts:116
+      if (cpl_free) begin  // gen/dma/read_tags.ts:118
+        tag_age_25 <= 3'd0;  // gen/dma/read_tags.ts:118
       end
     end
-    if (issue_now & (alloc_tag == 5'd26)) begin  // gen/dma/read_tags.ts:82
-      tag_remaining_26 <= chunk;  // gen/dma/read_tags.ts:84
-      tag_dev_end_26 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:85
-      tag_host_end_26 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:86
-      tag_slot_26 <= cur_slot;  // gen/dma/read_tags.ts:87
-      tag_age_26 <= 3'd0;  // gen/dma/read_tags.ts:88
+    if (issue_now & (alloc_tag == 5'd26)) begin  // gen/dma/read_tags.ts:107
+      tag_remaining_26 <= chunk;  // gen/dma/read_tags.ts:109
+      tag_dev_end_26 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:110
+      tag_host_end_26 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
+      tag_slot_26 <= cur_slot;  // gen/dma/read_tags.ts:112
+      tag_age_26 <= 3'd0;  // gen/dma/read_tags.ts:113
     end
-    if ((cpl_start & cpl_update) & (cpl_tag == 5'd26)) begin  // gen/dma/read_tags.ts:90
-      tag_remaining_26 <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} - cpl_carried;  // gen/dma/read_tags.ts:91
-      if (cpl_free) begin  // gen/dma/read_tags.ts:93
-        tag_age_26 <= 3'd0;  // gen/dma/read_tags.ts:93
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd26)) begin  // gen/dma/read_tags.ts:115
+      tag_remaining_26 <= ra_update_to;  // gen/dma/read_tags.ts:116
+      if (cpl_free) begin  // gen/dma/read_tags.ts:118
+        tag_age_26 <= 3'd0;  // gen/dma/read_tags.ts:118
       end
     end
-    if (issue_now & (alloc_tag == 5'd27)) begin  // gen/dma/read_tags.ts:82
-      tag_remaining_27 <= chunk;  // gen/dma/read_tags.ts:84
-      tag_dev_end_27 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:85
-      tag_host_end_27 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:86
-      tag_slot_27 <= cur_slot;  // gen/dma/read_tags.ts:87
-      tag_age_27 <= 3'd0;  // gen/dma/read_tags.ts:88
+    if (issue_now & (alloc_tag == 5'd27)) begin  // gen/dma/read_tags.ts:107
+      tag_remaining_27 <= chunk;  // gen/dma/read_tags.ts:109
+      tag_dev_end_27 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:110
+      tag_host_end_27 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
+      tag_slot_27 <= cur_slot;  // gen/dma/read_tags.ts:112
+      tag_age_27 <= 3'd0;  // gen/dma/read_tags.ts:113
     end
-    if ((cpl_start & cpl_update) & (cpl_tag == 5'd27)) begin  // gen/dma/read_tags.ts:90
-      tag_remaining_27 <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} - cpl_carried;  // gen/dma/read_tags.ts:91
-      if (cpl_free) begin  // gen/dma/read_tags.ts:93
-        tag_age_27 <= 3'd0;  // gen/dma/read_tags.ts:93
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd27)) begin  // gen/dma/read_tags.ts:115
+      tag_remaining_27 <= ra_update_to;  // gen/dma/read_tags.ts:116
+      if (cpl_free) begin  // gen/dma/read_tags.ts:118
+        tag_age_27 <= 3'd0;  // gen/dma/read_tags.ts:118
       end
     end
-    if (issue_now & (alloc_tag == 5'd28)) begin  // gen/dma/read_tags.ts:82
-      tag_remaining_28 <= chunk;  // gen/dma/read_tags.ts:84
-      tag_dev_end_28 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:85
-      tag_host_end_28 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:86
-      tag_slot_28 <= cur_slot;  // gen/dma/read_tags.ts:87
-      tag_age_28 <= 3'd0;  // gen/dma/read_tags.ts:88
+    if (issue_now & (alloc_tag == 5'd28)) begin  // gen/dma/read_tags.ts:107
+      tag_remaining_28 <= chunk;  // gen/dma/read_tags.ts:109
+      tag_dev_end_28 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:110
+      tag_host_end_28 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
+      tag_slot_28 <= cur_slot;  // gen/dma/read_tags.ts:112
+      tag_age_28 <= 3'd0;  // gen/dma/read_tags.ts:113
     end
-    if ((cpl_start & cpl_update) & (cpl_tag == 5'd28)) begin  // gen/dma/read_tags.ts:90
-      tag_remaining_28 <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} - cpl_carried;  // gen/dma/read_tags.ts:91
-      if (cpl_free) begin  // gen/dma/read_tags.ts:93
-        tag_age_28 <= 3'd0;  // gen/dma/read_tags.ts:93
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd28)) begin  // gen/dma/read_tags.ts:115
+      tag_remaining_28 <= ra_update_to;  // gen/dma/read_tags.ts:116
+      if (cpl_free) begin  // gen/dma/read_tags.ts:118
+        tag_age_28 <= 3'd0;  // gen/dma/read_tags.ts:118
       end
     end
-    if (issue_now & (alloc_tag == 5'd29)) begin  // gen/dma/read_tags.ts:82
-      tag_remaining_29 <= chunk;  // gen/dma/read_tags.ts:84
-      tag_dev_end_29 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:85
-      tag_host_end_29 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:86
-      tag_slot_29 <= cur_slot;  // gen/dma/read_tags.ts:87
-      tag_age_29 <= 3'd0;  // gen/dma/read_tags.ts:88
+    if (issue_now & (alloc_tag == 5'd29)) begin  // gen/dma/read_tags.ts:107
+      tag_remaining_29 <= chunk;  // gen/dma/read_tags.ts:109
+      tag_dev_end_29 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:110
+      tag_host_end_29 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
+      tag_slot_29 <= cur_slot;  // gen/dma/read_tags.ts:112
+      tag_age_29 <= 3'd0;  // gen/dma/read_tags.ts:113
     end
-    if ((cpl_start & cpl_update) & (cpl_tag == 5'd29)) begin  // gen/dma/read_tags.ts:90
-      tag_remaining_29 <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} - cpl_carried;  // gen/dma/read_tags.ts:91
-      if (cpl_free) begin  // gen/dma/read_tags.ts:93
-        tag_age_29 <= 3'd0;  // gen/dma/read_tags.ts:93
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd29)) begin  // gen/dma/read_tags.ts:115
+      tag_remaining_29 <= ra_update_to;  // gen/dma/read_tags.ts:116
+      if (cpl_free) begin  // gen/dma/read_tags.ts:118
+        tag_age_29 <= 3'd0;  // gen/dma/read_tags.ts:118
       end
     end
-    if (issue_now & (alloc_tag == 5'd30)) begin  // gen/dma/read_tags.ts:82
-      tag_remaining_30 <= chunk;  // gen/dma/read_tags.ts:84
-      tag_dev_end_30 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:85
-      tag_host_end_30 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:86
-      tag_slot_30 <= cur_slot;  // gen/dma/read_tags.ts:87
-      tag_age_30 <= 3'd0;  // gen/dma/read_tags.ts:88
+    if (issue_now & (alloc_tag == 5'd30)) begin  // gen/dma/read_tags.ts:107
+      tag_remaining_30 <= chunk;  // gen/dma/read_tags.ts:109
+      tag_dev_end_30 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:110
+      tag_host_end_30 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
+      tag_slot_30 <= cur_slot;  // gen/dma/read_tags.ts:112
+      tag_age_30 <= 3'd0;  // gen/dma/read_tags.ts:113
     end
-    if ((cpl_start & cpl_update) & (cpl_tag == 5'd30)) begin  // gen/dma/read_tags.ts:90
-      tag_remaining_30 <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} - cpl_carried;  // gen/dma/read_tags.ts:91
-      if (cpl_free) begin  // gen/dma/read_tags.ts:93
-        tag_age_30 <= 3'd0;  // gen/dma/read_tags.ts:93
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd30)) begin  // gen/dma/read_tags.ts:115
+      tag_remaining_30 <= ra_update_to;  // gen/dma/read_tags.ts:116
+      if (cpl_free) begin  // gen/dma/read_tags.ts:118
+        tag_age_30 <= 3'd0;  // gen/dma/read_tags.ts:118
       end
     end
-    if (issue_now & (alloc_tag == 5'd31)) begin  // gen/dma/read_tags.ts:82
-      tag_remaining_31 <= chunk;  // gen/dma/read_tags.ts:84
-      tag_dev_end_31 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:85
-      tag_host_end_31 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:86
-      tag_slot_31 <= cur_slot;  // gen/dma/read_tags.ts:87
-      tag_age_31 <= 3'd0;  // gen/dma/read_tags.ts:88
+    if (issue_now & (alloc_tag == 5'd31)) begin  // gen/dma/read_tags.ts:107
+      tag_remaining_31 <= chunk;  // gen/dma/read_tags.ts:109
+      tag_dev_end_31 <= dev + {3'd0, chunk};  // gen/dma/read_tags.ts:110
+      tag_host_end_31 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
+      tag_slot_31 <= cur_slot;  // gen/dma/read_tags.ts:112
+      tag_age_31 <= 3'd0;  // gen/dma/read_tags.ts:113
     end
-    if ((cpl_start & cpl_update) & (cpl_tag == 5'd31)) begin  // gen/dma/read_tags.ts:90
-      tag_remaining_31 <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} - cpl_carried;  // gen/dma/read_tags.ts:91
-      if (cpl_free) begin  // gen/dma/read_tags.ts:93
-        tag_age_31 <= 3'd0;  // gen/dma/read_tags.ts:93
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd31)) begin  // gen/dma/read_tags.ts:115
+      tag_remaining_31 <= ra_update_to;  // gen/dma/read_tags.ts:116
+      if (cpl_free) begin  // gen/dma/read_tags.ts:118
+        tag_age_31 <= 3'd0;  // gen/dma/read_tags.ts:118
       end
     end
     if (slot_err_0 == 3'd0) begin  // gen/dma/read_engine.ts:185
       if (bme_lost & (cur_slot == 3'd0)) begin  // gen/dma/read_engine.ts:186
         slot_err_0 <= 3'd1;  // gen/dma/read_engine.ts:186
       end
-      if (expire_valid & (_select_17 == 3'd0)) begin  // gen/dma/read_engine.ts:187
+      if (expire_now & (expire_slot == 3'd0)) begin  // gen/dma/read_engine.ts:187
         slot_err_0 <= 3'd5;  // gen/dma/read_engine.ts:187
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (cpl_slot == 3'd0)) begin  // gen/dma/read_engine.ts:188
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 3'd0)) begin  // gen/dma/read_engine.ts:188
         slot_err_0 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:188
       end
     end
-    slot_pending_0 <= ((slot_pending_0 + {5'd0, (issue_now & (cur_slot == 3'd0))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 3'd0))}) - {5'd0, (expire_valid & (_select_17 == 3'd0))};  // gen/dma/read_engine.ts:194
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd0)) & ((rem == 20'd0) | (_select_5 != 3'd0))) begin  // gen/dma/read_engine.ts:195
+    slot_pending_0 <= ((slot_pending_0 + {5'd0, (issue_now & (cur_slot == 3'd0))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 3'd0))}) - {5'd0, (expire_now & (expire_slot == 3'd0))};  // gen/dma/read_engine.ts:194
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd0)) & ((rem == 20'd0) | (_select_4 != 3'd0))) begin  // gen/dma/read_engine.ts:195
       slot_issued_0 <= 1'b1;  // gen/dma/read_engine.ts:200
     end
     if ((((issue_state == ISSUE_STATE_IDLE) & cmd_queue_deq_valid) & (~((slot_head[3] != slot_tail[3]) & (slot_head[2:0] == slot_tail[2:0])))) & (slot_tail[2:0] == 3'd0)) begin  // gen/dma/read_engine.ts:202
@@ -1766,15 +1819,15 @@ module dma_read_w256_t32_d16_l20_i8_s8_to20 (
       if (bme_lost & (cur_slot == 3'd1)) begin  // gen/dma/read_engine.ts:186
         slot_err_1 <= 3'd1;  // gen/dma/read_engine.ts:186
       end
-      if (expire_valid & (_select_17 == 3'd1)) begin  // gen/dma/read_engine.ts:187
+      if (expire_now & (expire_slot == 3'd1)) begin  // gen/dma/read_engine.ts:187
         slot_err_1 <= 3'd5;  // gen/dma/read_engine.ts:187
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (cpl_slot == 3'd1)) begin  // gen/dma/read_engine.ts:188
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 3'd1)) begin  // gen/dma/read_engine.ts:188
         slot_err_1 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:188
       end
     end
-    slot_pending_1 <= ((slot_pending_1 + {5'd0, (issue_now & (cur_slot == 3'd1))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 3'd1))}) - {5'd0, (expire_valid & (_select_17 == 3'd1))};  // gen/dma/read_engine.ts:194
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd1)) & ((rem == 20'd0) | (_select_5 != 3'd0))) begin  // gen/dma/read_engine.ts:195
+    slot_pending_1 <= ((slot_pending_1 + {5'd0, (issue_now & (cur_slot == 3'd1))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 3'd1))}) - {5'd0, (expire_now & (expire_slot == 3'd1))};  // gen/dma/read_engine.ts:194
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd1)) & ((rem == 20'd0) | (_select_4 != 3'd0))) begin  // gen/dma/read_engine.ts:195
       slot_issued_1 <= 1'b1;  // gen/dma/read_engine.ts:200
     end
     if ((((issue_state == ISSUE_STATE_IDLE) & cmd_queue_deq_valid) & (~((slot_head[3] != slot_tail[3]) & (slot_head[2:0] == slot_tail[2:0])))) & (slot_tail[2:0] == 3'd1)) begin  // gen/dma/read_engine.ts:202
@@ -1786,15 +1839,15 @@ module dma_read_w256_t32_d16_l20_i8_s8_to20 (
       if (bme_lost & (cur_slot == 3'd2)) begin  // gen/dma/read_engine.ts:186
         slot_err_2 <= 3'd1;  // gen/dma/read_engine.ts:186
       end
-      if (expire_valid & (_select_17 == 3'd2)) begin  // gen/dma/read_engine.ts:187
+      if (expire_now & (expire_slot == 3'd2)) begin  // gen/dma/read_engine.ts:187
         slot_err_2 <= 3'd5;  // gen/dma/read_engine.ts:187
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (cpl_slot == 3'd2)) begin  // gen/dma/read_engine.ts:188
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 3'd2)) begin  // gen/dma/read_engine.ts:188
         slot_err_2 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:188
       end
     end
-    slot_pending_2 <= ((slot_pending_2 + {5'd0, (issue_now & (cur_slot == 3'd2))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 3'd2))}) - {5'd0, (expire_valid & (_select_17 == 3'd2))};  // gen/dma/read_engine.ts:194
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd2)) & ((rem == 20'd0) | (_select_5 != 3'd0))) begin  // gen/dma/read_engine.ts:195
+    slot_pending_2 <= ((slot_pending_2 + {5'd0, (issue_now & (cur_slot == 3'd2))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 3'd2))}) - {5'd0, (expire_now & (expire_slot == 3'd2))};  // gen/dma/read_engine.ts:194
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd2)) & ((rem == 20'd0) | (_select_4 != 3'd0))) begin  // gen/dma/read_engine.ts:195
       slot_issued_2 <= 1'b1;  // gen/dma/read_engine.ts:200
     end
     if ((((issue_state == ISSUE_STATE_IDLE) & cmd_queue_deq_valid) & (~((slot_head[3] != slot_tail[3]) & (slot_head[2:0] == slot_tail[2:0])))) & (slot_tail[2:0] == 3'd2)) begin  // gen/dma/read_engine.ts:202
@@ -1806,15 +1859,15 @@ module dma_read_w256_t32_d16_l20_i8_s8_to20 (
       if (bme_lost & (cur_slot == 3'd3)) begin  // gen/dma/read_engine.ts:186
         slot_err_3 <= 3'd1;  // gen/dma/read_engine.ts:186
       end
-      if (expire_valid & (_select_17 == 3'd3)) begin  // gen/dma/read_engine.ts:187
+      if (expire_now & (expire_slot == 3'd3)) begin  // gen/dma/read_engine.ts:187
         slot_err_3 <= 3'd5;  // gen/dma/read_engine.ts:187
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (cpl_slot == 3'd3)) begin  // gen/dma/read_engine.ts:188
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 3'd3)) begin  // gen/dma/read_engine.ts:188
         slot_err_3 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:188
       end
     end
-    slot_pending_3 <= ((slot_pending_3 + {5'd0, (issue_now & (cur_slot == 3'd3))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 3'd3))}) - {5'd0, (expire_valid & (_select_17 == 3'd3))};  // gen/dma/read_engine.ts:194
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd3)) & ((rem == 20'd0) | (_select_5 != 3'd0))) begin  // gen/dma/read_engine.ts:195
+    slot_pending_3 <= ((slot_pending_3 + {5'd0, (issue_now & (cur_slot == 3'd3))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 3'd3))}) - {5'd0, (expire_now & (expire_slot == 3'd3))};  // gen/dma/read_engine.ts:194
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd3)) & ((rem == 20'd0) | (_select_4 != 3'd0))) begin  // gen/dma/read_engine.ts:195
       slot_issued_3 <= 1'b1;  // gen/dma/read_engine.ts:200
     end
     if ((((issue_state == ISSUE_STATE_IDLE) & cmd_queue_deq_valid) & (~((slot_head[3] != slot_tail[3]) & (slot_head[2:0] == slot_tail[2:0])))) & (slot_tail[2:0] == 3'd3)) begin  // gen/dma/read_engine.ts:202
@@ -1826,15 +1879,15 @@ module dma_read_w256_t32_d16_l20_i8_s8_to20 (
       if (bme_lost & (cur_slot == 3'd4)) begin  // gen/dma/read_engine.ts:186
         slot_err_4 <= 3'd1;  // gen/dma/read_engine.ts:186
       end
-      if (expire_valid & (_select_17 == 3'd4)) begin  // gen/dma/read_engine.ts:187
+      if (expire_now & (expire_slot == 3'd4)) begin  // gen/dma/read_engine.ts:187
         slot_err_4 <= 3'd5;  // gen/dma/read_engine.ts:187
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (cpl_slot == 3'd4)) begin  // gen/dma/read_engine.ts:188
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 3'd4)) begin  // gen/dma/read_engine.ts:188
         slot_err_4 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:188
       end
     end
-    slot_pending_4 <= ((slot_pending_4 + {5'd0, (issue_now & (cur_slot == 3'd4))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 3'd4))}) - {5'd0, (expire_valid & (_select_17 == 3'd4))};  // gen/dma/read_engine.ts:194
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd4)) & ((rem == 20'd0) | (_select_5 != 3'd0))) begin  // gen/dma/read_engine.ts:195
+    slot_pending_4 <= ((slot_pending_4 + {5'd0, (issue_now & (cur_slot == 3'd4))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 3'd4))}) - {5'd0, (expire_now & (expire_slot == 3'd4))};  // gen/dma/read_engine.ts:194
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd4)) & ((rem == 20'd0) | (_select_4 != 3'd0))) begin  // gen/dma/read_engine.ts:195
       slot_issued_4 <= 1'b1;  // gen/dma/read_engine.ts:200
     end
     if ((((issue_state == ISSUE_STATE_IDLE) & cmd_queue_deq_valid) & (~((slot_head[3] != slot_tail[3]) & (slot_head[2:0] == slot_tail[2:0])))) & (slot_tail[2:0] == 3'd4)) begin  // gen/dma/read_engine.ts:202
@@ -1846,15 +1899,15 @@ module dma_read_w256_t32_d16_l20_i8_s8_to20 (
       if (bme_lost & (cur_slot == 3'd5)) begin  // gen/dma/read_engine.ts:186
         slot_err_5 <= 3'd1;  // gen/dma/read_engine.ts:186
       end
-      if (expire_valid & (_select_17 == 3'd5)) begin  // gen/dma/read_engine.ts:187
+      if (expire_now & (expire_slot == 3'd5)) begin  // gen/dma/read_engine.ts:187
         slot_err_5 <= 3'd5;  // gen/dma/read_engine.ts:187
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (cpl_slot == 3'd5)) begin  // gen/dma/read_engine.ts:188
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 3'd5)) begin  // gen/dma/read_engine.ts:188
         slot_err_5 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:188
       end
     end
-    slot_pending_5 <= ((slot_pending_5 + {5'd0, (issue_now & (cur_slot == 3'd5))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 3'd5))}) - {5'd0, (expire_valid & (_select_17 == 3'd5))};  // gen/dma/read_engine.ts:194
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd5)) & ((rem == 20'd0) | (_select_5 != 3'd0))) begin  // gen/dma/read_engine.ts:195
+    slot_pending_5 <= ((slot_pending_5 + {5'd0, (issue_now & (cur_slot == 3'd5))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 3'd5))}) - {5'd0, (expire_now & (expire_slot == 3'd5))};  // gen/dma/read_engine.ts:194
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd5)) & ((rem == 20'd0) | (_select_4 != 3'd0))) begin  // gen/dma/read_engine.ts:195
       slot_issued_5 <= 1'b1;  // gen/dma/read_engine.ts:200
     end
     if ((((issue_state == ISSUE_STATE_IDLE) & cmd_queue_deq_valid) & (~((slot_head[3] != slot_tail[3]) & (slot_head[2:0] == slot_tail[2:0])))) & (slot_tail[2:0] == 3'd5)) begin  // gen/dma/read_engine.ts:202
@@ -1866,15 +1919,15 @@ module dma_read_w256_t32_d16_l20_i8_s8_to20 (
       if (bme_lost & (cur_slot == 3'd6)) begin  // gen/dma/read_engine.ts:186
         slot_err_6 <= 3'd1;  // gen/dma/read_engine.ts:186
       end
-      if (expire_valid & (_select_17 == 3'd6)) begin  // gen/dma/read_engine.ts:187
+      if (expire_now & (expire_slot == 3'd6)) begin  // gen/dma/read_engine.ts:187
         slot_err_6 <= 3'd5;  // gen/dma/read_engine.ts:187
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (cpl_slot == 3'd6)) begin  // gen/dma/read_engine.ts:188
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 3'd6)) begin  // gen/dma/read_engine.ts:188
         slot_err_6 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:188
       end
     end
-    slot_pending_6 <= ((slot_pending_6 + {5'd0, (issue_now & (cur_slot == 3'd6))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 3'd6))}) - {5'd0, (expire_valid & (_select_17 == 3'd6))};  // gen/dma/read_engine.ts:194
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd6)) & ((rem == 20'd0) | (_select_5 != 3'd0))) begin  // gen/dma/read_engine.ts:195
+    slot_pending_6 <= ((slot_pending_6 + {5'd0, (issue_now & (cur_slot == 3'd6))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 3'd6))}) - {5'd0, (expire_now & (expire_slot == 3'd6))};  // gen/dma/read_engine.ts:194
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd6)) & ((rem == 20'd0) | (_select_4 != 3'd0))) begin  // gen/dma/read_engine.ts:195
       slot_issued_6 <= 1'b1;  // gen/dma/read_engine.ts:200
     end
     if ((((issue_state == ISSUE_STATE_IDLE) & cmd_queue_deq_valid) & (~((slot_head[3] != slot_tail[3]) & (slot_head[2:0] == slot_tail[2:0])))) & (slot_tail[2:0] == 3'd6)) begin  // gen/dma/read_engine.ts:202
@@ -1886,15 +1939,15 @@ module dma_read_w256_t32_d16_l20_i8_s8_to20 (
       if (bme_lost & (cur_slot == 3'd7)) begin  // gen/dma/read_engine.ts:186
         slot_err_7 <= 3'd1;  // gen/dma/read_engine.ts:186
       end
-      if (expire_valid & (_select_17 == 3'd7)) begin  // gen/dma/read_engine.ts:187
+      if (expire_now & (expire_slot == 3'd7)) begin  // gen/dma/read_engine.ts:187
         slot_err_7 <= 3'd5;  // gen/dma/read_engine.ts:187
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (cpl_slot == 3'd7)) begin  // gen/dma/read_engine.ts:188
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 3'd7)) begin  // gen/dma/read_engine.ts:188
         slot_err_7 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:188
       end
     end
-    slot_pending_7 <= ((slot_pending_7 + {5'd0, (issue_now & (cur_slot == 3'd7))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 3'd7))}) - {5'd0, (expire_valid & (_select_17 == 3'd7))};  // gen/dma/read_engine.ts:194
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd7)) & ((rem == 20'd0) | (_select_5 != 3'd0))) begin  // gen/dma/read_engine.ts:195
+    slot_pending_7 <= ((slot_pending_7 + {5'd0, (issue_now & (cur_slot == 3'd7))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 3'd7))}) - {5'd0, (expire_now & (expire_slot == 3'd7))};  // gen/dma/read_engine.ts:194
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd7)) & ((rem == 20'd0) | (_select_4 != 3'd0))) begin  // gen/dma/read_engine.ts:195
       slot_issued_7 <= 1'b1;  // gen/dma/read_engine.ts:200
     end
     if ((((issue_state == ISSUE_STATE_IDLE) & cmd_queue_deq_valid) & (~((slot_head[3] != slot_tail[3]) & (slot_head[2:0] == slot_tail[2:0])))) & (slot_tail[2:0] == 3'd7)) begin  // gen/dma/read_engine.ts:202
@@ -1944,8 +1997,10 @@ module dma_read_w256_t32_d16_l20_i8_s8_to20 (
       tag_valid_30 <= 1'b0;
       tag_valid_31 <= 1'b0;
       timeout_prescale <= 20'd0;
+      expire_stage <= 2'd0;
       r0_valid <= 1'b0;
       r3_valid <= 1'b0;
+      ra_valid <= 1'b0;
       r1_valid <= 1'b0;
       r2_valid <= 1'b0;
       issue_state <= ISSUE_STATE_IDLE;
@@ -1953,18 +2008,34 @@ module dma_read_w256_t32_d16_l20_i8_s8_to20 (
       mrd_valid <= 1'b0;
       st_valid <= 1'b0;
     end else begin
-      timeout_prescale <= timeout_tick ? (timeout >> 2) : (timeout_prescale - 20'd1);  // gen/dma/read_tags.ts:46
+      timeout_prescale <= timeout_tick ? (timeout >> 2) : (timeout_prescale - 20'd1);  // gen/dma/read_tags.ts:47
+      case (expire_stage)  // gen/dma/read_tags.ts:64
+        2'd0: begin
+          if (timeout_pick_valid) begin  // gen/dma/read_tags.ts:66
+            expire_stage <= 2'd1;  // gen/dma/read_tags.ts:68
+          end
+        end
+        2'd1: begin
+          expire_stage <= 2'd2;  // gen/dma/read_tags.ts:73
+        end
+        default: begin
+          expire_stage <= 2'd0;  // gen/dma/read_tags.ts:75
+        end
+      endcase
       if (advance) begin  // gen/dma/read_cpl.ts:82
         r0_valid <= cpl_valid;  // gen/dma/read_cpl.ts:83
       end
-      if (advance) begin  // gen/dma/read_cpl.ts:178
-        r1_valid <= r0_valid;  // gen/dma/read_cpl.ts:179
+      if (advance) begin  // gen/dma/read_cpl.ts:138
+        ra_valid <= r0_valid;  // gen/dma/read_cpl.ts:139
       end
-      if (advance) begin  // gen/dma/read_cpl.ts:222
-        r2_valid <= r1_valid;  // gen/dma/read_cpl.ts:223
+      if (advance) begin  // gen/dma/read_cpl.ts:230
+        r1_valid <= ra_valid;  // gen/dma/read_cpl.ts:231
       end
-      if (advance) begin  // gen/dma/read_cpl.ts:242
-        r3_valid <= r2_valid;  // gen/dma/read_cpl.ts:243
+      if (advance) begin  // gen/dma/read_cpl.ts:274
+        r2_valid <= r1_valid;  // gen/dma/read_cpl.ts:275
+      end
+      if (advance) begin  // gen/dma/read_cpl.ts:294
+        r3_valid <= r2_valid;  // gen/dma/read_cpl.ts:295
       end
       case (issue_state)  // gen/dma/read_engine.ts:120
         ISSUE_STATE_IDLE: begin
@@ -1975,7 +2046,7 @@ module dma_read_w256_t32_d16_l20_i8_s8_to20 (
           end
         end
         ISSUE_STATE_CALC: begin
-          if ((rem == 20'd0) | (_select_5 != 3'd0)) begin  // gen/dma/read_engine.ts:132
+          if ((rem == 20'd0) | (_select_4 != 3'd0)) begin  // gen/dma/read_engine.ts:132
             issue_state <= ISSUE_STATE_IDLE;  // gen/dma/read_engine.ts:132
           end else if (~bus_master) begin  // gen/dma/read_engine.ts:133
           end else if (free_tag_valid) begin  // gen/dma/read_engine.ts:134
@@ -1995,293 +2066,293 @@ module dma_read_w256_t32_d16_l20_i8_s8_to20 (
       end else if (req_ready) begin  // gen/dma/read_engine.ts:163
         mrd_valid <= 1'b0;  // gen/dma/read_engine.ts:163
       end
-      if (issue_now & (alloc_tag == 5'd0)) begin  // gen/dma/read_tags.ts:82
-        tag_valid_0 <= 1'b1;  // gen/dma/read_tags.ts:83
+      if (issue_now & (alloc_tag == 5'd0)) begin  // gen/dma/read_tags.ts:107
+        tag_valid_0 <= 1'b1;  // gen/dma/read_tags.ts:108
       end
-      if ((((advance & r0_valid) & r0_eop) & (r0_sop ? cpl_free : cpl_held_free)) & ((r0_sop ? cpl_tag : cpl_held_tag) == 5'd0)) begin  // gen/dma/read_tags.ts:95
-        tag_valid_0 <= 1'b0;  // gen/dma/read_tags.ts:95
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd0)) begin  // gen/dma/read_tags.ts:120
+        tag_valid_0 <= 1'b0;  // gen/dma/read_tags.ts:120
       end
-      if (expire_valid & (expire_index == 5'd0)) begin  // gen/dma/read_tags.ts:96
-        tag_valid_0 <= 1'b0;  // gen/dma/read_tags.ts:96
+      if (expire_now & (expire_tag == 5'd0)) begin  // gen/dma/read_tags.ts:121
+        tag_valid_0 <= 1'b0;  // gen/dma/read_tags.ts:121
       end
-      if (issue_now & (alloc_tag == 5'd1)) begin  // gen/dma/read_tags.ts:82
-        tag_valid_1 <= 1'b1;  // gen/dma/read_tags.ts:83
+      if (issue_now & (alloc_tag == 5'd1)) begin  // gen/dma/read_tags.ts:107
+        tag_valid_1 <= 1'b1;  // gen/dma/read_tags.ts:108
       end
-      if ((((advance & r0_valid) & r0_eop) & (r0_sop ? cpl_free : cpl_held_free)) & ((r0_sop ? cpl_tag : cpl_held_tag) == 5'd1)) begin  // gen/dma/read_tags.ts:95
-        tag_valid_1 <= 1'b0;  // gen/dma/read_tags.ts:95
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd1)) begin  // gen/dma/read_tags.ts:120
+        tag_valid_1 <= 1'b0;  // gen/dma/read_tags.ts:120
       end
-      if (expire_valid & (expire_index == 5'd1)) begin  // gen/dma/read_tags.ts:96
-        tag_valid_1 <= 1'b0;  // gen/dma/read_tags.ts:96
+      if (expire_now & (expire_tag == 5'd1)) begin  // gen/dma/read_tags.ts:121
+        tag_valid_1 <= 1'b0;  // gen/dma/read_tags.ts:121
       end
-      if (issue_now & (alloc_tag == 5'd2)) begin  // gen/dma/read_tags.ts:82
-        tag_valid_2 <= 1'b1;  // gen/dma/read_tags.ts:83
+      if (issue_now & (alloc_tag == 5'd2)) begin  // gen/dma/read_tags.ts:107
+        tag_valid_2 <= 1'b1;  // gen/dma/read_tags.ts:108
       end
-      if ((((advance & r0_valid) & r0_eop) & (r0_sop ? cpl_free : cpl_held_free)) & ((r0_sop ? cpl_tag : cpl_held_tag) == 5'd2)) begin  // gen/dma/read_tags.ts:95
-        tag_valid_2 <= 1'b0;  // gen/dma/read_tags.ts:95
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd2)) begin  // gen/dma/read_tags.ts:120
+        tag_valid_2 <= 1'b0;  // gen/dma/read_tags.ts:120
       end
-      if (expire_valid & (expire_index == 5'd2)) begin  // gen/dma/read_tags.ts:96
-        tag_valid_2 <= 1'b0;  // gen/dma/read_tags.ts:96
+      if (expire_now & (expire_tag == 5'd2)) begin  // gen/dma/read_tags.ts:121
+        tag_valid_2 <= 1'b0;  // gen/dma/read_tags.ts:121
       end
-      if (issue_now & (alloc_tag == 5'd3)) begin  // gen/dma/read_tags.ts:82
-        tag_valid_3 <= 1'b1;  // gen/dma/read_tags.ts:83
+      if (issue_now & (alloc_tag == 5'd3)) begin  // gen/dma/read_tags.ts:107
+        tag_valid_3 <= 1'b1;  // gen/dma/read_tags.ts:108
       end
-      if ((((advance & r0_valid) & r0_eop) & (r0_sop ? cpl_free : cpl_held_free)) & ((r0_sop ? cpl_tag : cpl_held_tag) == 5'd3)) begin  // gen/dma/read_tags.ts:95
-        tag_valid_3 <= 1'b0;  // gen/dma/read_tags.ts:95
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd3)) begin  // gen/dma/read_tags.ts:120
+        tag_valid_3 <= 1'b0;  // gen/dma/read_tags.ts:120
       end
-      if (expire_valid & (expire_index == 5'd3)) begin  // gen/dma/read_tags.ts:96
-        tag_valid_3 <= 1'b0;  // gen/dma/read_tags.ts:96
+      if (expire_now & (expire_tag == 5'd3)) begin  // gen/dma/read_tags.ts:121
+        tag_valid_3 <= 1'b0;  // gen/dma/read_tags.ts:121
       end
-      if (issue_now & (alloc_tag == 5'd4)) begin  // gen/dma/read_tags.ts:82
-        tag_valid_4 <= 1'b1;  // gen/dma/read_tags.ts:83
+      if (issue_now & (alloc_tag == 5'd4)) begin  // gen/dma/read_tags.ts:107
+        tag_valid_4 <= 1'b1;  // gen/dma/read_tags.ts:108
       end
-      if ((((advance & r0_valid) & r0_eop) & (r0_sop ? cpl_free : cpl_held_free)) & ((r0_sop ? cpl_tag : cpl_held_tag) == 5'd4)) begin  // gen/dma/read_tags.ts:95
-        tag_valid_4 <= 1'b0;  // gen/dma/read_tags.ts:95
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd4)) begin  // gen/dma/read_tags.ts:120
+        tag_valid_4 <= 1'b0;  // gen/dma/read_tags.ts:120
       end
-      if (expire_valid & (expire_index == 5'd4)) begin  // gen/dma/read_tags.ts:96
-        tag_valid_4 <= 1'b0;  // gen/dma/read_tags.ts:96
+      if (expire_now & (expire_tag == 5'd4)) begin  // gen/dma/read_tags.ts:121
+        tag_valid_4 <= 1'b0;  // gen/dma/read_tags.ts:121
       end
-      if (issue_now & (alloc_tag == 5'd5)) begin  // gen/dma/read_tags.ts:82
-        tag_valid_5 <= 1'b1;  // gen/dma/read_tags.ts:83
+      if (issue_now & (alloc_tag == 5'd5)) begin  // gen/dma/read_tags.ts:107
+        tag_valid_5 <= 1'b1;  // gen/dma/read_tags.ts:108
       end
-      if ((((advance & r0_valid) & r0_eop) & (r0_sop ? cpl_free : cpl_held_free)) & ((r0_sop ? cpl_tag : cpl_held_tag) == 5'd5)) begin  // gen/dma/read_tags.ts:95
-        tag_valid_5 <= 1'b0;  // gen/dma/read_tags.ts:95
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd5)) begin  // gen/dma/read_tags.ts:120
+        tag_valid_5 <= 1'b0;  // gen/dma/read_tags.ts:120
       end
-      if (expire_valid & (expire_index == 5'd5)) begin  // gen/dma/read_tags.ts:96
-        tag_valid_5 <= 1'b0;  // gen/dma/read_tags.ts:96
+      if (expire_now & (expire_tag == 5'd5)) begin  // gen/dma/read_tags.ts:121
+        tag_valid_5 <= 1'b0;  // gen/dma/read_tags.ts:121
       end
-      if (issue_now & (alloc_tag == 5'd6)) begin  // gen/dma/read_tags.ts:82
-        tag_valid_6 <= 1'b1;  // gen/dma/read_tags.ts:83
+      if (issue_now & (alloc_tag == 5'd6)) begin  // gen/dma/read_tags.ts:107
+        tag_valid_6 <= 1'b1;  // gen/dma/read_tags.ts:108
       end
-      if ((((advance & r0_valid) & r0_eop) & (r0_sop ? cpl_free : cpl_held_free)) & ((r0_sop ? cpl_tag : cpl_held_tag) == 5'd6)) begin  // gen/dma/read_tags.ts:95
-        tag_valid_6 <= 1'b0;  // gen/dma/read_tags.ts:95
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd6)) begin  // gen/dma/read_tags.ts:120
+        tag_valid_6 <= 1'b0;  // gen/dma/read_tags.ts:120
       end
-      if (expire_valid & (expire_index == 5'd6)) begin  // gen/dma/read_tags.ts:96
-        tag_valid_6 <= 1'b0;  // gen/dma/read_tags.ts:96
+      if (expire_now & (expire_tag == 5'd6)) begin  // gen/dma/read_tags.ts:121
+        tag_valid_6 <= 1'b0;  // gen/dma/read_tags.ts:121
       end
-      if (issue_now & (alloc_tag == 5'd7)) begin  // gen/dma/read_tags.ts:82
-        tag_valid_7 <= 1'b1;  // gen/dma/read_tags.ts:83
+      if (issue_now & (alloc_tag == 5'd7)) begin  // gen/dma/read_tags.ts:107
+        tag_valid_7 <= 1'b1;  // gen/dma/read_tags.ts:108
       end
-      if ((((advance & r0_valid) & r0_eop) & (r0_sop ? cpl_free : cpl_held_free)) & ((r0_sop ? cpl_tag : cpl_held_tag) == 5'd7)) begin  // gen/dma/read_tags.ts:95
-        tag_valid_7 <= 1'b0;  // gen/dma/read_tags.ts:95
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd7)) begin  // gen/dma/read_tags.ts:120
+        tag_valid_7 <= 1'b0;  // gen/dma/read_tags.ts:120
       end
-      if (expire_valid & (expire_index == 5'd7)) begin  // gen/dma/read_tags.ts:96
-        tag_valid_7 <= 1'b0;  // gen/dma/read_tags.ts:96
+      if (expire_now & (expire_tag == 5'd7)) begin  // gen/dma/read_tags.ts:121
+        tag_valid_7 <= 1'b0;  // gen/dma/read_tags.ts:121
       end
-      if (issue_now & (alloc_tag == 5'd8)) begin  // gen/dma/read_tags.ts:82
-        tag_valid_8 <= 1'b1;  // gen/dma/read_tags.ts:83
+      if (issue_now & (alloc_tag == 5'd8)) begin  // gen/dma/read_tags.ts:107
+        tag_valid_8 <= 1'b1;  // gen/dma/read_tags.ts:108
       end
-      if ((((advance & r0_valid) & r0_eop) & (r0_sop ? cpl_free : cpl_held_free)) & ((r0_sop ? cpl_tag : cpl_held_tag) == 5'd8)) begin  // gen/dma/read_tags.ts:95
-        tag_valid_8 <= 1'b0;  // gen/dma/read_tags.ts:95
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd8)) begin  // gen/dma/read_tags.ts:120
+        tag_valid_8 <= 1'b0;  // gen/dma/read_tags.ts:120
       end
-      if (expire_valid & (expire_index == 5'd8)) begin  // gen/dma/read_tags.ts:96
-        tag_valid_8 <= 1'b0;  // gen/dma/read_tags.ts:96
+      if (expire_now & (expire_tag == 5'd8)) begin  // gen/dma/read_tags.ts:121
+        tag_valid_8 <= 1'b0;  // gen/dma/read_tags.ts:121
       end
-      if (issue_now & (alloc_tag == 5'd9)) begin  // gen/dma/read_tags.ts:82
-        tag_valid_9 <= 1'b1;  // gen/dma/read_tags.ts:83
+      if (issue_now & (alloc_tag == 5'd9)) begin  // gen/dma/read_tags.ts:107
+        tag_valid_9 <= 1'b1;  // gen/dma/read_tags.ts:108
       end
-      if ((((advance & r0_valid) & r0_eop) & (r0_sop ? cpl_free : cpl_held_free)) & ((r0_sop ? cpl_tag : cpl_held_tag) == 5'd9)) begin  // gen/dma/read_tags.ts:95
-        tag_valid_9 <= 1'b0;  // gen/dma/read_tags.ts:95
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd9)) begin  // gen/dma/read_tags.ts:120
+        tag_valid_9 <= 1'b0;  // gen/dma/read_tags.ts:120
       end
-      if (expire_valid & (expire_index == 5'd9)) begin  // gen/dma/read_tags.ts:96
-        tag_valid_9 <= 1'b0;  // gen/dma/read_tags.ts:96
+      if (expire_now & (expire_tag == 5'd9)) begin  // gen/dma/read_tags.ts:121
+        tag_valid_9 <= 1'b0;  // gen/dma/read_tags.ts:121
       end
-      if (issue_now & (alloc_tag == 5'd10)) begin  // gen/dma/read_tags.ts:82
-        tag_valid_10 <= 1'b1;  // gen/dma/read_tags.ts:83
+      if (issue_now & (alloc_tag == 5'd10)) begin  // gen/dma/read_tags.ts:107
+        tag_valid_10 <= 1'b1;  // gen/dma/read_tags.ts:108
       end
-      if ((((advance & r0_valid) & r0_eop) & (r0_sop ? cpl_free : cpl_held_free)) & ((r0_sop ? cpl_tag : cpl_held_tag) == 5'd10)) begin  // gen/dma/read_tags.ts:95
-        tag_valid_10 <= 1'b0;  // gen/dma/read_tags.ts:95
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd10)) begin  // gen/dma/read_tags.ts:120
+        tag_valid_10 <= 1'b0;  // gen/dma/read_tags.ts:120
       end
-      if (expire_valid & (expire_index == 5'd10)) begin  // gen/dma/read_tags.ts:96
-        tag_valid_10 <= 1'b0;  // gen/dma/read_tags.ts:96
+      if (expire_now & (expire_tag == 5'd10)) begin  // gen/dma/read_tags.ts:121
+        tag_valid_10 <= 1'b0;  // gen/dma/read_tags.ts:121
       end
-      if (issue_now & (alloc_tag == 5'd11)) begin  // gen/dma/read_tags.ts:82
-        tag_valid_11 <= 1'b1;  // gen/dma/read_tags.ts:83
+      if (issue_now & (alloc_tag == 5'd11)) begin  // gen/dma/read_tags.ts:107
+        tag_valid_11 <= 1'b1;  // gen/dma/read_tags.ts:108
       end
-      if ((((advance & r0_valid) & r0_eop) & (r0_sop ? cpl_free : cpl_held_free)) & ((r0_sop ? cpl_tag : cpl_held_tag) == 5'd11)) begin  // gen/dma/read_tags.ts:95
-        tag_valid_11 <= 1'b0;  // gen/dma/read_tags.ts:95
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd11)) begin  // gen/dma/read_tags.ts:120
+        tag_valid_11 <= 1'b0;  // gen/dma/read_tags.ts:120
       end
-      if (expire_valid & (expire_index == 5'd11)) begin  // gen/dma/read_tags.ts:96
-        tag_valid_11 <= 1'b0;  // gen/dma/read_tags.ts:96
+      if (expire_now & (expire_tag == 5'd11)) begin  // gen/dma/read_tags.ts:121
+        tag_valid_11 <= 1'b0;  // gen/dma/read_tags.ts:121
       end
-      if (issue_now & (alloc_tag == 5'd12)) begin  // gen/dma/read_tags.ts:82
-        tag_valid_12 <= 1'b1;  // gen/dma/read_tags.ts:83
+      if (issue_now & (alloc_tag == 5'd12)) begin  // gen/dma/read_tags.ts:107
+        tag_valid_12 <= 1'b1;  // gen/dma/read_tags.ts:108
       end
-      if ((((advance & r0_valid) & r0_eop) & (r0_sop ? cpl_free : cpl_held_free)) & ((r0_sop ? cpl_tag : cpl_held_tag) == 5'd12)) begin  // gen/dma/read_tags.ts:95
-        tag_valid_12 <= 1'b0;  // gen/dma/read_tags.ts:95
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd12)) begin  // gen/dma/read_tags.ts:120
+        tag_valid_12 <= 1'b0;  // gen/dma/read_tags.ts:120
       end
-      if (expire_valid & (expire_index == 5'd12)) begin  // gen/dma/read_tags.ts:96
-        tag_valid_12 <= 1'b0;  // gen/dma/read_tags.ts:96
+      if (expire_now & (expire_tag == 5'd12)) begin  // gen/dma/read_tags.ts:121
+        tag_valid_12 <= 1'b0;  // gen/dma/read_tags.ts:121
       end
-      if (issue_now & (alloc_tag == 5'd13)) begin  // gen/dma/read_tags.ts:82
-        tag_valid_13 <= 1'b1;  // gen/dma/read_tags.ts:83
+      if (issue_now & (alloc_tag == 5'd13)) begin  // gen/dma/read_tags.ts:107
+        tag_valid_13 <= 1'b1;  // gen/dma/read_tags.ts:108
       end
-      if ((((advance & r0_valid) & r0_eop) & (r0_sop ? cpl_free : cpl_held_free)) & ((r0_sop ? cpl_tag : cpl_held_tag) == 5'd13)) begin  // gen/dma/read_tags.ts:95
-        tag_valid_13 <= 1'b0;  // gen/dma/read_tags.ts:95
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd13)) begin  // gen/dma/read_tags.ts:120
+        tag_valid_13 <= 1'b0;  // gen/dma/read_tags.ts:120
       end
-      if (expire_valid & (expire_index == 5'd13)) begin  // gen/dma/read_tags.ts:96
-        tag_valid_13 <= 1'b0;  // gen/dma/read_tags.ts:96
+      if (expire_now & (expire_tag == 5'd13)) begin  // gen/dma/read_tags.ts:121
+        tag_valid_13 <= 1'b0;  // gen/dma/read_tags.ts:121
       end
-      if (issue_now & (alloc_tag == 5'd14)) begin  // gen/dma/read_tags.ts:82
-        tag_valid_14 <= 1'b1;  // gen/dma/read_tags.ts:83
+      if (issue_now & (alloc_tag == 5'd14)) begin  // gen/dma/read_tags.ts:107
+        tag_valid_14 <= 1'b1;  // gen/dma/read_tags.ts:108
       end
-      if ((((advance & r0_valid) & r0_eop) & (r0_sop ? cpl_free : cpl_held_free)) & ((r0_sop ? cpl_tag : cpl_held_tag) == 5'd14)) begin  // gen/dma/read_tags.ts:95
-        tag_valid_14 <= 1'b0;  // gen/dma/read_tags.ts:95
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd14)) begin  // gen/dma/read_tags.ts:120
+        tag_valid_14 <= 1'b0;  // gen/dma/read_tags.ts:120
       end
-      if (expire_valid & (expire_index == 5'd14)) begin  // gen/dma/read_tags.ts:96
-        tag_valid_14 <= 1'b0;  // gen/dma/read_tags.ts:96
+      if (expire_now & (expire_tag == 5'd14)) begin  // gen/dma/read_tags.ts:121
+        tag_valid_14 <= 1'b0;  // gen/dma/read_tags.ts:121
       end
-      if (issue_now & (alloc_tag == 5'd15)) begin  // gen/dma/read_tags.ts:82
-        tag_valid_15 <= 1'b1;  // gen/dma/read_tags.ts:83
+      if (issue_now & (alloc_tag == 5'd15)) begin  // gen/dma/read_tags.ts:107
+        tag_valid_15 <= 1'b1;  // gen/dma/read_tags.ts:108
       end
-      if ((((advance & r0_valid) & r0_eop) & (r0_sop ? cpl_free : cpl_held_free)) & ((r0_sop ? cpl_tag : cpl_held_tag) == 5'd15)) begin  // gen/dma/read_tags.ts:95
-        tag_valid_15 <= 1'b0;  // gen/dma/read_tags.ts:95
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd15)) begin  // gen/dma/read_tags.ts:120
+        tag_valid_15 <= 1'b0;  // gen/dma/read_tags.ts:120
       end
-      if (expire_valid & (expire_index == 5'd15)) begin  // gen/dma/read_tags.ts:96
-        tag_valid_15 <= 1'b0;  // gen/dma/read_tags.ts:96
+      if (expire_now & (expire_tag == 5'd15)) begin  // gen/dma/read_tags.ts:121
+        tag_valid_15 <= 1'b0;  // gen/dma/read_tags.ts:121
       end
-      if (issue_now & (alloc_tag == 5'd16)) begin  // gen/dma/read_tags.ts:82
-        tag_valid_16 <= 1'b1;  // gen/dma/read_tags.ts:83
+      if (issue_now & (alloc_tag == 5'd16)) begin  // gen/dma/read_tags.ts:107
+        tag_valid_16 <= 1'b1;  // gen/dma/read_tags.ts:108
       end
-      if ((((advance & r0_valid) & r0_eop) & (r0_sop ? cpl_free : cpl_held_free)) & ((r0_sop ? cpl_tag : cpl_held_tag) == 5'd16)) begin  // gen/dma/read_tags.ts:95
-        tag_valid_16 <= 1'b0;  // gen/dma/read_tags.ts:95
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd16)) begin  // gen/dma/read_tags.ts:120
+        tag_valid_16 <= 1'b0;  // gen/dma/read_tags.ts:120
       end
-      if (expire_valid & (expire_index == 5'd16)) begin  // gen/dma/read_tags.ts:96
-        tag_valid_16 <= 1'b0;  // gen/dma/read_tags.ts:96
+      if (expire_now & (expire_tag == 5'd16)) begin  // gen/dma/read_tags.ts:121
+        tag_valid_16 <= 1'b0;  // gen/dma/read_tags.ts:121
       end
-      if (issue_now & (alloc_tag == 5'd17)) begin  // gen/dma/read_tags.ts:82
-        tag_valid_17 <= 1'b1;  // gen/dma/read_tags.ts:83
+      if (issue_now & (alloc_tag == 5'd17)) begin  // gen/dma/read_tags.ts:107
+        tag_valid_17 <= 1'b1;  // gen/dma/read_tags.ts:108
       end
-      if ((((advance & r0_valid) & r0_eop) & (r0_sop ? cpl_free : cpl_held_free)) & ((r0_sop ? cpl_tag : cpl_held_tag) == 5'd17)) begin  // gen/dma/read_tags.ts:95
-        tag_valid_17 <= 1'b0;  // gen/dma/read_tags.ts:95
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd17)) begin  // gen/dma/read_tags.ts:120
+        tag_valid_17 <= 1'b0;  // gen/dma/read_tags.ts:120
       end
-      if (expire_valid & (expire_index == 5'd17)) begin  // gen/dma/read_tags.ts:96
-        tag_valid_17 <= 1'b0;  // gen/dma/read_tags.ts:96
+      if (expire_now & (expire_tag == 5'd17)) begin  // gen/dma/read_tags.ts:121
+        tag_valid_17 <= 1'b0;  // gen/dma/read_tags.ts:121
       end
-      if (issue_now & (alloc_tag == 5'd18)) begin  // gen/dma/read_tags.ts:82
-        tag_valid_18 <= 1'b1;  // gen/dma/read_tags.ts:83
+      if (issue_now & (alloc_tag == 5'd18)) begin  // gen/dma/read_tags.ts:107
+        tag_valid_18 <= 1'b1;  // gen/dma/read_tags.ts:108
       end
-      if ((((advance & r0_valid) & r0_eop) & (r0_sop ? cpl_free : cpl_held_free)) & ((r0_sop ? cpl_tag : cpl_held_tag) == 5'd18)) begin  // gen/dma/read_tags.ts:95
-        tag_valid_18 <= 1'b0;  // gen/dma/read_tags.ts:95
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd18)) begin  // gen/dma/read_tags.ts:120
+        tag_valid_18 <= 1'b0;  // gen/dma/read_tags.ts:120
       end
-      if (expire_valid & (expire_index == 5'd18)) begin  // gen/dma/read_tags.ts:96
-        tag_valid_18 <= 1'b0;  // gen/dma/read_tags.ts:96
+      if (expire_now & (expire_tag == 5'd18)) begin  // gen/dma/read_tags.ts:121
+        tag_valid_18 <= 1'b0;  // gen/dma/read_tags.ts:121
       end
-      if (issue_now & (alloc_tag == 5'd19)) begin  // gen/dma/read_tags.ts:82
-        tag_valid_19 <= 1'b1;  // gen/dma/read_tags.ts:83
+      if (issue_now & (alloc_tag == 5'd19)) begin  // gen/dma/read_tags.ts:107
+        tag_valid_19 <= 1'b1;  // gen/dma/read_tags.ts:108
       end
-      if ((((advance & r0_valid) & r0_eop) & (r0_sop ? cpl_free : cpl_held_free)) & ((r0_sop ? cpl_tag : cpl_held_tag) == 5'd19)) begin  // gen/dma/read_tags.ts:95
-        tag_valid_19 <= 1'b0;  // gen/dma/read_tags.ts:95
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd19)) begin  // gen/dma/read_tags.ts:120
+        tag_valid_19 <= 1'b0;  // gen/dma/read_tags.ts:120
       end
-      if (expire_valid & (expire_index == 5'd19)) begin  // gen/dma/read_tags.ts:96
-        tag_valid_19 <= 1'b0;  // gen/dma/read_tags.ts:96
+      if (expire_now & (expire_tag == 5'd19)) begin  // gen/dma/read_tags.ts:121
+        tag_valid_19 <= 1'b0;  // gen/dma/read_tags.ts:121
       end
-      if (issue_now & (alloc_tag == 5'd20)) begin  // gen/dma/read_tags.ts:82
-        tag_valid_20 <= 1'b1;  // gen/dma/read_tags.ts:83
+      if (issue_now & (alloc_tag == 5'd20)) begin  // gen/dma/read_tags.ts:107
+        tag_valid_20 <= 1'b1;  // gen/dma/read_tags.ts:108
       end
-      if ((((advance & r0_valid) & r0_eop) & (r0_sop ? cpl_free : cpl_held_free)) & ((r0_sop ? cpl_tag : cpl_held_tag) == 5'd20)) begin  // gen/dma/read_tags.ts:95
-        tag_valid_20 <= 1'b0;  // gen/dma/read_tags.ts:95
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd20)) begin  // gen/dma/read_tags.ts:120
+        tag_valid_20 <= 1'b0;  // gen/dma/read_tags.ts:120
       end
-      if (expire_valid & (expire_index == 5'd20)) begin  // gen/dma/read_tags.ts:96
-        tag_valid_20 <= 1'b0;  // gen/dma/read_tags.ts:96
+      if (expire_now & (expire_tag == 5'd20)) begin  // gen/dma/read_tags.ts:121
+        tag_valid_20 <= 1'b0;  // gen/dma/read_tags.ts:121
       end
-      if (issue_now & (alloc_tag == 5'd21)) begin  // gen/dma/read_tags.ts:82
-        tag_valid_21 <= 1'b1;  // gen/dma/read_tags.ts:83
+      if (issue_now & (alloc_tag == 5'd21)) begin  // gen/dma/read_tags.ts:107
+        tag_valid_21 <= 1'b1;  // gen/dma/read_tags.ts:108
       end
-      if ((((advance & r0_valid) & r0_eop) & (r0_sop ? cpl_free : cpl_held_free)) & ((r0_sop ? cpl_tag : cpl_held_tag) == 5'd21)) begin  // gen/dma/read_tags.ts:95
-        tag_valid_21 <= 1'b0;  // gen/dma/read_tags.ts:95
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd21)) begin  // gen/dma/read_tags.ts:120
+        tag_valid_21 <= 1'b0;  // gen/dma/read_tags.ts:120
       end
-      if (expire_valid & (expire_index == 5'd21)) begin  // gen/dma/read_tags.ts:96
-        tag_valid_21 <= 1'b0;  // gen/dma/read_tags.ts:96
+      if (expire_now & (expire_tag == 5'd21)) begin  // gen/dma/read_tags.ts:121
+        tag_valid_21 <= 1'b0;  // gen/dma/read_tags.ts:121
       end
-      if (issue_now & (alloc_tag == 5'd22)) begin  // gen/dma/read_tags.ts:82
-        tag_valid_22 <= 1'b1;  // gen/dma/read_tags.ts:83
+      if (issue_now & (alloc_tag == 5'd22)) begin  // gen/dma/read_tags.ts:107
+        tag_valid_22 <= 1'b1;  // gen/dma/read_tags.ts:108
       end
-      if ((((advance & r0_valid) & r0_eop) & (r0_sop ? cpl_free : cpl_held_free)) & ((r0_sop ? cpl_tag : cpl_held_tag) == 5'd22)) begin  // gen/dma/read_tags.ts:95
-        tag_valid_22 <= 1'b0;  // gen/dma/read_tags.ts:95
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd22)) begin  // gen/dma/read_tags.ts:120
+        tag_valid_22 <= 1'b0;  // gen/dma/read_tags.ts:120
       end
-      if (expire_valid & (expire_index == 5'd22)) begin  // gen/dma/read_tags.ts:96
-        tag_valid_22 <= 1'b0;  // gen/dma/read_tags.ts:96
+      if (expire_now & (expire_tag == 5'd22)) begin  // gen/dma/read_tags.ts:121
+        tag_valid_22 <= 1'b0;  // gen/dma/read_tags.ts:121
       end
-      if (issue_now & (alloc_tag == 5'd23)) begin  // gen/dma/read_tags.ts:82
-        tag_valid_23 <= 1'b1;  // gen/dma/read_tags.ts:83
+      if (issue_now & (alloc_tag == 5'd23)) begin  // gen/dma/read_tags.ts:107
+        tag_valid_23 <= 1'b1;  // gen/dma/read_tags.ts:108
       end
-      if ((((advance & r0_valid) & r0_eop) & (r0_sop ? cpl_free : cpl_held_free)) & ((r0_sop ? cpl_tag : cpl_held_tag) == 5'd23)) begin  // gen/dma/read_tags.ts:95
-        tag_valid_23 <= 1'b0;  // gen/dma/read_tags.ts:95
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd23)) begin  // gen/dma/read_tags.ts:120
+        tag_valid_23 <= 1'b0;  // gen/dma/read_tags.ts:120
       end
-      if (expire_valid & (expire_index == 5'd23)) begin  // gen/dma/read_tags.ts:96
-        tag_valid_23 <= 1'b0;  // gen/dma/read_tags.ts:96
+      if (expire_now & (expire_tag == 5'd23)) begin  // gen/dma/read_tags.ts:121
+        tag_valid_23 <= 1'b0;  // gen/dma/read_tags.ts:121
       end
-      if (issue_now & (alloc_tag == 5'd24)) begin  // gen/dma/read_tags.ts:82
-        tag_valid_24 <= 1'b1;  // gen/dma/read_tags.ts:83
+      if (issue_now & (alloc_tag == 5'd24)) begin  // gen/dma/read_tags.ts:107
+        tag_valid_24 <= 1'b1;  // gen/dma/read_tags.ts:108
       end
-      if ((((advance & r0_valid) & r0_eop) & (r0_sop ? cpl_free : cpl_held_free)) & ((r0_sop ? cpl_tag : cpl_held_tag) == 5'd24)) begin  // gen/dma/read_tags.ts:95
-        tag_valid_24 <= 1'b0;  // gen/dma/read_tags.ts:95
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd24)) begin  // gen/dma/read_tags.ts:120
+        tag_valid_24 <= 1'b0;  // gen/dma/read_tags.ts:120
       end
-      if (expire_valid & (expire_index == 5'd24)) begin  // gen/dma/read_tags.ts:96
-        tag_valid_24 <= 1'b0;  // gen/dma/read_tags.ts:96
+      if (expire_now & (expire_tag == 5'd24)) begin  // gen/dma/read_tags.ts:121
+        tag_valid_24 <= 1'b0;  // gen/dma/read_tags.ts:121
       end
-      if (issue_now & (alloc_tag == 5'd25)) begin  // gen/dma/read_tags.ts:82
-        tag_valid_25 <= 1'b1;  // gen/dma/read_tags.ts:83
+      if (issue_now & (alloc_tag == 5'd25)) begin  // gen/dma/read_tags.ts:107
+        tag_valid_25 <= 1'b1;  // gen/dma/read_tags.ts:108
       end
-      if ((((advance & r0_valid) & r0_eop) & (r0_sop ? cpl_free : cpl_held_free)) & ((r0_sop ? cpl_tag : cpl_held_tag) == 5'd25)) begin  // gen/dma/read_tags.ts:95
-        tag_valid_25 <= 1'b0;  // gen/dma/read_tags.ts:95
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd25)) begin  // gen/dma/read_tags.ts:120
+        tag_valid_25 <= 1'b0;  // gen/dma/read_tags.ts:120
       end
-      if (expire_valid & (expire_index == 5'd25)) begin  // gen/dma/read_tags.ts:96
-        tag_valid_25 <= 1'b0;  // gen/dma/read_tags.ts:96
+      if (expire_now & (expire_tag == 5'd25)) begin  // gen/dma/read_tags.ts:121
+        tag_valid_25 <= 1'b0;  // gen/dma/read_tags.ts:121
       end
-      if (issue_now & (alloc_tag == 5'd26)) begin  // gen/dma/read_tags.ts:82
-        tag_valid_26 <= 1'b1;  // gen/dma/read_tags.ts:83
+      if (issue_now & (alloc_tag == 5'd26)) begin  // gen/dma/read_tags.ts:107
+        tag_valid_26 <= 1'b1;  // gen/dma/read_tags.ts:108
       end
-      if ((((advance & r0_valid) & r0_eop) & (r0_sop ? cpl_free : cpl_held_free)) & ((r0_sop ? cpl_tag : cpl_held_tag) == 5'd26)) begin  // gen/dma/read_tags.ts:95
-        tag_valid_26 <= 1'b0;  // gen/dma/read_tags.ts:95
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd26)) begin  // gen/dma/read_tags.ts:120
+        tag_valid_26 <= 1'b0;  // gen/dma/read_tags.ts:120
       end
-      if (expire_valid & (expire_index == 5'd26)) begin  // gen/dma/read_tags.ts:96
-        tag_valid_26 <= 1'b0;  // gen/dma/read_tags.ts:96
+      if (expire_now & (expire_tag == 5'd26)) begin  // gen/dma/read_tags.ts:121
+        tag_valid_26 <= 1'b0;  // gen/dma/read_tags.ts:121
       end
-      if (issue_now & (alloc_tag == 5'd27)) begin  // gen/dma/read_tags.ts:82
-        tag_valid_27 <= 1'b1;  // gen/dma/read_tags.ts:83
+      if (issue_now & (alloc_tag == 5'd27)) begin  // gen/dma/read_tags.ts:107
+        tag_valid_27 <= 1'b1;  // gen/dma/read_tags.ts:108
       end
-      if ((((advance & r0_valid) & r0_eop) & (r0_sop ? cpl_free : cpl_held_free)) & ((r0_sop ? cpl_tag : cpl_held_tag) == 5'd27)) begin  // gen/dma/read_tags.ts:95
-        tag_valid_27 <= 1'b0;  // gen/dma/read_tags.ts:95
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd27)) begin  // gen/dma/read_tags.ts:120
+        tag_valid_27 <= 1'b0;  // gen/dma/read_tags.ts:120
       end
-      if (expire_valid & (expire_index == 5'd27)) begin  // gen/dma/read_tags.ts:96
-        tag_valid_27 <= 1'b0;  // gen/dma/read_tags.ts:96
+      if (expire_now & (expire_tag == 5'd27)) begin  // gen/dma/read_tags.ts:121
+        tag_valid_27 <= 1'b0;  // gen/dma/read_tags.ts:121
       end
-      if (issue_now & (alloc_tag == 5'd28)) begin  // gen/dma/read_tags.ts:82
-        tag_valid_28 <= 1'b1;  // gen/dma/read_tags.ts:83
+      if (issue_now & (alloc_tag == 5'd28)) begin  // gen/dma/read_tags.ts:107
+        tag_valid_28 <= 1'b1;  // gen/dma/read_tags.ts:108
       end
-      if ((((advance & r0_valid) & r0_eop) & (r0_sop ? cpl_free : cpl_held_free)) & ((r0_sop ? cpl_tag : cpl_held_tag) == 5'd28)) begin  // gen/dma/read_tags.ts:95
-        tag_valid_28 <= 1'b0;  // gen/dma/read_tags.ts:95
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd28)) begin  // gen/dma/read_tags.ts:120
+        tag_valid_28 <= 1'b0;  // gen/dma/read_tags.ts:120
       end
-      if (expire_valid & (expire_index == 5'd28)) begin  // gen/dma/read_tags.ts:96
-        tag_valid_28 <= 1'b0;  // gen/dma/read_tags.ts:96
+      if (expire_now & (expire_tag == 5'd28)) begin  // gen/dma/read_tags.ts:121
+        tag_valid_28 <= 1'b0;  // gen/dma/read_tags.ts:121
       end
-      if (issue_now & (alloc_tag == 5'd29)) begin  // gen/dma/read_tags.ts:82
-        tag_valid_29 <= 1'b1;  // gen/dma/read_tags.ts:83
+      if (issue_now & (alloc_tag == 5'd29)) begin  // gen/dma/read_tags.ts:107
+        tag_valid_29 <= 1'b1;  // gen/dma/read_tags.ts:108
       end
-      if ((((advance & r0_valid) & r0_eop) & (r0_sop ? cpl_free : cpl_held_free)) & ((r0_sop ? cpl_tag : cpl_held_tag) == 5'd29)) begin  // gen/dma/read_tags.ts:95
-        tag_valid_29 <= 1'b0;  // gen/dma/read_tags.ts:95
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd29)) begin  // gen/dma/read_tags.ts:120
+        tag_valid_29 <= 1'b0;  // gen/dma/read_tags.ts:120
       end
-      if (expire_valid & (expire_index == 5'd29)) begin  // gen/dma/read_tags.ts:96
-        tag_valid_29 <= 1'b0;  // gen/dma/read_tags.ts:96
+      if (expire_now & (expire_tag == 5'd29)) begin  // gen/dma/read_tags.ts:121
+        tag_valid_29 <= 1'b0;  // gen/dma/read_tags.ts:121
       end
-      if (issue_now & (alloc_tag == 5'd30)) begin  // gen/dma/read_tags.ts:82
-        tag_valid_30 <= 1'b1;  // gen/dma/read_tags.ts:83
+      if (issue_now & (alloc_tag == 5'd30)) begin  // gen/dma/read_tags.ts:107
+        tag_valid_30 <= 1'b1;  // gen/dma/read_tags.ts:108
       end
-      if ((((advance & r0_valid) & r0_eop) & (r0_sop ? cpl_free : cpl_held_free)) & ((r0_sop ? cpl_tag : cpl_held_tag) == 5'd30)) begin  // gen/dma/read_tags.ts:95
-        tag_valid_30 <= 1'b0;  // gen/dma/read_tags.ts:95
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd30)) begin  // gen/dma/read_tags.ts:120
+        tag_valid_30 <= 1'b0;  // gen/dma/read_tags.ts:120
       end
-      if (expire_valid & (expire_index == 5'd30)) begin  // gen/dma/read_tags.ts:96
-        tag_valid_30 <= 1'b0;  // gen/dma/read_tags.ts:96
+      if (expire_now & (expire_tag == 5'd30)) begin  // gen/dma/read_tags.ts:121
+        tag_valid_30 <= 1'b0;  // gen/dma/read_tags.ts:121
       end
-      if (issue_now & (alloc_tag == 5'd31)) begin  // gen/dma/read_tags.ts:82
-        tag_valid_31 <= 1'b1;  // gen/dma/read_tags.ts:83
+      if (issue_now & (alloc_tag == 5'd31)) begin  // gen/dma/read_tags.ts:107
+        tag_valid_31 <= 1'b1;  // gen/dma/read_tags.ts:108
       end
-      if ((((advance & r0_valid) & r0_eop) & (r0_sop ? cpl_free : cpl_held_free)) & ((r0_sop ? cpl_tag : cpl_held_tag) == 5'd31)) begin  // gen/dma/read_tags.ts:95
-        tag_valid_31 <= 1'b0;  // gen/dma/read_tags.ts:95
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd31)) begin  // gen/dma/read_tags.ts:120
+        tag_valid_31 <= 1'b0;  // gen/dma/read_tags.ts:120
       end
-      if (expire_valid & (expire_index == 5'd31)) begin  // gen/dma/read_tags.ts:96
-        tag_valid_31 <= 1'b0;  // gen/dma/read_tags.ts:96
+      if (expire_now & (expire_tag == 5'd31)) begin  // gen/dma/read_tags.ts:121
+        tag_valid_31 <= 1'b0;  // gen/dma/read_tags.ts:121
       end
       if (retire) begin  // gen/dma/read_engine.ts:224
         st_valid <= 1'b1;  // gen/dma/read_engine.ts:225
