@@ -376,81 +376,81 @@ module dma_read_w256_t32_d16_l20_i8_s8_to20 (
   reg [4:0] expire_tag;  // gen/dma/read_tags.ts:61
   reg [2:0] expire_slot;  // gen/dma/read_tags.ts:62
   wire expire_now;  // gen/dma/read_tags.ts:76
-  reg r0_valid;  // gen/dma/read_cpl.ts:71
+  reg r0_valid;  // gen/dma/read_cpl.ts:72
   /* verilator lint_off UNUSEDSIGNAL */  // partly unused
-  reg [127:0] r0_hdr;  // gen/dma/read_cpl.ts:72
+  reg [127:0] r0_hdr;  // gen/dma/read_cpl.ts:73
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [255:0] r0_data;  // gen/dma/read_cpl.ts:73
-  reg r0_sop;  // gen/dma/read_cpl.ts:74
-  reg r0_eop;  // gen/dma/read_cpl.ts:75
-  reg r0_poisoned;  // gen/dma/read_cpl.ts:76
-  reg r3_valid;  // gen/dma/read_cpl.ts:78
-  reg r3_write;  // gen/dma/read_cpl.ts:79
-  wire advance;  // gen/dma/read_cpl.ts:80
-  wire [4:0] cpl_tag;  // gen/dma/read_cpl.ts:93
-  wire [12:0] cpl_carried;  // gen/dma/read_cpl.ts:98
-  reg ra_valid;  // gen/dma/read_cpl.ts:105
-  reg ra_sop;  // gen/dma/read_cpl.ts:106
-  reg ra_eop;  // gen/dma/read_cpl.ts:107
-  reg [255:0] ra_data;  // gen/dma/read_cpl.ts:108
-  reg ra_poisoned;  // gen/dma/read_cpl.ts:109
-  reg [4:0] ra_tag;  // gen/dma/read_cpl.ts:110
-  reg ra_known;  // gen/dma/read_cpl.ts:111
-  reg ra_in_sequence;  // gen/dma/read_cpl.ts:112
-  reg ra_la_ok;  // gen/dma/read_cpl.ts:113
-  reg [2:0] ra_status;  // gen/dma/read_cpl.ts:114
-  reg ra_has_data;  // gen/dma/read_cpl.ts:115
-  reg ra_is_last;  // gen/dma/read_cpl.ts:116
-  reg ra_updates;  // gen/dma/read_cpl.ts:117
-  reg [12:0] ra_update_to;  // gen/dma/read_cpl.ts:118
-  reg [15:0] ra_dev_end;  // gen/dma/read_cpl.ts:119
-  reg [2:0] ra_slot;  // gen/dma/read_cpl.ts:120
-  reg [13:0] ra_back;  // gen/dma/read_cpl.ts:121
-  reg [1:0] ra_lead;  // gen/dma/read_cpl.ts:122
-  reg [12:0] ra_write_end;  // gen/dma/read_cpl.ts:123
-  wire cpl_la_ok;  // gen/dma/read_cpl.ts:132
-  wire cpl_known;  // gen/dma/read_cpl.ts:135
-  wire cpl_forward;  // gen/dma/read_cpl.ts:136
-  wire cpl_in_sequence;  // gen/dma/read_cpl.ts:137
-  wire cpl_start;  // gen/dma/read_cpl.ts:162
-  reg cpl_write;  // gen/dma/read_cpl.ts:165
-  reg cpl_ends_read;  // gen/dma/read_cpl.ts:166
-  reg cpl_update;  // gen/dma/read_cpl.ts:167
-  reg cpl_free;  // gen/dma/read_cpl.ts:168
-  reg [2:0] cpl_err;  // gen/dma/read_cpl.ts:169
-  reg cpl_unexpected;  // gen/dma/read_cpl.ts:170
-  reg cpl_held_write;  // gen/dma/read_cpl.ts:201
-  reg cpl_held_ends;  // gen/dma/read_cpl.ts:202
-  reg cpl_held_free;  // gen/dma/read_cpl.ts:203
-  reg [2:0] cpl_held_slot;  // gen/dma/read_cpl.ts:204
-  reg [4:0] cpl_held_tag;  // gen/dma/read_cpl.ts:205
-  reg r1_valid;  // gen/dma/read_cpl.ts:219
-  reg r1_sop;  // gen/dma/read_cpl.ts:220
-  reg [255:0] r1_data;  // gen/dma/read_cpl.ts:221
-  reg r1_write;  // gen/dma/read_cpl.ts:222
-  reg r1_retire;  // gen/dma/read_cpl.ts:223
-  reg [2:0] r1_slot;  // gen/dma/read_cpl.ts:224
-  reg [15:0] r1_dev_end;  // gen/dma/read_cpl.ts:225
-  reg [13:0] r1_back;  // gen/dma/read_cpl.ts:226
-  reg [1:0] r1_lead;  // gen/dma/read_cpl.ts:227
-  reg [12:0] r1_write_end;  // gen/dma/read_cpl.ts:228
-  wire [15:0] beat_first_byte;  // gen/dma/read_cpl.ts:244
-  reg [10:0] beat_line;  // gen/dma/read_cpl.ts:245
-  reg [4:0] beat_shift;  // gen/dma/read_cpl.ts:246
-  reg [12:0] beat_left;  // gen/dma/read_cpl.ts:247
-  reg r2_valid;  // gen/dma/read_cpl.ts:265
-  reg [255:0] r2_data;  // gen/dma/read_cpl.ts:266
-  reg [31:0] r2_mask;  // gen/dma/read_cpl.ts:267
-  reg [10:0] r2_line;  // gen/dma/read_cpl.ts:268
-  reg [4:0] r2_shift;  // gen/dma/read_cpl.ts:269
-  reg r2_write;  // gen/dma/read_cpl.ts:270
-  reg r2_retire;  // gen/dma/read_cpl.ts:271
-  reg [2:0] r2_slot;  // gen/dma/read_cpl.ts:272
-  reg [10:0] r3_addr;  // gen/dma/read_cpl.ts:288
-  reg [511:0] r3_data;  // gen/dma/read_cpl.ts:289
-  reg [63:0] r3_be;  // gen/dma/read_cpl.ts:290
-  reg r3_retire;  // gen/dma/read_cpl.ts:291
-  reg [2:0] r3_slot;  // gen/dma/read_cpl.ts:292
+  reg [255:0] r0_data;  // gen/dma/read_cpl.ts:74
+  reg r0_sop;  // gen/dma/read_cpl.ts:75
+  reg r0_eop;  // gen/dma/read_cpl.ts:76
+  reg r0_poisoned;  // gen/dma/read_cpl.ts:77
+  reg r3_valid;  // gen/dma/read_cpl.ts:79
+  reg r3_write;  // gen/dma/read_cpl.ts:80
+  wire advance;  // gen/dma/read_cpl.ts:81
+  wire [4:0] cpl_tag;  // gen/dma/read_cpl.ts:94
+  wire [12:0] cpl_carried;  // gen/dma/read_cpl.ts:99
+  reg ra_valid;  // gen/dma/read_cpl.ts:106
+  reg ra_sop;  // gen/dma/read_cpl.ts:107
+  reg ra_eop;  // gen/dma/read_cpl.ts:108
+  reg [255:0] ra_data;  // gen/dma/read_cpl.ts:109
+  reg ra_poisoned;  // gen/dma/read_cpl.ts:110
+  reg [4:0] ra_tag;  // gen/dma/read_cpl.ts:111
+  reg ra_known;  // gen/dma/read_cpl.ts:112
+  reg ra_in_sequence;  // gen/dma/read_cpl.ts:113
+  reg ra_la_ok;  // gen/dma/read_cpl.ts:114
+  reg [2:0] ra_status;  // gen/dma/read_cpl.ts:115
+  reg ra_has_data;  // gen/dma/read_cpl.ts:116
+  reg ra_is_last;  // gen/dma/read_cpl.ts:117
+  reg ra_updates;  // gen/dma/read_cpl.ts:118
+  reg [12:0] ra_update_to;  // gen/dma/read_cpl.ts:119
+  reg [15:0] ra_dev_end;  // gen/dma/read_cpl.ts:120
+  reg [2:0] ra_slot;  // gen/dma/read_cpl.ts:121
+  reg [13:0] ra_back;  // gen/dma/read_cpl.ts:122
+  reg [1:0] ra_lead;  // gen/dma/read_cpl.ts:123
+  reg [12:0] ra_write_end;  // gen/dma/read_cpl.ts:124
+  wire cpl_la_ok;  // gen/dma/read_cpl.ts:133
+  wire cpl_known;  // gen/dma/read_cpl.ts:136
+  wire cpl_forward;  // gen/dma/read_cpl.ts:137
+  wire cpl_in_sequence;  // gen/dma/read_cpl.ts:138
+  wire cpl_start;  // gen/dma/read_cpl.ts:163
+  reg cpl_write;  // gen/dma/read_cpl.ts:166
+  reg cpl_ends_read;  // gen/dma/read_cpl.ts:167
+  reg cpl_update;  // gen/dma/read_cpl.ts:168
+  reg cpl_free;  // gen/dma/read_cpl.ts:169
+  reg [2:0] cpl_err;  // gen/dma/read_cpl.ts:170
+  reg cpl_unexpected;  // gen/dma/read_cpl.ts:171
+  reg cpl_held_write;  // gen/dma/read_cpl.ts:202
+  reg cpl_held_ends;  // gen/dma/read_cpl.ts:203
+  reg cpl_held_free;  // gen/dma/read_cpl.ts:204
+  reg [2:0] cpl_held_slot;  // gen/dma/read_cpl.ts:205
+  reg [4:0] cpl_held_tag;  // gen/dma/read_cpl.ts:206
+  reg r1_valid;  // gen/dma/read_cpl.ts:220
+  reg r1_sop;  // gen/dma/read_cpl.ts:221
+  reg [255:0] r1_data;  // gen/dma/read_cpl.ts:222
+  reg r1_write;  // gen/dma/read_cpl.ts:223
+  reg r1_retire;  // gen/dma/read_cpl.ts:224
+  reg [2:0] r1_slot;  // gen/dma/read_cpl.ts:225
+  reg [15:0] r1_dev_end;  // gen/dma/read_cpl.ts:226
+  reg [13:0] r1_back;  // gen/dma/read_cpl.ts:227
+  reg [1:0] r1_lead;  // gen/dma/read_cpl.ts:228
+  reg [12:0] r1_write_end;  // gen/dma/read_cpl.ts:229
+  wire [15:0] beat_first_byte;  // gen/dma/read_cpl.ts:245
+  reg [10:0] beat_line;  // gen/dma/read_cpl.ts:246
+  reg [4:0] beat_shift;  // gen/dma/read_cpl.ts:247
+  reg [12:0] beat_left;  // gen/dma/read_cpl.ts:248
+  reg r2_valid;  // gen/dma/read_cpl.ts:266
+  reg [255:0] r2_data;  // gen/dma/read_cpl.ts:267
+  reg [31:0] r2_mask;  // gen/dma/read_cpl.ts:268
+  reg [10:0] r2_line;  // gen/dma/read_cpl.ts:269
+  reg [4:0] r2_shift;  // gen/dma/read_cpl.ts:270
+  reg r2_write;  // gen/dma/read_cpl.ts:271
+  reg r2_retire;  // gen/dma/read_cpl.ts:272
+  reg [2:0] r2_slot;  // gen/dma/read_cpl.ts:273
+  reg [10:0] r3_addr;  // gen/dma/read_cpl.ts:289
+  reg [511:0] r3_data;  // gen/dma/read_cpl.ts:290
+  reg [63:0] r3_be;  // gen/dma/read_cpl.ts:291
+  reg r3_retire;  // gen/dma/read_cpl.ts:292
+  reg [2:0] r3_slot;  // gen/dma/read_cpl.ts:293
   reg [1:0] issue_state;  // gen/dma/read_engine.ts:101
   reg [63:0] host;  // gen/dma/read_engine.ts:102
   reg [15:0] dev;  // gen/dma/read_engine.ts:103
@@ -529,18 +529,18 @@ module dma_read_w256_t32_d16_l20_i8_s8_to20 (
   reg [7:0] st_id;  // gen/dma/read_engine.ts:217
   reg [2:0] st_err;  // gen/dma/read_engine.ts:218
   wire retire;  // gen/dma/read_engine.ts:220
-  reg [6:0] _select_0;  // gen/dma/read_cpl.ts:132
-  reg _select_1;  // gen/dma/read_cpl.ts:135
-  reg [2:0] _select_2;  // gen/dma/read_cpl.ts:135
-  reg [12:0] _select_3;  // gen/dma/read_cpl.ts:137
+  reg [6:0] _select_0;  // gen/dma/read_cpl.ts:133
+  reg _select_1;  // gen/dma/read_cpl.ts:136
+  reg [2:0] _select_2;  // gen/dma/read_cpl.ts:136
+  reg [12:0] _select_3;  // gen/dma/read_cpl.ts:138
   reg [2:0] _select_4;  // gen/dma/read_engine.ts:116
   reg _select_5;  // gen/dma/read_engine.ts:222
   reg [5:0] _select_6;  // gen/dma/read_engine.ts:222
   reg [2:0] _select_7;  // gen/dma/read_tags.ts:72
-  reg [15:0] _select_8;  // gen/dma/read_cpl.ts:154
-  reg [2:0] _select_9;  // gen/dma/read_cpl.ts:155
+  reg [15:0] _select_8;  // gen/dma/read_cpl.ts:155
+  reg [2:0] _select_9;  // gen/dma/read_cpl.ts:156
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [12:0] _mux_10;  // gen/dma/read_cpl.ts:250
+  wire [12:0] _mux_10;  // gen/dma/read_cpl.ts:251
   /* verilator lint_on UNUSEDSIGNAL */
   reg [12:0] _select_13;  // gen/pcie/dma_common.ts:26
   wire [19:0] _zext_12;  // gen/pcie/dma_common.ts:42
@@ -572,7 +572,7 @@ module dma_read_w256_t32_d16_l20_i8_s8_to20 (
   );
 
   // ---- combinational logic
-  always @* begin  // gen/dma/read_cpl.ts:132
+  always @* begin  // gen/dma/read_cpl.ts:133
     case (cpl_tag)
       5'd0: _select_0 = tag_host_end_0;
       5'd1: _select_0 = tag_host_end_1;
@@ -609,7 +609,7 @@ module dma_read_w256_t32_d16_l20_i8_s8_to20 (
       default: _select_0 = tag_host_end_0;
     endcase
   end
-  always @* begin  // gen/dma/read_cpl.ts:135
+  always @* begin  // gen/dma/read_cpl.ts:136
     case (cpl_tag)
       5'd0: _select_1 = tag_valid_0;
       5'd1: _select_1 = tag_valid_1;
@@ -646,7 +646,7 @@ module dma_read_w256_t32_d16_l20_i8_s8_to20 (
       default: _select_1 = tag_valid_0;
     endcase
   end
-  always @* begin  // gen/dma/read_cpl.ts:135
+  always @* begin  // gen/dma/read_cpl.ts:136
     case (cpl_tag)
       5'd0: _select_2 = tag_age_0;
       5'd1: _select_2 = tag_age_1;
@@ -683,7 +683,7 @@ module dma_read_w256_t32_d16_l20_i8_s8_to20 (
       default: _select_2 = tag_age_0;
     endcase
   end
-  always @* begin  // gen/dma/read_cpl.ts:137
+  always @* begin  // gen/dma/read_cpl.ts:138
     case (cpl_tag)
       5'd0: _select_3 = tag_remaining_0;
       5'd1: _select_3 = tag_remaining_1;
@@ -796,7 +796,7 @@ module dma_read_w256_t32_d16_l20_i8_s8_to20 (
       default: _select_7 = tag_slot_0;
     endcase
   end
-  always @* begin  // gen/dma/read_cpl.ts:154
+  always @* begin  // gen/dma/read_cpl.ts:155
     case (cpl_tag)
       5'd0: _select_8 = tag_dev_end_0;
       5'd1: _select_8 = tag_dev_end_1;
@@ -833,7 +833,7 @@ module dma_read_w256_t32_d16_l20_i8_s8_to20 (
       default: _select_8 = tag_dev_end_0;
     endcase
   end
-  always @* begin  // gen/dma/read_cpl.ts:155
+  always @* begin  // gen/dma/read_cpl.ts:156
     case (cpl_tag)
       5'd0: _select_9 = tag_slot_0;
       5'd1: _select_9 = tag_slot_1;
@@ -870,7 +870,7 @@ module dma_read_w256_t32_d16_l20_i8_s8_to20 (
       default: _select_9 = tag_slot_0;
     endcase
   end
-  assign _mux_10 = r1_sop ? r1_write_end : beat_left;  // gen/dma/read_cpl.ts:250
+  assign _mux_10 = r1_sop ? r1_write_end : beat_left;  // gen/dma/read_cpl.ts:251
   always @* begin  // gen/pcie/dma_common.ts:26
     case ((max_read_req > 3'd5) ? 3'd5 : max_read_req)
       3'd0: _select_13 = 13'd128;
@@ -940,11 +940,11 @@ module dma_read_w256_t32_d16_l20_i8_s8_to20 (
   assign req_keep = 8'd0;  // gen/pcie/streams.ts:169
   assign req_sop = 1'b1;  // gen/pcie/streams.ts:170
   assign req_eop = 1'b1;  // gen/pcie/streams.ts:171
-  assign cpl_ready = advance;  // gen/dma/read_cpl.ts:81
-  assign mem_wr_valid = r3_valid & r3_write;  // gen/dma/read_cpl.ts:303
-  assign mem_wr_addr = r3_addr;  // gen/dma/read_cpl.ts:304
-  assign mem_wr_data = r3_data;  // gen/dma/read_cpl.ts:305
-  assign mem_wr_be = r3_be;  // gen/dma/read_cpl.ts:306
+  assign cpl_ready = advance;  // gen/dma/read_cpl.ts:82
+  assign mem_wr_valid = r3_valid & r3_write;  // gen/dma/read_cpl.ts:304
+  assign mem_wr_addr = r3_addr;  // gen/dma/read_cpl.ts:305
+  assign mem_wr_data = r3_data;  // gen/dma/read_cpl.ts:306
+  assign mem_wr_be = r3_be;  // gen/dma/read_cpl.ts:307
   assign busy = ((((cmd_queue_deq_valid | (~(issue_state == ISSUE_STATE_IDLE))) | (~(slot_head == slot_tail))) | st_valid) | mrd_valid) | ((((r0_valid | ra_valid) | r1_valid) | r2_valid) | r3_valid);  // gen/dma/read_engine.ts:235
   assign outstanding = ((((((((((((((((((((((((((((((tag_valid_0 | tag_valid_1) | tag_valid_2) | tag_valid_3) | tag_valid_4) | tag_valid_5) | tag_valid_6) | tag_valid_7) | tag_valid_8) | tag_valid_9) | tag_valid_10) | tag_valid_11) | tag_valid_12) | tag_valid_13) | tag_valid_14) | tag_valid_15) | tag_valid_16) | tag_valid_17) | tag_valid_18) | tag_valid_19) | tag_valid_20) | tag_valid_21) | tag_valid_22) | tag_valid_23) | tag_valid_24) | tag_valid_25) | tag_valid_26) | tag_valid_27) | tag_valid_28) | tag_valid_29) | tag_valid_30) | tag_valid_31;  // gen/dma/read_engine.ts:236
   assign ev_unexpected = cpl_start & cpl_unexpected;  // gen/dma/read_engine.ts:237
@@ -1020,88 +1020,88 @@ module dma_read_w256_t32_d16_l20_i8_s8_to20 (
   assign timeout_pick_valid = timeout_pick_v_15_0 | timeout_pick_v_31_16;  // gen/lib/priority.ts:29
   assign timeout_pick_index = {(~timeout_pick_v_15_0), (timeout_pick_v_15_0 ? timeout_pick_i_15_0 : timeout_pick_i_31_16)};  // gen/lib/priority.ts:36
   assign expire_now = expire_stage == 2'd2;  // gen/dma/read_tags.ts:76
-  assign advance = ~((r3_valid & r3_write) & (~mem_wr_ready));  // gen/dma/read_cpl.ts:80
-  assign cpl_tag = r0_hdr[44:40];  // gen/dma/read_cpl.ts:93
-  assign cpl_carried = {{(r0_hdr[105:96] == 10'd0), r0_hdr[105:96]}, 2'd0} - {11'd0, r0_hdr[33:32]};  // gen/dma/read_cpl.ts:98
-  assign cpl_la_ok = (_select_0 - r0_hdr[70:64]) == r0_hdr[38:32];  // gen/dma/read_cpl.ts:132
-  assign cpl_known = (({{r0_hdr[119], r0_hdr[115]}, r0_hdr[47:40]} < 10'd32) & _select_1) & (_select_2 != 3'd5);  // gen/dma/read_cpl.ts:135
-  assign cpl_forward = ((ra_valid & ra_sop) & ra_updates) & (ra_tag == cpl_tag);  // gen/dma/read_cpl.ts:136
-  assign cpl_in_sequence = cpl_forward ? ({(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} == ra_update_to) : ({(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} == _select_3);  // gen/dma/read_cpl.ts:137
-  assign cpl_start = (advance & ra_valid) & ra_sop;  // gen/dma/read_cpl.ts:162
+  assign advance = ~((r3_valid & r3_write) & (~mem_wr_ready));  // gen/dma/read_cpl.ts:81
+  assign cpl_tag = r0_hdr[44:40];  // gen/dma/read_cpl.ts:94
+  assign cpl_carried = {{(r0_hdr[105:96] == 10'd0), r0_hdr[105:96]}, 2'd0} - {11'd0, r0_hdr[33:32]};  // gen/dma/read_cpl.ts:99
+  assign cpl_la_ok = (_select_0 - r0_hdr[70:64]) == r0_hdr[38:32];  // gen/dma/read_cpl.ts:133
+  assign cpl_known = (({{r0_hdr[119], r0_hdr[115]}, r0_hdr[47:40]} < 10'd32) & _select_1) & (_select_2 != 3'd5);  // gen/dma/read_cpl.ts:136
+  assign cpl_forward = ((ra_valid & ra_sop) & ra_updates) & (ra_tag == cpl_tag);  // gen/dma/read_cpl.ts:137
+  assign cpl_in_sequence = cpl_forward ? ({(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} == ra_update_to) : ({(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} == _select_3);  // gen/dma/read_cpl.ts:138
+  assign cpl_start = (advance & ra_valid) & ra_sop;  // gen/dma/read_cpl.ts:163
   always @* begin
-    cpl_write = 1'b0;  // default, gen/dma/read_cpl.ts:165
-    if (~ra_known) begin  // gen/dma/read_cpl.ts:172
-    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:173
-    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:185
-    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:191
+    cpl_write = 1'b0;  // default, gen/dma/read_cpl.ts:166
+    if (~ra_known) begin  // gen/dma/read_cpl.ts:173
+    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:174
+    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:186
+    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:192
     end else begin
-      if (ra_poisoned) begin  // gen/dma/read_cpl.ts:196
+      if (ra_poisoned) begin  // gen/dma/read_cpl.ts:197
       end else begin
-        cpl_write = 1'b1;  // gen/dma/read_cpl.ts:196
+        cpl_write = 1'b1;  // gen/dma/read_cpl.ts:197
       end
     end
   end
   always @* begin
-    cpl_ends_read = 1'b0;  // default, gen/dma/read_cpl.ts:166
-    if (~ra_known) begin  // gen/dma/read_cpl.ts:172
-    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:173
-      cpl_ends_read = 1'b1;  // gen/dma/read_cpl.ts:176
-    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:185
-      cpl_ends_read = 1'b1;  // gen/dma/read_cpl.ts:188
-    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:191
+    cpl_ends_read = 1'b0;  // default, gen/dma/read_cpl.ts:167
+    if (~ra_known) begin  // gen/dma/read_cpl.ts:173
+    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:174
+      cpl_ends_read = 1'b1;  // gen/dma/read_cpl.ts:177
+    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:186
+      cpl_ends_read = 1'b1;  // gen/dma/read_cpl.ts:189
+    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:192
     end else begin
-      cpl_ends_read = ra_is_last;  // gen/dma/read_cpl.ts:195
+      cpl_ends_read = ra_is_last;  // gen/dma/read_cpl.ts:196
     end
   end
   always @* begin
-    cpl_update = 1'b0;  // default, gen/dma/read_cpl.ts:167
-    if (~ra_known) begin  // gen/dma/read_cpl.ts:172
-    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:173
-      cpl_update = 1'b1;  // gen/dma/read_cpl.ts:174
-    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:185
-      cpl_update = 1'b1;  // gen/dma/read_cpl.ts:186
-    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:191
+    cpl_update = 1'b0;  // default, gen/dma/read_cpl.ts:168
+    if (~ra_known) begin  // gen/dma/read_cpl.ts:173
+    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:174
+      cpl_update = 1'b1;  // gen/dma/read_cpl.ts:175
+    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:186
+      cpl_update = 1'b1;  // gen/dma/read_cpl.ts:187
+    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:192
     end else begin
-      cpl_update = 1'b1;  // gen/dma/read_cpl.ts:193
+      cpl_update = 1'b1;  // gen/dma/read_cpl.ts:194
     end
   end
   always @* begin
-    cpl_free = 1'b0;  // default, gen/dma/read_cpl.ts:168
-    if (~ra_known) begin  // gen/dma/read_cpl.ts:172
-    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:173
-      cpl_free = 1'b1;  // gen/dma/read_cpl.ts:175
-    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:185
-      cpl_free = 1'b1;  // gen/dma/read_cpl.ts:187
-    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:191
+    cpl_free = 1'b0;  // default, gen/dma/read_cpl.ts:169
+    if (~ra_known) begin  // gen/dma/read_cpl.ts:173
+    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:174
+      cpl_free = 1'b1;  // gen/dma/read_cpl.ts:176
+    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:186
+      cpl_free = 1'b1;  // gen/dma/read_cpl.ts:188
+    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:192
     end else begin
-      cpl_free = ra_is_last;  // gen/dma/read_cpl.ts:194
+      cpl_free = ra_is_last;  // gen/dma/read_cpl.ts:195
     end
   end
   always @* begin
-    cpl_err = 3'd0;  // default, gen/dma/read_cpl.ts:169
-    if (~ra_known) begin  // gen/dma/read_cpl.ts:172
-    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:173
-      cpl_err = (ra_status == 3'd1) ? 3'd2 : ((ra_status == 3'd4) ? 3'd3 : 3'd7);  // gen/dma/read_cpl.ts:177
-    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:185
-      cpl_err = 3'd7;  // gen/dma/read_cpl.ts:189
-    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:191
+    cpl_err = 3'd0;  // default, gen/dma/read_cpl.ts:170
+    if (~ra_known) begin  // gen/dma/read_cpl.ts:173
+    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:174
+      cpl_err = (ra_status == 3'd1) ? 3'd2 : ((ra_status == 3'd4) ? 3'd3 : 3'd7);  // gen/dma/read_cpl.ts:178
+    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:186
+      cpl_err = 3'd7;  // gen/dma/read_cpl.ts:190
+    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:192
     end else begin
-      if (ra_poisoned) begin  // gen/dma/read_cpl.ts:196
-        cpl_err = 3'd4;  // gen/dma/read_cpl.ts:196
+      if (ra_poisoned) begin  // gen/dma/read_cpl.ts:197
+        cpl_err = 3'd4;  // gen/dma/read_cpl.ts:197
       end
     end
   end
   always @* begin
-    cpl_unexpected = 1'b0;  // default, gen/dma/read_cpl.ts:170
-    if (~ra_known) begin  // gen/dma/read_cpl.ts:172
-      cpl_unexpected = 1'b1;  // gen/dma/read_cpl.ts:172
-    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:173
-    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:185
-    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:191
-      cpl_unexpected = 1'b1;  // gen/dma/read_cpl.ts:191
+    cpl_unexpected = 1'b0;  // default, gen/dma/read_cpl.ts:171
+    if (~ra_known) begin  // gen/dma/read_cpl.ts:173
+      cpl_unexpected = 1'b1;  // gen/dma/read_cpl.ts:173
+    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:174
+    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:186
+    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:192
+      cpl_unexpected = 1'b1;  // gen/dma/read_cpl.ts:192
     end
   end
-  assign beat_first_byte = r1_dev_end - {2'd0, r1_back};  // gen/dma/read_cpl.ts:244
+  assign beat_first_byte = r1_dev_end - {2'd0, r1_back};  // gen/dma/read_cpl.ts:245
   assign usable_tags = {(~tag_valid_31), (~tag_valid_30), (~tag_valid_29), (~tag_valid_28), (~tag_valid_27), (~tag_valid_26), (~tag_valid_25), (~tag_valid_24), (~tag_valid_23), (~tag_valid_22), (~tag_valid_21), (~tag_valid_20), (~tag_valid_19), (~tag_valid_18), (~tag_valid_17), (~tag_valid_16), (~tag_valid_15), (~tag_valid_14), (~tag_valid_13), (~tag_valid_12), (~tag_valid_11), (~tag_valid_10), (~tag_valid_9), (~tag_valid_8), (~tag_valid_7), (~tag_valid_6), (~tag_valid_5), (~tag_valid_4), (~tag_valid_3), (~tag_valid_2), (~tag_valid_1), (~tag_valid_0)};  // gen/dma/read_engine.ts:115
   assign free_tag_v_1_0 = usable_tags[0] | usable_tags[1];  // gen/lib/priority.ts:29
   assign free_tag_i_1_0 = ~usable_tags[0];  // gen/lib/priority.ts:36
@@ -1289,72 +1289,72 @@ module dma_read_w256_t32_d16_l20_i8_s8_to20 (
       end
       default: begin end
     endcase
-    if (advance) begin  // gen/dma/read_cpl.ts:82
-      r0_hdr <= cpl_hdr;  // gen/dma/read_cpl.ts:84
-      r0_data <= cpl_data;  // gen/dma/read_cpl.ts:85
-      r0_sop <= cpl_sop;  // gen/dma/read_cpl.ts:86
-      r0_eop <= cpl_eop;  // gen/dma/read_cpl.ts:87
-      r0_poisoned <= cpl_error == 4'd1;  // gen/dma/read_cpl.ts:88
+    if (advance) begin  // gen/dma/read_cpl.ts:83
+      r0_hdr <= cpl_hdr;  // gen/dma/read_cpl.ts:85
+      r0_data <= cpl_data;  // gen/dma/read_cpl.ts:86
+      r0_sop <= cpl_sop;  // gen/dma/read_cpl.ts:87
+      r0_eop <= cpl_eop;  // gen/dma/read_cpl.ts:88
+      r0_poisoned <= cpl_error == 4'd1;  // gen/dma/read_cpl.ts:89
     end
-    if (advance) begin  // gen/dma/read_cpl.ts:138
-      ra_sop <= r0_sop;  // gen/dma/read_cpl.ts:140
-      ra_eop <= r0_eop;  // gen/dma/read_cpl.ts:141
-      ra_data <= r0_data;  // gen/dma/read_cpl.ts:142
-      ra_poisoned <= r0_poisoned;  // gen/dma/read_cpl.ts:143
-      ra_tag <= cpl_tag;  // gen/dma/read_cpl.ts:144
-      ra_known <= cpl_known;  // gen/dma/read_cpl.ts:146
-      ra_in_sequence <= cpl_in_sequence;  // gen/dma/read_cpl.ts:147
-      ra_la_ok <= cpl_la_ok;  // gen/dma/read_cpl.ts:148
-      ra_status <= r0_hdr[79:77];  // gen/dma/read_cpl.ts:149
-      ra_has_data <= r0_hdr[126];  // gen/dma/read_cpl.ts:150
-      ra_is_last <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} <= cpl_carried;  // gen/dma/read_cpl.ts:151
-      ra_updates <= cpl_known & (((r0_hdr[79:77] != 3'd0) | ((~r0_hdr[126]) | (~cpl_la_ok))) | cpl_in_sequence);  // gen/dma/read_cpl.ts:152
-      ra_update_to <= (((r0_hdr[79:77] != 3'd0) | ((~r0_hdr[126]) | (~cpl_la_ok))) | ({(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} <= cpl_carried)) ? 13'd0 : ({(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} - cpl_carried);  // gen/dma/read_cpl.ts:153
-      ra_dev_end <= _select_8;  // gen/dma/read_cpl.ts:154
-      ra_slot <= _select_9;  // gen/dma/read_cpl.ts:155
-      ra_back <= {1'b0, {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]}} + {12'd0, r0_hdr[33:32]};  // gen/dma/read_cpl.ts:156
-      ra_lead <= r0_hdr[33:32];  // gen/dma/read_cpl.ts:157
-      ra_write_end <= (({11'd0, r0_hdr[33:32]} + {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]}) < {{(r0_hdr[105:96] == 10'd0), r0_hdr[105:96]}, 2'd0}) ? ({11'd0, r0_hdr[33:32]} + {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]}) : {{(r0_hdr[105:96] == 10'd0), r0_hdr[105:96]}, 2'd0};  // gen/dma/read_cpl.ts:158
+    if (advance) begin  // gen/dma/read_cpl.ts:139
+      ra_sop <= r0_sop;  // gen/dma/read_cpl.ts:141
+      ra_eop <= r0_eop;  // gen/dma/read_cpl.ts:142
+      ra_data <= r0_data;  // gen/dma/read_cpl.ts:143
+      ra_poisoned <= r0_poisoned;  // gen/dma/read_cpl.ts:144
+      ra_tag <= cpl_tag;  // gen/dma/read_cpl.ts:145
+      ra_known <= cpl_known;  // gen/dma/read_cpl.ts:147
+      ra_in_sequence <= cpl_in_sequence;  // gen/dma/read_cpl.ts:148
+      ra_la_ok <= cpl_la_ok;  // gen/dma/read_cpl.ts:149
+      ra_status <= r0_hdr[79:77];  // gen/dma/read_cpl.ts:150
+      ra_has_data <= r0_hdr[126];  // gen/dma/read_cpl.ts:151
+      ra_is_last <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} <= cpl_carried;  // gen/dma/read_cpl.ts:152
+      ra_updates <= cpl_known & (((r0_hdr[79:77] != 3'd0) | ((~r0_hdr[126]) | (~cpl_la_ok))) | cpl_in_sequence);  // gen/dma/read_cpl.ts:153
+      ra_update_to <= (((r0_hdr[79:77] != 3'd0) | ((~r0_hdr[126]) | (~cpl_la_ok))) | ({(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} <= cpl_carried)) ? 13'd0 : ({(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} - cpl_carried);  // gen/dma/read_cpl.ts:154
+      ra_dev_end <= _select_8;  // gen/dma/read_cpl.ts:155
+      ra_slot <= _select_9;  // gen/dma/read_cpl.ts:156
+      ra_back <= {1'b0, {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]}} + {12'd0, r0_hdr[33:32]};  // gen/dma/read_cpl.ts:157
+      ra_lead <= r0_hdr[33:32];  // gen/dma/read_cpl.ts:158
+      ra_write_end <= (({11'd0, r0_hdr[33:32]} + {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]}) < {{(r0_hdr[105:96] == 10'd0), r0_hdr[105:96]}, 2'd0}) ? ({11'd0, r0_hdr[33:32]} + {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]}) : {{(r0_hdr[105:96] == 10'd0), r0_hdr[105:96]}, 2'd0};  // gen/dma/read_cpl.ts:159
     end
-    if (cpl_start) begin  // gen/dma/read_cpl.ts:207
-      cpl_held_write <= cpl_write;  // gen/dma/read_cpl.ts:208
-      cpl_held_ends <= cpl_ends_read;  // gen/dma/read_cpl.ts:209
-      cpl_held_free <= cpl_free;  // gen/dma/read_cpl.ts:210
-      cpl_held_slot <= ra_slot;  // gen/dma/read_cpl.ts:211
-      cpl_held_tag <= ra_tag;  // gen/dma/read_cpl.ts:212
+    if (cpl_start) begin  // gen/dma/read_cpl.ts:208
+      cpl_held_write <= cpl_write;  // gen/dma/read_cpl.ts:209
+      cpl_held_ends <= cpl_ends_read;  // gen/dma/read_cpl.ts:210
+      cpl_held_free <= cpl_free;  // gen/dma/read_cpl.ts:211
+      cpl_held_slot <= ra_slot;  // gen/dma/read_cpl.ts:212
+      cpl_held_tag <= ra_tag;  // gen/dma/read_cpl.ts:213
     end
-    if (advance) begin  // gen/dma/read_cpl.ts:230
-      r1_sop <= ra_sop;  // gen/dma/read_cpl.ts:232
-      r1_data <= ra_data;  // gen/dma/read_cpl.ts:233
-      r1_write <= ra_sop ? cpl_write : cpl_held_write;  // gen/dma/read_cpl.ts:234
-      r1_retire <= (ra_sop ? cpl_ends_read : cpl_held_ends) & ra_eop;  // gen/dma/read_cpl.ts:235
-      r1_slot <= ra_sop ? ra_slot : cpl_held_slot;  // gen/dma/read_cpl.ts:236
-      r1_dev_end <= ra_dev_end;  // gen/dma/read_cpl.ts:237
-      r1_back <= ra_back;  // gen/dma/read_cpl.ts:238
-      r1_lead <= ra_lead;  // gen/dma/read_cpl.ts:239
-      r1_write_end <= ra_write_end;  // gen/dma/read_cpl.ts:240
+    if (advance) begin  // gen/dma/read_cpl.ts:231
+      r1_sop <= ra_sop;  // gen/dma/read_cpl.ts:233
+      r1_data <= ra_data;  // gen/dma/read_cpl.ts:234
+      r1_write <= ra_sop ? cpl_write : cpl_held_write;  // gen/dma/read_cpl.ts:235
+      r1_retire <= (ra_sop ? cpl_ends_read : cpl_held_ends) & ra_eop;  // gen/dma/read_cpl.ts:236
+      r1_slot <= ra_sop ? ra_slot : cpl_held_slot;  // gen/dma/read_cpl.ts:237
+      r1_dev_end <= ra_dev_end;  // gen/dma/read_cpl.ts:238
+      r1_back <= ra_back;  // gen/dma/read_cpl.ts:239
+      r1_lead <= ra_lead;  // gen/dma/read_cpl.ts:240
+      r1_write_end <= ra_write_end;  // gen/dma/read_cpl.ts:241
     end
-    if (advance & r1_valid) begin  // gen/dma/read_cpl.ts:259
-      beat_line <= (r1_sop ? beat_first_byte[15:5] : beat_line) + 11'd1;  // gen/dma/read_cpl.ts:260
-      beat_shift <= r1_sop ? beat_first_byte[4:0] : beat_shift;  // gen/dma/read_cpl.ts:261
-      beat_left <= (|_mux_10[12:5]) ? (_mux_10 - 13'd32) : 13'd0;  // gen/dma/read_cpl.ts:262
+    if (advance & r1_valid) begin  // gen/dma/read_cpl.ts:260
+      beat_line <= (r1_sop ? beat_first_byte[15:5] : beat_line) + 11'd1;  // gen/dma/read_cpl.ts:261
+      beat_shift <= r1_sop ? beat_first_byte[4:0] : beat_shift;  // gen/dma/read_cpl.ts:262
+      beat_left <= (|_mux_10[12:5]) ? (_mux_10 - 13'd32) : 13'd0;  // gen/dma/read_cpl.ts:263
     end
-    if (advance) begin  // gen/dma/read_cpl.ts:274
-      r2_data <= r1_data;  // gen/dma/read_cpl.ts:276
-      r2_mask <= {(|_mux_10[12:5]), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd30)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd29)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd28)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd27)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd26)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd25)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd24)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd23)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd22)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd21)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd20)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd19)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd18)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd17)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd16)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd15)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd14)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd13)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd12)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd11)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd10)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd9)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd8)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd7)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd6)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd5)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd4)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd3)), (((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd2)) & ((r1_sop ? r1_lead : 2'd0) <= 2'd2)), (((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd1)) & ((r1_sop ? r1_lead : 2'd0) <= 2'd1)), (((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd0)) & ((r1_sop ? r1_lead : 2'd0) <= 2'd0))};  // gen/dma/read_cpl.ts:277
-      r2_line <= r1_sop ? beat_first_byte[15:5] : beat_line;  // gen/dma/read_cpl.ts:278
-      r2_shift <= r1_sop ? beat_first_byte[4:0] : beat_shift;  // gen/dma/read_cpl.ts:279
-      r2_write <= r1_write;  // gen/dma/read_cpl.ts:280
-      r2_retire <= r1_retire;  // gen/dma/read_cpl.ts:281
-      r2_slot <= r1_slot;  // gen/dma/read_cpl.ts:282
+    if (advance) begin  // gen/dma/read_cpl.ts:275
+      r2_data <= r1_data;  // gen/dma/read_cpl.ts:277
+      r2_mask <= {(|_mux_10[12:5]), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd30)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd29)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd28)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd27)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd26)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd25)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd24)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd23)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd22)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd21)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd20)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd19)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd18)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd17)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd16)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd15)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd14)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd13)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd12)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd11)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd10)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd9)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd8)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd7)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd6)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd5)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd4)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd3)), (((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd2)) & ((r1_sop ? r1_lead : 2'd0) <= 2'd2)), (((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd1)) & ((r1_sop ? r1_lead : 2'd0) <= 2'd1)), (((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd0)) & ((r1_sop ? r1_lead : 2'd0) <= 2'd0))};  // gen/dma/read_cpl.ts:278
+      r2_line <= r1_sop ? beat_first_byte[15:5] : beat_line;  // gen/dma/read_cpl.ts:279
+      r2_shift <= r1_sop ? beat_first_byte[4:0] : beat_shift;  // gen/dma/read_cpl.ts:280
+      r2_write <= r1_write;  // gen/dma/read_cpl.ts:281
+      r2_retire <= r1_retire;  // gen/dma/read_cpl.ts:282
+      r2_slot <= r1_slot;  // gen/dma/read_cpl.ts:283
     end
-    if (advance) begin  // gen/dma/read_cpl.ts:294
-      r3_write <= r2_write & (|r2_mask);  // gen/dma/read_cpl.ts:296
-      r3_addr <= r2_line;  // gen/dma/read_cpl.ts:297
-      r3_data <= {256'd0, r2_data} << {r2_shift, 3'd0};  // gen/dma/read_cpl.ts:298
-      r3_be <= {32'd0, r2_mask} << r2_shift;  // gen/dma/read_cpl.ts:299
-      r3_retire <= r2_retire;  // gen/dma/read_cpl.ts:300
-      r3_slot <= r2_slot;  // gen/dma/read_cpl.ts:301
+    if (advance) begin  // gen/dma/read_cpl.ts:295
+      r3_write <= r2_write & (|r2_mask);  // gen/dma/read_cpl.ts:297
+      r3_addr <= r2_line;  // gen/dma/read_cpl.ts:298
+      r3_data <= {256'd0, r2_data} << {r2_shift, 3'd0};  // gen/dma/read_cpl.ts:299
+      r3_be <= {32'd0, r2_mask} << r2_shift;  // gen/dma/read_cpl.ts:300
+      r3_retire <= r2_retire;  // gen/dma/read_cpl.ts:301
+      r3_slot <= r2_slot;  // gen/dma/read_cpl.ts:302
     end
     case (issue_state)  // gen/dma/read_engine.ts:120
       ISSUE_STATE_IDLE: begin
@@ -2022,20 +2022,20 @@ module dma_read_w256_t32_d16_l20_i8_s8_to20 (
           expire_stage <= 2'd0;  // gen/dma/read_tags.ts:75
         end
       endcase
-      if (advance) begin  // gen/dma/read_cpl.ts:82
-        r0_valid <= cpl_valid;  // gen/dma/read_cpl.ts:83
+      if (advance) begin  // gen/dma/read_cpl.ts:83
+        r0_valid <= cpl_valid;  // gen/dma/read_cpl.ts:84
       end
-      if (advance) begin  // gen/dma/read_cpl.ts:138
-        ra_valid <= r0_valid;  // gen/dma/read_cpl.ts:139
+      if (advance) begin  // gen/dma/read_cpl.ts:139
+        ra_valid <= r0_valid;  // gen/dma/read_cpl.ts:140
       end
-      if (advance) begin  // gen/dma/read_cpl.ts:230
-        r1_valid <= ra_valid;  // gen/dma/read_cpl.ts:231
+      if (advance) begin  // gen/dma/read_cpl.ts:231
+        r1_valid <= ra_valid;  // gen/dma/read_cpl.ts:232
       end
-      if (advance) begin  // gen/dma/read_cpl.ts:274
-        r2_valid <= r1_valid;  // gen/dma/read_cpl.ts:275
+      if (advance) begin  // gen/dma/read_cpl.ts:275
+        r2_valid <= r1_valid;  // gen/dma/read_cpl.ts:276
       end
-      if (advance) begin  // gen/dma/read_cpl.ts:294
-        r3_valid <= r2_valid;  // gen/dma/read_cpl.ts:295
+      if (advance) begin  // gen/dma/read_cpl.ts:295
+        r3_valid <= r2_valid;  // gen/dma/read_cpl.ts:296
       end
       case (issue_state)  // gen/dma/read_engine.ts:120
         ISSUE_STATE_IDLE: begin
