@@ -16,6 +16,9 @@ import {
   RegSlice,
   RoundRobinArbiter,
 } from './lib';
+import { DmaRead } from './dma/read_engine';
+import { dmaTestParams } from './dma/test_top';
+import { DmaWrite } from './dma/write_engine';
 import { Testdev, TESTDEV_WIDTHS } from './testdev/top';
 import { DEFAULT_FORWARD } from './virtio/cfg_layout';
 import { DEFAULT_LAYOUT, PTILE_LAYOUT } from './virtio/layout';
@@ -49,6 +52,20 @@ export const tops: TopConfig[] = [
     description: `PCIe test endpoint (config, MMIO, DMA, MSI-X), ${W}-bit TLP stream`,
     elaborate: () => Testdev.elaborate({ W }),
   })),
+  // The DMA engines (gen/dma) as the tests build them: 32 tags, 64 KiB of device memory, 8 command slots.
+  ...([64, 256] as const).flatMap((W) => {
+    const q = dmaTestParams({ W, tags: 32, devBits: 16 });
+    return [
+      {
+        description: `DMA read engine (host -> device, byte-granular, line-rate completions), ${W}-bit, 32 tags`,
+        elaborate: () => DmaRead.elaborate(q.read),
+      },
+      {
+        description: `DMA write engine (device -> host, byte-granular), ${W}-bit`,
+        elaborate: () => DmaWrite.elaborate(q.write),
+      },
+    ];
+  }),
   ...VIRTIO_WIDTHS.map((W) => ({
     description: `virtio-blk endpoint control plane, default layout, ${W}-bit TLP stream`,
     elaborate: () => VirtioEndpoint.elaborate({ layout: DEFAULT_LAYOUT, W }),

@@ -1,0 +1,328 @@
+// The read engine's completion path (gen/dma/read_engine.ts): completions in, device-memory line writes out,
+// one beat per cycle whatever the completions' sizes, tags and order. Five register stages move together
+// (one `advance` for all, held only while the memory refuses a write):
+//
+//   r0  the received beat. On a start-of-packet beat its tag's bookkeeping is looked up and compared.
+//   ra  the verdict, and the tag's update in the same cycle; a completion for the same tag right behind it
+//       (the very next beat at 512 bits) compares with the updated value, forwarded to r0.
+//   r1  the beat with its completion's verdict (write or drop) and placement (device end, byte count).
+//   r2  the beat with its device line, byte shift and byte mask (the requested bytes only).
+//   r3  the two-line write (gen/dma/shift.ts placeInWindow): the `mem_wr` port's registers.
+//
+// A completion (2.2.9, 2.3.1.1) is taken when its tag is outstanding, its status is SC, it carries data,
+// its Lower Address agrees with the read and its Byte Count equals the bytes still to come for the tag (so
+// split completions are taken only in address order, none twice, none after a lost one). Its first payload
+// byte is then device byte dev_end - byte_count; the tag's remaining bytes drop by what the payload carries,
+// and the completion carrying the rest frees the tag (on its last beat). A completion for no outstanding tag, or out of sequence,
+// is dropped and counted (`unexpected`); UR and CA free the tag with that error; a poisoned completion moves
+// the tag on but its data is dropped (POISONED). The end of a read (its last completion, or the error that
+// ended it) is reported to the command slots (`retire`) only when the completion's last beat has left r3,
+// so a command's status never overtakes its data into memory.
+import { bit, cat, type Expr, lit, log2ceil, type ModuleBuilder, mux } from '../hdl';
+import { DmaError } from '../pcie/dma_common';
+import { type BundleOf, type DataWidth, RxError, type tlpRxStream } from '../pcie/streams';
+import { CplStatus, tlpFields } from '../pcie/tlp';
+import { type lineWrite, lineBytes } from './ports';
+import { type ReadTags, TIMEOUT_TICKS } from './read_tags';
+import { placeInWindow } from './shift';
+
+export interface CplPathEvents {
+  unexpected: Expr;
+  ur: Expr;
+  ca: Expr;
+  poisoned: Expr;
+}
+
+export interface CplPath {
+  /** The tag update of this cycle (the looked-up tag's new remaining bytes; `closing`: no more are due). */
+  update: { en: Expr; tag: Expr; closing: Expr; remaining: Expr };
+  /**
+   * A tag freed: on the last beat of the completion that ended its read (2.3.2: the tag is the device's
+   * until then; the root complex may not see it reused before the completion has been received whole).
+   */
+  release: { en: Expr; tag: Expr };
+  /** An error for a command slot (0: none). */
+  err: { code: Expr; slot: Expr };
+  /** A read ended: its slot's count of outstanding reads goes down. */
+  retire: { en: Expr; slot: Expr };
+  ev: CplPathEvents;
+  /** Beats in the pipeline (for idle/busy). */
+  busy: Expr;
+}
+
+export function completionPath(
+  m: ModuleBuilder,
+  tags: ReadTags,
+  o: {
+    W: DataWidth;
+    cpl: BundleOf<ReturnType<typeof tlpRxStream>, 'in'>;
+    memWr: BundleOf<ReturnType<typeof lineWrite>, 'out'>;
+    devBits: number;
+  },
+): CplPath {
+  const { W, cpl, memWr, devBits } = o;
+  const T = tags.valid.items.length;
+  const tw = log2ceil(T);
+  const sw = tags.slot.items[0].width;
+  const B = lineBytes(W);
+  const lb = log2ceil(B);
+
+  // ---- r0: the received beat
+  const r0 = {
+    valid: m.reg('r0_valid', bit, { reset: 0 }),
+    hdr: m.reg('r0_hdr', 128),
+    data: m.reg('r0_data', W),
+    sop: m.reg('r0_sop', bit),
+    eop: m.reg('r0_eop', bit),
+    poisoned: m.reg('r0_poisoned', bit),
+  };
+  const r3Valid = m.reg('r3_valid', bit, { reset: 0 });
+  const r3Write = m.reg('r3_write', bit);
+  const advance = m.let('advance', r3Valid.and(r3Write).and(memWr.ready.not()).not());
+  cpl.ready.set(advance);
+  m.if(advance, () => {
+    r0.valid.next(cpl.valid);
+    r0.hdr.next(cpl.hdr);
+    r0.data.next(cpl.data);
+    r0.sop.next(cpl.sop);
+    r0.eop.next(cpl.eop);
+    r0.poisoned.next(cpl.error.eq(RxError.POISONED));
+  });
+
+  // ---- r0 -> ra: look up the completion's tag on its first beat and compare
+  const f = tlpFields(r0.hdr);
+  const tag = m.let('cpl_tag', f.cplTag.trunc(tw));
+  const inRange = T >= 1024 ? lit(1, 1) : f.cplTag.lt(T);
+  const bc = f.byteCount;
+  const la = f.lowerAddr;
+  const lead = la.bits(1, 0).zext(13);
+  const carried = m.let('cpl_carried', cat(f.lengthDw, lit(0, 2)).sub(lead)); // payload bytes from the first requested one
+  // Payload byte index just past the last byte to write: the bytes the tag still expects, or the payload.
+  const payloadEnd = cat(f.lengthDw, lit(0, 2));
+  const wantEnd = lead.add(bc);
+
+  // ra: the beat with its tag's bookkeeping looked up (registers cut the lookup from the verdict).
+  const ra = {
+    valid: m.reg('ra_valid', bit, { reset: 0 }),
+    sop: m.reg('ra_sop', bit),
+    eop: m.reg('ra_eop', bit),
+    data: m.reg('ra_data', W),
+    poisoned: m.reg('ra_poisoned', bit),
+    tag: m.reg('ra_tag', tw),
+    known: m.reg('ra_known', bit),
+    inSequence: m.reg('ra_in_sequence', bit),
+    laOk: m.reg('ra_la_ok', bit),
+    status: m.reg('ra_status', 3),
+    hasData: m.reg('ra_has_data', bit),
+    isLast: m.reg('ra_is_last', bit),
+    updates: m.reg('ra_updates', bit), // the verdict will update the tag's remaining bytes
+    updateTo: m.reg('ra_update_to', 13), // to this
+    devEnd: m.reg('ra_dev_end', devBits),
+    slot: m.reg('ra_slot', sw),
+    back: m.reg('ra_back', 14), // byte count + lead: from the payload's first byte back from the read's end
+    lead: m.reg('ra_lead', 2),
+    writeEnd: m.reg('ra_write_end', 13),
+  };
+
+  // The verdict on the completion in ra (below) updates its tag's remaining bytes at the end of this cycle;
+  // a completion for the same tag in r0 compares with that update (forwarded), not with the table's old value.
+  // Whether ra updates and to what are decided here a cycle early, from its header and lookups alone: it
+  // updates when its tag is known and it is in sequence or an error (which ends the read); a read that ends
+  // expects nothing more: 0 bytes, which no completion's Byte Count (1..4096) matches.
+  const statusErr = f.cplStatus.ne(CplStatus.SC);
+  const laOk = m.let('cpl_la_ok', tags.hostEnd.at(tag).sub(bc.bits(6, 0)).eq(la));
+  const dataErr = f.hasData.not().or(laOk.not());
+  const isLast = bc.le(carried);
+  const known = m.let('cpl_known', inRange.and(tags.valid.at(tag)).and(tags.age.at(tag).ne(TIMEOUT_TICKS)));
+  const forward = m.let('cpl_forward', ra.valid.and(ra.sop).and(ra.updates).and(ra.tag.eq(tag)));
+  const inSequence = m.let('cpl_in_sequence', mux(forward, bc.eq(ra.updateTo), bc.eq(tags.remaining.at(tag))));
+  m.if(advance, () => {
+    ra.valid.next(r0.valid);
+    ra.sop.next(r0.sop);
+    ra.eop.next(r0.eop);
+    ra.data.next(r0.data);
+    ra.poisoned.next(r0.poisoned);
+    ra.tag.next(tag);
+    // Outstanding and not timing out (the timeout frees it: a completion now is one too late).
+    ra.known.next(known);
+    ra.inSequence.next(inSequence);
+    ra.laOk.next(laOk);
+    ra.status.next(f.cplStatus);
+    ra.hasData.next(f.hasData);
+    ra.isLast.next(isLast);
+    ra.updates.next(known.and(statusErr.or(dataErr).or(inSequence)));
+    ra.updateTo.next(mux(statusErr.or(dataErr).or(isLast), lit(0, 13), bc.sub(carried)));
+    ra.devEnd.next(tags.devEnd.at(tag));
+    ra.slot.next(tags.slot.at(tag));
+    ra.back.next(bc.zext(14).add(la.bits(1, 0).zext(14)));
+    ra.lead.next(la.bits(1, 0));
+    ra.writeEnd.next(mux(wantEnd.lt(payloadEnd), wantEnd, payloadEnd));
+  });
+
+  // ---- ra -> r1: the verdict, on the completion's first beat
+  const start = m.let('cpl_start', advance.and(ra.valid).and(ra.sop));
+  const status = ra.status;
+  const verdict = {
+    write: m.wire('cpl_write', bit, { default: 0 }),
+    ends: m.wire('cpl_ends_read', bit, { default: 0 }), // the read ends with this completion
+    update: m.wire('cpl_update', bit, { default: 0 }),
+    free: m.wire('cpl_free', bit, { default: 0 }),
+    err: m.wire('cpl_err', 3, { default: 0 }),
+    unexpected: m.wire('cpl_unexpected', bit, { default: 0 }),
+  };
+  m.if(ra.known.not(), () => verdict.unexpected.set(1))
+    .elseIf(status.ne(CplStatus.SC), () => {
+      verdict.update.set(1);
+      verdict.free.set(1);
+      verdict.ends.set(1);
+      verdict.err.set(
+        mux(
+          status.eq(CplStatus.UR),
+          lit(DmaError.UNSUPPORTED_REQUEST, 3),
+          mux(status.eq(CplStatus.CA), lit(DmaError.COMPLETER_ABORT, 3), lit(DmaError.BAD_COMPLETION, 3)),
+        ),
+      );
+    })
+    .elseIf(ra.hasData.not().or(ra.laOk.not()), () => {
+      verdict.update.set(1);
+      verdict.free.set(1);
+      verdict.ends.set(1);
+      verdict.err.set(DmaError.BAD_COMPLETION);
+    })
+    .elseIf(ra.inSequence.not(), () => verdict.unexpected.set(1))
+    .else(() => {
+      verdict.update.set(1);
+      verdict.free.set(ra.isLast);
+      verdict.ends.set(ra.isLast);
+      m.if(ra.poisoned, () => verdict.err.set(DmaError.POISONED)).else(() => verdict.write.set(1));
+    });
+
+  // The verdict of the completion whose beats are passing (kept from its first beat).
+  const held = {
+    write: m.reg('cpl_held_write', bit),
+    ends: m.reg('cpl_held_ends', bit),
+    free: m.reg('cpl_held_free', bit),
+    slot: m.reg('cpl_held_slot', sw),
+    tag: m.reg('cpl_held_tag', tw),
+  };
+  m.if(start, () => {
+    held.write.next(verdict.write);
+    held.ends.next(verdict.ends);
+    held.free.next(verdict.free);
+    held.slot.next(ra.slot);
+    held.tag.next(ra.tag);
+  });
+  const beatWrite = mux(ra.sop, verdict.write, held.write);
+  const beatEnds = mux(ra.sop, verdict.ends, held.ends);
+  const beatSlot = mux(ra.sop, ra.slot, held.slot);
+
+  const r1 = {
+    valid: m.reg('r1_valid', bit, { reset: 0 }),
+    sop: m.reg('r1_sop', bit),
+    data: m.reg('r1_data', W),
+    write: m.reg('r1_write', bit),
+    retire: m.reg('r1_retire', bit),
+    slot: m.reg('r1_slot', sw),
+    devEnd: m.reg('r1_dev_end', devBits),
+    back: m.reg('r1_back', 14), // byte count + lead: from the payload's first byte back from the read's end
+    lead: m.reg('r1_lead', 2),
+    writeEnd: m.reg('r1_write_end', 13),
+  };
+  m.if(advance, () => {
+    r1.valid.next(ra.valid);
+    r1.sop.next(ra.sop);
+    r1.data.next(ra.data);
+    r1.write.next(beatWrite);
+    r1.retire.next(beatEnds.and(ra.eop));
+    r1.slot.next(beatSlot);
+    r1.devEnd.next(ra.devEnd);
+    r1.back.next(ra.back);
+    r1.lead.next(ra.lead);
+    r1.writeEnd.next(ra.writeEnd);
+  });
+
+  // ---- r1 -> r2: device line, shift and byte mask of each beat
+  const first = m.let('beat_first_byte', r1.devEnd.sub(r1.back.zext(Math.max(devBits, 14)).trunc(devBits))); // payload byte 0
+  const line = m.reg('beat_line', devBits - lb);
+  const shift = m.reg('beat_shift', lb);
+  const left = m.reg('beat_left', 13); // payload bytes to write from this beat's first byte on
+  const curLine = mux(r1.sop, first.bits(devBits - 1, lb), line);
+  const curShift = mux(r1.sop, first.bits(lb - 1, 0), shift);
+  const curLeft = mux(r1.sop, r1.writeEnd, left);
+  const skip = mux(r1.sop, r1.lead, lit(0, 2));
+  const full = curLeft.bits(12, lb).orR();
+  const part = curLeft.bits(lb - 1, 0);
+  const maskBits: Expr[] = [];
+  for (let j = 0; j < B; j++) {
+    const below = full.or(part.gt(j));
+    maskBits.unshift(j < 4 ? below.and(skip.le(j)) : below);
+  }
+  m.if(advance.and(r1.valid), () => {
+    line.next(curLine.add(1));
+    shift.next(curShift);
+    left.next(full.select(curLeft.sub(B), lit(0, 13)));
+  });
+  const r2 = {
+    valid: m.reg('r2_valid', bit, { reset: 0 }),
+    data: m.reg('r2_data', W),
+    mask: m.reg('r2_mask', B),
+    line: m.reg('r2_line', devBits - lb),
+    shift: m.reg('r2_shift', lb),
+    write: m.reg('r2_write', bit),
+    retire: m.reg('r2_retire', bit),
+    slot: m.reg('r2_slot', sw),
+  };
+  m.if(advance, () => {
+    r2.valid.next(r1.valid);
+    r2.data.next(r1.data);
+    r2.mask.next(cat(...maskBits));
+    r2.line.next(curLine);
+    r2.shift.next(curShift);
+    r2.write.next(r1.write);
+    r2.retire.next(r1.retire);
+    r2.slot.next(r1.slot);
+  });
+
+  // ---- r2 -> r3: the beat placed in its two-line window
+  const placed = placeInWindow(r2.data, r2.mask, r2.shift);
+  const r3 = {
+    addr: m.reg('r3_addr', devBits - lb),
+    data: m.reg('r3_data', 2 * W),
+    be: m.reg('r3_be', (2 * W) / 8),
+    retire: m.reg('r3_retire', bit),
+    slot: m.reg('r3_slot', sw),
+  };
+  m.if(advance, () => {
+    r3Valid.next(r2.valid);
+    r3Write.next(r2.write.and(r2.mask.orR()));
+    r3.addr.next(r2.line);
+    r3.data.next(placed.data);
+    r3.be.next(placed.be);
+    r3.retire.next(r2.retire);
+    r3.slot.next(r2.slot);
+  });
+  memWr.valid.set(r3Valid.and(r3Write));
+  memWr.addr.set(r3.addr);
+  memWr.data.set(r3.data);
+  memWr.be.set(r3.be);
+
+  return {
+    update: { en: start.and(verdict.update), tag: ra.tag, closing: verdict.free, remaining: ra.updateTo },
+    release: {
+      en: advance
+        .and(ra.valid)
+        .and(ra.eop)
+        .and(mux(ra.sop, verdict.free, held.free)),
+      tag: mux(ra.sop, ra.tag, held.tag),
+    },
+    err: { code: mux(start, verdict.err, lit(0, 3)), slot: ra.slot },
+    retire: { en: advance.and(r3Valid).and(r3.retire), slot: r3.slot },
+    ev: {
+      unexpected: start.and(verdict.unexpected),
+      ur: start.and(verdict.err.eq(DmaError.UNSUPPORTED_REQUEST)),
+      ca: start.and(verdict.err.eq(DmaError.COMPLETER_ABORT)),
+      poisoned: start.and(verdict.err.eq(DmaError.POISONED)),
+    },
+    busy: r0.valid.or(ra.valid).or(r1.valid).or(r2.valid).or(r3Valid),
+  };
+}

@@ -1,0 +1,266 @@
+// DMA read engine (host -> device), docs/dma.md: transfers of any length from any host address to any device
+// byte address, queued as commands, each ended by a status in command order.
+//
+// Requests: each command is cut into memory reads of at most Max_Read_Request_Size bytes, never past the
+// next MRRS multiple (so never across 4 KB, 2.2.7), byte-granular through First/Last DW BE (2.2.5); one read
+// per two cycles while a tag is free (tags from 32 up only with the Extended Tag Field Enable) and Bus
+// Master Enable is set. Reads of several commands may be outstanding at once: up to `slots` commands have a
+// slot each (its id, first error, whether all its reads are issued, how many are outstanding).
+// Completions: gen/dma/read_cpl.ts, at one beat per cycle, into the device memory's two-line write port.
+// Status: the oldest command's, once all its reads are issued and ended (data in memory, or failed).
+// After an error a command issues no more reads; those outstanding are waited for (or time out).
+import { bit, bitsFor, cat, defineModule, lit, log2ceil, mux, orAll, paramError } from '../hdl';
+import { Fifo } from '../lib/fifo';
+import { priorityEncode } from '../lib/priority';
+import { DmaError, nextChunk, sizeFromCode } from '../pcie/dma_common';
+import { type DataWidth, driveOneBeat, tlpRxStream, tlpStream } from '../pcie/streams';
+import { memReqHdr, requestShape } from '../pcie/tlp';
+import { dmaCommand, dmaStatus, lineBytes, lineWrite } from './ports';
+import { completionPath } from './read_cpl';
+import { readTags, updateReadTags } from './read_tags';
+
+export interface DmaReadParams {
+  W: DataWidth;
+  /** Outstanding reads (tags 0..tags-1), 1..256; tags from 32 up need the Extended Tag Field Enable. */
+  tags: number;
+  /** Bits of a device byte address (the device memory is 2^devBits bytes). */
+  devBits: number;
+  /** Bits of a transfer's length in bytes. */
+  lenBits: number;
+  /** Bits of a command's id. */
+  idBits: number;
+  /** Bits of the completion timeout (cycles). */
+  timeoutBits: number;
+  /** Commands with reads outstanding at once: a power of two, 2..32. */
+  slots: number;
+}
+
+export const DmaRead = defineModule(
+  'dma_read',
+  (m, p: DmaReadParams) => {
+    const T = p.tags;
+    if (!Number.isInteger(T) || T < 1 || T > 256) throw paramError(`DmaRead: 1..256 tags, got ${T}`);
+    if (![2, 4, 8, 16, 32].includes(p.slots))
+      throw paramError(`DmaRead: slots must be 2, 4, 8, 16 or 32, got ${p.slots}`);
+    const lb = log2ceil(lineBytes(p.W));
+    if (!Number.isInteger(p.devBits) || p.devBits < lb + 2 || p.devBits > 48)
+      throw paramError(`DmaRead: devBits must be ${lb + 2}..48 (at least four lines), got ${p.devBits}`);
+    const tw = log2ceil(T);
+    const S = p.slots;
+    const sw = log2ceil(S);
+
+    // ---- ports
+    const cmd = m.input('cmd', dmaCommand(p.devBits, p.lenBits, p.idBits));
+    const status = m.output('status', dmaStatus(p.idBits));
+    const busMaster = m.input('bus_master', bit);
+    const mrrs = m.input('max_read_req', 3);
+    const extTagEn = m.input('ext_tag_en', bit);
+    const requesterId = m.input('requester_id', 16);
+    const timeout = m.input('timeout', p.timeoutBits);
+    const req = m.output('req', tlpStream(p.W));
+    const cpl = m.input('cpl', tlpRxStream(p.W));
+    const memWr = m.output('mem_wr', lineWrite(p.W, p.devBits - lb));
+    const busy = m.output('busy', bit);
+    const outstanding = m.output('outstanding', bit);
+    const evUnexpected = m.output('ev_unexpected', bit);
+    const evUr = m.output('ev_ur', bit);
+    const evCa = m.output('ev_ca', bit);
+    const evPoisoned = m.output('ev_poisoned', bit);
+    const evTimeout = m.output('ev_timeout', bit);
+
+    // ---- commands wait here for a slot
+    const cmdW = 64 + p.devBits + p.lenBits + p.idBits;
+    const queue = m.instance('cmd_queue', Fifo, { width: cmdW, depth: 2 }).io;
+    queue.enq.valid.set(cmd.valid);
+    queue.enq.data.set(cat(cmd.host_addr, cmd.dev_addr, cmd.len, cmd.id));
+    cmd.ready.set(queue.enq.ready);
+    const q = queue.deq.data;
+    const qHost = q.bits(cmdW - 1, cmdW - 64);
+    const qDev = q.bits(cmdW - 65, p.lenBits + p.idBits);
+    const qLen = q.bits(p.lenBits + p.idBits - 1, p.idBits);
+    const qId = q.bits(p.idBits - 1, 0);
+
+    // ---- command slots: a ring, allocated at the tail, retired in order at the head
+    const slotId = m.regArray('slot_id', S, p.idBits);
+    const slotErr = m.regArray('slot_err', S, 3);
+    const slotIssued = m.regArray('slot_issued', S, bit);
+    const slotPending = m.regArray('slot_pending', S, bitsFor(T));
+    const head = m.reg('slot_head', sw + 1, { reset: 0 });
+    const tail = m.reg('slot_tail', sw + 1, { reset: 0 });
+    const slotsFull = head
+      .bit(sw)
+      .ne(tail.bit(sw))
+      .and(head.bits(sw - 1, 0).eq(tail.bits(sw - 1, 0)));
+    const slotsEmpty = head.eq(tail);
+
+    // ---- per-tag bookkeeping and the completion path
+    const tags = readTags(m, { tags: T, devBits: p.devBits, slotBits: sw, timeout });
+    const cplPath = completionPath(m, tags, { W: p.W, cpl, memWr, devBits: p.devBits });
+
+    // ---- the command being issued
+    const st = m.fsm('issue_state', ['idle', 'calc', 'issue'] as const);
+    const host = m.reg('host', 64);
+    const dev = m.reg('dev', p.devBits);
+    const rem = m.reg('rem', p.lenBits, { reset: 0 });
+    const cur = m.reg('cur_slot', sw);
+    const chunk = m.reg('chunk', 13);
+    const allocTag = m.reg('alloc_tag', tw);
+    const reqValid = m.reg('mrd_valid', bit, { reset: 0 });
+    const reqHdr = m.reg('mrd_hdr', 128);
+
+    const usable = tags.valid.items.map((v, t) => (t < 32 ? v.not() : v.not().and(extTagEn)));
+    const free =
+      T === 1
+        ? { valid: usable[0], index: lit(0, tw) }
+        : priorityEncode(m, 'free_tag', m.let('usable_tags', cat(...[...usable].reverse())));
+    const curErr = slotErr.at(cur);
+    const issueNow = m.let('issue_now', st.is('issue').and(reqValid.not().or(req.ready)));
+    const bmeLost = m.wire('bme_lost', bit, { default: 0 });
+
+    st.switch({
+      idle: () => {
+        m.if(queue.deq.valid.and(slotsFull.not()), () => {
+          host.next(qHost);
+          dev.next(qDev);
+          rem.next(qLen);
+          cur.next(tail.bits(sw - 1, 0));
+          tail.next(tail.inc());
+          st.goto('calc');
+        });
+      },
+      calc: () => {
+        m.if(rem.eq(0).or(curErr.ne(0)), () => st.goto('idle'))
+          .elseIf(busMaster.not(), () => bmeLost.set(1))
+          .elseIf(free.valid, () => {
+            chunk.next(nextChunk(host, rem, sizeFromCode(mrrs, 5)));
+            allocTag.next(free.index);
+            st.goto('issue');
+          });
+      },
+      issue: () => {
+        m.if(issueNow, () => st.goto('calc'));
+      },
+    });
+    queue.deq.ready.set(st.is('idle').and(slotsFull.not()));
+
+    const shape = requestShape(host, chunk);
+    m.if(issueNow, () => {
+      reqValid.next(1);
+      reqHdr.next(
+        memReqHdr({
+          write: false,
+          addr: host,
+          length: shape.length,
+          firstBe: shape.firstBe,
+          lastBe: shape.lastBe,
+          requesterId,
+          tag: allocTag.zext(8),
+        }),
+      );
+      host.next(host.add(chunk.zext(64)));
+      dev.next(dev.add(chunk.zext(Math.max(p.devBits, 13)).trunc(p.devBits)));
+      rem.next(rem.sub(chunk.zext(Math.max(p.lenBits, 13)).trunc(p.lenBits)));
+    }).elseIf(req.ready, () => reqValid.next(0));
+    driveOneBeat(req, { valid: reqValid, hdr: reqHdr });
+
+    updateReadTags(
+      m,
+      tags,
+      {
+        en: issueNow,
+        tag: allocTag,
+        bytes: chunk,
+        devEnd: dev.add(chunk.zext(Math.max(p.devBits, 13)).trunc(p.devBits)),
+        hostEnd: host.bits(6, 0).add(chunk.bits(6, 0)),
+        slot: cur,
+      },
+      cplPath.update,
+      cplPath.release,
+    );
+
+    // ---- slots: errors (the first one stays), outstanding reads, allocation, retirement
+    const expireSlot = tags.expire.slot;
+    for (let s = 0; s < S; s++) {
+      const e = slotErr.item(s);
+      m.if(e.eq(0), () => {
+        m.if(bmeLost.and(cur.eq(s)), () => e.next(DmaError.BUS_MASTER_DISABLED));
+        m.if(tags.expire.valid.and(expireSlot.eq(s)), () => e.next(DmaError.TIMEOUT));
+        m.if(cplPath.err.code.ne(0).and(cplPath.err.slot.eq(s)), () => e.next(cplPath.err.code));
+      });
+      const inc = issueNow.and(cur.eq(s));
+      const dec1 = cplPath.retire.en.and(cplPath.retire.slot.eq(s));
+      const dec2 = tags.expire.valid.and(expireSlot.eq(s));
+      const pw = slotPending.item(s).width;
+      slotPending.item(s).next(slotPending.item(s).add(inc.zext(pw)).sub(dec1.zext(pw)).sub(dec2.zext(pw)));
+      m.if(
+        st
+          .is('calc')
+          .and(cur.eq(s))
+          .and(rem.eq(0).or(curErr.ne(0))),
+        () => slotIssued.item(s).next(1),
+      );
+      m.if(
+        st
+          .is('idle')
+          .and(queue.deq.valid)
+          .and(slotsFull.not())
+          .and(tail.bits(sw - 1, 0).eq(s)),
+        () => {
+          slotId.item(s).next(qId);
+          slotErr.item(s).next(mux(busMaster, lit(DmaError.NONE, 3), lit(DmaError.BUS_MASTER_DISABLED, 3)));
+          slotIssued.item(s).next(0);
+        },
+      );
+    }
+
+    const stValid = m.reg('st_valid', bit, { reset: 0 });
+    const stId = m.reg('st_id', p.idBits);
+    const stErr = m.reg('st_err', 3);
+    const h = head.bits(sw - 1, 0);
+    const retire = m.let(
+      'retire',
+      slotsEmpty.not().and(slotIssued.at(h)).and(slotPending.at(h).eq(0)).and(stValid.not().or(status.ready)),
+    );
+    m.if(retire, () => {
+      stValid.next(1);
+      stId.next(slotId.at(h));
+      stErr.next(slotErr.at(h));
+      head.next(head.inc());
+    }).elseIf(status.ready, () => stValid.next(0));
+    status.valid.set(stValid);
+    status.id.set(stId);
+    status.error.set(stErr);
+
+    const anyTag = orAll(...tags.valid.items);
+    busy.set(queue.deq.valid.or(st.is('idle').not()).or(slotsEmpty.not()).or(stValid).or(reqValid).or(cplPath.busy));
+    outstanding.set(anyTag);
+    evUnexpected.set(cplPath.ev.unexpected);
+    evUr.set(cplPath.ev.ur);
+    evCa.set(cplPath.ev.ca);
+    evPoisoned.set(cplPath.ev.poisoned);
+    evTimeout.set(tags.expire.valid);
+    return {
+      cmd,
+      status,
+      bus_master: busMaster,
+      max_read_req: mrrs,
+      ext_tag_en: extTagEn,
+      requester_id: requesterId,
+      timeout,
+      req,
+      cpl,
+      mem_wr: memWr,
+      busy,
+      outstanding,
+      ev_unexpected: evUnexpected,
+      ev_ur: evUr,
+      ev_ca: evCa,
+      ev_poisoned: evPoisoned,
+      ev_timeout: evTimeout,
+    };
+  },
+  {
+    name: (p) => `dma_read_w${p.W}_t${p.tags}_d${p.devBits}_l${p.lenBits}_i${p.idBits}_s${p.slots}_to${p.timeoutBits}`,
+    doc: 'DMA read engine: host memory -> device memory, byte-granular, MRd split at MRRS/4 KB, completions at line rate.',
+  },
+);
