@@ -14,13 +14,73 @@ import {
   RegSlice,
   RoundRobinArbiter,
 } from './lib';
-import { Testdev, TESTDEV_WIDTHS } from './testdev/top';
+import { PacketArbiter } from './pcie/arbiter';
+import { CfgSpace } from './pcie/cfg_space';
+import { CplGen } from './pcie/cpl_gen';
+import { Msix } from './pcie/msix';
+import { RX_PORTS, RxClassifier, RxDemux } from './pcie/rx_demux';
+import { cplReqStream, tlpStream } from './pcie/streams';
+import { TlpSlice } from './pcie/tlp_slice';
+import { UrResponder } from './pcie/ur_responder';
+import { BAR2_BYTES } from './testdev/regs';
+import { Testdev, TESTDEV_CFG, TESTDEV_WIDTHS } from './testdev/top';
 
 export interface TopConfig {
   /** What the design is. */
   description: string;
   elaborate(): HwModule;
+  /**
+   * Timing budget: the most LUT levels (LUT and MUXF cells on the longest flip-flop to flip-flop path, after
+   * Yosys synth_xilinx) the design may have; `npm run synth` fails above it.
+   */
+  lutLevels?: number;
 }
+
+/** The LUT-level budget of the PCIe endpoint blocks and of the endpoints built from them. */
+export const PCIE_LUT_LEVELS = 9;
+
+/**
+ * The shared PCIe endpoint blocks (gen/pcie) alone at 256 bits, as the test endpoint configures them: a row
+ * each in `npm run synth`, so a block that gets deeper than the budget is named, not just the endpoint.
+ */
+const BLOCK_W = 256;
+const pcieBlocks: TopConfig[] = [
+  {
+    description: 'RX classifier (BAR match, sideband, port), 256 bits',
+    elaborate: () =>
+      RxClassifier.elaborate({
+        W: BLOCK_W,
+        bars: TESTDEV_CFG.bars.map((b) => ({ index: b.index, sizeLog2: b.sizeLog2 })),
+      }),
+  },
+  { description: 'RX demux, 4 ports, 256 bits', elaborate: () => RxDemux.elaborate({ W: BLOCK_W, ports: RX_PORTS }) },
+  {
+    description: 'configuration space (test endpoint layout), 256 bits',
+    elaborate: () => CfgSpace.elaborate({ ...TESTDEV_CFG, W: BLOCK_W }),
+  },
+  { description: 'UR responder, 256 bits', elaborate: () => UrResponder.elaborate({ W: BLOCK_W }) },
+  {
+    description: 'completion-request arbiter, 3 inputs, 256 bits',
+    elaborate: () => PacketArbiter.elaborate({ spec: cplReqStream(BLOCK_W), n: 3 }),
+  },
+  { description: 'completion generator, 256 bits', elaborate: () => CplGen.elaborate({ W: BLOCK_W }) },
+  {
+    description: 'TLP arbiter, 4 inputs, 256 bits',
+    elaborate: () => PacketArbiter.elaborate({ spec: tlpStream(BLOCK_W), n: 4 }),
+  },
+  { description: 'TLP register slice, 256 bits', elaborate: () => TlpSlice.elaborate({ W: BLOCK_W }) },
+  {
+    description: 'MSI-X table, PBA and messages, 4 vectors, 256 bits',
+    elaborate: () =>
+      Msix.elaborate({
+        W: BLOCK_W,
+        vectors: TESTDEV_CFG.msix.vectors,
+        tableOffset: TESTDEV_CFG.msix.tableOffset,
+        pbaOffset: TESTDEV_CFG.msix.pbaOffset,
+        barLog2: Math.log2(BAR2_BYTES),
+      }),
+  },
+].map((t) => ({ ...t, lutLevels: PCIE_LUT_LEVELS }));
 
 export const tops: TopConfig[] = [
   { description: 'LUTRAM FIFO, 64 bits x 16', elaborate: () => Fifo.elaborate({ width: 64, depth: 16 }) },
@@ -36,6 +96,7 @@ export const tops: TopConfig[] = [
   { description: 'modulo counter, 1000', elaborate: () => Counter.elaborate({ modulus: 1000 }) },
   { description: 'occupancy counter, 0..256', elaborate: () => OccupancyCounter.elaborate({ max: 256 }) },
   { description: 'credit counter, 64 credits', elaborate: () => CreditCounter.elaborate({ max: 64 }) },
+  ...pcieBlocks,
   ...TESTDEV_WIDTHS.map((W) => ({
     description: `PCIe test endpoint (config, MMIO, DMA, MSI-X), ${W}-bit TLP stream`,
     elaborate: () => Testdev.elaborate({ W }),
