@@ -44,12 +44,12 @@ module pcie_cpl_gen_w128 (
   wire [3:0] slice_out_keep;  // gen/pcie/cpl_gen.ts:49
   wire slice_out_sop;  // gen/pcie/cpl_gen.ts:49
   wire slice_out_eop;  // gen/pcie/cpl_gen.ts:49
-  wire [12:0] _zext_1;  // gen/pcie/tlp.ts:208
+  wire [12:0] _zext_1;  // gen/pcie/tlp.ts:213
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [12:0] _mux_0;  // gen/pcie/cpl_gen.ts:31
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [63:0] _mux_2;  // gen/pcie/tlp.ts:73
+  wire [63:0] _mux_2;  // gen/pcie/tlp.ts:75
   /* verilator lint_on UNUSEDSIGNAL */
 
   // ---- instances
@@ -73,9 +73,9 @@ module pcie_cpl_gen_w128 (
   );
 
   // ---- combinational logic
-  assign _zext_1 = {11'd0, (req_hdr[64] ? 2'd0 : (req_hdr[65] ? 2'd1 : (req_hdr[66] ? 2'd2 : (req_hdr[67] ? 2'd3 : 2'd0))))};  // gen/pcie/tlp.ts:208
+  assign _zext_1 = {11'd0, (req_hdr[64] ? 2'd0 : (req_hdr[65] ? 2'd1 : (req_hdr[66] ? 2'd2 : (req_hdr[67] ? 2'd3 : 2'd0))))};  // gen/pcie/tlp.ts:213
   assign _mux_0 = ((req_hdr[124:120] == 5'd0) | (req_hdr[124:120] == 5'd1)) ? (({(req_hdr[105:96] == 10'd0), req_hdr[105:96]} == 11'd1) ? ((req_hdr[67:64] == 4'd0) ? 13'd1 : (({11'd0, (req_hdr[67] ? 2'd3 : (req_hdr[66] ? 2'd2 : (req_hdr[65] ? 2'd1 : (req_hdr[64] ? 2'd0 : 2'd3))))} - _zext_1) + 13'd1)) : (({{(req_hdr[105:96] == 10'd0), req_hdr[105:96]}, 2'd0} - _zext_1) - (13'd3 - {11'd0, (req_hdr[71] ? 2'd3 : (req_hdr[70] ? 2'd2 : (req_hdr[69] ? 2'd1 : (req_hdr[68] ? 2'd0 : 2'd3))))}))) : 13'd4;  // gen/pcie/cpl_gen.ts:31
-  assign _mux_2 = req_hdr[125] ? {req_hdr[63:32], req_hdr[31:2], 2'd0} : {32'd0, req_hdr[63:34], 2'd0};  // gen/pcie/tlp.ts:73
+  assign _mux_2 = req_hdr[125] ? {req_hdr[63:32], req_hdr[31:2], 2'd0} : {32'd0, {req_hdr[63:34], 2'd0}};  // gen/pcie/tlp.ts:75
   assign req_ready = slice_in_ready;  // gen/pcie/cpl_gen.ts:51
   assign cpl_valid = slice_out_valid;  // gen/pcie/cpl_gen.ts:57
   assign cpl_hdr = slice_out_hdr;  // gen/pcie/cpl_gen.ts:57

@@ -187,18 +187,18 @@ module pcie_dma_rd_w256_t16 (
   reg _select_7;  // gen/pcie/dma_rd.ts:195
   wire [2:0] _mux_8;  // gen/pcie/dma_rd.ts:390
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [13:0] _add_9;  // gen/pcie/tlp.ts:237
+  wire [13:0] _add_9;  // gen/pcie/tlp.ts:242
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [13:0] _sub_11;  // gen/pcie/tlp.ts:239
+  wire [13:0] _sub_11;  // gen/pcie/tlp.ts:244
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [3:0] _select_10;  // gen/pcie/tlp.ts:227
-  reg [3:0] _select_12;  // gen/pcie/tlp.ts:222
-  reg [3:0] _select_13;  // gen/pcie/tlp.ts:222
+  reg [3:0] _select_10;  // gen/pcie/tlp.ts:232
+  reg [3:0] _select_12;  // gen/pcie/tlp.ts:227
+  reg [3:0] _select_13;  // gen/pcie/tlp.ts:227
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [14:0] _sub_14;  // gen/pcie/dma_rd.ts:204
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [3:0] _select_15;  // gen/pcie/tlp.ts:227
+  reg [3:0] _select_15;  // gen/pcie/tlp.ts:232
 
   // ---- combinational logic
   assign _or_0 = (((((((((((((tag_valid_0 | tag_valid_1) | tag_valid_2) | tag_valid_3) | tag_valid_4) | tag_valid_5) | tag_valid_6) | tag_valid_7) | tag_valid_8) | tag_valid_9) | tag_valid_10) | tag_valid_11) | tag_valid_12) | tag_valid_13) | tag_valid_14;  // gen/pcie/dma_rd.ts:396
@@ -300,9 +300,9 @@ module pcie_dma_rd_w256_t16 (
     endcase
   end
   assign _mux_8 = ((((((((((((((((tag_valid_0 & (tag_timer_0 == 24'd0)) | (tag_valid_1 & (tag_timer_1 == 24'd0))) | (tag_valid_2 & (tag_timer_2 == 24'd0))) | (tag_valid_3 & (tag_timer_3 == 24'd0))) | (tag_valid_4 & (tag_timer_4 == 24'd0))) | (tag_valid_5 & (tag_timer_5 == 24'd0))) | (tag_valid_6 & (tag_timer_6 == 24'd0))) | (tag_valid_7 & (tag_timer_7 == 24'd0))) | (tag_valid_8 & (tag_timer_8 == 24'd0))) | (tag_valid_9 & (tag_timer_9 == 24'd0))) | (tag_valid_10 & (tag_timer_10 == 24'd0))) | (tag_valid_11 & (tag_timer_11 == 24'd0))) | (tag_valid_12 & (tag_timer_12 == 24'd0))) | (tag_valid_13 & (tag_timer_13 == 24'd0))) | (tag_valid_14 & (tag_timer_14 == 24'd0))) | (tag_valid_15 & (tag_timer_15 == 24'd0))) ? 3'd5 : (((running & (~bus_master)) & (rem != 15'd0)) ? 3'd1 : 3'd0);  // gen/pcie/dma_rd.ts:390
-  assign _add_9 = ({12'd0, host[1:0]} + {1'b0, chunk}) + 14'd3;  // gen/pcie/tlp.ts:237
-  assign _sub_11 = ({12'd0, host[1:0]} + {1'b0, chunk}) - 14'd1;  // gen/pcie/tlp.ts:239
-  always @* begin  // gen/pcie/tlp.ts:227
+  assign _add_9 = ({12'd0, host[1:0]} + {1'b0, chunk}) + 14'd3;  // gen/pcie/tlp.ts:242
+  assign _sub_11 = ({12'd0, host[1:0]} + {1'b0, chunk}) - 14'd1;  // gen/pcie/tlp.ts:244
+  always @* begin  // gen/pcie/tlp.ts:232
     case (_sub_11[1:0])
       2'd0: _select_10 = 4'd1;
       2'd1: _select_10 = 4'd3;
@@ -311,7 +311,7 @@ module pcie_dma_rd_w256_t16 (
       default: _select_10 = 4'd1;
     endcase
   end
-  always @* begin  // gen/pcie/tlp.ts:222
+  always @* begin  // gen/pcie/tlp.ts:227
     case (host[1:0])
       2'd0: _select_12 = 4'd15;
       2'd1: _select_12 = 4'd14;
@@ -320,7 +320,7 @@ module pcie_dma_rd_w256_t16 (
       default: _select_12 = 4'd15;
     endcase
   end
-  always @* begin  // gen/pcie/tlp.ts:222
+  always @* begin  // gen/pcie/tlp.ts:227
     case (cpl_first_byte[1:0])
       2'd0: _select_13 = 4'd15;
       2'd1: _select_13 = 4'd14;
@@ -330,7 +330,7 @@ module pcie_dma_rd_w256_t16 (
     endcase
   end
   assign _sub_14 = _select_2 - 15'd1;  // gen/pcie/dma_rd.ts:204
-  always @* begin  // gen/pcie/tlp.ts:227
+  always @* begin  // gen/pcie/tlp.ts:232
     case (_sub_14[1:0])
       2'd0: _select_15 = 4'd1;
       2'd1: _select_15 = 4'd3;

@@ -76,7 +76,8 @@ function requestRegs(m: ModuleBuilder, p: MmioParams, lanes: number) {
     beatValid: m.reg('rd_beat_valid', bit, { reset: 0 }),
     sendLeft: m.reg('send_left', 11), // dwords still to send
     sopPending: m.reg('sop_pending', bit),
-    issueLeft: m.reg('issue_left', 11, { reset: 0 }), // RAM beats still to read
+    issueLeft: m.reg('issue_left', 11, { reset: 0 }), // RAM beats still to read, or to write
+    lastLane: m.reg('last_lane', log2ceil(lanes)), // lane of the last payload dword in its beat
     inflight: m.reg('inflight', bit, { reset: 0 }),
     offset: m.reg('offset', p.bar0Log2), // byte offset inside the BAR (BAR2's is the smaller)
     poisoned: m.reg('poisoned', bit),
@@ -137,6 +138,7 @@ function intakeStates(
             .bits(10, log2ceil(L))
             .zext(11),
         );
+        r.lastLane.next(lenNow.sub(1).bits(log2ceil(L) - 1, 0));
         req.ready.set(f.hasData.not()); // a read is one beat: take it now; a write's beats are taken later
         st.goto('decode');
       });
@@ -180,6 +182,7 @@ function ramStates(t: Target): Handlers<'wr_ram' | 'rd_ram'> {
       m.if(req.valid.and(ramWr.ready), () => {
         r.dwAddr.next(r.dwAddr.add(L));
         r.pIdx.next(r.pIdx.add(L));
+        r.issueLeft.next(r.issueLeft.dec());
         m.if(req.eop, () => st.goto('idle'));
       });
     },
@@ -193,17 +196,28 @@ function ramStates(t: Target): Handlers<'wr_ram' | 'rd_ram'> {
   };
 }
 
-/** RAM ports: read data arrives the cycle after the request; write beat lane i is payload dword pIdx + i. */
+/**
+ * RAM ports: read data arrives the cycle after the request; write beat lane i is payload dword pIdx + i. Its
+ * byte enables come from flags of the beat (the first beat, the last one and the last dword's lane), not
+ * from comparing each lane's dword index with the length, which would be an adder and a compare per lane.
+ */
 function ramPorts(t: Target): void {
-  const { m, p, L, r, req, ramWr, ramRd, beOf } = t;
+  const { m, p, L, r, req, ramWr, ramRd } = t;
   const ramAw = p.ramLog2 - 2;
   r.inflight.next(ramRd.valid.and(ramRd.ready));
   m.if(ramRd.rvalid, () => {
     r.beat.next(ramRd.rdata);
     r.beatValid.next(1);
   });
+  const firstBeat = r.pIdx.eq(0);
+  const lastBeat = r.issueLeft.eq(1).and(r.len.ne(1)); // a 1 DW request has First DW BE only (2.2.5)
   const bes: Expr[] = [];
-  for (let i = L - 1; i >= 0; i--) bes.push(mux(req.keep.bit(i), beOf(r.pIdx.add(i)), lit(0, 4)));
+  for (let i = L - 1; i >= 0; i--) {
+    const first = i === 0 ? firstBeat : lit(0, 1);
+    const last = lastBeat.and(r.lastLane.eq(i));
+    const be = mux(first, r.fbe, lit(0xf, 4)).and(mux(last, r.lbe, lit(0xf, 4)));
+    bes.push(mux(req.keep.bit(i), be, lit(0, 4)));
+  }
   ramWr.addr.set(r.dwAddr.trunc(ramAw));
   ramWr.data.set(req.data);
   ramWr.be.set(cat(...bes));
