@@ -3,6 +3,7 @@
 // emitted once (modules are shared by name), plus `<top>.ports.json` per top.
 import type { HwModule } from './hdl';
 import {
+  AsyncFifo,
   BramFifo,
   Counter,
   CreditCounter,
@@ -85,6 +86,10 @@ const pcieBlocks: TopConfig[] = [
 export const tops: TopConfig[] = [
   { description: 'LUTRAM FIFO, 64 bits x 16', elaborate: () => Fifo.elaborate({ width: 64, depth: 16 }) },
   { description: 'block-RAM FIFO, 64 bits x 512', elaborate: () => BramFifo.elaborate({ width: 64, depth: 512 }) },
+  {
+    description: 'asynchronous (dual-clock) FIFO, 64 bits x 512, almost_full at 480, levels',
+    elaborate: () => AsyncFifo.elaborate({ width: 64, depth: 512, almostFull: 480, levels: true }),
+  },
   {
     description: 'register slice (2-entry skid buffer), 256 bits',
     elaborate: () => RegSlice.elaborate({ width: 256 }),

@@ -155,6 +155,7 @@ interface Harness {
   poke(port: number, value: Uint32Array): void;
   peek(port: number, out: Uint32Array): void;
   takeTx(stream: number, room: Uint32Array): number;
+  takeDeliveries(): void;
   lastError(): { cycle: number; message: string };
   replay(cycles: number): { seconds: number; cycles: number; tx: number; hash: bigint; error?: string };
   txHash(): bigint;
@@ -173,7 +174,7 @@ interface Harness {
   varWrite(index: number, element: number, value: Uint32Array): void;
 }
 interface AddonModule {
-  Harness: new (seed: number, trace: string, state: Float64Array, record: boolean) => Harness;
+  Harness: new (seed: number, trace: string, state: Float64Array, record: boolean, deliveries: Float64Array) => Harness;
   top: string;
   portCount: number;
   /** The state slots this build's C++ uses, by name (generated from sim/state.ts). */
@@ -189,6 +190,10 @@ const S_RUN_CALLS = SLOT.runCalls;
 const S_TX_TOTAL = SLOT.txTotal;
 const S_TX_LEFT = SLOT.txLeft;
 const S_TX_WORDS = SLOT.txWords;
+const S_DELIVERED = SLOT.delivered;
+const S_DELIVERIES_LEFT = SLOT.deliveriesLeft;
+/** Delivery reports C++ hands over per run() without a crossing of their own (more wait for takeDeliveries()). */
+const DELIVERY_BATCH = 1024;
 const REASONS: StopReason[] = ['cycles', 'tx', 'until', 'limit', 'error' as StopReason, 'finish'];
 // UntilKind in sim/cpp/bench.h.
 const UNTIL_NONE = -1;
@@ -224,7 +229,12 @@ export class Sim {
   /** Per sink stream: it has no data field (header-only TLPs). */
   private readonly headerOnly: boolean[];
   // Sends not yet handed to C++: flushed as one packed batch per stream at the next call.
-  private pending: { tlps: RawTlp[]; cycles: number[] }[];
+  private pending: { tlps: RawTlp[]; cycles: number[]; report: boolean[] }[];
+  // Per sink stream: TLPs sent so far (C++ numbers them the same way), and the sendTracked() callbacks by number.
+  private readonly sent: number[];
+  private readonly tracked: Map<number, (cycle: number) => void>[];
+  // Where C++ puts delivery reports after run(): [stream, seq, cycle] triples (off-heap, like `state`).
+  private readonly deliveries = new Float64Array(new ArrayBuffer(8 * 3 * DELIVERY_BATCH));
   private closed = false;
   // Reused, off-V8-heap buffers for data crossing into C++ (see packTlps for why).
   private stage = new Uint32Array(new ArrayBuffer(1 << 16));
@@ -262,7 +272,9 @@ export class Sim {
     ports.sinks.forEach((s, i) => this.sinkIndex.set(s.name, i));
     this.headerOnly = ports.sinks.map((s) => s.fields.data === undefined);
     ports.sources.forEach((s, i) => this.sourceIndex.set(s.name, i));
-    this.pending = ports.sinks.map(() => ({ tlps: [], cycles: [] }));
+    this.pending = ports.sinks.map(() => ({ tlps: [], cycles: [], report: [] }));
+    this.sent = ports.sinks.map(() => 0);
+    this.tracked = ports.sinks.map(() => new Map());
     const maxWords = Math.max(4, ...[...this.portMap.values()].map((p) => p.words));
     this.scratch = new Uint32Array(new ArrayBuffer(4 * maxWords));
 
@@ -271,7 +283,7 @@ export class Sim {
       mkdirSync(dirname(this.tracePath), { recursive: true });
       console.error(`sim: writing waveform of ${this.top} to ${this.tracePath}`);
     }
-    this.h = new mod.Harness(this.seed, this.tracePath ?? '', this.state, opts.record ?? true);
+    this.h = new mod.Harness(this.seed, this.tracePath ?? '', this.state, opts.record ?? true, this.deliveries);
     if (opts.rxIdle !== undefined) this.setRxIdle(opts.rxIdle);
     if (opts.txBackpressure !== undefined) this.setTxBackpressure(opts.txBackpressure);
     const rc = opts.resetCycles ?? 4;
@@ -314,6 +326,23 @@ export class Sim {
    * injection cycle (atCycle, else tlp.cycle, else now), FIFO among equals, never earlier.
    */
   send(tlp: RawTlp, atCycle?: number, stream?: string): void {
+    this.queue(tlp, atCycle, stream, false);
+  }
+
+  /**
+   * send(), and once the design has taken the TLP's last beat (valid && ready && eop), `delivered(cycle)` with
+   * the cycle of that beat, called from the run() in which it happened (before run() returns). The root complex
+   * frees a device read's tag this way when its last completion reaches the device (Link.sendTracked). The
+   * reports come back in batches with run()'s result: no crossing of their own. A TLP that a reset cuts short is
+   * never reported.
+   */
+  sendTracked(tlp: RawTlp, atCycle: number | undefined, delivered: (cycle: number) => void, stream?: string): void {
+    const [i, seq] = this.queue(tlp, atCycle, stream, true);
+    this.tracked[i].set(seq, delivered);
+  }
+
+  /** Queues a TLP for a sink stream; returns the stream index and the TLP's number on it. */
+  private queue(tlp: RawTlp, atCycle: number | undefined, stream: string | undefined, report: boolean) {
     const i = this.streamIndex(this.sinkIndex, stream, 'sink');
     if (tlp.hdr.length !== 4) throw new Error(`sim: send: hdr must have 4 dwords, has ${tlp.hdr.length}`);
     if (tlp.data.length > 0 && this.headerOnly[i])
@@ -322,8 +351,28 @@ export class Sim {
       );
     const at = atCycle ?? tlp.cycle ?? this.cycle;
     checkCount(at, 'atCycle');
-    this.pending[i].tlps.push(tlp);
-    this.pending[i].cycles.push(at);
+    const p = this.pending[i];
+    p.tlps.push(tlp);
+    p.cycles.push(at);
+    p.report.push(report);
+    return [i, this.sent[i]++] as const;
+  }
+
+  /** Calls the sendTracked() callbacks of the deliveries C++ reported after run(). */
+  private deliver(): void {
+    const d = this.deliveries;
+    for (;;) {
+      const n = this.state[S_DELIVERED];
+      for (let k = 0; k < 3 * n; k += 3) {
+        const tracked = this.tracked[d[k]];
+        const f = tracked.get(d[k + 1]);
+        if (f === undefined) continue;
+        tracked.delete(d[k + 1]);
+        f(d[k + 2]);
+      }
+      if (this.state[S_DELIVERIES_LEFT] === 0) return;
+      this.h.takeDeliveries();
+    }
   }
 
   run(opts: RunOptions): RunResult {
@@ -356,6 +405,7 @@ export class Sim {
       const got = unpackTlps(this.inbox.alloc(words));
       this.moved = this.moved.length === 0 ? got : this.moved.concat(got);
     }
+    if (this.state[S_DELIVERED] > 0) this.deliver();
     if (r === REASON_ERROR) {
       const e = this.h.lastError();
       throw new SimError(`sim ${this.top}: cycle ${e.cycle}: ${e.message} (seed ${this.seed})`, e.cycle);
@@ -656,9 +706,10 @@ export class Sim {
       if (p.tlps.length === 0) continue;
       const n = packedLength(p.tlps);
       if (n > this.stage.length) this.stage = new Uint32Array(new ArrayBuffer(4 * Math.max(n, 2 * this.stage.length)));
-      packTlps(p.tlps, p.cycles, this.stage);
+      packTlps(p.tlps, p.cycles, this.stage, p.report);
       p.tlps.length = 0;
       p.cycles.length = 0;
+      p.report.length = 0;
       this.h.enqueue(i, this.stage, n);
     }
   }

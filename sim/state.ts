@@ -19,6 +19,10 @@ export const STATE_SLOTS = [
   'txLeft',
   /** After run(): words of finished TLPs moved into the room given. */
   'txWords',
+  /** After run()/takeDeliveries(): rx delivery reports moved into the delivery array. */
+  'delivered',
+  /** After run()/takeDeliveries(): delivery reports still in C++ (they did not fit the delivery array). */
+  'deliveriesLeft',
 ] as const;
 
 export type StateSlotName = (typeof STATE_SLOTS)[number];

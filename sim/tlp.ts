@@ -8,6 +8,8 @@ export type { RawTlp };
 
 /** Packed layout (sim/cpp/bench.h): [ndw, cycle_lo, cycle_hi, DW0, DW1, DW2, DW3, payload...] per TLP. */
 export const TLP_HEAD = 7;
+/** In cycle_hi of a TLP sent to the design: report the cycle its last beat is taken (Sim.sendTracked). */
+export const REPORT_DELIVERY = 0x8000_0000;
 /** Words of the largest packed TLP (1024 payload dwords). */
 export const MAX_PACKED_TLP = TLP_HEAD + 1024;
 
@@ -22,16 +24,22 @@ export function packedLength(tlps: readonly RawTlp[]): number {
  * Packs TLPs with their injection cycles into `out` (which must hold packedLength(tlps)
  * words); returns the words written. The caller reuses one `out` buffer allocated with
  * `new ArrayBuffer`: a fresh small typed array per call would live on the V8 heap and cost
- * a copy to off-heap memory the moment C++ asks for its data pointer.
+ * a copy to off-heap memory the moment C++ asks for its data pointer. `report[i]` marks the
+ * TLPs whose delivery the design's rx driver reports (REPORT_DELIVERY).
  */
-export function packTlps(tlps: readonly RawTlp[], cycles: readonly number[], out: Uint32Array): number {
+export function packTlps(
+  tlps: readonly RawTlp[],
+  cycles: readonly number[],
+  out: Uint32Array,
+  report?: readonly boolean[],
+): number {
   let o = 0;
   for (let i = 0; i < tlps.length; i++) {
     const t = tlps[i];
     const c = cycles[i];
     out[o] = t.data.length;
     out[o + 1] = c % 0x1_0000_0000;
-    out[o + 2] = Math.floor(c / 0x1_0000_0000);
+    out[o + 2] = (Math.floor(c / 0x1_0000_0000) | (report?.[i] ? REPORT_DELIVERY : 0)) >>> 0;
     out[o + 3] = t.hdr[0];
     out[o + 4] = t.hdr[1];
     out[o + 5] = t.hdr[2];

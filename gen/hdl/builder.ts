@@ -16,6 +16,7 @@ import type {
   SignalKind,
   Stmt,
   SwitchCase,
+  SyncCarries,
 } from './ir';
 import { Memory, memoryDesc, type MemoryHost, type MemoryOptions } from './memory';
 import type { ModuleDef } from './define';
@@ -51,8 +52,11 @@ export interface RegOptions {
   /**
    * The register is the first stage of a synchronizer: it samples a signal of another clock domain on
    * purpose. Without this, a register reading another domain's register is a clock-domain-crossing error.
+   * The value says what crosses: `true` or `'bit'` single bits (a register of one bit), `'gray'` a register
+   * of another domain whose every next value is a `toGray()`, `'quasiStatic'` a value the designer keeps
+   * stable while it crosses (unchecked). docs/dsl.md says what each proves.
    */
-  synchronizer?: boolean;
+  synchronizer?: boolean | SyncCarries;
 }
 
 export interface DomainOptions {
@@ -218,7 +222,7 @@ export class ModuleBuilder implements SignalOwner, MemoryHost {
 
   private configureReg(s: Signal, opts: RegOptions, loc: SrcLoc): void {
     s.domain = opts.domain ?? this.clockDomain();
-    if (opts.synchronizer) s.synchronizer = true;
+    if (opts.synchronizer) s.synchronizer = opts.synchronizer === true ? 'bit' : opts.synchronizer;
     if (opts.reset !== undefined) {
       const v = lift(opts.reset, s, `reset value of '${s.name}'`);
       s.resetValue = v.attrs.value;
@@ -355,23 +359,44 @@ export class ModuleBuilder implements SignalOwner, MemoryHost {
   // ---- hierarchy
   /**
    * Instantiate a module definition. `inst.io` is the child's io (what its body returned) as parent-side pins:
-   * the child's inputs to drive, its outputs to read, typed with their widths.
+   * the child's inputs to drive, its outputs to read, typed with their widths. The child's default clock
+   * domain runs on `domain` (default: this module's default domain); its other domains on `domains`, by the
+   * child's domain name (`{ domains: { wr: pcie, rd: core } }`).
    */
   instance<P, IO>(
     name: string,
     def: ModuleDef<P, IO>,
     params: P,
-    opts: { domain?: ClockDomain } = {},
+    opts: { domain?: ClockDomain; domains?: Record<string, ClockDomain> } = {},
   ): Instance<InstanceIo<IO>> {
     const loc = callerLoc();
     const child = def.elaborate(params);
     this.claim(name, loc);
     const pins = new Map<string, Signal>();
     const childClocks = new Map<Signal, Signal>();
-    // The child's default clock and reset follow the parent's (or the given domain).
-    const cdom = child.domains.find((d) => d.name === 'default');
-    if (cdom) {
-      const pd = opts.domain ?? this.clockDomain();
+    const inIo = new Set(leavesOf(child.io).map((l) => l.value));
+    for (const given of Object.keys(opts.domains ?? {})) {
+      if (given === 'default' || !child.domains.some((d) => d.name === given)) {
+        const names = child.domains.filter((d) => d.name !== 'default').map((d) => `'${d.name}'`);
+        throw new HdlError(
+          `instance '${name}': module '${child.name}' has no clock domain '${given}' to map (${names.length ? `its domains: ${names.join(', ')}` : 'it has no extra domains'}; the default domain is { domain })`,
+          loc,
+          'name',
+        );
+      }
+    }
+    // Each child domain's clock and reset follow a parent domain: the default one the parent's default (or
+    // `domain`), the others those named in `domains`.
+    for (const cdom of child.domains) {
+      const pd = cdom.name === 'default' ? (opts.domain ?? this.clockDomain()) : opts.domains?.[cdom.name];
+      if (!pd) {
+        if (inIo.has(cdom.clock)) continue; // the child hands its clock out: the parent drives it as a pin
+        throw new HdlError(
+          `instance '${name}': clock domain '${cdom.name}' of module '${child.name}' is not connected: give { domains: { ${cdom.name}: <a domain of this module> } }`,
+          loc,
+          'context',
+        );
+      }
       childClocks.set(cdom.clock, pd.clock);
       if (cdom.reset) {
         if (!pd.reset)
@@ -412,7 +437,7 @@ export class ModuleBuilder implements SignalOwner, MemoryHost {
     this.claim(name, loc);
     const desc = memoryDesc(name, opts, loc);
     this.memories.push(desc);
-    return new Memory(this, desc);
+    return new Memory(this, desc, opts.domain);
   }
 
   /** A state machine with named states, binary encoded, reset to the first state. */
@@ -456,7 +481,8 @@ export class ModuleBuilder implements SignalOwner, MemoryHost {
       const is = value instanceof Signal ? `${value.describe()} of module '${value.owner.moduleName}'` : String(value);
       this.report(new HdlError(`${what}: io member '${path}' is not one of its ports (it is ${is})`, loc, 'io'));
     }
-    const implicit = new Set([this.defaultDomain?.clock, this.defaultDomain?.reset]);
+    // Clocks and resets: instances connect them to the parent's domains.
+    const implicit = new Set<Signal | undefined>(this.domains.flatMap((d) => [d.clock, d.reset]));
     const missing = this.ports.filter((p) => !seen.has(p) && !implicit.has(p));
     if (missing.length) {
       this.report(

@@ -317,7 +317,7 @@ function usage(mod: HwModule): Map<Signal, bigint> {
     if (s.domain && s.kind === 'reg') markUse(s.domain.clock, used);
   }
   for (const m of mod.memories) {
-    if (m.domain) markUse(m.domain.clock, used);
+    for (const p of [...m.writes, ...m.reads]) if (p.domain) markUse(p.domain.clock, used);
     for (const w of m.writes) [w.addr, w.data, w.en, ...(w.strb ? [w.strb] : [])].forEach((e) => markUse(e, used));
     for (const r of m.reads) [r.addr, ...(r.en ? [r.en] : [])].forEach((e) => markUse(e, used));
   }
@@ -576,8 +576,11 @@ function waive(text: string, rule: string, why: string): string {
 }
 
 function emitMemory(m: MemoryDesc, w: ExprWriter, decls: string[], out: string[], procedural: Set<Signal>): void {
-  decls.push(`  reg ${range(m.width)}${m.name} [0:${m.depth - 1}];  // ${fmtLine(m.loc)}`);
-  const clk = m.domain?.clock.name ?? '';
+  const decl = `  reg ${range(m.width)}${m.name} [0:${m.depth - 1}];  // ${fmtLine(m.loc)}`;
+  // Write ports in two clock domains (a true dual-port RAM) are two processes with different clocks writing one
+  // array: the block-RAM template, which Verilator flags as MULTIDRIVEN.
+  const writeClocks = new Set(m.writes.map((x) => x.domain));
+  decls.push(writeClocks.size > 1 ? waive(decl, 'MULTIDRIVEN', 'dual-clock RAM: one write port per clock') : decl);
   if (m.init?.length) {
     const aw = Math.max(1, Math.ceil(Math.log2(m.depth)));
     const lines = [`  initial begin  // contents, ${fmtLine(m.loc)}`];
@@ -588,7 +591,10 @@ function emitMemory(m: MemoryDesc, w: ExprWriter, decls: string[], out: string[]
     out.push(lines.join('\n'));
   }
   for (const wr of m.writes) {
-    const lines = [`  always @(posedge ${clk}) begin  // ${fmtLine(wr.loc)}`, `    if (${w.top(wr.en)}) begin`];
+    const lines = [
+      `  always @(posedge ${wr.domain.clock.name}) begin  // ${fmtLine(wr.loc)}`,
+      `    if (${w.top(wr.en)}) begin`,
+    ];
     const addr = w.top(wr.addr);
     if (wr.strb) {
       const data = w.ident(wr.data);
@@ -604,9 +610,9 @@ function emitMemory(m: MemoryDesc, w: ExprWriter, decls: string[], out: string[]
     out.push(lines.join('\n'));
   }
   for (const r of m.reads) {
-    if (r.sync) {
+    if (r.domain) {
       procedural.add(r.data);
-      const lines = [`  always @(posedge ${clk}) begin  // ${fmtLine(r.loc)}`];
+      const lines = [`  always @(posedge ${r.domain.clock.name}) begin  // ${fmtLine(r.loc)}`];
       if (r.en) lines.push(`    if (${w.top(r.en)}) ${r.data.name} <= ${m.name}[${w.top(r.addr)}];`);
       else lines.push(`    ${r.data.name} <= ${m.name}[${w.top(r.addr)}];`);
       lines.push('  end');

@@ -86,6 +86,7 @@ export interface ExprAttrs {
   hi?: number; // slice
   lo?: number; // slice
   amount?: number; // constant shifts, replication count
+  gray?: boolean; // xor made by toGray(): the clock-domain-crossing check looks for it (checks/synchronizers.ts)
 }
 
 /** A hardware expression. Build them with the methods; `Signal`s are expressions too. */
@@ -271,6 +272,27 @@ export class Expr implements HwType {
   /** 1-bit value: `this ? t : f` (both arms of the same type). */
   select(t: Operand, f: Operand): Expr {
     return mux(this, t, f);
+  }
+
+  // ---- Gray code
+  /**
+   * The Gray code of an unsigned value, `a ^ (a >> 1)`: consecutive values differ in one bit. A register
+   * whose every next value is a `toGray()` may be sampled by a multi-bit `'gray'` synchronizer (docs/dsl.md).
+   */
+  toGray(): Expr {
+    if (this.signed)
+      throw new HdlError(`toGray() needs an unsigned value, got ${this.describe()}`, callerLoc(), 'type');
+    if (this.width === 1) return this;
+    return new Expr('xor', this.width, false, [this, this.shr(1)], { gray: true });
+  }
+  /** The binary value of a Gray code: bit i is the XOR of bits i and above. */
+  fromGray(): Expr {
+    if (this.signed) {
+      throw new HdlError(`fromGray() needs an unsigned value, got ${this.describe()}`, callerLoc(), 'type');
+    }
+    const w = this.width;
+    if (w === 1) return this;
+    return cat(...Array.from({ length: w }, (_, k) => (k === 0 ? this.msb() : this.bits(w - 1, w - 1 - k).xorR())));
   }
 }
 

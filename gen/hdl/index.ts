@@ -34,6 +34,7 @@ export { parsePortsJson, PortsJsonError, validatePortsJson } from './ports_schem
 export type { InterfaceJson, ParameterValue, PortJson, PortsJson, ResetJson, VerilatorJson } from './ports_schema';
 export { intParam, paramError } from './params';
 export {
+  atCaller,
   callerLocOutside,
   designErrors,
   fmtLoc,

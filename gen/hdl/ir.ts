@@ -24,6 +24,12 @@ export interface ClockDomain {
   readonly asyncReset: boolean;
 }
 
+/**
+ * What a synchronizer's first register carries across (checks/synchronizers.ts): single bits, a Gray-coded
+ * register of another domain (checked), or a value held stable while it crosses (the designer's promise).
+ */
+export type SyncCarries = 'bit' | 'gray' | 'quasiStatic';
+
 /** Membership of a port in a bundle, for the port description (ports.json). */
 export interface InterfaceRef {
   name: string; // the bundle instance name, e.g. "rx"
@@ -50,15 +56,17 @@ export interface InterfaceDesc {
   fields: Record<string, string>; // field path -> port name
 }
 
-/** A memory array with its ports. */
+/**
+ * A memory array with its ports. Each clocked port (write, synchronous read) has its own clock domain: a
+ * memory whose ports are in two domains is a dual-clock block RAM. Asynchronous reads have no clock.
+ */
 export interface MemoryDesc {
   name: string;
   width: number;
   depth: number;
-  /** The clock of the write ports and synchronous reads; none for a ROM read only asynchronously. */
-  domain?: ClockDomain;
-  writes: { addr: Expr; data: Expr; en: Expr; strb?: Expr; loc: SrcLoc }[];
-  reads: { data: Signal; addr: Expr; en?: Expr; sync: boolean; loc: SrcLoc }[];
+  writes: { addr: Expr; data: Expr; en: Expr; strb?: Expr; domain: ClockDomain; loc: SrcLoc }[];
+  /** `domain`: the clock of a synchronous read; none for an asynchronous read. */
+  reads: { data: Signal; addr: Expr; en?: Expr; domain?: ClockDomain; loc: SrcLoc }[];
   /** Initial contents from address 0. */
   init?: bigint[];
   loc: SrcLoc;
@@ -256,9 +264,11 @@ export function fingerprint(mod: ModuleIr): string {
   for (const i of mod.interfaces) put('interface', JSON.stringify(i));
   stmts(mod.stmts);
   for (const m of mod.memories) {
-    put('memory', m.name, m.width, m.depth, m.domain?.name, fmtLine(m.loc), m.init?.join(','));
-    for (const w of m.writes) put('write', ...memWriteExprs(w).map(expr), w.strb !== undefined, fmtLine(w.loc));
-    for (const r of m.reads) put('read', r.data.name, r.sync, ...memReadExprs(r).map(expr), fmtLine(r.loc));
+    put('memory', m.name, m.width, m.depth, fmtLine(m.loc), m.init?.join(','));
+    for (const w of m.writes) {
+      put('write', ...memWriteExprs(w).map(expr), w.strb !== undefined, w.domain.name, fmtLine(w.loc));
+    }
+    for (const r of m.reads) put('read', r.data.name, r.domain?.name, ...memReadExprs(r).map(expr), fmtLine(r.loc));
   }
   for (const i of mod.instances) {
     put('instance', i.name, i.module.name, fingerprint(i.module), fmtLine(i.loc));

@@ -1,7 +1,8 @@
 // Memories: an array of words with up to four ports (block RAM when read synchronously, distributed RAM when
-// read asynchronously), initial contents for ROMs and power-up values. The ports are recorded in the module's
-// IR (MemoryDesc); the emitter writes one always block per port.
-import { type Expr, type HwType, log2ceil, uint } from './expr';
+// read asynchronously), initial contents for ROMs and power-up values. Each clocked port names its clock domain
+// (the memory's, else the module's default): ports in two domains make a dual-clock block RAM. The ports are
+// recorded in the module's IR (MemoryDesc); the emitter writes one always block per port.
+import { Expr, type HwType, log2ceil, uint } from './expr';
 import type { ClockDomain, MemoryDesc } from './ir';
 import type { Signal } from './signal';
 import { callerLoc, HdlError, type SrcLoc } from './srcloc';
@@ -17,9 +18,26 @@ export interface MemoryHost {
 export interface MemoryOptions {
   width: number;
   depth: number;
+  /** The clock domain of ports that do not name their own (default: the module's default domain). */
   domain?: ClockDomain;
   /** Initial contents from address 0 (the rest stay unknown). */
   init?: readonly (number | bigint)[];
+}
+
+/** Options of a write port. */
+export interface WritePortOptions {
+  /** Byte enables (width/8 bits) when the width is a multiple of 8. */
+  strb?: Expr;
+  /** The port's clock domain (default: the memory's). */
+  domain?: ClockDomain;
+}
+
+/** Options of a synchronous read port. */
+export interface ReadPortOptions {
+  /** Read enable: the data register loads only when it is 1 (default: every cycle). */
+  en?: Expr;
+  /** The port's clock domain (default: the memory's). */
+  domain?: ClockDomain;
 }
 
 /** A memory's description, its options checked. */
@@ -34,13 +52,15 @@ export function memoryDesc(name: string, opts: MemoryOptions, loc: SrcLoc): Memo
   if (init && init.length > opts.depth) {
     throw new HdlError(`memory '${name}': ${init.length} initial words for a depth of ${opts.depth}`, loc, 'range');
   }
-  return { name, width: opts.width, depth: opts.depth, domain: opts.domain, writes: [], reads: [], init, loc };
+  return { name, width: opts.width, depth: opts.depth, writes: [], reads: [], init, loc };
 }
 
 export class Memory {
   constructor(
     private readonly m: MemoryHost,
     readonly desc: MemoryDesc,
+    /** The domain of ports that name none (the module's default when not given). */
+    private readonly domain?: ClockDomain,
   ) {}
   get width(): number {
     return this.desc.width;
@@ -51,10 +71,26 @@ export class Memory {
   get addrWidth(): number {
     return log2ceil(this.desc.depth);
   }
-  /** The memory's clock domain (the module's default one unless given), created with the first clocked port. */
-  private clocked(): ClockDomain {
-    if (!this.desc.domain) this.desc.domain = this.m.clockDomain();
-    return this.desc.domain;
+  /** The clock domains the memory's ports use so far. */
+  private domains(): ClockDomain[] {
+    const ds = [...this.desc.writes.map((w) => w.domain), ...this.desc.reads.map((r) => r.domain)];
+    return [...new Set(ds.filter((d): d is ClockDomain => d !== undefined))];
+  }
+  /**
+   * The clock domain of a new clocked port. A block RAM has two ports, one clock each, so a memory's ports
+   * may use at most two domains.
+   */
+  private portDomain(given: ClockDomain | undefined, loc: SrcLoc): ClockDomain {
+    const d = given ?? this.domain ?? this.m.clockDomain();
+    const used = this.domains();
+    if (!used.includes(d) && used.length >= 2) {
+      throw new HdlError(
+        `memory '${this.desc.name}': a port in domain '${d.name}' would be its third clock domain (after ${used.map((u) => `'${u.name}'`).join(' and ')}); a block RAM has two ports, one clock each`,
+        loc,
+        'param',
+      );
+    }
+    return d;
   }
   private checkAddr(addr: Expr, loc: SrcLoc): void {
     if (addr.width !== this.addrWidth || addr.signed) {
@@ -68,9 +104,14 @@ export class Memory {
       throw new HdlError(`memory '${this.desc.name}' has too many ports (a block RAM has two)`, loc, 'param');
     }
   }
-  /** A write port; `strb` gives byte enables (width/8 bits) when the width is a multiple of 8. */
-  write(addr: Expr, data: Expr, en: Expr, strb?: Expr): void {
+  /**
+   * A write port: `mem.write(addr, data, en)`, with byte enables `mem.write(addr, data, en, strb)` or options
+   * `mem.write(addr, data, en, { strb, domain })`.
+   */
+  write(addr: Expr, data: Expr, en: Expr, strbOrOpts?: Expr | WritePortOptions): void {
     const loc = callerLoc();
+    const opts: WritePortOptions = strbOrOpts instanceof Expr ? { strb: strbOrOpts } : (strbOrOpts ?? {});
+    const strb = opts.strb;
     this.checkAddr(addr, loc);
     if (data.width !== this.width) {
       throw new HdlError(
@@ -87,26 +128,51 @@ export class Memory {
         'width',
       );
     }
-    this.clocked();
-    this.desc.writes.push({ addr, data, en, strb, loc });
+    const domain = this.portDomain(opts.domain, loc);
+    if (this.desc.reads.some((r) => !r.domain) && this.desc.writes.some((w) => w.domain !== domain)) {
+      throw this.asyncReadOfTwoWriteClocks(loc);
+    }
+    this.desc.writes.push({ addr, data, en, strb, domain, loc });
   }
-  /** A synchronous read port (block RAM): data appears the cycle after `en` (default 1). */
-  readSync(addr: Expr, en?: Expr): Signal {
-    return this.read(addr, true, en);
+  /**
+   * A synchronous read port (block RAM): data appears the cycle after the address, in the port's clock domain.
+   * `mem.readSync(addr)`, with a read enable `mem.readSync(addr, en)`, or options `mem.readSync(addr, { en,
+   * domain })`.
+   */
+  readSync(addr: Expr, enOrOpts?: Expr | ReadPortOptions): Signal {
+    const loc = callerLoc();
+    const opts: ReadPortOptions = enOrOpts instanceof Expr ? { en: enOrOpts } : (enOrOpts ?? {});
+    this.checkAddr(addr, loc);
+    if (opts.en && opts.en.width !== 1) {
+      throw new HdlError(
+        `read enable of memory '${this.desc.name}' must be 1 bit, got ${opts.en.describe()}`,
+        loc,
+        'width',
+      );
+    }
+    const domain = this.portDomain(opts.domain, loc);
+    const data = this.readSignal(loc);
+    data.domain = domain;
+    this.desc.reads.push({ data, addr, en: opts.en, domain, loc });
+    return data;
   }
-  /** An asynchronous read port (distributed RAM). */
+  /** An asynchronous read port (distributed RAM): no clock. */
   readAsync(addr: Expr): Signal {
-    return this.read(addr, false);
-  }
-  private read(addr: Expr, sync: boolean, en?: Expr): Signal {
     const loc = callerLoc();
     this.checkAddr(addr, loc);
-    if (en && en.width !== 1) {
-      throw new HdlError(`read enable of memory '${this.desc.name}' must be 1 bit, got ${en.describe()}`, loc, 'width');
-    }
-    const data = this.m.memReadSignal(`${this.desc.name}_rd${this.desc.reads.length}`, uint(this.width), loc);
-    if (sync) data.domain = this.clocked();
-    this.desc.reads.push({ data, addr, en, sync, loc });
+    if (new Set(this.desc.writes.map((w) => w.domain)).size > 1) throw this.asyncReadOfTwoWriteClocks(loc);
+    const data = this.readSignal(loc);
+    this.desc.reads.push({ data, addr, loc });
     return data;
+  }
+  private asyncReadOfTwoWriteClocks(loc: SrcLoc): HdlError {
+    return new HdlError(
+      `memory '${this.desc.name}': an asynchronous read and write ports in two clock domains (distributed RAM has one write clock); read it with readSync`,
+      loc,
+      'param',
+    );
+  }
+  private readSignal(loc: SrcLoc): Signal {
+    return this.m.memReadSignal(`${this.desc.name}_rd${this.desc.reads.length}`, uint(this.width), loc);
   }
 }

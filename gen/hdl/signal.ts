@@ -1,6 +1,6 @@
 // Named signals (ports, wires, registers, instance pins): expressions that statements drive.
 import { Expr, type HwType, lift, type Operand } from './expr';
-import type { ClockDomain, InterfaceRef, SignalKind, Stmt } from './ir';
+import type { ClockDomain, InterfaceRef, SignalKind, Stmt, SyncCarries } from './ir';
 import { callerLoc, HdlError, type SrcLoc } from './srcloc';
 
 /** Where a signal's statements go: the module being elaborated. */
@@ -15,8 +15,8 @@ export interface SignalOwner {
 export class Signal extends Expr {
   /** Value taken on paths where the signal is not assigned (combinational signals only). */
   default?: Expr;
-  /** First stage of a synchronizer: may sample signals of other clock domains (the CDC check allows it). */
-  synchronizer?: boolean;
+  /** First stage of a synchronizer, and what it carries: may sample other clock domains (checks/crossing.ts). */
+  synchronizer?: SyncCarries;
   /** Reset value (registers); undefined: no reset. */
   resetValue?: bigint;
   /** A name for the reset value in the Verilog (an FSM's first state). */

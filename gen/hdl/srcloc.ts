@@ -14,9 +14,34 @@ export interface SrcLoc {
 const coreDir = path.dirname(fileURLToPath(import.meta.url));
 const projectRoot = path.resolve(coreDir, '..', '..');
 
-/** Frames from these files are the DSL's own and are skipped. */
+/** Files of helpers running under atCaller(): their frames are skipped like the core's. */
+const transparentFiles: string[] = [];
+
+/** Frames from these files are the DSL's own (or a helper's under atCaller) and are skipped. */
 function isCoreFrame(file: string): boolean {
-  return file.startsWith(coreDir + path.sep) || file.includes('node_modules') || file.startsWith('node:');
+  return (
+    file.startsWith(coreDir + path.sep) ||
+    file.includes('node_modules') ||
+    file.startsWith('node:') ||
+    (transparentFiles.length > 0 && transparentFiles.includes(file))
+  );
+}
+
+/**
+ * Run `body` with every location the DSL records (declarations, statements, errors) taken at the line that
+ * called the function calling atCaller, not at that function's own lines: for library helpers that build a
+ * part of their caller's design (gen/lib/cdc.ts syncBits), so that check errors and the `// file.ts:line`
+ * comments in the Verilog point at the helper's call. Frames of the helper's whole file are skipped meanwhile.
+ */
+export function atCaller<T>(body: () => T): T {
+  const helper = userFrames(1)[0];
+  if (!helper) return body();
+  transparentFiles.push(helper.abs);
+  try {
+    return body();
+  } finally {
+    transparentFiles.pop();
+  }
 }
 
 const frameRe = /\(?((?:file:\/\/)?\/[^():]+|[A-Za-z]:[^():]+):(\d+):(\d+)\)?$/;

@@ -10,3 +10,6 @@ export type { PriorityEncoderParams } from './priority';
 export { upCounter, occupancyCounter, creditCounter, Counter, OccupancyCounter, CreditCounter } from './counter';
 export type { CreditOptions, CreditCounterParams } from './counter';
 export { syncBits } from './cdc';
+export type { SyncOptions } from './cdc';
+export { AsyncFifo } from './async_fifo';
+export type { AsyncFifoParams } from './async_fifo';

@@ -3,15 +3,19 @@
 //
 // Requests: split at Max_Read_Request_Size and aligned to it (so never across a 4 KB boundary, 2.2.7);
 // byte-granular start and length through First/Last DW BE (2.2.5). Up to `tags` requests are outstanding,
-// each with its own tag and bookkeeping: where its data ends in RAM and in host memory (low 7 bits), where it
-// starts, and a completion timer. The device offset must equal the host address mod 4 (checked by the
-// caller), so a completion's dwords land on RAM dwords without a byte shifter.
+// each with its own tag and bookkeeping: where its data ends in RAM and in host memory (low 7 bits), the next
+// byte it expects, and a completion timer. The device offset must equal the host address mod 4 (checked by
+// the caller), so a completion's dwords land on RAM dwords without a byte shifter.
 //
 // Completions (2.3.1.1): a request may be answered by several completions, split at the Read Completion
 // Boundary, in address order for one tag but in any order across tags. Each completion is placed by its
 // tag and Byte Count (the bytes remaining for the request): its first byte goes to end - byte_count. The
-// lower address must agree (else BAD_COMPLETION). A completion whose byte count fits in its payload is the
-// tag's last and frees the tag. Byte enables keep bytes outside the requested range untouched.
+// lower address must agree (else BAD_COMPLETION). Its first byte must be the next byte the tag expects:
+// then the tag expects the byte after its payload, and a completion whose byte count fits in its payload is
+// the tag's last and frees the tag, so a tag completes only once every byte of its request has arrived. A
+// completion out of that sequence (a repeat of bytes already received, one after a lost completion, or one
+// claiming more bytes than are outstanding) is dropped and counted (`ev_unexpected`); a request with a lost
+// completion ends in its completion timeout. Byte enables keep bytes outside the requested range untouched.
 // Errors: UR/CA status ends the request (its tag is freed); a poisoned completion's data is dropped (the
 // receive sideband's error code says so: EP, or the hard IP's verdict); a tag with no answer for `timeout`
 // cycles is freed with TIMEOUT (2.8); a completion for a tag that is not outstanding is dropped and counted
@@ -51,8 +55,11 @@ export interface DmaRdParams {
 /** Per-tag bookkeeping of the outstanding reads. */
 interface TagTable {
   valid: SignalArray;
-  /** RAM byte offsets where the read's data starts and ends (one spare bit). */
-  start: SignalArray;
+  /**
+   * RAM byte offsets (one spare bit): the next byte the read expects (its first until a completion arrives;
+   * completions of one request come in address order) and the end of its data.
+   */
+  next: SignalArray;
   end: SignalArray;
   /** Host address bits 6:0 just past the read's last byte (checks a completion's Lower Address). */
   hostEnd: SignalArray;
@@ -65,30 +72,34 @@ interface TagTable {
 
 function tagTable(m: ModuleBuilder, T: number, rb: number, timeoutBits: number): TagTable {
   const valid = m.regArray('tag_valid', T, bit, { reset: 0 });
-  const start = m.regArray('tag_start', T, rb + 1);
+  const next = m.regArray('tag_next', T, rb + 1);
   const end = m.regArray('tag_end', T, rb + 1);
   const hostEnd = m.regArray('tag_host_end', T, 7);
   const timer = m.regArray('tag_timer', T, timeoutBits);
   const timedOut = valid.items.map((v, t) => v.and(timer.item(t).eq(0)));
-  return { valid, start, end, hostEnd, timer, timedOut, anyTimeout: timedOut.reduce((a, b) => a.or(b)) };
+  return { valid, next, end, hostEnd, timer, timedOut, anyTimeout: timedOut.reduce((a, b) => a.or(b)) };
 }
 
 /**
- * Each tag's bookkeeping: taken by a read being issued (`alloc`), freed by its last completion or an error
- * (`free`), or on timeout; its timer counts down while it is outstanding.
+ * Each tag's bookkeeping: taken by a read being issued (`alloc`), moved on past each completion taken in
+ * sequence (`advance`), freed by its last completion or an error (`free`), or on timeout; its timer counts
+ * down while it is outstanding.
  */
 function updateTags(
   m: ModuleBuilder,
   tags: TagTable,
   alloc: { en: Expr; tag: Expr; start: Expr; end: Expr; hostEnd: Expr; timeout: Expr },
+  advance: { en: Expr; tag: Expr; to: Expr },
   free: { en: Expr; tag: Expr },
 ): void {
   tags.valid.items.forEach((_, t) => {
     const a = alloc.en.and(alloc.tag.eq(t));
     const f = free.en.and(free.tag.eq(t)).or(tags.timedOut[t]);
+    // Never in the same cycle as an alloc of the tag (only an outstanding tag advances); alloc wins anyway.
+    m.if(advance.en.and(advance.tag.eq(t)), () => tags.next.item(t).next(advance.to));
     m.if(a, () => {
       tags.valid.item(t).next(1);
-      tags.start.item(t).next(alloc.start);
+      tags.next.item(t).next(alloc.start);
       tags.end.item(t).next(alloc.end);
       tags.hostEnd.item(t).next(alloc.hostEnd);
       tags.timer.item(t).next(alloc.timeout);
@@ -167,7 +178,8 @@ function issueReads(
 
 /**
  * Completions: checked against their tag's bookkeeping, then their payload written into the RAM, beat by
- * beat, with byte enables for the first and last byte of the request; errors end the request (`cplErr`,
+ * beat, with byte enables for the first and last byte of the request; a completion taken in sequence moves
+ * its tag's next expected byte on (`advEn`/`advTag`/`advTo`); errors end the request (`cplErr`,
  * `freeEn`/`freeTag`). Returns the completion FSM (idle between completions).
  */
 function receiveCompletions(
@@ -181,9 +193,12 @@ function receiveCompletions(
     cplErr: Signal;
     freeEn: Signal;
     freeTag: Signal;
+    advEn: Signal;
+    advTag: Signal;
+    advTo: Signal;
   },
 ) {
-  const { cpl, ramWr, rb, ev, cplErr, freeEn, freeTag } = o;
+  const { cpl, ramWr, rb, ev, cplErr, freeEn, freeTag, advEn, advTag, advTo } = o;
   const T = tags.valid.items.length;
   const tw = log2ceil(T);
   const L = cpl.keep.width;
@@ -193,12 +208,12 @@ function receiveCompletions(
   const tagInRange = T >= 1024 ? lit(1, 1) : f.cplTag.lt(T);
   const idx = m.let('cpl_tag', f.cplTag.trunc(tw));
   const known = m.let('cpl_known', tagInRange.and(tags.valid.at(idx)));
-  const tStart = tags.start.at(idx);
   const tEnd = tags.end.at(idx);
   const bc = f.byteCount;
   const first = m.let('cpl_first_byte', tEnd.sub(bc.zext(rb + 1))); // RAM offset of this completion's first byte
   const laOk = tags.hostEnd.at(idx).sub(bc.bits(6, 0)).eq(f.lowerAddr);
-  const inRange = bc.zext(rb + 1).le(tEnd.sub(tStart));
+  // Its byte count is exactly the bytes still outstanding: not a repeat, nothing lost before it.
+  const inSequence = m.let('cpl_in_sequence', first.eq(tags.next.at(idx)));
   const carried = cat(f.lengthDw, lit(0, 2)).sub(f.lowerAddr.bits(1, 0).zext(13));
   const isLast = m.let('cpl_is_last', bc.le(carried));
   const tEndM1 = tEnd.sub(1);
@@ -217,6 +232,8 @@ function receiveCompletions(
   ev.ur.set(0);
   ev.ca.set(0);
   ev.poisoned.set(0);
+  advTag.set(idx);
+  advTo.set(first.add(carried.zext(rb + 1)));
   const status = f.cplStatus;
   st.switch({
     idle: () => {
@@ -239,13 +256,18 @@ function receiveCompletions(
             ev.ca.set(status.eq(CplStatus.CA));
             st.goto('drop');
           })
-          .elseIf(f.hasData.not().or(laOk.not()).or(inRange.not()), () => {
+          .elseIf(f.hasData.not().or(laOk.not()), () => {
             freeEn.set(1);
             freeTag.set(idx);
             cplErr.set(DmaError.BAD_COMPLETION);
             st.goto('drop');
           })
+          .elseIf(inSequence.not(), () => {
+            ev.unexpected.set(1);
+            st.goto('drop');
+          })
           .elseIf(cpl.error.eq(RxError.POISONED), () => {
+            advEn.set(1);
             freeEn.set(isLast);
             freeTag.set(idx);
             cplErr.set(DmaError.POISONED);
@@ -253,6 +275,7 @@ function receiveCompletions(
             st.goto('drop');
           })
           .else(() => {
+            advEn.set(1);
             curTag.next(idx);
             wrAddr.next(first.bits(rb - 1, 2).zext(dwb));
             fbe.next(firstBeFrom(first.bits(1, 0)));
@@ -351,10 +374,13 @@ export const DmaRd = defineModule(
     // ---- per-tag bookkeeping
     const tags = tagTable(m, T, rb, p.timeoutBits);
 
-    // A completion path error and a tag freed by it, decided below.
+    // A completion path error, a tag freed by it, and a tag moved on past a completion, decided below.
     const cplErr = m.wire('cpl_err', 3, { default: 0 });
     const freeEn = m.wire('free_en', bit, { default: 0 });
     const freeTag = m.wire('free_tag', tw, { default: 0 });
+    const advEn = m.wire('adv_en', bit, { default: 0 });
+    const advTag = m.wire('adv_tag', tw, { default: 0 });
+    const advTo = m.wire('adv_to', rb + 1, { default: 0 });
 
     // ---- request issue
     const rd = issueReads(m, tr, tags, { req, busMaster, extTagEn, mrrs, requesterId, rb, lenBits: p.lenBits });
@@ -369,6 +395,7 @@ export const DmaRd = defineModule(
         hostEnd: tr.host.bits(6, 0).add(rd.chunk.bits(6, 0)),
         timeout,
       },
+      { en: advEn, tag: advTag, to: advTo },
       { en: freeEn, tag: freeTag },
     );
 
@@ -381,6 +408,9 @@ export const DmaRd = defineModule(
       cplErr,
       freeEn,
       freeTag,
+      advEn,
+      advTag,
+      advTo,
     });
 
     // ---- errors, done

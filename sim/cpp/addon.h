@@ -52,6 +52,7 @@ class Addon : public Napi::ObjectWrap<Addon<D>> {
                            W::InstanceMethod("poke", &Addon::Poke),
                            W::InstanceMethod("peek", &Addon::Peek),
                            W::InstanceMethod("takeTx", &Addon::TakeTx),
+                           W::InstanceMethod("takeDeliveries", &Addon::TakeDeliveries),
                            W::InstanceMethod("lastError", &Addon::LastError),
                            W::InstanceMethod("replay", &Addon::Replay),
                            W::InstanceMethod("txHash", &Addon::TxHash),
@@ -82,7 +83,7 @@ class Addon : public Napi::ObjectWrap<Addon<D>> {
     return exports;
   }
 
-  // new Harness(seed: number, tracePath: string, state: Float64Array, record: boolean)
+  // new Harness(seed: number, tracePath: string, state: Float64Array, record: boolean, deliveries: Float64Array)
   explicit Addon(const Napi::CallbackInfo& info) : W(info) {
     guarded(info, [&] {
       seed_ = uint64_t(info[0].As<Napi::Number>().Int64Value());
@@ -91,6 +92,11 @@ class Addon : public Napi::ObjectWrap<Addon<D>> {
       if (state.ElementLength() < kStateSlots) throw std::invalid_argument("state array too small");
       stateRef_ = Napi::Persistent(state);
       state_ = state.Data();
+      auto deliveries = info[4].As<Napi::Float64Array>();
+      if (deliveries.ElementLength() < 3) throw std::invalid_argument("delivery array too small");
+      deliveriesRef_ = Napi::Persistent(deliveries);
+      deliveries_ = deliveries.Data();
+      deliveryCap_ = deliveries.ElementLength() / 3;
       bench_ = std::make_unique<B>(seed_, trace.c_str());
       bench_->record = info[3].As<Napi::Boolean>().Value();
       publish();
@@ -103,6 +109,9 @@ class Addon : public Napi::ObjectWrap<Addon<D>> {
   uint64_t seed_ = 0;
   Napi::Reference<Napi::Float64Array> stateRef_;
   double* state_ = nullptr;
+  Napi::Reference<Napi::Float64Array> deliveriesRef_;
+  double* deliveries_ = nullptr;  // triples [stream, seq, cycle] (see moveDeliveries)
+  std::size_t deliveryCap_ = 0;
   std::vector<uint32_t> scratch_;
 
   // Turn C++ exceptions into JS exceptions (node-addon-api only converts Napi::Error).
@@ -197,7 +206,35 @@ class Addon : public Napi::ObjectWrap<Addon<D>> {
       publish();
       state_[kTxWords] = double(moved);
       state_[kTxLeft] = B::kSources > 0 ? double(bench().source(0)->pending) : 0;
+      moveDeliveries();
       return Napi::Number::New(info.Env(), r);
+    });
+  }
+  // Moves the rx delivery reports (SinkBase::deliveries) into the delivery array TypeScript gave the constructor,
+  // as triples [stream, seq, cycle], as many as fit: state[kDelivered] says how many, state[kDeliveriesLeft] how
+  // many wait for takeDeliveries(). run() calls it on return, so reports cost no crossing of their own.
+  void moveDeliveries() {
+    std::size_t n = 0, left = 0;
+    for (int i = 0; i < B::kSinks; ++i) {
+      std::vector<uint64_t>& d = bench().sink(i)->deliveries;
+      std::size_t k = 0;
+      for (; k < d.size() && n < deliveryCap_; k += 2, ++n) {
+        deliveries_[3 * n] = double(i);
+        deliveries_[3 * n + 1] = double(d[k]);
+        deliveries_[3 * n + 2] = double(d[k + 1]);
+      }
+      d.erase(d.begin(), d.begin() + std::ptrdiff_t(k));
+      left += d.size() / 2;
+    }
+    state_[kDelivered] = double(n);
+    state_[kDeliveriesLeft] = double(left);
+  }
+  // takeDeliveries(): the reports that did not fit after run() (see moveDeliveries)
+  Napi::Value TakeDeliveries(const Napi::CallbackInfo& info) {
+    return guarded(info, [&] {
+      bench();
+      moveDeliveries();
+      return info.Env().Undefined();
     });
   }
   Napi::Value Reset(const Napi::CallbackInfo& info) {

@@ -97,7 +97,9 @@ inline void fnv(uint64_t& h, uint32_t w) { h = (h ^ w) * 0x100000001B3ull; }
 // Packed TLP layout shared with TypeScript (sim/tlp.ts):
 //   [ndw, cycle_lo, cycle_hi, hdr DW0, DW1, DW2, DW3, payload dword 0 .. ndw-1]
 // On rx the cycle is the earliest injection cycle; on tx the cycle the sop beat transferred.
+// On rx, bit 31 of cycle_hi (kReportDelivery) asks for the TLP's delivery to be reported (SinkBase::deliveries).
 constexpr int kTlpHead = 7;
+constexpr uint32_t kReportDelivery = 0x80000000u;
 
 struct PortInfo {
   const char* name;
@@ -126,6 +128,8 @@ struct SinkBase {
     uint64_t at;
     const uint32_t* w;
     std::vector<uint32_t> own;
+    uint64_t seq;  // its place among the TLPs ever enqueued on this stream (TypeScript counts the same way)
+    bool report;   // report its delivery
   };
   std::deque<Tlp> queue;
   Prng rng;
@@ -134,15 +138,23 @@ struct SinkBase {
   bool fired = false;  // the beat being driven transferred this cycle
   uint32_t beat = 0;   // beat index within queue.front()
   uint64_t sent = 0;   // TLPs fully transferred
+  uint64_t enqueued = 0;
+
+  // Delivery reports: for each TLP enqueued with kReportDelivery, its seq and the cycle its last beat
+  // transferred (valid && ready && eop), in pairs, until the addon hands them to TypeScript after run().
+  // Replays leave them off (`reports`).
+  std::vector<uint64_t> deliveries;
+  bool reports = true;
+  bool reportOnFire = false;  // the beat being driven is the last of a TLP whose delivery is reported
 
   // Keep the queue sorted by injection cycle, FIFO among equal cycles; a TLP that is
   // already on the wire (its first beat offered) stays first whatever comes in.
   // `stable`: w stays valid as long as the queue needs it (else it is copied).
-  void enqueue(uint64_t at, const uint32_t* w, std::size_t n, bool stable) {
+  void enqueue(uint64_t at, const uint32_t* w, std::size_t n, bool stable, bool report) {
     auto it = queue.end();
     const auto first = (valid || fired || beat > 0) && !queue.empty() ? std::next(queue.begin()) : queue.begin();
     while (it != first && std::prev(it)->at > at) --it;
-    Tlp t{at, w, {}};
+    Tlp t{at, w, {}, enqueued++, report && reports};
     if (!stable) {
       t.own.assign(w, w + n);
       t.w = t.own.data();
@@ -206,12 +218,19 @@ struct Sink : SinkBase {
       S::setValid(m, drive);
     }
   }
-  inline void sample(Model* m) { fired = valid && S::ready(m); }
+  inline void sample(Model* m, uint64_t cycle) {
+    fired = valid && S::ready(m);
+    if (fired && reportOnFire) {
+      deliveries.push_back(queue.front().seq);
+      deliveries.push_back(cycle);
+    }
+  }
 
   void load(Model* m) {
     const uint32_t* t = queue.front().w;
     const uint32_t ndw = t[0];
     const uint32_t nbeats = ndw ? (ndw + L - 1) / L : 1;
+    reportOnFire = queue.front().report && beat + 1 == nbeats;
     const uint32_t first = beat * L;
     const uint32_t n = ndw > first ? (ndw - first < L ? ndw - first : L) : 0;
     uint32_t data[L];
@@ -569,7 +588,7 @@ class Bench {
     D::setClock(mp, 0);
     mp->eval();
     if (trace_) trace_->dump(10 * cycle);
-    std::apply([&](auto&... s) { (s.sample(mp), ...); }, sinks_);
+    std::apply([&](auto&... s) { (s.sample(mp, cycle), ...); }, sinks_);
     std::apply([&](auto&... s) { (s.sample(mp, cycle, err), ...); }, sources_);
     if (aux) side_.sample(mp, cycle);
     D::setClock(mp, 1);
@@ -706,10 +725,11 @@ class Bench {
     }
     for (std::size_t o = 0; o < n;) {
       const std::size_t len = kTlpHead + w[o];
-      const uint64_t at = uint64_t(w[o + 1]) | uint64_t(w[o + 2]) << 32;
+      const uint64_t at = uint64_t(w[o + 1]) | uint64_t(w[o + 2] & ~kReportDelivery) << 32;
       // The recorded copy lives as long as the bench: the queue can point at it.
       const uint32_t* kept = record ? log.add(Command::Enqueue, cycle, stream, 0, w + o, len) : nullptr;
-      sinkp_[stream]->enqueue(at, kept ? kept : w + o, len, kept != nullptr || stable);
+      sinkp_[stream]->enqueue(at, kept ? kept : w + o, len, kept != nullptr || stable,
+                              (w[o + 2] & kReportDelivery) != 0);
       o += len;
     }
   }
@@ -821,6 +841,7 @@ class Bench {
   static ReplayResult replay(uint64_t seed, const Log& log, uint64_t until) {
     Bench b(seed, nullptr);
     b.record = false;
+    for (int i = 0; i < kSinks; ++i) b.sinkp_[i]->reports = false;  // nobody to report deliveries to
     for (int i = 0; i < kSources; ++i) b.sourcep_[i]->keep_out = false;
     const auto t0 = std::chrono::steady_clock::now();
     std::size_t k = 0;

@@ -1,7 +1,7 @@
 /**
  * What the root complex needs from the thing it talks to: a TLP link with a cycle clock.
- * `Sim` (sim/index.ts) fits it as is for a device with one rx and one tx stream; SimLink
- * adapts devices with several streams; ModelEndpoint (./modeldev) is a pure-TypeScript device
+ * `Sim` (sim/index.ts) fits it as is for a device with one rx and one tx stream, delivery reports
+ * (sendTracked) included; SimLink adapts devices with several streams; ModelEndpoint (./modeldev) is a pure-TypeScript device
  * behind the same interface. TapLink wraps any of them to see the raw TLP traffic both ways.
  */
 import type { RawTlp } from '../../sim/raw';
@@ -43,6 +43,8 @@ export interface Link {
 export interface SimLike {
   readonly cycle: number;
   send(tlp: RawTlp, atCycle?: number, stream?: string): void;
+  /** Sim has it: delivery reports (see Link.sendTracked). */
+  sendTracked?(tlp: RawTlp, atCycle: number | undefined, delivered: (cycle: number) => void, stream?: string): void;
   run(opts: LinkRunOptions): { reason: string; cycles: number };
   takeTx(stream?: string): RawTlp[];
 }
@@ -50,13 +52,17 @@ export interface SimLike {
 /**
  * A Sim with named streams as a Link: requests and completions to the device go to `rx`
  * (default: the first sink); TLPs are taken from every stream in `tx` (default: the first
- * source) and merged in cycle order.
+ * source) and merged in cycle order. It reports deliveries (sendTracked) when the sim does.
  */
 export class SimLink implements Link {
+  readonly sendTracked?: Link['sendTracked'];
   constructor(
     readonly sim: SimLike,
     readonly streams: { rx?: string; tx?: string[] } = {},
-  ) {}
+  ) {
+    if (sim.sendTracked)
+      this.sendTracked = (raw, atCycle, delivered) => sim.sendTracked!(raw, atCycle, delivered, streams.rx);
+  }
   get cycle(): number {
     return this.sim.cycle;
   }

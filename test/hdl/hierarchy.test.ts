@@ -11,13 +11,15 @@ import {
   emitDesign,
   flip,
   portsJson,
+  type HdlError,
+  type ModuleBuilder,
   stream,
   uint,
 } from '../../gen/hdl';
 import { cycleSim, type Vector } from '../support/cyclesim';
 import { Rng } from '../../sim/random';
 import { caseSeed } from '../support/seeds';
-import { expectLintClean, U, verilogOf } from './helpers';
+import { expectHdlError, expectLintClean, Mark, U, verilogOf } from './helpers';
 
 const BB_MODEL = fileURLToPath(new URL('fixtures/bb_add.v', import.meta.url));
 
@@ -406,5 +408,76 @@ describe('clock domains', () => {
     expect(out[6]).toMatchObject({ o_a: 0x11n, o_s: 6n, o_an: 6n });
     expect(out[7]).toMatchObject({ o_a: 0x11n, o_s: 6n });
     expect(out[9]).toMatchObject({ o_a: 0x11n, o_s: 0x22n, o_an: 7n, o_n: 7n, o_acc: 0n });
+  });
+});
+
+describe('instances of children with several clock domains', () => {
+  /** A child with domains 'wr' and 'rd' (and no default one): a register in each. */
+  const TwoDom = defineModule('two_dom', (m) => {
+    const wr = m.domain('wr');
+    const rd = m.domain('rd', { resetActiveLow: true });
+    const d = m.input('d', 4);
+    const a = m.reg('a', 4, { domain: wr, reset: 1 });
+    a.next(d);
+    const b = m.reg('b', 4, { domain: rd, reset: 2 });
+    b.next(d);
+    const qa = m.output('qa', 4);
+    qa.set(a);
+    const qb = m.output('qb', 4);
+    qb.set(b);
+    return { d, qa, qb }; // clocks and resets are connected by instances, like clk/rst
+  });
+
+  it("maps each of the child's domains to one of the parent's, by name", () => {
+    const P = defineModule('two_dom_parent', (m) => {
+      const fast = m.domain('fast');
+      const slow = m.domain('slow', { resetActiveLow: true });
+      const u = m.instance('u', TwoDom, undefined, { domains: { wr: fast, rd: slow } });
+      u.io.d.set(m.input('d', 4));
+      m.output('q', 8).set(u.io.qa.cat(u.io.qb));
+    });
+    const top = P.elaborate();
+    const t = verilogOf(top);
+    expect(t).toMatch(
+      /\.wr_clk +\(fast_clk\),\n\s+\.wr_rst +\(fast_rst\),\n\s+\.rd_clk +\(slow_clk\),\n\s+\.rd_rst_n +\(slow_rst_n\),/,
+    );
+    expectLintClean(top);
+  });
+
+  it('a domain left unmapped, a name the child lacks, or another reset polarity is an error at the instance', () => {
+    const cases: [string, (m: ModuleBuilder, mk: Mark) => void, HdlError['kind'], string[]][] = [
+      [
+        'unmapped',
+        (m, mk) => {
+          const f = m.domain('f');
+          mk.on('instance', () => m.instance('u', TwoDom, undefined, { domains: { wr: f } }));
+        },
+        'context',
+        ["instance 'u': clock domain 'rd' of module 'two_dom' is not connected", '{ domains: { rd: '],
+      ],
+      [
+        'unknown',
+        (m, mk) => {
+          const [f, g] = [m.domain('f'), m.domain('g', { resetActiveLow: true })];
+          mk.on('instance', () => m.instance('u', TwoDom, undefined, { domains: { wr: f, rd: g, rx: g } }));
+        },
+        'name',
+        ["module 'two_dom' has no clock domain 'rx' to map (its domains: 'wr', 'rd'"],
+      ],
+      [
+        'polarity',
+        (m, mk) => {
+          const [f, g] = [m.domain('f'), m.domain('g')];
+          mk.on('instance', () => m.instance('u', TwoDom, undefined, { domains: { wr: f, rd: g } }));
+        },
+        'context',
+        ["instance 'u': reset polarity of domain 'g' differs from the child's"],
+      ],
+    ];
+    for (const [tag, body, kind, msg] of cases) {
+      const mk = new Mark();
+      const D = defineModule(`two_dom_${tag}`, (m) => body(m, mk));
+      expectHdlError(() => D.elaborate(), { kind, at: mk, msg });
+    }
   });
 });

@@ -75,6 +75,7 @@ describe('gen/hdl layering', () => {
       'undriven signals',
       'latches',
       'clock-domain crossings',
+      'synchronizers',
       'combinational loops',
     ]);
   });

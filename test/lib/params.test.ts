@@ -3,6 +3,7 @@
 import { describe, it } from 'vitest';
 import { defineModule, type ModuleBuilder, sint } from '../../gen/hdl';
 import { FixedPriorityArbiter, RoundRobinArbiter, roundRobinArbiter } from '../../gen/lib/arbiter';
+import { AsyncFifo } from '../../gen/lib/async_fifo';
 import { syncBits } from '../../gen/lib/cdc';
 import { Counter, CreditCounter, creditCounter, OccupancyCounter, upCounter } from '../../gen/lib/counter';
 import { BramFifo, Fifo } from '../../gen/lib/fifo';
@@ -41,6 +42,31 @@ describe('library module parameters', () => {
       'BramFifo depth',
       (mk) => mk.on('elaborate', () => BramFifo.elaborate({ width: 8, depth: 2.5 })),
       'BramFifo: depth must be an integer at least 1, got 2.5',
+    ],
+    [
+      'AsyncFifo depth not a power of two',
+      (mk) => mk.on('elaborate', () => AsyncFifo.elaborate({ width: 8, depth: 12 })),
+      'AsyncFifo: depth must be a power of two (the pointers are Gray-coded), got 12',
+    ],
+    [
+      'AsyncFifo depth',
+      (mk) => mk.on('elaborate', () => AsyncFifo.elaborate({ width: 8, depth: 1 })),
+      'AsyncFifo: depth must be an integer from 2 to 1048576, got 1',
+    ],
+    [
+      'AsyncFifo width',
+      (mk) => mk.on('elaborate', () => AsyncFifo.elaborate({ width: 0, depth: 16 })),
+      'AsyncFifo: width must be an integer from 1 to 65536, got 0',
+    ],
+    [
+      'AsyncFifo almostFull',
+      (mk) => mk.on('elaborate', () => AsyncFifo.elaborate({ width: 8, depth: 16, almostFull: 17 })),
+      'AsyncFifo: almostFull must be an integer from 1 to 16, got 17',
+    ],
+    [
+      'AsyncFifo syncStages',
+      (mk) => mk.on('elaborate', () => AsyncFifo.elaborate({ width: 8, depth: 16, syncStages: 1 })),
+      'AsyncFifo: syncStages must be an integer from 2 to 8, got 1',
     ],
     [
       'RegSlice width',
@@ -128,7 +154,7 @@ describe('library function operands and parameters', () => {
     ],
     [
       'syncBits stages',
-      (m, mk) => mk.on('syncBits', () => syncBits(m, 's', m.input('d', 1), m.domain('dst'), 1)),
+      (m, mk) => mk.on('syncBits', () => syncBits(m, 's', m.input('d', 1), m.domain('dst'), { stages: 1 })),
       'param',
       "syncBits 's': at least 2 stages, got 1",
     ],

@@ -15,7 +15,7 @@ import {
   PCI_COMMAND_PARITY,
   PCI_STATUS,
 } from '../../tb/pcie/cfgspace';
-import type { ReadAction, ReadHook } from '../../tb/pcie/inject';
+import type { ReadAction, ReadFault, ReadHook } from '../../tb/pcie/inject';
 import type { RootComplexOptions } from '../../tb/pcie/options';
 import { Rng } from '../../sim/random';
 import { decodeTlp, type MemReadTlp, memReqByteRange, type MemWriteTlp, type Tlp } from '../../tb/pcie/tlp';
@@ -166,6 +166,71 @@ describe.each(TESTDEV_WIDTHS)('testdev_w%i DMA', (W) => {
     expect(overtook, 'completions that overtook those of older requests').toBeGreaterThan(10);
     expect(most, 'read requests outstanding at once').toBe(testdevParams(W).readTags);
   });
+
+  seededTest('host -> RAM under heavy rx idle: tags reused only after their last completion was taken', (seed) => {
+    // The simulator reports when each read's last completion reached the device, so the RC holds the tag
+    // until then (not until the completion's scheduled cycle): a reuse before the device took the last beat
+    // would throw here.
+    const rng = new Rng(seed);
+    const tb = boot(ports, seed, { mrrs: 128, latency: { min: 20, max: 60 } }, { rxIdle: 0.8 });
+    const { rc, tap } = tb;
+    rc.enumerate();
+    expect(rc.deliveryReports).toBe(true);
+    const src = rng.bytes(6000);
+    const buf = rc.mem.alloc(src.length, { perm: 'ro' });
+    buf.write(0, src);
+    expect(errCode(dma(rc, { dir: 'HOST_TO_RAM', host: buf.addr, ram: 0, len: src.length }))).toBe(0);
+    expect(same(ramRead(rc, 0, src.length), src)).toBe(true);
+    const reads = fromDevice(tap).filter(isRead);
+    expect(reads.length, 'tags were reused').toBeGreaterThan(testdevParams(W).readTags);
+  });
+
+  seededTest(
+    'one split completion of a read lost: TIMEOUT, the pieces after it counted as unexpected; a repeated one dropped',
+    (seed) => {
+      // Reads of 512 bytes at 64-byte-aligned host addresses, split at every 64-byte RCB: 8 completions each.
+      const { rc } = open(seed, { mrrs: 512, split: 'rcb', deviceCompletionTimeout: 3000 });
+      const b0 = rc.bar(0);
+      b0.write32(OFF('DMA_TIMEOUT'), 3000);
+      const unexpected = () => field('CPL_UNEXPECTED', 'COUNT').get(b0.read32(OFF('CPL_UNEXPECTED')));
+      const buf = rc.mem.alloc(2048, { perm: 'ro' });
+      const t = { dir: 'HOST_TO_RAM' as const, host: buf.addr, ram: 0, len: 2048 }; // 4 reads
+      /** The second read from now on gets `action`. */
+      const faultSecondRead = (action: ReadAction | ReadFault) => {
+        let reads = 0;
+        rc.setFaults({ onRead: () => (reads++ === 1 ? action : 'ok') });
+      };
+      const fresh = () => {
+        const data = new Rng(seed).bytes(2048);
+        rc.mem.write(buf.addr, data);
+        ramWrite(rc, 0, new Uint8Array(2048));
+        return data;
+      };
+
+      for (const k of [0, 3, 6, 7]) {
+        fresh();
+        faultSecondRead({ action: 'drop', completion: k });
+        expect(errCode(dma(rc, t)), `completion ${k} of 8 lost: the read never completes`).toBe(DmaError.TIMEOUT);
+        rc.settle({ quiet: 500 });
+        expect(rc.injector.counts.drop, `completion ${k}`).toBe(1 + [0, 3, 6, 7].indexOf(k));
+        expect(unexpected(), `completion ${k} lost: the ${7 - k} after it are out of sequence`).toBe(7 - k);
+        b0.write32(OFF('CPL_UNEXPECTED'), 0);
+      }
+
+      // A repeat of a split that is not the last: the same bytes again, out of sequence, dropped and counted.
+      const data = fresh();
+      faultSecondRead({ action: 'duplicate', completion: 2 });
+      expect(errCode(dma(rc, t))).toBe(0);
+      expect(same(ramRead(rc, 0, 2048), data)).toBe(true);
+      expect(unexpected()).toBe(1);
+
+      // Recovered: a clean transfer.
+      rc.setFaults({ onRead: undefined });
+      const again = fresh();
+      expect(errCode(dma(rc, t))).toBe(0);
+      expect(same(ramRead(rc, 0, 2048), again)).toBe(true);
+    },
+  );
 
   seededTest('RAM -> host: byte-granular writes split at MPS and 4 KB', (seed) => {
     const rng = new Rng(seed);

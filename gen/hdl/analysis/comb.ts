@@ -44,7 +44,7 @@ export function combGraph(mod: ModuleIr): CombGraph {
     if (s.default) for (const r of refsOf(s.default)) note(s, r, s.loc); // the default is combinational too
   }
   for (const mem of mod.memories) {
-    for (const r of mem.reads) if (!r.sync) for (const x of refsOf(r.addr)) note(r.data, x, r.loc);
+    for (const r of mem.reads) if (!r.domain) for (const x of refsOf(r.addr)) note(r.data, x, r.loc);
   }
   for (const inst of mod.instances) {
     for (const [out, ins] of inst.module.combPaths) {

@@ -1,7 +1,8 @@
 // Clock-domain crossings: a register, memory write port or synchronous read clocked in domain D whose inputs
 // depend (directly or through combinational logic) on a register of another domain. Such a path needs a
-// synchronizer: mark its first register `{ synchronizer: true }` (gen/lib/cdc.ts builds them). Inputs and
-// instance outputs carry no domain here, so crossings through ports are the instantiating designer's to mark.
+// synchronizer: mark its first register `{ synchronizer: ... }` (gen/lib/cdc.ts builds them; what it may carry
+// is checks/synchronizers.ts's). Inputs and instance outputs carry no domain here, so crossings through ports
+// are the instantiating designer's to mark.
 import type { Expr } from '../expr';
 import { type ClockDomain, memReadExprs, memWriteExprs, refsOf, walkStmts } from '../ir';
 import type { Signal } from '../signal';
@@ -33,7 +34,7 @@ export const clockCrossings: CheckPass = {
             report(
               new HdlError(
                 `clock-domain crossing: ${reader} (domain '${dom.name}') reads '${r.name}', which depends on domain '${d.name}'; ` +
-                  `pass it through a synchronizer (a first register with { synchronizer: true }, e.g. gen/lib/cdc.ts)`,
+                  `pass it through a synchronizer (a first register with { synchronizer }, e.g. gen/lib/cdc.ts syncBits)`,
                 loc,
                 'cdc',
               ),
@@ -48,10 +49,11 @@ export const clockCrossings: CheckPass = {
       const t = s.target;
       check(`register '${t.name}'`, t.domain!, [s.value, ...guards, ...(t.enable ? [t.enable] : [])], s.loc);
     });
+    // Each clocked port in its own domain. The contents are not a source: a dual-clock memory carries words
+    // from one domain to the other by design (see docs/dsl.md on what that does not prove).
     for (const m of mod.memories) {
-      if (!m.domain) continue;
-      for (const w of m.writes) check(`memory '${m.name}' write port`, m.domain, memWriteExprs(w), w.loc);
-      for (const r of m.reads) if (r.sync) check(`memory '${m.name}' read port`, m.domain, memReadExprs(r), r.loc);
+      for (const w of m.writes) check(`memory '${m.name}' write port`, w.domain, memWriteExprs(w), w.loc);
+      for (const r of m.reads) if (r.domain) check(`memory '${m.name}' read port`, r.domain, memReadExprs(r), r.loc);
     }
   },
 };

@@ -7,10 +7,18 @@ import { foreignSignals } from './foreign';
 import { latches } from './latch';
 import { combLoops } from './loops';
 import type { CheckPass } from './pass';
+import { synchronizers } from './synchronizers';
 import { undrivenSignals } from './undriven';
 
 /** The passes, in the order they run (and their errors are listed). */
-export const checkPasses: readonly CheckPass[] = [foreignSignals, undrivenSignals, latches, clockCrossings, combLoops];
+export const checkPasses: readonly CheckPass[] = [
+  foreignSignals,
+  undrivenSignals,
+  latches,
+  clockCrossings,
+  synchronizers,
+  combLoops,
+];
 
 /** Every design error the passes find in `mod`, pass by pass. */
 export function runChecks(mod: HwModule): HdlError[] {
