@@ -18,13 +18,15 @@ import {
 import { PacketArbiter } from './pcie/arbiter';
 import { CfgSpace } from './pcie/cfg_space';
 import { CplGen } from './pcie/cpl_gen';
+import { DmaRd } from './pcie/dma_rd';
+import { DmaWr } from './pcie/dma_wr';
 import { Msix } from './pcie/msix';
 import { RX_PORTS, RxClassifier, RxDemux } from './pcie/rx_demux';
 import { cplReqStream, tlpStream } from './pcie/streams';
 import { TlpSlice } from './pcie/tlp_slice';
 import { UrResponder } from './pcie/ur_responder';
 import { BAR2_BYTES } from './testdev/regs';
-import { Testdev, TESTDEV_CFG, TESTDEV_WIDTHS } from './testdev/top';
+import { Testdev, TESTDEV_CFG, TESTDEV_WIDTHS, testdevParams } from './testdev/top';
 
 export interface TopConfig {
   /** What the design is. */
@@ -70,6 +72,31 @@ const pcieBlocks: TopConfig[] = [
     elaborate: () => PacketArbiter.elaborate({ spec: tlpStream(BLOCK_W), n: 4 }),
   },
   { description: 'TLP register slice, 256 bits', elaborate: () => TlpSlice.elaborate({ W: BLOCK_W }) },
+  {
+    description: 'DMA read engine (host -> device RAM), 16 tags, 256 bits',
+    elaborate: () => {
+      const q = testdevParams(BLOCK_W);
+      return DmaRd.elaborate({
+        W: BLOCK_W,
+        tags: q.readTags,
+        ramLog2: q.ramLog2,
+        lenBits: q.lenBits,
+        timeoutBits: q.timeoutBits,
+      });
+    },
+  },
+  {
+    description: 'DMA write engine (device RAM -> host), 256 bits',
+    elaborate: () => {
+      const q = testdevParams(BLOCK_W);
+      return DmaWr.elaborate({
+        W: BLOCK_W,
+        ramLog2: q.ramLog2,
+        lenBits: q.lenBits,
+        mpsSupported: TESTDEV_CFG.mpsSupported,
+      });
+    },
+  },
   {
     description: 'MSI-X table, PBA and messages, 4 vectors, 256 bits',
     elaborate: () =>

@@ -65,8 +65,11 @@ interface TagTable {
   hostEnd: SignalArray;
   /** Cycles left until the completion timeout. */
   timer: SignalArray;
-  /** Per tag: outstanding and out of time. */
-  timedOut: Expr[];
+  /**
+   * Per tag: out of time (registered: the timer of an outstanding tag reached 0 in the previous cycle and
+   * the tag was not freed then), so the wide zero test and the error logic are not one path.
+   */
+  timedOut: SignalArray;
   anyTimeout: Expr;
 }
 
@@ -76,8 +79,8 @@ function tagTable(m: ModuleBuilder, T: number, rb: number, timeoutBits: number):
   const end = m.regArray('tag_end', T, rb + 1);
   const hostEnd = m.regArray('tag_host_end', T, 7);
   const timer = m.regArray('tag_timer', T, timeoutBits);
-  const timedOut = valid.items.map((v, t) => v.and(timer.item(t).eq(0)));
-  return { valid, next, end, hostEnd, timer, timedOut, anyTimeout: timedOut.reduce((a, b) => a.or(b)) };
+  const timedOut = m.regArray('tag_timed_out', T, bit, { reset: 0 });
+  return { valid, next, end, hostEnd, timer, timedOut, anyTimeout: orAll(...timedOut.items) };
 }
 
 /**
@@ -94,7 +97,10 @@ function updateTags(
 ): void {
   tags.valid.items.forEach((_, t) => {
     const a = alloc.en.and(alloc.tag.eq(t));
-    const f = free.en.and(free.tag.eq(t)).or(tags.timedOut[t]);
+    const freed = free.en.and(free.tag.eq(t));
+    const f = freed.or(tags.timedOut.item(t));
+    // Out of time once: not again in the cycle it is freed (a stale flag would free a reallocated tag).
+    tags.timedOut.item(t).next(tags.valid.item(t).and(tags.timer.item(t).eq(0)).and(f.not()));
     // Never in the same cycle as an alloc of the tag (only an outstanding tag advances); alloc wins anyway.
     m.if(advance.en.and(advance.tag.eq(t)), () => tags.next.item(t).next(advance.to));
     m.if(a, () => {
@@ -181,6 +187,12 @@ function issueReads(
  * beat, with byte enables for the first and last byte of the request; a completion taken in sequence moves
  * its tag's next expected byte on (`advEn`/`advTag`/`advTo`); errors end the request (`cplErr`,
  * `freeEn`/`freeTag`). Returns the completion FSM (idle between completions).
+ *
+ * The check of a completion's first beat (idle) only decides where the FSM goes: its effects on the tag
+ * table, the error and the event outputs are registered and take effect in the next cycle (while the FSM
+ * is in data or drop, so before the next completion is checked), and the write position registers are
+ * loaded on every idle cycle whether or not they are used. That keeps the tag lookup, the byte count
+ * arithmetic and the per-tag updates out of one path.
  */
 function receiveCompletions(
   m: ModuleBuilder,
@@ -190,15 +202,15 @@ function receiveCompletions(
     ramWr: BundleOf<ReturnType<typeof ramWrite>, 'out'>;
     rb: number;
     ev: { unexpected: Drivable; ur: Drivable; ca: Drivable; poisoned: Drivable };
-    cplErr: Signal;
-    freeEn: Signal;
-    freeTag: Signal;
-    advEn: Signal;
-    advTag: Signal;
-    advTo: Signal;
+    cplErr: Drivable;
+    freeEn: Drivable;
+    freeTag: Drivable;
+    advEn: Drivable;
+    advTag: Drivable;
+    advTo: Drivable;
   },
 ) {
-  const { cpl, ramWr, rb, ev, cplErr, freeEn, freeTag, advEn, advTag, advTo } = o;
+  const { cpl, ramWr, rb, ev } = o;
   const T = tags.valid.items.length;
   const tw = log2ceil(T);
   const L = cpl.keep.width;
@@ -225,74 +237,104 @@ function receiveCompletions(
   const firstBeat = m.reg('first_beat', bit);
   const lastCpl = m.reg('last_cpl', bit);
   const curTag = m.reg('cur_tag', tw);
+  const advToQ = m.reg('adv_to_q', rb + 1);
+
+  // The check's verdict (idle), applied a cycle later through these registers.
+  const vAdv = m.wire('chk_adv', bit, { default: 0 });
+  const vFree = m.wire('chk_free', bit, { default: 0 });
+  const vErr = m.wire('chk_err', 3, { default: 0 });
+  const vUnexpected = m.wire('chk_unexpected', bit, { default: 0 });
+  const vUr = m.wire('chk_ur', bit, { default: 0 });
+  const vCa = m.wire('chk_ca', bit, { default: 0 });
+  const vPoisoned = m.wire('chk_poisoned', bit, { default: 0 });
+  const advQ = m.reg('chk_adv_q', bit, { reset: 0 });
+  const freeQ = m.reg('chk_free_q', bit, { reset: 0 });
+  const errQ = m.reg('chk_err_q', 3, { reset: 0 });
+  const unexpectedQ = m.reg('ev_unexpected_q', bit, { reset: 0 });
+  const urQ = m.reg('ev_ur_q', bit, { reset: 0 });
+  const caQ = m.reg('ev_ca_q', bit, { reset: 0 });
+  const poisonedQ = m.reg('ev_poisoned_q', bit, { reset: 0 });
+  advQ.next(vAdv);
+  freeQ.next(vFree);
+  errQ.next(vErr);
+  unexpectedQ.next(vUnexpected);
+  urQ.next(vUr);
+  caQ.next(vCa);
+  poisonedQ.next(vPoisoned);
 
   cpl.ready.set(0);
   ramWr.valid.set(0);
-  ev.unexpected.set(0);
-  ev.ur.set(0);
-  ev.ca.set(0);
-  ev.poisoned.set(0);
-  advTag.set(idx);
-  advTo.set(first.add(carried.zext(rb + 1)));
+  ev.unexpected.set(unexpectedQ);
+  ev.ur.set(urQ);
+  ev.ca.set(caQ);
+  ev.poisoned.set(poisonedQ);
+  o.cplErr.set(errQ);
+  o.advEn.set(advQ);
+  o.advTag.set(curTag);
+  o.advTo.set(advToQ);
+  // A tag is freed by the check (an error, a poisoned last completion: the FSM is then in drop) or by the
+  // eop beat of its last completion (data): never both in one cycle, and both name cur_tag.
+  const eopFree = m.wire('eop_free', bit, { default: 0 });
+  o.freeEn.set(freeQ.or(eopFree));
+  o.freeTag.set(curTag);
   const status = f.cplStatus;
   st.switch({
     idle: () => {
+      // Where the completion's data goes, loaded whether or not it is taken (used in data only).
+      curTag.next(idx);
+      advToQ.next(first.add(carried.zext(rb + 1)));
+      wrAddr.next(first.bits(rb - 1, 2).zext(dwb));
+      fbe.next(firstBeFrom(first.bits(1, 0)));
+      lastDw.next(
+        mux(
+          isLast,
+          tEndM1.bits(rb - 1, 2).zext(dwb),
+          first
+            .bits(rb - 1, 2)
+            .zext(dwb)
+            .add(f.lengthDw.zext(dwb))
+            .sub(1),
+        ),
+      );
+      lbe.next(mux(isLast, lastBeFrom(tEndM1.bits(1, 0)), lit(0xf, 4)));
+      firstBeat.next(1);
+      lastCpl.next(isLast);
       m.if(cpl.valid.and(cpl.sop), () => {
         m.if(known.not(), () => {
-          ev.unexpected.set(1);
+          vUnexpected.set(1);
           st.goto('drop');
         })
           .elseIf(status.ne(CplStatus.SC), () => {
-            freeEn.set(1);
-            freeTag.set(idx);
-            cplErr.set(
+            vFree.set(1);
+            vErr.set(
               mux(
                 status.eq(CplStatus.UR),
                 lit(DmaError.UNSUPPORTED_REQUEST, 3),
                 mux(status.eq(CplStatus.CA), lit(DmaError.COMPLETER_ABORT, 3), lit(DmaError.BAD_COMPLETION, 3)),
               ),
             );
-            ev.ur.set(status.eq(CplStatus.UR));
-            ev.ca.set(status.eq(CplStatus.CA));
+            vUr.set(status.eq(CplStatus.UR));
+            vCa.set(status.eq(CplStatus.CA));
             st.goto('drop');
           })
           .elseIf(f.hasData.not().or(laOk.not()), () => {
-            freeEn.set(1);
-            freeTag.set(idx);
-            cplErr.set(DmaError.BAD_COMPLETION);
+            vFree.set(1);
+            vErr.set(DmaError.BAD_COMPLETION);
             st.goto('drop');
           })
           .elseIf(inSequence.not(), () => {
-            ev.unexpected.set(1);
+            vUnexpected.set(1);
             st.goto('drop');
           })
           .elseIf(cpl.error.eq(RxError.POISONED), () => {
-            advEn.set(1);
-            freeEn.set(isLast);
-            freeTag.set(idx);
-            cplErr.set(DmaError.POISONED);
-            ev.poisoned.set(1);
+            vAdv.set(1);
+            vFree.set(isLast);
+            vErr.set(DmaError.POISONED);
+            vPoisoned.set(1);
             st.goto('drop');
           })
           .else(() => {
-            advEn.set(1);
-            curTag.next(idx);
-            wrAddr.next(first.bits(rb - 1, 2).zext(dwb));
-            fbe.next(firstBeFrom(first.bits(1, 0)));
-            lastDw.next(
-              mux(
-                isLast,
-                tEndM1.bits(rb - 1, 2).zext(dwb),
-                first
-                  .bits(rb - 1, 2)
-                  .zext(dwb)
-                  .add(f.lengthDw.zext(dwb))
-                  .sub(1),
-              ),
-            );
-            lbe.next(mux(isLast, lastBeFrom(tEndM1.bits(1, 0)), lit(0xf, 4)));
-            firstBeat.next(1);
-            lastCpl.next(isLast);
+            vAdv.set(1);
             st.goto('data');
           });
       });
@@ -304,8 +346,7 @@ function receiveCompletions(
         wrAddr.next(wrAddr.add(L));
         firstBeat.next(0);
         m.if(cpl.eop, () => {
-          freeEn.set(lastCpl);
-          freeTag.set(curTag);
+          eopFree.set(lastCpl);
           st.goto('idle');
         });
       });
