@@ -6,12 +6,14 @@
 // The output leaves from a full register slice (gen/lib RegSlice): every output (valid, the packet fields)
 // and the slice's ready are registers, so neither the choice among the inputs nor the select of their
 // fields reaches the next block combinationally, and nothing behind the output reaches the inputs' ready.
-// Latency one cycle, one beat per cycle under continuous flow, no bubble between packets of different
-// sources. The slice is in order: once a packet's beat is accepted here it leaves before any beat accepted
+// The grant itself is a register chosen a cycle ahead (below), so an input's ready is two registers ANDed.
+// Latency one cycle (two when the grant must first move to the requesting input), one beat per cycle under
+// continuous flow, no bubble between packets of different sources that are waiting. The slice is in order: once a packet's beat is accepted here it leaves before any beat accepted
 // later, so the order in which sources hand over packets is the order they leave. The DMA engines rely on
 // that: they report "done" only after their last TLP was accepted, so a following MSI-X write cannot
 // overtake the data it announces (PCIe ordering: posted writes stay in order, 2.4.1).
 import {
+  bit,
   type BundleSpec,
   cat,
   defineModule,
@@ -20,6 +22,9 @@ import {
   type Flipped,
   type HwType,
   intParam,
+  lit,
+  log2ceil,
+  mux,
   paramError,
   select,
   Signal,
@@ -65,14 +70,30 @@ export const PacketArbiter = defineModule(
     const width = outFields.reduce((w, f) => w + f.width, 0);
     const slice = m.instance('slice', RegSlice, { width }).io;
 
-    // The grant: taken when a packet's first beat is presented, locked until its eop beat is accepted (a
-    // stalled beat must stay the same beat, valid/ready rule, even if another source starts requesting).
-    const accepted = m.wire('accepted', 1); // the granted packet's eop beat goes into the slice
-    const arb = roundRobinArbiter(m, 'arb', cat(...ins.map((s) => s.valid).reverse()), accepted);
-    const pick = (options: readonly Expr[]) => select(arb.index, options);
-    const inValid = m.let('in_valid', arb.valid.and(pick(ins.map((s) => s.valid))));
-    accepted.set(inValid.and(slice.in.ready).and(pick(ins.map((s) => s.eop))));
-    ins.forEach((s, i) => s.ready.set(slice.in.ready.and(arb.grant.bit(i))));
+    // The grant is a register (one-hot), chosen a cycle ahead: each input's ready is its grant bit and the
+    // slice's ready (both registers), and the field select is an AND-OR by the grant bits, so neither the
+    // round robin nor anything behind the output reaches a source's ready. A grant holds from a packet's
+    // first beat to its eop beat. In the eop cycle the next grant is chosen among the other inputs that are
+    // requesting (round robin, gen/lib roundRobinArbiter); with none, it stays (parked) on the same input, so
+    // one source's back-to-back packets flow without a gap. A grant parked on an input that is not
+    // requesting moves to a requesting one for the next cycle (one cycle of latency then).
+    const grant = m.reg('grant', p.n, { reset: 1 });
+    const inPacket = m.reg('in_packet', bit, { reset: 0 }); // a packet's first beat taken, its eop not yet
+    const grantIdx = m.reg('grant_idx', log2ceil(p.n), { reset: 0 }); // the same grant as an index
+    const pick = (options: readonly Expr[]) => select(grantIdx, options);
+    const valids = cat(...ins.map((s) => s.valid).reverse());
+    const inValid = m.let('in_valid', pick(ins.map((s) => s.valid)));
+    const take = inValid.and(slice.in.ready);
+    const eopTaken = m.let('eop_taken', take.and(pick(ins.map((s) => s.eop))));
+    m.if(take, () => inPacket.next(eopTaken.not()));
+    const parkedIdle = inPacket.not().and(inValid.not());
+    const candidates = mux(eopTaken, valids.and(grant.not()), mux(parkedIdle, valids, lit(0, p.n)));
+    const arb = roundRobinArbiter(m, 'arb', candidates, lit(1, 1));
+    m.if(arb.valid, () => {
+      grant.next(arb.grant);
+      grantIdx.next(arb.index);
+    });
+    ins.forEach((s, i) => s.ready.set(slice.in.ready.and(grant.bit(i))));
 
     slice.in.valid.set(inValid);
     slice.in.data.set(cat(...inFields.map((options) => pick(options))));
