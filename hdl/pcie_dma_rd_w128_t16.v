@@ -263,6 +263,7 @@ module pcie_dma_rd_w128_t16 (
   reg ev_ca_q;  // gen/pcie/dma_rd.ts:330
   reg ev_poisoned_q;  // gen/pcie/dma_rd.ts:331
   wire finishing;  // gen/pcie/dma_rd.ts:527
+  reg done_q;  // gen/pcie/dma_rd.ts:543
   wire _or_0;  // gen/pcie/dma_rd.ts:526
   reg [12:0] _select_3;  // gen/pcie/dma_common.ts:26
   wire [14:0] _zext_2;  // gen/pcie/dma_common.ts:42
@@ -431,10 +432,10 @@ module pcie_dma_rd_w128_t16 (
       default: _select_17 = 4'd1;
     endcase
   end
-  assign busy = running;  // gen/pcie/dma_rd.ts:541
-  assign done = finishing;  // gen/pcie/dma_rd.ts:542
-  assign error = err;  // gen/pcie/dma_rd.ts:543
-  assign outstanding = _or_0 | tag_valid_15;  // gen/pcie/dma_rd.ts:544
+  assign busy = running | done_q;  // gen/pcie/dma_rd.ts:545
+  assign done = done_q;  // gen/pcie/dma_rd.ts:546
+  assign error = err;  // gen/pcie/dma_rd.ts:547
+  assign outstanding = _or_0 | tag_valid_15;  // gen/pcie/dma_rd.ts:548
   assign req_valid = mrd_valid;  // gen/pcie/streams.ts:166
   assign req_hdr = mrd_hdr;  // gen/pcie/streams.ts:167
   assign req_data = 128'd0;  // gen/pcie/streams.ts:168
@@ -648,6 +649,7 @@ module pcie_dma_rd_w128_t16 (
       ev_ur_q <= 1'b0;
       ev_ca_q <= 1'b0;
       ev_poisoned_q <= 1'b0;
+      done_q <= 1'b0;
     end else begin
       if (issue) begin  // gen/pcie/dma_rd.ts:171
         mrd_valid <= 1'b1;  // gen/pcie/dma_rd.ts:172
@@ -796,6 +798,7 @@ module pcie_dma_rd_w128_t16 (
       end else if ((err == 3'd0) & (((cpl_err != 3'd0) ? cpl_err : _mux_6) != 3'd0)) begin  // gen/pcie/dma_rd.ts:539
         err <= (cpl_err != 3'd0) ? cpl_err : _mux_6;  // gen/pcie/dma_rd.ts:539
       end
+      done_q <= finishing;  // gen/pcie/dma_rd.ts:544
     end
   end
   always @(posedge clk) begin

@@ -538,8 +538,12 @@ export const DmaRd = defineModule(
       .elseIf(finishing, () => tr.busy.next(0))
       .elseIf(tr.err.eq(0).and(newErr.ne(0)), () => tr.err.next(newErr));
 
-    busyOut.set(tr.busy);
-    done.set(finishing);
+    // `done` leaves from a register (the end test, the tag scan and the error are one path otherwise); busy
+    // covers that cycle, so the transfer never reads as neither busy nor done.
+    const doneQ = m.reg('done_q', bit, { reset: 0 });
+    doneQ.next(finishing);
+    busyOut.set(tr.busy.or(doneQ));
+    done.set(doneQ);
     error.set(tr.err);
     outstanding.set(anyValid);
     return {
