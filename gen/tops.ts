@@ -132,5 +132,6 @@ export const tops: TopConfig[] = [
   ...TESTDEV_WIDTHS.map((W) => ({
     description: `PCIe test endpoint (config, MMIO, DMA, MSI-X), ${W}-bit TLP stream`,
     elaborate: () => Testdev.elaborate({ W }),
+    lutLevels: PCIE_LUT_LEVELS,
   })),
 ];
