@@ -146,8 +146,6 @@ function issueReads(
     lenBits: number;
   },
 ): { issue: Expr; alloc: Expr[]; chunk: Expr; stop: Expr; reqValid: Signal } {
-  const T = tags.valid.items.length;
-  const tw = log2ceil(T);
   const usable = (t: number) => (t < 32 ? lit(1, 1) : o.extTagEn);
   const free = tags.valid.items.map((v, t) => v.not().and(usable(t)));
   // The lowest free tag: one-hot for each tag's own enable (not behind an index encode and decode), and its
