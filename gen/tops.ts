@@ -1,6 +1,7 @@
 // The designs `npm run gen` writes to hdl/ (the default configuration): the standard-library blocks at
-// representative sizes, and the PCIe test endpoint at every TLP stream width. Every module under a top is
-// emitted once (modules are shared by name), plus `<top>.ports.json` per top.
+// representative sizes, the PCIe test endpoint at every TLP stream width, and the virtio-blk endpoint's control
+// plane (gen/virtio) at every width with the default layout and at 256 bits with the P-Tile preset. Every module
+// under a top is emitted once (modules are shared by name), plus `<top>.ports.json` per top.
 import type { HwModule } from './hdl';
 import {
   AsyncFifo,
@@ -27,6 +28,9 @@ import { TlpSlice } from './pcie/tlp_slice';
 import { UrResponder } from './pcie/ur_responder';
 import { BAR2_BYTES } from './testdev/regs';
 import { Testdev, TESTDEV_CFG, TESTDEV_WIDTHS, testdevParams } from './testdev/top';
+import { DEFAULT_FORWARD } from './virtio/cfg_layout';
+import { DEFAULT_LAYOUT, PTILE_LAYOUT } from './virtio/layout';
+import { VIRTIO_WIDTHS, VirtioEndpoint } from './virtio/top';
 
 export interface TopConfig {
   /** What the design is. */
@@ -134,4 +138,17 @@ export const tops: TopConfig[] = [
     elaborate: () => Testdev.elaborate({ W }),
     lutLevels: PCIE_LUT_LEVELS,
   })),
+  ...VIRTIO_WIDTHS.map((W) => ({
+    description: `virtio-blk endpoint control plane, default layout, ${W}-bit TLP stream`,
+    elaborate: () => VirtioEndpoint.elaborate({ layout: DEFAULT_LAYOUT, W }),
+  })),
+  {
+    description: 'virtio-blk endpoint control plane, Intel P-Tile capability layout, 256-bit TLP stream',
+    elaborate: () => VirtioEndpoint.elaborate({ layout: PTILE_LAYOUT, W: 256 }),
+  },
+  {
+    description:
+      'virtio-blk endpoint control plane behind a hard IP that forwards the virtio capabilities (0x90-0xff, Xilinx 7-series EXT_CFG_CAP_PTR), 64-bit TLP stream',
+    elaborate: () => VirtioEndpoint.elaborate({ layout: DEFAULT_LAYOUT, W: 64, cfgForward: DEFAULT_FORWARD }),
+  },
 ];

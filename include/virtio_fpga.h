@@ -165,7 +165,7 @@
 #define VFPGA_DEFAULT_MSIX_PBA_OFFSET 0x3000
 #define VFPGA_DEFAULT_NUM_QUEUES 2
 #define VFPGA_DEFAULT_QUEUE_MAX_SIZE 256
-#define VFPGA_DEFAULT_FEATURES 0x0000011700001044ULL
+#define VFPGA_DEFAULT_FEATURES 0x0000001700001044ULL
 #define VFPGA_DEFAULT_CAP_PCIE 0x40                      /* configuration space offset */
 #define VFPGA_DEFAULT_CAP_PM 0x7c                        /* configuration space offset */
 #define VFPGA_DEFAULT_CAP_MSIX 0x84                      /* configuration space offset */
@@ -199,7 +199,7 @@
 #define VFPGA_PTILE_MSIX_PBA_OFFSET 0x3000
 #define VFPGA_PTILE_NUM_QUEUES 2
 #define VFPGA_PTILE_QUEUE_MAX_SIZE 256
-#define VFPGA_PTILE_FEATURES 0x0000011700001044ULL
+#define VFPGA_PTILE_FEATURES 0x0000001700001044ULL
 #define VFPGA_PTILE_CAP_PM 0x40                          /* configuration space offset */
 #define VFPGA_PTILE_CAP_COMMON 0x48                      /* configuration space offset */
 #define VFPGA_PTILE_CAP_NOTIFY 0x58                      /* configuration space offset */

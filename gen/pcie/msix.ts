@@ -23,6 +23,11 @@ export interface MsixParams {
   pbaOffset: number;
   /** log2 of the BAR size: the register port addresses its dwords. */
   barLog2: number;
+  /**
+   * Adds the inputs `clear_pending` (every Pending bit clears: a device-level reset such as a virtio reset) and
+   * `reset_table` (the table and Pending bits return to their reset values: Function Level Reset). Default off.
+   */
+  softReset?: boolean;
 }
 
 export const Msix = defineModule(
@@ -45,6 +50,8 @@ export const Msix = defineModule(
     const irq = m.input('irq', N);
     const msg = m.output('msg', tlpStream(p.W));
     const pendingOut = m.output('pending', N);
+    const clearPending = p.softReset ? m.input('clear_pending', bit) : undefined;
+    const resetTable = p.softReset ? m.input('reset_table', bit) : undefined;
 
     const addrLo = m.regArray('addr_lo', N, 32, { reset: 0 });
     const addrHi = m.regArray('addr_hi', N, 32, { reset: 0 });
@@ -137,6 +144,17 @@ export const Msix = defineModule(
       const sent = go.and(vec.eq(v));
       pending.item(v).next(pending.item(v).and(sent.not()).or(irq.bit(v).and(msixEnable)));
     }
+    if (clearPending && resetTable) {
+      m.if(clearPending.or(resetTable), () => pending.items.forEach((pv) => pv.next(0)));
+      m.if(resetTable, () => {
+        for (let v = 0; v < N; v++) {
+          addrLo.item(v).next(0);
+          addrHi.item(v).next(0);
+          data.item(v).next(0);
+          masked.item(v).next(1);
+        }
+      });
+    }
 
     driveOneBeat(msg, { valid: msgValid, hdr: msgHdr, dword: msgData });
     return {
@@ -148,7 +166,14 @@ export const Msix = defineModule(
       irq,
       msg,
       pending: pendingOut,
+      clear_pending: clearPending,
+      reset_table: resetTable,
     };
   },
-  { name: (p) => `pcie_msix_w${p.W}_v${p.vectors}`, doc: 'MSI-X table, PBA and message generator.' },
+  {
+    name: (p) =>
+      `pcie_msix_w${p.W}_v${p.vectors}` +
+      (p.softReset ? `_sr_t${p.tableOffset.toString(16)}_p${p.pbaOffset.toString(16)}_b${p.barLog2}` : ''),
+    doc: 'MSI-X table, PBA and message generator.',
+  },
 );

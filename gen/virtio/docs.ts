@@ -5,8 +5,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type GeneratedFile, replaceSections } from '../doc_sections';
+import { DEFAULT_FORWARD, virtioCfgDwords } from './cfg_layout';
 import {
   CAP_SIZE,
+  DEFAULT_LAYOUT,
   PRESETS,
   capLength,
   capOrder,
@@ -132,10 +134,41 @@ function presetTable(): string {
   return table(['', ...PRESETS.map((p) => p.name)], rows);
 }
 
+/**
+ * The default layout's configuration space as the RTL stores it (cfg_layout.ts virtioCfgDwords): reset value,
+ * writable and write-1-to-clear bits, live bits, and which part a hard IP forwarding DEFAULT_FORWARD serves.
+ */
+function cfgSpaceTable(): string {
+  const l = DEFAULT_LAYOUT;
+  const f = DEFAULT_FORWARD;
+  const mask = (v: number) => (v ? hex(v, 8) : '');
+  return table(
+    [
+      'offset',
+      'dword',
+      'reset / read-only value',
+      'RW bits',
+      'RW1C bits',
+      'live bits',
+      `forwarded (${hex(f.from, 2)}..${hex(f.to - 1, 2)})`,
+    ],
+    virtioCfgDwords(l).map((d) => [
+      hex(d.offset, 3),
+      `\`${d.name}\``,
+      hex(d.init, 8),
+      mask(d.rw),
+      mask(d.w1c),
+      mask(d.live),
+      d.offset >= f.from && d.offset < f.to ? 'user logic' : 'hard IP',
+    ]),
+  );
+}
+
 /** Generated sections of docs/virtio-layout.md. */
 export function docSections(): Record<string, string> {
   return {
     presets: presetTable(),
+    'cfg-space': cfgSpaceTable(),
     'common-cfg': commonTable(),
     features: featureTable(),
     'blk-cfg': deviceCfgTable(BLK_CONFIG),

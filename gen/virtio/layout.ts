@@ -318,13 +318,16 @@ export function validateLayout<T extends VirtioPciLayout>(layout: T): T {
 
 const PCIE_DEFAULT: PcieParams = { mpsSupported: 512, extTag: true, flr: true, linkSpeed: 3, linkWidth: 8 };
 
-/** Offered by the FPGA presets: the transport features the issue lists, and what the block device reports. */
+/**
+ * Offered by the FPGA presets: the transport features the control plane implements whole (gen/virtio/regs.ts
+ * RTL_TRANSPORT_FEATURES), and what the block device reports. Features whose other half is the queue engine's
+ * (RING_RESET, NOTIFICATION_DATA, the ring features) join when the data plane implements them.
+ */
 const FPGA_FEATURES = [
   'VIRTIO_F_VERSION_1',
   'VIRTIO_F_ACCESS_PLATFORM',
   'VIRTIO_F_RING_PACKED',
   'VIRTIO_F_ORDER_PLATFORM',
-  'VIRTIO_F_RING_RESET',
   'VIRTIO_BLK_F_SEG_MAX',
   'VIRTIO_BLK_F_BLK_SIZE',
   'VIRTIO_BLK_F_MQ',

@@ -58,6 +58,13 @@ export const ISR = { QUEUE: 0x1, CONFIG: 0x2 } as const;
 /** The value of config_msix_vector / queue_msix_vector meaning "no vector" (VIRTIO_MSI_NO_VECTOR). */
 export const VIRTIO_MSI_NO_VECTOR = 0xffff;
 
+/**
+ * The longest memory read of the BAR structures the device answers, in dwords: one completion that fits the
+ * smallest Max_Payload_Size (128 bytes). Longer reads get Completer Abort (tb/virtio/golden/choices.ts
+ * "longReads"); drivers read at most 8 bytes at a time.
+ */
+export const MAX_MMIO_READ_DW = 32;
+
 // ---------------------------------------------------------------------------------------------------------------
 // Feature bits
 
@@ -408,3 +415,16 @@ export const DEVICE_TYPES: Readonly<Record<DeviceTypeName, DeviceTypeDef>> = {
   net: { name: 'net', id: 1, classCode: 0x020000, config: NET_CONFIG, configSize: 0x18, features: NET_FEATURES },
   blk: { name: 'blk', id: 2, classCode: 0x010000, config: BLK_CONFIG, configSize: 0x60, features: BLK_FEATURES },
 };
+
+/** Device configuration values, field name -> value (the RTL's reset values, the golden model's initial ones). */
+export type DeviceConfigValues = Readonly<Record<string, bigint | number>>;
+
+/**
+ * The values a device of this type reports unless its builder gives others: a 512 MiB virtio-blk disk of 512-byte
+ * blocks taking up to 126 segments per request. num_queues (blk) and max_virtqueue_pairs (net) follow the queue
+ * count. Fields left out read 0.
+ */
+export function deviceConfigDefaults(type: DeviceTypeName, queueCount: number): DeviceConfigValues {
+  if (type === 'blk') return { capacity: 0x10_0000, seg_max: 126, blk_size: 512, num_queues: queueCount };
+  return { max_virtqueue_pairs: Math.max(1, Math.floor(queueCount / 2)) };
+}

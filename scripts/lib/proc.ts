@@ -16,6 +16,9 @@ export function run(cmd: string, args: string[], opts: { cwd?: string; input?: s
     p.stderr.on('data', (d) => (stderr += d));
     p.on('error', (e) => reject(new Error(`cannot run ${cmd}: ${e.message}`)));
     p.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+    // A tool that exits without reading its input (verilator, iverilog) closes the pipe first: EPIPE here is
+    // not a failure (the exit code and output say how the run went).
+    p.stdin.on('error', () => {});
     p.stdin.end(opts.input ?? '');
   });
 }

@@ -38,6 +38,9 @@ export const PCI_STATUS_REC_TARGET_ABORT = 0x1000; // Received Completer Abort
 export const PCI_STATUS_REC_MASTER_ABORT = 0x2000; // Received Unsupported Request
 export const PCI_STATUS_SIG_SYSTEM_ERROR = 0x4000;
 export const PCI_STATUS_DETECTED_PARITY = 0x8000; // Detected Parity Error (poisoned TLP received)
+// The RW1C error bits of Status: Master Data Parity Error, Signaled/Received Target Abort, Received Master
+// Abort, Signaled System Error, Detected Parity Error.
+export const PCI_STATUS_ERROR_BITS = 0xf900;
 
 export const PCI_HEADER_TYPE_NORMAL = 0;
 export const PCI_HEADER_TYPE_BRIDGE = 1;
@@ -58,6 +61,12 @@ export const PCI_CAP_ID_EXP = 0x10;
 export const PCI_CAP_ID_MSIX = 0x11;
 export const PCI_CAP_LIST_NEXT = 1;
 
+// Power Management capability (offsets from the capability).
+export const PCI_PM_PMC = 2;
+export const PCI_PM_CTRL = 4;
+export const PCI_PM_CTRL_STATE_MASK = 0x3; // PowerState: 0 = D0, 3 = D3hot
+export const PCI_PM_CTRL_NO_SOFT_RESET = 0x8;
+
 // Extended capability IDs (0x100..0xfff).
 export const PCI_EXT_CAP_ID_ERR = 0x0001; // AER
 export const PCI_EXT_CAP_ID_DSN = 0x0003;
@@ -73,6 +82,8 @@ export const PCI_EXP_FLAGS = 0x02;
 export const PCI_EXP_DEVCAP = 0x04;
 export const PCI_EXP_DEVCAP_PAYLOAD = 0x7; // Max_Payload_Size supported: 128 << n
 export const PCI_EXP_DEVCAP_EXT_TAG = 0x20;
+export const PCI_EXP_DEVCAP_RBER = 0x8000; // Role-Based Error Reporting
+export const PCI_EXP_DEVCAP_FLR = 0x1000_0000; // Function Level Reset capability
 export const PCI_EXP_DEVCTL = 0x08;
 export const PCI_EXP_DEVCTL_CERE = 0x1;
 export const PCI_EXP_DEVCTL_NFERE = 0x2;
@@ -89,11 +100,13 @@ export const PCI_EXP_DEVSTA_CED = 0x1;
 export const PCI_EXP_DEVSTA_NFED = 0x2;
 export const PCI_EXP_DEVSTA_FED = 0x4;
 export const PCI_EXP_DEVSTA_URD = 0x8;
+export const PCI_EXP_DEVSTA_TRPND = 0x20; // Transactions Pending
 export const PCI_EXP_LNKCAP = 0x0c;
 export const PCI_EXP_LNKCTL = 0x10;
 export const PCI_EXP_LNKCTL_RCB = 0x8; // 0 = 64 bytes, 1 = 128 bytes (the upstream Root Port's RCB)
 export const PCI_EXP_LNKSTA = 0x12;
 export const PCI_EXP_DEVCAP2 = 0x24;
+export const PCI_EXP_DEVCAP2_COMP_TMOUT_DIS = 0x10; // Completion Timeout Disable supported
 export const PCI_EXP_DEVCAP2_10BIT_TAG_COMP = 0x10000;
 export const PCI_EXP_DEVCAP2_10BIT_TAG_REQ = 0x20000;
 export const PCI_EXP_DEVCTL2 = 0x28;
@@ -102,6 +115,8 @@ export const PCI_EXP_DEVCTL2_COMP_TMOUT_DIS = 0x10;
 export const PCI_EXP_DEVCTL2_IDO_REQ_EN = 0x0100;
 export const PCI_EXP_DEVCTL2_IDO_CMP_EN = 0x0200;
 export const PCI_EXP_DEVCTL2_10BIT_TAG_REQ_EN = 0x1000;
+export const PCI_EXP_LNKCAP2 = 0x2c;
+export const PCI_EXP_LNKCTL2 = 0x30;
 
 // ATS extended capability (offsets from the capability).
 export const PCI_ATS_CTRL = 0x06; // 16: ATS Control

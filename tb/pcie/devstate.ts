@@ -15,6 +15,7 @@
 import type { StatedDeviceControl } from './options';
 import {
   PCI_COMMAND,
+  PCI_COMMAND_INTX_DISABLE,
   PCI_COMMAND_MASTER,
   PCI_COMMAND_MEMORY,
   PCI_EXP_DEVCTL,
@@ -91,6 +92,10 @@ export class DeviceShadow {
   readonly msixEnable = new TimedFlag(false);
   /** Function Mask: true = all vectors masked ("permits" when not masked, so it is stored inverted). */
   readonly msixUnmaskedAll = new TimedFlag(true);
+  /** INTx allowed by the Command register: Interrupt Disable clear (stored inverted, like the Function Mask). */
+  readonly intxEnabled = new TimedFlag(true);
+  /** INTx allowed by MSI-X: MSI-X Enable clear (a function with MSI-X enabled must not use INTx). */
+  readonly msixDisabled = new TimedFlag(true);
   /**
    * Whether the device knows its ID, so its requests must carry it: it has seen a type 0 configuration write
    * (and captured its bus/device number), or its settings were stated (it has no config space to capture from).
@@ -125,11 +130,13 @@ export class DeviceShadow {
     if (dw === PCI_COMMAND) {
       this.busMaster.set((cur & PCI_COMMAND_MASTER) !== 0, cycle);
       this.memorySpace.set((cur & PCI_COMMAND_MEMORY) !== 0, cycle);
+      this.intxEnabled.set((cur & PCI_COMMAND_INTX_DISABLE) === 0, cycle);
     }
     if (this.msixCap !== undefined && dw === ((this.msixCap + PCI_MSIX_FLAGS) & ~3)) {
       const ctrl = this.field16(this.msixCap + PCI_MSIX_FLAGS);
       this.msixEnable.set((ctrl & PCI_MSIX_FLAGS_ENABLE) !== 0, cycle);
       this.msixUnmaskedAll.set((ctrl & PCI_MSIX_FLAGS_MASKALL) === 0, cycle);
+      this.msixDisabled.set((ctrl & PCI_MSIX_FLAGS_ENABLE) === 0, cycle);
     }
   }
 

@@ -24,6 +24,8 @@ import { describeTlp, formatPcieId, type Tlp } from './tlp';
  *  - unsupported: a request the RC does not serve from an endpoint (config, locked, IO, AtomicOps, translation)
  *  - attributes: Relaxed Ordering / No Snoop / ID-Based Ordering without its Device Control (2) enable
  *  - address-type: a nonzero Address Type without ATS enabled (or a reserved one)
+ *  - intx: an INTx message against 2.2.8.1 (wrong pin, asserted while disabled or with MSI-X on, not deasserted
+ *    when Interrupt Disable is set, a duplicate)
  */
 export type ViolationCode =
   | 'malformed'
@@ -43,7 +45,8 @@ export type ViolationCode =
   | 'msix'
   | 'unsupported'
   | 'attributes'
-  | 'address-type';
+  | 'address-type'
+  | 'intx';
 
 /** Where a TLP came from, for messages: the decoded TLP (described only when a message needs it) and/or its raw dwords. */
 export interface TlpContext {

@@ -28,13 +28,12 @@
  *   0x28 DMA_DONE_COUNT (RO)   0x2c IRQ (write v: signal MSI-X vector v)
  */
 import { ReadReassembly, splitReadCompletions } from './completions';
-import type { Link, LinkRunOptions } from './link';
+import { TimedEndpoint, type TimedEvent } from './timedendpoint';
 import type { RawTlp } from '../../sim/raw';
 import { byteRangeToDwords, splitAccess } from './requester';
 import {
   CplStatus,
   decodeTlp,
-  encodeTlp,
   memReqByteRange,
   payloadByteMask,
   readCompletionByteCount,
@@ -104,12 +103,6 @@ export interface ModelEndpointOptions {
   };
 }
 
-interface Event {
-  at: number;
-  seq: number;
-  fn: () => void;
-}
-
 interface DmaRead {
   tag: number;
   poisoned?: boolean;
@@ -117,7 +110,7 @@ interface DmaRead {
   sramOff: number;
   len: number;
   deadline: number;
-  timer: Event;
+  timer: TimedEvent;
 }
 
 const u32 = (b: Uint8Array, o: number) => (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
@@ -128,8 +121,7 @@ const put32 = (b: Uint8Array, o: number, v: number) => {
   b[o + 3] = (v >>> 24) & 0xff;
 };
 
-export class ModelEndpoint implements Link {
-  cycle = 0;
+export class ModelEndpoint extends TimedEndpoint {
   readonly cfg = new Uint8Array(4096);
   /** Per config byte: bits software may write (1) and bits that are write-1-to-clear (w1c). */
   private readonly wmask = new Uint8Array(4096);
@@ -143,12 +135,6 @@ export class ModelEndpoint implements Link {
   private readonly o: Required<Omit<ModelEndpointOptions, 'quirks'>> & {
     quirks: NonNullable<ModelEndpointOptions['quirks']>;
   };
-  private events: Event[] = [];
-  private seq = 0;
-  private readonly rxQueue: { tlp: RawTlp; at: number; seq: number; delivered?: (cycle: number) => void }[] = [];
-  private rxFreeAt = 0;
-  private txFreeAt = 0;
-  private readonly txDone: RawTlp[] = [];
   private crsLeft: number;
   private readonly pending: boolean[];
   // DMA engine state
@@ -167,6 +153,7 @@ export class ModelEndpoint implements Link {
   readonly received: Tlp[] = [];
 
   constructor(opts: ModelEndpointOptions = {}) {
+    super({ lanes: opts.lanes ?? 8, latency: opts.latency ?? 4 }, 'ModelEndpoint');
     this.o = {
       vendorId: opts.vendorId ?? 0x1234,
       deviceId: opts.deviceId ?? 0x5678,
@@ -184,80 +171,6 @@ export class ModelEndpoint implements Link {
     this.buildConfig();
     put32(this.regs, MODEL_REGS.ID, MODEL_ID);
     for (let v = 0; v < this.o.msixVectors; v++) this.regs[MODEL_REGS.MSIX_TABLE + 16 * v + 12] = 1; // masked at reset
-  }
-
-  // ==== Link ====
-
-  send(tlp: RawTlp, atCycle?: number, delivered?: (cycle: number) => void): void {
-    this.rxQueue.push({ tlp, at: Math.max(atCycle ?? this.cycle, this.cycle), seq: this.seq++, delivered });
-    this.rxQueue.sort((a, b) => a.at - b.at || a.seq - b.seq);
-  }
-
-  sendTracked(tlp: RawTlp, atCycle: number, delivered: (cycle: number) => void): void {
-    this.send(tlp, atCycle, delivered);
-  }
-
-  takeTx(): RawTlp[] {
-    return this.txDone.splice(0);
-  }
-
-  run(opts: LinkRunOptions): { reason: string; cycles: number } {
-    if (opts.until) throw new Error('ModelEndpoint: run({ until }) needs a simulator');
-    const start = this.cycle;
-    const cap = opts.cycles ?? opts.maxCycles ?? 1_000_000;
-    const stop = start + cap;
-    for (;;) {
-      if (opts.untilTx !== undefined && this.txDone.length >= opts.untilTx)
-        return { reason: 'tx', cycles: this.cycle - start };
-      // Next thing to happen: an internal event, or the head of the rx queue starting to transfer.
-      let ev: Event | undefined;
-      for (const e of this.events) if (!ev || e.at < ev.at || (e.at === ev.at && e.seq < ev.seq)) ev = e;
-      const rx = this.rxQueue[0];
-      const rxAt = rx ? Math.max(rx.at, this.rxFreeAt) : Infinity;
-      const at = Math.min(ev?.at ?? Infinity, rxAt);
-      if (at > stop || at === Infinity) {
-        this.cycle = stop;
-        return { reason: opts.cycles !== undefined ? 'cycles' : 'limit', cycles: this.cycle - start };
-      }
-      this.cycle = Math.max(this.cycle, at);
-      if (rxAt <= (ev?.at ?? Infinity)) {
-        this.rxQueue.shift();
-        const beats = this.beats(rx!.tlp);
-        this.rxFreeAt = rxAt + beats;
-        const { tlp, delivered } = rx!;
-        this.schedule(rxAt + beats, () => {
-          delivered?.(rxAt + beats);
-          this.receive(tlp);
-        });
-      } else {
-        this.events.splice(this.events.indexOf(ev!), 1);
-        ev!.fn();
-      }
-    }
-  }
-
-  // ==== internals: timing ====
-
-  private beats(t: RawTlp): number {
-    return Math.max(1, Math.ceil(t.data.length / this.o.lanes));
-  }
-  private schedule(at: number, fn: () => void): Event {
-    const e = { at, seq: this.seq++, fn };
-    this.events.push(e);
-    return e;
-  }
-  private cancel(e: Event): void {
-    const i = this.events.indexOf(e);
-    if (i >= 0) this.events.splice(i, 1);
-  }
-  /** Queues a TLP on tx after the processing latency; it is visible to takeTx once fully sent. */
-  private emit(t: Tlp): void {
-    const raw = encodeTlp(t);
-    const start = Math.max(this.cycle + this.o.latency, this.txFreeAt);
-    const beats = this.beats(raw);
-    this.txFreeAt = start + beats;
-    raw.cycle = start;
-    this.schedule(start + beats, () => this.txDone.push(raw));
   }
 
   // ==== config space ====
@@ -363,7 +276,7 @@ export class ModelEndpoint implements Link {
 
   // ==== receive ====
 
-  private receive(raw: RawTlp): void {
+  protected receive(raw: RawTlp): void {
     let t: Tlp;
     try {
       t = decodeTlp(raw);

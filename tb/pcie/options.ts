@@ -85,6 +85,11 @@ export interface RootComplexOptions {
   violations?: 'throw' | 'record';
   /** Cycles a device may still act on a control the RC just turned off (bus master, MSI-X mask). Default 64. */
   grace?: number;
+  /**
+   * An Assert_INTx for an asserted wire, or a Deassert_INTx for a deasserted one: 'report' (default) as an `intx`
+   * violation, or 'allow' (2.2.8.1 lets receivers ignore duplicates; they are only counted).
+   */
+  intxDuplicates?: 'report' | 'allow';
   /** Log every TLP: true = stderr, or a function. Default: env VFPGA_RC_TRACE. */
   trace?: boolean | ((line: string) => void);
 }
@@ -132,6 +137,7 @@ export interface ResolvedOptions {
   mem64: { base: bigint; limit: bigint };
   violations: 'throw' | 'record';
   grace: number;
+  intxDuplicates: 'report' | 'allow';
   trace?: (line: string) => void;
 }
 
@@ -200,6 +206,7 @@ export function resolveOptions(o: RootComplexOptions): ResolvedOptions {
     mem64: { base: big(o.mem64?.base ?? 0x40_0000_0000n), limit: big(o.mem64?.limit ?? 0x80_0000_0000n) },
     violations: o.violations ?? 'throw',
     grace: count(o.grace ?? 64, 'grace'),
+    intxDuplicates: o.intxDuplicates ?? 'report',
     trace,
   };
 }

@@ -26,6 +26,7 @@ import {
 import { PcieViolation, RcTimeoutError, sketchRaw, type TlpContext, type ViolationCode } from './errors';
 import { HostMemory, leBytes, leToBigint, toAddr, type Addr } from './hostmem';
 import { FaultInjector, type FaultRates, type ReadHook } from './inject';
+import { intxMessage, IntxWires, type IntxPin } from './intx';
 import type { Link, LinkRunOptions } from './link';
 import { MsixController } from './msix';
 import { resolveOptions, type ResolvedOptions, type RootComplexOptions } from './options';
@@ -118,6 +119,8 @@ export class RootComplex implements RcCore {
   readonly interrupts: InterruptEvent[] = [];
   /** Message TLPs the device sent. */
   readonly messages: MessageEvent[] = [];
+  /** The device's INTx virtual wires as its Assert/Deassert messages left them (2.2.8.1), with their history. */
+  readonly intx: IntxWires;
   /** Violations seen with options.violations = 'record'. */
   readonly violations: PcieViolation[] = [];
   /** What enumerate() found. */
@@ -151,6 +154,7 @@ export class RootComplex implements RcCore {
       for (const f of this.interruptListeners) f(ev);
     });
     this.msix = new MsixController(this);
+    this.intx = new IntxWires(this.shadow, { grace: this.opts.grace, duplicates: this.opts.intxDuplicates });
     if (this.opts.device) this.shadow.state(this.opts.device, 0);
     this.msiWindow = { from: this.opts.msiBase, to: this.opts.msiBase + this.opts.msiSize };
   }
@@ -283,6 +287,7 @@ export class RootComplex implements RcCore {
     }
     if (tx.length > 1) tx.sort((a, b) => (a.cycle ?? 0) - (b.cycle ?? 0));
     for (const t of tx) this.handle(t);
+    for (const p of this.intx.checkDisabled(this.now)) this.violation('intx', p.reason, this.now, { desc: 'INTx' });
     this.requester.checkTimeouts(this.now);
     this.requester.drain();
     this.throwViolations();
@@ -352,9 +357,14 @@ export class RootComplex implements RcCore {
         this.requester.onCompletion(t, cycle, ctx);
         break;
       case 'Msg':
-      case 'MsgD':
+      case 'MsgD': {
         this.messages.push({ tlp: t, cycle });
+        const wire = t.type === 'Msg' ? intxMessage(t.code) : undefined;
+        if (wire)
+          for (const p of this.intx.onMessage(wire.pin, wire.asserted, cycle))
+            this.violation('intx', p.reason, cycle, ctx);
         break;
+      }
       default:
         this.violation(
           'unsupported',
@@ -544,6 +554,20 @@ export class RootComplex implements RcCore {
     );
     return this.untaken.splice(this.untakenIndex(vector), 1)[0];
   }
+  /**
+   * Pumps until the device's INTx wire `pin` (default A) is asserted (or, with `asserted` false, deasserted), as
+   * its Assert/Deassert messages say; returns at once if it already is.
+   */
+  waitForIntx(asserted = true, opts: WaitOptions & { pin?: IntxPin } = {}): void {
+    const pin = opts.pin ?? 'A';
+    this.pumpUntil(
+      `INT${pin} ${asserted ? 'asserted' : 'deasserted'}`,
+      () => this.intx.asserted(pin) === asserted,
+      opts,
+      true,
+    );
+  }
+
   private untakenIndex(vector: number | undefined): number {
     for (let i = 0; i < this.untaken.length; i++)
       if (vector === undefined || this.untaken[i].vector === vector) return i;

@@ -21,14 +21,26 @@ export function checkingModel(layout: VirtioPciLayout, opts: GoldenOptions = {})
 }
 
 interface Reply {
-  ur: boolean;
+  /** Completion Status (CplStatus). */
+  status: number;
   data?: Uint8Array;
 }
+
+const STATUS_NAME: Record<number, string> = { [CplStatus.SC]: 'data', [CplStatus.UR]: 'UR', [CplStatus.CA]: 'CA' };
 
 type Pending =
   | { kind: 'write'; apply: () => void }
   | { kind: 'cfg-read'; tag: number; access?: Access; lane: number; reply?: Reply }
-  | { kind: 'mem-read'; tag: number; addr: bigint; bytes: number; reasm: ReadReassembly; reply?: Reply };
+  | { kind: 'cfg-other'; tag: number; reply?: Reply }
+  | {
+      kind: 'mem-read';
+      tag: number;
+      addr: bigint;
+      bytes: number;
+      lengthDw: number;
+      reasm: ReadReassembly;
+      reply?: Reply;
+    };
 
 export class CheckedLink implements Link {
   /** Mismatches found (with `record`); with the default the first one is thrown from takeTx(). */
@@ -65,9 +77,10 @@ export class CheckedLink implements Link {
         (x): x is Exclude<Pending, { kind: 'write' }> => x.kind !== 'write' && x.tag === t.tag && !x.reply,
       );
       if (!p || t.status === CplStatus.CRS) continue; // not ours, or the RC retries with a new request
-      if (t.status !== CplStatus.SC) p.reply = { ur: true };
-      else if (p.kind === 'cfg-read') p.reply = { ur: false, data: t.type === 'CplD' ? t.data : undefined };
-      else if (t.type === 'CplD' && !p.reasm.accept(t) && p.reasm.done) p.reply = { ur: false, data: p.reasm.data };
+      if (t.status !== CplStatus.SC) p.reply = { status: t.status };
+      else if (p.kind !== 'mem-read') p.reply = { status: t.status, data: t.type === 'CplD' ? t.data : undefined };
+      else if (t.type === 'CplD' && !p.reasm.accept(t) && p.reasm.done)
+        p.reply = { status: t.status, data: p.reasm.data };
     }
     this.drain();
     return tx;
@@ -96,19 +109,34 @@ export class CheckedLink implements Link {
       if (head.kind !== 'write' && !head.reply) return;
       this.queue.shift();
       if (head.kind === 'write') head.apply();
-      else if (head.kind === 'cfg-read') {
-        if (head.reply!.ur) this.fail(new Error(`golden model: a configuration read was answered with UR`));
+      else if (head.kind === 'cfg-other') {
+        g.noteUnsupportedRequest();
+        if (head.reply!.status !== CplStatus.UR)
+          this.fail(
+            new Error(
+              `golden model: a configuration request to function 1..7 was answered with ${STATUS_NAME[head.reply!.status]}, not UR`,
+            ),
+          );
+      } else if (head.kind === 'cfg-read') {
+        if (head.reply!.status !== CplStatus.SC)
+          this.fail(
+            new Error(`golden model: a configuration read was answered with ${STATUS_NAME[head.reply!.status]}`),
+          );
         else if (head.access) this.compare(head.access, head.reply!.data?.subarray(head.lane));
       } else {
         const hit = g.claim(head.addr, head.bytes);
-        if (!hit) g.noteUnsupportedRequest();
-        if (!hit !== head.reply!.ur)
+        const expected = !hit ? CplStatus.UR : g.abortsRead(head.lengthDw) ? CplStatus.CA : CplStatus.SC;
+        if (expected === CplStatus.UR) g.noteUnsupportedRequest();
+        if (expected === CplStatus.CA) g.noteCompleterAbort();
+        const got = head.reply!.status;
+        if (got !== expected)
           this.fail(
             new Error(
-              `golden model: memory read at 0x${head.addr.toString(16)}: the device answered ${head.reply!.ur ? 'UR' : 'with data'}, the model ${hit ? `claims it (${g.describe({ space: 'bar', ...hit, size: head.bytes })})` : 'does not claim it'}`,
+              `golden model: memory read at 0x${head.addr.toString(16)} (${head.lengthDw} DW): the device answered ${STATUS_NAME[got] ?? `status ${got}`}, the model ${hit ? `claims it (${g.describe({ space: 'bar', ...hit, size: head.bytes })})${expected === CplStatus.CA ? ' and expects Completer Abort' : ''}` : 'does not claim it'}`,
             ),
           );
-        else if (hit && head.bytes) this.compare({ space: 'bar', ...hit, size: head.bytes }, head.reply!.data);
+        else if (expected === CplStatus.SC && head.bytes)
+          this.compare({ space: 'bar', ...hit!, size: head.bytes }, head.reply!.data);
       }
     }
   }
@@ -118,6 +146,11 @@ export class CheckedLink implements Link {
     switch (t.type) {
       case 'CfgRd0':
       case 'CfgWr0': {
+        if (t.completerId & 7) {
+          // A single-function device: requests to another function are Unsupported Requests.
+          this.queue.push({ kind: 'cfg-other', tag: t.tag });
+          return;
+        }
         const be = t.firstBe;
         let lo = 0;
         while (lo < 4 && !(be & (1 << lo))) lo++;
@@ -154,6 +187,7 @@ export class CheckedLink implements Link {
           tag: t.tag,
           addr: range.addr,
           bytes: range.bytes,
+          lengthDw: t.length,
           reasm: new ReadReassembly(t, { rcb: 128, mps: 4096 }),
         });
         return;

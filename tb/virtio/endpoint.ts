@@ -1,21 +1,17 @@
 // A virtio-pci function in TypeScript behind the root complex's Link interface: the golden model answers every
 // configuration and memory request, and its interrupts leave as MSI-X memory writes or INTx messages. With it the
-// driver model (tb/virtio/driver) runs without RTL, on any layout.
-//
-// The TLP side (timing, completion splitting, decode of requests) is what tb/pcie/modeldev.ts's ModelEndpoint
-// does for its fixed test device; ModelEndpoint has no way to plug a different function in, so this is a
-// separate Link with the same timing model (lanes per cycle, a fixed processing latency).
+// driver model (tb/virtio/driver) runs without RTL, on any layout. The link timing is tb/pcie's TimedEndpoint
+// (lanes per cycle, a fixed processing latency), the same as ModelEndpoint's.
 import { splitReadCompletions } from '../pcie/completions';
 import { leBytes } from '../pcie/hostmem';
-import type { Link, LinkRunOptions } from '../pcie/link';
 import type { RawTlp } from '../../sim/raw';
+import { TimedEndpoint } from '../pcie/timedendpoint';
 import {
   CplStatus,
   MsgCode,
   MsgRouting,
   completionLowerAddress,
   decodeTlp,
-  encodeTlp,
   memReqByteRange,
   payloadByteMask,
   readCompletionByteCount,
@@ -35,34 +31,18 @@ export interface VirtioEndpointOptions extends Omit<GoldenOptions, 'sink'> {
   latency?: number;
 }
 
-interface Event {
-  at: number;
-  seq: number;
-  fn: () => void;
-}
-
-export class VirtioEndpoint implements Link {
-  cycle = 0;
+export class VirtioEndpoint extends TimedEndpoint {
   readonly golden: GoldenTransport;
   /** Bus/device/function captured from configuration writes. */
   id = 0;
   /** Every TLP received, decoded (tests). */
   readonly received: Tlp[] = [];
-  private readonly lanes: number;
-  private readonly latency: number;
-  private events: Event[] = [];
-  private seq = 0;
-  private readonly rxQueue: { tlp: RawTlp; at: number; seq: number }[] = [];
-  private rxFreeAt = 0;
-  private txFreeAt = 0;
-  private readonly txDone: RawTlp[] = [];
 
   constructor(
     readonly layout: VirtioPciLayout,
     opts: VirtioEndpointOptions = {},
   ) {
-    this.lanes = opts.lanes ?? 8;
-    this.latency = opts.latency ?? 4;
+    super({ lanes: opts.lanes ?? 8, latency: opts.latency ?? 4 }, 'VirtioEndpoint');
     this.golden = new GoldenTransport(layout, {
       ...opts,
       sink: {
@@ -88,67 +68,9 @@ export class VirtioEndpoint implements Link {
     });
   }
 
-  // ==== Link
-
-  send(tlp: RawTlp, atCycle?: number): void {
-    this.rxQueue.push({ tlp, at: Math.max(atCycle ?? this.cycle, this.cycle), seq: this.seq++ });
-    this.rxQueue.sort((a, b) => a.at - b.at || a.seq - b.seq);
-  }
-
-  takeTx(): RawTlp[] {
-    return this.txDone.splice(0);
-  }
-
-  run(opts: LinkRunOptions): { reason: string; cycles: number } {
-    if (opts.until) throw new Error('VirtioEndpoint: run({ until }) needs a simulator');
-    const start = this.cycle;
-    const stop = start + (opts.cycles ?? opts.maxCycles ?? 1_000_000);
-    for (;;) {
-      if (opts.untilTx !== undefined && this.txDone.length >= opts.untilTx)
-        return { reason: 'tx', cycles: this.cycle - start };
-      let ev: Event | undefined;
-      for (const e of this.events) if (!ev || e.at < ev.at || (e.at === ev.at && e.seq < ev.seq)) ev = e;
-      const rx = this.rxQueue[0];
-      const rxAt = rx ? Math.max(rx.at, this.rxFreeAt) : Infinity;
-      const at = Math.min(ev?.at ?? Infinity, rxAt);
-      if (at > stop || at === Infinity) {
-        this.cycle = stop;
-        return { reason: opts.cycles !== undefined ? 'cycles' : 'limit', cycles: this.cycle - start };
-      }
-      this.cycle = Math.max(this.cycle, at);
-      if (rxAt <= (ev?.at ?? Infinity)) {
-        this.rxQueue.shift();
-        const beats = this.beats(rx!.tlp);
-        this.rxFreeAt = rxAt + beats;
-        const raw = rx!.tlp;
-        this.schedule(rxAt + beats, () => this.receive(raw));
-      } else {
-        this.events.splice(this.events.indexOf(ev!), 1);
-        ev!.fn();
-      }
-    }
-  }
-
-  // ==== timing
-
-  private beats(t: RawTlp): number {
-    return Math.max(1, Math.ceil(t.data.length / this.lanes));
-  }
-  private schedule(at: number, fn: () => void): void {
-    this.events.push({ at, seq: this.seq++, fn });
-  }
-  private emit(t: Tlp): void {
-    const raw = encodeTlp(t);
-    const start = Math.max(this.cycle + this.latency, this.txFreeAt);
-    const beats = this.beats(raw);
-    this.txFreeAt = start + beats;
-    raw.cycle = start;
-    this.schedule(start + beats, () => this.txDone.push(raw));
-  }
-
   // ==== requests
 
-  private receive(raw: RawTlp): void {
+  protected receive(raw: RawTlp): void {
     let t: Tlp;
     try {
       t = decodeTlp(raw);
@@ -190,6 +112,12 @@ export class VirtioEndpoint implements Link {
     while (hi >= 0 && !(be & (1 << hi))) hi--;
     const access = { space: 'cfg' as const, offset: t.offset + lo, size: hi - lo + 1 };
     const cpl = { completerId: this.id, requesterId: t.requesterId, tag: t.tag, byteCount: 4, lowerAddress: 0 };
+    if (t.completerId & 7) {
+      // One function: a request to another is an Unsupported Request.
+      this.golden.noteUnsupportedRequest();
+      this.emit({ type: 'Cpl', ...cpl, status: CplStatus.UR });
+      return;
+    }
     if (t.type === 'CfgWr0') {
       this.id = t.completerId;
       if (be) {
@@ -214,6 +142,18 @@ export class VirtioEndpoint implements Link {
         type: 'Cpl',
         ...base,
         status: CplStatus.UR,
+        byteCount: readCompletionByteCount(t.length, t.firstBe, t.lastBe),
+        lowerAddress: completionLowerAddress(t.address, t.firstBe),
+      });
+      return;
+    }
+    if (this.golden.abortsRead(t.length)) {
+      // choices.ts "longReads"
+      this.golden.noteCompleterAbort();
+      this.emit({
+        type: 'Cpl',
+        ...base,
+        status: CplStatus.CA,
         byteCount: readCompletionByteCount(t.length, t.firstBe, t.lastBe),
         lowerAddress: completionLowerAddress(t.address, t.firstBe),
       });

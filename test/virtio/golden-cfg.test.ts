@@ -7,13 +7,14 @@ import {
   PCI_BASE_ADDRESS_0,
   PCI_COMMAND,
   PCI_EXP_DEVCAP,
+  PCI_EXP_DEVCAP_FLR,
   PCI_EXP_DEVCTL,
   PCI_EXP_DEVSTA,
   PCI_EXP_LNKCTL,
   PCI_MSIX_FLAGS,
+  PCI_PM_CTRL,
   PCI_STATUS,
 } from '../../tb/pcie/cfgspace';
-import { PCI_EXP_DEVCAP_FLR, PCI_PM_CTRL } from '../../tb/virtio/golden/cfgspace';
 import { Poke } from './golden-helpers';
 
 /** DWORDs of configuration space that hold a writable register (the rest must ignore writes). */

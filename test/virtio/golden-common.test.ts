@@ -4,6 +4,7 @@ import { describe, expect, test } from 'vitest';
 import { DEFAULT_LAYOUT, QEMU_LAYOUT, type VirtioPciLayout } from '../../gen/virtio/layout';
 import { COMMON, ISR, STATUS, VIRTIO_MSI_NO_VECTOR, featureMask } from '../../gen/virtio/regmap';
 import { Poke } from './golden-helpers';
+import { RING_RESET_LAYOUT } from './support';
 
 const L = DEFAULT_LAYOUT;
 const C = L.common.offset;
@@ -127,6 +128,34 @@ describe('device_status and reset', () => {
     p.setCommon('device_status', 0);
     expect(p.common('device_status')).toBe(0);
   });
+
+  test('a reset does not complete while DMA is outstanding (Transactions Pending shows it)', () => {
+    const p = new Poke(L);
+    p.driverOk();
+    const devsta = L.caps.at.pcie! + 0x0a;
+    p.g.setDmaOutstanding(true);
+    expect(p.cfg(devsta, 2) & 0x20).toBe(0x20);
+    p.setCommon('device_status', 0);
+    for (let i = 0; i < 3; i++) expect(p.common('device_status')).toBe(0x0f);
+    p.g.setDmaOutstanding(false);
+    expect(p.common('device_status')).toBe(0);
+    expect(p.cfg(devsta, 2) & 0x20).toBe(0);
+    expect(p.g.events.filter((e) => e.kind === 'reset-complete')).toHaveLength(2);
+  });
+
+  test('an FLR of a running device is a reset like device_status <- 0: it waits for the data plane', () => {
+    const p = new Poke(L, { resetReads: 'external' });
+    p.driverOk();
+    const devctl = L.caps.at.pcie! + 8;
+    p.setCfg(devctl, p.cfg(devctl, 2) | 0x8000, 2);
+    expect(p.cfg(0x04, 2)).toBe(0); // configuration space at its reset values
+    p.setCfg(0x10, 0x8000_0000);
+    p.setCfg(0x04, 2, 2); // memory decode back on
+    expect(p.common('device_status')).toBe(0x0f);
+    p.g.completeReset();
+    expect(p.common('device_status')).toBe(0);
+    expect(p.g.events.filter((e) => e.kind === 'device-reset').at(-1)).toEqual({ kind: 'device-reset', cause: 'flr' });
+  });
 });
 
 describe('queues', () => {
@@ -225,12 +254,12 @@ describe('queues', () => {
 
   test('queue_reset exists only with RING_RESET; it resets the queue, reading 1 until done', () => {
     const p = new Poke(L, { queueResetReads: 2 });
-    p.driverOk(L.features.filter((f) => f !== 'VIRTIO_F_RING_RESET'));
+    p.driverOk(L.features);
     select(p, 0);
     p.setCommon('queue_reset', 1);
     expect([p.common('queue_reset'), p.common('queue_enable')]).toEqual([0, 1]);
-    const r = new Poke(L, { queueResetReads: 2 });
-    r.driverOk(L.features, 64);
+    const r = new Poke(RING_RESET_LAYOUT, { queueResetReads: 2 });
+    r.driverOk(RING_RESET_LAYOUT.features, 64);
     select(r, 0);
     r.setCommon('queue_reset', 1);
     expect(r.common('queue_reset')).toBe(1);
@@ -341,6 +370,19 @@ describe('notifications', () => {
 });
 
 describe('device configuration', () => {
+  test('values the device reported survive a reset and an FLR; driver-writable ones return to their reset value', () => {
+    const p = new Poke(QEMU_LAYOUT);
+    p.driverOk(['VIRTIO_F_VERSION_1', 'VIRTIO_BLK_F_CONFIG_WCE', 'VIRTIO_BLK_F_FLUSH']);
+    p.g.changeDeviceConfig('capacity', 0x1234);
+    const dev = (off: number, size: number) =>
+      Number(p.bar(QEMU_LAYOUT.device!.bar, QEMU_LAYOUT.device!.offset + off, size));
+    p.setBar(QEMU_LAYOUT.device!.bar, QEMU_LAYOUT.device!.offset + 0x20, 1, 1); // writeback
+    expect(dev(0x20, 1)).toBe(1);
+    p.setCommon('device_status', 0);
+    expect(dev(0, 4)).toBe(0x1234);
+    expect(dev(0x20, 1)).toBe(0);
+  });
+
   test('blk values; fields past the structure read 0; num_queues follows the layout', () => {
     const p = new Poke(L, { deviceConfig: { capacity: 0x1_0000_0000n } });
     const d = L.device!.offset;

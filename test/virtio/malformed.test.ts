@@ -7,7 +7,7 @@ import { VIRTIO_CAP_FIELD, VIRTIO_PCI_CAP } from '../../gen/virtio/regmap';
 import type { PciConfigSpace } from '../../tb/virtio/golden/cfgspace';
 import { VirtioPciDriver, type VirtioDriverOptions } from '../../tb/virtio/driver/driver';
 import { VirtioProbeError } from '../../tb/virtio/driver/errors';
-import { bench } from './support';
+import { bench, RING_RESET_LAYOUT } from './support';
 
 const put32 = (c: PciConfigSpace, o: number, v: number) => {
   for (let i = 0; i < 4; i++) c.poke(o + i, (v >>> (8 * i)) & 0xff);
@@ -70,12 +70,12 @@ describe('refused', () => {
 
   test('a common configuration too short for the negotiated RING_RESET (Linux 6.5+ vp_check_common_size); 6.1 accepts it', () => {
     const short = (c: PciConfigSpace) => put32(c, cap('common') + VIRTIO_CAP_FIELD.LENGTH, 0x38);
-    const e = refusal(L, short);
+    const e = refusal(RING_RESET_LAYOUT, short);
     expect(e.linux).toBe('vp_check_common_size');
     expect(e.message).toMatch(
       /common cfg size\(56\) does not match the feature VIRTIO_F_RING_RESET \(needs 60 bytes, to the end of queue_reset\)/,
     );
-    const ok = probe(L, short, { checkCommonSize: false }).run();
+    const ok = probe(RING_RESET_LAYOUT, short, { checkCommonSize: false }).run();
     expect(ok.features).toContain('VIRTIO_F_RING_RESET');
   });
 

@@ -6,7 +6,14 @@ import { describe, expect, test } from 'vitest';
 import { DEFAULT_LAYOUT, PRESETS, QEMU_LAYOUT } from '../../gen/virtio/layout';
 import { COMMON, STATUS, VIRTIO_MSI_NO_VECTOR, featureMask } from '../../gen/virtio/regmap';
 import { Rng } from '../../sim/random';
-import { PCI_COMMAND, PCI_EXP_DEVCTL, PCI_EXP_DEVSTA } from '../../tb/pcie/cfgspace';
+import {
+  PCI_COMMAND,
+  PCI_EXP_DEVCTL,
+  PCI_EXP_DEVSTA,
+  PCI_STATUS,
+  PCI_STATUS_SIG_TARGET_ABORT,
+} from '../../tb/pcie/cfgspace';
+import { CplStatus } from '../../tb/pcie/tlp';
 import { CompletionStatusError } from '../../tb/pcie/errors';
 import { VirtioPciDriver } from '../../tb/virtio/driver/driver';
 import { seededTest } from '../support/seeds';
@@ -185,6 +192,30 @@ describe('configuration space', () => {
       b.rc.cfgWrite16(PCI_COMMAND, cmd);
       expect(c.r16('queue_select')).toBe(1);
       expect(b.rc.cfgRead16(L.caps.at.pcie! + PCI_EXP_DEVSTA) & 0x8).toBe(0x8);
+      expect(b.link.mismatches).toEqual([]);
+    },
+  );
+});
+
+describe('requests the function does not serve', () => {
+  seededTest(
+    'a read longer than 32 DW gets Completer Abort (Signaled Target Abort); other functions get UR',
+    (seed) => {
+      const b = bench(L, seed, {}, { maxMmioRead: 4096 });
+      b.rc.enumerate();
+      const bar = b.rc.device!.bars[0]!.address;
+      expect(b.rc.memRead(bar, 128)).toHaveLength(128);
+      expect(() => b.rc.memRead(bar, 132)).toThrow(/CA/);
+      expect(b.rc.cfgRead16(PCI_STATUS) & PCI_STATUS_SIG_TARGET_ABORT).toBe(PCI_STATUS_SIG_TARGET_ABORT);
+      const [cpl] = b.rc.rawRequest({
+        type: 'CfgRd0',
+        completerId: 0x0102,
+        offset: 0,
+        firstBe: 0xf,
+        requesterId: 0,
+        tag: 0,
+      });
+      expect([cpl.type, cpl.status]).toEqual(['Cpl', CplStatus.UR]);
       expect(b.link.mismatches).toEqual([]);
     },
   );

@@ -25,24 +25,21 @@ import {
   PCI_MSIX_PBA,
   PCI_MSIX_TABLE,
   PCI_STATUS_CAP_LIST,
+  PCI_PM_PMC,
+  PCI_PM_CTRL,
+  PCI_PM_CTRL_STATE_MASK,
+  PCI_PM_CTRL_NO_SOFT_RESET,
+  PCI_EXP_DEVCAP_FLR,
+  PCI_EXP_DEVCAP_RBER,
+  PCI_EXP_DEVCTL_RELAX_EN,
+  PCI_EXP_DEVCTL_NOSNOOP_EN,
+  PCI_EXP_DEVCAP2_COMP_TMOUT_DIS,
+  PCI_EXP_LNKCAP2,
+  PCI_EXP_LNKCTL2,
+  PCI_STATUS_ERROR_BITS,
 } from '../../pcie/cfgspace';
 import { capLength, capOrder, pciDeviceId, type CapKind, type VirtioPciLayout } from '../../../gen/virtio/layout';
 import { DEVICE_TYPES, VIRTIO_CAP_FIELD, VIRTIO_PCI_CAP, VIRTIO_PCI_VENDOR_ID } from '../../../gen/virtio/regmap';
-
-// Registers pci_regs.h names that tb/pcie/cfgspace.ts does not (yet) carry.
-export const PCI_PM_PMC = 2;
-export const PCI_PM_CTRL = 4;
-export const PCI_PM_CTRL_STATE_MASK = 0x3;
-export const PCI_PM_CTRL_NO_SOFT_RESET = 0x8;
-export const PCI_EXP_DEVCAP_FLR = 0x1000_0000;
-export const PCI_EXP_DEVCAP_RBER = 0x8000;
-export const PCI_EXP_DEVCTL_RELAX_EN = 0x10;
-export const PCI_EXP_DEVCTL_NOSNOOP_EN = 0x800;
-export const PCI_EXP_DEVSTA_TRPND = 0x20;
-export const PCI_EXP_DEVCAP2_COMP_TMOUT_DIS = 0x10;
-export const PCI_EXP_LNKCAP2 = 0x2c;
-export const PCI_EXP_LNKCTL2 = 0x30;
-export const PCI_STATUS_ERROR_BITS = 0xf900; // parity, signalled/received aborts, SERR, detected parity: RW1C
 
 const CFG_TYPE: Record<string, number> = {
   common: VIRTIO_PCI_CAP.COMMON_CFG,

@@ -20,6 +20,12 @@ export const CHOICES = {
    */
   claimWholeRequestOnly: true,
   /**
+   * A claimed memory read longer than MAX_MMIO_READ_DW (regmap.ts: 32 dwords, one completion within the smallest
+   * Max_Payload_Size) is answered with Completer Abort and sets Signaled Target Abort in the Status register; it has
+   * no side effects. (A completer may abort a request that violates its programming model, PCIe 2.3.1.)
+   */
+  longReads: 'completer-abort',
+  /**
    * A read with non-contiguous byte enables reads the whole span from its first to its last enabled byte (side
    * effects of the bytes in between included); a write affects only the enabled bytes.
    */
@@ -47,8 +53,9 @@ export const CHOICES = {
   statusWritesDuringReset: 'ignored',
   /**
    * While a reset is in progress, device_status reads the value it had before the reset (non-zero, so the driver
-   * keeps waiting); it reads 0 once the reset completed. A reset completes at once unless the data plane has
-   * something to quiesce (DRIVER_OK was set).
+   * keeps waiting); it reads 0 once the reset completed. A reset completes when the data plane is quiet (at once
+   * unless DRIVER_OK was set: nothing can have run) and no DMA of the device is outstanding. The data plane has
+   * no DMA outstanding before DRIVER_OK, so the old value is non-zero whenever the reset waits.
    */
   statusDuringReset: 'previous-value',
   /**
@@ -111,10 +118,13 @@ export const CHOICES = {
   /** PowerState writes of D1/D2 (unsupported) are ignored; No_Soft_Reset = 1 (D3hot -> D0 keeps all state). */
   powerStates: 'D0 and D3hot',
   /**
-   * FLR (Initiate Function Level Reset) completes at once from the configuration side: configuration space,
-   * MSI-X, virtio state return to reset values; the captured Bus/Device number and Link Control are kept.
+   * FLR (Initiate Function Level Reset) takes effect at once from the configuration side: configuration space,
+   * MSI-X, virtio state return to reset values; the captured Bus/Device number and Link Control are kept. The
+   * virtio side is a reset like a write of 0 to device_status (statusDuringReset): device_status reads its value
+   * from before the FLR until the data plane is quiet and no DMA is outstanding (software waits 100 ms after an
+   * FLR, PCIe 6.6.2; the data plane must be quiet by then).
    */
-  flr: 'immediate; keeps link control',
+  flr: 'immediate; keeps link control; the virtio reset waits like a status reset',
   /** Device Control MPS/MRRS values are stored as written (software must not program more than supported). */
   deviceControlAsWritten: true,
   /** No error messages (ERR_COR/NONFATAL) are sent; errors are only logged in the status registers. */

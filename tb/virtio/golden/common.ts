@@ -49,8 +49,13 @@ export class CommonConfig {
   private statusReg = 0;
   queueSelect = 0;
   readonly queues: QueueState[];
-  /** A reset in progress: the status reads `previousStatus` until it completes. */
-  private reset: { previousStatus: number; readsLeft: number | 'external' } | undefined;
+  /**
+   * A reset in progress: the status reads `previousStatus` until it completes, which is when the data plane is
+   * quiet (`quiesced`: at once, after `readsLeft` status reads, or when it says so) and no DMA is outstanding.
+   */
+  private reset: { previousStatus: number; readsLeft: number | 'external'; quiesced: boolean } | undefined;
+  /** The data plane has DMA outstanding (DataPlaneInputs.setDmaOutstanding). */
+  private dmaOutstanding = false;
   private readonly queueResetReadsLeft = new Map<number, number | 'external'>();
   /** Why the last FEATURES_OK was refused (for messages). */
   lastRefusal: string | undefined;
@@ -112,7 +117,9 @@ export class CommonConfig {
   /** Everything a reset in progress may still do now (for a checker that sees the device finish earlier). */
   pendingCompletions(): { what: string; complete: () => void }[] {
     const out: { what: string; complete: () => void }[] = [];
-    if (this.reset) out.push({ what: 'the device reset completed', complete: () => this.completeReset() });
+    // A device that shows its reset complete while DMA is outstanding is wrong: no such explanation is offered.
+    if (this.reset && !this.dmaOutstanding)
+      out.push({ what: 'the device reset completed', complete: () => this.completeReset() });
     for (const q of this.queues)
       if (q.resetPending)
         out.push({ what: `the reset of queue ${q.index} completed`, complete: () => this.completeQueueReset(q.index) });
@@ -135,16 +142,33 @@ export class CommonConfig {
     this.lastRefusal = undefined;
     this.host.resetSideEffects();
     this.host.emit({ kind: 'device-reset', cause });
-    // Nothing to quiesce unless the data plane may have been running (DRIVER_OK), or the reset is an FLR.
+    // Nothing to quiesce unless the data plane may have been running (DRIVER_OK): a status reset and an FLR alike
+    // (choices.ts "statusDuringReset", "flr"). Either way the reset waits for outstanding DMA.
     const reads = this.opts.resetReads;
-    if (cause === 'flr' || !(previousStatus & STATUS.DRIVER_OK) || reads === 0) {
-      this.reset = undefined;
-      this.host.emit({ kind: 'reset-complete' });
-    } else this.reset = { previousStatus, readsLeft: reads };
+    const quiesced = !(previousStatus & STATUS.DRIVER_OK) || reads === 0;
+    this.reset = { previousStatus, readsLeft: reads, quiesced };
+    this.finishReset();
   }
 
+  /** The data plane says the reset it was asked for is done (DataPlaneInputs.completeReset). */
   completeReset(): void {
     if (!this.reset) return;
+    this.reset.quiesced = true;
+    this.finishReset();
+  }
+
+  /** DataPlaneInputs.setDmaOutstanding: a reset does not complete while the data plane has DMA outstanding. */
+  setDmaOutstanding(outstanding: boolean): void {
+    this.dmaOutstanding = outstanding;
+    this.finishReset();
+  }
+
+  get transactionsPending(): boolean {
+    return this.dmaOutstanding;
+  }
+
+  private finishReset(): void {
+    if (!this.reset || !this.reset.quiesced || this.dmaOutstanding) return;
     this.reset = undefined;
     this.host.emit({ kind: 'reset-complete' });
   }

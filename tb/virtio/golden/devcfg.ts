@@ -1,13 +1,16 @@
 // The device-specific configuration structure: its fields come from the device type's table in regmap.ts
 // (virtio-blk's now, virtio-net's next), its values from the model's options, and it owns config_generation
 // (choices.ts "configGeneration").
-import { DEVICE_TYPES, type DeviceCfgField, type DeviceTypeName } from '../../../gen/virtio/regmap';
+import {
+  DEVICE_TYPES,
+  deviceConfigDefaults,
+  type DeviceCfgField,
+  type DeviceConfigValues,
+  type DeviceTypeName,
+} from '../../../gen/virtio/regmap';
 import type { FieldPort } from './fields';
 
-export type DeviceConfigValues = Readonly<Record<string, bigint | number>>;
-
-/** Values a freshly built blk device reports unless the caller gives others. */
-export const BLK_DEFAULTS: DeviceConfigValues = { capacity: 0x10_0000, seg_max: 126, blk_size: 512 };
+export type { DeviceConfigValues };
 
 export class DeviceConfig {
   private values = new Map<string, bigint>();
@@ -27,19 +30,24 @@ export class DeviceConfig {
     this.reset();
   }
 
-  /** Driver-writable fields back to their initial values (device reset); the generation is kept. */
+  /**
+   * Driver-writable fields back to their initial values (device reset); the generation is kept, and so are the
+   * values the device itself reported (a disk does not change size because its driver reset it).
+   */
   reset(): void {
-    const defaults: Record<string, bigint | number> = this.type === 'blk' ? { ...BLK_DEFAULTS } : {};
-    if (this.type === 'blk') defaults.num_queues = this.queueCount;
-    if (this.type === 'net') defaults.max_virtqueue_pairs = Math.max(1, Math.floor(this.queueCount / 2));
-    for (const f of this.fields) this.values.set(f.name, BigInt(this.initial[f.name] ?? defaults[f.name] ?? 0));
+    for (const f of this.fields)
+      if (f.access === 'rw' || !this.values.has(f.name)) this.values.set(f.name, this.initialValue(f));
   }
 
-  /** FLR: also the generation. */
+  /** FLR: also the generation (the device's own values stay, as above). */
   hardReset(): void {
     this.reset();
     this.generation = 0;
     this.dirty = false;
+  }
+
+  private initialValue(f: DeviceCfgField): bigint {
+    return BigInt(this.initial[f.name] ?? deviceConfigDefaults(this.type, this.queueCount)[f.name] ?? 0);
   }
 
   field(name: string): DeviceCfgField {

@@ -59,8 +59,16 @@ export interface DataPlaneInputs {
   changeDeviceConfig(field: string, value: bigint | number): void;
   /** A fatal error: DEVICE_NEEDS_RESET and, if DRIVER_OK, a configuration interrupt. */
   fatalError(): void;
-  /** The reset the transport asked for (device-reset event) is complete: device_status may read 0. */
+  /**
+   * The reset the transport asked for (device-reset event) is done on the data plane's side: device_status may
+   * read 0, once no DMA is outstanding.
+   */
   completeReset(): void;
+  /**
+   * Whether the data plane has DMA outstanding (reads awaiting completions, writes not yet handed to the link):
+   * a reset does not complete meanwhile, and Device Status shows Transactions Pending.
+   */
+  setDmaOutstanding(outstanding: boolean): void;
   completeQueueReset(q: number): void;
 }
 

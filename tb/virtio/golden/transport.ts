@@ -7,8 +7,15 @@
 // The data plane plugs in through the Handover (events, queue state) and DataPlaneInputs (interrupts, config
 // changes, fatal errors, reset completion) interfaces of handover.ts.
 import { barOf, type VirtioPciLayout } from '../../../gen/virtio/layout';
-import { ISR, VIRTIO_CAP_FIELD, VIRTIO_MSI_NO_VECTOR, featureMask } from '../../../gen/virtio/regmap';
-import { PCI_EXP_DEVSTA_URD, PCI_STATUS, PCI_STATUS_INTERRUPT } from '../../pcie/cfgspace';
+import { ISR, MAX_MMIO_READ_DW, VIRTIO_CAP_FIELD, VIRTIO_MSI_NO_VECTOR, featureMask } from '../../../gen/virtio/regmap';
+import {
+  PCI_EXP_DEVSTA,
+  PCI_EXP_DEVSTA_TRPND,
+  PCI_EXP_DEVSTA_URD,
+  PCI_STATUS,
+  PCI_STATUS_INTERRUPT,
+  PCI_STATUS_SIG_TARGET_ABORT,
+} from '../../pcie/cfgspace';
 import { leToBigint } from '../../pcie/hostmem';
 import { PciConfigSpace } from './cfgspace';
 import { CommonConfig } from './common';
@@ -189,6 +196,9 @@ export class GoldenTransport implements Handover, DataPlaneInputs {
   completeQueueReset(q: number): void {
     this.common.completeQueueReset(q);
   }
+  setDmaOutstanding(outstanding: boolean): void {
+    this.common.setDmaOutstanding(outstanding);
+  }
 
   /** A configuration change notification: ISR bit, then the configuration vector (or INTx). Only after DRIVER_OK. */
   private configInterrupt(): void {
@@ -215,6 +225,16 @@ export class GoldenTransport implements Handover, DataPlaneInputs {
   /** Logs an Unsupported Request the function received (Device Status URD; choices.ts "errorMessages"). */
   noteUnsupportedRequest(): void {
     this.cfg.setDevStaBits(PCI_EXP_DEVSTA_URD);
+  }
+
+  /** Whether a claimed memory read is too long to answer (choices.ts "longReads"): Completer Abort. */
+  abortsRead(lengthDw: number): boolean {
+    return lengthDw > MAX_MMIO_READ_DW;
+  }
+
+  /** Logs a Completer Abort the function signalled (Status: Signaled Target Abort). */
+  noteCompleterAbort(): void {
+    this.cfg.setStatusBits(PCI_STATUS_SIG_TARGET_ABORT);
   }
 
   // ==== accesses
@@ -282,6 +302,9 @@ export class GoldenTransport implements Handover, DataPlaneInputs {
             if (dataAt + i >= off && dataAt + i < off + size) bytes[dataAt + i - off] = win[i];
       }
     }
+    const devsta = this.cfg.cap.pcie! + PCI_EXP_DEVSTA;
+    if (off <= devsta && devsta < off + size && this.common.transactionsPending)
+      bytes[devsta - off] |= PCI_EXP_DEVSTA_TRPND;
     if (off <= PCI_STATUS && PCI_STATUS < off + size) {
       const i = PCI_STATUS - off;
       bytes[i] = this.interrupts.interruptStatus ? bytes[i] | PCI_STATUS_INTERRUPT : bytes[i] & ~PCI_STATUS_INTERRUPT;

@@ -1,0 +1,724 @@
+// The virtio endpoint's register file: the structures in the BARs (common configuration, ISR, device
+// configuration, notifications, MSI-X table and PBA) behind one-dword ops from the access engine, the status
+// machine and feature negotiation, the per-queue state, interrupt routing, and the data-plane handover.
+//
+// Every field's offset and width comes from gen/virtio/regmap.ts (COMMON_CFG, the device type's configuration
+// table), every region from the layout: the decode is generated from the one description. What each field does
+// is the golden model's (tb/virtio/golden/common.ts), and where the specifications leave a choice it is the one
+// tb/virtio/golden/choices.ts names (cited below by entry).
+//
+// Two pipeline stages, so that each ends in flip-flops:
+//   decode   the op's BAR and dword against every dword that holds a field: a registered one-hot hit (the MSI-X
+//            table's read data is registered here too);
+//   execute  field writes (byte-merged into the field, then the field's rule, in address order) and reads
+//            (AND-OR of the hit dword's value, registered: rd_valid / rd_data two cycles after the op).
+import {
+  bit,
+  bitsFor,
+  cat,
+  defineModule,
+  type Expr,
+  lit,
+  mux,
+  orAll,
+  paramError,
+  type PortOf,
+  type Signal,
+} from '../hdl';
+import { Msix } from '../pcie/msix';
+import { type DataWidth, tlpStream } from '../pcie/streams';
+import { queueNotifyOff, type Region, type VirtioPciLayout } from './layout';
+import { barDwordBits, barOp, queueHandover, virtioHandover } from './ports';
+import {
+  COMMON_CFG,
+  DEVICE_TYPES,
+  STATUS,
+  VIRTIO_MSI_NO_VECTOR,
+  deviceConfigDefaults,
+  featureDef,
+  featureMask,
+  featuresOf,
+  type DeviceConfigValues,
+} from './regmap';
+
+/** Transport features the control plane implements on its own: a layout may offer these. */
+export const RTL_TRANSPORT_FEATURES: readonly string[] = [
+  'VIRTIO_F_VERSION_1',
+  'VIRTIO_F_ACCESS_PLATFORM',
+  'VIRTIO_F_RING_PACKED',
+  'VIRTIO_F_ORDER_PLATFORM',
+];
+
+/**
+ * Transport features whose register half is here but whose other half is the data plane's: queue_reset (the
+ * queue engine quiesces the queue, then pulses queue_reset_done) and the doorbell's notification data (handed
+ * over on notify_data). Offered only when the data plane lists them in `dataPlaneFeatures`.
+ */
+export const DATA_PLANE_TRANSPORT_FEATURES: readonly string[] = ['VIRTIO_F_RING_RESET', 'VIRTIO_F_NOTIFICATION_DATA'];
+
+export interface VirtioRegsParams {
+  layout: VirtioPciLayout;
+  W: DataWidth;
+  /** Device configuration values at reset (the device type's defaults otherwise). */
+  deviceConfig?: DeviceConfigValues;
+  /** Features FEATURES_OK requires besides VERSION_1 (e.g. VIRTIO_F_ACCESS_PLATFORM). */
+  requiredFeatures?: readonly string[];
+  /**
+   * Transport features the data plane implements, offered on top of RTL_TRANSPORT_FEATURES (those of
+   * DATA_PLANE_TRANSPORT_FEATURES have their register half here; others need nothing of the transport).
+   */
+  dataPlaneFeatures?: readonly string[];
+}
+
+/** A field's bytes inside one dword: bytes byteLo..byteLo+n-1 of the field at byte lane `lane`. */
+interface Seg {
+  field: string;
+  byteLo: number;
+  lane: number;
+  n: number;
+}
+
+/** A dword of a BAR that holds fields (or a doorbell). */
+interface Slot {
+  name: string;
+  kind: 'common' | 'device' | 'isr' | 'notify';
+  bar: number;
+  dw: number;
+  segs: Seg[];
+}
+
+/** The dwords a list of fields occupies in `region`; fields past the region's end are not there. */
+function fieldSlots(
+  kind: Slot['kind'],
+  region: Region,
+  fields: readonly { name: string; offset: number; width: number }[],
+  where: string,
+): Slot[] {
+  if (region.offset % 4)
+    throw paramError(`${where}: the ${kind} region at 0x${region.offset.toString(16)} is not dword aligned`);
+  const slots = new Map<number, Slot>();
+  for (const f of fields) {
+    if (f.offset >= region.length) continue;
+    if (f.offset + f.width > region.length)
+      throw paramError(
+        `${where}: field ${f.name} crosses the end of the ${kind} region (0x${region.length.toString(16)} bytes)`,
+      );
+    for (let b = 0; b < f.width; b += 4) {
+      const at = region.offset + f.offset + b;
+      const n = Math.min(4, f.width - b);
+      if ((at % 4) + n > 4) throw paramError(`${where}: field ${f.name} straddles a dword`);
+      const dw = at >> 2;
+      if (!slots.has(dw))
+        slots.set(dw, {
+          name: `${kind}_${(dw * 4 - region.offset).toString(16)}`,
+          kind,
+          bar: region.bar,
+          dw,
+          segs: [],
+        });
+      slots.get(dw)!.segs.push({ field: f.name, byteLo: b, lane: at % 4, n });
+    }
+  }
+  return [...slots.values()];
+}
+
+export const VirtioRegs = defineModule(
+  'virtio_regs',
+  (m, p: VirtioRegsParams) => {
+    const l = p.layout;
+    const where = `virtio layout '${l.name}'`;
+    const type = DEVICE_TYPES[l.deviceType];
+    const Q = l.queues.count;
+    const V = l.msix.vectors;
+    const aw = barDwordBits(l.bars);
+    const implemented = new Set([...RTL_TRANSPORT_FEATURES, ...(p.dataPlaneFeatures ?? [])]);
+    for (const name of l.features) {
+      const f = featureDef(name, l.deviceType);
+      if (f.scope === 'transport' && !implemented.has(name))
+        throw paramError(`${where}: offers ${name}, which the RTL does not implement (offer nothing that is not real)`);
+    }
+    if (Q > 64)
+      throw paramError(`${where}: ${Q} queues; the register file keeps queue state in flip-flops (at most 64)`);
+    if (l.msix.table.bar !== l.msix.pba.bar) throw paramError(`${where}: the MSI-X table and PBA must share a BAR`);
+    const offered = featureMask(l.features, l.deviceType);
+    const required = featureMask(['VIRTIO_F_VERSION_1', ...(p.requiredFeatures ?? [])], l.deviceType);
+    const bitOf = (name: string) => featureDef(name, l.deviceType).bit;
+    const has = (name: string) => l.features.includes(name);
+
+    // ---- ports
+    const op = m.input('op', barOp(aw));
+    const latchSel = m.input('latch_sel', bit);
+    const rdValidOut = m.output('rd_valid', bit);
+    const rdDataOut = m.output('rd_data', 32);
+    const msixEnable = m.input('msix_enable', bit);
+    const msixMask = m.input('msix_function_mask', bit);
+    const busMaster = m.input('bus_master', bit);
+    const d0 = m.input('d0', bit);
+    const intxDisable = m.input('intx_disable', bit);
+    const flr = m.input('flr', bit);
+    const requesterId = m.input('requester_id', 16);
+    const mps = m.input('max_payload', 3);
+    const mrrs = m.input('max_read_req', 3);
+    const extTag = m.input('ext_tag_en', bit);
+    const txDropped = m.input('tx_dropped', bit);
+    const msg = m.output('msg', tlpStream(p.W));
+    /** The PCI Status register's Interrupt Status: an ISR bit is set while MSI-X is off. */
+    const interruptStatus = m.output('interrupt_status', bit);
+    /** The INTx virtual wire: Interrupt Status, unless Interrupt Disable is set or the function is not in D0. */
+    const intxLevel = m.output('intx_level', bit);
+    const cfgFieldBits = bitsFor(type.config.length - 1);
+    const dp = m.output('dp', virtioHandover(Q, cfgFieldBits));
+    const dpq = Array.from(
+      { length: Q },
+      (_x, q) => (dp as unknown as Record<string, PortOf<ReturnType<typeof queueHandover>, 'out'>>)[`q${q}`],
+    );
+
+    // ---- the slots: every dword that holds a field or a doorbell
+    const slots: Slot[] = [
+      ...fieldSlots('common', l.common, COMMON_CFG, where),
+      ...fieldSlots('isr', l.isr, [{ name: 'isr', offset: 0, width: 1 }], where),
+      ...(l.device ? fieldSlots('device', l.device, type.config, where) : []),
+    ];
+    const notifyWidth = has('VIRTIO_F_NOTIFICATION_DATA') ? 4 : 2;
+    const doorbells =
+      l.notify.multiplier === 0
+        ? [{ at: l.notify.offset }]
+        : Array.from({ length: Q }, (_x, q) => ({ at: l.notify.offset + queueNotifyOff(q) * l.notify.multiplier }));
+    for (const d of doorbells) {
+      const dw = d.at >> 2;
+      if (!slots.some((s) => s.kind === 'notify' && s.bar === l.notify.bar && s.dw === dw))
+        slots.push({
+          name: `notify_${(d.at - l.notify.offset).toString(16)}`,
+          kind: 'notify',
+          bar: l.notify.bar,
+          dw,
+          segs: [],
+        });
+    }
+    const msixBar = l.bars.find((b) => b.index === l.msix.table.bar)!;
+    const msixDw = (at: number, bytes: number) => ({ from: at >> 2, to: (at + bytes) >> 2 });
+    const msixRanges = [msixDw(l.msix.table.offset, 16 * V), msixDw(l.msix.pba.offset, 8 * Math.ceil(V / 64))];
+    const seen = new Set<string>();
+    for (const s of slots) {
+      const key = `${s.bar}:${s.dw}`;
+      if (seen.has(key))
+        throw paramError(`${where}: two structures share BAR${s.bar} dword 0x${(4 * s.dw).toString(16)}`);
+      seen.add(key);
+      if (s.bar === msixBar.index && msixRanges.some((r) => s.dw >= r.from && s.dw < r.to))
+        throw paramError(`${where}: ${s.name} overlaps the MSI-X table or PBA`);
+    }
+
+    // ================================================================ state
+    const dfs = m.reg('device_feature_select', 32, { reset: 0 });
+    const gfs = m.reg('driver_feature_select', 32, { reset: 0 });
+    const driverFeatures = m.reg('driver_features', 64, { reset: 0 });
+    const msixConfig = m.reg('config_msix_vector', 16, { reset: VIRTIO_MSI_NO_VECTOR });
+    const status = m.reg('device_status', 8, { reset: 0 });
+    const prevStatus = m.reg('prev_status', 8, { reset: 0 });
+    const resetBusy = m.reg('reset_busy', bit, { reset: 0 });
+    const resetWaitDp = m.reg('reset_wait_dp', bit, { reset: 0 });
+    const queueSelect = m.reg('queue_select', 16, { reset: 0 });
+    const acceptable = m.reg('features_acceptable', bit, { reset: 0 });
+    const isr = m.reg('isr', 2, { reset: 0 });
+    const generation = m.reg('config_generation', 8, { reset: 0 });
+    const dirty = m.reg('config_dirty', bit, { reset: 0 });
+    // Selectors sampled once per access (choices.ts "partialWrites").
+    const dfsLo = m.reg('dfs_sel0', bit, { reset: 1 });
+    const dfsHi = m.reg('dfs_sel1', bit, { reset: 0 });
+    const gfsLo = m.reg('gfs_sel0', bit, { reset: 1 });
+    const gfsHi = m.reg('gfs_sel1', bit, { reset: 0 });
+    const qOh = m.regArray('qsel', Q, bit, { reset: 0 });
+    m.if(latchSel, () => {
+      dfsLo.next(dfs.eq(0));
+      dfsHi.next(dfs.eq(1));
+      gfsLo.next(gfs.eq(0));
+      gfsHi.next(gfs.eq(1));
+      for (let q = 0; q < Q; q++) qOh.item(q).next(queueSelect.eq(q));
+    });
+
+    const maxSize = l.queues.maxSize;
+    const queues = Array.from({ length: Q }, (_x, q) => ({
+      size: m.reg(`q${q}_size`, 16, { reset: maxSize }),
+      vector: m.reg(`q${q}_vector`, 16, { reset: VIRTIO_MSI_NO_VECTOR }),
+      enabled: m.reg(`q${q}_enabled`, bit, { reset: 0 }),
+      desc: m.reg(`q${q}_desc`, 64, { reset: 0 }),
+      driver: m.reg(`q${q}_driver`, 64, { reset: 0 }),
+      device: m.reg(`q${q}_device`, 64, { reset: 0 }),
+      resetPending: m.reg(`q${q}_reset_pending`, bit, { reset: 0 }),
+    }));
+    const freshQueue = (q: number) => {
+      const s = queues[q];
+      s.size.next(maxSize);
+      s.vector.next(VIRTIO_MSI_NO_VECTOR);
+      s.enabled.next(0);
+      s.desc.next(0);
+      s.driver.next(0);
+      s.device.next(0);
+      s.resetPending.next(0);
+    };
+
+    // Device configuration: a register for each field the device may change (its feature offered, or none) or
+    // the driver may write; the rest are constants.
+    const dcInit = { ...deviceConfigDefaults(l.deviceType, Q), ...(p.deviceConfig ?? {}) };
+    const dcFields = type.config.map((f, index) => {
+      const live = !f.feature || has(f.feature);
+      const init = BigInt(dcInit[f.name] ?? 0);
+      const driverWritable = f.access === 'rw' && live;
+      return {
+        ...f,
+        index,
+        init,
+        live,
+        driverWritable,
+        value: live
+          ? m.reg(`dc_${f.name.replace(/[^a-z0-9]/gi, '_')}`, 8 * f.width, { reset: init })
+          : lit(init, 8 * f.width),
+      };
+    });
+    for (const k of Object.keys(p.deviceConfig ?? {}))
+      if (!type.config.some((f) => f.name === k))
+        throw paramError(`${where}: no ${type.name} configuration field ${k}`);
+
+    const featuresOk = status.bit(3);
+    const driverOk = status.bit(2);
+    const negotiated = mux(featuresOk, driverFeatures, lit(0, 64));
+    const negotiatedHas = (name: string) => (has(name) ? featuresOk.and(driverFeatures.bit(bitOf(name))) : lit(0, 1));
+
+    // FEATURES_OK acceptance (choices.ts "FEATURES_OK"), registered from the driver's features.
+    const deps: Expr[] = [];
+    for (const f of featuresOf(l.deviceType))
+      for (const r of f.requires ?? [])
+        deps.push(
+          driverFeatures
+            .bit(f.bit)
+            .not()
+            .or(driverFeatures.bit(bitOf(r))),
+        );
+    acceptable.next(
+      andAllOf([
+        driverFeatures.and(lit(~offered & ((1n << 64n) - 1n), 64)).eq(0),
+        driverFeatures.and(lit(required, 64)).eq(lit(required, 64)),
+        ...deps,
+      ]),
+    );
+
+    // ================================================================ decode stage
+    const dHit = slots.map((s) => m.reg(`hit_${s.name}`, bit, { reset: 0 }));
+    const dMsix = m.reg('hit_msix', bit, { reset: 0 });
+    const dValid = m.reg('d_valid', bit, { reset: 0 });
+    const dWrite = m.reg('d_write', bit);
+    const dBe = m.reg('d_be', 4);
+    const dWdata = m.reg('d_wdata', 32);
+    const dDw = m.reg('d_dw', aw);
+    const dMsixRd = m.reg('d_msix_rdata', 32);
+    dValid.next(op.valid);
+    slots.forEach((s, i) => dHit[i].next(op.valid.and(op.bar.eq(s.bar)).and(op.dw.eq(s.dw))));
+    dMsix.next(op.valid.and(op.bar.eq(msixBar.index)));
+    m.if(op.valid, () => {
+      dWrite.next(op.write);
+      dBe.next(op.be);
+      dWdata.next(op.wdata);
+      dDw.next(op.dw);
+    });
+
+    // MSI-X table and PBA (PCIe 7.7.2) on their own register port: reads at the decode stage (registered),
+    // writes at the execute stage (a request is all reads or all writes, so the two never meet).
+    const msixLog2 = Math.log2(msixBar.size);
+    const msix = m.instance('msix_table', Msix, {
+      W: p.W,
+      vectors: V,
+      tableOffset: l.msix.table.offset,
+      pbaOffset: l.msix.pba.offset,
+      barLog2: msixLog2,
+      softReset: true,
+    }).io;
+    const wr = dValid.and(dWrite);
+    const rd = dValid.and(dWrite.not());
+    const mAddr = mux(wr, dDw, op.dw);
+    msix.reg.addr.set(msixLog2 - 2 === aw ? mAddr : mAddr.trunc(msixLog2 - 2));
+    msix.reg.wr.set(wr.and(dMsix));
+    msix.reg.wdata.set(dWdata);
+    msix.reg.wbe.set(dBe);
+    dMsixRd.next(msix.reg.rdata);
+
+    // ================================================================ execute stage
+    const lanes = (e: Expr, lo: number, n: number) => e.bits(8 * (lo + n) - 1, 8 * lo);
+    /** A field's bytes after a write: the written bytes replaced (choices.ts "partialWrites"). */
+    const merged = (value: Expr, s: Seg): Expr => {
+      const bytes: Expr[] = [];
+      for (let i = s.n - 1; i >= 0; i--)
+        bytes.push(mux(dBe.bit(s.lane + i), lanes(dWdata, s.lane + i, 1), lanes(value, s.byteLo + i, 1)));
+      return cat(...bytes);
+    };
+    const touched = (s: Seg) => dBe.bits(s.lane + s.n - 1, s.lane).orR();
+    const selQ = (fn: (q: number) => Expr): Expr =>
+      orAll(...queues.map((_x, q) => mux(qOh.item(q), fn(q), lit(0, fn(q).width))));
+    const writable = (q: number) => queues[q].enabled.not().and(queues[q].resetPending.not());
+    /** choices.ts "unmappableVector": a vector past the table reads back NO_VECTOR. */
+    const mapVector = (v: Expr) => mux(v.lt(V), v, lit(VIRTIO_MSI_NO_VECTOR, 16));
+    const half = (v64: Expr, lo: boolean) => (lo ? v64.bits(31, 0) : v64.bits(63, 32));
+    const setHalf = (r: Signal, byteLo: number, v: Expr) =>
+      r.next(byteLo === 0 ? cat(r.bits(63, 32), v) : cat(v, r.bits(31, 0)));
+
+    // Wires the execute stage drives and the rest of the module reads.
+    const statusNext = m.wire('status_next', 8);
+    statusNext.set(status);
+    const resetStart = m.wire('reset_start', bit, { default: 0 });
+    const resetCauseFlr = m.wire('reset_cause_flr', bit, { default: 0 });
+    const isrClear = m.wire('isr_clear', bit, { default: 0 });
+    const dcRead = m.wire('config_read', bit, { default: 0 });
+    const queueResetStart = m.wireArray('queue_reset_start', Q, bit, { default: 0 });
+    const notifyHit = m.wireArray('notify_hit', Q, bit, { default: 0 });
+
+    // A virtio reset completes when the data plane is quiet (only needed if it may have run: DRIVER_OK was set)
+    // and no DMA is outstanding; device_status reads the old value meanwhile (choices.ts "statusDuringReset").
+    const dmaOutstanding = dp.dma_outstanding;
+    m.if(resetBusy.and(resetWaitDp.not()).and(dmaOutstanding.not()), () => resetBusy.next(0));
+    m.if(dp.reset_done, () => resetWaitDp.next(0));
+    for (let q = 0; q < Q; q++) m.if(dp.queue_reset_done.bit(q).and(queues[q].resetPending), () => freshQueue(q));
+
+    /** Starts a virtio reset (device_status written with 0, or FLR): every field back to its reset value. */
+    const startReset = (byFlr: boolean) => {
+      const prev = mux(resetBusy, prevStatus, status);
+      prevStatus.next(prev);
+      statusNext.set(0);
+      dfs.next(0);
+      gfs.next(0);
+      driverFeatures.next(0);
+      msixConfig.next(VIRTIO_MSI_NO_VECTOR);
+      queueSelect.next(0);
+      for (let q = 0; q < Q; q++) freshQueue(q);
+      for (const f of dcFields) if (f.driverWritable) (f.value as Signal).next(f.init);
+      resetWaitDp.next(prev.bit(2));
+      resetBusy.next(prev.bit(2).or(dmaOutstanding));
+      resetStart.set(1);
+      resetCauseFlr.set(byFlr ? 1 : 0);
+    };
+
+    /** The read value and the write rule of every common configuration field (golden common.ts "port"). */
+    const commonField = (name: string, s: Seg): { value: Expr; write?: (v: Expr) => void } => {
+      const half8 = s.byteLo === 0;
+      switch (name) {
+        case 'device_feature_select':
+          return { value: dfs, write: (v) => dfs.next(v) };
+        case 'device_feature': // choices.ts "featureWindowsBeyond64Bits"
+          return {
+            value: mux(dfsLo, lit(offered & 0xffff_ffffn, 32), mux(dfsHi, lit(offered >> 32n, 32), lit(0, 32))),
+          };
+        case 'driver_feature_select':
+          return { value: gfs, write: (v) => gfs.next(v) };
+        case 'driver_feature':
+          return {
+            value: mux(gfsLo, half(driverFeatures, true), mux(gfsHi, half(driverFeatures, false), lit(0, 32))),
+            // choices.ts "driverFeatureMirror", "featuresLockedAfterFeaturesOk"
+            write: (v) =>
+              m.if(gfsLo.or(gfsHi).and(featuresOk.not()).and(resetBusy.not()), () =>
+                driverFeatures.next(
+                  mux(gfsLo, cat(driverFeatures.bits(63, 32), v), cat(v, driverFeatures.bits(31, 0))),
+                ),
+              ),
+          };
+        case 'config_msix_vector':
+          return { value: msixConfig, write: (v) => msixConfig.next(mapVector(v)) };
+        case 'num_queues':
+          return { value: lit(Q, 16) };
+        case 'device_status':
+          return {
+            value: mux(resetBusy, prevStatus, status),
+            write: (v) =>
+              m
+                .if(v.eq(0), () => startReset(false))
+                .elseIf(resetBusy.not(), () => {
+                  // choices.ts "statusSticky": bits OR in; FEATURES_OK refused for a set the device cannot honour.
+                  const next = status.or(
+                    v.and(
+                      lit(
+                        STATUS.ACKNOWLEDGE | STATUS.DRIVER | STATUS.DRIVER_OK | STATUS.FEATURES_OK | STATUS.FAILED,
+                        8,
+                      ),
+                    ),
+                  );
+                  const refuse = next.bit(3).and(featuresOk.not()).and(acceptable.not());
+                  statusNext.set(mux(refuse, next.and(lit(0xff & ~STATUS.FEATURES_OK, 8)), next));
+                }),
+          };
+        case 'config_generation':
+          return { value: generation };
+        case 'queue_select':
+          return { value: queueSelect, write: (v) => queueSelect.next(v) };
+        case 'queue_size':
+          return {
+            value: selQ((q) => queues[q].size),
+            write: (v) => {
+              // choices.ts "invalidQueueSize": 1..max, a power of two unless RING_PACKED was accepted.
+              const pow2 = v.and(v.sub(1)).eq(0);
+              const ok = v
+                .ne(0)
+                .and(v.le(maxSize))
+                .and(pow2.or(driverFeatures.bit(bitOf('VIRTIO_F_RING_PACKED'))));
+              for (let q = 0; q < Q; q++) m.if(qOh.item(q).and(writable(q)).and(ok), () => queues[q].size.next(v));
+            },
+          };
+        case 'queue_msix_vector':
+          return {
+            value: selQ((q) => queues[q].vector),
+            write: (v) => {
+              for (let q = 0; q < Q; q++) m.if(qOh.item(q).and(writable(q)), () => queues[q].vector.next(mapVector(v)));
+            },
+          };
+        case 'queue_enable':
+          return {
+            value: selQ((q) => queues[q].enabled.zext(16)),
+            write: (v) => {
+              // choices.ts "queueEnableZero"
+              for (let q = 0; q < Q; q++)
+                m.if(qOh.item(q).and(writable(q)).and(v.eq(1)), () => queues[q].enabled.next(1));
+            },
+          };
+        case 'queue_notify_off':
+          return { value: selQ((q) => lit(queueNotifyOff(q), 16)) };
+        case 'queue_desc':
+        case 'queue_driver':
+        case 'queue_device': {
+          const key = name.slice('queue_'.length) as 'desc' | 'driver' | 'device';
+          return {
+            value: selQ((q) => half(queues[q][key], half8)),
+            write: (v) => {
+              for (let q = 0; q < Q; q++)
+                m.if(qOh.item(q).and(writable(q)), () => setHalf(queues[q][key], s.byteLo, v));
+            },
+          };
+        }
+        case 'queue_notify_data':
+          return { value: selQ((q) => lit(q, 16)) };
+        case 'queue_reset': // choices.ts "featureGatedFields"
+          return {
+            value: negotiatedHas('VIRTIO_F_RING_RESET').select(
+              selQ((q) => queues[q].resetPending.zext(16)),
+              lit(0, 16),
+            ),
+            write: (v) => {
+              for (let q = 0; q < Q; q++)
+                m.if(
+                  qOh.item(q).and(v.eq(1)).and(negotiatedHas('VIRTIO_F_RING_RESET')).and(queues[q].resetPending.not()),
+                  () => {
+                    queues[q].resetPending.next(1);
+                    queueResetStart.setAt(q, 1);
+                  },
+                );
+            },
+          };
+        case 'admin_queue_index':
+        case 'admin_queue_num':
+          return { value: lit(0, 16) }; // VIRTIO_F_ADMIN_VQ is never offered (checked above)
+        default:
+          throw paramError(`virtio regs: common configuration field ${name} has no behaviour`);
+      }
+    };
+
+    let rdata: Expr = mux(dMsix, dMsixRd, lit(0, 32));
+    slots.forEach((s, i) => {
+      const hit = dHit[i];
+      const parts: Expr[] = [];
+      const place = (v: Expr, lane: number) => {
+        const sh = v.zext(32);
+        parts.push(lane === 0 ? sh : cat(sh.bits(31 - 8 * lane, 0), lit(0, 8 * lane)));
+      };
+      if (s.kind === 'common') {
+        for (const seg of s.segs) {
+          const f = commonField(seg.field, seg);
+          const w = COMMON_CFG.find((x) => x.name === seg.field)!.width;
+          // An 8-byte field is two 4-byte halves, each its own value here (regmap.ts RegField.width).
+          const v = w === 8 ? f.value : lanes(f.value, 0, seg.n);
+          place(v, seg.lane);
+          if (f.write) {
+            const write = f.write;
+            m.if(hit.and(wr).and(touched(seg)), () => write(merged(v, { ...seg, byteLo: 0 })));
+          }
+        }
+      } else if (s.kind === 'device') {
+        for (const seg of s.segs) {
+          const f = dcFields.find((x) => x.name === seg.field)!;
+          const v = lanes(f.value, seg.byteLo, seg.n);
+          place(v, seg.lane);
+          m.if(hit.and(rd).and(touched(seg)), () => dcRead.set(1));
+          if (f.driverWritable) {
+            const r = f.value as Signal;
+            m.if(hit.and(wr).and(touched(seg)), () => r.next(merged(r, seg)));
+          }
+        }
+      } else if (s.kind === 'isr') {
+        const seg = s.segs[0];
+        place(isr.zext(8), seg.lane);
+        // choices.ts "isr": any read that includes the ISR byte returns it and clears it.
+        m.if(hit.and(rd).and(dBe.bit(seg.lane)), () => isrClear.set(1));
+      } else {
+        // Doorbells (choices.ts "doorbells"): a write covering a queue's whole doorbell notifies it, if enabled.
+        for (let q = 0; q < Q; q++) {
+          const at = l.notify.multiplier === 0 ? l.notify.offset : doorbells[q].at;
+          if (at >> 2 !== s.dw) continue;
+          const lane = at % 4;
+          const covers = (n: number) => dBe.bits(lane + n - 1, lane).andR();
+          const wide = negotiatedHas('VIRTIO_F_NOTIFICATION_DATA');
+          const whole = notifyWidth === 4 ? mux(wide, covers(4), covers(2)) : covers(2);
+          const named = l.notify.multiplier === 0 ? lanes(dWdata, lane, 2).eq(q) : lit(1, 1);
+          const value =
+            notifyWidth === 4 ? mux(wide, dWdata, lanes(dWdata, lane, 2).zext(32)) : lanes(dWdata, lane, 2).zext(32);
+          m.if(hit.and(wr).and(whole).and(named).and(queues[q].enabled), () => notifyHit.setAt(q, 1));
+          const data = m.reg(`q${q}_notify_data`, 32);
+          m.if(hit.and(wr), () => data.next(value));
+          dpq[q].notify_data.set(data);
+        }
+      }
+      if (parts.length) rdata = rdata.or(mux(hit, orAll(...parts), lit(0, 32)));
+    });
+    const rdValid = m.reg('rd_valid_q', bit, { reset: 0 });
+    const rdData = m.reg('rd_data_q', 32);
+    rdValid.next(rd);
+    rdData.next(rdata);
+    rdValidOut.set(rdValid);
+    rdDataOut.set(rdData);
+
+    // ---- FLR: the virtio state resets like a device reset (choices.ts "flr")
+    m.if(flr, () => startReset(true));
+
+    // ================================================================ device-side events
+    // Device configuration changes from the data plane (golden DeviceConfig.change): the new value, and the
+    // generation rule (choices.ts "configGeneration").
+    const cfgValid = m.reg('cfg_wr_valid', bit, { reset: 0 });
+    const cfgField = m.reg('cfg_wr_field', cfgFieldBits);
+    const cfgValue = m.reg('cfg_wr_value', 64);
+    cfgValid.next(dp.cfg_valid);
+    cfgField.next(dp.cfg_field);
+    cfgValue.next(dp.cfg_value);
+    // The new value lands one cycle after the request; whether anything changed is registered once more before
+    // it reaches the generation and the interrupts (each stage within a few LUT levels).
+    const changes: Expr[] = [];
+    for (const f of dcFields) {
+      if (!f.live) continue;
+      const nv = cfgValue.trunc(8 * f.width);
+      const change = cfgValid.and(cfgField.eq(f.index)).and(nv.ne(f.value));
+      changes.push(change);
+      m.if(change, () => (f.value as Signal).next(nv));
+    }
+    const changed = m.reg('config_changed', bit, { reset: 0 });
+    changed.next(changes.length ? orAll(...changes) : lit(0, 1));
+    m.if(changed.and(dirty.not().or(dcRead)), () => generation.next(generation.inc()));
+    m.if(changed, () => dirty.next(1)).elseIf(dcRead, () => dirty.next(0));
+    m.if(flr, () => {
+      dirty.next(0);
+      generation.next(0);
+    });
+
+    // Interrupts: used buffer notifications per queue, configuration changes and fatal errors.
+    const irqQ = m.reg('irq_queue_q', Q, { reset: 0 });
+    irqQ.next(dp.irq_queue);
+    const fatal = m.reg('fatal_q', bit, { reset: 0 });
+    fatal.next(dp.fatal_error);
+    const cfgIntr = changed.or(fatal).and(driverOk);
+    const vecIrq: Expr[] = Array.from({ length: V }, () => lit(0, 1));
+    const vecOf = (vector: Expr, when: Expr) => {
+      for (let v = 0; v < V; v++) vecIrq[v] = vecIrq[v].or(when.and(vector.eq(v)));
+    };
+    let queueIsr: Expr = lit(0, 1);
+    for (let q = 0; q < Q; q++) {
+      // golden signalQueue: only after DRIVER_OK, not during a reset, for an enabled queue.
+      const sig = irqQ.bit(q).and(driverOk).and(resetBusy.not()).and(queues[q].enabled);
+      queueIsr = queueIsr.or(sig.and(msixEnable.not()));
+      vecOf(queues[q].vector, sig.and(msixEnable));
+    }
+    vecOf(msixConfig, cfgIntr.and(msixEnable));
+    const irqReg = m.reg('msix_irq', V, { reset: 0 });
+    irqReg.next(V === 1 ? vecIrq[0] : cat(...[...vecIrq].reverse()));
+    const isrSet = cat(cfgIntr, queueIsr);
+    m.if(isrClear, () => isr.next(isrSet)).else(() => isr.next(isr.or(isrSet)));
+    m.if(resetStart, () => isr.next(0));
+
+    // ---- device_status: the execute stage's value, DEVICE_NEEDS_RESET from a fatal error (golden setNeedsReset)
+    status.next(statusNext.or(mux(fatal, lit(STATUS.DEVICE_NEEDS_RESET, 8), lit(0, 8))));
+
+    // ---- MSI-X: requests, masks from configuration space, Pending bits cleared by a reset (choices.ts
+    // "resetClearsPending"), the table by FLR; messages need Bus Master Enable and D0.
+    msix.msix_enable.set(msixEnable);
+    msix.function_mask.set(msixMask);
+    msix.bus_master.set(busMaster.and(d0));
+    msix.requester_id.set(requesterId);
+    msix.irq.set(irqReg);
+    msix.clear_pending!.set(resetStart);
+    msix.reset_table!.set(flr);
+    const msixMsg = msix.msg;
+    msg.valid.set(msixMsg.valid);
+    msg.hdr.set(msixMsg.hdr);
+    msg.data.set(msixMsg.data);
+    msg.keep.set(msixMsg.keep);
+    msg.sop.set(msixMsg.sop);
+    msg.eop.set(msixMsg.eop);
+    msixMsg.ready.set(msg.ready);
+
+    // ---- INTx (choices.ts "isr"): the ISR drives it while MSI-X is off
+    const intStatus = isr.orR().and(msixEnable.not());
+    interruptStatus.set(intStatus);
+    intxLevel.set(intStatus.and(intxDisable.not()).and(d0));
+
+    // ================================================================ the handover
+    const pulse = (name: string, v: Expr) => {
+      const r = m.reg(name, v.width, { reset: 0 });
+      r.next(v);
+      return r;
+    };
+    dp.features.set(negotiated);
+    dp.status.set(status);
+    dp.driver_ok.set(driverOk);
+    dp.bus_master.set(busMaster.and(d0));
+    dp.max_payload.set(mps);
+    dp.max_read_req.set(mrrs);
+    dp.ext_tag_en.set(extTag);
+    dp.requester_id.set(requesterId);
+    dp.reset_req.set(pulse('reset_req_q', resetStart));
+    dp.reset_flr.set(pulse('reset_flr_q', resetCauseFlr));
+    dp.reset_busy.set(resetBusy);
+    dp.tx_dropped.set(txDropped);
+    for (let q = 0; q < Q; q++) {
+      const s = queues[q];
+      dpq[q].size.set(s.size);
+      dpq[q].vector.set(s.vector);
+      dpq[q].enable.set(s.enabled);
+      dpq[q].desc.set(s.desc);
+      dpq[q].driver.set(s.driver);
+      dpq[q].device.set(s.device);
+      dpq[q].reset_pending.set(s.resetPending);
+      dpq[q].reset_req.set(pulse(`q${q}_reset_req_q`, queueResetStart.item(q)));
+      dpq[q].notify.set(pulse(`q${q}_notify_q`, notifyHit.item(q)));
+    }
+
+    return {
+      op,
+      latch_sel: latchSel,
+      rd_valid: rdValidOut,
+      rd_data: rdDataOut,
+      msix_enable: msixEnable,
+      msix_function_mask: msixMask,
+      bus_master: busMaster,
+      d0,
+      intx_disable: intxDisable,
+      flr,
+      requester_id: requesterId,
+      max_payload: mps,
+      max_read_req: mrrs,
+      ext_tag_en: extTag,
+      tx_dropped: txDropped,
+      msg,
+      interrupt_status: interruptStatus,
+      intx_level: intxLevel,
+      dp,
+    };
+  },
+  {
+    name: (p) => `virtio_regs_${p.layout.name}_w${p.W}`,
+    doc: 'virtio-pci BAR structures: common configuration, ISR, device configuration, doorbells, MSI-X; the data-plane handover.',
+  },
+);
+
+function andAllOf(xs: Expr[]): Expr {
+  return xs.reduce((a, b) => a.and(b));
+}

@@ -1,0 +1,209 @@
+// The golden model of virtio-blk (virtio 1.2 device-types/blk) on the golden queue engine: it takes a request
+// chain, parses the header from its device-readable bytes, does IN, OUT, FLUSH, GET_ID, DISCARD and
+// WRITE_ZEROES on a SparseDisk, and writes the status byte as the last device-writable byte. Its choices where
+// the spec leaves room (each a status the driver sees, and storage never touched out of range):
+//  - a request without a device-writable byte cannot be completed: the queue stops (the device needs reset);
+//  - a header shorter than 16 bytes, data in the wrong direction (IN with device-readable data after the
+//    header, OUT with device-writable bytes before the status), a data length not a multiple of 512, a range
+//    past the capacity, any write (OUT, DISCARD, WRITE_ZEROES) to a read-only device: IOERR, nothing stored;
+//  - an unknown type, FLUSH / DISCARD / WRITE_ZEROES not negotiated, unknown segment flags, DISCARD with UNMAP,
+//    more segments than max_*_seg: UNSUPP (the spec's "MUST set UNSUPP" cases and QEMU's choices);
+//  - more sectors in a segment than max_*_sectors, a segment list not a multiple of 16 bytes: IOERR.
+// The used length is the number of bytes written: data + status (GET_ID: the id bytes + status; errors: 1).
+import { DeviceQueue, RingError, type Chain, type PublishResult } from '../ring/device';
+import {
+  BLK_DWZ_SEG_SIZE,
+  BLK_HDR_SIZE,
+  BLK_ID_BYTES,
+  BLK_S,
+  BLK_T,
+  SECTOR_SIZE,
+  VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP,
+  parseDwz,
+} from './defs';
+import { SparseDisk } from './disk';
+
+export interface BlkLimits {
+  /** max_*_sectors */
+  readonly maxSectors: number;
+  /** max_*_seg */
+  readonly maxSeg: number;
+}
+
+export interface BlkDeviceConfig {
+  /** capacity in 512-byte sectors. */
+  readonly capacity: number;
+  /** VIRTIO_BLK_F_RO negotiated. */
+  readonly readOnly?: boolean;
+  /** VIRTIO_BLK_F_FLUSH negotiated. */
+  readonly flush?: boolean;
+  /** VIRTIO_BLK_F_DISCARD negotiated, with max_discard_sectors / max_discard_seg. */
+  readonly discard?: BlkLimits;
+  /** VIRTIO_BLK_F_WRITE_ZEROES negotiated, with max_write_zeroes_sectors / max_write_zeroes_seg. */
+  readonly writeZeroes?: BlkLimits;
+  /** The identification string GET_ID returns (at most 20 bytes, NUL-padded). */
+  readonly id?: string;
+}
+
+/** What the device did with one request. */
+export interface BlkOutcome {
+  readonly chain: Chain;
+  readonly type: number;
+  readonly sector: bigint;
+  readonly status: number;
+  /** The used length. */
+  readonly len: number;
+  /** Why the status is not OK. */
+  readonly reason?: string;
+}
+
+export class BlkDevice {
+  readonly disk: SparseDisk;
+
+  constructor(
+    readonly config: BlkDeviceConfig,
+    disk?: SparseDisk,
+  ) {
+    this.disk = disk ?? new SparseDisk(config.capacity * SECTOR_SIZE);
+    if (this.disk.size < config.capacity * SECTOR_SIZE)
+      throw new RangeError(`blk: a disk of ${this.disk.size} bytes is smaller than ${config.capacity} sectors`);
+  }
+
+  /**
+   * Takes the next available request of `q` and carries it out (data DMA, storage, status byte), then queues
+   * its used element (q.publish() writes it). A RingError when the ring is malformed or the request cannot be
+   * completed; null when nothing is available.
+   */
+  processNext(q: DeviceQueue): BlkOutcome | RingError | null {
+    const c = q.next();
+    if (c === null || c instanceof RingError) return c;
+    try {
+      const o = this.handle(q, c);
+      if (o instanceof RingError) return o;
+      q.complete(c, o.len);
+      return o;
+    } catch (e) {
+      if (e instanceof RingError) return e;
+      throw e;
+    }
+  }
+
+  /**
+   * Everything available on `q`, then one publish: the outcomes and the notification decision. As QEMU's
+   * virtio_blk_handle_vq: kicks off while the queue is drained, back on at the end, and drained again if a
+   * buffer came in meanwhile (with EVENT_IDX, turning them on sets avail_event to the next index).
+   */
+  serve(q: DeviceQueue): { outcomes: BlkOutcome[]; publish: PublishResult; error?: RingError } {
+    const outcomes: BlkOutcome[] = [];
+    let error: RingError | undefined;
+    do {
+      q.setNotify(false);
+      for (;;) {
+        const o = this.processNext(q);
+        if (o === null) break;
+        if (o instanceof RingError) {
+          error = o;
+          break;
+        }
+        outcomes.push(o);
+      }
+      q.setNotify(true);
+    } while (!error && q.hasAvailable());
+    return { outcomes, publish: q.publish(), error };
+  }
+
+  private handle(q: DeviceQueue, c: Chain): BlkOutcome | RingError {
+    if (c.writable === 0) return q.abort(c, 'virtio-blk request without a device-writable byte for the status');
+    const statusOff = c.writable - 1;
+    const finish = (status: number, written: number, type: number, sector: bigint, reason?: string): BlkOutcome => {
+      q.writeData(c, statusOff, Uint8Array.of(status));
+      return { chain: c, type, sector, status, len: written + 1, reason };
+    };
+    if (c.readable < BLK_HDR_SIZE)
+      return finish(BLK_S.IOERR, 0, -1, 0n, `header of ${c.readable} bytes (${BLK_HDR_SIZE} needed)`);
+    const hdr = q.readData(c, 0, BLK_HDR_SIZE);
+    const v = new DataView(hdr.buffer);
+    const type = v.getUint32(0, true);
+    const sector = v.getBigUint64(8, true);
+    const outData = c.readable - BLK_HDR_SIZE;
+    const inData = c.writable - 1;
+    const err = (status: number, reason: string) => finish(status, 0, type, sector, reason);
+    const cap = BigInt(this.config.capacity);
+    const inRange = (s: bigint, n: bigint) => s <= cap && n <= cap - s;
+    switch (type) {
+      case BLK_T.IN:
+      case BLK_T.OUT: {
+        const write = type === BLK_T.OUT;
+        if (write ? inData !== 0 : outData !== 0)
+          return err(BLK_S.IOERR, write ? 'device-writable data in a write' : 'device-readable data in a read');
+        const len = write ? outData : inData;
+        if (len % SECTOR_SIZE) return err(BLK_S.IOERR, `data of ${len} bytes is not whole sectors`);
+        if (!inRange(sector, BigInt(len / SECTOR_SIZE)))
+          return err(BLK_S.IOERR, `sectors ${sector}+${len / SECTOR_SIZE} past the capacity ${cap}`);
+        if (write && this.config.readOnly) return err(BLK_S.IOERR, 'write to a read-only device');
+        const off = Number(sector) * SECTOR_SIZE;
+        if (write) {
+          this.disk.write(off, q.readData(c, BLK_HDR_SIZE, len));
+          return finish(BLK_S.OK, 0, type, sector);
+        }
+        q.writeData(c, 0, this.disk.read(off, len));
+        return finish(BLK_S.OK, len, type, sector);
+      }
+      case BLK_T.FLUSH:
+        if (!this.config.flush) return err(BLK_S.UNSUPP, 'FLUSH not negotiated');
+        return finish(BLK_S.OK, 0, type, sector);
+      case BLK_T.GET_ID: {
+        if (outData !== 0) return err(BLK_S.IOERR, 'device-readable data in GET_ID');
+        const id = new TextEncoder().encode(this.config.id ?? '').subarray(0, BLK_ID_BYTES);
+        const bytes = new Uint8Array(BLK_ID_BYTES);
+        bytes.set(id);
+        const n = Math.min(BLK_ID_BYTES, inData);
+        q.writeData(c, 0, bytes.subarray(0, n));
+        return finish(BLK_S.OK, n, type, sector);
+      }
+      case BLK_T.DISCARD:
+      case BLK_T.WRITE_ZEROES:
+        return this.discardOrZero(q, c, type, sector, err, finish);
+      default:
+        return err(BLK_S.UNSUPP, `unknown request type ${type}`);
+    }
+  }
+
+  private discardOrZero(
+    q: DeviceQueue,
+    c: Chain,
+    type: number,
+    sector: bigint,
+    err: (status: number, reason: string) => BlkOutcome,
+    finish: (status: number, written: number, type: number, sector: bigint) => BlkOutcome,
+  ): BlkOutcome {
+    const discard = type === BLK_T.DISCARD;
+    const name = discard ? 'DISCARD' : 'WRITE_ZEROES';
+    const limits = discard ? this.config.discard : this.config.writeZeroes;
+    if (!limits) return err(BLK_S.UNSUPP, `${name} not negotiated`);
+    if (c.writable !== 1) return err(BLK_S.IOERR, `device-writable data in ${name}`);
+    const payload = c.readable - BLK_HDR_SIZE;
+    if (payload === 0 || payload % BLK_DWZ_SEG_SIZE)
+      return err(BLK_S.IOERR, `${name} segments of ${payload} bytes (a multiple of ${BLK_DWZ_SEG_SIZE})`);
+    // The segment count is checked before the segments are read (a huge list is never fetched).
+    const nseg = payload / BLK_DWZ_SEG_SIZE;
+    if (nseg > limits.maxSeg) return err(BLK_S.UNSUPP, `${nseg} segments, max ${limits.maxSeg}`);
+    const segs = parseDwz(q.readData(c, BLK_HDR_SIZE, payload));
+    const cap = BigInt(this.config.capacity);
+    // Every segment is checked before storage is touched.
+    for (const s of segs) {
+      if (s.flags & ~VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP)
+        return err(BLK_S.UNSUPP, `unknown flags 0x${s.flags.toString(16)}`);
+      if (discard && s.flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP) return err(BLK_S.UNSUPP, 'DISCARD with UNMAP');
+      if (s.numSectors > limits.maxSectors)
+        return err(BLK_S.IOERR, `${s.numSectors} sectors in a segment, max ${limits.maxSectors}`);
+      if (s.sector > cap || BigInt(s.numSectors) > cap - s.sector)
+        return err(BLK_S.IOERR, `sectors ${s.sector}+${s.numSectors} past the capacity ${cap}`);
+    }
+    if (this.config.readOnly) return err(BLK_S.IOERR, `${name} on a read-only device`);
+    // DISCARD may deallocate (the model does: reads return zeroes; a comparison treats the range as don't-care);
+    // WRITE_ZEROES must read back as zeroes.
+    for (const s of segs) this.disk.zero(Number(s.sector) * SECTOR_SIZE, s.numSectors * SECTOR_SIZE);
+    return finish(BLK_S.OK, 0, type, sector);
+  }
+}

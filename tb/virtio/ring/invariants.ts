@@ -1,0 +1,174 @@
+// Invariants any run must keep, whatever device is under test (the golden model now, RTL later): it hears the
+// driver (DriverObserver: what is granted to the device and when it comes back) and every device DMA access
+// (HostDma listener), and checks
+//  - no DMA outside what the driver provided: the ring areas of the queues, and the buffers (and indirect tables)
+//    of the buffers currently available; a write only into ring areas the device owns and device-writable buffers,
+//  - used length = the number of distinct bytes the device wrote into the buffer,
+//  - each buffer returned exactly once, and none left at the end (assertDrained).
+import type { Region } from '../../pcie/hostmem';
+import { DESC_SIZE, PACKED_EVENT_SIZE, splitAreaSizes, type RingAddresses, type Sg } from './defs';
+import type { DmaAccess } from './dma';
+import type { DriverObserver, Virtqueue } from './virtqueue';
+
+export class InvariantViolation extends Error {
+  constructor(msg: string) {
+    super(msg);
+    this.name = 'InvariantViolation';
+  }
+}
+
+interface Grant {
+  readonly start: bigint;
+  readonly end: bigint;
+  readonly read: boolean;
+  readonly write: boolean;
+  readonly what: string;
+  /** Written byte ranges (device-writable buffer segments only). */
+  readonly written?: [bigint, bigint][];
+}
+
+interface Outstanding {
+  readonly grants: Grant[];
+  readonly writable: number;
+}
+
+const hex = (a: bigint) => `0x${a.toString(16)}`;
+
+export interface InvariantOptions {
+  /** The device may read device-writable buffers ("SHOULD NOT ... MAY do so for debugging"). Default false. */
+  allowReadOfWritable?: boolean;
+  /** Throw at the first violation (default), or only record them. */
+  record?: boolean;
+}
+
+export class RingInvariants<T> implements DriverObserver<T> {
+  readonly violations: string[] = [];
+  /** Accesses checked, buffers added and returned: tests assert these so a check cannot pass vacuously. */
+  readonly counts = { dma: 0, added: 0, returned: 0, lengthsChecked: 0 };
+  private readonly rings: Grant[] = [];
+  private readonly out = new Map<string, Map<T, Outstanding>>();
+
+  constructor(private readonly opts: InvariantOptions = {}) {}
+
+  /** Grants a queue's ring areas: what the device may read, and the parts it writes. */
+  addRing(queue: number, ring: RingAddresses, packed: boolean): void {
+    const g = (start: bigint, len: number, write: boolean, what: string) =>
+      this.rings.push({ start, end: start + BigInt(len), read: true, write, what: `queue ${queue} ${what}` });
+    if (packed) {
+      g(ring.desc, DESC_SIZE * ring.num, true, 'descriptor ring');
+      g(ring.driver, PACKED_EVENT_SIZE, false, 'driver event suppression');
+      g(ring.device, PACKED_EVENT_SIZE, true, 'device event suppression');
+    } else {
+      const s = splitAreaSizes(ring.num);
+      g(ring.desc, s.desc, false, 'descriptor table');
+      g(ring.driver, s.avail, false, 'available ring');
+      g(ring.device, s.used, true, 'used ring');
+    }
+  }
+
+  private fail(msg: string): void {
+    this.violations.push(msg);
+    if (!this.opts.record) throw new InvariantViolation(msg);
+  }
+
+  private queue(q: number): Map<T, Outstanding> {
+    let m = this.out.get(String(q));
+    if (!m) this.out.set(String(q), (m = new Map()));
+    return m;
+  }
+
+  added(vq: Virtqueue<T>, data: T, out: readonly Sg[], inn: readonly Sg[], indirect: Region | undefined): void {
+    this.counts.added++;
+    const m = this.queue(vq.index);
+    if (m.has(data)) this.fail(`queue ${vq.index}: a buffer was added again while still available`);
+    const grants: Grant[] = [];
+    const seg = (s: Sg, write: boolean, k: number) =>
+      grants.push({
+        start: s.addr,
+        end: s.addr + BigInt(s.len),
+        read: !write || !!this.opts.allowReadOfWritable,
+        write,
+        what: `queue ${vq.index} buffer segment ${k} (${write ? 'device-writable' : 'device-readable'})`,
+        written: write ? [] : undefined,
+      });
+    out.forEach((s, k) => seg(s, false, k));
+    inn.forEach((s, k) => seg(s, true, out.length + k));
+    if (indirect)
+      grants.push({
+        start: indirect.addr,
+        end: indirect.end,
+        read: true,
+        write: false,
+        what: `queue ${vq.index} indirect table`,
+      });
+    m.set(data, { grants, writable: inn.reduce((a, s) => a + s.len, 0) });
+  }
+
+  returned(vq: Virtqueue<T>, data: T, len: number | undefined, lenFromDevice: boolean): void {
+    this.counts.returned++;
+    const m = this.queue(vq.index);
+    const o = m.get(data);
+    if (!o) {
+      this.fail(`queue ${vq.index}: a buffer came back that is not outstanding (returned twice, or never added)`);
+      return;
+    }
+    m.delete(data);
+    if (len === undefined || !lenFromDevice) return;
+    this.counts.lengthsChecked++;
+    const written = o.grants.reduce((a, g) => a + (g.written ? unionSize(g.written) : 0), 0);
+    if (len !== written)
+      this.fail(`queue ${vq.index}: used length ${len} but the device wrote ${written} distinct bytes of the buffer`);
+  }
+
+  /** A HostDma listener. */
+  readonly onDma = (a: DmaAccess): void => {
+    this.counts.dma++;
+    const start = a.addr;
+    const end = a.addr + BigInt(a.len);
+    const what = `${a.purpose} ${a.dir} of ${a.len} bytes at ${hex(start)} (queue ${a.queue})`;
+    const g = this.find(start, end);
+    if (!g) {
+      this.fail(`${what}: outside the ring areas and the available buffers`);
+      return;
+    }
+    if (a.dir === 'write' && !g.write) this.fail(`${what}: into ${g.what}, which the device must not write`);
+    else if (a.dir === 'read' && !g.read) this.fail(`${what}: from ${g.what}, which the device should not read`);
+    else if (a.dir === 'write' && g.written) g.written.push([start, end]);
+  };
+
+  private find(start: bigint, end: bigint): Grant | undefined {
+    const inside = (g: Grant) => start >= g.start && end <= g.end;
+    for (const g of this.rings) if (inside(g)) return g;
+    for (const m of this.out.values()) for (const o of m.values()) for (const g of o.grants) if (inside(g)) return g;
+    return undefined;
+  }
+
+  /** Buffers added and not returned. */
+  outstanding(queue?: number): number {
+    let n = 0;
+    for (const [q, m] of this.out) if (queue === undefined || String(queue) === q) n += m.size;
+    return n;
+  }
+
+  assertDrained(): void {
+    const n = this.outstanding();
+    if (n) this.fail(`${n} buffer(s) never came back`);
+  }
+}
+
+/** Bytes covered by a set of [start, end) ranges. */
+function unionSize(ranges: [bigint, bigint][]): number {
+  const s = [...ranges].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  let total = 0n;
+  let curS = -1n;
+  let curE = -1n;
+  for (const [a, b] of s) {
+    if (a > curE) {
+      if (curE > curS) total += curE - curS;
+      curS = a;
+      curE = b;
+    } else if (b > curE) curE = b;
+  }
+  if (curE > curS) total += curE - curS;
+  return Number(total);
+}
