@@ -548,13 +548,13 @@ module dma_read_w256_t32_d16_l20_i8_s8_to20 (
   wire [19:0] _mux_11;  // gen/pcie/dma_common.ts:43
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [13:0] _add_14;  // gen/pcie/tlp.ts:237
+  wire [13:0] _add_14;  // gen/pcie/tlp.ts:242
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [13:0] _sub_16;  // gen/pcie/tlp.ts:239
+  wire [13:0] _sub_16;  // gen/pcie/tlp.ts:244
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [3:0] _select_15;  // gen/pcie/tlp.ts:227
-  reg [3:0] _select_17;  // gen/pcie/tlp.ts:222
+  reg [3:0] _select_15;  // gen/pcie/tlp.ts:232
+  reg [3:0] _select_17;  // gen/pcie/tlp.ts:227
   reg [7:0] _select_18;  // gen/dma/read_engine.ts:226
   reg [2:0] _select_19;  // gen/dma/read_engine.ts:227
 
@@ -884,9 +884,9 @@ module dma_read_w256_t32_d16_l20_i8_s8_to20 (
   end
   assign _zext_12 = {7'd0, (_select_13 - ({1'b0, host[11:0]} & (_select_13 - 13'd1)))};  // gen/pcie/dma_common.ts:42
   assign _mux_11 = (rem < _zext_12) ? rem : _zext_12;  // gen/pcie/dma_common.ts:43
-  assign _add_14 = ({12'd0, host[1:0]} + {1'b0, chunk}) + 14'd3;  // gen/pcie/tlp.ts:237
-  assign _sub_16 = ({12'd0, host[1:0]} + {1'b0, chunk}) - 14'd1;  // gen/pcie/tlp.ts:239
-  always @* begin  // gen/pcie/tlp.ts:227
+  assign _add_14 = ({12'd0, host[1:0]} + {1'b0, chunk}) + 14'd3;  // gen/pcie/tlp.ts:242
+  assign _sub_16 = ({12'd0, host[1:0]} + {1'b0, chunk}) - 14'd1;  // gen/pcie/tlp.ts:244
+  always @* begin  // gen/pcie/tlp.ts:232
     case (_sub_16[1:0])
       2'd0: _select_15 = 4'd1;
       2'd1: _select_15 = 4'd3;
@@ -895,7 +895,7 @@ module dma_read_w256_t32_d16_l20_i8_s8_to20 (
       default: _select_15 = 4'd1;
     endcase
   end
-  always @* begin  // gen/pcie/tlp.ts:222
+  always @* begin  // gen/pcie/tlp.ts:227
     case (host[1:0])
       2'd0: _select_17 = 4'd15;
       2'd1: _select_17 = 4'd14;

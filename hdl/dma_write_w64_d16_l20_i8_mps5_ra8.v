@@ -103,13 +103,13 @@ module dma_write_w64_d16_l20_i8_mps5_ra8 (
   wire send_beat;  // gen/dma/write_engine.ts:222
   wire send_status;  // gen/dma/write_engine.ts:223
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [13:0] _add_0;  // gen/pcie/tlp.ts:237
+  wire [13:0] _add_0;  // gen/pcie/tlp.ts:242
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [13:0] _sub_2;  // gen/pcie/tlp.ts:239
+  wire [13:0] _sub_2;  // gen/pcie/tlp.ts:244
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [3:0] _select_1;  // gen/pcie/tlp.ts:227
-  reg [3:0] _select_3;  // gen/pcie/tlp.ts:222
+  reg [3:0] _select_1;  // gen/pcie/tlp.ts:232
+  reg [3:0] _select_3;  // gen/pcie/tlp.ts:227
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [11:0] _add_4;  // gen/dma/write_engine.ts:104
   /* verilator lint_on UNUSEDSIGNAL */
@@ -169,9 +169,9 @@ module dma_write_w64_d16_l20_i8_mps5_ra8 (
   );
 
   // ---- combinational logic
-  assign _add_0 = ({12'd0, host[1:0]} + {1'b0, chunk}) + 14'd3;  // gen/pcie/tlp.ts:237
-  assign _sub_2 = ({12'd0, host[1:0]} + {1'b0, chunk}) - 14'd1;  // gen/pcie/tlp.ts:239
-  always @* begin  // gen/pcie/tlp.ts:227
+  assign _add_0 = ({12'd0, host[1:0]} + {1'b0, chunk}) + 14'd3;  // gen/pcie/tlp.ts:242
+  assign _sub_2 = ({12'd0, host[1:0]} + {1'b0, chunk}) - 14'd1;  // gen/pcie/tlp.ts:244
+  always @* begin  // gen/pcie/tlp.ts:232
     case (_sub_2[1:0])
       2'd0: _select_1 = 4'd1;
       2'd1: _select_1 = 4'd3;
@@ -180,7 +180,7 @@ module dma_write_w64_d16_l20_i8_mps5_ra8 (
       default: _select_1 = 4'd1;
     endcase
   end
-  always @* begin  // gen/pcie/tlp.ts:222
+  always @* begin  // gen/pcie/tlp.ts:227
     case (host[1:0])
       2'd0: _select_3 = 4'd15;
       2'd1: _select_3 = 4'd14;

@@ -97,10 +97,10 @@ module pcie_cfg_space_testdev_w128 (
   assign _and_1 = cfg_bar2 & 32'd4294963200;  // gen/pcie/cfg_space.ts:256
   assign _or_3 = (cfg_pm_csr & (~(wmask & 32'd3))) | (req_data[31:0] & (wmask & 32'd3));  // gen/pcie/cfg_space.ts:282
   assign _slice_2 = _or_3[1:0];  // gen/pcie/cfg_space.ts:286
-  assign req_ready = slot_free;  // gen/pcie/cfg_space.ts:435
+  assign req_ready = slot_free;  // gen/pcie/cfg_space.ts:437
   assign cpl_valid = resp_valid;  // gen/pcie/streams.ts:166
   assign cpl_hdr = resp_hdr;  // gen/pcie/streams.ts:167
-  assign cpl_status = resp_status;  // gen/pcie/cfg_space.ts:443
+  assign cpl_status = resp_status;  // gen/pcie/cfg_space.ts:445
   assign cpl_data = {96'd0, resp_data};  // gen/pcie/streams.ts:168
   assign cpl_keep = 4'd1;  // gen/pcie/streams.ts:169
   assign cpl_sop = 1'b1;  // gen/pcie/streams.ts:170
@@ -115,7 +115,7 @@ module pcie_cfg_space_testdev_w128 (
   assign msix_function_mask = cfg_msix_cap[30];  // gen/pcie/cfg_space.ts:332
   assign bar0_base = {cfg_bar1_upper, {_or_0[31:4], 4'd0}};  // gen/pcie/cfg_space.ts:338
   assign bar2_base = {32'd0, {_and_1[31:4], 4'd0}};  // gen/pcie/cfg_space.ts:338
-  assign slot_free = (~resp_valid) | cpl_ready;  // gen/pcie/cfg_space.ts:434
+  assign slot_free = ~resp_valid;  // gen/pcie/cfg_space.ts:436
   assign accept = req_valid & slot_free;  // gen/pcie/cfg_space.ts:397
   assign do_write = (accept & req_hdr[126]) & (req_func == 8'd0);  // gen/pcie/cfg_space.ts:398
   assign wmask = {{8{req_hdr[67]}}, {8{req_hdr[66]}}, {8{req_hdr[65]}}, {8{req_hdr[64]}}};  // gen/pcie/cfg_space.ts:400
@@ -221,18 +221,18 @@ module pcie_cfg_space_testdev_w128 (
       if (do_write) begin  // gen/pcie/cfg_space.ts:423
         completer_id_q <= {req_hdr[63:56], req_hdr[55:51], 3'd0};  // gen/pcie/cfg_space.ts:423
       end
-      if (accept) begin  // gen/pcie/cfg_space.ts:436
-        resp_valid <= 1'b1;  // gen/pcie/cfg_space.ts:437
-      end else if (cpl_ready) begin  // gen/pcie/cfg_space.ts:441
-        resp_valid <= 1'b0;  // gen/pcie/cfg_space.ts:441
+      if (accept) begin  // gen/pcie/cfg_space.ts:438
+        resp_valid <= 1'b1;  // gen/pcie/cfg_space.ts:439
+      end else if (cpl_ready) begin  // gen/pcie/cfg_space.ts:443
+        resp_valid <= 1'b0;  // gen/pcie/cfg_space.ts:443
       end
     end
   end
   always @(posedge clk) begin
-    if (accept) begin  // gen/pcie/cfg_space.ts:436
-      resp_hdr <= req_hdr;  // gen/pcie/cfg_space.ts:438
-      resp_status <= (~(req_func == 8'd0)) ? 3'd1 : 3'd0;  // gen/pcie/cfg_space.ts:439
-      resp_data <= rdata;  // gen/pcie/cfg_space.ts:440
+    if (accept) begin  // gen/pcie/cfg_space.ts:438
+      resp_hdr <= req_hdr;  // gen/pcie/cfg_space.ts:440
+      resp_status <= (~(req_func == 8'd0)) ? 3'd1 : 3'd0;  // gen/pcie/cfg_space.ts:441
+      resp_data <= rdata;  // gen/pcie/cfg_space.ts:442
     end
   end
 

@@ -68,16 +68,16 @@ module pcie_dma_wr_w64 (
   wire [14:0] _mux_0;  // gen/pcie/dma_common.ts:43
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [13:0] _add_4;  // gen/pcie/tlp.ts:237
+  wire [13:0] _add_4;  // gen/pcie/tlp.ts:242
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [11:0] _add_3;  // gen/pcie/dma_wr.ts:69
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [13:0] _sub_6;  // gen/pcie/tlp.ts:239
+  wire [13:0] _sub_6;  // gen/pcie/tlp.ts:244
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [3:0] _select_5;  // gen/pcie/tlp.ts:227
-  reg [3:0] _select_7;  // gen/pcie/tlp.ts:222
+  reg [3:0] _select_5;  // gen/pcie/tlp.ts:232
+  reg [3:0] _select_7;  // gen/pcie/tlp.ts:227
 
   // ---- instances
   fifo_w64_d4 beats (  // gen/pcie/dma_wr.ts:63
@@ -103,10 +103,10 @@ module pcie_dma_wr_w64 (
   end
   assign _zext_1 = {2'd0, (_select_2 - ({1'b0, host[11:0]} & (_select_2 - 13'd1)))};  // gen/pcie/dma_common.ts:42
   assign _mux_0 = (rem < _zext_1) ? rem : _zext_1;  // gen/pcie/dma_common.ts:43
-  assign _add_4 = ({12'd0, host[1:0]} + {1'b0, chunk}) + 14'd3;  // gen/pcie/tlp.ts:237
+  assign _add_4 = ({12'd0, host[1:0]} + {1'b0, chunk}) + 14'd3;  // gen/pcie/tlp.ts:242
   assign _add_3 = _add_4[13:2] + 12'd1;  // gen/pcie/dma_wr.ts:69
-  assign _sub_6 = ({12'd0, host[1:0]} + {1'b0, chunk}) - 14'd1;  // gen/pcie/tlp.ts:239
-  always @* begin  // gen/pcie/tlp.ts:227
+  assign _sub_6 = ({12'd0, host[1:0]} + {1'b0, chunk}) - 14'd1;  // gen/pcie/tlp.ts:244
+  always @* begin  // gen/pcie/tlp.ts:232
     case (_sub_6[1:0])
       2'd0: _select_5 = 4'd1;
       2'd1: _select_5 = 4'd3;
@@ -115,7 +115,7 @@ module pcie_dma_wr_w64 (
       default: _select_5 = 4'd1;
     endcase
   end
-  always @* begin  // gen/pcie/tlp.ts:222
+  always @* begin  // gen/pcie/tlp.ts:227
     case (host[1:0])
       2'd0: _select_7 = 4'd15;
       2'd1: _select_7 = 4'd14;

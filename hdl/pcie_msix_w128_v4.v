@@ -51,22 +51,24 @@ module pcie_msix_w128_v4 (
   reg pend_3;  // gen/pcie/msix.ts:60
   reg [31:0] rdata;  // gen/pcie/msix.ts:68
   wire [3:0] pending_vec;  // gen/pcie/msix.ts:90
-  reg out_valid;  // gen/pcie/msix.ts:106
-  reg [127:0] out_hdr;  // gen/pcie/msix.ts:107
-  reg [31:0] out_data;  // gen/pcie/msix.ts:108
-  wire [1:0] vector;  // gen/pcie/msix.ts:112
-  wire go;  // gen/pcie/msix.ts:113
-  wire [31:0] _cat_0;  // gen/pcie/tlp.ts:251
-  reg [31:0] _select_1;  // gen/pcie/msix.ts:126
+  reg picked;  // gen/pcie/msix.ts:108
+  reg [1:0] picked_vector;  // gen/pcie/msix.ts:109
+  reg out_valid;  // gen/pcie/msix.ts:110
+  reg [127:0] out_hdr;  // gen/pcie/msix.ts:111
+  reg [31:0] out_data;  // gen/pcie/msix.ts:112
+  wire [1:0] vector;  // gen/pcie/msix.ts:116
+  wire go;  // gen/pcie/msix.ts:117
+  wire [31:0] _cat_0;  // gen/pcie/tlp.ts:256
+  reg [31:0] _select_1;  // gen/pcie/msix.ts:133
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  reg [31:0] _select_2;  // gen/pcie/msix.ts:126
+  reg [31:0] _select_2;  // gen/pcie/msix.ts:133
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [31:0] _select_3;  // gen/pcie/msix.ts:134
+  reg [31:0] _select_3;  // gen/pcie/msix.ts:141
 
   // ---- combinational logic
-  assign _cat_0 = {{8{reg_wbe[3]}}, {8{reg_wbe[2]}}, {8{reg_wbe[1]}}, {8{reg_wbe[0]}}};  // gen/pcie/tlp.ts:251
-  always @* begin  // gen/pcie/msix.ts:126
-    case (vector)
+  assign _cat_0 = {{8{reg_wbe[3]}}, {8{reg_wbe[2]}}, {8{reg_wbe[1]}}, {8{reg_wbe[0]}}};  // gen/pcie/tlp.ts:256
+  always @* begin  // gen/pcie/msix.ts:133
+    case (picked_vector)
       2'd0: _select_1 = addr_hi_0;
       2'd1: _select_1 = addr_hi_1;
       2'd2: _select_1 = addr_hi_2;
@@ -74,8 +76,8 @@ module pcie_msix_w128_v4 (
       default: _select_1 = addr_hi_0;
     endcase
   end
-  always @* begin  // gen/pcie/msix.ts:126
-    case (vector)
+  always @* begin  // gen/pcie/msix.ts:133
+    case (picked_vector)
       2'd0: _select_2 = addr_lo_0;
       2'd1: _select_2 = addr_lo_1;
       2'd2: _select_2 = addr_lo_2;
@@ -83,8 +85,8 @@ module pcie_msix_w128_v4 (
       default: _select_2 = addr_lo_0;
     endcase
   end
-  always @* begin  // gen/pcie/msix.ts:134
-    case (vector)
+  always @* begin  // gen/pcie/msix.ts:141
+    case (picked_vector)
       2'd0: _select_3 = msg_data_0;
       2'd1: _select_3 = msg_data_1;
       2'd2: _select_3 = msg_data_2;
@@ -161,8 +163,8 @@ module pcie_msix_w128_v4 (
     endcase
   end
   assign pending_vec = {pend_3, pend_2, pend_1, pend_0};  // gen/pcie/msix.ts:90
-  assign vector = (pend_0 & (~masked_0)) ? 2'd0 : ((pend_1 & (~masked_1)) ? 2'd1 : ((pend_2 & (~masked_2)) ? 2'd2 : ((pend_3 & (~masked_3)) ? 2'd3 : 2'd0)));  // gen/pcie/msix.ts:112
-  assign go = (((msix_enable & (~function_mask)) & bus_master) & (~out_valid)) & ((((pend_0 & (~masked_0)) | (pend_1 & (~masked_1))) | (pend_2 & (~masked_2))) | (pend_3 & (~masked_3)));  // gen/pcie/msix.ts:113
+  assign vector = (pend_0 & (~masked_0)) ? 2'd0 : ((pend_1 & (~masked_1)) ? 2'd1 : ((pend_2 & (~masked_2)) ? 2'd2 : ((pend_3 & (~masked_3)) ? 2'd3 : 2'd0)));  // gen/pcie/msix.ts:116
+  assign go = ((((msix_enable & (~function_mask)) & bus_master) & (~out_valid)) & (~picked)) & ((((pend_0 & (~masked_0)) | (pend_1 & (~masked_1))) | (pend_2 & (~masked_2))) | (pend_3 & (~masked_3)));  // gen/pcie/msix.ts:117
 
   // ---- registers
   always @(posedge clk) begin
@@ -187,6 +189,7 @@ module pcie_msix_w128_v4 (
       pend_1 <= 1'b0;
       pend_2 <= 1'b0;
       pend_3 <= 1'b0;
+      picked <= 1'b0;
       out_valid <= 1'b0;
     end else begin
       case (reg_addr)  // gen/pcie/msix.ts:69
@@ -272,21 +275,25 @@ module pcie_msix_w128_v4 (
         end
         default: begin end
       endcase
-      if (go) begin  // gen/pcie/msix.ts:121
-        out_valid <= 1'b1;  // gen/pcie/msix.ts:122
-      end else if (msg_ready) begin  // gen/pcie/msix.ts:135
-        out_valid <= 1'b0;  // gen/pcie/msix.ts:135
+      picked <= go;  // gen/pcie/msix.ts:126
+      if (picked) begin  // gen/pcie/msix.ts:128
+        out_valid <= 1'b1;  // gen/pcie/msix.ts:129
+      end else if (msg_ready) begin  // gen/pcie/msix.ts:142
+        out_valid <= 1'b0;  // gen/pcie/msix.ts:142
       end
-      pend_0 <= (pend_0 & (~(go & (vector == 2'd0)))) | (irq[0] & msix_enable);  // gen/pcie/msix.ts:138
-      pend_1 <= (pend_1 & (~(go & (vector == 2'd1)))) | (irq[1] & msix_enable);  // gen/pcie/msix.ts:138
-      pend_2 <= (pend_2 & (~(go & (vector == 2'd2)))) | (irq[2] & msix_enable);  // gen/pcie/msix.ts:138
-      pend_3 <= (pend_3 & (~(go & (vector == 2'd3)))) | (irq[3] & msix_enable);  // gen/pcie/msix.ts:138
+      pend_0 <= (pend_0 & (~(go & (vector == 2'd0)))) | (irq[0] & msix_enable);  // gen/pcie/msix.ts:145
+      pend_1 <= (pend_1 & (~(go & (vector == 2'd1)))) | (irq[1] & msix_enable);  // gen/pcie/msix.ts:145
+      pend_2 <= (pend_2 & (~(go & (vector == 2'd2)))) | (irq[2] & msix_enable);  // gen/pcie/msix.ts:145
+      pend_3 <= (pend_3 & (~(go & (vector == 2'd3)))) | (irq[3] & msix_enable);  // gen/pcie/msix.ts:145
     end
   end
   always @(posedge clk) begin
-    if (go) begin  // gen/pcie/msix.ts:121
-      out_hdr <= {{{1'b0, 1'b1, (|_select_1)}, 5'd0, 1'b0, 3'd0, 1'b0, 1'b0, 3'd0, 1'b0, 2'd0, 2'd0, 10'd1}, {requester_id, 8'd0, 4'd0, 4'd15}, ((|_select_1) ? _select_1 : {_select_2[31:2], 2'd0}), ((|_select_1) ? {_select_2[31:2], 2'd0} : 32'd0)};  // gen/pcie/msix.ts:123
-      out_data <= _select_3;  // gen/pcie/msix.ts:134
+    if (go) begin  // gen/pcie/msix.ts:127
+      picked_vector <= vector;  // gen/pcie/msix.ts:127
+    end
+    if (picked) begin  // gen/pcie/msix.ts:128
+      out_hdr <= {{{1'b0, 1'b1, (|_select_1)}, 5'd0, 1'b0, 3'd0, 1'b0, 1'b0, 3'd0, 1'b0, 2'd0, 2'd0, 10'd1}, {requester_id, 8'd0, 4'd0, 4'd15}, ((|_select_1) ? _select_1 : {_select_2[31:2], 2'd0}), ((|_select_1) ? {_select_2[31:2], 2'd0} : 32'd0)};  // gen/pcie/msix.ts:130
+      out_data <= _select_3;  // gen/pcie/msix.ts:141
     end
   end
 

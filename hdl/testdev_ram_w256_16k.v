@@ -31,22 +31,23 @@ module testdev_ram_w256_16k (
 );
 
   // ---- declarations
-  wire [11:0] wr_addr;  // gen/testdev/ram.ts:45
-  wire [255:0] wr_data;  // gen/testdev/ram.ts:46
-  wire [31:0] wr_be;  // gen/testdev/ram.ts:47
-  wire [11:0] rd_addr;  // gen/testdev/ram.ts:68
-  reg [31:0] bank0_rd0;  // gen/testdev/ram.ts:71
-  reg [31:0] bank1_rd0;  // gen/testdev/ram.ts:71
-  reg [31:0] bank2_rd0;  // gen/testdev/ram.ts:71
-  reg [31:0] bank3_rd0;  // gen/testdev/ram.ts:71
-  reg [31:0] bank4_rd0;  // gen/testdev/ram.ts:71
-  reg [31:0] bank5_rd0;  // gen/testdev/ram.ts:71
-  reg [31:0] bank6_rd0;  // gen/testdev/ram.ts:71
-  reg [31:0] bank7_rd0;  // gen/testdev/ram.ts:71
-  reg [2:0] rd_rot;  // gen/testdev/ram.ts:72
-  reg rvalid_a;  // gen/testdev/ram.ts:73
-  reg rvalid_b;  // gen/testdev/ram.ts:74
-  wire [255:0] rd_data;  // gen/testdev/ram.ts:81
+  reg wr_valid;  // gen/testdev/ram.ts:47
+  reg [11:0] wr_addr;  // gen/testdev/ram.ts:48
+  reg [255:0] wr_data;  // gen/testdev/ram.ts:49
+  reg [31:0] wr_be;  // gen/testdev/ram.ts:50
+  wire [11:0] rd_addr;  // gen/testdev/ram.ts:75
+  reg [31:0] bank0_rd0;  // gen/testdev/ram.ts:78
+  reg [31:0] bank1_rd0;  // gen/testdev/ram.ts:78
+  reg [31:0] bank2_rd0;  // gen/testdev/ram.ts:78
+  reg [31:0] bank3_rd0;  // gen/testdev/ram.ts:78
+  reg [31:0] bank4_rd0;  // gen/testdev/ram.ts:78
+  reg [31:0] bank5_rd0;  // gen/testdev/ram.ts:78
+  reg [31:0] bank6_rd0;  // gen/testdev/ram.ts:78
+  reg [31:0] bank7_rd0;  // gen/testdev/ram.ts:78
+  reg [2:0] rd_rot;  // gen/testdev/ram.ts:79
+  reg rvalid_a;  // gen/testdev/ram.ts:80
+  reg rvalid_b;  // gen/testdev/ram.ts:81
+  wire [255:0] rd_data;  // gen/testdev/ram.ts:88
   reg [31:0] bank0 [0:511];  // gen/testdev/ram.ts:38
   reg [31:0] bank1 [0:511];  // gen/testdev/ram.ts:38
   reg [31:0] bank2 [0:511];  // gen/testdev/ram.ts:38
@@ -55,33 +56,33 @@ module testdev_ram_w256_16k (
   reg [31:0] bank5 [0:511];  // gen/testdev/ram.ts:38
   reg [31:0] bank6 [0:511];  // gen/testdev/ram.ts:38
   reg [31:0] bank7 [0:511];  // gen/testdev/ram.ts:38
-  reg [31:0] _select_0;  // gen/testdev/ram.ts:80
-  reg [31:0] _select_1;  // gen/testdev/ram.ts:80
-  reg [31:0] _select_2;  // gen/testdev/ram.ts:80
-  reg [31:0] _select_3;  // gen/testdev/ram.ts:80
-  reg [31:0] _select_4;  // gen/testdev/ram.ts:80
-  reg [31:0] _select_5;  // gen/testdev/ram.ts:80
-  reg [31:0] _select_6;  // gen/testdev/ram.ts:80
-  reg [31:0] _select_7;  // gen/testdev/ram.ts:80
-  reg [3:0] _select_8;  // gen/testdev/ram.ts:57
-  reg [31:0] _select_9;  // gen/testdev/ram.ts:53
-  reg [3:0] _select_10;  // gen/testdev/ram.ts:57
-  reg [31:0] _select_11;  // gen/testdev/ram.ts:53
-  reg [3:0] _select_12;  // gen/testdev/ram.ts:57
-  reg [31:0] _select_13;  // gen/testdev/ram.ts:53
-  reg [3:0] _select_14;  // gen/testdev/ram.ts:57
-  reg [31:0] _select_15;  // gen/testdev/ram.ts:53
-  reg [3:0] _select_16;  // gen/testdev/ram.ts:57
-  reg [31:0] _select_17;  // gen/testdev/ram.ts:53
-  reg [3:0] _select_18;  // gen/testdev/ram.ts:57
-  reg [31:0] _select_19;  // gen/testdev/ram.ts:53
-  reg [3:0] _select_20;  // gen/testdev/ram.ts:57
-  reg [31:0] _select_21;  // gen/testdev/ram.ts:53
-  reg [3:0] _select_22;  // gen/testdev/ram.ts:57
-  reg [31:0] _select_23;  // gen/testdev/ram.ts:53
+  reg [31:0] _select_0;  // gen/testdev/ram.ts:87
+  reg [31:0] _select_1;  // gen/testdev/ram.ts:87
+  reg [31:0] _select_2;  // gen/testdev/ram.ts:87
+  reg [31:0] _select_3;  // gen/testdev/ram.ts:87
+  reg [31:0] _select_4;  // gen/testdev/ram.ts:87
+  reg [31:0] _select_5;  // gen/testdev/ram.ts:87
+  reg [31:0] _select_6;  // gen/testdev/ram.ts:87
+  reg [31:0] _select_7;  // gen/testdev/ram.ts:87
+  reg [3:0] _select_8;  // gen/testdev/ram.ts:64
+  reg [31:0] _select_9;  // gen/testdev/ram.ts:60
+  reg [3:0] _select_10;  // gen/testdev/ram.ts:64
+  reg [31:0] _select_11;  // gen/testdev/ram.ts:60
+  reg [3:0] _select_12;  // gen/testdev/ram.ts:64
+  reg [31:0] _select_13;  // gen/testdev/ram.ts:60
+  reg [3:0] _select_14;  // gen/testdev/ram.ts:64
+  reg [31:0] _select_15;  // gen/testdev/ram.ts:60
+  reg [3:0] _select_16;  // gen/testdev/ram.ts:64
+  reg [31:0] _select_17;  // gen/testdev/ram.ts:60
+  reg [3:0] _select_18;  // gen/testdev/ram.ts:64
+  reg [31:0] _select_19;  // gen/testdev/ram.ts:60
+  reg [3:0] _select_20;  // gen/testdev/ram.ts:64
+  reg [31:0] _select_21;  // gen/testdev/ram.ts:60
+  reg [3:0] _select_22;  // gen/testdev/ram.ts:64
+  reg [31:0] _select_23;  // gen/testdev/ram.ts:60
 
   // ---- combinational logic
-  always @* begin  // gen/testdev/ram.ts:80
+  always @* begin  // gen/testdev/ram.ts:87
     case (rd_rot + 3'd7)
       3'd0: _select_0 = bank0_rd0;
       3'd1: _select_0 = bank1_rd0;
@@ -94,7 +95,7 @@ module testdev_ram_w256_16k (
       default: _select_0 = bank0_rd0;
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:80
+  always @* begin  // gen/testdev/ram.ts:87
     case (rd_rot + 3'd6)
       3'd0: _select_1 = bank0_rd0;
       3'd1: _select_1 = bank1_rd0;
@@ -107,7 +108,7 @@ module testdev_ram_w256_16k (
       default: _select_1 = bank0_rd0;
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:80
+  always @* begin  // gen/testdev/ram.ts:87
     case (rd_rot + 3'd5)
       3'd0: _select_2 = bank0_rd0;
       3'd1: _select_2 = bank1_rd0;
@@ -120,7 +121,7 @@ module testdev_ram_w256_16k (
       default: _select_2 = bank0_rd0;
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:80
+  always @* begin  // gen/testdev/ram.ts:87
     case (rd_rot + 3'd4)
       3'd0: _select_3 = bank0_rd0;
       3'd1: _select_3 = bank1_rd0;
@@ -133,7 +134,7 @@ module testdev_ram_w256_16k (
       default: _select_3 = bank0_rd0;
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:80
+  always @* begin  // gen/testdev/ram.ts:87
     case (rd_rot + 3'd3)
       3'd0: _select_4 = bank0_rd0;
       3'd1: _select_4 = bank1_rd0;
@@ -146,7 +147,7 @@ module testdev_ram_w256_16k (
       default: _select_4 = bank0_rd0;
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:80
+  always @* begin  // gen/testdev/ram.ts:87
     case (rd_rot + 3'd2)
       3'd0: _select_5 = bank0_rd0;
       3'd1: _select_5 = bank1_rd0;
@@ -159,7 +160,7 @@ module testdev_ram_w256_16k (
       default: _select_5 = bank0_rd0;
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:80
+  always @* begin  // gen/testdev/ram.ts:87
     case (rd_rot + 3'd1)
       3'd0: _select_6 = bank0_rd0;
       3'd1: _select_6 = bank1_rd0;
@@ -172,7 +173,7 @@ module testdev_ram_w256_16k (
       default: _select_6 = bank0_rd0;
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:80
+  always @* begin  // gen/testdev/ram.ts:87
     case (rd_rot + 3'd0)
       3'd0: _select_7 = bank0_rd0;
       3'd1: _select_7 = bank1_rd0;
@@ -185,7 +186,7 @@ module testdev_ram_w256_16k (
       default: _select_7 = bank0_rd0;
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:57
+  always @* begin  // gen/testdev/ram.ts:64
     case (3'd0 - wr_addr[2:0])
       3'd0: _select_8 = wr_be[3:0];
       3'd1: _select_8 = wr_be[7:4];
@@ -198,7 +199,7 @@ module testdev_ram_w256_16k (
       default: _select_8 = wr_be[3:0];
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:53
+  always @* begin  // gen/testdev/ram.ts:60
     case (3'd0 - wr_addr[2:0])
       3'd0: _select_9 = wr_data[31:0];
       3'd1: _select_9 = wr_data[63:32];
@@ -211,7 +212,7 @@ module testdev_ram_w256_16k (
       default: _select_9 = wr_data[31:0];
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:57
+  always @* begin  // gen/testdev/ram.ts:64
     case (3'd1 - wr_addr[2:0])
       3'd0: _select_10 = wr_be[3:0];
       3'd1: _select_10 = wr_be[7:4];
@@ -224,7 +225,7 @@ module testdev_ram_w256_16k (
       default: _select_10 = wr_be[3:0];
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:53
+  always @* begin  // gen/testdev/ram.ts:60
     case (3'd1 - wr_addr[2:0])
       3'd0: _select_11 = wr_data[31:0];
       3'd1: _select_11 = wr_data[63:32];
@@ -237,7 +238,7 @@ module testdev_ram_w256_16k (
       default: _select_11 = wr_data[31:0];
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:57
+  always @* begin  // gen/testdev/ram.ts:64
     case (3'd2 - wr_addr[2:0])
       3'd0: _select_12 = wr_be[3:0];
       3'd1: _select_12 = wr_be[7:4];
@@ -250,7 +251,7 @@ module testdev_ram_w256_16k (
       default: _select_12 = wr_be[3:0];
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:53
+  always @* begin  // gen/testdev/ram.ts:60
     case (3'd2 - wr_addr[2:0])
       3'd0: _select_13 = wr_data[31:0];
       3'd1: _select_13 = wr_data[63:32];
@@ -263,7 +264,7 @@ module testdev_ram_w256_16k (
       default: _select_13 = wr_data[31:0];
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:57
+  always @* begin  // gen/testdev/ram.ts:64
     case (3'd3 - wr_addr[2:0])
       3'd0: _select_14 = wr_be[3:0];
       3'd1: _select_14 = wr_be[7:4];
@@ -276,7 +277,7 @@ module testdev_ram_w256_16k (
       default: _select_14 = wr_be[3:0];
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:53
+  always @* begin  // gen/testdev/ram.ts:60
     case (3'd3 - wr_addr[2:0])
       3'd0: _select_15 = wr_data[31:0];
       3'd1: _select_15 = wr_data[63:32];
@@ -289,7 +290,7 @@ module testdev_ram_w256_16k (
       default: _select_15 = wr_data[31:0];
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:57
+  always @* begin  // gen/testdev/ram.ts:64
     case (3'd4 - wr_addr[2:0])
       3'd0: _select_16 = wr_be[3:0];
       3'd1: _select_16 = wr_be[7:4];
@@ -302,7 +303,7 @@ module testdev_ram_w256_16k (
       default: _select_16 = wr_be[3:0];
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:53
+  always @* begin  // gen/testdev/ram.ts:60
     case (3'd4 - wr_addr[2:0])
       3'd0: _select_17 = wr_data[31:0];
       3'd1: _select_17 = wr_data[63:32];
@@ -315,7 +316,7 @@ module testdev_ram_w256_16k (
       default: _select_17 = wr_data[31:0];
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:57
+  always @* begin  // gen/testdev/ram.ts:64
     case (3'd5 - wr_addr[2:0])
       3'd0: _select_18 = wr_be[3:0];
       3'd1: _select_18 = wr_be[7:4];
@@ -328,7 +329,7 @@ module testdev_ram_w256_16k (
       default: _select_18 = wr_be[3:0];
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:53
+  always @* begin  // gen/testdev/ram.ts:60
     case (3'd5 - wr_addr[2:0])
       3'd0: _select_19 = wr_data[31:0];
       3'd1: _select_19 = wr_data[63:32];
@@ -341,7 +342,7 @@ module testdev_ram_w256_16k (
       default: _select_19 = wr_data[31:0];
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:57
+  always @* begin  // gen/testdev/ram.ts:64
     case (3'd6 - wr_addr[2:0])
       3'd0: _select_20 = wr_be[3:0];
       3'd1: _select_20 = wr_be[7:4];
@@ -354,7 +355,7 @@ module testdev_ram_w256_16k (
       default: _select_20 = wr_be[3:0];
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:53
+  always @* begin  // gen/testdev/ram.ts:60
     case (3'd6 - wr_addr[2:0])
       3'd0: _select_21 = wr_data[31:0];
       3'd1: _select_21 = wr_data[63:32];
@@ -367,7 +368,7 @@ module testdev_ram_w256_16k (
       default: _select_21 = wr_data[31:0];
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:57
+  always @* begin  // gen/testdev/ram.ts:64
     case (3'd7 - wr_addr[2:0])
       3'd0: _select_22 = wr_be[3:0];
       3'd1: _select_22 = wr_be[7:4];
@@ -380,7 +381,7 @@ module testdev_ram_w256_16k (
       default: _select_22 = wr_be[3:0];
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:53
+  always @* begin  // gen/testdev/ram.ts:60
     case (3'd7 - wr_addr[2:0])
       3'd0: _select_23 = wr_data[31:0];
       3'd1: _select_23 = wr_data[63:32];
@@ -395,120 +396,124 @@ module testdev_ram_w256_16k (
   end
   assign wr_a_ready = 1'b1;  // gen/testdev/ram.ts:41
   assign wr_b_ready = ~wr_a_valid;  // gen/testdev/ram.ts:42
-  assign rd_a_ready = 1'b1;  // gen/testdev/ram.ts:65
-  assign rd_a_rvalid = rvalid_a;  // gen/testdev/ram.ts:82
-  assign rd_a_rdata = rd_data;  // gen/testdev/ram.ts:83
-  assign rd_b_ready = ~rd_a_valid;  // gen/testdev/ram.ts:66
-  assign rd_b_rvalid = rvalid_b;  // gen/testdev/ram.ts:84
-  assign rd_b_rdata = rd_data;  // gen/testdev/ram.ts:85
-  assign wr_addr = wr_a_valid ? wr_a_addr : wr_b_addr;  // gen/testdev/ram.ts:45
-  assign wr_data = wr_a_valid ? wr_a_data : wr_b_data;  // gen/testdev/ram.ts:46
-  assign wr_be = wr_a_valid ? wr_a_be : wr_b_be;  // gen/testdev/ram.ts:47
-  assign rd_addr = rd_a_valid ? rd_a_addr : rd_b_addr;  // gen/testdev/ram.ts:68
-  assign rd_data = {_select_0, _select_1, _select_2, _select_3, _select_4, _select_5, _select_6, _select_7};  // gen/testdev/ram.ts:81
+  assign rd_a_ready = 1'b1;  // gen/testdev/ram.ts:72
+  assign rd_a_rvalid = rvalid_a;  // gen/testdev/ram.ts:89
+  assign rd_a_rdata = rd_data;  // gen/testdev/ram.ts:90
+  assign rd_b_ready = ~rd_a_valid;  // gen/testdev/ram.ts:73
+  assign rd_b_rvalid = rvalid_b;  // gen/testdev/ram.ts:91
+  assign rd_b_rdata = rd_data;  // gen/testdev/ram.ts:92
+  assign rd_addr = rd_a_valid ? rd_a_addr : rd_b_addr;  // gen/testdev/ram.ts:75
+  assign rd_data = {_select_0, _select_1, _select_2, _select_3, _select_4, _select_5, _select_6, _select_7};  // gen/testdev/ram.ts:88
 
   // ---- registers
   always @(posedge clk) begin
     if (rst) begin
+      wr_valid <= 1'b0;
       rd_rot <= 3'd0;
       rvalid_a <= 1'b0;
       rvalid_b <= 1'b0;
     end else begin
-      if (rd_a_valid | rd_b_valid) begin  // gen/testdev/ram.ts:75
-        rd_rot <= rd_addr[2:0];  // gen/testdev/ram.ts:75
+      wr_valid <= wr_a_valid | wr_b_valid;  // gen/testdev/ram.ts:51
+      if (rd_a_valid | rd_b_valid) begin  // gen/testdev/ram.ts:82
+        rd_rot <= rd_addr[2:0];  // gen/testdev/ram.ts:82
       end
-      rvalid_a <= rd_a_valid;  // gen/testdev/ram.ts:76
-      rvalid_b <= rd_b_valid & (~rd_a_valid);  // gen/testdev/ram.ts:77
+      rvalid_a <= rd_a_valid;  // gen/testdev/ram.ts:83
+      rvalid_b <= rd_b_valid & (~rd_a_valid);  // gen/testdev/ram.ts:84
     end
+  end
+  always @(posedge clk) begin
+    wr_addr <= wr_a_valid ? wr_a_addr : wr_b_addr;  // gen/testdev/ram.ts:52
+    wr_data <= wr_a_valid ? wr_a_data : wr_b_data;  // gen/testdev/ram.ts:53
+    wr_be <= wr_a_valid ? wr_a_be : wr_b_be;  // gen/testdev/ram.ts:54
   end
 
   // ---- memories
-  always @(posedge clk) begin  // gen/testdev/ram.ts:61
-    if ((wr_a_valid | wr_b_valid) & (|_select_8)) begin
+  always @(posedge clk) begin  // gen/testdev/ram.ts:68
+    if (wr_valid & (|_select_8)) begin
       if (_select_8[0]) bank0[wr_addr[11:3] + {8'd0, (3'd0 < wr_addr[2:0])}][7:0] <= _select_9[7:0];
       if (_select_8[1]) bank0[wr_addr[11:3] + {8'd0, (3'd0 < wr_addr[2:0])}][15:8] <= _select_9[15:8];
       if (_select_8[2]) bank0[wr_addr[11:3] + {8'd0, (3'd0 < wr_addr[2:0])}][23:16] <= _select_9[23:16];
       if (_select_8[3]) bank0[wr_addr[11:3] + {8'd0, (3'd0 < wr_addr[2:0])}][31:24] <= _select_9[31:24];
     end
   end
-  always @(posedge clk) begin  // gen/testdev/ram.ts:71
+  always @(posedge clk) begin  // gen/testdev/ram.ts:78
     if (rd_a_valid | rd_b_valid) bank0_rd0 <= bank0[rd_addr[11:3] + {8'd0, (3'd0 < rd_addr[2:0])}];
   end
-  always @(posedge clk) begin  // gen/testdev/ram.ts:61
-    if ((wr_a_valid | wr_b_valid) & (|_select_10)) begin
+  always @(posedge clk) begin  // gen/testdev/ram.ts:68
+    if (wr_valid & (|_select_10)) begin
       if (_select_10[0]) bank1[wr_addr[11:3] + {8'd0, (3'd1 < wr_addr[2:0])}][7:0] <= _select_11[7:0];
       if (_select_10[1]) bank1[wr_addr[11:3] + {8'd0, (3'd1 < wr_addr[2:0])}][15:8] <= _select_11[15:8];
       if (_select_10[2]) bank1[wr_addr[11:3] + {8'd0, (3'd1 < wr_addr[2:0])}][23:16] <= _select_11[23:16];
       if (_select_10[3]) bank1[wr_addr[11:3] + {8'd0, (3'd1 < wr_addr[2:0])}][31:24] <= _select_11[31:24];
     end
   end
-  always @(posedge clk) begin  // gen/testdev/ram.ts:71
+  always @(posedge clk) begin  // gen/testdev/ram.ts:78
     if (rd_a_valid | rd_b_valid) bank1_rd0 <= bank1[rd_addr[11:3] + {8'd0, (3'd1 < rd_addr[2:0])}];
   end
-  always @(posedge clk) begin  // gen/testdev/ram.ts:61
-    if ((wr_a_valid | wr_b_valid) & (|_select_12)) begin
+  always @(posedge clk) begin  // gen/testdev/ram.ts:68
+    if (wr_valid & (|_select_12)) begin
       if (_select_12[0]) bank2[wr_addr[11:3] + {8'd0, (3'd2 < wr_addr[2:0])}][7:0] <= _select_13[7:0];
       if (_select_12[1]) bank2[wr_addr[11:3] + {8'd0, (3'd2 < wr_addr[2:0])}][15:8] <= _select_13[15:8];
       if (_select_12[2]) bank2[wr_addr[11:3] + {8'd0, (3'd2 < wr_addr[2:0])}][23:16] <= _select_13[23:16];
       if (_select_12[3]) bank2[wr_addr[11:3] + {8'd0, (3'd2 < wr_addr[2:0])}][31:24] <= _select_13[31:24];
     end
   end
-  always @(posedge clk) begin  // gen/testdev/ram.ts:71
+  always @(posedge clk) begin  // gen/testdev/ram.ts:78
     if (rd_a_valid | rd_b_valid) bank2_rd0 <= bank2[rd_addr[11:3] + {8'd0, (3'd2 < rd_addr[2:0])}];
   end
-  always @(posedge clk) begin  // gen/testdev/ram.ts:61
-    if ((wr_a_valid | wr_b_valid) & (|_select_14)) begin
+  always @(posedge clk) begin  // gen/testdev/ram.ts:68
+    if (wr_valid & (|_select_14)) begin
       if (_select_14[0]) bank3[wr_addr[11:3] + {8'd0, (3'd3 < wr_addr[2:0])}][7:0] <= _select_15[7:0];
       if (_select_14[1]) bank3[wr_addr[11:3] + {8'd0, (3'd3 < wr_addr[2:0])}][15:8] <= _select_15[15:8];
       if (_select_14[2]) bank3[wr_addr[11:3] + {8'd0, (3'd3 < wr_addr[2:0])}][23:16] <= _select_15[23:16];
       if (_select_14[3]) bank3[wr_addr[11:3] + {8'd0, (3'd3 < wr_addr[2:0])}][31:24] <= _select_15[31:24];
     end
   end
-  always @(posedge clk) begin  // gen/testdev/ram.ts:71
+  always @(posedge clk) begin  // gen/testdev/ram.ts:78
     if (rd_a_valid | rd_b_valid) bank3_rd0 <= bank3[rd_addr[11:3] + {8'd0, (3'd3 < rd_addr[2:0])}];
   end
-  always @(posedge clk) begin  // gen/testdev/ram.ts:61
-    if ((wr_a_valid | wr_b_valid) & (|_select_16)) begin
+  always @(posedge clk) begin  // gen/testdev/ram.ts:68
+    if (wr_valid & (|_select_16)) begin
       if (_select_16[0]) bank4[wr_addr[11:3] + {8'd0, (3'd4 < wr_addr[2:0])}][7:0] <= _select_17[7:0];
       if (_select_16[1]) bank4[wr_addr[11:3] + {8'd0, (3'd4 < wr_addr[2:0])}][15:8] <= _select_17[15:8];
       if (_select_16[2]) bank4[wr_addr[11:3] + {8'd0, (3'd4 < wr_addr[2:0])}][23:16] <= _select_17[23:16];
       if (_select_16[3]) bank4[wr_addr[11:3] + {8'd0, (3'd4 < wr_addr[2:0])}][31:24] <= _select_17[31:24];
     end
   end
-  always @(posedge clk) begin  // gen/testdev/ram.ts:71
+  always @(posedge clk) begin  // gen/testdev/ram.ts:78
     if (rd_a_valid | rd_b_valid) bank4_rd0 <= bank4[rd_addr[11:3] + {8'd0, (3'd4 < rd_addr[2:0])}];
   end
-  always @(posedge clk) begin  // gen/testdev/ram.ts:61
-    if ((wr_a_valid | wr_b_valid) & (|_select_18)) begin
+  always @(posedge clk) begin  // gen/testdev/ram.ts:68
+    if (wr_valid & (|_select_18)) begin
       if (_select_18[0]) bank5[wr_addr[11:3] + {8'd0, (3'd5 < wr_addr[2:0])}][7:0] <= _select_19[7:0];
       if (_select_18[1]) bank5[wr_addr[11:3] + {8'd0, (3'd5 < wr_addr[2:0])}][15:8] <= _select_19[15:8];
       if (_select_18[2]) bank5[wr_addr[11:3] + {8'd0, (3'd5 < wr_addr[2:0])}][23:16] <= _select_19[23:16];
       if (_select_18[3]) bank5[wr_addr[11:3] + {8'd0, (3'd5 < wr_addr[2:0])}][31:24] <= _select_19[31:24];
     end
   end
-  always @(posedge clk) begin  // gen/testdev/ram.ts:71
+  always @(posedge clk) begin  // gen/testdev/ram.ts:78
     if (rd_a_valid | rd_b_valid) bank5_rd0 <= bank5[rd_addr[11:3] + {8'd0, (3'd5 < rd_addr[2:0])}];
   end
-  always @(posedge clk) begin  // gen/testdev/ram.ts:61
-    if ((wr_a_valid | wr_b_valid) & (|_select_20)) begin
+  always @(posedge clk) begin  // gen/testdev/ram.ts:68
+    if (wr_valid & (|_select_20)) begin
       if (_select_20[0]) bank6[wr_addr[11:3] + {8'd0, (3'd6 < wr_addr[2:0])}][7:0] <= _select_21[7:0];
       if (_select_20[1]) bank6[wr_addr[11:3] + {8'd0, (3'd6 < wr_addr[2:0])}][15:8] <= _select_21[15:8];
       if (_select_20[2]) bank6[wr_addr[11:3] + {8'd0, (3'd6 < wr_addr[2:0])}][23:16] <= _select_21[23:16];
       if (_select_20[3]) bank6[wr_addr[11:3] + {8'd0, (3'd6 < wr_addr[2:0])}][31:24] <= _select_21[31:24];
     end
   end
-  always @(posedge clk) begin  // gen/testdev/ram.ts:71
+  always @(posedge clk) begin  // gen/testdev/ram.ts:78
     if (rd_a_valid | rd_b_valid) bank6_rd0 <= bank6[rd_addr[11:3] + {8'd0, (3'd6 < rd_addr[2:0])}];
   end
-  always @(posedge clk) begin  // gen/testdev/ram.ts:61
-    if ((wr_a_valid | wr_b_valid) & (|_select_22)) begin
+  always @(posedge clk) begin  // gen/testdev/ram.ts:68
+    if (wr_valid & (|_select_22)) begin
       if (_select_22[0]) bank7[wr_addr[11:3]][7:0] <= _select_23[7:0];
       if (_select_22[1]) bank7[wr_addr[11:3]][15:8] <= _select_23[15:8];
       if (_select_22[2]) bank7[wr_addr[11:3]][23:16] <= _select_23[23:16];
       if (_select_22[3]) bank7[wr_addr[11:3]][31:24] <= _select_23[31:24];
     end
   end
-  always @(posedge clk) begin  // gen/testdev/ram.ts:71
+  always @(posedge clk) begin  // gen/testdev/ram.ts:78
     if (rd_a_valid | rd_b_valid) bank7_rd0 <= bank7[rd_addr[11:3]];
   end
 

@@ -31,30 +31,31 @@ module testdev_ram_w512_16k (
 );
 
   // ---- declarations
-  wire [11:0] wr_addr;  // gen/testdev/ram.ts:45
-  wire [511:0] wr_data;  // gen/testdev/ram.ts:46
-  wire [63:0] wr_be;  // gen/testdev/ram.ts:47
-  wire [11:0] rd_addr;  // gen/testdev/ram.ts:68
-  reg [31:0] bank0_rd0;  // gen/testdev/ram.ts:71
-  reg [31:0] bank1_rd0;  // gen/testdev/ram.ts:71
-  reg [31:0] bank2_rd0;  // gen/testdev/ram.ts:71
-  reg [31:0] bank3_rd0;  // gen/testdev/ram.ts:71
-  reg [31:0] bank4_rd0;  // gen/testdev/ram.ts:71
-  reg [31:0] bank5_rd0;  // gen/testdev/ram.ts:71
-  reg [31:0] bank6_rd0;  // gen/testdev/ram.ts:71
-  reg [31:0] bank7_rd0;  // gen/testdev/ram.ts:71
-  reg [31:0] bank8_rd0;  // gen/testdev/ram.ts:71
-  reg [31:0] bank9_rd0;  // gen/testdev/ram.ts:71
-  reg [31:0] bank10_rd0;  // gen/testdev/ram.ts:71
-  reg [31:0] bank11_rd0;  // gen/testdev/ram.ts:71
-  reg [31:0] bank12_rd0;  // gen/testdev/ram.ts:71
-  reg [31:0] bank13_rd0;  // gen/testdev/ram.ts:71
-  reg [31:0] bank14_rd0;  // gen/testdev/ram.ts:71
-  reg [31:0] bank15_rd0;  // gen/testdev/ram.ts:71
-  reg [3:0] rd_rot;  // gen/testdev/ram.ts:72
-  reg rvalid_a;  // gen/testdev/ram.ts:73
-  reg rvalid_b;  // gen/testdev/ram.ts:74
-  wire [511:0] rd_data;  // gen/testdev/ram.ts:81
+  reg wr_valid;  // gen/testdev/ram.ts:47
+  reg [11:0] wr_addr;  // gen/testdev/ram.ts:48
+  reg [511:0] wr_data;  // gen/testdev/ram.ts:49
+  reg [63:0] wr_be;  // gen/testdev/ram.ts:50
+  wire [11:0] rd_addr;  // gen/testdev/ram.ts:75
+  reg [31:0] bank0_rd0;  // gen/testdev/ram.ts:78
+  reg [31:0] bank1_rd0;  // gen/testdev/ram.ts:78
+  reg [31:0] bank2_rd0;  // gen/testdev/ram.ts:78
+  reg [31:0] bank3_rd0;  // gen/testdev/ram.ts:78
+  reg [31:0] bank4_rd0;  // gen/testdev/ram.ts:78
+  reg [31:0] bank5_rd0;  // gen/testdev/ram.ts:78
+  reg [31:0] bank6_rd0;  // gen/testdev/ram.ts:78
+  reg [31:0] bank7_rd0;  // gen/testdev/ram.ts:78
+  reg [31:0] bank8_rd0;  // gen/testdev/ram.ts:78
+  reg [31:0] bank9_rd0;  // gen/testdev/ram.ts:78
+  reg [31:0] bank10_rd0;  // gen/testdev/ram.ts:78
+  reg [31:0] bank11_rd0;  // gen/testdev/ram.ts:78
+  reg [31:0] bank12_rd0;  // gen/testdev/ram.ts:78
+  reg [31:0] bank13_rd0;  // gen/testdev/ram.ts:78
+  reg [31:0] bank14_rd0;  // gen/testdev/ram.ts:78
+  reg [31:0] bank15_rd0;  // gen/testdev/ram.ts:78
+  reg [3:0] rd_rot;  // gen/testdev/ram.ts:79
+  reg rvalid_a;  // gen/testdev/ram.ts:80
+  reg rvalid_b;  // gen/testdev/ram.ts:81
+  wire [511:0] rd_data;  // gen/testdev/ram.ts:88
   reg [31:0] bank0 [0:255];  // gen/testdev/ram.ts:38
   reg [31:0] bank1 [0:255];  // gen/testdev/ram.ts:38
   reg [31:0] bank2 [0:255];  // gen/testdev/ram.ts:38
@@ -71,57 +72,57 @@ module testdev_ram_w512_16k (
   reg [31:0] bank13 [0:255];  // gen/testdev/ram.ts:38
   reg [31:0] bank14 [0:255];  // gen/testdev/ram.ts:38
   reg [31:0] bank15 [0:255];  // gen/testdev/ram.ts:38
-  reg [31:0] _select_0;  // gen/testdev/ram.ts:80
-  reg [31:0] _select_1;  // gen/testdev/ram.ts:80
-  reg [31:0] _select_2;  // gen/testdev/ram.ts:80
-  reg [31:0] _select_3;  // gen/testdev/ram.ts:80
-  reg [31:0] _select_4;  // gen/testdev/ram.ts:80
-  reg [31:0] _select_5;  // gen/testdev/ram.ts:80
-  reg [31:0] _select_6;  // gen/testdev/ram.ts:80
-  reg [31:0] _select_7;  // gen/testdev/ram.ts:80
-  reg [31:0] _select_8;  // gen/testdev/ram.ts:80
-  reg [31:0] _select_9;  // gen/testdev/ram.ts:80
-  reg [31:0] _select_10;  // gen/testdev/ram.ts:80
-  reg [31:0] _select_11;  // gen/testdev/ram.ts:80
-  reg [31:0] _select_12;  // gen/testdev/ram.ts:80
-  reg [31:0] _select_13;  // gen/testdev/ram.ts:80
-  reg [31:0] _select_14;  // gen/testdev/ram.ts:80
-  reg [31:0] _select_15;  // gen/testdev/ram.ts:80
-  reg [3:0] _select_16;  // gen/testdev/ram.ts:57
-  reg [31:0] _select_17;  // gen/testdev/ram.ts:53
-  reg [3:0] _select_18;  // gen/testdev/ram.ts:57
-  reg [31:0] _select_19;  // gen/testdev/ram.ts:53
-  reg [3:0] _select_20;  // gen/testdev/ram.ts:57
-  reg [31:0] _select_21;  // gen/testdev/ram.ts:53
-  reg [3:0] _select_22;  // gen/testdev/ram.ts:57
-  reg [31:0] _select_23;  // gen/testdev/ram.ts:53
-  reg [3:0] _select_24;  // gen/testdev/ram.ts:57
-  reg [31:0] _select_25;  // gen/testdev/ram.ts:53
-  reg [3:0] _select_26;  // gen/testdev/ram.ts:57
-  reg [31:0] _select_27;  // gen/testdev/ram.ts:53
-  reg [3:0] _select_28;  // gen/testdev/ram.ts:57
-  reg [31:0] _select_29;  // gen/testdev/ram.ts:53
-  reg [3:0] _select_30;  // gen/testdev/ram.ts:57
-  reg [31:0] _select_31;  // gen/testdev/ram.ts:53
-  reg [3:0] _select_32;  // gen/testdev/ram.ts:57
-  reg [31:0] _select_33;  // gen/testdev/ram.ts:53
-  reg [3:0] _select_34;  // gen/testdev/ram.ts:57
-  reg [31:0] _select_35;  // gen/testdev/ram.ts:53
-  reg [3:0] _select_36;  // gen/testdev/ram.ts:57
-  reg [31:0] _select_37;  // gen/testdev/ram.ts:53
-  reg [3:0] _select_38;  // gen/testdev/ram.ts:57
-  reg [31:0] _select_39;  // gen/testdev/ram.ts:53
-  reg [3:0] _select_40;  // gen/testdev/ram.ts:57
-  reg [31:0] _select_41;  // gen/testdev/ram.ts:53
-  reg [3:0] _select_42;  // gen/testdev/ram.ts:57
-  reg [31:0] _select_43;  // gen/testdev/ram.ts:53
-  reg [3:0] _select_44;  // gen/testdev/ram.ts:57
-  reg [31:0] _select_45;  // gen/testdev/ram.ts:53
-  reg [3:0] _select_46;  // gen/testdev/ram.ts:57
-  reg [31:0] _select_47;  // gen/testdev/ram.ts:53
+  reg [31:0] _select_0;  // gen/testdev/ram.ts:87
+  reg [31:0] _select_1;  // gen/testdev/ram.ts:87
+  reg [31:0] _select_2;  // gen/testdev/ram.ts:87
+  reg [31:0] _select_3;  // gen/testdev/ram.ts:87
+  reg [31:0] _select_4;  // gen/testdev/ram.ts:87
+  reg [31:0] _select_5;  // gen/testdev/ram.ts:87
+  reg [31:0] _select_6;  // gen/testdev/ram.ts:87
+  reg [31:0] _select_7;  // gen/testdev/ram.ts:87
+  reg [31:0] _select_8;  // gen/testdev/ram.ts:87
+  reg [31:0] _select_9;  // gen/testdev/ram.ts:87
+  reg [31:0] _select_10;  // gen/testdev/ram.ts:87
+  reg [31:0] _select_11;  // gen/testdev/ram.ts:87
+  reg [31:0] _select_12;  // gen/testdev/ram.ts:87
+  reg [31:0] _select_13;  // gen/testdev/ram.ts:87
+  reg [31:0] _select_14;  // gen/testdev/ram.ts:87
+  reg [31:0] _select_15;  // gen/testdev/ram.ts:87
+  reg [3:0] _select_16;  // gen/testdev/ram.ts:64
+  reg [31:0] _select_17;  // gen/testdev/ram.ts:60
+  reg [3:0] _select_18;  // gen/testdev/ram.ts:64
+  reg [31:0] _select_19;  // gen/testdev/ram.ts:60
+  reg [3:0] _select_20;  // gen/testdev/ram.ts:64
+  reg [31:0] _select_21;  // gen/testdev/ram.ts:60
+  reg [3:0] _select_22;  // gen/testdev/ram.ts:64
+  reg [31:0] _select_23;  // gen/testdev/ram.ts:60
+  reg [3:0] _select_24;  // gen/testdev/ram.ts:64
+  reg [31:0] _select_25;  // gen/testdev/ram.ts:60
+  reg [3:0] _select_26;  // gen/testdev/ram.ts:64
+  reg [31:0] _select_27;  // gen/testdev/ram.ts:60
+  reg [3:0] _select_28;  // gen/testdev/ram.ts:64
+  reg [31:0] _select_29;  // gen/testdev/ram.ts:60
+  reg [3:0] _select_30;  // gen/testdev/ram.ts:64
+  reg [31:0] _select_31;  // gen/testdev/ram.ts:60
+  reg [3:0] _select_32;  // gen/testdev/ram.ts:64
+  reg [31:0] _select_33;  // gen/testdev/ram.ts:60
+  reg [3:0] _select_34;  // gen/testdev/ram.ts:64
+  reg [31:0] _select_35;  // gen/testdev/ram.ts:60
+  reg [3:0] _select_36;  // gen/testdev/ram.ts:64
+  reg [31:0] _select_37;  // gen/testdev/ram.ts:60
+  reg [3:0] _select_38;  // gen/testdev/ram.ts:64
+  reg [31:0] _select_39;  // gen/testdev/ram.ts:60
+  reg [3:0] _select_40;  // gen/testdev/ram.ts:64
+  reg [31:0] _select_41;  // gen/testdev/ram.ts:60
+  reg [3:0] _select_42;  // gen/testdev/ram.ts:64
+  reg [31:0] _select_43;  // gen/testdev/ram.ts:60
+  reg [3:0] _select_44;  // gen/testdev/ram.ts:64
+  reg [31:0] _select_45;  // gen/testdev/ram.ts:60
+  reg [3:0] _select_46;  // gen/testdev/ram.ts:64
+  reg [31:0] _select_47;  // gen/testdev/ram.ts:60
 
   // ---- combinational logic
-  always @* begin  // gen/testdev/ram.ts:80
+  always @* begin  // gen/testdev/ram.ts:87
     case (rd_rot + 4'd15)
       4'd0: _select_0 = bank0_rd0;
       4'd1: _select_0 = bank1_rd0;
@@ -142,7 +143,7 @@ module testdev_ram_w512_16k (
       default: _select_0 = bank0_rd0;
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:80
+  always @* begin  // gen/testdev/ram.ts:87
     case (rd_rot + 4'd14)
       4'd0: _select_1 = bank0_rd0;
       4'd1: _select_1 = bank1_rd0;
@@ -163,7 +164,7 @@ module testdev_ram_w512_16k (
       default: _select_1 = bank0_rd0;
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:80
+  always @* begin  // gen/testdev/ram.ts:87
     case (rd_rot + 4'd13)
       4'd0: _select_2 = bank0_rd0;
       4'd1: _select_2 = bank1_rd0;
@@ -184,7 +185,7 @@ module testdev_ram_w512_16k (
       default: _select_2 = bank0_rd0;
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:80
+  always @* begin  // gen/testdev/ram.ts:87
     case (rd_rot + 4'd12)
       4'd0: _select_3 = bank0_rd0;
       4'd1: _select_3 = bank1_rd0;
@@ -205,7 +206,7 @@ module testdev_ram_w512_16k (
       default: _select_3 = bank0_rd0;
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:80
+  always @* begin  // gen/testdev/ram.ts:87
     case (rd_rot + 4'd11)
       4'd0: _select_4 = bank0_rd0;
       4'd1: _select_4 = bank1_rd0;
@@ -226,7 +227,7 @@ module testdev_ram_w512_16k (
       default: _select_4 = bank0_rd0;
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:80
+  always @* begin  // gen/testdev/ram.ts:87
     case (rd_rot + 4'd10)
       4'd0: _select_5 = bank0_rd0;
       4'd1: _select_5 = bank1_rd0;
@@ -247,7 +248,7 @@ module testdev_ram_w512_16k (
       default: _select_5 = bank0_rd0;
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:80
+  always @* begin  // gen/testdev/ram.ts:87
     case (rd_rot + 4'd9)
       4'd0: _select_6 = bank0_rd0;
       4'd1: _select_6 = bank1_rd0;
@@ -268,7 +269,7 @@ module testdev_ram_w512_16k (
       default: _select_6 = bank0_rd0;
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:80
+  always @* begin  // gen/testdev/ram.ts:87
     case (rd_rot + 4'd8)
       4'd0: _select_7 = bank0_rd0;
       4'd1: _select_7 = bank1_rd0;
@@ -289,7 +290,7 @@ module testdev_ram_w512_16k (
       default: _select_7 = bank0_rd0;
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:80
+  always @* begin  // gen/testdev/ram.ts:87
     case (rd_rot + 4'd7)
       4'd0: _select_8 = bank0_rd0;
       4'd1: _select_8 = bank1_rd0;
@@ -310,7 +311,7 @@ module testdev_ram_w512_16k (
       default: _select_8 = bank0_rd0;
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:80
+  always @* begin  // gen/testdev/ram.ts:87
     case (rd_rot + 4'd6)
       4'd0: _select_9 = bank0_rd0;
       4'd1: _select_9 = bank1_rd0;
@@ -331,7 +332,7 @@ module testdev_ram_w512_16k (
       default: _select_9 = bank0_rd0;
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:80
+  always @* begin  // gen/testdev/ram.ts:87
     case (rd_rot + 4'd5)
       4'd0: _select_10 = bank0_rd0;
       4'd1: _select_10 = bank1_rd0;
@@ -352,7 +353,7 @@ module testdev_ram_w512_16k (
       default: _select_10 = bank0_rd0;
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:80
+  always @* begin  // gen/testdev/ram.ts:87
     case (rd_rot + 4'd4)
       4'd0: _select_11 = bank0_rd0;
       4'd1: _select_11 = bank1_rd0;
@@ -373,7 +374,7 @@ module testdev_ram_w512_16k (
       default: _select_11 = bank0_rd0;
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:80
+  always @* begin  // gen/testdev/ram.ts:87
     case (rd_rot + 4'd3)
       4'd0: _select_12 = bank0_rd0;
       4'd1: _select_12 = bank1_rd0;
@@ -394,7 +395,7 @@ module testdev_ram_w512_16k (
       default: _select_12 = bank0_rd0;
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:80
+  always @* begin  // gen/testdev/ram.ts:87
     case (rd_rot + 4'd2)
       4'd0: _select_13 = bank0_rd0;
       4'd1: _select_13 = bank1_rd0;
@@ -415,7 +416,7 @@ module testdev_ram_w512_16k (
       default: _select_13 = bank0_rd0;
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:80
+  always @* begin  // gen/testdev/ram.ts:87
     case (rd_rot + 4'd1)
       4'd0: _select_14 = bank0_rd0;
       4'd1: _select_14 = bank1_rd0;
@@ -436,7 +437,7 @@ module testdev_ram_w512_16k (
       default: _select_14 = bank0_rd0;
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:80
+  always @* begin  // gen/testdev/ram.ts:87
     case (rd_rot + 4'd0)
       4'd0: _select_15 = bank0_rd0;
       4'd1: _select_15 = bank1_rd0;
@@ -457,7 +458,7 @@ module testdev_ram_w512_16k (
       default: _select_15 = bank0_rd0;
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:57
+  always @* begin  // gen/testdev/ram.ts:64
     case (4'd0 - wr_addr[3:0])
       4'd0: _select_16 = wr_be[3:0];
       4'd1: _select_16 = wr_be[7:4];
@@ -478,7 +479,7 @@ module testdev_ram_w512_16k (
       default: _select_16 = wr_be[3:0];
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:53
+  always @* begin  // gen/testdev/ram.ts:60
     case (4'd0 - wr_addr[3:0])
       4'd0: _select_17 = wr_data[31:0];
       4'd1: _select_17 = wr_data[63:32];
@@ -499,7 +500,7 @@ module testdev_ram_w512_16k (
       default: _select_17 = wr_data[31:0];
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:57
+  always @* begin  // gen/testdev/ram.ts:64
     case (4'd1 - wr_addr[3:0])
       4'd0: _select_18 = wr_be[3:0];
       4'd1: _select_18 = wr_be[7:4];
@@ -520,7 +521,7 @@ module testdev_ram_w512_16k (
       default: _select_18 = wr_be[3:0];
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:53
+  always @* begin  // gen/testdev/ram.ts:60
     case (4'd1 - wr_addr[3:0])
       4'd0: _select_19 = wr_data[31:0];
       4'd1: _select_19 = wr_data[63:32];
@@ -541,7 +542,7 @@ module testdev_ram_w512_16k (
       default: _select_19 = wr_data[31:0];
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:57
+  always @* begin  // gen/testdev/ram.ts:64
     case (4'd2 - wr_addr[3:0])
       4'd0: _select_20 = wr_be[3:0];
       4'd1: _select_20 = wr_be[7:4];
@@ -562,7 +563,7 @@ module testdev_ram_w512_16k (
       default: _select_20 = wr_be[3:0];
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:53
+  always @* begin  // gen/testdev/ram.ts:60
     case (4'd2 - wr_addr[3:0])
       4'd0: _select_21 = wr_data[31:0];
       4'd1: _select_21 = wr_data[63:32];
@@ -583,7 +584,7 @@ module testdev_ram_w512_16k (
       default: _select_21 = wr_data[31:0];
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:57
+  always @* begin  // gen/testdev/ram.ts:64
     case (4'd3 - wr_addr[3:0])
       4'd0: _select_22 = wr_be[3:0];
       4'd1: _select_22 = wr_be[7:4];
@@ -604,7 +605,7 @@ module testdev_ram_w512_16k (
       default: _select_22 = wr_be[3:0];
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:53
+  always @* begin  // gen/testdev/ram.ts:60
     case (4'd3 - wr_addr[3:0])
       4'd0: _select_23 = wr_data[31:0];
       4'd1: _select_23 = wr_data[63:32];
@@ -625,7 +626,7 @@ module testdev_ram_w512_16k (
       default: _select_23 = wr_data[31:0];
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:57
+  always @* begin  // gen/testdev/ram.ts:64
     case (4'd4 - wr_addr[3:0])
       4'd0: _select_24 = wr_be[3:0];
       4'd1: _select_24 = wr_be[7:4];
@@ -646,7 +647,7 @@ module testdev_ram_w512_16k (
       default: _select_24 = wr_be[3:0];
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:53
+  always @* begin  // gen/testdev/ram.ts:60
     case (4'd4 - wr_addr[3:0])
       4'd0: _select_25 = wr_data[31:0];
       4'd1: _select_25 = wr_data[63:32];
@@ -667,7 +668,7 @@ module testdev_ram_w512_16k (
       default: _select_25 = wr_data[31:0];
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:57
+  always @* begin  // gen/testdev/ram.ts:64
     case (4'd5 - wr_addr[3:0])
       4'd0: _select_26 = wr_be[3:0];
       4'd1: _select_26 = wr_be[7:4];
@@ -688,7 +689,7 @@ module testdev_ram_w512_16k (
       default: _select_26 = wr_be[3:0];
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:53
+  always @* begin  // gen/testdev/ram.ts:60
     case (4'd5 - wr_addr[3:0])
       4'd0: _select_27 = wr_data[31:0];
       4'd1: _select_27 = wr_data[63:32];
@@ -709,7 +710,7 @@ module testdev_ram_w512_16k (
       default: _select_27 = wr_data[31:0];
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:57
+  always @* begin  // gen/testdev/ram.ts:64
     case (4'd6 - wr_addr[3:0])
       4'd0: _select_28 = wr_be[3:0];
       4'd1: _select_28 = wr_be[7:4];
@@ -730,7 +731,7 @@ module testdev_ram_w512_16k (
       default: _select_28 = wr_be[3:0];
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:53
+  always @* begin  // gen/testdev/ram.ts:60
     case (4'd6 - wr_addr[3:0])
       4'd0: _select_29 = wr_data[31:0];
       4'd1: _select_29 = wr_data[63:32];
@@ -751,7 +752,7 @@ module testdev_ram_w512_16k (
       default: _select_29 = wr_data[31:0];
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:57
+  always @* begin  // gen/testdev/ram.ts:64
     case (4'd7 - wr_addr[3:0])
       4'd0: _select_30 = wr_be[3:0];
       4'd1: _select_30 = wr_be[7:4];
@@ -772,7 +773,7 @@ module testdev_ram_w512_16k (
       default: _select_30 = wr_be[3:0];
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:53
+  always @* begin  // gen/testdev/ram.ts:60
     case (4'd7 - wr_addr[3:0])
       4'd0: _select_31 = wr_data[31:0];
       4'd1: _select_31 = wr_data[63:32];
@@ -793,7 +794,7 @@ module testdev_ram_w512_16k (
       default: _select_31 = wr_data[31:0];
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:57
+  always @* begin  // gen/testdev/ram.ts:64
     case (4'd8 - wr_addr[3:0])
       4'd0: _select_32 = wr_be[3:0];
       4'd1: _select_32 = wr_be[7:4];
@@ -814,7 +815,7 @@ module testdev_ram_w512_16k (
       default: _select_32 = wr_be[3:0];
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:53
+  always @* begin  // gen/testdev/ram.ts:60
     case (4'd8 - wr_addr[3:0])
       4'd0: _select_33 = wr_data[31:0];
       4'd1: _select_33 = wr_data[63:32];
@@ -835,7 +836,7 @@ module testdev_ram_w512_16k (
       default: _select_33 = wr_data[31:0];
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:57
+  always @* begin  // gen/testdev/ram.ts:64
     case (4'd9 - wr_addr[3:0])
       4'd0: _select_34 = wr_be[3:0];
       4'd1: _select_34 = wr_be[7:4];
@@ -856,7 +857,7 @@ module testdev_ram_w512_16k (
       default: _select_34 = wr_be[3:0];
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:53
+  always @* begin  // gen/testdev/ram.ts:60
     case (4'd9 - wr_addr[3:0])
       4'd0: _select_35 = wr_data[31:0];
       4'd1: _select_35 = wr_data[63:32];
@@ -877,7 +878,7 @@ module testdev_ram_w512_16k (
       default: _select_35 = wr_data[31:0];
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:57
+  always @* begin  // gen/testdev/ram.ts:64
     case (4'd10 - wr_addr[3:0])
       4'd0: _select_36 = wr_be[3:0];
       4'd1: _select_36 = wr_be[7:4];
@@ -898,7 +899,7 @@ module testdev_ram_w512_16k (
       default: _select_36 = wr_be[3:0];
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:53
+  always @* begin  // gen/testdev/ram.ts:60
     case (4'd10 - wr_addr[3:0])
       4'd0: _select_37 = wr_data[31:0];
       4'd1: _select_37 = wr_data[63:32];
@@ -919,7 +920,7 @@ module testdev_ram_w512_16k (
       default: _select_37 = wr_data[31:0];
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:57
+  always @* begin  // gen/testdev/ram.ts:64
     case (4'd11 - wr_addr[3:0])
       4'd0: _select_38 = wr_be[3:0];
       4'd1: _select_38 = wr_be[7:4];
@@ -940,7 +941,7 @@ module testdev_ram_w512_16k (
       default: _select_38 = wr_be[3:0];
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:53
+  always @* begin  // gen/testdev/ram.ts:60
     case (4'd11 - wr_addr[3:0])
       4'd0: _select_39 = wr_data[31:0];
       4'd1: _select_39 = wr_data[63:32];
@@ -961,7 +962,7 @@ module testdev_ram_w512_16k (
       default: _select_39 = wr_data[31:0];
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:57
+  always @* begin  // gen/testdev/ram.ts:64
     case (4'd12 - wr_addr[3:0])
       4'd0: _select_40 = wr_be[3:0];
       4'd1: _select_40 = wr_be[7:4];
@@ -982,7 +983,7 @@ module testdev_ram_w512_16k (
       default: _select_40 = wr_be[3:0];
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:53
+  always @* begin  // gen/testdev/ram.ts:60
     case (4'd12 - wr_addr[3:0])
       4'd0: _select_41 = wr_data[31:0];
       4'd1: _select_41 = wr_data[63:32];
@@ -1003,7 +1004,7 @@ module testdev_ram_w512_16k (
       default: _select_41 = wr_data[31:0];
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:57
+  always @* begin  // gen/testdev/ram.ts:64
     case (4'd13 - wr_addr[3:0])
       4'd0: _select_42 = wr_be[3:0];
       4'd1: _select_42 = wr_be[7:4];
@@ -1024,7 +1025,7 @@ module testdev_ram_w512_16k (
       default: _select_42 = wr_be[3:0];
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:53
+  always @* begin  // gen/testdev/ram.ts:60
     case (4'd13 - wr_addr[3:0])
       4'd0: _select_43 = wr_data[31:0];
       4'd1: _select_43 = wr_data[63:32];
@@ -1045,7 +1046,7 @@ module testdev_ram_w512_16k (
       default: _select_43 = wr_data[31:0];
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:57
+  always @* begin  // gen/testdev/ram.ts:64
     case (4'd14 - wr_addr[3:0])
       4'd0: _select_44 = wr_be[3:0];
       4'd1: _select_44 = wr_be[7:4];
@@ -1066,7 +1067,7 @@ module testdev_ram_w512_16k (
       default: _select_44 = wr_be[3:0];
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:53
+  always @* begin  // gen/testdev/ram.ts:60
     case (4'd14 - wr_addr[3:0])
       4'd0: _select_45 = wr_data[31:0];
       4'd1: _select_45 = wr_data[63:32];
@@ -1087,7 +1088,7 @@ module testdev_ram_w512_16k (
       default: _select_45 = wr_data[31:0];
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:57
+  always @* begin  // gen/testdev/ram.ts:64
     case (4'd15 - wr_addr[3:0])
       4'd0: _select_46 = wr_be[3:0];
       4'd1: _select_46 = wr_be[7:4];
@@ -1108,7 +1109,7 @@ module testdev_ram_w512_16k (
       default: _select_46 = wr_be[3:0];
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:53
+  always @* begin  // gen/testdev/ram.ts:60
     case (4'd15 - wr_addr[3:0])
       4'd0: _select_47 = wr_data[31:0];
       4'd1: _select_47 = wr_data[63:32];
@@ -1131,208 +1132,212 @@ module testdev_ram_w512_16k (
   end
   assign wr_a_ready = 1'b1;  // gen/testdev/ram.ts:41
   assign wr_b_ready = ~wr_a_valid;  // gen/testdev/ram.ts:42
-  assign rd_a_ready = 1'b1;  // gen/testdev/ram.ts:65
-  assign rd_a_rvalid = rvalid_a;  // gen/testdev/ram.ts:82
-  assign rd_a_rdata = rd_data;  // gen/testdev/ram.ts:83
-  assign rd_b_ready = ~rd_a_valid;  // gen/testdev/ram.ts:66
-  assign rd_b_rvalid = rvalid_b;  // gen/testdev/ram.ts:84
-  assign rd_b_rdata = rd_data;  // gen/testdev/ram.ts:85
-  assign wr_addr = wr_a_valid ? wr_a_addr : wr_b_addr;  // gen/testdev/ram.ts:45
-  assign wr_data = wr_a_valid ? wr_a_data : wr_b_data;  // gen/testdev/ram.ts:46
-  assign wr_be = wr_a_valid ? wr_a_be : wr_b_be;  // gen/testdev/ram.ts:47
-  assign rd_addr = rd_a_valid ? rd_a_addr : rd_b_addr;  // gen/testdev/ram.ts:68
-  assign rd_data = {_select_0, _select_1, _select_2, _select_3, _select_4, _select_5, _select_6, _select_7, _select_8, _select_9, _select_10, _select_11, _select_12, _select_13, _select_14, _select_15};  // gen/testdev/ram.ts:81
+  assign rd_a_ready = 1'b1;  // gen/testdev/ram.ts:72
+  assign rd_a_rvalid = rvalid_a;  // gen/testdev/ram.ts:89
+  assign rd_a_rdata = rd_data;  // gen/testdev/ram.ts:90
+  assign rd_b_ready = ~rd_a_valid;  // gen/testdev/ram.ts:73
+  assign rd_b_rvalid = rvalid_b;  // gen/testdev/ram.ts:91
+  assign rd_b_rdata = rd_data;  // gen/testdev/ram.ts:92
+  assign rd_addr = rd_a_valid ? rd_a_addr : rd_b_addr;  // gen/testdev/ram.ts:75
+  assign rd_data = {_select_0, _select_1, _select_2, _select_3, _select_4, _select_5, _select_6, _select_7, _select_8, _select_9, _select_10, _select_11, _select_12, _select_13, _select_14, _select_15};  // gen/testdev/ram.ts:88
 
   // ---- registers
   always @(posedge clk) begin
     if (rst) begin
+      wr_valid <= 1'b0;
       rd_rot <= 4'd0;
       rvalid_a <= 1'b0;
       rvalid_b <= 1'b0;
     end else begin
-      if (rd_a_valid | rd_b_valid) begin  // gen/testdev/ram.ts:75
-        rd_rot <= rd_addr[3:0];  // gen/testdev/ram.ts:75
+      wr_valid <= wr_a_valid | wr_b_valid;  // gen/testdev/ram.ts:51
+      if (rd_a_valid | rd_b_valid) begin  // gen/testdev/ram.ts:82
+        rd_rot <= rd_addr[3:0];  // gen/testdev/ram.ts:82
       end
-      rvalid_a <= rd_a_valid;  // gen/testdev/ram.ts:76
-      rvalid_b <= rd_b_valid & (~rd_a_valid);  // gen/testdev/ram.ts:77
+      rvalid_a <= rd_a_valid;  // gen/testdev/ram.ts:83
+      rvalid_b <= rd_b_valid & (~rd_a_valid);  // gen/testdev/ram.ts:84
     end
+  end
+  always @(posedge clk) begin
+    wr_addr <= wr_a_valid ? wr_a_addr : wr_b_addr;  // gen/testdev/ram.ts:52
+    wr_data <= wr_a_valid ? wr_a_data : wr_b_data;  // gen/testdev/ram.ts:53
+    wr_be <= wr_a_valid ? wr_a_be : wr_b_be;  // gen/testdev/ram.ts:54
   end
 
   // ---- memories
-  always @(posedge clk) begin  // gen/testdev/ram.ts:61
-    if ((wr_a_valid | wr_b_valid) & (|_select_16)) begin
+  always @(posedge clk) begin  // gen/testdev/ram.ts:68
+    if (wr_valid & (|_select_16)) begin
       if (_select_16[0]) bank0[wr_addr[11:4] + {7'd0, (4'd0 < wr_addr[3:0])}][7:0] <= _select_17[7:0];
       if (_select_16[1]) bank0[wr_addr[11:4] + {7'd0, (4'd0 < wr_addr[3:0])}][15:8] <= _select_17[15:8];
       if (_select_16[2]) bank0[wr_addr[11:4] + {7'd0, (4'd0 < wr_addr[3:0])}][23:16] <= _select_17[23:16];
       if (_select_16[3]) bank0[wr_addr[11:4] + {7'd0, (4'd0 < wr_addr[3:0])}][31:24] <= _select_17[31:24];
     end
   end
-  always @(posedge clk) begin  // gen/testdev/ram.ts:71
+  always @(posedge clk) begin  // gen/testdev/ram.ts:78
     if (rd_a_valid | rd_b_valid) bank0_rd0 <= bank0[rd_addr[11:4] + {7'd0, (4'd0 < rd_addr[3:0])}];
   end
-  always @(posedge clk) begin  // gen/testdev/ram.ts:61
-    if ((wr_a_valid | wr_b_valid) & (|_select_18)) begin
+  always @(posedge clk) begin  // gen/testdev/ram.ts:68
+    if (wr_valid & (|_select_18)) begin
       if (_select_18[0]) bank1[wr_addr[11:4] + {7'd0, (4'd1 < wr_addr[3:0])}][7:0] <= _select_19[7:0];
       if (_select_18[1]) bank1[wr_addr[11:4] + {7'd0, (4'd1 < wr_addr[3:0])}][15:8] <= _select_19[15:8];
       if (_select_18[2]) bank1[wr_addr[11:4] + {7'd0, (4'd1 < wr_addr[3:0])}][23:16] <= _select_19[23:16];
       if (_select_18[3]) bank1[wr_addr[11:4] + {7'd0, (4'd1 < wr_addr[3:0])}][31:24] <= _select_19[31:24];
     end
   end
-  always @(posedge clk) begin  // gen/testdev/ram.ts:71
+  always @(posedge clk) begin  // gen/testdev/ram.ts:78
     if (rd_a_valid | rd_b_valid) bank1_rd0 <= bank1[rd_addr[11:4] + {7'd0, (4'd1 < rd_addr[3:0])}];
   end
-  always @(posedge clk) begin  // gen/testdev/ram.ts:61
-    if ((wr_a_valid | wr_b_valid) & (|_select_20)) begin
+  always @(posedge clk) begin  // gen/testdev/ram.ts:68
+    if (wr_valid & (|_select_20)) begin
       if (_select_20[0]) bank2[wr_addr[11:4] + {7'd0, (4'd2 < wr_addr[3:0])}][7:0] <= _select_21[7:0];
       if (_select_20[1]) bank2[wr_addr[11:4] + {7'd0, (4'd2 < wr_addr[3:0])}][15:8] <= _select_21[15:8];
       if (_select_20[2]) bank2[wr_addr[11:4] + {7'd0, (4'd2 < wr_addr[3:0])}][23:16] <= _select_21[23:16];
       if (_select_20[3]) bank2[wr_addr[11:4] + {7'd0, (4'd2 < wr_addr[3:0])}][31:24] <= _select_21[31:24];
     end
   end
-  always @(posedge clk) begin  // gen/testdev/ram.ts:71
+  always @(posedge clk) begin  // gen/testdev/ram.ts:78
     if (rd_a_valid | rd_b_valid) bank2_rd0 <= bank2[rd_addr[11:4] + {7'd0, (4'd2 < rd_addr[3:0])}];
   end
-  always @(posedge clk) begin  // gen/testdev/ram.ts:61
-    if ((wr_a_valid | wr_b_valid) & (|_select_22)) begin
+  always @(posedge clk) begin  // gen/testdev/ram.ts:68
+    if (wr_valid & (|_select_22)) begin
       if (_select_22[0]) bank3[wr_addr[11:4] + {7'd0, (4'd3 < wr_addr[3:0])}][7:0] <= _select_23[7:0];
       if (_select_22[1]) bank3[wr_addr[11:4] + {7'd0, (4'd3 < wr_addr[3:0])}][15:8] <= _select_23[15:8];
       if (_select_22[2]) bank3[wr_addr[11:4] + {7'd0, (4'd3 < wr_addr[3:0])}][23:16] <= _select_23[23:16];
       if (_select_22[3]) bank3[wr_addr[11:4] + {7'd0, (4'd3 < wr_addr[3:0])}][31:24] <= _select_23[31:24];
     end
   end
-  always @(posedge clk) begin  // gen/testdev/ram.ts:71
+  always @(posedge clk) begin  // gen/testdev/ram.ts:78
     if (rd_a_valid | rd_b_valid) bank3_rd0 <= bank3[rd_addr[11:4] + {7'd0, (4'd3 < rd_addr[3:0])}];
   end
-  always @(posedge clk) begin  // gen/testdev/ram.ts:61
-    if ((wr_a_valid | wr_b_valid) & (|_select_24)) begin
+  always @(posedge clk) begin  // gen/testdev/ram.ts:68
+    if (wr_valid & (|_select_24)) begin
       if (_select_24[0]) bank4[wr_addr[11:4] + {7'd0, (4'd4 < wr_addr[3:0])}][7:0] <= _select_25[7:0];
       if (_select_24[1]) bank4[wr_addr[11:4] + {7'd0, (4'd4 < wr_addr[3:0])}][15:8] <= _select_25[15:8];
       if (_select_24[2]) bank4[wr_addr[11:4] + {7'd0, (4'd4 < wr_addr[3:0])}][23:16] <= _select_25[23:16];
       if (_select_24[3]) bank4[wr_addr[11:4] + {7'd0, (4'd4 < wr_addr[3:0])}][31:24] <= _select_25[31:24];
     end
   end
-  always @(posedge clk) begin  // gen/testdev/ram.ts:71
+  always @(posedge clk) begin  // gen/testdev/ram.ts:78
     if (rd_a_valid | rd_b_valid) bank4_rd0 <= bank4[rd_addr[11:4] + {7'd0, (4'd4 < rd_addr[3:0])}];
   end
-  always @(posedge clk) begin  // gen/testdev/ram.ts:61
-    if ((wr_a_valid | wr_b_valid) & (|_select_26)) begin
+  always @(posedge clk) begin  // gen/testdev/ram.ts:68
+    if (wr_valid & (|_select_26)) begin
       if (_select_26[0]) bank5[wr_addr[11:4] + {7'd0, (4'd5 < wr_addr[3:0])}][7:0] <= _select_27[7:0];
       if (_select_26[1]) bank5[wr_addr[11:4] + {7'd0, (4'd5 < wr_addr[3:0])}][15:8] <= _select_27[15:8];
       if (_select_26[2]) bank5[wr_addr[11:4] + {7'd0, (4'd5 < wr_addr[3:0])}][23:16] <= _select_27[23:16];
       if (_select_26[3]) bank5[wr_addr[11:4] + {7'd0, (4'd5 < wr_addr[3:0])}][31:24] <= _select_27[31:24];
     end
   end
-  always @(posedge clk) begin  // gen/testdev/ram.ts:71
+  always @(posedge clk) begin  // gen/testdev/ram.ts:78
     if (rd_a_valid | rd_b_valid) bank5_rd0 <= bank5[rd_addr[11:4] + {7'd0, (4'd5 < rd_addr[3:0])}];
   end
-  always @(posedge clk) begin  // gen/testdev/ram.ts:61
-    if ((wr_a_valid | wr_b_valid) & (|_select_28)) begin
+  always @(posedge clk) begin  // gen/testdev/ram.ts:68
+    if (wr_valid & (|_select_28)) begin
       if (_select_28[0]) bank6[wr_addr[11:4] + {7'd0, (4'd6 < wr_addr[3:0])}][7:0] <= _select_29[7:0];
       if (_select_28[1]) bank6[wr_addr[11:4] + {7'd0, (4'd6 < wr_addr[3:0])}][15:8] <= _select_29[15:8];
       if (_select_28[2]) bank6[wr_addr[11:4] + {7'd0, (4'd6 < wr_addr[3:0])}][23:16] <= _select_29[23:16];
       if (_select_28[3]) bank6[wr_addr[11:4] + {7'd0, (4'd6 < wr_addr[3:0])}][31:24] <= _select_29[31:24];
     end
   end
-  always @(posedge clk) begin  // gen/testdev/ram.ts:71
+  always @(posedge clk) begin  // gen/testdev/ram.ts:78
     if (rd_a_valid | rd_b_valid) bank6_rd0 <= bank6[rd_addr[11:4] + {7'd0, (4'd6 < rd_addr[3:0])}];
   end
-  always @(posedge clk) begin  // gen/testdev/ram.ts:61
-    if ((wr_a_valid | wr_b_valid) & (|_select_30)) begin
+  always @(posedge clk) begin  // gen/testdev/ram.ts:68
+    if (wr_valid & (|_select_30)) begin
       if (_select_30[0]) bank7[wr_addr[11:4] + {7'd0, (4'd7 < wr_addr[3:0])}][7:0] <= _select_31[7:0];
       if (_select_30[1]) bank7[wr_addr[11:4] + {7'd0, (4'd7 < wr_addr[3:0])}][15:8] <= _select_31[15:8];
       if (_select_30[2]) bank7[wr_addr[11:4] + {7'd0, (4'd7 < wr_addr[3:0])}][23:16] <= _select_31[23:16];
       if (_select_30[3]) bank7[wr_addr[11:4] + {7'd0, (4'd7 < wr_addr[3:0])}][31:24] <= _select_31[31:24];
     end
   end
-  always @(posedge clk) begin  // gen/testdev/ram.ts:71
+  always @(posedge clk) begin  // gen/testdev/ram.ts:78
     if (rd_a_valid | rd_b_valid) bank7_rd0 <= bank7[rd_addr[11:4] + {7'd0, (4'd7 < rd_addr[3:0])}];
   end
-  always @(posedge clk) begin  // gen/testdev/ram.ts:61
-    if ((wr_a_valid | wr_b_valid) & (|_select_32)) begin
+  always @(posedge clk) begin  // gen/testdev/ram.ts:68
+    if (wr_valid & (|_select_32)) begin
       if (_select_32[0]) bank8[wr_addr[11:4] + {7'd0, (4'd8 < wr_addr[3:0])}][7:0] <= _select_33[7:0];
       if (_select_32[1]) bank8[wr_addr[11:4] + {7'd0, (4'd8 < wr_addr[3:0])}][15:8] <= _select_33[15:8];
       if (_select_32[2]) bank8[wr_addr[11:4] + {7'd0, (4'd8 < wr_addr[3:0])}][23:16] <= _select_33[23:16];
       if (_select_32[3]) bank8[wr_addr[11:4] + {7'd0, (4'd8 < wr_addr[3:0])}][31:24] <= _select_33[31:24];
     end
   end
-  always @(posedge clk) begin  // gen/testdev/ram.ts:71
+  always @(posedge clk) begin  // gen/testdev/ram.ts:78
     if (rd_a_valid | rd_b_valid) bank8_rd0 <= bank8[rd_addr[11:4] + {7'd0, (4'd8 < rd_addr[3:0])}];
   end
-  always @(posedge clk) begin  // gen/testdev/ram.ts:61
-    if ((wr_a_valid | wr_b_valid) & (|_select_34)) begin
+  always @(posedge clk) begin  // gen/testdev/ram.ts:68
+    if (wr_valid & (|_select_34)) begin
       if (_select_34[0]) bank9[wr_addr[11:4] + {7'd0, (4'd9 < wr_addr[3:0])}][7:0] <= _select_35[7:0];
       if (_select_34[1]) bank9[wr_addr[11:4] + {7'd0, (4'd9 < wr_addr[3:0])}][15:8] <= _select_35[15:8];
       if (_select_34[2]) bank9[wr_addr[11:4] + {7'd0, (4'd9 < wr_addr[3:0])}][23:16] <= _select_35[23:16];
       if (_select_34[3]) bank9[wr_addr[11:4] + {7'd0, (4'd9 < wr_addr[3:0])}][31:24] <= _select_35[31:24];
     end
   end
-  always @(posedge clk) begin  // gen/testdev/ram.ts:71
+  always @(posedge clk) begin  // gen/testdev/ram.ts:78
     if (rd_a_valid | rd_b_valid) bank9_rd0 <= bank9[rd_addr[11:4] + {7'd0, (4'd9 < rd_addr[3:0])}];
   end
-  always @(posedge clk) begin  // gen/testdev/ram.ts:61
-    if ((wr_a_valid | wr_b_valid) & (|_select_36)) begin
+  always @(posedge clk) begin  // gen/testdev/ram.ts:68
+    if (wr_valid & (|_select_36)) begin
       if (_select_36[0]) bank10[wr_addr[11:4] + {7'd0, (4'd10 < wr_addr[3:0])}][7:0] <= _select_37[7:0];
       if (_select_36[1]) bank10[wr_addr[11:4] + {7'd0, (4'd10 < wr_addr[3:0])}][15:8] <= _select_37[15:8];
       if (_select_36[2]) bank10[wr_addr[11:4] + {7'd0, (4'd10 < wr_addr[3:0])}][23:16] <= _select_37[23:16];
       if (_select_36[3]) bank10[wr_addr[11:4] + {7'd0, (4'd10 < wr_addr[3:0])}][31:24] <= _select_37[31:24];
     end
   end
-  always @(posedge clk) begin  // gen/testdev/ram.ts:71
+  always @(posedge clk) begin  // gen/testdev/ram.ts:78
     if (rd_a_valid | rd_b_valid) bank10_rd0 <= bank10[rd_addr[11:4] + {7'd0, (4'd10 < rd_addr[3:0])}];
   end
-  always @(posedge clk) begin  // gen/testdev/ram.ts:61
-    if ((wr_a_valid | wr_b_valid) & (|_select_38)) begin
+  always @(posedge clk) begin  // gen/testdev/ram.ts:68
+    if (wr_valid & (|_select_38)) begin
       if (_select_38[0]) bank11[wr_addr[11:4] + {7'd0, (4'd11 < wr_addr[3:0])}][7:0] <= _select_39[7:0];
       if (_select_38[1]) bank11[wr_addr[11:4] + {7'd0, (4'd11 < wr_addr[3:0])}][15:8] <= _select_39[15:8];
       if (_select_38[2]) bank11[wr_addr[11:4] + {7'd0, (4'd11 < wr_addr[3:0])}][23:16] <= _select_39[23:16];
       if (_select_38[3]) bank11[wr_addr[11:4] + {7'd0, (4'd11 < wr_addr[3:0])}][31:24] <= _select_39[31:24];
     end
   end
-  always @(posedge clk) begin  // gen/testdev/ram.ts:71
+  always @(posedge clk) begin  // gen/testdev/ram.ts:78
     if (rd_a_valid | rd_b_valid) bank11_rd0 <= bank11[rd_addr[11:4] + {7'd0, (4'd11 < rd_addr[3:0])}];
   end
-  always @(posedge clk) begin  // gen/testdev/ram.ts:61
-    if ((wr_a_valid | wr_b_valid) & (|_select_40)) begin
+  always @(posedge clk) begin  // gen/testdev/ram.ts:68
+    if (wr_valid & (|_select_40)) begin
       if (_select_40[0]) bank12[wr_addr[11:4] + {7'd0, (4'd12 < wr_addr[3:0])}][7:0] <= _select_41[7:0];
       if (_select_40[1]) bank12[wr_addr[11:4] + {7'd0, (4'd12 < wr_addr[3:0])}][15:8] <= _select_41[15:8];
       if (_select_40[2]) bank12[wr_addr[11:4] + {7'd0, (4'd12 < wr_addr[3:0])}][23:16] <= _select_41[23:16];
       if (_select_40[3]) bank12[wr_addr[11:4] + {7'd0, (4'd12 < wr_addr[3:0])}][31:24] <= _select_41[31:24];
     end
   end
-  always @(posedge clk) begin  // gen/testdev/ram.ts:71
+  always @(posedge clk) begin  // gen/testdev/ram.ts:78
     if (rd_a_valid | rd_b_valid) bank12_rd0 <= bank12[rd_addr[11:4] + {7'd0, (4'd12 < rd_addr[3:0])}];
   end
-  always @(posedge clk) begin  // gen/testdev/ram.ts:61
-    if ((wr_a_valid | wr_b_valid) & (|_select_42)) begin
+  always @(posedge clk) begin  // gen/testdev/ram.ts:68
+    if (wr_valid & (|_select_42)) begin
       if (_select_42[0]) bank13[wr_addr[11:4] + {7'd0, (4'd13 < wr_addr[3:0])}][7:0] <= _select_43[7:0];
       if (_select_42[1]) bank13[wr_addr[11:4] + {7'd0, (4'd13 < wr_addr[3:0])}][15:8] <= _select_43[15:8];
       if (_select_42[2]) bank13[wr_addr[11:4] + {7'd0, (4'd13 < wr_addr[3:0])}][23:16] <= _select_43[23:16];
       if (_select_42[3]) bank13[wr_addr[11:4] + {7'd0, (4'd13 < wr_addr[3:0])}][31:24] <= _select_43[31:24];
     end
   end
-  always @(posedge clk) begin  // gen/testdev/ram.ts:71
+  always @(posedge clk) begin  // gen/testdev/ram.ts:78
     if (rd_a_valid | rd_b_valid) bank13_rd0 <= bank13[rd_addr[11:4] + {7'd0, (4'd13 < rd_addr[3:0])}];
   end
-  always @(posedge clk) begin  // gen/testdev/ram.ts:61
-    if ((wr_a_valid | wr_b_valid) & (|_select_44)) begin
+  always @(posedge clk) begin  // gen/testdev/ram.ts:68
+    if (wr_valid & (|_select_44)) begin
       if (_select_44[0]) bank14[wr_addr[11:4] + {7'd0, (4'd14 < wr_addr[3:0])}][7:0] <= _select_45[7:0];
       if (_select_44[1]) bank14[wr_addr[11:4] + {7'd0, (4'd14 < wr_addr[3:0])}][15:8] <= _select_45[15:8];
       if (_select_44[2]) bank14[wr_addr[11:4] + {7'd0, (4'd14 < wr_addr[3:0])}][23:16] <= _select_45[23:16];
       if (_select_44[3]) bank14[wr_addr[11:4] + {7'd0, (4'd14 < wr_addr[3:0])}][31:24] <= _select_45[31:24];
     end
   end
-  always @(posedge clk) begin  // gen/testdev/ram.ts:71
+  always @(posedge clk) begin  // gen/testdev/ram.ts:78
     if (rd_a_valid | rd_b_valid) bank14_rd0 <= bank14[rd_addr[11:4] + {7'd0, (4'd14 < rd_addr[3:0])}];
   end
-  always @(posedge clk) begin  // gen/testdev/ram.ts:61
-    if ((wr_a_valid | wr_b_valid) & (|_select_46)) begin
+  always @(posedge clk) begin  // gen/testdev/ram.ts:68
+    if (wr_valid & (|_select_46)) begin
       if (_select_46[0]) bank15[wr_addr[11:4]][7:0] <= _select_47[7:0];
       if (_select_46[1]) bank15[wr_addr[11:4]][15:8] <= _select_47[15:8];
       if (_select_46[2]) bank15[wr_addr[11:4]][23:16] <= _select_47[23:16];
       if (_select_46[3]) bank15[wr_addr[11:4]][31:24] <= _select_47[31:24];
     end
   end
-  always @(posedge clk) begin  // gen/testdev/ram.ts:71
+  always @(posedge clk) begin  // gen/testdev/ram.ts:78
     if (rd_a_valid | rd_b_valid) bank15_rd0 <= bank15[rd_addr[11:4]];
   end
 

@@ -31,62 +31,63 @@ module testdev_ram_w64_16k (
 );
 
   // ---- declarations
-  wire [11:0] wr_addr;  // gen/testdev/ram.ts:45
-  wire [63:0] wr_data;  // gen/testdev/ram.ts:46
-  wire [7:0] wr_be;  // gen/testdev/ram.ts:47
-  wire [11:0] rd_addr;  // gen/testdev/ram.ts:68
-  reg [31:0] bank0_rd0;  // gen/testdev/ram.ts:71
-  reg [31:0] bank1_rd0;  // gen/testdev/ram.ts:71
-  reg rd_rot;  // gen/testdev/ram.ts:72
-  reg rvalid_a;  // gen/testdev/ram.ts:73
-  reg rvalid_b;  // gen/testdev/ram.ts:74
-  wire [63:0] rd_data;  // gen/testdev/ram.ts:81
+  reg wr_valid;  // gen/testdev/ram.ts:47
+  reg [11:0] wr_addr;  // gen/testdev/ram.ts:48
+  reg [63:0] wr_data;  // gen/testdev/ram.ts:49
+  reg [7:0] wr_be;  // gen/testdev/ram.ts:50
+  wire [11:0] rd_addr;  // gen/testdev/ram.ts:75
+  reg [31:0] bank0_rd0;  // gen/testdev/ram.ts:78
+  reg [31:0] bank1_rd0;  // gen/testdev/ram.ts:78
+  reg rd_rot;  // gen/testdev/ram.ts:79
+  reg rvalid_a;  // gen/testdev/ram.ts:80
+  reg rvalid_b;  // gen/testdev/ram.ts:81
+  wire [63:0] rd_data;  // gen/testdev/ram.ts:88
   reg [31:0] bank0 [0:2047];  // gen/testdev/ram.ts:38
   reg [31:0] bank1 [0:2047];  // gen/testdev/ram.ts:38
-  reg [31:0] _select_0;  // gen/testdev/ram.ts:80
-  reg [31:0] _select_1;  // gen/testdev/ram.ts:80
-  reg [3:0] _select_2;  // gen/testdev/ram.ts:57
-  reg [31:0] _select_3;  // gen/testdev/ram.ts:53
-  reg [3:0] _select_4;  // gen/testdev/ram.ts:57
-  reg [31:0] _select_5;  // gen/testdev/ram.ts:53
+  reg [31:0] _select_0;  // gen/testdev/ram.ts:87
+  reg [31:0] _select_1;  // gen/testdev/ram.ts:87
+  reg [3:0] _select_2;  // gen/testdev/ram.ts:64
+  reg [31:0] _select_3;  // gen/testdev/ram.ts:60
+  reg [3:0] _select_4;  // gen/testdev/ram.ts:64
+  reg [31:0] _select_5;  // gen/testdev/ram.ts:60
 
   // ---- combinational logic
-  always @* begin  // gen/testdev/ram.ts:80
+  always @* begin  // gen/testdev/ram.ts:87
     case (rd_rot + 1'b1)
       1'b0: _select_0 = bank0_rd0;
       1'b1: _select_0 = bank1_rd0;
       default: _select_0 = bank0_rd0;
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:80
+  always @* begin  // gen/testdev/ram.ts:87
     case (rd_rot + 1'b0)
       1'b0: _select_1 = bank0_rd0;
       1'b1: _select_1 = bank1_rd0;
       default: _select_1 = bank0_rd0;
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:57
+  always @* begin  // gen/testdev/ram.ts:64
     case (1'b0 - wr_addr[0])
       1'b0: _select_2 = wr_be[3:0];
       1'b1: _select_2 = wr_be[7:4];
       default: _select_2 = wr_be[3:0];
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:53
+  always @* begin  // gen/testdev/ram.ts:60
     case (1'b0 - wr_addr[0])
       1'b0: _select_3 = wr_data[31:0];
       1'b1: _select_3 = wr_data[63:32];
       default: _select_3 = wr_data[31:0];
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:57
+  always @* begin  // gen/testdev/ram.ts:64
     case (1'b1 - wr_addr[0])
       1'b0: _select_4 = wr_be[3:0];
       1'b1: _select_4 = wr_be[7:4];
       default: _select_4 = wr_be[3:0];
     endcase
   end
-  always @* begin  // gen/testdev/ram.ts:53
+  always @* begin  // gen/testdev/ram.ts:60
     case (1'b1 - wr_addr[0])
       1'b0: _select_5 = wr_data[31:0];
       1'b1: _select_5 = wr_data[63:32];
@@ -95,54 +96,58 @@ module testdev_ram_w64_16k (
   end
   assign wr_a_ready = 1'b1;  // gen/testdev/ram.ts:41
   assign wr_b_ready = ~wr_a_valid;  // gen/testdev/ram.ts:42
-  assign rd_a_ready = 1'b1;  // gen/testdev/ram.ts:65
-  assign rd_a_rvalid = rvalid_a;  // gen/testdev/ram.ts:82
-  assign rd_a_rdata = rd_data;  // gen/testdev/ram.ts:83
-  assign rd_b_ready = ~rd_a_valid;  // gen/testdev/ram.ts:66
-  assign rd_b_rvalid = rvalid_b;  // gen/testdev/ram.ts:84
-  assign rd_b_rdata = rd_data;  // gen/testdev/ram.ts:85
-  assign wr_addr = wr_a_valid ? wr_a_addr : wr_b_addr;  // gen/testdev/ram.ts:45
-  assign wr_data = wr_a_valid ? wr_a_data : wr_b_data;  // gen/testdev/ram.ts:46
-  assign wr_be = wr_a_valid ? wr_a_be : wr_b_be;  // gen/testdev/ram.ts:47
-  assign rd_addr = rd_a_valid ? rd_a_addr : rd_b_addr;  // gen/testdev/ram.ts:68
-  assign rd_data = {_select_0, _select_1};  // gen/testdev/ram.ts:81
+  assign rd_a_ready = 1'b1;  // gen/testdev/ram.ts:72
+  assign rd_a_rvalid = rvalid_a;  // gen/testdev/ram.ts:89
+  assign rd_a_rdata = rd_data;  // gen/testdev/ram.ts:90
+  assign rd_b_ready = ~rd_a_valid;  // gen/testdev/ram.ts:73
+  assign rd_b_rvalid = rvalid_b;  // gen/testdev/ram.ts:91
+  assign rd_b_rdata = rd_data;  // gen/testdev/ram.ts:92
+  assign rd_addr = rd_a_valid ? rd_a_addr : rd_b_addr;  // gen/testdev/ram.ts:75
+  assign rd_data = {_select_0, _select_1};  // gen/testdev/ram.ts:88
 
   // ---- registers
   always @(posedge clk) begin
     if (rst) begin
+      wr_valid <= 1'b0;
       rd_rot <= 1'b0;
       rvalid_a <= 1'b0;
       rvalid_b <= 1'b0;
     end else begin
-      if (rd_a_valid | rd_b_valid) begin  // gen/testdev/ram.ts:75
-        rd_rot <= rd_addr[0];  // gen/testdev/ram.ts:75
+      wr_valid <= wr_a_valid | wr_b_valid;  // gen/testdev/ram.ts:51
+      if (rd_a_valid | rd_b_valid) begin  // gen/testdev/ram.ts:82
+        rd_rot <= rd_addr[0];  // gen/testdev/ram.ts:82
       end
-      rvalid_a <= rd_a_valid;  // gen/testdev/ram.ts:76
-      rvalid_b <= rd_b_valid & (~rd_a_valid);  // gen/testdev/ram.ts:77
+      rvalid_a <= rd_a_valid;  // gen/testdev/ram.ts:83
+      rvalid_b <= rd_b_valid & (~rd_a_valid);  // gen/testdev/ram.ts:84
     end
+  end
+  always @(posedge clk) begin
+    wr_addr <= wr_a_valid ? wr_a_addr : wr_b_addr;  // gen/testdev/ram.ts:52
+    wr_data <= wr_a_valid ? wr_a_data : wr_b_data;  // gen/testdev/ram.ts:53
+    wr_be <= wr_a_valid ? wr_a_be : wr_b_be;  // gen/testdev/ram.ts:54
   end
 
   // ---- memories
-  always @(posedge clk) begin  // gen/testdev/ram.ts:61
-    if ((wr_a_valid | wr_b_valid) & (|_select_2)) begin
+  always @(posedge clk) begin  // gen/testdev/ram.ts:68
+    if (wr_valid & (|_select_2)) begin
       if (_select_2[0]) bank0[wr_addr[11:1] + {10'd0, (1'b0 < wr_addr[0])}][7:0] <= _select_3[7:0];
       if (_select_2[1]) bank0[wr_addr[11:1] + {10'd0, (1'b0 < wr_addr[0])}][15:8] <= _select_3[15:8];
       if (_select_2[2]) bank0[wr_addr[11:1] + {10'd0, (1'b0 < wr_addr[0])}][23:16] <= _select_3[23:16];
       if (_select_2[3]) bank0[wr_addr[11:1] + {10'd0, (1'b0 < wr_addr[0])}][31:24] <= _select_3[31:24];
     end
   end
-  always @(posedge clk) begin  // gen/testdev/ram.ts:71
+  always @(posedge clk) begin  // gen/testdev/ram.ts:78
     if (rd_a_valid | rd_b_valid) bank0_rd0 <= bank0[rd_addr[11:1] + {10'd0, (1'b0 < rd_addr[0])}];
   end
-  always @(posedge clk) begin  // gen/testdev/ram.ts:61
-    if ((wr_a_valid | wr_b_valid) & (|_select_4)) begin
+  always @(posedge clk) begin  // gen/testdev/ram.ts:68
+    if (wr_valid & (|_select_4)) begin
       if (_select_4[0]) bank1[wr_addr[11:1]][7:0] <= _select_5[7:0];
       if (_select_4[1]) bank1[wr_addr[11:1]][15:8] <= _select_5[15:8];
       if (_select_4[2]) bank1[wr_addr[11:1]][23:16] <= _select_5[23:16];
       if (_select_4[3]) bank1[wr_addr[11:1]][31:24] <= _select_5[31:24];
     end
   end
-  always @(posedge clk) begin  // gen/testdev/ram.ts:71
+  always @(posedge clk) begin  // gen/testdev/ram.ts:78
     if (rd_a_valid | rd_b_valid) bank1_rd0 <= bank1[rd_addr[11:1]];
   end
 

@@ -50,15 +50,15 @@ module testdev_regs_l4_t16 (
   reg finish;  // gen/testdev/regs_block.ts:101
   reg [2:0] finish_err;  // gen/testdev/regs_block.ts:102
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [7:0] _rep_0;  // gen/pcie/tlp.ts:251
+  wire [7:0] _rep_0;  // gen/pcie/tlp.ts:256
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [7:0] _rep_1;  // gen/pcie/tlp.ts:251
+  wire [7:0] _rep_1;  // gen/pcie/tlp.ts:256
   /* verilator lint_on UNUSEDSIGNAL */
 
   // ---- combinational logic
-  assign _rep_0 = {8{reg_wbe[0]}};  // gen/pcie/tlp.ts:251
-  assign _rep_1 = {8{reg_wbe[1]}};  // gen/pcie/tlp.ts:251
+  assign _rep_0 = {8{reg_wbe[0]}};  // gen/pcie/tlp.ts:256
+  assign _rep_1 = {8{reg_wbe[1]}};  // gen/pcie/tlp.ts:256
   assign reg_rdata = rdata;  // gen/testdev/regs_block.ts:52
   assign dma_host_addr = {dma_host_addr_hi_addr, dma_host_addr_lo_addr};  // gen/testdev/regs_block.ts:177
   assign dma_ram_addr = dma_ram_offset_offset;  // gen/testdev/regs_block.ts:178

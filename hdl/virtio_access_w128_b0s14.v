@@ -108,14 +108,14 @@ module virtio_access_w128_b0s14 (
   reg [31:0] rbank1 [0:7];  // gen/virtio/access.ts:133
   reg [31:0] rbank2 [0:7];  // gen/virtio/access.ts:133
   reg [31:0] rbank3 [0:7];  // gen/virtio/access.ts:133
-  reg [3:0] _select_0;  // gen/pcie/tlp.ts:222
-  reg [3:0] _select_1;  // gen/pcie/tlp.ts:227
-  reg [3:0] _select_2;  // gen/pcie/tlp.ts:222
-  reg [3:0] _select_3;  // gen/pcie/tlp.ts:227
+  reg [3:0] _select_0;  // gen/pcie/tlp.ts:227
+  reg [3:0] _select_1;  // gen/pcie/tlp.ts:232
+  reg [3:0] _select_2;  // gen/pcie/tlp.ts:227
+  reg [3:0] _select_3;  // gen/pcie/tlp.ts:232
   reg [31:0] _select_4;  // gen/virtio/access.ts:298
 
   // ---- combinational logic
-  always @* begin  // gen/pcie/tlp.ts:222
+  always @* begin  // gen/pcie/tlp.ts:227
     case (fbe[0] ? 2'd0 : (fbe[1] ? 2'd1 : (fbe[2] ? 2'd2 : (fbe[3] ? 2'd3 : 2'd0))))
       2'd0: _select_0 = 4'd15;
       2'd1: _select_0 = 4'd14;
@@ -124,7 +124,7 @@ module virtio_access_w128_b0s14 (
       default: _select_0 = 4'd15;
     endcase
   end
-  always @* begin  // gen/pcie/tlp.ts:227
+  always @* begin  // gen/pcie/tlp.ts:232
     case (fbe[3] ? 2'd3 : (fbe[2] ? 2'd2 : (fbe[1] ? 2'd1 : (fbe[0] ? 2'd0 : 2'd3))))
       2'd0: _select_1 = 4'd1;
       2'd1: _select_1 = 4'd3;
@@ -133,7 +133,7 @@ module virtio_access_w128_b0s14 (
       default: _select_1 = 4'd1;
     endcase
   end
-  always @* begin  // gen/pcie/tlp.ts:222
+  always @* begin  // gen/pcie/tlp.ts:227
     case (fbe[0] ? 2'd0 : (fbe[1] ? 2'd1 : (fbe[2] ? 2'd2 : (fbe[3] ? 2'd3 : 2'd0))))
       2'd0: _select_2 = 4'd15;
       2'd1: _select_2 = 4'd14;
@@ -142,7 +142,7 @@ module virtio_access_w128_b0s14 (
       default: _select_2 = 4'd15;
     endcase
   end
-  always @* begin  // gen/pcie/tlp.ts:227
+  always @* begin  // gen/pcie/tlp.ts:232
     case (lbe[3] ? 2'd3 : (lbe[2] ? 2'd2 : (lbe[1] ? 2'd1 : (lbe[0] ? 2'd0 : 2'd3))))
       2'd0: _select_3 = 4'd1;
       2'd1: _select_3 = 4'd3;

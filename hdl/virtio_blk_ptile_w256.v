@@ -739,6 +739,8 @@ module virtio_blk_ptile_w256 (
     .dp_tx_dropped       (regs_dp_tx_dropped)
   );
   pcie_ur_responder_w256 ur (  // gen/virtio/top.ts:68
+    .clk         (clk),
+    .rst         (rst),
     .req_valid   (ur_req_valid),
     .req_ready   (ur_req_ready),
     .req_hdr     (ur_req_hdr),
@@ -831,6 +833,8 @@ module virtio_blk_ptile_w256 (
     .out_eop    (cpl_arb_out_eop)
   );
   pcie_cpl_gen_w256 cpl_gen (  // gen/virtio/top.ts:72
+    .clk          (clk),
+    .rst          (rst),
     .req_valid    (cpl_gen_req_valid),
     .req_ready    (cpl_gen_req_ready),
     .req_hdr      (cpl_gen_req_hdr),

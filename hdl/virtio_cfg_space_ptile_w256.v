@@ -158,7 +158,7 @@ module virtio_cfg_space_ptile_w256 (
   reg [2:0] tgt_bar;  // gen/virtio/cfg_space.ts:262
   reg [3:0] tgt_len_mask;  // gen/virtio/cfg_space.ts:264
   reg tgt_issued;  // gen/virtio/cfg_space.ts:268
-  wire [31:0] _cat_1;  // gen/pcie/tlp.ts:251
+  wire [31:0] _cat_1;  // gen/pcie/tlp.ts:256
   wire [31:0] _and_0;  // gen/virtio/cfg_space.ts:328
   wire [31:0] _and_2;  // gen/virtio/cfg_space.ts:328
   wire [31:0] _and_3;  // gen/virtio/cfg_space.ts:328
@@ -174,13 +174,13 @@ module virtio_cfg_space_ptile_w256 (
   wire [31:0] _and_11;  // gen/virtio/cfg_space.ts:328
   wire [31:0] _and_12;  // gen/virtio/cfg_space.ts:328
   wire [31:0] _and_13;  // gen/virtio/cfg_space.ts:328
-  wire [31:0] _cat_14;  // gen/pcie/tlp.ts:251
+  wire [31:0] _cat_14;  // gen/pcie/tlp.ts:256
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [3:0] _mux_15;  // gen/virtio/cfg_space.ts:248
   /* verilator lint_on UNUSEDSIGNAL */
 
   // ---- combinational logic
-  assign _cat_1 = {{8{be[3]}}, {8{be[2]}}, {8{be[1]}}, {8{be[0]}}};  // gen/pcie/tlp.ts:251
+  assign _cat_1 = {{8{be[3]}}, {8{be[2]}}, {8{be[1]}}, {8{be[0]}}};  // gen/pcie/tlp.ts:256
   assign _and_0 = _cat_1 & 32'd1350;  // gen/virtio/cfg_space.ts:328
   assign _and_2 = _cat_1 & 32'd255;  // gen/virtio/cfg_space.ts:328
   assign _and_3 = _cat_1 & 32'd4294950912;  // gen/virtio/cfg_space.ts:328
@@ -194,7 +194,7 @@ module virtio_cfg_space_ptile_w256 (
   assign _and_11 = _cat_1 & 32'd15;  // gen/virtio/cfg_space.ts:328
   assign _and_12 = _cat_1 & 32'd3221225472;  // gen/virtio/cfg_space.ts:328
   assign _and_13 = _cat_1 & 32'd255;  // gen/virtio/cfg_space.ts:328
-  assign _cat_14 = {{8{tgt_len_mask[3]}}, {8{tgt_len_mask[2]}}, {8{tgt_len_mask[1]}}, {8{tgt_len_mask[0]}}};  // gen/pcie/tlp.ts:251
+  assign _cat_14 = {{8{tgt_len_mask[3]}}, {8{tgt_len_mask[2]}}, {8{tgt_len_mask[1]}}, {8{tgt_len_mask[0]}}};  // gen/pcie/tlp.ts:256
   assign _mux_15 = (cfg_pci_cfg_length == 32'd1) ? 4'd1 : ((cfg_pci_cfg_length == 32'd2) ? 4'd3 : 4'd15);  // gen/virtio/cfg_space.ts:248
   assign req_ready = (state == STATE_IDLE) & access_idle;  // gen/virtio/cfg_space.ts:213
   assign cpl_valid = state == STATE_RESP;  // gen/pcie/streams.ts:166

@@ -1,12 +1,20 @@
 // npm run synth: Yosys synth_xilinx (UltraScale+) of every top in hdl/, as a table of resources and the
-// longest combinational path between flip-flops. The path is measured on the synthesized netlist read back
-// with the Xilinx cell library, selecting only combinational cells (LUT, MUXF, CARRY4, INV) so that
-// FDRE/FDSE and LUTRAM cells end paths (plain `ltp -noff` on the flat netlist counts through them).
+// longest combinational path between flip-flops. The path is measured on the synthesized netlist (JSON) with
+// only combinational cells as graph nodes (LUT, MUXF, CARRY4, INV; scripts/lib/netpath.ts), so that
+// FDRE/FDSE, LUTRAM and block RAM cells end paths, as `ltp -noff` does on the netlist read back with the cell
+// library (plain `ltp -noff` on the flat netlist counts through them).
+//
+//   npm run synth                      every top: the table; fails on latches or a top over its LUT-level budget
+//   npm run synth -- --path TOP ...    those tops only: the table, the longest path of each (cells and the
+//                                      signal names around them) and every register deeper than the budget
+//   npm run synth -- --over N ...      list registers deeper than N levels instead (with --path)
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parsePortsJson } from '../gen/hdl';
+import { tops } from '../gen/tops';
 import { hdlDir } from './gen';
+import { type DepthReport, type JsonModule, netlistDepth } from './lib/netpath';
 import { pmap, run, table } from './lib/proc';
 
 export interface SynthResult {
@@ -21,6 +29,8 @@ export interface SynthResult {
   lutLevels: number; // the same without carry cells: LUT/MUX levels
   latches: string[];
   cells: Record<string, number>;
+  /** The longest LUT-level path and the end points deeper than the `over` asked for. */
+  depth: DepthReport;
 }
 
 const lutramLuts: Record<string, number> = {
@@ -44,7 +54,7 @@ const lutramLuts: Record<string, number> = {
 
 export function categorize(
   cells: Record<string, number>,
-): Omit<SynthResult, 'top' | 'pathCells' | 'lutLevels' | 'latches' | 'cells'> {
+): Omit<SynthResult, 'top' | 'pathCells' | 'lutLevels' | 'latches' | 'cells' | 'depth'> {
   let lut = 0,
     lutram = 0,
     ff = 0,
@@ -63,23 +73,18 @@ export function categorize(
   return { lut, lutram, ff, bram, dsp, carry };
 }
 
-export async function synthTop(portsFile: string): Promise<SynthResult> {
+/** Synthesize one top; `over`: list the end points deeper than this many LUT levels (`depth.endpoints`). */
+export async function synthTop(portsFile: string, over = Infinity): Promise<SynthResult> {
   const ports = parsePortsJson(fs.readFileSync(portsFile, 'utf8'), portsFile);
   const dir = path.dirname(portsFile);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vfpga-synth-'));
   try {
-    const net = path.join(tmp, 'net.v');
+    const net = path.join(tmp, 'net.json');
     const script = [
       ...ports.files.map((f) => `read_verilog -sv ${path.join(dir, f)}`),
       `synth_xilinx -family xcup -flatten -noiopad -noclkbuf -top ${ports.top}`,
       `tee -o ${path.join(tmp, 'stat.txt')} stat`,
-      `write_verilog -noattr ${net}`,
-      'design -reset',
-      'read_verilog -lib +/xilinx/cells_sim.v',
-      `read_verilog ${net}`,
-      `hierarchy -top ${ports.top}`,
-      'ltp -noff w:* t:LUT* t:MUXF* t:CARRY4 t:INV',
-      'ltp -noff w:* t:LUT* t:MUXF* t:INV',
+      `write_json ${net}`,
     ].join('\n');
     fs.writeFileSync(path.join(tmp, 'synth.ys'), script);
     const r = await run('yosys', ['-q', '-l', path.join(tmp, 'log.txt'), path.join(tmp, 'synth.ys')]);
@@ -89,7 +94,10 @@ export async function synthTop(portsFile: string): Promise<SynthResult> {
     const cells: Record<string, number> = {};
     const cellSection = stat.slice(stat.indexOf('Number of cells'));
     for (const m of cellSection.matchAll(/^\s+(\S+)\s+(\d+)\s*$/gm)) cells[m[1]] = Number(m[2]);
-    const lengths = [...log.matchAll(/Longest topological path in \S+ \(length=(\d+)\)/g)].map((m) => Number(m[1]));
+    const mod = (JSON.parse(fs.readFileSync(net, 'utf8')) as { modules: Record<string, JsonModule> }).modules[
+      ports.top
+    ];
+    const depth = netlistDepth(mod, over);
     const latches = [
       ...[...log.matchAll(/Latch inferred for signal `([^']+)'/g)].map((m) => m[1]),
       ...Object.keys(cells).filter((c) => /^LD[CP]E$|DLATCH/.test(c)),
@@ -97,22 +105,55 @@ export async function synthTop(portsFile: string): Promise<SynthResult> {
     return {
       top: ports.top,
       ...categorize(cells),
-      pathCells: lengths[0] ?? 0,
-      lutLevels: lengths[1] ?? 0,
+      pathCells: depth.pathCells,
+      lutLevels: depth.lutLevels,
       latches,
       cells,
+      depth,
     };
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
 }
 
-export async function synthAll(dir = hdlDir): Promise<SynthResult[]> {
+/** Every top in `dir` (or only those named in `only`); `over` as for synthTop. */
+export async function synthAll(dir = hdlDir, only?: readonly string[], over = Infinity): Promise<SynthResult[]> {
   const portsFiles = fs
     .readdirSync(dir)
     .filter((f) => f.endsWith('.ports.json'))
+    .filter((f) => !only || only.includes(f.slice(0, -'.ports.json'.length)))
     .sort();
-  return pmap(portsFiles, 2, (f) => synthTop(path.join(dir, f)));
+  return pmap(portsFiles, 2, (f) => synthTop(path.join(dir, f), over));
+}
+
+/** LUT-level budgets of the tops that state one (gen/tops.ts `lutLevels`), by module name. */
+export function lutLevelBudgets(): Map<string, number> {
+  return new Map(tops.flatMap((t) => (t.lutLevels === undefined ? [] : [[t.elaborate().name, t.lutLevels]])));
+}
+
+/** The tops deeper than their budget, as messages. */
+export function overBudget(results: SynthResult[], budgets = lutLevelBudgets()): string[] {
+  return results.flatMap((r) => {
+    const b = budgets.get(r.top);
+    return b !== undefined && r.lutLevels > b ? [`${r.top}: ${r.lutLevels} LUT levels, budget ${b}`] : [];
+  });
+}
+
+/** The longest path of a top and its end points over the budget, as text. */
+export function pathReport(r: SynthResult, over: number): string {
+  const { path: p, endpoints } = r.depth;
+  const lines = [`${r.top}: ${r.lutLevels} LUT levels (${r.pathCells} cells counting carries); longest path:`];
+  lines.push(`  from   ${p.start}`);
+  p.steps.forEach((s, i) => {
+    const out = s.out ? ` -> ${s.out}` : '';
+    lines.push(`  ${String(i + 1).padStart(4)}  ${s.type.padEnd(6)}${out}${s.inputs ? `   (also: ${s.inputs})` : ''}`);
+  });
+  lines.push(`  to     ${p.end}`);
+  if (endpoints.length) {
+    lines.push(`  end points deeper than ${over} LUT levels (${endpoints.length}):`);
+    for (const e of endpoints) lines.push(`  ${String(e.levels).padStart(4)}  ${e.end}   <- ${e.start}`);
+  } else lines.push(`  no end point deeper than ${over} LUT levels`);
+  return lines.join('\n');
 }
 
 export function synthTable(results: SynthResult[]): string {
@@ -122,14 +163,45 @@ export function synthTable(results: SynthResult[]): string {
   );
 }
 
+/** Command-line options: `--path TOP` (repeatable), `--over N`. */
+function parseArgs(argv: string[]): { paths: string[]; over?: number } {
+  const paths: string[] = [];
+  let over: number | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const value = () => {
+      if (i + 1 >= argv.length) throw new Error(`synth: ${a} needs a value`);
+      return argv[++i];
+    };
+    if (a === '--path') paths.push(value());
+    else if (a === '--over') {
+      over = Number(value());
+      if (!Number.isInteger(over) || over < 0) throw new Error(`synth: --over needs a whole number, got ${argv[i]}`);
+    } else throw new Error(`synth: unknown argument '${a}' (use --path TOP, --over N)`);
+  }
+  return { paths, over };
+}
+
 if (import.meta.filename === process.argv[1]) {
   const t0 = performance.now();
-  const results = await synthAll();
+  const args = parseArgs(process.argv.slice(2));
+  const budgets = lutLevelBudgets();
+  const known = fs.readdirSync(hdlDir).filter((f) => f.endsWith('.ports.json'));
+  for (const t of args.paths) {
+    if (!known.includes(`${t}.ports.json`)) throw new Error(`synth: no top '${t}' in hdl/ (run npm run gen?)`);
+  }
+  const overOf = (top: string) => args.over ?? budgets.get(top) ?? 9;
+  const results = args.paths.length
+    ? await pmap(args.paths, 2, (t) => synthTop(path.join(hdlDir, `${t}.ports.json`), overOf(t)))
+    : await synthAll();
   console.log(synthTable(results));
+  for (const r of args.paths.length ? results : []) console.log(`\n${pathReport(r, overOf(r.top))}`);
   const bad = results.filter((r) => r.latches.length);
   for (const r of bad) console.error(`synth: latches in ${r.top}: ${r.latches.join(', ')}`);
+  const deep = overBudget(results, budgets);
+  for (const d of deep) console.error(`synth: too deep: ${d} (npm run synth -- --path TOP shows the paths)`);
   console.log(
     `synth: ${results.length} tops with yosys synth_xilinx -family xcup (${((performance.now() - t0) / 1000).toFixed(1)} s)`,
   );
-  if (bad.length) process.exit(1);
+  if (bad.length || deep.length) process.exit(1);
 }

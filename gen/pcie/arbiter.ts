@@ -1,14 +1,21 @@
 // Packet arbiter: merges N packet streams (TLP streams, completion requests) into one, whole packets at a
-// time. A grant is taken on a packet's first beat and held until its eop beat transfers, so beats of two
-// packets never interleave (a TLP is contiguous on the link). Round robin among requesters, so that no
-// source (completions, DMA requests, MSI-X writes) can starve another.
+// time. A grant is taken on a packet's first beat and held until its eop beat is accepted, so beats of two
+// packets never interleave (a TLP is contiguous on the link). Round robin among requesters (gen/lib
+// roundRobinArbiter), so that no source (completions, DMA requests, MSI-X writes) can starve another.
 //
-// The output is combinational from the inputs (no buffering): once a packet's beat is accepted here it is
-// on the output, so the order in which sources hand over packets is the order they leave. The DMA engines
-// rely on that: they report "done" only after their last TLP was accepted, so a following MSI-X write
-// cannot overtake the data it announces (PCIe ordering: posted writes stay in order, 2.4.1).
+// The output leaves from a full register slice (gen/lib RegSlice): every output (valid, the packet fields)
+// and the slice's ready are registers, so neither the choice among the inputs nor the select of their
+// fields reaches the next block combinationally, and nothing behind the output reaches the inputs' ready.
+// The grant itself is a register chosen a cycle ahead (below), so an input's ready is two registers ANDed.
+// Latency one cycle (two when the grant must first move to the requesting input), one beat per cycle under
+// continuous flow, no bubble between packets of different sources that are waiting. The slice is in order: once a packet's beat is accepted here it leaves before any beat accepted
+// later, so the order in which sources hand over packets is the order they leave. The DMA engines rely on
+// that: they report "done" only after their last TLP was accepted, so a following MSI-X write cannot
+// overtake the data it announces (PCIe ordering: posted writes stay in order, 2.4.1).
 import {
+  bit,
   type BundleSpec,
+  cat,
   defineModule,
   type Expr,
   type Fields,
@@ -22,6 +29,8 @@ import {
   select,
   Signal,
 } from '../hdl';
+import { roundRobinArbiter } from '../lib/arbiter';
+import { RegSlice } from '../lib/skid';
 
 /** The fields a packet stream must have; any others (payload) are passed through. */
 export interface PacketFields extends Fields {
@@ -38,67 +47,67 @@ export interface PacketArbiterParams {
   n: number;
 }
 
-/**
- * Round-robin choice: the first requester after `last` (wrapping), as an index; `any` if there is one.
- * Written as "requests above last, else all requests", each through a lowest-index priority encoder.
- */
-export function roundRobin(req: Expr[], last: Expr): { any: Expr; index: Expr } {
-  const w = last.width;
-  const lowest = (bits: Expr[]): Expr => {
-    let idx: Expr = lit(0, w);
-    for (let i = bits.length - 1; i >= 0; i--) idx = mux(bits[i], lit(i, w), idx);
-    return idx;
-  };
-  // Index 0 is never above `last` (and a constant comparison would be a lint warning).
-  const above = req.map((r, i) => (i === 0 ? lit(0, 1) : r.and(lit(i, w).gt(last))));
-  const anyAbove = above.reduce((a, b) => a.or(b));
-  return { any: req.reduce((a, b) => a.or(b)), index: mux(anyAbove, lowest(above), lowest(req)) };
-}
-
 export const PacketArbiter = defineModule(
   'pcie_pkt_arbiter',
   (m, p: PacketArbiterParams) => {
     intParam('PacketArbiter: n', p.n, 2);
     const ins = Array.from({ length: p.n }, (_, i) => m.input(`in${i}`, p.spec));
     const out = m.output('out', p.spec);
-    const w = log2ceil(p.n);
 
-    // In the middle of a packet the grant is locked to its source.
-    const locked = m.reg('locked', 1, { reset: 0 });
-    const owner = m.reg('owner', w, { reset: 0 });
-    const last = m.reg('last', w, { reset: p.n - 1 });
-    const rr = roundRobin(
-      ins.map((s) => s.valid),
-      last,
-    );
-    const grant = m.let('grant', mux(locked, owner, rr.index));
-
-    for (const k of Object.keys(p.spec.fields)) {
-      if (k === 'ready') continue;
+    // Every field but the handshake travels through the slice, packed (first field in the high bits).
+    const fields = Object.keys(p.spec.fields).filter((k) => k !== 'valid' && k !== 'ready');
+    const outFields: Signal[] = [];
+    const inFields: Signal[][] = [];
+    for (const k of fields) {
       const field = out[k];
       const options = ins.map((s) => s[k]);
       if (!(field instanceof Signal) || !options.every((o): o is Signal => o instanceof Signal)) {
         throw paramError(`PacketArbiter: field '${k}' of ${p.spec.kind} is a bundle (the packet stream must be flat)`);
       }
-      field.set(select(grant, options));
+      outFields.push(field);
+      inFields.push(options);
     }
-    ins.forEach((s, i) => s.ready.set(out.ready.and(grant.eq(i))));
+    const width = outFields.reduce((w, f) => w + f.width, 0);
+    const slice = m.instance('slice', RegSlice, { width }).io;
 
-    // Lock as soon as a beat is presented, not when it transfers: a stalled beat must stay the same beat
-    // (valid/ready rule), even if another source starts requesting meanwhile.
-    m.if(out.valid, () => {
-      m.if(out.ready.and(out.eop), () => {
-        locked.next(0);
-        last.next(grant);
-      }).else(() => {
-        locked.next(1);
-        owner.next(grant);
-      });
+    // The grant is a register (one-hot), chosen a cycle ahead: each input's ready is its grant bit and the
+    // slice's ready (both registers), and the field select is an AND-OR by the grant bits, so neither the
+    // round robin nor anything behind the output reaches a source's ready. A grant holds from a packet's
+    // first beat to its eop beat. In the eop cycle the next grant is chosen among the other inputs that are
+    // requesting (round robin, gen/lib roundRobinArbiter); with none, it stays (parked) on the same input, so
+    // one source's back-to-back packets flow without a gap. A grant parked on an input that is not
+    // requesting moves to a requesting one for the next cycle (one cycle of latency then).
+    const grant = m.reg('grant', p.n, { reset: 1 });
+    const inPacket = m.reg('in_packet', bit, { reset: 0 }); // a packet's first beat taken, its eop not yet
+    const grantIdx = m.reg('grant_idx', log2ceil(p.n), { reset: 0 }); // the same grant as an index
+    const pick = (options: readonly Expr[]) => select(grantIdx, options);
+    const valids = cat(...ins.map((s) => s.valid).reverse());
+    const inValid = m.let('in_valid', pick(ins.map((s) => s.valid)));
+    const take = inValid.and(slice.in.ready);
+    const eopTaken = m.let('eop_taken', take.and(pick(ins.map((s) => s.eop))));
+    m.if(take, () => inPacket.next(eopTaken.not()));
+    const parkedIdle = inPacket.not().and(inValid.not());
+    const candidates = mux(eopTaken, valids.and(grant.not()), mux(parkedIdle, valids, lit(0, p.n)));
+    const arb = roundRobinArbiter(m, 'arb', candidates, lit(1, 1));
+    m.if(arb.valid, () => {
+      grant.next(arb.grant);
+      grantIdx.next(arb.index);
     });
+    ins.forEach((s, i) => s.ready.set(slice.in.ready.and(grant.bit(i))));
+
+    slice.in.valid.set(inValid);
+    slice.in.data.set(cat(...inFields.map((options) => pick(options))));
+    out.valid.set(slice.out.valid);
+    slice.out.ready.set(out.ready);
+    let hi = width - 1;
+    for (const f of outFields) {
+      f.set(slice.out.data.bits(hi, hi - f.width + 1));
+      hi -= f.width;
+    }
     return { in: ins, out };
   },
   {
     name: (p) => `pcie_${p.spec.kind}_arbiter_w${p.spec.params.dataWidth}_n${p.n}`,
-    doc: 'Round-robin packet arbiter: whole packets, no interleaving.',
+    doc: 'Round-robin packet arbiter: whole packets, no interleaving, registered output.',
   },
 );

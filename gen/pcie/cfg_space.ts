@@ -431,7 +431,9 @@ export const CfgSpace = defineModule(
     const cplHdr = m.reg('resp_hdr', 128);
     const cplStatus = m.reg('resp_status', 3);
     const cplData = m.reg('resp_data', 32);
-    slotFree.set(cplValid.not().or(cpl.ready));
+    // A request is taken only when the register is empty, so that nothing behind the completion port (its
+    // arbiter) reaches the request's ready and the register writes combinationally.
+    slotFree.set(cplValid.not());
     req.ready.set(slotFree);
     m.if(accept, () => {
       cplValid.next(1);

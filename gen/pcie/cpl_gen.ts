@@ -10,9 +10,12 @@
 //  - Lower Address: address bits 6:2 plus the first enabled byte for memory reads, 0 otherwise.
 //  - Requester ID, Tag (10 bits), TC and Attr copied from the request (2.2.9: completions carry the
 //    request's TC and Attr); Completer ID from the function's captured bus/device number.
-// Beats pass straight through (no buffering); for a completion without data keep is forced to 0.
-import { defineModule, lit, mux } from '../hdl';
+// For a completion without data keep is forced to 0. The completion leaves from a full register slice
+// (TlpSlice): the byte count and lower address arithmetic ends there, not in the next block, and the
+// request's ready is a register. Latency one cycle, one beat per cycle.
+import { connect, defineModule, lit, mux } from '../hdl';
 import { cplReqStream, type DataWidth, tlpStream } from './streams';
+import { TlpSlice } from './tlp_slice';
 import { cplHdr, CplStatus, memReadByteCount, memReadLowerAddr, tlpFields, Type } from './tlp';
 
 export const CplGen = defineModule(
@@ -28,31 +31,34 @@ export const CplGen = defineModule(
     const byteCount = mux(isMem, memReadByteCount(f.lengthDw, f.firstBe, f.lastBe), lit(4, 13));
     const lowerAddr = mux(isMem, memReadLowerAddr(f.addr, f.firstBe), lit(0, 7));
 
-    cpl.valid.set(req.valid);
-    req.ready.set(cpl.ready);
-    cpl.hdr.set(
-      cplHdr({
-        withData,
-        locked: f.type.eq(Type.MemLk),
-        length: f.lengthField,
-        status: req.status,
-        byteCount,
-        lowerAddr,
-        completerId,
-        requesterId: f.requesterId,
-        tag: f.tag,
-        tc: f.tc,
-        attr: f.attr,
-      }),
-    );
-    cpl.data.set(req.data);
-    cpl.keep.set(mux(withData, req.keep, lit(0, p.W / 32)));
-    cpl.sop.set(req.sop);
-    cpl.eop.set(req.eop);
+    const hdr = cplHdr({
+      withData,
+      locked: f.type.eq(Type.MemLk),
+      length: f.lengthField,
+      status: req.status,
+      byteCount,
+      lowerAddr,
+      completerId,
+      requesterId: f.requesterId,
+      tag: f.tag,
+      tc: f.tc,
+      attr: f.attr,
+    });
+
+    // The completion beat, registered.
+    const slice = m.instance('slice', TlpSlice, { W: p.W }).io;
+    slice.in.valid.set(req.valid);
+    req.ready.set(slice.in.ready);
+    slice.in.hdr.set(hdr);
+    slice.in.data.set(req.data);
+    slice.in.keep.set(mux(withData, req.keep, lit(0, p.W / 32)));
+    slice.in.sop.set(req.sop);
+    slice.in.eop.set(req.eop);
+    connect(cpl, slice.out);
     return { req, cpl, completer_id: completerId };
   },
   {
     name: (p) => `pcie_cpl_gen_w${p.W}`,
-    doc: 'Builds Cpl/CplD TLPs (byte count, lower address, status) from completion requests.',
+    doc: 'Builds Cpl/CplD TLPs (byte count, lower address, status) from completion requests; registered output.',
   },
 );

@@ -7,8 +7,8 @@
 //
 // An interrupt request for vector v sets Pending[v] while MSI-X is enabled (requests while it is disabled
 // are dropped). A pending vector whose Mask Bit is clear is sent when the Function Mask is clear and Bus
-// Master Enable is set (a message is a memory write, 7.5.1.1.3): the entry's address and data are copied
-// into the message register and the Pending bit clears. A masked vector stays pending until unmasked
+// Master Enable is set (a message is a memory write, 7.5.1.1.3): the Pending bit clears, and the next cycle
+// the entry's address and data are copied into the message register. A masked vector stays pending until unmasked
 // (7.7.2: "the function must send the message when the vector is unmasked"). The message is a 1 DW MWr,
 // 3DW header below 4 GB.
 import { bit, cat, defineModule, lit, log2ceil, mux, paramError, type Signal } from '../hdl';
@@ -101,8 +101,12 @@ export const Msix = defineModule(
     }
     reg.rdata.set(rdata);
 
-    // ---- message generator
+    // ---- message generator, two stages: pick a vector (and clear its Pending bit), then build its message
+    // from the table entry in the next cycle, so that the choice among the vectors and the 64-bit address
+    // decision (3DW or 4DW header) are not one path. One message at a time.
     const vw = log2ceil(N);
+    const picked = m.reg('picked', bit, { reset: 0 }); // `vecQ` was chosen last cycle: build its message now
+    const vecQ = m.reg('picked_vector', vw);
     const msgValid = m.reg('out_valid', bit, { reset: 0 });
     const msgHdr = m.reg('out_hdr', 128);
     const msgData = m.reg('out_data', 32);
@@ -116,14 +120,17 @@ export const Msix = defineModule(
         .and(functionMask.not())
         .and(busMaster)
         .and(msgValid.not())
+        .and(picked.not())
         .and(sendable.reduce((a, b) => a.or(b))),
     );
-    m.if(go, () => {
+    picked.next(go);
+    m.if(go, () => vecQ.next(vec));
+    m.if(picked, () => {
       msgValid.next(1);
       msgHdr.next(
         memReqHdr({
           write: true,
-          addr: cat(addrHi.at(vec), addrLo.at(vec)),
+          addr: cat(addrHi.at(vecQ), addrLo.at(vecQ)),
           length: lit(1, 10),
           firstBe: lit(0xf, 4),
           lastBe: lit(0, 4),
@@ -131,7 +138,7 @@ export const Msix = defineModule(
           tag: lit(0, 8),
         }),
       );
-      msgData.next(data.at(vec));
+      msgData.next(data.at(vecQ));
     }).elseIf(msg.ready, () => msgValid.next(0));
     for (let v = 0; v < N; v++) {
       const sent = go.and(vec.eq(v));

@@ -12,9 +12,9 @@
 //           IO, type 1 configuration, AtomicOps, messages, locked completions. An endpoint without those
 //           features answers non-posted ones with Unsupported Request (2.3.1 "Request Handling Rules") and
 //           drops the rest.
-import { bit, cat, defineModule, type Drivable, type Expr, lit, mux, paramError } from '../hdl';
+import { bit, cat, defineModule, type Drivable, type Expr, lit, type ModuleBuilder, mux, paramError } from '../hdl';
 import { PipeReg } from '../lib/skid';
-import { barMatch } from './bar_match';
+import { barCompare, barResolve } from './bar_match';
 import { type DataWidth, RxError, tlpRxStream, tlpStream } from './streams';
 import { tlpFields, Type } from './tlp';
 
@@ -100,12 +100,31 @@ export interface RxClassifierParams {
 }
 
 /**
+ * One forward pipeline register (gen/lib PipeReg) carrying several values of a stream's beat, packed; the
+ * registered values come back in the same order. `ready` is the stage's input ready, `out.ready` its output's.
+ */
+function pipeStage(m: ModuleBuilder, name: string, valid: Expr, values: readonly Expr[]) {
+  const width = values.reduce((w, e) => w + e.width, 0);
+  const pipe = m.instance(name, PipeReg, { width }).io;
+  pipe.in.valid.set(valid);
+  pipe.in.data.set(cat(...values));
+  let hi = width - 1;
+  const outs = values.map((e) => {
+    const o = pipe.out.data.bits(hi, hi - e.width + 1);
+    hi -= e.width;
+    return o;
+  });
+  return { ready: pipe.in.ready, valid: pipe.out.valid, outReady: pipe.out.ready, values: outs };
+}
+
+/**
  * The soft endpoint's receive classifier: passes the link's TLP stream on with its sideband filled in (the
  * BAR a memory request hits and the offset inside it, from the BAR registers and Memory Space Enable; a
  * configuration request's function number, 0 for everything else; POISONED for a TLP with EP set) and its
- * RX_PORTS port selected (classifyRx), both valid on the sop beat like the header. The result leaves from a
- * forward pipeline register (gen/lib PipeReg, one cycle): the BAR match is a 64-bit compare of the incoming
- * address with the BAR registers, and it ends there rather than in the blocks behind the demux.
+ * RX_PORTS port selected (classifyRx), both valid on the sop beat like the header. Two forward pipeline
+ * stages (gen/lib PipeReg, two cycles): the first registers the beat with the 64-bit compares of its address
+ * against each BAR (bar_match.ts barCompare), the second resolves BAR, offset and port from those flags, so
+ * that neither the wide compares nor the selection reach the blocks behind the demux.
  */
 export const RxClassifier = defineModule(
   'pcie_rx_classifier',
@@ -116,49 +135,49 @@ export const RxClassifier = defineModule(
     const memEnable = m.input('mem_enable', bit);
     const bases = p.bars.map((b) => m.input(`bar${b.index}_base`, 64));
 
-    const f = tlpFields(rx.hdr);
-    const match = barMatch(
-      f.addr,
+    // ---- stage 1: the beat and its address compared with every BAR
+    const flags = barCompare(
+      tlpFields(rx.hdr),
       p.bars.map((b, i) => ({ ...b, base: bases[i] })),
-      memEnable,
     );
+    const s1 = pipeStage(m, 'compare', rx.valid, [rx.hdr, rx.data, rx.keep, rx.sop, rx.eop, flags, memEnable]);
+    rx.ready.set(s1.ready);
+    const [hdr, data, keep, sop, eop, flagsQ, memEnableQ] = s1.values;
+
+    // ---- stage 2: BAR, offset, function, error code and port
+    const f = tlpFields(hdr);
+    const match = barResolve(f, p.bars, flagsQ, memEnableQ);
     const isCfg = f.type.eq(Type.Cfg0).or(f.type.eq(Type.Cfg1));
     const func = mux(isCfg, f.cfgFunction.zext(8), lit(0, 8));
     const error = mux(f.ep, lit(RxError.POISONED, 4), lit(RxError.NONE, 4));
-
-    // One register stage: every field of the beat, its sideband and its port, packed.
     const fields: [Expr, Drivable][] = [
-      [rx.hdr, out.hdr],
-      [rx.data, out.data],
-      [rx.keep, out.keep],
-      [rx.sop, out.sop],
-      [rx.eop, out.eop],
+      [hdr, out.hdr],
+      [data, out.data],
+      [keep, out.keep],
+      [sop, out.sop],
+      [eop, out.eop],
       [match.bar, out.bar],
       [match.offset, out.offset],
       [func, out.func],
       [error, out.error],
-      [classifyRx(rx.hdr, match.hit), sel],
+      [classifyRx(hdr, match.hit), sel],
     ];
-    const width = fields.reduce((w, [e]) => w + e.width, 0);
-    const pipe = m.instance('pipe', PipeReg, { width });
-    const pin = pipe.io.in;
-    const pout = pipe.io.out;
-    pin.valid.set(rx.valid);
-    pin.data.set(cat(...fields.map(([e]) => e)));
-    rx.ready.set(pin.ready);
-    out.valid.set(pout.valid);
-    pout.ready.set(out.ready);
-    let hi = width - 1;
-    for (const [e, o] of fields) {
-      o.set(pout.data.bits(hi, hi - e.width + 1));
-      hi -= e.width;
-    }
+    const s2 = pipeStage(
+      m,
+      'resolve',
+      s1.valid,
+      fields.map(([e]) => e),
+    );
+    s1.outReady.set(s2.ready);
+    out.valid.set(s2.valid);
+    s2.outReady.set(out.ready);
+    fields.forEach(([, o], i) => o.set(s2.values[i]));
     /** BAR base addresses by BAR index (ports `bar<i>_base`). */
     const barBase = Object.fromEntries(p.bars.map((b, i) => [b.index, bases[i]]));
     return { rx, out, sel, mem_enable: memEnable, bar_base: barBase };
   },
   {
     name: (p) => `pcie_rx_classifier_w${p.W}_${p.bars.map((b) => `b${b.index}s${b.sizeLog2}`).join('_')}`,
-    doc: 'Soft endpoint RX classifier: BAR match, function, error code and RX port for each TLP, registered.',
+    doc: 'Soft endpoint RX classifier: BAR match, function, error code and RX port for each TLP, two pipeline stages.',
   },
 );

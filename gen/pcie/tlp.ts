@@ -45,6 +45,8 @@ export function tlpFields(hdr: Expr) {
   // 10-bit tags (2.2.6.2): Tag[9] in DW0 bit 23, Tag[8] in DW0 bit 19.
   const tagHi = cat(dw0.bit(23), dw0.bit(19));
   const byteCountField = dw1.bits(11, 0);
+  const addr3dw = cat(dw2.bits(31, 2), lit(0, 2));
+  const addr4dw = cat(dw2, dw3.bits(31, 2), lit(0, 2));
   return {
     dw0,
     dw1,
@@ -70,7 +72,10 @@ export function tlpFields(hdr: Expr) {
     lastBe: dw1.bits(7, 4),
     firstBe: dw1.bits(3, 0),
     /** Memory request address (64 bits, bits 1:0 zero): DW2 for a 3DW header, DW2:DW3 for a 4DW one. */
-    addr: mux(is4dw, cat(dw2, dw3.bits(31, 2), lit(0, 2)), cat(lit(0, 32), dw2.bits(31, 2), lit(0, 2))),
+    addr: mux(is4dw, addr4dw, addr3dw.zext(64)),
+    /** The address as a 3DW header carries it (32 bits, DW2) and as a 4DW one does (64 bits, DW2:DW3). */
+    addr3dw,
+    addr4dw,
 
     // Configuration requests: DW2 = Bus, Device, Function, Ext Register Number, Register Number.
     cfgBus: dw2.bits(31, 24),

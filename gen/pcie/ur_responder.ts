@@ -3,7 +3,12 @@
 // AtomicOps) gets a completion with status UR (2.3.1: "if the Request is Non-Posted, a Completion with UR status must be returned");
 // posted requests (memory writes that hit no BAR, messages) and stray locked completions are dropped. Any
 // payload is drained. The sideband is not needed.
-import { defineModule, lit, orAll } from '../hdl';
+//
+// The completion request leaves from a one-entry register, which takes the next request only once it is
+// empty: nothing behind the completion port (its arbiter) reaches the request's ready combinationally. A
+// request waits for the previous one's completion to leave (Unsupported Requests are rare; a stream of them
+// is answered at one per two cycles).
+import { bit, defineModule, lit, orAll } from '../hdl';
 import { cplReqStream, type DataWidth, driveOneBeat, tlpRxStream } from './streams';
 import { CplStatus, tlpFields, Type } from './tlp';
 
@@ -34,9 +39,15 @@ export const UrResponder = defineModule(
       );
     // Answer on the sop beat; later beats of the same TLP (payload) are drained.
     const answer = req.sop.and(nonPosted);
-    driveOneBeat(cpl, { valid: req.valid.and(answer), hdr: req.hdr });
+    const respValid = m.reg('resp_valid', bit, { reset: 0 });
+    const respHdr = m.reg('resp_hdr', 128);
+    m.if(req.valid.and(answer).and(respValid.not()), () => {
+      respValid.next(1);
+      respHdr.next(req.hdr);
+    }).elseIf(cpl.ready, () => respValid.next(0));
+    driveOneBeat(cpl, { valid: respValid, hdr: respHdr });
     cpl.status.set(lit(CplStatus.UR, 3));
-    req.ready.set(answer.not().or(cpl.ready));
+    req.ready.set(answer.not().or(respValid.not()));
     urDetected.set(cpl.valid.and(cpl.ready));
     return { req, cpl, ur_detected: urDetected };
   },

@@ -7,6 +7,7 @@
 //   BAR0 elsewhere   : the register block, one dword per cycle over the register port (unmapped offsets
 //                      read 0, writes to them are ignored);
 //   BAR2             : the MSI-X table and PBA, same register port (`reg_bar2` tells which BAR).
+// Register writes reach the register port a cycle after their dword is taken (registered).
 // A request is routed by the offset of its first dword; it does not spill into the next region (the RAM
 // window wraps).
 //
@@ -76,7 +77,8 @@ function requestRegs(m: ModuleBuilder, p: MmioParams, lanes: number) {
     beatValid: m.reg('rd_beat_valid', bit, { reset: 0 }),
     sendLeft: m.reg('send_left', 11), // dwords still to send
     sopPending: m.reg('sop_pending', bit),
-    issueLeft: m.reg('issue_left', 11, { reset: 0 }), // RAM beats still to read
+    issueLeft: m.reg('issue_left', 11, { reset: 0 }), // RAM beats still to read, or to write
+    lastLane: m.reg('last_lane', log2ceil(lanes)), // lane of the last payload dword in its beat
     inflight: m.reg('inflight', bit, { reset: 0 }),
     offset: m.reg('offset', p.bar0Log2), // byte offset inside the BAR (BAR2's is the smaller)
     poisoned: m.reg('poisoned', bit),
@@ -96,6 +98,8 @@ interface Target {
   ramWr: BundleOf<ReturnType<typeof ramWrite>, 'out'>;
   ramRd: BundleOf<ReturnType<typeof ramRead>, 'out'>;
   reg: BundleOf<ReturnType<typeof regBus>, 'out'>;
+  /** A register write of the current dword (this cycle; it reaches the register port a cycle later). */
+  regWrite: Drivable;
   /** Byte enables of payload dword `pi`: First DW BE on dword 0, Last DW BE on the last (2.2.5). */
   beOf: (pi: Expr) => Expr;
 }
@@ -137,6 +141,7 @@ function intakeStates(
             .bits(10, log2ceil(L))
             .zext(11),
         );
+        r.lastLane.next(lenNow.sub(1).bits(log2ceil(L) - 1, 0));
         req.ready.set(f.hasData.not()); // a read is one beat: take it now; a write's beats are taken later
         st.goto('decode');
       });
@@ -180,6 +185,7 @@ function ramStates(t: Target): Handlers<'wr_ram' | 'rd_ram'> {
       m.if(req.valid.and(ramWr.ready), () => {
         r.dwAddr.next(r.dwAddr.add(L));
         r.pIdx.next(r.pIdx.add(L));
+        r.issueLeft.next(r.issueLeft.dec());
         m.if(req.eop, () => st.goto('idle'));
       });
     },
@@ -193,17 +199,28 @@ function ramStates(t: Target): Handlers<'wr_ram' | 'rd_ram'> {
   };
 }
 
-/** RAM ports: read data arrives the cycle after the request; write beat lane i is payload dword pIdx + i. */
+/**
+ * RAM ports: read data arrives the cycle after the request; write beat lane i is payload dword pIdx + i. Its
+ * byte enables come from flags of the beat (the first beat, the last one and the last dword's lane), not
+ * from comparing each lane's dword index with the length, which would be an adder and a compare per lane.
+ */
 function ramPorts(t: Target): void {
-  const { m, p, L, r, req, ramWr, ramRd, beOf } = t;
+  const { m, p, L, r, req, ramWr, ramRd } = t;
   const ramAw = p.ramLog2 - 2;
   r.inflight.next(ramRd.valid.and(ramRd.ready));
   m.if(ramRd.rvalid, () => {
     r.beat.next(ramRd.rdata);
     r.beatValid.next(1);
   });
+  const firstBeat = r.pIdx.eq(0);
+  const lastBeat = r.issueLeft.eq(1).and(r.len.ne(1)); // a 1 DW request has First DW BE only (2.2.5)
   const bes: Expr[] = [];
-  for (let i = L - 1; i >= 0; i--) bes.push(mux(req.keep.bit(i), beOf(r.pIdx.add(i)), lit(0, 4)));
+  for (let i = L - 1; i >= 0; i--) {
+    const first = i === 0 ? firstBeat : lit(0, 1);
+    const last = lastBeat.and(r.lastLane.eq(i));
+    const be = mux(first, r.fbe, lit(0xf, 4)).and(mux(last, r.lbe, lit(0xf, 4)));
+    bes.push(mux(req.keep.bit(i), be, lit(0, 4)));
+  }
   ramWr.addr.set(r.dwAddr.trunc(ramAw));
   ramWr.data.set(req.data);
   ramWr.be.set(cat(...bes));
@@ -212,16 +229,15 @@ function ramPorts(t: Target): void {
 
 /** Registers (BAR0 outside the RAM window, BAR2): one dword per cycle over the register port. */
 function regStates(t: Target): Handlers<'wr_reg' | 'rd_reg'> {
-  const { m, L, st, r, req, reg } = t;
+  const { m, L, st, r, req, reg, regWrite } = t;
   const lastOfBeat = m.let('last_of_beat', r.lane.eq(L - 1).or(r.pIdx.eq(r.len.sub(1))));
   return {
     wr_reg: () => {
-      reg.wr.set(req.valid);
+      regWrite.set(req.valid);
       req.ready.set(lastOfBeat);
       m.if(req.valid, () => {
         r.pIdx.next(r.pIdx.inc());
         r.lane.next(r.lane.add(1));
-        r.dwAddr.next(r.dwAddr.inc());
         m.if(lastOfBeat, () => r.lane.next(0));
         m.if(r.pIdx.eq(r.len.sub(1)), () => st.goto('idle'));
       });
@@ -243,17 +259,31 @@ function regStates(t: Target): Handlers<'wr_reg' | 'rd_reg'> {
   };
 }
 
-/** Register port: the current dword's offset, write data lane and byte enables. */
+/**
+ * Register port: `dw_addr` is the offset of the dword being read, or written. Writes leave from registers
+ * (the dword and its byte enables) a cycle after the dword was taken, so that the payload lane select and the
+ * byte enables end here rather than in the register blocks' write decode; `dw_addr` moves on as each write
+ * lands. A write's last dword lands while the target is back in idle (the BAR is still the writer's until a
+ * new request is taken there); the next request reads no earlier than two cycles after that.
+ */
 function regPort(t: Target, regBar2: Drivable): void {
-  const { L, r, req, reg, beOf } = t;
-  reg.addr.set(r.dwAddr);
-  reg.wdata.set(
+  const { m, L, r, req, reg, beOf, regWrite } = t;
+  const wrQ = m.reg('reg_wr_q', bit, { reset: 0 });
+  const dataQ = m.reg('reg_wdata_q', 32);
+  const beQ = m.reg('reg_wbe_q', 4);
+  wrQ.next(regWrite);
+  dataQ.next(
     select(
       r.lane,
       Array.from({ length: L }, (_, i) => laneOf(req.data, i)),
     ),
   );
-  reg.wbe.set(beOf(r.pIdx));
+  beQ.next(beOf(r.pIdx));
+  m.if(wrQ, () => r.dwAddr.next(r.dwAddr.inc())); // never in decode, which sets dw_addr: no write lands then
+  reg.wr.set(wrQ);
+  reg.addr.set(r.dwAddr);
+  reg.wdata.set(dataQ);
+  reg.wbe.set(beQ);
   regBar2.set(r.bar2Sel);
 }
 
@@ -305,13 +335,14 @@ export const Mmio = defineModule(
     const isFirst = (pi: Expr) => pi.eq(0);
     const isLast = (pi: Expr) => pi.eq(r.len.sub(1)).and(r.len.ne(1));
     const beOf = (pi: Expr) => mux(isFirst(pi), r.fbe, lit(0xf, 4)).and(mux(isLast(pi), r.lbe, lit(0xf, 4)));
-    const t: Target = { m, p, L, st, r, req, cpl, ramWr, ramRd, reg, beOf };
+    const regWrite = m.wire('reg_write', bit);
+    const t: Target = { m, p, L, st, r, req, cpl, ramWr, ramRd, reg, beOf, regWrite };
 
     // ---- defaults
     req.ready.set(0);
     ramWr.valid.set(0);
     ramRd.valid.set(0);
-    reg.wr.set(0);
+    regWrite.set(0);
     evCa.set(0);
     evPoisoned.set(0);
 

@@ -1,5 +1,5 @@
 // The test device's RAM: dword-addressed, one beat (L dwords) per cycle at any dword alignment, on one write
-// port and one read port shared by two clients each.
+// port and one read port shared by two clients each. A write reaches the banks one cycle after it is accepted.
 //
 // Storage is L banks of 32-bit block RAM, dword d in bank d mod L at row d / L, so the L dwords of a beat
 // at any dword address sit in L different banks: bank b holds lane (b - a) mod L, at row a / L (+1 for the
@@ -40,11 +40,18 @@ export const DevRam = defineModule(
     // ---- write port
     wrA.ready.set(1);
     wrB.ready.set(wrA.valid.not());
+    // The accepted beat is registered first and written to the banks the next cycle, so that a client's
+    // byte-enable logic and the lane rotation are not one path. Every reader of a written dword comes later
+    // than that (the MMIO target reads after its request's intake; the DMA engines after a register access).
     const useA = wrA.valid;
-    const wValid = wrA.valid.or(wrB.valid);
-    const wAddr = m.let('wr_addr', mux(useA, wrA.addr, wrB.addr));
-    const wData = m.let('wr_data', mux(useA, wrA.data, wrB.data));
-    const wBe = m.let('wr_be', mux(useA, wrA.be, wrB.be));
+    const wValid = m.reg('wr_valid', bit, { reset: 0 });
+    const wAddr = m.reg('wr_addr', aw);
+    const wData = m.reg('wr_data', p.W);
+    const wBe = m.reg('wr_be', p.W / 8);
+    wValid.next(wrA.valid.or(wrB.valid));
+    wAddr.next(mux(useA, wrA.addr, wrB.addr));
+    wData.next(mux(useA, wrA.data, wrB.data));
+    wBe.next(mux(useA, wrA.be, wrB.be));
     const wRot = wAddr.bits(lw - 1, 0);
     const wRow = wAddr.bits(aw - 1, lw);
     banks.forEach((bank, b) => {

@@ -6,7 +6,10 @@
 //          (BAR match,          +- other -> ur (UR completions for unsupported requests) ----+-> cpl_arb -+
 //           sideband, select)   +- mem   -> mmio (BAR0 RAM / registers, BAR2 MSI-X table) ---+            |
 //                               +- cpl   -> dma_rd (completion data -> ram)                  cpl_gen <---+
-//   tx <- tx_slice <- tx_arb <- [ cpl_slice <- cpl_gen, dma_rd (MRd), dma_wr (MWr), msix (MWr) ]
+//   tx <- tx_arb <- [ cpl_gen, dma_rd (MRd), dma_wr (MWr), msix (MWr) ]
+//
+// The arbiters and the completion generator register their outputs (full register slices), so the paths
+// between blocks end in registers.
 import { bit, connect, defineModule, type ModuleBuilder } from '../hdl';
 import { PacketArbiter } from '../pcie/arbiter';
 import { type CfgSpaceParams, CfgSpace } from '../pcie/cfg_space';
@@ -16,7 +19,6 @@ import { DmaWr } from '../pcie/dma_wr';
 import { Msix } from '../pcie/msix';
 import { RX_PORTS, RxClassifier, RxDemux } from '../pcie/rx_demux';
 import { cplReqStream, type DataWidth, lanesOf, tlpStream } from '../pcie/streams';
-import { TlpSlice } from '../pcie/tlp_slice';
 import { UrResponder } from '../pcie/ur_responder';
 import { DevRam } from './ram';
 import { Mmio } from './mmio';
@@ -117,10 +119,6 @@ function instantiateBlocks(m: ModuleBuilder, W: DataWidth) {
     cplArb: m.instance('cpl_arb', PacketArbiter, { spec: cplReqStream(W), n: 3 }).io,
     cplGen: m.instance('cpl_gen', CplGen, { W }).io,
     txArb: m.instance('tx_arb', PacketArbiter, { spec: tlpStream(W), n: 4 }).io,
-    // Register slices: after the completion path (two arbiters and the completion generator would otherwise
-    // be one combinational path) and at the link side of the transmit arbiter.
-    cplSlice: m.instance('cpl_slice', TlpSlice, { W }).io,
-    txSlice: m.instance('tx_slice', TlpSlice, { W }).io,
   };
 }
 type Blocks = ReturnType<typeof instantiateBlocks>;
@@ -232,13 +230,11 @@ export const Testdev = defineModule(
     connect(cplArb.in[2], mmio.cpl);
     connect(cplGen.req, cplArb.out);
     cplGen.completer_id.set(cfg.completer_id);
-    connect(b.cplSlice.in, cplGen.cpl);
-    connect(txArb.in[0], b.cplSlice.out);
+    connect(txArb.in[0], cplGen.cpl);
     connect(txArb.in[1], dmaRd.req);
     connect(txArb.in[2], dmaWr.req);
     connect(txArb.in[3], msix.msg);
-    connect(b.txSlice.in, txArb.out);
-    connect(tx, b.txSlice.out);
+    connect(tx, txArb.out);
 
     dmaBusy.set(regs.rd_busy.or(regs.wr_busy).or(regs.rd_start).or(regs.wr_start));
     completerId.set(cfg.completer_id);

@@ -1,6 +1,6 @@
 // The reusable PCIe blocks of gen/pcie on their own:
 //  - the completion generator against the TLP codec's byte count / lower address rules, for every First and
-//    Last DW BE pattern a request may carry (Icarus, combinational);
+//    Last DW BE pattern a request may carry (Icarus, one request per cycle);
 //  - the RX demux and the packet arbiter in the Verilator harness, which drives and collects their TLP
 //    stream ports with random idle cycles and backpressure and checks the stream protocol.
 import { describe, expect, test } from 'vitest';
@@ -117,9 +117,13 @@ describe('pcie_cpl_gen', () => {
       completer_id: 0x0a08,
       cpl_ready: 1,
     }));
-    const out = cycleSim(CplGen.elaborate({ W }), stim);
+    // One request per cycle, the completion one cycle later (the generator's output register), at full rate.
+    const out = cycleSim(CplGen.elaborate({ W }), [...stim, { req_valid: 0 }]);
+    expect(out.slice(0, reqs.length).every((o) => o.req_ready === 1n)).toBe(true);
+    expect(out[0].cpl_valid).toBe(0n);
     reqs.forEach(({ tlp, status }, i) => {
-      const o = out[i];
+      const o = out[i + 1];
+      expect(o.cpl_valid).toBe(1n);
       const what = `${JSON.stringify(tlp, (_k, v) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v instanceof Uint8Array ? undefined : v))} status ${status}`;
       const hdr = hdrDws(o.cpl_hdr);
       const withData = status === CplStatus.SC && (tlp.type === 'MRd' || tlp.type === 'MRdLk' || tlp.type === 'CfgRd0');

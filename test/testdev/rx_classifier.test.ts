@@ -1,6 +1,6 @@
 // The soft endpoint's receive classifier (gen/pcie/rx_demux.ts RxClassifier, with gen/pcie/bar_match.ts) on
 // its own, in Icarus at every stream width: the port each TLP is sent to (one-hot) and the sideband it gets
-// (BAR, offset, function, error code) a cycle later, against a TypeScript model, for memory requests at the edges of both of
+// (BAR, offset, function, error code) two cycles later, against a TypeScript model, for memory requests at the edges of both of
 // the testdev's BARs (the first dword, the dword holding the last byte, one dword past, one dword before),
 // with BAR0 above and below 4 GB, BAR2 right after BAR0, Memory Space Enable off, and the other TLP kinds.
 import { describe, expect, test } from 'vitest';
@@ -148,12 +148,13 @@ describe('pcie_rx_classifier', () => {
       bar0_base: c.setup.bases[0],
       bar2_base: c.setup.bases[1],
     }));
-    // The classification leaves from a register: case i is on the outputs one cycle later.
-    const out = cycleSim(RxClassifier.elaborate({ W, bars: BARS }), [...stim, { rx_valid: 0 }]);
-    expect(out[0].out_valid, 'nothing before the first TLP').toBe(0n);
+    // The classification leaves from the second of two pipeline registers: case i is on the outputs two
+    // cycles later, one case per cycle.
+    const out = cycleSim(RxClassifier.elaborate({ W, bars: BARS }), [...stim, { rx_valid: 0 }, { rx_valid: 0 }]);
+    expect([out[0].out_valid, out[1].out_valid], 'nothing before the first TLP').toEqual([0n, 0n]);
     let hits = 0;
     list.forEach((c, i) => {
-      const o = out[i + 1];
+      const o = out[i + 2];
       const what = `${c.what} (${replay})`;
       expect(o.out_valid, `${what}: valid`).toBe(1n);
       expect(Number(o.sel), `${what}: port (one-hot)`).toBe(1 << c.want.sel);
