@@ -372,8 +372,17 @@ export class HostMemory {
 
   /** A device read: throws DmaFault (with `context`, e.g. the TLP) unless every byte is readable by the device. */
   dmaRead(addr: Addr, len: number, context?: string): Uint8Array {
-    const out = new Uint8Array(checkLen(len));
-    this.dmaReadInto(addr, out, context);
+    const a = toAddr(addr);
+    checkLen(len);
+    // Permissions before the allocation: a bogus length (a corrupt descriptor's 4 GB) is a fault, not an allocation.
+    const r = this.within(a, len);
+    if (r === undefined || !permits(r.perm, 'read')) {
+      const f = this.checkDma('read', a, len);
+      if (f) throw withContext(f, context);
+    }
+    const out = new Uint8Array(len);
+    if (r !== undefined && permits(r.perm, 'read')) r.backing.read(Number(a - r.addr), out);
+    else this.readInto(a, out);
     return out;
   }
 

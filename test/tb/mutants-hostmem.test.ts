@@ -223,3 +223,13 @@ describe('device access within one region', () => {
     expect(m.checkDma('read', 0x2008n, 1)?.region?.name).toBe('high');
   });
 });
+
+describe('dmaRead checks before it allocates', () => {
+  test('a length far beyond any region is a DmaFault, not an allocation of that size', () => {
+    const m = new HostMemory();
+    const r = m.alloc(4096, { perm: 'ro', name: 'buf' });
+    // 2^40 bytes: allocating first would throw a RangeError (or exhaust memory) instead of naming the fault.
+    expect(() => m.dmaRead(r.addr, 2 ** 40)).toThrow(DmaFault);
+    expect(Array.from(m.dmaRead(r.addr, 4))).toEqual([0, 0, 0, 0]);
+  });
+});
