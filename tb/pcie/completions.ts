@@ -6,7 +6,14 @@
  *  - ReadReassembly: the requester's side: checks each completion of a read against the
  *    same rules and gathers the bytes.
  */
-import { completionLowerAddress, memReqByteRange, readCompletionByteCount, type CplDTlp } from './tlp';
+import {
+  completionLowerAddress,
+  highestBe,
+  lowestBe,
+  memReqByteRange,
+  readCompletionByteCount,
+  type CplDTlp,
+} from './tlp';
 import type { Rng } from '../../sim/random';
 import type { ViolationCode } from './errors';
 
@@ -50,15 +57,6 @@ export interface CplChunk {
   carried: number;
 }
 
-function lowest(be: number): number {
-  for (let i = 0; i < 4; i++) if (be & (1 << i)) return i;
-  return 0;
-}
-function highest(be: number): number {
-  for (let i = 3; i >= 0; i--) if (be & (1 << i)) return i;
-  return 3;
-}
-
 /** The completions a completer sends for a memory read, in the order it must send them (increasing address). */
 export function splitReadCompletions(req: ReadShape, opts: SplitOptions): CplChunk[] {
   const { rcb, mps } = opts;
@@ -73,8 +71,8 @@ export function splitReadCompletions(req: ReadShape, opts: SplitOptions): CplChu
   const end = start + 4 * length;
   const total = readCompletionByteCount(length, firstBe, lastBe);
   const zeroLength = length === 1 && firstBe === 0;
-  const lead = zeroLength ? 0 : lowest(firstBe);
-  const trim = zeroLength ? 0 : 3 - highest(length === 1 ? firstBe : lastBe);
+  const lead = zeroLength ? 0 : lowestBe(firstBe);
+  const trim = zeroLength ? 0 : 3 - highestBe(length === 1 ? firstBe : lastBe);
 
   const chunks: CplChunk[] = [];
   let cur = start;

@@ -328,12 +328,12 @@ function bin(v: number, width: number): string {
   return v.toString(2).padStart(width, '0') + 'b';
 }
 /** Index of the lowest set bit of a BE nibble (0 for 0). */
-function lowestBe(be: number): number {
+export function lowestBe(be: number): number {
   for (let i = 0; i < 4; i++) if (be & (1 << i)) return i;
   return 0;
 }
 /** Index of the highest set bit of a BE nibble (3 for 0). */
-function highestBe(be: number): number {
+export function highestBe(be: number): number {
   for (let i = 3; i >= 0; i--) if (be & (1 << i)) return i;
   return 3;
 }
