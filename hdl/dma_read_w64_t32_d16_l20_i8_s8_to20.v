@@ -310,103 +310,103 @@ module dma_read_w64_t32_d16_l20_i8_s8_to20 (
   reg [19:0] timeout_prescale;  // gen/dma/read_tags.ts:60
   wire timeout_tick;  // gen/dma/read_tags.ts:61
   reg [31:0] tag_live;  // gen/dma/read_tags.ts:69
-  reg r0_valid;  // gen/dma/read_cpl.ts:75
+  reg r0_valid;  // gen/dma/read_cpl.ts:79
   /* verilator lint_off UNUSEDSIGNAL */  // partly unused
-  reg [127:0] r0_hdr;  // gen/dma/read_cpl.ts:76
+  reg [127:0] r0_hdr;  // gen/dma/read_cpl.ts:80
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [63:0] r0_data;  // gen/dma/read_cpl.ts:77
-  reg r0_sop;  // gen/dma/read_cpl.ts:78
-  reg r0_eop;  // gen/dma/read_cpl.ts:79
-  reg r0_poisoned;  // gen/dma/read_cpl.ts:80
-  reg r3_valid;  // gen/dma/read_cpl.ts:82
-  reg r3_write;  // gen/dma/read_cpl.ts:83
-  wire advance;  // gen/dma/read_cpl.ts:84
-  wire [4:0] cpl_tag;  // gen/dma/read_cpl.ts:97
-  wire [12:0] cpl_carried;  // gen/dma/read_cpl.ts:102
-  reg ra_valid;  // gen/dma/read_cpl.ts:110
-  reg ra_sop;  // gen/dma/read_cpl.ts:111
-  reg ra_eop;  // gen/dma/read_cpl.ts:112
-  reg [63:0] ra_data;  // gen/dma/read_cpl.ts:113
-  reg ra_poisoned;  // gen/dma/read_cpl.ts:114
-  reg [4:0] ra_tag;  // gen/dma/read_cpl.ts:115
-  reg ra_known;  // gen/dma/read_cpl.ts:116
-  reg ra_in_sequence;  // gen/dma/read_cpl.ts:117
-  reg ra_la_ok;  // gen/dma/read_cpl.ts:118
-  reg [2:0] ra_status;  // gen/dma/read_cpl.ts:119
-  reg ra_has_data;  // gen/dma/read_cpl.ts:120
-  reg ra_is_last;  // gen/dma/read_cpl.ts:121
-  reg ra_updates;  // gen/dma/read_cpl.ts:122
-  reg [12:0] ra_update_to;  // gen/dma/read_cpl.ts:123
-  reg ra_closes;  // gen/dma/read_cpl.ts:124
-  reg [15:0] ra_dev_end;  // gen/dma/read_cpl.ts:125
-  reg [2:0] ra_slot;  // gen/dma/read_cpl.ts:126
-  reg [13:0] ra_back;  // gen/dma/read_cpl.ts:127
-  reg [1:0] ra_lead;  // gen/dma/read_cpl.ts:128
-  reg [12:0] ra_write_end;  // gen/dma/read_cpl.ts:129
-  reg rl_valid;  // gen/dma/read_cpl.ts:137
-  reg rl_sop;  // gen/dma/read_cpl.ts:138
-  reg rl_eop;  // gen/dma/read_cpl.ts:139
-  reg [63:0] rl_data;  // gen/dma/read_cpl.ts:140
-  reg rl_poisoned;  // gen/dma/read_cpl.ts:141
-  reg [4:0] rl_tag;  // gen/dma/read_cpl.ts:142
-  reg rl_live;  // gen/dma/read_cpl.ts:143
-  reg [12:0] rl_remaining;  // gen/dma/read_cpl.ts:144
-  reg [6:0] rl_host_end;  // gen/dma/read_cpl.ts:145
-  reg [15:0] rl_dev_end;  // gen/dma/read_cpl.ts:146
-  reg [2:0] rl_slot;  // gen/dma/read_cpl.ts:147
-  reg [12:0] rl_byte_count;  // gen/dma/read_cpl.ts:148
-  reg [6:0] rl_la_end;  // gen/dma/read_cpl.ts:149
-  reg [2:0] rl_status;  // gen/dma/read_cpl.ts:150
-  reg rl_has_data;  // gen/dma/read_cpl.ts:151
-  reg rl_is_last;  // gen/dma/read_cpl.ts:152
-  reg [12:0] rl_rest;  // gen/dma/read_cpl.ts:153
-  reg [13:0] rl_back;  // gen/dma/read_cpl.ts:154
-  reg [1:0] rl_lead;  // gen/dma/read_cpl.ts:155
-  reg [12:0] rl_write_end;  // gen/dma/read_cpl.ts:156
-  reg rl_same_as_ahead;  // gen/dma/read_cpl.ts:158
-  wire cpl_forward;  // gen/dma/read_cpl.ts:191
-  wire cpl_la_ok;  // gen/dma/read_cpl.ts:193
-  wire cpl_known;  // gen/dma/read_cpl.ts:196
-  wire cpl_in_sequence;  // gen/dma/read_cpl.ts:197
-  wire cpl_start;  // gen/dma/read_cpl.ts:223
-  reg cpl_write;  // gen/dma/read_cpl.ts:226
-  reg cpl_ends_read;  // gen/dma/read_cpl.ts:227
-  reg cpl_update;  // gen/dma/read_cpl.ts:228
-  reg cpl_free;  // gen/dma/read_cpl.ts:229
-  reg [2:0] cpl_err;  // gen/dma/read_cpl.ts:230
-  reg cpl_unexpected;  // gen/dma/read_cpl.ts:231
-  reg cpl_held_write;  // gen/dma/read_cpl.ts:262
-  reg cpl_held_ends;  // gen/dma/read_cpl.ts:263
-  reg cpl_held_free;  // gen/dma/read_cpl.ts:264
-  reg [2:0] cpl_held_slot;  // gen/dma/read_cpl.ts:265
-  reg [4:0] cpl_held_tag;  // gen/dma/read_cpl.ts:266
-  reg r1_valid;  // gen/dma/read_cpl.ts:280
-  reg r1_sop;  // gen/dma/read_cpl.ts:281
-  reg [63:0] r1_data;  // gen/dma/read_cpl.ts:282
-  reg r1_write;  // gen/dma/read_cpl.ts:283
-  reg r1_retire;  // gen/dma/read_cpl.ts:284
-  reg [2:0] r1_slot;  // gen/dma/read_cpl.ts:285
-  reg [15:0] r1_dev_end;  // gen/dma/read_cpl.ts:286
-  reg [13:0] r1_back;  // gen/dma/read_cpl.ts:287
-  reg [1:0] r1_lead;  // gen/dma/read_cpl.ts:288
-  reg [12:0] r1_write_end;  // gen/dma/read_cpl.ts:289
-  wire [15:0] beat_first_byte;  // gen/dma/read_cpl.ts:305
-  reg [12:0] beat_line;  // gen/dma/read_cpl.ts:306
-  reg [2:0] beat_shift;  // gen/dma/read_cpl.ts:307
-  reg [12:0] beat_left;  // gen/dma/read_cpl.ts:308
-  reg r2_valid;  // gen/dma/read_cpl.ts:326
-  reg [63:0] r2_data;  // gen/dma/read_cpl.ts:327
-  reg [7:0] r2_mask;  // gen/dma/read_cpl.ts:328
-  reg [12:0] r2_line;  // gen/dma/read_cpl.ts:329
-  reg [2:0] r2_shift;  // gen/dma/read_cpl.ts:330
-  reg r2_write;  // gen/dma/read_cpl.ts:331
-  reg r2_retire;  // gen/dma/read_cpl.ts:332
-  reg [2:0] r2_slot;  // gen/dma/read_cpl.ts:333
-  reg [12:0] r3_addr;  // gen/dma/read_cpl.ts:349
-  reg [127:0] r3_data;  // gen/dma/read_cpl.ts:350
-  reg [15:0] r3_be;  // gen/dma/read_cpl.ts:351
-  reg r3_retire;  // gen/dma/read_cpl.ts:352
-  reg [2:0] r3_slot;  // gen/dma/read_cpl.ts:353
+  reg [63:0] r0_data;  // gen/dma/read_cpl.ts:81
+  reg r0_sop;  // gen/dma/read_cpl.ts:82
+  reg r0_eop;  // gen/dma/read_cpl.ts:83
+  reg r0_poisoned;  // gen/dma/read_cpl.ts:84
+  reg r3_valid;  // gen/dma/read_cpl.ts:86
+  reg r3_write;  // gen/dma/read_cpl.ts:87
+  wire advance;  // gen/dma/read_cpl.ts:88
+  wire [4:0] cpl_tag;  // gen/dma/read_cpl.ts:101
+  wire [12:0] cpl_carried;  // gen/dma/read_cpl.ts:106
+  reg ra_valid;  // gen/dma/read_cpl.ts:114
+  reg ra_sop;  // gen/dma/read_cpl.ts:115
+  reg ra_eop;  // gen/dma/read_cpl.ts:116
+  reg [63:0] ra_data;  // gen/dma/read_cpl.ts:117
+  reg ra_poisoned;  // gen/dma/read_cpl.ts:118
+  reg [4:0] ra_tag;  // gen/dma/read_cpl.ts:119
+  reg ra_known;  // gen/dma/read_cpl.ts:120
+  reg ra_in_sequence;  // gen/dma/read_cpl.ts:121
+  reg ra_la_ok;  // gen/dma/read_cpl.ts:122
+  reg [2:0] ra_status;  // gen/dma/read_cpl.ts:123
+  reg ra_has_data;  // gen/dma/read_cpl.ts:124
+  reg ra_is_last;  // gen/dma/read_cpl.ts:125
+  reg ra_updates;  // gen/dma/read_cpl.ts:126
+  reg [12:0] ra_update_to;  // gen/dma/read_cpl.ts:127
+  reg ra_closes;  // gen/dma/read_cpl.ts:128
+  reg [15:0] ra_dev_end;  // gen/dma/read_cpl.ts:129
+  reg [2:0] ra_slot;  // gen/dma/read_cpl.ts:130
+  reg [13:0] ra_back;  // gen/dma/read_cpl.ts:131
+  reg [1:0] ra_lead;  // gen/dma/read_cpl.ts:132
+  reg [12:0] ra_write_end;  // gen/dma/read_cpl.ts:133
+  reg rl_valid;  // gen/dma/read_cpl.ts:141
+  reg rl_sop;  // gen/dma/read_cpl.ts:142
+  reg rl_eop;  // gen/dma/read_cpl.ts:143
+  reg [63:0] rl_data;  // gen/dma/read_cpl.ts:144
+  reg rl_poisoned;  // gen/dma/read_cpl.ts:145
+  reg [4:0] rl_tag;  // gen/dma/read_cpl.ts:146
+  reg rl_live;  // gen/dma/read_cpl.ts:147
+  reg [12:0] rl_remaining;  // gen/dma/read_cpl.ts:148
+  reg [6:0] rl_host_end;  // gen/dma/read_cpl.ts:149
+  reg [15:0] rl_dev_end;  // gen/dma/read_cpl.ts:150
+  reg [2:0] rl_slot;  // gen/dma/read_cpl.ts:151
+  reg [12:0] rl_byte_count;  // gen/dma/read_cpl.ts:152
+  reg [6:0] rl_la_end;  // gen/dma/read_cpl.ts:153
+  reg [2:0] rl_status;  // gen/dma/read_cpl.ts:154
+  reg rl_has_data;  // gen/dma/read_cpl.ts:155
+  reg rl_is_last;  // gen/dma/read_cpl.ts:156
+  reg [12:0] rl_rest;  // gen/dma/read_cpl.ts:157
+  reg [13:0] rl_back;  // gen/dma/read_cpl.ts:158
+  reg [1:0] rl_lead;  // gen/dma/read_cpl.ts:159
+  reg [12:0] rl_write_end;  // gen/dma/read_cpl.ts:160
+  reg rl_same_as_ahead;  // gen/dma/read_cpl.ts:162
+  wire cpl_forward;  // gen/dma/read_cpl.ts:195
+  wire cpl_la_ok;  // gen/dma/read_cpl.ts:197
+  wire cpl_known;  // gen/dma/read_cpl.ts:200
+  wire cpl_in_sequence;  // gen/dma/read_cpl.ts:201
+  wire cpl_start;  // gen/dma/read_cpl.ts:227
+  reg cpl_write;  // gen/dma/read_cpl.ts:230
+  reg cpl_ends_read;  // gen/dma/read_cpl.ts:231
+  reg cpl_update;  // gen/dma/read_cpl.ts:232
+  reg cpl_free;  // gen/dma/read_cpl.ts:233
+  reg [2:0] cpl_err;  // gen/dma/read_cpl.ts:234
+  reg cpl_unexpected;  // gen/dma/read_cpl.ts:235
+  reg cpl_held_write;  // gen/dma/read_cpl.ts:266
+  reg cpl_held_ends;  // gen/dma/read_cpl.ts:267
+  reg cpl_held_free;  // gen/dma/read_cpl.ts:268
+  reg [2:0] cpl_held_slot;  // gen/dma/read_cpl.ts:269
+  reg [4:0] cpl_held_tag;  // gen/dma/read_cpl.ts:270
+  reg r1_valid;  // gen/dma/read_cpl.ts:284
+  reg r1_sop;  // gen/dma/read_cpl.ts:285
+  reg [63:0] r1_data;  // gen/dma/read_cpl.ts:286
+  reg r1_write;  // gen/dma/read_cpl.ts:287
+  reg r1_retire;  // gen/dma/read_cpl.ts:288
+  reg [2:0] r1_slot;  // gen/dma/read_cpl.ts:289
+  reg [15:0] r1_dev_end;  // gen/dma/read_cpl.ts:290
+  reg [13:0] r1_back;  // gen/dma/read_cpl.ts:291
+  reg [1:0] r1_lead;  // gen/dma/read_cpl.ts:292
+  reg [12:0] r1_write_end;  // gen/dma/read_cpl.ts:293
+  wire [15:0] beat_first_byte;  // gen/dma/read_cpl.ts:309
+  reg [12:0] beat_line;  // gen/dma/read_cpl.ts:310
+  reg [2:0] beat_shift;  // gen/dma/read_cpl.ts:311
+  reg [12:0] beat_left;  // gen/dma/read_cpl.ts:312
+  reg r2_valid;  // gen/dma/read_cpl.ts:330
+  reg [63:0] r2_data;  // gen/dma/read_cpl.ts:331
+  reg [7:0] r2_mask;  // gen/dma/read_cpl.ts:332
+  reg [12:0] r2_line;  // gen/dma/read_cpl.ts:333
+  reg [2:0] r2_shift;  // gen/dma/read_cpl.ts:334
+  reg r2_write;  // gen/dma/read_cpl.ts:335
+  reg r2_retire;  // gen/dma/read_cpl.ts:336
+  reg [2:0] r2_slot;  // gen/dma/read_cpl.ts:337
+  reg [12:0] r3_addr;  // gen/dma/read_cpl.ts:353
+  reg [127:0] r3_data;  // gen/dma/read_cpl.ts:354
+  reg [15:0] r3_be;  // gen/dma/read_cpl.ts:355
+  reg r3_retire;  // gen/dma/read_cpl.ts:356
+  reg [2:0] r3_slot;  // gen/dma/read_cpl.ts:357
   reg [31:0] timed_out;  // gen/dma/read_tags.ts:96
   wire [31:0] timeout_pick_or_p1;  // gen/lib/priority.ts:57
   wire [31:0] timeout_pick_or_p2;  // gen/lib/priority.ts:57
@@ -507,7 +507,7 @@ module dma_read_w64_t32_d16_l20_i8_s8_to20 (
   reg _select_0;  // gen/dma/read_engine.ts:224
   reg [5:0] _select_1;  // gen/dma/read_engine.ts:224
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [12:0] _mux_2;  // gen/dma/read_cpl.ts:311
+  wire [12:0] _mux_2;  // gen/dma/read_cpl.ts:315
   /* verilator lint_on UNUSEDSIGNAL */
   reg [12:0] _select_5;  // gen/pcie/dma_common.ts:26
   wire [19:0] _zext_4;  // gen/pcie/dma_common.ts:42
@@ -566,7 +566,7 @@ module dma_read_w64_t32_d16_l20_i8_s8_to20 (
       default: _select_1 = slot_pending_0;
     endcase
   end
-  assign _mux_2 = r1_sop ? r1_write_end : beat_left;  // gen/dma/read_cpl.ts:311
+  assign _mux_2 = r1_sop ? r1_write_end : beat_left;  // gen/dma/read_cpl.ts:315
   always @* begin  // gen/pcie/dma_common.ts:26
     case ((max_read_req > 3'd5) ? 3'd5 : max_read_req)
       3'd0: _select_5 = 13'd128;
@@ -637,11 +637,11 @@ module dma_read_w64_t32_d16_l20_i8_s8_to20 (
   assign req_keep = 2'd0;  // gen/pcie/streams.ts:169
   assign req_sop = 1'b1;  // gen/pcie/streams.ts:170
   assign req_eop = 1'b1;  // gen/pcie/streams.ts:171
-  assign cpl_ready = advance;  // gen/dma/read_cpl.ts:85
-  assign mem_wr_valid = r3_valid & r3_write;  // gen/dma/read_cpl.ts:364
-  assign mem_wr_addr = r3_addr;  // gen/dma/read_cpl.ts:365
-  assign mem_wr_data = r3_data;  // gen/dma/read_cpl.ts:366
-  assign mem_wr_be = r3_be;  // gen/dma/read_cpl.ts:367
+  assign cpl_ready = advance;  // gen/dma/read_cpl.ts:89
+  assign mem_wr_valid = r3_valid & r3_write;  // gen/dma/read_cpl.ts:368
+  assign mem_wr_addr = r3_addr;  // gen/dma/read_cpl.ts:369
+  assign mem_wr_data = r3_data;  // gen/dma/read_cpl.ts:370
+  assign mem_wr_be = r3_be;  // gen/dma/read_cpl.ts:371
   assign busy = ((((cmd_queue_deq_valid | (~(issue_state == ISSUE_STATE_IDLE))) | (~(slot_head == slot_tail))) | st_valid) | mrd_valid) | (((((r0_valid | rl_valid) | ra_valid) | r1_valid) | r2_valid) | r3_valid);  // gen/dma/read_engine.ts:237
   assign outstanding = ((((((((((((((((((((((((((((((tag_valid_0 | tag_valid_1) | tag_valid_2) | tag_valid_3) | tag_valid_4) | tag_valid_5) | tag_valid_6) | tag_valid_7) | tag_valid_8) | tag_valid_9) | tag_valid_10) | tag_valid_11) | tag_valid_12) | tag_valid_13) | tag_valid_14) | tag_valid_15) | tag_valid_16) | tag_valid_17) | tag_valid_18) | tag_valid_19) | tag_valid_20) | tag_valid_21) | tag_valid_22) | tag_valid_23) | tag_valid_24) | tag_valid_25) | tag_valid_26) | tag_valid_27) | tag_valid_28) | tag_valid_29) | tag_valid_30) | tag_valid_31;  // gen/dma/read_engine.ts:238
   assign ev_unexpected = cpl_start & cpl_unexpected;  // gen/dma/read_engine.ts:239
@@ -653,88 +653,88 @@ module dma_read_w64_t32_d16_l20_i8_s8_to20 (
   assign cmd_queue_enq_data = {cmd_host_addr, cmd_dev_addr, cmd_len, cmd_id};  // gen/dma/read_engine.ts:75
   assign cmd_queue_deq_ready = (issue_state == ISSUE_STATE_IDLE) & (~((slot_head[3] != slot_tail[3]) & (slot_head[2:0] == slot_tail[2:0])));  // gen/dma/read_engine.ts:151
   assign timeout_tick = timeout_prescale == 20'd0;  // gen/dma/read_tags.ts:61
-  assign advance = ~((r3_valid & r3_write) & (~mem_wr_ready));  // gen/dma/read_cpl.ts:84
-  assign cpl_tag = r0_hdr[44:40];  // gen/dma/read_cpl.ts:97
-  assign cpl_carried = {{(r0_hdr[105:96] == 10'd0), r0_hdr[105:96]}, 2'd0} - {11'd0, r0_hdr[33:32]};  // gen/dma/read_cpl.ts:102
-  assign cpl_forward = ((rl_same_as_ahead & ra_valid) & ra_sop) & ra_updates;  // gen/dma/read_cpl.ts:191
-  assign cpl_la_ok = rl_host_end == rl_la_end;  // gen/dma/read_cpl.ts:193
-  assign cpl_known = rl_live & (cpl_forward ? (~ra_closes) : (rl_remaining != 13'd0));  // gen/dma/read_cpl.ts:196
-  assign cpl_in_sequence = cpl_forward ? (rl_byte_count == ra_update_to) : (rl_byte_count == rl_remaining);  // gen/dma/read_cpl.ts:197
-  assign cpl_start = (advance & ra_valid) & ra_sop;  // gen/dma/read_cpl.ts:223
+  assign advance = ~((r3_valid & r3_write) & (~mem_wr_ready));  // gen/dma/read_cpl.ts:88
+  assign cpl_tag = r0_hdr[44:40];  // gen/dma/read_cpl.ts:101
+  assign cpl_carried = {{(r0_hdr[105:96] == 10'd0), r0_hdr[105:96]}, 2'd0} - {11'd0, r0_hdr[33:32]};  // gen/dma/read_cpl.ts:106
+  assign cpl_forward = ((rl_same_as_ahead & ra_valid) & ra_sop) & ra_updates;  // gen/dma/read_cpl.ts:195
+  assign cpl_la_ok = rl_host_end == rl_la_end;  // gen/dma/read_cpl.ts:197
+  assign cpl_known = rl_live & (cpl_forward ? (~ra_closes) : (rl_remaining != 13'd0));  // gen/dma/read_cpl.ts:200
+  assign cpl_in_sequence = cpl_forward ? (rl_byte_count == ra_update_to) : (rl_byte_count == rl_remaining);  // gen/dma/read_cpl.ts:201
+  assign cpl_start = (advance & ra_valid) & ra_sop;  // gen/dma/read_cpl.ts:227
   always @* begin
-    cpl_write = 1'b0;  // default, gen/dma/read_cpl.ts:226
-    if (~ra_known) begin  // gen/dma/read_cpl.ts:233
-    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:234
-    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:246
-    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:252
+    cpl_write = 1'b0;  // default, gen/dma/read_cpl.ts:230
+    if (~ra_known) begin  // gen/dma/read_cpl.ts:237
+    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:238
+    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:250
+    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:256
     end else begin
-      if (ra_poisoned) begin  // gen/dma/read_cpl.ts:257
+      if (ra_poisoned) begin  // gen/dma/read_cpl.ts:261
       end else begin
-        cpl_write = 1'b1;  // gen/dma/read_cpl.ts:257
+        cpl_write = 1'b1;  // gen/dma/read_cpl.ts:261
       end
     end
   end
   always @* begin
-    cpl_ends_read = 1'b0;  // default, gen/dma/read_cpl.ts:227
-    if (~ra_known) begin  // gen/dma/read_cpl.ts:233
-    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:234
-      cpl_ends_read = 1'b1;  // gen/dma/read_cpl.ts:237
-    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:246
-      cpl_ends_read = 1'b1;  // gen/dma/read_cpl.ts:249
-    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:252
+    cpl_ends_read = 1'b0;  // default, gen/dma/read_cpl.ts:231
+    if (~ra_known) begin  // gen/dma/read_cpl.ts:237
+    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:238
+      cpl_ends_read = 1'b1;  // gen/dma/read_cpl.ts:241
+    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:250
+      cpl_ends_read = 1'b1;  // gen/dma/read_cpl.ts:253
+    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:256
     end else begin
-      cpl_ends_read = ra_is_last;  // gen/dma/read_cpl.ts:256
+      cpl_ends_read = ra_is_last;  // gen/dma/read_cpl.ts:260
     end
   end
   always @* begin
-    cpl_update = 1'b0;  // default, gen/dma/read_cpl.ts:228
-    if (~ra_known) begin  // gen/dma/read_cpl.ts:233
-    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:234
-      cpl_update = 1'b1;  // gen/dma/read_cpl.ts:235
-    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:246
-      cpl_update = 1'b1;  // gen/dma/read_cpl.ts:247
-    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:252
+    cpl_update = 1'b0;  // default, gen/dma/read_cpl.ts:232
+    if (~ra_known) begin  // gen/dma/read_cpl.ts:237
+    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:238
+      cpl_update = 1'b1;  // gen/dma/read_cpl.ts:239
+    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:250
+      cpl_update = 1'b1;  // gen/dma/read_cpl.ts:251
+    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:256
     end else begin
-      cpl_update = 1'b1;  // gen/dma/read_cpl.ts:254
+      cpl_update = 1'b1;  // gen/dma/read_cpl.ts:258
     end
   end
   always @* begin
-    cpl_free = 1'b0;  // default, gen/dma/read_cpl.ts:229
-    if (~ra_known) begin  // gen/dma/read_cpl.ts:233
-    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:234
-      cpl_free = 1'b1;  // gen/dma/read_cpl.ts:236
-    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:246
-      cpl_free = 1'b1;  // gen/dma/read_cpl.ts:248
-    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:252
+    cpl_free = 1'b0;  // default, gen/dma/read_cpl.ts:233
+    if (~ra_known) begin  // gen/dma/read_cpl.ts:237
+    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:238
+      cpl_free = 1'b1;  // gen/dma/read_cpl.ts:240
+    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:250
+      cpl_free = 1'b1;  // gen/dma/read_cpl.ts:252
+    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:256
     end else begin
-      cpl_free = ra_is_last;  // gen/dma/read_cpl.ts:255
+      cpl_free = ra_is_last;  // gen/dma/read_cpl.ts:259
     end
   end
   always @* begin
-    cpl_err = 3'd0;  // default, gen/dma/read_cpl.ts:230
-    if (~ra_known) begin  // gen/dma/read_cpl.ts:233
-    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:234
-      cpl_err = (ra_status == 3'd1) ? 3'd2 : ((ra_status == 3'd4) ? 3'd3 : 3'd7);  // gen/dma/read_cpl.ts:238
-    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:246
-      cpl_err = 3'd7;  // gen/dma/read_cpl.ts:250
-    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:252
+    cpl_err = 3'd0;  // default, gen/dma/read_cpl.ts:234
+    if (~ra_known) begin  // gen/dma/read_cpl.ts:237
+    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:238
+      cpl_err = (ra_status == 3'd1) ? 3'd2 : ((ra_status == 3'd4) ? 3'd3 : 3'd7);  // gen/dma/read_cpl.ts:242
+    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:250
+      cpl_err = 3'd7;  // gen/dma/read_cpl.ts:254
+    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:256
     end else begin
-      if (ra_poisoned) begin  // gen/dma/read_cpl.ts:257
-        cpl_err = 3'd4;  // gen/dma/read_cpl.ts:257
+      if (ra_poisoned) begin  // gen/dma/read_cpl.ts:261
+        cpl_err = 3'd4;  // gen/dma/read_cpl.ts:261
       end
     end
   end
   always @* begin
-    cpl_unexpected = 1'b0;  // default, gen/dma/read_cpl.ts:231
-    if (~ra_known) begin  // gen/dma/read_cpl.ts:233
-      cpl_unexpected = 1'b1;  // gen/dma/read_cpl.ts:233
-    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:234
-    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:246
-    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:252
-      cpl_unexpected = 1'b1;  // gen/dma/read_cpl.ts:252
+    cpl_unexpected = 1'b0;  // default, gen/dma/read_cpl.ts:235
+    if (~ra_known) begin  // gen/dma/read_cpl.ts:237
+      cpl_unexpected = 1'b1;  // gen/dma/read_cpl.ts:237
+    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:238
+    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:250
+    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:256
+      cpl_unexpected = 1'b1;  // gen/dma/read_cpl.ts:256
     end
   end
-  assign beat_first_byte = r1_dev_end - {2'd0, r1_back};  // gen/dma/read_cpl.ts:305
+  assign beat_first_byte = r1_dev_end - {2'd0, r1_back};  // gen/dma/read_cpl.ts:309
   assign timeout_pick_or_p1 = {(timed_out[31] | timed_out[30]), timed_out[30], (timed_out[29] | timed_out[28]), timed_out[28], (timed_out[27] | timed_out[26]), timed_out[26], (timed_out[25] | timed_out[24]), timed_out[24], (timed_out[23] | timed_out[22]), timed_out[22], (timed_out[21] | timed_out[20]), timed_out[20], (timed_out[19] | timed_out[18]), timed_out[18], (timed_out[17] | timed_out[16]), timed_out[16], (timed_out[15] | timed_out[14]), timed_out[14], (timed_out[13] | timed_out[12]), timed_out[12], (timed_out[11] | timed_out[10]), timed_out[10], (timed_out[9] | timed_out[8]), timed_out[8], (timed_out[7] | timed_out[6]), timed_out[6], (timed_out[5] | timed_out[4]), timed_out[4], (timed_out[3] | timed_out[2]), timed_out[2], (timed_out[1] | timed_out[0]), timed_out[0]};  // gen/lib/priority.ts:57
   assign timeout_pick_or_p2 = {(timeout_pick_or_p1[31] | timeout_pick_or_p1[29]), (timeout_pick_or_p1[30] | timeout_pick_or_p1[29]), timeout_pick_or_p1[29], timeout_pick_or_p1[28], (timeout_pick_or_p1[27] | timeout_pick_or_p1[25]), (timeout_pick_or_p1[26] | timeout_pick_or_p1[25]), timeout_pick_or_p1[25], timeout_pick_or_p1[24], (timeout_pick_or_p1[23] | timeout_pick_or_p1[21]), (timeout_pick_or_p1[22] | timeout_pick_or_p1[21]), timeout_pick_or_p1[21], timeout_pick_or_p1[20], (timeout_pick_or_p1[19] | timeout_pick_or_p1[17]), (timeout_pick_or_p1[18] | timeout_pick_or_p1[17]), timeout_pick_or_p1[17], timeout_pick_or_p1[16], (timeout_pick_or_p1[15] | timeout_pick_or_p1[13]), (timeout_pick_or_p1[14] | timeout_pick_or_p1[13]), timeout_pick_or_p1[13], timeout_pick_or_p1[12], (timeout_pick_or_p1[11] | timeout_pick_or_p1[9]), (timeout_pick_or_p1[10] | timeout_pick_or_p1[9]), timeout_pick_or_p1[9], timeout_pick_or_p1[8], (timeout_pick_or_p1[7] | timeout_pick_or_p1[5]), (timeout_pick_or_p1[6] | timeout_pick_or_p1[5]), timeout_pick_or_p1[5], timeout_pick_or_p1[4], (timeout_pick_or_p1[3] | timeout_pick_or_p1[1]), (timeout_pick_or_p1[2] | timeout_pick_or_p1[1]), timeout_pick_or_p1[1], timeout_pick_or_p1[0]};  // gen/lib/priority.ts:57
   assign timeout_pick_or_p3 = {(timeout_pick_or_p2[31] | timeout_pick_or_p2[27]), (timeout_pick_or_p2[30] | timeout_pick_or_p2[27]), (timeout_pick_or_p2[29] | timeout_pick_or_p2[27]), (timeout_pick_or_p2[28] | timeout_pick_or_p2[27]), timeout_pick_or_p2[27], timeout_pick_or_p2[26], timeout_pick_or_p2[25], timeout_pick_or_p2[24], (timeout_pick_or_p2[23] | timeout_pick_or_p2[19]), (timeout_pick_or_p2[22] | timeout_pick_or_p2[19]), (timeout_pick_or_p2[21] | timeout_pick_or_p2[19]), (timeout_pick_or_p2[20] | timeout_pick_or_p2[19]), timeout_pick_or_p2[19], timeout_pick_or_p2[18], timeout_pick_or_p2[17], timeout_pick_or_p2[16], (timeout_pick_or_p2[15] | timeout_pick_or_p2[11]), (timeout_pick_or_p2[14] | timeout_pick_or_p2[11]), (timeout_pick_or_p2[13] | timeout_pick_or_p2[11]), (timeout_pick_or_p2[12] | timeout_pick_or_p2[11]), timeout_pick_or_p2[11], timeout_pick_or_p2[10], timeout_pick_or_p2[9], timeout_pick_or_p2[8], (timeout_pick_or_p2[7] | timeout_pick_or_p2[3]), (timeout_pick_or_p2[6] | timeout_pick_or_p2[3]), (timeout_pick_or_p2[5] | timeout_pick_or_p2[3]), (timeout_pick_or_p2[4] | timeout_pick_or_p2[3]), timeout_pick_or_p2[3], timeout_pick_or_p2[2], timeout_pick_or_p2[1], timeout_pick_or_p2[0]};  // gen/lib/priority.ts:57
@@ -920,95 +920,95 @@ module dma_read_w64_t32_d16_l20_i8_s8_to20 (
     if (timeout_tick & (tag_age_31 != 3'd5)) begin  // gen/dma/read_tags.ts:63
       tag_age_31 <= tag_age_31 + 3'd1;  // gen/dma/read_tags.ts:63
     end
-    if (advance) begin  // gen/dma/read_cpl.ts:86
-      r0_hdr <= cpl_hdr;  // gen/dma/read_cpl.ts:88
-      r0_data <= cpl_data;  // gen/dma/read_cpl.ts:89
-      r0_sop <= cpl_sop;  // gen/dma/read_cpl.ts:90
-      r0_eop <= cpl_eop;  // gen/dma/read_cpl.ts:91
-      r0_poisoned <= cpl_error == 4'd1;  // gen/dma/read_cpl.ts:92
+    if (advance) begin  // gen/dma/read_cpl.ts:90
+      r0_hdr <= cpl_hdr;  // gen/dma/read_cpl.ts:92
+      r0_data <= cpl_data;  // gen/dma/read_cpl.ts:93
+      r0_sop <= cpl_sop;  // gen/dma/read_cpl.ts:94
+      r0_eop <= cpl_eop;  // gen/dma/read_cpl.ts:95
+      r0_poisoned <= cpl_error == 4'd1;  // gen/dma/read_cpl.ts:96
     end
-    if (advance) begin  // gen/dma/read_cpl.ts:160
-      rl_sop <= r0_sop;  // gen/dma/read_cpl.ts:162
-      rl_eop <= r0_eop;  // gen/dma/read_cpl.ts:163
-      rl_data <= r0_data;  // gen/dma/read_cpl.ts:164
-      rl_poisoned <= r0_poisoned;  // gen/dma/read_cpl.ts:165
-      rl_tag <= cpl_tag;  // gen/dma/read_cpl.ts:166
-      rl_same_as_ahead <= (rl_valid & rl_sop) & (rl_tag == cpl_tag);  // gen/dma/read_cpl.ts:167
-      rl_live <= ({{r0_hdr[119], r0_hdr[115]}, r0_hdr[47:40]} < 10'd32) & (cpl_tag[4] ? (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_live[31] : tag_live[30]) : (cpl_tag[0] ? tag_live[29] : tag_live[28])) : (cpl_tag[1] ? (cpl_tag[0] ? tag_live[27] : tag_live[26]) : (cpl_tag[0] ? tag_live[25] : tag_live[24]))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_live[23] : tag_live[22]) : (cpl_tag[0] ? tag_live[21] : tag_live[20])) : (cpl_tag[1] ? (cpl_tag[0] ? tag_live[19] : tag_live[18]) : (cpl_tag[0] ? tag_live[17] : tag_live[16])))) : (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_live[15] : tag_live[14]) : (cpl_tag[0] ? tag_live[13] : tag_live[12])) : (cpl_tag[1] ? (cpl_tag[0] ? tag_live[11] : tag_live[10]) : (cpl_tag[0] ? tag_live[9] : tag_live[8]))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_live[7] : tag_live[6]) : (cpl_tag[0] ? tag_live[5] : tag_live[4])) : (cpl_tag[1] ? (cpl_tag[0] ? tag_live[3] : tag_live[2]) : (cpl_tag[0] ? tag_live[1] : tag_live[0])))));  // gen/dma/read_cpl.ts:169
-      rl_remaining <= (((ra_valid & ra_sop) & ra_updates) & (ra_tag == cpl_tag)) ? ra_update_to : (cpl_tag[4] ? (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_remaining_31 : tag_remaining_30) : (cpl_tag[0] ? tag_remaining_29 : tag_remaining_28)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_remaining_27 : tag_remaining_26) : (cpl_tag[0] ? tag_remaining_25 : tag_remaining_24))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_remaining_23 : tag_remaining_22) : (cpl_tag[0] ? tag_remaining_21 : tag_remaining_20)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_remaining_19 : tag_remaining_18) : (cpl_tag[0] ? tag_remaining_17 : tag_remaining_16)))) : (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_remaining_15 : tag_remaining_14) : (cpl_tag[0] ? tag_remaining_13 : tag_remaining_12)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_remaining_11 : tag_remaining_10) : (cpl_tag[0] ? tag_remaining_9 : tag_remaining_8))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_remaining_7 : tag_remaining_6) : (cpl_tag[0] ? tag_remaining_5 : tag_remaining_4)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_remaining_3 : tag_remaining_2) : (cpl_tag[0] ? tag_remaining_1 : tag_remaining_0)))));  // gen/dma/read_cpl.ts:170
-      rl_host_end <= cpl_tag[4] ? (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_host_end_31 : tag_host_end_30) : (cpl_tag[0] ? tag_host_end_29 : tag_host_end_28)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_host_end_27 : tag_host_end_26) : (cpl_tag[0] ? tag_host_end_25 : tag_host_end_24))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_host_end_23 : tag_host_end_22) : (cpl_tag[0] ? tag_host_end_21 : tag_host_end_20)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_host_end_19 : tag_host_end_18) : (cpl_tag[0] ? tag_host_end_17 : tag_host_end_16)))) : (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_host_end_15 : tag_host_end_14) : (cpl_tag[0] ? tag_host_end_13 : tag_host_end_12)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_host_end_11 : tag_host_end_10) : (cpl_tag[0] ? tag_host_end_9 : tag_host_end_8))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_host_end_7 : tag_host_end_6) : (cpl_tag[0] ? tag_host_end_5 : tag_host_end_4)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_host_end_3 : tag_host_end_2) : (cpl_tag[0] ? tag_host_end_1 : tag_host_end_0))));  // gen/dma/read_cpl.ts:171
-      rl_dev_end <= cpl_tag[4] ? (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_dev_end_31 : tag_dev_end_30) : (cpl_tag[0] ? tag_dev_end_29 : tag_dev_end_28)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_dev_end_27 : tag_dev_end_26) : (cpl_tag[0] ? tag_dev_end_25 : tag_dev_end_24))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_dev_end_23 : tag_dev_end_22) : (cpl_tag[0] ? tag_dev_end_21 : tag_dev_end_20)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_dev_end_19 : tag_dev_end_18) : (cpl_tag[0] ? tag_dev_end_17 : tag_dev_end_16)))) : (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_dev_end_15 : tag_dev_end_14) : (cpl_tag[0] ? tag_dev_end_13 : tag_dev_end_12)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_dev_end_11 : tag_dev_end_10) : (cpl_tag[0] ? tag_dev_end_9 : tag_dev_end_8))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_dev_end_7 : tag_dev_end_6) : (cpl_tag[0] ? tag_dev_end_5 : tag_dev_end_4)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_dev_end_3 : tag_dev_end_2) : (cpl_tag[0] ? tag_dev_end_1 : tag_dev_end_0))));  // gen/dma/read_cpl.ts:172
-      rl_slot <= cpl_tag[4] ? (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_slot_31 : tag_slot_30) : (cpl_tag[0] ? tag_slot_29 : tag_slot_28)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_slot_27 : tag_slot_26) : (cpl_tag[0] ? tag_slot_25 : tag_slot_24))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_slot_23 : tag_slot_22) : (cpl_tag[0] ? tag_slot_21 : tag_slot_20)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_slot_19 : tag_slot_18) : (cpl_tag[0] ? tag_slot_17 : tag_slot_16)))) : (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_slot_15 : tag_slot_14) : (cpl_tag[0] ? tag_slot_13 : tag_slot_12)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_slot_11 : tag_slot_10) : (cpl_tag[0] ? tag_slot_9 : tag_slot_8))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_slot_7 : tag_slot_6) : (cpl_tag[0] ? tag_slot_5 : tag_slot_4)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_slot_3 : tag_slot_2) : (cpl_tag[0] ? tag_slot_1 : tag_slot_0))));  // gen/dma/read_cpl.ts:173
-      rl_byte_count <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]};  // gen/dma/read_cpl.ts:174
-      rl_la_end <= r0_hdr[38:32] + r0_hdr[70:64];  // gen/dma/read_cpl.ts:175
-      rl_status <= r0_hdr[79:77];  // gen/dma/read_cpl.ts:176
-      rl_has_data <= r0_hdr[126];  // gen/dma/read_cpl.ts:177
-      rl_is_last <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} <= cpl_carried;  // gen/dma/read_cpl.ts:178
-      rl_rest <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} - cpl_carried;  // gen/dma/read_cpl.ts:179
-      rl_back <= {1'b0, {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]}} + {12'd0, r0_hdr[33:32]};  // gen/dma/read_cpl.ts:180
-      rl_lead <= r0_hdr[33:32];  // gen/dma/read_cpl.ts:181
-      rl_write_end <= (({11'd0, r0_hdr[33:32]} + {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]}) < {{(r0_hdr[105:96] == 10'd0), r0_hdr[105:96]}, 2'd0}) ? ({11'd0, r0_hdr[33:32]} + {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]}) : {{(r0_hdr[105:96] == 10'd0), r0_hdr[105:96]}, 2'd0};  // gen/dma/read_cpl.ts:182
+    if (advance) begin  // gen/dma/read_cpl.ts:164
+      rl_sop <= r0_sop;  // gen/dma/read_cpl.ts:166
+      rl_eop <= r0_eop;  // gen/dma/read_cpl.ts:167
+      rl_data <= r0_data;  // gen/dma/read_cpl.ts:168
+      rl_poisoned <= r0_poisoned;  // gen/dma/read_cpl.ts:169
+      rl_tag <= cpl_tag;  // gen/dma/read_cpl.ts:170
+      rl_same_as_ahead <= (rl_valid & rl_sop) & (rl_tag == cpl_tag);  // gen/dma/read_cpl.ts:171
+      rl_live <= ({{r0_hdr[119], r0_hdr[115]}, r0_hdr[47:40]} < 10'd32) & (cpl_tag[4] ? (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_live[31] : tag_live[30]) : (cpl_tag[0] ? tag_live[29] : tag_live[28])) : (cpl_tag[1] ? (cpl_tag[0] ? tag_live[27] : tag_live[26]) : (cpl_tag[0] ? tag_live[25] : tag_live[24]))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_live[23] : tag_live[22]) : (cpl_tag[0] ? tag_live[21] : tag_live[20])) : (cpl_tag[1] ? (cpl_tag[0] ? tag_live[19] : tag_live[18]) : (cpl_tag[0] ? tag_live[17] : tag_live[16])))) : (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_live[15] : tag_live[14]) : (cpl_tag[0] ? tag_live[13] : tag_live[12])) : (cpl_tag[1] ? (cpl_tag[0] ? tag_live[11] : tag_live[10]) : (cpl_tag[0] ? tag_live[9] : tag_live[8]))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_live[7] : tag_live[6]) : (cpl_tag[0] ? tag_live[5] : tag_live[4])) : (cpl_tag[1] ? (cpl_tag[0] ? tag_live[3] : tag_live[2]) : (cpl_tag[0] ? tag_live[1] : tag_live[0])))));  // gen/dma/read_cpl.ts:173
+      rl_remaining <= (((ra_valid & ra_sop) & ra_updates) & (ra_tag == cpl_tag)) ? ra_update_to : (cpl_tag[4] ? (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_remaining_31 : tag_remaining_30) : (cpl_tag[0] ? tag_remaining_29 : tag_remaining_28)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_remaining_27 : tag_remaining_26) : (cpl_tag[0] ? tag_remaining_25 : tag_remaining_24))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_remaining_23 : tag_remaining_22) : (cpl_tag[0] ? tag_remaining_21 : tag_remaining_20)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_remaining_19 : tag_remaining_18) : (cpl_tag[0] ? tag_remaining_17 : tag_remaining_16)))) : (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_remaining_15 : tag_remaining_14) : (cpl_tag[0] ? tag_remaining_13 : tag_remaining_12)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_remaining_11 : tag_remaining_10) : (cpl_tag[0] ? tag_remaining_9 : tag_remaining_8))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_remaining_7 : tag_remaining_6) : (cpl_tag[0] ? tag_remaining_5 : tag_remaining_4)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_remaining_3 : tag_remaining_2) : (cpl_tag[0] ? tag_remaining_1 : tag_remaining_0)))));  // gen/dma/read_cpl.ts:174
+      rl_host_end <= cpl_tag[4] ? (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_host_end_31 : tag_host_end_30) : (cpl_tag[0] ? tag_host_end_29 : tag_host_end_28)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_host_end_27 : tag_host_end_26) : (cpl_tag[0] ? tag_host_end_25 : tag_host_end_24))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_host_end_23 : tag_host_end_22) : (cpl_tag[0] ? tag_host_end_21 : tag_host_end_20)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_host_end_19 : tag_host_end_18) : (cpl_tag[0] ? tag_host_end_17 : tag_host_end_16)))) : (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_host_end_15 : tag_host_end_14) : (cpl_tag[0] ? tag_host_end_13 : tag_host_end_12)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_host_end_11 : tag_host_end_10) : (cpl_tag[0] ? tag_host_end_9 : tag_host_end_8))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_host_end_7 : tag_host_end_6) : (cpl_tag[0] ? tag_host_end_5 : tag_host_end_4)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_host_end_3 : tag_host_end_2) : (cpl_tag[0] ? tag_host_end_1 : tag_host_end_0))));  // gen/dma/read_cpl.ts:175
+      rl_dev_end <= cpl_tag[4] ? (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_dev_end_31 : tag_dev_end_30) : (cpl_tag[0] ? tag_dev_end_29 : tag_dev_end_28)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_dev_end_27 : tag_dev_end_26) : (cpl_tag[0] ? tag_dev_end_25 : tag_dev_end_24))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_dev_end_23 : tag_dev_end_22) : (cpl_tag[0] ? tag_dev_end_21 : tag_dev_end_20)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_dev_end_19 : tag_dev_end_18) : (cpl_tag[0] ? tag_dev_end_17 : tag_dev_end_16)))) : (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_dev_end_15 : tag_dev_end_14) : (cpl_tag[0] ? tag_dev_end_13 : tag_dev_end_12)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_dev_end_11 : tag_dev_end_10) : (cpl_tag[0] ? tag_dev_end_9 : tag_dev_end_8))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_dev_end_7 : tag_dev_end_6) : (cpl_tag[0] ? tag_dev_end_5 : tag_dev_end_4)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_dev_end_3 : tag_dev_end_2) : (cpl_tag[0] ? tag_dev_end_1 : tag_dev_end_0))));  // gen/dma/read_cpl.ts:176
+      rl_slot <= cpl_tag[4] ? (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_slot_31 : tag_slot_30) : (cpl_tag[0] ? tag_slot_29 : tag_slot_28)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_slot_27 : tag_slot_26) : (cpl_tag[0] ? tag_slot_25 : tag_slot_24))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_slot_23 : tag_slot_22) : (cpl_tag[0] ? tag_slot_21 : tag_slot_20)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_slot_19 : tag_slot_18) : (cpl_tag[0] ? tag_slot_17 : tag_slot_16)))) : (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_slot_15 : tag_slot_14) : (cpl_tag[0] ? tag_slot_13 : tag_slot_12)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_slot_11 : tag_slot_10) : (cpl_tag[0] ? tag_slot_9 : tag_slot_8))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_slot_7 : tag_slot_6) : (cpl_tag[0] ? tag_slot_5 : tag_slot_4)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_slot_3 : tag_slot_2) : (cpl_tag[0] ? tag_slot_1 : tag_slot_0))));  // gen/dma/read_cpl.ts:177
+      rl_byte_count <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]};  // gen/dma/read_cpl.ts:178
+      rl_la_end <= r0_hdr[38:32] + r0_hdr[70:64];  // gen/dma/read_cpl.ts:179
+      rl_status <= r0_hdr[79:77];  // gen/dma/read_cpl.ts:180
+      rl_has_data <= r0_hdr[126];  // gen/dma/read_cpl.ts:181
+      rl_is_last <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} <= cpl_carried;  // gen/dma/read_cpl.ts:182
+      rl_rest <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} - cpl_carried;  // gen/dma/read_cpl.ts:183
+      rl_back <= {1'b0, {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]}} + {12'd0, r0_hdr[33:32]};  // gen/dma/read_cpl.ts:184
+      rl_lead <= r0_hdr[33:32];  // gen/dma/read_cpl.ts:185
+      rl_write_end <= (({11'd0, r0_hdr[33:32]} + {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]}) < {{(r0_hdr[105:96] == 10'd0), r0_hdr[105:96]}, 2'd0}) ? ({11'd0, r0_hdr[33:32]} + {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]}) : {{(r0_hdr[105:96] == 10'd0), r0_hdr[105:96]}, 2'd0};  // gen/dma/read_cpl.ts:186
     end
-    if (advance) begin  // gen/dma/read_cpl.ts:199
-      ra_sop <= rl_sop;  // gen/dma/read_cpl.ts:201
-      ra_eop <= rl_eop;  // gen/dma/read_cpl.ts:202
-      ra_data <= rl_data;  // gen/dma/read_cpl.ts:203
-      ra_poisoned <= rl_poisoned;  // gen/dma/read_cpl.ts:204
-      ra_tag <= rl_tag;  // gen/dma/read_cpl.ts:205
-      ra_known <= cpl_known;  // gen/dma/read_cpl.ts:206
-      ra_in_sequence <= cpl_in_sequence;  // gen/dma/read_cpl.ts:207
-      ra_la_ok <= cpl_la_ok;  // gen/dma/read_cpl.ts:208
-      ra_status <= rl_status;  // gen/dma/read_cpl.ts:209
-      ra_has_data <= rl_has_data;  // gen/dma/read_cpl.ts:210
-      ra_is_last <= rl_is_last;  // gen/dma/read_cpl.ts:211
-      ra_updates <= cpl_known & (((rl_status != 3'd0) | ((~rl_has_data) | (~cpl_la_ok))) | cpl_in_sequence);  // gen/dma/read_cpl.ts:212
-      ra_update_to <= (((rl_status != 3'd0) | ((~rl_has_data) | (~cpl_la_ok))) | rl_is_last) ? 13'd0 : rl_rest;  // gen/dma/read_cpl.ts:213
-      ra_closes <= ((rl_status != 3'd0) | ((~rl_has_data) | (~cpl_la_ok))) | rl_is_last;  // gen/dma/read_cpl.ts:214
-      ra_dev_end <= rl_dev_end;  // gen/dma/read_cpl.ts:215
-      ra_slot <= rl_slot;  // gen/dma/read_cpl.ts:216
-      ra_back <= rl_back;  // gen/dma/read_cpl.ts:217
-      ra_lead <= rl_lead;  // gen/dma/read_cpl.ts:218
-      ra_write_end <= rl_write_end;  // gen/dma/read_cpl.ts:219
+    if (advance) begin  // gen/dma/read_cpl.ts:203
+      ra_sop <= rl_sop;  // gen/dma/read_cpl.ts:205
+      ra_eop <= rl_eop;  // gen/dma/read_cpl.ts:206
+      ra_data <= rl_data;  // gen/dma/read_cpl.ts:207
+      ra_poisoned <= rl_poisoned;  // gen/dma/read_cpl.ts:208
+      ra_tag <= rl_tag;  // gen/dma/read_cpl.ts:209
+      ra_known <= cpl_known;  // gen/dma/read_cpl.ts:210
+      ra_in_sequence <= cpl_in_sequence;  // gen/dma/read_cpl.ts:211
+      ra_la_ok <= cpl_la_ok;  // gen/dma/read_cpl.ts:212
+      ra_status <= rl_status;  // gen/dma/read_cpl.ts:213
+      ra_has_data <= rl_has_data;  // gen/dma/read_cpl.ts:214
+      ra_is_last <= rl_is_last;  // gen/dma/read_cpl.ts:215
+      ra_updates <= cpl_known & (((rl_status != 3'd0) | ((~rl_has_data) | (~cpl_la_ok))) | cpl_in_sequence);  // gen/dma/read_cpl.ts:216
+      ra_update_to <= (((rl_status != 3'd0) | ((~rl_has_data) | (~cpl_la_ok))) | rl_is_last) ? 13'd0 : rl_rest;  // gen/dma/read_cpl.ts:217
+      ra_closes <= ((rl_status != 3'd0) | ((~rl_has_data) | (~cpl_la_ok))) | rl_is_last;  // gen/dma/read_cpl.ts:218
+      ra_dev_end <= rl_dev_end;  // gen/dma/read_cpl.ts:219
+      ra_slot <= rl_slot;  // gen/dma/read_cpl.ts:220
+      ra_back <= rl_back;  // gen/dma/read_cpl.ts:221
+      ra_lead <= rl_lead;  // gen/dma/read_cpl.ts:222
+      ra_write_end <= rl_write_end;  // gen/dma/read_cpl.ts:223
     end
-    if (cpl_start) begin  // gen/dma/read_cpl.ts:268
-      cpl_held_write <= cpl_write;  // gen/dma/read_cpl.ts:269
-      cpl_held_ends <= cpl_ends_read;  // gen/dma/read_cpl.ts:270
-      cpl_held_free <= cpl_free;  // gen/dma/read_cpl.ts:271
-      cpl_held_slot <= ra_slot;  // gen/dma/read_cpl.ts:272
-      cpl_held_tag <= ra_tag;  // gen/dma/read_cpl.ts:273
+    if (cpl_start) begin  // gen/dma/read_cpl.ts:272
+      cpl_held_write <= cpl_write;  // gen/dma/read_cpl.ts:273
+      cpl_held_ends <= cpl_ends_read;  // gen/dma/read_cpl.ts:274
+      cpl_held_free <= cpl_free;  // gen/dma/read_cpl.ts:275
+      cpl_held_slot <= ra_slot;  // gen/dma/read_cpl.ts:276
+      cpl_held_tag <= ra_tag;  // gen/dma/read_cpl.ts:277
     end
-    if (advance) begin  // gen/dma/read_cpl.ts:291
-      r1_sop <= ra_sop;  // gen/dma/read_cpl.ts:293
-      r1_data <= ra_data;  // gen/dma/read_cpl.ts:294
-      r1_write <= ra_sop ? cpl_write : cpl_held_write;  // gen/dma/read_cpl.ts:295
-      r1_retire <= (ra_sop ? cpl_ends_read : cpl_held_ends) & ra_eop;  // gen/dma/read_cpl.ts:296
-      r1_slot <= ra_sop ? ra_slot : cpl_held_slot;  // gen/dma/read_cpl.ts:297
-      r1_dev_end <= ra_dev_end;  // gen/dma/read_cpl.ts:298
-      r1_back <= ra_back;  // gen/dma/read_cpl.ts:299
-      r1_lead <= ra_lead;  // gen/dma/read_cpl.ts:300
-      r1_write_end <= ra_write_end;  // gen/dma/read_cpl.ts:301
+    if (advance) begin  // gen/dma/read_cpl.ts:295
+      r1_sop <= ra_sop;  // gen/dma/read_cpl.ts:297
+      r1_data <= ra_data;  // gen/dma/read_cpl.ts:298
+      r1_write <= ra_sop ? cpl_write : cpl_held_write;  // gen/dma/read_cpl.ts:299
+      r1_retire <= (ra_sop ? cpl_ends_read : cpl_held_ends) & ra_eop;  // gen/dma/read_cpl.ts:300
+      r1_slot <= ra_sop ? ra_slot : cpl_held_slot;  // gen/dma/read_cpl.ts:301
+      r1_dev_end <= ra_dev_end;  // gen/dma/read_cpl.ts:302
+      r1_back <= ra_back;  // gen/dma/read_cpl.ts:303
+      r1_lead <= ra_lead;  // gen/dma/read_cpl.ts:304
+      r1_write_end <= ra_write_end;  // gen/dma/read_cpl.ts:305
     end
-    if (advance & r1_valid) begin  // gen/dma/read_cpl.ts:320
-      beat_line <= (r1_sop ? beat_first_byte[15:3] : beat_line) + 13'd1;  // gen/dma/read_cpl.ts:321
-      beat_shift <= r1_sop ? beat_first_byte[2:0] : beat_shift;  // gen/dma/read_cpl.ts:322
-      beat_left <= (|_mux_2[12:3]) ? (_mux_2 - 13'd8) : 13'd0;  // gen/dma/read_cpl.ts:323
+    if (advance & r1_valid) begin  // gen/dma/read_cpl.ts:324
+      beat_line <= (r1_sop ? beat_first_byte[15:3] : beat_line) + 13'd1;  // gen/dma/read_cpl.ts:325
+      beat_shift <= r1_sop ? beat_first_byte[2:0] : beat_shift;  // gen/dma/read_cpl.ts:326
+      beat_left <= (|_mux_2[12:3]) ? (_mux_2 - 13'd8) : 13'd0;  // gen/dma/read_cpl.ts:327
     end
-    if (advance) begin  // gen/dma/read_cpl.ts:335
-      r2_data <= r1_data;  // gen/dma/read_cpl.ts:337
-      r2_mask <= {(|_mux_2[12:3]), ((|_mux_2[12:3]) | (_mux_2[2:0] > 3'd6)), ((|_mux_2[12:3]) | (_mux_2[2:0] > 3'd5)), ((|_mux_2[12:3]) | (_mux_2[2:0] > 3'd4)), ((|_mux_2[12:3]) | (_mux_2[2:0] > 3'd3)), (((|_mux_2[12:3]) | (_mux_2[2:0] > 3'd2)) & ((r1_sop ? r1_lead : 2'd0) <= 2'd2)), (((|_mux_2[12:3]) | (_mux_2[2:0] > 3'd1)) & ((r1_sop ? r1_lead : 2'd0) <= 2'd1)), (((|_mux_2[12:3]) | (_mux_2[2:0] > 3'd0)) & ((r1_sop ? r1_lead : 2'd0) <= 2'd0))};  // gen/dma/read_cpl.ts:338
-      r2_line <= r1_sop ? beat_first_byte[15:3] : beat_line;  // gen/dma/read_cpl.ts:339
-      r2_shift <= r1_sop ? beat_first_byte[2:0] : beat_shift;  // gen/dma/read_cpl.ts:340
-      r2_write <= r1_write;  // gen/dma/read_cpl.ts:341
-      r2_retire <= r1_retire;  // gen/dma/read_cpl.ts:342
-      r2_slot <= r1_slot;  // gen/dma/read_cpl.ts:343
+    if (advance) begin  // gen/dma/read_cpl.ts:339
+      r2_data <= r1_data;  // gen/dma/read_cpl.ts:341
+      r2_mask <= {(|_mux_2[12:3]), ((|_mux_2[12:3]) | (_mux_2[2:0] > 3'd6)), ((|_mux_2[12:3]) | (_mux_2[2:0] > 3'd5)), ((|_mux_2[12:3]) | (_mux_2[2:0] > 3'd4)), ((|_mux_2[12:3]) | (_mux_2[2:0] > 3'd3)), (((|_mux_2[12:3]) | (_mux_2[2:0] > 3'd2)) & ((r1_sop ? r1_lead : 2'd0) <= 2'd2)), (((|_mux_2[12:3]) | (_mux_2[2:0] > 3'd1)) & ((r1_sop ? r1_lead : 2'd0) <= 2'd1)), (((|_mux_2[12:3]) | (_mux_2[2:0] > 3'd0)) & ((r1_sop ? r1_lead : 2'd0) <= 2'd0))};  // gen/dma/read_cpl.ts:342
+      r2_line <= r1_sop ? beat_first_byte[15:3] : beat_line;  // gen/dma/read_cpl.ts:343
+      r2_shift <= r1_sop ? beat_first_byte[2:0] : beat_shift;  // gen/dma/read_cpl.ts:344
+      r2_write <= r1_write;  // gen/dma/read_cpl.ts:345
+      r2_retire <= r1_retire;  // gen/dma/read_cpl.ts:346
+      r2_slot <= r1_slot;  // gen/dma/read_cpl.ts:347
     end
-    if (advance) begin  // gen/dma/read_cpl.ts:355
-      r3_write <= r2_write & (|r2_mask);  // gen/dma/read_cpl.ts:357
-      r3_addr <= r2_line;  // gen/dma/read_cpl.ts:358
-      r3_data <= {64'd0, r2_data} << {r2_shift, 3'd0};  // gen/dma/read_cpl.ts:359
-      r3_be <= {8'd0, r2_mask} << r2_shift;  // gen/dma/read_cpl.ts:360
-      r3_retire <= r2_retire;  // gen/dma/read_cpl.ts:361
-      r3_slot <= r2_slot;  // gen/dma/read_cpl.ts:362
+    if (advance) begin  // gen/dma/read_cpl.ts:359
+      r3_write <= r2_write & (|r2_mask);  // gen/dma/read_cpl.ts:361
+      r3_addr <= r2_line;  // gen/dma/read_cpl.ts:362
+      r3_data <= {64'd0, r2_data} << {r2_shift, 3'd0};  // gen/dma/read_cpl.ts:363
+      r3_be <= {8'd0, r2_mask} << r2_shift;  // gen/dma/read_cpl.ts:364
+      r3_retire <= r2_retire;  // gen/dma/read_cpl.ts:365
+      r3_slot <= r2_slot;  // gen/dma/read_cpl.ts:366
     end
     closed_tag <= ra_tag;  // gen/dma/read_tags.ts:110
     case (expire_stage)  // gen/dma/read_tags.ts:112
@@ -1686,23 +1686,23 @@ module dma_read_w64_t32_d16_l20_i8_s8_to20 (
     end else begin
       timeout_prescale <= timeout_tick ? (timeout >> 2) : (timeout_prescale - 20'd1);  // gen/dma/read_tags.ts:62
       tag_live <= {{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{(tag_valid_31 & (tag_age_31 != 3'd5)), (tag_valid_30 & (tag_age_30 != 3'd5))}, (tag_valid_29 & (tag_age_29 != 3'd5))}, (tag_valid_28 & (tag_age_28 != 3'd5))}, (tag_valid_27 & (tag_age_27 != 3'd5))}, (tag_valid_26 & (tag_age_26 != 3'd5))}, (tag_valid_25 & (tag_age_25 != 3'd5))}, (tag_valid_24 & (tag_age_24 != 3'd5))}, (tag_valid_23 & (tag_age_23 != 3'd5))}, (tag_valid_22 & (tag_age_22 != 3'd5))}, (tag_valid_21 & (tag_age_21 != 3'd5))}, (tag_valid_20 & (tag_age_20 != 3'd5))}, (tag_valid_19 & (tag_age_19 != 3'd5))}, (tag_valid_18 & (tag_age_18 != 3'd5))}, (tag_valid_17 & (tag_age_17 != 3'd5))}, (tag_valid_16 & (tag_age_16 != 3'd5))}, (tag_valid_15 & (tag_age_15 != 3'd5))}, (tag_valid_14 & (tag_age_14 != 3'd5))}, (tag_valid_13 & (tag_age_13 != 3'd5))}, (tag_valid_12 & (tag_age_12 != 3'd5))}, (tag_valid_11 & (tag_age_11 != 3'd5))}, (tag_valid_10 & (tag_age_10 != 3'd5))}, (tag_valid_9 & (tag_age_9 != 3'd5))}, (tag_valid_8 & (tag_age_8 != 3'd5))}, (tag_valid_7 & (tag_age_7 != 3'd5))}, (tag_valid_6 & (tag_age_6 != 3'd5))}, (tag_valid_5 & (tag_age_5 != 3'd5))}, (tag_valid_4 & (tag_age_4 != 3'd5))}, (tag_valid_3 & (tag_age_3 != 3'd5))}, (tag_valid_2 & (tag_age_2 != 3'd5))}, (tag_valid_1 & (tag_age_1 != 3'd5))}, (tag_valid_0 & (tag_age_0 != 3'd5))};  // gen/dma/read_tags.ts:70
-      if (advance) begin  // gen/dma/read_cpl.ts:86
-        r0_valid <= cpl_valid;  // gen/dma/read_cpl.ts:87
+      if (advance) begin  // gen/dma/read_cpl.ts:90
+        r0_valid <= cpl_valid;  // gen/dma/read_cpl.ts:91
       end
-      if (advance) begin  // gen/dma/read_cpl.ts:160
-        rl_valid <= r0_valid;  // gen/dma/read_cpl.ts:161
+      if (advance) begin  // gen/dma/read_cpl.ts:164
+        rl_valid <= r0_valid;  // gen/dma/read_cpl.ts:165
       end
-      if (advance) begin  // gen/dma/read_cpl.ts:199
-        ra_valid <= rl_valid;  // gen/dma/read_cpl.ts:200
+      if (advance) begin  // gen/dma/read_cpl.ts:203
+        ra_valid <= rl_valid;  // gen/dma/read_cpl.ts:204
       end
-      if (advance) begin  // gen/dma/read_cpl.ts:291
-        r1_valid <= ra_valid;  // gen/dma/read_cpl.ts:292
+      if (advance) begin  // gen/dma/read_cpl.ts:295
+        r1_valid <= ra_valid;  // gen/dma/read_cpl.ts:296
       end
-      if (advance) begin  // gen/dma/read_cpl.ts:335
-        r2_valid <= r1_valid;  // gen/dma/read_cpl.ts:336
+      if (advance) begin  // gen/dma/read_cpl.ts:339
+        r2_valid <= r1_valid;  // gen/dma/read_cpl.ts:340
       end
-      if (advance) begin  // gen/dma/read_cpl.ts:355
-        r3_valid <= r2_valid;  // gen/dma/read_cpl.ts:356
+      if (advance) begin  // gen/dma/read_cpl.ts:359
+        r3_valid <= r2_valid;  // gen/dma/read_cpl.ts:360
       end
       timed_out <= {{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{(tag_valid_31 & (tag_age_31 == 3'd5)), (tag_valid_30 & (tag_age_30 == 3'd5))}, (tag_valid_29 & (tag_age_29 == 3'd5))}, (tag_valid_28 & (tag_age_28 == 3'd5))}, (tag_valid_27 & (tag_age_27 == 3'd5))}, (tag_valid_26 & (tag_age_26 == 3'd5))}, (tag_valid_25 & (tag_age_25 == 3'd5))}, (tag_valid_24 & (tag_age_24 == 3'd5))}, (tag_valid_23 & (tag_age_23 == 3'd5))}, (tag_valid_22 & (tag_age_22 == 3'd5))}, (tag_valid_21 & (tag_age_21 == 3'd5))}, (tag_valid_20 & (tag_age_20 == 3'd5))}, (tag_valid_19 & (tag_age_19 == 3'd5))}, (tag_valid_18 & (tag_age_18 == 3'd5))}, (tag_valid_17 & (tag_age_17 == 3'd5))}, (tag_valid_16 & (tag_age_16 == 3'd5))}, (tag_valid_15 & (tag_age_15 == 3'd5))}, (tag_valid_14 & (tag_age_14 == 3'd5))}, (tag_valid_13 & (tag_age_13 == 3'd5))}, (tag_valid_12 & (tag_age_12 == 3'd5))}, (tag_valid_11 & (tag_age_11 == 3'd5))}, (tag_valid_10 & (tag_age_10 == 3'd5))}, (tag_valid_9 & (tag_age_9 == 3'd5))}, (tag_valid_8 & (tag_age_8 == 3'd5))}, (tag_valid_7 & (tag_age_7 == 3'd5))}, (tag_valid_6 & (tag_age_6 == 3'd5))}, (tag_valid_5 & (tag_age_5 == 3'd5))}, (tag_valid_4 & (tag_age_4 == 3'd5))}, (tag_valid_3 & (tag_age_3 == 3'd5))}, (tag_valid_2 & (tag_age_2 == 3'd5))}, (tag_valid_1 & (tag_age_1 == 3'd5))}, (tag_valid_0 & (tag_age_0 == 3'd5))};  // gen/dma/read_tags.ts:97
       closed_valid <= (cpl_start & cpl_update) & cpl_free;  // gen/dma/read_tags.ts:109

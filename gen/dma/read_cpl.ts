@@ -1,20 +1,24 @@
 // The read engine's completion path (gen/dma/read_engine.ts): completions in, device-memory line writes out,
-// one beat per cycle whatever the completions' sizes, tags and order. Five register stages move together
+// one beat per cycle whatever the completions' sizes, tags and order. Six register stages move together
 // (one `advance` for all, held only while the memory refuses a write):
 //
-//   r0  the received beat. On a start-of-packet beat its tag's bookkeeping is looked up and compared.
+//   r0  the received beat. On a start-of-packet beat its tag's bookkeeping is looked up (mux trees only).
+//   rl  the beat with its tag's bookkeeping: compared with the completion's header.
 //   ra  the verdict, and the tag's update in the same cycle; a completion for the same tag right behind it
-//       (the very next beat at 512 bits) compares with the updated value, forwarded to r0.
+//       (the very next beat at 512 bits) sees the updated value, forwarded to rl and to r0's lookup.
 //   r1  the beat with its completion's verdict (write or drop) and placement (device end, byte count).
 //   r2  the beat with its device line, byte shift and byte mask (the requested bytes only).
 //   r3  the two-line write (gen/dma/shift.ts placeInWindow): the `mem_wr` port's registers.
 //
+// The lookup, the compare and the verdict each have a cycle of their own so that none is a long path (the
+// project's budget is 9 LUT levels between flip-flops; a 32-way lookup is 4, a 13-bit compare 2-3).
 // A completion (2.2.9, 2.3.1.1) is taken when its tag is outstanding, its status is SC, it carries data,
 // its Lower Address agrees with the read and its Byte Count equals the bytes still to come for the tag (so
 // split completions are taken only in address order, none twice, none after a lost one). Its first payload
 // byte is then device byte dev_end - byte_count; the tag's remaining bytes drop by what the payload carries,
-// and the completion carrying the rest frees the tag (on its last beat). A completion for no outstanding tag, or out of sequence,
-// is dropped and counted (`unexpected`); UR and CA free the tag with that error; a poisoned completion moves
+// and the completion carrying the rest frees the tag (on its last beat). A completion for no outstanding tag
+// (or for a read already ended: its tag expects no more bytes), or out of sequence, is dropped and counted
+// (`unexpected`); UR and CA free the tag with that error; a poisoned completion moves
 // the tag on but its data is dropped (POISONED). The end of a read (its last completion, or the error that
 // ended it) is reported to the command slots (`retire`) only when the completion's last beat has left r3,
 // so a command's status never overtakes its data into memory.
