@@ -219,6 +219,8 @@ export class Sim {
   /** How the addon was obtained (built: false on a cache hit). */
   readonly build: BuildResult;
   readonly portsInfo: LoadedPorts;
+  /** send() and sendTracked() copy the TLP before they return (packed into the stream's staging buffer). */
+  readonly copiesOnSend = true;
 
   private readonly h: Harness;
   // Off-heap (new ArrayBuffer) so the pointer C++ keeps stays valid.
