@@ -26,7 +26,7 @@ import { Fifo } from '../lib/fifo';
 import { axi4 } from '../lib/axi';
 import { dmaCommand, dmaStatus, lineBytes, lineRead, lineWrite } from '../dma/ports';
 import { type DataWidth } from '../pcie/streams';
-import { featureDef } from '../virtio/regmap';
+import { type DeviceConfigValues, featureDef } from '../virtio/regmap';
 import { chainDesc, chainDone } from '../virtq/ports';
 import { LineAxi } from './line_axi';
 import { BLK_HDR_SIZE, BLK_ID_BYTES, BLK_S, BLK_T, SECTOR_SIZE } from './defs';
@@ -107,6 +107,46 @@ export function blkGeometry(p: VirtioBlkParams) {
 /** A short, stable name suffix for a parameter set (the full set would make an unwieldy Verilog name). */
 export function paramHash(p: object): string {
   return createHash('sha256').update(stableJson(p)).digest('hex').slice(0, 10);
+}
+
+/**
+ * What the endpoint offers for a device built with `p` (names and fields of gen/virtio/regmap.ts): the feature
+ * bits the RTL honours and the device configuration values that describe it, for the layout's `features` and
+ * VirtioRegs' `deviceConfig`. MQ: the device serves any queue (the queue engines tag each chain).
+ */
+export function blkOffer(p: VirtioBlkParams, queues: number): { features: string[]; config: DeviceConfigValues } {
+  const features = ['VIRTIO_BLK_F_SIZE_MAX', 'VIRTIO_BLK_F_SEG_MAX', 'VIRTIO_BLK_F_BLK_SIZE'];
+  const config: Record<string, number> = {
+    capacity: p.capacity,
+    size_max: p.sizeMax,
+    seg_max: p.segMax,
+    blk_size: SECTOR_SIZE,
+  };
+  if (p.readOnly) features.push('VIRTIO_BLK_F_RO');
+  if (p.flush) features.push('VIRTIO_BLK_F_FLUSH');
+  if (queues > 1) {
+    features.push('VIRTIO_BLK_F_MQ');
+    config.num_queues = queues;
+  }
+  if (p.discard) {
+    features.push('VIRTIO_BLK_F_DISCARD');
+    Object.assign(config, {
+      max_discard_sectors: p.discard.maxSectors,
+      max_discard_seg: p.discard.maxSeg,
+      discard_sector_alignment: 1,
+    });
+  }
+  if (p.writeZeroes) {
+    features.push('VIRTIO_BLK_F_WRITE_ZEROES');
+    // The device always writes zeroes (it never deallocates), so it does not claim it may unmap.
+    Object.assign(config, {
+      max_write_zeroes_sectors: p.writeZeroes.maxSectors,
+      max_write_zeroes_seg: p.writeZeroes.maxSeg,
+      write_zeroes_may_unmap: 0,
+    });
+  }
+  for (const f of features) featureDef(f, 'blk');
+  return { features, config };
 }
 
 const FLUSH_BIT = featureDef('VIRTIO_BLK_F_FLUSH', 'blk').bit;
