@@ -92,19 +92,22 @@ module virtio_blk_w256_ccd2566bf1 (
 
   // ---- declarations
   /* verilator lint_off UNUSEDPARAM */
-  localparam [1:0] F_STATE_RECV = 2'd0;  // gen/blk/device.ts:266
-  localparam [1:0] F_STATE_STORE = 2'd1;  // gen/blk/device.ts:266
-  localparam [1:0] F_STATE_HDR = 2'd2;  // gen/blk/device.ts:266
-  localparam [3:0] STATE_IDLE = 4'd0;  // gen/blk/device.ts:328
-  localparam [3:0] STATE_CHECK = 4'd1;  // gen/blk/device.ts:328
-  localparam [3:0] STATE_HDR = 4'd2;  // gen/blk/device.ts:328
-  localparam [3:0] STATE_DECODE = 4'd3;  // gen/blk/device.ts:328
-  localparam [3:0] STATE_DATA = 4'd4;  // gen/blk/device.ts:328
-  localparam [3:0] STATE_SEG = 4'd5;  // gen/blk/device.ts:328
-  localparam [3:0] STATE_SEG_CHECK = 4'd6;  // gen/blk/device.ts:328
-  localparam [3:0] STATE_ZERO = 4'd7;  // gen/blk/device.ts:328
-  localparam [3:0] STATE_DRAIN = 4'd8;  // gen/blk/device.ts:328
-  localparam [3:0] STATE_STATUS = 4'd9;  // gen/blk/device.ts:328
+  localparam [1:0] F_STATE_RECV = 2'd0;  // gen/blk/device.ts:267
+  localparam [1:0] F_STATE_STORE = 2'd1;  // gen/blk/device.ts:267
+  localparam [1:0] F_STATE_HDR = 2'd2;  // gen/blk/device.ts:267
+  localparam [3:0] STATE_IDLE = 4'd0;  // gen/blk/device.ts:329
+  localparam [3:0] STATE_CHECK = 4'd1;  // gen/blk/device.ts:329
+  localparam [3:0] STATE_HDR = 4'd2;  // gen/blk/device.ts:329
+  localparam [3:0] STATE_DECODE = 4'd3;  // gen/blk/device.ts:329
+  localparam [3:0] STATE_DATA = 4'd4;  // gen/blk/device.ts:329
+  localparam [3:0] STATE_SEG = 4'd5;  // gen/blk/device.ts:329
+  localparam [3:0] STATE_SEG_CHECK = 4'd6;  // gen/blk/device.ts:329
+  localparam [3:0] STATE_ZERO = 4'd7;  // gen/blk/device.ts:329
+  localparam [3:0] STATE_POST = 4'd8;  // gen/blk/device.ts:329
+  localparam [1:0] S_STATE_IDLE = 2'd0;  // gen/blk/device.ts:347
+  localparam [1:0] S_STATE_READS = 2'd1;  // gen/blk/device.ts:347
+  localparam [1:0] S_STATE_FENCE = 2'd2;  // gen/blk/device.ts:347
+  localparam [1:0] S_STATE_ISSUE = 2'd3;  // gen/blk/device.ts:347
   /* verilator lint_on UNUSEDPARAM */
 
   wire store_wr_valid;  // gen/blk/device.ts:179
@@ -144,6 +147,8 @@ module virtio_blk_w256_ccd2566bf1 (
   wire [1:0] store_axi_rresp;  // gen/blk/device.ts:179
   wire store_axi_rlast;  // gen/blk/device.ts:179
   wire store_wr_pending;  // gen/blk/device.ts:179
+  wire [15:0] store_wr_accepted;  // gen/blk/device.ts:179
+  wire [15:0] store_wr_answered;  // gen/blk/device.ts:179
   reg [15:0] slot_count_0;  // gen/blk/device.ts:197
   reg [15:0] slot_count_1;  // gen/blk/device.ts:197
   reg [15:0] slot_count_2;  // gen/blk/device.ts:197
@@ -188,220 +193,238 @@ module virtio_blk_w256_ccd2566bf1 (
   reg hdr_done_1;  // gen/blk/device.ts:207
   reg hdr_done_2;  // gen/blk/device.ts:207
   reg hdr_done_3;  // gen/blk/device.ts:207
-  reg hdr_error_0;  // gen/blk/device.ts:208
-  reg hdr_error_1;  // gen/blk/device.ts:208
-  reg hdr_error_2;  // gen/blk/device.ts:208
-  reg hdr_error_3;  // gen/blk/device.ts:208
-  reg [7:0] status_byte_0;  // gen/blk/device.ts:209
-  reg [7:0] status_byte_1;  // gen/blk/device.ts:209
-  reg [7:0] status_byte_2;  // gen/blk/device.ts:209
-  reg [7:0] status_byte_3;  // gen/blk/device.ts:209
-  reg [2:0] slots_used;  // gen/blk/device.ts:210
-  reg [1:0] f_slot;  // gen/blk/device.ts:211
-  reg [1:0] b_slot;  // gen/blk/device.ts:212
-  reg [1:0] f_state;  // gen/blk/device.ts:266
-  reg [15:0] f_count;  // gen/blk/device.ts:267
-  reg [33:0] f_readable;  // gen/blk/device.ts:268
-  reg [33:0] f_writable;  // gen/blk/device.ts:269
-  reg [63:0] f_status_addr;  // gen/blk/device.ts:270
-  reg [31:0] f_status_len;  // gen/blk/device.ts:271
-  reg f_too_big;  // gen/blk/device.ts:272
-  reg f_walk_walking;  // gen/blk/device.ts:219
-  reg f_walk_dir;  // gen/blk/device.ts:220
-  reg [33:0] f_walk_off;  // gen/blk/device.ts:221
-  reg [33:0] f_walk_end;  // gen/blk/device.ts:222
-  reg [18:0] f_walk_dev;  // gen/blk/device.ts:223
-  reg [3:0] f_walk_idx;  // gen/blk/device.ts:224
-  reg [33:0] f_walk_pos;  // gen/blk/device.ts:225
-  wire [96:0] descs_rd0;  // gen/blk/device.ts:226
-  wire f_walk_at_end;  // gen/blk/device.ts:228
-  wire [33:0] f_walk_s;  // gen/blk/device.ts:231
-  wire [33:0] f_walk_e;  // gen/blk/device.ts:232
-  wire f_walk_need;  // gen/blk/device.ts:233
-  wire f_walk_cmd_ready;  // gen/blk/device.ts:234
-  wire slot_freed;  // gen/blk/device.ts:295
-  reg [3:0] state;  // gen/blk/device.ts:328
-  reg [15:0] desc_count;  // gen/blk/device.ts:340
-  reg [33:0] readable;  // gen/blk/device.ts:341
-  reg [33:0] writable;  // gen/blk/device.ts:342
-  reg [63:0] status_desc_addr;  // gen/blk/device.ts:343
-  reg [31:0] status_desc_len;  // gen/blk/device.ts:344
-  reg too_big;  // gen/blk/device.ts:345
-  reg dma_error;  // gen/blk/device.ts:346
-  reg walk_walking;  // gen/blk/device.ts:219
-  reg walk_dir;  // gen/blk/device.ts:220
-  reg [33:0] walk_off;  // gen/blk/device.ts:221
-  reg [33:0] walk_end;  // gen/blk/device.ts:222
-  reg [18:0] walk_dev;  // gen/blk/device.ts:223
-  reg [3:0] walk_idx;  // gen/blk/device.ts:224
-  reg [33:0] walk_pos;  // gen/blk/device.ts:225
-  wire [96:0] descs_rd1;  // gen/blk/device.ts:226
-  wire walk_at_end;  // gen/blk/device.ts:228
-  wire [33:0] walk_s;  // gen/blk/device.ts:231
-  wire [33:0] walk_e;  // gen/blk/device.ts:232
-  wire walk_need;  // gen/blk/device.ts:233
-  wire walk_cmd_ready;  // gen/blk/device.ts:234
-  reg [7:0] rd_outstanding;  // gen/blk/device.ts:374
-  reg [7:0] wr_outstanding;  // gen/blk/device.ts:375
-  reg [7:0] capture0_0;  // gen/blk/device.ts:412
-  reg [7:0] capture0_1;  // gen/blk/device.ts:412
-  reg [7:0] capture0_2;  // gen/blk/device.ts:412
-  reg [7:0] capture0_3;  // gen/blk/device.ts:412
-  reg [7:0] capture0_4;  // gen/blk/device.ts:412
-  reg [7:0] capture0_5;  // gen/blk/device.ts:412
-  reg [7:0] capture0_6;  // gen/blk/device.ts:412
-  reg [7:0] capture0_7;  // gen/blk/device.ts:412
-  reg [7:0] capture0_8;  // gen/blk/device.ts:412
-  reg [7:0] capture0_9;  // gen/blk/device.ts:412
-  reg [7:0] capture0_10;  // gen/blk/device.ts:412
-  reg [7:0] capture0_11;  // gen/blk/device.ts:412
-  reg [7:0] capture0_12;  // gen/blk/device.ts:412
-  reg [7:0] capture0_13;  // gen/blk/device.ts:412
-  reg [7:0] capture0_14;  // gen/blk/device.ts:412
-  reg [7:0] capture0_15;  // gen/blk/device.ts:412
-  reg [7:0] capture1_0;  // gen/blk/device.ts:412
-  reg [7:0] capture1_1;  // gen/blk/device.ts:412
-  reg [7:0] capture1_2;  // gen/blk/device.ts:412
-  reg [7:0] capture1_3;  // gen/blk/device.ts:412
-  reg [7:0] capture1_4;  // gen/blk/device.ts:412
-  reg [7:0] capture1_5;  // gen/blk/device.ts:412
-  reg [7:0] capture1_6;  // gen/blk/device.ts:412
-  reg [7:0] capture1_7;  // gen/blk/device.ts:412
-  reg [7:0] capture1_8;  // gen/blk/device.ts:412
-  reg [7:0] capture1_9;  // gen/blk/device.ts:412
-  reg [7:0] capture1_10;  // gen/blk/device.ts:412
-  reg [7:0] capture1_11;  // gen/blk/device.ts:412
-  reg [7:0] capture1_12;  // gen/blk/device.ts:412
-  reg [7:0] capture1_13;  // gen/blk/device.ts:412
-  reg [7:0] capture1_14;  // gen/blk/device.ts:412
-  reg [7:0] capture1_15;  // gen/blk/device.ts:412
-  reg [7:0] capture2_0;  // gen/blk/device.ts:412
-  reg [7:0] capture2_1;  // gen/blk/device.ts:412
-  reg [7:0] capture2_2;  // gen/blk/device.ts:412
-  reg [7:0] capture2_3;  // gen/blk/device.ts:412
-  reg [7:0] capture2_4;  // gen/blk/device.ts:412
-  reg [7:0] capture2_5;  // gen/blk/device.ts:412
-  reg [7:0] capture2_6;  // gen/blk/device.ts:412
-  reg [7:0] capture2_7;  // gen/blk/device.ts:412
-  reg [7:0] capture2_8;  // gen/blk/device.ts:412
-  reg [7:0] capture2_9;  // gen/blk/device.ts:412
-  reg [7:0] capture2_10;  // gen/blk/device.ts:412
-  reg [7:0] capture2_11;  // gen/blk/device.ts:412
-  reg [7:0] capture2_12;  // gen/blk/device.ts:412
-  reg [7:0] capture2_13;  // gen/blk/device.ts:412
-  reg [7:0] capture2_14;  // gen/blk/device.ts:412
-  reg [7:0] capture2_15;  // gen/blk/device.ts:412
-  reg [7:0] capture3_0;  // gen/blk/device.ts:412
-  reg [7:0] capture3_1;  // gen/blk/device.ts:412
-  reg [7:0] capture3_2;  // gen/blk/device.ts:412
-  reg [7:0] capture3_3;  // gen/blk/device.ts:412
-  reg [7:0] capture3_4;  // gen/blk/device.ts:412
-  reg [7:0] capture3_5;  // gen/blk/device.ts:412
-  reg [7:0] capture3_6;  // gen/blk/device.ts:412
-  reg [7:0] capture3_7;  // gen/blk/device.ts:412
-  reg [7:0] capture3_8;  // gen/blk/device.ts:412
-  reg [7:0] capture3_9;  // gen/blk/device.ts:412
-  reg [7:0] capture3_10;  // gen/blk/device.ts:412
-  reg [7:0] capture3_11;  // gen/blk/device.ts:412
-  reg [7:0] capture3_12;  // gen/blk/device.ts:412
-  reg [7:0] capture3_13;  // gen/blk/device.ts:412
-  reg [7:0] capture3_14;  // gen/blk/device.ts:412
-  reg [7:0] capture3_15;  // gen/blk/device.ts:412
-  reg [12:0] zero_line;  // gen/blk/device.ts:436
-  reg [39:0] zero_left;  // gen/blk/device.ts:437
-  wire rd_order_enq_valid;  // gen/blk/device.ts:455
-  wire rd_order_enq_ready;  // gen/blk/device.ts:455
-  wire [9:0] rd_order_enq_data;  // gen/blk/device.ts:455
-  wire rd_order_deq_valid;  // gen/blk/device.ts:455
-  wire rd_order_deq_ready;  // gen/blk/device.ts:455
-  wire [9:0] rd_order_deq_data;  // gen/blk/device.ts:455
+  reg slot_error_0;  // gen/blk/device.ts:209
+  reg slot_error_1;  // gen/blk/device.ts:209
+  reg slot_error_2;  // gen/blk/device.ts:209
+  reg slot_error_3;  // gen/blk/device.ts:209
+  reg [7:0] status_byte_0;  // gen/blk/device.ts:210
+  reg [7:0] status_byte_1;  // gen/blk/device.ts:210
+  reg [7:0] status_byte_2;  // gen/blk/device.ts:210
+  reg [7:0] status_byte_3;  // gen/blk/device.ts:210
+  reg [2:0] slots_used;  // gen/blk/device.ts:211
+  reg [1:0] f_slot;  // gen/blk/device.ts:212
+  reg [1:0] b_slot;  // gen/blk/device.ts:213
+  reg [1:0] f_state;  // gen/blk/device.ts:267
+  reg [15:0] f_count;  // gen/blk/device.ts:268
+  reg [33:0] f_readable;  // gen/blk/device.ts:269
+  reg [33:0] f_writable;  // gen/blk/device.ts:270
+  reg [63:0] f_status_addr;  // gen/blk/device.ts:271
+  reg [31:0] f_status_len;  // gen/blk/device.ts:272
+  reg f_too_big;  // gen/blk/device.ts:273
+  reg f_walk_walking;  // gen/blk/device.ts:220
+  reg f_walk_dir;  // gen/blk/device.ts:221
+  reg [33:0] f_walk_off;  // gen/blk/device.ts:222
+  reg [33:0] f_walk_end;  // gen/blk/device.ts:223
+  reg [18:0] f_walk_dev;  // gen/blk/device.ts:224
+  reg [3:0] f_walk_idx;  // gen/blk/device.ts:225
+  reg [33:0] f_walk_pos;  // gen/blk/device.ts:226
+  wire [96:0] descs_rd0;  // gen/blk/device.ts:227
+  wire f_walk_at_end;  // gen/blk/device.ts:229
+  wire [33:0] f_walk_s;  // gen/blk/device.ts:232
+  wire [33:0] f_walk_e;  // gen/blk/device.ts:233
+  wire f_walk_need;  // gen/blk/device.ts:234
+  wire f_walk_cmd_ready;  // gen/blk/device.ts:235
+  wire slot_freed;  // gen/blk/device.ts:296
+  reg [3:0] state;  // gen/blk/device.ts:329
+  reg [15:0] desc_count;  // gen/blk/device.ts:330
+  reg [33:0] readable;  // gen/blk/device.ts:331
+  reg [33:0] writable;  // gen/blk/device.ts:332
+  reg too_big;  // gen/blk/device.ts:333
+  reg walk_walking;  // gen/blk/device.ts:220
+  reg walk_dir;  // gen/blk/device.ts:221
+  reg [33:0] walk_off;  // gen/blk/device.ts:222
+  reg [33:0] walk_end;  // gen/blk/device.ts:223
+  reg [18:0] walk_dev;  // gen/blk/device.ts:224
+  reg [3:0] walk_idx;  // gen/blk/device.ts:225
+  reg [33:0] walk_pos;  // gen/blk/device.ts:226
+  wire [96:0] descs_rd1;  // gen/blk/device.ts:227
+  wire walk_at_end;  // gen/blk/device.ts:229
+  wire [33:0] walk_s;  // gen/blk/device.ts:232
+  wire [33:0] walk_e;  // gen/blk/device.ts:233
+  wire walk_need;  // gen/blk/device.ts:234
+  wire walk_cmd_ready;  // gen/blk/device.ts:235
+  reg [1:0] s_state;  // gen/blk/device.ts:347
+  reg status_queue_enq_valid;  // gen/blk/device.ts:348
+  wire status_queue_enq_ready;  // gen/blk/device.ts:348
+  reg [51:0] status_queue_enq_data;  // gen/blk/device.ts:348
+  wire status_queue_deq_valid;  // gen/blk/device.ts:348
+  reg status_queue_deq_ready;  // gen/blk/device.ts:348
+  wire [51:0] status_queue_deq_data;  // gen/blk/device.ts:348
   /* verilator lint_off UNUSEDSIGNAL */  // unused
-  wire [4:0] rd_order_count;  // gen/blk/device.ts:455
+  wire [2:0] status_queue_count;  // gen/blk/device.ts:348
   /* verilator lint_on UNUSEDSIGNAL */
-  reg rd_out_valid;  // gen/blk/device.ts:482
-  reg [511:0] rd_out_data;  // gen/blk/device.ts:483
-  reg completions_enq_valid;  // gen/blk/device.ts:501
-  wire completions_enq_ready;  // gen/blk/device.ts:501
-  reg [34:0] completions_enq_data;  // gen/blk/device.ts:501
-  wire completions_deq_valid;  // gen/blk/device.ts:501
-  wire completions_deq_ready;  // gen/blk/device.ts:501
-  wire [34:0] completions_deq_data;  // gen/blk/device.ts:501
+  reg [15:0] rd_issued;  // gen/blk/device.ts:366
+  reg [15:0] rd_ended;  // gen/blk/device.ts:367
+  reg [7:0] wr_outstanding;  // gen/blk/device.ts:368
+  reg [7:0] capture0_0;  // gen/blk/device.ts:403
+  reg [7:0] capture0_1;  // gen/blk/device.ts:403
+  reg [7:0] capture0_2;  // gen/blk/device.ts:403
+  reg [7:0] capture0_3;  // gen/blk/device.ts:403
+  reg [7:0] capture0_4;  // gen/blk/device.ts:403
+  reg [7:0] capture0_5;  // gen/blk/device.ts:403
+  reg [7:0] capture0_6;  // gen/blk/device.ts:403
+  reg [7:0] capture0_7;  // gen/blk/device.ts:403
+  reg [7:0] capture0_8;  // gen/blk/device.ts:403
+  reg [7:0] capture0_9;  // gen/blk/device.ts:403
+  reg [7:0] capture0_10;  // gen/blk/device.ts:403
+  reg [7:0] capture0_11;  // gen/blk/device.ts:403
+  reg [7:0] capture0_12;  // gen/blk/device.ts:403
+  reg [7:0] capture0_13;  // gen/blk/device.ts:403
+  reg [7:0] capture0_14;  // gen/blk/device.ts:403
+  reg [7:0] capture0_15;  // gen/blk/device.ts:403
+  reg [7:0] capture1_0;  // gen/blk/device.ts:403
+  reg [7:0] capture1_1;  // gen/blk/device.ts:403
+  reg [7:0] capture1_2;  // gen/blk/device.ts:403
+  reg [7:0] capture1_3;  // gen/blk/device.ts:403
+  reg [7:0] capture1_4;  // gen/blk/device.ts:403
+  reg [7:0] capture1_5;  // gen/blk/device.ts:403
+  reg [7:0] capture1_6;  // gen/blk/device.ts:403
+  reg [7:0] capture1_7;  // gen/blk/device.ts:403
+  reg [7:0] capture1_8;  // gen/blk/device.ts:403
+  reg [7:0] capture1_9;  // gen/blk/device.ts:403
+  reg [7:0] capture1_10;  // gen/blk/device.ts:403
+  reg [7:0] capture1_11;  // gen/blk/device.ts:403
+  reg [7:0] capture1_12;  // gen/blk/device.ts:403
+  reg [7:0] capture1_13;  // gen/blk/device.ts:403
+  reg [7:0] capture1_14;  // gen/blk/device.ts:403
+  reg [7:0] capture1_15;  // gen/blk/device.ts:403
+  reg [7:0] capture2_0;  // gen/blk/device.ts:403
+  reg [7:0] capture2_1;  // gen/blk/device.ts:403
+  reg [7:0] capture2_2;  // gen/blk/device.ts:403
+  reg [7:0] capture2_3;  // gen/blk/device.ts:403
+  reg [7:0] capture2_4;  // gen/blk/device.ts:403
+  reg [7:0] capture2_5;  // gen/blk/device.ts:403
+  reg [7:0] capture2_6;  // gen/blk/device.ts:403
+  reg [7:0] capture2_7;  // gen/blk/device.ts:403
+  reg [7:0] capture2_8;  // gen/blk/device.ts:403
+  reg [7:0] capture2_9;  // gen/blk/device.ts:403
+  reg [7:0] capture2_10;  // gen/blk/device.ts:403
+  reg [7:0] capture2_11;  // gen/blk/device.ts:403
+  reg [7:0] capture2_12;  // gen/blk/device.ts:403
+  reg [7:0] capture2_13;  // gen/blk/device.ts:403
+  reg [7:0] capture2_14;  // gen/blk/device.ts:403
+  reg [7:0] capture2_15;  // gen/blk/device.ts:403
+  reg [7:0] capture3_0;  // gen/blk/device.ts:403
+  reg [7:0] capture3_1;  // gen/blk/device.ts:403
+  reg [7:0] capture3_2;  // gen/blk/device.ts:403
+  reg [7:0] capture3_3;  // gen/blk/device.ts:403
+  reg [7:0] capture3_4;  // gen/blk/device.ts:403
+  reg [7:0] capture3_5;  // gen/blk/device.ts:403
+  reg [7:0] capture3_6;  // gen/blk/device.ts:403
+  reg [7:0] capture3_7;  // gen/blk/device.ts:403
+  reg [7:0] capture3_8;  // gen/blk/device.ts:403
+  reg [7:0] capture3_9;  // gen/blk/device.ts:403
+  reg [7:0] capture3_10;  // gen/blk/device.ts:403
+  reg [7:0] capture3_11;  // gen/blk/device.ts:403
+  reg [7:0] capture3_12;  // gen/blk/device.ts:403
+  reg [7:0] capture3_13;  // gen/blk/device.ts:403
+  reg [7:0] capture3_14;  // gen/blk/device.ts:403
+  reg [7:0] capture3_15;  // gen/blk/device.ts:403
+  reg [12:0] zero_line;  // gen/blk/device.ts:427
+  reg [39:0] zero_left;  // gen/blk/device.ts:428
+  wire rd_order_enq_valid;  // gen/blk/device.ts:446
+  wire rd_order_enq_ready;  // gen/blk/device.ts:446
+  wire [9:0] rd_order_enq_data;  // gen/blk/device.ts:446
+  wire rd_order_deq_valid;  // gen/blk/device.ts:446
+  wire rd_order_deq_ready;  // gen/blk/device.ts:446
+  wire [9:0] rd_order_deq_data;  // gen/blk/device.ts:446
   /* verilator lint_off UNUSEDSIGNAL */  // unused
-  wire [2:0] completions_count;  // gen/blk/device.ts:501
+  wire [4:0] rd_order_count;  // gen/blk/device.ts:446
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [2:0] statuses_done;  // gen/blk/device.ts:502
+  reg rd_out_valid;  // gen/blk/device.ts:473
+  reg [511:0] rd_out_data;  // gen/blk/device.ts:474
+  reg completions_enq_valid;  // gen/blk/device.ts:492
+  wire completions_enq_ready;  // gen/blk/device.ts:492
+  reg [34:0] completions_enq_data;  // gen/blk/device.ts:492
+  wire completions_deq_valid;  // gen/blk/device.ts:492
+  wire completions_deq_ready;  // gen/blk/device.ts:492
+  wire [34:0] completions_deq_data;  // gen/blk/device.ts:492
   /* verilator lint_off UNUSEDSIGNAL */  // unused
-  reg [31:0] req_type;  // gen/blk/device.ts:520
+  wire [2:0] completions_count;  // gen/blk/device.ts:492
+  /* verilator lint_on UNUSEDSIGNAL */
+  reg [2:0] statuses_done;  // gen/blk/device.ts:493
+  reg [15:0] s_write_mark;  // gen/blk/device.ts:516
+  reg s_len_error;  // gen/blk/device.ts:517
+  /* verilator lint_off UNUSEDSIGNAL */  // unused
+  reg [31:0] req_type;  // gen/blk/device.ts:557
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // partly unused
-  reg [33:0] written;  // gen/blk/device.ts:521
+  reg [33:0] written;  // gen/blk/device.ts:558
   /* verilator lint_on UNUSEDSIGNAL */
-  reg is_discard;  // gen/blk/device.ts:522
-  reg [8:0] seg_idx;  // gen/blk/device.ts:523
-  reg [8:0] seg_count;  // gen/blk/device.ts:524
-  reg seg_pass2;  // gen/blk/device.ts:525
+  reg is_discard;  // gen/blk/device.ts:559
+  reg [8:0] seg_idx;  // gen/blk/device.ts:560
+  reg [8:0] seg_count;  // gen/blk/device.ts:561
+  reg seg_pass2;  // gen/blk/device.ts:562
+  reg fence;  // gen/blk/device.ts:576
   reg [96:0] descs [0:31];  // gen/blk/device.ts:196
-  reg [1:0] _select_0;  // gen/blk/device.ts:507
-  reg [15:0] _select_1;  // gen/blk/device.ts:508
-  reg [15:0] _select_2;  // gen/blk/device.ts:509
+  reg [1:0] _select_0;  // gen/blk/device.ts:498
+  reg [15:0] _select_1;  // gen/blk/device.ts:499
+  reg [15:0] _select_2;  // gen/blk/device.ts:500
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [33:0] _sub_3;  // gen/blk/device.ts:249
+  wire [33:0] _sub_3;  // gen/blk/device.ts:250
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [33:0] _sub_4;  // gen/blk/device.ts:249
+  wire [33:0] _sub_4;  // gen/blk/device.ts:250
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [33:0] _sub_5;  // gen/blk/device.ts:250
+  wire [33:0] _sub_5;  // gen/blk/device.ts:251
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [33:0] _sub_6;  // gen/blk/device.ts:250
+  wire [33:0] _sub_6;  // gen/blk/device.ts:251
+  /* verilator lint_on UNUSEDSIGNAL */
+  reg [63:0] _select_7;  // gen/blk/device.ts:352
+  reg [31:0] _select_8;  // gen/blk/device.ts:352
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [13:0] _add_9;  // gen/blk/device.ts:394
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [13:0] _add_7;  // gen/blk/device.ts:403
+  wire [13:0] _add_10;  // gen/blk/device.ts:394
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [13:0] _add_8;  // gen/blk/device.ts:403
+  wire [15:0] _sub_11;  // gen/blk/device.ts:518
   /* verilator lint_on UNUSEDSIGNAL */
-  reg _select_9;  // gen/blk/device.ts:545
-  reg [63:0] _select_10;  // gen/blk/device.ts:550
-  reg [31:0] _select_11;  // gen/blk/device.ts:551
-  wire [7:0] _mux_13;  // gen/blk/device.ts:429
-  wire [7:0] _mux_14;  // gen/blk/device.ts:429
-  wire [7:0] _mux_15;  // gen/blk/device.ts:429
-  wire [7:0] _mux_16;  // gen/blk/device.ts:429
-  wire [31:0] _cat_12;  // gen/blk/device.ts:432
-  wire _eq_17;  // gen/blk/device.ts:582
+  wire [7:0] _mux_13;  // gen/blk/device.ts:420
+  wire [7:0] _mux_14;  // gen/blk/device.ts:420
+  wire [7:0] _mux_15;  // gen/blk/device.ts:420
+  wire [7:0] _mux_16;  // gen/blk/device.ts:420
+  wire [31:0] _cat_12;  // gen/blk/device.ts:423
+  wire _eq_17;  // gen/blk/device.ts:616
+  reg _select_18;  // gen/blk/device.ts:334
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [33:0] _mux_18;  // gen/blk/device.ts:583
+  wire [33:0] _mux_19;  // gen/blk/device.ts:617
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [7:0] _mux_20;  // gen/blk/device.ts:429
+  wire [7:0] _mux_21;  // gen/blk/device.ts:420
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [7:0] _mux_21;  // gen/blk/device.ts:429
-  wire [63:0] _cat_19;  // gen/blk/device.ts:432
-  wire [17:0] _cat_22;  // gen/blk/device.ts:588
+  wire [7:0] _mux_22;  // gen/blk/device.ts:420
+  wire [63:0] _cat_20;  // gen/blk/device.ts:423
+  wire [17:0] _cat_23;  // gen/blk/device.ts:622
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [33:0] _sub_23;  // gen/blk/device.ts:580
+  wire [33:0] _sub_24;  // gen/blk/device.ts:614
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [7:0] _mux_25;  // gen/blk/device.ts:429
+  wire [7:0] _mux_26;  // gen/blk/device.ts:420
   /* verilator lint_on UNUSEDSIGNAL */
-  wire _ne_24;  // gen/blk/device.ts:661
-  wire _and_26;  // gen/blk/device.ts:662
-  wire [31:0] _cat_28;  // gen/blk/device.ts:432
-  wire _gt_27;  // gen/blk/device.ts:663
+  wire _ne_25;  // gen/blk/device.ts:700
+  wire _and_27;  // gen/blk/device.ts:701
+  wire [31:0] _cat_29;  // gen/blk/device.ts:423
+  wire _gt_28;  // gen/blk/device.ts:702
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [7:0] _mux_31;  // gen/blk/device.ts:429
+  wire [7:0] _mux_32;  // gen/blk/device.ts:420
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [7:0] _mux_32;  // gen/blk/device.ts:429
-  wire [63:0] _cat_30;  // gen/blk/device.ts:432
-  wire _not_29;  // gen/blk/device.ts:663
-  reg [15:0] _select_33;  // gen/blk/device.ts:547
-  reg [33:0] _select_34;  // gen/blk/device.ts:548
-  reg [33:0] _select_35;  // gen/blk/device.ts:549
-  reg _select_36;  // gen/blk/device.ts:552
-  reg _select_37;  // gen/blk/device.ts:572
-  reg _select_38;  // gen/blk/device.ts:573
+  wire [7:0] _mux_33;  // gen/blk/device.ts:420
+  wire [63:0] _cat_31;  // gen/blk/device.ts:423
+  wire _not_30;  // gen/blk/device.ts:702
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [15:0] _sub_34;  // gen/blk/device.ts:518
+  /* verilator lint_on UNUSEDSIGNAL */
+  reg _select_35;  // gen/blk/device.ts:541
+  reg _select_36;  // gen/blk/device.ts:583
+  reg [15:0] _select_37;  // gen/blk/device.ts:585
+  reg [33:0] _select_38;  // gen/blk/device.ts:586
+  reg [33:0] _select_39;  // gen/blk/device.ts:587
+  reg _select_40;  // gen/blk/device.ts:588
+  reg _select_41;  // gen/blk/device.ts:607
 
   // ---- instances
   line_axi_w256_a18_r8 store (  // gen/blk/device.ts:179
@@ -443,9 +466,22 @@ module virtio_blk_w256_ccd2566bf1 (
     .axi_rdata   (store_axi_rdata),
     .axi_rresp   (store_axi_rresp),
     .axi_rlast   (store_axi_rlast),
-    .wr_pending  (store_wr_pending)
+    .wr_pending  (store_wr_pending),
+    .wr_accepted (store_wr_accepted),
+    .wr_answered (store_wr_answered)
   );
-  fifo_w10_d16 rd_order (  // gen/blk/device.ts:455
+  fifo_w52_d4 status_queue (  // gen/blk/device.ts:348
+    .clk       (clk),
+    .rst       (rst),
+    .enq_valid (status_queue_enq_valid),
+    .enq_ready (status_queue_enq_ready),
+    .enq_data  (status_queue_enq_data),
+    .deq_valid (status_queue_deq_valid),
+    .deq_ready (status_queue_deq_ready),
+    .deq_data  (status_queue_deq_data),
+    .count     (status_queue_count)
+  );
+  fifo_w10_d16 rd_order (  // gen/blk/device.ts:446
     .clk       (clk),
     .rst       (rst),
     .enq_valid (rd_order_enq_valid),
@@ -456,7 +492,7 @@ module virtio_blk_w256_ccd2566bf1 (
     .deq_data  (rd_order_deq_data),
     .count     (rd_order_count)
   );
-  fifo_w35_d4 completions (  // gen/blk/device.ts:501
+  fifo_w35_d4 completions (  // gen/blk/device.ts:492
     .clk       (clk),
     .rst       (rst),
     .enq_valid (completions_enq_valid),
@@ -469,7 +505,7 @@ module virtio_blk_w256_ccd2566bf1 (
   );
 
   // ---- combinational logic
-  always @* begin  // gen/blk/device.ts:507
+  always @* begin  // gen/blk/device.ts:498
     case (completions_deq_data[34:33])
       2'd0: _select_0 = slot_queue_0;
       2'd1: _select_0 = slot_queue_1;
@@ -478,7 +514,7 @@ module virtio_blk_w256_ccd2566bf1 (
       default: _select_0 = slot_queue_0;
     endcase
   end
-  always @* begin  // gen/blk/device.ts:508
+  always @* begin  // gen/blk/device.ts:499
     case (completions_deq_data[34:33])
       2'd0: _select_1 = slot_id_0;
       2'd1: _select_1 = slot_id_1;
@@ -487,7 +523,7 @@ module virtio_blk_w256_ccd2566bf1 (
       default: _select_1 = slot_id_0;
     endcase
   end
-  always @* begin  // gen/blk/device.ts:509
+  always @* begin  // gen/blk/device.ts:500
     case (completions_deq_data[34:33])
       2'd0: _select_2 = slot_slots_0;
       2'd1: _select_2 = slot_slots_1;
@@ -496,136 +532,147 @@ module virtio_blk_w256_ccd2566bf1 (
       default: _select_2 = slot_slots_0;
     endcase
   end
-  assign _sub_3 = walk_s - walk_off;  // gen/blk/device.ts:249
-  assign _sub_4 = f_walk_s - f_walk_off;  // gen/blk/device.ts:249
-  assign _sub_5 = walk_e - walk_s;  // gen/blk/device.ts:250
-  assign _sub_6 = f_walk_e - f_walk_s;  // gen/blk/device.ts:250
-  assign _add_7 = mem_wr_addr + 14'd1;  // gen/blk/device.ts:403
-  assign _add_8 = mem_rd_addr + 14'd1;  // gen/blk/device.ts:403
-  always @* begin  // gen/blk/device.ts:545
-    case (b_slot)
-      2'd0: _select_9 = slot_ready_0;
-      2'd1: _select_9 = slot_ready_1;
-      2'd2: _select_9 = slot_ready_2;
-      2'd3: _select_9 = slot_ready_3;
-      default: _select_9 = slot_ready_0;
+  assign _sub_3 = walk_s - walk_off;  // gen/blk/device.ts:250
+  assign _sub_4 = f_walk_s - f_walk_off;  // gen/blk/device.ts:250
+  assign _sub_5 = walk_e - walk_s;  // gen/blk/device.ts:251
+  assign _sub_6 = f_walk_e - f_walk_s;  // gen/blk/device.ts:251
+  always @* begin  // gen/blk/device.ts:352
+    case (status_queue_deq_data[51:50])
+      2'd0: _select_7 = slot_status_addr_0;
+      2'd1: _select_7 = slot_status_addr_1;
+      2'd2: _select_7 = slot_status_addr_2;
+      2'd3: _select_7 = slot_status_addr_3;
+      default: _select_7 = slot_status_addr_0;
     endcase
   end
-  always @* begin  // gen/blk/device.ts:550
-    case (b_slot)
-      2'd0: _select_10 = slot_status_addr_0;
-      2'd1: _select_10 = slot_status_addr_1;
-      2'd2: _select_10 = slot_status_addr_2;
-      2'd3: _select_10 = slot_status_addr_3;
-      default: _select_10 = slot_status_addr_0;
+  always @* begin  // gen/blk/device.ts:352
+    case (status_queue_deq_data[51:50])
+      2'd0: _select_8 = slot_status_len_0;
+      2'd1: _select_8 = slot_status_len_1;
+      2'd2: _select_8 = slot_status_len_2;
+      2'd3: _select_8 = slot_status_len_3;
+      default: _select_8 = slot_status_len_0;
     endcase
   end
-  always @* begin  // gen/blk/device.ts:551
+  assign _add_9 = mem_wr_addr + 14'd1;  // gen/blk/device.ts:394
+  assign _add_10 = mem_rd_addr + 14'd1;  // gen/blk/device.ts:394
+  assign _sub_11 = rd_ended - status_queue_deq_data[15:0];  // gen/blk/device.ts:518
+  assign _mux_13 = (b_slot == 2'd3) ? capture3_3 : ((b_slot == 2'd2) ? capture2_3 : ((b_slot == 2'd1) ? capture1_3 : capture0_3));  // gen/blk/device.ts:420
+  assign _mux_14 = (b_slot == 2'd3) ? capture3_2 : ((b_slot == 2'd2) ? capture2_2 : ((b_slot == 2'd1) ? capture1_2 : capture0_2));  // gen/blk/device.ts:420
+  assign _mux_15 = (b_slot == 2'd3) ? capture3_1 : ((b_slot == 2'd2) ? capture2_1 : ((b_slot == 2'd1) ? capture1_1 : capture0_1));  // gen/blk/device.ts:420
+  assign _mux_16 = (b_slot == 2'd3) ? capture3_0 : ((b_slot == 2'd2) ? capture2_0 : ((b_slot == 2'd1) ? capture1_0 : capture0_0));  // gen/blk/device.ts:420
+  assign _cat_12 = {_mux_13, _mux_14, _mux_15, _mux_16};  // gen/blk/device.ts:423
+  assign _eq_17 = _cat_12 == 32'd1;  // gen/blk/device.ts:616
+  always @* begin  // gen/blk/device.ts:334
     case (b_slot)
-      2'd0: _select_11 = slot_status_len_0;
-      2'd1: _select_11 = slot_status_len_1;
-      2'd2: _select_11 = slot_status_len_2;
-      2'd3: _select_11 = slot_status_len_3;
-      default: _select_11 = slot_status_len_0;
+      2'd0: _select_18 = slot_error_0;
+      2'd1: _select_18 = slot_error_1;
+      2'd2: _select_18 = slot_error_2;
+      2'd3: _select_18 = slot_error_3;
+      default: _select_18 = slot_error_0;
     endcase
   end
-  assign _mux_13 = (b_slot == 2'd3) ? capture3_3 : ((b_slot == 2'd2) ? capture2_3 : ((b_slot == 2'd1) ? capture1_3 : capture0_3));  // gen/blk/device.ts:429
-  assign _mux_14 = (b_slot == 2'd3) ? capture3_2 : ((b_slot == 2'd2) ? capture2_2 : ((b_slot == 2'd1) ? capture1_2 : capture0_2));  // gen/blk/device.ts:429
-  assign _mux_15 = (b_slot == 2'd3) ? capture3_1 : ((b_slot == 2'd2) ? capture2_1 : ((b_slot == 2'd1) ? capture1_1 : capture0_1));  // gen/blk/device.ts:429
-  assign _mux_16 = (b_slot == 2'd3) ? capture3_0 : ((b_slot == 2'd2) ? capture2_0 : ((b_slot == 2'd1) ? capture1_0 : capture0_0));  // gen/blk/device.ts:429
-  assign _cat_12 = {_mux_13, _mux_14, _mux_15, _mux_16};  // gen/blk/device.ts:432
-  assign _eq_17 = _cat_12 == 32'd1;  // gen/blk/device.ts:582
-  assign _mux_18 = _eq_17 ? (readable - 34'd16) : (writable - 34'd1);  // gen/blk/device.ts:583
-  assign _mux_20 = (b_slot == 2'd3) ? capture3_9 : ((b_slot == 2'd2) ? capture2_9 : ((b_slot == 2'd1) ? capture1_9 : capture0_9));  // gen/blk/device.ts:429
-  assign _mux_21 = (b_slot == 2'd3) ? capture3_8 : ((b_slot == 2'd2) ? capture2_8 : ((b_slot == 2'd1) ? capture1_8 : capture0_8));  // gen/blk/device.ts:429
-  assign _cat_19 = {((b_slot == 2'd3) ? capture3_15 : ((b_slot == 2'd2) ? capture2_15 : ((b_slot == 2'd1) ? capture1_15 : capture0_15))), ((b_slot == 2'd3) ? capture3_14 : ((b_slot == 2'd2) ? capture2_14 : ((b_slot == 2'd1) ? capture1_14 : capture0_14))), ((b_slot == 2'd3) ? capture3_13 : ((b_slot == 2'd2) ? capture2_13 : ((b_slot == 2'd1) ? capture1_13 : capture0_13))), ((b_slot == 2'd3) ? capture3_12 : ((b_slot == 2'd2) ? capture2_12 : ((b_slot == 2'd1) ? capture1_12 : capture0_12))), ((b_slot == 2'd3) ? capture3_11 : ((b_slot == 2'd2) ? capture2_11 : ((b_slot == 2'd1) ? capture1_11 : capture0_11))), ((b_slot == 2'd3) ? capture3_10 : ((b_slot == 2'd2) ? capture2_10 : ((b_slot == 2'd1) ? capture1_10 : capture0_10))), _mux_20, _mux_21};  // gen/blk/device.ts:432
-  assign _cat_22 = {{_mux_20[0], _mux_21}, 9'd0};  // gen/blk/device.ts:588
-  assign _sub_23 = readable - 34'd16;  // gen/blk/device.ts:580
-  assign _mux_25 = (b_slot == 2'd3) ? capture3_12 : ((b_slot == 2'd2) ? capture2_12 : ((b_slot == 2'd1) ? capture1_12 : capture0_12));  // gen/blk/device.ts:429
-  assign _ne_24 = {((b_slot == 2'd3) ? capture3_15 : ((b_slot == 2'd2) ? capture2_15 : ((b_slot == 2'd1) ? capture1_15 : capture0_15))), ((b_slot == 2'd3) ? capture3_14 : ((b_slot == 2'd2) ? capture2_14 : ((b_slot == 2'd1) ? capture1_14 : capture0_14))), ((b_slot == 2'd3) ? capture3_13 : ((b_slot == 2'd2) ? capture2_13 : ((b_slot == 2'd1) ? capture1_13 : capture0_13))), _mux_25[7:1]} != 31'd0;  // gen/blk/device.ts:661
-  assign _and_26 = is_discard & _mux_25[0];  // gen/blk/device.ts:662
-  assign _cat_28 = {((b_slot == 2'd3) ? capture3_11 : ((b_slot == 2'd2) ? capture2_11 : ((b_slot == 2'd1) ? capture1_11 : capture0_11))), ((b_slot == 2'd3) ? capture3_10 : ((b_slot == 2'd2) ? capture2_10 : ((b_slot == 2'd1) ? capture1_10 : capture0_10))), ((b_slot == 2'd3) ? capture3_9 : ((b_slot == 2'd2) ? capture2_9 : ((b_slot == 2'd1) ? capture1_9 : capture0_9))), ((b_slot == 2'd3) ? capture3_8 : ((b_slot == 2'd2) ? capture2_8 : ((b_slot == 2'd1) ? capture1_8 : capture0_8)))};  // gen/blk/device.ts:432
-  assign _gt_27 = _cat_28 > (is_discard ? 32'd64 : 32'd48);  // gen/blk/device.ts:663
-  assign _mux_31 = (b_slot == 2'd3) ? capture3_1 : ((b_slot == 2'd2) ? capture2_1 : ((b_slot == 2'd1) ? capture1_1 : capture0_1));  // gen/blk/device.ts:429
-  assign _mux_32 = (b_slot == 2'd3) ? capture3_0 : ((b_slot == 2'd2) ? capture2_0 : ((b_slot == 2'd1) ? capture1_0 : capture0_0));  // gen/blk/device.ts:429
-  assign _cat_30 = {((b_slot == 2'd3) ? capture3_7 : ((b_slot == 2'd2) ? capture2_7 : ((b_slot == 2'd1) ? capture1_7 : capture0_7))), ((b_slot == 2'd3) ? capture3_6 : ((b_slot == 2'd2) ? capture2_6 : ((b_slot == 2'd1) ? capture1_6 : capture0_6))), ((b_slot == 2'd3) ? capture3_5 : ((b_slot == 2'd2) ? capture2_5 : ((b_slot == 2'd1) ? capture1_5 : capture0_5))), ((b_slot == 2'd3) ? capture3_4 : ((b_slot == 2'd2) ? capture2_4 : ((b_slot == 2'd1) ? capture1_4 : capture0_4))), ((b_slot == 2'd3) ? capture3_3 : ((b_slot == 2'd2) ? capture2_3 : ((b_slot == 2'd1) ? capture1_3 : capture0_3))), ((b_slot == 2'd3) ? capture3_2 : ((b_slot == 2'd2) ? capture2_2 : ((b_slot == 2'd1) ? capture1_2 : capture0_2))), _mux_31, _mux_32};  // gen/blk/device.ts:432
-  assign _not_29 = ~((_cat_30 <= 64'd500) & ({32'd0, _cat_28} <= (64'd500 - _cat_30)));  // gen/blk/device.ts:663
-  always @* begin  // gen/blk/device.ts:547
-    case (b_slot)
-      2'd0: _select_33 = slot_count_0;
-      2'd1: _select_33 = slot_count_1;
-      2'd2: _select_33 = slot_count_2;
-      2'd3: _select_33 = slot_count_3;
-      default: _select_33 = slot_count_0;
+  assign _mux_19 = _eq_17 ? (readable - 34'd16) : (writable - 34'd1);  // gen/blk/device.ts:617
+  assign _mux_21 = (b_slot == 2'd3) ? capture3_9 : ((b_slot == 2'd2) ? capture2_9 : ((b_slot == 2'd1) ? capture1_9 : capture0_9));  // gen/blk/device.ts:420
+  assign _mux_22 = (b_slot == 2'd3) ? capture3_8 : ((b_slot == 2'd2) ? capture2_8 : ((b_slot == 2'd1) ? capture1_8 : capture0_8));  // gen/blk/device.ts:420
+  assign _cat_20 = {((b_slot == 2'd3) ? capture3_15 : ((b_slot == 2'd2) ? capture2_15 : ((b_slot == 2'd1) ? capture1_15 : capture0_15))), ((b_slot == 2'd3) ? capture3_14 : ((b_slot == 2'd2) ? capture2_14 : ((b_slot == 2'd1) ? capture1_14 : capture0_14))), ((b_slot == 2'd3) ? capture3_13 : ((b_slot == 2'd2) ? capture2_13 : ((b_slot == 2'd1) ? capture1_13 : capture0_13))), ((b_slot == 2'd3) ? capture3_12 : ((b_slot == 2'd2) ? capture2_12 : ((b_slot == 2'd1) ? capture1_12 : capture0_12))), ((b_slot == 2'd3) ? capture3_11 : ((b_slot == 2'd2) ? capture2_11 : ((b_slot == 2'd1) ? capture1_11 : capture0_11))), ((b_slot == 2'd3) ? capture3_10 : ((b_slot == 2'd2) ? capture2_10 : ((b_slot == 2'd1) ? capture1_10 : capture0_10))), _mux_21, _mux_22};  // gen/blk/device.ts:423
+  assign _cat_23 = {{_mux_21[0], _mux_22}, 9'd0};  // gen/blk/device.ts:622
+  assign _sub_24 = readable - 34'd16;  // gen/blk/device.ts:614
+  assign _mux_26 = (b_slot == 2'd3) ? capture3_12 : ((b_slot == 2'd2) ? capture2_12 : ((b_slot == 2'd1) ? capture1_12 : capture0_12));  // gen/blk/device.ts:420
+  assign _ne_25 = {((b_slot == 2'd3) ? capture3_15 : ((b_slot == 2'd2) ? capture2_15 : ((b_slot == 2'd1) ? capture1_15 : capture0_15))), ((b_slot == 2'd3) ? capture3_14 : ((b_slot == 2'd2) ? capture2_14 : ((b_slot == 2'd1) ? capture1_14 : capture0_14))), ((b_slot == 2'd3) ? capture3_13 : ((b_slot == 2'd2) ? capture2_13 : ((b_slot == 2'd1) ? capture1_13 : capture0_13))), _mux_26[7:1]} != 31'd0;  // gen/blk/device.ts:700
+  assign _and_27 = is_discard & _mux_26[0];  // gen/blk/device.ts:701
+  assign _cat_29 = {((b_slot == 2'd3) ? capture3_11 : ((b_slot == 2'd2) ? capture2_11 : ((b_slot == 2'd1) ? capture1_11 : capture0_11))), ((b_slot == 2'd3) ? capture3_10 : ((b_slot == 2'd2) ? capture2_10 : ((b_slot == 2'd1) ? capture1_10 : capture0_10))), ((b_slot == 2'd3) ? capture3_9 : ((b_slot == 2'd2) ? capture2_9 : ((b_slot == 2'd1) ? capture1_9 : capture0_9))), ((b_slot == 2'd3) ? capture3_8 : ((b_slot == 2'd2) ? capture2_8 : ((b_slot == 2'd1) ? capture1_8 : capture0_8)))};  // gen/blk/device.ts:423
+  assign _gt_28 = _cat_29 > (is_discard ? 32'd64 : 32'd48);  // gen/blk/device.ts:702
+  assign _mux_32 = (b_slot == 2'd3) ? capture3_1 : ((b_slot == 2'd2) ? capture2_1 : ((b_slot == 2'd1) ? capture1_1 : capture0_1));  // gen/blk/device.ts:420
+  assign _mux_33 = (b_slot == 2'd3) ? capture3_0 : ((b_slot == 2'd2) ? capture2_0 : ((b_slot == 2'd1) ? capture1_0 : capture0_0));  // gen/blk/device.ts:420
+  assign _cat_31 = {((b_slot == 2'd3) ? capture3_7 : ((b_slot == 2'd2) ? capture2_7 : ((b_slot == 2'd1) ? capture1_7 : capture0_7))), ((b_slot == 2'd3) ? capture3_6 : ((b_slot == 2'd2) ? capture2_6 : ((b_slot == 2'd1) ? capture1_6 : capture0_6))), ((b_slot == 2'd3) ? capture3_5 : ((b_slot == 2'd2) ? capture2_5 : ((b_slot == 2'd1) ? capture1_5 : capture0_5))), ((b_slot == 2'd3) ? capture3_4 : ((b_slot == 2'd2) ? capture2_4 : ((b_slot == 2'd1) ? capture1_4 : capture0_4))), ((b_slot == 2'd3) ? capture3_3 : ((b_slot == 2'd2) ? capture2_3 : ((b_slot == 2'd1) ? capture1_3 : capture0_3))), ((b_slot == 2'd3) ? capture3_2 : ((b_slot == 2'd2) ? capture2_2 : ((b_slot == 2'd1) ? capture1_2 : capture0_2))), _mux_32, _mux_33};  // gen/blk/device.ts:423
+  assign _not_30 = ~((_cat_31 <= 64'd500) & ({32'd0, _cat_29} <= (64'd500 - _cat_31)));  // gen/blk/device.ts:702
+  assign _sub_34 = store_wr_answered - s_write_mark;  // gen/blk/device.ts:518
+  always @* begin  // gen/blk/device.ts:541
+    case (status_queue_deq_data[51:50])
+      2'd0: _select_35 = slot_error_0;
+      2'd1: _select_35 = slot_error_1;
+      2'd2: _select_35 = slot_error_2;
+      2'd3: _select_35 = slot_error_3;
+      default: _select_35 = slot_error_0;
     endcase
   end
-  always @* begin  // gen/blk/device.ts:548
+  always @* begin  // gen/blk/device.ts:583
     case (b_slot)
-      2'd0: _select_34 = slot_readable_0;
-      2'd1: _select_34 = slot_readable_1;
-      2'd2: _select_34 = slot_readable_2;
-      2'd3: _select_34 = slot_readable_3;
-      default: _select_34 = slot_readable_0;
+      2'd0: _select_36 = slot_ready_0;
+      2'd1: _select_36 = slot_ready_1;
+      2'd2: _select_36 = slot_ready_2;
+      2'd3: _select_36 = slot_ready_3;
+      default: _select_36 = slot_ready_0;
     endcase
   end
-  always @* begin  // gen/blk/device.ts:549
+  always @* begin  // gen/blk/device.ts:585
     case (b_slot)
-      2'd0: _select_35 = slot_writable_0;
-      2'd1: _select_35 = slot_writable_1;
-      2'd2: _select_35 = slot_writable_2;
-      2'd3: _select_35 = slot_writable_3;
-      default: _select_35 = slot_writable_0;
+      2'd0: _select_37 = slot_count_0;
+      2'd1: _select_37 = slot_count_1;
+      2'd2: _select_37 = slot_count_2;
+      2'd3: _select_37 = slot_count_3;
+      default: _select_37 = slot_count_0;
     endcase
   end
-  always @* begin  // gen/blk/device.ts:552
+  always @* begin  // gen/blk/device.ts:586
     case (b_slot)
-      2'd0: _select_36 = slot_too_big_0;
-      2'd1: _select_36 = slot_too_big_1;
-      2'd2: _select_36 = slot_too_big_2;
-      2'd3: _select_36 = slot_too_big_3;
-      default: _select_36 = slot_too_big_0;
+      2'd0: _select_38 = slot_readable_0;
+      2'd1: _select_38 = slot_readable_1;
+      2'd2: _select_38 = slot_readable_2;
+      2'd3: _select_38 = slot_readable_3;
+      default: _select_38 = slot_readable_0;
     endcase
   end
-  always @* begin  // gen/blk/device.ts:572
+  always @* begin  // gen/blk/device.ts:587
     case (b_slot)
-      2'd0: _select_37 = hdr_done_0;
-      2'd1: _select_37 = hdr_done_1;
-      2'd2: _select_37 = hdr_done_2;
-      2'd3: _select_37 = hdr_done_3;
-      default: _select_37 = hdr_done_0;
+      2'd0: _select_39 = slot_writable_0;
+      2'd1: _select_39 = slot_writable_1;
+      2'd2: _select_39 = slot_writable_2;
+      2'd3: _select_39 = slot_writable_3;
+      default: _select_39 = slot_writable_0;
     endcase
   end
-  always @* begin  // gen/blk/device.ts:573
+  always @* begin  // gen/blk/device.ts:588
     case (b_slot)
-      2'd0: _select_38 = hdr_error_0;
-      2'd1: _select_38 = hdr_error_1;
-      2'd2: _select_38 = hdr_error_2;
-      2'd3: _select_38 = hdr_error_3;
-      default: _select_38 = hdr_error_0;
+      2'd0: _select_40 = slot_too_big_0;
+      2'd1: _select_40 = slot_too_big_1;
+      2'd2: _select_40 = slot_too_big_2;
+      2'd3: _select_40 = slot_too_big_3;
+      default: _select_40 = slot_too_big_0;
     endcase
   end
-  assign chain_ready = (f_state == F_STATE_RECV) & (slots_used < 3'd4);  // gen/blk/device.ts:273
-  assign done_valid = completions_deq_valid & (completions_deq_data[32] | (statuses_done != 3'd0));  // gen/blk/device.ts:506
-  assign done_queue = _select_0;  // gen/blk/device.ts:507
-  assign done_id = _select_1;  // gen/blk/device.ts:508
-  assign done_slots = _select_2;  // gen/blk/device.ts:509
-  assign done_len = completions_deq_data[31:0];  // gen/blk/device.ts:510
-  assign rd_cmd_valid = (walk_need & (~walk_dir)) | (f_walk_need & (~f_walk_dir));  // gen/blk/device.ts:352
-  assign rd_cmd_host_addr = (walk_need & (~walk_dir)) ? (descs_rd1[96:33] + {30'd0, (walk_s - walk_pos)}) : (descs_rd0[96:33] + {30'd0, (f_walk_s - f_walk_pos)});  // gen/blk/device.ts:353
-  assign rd_cmd_dev_addr = (walk_need & (~walk_dir)) ? (walk_dev + _sub_3[18:0]) : (f_walk_dev + _sub_4[18:0]);  // gen/blk/device.ts:354
-  assign rd_cmd_len = (walk_need & (~walk_dir)) ? _sub_5[19:0] : _sub_6[19:0];  // gen/blk/device.ts:355
-  assign rd_cmd_id = (walk_need & (~walk_dir)) ? 8'd0 : {1'b1, (f_walk_e == f_walk_end), {4'd0, f_slot}};  // gen/blk/device.ts:356
-  assign rd_status_ready = 1'b1;  // gen/blk/device.ts:376
-  assign wr_cmd_valid = (walk_need & walk_dir) | (state == STATE_STATUS);  // gen/blk/device.ts:360
-  assign wr_cmd_host_addr = (state == STATE_STATUS) ? ((status_desc_addr + {32'd0, status_desc_len}) - 64'd1) : (descs_rd1[96:33] + {30'd0, (walk_s - walk_pos)});  // gen/blk/device.ts:361
-  assign wr_cmd_dev_addr = (state == STATE_STATUS) ? {1'b1, {10'd0, b_slot}, 6'd16} : (walk_dev + _sub_3[18:0]);  // gen/blk/device.ts:362
-  assign wr_cmd_len = (state == STATE_STATUS) ? 20'd1 : _sub_5[19:0];  // gen/blk/device.ts:369
-  assign wr_cmd_id = (state == STATE_STATUS) ? {1'b1, 1'b0, {4'd0, b_slot}} : 8'd0;  // gen/blk/device.ts:370
-  assign wr_status_ready = 1'b1;  // gen/blk/device.ts:377
-  assign mem_wr_ready = (~(~(mem_wr_addr[13] & _add_7[13]))) | ((~(state == STATE_ZERO)) & store_wr_ready);  // gen/blk/device.ts:447
-  assign mem_rd_ready = rd_order_enq_ready & ((~(~(mem_rd_addr[13] & _add_8[13]))) | store_rd_ready);  // gen/blk/device.ts:458
-  assign mem_rd_rvalid = rd_out_valid;  // gen/blk/device.ts:497
-  assign mem_rd_rdata = rd_out_data;  // gen/blk/device.ts:498
+  always @* begin  // gen/blk/device.ts:607
+    case (b_slot)
+      2'd0: _select_41 = hdr_done_0;
+      2'd1: _select_41 = hdr_done_1;
+      2'd2: _select_41 = hdr_done_2;
+      2'd3: _select_41 = hdr_done_3;
+      default: _select_41 = hdr_done_0;
+    endcase
+  end
+  assign chain_ready = (f_state == F_STATE_RECV) & (slots_used < 3'd4);  // gen/blk/device.ts:274
+  assign done_valid = completions_deq_valid & (completions_deq_data[32] | (statuses_done != 3'd0));  // gen/blk/device.ts:497
+  assign done_queue = _select_0;  // gen/blk/device.ts:498
+  assign done_id = _select_1;  // gen/blk/device.ts:499
+  assign done_slots = _select_2;  // gen/blk/device.ts:500
+  assign done_len = completions_deq_data[31:0];  // gen/blk/device.ts:501
+  assign rd_cmd_valid = (walk_need & (~walk_dir)) | (f_walk_need & (~f_walk_dir));  // gen/blk/device.ts:340
+  assign rd_cmd_host_addr = (walk_need & (~walk_dir)) ? (descs_rd1[96:33] + {30'd0, (walk_s - walk_pos)}) : (descs_rd0[96:33] + {30'd0, (f_walk_s - f_walk_pos)});  // gen/blk/device.ts:341
+  assign rd_cmd_dev_addr = (walk_need & (~walk_dir)) ? (walk_dev + _sub_3[18:0]) : (f_walk_dev + _sub_4[18:0]);  // gen/blk/device.ts:342
+  assign rd_cmd_len = (walk_need & (~walk_dir)) ? _sub_5[19:0] : _sub_6[19:0];  // gen/blk/device.ts:343
+  assign rd_cmd_id = (walk_need & (~walk_dir)) ? {1'b0, 1'b0, {4'd0, b_slot}} : {1'b1, (f_walk_e == f_walk_end), {4'd0, f_slot}};  // gen/blk/device.ts:344
+  assign rd_status_ready = 1'b1;  // gen/blk/device.ts:369
+  assign wr_cmd_valid = (walk_need & walk_dir) | (s_state == S_STATE_ISSUE);  // gen/blk/device.ts:351
+  assign wr_cmd_host_addr = (s_state == S_STATE_ISSUE) ? ((_select_7 + {32'd0, _select_8}) - 64'd1) : (descs_rd1[96:33] + {30'd0, (walk_s - walk_pos)});  // gen/blk/device.ts:352
+  assign wr_cmd_dev_addr = (s_state == S_STATE_ISSUE) ? {1'b1, {10'd0, status_queue_deq_data[51:50]}, 6'd16} : (walk_dev + _sub_3[18:0]);  // gen/blk/device.ts:353
+  assign wr_cmd_len = (s_state == S_STATE_ISSUE) ? 20'd1 : _sub_5[19:0];  // gen/blk/device.ts:360
+  assign wr_cmd_id = (s_state == S_STATE_ISSUE) ? {1'b1, 1'b0, {4'd0, status_queue_deq_data[51:50]}} : {1'b0, 1'b0, {4'd0, b_slot}};  // gen/blk/device.ts:361
+  assign wr_status_ready = 1'b1;  // gen/blk/device.ts:370
+  assign mem_wr_ready = (~(~(mem_wr_addr[13] & _add_9[13]))) | ((~(state == STATE_ZERO)) & store_wr_ready);  // gen/blk/device.ts:438
+  assign mem_rd_ready = rd_order_enq_ready & ((~(~(mem_rd_addr[13] & _add_10[13]))) | store_rd_ready);  // gen/blk/device.ts:449
+  assign mem_rd_rvalid = rd_out_valid;  // gen/blk/device.ts:488
+  assign mem_rd_rdata = rd_out_data;  // gen/blk/device.ts:489
   assign storage_awvalid = store_axi_awvalid;  // gen/blk/device.ts:180
   assign storage_awaddr = store_axi_awaddr;  // gen/blk/device.ts:180
   assign storage_awlen = store_axi_awlen;  // gen/blk/device.ts:180
@@ -643,27 +690,27 @@ module virtio_blk_w256_ccd2566bf1 (
   assign storage_arburst = store_axi_arburst;  // gen/blk/device.ts:180
   assign storage_rready = store_axi_rready;  // gen/blk/device.ts:180
   always @* begin
-    ev_bad_request = 1'b0;  // gen/blk/device.ts:541
-    case (state)  // gen/blk/device.ts:543
+    ev_bad_request = 1'b0;  // gen/blk/device.ts:579
+    case (state)  // gen/blk/device.ts:581
       STATE_CHECK: begin
-        if (writable == 34'd0) begin  // gen/blk/device.ts:558
-          if (completions_enq_ready) begin  // gen/blk/device.ts:562
-            ev_bad_request = 1'b1;  // gen/blk/device.ts:563
+        if (writable == 34'd0) begin  // gen/blk/device.ts:593
+          if (status_queue_enq_ready) begin  // gen/blk/device.ts:597
+            ev_bad_request = 1'b1;  // gen/blk/device.ts:598
           end
         end
       end
       default: begin end
     endcase
   end
-  assign ev_dma_error = (rd_status_valid & (rd_status_error != 3'd0)) | (wr_status_valid & (wr_status_error != 3'd0));  // gen/blk/device.ts:390
-  assign busy = (((~(state == STATE_IDLE)) | (~(f_state == F_STATE_RECV))) | (f_count != 16'd0)) | (slots_used != 3'd0);  // gen/blk/device.ts:713
-  assign store_wr_valid = (state == STATE_ZERO) ? (zero_left != 40'd0) : (mem_wr_valid & (~(mem_wr_addr[13] & _add_7[13])));  // gen/blk/device.ts:443
-  assign store_wr_addr = (state == STATE_ZERO) ? zero_line : mem_wr_addr[12:0];  // gen/blk/device.ts:444
-  assign store_wr_data = (state == STATE_ZERO) ? 512'd0 : mem_wr_data;  // gen/blk/device.ts:445
-  assign store_wr_be = (state == STATE_ZERO) ? 64'hFFFFFFFFFFFFFFFF : {(_add_7[13] ? 32'd0 : mem_wr_be[63:32]), (mem_wr_addr[13] ? 32'd0 : mem_wr_be[31:0])};  // gen/blk/device.ts:446
-  assign store_rd_valid = (mem_rd_valid & (~(mem_rd_addr[13] & _add_8[13]))) & rd_order_enq_ready;  // gen/blk/device.ts:461
-  assign store_rd_data = mem_rd_addr[12:0];  // gen/blk/device.ts:462
-  assign store_rdata_ready = rd_order_deq_valid & (~(rd_order_deq_data[9] & rd_order_deq_data[8]));  // gen/blk/device.ts:484
+  assign ev_dma_error = (rd_status_valid & (rd_status_error != 3'd0)) | (wr_status_valid & (wr_status_error != 3'd0));  // gen/blk/device.ts:383
+  assign busy = ((((~(state == STATE_IDLE)) | (~(s_state == S_STATE_IDLE))) | (~(f_state == F_STATE_RECV))) | (f_count != 16'd0)) | (slots_used != 3'd0);  // gen/blk/device.ts:742
+  assign store_wr_valid = (state == STATE_ZERO) ? (zero_left != 40'd0) : (mem_wr_valid & (~(mem_wr_addr[13] & _add_9[13])));  // gen/blk/device.ts:434
+  assign store_wr_addr = (state == STATE_ZERO) ? zero_line : mem_wr_addr[12:0];  // gen/blk/device.ts:435
+  assign store_wr_data = (state == STATE_ZERO) ? 512'd0 : mem_wr_data;  // gen/blk/device.ts:436
+  assign store_wr_be = (state == STATE_ZERO) ? 64'hFFFFFFFFFFFFFFFF : {(_add_9[13] ? 32'd0 : mem_wr_be[63:32]), (mem_wr_addr[13] ? 32'd0 : mem_wr_be[31:0])};  // gen/blk/device.ts:437
+  assign store_rd_valid = (mem_rd_valid & (~(mem_rd_addr[13] & _add_10[13]))) & rd_order_enq_ready;  // gen/blk/device.ts:452
+  assign store_rd_data = mem_rd_addr[12:0];  // gen/blk/device.ts:453
+  assign store_rdata_ready = rd_order_deq_valid & (~(rd_order_deq_data[9] & rd_order_deq_data[8]));  // gen/blk/device.ts:475
   assign store_axi_awready = storage_awready;  // gen/blk/device.ts:180
   assign store_axi_wready = storage_wready;  // gen/blk/device.ts:180
   assign store_axi_bvalid = storage_bvalid;  // gen/blk/device.ts:180
@@ -673,765 +720,822 @@ module virtio_blk_w256_ccd2566bf1 (
   assign store_axi_rdata = storage_rdata;  // gen/blk/device.ts:180
   assign store_axi_rresp = storage_rresp;  // gen/blk/device.ts:180
   assign store_axi_rlast = storage_rlast;  // gen/blk/device.ts:180
-  assign f_walk_at_end = ({12'd0, f_walk_idx} >= f_count) | (f_walk_pos >= f_walk_end);  // gen/blk/device.ts:228
-  assign f_walk_s = (f_walk_off > f_walk_pos) ? f_walk_off : f_walk_pos;  // gen/blk/device.ts:231
-  assign f_walk_e = (f_walk_end < (f_walk_pos + {2'd0, descs_rd0[32:1]})) ? f_walk_end : (f_walk_pos + {2'd0, descs_rd0[32:1]});  // gen/blk/device.ts:232
-  assign f_walk_need = ((f_walk_walking & (~f_walk_at_end)) & (descs_rd0[0] == f_walk_dir)) & (f_walk_s < f_walk_e);  // gen/blk/device.ts:233
-  assign f_walk_cmd_ready = rd_cmd_ready & (~(walk_need & (~walk_dir)));  // gen/blk/device.ts:357
-  assign slot_freed = done_valid & done_ready;  // gen/blk/device.ts:517
-  assign walk_at_end = ({12'd0, walk_idx} >= desc_count) | (walk_pos >= walk_end);  // gen/blk/device.ts:228
-  assign walk_s = (walk_off > walk_pos) ? walk_off : walk_pos;  // gen/blk/device.ts:231
-  assign walk_e = (walk_end < (walk_pos + {2'd0, descs_rd1[32:1]})) ? walk_end : (walk_pos + {2'd0, descs_rd1[32:1]});  // gen/blk/device.ts:232
-  assign walk_need = ((walk_walking & (~walk_at_end)) & (descs_rd1[0] == walk_dir)) & (walk_s < walk_e);  // gen/blk/device.ts:233
-  assign walk_cmd_ready = walk_dir ? wr_cmd_ready : rd_cmd_ready;  // gen/blk/device.ts:371
-  assign rd_order_enq_valid = mem_rd_valid & (rd_order_enq_ready & ((~(~(mem_rd_addr[13] & _add_8[13]))) | store_rd_ready));  // gen/blk/device.ts:459
-  assign rd_order_enq_data = {_add_8[13], mem_rd_addr[13], ((_add_8[12:0] >= 13'd8) ? 4'd8 : _add_8[3:0]), ((mem_rd_addr[12:0] >= 13'd8) ? 4'd8 : mem_rd_addr[3:0])};  // gen/blk/device.ts:460
-  assign rd_order_deq_ready = rd_order_deq_valid & ((~(~(rd_order_deq_data[9] & rd_order_deq_data[8]))) | store_rdata_valid);  // gen/blk/device.ts:486
+  assign f_walk_at_end = ({12'd0, f_walk_idx} >= f_count) | (f_walk_pos >= f_walk_end);  // gen/blk/device.ts:229
+  assign f_walk_s = (f_walk_off > f_walk_pos) ? f_walk_off : f_walk_pos;  // gen/blk/device.ts:232
+  assign f_walk_e = (f_walk_end < (f_walk_pos + {2'd0, descs_rd0[32:1]})) ? f_walk_end : (f_walk_pos + {2'd0, descs_rd0[32:1]});  // gen/blk/device.ts:233
+  assign f_walk_need = ((f_walk_walking & (~f_walk_at_end)) & (descs_rd0[0] == f_walk_dir)) & (f_walk_s < f_walk_e);  // gen/blk/device.ts:234
+  assign f_walk_cmd_ready = rd_cmd_ready & (~(walk_need & (~walk_dir)));  // gen/blk/device.ts:345
+  assign slot_freed = done_valid & done_ready;  // gen/blk/device.ts:508
+  assign walk_at_end = ({12'd0, walk_idx} >= desc_count) | (walk_pos >= walk_end);  // gen/blk/device.ts:229
+  assign walk_s = (walk_off > walk_pos) ? walk_off : walk_pos;  // gen/blk/device.ts:232
+  assign walk_e = (walk_end < (walk_pos + {2'd0, descs_rd1[32:1]})) ? walk_end : (walk_pos + {2'd0, descs_rd1[32:1]});  // gen/blk/device.ts:233
+  assign walk_need = ((walk_walking & (~walk_at_end)) & (descs_rd1[0] == walk_dir)) & (walk_s < walk_e);  // gen/blk/device.ts:234
+  assign walk_cmd_ready = walk_dir ? (wr_cmd_ready & (~(s_state == S_STATE_ISSUE))) : rd_cmd_ready;  // gen/blk/device.ts:362
   always @* begin
-    completions_enq_valid = 1'b0;  // gen/blk/device.ts:539
-    case (state)  // gen/blk/device.ts:543
+    status_queue_enq_valid = 1'b0;  // gen/blk/device.ts:577
+    case (state)  // gen/blk/device.ts:581
       STATE_CHECK: begin
-        if (writable == 34'd0) begin  // gen/blk/device.ts:558
-          completions_enq_valid = 1'b1;  // gen/blk/device.ts:560
+        if (writable == 34'd0) begin  // gen/blk/device.ts:593
+          status_queue_enq_valid = 1'b1;  // gen/blk/device.ts:595
         end
       end
-      STATE_STATUS: begin
-        completions_enq_valid = wr_cmd_ready;  // gen/blk/device.ts:706
+      STATE_POST: begin
+        status_queue_enq_valid = 1'b1;  // gen/blk/device.ts:735
       end
       default: begin end
     endcase
   end
   always @* begin
-    completions_enq_data = {b_slot, 1'b0, (written[31:0] + 32'd1)};  // gen/blk/device.ts:540
-    case (state)  // gen/blk/device.ts:543
+    status_queue_enq_data = {b_slot, 1'b0, fence, (written[31:0] + 32'd1), rd_issued};  // gen/blk/device.ts:578
+    case (state)  // gen/blk/device.ts:581
       STATE_CHECK: begin
-        if (writable == 34'd0) begin  // gen/blk/device.ts:558
-          completions_enq_data = {b_slot, 1'b1, 32'd0};  // gen/blk/device.ts:561
+        if (writable == 34'd0) begin  // gen/blk/device.ts:593
+          status_queue_enq_data = {b_slot, 1'b1, 1'b0, 32'd0, rd_issued};  // gen/blk/device.ts:596
         end
       end
       default: begin end
     endcase
   end
-  assign completions_deq_ready = done_valid & done_ready;  // gen/blk/device.ts:511
+  always @* begin
+    status_queue_deq_ready = 1'b0;  // gen/blk/device.ts:521
+    case (s_state)  // gen/blk/device.ts:522
+      S_STATE_IDLE: begin
+        if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:525
+          status_queue_deq_ready = completions_enq_ready;  // gen/blk/device.ts:529
+        end
+      end
+      S_STATE_ISSUE: begin
+        if (wr_cmd_ready & completions_enq_ready) begin  // gen/blk/device.ts:548
+          status_queue_deq_ready = 1'b1;  // gen/blk/device.ts:550
+        end
+      end
+      default: begin end
+    endcase
+  end
+  assign rd_order_enq_valid = mem_rd_valid & (rd_order_enq_ready & ((~(~(mem_rd_addr[13] & _add_10[13]))) | store_rd_ready));  // gen/blk/device.ts:450
+  assign rd_order_enq_data = {_add_10[13], mem_rd_addr[13], ((_add_10[12:0] >= 13'd8) ? 4'd8 : _add_10[3:0]), ((mem_rd_addr[12:0] >= 13'd8) ? 4'd8 : mem_rd_addr[3:0])};  // gen/blk/device.ts:451
+  assign rd_order_deq_ready = rd_order_deq_valid & ((~(~(rd_order_deq_data[9] & rd_order_deq_data[8]))) | store_rdata_valid);  // gen/blk/device.ts:477
+  always @* begin
+    completions_enq_valid = 1'b0;  // gen/blk/device.ts:519
+    case (s_state)  // gen/blk/device.ts:522
+      S_STATE_IDLE: begin
+        if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:525
+          completions_enq_valid = 1'b1;  // gen/blk/device.ts:527
+        end
+      end
+      S_STATE_ISSUE: begin
+        if (wr_cmd_ready & completions_enq_ready) begin  // gen/blk/device.ts:548
+          completions_enq_valid = 1'b1;  // gen/blk/device.ts:549
+        end
+      end
+      default: begin end
+    endcase
+  end
+  always @* begin
+    completions_enq_data = {status_queue_deq_data[51:50], 1'b0, (s_len_error ? 32'd1 : status_queue_deq_data[47:16])};  // gen/blk/device.ts:520
+    case (s_state)  // gen/blk/device.ts:522
+      S_STATE_IDLE: begin
+        if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:525
+          completions_enq_data = {status_queue_deq_data[51:50], 1'b1, 32'd0};  // gen/blk/device.ts:528
+        end
+      end
+      default: begin end
+    endcase
+  end
+  assign completions_deq_ready = done_valid & done_ready;  // gen/blk/device.ts:502
 
   // ---- registers
   always @(posedge clk) begin
-    if (chain_valid & chain_ready) begin  // gen/blk/device.ts:277
-      if (chain_write & (chain_len != 32'd0)) begin  // gen/blk/device.ts:283
-        f_status_addr <= chain_addr;  // gen/blk/device.ts:284
-        f_status_len <= chain_len;  // gen/blk/device.ts:285
-      end
-      if (f_slot == 2'd0) begin  // gen/blk/device.ts:287
-        slot_queue_0 <= chain_queue;  // gen/blk/device.ts:287
-      end
-      if (f_slot == 2'd1) begin  // gen/blk/device.ts:287
-        slot_queue_1 <= chain_queue;  // gen/blk/device.ts:287
-      end
-      if (f_slot == 2'd2) begin  // gen/blk/device.ts:287
-        slot_queue_2 <= chain_queue;  // gen/blk/device.ts:287
-      end
-      if (f_slot == 2'd3) begin  // gen/blk/device.ts:287
-        slot_queue_3 <= chain_queue;  // gen/blk/device.ts:287
+    if (chain_valid & chain_ready) begin  // gen/blk/device.ts:278
+      if (chain_write & (chain_len != 32'd0)) begin  // gen/blk/device.ts:284
+        f_status_addr <= chain_addr;  // gen/blk/device.ts:285
+        f_status_len <= chain_len;  // gen/blk/device.ts:286
       end
       if (f_slot == 2'd0) begin  // gen/blk/device.ts:288
-        slot_id_0 <= chain_id;  // gen/blk/device.ts:288
+        slot_queue_0 <= chain_queue;  // gen/blk/device.ts:288
       end
       if (f_slot == 2'd1) begin  // gen/blk/device.ts:288
-        slot_id_1 <= chain_id;  // gen/blk/device.ts:288
+        slot_queue_1 <= chain_queue;  // gen/blk/device.ts:288
       end
       if (f_slot == 2'd2) begin  // gen/blk/device.ts:288
-        slot_id_2 <= chain_id;  // gen/blk/device.ts:288
+        slot_queue_2 <= chain_queue;  // gen/blk/device.ts:288
       end
       if (f_slot == 2'd3) begin  // gen/blk/device.ts:288
-        slot_id_3 <= chain_id;  // gen/blk/device.ts:288
+        slot_queue_3 <= chain_queue;  // gen/blk/device.ts:288
       end
       if (f_slot == 2'd0) begin  // gen/blk/device.ts:289
-        slot_slots_0 <= chain_slots;  // gen/blk/device.ts:289
+        slot_id_0 <= chain_id;  // gen/blk/device.ts:289
       end
       if (f_slot == 2'd1) begin  // gen/blk/device.ts:289
-        slot_slots_1 <= chain_slots;  // gen/blk/device.ts:289
+        slot_id_1 <= chain_id;  // gen/blk/device.ts:289
       end
       if (f_slot == 2'd2) begin  // gen/blk/device.ts:289
-        slot_slots_2 <= chain_slots;  // gen/blk/device.ts:289
+        slot_id_2 <= chain_id;  // gen/blk/device.ts:289
       end
       if (f_slot == 2'd3) begin  // gen/blk/device.ts:289
-        slot_slots_3 <= chain_slots;  // gen/blk/device.ts:289
+        slot_id_3 <= chain_id;  // gen/blk/device.ts:289
+      end
+      if (f_slot == 2'd0) begin  // gen/blk/device.ts:290
+        slot_slots_0 <= chain_slots;  // gen/blk/device.ts:290
+      end
+      if (f_slot == 2'd1) begin  // gen/blk/device.ts:290
+        slot_slots_1 <= chain_slots;  // gen/blk/device.ts:290
+      end
+      if (f_slot == 2'd2) begin  // gen/blk/device.ts:290
+        slot_slots_2 <= chain_slots;  // gen/blk/device.ts:290
+      end
+      if (f_slot == 2'd3) begin  // gen/blk/device.ts:290
+        slot_slots_3 <= chain_slots;  // gen/blk/device.ts:290
       end
     end
-    if ((f_walk_walking & (~f_walk_at_end)) & ((~f_walk_need) | f_walk_cmd_ready)) begin  // gen/blk/device.ts:237
-      f_walk_idx <= f_walk_idx + 4'd1;  // gen/blk/device.ts:238
-      if (descs_rd0[0] == f_walk_dir) begin  // gen/blk/device.ts:239
-        f_walk_pos <= f_walk_pos + {2'd0, descs_rd0[32:1]};  // gen/blk/device.ts:239
+    if ((f_walk_walking & (~f_walk_at_end)) & ((~f_walk_need) | f_walk_cmd_ready)) begin  // gen/blk/device.ts:238
+      f_walk_idx <= f_walk_idx + 4'd1;  // gen/blk/device.ts:239
+      if (descs_rd0[0] == f_walk_dir) begin  // gen/blk/device.ts:240
+        f_walk_pos <= f_walk_pos + {2'd0, descs_rd0[32:1]};  // gen/blk/device.ts:240
       end
     end
-    if (f_state == F_STATE_STORE) begin  // gen/blk/device.ts:297
-      if (f_slot == 2'd0) begin  // gen/blk/device.ts:298
-        slot_count_0 <= f_count;  // gen/blk/device.ts:298
-      end
-      if (f_slot == 2'd1) begin  // gen/blk/device.ts:298
-        slot_count_1 <= f_count;  // gen/blk/device.ts:298
-      end
-      if (f_slot == 2'd2) begin  // gen/blk/device.ts:298
-        slot_count_2 <= f_count;  // gen/blk/device.ts:298
-      end
-      if (f_slot == 2'd3) begin  // gen/blk/device.ts:298
-        slot_count_3 <= f_count;  // gen/blk/device.ts:298
-      end
+    if (f_state == F_STATE_STORE) begin  // gen/blk/device.ts:298
       if (f_slot == 2'd0) begin  // gen/blk/device.ts:299
-        slot_readable_0 <= f_readable;  // gen/blk/device.ts:299
+        slot_count_0 <= f_count;  // gen/blk/device.ts:299
       end
       if (f_slot == 2'd1) begin  // gen/blk/device.ts:299
-        slot_readable_1 <= f_readable;  // gen/blk/device.ts:299
+        slot_count_1 <= f_count;  // gen/blk/device.ts:299
       end
       if (f_slot == 2'd2) begin  // gen/blk/device.ts:299
-        slot_readable_2 <= f_readable;  // gen/blk/device.ts:299
+        slot_count_2 <= f_count;  // gen/blk/device.ts:299
       end
       if (f_slot == 2'd3) begin  // gen/blk/device.ts:299
-        slot_readable_3 <= f_readable;  // gen/blk/device.ts:299
+        slot_count_3 <= f_count;  // gen/blk/device.ts:299
       end
       if (f_slot == 2'd0) begin  // gen/blk/device.ts:300
-        slot_writable_0 <= f_writable;  // gen/blk/device.ts:300
+        slot_readable_0 <= f_readable;  // gen/blk/device.ts:300
       end
       if (f_slot == 2'd1) begin  // gen/blk/device.ts:300
-        slot_writable_1 <= f_writable;  // gen/blk/device.ts:300
+        slot_readable_1 <= f_readable;  // gen/blk/device.ts:300
       end
       if (f_slot == 2'd2) begin  // gen/blk/device.ts:300
-        slot_writable_2 <= f_writable;  // gen/blk/device.ts:300
+        slot_readable_2 <= f_readable;  // gen/blk/device.ts:300
       end
       if (f_slot == 2'd3) begin  // gen/blk/device.ts:300
-        slot_writable_3 <= f_writable;  // gen/blk/device.ts:300
+        slot_readable_3 <= f_readable;  // gen/blk/device.ts:300
       end
       if (f_slot == 2'd0) begin  // gen/blk/device.ts:301
-        slot_status_addr_0 <= f_status_addr;  // gen/blk/device.ts:301
+        slot_writable_0 <= f_writable;  // gen/blk/device.ts:301
       end
       if (f_slot == 2'd1) begin  // gen/blk/device.ts:301
-        slot_status_addr_1 <= f_status_addr;  // gen/blk/device.ts:301
+        slot_writable_1 <= f_writable;  // gen/blk/device.ts:301
       end
       if (f_slot == 2'd2) begin  // gen/blk/device.ts:301
-        slot_status_addr_2 <= f_status_addr;  // gen/blk/device.ts:301
+        slot_writable_2 <= f_writable;  // gen/blk/device.ts:301
       end
       if (f_slot == 2'd3) begin  // gen/blk/device.ts:301
-        slot_status_addr_3 <= f_status_addr;  // gen/blk/device.ts:301
+        slot_writable_3 <= f_writable;  // gen/blk/device.ts:301
       end
       if (f_slot == 2'd0) begin  // gen/blk/device.ts:302
-        slot_status_len_0 <= f_status_len;  // gen/blk/device.ts:302
+        slot_status_addr_0 <= f_status_addr;  // gen/blk/device.ts:302
       end
       if (f_slot == 2'd1) begin  // gen/blk/device.ts:302
-        slot_status_len_1 <= f_status_len;  // gen/blk/device.ts:302
+        slot_status_addr_1 <= f_status_addr;  // gen/blk/device.ts:302
       end
       if (f_slot == 2'd2) begin  // gen/blk/device.ts:302
-        slot_status_len_2 <= f_status_len;  // gen/blk/device.ts:302
+        slot_status_addr_2 <= f_status_addr;  // gen/blk/device.ts:302
       end
       if (f_slot == 2'd3) begin  // gen/blk/device.ts:302
-        slot_status_len_3 <= f_status_len;  // gen/blk/device.ts:302
+        slot_status_addr_3 <= f_status_addr;  // gen/blk/device.ts:302
       end
       if (f_slot == 2'd0) begin  // gen/blk/device.ts:303
-        slot_too_big_0 <= f_too_big;  // gen/blk/device.ts:303
+        slot_status_len_0 <= f_status_len;  // gen/blk/device.ts:303
       end
       if (f_slot == 2'd1) begin  // gen/blk/device.ts:303
-        slot_too_big_1 <= f_too_big;  // gen/blk/device.ts:303
+        slot_status_len_1 <= f_status_len;  // gen/blk/device.ts:303
       end
       if (f_slot == 2'd2) begin  // gen/blk/device.ts:303
-        slot_too_big_2 <= f_too_big;  // gen/blk/device.ts:303
+        slot_status_len_2 <= f_status_len;  // gen/blk/device.ts:303
       end
       if (f_slot == 2'd3) begin  // gen/blk/device.ts:303
-        slot_too_big_3 <= f_too_big;  // gen/blk/device.ts:303
+        slot_status_len_3 <= f_status_len;  // gen/blk/device.ts:303
       end
-      if ((((f_writable != 34'd0) & (f_count <= 16'd8)) & (~f_too_big)) & (f_readable >= 34'd16)) begin  // gen/blk/device.ts:305
-        f_walk_dir <= 1'b0;  // gen/blk/device.ts:253
-        f_walk_off <= 34'd0;  // gen/blk/device.ts:254
-        f_walk_end <= 34'd16;  // gen/blk/device.ts:255
-        f_walk_dev <= {1'b1, {10'd0, f_slot}, 6'd0};  // gen/blk/device.ts:256
-        f_walk_idx <= 4'd0;  // gen/blk/device.ts:257
-        f_walk_pos <= 34'd0;  // gen/blk/device.ts:258
+      if (f_slot == 2'd0) begin  // gen/blk/device.ts:304
+        slot_too_big_0 <= f_too_big;  // gen/blk/device.ts:304
       end
+      if (f_slot == 2'd1) begin  // gen/blk/device.ts:304
+        slot_too_big_1 <= f_too_big;  // gen/blk/device.ts:304
+      end
+      if (f_slot == 2'd2) begin  // gen/blk/device.ts:304
+        slot_too_big_2 <= f_too_big;  // gen/blk/device.ts:304
+      end
+      if (f_slot == 2'd3) begin  // gen/blk/device.ts:304
+        slot_too_big_3 <= f_too_big;  // gen/blk/device.ts:304
+      end
+      if ((((f_writable != 34'd0) & (f_count <= 16'd8)) & (~f_too_big)) & (f_readable >= 34'd16)) begin  // gen/blk/device.ts:306
+        f_walk_dir <= 1'b0;  // gen/blk/device.ts:254
+        f_walk_off <= 34'd0;  // gen/blk/device.ts:255
+        f_walk_end <= 34'd16;  // gen/blk/device.ts:256
+        f_walk_dev <= {1'b1, {10'd0, f_slot}, 6'd0};  // gen/blk/device.ts:257
+        f_walk_idx <= 4'd0;  // gen/blk/device.ts:258
+        f_walk_pos <= 34'd0;  // gen/blk/device.ts:259
+      end
     end
-    if ((walk_walking & (~walk_at_end)) & ((~walk_need) | walk_cmd_ready)) begin  // gen/blk/device.ts:237
-      walk_idx <= walk_idx + 4'd1;  // gen/blk/device.ts:238
-      if (descs_rd1[0] == walk_dir) begin  // gen/blk/device.ts:239
-        walk_pos <= walk_pos + {2'd0, descs_rd1[32:1]};  // gen/blk/device.ts:239
+    if ((walk_walking & (~walk_at_end)) & ((~walk_need) | walk_cmd_ready)) begin  // gen/blk/device.ts:238
+      walk_idx <= walk_idx + 4'd1;  // gen/blk/device.ts:239
+      if (descs_rd1[0] == walk_dir) begin  // gen/blk/device.ts:240
+        walk_pos <= walk_pos + {2'd0, descs_rd1[32:1]};  // gen/blk/device.ts:240
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd0)) & mem_wr_be[0]) begin  // gen/blk/device.ts:423
-        capture0_0 <= mem_wr_data[7:0];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd0)) & mem_wr_be[32]) begin  // gen/blk/device.ts:423
-        capture0_0 <= mem_wr_data[263:256];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd0)) & mem_wr_be[0]) begin  // gen/blk/device.ts:414
+        capture0_0 <= mem_wr_data[7:0];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd0)) & mem_wr_be[32]) begin  // gen/blk/device.ts:414
+        capture0_0 <= mem_wr_data[263:256];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd0)) & mem_wr_be[1]) begin  // gen/blk/device.ts:423
-        capture0_1 <= mem_wr_data[15:8];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd0)) & mem_wr_be[33]) begin  // gen/blk/device.ts:423
-        capture0_1 <= mem_wr_data[271:264];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd0)) & mem_wr_be[1]) begin  // gen/blk/device.ts:414
+        capture0_1 <= mem_wr_data[15:8];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd0)) & mem_wr_be[33]) begin  // gen/blk/device.ts:414
+        capture0_1 <= mem_wr_data[271:264];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd0)) & mem_wr_be[2]) begin  // gen/blk/device.ts:423
-        capture0_2 <= mem_wr_data[23:16];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd0)) & mem_wr_be[34]) begin  // gen/blk/device.ts:423
-        capture0_2 <= mem_wr_data[279:272];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd0)) & mem_wr_be[2]) begin  // gen/blk/device.ts:414
+        capture0_2 <= mem_wr_data[23:16];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd0)) & mem_wr_be[34]) begin  // gen/blk/device.ts:414
+        capture0_2 <= mem_wr_data[279:272];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd0)) & mem_wr_be[3]) begin  // gen/blk/device.ts:423
-        capture0_3 <= mem_wr_data[31:24];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd0)) & mem_wr_be[35]) begin  // gen/blk/device.ts:423
-        capture0_3 <= mem_wr_data[287:280];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd0)) & mem_wr_be[3]) begin  // gen/blk/device.ts:414
+        capture0_3 <= mem_wr_data[31:24];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd0)) & mem_wr_be[35]) begin  // gen/blk/device.ts:414
+        capture0_3 <= mem_wr_data[287:280];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd0)) & mem_wr_be[4]) begin  // gen/blk/device.ts:423
-        capture0_4 <= mem_wr_data[39:32];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd0)) & mem_wr_be[36]) begin  // gen/blk/device.ts:423
-        capture0_4 <= mem_wr_data[295:288];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd0)) & mem_wr_be[4]) begin  // gen/blk/device.ts:414
+        capture0_4 <= mem_wr_data[39:32];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd0)) & mem_wr_be[36]) begin  // gen/blk/device.ts:414
+        capture0_4 <= mem_wr_data[295:288];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd0)) & mem_wr_be[5]) begin  // gen/blk/device.ts:423
-        capture0_5 <= mem_wr_data[47:40];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd0)) & mem_wr_be[37]) begin  // gen/blk/device.ts:423
-        capture0_5 <= mem_wr_data[303:296];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd0)) & mem_wr_be[5]) begin  // gen/blk/device.ts:414
+        capture0_5 <= mem_wr_data[47:40];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd0)) & mem_wr_be[37]) begin  // gen/blk/device.ts:414
+        capture0_5 <= mem_wr_data[303:296];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd0)) & mem_wr_be[6]) begin  // gen/blk/device.ts:423
-        capture0_6 <= mem_wr_data[55:48];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd0)) & mem_wr_be[38]) begin  // gen/blk/device.ts:423
-        capture0_6 <= mem_wr_data[311:304];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd0)) & mem_wr_be[6]) begin  // gen/blk/device.ts:414
+        capture0_6 <= mem_wr_data[55:48];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd0)) & mem_wr_be[38]) begin  // gen/blk/device.ts:414
+        capture0_6 <= mem_wr_data[311:304];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd0)) & mem_wr_be[7]) begin  // gen/blk/device.ts:423
-        capture0_7 <= mem_wr_data[63:56];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd0)) & mem_wr_be[39]) begin  // gen/blk/device.ts:423
-        capture0_7 <= mem_wr_data[319:312];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd0)) & mem_wr_be[7]) begin  // gen/blk/device.ts:414
+        capture0_7 <= mem_wr_data[63:56];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd0)) & mem_wr_be[39]) begin  // gen/blk/device.ts:414
+        capture0_7 <= mem_wr_data[319:312];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd0)) & mem_wr_be[8]) begin  // gen/blk/device.ts:423
-        capture0_8 <= mem_wr_data[71:64];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd0)) & mem_wr_be[40]) begin  // gen/blk/device.ts:423
-        capture0_8 <= mem_wr_data[327:320];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd0)) & mem_wr_be[8]) begin  // gen/blk/device.ts:414
+        capture0_8 <= mem_wr_data[71:64];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd0)) & mem_wr_be[40]) begin  // gen/blk/device.ts:414
+        capture0_8 <= mem_wr_data[327:320];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd0)) & mem_wr_be[9]) begin  // gen/blk/device.ts:423
-        capture0_9 <= mem_wr_data[79:72];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd0)) & mem_wr_be[41]) begin  // gen/blk/device.ts:423
-        capture0_9 <= mem_wr_data[335:328];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd0)) & mem_wr_be[9]) begin  // gen/blk/device.ts:414
+        capture0_9 <= mem_wr_data[79:72];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd0)) & mem_wr_be[41]) begin  // gen/blk/device.ts:414
+        capture0_9 <= mem_wr_data[335:328];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd0)) & mem_wr_be[10]) begin  // gen/blk/device.ts:423
-        capture0_10 <= mem_wr_data[87:80];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd0)) & mem_wr_be[42]) begin  // gen/blk/device.ts:423
-        capture0_10 <= mem_wr_data[343:336];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd0)) & mem_wr_be[10]) begin  // gen/blk/device.ts:414
+        capture0_10 <= mem_wr_data[87:80];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd0)) & mem_wr_be[42]) begin  // gen/blk/device.ts:414
+        capture0_10 <= mem_wr_data[343:336];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd0)) & mem_wr_be[11]) begin  // gen/blk/device.ts:423
-        capture0_11 <= mem_wr_data[95:88];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd0)) & mem_wr_be[43]) begin  // gen/blk/device.ts:423
-        capture0_11 <= mem_wr_data[351:344];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd0)) & mem_wr_be[11]) begin  // gen/blk/device.ts:414
+        capture0_11 <= mem_wr_data[95:88];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd0)) & mem_wr_be[43]) begin  // gen/blk/device.ts:414
+        capture0_11 <= mem_wr_data[351:344];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd0)) & mem_wr_be[12]) begin  // gen/blk/device.ts:423
-        capture0_12 <= mem_wr_data[103:96];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd0)) & mem_wr_be[44]) begin  // gen/blk/device.ts:423
-        capture0_12 <= mem_wr_data[359:352];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd0)) & mem_wr_be[12]) begin  // gen/blk/device.ts:414
+        capture0_12 <= mem_wr_data[103:96];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd0)) & mem_wr_be[44]) begin  // gen/blk/device.ts:414
+        capture0_12 <= mem_wr_data[359:352];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd0)) & mem_wr_be[13]) begin  // gen/blk/device.ts:423
-        capture0_13 <= mem_wr_data[111:104];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd0)) & mem_wr_be[45]) begin  // gen/blk/device.ts:423
-        capture0_13 <= mem_wr_data[367:360];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd0)) & mem_wr_be[13]) begin  // gen/blk/device.ts:414
+        capture0_13 <= mem_wr_data[111:104];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd0)) & mem_wr_be[45]) begin  // gen/blk/device.ts:414
+        capture0_13 <= mem_wr_data[367:360];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd0)) & mem_wr_be[14]) begin  // gen/blk/device.ts:423
-        capture0_14 <= mem_wr_data[119:112];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd0)) & mem_wr_be[46]) begin  // gen/blk/device.ts:423
-        capture0_14 <= mem_wr_data[375:368];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd0)) & mem_wr_be[14]) begin  // gen/blk/device.ts:414
+        capture0_14 <= mem_wr_data[119:112];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd0)) & mem_wr_be[46]) begin  // gen/blk/device.ts:414
+        capture0_14 <= mem_wr_data[375:368];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd0)) & mem_wr_be[15]) begin  // gen/blk/device.ts:423
-        capture0_15 <= mem_wr_data[127:120];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd0)) & mem_wr_be[47]) begin  // gen/blk/device.ts:423
-        capture0_15 <= mem_wr_data[383:376];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd0)) & mem_wr_be[15]) begin  // gen/blk/device.ts:414
+        capture0_15 <= mem_wr_data[127:120];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd0)) & mem_wr_be[47]) begin  // gen/blk/device.ts:414
+        capture0_15 <= mem_wr_data[383:376];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd2)) & mem_wr_be[0]) begin  // gen/blk/device.ts:423
-        capture1_0 <= mem_wr_data[7:0];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd2)) & mem_wr_be[32]) begin  // gen/blk/device.ts:423
-        capture1_0 <= mem_wr_data[263:256];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd2)) & mem_wr_be[0]) begin  // gen/blk/device.ts:414
+        capture1_0 <= mem_wr_data[7:0];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd2)) & mem_wr_be[32]) begin  // gen/blk/device.ts:414
+        capture1_0 <= mem_wr_data[263:256];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd2)) & mem_wr_be[1]) begin  // gen/blk/device.ts:423
-        capture1_1 <= mem_wr_data[15:8];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd2)) & mem_wr_be[33]) begin  // gen/blk/device.ts:423
-        capture1_1 <= mem_wr_data[271:264];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd2)) & mem_wr_be[1]) begin  // gen/blk/device.ts:414
+        capture1_1 <= mem_wr_data[15:8];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd2)) & mem_wr_be[33]) begin  // gen/blk/device.ts:414
+        capture1_1 <= mem_wr_data[271:264];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd2)) & mem_wr_be[2]) begin  // gen/blk/device.ts:423
-        capture1_2 <= mem_wr_data[23:16];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd2)) & mem_wr_be[34]) begin  // gen/blk/device.ts:423
-        capture1_2 <= mem_wr_data[279:272];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd2)) & mem_wr_be[2]) begin  // gen/blk/device.ts:414
+        capture1_2 <= mem_wr_data[23:16];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd2)) & mem_wr_be[34]) begin  // gen/blk/device.ts:414
+        capture1_2 <= mem_wr_data[279:272];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd2)) & mem_wr_be[3]) begin  // gen/blk/device.ts:423
-        capture1_3 <= mem_wr_data[31:24];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd2)) & mem_wr_be[35]) begin  // gen/blk/device.ts:423
-        capture1_3 <= mem_wr_data[287:280];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd2)) & mem_wr_be[3]) begin  // gen/blk/device.ts:414
+        capture1_3 <= mem_wr_data[31:24];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd2)) & mem_wr_be[35]) begin  // gen/blk/device.ts:414
+        capture1_3 <= mem_wr_data[287:280];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd2)) & mem_wr_be[4]) begin  // gen/blk/device.ts:423
-        capture1_4 <= mem_wr_data[39:32];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd2)) & mem_wr_be[36]) begin  // gen/blk/device.ts:423
-        capture1_4 <= mem_wr_data[295:288];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd2)) & mem_wr_be[4]) begin  // gen/blk/device.ts:414
+        capture1_4 <= mem_wr_data[39:32];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd2)) & mem_wr_be[36]) begin  // gen/blk/device.ts:414
+        capture1_4 <= mem_wr_data[295:288];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd2)) & mem_wr_be[5]) begin  // gen/blk/device.ts:423
-        capture1_5 <= mem_wr_data[47:40];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd2)) & mem_wr_be[37]) begin  // gen/blk/device.ts:423
-        capture1_5 <= mem_wr_data[303:296];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd2)) & mem_wr_be[5]) begin  // gen/blk/device.ts:414
+        capture1_5 <= mem_wr_data[47:40];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd2)) & mem_wr_be[37]) begin  // gen/blk/device.ts:414
+        capture1_5 <= mem_wr_data[303:296];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd2)) & mem_wr_be[6]) begin  // gen/blk/device.ts:423
-        capture1_6 <= mem_wr_data[55:48];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd2)) & mem_wr_be[38]) begin  // gen/blk/device.ts:423
-        capture1_6 <= mem_wr_data[311:304];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd2)) & mem_wr_be[6]) begin  // gen/blk/device.ts:414
+        capture1_6 <= mem_wr_data[55:48];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd2)) & mem_wr_be[38]) begin  // gen/blk/device.ts:414
+        capture1_6 <= mem_wr_data[311:304];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd2)) & mem_wr_be[7]) begin  // gen/blk/device.ts:423
-        capture1_7 <= mem_wr_data[63:56];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd2)) & mem_wr_be[39]) begin  // gen/blk/device.ts:423
-        capture1_7 <= mem_wr_data[319:312];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd2)) & mem_wr_be[7]) begin  // gen/blk/device.ts:414
+        capture1_7 <= mem_wr_data[63:56];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd2)) & mem_wr_be[39]) begin  // gen/blk/device.ts:414
+        capture1_7 <= mem_wr_data[319:312];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd2)) & mem_wr_be[8]) begin  // gen/blk/device.ts:423
-        capture1_8 <= mem_wr_data[71:64];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd2)) & mem_wr_be[40]) begin  // gen/blk/device.ts:423
-        capture1_8 <= mem_wr_data[327:320];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd2)) & mem_wr_be[8]) begin  // gen/blk/device.ts:414
+        capture1_8 <= mem_wr_data[71:64];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd2)) & mem_wr_be[40]) begin  // gen/blk/device.ts:414
+        capture1_8 <= mem_wr_data[327:320];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd2)) & mem_wr_be[9]) begin  // gen/blk/device.ts:423
-        capture1_9 <= mem_wr_data[79:72];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd2)) & mem_wr_be[41]) begin  // gen/blk/device.ts:423
-        capture1_9 <= mem_wr_data[335:328];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd2)) & mem_wr_be[9]) begin  // gen/blk/device.ts:414
+        capture1_9 <= mem_wr_data[79:72];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd2)) & mem_wr_be[41]) begin  // gen/blk/device.ts:414
+        capture1_9 <= mem_wr_data[335:328];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd2)) & mem_wr_be[10]) begin  // gen/blk/device.ts:423
-        capture1_10 <= mem_wr_data[87:80];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd2)) & mem_wr_be[42]) begin  // gen/blk/device.ts:423
-        capture1_10 <= mem_wr_data[343:336];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd2)) & mem_wr_be[10]) begin  // gen/blk/device.ts:414
+        capture1_10 <= mem_wr_data[87:80];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd2)) & mem_wr_be[42]) begin  // gen/blk/device.ts:414
+        capture1_10 <= mem_wr_data[343:336];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd2)) & mem_wr_be[11]) begin  // gen/blk/device.ts:423
-        capture1_11 <= mem_wr_data[95:88];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd2)) & mem_wr_be[43]) begin  // gen/blk/device.ts:423
-        capture1_11 <= mem_wr_data[351:344];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd2)) & mem_wr_be[11]) begin  // gen/blk/device.ts:414
+        capture1_11 <= mem_wr_data[95:88];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd2)) & mem_wr_be[43]) begin  // gen/blk/device.ts:414
+        capture1_11 <= mem_wr_data[351:344];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd2)) & mem_wr_be[12]) begin  // gen/blk/device.ts:423
-        capture1_12 <= mem_wr_data[103:96];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd2)) & mem_wr_be[44]) begin  // gen/blk/device.ts:423
-        capture1_12 <= mem_wr_data[359:352];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd2)) & mem_wr_be[12]) begin  // gen/blk/device.ts:414
+        capture1_12 <= mem_wr_data[103:96];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd2)) & mem_wr_be[44]) begin  // gen/blk/device.ts:414
+        capture1_12 <= mem_wr_data[359:352];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd2)) & mem_wr_be[13]) begin  // gen/blk/device.ts:423
-        capture1_13 <= mem_wr_data[111:104];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd2)) & mem_wr_be[45]) begin  // gen/blk/device.ts:423
-        capture1_13 <= mem_wr_data[367:360];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd2)) & mem_wr_be[13]) begin  // gen/blk/device.ts:414
+        capture1_13 <= mem_wr_data[111:104];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd2)) & mem_wr_be[45]) begin  // gen/blk/device.ts:414
+        capture1_13 <= mem_wr_data[367:360];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd2)) & mem_wr_be[14]) begin  // gen/blk/device.ts:423
-        capture1_14 <= mem_wr_data[119:112];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd2)) & mem_wr_be[46]) begin  // gen/blk/device.ts:423
-        capture1_14 <= mem_wr_data[375:368];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd2)) & mem_wr_be[14]) begin  // gen/blk/device.ts:414
+        capture1_14 <= mem_wr_data[119:112];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd2)) & mem_wr_be[46]) begin  // gen/blk/device.ts:414
+        capture1_14 <= mem_wr_data[375:368];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd2)) & mem_wr_be[15]) begin  // gen/blk/device.ts:423
-        capture1_15 <= mem_wr_data[127:120];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd2)) & mem_wr_be[47]) begin  // gen/blk/device.ts:423
-        capture1_15 <= mem_wr_data[383:376];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd2)) & mem_wr_be[15]) begin  // gen/blk/device.ts:414
+        capture1_15 <= mem_wr_data[127:120];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd2)) & mem_wr_be[47]) begin  // gen/blk/device.ts:414
+        capture1_15 <= mem_wr_data[383:376];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd4)) & mem_wr_be[0]) begin  // gen/blk/device.ts:423
-        capture2_0 <= mem_wr_data[7:0];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd4)) & mem_wr_be[32]) begin  // gen/blk/device.ts:423
-        capture2_0 <= mem_wr_data[263:256];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd4)) & mem_wr_be[0]) begin  // gen/blk/device.ts:414
+        capture2_0 <= mem_wr_data[7:0];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd4)) & mem_wr_be[32]) begin  // gen/blk/device.ts:414
+        capture2_0 <= mem_wr_data[263:256];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd4)) & mem_wr_be[1]) begin  // gen/blk/device.ts:423
-        capture2_1 <= mem_wr_data[15:8];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd4)) & mem_wr_be[33]) begin  // gen/blk/device.ts:423
-        capture2_1 <= mem_wr_data[271:264];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd4)) & mem_wr_be[1]) begin  // gen/blk/device.ts:414
+        capture2_1 <= mem_wr_data[15:8];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd4)) & mem_wr_be[33]) begin  // gen/blk/device.ts:414
+        capture2_1 <= mem_wr_data[271:264];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd4)) & mem_wr_be[2]) begin  // gen/blk/device.ts:423
-        capture2_2 <= mem_wr_data[23:16];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd4)) & mem_wr_be[34]) begin  // gen/blk/device.ts:423
-        capture2_2 <= mem_wr_data[279:272];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd4)) & mem_wr_be[2]) begin  // gen/blk/device.ts:414
+        capture2_2 <= mem_wr_data[23:16];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd4)) & mem_wr_be[34]) begin  // gen/blk/device.ts:414
+        capture2_2 <= mem_wr_data[279:272];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd4)) & mem_wr_be[3]) begin  // gen/blk/device.ts:423
-        capture2_3 <= mem_wr_data[31:24];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd4)) & mem_wr_be[35]) begin  // gen/blk/device.ts:423
-        capture2_3 <= mem_wr_data[287:280];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd4)) & mem_wr_be[3]) begin  // gen/blk/device.ts:414
+        capture2_3 <= mem_wr_data[31:24];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd4)) & mem_wr_be[35]) begin  // gen/blk/device.ts:414
+        capture2_3 <= mem_wr_data[287:280];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd4)) & mem_wr_be[4]) begin  // gen/blk/device.ts:423
-        capture2_4 <= mem_wr_data[39:32];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd4)) & mem_wr_be[36]) begin  // gen/blk/device.ts:423
-        capture2_4 <= mem_wr_data[295:288];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd4)) & mem_wr_be[4]) begin  // gen/blk/device.ts:414
+        capture2_4 <= mem_wr_data[39:32];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd4)) & mem_wr_be[36]) begin  // gen/blk/device.ts:414
+        capture2_4 <= mem_wr_data[295:288];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd4)) & mem_wr_be[5]) begin  // gen/blk/device.ts:423
-        capture2_5 <= mem_wr_data[47:40];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd4)) & mem_wr_be[37]) begin  // gen/blk/device.ts:423
-        capture2_5 <= mem_wr_data[303:296];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd4)) & mem_wr_be[5]) begin  // gen/blk/device.ts:414
+        capture2_5 <= mem_wr_data[47:40];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd4)) & mem_wr_be[37]) begin  // gen/blk/device.ts:414
+        capture2_5 <= mem_wr_data[303:296];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd4)) & mem_wr_be[6]) begin  // gen/blk/device.ts:423
-        capture2_6 <= mem_wr_data[55:48];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd4)) & mem_wr_be[38]) begin  // gen/blk/device.ts:423
-        capture2_6 <= mem_wr_data[311:304];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd4)) & mem_wr_be[6]) begin  // gen/blk/device.ts:414
+        capture2_6 <= mem_wr_data[55:48];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd4)) & mem_wr_be[38]) begin  // gen/blk/device.ts:414
+        capture2_6 <= mem_wr_data[311:304];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd4)) & mem_wr_be[7]) begin  // gen/blk/device.ts:423
-        capture2_7 <= mem_wr_data[63:56];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd4)) & mem_wr_be[39]) begin  // gen/blk/device.ts:423
-        capture2_7 <= mem_wr_data[319:312];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd4)) & mem_wr_be[7]) begin  // gen/blk/device.ts:414
+        capture2_7 <= mem_wr_data[63:56];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd4)) & mem_wr_be[39]) begin  // gen/blk/device.ts:414
+        capture2_7 <= mem_wr_data[319:312];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd4)) & mem_wr_be[8]) begin  // gen/blk/device.ts:423
-        capture2_8 <= mem_wr_data[71:64];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd4)) & mem_wr_be[40]) begin  // gen/blk/device.ts:423
-        capture2_8 <= mem_wr_data[327:320];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd4)) & mem_wr_be[8]) begin  // gen/blk/device.ts:414
+        capture2_8 <= mem_wr_data[71:64];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd4)) & mem_wr_be[40]) begin  // gen/blk/device.ts:414
+        capture2_8 <= mem_wr_data[327:320];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd4)) & mem_wr_be[9]) begin  // gen/blk/device.ts:423
-        capture2_9 <= mem_wr_data[79:72];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd4)) & mem_wr_be[41]) begin  // gen/blk/device.ts:423
-        capture2_9 <= mem_wr_data[335:328];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd4)) & mem_wr_be[9]) begin  // gen/blk/device.ts:414
+        capture2_9 <= mem_wr_data[79:72];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd4)) & mem_wr_be[41]) begin  // gen/blk/device.ts:414
+        capture2_9 <= mem_wr_data[335:328];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd4)) & mem_wr_be[10]) begin  // gen/blk/device.ts:423
-        capture2_10 <= mem_wr_data[87:80];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd4)) & mem_wr_be[42]) begin  // gen/blk/device.ts:423
-        capture2_10 <= mem_wr_data[343:336];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd4)) & mem_wr_be[10]) begin  // gen/blk/device.ts:414
+        capture2_10 <= mem_wr_data[87:80];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd4)) & mem_wr_be[42]) begin  // gen/blk/device.ts:414
+        capture2_10 <= mem_wr_data[343:336];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd4)) & mem_wr_be[11]) begin  // gen/blk/device.ts:423
-        capture2_11 <= mem_wr_data[95:88];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd4)) & mem_wr_be[43]) begin  // gen/blk/device.ts:423
-        capture2_11 <= mem_wr_data[351:344];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd4)) & mem_wr_be[11]) begin  // gen/blk/device.ts:414
+        capture2_11 <= mem_wr_data[95:88];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd4)) & mem_wr_be[43]) begin  // gen/blk/device.ts:414
+        capture2_11 <= mem_wr_data[351:344];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd4)) & mem_wr_be[12]) begin  // gen/blk/device.ts:423
-        capture2_12 <= mem_wr_data[103:96];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd4)) & mem_wr_be[44]) begin  // gen/blk/device.ts:423
-        capture2_12 <= mem_wr_data[359:352];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd4)) & mem_wr_be[12]) begin  // gen/blk/device.ts:414
+        capture2_12 <= mem_wr_data[103:96];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd4)) & mem_wr_be[44]) begin  // gen/blk/device.ts:414
+        capture2_12 <= mem_wr_data[359:352];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd4)) & mem_wr_be[13]) begin  // gen/blk/device.ts:423
-        capture2_13 <= mem_wr_data[111:104];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd4)) & mem_wr_be[45]) begin  // gen/blk/device.ts:423
-        capture2_13 <= mem_wr_data[367:360];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd4)) & mem_wr_be[13]) begin  // gen/blk/device.ts:414
+        capture2_13 <= mem_wr_data[111:104];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd4)) & mem_wr_be[45]) begin  // gen/blk/device.ts:414
+        capture2_13 <= mem_wr_data[367:360];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd4)) & mem_wr_be[14]) begin  // gen/blk/device.ts:423
-        capture2_14 <= mem_wr_data[119:112];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd4)) & mem_wr_be[46]) begin  // gen/blk/device.ts:423
-        capture2_14 <= mem_wr_data[375:368];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd4)) & mem_wr_be[14]) begin  // gen/blk/device.ts:414
+        capture2_14 <= mem_wr_data[119:112];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd4)) & mem_wr_be[46]) begin  // gen/blk/device.ts:414
+        capture2_14 <= mem_wr_data[375:368];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd4)) & mem_wr_be[15]) begin  // gen/blk/device.ts:423
-        capture2_15 <= mem_wr_data[127:120];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd4)) & mem_wr_be[47]) begin  // gen/blk/device.ts:423
-        capture2_15 <= mem_wr_data[383:376];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd4)) & mem_wr_be[15]) begin  // gen/blk/device.ts:414
+        capture2_15 <= mem_wr_data[127:120];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd4)) & mem_wr_be[47]) begin  // gen/blk/device.ts:414
+        capture2_15 <= mem_wr_data[383:376];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd6)) & mem_wr_be[0]) begin  // gen/blk/device.ts:423
-        capture3_0 <= mem_wr_data[7:0];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd6)) & mem_wr_be[32]) begin  // gen/blk/device.ts:423
-        capture3_0 <= mem_wr_data[263:256];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd6)) & mem_wr_be[0]) begin  // gen/blk/device.ts:414
+        capture3_0 <= mem_wr_data[7:0];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd6)) & mem_wr_be[32]) begin  // gen/blk/device.ts:414
+        capture3_0 <= mem_wr_data[263:256];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd6)) & mem_wr_be[1]) begin  // gen/blk/device.ts:423
-        capture3_1 <= mem_wr_data[15:8];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd6)) & mem_wr_be[33]) begin  // gen/blk/device.ts:423
-        capture3_1 <= mem_wr_data[271:264];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd6)) & mem_wr_be[1]) begin  // gen/blk/device.ts:414
+        capture3_1 <= mem_wr_data[15:8];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd6)) & mem_wr_be[33]) begin  // gen/blk/device.ts:414
+        capture3_1 <= mem_wr_data[271:264];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd6)) & mem_wr_be[2]) begin  // gen/blk/device.ts:423
-        capture3_2 <= mem_wr_data[23:16];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd6)) & mem_wr_be[34]) begin  // gen/blk/device.ts:423
-        capture3_2 <= mem_wr_data[279:272];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd6)) & mem_wr_be[2]) begin  // gen/blk/device.ts:414
+        capture3_2 <= mem_wr_data[23:16];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd6)) & mem_wr_be[34]) begin  // gen/blk/device.ts:414
+        capture3_2 <= mem_wr_data[279:272];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd6)) & mem_wr_be[3]) begin  // gen/blk/device.ts:423
-        capture3_3 <= mem_wr_data[31:24];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd6)) & mem_wr_be[35]) begin  // gen/blk/device.ts:423
-        capture3_3 <= mem_wr_data[287:280];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd6)) & mem_wr_be[3]) begin  // gen/blk/device.ts:414
+        capture3_3 <= mem_wr_data[31:24];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd6)) & mem_wr_be[35]) begin  // gen/blk/device.ts:414
+        capture3_3 <= mem_wr_data[287:280];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd6)) & mem_wr_be[4]) begin  // gen/blk/device.ts:423
-        capture3_4 <= mem_wr_data[39:32];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd6)) & mem_wr_be[36]) begin  // gen/blk/device.ts:423
-        capture3_4 <= mem_wr_data[295:288];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd6)) & mem_wr_be[4]) begin  // gen/blk/device.ts:414
+        capture3_4 <= mem_wr_data[39:32];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd6)) & mem_wr_be[36]) begin  // gen/blk/device.ts:414
+        capture3_4 <= mem_wr_data[295:288];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd6)) & mem_wr_be[5]) begin  // gen/blk/device.ts:423
-        capture3_5 <= mem_wr_data[47:40];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd6)) & mem_wr_be[37]) begin  // gen/blk/device.ts:423
-        capture3_5 <= mem_wr_data[303:296];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd6)) & mem_wr_be[5]) begin  // gen/blk/device.ts:414
+        capture3_5 <= mem_wr_data[47:40];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd6)) & mem_wr_be[37]) begin  // gen/blk/device.ts:414
+        capture3_5 <= mem_wr_data[303:296];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd6)) & mem_wr_be[6]) begin  // gen/blk/device.ts:423
-        capture3_6 <= mem_wr_data[55:48];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd6)) & mem_wr_be[38]) begin  // gen/blk/device.ts:423
-        capture3_6 <= mem_wr_data[311:304];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd6)) & mem_wr_be[6]) begin  // gen/blk/device.ts:414
+        capture3_6 <= mem_wr_data[55:48];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd6)) & mem_wr_be[38]) begin  // gen/blk/device.ts:414
+        capture3_6 <= mem_wr_data[311:304];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd6)) & mem_wr_be[7]) begin  // gen/blk/device.ts:423
-        capture3_7 <= mem_wr_data[63:56];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd6)) & mem_wr_be[39]) begin  // gen/blk/device.ts:423
-        capture3_7 <= mem_wr_data[319:312];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd6)) & mem_wr_be[7]) begin  // gen/blk/device.ts:414
+        capture3_7 <= mem_wr_data[63:56];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd6)) & mem_wr_be[39]) begin  // gen/blk/device.ts:414
+        capture3_7 <= mem_wr_data[319:312];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd6)) & mem_wr_be[8]) begin  // gen/blk/device.ts:423
-        capture3_8 <= mem_wr_data[71:64];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd6)) & mem_wr_be[40]) begin  // gen/blk/device.ts:423
-        capture3_8 <= mem_wr_data[327:320];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd6)) & mem_wr_be[8]) begin  // gen/blk/device.ts:414
+        capture3_8 <= mem_wr_data[71:64];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd6)) & mem_wr_be[40]) begin  // gen/blk/device.ts:414
+        capture3_8 <= mem_wr_data[327:320];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd6)) & mem_wr_be[9]) begin  // gen/blk/device.ts:423
-        capture3_9 <= mem_wr_data[79:72];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd6)) & mem_wr_be[41]) begin  // gen/blk/device.ts:423
-        capture3_9 <= mem_wr_data[335:328];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd6)) & mem_wr_be[9]) begin  // gen/blk/device.ts:414
+        capture3_9 <= mem_wr_data[79:72];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd6)) & mem_wr_be[41]) begin  // gen/blk/device.ts:414
+        capture3_9 <= mem_wr_data[335:328];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd6)) & mem_wr_be[10]) begin  // gen/blk/device.ts:423
-        capture3_10 <= mem_wr_data[87:80];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd6)) & mem_wr_be[42]) begin  // gen/blk/device.ts:423
-        capture3_10 <= mem_wr_data[343:336];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd6)) & mem_wr_be[10]) begin  // gen/blk/device.ts:414
+        capture3_10 <= mem_wr_data[87:80];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd6)) & mem_wr_be[42]) begin  // gen/blk/device.ts:414
+        capture3_10 <= mem_wr_data[343:336];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd6)) & mem_wr_be[11]) begin  // gen/blk/device.ts:423
-        capture3_11 <= mem_wr_data[95:88];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd6)) & mem_wr_be[43]) begin  // gen/blk/device.ts:423
-        capture3_11 <= mem_wr_data[351:344];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd6)) & mem_wr_be[11]) begin  // gen/blk/device.ts:414
+        capture3_11 <= mem_wr_data[95:88];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd6)) & mem_wr_be[43]) begin  // gen/blk/device.ts:414
+        capture3_11 <= mem_wr_data[351:344];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd6)) & mem_wr_be[12]) begin  // gen/blk/device.ts:423
-        capture3_12 <= mem_wr_data[103:96];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd6)) & mem_wr_be[44]) begin  // gen/blk/device.ts:423
-        capture3_12 <= mem_wr_data[359:352];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd6)) & mem_wr_be[12]) begin  // gen/blk/device.ts:414
+        capture3_12 <= mem_wr_data[103:96];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd6)) & mem_wr_be[44]) begin  // gen/blk/device.ts:414
+        capture3_12 <= mem_wr_data[359:352];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd6)) & mem_wr_be[13]) begin  // gen/blk/device.ts:423
-        capture3_13 <= mem_wr_data[111:104];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd6)) & mem_wr_be[45]) begin  // gen/blk/device.ts:423
-        capture3_13 <= mem_wr_data[367:360];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd6)) & mem_wr_be[13]) begin  // gen/blk/device.ts:414
+        capture3_13 <= mem_wr_data[111:104];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd6)) & mem_wr_be[45]) begin  // gen/blk/device.ts:414
+        capture3_13 <= mem_wr_data[367:360];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd6)) & mem_wr_be[14]) begin  // gen/blk/device.ts:423
-        capture3_14 <= mem_wr_data[119:112];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd6)) & mem_wr_be[46]) begin  // gen/blk/device.ts:423
-        capture3_14 <= mem_wr_data[375:368];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd6)) & mem_wr_be[14]) begin  // gen/blk/device.ts:414
+        capture3_14 <= mem_wr_data[119:112];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd6)) & mem_wr_be[46]) begin  // gen/blk/device.ts:414
+        capture3_14 <= mem_wr_data[375:368];  // gen/blk/device.ts:414
       end
     end
-    if (mem_wr_valid) begin  // gen/blk/device.ts:422
-      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd6)) & mem_wr_be[15]) begin  // gen/blk/device.ts:423
-        capture3_15 <= mem_wr_data[127:120];  // gen/blk/device.ts:423
-      end else if ((_add_7[13] & (_add_7[12:0] == 13'd6)) & mem_wr_be[47]) begin  // gen/blk/device.ts:423
-        capture3_15 <= mem_wr_data[383:376];  // gen/blk/device.ts:423
+    if (mem_wr_valid) begin  // gen/blk/device.ts:413
+      if ((mem_wr_addr[13] & (mem_wr_addr[12:0] == 13'd6)) & mem_wr_be[15]) begin  // gen/blk/device.ts:414
+        capture3_15 <= mem_wr_data[127:120];  // gen/blk/device.ts:414
+      end else if ((_add_9[13] & (_add_9[12:0] == 13'd6)) & mem_wr_be[47]) begin  // gen/blk/device.ts:414
+        capture3_15 <= mem_wr_data[383:376];  // gen/blk/device.ts:414
       end
     end
-    if (rd_order_deq_valid & ((~(~(rd_order_deq_data[9] & rd_order_deq_data[8]))) | store_rdata_valid)) begin  // gen/blk/device.ts:489
-      rd_out_data <= {(rd_order_deq_data[9] ? ((rd_order_deq_data[7:4] == 4'd0) ? {8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, status_byte_0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0} : ((rd_order_deq_data[7:4] == 4'd1) ? {8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd49, 8'd48, 8'd48, 8'd48, 8'd32, 8'd107, 8'd108, 8'd98, 8'd32, 8'd97, 8'd103, 8'd112, 8'd102, 8'd45, 8'd111, 8'd105, 8'd116, 8'd114, 8'd105, 8'd118} : ((rd_order_deq_data[7:4] == 4'd2) ? {8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, status_byte_1, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0} : ((rd_order_deq_data[7:4] == 4'd3) ? {8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0} : ((rd_order_deq_data[7:4] == 4'd4) ? {8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, status_byte_2, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0} : ((rd_order_deq_data[7:4] == 4'd5) ? {8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0} : ((rd_order_deq_data[7:4] == 4'd6) ? {8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, status_byte_3, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0} : ((rd_order_deq_data[7:4] == 4'd7) ? {8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0} : 256'd0)))))))) : store_rdata_data[511:256]), (rd_order_deq_data[8] ? ((rd_order_deq_data[3:0] == 4'd0) ? {8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, status_byte_0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0} : ((rd_order_deq_data[3:0] == 4'd1) ? {8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd49, 8'd48, 8'd48, 8'd48, 8'd32, 8'd107, 8'd108, 8'd98, 8'd32, 8'd97, 8'd103, 8'd112, 8'd102, 8'd45, 8'd111, 8'd105, 8'd116, 8'd114, 8'd105, 8'd118} : ((rd_order_deq_data[3:0] == 4'd2) ? {8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, status_byte_1, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0} : ((rd_order_deq_data[3:0] == 4'd3) ? {8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0} : ((rd_order_deq_data[3:0] == 4'd4) ? {8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, status_byte_2, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0} : ((rd_order_deq_data[3:0] == 4'd5) ? {8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0} : ((rd_order_deq_data[3:0] == 4'd6) ? {8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, status_byte_3, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0} : ((rd_order_deq_data[3:0] == 4'd7) ? {8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0} : 256'd0)))))))) : store_rdata_data[255:0])};  // gen/blk/device.ts:490
+    if (rd_order_deq_valid & ((~(~(rd_order_deq_data[9] & rd_order_deq_data[8]))) | store_rdata_valid)) begin  // gen/blk/device.ts:480
+      rd_out_data <= {(rd_order_deq_data[9] ? ((rd_order_deq_data[7:4] == 4'd0) ? {8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, status_byte_0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0} : ((rd_order_deq_data[7:4] == 4'd1) ? {8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd49, 8'd48, 8'd48, 8'd48, 8'd32, 8'd107, 8'd108, 8'd98, 8'd32, 8'd97, 8'd103, 8'd112, 8'd102, 8'd45, 8'd111, 8'd105, 8'd116, 8'd114, 8'd105, 8'd118} : ((rd_order_deq_data[7:4] == 4'd2) ? {8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, status_byte_1, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0} : ((rd_order_deq_data[7:4] == 4'd3) ? {8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0} : ((rd_order_deq_data[7:4] == 4'd4) ? {8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, status_byte_2, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0} : ((rd_order_deq_data[7:4] == 4'd5) ? {8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0} : ((rd_order_deq_data[7:4] == 4'd6) ? {8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, status_byte_3, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0} : ((rd_order_deq_data[7:4] == 4'd7) ? {8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0} : 256'd0)))))))) : store_rdata_data[511:256]), (rd_order_deq_data[8] ? ((rd_order_deq_data[3:0] == 4'd0) ? {8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, status_byte_0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0} : ((rd_order_deq_data[3:0] == 4'd1) ? {8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd49, 8'd48, 8'd48, 8'd48, 8'd32, 8'd107, 8'd108, 8'd98, 8'd32, 8'd97, 8'd103, 8'd112, 8'd102, 8'd45, 8'd111, 8'd105, 8'd116, 8'd114, 8'd105, 8'd118} : ((rd_order_deq_data[3:0] == 4'd2) ? {8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, status_byte_1, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0} : ((rd_order_deq_data[3:0] == 4'd3) ? {8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0} : ((rd_order_deq_data[3:0] == 4'd4) ? {8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, status_byte_2, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0} : ((rd_order_deq_data[3:0] == 4'd5) ? {8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0} : ((rd_order_deq_data[3:0] == 4'd6) ? {8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, status_byte_3, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0} : ((rd_order_deq_data[3:0] == 4'd7) ? {8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0} : 256'd0)))))))) : store_rdata_data[255:0])};  // gen/blk/device.ts:481
     end
-    case (state)  // gen/blk/device.ts:543
-      STATE_IDLE: begin
-        if (_select_9) begin  // gen/blk/device.ts:545
-          status_desc_addr <= _select_10;  // gen/blk/device.ts:550
-          status_desc_len <= _select_11;  // gen/blk/device.ts:551
+    case (s_state)  // gen/blk/device.ts:522
+      S_STATE_READS: begin
+        if (~_sub_11[15]) begin  // gen/blk/device.ts:535
+          s_write_mark <= store_wr_accepted;  // gen/blk/device.ts:536
         end
       end
+      default: begin end
+    endcase
+    case (state)  // gen/blk/device.ts:581
       STATE_CHECK: begin
-        if (writable == 34'd0) begin  // gen/blk/device.ts:558
-        end else if (((desc_count > 16'd8) | too_big) | (readable < 34'd16)) begin  // gen/blk/device.ts:568
-          written <= 34'd0;  // gen/blk/device.ts:534
+        if (writable == 34'd0) begin  // gen/blk/device.ts:593
+        end else if (((desc_count > 16'd8) | too_big) | (readable < 34'd16)) begin  // gen/blk/device.ts:603
+          written <= 34'd0;  // gen/blk/device.ts:570
+          fence <= 1'b1;  // gen/blk/device.ts:571
         end
       end
       STATE_DECODE: begin
-        req_type <= _cat_12;  // gen/blk/device.ts:579
-        if (((_eq_17 | (_cat_12 == 32'd11)) | (_cat_12 == 32'd13)) & (wr_outstanding != 8'd0)) begin  // gen/blk/device.ts:612
-        end else if (dma_error) begin  // gen/blk/device.ts:613
-          written <= 34'd0;  // gen/blk/device.ts:534
-        end else if ((_cat_12 == 32'd0) | _eq_17) begin  // gen/blk/device.ts:614
-          if (((_eq_17 ? ((writable - 34'd1) != 34'd0) : ((readable - 34'd16) != 34'd0)) | (_mux_18[8:0] != 9'd0)) | (~((_cat_19 <= 64'd500) & ({39'd0, _mux_18[33:9]} <= (64'd500 - _cat_19))))) begin  // gen/blk/device.ts:615
-            written <= 34'd0;  // gen/blk/device.ts:534
+        req_type <= _cat_12;  // gen/blk/device.ts:613
+        if ((((_eq_17 | (_cat_12 == 32'd11)) | (_cat_12 == 32'd13)) & (wr_outstanding != 8'd0)) | ((_cat_12 == 32'd0) & (((rd_issued - rd_ended) != 16'd0) | store_wr_pending))) begin  // gen/blk/device.ts:648
+        end else if (_select_18) begin  // gen/blk/device.ts:651
+          written <= 34'd0;  // gen/blk/device.ts:570
+          fence <= 1'b1;  // gen/blk/device.ts:571
+        end else if ((_cat_12 == 32'd0) | _eq_17) begin  // gen/blk/device.ts:652
+          if (((_eq_17 ? ((writable - 34'd1) != 34'd0) : ((readable - 34'd16) != 34'd0)) | (_mux_19[8:0] != 9'd0)) | (~((_cat_20 <= 64'd500) & ({39'd0, _mux_19[33:9]} <= (64'd500 - _cat_20))))) begin  // gen/blk/device.ts:653
+            written <= 34'd0;  // gen/blk/device.ts:570
+            fence <= 1'b1;  // gen/blk/device.ts:571
           end else begin
-            if (_eq_17) begin  // gen/blk/device.ts:616
-              walk_dir <= 1'b0;  // gen/blk/device.ts:253
-              walk_off <= 34'd16;  // gen/blk/device.ts:254
-              walk_end <= readable;  // gen/blk/device.ts:255
-              walk_dev <= {1'b0, _cat_22};  // gen/blk/device.ts:256
-              walk_idx <= 4'd0;  // gen/blk/device.ts:257
-              walk_pos <= 34'd0;  // gen/blk/device.ts:258
+            if (_eq_17) begin  // gen/blk/device.ts:654
+              walk_dir <= 1'b0;  // gen/blk/device.ts:254
+              walk_off <= 34'd16;  // gen/blk/device.ts:255
+              walk_end <= readable;  // gen/blk/device.ts:256
+              walk_dev <= {1'b0, _cat_23};  // gen/blk/device.ts:257
+              walk_idx <= 4'd0;  // gen/blk/device.ts:258
+              walk_pos <= 34'd0;  // gen/blk/device.ts:259
             end else begin
-              walk_dir <= 1'b1;  // gen/blk/device.ts:253
-              walk_off <= 34'd0;  // gen/blk/device.ts:254
-              walk_end <= writable - 34'd1;  // gen/blk/device.ts:255
-              walk_dev <= {1'b0, _cat_22};  // gen/blk/device.ts:256
-              walk_idx <= 4'd0;  // gen/blk/device.ts:257
-              walk_pos <= 34'd0;  // gen/blk/device.ts:258
+              walk_dir <= 1'b1;  // gen/blk/device.ts:254
+              walk_off <= 34'd0;  // gen/blk/device.ts:255
+              walk_end <= writable - 34'd1;  // gen/blk/device.ts:256
+              walk_dev <= {1'b0, _cat_23};  // gen/blk/device.ts:257
+              walk_idx <= 4'd0;  // gen/blk/device.ts:258
+              walk_pos <= 34'd0;  // gen/blk/device.ts:259
             end
-            written <= _eq_17 ? 34'd0 : (writable - 34'd1);  // gen/blk/device.ts:620
+            written <= _eq_17 ? 34'd0 : (writable - 34'd1);  // gen/blk/device.ts:658
+            fence <= _eq_17;  // gen/blk/device.ts:659
           end
-        end else if (_cat_12 == 32'd4) begin  // gen/blk/device.ts:624
-          written <= 34'd0;  // gen/blk/device.ts:534
-        end else if (_cat_12 == 32'd8) begin  // gen/blk/device.ts:627
-          if ((readable - 34'd16) != 34'd0) begin  // gen/blk/device.ts:628
-            written <= 34'd0;  // gen/blk/device.ts:534
+        end else if (_cat_12 == 32'd4) begin  // gen/blk/device.ts:663
+          written <= 34'd0;  // gen/blk/device.ts:570
+          fence <= 1'b1;  // gen/blk/device.ts:571
+        end else if (_cat_12 == 32'd8) begin  // gen/blk/device.ts:666
+          if ((readable - 34'd16) != 34'd0) begin  // gen/blk/device.ts:667
+            written <= 34'd0;  // gen/blk/device.ts:570
+            fence <= 1'b1;  // gen/blk/device.ts:571
           end else begin
-            walk_dir <= 1'b1;  // gen/blk/device.ts:253
-            walk_off <= 34'd0;  // gen/blk/device.ts:254
-            walk_end <= ((writable - 34'd1) < 34'd20) ? (writable - 34'd1) : 34'd20;  // gen/blk/device.ts:255
-            walk_dev <= 19'd262176;  // gen/blk/device.ts:256
-            walk_idx <= 4'd0;  // gen/blk/device.ts:257
-            walk_pos <= 34'd0;  // gen/blk/device.ts:258
-            written <= ((writable - 34'd1) < 34'd20) ? (writable - 34'd1) : 34'd20;  // gen/blk/device.ts:631
+            walk_dir <= 1'b1;  // gen/blk/device.ts:254
+            walk_off <= 34'd0;  // gen/blk/device.ts:255
+            walk_end <= ((writable - 34'd1) < 34'd20) ? (writable - 34'd1) : 34'd20;  // gen/blk/device.ts:256
+            walk_dev <= 19'd262176;  // gen/blk/device.ts:257
+            walk_idx <= 4'd0;  // gen/blk/device.ts:258
+            walk_pos <= 34'd0;  // gen/blk/device.ts:259
+            written <= ((writable - 34'd1) < 34'd20) ? (writable - 34'd1) : 34'd20;  // gen/blk/device.ts:670
+            fence <= 1'b0;  // gen/blk/device.ts:671
           end
-        end else if (_cat_12 == 32'd11) begin  // gen/blk/device.ts:635
-          if (~features[13]) begin  // gen/blk/device.ts:593
-            written <= 34'd0;  // gen/blk/device.ts:534
-          end else if (((writable != 34'd1) | ((readable - 34'd16) == 34'd0)) | (_sub_23[3:0] != 4'd0)) begin  // gen/blk/device.ts:599
-            written <= 34'd0;  // gen/blk/device.ts:534
-          end else if (_sub_23[33:4] > 30'd3) begin  // gen/blk/device.ts:600
-            written <= 34'd0;  // gen/blk/device.ts:534
+        end else if (_cat_12 == 32'd11) begin  // gen/blk/device.ts:675
+          if (~features[13]) begin  // gen/blk/device.ts:627
+            written <= 34'd0;  // gen/blk/device.ts:570
+            fence <= 1'b1;  // gen/blk/device.ts:571
+          end else if (((writable != 34'd1) | ((readable - 34'd16) == 34'd0)) | (_sub_24[3:0] != 4'd0)) begin  // gen/blk/device.ts:633
+            written <= 34'd0;  // gen/blk/device.ts:570
+            fence <= 1'b1;  // gen/blk/device.ts:571
+          end else if (_sub_24[33:4] > 30'd3) begin  // gen/blk/device.ts:634
+            written <= 34'd0;  // gen/blk/device.ts:570
+            fence <= 1'b1;  // gen/blk/device.ts:571
           end else begin
-            is_discard <= 1'b1;  // gen/blk/device.ts:602
-            seg_idx <= 9'd0;  // gen/blk/device.ts:603
-            seg_count <= _sub_23[12:4];  // gen/blk/device.ts:604
-            seg_pass2 <= 1'b0;  // gen/blk/device.ts:605
+            is_discard <= 1'b1;  // gen/blk/device.ts:636
+            seg_idx <= 9'd0;  // gen/blk/device.ts:637
+            seg_count <= _sub_24[12:4];  // gen/blk/device.ts:638
+            seg_pass2 <= 1'b0;  // gen/blk/device.ts:639
           end
-        end else if (_cat_12 == 32'd13) begin  // gen/blk/device.ts:636
-          if (~features[14]) begin  // gen/blk/device.ts:593
-            written <= 34'd0;  // gen/blk/device.ts:534
-          end else if (((writable != 34'd1) | (_sub_23 == 34'd0)) | (_sub_23[3:0] != 4'd0)) begin  // gen/blk/device.ts:599
-            written <= 34'd0;  // gen/blk/device.ts:534
-          end else if (_sub_23[33:4] > 30'd2) begin  // gen/blk/device.ts:600
-            written <= 34'd0;  // gen/blk/device.ts:534
+        end else if (_cat_12 == 32'd13) begin  // gen/blk/device.ts:676
+          if (~features[14]) begin  // gen/blk/device.ts:627
+            written <= 34'd0;  // gen/blk/device.ts:570
+            fence <= 1'b1;  // gen/blk/device.ts:571
+          end else if (((writable != 34'd1) | (_sub_24 == 34'd0)) | (_sub_24[3:0] != 4'd0)) begin  // gen/blk/device.ts:633
+            written <= 34'd0;  // gen/blk/device.ts:570
+            fence <= 1'b1;  // gen/blk/device.ts:571
+          end else if (_sub_24[33:4] > 30'd2) begin  // gen/blk/device.ts:634
+            written <= 34'd0;  // gen/blk/device.ts:570
+            fence <= 1'b1;  // gen/blk/device.ts:571
           end else begin
-            is_discard <= 1'b0;  // gen/blk/device.ts:602
-            seg_idx <= 9'd0;  // gen/blk/device.ts:603
-            seg_count <= _sub_23[12:4];  // gen/blk/device.ts:604
-            seg_pass2 <= 1'b0;  // gen/blk/device.ts:605
+            is_discard <= 1'b0;  // gen/blk/device.ts:636
+            seg_idx <= 9'd0;  // gen/blk/device.ts:637
+            seg_count <= _sub_24[12:4];  // gen/blk/device.ts:638
+            seg_pass2 <= 1'b0;  // gen/blk/device.ts:639
           end
         end else begin
-          written <= 34'd0;  // gen/blk/device.ts:534
+          written <= 34'd0;  // gen/blk/device.ts:570
+          fence <= 1'b1;  // gen/blk/device.ts:571
         end
       end
       STATE_SEG: begin
-        walk_dir <= 1'b0;  // gen/blk/device.ts:253
-        walk_off <= ({25'd0, seg_idx} << 4) + 34'd16;  // gen/blk/device.ts:254
-        walk_end <= (({25'd0, seg_idx} << 4) + 34'd16) + 34'd16;  // gen/blk/device.ts:255
-        walk_dev <= {1'b1, {10'd0, b_slot}, 6'd0};  // gen/blk/device.ts:256
-        walk_idx <= 4'd0;  // gen/blk/device.ts:257
-        walk_pos <= 34'd0;  // gen/blk/device.ts:258
+        walk_dir <= 1'b0;  // gen/blk/device.ts:254
+        walk_off <= ({25'd0, seg_idx} << 4) + 34'd16;  // gen/blk/device.ts:255
+        walk_end <= (({25'd0, seg_idx} << 4) + 34'd16) + 34'd16;  // gen/blk/device.ts:256
+        walk_dev <= {1'b1, {10'd0, b_slot}, 6'd0};  // gen/blk/device.ts:257
+        walk_idx <= 4'd0;  // gen/blk/device.ts:258
+        walk_pos <= 34'd0;  // gen/blk/device.ts:259
       end
       STATE_SEG_CHECK: begin
-        if (((~walk_walking) & (rd_outstanding == 8'd0)) & (wr_outstanding == 8'd0)) begin  // gen/blk/device.ts:650
-          if (dma_error | (seg_pass2 & ((_ne_24 | _and_26) | (_gt_27 | _not_29)))) begin  // gen/blk/device.ts:665
-            written <= 34'd0;  // gen/blk/device.ts:534
-          end else if (_ne_24 | _and_26) begin  // gen/blk/device.ts:666
-            written <= 34'd0;  // gen/blk/device.ts:534
-          end else if (_gt_27 | _not_29) begin  // gen/blk/device.ts:667
-            written <= 34'd0;  // gen/blk/device.ts:534
-          end else if (seg_pass2) begin  // gen/blk/device.ts:668
-            zero_line <= {{_mux_31[0], _mux_32}, 4'd0};  // gen/blk/device.ts:670
-            zero_left <= {8'd0, _cat_28} << 3;  // gen/blk/device.ts:671
-          end else if (1'b0) begin  // gen/blk/device.ts:674
-            written <= 34'd0;  // gen/blk/device.ts:534
+        if (((~walk_walking) & ((rd_issued - rd_ended) == 16'd0)) & (wr_outstanding == 8'd0)) begin  // gen/blk/device.ts:689
+          if (_select_18 | (seg_pass2 & ((_ne_25 | _and_27) | (_gt_28 | _not_30)))) begin  // gen/blk/device.ts:704
+            written <= 34'd0;  // gen/blk/device.ts:570
+            fence <= 1'b1;  // gen/blk/device.ts:571
+          end else if (_ne_25 | _and_27) begin  // gen/blk/device.ts:705
+            written <= 34'd0;  // gen/blk/device.ts:570
+            fence <= 1'b1;  // gen/blk/device.ts:571
+          end else if (_gt_28 | _not_30) begin  // gen/blk/device.ts:706
+            written <= 34'd0;  // gen/blk/device.ts:570
+            fence <= 1'b1;  // gen/blk/device.ts:571
+          end else if (seg_pass2) begin  // gen/blk/device.ts:707
+            zero_line <= {{_mux_32[0], _mux_33}, 4'd0};  // gen/blk/device.ts:709
+            zero_left <= {8'd0, _cat_29} << 3;  // gen/blk/device.ts:710
+          end else if (1'b0) begin  // gen/blk/device.ts:713
+            written <= 34'd0;  // gen/blk/device.ts:570
+            fence <= 1'b1;  // gen/blk/device.ts:571
           end else begin
-            seg_idx <= ((seg_idx + 9'd1) == seg_count) ? 9'd0 : (seg_idx + 9'd1);  // gen/blk/device.ts:676
-            if ((seg_idx + 9'd1) == seg_count) begin  // gen/blk/device.ts:677
-              seg_pass2 <= 1'b1;  // gen/blk/device.ts:677
+            seg_idx <= ((seg_idx + 9'd1) == seg_count) ? 9'd0 : (seg_idx + 9'd1);  // gen/blk/device.ts:715
+            if ((seg_idx + 9'd1) == seg_count) begin  // gen/blk/device.ts:716
+              seg_pass2 <= 1'b1;  // gen/blk/device.ts:716
             end
           end
         end
       end
       STATE_ZERO: begin
-        if (store_wr_ready & (zero_left != 40'd0)) begin  // gen/blk/device.ts:683
-          zero_line <= zero_line + 13'd2;  // gen/blk/device.ts:684
-          zero_left <= zero_left - 40'd1;  // gen/blk/device.ts:685
+        if (store_wr_ready & (zero_left != 40'd0)) begin  // gen/blk/device.ts:722
+          zero_line <= zero_line + 13'd2;  // gen/blk/device.ts:723
+          zero_left <= zero_left - 40'd1;  // gen/blk/device.ts:724
         end
-        if (zero_left == 40'd0) begin  // gen/blk/device.ts:687
-          if ((seg_idx + 9'd1) == seg_count) begin  // gen/blk/device.ts:688
-            written <= 34'd0;  // gen/blk/device.ts:534
+        if (zero_left == 40'd0) begin  // gen/blk/device.ts:726
+          if ((seg_idx + 9'd1) == seg_count) begin  // gen/blk/device.ts:727
+            written <= 34'd0;  // gen/blk/device.ts:570
+            fence <= 1'b1;  // gen/blk/device.ts:571
           end else begin
-            seg_idx <= seg_idx + 9'd1;  // gen/blk/device.ts:689
-          end
-        end
-      end
-      STATE_DRAIN: begin
-        if ((((~walk_walking) & (rd_outstanding == 8'd0)) & (wr_outstanding == 8'd0)) & (~store_wr_pending)) begin  // gen/blk/device.ts:696
-          if (dma_error) begin  // gen/blk/device.ts:697
-            written <= 34'd0;  // gen/blk/device.ts:699
+            seg_idx <= seg_idx + 9'd1;  // gen/blk/device.ts:728
           end
         end
       end
@@ -1448,10 +1552,10 @@ module virtio_blk_w256_ccd2566bf1 (
       hdr_done_1 <= 1'b0;
       hdr_done_2 <= 1'b0;
       hdr_done_3 <= 1'b0;
-      hdr_error_0 <= 1'b0;
-      hdr_error_1 <= 1'b0;
-      hdr_error_2 <= 1'b0;
-      hdr_error_3 <= 1'b0;
+      slot_error_0 <= 1'b0;
+      slot_error_1 <= 1'b0;
+      slot_error_2 <= 1'b0;
+      slot_error_3 <= 1'b0;
       status_byte_0 <= 8'd0;
       status_byte_1 <= 8'd0;
       status_byte_2 <= 8'd0;
@@ -1470,537 +1574,568 @@ module virtio_blk_w256_ccd2566bf1 (
       readable <= 34'd0;
       writable <= 34'd0;
       too_big <= 1'b0;
-      dma_error <= 1'b0;
       walk_walking <= 1'b0;
-      rd_outstanding <= 8'd0;
+      s_state <= S_STATE_IDLE;
+      rd_issued <= 16'd0;
+      rd_ended <= 16'd0;
       wr_outstanding <= 8'd0;
       rd_out_valid <= 1'b0;
       statuses_done <= 3'd0;
+      s_len_error <= 1'b0;
     end else begin
-      if (chain_valid & chain_ready) begin  // gen/blk/device.ts:277
-        f_count <= (&f_count) ? f_count : (f_count + 16'd1);  // gen/blk/device.ts:278
-        f_readable <= ((f_count == 16'd0) ? 34'd0 : f_readable) + (chain_write ? 34'd0 : {2'd0, chain_len});  // gen/blk/device.ts:280
-        f_writable <= ((f_count == 16'd0) ? 34'd0 : f_writable) + (chain_write ? {2'd0, chain_len} : 34'd0);  // gen/blk/device.ts:281
-        f_too_big <= ((~(f_count == 16'd0)) & f_too_big) | (chain_len > 32'd16384);  // gen/blk/device.ts:282
-        if (chain_last) begin  // gen/blk/device.ts:290
-          f_state <= F_STATE_STORE;  // gen/blk/device.ts:290
+      if (chain_valid & chain_ready) begin  // gen/blk/device.ts:278
+        f_count <= (&f_count) ? f_count : (f_count + 16'd1);  // gen/blk/device.ts:279
+        f_readable <= ((f_count == 16'd0) ? 34'd0 : f_readable) + (chain_write ? 34'd0 : {2'd0, chain_len});  // gen/blk/device.ts:281
+        f_writable <= ((f_count == 16'd0) ? 34'd0 : f_writable) + (chain_write ? {2'd0, chain_len} : 34'd0);  // gen/blk/device.ts:282
+        f_too_big <= ((~(f_count == 16'd0)) & f_too_big) | (chain_len > 32'd16384);  // gen/blk/device.ts:283
+        if (chain_last) begin  // gen/blk/device.ts:291
+          f_state <= F_STATE_STORE;  // gen/blk/device.ts:291
         end
       end
-      if (f_walk_walking & f_walk_at_end) begin  // gen/blk/device.ts:236
-        f_walk_walking <= 1'b0;  // gen/blk/device.ts:236
+      if (f_walk_walking & f_walk_at_end) begin  // gen/blk/device.ts:237
+        f_walk_walking <= 1'b0;  // gen/blk/device.ts:237
       end
-      if (f_state == F_STATE_STORE) begin  // gen/blk/device.ts:297
-        if (f_slot == 2'd0) begin  // gen/blk/device.ts:304
-          hdr_error_0 <= 1'b0;  // gen/blk/device.ts:304
+      if (f_state == F_STATE_STORE) begin  // gen/blk/device.ts:298
+        if (f_slot == 2'd0) begin  // gen/blk/device.ts:305
+          slot_error_0 <= 1'b0;  // gen/blk/device.ts:305
         end
-        if (f_slot == 2'd1) begin  // gen/blk/device.ts:304
-          hdr_error_1 <= 1'b0;  // gen/blk/device.ts:304
+        if (f_slot == 2'd1) begin  // gen/blk/device.ts:305
+          slot_error_1 <= 1'b0;  // gen/blk/device.ts:305
         end
-        if (f_slot == 2'd2) begin  // gen/blk/device.ts:304
-          hdr_error_2 <= 1'b0;  // gen/blk/device.ts:304
+        if (f_slot == 2'd2) begin  // gen/blk/device.ts:305
+          slot_error_2 <= 1'b0;  // gen/blk/device.ts:305
         end
-        if (f_slot == 2'd3) begin  // gen/blk/device.ts:304
-          hdr_error_3 <= 1'b0;  // gen/blk/device.ts:304
+        if (f_slot == 2'd3) begin  // gen/blk/device.ts:305
+          slot_error_3 <= 1'b0;  // gen/blk/device.ts:305
         end
-        if ((((f_writable != 34'd0) & (f_count <= 16'd8)) & (~f_too_big)) & (f_readable >= 34'd16)) begin  // gen/blk/device.ts:305
-          if (f_slot == 2'd0) begin  // gen/blk/device.ts:306
-            hdr_done_0 <= 1'b0;  // gen/blk/device.ts:306
+        if ((((f_writable != 34'd0) & (f_count <= 16'd8)) & (~f_too_big)) & (f_readable >= 34'd16)) begin  // gen/blk/device.ts:306
+          if (f_slot == 2'd0) begin  // gen/blk/device.ts:307
+            hdr_done_0 <= 1'b0;  // gen/blk/device.ts:307
           end
-          if (f_slot == 2'd1) begin  // gen/blk/device.ts:306
-            hdr_done_1 <= 1'b0;  // gen/blk/device.ts:306
+          if (f_slot == 2'd1) begin  // gen/blk/device.ts:307
+            hdr_done_1 <= 1'b0;  // gen/blk/device.ts:307
           end
-          if (f_slot == 2'd2) begin  // gen/blk/device.ts:306
-            hdr_done_2 <= 1'b0;  // gen/blk/device.ts:306
+          if (f_slot == 2'd2) begin  // gen/blk/device.ts:307
+            hdr_done_2 <= 1'b0;  // gen/blk/device.ts:307
           end
-          if (f_slot == 2'd3) begin  // gen/blk/device.ts:306
-            hdr_done_3 <= 1'b0;  // gen/blk/device.ts:306
+          if (f_slot == 2'd3) begin  // gen/blk/device.ts:307
+            hdr_done_3 <= 1'b0;  // gen/blk/device.ts:307
           end
-          f_walk_walking <= 1'b1;  // gen/blk/device.ts:252
-          f_state <= F_STATE_HDR;  // gen/blk/device.ts:308
+          f_walk_walking <= 1'b1;  // gen/blk/device.ts:253
+          f_state <= F_STATE_HDR;  // gen/blk/device.ts:309
         end else begin
-          if (f_slot == 2'd0) begin  // gen/blk/device.ts:310
-            hdr_done_0 <= 1'b1;  // gen/blk/device.ts:310
-          end
-          if (f_slot == 2'd1) begin  // gen/blk/device.ts:310
-            hdr_done_1 <= 1'b1;  // gen/blk/device.ts:310
-          end
-          if (f_slot == 2'd2) begin  // gen/blk/device.ts:310
-            hdr_done_2 <= 1'b1;  // gen/blk/device.ts:310
-          end
-          if (f_slot == 2'd3) begin  // gen/blk/device.ts:310
-            hdr_done_3 <= 1'b1;  // gen/blk/device.ts:310
-          end
           if (f_slot == 2'd0) begin  // gen/blk/device.ts:311
-            slot_ready_0 <= 1'b1;  // gen/blk/device.ts:311
+            hdr_done_0 <= 1'b1;  // gen/blk/device.ts:311
           end
           if (f_slot == 2'd1) begin  // gen/blk/device.ts:311
-            slot_ready_1 <= 1'b1;  // gen/blk/device.ts:311
+            hdr_done_1 <= 1'b1;  // gen/blk/device.ts:311
           end
           if (f_slot == 2'd2) begin  // gen/blk/device.ts:311
-            slot_ready_2 <= 1'b1;  // gen/blk/device.ts:311
+            hdr_done_2 <= 1'b1;  // gen/blk/device.ts:311
           end
           if (f_slot == 2'd3) begin  // gen/blk/device.ts:311
-            slot_ready_3 <= 1'b1;  // gen/blk/device.ts:311
+            hdr_done_3 <= 1'b1;  // gen/blk/device.ts:311
           end
-          f_slot <= f_slot + 2'd1;  // gen/blk/device.ts:312
-          f_count <= 16'd0;  // gen/blk/device.ts:313
-          f_state <= F_STATE_RECV;  // gen/blk/device.ts:314
+          if (f_slot == 2'd0) begin  // gen/blk/device.ts:312
+            slot_ready_0 <= 1'b1;  // gen/blk/device.ts:312
+          end
+          if (f_slot == 2'd1) begin  // gen/blk/device.ts:312
+            slot_ready_1 <= 1'b1;  // gen/blk/device.ts:312
+          end
+          if (f_slot == 2'd2) begin  // gen/blk/device.ts:312
+            slot_ready_2 <= 1'b1;  // gen/blk/device.ts:312
+          end
+          if (f_slot == 2'd3) begin  // gen/blk/device.ts:312
+            slot_ready_3 <= 1'b1;  // gen/blk/device.ts:312
+          end
+          f_slot <= f_slot + 2'd1;  // gen/blk/device.ts:313
+          f_count <= 16'd0;  // gen/blk/device.ts:314
+          f_state <= F_STATE_RECV;  // gen/blk/device.ts:315
         end
       end
-      if ((f_state == F_STATE_HDR) & (~f_walk_walking)) begin  // gen/blk/device.ts:317
-        if (f_slot == 2'd0) begin  // gen/blk/device.ts:318
-          slot_ready_0 <= 1'b1;  // gen/blk/device.ts:318
+      if ((f_state == F_STATE_HDR) & (~f_walk_walking)) begin  // gen/blk/device.ts:318
+        if (f_slot == 2'd0) begin  // gen/blk/device.ts:319
+          slot_ready_0 <= 1'b1;  // gen/blk/device.ts:319
         end
-        if (f_slot == 2'd1) begin  // gen/blk/device.ts:318
-          slot_ready_1 <= 1'b1;  // gen/blk/device.ts:318
+        if (f_slot == 2'd1) begin  // gen/blk/device.ts:319
+          slot_ready_1 <= 1'b1;  // gen/blk/device.ts:319
         end
-        if (f_slot == 2'd2) begin  // gen/blk/device.ts:318
-          slot_ready_2 <= 1'b1;  // gen/blk/device.ts:318
+        if (f_slot == 2'd2) begin  // gen/blk/device.ts:319
+          slot_ready_2 <= 1'b1;  // gen/blk/device.ts:319
         end
-        if (f_slot == 2'd3) begin  // gen/blk/device.ts:318
-          slot_ready_3 <= 1'b1;  // gen/blk/device.ts:318
+        if (f_slot == 2'd3) begin  // gen/blk/device.ts:319
+          slot_ready_3 <= 1'b1;  // gen/blk/device.ts:319
         end
-        f_slot <= f_slot + 2'd1;  // gen/blk/device.ts:319
-        f_count <= 16'd0;  // gen/blk/device.ts:320
-        f_state <= F_STATE_RECV;  // gen/blk/device.ts:321
+        f_slot <= f_slot + 2'd1;  // gen/blk/device.ts:320
+        f_count <= 16'd0;  // gen/blk/device.ts:321
+        f_state <= F_STATE_RECV;  // gen/blk/device.ts:322
       end
-      if ((f_state == F_STATE_STORE) & (~slot_freed)) begin  // gen/blk/device.ts:323
-        slots_used <= slots_used + 3'd1;  // gen/blk/device.ts:323
-      end else if ((~(f_state == F_STATE_STORE)) & slot_freed) begin  // gen/blk/device.ts:323
-        slots_used <= slots_used - 3'd1;  // gen/blk/device.ts:324
+      if ((f_state == F_STATE_STORE) & (~slot_freed)) begin  // gen/blk/device.ts:324
+        slots_used <= slots_used + 3'd1;  // gen/blk/device.ts:324
+      end else if ((~(f_state == F_STATE_STORE)) & slot_freed) begin  // gen/blk/device.ts:324
+        slots_used <= slots_used - 3'd1;  // gen/blk/device.ts:325
       end
-      if (walk_walking & walk_at_end) begin  // gen/blk/device.ts:236
-        walk_walking <= 1'b0;  // gen/blk/device.ts:236
+      if (walk_walking & walk_at_end) begin  // gen/blk/device.ts:237
+        walk_walking <= 1'b0;  // gen/blk/device.ts:237
       end
-      if (((rd_cmd_valid & rd_cmd_ready) & (walk_need & (~walk_dir))) & (~(rd_status_valid & (~rd_status_id[7])))) begin  // gen/blk/device.ts:382
-        rd_outstanding <= rd_outstanding + 8'd1;  // gen/blk/device.ts:382
-      end else if ((~((rd_cmd_valid & rd_cmd_ready) & (walk_need & (~walk_dir)))) & (rd_status_valid & (~rd_status_id[7]))) begin  // gen/blk/device.ts:382
-        rd_outstanding <= rd_outstanding - 8'd1;  // gen/blk/device.ts:383
+      if ((rd_cmd_valid & rd_cmd_ready) & (walk_need & (~walk_dir))) begin  // gen/blk/device.ts:375
+        rd_issued <= rd_issued + 16'd1;  // gen/blk/device.ts:375
       end
-      if (((wr_cmd_valid & wr_cmd_ready) & (~(state == STATE_STATUS))) & (~(wr_status_valid & (~wr_status_id[7])))) begin  // gen/blk/device.ts:385
-        wr_outstanding <= wr_outstanding + 8'd1;  // gen/blk/device.ts:385
-      end else if ((~((wr_cmd_valid & wr_cmd_ready) & (~(state == STATE_STATUS)))) & (wr_status_valid & (~wr_status_id[7]))) begin  // gen/blk/device.ts:385
-        wr_outstanding <= wr_outstanding - 8'd1;  // gen/blk/device.ts:386
+      if (rd_status_valid & (~rd_status_id[7])) begin  // gen/blk/device.ts:376
+        rd_ended <= rd_ended + 16'd1;  // gen/blk/device.ts:376
       end
-      if (rd_status_valid & rd_status_id[7]) begin  // gen/blk/device.ts:392
-        if (rd_status_valid & (rd_status_error != 3'd0)) begin  // gen/blk/device.ts:393
-          if (rd_status_id[1:0] == 2'd0) begin  // gen/blk/device.ts:393
-            hdr_error_0 <= 1'b1;  // gen/blk/device.ts:393
-          end
-          if (rd_status_id[1:0] == 2'd1) begin  // gen/blk/device.ts:393
-            hdr_error_1 <= 1'b1;  // gen/blk/device.ts:393
-          end
-          if (rd_status_id[1:0] == 2'd2) begin  // gen/blk/device.ts:393
-            hdr_error_2 <= 1'b1;  // gen/blk/device.ts:393
-          end
-          if (rd_status_id[1:0] == 2'd3) begin  // gen/blk/device.ts:393
-            hdr_error_3 <= 1'b1;  // gen/blk/device.ts:393
-          end
+      if (((wr_cmd_valid & wr_cmd_ready) & (~(s_state == S_STATE_ISSUE))) & (~(wr_status_valid & (~wr_status_id[7])))) begin  // gen/blk/device.ts:378
+        wr_outstanding <= wr_outstanding + 8'd1;  // gen/blk/device.ts:378
+      end else if ((~((wr_cmd_valid & wr_cmd_ready) & (~(s_state == S_STATE_ISSUE)))) & (wr_status_valid & (~wr_status_id[7]))) begin  // gen/blk/device.ts:378
+        wr_outstanding <= wr_outstanding - 8'd1;  // gen/blk/device.ts:379
+      end
+      if ((rd_status_valid & rd_status_id[7]) & rd_status_id[6]) begin  // gen/blk/device.ts:385
+        if (rd_status_id[1:0] == 2'd0) begin  // gen/blk/device.ts:385
+          hdr_done_0 <= 1'b1;  // gen/blk/device.ts:385
         end
-        if (rd_status_id[6]) begin  // gen/blk/device.ts:394
-          if (rd_status_id[1:0] == 2'd0) begin  // gen/blk/device.ts:394
-            hdr_done_0 <= 1'b1;  // gen/blk/device.ts:394
-          end
-          if (rd_status_id[1:0] == 2'd1) begin  // gen/blk/device.ts:394
-            hdr_done_1 <= 1'b1;  // gen/blk/device.ts:394
-          end
-          if (rd_status_id[1:0] == 2'd2) begin  // gen/blk/device.ts:394
-            hdr_done_2 <= 1'b1;  // gen/blk/device.ts:394
-          end
-          if (rd_status_id[1:0] == 2'd3) begin  // gen/blk/device.ts:394
-            hdr_done_3 <= 1'b1;  // gen/blk/device.ts:394
-          end
+        if (rd_status_id[1:0] == 2'd1) begin  // gen/blk/device.ts:385
+          hdr_done_1 <= 1'b1;  // gen/blk/device.ts:385
+        end
+        if (rd_status_id[1:0] == 2'd2) begin  // gen/blk/device.ts:385
+          hdr_done_2 <= 1'b1;  // gen/blk/device.ts:385
+        end
+        if (rd_status_id[1:0] == 2'd3) begin  // gen/blk/device.ts:385
+          hdr_done_3 <= 1'b1;  // gen/blk/device.ts:385
         end
       end
-      if (((rd_status_valid & (~rd_status_id[7])) & (rd_status_valid & (rd_status_error != 3'd0))) | ((wr_status_valid & (~wr_status_id[7])) & (wr_status_valid & (wr_status_error != 3'd0)))) begin  // gen/blk/device.ts:396
-        dma_error <= 1'b1;  // gen/blk/device.ts:396
+      if (rd_status_valid & (rd_status_error != 3'd0)) begin  // gen/blk/device.ts:386
+        if (rd_status_id[1:0] == 2'd0) begin  // gen/blk/device.ts:386
+          slot_error_0 <= 1'b1;  // gen/blk/device.ts:386
+        end
+        if (rd_status_id[1:0] == 2'd1) begin  // gen/blk/device.ts:386
+          slot_error_1 <= 1'b1;  // gen/blk/device.ts:386
+        end
+        if (rd_status_id[1:0] == 2'd2) begin  // gen/blk/device.ts:386
+          slot_error_2 <= 1'b1;  // gen/blk/device.ts:386
+        end
+        if (rd_status_id[1:0] == 2'd3) begin  // gen/blk/device.ts:386
+          slot_error_3 <= 1'b1;  // gen/blk/device.ts:386
+        end
       end
-      rd_out_valid <= rd_order_deq_valid & ((~(~(rd_order_deq_data[9] & rd_order_deq_data[8]))) | store_rdata_valid);  // gen/blk/device.ts:487
-      if ((wr_status_valid & wr_status_id[7]) & (~((done_valid & done_ready) & (~completions_deq_data[32])))) begin  // gen/blk/device.ts:513
-        statuses_done <= statuses_done + 3'd1;  // gen/blk/device.ts:513
-      end else if ((~(wr_status_valid & wr_status_id[7])) & ((done_valid & done_ready) & (~completions_deq_data[32]))) begin  // gen/blk/device.ts:513
-        statuses_done <= statuses_done - 3'd1;  // gen/blk/device.ts:515
+      if (wr_status_valid & (wr_status_error != 3'd0)) begin  // gen/blk/device.ts:387
+        if (wr_status_id[1:0] == 2'd0) begin  // gen/blk/device.ts:387
+          slot_error_0 <= 1'b1;  // gen/blk/device.ts:387
+        end
+        if (wr_status_id[1:0] == 2'd1) begin  // gen/blk/device.ts:387
+          slot_error_1 <= 1'b1;  // gen/blk/device.ts:387
+        end
+        if (wr_status_id[1:0] == 2'd2) begin  // gen/blk/device.ts:387
+          slot_error_2 <= 1'b1;  // gen/blk/device.ts:387
+        end
+        if (wr_status_id[1:0] == 2'd3) begin  // gen/blk/device.ts:387
+          slot_error_3 <= 1'b1;  // gen/blk/device.ts:387
+        end
       end
-      case (state)  // gen/blk/device.ts:543
+      rd_out_valid <= rd_order_deq_valid & ((~(~(rd_order_deq_data[9] & rd_order_deq_data[8]))) | store_rdata_valid);  // gen/blk/device.ts:478
+      if ((wr_status_valid & wr_status_id[7]) & (~((done_valid & done_ready) & (~completions_deq_data[32])))) begin  // gen/blk/device.ts:504
+        statuses_done <= statuses_done + 3'd1;  // gen/blk/device.ts:504
+      end else if ((~(wr_status_valid & wr_status_id[7])) & ((done_valid & done_ready) & (~completions_deq_data[32]))) begin  // gen/blk/device.ts:504
+        statuses_done <= statuses_done - 3'd1;  // gen/blk/device.ts:506
+      end
+      case (s_state)  // gen/blk/device.ts:522
+        S_STATE_IDLE: begin
+          s_len_error <= 1'b0;  // gen/blk/device.ts:524
+          if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:525
+          end else if (status_queue_deq_valid) begin  // gen/blk/device.ts:530
+            if (status_queue_deq_data[48]) begin  // gen/blk/device.ts:531
+              s_state <= S_STATE_READS;  // gen/blk/device.ts:531
+            end else begin
+              s_state <= S_STATE_ISSUE;  // gen/blk/device.ts:531
+            end
+          end
+        end
+        S_STATE_READS: begin
+          if (~_sub_11[15]) begin  // gen/blk/device.ts:535
+            s_state <= S_STATE_FENCE;  // gen/blk/device.ts:537
+          end
+        end
+        S_STATE_FENCE: begin
+          if (~_sub_34[15]) begin  // gen/blk/device.ts:540
+            if (_select_35) begin  // gen/blk/device.ts:541
+              if (status_queue_deq_data[51:50] == 2'd0) begin  // gen/blk/device.ts:542
+                status_byte_0 <= 8'd1;  // gen/blk/device.ts:542
+              end
+              if (status_queue_deq_data[51:50] == 2'd1) begin  // gen/blk/device.ts:542
+                status_byte_1 <= 8'd1;  // gen/blk/device.ts:542
+              end
+              if (status_queue_deq_data[51:50] == 2'd2) begin  // gen/blk/device.ts:542
+                status_byte_2 <= 8'd1;  // gen/blk/device.ts:542
+              end
+              if (status_queue_deq_data[51:50] == 2'd3) begin  // gen/blk/device.ts:542
+                status_byte_3 <= 8'd1;  // gen/blk/device.ts:542
+              end
+              s_len_error <= 1'b1;  // gen/blk/device.ts:543
+            end
+            s_state <= S_STATE_ISSUE;  // gen/blk/device.ts:545
+          end
+        end
+        S_STATE_ISSUE: begin
+          if (wr_cmd_ready & completions_enq_ready) begin  // gen/blk/device.ts:548
+            s_state <= S_STATE_IDLE;  // gen/blk/device.ts:551
+          end
+        end
+        default: begin end
+      endcase
+      case (state)  // gen/blk/device.ts:581
         STATE_IDLE: begin
-          if (_select_9) begin  // gen/blk/device.ts:545
-            if (b_slot == 2'd0) begin  // gen/blk/device.ts:546
-              slot_ready_0 <= 1'b0;  // gen/blk/device.ts:546
+          if (_select_36) begin  // gen/blk/device.ts:583
+            if (b_slot == 2'd0) begin  // gen/blk/device.ts:584
+              slot_ready_0 <= 1'b0;  // gen/blk/device.ts:584
             end
-            if (b_slot == 2'd1) begin  // gen/blk/device.ts:546
-              slot_ready_1 <= 1'b0;  // gen/blk/device.ts:546
+            if (b_slot == 2'd1) begin  // gen/blk/device.ts:584
+              slot_ready_1 <= 1'b0;  // gen/blk/device.ts:584
             end
-            if (b_slot == 2'd2) begin  // gen/blk/device.ts:546
-              slot_ready_2 <= 1'b0;  // gen/blk/device.ts:546
+            if (b_slot == 2'd2) begin  // gen/blk/device.ts:584
+              slot_ready_2 <= 1'b0;  // gen/blk/device.ts:584
             end
-            if (b_slot == 2'd3) begin  // gen/blk/device.ts:546
-              slot_ready_3 <= 1'b0;  // gen/blk/device.ts:546
+            if (b_slot == 2'd3) begin  // gen/blk/device.ts:584
+              slot_ready_3 <= 1'b0;  // gen/blk/device.ts:584
             end
-            desc_count <= _select_33;  // gen/blk/device.ts:547
-            readable <= _select_34;  // gen/blk/device.ts:548
-            writable <= _select_35;  // gen/blk/device.ts:549
-            too_big <= _select_36;  // gen/blk/device.ts:552
-            dma_error <= 1'b0;  // gen/blk/device.ts:553
-            state <= STATE_CHECK;  // gen/blk/device.ts:554
+            desc_count <= _select_37;  // gen/blk/device.ts:585
+            readable <= _select_38;  // gen/blk/device.ts:586
+            writable <= _select_39;  // gen/blk/device.ts:587
+            too_big <= _select_40;  // gen/blk/device.ts:588
+            state <= STATE_CHECK;  // gen/blk/device.ts:589
           end
         end
         STATE_CHECK: begin
-          if (writable == 34'd0) begin  // gen/blk/device.ts:558
-            if (completions_enq_ready) begin  // gen/blk/device.ts:562
-              b_slot <= b_slot + 2'd1;  // gen/blk/device.ts:564
-              state <= STATE_IDLE;  // gen/blk/device.ts:565
+          if (writable == 34'd0) begin  // gen/blk/device.ts:593
+            if (status_queue_enq_ready) begin  // gen/blk/device.ts:597
+              b_slot <= b_slot + 2'd1;  // gen/blk/device.ts:599
+              state <= STATE_IDLE;  // gen/blk/device.ts:600
             end
-          end else if (((desc_count > 16'd8) | too_big) | (readable < 34'd16)) begin  // gen/blk/device.ts:568
-            if (b_slot == 2'd0) begin  // gen/blk/device.ts:531
-              status_byte_0 <= 8'd1;  // gen/blk/device.ts:531
+          end else if (((desc_count > 16'd8) | too_big) | (readable < 34'd16)) begin  // gen/blk/device.ts:603
+            if (b_slot == 2'd0) begin  // gen/blk/device.ts:567
+              status_byte_0 <= 8'd1;  // gen/blk/device.ts:567
             end
-            if (b_slot == 2'd1) begin  // gen/blk/device.ts:531
-              status_byte_1 <= 8'd1;  // gen/blk/device.ts:531
+            if (b_slot == 2'd1) begin  // gen/blk/device.ts:567
+              status_byte_1 <= 8'd1;  // gen/blk/device.ts:567
             end
-            if (b_slot == 2'd2) begin  // gen/blk/device.ts:531
-              status_byte_2 <= 8'd1;  // gen/blk/device.ts:531
+            if (b_slot == 2'd2) begin  // gen/blk/device.ts:567
+              status_byte_2 <= 8'd1;  // gen/blk/device.ts:567
             end
-            if (b_slot == 2'd3) begin  // gen/blk/device.ts:531
-              status_byte_3 <= 8'd1;  // gen/blk/device.ts:531
+            if (b_slot == 2'd3) begin  // gen/blk/device.ts:567
+              status_byte_3 <= 8'd1;  // gen/blk/device.ts:567
             end
-            state <= STATE_DRAIN;  // gen/blk/device.ts:535
+            state <= STATE_POST;  // gen/blk/device.ts:572
           end else begin
-            state <= STATE_HDR;  // gen/blk/device.ts:569
+            state <= STATE_HDR;  // gen/blk/device.ts:604
           end
         end
         STATE_HDR: begin
-          if (_select_37) begin  // gen/blk/device.ts:572
-            if (_select_38) begin  // gen/blk/device.ts:573
-              dma_error <= 1'b1;  // gen/blk/device.ts:573
-            end
-            state <= STATE_DECODE;  // gen/blk/device.ts:574
+          if (_select_41) begin  // gen/blk/device.ts:607
+            state <= STATE_DECODE;  // gen/blk/device.ts:608
           end
         end
         STATE_DECODE: begin
-          if (((_eq_17 | (_cat_12 == 32'd11)) | (_cat_12 == 32'd13)) & (wr_outstanding != 8'd0)) begin  // gen/blk/device.ts:612
-            state <= STATE_DECODE;  // gen/blk/device.ts:612
-          end else if (dma_error) begin  // gen/blk/device.ts:613
-            if (b_slot == 2'd0) begin  // gen/blk/device.ts:531
-              status_byte_0 <= 8'd1;  // gen/blk/device.ts:531
+          if ((((_eq_17 | (_cat_12 == 32'd11)) | (_cat_12 == 32'd13)) & (wr_outstanding != 8'd0)) | ((_cat_12 == 32'd0) & (((rd_issued - rd_ended) != 16'd0) | store_wr_pending))) begin  // gen/blk/device.ts:648
+            state <= STATE_DECODE;  // gen/blk/device.ts:649
+          end else if (_select_18) begin  // gen/blk/device.ts:651
+            if (b_slot == 2'd0) begin  // gen/blk/device.ts:567
+              status_byte_0 <= 8'd1;  // gen/blk/device.ts:567
             end
-            if (b_slot == 2'd1) begin  // gen/blk/device.ts:531
-              status_byte_1 <= 8'd1;  // gen/blk/device.ts:531
+            if (b_slot == 2'd1) begin  // gen/blk/device.ts:567
+              status_byte_1 <= 8'd1;  // gen/blk/device.ts:567
             end
-            if (b_slot == 2'd2) begin  // gen/blk/device.ts:531
-              status_byte_2 <= 8'd1;  // gen/blk/device.ts:531
+            if (b_slot == 2'd2) begin  // gen/blk/device.ts:567
+              status_byte_2 <= 8'd1;  // gen/blk/device.ts:567
             end
-            if (b_slot == 2'd3) begin  // gen/blk/device.ts:531
-              status_byte_3 <= 8'd1;  // gen/blk/device.ts:531
+            if (b_slot == 2'd3) begin  // gen/blk/device.ts:567
+              status_byte_3 <= 8'd1;  // gen/blk/device.ts:567
             end
-            state <= STATE_DRAIN;  // gen/blk/device.ts:535
-          end else if ((_cat_12 == 32'd0) | _eq_17) begin  // gen/blk/device.ts:614
-            if (((_eq_17 ? ((writable - 34'd1) != 34'd0) : (_sub_23 != 34'd0)) | (_mux_18[8:0] != 9'd0)) | (~((_cat_19 <= 64'd500) & ({39'd0, _mux_18[33:9]} <= (64'd500 - _cat_19))))) begin  // gen/blk/device.ts:615
-              if (b_slot == 2'd0) begin  // gen/blk/device.ts:531
-                status_byte_0 <= 8'd1;  // gen/blk/device.ts:531
+            state <= STATE_POST;  // gen/blk/device.ts:572
+          end else if ((_cat_12 == 32'd0) | _eq_17) begin  // gen/blk/device.ts:652
+            if (((_eq_17 ? ((writable - 34'd1) != 34'd0) : (_sub_24 != 34'd0)) | (_mux_19[8:0] != 9'd0)) | (~((_cat_20 <= 64'd500) & ({39'd0, _mux_19[33:9]} <= (64'd500 - _cat_20))))) begin  // gen/blk/device.ts:653
+              if (b_slot == 2'd0) begin  // gen/blk/device.ts:567
+                status_byte_0 <= 8'd1;  // gen/blk/device.ts:567
               end
-              if (b_slot == 2'd1) begin  // gen/blk/device.ts:531
-                status_byte_1 <= 8'd1;  // gen/blk/device.ts:531
+              if (b_slot == 2'd1) begin  // gen/blk/device.ts:567
+                status_byte_1 <= 8'd1;  // gen/blk/device.ts:567
               end
-              if (b_slot == 2'd2) begin  // gen/blk/device.ts:531
-                status_byte_2 <= 8'd1;  // gen/blk/device.ts:531
+              if (b_slot == 2'd2) begin  // gen/blk/device.ts:567
+                status_byte_2 <= 8'd1;  // gen/blk/device.ts:567
               end
-              if (b_slot == 2'd3) begin  // gen/blk/device.ts:531
-                status_byte_3 <= 8'd1;  // gen/blk/device.ts:531
+              if (b_slot == 2'd3) begin  // gen/blk/device.ts:567
+                status_byte_3 <= 8'd1;  // gen/blk/device.ts:567
               end
-              state <= STATE_DRAIN;  // gen/blk/device.ts:535
+              state <= STATE_POST;  // gen/blk/device.ts:572
             end else begin
-              if (_eq_17) begin  // gen/blk/device.ts:616
-                walk_walking <= 1'b1;  // gen/blk/device.ts:252
+              if (_eq_17) begin  // gen/blk/device.ts:654
+                walk_walking <= 1'b1;  // gen/blk/device.ts:253
               end else begin
-                walk_walking <= 1'b1;  // gen/blk/device.ts:252
+                walk_walking <= 1'b1;  // gen/blk/device.ts:253
               end
-              if (b_slot == 2'd0) begin  // gen/blk/device.ts:531
-                status_byte_0 <= 8'd0;  // gen/blk/device.ts:531
+              if (b_slot == 2'd0) begin  // gen/blk/device.ts:567
+                status_byte_0 <= 8'd0;  // gen/blk/device.ts:567
               end
-              if (b_slot == 2'd1) begin  // gen/blk/device.ts:531
-                status_byte_1 <= 8'd0;  // gen/blk/device.ts:531
+              if (b_slot == 2'd1) begin  // gen/blk/device.ts:567
+                status_byte_1 <= 8'd0;  // gen/blk/device.ts:567
               end
-              if (b_slot == 2'd2) begin  // gen/blk/device.ts:531
-                status_byte_2 <= 8'd0;  // gen/blk/device.ts:531
+              if (b_slot == 2'd2) begin  // gen/blk/device.ts:567
+                status_byte_2 <= 8'd0;  // gen/blk/device.ts:567
               end
-              if (b_slot == 2'd3) begin  // gen/blk/device.ts:531
-                status_byte_3 <= 8'd0;  // gen/blk/device.ts:531
+              if (b_slot == 2'd3) begin  // gen/blk/device.ts:567
+                status_byte_3 <= 8'd0;  // gen/blk/device.ts:567
               end
-              state <= STATE_DATA;  // gen/blk/device.ts:621
+              state <= STATE_DATA;  // gen/blk/device.ts:660
             end
-          end else if (_cat_12 == 32'd4) begin  // gen/blk/device.ts:624
-            if (b_slot == 2'd0) begin  // gen/blk/device.ts:531
-              status_byte_0 <= features[9] ? 8'd0 : 8'd2;  // gen/blk/device.ts:531
+          end else if (_cat_12 == 32'd4) begin  // gen/blk/device.ts:663
+            if (b_slot == 2'd0) begin  // gen/blk/device.ts:567
+              status_byte_0 <= features[9] ? 8'd0 : 8'd2;  // gen/blk/device.ts:567
             end
-            if (b_slot == 2'd1) begin  // gen/blk/device.ts:531
-              status_byte_1 <= features[9] ? 8'd0 : 8'd2;  // gen/blk/device.ts:531
+            if (b_slot == 2'd1) begin  // gen/blk/device.ts:567
+              status_byte_1 <= features[9] ? 8'd0 : 8'd2;  // gen/blk/device.ts:567
             end
-            if (b_slot == 2'd2) begin  // gen/blk/device.ts:531
-              status_byte_2 <= features[9] ? 8'd0 : 8'd2;  // gen/blk/device.ts:531
+            if (b_slot == 2'd2) begin  // gen/blk/device.ts:567
+              status_byte_2 <= features[9] ? 8'd0 : 8'd2;  // gen/blk/device.ts:567
             end
-            if (b_slot == 2'd3) begin  // gen/blk/device.ts:531
-              status_byte_3 <= features[9] ? 8'd0 : 8'd2;  // gen/blk/device.ts:531
+            if (b_slot == 2'd3) begin  // gen/blk/device.ts:567
+              status_byte_3 <= features[9] ? 8'd0 : 8'd2;  // gen/blk/device.ts:567
             end
-            state <= STATE_DRAIN;  // gen/blk/device.ts:535
-          end else if (_cat_12 == 32'd8) begin  // gen/blk/device.ts:627
-            if (_sub_23 != 34'd0) begin  // gen/blk/device.ts:628
-              if (b_slot == 2'd0) begin  // gen/blk/device.ts:531
-                status_byte_0 <= 8'd1;  // gen/blk/device.ts:531
+            state <= STATE_POST;  // gen/blk/device.ts:572
+          end else if (_cat_12 == 32'd8) begin  // gen/blk/device.ts:666
+            if (_sub_24 != 34'd0) begin  // gen/blk/device.ts:667
+              if (b_slot == 2'd0) begin  // gen/blk/device.ts:567
+                status_byte_0 <= 8'd1;  // gen/blk/device.ts:567
               end
-              if (b_slot == 2'd1) begin  // gen/blk/device.ts:531
-                status_byte_1 <= 8'd1;  // gen/blk/device.ts:531
+              if (b_slot == 2'd1) begin  // gen/blk/device.ts:567
+                status_byte_1 <= 8'd1;  // gen/blk/device.ts:567
               end
-              if (b_slot == 2'd2) begin  // gen/blk/device.ts:531
-                status_byte_2 <= 8'd1;  // gen/blk/device.ts:531
+              if (b_slot == 2'd2) begin  // gen/blk/device.ts:567
+                status_byte_2 <= 8'd1;  // gen/blk/device.ts:567
               end
-              if (b_slot == 2'd3) begin  // gen/blk/device.ts:531
-                status_byte_3 <= 8'd1;  // gen/blk/device.ts:531
+              if (b_slot == 2'd3) begin  // gen/blk/device.ts:567
+                status_byte_3 <= 8'd1;  // gen/blk/device.ts:567
               end
-              state <= STATE_DRAIN;  // gen/blk/device.ts:535
+              state <= STATE_POST;  // gen/blk/device.ts:572
             end else begin
-              walk_walking <= 1'b1;  // gen/blk/device.ts:252
-              if (b_slot == 2'd0) begin  // gen/blk/device.ts:531
-                status_byte_0 <= 8'd0;  // gen/blk/device.ts:531
+              walk_walking <= 1'b1;  // gen/blk/device.ts:253
+              if (b_slot == 2'd0) begin  // gen/blk/device.ts:567
+                status_byte_0 <= 8'd0;  // gen/blk/device.ts:567
               end
-              if (b_slot == 2'd1) begin  // gen/blk/device.ts:531
-                status_byte_1 <= 8'd0;  // gen/blk/device.ts:531
+              if (b_slot == 2'd1) begin  // gen/blk/device.ts:567
+                status_byte_1 <= 8'd0;  // gen/blk/device.ts:567
               end
-              if (b_slot == 2'd2) begin  // gen/blk/device.ts:531
-                status_byte_2 <= 8'd0;  // gen/blk/device.ts:531
+              if (b_slot == 2'd2) begin  // gen/blk/device.ts:567
+                status_byte_2 <= 8'd0;  // gen/blk/device.ts:567
               end
-              if (b_slot == 2'd3) begin  // gen/blk/device.ts:531
-                status_byte_3 <= 8'd0;  // gen/blk/device.ts:531
+              if (b_slot == 2'd3) begin  // gen/blk/device.ts:567
+                status_byte_3 <= 8'd0;  // gen/blk/device.ts:567
               end
-              state <= STATE_DATA;  // gen/blk/device.ts:632
+              state <= STATE_DATA;  // gen/blk/device.ts:672
             end
-          end else if (_cat_12 == 32'd11) begin  // gen/blk/device.ts:635
-            if (~features[13]) begin  // gen/blk/device.ts:593
-              if (b_slot == 2'd0) begin  // gen/blk/device.ts:531
-                status_byte_0 <= 8'd2;  // gen/blk/device.ts:531
+          end else if (_cat_12 == 32'd11) begin  // gen/blk/device.ts:675
+            if (~features[13]) begin  // gen/blk/device.ts:627
+              if (b_slot == 2'd0) begin  // gen/blk/device.ts:567
+                status_byte_0 <= 8'd2;  // gen/blk/device.ts:567
               end
-              if (b_slot == 2'd1) begin  // gen/blk/device.ts:531
-                status_byte_1 <= 8'd2;  // gen/blk/device.ts:531
+              if (b_slot == 2'd1) begin  // gen/blk/device.ts:567
+                status_byte_1 <= 8'd2;  // gen/blk/device.ts:567
               end
-              if (b_slot == 2'd2) begin  // gen/blk/device.ts:531
-                status_byte_2 <= 8'd2;  // gen/blk/device.ts:531
+              if (b_slot == 2'd2) begin  // gen/blk/device.ts:567
+                status_byte_2 <= 8'd2;  // gen/blk/device.ts:567
               end
-              if (b_slot == 2'd3) begin  // gen/blk/device.ts:531
-                status_byte_3 <= 8'd2;  // gen/blk/device.ts:531
+              if (b_slot == 2'd3) begin  // gen/blk/device.ts:567
+                status_byte_3 <= 8'd2;  // gen/blk/device.ts:567
               end
-              state <= STATE_DRAIN;  // gen/blk/device.ts:535
-            end else if (((writable != 34'd1) | (_sub_23 == 34'd0)) | (_sub_23[3:0] != 4'd0)) begin  // gen/blk/device.ts:599
-              if (b_slot == 2'd0) begin  // gen/blk/device.ts:531
-                status_byte_0 <= 8'd1;  // gen/blk/device.ts:531
+              state <= STATE_POST;  // gen/blk/device.ts:572
+            end else if (((writable != 34'd1) | (_sub_24 == 34'd0)) | (_sub_24[3:0] != 4'd0)) begin  // gen/blk/device.ts:633
+              if (b_slot == 2'd0) begin  // gen/blk/device.ts:567
+                status_byte_0 <= 8'd1;  // gen/blk/device.ts:567
               end
-              if (b_slot == 2'd1) begin  // gen/blk/device.ts:531
-                status_byte_1 <= 8'd1;  // gen/blk/device.ts:531
+              if (b_slot == 2'd1) begin  // gen/blk/device.ts:567
+                status_byte_1 <= 8'd1;  // gen/blk/device.ts:567
               end
-              if (b_slot == 2'd2) begin  // gen/blk/device.ts:531
-                status_byte_2 <= 8'd1;  // gen/blk/device.ts:531
+              if (b_slot == 2'd2) begin  // gen/blk/device.ts:567
+                status_byte_2 <= 8'd1;  // gen/blk/device.ts:567
               end
-              if (b_slot == 2'd3) begin  // gen/blk/device.ts:531
-                status_byte_3 <= 8'd1;  // gen/blk/device.ts:531
+              if (b_slot == 2'd3) begin  // gen/blk/device.ts:567
+                status_byte_3 <= 8'd1;  // gen/blk/device.ts:567
               end
-              state <= STATE_DRAIN;  // gen/blk/device.ts:535
-            end else if (_sub_23[33:4] > 30'd3) begin  // gen/blk/device.ts:600
-              if (b_slot == 2'd0) begin  // gen/blk/device.ts:531
-                status_byte_0 <= 8'd2;  // gen/blk/device.ts:531
+              state <= STATE_POST;  // gen/blk/device.ts:572
+            end else if (_sub_24[33:4] > 30'd3) begin  // gen/blk/device.ts:634
+              if (b_slot == 2'd0) begin  // gen/blk/device.ts:567
+                status_byte_0 <= 8'd2;  // gen/blk/device.ts:567
               end
-              if (b_slot == 2'd1) begin  // gen/blk/device.ts:531
-                status_byte_1 <= 8'd2;  // gen/blk/device.ts:531
+              if (b_slot == 2'd1) begin  // gen/blk/device.ts:567
+                status_byte_1 <= 8'd2;  // gen/blk/device.ts:567
               end
-              if (b_slot == 2'd2) begin  // gen/blk/device.ts:531
-                status_byte_2 <= 8'd2;  // gen/blk/device.ts:531
+              if (b_slot == 2'd2) begin  // gen/blk/device.ts:567
+                status_byte_2 <= 8'd2;  // gen/blk/device.ts:567
               end
-              if (b_slot == 2'd3) begin  // gen/blk/device.ts:531
-                status_byte_3 <= 8'd2;  // gen/blk/device.ts:531
+              if (b_slot == 2'd3) begin  // gen/blk/device.ts:567
+                status_byte_3 <= 8'd2;  // gen/blk/device.ts:567
               end
-              state <= STATE_DRAIN;  // gen/blk/device.ts:535
+              state <= STATE_POST;  // gen/blk/device.ts:572
             end else begin
-              state <= STATE_SEG;  // gen/blk/device.ts:606
+              state <= STATE_SEG;  // gen/blk/device.ts:640
             end
-          end else if (_cat_12 == 32'd13) begin  // gen/blk/device.ts:636
-            if (~features[14]) begin  // gen/blk/device.ts:593
-              if (b_slot == 2'd0) begin  // gen/blk/device.ts:531
-                status_byte_0 <= 8'd2;  // gen/blk/device.ts:531
+          end else if (_cat_12 == 32'd13) begin  // gen/blk/device.ts:676
+            if (~features[14]) begin  // gen/blk/device.ts:627
+              if (b_slot == 2'd0) begin  // gen/blk/device.ts:567
+                status_byte_0 <= 8'd2;  // gen/blk/device.ts:567
               end
-              if (b_slot == 2'd1) begin  // gen/blk/device.ts:531
-                status_byte_1 <= 8'd2;  // gen/blk/device.ts:531
+              if (b_slot == 2'd1) begin  // gen/blk/device.ts:567
+                status_byte_1 <= 8'd2;  // gen/blk/device.ts:567
               end
-              if (b_slot == 2'd2) begin  // gen/blk/device.ts:531
-                status_byte_2 <= 8'd2;  // gen/blk/device.ts:531
+              if (b_slot == 2'd2) begin  // gen/blk/device.ts:567
+                status_byte_2 <= 8'd2;  // gen/blk/device.ts:567
               end
-              if (b_slot == 2'd3) begin  // gen/blk/device.ts:531
-                status_byte_3 <= 8'd2;  // gen/blk/device.ts:531
+              if (b_slot == 2'd3) begin  // gen/blk/device.ts:567
+                status_byte_3 <= 8'd2;  // gen/blk/device.ts:567
               end
-              state <= STATE_DRAIN;  // gen/blk/device.ts:535
-            end else if (((writable != 34'd1) | (_sub_23 == 34'd0)) | (_sub_23[3:0] != 4'd0)) begin  // gen/blk/device.ts:599
-              if (b_slot == 2'd0) begin  // gen/blk/device.ts:531
-                status_byte_0 <= 8'd1;  // gen/blk/device.ts:531
+              state <= STATE_POST;  // gen/blk/device.ts:572
+            end else if (((writable != 34'd1) | (_sub_24 == 34'd0)) | (_sub_24[3:0] != 4'd0)) begin  // gen/blk/device.ts:633
+              if (b_slot == 2'd0) begin  // gen/blk/device.ts:567
+                status_byte_0 <= 8'd1;  // gen/blk/device.ts:567
               end
-              if (b_slot == 2'd1) begin  // gen/blk/device.ts:531
-                status_byte_1 <= 8'd1;  // gen/blk/device.ts:531
+              if (b_slot == 2'd1) begin  // gen/blk/device.ts:567
+                status_byte_1 <= 8'd1;  // gen/blk/device.ts:567
               end
-              if (b_slot == 2'd2) begin  // gen/blk/device.ts:531
-                status_byte_2 <= 8'd1;  // gen/blk/device.ts:531
+              if (b_slot == 2'd2) begin  // gen/blk/device.ts:567
+                status_byte_2 <= 8'd1;  // gen/blk/device.ts:567
               end
-              if (b_slot == 2'd3) begin  // gen/blk/device.ts:531
-                status_byte_3 <= 8'd1;  // gen/blk/device.ts:531
+              if (b_slot == 2'd3) begin  // gen/blk/device.ts:567
+                status_byte_3 <= 8'd1;  // gen/blk/device.ts:567
               end
-              state <= STATE_DRAIN;  // gen/blk/device.ts:535
-            end else if (_sub_23[33:4] > 30'd2) begin  // gen/blk/device.ts:600
-              if (b_slot == 2'd0) begin  // gen/blk/device.ts:531
-                status_byte_0 <= 8'd2;  // gen/blk/device.ts:531
+              state <= STATE_POST;  // gen/blk/device.ts:572
+            end else if (_sub_24[33:4] > 30'd2) begin  // gen/blk/device.ts:634
+              if (b_slot == 2'd0) begin  // gen/blk/device.ts:567
+                status_byte_0 <= 8'd2;  // gen/blk/device.ts:567
               end
-              if (b_slot == 2'd1) begin  // gen/blk/device.ts:531
-                status_byte_1 <= 8'd2;  // gen/blk/device.ts:531
+              if (b_slot == 2'd1) begin  // gen/blk/device.ts:567
+                status_byte_1 <= 8'd2;  // gen/blk/device.ts:567
               end
-              if (b_slot == 2'd2) begin  // gen/blk/device.ts:531
-                status_byte_2 <= 8'd2;  // gen/blk/device.ts:531
+              if (b_slot == 2'd2) begin  // gen/blk/device.ts:567
+                status_byte_2 <= 8'd2;  // gen/blk/device.ts:567
               end
-              if (b_slot == 2'd3) begin  // gen/blk/device.ts:531
-                status_byte_3 <= 8'd2;  // gen/blk/device.ts:531
+              if (b_slot == 2'd3) begin  // gen/blk/device.ts:567
+                status_byte_3 <= 8'd2;  // gen/blk/device.ts:567
               end
-              state <= STATE_DRAIN;  // gen/blk/device.ts:535
+              state <= STATE_POST;  // gen/blk/device.ts:572
             end else begin
-              state <= STATE_SEG;  // gen/blk/device.ts:606
+              state <= STATE_SEG;  // gen/blk/device.ts:640
             end
           end else begin
-            if (b_slot == 2'd0) begin  // gen/blk/device.ts:531
-              status_byte_0 <= 8'd2;  // gen/blk/device.ts:531
+            if (b_slot == 2'd0) begin  // gen/blk/device.ts:567
+              status_byte_0 <= 8'd2;  // gen/blk/device.ts:567
             end
-            if (b_slot == 2'd1) begin  // gen/blk/device.ts:531
-              status_byte_1 <= 8'd2;  // gen/blk/device.ts:531
+            if (b_slot == 2'd1) begin  // gen/blk/device.ts:567
+              status_byte_1 <= 8'd2;  // gen/blk/device.ts:567
             end
-            if (b_slot == 2'd2) begin  // gen/blk/device.ts:531
-              status_byte_2 <= 8'd2;  // gen/blk/device.ts:531
+            if (b_slot == 2'd2) begin  // gen/blk/device.ts:567
+              status_byte_2 <= 8'd2;  // gen/blk/device.ts:567
             end
-            if (b_slot == 2'd3) begin  // gen/blk/device.ts:531
-              status_byte_3 <= 8'd2;  // gen/blk/device.ts:531
+            if (b_slot == 2'd3) begin  // gen/blk/device.ts:567
+              status_byte_3 <= 8'd2;  // gen/blk/device.ts:567
             end
-            state <= STATE_DRAIN;  // gen/blk/device.ts:535
+            state <= STATE_POST;  // gen/blk/device.ts:572
           end
         end
         STATE_DATA: begin
-          if ((~walk_walking) & walk_dir) begin  // gen/blk/device.ts:642
-            state <= STATE_STATUS;  // gen/blk/device.ts:642
-          end else if (~walk_walking) begin  // gen/blk/device.ts:642
-            state <= STATE_DRAIN;  // gen/blk/device.ts:642
+          if (~walk_walking) begin  // gen/blk/device.ts:681
+            state <= STATE_POST;  // gen/blk/device.ts:681
           end
         end
         STATE_SEG: begin
-          walk_walking <= 1'b1;  // gen/blk/device.ts:252
-          state <= STATE_SEG_CHECK;  // gen/blk/device.ts:647
+          walk_walking <= 1'b1;  // gen/blk/device.ts:253
+          state <= STATE_SEG_CHECK;  // gen/blk/device.ts:686
         end
         STATE_SEG_CHECK: begin
-          if (((~walk_walking) & (rd_outstanding == 8'd0)) & (wr_outstanding == 8'd0)) begin  // gen/blk/device.ts:650
-            if (dma_error | (seg_pass2 & ((_ne_24 | _and_26) | (_gt_27 | _not_29)))) begin  // gen/blk/device.ts:665
-              if (b_slot == 2'd0) begin  // gen/blk/device.ts:531
-                status_byte_0 <= 8'd1;  // gen/blk/device.ts:531
+          if (((~walk_walking) & ((rd_issued - rd_ended) == 16'd0)) & (wr_outstanding == 8'd0)) begin  // gen/blk/device.ts:689
+            if (_select_18 | (seg_pass2 & ((_ne_25 | _and_27) | (_gt_28 | _not_30)))) begin  // gen/blk/device.ts:704
+              if (b_slot == 2'd0) begin  // gen/blk/device.ts:567
+                status_byte_0 <= 8'd1;  // gen/blk/device.ts:567
               end
-              if (b_slot == 2'd1) begin  // gen/blk/device.ts:531
-                status_byte_1 <= 8'd1;  // gen/blk/device.ts:531
+              if (b_slot == 2'd1) begin  // gen/blk/device.ts:567
+                status_byte_1 <= 8'd1;  // gen/blk/device.ts:567
               end
-              if (b_slot == 2'd2) begin  // gen/blk/device.ts:531
-                status_byte_2 <= 8'd1;  // gen/blk/device.ts:531
+              if (b_slot == 2'd2) begin  // gen/blk/device.ts:567
+                status_byte_2 <= 8'd1;  // gen/blk/device.ts:567
               end
-              if (b_slot == 2'd3) begin  // gen/blk/device.ts:531
-                status_byte_3 <= 8'd1;  // gen/blk/device.ts:531
+              if (b_slot == 2'd3) begin  // gen/blk/device.ts:567
+                status_byte_3 <= 8'd1;  // gen/blk/device.ts:567
               end
-              state <= STATE_DRAIN;  // gen/blk/device.ts:535
-            end else if (_ne_24 | _and_26) begin  // gen/blk/device.ts:666
-              if (b_slot == 2'd0) begin  // gen/blk/device.ts:531
-                status_byte_0 <= 8'd2;  // gen/blk/device.ts:531
+              state <= STATE_POST;  // gen/blk/device.ts:572
+            end else if (_ne_25 | _and_27) begin  // gen/blk/device.ts:705
+              if (b_slot == 2'd0) begin  // gen/blk/device.ts:567
+                status_byte_0 <= 8'd2;  // gen/blk/device.ts:567
               end
-              if (b_slot == 2'd1) begin  // gen/blk/device.ts:531
-                status_byte_1 <= 8'd2;  // gen/blk/device.ts:531
+              if (b_slot == 2'd1) begin  // gen/blk/device.ts:567
+                status_byte_1 <= 8'd2;  // gen/blk/device.ts:567
               end
-              if (b_slot == 2'd2) begin  // gen/blk/device.ts:531
-                status_byte_2 <= 8'd2;  // gen/blk/device.ts:531
+              if (b_slot == 2'd2) begin  // gen/blk/device.ts:567
+                status_byte_2 <= 8'd2;  // gen/blk/device.ts:567
               end
-              if (b_slot == 2'd3) begin  // gen/blk/device.ts:531
-                status_byte_3 <= 8'd2;  // gen/blk/device.ts:531
+              if (b_slot == 2'd3) begin  // gen/blk/device.ts:567
+                status_byte_3 <= 8'd2;  // gen/blk/device.ts:567
               end
-              state <= STATE_DRAIN;  // gen/blk/device.ts:535
-            end else if (_gt_27 | _not_29) begin  // gen/blk/device.ts:667
-              if (b_slot == 2'd0) begin  // gen/blk/device.ts:531
-                status_byte_0 <= 8'd1;  // gen/blk/device.ts:531
+              state <= STATE_POST;  // gen/blk/device.ts:572
+            end else if (_gt_28 | _not_30) begin  // gen/blk/device.ts:706
+              if (b_slot == 2'd0) begin  // gen/blk/device.ts:567
+                status_byte_0 <= 8'd1;  // gen/blk/device.ts:567
               end
-              if (b_slot == 2'd1) begin  // gen/blk/device.ts:531
-                status_byte_1 <= 8'd1;  // gen/blk/device.ts:531
+              if (b_slot == 2'd1) begin  // gen/blk/device.ts:567
+                status_byte_1 <= 8'd1;  // gen/blk/device.ts:567
               end
-              if (b_slot == 2'd2) begin  // gen/blk/device.ts:531
-                status_byte_2 <= 8'd1;  // gen/blk/device.ts:531
+              if (b_slot == 2'd2) begin  // gen/blk/device.ts:567
+                status_byte_2 <= 8'd1;  // gen/blk/device.ts:567
               end
-              if (b_slot == 2'd3) begin  // gen/blk/device.ts:531
-                status_byte_3 <= 8'd1;  // gen/blk/device.ts:531
+              if (b_slot == 2'd3) begin  // gen/blk/device.ts:567
+                status_byte_3 <= 8'd1;  // gen/blk/device.ts:567
               end
-              state <= STATE_DRAIN;  // gen/blk/device.ts:535
-            end else if (seg_pass2) begin  // gen/blk/device.ts:668
-              state <= STATE_ZERO;  // gen/blk/device.ts:672
-            end else if (1'b0) begin  // gen/blk/device.ts:674
-              if (b_slot == 2'd0) begin  // gen/blk/device.ts:531
-                status_byte_0 <= 8'd1;  // gen/blk/device.ts:531
+              state <= STATE_POST;  // gen/blk/device.ts:572
+            end else if (seg_pass2) begin  // gen/blk/device.ts:707
+              state <= STATE_ZERO;  // gen/blk/device.ts:711
+            end else if (1'b0) begin  // gen/blk/device.ts:713
+              if (b_slot == 2'd0) begin  // gen/blk/device.ts:567
+                status_byte_0 <= 8'd1;  // gen/blk/device.ts:567
               end
-              if (b_slot == 2'd1) begin  // gen/blk/device.ts:531
-                status_byte_1 <= 8'd1;  // gen/blk/device.ts:531
+              if (b_slot == 2'd1) begin  // gen/blk/device.ts:567
+                status_byte_1 <= 8'd1;  // gen/blk/device.ts:567
               end
-              if (b_slot == 2'd2) begin  // gen/blk/device.ts:531
-                status_byte_2 <= 8'd1;  // gen/blk/device.ts:531
+              if (b_slot == 2'd2) begin  // gen/blk/device.ts:567
+                status_byte_2 <= 8'd1;  // gen/blk/device.ts:567
               end
-              if (b_slot == 2'd3) begin  // gen/blk/device.ts:531
-                status_byte_3 <= 8'd1;  // gen/blk/device.ts:531
+              if (b_slot == 2'd3) begin  // gen/blk/device.ts:567
+                status_byte_3 <= 8'd1;  // gen/blk/device.ts:567
               end
-              state <= STATE_DRAIN;  // gen/blk/device.ts:535
+              state <= STATE_POST;  // gen/blk/device.ts:572
             end else begin
-              state <= STATE_SEG;  // gen/blk/device.ts:678
+              state <= STATE_SEG;  // gen/blk/device.ts:717
             end
           end
         end
         STATE_ZERO: begin
-          if (zero_left == 40'd0) begin  // gen/blk/device.ts:687
-            if ((seg_idx + 9'd1) == seg_count) begin  // gen/blk/device.ts:688
-              if (b_slot == 2'd0) begin  // gen/blk/device.ts:531
-                status_byte_0 <= 8'd0;  // gen/blk/device.ts:531
+          if (zero_left == 40'd0) begin  // gen/blk/device.ts:726
+            if ((seg_idx + 9'd1) == seg_count) begin  // gen/blk/device.ts:727
+              if (b_slot == 2'd0) begin  // gen/blk/device.ts:567
+                status_byte_0 <= 8'd0;  // gen/blk/device.ts:567
               end
-              if (b_slot == 2'd1) begin  // gen/blk/device.ts:531
-                status_byte_1 <= 8'd0;  // gen/blk/device.ts:531
+              if (b_slot == 2'd1) begin  // gen/blk/device.ts:567
+                status_byte_1 <= 8'd0;  // gen/blk/device.ts:567
               end
-              if (b_slot == 2'd2) begin  // gen/blk/device.ts:531
-                status_byte_2 <= 8'd0;  // gen/blk/device.ts:531
+              if (b_slot == 2'd2) begin  // gen/blk/device.ts:567
+                status_byte_2 <= 8'd0;  // gen/blk/device.ts:567
               end
-              if (b_slot == 2'd3) begin  // gen/blk/device.ts:531
-                status_byte_3 <= 8'd0;  // gen/blk/device.ts:531
+              if (b_slot == 2'd3) begin  // gen/blk/device.ts:567
+                status_byte_3 <= 8'd0;  // gen/blk/device.ts:567
               end
-              state <= STATE_DRAIN;  // gen/blk/device.ts:535
+              state <= STATE_POST;  // gen/blk/device.ts:572
             end else begin
-              state <= STATE_SEG;  // gen/blk/device.ts:690
+              state <= STATE_SEG;  // gen/blk/device.ts:729
             end
           end
         end
-        STATE_DRAIN: begin
-          if ((((~walk_walking) & (rd_outstanding == 8'd0)) & (wr_outstanding == 8'd0)) & (~store_wr_pending)) begin  // gen/blk/device.ts:696
-            if (dma_error) begin  // gen/blk/device.ts:697
-              if (b_slot == 2'd0) begin  // gen/blk/device.ts:531
-                status_byte_0 <= 8'd1;  // gen/blk/device.ts:531
-              end
-              if (b_slot == 2'd1) begin  // gen/blk/device.ts:531
-                status_byte_1 <= 8'd1;  // gen/blk/device.ts:531
-              end
-              if (b_slot == 2'd2) begin  // gen/blk/device.ts:531
-                status_byte_2 <= 8'd1;  // gen/blk/device.ts:531
-              end
-              if (b_slot == 2'd3) begin  // gen/blk/device.ts:531
-                status_byte_3 <= 8'd1;  // gen/blk/device.ts:531
-              end
-            end
-            state <= STATE_STATUS;  // gen/blk/device.ts:701
-          end
-        end
-        STATE_STATUS: begin
-          if (wr_cmd_ready & completions_enq_ready) begin  // gen/blk/device.ts:707
-            b_slot <= b_slot + 2'd1;  // gen/blk/device.ts:708
-            state <= STATE_IDLE;  // gen/blk/device.ts:709
+        STATE_POST: begin
+          if (status_queue_enq_ready) begin  // gen/blk/device.ts:736
+            b_slot <= b_slot + 2'd1;  // gen/blk/device.ts:737
+            state <= STATE_IDLE;  // gen/blk/device.ts:738
           end
         end
         default: begin end
@@ -2009,13 +2144,13 @@ module virtio_blk_w256_ccd2566bf1 (
   end
 
   // ---- memories
-  always @(posedge clk) begin  // gen/blk/device.ts:275
+  always @(posedge clk) begin  // gen/blk/device.ts:276
     if ((chain_valid & chain_ready) & (f_count < 16'd8)) begin
       descs[{f_slot, f_count[2:0]}] <= {chain_addr, chain_len, chain_write};
     end
   end
-  assign descs_rd0 = descs[{f_slot, f_walk_idx[2:0]}];  // gen/blk/device.ts:226
-  assign descs_rd1 = descs[{b_slot, walk_idx[2:0]}];  // gen/blk/device.ts:226
+  assign descs_rd0 = descs[{f_slot, f_walk_idx[2:0]}];  // gen/blk/device.ts:227
+  assign descs_rd1 = descs[{b_slot, walk_idx[2:0]}];  // gen/blk/device.ts:227
 
 endmodule
 

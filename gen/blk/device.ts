@@ -205,7 +205,8 @@ export const VirtioBlk = defineModule(
     const sSlots = m.regArray('slot_slots', S, 16);
     const sReady = m.regArray('slot_ready', S, bit, { reset: 0 });
     const hdrDone = m.regArray('hdr_done', S, bit, { reset: 0 });
-    const hdrErr = m.regArray('hdr_error', S, bit, { reset: 0 });
+    // A DMA transfer of the slot's request failed (header, data, segments).
+    const sErr = m.regArray('slot_error', S, bit, { reset: 0 });
     const statusBytes = m.regArray('status_byte', S, 8, { reset: 0 });
     const used = m.reg('slots_used', sb + 1, { reset: 0 });
     const fHead = m.reg('f_slot', sb, { reset: 0 });
@@ -301,7 +302,7 @@ export const VirtioBlk = defineModule(
       sLastA.nextAt(fHead, fLastA);
       sLastL.nextAt(fHead, fLastL);
       sBig.nextAt(fHead, fBig);
-      hdrErr.nextAt(fHead, 0);
+      sErr.nextAt(fHead, 0);
       m.if(fNeedHdr, () => {
         hdrDone.nextAt(fHead, 0);
         fw.start(0, lit(0, N), lit(BLK_HDR_SIZE, N), captureAt(fHead));
@@ -325,25 +326,12 @@ export const VirtioBlk = defineModule(
     );
 
     // ---- back end: the slot's request, in slot order
-    const st = m.fsm('state', [
-      'idle',
-      'check',
-      'hdr',
-      'decode',
-      'data',
-      'seg',
-      'seg_check',
-      'zero',
-      'drain',
-      'status',
-    ] as const);
+    const st = m.fsm('state', ['idle', 'check', 'hdr', 'decode', 'data', 'seg', 'seg_check', 'zero', 'post'] as const);
     const cnt = m.reg('desc_count', 16, { reset: 0 });
     const rdBytes = m.reg('readable', N, { reset: 0 });
     const wrBytes = m.reg('writable', N, { reset: 0 });
-    const lastWAddr = m.reg('status_desc_addr', 64);
-    const lastWLen = m.reg('status_desc_len', 32);
     const tooBig = m.reg('too_big', bit, { reset: 0 });
-    const dmaErr = m.reg('dma_error', bit, { reset: 0 });
+    const slotErr = sErr.at(bHead);
     const bw = walker('walk', bHead, cnt);
 
     // Commands: the back end's reads first, then the front end's header reads.
@@ -353,25 +341,30 @@ export const VirtioBlk = defineModule(
     rdCmd.host_addr.set(mux(rdBack, bw.host, fw.host));
     rdCmd.dev_addr.set(mux(rdBack, bw.dev, fw.dev));
     rdCmd.len.set(mux(rdBack, bw.len, fw.len));
-    rdCmd.id.set(mux(rdBack, lit(0, p.idBits), slotId(true, fw.last, fHead)));
+    rdCmd.id.set(mux(rdBack, slotId(false, 0, bHead), slotId(true, fw.last, fHead)));
     fw.ready.set(rdCmd.ready.and(rdBack.not()));
-    // The status byte's write (when the back end is not walking).
-    const statusCmd = st.is('status');
+    // The status byte's write (the status stage, below) goes before the back end's data writes.
+    const sst = m.fsm('s_state', ['idle', 'reads', 'fence', 'issue'] as const);
+    const stQ = m.instance('status_queue', Fifo, { width: sb + 1 + 1 + 32 + 16, depth: S }).io;
+    const sSlot = stQ.deq.data.bits(sb + 49, 50);
+    const statusCmd = sst.is('issue');
     wrCmd.valid.set(bw.need.and(bw.dir).or(statusCmd));
-    wrCmd.host_addr.set(mux(statusCmd, lastWAddr.add(lastWLen.zext(64)).sub(1), bw.host));
+    wrCmd.host_addr.set(mux(statusCmd, sLastA.at(sSlot).add(sLastL.at(sSlot).zext(64)).sub(1), bw.host));
     wrCmd.dev_addr.set(
       mux(
         statusCmd,
-        lit(BigInt(g.base), g.addrBits).or(scratchOff(bHead, BLK_SCRATCH.status).zext(g.addrBits)),
+        lit(BigInt(g.base), g.addrBits).or(scratchOff(sSlot, BLK_SCRATCH.status).zext(g.addrBits)),
         bw.dev,
       ),
     );
     wrCmd.len.set(mux(statusCmd, lit(1, p.lenBits), bw.len));
-    wrCmd.id.set(mux(statusCmd, slotId(true, 0, bHead), lit(0, p.idBits)));
-    bw.ready.set(mux(bw.dir, wrCmd.ready, rdCmd.ready));
+    wrCmd.id.set(mux(statusCmd, slotId(true, 0, sSlot), slotId(false, 0, bHead)));
+    bw.ready.set(mux(bw.dir, wrCmd.ready.and(statusCmd.not()), rdCmd.ready));
 
-    // Statuses: the back end counts its own transfers; header reads mark their slot; status writes complete.
-    const rdOut = m.reg('rd_outstanding', 8, { reset: 0 });
+    // Statuses: the back end counts its own transfers (reads as running totals, so the status stage can wait
+    // for a request's last one); header reads mark their slot; status writes complete; errors mark the slot.
+    const rdIssued = m.reg('rd_issued', 16, { reset: 0 });
+    const rdEnded = m.reg('rd_ended', 16, { reset: 0 });
     const wrOut = m.reg('wr_outstanding', 8, { reset: 0 });
     rdStatus.ready.set(1);
     wrStatus.ready.set(1);
@@ -379,21 +372,19 @@ export const VirtioBlk = defineModule(
     const rdBackDone = rdStatus.valid.and(rdStatus.id.bit(TAG).not());
     const wrBackFire = wrCmd.fire().and(statusCmd.not());
     const wrBackDone = wrStatus.valid.and(wrStatus.id.bit(TAG).not());
-    m.if(rdBackFire.and(rdBackDone.not()), () => rdOut.next(rdOut.inc())).elseIf(rdBackFire.not().and(rdBackDone), () =>
-      rdOut.next(rdOut.dec()),
-    );
+    m.if(rdBackFire, () => rdIssued.next(rdIssued.inc()));
+    m.if(rdBackDone, () => rdEnded.next(rdEnded.inc()));
+    const rdOut = rdIssued.sub(rdEnded);
     m.if(wrBackFire.and(wrBackDone.not()), () => wrOut.next(wrOut.inc())).elseIf(wrBackFire.not().and(wrBackDone), () =>
       wrOut.next(wrOut.dec()),
     );
     const rdBad = rdStatus.valid.and(rdStatus.error.ne(0));
     const wrBad = wrStatus.valid.and(wrStatus.error.ne(0));
     evDmaError.set(rdBad.or(wrBad));
-    const hdrSlot = rdStatus.id.trunc(sb);
-    m.if(rdStatus.valid.and(rdStatus.id.bit(TAG)), () => {
-      m.if(rdBad, () => hdrErr.nextAt(hdrSlot, 1));
-      m.if(rdStatus.id.bit(LAST), () => hdrDone.nextAt(hdrSlot, 1));
-    });
-    m.if(rdBackDone.and(rdBad).or(wrBackDone.and(wrBad)), () => dmaErr.next(1));
+    const rdSlot = rdStatus.id.trunc(sb);
+    m.if(rdStatus.valid.and(rdStatus.id.bit(TAG)).and(rdStatus.id.bit(LAST)), () => hdrDone.nextAt(rdSlot, 1));
+    m.if(rdBad, () => sErr.nextAt(rdSlot, 1));
+    m.if(wrBad, () => sErr.nextAt(wrStatus.id.trunc(sb), 1));
 
     // ---- scratch capture (the read engine's writes into the upper half) and storage writes. The two lines of
     // an access are routed one by one: an access starts up to 3 bytes before its first byte (the dword the
@@ -516,6 +507,52 @@ export const VirtioBlk = defineModule(
     );
     slotFreed.set(done.fire());
 
+    // ---- the status stage: each request's status byte, in slot order, once what it must follow has ended: its
+    // reads (a running-total mark) and, after them, the storage writes taken until then (a fence)
+    const sMark = stQ.deq.data.bits(15, 0);
+    const sLen = stQ.deq.data.bits(47, 16);
+    const sFence = stQ.deq.data.bit(48);
+    const sNoStatus = stQ.deq.data.bit(49);
+    const wMark = m.reg('s_write_mark', 16);
+    const sLenErr = m.reg('s_len_error', bit, { reset: 0 });
+    const after = (now: Expr, mark: Expr) => now.sub(mark).bit(15).not();
+    comp.enq.valid.set(0);
+    comp.enq.data.set(cat(sSlot, lit(0, 1), mux(sLenErr, lit(1, 32), sLen)));
+    stQ.deq.ready.set(0);
+    sst.switch({
+      idle: () => {
+        sLenErr.next(0);
+        m.if(stQ.deq.valid.and(sNoStatus), () => {
+          // Nothing to write the status into: handed back with used length 0.
+          comp.enq.valid.set(1);
+          comp.enq.data.set(cat(sSlot, lit(1, 1), lit(0, 32)));
+          stQ.deq.ready.set(comp.enq.ready);
+        }).elseIf(stQ.deq.valid, () => {
+          m.if(sFence, () => sst.goto('reads')).else(() => sst.goto('issue'));
+        });
+      },
+      reads: () =>
+        m.if(after(rdEnded, sMark), () => {
+          wMark.next(la.wr_accepted);
+          sst.goto('fence');
+        }),
+      fence: () =>
+        m.if(after(la.wr_answered, wMark), () => {
+          m.if(sErr.at(sSlot), () => {
+            statusBytes.nextAt(sSlot, BLK_S.IOERR);
+            sLenErr.next(1);
+          });
+          sst.goto('issue');
+        }),
+      issue: () => {
+        m.if(wrCmd.ready.and(comp.enq.ready), () => {
+          comp.enq.valid.set(1);
+          stQ.deq.ready.set(1);
+          sst.goto('idle');
+        });
+      },
+    });
+
     // ---- the request
     const rType = m.reg('req_type', 32);
     const written = m.reg('written', N);
@@ -523,7 +560,6 @@ export const VirtioBlk = defineModule(
     const segIdx = m.reg('seg_idx', 9);
     const segCount = m.reg('seg_count', 9);
     const segPass2 = m.reg('seg_pass2', bit);
-    const storageIdle = la.wr_pending.not();
     const dmaIdle = bw.walking.not().and(rdOut.eq(0)).and(wrOut.eq(0));
     const cap64 = BigInt(p.capacity);
     const capLit = lit(cap64, 64);
@@ -532,12 +568,14 @@ export const VirtioBlk = defineModule(
     const finish = (status: number | Expr, n: Expr | number) => {
       setStatus(status);
       written.next(n);
-      st.goto('drain');
+      fence.next(1);
+      st.goto('post');
     };
     const negotiated = (b: number) => features.bit(b);
     const toScratch = (off: number) => scratchOff(bHead, off).trunc(p.devBits);
-    comp.enq.valid.set(0);
-    comp.enq.data.set(cat(bHead, lit(0, 1), written.trunc(32).add(1)));
+    const fence = m.reg('fence', bit);
+    stQ.enq.valid.set(0);
+    stQ.enq.data.set(cat(bHead, lit(0, 1), fence, written.trunc(32).add(1), rdIssued));
     evBad.set(0);
 
     st.switch({
@@ -547,19 +585,16 @@ export const VirtioBlk = defineModule(
           cnt.next(sCnt.at(bHead));
           rdBytes.next(sRd.at(bHead));
           wrBytes.next(sWr.at(bHead));
-          lastWAddr.next(sLastA.at(bHead));
-          lastWLen.next(sLastL.at(bHead));
           tooBig.next(sBig.at(bHead));
-          dmaErr.next(0);
           st.goto('check');
         });
       },
       check: () => {
         m.if(wrBytes.eq(0), () => {
           // Nothing to write the status into: handed back with used length 0 (ev_bad_request).
-          comp.enq.valid.set(1);
-          comp.enq.data.set(cat(bHead, lit(1, 1), lit(0, 32)));
-          m.if(comp.enq.ready, () => {
+          stQ.enq.valid.set(1);
+          stQ.enq.data.set(cat(bHead, lit(1, 1), lit(0, 1), lit(0, 32), rdIssued));
+          m.if(stQ.enq.ready, () => {
             evBad.set(1);
             bHead.next(advanceSlot(bHead));
             st.goto('idle');
@@ -570,7 +605,6 @@ export const VirtioBlk = defineModule(
       },
       hdr: () =>
         m.if(hdrDone.at(bHead), () => {
-          m.if(hdrErr.at(bHead), () => dmaErr.next(1));
           st.goto('decode');
         }),
       decode: () => {
@@ -609,8 +643,12 @@ export const VirtioBlk = defineModule(
         // A request that writes storage waits until the reads of storage before it (earlier requests' data on
         // its way to the host through the write engine) have ended: requests take effect in order.
         const writesStorage = isOut.or(type.eq(BLK_T.DISCARD)).or(type.eq(BLK_T.WRITE_ZEROES));
-        m.if(writesStorage.and(wrOut.ne(0)), () => st.goto('decode'))
-          .elseIf(dmaErr, () => finish(BLK_S.IOERR, lit(0, N)))
+        // And a request that reads storage waits for every storage write before it (OUT data still coming).
+        const readsStorage = type.eq(BLK_T.IN);
+        m.if(writesStorage.and(wrOut.ne(0)).or(readsStorage.and(rdOut.ne(0).or(la.wr_pending))), () =>
+          st.goto('decode'),
+        )
+          .elseIf(slotErr, () => finish(BLK_S.IOERR, lit(0, N)))
           .elseIf(type.eq(BLK_T.IN).or(isOut), () => {
             m.if(ioBad, () => finish(BLK_S.IOERR, lit(0, N))).else(() => {
               m.if(isOut, () => bw.start(0, lit(BLK_HDR_SIZE, N), rdBytes, storageOff)).else(() =>
@@ -618,6 +656,7 @@ export const VirtioBlk = defineModule(
               );
               setStatus(BLK_S.OK);
               written.next(mux(isOut, lit(0, N), inData));
+              fence.next(isOut);
               st.goto('data');
             });
           })
@@ -629,6 +668,7 @@ export const VirtioBlk = defineModule(
               bw.start(1, lit(0, N), idLen, lit(g.window + BLK_SCRATCH.id, p.devBits));
               setStatus(BLK_S.OK);
               written.next(idLen);
+              fence.next(0);
               st.goto('data');
             });
           })
@@ -638,8 +678,7 @@ export const VirtioBlk = defineModule(
       },
       // A device-to-host request's status byte can follow its data at once (the write engine keeps order);
       // anything that read host memory or wrote storage waits for it to end.
-      data: () =>
-        m.if(bw.walking.not().and(bw.dir), () => st.goto('status')).elseIf(bw.walking.not(), () => st.goto('drain')),
+      data: () => m.if(bw.walking.not(), () => st.goto('post')),
       seg: () => {
         // Segment segIdx into the capture register.
         const off = segIdx.zext(N).shl(4).add(BLK_HDR_SIZE);
@@ -662,7 +701,7 @@ export const VirtioBlk = defineModule(
             .or(isDiscard.and(sFlags.bit(0)));
           const ioerr = sNum.gt(maxSectors).or(inRange(sSector, sNum).not());
           const lastSeg = segIdx.add(1).eq(segCount);
-          m.if(dmaErr.or(segPass2.and(unsupp.or(ioerr))), () => finish(BLK_S.IOERR, lit(0, N)))
+          m.if(slotErr.or(segPass2.and(unsupp.or(ioerr))), () => finish(BLK_S.IOERR, lit(0, N)))
             .elseIf(unsupp, () => finish(BLK_S.UNSUPP, lit(0, N)))
             .elseIf(ioerr, () => finish(BLK_S.IOERR, lit(0, N)))
             .elseIf(segPass2, () => {
@@ -691,26 +730,16 @@ export const VirtioBlk = defineModule(
           });
         });
       },
-      drain: () => {
-        // Every transfer ended and every storage write answered before the status byte goes out.
-        m.if(dmaIdle.and(storageIdle), () => {
-          m.if(dmaErr, () => {
-            setStatus(BLK_S.IOERR);
-            written.next(0);
-          });
-          st.goto('status');
-        });
-      },
-      status: () => {
-        // The status write and the completion that waits for it; the next slot's request starts meanwhile.
-        comp.enq.valid.set(wrCmd.ready);
-        m.if(wrCmd.ready.and(comp.enq.ready), () => {
+      post: () => {
+        // The request goes to the status stage; the next slot's request starts.
+        stQ.enq.valid.set(1);
+        m.if(stQ.enq.ready, () => {
           bHead.next(advanceSlot(bHead));
           st.goto('idle');
         });
       },
     });
-    busy.set(st.is('idle').not().or(fst.is('recv').not()).or(fCnt.ne(0)).or(used.ne(0)));
+    busy.set(st.is('idle').not().or(sst.is('idle').not()).or(fst.is('recv').not()).or(fCnt.ne(0)).or(used.ne(0)));
     return {
       chain,
       done,

@@ -39,6 +39,10 @@ export const LineAxi = defineModule(
     const rdata = m.output('rdata', stream(2 * W));
     const axi = m.output('axi', axi4(2 * W, p.addrBits));
     const wrPending = m.output('wr_pending', bit);
+    // Words taken (counted when their access is taken) and answered, modulo 2^16: a fence for a caller that
+    // must know its writes are done while later ones keep coming.
+    const wrAccepted = m.output('wr_accepted', 16);
+    const wrAnswered = m.output('wr_answered', 16);
     const wordAddr = (k: Expr) => cat(k, lit(0, lb + 1));
 
     // ---- writes
@@ -96,6 +100,27 @@ export const LineAxi = defineModule(
       pending.next(pending.dec()),
     );
     wrPending.set(pending.ne(0).or(wq.deq.valid));
+    const accepted = m.reg('w_accepted', 16, { reset: 0 });
+    const answered = m.reg('w_answered', 16, { reset: 0 });
+    const inOdd = wr.addr.bit(0);
+    const inWords = mux(
+      inOdd,
+      wr.be
+        .bits(B - 1, 0)
+        .orR()
+        .zext(2)
+        .add(
+          wr.be
+            .bits(2 * B - 1, B)
+            .orR()
+            .zext(2),
+        ),
+      lit(1, 2),
+    );
+    m.if(wr.valid.and(wq.enq.ready), () => accepted.next(accepted.add(inWords.zext(16))));
+    m.if(bFire, () => answered.next(answered.inc()));
+    wrAccepted.set(accepted);
+    wrAnswered.set(answered);
 
     // ---- reads
     const rq = m.instance('rd_queue', Fifo, { width: lineBits, depth: 2 }).io;
@@ -162,7 +187,7 @@ export const LineAxi = defineModule(
     m.if(finish.not().and(rdata.ready), () => outValid.next(0));
     rdata.valid.set(outValid);
     rdata.data.set(outData);
-    return { wr, rd, rdata, axi, wr_pending: wrPending };
+    return { wr, rd, rdata, axi, wr_pending: wrPending, wr_accepted: wrAccepted, wr_answered: wrAnswered };
   },
   {
     name: (p) => `line_axi_w${p.W}_a${p.addrBits}_r${p.reads}`,
