@@ -68,7 +68,7 @@ export interface VirtioBlkParams {
   id?: string;
   /** AXI reads in flight on the storage port. */
   storageReads?: number;
-  /** Requests in the device at once (received, header fetched or being fetched, served, completing): 2..8. */
+  /** Requests in the device at once (received, header fetched or being fetched, served, completing): 2..8, default 8. */
   slots?: number;
 }
 
@@ -101,6 +101,9 @@ export function blkGeometry(p: VirtioBlkParams) {
   ] as const)
     if (l && (l.maxSeg < 1 || l.maxSeg > 256 || l.maxSectors < 1 || l.maxSectors >= 2 ** 32))
       throw paramError(`VirtioBlk: ${name} limits maxSeg 1..256, maxSectors 1..2^32-1, got ${JSON.stringify(l)}`);
+  const slots = p.slots ?? 8;
+  if (!Number.isInteger(slots) || slots < 2 || slots > 8 || 2 ** (p.idBits - 2) < slots)
+    throw paramError(`VirtioBlk: slots must be 2..8 (and fit idBits - 2 bits), got ${slots}`);
   const id = new TextEncoder().encode(p.id ?? '');
   if (id.length > BLK_ID_BYTES) throw paramError(`VirtioBlk: id '${p.id}' is longer than ${BLK_ID_BYTES} bytes`);
   return { addrBits, base, B, lb, lineBits: p.devBits - lb, window, descs: p.segMax + 2, id };
@@ -161,7 +164,7 @@ export const VirtioBlk = defineModule(
     const g = blkGeometry(p);
     const { B, lb, lineBits } = g;
     const W = p.W;
-    const S = p.slots ?? 4;
+    const S = p.slots ?? 8;
     const chain = m.input('chain', chainDesc(p.queueBits));
     const done = m.output('done', chainDone(p.queueBits));
     const features = m.input('features', 64);

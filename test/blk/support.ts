@@ -204,13 +204,15 @@ export function place(
   readable: Uint8Array,
   writeLens: number[],
   what: string,
+  /** Each buffer at a 4 KiB boundary (as Linux's page-sized bios are) instead of a random byte offset. */
+  aligned = false,
 ): PlacedRequest {
   const segments: ChainSegment[] = [];
   const regions: Region[] = [];
   const before = new Map<Region, Uint8Array>();
   let off = 0;
   const take = (len: number, write: boolean) => {
-    const addr = b.cursor + BigInt(rng.int(0, 127));
+    const addr = aligned ? ((b.cursor + 4095n) / 4096n) * 4096n : b.cursor + BigInt(rng.int(0, 127));
     b.cursor = ((addr + BigInt(len) + 4096n + 63n) / 64n) * 64n;
     segments.push({ addr, len, write });
     if (len === 0) return;
