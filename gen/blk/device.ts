@@ -1,0 +1,766 @@
+// The virtio-blk device (virtio 1.2 device-types/blk) behind the queue engines (docs/virtio-blk.md,
+// docs/data-plane.md): it takes validated descriptor chains on `chain`, carries out each request with the DMA
+// engines and the storage port, and hands each chain back on `done` with the bytes written. Its decisions are
+// the golden model's (tb/virtio/blk/device.ts BlkDevice), check for check.
+//
+// One request at a time, in phases:
+//   recv     the chain's descriptors into a buffer (seg_max + 2 of them), summing readable and writable bytes
+//            and keeping the last non-empty writable descriptor (whose last byte is the status byte);
+//   check    no writable byte: the chain cannot be completed (used length 0, `ev_bad_request`); too many
+//            descriptors, one longer than size_max, or a header of fewer than 16 bytes: IOERR;
+//   hdr      the header's 16 bytes from the readable bytes (any framing) into the scratch capture register;
+//   decode   type and sector checked; IN / OUT / GET_ID move their data (one DMA command per descriptor piece),
+//            DISCARD / WRITE_ZEROES fetch and check each segment, then fetch it again and zero its range;
+//   status   after every data transfer has ended and storage has answered every write: the status byte, one
+//            byte of DMA from the scratch region to the last writable byte;
+//   done     the used element (len = data bytes written + 1).
+//
+// The device's region of the DMA address space (`devBits` bits at `base`): its lower half is the storage
+// window (byte address = storage byte address, served through gen/blk/line_axi.ts on the AXI4 `storage`
+// port); its upper half the scratch: the 16-byte capture register (written by the read engine, the header or
+// one discard segment), the status byte and the identification string (read by the write engine).
+import { createHash } from 'node:crypto';
+import { bit, cat, connect, defineModule, type Expr, lit, log2ceil, mux, paramError } from '../hdl';
+import { stableJson } from '../hdl/names';
+import { Fifo } from '../lib/fifo';
+import { axi4 } from '../lib/axi';
+import { dmaCommand, dmaStatus, lineBytes, lineRead, lineWrite } from '../dma/ports';
+import { type DataWidth } from '../pcie/streams';
+import { type DeviceConfigValues, featureDef } from '../virtio/regmap';
+import { chainDesc, chainDone } from '../virtq/ports';
+import { LineAxi } from './line_axi';
+import { BLK_HDR_SIZE, BLK_ID_BYTES, BLK_S, BLK_T, SECTOR_SIZE } from './defs';
+
+export interface BlkSegLimits {
+  /** max_*_sectors: sectors per segment. */
+  maxSectors: number;
+  /** max_*_seg: segments per request. */
+  maxSeg: number;
+}
+
+export interface VirtioBlkParams {
+  W: DataWidth;
+  queueBits: number;
+  /** log2 of the device's DMA region: the storage window is its lower half (2^(devBits-1) bytes). */
+  devBits: number;
+  /** Bits of a device address on the DMA engines (default devBits). */
+  addrBits?: number;
+  /** The region's base device address (a multiple of 2^devBits, default 0). */
+  base?: number;
+  /** DMA command length and id widths (the engines' lenBits / idBits). */
+  lenBits: number;
+  idBits: number;
+  /** Capacity in 512-byte sectors: at most the storage window. */
+  capacity: number;
+  /** seg_max: data descriptors per request (a chain may have seg_max + 2: header and status). */
+  segMax: number;
+  /** size_max: bytes per descriptor (below 2^lenBits). */
+  sizeMax: number;
+  /** VIRTIO_BLK_F_RO: every write refused. */
+  readOnly?: boolean;
+  /** VIRTIO_BLK_F_FLUSH offered. */
+  flush?: boolean;
+  /** VIRTIO_BLK_F_DISCARD offered, with its limits. */
+  discard?: BlkSegLimits;
+  /** VIRTIO_BLK_F_WRITE_ZEROES offered, with its limits. */
+  writeZeroes?: BlkSegLimits;
+  /** The identification string GET_ID returns (at most 20 bytes, NUL-padded). */
+  id?: string;
+  /** AXI reads in flight on the storage port. */
+  storageReads?: number;
+  /** Requests in the device at once (received, header fetched or being fetched, served, completing): 2..8, default 8. */
+  slots?: number;
+}
+
+/** Scratch layout (byte offsets in the region's upper half). */
+export const BLK_SCRATCH = { capture: 0, status: 16, id: 32, image: 64 } as const;
+
+/** Checked parameters and derived sizes. */
+export function blkGeometry(p: VirtioBlkParams) {
+  const addrBits = p.addrBits ?? p.devBits;
+  const base = p.base ?? 0;
+  const B = lineBytes(p.W);
+  const lb = log2ceil(B);
+  if (!Number.isInteger(p.devBits) || p.devBits < 12 || p.devBits > 48)
+    throw paramError(`VirtioBlk: devBits must be 12..48, got ${p.devBits}`);
+  if (addrBits < p.devBits) throw paramError(`VirtioBlk: addrBits ${addrBits} below devBits ${p.devBits}`);
+  if (base % 2 ** p.devBits !== 0 || base < 0 || base + 2 ** p.devBits > 2 ** addrBits)
+    throw paramError(
+      `VirtioBlk: base 0x${base.toString(16)} is not a multiple of 2^${p.devBits} inside the address space`,
+    );
+  const window = 2 ** (p.devBits - 1);
+  if (!Number.isSafeInteger(p.capacity) || p.capacity < 1 || p.capacity * SECTOR_SIZE > window)
+    throw paramError(`VirtioBlk: capacity ${p.capacity} sectors does not fit the ${window}-byte storage window`);
+  if (!Number.isInteger(p.segMax) || p.segMax < 1 || p.segMax > 1022)
+    throw paramError(`VirtioBlk: segMax must be 1..1022, got ${p.segMax}`);
+  if (!Number.isInteger(p.sizeMax) || p.sizeMax < 512 || p.sizeMax >= 2 ** p.lenBits)
+    throw paramError(`VirtioBlk: sizeMax must be 512..2^lenBits-1 (${2 ** p.lenBits - 1}), got ${p.sizeMax}`);
+  for (const [name, l] of [
+    ['discard', p.discard],
+    ['writeZeroes', p.writeZeroes],
+  ] as const)
+    if (l && (l.maxSeg < 1 || l.maxSeg > 256 || l.maxSectors < 1 || l.maxSectors >= 2 ** 32))
+      throw paramError(`VirtioBlk: ${name} limits maxSeg 1..256, maxSectors 1..2^32-1, got ${JSON.stringify(l)}`);
+  const slots = p.slots ?? 8;
+  if (!Number.isInteger(slots) || slots < 2 || slots > 8 || 2 ** (p.idBits - 2) < slots)
+    throw paramError(`VirtioBlk: slots must be 2..8 (and fit idBits - 2 bits), got ${slots}`);
+  const id = new TextEncoder().encode(p.id ?? '');
+  if (id.length > BLK_ID_BYTES) throw paramError(`VirtioBlk: id '${p.id}' is longer than ${BLK_ID_BYTES} bytes`);
+  return { addrBits, base, B, lb, lineBits: p.devBits - lb, window, descs: p.segMax + 2, id };
+}
+
+/** A short, stable name suffix for a parameter set (the full set would make an unwieldy Verilog name). */
+export function paramHash(p: object): string {
+  return createHash('sha256').update(stableJson(p)).digest('hex').slice(0, 10);
+}
+
+/**
+ * What the endpoint offers for a device built with `p` (names and fields of gen/virtio/regmap.ts): the feature
+ * bits the RTL honours and the device configuration values that describe it, for the layout's `features` and
+ * VirtioRegs' `deviceConfig`. MQ: the device serves any queue (the queue engines tag each chain).
+ */
+export function blkOffer(p: VirtioBlkParams, queues: number): { features: string[]; config: DeviceConfigValues } {
+  const features = ['VIRTIO_BLK_F_SIZE_MAX', 'VIRTIO_BLK_F_SEG_MAX', 'VIRTIO_BLK_F_BLK_SIZE'];
+  const config: Record<string, number> = {
+    capacity: p.capacity,
+    size_max: p.sizeMax,
+    seg_max: p.segMax,
+    blk_size: SECTOR_SIZE,
+  };
+  if (p.readOnly) features.push('VIRTIO_BLK_F_RO');
+  if (p.flush) features.push('VIRTIO_BLK_F_FLUSH');
+  if (queues > 1) {
+    features.push('VIRTIO_BLK_F_MQ');
+    config.num_queues = queues;
+  }
+  if (p.discard) {
+    features.push('VIRTIO_BLK_F_DISCARD');
+    Object.assign(config, {
+      max_discard_sectors: p.discard.maxSectors,
+      max_discard_seg: p.discard.maxSeg,
+      discard_sector_alignment: 1,
+    });
+  }
+  if (p.writeZeroes) {
+    features.push('VIRTIO_BLK_F_WRITE_ZEROES');
+    // The device always writes zeroes (it never deallocates), so it does not claim it may unmap.
+    Object.assign(config, {
+      max_write_zeroes_sectors: p.writeZeroes.maxSectors,
+      max_write_zeroes_seg: p.writeZeroes.maxSeg,
+      write_zeroes_may_unmap: 0,
+    });
+  }
+  for (const f of features) featureDef(f, 'blk');
+  return { features, config };
+}
+
+const FLUSH_BIT = featureDef('VIRTIO_BLK_F_FLUSH', 'blk').bit;
+const DISCARD_BIT = featureDef('VIRTIO_BLK_F_DISCARD', 'blk').bit;
+const WRITE_ZEROES_BIT = featureDef('VIRTIO_BLK_F_WRITE_ZEROES', 'blk').bit;
+
+export const VirtioBlk = defineModule(
+  'virtio_blk',
+  (m, p: VirtioBlkParams) => {
+    const g = blkGeometry(p);
+    const { B, lb, lineBits } = g;
+    const W = p.W;
+    const S = p.slots ?? 8;
+    const chain = m.input('chain', chainDesc(p.queueBits));
+    const done = m.output('done', chainDone(p.queueBits));
+    const features = m.input('features', 64);
+    const rdCmd = m.output('rd_cmd', dmaCommand(g.addrBits, p.lenBits, p.idBits));
+    const rdStatus = m.input('rd_status', dmaStatus(p.idBits));
+    const wrCmd = m.output('wr_cmd', dmaCommand(g.addrBits, p.lenBits, p.idBits));
+    const wrStatus = m.input('wr_status', dmaStatus(p.idBits));
+    const memWr = m.input('mem_wr', lineWrite(W, lineBits));
+    const memRd = m.input('mem_rd', lineRead(W, lineBits));
+    const storage = m.output('storage', axi4(2 * W, p.devBits - 1));
+    const evBad = m.output('ev_bad_request', bit);
+    const evDmaError = m.output('ev_dma_error', bit);
+    const busy = m.output('busy', bit);
+
+    const la = m.instance('store', LineAxi, { W, addrBits: p.devBits - 1, reads: p.storageReads ?? 8 }).io;
+    connect(storage, la.axi);
+
+    const N = 34; // byte counts of a chain (at most 2^32, validated by the queue engine)
+    const D = g.descs;
+    const db = log2ceil(D);
+    const sb = log2ceil(S);
+    const ib = log2ceil(D + 1);
+    const slotLit = (k: number) => lit(k, sb);
+    // DMA command ids: bit idBits-1 tags the front end's header reads and the status writes; the slot is in
+    // the low bits; bit idBits-2 marks a header's last piece.
+    const TAG = p.idBits - 1;
+    const LAST = p.idBits - 2;
+    const slotId = (tag: boolean, last: Expr | number, slot: Expr) =>
+      cat(lit(tag ? 1 : 0, 1), typeof last === 'number' ? lit(last, 1) : last, slot.zext(p.idBits - 2));
+
+    // ---- per-slot state: a chain received (front end) until its used element is handed back (done)
+    const descs = m.memory('descs', { width: 97, depth: S * 2 ** db });
+    const sCnt = m.regArray('slot_count', S, 16);
+    const sRd = m.regArray('slot_readable', S, N);
+    const sWr = m.regArray('slot_writable', S, N);
+    const sLastA = m.regArray('slot_status_addr', S, 64);
+    const sLastL = m.regArray('slot_status_len', S, 32);
+    const sBig = m.regArray('slot_too_big', S, bit);
+    const sQueue = m.regArray('slot_queue', S, p.queueBits);
+    const sId = m.regArray('slot_id', S, 16);
+    const sSlots = m.regArray('slot_slots', S, 16);
+    const sReady = m.regArray('slot_ready', S, bit, { reset: 0 });
+    const hdrDone = m.regArray('hdr_done', S, bit, { reset: 0 });
+    // A DMA transfer of the slot's request failed (header, data, segments).
+    const sErr = m.regArray('slot_error', S, bit, { reset: 0 });
+    const statusBytes = m.regArray('status_byte', S, 8, { reset: 0 });
+    const used = m.reg('slots_used', sb + 1, { reset: 0 });
+    const fHead = m.reg('f_slot', sb, { reset: 0 });
+    const bHead = m.reg('b_slot', sb, { reset: 0 });
+    const advanceSlot = (r: Expr) => (2 ** sb === S ? r.inc() : mux(r.eq(S - 1), slotLit(0), r.inc()));
+
+    // ---- the walker: one DMA command per descriptor overlapping bytes [off, end) of the readable (dir 0:
+    // DMA read, host -> device) or writable (dir 1: DMA write, device -> host) bytes of a slot's chain; byte
+    // `off` goes to device offset `dev`. The front end has one (headers), the back end one (everything else).
+    const walker = (name: string, slot: Expr, count: Expr) => {
+      const walking = m.reg(`${name}_walking`, bit, { reset: 0 });
+      const dir = m.reg(`${name}_dir`, bit);
+      const off = m.reg(`${name}_off`, N);
+      const end = m.reg(`${name}_end`, N);
+      const dev = m.reg(`${name}_dev`, p.devBits);
+      const idx = m.reg(`${name}_idx`, ib);
+      const pos = m.reg(`${name}_pos`, N);
+      const d = descs.readAsync(cat(slot, idx.trunc(db)));
+      const dLen = d.bits(32, 1).zext(N);
+      const atEnd = m.let(`${name}_at_end`, idx.zext(16).ge(count).or(pos.ge(end)));
+      const match = d.bit(0).eq(dir);
+      const dEnd = pos.add(dLen);
+      const s = m.let(`${name}_s`, mux(off.gt(pos), off, pos));
+      const e = m.let(`${name}_e`, mux(end.lt(dEnd), end, dEnd));
+      const need = m.let(`${name}_need`, walking.and(atEnd.not()).and(match).and(s.lt(e)));
+      const ready = m.wire(`${name}_cmd_ready`, bit);
+      const advance = walking.and(atEnd.not()).and(need.not().or(ready));
+      m.if(walking.and(atEnd), () => walking.next(0));
+      m.if(advance, () => {
+        idx.next(idx.inc());
+        m.if(match, () => pos.next(dEnd));
+      });
+      return {
+        walking,
+        dir,
+        need,
+        ready,
+        /** The command's last piece: it reaches the range's end. */
+        last: e.eq(end),
+        host: d.bits(96, 33).add(s.sub(pos).zext(64)),
+        dev: lit(BigInt(g.base), g.addrBits).or(dev.add(s.sub(off).trunc(p.devBits)).zext(g.addrBits)),
+        len: e.sub(s).trunc(p.lenBits),
+        start: (dr: 0 | 1, from: Expr, to: Expr, at: Expr) => {
+          walking.next(1);
+          dir.next(dr);
+          off.next(from.zext(N));
+          end.next(to.zext(N));
+          dev.next(at.zext(p.devBits));
+          idx.next(0);
+          pos.next(0);
+        },
+      };
+    };
+    const captureAt = (slot: Expr) => cat(lit(1, 1), slot.zext(p.devBits - 7), lit(BLK_SCRATCH.capture, 6));
+    const scratchOff = (slot: Expr, off: number) => cat(lit(1, 1), slot.zext(p.devBits - 7), lit(off, 6));
+
+    // ---- front end: a chain into a free slot, then its header's DMA reads issued (not waited for)
+    const fst = m.fsm('f_state', ['recv', 'store', 'hdr'] as const);
+    const fCnt = m.reg('f_count', 16, { reset: 0 });
+    const fRd = m.reg('f_readable', N, { reset: 0 });
+    const fWr = m.reg('f_writable', N, { reset: 0 });
+    const fLastA = m.reg('f_status_addr', 64);
+    const fLastL = m.reg('f_status_len', 32);
+    const fBig = m.reg('f_too_big', bit, { reset: 0 });
+    chain.ready.set(fst.is('recv').and(used.lt(S)));
+    const beat = chain.fire();
+    descs.write(cat(fHead, fCnt.trunc(db)), cat(chain.addr, chain.len, chain.write), beat.and(fCnt.lt(D)));
+    const first = fCnt.eq(0);
+    m.if(beat, () => {
+      fCnt.next(mux(fCnt.andR(), fCnt, fCnt.inc()));
+      const len = chain.len.zext(N);
+      fRd.next(mux(first, lit(0, N), fRd).add(mux(chain.write, lit(0, N), len)));
+      fWr.next(mux(first, lit(0, N), fWr).add(mux(chain.write, len, lit(0, N))));
+      fBig.next(first.not().and(fBig).or(chain.len.gt(p.sizeMax)));
+      m.if(chain.write.and(chain.len.ne(0)), () => {
+        fLastA.next(chain.addr);
+        fLastL.next(chain.len);
+      });
+      sQueue.nextAt(fHead, chain.queue);
+      sId.nextAt(fHead, chain.id);
+      sSlots.nextAt(fHead, chain.slots);
+      m.if(chain.last, () => fst.goto('store'));
+    });
+    // The checks that need no header (the back end decides on the same values): no header read for those.
+    const fNeedHdr = fWr.ne(0).and(fCnt.le(D)).and(fBig.not()).and(fRd.ge(BLK_HDR_SIZE));
+    const fw = walker('f_walk', fHead, fCnt);
+    const slotFreed = m.wire('slot_freed', bit);
+    const fStored = fst.is('store');
+    m.if(fStored, () => {
+      sCnt.nextAt(fHead, fCnt);
+      sRd.nextAt(fHead, fRd);
+      sWr.nextAt(fHead, fWr);
+      sLastA.nextAt(fHead, fLastA);
+      sLastL.nextAt(fHead, fLastL);
+      sBig.nextAt(fHead, fBig);
+      sErr.nextAt(fHead, 0);
+      m.if(fNeedHdr, () => {
+        hdrDone.nextAt(fHead, 0);
+        fw.start(0, lit(0, N), lit(BLK_HDR_SIZE, N), captureAt(fHead));
+        fst.goto('hdr');
+      }).else(() => {
+        hdrDone.nextAt(fHead, 1);
+        sReady.nextAt(fHead, 1);
+        fHead.next(advanceSlot(fHead));
+        fCnt.next(0);
+        fst.goto('recv');
+      });
+    });
+    m.if(fst.is('hdr').and(fw.walking.not()), () => {
+      sReady.nextAt(fHead, 1);
+      fHead.next(advanceSlot(fHead));
+      fCnt.next(0);
+      fst.goto('recv');
+    });
+    m.if(fStored.and(slotFreed.not()), () => used.next(used.inc())).elseIf(fStored.not().and(slotFreed), () =>
+      used.next(used.dec()),
+    );
+
+    // ---- back end: the slot's request, in slot order
+    const st = m.fsm('state', ['idle', 'check', 'hdr', 'decode', 'data', 'seg', 'seg_check', 'zero', 'post'] as const);
+    const cnt = m.reg('desc_count', 16, { reset: 0 });
+    const rdBytes = m.reg('readable', N, { reset: 0 });
+    const wrBytes = m.reg('writable', N, { reset: 0 });
+    const tooBig = m.reg('too_big', bit, { reset: 0 });
+    const slotErr = sErr.at(bHead);
+    const bw = walker('walk', bHead, cnt);
+
+    // Commands: the back end's reads first, then the front end's header reads.
+    const rdBack = bw.need.and(bw.dir.not());
+    const rdFront = fw.need.and(fw.dir.not());
+    rdCmd.valid.set(rdBack.or(rdFront));
+    rdCmd.host_addr.set(mux(rdBack, bw.host, fw.host));
+    rdCmd.dev_addr.set(mux(rdBack, bw.dev, fw.dev));
+    rdCmd.len.set(mux(rdBack, bw.len, fw.len));
+    rdCmd.id.set(mux(rdBack, slotId(false, 0, bHead), slotId(true, fw.last, fHead)));
+    fw.ready.set(rdCmd.ready.and(rdBack.not()));
+    // The status byte's write (the status stage, below) goes before the back end's data writes.
+    const sst = m.fsm('s_state', ['idle', 'reads', 'fence', 'issue'] as const);
+    const stQ = m.instance('status_queue', Fifo, { width: sb + 1 + 1 + 32 + 16, depth: S }).io;
+    const sSlot = stQ.deq.data.bits(sb + 49, 50);
+    const statusCmd = sst.is('issue');
+    wrCmd.valid.set(bw.need.and(bw.dir).or(statusCmd));
+    wrCmd.host_addr.set(mux(statusCmd, sLastA.at(sSlot).add(sLastL.at(sSlot).zext(64)).sub(1), bw.host));
+    wrCmd.dev_addr.set(
+      mux(
+        statusCmd,
+        lit(BigInt(g.base), g.addrBits).or(scratchOff(sSlot, BLK_SCRATCH.status).zext(g.addrBits)),
+        bw.dev,
+      ),
+    );
+    wrCmd.len.set(mux(statusCmd, lit(1, p.lenBits), bw.len));
+    wrCmd.id.set(mux(statusCmd, slotId(true, 0, sSlot), slotId(false, 0, bHead)));
+    bw.ready.set(mux(bw.dir, wrCmd.ready.and(statusCmd.not()), rdCmd.ready));
+
+    // Statuses: the back end counts its own transfers (reads as running totals, so the status stage can wait
+    // for a request's last one); header reads mark their slot; status writes complete; errors mark the slot.
+    const rdIssued = m.reg('rd_issued', 16, { reset: 0 });
+    const rdEnded = m.reg('rd_ended', 16, { reset: 0 });
+    const wrOut = m.reg('wr_outstanding', 8, { reset: 0 });
+    rdStatus.ready.set(1);
+    wrStatus.ready.set(1);
+    const rdBackFire = rdCmd.fire().and(rdBack);
+    const rdBackDone = rdStatus.valid.and(rdStatus.id.bit(TAG).not());
+    const wrBackFire = wrCmd.fire().and(statusCmd.not());
+    const wrBackDone = wrStatus.valid.and(wrStatus.id.bit(TAG).not());
+    m.if(rdBackFire, () => rdIssued.next(rdIssued.inc()));
+    m.if(rdBackDone, () => rdEnded.next(rdEnded.inc()));
+    const rdOut = rdIssued.sub(rdEnded);
+    m.if(wrBackFire.and(wrBackDone.not()), () => wrOut.next(wrOut.inc())).elseIf(wrBackFire.not().and(wrBackDone), () =>
+      wrOut.next(wrOut.dec()),
+    );
+    const rdBad = rdStatus.valid.and(rdStatus.error.ne(0));
+    const wrBad = wrStatus.valid.and(wrStatus.error.ne(0));
+    evDmaError.set(rdBad.or(wrBad));
+    const rdSlot = rdStatus.id.trunc(sb);
+    m.if(rdStatus.valid.and(rdStatus.id.bit(TAG)).and(rdStatus.id.bit(LAST)), () => hdrDone.nextAt(rdSlot, 1));
+    m.if(rdBad, () => sErr.nextAt(rdSlot, 1));
+    m.if(wrBad, () => sErr.nextAt(wrStatus.id.trunc(sb), 1));
+
+    // ---- scratch capture (the read engine's writes into the upper half) and storage writes. The two lines of
+    // an access are routed one by one: an access starts up to 3 bytes before its first byte (the dword the
+    // host address is in), so one may straddle the storage window's end and the scratch's start, or (wrapping)
+    // the scratch's end and the storage's line 0.
+    const halves = (addr: Expr) => {
+      const hi = addr.add(1).trunc(lineBits);
+      return {
+        loScratch: addr.bit(lineBits - 1),
+        hiScratch: hi.bit(lineBits - 1),
+        loK: addr.bits(lineBits - 2, 0),
+        hiK: hi.bits(lineBits - 2, 0),
+      };
+    };
+    const wh = halves(memWr.addr);
+    const caps = Array.from({ length: S }, (_, k) => m.regArray(`capture${k}`, BLK_HDR_SIZE, 8));
+    caps.forEach((cap, k) => {
+      for (let i = 0; i < BLK_HDR_SIZE; i++) {
+        const byte = 64 * k + BLK_SCRATCH.capture + i;
+        const li = Math.floor(byte / B);
+        const lane = byte % B;
+        const hitLo = wh.loScratch.and(wh.loK.eq(li)).and(memWr.be.bit(lane));
+        const hitHi = wh.hiScratch.and(wh.hiK.eq(li)).and(memWr.be.bit(B + lane));
+        const byteLo = memWr.data.bits(8 * lane + 7, 8 * lane);
+        const byteHi = memWr.data.bits(8 * (B + lane) + 7, 8 * (B + lane));
+        m.if(memWr.valid, () => {
+          m.if(hitLo, () => cap.item(i).next(byteLo)).elseIf(hitHi, () => cap.item(i).next(byteHi));
+        });
+      }
+    });
+    const capByte = (i: number) => {
+      let v: Expr = caps[0].item(i);
+      for (let k = 1; k < S; k++) v = mux(bHead.eq(k), caps[k].item(i), v);
+      return v;
+    };
+    const capField = (lo: number, n: number) => cat(...Array.from({ length: n }, (_, k) => capByte(lo + n - 1 - k)));
+
+    // Zeroing (DISCARD / WRITE_ZEROES) has the storage write path to itself (no DMA is moving then).
+    const zeroing = st.is('zero');
+    const zLine = m.reg('zero_line', lineBits - 1);
+    const zLeft = m.reg('zero_left', 40);
+    const wrStorage = wh.loScratch.and(wh.hiScratch).not();
+    const storageBe = cat(
+      mux(wh.hiScratch, lit(0, B), memWr.be.bits(2 * B - 1, B)),
+      mux(wh.loScratch, lit(0, B), memWr.be.bits(B - 1, 0)),
+    );
+    la.wr.valid.set(mux(zeroing, zLeft.ne(0), memWr.valid.and(wrStorage)));
+    la.wr.addr.set(mux(zeroing, zLine, memWr.addr.trunc(lineBits - 1)));
+    la.wr.data.set(mux(zeroing, lit(0, 2 * W), memWr.data));
+    la.wr.be.set(mux(zeroing, lit((1n << BigInt(2 * B)) - 1n, 2 * B), storageBe));
+    memWr.ready.set(wrStorage.not().or(zeroing.not().and(la.wr.ready)));
+
+    // ---- reads: each line from the scratch image or storage, answered in request order
+    const imgLines = Math.max(1, (64 * S) / B);
+    const kb = Math.min(lineBits - 1, log2ceil(imgLines + 1));
+    const rh = halves(memRd.addr);
+    // A line past the image reads 0: it is tagged with the first line past it.
+    const tag = (k: Expr) => mux(k.ge(imgLines), lit(imgLines, kb), k.trunc(kb));
+    const order = m.instance('rd_order', Fifo, { width: 2 + 2 * kb, depth: 16 }).io;
+    const rdStorage = rh.loScratch.and(rh.hiScratch).not();
+    const canAsk = order.enq.ready.and(rdStorage.not().or(la.rd.ready));
+    memRd.ready.set(canAsk);
+    order.enq.valid.set(memRd.valid.and(canAsk));
+    order.enq.data.set(cat(rh.hiScratch, rh.loScratch, tag(rh.hiK), tag(rh.loK)));
+    la.rd.valid.set(memRd.valid.and(rdStorage).and(order.enq.ready));
+    la.rd.data.set(memRd.addr.trunc(lineBits - 1));
+    const imageLine = (k: number): Expr => {
+      const bytes: Expr[] = [];
+      for (let j = k * B + B - 1; j >= k * B; j--) {
+        if (j % 64 === BLK_SCRATCH.status) bytes.push(statusBytes.item(Math.floor(j / 64)));
+        else if (j >= BLK_SCRATCH.id && j < BLK_SCRATCH.id + BLK_ID_BYTES)
+          bytes.push(lit(g.id[j - BLK_SCRATCH.id] ?? 0, 8));
+        else bytes.push(lit(0, 8));
+      }
+      return cat(...bytes);
+    };
+    const lineAt = (k: Expr): Expr => {
+      let v: Expr = lit(0, W);
+      for (let i = imgLines - 1; i >= 0; i--) v = mux(k.eq(i), imageLine(i), v);
+      return v;
+    };
+    const head = order.deq.data;
+    const headHiScratch = head.bit(2 * kb + 1);
+    const headLoScratch = head.bit(2 * kb);
+    const headStorage = headHiScratch.and(headLoScratch).not();
+    const rOutValid = m.reg('rd_out_valid', bit, { reset: 0 });
+    const rOutData = m.reg('rd_out_data', 2 * W);
+    la.rdata.ready.set(order.deq.valid.and(headStorage));
+    const take = order.deq.valid.and(headStorage.not().or(la.rdata.valid));
+    order.deq.ready.set(take);
+    rOutValid.next(take);
+    const st2 = la.rdata.data;
+    m.if(take, () =>
+      rOutData.next(
+        cat(
+          mux(headHiScratch, lineAt(head.bits(2 * kb - 1, kb)), st2.bits(2 * W - 1, W)),
+          mux(headLoScratch, lineAt(head.bits(kb - 1, 0)), st2.bits(W - 1, 0)),
+        ),
+      ),
+    );
+    memRd.rvalid.set(rOutValid);
+    memRd.rdata.set(rOutData);
+
+    // ---- completions: a slot's used element once its status byte is written (status writes end in order)
+    const comp = m.instance('completions', Fifo, { width: sb + 1 + 32, depth: S }).io;
+    const statusesDone = m.reg('statuses_done', sb + 1, { reset: 0 });
+    const stWrDone = wrStatus.valid.and(wrStatus.id.bit(TAG));
+    const cSlot = comp.deq.data.bits(sb + 32, 33);
+    const cNoStatus = comp.deq.data.bit(32);
+    done.valid.set(comp.deq.valid.and(cNoStatus.or(statusesDone.ne(0))));
+    done.queue.set(sQueue.at(cSlot));
+    done.id.set(sId.at(cSlot));
+    done.slots.set(sSlots.at(cSlot));
+    done.len.set(comp.deq.data.bits(31, 0));
+    comp.deq.ready.set(done.fire());
+    const usesStatus = done.fire().and(cNoStatus.not());
+    m.if(stWrDone.and(usesStatus.not()), () => statusesDone.next(statusesDone.inc())).elseIf(
+      stWrDone.not().and(usesStatus),
+      () => statusesDone.next(statusesDone.dec()),
+    );
+    slotFreed.set(done.fire());
+
+    // ---- the status stage: each request's status byte, in slot order, once what it must follow has ended: its
+    // reads (a running-total mark) and, after them, the storage writes taken until then (a fence)
+    const sMark = stQ.deq.data.bits(15, 0);
+    const sLen = stQ.deq.data.bits(47, 16);
+    const sFence = stQ.deq.data.bit(48);
+    const sNoStatus = stQ.deq.data.bit(49);
+    const wMark = m.reg('s_write_mark', 16);
+    const sLenErr = m.reg('s_len_error', bit, { reset: 0 });
+    const after = (now: Expr, mark: Expr) => now.sub(mark).bit(15).not();
+    comp.enq.valid.set(0);
+    comp.enq.data.set(cat(sSlot, lit(0, 1), mux(sLenErr, lit(1, 32), sLen)));
+    stQ.deq.ready.set(0);
+    sst.switch({
+      idle: () => {
+        sLenErr.next(0);
+        m.if(stQ.deq.valid.and(sNoStatus), () => {
+          // Nothing to write the status into: handed back with used length 0.
+          comp.enq.valid.set(1);
+          comp.enq.data.set(cat(sSlot, lit(1, 1), lit(0, 32)));
+          stQ.deq.ready.set(comp.enq.ready);
+        }).elseIf(stQ.deq.valid, () => {
+          m.if(sFence, () => sst.goto('reads')).else(() => sst.goto('issue'));
+        });
+      },
+      reads: () =>
+        m.if(after(rdEnded, sMark), () => {
+          wMark.next(la.wr_accepted);
+          sst.goto('fence');
+        }),
+      fence: () =>
+        m.if(after(la.wr_answered, wMark), () => {
+          m.if(sErr.at(sSlot), () => {
+            statusBytes.nextAt(sSlot, BLK_S.IOERR);
+            sLenErr.next(1);
+          });
+          sst.goto('issue');
+        }),
+      issue: () => {
+        m.if(wrCmd.ready.and(comp.enq.ready), () => {
+          comp.enq.valid.set(1);
+          stQ.deq.ready.set(1);
+          sst.goto('idle');
+        });
+      },
+    });
+
+    // ---- the request
+    const rType = m.reg('req_type', 32);
+    const written = m.reg('written', N);
+    const isDiscard = m.reg('is_discard', bit);
+    const segIdx = m.reg('seg_idx', 9);
+    const segCount = m.reg('seg_count', 9);
+    const segPass2 = m.reg('seg_pass2', bit);
+    const dmaIdle = bw.walking.not().and(rdOut.eq(0)).and(wrOut.eq(0));
+    const cap64 = BigInt(p.capacity);
+    const capLit = lit(cap64, 64);
+    const inRange = (sector: Expr, n: Expr) => sector.le(capLit).and(n.zext(64).le(capLit.sub(sector)));
+    const setStatus = (v: number | Expr) => statusBytes.nextAt(bHead, v);
+    const finish = (status: number | Expr, n: Expr | number) => {
+      setStatus(status);
+      written.next(n);
+      fence.next(1);
+      st.goto('post');
+    };
+    const negotiated = (b: number) => features.bit(b);
+    const toScratch = (off: number) => scratchOff(bHead, off).trunc(p.devBits);
+    const fence = m.reg('fence', bit);
+    stQ.enq.valid.set(0);
+    stQ.enq.data.set(cat(bHead, lit(0, 1), fence, written.trunc(32).add(1), rdIssued));
+    evBad.set(0);
+
+    st.switch({
+      idle: () => {
+        m.if(sReady.at(bHead), () => {
+          sReady.nextAt(bHead, 0);
+          cnt.next(sCnt.at(bHead));
+          rdBytes.next(sRd.at(bHead));
+          wrBytes.next(sWr.at(bHead));
+          tooBig.next(sBig.at(bHead));
+          st.goto('check');
+        });
+      },
+      check: () => {
+        m.if(wrBytes.eq(0), () => {
+          // Nothing to write the status into: handed back with used length 0 (ev_bad_request).
+          stQ.enq.valid.set(1);
+          stQ.enq.data.set(cat(bHead, lit(1, 1), lit(0, 1), lit(0, 32), rdIssued));
+          m.if(stQ.enq.ready, () => {
+            evBad.set(1);
+            bHead.next(advanceSlot(bHead));
+            st.goto('idle');
+          });
+        })
+          .elseIf(cnt.gt(D).or(tooBig).or(rdBytes.lt(BLK_HDR_SIZE)), () => finish(BLK_S.IOERR, lit(0, N)))
+          .else(() => st.goto('hdr'));
+      },
+      hdr: () =>
+        m.if(hdrDone.at(bHead), () => {
+          st.goto('decode');
+        }),
+      decode: () => {
+        const type = capField(0, 4);
+        const sector = capField(8, 8);
+        rType.next(type);
+        const outData = rdBytes.sub(BLK_HDR_SIZE);
+        const inData = wrBytes.sub(1);
+        const isOut = type.eq(BLK_T.OUT);
+        const len = mux(isOut, outData, inData);
+        const ioBad = mux(isOut, inData.ne(0), outData.ne(0))
+          .or(len.bits(8, 0).ne(0))
+          .or(inRange(sector, len.bits(N - 1, 9)).not())
+          .or(isOut.and(p.readOnly ? 1 : 0));
+        const storageOff = sector.trunc(p.devBits - 10).cat(lit(0, 9));
+        const idLen = mux(inData.lt(BLK_ID_BYTES), inData, lit(BLK_ID_BYTES, N));
+        const dwz = (limits: BlkSegLimits | undefined, bitNo: number, discard: boolean) => {
+          const payload = outData;
+          const nseg = payload.bits(N - 1, 4);
+          m.if(
+            lit(limits ? 1 : 0, 1)
+              .and(negotiated(bitNo))
+              .not(),
+            () => finish(BLK_S.UNSUPP, lit(0, N)),
+          )
+            .elseIf(wrBytes.ne(1).or(payload.eq(0)).or(payload.bits(3, 0).ne(0)), () => finish(BLK_S.IOERR, lit(0, N)))
+            .elseIf(nseg.gt(limits?.maxSeg ?? 0), () => finish(BLK_S.UNSUPP, lit(0, N)))
+            .else(() => {
+              isDiscard.next(discard ? 1 : 0);
+              segIdx.next(0);
+              segCount.next(nseg.trunc(9));
+              segPass2.next(0);
+              st.goto('seg');
+            });
+        };
+        // A request that writes storage waits until the reads of storage before it (earlier requests' data on
+        // its way to the host through the write engine) have ended: requests take effect in order.
+        const writesStorage = isOut.or(type.eq(BLK_T.DISCARD)).or(type.eq(BLK_T.WRITE_ZEROES));
+        // And a request that reads storage waits for every storage write before it (OUT data still coming).
+        const readsStorage = type.eq(BLK_T.IN);
+        m.if(writesStorage.and(wrOut.ne(0)).or(readsStorage.and(rdOut.ne(0).or(la.wr_pending))), () =>
+          st.goto('decode'),
+        )
+          .elseIf(slotErr, () => finish(BLK_S.IOERR, lit(0, N)))
+          .elseIf(type.eq(BLK_T.IN).or(isOut), () => {
+            m.if(ioBad, () => finish(BLK_S.IOERR, lit(0, N))).else(() => {
+              m.if(isOut, () => bw.start(0, lit(BLK_HDR_SIZE, N), rdBytes, storageOff)).else(() =>
+                bw.start(1, lit(0, N), inData, storageOff),
+              );
+              setStatus(BLK_S.OK);
+              written.next(mux(isOut, lit(0, N), inData));
+              fence.next(isOut);
+              st.goto('data');
+            });
+          })
+          .elseIf(type.eq(BLK_T.FLUSH), () =>
+            finish(mux(lit(p.flush ? 1 : 0, 1).and(negotiated(FLUSH_BIT)), lit(BLK_S.OK, 8), lit(BLK_S.UNSUPP, 8)), 0),
+          )
+          .elseIf(type.eq(BLK_T.GET_ID), () => {
+            m.if(outData.ne(0), () => finish(BLK_S.IOERR, lit(0, N))).else(() => {
+              bw.start(1, lit(0, N), idLen, lit(g.window + BLK_SCRATCH.id, p.devBits));
+              setStatus(BLK_S.OK);
+              written.next(idLen);
+              fence.next(0);
+              st.goto('data');
+            });
+          })
+          .elseIf(type.eq(BLK_T.DISCARD), () => dwz(p.discard, DISCARD_BIT, true))
+          .elseIf(type.eq(BLK_T.WRITE_ZEROES), () => dwz(p.writeZeroes, WRITE_ZEROES_BIT, false))
+          .else(() => finish(BLK_S.UNSUPP, lit(0, N)));
+      },
+      // A device-to-host request's status byte can follow its data at once (the write engine keeps order);
+      // anything that read host memory or wrote storage waits for it to end.
+      data: () => m.if(bw.walking.not(), () => st.goto('post')),
+      seg: () => {
+        // Segment segIdx into the capture register.
+        const off = segIdx.zext(N).shl(4).add(BLK_HDR_SIZE);
+        bw.start(0, off, off.add(16), toScratch(BLK_SCRATCH.capture));
+        st.goto('seg_check');
+      },
+      seg_check: () => {
+        m.if(dmaIdle, () => {
+          const sSector = capField(0, 8);
+          const sNum = capField(8, 4);
+          const sFlags = capField(12, 4);
+          const maxSectors = mux(
+            isDiscard,
+            lit(p.discard?.maxSectors ?? 0, 32),
+            lit(p.writeZeroes?.maxSectors ?? 0, 32),
+          );
+          const unsupp = sFlags
+            .bits(31, 1)
+            .ne(0)
+            .or(isDiscard.and(sFlags.bit(0)));
+          const ioerr = sNum.gt(maxSectors).or(inRange(sSector, sNum).not());
+          const lastSeg = segIdx.add(1).eq(segCount);
+          m.if(slotErr.or(segPass2.and(unsupp.or(ioerr))), () => finish(BLK_S.IOERR, lit(0, N)))
+            .elseIf(unsupp, () => finish(BLK_S.UNSUPP, lit(0, N)))
+            .elseIf(ioerr, () => finish(BLK_S.IOERR, lit(0, N)))
+            .elseIf(segPass2, () => {
+              // Zero the segment's range: whole two-line writes (a sector is a multiple of 2W bits).
+              zLine.next(sSector.trunc(p.devBits - 10).cat(lit(0, 9 - lb)));
+              zLeft.next(sNum.zext(40).shl(9 - lb - 1));
+              st.goto('zero');
+            })
+            .elseIf(lastSeg.and(p.readOnly ? 1 : 0), () => finish(BLK_S.IOERR, lit(0, N)))
+            .else(() => {
+              segIdx.next(mux(lastSeg, lit(0, 9), segIdx.inc()));
+              m.if(lastSeg, () => segPass2.next(1));
+              st.goto('seg');
+            });
+        });
+      },
+      zero: () => {
+        m.if(la.wr.ready.and(zLeft.ne(0)), () => {
+          zLine.next(zLine.add(2));
+          zLeft.next(zLeft.dec());
+        });
+        m.if(zLeft.eq(0), () => {
+          m.if(segIdx.add(1).eq(segCount), () => finish(BLK_S.OK, lit(0, N))).else(() => {
+            segIdx.next(segIdx.inc());
+            st.goto('seg');
+          });
+        });
+      },
+      post: () => {
+        // The request goes to the status stage; the next slot's request starts.
+        stQ.enq.valid.set(1);
+        m.if(stQ.enq.ready, () => {
+          bHead.next(advanceSlot(bHead));
+          st.goto('idle');
+        });
+      },
+    });
+    busy.set(st.is('idle').not().or(sst.is('idle').not()).or(fst.is('recv').not()).or(fCnt.ne(0)).or(used.ne(0)));
+    return {
+      chain,
+      done,
+      features,
+      rd_cmd: rdCmd,
+      rd_status: rdStatus,
+      wr_cmd: wrCmd,
+      wr_status: wrStatus,
+      mem_wr: memWr,
+      mem_rd: memRd,
+      storage,
+      ev_bad_request: evBad,
+      ev_dma_error: evDmaError,
+      busy,
+    };
+  },
+  {
+    name: (p) => `virtio_blk_w${p.W}_${paramHash(p)}`,
+    doc: 'virtio-blk device: requests from validated chains, data through the DMA engines, AXI4 storage.',
+  },
+);
