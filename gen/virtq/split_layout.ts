@@ -18,7 +18,11 @@ export interface SplitLayoutParams {
   usedBatch: number;
 }
 
-/** Byte offsets inside each half of the region. */
+/**
+ * Byte offsets inside each half of the region. Nothing starts in a half's first 8 bytes: the DMA engines move
+ * dwords, so a field at host address 2 mod 4 starts its two-line access 2 bytes before its device address,
+ * which must still be in the same half (the halves are routed by the access's first line).
+ */
 export interface SplitLayout {
   half: number;
   /** fetch half: a 16-bit index or flags word read from the driver area (avail idx, flags, used_event). */
@@ -39,12 +43,12 @@ export function splitLayout(p: SplitLayoutParams): SplitLayout {
   const half = 2 ** (p.regionBits - 1);
   const l: SplitLayout = {
     half,
-    word: 0,
+    word: 8,
     desc: 16,
     avail: 16 + 16 * p.descBatch,
-    usedIdx: 0,
-    availEvent: 8,
-    elems: 16,
+    usedIdx: 8,
+    availEvent: 16,
+    elems: 24,
   };
   const fetchEnd = l.avail + 2 * p.queues * p.availBatch;
   const outEnd = l.elems + 8 * p.usedBatch;

@@ -5,7 +5,7 @@
 //
 //   rx -> dma_read (cpl) -> mem_wr -> engine scratch <- mem_rd <- dma_write
 //   tx <- tx_slice <- tx_arb <- [ dma_read (MRd), dma_write (MWr) ]
-import { bit, connect, defineModule, lit, mux } from '../hdl';
+import { bit, connect, defineModule, type Expr, lit, mux } from '../hdl';
 import { dmaTestParams } from '../dma/test_top';
 import { DmaRead } from '../dma/read_engine';
 import { DmaWrite } from '../dma/write_engine';
@@ -119,6 +119,19 @@ export const SplitTestTop = defineModule(
     connect(slice.in, arb.out);
     connect(tx, slice.out);
     busy.set(eng.busy.or(rd.busy).or(wr.busy));
+
+    // Event counters, so that a test reading them now and then misses no pulse.
+    const counter = (name: string, ev: Expr) => {
+      const c = m.reg(`${name}_r`, 16, { reset: 0 });
+      m.if(ev, () => c.next(c.inc()));
+      m.output(name, 16).set(c);
+    };
+    for (let i = 0; i < p.queues; i++) {
+      counter(`irq_count_q${i}`, eng.irq_queue.bit(i));
+      counter(`qreset_count_q${i}`, eng.queue_reset_done.bit(i));
+    }
+    counter('fatal_count', eng.fatal_error);
+    counter('reset_count', eng.reset_done);
   },
   {
     name: (p) => `virtq_split_test_w${p.W}_q${p.queues}`,
