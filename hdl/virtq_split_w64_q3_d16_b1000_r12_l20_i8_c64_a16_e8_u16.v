@@ -270,8 +270,8 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16 (
   reg u_drop;  // gen/virtq/split_engine.ts:368
   wire [15:0] u_slot;  // gen/virtq/split_engine.ts:369
   wire [15:0] u_new;  // gen/virtq/split_engine.ts:370
-  wire [2:0] work;  // gen/virtq/split_engine.ts:376
-  wire can_fetch;  // gen/virtq/split_engine.ts:377
+  wire [2:0] work;  // gen/virtq/split_engine.ts:386
+  wire can_fetch;  // gen/virtq/split_engine.ts:394
   reg sched_locked;  // gen/lib/arbiter.ts:54
   reg [1:0] sched_lock_index;  // gen/lib/arbiter.ts:55
   reg [2:0] sched_mask;  // gen/lib/arbiter.ts:61
@@ -292,47 +292,47 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16 (
   /* verilator lint_on UNUSEDSIGNAL */
   reg [96:0] chain_buf [0:63];  // gen/virtq/split_engine.ts:219
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [10:0] _add_0;  // gen/virtq/split_engine.ts:482
+  wire [10:0] _add_0;  // gen/virtq/split_engine.ts:499
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_2;  // gen/virtq/split_engine.ts:517
+  wire [15:0] _sub_2;  // gen/virtq/split_engine.ts:534
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [10:0] _add_1;  // gen/virtq/split_engine.ts:518
+  wire [10:0] _add_1;  // gen/virtq/split_engine.ts:535
   /* verilator lint_on UNUSEDSIGNAL */
   reg [15:0] _select_3;  // gen/virtq/split_engine.ts:168
   reg [63:0] _select_4;  // gen/virtq/split_engine.ts:176
   reg [63:0] _select_5;  // gen/virtq/split_engine.ts:183
   reg [63:0] _select_6;  // gen/virtq/split_engine.ts:190
-  wire _and_8;  // gen/virtq/split_engine.ts:389
-  wire _and_9;  // gen/virtq/split_engine.ts:389
-  wire _and_10;  // gen/virtq/split_engine.ts:389
-  wire [2:0] _cat_7;  // gen/virtq/split_engine.ts:384
+  wire _and_8;  // gen/virtq/split_engine.ts:406
+  wire _and_9;  // gen/virtq/split_engine.ts:406
+  wire _and_10;  // gen/virtq/split_engine.ts:406
+  wire [2:0] _cat_7;  // gen/virtq/split_engine.ts:401
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  reg [15:0] _select_12;  // gen/virtq/split_layout.ts:70
+  reg [15:0] _select_12;  // gen/virtq/split_layout.ts:74
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [15:0] _sub_11;  // gen/virtq/split_engine.ts:438
-  reg [15:0] _select_13;  // gen/virtq/split_engine.ts:442
+  wire [15:0] _sub_11;  // gen/virtq/split_engine.ts:455
+  reg [15:0] _select_13;  // gen/virtq/split_engine.ts:459
   reg [15:0] _select_14;  // gen/virtq/split_engine.ts:326
   reg [15:0] _select_15;  // gen/virtq/split_engine.ts:327
   reg [15:0] _select_16;  // gen/virtq/split_engine.ts:369
   wire [2:0] _cat_17;  // gen/virtq/split_engine.ts:208
-  reg [15:0] _select_18;  // gen/virtq/split_engine.ts:422
-  reg [15:0] _select_19;  // gen/virtq/split_engine.ts:422
-  reg [15:0] _select_20;  // gen/virtq/split_engine.ts:423
-  reg [15:0] _select_21;  // gen/virtq/split_engine.ts:423
-  wire [16:0] _mux_24;  // gen/virtq/split_engine.ts:472
+  reg [15:0] _select_18;  // gen/virtq/split_engine.ts:439
+  reg [15:0] _select_19;  // gen/virtq/split_engine.ts:439
+  reg [15:0] _select_20;  // gen/virtq/split_engine.ts:440
+  reg [15:0] _select_21;  // gen/virtq/split_engine.ts:440
+  wire [16:0] _mux_24;  // gen/virtq/split_engine.ts:489
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _mux_23;  // gen/virtq/split_engine.ts:473
+  wire [16:0] _mux_23;  // gen/virtq/split_engine.ts:490
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [15:0] _slice_22;  // gen/virtq/split_engine.ts:476
-  reg [15:0] _select_25;  // gen/virtq/split_engine.ts:498
+  wire [15:0] _slice_22;  // gen/virtq/split_engine.ts:493
+  reg [15:0] _select_25;  // gen/virtq/split_engine.ts:515
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _add_26;  // gen/virtq/split_engine.ts:539
+  wire [16:0] _add_26;  // gen/virtq/split_engine.ts:556
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] _select_27;  // gen/virtq/split_engine.ts:589
-  reg [15:0] _select_28;  // gen/virtq/split_engine.ts:602
-  reg [15:0] _select_29;  // gen/virtq/split_engine.ts:416
+  reg [15:0] _select_27;  // gen/virtq/split_engine.ts:606
+  reg [15:0] _select_28;  // gen/virtq/split_engine.ts:619
+  reg [15:0] _select_29;  // gen/virtq/split_engine.ts:433
 
   // ---- instances
   dma_ram_w64_b2048 fetch_ram (  // gen/virtq/split_engine.ts:144
@@ -365,9 +365,9 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16 (
   );
 
   // ---- combinational logic
-  assign _add_0 = 11'd144 + {4'd0, {cq, la[3:0], 1'b0}};  // gen/virtq/split_engine.ts:482
-  assign _sub_2 = j - win_start;  // gen/virtq/split_engine.ts:517
-  assign _add_1 = 11'd16 + ({7'd0, _sub_2[3:0]} << 4);  // gen/virtq/split_engine.ts:518
+  assign _add_0 = 11'd144 + {4'd0, {cq, la[3:0], 1'b0}};  // gen/virtq/split_engine.ts:499
+  assign _sub_2 = j - win_start;  // gen/virtq/split_engine.ts:534
+  assign _add_1 = 11'd16 + ({7'd0, _sub_2[3:0]} << 4);  // gen/virtq/split_engine.ts:535
   always @* begin  // gen/virtq/split_engine.ts:168
     case (cq)
       2'd0: _select_3 = q0_size;
@@ -400,11 +400,11 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16 (
       default: _select_6 = q2_device;
     endcase
   end
-  assign _and_8 = (q_resetting[2] & (inflight_2 == 16'd0)) & (~(out_active & (out_queue == 2'd2)));  // gen/virtq/split_engine.ts:389
-  assign _and_9 = (q_resetting[1] & (inflight_1 == 16'd0)) & (~(out_active & (out_queue == 2'd1)));  // gen/virtq/split_engine.ts:389
-  assign _and_10 = (q_resetting[0] & (inflight_0 == 16'd0)) & (~(out_active & (out_queue == 2'd0)));  // gen/virtq/split_engine.ts:389
-  assign _cat_7 = {_and_8, _and_9, _and_10};  // gen/virtq/split_engine.ts:384
-  always @* begin  // gen/virtq/split_layout.ts:70
+  assign _and_8 = (q_resetting[2] & (inflight_2 == 16'd0)) & (~(out_active & (out_queue == 2'd2)));  // gen/virtq/split_engine.ts:406
+  assign _and_9 = (q_resetting[1] & (inflight_1 == 16'd0)) & (~(out_active & (out_queue == 2'd1)));  // gen/virtq/split_engine.ts:406
+  assign _and_10 = (q_resetting[0] & (inflight_0 == 16'd0)) & (~(out_active & (out_queue == 2'd0)));  // gen/virtq/split_engine.ts:406
+  assign _cat_7 = {_and_8, _and_9, _and_10};  // gen/virtq/split_engine.ts:401
+  always @* begin  // gen/virtq/split_layout.ts:74
     case (mem_off[2:1])
       2'd0: _select_12 = win[15:0];
       2'd1: _select_12 = win[31:16];
@@ -413,8 +413,8 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16 (
       default: _select_12 = win[15:0];
     endcase
   end
-  assign _sub_11 = _select_12 - la;  // gen/virtq/split_engine.ts:438
-  always @* begin  // gen/virtq/split_engine.ts:442
+  assign _sub_11 = _select_12 - la;  // gen/virtq/split_engine.ts:455
+  always @* begin  // gen/virtq/split_engine.ts:459
     case (cq)
       2'd0: _select_13 = event_sent_0;
       2'd1: _select_13 = event_sent_1;
@@ -447,7 +447,7 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16 (
     endcase
   end
   assign _cat_17 = {(q2_enable & (q2_size != 16'd0)), (q1_enable & (q1_size != 16'd0)), (q0_enable & (q0_size != 16'd0))};  // gen/virtq/split_engine.ts:208
-  always @* begin  // gen/virtq/split_engine.ts:422
+  always @* begin  // gen/virtq/split_engine.ts:439
     case (sched_index)
       2'd0: _select_18 = last_avail_0;
       2'd1: _select_18 = last_avail_1;
@@ -455,7 +455,7 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16 (
       default: _select_18 = last_avail_2;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:422
+  always @* begin  // gen/virtq/split_engine.ts:439
     case (sched_index)
       2'd0: _select_19 = heads_end_0;
       2'd1: _select_19 = heads_end_1;
@@ -463,7 +463,7 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16 (
       default: _select_19 = heads_end_2;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:423
+  always @* begin  // gen/virtq/split_engine.ts:440
     case (sched_index)
       2'd0: _select_20 = last_avail_0;
       2'd1: _select_20 = last_avail_1;
@@ -471,7 +471,7 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16 (
       default: _select_20 = last_avail_2;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:423
+  always @* begin  // gen/virtq/split_engine.ts:440
     case (sched_index)
       2'd0: _select_21 = avail_seen_0;
       2'd1: _select_21 = avail_seen_1;
@@ -479,10 +479,10 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16 (
       default: _select_21 = avail_seen_2;
     endcase
   end
-  assign _mux_24 = ((17'd16 - {13'd0, la[3:0]}) < ({1'b0, num} - {1'b0, (la & num_mask)})) ? (17'd16 - {13'd0, la[3:0]}) : ({1'b0, num} - {1'b0, (la & num_mask)});  // gen/virtq/split_engine.ts:472
-  assign _mux_23 = ({1'b0, ahead} < _mux_24) ? {1'b0, ahead} : _mux_24;  // gen/virtq/split_engine.ts:473
-  assign _slice_22 = _mux_23[15:0];  // gen/virtq/split_engine.ts:476
-  always @* begin  // gen/virtq/split_engine.ts:498
+  assign _mux_24 = ((17'd16 - {13'd0, la[3:0]}) < ({1'b0, num} - {1'b0, (la & num_mask)})) ? (17'd16 - {13'd0, la[3:0]}) : ({1'b0, num} - {1'b0, (la & num_mask)});  // gen/virtq/split_engine.ts:489
+  assign _mux_23 = ({1'b0, ahead} < _mux_24) ? {1'b0, ahead} : _mux_24;  // gen/virtq/split_engine.ts:490
+  assign _slice_22 = _mux_23[15:0];  // gen/virtq/split_engine.ts:493
+  always @* begin  // gen/virtq/split_engine.ts:515
     case (cq)
       2'd0: _select_25 = expect_head_0;
       2'd1: _select_25 = expect_head_1;
@@ -490,8 +490,8 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16 (
       default: _select_25 = expect_head_2;
     endcase
   end
-  assign _add_26 = count + 17'd1;  // gen/virtq/split_engine.ts:539
-  always @* begin  // gen/virtq/split_engine.ts:589
+  assign _add_26 = count + 17'd1;  // gen/virtq/split_engine.ts:556
+  always @* begin  // gen/virtq/split_engine.ts:606
     case (cq)
       2'd0: _select_27 = inflight_0;
       2'd1: _select_27 = inflight_1;
@@ -499,7 +499,7 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16 (
       default: _select_27 = inflight_2;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:602
+  always @* begin  // gen/virtq/split_engine.ts:619
     case (cq)
       2'd0: _select_28 = inflight_0;
       2'd1: _select_28 = inflight_1;
@@ -507,7 +507,7 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16 (
       default: _select_28 = inflight_2;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:416
+  always @* begin  // gen/virtq/split_engine.ts:433
     case (done_queue)
       2'd0: _select_29 = used_idx_0;
       2'd1: _select_29 = used_idx_1;
@@ -515,11 +515,11 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16 (
       default: _select_29 = used_idx_2;
     endcase
   end
-  assign irq_queue = irq_pulse;  // gen/virtq/split_engine.ts:665
-  assign fatal_error = fatal_pulse;  // gen/virtq/split_engine.ts:666
-  assign queue_reset_done = q_reset_pulse;  // gen/virtq/split_engine.ts:667
-  assign reset_done = reset_pulse;  // gen/virtq/split_engine.ts:668
-  assign busy = ((((~(seq == SEQ_IDLE)) | out_active) | rd_valid) | wr_valid) | (wr_out != 2'd0);  // gen/virtq/split_engine.ts:669
+  assign irq_queue = irq_pulse;  // gen/virtq/split_engine.ts:682
+  assign fatal_error = fatal_pulse;  // gen/virtq/split_engine.ts:683
+  assign queue_reset_done = q_reset_pulse;  // gen/virtq/split_engine.ts:684
+  assign reset_done = reset_pulse;  // gen/virtq/split_engine.ts:685
+  assign busy = ((((~(seq == SEQ_IDLE)) | out_active) | rd_valid) | wr_valid) | (wr_out != 2'd0);  // gen/virtq/split_engine.ts:686
   assign chain_valid = out_active;  // gen/virtq/split_engine.ts:229
   assign chain_queue = out_queue;  // gen/virtq/split_engine.ts:230
   assign chain_id = out_id;  // gen/virtq/split_engine.ts:231
@@ -530,10 +530,10 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16 (
   assign chain_last = {1'b0, out_pos} == (out_count - 7'd1);  // gen/virtq/split_engine.ts:237
   always @* begin
     done_ready = 1'b0;  // gen/virtq/split_engine.ts:371
-    case (seq)  // gen/virtq/split_engine.ts:396
+    case (seq)  // gen/virtq/split_engine.ts:413
       SEQ_USED_TAKE: begin
-        if (((done_valid & (done_queue == cq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:600
-          done_ready = 1'b1;  // gen/virtq/split_engine.ts:601
+        if (((done_valid & (done_queue == cq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:617
+          done_ready = 1'b1;  // gen/virtq/split_engine.ts:618
         end
       end
       default: begin end
@@ -546,7 +546,7 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16 (
   assign rd_cmd_id = 8'd0;  // gen/virtq/split_engine.ts:252
   always @* begin
     rd_status_ready = 1'b0;  // gen/virtq/split_engine.ts:363
-    case (seq)  // gen/virtq/split_engine.ts:396
+    case (seq)  // gen/virtq/split_engine.ts:413
       SEQ_IDX_WAIT: begin
         rd_status_ready = 1'b1;  // gen/virtq/split_engine.ts:356
       end
@@ -579,7 +579,7 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16 (
   assign fetch_ram_wr_be = mem_wr_be;  // gen/virtq/split_engine.ts:151
   always @* begin
     fetch_ram_rd_valid = 1'b0;  // gen/virtq/split_engine.ts:307
-    case (seq)  // gen/virtq/split_engine.ts:396
+    case (seq)  // gen/virtq/split_engine.ts:413
       SEQ_IDX_MEM: begin
         if (~mem_busy) begin  // gen/virtq/split_engine.ts:311
           fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:312
@@ -605,10 +605,10 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16 (
   end
   always @* begin
     fetch_ram_rd_addr = 8'd0;  // gen/virtq/split_engine.ts:308
-    case (seq)  // gen/virtq/split_engine.ts:396
+    case (seq)  // gen/virtq/split_engine.ts:413
       SEQ_IDX_MEM: begin
         if (~mem_busy) begin  // gen/virtq/split_engine.ts:311
-          fetch_ram_rd_addr = 8'd0;  // gen/virtq/split_engine.ts:313
+          fetch_ram_rd_addr = 8'd1;  // gen/virtq/split_engine.ts:313
         end
       end
       SEQ_HEAD_MEM: begin
@@ -623,7 +623,7 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16 (
       end
       SEQ_NOTE_MEM: begin
         if (~mem_busy) begin  // gen/virtq/split_engine.ts:311
-          fetch_ram_rd_addr = 8'd0;  // gen/virtq/split_engine.ts:313
+          fetch_ram_rd_addr = 8'd1;  // gen/virtq/split_engine.ts:313
         end
       end
       default: begin end
@@ -642,21 +642,21 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16 (
   assign device_base = _select_6;  // gen/virtq/split_engine.ts:188
   always @* begin
     clear_pending = 3'd0;  // default, gen/virtq/split_engine.ts:212
-    case (seq)  // gen/virtq/split_engine.ts:396
+    case (seq)  // gen/virtq/split_engine.ts:413
       SEQ_IDX_CMD: begin
-        clear_pending = 3'd1 << cq;  // gen/virtq/split_engine.ts:430
+        clear_pending = 3'd1 << cq;  // gen/virtq/split_engine.ts:447
       end
       default: begin end
     endcase
   end
   always @* begin
     forget = 3'd0;  // default, gen/virtq/split_engine.ts:213
-    case (seq)  // gen/virtq/split_engine.ts:396
+    case (seq)  // gen/virtq/split_engine.ts:413
       SEQ_IDLE: begin
-        if (dev_resetting) begin  // gen/virtq/split_engine.ts:398
-          forget = 3'd7;  // gen/virtq/split_engine.ts:400
-        end else if (|_cat_7) begin  // gen/virtq/split_engine.ts:406
-          forget = _cat_7;  // gen/virtq/split_engine.ts:407
+        if (dev_resetting) begin  // gen/virtq/split_engine.ts:415
+          forget = 3'd7;  // gen/virtq/split_engine.ts:417
+        end else if (|_cat_7) begin  // gen/virtq/split_engine.ts:423
+          forget = _cat_7;  // gen/virtq/split_engine.ts:424
         end
       end
       default: begin end
@@ -664,17 +664,17 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16 (
   end
   always @* begin
     cb_wr = 1'b0;  // default, gen/virtq/split_engine.ts:220
-    case (seq)  // gen/virtq/split_engine.ts:396
+    case (seq)  // gen/virtq/split_engine.ts:413
       SEQ_DESC_WALK: begin
-        if ((count + 17'd1) > {1'b0, tbl_n}) begin  // gen/virtq/split_engine.ts:543
-        end else if (d_flags[2]) begin  // gen/virtq/split_engine.ts:544
-        end else if ((~d_flags[1]) & saw_write) begin  // gen/virtq/split_engine.ts:564
-        end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:565
-        end else if ((total + {2'd0, d_len}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:566
-        end else if (d_flags[0] & ({1'b0, d_next} >= {1'b0, tbl_n})) begin  // gen/virtq/split_engine.ts:567
-        end else if ((d_flags[0] & features[35]) & (d_next != (in_indirect ? (j + 16'd1) : ((j + 16'd1) & num_mask)))) begin  // gen/virtq/split_engine.ts:568
+        if ((count + 17'd1) > {1'b0, tbl_n}) begin  // gen/virtq/split_engine.ts:560
+        end else if (d_flags[2]) begin  // gen/virtq/split_engine.ts:561
+        end else if ((~d_flags[1]) & saw_write) begin  // gen/virtq/split_engine.ts:581
+        end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:582
+        end else if ((total + {2'd0, d_len}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:583
+        end else if (d_flags[0] & ({1'b0, d_next} >= {1'b0, tbl_n})) begin  // gen/virtq/split_engine.ts:584
+        end else if ((d_flags[0] & features[35]) & (d_next != (in_indirect ? (j + 16'd1) : ((j + 16'd1) & num_mask)))) begin  // gen/virtq/split_engine.ts:585
         end else begin
-          cb_wr = 1'b1;  // gen/virtq/split_engine.ts:570
+          cb_wr = 1'b1;  // gen/virtq/split_engine.ts:587
         end
       end
       default: begin end
@@ -682,24 +682,24 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16 (
   end
   always @* begin
     wr_issue = 1'b0;  // default, gen/virtq/split_engine.ts:271
-    case (seq)  // gen/virtq/split_engine.ts:396
+    case (seq)  // gen/virtq/split_engine.ts:413
       SEQ_IDX_CHECK: begin
-        if ({1'b0, _sub_11} > {1'b0, num}) begin  // gen/virtq/split_engine.ts:439
-        end else if (_sub_11 == 16'd0) begin  // gen/virtq/split_engine.ts:440
-          if (features[29] & ((~(|(event_valid & (3'd1 << cq)))) | (_select_13 != _select_12))) begin  // gen/virtq/split_engine.ts:442
+        if ({1'b0, _sub_11} > {1'b0, num}) begin  // gen/virtq/split_engine.ts:456
+        end else if (_sub_11 == 16'd0) begin  // gen/virtq/split_engine.ts:457
+          if (features[29] & ((~(|(event_valid & (3'd1 << cq)))) | (_select_13 != _select_12))) begin  // gen/virtq/split_engine.ts:459
             wr_issue = 1'b1;  // gen/virtq/split_engine.ts:274
           end
         end
       end
       SEQ_USED_TAKE: begin
-        if (((done_valid & (done_queue == cq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:600
-        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:610
+        if (((done_valid & (done_queue == cq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:617
+        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:627
         end else begin
           wr_issue = 1'b1;  // gen/virtq/split_engine.ts:274
         end
       end
       SEQ_USED_ELEMS: begin
-        if (~wr_valid) begin  // gen/virtq/split_engine.ts:619
+        if (~wr_valid) begin  // gen/virtq/split_engine.ts:636
           wr_issue = 1'b1;  // gen/virtq/split_engine.ts:274
         end
       end
@@ -708,24 +708,24 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16 (
   end
   always @* begin
     out_wr_valid = 1'b0;  // default, gen/virtq/split_engine.ts:286
-    case (seq)  // gen/virtq/split_engine.ts:396
+    case (seq)  // gen/virtq/split_engine.ts:413
       SEQ_IDX_CHECK: begin
-        if ({1'b0, _sub_11} > {1'b0, num}) begin  // gen/virtq/split_engine.ts:439
-        end else if (_sub_11 == 16'd0) begin  // gen/virtq/split_engine.ts:440
-          if (features[29] & ((~(|(event_valid & (3'd1 << cq)))) | (_select_13 != _select_12))) begin  // gen/virtq/split_engine.ts:442
+        if ({1'b0, _sub_11} > {1'b0, num}) begin  // gen/virtq/split_engine.ts:456
+        end else if (_sub_11 == 16'd0) begin  // gen/virtq/split_engine.ts:457
+          if (features[29] & ((~(|(event_valid & (3'd1 << cq)))) | (_select_13 != _select_12))) begin  // gen/virtq/split_engine.ts:459
             out_wr_valid = 1'b1;  // gen/virtq/split_engine.ts:297
           end
         end
       end
       SEQ_USED_TAKE: begin
-        if (((done_valid & (done_queue == cq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:600
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:603
+        if (((done_valid & (done_queue == cq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:617
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:620
             out_wr_valid = 1'b1;  // gen/virtq/split_engine.ts:297
           end
         end
       end
       SEQ_USED_ELEMS: begin
-        if (~wr_valid) begin  // gen/virtq/split_engine.ts:619
+        if (~wr_valid) begin  // gen/virtq/split_engine.ts:636
           out_wr_valid = 1'b1;  // gen/virtq/split_engine.ts:297
         end
       end
@@ -734,25 +734,25 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16 (
   end
   always @* begin
     out_wr_off = 11'd0;  // default, gen/virtq/split_engine.ts:287
-    case (seq)  // gen/virtq/split_engine.ts:396
+    case (seq)  // gen/virtq/split_engine.ts:413
       SEQ_IDX_CHECK: begin
-        if ({1'b0, _sub_11} > {1'b0, num}) begin  // gen/virtq/split_engine.ts:439
-        end else if (_sub_11 == 16'd0) begin  // gen/virtq/split_engine.ts:440
-          if (features[29] & ((~(|(event_valid & (3'd1 << cq)))) | (_select_13 != _select_12))) begin  // gen/virtq/split_engine.ts:442
-            out_wr_off = 11'd8;  // gen/virtq/split_engine.ts:298
+        if ({1'b0, _sub_11} > {1'b0, num}) begin  // gen/virtq/split_engine.ts:456
+        end else if (_sub_11 == 16'd0) begin  // gen/virtq/split_engine.ts:457
+          if (features[29] & ((~(|(event_valid & (3'd1 << cq)))) | (_select_13 != _select_12))) begin  // gen/virtq/split_engine.ts:459
+            out_wr_off = 11'd16;  // gen/virtq/split_engine.ts:298
           end
         end
       end
       SEQ_USED_TAKE: begin
-        if (((done_valid & (done_queue == cq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:600
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:603
-            out_wr_off = 11'd16 + ({2'd0, (features[35] ? 9'd0 : u_count)} << 3);  // gen/virtq/split_engine.ts:298
+        if (((done_valid & (done_queue == cq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:617
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:620
+            out_wr_off = 11'd24 + ({2'd0, (features[35] ? 9'd0 : u_count)} << 3);  // gen/virtq/split_engine.ts:298
           end
         end
       end
       SEQ_USED_ELEMS: begin
-        if (~wr_valid) begin  // gen/virtq/split_engine.ts:619
-          out_wr_off = 11'd0;  // gen/virtq/split_engine.ts:298
+        if (~wr_valid) begin  // gen/virtq/split_engine.ts:636
+          out_wr_off = 11'd8;  // gen/virtq/split_engine.ts:298
         end
       end
       default: begin end
@@ -760,24 +760,24 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16 (
   end
   always @* begin
     out_wr_data = 64'd0;  // default, gen/virtq/split_engine.ts:288
-    case (seq)  // gen/virtq/split_engine.ts:396
+    case (seq)  // gen/virtq/split_engine.ts:413
       SEQ_IDX_CHECK: begin
-        if ({1'b0, _sub_11} > {1'b0, num}) begin  // gen/virtq/split_engine.ts:439
-        end else if (_sub_11 == 16'd0) begin  // gen/virtq/split_engine.ts:440
-          if (features[29] & ((~(|(event_valid & (3'd1 << cq)))) | (_select_13 != _select_12))) begin  // gen/virtq/split_engine.ts:442
+        if ({1'b0, _sub_11} > {1'b0, num}) begin  // gen/virtq/split_engine.ts:456
+        end else if (_sub_11 == 16'd0) begin  // gen/virtq/split_engine.ts:457
+          if (features[29] & ((~(|(event_valid & (3'd1 << cq)))) | (_select_13 != _select_12))) begin  // gen/virtq/split_engine.ts:459
             out_wr_data = {48'd0, _select_12};  // gen/virtq/split_engine.ts:299
           end
         end
       end
       SEQ_USED_TAKE: begin
-        if (((done_valid & (done_queue == cq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:600
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:603
+        if (((done_valid & (done_queue == cq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:617
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:620
             out_wr_data = {done_len, {16'd0, done_id}};  // gen/virtq/split_engine.ts:299
           end
         end
       end
       SEQ_USED_ELEMS: begin
-        if (~wr_valid) begin  // gen/virtq/split_engine.ts:619
+        if (~wr_valid) begin  // gen/virtq/split_engine.ts:636
           out_wr_data = {48'd0, u_new};  // gen/virtq/split_engine.ts:299
         end
       end
@@ -786,24 +786,24 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16 (
   end
   always @* begin
     out_wr_be = 8'd0;  // default, gen/virtq/split_engine.ts:289
-    case (seq)  // gen/virtq/split_engine.ts:396
+    case (seq)  // gen/virtq/split_engine.ts:413
       SEQ_IDX_CHECK: begin
-        if ({1'b0, _sub_11} > {1'b0, num}) begin  // gen/virtq/split_engine.ts:439
-        end else if (_sub_11 == 16'd0) begin  // gen/virtq/split_engine.ts:440
-          if (features[29] & ((~(|(event_valid & (3'd1 << cq)))) | (_select_13 != _select_12))) begin  // gen/virtq/split_engine.ts:442
+        if ({1'b0, _sub_11} > {1'b0, num}) begin  // gen/virtq/split_engine.ts:456
+        end else if (_sub_11 == 16'd0) begin  // gen/virtq/split_engine.ts:457
+          if (features[29] & ((~(|(event_valid & (3'd1 << cq)))) | (_select_13 != _select_12))) begin  // gen/virtq/split_engine.ts:459
             out_wr_be = 8'd3;  // gen/virtq/split_engine.ts:300
           end
         end
       end
       SEQ_USED_TAKE: begin
-        if (((done_valid & (done_queue == cq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:600
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:603
+        if (((done_valid & (done_queue == cq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:617
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:620
             out_wr_be = 8'd255;  // gen/virtq/split_engine.ts:300
           end
         end
       end
       SEQ_USED_ELEMS: begin
-        if (~wr_valid) begin  // gen/virtq/split_engine.ts:619
+        if (~wr_valid) begin  // gen/virtq/split_engine.ts:636
           out_wr_be = 8'd3;  // gen/virtq/split_engine.ts:300
         end
       end
@@ -815,19 +815,19 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16 (
   assign ahead = seen - la;  // gen/virtq/split_engine.ts:328
   always @* begin
     fatal_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:347
-    case (seq)  // gen/virtq/split_engine.ts:396
+    case (seq)  // gen/virtq/split_engine.ts:413
       SEQ_FATAL: begin
-        fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:649
+        fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:666
       end
       default: begin end
     endcase
   end
   always @* begin
     irq_pulse = 3'd0;  // default, gen/virtq/split_engine.ts:348
-    case (seq)  // gen/virtq/split_engine.ts:396
+    case (seq)  // gen/virtq/split_engine.ts:413
       SEQ_NOTE_CHECK: begin
-        if (features[29] ? (((u_new - _select_12) - 16'd1) < (u_new - u_old)) : (~_select_12[0])) begin  // gen/virtq/split_engine.ts:644
-          irq_pulse = 3'd1 << cq;  // gen/virtq/split_engine.ts:644
+        if (features[29] ? (((u_new - _select_12) - 16'd1) < (u_new - u_old)) : (~_select_12[0])) begin  // gen/virtq/split_engine.ts:661
+          irq_pulse = 3'd1 << cq;  // gen/virtq/split_engine.ts:661
         end
       end
       default: begin end
@@ -835,11 +835,11 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16 (
   end
   always @* begin
     q_reset_pulse = 3'd0;  // default, gen/virtq/split_engine.ts:349
-    case (seq)  // gen/virtq/split_engine.ts:396
+    case (seq)  // gen/virtq/split_engine.ts:413
       SEQ_IDLE: begin
-        if (dev_resetting) begin  // gen/virtq/split_engine.ts:398
-        end else if (|_cat_7) begin  // gen/virtq/split_engine.ts:406
-          q_reset_pulse = _cat_7;  // gen/virtq/split_engine.ts:409
+        if (dev_resetting) begin  // gen/virtq/split_engine.ts:415
+        end else if (|_cat_7) begin  // gen/virtq/split_engine.ts:423
+          q_reset_pulse = _cat_7;  // gen/virtq/split_engine.ts:426
         end
       end
       default: begin end
@@ -847,10 +847,10 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16 (
   end
   always @* begin
     reset_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:350
-    case (seq)  // gen/virtq/split_engine.ts:396
+    case (seq)  // gen/virtq/split_engine.ts:413
       SEQ_IDLE: begin
-        if (dev_resetting) begin  // gen/virtq/split_engine.ts:398
-          reset_pulse = ~reset_req;  // gen/virtq/split_engine.ts:404
+        if (dev_resetting) begin  // gen/virtq/split_engine.ts:415
+          reset_pulse = ~reset_req;  // gen/virtq/split_engine.ts:421
         end
       end
       default: begin end
@@ -859,8 +859,8 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16 (
   assign abandon = dev_resetting | (|(q_resetting & (3'd1 << cq)));  // gen/virtq/split_engine.ts:351
   assign u_slot = _select_16 & num_mask;  // gen/virtq/split_engine.ts:369
   assign u_new = u_old + {7'd0, u_count};  // gen/virtq/split_engine.ts:370
-  assign work = ((pending | {(last_avail_2 != avail_seen_2), (last_avail_1 != avail_seen_1), (last_avail_0 != avail_seen_0)}) & _cat_17) & (~(failed | q_resetting));  // gen/virtq/split_engine.ts:376
-  assign can_fetch = ((((seq == SEQ_IDLE) & running) & (~dev_resetting)) & (~out_active)) & (~done_valid);  // gen/virtq/split_engine.ts:377
+  assign work = (((pending | {(last_avail_2 != avail_seen_2), (last_avail_1 != avail_seen_1), (last_avail_0 != avail_seen_0)}) | ({((~event_valid[2]) | (event_sent_2 != last_avail_2)), ((~event_valid[1]) | (event_sent_1 != last_avail_1)), ((~event_valid[0]) | (event_sent_0 != last_avail_0))} & {3{features[29]}})) & _cat_17) & (~(failed | q_resetting));  // gen/virtq/split_engine.ts:386
+  assign can_fetch = ((((seq == SEQ_IDLE) & running) & (~dev_resetting)) & (~out_active)) & (~done_valid);  // gen/virtq/split_engine.ts:394
   assign sched_after_in = (work & {3{can_fetch}}) & sched_mask;  // gen/lib/priority.ts:8
   assign sched_after_v_1_0 = sched_after_in[0] | sched_after_in[1];  // gen/lib/priority.ts:29
   assign sched_after_i_1_0 = ~sched_after_in[0];  // gen/lib/priority.ts:36
@@ -945,35 +945,35 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16 (
           sched_lock_index <= sched_index;  // gen/lib/arbiter.ts:80
         end
       end
-      if (reset_req) begin  // gen/virtq/split_engine.ts:393
-        dev_resetting <= 1'b1;  // gen/virtq/split_engine.ts:393
+      if (reset_req) begin  // gen/virtq/split_engine.ts:410
+        dev_resetting <= 1'b1;  // gen/virtq/split_engine.ts:410
       end
-      q_resetting <= q_resetting | {q2_reset_req, q1_reset_req, q0_reset_req};  // gen/virtq/split_engine.ts:394
-      case (seq)  // gen/virtq/split_engine.ts:396
+      q_resetting <= q_resetting | {q2_reset_req, q1_reset_req, q0_reset_req};  // gen/virtq/split_engine.ts:411
+      case (seq)  // gen/virtq/split_engine.ts:413
         SEQ_IDLE: begin
-          if (dev_resetting) begin  // gen/virtq/split_engine.ts:398
-            dev_resetting <= reset_req;  // gen/virtq/split_engine.ts:401
-            q_resetting <= 3'd0;  // gen/virtq/split_engine.ts:402
-            out_active <= 1'b0;  // gen/virtq/split_engine.ts:403
-          end else if (|_cat_7) begin  // gen/virtq/split_engine.ts:406
-            q_resetting <= (q_resetting & (~_cat_7)) | {q2_reset_req, q1_reset_req, q0_reset_req};  // gen/virtq/split_engine.ts:408
-          end else if (done_valid) begin  // gen/virtq/split_engine.ts:411
-            cq <= done_queue;  // gen/virtq/split_engine.ts:412
-            seq <= SEQ_USED_TAKE;  // gen/virtq/split_engine.ts:417
-          end else if (sched_valid) begin  // gen/virtq/split_engine.ts:419
-            cq <= sched_index;  // gen/virtq/split_engine.ts:420
-            if (_select_18 != _select_19) begin  // gen/virtq/split_engine.ts:422
-              seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:422
-            end else if (_select_20 != _select_21) begin  // gen/virtq/split_engine.ts:423
-              seq <= SEQ_HEADS_CMD;  // gen/virtq/split_engine.ts:423
+          if (dev_resetting) begin  // gen/virtq/split_engine.ts:415
+            dev_resetting <= reset_req;  // gen/virtq/split_engine.ts:418
+            q_resetting <= 3'd0;  // gen/virtq/split_engine.ts:419
+            out_active <= 1'b0;  // gen/virtq/split_engine.ts:420
+          end else if (|_cat_7) begin  // gen/virtq/split_engine.ts:423
+            q_resetting <= (q_resetting & (~_cat_7)) | {q2_reset_req, q1_reset_req, q0_reset_req};  // gen/virtq/split_engine.ts:425
+          end else if (done_valid) begin  // gen/virtq/split_engine.ts:428
+            cq <= done_queue;  // gen/virtq/split_engine.ts:429
+            seq <= SEQ_USED_TAKE;  // gen/virtq/split_engine.ts:434
+          end else if (sched_valid) begin  // gen/virtq/split_engine.ts:436
+            cq <= sched_index;  // gen/virtq/split_engine.ts:437
+            if (_select_18 != _select_19) begin  // gen/virtq/split_engine.ts:439
+              seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:439
+            end else if (_select_20 != _select_21) begin  // gen/virtq/split_engine.ts:440
+              seq <= SEQ_HEADS_CMD;  // gen/virtq/split_engine.ts:440
             end else begin
-              seq <= SEQ_IDX_CMD;  // gen/virtq/split_engine.ts:424
+              seq <= SEQ_IDX_CMD;  // gen/virtq/split_engine.ts:441
             end
           end
         end
         SEQ_IDX_CMD: begin
           rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:255
-          seq <= SEQ_IDX_WAIT;  // gen/virtq/split_engine.ts:432
+          seq <= SEQ_IDX_WAIT;  // gen/virtq/split_engine.ts:449
         end
         SEQ_IDX_WAIT: begin
           if (rd_status_valid) begin  // gen/virtq/split_engine.ts:357
@@ -982,7 +982,7 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16 (
             end else if (rd_status_error != 3'd0) begin  // gen/virtq/split_engine.ts:359
               seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:352
             end else begin
-              seq <= SEQ_IDX_MEM;  // gen/virtq/split_engine.ts:434
+              seq <= SEQ_IDX_MEM;  // gen/virtq/split_engine.ts:451
             end
           end
         end
@@ -992,65 +992,65 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16 (
           end
           if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:317
             mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:319
-            seq <= SEQ_IDX_CHECK;  // gen/virtq/split_engine.ts:435
+            seq <= SEQ_IDX_CHECK;  // gen/virtq/split_engine.ts:452
           end
         end
         SEQ_IDX_CHECK: begin
-          if ({1'b0, _sub_11} > {1'b0, num}) begin  // gen/virtq/split_engine.ts:439
+          if ({1'b0, _sub_11} > {1'b0, num}) begin  // gen/virtq/split_engine.ts:456
             seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:352
-          end else if (_sub_11 == 16'd0) begin  // gen/virtq/split_engine.ts:440
-            if (features[29] & ((~(|(event_valid & (3'd1 << cq)))) | (_select_13 != _select_12))) begin  // gen/virtq/split_engine.ts:442
-              if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:443
-                event_sent_0 <= _select_12;  // gen/virtq/split_engine.ts:443
+          end else if (_sub_11 == 16'd0) begin  // gen/virtq/split_engine.ts:457
+            if (features[29] & ((~(|(event_valid & (3'd1 << cq)))) | (_select_13 != _select_12))) begin  // gen/virtq/split_engine.ts:459
+              if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:460
+                event_sent_0 <= _select_12;  // gen/virtq/split_engine.ts:460
               end
-              if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:443
-                event_sent_1 <= _select_12;  // gen/virtq/split_engine.ts:443
+              if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:460
+                event_sent_1 <= _select_12;  // gen/virtq/split_engine.ts:460
               end
-              if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:443
-                event_sent_2 <= _select_12;  // gen/virtq/split_engine.ts:443
+              if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:460
+                event_sent_2 <= _select_12;  // gen/virtq/split_engine.ts:460
               end
               wr_valid <= 1'b1;  // gen/virtq/split_engine.ts:275
-              seq <= SEQ_EVENT_WAIT;  // gen/virtq/split_engine.ts:446
+              seq <= SEQ_EVENT_WAIT;  // gen/virtq/split_engine.ts:463
             end else begin
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:447
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:464
             end
           end else begin
-            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:450
-              avail_seen_0 <= _select_12;  // gen/virtq/split_engine.ts:450
+            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:467
+              avail_seen_0 <= _select_12;  // gen/virtq/split_engine.ts:467
             end
-            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:450
-              avail_seen_1 <= _select_12;  // gen/virtq/split_engine.ts:450
+            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:467
+              avail_seen_1 <= _select_12;  // gen/virtq/split_engine.ts:467
             end
-            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:450
-              avail_seen_2 <= _select_12;  // gen/virtq/split_engine.ts:450
+            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:467
+              avail_seen_2 <= _select_12;  // gen/virtq/split_engine.ts:467
             end
-            seq <= SEQ_HEADS_CMD;  // gen/virtq/split_engine.ts:451
+            seq <= SEQ_HEADS_CMD;  // gen/virtq/split_engine.ts:468
           end
         end
         SEQ_EVENT_WAIT: begin
-          if ((wr_out == 2'd0) & (~wr_valid)) begin  // gen/virtq/split_engine.ts:455
-            if (abandon) begin  // gen/virtq/split_engine.ts:456
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:456
-            end else if (wr_err) begin  // gen/virtq/split_engine.ts:457
+          if ((wr_out == 2'd0) & (~wr_valid)) begin  // gen/virtq/split_engine.ts:472
+            if (abandon) begin  // gen/virtq/split_engine.ts:473
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:473
+            end else if (wr_err) begin  // gen/virtq/split_engine.ts:474
               seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:352
             end else begin
-              event_valid <= event_valid | (3'd1 << cq);  // gen/virtq/split_engine.ts:459
-              seq <= SEQ_IDX_CMD;  // gen/virtq/split_engine.ts:460
+              event_valid <= event_valid | (3'd1 << cq);  // gen/virtq/split_engine.ts:476
+              seq <= SEQ_IDX_CMD;  // gen/virtq/split_engine.ts:477
             end
           end
         end
         SEQ_HEADS_CMD: begin
           rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:255
-          if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:476
-            heads_end_0 <= la + _slice_22;  // gen/virtq/split_engine.ts:476
+          if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:493
+            heads_end_0 <= la + _slice_22;  // gen/virtq/split_engine.ts:493
           end
-          if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:476
-            heads_end_1 <= la + _slice_22;  // gen/virtq/split_engine.ts:476
+          if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:493
+            heads_end_1 <= la + _slice_22;  // gen/virtq/split_engine.ts:493
           end
-          if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:476
-            heads_end_2 <= la + _slice_22;  // gen/virtq/split_engine.ts:476
+          if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:493
+            heads_end_2 <= la + _slice_22;  // gen/virtq/split_engine.ts:493
           end
-          seq <= SEQ_HEADS_WAIT;  // gen/virtq/split_engine.ts:477
+          seq <= SEQ_HEADS_WAIT;  // gen/virtq/split_engine.ts:494
         end
         SEQ_HEADS_WAIT: begin
           if (rd_status_valid) begin  // gen/virtq/split_engine.ts:357
@@ -1059,7 +1059,7 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16 (
             end else if (rd_status_error != 3'd0) begin  // gen/virtq/split_engine.ts:359
               seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:352
             end else begin
-              seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:479
+              seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:496
             end
           end
         end
@@ -1069,27 +1069,27 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16 (
           end
           if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:317
             mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:319
-            seq <= SEQ_HEAD_CHECK;  // gen/virtq/split_engine.ts:483
+            seq <= SEQ_HEAD_CHECK;  // gen/virtq/split_engine.ts:500
           end
         end
         SEQ_HEAD_CHECK: begin
-          cb_len <= 7'd0;  // gen/virtq/split_engine.ts:495
-          win_valid <= 1'b0;  // gen/virtq/split_engine.ts:496
-          if ({1'b0, _select_12} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:497
+          cb_len <= 7'd0;  // gen/virtq/split_engine.ts:512
+          win_valid <= 1'b0;  // gen/virtq/split_engine.ts:513
+          if ({1'b0, _select_12} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:514
             seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:352
-          end else if (features[35] & (_select_12 != _select_25)) begin  // gen/virtq/split_engine.ts:498
+          end else if (features[35] & (_select_12 != _select_25)) begin  // gen/virtq/split_engine.ts:515
             seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:352
           end else begin
-            seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:499
+            seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:516
           end
         end
         SEQ_DESC_NEED: begin
-          if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:505
-            seq <= SEQ_DESC_MEM;  // gen/virtq/split_engine.ts:505
+          if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:522
+            seq <= SEQ_DESC_MEM;  // gen/virtq/split_engine.ts:522
           end else begin
             rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:255
-            win_valid <= 1'b1;  // gen/virtq/split_engine.ts:509
-            seq <= SEQ_DESC_WAIT;  // gen/virtq/split_engine.ts:512
+            win_valid <= 1'b1;  // gen/virtq/split_engine.ts:526
+            seq <= SEQ_DESC_WAIT;  // gen/virtq/split_engine.ts:529
           end
         end
         SEQ_DESC_WAIT: begin
@@ -1099,7 +1099,7 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16 (
             end else if (rd_status_error != 3'd0) begin  // gen/virtq/split_engine.ts:359
               seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:352
             end else begin
-              seq <= SEQ_DESC_MEM;  // gen/virtq/split_engine.ts:515
+              seq <= SEQ_DESC_MEM;  // gen/virtq/split_engine.ts:532
             end
           end
         end
@@ -1109,112 +1109,112 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16 (
           end
           if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:317
             mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:319
-            seq <= SEQ_DESC_CHECK;  // gen/virtq/split_engine.ts:519
+            seq <= SEQ_DESC_CHECK;  // gen/virtq/split_engine.ts:536
           end
         end
         SEQ_DESC_CHECK: begin
-          seq <= SEQ_DESC_WALK;  // gen/virtq/split_engine.ts:531
+          seq <= SEQ_DESC_WALK;  // gen/virtq/split_engine.ts:548
         end
         SEQ_DESC_WALK: begin
-          if ((count + 17'd1) > {1'b0, tbl_n}) begin  // gen/virtq/split_engine.ts:543
+          if ((count + 17'd1) > {1'b0, tbl_n}) begin  // gen/virtq/split_engine.ts:560
             seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:352
-          end else if (d_flags[2]) begin  // gen/virtq/split_engine.ts:544
-            if (((((in_indirect | (~features[28])) | d_flags[0]) | (d_len == 32'd0)) | (d_len[3:0] != 4'd0)) | (d_len[31:4] > {12'd0, num})) begin  // gen/virtq/split_engine.ts:545
+          end else if (d_flags[2]) begin  // gen/virtq/split_engine.ts:561
+            if (((((in_indirect | (~features[28])) | d_flags[0]) | (d_len == 32'd0)) | (d_len[3:0] != 4'd0)) | (d_len[31:4] > {12'd0, num})) begin  // gen/virtq/split_engine.ts:562
               seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:352
             end else begin
-              win_valid <= 1'b0;  // gen/virtq/split_engine.ts:560
-              seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:561
+              win_valid <= 1'b0;  // gen/virtq/split_engine.ts:577
+              seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:578
             end
-          end else if ((~d_flags[1]) & saw_write) begin  // gen/virtq/split_engine.ts:564
+          end else if ((~d_flags[1]) & saw_write) begin  // gen/virtq/split_engine.ts:581
             seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:352
-          end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:565
+          end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:582
             seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:352
-          end else if ((total + {2'd0, d_len}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:566
+          end else if ((total + {2'd0, d_len}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:583
             seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:352
-          end else if (d_flags[0] & ({1'b0, d_next} >= {1'b0, tbl_n})) begin  // gen/virtq/split_engine.ts:567
+          end else if (d_flags[0] & ({1'b0, d_next} >= {1'b0, tbl_n})) begin  // gen/virtq/split_engine.ts:584
             seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:352
-          end else if ((d_flags[0] & features[35]) & (d_next != (in_indirect ? (j + 16'd1) : ((j + 16'd1) & num_mask)))) begin  // gen/virtq/split_engine.ts:568
+          end else if ((d_flags[0] & features[35]) & (d_next != (in_indirect ? (j + 16'd1) : ((j + 16'd1) & num_mask)))) begin  // gen/virtq/split_engine.ts:585
             seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:352
           end else begin
-            cb_len <= cb_len + 7'd1;  // gen/virtq/split_engine.ts:571
-            if (d_flags[0]) begin  // gen/virtq/split_engine.ts:575
-              seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:577
+            cb_len <= cb_len + 7'd1;  // gen/virtq/split_engine.ts:588
+            if (d_flags[0]) begin  // gen/virtq/split_engine.ts:592
+              seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:594
             end else begin
-              out_active <= 1'b1;  // gen/virtq/split_engine.ts:580
-              out_pos <= 6'd0;  // gen/virtq/split_engine.ts:586
-              if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:587
-                last_avail_0 <= la + 16'd1;  // gen/virtq/split_engine.ts:587
+              out_active <= 1'b1;  // gen/virtq/split_engine.ts:597
+              out_pos <= 6'd0;  // gen/virtq/split_engine.ts:603
+              if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:604
+                last_avail_0 <= la + 16'd1;  // gen/virtq/split_engine.ts:604
               end
-              if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:587
-                last_avail_1 <= la + 16'd1;  // gen/virtq/split_engine.ts:587
+              if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:604
+                last_avail_1 <= la + 16'd1;  // gen/virtq/split_engine.ts:604
               end
-              if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:587
-                last_avail_2 <= la + 16'd1;  // gen/virtq/split_engine.ts:587
+              if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:604
+                last_avail_2 <= la + 16'd1;  // gen/virtq/split_engine.ts:604
               end
-              if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:588
-                expect_head_0 <= (head + (in_indirect ? slots : _add_26[15:0])) & num_mask;  // gen/virtq/split_engine.ts:588
+              if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:605
+                expect_head_0 <= (head + (in_indirect ? slots : _add_26[15:0])) & num_mask;  // gen/virtq/split_engine.ts:605
               end
-              if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:588
-                expect_head_1 <= (head + (in_indirect ? slots : _add_26[15:0])) & num_mask;  // gen/virtq/split_engine.ts:588
+              if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:605
+                expect_head_1 <= (head + (in_indirect ? slots : _add_26[15:0])) & num_mask;  // gen/virtq/split_engine.ts:605
               end
-              if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:588
-                expect_head_2 <= (head + (in_indirect ? slots : _add_26[15:0])) & num_mask;  // gen/virtq/split_engine.ts:588
+              if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:605
+                expect_head_2 <= (head + (in_indirect ? slots : _add_26[15:0])) & num_mask;  // gen/virtq/split_engine.ts:605
               end
-              if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:589
-                inflight_0 <= _select_27 + 16'd1;  // gen/virtq/split_engine.ts:589
+              if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:606
+                inflight_0 <= _select_27 + 16'd1;  // gen/virtq/split_engine.ts:606
               end
-              if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:589
-                inflight_1 <= _select_27 + 16'd1;  // gen/virtq/split_engine.ts:589
+              if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:606
+                inflight_1 <= _select_27 + 16'd1;  // gen/virtq/split_engine.ts:606
               end
-              if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:589
-                inflight_2 <= _select_27 + 16'd1;  // gen/virtq/split_engine.ts:589
+              if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:606
+                inflight_2 <= _select_27 + 16'd1;  // gen/virtq/split_engine.ts:606
               end
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:590
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:607
             end
           end
         end
         SEQ_USED_TAKE: begin
-          if (((done_valid & (done_queue == cq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:600
-            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:602
-              inflight_0 <= _select_28 - 16'd1;  // gen/virtq/split_engine.ts:602
+          if (((done_valid & (done_queue == cq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:617
+            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:619
+              inflight_0 <= _select_28 - 16'd1;  // gen/virtq/split_engine.ts:619
             end
-            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:602
-              inflight_1 <= _select_28 - 16'd1;  // gen/virtq/split_engine.ts:602
+            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:619
+              inflight_1 <= _select_28 - 16'd1;  // gen/virtq/split_engine.ts:619
             end
-            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:602
-              inflight_2 <= _select_28 - 16'd1;  // gen/virtq/split_engine.ts:602
+            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:619
+              inflight_2 <= _select_28 - 16'd1;  // gen/virtq/split_engine.ts:619
             end
-          end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:610
-            seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:610
+          end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:627
+            seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:627
           end else begin
             wr_valid <= 1'b1;  // gen/virtq/split_engine.ts:275
-            seq <= SEQ_USED_ELEMS;  // gen/virtq/split_engine.ts:614
+            seq <= SEQ_USED_ELEMS;  // gen/virtq/split_engine.ts:631
           end
         end
         SEQ_USED_ELEMS: begin
-          if (~wr_valid) begin  // gen/virtq/split_engine.ts:619
+          if (~wr_valid) begin  // gen/virtq/split_engine.ts:636
             wr_valid <= 1'b1;  // gen/virtq/split_engine.ts:275
-            seq <= SEQ_USED_IDX;  // gen/virtq/split_engine.ts:622
+            seq <= SEQ_USED_IDX;  // gen/virtq/split_engine.ts:639
           end
         end
         SEQ_USED_IDX: begin
-          if ((wr_out == 2'd0) & (~wr_valid)) begin  // gen/virtq/split_engine.ts:626
-            if (abandon) begin  // gen/virtq/split_engine.ts:627
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:627
-            end else if (wr_err) begin  // gen/virtq/split_engine.ts:628
+          if ((wr_out == 2'd0) & (~wr_valid)) begin  // gen/virtq/split_engine.ts:643
+            if (abandon) begin  // gen/virtq/split_engine.ts:644
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:644
+            end else if (wr_err) begin  // gen/virtq/split_engine.ts:645
               seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:352
             end else begin
-              if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:630
-                used_idx_0 <= u_new;  // gen/virtq/split_engine.ts:630
+              if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:647
+                used_idx_0 <= u_new;  // gen/virtq/split_engine.ts:647
               end
-              if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:630
-                used_idx_1 <= u_new;  // gen/virtq/split_engine.ts:630
+              if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:647
+                used_idx_1 <= u_new;  // gen/virtq/split_engine.ts:647
               end
-              if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:630
-                used_idx_2 <= u_new;  // gen/virtq/split_engine.ts:630
+              if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:647
+                used_idx_2 <= u_new;  // gen/virtq/split_engine.ts:647
               end
               rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:255
-              seq <= SEQ_NOTE_WAIT;  // gen/virtq/split_engine.ts:633
+              seq <= SEQ_NOTE_WAIT;  // gen/virtq/split_engine.ts:650
             end
           end
         end
@@ -1225,7 +1225,7 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16 (
             end else if (rd_status_error != 3'd0) begin  // gen/virtq/split_engine.ts:359
               seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:352
             end else begin
-              seq <= SEQ_NOTE_MEM;  // gen/virtq/split_engine.ts:637
+              seq <= SEQ_NOTE_MEM;  // gen/virtq/split_engine.ts:654
             end
           end
         end
@@ -1235,67 +1235,67 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16 (
           end
           if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:317
             mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:319
-            seq <= SEQ_NOTE_CHECK;  // gen/virtq/split_engine.ts:638
+            seq <= SEQ_NOTE_CHECK;  // gen/virtq/split_engine.ts:655
           end
         end
         SEQ_NOTE_CHECK: begin
-          seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:645
+          seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:662
         end
         SEQ_FATAL: begin
-          if (~abandon) begin  // gen/virtq/split_engine.ts:650
-            failed <= failed | (3'd1 << cq);  // gen/virtq/split_engine.ts:650
+          if (~abandon) begin  // gen/virtq/split_engine.ts:667
+            failed <= failed | (3'd1 << cq);  // gen/virtq/split_engine.ts:667
           end
-          seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:651
+          seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:668
         end
         default: begin end
       endcase
-      if (|forget) begin  // gen/virtq/split_engine.ts:654
-        failed <= failed & (~forget);  // gen/virtq/split_engine.ts:655
-        event_valid <= event_valid & (~forget);  // gen/virtq/split_engine.ts:656
-        if (forget[0]) begin  // gen/virtq/split_engine.ts:658
-          last_avail_0 <= 16'd0;  // gen/virtq/split_engine.ts:659
-          avail_seen_0 <= 16'd0;  // gen/virtq/split_engine.ts:659
-          heads_end_0 <= 16'd0;  // gen/virtq/split_engine.ts:659
-          used_idx_0 <= 16'd0;  // gen/virtq/split_engine.ts:659
-          expect_head_0 <= 16'd0;  // gen/virtq/split_engine.ts:659
-          inflight_0 <= 16'd0;  // gen/virtq/split_engine.ts:659
+      if (|forget) begin  // gen/virtq/split_engine.ts:671
+        failed <= failed & (~forget);  // gen/virtq/split_engine.ts:672
+        event_valid <= event_valid & (~forget);  // gen/virtq/split_engine.ts:673
+        if (forget[0]) begin  // gen/virtq/split_engine.ts:675
+          last_avail_0 <= 16'd0;  // gen/virtq/split_engine.ts:676
+          avail_seen_0 <= 16'd0;  // gen/virtq/split_engine.ts:676
+          heads_end_0 <= 16'd0;  // gen/virtq/split_engine.ts:676
+          used_idx_0 <= 16'd0;  // gen/virtq/split_engine.ts:676
+          expect_head_0 <= 16'd0;  // gen/virtq/split_engine.ts:676
+          inflight_0 <= 16'd0;  // gen/virtq/split_engine.ts:676
         end
-        if (forget[1]) begin  // gen/virtq/split_engine.ts:658
-          last_avail_1 <= 16'd0;  // gen/virtq/split_engine.ts:659
-          avail_seen_1 <= 16'd0;  // gen/virtq/split_engine.ts:659
-          heads_end_1 <= 16'd0;  // gen/virtq/split_engine.ts:659
-          used_idx_1 <= 16'd0;  // gen/virtq/split_engine.ts:659
-          expect_head_1 <= 16'd0;  // gen/virtq/split_engine.ts:659
-          inflight_1 <= 16'd0;  // gen/virtq/split_engine.ts:659
+        if (forget[1]) begin  // gen/virtq/split_engine.ts:675
+          last_avail_1 <= 16'd0;  // gen/virtq/split_engine.ts:676
+          avail_seen_1 <= 16'd0;  // gen/virtq/split_engine.ts:676
+          heads_end_1 <= 16'd0;  // gen/virtq/split_engine.ts:676
+          used_idx_1 <= 16'd0;  // gen/virtq/split_engine.ts:676
+          expect_head_1 <= 16'd0;  // gen/virtq/split_engine.ts:676
+          inflight_1 <= 16'd0;  // gen/virtq/split_engine.ts:676
         end
-        if (forget[2]) begin  // gen/virtq/split_engine.ts:658
-          last_avail_2 <= 16'd0;  // gen/virtq/split_engine.ts:659
-          avail_seen_2 <= 16'd0;  // gen/virtq/split_engine.ts:659
-          heads_end_2 <= 16'd0;  // gen/virtq/split_engine.ts:659
-          used_idx_2 <= 16'd0;  // gen/virtq/split_engine.ts:659
-          expect_head_2 <= 16'd0;  // gen/virtq/split_engine.ts:659
-          inflight_2 <= 16'd0;  // gen/virtq/split_engine.ts:659
+        if (forget[2]) begin  // gen/virtq/split_engine.ts:675
+          last_avail_2 <= 16'd0;  // gen/virtq/split_engine.ts:676
+          avail_seen_2 <= 16'd0;  // gen/virtq/split_engine.ts:676
+          heads_end_2 <= 16'd0;  // gen/virtq/split_engine.ts:676
+          used_idx_2 <= 16'd0;  // gen/virtq/split_engine.ts:676
+          expect_head_2 <= 16'd0;  // gen/virtq/split_engine.ts:676
+          inflight_2 <= 16'd0;  // gen/virtq/split_engine.ts:676
         end
       end
-      if (wr_err & (seq == SEQ_IDLE)) begin  // gen/virtq/split_engine.ts:662
-        wr_err <= 1'b0;  // gen/virtq/split_engine.ts:662
+      if (wr_err & (seq == SEQ_IDLE)) begin  // gen/virtq/split_engine.ts:679
+        wr_err <= 1'b0;  // gen/virtq/split_engine.ts:679
       end
     end
   end
   always @(posedge clk) begin
-    case (seq)  // gen/virtq/split_engine.ts:396
+    case (seq)  // gen/virtq/split_engine.ts:413
       SEQ_IDLE: begin
-        if (dev_resetting) begin  // gen/virtq/split_engine.ts:398
-        end else if (|_cat_7) begin  // gen/virtq/split_engine.ts:406
-        end else if (done_valid) begin  // gen/virtq/split_engine.ts:411
-          u_count <= 9'd0;  // gen/virtq/split_engine.ts:413
-          u_drop <= (|(((failed | q_resetting) | (~_cat_17)) & (3'd1 << done_queue))) | (~running);  // gen/virtq/split_engine.ts:415
-          u_old <= _select_29;  // gen/virtq/split_engine.ts:416
+        if (dev_resetting) begin  // gen/virtq/split_engine.ts:415
+        end else if (|_cat_7) begin  // gen/virtq/split_engine.ts:423
+        end else if (done_valid) begin  // gen/virtq/split_engine.ts:428
+          u_count <= 9'd0;  // gen/virtq/split_engine.ts:430
+          u_drop <= (|(((failed | q_resetting) | (~_cat_17)) & (3'd1 << done_queue))) | (~running);  // gen/virtq/split_engine.ts:432
+          u_old <= _select_29;  // gen/virtq/split_engine.ts:433
         end
       end
       SEQ_IDX_CMD: begin
         rd_host <= driver_base + 64'd2;  // gen/virtq/split_engine.ts:256
-        rd_dev <= 16'd4096;  // gen/virtq/split_engine.ts:257
+        rd_dev <= 16'd4104;  // gen/virtq/split_engine.ts:257
         rd_len <= 20'd2;  // gen/virtq/split_engine.ts:258
       end
       SEQ_IDX_MEM: begin
@@ -1307,11 +1307,11 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16 (
         end
       end
       SEQ_IDX_CHECK: begin
-        if ({1'b0, _sub_11} > {1'b0, num}) begin  // gen/virtq/split_engine.ts:439
-        end else if (_sub_11 == 16'd0) begin  // gen/virtq/split_engine.ts:440
-          if (features[29] & ((~(|(event_valid & (3'd1 << cq)))) | (_select_13 != _select_12))) begin  // gen/virtq/split_engine.ts:442
+        if ({1'b0, _sub_11} > {1'b0, num}) begin  // gen/virtq/split_engine.ts:456
+        end else if (_sub_11 == 16'd0) begin  // gen/virtq/split_engine.ts:457
+          if (features[29] & ((~(|(event_valid & (3'd1 << cq)))) | (_select_13 != _select_12))) begin  // gen/virtq/split_engine.ts:459
             wr_host <= (device_base + ({48'd0, num} << 3)) + 64'd4;  // gen/virtq/split_engine.ts:276
-            wr_dev <= 16'd6152;  // gen/virtq/split_engine.ts:277
+            wr_dev <= 16'd6160;  // gen/virtq/split_engine.ts:277
             wr_len <= 20'd2;  // gen/virtq/split_engine.ts:278
           end
         end
@@ -1330,23 +1330,23 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16 (
         end
       end
       SEQ_HEAD_CHECK: begin
-        head <= _select_12;  // gen/virtq/split_engine.ts:487
-        tbl_base <= desc_base;  // gen/virtq/split_engine.ts:488
-        tbl_n <= num;  // gen/virtq/split_engine.ts:489
-        j <= _select_12;  // gen/virtq/split_engine.ts:490
-        count <= 17'd0;  // gen/virtq/split_engine.ts:491
-        in_indirect <= 1'b0;  // gen/virtq/split_engine.ts:492
-        saw_write <= 1'b0;  // gen/virtq/split_engine.ts:493
-        total <= 34'd0;  // gen/virtq/split_engine.ts:494
+        head <= _select_12;  // gen/virtq/split_engine.ts:504
+        tbl_base <= desc_base;  // gen/virtq/split_engine.ts:505
+        tbl_n <= num;  // gen/virtq/split_engine.ts:506
+        j <= _select_12;  // gen/virtq/split_engine.ts:507
+        count <= 17'd0;  // gen/virtq/split_engine.ts:508
+        in_indirect <= 1'b0;  // gen/virtq/split_engine.ts:509
+        saw_write <= 1'b0;  // gen/virtq/split_engine.ts:510
+        total <= 34'd0;  // gen/virtq/split_engine.ts:511
       end
       SEQ_DESC_NEED: begin
-        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:505
+        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:522
         end else begin
           rd_host <= tbl_base + ({48'd0, j} << 4);  // gen/virtq/split_engine.ts:256
           rd_dev <= 16'd4112;  // gen/virtq/split_engine.ts:257
           rd_len <= {3'd0, (((({1'b0, tbl_n} - {1'b0, j}) < 17'd8) ? ({1'b0, tbl_n} - {1'b0, j}) : 17'd8) << 4)};  // gen/virtq/split_engine.ts:258
-          win_start <= j;  // gen/virtq/split_engine.ts:510
-          win_count <= (({1'b0, tbl_n} - {1'b0, j}) < 17'd8) ? ({1'b0, tbl_n} - {1'b0, j}) : 17'd8;  // gen/virtq/split_engine.ts:511
+          win_start <= j;  // gen/virtq/split_engine.ts:527
+          win_count <= (({1'b0, tbl_n} - {1'b0, j}) < 17'd8) ? ({1'b0, tbl_n} - {1'b0, j}) : 17'd8;  // gen/virtq/split_engine.ts:528
         end
       end
       SEQ_DESC_MEM: begin
@@ -1358,68 +1358,68 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16 (
         end
       end
       SEQ_DESC_CHECK: begin
-        d_addr <= win[63:0];  // gen/virtq/split_engine.ts:527
-        d_len <= win[95:64];  // gen/virtq/split_engine.ts:528
-        d_flags <= win[111:96];  // gen/virtq/split_engine.ts:529
-        d_next <= win[127:112];  // gen/virtq/split_engine.ts:530
+        d_addr <= win[63:0];  // gen/virtq/split_engine.ts:544
+        d_len <= win[95:64];  // gen/virtq/split_engine.ts:545
+        d_flags <= win[111:96];  // gen/virtq/split_engine.ts:546
+        d_next <= win[127:112];  // gen/virtq/split_engine.ts:547
       end
       SEQ_DESC_WALK: begin
-        if (_add_26 > {1'b0, tbl_n}) begin  // gen/virtq/split_engine.ts:543
-        end else if (d_flags[2]) begin  // gen/virtq/split_engine.ts:544
-          if (((((in_indirect | (~features[28])) | d_flags[0]) | (d_len == 32'd0)) | (d_len[3:0] != 4'd0)) | (d_len[31:4] > {12'd0, num})) begin  // gen/virtq/split_engine.ts:545
+        if (_add_26 > {1'b0, tbl_n}) begin  // gen/virtq/split_engine.ts:560
+        end else if (d_flags[2]) begin  // gen/virtq/split_engine.ts:561
+          if (((((in_indirect | (~features[28])) | d_flags[0]) | (d_len == 32'd0)) | (d_len[3:0] != 4'd0)) | (d_len[31:4] > {12'd0, num})) begin  // gen/virtq/split_engine.ts:562
           end else begin
-            slots <= _add_26[15:0];  // gen/virtq/split_engine.ts:554
-            in_indirect <= 1'b1;  // gen/virtq/split_engine.ts:555
-            tbl_base <= d_addr;  // gen/virtq/split_engine.ts:556
-            tbl_n <= d_len[19:4];  // gen/virtq/split_engine.ts:557
-            j <= 16'd0;  // gen/virtq/split_engine.ts:558
-            count <= 17'd0;  // gen/virtq/split_engine.ts:559
+            slots <= _add_26[15:0];  // gen/virtq/split_engine.ts:571
+            in_indirect <= 1'b1;  // gen/virtq/split_engine.ts:572
+            tbl_base <= d_addr;  // gen/virtq/split_engine.ts:573
+            tbl_n <= d_len[19:4];  // gen/virtq/split_engine.ts:574
+            j <= 16'd0;  // gen/virtq/split_engine.ts:575
+            count <= 17'd0;  // gen/virtq/split_engine.ts:576
           end
-        end else if ((~d_flags[1]) & saw_write) begin  // gen/virtq/split_engine.ts:564
-        end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:565
-        end else if ((total + {2'd0, d_len}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:566
-        end else if (d_flags[0] & ({1'b0, d_next} >= {1'b0, tbl_n})) begin  // gen/virtq/split_engine.ts:567
-        end else if ((d_flags[0] & features[35]) & (d_next != (in_indirect ? (j + 16'd1) : ((j + 16'd1) & num_mask)))) begin  // gen/virtq/split_engine.ts:568
+        end else if ((~d_flags[1]) & saw_write) begin  // gen/virtq/split_engine.ts:581
+        end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:582
+        end else if ((total + {2'd0, d_len}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:583
+        end else if (d_flags[0] & ({1'b0, d_next} >= {1'b0, tbl_n})) begin  // gen/virtq/split_engine.ts:584
+        end else if ((d_flags[0] & features[35]) & (d_next != (in_indirect ? (j + 16'd1) : ((j + 16'd1) & num_mask)))) begin  // gen/virtq/split_engine.ts:585
         end else begin
-          count <= _add_26;  // gen/virtq/split_engine.ts:572
-          total <= total + {2'd0, d_len};  // gen/virtq/split_engine.ts:573
-          saw_write <= saw_write | d_flags[1];  // gen/virtq/split_engine.ts:574
-          if (d_flags[0]) begin  // gen/virtq/split_engine.ts:575
-            j <= d_next;  // gen/virtq/split_engine.ts:576
+          count <= _add_26;  // gen/virtq/split_engine.ts:589
+          total <= total + {2'd0, d_len};  // gen/virtq/split_engine.ts:590
+          saw_write <= saw_write | d_flags[1];  // gen/virtq/split_engine.ts:591
+          if (d_flags[0]) begin  // gen/virtq/split_engine.ts:592
+            j <= d_next;  // gen/virtq/split_engine.ts:593
           end else begin
-            out_queue <= cq;  // gen/virtq/split_engine.ts:581
-            out_id <= head;  // gen/virtq/split_engine.ts:582
-            out_slots <= in_indirect ? slots : _add_26[15:0];  // gen/virtq/split_engine.ts:584
-            out_count <= cb_len + 7'd1;  // gen/virtq/split_engine.ts:585
+            out_queue <= cq;  // gen/virtq/split_engine.ts:598
+            out_id <= head;  // gen/virtq/split_engine.ts:599
+            out_slots <= in_indirect ? slots : _add_26[15:0];  // gen/virtq/split_engine.ts:601
+            out_count <= cb_len + 7'd1;  // gen/virtq/split_engine.ts:602
           end
         end
       end
       SEQ_USED_TAKE: begin
-        if (((done_valid & (done_queue == cq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:600
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:603
-            u_count <= u_count + 9'd1;  // gen/virtq/split_engine.ts:604
+        if (((done_valid & (done_queue == cq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:617
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:620
+            u_count <= u_count + 9'd1;  // gen/virtq/split_engine.ts:621
           end
-        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:610
+        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:627
         end else begin
           wr_host <= (device_base + 64'd4) + ({48'd0, u_slot} << 3);  // gen/virtq/split_engine.ts:276
-          wr_dev <= 16'd6160;  // gen/virtq/split_engine.ts:277
+          wr_dev <= 16'd6168;  // gen/virtq/split_engine.ts:277
           wr_len <= {8'd0, ({3'd0, (features[35] ? 9'd1 : u_count)} << 3)};  // gen/virtq/split_engine.ts:278
         end
       end
       SEQ_USED_ELEMS: begin
-        if (~wr_valid) begin  // gen/virtq/split_engine.ts:619
+        if (~wr_valid) begin  // gen/virtq/split_engine.ts:636
           wr_host <= device_base + 64'd2;  // gen/virtq/split_engine.ts:276
-          wr_dev <= 16'd6144;  // gen/virtq/split_engine.ts:277
+          wr_dev <= 16'd6152;  // gen/virtq/split_engine.ts:277
           wr_len <= 20'd2;  // gen/virtq/split_engine.ts:278
         end
       end
       SEQ_USED_IDX: begin
-        if ((wr_out == 2'd0) & (~wr_valid)) begin  // gen/virtq/split_engine.ts:626
-          if (abandon) begin  // gen/virtq/split_engine.ts:627
-          end else if (wr_err) begin  // gen/virtq/split_engine.ts:628
+        if ((wr_out == 2'd0) & (~wr_valid)) begin  // gen/virtq/split_engine.ts:643
+          if (abandon) begin  // gen/virtq/split_engine.ts:644
+          end else if (wr_err) begin  // gen/virtq/split_engine.ts:645
           end else begin
             rd_host <= features[29] ? ((driver_base + ({48'd0, num} << 1)) + 64'd4) : driver_base;  // gen/virtq/split_engine.ts:256
-            rd_dev <= 16'd4096;  // gen/virtq/split_engine.ts:257
+            rd_dev <= 16'd4104;  // gen/virtq/split_engine.ts:257
             rd_len <= 20'd2;  // gen/virtq/split_engine.ts:258
           end
         end
@@ -1437,7 +1437,7 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16 (
   end
 
   // ---- memories
-  always @(posedge clk) begin  // gen/virtq/split_engine.ts:663
+  always @(posedge clk) begin  // gen/virtq/split_engine.ts:680
     if (cb_wr) begin
       chain_buf[cb_len[5:0]] <= {d_addr, d_len, d_flags[1]};
     end

@@ -373,7 +373,24 @@ export const SplitEngine = defineModule(
     // ---- the scheduler: which queue to look at next
     const idle = st.is('idle');
     const known = cat(...Array.from({ length: Q }, (_, i) => lastAvail.item(i).ne(availSeen.item(i))).reverse());
-    const work = m.let('work', pending.or(known).and(enableBits).and(failed.or(qResetting).not()));
+    // With EVENT_IDX a queue also needs a turn until avail_event names its next entry and avail->idx was read
+    // after that write: otherwise the driver's kicks for new buffers could be suppressed for good.
+    const eventDue = cat(
+      ...Array.from({ length: Q }, (_, i) =>
+        eventValid
+          .bit(i)
+          .not()
+          .or(eventSent.item(i).ne(lastAvail.item(i))),
+      ).reverse(),
+    );
+    const work = m.let(
+      'work',
+      pending
+        .or(known)
+        .or(eventDue.and(fEventIdx.rep(Q)))
+        .and(enableBits)
+        .and(failed.or(qResetting).not()),
+    );
     const canFetch = m.let(
       'can_fetch',
       idle.and(running).and(devResetting.not()).and(outActive.not()).and(done.valid.not()),
