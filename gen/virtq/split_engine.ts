@@ -72,7 +72,6 @@ const STATES = [
   'desc_need',
   'desc_wait',
   'desc_mem',
-  'desc_check',
   'desc_walk',
   // the used side
   'used_take',
@@ -264,19 +263,39 @@ export const SplitEngine = defineModule(
     const wrDone = wrStatus.valid;
     m.if(wrDone.and(wrStatus.error.ne(0)), () => wrErr.next(1));
     wrOut.next(wrOut.add(wrIssue.zext(2)).sub(wrDone.zext(2)));
-    // The out half's write port: one line window per cycle.
+    // The out half's write port: a staged field (8-byte aligned) is written the cycle after, placed in its line
+    // by a select over the line's 8-byte slots (the write engine reads it several cycles after its command).
     const outWr = {
       valid: m.wire('out_wr_valid', bit, { default: 0 }),
       off: m.wire('out_wr_off', p.regionBits - 1, { default: 0 }),
       data: m.wire('out_wr_data', 64, { default: 0 }),
       be: m.wire('out_wr_be', 8, { default: 0 }),
     };
-    const outShift = outWr.off.bits(lb - 1, 0);
-    outRam.wr.valid.set(outWr.valid);
-    outRam.wr.addr.set(outWr.off.bits(p.regionBits - 2, lb));
-    outRam.wr.data.set(outWr.data.zext(2 * p.W).shl(cat(outShift, lit(0, 3))));
-    outRam.wr.be.set(outWr.be.zext((2 * p.W) / 8).shl(outShift));
+    const ow = {
+      valid: m.reg('ow_valid', bit, { reset: 0 }),
+      off: m.reg('ow_off', p.regionBits - 1),
+      data: m.reg('ow_data', 64),
+      be: m.reg('ow_be', 8),
+    };
+    ow.valid.next(outWr.valid);
+    ow.off.next(outWr.off);
+    ow.data.next(outWr.data);
+    ow.be.next(outWr.be);
+    const slots8 = B / 8;
+    const place = (v: Expr, unit: number) => {
+      const wide = v.zext((2 * p.W * unit) / 64);
+      if (slots8 === 1) return wide;
+      return select(
+        ow.off.bits(lb - 1, 3),
+        Array.from({ length: slots8 }, (_, k) => wide.shl(unit * k)),
+      );
+    };
+    outRam.wr.valid.set(ow.valid);
+    outRam.wr.addr.set(ow.off.bits(p.regionBits - 2, lb));
+    outRam.wr.data.set(place(ow.data, 64));
+    outRam.wr.be.set(place(ow.be, 8));
     const stage = (off: Expr | number, value: Expr, bytes: 2 | 8) => {
+      if (typeof off === 'number' && off % 8) throw paramError(`SplitEngine: staging offset ${off} is not 8-aligned`);
       outWr.valid.set(1);
       outWr.off.set(typeof off === 'number' ? lit(off, p.regionBits - 1) : off);
       outWr.data.set(value.zext(64));
@@ -286,10 +305,12 @@ export const SplitEngine = defineModule(
     // ---- fetch-half reads: the sequencer's window on what the DMA read engine fetched
     const memBusy = m.reg('mem_busy', bit, { reset: 0 });
     const memOff = m.reg('mem_off', lb);
-    const win = m.reg('win', 2 * p.W);
+    // What a *_mem state read: a 16-bit word and a descriptor, taken out of the two-line window as it arrives.
+    const word16 = m.reg('word', 16);
+    const descRaw = m.reg('desc_raw', 128);
     fetchRam.rd.valid.set(0);
     fetchRam.rd.addr.set(0);
-    /** In a *_mem state: read the line holding byte `off`, then `then` once it is in `win`. */
+    /** In a *_mem state: read the line holding byte `off`, then `then` once its fields are in registers. */
     const fetchWindow = (off: Expr, then: () => void) => {
       m.if(memBusy.not(), () => {
         fetchRam.rd.valid.set(1);
@@ -298,12 +319,12 @@ export const SplitEngine = defineModule(
         memBusy.next(1);
       });
       m.if(fetchRam.rd.rvalid, () => {
-        win.next(fetchRam.rd.rdata);
+        word16.next(fieldAt(fetchRam.rd.rdata, memOff, 2, 2));
+        descRaw.next(fieldAt(fetchRam.rd.rdata, memOff, 16, 16));
         memBusy.next(0);
         then();
       });
     };
-    const word16 = fieldAt(win, memOff, 2, 2);
 
     // ---- the available side's working registers
     const la = m.let('la', lastAvail.at(cq));
@@ -322,10 +343,10 @@ export const SplitEngine = defineModule(
     const winStart = m.reg('win_start', 16);
     const winCount = m.reg('win_count', 17);
     const d = {
-      addr: m.reg('d_addr', 64),
-      len: m.reg('d_len', 32),
-      flags: m.reg('d_flags', 16),
-      next: m.reg('d_next', 16),
+      addr: descRaw.bits(63, 0),
+      len: descRaw.bits(95, 64),
+      flags: descRaw.bits(111, 96),
+      next: descRaw.bits(127, 112),
     };
     const fatalPulse = m.wire('fatal_pulse', bit, { default: 0 });
     const irqPulse = m.wire('irq_pulse', Q, { default: 0 });
@@ -426,7 +447,10 @@ export const SplitEngine = defineModule(
       load: () => {
         m.if(forUsed, () => {
           uCount.next(0);
-          uDrop.next(failed.or(qResetting).or(enableBits.not()).and(cqBit).orR().or(running.not()));
+          // (a queue index past the last queue selects nothing: dropped)
+          uDrop.next(
+            failed.or(qResetting).or(enableBits.not()).and(cqBit).orR().or(cqBit.orR().not()).or(running.not()),
+          );
           uOld.next(usedIdx.at(cq));
           st.goto('used_take');
         })
@@ -526,19 +550,7 @@ export const SplitEngine = defineModule(
       desc_mem: () => {
         const idx = j.sub(winStart).trunc(log2ceil(p.descBatch) + 1);
         const off = lit(lay.desc, p.regionBits - 1).add(idx.zext(p.regionBits - 1).shl(4));
-        fetchWindow(off, () => st.goto('desc_check'));
-      },
-      desc_check: () => {
-        const raw = fieldAt(win, memOff, 16, 16);
-        const addr = raw.bits(63, 0);
-        const len = raw.bits(95, 64);
-        const flags = raw.bits(111, 96);
-        const next = raw.bits(127, 112);
-        d.addr.next(addr);
-        d.len.next(len);
-        d.flags.next(flags);
-        d.next.next(next);
-        st.goto('desc_walk');
+        fetchWindow(off, () => st.goto('desc_walk'));
       },
       // the checks of the golden model (tb/virtio/ring/device.ts nextSplit, walkSplitIndirect, addSeg)
       desc_walk: () => {
