@@ -5,6 +5,7 @@
 // caller's module.
 import {
   bit,
+  type Drivable,
   bitsFor,
   cat,
   type Expr,
@@ -54,12 +55,12 @@ export interface PackedFatal {
 
 /** A read command a part wants issued, and the grant (the read engine took it). */
 export interface ReadRequest {
-  valid: Signal;
-  host: Expr;
+  valid: Drivable;
+  host: Drivable;
   /** Byte offset in the region, and length. */
   offset: number;
-  len: Expr;
-  grant: Signal;
+  len: Drivable;
+  grant: Drivable;
 }
 
 /**
@@ -115,15 +116,15 @@ export function chainStaging(
   p: PackedEngineParams,
   queueBits: number,
   chain: {
-    valid: Signal;
+    valid: Drivable;
     ready: Expr;
-    queue: Signal;
-    id: Signal;
-    slots: Signal;
-    addr: Signal;
-    len: Signal;
-    write: Signal;
-    last: Signal;
+    queue: Drivable;
+    id: Drivable;
+    slots: Drivable;
+    addr: Drivable;
+    len: Drivable;
+    write: Drivable;
+    last: Drivable;
   },
 ) {
   const depth = 2 * p.maxChain;
@@ -230,7 +231,13 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
   const sawWrite = m.reg('walk_saw_write', bit);
   const id = m.reg('walk_id', CHAIN_ID_BITS);
 
-  const size = m.let('walk_size', select(cq, cfg.map((q) => q.size)));
+  const size = m.let(
+    'walk_size',
+    select(
+      cq,
+      cfg.map((q) => q.size),
+    ),
+  );
   const resetting = m.let('walk_resetting', st.resetting.at(cq));
 
   // ---- scheduler: queues with a doorbell pending, enabled, configured and not stopped
@@ -318,7 +325,12 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
         host.next(tAddr);
       }).else(() => {
         n.next(n16(size.sub(pos)));
-        host.next(select(cq, cfg.map((q) => q.desc)).add(pos.zext(64).shl(4)));
+        host.next(
+          select(
+            cq,
+            cfg.map((q) => q.desc),
+          ).add(pos.zext(64).shl(4)),
+        );
       });
       m.if(resetting, () => {
         c.staging.discard();

@@ -7,10 +7,16 @@
 // the driver, as a TLP of its own after it: posted writes stay in order on the link, and the bytes inside one
 // TLP are not promised to become visible in address order. The elements' 8 bytes wait in registers (the used
 // area) until the write engine has read them (`mem_rd`).
-import { bit, cat, type Expr, lit, log2ceil, type ModuleBuilder, mux, select, type Signal } from '../hdl';
+import { bit, cat, type Drivable, type Expr, lit, log2ceil, type ModuleBuilder, mux, select } from '../hdl';
 import { lineBytes } from '../dma/ports';
 import { roundRobinArbiter } from '../lib/arbiter';
-import { EVENT_FLAG, type PackedEngineParams, type PackedLayout, PackedFault, PACKED_FAULT_BITS } from './packed_params';
+import {
+  EVENT_FLAG,
+  type PackedEngineParams,
+  type PackedLayout,
+  PackedFault,
+  PACKED_FAULT_BITS,
+} from './packed_params';
 import type { PackedQueueConfig, PackedQueueState, ReadRequest } from './packed_fetch';
 
 export interface UsedContext {
@@ -19,10 +25,10 @@ export interface UsedContext {
   queueBits: number;
   cfg: PackedQueueConfig[];
   st: PackedQueueState;
-  done: { valid: Expr; ready: Signal; queue: Expr; id: Expr; slots: Expr; len: Expr };
-  wrCmd: { valid: Signal; ready: Expr; host_addr: Signal; dev_addr: Signal; len: Signal; id: Signal };
+  done: { valid: Expr; ready: Drivable; queue: Expr; id: Expr; slots: Expr; len: Expr };
+  wrCmd: { valid: Drivable; ready: Expr; host_addr: Drivable; dev_addr: Drivable; len: Drivable; id: Drivable };
   wrStatus: { valid: Expr; id: Expr; error: Expr };
-  memRd: { valid: Expr; addr: Expr; rvalid: Signal; rdata: Signal };
+  memRd: { valid: Expr; addr: Expr; rvalid: Drivable; rdata: Drivable };
 }
 
 /** Counts of used elements accepted and fully written, for the notifier's fence. */
@@ -58,7 +64,10 @@ export function usedWriter(m: ModuleBuilder, c: UsedContext) {
   // ---- accept: the slot's bytes, the queue's used position and wrap counter
   const wrapNow = st.usedWrap.at(dq);
   const posNow = st.usedPos.at(dq);
-  const size = select(dq, cfg.map((q) => q.size));
+  const size = select(
+    dq,
+    cfg.map((q) => q.size),
+  );
   // flags: USED (15) and AVAIL (7) = the used wrap counter, WRITE (1) when the length means something
   const flags = cat(wrapNow, lit(0, 7), wrapNow, lit(0, 5), done.len.ne(0), lit(0, 1));
   const sum = posNow.zext(17).add(done.slots.zext(17));
@@ -77,8 +86,7 @@ export function usedWriter(m: ModuleBuilder, c: UsedContext) {
   });
 
   // ---- the two writes
-  const devSlot = (off: number) =>
-    lit(p.base + c.layout.usedOffset + off, p.devBits).or(slot.zext(p.devBits).shl(3));
+  const devSlot = (off: number) => lit(p.base + c.layout.usedOffset + off, p.devBits).or(slot.zext(p.devBits).shl(3));
   c.wrCmd.valid.set(f.is('elem').or(f.is('flags')));
   c.wrCmd.host_addr.set(mux(f.is('flags'), host.add(6), host));
   c.wrCmd.dev_addr.set(mux(f.is('flags'), devSlot(6), devSlot(0)));
@@ -86,7 +94,14 @@ export function usedWriter(m: ModuleBuilder, c: UsedContext) {
   c.wrCmd.id.set(cat(slot, f.is('flags')).zext(p.idBits));
   f.switch({
     calc: () => {
-      host.next(select(uq, cfg.map((q) => q.desc)).add(upos.zext(64).shl(4)).add(8));
+      host.next(
+        select(
+          uq,
+          cfg.map((q) => q.desc),
+        )
+          .add(upos.zext(64).shl(4))
+          .add(8),
+      );
       f.goto('elem');
     },
     elem: () => m.if(c.wrCmd.ready, () => f.goto('flags')),
@@ -171,10 +186,18 @@ export function notifier(m: ModuleBuilder, c: NotifierContext) {
   const irq = m.wire('notify_irq', Q, { default: 0 });
 
   c.read.valid.set(f.is('read'));
-  c.read.host.set(select(nq, cfg.map((q) => q.driver)));
+  c.read.host.set(
+    select(
+      nq,
+      cfg.map((q) => q.driver),
+    ),
+  );
   c.read.len.set(lit(4, p.lenBits));
 
-  const size = select(nq, cfg.map((q) => q.size));
+  const size = select(
+    nq,
+    cfg.map((q) => q.size),
+  );
   const evFlags = c.event.bits(31, 16);
   const offWrap = c.event.bits(15, 0);
   const off = offWrap.bits(14, 0).zext(16);
@@ -207,9 +230,7 @@ export function notifier(m: ModuleBuilder, c: NotifierContext) {
         }).else(() => f.goto('decide'));
       }),
     decide: () => {
-      m.if(need.and(st.failed.at(nq).not()).and(st.resetting.at(nq).not()), () =>
-        irq.set(lit(1, Q).shl(nq)),
-      );
+      m.if(need.and(st.failed.at(nq).not()).and(st.resetting.at(nq).not()), () => irq.set(lit(1, Q).shl(nq)));
       f.goto('idle');
     },
   });
