@@ -20,7 +20,14 @@ describe.each(WIDTHS)('packed-ring engine, %i-bit stream', (W) => {
     buildPackedSim(ports);
   }, 600_000);
 
-  for (const features of [{}, { indirect: true }, { eventIdx: true }, { indirect: true, eventIdx: true }]) {
+  for (const features of [
+    {},
+    { indirect: true },
+    { eventIdx: true },
+    { indirect: true, eventIdx: true },
+    { inOrder: true },
+    { indirect: true, eventIdx: true, inOrder: true },
+  ]) {
     const name = Object.keys(features).join('+') || 'plain';
     seededTest(
       `random workload, two queues (${name}): chains, used elements and data as the golden model's`,
