@@ -34,6 +34,7 @@ import { Testdev, TESTDEV_CFG, TESTDEV_WIDTHS, testdevParams } from './testdev/t
 import { DEFAULT_FORWARD } from './virtio/cfg_layout';
 import { DEFAULT_LAYOUT, PTILE_LAYOUT } from './virtio/layout';
 import { VIRTIO_WIDTHS, VirtioEndpoint } from './virtio/top';
+import { PackedTestTop } from './virtq/packed_test_top';
 
 export interface TopConfig {
   /** What the design is. */
@@ -159,6 +160,11 @@ export const tops: TopConfig[] = [
       },
     ];
   }),
+  // The packed-ring queue engine (gen/virtq/packed_*.ts) with its own DMA engines, as its tests build it.
+  ...([64, 256] as const).map((W) => ({
+    description: `packed-ring queue engine with DMA read/write engines, 2 queues, ${W}-bit`,
+    elaborate: () => PackedTestTop.elaborate({ W, queues: 2 }),
+  })),
   ...VIRTIO_WIDTHS.map((W) => ({
     description: `virtio-blk endpoint control plane, default layout, ${W}-bit TLP stream`,
     elaborate: () => VirtioEndpoint.elaborate({ layout: DEFAULT_LAYOUT, W }),
