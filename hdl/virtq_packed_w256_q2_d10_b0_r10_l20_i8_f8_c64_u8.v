@@ -114,7 +114,8 @@ module virtq_packed_w256_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
   localparam [2:0] WALK_STATE_CALC = 3'd1;  // gen/virtq/packed_fetch.ts:216
   localparam [2:0] WALK_STATE_FETCH = 3'd2;  // gen/virtq/packed_fetch.ts:216
   localparam [2:0] WALK_STATE_WAIT = 3'd3;  // gen/virtq/packed_fetch.ts:216
-  localparam [2:0] WALK_STATE_WALK = 3'd4;  // gen/virtq/packed_fetch.ts:216
+  localparam [2:0] WALK_STATE_LOAD = 3'd4;  // gen/virtq/packed_fetch.ts:216
+  localparam [2:0] WALK_STATE_WALK = 3'd5;  // gen/virtq/packed_fetch.ts:216
   localparam [1:0] USED_STATE_IDLE = 2'd0;  // gen/virtq/packed_used.ts:46
   localparam [1:0] USED_STATE_CALC = 2'd1;  // gen/virtq/packed_used.ts:46
   localparam [1:0] USED_STATE_ELEM = 2'd2;  // gen/virtq/packed_used.ts:46
@@ -213,15 +214,16 @@ module virtq_packed_w256_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
   wire [1:0] sched_grant;  // gen/lib/arbiter.ts:71
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // partly unused
-  wire [127:0] walk_desc;  // gen/virtq/packed_fetch.ts:255
+  reg [127:0] walk_cur;  // gen/virtq/packed_fetch.ts:256
   /* verilator lint_on UNUSEDSIGNAL */
-  wire walk_available;  // gen/virtq/packed_fetch.ts:263
-  wire walk_pos_wraps;  // gen/virtq/packed_fetch.ts:265
-  wire walk_batch_end;  // gen/virtq/packed_fetch.ts:267
-  wire [38:0] walk_total_next;  // gen/virtq/packed_fetch.ts:270
-  reg walk_fatal;  // gen/virtq/packed_fetch.ts:273
-  reg [3:0] walk_fatal_code;  // gen/virtq/packed_fetch.ts:274
-  wire walk_active;  // gen/virtq/packed_fetch.ts:443
+  reg walk_cur_avail;  // gen/virtq/packed_fetch.ts:257
+  reg [3:0] walk_cur_fault;  // gen/virtq/packed_fetch.ts:258
+  wire walk_pos_wraps;  // gen/virtq/packed_fetch.ts:267
+  wire walk_batch_end;  // gen/virtq/packed_fetch.ts:269
+  wire [38:0] walk_total_next;  // gen/virtq/packed_fetch.ts:273
+  reg walk_fatal;  // gen/virtq/packed_fetch.ts:321
+  reg [3:0] walk_fatal_code;  // gen/virtq/packed_fetch.ts:322
+  wire walk_active;  // gen/virtq/packed_fetch.ts:488
   reg [1:0] used_state;  // gen/virtq/packed_used.ts:46
   reg [63:0] used_slot_0;  // gen/virtq/packed_used.ts:47
   reg [63:0] used_slot_1;  // gen/virtq/packed_used.ts:47
@@ -292,57 +294,71 @@ module virtq_packed_w256_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
   reg [63:0] _select_0;  // gen/virtq/packed_used.ts:190
   reg [15:0] _select_1;  // gen/virtq/packed_fetch.ts:236
   reg _select_2;  // gen/virtq/packed_fetch.ts:241
-  reg [127:0] _select_3;  // gen/virtq/packed_fetch.ts:101
+  reg _select_3;  // gen/virtq/packed_used.ts:59
   reg _select_4;  // gen/virtq/packed_used.ts:59
-  reg _select_5;  // gen/virtq/packed_used.ts:59
-  wire [1:0] _cat_6;  // gen/virtq/packed_used.ts:177
+  wire [1:0] _cat_5;  // gen/virtq/packed_used.ts:177
+  reg _select_6;  // gen/virtq/packed_used.ts:233
   reg _select_7;  // gen/virtq/packed_used.ts:233
-  reg _select_8;  // gen/virtq/packed_used.ts:233
-  reg [15:0] _select_9;  // gen/virtq/packed_used.ts:197
-  reg [15:0] _select_11;  // gen/virtq/packed_used.ts:66
-  reg [15:0] _select_12;  // gen/virtq/packed_used.ts:67
+  reg [15:0] _select_8;  // gen/virtq/packed_used.ts:197
+  reg [15:0] _select_10;  // gen/virtq/packed_used.ts:66
+  reg [15:0] _select_11;  // gen/virtq/packed_used.ts:67
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _mux_10;  // gen/virtq/packed_used.ts:83
+  wire [16:0] _mux_9;  // gen/virtq/packed_used.ts:83
   /* verilator lint_on UNUSEDSIGNAL */
-  reg _select_13;  // gen/virtq/packed_used.ts:65
+  reg _select_12;  // gen/virtq/packed_used.ts:65
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [7:0] _sub_14;  // gen/virtq/packed_used.ts:223
+  wire [7:0] _sub_13;  // gen/virtq/packed_used.ts:223
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] _select_15;  // gen/virtq/packed_used.ts:242
-  reg _select_16;  // gen/virtq/packed_used.ts:142
+  reg [15:0] _select_14;  // gen/virtq/packed_used.ts:242
+  reg _select_15;  // gen/virtq/packed_used.ts:142
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [31:0] _mux_18;  // gen/virtq/packed_fetch.ts:90
+  wire [31:0] _mux_17;  // gen/virtq/packed_fetch.ts:90
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [255:0] _cat_17;  // gen/virtq/packed_fetch.ts:84
+  wire [255:0] _cat_16;  // gen/virtq/packed_fetch.ts:84
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [31:0] _mux_20;  // gen/virtq/packed_fetch.ts:90
+  wire [31:0] _mux_19;  // gen/virtq/packed_fetch.ts:90
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [255:0] _cat_19;  // gen/virtq/packed_fetch.ts:84
+  wire [255:0] _cat_18;  // gen/virtq/packed_fetch.ts:84
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [31:0] _mux_22;  // gen/virtq/packed_fetch.ts:90
+  wire [31:0] _mux_21;  // gen/virtq/packed_fetch.ts:90
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [255:0] _cat_21;  // gen/virtq/packed_fetch.ts:84
+  wire [255:0] _cat_20;  // gen/virtq/packed_fetch.ts:84
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [31:0] _mux_24;  // gen/virtq/packed_fetch.ts:90
+  wire [31:0] _mux_23;  // gen/virtq/packed_fetch.ts:90
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [255:0] _cat_23;  // gen/virtq/packed_fetch.ts:84
+  wire [255:0] _cat_22;  // gen/virtq/packed_fetch.ts:84
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [31:0] _mux_26;  // gen/virtq/packed_fetch.ts:90
+  wire [31:0] _mux_25;  // gen/virtq/packed_fetch.ts:90
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [255:0] _cat_25;  // gen/virtq/packed_fetch.ts:84
-  reg [15:0] _select_27;  // gen/virtq/packed_fetch.ts:314
-  reg _select_28;  // gen/virtq/packed_fetch.ts:315
+  wire [255:0] _cat_24;  // gen/virtq/packed_fetch.ts:84
+  reg [15:0] _select_26;  // gen/virtq/packed_fetch.ts:362
+  reg _select_27;  // gen/virtq/packed_fetch.ts:363
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_29;  // gen/virtq/packed_fetch.ts:327
+  wire [15:0] _sub_28;  // gen/virtq/packed_fetch.ts:375
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [63:0] _select_30;  // gen/virtq/packed_fetch.ts:329
-  wire [15:0] _cat_31;  // gen/virtq/packed_used.ts:72
-  reg [63:0] _select_32;  // gen/virtq/packed_used.ts:98
-  reg [255:0] _select_33;  // gen/virtq/packed_used.ts:131
-  reg [255:0] _select_34;  // gen/virtq/packed_used.ts:131
-  reg [15:0] _select_35;  // gen/virtq/packed_used.ts:216
-  reg [15:0] _select_36;  // gen/virtq/packed_used.ts:217
-  reg _select_37;  // gen/virtq/packed_used.ts:218
+  reg [63:0] _select_29;  // gen/virtq/packed_fetch.ts:377
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  reg [127:0] _select_30;  // gen/virtq/packed_fetch.ts:101
+  /* verilator lint_on UNUSEDSIGNAL */
+  wire _slice_31;  // gen/virtq/packed_fetch.ts:293
+  wire [27:0] _slice_32;  // gen/virtq/packed_fetch.ts:295
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  reg [127:0] _select_33;  // gen/virtq/packed_fetch.ts:101
+  /* verilator lint_on UNUSEDSIGNAL */
+  wire _slice_34;  // gen/virtq/packed_fetch.ts:293
+  wire [27:0] _slice_35;  // gen/virtq/packed_fetch.ts:295
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  reg [127:0] _select_36;  // gen/virtq/packed_fetch.ts:101
+  /* verilator lint_on UNUSEDSIGNAL */
+  wire _slice_37;  // gen/virtq/packed_fetch.ts:293
+  wire [27:0] _slice_38;  // gen/virtq/packed_fetch.ts:295
+  wire [15:0] _cat_39;  // gen/virtq/packed_used.ts:72
+  reg [63:0] _select_40;  // gen/virtq/packed_used.ts:98
+  reg [255:0] _select_41;  // gen/virtq/packed_used.ts:131
+  reg [255:0] _select_42;  // gen/virtq/packed_used.ts:131
+  reg [15:0] _select_43;  // gen/virtq/packed_used.ts:216
+  reg [15:0] _select_44;  // gen/virtq/packed_used.ts:217
+  reg _select_45;  // gen/virtq/packed_used.ts:218
 
   // ---- instances
   fifo_w33_d4 stage_hdr (  // gen/virtq/packed_fetch.ts:142
@@ -379,171 +395,203 @@ module virtq_packed_w256_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
       default: _select_2 = resetting_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_fetch.ts:101
-    case (walk_k)
-      3'd0: _select_3 = fetch_buf_0[127:0];
-      3'd1: _select_3 = fetch_buf_0[255:128];
-      3'd2: _select_3 = fetch_buf_1[127:0];
-      3'd3: _select_3 = fetch_buf_1[255:128];
-      3'd4: _select_3 = fetch_buf_2[127:0];
-      3'd5: _select_3 = fetch_buf_2[255:128];
-      3'd6: _select_3 = fetch_buf_3[127:0];
-      3'd7: _select_3 = fetch_buf_3[255:128];
-      default: _select_3 = fetch_buf_0[127:0];
+  always @* begin  // gen/virtq/packed_used.ts:59
+    case (done_queue)
+      1'b0: _select_3 = failed_0;
+      1'b1: _select_3 = failed_1;
+      default: _select_3 = failed_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:59
     case (done_queue)
-      1'b0: _select_4 = failed_0;
-      1'b1: _select_4 = failed_1;
-      default: _select_4 = failed_0;
+      1'b0: _select_4 = resetting_0;
+      1'b1: _select_4 = resetting_1;
+      default: _select_4 = resetting_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:59
-    case (done_queue)
-      1'b0: _select_5 = resetting_0;
-      1'b1: _select_5 = resetting_1;
-      default: _select_5 = resetting_0;
-    endcase
-  end
-  assign _cat_6 = {(((unsignalled_1 != 16'd0) & (~failed_1)) & (~resetting_1)), (((unsignalled_0 != 16'd0) & (~failed_0)) & (~resetting_0))};  // gen/virtq/packed_used.ts:177
+  assign _cat_5 = {(((unsignalled_1 != 16'd0) & (~failed_1)) & (~resetting_1)), (((unsignalled_0 != 16'd0) & (~failed_0)) & (~resetting_0))};  // gen/virtq/packed_used.ts:177
   always @* begin  // gen/virtq/packed_used.ts:233
     case (notify_queue)
-      1'b0: _select_7 = failed_0;
-      1'b1: _select_7 = failed_1;
-      default: _select_7 = failed_0;
+      1'b0: _select_6 = failed_0;
+      1'b1: _select_6 = failed_1;
+      default: _select_6 = failed_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:233
     case (notify_queue)
-      1'b0: _select_8 = resetting_0;
-      1'b1: _select_8 = resetting_1;
-      default: _select_8 = resetting_0;
+      1'b0: _select_7 = resetting_0;
+      1'b1: _select_7 = resetting_1;
+      default: _select_7 = resetting_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:197
     case (notify_queue)
-      1'b0: _select_9 = q0_size;
-      1'b1: _select_9 = q1_size;
-      default: _select_9 = q0_size;
+      1'b0: _select_8 = q0_size;
+      1'b1: _select_8 = q1_size;
+      default: _select_8 = q0_size;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:66
     case (done_queue)
-      1'b0: _select_11 = used_pos_0;
-      1'b1: _select_11 = used_pos_1;
-      default: _select_11 = used_pos_0;
+      1'b0: _select_10 = used_pos_0;
+      1'b1: _select_10 = used_pos_1;
+      default: _select_10 = used_pos_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:67
     case (done_queue)
-      1'b0: _select_12 = q0_size;
-      1'b1: _select_12 = q1_size;
-      default: _select_12 = q0_size;
+      1'b0: _select_11 = q0_size;
+      1'b1: _select_11 = q1_size;
+      default: _select_11 = q0_size;
     endcase
   end
-  assign _mux_10 = (({1'b0, _select_11} + {1'b0, done_slots}) >= {1'b0, _select_12}) ? (({1'b0, _select_11} + {1'b0, done_slots}) - {1'b0, _select_12}) : ({1'b0, _select_11} + {1'b0, done_slots});  // gen/virtq/packed_used.ts:83
+  assign _mux_9 = (({1'b0, _select_10} + {1'b0, done_slots}) >= {1'b0, _select_11}) ? (({1'b0, _select_10} + {1'b0, done_slots}) - {1'b0, _select_11}) : ({1'b0, _select_10} + {1'b0, done_slots});  // gen/virtq/packed_used.ts:83
   always @* begin  // gen/virtq/packed_used.ts:65
     case (done_queue)
-      1'b0: _select_13 = used_wrap_0;
-      1'b1: _select_13 = used_wrap_1;
-      default: _select_13 = used_wrap_0;
+      1'b0: _select_12 = used_wrap_0;
+      1'b1: _select_12 = used_wrap_1;
+      default: _select_12 = used_wrap_0;
     endcase
   end
-  assign _sub_14 = used_seq_done - notify_seq;  // gen/virtq/packed_used.ts:223
+  assign _sub_13 = used_seq_done - notify_seq;  // gen/virtq/packed_used.ts:223
   always @* begin  // gen/virtq/packed_used.ts:242
     case (notify_pick_index)
-      1'b0: _select_15 = unsignalled_0;
-      1'b1: _select_15 = unsignalled_1;
-      default: _select_15 = unsignalled_0;
+      1'b0: _select_14 = unsignalled_0;
+      1'b1: _select_14 = unsignalled_1;
+      default: _select_14 = unsignalled_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:142
     case (wr_status_id[3:1])
-      3'd0: _select_16 = used_slot_queue_0;
-      3'd1: _select_16 = used_slot_queue_1;
-      3'd2: _select_16 = used_slot_queue_2;
-      3'd3: _select_16 = used_slot_queue_3;
-      3'd4: _select_16 = used_slot_queue_4;
-      3'd5: _select_16 = used_slot_queue_5;
-      3'd6: _select_16 = used_slot_queue_6;
-      3'd7: _select_16 = used_slot_queue_7;
-      default: _select_16 = used_slot_queue_0;
+      3'd0: _select_15 = used_slot_queue_0;
+      3'd1: _select_15 = used_slot_queue_1;
+      3'd2: _select_15 = used_slot_queue_2;
+      3'd3: _select_15 = used_slot_queue_3;
+      3'd4: _select_15 = used_slot_queue_4;
+      3'd5: _select_15 = used_slot_queue_5;
+      3'd6: _select_15 = used_slot_queue_6;
+      3'd7: _select_15 = used_slot_queue_7;
+      default: _select_15 = used_slot_queue_0;
     endcase
   end
-  assign _mux_18 = (mem_wr_valid & (memwr_line == 5'd0)) ? mem_wr_be[31:0] : ((mem_wr_valid & (memwr_line == 5'd31)) ? mem_wr_be[63:32] : 32'd0);  // gen/virtq/packed_fetch.ts:90
-  assign _cat_17 = {{8{_mux_18[31]}}, {8{_mux_18[30]}}, {8{_mux_18[29]}}, {8{_mux_18[28]}}, {8{_mux_18[27]}}, {8{_mux_18[26]}}, {8{_mux_18[25]}}, {8{_mux_18[24]}}, {8{_mux_18[23]}}, {8{_mux_18[22]}}, {8{_mux_18[21]}}, {8{_mux_18[20]}}, {8{_mux_18[19]}}, {8{_mux_18[18]}}, {8{_mux_18[17]}}, {8{_mux_18[16]}}, {8{_mux_18[15]}}, {8{_mux_18[14]}}, {8{_mux_18[13]}}, {8{_mux_18[12]}}, {8{_mux_18[11]}}, {8{_mux_18[10]}}, {8{_mux_18[9]}}, {8{_mux_18[8]}}, {8{_mux_18[7]}}, {8{_mux_18[6]}}, {8{_mux_18[5]}}, {8{_mux_18[4]}}, {8{_mux_18[3]}}, {8{_mux_18[2]}}, {8{_mux_18[1]}}, {8{_mux_18[0]}}};  // gen/virtq/packed_fetch.ts:84
-  assign _mux_20 = (mem_wr_valid & (memwr_line == 5'd1)) ? mem_wr_be[31:0] : ((mem_wr_valid & (memwr_line == 5'd0)) ? mem_wr_be[63:32] : 32'd0);  // gen/virtq/packed_fetch.ts:90
-  assign _cat_19 = {{8{_mux_20[31]}}, {8{_mux_20[30]}}, {8{_mux_20[29]}}, {8{_mux_20[28]}}, {8{_mux_20[27]}}, {8{_mux_20[26]}}, {8{_mux_20[25]}}, {8{_mux_20[24]}}, {8{_mux_20[23]}}, {8{_mux_20[22]}}, {8{_mux_20[21]}}, {8{_mux_20[20]}}, {8{_mux_20[19]}}, {8{_mux_20[18]}}, {8{_mux_20[17]}}, {8{_mux_20[16]}}, {8{_mux_20[15]}}, {8{_mux_20[14]}}, {8{_mux_20[13]}}, {8{_mux_20[12]}}, {8{_mux_20[11]}}, {8{_mux_20[10]}}, {8{_mux_20[9]}}, {8{_mux_20[8]}}, {8{_mux_20[7]}}, {8{_mux_20[6]}}, {8{_mux_20[5]}}, {8{_mux_20[4]}}, {8{_mux_20[3]}}, {8{_mux_20[2]}}, {8{_mux_20[1]}}, {8{_mux_20[0]}}};  // gen/virtq/packed_fetch.ts:84
-  assign _mux_22 = (mem_wr_valid & (memwr_line == 5'd2)) ? mem_wr_be[31:0] : ((mem_wr_valid & (memwr_line == 5'd1)) ? mem_wr_be[63:32] : 32'd0);  // gen/virtq/packed_fetch.ts:90
-  assign _cat_21 = {{8{_mux_22[31]}}, {8{_mux_22[30]}}, {8{_mux_22[29]}}, {8{_mux_22[28]}}, {8{_mux_22[27]}}, {8{_mux_22[26]}}, {8{_mux_22[25]}}, {8{_mux_22[24]}}, {8{_mux_22[23]}}, {8{_mux_22[22]}}, {8{_mux_22[21]}}, {8{_mux_22[20]}}, {8{_mux_22[19]}}, {8{_mux_22[18]}}, {8{_mux_22[17]}}, {8{_mux_22[16]}}, {8{_mux_22[15]}}, {8{_mux_22[14]}}, {8{_mux_22[13]}}, {8{_mux_22[12]}}, {8{_mux_22[11]}}, {8{_mux_22[10]}}, {8{_mux_22[9]}}, {8{_mux_22[8]}}, {8{_mux_22[7]}}, {8{_mux_22[6]}}, {8{_mux_22[5]}}, {8{_mux_22[4]}}, {8{_mux_22[3]}}, {8{_mux_22[2]}}, {8{_mux_22[1]}}, {8{_mux_22[0]}}};  // gen/virtq/packed_fetch.ts:84
-  assign _mux_24 = (mem_wr_valid & (memwr_line == 5'd3)) ? mem_wr_be[31:0] : ((mem_wr_valid & (memwr_line == 5'd2)) ? mem_wr_be[63:32] : 32'd0);  // gen/virtq/packed_fetch.ts:90
-  assign _cat_23 = {{8{_mux_24[31]}}, {8{_mux_24[30]}}, {8{_mux_24[29]}}, {8{_mux_24[28]}}, {8{_mux_24[27]}}, {8{_mux_24[26]}}, {8{_mux_24[25]}}, {8{_mux_24[24]}}, {8{_mux_24[23]}}, {8{_mux_24[22]}}, {8{_mux_24[21]}}, {8{_mux_24[20]}}, {8{_mux_24[19]}}, {8{_mux_24[18]}}, {8{_mux_24[17]}}, {8{_mux_24[16]}}, {8{_mux_24[15]}}, {8{_mux_24[14]}}, {8{_mux_24[13]}}, {8{_mux_24[12]}}, {8{_mux_24[11]}}, {8{_mux_24[10]}}, {8{_mux_24[9]}}, {8{_mux_24[8]}}, {8{_mux_24[7]}}, {8{_mux_24[6]}}, {8{_mux_24[5]}}, {8{_mux_24[4]}}, {8{_mux_24[3]}}, {8{_mux_24[2]}}, {8{_mux_24[1]}}, {8{_mux_24[0]}}};  // gen/virtq/packed_fetch.ts:84
-  assign _mux_26 = (mem_wr_valid & (memwr_line == 5'd4)) ? mem_wr_be[31:0] : ((mem_wr_valid & (memwr_line == 5'd3)) ? mem_wr_be[63:32] : 32'd0);  // gen/virtq/packed_fetch.ts:90
-  assign _cat_25 = {{8{_mux_26[31]}}, {8{_mux_26[30]}}, {8{_mux_26[29]}}, {8{_mux_26[28]}}, {8{_mux_26[27]}}, {8{_mux_26[26]}}, {8{_mux_26[25]}}, {8{_mux_26[24]}}, {8{_mux_26[23]}}, {8{_mux_26[22]}}, {8{_mux_26[21]}}, {8{_mux_26[20]}}, {8{_mux_26[19]}}, {8{_mux_26[18]}}, {8{_mux_26[17]}}, {8{_mux_26[16]}}, {8{_mux_26[15]}}, {8{_mux_26[14]}}, {8{_mux_26[13]}}, {8{_mux_26[12]}}, {8{_mux_26[11]}}, {8{_mux_26[10]}}, {8{_mux_26[9]}}, {8{_mux_26[8]}}, {8{_mux_26[7]}}, {8{_mux_26[6]}}, {8{_mux_26[5]}}, {8{_mux_26[4]}}, {8{_mux_26[3]}}, {8{_mux_26[2]}}, {8{_mux_26[1]}}, {8{_mux_26[0]}}};  // gen/virtq/packed_fetch.ts:84
-  always @* begin  // gen/virtq/packed_fetch.ts:314
+  assign _mux_17 = (mem_wr_valid & (memwr_line == 5'd0)) ? mem_wr_be[31:0] : ((mem_wr_valid & (memwr_line == 5'd31)) ? mem_wr_be[63:32] : 32'd0);  // gen/virtq/packed_fetch.ts:90
+  assign _cat_16 = {{8{_mux_17[31]}}, {8{_mux_17[30]}}, {8{_mux_17[29]}}, {8{_mux_17[28]}}, {8{_mux_17[27]}}, {8{_mux_17[26]}}, {8{_mux_17[25]}}, {8{_mux_17[24]}}, {8{_mux_17[23]}}, {8{_mux_17[22]}}, {8{_mux_17[21]}}, {8{_mux_17[20]}}, {8{_mux_17[19]}}, {8{_mux_17[18]}}, {8{_mux_17[17]}}, {8{_mux_17[16]}}, {8{_mux_17[15]}}, {8{_mux_17[14]}}, {8{_mux_17[13]}}, {8{_mux_17[12]}}, {8{_mux_17[11]}}, {8{_mux_17[10]}}, {8{_mux_17[9]}}, {8{_mux_17[8]}}, {8{_mux_17[7]}}, {8{_mux_17[6]}}, {8{_mux_17[5]}}, {8{_mux_17[4]}}, {8{_mux_17[3]}}, {8{_mux_17[2]}}, {8{_mux_17[1]}}, {8{_mux_17[0]}}};  // gen/virtq/packed_fetch.ts:84
+  assign _mux_19 = (mem_wr_valid & (memwr_line == 5'd1)) ? mem_wr_be[31:0] : ((mem_wr_valid & (memwr_line == 5'd0)) ? mem_wr_be[63:32] : 32'd0);  // gen/virtq/packed_fetch.ts:90
+  assign _cat_18 = {{8{_mux_19[31]}}, {8{_mux_19[30]}}, {8{_mux_19[29]}}, {8{_mux_19[28]}}, {8{_mux_19[27]}}, {8{_mux_19[26]}}, {8{_mux_19[25]}}, {8{_mux_19[24]}}, {8{_mux_19[23]}}, {8{_mux_19[22]}}, {8{_mux_19[21]}}, {8{_mux_19[20]}}, {8{_mux_19[19]}}, {8{_mux_19[18]}}, {8{_mux_19[17]}}, {8{_mux_19[16]}}, {8{_mux_19[15]}}, {8{_mux_19[14]}}, {8{_mux_19[13]}}, {8{_mux_19[12]}}, {8{_mux_19[11]}}, {8{_mux_19[10]}}, {8{_mux_19[9]}}, {8{_mux_19[8]}}, {8{_mux_19[7]}}, {8{_mux_19[6]}}, {8{_mux_19[5]}}, {8{_mux_19[4]}}, {8{_mux_19[3]}}, {8{_mux_19[2]}}, {8{_mux_19[1]}}, {8{_mux_19[0]}}};  // gen/virtq/packed_fetch.ts:84
+  assign _mux_21 = (mem_wr_valid & (memwr_line == 5'd2)) ? mem_wr_be[31:0] : ((mem_wr_valid & (memwr_line == 5'd1)) ? mem_wr_be[63:32] : 32'd0);  // gen/virtq/packed_fetch.ts:90
+  assign _cat_20 = {{8{_mux_21[31]}}, {8{_mux_21[30]}}, {8{_mux_21[29]}}, {8{_mux_21[28]}}, {8{_mux_21[27]}}, {8{_mux_21[26]}}, {8{_mux_21[25]}}, {8{_mux_21[24]}}, {8{_mux_21[23]}}, {8{_mux_21[22]}}, {8{_mux_21[21]}}, {8{_mux_21[20]}}, {8{_mux_21[19]}}, {8{_mux_21[18]}}, {8{_mux_21[17]}}, {8{_mux_21[16]}}, {8{_mux_21[15]}}, {8{_mux_21[14]}}, {8{_mux_21[13]}}, {8{_mux_21[12]}}, {8{_mux_21[11]}}, {8{_mux_21[10]}}, {8{_mux_21[9]}}, {8{_mux_21[8]}}, {8{_mux_21[7]}}, {8{_mux_21[6]}}, {8{_mux_21[5]}}, {8{_mux_21[4]}}, {8{_mux_21[3]}}, {8{_mux_21[2]}}, {8{_mux_21[1]}}, {8{_mux_21[0]}}};  // gen/virtq/packed_fetch.ts:84
+  assign _mux_23 = (mem_wr_valid & (memwr_line == 5'd3)) ? mem_wr_be[31:0] : ((mem_wr_valid & (memwr_line == 5'd2)) ? mem_wr_be[63:32] : 32'd0);  // gen/virtq/packed_fetch.ts:90
+  assign _cat_22 = {{8{_mux_23[31]}}, {8{_mux_23[30]}}, {8{_mux_23[29]}}, {8{_mux_23[28]}}, {8{_mux_23[27]}}, {8{_mux_23[26]}}, {8{_mux_23[25]}}, {8{_mux_23[24]}}, {8{_mux_23[23]}}, {8{_mux_23[22]}}, {8{_mux_23[21]}}, {8{_mux_23[20]}}, {8{_mux_23[19]}}, {8{_mux_23[18]}}, {8{_mux_23[17]}}, {8{_mux_23[16]}}, {8{_mux_23[15]}}, {8{_mux_23[14]}}, {8{_mux_23[13]}}, {8{_mux_23[12]}}, {8{_mux_23[11]}}, {8{_mux_23[10]}}, {8{_mux_23[9]}}, {8{_mux_23[8]}}, {8{_mux_23[7]}}, {8{_mux_23[6]}}, {8{_mux_23[5]}}, {8{_mux_23[4]}}, {8{_mux_23[3]}}, {8{_mux_23[2]}}, {8{_mux_23[1]}}, {8{_mux_23[0]}}};  // gen/virtq/packed_fetch.ts:84
+  assign _mux_25 = (mem_wr_valid & (memwr_line == 5'd4)) ? mem_wr_be[31:0] : ((mem_wr_valid & (memwr_line == 5'd3)) ? mem_wr_be[63:32] : 32'd0);  // gen/virtq/packed_fetch.ts:90
+  assign _cat_24 = {{8{_mux_25[31]}}, {8{_mux_25[30]}}, {8{_mux_25[29]}}, {8{_mux_25[28]}}, {8{_mux_25[27]}}, {8{_mux_25[26]}}, {8{_mux_25[25]}}, {8{_mux_25[24]}}, {8{_mux_25[23]}}, {8{_mux_25[22]}}, {8{_mux_25[21]}}, {8{_mux_25[20]}}, {8{_mux_25[19]}}, {8{_mux_25[18]}}, {8{_mux_25[17]}}, {8{_mux_25[16]}}, {8{_mux_25[15]}}, {8{_mux_25[14]}}, {8{_mux_25[13]}}, {8{_mux_25[12]}}, {8{_mux_25[11]}}, {8{_mux_25[10]}}, {8{_mux_25[9]}}, {8{_mux_25[8]}}, {8{_mux_25[7]}}, {8{_mux_25[6]}}, {8{_mux_25[5]}}, {8{_mux_25[4]}}, {8{_mux_25[3]}}, {8{_mux_25[2]}}, {8{_mux_25[1]}}, {8{_mux_25[0]}}};  // gen/virtq/packed_fetch.ts:84
+  always @* begin  // gen/virtq/packed_fetch.ts:362
     case (sched_index)
-      1'b0: _select_27 = avail_pos_0;
-      1'b1: _select_27 = avail_pos_1;
-      default: _select_27 = avail_pos_0;
+      1'b0: _select_26 = avail_pos_0;
+      1'b1: _select_26 = avail_pos_1;
+      default: _select_26 = avail_pos_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_fetch.ts:315
+  always @* begin  // gen/virtq/packed_fetch.ts:363
     case (sched_index)
-      1'b0: _select_28 = avail_wrap_0;
-      1'b1: _select_28 = avail_wrap_1;
-      default: _select_28 = avail_wrap_0;
+      1'b0: _select_27 = avail_wrap_0;
+      1'b1: _select_27 = avail_wrap_1;
+      default: _select_27 = avail_wrap_0;
     endcase
   end
-  assign _sub_29 = walk_size - walk_pos;  // gen/virtq/packed_fetch.ts:327
-  always @* begin  // gen/virtq/packed_fetch.ts:329
+  assign _sub_28 = walk_size - walk_pos;  // gen/virtq/packed_fetch.ts:375
+  always @* begin  // gen/virtq/packed_fetch.ts:377
     case (walk_queue)
-      1'b0: _select_30 = q0_desc;
-      1'b1: _select_30 = q1_desc;
-      default: _select_30 = q0_desc;
+      1'b0: _select_29 = q0_desc;
+      1'b1: _select_29 = q1_desc;
+      default: _select_29 = q0_desc;
     endcase
   end
-  assign _cat_31 = {_select_13, 7'd0, _select_13, 5'd0, (done_len != 32'd0), 1'b0};  // gen/virtq/packed_used.ts:72
+  always @* begin  // gen/virtq/packed_fetch.ts:101
+    case (3'd0)
+      3'd0: _select_30 = fetch_buf_0[127:0];
+      3'd1: _select_30 = fetch_buf_0[255:128];
+      3'd2: _select_30 = fetch_buf_1[127:0];
+      3'd3: _select_30 = fetch_buf_1[255:128];
+      3'd4: _select_30 = fetch_buf_2[127:0];
+      3'd5: _select_30 = fetch_buf_2[255:128];
+      3'd6: _select_30 = fetch_buf_3[127:0];
+      3'd7: _select_30 = fetch_buf_3[255:128];
+      default: _select_30 = fetch_buf_0[127:0];
+    endcase
+  end
+  assign _slice_31 = _select_30[114];  // gen/virtq/packed_fetch.ts:293
+  assign _slice_32 = _select_30[95:68];  // gen/virtq/packed_fetch.ts:295
+  always @* begin  // gen/virtq/packed_fetch.ts:101
+    case (walk_k + 3'd1)
+      3'd0: _select_33 = fetch_buf_0[127:0];
+      3'd1: _select_33 = fetch_buf_0[255:128];
+      3'd2: _select_33 = fetch_buf_1[127:0];
+      3'd3: _select_33 = fetch_buf_1[255:128];
+      3'd4: _select_33 = fetch_buf_2[127:0];
+      3'd5: _select_33 = fetch_buf_2[255:128];
+      3'd6: _select_33 = fetch_buf_3[127:0];
+      3'd7: _select_33 = fetch_buf_3[255:128];
+      default: _select_33 = fetch_buf_0[127:0];
+    endcase
+  end
+  assign _slice_34 = _select_33[114];  // gen/virtq/packed_fetch.ts:293
+  assign _slice_35 = _select_33[95:68];  // gen/virtq/packed_fetch.ts:295
+  always @* begin  // gen/virtq/packed_fetch.ts:101
+    case (walk_k + 3'd1)
+      3'd0: _select_36 = fetch_buf_0[127:0];
+      3'd1: _select_36 = fetch_buf_0[255:128];
+      3'd2: _select_36 = fetch_buf_1[127:0];
+      3'd3: _select_36 = fetch_buf_1[255:128];
+      3'd4: _select_36 = fetch_buf_2[127:0];
+      3'd5: _select_36 = fetch_buf_2[255:128];
+      3'd6: _select_36 = fetch_buf_3[127:0];
+      3'd7: _select_36 = fetch_buf_3[255:128];
+      default: _select_36 = fetch_buf_0[127:0];
+    endcase
+  end
+  assign _slice_37 = _select_36[114];  // gen/virtq/packed_fetch.ts:293
+  assign _slice_38 = _select_36[95:68];  // gen/virtq/packed_fetch.ts:295
+  assign _cat_39 = {_select_12, 7'd0, _select_12, 5'd0, (done_len != 32'd0), 1'b0};  // gen/virtq/packed_used.ts:72
   always @* begin  // gen/virtq/packed_used.ts:98
     case (used_queue)
-      1'b0: _select_32 = q0_desc;
-      1'b1: _select_32 = q1_desc;
-      default: _select_32 = q0_desc;
+      1'b0: _select_40 = q0_desc;
+      1'b1: _select_40 = q1_desc;
+      default: _select_40 = q0_desc;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:131
     case (mem_rd_addr[0] + 1'b1)
-      1'b0: _select_33 = {used_slot_3, used_slot_2, used_slot_1, used_slot_0};
-      1'b1: _select_33 = {used_slot_7, used_slot_6, used_slot_5, used_slot_4};
-      default: _select_33 = {used_slot_3, used_slot_2, used_slot_1, used_slot_0};
+      1'b0: _select_41 = {used_slot_3, used_slot_2, used_slot_1, used_slot_0};
+      1'b1: _select_41 = {used_slot_7, used_slot_6, used_slot_5, used_slot_4};
+      default: _select_41 = {used_slot_3, used_slot_2, used_slot_1, used_slot_0};
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:131
     case (mem_rd_addr[0])
-      1'b0: _select_34 = {used_slot_3, used_slot_2, used_slot_1, used_slot_0};
-      1'b1: _select_34 = {used_slot_7, used_slot_6, used_slot_5, used_slot_4};
-      default: _select_34 = {used_slot_3, used_slot_2, used_slot_1, used_slot_0};
+      1'b0: _select_42 = {used_slot_3, used_slot_2, used_slot_1, used_slot_0};
+      1'b1: _select_42 = {used_slot_7, used_slot_6, used_slot_5, used_slot_4};
+      default: _select_42 = {used_slot_3, used_slot_2, used_slot_1, used_slot_0};
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:216
     case (notify_pick_index)
-      1'b0: _select_35 = unsignalled_0;
-      1'b1: _select_35 = unsignalled_1;
-      default: _select_35 = unsignalled_0;
+      1'b0: _select_43 = unsignalled_0;
+      1'b1: _select_43 = unsignalled_1;
+      default: _select_43 = unsignalled_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:217
     case (notify_pick_index)
-      1'b0: _select_36 = used_pos_0;
-      1'b1: _select_36 = used_pos_1;
-      default: _select_36 = used_pos_0;
+      1'b0: _select_44 = used_pos_0;
+      1'b1: _select_44 = used_pos_1;
+      default: _select_44 = used_pos_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:218
     case (notify_pick_index)
-      1'b0: _select_37 = used_wrap_0;
-      1'b1: _select_37 = used_wrap_1;
-      default: _select_37 = used_wrap_0;
+      1'b0: _select_45 = used_wrap_0;
+      1'b1: _select_45 = used_wrap_1;
+      default: _select_45 = used_wrap_0;
     endcase
   end
   assign irq_queue = irq_reg;  // gen/virtq/packed_engine.ts:196
@@ -577,9 +625,9 @@ module virtq_packed_w256_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
   assign mem_rd_ready = 1'b1;  // gen/virtq/packed_engine.ts:85
   assign mem_rd_rvalid = used_rvalid;  // gen/virtq/packed_used.ts:133
   assign mem_rd_rdata = used_rdata;  // gen/virtq/packed_used.ts:134
-  assign fetch_rd_valid = walk_state == WALK_STATE_FETCH;  // gen/virtq/packed_fetch.ts:305
-  assign fetch_rd_host = walk_host;  // gen/virtq/packed_fetch.ts:306
-  assign fetch_rd_len = {16'd0, walk_n} << 4;  // gen/virtq/packed_fetch.ts:307
+  assign fetch_rd_valid = walk_state == WALK_STATE_FETCH;  // gen/virtq/packed_fetch.ts:353
+  assign fetch_rd_host = walk_host;  // gen/virtq/packed_fetch.ts:354
+  assign fetch_rd_len = {16'd0, walk_n} << 4;  // gen/virtq/packed_fetch.ts:355
   assign fetch_rd_grant = fetch_rd_valid & rd_cmd_ready;  // gen/virtq/packed_engine.ts:77
   assign event_rd_valid = notify_state == NOTIFY_STATE_READ;  // gen/virtq/packed_used.ts:188
   assign event_rd_host = _select_0;  // gen/virtq/packed_used.ts:189
@@ -588,24 +636,20 @@ module virtq_packed_w256_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
   assign memwr_line = mem_wr_addr;  // gen/virtq/packed_fetch.ts:82
   always @* begin
     stage_push = 1'b0;  // default, gen/virtq/packed_fetch.ts:136
-    case (walk_state)  // gen/virtq/packed_fetch.ts:310
+    case (walk_state)  // gen/virtq/packed_fetch.ts:358
       WALK_STATE_WALK: begin
-        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:353
-        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:357
-          if (walk_desc[114]) begin  // gen/virtq/packed_fetch.ts:419
-          end else if ((~walk_desc[113]) & walk_saw_write) begin  // gen/virtq/packed_fetch.ts:420
-          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:421
-          end else if (stage_room & ((~(walk_table_left == 16'd1)) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:422
+        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:407
+        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:411
+          if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:464
+          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:465
+          end else if (stage_room & ((~(walk_table_left == 16'd1)) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:466
             stage_push = 1'b1;  // gen/virtq/packed_fetch.ts:174
           end
-        end else if (~walk_available) begin  // gen/virtq/packed_fetch.ts:365
-        end else if ((walk_descs + 16'd1) > walk_size) begin  // gen/virtq/packed_fetch.ts:368
-        end else if (walk_desc[114]) begin  // gen/virtq/packed_fetch.ts:369
-        end else if ((~walk_desc[113]) & walk_saw_write) begin  // gen/virtq/packed_fetch.ts:389
-        end else if (walk_segs == 7'd64) begin  // gen/virtq/packed_fetch.ts:390
-        end else if ((~walk_desc[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:391
-        end else if ((~walk_desc[112]) & (features[35] & (walk_desc[111:96] != (walk_open ? walk_head : walk_pos)))) begin  // gen/virtq/packed_fetch.ts:392
-        end else if (stage_room & (walk_desc[112] | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:393
+        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:418
+        end else if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:421
+        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:422
+        end else if ((~walk_cur[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:434
+        end else if (stage_room & (walk_cur[112] | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:435
           stage_push = 1'b1;  // gen/virtq/packed_fetch.ts:174
         end
       end
@@ -614,25 +658,21 @@ module virtq_packed_w256_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
   end
   always @* begin
     stage_push_data = 98'd0;  // default, gen/virtq/packed_fetch.ts:137
-    case (walk_state)  // gen/virtq/packed_fetch.ts:310
+    case (walk_state)  // gen/virtq/packed_fetch.ts:358
       WALK_STATE_WALK: begin
-        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:353
-        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:357
-          if (walk_desc[114]) begin  // gen/virtq/packed_fetch.ts:419
-          end else if ((~walk_desc[113]) & walk_saw_write) begin  // gen/virtq/packed_fetch.ts:420
-          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:421
-          end else if (stage_room & ((~(walk_table_left == 16'd1)) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:422
-            stage_push_data = {walk_desc[63:0], walk_desc[95:64], walk_desc[113], (walk_table_left == 16'd1)};  // gen/virtq/packed_fetch.ts:175
+        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:407
+        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:411
+          if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:464
+          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:465
+          end else if (stage_room & ((~(walk_table_left == 16'd1)) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:466
+            stage_push_data = {walk_cur[63:0], walk_cur[95:64], walk_cur[113], (walk_table_left == 16'd1)};  // gen/virtq/packed_fetch.ts:175
           end
-        end else if (~walk_available) begin  // gen/virtq/packed_fetch.ts:365
-        end else if ((walk_descs + 16'd1) > walk_size) begin  // gen/virtq/packed_fetch.ts:368
-        end else if (walk_desc[114]) begin  // gen/virtq/packed_fetch.ts:369
-        end else if ((~walk_desc[113]) & walk_saw_write) begin  // gen/virtq/packed_fetch.ts:389
-        end else if (walk_segs == 7'd64) begin  // gen/virtq/packed_fetch.ts:390
-        end else if ((~walk_desc[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:391
-        end else if ((~walk_desc[112]) & (features[35] & (walk_desc[111:96] != (walk_open ? walk_head : walk_pos)))) begin  // gen/virtq/packed_fetch.ts:392
-        end else if (stage_room & (walk_desc[112] | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:393
-          stage_push_data = {walk_desc[63:0], walk_desc[95:64], walk_desc[113], (~walk_desc[112])};  // gen/virtq/packed_fetch.ts:175
+        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:418
+        end else if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:421
+        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:422
+        end else if ((~walk_cur[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:434
+        end else if (stage_room & (walk_cur[112] | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:435
+          stage_push_data = {walk_cur[63:0], walk_cur[95:64], walk_cur[113], (~walk_cur[112])};  // gen/virtq/packed_fetch.ts:175
         end
       end
       default: begin end
@@ -640,27 +680,23 @@ module virtq_packed_w256_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
   end
   always @* begin
     stage_commit_now = 1'b0;  // default, gen/virtq/packed_fetch.ts:138
-    case (walk_state)  // gen/virtq/packed_fetch.ts:310
+    case (walk_state)  // gen/virtq/packed_fetch.ts:358
       WALK_STATE_WALK: begin
-        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:353
-        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:357
-          if (walk_desc[114]) begin  // gen/virtq/packed_fetch.ts:419
-          end else if ((~walk_desc[113]) & walk_saw_write) begin  // gen/virtq/packed_fetch.ts:420
-          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:421
-          end else if (stage_room & ((~(walk_table_left == 16'd1)) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:422
-            if (walk_table_left == 16'd1) begin  // gen/virtq/packed_fetch.ts:299
+        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:407
+        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:411
+          if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:464
+          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:465
+          end else if (stage_room & ((~(walk_table_left == 16'd1)) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:466
+            if (walk_table_left == 16'd1) begin  // gen/virtq/packed_fetch.ts:347
               stage_commit_now = 1'b1;  // gen/virtq/packed_fetch.ts:178
             end
           end
-        end else if (~walk_available) begin  // gen/virtq/packed_fetch.ts:365
-        end else if ((walk_descs + 16'd1) > walk_size) begin  // gen/virtq/packed_fetch.ts:368
-        end else if (walk_desc[114]) begin  // gen/virtq/packed_fetch.ts:369
-        end else if ((~walk_desc[113]) & walk_saw_write) begin  // gen/virtq/packed_fetch.ts:389
-        end else if (walk_segs == 7'd64) begin  // gen/virtq/packed_fetch.ts:390
-        end else if ((~walk_desc[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:391
-        end else if ((~walk_desc[112]) & (features[35] & (walk_desc[111:96] != (walk_open ? walk_head : walk_pos)))) begin  // gen/virtq/packed_fetch.ts:392
-        end else if (stage_room & (walk_desc[112] | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:393
-          if (~walk_desc[112]) begin  // gen/virtq/packed_fetch.ts:299
+        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:418
+        end else if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:421
+        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:422
+        end else if ((~walk_cur[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:434
+        end else if (stage_room & (walk_cur[112] | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:435
+          if (~walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:347
             stage_commit_now = 1'b1;  // gen/virtq/packed_fetch.ts:178
           end
         end
@@ -670,47 +706,43 @@ module virtq_packed_w256_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
   end
   always @* begin
     stage_discard = 1'b0;  // default, gen/virtq/packed_fetch.ts:139
-    case (walk_state)  // gen/virtq/packed_fetch.ts:310
+    case (walk_state)  // gen/virtq/packed_fetch.ts:358
       WALK_STATE_CALC: begin
-        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:335
+        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:383
           stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:181
         end
       end
       WALK_STATE_WALK: begin
-        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:353
+        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:407
           stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:181
         end
       end
       default: begin end
     endcase
-    if (walk_fatal) begin  // gen/virtq/packed_fetch.ts:434
+    if (walk_fatal) begin  // gen/virtq/packed_fetch.ts:479
       stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:181
     end
   end
   always @* begin
     stage_hdr_data = 33'd0;  // default, gen/virtq/packed_fetch.ts:141
-    case (walk_state)  // gen/virtq/packed_fetch.ts:310
+    case (walk_state)  // gen/virtq/packed_fetch.ts:358
       WALK_STATE_WALK: begin
-        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:353
-        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:357
-          if (walk_desc[114]) begin  // gen/virtq/packed_fetch.ts:419
-          end else if ((~walk_desc[113]) & walk_saw_write) begin  // gen/virtq/packed_fetch.ts:420
-          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:421
-          end else if (stage_room & ((~(walk_table_left == 16'd1)) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:422
-            if (walk_table_left == 16'd1) begin  // gen/virtq/packed_fetch.ts:299
+        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:407
+        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:411
+          if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:464
+          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:465
+          end else if (stage_room & ((~(walk_table_left == 16'd1)) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:466
+            if (walk_table_left == 16'd1) begin  // gen/virtq/packed_fetch.ts:347
               stage_hdr_data = {walk_queue, walk_id, walk_descs};  // gen/virtq/packed_fetch.ts:179
             end
           end
-        end else if (~walk_available) begin  // gen/virtq/packed_fetch.ts:365
-        end else if ((walk_descs + 16'd1) > walk_size) begin  // gen/virtq/packed_fetch.ts:368
-        end else if (walk_desc[114]) begin  // gen/virtq/packed_fetch.ts:369
-        end else if ((~walk_desc[113]) & walk_saw_write) begin  // gen/virtq/packed_fetch.ts:389
-        end else if (walk_segs == 7'd64) begin  // gen/virtq/packed_fetch.ts:390
-        end else if ((~walk_desc[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:391
-        end else if ((~walk_desc[112]) & (features[35] & (walk_desc[111:96] != (walk_open ? walk_head : walk_pos)))) begin  // gen/virtq/packed_fetch.ts:392
-        end else if (stage_room & (walk_desc[112] | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:393
-          if (~walk_desc[112]) begin  // gen/virtq/packed_fetch.ts:299
-            stage_hdr_data = {walk_queue, walk_desc[111:96], (walk_descs + 16'd1)};  // gen/virtq/packed_fetch.ts:179
+        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:418
+        end else if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:421
+        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:422
+        end else if ((~walk_cur[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:434
+        end else if (stage_room & (walk_cur[112] | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:435
+          if (~walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:347
+            stage_hdr_data = {walk_queue, walk_cur[111:96], (walk_descs + 16'd1)};  // gen/virtq/packed_fetch.ts:179
           end
         end
       end
@@ -734,128 +766,84 @@ module virtq_packed_w256_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
   assign sched_index = sched_locked ? sched_lock_index : (sched_after_valid ? sched_after_index : sched_all_index);  // gen/lib/arbiter.ts:69
   assign sched_valid = sched_locked | sched_all_valid;  // gen/lib/arbiter.ts:70
   assign sched_grant = sched_valid ? {(sched_index == 1'b1), (sched_index == 1'b0)} : 2'd0;  // gen/lib/arbiter.ts:71
-  assign walk_desc = _select_3;  // gen/virtq/packed_fetch.ts:255
-  assign walk_available = (walk_desc[119] == walk_wrap) & (walk_desc[127] != walk_wrap);  // gen/virtq/packed_fetch.ts:263
-  assign walk_pos_wraps = (walk_pos + 16'd1) == walk_size;  // gen/virtq/packed_fetch.ts:265
-  assign walk_batch_end = {1'b0, walk_k} == (walk_n - 4'd1);  // gen/virtq/packed_fetch.ts:267
-  assign walk_total_next = walk_total + {7'd0, walk_desc[95:64]};  // gen/virtq/packed_fetch.ts:270
+  assign walk_pos_wraps = (walk_pos + 16'd1) == walk_size;  // gen/virtq/packed_fetch.ts:267
+  assign walk_batch_end = {1'b0, walk_k} == (walk_n - 4'd1);  // gen/virtq/packed_fetch.ts:269
+  assign walk_total_next = walk_total + {7'd0, walk_cur[95:64]};  // gen/virtq/packed_fetch.ts:273
   always @* begin
-    walk_fatal = 1'b0;  // default, gen/virtq/packed_fetch.ts:273
-    case (walk_state)  // gen/virtq/packed_fetch.ts:310
+    walk_fatal = 1'b0;  // default, gen/virtq/packed_fetch.ts:321
+    case (walk_state)  // gen/virtq/packed_fetch.ts:358
       WALK_STATE_WAIT: begin
-        if (rd_status_valid & (~rd_status_id[0])) begin  // gen/virtq/packed_fetch.ts:347
-          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_fetch.ts:349
-            walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:276
+        if (rd_status_valid & (~rd_status_id[0])) begin  // gen/virtq/packed_fetch.ts:395
+          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_fetch.ts:397
+            walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:324
           end
         end
       end
       WALK_STATE_WALK: begin
-        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:353
-        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:357
-          if (walk_desc[114]) begin  // gen/virtq/packed_fetch.ts:419
-            walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:276
-          end else if ((~walk_desc[113]) & walk_saw_write) begin  // gen/virtq/packed_fetch.ts:420
-            walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:276
-          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:421
-            walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:276
+        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:407
+        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:411
+          if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:464
+            walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:324
+          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:465
+            walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:324
           end
-        end else if (~walk_available) begin  // gen/virtq/packed_fetch.ts:365
-          if (walk_open) begin  // gen/virtq/packed_fetch.ts:366
-            walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:276
+        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:418
+          if (walk_open) begin  // gen/virtq/packed_fetch.ts:419
+            walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:324
           end
-        end else if ((walk_descs + 16'd1) > walk_size) begin  // gen/virtq/packed_fetch.ts:368
-          walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:276
-        end else if (walk_desc[114]) begin  // gen/virtq/packed_fetch.ts:369
-          if (~features[28]) begin  // gen/virtq/packed_fetch.ts:370
-            walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:276
-          end else if (walk_desc[112]) begin  // gen/virtq/packed_fetch.ts:371
-            walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:276
-          end else if ((walk_desc[95:64] == 32'd0) | (walk_desc[67:64] != 4'd0)) begin  // gen/virtq/packed_fetch.ts:372
-            walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:276
-          end else if (walk_desc[95:68] > {12'd0, walk_size}) begin  // gen/virtq/packed_fetch.ts:373
-            walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:276
-          end else if (({21'd0, walk_segs} + walk_desc[95:68]) > 28'd64) begin  // gen/virtq/packed_fetch.ts:374
-            walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:276
-          end else if (features[35] & (walk_desc[111:96] != (walk_open ? walk_head : walk_pos))) begin  // gen/virtq/packed_fetch.ts:375
-            walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:276
-          end
-        end else if ((~walk_desc[113]) & walk_saw_write) begin  // gen/virtq/packed_fetch.ts:389
-          walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:276
-        end else if (walk_segs == 7'd64) begin  // gen/virtq/packed_fetch.ts:390
-          walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:276
-        end else if ((~walk_desc[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:391
-          walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:276
-        end else if ((~walk_desc[112]) & (features[35] & (walk_desc[111:96] != (walk_open ? walk_head : walk_pos)))) begin  // gen/virtq/packed_fetch.ts:392
-          walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:276
+        end else if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:421
+          walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:324
+        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:422
+        end else if ((~walk_cur[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:434
+          walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:324
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    walk_fatal_code = 4'd0;  // default, gen/virtq/packed_fetch.ts:274
-    case (walk_state)  // gen/virtq/packed_fetch.ts:310
+    walk_fatal_code = 4'd0;  // default, gen/virtq/packed_fetch.ts:322
+    case (walk_state)  // gen/virtq/packed_fetch.ts:358
       WALK_STATE_WAIT: begin
-        if (rd_status_valid & (~rd_status_id[0])) begin  // gen/virtq/packed_fetch.ts:347
-          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_fetch.ts:349
-            walk_fatal_code = 4'd9;  // gen/virtq/packed_fetch.ts:277
+        if (rd_status_valid & (~rd_status_id[0])) begin  // gen/virtq/packed_fetch.ts:395
+          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_fetch.ts:397
+            walk_fatal_code = 4'd9;  // gen/virtq/packed_fetch.ts:325
           end
         end
       end
       WALK_STATE_WALK: begin
-        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:353
-        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:357
-          if (walk_desc[114]) begin  // gen/virtq/packed_fetch.ts:419
-            walk_fatal_code = 4'd6;  // gen/virtq/packed_fetch.ts:277
-          end else if ((~walk_desc[113]) & walk_saw_write) begin  // gen/virtq/packed_fetch.ts:420
-            walk_fatal_code = 4'd7;  // gen/virtq/packed_fetch.ts:277
-          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:421
-            walk_fatal_code = 4'd8;  // gen/virtq/packed_fetch.ts:277
+        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:407
+        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:411
+          if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:464
+            walk_fatal_code = walk_cur_fault;  // gen/virtq/packed_fetch.ts:325
+          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:465
+            walk_fatal_code = 4'd8;  // gen/virtq/packed_fetch.ts:325
           end
-        end else if (~walk_available) begin  // gen/virtq/packed_fetch.ts:365
-          if (walk_open) begin  // gen/virtq/packed_fetch.ts:366
-            walk_fatal_code = 4'd1;  // gen/virtq/packed_fetch.ts:277
+        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:418
+          if (walk_open) begin  // gen/virtq/packed_fetch.ts:419
+            walk_fatal_code = 4'd1;  // gen/virtq/packed_fetch.ts:325
           end
-        end else if ((walk_descs + 16'd1) > walk_size) begin  // gen/virtq/packed_fetch.ts:368
-          walk_fatal_code = 4'd2;  // gen/virtq/packed_fetch.ts:277
-        end else if (walk_desc[114]) begin  // gen/virtq/packed_fetch.ts:369
-          if (~features[28]) begin  // gen/virtq/packed_fetch.ts:370
-            walk_fatal_code = 4'd3;  // gen/virtq/packed_fetch.ts:277
-          end else if (walk_desc[112]) begin  // gen/virtq/packed_fetch.ts:371
-            walk_fatal_code = 4'd4;  // gen/virtq/packed_fetch.ts:277
-          end else if ((walk_desc[95:64] == 32'd0) | (walk_desc[67:64] != 4'd0)) begin  // gen/virtq/packed_fetch.ts:372
-            walk_fatal_code = 4'd5;  // gen/virtq/packed_fetch.ts:277
-          end else if (walk_desc[95:68] > {12'd0, walk_size}) begin  // gen/virtq/packed_fetch.ts:373
-            walk_fatal_code = 4'd2;  // gen/virtq/packed_fetch.ts:277
-          end else if (({21'd0, walk_segs} + walk_desc[95:68]) > 28'd64) begin  // gen/virtq/packed_fetch.ts:374
-            walk_fatal_code = 4'd11;  // gen/virtq/packed_fetch.ts:277
-          end else if (features[35] & (walk_desc[111:96] != (walk_open ? walk_head : walk_pos))) begin  // gen/virtq/packed_fetch.ts:375
-            walk_fatal_code = 4'd10;  // gen/virtq/packed_fetch.ts:277
-          end
-        end else if ((~walk_desc[113]) & walk_saw_write) begin  // gen/virtq/packed_fetch.ts:389
-          walk_fatal_code = 4'd7;  // gen/virtq/packed_fetch.ts:277
-        end else if (walk_segs == 7'd64) begin  // gen/virtq/packed_fetch.ts:390
-          walk_fatal_code = 4'd11;  // gen/virtq/packed_fetch.ts:277
-        end else if ((~walk_desc[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:391
-          walk_fatal_code = 4'd8;  // gen/virtq/packed_fetch.ts:277
-        end else if ((~walk_desc[112]) & (features[35] & (walk_desc[111:96] != (walk_open ? walk_head : walk_pos)))) begin  // gen/virtq/packed_fetch.ts:392
-          walk_fatal_code = 4'd10;  // gen/virtq/packed_fetch.ts:277
+        end else if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:421
+          walk_fatal_code = walk_cur_fault;  // gen/virtq/packed_fetch.ts:325
+        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:422
+        end else if ((~walk_cur[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:434
+          walk_fatal_code = 4'd8;  // gen/virtq/packed_fetch.ts:325
         end
       end
       default: begin end
     endcase
   end
-  assign walk_active = ~(walk_state == WALK_STATE_IDLE);  // gen/virtq/packed_fetch.ts:443
-  assign used_drop = _select_4 | _select_5;  // gen/virtq/packed_used.ts:59
+  assign walk_active = ~(walk_state == WALK_STATE_IDLE);  // gen/virtq/packed_fetch.ts:488
+  assign used_drop = _select_3 | _select_4;  // gen/virtq/packed_used.ts:59
   assign used_slot_free = (used_tail - used_head) < 4'd8;  // gen/virtq/packed_used.ts:60
   assign used_accept = (done_valid & done_ready) & (~used_drop);  // gen/virtq/packed_used.ts:62
   assign used_flags_done = wr_status_valid & wr_status_id[0];  // gen/virtq/packed_used.ts:112
   assign used_fatal = wr_status_valid & (wr_status_error != 3'd0);  // gen/virtq/packed_used.ts:118
   assign used_busy = (~(used_state == USED_STATE_IDLE)) | (used_head != used_tail);  // gen/virtq/packed_used.ts:139
-  assign notify_pick_after_in = (_cat_6 & {2{(notify_state == NOTIFY_STATE_IDLE)}}) & notify_pick_mask;  // gen/lib/priority.ts:8
+  assign notify_pick_after_in = (_cat_5 & {2{(notify_state == NOTIFY_STATE_IDLE)}}) & notify_pick_mask;  // gen/lib/priority.ts:8
   assign notify_pick_after_valid = notify_pick_after_in[0] | notify_pick_after_in[1];  // gen/lib/priority.ts:29
   assign notify_pick_after_index = ~notify_pick_after_in[0];  // gen/lib/priority.ts:36
-  assign notify_pick_all_in = _cat_6 & {2{(notify_state == NOTIFY_STATE_IDLE)}};  // gen/lib/priority.ts:8
+  assign notify_pick_all_in = _cat_5 & {2{(notify_state == NOTIFY_STATE_IDLE)}};  // gen/lib/priority.ts:8
   assign notify_pick_all_valid = notify_pick_all_in[0] | notify_pick_all_in[1];  // gen/lib/priority.ts:29
   assign notify_pick_all_index = ~notify_pick_all_in[0];  // gen/lib/priority.ts:36
   assign notify_pick_index = notify_pick_locked ? notify_pick_lock_index : (notify_pick_after_valid ? notify_pick_after_index : notify_pick_all_index);  // gen/lib/arbiter.ts:69
@@ -879,14 +867,14 @@ module virtq_packed_w256_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
     notify_irq = 2'd0;  // default, gen/virtq/packed_used.ts:186
     case (notify_state)  // gen/virtq/packed_used.ts:212
       NOTIFY_STATE_DECIDE: begin
-        if ((notify_need & (~_select_7)) & (~_select_8)) begin  // gen/virtq/packed_used.ts:233
+        if ((notify_need & (~_select_6)) & (~_select_7)) begin  // gen/virtq/packed_used.ts:233
           notify_irq = 2'd1 << notify_queue;  // gen/virtq/packed_used.ts:233
         end
       end
       default: begin end
     endcase
   end
-  assign notify_need = ((event_line[31:16] == 16'd2) & features[29]) ? (((notify_idx - ((event_line[15] != notify_wrap) ? ({1'b0, event_line[14:0]} - _select_9) : {1'b0, event_line[14:0]})) - 16'd1) < notify_adv) : (event_line[31:16] != 16'd1);  // gen/virtq/packed_used.ts:207
+  assign notify_need = ((event_line[31:16] == 16'd2) & features[29]) ? (((notify_idx - ((event_line[15] != notify_wrap) ? ({1'b0, event_line[14:0]} - _select_8) : {1'b0, event_line[14:0]})) - 16'd1) < notify_adv) : (event_line[31:16] != 16'd1);  // gen/virtq/packed_used.ts:207
   assign notify_active = ~(notify_state == NOTIFY_STATE_IDLE);  // gen/virtq/packed_used.ts:243
   assign reset_finish_0 = (((resetting_0 & (inflight_0 == 16'd0)) & (~(walk_active & (walk_queue == 1'b0)))) & (~(notify_active & (notify_queue == 1'b0)))) & ((used_seq == used_seq_done) & (~used_busy));  // gen/virtq/packed_engine.ts:161
   assign reset_finish_1 = (((resetting_1 & (inflight_1 == 16'd0)) & (~(walk_active & (walk_queue == 1'b1)))) & (~(notify_active & (notify_queue == 1'b1)))) & ((used_seq == used_seq_done) & (~used_busy));  // gen/virtq/packed_engine.ts:161
@@ -961,184 +949,175 @@ module virtq_packed_w256_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
           sched_lock_index <= sched_index;  // gen/lib/arbiter.ts:80
         end
       end
-      case (walk_state)  // gen/virtq/packed_fetch.ts:310
+      case (walk_state)  // gen/virtq/packed_fetch.ts:358
         WALK_STATE_IDLE: begin
-          if (sched_valid) begin  // gen/virtq/packed_fetch.ts:312
-            walk_queue <= sched_index;  // gen/virtq/packed_fetch.ts:313
-            if (sched_index == 1'b0) begin  // gen/virtq/packed_fetch.ts:316
-              pending_0 <= 1'b0;  // gen/virtq/packed_fetch.ts:316
+          if (sched_valid) begin  // gen/virtq/packed_fetch.ts:360
+            walk_queue <= sched_index;  // gen/virtq/packed_fetch.ts:361
+            if (sched_index == 1'b0) begin  // gen/virtq/packed_fetch.ts:364
+              pending_0 <= 1'b0;  // gen/virtq/packed_fetch.ts:364
             end
-            if (sched_index == 1'b1) begin  // gen/virtq/packed_fetch.ts:316
-              pending_1 <= 1'b0;  // gen/virtq/packed_fetch.ts:316
+            if (sched_index == 1'b1) begin  // gen/virtq/packed_fetch.ts:364
+              pending_1 <= 1'b0;  // gen/virtq/packed_fetch.ts:364
             end
-            walk_table <= 1'b0;  // gen/virtq/packed_fetch.ts:317
-            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:287
-            walk_state <= WALK_STATE_CALC;  // gen/virtq/packed_fetch.ts:319
+            walk_table <= 1'b0;  // gen/virtq/packed_fetch.ts:365
+            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:335
+            walk_state <= WALK_STATE_CALC;  // gen/virtq/packed_fetch.ts:367
           end
         end
         WALK_STATE_CALC: begin
-          if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:335
-            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:337
+          if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:383
+            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:385
           end else begin
-            walk_state <= WALK_STATE_FETCH;  // gen/virtq/packed_fetch.ts:338
+            walk_state <= WALK_STATE_FETCH;  // gen/virtq/packed_fetch.ts:386
           end
         end
         WALK_STATE_FETCH: begin
-          if (fetch_rd_grant) begin  // gen/virtq/packed_fetch.ts:341
-            walk_state <= WALK_STATE_WAIT;  // gen/virtq/packed_fetch.ts:343
+          if (fetch_rd_grant) begin  // gen/virtq/packed_fetch.ts:389
+            walk_state <= WALK_STATE_WAIT;  // gen/virtq/packed_fetch.ts:391
           end
         end
         WALK_STATE_WAIT: begin
-          if (rd_status_valid & (~rd_status_id[0])) begin  // gen/virtq/packed_fetch.ts:347
-            if (rd_status_error != 3'd0) begin  // gen/virtq/packed_fetch.ts:349
+          if (rd_status_valid & (~rd_status_id[0])) begin  // gen/virtq/packed_fetch.ts:395
+            if (rd_status_error != 3'd0) begin  // gen/virtq/packed_fetch.ts:397
             end else begin
-              walk_state <= WALK_STATE_WALK;  // gen/virtq/packed_fetch.ts:349
+              walk_state <= WALK_STATE_LOAD;  // gen/virtq/packed_fetch.ts:397
             end
           end
         end
+        WALK_STATE_LOAD: begin
+          walk_state <= WALK_STATE_WALK;  // gen/virtq/packed_fetch.ts:404
+        end
         WALK_STATE_WALK: begin
-          if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:353
-            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:355
-          end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:357
-            if (walk_desc[114]) begin  // gen/virtq/packed_fetch.ts:419
-            end else if ((~walk_desc[113]) & walk_saw_write) begin  // gen/virtq/packed_fetch.ts:420
-            end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:421
-            end else if (stage_room & ((~(walk_table_left == 16'd1)) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:422
-              if (walk_table_left == 16'd1) begin  // gen/virtq/packed_fetch.ts:299
-                walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:287
+          if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:407
+            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:409
+          end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:411
+            if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:464
+            end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:465
+            end else if (stage_room & ((~(walk_table_left == 16'd1)) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:466
+              if (walk_table_left == 16'd1) begin  // gen/virtq/packed_fetch.ts:347
+                walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:335
               end
-              if (walk_table_left == 16'd1) begin  // gen/virtq/packed_fetch.ts:426
-                walk_table <= 1'b0;  // gen/virtq/packed_fetch.ts:427
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:281
-                  avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:281
+              if (walk_table_left == 16'd1) begin  // gen/virtq/packed_fetch.ts:471
+                walk_table <= 1'b0;  // gen/virtq/packed_fetch.ts:472
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:329
+                  avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:329
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:281
-                  avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:281
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:329
+                  avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:329
                 end
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:282
-                  avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:282
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:330
+                  avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:330
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:282
-                  avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:282
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:330
+                  avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:330
                 end
-                if (1'b1) begin  // gen/virtq/packed_fetch.ts:283
-                  if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:283
-                    pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:283
+                if (1'b1) begin  // gen/virtq/packed_fetch.ts:331
+                  if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:331
+                    pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:331
                   end
-                  if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:283
-                    pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:283
+                  if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:331
+                    pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:331
                   end
                 end
-                walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:284
-              end else if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:430
-                walk_state <= WALK_STATE_CALC;  // gen/virtq/packed_fetch.ts:430
+                walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:332
+              end else if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:475
+                walk_state <= WALK_STATE_CALC;  // gen/virtq/packed_fetch.ts:475
               end
             end
-          end else if (~walk_available) begin  // gen/virtq/packed_fetch.ts:365
-            if (walk_open) begin  // gen/virtq/packed_fetch.ts:366
+          end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:418
+            if (walk_open) begin  // gen/virtq/packed_fetch.ts:419
             end else begin
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:281
-                avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:281
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:329
+                avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:329
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:281
-                avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:281
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:329
+                avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:329
               end
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:282
-                avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:282
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:330
+                avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:330
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:282
-                avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:282
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:330
+                avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:330
               end
-              if (1'b0) begin  // gen/virtq/packed_fetch.ts:283
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:283
-                  pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:283
+              if (1'b0) begin  // gen/virtq/packed_fetch.ts:331
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:331
+                  pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:331
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:283
-                  pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:283
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:331
+                  pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:331
                 end
               end
-              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:284
+              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:332
             end
-          end else if ((walk_descs + 16'd1) > walk_size) begin  // gen/virtq/packed_fetch.ts:368
-          end else if (walk_desc[114]) begin  // gen/virtq/packed_fetch.ts:369
-            if (~features[28]) begin  // gen/virtq/packed_fetch.ts:370
-            end else if (walk_desc[112]) begin  // gen/virtq/packed_fetch.ts:371
-            end else if ((walk_desc[95:64] == 32'd0) | (walk_desc[67:64] != 4'd0)) begin  // gen/virtq/packed_fetch.ts:372
-            end else if (walk_desc[95:68] > {12'd0, walk_size}) begin  // gen/virtq/packed_fetch.ts:373
-            end else if (({21'd0, walk_segs} + walk_desc[95:68]) > 28'd64) begin  // gen/virtq/packed_fetch.ts:374
-            end else if (features[35] & (walk_desc[111:96] != (walk_open ? walk_head : walk_pos))) begin  // gen/virtq/packed_fetch.ts:375
-            end else begin
-              walk_table <= 1'b1;  // gen/virtq/packed_fetch.ts:378
-              walk_open <= 1'b1;  // gen/virtq/packed_fetch.ts:383
-              walk_state <= WALK_STATE_CALC;  // gen/virtq/packed_fetch.ts:386
+          end else if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:421
+          end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:422
+            walk_table <= 1'b1;  // gen/virtq/packed_fetch.ts:424
+            walk_open <= 1'b1;  // gen/virtq/packed_fetch.ts:429
+            walk_state <= WALK_STATE_CALC;  // gen/virtq/packed_fetch.ts:432
+          end else if ((~walk_cur[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:434
+          end else if (stage_room & (walk_cur[112] | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:435
+            walk_open <= 1'b1;  // gen/virtq/packed_fetch.ts:437
+            if (~walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:347
+              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:335
             end
-          end else if ((~walk_desc[113]) & walk_saw_write) begin  // gen/virtq/packed_fetch.ts:389
-          end else if (walk_segs == 7'd64) begin  // gen/virtq/packed_fetch.ts:390
-          end else if ((~walk_desc[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:391
-          end else if ((~walk_desc[112]) & (features[35] & (walk_desc[111:96] != (walk_open ? walk_head : walk_pos)))) begin  // gen/virtq/packed_fetch.ts:392
-          end else if (stage_room & (walk_desc[112] | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:393
-            walk_open <= 1'b1;  // gen/virtq/packed_fetch.ts:395
-            if (~walk_desc[112]) begin  // gen/virtq/packed_fetch.ts:299
-              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:287
-            end
-            if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:404
-              if (walk_desc[112]) begin  // gen/virtq/packed_fetch.ts:406
-                walk_state <= WALK_STATE_CALC;  // gen/virtq/packed_fetch.ts:406
+            if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:455
+              if (walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:457
+                walk_state <= WALK_STATE_CALC;  // gen/virtq/packed_fetch.ts:457
               end else begin
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:281
-                  avail_pos_0 <= walk_pos_wraps ? 16'd0 : (walk_pos + 16'd1);  // gen/virtq/packed_fetch.ts:281
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:329
+                  avail_pos_0 <= walk_pos_wraps ? 16'd0 : (walk_pos + 16'd1);  // gen/virtq/packed_fetch.ts:329
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:281
-                  avail_pos_1 <= walk_pos_wraps ? 16'd0 : (walk_pos + 16'd1);  // gen/virtq/packed_fetch.ts:281
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:329
+                  avail_pos_1 <= walk_pos_wraps ? 16'd0 : (walk_pos + 16'd1);  // gen/virtq/packed_fetch.ts:329
                 end
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:282
-                  avail_wrap_0 <= walk_pos_wraps ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:282
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:330
+                  avail_wrap_0 <= walk_pos_wraps ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:330
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:282
-                  avail_wrap_1 <= walk_pos_wraps ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:282
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:330
+                  avail_wrap_1 <= walk_pos_wraps ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:330
                 end
-                if (1'b1) begin  // gen/virtq/packed_fetch.ts:283
-                  if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:283
-                    pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:283
+                if (1'b1) begin  // gen/virtq/packed_fetch.ts:331
+                  if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:331
+                    pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:331
                   end
-                  if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:283
-                    pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:283
+                  if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:331
+                    pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:331
                   end
                 end
-                walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:284
+                walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:332
               end
             end
           end
         end
         default: begin end
       endcase
-      if (walk_fatal) begin  // gen/virtq/packed_fetch.ts:434
-        if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:435
-          failed_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:435
+      if (walk_fatal) begin  // gen/virtq/packed_fetch.ts:479
+        if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:480
+          failed_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:480
         end
-        if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:435
-          failed_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:435
+        if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:480
+          failed_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:480
         end
-        walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:287
-        walk_table <= 1'b0;  // gen/virtq/packed_fetch.ts:438
-        walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:439
+        walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:335
+        walk_table <= 1'b0;  // gen/virtq/packed_fetch.ts:483
+        walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:484
       end
       if (used_accept) begin  // gen/virtq/packed_used.ts:75
         used_tail <= used_tail + 4'd1;  // gen/virtq/packed_used.ts:79
         used_queue <= done_queue;  // gen/virtq/packed_used.ts:80
         used_seq <= used_seq + 8'd1;  // gen/virtq/packed_used.ts:82
         if (done_queue == 1'b0) begin  // gen/virtq/packed_used.ts:83
-          used_pos_0 <= _mux_10[15:0];  // gen/virtq/packed_used.ts:83
+          used_pos_0 <= _mux_9[15:0];  // gen/virtq/packed_used.ts:83
         end
         if (done_queue == 1'b1) begin  // gen/virtq/packed_used.ts:83
-          used_pos_1 <= _mux_10[15:0];  // gen/virtq/packed_used.ts:83
+          used_pos_1 <= _mux_9[15:0];  // gen/virtq/packed_used.ts:83
         end
-        if (({1'b0, _select_11} + {1'b0, done_slots}) >= {1'b0, _select_12}) begin  // gen/virtq/packed_used.ts:84
+        if (({1'b0, _select_10} + {1'b0, done_slots}) >= {1'b0, _select_11}) begin  // gen/virtq/packed_used.ts:84
           if (done_queue == 1'b0) begin  // gen/virtq/packed_used.ts:84
-            used_wrap_0 <= ~_select_13;  // gen/virtq/packed_used.ts:84
+            used_wrap_0 <= ~_select_12;  // gen/virtq/packed_used.ts:84
           end
           if (done_queue == 1'b1) begin  // gen/virtq/packed_used.ts:84
-            used_wrap_1 <= ~_select_13;  // gen/virtq/packed_used.ts:84
+            used_wrap_1 <= ~_select_12;  // gen/virtq/packed_used.ts:84
           end
         end
         used_state <= USED_STATE_CALC;  // gen/virtq/packed_used.ts:85
@@ -1181,7 +1160,7 @@ module virtq_packed_w256_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
           end
         end
         NOTIFY_STATE_FENCE: begin
-          if (~_sub_14[7]) begin  // gen/virtq/packed_used.ts:223
+          if (~_sub_13[7]) begin  // gen/virtq/packed_used.ts:223
             notify_state <= NOTIFY_STATE_READ;  // gen/virtq/packed_used.ts:223
           end
         end
@@ -1205,9 +1184,9 @@ module virtq_packed_w256_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
         default: begin end
       endcase
       inflight_0 <= (inflight_0 + {15'd0, (stage_commit_now & (walk_queue == 1'b0))}) - {15'd0, ((done_valid & done_ready) & (done_queue == 1'b0))};  // gen/virtq/packed_engine.ts:133
-      unsignalled_0 <= (unsignalled_0 + ((used_accept & (done_queue == 1'b0)) ? done_slots : 16'd0)) - ((notify_taken & (notify_pick_index == 1'b0)) ? _select_15 : 16'd0);  // gen/virtq/packed_engine.ts:136
+      unsignalled_0 <= (unsignalled_0 + ((used_accept & (done_queue == 1'b0)) ? done_slots : 16'd0)) - ((notify_taken & (notify_pick_index == 1'b0)) ? _select_14 : 16'd0);  // gen/virtq/packed_engine.ts:136
       inflight_1 <= (inflight_1 + {15'd0, (stage_commit_now & (walk_queue == 1'b1))}) - {15'd0, ((done_valid & done_ready) & (done_queue == 1'b1))};  // gen/virtq/packed_engine.ts:133
-      unsignalled_1 <= (unsignalled_1 + ((used_accept & (done_queue == 1'b1)) ? done_slots : 16'd0)) - ((notify_taken & (notify_pick_index == 1'b1)) ? _select_15 : 16'd0);  // gen/virtq/packed_engine.ts:136
+      unsignalled_1 <= (unsignalled_1 + ((used_accept & (done_queue == 1'b1)) ? done_slots : 16'd0)) - ((notify_taken & (notify_pick_index == 1'b1)) ? _select_14 : 16'd0);  // gen/virtq/packed_engine.ts:136
       if (q0_notify) begin  // gen/virtq/packed_engine.ts:140
         pending_0 <= 1'b1;  // gen/virtq/packed_engine.ts:140
       end
@@ -1223,10 +1202,10 @@ module virtq_packed_w256_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
         end
       end
       if (used_fatal) begin  // gen/virtq/packed_engine.ts:144
-        if (_select_16 == 1'b0) begin  // gen/virtq/packed_engine.ts:144
+        if (_select_15 == 1'b0) begin  // gen/virtq/packed_engine.ts:144
           failed_0 <= 1'b1;  // gen/virtq/packed_engine.ts:144
         end
-        if (_select_16 == 1'b1) begin  // gen/virtq/packed_engine.ts:144
+        if (_select_15 == 1'b1) begin  // gen/virtq/packed_engine.ts:144
           failed_1 <= 1'b1;  // gen/virtq/packed_engine.ts:144
         end
       end
@@ -1280,137 +1259,136 @@ module virtq_packed_w256_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
     end
   end
   always @(posedge clk) begin
-    fetch_buf_0 <= (fetch_buf_0 & (~_cat_17)) | (((mem_wr_valid & (memwr_line == 5'd0)) ? mem_wr_data[255:0] : mem_wr_data[511:256]) & _cat_17);  // gen/virtq/packed_fetch.ts:95
-    fetch_buf_1 <= (fetch_buf_1 & (~_cat_19)) | (((mem_wr_valid & (memwr_line == 5'd1)) ? mem_wr_data[255:0] : mem_wr_data[511:256]) & _cat_19);  // gen/virtq/packed_fetch.ts:95
-    fetch_buf_2 <= (fetch_buf_2 & (~_cat_21)) | (((mem_wr_valid & (memwr_line == 5'd2)) ? mem_wr_data[255:0] : mem_wr_data[511:256]) & _cat_21);  // gen/virtq/packed_fetch.ts:95
-    fetch_buf_3 <= (fetch_buf_3 & (~_cat_23)) | (((mem_wr_valid & (memwr_line == 5'd3)) ? mem_wr_data[255:0] : mem_wr_data[511:256]) & _cat_23);  // gen/virtq/packed_fetch.ts:95
-    event_line <= (event_line & (~_cat_25)) | (((mem_wr_valid & (memwr_line == 5'd4)) ? mem_wr_data[255:0] : mem_wr_data[511:256]) & _cat_25);  // gen/virtq/packed_fetch.ts:97
-    case (walk_state)  // gen/virtq/packed_fetch.ts:310
+    fetch_buf_0 <= (fetch_buf_0 & (~_cat_16)) | (((mem_wr_valid & (memwr_line == 5'd0)) ? mem_wr_data[255:0] : mem_wr_data[511:256]) & _cat_16);  // gen/virtq/packed_fetch.ts:95
+    fetch_buf_1 <= (fetch_buf_1 & (~_cat_18)) | (((mem_wr_valid & (memwr_line == 5'd1)) ? mem_wr_data[255:0] : mem_wr_data[511:256]) & _cat_18);  // gen/virtq/packed_fetch.ts:95
+    fetch_buf_2 <= (fetch_buf_2 & (~_cat_20)) | (((mem_wr_valid & (memwr_line == 5'd2)) ? mem_wr_data[255:0] : mem_wr_data[511:256]) & _cat_20);  // gen/virtq/packed_fetch.ts:95
+    fetch_buf_3 <= (fetch_buf_3 & (~_cat_22)) | (((mem_wr_valid & (memwr_line == 5'd3)) ? mem_wr_data[255:0] : mem_wr_data[511:256]) & _cat_22);  // gen/virtq/packed_fetch.ts:95
+    event_line <= (event_line & (~_cat_24)) | (((mem_wr_valid & (memwr_line == 5'd4)) ? mem_wr_data[255:0] : mem_wr_data[511:256]) & _cat_24);  // gen/virtq/packed_fetch.ts:97
+    case (walk_state)  // gen/virtq/packed_fetch.ts:358
       WALK_STATE_IDLE: begin
-        if (sched_valid) begin  // gen/virtq/packed_fetch.ts:312
-          walk_pos <= _select_27;  // gen/virtq/packed_fetch.ts:314
-          walk_wrap <= _select_28;  // gen/virtq/packed_fetch.ts:315
-          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:288
-          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:289
-          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:290
-          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:291
+        if (sched_valid) begin  // gen/virtq/packed_fetch.ts:360
+          walk_pos <= _select_26;  // gen/virtq/packed_fetch.ts:362
+          walk_wrap <= _select_27;  // gen/virtq/packed_fetch.ts:363
+          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:336
+          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:337
+          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:338
+          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:339
         end
       end
       WALK_STATE_CALC: begin
-        if (walk_table) begin  // gen/virtq/packed_fetch.ts:323
-          walk_n <= (walk_table_left >= 16'd8) ? 4'd8 : walk_table_left[3:0];  // gen/virtq/packed_fetch.ts:324
-          walk_host <= walk_table_addr;  // gen/virtq/packed_fetch.ts:325
+        if (walk_table) begin  // gen/virtq/packed_fetch.ts:371
+          walk_n <= (walk_table_left >= 16'd8) ? 4'd8 : walk_table_left[3:0];  // gen/virtq/packed_fetch.ts:372
+          walk_host <= walk_table_addr;  // gen/virtq/packed_fetch.ts:373
         end else begin
-          walk_n <= ((walk_size - walk_pos) >= 16'd8) ? 4'd8 : _sub_29[3:0];  // gen/virtq/packed_fetch.ts:327
-          walk_host <= _select_30 + ({48'd0, walk_pos} << 4);  // gen/virtq/packed_fetch.ts:328
+          walk_n <= ((walk_size - walk_pos) >= 16'd8) ? 4'd8 : _sub_28[3:0];  // gen/virtq/packed_fetch.ts:375
+          walk_host <= _select_29 + ({48'd0, walk_pos} << 4);  // gen/virtq/packed_fetch.ts:376
         end
       end
       WALK_STATE_FETCH: begin
-        if (fetch_rd_grant) begin  // gen/virtq/packed_fetch.ts:341
-          if (walk_table) begin  // gen/virtq/packed_fetch.ts:342
-            walk_table_addr <= walk_table_addr + ({60'd0, walk_n} << 4);  // gen/virtq/packed_fetch.ts:342
+        if (fetch_rd_grant) begin  // gen/virtq/packed_fetch.ts:389
+          if (walk_table) begin  // gen/virtq/packed_fetch.ts:390
+            walk_table_addr <= walk_table_addr + ({60'd0, walk_n} << 4);  // gen/virtq/packed_fetch.ts:390
           end
         end
       end
       WALK_STATE_WAIT: begin
-        if (rd_status_valid & (~rd_status_id[0])) begin  // gen/virtq/packed_fetch.ts:347
-          walk_k <= 3'd0;  // gen/virtq/packed_fetch.ts:348
+        if (rd_status_valid & (~rd_status_id[0])) begin  // gen/virtq/packed_fetch.ts:395
+          walk_k <= 3'd0;  // gen/virtq/packed_fetch.ts:396
         end
       end
+      WALK_STATE_LOAD: begin
+        walk_cur <= _select_30;  // gen/virtq/packed_fetch.ts:316
+        walk_cur_avail <= (_select_30[119] == walk_wrap) & (_select_30[127] != walk_wrap);  // gen/virtq/packed_fetch.ts:317
+        walk_cur_fault <= walk_table ? (_slice_31 ? 4'd6 : (((~_select_30[113]) & walk_saw_write) ? 4'd7 : 4'd0)) : (((walk_descs + 16'd1) > walk_size) ? 4'd2 : ((_slice_31 & (~features[28])) ? 4'd3 : ((_slice_31 & _select_30[112]) ? 4'd4 : ((_slice_31 & ((_select_30[95:64] == 32'd0) | (_select_30[67:64] != 4'd0))) ? 4'd5 : ((_slice_31 & (_slice_32 > {12'd0, walk_size})) ? 4'd2 : ((_slice_31 & (({21'd0, walk_segs} + _slice_32) > 28'd64)) ? 4'd11 : ((((~_slice_31) & (~_select_30[113])) & walk_saw_write) ? 4'd7 : (((~_slice_31) & (walk_segs == 7'd64)) ? 4'd11 : (((features[35] & ((~_select_30[112]) | _slice_31)) & (_select_30[111:96] != (walk_open ? walk_head : walk_pos))) ? 4'd10 : 4'd0)))))))));  // gen/virtq/packed_fetch.ts:318
+      end
       WALK_STATE_WALK: begin
-        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:353
-        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:357
-          if (walk_desc[114]) begin  // gen/virtq/packed_fetch.ts:419
-          end else if ((~walk_desc[113]) & walk_saw_write) begin  // gen/virtq/packed_fetch.ts:420
-          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:421
-          end else if (stage_room & ((~(walk_table_left == 16'd1)) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:422
-            walk_segs <= walk_segs + 7'd1;  // gen/virtq/packed_fetch.ts:296
-            walk_total <= walk_total_next;  // gen/virtq/packed_fetch.ts:297
-            walk_saw_write <= walk_saw_write | walk_desc[113];  // gen/virtq/packed_fetch.ts:298
-            if (walk_table_left == 16'd1) begin  // gen/virtq/packed_fetch.ts:299
-              walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:288
-              walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:289
-              walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:290
-              walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:291
+        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:407
+        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:411
+          if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:464
+          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:465
+          end else if (stage_room & ((~(walk_table_left == 16'd1)) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:466
+            walk_segs <= walk_segs + 7'd1;  // gen/virtq/packed_fetch.ts:344
+            walk_total <= walk_total_next;  // gen/virtq/packed_fetch.ts:345
+            walk_saw_write <= walk_saw_write | walk_cur[113];  // gen/virtq/packed_fetch.ts:346
+            if (walk_table_left == 16'd1) begin  // gen/virtq/packed_fetch.ts:347
+              walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:336
+              walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:337
+              walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:338
+              walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:339
             end
-            walk_table_left <= walk_table_left - 16'd1;  // gen/virtq/packed_fetch.ts:424
-            walk_k <= walk_k + 3'd1;  // gen/virtq/packed_fetch.ts:425
+            walk_table_left <= walk_table_left - 16'd1;  // gen/virtq/packed_fetch.ts:468
+            walk_k <= walk_k + 3'd1;  // gen/virtq/packed_fetch.ts:469
+            walk_cur <= _select_33;  // gen/virtq/packed_fetch.ts:316
+            walk_cur_avail <= (_select_33[119] == walk_wrap) & (_select_33[127] != walk_wrap);  // gen/virtq/packed_fetch.ts:317
+            walk_cur_fault <= walk_table ? (_slice_34 ? 4'd6 : (((~_select_33[113]) & (walk_saw_write | walk_cur[113])) ? 4'd7 : 4'd0)) : (((walk_descs + 16'd1) > walk_size) ? 4'd2 : ((_slice_34 & (~features[28])) ? 4'd3 : ((_slice_34 & _select_33[112]) ? 4'd4 : ((_slice_34 & ((_select_33[95:64] == 32'd0) | (_select_33[67:64] != 4'd0))) ? 4'd5 : ((_slice_34 & (_slice_35 > {12'd0, walk_size})) ? 4'd2 : ((_slice_34 & (({21'd0, (walk_segs + 7'd1)} + _slice_35) > 28'd64)) ? 4'd11 : ((((~_slice_34) & (~_select_33[113])) & (walk_saw_write | walk_cur[113])) ? 4'd7 : (((~_slice_34) & ((walk_segs + 7'd1) == 7'd64)) ? 4'd11 : (((features[35] & ((~_select_33[112]) | _slice_34)) & (_select_33[111:96] != (walk_open ? walk_head : walk_pos))) ? 4'd10 : 4'd0)))))))));  // gen/virtq/packed_fetch.ts:318
           end
-        end else if (~walk_available) begin  // gen/virtq/packed_fetch.ts:365
-        end else if ((walk_descs + 16'd1) > walk_size) begin  // gen/virtq/packed_fetch.ts:368
-        end else if (walk_desc[114]) begin  // gen/virtq/packed_fetch.ts:369
-          if (~features[28]) begin  // gen/virtq/packed_fetch.ts:370
-          end else if (walk_desc[112]) begin  // gen/virtq/packed_fetch.ts:371
-          end else if ((walk_desc[95:64] == 32'd0) | (walk_desc[67:64] != 4'd0)) begin  // gen/virtq/packed_fetch.ts:372
-          end else if (walk_desc[95:68] > {12'd0, walk_size}) begin  // gen/virtq/packed_fetch.ts:373
-          end else if (({21'd0, walk_segs} + walk_desc[95:68]) > 28'd64) begin  // gen/virtq/packed_fetch.ts:374
-          end else if (features[35] & (walk_desc[111:96] != (walk_open ? walk_head : walk_pos))) begin  // gen/virtq/packed_fetch.ts:375
-          end else begin
-            walk_table_addr <= walk_desc[63:0];  // gen/virtq/packed_fetch.ts:379
-            walk_table_left <= walk_desc[83:68];  // gen/virtq/packed_fetch.ts:380
-            walk_descs <= walk_descs + 16'd1;  // gen/virtq/packed_fetch.ts:381
-            walk_id <= walk_desc[111:96];  // gen/virtq/packed_fetch.ts:382
-            walk_pos <= walk_pos_wraps ? 16'd0 : (walk_pos + 16'd1);  // gen/virtq/packed_fetch.ts:384
-            if (walk_pos_wraps) begin  // gen/virtq/packed_fetch.ts:385
-              walk_wrap <= ~walk_wrap;  // gen/virtq/packed_fetch.ts:385
-            end
+        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:418
+        end else if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:421
+        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:422
+          walk_table_addr <= walk_cur[63:0];  // gen/virtq/packed_fetch.ts:425
+          walk_table_left <= walk_cur[83:68];  // gen/virtq/packed_fetch.ts:426
+          walk_descs <= walk_descs + 16'd1;  // gen/virtq/packed_fetch.ts:427
+          walk_id <= walk_cur[111:96];  // gen/virtq/packed_fetch.ts:428
+          walk_pos <= walk_pos_wraps ? 16'd0 : (walk_pos + 16'd1);  // gen/virtq/packed_fetch.ts:430
+          if (walk_pos_wraps) begin  // gen/virtq/packed_fetch.ts:431
+            walk_wrap <= ~walk_wrap;  // gen/virtq/packed_fetch.ts:431
           end
-        end else if ((~walk_desc[113]) & walk_saw_write) begin  // gen/virtq/packed_fetch.ts:389
-        end else if (walk_segs == 7'd64) begin  // gen/virtq/packed_fetch.ts:390
-        end else if ((~walk_desc[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:391
-        end else if ((~walk_desc[112]) & (features[35] & (walk_desc[111:96] != (walk_open ? walk_head : walk_pos)))) begin  // gen/virtq/packed_fetch.ts:392
-        end else if (stage_room & (walk_desc[112] | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:393
-          walk_id <= walk_desc[111:96];  // gen/virtq/packed_fetch.ts:394
-          walk_descs <= walk_descs + 16'd1;  // gen/virtq/packed_fetch.ts:396
-          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:397
-            walk_head <= walk_pos;  // gen/virtq/packed_fetch.ts:397
+        end else if ((~walk_cur[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:434
+        end else if (stage_room & (walk_cur[112] | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:435
+          walk_id <= walk_cur[111:96];  // gen/virtq/packed_fetch.ts:436
+          walk_descs <= walk_descs + 16'd1;  // gen/virtq/packed_fetch.ts:438
+          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:439
+            walk_head <= walk_pos;  // gen/virtq/packed_fetch.ts:439
           end
-          walk_segs <= walk_segs + 7'd1;  // gen/virtq/packed_fetch.ts:296
-          walk_total <= walk_total_next;  // gen/virtq/packed_fetch.ts:297
-          walk_saw_write <= walk_saw_write | walk_desc[113];  // gen/virtq/packed_fetch.ts:298
-          if (~walk_desc[112]) begin  // gen/virtq/packed_fetch.ts:299
-            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:288
-            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:289
-            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:290
-            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:291
+          walk_segs <= walk_segs + 7'd1;  // gen/virtq/packed_fetch.ts:344
+          walk_total <= walk_total_next;  // gen/virtq/packed_fetch.ts:345
+          walk_saw_write <= walk_saw_write | walk_cur[113];  // gen/virtq/packed_fetch.ts:346
+          if (~walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:347
+            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:336
+            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:337
+            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:338
+            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:339
           end
-          walk_pos <= walk_pos_wraps ? 16'd0 : (walk_pos + 16'd1);  // gen/virtq/packed_fetch.ts:400
-          walk_wrap <= walk_pos_wraps ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:402
-          walk_k <= walk_k + 3'd1;  // gen/virtq/packed_fetch.ts:403
+          walk_pos <= walk_pos_wraps ? 16'd0 : (walk_pos + 16'd1);  // gen/virtq/packed_fetch.ts:442
+          walk_wrap <= walk_pos_wraps ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:444
+          walk_k <= walk_k + 3'd1;  // gen/virtq/packed_fetch.ts:445
+          walk_cur <= _select_36;  // gen/virtq/packed_fetch.ts:316
+          walk_cur_avail <= (_select_36[119] == walk_wrap) & (_select_36[127] != walk_wrap);  // gen/virtq/packed_fetch.ts:317
+          walk_cur_fault <= ((((~walk_cur[112]) ? 16'd0 : (walk_descs + 16'd1)) + 16'd1) > walk_size) ? 4'd2 : ((_slice_37 & (~features[28])) ? 4'd3 : ((_slice_37 & _select_36[112]) ? 4'd4 : ((_slice_37 & ((_select_36[95:64] == 32'd0) | (_select_36[67:64] != 4'd0))) ? 4'd5 : ((_slice_37 & (_slice_38 > {12'd0, walk_size})) ? 4'd2 : ((_slice_37 & (({21'd0, ((~walk_cur[112]) ? 7'd0 : (walk_segs + 7'd1))} + _slice_38) > 28'd64)) ? 4'd11 : ((((~_slice_37) & (~_select_36[113])) & (walk_cur[112] & (walk_saw_write | walk_cur[113]))) ? 4'd7 : (((~_slice_37) & (((~walk_cur[112]) ? 7'd0 : (walk_segs + 7'd1)) == 7'd64)) ? 4'd11 : (((features[35] & ((~_select_36[112]) | _slice_37)) & (_select_36[111:96] != (walk_cur[112] ? (walk_open ? walk_head : walk_pos) : (walk_pos_wraps ? 16'd0 : (walk_pos + 16'd1))))) ? 4'd10 : 4'd0))))))));  // gen/virtq/packed_fetch.ts:318
         end
       end
       default: begin end
     endcase
-    if (walk_fatal) begin  // gen/virtq/packed_fetch.ts:434
-      walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:288
-      walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:289
-      walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:290
-      walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:291
+    if (walk_fatal) begin  // gen/virtq/packed_fetch.ts:479
+      walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:336
+      walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:337
+      walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:338
+      walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:339
     end
     if (used_accept) begin  // gen/virtq/packed_used.ts:75
       if (used_tail[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:76
-        used_slot_0 <= {_cat_31, done_id, done_len};  // gen/virtq/packed_used.ts:76
+        used_slot_0 <= {_cat_39, done_id, done_len};  // gen/virtq/packed_used.ts:76
       end
       if (used_tail[2:0] == 3'd1) begin  // gen/virtq/packed_used.ts:76
-        used_slot_1 <= {_cat_31, done_id, done_len};  // gen/virtq/packed_used.ts:76
+        used_slot_1 <= {_cat_39, done_id, done_len};  // gen/virtq/packed_used.ts:76
       end
       if (used_tail[2:0] == 3'd2) begin  // gen/virtq/packed_used.ts:76
-        used_slot_2 <= {_cat_31, done_id, done_len};  // gen/virtq/packed_used.ts:76
+        used_slot_2 <= {_cat_39, done_id, done_len};  // gen/virtq/packed_used.ts:76
       end
       if (used_tail[2:0] == 3'd3) begin  // gen/virtq/packed_used.ts:76
-        used_slot_3 <= {_cat_31, done_id, done_len};  // gen/virtq/packed_used.ts:76
+        used_slot_3 <= {_cat_39, done_id, done_len};  // gen/virtq/packed_used.ts:76
       end
       if (used_tail[2:0] == 3'd4) begin  // gen/virtq/packed_used.ts:76
-        used_slot_4 <= {_cat_31, done_id, done_len};  // gen/virtq/packed_used.ts:76
+        used_slot_4 <= {_cat_39, done_id, done_len};  // gen/virtq/packed_used.ts:76
       end
       if (used_tail[2:0] == 3'd5) begin  // gen/virtq/packed_used.ts:76
-        used_slot_5 <= {_cat_31, done_id, done_len};  // gen/virtq/packed_used.ts:76
+        used_slot_5 <= {_cat_39, done_id, done_len};  // gen/virtq/packed_used.ts:76
       end
       if (used_tail[2:0] == 3'd6) begin  // gen/virtq/packed_used.ts:76
-        used_slot_6 <= {_cat_31, done_id, done_len};  // gen/virtq/packed_used.ts:76
+        used_slot_6 <= {_cat_39, done_id, done_len};  // gen/virtq/packed_used.ts:76
       end
       if (used_tail[2:0] == 3'd7) begin  // gen/virtq/packed_used.ts:76
-        used_slot_7 <= {_cat_31, done_id, done_len};  // gen/virtq/packed_used.ts:76
+        used_slot_7 <= {_cat_39, done_id, done_len};  // gen/virtq/packed_used.ts:76
       end
       if (used_tail[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:77
         used_slot_queue_0 <= done_queue;  // gen/virtq/packed_used.ts:77
@@ -1437,21 +1415,21 @@ module virtq_packed_w256_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
         used_slot_queue_7 <= done_queue;  // gen/virtq/packed_used.ts:77
       end
       used_slot_cur <= used_tail[2:0];  // gen/virtq/packed_used.ts:78
-      used_pos_cur <= _select_11;  // gen/virtq/packed_used.ts:81
+      used_pos_cur <= _select_10;  // gen/virtq/packed_used.ts:81
     end
     case (used_state)  // gen/virtq/packed_used.ts:95
       USED_STATE_CALC: begin
-        used_host <= (_select_32 + ({48'd0, used_pos_cur} << 4)) + 64'd8;  // gen/virtq/packed_used.ts:97
+        used_host <= (_select_40 + ({48'd0, used_pos_cur} << 4)) + 64'd8;  // gen/virtq/packed_used.ts:97
       end
       default: begin end
     endcase
-    used_rdata <= {_select_33, _select_34};  // gen/virtq/packed_used.ts:131
+    used_rdata <= {_select_41, _select_42};  // gen/virtq/packed_used.ts:131
     case (notify_state)  // gen/virtq/packed_used.ts:212
       NOTIFY_STATE_IDLE: begin
         if (notify_pick_valid) begin  // gen/virtq/packed_used.ts:214
-          notify_adv <= _select_35;  // gen/virtq/packed_used.ts:216
-          notify_idx <= _select_36;  // gen/virtq/packed_used.ts:217
-          notify_wrap <= _select_37;  // gen/virtq/packed_used.ts:218
+          notify_adv <= _select_43;  // gen/virtq/packed_used.ts:216
+          notify_idx <= _select_44;  // gen/virtq/packed_used.ts:217
+          notify_wrap <= _select_45;  // gen/virtq/packed_used.ts:218
           notify_seq <= used_seq;  // gen/virtq/packed_used.ts:219
         end
       end
