@@ -13,6 +13,7 @@ import {
   log2ceil,
   type ModuleBuilder,
   mux,
+  orAll,
   select,
   type Signal,
   type SignalArray,
@@ -231,13 +232,8 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
   const sawWrite = m.reg('walk_saw_write', bit);
   const id = m.reg('walk_id', CHAIN_ID_BITS);
 
-  const size = m.let(
-    'walk_size',
-    select(
-      cq,
-      cfg.map((q) => q.size),
-    ),
-  );
+  // the queue's size, held while the walker serves it (a register: no handover select on the decision paths)
+  const size = m.reg('walk_size', 16);
   const resetting = m.let('walk_resetting', st.resetting.at(cq));
 
   // ---- scheduler: queues with a doorbell pending, enabled, configured and not stopped
@@ -296,8 +292,13 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
     const ind = fl(DESC_F.INDIRECT);
     const ends = fl(DESC_F.NEXT).not().or(ind);
     const inOrderBad = c.featInOrder.and(ends).and(nd.bits(111, 96).ne(s.inChain.select(s.head, s.pos)));
-    const first = (conds: [Expr, number][]) =>
-      conds.reduceRight<Expr>((acc, [cnd, v]) => mux(cnd, lit(v, PACKED_FAULT_BITS), acc), lit(0, PACKED_FAULT_BITS));
+    // the first condition that holds, as a balanced tree of 2:1 choices (not a chain as long as the list)
+    const first = (conds: [Expr, number][]): Expr => {
+      if (conds.length === 1) return mux(conds[0][0], lit(conds[0][1], PACKED_FAULT_BITS), lit(0, PACKED_FAULT_BITS));
+      const h = Math.ceil(conds.length / 2);
+      const lo = conds.slice(0, h);
+      return mux(orAll(...lo.map(([cnd]) => cnd)), first(lo), first(conds.slice(h)));
+    };
     const ringFault = first([
       [s.descs.inc().gt(size), PackedFault.CHAIN_TOO_LONG],
       [ind.and(c.featIndirect.not()), PackedFault.INDIRECT_NOT_NEGOTIATED],
@@ -359,6 +360,12 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
     idle: () => {
       m.if(pick.valid, () => {
         cq.next(pick.index);
+        size.next(
+          select(
+            pick.index,
+            cfg.map((q) => q.size),
+          ),
+        );
         pos.next(st.availPos.at(pick.index));
         wrap.next(st.availWrap.at(pick.index));
         st.pending.nextAt(pick.index, 0);
