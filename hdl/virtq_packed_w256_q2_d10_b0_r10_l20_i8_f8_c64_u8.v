@@ -217,13 +217,15 @@ module virtq_packed_w256_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
   reg [127:0] walk_cur;  // gen/virtq/packed_fetch.ts:252
   /* verilator lint_on UNUSEDSIGNAL */
   reg walk_cur_avail;  // gen/virtq/packed_fetch.ts:253
-  reg [3:0] walk_cur_fault;  // gen/virtq/packed_fetch.ts:254
-  wire walk_pos_wraps;  // gen/virtq/packed_fetch.ts:263
-  wire walk_batch_end;  // gen/virtq/packed_fetch.ts:265
-  wire [38:0] walk_total_next;  // gen/virtq/packed_fetch.ts:269
-  reg walk_fatal;  // gen/virtq/packed_fetch.ts:322
-  reg [3:0] walk_fatal_code;  // gen/virtq/packed_fetch.ts:323
-  wire walk_active;  // gen/virtq/packed_fetch.ts:495
+  wire walk_pos_wraps;  // gen/virtq/packed_fetch.ts:262
+  wire walk_batch_end;  // gen/virtq/packed_fetch.ts:264
+  wire [38:0] walk_total_next;  // gen/virtq/packed_fetch.ts:268
+  reg [8:0] walk_cur_faults;  // gen/virtq/packed_fetch.ts:294
+  wire [3:0] walk_cur_fault;  // gen/virtq/packed_fetch.ts:331
+  wire walk_cur_any_fault;  // gen/virtq/packed_fetch.ts:332
+  reg walk_fatal;  // gen/virtq/packed_fetch.ts:334
+  reg [3:0] walk_fatal_code;  // gen/virtq/packed_fetch.ts:335
+  wire walk_active;  // gen/virtq/packed_fetch.ts:522
   reg [1:0] used_state;  // gen/virtq/packed_used.ts:46
   reg [63:0] used_slot_0;  // gen/virtq/packed_used.ts:47
   reg [63:0] used_slot_1;  // gen/virtq/packed_used.ts:47
@@ -330,57 +332,35 @@ module virtq_packed_w256_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
   wire [31:0] _mux_24;  // gen/virtq/packed_fetch.ts:91
   /* verilator lint_on UNUSEDSIGNAL */
   wire [255:0] _cat_23;  // gen/virtq/packed_fetch.ts:85
-  reg [15:0] _select_25;  // gen/virtq/packed_fetch.ts:364
-  reg [15:0] _select_26;  // gen/virtq/packed_fetch.ts:369
-  reg _select_27;  // gen/virtq/packed_fetch.ts:370
+  reg [15:0] _select_25;  // gen/virtq/packed_fetch.ts:376
+  reg [15:0] _select_26;  // gen/virtq/packed_fetch.ts:381
+  reg _select_27;  // gen/virtq/packed_fetch.ts:382
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_28;  // gen/virtq/packed_fetch.ts:382
+  wire [15:0] _sub_28;  // gen/virtq/packed_fetch.ts:394
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [63:0] _select_29;  // gen/virtq/packed_fetch.ts:384
+  reg [63:0] _select_29;  // gen/virtq/packed_fetch.ts:396
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   reg [127:0] _select_30;  // gen/virtq/packed_fetch.ts:102
   /* verilator lint_on UNUSEDSIGNAL */
-  wire _slice_31;  // gen/virtq/packed_fetch.ts:289
-  wire _and_32;  // gen/virtq/packed_fetch.ts:304
-  wire _and_33;  // gen/virtq/packed_fetch.ts:305
-  wire _and_34;  // gen/virtq/packed_fetch.ts:306
-  wire [27:0] _slice_36;  // gen/virtq/packed_fetch.ts:291
-  wire _and_35;  // gen/virtq/packed_fetch.ts:307
-  wire _and_37;  // gen/virtq/packed_fetch.ts:308
-  wire _and_38;  // gen/virtq/packed_fetch.ts:309
-  wire _and_39;  // gen/virtq/packed_fetch.ts:310
+  wire _slice_31;  // gen/virtq/packed_fetch.ts:303
+  wire [27:0] _slice_32;  // gen/virtq/packed_fetch.ts:305
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  reg [127:0] _select_40;  // gen/virtq/packed_fetch.ts:102
+  reg [127:0] _select_33;  // gen/virtq/packed_fetch.ts:102
   /* verilator lint_on UNUSEDSIGNAL */
-  wire _slice_41;  // gen/virtq/packed_fetch.ts:289
-  wire _and_42;  // gen/virtq/packed_fetch.ts:304
-  wire _and_43;  // gen/virtq/packed_fetch.ts:305
-  wire _and_44;  // gen/virtq/packed_fetch.ts:306
-  wire [27:0] _slice_46;  // gen/virtq/packed_fetch.ts:291
-  wire _and_45;  // gen/virtq/packed_fetch.ts:307
-  wire _and_47;  // gen/virtq/packed_fetch.ts:308
-  wire _and_48;  // gen/virtq/packed_fetch.ts:309
-  wire _and_49;  // gen/virtq/packed_fetch.ts:310
+  wire _slice_34;  // gen/virtq/packed_fetch.ts:303
+  wire [27:0] _slice_35;  // gen/virtq/packed_fetch.ts:305
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  reg [127:0] _select_50;  // gen/virtq/packed_fetch.ts:102
+  reg [127:0] _select_36;  // gen/virtq/packed_fetch.ts:102
   /* verilator lint_on UNUSEDSIGNAL */
-  wire _gt_51;  // gen/virtq/packed_fetch.ts:303
-  wire _slice_53;  // gen/virtq/packed_fetch.ts:289
-  wire _and_52;  // gen/virtq/packed_fetch.ts:304
-  wire _and_54;  // gen/virtq/packed_fetch.ts:305
-  wire _and_55;  // gen/virtq/packed_fetch.ts:306
-  wire [27:0] _slice_57;  // gen/virtq/packed_fetch.ts:291
-  wire _and_56;  // gen/virtq/packed_fetch.ts:307
-  wire _and_58;  // gen/virtq/packed_fetch.ts:308
-  wire _and_59;  // gen/virtq/packed_fetch.ts:309
-  wire _and_60;  // gen/virtq/packed_fetch.ts:310
-  wire [15:0] _cat_61;  // gen/virtq/packed_used.ts:72
-  reg [63:0] _select_62;  // gen/virtq/packed_used.ts:98
-  reg [255:0] _select_63;  // gen/virtq/packed_used.ts:131
-  reg [255:0] _select_64;  // gen/virtq/packed_used.ts:131
-  reg [15:0] _select_65;  // gen/virtq/packed_used.ts:216
-  reg [15:0] _select_66;  // gen/virtq/packed_used.ts:217
-  reg _select_67;  // gen/virtq/packed_used.ts:218
+  wire _slice_37;  // gen/virtq/packed_fetch.ts:303
+  wire [27:0] _slice_38;  // gen/virtq/packed_fetch.ts:305
+  wire [15:0] _cat_39;  // gen/virtq/packed_used.ts:72
+  reg [63:0] _select_40;  // gen/virtq/packed_used.ts:98
+  reg [255:0] _select_41;  // gen/virtq/packed_used.ts:131
+  reg [255:0] _select_42;  // gen/virtq/packed_used.ts:131
+  reg [15:0] _select_43;  // gen/virtq/packed_used.ts:216
+  reg [15:0] _select_44;  // gen/virtq/packed_used.ts:217
+  reg _select_45;  // gen/virtq/packed_used.ts:218
 
   // ---- instances
   fifo_w33_d4 stage_hdr (  // gen/virtq/packed_fetch.ts:143
@@ -499,29 +479,29 @@ module virtq_packed_w256_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
   assign _cat_21 = {{8{_mux_22[31]}}, {8{_mux_22[30]}}, {8{_mux_22[29]}}, {8{_mux_22[28]}}, {8{_mux_22[27]}}, {8{_mux_22[26]}}, {8{_mux_22[25]}}, {8{_mux_22[24]}}, {8{_mux_22[23]}}, {8{_mux_22[22]}}, {8{_mux_22[21]}}, {8{_mux_22[20]}}, {8{_mux_22[19]}}, {8{_mux_22[18]}}, {8{_mux_22[17]}}, {8{_mux_22[16]}}, {8{_mux_22[15]}}, {8{_mux_22[14]}}, {8{_mux_22[13]}}, {8{_mux_22[12]}}, {8{_mux_22[11]}}, {8{_mux_22[10]}}, {8{_mux_22[9]}}, {8{_mux_22[8]}}, {8{_mux_22[7]}}, {8{_mux_22[6]}}, {8{_mux_22[5]}}, {8{_mux_22[4]}}, {8{_mux_22[3]}}, {8{_mux_22[2]}}, {8{_mux_22[1]}}, {8{_mux_22[0]}}};  // gen/virtq/packed_fetch.ts:85
   assign _mux_24 = (mem_wr_valid & (memwr_line == 5'd4)) ? mem_wr_be[31:0] : ((mem_wr_valid & (memwr_line == 5'd3)) ? mem_wr_be[63:32] : 32'd0);  // gen/virtq/packed_fetch.ts:91
   assign _cat_23 = {{8{_mux_24[31]}}, {8{_mux_24[30]}}, {8{_mux_24[29]}}, {8{_mux_24[28]}}, {8{_mux_24[27]}}, {8{_mux_24[26]}}, {8{_mux_24[25]}}, {8{_mux_24[24]}}, {8{_mux_24[23]}}, {8{_mux_24[22]}}, {8{_mux_24[21]}}, {8{_mux_24[20]}}, {8{_mux_24[19]}}, {8{_mux_24[18]}}, {8{_mux_24[17]}}, {8{_mux_24[16]}}, {8{_mux_24[15]}}, {8{_mux_24[14]}}, {8{_mux_24[13]}}, {8{_mux_24[12]}}, {8{_mux_24[11]}}, {8{_mux_24[10]}}, {8{_mux_24[9]}}, {8{_mux_24[8]}}, {8{_mux_24[7]}}, {8{_mux_24[6]}}, {8{_mux_24[5]}}, {8{_mux_24[4]}}, {8{_mux_24[3]}}, {8{_mux_24[2]}}, {8{_mux_24[1]}}, {8{_mux_24[0]}}};  // gen/virtq/packed_fetch.ts:85
-  always @* begin  // gen/virtq/packed_fetch.ts:364
+  always @* begin  // gen/virtq/packed_fetch.ts:376
     case (sched_index)
       1'b0: _select_25 = q0_size;
       1'b1: _select_25 = q1_size;
       default: _select_25 = q0_size;
     endcase
   end
-  always @* begin  // gen/virtq/packed_fetch.ts:369
+  always @* begin  // gen/virtq/packed_fetch.ts:381
     case (sched_index)
       1'b0: _select_26 = avail_pos_0;
       1'b1: _select_26 = avail_pos_1;
       default: _select_26 = avail_pos_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_fetch.ts:370
+  always @* begin  // gen/virtq/packed_fetch.ts:382
     case (sched_index)
       1'b0: _select_27 = avail_wrap_0;
       1'b1: _select_27 = avail_wrap_1;
       default: _select_27 = avail_wrap_0;
     endcase
   end
-  assign _sub_28 = walk_size - walk_pos;  // gen/virtq/packed_fetch.ts:382
-  always @* begin  // gen/virtq/packed_fetch.ts:384
+  assign _sub_28 = walk_size - walk_pos;  // gen/virtq/packed_fetch.ts:394
+  always @* begin  // gen/virtq/packed_fetch.ts:396
     case (walk_queue)
       1'b0: _select_29 = q0_desc;
       1'b1: _select_29 = q1_desc;
@@ -541,101 +521,79 @@ module virtq_packed_w256_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
       default: _select_30 = fetch_buf_0[127:0];
     endcase
   end
-  assign _slice_31 = _select_30[114];  // gen/virtq/packed_fetch.ts:289
-  assign _and_32 = _slice_31 & (~features[28]);  // gen/virtq/packed_fetch.ts:304
-  assign _and_33 = _slice_31 & _select_30[112];  // gen/virtq/packed_fetch.ts:305
-  assign _and_34 = _slice_31 & ((_select_30[95:64] == 32'd0) | (_select_30[67:64] != 4'd0));  // gen/virtq/packed_fetch.ts:306
-  assign _slice_36 = _select_30[95:68];  // gen/virtq/packed_fetch.ts:291
-  assign _and_35 = _slice_31 & (_slice_36 > {12'd0, walk_size});  // gen/virtq/packed_fetch.ts:307
-  assign _and_37 = _slice_31 & (({21'd0, walk_segs} + _slice_36) > 28'd64);  // gen/virtq/packed_fetch.ts:308
-  assign _and_38 = ((~_slice_31) & (~_select_30[113])) & walk_saw_write;  // gen/virtq/packed_fetch.ts:309
-  assign _and_39 = (~_slice_31) & (walk_segs == 7'd64);  // gen/virtq/packed_fetch.ts:310
+  assign _slice_31 = _select_30[114];  // gen/virtq/packed_fetch.ts:303
+  assign _slice_32 = _select_30[95:68];  // gen/virtq/packed_fetch.ts:305
   always @* begin  // gen/virtq/packed_fetch.ts:102
     case (walk_k + 3'd1)
-      3'd0: _select_40 = fetch_buf_0[127:0];
-      3'd1: _select_40 = fetch_buf_0[255:128];
-      3'd2: _select_40 = fetch_buf_1[127:0];
-      3'd3: _select_40 = fetch_buf_1[255:128];
-      3'd4: _select_40 = fetch_buf_2[127:0];
-      3'd5: _select_40 = fetch_buf_2[255:128];
-      3'd6: _select_40 = fetch_buf_3[127:0];
-      3'd7: _select_40 = fetch_buf_3[255:128];
-      default: _select_40 = fetch_buf_0[127:0];
+      3'd0: _select_33 = fetch_buf_0[127:0];
+      3'd1: _select_33 = fetch_buf_0[255:128];
+      3'd2: _select_33 = fetch_buf_1[127:0];
+      3'd3: _select_33 = fetch_buf_1[255:128];
+      3'd4: _select_33 = fetch_buf_2[127:0];
+      3'd5: _select_33 = fetch_buf_2[255:128];
+      3'd6: _select_33 = fetch_buf_3[127:0];
+      3'd7: _select_33 = fetch_buf_3[255:128];
+      default: _select_33 = fetch_buf_0[127:0];
     endcase
   end
-  assign _slice_41 = _select_40[114];  // gen/virtq/packed_fetch.ts:289
-  assign _and_42 = _slice_41 & (~features[28]);  // gen/virtq/packed_fetch.ts:304
-  assign _and_43 = _slice_41 & _select_40[112];  // gen/virtq/packed_fetch.ts:305
-  assign _and_44 = _slice_41 & ((_select_40[95:64] == 32'd0) | (_select_40[67:64] != 4'd0));  // gen/virtq/packed_fetch.ts:306
-  assign _slice_46 = _select_40[95:68];  // gen/virtq/packed_fetch.ts:291
-  assign _and_45 = _slice_41 & (_slice_46 > {12'd0, walk_size});  // gen/virtq/packed_fetch.ts:307
-  assign _and_47 = _slice_41 & (({21'd0, (walk_segs + 7'd1)} + _slice_46) > 28'd64);  // gen/virtq/packed_fetch.ts:308
-  assign _and_48 = ((~_slice_41) & (~_select_40[113])) & (walk_saw_write | walk_cur[113]);  // gen/virtq/packed_fetch.ts:309
-  assign _and_49 = (~_slice_41) & ((walk_segs + 7'd1) == 7'd64);  // gen/virtq/packed_fetch.ts:310
+  assign _slice_34 = _select_33[114];  // gen/virtq/packed_fetch.ts:303
+  assign _slice_35 = _select_33[95:68];  // gen/virtq/packed_fetch.ts:305
   always @* begin  // gen/virtq/packed_fetch.ts:102
     case (walk_k + 3'd1)
-      3'd0: _select_50 = fetch_buf_0[127:0];
-      3'd1: _select_50 = fetch_buf_0[255:128];
-      3'd2: _select_50 = fetch_buf_1[127:0];
-      3'd3: _select_50 = fetch_buf_1[255:128];
-      3'd4: _select_50 = fetch_buf_2[127:0];
-      3'd5: _select_50 = fetch_buf_2[255:128];
-      3'd6: _select_50 = fetch_buf_3[127:0];
-      3'd7: _select_50 = fetch_buf_3[255:128];
-      default: _select_50 = fetch_buf_0[127:0];
+      3'd0: _select_36 = fetch_buf_0[127:0];
+      3'd1: _select_36 = fetch_buf_0[255:128];
+      3'd2: _select_36 = fetch_buf_1[127:0];
+      3'd3: _select_36 = fetch_buf_1[255:128];
+      3'd4: _select_36 = fetch_buf_2[127:0];
+      3'd5: _select_36 = fetch_buf_2[255:128];
+      3'd6: _select_36 = fetch_buf_3[127:0];
+      3'd7: _select_36 = fetch_buf_3[255:128];
+      default: _select_36 = fetch_buf_0[127:0];
     endcase
   end
-  assign _gt_51 = (((~walk_cur[112]) ? 16'd0 : (walk_descs + 16'd1)) + 16'd1) > walk_size;  // gen/virtq/packed_fetch.ts:303
-  assign _slice_53 = _select_50[114];  // gen/virtq/packed_fetch.ts:289
-  assign _and_52 = _slice_53 & (~features[28]);  // gen/virtq/packed_fetch.ts:304
-  assign _and_54 = _slice_53 & _select_50[112];  // gen/virtq/packed_fetch.ts:305
-  assign _and_55 = _slice_53 & ((_select_50[95:64] == 32'd0) | (_select_50[67:64] != 4'd0));  // gen/virtq/packed_fetch.ts:306
-  assign _slice_57 = _select_50[95:68];  // gen/virtq/packed_fetch.ts:291
-  assign _and_56 = _slice_53 & (_slice_57 > {12'd0, walk_size});  // gen/virtq/packed_fetch.ts:307
-  assign _and_58 = _slice_53 & (({21'd0, ((~walk_cur[112]) ? 7'd0 : (walk_segs + 7'd1))} + _slice_57) > 28'd64);  // gen/virtq/packed_fetch.ts:308
-  assign _and_59 = ((~_slice_53) & (~_select_50[113])) & (walk_cur[112] & (walk_saw_write | walk_cur[113]));  // gen/virtq/packed_fetch.ts:309
-  assign _and_60 = (~_slice_53) & (((~walk_cur[112]) ? 7'd0 : (walk_segs + 7'd1)) == 7'd64);  // gen/virtq/packed_fetch.ts:310
-  assign _cat_61 = {_select_11, 7'd0, _select_11, 5'd0, (done_len != 32'd0), 1'b0};  // gen/virtq/packed_used.ts:72
+  assign _slice_37 = _select_36[114];  // gen/virtq/packed_fetch.ts:303
+  assign _slice_38 = _select_36[95:68];  // gen/virtq/packed_fetch.ts:305
+  assign _cat_39 = {_select_11, 7'd0, _select_11, 5'd0, (done_len != 32'd0), 1'b0};  // gen/virtq/packed_used.ts:72
   always @* begin  // gen/virtq/packed_used.ts:98
     case (used_queue)
-      1'b0: _select_62 = q0_desc;
-      1'b1: _select_62 = q1_desc;
-      default: _select_62 = q0_desc;
+      1'b0: _select_40 = q0_desc;
+      1'b1: _select_40 = q1_desc;
+      default: _select_40 = q0_desc;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:131
     case (mem_rd_addr[0] + 1'b1)
-      1'b0: _select_63 = {used_slot_3, used_slot_2, used_slot_1, used_slot_0};
-      1'b1: _select_63 = {used_slot_7, used_slot_6, used_slot_5, used_slot_4};
-      default: _select_63 = {used_slot_3, used_slot_2, used_slot_1, used_slot_0};
+      1'b0: _select_41 = {used_slot_3, used_slot_2, used_slot_1, used_slot_0};
+      1'b1: _select_41 = {used_slot_7, used_slot_6, used_slot_5, used_slot_4};
+      default: _select_41 = {used_slot_3, used_slot_2, used_slot_1, used_slot_0};
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:131
     case (mem_rd_addr[0])
-      1'b0: _select_64 = {used_slot_3, used_slot_2, used_slot_1, used_slot_0};
-      1'b1: _select_64 = {used_slot_7, used_slot_6, used_slot_5, used_slot_4};
-      default: _select_64 = {used_slot_3, used_slot_2, used_slot_1, used_slot_0};
+      1'b0: _select_42 = {used_slot_3, used_slot_2, used_slot_1, used_slot_0};
+      1'b1: _select_42 = {used_slot_7, used_slot_6, used_slot_5, used_slot_4};
+      default: _select_42 = {used_slot_3, used_slot_2, used_slot_1, used_slot_0};
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:216
     case (notify_pick_index)
-      1'b0: _select_65 = unsignalled_0;
-      1'b1: _select_65 = unsignalled_1;
-      default: _select_65 = unsignalled_0;
+      1'b0: _select_43 = unsignalled_0;
+      1'b1: _select_43 = unsignalled_1;
+      default: _select_43 = unsignalled_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:217
     case (notify_pick_index)
-      1'b0: _select_66 = used_pos_0;
-      1'b1: _select_66 = used_pos_1;
-      default: _select_66 = used_pos_0;
+      1'b0: _select_44 = used_pos_0;
+      1'b1: _select_44 = used_pos_1;
+      default: _select_44 = used_pos_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:218
     case (notify_pick_index)
-      1'b0: _select_67 = used_wrap_0;
-      1'b1: _select_67 = used_wrap_1;
-      default: _select_67 = used_wrap_0;
+      1'b0: _select_45 = used_wrap_0;
+      1'b1: _select_45 = used_wrap_1;
+      default: _select_45 = used_wrap_0;
     endcase
   end
   assign irq_queue = irq_reg;  // gen/virtq/packed_engine.ts:196
@@ -669,9 +627,9 @@ module virtq_packed_w256_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
   assign mem_rd_ready = 1'b1;  // gen/virtq/packed_engine.ts:85
   assign mem_rd_rvalid = used_rvalid;  // gen/virtq/packed_used.ts:133
   assign mem_rd_rdata = used_rdata;  // gen/virtq/packed_used.ts:134
-  assign fetch_rd_valid = walk_state == WALK_STATE_FETCH;  // gen/virtq/packed_fetch.ts:354
-  assign fetch_rd_host = walk_host;  // gen/virtq/packed_fetch.ts:355
-  assign fetch_rd_len = {16'd0, walk_n} << 4;  // gen/virtq/packed_fetch.ts:356
+  assign fetch_rd_valid = walk_state == WALK_STATE_FETCH;  // gen/virtq/packed_fetch.ts:366
+  assign fetch_rd_host = walk_host;  // gen/virtq/packed_fetch.ts:367
+  assign fetch_rd_len = {16'd0, walk_n} << 4;  // gen/virtq/packed_fetch.ts:368
   assign fetch_rd_grant = fetch_rd_valid & rd_cmd_ready;  // gen/virtq/packed_engine.ts:77
   assign event_rd_valid = notify_state == NOTIFY_STATE_READ;  // gen/virtq/packed_used.ts:188
   assign event_rd_host = _select_0;  // gen/virtq/packed_used.ts:189
@@ -680,20 +638,22 @@ module virtq_packed_w256_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
   assign memwr_line = mem_wr_addr;  // gen/virtq/packed_fetch.ts:83
   always @* begin
     stage_push = 1'b0;  // default, gen/virtq/packed_fetch.ts:137
-    case (walk_state)  // gen/virtq/packed_fetch.ts:359
+    case (walk_state)  // gen/virtq/packed_fetch.ts:371
       WALK_STATE_WALK: begin
-        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:414
-        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:418
-          if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:471
-          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:472
-          end else if (stage_room & ((~(walk_table_left == 16'd1)) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:473
+        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:432
+        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:436
+          if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:491
+          end else if (((walk_table_left == 16'd1) & features[35]) & (walk_id != walk_head)) begin  // gen/virtq/packed_fetch.ts:492
+          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:493
+          end else if (stage_room & ((~(walk_table_left == 16'd1)) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:494
             stage_push = 1'b1;  // gen/virtq/packed_fetch.ts:175
           end
-        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:425
-        end else if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:428
-        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:429
-        end else if ((~walk_cur[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:441
-        end else if (stage_room & (walk_cur[112] | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:442
+        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:443
+        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:446
+        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:447
+        end else if (((~walk_cur[112]) & features[35]) & (walk_cur[111:96] != (walk_open ? walk_head : walk_pos))) begin  // gen/virtq/packed_fetch.ts:460
+        end else if ((~walk_cur[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:463
+        end else if (stage_room & (walk_cur[112] | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:464
           stage_push = 1'b1;  // gen/virtq/packed_fetch.ts:175
         end
       end
@@ -702,20 +662,22 @@ module virtq_packed_w256_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
   end
   always @* begin
     stage_push_data = 98'd0;  // default, gen/virtq/packed_fetch.ts:138
-    case (walk_state)  // gen/virtq/packed_fetch.ts:359
+    case (walk_state)  // gen/virtq/packed_fetch.ts:371
       WALK_STATE_WALK: begin
-        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:414
-        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:418
-          if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:471
-          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:472
-          end else if (stage_room & ((~(walk_table_left == 16'd1)) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:473
+        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:432
+        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:436
+          if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:491
+          end else if (((walk_table_left == 16'd1) & features[35]) & (walk_id != walk_head)) begin  // gen/virtq/packed_fetch.ts:492
+          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:493
+          end else if (stage_room & ((~(walk_table_left == 16'd1)) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:494
             stage_push_data = {walk_cur[63:0], walk_cur[95:64], walk_cur[113], (walk_table_left == 16'd1)};  // gen/virtq/packed_fetch.ts:176
           end
-        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:425
-        end else if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:428
-        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:429
-        end else if ((~walk_cur[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:441
-        end else if (stage_room & (walk_cur[112] | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:442
+        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:443
+        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:446
+        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:447
+        end else if (((~walk_cur[112]) & features[35]) & (walk_cur[111:96] != (walk_open ? walk_head : walk_pos))) begin  // gen/virtq/packed_fetch.ts:460
+        end else if ((~walk_cur[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:463
+        end else if (stage_room & (walk_cur[112] | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:464
           stage_push_data = {walk_cur[63:0], walk_cur[95:64], walk_cur[113], (~walk_cur[112])};  // gen/virtq/packed_fetch.ts:176
         end
       end
@@ -724,23 +686,25 @@ module virtq_packed_w256_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
   end
   always @* begin
     stage_commit_now = 1'b0;  // default, gen/virtq/packed_fetch.ts:139
-    case (walk_state)  // gen/virtq/packed_fetch.ts:359
+    case (walk_state)  // gen/virtq/packed_fetch.ts:371
       WALK_STATE_WALK: begin
-        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:414
-        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:418
-          if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:471
-          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:472
-          end else if (stage_room & ((~(walk_table_left == 16'd1)) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:473
-            if (walk_table_left == 16'd1) begin  // gen/virtq/packed_fetch.ts:348
+        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:432
+        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:436
+          if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:491
+          end else if (((walk_table_left == 16'd1) & features[35]) & (walk_id != walk_head)) begin  // gen/virtq/packed_fetch.ts:492
+          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:493
+          end else if (stage_room & ((~(walk_table_left == 16'd1)) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:494
+            if (walk_table_left == 16'd1) begin  // gen/virtq/packed_fetch.ts:360
               stage_commit_now = 1'b1;  // gen/virtq/packed_fetch.ts:179
             end
           end
-        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:425
-        end else if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:428
-        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:429
-        end else if ((~walk_cur[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:441
-        end else if (stage_room & (walk_cur[112] | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:442
-          if (~walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:348
+        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:443
+        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:446
+        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:447
+        end else if (((~walk_cur[112]) & features[35]) & (walk_cur[111:96] != (walk_open ? walk_head : walk_pos))) begin  // gen/virtq/packed_fetch.ts:460
+        end else if ((~walk_cur[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:463
+        end else if (stage_room & (walk_cur[112] | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:464
+          if (~walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:360
             stage_commit_now = 1'b1;  // gen/virtq/packed_fetch.ts:179
           end
         end
@@ -750,42 +714,44 @@ module virtq_packed_w256_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
   end
   always @* begin
     stage_discard = 1'b0;  // default, gen/virtq/packed_fetch.ts:140
-    case (walk_state)  // gen/virtq/packed_fetch.ts:359
+    case (walk_state)  // gen/virtq/packed_fetch.ts:371
       WALK_STATE_CALC: begin
-        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:390
+        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:402
           stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:182
         end
       end
       WALK_STATE_WALK: begin
-        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:414
+        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:432
           stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:182
         end
       end
       default: begin end
     endcase
-    if (walk_fatal) begin  // gen/virtq/packed_fetch.ts:486
+    if (walk_fatal) begin  // gen/virtq/packed_fetch.ts:513
       stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:182
     end
   end
   always @* begin
     stage_hdr_data = 33'd0;  // default, gen/virtq/packed_fetch.ts:142
-    case (walk_state)  // gen/virtq/packed_fetch.ts:359
+    case (walk_state)  // gen/virtq/packed_fetch.ts:371
       WALK_STATE_WALK: begin
-        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:414
-        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:418
-          if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:471
-          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:472
-          end else if (stage_room & ((~(walk_table_left == 16'd1)) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:473
-            if (walk_table_left == 16'd1) begin  // gen/virtq/packed_fetch.ts:348
+        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:432
+        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:436
+          if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:491
+          end else if (((walk_table_left == 16'd1) & features[35]) & (walk_id != walk_head)) begin  // gen/virtq/packed_fetch.ts:492
+          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:493
+          end else if (stage_room & ((~(walk_table_left == 16'd1)) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:494
+            if (walk_table_left == 16'd1) begin  // gen/virtq/packed_fetch.ts:360
               stage_hdr_data = {walk_queue, walk_id, walk_descs};  // gen/virtq/packed_fetch.ts:180
             end
           end
-        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:425
-        end else if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:428
-        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:429
-        end else if ((~walk_cur[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:441
-        end else if (stage_room & (walk_cur[112] | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:442
-          if (~walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:348
+        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:443
+        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:446
+        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:447
+        end else if (((~walk_cur[112]) & features[35]) & (walk_cur[111:96] != (walk_open ? walk_head : walk_pos))) begin  // gen/virtq/packed_fetch.ts:460
+        end else if ((~walk_cur[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:463
+        end else if (stage_room & (walk_cur[112] | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:464
+          if (~walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:360
             stage_hdr_data = {walk_queue, walk_cur[111:96], (walk_descs + 16'd1)};  // gen/virtq/packed_fetch.ts:180
           end
         end
@@ -809,74 +775,84 @@ module virtq_packed_w256_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
   assign sched_index = sched_locked ? sched_lock_index : (sched_after_valid ? sched_after_index : sched_all_index);  // gen/lib/arbiter.ts:69
   assign sched_valid = sched_locked | sched_all_valid;  // gen/lib/arbiter.ts:70
   assign sched_grant = sched_valid ? {(sched_index == 1'b1), (sched_index == 1'b0)} : 2'd0;  // gen/lib/arbiter.ts:71
-  assign walk_pos_wraps = (walk_pos + 16'd1) == walk_size;  // gen/virtq/packed_fetch.ts:263
-  assign walk_batch_end = {1'b0, walk_k} == (walk_n - 4'd1);  // gen/virtq/packed_fetch.ts:265
-  assign walk_total_next = walk_total + {7'd0, walk_cur[95:64]};  // gen/virtq/packed_fetch.ts:269
+  assign walk_pos_wraps = (walk_pos + 16'd1) == walk_size;  // gen/virtq/packed_fetch.ts:262
+  assign walk_batch_end = {1'b0, walk_k} == (walk_n - 4'd1);  // gen/virtq/packed_fetch.ts:264
+  assign walk_total_next = walk_total + {7'd0, walk_cur[95:64]};  // gen/virtq/packed_fetch.ts:268
+  assign walk_cur_fault = ((((walk_cur_faults[0] | walk_cur_faults[1]) | walk_cur_faults[2]) | walk_cur_faults[3]) | walk_cur_faults[4]) ? (((walk_cur_faults[0] | walk_cur_faults[1]) | walk_cur_faults[2]) ? ((walk_cur_faults[0] | walk_cur_faults[1]) ? (walk_cur_faults[0] ? (walk_cur_faults[0] ? 4'd6 : 4'd0) : (walk_cur_faults[1] ? 4'd2 : 4'd0)) : (walk_cur_faults[2] ? 4'd3 : 4'd0)) : (walk_cur_faults[3] ? (walk_cur_faults[3] ? 4'd4 : 4'd0) : (walk_cur_faults[4] ? 4'd5 : 4'd0))) : ((walk_cur_faults[5] | walk_cur_faults[6]) ? (walk_cur_faults[5] ? (walk_cur_faults[5] ? 4'd2 : 4'd0) : (walk_cur_faults[6] ? 4'd11 : 4'd0)) : (walk_cur_faults[7] ? (walk_cur_faults[7] ? 4'd7 : 4'd0) : (walk_cur_faults[8] ? 4'd11 : 4'd0)));  // gen/virtq/packed_fetch.ts:331
+  assign walk_cur_any_fault = |walk_cur_faults;  // gen/virtq/packed_fetch.ts:332
   always @* begin
-    walk_fatal = 1'b0;  // default, gen/virtq/packed_fetch.ts:322
-    case (walk_state)  // gen/virtq/packed_fetch.ts:359
+    walk_fatal = 1'b0;  // default, gen/virtq/packed_fetch.ts:334
+    case (walk_state)  // gen/virtq/packed_fetch.ts:371
       WALK_STATE_WAIT: begin
-        if (rd_status_valid & (~rd_status_id[0])) begin  // gen/virtq/packed_fetch.ts:402
-          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_fetch.ts:404
-            walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:325
+        if (rd_status_valid & (~rd_status_id[0])) begin  // gen/virtq/packed_fetch.ts:414
+          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_fetch.ts:416
+            walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:337
           end
         end
       end
       WALK_STATE_WALK: begin
-        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:414
-        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:418
-          if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:471
-            walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:325
-          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:472
-            walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:325
+        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:432
+        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:436
+          if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:491
+            walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:337
+          end else if (((walk_table_left == 16'd1) & features[35]) & (walk_id != walk_head)) begin  // gen/virtq/packed_fetch.ts:492
+            walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:337
+          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:493
+            walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:337
           end
-        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:425
-          if (walk_open) begin  // gen/virtq/packed_fetch.ts:426
-            walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:325
+        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:443
+          if (walk_open) begin  // gen/virtq/packed_fetch.ts:444
+            walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:337
           end
-        end else if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:428
-          walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:325
-        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:429
-        end else if ((~walk_cur[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:441
-          walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:325
+        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:446
+          walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:337
+        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:447
+        end else if (((~walk_cur[112]) & features[35]) & (walk_cur[111:96] != (walk_open ? walk_head : walk_pos))) begin  // gen/virtq/packed_fetch.ts:460
+          walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:337
+        end else if ((~walk_cur[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:463
+          walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:337
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    walk_fatal_code = 4'd0;  // default, gen/virtq/packed_fetch.ts:323
-    case (walk_state)  // gen/virtq/packed_fetch.ts:359
+    walk_fatal_code = 4'd0;  // default, gen/virtq/packed_fetch.ts:335
+    case (walk_state)  // gen/virtq/packed_fetch.ts:371
       WALK_STATE_WAIT: begin
-        if (rd_status_valid & (~rd_status_id[0])) begin  // gen/virtq/packed_fetch.ts:402
-          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_fetch.ts:404
-            walk_fatal_code = 4'd9;  // gen/virtq/packed_fetch.ts:326
+        if (rd_status_valid & (~rd_status_id[0])) begin  // gen/virtq/packed_fetch.ts:414
+          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_fetch.ts:416
+            walk_fatal_code = 4'd9;  // gen/virtq/packed_fetch.ts:338
           end
         end
       end
       WALK_STATE_WALK: begin
-        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:414
-        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:418
-          if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:471
-            walk_fatal_code = walk_cur_fault;  // gen/virtq/packed_fetch.ts:326
-          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:472
-            walk_fatal_code = 4'd8;  // gen/virtq/packed_fetch.ts:326
+        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:432
+        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:436
+          if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:491
+            walk_fatal_code = walk_cur_fault;  // gen/virtq/packed_fetch.ts:338
+          end else if (((walk_table_left == 16'd1) & features[35]) & (walk_id != walk_head)) begin  // gen/virtq/packed_fetch.ts:492
+            walk_fatal_code = 4'd10;  // gen/virtq/packed_fetch.ts:338
+          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:493
+            walk_fatal_code = 4'd8;  // gen/virtq/packed_fetch.ts:338
           end
-        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:425
-          if (walk_open) begin  // gen/virtq/packed_fetch.ts:426
-            walk_fatal_code = 4'd1;  // gen/virtq/packed_fetch.ts:326
+        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:443
+          if (walk_open) begin  // gen/virtq/packed_fetch.ts:444
+            walk_fatal_code = 4'd1;  // gen/virtq/packed_fetch.ts:338
           end
-        end else if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:428
-          walk_fatal_code = walk_cur_fault;  // gen/virtq/packed_fetch.ts:326
-        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:429
-        end else if ((~walk_cur[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:441
-          walk_fatal_code = 4'd8;  // gen/virtq/packed_fetch.ts:326
+        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:446
+          walk_fatal_code = walk_cur_fault;  // gen/virtq/packed_fetch.ts:338
+        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:447
+        end else if (((~walk_cur[112]) & features[35]) & (walk_cur[111:96] != (walk_open ? walk_head : walk_pos))) begin  // gen/virtq/packed_fetch.ts:460
+          walk_fatal_code = 4'd10;  // gen/virtq/packed_fetch.ts:338
+        end else if ((~walk_cur[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:463
+          walk_fatal_code = 4'd8;  // gen/virtq/packed_fetch.ts:338
         end
       end
       default: begin end
     endcase
   end
-  assign walk_active = ~(walk_state == WALK_STATE_IDLE);  // gen/virtq/packed_fetch.ts:495
+  assign walk_active = ~(walk_state == WALK_STATE_IDLE);  // gen/virtq/packed_fetch.ts:522
   assign used_drop = _select_2 | _select_3;  // gen/virtq/packed_used.ts:59
   assign used_slot_free = (used_tail - used_head) < 4'd8;  // gen/virtq/packed_used.ts:60
   assign used_accept = (done_valid & done_ready) & (~used_drop);  // gen/virtq/packed_used.ts:62
@@ -992,158 +968,160 @@ module virtq_packed_w256_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
           sched_lock_index <= sched_index;  // gen/lib/arbiter.ts:80
         end
       end
-      case (walk_state)  // gen/virtq/packed_fetch.ts:359
+      case (walk_state)  // gen/virtq/packed_fetch.ts:371
         WALK_STATE_IDLE: begin
-          if (sched_valid) begin  // gen/virtq/packed_fetch.ts:361
-            walk_queue <= sched_index;  // gen/virtq/packed_fetch.ts:362
-            if (sched_index == 1'b0) begin  // gen/virtq/packed_fetch.ts:371
-              pending_0 <= 1'b0;  // gen/virtq/packed_fetch.ts:371
+          if (sched_valid) begin  // gen/virtq/packed_fetch.ts:373
+            walk_queue <= sched_index;  // gen/virtq/packed_fetch.ts:374
+            if (sched_index == 1'b0) begin  // gen/virtq/packed_fetch.ts:383
+              pending_0 <= 1'b0;  // gen/virtq/packed_fetch.ts:383
             end
-            if (sched_index == 1'b1) begin  // gen/virtq/packed_fetch.ts:371
-              pending_1 <= 1'b0;  // gen/virtq/packed_fetch.ts:371
+            if (sched_index == 1'b1) begin  // gen/virtq/packed_fetch.ts:383
+              pending_1 <= 1'b0;  // gen/virtq/packed_fetch.ts:383
             end
-            walk_table <= 1'b0;  // gen/virtq/packed_fetch.ts:372
-            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:336
-            walk_state <= WALK_STATE_CALC;  // gen/virtq/packed_fetch.ts:374
+            walk_table <= 1'b0;  // gen/virtq/packed_fetch.ts:384
+            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:348
+            walk_state <= WALK_STATE_CALC;  // gen/virtq/packed_fetch.ts:386
           end
         end
         WALK_STATE_CALC: begin
-          if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:390
-            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:392
+          if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:402
+            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:404
           end else begin
-            walk_state <= WALK_STATE_FETCH;  // gen/virtq/packed_fetch.ts:393
+            walk_state <= WALK_STATE_FETCH;  // gen/virtq/packed_fetch.ts:405
           end
         end
         WALK_STATE_FETCH: begin
-          if (fetch_rd_grant) begin  // gen/virtq/packed_fetch.ts:396
-            walk_state <= WALK_STATE_WAIT;  // gen/virtq/packed_fetch.ts:398
+          if (fetch_rd_grant) begin  // gen/virtq/packed_fetch.ts:408
+            walk_state <= WALK_STATE_WAIT;  // gen/virtq/packed_fetch.ts:410
           end
         end
         WALK_STATE_WAIT: begin
-          if (rd_status_valid & (~rd_status_id[0])) begin  // gen/virtq/packed_fetch.ts:402
-            if (rd_status_error != 3'd0) begin  // gen/virtq/packed_fetch.ts:404
+          if (rd_status_valid & (~rd_status_id[0])) begin  // gen/virtq/packed_fetch.ts:414
+            if (rd_status_error != 3'd0) begin  // gen/virtq/packed_fetch.ts:416
             end else begin
-              walk_state <= WALK_STATE_LOAD;  // gen/virtq/packed_fetch.ts:404
+              walk_state <= WALK_STATE_LOAD;  // gen/virtq/packed_fetch.ts:416
             end
           end
         end
         WALK_STATE_LOAD: begin
-          walk_state <= WALK_STATE_WALK;  // gen/virtq/packed_fetch.ts:411
+          walk_state <= WALK_STATE_WALK;  // gen/virtq/packed_fetch.ts:429
         end
         WALK_STATE_WALK: begin
-          if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:414
-            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:416
-          end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:418
-            if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:471
-            end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:472
-            end else if (stage_room & ((~(walk_table_left == 16'd1)) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:473
-              if (walk_table_left == 16'd1) begin  // gen/virtq/packed_fetch.ts:348
-                walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:336
+          if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:432
+            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:434
+          end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:436
+            if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:491
+            end else if (((walk_table_left == 16'd1) & features[35]) & (walk_id != walk_head)) begin  // gen/virtq/packed_fetch.ts:492
+            end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:493
+            end else if (stage_room & ((~(walk_table_left == 16'd1)) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:494
+              if (walk_table_left == 16'd1) begin  // gen/virtq/packed_fetch.ts:360
+                walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:348
               end
-              if (walk_table_left == 16'd1) begin  // gen/virtq/packed_fetch.ts:478
-                walk_table <= 1'b0;  // gen/virtq/packed_fetch.ts:479
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:330
-                  avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:330
+              if (walk_table_left == 16'd1) begin  // gen/virtq/packed_fetch.ts:505
+                walk_table <= 1'b0;  // gen/virtq/packed_fetch.ts:506
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:342
+                  avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:342
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:330
-                  avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:330
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:342
+                  avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:342
                 end
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:331
-                  avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:331
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:343
+                  avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:343
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:331
-                  avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:331
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:343
+                  avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:343
                 end
-                if (1'b1) begin  // gen/virtq/packed_fetch.ts:332
-                  if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:332
-                    pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:332
+                if (1'b1) begin  // gen/virtq/packed_fetch.ts:344
+                  if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:344
+                    pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:344
                   end
-                  if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:332
-                    pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:332
+                  if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:344
+                    pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:344
                   end
                 end
-                walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:333
-              end else if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:482
-                walk_state <= WALK_STATE_CALC;  // gen/virtq/packed_fetch.ts:482
+                walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:345
+              end else if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:509
+                walk_state <= WALK_STATE_CALC;  // gen/virtq/packed_fetch.ts:509
               end
             end
-          end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:425
-            if (walk_open) begin  // gen/virtq/packed_fetch.ts:426
+          end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:443
+            if (walk_open) begin  // gen/virtq/packed_fetch.ts:444
             end else begin
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:330
-                avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:330
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:342
+                avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:342
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:330
-                avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:330
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:342
+                avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:342
               end
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:331
-                avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:331
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:343
+                avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:343
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:331
-                avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:331
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:343
+                avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:343
               end
-              if (1'b0) begin  // gen/virtq/packed_fetch.ts:332
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:332
-                  pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:332
+              if (1'b0) begin  // gen/virtq/packed_fetch.ts:344
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:344
+                  pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:344
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:332
-                  pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:332
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:344
+                  pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:344
                 end
               end
-              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:333
+              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:345
             end
-          end else if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:428
-          end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:429
-            walk_table <= 1'b1;  // gen/virtq/packed_fetch.ts:431
-            walk_open <= 1'b1;  // gen/virtq/packed_fetch.ts:436
-            walk_state <= WALK_STATE_CALC;  // gen/virtq/packed_fetch.ts:439
-          end else if ((~walk_cur[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:441
-          end else if (stage_room & (walk_cur[112] | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:442
-            walk_open <= 1'b1;  // gen/virtq/packed_fetch.ts:444
-            if (~walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:348
-              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:336
+          end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:446
+          end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:447
+            walk_table <= 1'b1;  // gen/virtq/packed_fetch.ts:450
+            walk_open <= 1'b1;  // gen/virtq/packed_fetch.ts:455
+            walk_state <= WALK_STATE_CALC;  // gen/virtq/packed_fetch.ts:458
+          end else if (((~walk_cur[112]) & features[35]) & (walk_cur[111:96] != (walk_open ? walk_head : walk_pos))) begin  // gen/virtq/packed_fetch.ts:460
+          end else if ((~walk_cur[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:463
+          end else if (stage_room & (walk_cur[112] | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:464
+            walk_open <= 1'b1;  // gen/virtq/packed_fetch.ts:466
+            if (~walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:360
+              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:348
             end
-            if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:462
-              if (walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:464
-                walk_state <= WALK_STATE_CALC;  // gen/virtq/packed_fetch.ts:464
+            if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:482
+              if (walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:484
+                walk_state <= WALK_STATE_CALC;  // gen/virtq/packed_fetch.ts:484
               end else begin
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:330
-                  avail_pos_0 <= walk_pos_wraps ? 16'd0 : (walk_pos + 16'd1);  // gen/virtq/packed_fetch.ts:330
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:342
+                  avail_pos_0 <= walk_pos_wraps ? 16'd0 : (walk_pos + 16'd1);  // gen/virtq/packed_fetch.ts:342
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:330
-                  avail_pos_1 <= walk_pos_wraps ? 16'd0 : (walk_pos + 16'd1);  // gen/virtq/packed_fetch.ts:330
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:342
+                  avail_pos_1 <= walk_pos_wraps ? 16'd0 : (walk_pos + 16'd1);  // gen/virtq/packed_fetch.ts:342
                 end
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:331
-                  avail_wrap_0 <= walk_pos_wraps ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:331
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:343
+                  avail_wrap_0 <= walk_pos_wraps ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:343
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:331
-                  avail_wrap_1 <= walk_pos_wraps ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:331
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:343
+                  avail_wrap_1 <= walk_pos_wraps ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:343
                 end
-                if (1'b1) begin  // gen/virtq/packed_fetch.ts:332
-                  if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:332
-                    pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:332
+                if (1'b1) begin  // gen/virtq/packed_fetch.ts:344
+                  if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:344
+                    pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:344
                   end
-                  if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:332
-                    pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:332
+                  if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:344
+                    pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:344
                   end
                 end
-                walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:333
+                walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:345
               end
             end
           end
         end
         default: begin end
       endcase
-      if (walk_fatal) begin  // gen/virtq/packed_fetch.ts:486
-        if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:487
-          failed_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:487
+      if (walk_fatal) begin  // gen/virtq/packed_fetch.ts:513
+        if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:514
+          failed_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:514
         end
-        if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:487
-          failed_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:487
+        if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:514
+          failed_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:514
         end
-        walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:336
-        walk_table <= 1'b0;  // gen/virtq/packed_fetch.ts:490
-        walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:491
+        walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:348
+        walk_table <= 1'b0;  // gen/virtq/packed_fetch.ts:517
+        walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:518
       end
       if (used_accept) begin  // gen/virtq/packed_used.ts:75
         used_tail <= used_tail + 4'd1;  // gen/virtq/packed_used.ts:79
@@ -1307,132 +1285,137 @@ module virtq_packed_w256_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
     fetch_buf_2 <= (fetch_buf_2 & (~_cat_19)) | (((mem_wr_valid & (memwr_line == 5'd2)) ? mem_wr_data[255:0] : mem_wr_data[511:256]) & _cat_19);  // gen/virtq/packed_fetch.ts:96
     fetch_buf_3 <= (fetch_buf_3 & (~_cat_21)) | (((mem_wr_valid & (memwr_line == 5'd3)) ? mem_wr_data[255:0] : mem_wr_data[511:256]) & _cat_21);  // gen/virtq/packed_fetch.ts:96
     event_line <= (event_line & (~_cat_23)) | (((mem_wr_valid & (memwr_line == 5'd4)) ? mem_wr_data[255:0] : mem_wr_data[511:256]) & _cat_23);  // gen/virtq/packed_fetch.ts:98
-    case (walk_state)  // gen/virtq/packed_fetch.ts:359
+    case (walk_state)  // gen/virtq/packed_fetch.ts:371
       WALK_STATE_IDLE: begin
-        if (sched_valid) begin  // gen/virtq/packed_fetch.ts:361
-          walk_size <= _select_25;  // gen/virtq/packed_fetch.ts:363
-          walk_pos <= _select_26;  // gen/virtq/packed_fetch.ts:369
-          walk_wrap <= _select_27;  // gen/virtq/packed_fetch.ts:370
-          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:337
-          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:338
-          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:339
-          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:340
+        if (sched_valid) begin  // gen/virtq/packed_fetch.ts:373
+          walk_size <= _select_25;  // gen/virtq/packed_fetch.ts:375
+          walk_pos <= _select_26;  // gen/virtq/packed_fetch.ts:381
+          walk_wrap <= _select_27;  // gen/virtq/packed_fetch.ts:382
+          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:349
+          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:350
+          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:351
+          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:352
         end
       end
       WALK_STATE_CALC: begin
-        if (walk_table) begin  // gen/virtq/packed_fetch.ts:378
-          walk_n <= (walk_table_left >= 16'd8) ? 4'd8 : walk_table_left[3:0];  // gen/virtq/packed_fetch.ts:379
-          walk_host <= walk_table_addr;  // gen/virtq/packed_fetch.ts:380
+        if (walk_table) begin  // gen/virtq/packed_fetch.ts:390
+          walk_n <= (walk_table_left >= 16'd8) ? 4'd8 : walk_table_left[3:0];  // gen/virtq/packed_fetch.ts:391
+          walk_host <= walk_table_addr;  // gen/virtq/packed_fetch.ts:392
         end else begin
-          walk_n <= ((walk_size - walk_pos) >= 16'd8) ? 4'd8 : _sub_28[3:0];  // gen/virtq/packed_fetch.ts:382
-          walk_host <= _select_29 + ({48'd0, walk_pos} << 4);  // gen/virtq/packed_fetch.ts:383
+          walk_n <= ((walk_size - walk_pos) >= 16'd8) ? 4'd8 : _sub_28[3:0];  // gen/virtq/packed_fetch.ts:394
+          walk_host <= _select_29 + ({48'd0, walk_pos} << 4);  // gen/virtq/packed_fetch.ts:395
         end
       end
       WALK_STATE_FETCH: begin
-        if (fetch_rd_grant) begin  // gen/virtq/packed_fetch.ts:396
-          if (walk_table) begin  // gen/virtq/packed_fetch.ts:397
-            walk_table_addr <= walk_table_addr + ({60'd0, walk_n} << 4);  // gen/virtq/packed_fetch.ts:397
+        if (fetch_rd_grant) begin  // gen/virtq/packed_fetch.ts:408
+          if (walk_table) begin  // gen/virtq/packed_fetch.ts:409
+            walk_table_addr <= walk_table_addr + ({60'd0, walk_n} << 4);  // gen/virtq/packed_fetch.ts:409
           end
         end
       end
       WALK_STATE_WAIT: begin
-        if (rd_status_valid & (~rd_status_id[0])) begin  // gen/virtq/packed_fetch.ts:402
-          walk_k <= 3'd0;  // gen/virtq/packed_fetch.ts:403
+        if (rd_status_valid & (~rd_status_id[0])) begin  // gen/virtq/packed_fetch.ts:414
+          walk_k <= 3'd0;  // gen/virtq/packed_fetch.ts:415
         end
       end
       WALK_STATE_LOAD: begin
-        walk_cur <= _select_30;  // gen/virtq/packed_fetch.ts:317
-        walk_cur_avail <= (_select_30[119] == walk_wrap) & (_select_30[127] != walk_wrap);  // gen/virtq/packed_fetch.ts:318
-        walk_cur_fault <= walk_table ? (_slice_31 ? (_slice_31 ? 4'd6 : 4'd0) : (((~_select_30[113]) & walk_saw_write) ? 4'd7 : 4'd0)) : (((((((walk_descs + 16'd1) > walk_size) | _and_32) | _and_33) | _and_34) | _and_35) ? (((((walk_descs + 16'd1) > walk_size) | _and_32) | _and_33) ? ((((walk_descs + 16'd1) > walk_size) | _and_32) ? (((walk_descs + 16'd1) > walk_size) ? (((walk_descs + 16'd1) > walk_size) ? 4'd2 : 4'd0) : (_and_32 ? 4'd3 : 4'd0)) : (_and_33 ? 4'd4 : 4'd0)) : (_and_34 ? (_and_34 ? 4'd5 : 4'd0) : (_and_35 ? 4'd2 : 4'd0))) : ((_and_37 | _and_38) ? (_and_37 ? (_and_37 ? 4'd11 : 4'd0) : (_and_38 ? 4'd7 : 4'd0)) : (_and_39 ? (_and_39 ? 4'd11 : 4'd0) : (((features[35] & ((~_select_30[112]) | _slice_31)) & (_select_30[111:96] != (walk_open ? walk_head : walk_pos))) ? 4'd10 : 4'd0))));  // gen/virtq/packed_fetch.ts:319
+        walk_cur <= _select_30;  // gen/virtq/packed_fetch.ts:320
+        walk_cur_avail <= (_select_30[119] == walk_wrap) & (_select_30[127] != walk_wrap);  // gen/virtq/packed_fetch.ts:321
+        walk_cur_faults <= {(((~walk_table) & (~_slice_31)) & (walk_segs == 7'd64)), ((~_slice_31) & ((~_select_30[113]) & walk_saw_write)), (((~walk_table) & _slice_31) & (_slice_32 > {21'd0, (7'd64 - walk_segs)})), (((~walk_table) & _slice_31) & (_slice_32 > {12'd0, walk_size})), (((~walk_table) & _slice_31) & ((_select_30[95:64] == 32'd0) | (_select_30[67:64] != 4'd0))), (((~walk_table) & _slice_31) & _select_30[112]), (((~walk_table) & _slice_31) & (~features[28])), ((~walk_table) & (walk_descs >= walk_size)), (walk_table & _slice_31)};  // gen/virtq/packed_fetch.ts:322
       end
       WALK_STATE_WALK: begin
-        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:414
-        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:418
-          if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:471
-          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:472
-          end else if (stage_room & ((~(walk_table_left == 16'd1)) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:473
-            walk_segs <= walk_segs + 7'd1;  // gen/virtq/packed_fetch.ts:345
-            walk_total <= walk_total_next;  // gen/virtq/packed_fetch.ts:346
-            walk_saw_write <= walk_saw_write | walk_cur[113];  // gen/virtq/packed_fetch.ts:347
-            if (walk_table_left == 16'd1) begin  // gen/virtq/packed_fetch.ts:348
-              walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:337
-              walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:338
-              walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:339
-              walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:340
+        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:432
+        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:436
+          if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:491
+          end else if (((walk_table_left == 16'd1) & features[35]) & (walk_id != walk_head)) begin  // gen/virtq/packed_fetch.ts:492
+          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:493
+          end else if (stage_room & ((~(walk_table_left == 16'd1)) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:494
+            walk_segs <= walk_segs + 7'd1;  // gen/virtq/packed_fetch.ts:357
+            walk_total <= walk_total_next;  // gen/virtq/packed_fetch.ts:358
+            walk_saw_write <= walk_saw_write | walk_cur[113];  // gen/virtq/packed_fetch.ts:359
+            if (walk_table_left == 16'd1) begin  // gen/virtq/packed_fetch.ts:360
+              walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:349
+              walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:350
+              walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:351
+              walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:352
             end
-            walk_table_left <= walk_table_left - 16'd1;  // gen/virtq/packed_fetch.ts:475
-            walk_k <= walk_k + 3'd1;  // gen/virtq/packed_fetch.ts:476
-            walk_cur <= _select_40;  // gen/virtq/packed_fetch.ts:317
-            walk_cur_avail <= (_select_40[119] == walk_wrap) & (_select_40[127] != walk_wrap);  // gen/virtq/packed_fetch.ts:318
-            walk_cur_fault <= walk_table ? (_slice_41 ? (_slice_41 ? 4'd6 : 4'd0) : (((~_select_40[113]) & (walk_saw_write | walk_cur[113])) ? 4'd7 : 4'd0)) : (((((((walk_descs + 16'd1) > walk_size) | _and_42) | _and_43) | _and_44) | _and_45) ? (((((walk_descs + 16'd1) > walk_size) | _and_42) | _and_43) ? ((((walk_descs + 16'd1) > walk_size) | _and_42) ? (((walk_descs + 16'd1) > walk_size) ? (((walk_descs + 16'd1) > walk_size) ? 4'd2 : 4'd0) : (_and_42 ? 4'd3 : 4'd0)) : (_and_43 ? 4'd4 : 4'd0)) : (_and_44 ? (_and_44 ? 4'd5 : 4'd0) : (_and_45 ? 4'd2 : 4'd0))) : ((_and_47 | _and_48) ? (_and_47 ? (_and_47 ? 4'd11 : 4'd0) : (_and_48 ? 4'd7 : 4'd0)) : (_and_49 ? (_and_49 ? 4'd11 : 4'd0) : (((features[35] & ((~_select_40[112]) | _slice_41)) & (_select_40[111:96] != (walk_open ? walk_head : walk_pos))) ? 4'd10 : 4'd0))));  // gen/virtq/packed_fetch.ts:319
+            walk_table_left <= walk_table_left - 16'd1;  // gen/virtq/packed_fetch.ts:496
+            walk_k <= walk_k + 3'd1;  // gen/virtq/packed_fetch.ts:497
+            walk_cur <= _select_33;  // gen/virtq/packed_fetch.ts:320
+            walk_cur_avail <= (_select_33[119] == walk_wrap) & (_select_33[127] != walk_wrap);  // gen/virtq/packed_fetch.ts:321
+            walk_cur_faults <= {1'b0, ((~_slice_34) & ((~_select_33[113]) & (walk_saw_write | walk_cur[113]))), (((~walk_table) & _slice_34) & (_slice_35 > {21'd0, 7'd0})), (((~walk_table) & _slice_34) & (_slice_35 > {12'd0, walk_size})), (((~walk_table) & _slice_34) & ((_select_33[95:64] == 32'd0) | (_select_33[67:64] != 4'd0))), (((~walk_table) & _slice_34) & _select_33[112]), (((~walk_table) & _slice_34) & (~features[28])), 1'b0, (walk_table & _slice_34)};  // gen/virtq/packed_fetch.ts:322
           end
-        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:425
-        end else if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:428
-        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:429
-          walk_table_addr <= walk_cur[63:0];  // gen/virtq/packed_fetch.ts:432
-          walk_table_left <= walk_cur[83:68];  // gen/virtq/packed_fetch.ts:433
-          walk_descs <= walk_descs + 16'd1;  // gen/virtq/packed_fetch.ts:434
-          walk_id <= walk_cur[111:96];  // gen/virtq/packed_fetch.ts:435
-          walk_pos <= walk_pos_wraps ? 16'd0 : (walk_pos + 16'd1);  // gen/virtq/packed_fetch.ts:437
-          if (walk_pos_wraps) begin  // gen/virtq/packed_fetch.ts:438
-            walk_wrap <= ~walk_wrap;  // gen/virtq/packed_fetch.ts:438
+        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:443
+        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:446
+        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:447
+          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:449
+            walk_head <= walk_pos;  // gen/virtq/packed_fetch.ts:449
           end
-        end else if ((~walk_cur[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:441
-        end else if (stage_room & (walk_cur[112] | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:442
-          walk_id <= walk_cur[111:96];  // gen/virtq/packed_fetch.ts:443
-          walk_descs <= walk_descs + 16'd1;  // gen/virtq/packed_fetch.ts:445
-          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:446
-            walk_head <= walk_pos;  // gen/virtq/packed_fetch.ts:446
+          walk_table_addr <= walk_cur[63:0];  // gen/virtq/packed_fetch.ts:451
+          walk_table_left <= walk_cur[83:68];  // gen/virtq/packed_fetch.ts:452
+          walk_descs <= walk_descs + 16'd1;  // gen/virtq/packed_fetch.ts:453
+          walk_id <= walk_cur[111:96];  // gen/virtq/packed_fetch.ts:454
+          walk_pos <= walk_pos_wraps ? 16'd0 : (walk_pos + 16'd1);  // gen/virtq/packed_fetch.ts:456
+          if (walk_pos_wraps) begin  // gen/virtq/packed_fetch.ts:457
+            walk_wrap <= ~walk_wrap;  // gen/virtq/packed_fetch.ts:457
           end
-          walk_segs <= walk_segs + 7'd1;  // gen/virtq/packed_fetch.ts:345
-          walk_total <= walk_total_next;  // gen/virtq/packed_fetch.ts:346
-          walk_saw_write <= walk_saw_write | walk_cur[113];  // gen/virtq/packed_fetch.ts:347
-          if (~walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:348
-            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:337
-            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:338
-            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:339
-            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:340
+        end else if (((~walk_cur[112]) & features[35]) & (walk_cur[111:96] != (walk_open ? walk_head : walk_pos))) begin  // gen/virtq/packed_fetch.ts:460
+        end else if ((~walk_cur[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:463
+        end else if (stage_room & (walk_cur[112] | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:464
+          walk_id <= walk_cur[111:96];  // gen/virtq/packed_fetch.ts:465
+          walk_descs <= walk_descs + 16'd1;  // gen/virtq/packed_fetch.ts:467
+          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:468
+            walk_head <= walk_pos;  // gen/virtq/packed_fetch.ts:468
           end
-          walk_pos <= walk_pos_wraps ? 16'd0 : (walk_pos + 16'd1);  // gen/virtq/packed_fetch.ts:449
-          walk_wrap <= walk_pos_wraps ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:451
-          walk_k <= walk_k + 3'd1;  // gen/virtq/packed_fetch.ts:452
-          walk_cur <= _select_50;  // gen/virtq/packed_fetch.ts:317
-          walk_cur_avail <= (_select_50[119] == walk_wrap) & (_select_50[127] != walk_wrap);  // gen/virtq/packed_fetch.ts:318
-          walk_cur_fault <= ((((_gt_51 | _and_52) | _and_54) | _and_55) | _and_56) ? (((_gt_51 | _and_52) | _and_54) ? ((_gt_51 | _and_52) ? (_gt_51 ? (_gt_51 ? 4'd2 : 4'd0) : (_and_52 ? 4'd3 : 4'd0)) : (_and_54 ? 4'd4 : 4'd0)) : (_and_55 ? (_and_55 ? 4'd5 : 4'd0) : (_and_56 ? 4'd2 : 4'd0))) : ((_and_58 | _and_59) ? (_and_58 ? (_and_58 ? 4'd11 : 4'd0) : (_and_59 ? 4'd7 : 4'd0)) : (_and_60 ? (_and_60 ? 4'd11 : 4'd0) : (((features[35] & ((~_select_50[112]) | _slice_53)) & (_select_50[111:96] != (walk_cur[112] ? (walk_open ? walk_head : walk_pos) : (walk_pos_wraps ? 16'd0 : (walk_pos + 16'd1))))) ? 4'd10 : 4'd0)));  // gen/virtq/packed_fetch.ts:319
+          walk_segs <= walk_segs + 7'd1;  // gen/virtq/packed_fetch.ts:357
+          walk_total <= walk_total_next;  // gen/virtq/packed_fetch.ts:358
+          walk_saw_write <= walk_saw_write | walk_cur[113];  // gen/virtq/packed_fetch.ts:359
+          if (~walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:360
+            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:349
+            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:350
+            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:351
+            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:352
+          end
+          walk_pos <= walk_pos_wraps ? 16'd0 : (walk_pos + 16'd1);  // gen/virtq/packed_fetch.ts:471
+          walk_wrap <= walk_pos_wraps ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:473
+          walk_k <= walk_k + 3'd1;  // gen/virtq/packed_fetch.ts:474
+          walk_cur <= _select_36;  // gen/virtq/packed_fetch.ts:320
+          walk_cur_avail <= (_select_36[119] == walk_wrap) & (_select_36[127] != walk_wrap);  // gen/virtq/packed_fetch.ts:321
+          walk_cur_faults <= {(((~1'b0) & (~_slice_37)) & (walk_cur[112] & ((walk_segs + 7'd1) == 7'd64))), ((~_slice_37) & ((~_select_36[113]) & (walk_cur[112] & (walk_saw_write | walk_cur[113])))), (((~1'b0) & _slice_37) & (_slice_38 > {21'd0, (walk_cur[112] ? (7'd64 - (walk_segs + 7'd1)) : 7'd64)})), (((~1'b0) & _slice_37) & (_slice_38 > {12'd0, walk_size})), (((~1'b0) & _slice_37) & ((_select_36[95:64] == 32'd0) | (_select_36[67:64] != 4'd0))), (((~1'b0) & _slice_37) & _select_36[112]), (((~1'b0) & _slice_37) & (~features[28])), ((~1'b0) & (walk_cur[112] & ((walk_descs + 16'd1) >= walk_size))), 1'b0};  // gen/virtq/packed_fetch.ts:322
         end
       end
       default: begin end
     endcase
-    if (walk_fatal) begin  // gen/virtq/packed_fetch.ts:486
-      walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:337
-      walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:338
-      walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:339
-      walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:340
+    if (walk_fatal) begin  // gen/virtq/packed_fetch.ts:513
+      walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:349
+      walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:350
+      walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:351
+      walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:352
     end
     if (used_accept) begin  // gen/virtq/packed_used.ts:75
       if (used_tail[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:76
-        used_slot_0 <= {_cat_61, done_id, done_len};  // gen/virtq/packed_used.ts:76
+        used_slot_0 <= {_cat_39, done_id, done_len};  // gen/virtq/packed_used.ts:76
       end
       if (used_tail[2:0] == 3'd1) begin  // gen/virtq/packed_used.ts:76
-        used_slot_1 <= {_cat_61, done_id, done_len};  // gen/virtq/packed_used.ts:76
+        used_slot_1 <= {_cat_39, done_id, done_len};  // gen/virtq/packed_used.ts:76
       end
       if (used_tail[2:0] == 3'd2) begin  // gen/virtq/packed_used.ts:76
-        used_slot_2 <= {_cat_61, done_id, done_len};  // gen/virtq/packed_used.ts:76
+        used_slot_2 <= {_cat_39, done_id, done_len};  // gen/virtq/packed_used.ts:76
       end
       if (used_tail[2:0] == 3'd3) begin  // gen/virtq/packed_used.ts:76
-        used_slot_3 <= {_cat_61, done_id, done_len};  // gen/virtq/packed_used.ts:76
+        used_slot_3 <= {_cat_39, done_id, done_len};  // gen/virtq/packed_used.ts:76
       end
       if (used_tail[2:0] == 3'd4) begin  // gen/virtq/packed_used.ts:76
-        used_slot_4 <= {_cat_61, done_id, done_len};  // gen/virtq/packed_used.ts:76
+        used_slot_4 <= {_cat_39, done_id, done_len};  // gen/virtq/packed_used.ts:76
       end
       if (used_tail[2:0] == 3'd5) begin  // gen/virtq/packed_used.ts:76
-        used_slot_5 <= {_cat_61, done_id, done_len};  // gen/virtq/packed_used.ts:76
+        used_slot_5 <= {_cat_39, done_id, done_len};  // gen/virtq/packed_used.ts:76
       end
       if (used_tail[2:0] == 3'd6) begin  // gen/virtq/packed_used.ts:76
-        used_slot_6 <= {_cat_61, done_id, done_len};  // gen/virtq/packed_used.ts:76
+        used_slot_6 <= {_cat_39, done_id, done_len};  // gen/virtq/packed_used.ts:76
       end
       if (used_tail[2:0] == 3'd7) begin  // gen/virtq/packed_used.ts:76
-        used_slot_7 <= {_cat_61, done_id, done_len};  // gen/virtq/packed_used.ts:76
+        used_slot_7 <= {_cat_39, done_id, done_len};  // gen/virtq/packed_used.ts:76
       end
       if (used_tail[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:77
         used_slot_queue_0 <= done_queue;  // gen/virtq/packed_used.ts:77
@@ -1463,17 +1446,17 @@ module virtq_packed_w256_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
     end
     case (used_state)  // gen/virtq/packed_used.ts:95
       USED_STATE_CALC: begin
-        used_host <= (_select_62 + ({48'd0, used_pos_cur} << 4)) + 64'd8;  // gen/virtq/packed_used.ts:97
+        used_host <= (_select_40 + ({48'd0, used_pos_cur} << 4)) + 64'd8;  // gen/virtq/packed_used.ts:97
       end
       default: begin end
     endcase
-    used_rdata <= {_select_63, _select_64};  // gen/virtq/packed_used.ts:131
+    used_rdata <= {_select_41, _select_42};  // gen/virtq/packed_used.ts:131
     case (notify_state)  // gen/virtq/packed_used.ts:212
       NOTIFY_STATE_IDLE: begin
         if (notify_pick_valid) begin  // gen/virtq/packed_used.ts:214
-          notify_adv <= _select_65;  // gen/virtq/packed_used.ts:216
-          notify_idx <= _select_66;  // gen/virtq/packed_used.ts:217
-          notify_wrap <= _select_67;  // gen/virtq/packed_used.ts:218
+          notify_adv <= _select_43;  // gen/virtq/packed_used.ts:216
+          notify_idx <= _select_44;  // gen/virtq/packed_used.ts:217
+          notify_wrap <= _select_45;  // gen/virtq/packed_used.ts:218
           notify_seq <= used_seq;  // gen/virtq/packed_used.ts:219
         end
       end

@@ -229,13 +229,15 @@ module virtq_packed_w64_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
   reg [127:0] walk_cur;  // gen/virtq/packed_fetch.ts:252
   /* verilator lint_on UNUSEDSIGNAL */
   reg walk_cur_avail;  // gen/virtq/packed_fetch.ts:253
-  reg [3:0] walk_cur_fault;  // gen/virtq/packed_fetch.ts:254
-  wire walk_pos_wraps;  // gen/virtq/packed_fetch.ts:263
-  wire walk_batch_end;  // gen/virtq/packed_fetch.ts:265
-  wire [38:0] walk_total_next;  // gen/virtq/packed_fetch.ts:269
-  reg walk_fatal;  // gen/virtq/packed_fetch.ts:322
-  reg [3:0] walk_fatal_code;  // gen/virtq/packed_fetch.ts:323
-  wire walk_active;  // gen/virtq/packed_fetch.ts:495
+  wire walk_pos_wraps;  // gen/virtq/packed_fetch.ts:262
+  wire walk_batch_end;  // gen/virtq/packed_fetch.ts:264
+  wire [38:0] walk_total_next;  // gen/virtq/packed_fetch.ts:268
+  reg [8:0] walk_cur_faults;  // gen/virtq/packed_fetch.ts:294
+  wire [3:0] walk_cur_fault;  // gen/virtq/packed_fetch.ts:331
+  wire walk_cur_any_fault;  // gen/virtq/packed_fetch.ts:332
+  reg walk_fatal;  // gen/virtq/packed_fetch.ts:334
+  reg [3:0] walk_fatal_code;  // gen/virtq/packed_fetch.ts:335
+  wire walk_active;  // gen/virtq/packed_fetch.ts:522
   reg [1:0] used_state;  // gen/virtq/packed_used.ts:46
   reg [63:0] used_slot_0;  // gen/virtq/packed_used.ts:47
   reg [63:0] used_slot_1;  // gen/virtq/packed_used.ts:47
@@ -390,57 +392,35 @@ module virtq_packed_w64_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
   wire [7:0] _mux_48;  // gen/virtq/packed_fetch.ts:91
   /* verilator lint_on UNUSEDSIGNAL */
   wire [63:0] _cat_47;  // gen/virtq/packed_fetch.ts:85
-  reg [15:0] _select_49;  // gen/virtq/packed_fetch.ts:364
-  reg [15:0] _select_50;  // gen/virtq/packed_fetch.ts:369
-  reg _select_51;  // gen/virtq/packed_fetch.ts:370
+  reg [15:0] _select_49;  // gen/virtq/packed_fetch.ts:376
+  reg [15:0] _select_50;  // gen/virtq/packed_fetch.ts:381
+  reg _select_51;  // gen/virtq/packed_fetch.ts:382
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_52;  // gen/virtq/packed_fetch.ts:382
+  wire [15:0] _sub_52;  // gen/virtq/packed_fetch.ts:394
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [63:0] _select_53;  // gen/virtq/packed_fetch.ts:384
+  reg [63:0] _select_53;  // gen/virtq/packed_fetch.ts:396
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   reg [127:0] _select_54;  // gen/virtq/packed_fetch.ts:102
   /* verilator lint_on UNUSEDSIGNAL */
-  wire _slice_55;  // gen/virtq/packed_fetch.ts:289
-  wire _and_56;  // gen/virtq/packed_fetch.ts:304
-  wire _and_57;  // gen/virtq/packed_fetch.ts:305
-  wire _and_58;  // gen/virtq/packed_fetch.ts:306
-  wire [27:0] _slice_60;  // gen/virtq/packed_fetch.ts:291
-  wire _and_59;  // gen/virtq/packed_fetch.ts:307
-  wire _and_61;  // gen/virtq/packed_fetch.ts:308
-  wire _and_62;  // gen/virtq/packed_fetch.ts:309
-  wire _and_63;  // gen/virtq/packed_fetch.ts:310
+  wire _slice_55;  // gen/virtq/packed_fetch.ts:303
+  wire [27:0] _slice_56;  // gen/virtq/packed_fetch.ts:305
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  reg [127:0] _select_64;  // gen/virtq/packed_fetch.ts:102
+  reg [127:0] _select_57;  // gen/virtq/packed_fetch.ts:102
   /* verilator lint_on UNUSEDSIGNAL */
-  wire _slice_65;  // gen/virtq/packed_fetch.ts:289
-  wire _and_66;  // gen/virtq/packed_fetch.ts:304
-  wire _and_67;  // gen/virtq/packed_fetch.ts:305
-  wire _and_68;  // gen/virtq/packed_fetch.ts:306
-  wire [27:0] _slice_70;  // gen/virtq/packed_fetch.ts:291
-  wire _and_69;  // gen/virtq/packed_fetch.ts:307
-  wire _and_71;  // gen/virtq/packed_fetch.ts:308
-  wire _and_72;  // gen/virtq/packed_fetch.ts:309
-  wire _and_73;  // gen/virtq/packed_fetch.ts:310
+  wire _slice_58;  // gen/virtq/packed_fetch.ts:303
+  wire [27:0] _slice_59;  // gen/virtq/packed_fetch.ts:305
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  reg [127:0] _select_74;  // gen/virtq/packed_fetch.ts:102
+  reg [127:0] _select_60;  // gen/virtq/packed_fetch.ts:102
   /* verilator lint_on UNUSEDSIGNAL */
-  wire _gt_75;  // gen/virtq/packed_fetch.ts:303
-  wire _slice_77;  // gen/virtq/packed_fetch.ts:289
-  wire _and_76;  // gen/virtq/packed_fetch.ts:304
-  wire _and_78;  // gen/virtq/packed_fetch.ts:305
-  wire _and_79;  // gen/virtq/packed_fetch.ts:306
-  wire [27:0] _slice_81;  // gen/virtq/packed_fetch.ts:291
-  wire _and_80;  // gen/virtq/packed_fetch.ts:307
-  wire _and_82;  // gen/virtq/packed_fetch.ts:308
-  wire _and_83;  // gen/virtq/packed_fetch.ts:309
-  wire _and_84;  // gen/virtq/packed_fetch.ts:310
-  wire [15:0] _cat_85;  // gen/virtq/packed_used.ts:72
-  reg [63:0] _select_86;  // gen/virtq/packed_used.ts:98
-  reg [63:0] _select_87;  // gen/virtq/packed_used.ts:131
-  reg [63:0] _select_88;  // gen/virtq/packed_used.ts:131
-  reg [15:0] _select_89;  // gen/virtq/packed_used.ts:216
-  reg [15:0] _select_90;  // gen/virtq/packed_used.ts:217
-  reg _select_91;  // gen/virtq/packed_used.ts:218
+  wire _slice_61;  // gen/virtq/packed_fetch.ts:303
+  wire [27:0] _slice_62;  // gen/virtq/packed_fetch.ts:305
+  wire [15:0] _cat_63;  // gen/virtq/packed_used.ts:72
+  reg [63:0] _select_64;  // gen/virtq/packed_used.ts:98
+  reg [63:0] _select_65;  // gen/virtq/packed_used.ts:131
+  reg [63:0] _select_66;  // gen/virtq/packed_used.ts:131
+  reg [15:0] _select_67;  // gen/virtq/packed_used.ts:216
+  reg [15:0] _select_68;  // gen/virtq/packed_used.ts:217
+  reg _select_69;  // gen/virtq/packed_used.ts:218
 
   // ---- instances
   fifo_w33_d4 stage_hdr (  // gen/virtq/packed_fetch.ts:143
@@ -583,29 +563,29 @@ module virtq_packed_w64_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
   assign _cat_45 = {{8{_mux_46[7]}}, {8{_mux_46[6]}}, {8{_mux_46[5]}}, {8{_mux_46[4]}}, {8{_mux_46[3]}}, {8{_mux_46[2]}}, {8{_mux_46[1]}}, {8{_mux_46[0]}}};  // gen/virtq/packed_fetch.ts:85
   assign _mux_48 = (mem_wr_valid & (memwr_line == 7'd16)) ? mem_wr_be[7:0] : ((mem_wr_valid & (memwr_line == 7'd15)) ? mem_wr_be[15:8] : 8'd0);  // gen/virtq/packed_fetch.ts:91
   assign _cat_47 = {{8{_mux_48[7]}}, {8{_mux_48[6]}}, {8{_mux_48[5]}}, {8{_mux_48[4]}}, {8{_mux_48[3]}}, {8{_mux_48[2]}}, {8{_mux_48[1]}}, {8{_mux_48[0]}}};  // gen/virtq/packed_fetch.ts:85
-  always @* begin  // gen/virtq/packed_fetch.ts:364
+  always @* begin  // gen/virtq/packed_fetch.ts:376
     case (sched_index)
       1'b0: _select_49 = q0_size;
       1'b1: _select_49 = q1_size;
       default: _select_49 = q0_size;
     endcase
   end
-  always @* begin  // gen/virtq/packed_fetch.ts:369
+  always @* begin  // gen/virtq/packed_fetch.ts:381
     case (sched_index)
       1'b0: _select_50 = avail_pos_0;
       1'b1: _select_50 = avail_pos_1;
       default: _select_50 = avail_pos_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_fetch.ts:370
+  always @* begin  // gen/virtq/packed_fetch.ts:382
     case (sched_index)
       1'b0: _select_51 = avail_wrap_0;
       1'b1: _select_51 = avail_wrap_1;
       default: _select_51 = avail_wrap_0;
     endcase
   end
-  assign _sub_52 = walk_size - walk_pos;  // gen/virtq/packed_fetch.ts:382
-  always @* begin  // gen/virtq/packed_fetch.ts:384
+  assign _sub_52 = walk_size - walk_pos;  // gen/virtq/packed_fetch.ts:394
+  always @* begin  // gen/virtq/packed_fetch.ts:396
     case (walk_queue)
       1'b0: _select_53 = q0_desc;
       1'b1: _select_53 = q1_desc;
@@ -625,113 +605,91 @@ module virtq_packed_w64_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
       default: _select_54 = {fetch_buf_1, fetch_buf_0};
     endcase
   end
-  assign _slice_55 = _select_54[114];  // gen/virtq/packed_fetch.ts:289
-  assign _and_56 = _slice_55 & (~features[28]);  // gen/virtq/packed_fetch.ts:304
-  assign _and_57 = _slice_55 & _select_54[112];  // gen/virtq/packed_fetch.ts:305
-  assign _and_58 = _slice_55 & ((_select_54[95:64] == 32'd0) | (_select_54[67:64] != 4'd0));  // gen/virtq/packed_fetch.ts:306
-  assign _slice_60 = _select_54[95:68];  // gen/virtq/packed_fetch.ts:291
-  assign _and_59 = _slice_55 & (_slice_60 > {12'd0, walk_size});  // gen/virtq/packed_fetch.ts:307
-  assign _and_61 = _slice_55 & (({21'd0, walk_segs} + _slice_60) > 28'd64);  // gen/virtq/packed_fetch.ts:308
-  assign _and_62 = ((~_slice_55) & (~_select_54[113])) & walk_saw_write;  // gen/virtq/packed_fetch.ts:309
-  assign _and_63 = (~_slice_55) & (walk_segs == 7'd64);  // gen/virtq/packed_fetch.ts:310
+  assign _slice_55 = _select_54[114];  // gen/virtq/packed_fetch.ts:303
+  assign _slice_56 = _select_54[95:68];  // gen/virtq/packed_fetch.ts:305
   always @* begin  // gen/virtq/packed_fetch.ts:102
     case (walk_k + 3'd1)
-      3'd0: _select_64 = {fetch_buf_1, fetch_buf_0};
-      3'd1: _select_64 = {fetch_buf_3, fetch_buf_2};
-      3'd2: _select_64 = {fetch_buf_5, fetch_buf_4};
-      3'd3: _select_64 = {fetch_buf_7, fetch_buf_6};
-      3'd4: _select_64 = {fetch_buf_9, fetch_buf_8};
-      3'd5: _select_64 = {fetch_buf_11, fetch_buf_10};
-      3'd6: _select_64 = {fetch_buf_13, fetch_buf_12};
-      3'd7: _select_64 = {fetch_buf_15, fetch_buf_14};
-      default: _select_64 = {fetch_buf_1, fetch_buf_0};
+      3'd0: _select_57 = {fetch_buf_1, fetch_buf_0};
+      3'd1: _select_57 = {fetch_buf_3, fetch_buf_2};
+      3'd2: _select_57 = {fetch_buf_5, fetch_buf_4};
+      3'd3: _select_57 = {fetch_buf_7, fetch_buf_6};
+      3'd4: _select_57 = {fetch_buf_9, fetch_buf_8};
+      3'd5: _select_57 = {fetch_buf_11, fetch_buf_10};
+      3'd6: _select_57 = {fetch_buf_13, fetch_buf_12};
+      3'd7: _select_57 = {fetch_buf_15, fetch_buf_14};
+      default: _select_57 = {fetch_buf_1, fetch_buf_0};
     endcase
   end
-  assign _slice_65 = _select_64[114];  // gen/virtq/packed_fetch.ts:289
-  assign _and_66 = _slice_65 & (~features[28]);  // gen/virtq/packed_fetch.ts:304
-  assign _and_67 = _slice_65 & _select_64[112];  // gen/virtq/packed_fetch.ts:305
-  assign _and_68 = _slice_65 & ((_select_64[95:64] == 32'd0) | (_select_64[67:64] != 4'd0));  // gen/virtq/packed_fetch.ts:306
-  assign _slice_70 = _select_64[95:68];  // gen/virtq/packed_fetch.ts:291
-  assign _and_69 = _slice_65 & (_slice_70 > {12'd0, walk_size});  // gen/virtq/packed_fetch.ts:307
-  assign _and_71 = _slice_65 & (({21'd0, (walk_segs + 7'd1)} + _slice_70) > 28'd64);  // gen/virtq/packed_fetch.ts:308
-  assign _and_72 = ((~_slice_65) & (~_select_64[113])) & (walk_saw_write | walk_cur[113]);  // gen/virtq/packed_fetch.ts:309
-  assign _and_73 = (~_slice_65) & ((walk_segs + 7'd1) == 7'd64);  // gen/virtq/packed_fetch.ts:310
+  assign _slice_58 = _select_57[114];  // gen/virtq/packed_fetch.ts:303
+  assign _slice_59 = _select_57[95:68];  // gen/virtq/packed_fetch.ts:305
   always @* begin  // gen/virtq/packed_fetch.ts:102
     case (walk_k + 3'd1)
-      3'd0: _select_74 = {fetch_buf_1, fetch_buf_0};
-      3'd1: _select_74 = {fetch_buf_3, fetch_buf_2};
-      3'd2: _select_74 = {fetch_buf_5, fetch_buf_4};
-      3'd3: _select_74 = {fetch_buf_7, fetch_buf_6};
-      3'd4: _select_74 = {fetch_buf_9, fetch_buf_8};
-      3'd5: _select_74 = {fetch_buf_11, fetch_buf_10};
-      3'd6: _select_74 = {fetch_buf_13, fetch_buf_12};
-      3'd7: _select_74 = {fetch_buf_15, fetch_buf_14};
-      default: _select_74 = {fetch_buf_1, fetch_buf_0};
+      3'd0: _select_60 = {fetch_buf_1, fetch_buf_0};
+      3'd1: _select_60 = {fetch_buf_3, fetch_buf_2};
+      3'd2: _select_60 = {fetch_buf_5, fetch_buf_4};
+      3'd3: _select_60 = {fetch_buf_7, fetch_buf_6};
+      3'd4: _select_60 = {fetch_buf_9, fetch_buf_8};
+      3'd5: _select_60 = {fetch_buf_11, fetch_buf_10};
+      3'd6: _select_60 = {fetch_buf_13, fetch_buf_12};
+      3'd7: _select_60 = {fetch_buf_15, fetch_buf_14};
+      default: _select_60 = {fetch_buf_1, fetch_buf_0};
     endcase
   end
-  assign _gt_75 = (((~walk_cur[112]) ? 16'd0 : (walk_descs + 16'd1)) + 16'd1) > walk_size;  // gen/virtq/packed_fetch.ts:303
-  assign _slice_77 = _select_74[114];  // gen/virtq/packed_fetch.ts:289
-  assign _and_76 = _slice_77 & (~features[28]);  // gen/virtq/packed_fetch.ts:304
-  assign _and_78 = _slice_77 & _select_74[112];  // gen/virtq/packed_fetch.ts:305
-  assign _and_79 = _slice_77 & ((_select_74[95:64] == 32'd0) | (_select_74[67:64] != 4'd0));  // gen/virtq/packed_fetch.ts:306
-  assign _slice_81 = _select_74[95:68];  // gen/virtq/packed_fetch.ts:291
-  assign _and_80 = _slice_77 & (_slice_81 > {12'd0, walk_size});  // gen/virtq/packed_fetch.ts:307
-  assign _and_82 = _slice_77 & (({21'd0, ((~walk_cur[112]) ? 7'd0 : (walk_segs + 7'd1))} + _slice_81) > 28'd64);  // gen/virtq/packed_fetch.ts:308
-  assign _and_83 = ((~_slice_77) & (~_select_74[113])) & (walk_cur[112] & (walk_saw_write | walk_cur[113]));  // gen/virtq/packed_fetch.ts:309
-  assign _and_84 = (~_slice_77) & (((~walk_cur[112]) ? 7'd0 : (walk_segs + 7'd1)) == 7'd64);  // gen/virtq/packed_fetch.ts:310
-  assign _cat_85 = {_select_11, 7'd0, _select_11, 5'd0, (done_len != 32'd0), 1'b0};  // gen/virtq/packed_used.ts:72
+  assign _slice_61 = _select_60[114];  // gen/virtq/packed_fetch.ts:303
+  assign _slice_62 = _select_60[95:68];  // gen/virtq/packed_fetch.ts:305
+  assign _cat_63 = {_select_11, 7'd0, _select_11, 5'd0, (done_len != 32'd0), 1'b0};  // gen/virtq/packed_used.ts:72
   always @* begin  // gen/virtq/packed_used.ts:98
     case (used_queue)
-      1'b0: _select_86 = q0_desc;
-      1'b1: _select_86 = q1_desc;
-      default: _select_86 = q0_desc;
+      1'b0: _select_64 = q0_desc;
+      1'b1: _select_64 = q1_desc;
+      default: _select_64 = q0_desc;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:131
     case (mem_rd_addr[2:0] + 3'd1)
-      3'd0: _select_87 = used_slot_0;
-      3'd1: _select_87 = used_slot_1;
-      3'd2: _select_87 = used_slot_2;
-      3'd3: _select_87 = used_slot_3;
-      3'd4: _select_87 = used_slot_4;
-      3'd5: _select_87 = used_slot_5;
-      3'd6: _select_87 = used_slot_6;
-      3'd7: _select_87 = used_slot_7;
-      default: _select_87 = used_slot_0;
+      3'd0: _select_65 = used_slot_0;
+      3'd1: _select_65 = used_slot_1;
+      3'd2: _select_65 = used_slot_2;
+      3'd3: _select_65 = used_slot_3;
+      3'd4: _select_65 = used_slot_4;
+      3'd5: _select_65 = used_slot_5;
+      3'd6: _select_65 = used_slot_6;
+      3'd7: _select_65 = used_slot_7;
+      default: _select_65 = used_slot_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:131
     case (mem_rd_addr[2:0])
-      3'd0: _select_88 = used_slot_0;
-      3'd1: _select_88 = used_slot_1;
-      3'd2: _select_88 = used_slot_2;
-      3'd3: _select_88 = used_slot_3;
-      3'd4: _select_88 = used_slot_4;
-      3'd5: _select_88 = used_slot_5;
-      3'd6: _select_88 = used_slot_6;
-      3'd7: _select_88 = used_slot_7;
-      default: _select_88 = used_slot_0;
+      3'd0: _select_66 = used_slot_0;
+      3'd1: _select_66 = used_slot_1;
+      3'd2: _select_66 = used_slot_2;
+      3'd3: _select_66 = used_slot_3;
+      3'd4: _select_66 = used_slot_4;
+      3'd5: _select_66 = used_slot_5;
+      3'd6: _select_66 = used_slot_6;
+      3'd7: _select_66 = used_slot_7;
+      default: _select_66 = used_slot_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:216
     case (notify_pick_index)
-      1'b0: _select_89 = unsignalled_0;
-      1'b1: _select_89 = unsignalled_1;
-      default: _select_89 = unsignalled_0;
+      1'b0: _select_67 = unsignalled_0;
+      1'b1: _select_67 = unsignalled_1;
+      default: _select_67 = unsignalled_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:217
     case (notify_pick_index)
-      1'b0: _select_90 = used_pos_0;
-      1'b1: _select_90 = used_pos_1;
-      default: _select_90 = used_pos_0;
+      1'b0: _select_68 = used_pos_0;
+      1'b1: _select_68 = used_pos_1;
+      default: _select_68 = used_pos_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:218
     case (notify_pick_index)
-      1'b0: _select_91 = used_wrap_0;
-      1'b1: _select_91 = used_wrap_1;
-      default: _select_91 = used_wrap_0;
+      1'b0: _select_69 = used_wrap_0;
+      1'b1: _select_69 = used_wrap_1;
+      default: _select_69 = used_wrap_0;
     endcase
   end
   assign irq_queue = irq_reg;  // gen/virtq/packed_engine.ts:196
@@ -765,9 +723,9 @@ module virtq_packed_w64_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
   assign mem_rd_ready = 1'b1;  // gen/virtq/packed_engine.ts:85
   assign mem_rd_rvalid = used_rvalid;  // gen/virtq/packed_used.ts:133
   assign mem_rd_rdata = used_rdata;  // gen/virtq/packed_used.ts:134
-  assign fetch_rd_valid = walk_state == WALK_STATE_FETCH;  // gen/virtq/packed_fetch.ts:354
-  assign fetch_rd_host = walk_host;  // gen/virtq/packed_fetch.ts:355
-  assign fetch_rd_len = {16'd0, walk_n} << 4;  // gen/virtq/packed_fetch.ts:356
+  assign fetch_rd_valid = walk_state == WALK_STATE_FETCH;  // gen/virtq/packed_fetch.ts:366
+  assign fetch_rd_host = walk_host;  // gen/virtq/packed_fetch.ts:367
+  assign fetch_rd_len = {16'd0, walk_n} << 4;  // gen/virtq/packed_fetch.ts:368
   assign fetch_rd_grant = fetch_rd_valid & rd_cmd_ready;  // gen/virtq/packed_engine.ts:77
   assign event_rd_valid = notify_state == NOTIFY_STATE_READ;  // gen/virtq/packed_used.ts:188
   assign event_rd_host = _select_0;  // gen/virtq/packed_used.ts:189
@@ -776,20 +734,22 @@ module virtq_packed_w64_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
   assign memwr_line = mem_wr_addr;  // gen/virtq/packed_fetch.ts:83
   always @* begin
     stage_push = 1'b0;  // default, gen/virtq/packed_fetch.ts:137
-    case (walk_state)  // gen/virtq/packed_fetch.ts:359
+    case (walk_state)  // gen/virtq/packed_fetch.ts:371
       WALK_STATE_WALK: begin
-        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:414
-        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:418
-          if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:471
-          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:472
-          end else if (stage_room & ((~(walk_table_left == 16'd1)) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:473
+        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:432
+        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:436
+          if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:491
+          end else if (((walk_table_left == 16'd1) & features[35]) & (walk_id != walk_head)) begin  // gen/virtq/packed_fetch.ts:492
+          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:493
+          end else if (stage_room & ((~(walk_table_left == 16'd1)) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:494
             stage_push = 1'b1;  // gen/virtq/packed_fetch.ts:175
           end
-        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:425
-        end else if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:428
-        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:429
-        end else if ((~walk_cur[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:441
-        end else if (stage_room & (walk_cur[112] | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:442
+        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:443
+        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:446
+        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:447
+        end else if (((~walk_cur[112]) & features[35]) & (walk_cur[111:96] != (walk_open ? walk_head : walk_pos))) begin  // gen/virtq/packed_fetch.ts:460
+        end else if ((~walk_cur[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:463
+        end else if (stage_room & (walk_cur[112] | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:464
           stage_push = 1'b1;  // gen/virtq/packed_fetch.ts:175
         end
       end
@@ -798,20 +758,22 @@ module virtq_packed_w64_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
   end
   always @* begin
     stage_push_data = 98'd0;  // default, gen/virtq/packed_fetch.ts:138
-    case (walk_state)  // gen/virtq/packed_fetch.ts:359
+    case (walk_state)  // gen/virtq/packed_fetch.ts:371
       WALK_STATE_WALK: begin
-        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:414
-        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:418
-          if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:471
-          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:472
-          end else if (stage_room & ((~(walk_table_left == 16'd1)) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:473
+        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:432
+        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:436
+          if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:491
+          end else if (((walk_table_left == 16'd1) & features[35]) & (walk_id != walk_head)) begin  // gen/virtq/packed_fetch.ts:492
+          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:493
+          end else if (stage_room & ((~(walk_table_left == 16'd1)) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:494
             stage_push_data = {walk_cur[63:0], walk_cur[95:64], walk_cur[113], (walk_table_left == 16'd1)};  // gen/virtq/packed_fetch.ts:176
           end
-        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:425
-        end else if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:428
-        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:429
-        end else if ((~walk_cur[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:441
-        end else if (stage_room & (walk_cur[112] | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:442
+        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:443
+        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:446
+        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:447
+        end else if (((~walk_cur[112]) & features[35]) & (walk_cur[111:96] != (walk_open ? walk_head : walk_pos))) begin  // gen/virtq/packed_fetch.ts:460
+        end else if ((~walk_cur[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:463
+        end else if (stage_room & (walk_cur[112] | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:464
           stage_push_data = {walk_cur[63:0], walk_cur[95:64], walk_cur[113], (~walk_cur[112])};  // gen/virtq/packed_fetch.ts:176
         end
       end
@@ -820,23 +782,25 @@ module virtq_packed_w64_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
   end
   always @* begin
     stage_commit_now = 1'b0;  // default, gen/virtq/packed_fetch.ts:139
-    case (walk_state)  // gen/virtq/packed_fetch.ts:359
+    case (walk_state)  // gen/virtq/packed_fetch.ts:371
       WALK_STATE_WALK: begin
-        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:414
-        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:418
-          if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:471
-          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:472
-          end else if (stage_room & ((~(walk_table_left == 16'd1)) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:473
-            if (walk_table_left == 16'd1) begin  // gen/virtq/packed_fetch.ts:348
+        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:432
+        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:436
+          if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:491
+          end else if (((walk_table_left == 16'd1) & features[35]) & (walk_id != walk_head)) begin  // gen/virtq/packed_fetch.ts:492
+          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:493
+          end else if (stage_room & ((~(walk_table_left == 16'd1)) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:494
+            if (walk_table_left == 16'd1) begin  // gen/virtq/packed_fetch.ts:360
               stage_commit_now = 1'b1;  // gen/virtq/packed_fetch.ts:179
             end
           end
-        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:425
-        end else if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:428
-        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:429
-        end else if ((~walk_cur[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:441
-        end else if (stage_room & (walk_cur[112] | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:442
-          if (~walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:348
+        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:443
+        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:446
+        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:447
+        end else if (((~walk_cur[112]) & features[35]) & (walk_cur[111:96] != (walk_open ? walk_head : walk_pos))) begin  // gen/virtq/packed_fetch.ts:460
+        end else if ((~walk_cur[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:463
+        end else if (stage_room & (walk_cur[112] | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:464
+          if (~walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:360
             stage_commit_now = 1'b1;  // gen/virtq/packed_fetch.ts:179
           end
         end
@@ -846,42 +810,44 @@ module virtq_packed_w64_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
   end
   always @* begin
     stage_discard = 1'b0;  // default, gen/virtq/packed_fetch.ts:140
-    case (walk_state)  // gen/virtq/packed_fetch.ts:359
+    case (walk_state)  // gen/virtq/packed_fetch.ts:371
       WALK_STATE_CALC: begin
-        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:390
+        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:402
           stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:182
         end
       end
       WALK_STATE_WALK: begin
-        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:414
+        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:432
           stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:182
         end
       end
       default: begin end
     endcase
-    if (walk_fatal) begin  // gen/virtq/packed_fetch.ts:486
+    if (walk_fatal) begin  // gen/virtq/packed_fetch.ts:513
       stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:182
     end
   end
   always @* begin
     stage_hdr_data = 33'd0;  // default, gen/virtq/packed_fetch.ts:142
-    case (walk_state)  // gen/virtq/packed_fetch.ts:359
+    case (walk_state)  // gen/virtq/packed_fetch.ts:371
       WALK_STATE_WALK: begin
-        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:414
-        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:418
-          if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:471
-          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:472
-          end else if (stage_room & ((~(walk_table_left == 16'd1)) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:473
-            if (walk_table_left == 16'd1) begin  // gen/virtq/packed_fetch.ts:348
+        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:432
+        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:436
+          if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:491
+          end else if (((walk_table_left == 16'd1) & features[35]) & (walk_id != walk_head)) begin  // gen/virtq/packed_fetch.ts:492
+          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:493
+          end else if (stage_room & ((~(walk_table_left == 16'd1)) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:494
+            if (walk_table_left == 16'd1) begin  // gen/virtq/packed_fetch.ts:360
               stage_hdr_data = {walk_queue, walk_id, walk_descs};  // gen/virtq/packed_fetch.ts:180
             end
           end
-        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:425
-        end else if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:428
-        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:429
-        end else if ((~walk_cur[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:441
-        end else if (stage_room & (walk_cur[112] | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:442
-          if (~walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:348
+        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:443
+        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:446
+        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:447
+        end else if (((~walk_cur[112]) & features[35]) & (walk_cur[111:96] != (walk_open ? walk_head : walk_pos))) begin  // gen/virtq/packed_fetch.ts:460
+        end else if ((~walk_cur[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:463
+        end else if (stage_room & (walk_cur[112] | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:464
+          if (~walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:360
             stage_hdr_data = {walk_queue, walk_cur[111:96], (walk_descs + 16'd1)};  // gen/virtq/packed_fetch.ts:180
           end
         end
@@ -905,74 +871,84 @@ module virtq_packed_w64_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
   assign sched_index = sched_locked ? sched_lock_index : (sched_after_valid ? sched_after_index : sched_all_index);  // gen/lib/arbiter.ts:69
   assign sched_valid = sched_locked | sched_all_valid;  // gen/lib/arbiter.ts:70
   assign sched_grant = sched_valid ? {(sched_index == 1'b1), (sched_index == 1'b0)} : 2'd0;  // gen/lib/arbiter.ts:71
-  assign walk_pos_wraps = (walk_pos + 16'd1) == walk_size;  // gen/virtq/packed_fetch.ts:263
-  assign walk_batch_end = {1'b0, walk_k} == (walk_n - 4'd1);  // gen/virtq/packed_fetch.ts:265
-  assign walk_total_next = walk_total + {7'd0, walk_cur[95:64]};  // gen/virtq/packed_fetch.ts:269
+  assign walk_pos_wraps = (walk_pos + 16'd1) == walk_size;  // gen/virtq/packed_fetch.ts:262
+  assign walk_batch_end = {1'b0, walk_k} == (walk_n - 4'd1);  // gen/virtq/packed_fetch.ts:264
+  assign walk_total_next = walk_total + {7'd0, walk_cur[95:64]};  // gen/virtq/packed_fetch.ts:268
+  assign walk_cur_fault = ((((walk_cur_faults[0] | walk_cur_faults[1]) | walk_cur_faults[2]) | walk_cur_faults[3]) | walk_cur_faults[4]) ? (((walk_cur_faults[0] | walk_cur_faults[1]) | walk_cur_faults[2]) ? ((walk_cur_faults[0] | walk_cur_faults[1]) ? (walk_cur_faults[0] ? (walk_cur_faults[0] ? 4'd6 : 4'd0) : (walk_cur_faults[1] ? 4'd2 : 4'd0)) : (walk_cur_faults[2] ? 4'd3 : 4'd0)) : (walk_cur_faults[3] ? (walk_cur_faults[3] ? 4'd4 : 4'd0) : (walk_cur_faults[4] ? 4'd5 : 4'd0))) : ((walk_cur_faults[5] | walk_cur_faults[6]) ? (walk_cur_faults[5] ? (walk_cur_faults[5] ? 4'd2 : 4'd0) : (walk_cur_faults[6] ? 4'd11 : 4'd0)) : (walk_cur_faults[7] ? (walk_cur_faults[7] ? 4'd7 : 4'd0) : (walk_cur_faults[8] ? 4'd11 : 4'd0)));  // gen/virtq/packed_fetch.ts:331
+  assign walk_cur_any_fault = |walk_cur_faults;  // gen/virtq/packed_fetch.ts:332
   always @* begin
-    walk_fatal = 1'b0;  // default, gen/virtq/packed_fetch.ts:322
-    case (walk_state)  // gen/virtq/packed_fetch.ts:359
+    walk_fatal = 1'b0;  // default, gen/virtq/packed_fetch.ts:334
+    case (walk_state)  // gen/virtq/packed_fetch.ts:371
       WALK_STATE_WAIT: begin
-        if (rd_status_valid & (~rd_status_id[0])) begin  // gen/virtq/packed_fetch.ts:402
-          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_fetch.ts:404
-            walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:325
+        if (rd_status_valid & (~rd_status_id[0])) begin  // gen/virtq/packed_fetch.ts:414
+          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_fetch.ts:416
+            walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:337
           end
         end
       end
       WALK_STATE_WALK: begin
-        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:414
-        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:418
-          if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:471
-            walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:325
-          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:472
-            walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:325
+        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:432
+        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:436
+          if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:491
+            walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:337
+          end else if (((walk_table_left == 16'd1) & features[35]) & (walk_id != walk_head)) begin  // gen/virtq/packed_fetch.ts:492
+            walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:337
+          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:493
+            walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:337
           end
-        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:425
-          if (walk_open) begin  // gen/virtq/packed_fetch.ts:426
-            walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:325
+        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:443
+          if (walk_open) begin  // gen/virtq/packed_fetch.ts:444
+            walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:337
           end
-        end else if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:428
-          walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:325
-        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:429
-        end else if ((~walk_cur[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:441
-          walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:325
+        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:446
+          walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:337
+        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:447
+        end else if (((~walk_cur[112]) & features[35]) & (walk_cur[111:96] != (walk_open ? walk_head : walk_pos))) begin  // gen/virtq/packed_fetch.ts:460
+          walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:337
+        end else if ((~walk_cur[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:463
+          walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:337
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    walk_fatal_code = 4'd0;  // default, gen/virtq/packed_fetch.ts:323
-    case (walk_state)  // gen/virtq/packed_fetch.ts:359
+    walk_fatal_code = 4'd0;  // default, gen/virtq/packed_fetch.ts:335
+    case (walk_state)  // gen/virtq/packed_fetch.ts:371
       WALK_STATE_WAIT: begin
-        if (rd_status_valid & (~rd_status_id[0])) begin  // gen/virtq/packed_fetch.ts:402
-          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_fetch.ts:404
-            walk_fatal_code = 4'd9;  // gen/virtq/packed_fetch.ts:326
+        if (rd_status_valid & (~rd_status_id[0])) begin  // gen/virtq/packed_fetch.ts:414
+          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_fetch.ts:416
+            walk_fatal_code = 4'd9;  // gen/virtq/packed_fetch.ts:338
           end
         end
       end
       WALK_STATE_WALK: begin
-        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:414
-        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:418
-          if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:471
-            walk_fatal_code = walk_cur_fault;  // gen/virtq/packed_fetch.ts:326
-          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:472
-            walk_fatal_code = 4'd8;  // gen/virtq/packed_fetch.ts:326
+        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:432
+        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:436
+          if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:491
+            walk_fatal_code = walk_cur_fault;  // gen/virtq/packed_fetch.ts:338
+          end else if (((walk_table_left == 16'd1) & features[35]) & (walk_id != walk_head)) begin  // gen/virtq/packed_fetch.ts:492
+            walk_fatal_code = 4'd10;  // gen/virtq/packed_fetch.ts:338
+          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:493
+            walk_fatal_code = 4'd8;  // gen/virtq/packed_fetch.ts:338
           end
-        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:425
-          if (walk_open) begin  // gen/virtq/packed_fetch.ts:426
-            walk_fatal_code = 4'd1;  // gen/virtq/packed_fetch.ts:326
+        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:443
+          if (walk_open) begin  // gen/virtq/packed_fetch.ts:444
+            walk_fatal_code = 4'd1;  // gen/virtq/packed_fetch.ts:338
           end
-        end else if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:428
-          walk_fatal_code = walk_cur_fault;  // gen/virtq/packed_fetch.ts:326
-        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:429
-        end else if ((~walk_cur[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:441
-          walk_fatal_code = 4'd8;  // gen/virtq/packed_fetch.ts:326
+        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:446
+          walk_fatal_code = walk_cur_fault;  // gen/virtq/packed_fetch.ts:338
+        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:447
+        end else if (((~walk_cur[112]) & features[35]) & (walk_cur[111:96] != (walk_open ? walk_head : walk_pos))) begin  // gen/virtq/packed_fetch.ts:460
+          walk_fatal_code = 4'd10;  // gen/virtq/packed_fetch.ts:338
+        end else if ((~walk_cur[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:463
+          walk_fatal_code = 4'd8;  // gen/virtq/packed_fetch.ts:338
         end
       end
       default: begin end
     endcase
   end
-  assign walk_active = ~(walk_state == WALK_STATE_IDLE);  // gen/virtq/packed_fetch.ts:495
+  assign walk_active = ~(walk_state == WALK_STATE_IDLE);  // gen/virtq/packed_fetch.ts:522
   assign used_drop = _select_2 | _select_3;  // gen/virtq/packed_used.ts:59
   assign used_slot_free = (used_tail - used_head) < 4'd8;  // gen/virtq/packed_used.ts:60
   assign used_accept = (done_valid & done_ready) & (~used_drop);  // gen/virtq/packed_used.ts:62
@@ -1088,158 +1064,160 @@ module virtq_packed_w64_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
           sched_lock_index <= sched_index;  // gen/lib/arbiter.ts:80
         end
       end
-      case (walk_state)  // gen/virtq/packed_fetch.ts:359
+      case (walk_state)  // gen/virtq/packed_fetch.ts:371
         WALK_STATE_IDLE: begin
-          if (sched_valid) begin  // gen/virtq/packed_fetch.ts:361
-            walk_queue <= sched_index;  // gen/virtq/packed_fetch.ts:362
-            if (sched_index == 1'b0) begin  // gen/virtq/packed_fetch.ts:371
-              pending_0 <= 1'b0;  // gen/virtq/packed_fetch.ts:371
+          if (sched_valid) begin  // gen/virtq/packed_fetch.ts:373
+            walk_queue <= sched_index;  // gen/virtq/packed_fetch.ts:374
+            if (sched_index == 1'b0) begin  // gen/virtq/packed_fetch.ts:383
+              pending_0 <= 1'b0;  // gen/virtq/packed_fetch.ts:383
             end
-            if (sched_index == 1'b1) begin  // gen/virtq/packed_fetch.ts:371
-              pending_1 <= 1'b0;  // gen/virtq/packed_fetch.ts:371
+            if (sched_index == 1'b1) begin  // gen/virtq/packed_fetch.ts:383
+              pending_1 <= 1'b0;  // gen/virtq/packed_fetch.ts:383
             end
-            walk_table <= 1'b0;  // gen/virtq/packed_fetch.ts:372
-            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:336
-            walk_state <= WALK_STATE_CALC;  // gen/virtq/packed_fetch.ts:374
+            walk_table <= 1'b0;  // gen/virtq/packed_fetch.ts:384
+            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:348
+            walk_state <= WALK_STATE_CALC;  // gen/virtq/packed_fetch.ts:386
           end
         end
         WALK_STATE_CALC: begin
-          if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:390
-            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:392
+          if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:402
+            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:404
           end else begin
-            walk_state <= WALK_STATE_FETCH;  // gen/virtq/packed_fetch.ts:393
+            walk_state <= WALK_STATE_FETCH;  // gen/virtq/packed_fetch.ts:405
           end
         end
         WALK_STATE_FETCH: begin
-          if (fetch_rd_grant) begin  // gen/virtq/packed_fetch.ts:396
-            walk_state <= WALK_STATE_WAIT;  // gen/virtq/packed_fetch.ts:398
+          if (fetch_rd_grant) begin  // gen/virtq/packed_fetch.ts:408
+            walk_state <= WALK_STATE_WAIT;  // gen/virtq/packed_fetch.ts:410
           end
         end
         WALK_STATE_WAIT: begin
-          if (rd_status_valid & (~rd_status_id[0])) begin  // gen/virtq/packed_fetch.ts:402
-            if (rd_status_error != 3'd0) begin  // gen/virtq/packed_fetch.ts:404
+          if (rd_status_valid & (~rd_status_id[0])) begin  // gen/virtq/packed_fetch.ts:414
+            if (rd_status_error != 3'd0) begin  // gen/virtq/packed_fetch.ts:416
             end else begin
-              walk_state <= WALK_STATE_LOAD;  // gen/virtq/packed_fetch.ts:404
+              walk_state <= WALK_STATE_LOAD;  // gen/virtq/packed_fetch.ts:416
             end
           end
         end
         WALK_STATE_LOAD: begin
-          walk_state <= WALK_STATE_WALK;  // gen/virtq/packed_fetch.ts:411
+          walk_state <= WALK_STATE_WALK;  // gen/virtq/packed_fetch.ts:429
         end
         WALK_STATE_WALK: begin
-          if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:414
-            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:416
-          end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:418
-            if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:471
-            end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:472
-            end else if (stage_room & ((~(walk_table_left == 16'd1)) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:473
-              if (walk_table_left == 16'd1) begin  // gen/virtq/packed_fetch.ts:348
-                walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:336
+          if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:432
+            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:434
+          end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:436
+            if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:491
+            end else if (((walk_table_left == 16'd1) & features[35]) & (walk_id != walk_head)) begin  // gen/virtq/packed_fetch.ts:492
+            end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:493
+            end else if (stage_room & ((~(walk_table_left == 16'd1)) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:494
+              if (walk_table_left == 16'd1) begin  // gen/virtq/packed_fetch.ts:360
+                walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:348
               end
-              if (walk_table_left == 16'd1) begin  // gen/virtq/packed_fetch.ts:478
-                walk_table <= 1'b0;  // gen/virtq/packed_fetch.ts:479
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:330
-                  avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:330
+              if (walk_table_left == 16'd1) begin  // gen/virtq/packed_fetch.ts:505
+                walk_table <= 1'b0;  // gen/virtq/packed_fetch.ts:506
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:342
+                  avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:342
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:330
-                  avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:330
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:342
+                  avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:342
                 end
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:331
-                  avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:331
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:343
+                  avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:343
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:331
-                  avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:331
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:343
+                  avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:343
                 end
-                if (1'b1) begin  // gen/virtq/packed_fetch.ts:332
-                  if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:332
-                    pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:332
+                if (1'b1) begin  // gen/virtq/packed_fetch.ts:344
+                  if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:344
+                    pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:344
                   end
-                  if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:332
-                    pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:332
+                  if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:344
+                    pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:344
                   end
                 end
-                walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:333
-              end else if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:482
-                walk_state <= WALK_STATE_CALC;  // gen/virtq/packed_fetch.ts:482
+                walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:345
+              end else if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:509
+                walk_state <= WALK_STATE_CALC;  // gen/virtq/packed_fetch.ts:509
               end
             end
-          end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:425
-            if (walk_open) begin  // gen/virtq/packed_fetch.ts:426
+          end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:443
+            if (walk_open) begin  // gen/virtq/packed_fetch.ts:444
             end else begin
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:330
-                avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:330
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:342
+                avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:342
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:330
-                avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:330
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:342
+                avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:342
               end
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:331
-                avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:331
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:343
+                avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:343
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:331
-                avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:331
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:343
+                avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:343
               end
-              if (1'b0) begin  // gen/virtq/packed_fetch.ts:332
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:332
-                  pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:332
+              if (1'b0) begin  // gen/virtq/packed_fetch.ts:344
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:344
+                  pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:344
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:332
-                  pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:332
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:344
+                  pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:344
                 end
               end
-              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:333
+              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:345
             end
-          end else if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:428
-          end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:429
-            walk_table <= 1'b1;  // gen/virtq/packed_fetch.ts:431
-            walk_open <= 1'b1;  // gen/virtq/packed_fetch.ts:436
-            walk_state <= WALK_STATE_CALC;  // gen/virtq/packed_fetch.ts:439
-          end else if ((~walk_cur[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:441
-          end else if (stage_room & (walk_cur[112] | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:442
-            walk_open <= 1'b1;  // gen/virtq/packed_fetch.ts:444
-            if (~walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:348
-              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:336
+          end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:446
+          end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:447
+            walk_table <= 1'b1;  // gen/virtq/packed_fetch.ts:450
+            walk_open <= 1'b1;  // gen/virtq/packed_fetch.ts:455
+            walk_state <= WALK_STATE_CALC;  // gen/virtq/packed_fetch.ts:458
+          end else if (((~walk_cur[112]) & features[35]) & (walk_cur[111:96] != (walk_open ? walk_head : walk_pos))) begin  // gen/virtq/packed_fetch.ts:460
+          end else if ((~walk_cur[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:463
+          end else if (stage_room & (walk_cur[112] | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:464
+            walk_open <= 1'b1;  // gen/virtq/packed_fetch.ts:466
+            if (~walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:360
+              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:348
             end
-            if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:462
-              if (walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:464
-                walk_state <= WALK_STATE_CALC;  // gen/virtq/packed_fetch.ts:464
+            if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:482
+              if (walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:484
+                walk_state <= WALK_STATE_CALC;  // gen/virtq/packed_fetch.ts:484
               end else begin
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:330
-                  avail_pos_0 <= walk_pos_wraps ? 16'd0 : (walk_pos + 16'd1);  // gen/virtq/packed_fetch.ts:330
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:342
+                  avail_pos_0 <= walk_pos_wraps ? 16'd0 : (walk_pos + 16'd1);  // gen/virtq/packed_fetch.ts:342
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:330
-                  avail_pos_1 <= walk_pos_wraps ? 16'd0 : (walk_pos + 16'd1);  // gen/virtq/packed_fetch.ts:330
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:342
+                  avail_pos_1 <= walk_pos_wraps ? 16'd0 : (walk_pos + 16'd1);  // gen/virtq/packed_fetch.ts:342
                 end
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:331
-                  avail_wrap_0 <= walk_pos_wraps ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:331
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:343
+                  avail_wrap_0 <= walk_pos_wraps ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:343
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:331
-                  avail_wrap_1 <= walk_pos_wraps ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:331
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:343
+                  avail_wrap_1 <= walk_pos_wraps ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:343
                 end
-                if (1'b1) begin  // gen/virtq/packed_fetch.ts:332
-                  if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:332
-                    pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:332
+                if (1'b1) begin  // gen/virtq/packed_fetch.ts:344
+                  if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:344
+                    pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:344
                   end
-                  if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:332
-                    pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:332
+                  if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:344
+                    pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:344
                   end
                 end
-                walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:333
+                walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:345
               end
             end
           end
         end
         default: begin end
       endcase
-      if (walk_fatal) begin  // gen/virtq/packed_fetch.ts:486
-        if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:487
-          failed_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:487
+      if (walk_fatal) begin  // gen/virtq/packed_fetch.ts:513
+        if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:514
+          failed_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:514
         end
-        if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:487
-          failed_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:487
+        if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:514
+          failed_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:514
         end
-        walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:336
-        walk_table <= 1'b0;  // gen/virtq/packed_fetch.ts:490
-        walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:491
+        walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:348
+        walk_table <= 1'b0;  // gen/virtq/packed_fetch.ts:517
+        walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:518
       end
       if (used_accept) begin  // gen/virtq/packed_used.ts:75
         used_tail <= used_tail + 4'd1;  // gen/virtq/packed_used.ts:79
@@ -1415,132 +1393,137 @@ module virtq_packed_w64_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
     fetch_buf_14 <= (fetch_buf_14 & (~_cat_43)) | (((mem_wr_valid & (memwr_line == 7'd14)) ? mem_wr_data[63:0] : mem_wr_data[127:64]) & _cat_43);  // gen/virtq/packed_fetch.ts:96
     fetch_buf_15 <= (fetch_buf_15 & (~_cat_45)) | (((mem_wr_valid & (memwr_line == 7'd15)) ? mem_wr_data[63:0] : mem_wr_data[127:64]) & _cat_45);  // gen/virtq/packed_fetch.ts:96
     event_line <= (event_line & (~_cat_47)) | (((mem_wr_valid & (memwr_line == 7'd16)) ? mem_wr_data[63:0] : mem_wr_data[127:64]) & _cat_47);  // gen/virtq/packed_fetch.ts:98
-    case (walk_state)  // gen/virtq/packed_fetch.ts:359
+    case (walk_state)  // gen/virtq/packed_fetch.ts:371
       WALK_STATE_IDLE: begin
-        if (sched_valid) begin  // gen/virtq/packed_fetch.ts:361
-          walk_size <= _select_49;  // gen/virtq/packed_fetch.ts:363
-          walk_pos <= _select_50;  // gen/virtq/packed_fetch.ts:369
-          walk_wrap <= _select_51;  // gen/virtq/packed_fetch.ts:370
-          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:337
-          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:338
-          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:339
-          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:340
+        if (sched_valid) begin  // gen/virtq/packed_fetch.ts:373
+          walk_size <= _select_49;  // gen/virtq/packed_fetch.ts:375
+          walk_pos <= _select_50;  // gen/virtq/packed_fetch.ts:381
+          walk_wrap <= _select_51;  // gen/virtq/packed_fetch.ts:382
+          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:349
+          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:350
+          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:351
+          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:352
         end
       end
       WALK_STATE_CALC: begin
-        if (walk_table) begin  // gen/virtq/packed_fetch.ts:378
-          walk_n <= (walk_table_left >= 16'd8) ? 4'd8 : walk_table_left[3:0];  // gen/virtq/packed_fetch.ts:379
-          walk_host <= walk_table_addr;  // gen/virtq/packed_fetch.ts:380
+        if (walk_table) begin  // gen/virtq/packed_fetch.ts:390
+          walk_n <= (walk_table_left >= 16'd8) ? 4'd8 : walk_table_left[3:0];  // gen/virtq/packed_fetch.ts:391
+          walk_host <= walk_table_addr;  // gen/virtq/packed_fetch.ts:392
         end else begin
-          walk_n <= ((walk_size - walk_pos) >= 16'd8) ? 4'd8 : _sub_52[3:0];  // gen/virtq/packed_fetch.ts:382
-          walk_host <= _select_53 + ({48'd0, walk_pos} << 4);  // gen/virtq/packed_fetch.ts:383
+          walk_n <= ((walk_size - walk_pos) >= 16'd8) ? 4'd8 : _sub_52[3:0];  // gen/virtq/packed_fetch.ts:394
+          walk_host <= _select_53 + ({48'd0, walk_pos} << 4);  // gen/virtq/packed_fetch.ts:395
         end
       end
       WALK_STATE_FETCH: begin
-        if (fetch_rd_grant) begin  // gen/virtq/packed_fetch.ts:396
-          if (walk_table) begin  // gen/virtq/packed_fetch.ts:397
-            walk_table_addr <= walk_table_addr + ({60'd0, walk_n} << 4);  // gen/virtq/packed_fetch.ts:397
+        if (fetch_rd_grant) begin  // gen/virtq/packed_fetch.ts:408
+          if (walk_table) begin  // gen/virtq/packed_fetch.ts:409
+            walk_table_addr <= walk_table_addr + ({60'd0, walk_n} << 4);  // gen/virtq/packed_fetch.ts:409
           end
         end
       end
       WALK_STATE_WAIT: begin
-        if (rd_status_valid & (~rd_status_id[0])) begin  // gen/virtq/packed_fetch.ts:402
-          walk_k <= 3'd0;  // gen/virtq/packed_fetch.ts:403
+        if (rd_status_valid & (~rd_status_id[0])) begin  // gen/virtq/packed_fetch.ts:414
+          walk_k <= 3'd0;  // gen/virtq/packed_fetch.ts:415
         end
       end
       WALK_STATE_LOAD: begin
-        walk_cur <= _select_54;  // gen/virtq/packed_fetch.ts:317
-        walk_cur_avail <= (_select_54[119] == walk_wrap) & (_select_54[127] != walk_wrap);  // gen/virtq/packed_fetch.ts:318
-        walk_cur_fault <= walk_table ? (_slice_55 ? (_slice_55 ? 4'd6 : 4'd0) : (((~_select_54[113]) & walk_saw_write) ? 4'd7 : 4'd0)) : (((((((walk_descs + 16'd1) > walk_size) | _and_56) | _and_57) | _and_58) | _and_59) ? (((((walk_descs + 16'd1) > walk_size) | _and_56) | _and_57) ? ((((walk_descs + 16'd1) > walk_size) | _and_56) ? (((walk_descs + 16'd1) > walk_size) ? (((walk_descs + 16'd1) > walk_size) ? 4'd2 : 4'd0) : (_and_56 ? 4'd3 : 4'd0)) : (_and_57 ? 4'd4 : 4'd0)) : (_and_58 ? (_and_58 ? 4'd5 : 4'd0) : (_and_59 ? 4'd2 : 4'd0))) : ((_and_61 | _and_62) ? (_and_61 ? (_and_61 ? 4'd11 : 4'd0) : (_and_62 ? 4'd7 : 4'd0)) : (_and_63 ? (_and_63 ? 4'd11 : 4'd0) : (((features[35] & ((~_select_54[112]) | _slice_55)) & (_select_54[111:96] != (walk_open ? walk_head : walk_pos))) ? 4'd10 : 4'd0))));  // gen/virtq/packed_fetch.ts:319
+        walk_cur <= _select_54;  // gen/virtq/packed_fetch.ts:320
+        walk_cur_avail <= (_select_54[119] == walk_wrap) & (_select_54[127] != walk_wrap);  // gen/virtq/packed_fetch.ts:321
+        walk_cur_faults <= {(((~walk_table) & (~_slice_55)) & (walk_segs == 7'd64)), ((~_slice_55) & ((~_select_54[113]) & walk_saw_write)), (((~walk_table) & _slice_55) & (_slice_56 > {21'd0, (7'd64 - walk_segs)})), (((~walk_table) & _slice_55) & (_slice_56 > {12'd0, walk_size})), (((~walk_table) & _slice_55) & ((_select_54[95:64] == 32'd0) | (_select_54[67:64] != 4'd0))), (((~walk_table) & _slice_55) & _select_54[112]), (((~walk_table) & _slice_55) & (~features[28])), ((~walk_table) & (walk_descs >= walk_size)), (walk_table & _slice_55)};  // gen/virtq/packed_fetch.ts:322
       end
       WALK_STATE_WALK: begin
-        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:414
-        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:418
-          if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:471
-          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:472
-          end else if (stage_room & ((~(walk_table_left == 16'd1)) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:473
-            walk_segs <= walk_segs + 7'd1;  // gen/virtq/packed_fetch.ts:345
-            walk_total <= walk_total_next;  // gen/virtq/packed_fetch.ts:346
-            walk_saw_write <= walk_saw_write | walk_cur[113];  // gen/virtq/packed_fetch.ts:347
-            if (walk_table_left == 16'd1) begin  // gen/virtq/packed_fetch.ts:348
-              walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:337
-              walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:338
-              walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:339
-              walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:340
+        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:432
+        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:436
+          if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:491
+          end else if (((walk_table_left == 16'd1) & features[35]) & (walk_id != walk_head)) begin  // gen/virtq/packed_fetch.ts:492
+          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:493
+          end else if (stage_room & ((~(walk_table_left == 16'd1)) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:494
+            walk_segs <= walk_segs + 7'd1;  // gen/virtq/packed_fetch.ts:357
+            walk_total <= walk_total_next;  // gen/virtq/packed_fetch.ts:358
+            walk_saw_write <= walk_saw_write | walk_cur[113];  // gen/virtq/packed_fetch.ts:359
+            if (walk_table_left == 16'd1) begin  // gen/virtq/packed_fetch.ts:360
+              walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:349
+              walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:350
+              walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:351
+              walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:352
             end
-            walk_table_left <= walk_table_left - 16'd1;  // gen/virtq/packed_fetch.ts:475
-            walk_k <= walk_k + 3'd1;  // gen/virtq/packed_fetch.ts:476
-            walk_cur <= _select_64;  // gen/virtq/packed_fetch.ts:317
-            walk_cur_avail <= (_select_64[119] == walk_wrap) & (_select_64[127] != walk_wrap);  // gen/virtq/packed_fetch.ts:318
-            walk_cur_fault <= walk_table ? (_slice_65 ? (_slice_65 ? 4'd6 : 4'd0) : (((~_select_64[113]) & (walk_saw_write | walk_cur[113])) ? 4'd7 : 4'd0)) : (((((((walk_descs + 16'd1) > walk_size) | _and_66) | _and_67) | _and_68) | _and_69) ? (((((walk_descs + 16'd1) > walk_size) | _and_66) | _and_67) ? ((((walk_descs + 16'd1) > walk_size) | _and_66) ? (((walk_descs + 16'd1) > walk_size) ? (((walk_descs + 16'd1) > walk_size) ? 4'd2 : 4'd0) : (_and_66 ? 4'd3 : 4'd0)) : (_and_67 ? 4'd4 : 4'd0)) : (_and_68 ? (_and_68 ? 4'd5 : 4'd0) : (_and_69 ? 4'd2 : 4'd0))) : ((_and_71 | _and_72) ? (_and_71 ? (_and_71 ? 4'd11 : 4'd0) : (_and_72 ? 4'd7 : 4'd0)) : (_and_73 ? (_and_73 ? 4'd11 : 4'd0) : (((features[35] & ((~_select_64[112]) | _slice_65)) & (_select_64[111:96] != (walk_open ? walk_head : walk_pos))) ? 4'd10 : 4'd0))));  // gen/virtq/packed_fetch.ts:319
+            walk_table_left <= walk_table_left - 16'd1;  // gen/virtq/packed_fetch.ts:496
+            walk_k <= walk_k + 3'd1;  // gen/virtq/packed_fetch.ts:497
+            walk_cur <= _select_57;  // gen/virtq/packed_fetch.ts:320
+            walk_cur_avail <= (_select_57[119] == walk_wrap) & (_select_57[127] != walk_wrap);  // gen/virtq/packed_fetch.ts:321
+            walk_cur_faults <= {1'b0, ((~_slice_58) & ((~_select_57[113]) & (walk_saw_write | walk_cur[113]))), (((~walk_table) & _slice_58) & (_slice_59 > {21'd0, 7'd0})), (((~walk_table) & _slice_58) & (_slice_59 > {12'd0, walk_size})), (((~walk_table) & _slice_58) & ((_select_57[95:64] == 32'd0) | (_select_57[67:64] != 4'd0))), (((~walk_table) & _slice_58) & _select_57[112]), (((~walk_table) & _slice_58) & (~features[28])), 1'b0, (walk_table & _slice_58)};  // gen/virtq/packed_fetch.ts:322
           end
-        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:425
-        end else if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:428
-        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:429
-          walk_table_addr <= walk_cur[63:0];  // gen/virtq/packed_fetch.ts:432
-          walk_table_left <= walk_cur[83:68];  // gen/virtq/packed_fetch.ts:433
-          walk_descs <= walk_descs + 16'd1;  // gen/virtq/packed_fetch.ts:434
-          walk_id <= walk_cur[111:96];  // gen/virtq/packed_fetch.ts:435
-          walk_pos <= walk_pos_wraps ? 16'd0 : (walk_pos + 16'd1);  // gen/virtq/packed_fetch.ts:437
-          if (walk_pos_wraps) begin  // gen/virtq/packed_fetch.ts:438
-            walk_wrap <= ~walk_wrap;  // gen/virtq/packed_fetch.ts:438
+        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:443
+        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:446
+        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:447
+          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:449
+            walk_head <= walk_pos;  // gen/virtq/packed_fetch.ts:449
           end
-        end else if ((~walk_cur[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:441
-        end else if (stage_room & (walk_cur[112] | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:442
-          walk_id <= walk_cur[111:96];  // gen/virtq/packed_fetch.ts:443
-          walk_descs <= walk_descs + 16'd1;  // gen/virtq/packed_fetch.ts:445
-          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:446
-            walk_head <= walk_pos;  // gen/virtq/packed_fetch.ts:446
+          walk_table_addr <= walk_cur[63:0];  // gen/virtq/packed_fetch.ts:451
+          walk_table_left <= walk_cur[83:68];  // gen/virtq/packed_fetch.ts:452
+          walk_descs <= walk_descs + 16'd1;  // gen/virtq/packed_fetch.ts:453
+          walk_id <= walk_cur[111:96];  // gen/virtq/packed_fetch.ts:454
+          walk_pos <= walk_pos_wraps ? 16'd0 : (walk_pos + 16'd1);  // gen/virtq/packed_fetch.ts:456
+          if (walk_pos_wraps) begin  // gen/virtq/packed_fetch.ts:457
+            walk_wrap <= ~walk_wrap;  // gen/virtq/packed_fetch.ts:457
           end
-          walk_segs <= walk_segs + 7'd1;  // gen/virtq/packed_fetch.ts:345
-          walk_total <= walk_total_next;  // gen/virtq/packed_fetch.ts:346
-          walk_saw_write <= walk_saw_write | walk_cur[113];  // gen/virtq/packed_fetch.ts:347
-          if (~walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:348
-            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:337
-            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:338
-            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:339
-            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:340
+        end else if (((~walk_cur[112]) & features[35]) & (walk_cur[111:96] != (walk_open ? walk_head : walk_pos))) begin  // gen/virtq/packed_fetch.ts:460
+        end else if ((~walk_cur[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:463
+        end else if (stage_room & (walk_cur[112] | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:464
+          walk_id <= walk_cur[111:96];  // gen/virtq/packed_fetch.ts:465
+          walk_descs <= walk_descs + 16'd1;  // gen/virtq/packed_fetch.ts:467
+          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:468
+            walk_head <= walk_pos;  // gen/virtq/packed_fetch.ts:468
           end
-          walk_pos <= walk_pos_wraps ? 16'd0 : (walk_pos + 16'd1);  // gen/virtq/packed_fetch.ts:449
-          walk_wrap <= walk_pos_wraps ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:451
-          walk_k <= walk_k + 3'd1;  // gen/virtq/packed_fetch.ts:452
-          walk_cur <= _select_74;  // gen/virtq/packed_fetch.ts:317
-          walk_cur_avail <= (_select_74[119] == walk_wrap) & (_select_74[127] != walk_wrap);  // gen/virtq/packed_fetch.ts:318
-          walk_cur_fault <= ((((_gt_75 | _and_76) | _and_78) | _and_79) | _and_80) ? (((_gt_75 | _and_76) | _and_78) ? ((_gt_75 | _and_76) ? (_gt_75 ? (_gt_75 ? 4'd2 : 4'd0) : (_and_76 ? 4'd3 : 4'd0)) : (_and_78 ? 4'd4 : 4'd0)) : (_and_79 ? (_and_79 ? 4'd5 : 4'd0) : (_and_80 ? 4'd2 : 4'd0))) : ((_and_82 | _and_83) ? (_and_82 ? (_and_82 ? 4'd11 : 4'd0) : (_and_83 ? 4'd7 : 4'd0)) : (_and_84 ? (_and_84 ? 4'd11 : 4'd0) : (((features[35] & ((~_select_74[112]) | _slice_77)) & (_select_74[111:96] != (walk_cur[112] ? (walk_open ? walk_head : walk_pos) : (walk_pos_wraps ? 16'd0 : (walk_pos + 16'd1))))) ? 4'd10 : 4'd0)));  // gen/virtq/packed_fetch.ts:319
+          walk_segs <= walk_segs + 7'd1;  // gen/virtq/packed_fetch.ts:357
+          walk_total <= walk_total_next;  // gen/virtq/packed_fetch.ts:358
+          walk_saw_write <= walk_saw_write | walk_cur[113];  // gen/virtq/packed_fetch.ts:359
+          if (~walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:360
+            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:349
+            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:350
+            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:351
+            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:352
+          end
+          walk_pos <= walk_pos_wraps ? 16'd0 : (walk_pos + 16'd1);  // gen/virtq/packed_fetch.ts:471
+          walk_wrap <= walk_pos_wraps ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:473
+          walk_k <= walk_k + 3'd1;  // gen/virtq/packed_fetch.ts:474
+          walk_cur <= _select_60;  // gen/virtq/packed_fetch.ts:320
+          walk_cur_avail <= (_select_60[119] == walk_wrap) & (_select_60[127] != walk_wrap);  // gen/virtq/packed_fetch.ts:321
+          walk_cur_faults <= {(((~1'b0) & (~_slice_61)) & (walk_cur[112] & ((walk_segs + 7'd1) == 7'd64))), ((~_slice_61) & ((~_select_60[113]) & (walk_cur[112] & (walk_saw_write | walk_cur[113])))), (((~1'b0) & _slice_61) & (_slice_62 > {21'd0, (walk_cur[112] ? (7'd64 - (walk_segs + 7'd1)) : 7'd64)})), (((~1'b0) & _slice_61) & (_slice_62 > {12'd0, walk_size})), (((~1'b0) & _slice_61) & ((_select_60[95:64] == 32'd0) | (_select_60[67:64] != 4'd0))), (((~1'b0) & _slice_61) & _select_60[112]), (((~1'b0) & _slice_61) & (~features[28])), ((~1'b0) & (walk_cur[112] & ((walk_descs + 16'd1) >= walk_size))), 1'b0};  // gen/virtq/packed_fetch.ts:322
         end
       end
       default: begin end
     endcase
-    if (walk_fatal) begin  // gen/virtq/packed_fetch.ts:486
-      walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:337
-      walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:338
-      walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:339
-      walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:340
+    if (walk_fatal) begin  // gen/virtq/packed_fetch.ts:513
+      walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:349
+      walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:350
+      walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:351
+      walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:352
     end
     if (used_accept) begin  // gen/virtq/packed_used.ts:75
       if (used_tail[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:76
-        used_slot_0 <= {_cat_85, done_id, done_len};  // gen/virtq/packed_used.ts:76
+        used_slot_0 <= {_cat_63, done_id, done_len};  // gen/virtq/packed_used.ts:76
       end
       if (used_tail[2:0] == 3'd1) begin  // gen/virtq/packed_used.ts:76
-        used_slot_1 <= {_cat_85, done_id, done_len};  // gen/virtq/packed_used.ts:76
+        used_slot_1 <= {_cat_63, done_id, done_len};  // gen/virtq/packed_used.ts:76
       end
       if (used_tail[2:0] == 3'd2) begin  // gen/virtq/packed_used.ts:76
-        used_slot_2 <= {_cat_85, done_id, done_len};  // gen/virtq/packed_used.ts:76
+        used_slot_2 <= {_cat_63, done_id, done_len};  // gen/virtq/packed_used.ts:76
       end
       if (used_tail[2:0] == 3'd3) begin  // gen/virtq/packed_used.ts:76
-        used_slot_3 <= {_cat_85, done_id, done_len};  // gen/virtq/packed_used.ts:76
+        used_slot_3 <= {_cat_63, done_id, done_len};  // gen/virtq/packed_used.ts:76
       end
       if (used_tail[2:0] == 3'd4) begin  // gen/virtq/packed_used.ts:76
-        used_slot_4 <= {_cat_85, done_id, done_len};  // gen/virtq/packed_used.ts:76
+        used_slot_4 <= {_cat_63, done_id, done_len};  // gen/virtq/packed_used.ts:76
       end
       if (used_tail[2:0] == 3'd5) begin  // gen/virtq/packed_used.ts:76
-        used_slot_5 <= {_cat_85, done_id, done_len};  // gen/virtq/packed_used.ts:76
+        used_slot_5 <= {_cat_63, done_id, done_len};  // gen/virtq/packed_used.ts:76
       end
       if (used_tail[2:0] == 3'd6) begin  // gen/virtq/packed_used.ts:76
-        used_slot_6 <= {_cat_85, done_id, done_len};  // gen/virtq/packed_used.ts:76
+        used_slot_6 <= {_cat_63, done_id, done_len};  // gen/virtq/packed_used.ts:76
       end
       if (used_tail[2:0] == 3'd7) begin  // gen/virtq/packed_used.ts:76
-        used_slot_7 <= {_cat_85, done_id, done_len};  // gen/virtq/packed_used.ts:76
+        used_slot_7 <= {_cat_63, done_id, done_len};  // gen/virtq/packed_used.ts:76
       end
       if (used_tail[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:77
         used_slot_queue_0 <= done_queue;  // gen/virtq/packed_used.ts:77
@@ -1571,17 +1554,17 @@ module virtq_packed_w64_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
     end
     case (used_state)  // gen/virtq/packed_used.ts:95
       USED_STATE_CALC: begin
-        used_host <= (_select_86 + ({48'd0, used_pos_cur} << 4)) + 64'd8;  // gen/virtq/packed_used.ts:97
+        used_host <= (_select_64 + ({48'd0, used_pos_cur} << 4)) + 64'd8;  // gen/virtq/packed_used.ts:97
       end
       default: begin end
     endcase
-    used_rdata <= {_select_87, _select_88};  // gen/virtq/packed_used.ts:131
+    used_rdata <= {_select_65, _select_66};  // gen/virtq/packed_used.ts:131
     case (notify_state)  // gen/virtq/packed_used.ts:212
       NOTIFY_STATE_IDLE: begin
         if (notify_pick_valid) begin  // gen/virtq/packed_used.ts:214
-          notify_adv <= _select_89;  // gen/virtq/packed_used.ts:216
-          notify_idx <= _select_90;  // gen/virtq/packed_used.ts:217
-          notify_wrap <= _select_91;  // gen/virtq/packed_used.ts:218
+          notify_adv <= _select_67;  // gen/virtq/packed_used.ts:216
+          notify_idx <= _select_68;  // gen/virtq/packed_used.ts:217
+          notify_wrap <= _select_69;  // gen/virtq/packed_used.ts:218
           notify_seq <= used_seq;  // gen/virtq/packed_used.ts:219
         end
       end

@@ -251,7 +251,6 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
   // the state it will meet (so a decision starts from registers, not from the fetch buffer's select)
   const cur = m.reg('walk_cur', 128);
   const curAvail = m.reg('walk_cur_avail', bit);
-  const curFault = m.reg('walk_cur_fault', PACKED_FAULT_BITS);
   const dAddr = cur.bits(63, 0);
   const dLen = cur.bits(95, 64);
   const dId = cur.bits(111, 96);
@@ -269,20 +268,35 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
   const totalNext = m.let('walk_total_next', total.add(dLen.zext(32 + sb)));
   const tooBig = totalNext.gt(2 ** 32);
 
-  /** The walker's chain state a loaded descriptor will be checked against. */
+  /** The walker's chain state a loaded descriptor will be checked against (as it will be when it is decided on). */
   interface ChainState {
     table: Expr;
-    inChain: Expr;
-    head: Expr;
-    pos: Expr;
-    descs: Expr;
-    segs: Expr;
+    /** One more ring descriptor would make the chain longer than the queue. */
+    tooLong: Expr;
+    /** The chain has maxChain segments. */
+    segsFull: Expr;
+    /** Segments the chain may still take (maxChain - segments). */
+    room: Expr;
     sawWrite: Expr;
   }
+  /** The per-descriptor faults in the golden model's order (a table entry can only have the first and the RAW). */
+  const FAULTS = [
+    PackedFault.INDIRECT_IN_INDIRECT,
+    PackedFault.CHAIN_TOO_LONG,
+    PackedFault.INDIRECT_NOT_NEGOTIATED,
+    PackedFault.INDIRECT_WITH_NEXT,
+    PackedFault.INDIRECT_BAD_LENGTH,
+    PackedFault.CHAIN_TOO_LONG,
+    PackedFault.MAX_CHAIN,
+    PackedFault.READABLE_AFTER_WRITABLE,
+    PackedFault.MAX_CHAIN,
+  ];
+  const curFaults = m.reg('walk_cur_faults', FAULTS.length);
   /**
    * Loads descriptor `at` of the fetch buffer as the next current one, with its availability (the wrap counter
-   * is the same for a whole batch: a batch never runs past the ring's end) and the first fault it has against
-   * `s`, in the golden model's order (chain-too-big is left to the decision: it needs the running total).
+   * is the same for a whole batch: a batch never runs past the ring's end) and each fault it has against `s`, as
+   * one bit per fault (the decision ORs them; the first is the code). chain-too-big and IN_ORDER are checked
+   * when the chain ends.
    */
   const load = (at: Expr, s: ChainState) => {
     const nd = c.desc(at);
@@ -290,34 +304,32 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
     const len = nd.bits(95, 64);
     const tl = len.bits(31, 4);
     const ind = fl(DESC_F.INDIRECT);
-    const ends = fl(DESC_F.NEXT).not().or(ind);
-    const inOrderBad = c.featInOrder.and(ends).and(nd.bits(111, 96).ne(s.inChain.select(s.head, s.pos)));
-    // the first condition that holds, as a balanced tree of 2:1 choices (not a chain as long as the list)
-    const first = (conds: [Expr, number][]): Expr => {
-      if (conds.length === 1) return mux(conds[0][0], lit(conds[0][1], PACKED_FAULT_BITS), lit(0, PACKED_FAULT_BITS));
-      const h = Math.ceil(conds.length / 2);
-      const lo = conds.slice(0, h);
-      return mux(orAll(...lo.map(([cnd]) => cnd)), first(lo), first(conds.slice(h)));
-    };
-    const ringFault = first([
-      [s.descs.inc().gt(size), PackedFault.CHAIN_TOO_LONG],
-      [ind.and(c.featIndirect.not()), PackedFault.INDIRECT_NOT_NEGOTIATED],
-      [ind.and(fl(DESC_F.NEXT)), PackedFault.INDIRECT_WITH_NEXT],
-      [ind.and(len.eq(0).or(len.bits(3, 0).ne(0))), PackedFault.INDIRECT_BAD_LENGTH],
-      [ind.and(tl.gt(size.zext(28))), PackedFault.CHAIN_TOO_LONG],
-      [ind.and(s.segs.zext(28).add(tl).gt(p.maxChain)), PackedFault.MAX_CHAIN],
-      [ind.not().and(fl(DESC_F.WRITE).not()).and(s.sawWrite), PackedFault.READABLE_AFTER_WRITABLE],
-      [ind.not().and(s.segs.eq(p.maxChain)), PackedFault.MAX_CHAIN],
-      [inOrderBad, PackedFault.IN_ORDER_VIOLATION],
-    ]);
-    const tableFault = first([
-      [ind, PackedFault.INDIRECT_IN_INDIRECT],
-      [fl(DESC_F.WRITE).not().and(s.sawWrite), PackedFault.READABLE_AFTER_WRITABLE],
-    ]);
+    const raw = fl(DESC_F.WRITE).not().and(s.sawWrite);
+    const ring = s.table.not();
+    const conds = [
+      s.table.and(ind),
+      ring.and(s.tooLong),
+      ring.and(ind).and(c.featIndirect.not()),
+      ring.and(ind).and(fl(DESC_F.NEXT)),
+      ring.and(ind).and(len.eq(0).or(len.bits(3, 0).ne(0))),
+      ring.and(ind).and(tl.gt(size.zext(28))),
+      ring.and(ind).and(tl.gt(s.room.zext(28))),
+      ind.not().and(raw),
+      ring.and(ind.not()).and(s.segsFull),
+    ];
     cur.next(nd);
     curAvail.next(fl(DESC_F.AVAIL).eq(wrap).and(fl(DESC_F.USED).ne(wrap)));
-    curFault.next(mux(s.table, tableFault, ringFault));
+    curFaults.next(cat(...[...conds].reverse()));
   };
+  /** The first condition that holds, as a balanced tree of 2:1 choices (not a chain as long as the list). */
+  const firstOf = (conds: [Expr, number][]): Expr => {
+    if (conds.length === 1) return mux(conds[0][0], lit(conds[0][1], PACKED_FAULT_BITS), lit(0, PACKED_FAULT_BITS));
+    const h = Math.ceil(conds.length / 2);
+    const lo = conds.slice(0, h);
+    return mux(orAll(...lo.map(([cnd]) => cnd)), firstOf(lo), firstOf(conds.slice(h)));
+  };
+  const curFault = m.let('walk_cur_fault', firstOf(FAULTS.map((code, i) => [curFaults.bit(i), code])));
+  const anyFault = m.let('walk_cur_any_fault', curFaults.orR());
 
   const fatal = m.wire('walk_fatal', bit, { default: 0 });
   const fatalCode = m.wire('walk_fatal_code', PACKED_FAULT_BITS, { default: PackedFault.NONE });
@@ -407,7 +419,13 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
     // A cycle after the status (which comes after the data is written, docs/dma.md), descriptor 0 is in the
     // fetch buffer's registers even if the memory write reached them a cycle late.
     load: () => {
-      load(lit(0, kb), { table, inChain, head, pos, descs, segs, sawWrite });
+      load(lit(0, kb), {
+        table,
+        tooLong: descs.ge(size),
+        segsFull: segs.eq(p.maxChain),
+        room: lit(p.maxChain, sb).sub(segs),
+        sawWrite,
+      });
       f.goto('walk');
     },
     walk: () => {
@@ -425,9 +443,10 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
     m.if(curAvail.not(), () => {
       m.if(inChain, () => fail(PackedFault.DESC_NOT_AVAILABLE)).else(() => releaseQueue(pos, wrap, lit(0, 1)));
     })
-      .elseIf(curFault.ne(0), () => fail(curFault))
+      .elseIf(anyFault, () => fail(curFault))
       .elseIf(dIndirect, () => {
         // The table ends the chain (no NEXT): walk it, then come back to the ring after this descriptor.
+        m.if(inChain.not(), () => head.next(pos));
         table.next(1);
         tAddr.next(dAddr);
         tLeft.next(tableLen.trunc(16));
@@ -438,6 +457,9 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
         m.if(posWraps, () => wrap.next(wrap.not()));
         f.goto('calc');
       })
+      .elseIf(chainEnd.and(c.featInOrder).and(dId.ne(inChain.select(head, pos))), () =>
+        fail(PackedFault.IN_ORDER_VIOLATION),
+      )
       .elseIf(chainEnd.and(tooBig), () => fail(PackedFault.CHAIN_TOO_BIG))
       .elseIf(c.staging.room.and(dNext.or(c.staging.hdrReady)), () => {
         id.next(dId);
@@ -452,11 +474,9 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
         k.next(k.inc());
         load(k.inc(), {
           table: lit(0, 1),
-          inChain: dNext,
-          head: inChain.select(head, pos),
-          pos: posNext,
-          descs: mux(chainEnd, lit(0, 16), descsNext),
-          segs: mux(chainEnd, lit(0, sb), segsNext),
+          tooLong: dNext.and(descsNext.ge(size)),
+          segsFull: dNext.and(segsNext.eq(p.maxChain)),
+          room: mux(dNext, lit(p.maxChain, sb).sub(segsNext), lit(p.maxChain, sb)),
           sawWrite: dNext.and(sawWrite.or(dWrite)),
         });
         m.if(batchEnd, () => {
@@ -468,13 +488,20 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
 
   function walkTable() {
     const last = tLeft.eq(1);
-    m.if(curFault.ne(0), () => fail(curFault))
+    m.if(anyFault, () => fail(curFault))
+      .elseIf(last.and(c.featInOrder).and(id.ne(head)), () => fail(PackedFault.IN_ORDER_VIOLATION))
       .elseIf(last.and(tooBig), () => fail(PackedFault.CHAIN_TOO_BIG))
       .elseIf(c.staging.room.and(last.not().or(c.staging.hdrReady)), () => {
         stage(last, id, descs);
         tLeft.next(tLeft.dec());
         k.next(k.inc());
-        load(k.inc(), { table, inChain, head, pos, descs, segs: segsNext, sawWrite: sawWrite.or(dWrite) });
+        load(k.inc(), {
+          table,
+          tooLong: lit(0, 1),
+          segsFull: lit(0, 1),
+          room: lit(0, sb),
+          sawWrite: sawWrite.or(dWrite),
+        });
         m.if(last, () => {
           table.next(0);
           // Back to the ring at the descriptor after the indirect one, after the other queues had a turn.
