@@ -232,12 +232,15 @@ module virtq_packed_w64_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
   wire walk_pos_wraps;  // gen/virtq/packed_fetch.ts:262
   wire walk_batch_end;  // gen/virtq/packed_fetch.ts:264
   wire [38:0] walk_total_next;  // gen/virtq/packed_fetch.ts:268
-  reg [8:0] walk_cur_faults;  // gen/virtq/packed_fetch.ts:294
-  wire [3:0] walk_cur_fault;  // gen/virtq/packed_fetch.ts:331
-  wire walk_cur_any_fault;  // gen/virtq/packed_fetch.ts:332
-  reg walk_fatal;  // gen/virtq/packed_fetch.ts:334
-  reg [3:0] walk_fatal_code;  // gen/virtq/packed_fetch.ts:335
-  wire walk_active;  // gen/virtq/packed_fetch.ts:522
+  reg [8:0] walk_cur_faults;  // gen/virtq/packed_fetch.ts:297
+  reg walk_cur_big;  // gen/virtq/packed_fetch.ts:299
+  reg walk_cur_id_bad;  // gen/virtq/packed_fetch.ts:300
+  reg walk_table_id_bad;  // gen/virtq/packed_fetch.ts:301
+  wire [3:0] walk_cur_fault;  // gen/virtq/packed_fetch.ts:340
+  wire walk_cur_any_fault;  // gen/virtq/packed_fetch.ts:341
+  reg walk_fatal;  // gen/virtq/packed_fetch.ts:343
+  reg [3:0] walk_fatal_code;  // gen/virtq/packed_fetch.ts:344
+  wire walk_active;  // gen/virtq/packed_fetch.ts:537
   reg [1:0] used_state;  // gen/virtq/packed_used.ts:46
   reg [63:0] used_slot_0;  // gen/virtq/packed_used.ts:47
   reg [63:0] used_slot_1;  // gen/virtq/packed_used.ts:47
@@ -392,35 +395,38 @@ module virtq_packed_w64_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
   wire [7:0] _mux_48;  // gen/virtq/packed_fetch.ts:91
   /* verilator lint_on UNUSEDSIGNAL */
   wire [63:0] _cat_47;  // gen/virtq/packed_fetch.ts:85
-  reg [15:0] _select_49;  // gen/virtq/packed_fetch.ts:376
-  reg [15:0] _select_50;  // gen/virtq/packed_fetch.ts:381
-  reg _select_51;  // gen/virtq/packed_fetch.ts:382
+  reg [15:0] _select_49;  // gen/virtq/packed_fetch.ts:385
+  reg [15:0] _select_50;  // gen/virtq/packed_fetch.ts:390
+  reg _select_51;  // gen/virtq/packed_fetch.ts:391
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_52;  // gen/virtq/packed_fetch.ts:394
+  wire [15:0] _sub_52;  // gen/virtq/packed_fetch.ts:403
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [63:0] _select_53;  // gen/virtq/packed_fetch.ts:396
+  reg [63:0] _select_53;  // gen/virtq/packed_fetch.ts:405
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   reg [127:0] _select_54;  // gen/virtq/packed_fetch.ts:102
   /* verilator lint_on UNUSEDSIGNAL */
-  wire _slice_55;  // gen/virtq/packed_fetch.ts:303
-  wire [27:0] _slice_56;  // gen/virtq/packed_fetch.ts:305
+  wire _slice_55;  // gen/virtq/packed_fetch.ts:310
+  wire [27:0] _slice_56;  // gen/virtq/packed_fetch.ts:312
+  wire [31:0] _slice_57;  // gen/virtq/packed_fetch.ts:311
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  reg [127:0] _select_57;  // gen/virtq/packed_fetch.ts:102
+  reg [127:0] _select_58;  // gen/virtq/packed_fetch.ts:102
   /* verilator lint_on UNUSEDSIGNAL */
-  wire _slice_58;  // gen/virtq/packed_fetch.ts:303
-  wire [27:0] _slice_59;  // gen/virtq/packed_fetch.ts:305
+  wire _slice_59;  // gen/virtq/packed_fetch.ts:310
+  wire [27:0] _slice_60;  // gen/virtq/packed_fetch.ts:312
+  wire [31:0] _slice_61;  // gen/virtq/packed_fetch.ts:311
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  reg [127:0] _select_60;  // gen/virtq/packed_fetch.ts:102
+  reg [127:0] _select_62;  // gen/virtq/packed_fetch.ts:102
   /* verilator lint_on UNUSEDSIGNAL */
-  wire _slice_61;  // gen/virtq/packed_fetch.ts:303
-  wire [27:0] _slice_62;  // gen/virtq/packed_fetch.ts:305
-  wire [15:0] _cat_63;  // gen/virtq/packed_used.ts:72
-  reg [63:0] _select_64;  // gen/virtq/packed_used.ts:98
-  reg [63:0] _select_65;  // gen/virtq/packed_used.ts:131
-  reg [63:0] _select_66;  // gen/virtq/packed_used.ts:131
-  reg [15:0] _select_67;  // gen/virtq/packed_used.ts:216
-  reg [15:0] _select_68;  // gen/virtq/packed_used.ts:217
-  reg _select_69;  // gen/virtq/packed_used.ts:218
+  wire _slice_63;  // gen/virtq/packed_fetch.ts:310
+  wire [27:0] _slice_64;  // gen/virtq/packed_fetch.ts:312
+  wire [31:0] _slice_65;  // gen/virtq/packed_fetch.ts:311
+  wire [15:0] _cat_66;  // gen/virtq/packed_used.ts:72
+  reg [63:0] _select_67;  // gen/virtq/packed_used.ts:98
+  reg [63:0] _select_68;  // gen/virtq/packed_used.ts:131
+  reg [63:0] _select_69;  // gen/virtq/packed_used.ts:131
+  reg [15:0] _select_70;  // gen/virtq/packed_used.ts:216
+  reg [15:0] _select_71;  // gen/virtq/packed_used.ts:217
+  reg _select_72;  // gen/virtq/packed_used.ts:218
 
   // ---- instances
   fifo_w33_d4 stage_hdr (  // gen/virtq/packed_fetch.ts:143
@@ -563,29 +569,29 @@ module virtq_packed_w64_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
   assign _cat_45 = {{8{_mux_46[7]}}, {8{_mux_46[6]}}, {8{_mux_46[5]}}, {8{_mux_46[4]}}, {8{_mux_46[3]}}, {8{_mux_46[2]}}, {8{_mux_46[1]}}, {8{_mux_46[0]}}};  // gen/virtq/packed_fetch.ts:85
   assign _mux_48 = (mem_wr_valid & (memwr_line == 7'd16)) ? mem_wr_be[7:0] : ((mem_wr_valid & (memwr_line == 7'd15)) ? mem_wr_be[15:8] : 8'd0);  // gen/virtq/packed_fetch.ts:91
   assign _cat_47 = {{8{_mux_48[7]}}, {8{_mux_48[6]}}, {8{_mux_48[5]}}, {8{_mux_48[4]}}, {8{_mux_48[3]}}, {8{_mux_48[2]}}, {8{_mux_48[1]}}, {8{_mux_48[0]}}};  // gen/virtq/packed_fetch.ts:85
-  always @* begin  // gen/virtq/packed_fetch.ts:376
+  always @* begin  // gen/virtq/packed_fetch.ts:385
     case (sched_index)
       1'b0: _select_49 = q0_size;
       1'b1: _select_49 = q1_size;
       default: _select_49 = q0_size;
     endcase
   end
-  always @* begin  // gen/virtq/packed_fetch.ts:381
+  always @* begin  // gen/virtq/packed_fetch.ts:390
     case (sched_index)
       1'b0: _select_50 = avail_pos_0;
       1'b1: _select_50 = avail_pos_1;
       default: _select_50 = avail_pos_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_fetch.ts:382
+  always @* begin  // gen/virtq/packed_fetch.ts:391
     case (sched_index)
       1'b0: _select_51 = avail_wrap_0;
       1'b1: _select_51 = avail_wrap_1;
       default: _select_51 = avail_wrap_0;
     endcase
   end
-  assign _sub_52 = walk_size - walk_pos;  // gen/virtq/packed_fetch.ts:394
-  always @* begin  // gen/virtq/packed_fetch.ts:396
+  assign _sub_52 = walk_size - walk_pos;  // gen/virtq/packed_fetch.ts:403
+  always @* begin  // gen/virtq/packed_fetch.ts:405
     case (walk_queue)
       1'b0: _select_53 = q0_desc;
       1'b1: _select_53 = q1_desc;
@@ -605,91 +611,94 @@ module virtq_packed_w64_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
       default: _select_54 = {fetch_buf_1, fetch_buf_0};
     endcase
   end
-  assign _slice_55 = _select_54[114];  // gen/virtq/packed_fetch.ts:303
-  assign _slice_56 = _select_54[95:68];  // gen/virtq/packed_fetch.ts:305
+  assign _slice_55 = _select_54[114];  // gen/virtq/packed_fetch.ts:310
+  assign _slice_56 = _select_54[95:68];  // gen/virtq/packed_fetch.ts:312
+  assign _slice_57 = _select_54[95:64];  // gen/virtq/packed_fetch.ts:311
   always @* begin  // gen/virtq/packed_fetch.ts:102
     case (walk_k + 3'd1)
-      3'd0: _select_57 = {fetch_buf_1, fetch_buf_0};
-      3'd1: _select_57 = {fetch_buf_3, fetch_buf_2};
-      3'd2: _select_57 = {fetch_buf_5, fetch_buf_4};
-      3'd3: _select_57 = {fetch_buf_7, fetch_buf_6};
-      3'd4: _select_57 = {fetch_buf_9, fetch_buf_8};
-      3'd5: _select_57 = {fetch_buf_11, fetch_buf_10};
-      3'd6: _select_57 = {fetch_buf_13, fetch_buf_12};
-      3'd7: _select_57 = {fetch_buf_15, fetch_buf_14};
-      default: _select_57 = {fetch_buf_1, fetch_buf_0};
+      3'd0: _select_58 = {fetch_buf_1, fetch_buf_0};
+      3'd1: _select_58 = {fetch_buf_3, fetch_buf_2};
+      3'd2: _select_58 = {fetch_buf_5, fetch_buf_4};
+      3'd3: _select_58 = {fetch_buf_7, fetch_buf_6};
+      3'd4: _select_58 = {fetch_buf_9, fetch_buf_8};
+      3'd5: _select_58 = {fetch_buf_11, fetch_buf_10};
+      3'd6: _select_58 = {fetch_buf_13, fetch_buf_12};
+      3'd7: _select_58 = {fetch_buf_15, fetch_buf_14};
+      default: _select_58 = {fetch_buf_1, fetch_buf_0};
     endcase
   end
-  assign _slice_58 = _select_57[114];  // gen/virtq/packed_fetch.ts:303
-  assign _slice_59 = _select_57[95:68];  // gen/virtq/packed_fetch.ts:305
+  assign _slice_59 = _select_58[114];  // gen/virtq/packed_fetch.ts:310
+  assign _slice_60 = _select_58[95:68];  // gen/virtq/packed_fetch.ts:312
+  assign _slice_61 = _select_58[95:64];  // gen/virtq/packed_fetch.ts:311
   always @* begin  // gen/virtq/packed_fetch.ts:102
     case (walk_k + 3'd1)
-      3'd0: _select_60 = {fetch_buf_1, fetch_buf_0};
-      3'd1: _select_60 = {fetch_buf_3, fetch_buf_2};
-      3'd2: _select_60 = {fetch_buf_5, fetch_buf_4};
-      3'd3: _select_60 = {fetch_buf_7, fetch_buf_6};
-      3'd4: _select_60 = {fetch_buf_9, fetch_buf_8};
-      3'd5: _select_60 = {fetch_buf_11, fetch_buf_10};
-      3'd6: _select_60 = {fetch_buf_13, fetch_buf_12};
-      3'd7: _select_60 = {fetch_buf_15, fetch_buf_14};
-      default: _select_60 = {fetch_buf_1, fetch_buf_0};
+      3'd0: _select_62 = {fetch_buf_1, fetch_buf_0};
+      3'd1: _select_62 = {fetch_buf_3, fetch_buf_2};
+      3'd2: _select_62 = {fetch_buf_5, fetch_buf_4};
+      3'd3: _select_62 = {fetch_buf_7, fetch_buf_6};
+      3'd4: _select_62 = {fetch_buf_9, fetch_buf_8};
+      3'd5: _select_62 = {fetch_buf_11, fetch_buf_10};
+      3'd6: _select_62 = {fetch_buf_13, fetch_buf_12};
+      3'd7: _select_62 = {fetch_buf_15, fetch_buf_14};
+      default: _select_62 = {fetch_buf_1, fetch_buf_0};
     endcase
   end
-  assign _slice_61 = _select_60[114];  // gen/virtq/packed_fetch.ts:303
-  assign _slice_62 = _select_60[95:68];  // gen/virtq/packed_fetch.ts:305
-  assign _cat_63 = {_select_11, 7'd0, _select_11, 5'd0, (done_len != 32'd0), 1'b0};  // gen/virtq/packed_used.ts:72
+  assign _slice_63 = _select_62[114];  // gen/virtq/packed_fetch.ts:310
+  assign _slice_64 = _select_62[95:68];  // gen/virtq/packed_fetch.ts:312
+  assign _slice_65 = _select_62[95:64];  // gen/virtq/packed_fetch.ts:311
+  assign _cat_66 = {_select_11, 7'd0, _select_11, 5'd0, (done_len != 32'd0), 1'b0};  // gen/virtq/packed_used.ts:72
   always @* begin  // gen/virtq/packed_used.ts:98
     case (used_queue)
-      1'b0: _select_64 = q0_desc;
-      1'b1: _select_64 = q1_desc;
-      default: _select_64 = q0_desc;
+      1'b0: _select_67 = q0_desc;
+      1'b1: _select_67 = q1_desc;
+      default: _select_67 = q0_desc;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:131
     case (mem_rd_addr[2:0] + 3'd1)
-      3'd0: _select_65 = used_slot_0;
-      3'd1: _select_65 = used_slot_1;
-      3'd2: _select_65 = used_slot_2;
-      3'd3: _select_65 = used_slot_3;
-      3'd4: _select_65 = used_slot_4;
-      3'd5: _select_65 = used_slot_5;
-      3'd6: _select_65 = used_slot_6;
-      3'd7: _select_65 = used_slot_7;
-      default: _select_65 = used_slot_0;
+      3'd0: _select_68 = used_slot_0;
+      3'd1: _select_68 = used_slot_1;
+      3'd2: _select_68 = used_slot_2;
+      3'd3: _select_68 = used_slot_3;
+      3'd4: _select_68 = used_slot_4;
+      3'd5: _select_68 = used_slot_5;
+      3'd6: _select_68 = used_slot_6;
+      3'd7: _select_68 = used_slot_7;
+      default: _select_68 = used_slot_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:131
     case (mem_rd_addr[2:0])
-      3'd0: _select_66 = used_slot_0;
-      3'd1: _select_66 = used_slot_1;
-      3'd2: _select_66 = used_slot_2;
-      3'd3: _select_66 = used_slot_3;
-      3'd4: _select_66 = used_slot_4;
-      3'd5: _select_66 = used_slot_5;
-      3'd6: _select_66 = used_slot_6;
-      3'd7: _select_66 = used_slot_7;
-      default: _select_66 = used_slot_0;
+      3'd0: _select_69 = used_slot_0;
+      3'd1: _select_69 = used_slot_1;
+      3'd2: _select_69 = used_slot_2;
+      3'd3: _select_69 = used_slot_3;
+      3'd4: _select_69 = used_slot_4;
+      3'd5: _select_69 = used_slot_5;
+      3'd6: _select_69 = used_slot_6;
+      3'd7: _select_69 = used_slot_7;
+      default: _select_69 = used_slot_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:216
     case (notify_pick_index)
-      1'b0: _select_67 = unsignalled_0;
-      1'b1: _select_67 = unsignalled_1;
-      default: _select_67 = unsignalled_0;
+      1'b0: _select_70 = unsignalled_0;
+      1'b1: _select_70 = unsignalled_1;
+      default: _select_70 = unsignalled_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:217
     case (notify_pick_index)
-      1'b0: _select_68 = used_pos_0;
-      1'b1: _select_68 = used_pos_1;
-      default: _select_68 = used_pos_0;
+      1'b0: _select_71 = used_pos_0;
+      1'b1: _select_71 = used_pos_1;
+      default: _select_71 = used_pos_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:218
     case (notify_pick_index)
-      1'b0: _select_69 = used_wrap_0;
-      1'b1: _select_69 = used_wrap_1;
-      default: _select_69 = used_wrap_0;
+      1'b0: _select_72 = used_wrap_0;
+      1'b1: _select_72 = used_wrap_1;
+      default: _select_72 = used_wrap_0;
     endcase
   end
   assign irq_queue = irq_reg;  // gen/virtq/packed_engine.ts:196
@@ -723,9 +732,9 @@ module virtq_packed_w64_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
   assign mem_rd_ready = 1'b1;  // gen/virtq/packed_engine.ts:85
   assign mem_rd_rvalid = used_rvalid;  // gen/virtq/packed_used.ts:133
   assign mem_rd_rdata = used_rdata;  // gen/virtq/packed_used.ts:134
-  assign fetch_rd_valid = walk_state == WALK_STATE_FETCH;  // gen/virtq/packed_fetch.ts:366
-  assign fetch_rd_host = walk_host;  // gen/virtq/packed_fetch.ts:367
-  assign fetch_rd_len = {16'd0, walk_n} << 4;  // gen/virtq/packed_fetch.ts:368
+  assign fetch_rd_valid = walk_state == WALK_STATE_FETCH;  // gen/virtq/packed_fetch.ts:375
+  assign fetch_rd_host = walk_host;  // gen/virtq/packed_fetch.ts:376
+  assign fetch_rd_len = {16'd0, walk_n} << 4;  // gen/virtq/packed_fetch.ts:377
   assign fetch_rd_grant = fetch_rd_valid & rd_cmd_ready;  // gen/virtq/packed_engine.ts:77
   assign event_rd_valid = notify_state == NOTIFY_STATE_READ;  // gen/virtq/packed_used.ts:188
   assign event_rd_host = _select_0;  // gen/virtq/packed_used.ts:189
@@ -734,22 +743,22 @@ module virtq_packed_w64_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
   assign memwr_line = mem_wr_addr;  // gen/virtq/packed_fetch.ts:83
   always @* begin
     stage_push = 1'b0;  // default, gen/virtq/packed_fetch.ts:137
-    case (walk_state)  // gen/virtq/packed_fetch.ts:371
+    case (walk_state)  // gen/virtq/packed_fetch.ts:380
       WALK_STATE_WALK: begin
-        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:432
-        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:436
-          if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:491
-          end else if (((walk_table_left == 16'd1) & features[35]) & (walk_id != walk_head)) begin  // gen/virtq/packed_fetch.ts:492
-          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:493
-          end else if (stage_room & ((~(walk_table_left == 16'd1)) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:494
+        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:443
+        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:447
+          if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:504
+          end else if ((walk_table_left == 16'd1) & walk_table_id_bad) begin  // gen/virtq/packed_fetch.ts:505
+          end else if ((walk_table_left == 16'd1) & walk_cur_big) begin  // gen/virtq/packed_fetch.ts:506
+          end else if (stage_room & ((~(walk_table_left == 16'd1)) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:507
             stage_push = 1'b1;  // gen/virtq/packed_fetch.ts:175
           end
-        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:443
-        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:446
-        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:447
-        end else if (((~walk_cur[112]) & features[35]) & (walk_cur[111:96] != (walk_open ? walk_head : walk_pos))) begin  // gen/virtq/packed_fetch.ts:460
-        end else if ((~walk_cur[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:463
-        end else if (stage_room & (walk_cur[112] | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:464
+        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:454
+        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:457
+        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:458
+        end else if ((~walk_cur[112]) & walk_cur_id_bad) begin  // gen/virtq/packed_fetch.ts:473
+        end else if ((~walk_cur[112]) & walk_cur_big) begin  // gen/virtq/packed_fetch.ts:474
+        end else if (stage_room & (walk_cur[112] | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:475
           stage_push = 1'b1;  // gen/virtq/packed_fetch.ts:175
         end
       end
@@ -758,22 +767,22 @@ module virtq_packed_w64_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
   end
   always @* begin
     stage_push_data = 98'd0;  // default, gen/virtq/packed_fetch.ts:138
-    case (walk_state)  // gen/virtq/packed_fetch.ts:371
+    case (walk_state)  // gen/virtq/packed_fetch.ts:380
       WALK_STATE_WALK: begin
-        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:432
-        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:436
-          if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:491
-          end else if (((walk_table_left == 16'd1) & features[35]) & (walk_id != walk_head)) begin  // gen/virtq/packed_fetch.ts:492
-          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:493
-          end else if (stage_room & ((~(walk_table_left == 16'd1)) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:494
+        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:443
+        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:447
+          if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:504
+          end else if ((walk_table_left == 16'd1) & walk_table_id_bad) begin  // gen/virtq/packed_fetch.ts:505
+          end else if ((walk_table_left == 16'd1) & walk_cur_big) begin  // gen/virtq/packed_fetch.ts:506
+          end else if (stage_room & ((~(walk_table_left == 16'd1)) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:507
             stage_push_data = {walk_cur[63:0], walk_cur[95:64], walk_cur[113], (walk_table_left == 16'd1)};  // gen/virtq/packed_fetch.ts:176
           end
-        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:443
-        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:446
-        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:447
-        end else if (((~walk_cur[112]) & features[35]) & (walk_cur[111:96] != (walk_open ? walk_head : walk_pos))) begin  // gen/virtq/packed_fetch.ts:460
-        end else if ((~walk_cur[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:463
-        end else if (stage_room & (walk_cur[112] | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:464
+        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:454
+        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:457
+        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:458
+        end else if ((~walk_cur[112]) & walk_cur_id_bad) begin  // gen/virtq/packed_fetch.ts:473
+        end else if ((~walk_cur[112]) & walk_cur_big) begin  // gen/virtq/packed_fetch.ts:474
+        end else if (stage_room & (walk_cur[112] | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:475
           stage_push_data = {walk_cur[63:0], walk_cur[95:64], walk_cur[113], (~walk_cur[112])};  // gen/virtq/packed_fetch.ts:176
         end
       end
@@ -782,25 +791,25 @@ module virtq_packed_w64_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
   end
   always @* begin
     stage_commit_now = 1'b0;  // default, gen/virtq/packed_fetch.ts:139
-    case (walk_state)  // gen/virtq/packed_fetch.ts:371
+    case (walk_state)  // gen/virtq/packed_fetch.ts:380
       WALK_STATE_WALK: begin
-        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:432
-        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:436
-          if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:491
-          end else if (((walk_table_left == 16'd1) & features[35]) & (walk_id != walk_head)) begin  // gen/virtq/packed_fetch.ts:492
-          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:493
-          end else if (stage_room & ((~(walk_table_left == 16'd1)) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:494
-            if (walk_table_left == 16'd1) begin  // gen/virtq/packed_fetch.ts:360
+        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:443
+        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:447
+          if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:504
+          end else if ((walk_table_left == 16'd1) & walk_table_id_bad) begin  // gen/virtq/packed_fetch.ts:505
+          end else if ((walk_table_left == 16'd1) & walk_cur_big) begin  // gen/virtq/packed_fetch.ts:506
+          end else if (stage_room & ((~(walk_table_left == 16'd1)) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:507
+            if (walk_table_left == 16'd1) begin  // gen/virtq/packed_fetch.ts:369
               stage_commit_now = 1'b1;  // gen/virtq/packed_fetch.ts:179
             end
           end
-        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:443
-        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:446
-        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:447
-        end else if (((~walk_cur[112]) & features[35]) & (walk_cur[111:96] != (walk_open ? walk_head : walk_pos))) begin  // gen/virtq/packed_fetch.ts:460
-        end else if ((~walk_cur[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:463
-        end else if (stage_room & (walk_cur[112] | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:464
-          if (~walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:360
+        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:454
+        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:457
+        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:458
+        end else if ((~walk_cur[112]) & walk_cur_id_bad) begin  // gen/virtq/packed_fetch.ts:473
+        end else if ((~walk_cur[112]) & walk_cur_big) begin  // gen/virtq/packed_fetch.ts:474
+        end else if (stage_room & (walk_cur[112] | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:475
+          if (~walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:369
             stage_commit_now = 1'b1;  // gen/virtq/packed_fetch.ts:179
           end
         end
@@ -810,44 +819,44 @@ module virtq_packed_w64_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
   end
   always @* begin
     stage_discard = 1'b0;  // default, gen/virtq/packed_fetch.ts:140
-    case (walk_state)  // gen/virtq/packed_fetch.ts:371
+    case (walk_state)  // gen/virtq/packed_fetch.ts:380
       WALK_STATE_CALC: begin
-        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:402
+        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:411
           stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:182
         end
       end
       WALK_STATE_WALK: begin
-        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:432
+        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:443
           stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:182
         end
       end
       default: begin end
     endcase
-    if (walk_fatal) begin  // gen/virtq/packed_fetch.ts:513
+    if (walk_fatal) begin  // gen/virtq/packed_fetch.ts:528
       stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:182
     end
   end
   always @* begin
     stage_hdr_data = 33'd0;  // default, gen/virtq/packed_fetch.ts:142
-    case (walk_state)  // gen/virtq/packed_fetch.ts:371
+    case (walk_state)  // gen/virtq/packed_fetch.ts:380
       WALK_STATE_WALK: begin
-        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:432
-        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:436
-          if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:491
-          end else if (((walk_table_left == 16'd1) & features[35]) & (walk_id != walk_head)) begin  // gen/virtq/packed_fetch.ts:492
-          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:493
-          end else if (stage_room & ((~(walk_table_left == 16'd1)) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:494
-            if (walk_table_left == 16'd1) begin  // gen/virtq/packed_fetch.ts:360
+        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:443
+        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:447
+          if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:504
+          end else if ((walk_table_left == 16'd1) & walk_table_id_bad) begin  // gen/virtq/packed_fetch.ts:505
+          end else if ((walk_table_left == 16'd1) & walk_cur_big) begin  // gen/virtq/packed_fetch.ts:506
+          end else if (stage_room & ((~(walk_table_left == 16'd1)) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:507
+            if (walk_table_left == 16'd1) begin  // gen/virtq/packed_fetch.ts:369
               stage_hdr_data = {walk_queue, walk_id, walk_descs};  // gen/virtq/packed_fetch.ts:180
             end
           end
-        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:443
-        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:446
-        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:447
-        end else if (((~walk_cur[112]) & features[35]) & (walk_cur[111:96] != (walk_open ? walk_head : walk_pos))) begin  // gen/virtq/packed_fetch.ts:460
-        end else if ((~walk_cur[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:463
-        end else if (stage_room & (walk_cur[112] | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:464
-          if (~walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:360
+        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:454
+        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:457
+        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:458
+        end else if ((~walk_cur[112]) & walk_cur_id_bad) begin  // gen/virtq/packed_fetch.ts:473
+        end else if ((~walk_cur[112]) & walk_cur_big) begin  // gen/virtq/packed_fetch.ts:474
+        end else if (stage_room & (walk_cur[112] | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:475
+          if (~walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:369
             stage_hdr_data = {walk_queue, walk_cur[111:96], (walk_descs + 16'd1)};  // gen/virtq/packed_fetch.ts:180
           end
         end
@@ -874,81 +883,81 @@ module virtq_packed_w64_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
   assign walk_pos_wraps = (walk_pos + 16'd1) == walk_size;  // gen/virtq/packed_fetch.ts:262
   assign walk_batch_end = {1'b0, walk_k} == (walk_n - 4'd1);  // gen/virtq/packed_fetch.ts:264
   assign walk_total_next = walk_total + {7'd0, walk_cur[95:64]};  // gen/virtq/packed_fetch.ts:268
-  assign walk_cur_fault = ((((walk_cur_faults[0] | walk_cur_faults[1]) | walk_cur_faults[2]) | walk_cur_faults[3]) | walk_cur_faults[4]) ? (((walk_cur_faults[0] | walk_cur_faults[1]) | walk_cur_faults[2]) ? ((walk_cur_faults[0] | walk_cur_faults[1]) ? (walk_cur_faults[0] ? (walk_cur_faults[0] ? 4'd6 : 4'd0) : (walk_cur_faults[1] ? 4'd2 : 4'd0)) : (walk_cur_faults[2] ? 4'd3 : 4'd0)) : (walk_cur_faults[3] ? (walk_cur_faults[3] ? 4'd4 : 4'd0) : (walk_cur_faults[4] ? 4'd5 : 4'd0))) : ((walk_cur_faults[5] | walk_cur_faults[6]) ? (walk_cur_faults[5] ? (walk_cur_faults[5] ? 4'd2 : 4'd0) : (walk_cur_faults[6] ? 4'd11 : 4'd0)) : (walk_cur_faults[7] ? (walk_cur_faults[7] ? 4'd7 : 4'd0) : (walk_cur_faults[8] ? 4'd11 : 4'd0)));  // gen/virtq/packed_fetch.ts:331
-  assign walk_cur_any_fault = |walk_cur_faults;  // gen/virtq/packed_fetch.ts:332
+  assign walk_cur_fault = ((((walk_cur_faults[0] | walk_cur_faults[1]) | walk_cur_faults[2]) | walk_cur_faults[3]) | walk_cur_faults[4]) ? (((walk_cur_faults[0] | walk_cur_faults[1]) | walk_cur_faults[2]) ? ((walk_cur_faults[0] | walk_cur_faults[1]) ? (walk_cur_faults[0] ? (walk_cur_faults[0] ? 4'd6 : 4'd0) : (walk_cur_faults[1] ? 4'd2 : 4'd0)) : (walk_cur_faults[2] ? 4'd3 : 4'd0)) : (walk_cur_faults[3] ? (walk_cur_faults[3] ? 4'd4 : 4'd0) : (walk_cur_faults[4] ? 4'd5 : 4'd0))) : ((walk_cur_faults[5] | walk_cur_faults[6]) ? (walk_cur_faults[5] ? (walk_cur_faults[5] ? 4'd2 : 4'd0) : (walk_cur_faults[6] ? 4'd11 : 4'd0)) : (walk_cur_faults[7] ? (walk_cur_faults[7] ? 4'd7 : 4'd0) : (walk_cur_faults[8] ? 4'd11 : 4'd0)));  // gen/virtq/packed_fetch.ts:340
+  assign walk_cur_any_fault = |walk_cur_faults;  // gen/virtq/packed_fetch.ts:341
   always @* begin
-    walk_fatal = 1'b0;  // default, gen/virtq/packed_fetch.ts:334
-    case (walk_state)  // gen/virtq/packed_fetch.ts:371
+    walk_fatal = 1'b0;  // default, gen/virtq/packed_fetch.ts:343
+    case (walk_state)  // gen/virtq/packed_fetch.ts:380
       WALK_STATE_WAIT: begin
-        if (rd_status_valid & (~rd_status_id[0])) begin  // gen/virtq/packed_fetch.ts:414
-          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_fetch.ts:416
-            walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:337
+        if (rd_status_valid & (~rd_status_id[0])) begin  // gen/virtq/packed_fetch.ts:423
+          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_fetch.ts:425
+            walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:346
           end
         end
       end
       WALK_STATE_WALK: begin
-        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:432
-        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:436
-          if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:491
-            walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:337
-          end else if (((walk_table_left == 16'd1) & features[35]) & (walk_id != walk_head)) begin  // gen/virtq/packed_fetch.ts:492
-            walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:337
-          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:493
-            walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:337
+        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:443
+        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:447
+          if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:504
+            walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:346
+          end else if ((walk_table_left == 16'd1) & walk_table_id_bad) begin  // gen/virtq/packed_fetch.ts:505
+            walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:346
+          end else if ((walk_table_left == 16'd1) & walk_cur_big) begin  // gen/virtq/packed_fetch.ts:506
+            walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:346
           end
-        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:443
-          if (walk_open) begin  // gen/virtq/packed_fetch.ts:444
-            walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:337
+        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:454
+          if (walk_open) begin  // gen/virtq/packed_fetch.ts:455
+            walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:346
           end
-        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:446
-          walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:337
-        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:447
-        end else if (((~walk_cur[112]) & features[35]) & (walk_cur[111:96] != (walk_open ? walk_head : walk_pos))) begin  // gen/virtq/packed_fetch.ts:460
-          walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:337
-        end else if ((~walk_cur[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:463
-          walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:337
+        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:457
+          walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:346
+        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:458
+        end else if ((~walk_cur[112]) & walk_cur_id_bad) begin  // gen/virtq/packed_fetch.ts:473
+          walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:346
+        end else if ((~walk_cur[112]) & walk_cur_big) begin  // gen/virtq/packed_fetch.ts:474
+          walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:346
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    walk_fatal_code = 4'd0;  // default, gen/virtq/packed_fetch.ts:335
-    case (walk_state)  // gen/virtq/packed_fetch.ts:371
+    walk_fatal_code = 4'd0;  // default, gen/virtq/packed_fetch.ts:344
+    case (walk_state)  // gen/virtq/packed_fetch.ts:380
       WALK_STATE_WAIT: begin
-        if (rd_status_valid & (~rd_status_id[0])) begin  // gen/virtq/packed_fetch.ts:414
-          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_fetch.ts:416
-            walk_fatal_code = 4'd9;  // gen/virtq/packed_fetch.ts:338
+        if (rd_status_valid & (~rd_status_id[0])) begin  // gen/virtq/packed_fetch.ts:423
+          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_fetch.ts:425
+            walk_fatal_code = 4'd9;  // gen/virtq/packed_fetch.ts:347
           end
         end
       end
       WALK_STATE_WALK: begin
-        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:432
-        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:436
-          if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:491
-            walk_fatal_code = walk_cur_fault;  // gen/virtq/packed_fetch.ts:338
-          end else if (((walk_table_left == 16'd1) & features[35]) & (walk_id != walk_head)) begin  // gen/virtq/packed_fetch.ts:492
-            walk_fatal_code = 4'd10;  // gen/virtq/packed_fetch.ts:338
-          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:493
-            walk_fatal_code = 4'd8;  // gen/virtq/packed_fetch.ts:338
+        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:443
+        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:447
+          if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:504
+            walk_fatal_code = walk_cur_fault;  // gen/virtq/packed_fetch.ts:347
+          end else if ((walk_table_left == 16'd1) & walk_table_id_bad) begin  // gen/virtq/packed_fetch.ts:505
+            walk_fatal_code = 4'd10;  // gen/virtq/packed_fetch.ts:347
+          end else if ((walk_table_left == 16'd1) & walk_cur_big) begin  // gen/virtq/packed_fetch.ts:506
+            walk_fatal_code = 4'd8;  // gen/virtq/packed_fetch.ts:347
           end
-        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:443
-          if (walk_open) begin  // gen/virtq/packed_fetch.ts:444
-            walk_fatal_code = 4'd1;  // gen/virtq/packed_fetch.ts:338
+        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:454
+          if (walk_open) begin  // gen/virtq/packed_fetch.ts:455
+            walk_fatal_code = 4'd1;  // gen/virtq/packed_fetch.ts:347
           end
-        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:446
-          walk_fatal_code = walk_cur_fault;  // gen/virtq/packed_fetch.ts:338
-        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:447
-        end else if (((~walk_cur[112]) & features[35]) & (walk_cur[111:96] != (walk_open ? walk_head : walk_pos))) begin  // gen/virtq/packed_fetch.ts:460
-          walk_fatal_code = 4'd10;  // gen/virtq/packed_fetch.ts:338
-        end else if ((~walk_cur[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:463
-          walk_fatal_code = 4'd8;  // gen/virtq/packed_fetch.ts:338
+        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:457
+          walk_fatal_code = walk_cur_fault;  // gen/virtq/packed_fetch.ts:347
+        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:458
+        end else if ((~walk_cur[112]) & walk_cur_id_bad) begin  // gen/virtq/packed_fetch.ts:473
+          walk_fatal_code = 4'd10;  // gen/virtq/packed_fetch.ts:347
+        end else if ((~walk_cur[112]) & walk_cur_big) begin  // gen/virtq/packed_fetch.ts:474
+          walk_fatal_code = 4'd8;  // gen/virtq/packed_fetch.ts:347
         end
       end
       default: begin end
     endcase
   end
-  assign walk_active = ~(walk_state == WALK_STATE_IDLE);  // gen/virtq/packed_fetch.ts:522
+  assign walk_active = ~(walk_state == WALK_STATE_IDLE);  // gen/virtq/packed_fetch.ts:537
   assign used_drop = _select_2 | _select_3;  // gen/virtq/packed_used.ts:59
   assign used_slot_free = (used_tail - used_head) < 4'd8;  // gen/virtq/packed_used.ts:60
   assign used_accept = (done_valid & done_ready) & (~used_drop);  // gen/virtq/packed_used.ts:62
@@ -1064,160 +1073,160 @@ module virtq_packed_w64_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
           sched_lock_index <= sched_index;  // gen/lib/arbiter.ts:80
         end
       end
-      case (walk_state)  // gen/virtq/packed_fetch.ts:371
+      case (walk_state)  // gen/virtq/packed_fetch.ts:380
         WALK_STATE_IDLE: begin
-          if (sched_valid) begin  // gen/virtq/packed_fetch.ts:373
-            walk_queue <= sched_index;  // gen/virtq/packed_fetch.ts:374
-            if (sched_index == 1'b0) begin  // gen/virtq/packed_fetch.ts:383
-              pending_0 <= 1'b0;  // gen/virtq/packed_fetch.ts:383
+          if (sched_valid) begin  // gen/virtq/packed_fetch.ts:382
+            walk_queue <= sched_index;  // gen/virtq/packed_fetch.ts:383
+            if (sched_index == 1'b0) begin  // gen/virtq/packed_fetch.ts:392
+              pending_0 <= 1'b0;  // gen/virtq/packed_fetch.ts:392
             end
-            if (sched_index == 1'b1) begin  // gen/virtq/packed_fetch.ts:383
-              pending_1 <= 1'b0;  // gen/virtq/packed_fetch.ts:383
+            if (sched_index == 1'b1) begin  // gen/virtq/packed_fetch.ts:392
+              pending_1 <= 1'b0;  // gen/virtq/packed_fetch.ts:392
             end
-            walk_table <= 1'b0;  // gen/virtq/packed_fetch.ts:384
-            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:348
-            walk_state <= WALK_STATE_CALC;  // gen/virtq/packed_fetch.ts:386
+            walk_table <= 1'b0;  // gen/virtq/packed_fetch.ts:393
+            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:357
+            walk_state <= WALK_STATE_CALC;  // gen/virtq/packed_fetch.ts:395
           end
         end
         WALK_STATE_CALC: begin
-          if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:402
-            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:404
+          if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:411
+            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:413
           end else begin
-            walk_state <= WALK_STATE_FETCH;  // gen/virtq/packed_fetch.ts:405
+            walk_state <= WALK_STATE_FETCH;  // gen/virtq/packed_fetch.ts:414
           end
         end
         WALK_STATE_FETCH: begin
-          if (fetch_rd_grant) begin  // gen/virtq/packed_fetch.ts:408
-            walk_state <= WALK_STATE_WAIT;  // gen/virtq/packed_fetch.ts:410
+          if (fetch_rd_grant) begin  // gen/virtq/packed_fetch.ts:417
+            walk_state <= WALK_STATE_WAIT;  // gen/virtq/packed_fetch.ts:419
           end
         end
         WALK_STATE_WAIT: begin
-          if (rd_status_valid & (~rd_status_id[0])) begin  // gen/virtq/packed_fetch.ts:414
-            if (rd_status_error != 3'd0) begin  // gen/virtq/packed_fetch.ts:416
+          if (rd_status_valid & (~rd_status_id[0])) begin  // gen/virtq/packed_fetch.ts:423
+            if (rd_status_error != 3'd0) begin  // gen/virtq/packed_fetch.ts:425
             end else begin
-              walk_state <= WALK_STATE_LOAD;  // gen/virtq/packed_fetch.ts:416
+              walk_state <= WALK_STATE_LOAD;  // gen/virtq/packed_fetch.ts:425
             end
           end
         end
         WALK_STATE_LOAD: begin
-          walk_state <= WALK_STATE_WALK;  // gen/virtq/packed_fetch.ts:429
+          walk_state <= WALK_STATE_WALK;  // gen/virtq/packed_fetch.ts:440
         end
         WALK_STATE_WALK: begin
-          if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:432
-            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:434
-          end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:436
-            if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:491
-            end else if (((walk_table_left == 16'd1) & features[35]) & (walk_id != walk_head)) begin  // gen/virtq/packed_fetch.ts:492
-            end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:493
-            end else if (stage_room & ((~(walk_table_left == 16'd1)) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:494
-              if (walk_table_left == 16'd1) begin  // gen/virtq/packed_fetch.ts:360
-                walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:348
+          if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:443
+            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:445
+          end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:447
+            if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:504
+            end else if ((walk_table_left == 16'd1) & walk_table_id_bad) begin  // gen/virtq/packed_fetch.ts:505
+            end else if ((walk_table_left == 16'd1) & walk_cur_big) begin  // gen/virtq/packed_fetch.ts:506
+            end else if (stage_room & ((~(walk_table_left == 16'd1)) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:507
+              if (walk_table_left == 16'd1) begin  // gen/virtq/packed_fetch.ts:369
+                walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:357
               end
-              if (walk_table_left == 16'd1) begin  // gen/virtq/packed_fetch.ts:505
-                walk_table <= 1'b0;  // gen/virtq/packed_fetch.ts:506
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:342
-                  avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:342
+              if (walk_table_left == 16'd1) begin  // gen/virtq/packed_fetch.ts:520
+                walk_table <= 1'b0;  // gen/virtq/packed_fetch.ts:521
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:351
+                  avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:351
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:342
-                  avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:342
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:351
+                  avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:351
                 end
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:343
-                  avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:343
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:352
+                  avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:352
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:343
-                  avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:343
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:352
+                  avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:352
                 end
-                if (1'b1) begin  // gen/virtq/packed_fetch.ts:344
-                  if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:344
-                    pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:344
+                if (1'b1) begin  // gen/virtq/packed_fetch.ts:353
+                  if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:353
+                    pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:353
                   end
-                  if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:344
-                    pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:344
+                  if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:353
+                    pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:353
                   end
                 end
-                walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:345
-              end else if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:509
-                walk_state <= WALK_STATE_CALC;  // gen/virtq/packed_fetch.ts:509
+                walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:354
+              end else if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:524
+                walk_state <= WALK_STATE_CALC;  // gen/virtq/packed_fetch.ts:524
               end
             end
-          end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:443
-            if (walk_open) begin  // gen/virtq/packed_fetch.ts:444
+          end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:454
+            if (walk_open) begin  // gen/virtq/packed_fetch.ts:455
             end else begin
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:342
-                avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:342
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:351
+                avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:351
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:342
-                avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:342
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:351
+                avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:351
               end
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:343
-                avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:343
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:352
+                avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:352
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:343
-                avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:343
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:352
+                avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:352
               end
-              if (1'b0) begin  // gen/virtq/packed_fetch.ts:344
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:344
-                  pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:344
+              if (1'b0) begin  // gen/virtq/packed_fetch.ts:353
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:353
+                  pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:353
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:344
-                  pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:344
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:353
+                  pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:353
                 end
               end
-              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:345
+              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:354
             end
-          end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:446
-          end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:447
-            walk_table <= 1'b1;  // gen/virtq/packed_fetch.ts:450
-            walk_open <= 1'b1;  // gen/virtq/packed_fetch.ts:455
-            walk_state <= WALK_STATE_CALC;  // gen/virtq/packed_fetch.ts:458
-          end else if (((~walk_cur[112]) & features[35]) & (walk_cur[111:96] != (walk_open ? walk_head : walk_pos))) begin  // gen/virtq/packed_fetch.ts:460
-          end else if ((~walk_cur[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:463
-          end else if (stage_room & (walk_cur[112] | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:464
-            walk_open <= 1'b1;  // gen/virtq/packed_fetch.ts:466
-            if (~walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:360
-              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:348
+          end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:457
+          end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:458
+            walk_table <= 1'b1;  // gen/virtq/packed_fetch.ts:463
+            walk_open <= 1'b1;  // gen/virtq/packed_fetch.ts:468
+            walk_state <= WALK_STATE_CALC;  // gen/virtq/packed_fetch.ts:471
+          end else if ((~walk_cur[112]) & walk_cur_id_bad) begin  // gen/virtq/packed_fetch.ts:473
+          end else if ((~walk_cur[112]) & walk_cur_big) begin  // gen/virtq/packed_fetch.ts:474
+          end else if (stage_room & (walk_cur[112] | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:475
+            walk_open <= 1'b1;  // gen/virtq/packed_fetch.ts:477
+            if (~walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:369
+              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:357
             end
-            if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:482
-              if (walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:484
-                walk_state <= WALK_STATE_CALC;  // gen/virtq/packed_fetch.ts:484
+            if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:495
+              if (walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:497
+                walk_state <= WALK_STATE_CALC;  // gen/virtq/packed_fetch.ts:497
               end else begin
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:342
-                  avail_pos_0 <= walk_pos_wraps ? 16'd0 : (walk_pos + 16'd1);  // gen/virtq/packed_fetch.ts:342
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:351
+                  avail_pos_0 <= walk_pos_wraps ? 16'd0 : (walk_pos + 16'd1);  // gen/virtq/packed_fetch.ts:351
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:342
-                  avail_pos_1 <= walk_pos_wraps ? 16'd0 : (walk_pos + 16'd1);  // gen/virtq/packed_fetch.ts:342
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:351
+                  avail_pos_1 <= walk_pos_wraps ? 16'd0 : (walk_pos + 16'd1);  // gen/virtq/packed_fetch.ts:351
                 end
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:343
-                  avail_wrap_0 <= walk_pos_wraps ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:343
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:352
+                  avail_wrap_0 <= walk_pos_wraps ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:352
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:343
-                  avail_wrap_1 <= walk_pos_wraps ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:343
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:352
+                  avail_wrap_1 <= walk_pos_wraps ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:352
                 end
-                if (1'b1) begin  // gen/virtq/packed_fetch.ts:344
-                  if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:344
-                    pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:344
+                if (1'b1) begin  // gen/virtq/packed_fetch.ts:353
+                  if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:353
+                    pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:353
                   end
-                  if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:344
-                    pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:344
+                  if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:353
+                    pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:353
                   end
                 end
-                walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:345
+                walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:354
               end
             end
           end
         end
         default: begin end
       endcase
-      if (walk_fatal) begin  // gen/virtq/packed_fetch.ts:513
-        if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:514
-          failed_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:514
+      if (walk_fatal) begin  // gen/virtq/packed_fetch.ts:528
+        if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:529
+          failed_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:529
         end
-        if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:514
-          failed_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:514
+        if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:529
+          failed_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:529
         end
-        walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:348
-        walk_table <= 1'b0;  // gen/virtq/packed_fetch.ts:517
-        walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:518
+        walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:357
+        walk_table <= 1'b0;  // gen/virtq/packed_fetch.ts:532
+        walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:533
       end
       if (used_accept) begin  // gen/virtq/packed_used.ts:75
         used_tail <= used_tail + 4'd1;  // gen/virtq/packed_used.ts:79
@@ -1393,137 +1402,144 @@ module virtq_packed_w64_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
     fetch_buf_14 <= (fetch_buf_14 & (~_cat_43)) | (((mem_wr_valid & (memwr_line == 7'd14)) ? mem_wr_data[63:0] : mem_wr_data[127:64]) & _cat_43);  // gen/virtq/packed_fetch.ts:96
     fetch_buf_15 <= (fetch_buf_15 & (~_cat_45)) | (((mem_wr_valid & (memwr_line == 7'd15)) ? mem_wr_data[63:0] : mem_wr_data[127:64]) & _cat_45);  // gen/virtq/packed_fetch.ts:96
     event_line <= (event_line & (~_cat_47)) | (((mem_wr_valid & (memwr_line == 7'd16)) ? mem_wr_data[63:0] : mem_wr_data[127:64]) & _cat_47);  // gen/virtq/packed_fetch.ts:98
-    case (walk_state)  // gen/virtq/packed_fetch.ts:371
+    case (walk_state)  // gen/virtq/packed_fetch.ts:380
       WALK_STATE_IDLE: begin
-        if (sched_valid) begin  // gen/virtq/packed_fetch.ts:373
-          walk_size <= _select_49;  // gen/virtq/packed_fetch.ts:375
-          walk_pos <= _select_50;  // gen/virtq/packed_fetch.ts:381
-          walk_wrap <= _select_51;  // gen/virtq/packed_fetch.ts:382
-          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:349
-          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:350
-          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:351
-          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:352
+        if (sched_valid) begin  // gen/virtq/packed_fetch.ts:382
+          walk_size <= _select_49;  // gen/virtq/packed_fetch.ts:384
+          walk_pos <= _select_50;  // gen/virtq/packed_fetch.ts:390
+          walk_wrap <= _select_51;  // gen/virtq/packed_fetch.ts:391
+          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:358
+          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:359
+          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:360
+          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:361
         end
       end
       WALK_STATE_CALC: begin
-        if (walk_table) begin  // gen/virtq/packed_fetch.ts:390
-          walk_n <= (walk_table_left >= 16'd8) ? 4'd8 : walk_table_left[3:0];  // gen/virtq/packed_fetch.ts:391
-          walk_host <= walk_table_addr;  // gen/virtq/packed_fetch.ts:392
+        if (walk_table) begin  // gen/virtq/packed_fetch.ts:399
+          walk_n <= (walk_table_left >= 16'd8) ? 4'd8 : walk_table_left[3:0];  // gen/virtq/packed_fetch.ts:400
+          walk_host <= walk_table_addr;  // gen/virtq/packed_fetch.ts:401
         end else begin
-          walk_n <= ((walk_size - walk_pos) >= 16'd8) ? 4'd8 : _sub_52[3:0];  // gen/virtq/packed_fetch.ts:394
-          walk_host <= _select_53 + ({48'd0, walk_pos} << 4);  // gen/virtq/packed_fetch.ts:395
+          walk_n <= ((walk_size - walk_pos) >= 16'd8) ? 4'd8 : _sub_52[3:0];  // gen/virtq/packed_fetch.ts:403
+          walk_host <= _select_53 + ({48'd0, walk_pos} << 4);  // gen/virtq/packed_fetch.ts:404
         end
       end
       WALK_STATE_FETCH: begin
-        if (fetch_rd_grant) begin  // gen/virtq/packed_fetch.ts:408
-          if (walk_table) begin  // gen/virtq/packed_fetch.ts:409
-            walk_table_addr <= walk_table_addr + ({60'd0, walk_n} << 4);  // gen/virtq/packed_fetch.ts:409
+        if (fetch_rd_grant) begin  // gen/virtq/packed_fetch.ts:417
+          if (walk_table) begin  // gen/virtq/packed_fetch.ts:418
+            walk_table_addr <= walk_table_addr + ({60'd0, walk_n} << 4);  // gen/virtq/packed_fetch.ts:418
           end
         end
       end
       WALK_STATE_WAIT: begin
-        if (rd_status_valid & (~rd_status_id[0])) begin  // gen/virtq/packed_fetch.ts:414
-          walk_k <= 3'd0;  // gen/virtq/packed_fetch.ts:415
+        if (rd_status_valid & (~rd_status_id[0])) begin  // gen/virtq/packed_fetch.ts:423
+          walk_k <= 3'd0;  // gen/virtq/packed_fetch.ts:424
         end
       end
       WALK_STATE_LOAD: begin
-        walk_cur <= _select_54;  // gen/virtq/packed_fetch.ts:320
-        walk_cur_avail <= (_select_54[119] == walk_wrap) & (_select_54[127] != walk_wrap);  // gen/virtq/packed_fetch.ts:321
-        walk_cur_faults <= {(((~walk_table) & (~_slice_55)) & (walk_segs == 7'd64)), ((~_slice_55) & ((~_select_54[113]) & walk_saw_write)), (((~walk_table) & _slice_55) & (_slice_56 > {21'd0, (7'd64 - walk_segs)})), (((~walk_table) & _slice_55) & (_slice_56 > {12'd0, walk_size})), (((~walk_table) & _slice_55) & ((_select_54[95:64] == 32'd0) | (_select_54[67:64] != 4'd0))), (((~walk_table) & _slice_55) & _select_54[112]), (((~walk_table) & _slice_55) & (~features[28])), ((~walk_table) & (walk_descs >= walk_size)), (walk_table & _slice_55)};  // gen/virtq/packed_fetch.ts:322
+        walk_cur <= _select_54;  // gen/virtq/packed_fetch.ts:327
+        walk_cur_avail <= (_select_54[119] == walk_wrap) & (_select_54[127] != walk_wrap);  // gen/virtq/packed_fetch.ts:328
+        walk_cur_faults <= {(((~walk_table) & (~_slice_55)) & (walk_segs == 7'd64)), ((~_slice_55) & ((~_select_54[113]) & walk_saw_write)), (((~walk_table) & _slice_55) & (_slice_56 > {21'd0, (7'd64 - walk_segs)})), (((~walk_table) & _slice_55) & (_slice_56 > {12'd0, walk_size})), (((~walk_table) & _slice_55) & ((_slice_57 == 32'd0) | (_select_54[67:64] != 4'd0))), (((~walk_table) & _slice_55) & _select_54[112]), (((~walk_table) & _slice_55) & (~features[28])), ((~walk_table) & (walk_descs >= walk_size)), (walk_table & _slice_55)};  // gen/virtq/packed_fetch.ts:329
+        walk_cur_big <= (walk_total + {7'd0, _slice_57}) > 39'h100000000;  // gen/virtq/packed_fetch.ts:330
+        walk_cur_id_bad <= features[35] & (_select_54[111:96] != (walk_open ? walk_head : walk_pos));  // gen/virtq/packed_fetch.ts:331
       end
       WALK_STATE_WALK: begin
-        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:432
-        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:436
-          if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:491
-          end else if (((walk_table_left == 16'd1) & features[35]) & (walk_id != walk_head)) begin  // gen/virtq/packed_fetch.ts:492
-          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:493
-          end else if (stage_room & ((~(walk_table_left == 16'd1)) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:494
-            walk_segs <= walk_segs + 7'd1;  // gen/virtq/packed_fetch.ts:357
-            walk_total <= walk_total_next;  // gen/virtq/packed_fetch.ts:358
-            walk_saw_write <= walk_saw_write | walk_cur[113];  // gen/virtq/packed_fetch.ts:359
-            if (walk_table_left == 16'd1) begin  // gen/virtq/packed_fetch.ts:360
-              walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:349
-              walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:350
-              walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:351
-              walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:352
+        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:443
+        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:447
+          if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:504
+          end else if ((walk_table_left == 16'd1) & walk_table_id_bad) begin  // gen/virtq/packed_fetch.ts:505
+          end else if ((walk_table_left == 16'd1) & walk_cur_big) begin  // gen/virtq/packed_fetch.ts:506
+          end else if (stage_room & ((~(walk_table_left == 16'd1)) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:507
+            walk_segs <= walk_segs + 7'd1;  // gen/virtq/packed_fetch.ts:366
+            walk_total <= walk_total_next;  // gen/virtq/packed_fetch.ts:367
+            walk_saw_write <= walk_saw_write | walk_cur[113];  // gen/virtq/packed_fetch.ts:368
+            if (walk_table_left == 16'd1) begin  // gen/virtq/packed_fetch.ts:369
+              walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:358
+              walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:359
+              walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:360
+              walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:361
             end
-            walk_table_left <= walk_table_left - 16'd1;  // gen/virtq/packed_fetch.ts:496
-            walk_k <= walk_k + 3'd1;  // gen/virtq/packed_fetch.ts:497
-            walk_cur <= _select_57;  // gen/virtq/packed_fetch.ts:320
-            walk_cur_avail <= (_select_57[119] == walk_wrap) & (_select_57[127] != walk_wrap);  // gen/virtq/packed_fetch.ts:321
-            walk_cur_faults <= {1'b0, ((~_slice_58) & ((~_select_57[113]) & (walk_saw_write | walk_cur[113]))), (((~walk_table) & _slice_58) & (_slice_59 > {21'd0, 7'd0})), (((~walk_table) & _slice_58) & (_slice_59 > {12'd0, walk_size})), (((~walk_table) & _slice_58) & ((_select_57[95:64] == 32'd0) | (_select_57[67:64] != 4'd0))), (((~walk_table) & _slice_58) & _select_57[112]), (((~walk_table) & _slice_58) & (~features[28])), 1'b0, (walk_table & _slice_58)};  // gen/virtq/packed_fetch.ts:322
+            walk_table_left <= walk_table_left - 16'd1;  // gen/virtq/packed_fetch.ts:509
+            walk_k <= walk_k + 3'd1;  // gen/virtq/packed_fetch.ts:510
+            walk_cur <= _select_58;  // gen/virtq/packed_fetch.ts:327
+            walk_cur_avail <= (_select_58[119] == walk_wrap) & (_select_58[127] != walk_wrap);  // gen/virtq/packed_fetch.ts:328
+            walk_cur_faults <= {1'b0, ((~_slice_59) & ((~_select_58[113]) & (walk_saw_write | walk_cur[113]))), (((~walk_table) & _slice_59) & (_slice_60 > {21'd0, 7'd0})), (((~walk_table) & _slice_59) & (_slice_60 > {12'd0, walk_size})), (((~walk_table) & _slice_59) & ((_slice_61 == 32'd0) | (_select_58[67:64] != 4'd0))), (((~walk_table) & _slice_59) & _select_58[112]), (((~walk_table) & _slice_59) & (~features[28])), 1'b0, (walk_table & _slice_59)};  // gen/virtq/packed_fetch.ts:329
+            walk_cur_big <= (walk_total_next + {7'd0, _slice_61}) > 39'h100000000;  // gen/virtq/packed_fetch.ts:330
+            walk_cur_id_bad <= features[35] & (_select_58[111:96] != walk_head);  // gen/virtq/packed_fetch.ts:331
           end
-        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:443
-        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:446
-        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:447
-          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:449
-            walk_head <= walk_pos;  // gen/virtq/packed_fetch.ts:449
+        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:454
+        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:457
+        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:458
+          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:460
+            walk_head <= walk_pos;  // gen/virtq/packed_fetch.ts:460
           end
-          walk_table_addr <= walk_cur[63:0];  // gen/virtq/packed_fetch.ts:451
-          walk_table_left <= walk_cur[83:68];  // gen/virtq/packed_fetch.ts:452
-          walk_descs <= walk_descs + 16'd1;  // gen/virtq/packed_fetch.ts:453
-          walk_id <= walk_cur[111:96];  // gen/virtq/packed_fetch.ts:454
-          walk_pos <= walk_pos_wraps ? 16'd0 : (walk_pos + 16'd1);  // gen/virtq/packed_fetch.ts:456
-          if (walk_pos_wraps) begin  // gen/virtq/packed_fetch.ts:457
-            walk_wrap <= ~walk_wrap;  // gen/virtq/packed_fetch.ts:457
+          walk_table_id_bad <= walk_cur_id_bad;  // gen/virtq/packed_fetch.ts:462
+          walk_table_addr <= walk_cur[63:0];  // gen/virtq/packed_fetch.ts:464
+          walk_table_left <= walk_cur[83:68];  // gen/virtq/packed_fetch.ts:465
+          walk_descs <= walk_descs + 16'd1;  // gen/virtq/packed_fetch.ts:466
+          walk_id <= walk_cur[111:96];  // gen/virtq/packed_fetch.ts:467
+          walk_pos <= walk_pos_wraps ? 16'd0 : (walk_pos + 16'd1);  // gen/virtq/packed_fetch.ts:469
+          if (walk_pos_wraps) begin  // gen/virtq/packed_fetch.ts:470
+            walk_wrap <= ~walk_wrap;  // gen/virtq/packed_fetch.ts:470
           end
-        end else if (((~walk_cur[112]) & features[35]) & (walk_cur[111:96] != (walk_open ? walk_head : walk_pos))) begin  // gen/virtq/packed_fetch.ts:460
-        end else if ((~walk_cur[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:463
-        end else if (stage_room & (walk_cur[112] | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:464
-          walk_id <= walk_cur[111:96];  // gen/virtq/packed_fetch.ts:465
-          walk_descs <= walk_descs + 16'd1;  // gen/virtq/packed_fetch.ts:467
-          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:468
-            walk_head <= walk_pos;  // gen/virtq/packed_fetch.ts:468
+        end else if ((~walk_cur[112]) & walk_cur_id_bad) begin  // gen/virtq/packed_fetch.ts:473
+        end else if ((~walk_cur[112]) & walk_cur_big) begin  // gen/virtq/packed_fetch.ts:474
+        end else if (stage_room & (walk_cur[112] | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:475
+          walk_id <= walk_cur[111:96];  // gen/virtq/packed_fetch.ts:476
+          walk_descs <= walk_descs + 16'd1;  // gen/virtq/packed_fetch.ts:478
+          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:479
+            walk_head <= walk_pos;  // gen/virtq/packed_fetch.ts:479
           end
-          walk_segs <= walk_segs + 7'd1;  // gen/virtq/packed_fetch.ts:357
-          walk_total <= walk_total_next;  // gen/virtq/packed_fetch.ts:358
-          walk_saw_write <= walk_saw_write | walk_cur[113];  // gen/virtq/packed_fetch.ts:359
-          if (~walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:360
-            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:349
-            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:350
-            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:351
-            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:352
+          walk_segs <= walk_segs + 7'd1;  // gen/virtq/packed_fetch.ts:366
+          walk_total <= walk_total_next;  // gen/virtq/packed_fetch.ts:367
+          walk_saw_write <= walk_saw_write | walk_cur[113];  // gen/virtq/packed_fetch.ts:368
+          if (~walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:369
+            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:358
+            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:359
+            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:360
+            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:361
           end
-          walk_pos <= walk_pos_wraps ? 16'd0 : (walk_pos + 16'd1);  // gen/virtq/packed_fetch.ts:471
-          walk_wrap <= walk_pos_wraps ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:473
-          walk_k <= walk_k + 3'd1;  // gen/virtq/packed_fetch.ts:474
-          walk_cur <= _select_60;  // gen/virtq/packed_fetch.ts:320
-          walk_cur_avail <= (_select_60[119] == walk_wrap) & (_select_60[127] != walk_wrap);  // gen/virtq/packed_fetch.ts:321
-          walk_cur_faults <= {(((~1'b0) & (~_slice_61)) & (walk_cur[112] & ((walk_segs + 7'd1) == 7'd64))), ((~_slice_61) & ((~_select_60[113]) & (walk_cur[112] & (walk_saw_write | walk_cur[113])))), (((~1'b0) & _slice_61) & (_slice_62 > {21'd0, (walk_cur[112] ? (7'd64 - (walk_segs + 7'd1)) : 7'd64)})), (((~1'b0) & _slice_61) & (_slice_62 > {12'd0, walk_size})), (((~1'b0) & _slice_61) & ((_select_60[95:64] == 32'd0) | (_select_60[67:64] != 4'd0))), (((~1'b0) & _slice_61) & _select_60[112]), (((~1'b0) & _slice_61) & (~features[28])), ((~1'b0) & (walk_cur[112] & ((walk_descs + 16'd1) >= walk_size))), 1'b0};  // gen/virtq/packed_fetch.ts:322
+          walk_pos <= walk_pos_wraps ? 16'd0 : (walk_pos + 16'd1);  // gen/virtq/packed_fetch.ts:482
+          walk_wrap <= walk_pos_wraps ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:484
+          walk_k <= walk_k + 3'd1;  // gen/virtq/packed_fetch.ts:485
+          walk_cur <= _select_62;  // gen/virtq/packed_fetch.ts:327
+          walk_cur_avail <= (_select_62[119] == walk_wrap) & (_select_62[127] != walk_wrap);  // gen/virtq/packed_fetch.ts:328
+          walk_cur_faults <= {(((~1'b0) & (~_slice_63)) & (walk_cur[112] & ((walk_segs + 7'd1) == 7'd64))), ((~_slice_63) & ((~_select_62[113]) & (walk_cur[112] & (walk_saw_write | walk_cur[113])))), (((~1'b0) & _slice_63) & (_slice_64 > {21'd0, (walk_cur[112] ? (7'd64 - (walk_segs + 7'd1)) : 7'd64)})), (((~1'b0) & _slice_63) & (_slice_64 > {12'd0, walk_size})), (((~1'b0) & _slice_63) & ((_slice_65 == 32'd0) | (_select_62[67:64] != 4'd0))), (((~1'b0) & _slice_63) & _select_62[112]), (((~1'b0) & _slice_63) & (~features[28])), ((~1'b0) & (walk_cur[112] & ((walk_descs + 16'd1) >= walk_size))), 1'b0};  // gen/virtq/packed_fetch.ts:329
+          walk_cur_big <= ((walk_cur[112] ? walk_total_next : 39'd0) + {7'd0, _slice_65}) > 39'h100000000;  // gen/virtq/packed_fetch.ts:330
+          walk_cur_id_bad <= features[35] & (_select_62[111:96] != (walk_cur[112] ? (walk_open ? walk_head : walk_pos) : (walk_pos_wraps ? 16'd0 : (walk_pos + 16'd1))));  // gen/virtq/packed_fetch.ts:331
         end
       end
       default: begin end
     endcase
-    if (walk_fatal) begin  // gen/virtq/packed_fetch.ts:513
-      walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:349
-      walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:350
-      walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:351
-      walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:352
+    if (walk_fatal) begin  // gen/virtq/packed_fetch.ts:528
+      walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:358
+      walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:359
+      walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:360
+      walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:361
     end
     if (used_accept) begin  // gen/virtq/packed_used.ts:75
       if (used_tail[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:76
-        used_slot_0 <= {_cat_63, done_id, done_len};  // gen/virtq/packed_used.ts:76
+        used_slot_0 <= {_cat_66, done_id, done_len};  // gen/virtq/packed_used.ts:76
       end
       if (used_tail[2:0] == 3'd1) begin  // gen/virtq/packed_used.ts:76
-        used_slot_1 <= {_cat_63, done_id, done_len};  // gen/virtq/packed_used.ts:76
+        used_slot_1 <= {_cat_66, done_id, done_len};  // gen/virtq/packed_used.ts:76
       end
       if (used_tail[2:0] == 3'd2) begin  // gen/virtq/packed_used.ts:76
-        used_slot_2 <= {_cat_63, done_id, done_len};  // gen/virtq/packed_used.ts:76
+        used_slot_2 <= {_cat_66, done_id, done_len};  // gen/virtq/packed_used.ts:76
       end
       if (used_tail[2:0] == 3'd3) begin  // gen/virtq/packed_used.ts:76
-        used_slot_3 <= {_cat_63, done_id, done_len};  // gen/virtq/packed_used.ts:76
+        used_slot_3 <= {_cat_66, done_id, done_len};  // gen/virtq/packed_used.ts:76
       end
       if (used_tail[2:0] == 3'd4) begin  // gen/virtq/packed_used.ts:76
-        used_slot_4 <= {_cat_63, done_id, done_len};  // gen/virtq/packed_used.ts:76
+        used_slot_4 <= {_cat_66, done_id, done_len};  // gen/virtq/packed_used.ts:76
       end
       if (used_tail[2:0] == 3'd5) begin  // gen/virtq/packed_used.ts:76
-        used_slot_5 <= {_cat_63, done_id, done_len};  // gen/virtq/packed_used.ts:76
+        used_slot_5 <= {_cat_66, done_id, done_len};  // gen/virtq/packed_used.ts:76
       end
       if (used_tail[2:0] == 3'd6) begin  // gen/virtq/packed_used.ts:76
-        used_slot_6 <= {_cat_63, done_id, done_len};  // gen/virtq/packed_used.ts:76
+        used_slot_6 <= {_cat_66, done_id, done_len};  // gen/virtq/packed_used.ts:76
       end
       if (used_tail[2:0] == 3'd7) begin  // gen/virtq/packed_used.ts:76
-        used_slot_7 <= {_cat_63, done_id, done_len};  // gen/virtq/packed_used.ts:76
+        used_slot_7 <= {_cat_66, done_id, done_len};  // gen/virtq/packed_used.ts:76
       end
       if (used_tail[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:77
         used_slot_queue_0 <= done_queue;  // gen/virtq/packed_used.ts:77
@@ -1554,17 +1570,17 @@ module virtq_packed_w64_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
     end
     case (used_state)  // gen/virtq/packed_used.ts:95
       USED_STATE_CALC: begin
-        used_host <= (_select_64 + ({48'd0, used_pos_cur} << 4)) + 64'd8;  // gen/virtq/packed_used.ts:97
+        used_host <= (_select_67 + ({48'd0, used_pos_cur} << 4)) + 64'd8;  // gen/virtq/packed_used.ts:97
       end
       default: begin end
     endcase
-    used_rdata <= {_select_65, _select_66};  // gen/virtq/packed_used.ts:131
+    used_rdata <= {_select_68, _select_69};  // gen/virtq/packed_used.ts:131
     case (notify_state)  // gen/virtq/packed_used.ts:212
       NOTIFY_STATE_IDLE: begin
         if (notify_pick_valid) begin  // gen/virtq/packed_used.ts:214
-          notify_adv <= _select_67;  // gen/virtq/packed_used.ts:216
-          notify_idx <= _select_68;  // gen/virtq/packed_used.ts:217
-          notify_wrap <= _select_69;  // gen/virtq/packed_used.ts:218
+          notify_adv <= _select_70;  // gen/virtq/packed_used.ts:216
+          notify_idx <= _select_71;  // gen/virtq/packed_used.ts:217
+          notify_wrap <= _select_72;  // gen/virtq/packed_used.ts:218
           notify_seq <= used_seq;  // gen/virtq/packed_used.ts:219
         end
       end

@@ -266,7 +266,6 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
   const segsNext = segs.inc();
   const descsNext = descs.inc();
   const totalNext = m.let('walk_total_next', total.add(dLen.zext(32 + sb)));
-  const tooBig = totalNext.gt(2 ** 32);
 
   /** The walker's chain state a loaded descriptor will be checked against (as it will be when it is decided on). */
   interface ChainState {
@@ -278,6 +277,10 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
     /** Segments the chain may still take (maxChain - segments). */
     room: Expr;
     sawWrite: Expr;
+    /** Bytes of the chain before this descriptor. */
+    total: Expr;
+    /** The ring position of the chain's head (IN_ORDER: the id a chain's last descriptor must carry). */
+    headPos: Expr;
   }
   /** The per-descriptor faults in the golden model's order (a table entry can only have the first and the RAW). */
   const FAULTS = [
@@ -292,6 +295,10 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
     PackedFault.MAX_CHAIN,
   ];
   const curFaults = m.reg('walk_cur_faults', FAULTS.length);
+  /** The chain would pass 2^32 bytes with this descriptor; its id is not the head's position. */
+  const curBig = m.reg('walk_cur_big', bit);
+  const curIdBad = m.reg('walk_cur_id_bad', bit);
+  const tableIdBad = m.reg('walk_table_id_bad', bit);
   /**
    * Loads descriptor `at` of the fetch buffer as the next current one, with its availability (the wrap counter
    * is the same for a whole batch: a batch never runs past the ring's end) and each fault it has against `s`, as
@@ -320,6 +327,8 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
     cur.next(nd);
     curAvail.next(fl(DESC_F.AVAIL).eq(wrap).and(fl(DESC_F.USED).ne(wrap)));
     curFaults.next(cat(...[...conds].reverse()));
+    curBig.next(s.total.add(len.zext(32 + sb)).gt(2 ** 32));
+    curIdBad.next(c.featInOrder.and(nd.bits(111, 96).ne(s.headPos)));
   };
   /** The first condition that holds, as a balanced tree of 2:1 choices (not a chain as long as the list). */
   const firstOf = (conds: [Expr, number][]): Expr => {
@@ -425,6 +434,8 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
         segsFull: segs.eq(p.maxChain),
         room: lit(p.maxChain, sb).sub(segs),
         sawWrite,
+        total,
+        headPos: inChain.select(head, pos),
       });
       f.goto('walk');
     },
@@ -447,6 +458,8 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
       .elseIf(dIndirect, () => {
         // The table ends the chain (no NEXT): walk it, then come back to the ring after this descriptor.
         m.if(inChain.not(), () => head.next(pos));
+        // IN_ORDER: checked when the table is done (its own faults first, as the golden model)
+        tableIdBad.next(curIdBad);
         table.next(1);
         tAddr.next(dAddr);
         tLeft.next(tableLen.trunc(16));
@@ -457,10 +470,8 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
         m.if(posWraps, () => wrap.next(wrap.not()));
         f.goto('calc');
       })
-      .elseIf(chainEnd.and(c.featInOrder).and(dId.ne(inChain.select(head, pos))), () =>
-        fail(PackedFault.IN_ORDER_VIOLATION),
-      )
-      .elseIf(chainEnd.and(tooBig), () => fail(PackedFault.CHAIN_TOO_BIG))
+      .elseIf(chainEnd.and(curIdBad), () => fail(PackedFault.IN_ORDER_VIOLATION))
+      .elseIf(chainEnd.and(curBig), () => fail(PackedFault.CHAIN_TOO_BIG))
       .elseIf(c.staging.room.and(dNext.or(c.staging.hdrReady)), () => {
         id.next(dId);
         inChain.next(1);
@@ -478,6 +489,8 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
           segsFull: dNext.and(segsNext.eq(p.maxChain)),
           room: mux(dNext, lit(p.maxChain, sb).sub(segsNext), lit(p.maxChain, sb)),
           sawWrite: dNext.and(sawWrite.or(dWrite)),
+          total: mux(dNext, totalNext, lit(0, 32 + sb)),
+          headPos: mux(dNext, inChain.select(head, pos), posNext),
         });
         m.if(batchEnd, () => {
           // A chain that goes on keeps the queue (the next batch, or the ring's start after its end).
@@ -489,8 +502,8 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
   function walkTable() {
     const last = tLeft.eq(1);
     m.if(anyFault, () => fail(curFault))
-      .elseIf(last.and(c.featInOrder).and(id.ne(head)), () => fail(PackedFault.IN_ORDER_VIOLATION))
-      .elseIf(last.and(tooBig), () => fail(PackedFault.CHAIN_TOO_BIG))
+      .elseIf(last.and(tableIdBad), () => fail(PackedFault.IN_ORDER_VIOLATION))
+      .elseIf(last.and(curBig), () => fail(PackedFault.CHAIN_TOO_BIG))
       .elseIf(c.staging.room.and(last.not().or(c.staging.hdrReady)), () => {
         stage(last, id, descs);
         tLeft.next(tLeft.dec());
@@ -501,6 +514,8 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
           segsFull: lit(0, 1),
           room: lit(0, sb),
           sawWrite: sawWrite.or(dWrite),
+          total: totalNext,
+          headPos: head,
         });
         m.if(last, () => {
           table.next(0);
