@@ -36,6 +36,7 @@ import { Testdev, TESTDEV_CFG, TESTDEV_WIDTHS, testdevParams } from './testdev/t
 import { DEFAULT_FORWARD } from './virtio/cfg_layout';
 import { DEFAULT_LAYOUT, PTILE_LAYOUT } from './virtio/layout';
 import { VIRTIO_WIDTHS, VirtioEndpoint } from './virtio/top';
+import { PackedTestTop } from './virtq/packed_test_top';
 import { SPLIT_TEST_QUEUES, SPLIT_TEST_WIDTHS, SplitTestTop } from './virtq/split_test_top';
 
 export interface TopConfig {
@@ -175,6 +176,11 @@ export const tops: TopConfig[] = [
   ...SPLIT_TEST_WIDTHS.map((W) => ({
     description: `split virtqueue engine with DMA read/write engines, 3 queues, ${W}-bit`,
     elaborate: () => SplitTestTop.elaborate({ W, queues: SPLIT_TEST_QUEUES }),
+  })),
+  // The packed-ring queue engine (gen/virtq/packed_*.ts) with its own DMA engines, as its tests build it.
+  ...([64, 256] as const).map((W) => ({
+    description: `packed-ring queue engine with DMA read/write engines, 2 queues, ${W}-bit`,
+    elaborate: () => PackedTestTop.elaborate({ W, queues: 2 }),
   })),
   ...VIRTIO_WIDTHS.map((W) => ({
     description: `virtio-blk endpoint control plane, default layout, ${W}-bit TLP stream`,
