@@ -44,6 +44,10 @@ export interface HostIo {
   /** Ready descriptors; out[i] gets POLL bits. */
   poll(fds: Int32Array, n: number, timeoutMs: number, out: Uint8Array): number;
   close(fd: number): void;
+  // The front-end's side, for tests that play the guest:
+  connect(path: string): number;
+  sendFds(fd: number, buf: Uint8Array, len: number, fds: number[]): void;
+  eventfd(): number;
 }
 
 let loaded: HostIo | undefined;

@@ -197,8 +197,14 @@ function checkConfig(config: string): void {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
-  const k = await ensureKernel();
-  console.log(
-    `linux: ${k.linux} (linux-source ${k.version}${k.buildSeconds ? `, built in ${k.buildSeconds.toFixed(0)} s` : ', cached'})`,
+  ensureKernel().then(
+    (k) =>
+      console.log(
+        `linux: ${k.linux} (linux-source ${k.version}${k.buildSeconds ? `, built in ${k.buildSeconds.toFixed(0)} s` : ', cached'})`,
+      ),
+    (e: Error) => {
+      console.error(e.message);
+      process.exit(1);
+    },
   );
 }

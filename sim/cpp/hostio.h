@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <napi.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -243,6 +244,60 @@ inline Napi::Value Poll(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), r);
 }
 
+// ---- the front-end's side, for tests that play the guest
+
+// connect(path) -> fd
+inline Napi::Value Connect(const Napi::CallbackInfo& info) {
+  const std::string path = info[0].As<Napi::String>().Utf8Value();
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof(addr.sun_path)) throw Napi::Error::New(info.Env(), "socket path too long: " + path);
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw sysError(info.Env(), "socket");
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) < 0) {
+    const int e = errno;
+    close(fd);
+    errno = e;
+    throw sysError(info.Env(), "connect " + path);
+  }
+  return Napi::Number::New(info.Env(), fd);
+}
+
+// sendFds(fd, buf: Uint8Array, len, fds: number[]): one message carrying the descriptors (SCM_RIGHTS).
+inline Napi::Value SendFds(const Napi::CallbackInfo& info) {
+  const int fd = intArg(info, 0);
+  auto buf = info[1].As<Napi::Uint8Array>();
+  const size_t len = size_t(info[2].As<Napi::Number>().Int64Value());
+  auto list = info[3].As<Napi::Array>();
+  if (len > buf.ElementLength() || list.Length() > uint32_t(kMaxFds))
+    throw Napi::Error::New(info.Env(), "sendFds: bad length or too many descriptors");
+  iovec iov{buf.Data(), len};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFds)] = {};
+  msghdr m{};
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  if (list.Length()) {
+    m.msg_control = control;
+    m.msg_controllen = CMSG_SPACE(sizeof(int) * list.Length());
+    cmsghdr* c = CMSG_FIRSTHDR(&m);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * list.Length());
+    int* out = reinterpret_cast<int*>(CMSG_DATA(c));
+    for (uint32_t i = 0; i < list.Length(); ++i) out[i] = list.Get(i).As<Napi::Number>().Int32Value();
+  }
+  if (sendmsg(fd, &m, MSG_NOSIGNAL) != ssize_t(len)) throw sysError(info.Env(), "sendmsg");
+  return info.Env().Undefined();
+}
+
+// eventfd() -> a non-blocking eventfd
+inline Napi::Value EventFd(const Napi::CallbackInfo& info) {
+  const int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (fd < 0) throw sysError(info.Env(), "eventfd");
+  return Napi::Number::New(info.Env(), fd);
+}
+
 inline Napi::Value Close(const Napi::CallbackInfo& info) {
   close(intArg(info, 0));
   return info.Env().Undefined();
@@ -260,6 +315,9 @@ inline Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setNonBlocking", Napi::Function::New(env, SetNonBlocking));
   exports.Set("poll", Napi::Function::New(env, Poll));
   exports.Set("close", Napi::Function::New(env, Close));
+  exports.Set("connect", Napi::Function::New(env, Connect));
+  exports.Set("sendFds", Napi::Function::New(env, SendFds));
+  exports.Set("eventfd", Napi::Function::New(env, EventFd));
   return exports;
 }
 
