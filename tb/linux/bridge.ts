@@ -7,6 +7,7 @@
 //
 // The data plane is pluggable (DataPlane): today the golden one (golden-dataplane.ts) serves the queues the RTL
 // control plane hands over; the RTL queue engines replace it when they land.
+import type { VirtioPciLayout } from '../../gen/virtio/layout';
 import { PCI_BASE_ADDRESS_0 } from '../pcie/cfgspace';
 import type { RootComplex } from '../pcie/rootcomplex';
 import type { TapLink } from '../pcie/link';
@@ -48,8 +49,13 @@ export class PciBridge {
 
   constructor(
     readonly parts: BridgeParts,
+    private readonly layout: VirtioPciLayout,
     private readonly sendMsi: (data: number) => void,
   ) {
+    // The guest enumerates, not the root complex: tell its shadow where the capabilities are (the design's layout),
+    // so it follows Device Control and MSI-X Message Control as the guest writes them.
+    parts.rc.shadow.pcieCap = layout.caps.at.pcie;
+    parts.rc.shadow.msixCap = layout.caps.at.msix;
     parts.rc.onInterrupt((ev) => {
       this.counts.msi++;
       this.sendMsi(ev.data);
@@ -141,6 +147,11 @@ export class PciBridge {
     let addr = BigInt(lo & ~0xf);
     if (((lo >> 1) & 3) === 2) addr |= BigInt(this.rc.cfgRead(PCI_BASE_ADDRESS_0 + 4 * bar + 4, 4) >>> 0) << 32n;
     this.bars.set(bar, addr);
+    // The MSI-X table moves with its BAR: the root complex's shadow follows the guest's writes to it.
+    const t = this.layout.msix.table;
+    const at = addr + BigInt(t.offset);
+    if (bar === t.bar && this.rc.shadow.msixTable?.address !== at)
+      this.rc.shadow.setMsixTable(at, this.layout.msix.vectors);
     return addr;
   }
 }

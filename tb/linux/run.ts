@@ -123,7 +123,7 @@ export async function runLinux(o: LinuxRunOptions): Promise<LinuxRunResult> {
   });
   const standIn = new DataPlaneStandIn(sim, link.golden);
   const backend = new VhostUserBackend({ log });
-  const bridge = new PciBridge({ rc, link, tap, ep }, (data) => backend.sendMsi(data));
+  const bridge = new PciBridge({ rc, link, tap, ep }, layout, (data) => backend.sendMsi(data));
   const golden = new GoldenDataPlane(sim, rc, standIn, o.queues, capacity);
   const dataPlane: DataPlane = golden;
 
@@ -221,10 +221,13 @@ export async function runLinux(o: LinuxRunOptions): Promise<LinuxRunResult> {
         backend.accept(200, child.pid);
       } catch (e) {
         readConsole();
+        // Let Node see the child's exit.
+        await new Promise((r) => setImmediate(r));
         if (exited) fail(`UML ended (${exited}) before it connected to the vhost-user socket`);
         if (performance.now() - t0 > watchdogMs) fail((e as Error).message);
       }
     }
+    let lastYield = performance.now();
     while (!backend.closed) {
       const served = backend.poll(5, (req) => {
         if (!probeStart && req.op.startsWith('cfg')) probeStart = { cycle: rc.now, wall: performance.now() };
@@ -242,6 +245,11 @@ export async function runLinux(o: LinuxRunOptions): Promise<LinuxRunResult> {
       if (served || did || said) lastProgress = now;
       else if (now - lastProgress > watchdogMs)
         fail(`no progress for ${o.watchdogSeconds ?? 120} s (no PCI access, no I/O, no console output)`);
+      if (now - lastYield > 100) {
+        // Now and then, let Node see the child's exit.
+        await new Promise((r) => setImmediate(r));
+        lastYield = performance.now();
+      }
       if (exited) break;
     }
     // The guest powered off (or died): let it finish, then read what it said last.
