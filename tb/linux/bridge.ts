@@ -144,7 +144,7 @@ export class PciBridge {
     if (bar > 5) throw new Error(`bridge: a BAR access names BAR ${bar}`);
     const lo = this.rc.cfgRead(PCI_BASE_ADDRESS_0 + 4 * bar, 4) >>> 0;
     if (lo & 1) throw new Error(`bridge: BAR ${bar} is an I/O BAR`);
-    let addr = BigInt(lo & ~0xf);
+    let addr = BigInt((lo & ~0xf) >>> 0);
     if (((lo >> 1) & 3) === 2) addr |= BigInt(this.rc.cfgRead(PCI_BASE_ADDRESS_0 + 4 * bar + 4, 4) >>> 0) << 32n;
     this.bars.set(bar, addr);
     // The MSI-X table moves with its BAR: the root complex's shadow follows the guest's writes to it.
