@@ -73,6 +73,7 @@ while read -r op blk; do
     [ "$A" = "$B" ] || finish "FAIL block $blk reads back wrong"
   fi
 done </tmp/ops
+say "PHASE verify"
 echo 3 >/proc/sys/vm/drop_caches
 FINAL=$(dd if=/dev/vda bs=1M count="$MIB" iflag=direct 2>/dev/null | sha256sum | cut -d' ' -f1)
 [ "$FINAL" = "$(sha256sum </tmp/pattern | cut -d' ' -f1)" ] || finish "FAIL the final read-back differs"

@@ -23,10 +23,15 @@ export interface GuestPciRequest {
   data: Uint8Array;
 }
 
-/** What serves the queues behind the control plane. */
+/**
+ * What serves the queues behind the control plane. The golden one (golden-dataplane.ts) serves a queue when the
+ * RTL reports its doorbell. The RTL queue engines, when they land, make this a pump: the endpoint elaborated with
+ * them does the queue work and its DMA itself (dp_tx -> the root complex -> the guest's memory), and service()
+ * clocks the model while it is busy (the loop clocks it only when the guest asks for something otherwise).
+ */
 export interface DataPlane {
   readonly name: string;
-  /** Called after every batch of guest accesses and while the guest is busy: serve what the device may. */
+  /** Called after every batch of guest accesses and whenever the loop is idle: serve what the device may; true if it did anything. */
   service(): boolean;
   /** Features negotiated on the queues, for the report. */
   summary(): Record<string, string | number>;
