@@ -38,7 +38,7 @@ say "QUEUES $(ls /sys/block/vda/mq 2>/dev/null | wc -l)"
 # The pattern: 16-byte records "%08x %06x\n" of a seeded value and the record number (tb/linux/pattern.ts makes
 # the same bytes on the host).
 pattern() {
-  awk -v seed="$1" -v n="$2" 'BEGIN { for (i = 0; i < n; i++) printf "%08x %06x\n", (seed * 7919 + i * 40503) % 4294967296, i % 16777216 }'
+  awk -v seed="$1" -v n="$2" 'BEGIN { for (i = 0; i < n; i++) printf "%08x %06x\n", (seed * 7919 + i * 40503) % 2147483648, i % 16777216 }'
 }
 pattern "$SEED" $((MIB * 65536)) >/tmp/pattern || finish "FAIL cannot make the pattern"
 WANT=$(sha256sum </tmp/pattern | cut -d' ' -f1)

@@ -1,5 +1,5 @@
 // The guest's seeded pattern (scripts/linux/init.sh), made on the host to check what the device stored: 16-byte
-// records "%08x %06x\n" of (seed * 7919 + i * 40503) mod 2^32 and the record number i mod 2^24.
+// records "%08x %06x\n" of (seed * 7919 + i * 40503) mod 2^31 (busybox awk saturates %x at 2^31) and the record number i mod 2^24.
 export const RECORD_BYTES = 16;
 
 /** `bytes` bytes of the pattern for `seed` (a multiple of 16). */
@@ -16,7 +16,7 @@ export function guestPattern(seed: number, bytes: number): Uint8Array {
   };
   for (let i = 0; i < n; i++) {
     const at = i * RECORD_BYTES;
-    hex((seed * 7919 + i * 40503) % 4294967296, 8, at);
+    hex((seed * 7919 + i * 40503) % 2147483648, 8, at);
     out[at + 8] = 0x20;
     hex(i % 16777216, 6, at + 9);
     out[at + 15] = 0x0a;

@@ -138,6 +138,8 @@ export async function runLinux(o: LinuxRunOptions): Promise<LinuxRunResult> {
     'con0=null,fd:1',
     'ssl=null',
     'printk.time=1',
+    // UML's own management directory (the mconsole socket) stays in the private directory too.
+    `uml_dir=${backend.dir}`,
     `vfpga.mib=${o.mib}`,
     `vfpga.seed=${o.seed}`,
     `vfpga.randops=${o.randops}`,
@@ -195,8 +197,14 @@ export async function runLinux(o: LinuxRunOptions): Promise<LinuxRunResult> {
       const want = guestPattern(o.seed, o.mib << 20);
       const got = golden.blk.disk.read(0, want.length);
       const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
-      if (!Buffer.from(got).equals(Buffer.from(want)))
-        throw new LinuxRunError(`the disk does not hold the seeded pattern after the write phase (sha256 ${sha(got)})`);
+      if (!Buffer.from(got).equals(Buffer.from(want))) {
+        let at = 0;
+        while (got[at] === want[at]) at++;
+        const show = (b: Uint8Array) => JSON.stringify(Buffer.from(b.subarray(at & ~15, (at & ~15) + 32)).toString('latin1'));
+        throw new LinuxRunError(
+          `the disk does not hold the seeded pattern after the write phase: first difference at byte ${at} of ${want.length}: disk ${show(got)}, pattern ${show(want)}`,
+        );
+      }
       if (!f.includes(`sha256=${sha(want)}`))
         throw new LinuxRunError(`the guest's pattern differs from the host's: ${f}`);
       patternChecked = true;
@@ -228,11 +236,18 @@ export async function runLinux(o: LinuxRunOptions): Promise<LinuxRunResult> {
       }
     }
     let lastYield = performance.now();
+    let mapped = false;
+    let resultAt = 0;
     while (!backend.closed) {
       const served = backend.poll(5, (req) => {
         if (!probeStart && req.op.startsWith('cfg')) probeStart = { cycle: rc.now, wall: performance.now() };
         return bridge.handle(req);
       });
+      if (!mapped && backend.memory) {
+        // The guest's memory becomes the root complex's host memory: the device's DMA lands in it in place.
+        for (const r of backend.memory.regions) rc.mem.map(r.guestAddr, r.bytes, 'rw', 'guest memory');
+        mapped = true;
+      }
       bridge.syncPosted();
       const did = dataPlane.service();
       labelIo();
@@ -251,6 +266,9 @@ export async function runLinux(o: LinuxRunOptions): Promise<LinuxRunResult> {
         lastYield = performance.now();
       }
       if (exited) break;
+      // After its result line the guest powers off; UML may stay halted: the run is over either way.
+      if (result && !resultAt) resultAt = performance.now();
+      if (resultAt && performance.now() - resultAt > 2000) break;
     }
     // The guest powered off (or died): let it finish, then read what it said last.
     const deadline = performance.now() + 10_000;
