@@ -17,7 +17,7 @@ const { values } = parseArgs({
     disk: { type: 'string', default: '64' },
     mib: { type: 'string', default: '16' },
     randops: { type: 'string', default: '64' },
-    seed: { type: 'string', default: String(Date.now() % 100000) },
+    seed: { type: 'string', default: String(Date.now() % 90000) },
     waves: { type: 'string' },
     watchdog: { type: 'string', default: '120' },
     verbose: { type: 'boolean', default: false },
@@ -42,7 +42,7 @@ const opts = {
   diskMiB: int('disk', values.disk, 1, 1 << 16),
   mib: int('mib', values.mib, 1, 1024),
   randops: int('randops', values.randops, 0, 100000),
-  seed: int('seed', values.seed, 0, 1 << 20),
+  seed: int('seed', values.seed, 0, 89999),
   watchdogSeconds: int('watchdog', values.watchdog, 5, 86400),
 };
 

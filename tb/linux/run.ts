@@ -105,8 +105,9 @@ export async function runLinux(o: LinuxRunOptions): Promise<LinuxRunResult> {
   if (o.diskMiB < o.mib) throw new LinuxRunError(`a ${o.diskMiB} MiB disk cannot hold ${o.mib} MiB of pattern`);
   const capacity = o.diskMiB * 2048;
   const layout = linuxLayout({ packed: o.packed, queues: o.queues });
-  const deviceConfig = { capacity, num_queues: o.queues, seg_max: 126, blk_size: 512 };
-  const ports = designPorts(VirtioEndpoint.elaborate({ layout, W: 64, deviceConfig }));
+  // The device type's default configuration; the disk's capacity is set at run time (below), so that another disk
+  // size does not mean another Verilator build.
+  const ports = designPorts(VirtioEndpoint.elaborate({ layout, W: 64 }));
   const sim = Sim.load({ ports, quiet: true, seed: o.seed, trace: o.waves ?? false });
   const history = new TlpHistory();
   const ep = new EndpointLink(sim);
@@ -115,13 +116,14 @@ export async function runLinux(o: LinuxRunOptions): Promise<LinuxRunResult> {
     onToDevice: (s) => history.add('->', s.raw, s.sentAt),
     onFromDevice: (t) => history.add('<-', t, t.cycle ?? 0),
   });
-  const link = new CheckedLink(tap, checkingModel(layout, { deviceConfig }));
+  const link = new CheckedLink(tap, checkingModel(layout));
   const rc = new RootComplex(link, {
     seed: o.seed,
     msiWindow: { base: UM_MSI_ADDRESS, size: 0x1000 },
     latency: { min: 20, max: 100 },
   });
   const standIn = new DataPlaneStandIn(sim, link.golden);
+  standIn.changeDeviceConfig('capacity', capacity);
   const backend = new VhostUserBackend({ log });
   const bridge = new PciBridge({ rc, link, tap, ep }, layout, (data) => backend.sendMsi(data));
   const golden = new GoldenDataPlane(sim, rc, standIn, o.queues, capacity);
@@ -189,7 +191,7 @@ export async function runLinux(o: LinuxRunOptions): Promise<LinuxRunResult> {
   let patternChecked = false;
   const onFact = (f: string) => {
     facts.push(f);
-    log(`guest: ${f}`);
+    log(`guest (+${((performance.now() - t0) / 1000).toFixed(2)} s): ${f}`);
     labelIo();
     if (f.startsWith('PHASE ')) phase = f.split(' ')[1];
     if (f.startsWith('PHASE written')) {
@@ -200,7 +202,8 @@ export async function runLinux(o: LinuxRunOptions): Promise<LinuxRunResult> {
       if (!Buffer.from(got).equals(Buffer.from(want))) {
         let at = 0;
         while (got[at] === want[at]) at++;
-        const show = (b: Uint8Array) => JSON.stringify(Buffer.from(b.subarray(at & ~15, (at & ~15) + 32)).toString('latin1'));
+        const show = (b: Uint8Array) =>
+          JSON.stringify(Buffer.from(b.subarray(at & ~15, (at & ~15) + 32)).toString('latin1'));
         throw new LinuxRunError(
           `the disk does not hold the seeded pattern after the write phase: first difference at byte ${at} of ${want.length}: disk ${show(got)}, pattern ${show(want)}`,
         );

@@ -14,16 +14,15 @@ import { CheckedLink, checkingModel } from '../../tb/virtio/checker';
 import { DataPlaneStandIn, EndpointLink } from '../../tb/virtio/standin';
 
 const layout = linuxLayout({ packed: true, queues: 2 });
-const deviceConfig = { capacity: 64 * 2048, num_queues: 2, seg_max: 126, blk_size: 512 };
 const sims: Sim[] = [];
 afterAll(() => sims.forEach((s) => s.close()));
 
 function bench() {
-  const sim = Sim.load({ ports: designPorts(VirtioEndpoint.elaborate({ layout, W: 64, deviceConfig })), quiet: true });
+  const sim = Sim.load({ ports: designPorts(VirtioEndpoint.elaborate({ layout, W: 64 })), quiet: true });
   sims.push(sim);
   const ep = new EndpointLink(sim);
   const tap = new TapLink(ep);
-  const link = new CheckedLink(tap, checkingModel(layout, { deviceConfig }));
+  const link = new CheckedLink(tap, checkingModel(layout));
   const rc = new RootComplex(link, { seed: 3, msiWindow: { base: UM_MSI_ADDRESS, size: 0x1000 } });
   const standIn = new DataPlaneStandIn(sim, link.golden);
   const msis: number[] = [];
