@@ -70,6 +70,10 @@ export interface LinuxRunResult {
   phases: Record<string, PhaseFigures>;
   cycles: number;
   wallSeconds: number;
+  /** Wall seconds the model was being clocked (inside the simulator's run loops). */
+  clockedSeconds: number;
+  /** Whether data moves through the RTL (simulated rates mean something) or through the golden models. */
+  rtlDataPlane: boolean;
   rc: RcStats;
   bridge: PciBridge['counts'];
   vhost: VhostUserBackend['stats'];
@@ -155,6 +159,7 @@ export async function runLinux(o: LinuxRunOptions): Promise<LinuxRunResult> {
     env: { ...process.env, TMPDIR: backend.dir },
   });
   let exited: string | undefined;
+  let clockedSeconds: number;
   child.on('exit', (code, sig) => (exited = sig ? `killed by ${sig}` : `exit ${code}`));
 
   const facts: string[] = [];
@@ -175,11 +180,14 @@ export async function runLinux(o: LinuxRunOptions): Promise<LinuxRunResult> {
       const text = pendingLine + readBuf.toString('utf8', 0, n);
       const lines = text.split('\n');
       pendingLine = lines.pop() ?? '';
-      for (const line of lines) {
+      for (const raw of lines) {
+        // The console is a tty: lines end in CR LF.
+        const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
         o.onConsole?.(line);
         consoleTail.push(line);
         if (consoleTail.length > 40) consoleTail.shift();
         if (line.startsWith('VFPGA ')) onFact(line.slice(6));
+        if (/reboot: (System halted|Power down)/.test(line)) halted = true;
       }
     }
     return any;
@@ -189,6 +197,7 @@ export async function runLinux(o: LinuxRunOptions): Promise<LinuxRunResult> {
     for (; ioSeen < golden.io.length; ioSeen++) phaseOf.set(golden.io[ioSeen], phase);
   };
   let patternChecked = false;
+  let halted = false;
   const onFact = (f: string) => {
     facts.push(f);
     log(`guest (+${((performance.now() - t0) / 1000).toFixed(2)} s): ${f}`);
@@ -271,7 +280,7 @@ export async function runLinux(o: LinuxRunOptions): Promise<LinuxRunResult> {
       if (exited) break;
       // After its result line the guest powers off; UML may stay halted: the run is over either way.
       if (result && !resultAt) resultAt = performance.now();
-      if (resultAt && performance.now() - resultAt > 2000) break;
+      if (resultAt && (halted || performance.now() - resultAt > 2000)) break;
     }
     // The guest powered off (or died): let it finish, then read what it said last.
     const deadline = performance.now() + 10_000;
@@ -291,6 +300,7 @@ export async function runLinux(o: LinuxRunOptions): Promise<LinuxRunResult> {
     }
     fs.closeSync(consoleFd);
     backend.close();
+    clockedSeconds = sim.stats().cppSeconds;
     sim.close();
   }
   const wallSeconds = (performance.now() - t0) / 1000;
@@ -326,6 +336,8 @@ export async function runLinux(o: LinuxRunOptions): Promise<LinuxRunResult> {
     phases,
     cycles: rc.now,
     wallSeconds,
+    clockedSeconds,
+    rtlDataPlane: false,
     rc: rc.stats(),
     bridge: bridge.counts,
     vhost: backend.stats,
