@@ -166,17 +166,19 @@ function cmd(op: number, bar: number, size: number, addr: number, data: number[]
 }
 
 describe('vhost-user back-end (UML PCI over virtio)', () => {
-  const open: { be: VhostUserBackend; fe?: FrontEnd }[] = [];
+  const open: { be: VhostUserBackend; fe?: FrontEnd; dir?: string }[] = [];
   const make = () => {
     const be = new VhostUserBackend({ timeoutMs: 1000 });
-    const fe = new FrontEnd(be, path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'vfpga-vhost-test-')), 'mem'));
-    open.push({ be, fe });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vfpga-vhost-test-'));
+    const fe = new FrontEnd(be, path.join(dir, 'mem'));
+    open.push({ be, fe, dir });
     return { be, fe };
   };
   afterEach(() => {
-    for (const { be, fe } of open.splice(0)) {
+    for (const { be, fe, dir } of open.splice(0)) {
       fe?.close();
       be.close();
+      if (dir) fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 

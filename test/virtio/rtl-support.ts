@@ -1,6 +1,7 @@
 // What the RTL virtio tests share: the Verilated endpoint (gen/virtio/top.ts) behind a CheckedLink and a seeded
 // root complex, so that every register read is compared with an independent golden model; and a data-plane
-// stand-in on the handover ports (dp_*) that tells the RTL and the checker's model the same device-side events.
+// stand-in on the handover ports (dp_*) that tells the RTL and the checker's model the same device-side events
+// (tb/virtio/standin.ts, shared with the Linux bridge).
 import type { DataWidth } from '../../gen/pcie/streams';
 import type { VirtioPciLayout } from '../../gen/virtio/layout';
 import { VirtioEndpoint, type VirtioEndpointParams } from '../../gen/virtio/top';
