@@ -283,7 +283,8 @@ export async function runLinux(o: LinuxRunOptions): Promise<LinuxRunResult> {
       if (resultAt && (halted || performance.now() - resultAt > 2000)) break;
     }
     // The guest powered off (or died): let it finish, then read what it said last.
-    const deadline = performance.now() + 10_000;
+    // UML stays halted after `poweroff -f` (it prints "System halted"): then it is ended below.
+    const deadline = performance.now() + (halted ? 300 : 10_000);
     while (!exited && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     readConsole();
     if (pendingLine) readConsole();
