@@ -148,9 +148,7 @@ export const tops: TopConfig[] = [
       {
         description: `DMA read engine (host -> device, byte-granular, line-rate completions), ${W}-bit, 32 tags`,
         elaborate: () => DmaRead.elaborate(q.read),
-        // 9 at 64 bits; at 256 the completion tag check is 14 levels today (docs/dma.md): held there until it is
-        // pipelined, so it cannot grow unnoticed.
-        lutLevels: W === 64 ? PCIE_LUT_LEVELS : 14,
+        lutLevels: PCIE_LUT_LEVELS,
       },
       {
         description: `DMA write engine (device -> host, byte-granular), ${W}-bit`,

@@ -1,29 +1,34 @@
 // The read engine's completion path (gen/dma/read_engine.ts): completions in, device-memory line writes out,
-// one beat per cycle whatever the completions' sizes, tags and order. Five register stages move together
+// one beat per cycle whatever the completions' sizes, tags and order. Six register stages move together
 // (one `advance` for all, held only while the memory refuses a write):
 //
-//   r0  the received beat. On a start-of-packet beat its tag's bookkeeping is looked up and compared.
+//   r0  the received beat. On a start-of-packet beat its tag's bookkeeping is looked up (mux trees only).
+//   rl  the beat with its tag's bookkeeping: compared with the completion's header.
 //   ra  the verdict, and the tag's update in the same cycle; a completion for the same tag right behind it
-//       (the very next beat at 512 bits) compares with the updated value, forwarded to r0.
+//       (the very next beat at 512 bits) sees the updated value, forwarded to rl and to r0's lookup.
 //   r1  the beat with its completion's verdict (write or drop) and placement (device end, byte count).
 //   r2  the beat with its device line, byte shift and byte mask (the requested bytes only).
 //   r3  the two-line write (gen/dma/shift.ts placeInWindow): the `mem_wr` port's registers.
 //
+// The lookup, the compare and the verdict each have a cycle of their own so that none is a long path (the
+// project's budget is 9 LUT levels between flip-flops; a 32-way lookup is 4, a 13-bit compare 2-3).
 // A completion (2.2.9, 2.3.1.1) is taken when its tag is outstanding, its status is SC, it carries data,
 // its Lower Address agrees with the read and its Byte Count equals the bytes still to come for the tag (so
 // split completions are taken only in address order, none twice, none after a lost one). Its first payload
 // byte is then device byte dev_end - byte_count; the tag's remaining bytes drop by what the payload carries,
-// and the completion carrying the rest frees the tag (on its last beat). A completion for no outstanding tag, or out of sequence,
-// is dropped and counted (`unexpected`); UR and CA free the tag with that error; a poisoned completion moves
+// and the completion carrying the rest frees the tag (on its last beat). A completion for no outstanding tag
+// (or for a read already ended: its tag expects no more bytes), or out of sequence, is dropped and counted
+// (`unexpected`); UR and CA free the tag with that error; a poisoned completion moves
 // the tag on but its data is dropped (POISONED). The end of a read (its last completion, or the error that
 // ended it) is reported to the command slots (`retire`) only when the completion's last beat has left r3,
 // so a command's status never overtakes its data into memory.
-import { bit, cat, type Expr, lit, log2ceil, type ModuleBuilder, mux } from '../hdl';
+import { bit, cat, type Expr, lit, log2ceil, type ModuleBuilder, mux, type SignalArray } from '../hdl';
+import { muxTree } from '../lib/mux';
 import { DmaError } from '../pcie/dma_common';
 import { type BundleOf, type DataWidth, RxError, type tlpRxStream } from '../pcie/streams';
 import { CplStatus, tlpFields } from '../pcie/tlp';
 import { type lineWrite, lineBytes } from './ports';
-import { type ReadTags, TIMEOUT_TICKS } from './read_tags';
+import type { ReadTags, TagInFlight } from './read_tags';
 import { placeInWindow } from './shift';
 
 export interface CplPathEvents {
@@ -46,6 +51,8 @@ export interface CplPath {
   /** A read ended: its slot's count of outstanding reads goes down. */
   retire: { en: Expr; slot: Expr };
   ev: CplPathEvents;
+  /** The completions before their verdict that may end a read (the completion timeout must wait for them). */
+  inFlight: TagInFlight[];
   /** Beats in the pipeline (for idle/busy). */
   busy: Expr;
 }
@@ -89,7 +96,7 @@ export function completionPath(
     r0.poisoned.next(cpl.error.eq(RxError.POISONED));
   });
 
-  // ---- r0 -> ra: look up the completion's tag on its first beat and compare
+  // ---- r0 -> rl: look up the completion's tag (only a lookup: a mux tree per table, then registers)
   const f = tlpFields(r0.hdr);
   const tag = m.let('cpl_tag', f.cplTag.trunc(tw));
   const inRange = T >= 1024 ? lit(1, 1) : f.cplTag.lt(T);
@@ -100,8 +107,9 @@ export function completionPath(
   // Payload byte index just past the last byte to write: the bytes the tag still expects, or the payload.
   const payloadEnd = cat(f.lengthDw, lit(0, 2));
   const wantEnd = lead.add(bc);
+  const lookup = (a: SignalArray) => muxTree(tag, a.items);
 
-  // ra: the beat with its tag's bookkeeping looked up (registers cut the lookup from the verdict).
+  // ra: the beat with its verdict's inputs (declared first: its update is forwarded to the stages before it).
   const ra = {
     valid: m.reg('ra_valid', bit, { reset: 0 }),
     sop: m.reg('ra_sop', bit),
@@ -117,46 +125,102 @@ export function completionPath(
     isLast: m.reg('ra_is_last', bit),
     updates: m.reg('ra_updates', bit), // the verdict will update the tag's remaining bytes
     updateTo: m.reg('ra_update_to', 13), // to this
+    closes: m.reg('ra_closes', bit), // to 0: the read ends
     devEnd: m.reg('ra_dev_end', devBits),
     slot: m.reg('ra_slot', sw),
     back: m.reg('ra_back', 14), // byte count + lead: from the payload's first byte back from the read's end
     lead: m.reg('ra_lead', 2),
     writeEnd: m.reg('ra_write_end', 13),
   };
+  // The verdict on the completion in ra updates its tag's remaining bytes at the end of this cycle: a
+  // completion for the same tag behind it (the very next beat at 512 bits, where a 64-byte completion is one
+  // beat) must see that update, in rl (compared now) as in r0 (looked up now, compared next cycle).
+  const raUpdates = (t: Expr) => ra.valid.and(ra.sop).and(ra.updates).and(ra.tag.eq(t));
 
-  // The verdict on the completion in ra (below) updates its tag's remaining bytes at the end of this cycle;
-  // a completion for the same tag in r0 compares with that update (forwarded), not with the table's old value.
-  // Whether ra updates and to what are decided here a cycle early, from its header and lookups alone: it
-  // updates when its tag is known and it is in sequence or an error (which ends the read); a read that ends
-  // expects nothing more: 0 bytes, which no completion's Byte Count (1..4096) matches.
-  const statusErr = f.cplStatus.ne(CplStatus.SC);
-  const laOk = m.let('cpl_la_ok', tags.hostEnd.at(tag).sub(bc.bits(6, 0)).eq(la));
-  const dataErr = f.hasData.not().or(laOk.not());
-  const isLast = bc.le(carried);
-  const known = m.let('cpl_known', inRange.and(tags.valid.at(tag)).and(tags.age.at(tag).ne(TIMEOUT_TICKS)));
-  const forward = m.let('cpl_forward', ra.valid.and(ra.sop).and(ra.updates).and(ra.tag.eq(tag)));
-  const inSequence = m.let('cpl_in_sequence', mux(forward, bc.eq(ra.updateTo), bc.eq(tags.remaining.at(tag))));
+  const rl = {
+    valid: m.reg('rl_valid', bit, { reset: 0 }),
+    sop: m.reg('rl_sop', bit),
+    eop: m.reg('rl_eop', bit),
+    data: m.reg('rl_data', W),
+    poisoned: m.reg('rl_poisoned', bit),
+    tag: m.reg('rl_tag', tw),
+    live: m.reg('rl_live', bit), // the tag is outstanding and not timing out
+    remaining: m.reg('rl_remaining', 13), // its bytes still to come (0: its read is ending)
+    hostEnd: m.reg('rl_host_end', 7),
+    devEnd: m.reg('rl_dev_end', devBits),
+    slot: m.reg('rl_slot', sw),
+    bc: m.reg('rl_byte_count', 13),
+    laEnd: m.reg('rl_la_end', 7), // Lower Address + Byte Count: the read's host end, if the completion agrees
+    status: m.reg('rl_status', 3),
+    hasData: m.reg('rl_has_data', bit),
+    isLast: m.reg('rl_is_last', bit),
+    rest: m.reg('rl_rest', 13), // bytes still due after this completion, when it is not the last
+    back: m.reg('rl_back', 14),
+    lead: m.reg('rl_lead', 2),
+    writeEnd: m.reg('rl_write_end', 13),
+    // The completion ahead (in ra when this one is in rl: the stages move together) is for the same tag.
+    sameAsAhead: m.reg('rl_same_as_ahead', bit),
+  };
   m.if(advance, () => {
-    ra.valid.next(r0.valid);
-    ra.sop.next(r0.sop);
-    ra.eop.next(r0.eop);
-    ra.data.next(r0.data);
-    ra.poisoned.next(r0.poisoned);
-    ra.tag.next(tag);
+    rl.valid.next(r0.valid);
+    rl.sop.next(r0.sop);
+    rl.eop.next(r0.eop);
+    rl.data.next(r0.data);
+    rl.poisoned.next(r0.poisoned);
+    rl.tag.next(tag);
+    rl.sameAsAhead.next(rl.valid.and(rl.sop).and(rl.tag.eq(tag)));
     // Outstanding and not timing out (the timeout frees it: a completion now is one too late).
+    rl.live.next(inRange.and(muxTree(tag, tags.live)));
+    rl.remaining.next(mux(raUpdates(tag), ra.updateTo, lookup(tags.remaining)));
+    rl.hostEnd.next(lookup(tags.hostEnd));
+    rl.devEnd.next(lookup(tags.devEnd));
+    rl.slot.next(lookup(tags.slot));
+    rl.bc.next(bc);
+    rl.laEnd.next(la.add(bc.bits(6, 0)));
+    rl.status.next(f.cplStatus);
+    rl.hasData.next(f.hasData);
+    rl.isLast.next(bc.le(carried));
+    rl.rest.next(bc.sub(carried));
+    rl.back.next(bc.zext(14).add(la.bits(1, 0).zext(14)));
+    rl.lead.next(la.bits(1, 0));
+    rl.writeEnd.next(mux(wantEnd.lt(payloadEnd), wantEnd, payloadEnd));
+  });
+
+  // ---- rl -> ra: compare, on the completion's first beat. The completion is in sequence when its Byte Count
+  // equals the bytes its tag still expects; its Lower Address agrees when it is the read's host end minus the
+  // Byte Count (2.2.9). Whether ra updates the tag and to what are decided here, a cycle before the verdict,
+  // from the header and the lookups alone: it updates when its tag is known and it is in sequence or an error
+  // (which ends the read); a read that ends expects nothing more: 0 bytes, which no Byte Count (1..4096)
+  // matches, and a tag expecting nothing is not known (its read has ended; the tag is freed on the last beat).
+  const fwd = m.let('cpl_forward', rl.sameAsAhead.and(ra.valid).and(ra.sop).and(ra.updates));
+  const statusErr = rl.status.ne(CplStatus.SC);
+  const laOk = m.let('cpl_la_ok', rl.hostEnd.eq(rl.laEnd));
+  const dataErr = rl.hasData.not().or(laOk.not());
+  const expecting = mux(fwd, ra.closes.not(), rl.remaining.ne(0));
+  const known = m.let('cpl_known', rl.live.and(expecting));
+  const inSequence = m.let('cpl_in_sequence', mux(fwd, rl.bc.eq(ra.updateTo), rl.bc.eq(rl.remaining)));
+  const closes = statusErr.or(dataErr).or(rl.isLast);
+  m.if(advance, () => {
+    ra.valid.next(rl.valid);
+    ra.sop.next(rl.sop);
+    ra.eop.next(rl.eop);
+    ra.data.next(rl.data);
+    ra.poisoned.next(rl.poisoned);
+    ra.tag.next(rl.tag);
     ra.known.next(known);
     ra.inSequence.next(inSequence);
     ra.laOk.next(laOk);
-    ra.status.next(f.cplStatus);
-    ra.hasData.next(f.hasData);
-    ra.isLast.next(isLast);
+    ra.status.next(rl.status);
+    ra.hasData.next(rl.hasData);
+    ra.isLast.next(rl.isLast);
     ra.updates.next(known.and(statusErr.or(dataErr).or(inSequence)));
-    ra.updateTo.next(mux(statusErr.or(dataErr).or(isLast), lit(0, 13), bc.sub(carried)));
-    ra.devEnd.next(tags.devEnd.at(tag));
-    ra.slot.next(tags.slot.at(tag));
-    ra.back.next(bc.zext(14).add(la.bits(1, 0).zext(14)));
-    ra.lead.next(la.bits(1, 0));
-    ra.writeEnd.next(mux(wantEnd.lt(payloadEnd), wantEnd, payloadEnd));
+    ra.updateTo.next(mux(closes, lit(0, 13), rl.rest));
+    ra.closes.next(closes);
+    ra.devEnd.next(rl.devEnd);
+    ra.slot.next(rl.slot);
+    ra.back.next(rl.back);
+    ra.lead.next(rl.lead);
+    ra.writeEnd.next(rl.writeEnd);
   });
 
   // ---- ra -> r1: the verdict, on the completion's first beat
@@ -323,6 +387,10 @@ export function completionPath(
       ca: start.and(verdict.err.eq(DmaError.COMPLETER_ABORT)),
       poisoned: start.and(verdict.err.eq(DmaError.POISONED)),
     },
-    busy: r0.valid.or(ra.valid).or(r1.valid).or(r2.valid).or(r3Valid),
+    inFlight: [
+      { valid: rl.valid.and(rl.sop).and(rl.live), tag: rl.tag },
+      { valid: ra.valid.and(ra.sop).and(ra.known), tag: ra.tag },
+    ],
+    busy: r0.valid.or(rl.valid).or(ra.valid).or(r1.valid).or(r2.valid).or(r3Valid),
   };
 }

@@ -17,7 +17,7 @@ import { type DataWidth, driveOneBeat, tlpRxStream, tlpStream } from '../pcie/st
 import { memReqHdr, requestShape } from '../pcie/tlp';
 import { dmaCommand, dmaStatus, lineBytes, lineWrite } from './ports';
 import { completionPath } from './read_cpl';
-import { readTags, updateReadTags } from './read_tags';
+import { readTags, tagExpiry, updateReadTags } from './read_tags';
 
 export interface DmaReadParams {
   W: DataWidth;
@@ -96,6 +96,7 @@ export const DmaRead = defineModule(
     // ---- per-tag bookkeeping and the completion path
     const tags = readTags(m, { tags: T, devBits: p.devBits, slotBits: sw, timeout });
     const cplPath = completionPath(m, tags, { W: p.W, cpl, memWr, devBits: p.devBits });
+    const expire = tagExpiry(m, tags, cplPath.inFlight, cplPath.update);
 
     // ---- the command being issued
     const st = m.fsm('issue_state', ['idle', 'calc', 'issue'] as const);
@@ -113,7 +114,12 @@ export const DmaRead = defineModule(
       T === 1
         ? { valid: usable[0], index: lit(0, tw) }
         : priorityEncode(m, 'free_tag', m.let('usable_tags', cat(...[...usable].reverse())));
-    const curErr = slotErr.at(cur);
+    // Whether the command being cut is done: all its bytes requested, or an error recorded for its slot. Both
+    // are kept as registers beside `rem` and the slot errors (a compare over `rem` and a lookup of the slot's
+    // error would be long paths into the slot registers): `remZero` is rem == 0, `curFailed` slot_err[cur] != 0.
+    const remZero = m.reg('rem_zero', bit, { reset: 1 });
+    const curFailed = m.reg('cur_failed', bit, { reset: 0 });
+    const curDone = m.let('cur_done', remZero.or(curFailed));
     const issueNow = m.let('issue_now', st.is('issue').and(reqValid.not().or(req.ready)));
     const bmeLost = m.wire('bme_lost', bit, { default: 0 });
 
@@ -123,13 +129,14 @@ export const DmaRead = defineModule(
           host.next(qHost);
           dev.next(qDev);
           rem.next(qLen);
+          remZero.next(qLen.eq(0));
           cur.next(tail.bits(sw - 1, 0));
           tail.next(tail.inc());
           st.goto('calc');
         });
       },
       calc: () => {
-        m.if(rem.eq(0).or(curErr.ne(0)), () => st.goto('idle'))
+        m.if(curDone, () => st.goto('idle'))
           .elseIf(busMaster.not(), () => bmeLost.set(1))
           .elseIf(free.valid, () => {
             chunk.next(nextChunk(host, rem, sizeFromCode(mrrs, 5)));
@@ -159,13 +166,16 @@ export const DmaRead = defineModule(
       );
       host.next(host.add(chunk.zext(64)));
       dev.next(dev.add(chunk.zext(Math.max(p.devBits, 13)).trunc(p.devBits)));
-      rem.next(rem.sub(chunk.zext(Math.max(p.lenBits, 13)).trunc(p.lenBits)));
+      const chunkLen = chunk.zext(Math.max(p.lenBits, 13)).trunc(p.lenBits);
+      rem.next(rem.sub(chunkLen));
+      remZero.next(rem.eq(chunkLen));
     }).elseIf(req.ready, () => reqValid.next(0));
     driveOneBeat(req, { valid: reqValid, hdr: reqHdr });
 
     updateReadTags(
       m,
       tags,
+      expire,
       {
         en: issueNow,
         tag: allocTag,
@@ -179,38 +189,30 @@ export const DmaRead = defineModule(
     );
 
     // ---- slots: errors (the first one stays), outstanding reads, allocation, retirement
-    const expireSlot = tags.expire.slot;
+    const expireSlot = expire.slot;
+    const take = st.is('idle').and(queue.deq.valid).and(slotsFull.not());
+    const curErrNow = bmeLost
+      .or(expire.valid.and(expireSlot.eq(cur)))
+      .or(cplPath.err.code.ne(0).and(cplPath.err.slot.eq(cur)));
+    curFailed.next(mux(take, busMaster.not(), curFailed.or(curErrNow)));
     for (let s = 0; s < S; s++) {
       const e = slotErr.item(s);
       m.if(e.eq(0), () => {
         m.if(bmeLost.and(cur.eq(s)), () => e.next(DmaError.BUS_MASTER_DISABLED));
-        m.if(tags.expire.valid.and(expireSlot.eq(s)), () => e.next(DmaError.TIMEOUT));
+        m.if(expire.valid.and(expireSlot.eq(s)), () => e.next(DmaError.TIMEOUT));
         m.if(cplPath.err.code.ne(0).and(cplPath.err.slot.eq(s)), () => e.next(cplPath.err.code));
       });
       const inc = issueNow.and(cur.eq(s));
       const dec1 = cplPath.retire.en.and(cplPath.retire.slot.eq(s));
-      const dec2 = tags.expire.valid.and(expireSlot.eq(s));
+      const dec2 = expire.valid.and(expireSlot.eq(s));
       const pw = slotPending.item(s).width;
       slotPending.item(s).next(slotPending.item(s).add(inc.zext(pw)).sub(dec1.zext(pw)).sub(dec2.zext(pw)));
-      m.if(
-        st
-          .is('calc')
-          .and(cur.eq(s))
-          .and(rem.eq(0).or(curErr.ne(0))),
-        () => slotIssued.item(s).next(1),
-      );
-      m.if(
-        st
-          .is('idle')
-          .and(queue.deq.valid)
-          .and(slotsFull.not())
-          .and(tail.bits(sw - 1, 0).eq(s)),
-        () => {
-          slotId.item(s).next(qId);
-          slotErr.item(s).next(mux(busMaster, lit(DmaError.NONE, 3), lit(DmaError.BUS_MASTER_DISABLED, 3)));
-          slotIssued.item(s).next(0);
-        },
-      );
+      m.if(st.is('calc').and(cur.eq(s)).and(curDone), () => slotIssued.item(s).next(1));
+      m.if(take.and(tail.bits(sw - 1, 0).eq(s)), () => {
+        slotId.item(s).next(qId);
+        slotErr.item(s).next(mux(busMaster, lit(DmaError.NONE, 3), lit(DmaError.BUS_MASTER_DISABLED, 3)));
+        slotIssued.item(s).next(0);
+      });
     }
 
     const stValid = m.reg('st_valid', bit, { reset: 0 });
@@ -238,7 +240,7 @@ export const DmaRead = defineModule(
     evUr.set(cplPath.ev.ur);
     evCa.set(cplPath.ev.ca);
     evPoisoned.set(cplPath.ev.poisoned);
-    evTimeout.set(tags.expire.valid);
+    evTimeout.set(expire.valid);
     return {
       cmd,
       status,

@@ -5,16 +5,17 @@
 // The timeout is coarse, so that a tag costs three bits of timer instead of a full counter: a shared
 // prescaler ticks every `timeout / 4` cycles (rounded down, plus one) and each outstanding tag counts ticks
 // up to 5, so a read times out between `timeout` and 1.25 x `timeout` cycles after it was issued (2.8), and is
-// freed three cycles later.
-import { bit, type Expr, lit, log2ceil, type ModuleBuilder, type SignalArray } from '../hdl';
-import { priorityEncode } from '../lib/priority';
+// freed a few cycles later (tagExpiry).
+import { bit, type Expr, lit, log2ceil, type ModuleBuilder, mux, orAll, type SignalArray } from '../hdl';
+import { muxTree } from '../lib/mux';
+import { isolateLowest, oneHotIndex } from '../lib/priority';
 
 /** Ticks of the prescaler after which an outstanding tag has timed out. */
 export const TIMEOUT_TICKS = 5;
 
 export interface ReadTags {
   valid: SignalArray;
-  /** Bytes of the read not yet received (1..4096, 13 bits): the Byte Count its next completion must carry. */
+  /** Bytes of the read not yet received (1..4096, 13 bits): the Byte Count its next completion must carry; 0 once the completion that ends it is taken. */
   remaining: SignalArray;
   /** Device byte address just past the read's last byte. */
   devEnd: SignalArray;
@@ -26,8 +27,22 @@ export interface ReadTags {
   age: SignalArray;
   /** Per tag: outstanding and out of time (no completion is accepted for it any more). */
   timedOut: Expr[];
-  /** A timed-out tag freed this cycle, and its slot (registered: one every three cycles at most). */
-  expire: { valid: Expr; tag: Expr; slot: Expr };
+  /** Per tag: outstanding and not out of time (a completion may be for it), as of the cycle before. */
+  live: Expr[];
+}
+
+/** A timed-out tag freed this cycle (one every four cycles at most): the tag, one-hot and encoded, and its slot. */
+export interface TagExpiry {
+  valid: Expr;
+  oneHot: Expr;
+  tag: Expr;
+  slot: Expr;
+}
+
+/** A completion in the completion path whose verdict is still to come: it may end the read of `tag`. */
+export interface TagInFlight {
+  valid: Expr;
+  tag: Expr;
 }
 
 export function readTags(
@@ -48,42 +63,75 @@ export function readTags(
   age.items.forEach((a) => m.if(tick.and(a.ne(TIMEOUT_TICKS)), () => a.next(a.inc())));
 
   const timedOut = valid.items.map((v, t) => v.and(age.item(t).eq(TIMEOUT_TICKS)));
-  const enc = priorityEncode(
-    m,
-    'timeout_pick',
-    timedOut.length === 1 ? timedOut[0] : m.let('timed_out', catBits(timedOut)),
-  );
-  const tw = log2ceil(T);
-  // The lowest timed-out tag is picked into a register, its slot looked up into another, and then it is freed
-  // (the pick and the lookup are long paths; timeouts are rare). No tag is picked while one is on its way, so
-  // none is picked twice.
-  const expStage = m.reg('expire_stage', 2, { reset: 0 }); // 0 idle, 1 picked, 2 slot known: freed now
-  const expTag = m.reg('expire_tag', tw);
-  const expSlot = m.reg('expire_slot', o.slotBits);
-  const picked = T === 1 ? lit(0, tw) : enc.index;
-  m.switch(expStage)
+  // Registered (a cycle late), so that the completion path's lookup starts at flip-flops: the cycle it lags
+  // cannot matter (a completion does not come the cycle after its read is issued; one for a read that has just
+  // ended expects 0 bytes; one let in as the read times out holds off its expiry: tagExpiry).
+  const liveReg = m.reg('tag_live', T, { reset: 0 });
+  liveReg.next(catBits(valid.items.map((v, t) => v.and(age.item(t).ne(TIMEOUT_TICKS)))));
+  const live = valid.items.map((_, t) => liveReg.bit(t));
+  return { valid, remaining, devEnd, hostEnd, slot, age, timedOut, live };
+}
+
+/**
+ * The completion timeout's end of a read, over four cycles, one tag at a time (timeouts are rare; the pick
+ * over all tags and the lookups are long paths): the lowest timed-out tag is picked (one-hot), its index and
+ * slot are found, it is checked again, and it is freed. No tag is picked while one is on its way.
+ *
+ * The check keeps a read from ending twice, by its timeout and by a completion. A completion is judged two
+ * cycles after its tag was looked up (gen/dma/read_cpl.ts), so one found in time may be judged after its tag
+ * timed out, and it may be held in the completion path while the memory refuses writes. So the pick is
+ * dropped (and made again later if the tag is still out of time) when the tag is no longer timed out (a
+ * completion ended the read: its age restarted) or when a completion for it is in the completion path before
+ * its verdict (`inFlight`). One that reaches the lookup after the check finds the tag timed out, then freed.
+ */
+export function tagExpiry(
+  m: ModuleBuilder,
+  tags: ReadTags,
+  inFlight: readonly TagInFlight[],
+  update: { en: Expr; tag: Expr; closing: Expr },
+): TagExpiry {
+  const T = tags.valid.length;
+  // The pick is made from the timed-out tags of the cycle before (a register cuts the age compares from it):
+  // the check drops a pick that is out of date.
+  const timedOut = m.reg('timed_out', T, { reset: 0 });
+  timedOut.next(catBits(tags.timedOut));
+  const pick = isolateLowest(m, 'timeout_pick', timedOut);
+  const stage = m.reg('expire_stage', 2, { reset: 0 }); // 0 idle, 1 picked, 2 found, 3 checked: freed if kept
+  const oneHot = m.reg('expire_onehot', T);
+  const tag = m.reg('expire_tag', log2ceil(T));
+  const slot = m.reg('expire_slot', tags.slot.items[0].width);
+  const keep = m.reg('expire_keep', bit);
+  const picked = Array.from({ length: T }, (_, t) => oneHot.bit(t));
+  const index = T === 1 ? lit(0, tag.width) : oneHotIndex(m, 'expire_index', oneHot);
+  // The check looks at the timed-out tags of the cycle before (registered), so a read ended by a completion
+  // in that cycle (its verdict was in the completion path then) is remembered for a cycle.
+  const closed = { valid: m.reg('closed_valid', bit, { reset: 0 }), tag: m.reg('closed_tag', tag.width) };
+  closed.valid.next(update.en.and(update.closing));
+  closed.tag.next(update.tag);
+  const held = orAll(closed.valid.and(closed.tag.eq(tag)), ...inFlight.map((f) => f.valid.and(f.tag.eq(tag))));
+  m.switch(stage)
     .case(0, () =>
-      m.if(enc.valid, () => {
-        expTag.next(picked);
-        expStage.next(1);
+      m.if(timedOut.orR(), () => {
+        oneHot.next(pick);
+        stage.next(1);
       }),
     )
     .case(1, () => {
-      expSlot.next(slot.at(expTag));
-      expStage.next(2);
+      tag.next(index);
+      slot.next(orAll(...picked.map((p, t) => mux(p, tags.slot.item(t), lit(0, slot.width)))));
+      stage.next(2);
     })
-    .default(() => expStage.next(0));
-  const expValid = m.let('expire_now', expStage.eq(2));
-  return {
-    valid,
-    remaining,
-    devEnd,
-    hostEnd,
-    slot,
-    age,
-    timedOut,
-    expire: { valid: expValid, tag: expTag, slot: expSlot },
-  };
+    .case(2, () => {
+      keep.next(
+        muxTree(
+          tag,
+          [...Array(T).keys()].map((t) => timedOut.bit(t)),
+        ).and(held.not()),
+      );
+      stage.next(3);
+    })
+    .default(() => stage.next(0));
+  return { valid: m.let('expire_now', stage.eq(3).and(keep)), oneHot, tag, slot };
 }
 
 /** Bits b[0] (lsb) .. b[n-1] as one vector. */
@@ -93,12 +141,14 @@ function catBits(b: Expr[]): Expr {
 
 /**
  * A read issued (`alloc`), a completion taken (`update`: the bytes still to come), a tag freed after the
- * last beat of the completion that ended its read (`release`), and the timed-out tag freed. A tag is never allocated while outstanding, and the
- * completion path never touches a timed-out tag, so the three never meet on one tag.
+ * last beat of the completion that ended its read (`release`), and the timed-out tag freed (`expire`). A tag
+ * is never allocated while outstanding, and a completion never ends a read whose timeout frees its tag
+ * (tagExpiry), so these never meet on one tag.
  */
 export function updateReadTags(
   m: ModuleBuilder,
   tags: ReadTags,
+  expire: TagExpiry,
   alloc: { en: Expr; tag: Expr; bytes: Expr; devEnd: Expr; hostEnd: Expr; slot: Expr },
   update: { en: Expr; tag: Expr; closing: Expr; remaining: Expr },
   release: { en: Expr; tag: Expr },
@@ -118,6 +168,6 @@ export function updateReadTags(
       m.if(update.closing, () => tags.age.item(t).next(0));
     });
     m.if(release.en.and(release.tag.eq(t)), () => v.next(0));
-    m.if(tags.expire.valid.and(tags.expire.tag.eq(t)), () => v.next(0));
+    m.if(expire.valid.and(expire.oneHot.bit(t)), () => v.next(0));
   });
 }
