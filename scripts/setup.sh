@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Quick start, step 1: install what the project needs on Debian 12 and run the main job
-# (generate hdl/, lint it, synthesize it and print the resource table).
+# Quick start, step 1: install what the project needs on Debian 12, build the guest kernel of the Linux bridge
+# (cached under ~/.cache/virtio-fpga/linux) and run the main job (generate hdl/, lint it, synthesize it and print
+# the resource table).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,5 +24,9 @@ fi
 
 echo "setup: installing npm packages"
 npm ci --no-audit --no-fund --loglevel=error
+
+# The Linux bridge's guest: Debian's linux-source-6.1 and busybox-static (installed when missing), a User Mode
+# Linux kernel built from them (a few minutes, once; docs/linux.md).
+npm run --silent linux:kernel
 
 npm run --silent main

@@ -51,7 +51,7 @@ const VERILATOR_FLAGS = [
   '-Wno-fatal',
 ];
 const OPT = ['OPT_FAST=-O2', 'OPT_SLOW=-O2', 'OPT_GLOBAL=-O2'];
-const PIC = ['-fPIC', '-fvisibility=hidden', '-mtls-dialect=gnu2'];
+export const PIC = ['-fPIC', '-fvisibility=hidden', '-mtls-dialect=gnu2'];
 // Must match what verilated.mk passes when compiling the model, so runtime and model agree.
 const VL_DEFINES = ['-DVM_COVERAGE=0', '-DVM_SC=0', '-DVM_TRACE=1', '-DVM_TRACE_FST=1', '-DVM_TRACE_VCD=0'];
 const VL_CXXFLAGS = [
@@ -68,7 +68,7 @@ const VL_CXXFLAGS = [
 // The harness replaces $finish/$stop/fatal handlers (which would exit or abort Node).
 const RUNTIME_DEFINES = ['-DVL_USER_FINISH', '-DVL_USER_STOP', '-DVL_USER_FATAL'];
 const RUNTIME_SOURCES = ['verilated.cpp', 'verilated_fst_c.cpp', 'verilated_threads.cpp'];
-const ADDON_DEFINES = ['-DNAPI_CPP_EXCEPTIONS', '-DNODE_GYP_MODULE_NAME=vfpga_sim', '-DNAPI_VERSION=8'];
+export const ADDON_DEFINES = ['-DNAPI_CPP_EXCEPTIONS', '-DNODE_GYP_MODULE_NAME=vfpga_sim', '-DNAPI_VERSION=8'];
 const LINK_LIBS = ['-lz', '-pthread'];
 
 export interface BuildOptions {
@@ -97,7 +97,7 @@ export interface BuildResult {
   warnings: VerilatorWarning[];
 }
 
-interface Tools {
+export interface Tools {
   verilatorRoot: string;
   verilatorVersion: string;
   gxxVersion: string;
@@ -106,7 +106,7 @@ interface Tools {
 }
 let toolsCache: Tools | undefined;
 
-function tools(): Tools {
+export function tools(): Tools {
   if (toolsCache) return toolsCache;
   const run = (cmd: string, args: string[]) => {
     try {
@@ -317,7 +317,7 @@ function compileDesign(
 }
 
 /** Runs a build step; returns its stderr (Verilator's warnings) or throws with its messages. */
-function runStep(cmd: string, args: string[], what: string): string {
+export function runStep(cmd: string, args: string[], what: string): string {
   const r = spawnSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
   if (r.status === 0) return r.stderr;
   // Verilator and g++ report on stderr; make's own noise goes to stdout. Show the errors.
@@ -329,7 +329,7 @@ function runStep(cmd: string, args: string[], what: string): string {
 }
 
 /** Moves a finished temp build into place atomically; if another process won, keeps theirs. */
-function publish(tmp: string, dir: string): void {
+export function publish(tmp: string, dir: string): void {
   try {
     renameSync(tmp, dir);
   } catch (e) {
@@ -378,7 +378,7 @@ function sleep(ms: number): void {
  * older than 30 minutes) is stale and taken over. The temp-dir + rename in the callers keeps
  * the cache consistent even if a lock is broken wrongly.
  */
-function withLock<T>(lock: string, fn: () => T): T {
+export function withLock<T>(lock: string, fn: () => T): T {
   const deadline = Date.now() + 30 * 60_000;
   for (;;) {
     let fd: number | undefined;
