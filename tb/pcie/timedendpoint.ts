@@ -65,8 +65,9 @@ export abstract class TimedEndpoint implements Link {
       if (opts.untilTx !== undefined && this.txDone.length >= opts.untilTx)
         return { reason: 'tx', cycles: this.cycle - start };
       // Next thing to happen: an internal event, or the head of the rx queue starting to transfer.
+      // (`events` is in the order of scheduling, so of events at one cycle the first scheduled wins.)
       let ev: TimedEvent | undefined;
-      for (const e of this.events) if (!ev || e.at < ev.at || (e.at === ev.at && e.seq < ev.seq)) ev = e;
+      for (const e of this.events) if (!ev || e.at < ev.at) ev = e;
       const rx = this.rxQueue[0];
       const rxAt = rx ? Math.max(rx.at, this.rxFreeAt) : Infinity;
       const at = Math.min(ev?.at ?? Infinity, rxAt);
