@@ -6,24 +6,32 @@
 import { describe, expect, test } from 'vitest';
 import { PCI_COMMAND, PCI_COMMAND_MASTER, PCI_COMMAND_MEMORY } from '../../tb/pcie/cfgspace';
 import { ModelEndpoint, type ModelEndpointOptions } from '../../tb/pcie/modeldev';
+import { ScriptLink } from './support';
 import type { RootComplexOptions } from '../../tb/pcie/options';
 import { RootComplex } from '../../tb/pcie/rootcomplex';
 
 const put32 = (b: Uint8Array, o: number, v: number) => new DataView(b.buffer).setUint32(o, v >>> 0, true);
 
-/** A model whose configuration space `edit` changed before the RC enumerates it. */
-function device(edit: (cfg: Uint8Array) => void, devOpts: ModelEndpointOptions = {}, rcOpts: RootComplexOptions = {}) {
+/** A model whose configuration space (and its writable bits) `edit` changed before the RC enumerates it. */
+function device(
+  edit: (cfg: Uint8Array, wmask: Uint8Array) => void,
+  devOpts: ModelEndpointOptions = {},
+  rcOpts: RootComplexOptions = {},
+) {
   const dev = new ModelEndpoint(devOpts);
-  edit(dev.cfg);
+  edit(dev.cfg, dev.wmask);
   const rc = new RootComplex(dev, { seed: 1, ...rcOpts });
   return { dev, rc };
 }
-const enumerated = (edit: (cfg: Uint8Array) => void, devOpts: ModelEndpointOptions = {}) => {
+const enumerated = (edit: (cfg: Uint8Array, wmask: Uint8Array) => void, devOpts: ModelEndpointOptions = {}) => {
   const { rc, dev } = device(edit, devOpts);
   return { rc, dev, info: rc.enumerate() };
 };
-const refused = (edit: (cfg: Uint8Array) => void, message: RegExp, rcOpts: RootComplexOptions = {}) =>
-  expect(() => device(edit, {}, rcOpts).rc.enumerate()).toThrow(message);
+const refused = (
+  edit: (cfg: Uint8Array, wmask: Uint8Array) => void,
+  message: RegExp,
+  rcOpts: RootComplexOptions = {},
+) => expect(() => device(edit, {}, rcOpts).rc.enumerate()).toThrow(message);
 
 describe('enumeration of unusual configuration spaces', () => {
   test('no device: a Vendor ID of all ones or zero', () => {
@@ -115,5 +123,182 @@ describe('enumeration of unusual configuration spaces', () => {
     expect(dev.cfg[PCI_COMMAND] & (PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER)).toBe(0);
     expect([dev.mps, dev.mrrs, info.mps, info.mrrs]).toEqual([128, 512, 128, 512]); // the reset values
     expect(dev.cfg[0x50] & 8).toBe(0);
+  });
+
+  test('a version 1 PCI Express capability has no Device Capabilities 2 to read', () => {
+    const { info } = enumerated((c) => (c[0x42] = 0x01), {});
+    expect(info.pcie).toMatchObject({ version: 1, devcap2: 0, tenBitTagRequesterSupported: false });
+    expect(info.tenBitTags).toBe(false);
+  });
+
+  test("the MPS programmed is the smaller of the RC's and the device's", () => {
+    expect(enumerated(() => {}, { mpsSupported: 128 }).info.mps).toBe(128);
+    expect(enumerated(() => {}, { mpsSupported: 4096 }).info.mps).toBe(256);
+  });
+});
+
+describe('setDeviceControl on an enumerated device', () => {
+  test('changes only the settings given, in the device and in the shadow', () => {
+    const { rc, dev } = enumerated(() => {});
+    rc.setDeviceControl({ mps: 128 });
+    expect([dev.mps, dev.mrrs, rc.shadow.mps, rc.shadow.mrrs, rc.shadow.extTags]).toEqual([128, 512, 128, 512, true]);
+    rc.setDeviceControl({ mrrs: 1024, extTags: false });
+    expect([dev.mps, dev.mrrs, rc.shadow.mrrs, rc.shadow.extTags]).toEqual([128, 1024, 1024, false]);
+    expect(dev.cfg[0x49] & 0x01).toBe(0); // Extended Tag Field Enable clear
+    rc.setDeviceControl({ extTags: true });
+    expect([dev.cfg[0x49] & 0x01, rc.shadow.extTags ? 1 : 0]).toEqual([1, 1]);
+    rc.setDeviceControl({ tenBitTags: true });
+    expect([dev.cfg[0x69] & 0x10, rc.shadow.tenBitTags]).toEqual([0x10, true]);
+    rc.setDeviceControl({ tenBitTags: false });
+    expect([dev.cfg[0x69] & 0x10, rc.shadow.tenBitTags]).toEqual([0, false]);
+    rc.setDeviceControl({ busMaster: false });
+    expect([dev.cfg[PCI_COMMAND] & PCI_COMMAND_MASTER, rc.shadow.busMaster.value]).toEqual([0, false]);
+    expect(dev.cfg[PCI_COMMAND] & PCI_COMMAND_MEMORY).toBe(PCI_COMMAND_MEMORY);
+    rc.setDeviceControl({ busMaster: true });
+    expect([dev.cfg[PCI_COMMAND] & PCI_COMMAND_MASTER, rc.shadow.busMaster.value]).toEqual([PCI_COMMAND_MASTER, true]);
+    expect([dev.mps, dev.mrrs]).toEqual([128, 1024]);
+    expect(() => rc.setDeviceControl({ mps: 384 })).toThrow(/MPS 384/);
+    expect(() => rc.setDeviceControl({ mrrs: 8192 })).toThrow(/MRRS 8192/);
+  });
+});
+
+describe('enumeration, more shapes', () => {
+  const u32 = (b: Uint8Array, o: number) => new DataView(b.buffer).getUint32(o, true);
+
+  test('registers enumeration does not program keep their values', () => {
+    const { rc, dev } = device(() => {});
+    const before = [0x0c, 0x10, 0x14, 0x18, 0x1c, 0x20, 0x24].map((o) => u32(dev.cfg, o));
+    rc.enumerate({ assign: false });
+    expect([0x0c, 0x10, 0x14, 0x18, 0x1c, 0x20, 0x24].map((o) => u32(dev.cfg, o))).toEqual(before);
+  });
+
+  test('a nonzero CardBus CIS Pointer is not a seventh BAR', () => {
+    expect(enumerated((c) => put32(c, 0x28, 0x01)).info.bars.length).toBeLessThanOrEqual(6);
+  });
+
+  test('an I/O BAR is sized but not assigned, and cannot hold the MSI-X table', () => {
+    const io = (c: Uint8Array) => (c[0x20] = 0x01);
+    const { info } = enumerated(io);
+    expect(info.bars[4]).toEqual({ index: 4, kind: 'io', prefetchable: false, size: 0x1000n, address: 0n });
+    refused((c) => (io(c), put32(c, 0x84, 0x2004)), /MSI-X table is in BAR 4, which is not a memory BAR/);
+  });
+
+  test('BAR sizes: a power of two of at least 16 bytes; equal sizes placed in BAR order', () => {
+    const size32 = (w: Uint8Array, size: number) => put32(w, 0x20, ~(size - 1) & 0xffff_fff0);
+    const sixteen = enumerated((_c, w) => size32(w, 16)).info;
+    expect(sixteen.bars[4]).toMatchObject({ kind: 'mem32', size: 16n });
+    refused(
+      (_c, w) => put32(w, 0x20, 0xffff_eff0),
+      /BAR 4: all-ones write reads back address mask 0xffffeff0, which is not a power-of-two size of at least 16 bytes/,
+    );
+    // BAR 4 as big as BAR 0 (16 KB, both below 4 GB): BAR 0 first.
+    const tie = device((_c, w) => size32(w, 0x4000), {}, { mem32: { base: 0xc000_0000n, limit: 0xc000_8000n } });
+    const bars = tie.rc.enumerate().bars;
+    expect([bars[0]!.address, bars[4]!.address]).toEqual([0xc000_0000n, 0xc000_4000n]);
+  });
+
+  test('below 4 GB every memory BAR is placed biggest first; a prefetchable 32-bit BAR stays there too', () => {
+    const low = device(() => {}).rc.enumerate({ below4G: true }).bars;
+    expect([low[2]!.address, low[0]!.address, low[4]!.address]).toEqual([0xc000_0000n, 0xc001_0000n, 0xc001_4000n]);
+    const pf = enumerated((c) => (c[0x20] = 0x08)).info.bars[4]!;
+    expect(pf).toMatchObject({ kind: 'mem32', prefetchable: true });
+    expect(pf.address).toBeGreaterThanOrEqual(0xc000_0000n);
+    expect(pf.address).toBeLessThan(0xfe00_0000n);
+  });
+
+  test('capability IDs that occur twice: the first one counts; a device without MSI-X', () => {
+    const { info } = enumerated((c) => {
+      c[0x90] = 0x11; // the vendor-specific capability claims to be MSI-X
+      put32(c, 0x140, 0x0003 | (1 << 16)); // a second Device Serial Number, the last one
+    });
+    expect(info.caps.get(0x11)).toBe(0x80);
+    expect(info.capList.map((c) => c.id)).toEqual([0x10, 0x11, 0x11]);
+    expect(info.extCaps.get(0x0003)).toBe(0x100);
+    expect(info.extCapList.map((c) => c.offset)).toEqual([0x100, 0x140]);
+    const { rc, info: none } = enumerated((c) => (c[0x41] = 0x90));
+    expect([none.msix, rc.shadow.msixCap]).toEqual([undefined, undefined]);
+  });
+
+  test('without configurePcie the RC still reads Device Control (2), and its checks use the values', () => {
+    const { rc, dev } = device((c) => {
+      c[0x48] |= 1 << 5; // MPS 256 at reset
+      c[0x69] |= 0x01; // IDO Request Enable
+    });
+    const info = rc.enumerate({ configurePcie: false });
+    expect([info.mps, dev.mps, rc.shadow.idoRequests]).toEqual([256, 256, true]);
+  });
+
+  test('extended and 10-bit tags only where both the device and the RC support them', () => {
+    const noExt = enumerated((c) => (c[0x44] &= ~0x20));
+    expect([noExt.info.extTags, noExt.dev.cfg[0x49] & 1]).toEqual([false, 0]);
+    const rcNoExt = device(() => {}, {}, { extTags: false }).rc.enumerate();
+    expect(rcNoExt.extTags).toBe(false);
+    const no10 = device((c) => put32(c, 0x64, 0x0001_0000), {}, { tenBitTags: true });
+    expect(no10.rc.enumerate().tenBitTags).toBe(false);
+    expect(device(() => {}, {}, { tenBitTags: true }).rc.enumerate().tenBitTags).toBe(true);
+  });
+
+  test('Link Control: the RCB bit as the RC uses it, the other bits kept', () => {
+    const lnk = (c: Uint8Array, w: Uint8Array) => {
+      c[0x50] = 0x48; // RCB set at reset, Common Clock Configuration set
+      w[0x50] |= 0x40;
+    };
+    expect(enumerated(lnk).dev.cfg[0x50]).toBe(0x40);
+    const rcb128 = device(lnk, {}, { rcb: 128 });
+    rcb128.rc.enumerate();
+    expect(rcb128.dev.cfg[0x50]).toBe(0x48);
+  });
+
+  test('setDeviceControl reads back what the device holds; a bad size changes nothing', () => {
+    const { rc, dev } = enumerated((_c, w) => {
+      w[0x69] = 0; // 10-Bit Tag Requester Enable hardwired to 0
+      w[0x49] &= ~0x01; // Extended Tag Field Enable hardwired to 0
+    });
+    rc.setDeviceControl({ tenBitTags: true, extTags: true });
+    expect([rc.shadow.tenBitTags, rc.shadow.extTags]).toEqual([false, false]);
+    rc.setDeviceControl({ tenBitTags: false });
+    expect(() => rc.setDeviceControl({ busMaster: false, mps: 384 })).toThrow(/MPS 384/);
+    expect(dev.cfg[PCI_COMMAND] & PCI_COMMAND_MASTER).toBe(PCI_COMMAND_MASTER);
+    const stated = new RootComplex(new ScriptLink(), { device: {} });
+    expect(() => stated.setDeviceControl({ mps: 384 })).toThrow(/MPS 384/);
+    expect(stated.shadow.mps).toBe(256);
+  });
+
+  test('a setDeviceControl without 10-bit tags leaves them as they are', () => {
+    const { rc, dev } = enumerated(() => {});
+    rc.setDeviceControl({ tenBitTags: true });
+    rc.setDeviceControl({ mps: 128 });
+    expect([dev.cfg[0x69] & 0x10, rc.shadow.tenBitTags]).toEqual([0x10, true]);
+  });
+
+  test('enumeration errors are EnumerationErrors', () => {
+    const { rc } = device((c) => put32(c, 0, 0xffff_ffff));
+    expect(() => rc.enumerate()).toThrow(expect.objectContaining({ name: 'EnumerationError' }));
+  });
+
+  test('an unimplemented BAR 0 cannot hold the MSI-X table', () => {
+    refused((c, w) => {
+      put32(c, 0x10, 0);
+      put32(c, 0x14, 0);
+      put32(w, 0x10, 0);
+      put32(w, 0x14, 0);
+    }, /MSI-X table is in BAR 0, which is not a memory BAR/);
+  });
+
+  test("assigning a 32-bit BAR leaves the next BAR's address alone", () => {
+    // BAR 5 a 32-bit BAR of 16 KB, placed before the smaller BAR 4 next to it.
+    const { info, dev } = enumerated((_c, w) => put32(w, 0x24, ~0x3fff & 0xffff_fff0));
+    expect(info.bars[5]).toMatchObject({ kind: 'mem32', size: 0x4000n });
+    expect(BigInt(u32(dev.cfg, 0x24))).toBe(info.bars[5]!.address);
+    expect(BigInt(u32(dev.cfg, 0x20))).toBe(info.bars[4]!.address);
+  });
+
+  test('setDeviceControl keeps the other bits of Device Control 2', () => {
+    const { rc, dev } = enumerated((c, w) => {
+      c[0x69] |= 0x01; // IDO Request Enable, set and writable
+      w[0x69] |= 0x01;
+    });
+    rc.setDeviceControl({ tenBitTags: true });
+    expect(dev.cfg[0x69] & 0x11).toBe(0x11);
   });
 });
