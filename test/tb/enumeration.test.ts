@@ -9,6 +9,8 @@ import { ModelEndpoint, type ModelEndpointOptions } from '../../tb/pcie/modeldev
 import { ScriptLink } from './support';
 import type { RootComplexOptions } from '../../tb/pcie/options';
 import { RootComplex } from '../../tb/pcie/rootcomplex';
+import type { RawTlp } from '../../sim/raw';
+import { CplStatus, decodeTlp } from '../../tb/pcie/tlp';
 
 const put32 = (b: Uint8Array, o: number, v: number) => new DataView(b.buffer).setUint32(o, v >>> 0, true);
 
@@ -300,5 +302,28 @@ describe('enumeration, more shapes', () => {
     });
     rc.setDeviceControl({ tenBitTags: true });
     expect(dev.cfg[0x69] & 0x11).toBe(0x11);
+  });
+
+  test('the Command register keeps the bits enumeration does not manage', () => {
+    const { dev } = enumerated((c) => (c[0x05] |= 0x01)); // SERR# Enable, set at reset (writable)
+    expect(dev.cfg[0x05] & 0x01).toBe(0x01);
+  });
+
+  test('extended configuration space answered with UR: none at 0x100, an error past it', () => {
+    /** The model, answering config reads at `from` and above with Unsupported Request. */
+    class UrAbove extends ModelEndpoint {
+      constructor(private readonly from: number) {
+        super();
+      }
+      protected override receive(raw: RawTlp): void {
+        const t = decodeTlp(raw);
+        if (t.type !== 'CfgRd0' || t.offset < this.from) return super.receive(raw);
+        const ur = { completerId: this.id, requesterId: t.requesterId, tag: t.tag, byteCount: 4, lowerAddress: 0 };
+        this.emit({ type: 'Cpl', ...ur, status: CplStatus.UR });
+      }
+    }
+    const info = new RootComplex(new UrAbove(0x100), { seed: 1 }).enumerate();
+    expect([info.extCapList, info.msix?.tableSize]).toEqual([[], 8]);
+    expect(() => new RootComplex(new UrAbove(0x140), { seed: 1 }).enumerate()).toThrow(/CfgRd0 .*0x140.* UR|UR.*0x140/);
   });
 });
