@@ -24,7 +24,7 @@ import {
   type Until,
   type WatchKind,
 } from './sideband';
-import { MAX_PACKED_TLP, packedLength, packTlps, unpackTlps, type RawTlp } from './tlp';
+import { MAX_PACKED_TLP, packTlp, TLP_HEAD, unpackTlps, type RawTlp } from './tlp';
 
 export type { RawTlp } from './tlp';
 export type { PortsJson, PortJson, InterfaceJson } from './ports';
@@ -219,6 +219,8 @@ export class Sim {
   /** How the addon was obtained (built: false on a cache hit). */
   readonly build: BuildResult;
   readonly portsInfo: LoadedPorts;
+  /** send() and sendTracked() copy the TLP before they return (packed into the stream's staging buffer). */
+  readonly copiesOnSend = true;
 
   private readonly h: Harness;
   // Off-heap (new ArrayBuffer) so the pointer C++ keeps stays valid.
@@ -228,16 +230,17 @@ export class Sim {
   private readonly sourceIndex = new Map<string, number>();
   /** Per sink stream: it has no data field (header-only TLPs). */
   private readonly headerOnly: boolean[];
-  // Sends not yet handed to C++: flushed as one packed batch per stream at the next call.
-  private pending: { tlps: RawTlp[]; cycles: number[]; report: boolean[] }[];
+  // Per sink stream: sends not yet handed to C++, packed as they are sent (sim/tlp.ts) into a reused off-V8-heap
+  // buffer (a fresh small typed array would live on the V8 heap and cost a copy when C++ asks for its data), and
+  // handed over as one batch at the next call. Packing at once keeps no RawTlp alive until then.
+  private readonly staged: StagedSends[];
   // Per sink stream: TLPs sent so far (C++ numbers them the same way), and the sendTracked() callbacks by number.
   private readonly sent: number[];
   private readonly tracked: Map<number, (cycle: number) => void>[];
   // Where C++ puts delivery reports after run(): [stream, seq, cycle] triples (off-heap, like `state`).
   private readonly deliveries = new Float64Array(new ArrayBuffer(8 * 3 * DELIVERY_BATCH));
   private closed = false;
-  // Reused, off-V8-heap buffers for data crossing into C++ (see packTlps for why).
-  private stage = new Uint32Array(new ArrayBuffer(1 << 16));
+  // Reused, off-V8-heap buffer for port values crossing into C++.
   private readonly scratch: Uint32Array;
   // Where C++ copies finished tx TLPs (run() and takeTx()): the views handed out point into it.
   private readonly inbox = new DwordArena();
@@ -272,7 +275,7 @@ export class Sim {
     ports.sinks.forEach((s, i) => this.sinkIndex.set(s.name, i));
     this.headerOnly = ports.sinks.map((s) => s.fields.data === undefined);
     ports.sources.forEach((s, i) => this.sourceIndex.set(s.name, i));
-    this.pending = ports.sinks.map(() => ({ tlps: [], cycles: [], report: [] }));
+    this.staged = ports.sinks.map(() => new StagedSends());
     this.sent = ports.sinks.map(() => 0);
     this.tracked = ports.sinks.map(() => new Map());
     const maxWords = Math.max(4, ...[...this.portMap.values()].map((p) => p.words));
@@ -312,7 +315,7 @@ export class Sim {
   }
   /** rx TLPs queued (in C++ or not yet flushed) that have not fully transferred. */
   get rxPending(): number {
-    return this.state[S_RX_PENDING] + this.pending.reduce((n, p) => n + p.tlps.length, 0);
+    return this.state[S_RX_PENDING] + this.staged.reduce((n, p) => n + p.tlps, 0);
   }
 
   /** Holds reset for `cycles` cycles with the streams idle. A partly sent rx TLP and a partly received tx TLP are dropped; queued rx TLPs not yet started stay queued. */
@@ -326,7 +329,7 @@ export class Sim {
    * injection cycle (atCycle, else tlp.cycle, else now), FIFO among equals, never earlier.
    */
   send(tlp: RawTlp, atCycle?: number, stream?: string): void {
-    this.queue(tlp, atCycle, stream, false);
+    this.queue(this.streamIndex(this.sinkIndex, stream, 'sink'), tlp, atCycle, false);
   }
 
   /**
@@ -337,13 +340,12 @@ export class Sim {
    * never reported.
    */
   sendTracked(tlp: RawTlp, atCycle: number | undefined, delivered: (cycle: number) => void, stream?: string): void {
-    const [i, seq] = this.queue(tlp, atCycle, stream, true);
-    this.tracked[i].set(seq, delivered);
+    const i = this.streamIndex(this.sinkIndex, stream, 'sink');
+    this.tracked[i].set(this.queue(i, tlp, atCycle, true), delivered);
   }
 
-  /** Queues a TLP for a sink stream; returns the stream index and the TLP's number on it. */
-  private queue(tlp: RawTlp, atCycle: number | undefined, stream: string | undefined, report: boolean) {
-    const i = this.streamIndex(this.sinkIndex, stream, 'sink');
+  /** Queues a TLP for sink stream `i`; returns the TLP's number on it. */
+  private queue(i: number, tlp: RawTlp, atCycle: number | undefined, report: boolean): number {
     if (tlp.hdr.length !== 4) throw new Error(`sim: send: hdr must have 4 dwords, has ${tlp.hdr.length}`);
     if (tlp.data.length > 0 && this.headerOnly[i])
       throw new Error(
@@ -351,11 +353,8 @@ export class Sim {
       );
     const at = atCycle ?? tlp.cycle ?? this.cycle;
     checkCount(at, 'atCycle');
-    const p = this.pending[i];
-    p.tlps.push(tlp);
-    p.cycles.push(at);
-    p.report.push(report);
-    return [i, this.sent[i]++] as const;
+    this.staged[i].add(tlp, at, report);
+    return this.sent[i]++;
   }
 
   /** Calls the sendTracked() callbacks of the deliveries C++ reported after run(). */
@@ -701,16 +700,12 @@ export class Sim {
   }
 
   private flush(): void {
-    for (let i = 0; i < this.pending.length; i++) {
-      const p = this.pending[i];
-      if (p.tlps.length === 0) continue;
-      const n = packedLength(p.tlps);
-      if (n > this.stage.length) this.stage = new Uint32Array(new ArrayBuffer(4 * Math.max(n, 2 * this.stage.length)));
-      packTlps(p.tlps, p.cycles, this.stage, p.report);
-      p.tlps.length = 0;
-      p.cycles.length = 0;
-      p.report.length = 0;
-      this.h.enqueue(i, this.stage, n);
+    for (let i = 0; i < this.staged.length; i++) {
+      const p = this.staged[i];
+      if (p.tlps === 0) continue;
+      this.h.enqueue(i, p.buf, p.words);
+      p.words = 0;
+      p.tlps = 0;
     }
   }
 
@@ -732,6 +727,23 @@ export class Sim {
 
   private streams(map: Map<string, number>, name: string | undefined, role: string): number[] {
     return name === undefined ? [...map.values()] : [this.streamIndex(map, name, role)];
+  }
+}
+
+/** One sink stream's sends, packed, not yet handed to C++. */
+class StagedSends {
+  buf = new Uint32Array(new ArrayBuffer(1 << 16));
+  words = 0;
+  tlps = 0;
+  add(tlp: RawTlp, cycle: number, report: boolean): void {
+    const need = this.words + TLP_HEAD + tlp.data.length;
+    if (need > this.buf.length) {
+      const bigger = new Uint32Array(new ArrayBuffer(4 * Math.max(need, 2 * this.buf.length)));
+      bigger.set(this.buf.subarray(0, this.words));
+      this.buf = bigger;
+    }
+    this.words += packTlp(tlp, cycle, this.buf, this.words, report);
+    this.tlps++;
   }
 }
 

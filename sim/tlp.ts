@@ -21,6 +21,25 @@ export function packedLength(tlps: readonly RawTlp[]): number {
 }
 
 /**
+ * Packs one TLP with its injection cycle into `out` at word `at` (`out` must hold TLP_HEAD + its payload
+ * dwords from there); returns the words written. `report` marks a TLP whose delivery the design's rx driver
+ * reports (REPORT_DELIVERY).
+ */
+export function packTlp(tlp: RawTlp, cycle: number, out: Uint32Array, at: number, report = false): number {
+  const data = tlp.data;
+  const hdr = tlp.hdr;
+  out[at] = data.length;
+  out[at + 1] = cycle % 0x1_0000_0000;
+  out[at + 2] = (Math.floor(cycle / 0x1_0000_0000) | (report ? REPORT_DELIVERY : 0)) >>> 0;
+  out[at + 3] = hdr[0];
+  out[at + 4] = hdr[1];
+  out[at + 5] = hdr[2];
+  out[at + 6] = hdr[3];
+  if (data.length > 0) out.set(data, at + TLP_HEAD);
+  return TLP_HEAD + data.length;
+}
+
+/**
  * Packs TLPs with their injection cycles into `out` (which must hold packedLength(tlps)
  * words); returns the words written. The caller reuses one `out` buffer allocated with
  * `new ArrayBuffer`: a fresh small typed array per call would live on the V8 heap and cost
@@ -34,19 +53,7 @@ export function packTlps(
   report?: readonly boolean[],
 ): number {
   let o = 0;
-  for (let i = 0; i < tlps.length; i++) {
-    const t = tlps[i];
-    const c = cycles[i];
-    out[o] = t.data.length;
-    out[o + 1] = c % 0x1_0000_0000;
-    out[o + 2] = (Math.floor(c / 0x1_0000_0000) | (report?.[i] ? REPORT_DELIVERY : 0)) >>> 0;
-    out[o + 3] = t.hdr[0];
-    out[o + 4] = t.hdr[1];
-    out[o + 5] = t.hdr[2];
-    out[o + 6] = t.hdr[3];
-    out.set(t.data, o + TLP_HEAD);
-    o += TLP_HEAD + t.data.length;
-  }
+  for (let i = 0; i < tlps.length; i++) o += packTlp(tlps[i], cycles[i], out, o, report?.[i] ?? false);
   return o;
 }
 

@@ -95,6 +95,8 @@ export class Completer {
   private reads = 0;
   /** Read data for the completions (see DwordArena: fresh arrays of this size are slow). */
   private readonly readBuffers = new DwordArena();
+  /** Read data for the completions when sending copies them (RcCore.sendCopies): one buffer, reused by every read. */
+  private readonly readScratch = new Uint32Array(new ArrayBuffer(4 * 1024));
 
   constructor(
     private readonly rc: RcCore,
@@ -205,7 +207,9 @@ export class Completer {
     const fault = this.injector.decide(t, cycle);
     let action = refused ? 'ur' : fault.action;
     // The requested dwords, zero outside the enabled range; the completions' payloads are views of them.
-    const dws = this.readBuffers.alloc(t.length);
+    const dws = rc.sendCopies
+      ? this.readScratch.fill(0, 0, t.length).subarray(0, t.length)
+      : this.readBuffers.alloc(t.length);
     if (range.bytes > 0 && !refused) {
       try {
         rc.mem.dmaReadInto(

@@ -29,6 +29,8 @@ export interface RcCore {
   sendRaw(raw: RawTlp, atCycle?: number): void;
   /** Whether the link reports when a TLP reached the device (Link.sendTracked). */
   readonly deliveryReports: boolean;
+  /** Whether sending copies the TLP at once, so its memory may be reused afterwards (Link.copiesOnSend). */
+  readonly sendCopies?: boolean;
   /** Reports a rule the device broke: throws PcieViolation, or records it (options.violations). */
   violation(code: ViolationCode, reason: string, cycle: number, tlp: TlpContext): void;
 }

@@ -30,6 +30,13 @@ export interface Link {
   /** Every finished TLP from the device, each stamped with the cycle it left (`cycle`). */
   takeTx(): RawTlp[];
   /**
+   * Optional: true if send() (and sendTracked()) copies the TLP before it returns and keeps no reference to it,
+   * so the caller may reuse its memory at once (Sim packs every send into its staging buffer). The RC then
+   * builds its read completions in one reused buffer instead of memory of their own (4 MB per 4 MB of DMA
+   * reads, whose allocation also brings V8's full garbage collections sooner). Absent: the link may keep them.
+   */
+  readonly copiesOnSend?: boolean;
+  /**
    * Optional: send(), and once the device has taken the TLP's last beat, `delivered(cycle)` with that cycle
    * (at the latest from the run() that delivers it). The RC uses it for the last completion of each device
    * read: the device may reuse the read's tag from then on, not from when the completion was scheduled
@@ -47,6 +54,8 @@ export interface SimLike {
   sendTracked?(tlp: RawTlp, atCycle: number | undefined, delivered: (cycle: number) => void, stream?: string): void;
   run(opts: LinkRunOptions): { reason: string; cycles: number };
   takeTx(stream?: string): RawTlp[];
+  /** Sim has it: sends are copied at once (see Link.copiesOnSend). */
+  readonly copiesOnSend?: boolean;
 }
 
 /**
@@ -65,6 +74,9 @@ export class SimLink implements Link {
   }
   get cycle(): number {
     return this.sim.cycle;
+  }
+  get copiesOnSend(): boolean {
+    return this.sim.copiesOnSend === true;
   }
   send(tlp: RawTlp, atCycle?: number): void {
     this.sim.send(tlp, atCycle, this.streams.rx);

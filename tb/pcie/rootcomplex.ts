@@ -173,6 +173,10 @@ export class RootComplex implements RcCore {
     return this.link.sendTracked !== undefined;
   }
 
+  get sendCopies(): boolean {
+    return this.link.copiesOnSend === true;
+  }
+
   send(t: Tlp, atCycle?: number, delivered?: (cycle: number) => void): void {
     this.queue(encodeTlp(t), t.type, atCycle, t, delivered);
   }
