@@ -17,7 +17,6 @@ import {
   PCI_COMMAND,
   PCI_COMMAND_INTX_DISABLE,
   PCI_COMMAND_MASTER,
-  PCI_COMMAND_MEMORY,
   PCI_EXP_DEVCTL,
   PCI_EXP_DEVCTL2,
   PCI_ATS_CTRL,
@@ -28,7 +27,6 @@ import {
   PCI_EXP_DEVCTL_EXT_TAG,
   PCI_EXP_DEVCTL_NOSNOOP_EN,
   PCI_EXP_DEVCTL_RELAX_EN,
-  PCI_EXP_LNKCTL,
   PCI_MSIX_ENTRY_CTRL_MASKBIT,
   PCI_MSIX_ENTRY_SIZE,
   PCI_MSIX_FLAGS,
@@ -88,7 +86,6 @@ export class DeviceShadow {
   atsCap?: number;
 
   readonly busMaster = new TimedFlag(false);
-  readonly memorySpace = new TimedFlag(false);
   readonly msixEnable = new TimedFlag(false);
   /** Function Mask: true = all vectors masked ("permits" when not masked, so it is stored inverted). */
   readonly msixUnmaskedAll = new TimedFlag(true);
@@ -129,7 +126,6 @@ export class DeviceShadow {
     this.idCaptured = true;
     if (dw === PCI_COMMAND) {
       this.busMaster.set((cur & PCI_COMMAND_MASTER) !== 0, cycle);
-      this.memorySpace.set((cur & PCI_COMMAND_MEMORY) !== 0, cycle);
       this.intxEnabled.set((cur & PCI_COMMAND_INTX_DISABLE) === 0, cycle);
     }
     if (this.msixCap !== undefined && dw === ((this.msixCap + PCI_MSIX_FLAGS) & ~3)) {
@@ -175,11 +171,6 @@ export class DeviceShadow {
   get devctl2(): number | undefined {
     return this.pcieCap !== undefined && this.known(this.pcieCap + PCI_EXP_DEVCTL2)
       ? this.field16(this.pcieCap + PCI_EXP_DEVCTL2)
-      : undefined;
-  }
-  get lnkctl(): number | undefined {
-    return this.pcieCap !== undefined && this.known(this.pcieCap + PCI_EXP_LNKCTL)
-      ? this.field16(this.pcieCap + PCI_EXP_LNKCTL)
       : undefined;
   }
   /** The device's Max_Payload_Size (the stated one, else 128 bytes, the reset value, until Device Control is known). */
@@ -251,8 +242,8 @@ export class DeviceShadow {
   }
   private maskedAt: number[] = [];
 
-  /** An RC memory write: if it overlaps the MSI-X table, update the shadow (enabled bytes only). */
-  noteMemWrite(addr: bigint, data: Uint8Array, mask: Uint8Array | undefined, cycle: number): void {
+  /** An RC memory write: if it overlaps the MSI-X table, update the shadow. */
+  noteMemWrite(addr: bigint, data: Uint8Array, cycle: number): void {
     const t = this.msixTable;
     if (!t) return;
     const end = addr + BigInt(data.length);
@@ -261,7 +252,7 @@ export class DeviceShadow {
     const wasMasked = Array.from({ length: t.size }, (_, i) => this.vectorMaskBit(i));
     for (let i = 0; i < data.length; i++) {
       const a = addr + BigInt(i);
-      if (a < t.address || a >= tEnd || (mask && !mask[i])) continue;
+      if (a < t.address || a >= tEnd) continue;
       this.msixBytes[Number(a - t.address)] = data[i];
     }
     for (let i = 0; i < t.size; i++) if (!wasMasked[i] && this.vectorMaskBit(i)) this.maskedAt[i] = cycle;

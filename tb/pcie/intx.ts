@@ -13,7 +13,7 @@
  *    wire; `intxDuplicates: 'allow'` accepts them).
  * Traffic class 0 is the codec's check (a message on another TC is malformed).
  */
-import { PCI_COMMAND_INTX_DISABLE, PCI_INTERRUPT_LINE, PCI_COMMAND } from './cfgspace';
+import { PCI_INTERRUPT_LINE } from './cfgspace';
 import type { DeviceShadow } from './devstate';
 import { MsgCode } from './tlp';
 
@@ -97,10 +97,8 @@ export class IntxWires {
    * (reported once per such period).
    */
   checkDisabled(now: number): IntxProblem[] {
-    const off = this.shadow.intxEnabled;
-    const cmd = this.shadow.get(PCI_COMMAND);
-    const disabled = cmd !== undefined && (cmd & PCI_COMMAND_INTX_DISABLE) !== 0;
-    if (!disabled || this.reportedStuck || off.permits(now, this.opts.grace)) return [];
+    const off = this.shadow.intxEnabled; // Interrupt Disable as the RC wrote it, like onMessage's check
+    if (this.reportedStuck || off.permits(now, this.opts.grace)) return [];
     const stuck = INTX_PINS.filter((p) => this.level[p]);
     if (!stuck.length) return [];
     this.reportedStuck = true;

@@ -123,8 +123,9 @@ const put32 = (b: Uint8Array, o: number, v: number) => {
 
 export class ModelEndpoint extends TimedEndpoint {
   readonly cfg = new Uint8Array(4096);
-  /** Per config byte: bits software may write (1) and bits that are write-1-to-clear (w1c). */
-  private readonly wmask = new Uint8Array(4096);
+  /** Per config byte: bits software may write (1) and bits that are write-1-to-clear (w1c). Tests may change `cfg`
+   * and `wmask` to shape the config space (a BAR size, a hardwired control bit). */
+  readonly wmask = new Uint8Array(4096);
   private readonly w1c = new Uint8Array(4096);
   readonly regs = new Uint8Array(0x4000); // BAR0
   readonly sram = new Uint8Array(0x1_0000); // BAR2

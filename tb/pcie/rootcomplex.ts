@@ -475,7 +475,7 @@ export class RootComplex implements RcCore {
   /** Posted write (returns at once; split at MPS / 4 KB). */
   memWrite(addr: Addr, data: Uint8Array): void {
     const a = toAddr(addr);
-    this.shadow.noteMemWrite(a, data, undefined, this.now);
+    this.shadow.noteMemWrite(a, data, this.now);
     this.requester.memWrite(a, data);
   }
   read8(addr: Addr): number {

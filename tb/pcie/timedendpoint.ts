@@ -13,7 +13,6 @@ import { encodeTlp, type Tlp } from './tlp';
 /** Something the function scheduled (cancel() takes it back). */
 export interface TimedEvent {
   at: number;
-  seq: number;
   fn: () => void;
 }
 
@@ -26,9 +25,9 @@ export interface EndpointTiming {
 
 export abstract class TimedEndpoint implements Link {
   cycle = 0;
+  /** In the order of scheduling, so of events at one cycle the first scheduled wins. */
   private events: TimedEvent[] = [];
-  private seq = 0;
-  private readonly rxQueue: { tlp: RawTlp; at: number; seq: number; delivered?: (cycle: number) => void }[] = [];
+  private readonly rxQueue: { tlp: RawTlp; at: number; delivered?: (cycle: number) => void }[] = [];
   private rxFreeAt = 0;
   private txFreeAt = 0;
   private readonly txDone: RawTlp[] = [];
@@ -45,8 +44,8 @@ export abstract class TimedEndpoint implements Link {
   // ==== Link
 
   send(tlp: RawTlp, atCycle?: number, delivered?: (cycle: number) => void): void {
-    this.rxQueue.push({ tlp, at: Math.max(atCycle ?? this.cycle, this.cycle), seq: this.seq++, delivered });
-    this.rxQueue.sort((a, b) => a.at - b.at || a.seq - b.seq);
+    this.rxQueue.push({ tlp, at: Math.max(atCycle ?? this.cycle, this.cycle), delivered });
+    this.rxQueue.sort((a, b) => a.at - b.at); // a stable sort: TLPs of one cycle stay in the order sent
   }
 
   sendTracked(tlp: RawTlp, atCycle: number, delivered: (cycle: number) => void): void {
@@ -66,7 +65,7 @@ export abstract class TimedEndpoint implements Link {
         return { reason: 'tx', cycles: this.cycle - start };
       // Next thing to happen: an internal event, or the head of the rx queue starting to transfer.
       let ev: TimedEvent | undefined;
-      for (const e of this.events) if (!ev || e.at < ev.at || (e.at === ev.at && e.seq < ev.seq)) ev = e;
+      for (const e of this.events) if (!ev || e.at < ev.at) ev = e;
       const rx = this.rxQueue[0];
       const rxAt = rx ? Math.max(rx.at, this.rxFreeAt) : Infinity;
       const at = Math.min(ev?.at ?? Infinity, rxAt);
@@ -98,7 +97,7 @@ export abstract class TimedEndpoint implements Link {
   }
 
   protected schedule(at: number, fn: () => void): TimedEvent {
-    const e = { at, seq: this.seq++, fn };
+    const e = { at, fn };
     this.events.push(e);
     return e;
   }

@@ -105,8 +105,8 @@ describe('MSI-X messages', () => {
       new DataView(e.buffer).setUint32(8, data, true);
       return e;
     };
-    rc.shadow.noteMemWrite(0xc000_2000n, entry(0x2000_0000, 0x40), undefined, 0);
-    rc.shadow.noteMemWrite(0xc000_2010n, entry(0x2000_0ffc, 0x41), undefined, 0);
+    rc.shadow.noteMemWrite(0xc000_2000n, entry(0x2000_0000, 0x40), 0);
+    rc.shadow.noteMemWrite(0xc000_2010n, entry(0x2000_0ffc, 0x41), 0);
     rc.shadow.noteWrite(0x80, 0xc, 0x8000 << 16, 0); // MSI-X on
     const below = rc.mem.alloc(0x1000, { at: 0x1fff_f000n, name: 'below' });
     const above = rc.mem.alloc(0x1000, { at: 0x2000_1000n, name: 'above' });
@@ -134,11 +134,11 @@ describe('MSI-X messages', () => {
 
   test('a masked vector: a message `grace` cycles after the mask is flagged, one before is not', () => {
     const { rc, from, msg } = msix(64);
-    rc.shadow.noteMemWrite(0xc000_200cn, new Uint8Array([1, 0, 0, 0]), undefined, 1000);
+    rc.shadow.noteMemWrite(0xc000_200cn, new Uint8Array([1, 0, 0, 0]), 1000);
     from(msg(0x2000_0000n, 0x40), 1063);
     violation(() => from(msg(0x2000_0000n, 0x40), 1064), 'msix', /masked vector 0/);
     // The function mask and MSI-X Enable use the same rule.
-    rc.shadow.noteMemWrite(0xc000_200cn, new Uint8Array([0, 0, 0, 0]), undefined, 2000);
+    rc.shadow.noteMemWrite(0xc000_200cn, new Uint8Array([0, 0, 0, 0]), 2000);
     rc.shadow.noteWrite(0x80, 0xc, 0xc000 << 16, 3000);
     from(msg(0x2000_0000n, 0x40), 3063);
     violation(() => from(msg(0x2000_0000n, 0x40), 3064), 'msix', /Function Mask is set/);

@@ -313,7 +313,7 @@ describe('MSI-X messages', () => {
     const e = new Uint8Array(16);
     new DataView(e.buffer).setUint32(0, 0xfee0_2000, true);
     new DataView(e.buffer).setUint32(8, 0x4002, true);
-    rc.shadow.noteMemWrite(0xc000_2000n + 32n, e, undefined, 0);
+    rc.shadow.noteMemWrite(0xc000_2000n + 32n, e, 0);
     const msg = (address: bigint, data: number, extra: Partial<Tlp> = {}) => {
       const d = new Uint8Array(4);
       new DataView(d.buffer).setUint32(0, data, true);
@@ -338,7 +338,7 @@ describe('MSI-X messages', () => {
     rc.shadow.noteWrite(0x80, 0xc, 0x8000 << 16, 400);
     from(msg(0xfee0_2000n, 0x4002), 500);
     const mask = new Uint8Array([1, 0, 0, 0]);
-    rc.shadow.noteMemWrite(0xc000_2000n + 32n + 12n, mask, undefined, 1000);
+    rc.shadow.noteMemWrite(0xc000_2000n + 32n + 12n, mask, 1000);
     from(msg(0xfee0_2000n, 0x4002), 1010); // within the grace period
     violation(() => from(msg(0xfee0_2000n, 0x4002), 1100), 'msix', /masked vector 2/);
     violation(() => from(msg(0xfee0_2000n, 0x9999), 1100), 'msix', /data 0x9999 matches no programmed MSI-X vector/);

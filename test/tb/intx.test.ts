@@ -89,3 +89,54 @@ describe('INTx virtual wires', () => {
     expect(() => rc.waitForIntx(true, { timeout: 500 })).toThrow(/timeout after \d+ cycles waiting for INTA asserted/);
   });
 });
+
+describe('INTx messages and the stuck-wire report', () => {
+  test('the four pins have their Assert and Deassert codes; other messages leave the wires alone', () => {
+    const { rc, from } = setup();
+    const pins = ['A', 'B', 'C', 'D'] as const;
+    pins.forEach((p, i) => from(intx(MsgCode.Assert_INTA + i), 10 + i));
+    expect(pins.map((p) => rc.intx.asserted(p))).toEqual([true, true, true, true]);
+    expect(rc.intx.asserted()).toBe(true); // INTA by default
+    from(intx(MsgCode.PM_PME, { routing: MsgRouting.ToRootComplex }), 20);
+    from(intx(MsgCode.ERR_COR, { routing: MsgRouting.ToRootComplex }), 21);
+    expect(rc.intx.events).toHaveLength(4);
+    pins.forEach((p, i) => from(intx(MsgCode.Deassert_INTA + i), 30 + i));
+    expect(pins.map((p) => rc.intx.asserted(p))).toEqual([false, false, false, false]);
+    expect(rc.intx.asserted()).toBe(false);
+    expect(rc.intx.events.map((e) => [e.pin, e.asserted])).toEqual([
+      ...pins.map((p) => [p, true]),
+      ...pins.map((p) => [p, false]),
+    ]);
+    expect(rc.messages).toHaveLength(10);
+  });
+
+  test('a stuck wire is reported once until a Deassert, with the cycles since Interrupt Disable was set', () => {
+    const { rc, link, from } = setup({ grace: 64, violations: 'record' });
+    const later = (cycles: number) => {
+      link.cycle += cycles;
+      rc.step({ maxCycles: cycles });
+    };
+    const stuck = () => rc.violations.filter((v) => /still asserted/.test(v.message));
+    // Interrupt Disable with no wire asserted: nothing to report.
+    rc.shadow.noteWrite(PCI_COMMAND, 0x3, 0x406, link.cycle);
+    later(200);
+    expect(rc.violations).toEqual([]);
+    rc.shadow.noteWrite(PCI_COMMAND, 0x3, 0x006, link.cycle);
+    from(ASSERT_A, link.cycle);
+    const setAt = link.cycle + 5;
+    rc.shadow.noteWrite(PCI_COMMAND, 0x3, 0x406, setAt);
+    later(200);
+    expect(stuck().map((v) => v.message)).toEqual([
+      expect.stringMatching(new RegExp(`INTA still asserted ${rc.now - setAt} cycles after Interrupt Disable was set`)),
+    ]);
+    later(200);
+    from(intx(MsgCode.Assert_INTB), link.cycle); // breaks the rule itself, but is no Deassert
+    later(200);
+    expect(stuck()).toHaveLength(1);
+    expect(rc.violations.map((v) => v.code)).toEqual(['intx', 'intx']);
+    from(DEASSERT_A, link.cycle);
+    later(200);
+    expect(stuck()).toHaveLength(2);
+    expect(stuck()[1].message).toMatch(/INTB still asserted/);
+  });
+});
