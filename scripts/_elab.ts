@@ -1,5 +1,4 @@
-import { FabricTestTop } from '../gen/virtq/fabric_test_top';
-import { designPorts } from '../sim/design';
-const mod = FabricTestTop.elaborate({ W: 64, regions: [16, 12, 14], latency: [0, 5, 2] });
+import { FabricEndpointTestTop } from '../gen/virtq/fabric_test_top';
+import { DEFAULT_LAYOUT } from '../gen/virtio/layout';
+const mod = FabricEndpointTestTop.elaborate({ layout: DEFAULT_LAYOUT, W: 64, regions: [14, 12], latency: [0, 5] });
 console.log(mod.name);
-console.log(designPorts(mod).slice(0, 200));

@@ -13,6 +13,8 @@ import { DmaRam } from '../dma/ram';
 import { dmaCommand, dmaStatus, lineRead, lineWrite } from '../dma/ports';
 import { type DataWidth, tlpStream } from '../pcie/streams';
 import { TlpSlice } from '../pcie/tlp_slice';
+import type { VirtioPciLayout } from '../virtio/layout';
+import { VirtioEndpoint } from '../virtio/top';
 import { DmaFabric, type DmaFabricParams } from './dma_fabric';
 
 export interface FabricTestTopParams {
@@ -119,5 +121,63 @@ export const FabricTestTop = defineModule(
   {
     name: (p) => `dma_fabric_test_w${p.W}_r${p.regions.join('_')}_l${p.latency.join('_')}`,
     doc: 'DMA fabric test top: line memories of different latencies as clients, command/status ports.',
+  },
+);
+
+export interface FabricEndpointTestTopParams extends FabricTestTopParams {
+  layout: VirtioPciLayout;
+}
+
+/**
+ * The fabric behind the virtio endpoint, as the data plane connects it (docs/data-plane.md): the endpoint's
+ * `dp_tx` / `dp_cpl` to the fabric's `tx` / `cpl`, the engines' settings from the handover, the fabric's
+ * `irq_out` as the handover's `irq_queue` and its `outstanding` as `dma_outstanding`. Client i's write
+ * statuses raise queue i's notification (irq_enable), as a queue engine does after its publishing write. The
+ * handover's other inputs are top-level ports (`dp_reset_done`, ...) as DataPlaneStandIn drives them.
+ */
+export const FabricEndpointTestTop = defineModule(
+  'dma_fabric_endpoint_test',
+  (m, p: FabricEndpointTestTopParams) => {
+    const Q = p.layout.queues.count;
+    if (p.regions.length > Q) throw new Error('FabricEndpointTestTop: at most one client per queue');
+    const q = { ...fabricTestParams(p), irqBits: Q };
+    const ep = m.instance('ep', VirtioEndpoint, { layout: p.layout, W: p.W }).io;
+    const f = m.instance('fabric', DmaFabric, q).io;
+    connect(ep.rx, m.input('rx', tlpStream(p.W)));
+    connect(m.output('tx', tlpStream(p.W)), ep.tx);
+    connect(ep.dp_tx, f.tx);
+    connect(f.cpl, ep.dp_cpl);
+    const dp = ep.dp;
+    f.bus_master.set(dp.bus_master);
+    f.max_payload.set(dp.max_payload);
+    f.max_read_req.set(dp.max_read_req);
+    f.ext_tag_en.set(dp.ext_tag_en);
+    f.requester_id.set(dp.requester_id);
+    f.timeout.set(m.input('timeout', FABRIC_TEST_TIMEOUT_BITS));
+    dp.irq_queue.set(f.irq_out);
+    dp.dma_outstanding.set(f.outstanding);
+    for (const k of ['reset_done', 'queue_reset_done', 'fatal_error', 'cfg_valid', 'cfg_field', 'cfg_value'] as const)
+      dp[k].set(m.input(`dp_${k}`, dp[k].width));
+    m.output('busy', bit).set(f.busy);
+    const irqEnable = m.input('irq_enable', bit);
+    let irq = lit(0, Q);
+    p.regions.forEach((bits, i) => {
+      const c = f.clients[i];
+      const cmd = () => dmaCommand(bits, FABRIC_TEST_LEN_BITS, FABRIC_TEST_ID_BITS);
+      connect(c.rd_cmd, m.input(`c${i}_rd_cmd`, cmd()));
+      connect(m.output(`c${i}_rd_status`, dmaStatus(FABRIC_TEST_ID_BITS)), c.rd_status);
+      connect(c.wr_cmd, m.input(`c${i}_wr_cmd`, cmd()));
+      const ws = m.output(`c${i}_wr_status`, dmaStatus(FABRIC_TEST_ID_BITS));
+      connect(ws, c.wr_status);
+      const mem = m.instance(`mem${i}`, SlowRam, { W: p.W, bytes: 2 ** bits, latency: p.latency[i] }).io;
+      connect(mem.wr, c.mem_wr);
+      connect(mem.rd, c.mem_rd);
+      irq = irq.or(ws.valid.and(ws.ready).and(irqEnable).zext(Q).shl(i));
+    });
+    f.irq_in.set(irq);
+  },
+  {
+    name: (p) => `dma_fabric_ep_test_${p.layout.name}_w${p.W}_r${p.regions.join('_')}_l${p.latency.join('_')}`,
+    doc: 'The DMA fabric behind the virtio endpoint, memories as clients: notification ordering tests.',
   },
 );
