@@ -34,6 +34,7 @@ import { Testdev, TESTDEV_CFG, TESTDEV_WIDTHS, testdevParams } from './testdev/t
 import { DEFAULT_FORWARD } from './virtio/cfg_layout';
 import { DEFAULT_LAYOUT, PTILE_LAYOUT } from './virtio/layout';
 import { VIRTIO_WIDTHS, VirtioEndpoint } from './virtio/top';
+import { SPLIT_TEST_QUEUES, SPLIT_TEST_WIDTHS, SplitTestTop } from './virtq/split_test_top';
 
 export interface TopConfig {
   /** What the design is. */
@@ -159,6 +160,11 @@ export const tops: TopConfig[] = [
       },
     ];
   }),
+  // The split-ring queue engine with its own DMA engines (gen/virtq/split_test_top.ts), as test/virtq builds it.
+  ...SPLIT_TEST_WIDTHS.map((W) => ({
+    description: `split virtqueue engine with DMA read/write engines, 3 queues, ${W}-bit`,
+    elaborate: () => SplitTestTop.elaborate({ W, queues: SPLIT_TEST_QUEUES }),
+  })),
   ...VIRTIO_WIDTHS.map((W) => ({
     description: `virtio-blk endpoint control plane, default layout, ${W}-bit TLP stream`,
     elaborate: () => VirtioEndpoint.elaborate({ layout: DEFAULT_LAYOUT, W }),

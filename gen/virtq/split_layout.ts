@@ -1,0 +1,75 @@
+// The split queue engine's scratch memory (its DMA region, docs/queue-engine.md "Split rings"): where ring data
+// the engine fetches lands (the fetch half, written by the DMA read engine, read by the engine) and where the
+// bytes it writes back wait (the out half, written by the engine, read by the DMA write engine), and how a
+// field is taken out of a two-line window read from it. Shared by the engine and its tests.
+import { type Expr, paramError, select } from '../hdl';
+
+export interface SplitLayoutParams {
+  /** Bytes per line (W / 8). */
+  lineBytes: number;
+  queues: number;
+  /** log2 of the region's size in bytes (two halves). */
+  regionBits: number;
+  /** Available ring entries fetched per read, per queue (a power of two). */
+  availBatch: number;
+  /** Descriptors fetched per read (a power of two). */
+  descBatch: number;
+  /** Used elements written per write. */
+  usedBatch: number;
+}
+
+/**
+ * Byte offsets inside each half of the region. Nothing starts in a half's first 8 bytes: the DMA engines move
+ * dwords, so a field at host address 2 mod 4 starts its two-line access 2 bytes before its device address,
+ * which must still be in the same half (the halves are routed by the access's first line).
+ */
+export interface SplitLayout {
+  half: number;
+  /** fetch half: a 16-bit index or flags word read from the driver area (avail idx, flags, used_event). */
+  word: number;
+  /** fetch half: the descriptor window (descBatch descriptors). */
+  desc: number;
+  /** fetch half: the available ring entries of queue q, slot i mod availBatch: avail + 2 (q availBatch + i). */
+  avail: number;
+  /** out half: the used index to publish. */
+  usedIdx: number;
+  /** out half: the avail_event value to write (EVENT_IDX). */
+  availEvent: number;
+  /** out half: the used elements of one write (8 bytes each). */
+  elems: number;
+}
+
+export function splitLayout(p: SplitLayoutParams): SplitLayout {
+  const half = 2 ** (p.regionBits - 1);
+  const l: SplitLayout = {
+    half,
+    word: 8,
+    desc: 16,
+    avail: 16 + 16 * p.descBatch,
+    usedIdx: 8,
+    availEvent: 16,
+    elems: 24,
+  };
+  const fetchEnd = l.avail + 2 * p.queues * p.availBatch;
+  const outEnd = l.elems + 8 * p.usedBatch;
+  if (fetchEnd > half || outEnd > half || half < 4 * p.lineBytes)
+    throw paramError(
+      `SplitEngine: a region of 2^${p.regionBits} bytes is too small: its fetch half needs ${fetchEnd} bytes, ` +
+        `its out half ${outEnd}, each at least ${4 * p.lineBytes} (four lines)`,
+    );
+  return l;
+}
+
+/**
+ * The `bytes` bytes at byte `off` (a multiple of `align`, `bytes` <= `align` unless the line is smaller) of the
+ * first line of a two-line window `win`: a select over the aligned positions of a line, nothing wider.
+ */
+export function fieldAt(win: Expr, off: Expr, bytes: number, align: number): Expr {
+  const lineBytes = win.width / 16;
+  const positions = lineBytes / align;
+  if (positions <= 1) return win.bits(8 * bytes - 1, 0);
+  const lo = Math.log2(align);
+  const hi = Math.log2(lineBytes) - 1;
+  const options = Array.from({ length: positions }, (_, k) => win.bits(8 * (align * k + bytes) - 1, 8 * align * k));
+  return select(off.bits(hi, lo), options);
+}
