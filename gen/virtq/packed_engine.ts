@@ -1,0 +1,226 @@
+// The packed-ring queue engine (issue 8; docs/queue-engine.md, "Packed rings"; docs/data-plane.md): available
+// chains fetched in batches, validated and handed to the device (`chain`), used elements written back for the
+// device's `done`s, used buffer notifications (`irq_queue`) as the driver's event suppression asks, malformed
+// rings stopped with `fatal_error`, device and queue resets. The parts are built by functions in
+// packed_fetch.ts (available side) and packed_used.ts (used side); this module holds the per-queue state they
+// share, the doorbells, the resets and the DMA read command they share.
+import { bit, cat, defineModule, type Expr, lit, log2ceil, mux, orAll } from '../hdl';
+import { dmaCommand, dmaStatus, lineBytes, lineRead, lineWrite } from '../dma/ports';
+import { queueHandover } from '../virtio/ports';
+import { featureDef } from '../virtio/regmap';
+import { chainDesc, chainDone } from './ports';
+import { chainStaging, fetchBuffer, packedWalker, type PackedQueueState, type ReadRequest } from './packed_fetch';
+import { packedLayout, type PackedEngineParams, PACKED_FAULT_BITS } from './packed_params';
+import { notifier, usedWriter } from './packed_used';
+
+const featureBit = (name: string) => featureDef(name, 'blk').bit;
+
+export const PackedEngine = defineModule(
+  'virtq_packed',
+  (m, p: PackedEngineParams) => {
+    const layout = packedLayout(p);
+    const Q = p.queues;
+    const qb = log2ceil(Q);
+    const lineBits = p.devBits - log2ceil(lineBytes(p.W));
+
+    // ---- ports
+    const features = m.input('features', 64);
+    const driverOk = m.input('driver_ok', bit);
+    const resetReq = m.input('reset_req', bit);
+    const qs = Array.from({ length: Q }, (_, i) => m.input(`q${i}`, queueHandover()));
+    const irqQueue = m.output('irq_queue', Q);
+    const fatalError = m.output('fatal_error', bit);
+    const fatalCode = m.output('fatal_code', PACKED_FAULT_BITS);
+    const queueResetDone = m.output('queue_reset_done', Q);
+    const resetDone = m.output('reset_done', bit);
+    const busy = m.output('busy', bit);
+    const chain = m.output('chain', chainDesc(qb));
+    const done = m.input('done', chainDone(qb));
+    const rdCmd = m.output('rd_cmd', dmaCommand(p.devBits, p.lenBits, p.idBits));
+    const rdStatus = m.input('rd_status', dmaStatus(p.idBits));
+    const wrCmd = m.output('wr_cmd', dmaCommand(p.devBits, p.lenBits, p.idBits));
+    const wrStatus = m.input('wr_status', dmaStatus(p.idBits));
+    const memWr = m.input('mem_wr', lineWrite(p.W, lineBits));
+    const memRd = m.input('mem_rd', lineRead(p.W, lineBits));
+
+    // ---- per-queue state
+    const st: PackedQueueState = {
+      pending: m.regArray('pending', Q, bit, { reset: 0 }),
+      failed: m.regArray('failed', Q, bit, { reset: 0 }),
+      resetting: m.regArray('resetting', Q, bit, { reset: 0 }),
+      availPos: m.regArray('avail_pos', Q, 16, { reset: 0 }),
+      availWrap: m.regArray('avail_wrap', Q, bit, { reset: 1 }),
+      usedPos: m.regArray('used_pos', Q, 16, { reset: 0 }),
+      usedWrap: m.regArray('used_wrap', Q, bit, { reset: 1 }),
+      unsignalled: m.regArray('unsignalled', Q, 16, { reset: 0 }),
+      inflight: m.regArray('inflight', Q, 16, { reset: 0 }),
+    };
+    const cfg = qs.map((q) => ({ size: q.size, enable: q.enable, desc: q.desc, driver: q.driver }));
+    const feat = (name: string) => features.bit(featureBit(name));
+
+    // ---- the read command, shared by the walker (id 0) and the notifier (id 1); statuses routed by id
+    const request = (name: string, offset: number): ReadRequest => ({
+      valid: m.wire(`${name}_rd_valid`, bit),
+      host: m.wire(`${name}_rd_host`, 64),
+      offset,
+      len: m.wire(`${name}_rd_len`, p.lenBits),
+      grant: m.wire(`${name}_rd_grant`, bit),
+    });
+    const fetchRead = request('fetch', 0);
+    const eventRead = request('event', layout.eventOffset);
+    const useFetch = fetchRead.valid;
+    rdCmd.valid.set(fetchRead.valid.or(eventRead.valid));
+    rdCmd.host_addr.set(mux(useFetch, fetchRead.host, eventRead.host));
+    rdCmd.dev_addr.set(lit(p.base, p.devBits).or(mux(useFetch, lit(0, p.devBits), lit(layout.eventOffset, p.devBits))));
+    rdCmd.len.set(mux(useFetch, fetchRead.len, eventRead.len));
+    rdCmd.id.set(mux(useFetch, lit(0, p.idBits), lit(1, p.idBits)));
+    fetchRead.grant.set(useFetch.and(rdCmd.ready));
+    eventRead.grant.set(useFetch.not().and(rdCmd.ready));
+    rdStatus.ready.set(1);
+    const fetchStatus = { valid: rdStatus.valid.and(rdStatus.id.bit(0).not()), error: rdStatus.error };
+    const eventStatus = { valid: rdStatus.valid.and(rdStatus.id.bit(0)), error: rdStatus.error };
+
+    // ---- available side
+    memWr.ready.set(1);
+    memRd.ready.set(1);
+    const buffer = fetchBuffer(m, p, layout, memWr);
+    const staging = chainStaging(m, p, qb, chain);
+    const walker = packedWalker(m, {
+      p,
+      queueBits: qb,
+      cfg,
+      st,
+      driverOk,
+      featIndirect: feat('VIRTIO_F_INDIRECT_DESC'),
+      featInOrder: feat('VIRTIO_F_IN_ORDER'),
+      desc: buffer.desc,
+      status: fetchStatus,
+      staging,
+      read: fetchRead,
+    });
+
+    // ---- used side
+    const used = usedWriter(m, {
+      p,
+      layout,
+      queueBits: qb,
+      cfg,
+      st,
+      done,
+      wrCmd,
+      wrStatus: { valid: wrStatus.valid, id: wrStatus.id, error: wrStatus.error },
+      memRd,
+    });
+    wrStatus.ready.set(1);
+    const notify = notifier(m, {
+      p,
+      queueBits: qb,
+      cfg,
+      st,
+      featEventIdx: feat('VIRTIO_F_EVENT_IDX'),
+      event: buffer.event,
+      seq: used.seq,
+      seqDone: used.seqDone,
+      status: eventStatus,
+      read: eventRead,
+    });
+
+    // ---- per-queue counters: chains in flight (committed .. done), positions not yet signalled
+    const doneFire = done.valid.and(done.ready);
+    qs.forEach((_, i) => {
+      const inc = staging.committed.and(walker.queue.eq(i));
+      const dec = doneFire.and(done.queue.eq(i));
+      st.inflight.item(i).next(st.inflight.item(i).add(inc.zext(16)).sub(dec.zext(16)));
+      const add = mux(used.accept.and(done.queue.eq(i)), done.slots, lit(0, 16));
+      const sub = mux(notify.taken.and(notify.takenQueue.eq(i)), notify.takenAdv, lit(0, 16));
+      st.unsignalled.item(i).next(st.unsignalled.item(i).add(add).sub(sub));
+    });
+
+    // ---- doorbells (after the walker's clear, so a doorbell in the cycle of a pick is kept)
+    qs.forEach((q, i) => m.if(q.notify, () => st.pending.item(i).next(1)));
+
+    // ---- fatal errors: the queue stops; one pulse, with the first part's code
+    const fatals = [walker.fatal, used.fatal, notify.fatal];
+    fatals.forEach((x) => m.if(x.valid, () => st.failed.nextAt(x.queue, 1)));
+    const fatalReg = m.reg('fatal_pulse', bit, { reset: 0 });
+    const codeReg = m.reg('fatal_code_reg', PACKED_FAULT_BITS, { reset: 0 });
+    const anyFatal = orAll(...fatals.map((x) => x.valid));
+    fatalReg.next(anyFatal);
+    let code: Expr = lit(0, PACKED_FAULT_BITS);
+    for (const x of [...fatals].reverse()) code = mux(x.valid, x.code, code);
+    m.if(anyFatal, () => codeReg.next(code));
+    fatalError.set(fatalReg);
+    fatalCode.set(codeReg);
+
+    // ---- resets: stop taking work, wait for the queue's DMA and chains, then forget its state
+    const devResetting = m.reg('dev_resetting', bit, { reset: 0 });
+    const qResetDone = m.reg('queue_reset_done_reg', Q, { reset: 0 });
+    const devResetDone = m.reg('reset_done_reg', bit, { reset: 0 });
+    const usedQuiet = used.seq.eq(used.seqDone).and(used.busy.not());
+    const finishing = qs.map((_, i) =>
+      m.let(
+        `reset_finish_${i}`,
+        st.resetting
+          .item(i)
+          .and(st.inflight.item(i).eq(0))
+          .and(walker.active.and(walker.queue.eq(i)).not())
+          .and(notify.active.and(notify.queue.eq(i)).not())
+          .and(usedQuiet),
+      ),
+    );
+    qs.forEach((q, i) => {
+      m.if(finishing[i], () => {
+        st.resetting.item(i).next(0);
+        st.pending.item(i).next(0);
+        st.failed.item(i).next(0);
+        st.availPos.item(i).next(0);
+        st.availWrap.item(i).next(1);
+        st.usedPos.item(i).next(0);
+        st.usedWrap.item(i).next(1);
+        st.unsignalled.item(i).next(0);
+      });
+      // after the clear: a reset asked for in the cycle another one finishes is not lost
+      m.if(q.reset_req.or(resetReq), () => st.resetting.item(i).next(1));
+    });
+    qResetDone.next(cat(...[...finishing].reverse()));
+    m.if(resetReq, () => devResetting.next(1));
+    const allQuiet = orAll(...st.resetting.items).not();
+    devResetDone.next(devResetting.and(allQuiet).and(resetReq.not()));
+    m.if(devResetting.and(allQuiet).and(resetReq.not()), () => devResetting.next(0));
+    queueResetDone.set(qResetDone);
+    resetDone.set(devResetDone);
+
+    // ---- interrupts: a pulse per queue, a cycle after the decision
+    const irqReg = m.reg('irq_reg', Q, { reset: 0 });
+    irqReg.next(notify.irq);
+    irqQueue.set(irqReg);
+
+    busy.set(orAll(walker.active, notify.active, used.busy, staging.empty.not()));
+    return {
+      features,
+      driver_ok: driverOk,
+      reset_req: resetReq,
+      q: qs,
+      irq_queue: irqQueue,
+      fatal_error: fatalError,
+      fatal_code: fatalCode,
+      queue_reset_done: queueResetDone,
+      reset_done: resetDone,
+      busy,
+      chain,
+      done,
+      rd_cmd: rdCmd,
+      rd_status: rdStatus,
+      wr_cmd: wrCmd,
+      wr_status: wrStatus,
+      mem_wr: memWr,
+      mem_rd: memRd,
+    };
+  },
+  {
+    name: (p) =>
+      `virtq_packed_w${p.W}_q${p.queues}_d${p.devBits}_b${p.base.toString(16)}_r${p.regionBits}` +
+      `_l${p.lenBits}_i${p.idBits}_f${p.batch}_c${p.maxChain}_u${p.usedSlots}`,
+    doc: 'Packed-ring virtqueue engine: batched descriptor fetch, chain validation, used write-back, notifications.',
+  },
+);

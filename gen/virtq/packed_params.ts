@@ -1,0 +1,99 @@
+// The packed-ring queue engine's parameters, the layout of its device-memory region, and the codes of the
+// malformed-ring cases it detects (docs/queue-engine.md, "Packed rings"). Shared by the engine's parts
+// (packed_engine.ts, packed_fetch.ts, packed_used.ts), its test top and its tests.
+import { intParam, log2ceil, paramError } from '../hdl';
+import { lineBytes } from '../dma/ports';
+import type { DataWidth } from '../pcie/streams';
+
+export interface PackedEngineParams {
+  W: DataWidth;
+  /** Virtqueues served (1..16). */
+  queues: number;
+  /** Bits of a device address (the DMA engines' devBits). */
+  devBits: number;
+  /** The engine's region of the device address space: its base (a multiple of its size) and log2 of its size. */
+  base: number;
+  regionBits: number;
+  /** Widths of the DMA commands' length and id fields (the DMA engines' lenBits, idBits). */
+  lenBits: number;
+  idBits: number;
+  /** Descriptors fetched per DMA read (a power of two from max(4, W/128) up to 64). */
+  batch: number;
+  /** Descriptors (segments) a chain may have, indirect tables expanded: a power of two; longer is refused. */
+  maxChain: number;
+  /** Used elements whose writes may be in flight at once (a power of two, 2..64). */
+  usedSlots: number;
+}
+
+/** Defaults the test top and the data plane start from. */
+export const PACKED_DEFAULTS = { batch: 8, maxChain: 64, usedSlots: 8 } as const;
+
+/** Where things are in the engine's region (byte offsets from `base`). */
+export interface PackedLayout {
+  /** The fetch buffer: `batch` descriptors (ring descriptors or indirect table entries). */
+  bufBytes: number;
+  /** The driver event structure is read into these 4 bytes (a line of its own). */
+  eventOffset: number;
+  /** Used elements, 8 bytes each (len, id, flags as they go into the descriptor's bytes 8..15). */
+  usedOffset: number;
+  /** Bytes of the used area as the write engine sees it (at least two lines). */
+  usedBytes: number;
+}
+
+export function packedLayout(p: PackedEngineParams): PackedLayout {
+  const LB = lineBytes(p.W);
+  const pow2 = (what: string, v: number, lo: number, hi: number) => {
+    intParam(`PackedEngine: ${what}`, v, lo, hi);
+    if (v & (v - 1)) throw paramError(`PackedEngine: ${what} must be a power of two, got ${v}`);
+  };
+  intParam('PackedEngine: queues', p.queues, 1, 16);
+  pow2('batch', p.batch, Math.max(4, p.W / 128), 64);
+  pow2('maxChain', p.maxChain, 2, 1024);
+  pow2('usedSlots', p.usedSlots, 2, 64);
+  intParam('PackedEngine: devBits', p.devBits, p.regionBits, 48);
+  intParam('PackedEngine: idBits', p.idBits, log2ceil(p.usedSlots) + 1, 32);
+  intParam('PackedEngine: lenBits', p.lenBits, log2ceil(16 * p.batch + 1), 32);
+  if (p.base % 2 ** p.regionBits !== 0)
+    throw paramError(`PackedEngine: base 0x${p.base.toString(16)} is not a multiple of the region size`);
+  const bufBytes = 16 * p.batch;
+  const usedBytes = Math.max(8 * p.usedSlots, 2 * LB);
+  const half = 2 ** (p.regionBits - 1);
+  if (bufBytes + LB > half || usedBytes > half)
+    throw paramError(
+      `PackedEngine: regionBits ${p.regionBits} is too small: the fetch buffer and event line need ${bufBytes + LB} ` +
+        `bytes and the used area ${usedBytes}, each in half of the region`,
+    );
+  return { bufBytes, eventOffset: bufBytes, usedOffset: half, usedBytes };
+}
+
+/**
+ * Why the engine stopped a queue (`fatal_code`, with `fatal_error`): the golden model's RingErrorKind where
+ * one applies (tb/virtio/ring/device.ts), and the engine's own limit.
+ */
+export const PackedFault = {
+  NONE: 0,
+  /** A descriptor of a chain after the first is not available (desc-not-available). */
+  DESC_NOT_AVAILABLE: 1,
+  /** More ring descriptors than the queue size, or an indirect table longer than it (chain-too-long). */
+  CHAIN_TOO_LONG: 2,
+  INDIRECT_NOT_NEGOTIATED: 3,
+  INDIRECT_WITH_NEXT: 4,
+  /** An indirect table of 0 bytes or not a multiple of 16. */
+  INDIRECT_BAD_LENGTH: 5,
+  INDIRECT_IN_INDIRECT: 6,
+  READABLE_AFTER_WRITABLE: 7,
+  /** More than 2^32 bytes in a chain. */
+  CHAIN_TOO_BIG: 8,
+  /** A DMA read or write of the ring, a table or the event structure failed (dma-fault). */
+  DMA_FAULT: 9,
+  /** IN_ORDER: a buffer id other than its head's ring position. */
+  IN_ORDER_VIOLATION: 10,
+  /** More segments than the engine's `maxChain` (a limit of this engine, not of the spec). */
+  MAX_CHAIN: 11,
+} as const;
+export const PACKED_FAULT_BITS = 4;
+
+/** Descriptor flag bits (virtio 1.2 2.8.1 / Linux virtio_ring.h). */
+export const DESC_F = { NEXT: 0, WRITE: 1, INDIRECT: 2, AVAIL: 7, USED: 15 } as const;
+/** Packed event suppression flags. */
+export const EVENT_FLAG = { ENABLE: 0, DISABLE: 1, DESC: 2 } as const;
