@@ -16,6 +16,8 @@ import {
   RegSlice,
   RoundRobinArbiter,
 } from './lib';
+import { VirtioBlk } from './blk/device';
+import { BlkTestTop, blkTestDeviceParams, blkTestParams } from './blk/test_top';
 import { DmaRead } from './dma/read_engine';
 import { dmaTestParams } from './dma/test_top';
 import { DmaWrite } from './dma/write_engine';
@@ -165,6 +167,17 @@ export const tops: TopConfig[] = [
     description: `split virtqueue engine with DMA read/write engines, 3 queues, ${W}-bit`,
     elaborate: () => SplitTestTop.elaborate({ W, queues: SPLIT_TEST_QUEUES }),
   })),
+  // virtio-blk (gen/blk): the device alone, and its test top (device, DMA engines, on-chip AXI4 RAM storage).
+  ...([64, 256] as const).flatMap((W) => [
+    {
+      description: `virtio-blk device (requests, DMA client, AXI4 storage port), ${W}-bit, test configuration`,
+      elaborate: () => VirtioBlk.elaborate(blkTestDeviceParams(blkTestParams(W))),
+    },
+    {
+      description: `virtio-blk test top (device, DMA engines, 256 KiB on-chip AXI4 RAM), ${W}-bit`,
+      elaborate: () => BlkTestTop.elaborate(blkTestParams(W)),
+    },
+  ]),
   ...VIRTIO_WIDTHS.map((W) => ({
     description: `virtio-blk endpoint control plane, default layout, ${W}-bit TLP stream`,
     elaborate: () => VirtioEndpoint.elaborate({ layout: DEFAULT_LAYOUT, W }),

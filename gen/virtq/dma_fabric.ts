@@ -137,12 +137,12 @@ export const DmaFabric = defineModule(
     const arb = m.instance('tx_arb', PacketArbiter, { spec: tlpStream(p.W), n: 2 }).io;
 
     // ---- commands: round robin among the clients, one per cycle, into a register in front of the engine
-    type Cmd = ReturnType<typeof dmaCommand>;
-    type Status = ReturnType<typeof dmaStatus>;
+    type Cmd = (typeof clients)[number]['rd_cmd'];
+    type Status = (typeof clients)[number]['rd_status'];
     const commands = (
       name: string,
       pick: (c: (typeof clients)[number]) => { cmd: Cmd; status: Status },
-      eng: { cmd: Cmd; status: Status },
+      eng: { cmd: typeof rd.cmd; status: typeof rd.status },
     ) => {
       const ins = clients.map((c) => pick(c).cmd);
       const valid = m.reg(`${name}_valid`, bit, { reset: 0 });
@@ -261,7 +261,7 @@ export const DmaFabric = defineModule(
     // ---- interrupt ordering: TLPs between the engines and `tx`; a notification waits for those ahead of it.
     // Two groups: `a` waits for its count of TLPs to leave; notifications arriving meanwhile gather in `b` (its
     // count the TLPs in the path when the latest joined), which becomes `a` when `a` leaves.
-    const eopIn = (s: typeof rd.req) => s.valid.and(s.ready).and(s.eop);
+    const eopIn = (s: { valid: Expr; ready: Expr; eop: Expr }) => s.valid.and(s.ready).and(s.eop);
     const cw = 4; // the arbiter holds at most two beats (two TLPs)
     const inPath = m.reg('tx_in_path', cw, { reset: 0 });
     const left = eopIn(tx);

@@ -8,7 +8,7 @@
 //   fabric.c<i>_mem_wr -> mem<i> (DmaRam) ; fabric.c<i>_mem_rd -> mem<i> (+ latency[i] cycles)
 //   irq_in: a client's write status pulses bit i (when irq_enable), as a queue engine would after its publishing
 //   write; irq_out is the fabric's (held behind the TLPs ahead of it).
-import { bit, connect, defineModule, intParam, lit } from '../hdl';
+import { bit, connect, defineModule, type Expr, intParam, lit } from '../hdl';
 import { DmaRam } from '../dma/ram';
 import { dmaCommand, dmaStatus, lineRead, lineWrite } from '../dma/ports';
 import { type DataWidth, tlpStream } from '../pcie/streams';
@@ -57,8 +57,8 @@ export const SlowRam = defineModule(
     ram.rd.valid.set(rd.valid);
     ram.rd.addr.set(rd.addr);
     rd.ready.set(ram.rd.ready);
-    let v = ram.rd.rvalid;
-    let d = ram.rd.rdata;
+    let v: Expr = ram.rd.rvalid;
+    let d: Expr = ram.rd.rdata;
     for (let i = 0; i < p.latency; i++) {
       const vr = m.reg(`rvalid_${i}`, bit, { reset: 0 });
       const dr = m.reg(`rdata_${i}`, 2 * p.W);

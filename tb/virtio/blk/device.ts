@@ -3,6 +3,9 @@
 // WRITE_ZEROES on a SparseDisk, and writes the status byte as the last device-writable byte. Its choices where
 // the spec leaves room (each a status the driver sees, and storage never touched out of range):
 //  - a request without a device-writable byte cannot be completed: the queue stops (the device needs reset);
+//  - with seg_max / size_max set: a chain of more than seg_max + 2 descriptors (seg_max "Maximum number of
+//    segments in a request" counts the data; Linux's virtblk_probe adds 2 "for header & tailer"), or a
+//    descriptor longer than size_max ("Maximum size of any single segment"): IOERR, before the header is read;
 //  - a header shorter than 16 bytes, data in the wrong direction (IN with device-readable data after the
 //    header, OUT with device-writable bytes before the status), a data length not a multiple of 512, a range
 //    past the capacity, any write (OUT, DISCARD, WRITE_ZEROES) to a read-only device: IOERR, nothing stored;
@@ -43,7 +46,14 @@ export interface BlkDeviceConfig {
   readonly writeZeroes?: BlkLimits;
   /** The identification string GET_ID returns (at most 20 bytes, NUL-padded). */
   readonly id?: string;
+  /** VIRTIO_BLK_F_SEG_MAX: data descriptors per request (the chain may have two more). */
+  readonly segMax?: number;
+  /** VIRTIO_BLK_F_SIZE_MAX: bytes per descriptor. */
+  readonly sizeMax?: number;
 }
+
+/** What the device does with a chain's buffers (a DeviceQueue, or any memory a test serves them from). */
+export type BlkChainIo = Pick<DeviceQueue, 'readData' | 'writeData' | 'abort'>;
 
 /** What the device did with one request. */
 export interface BlkOutcome {
@@ -112,13 +122,19 @@ export class BlkDevice {
     return { outcomes, publish: q.publish(), error };
   }
 
-  private handle(q: DeviceQueue, c: Chain): BlkOutcome | RingError {
+  /** Carries out one request on its chain's buffers (processNext() does it for the next available chain). */
+  handle(q: BlkChainIo, c: Chain): BlkOutcome | RingError {
     if (c.writable === 0) return q.abort(c, 'virtio-blk request without a device-writable byte for the status');
     const statusOff = c.writable - 1;
     const finish = (status: number, written: number, type: number, sector: bigint, reason?: string): BlkOutcome => {
       q.writeData(c, statusOff, Uint8Array.of(status));
       return { chain: c, type, sector, status, len: written + 1, reason };
     };
+    const { segMax, sizeMax } = this.config;
+    if (segMax !== undefined && c.segments.length > segMax + 2)
+      return finish(BLK_S.IOERR, 0, -1, 0n, `${c.segments.length} descriptors, seg_max ${segMax} + 2`);
+    const big = sizeMax === undefined ? undefined : c.segments.find((x) => x.len > sizeMax);
+    if (big) return finish(BLK_S.IOERR, 0, -1, 0n, `a descriptor of ${big.len} bytes, size_max ${sizeMax}`);
     if (c.readable < BLK_HDR_SIZE)
       return finish(BLK_S.IOERR, 0, -1, 0n, `header of ${c.readable} bytes (${BLK_HDR_SIZE} needed)`);
     const hdr = q.readData(c, 0, BLK_HDR_SIZE);
@@ -170,7 +186,7 @@ export class BlkDevice {
   }
 
   private discardOrZero(
-    q: DeviceQueue,
+    q: BlkChainIo,
     c: Chain,
     type: number,
     sector: bigint,

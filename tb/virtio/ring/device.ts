@@ -135,6 +135,33 @@ interface RawDesc {
   flags: number;
 }
 
+/**
+ * Where bytes [off, off + len) of a chain's device-writable (or device-readable) bytes are: one piece per
+ * descriptor they touch (host address, position in the range, length), in chain order, empty ones left out.
+ */
+export function chainPieces(
+  chain: Pick<Chain, 'segments'>,
+  write: boolean,
+  off: number,
+  len: number,
+): { addr: bigint; pos: number; n: number }[] {
+  const out: { addr: bigint; pos: number; n: number }[] = [];
+  let skip = off;
+  let pos = 0;
+  for (const s of chain.segments) {
+    if (s.write !== write || pos >= len) continue;
+    if (skip >= s.len) {
+      skip -= s.len;
+      continue;
+    }
+    const n = Math.min(s.len - skip, len - pos);
+    out.push({ addr: s.addr + BigInt(skip), pos, n });
+    pos += n;
+    skip = 0;
+  }
+  return out;
+}
+
 export class DeviceQueue {
   readonly index: number;
   readonly num: number;
@@ -465,24 +492,14 @@ export class DeviceQueue {
         `buffer ${chain.id}`,
         `${len} bytes at ${off} of ${room} ${write ? 'writable' : 'readable'} bytes`,
       );
-    let skip = off;
-    let pos = 0;
-    for (const s of chain.segments) {
-      if (s.write !== write || pos >= len) continue;
-      if (skip >= s.len) {
-        skip -= s.len;
-        continue;
-      }
-      const n = Math.min(s.len - skip, len - pos);
+    for (const p of chainPieces(chain, write, off, len)) {
       try {
-        f(s.addr + BigInt(skip), pos, n);
+        f(p.addr, p.pos, p.n);
       } catch (e) {
         // A buffer outside granted memory (UR / CA on the bus): the queue stops, the caller sees the error.
         if (e instanceof DmaFault) throw this.fail('dma-fault', `buffer ${chain.id}`, e.message);
         throw e;
       }
-      pos += n;
-      skip = 0;
     }
   }
 

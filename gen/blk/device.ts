@@ -1,0 +1,555 @@
+// The virtio-blk device (virtio 1.2 device-types/blk) behind the queue engines (docs/virtio-blk.md,
+// docs/data-plane.md): it takes validated descriptor chains on `chain`, carries out each request with the DMA
+// engines and the storage port, and hands each chain back on `done` with the bytes written. Its decisions are
+// the golden model's (tb/virtio/blk/device.ts BlkDevice), check for check.
+//
+// One request at a time, in phases:
+//   recv     the chain's descriptors into a buffer (seg_max + 2 of them), summing readable and writable bytes
+//            and keeping the last non-empty writable descriptor (whose last byte is the status byte);
+//   check    no writable byte: the chain cannot be completed (used length 0, `ev_bad_request`); too many
+//            descriptors, one longer than size_max, or a header of fewer than 16 bytes: IOERR;
+//   hdr      the header's 16 bytes from the readable bytes (any framing) into the scratch capture register;
+//   decode   type and sector checked; IN / OUT / GET_ID move their data (one DMA command per descriptor piece),
+//            DISCARD / WRITE_ZEROES fetch and check each segment, then fetch it again and zero its range;
+//   status   after every data transfer has ended and storage has answered every write: the status byte, one
+//            byte of DMA from the scratch region to the last writable byte;
+//   done     the used element (len = data bytes written + 1).
+//
+// The device's region of the DMA address space (`devBits` bits at `base`): its lower half is the storage
+// window (byte address = storage byte address, served through gen/blk/line_axi.ts on the AXI4 `storage`
+// port); its upper half the scratch: the 16-byte capture register (written by the read engine, the header or
+// one discard segment), the status byte and the identification string (read by the write engine).
+import { createHash } from 'node:crypto';
+import { bit, cat, connect, defineModule, type Expr, lit, log2ceil, mux, paramError } from '../hdl';
+import { stableJson } from '../hdl/names';
+import { Fifo } from '../lib/fifo';
+import { axi4 } from '../lib/axi';
+import { dmaCommand, dmaStatus, lineBytes, lineRead, lineWrite } from '../dma/ports';
+import { type DataWidth } from '../pcie/streams';
+import { featureDef } from '../virtio/regmap';
+import { chainDesc, chainDone } from '../virtq/ports';
+import { LineAxi } from './line_axi';
+import { BLK_HDR_SIZE, BLK_ID_BYTES, BLK_S, BLK_T, SECTOR_SIZE } from './defs';
+
+export interface BlkSegLimits {
+  /** max_*_sectors: sectors per segment. */
+  maxSectors: number;
+  /** max_*_seg: segments per request. */
+  maxSeg: number;
+}
+
+export interface VirtioBlkParams {
+  W: DataWidth;
+  queueBits: number;
+  /** log2 of the device's DMA region: the storage window is its lower half (2^(devBits-1) bytes). */
+  devBits: number;
+  /** Bits of a device address on the DMA engines (default devBits). */
+  addrBits?: number;
+  /** The region's base device address (a multiple of 2^devBits, default 0). */
+  base?: number;
+  /** DMA command length and id widths (the engines' lenBits / idBits). */
+  lenBits: number;
+  idBits: number;
+  /** Capacity in 512-byte sectors: at most the storage window. */
+  capacity: number;
+  /** seg_max: data descriptors per request (a chain may have seg_max + 2: header and status). */
+  segMax: number;
+  /** size_max: bytes per descriptor (below 2^lenBits). */
+  sizeMax: number;
+  /** VIRTIO_BLK_F_RO: every write refused. */
+  readOnly?: boolean;
+  /** VIRTIO_BLK_F_FLUSH offered. */
+  flush?: boolean;
+  /** VIRTIO_BLK_F_DISCARD offered, with its limits. */
+  discard?: BlkSegLimits;
+  /** VIRTIO_BLK_F_WRITE_ZEROES offered, with its limits. */
+  writeZeroes?: BlkSegLimits;
+  /** The identification string GET_ID returns (at most 20 bytes, NUL-padded). */
+  id?: string;
+  /** AXI reads in flight on the storage port. */
+  storageReads?: number;
+}
+
+/** Scratch layout (byte offsets in the region's upper half). */
+export const BLK_SCRATCH = { capture: 0, status: 16, id: 32, image: 64 } as const;
+
+/** Checked parameters and derived sizes. */
+export function blkGeometry(p: VirtioBlkParams) {
+  const addrBits = p.addrBits ?? p.devBits;
+  const base = p.base ?? 0;
+  const B = lineBytes(p.W);
+  const lb = log2ceil(B);
+  if (!Number.isInteger(p.devBits) || p.devBits < 12 || p.devBits > 48)
+    throw paramError(`VirtioBlk: devBits must be 12..48, got ${p.devBits}`);
+  if (addrBits < p.devBits) throw paramError(`VirtioBlk: addrBits ${addrBits} below devBits ${p.devBits}`);
+  if (base % 2 ** p.devBits !== 0 || base < 0 || base + 2 ** p.devBits > 2 ** addrBits)
+    throw paramError(
+      `VirtioBlk: base 0x${base.toString(16)} is not a multiple of 2^${p.devBits} inside the address space`,
+    );
+  const window = 2 ** (p.devBits - 1);
+  if (!Number.isSafeInteger(p.capacity) || p.capacity < 1 || p.capacity * SECTOR_SIZE > window)
+    throw paramError(`VirtioBlk: capacity ${p.capacity} sectors does not fit the ${window}-byte storage window`);
+  if (!Number.isInteger(p.segMax) || p.segMax < 1 || p.segMax > 1022)
+    throw paramError(`VirtioBlk: segMax must be 1..1022, got ${p.segMax}`);
+  if (!Number.isInteger(p.sizeMax) || p.sizeMax < 512 || p.sizeMax >= 2 ** p.lenBits)
+    throw paramError(`VirtioBlk: sizeMax must be 512..2^lenBits-1 (${2 ** p.lenBits - 1}), got ${p.sizeMax}`);
+  for (const [name, l] of [
+    ['discard', p.discard],
+    ['writeZeroes', p.writeZeroes],
+  ] as const)
+    if (l && (l.maxSeg < 1 || l.maxSeg > 256 || l.maxSectors < 1 || l.maxSectors >= 2 ** 32))
+      throw paramError(`VirtioBlk: ${name} limits maxSeg 1..256, maxSectors 1..2^32-1, got ${JSON.stringify(l)}`);
+  const id = new TextEncoder().encode(p.id ?? '');
+  if (id.length > BLK_ID_BYTES) throw paramError(`VirtioBlk: id '${p.id}' is longer than ${BLK_ID_BYTES} bytes`);
+  return { addrBits, base, B, lb, lineBits: p.devBits - lb, window, descs: p.segMax + 2, id };
+}
+
+/** A short, stable name suffix for a parameter set (the full set would make an unwieldy Verilog name). */
+export function paramHash(p: object): string {
+  return createHash('sha256').update(stableJson(p)).digest('hex').slice(0, 10);
+}
+
+const FLUSH_BIT = featureDef('VIRTIO_BLK_F_FLUSH', 'blk').bit;
+const DISCARD_BIT = featureDef('VIRTIO_BLK_F_DISCARD', 'blk').bit;
+const WRITE_ZEROES_BIT = featureDef('VIRTIO_BLK_F_WRITE_ZEROES', 'blk').bit;
+
+export const VirtioBlk = defineModule(
+  'virtio_blk',
+  (m, p: VirtioBlkParams) => {
+    const g = blkGeometry(p);
+    const { B, lb, lineBits } = g;
+    const W = p.W;
+    const chain = m.input('chain', chainDesc(p.queueBits));
+    const done = m.output('done', chainDone(p.queueBits));
+    const features = m.input('features', 64);
+    const rdCmd = m.output('rd_cmd', dmaCommand(g.addrBits, p.lenBits, p.idBits));
+    const rdStatus = m.input('rd_status', dmaStatus(p.idBits));
+    const wrCmd = m.output('wr_cmd', dmaCommand(g.addrBits, p.lenBits, p.idBits));
+    const wrStatus = m.input('wr_status', dmaStatus(p.idBits));
+    const memWr = m.input('mem_wr', lineWrite(W, lineBits));
+    const memRd = m.input('mem_rd', lineRead(W, lineBits));
+    const storage = m.output('storage', axi4(2 * W, p.devBits - 1));
+    const evBad = m.output('ev_bad_request', bit);
+    const evDmaError = m.output('ev_dma_error', bit);
+    const busy = m.output('busy', bit);
+
+    const la = m.instance('store', LineAxi, { W, addrBits: p.devBits - 1, reads: p.storageReads ?? 8 }).io;
+    connect(storage, la.axi);
+
+    const N = 34; // byte counts of a chain (at most 2^32, validated by the queue engine)
+    const D = g.descs;
+    const ib = log2ceil(D + 1);
+    const st = m.fsm('state', [
+      'recv',
+      'check',
+      'hdr',
+      'decode',
+      'data',
+      'seg',
+      'seg_check',
+      'zero',
+      'drain',
+      'status',
+      'status_wait',
+      'done',
+    ] as const);
+
+    // ---- chain intake
+    const descs = m.memory('descs', { width: 97, depth: D });
+    const cnt = m.reg('desc_count', 16, { reset: 0 });
+    const rdBytes = m.reg('readable', N, { reset: 0 });
+    const wrBytes = m.reg('writable', N, { reset: 0 });
+    const lastWAddr = m.reg('status_desc_addr', 64);
+    const lastWLen = m.reg('status_desc_len', 32);
+    const tooBig = m.reg('too_big', bit, { reset: 0 });
+    const cQueue = m.reg('c_queue', p.queueBits);
+    const cId = m.reg('c_id', 16);
+    const cSlots = m.reg('c_slots', 16);
+    const dmaErr = m.reg('dma_error', bit, { reset: 0 });
+    chain.ready.set(st.is('recv'));
+    const beat = chain.fire();
+    descs.write(cnt.trunc(log2ceil(D)), cat(chain.addr, chain.len, chain.write), beat.and(cnt.lt(D)));
+    const first = cnt.eq(0);
+    m.if(beat, () => {
+      cnt.next(mux(cnt.andR(), cnt, cnt.inc()));
+      const len = chain.len.zext(N);
+      rdBytes.next(mux(first, lit(0, N), rdBytes).add(mux(chain.write, lit(0, N), len)));
+      wrBytes.next(mux(first, lit(0, N), wrBytes).add(mux(chain.write, len, lit(0, N))));
+      tooBig.next(first.not().and(tooBig).or(chain.len.gt(p.sizeMax)));
+      m.if(chain.write.and(chain.len.ne(0)), () => {
+        lastWAddr.next(chain.addr);
+        lastWLen.next(chain.len);
+      });
+      cQueue.next(chain.queue);
+      cId.next(chain.id);
+      cSlots.next(chain.slots);
+      m.if(chain.last, () => {
+        dmaErr.next(0);
+        st.goto('check');
+      });
+    });
+
+    // ---- DMA commands and statuses
+    const rdOut = m.reg('rd_outstanding', 8, { reset: 0 });
+    const wrOut = m.reg('wr_outstanding', 8, { reset: 0 });
+    rdStatus.ready.set(1);
+    wrStatus.ready.set(1);
+    const rdFire = rdCmd.fire();
+    const wrFire = wrCmd.fire();
+    m.if(rdFire.and(rdStatus.valid.not()), () => rdOut.next(rdOut.inc())).elseIf(rdFire.not().and(rdStatus.valid), () =>
+      rdOut.next(rdOut.dec()),
+    );
+    m.if(wrFire.and(wrStatus.valid.not()), () => wrOut.next(wrOut.inc())).elseIf(wrFire.not().and(wrStatus.valid), () =>
+      wrOut.next(wrOut.dec()),
+    );
+    const statusErr = rdStatus.valid.and(rdStatus.error.ne(0)).or(wrStatus.valid.and(wrStatus.error.ne(0)));
+    evDmaError.set(statusErr);
+    const devAddr = (off: Expr) => lit(BigInt(g.base), g.addrBits).or(off.zext(g.addrBits));
+    const scratchAddr = (off: number) => lit(BigInt(g.base + g.window + off), g.addrBits);
+
+    // ---- the walker: one DMA command per descriptor overlapping bytes [off, end) of the readable (dir 0:
+    // DMA read, host -> device) or writable (dir 1: DMA write, device -> host) bytes; byte `off` goes to device
+    // offset `dev`.
+    const walking = m.reg('walking', bit, { reset: 0 });
+    const wDir = m.reg('walk_dir', bit);
+    const wOff = m.reg('walk_off', N);
+    const wEnd = m.reg('walk_end', N);
+    const wDev = m.reg('walk_dev', p.devBits);
+    const idx = m.reg('walk_idx', ib);
+    const pos = m.reg('walk_pos', N);
+    const d = descs.readAsync(idx.trunc(log2ceil(D)));
+    const dAddr = d.bits(96, 33);
+    const dLen = d.bits(32, 1).zext(N);
+    const dWrite = d.bit(0);
+    const walkEnd = m.let('walk_at_end', idx.zext(16).ge(cnt).or(pos.ge(wEnd)));
+    const match = dWrite.eq(wDir);
+    const dEnd = pos.add(dLen);
+    const s = m.let('walk_s', mux(wOff.gt(pos), wOff, pos));
+    const e = m.let('walk_e', mux(wEnd.lt(dEnd), wEnd, dEnd));
+    const need = m.let('walk_need', walking.and(walkEnd.not()).and(match).and(s.lt(e)));
+    const walkCmd = {
+      host: dAddr.add(s.sub(pos).zext(64)),
+      dev: devAddr(wDev.add(s.sub(wOff).trunc(p.devBits))),
+      len: e.sub(s).trunc(p.lenBits),
+    };
+    const cmdReady = mux(wDir, wrCmd.ready, rdCmd.ready);
+    const advance = walking.and(walkEnd.not()).and(need.not().or(cmdReady));
+    m.if(walking.and(walkEnd), () => walking.next(0));
+    m.if(advance, () => {
+      idx.next(idx.inc());
+      m.if(match, () => pos.next(dEnd));
+    });
+    const startWalk = (dir: 0 | 1, off: Expr, end: Expr, dev: Expr) => {
+      walking.next(1);
+      wDir.next(dir);
+      wOff.next(off.zext(N));
+      wEnd.next(end.zext(N));
+      wDev.next(dev.zext(p.devBits));
+      idx.next(0);
+      pos.next(0);
+    };
+
+    rdCmd.valid.set(need.and(wDir.not()));
+    rdCmd.host_addr.set(walkCmd.host);
+    rdCmd.dev_addr.set(walkCmd.dev);
+    rdCmd.len.set(walkCmd.len);
+    rdCmd.id.set(0);
+
+    // The status byte's write (when not walking).
+    const statusCmd = st.is('status');
+    wrCmd.valid.set(need.and(wDir).or(statusCmd));
+    wrCmd.host_addr.set(mux(statusCmd, lastWAddr.add(lastWLen.zext(64)).sub(1), walkCmd.host));
+    wrCmd.dev_addr.set(mux(statusCmd, scratchAddr(BLK_SCRATCH.status), walkCmd.dev));
+    wrCmd.len.set(mux(statusCmd, lit(1, p.lenBits), walkCmd.len));
+    wrCmd.id.set(0);
+
+    // ---- scratch capture (the read engine's writes into the upper half) and storage writes. The two lines of
+    // an access are routed one by one: an access starts up to 3 bytes before its first byte (the dword the
+    // host address is in), so one may straddle the storage window's end and the scratch's start, or (wrapping)
+    // the scratch's end and the storage's line 0.
+    const halves = (addr: Expr) => {
+      const hi = addr.add(1).trunc(lineBits);
+      return {
+        loScratch: addr.bit(lineBits - 1),
+        hiScratch: hi.bit(lineBits - 1),
+        loK: addr.bits(lineBits - 2, 0),
+        hiK: hi.bits(lineBits - 2, 0),
+      };
+    };
+    const wh = halves(memWr.addr);
+    const cap = m.regArray('capture', BLK_HDR_SIZE, 8);
+    for (let i = 0; i < BLK_HDR_SIZE; i++) {
+      const li = Math.floor((BLK_SCRATCH.capture + i) / B);
+      const lane = (BLK_SCRATCH.capture + i) % B;
+      const hitLo = wh.loScratch.and(wh.loK.eq(li)).and(memWr.be.bit(lane));
+      const hitHi = wh.hiScratch.and(wh.hiK.eq(li)).and(memWr.be.bit(B + lane));
+      const byteLo = memWr.data.bits(8 * lane + 7, 8 * lane);
+      const byteHi = memWr.data.bits(8 * (B + lane) + 7, 8 * (B + lane));
+      m.if(memWr.valid, () => {
+        m.if(hitLo, () => cap.item(i).next(byteLo)).elseIf(hitHi, () => cap.item(i).next(byteHi));
+      });
+    }
+    const capField = (lo: number, n: number) => cat(...Array.from({ length: n }, (_, k) => cap.item(lo + n - 1 - k)));
+
+    // Zeroing (DISCARD / WRITE_ZEROES) has the storage write path to itself (no DMA is moving then).
+    const zeroing = st.is('zero');
+    const zLine = m.reg('zero_line', lineBits - 1);
+    const zLeft = m.reg('zero_left', 40);
+    const wrStorage = wh.loScratch.and(wh.hiScratch).not();
+    const storageBe = cat(
+      mux(wh.hiScratch, lit(0, B), memWr.be.bits(2 * B - 1, B)),
+      mux(wh.loScratch, lit(0, B), memWr.be.bits(B - 1, 0)),
+    );
+    la.wr.valid.set(mux(zeroing, zLeft.ne(0), memWr.valid.and(wrStorage)));
+    la.wr.addr.set(mux(zeroing, zLine, memWr.addr.trunc(lineBits - 1)));
+    la.wr.data.set(mux(zeroing, lit(0, 2 * W), memWr.data));
+    la.wr.be.set(mux(zeroing, lit((1n << BigInt(2 * B)) - 1n, 2 * B), storageBe));
+    memWr.ready.set(wrStorage.not().or(zeroing.not().and(la.wr.ready)));
+
+    // ---- reads: each line from the scratch image or storage, answered in request order
+    const statusByte = m.reg('status_byte', 8, { reset: 0 });
+    const imgLines = Math.max(1, BLK_SCRATCH.image / B);
+    const kb = Math.min(lineBits - 1, log2ceil(imgLines + 1));
+    const rh = halves(memRd.addr);
+    // A line past the image reads 0: it is tagged with the first line past it.
+    const tag = (k: Expr) => mux(k.ge(imgLines), lit(imgLines, kb), k.trunc(kb));
+    const order = m.instance('rd_order', Fifo, { width: 2 + 2 * kb, depth: 16 }).io;
+    const rdStorage = rh.loScratch.and(rh.hiScratch).not();
+    const canAsk = order.enq.ready.and(rdStorage.not().or(la.rd.ready));
+    memRd.ready.set(canAsk);
+    order.enq.valid.set(memRd.valid.and(canAsk));
+    order.enq.data.set(cat(rh.hiScratch, rh.loScratch, tag(rh.hiK), tag(rh.loK)));
+    la.rd.valid.set(memRd.valid.and(rdStorage).and(order.enq.ready));
+    la.rd.data.set(memRd.addr.trunc(lineBits - 1));
+    const imageLine = (k: number): Expr => {
+      const bytes: Expr[] = [];
+      for (let j = k * B + B - 1; j >= k * B; j--) {
+        if (j === BLK_SCRATCH.status) bytes.push(statusByte);
+        else if (j >= BLK_SCRATCH.id && j < BLK_SCRATCH.id + BLK_ID_BYTES)
+          bytes.push(lit(g.id[j - BLK_SCRATCH.id] ?? 0, 8));
+        else bytes.push(lit(0, 8));
+      }
+      return cat(...bytes);
+    };
+    const lineAt = (k: Expr): Expr => {
+      let v: Expr = lit(0, W);
+      for (let i = imgLines - 1; i >= 0; i--) v = mux(k.eq(i), imageLine(i), v);
+      return v;
+    };
+    const head = order.deq.data;
+    const headHiScratch = head.bit(2 * kb + 1);
+    const headLoScratch = head.bit(2 * kb);
+    const headStorage = headHiScratch.and(headLoScratch).not();
+    const rOutValid = m.reg('rd_out_valid', bit, { reset: 0 });
+    const rOutData = m.reg('rd_out_data', 2 * W);
+    la.rdata.ready.set(order.deq.valid.and(headStorage));
+    const take = order.deq.valid.and(headStorage.not().or(la.rdata.valid));
+    order.deq.ready.set(take);
+    rOutValid.next(take);
+    const st2 = la.rdata.data;
+    m.if(take, () =>
+      rOutData.next(
+        cat(
+          mux(headHiScratch, lineAt(head.bits(2 * kb - 1, kb)), st2.bits(2 * W - 1, W)),
+          mux(headLoScratch, lineAt(head.bits(kb - 1, 0)), st2.bits(W - 1, 0)),
+        ),
+      ),
+    );
+    memRd.rvalid.set(rOutValid);
+    memRd.rdata.set(rOutData);
+
+    // ---- the request
+    const rType = m.reg('req_type', 32);
+    const rSector = m.reg('req_sector', 64);
+    const written = m.reg('written', N);
+    const isDiscard = m.reg('is_discard', bit);
+    const segIdx = m.reg('seg_idx', 9);
+    const segCount = m.reg('seg_count', 9);
+    const segPass2 = m.reg('seg_pass2', bit);
+    const storageIdle = la.wr_pending.not();
+    const dmaIdle = walking.not().and(rdOut.eq(0)).and(wrOut.eq(0));
+    m.if(statusErr, () => dmaErr.next(1));
+    const cap64 = BigInt(p.capacity);
+    const capLit = lit(cap64, 64);
+    const inRange = (sector: Expr, n: Expr) => sector.le(capLit).and(n.zext(64).le(capLit.sub(sector)));
+    const finish = (status: number | Expr, n: Expr | number) => {
+      statusByte.next(status);
+      written.next(n);
+      st.goto('drain');
+    };
+    const negotiated = (b: number) => features.bit(b);
+    evBad.set(0);
+
+    st.switch({
+      check: () => {
+        m.if(wrBytes.eq(0), () => {
+          evBad.set(1);
+          written.next(0);
+          st.goto('done');
+        })
+          .elseIf(cnt.gt(D).or(tooBig).or(rdBytes.lt(BLK_HDR_SIZE)), () => finish(BLK_S.IOERR, lit(0, N)))
+          .else(() => {
+            dmaErr.next(0);
+            startWalk(0, lit(0, N), lit(BLK_HDR_SIZE, N), lit(g.window + BLK_SCRATCH.capture, p.devBits));
+            st.goto('hdr');
+          });
+      },
+      hdr: () => m.if(dmaIdle, () => st.goto('decode')),
+      decode: () => {
+        const type = capField(0, 4);
+        const sector = capField(8, 8);
+        rType.next(type);
+        rSector.next(sector);
+        const outData = rdBytes.sub(BLK_HDR_SIZE);
+        const inData = wrBytes.sub(1);
+        const isOut = type.eq(BLK_T.OUT);
+        const len = mux(isOut, outData, inData);
+        const ioBad = mux(isOut, inData.ne(0), outData.ne(0))
+          .or(len.bits(8, 0).ne(0))
+          .or(inRange(sector, len.bits(N - 1, 9)).not())
+          .or(isOut.and(p.readOnly ? 1 : 0));
+        const storageOff = sector.trunc(p.devBits - 10).cat(lit(0, 9));
+        const idLen = mux(inData.lt(BLK_ID_BYTES), inData, lit(BLK_ID_BYTES, N));
+        const dwz = (limits: BlkSegLimits | undefined, bitNo: number, discard: boolean) => {
+          const payload = outData;
+          const nseg = payload.bits(N - 1, 4);
+          m.if(
+            lit(limits ? 1 : 0, 1)
+              .and(negotiated(bitNo))
+              .not(),
+            () => finish(BLK_S.UNSUPP, lit(0, N)),
+          )
+            .elseIf(wrBytes.ne(1).or(payload.eq(0)).or(payload.bits(3, 0).ne(0)), () => finish(BLK_S.IOERR, lit(0, N)))
+            .elseIf(nseg.gt(limits?.maxSeg ?? 0), () => finish(BLK_S.UNSUPP, lit(0, N)))
+            .else(() => {
+              isDiscard.next(discard ? 1 : 0);
+              segIdx.next(0);
+              segCount.next(nseg.trunc(9));
+              segPass2.next(0);
+              st.goto('seg');
+            });
+        };
+        m.if(dmaErr, () => finish(BLK_S.IOERR, lit(0, N)))
+          .elseIf(type.eq(BLK_T.IN).or(isOut), () => {
+            m.if(ioBad, () => finish(BLK_S.IOERR, lit(0, N))).else(() => {
+              m.if(isOut, () => startWalk(0, lit(BLK_HDR_SIZE, N), rdBytes, storageOff)).else(() =>
+                startWalk(1, lit(0, N), inData, storageOff),
+              );
+              statusByte.next(BLK_S.OK);
+              written.next(mux(isOut, lit(0, N), inData));
+              st.goto('data');
+            });
+          })
+          .elseIf(type.eq(BLK_T.FLUSH), () =>
+            finish(mux(lit(p.flush ? 1 : 0, 1).and(negotiated(FLUSH_BIT)), lit(BLK_S.OK, 8), lit(BLK_S.UNSUPP, 8)), 0),
+          )
+          .elseIf(type.eq(BLK_T.GET_ID), () => {
+            m.if(outData.ne(0), () => finish(BLK_S.IOERR, lit(0, N))).else(() => {
+              startWalk(1, lit(0, N), idLen, lit(g.window + BLK_SCRATCH.id, p.devBits));
+              statusByte.next(BLK_S.OK);
+              written.next(idLen);
+              st.goto('data');
+            });
+          })
+          .elseIf(type.eq(BLK_T.DISCARD), () => dwz(p.discard, DISCARD_BIT, true))
+          .elseIf(type.eq(BLK_T.WRITE_ZEROES), () => dwz(p.writeZeroes, WRITE_ZEROES_BIT, false))
+          .else(() => finish(BLK_S.UNSUPP, lit(0, N)));
+      },
+      data: () => m.if(dmaIdle, () => st.goto('drain')),
+      seg: () => {
+        // Segment segIdx into the capture register.
+        const off = segIdx.zext(N).shl(4).add(BLK_HDR_SIZE);
+        startWalk(0, off, off.add(16), lit(g.window + BLK_SCRATCH.capture, p.devBits));
+        st.goto('seg_check');
+      },
+      seg_check: () => {
+        m.if(dmaIdle, () => {
+          const sSector = capField(0, 8);
+          const sNum = capField(8, 4);
+          const sFlags = capField(12, 4);
+          const maxSectors = mux(
+            isDiscard,
+            lit(p.discard?.maxSectors ?? 0, 32),
+            lit(p.writeZeroes?.maxSectors ?? 0, 32),
+          );
+          const unsupp = sFlags
+            .bits(31, 1)
+            .ne(0)
+            .or(isDiscard.and(sFlags.bit(0)));
+          const ioerr = sNum.gt(maxSectors).or(inRange(sSector, sNum).not());
+          const lastSeg = segIdx.add(1).eq(segCount);
+          m.if(dmaErr.or(segPass2.and(unsupp.or(ioerr))), () => finish(BLK_S.IOERR, lit(0, N)))
+            .elseIf(unsupp, () => finish(BLK_S.UNSUPP, lit(0, N)))
+            .elseIf(ioerr, () => finish(BLK_S.IOERR, lit(0, N)))
+            .elseIf(segPass2, () => {
+              // Zero the segment's range: whole two-line writes (a sector is a multiple of 2W bits).
+              zLine.next(sSector.trunc(p.devBits - 10).cat(lit(0, 9 - lb)));
+              zLeft.next(sNum.zext(40).shl(9 - lb - 1));
+              st.goto('zero');
+            })
+            .elseIf(lastSeg.and(p.readOnly ? 1 : 0), () => finish(BLK_S.IOERR, lit(0, N)))
+            .else(() => {
+              segIdx.next(mux(lastSeg, lit(0, 9), segIdx.inc()));
+              m.if(lastSeg, () => segPass2.next(1));
+              st.goto('seg');
+            });
+        });
+      },
+      zero: () => {
+        m.if(la.wr.ready.and(zLeft.ne(0)), () => {
+          zLine.next(zLine.add(2));
+          zLeft.next(zLeft.dec());
+        });
+        m.if(zLeft.eq(0), () => {
+          m.if(segIdx.add(1).eq(segCount), () => finish(BLK_S.OK, lit(0, N))).else(() => {
+            segIdx.next(segIdx.inc());
+            st.goto('seg');
+          });
+        });
+      },
+      drain: () => {
+        // Every transfer ended and every storage write answered before the status byte goes out.
+        m.if(dmaIdle.and(storageIdle), () => {
+          m.if(dmaErr, () => {
+            statusByte.next(BLK_S.IOERR);
+            written.next(0);
+          });
+          st.goto('status');
+        });
+      },
+      status: () => m.if(wrCmd.ready, () => st.goto('status_wait')),
+      status_wait: () => m.if(wrOut.eq(0), () => st.goto('done')),
+      done: () =>
+        m.if(done.ready, () => {
+          cnt.next(0);
+          st.goto('recv');
+        }),
+    });
+    done.valid.set(st.is('done'));
+    done.queue.set(cQueue);
+    done.id.set(cId);
+    done.slots.set(cSlots);
+    // Bytes written: the data, and the status byte unless the chain could not be completed at all.
+    done.len.set(written.trunc(32).add(mux(wrBytes.eq(0), lit(0, 32), lit(1, 32))));
+    busy.set(st.is('recv').not().or(cnt.ne(0)));
+    return {
+      chain,
+      done,
+      features,
+      rd_cmd: rdCmd,
+      rd_status: rdStatus,
+      wr_cmd: wrCmd,
+      wr_status: wrStatus,
+      mem_wr: memWr,
+      mem_rd: memRd,
+      storage,
+      ev_bad_request: evBad,
+      ev_dma_error: evDmaError,
+      busy,
+    };
+  },
+  {
+    name: (p) => `virtio_blk_w${p.W}_${paramHash(p)}`,
+    doc: 'virtio-blk device: requests from validated chains, data through the DMA engines, AXI4 storage.',
+  },
+);

@@ -1,0 +1,150 @@
+// The storage port of virtio-blk: the DMA engines' two-line accesses (gen/dma/ports.ts lineWrite / lineRead,
+// lines of W bits) on an AXI4 master of 2W bits (gen/lib/axi.ts), so a card can attach its DRAM. A word of the
+// bus is two lines (an even line and the odd line after it): an access at an even line is one single-beat
+// transaction; one at an odd line touches two words (the high half of one, the low half of the next), so it is
+// two single-beat transactions (a write drops a word none of whose bytes are enabled). Single beats never cross
+// a 4 KB boundary, and every transaction has the same ID, so read data comes back in order.
+//
+// Writes: a lineWrite queue, then each word's AW and W offered together (each may be taken first); `wr_pending`
+// is high while a write has no response yet (the device waits for it before completing a request, so storage
+// never acknowledges what a later read could miss). Reads: each request's words asked for on AR; the data
+// assembled into an output register (`rdata`, valid/ready) in request order.
+import { bit, cat, defineModule, type Expr, lit, mux, paramError, stream } from '../hdl';
+import { Fifo } from '../lib/fifo';
+import { AXI_BURST, axi4, axiSize } from '../lib/axi';
+import type { DataWidth } from '../pcie/streams';
+import { lineWrite } from '../dma/ports';
+
+export interface LineAxiParams {
+  W: DataWidth;
+  /** Bits of a storage byte address (the AXI address width). */
+  addrBits: number;
+  /** Reads in flight on AXI (request asked, data not yet out). */
+  reads: number;
+}
+
+/** Lines of W bits in a storage of addrBits byte-address bits. */
+export const storageLineBits = (W: DataWidth, addrBits: number): number => addrBits - Math.log2(W / 8);
+
+export const LineAxi = defineModule(
+  'line_axi',
+  (m, p: LineAxiParams) => {
+    const W = p.W;
+    const lb = Math.log2(W / 8);
+    const lineBits = storageLineBits(W, p.addrBits);
+    if (lineBits < 2) throw paramError(`LineAxi: addrBits ${p.addrBits} leaves fewer than four lines at W=${W}`);
+    const B = W / 8;
+    const wr = m.input('wr', lineWrite(W, lineBits));
+    const rd = m.input('rd', stream(lineBits));
+    const rdata = m.output('rdata', stream(2 * W));
+    const axi = m.output('axi', axi4(2 * W, p.addrBits));
+    const wrPending = m.output('wr_pending', bit);
+    const wordAddr = (k: Expr) => cat(k, lit(0, lb + 1));
+
+    // ---- writes
+    const wq = m.instance('wr_queue', Fifo, { width: lineBits + 2 * W + 2 * B, depth: 2 }).io;
+    wq.enq.valid.set(wr.valid);
+    wq.enq.data.set(cat(wr.addr, wr.data, wr.be));
+    wr.ready.set(wq.enq.ready);
+    const qa = wq.deq.data.bits(lineBits + 2 * W + 2 * B - 1, 2 * W + 2 * B);
+    const qd = wq.deq.data.bits(2 * W + 2 * B - 1, 2 * B);
+    const qbe = wq.deq.data.bits(2 * B - 1, 0);
+    const odd = qa.bit(0);
+    const k = qa.bits(lineBits - 1, 1);
+    const loBe = qbe.bits(B - 1, 0);
+    const hiBe = qbe.bits(2 * B - 1, B);
+    // The second word of an odd access is pending (its first was sent or had no bytes).
+    const second = m.reg('w_second', bit, { reset: 0 });
+    const needFirst = odd.not().or(loBe.orR());
+    const needSecond = odd.and(hiBe.orR());
+    const onSecond = second.or(needFirst.not());
+    const word = m.let('w_word', mux(onSecond, k.add(1), k));
+    const data = mux(odd, mux(onSecond, cat(lit(0, W), qd.bits(2 * W - 1, W)), cat(qd.bits(W - 1, 0), lit(0, W))), qd);
+    const strb = mux(odd, mux(onSecond, cat(lit(0, B), hiBe), cat(loBe, lit(0, B))), qbe);
+    const hasWord = wq.deq.valid.and(needFirst.or(needSecond));
+    const awSent = m.reg('aw_sent', bit, { reset: 0 });
+    const wSent = m.reg('w_sent', bit, { reset: 0 });
+    const pending = m.reg('w_pending', 8, { reset: 0 });
+    const room = pending.andR().not();
+    axi.awvalid.set(hasWord.and(awSent.not()).and(room));
+    axi.awaddr.set(wordAddr(word));
+    axi.awlen.set(0);
+    axi.awsize.set(axiSize(2 * W));
+    axi.awburst.set(AXI_BURST.INCR);
+    axi.wvalid.set(hasWord.and(wSent.not()).and(room));
+    axi.wdata.set(data);
+    axi.wstrb.set(strb);
+    axi.wlast.set(1);
+    axi.bready.set(1);
+    const awDone = awSent.or(axi.awready.and(axi.awvalid));
+    const wDone = wSent.or(axi.wready.and(axi.wvalid));
+    const wordDone = m.let('w_word_done', hasWord.and(awDone).and(wDone));
+    m.if(wordDone, () => {
+      awSent.next(0);
+      wSent.next(0);
+    }).else(() => {
+      m.if(axi.awready.and(axi.awvalid), () => awSent.next(1));
+      m.if(axi.wready.and(axi.wvalid), () => wSent.next(1));
+    });
+    // The entry leaves after its last word (or at once when it has none).
+    const lastWord = onSecond.or(needSecond.not());
+    wq.deq.ready.set(wq.deq.valid.and(hasWord.not().or(wordDone.and(lastWord))));
+    m.if(wordDone, () => second.next(lastWord.not()));
+    const awFire = axi.awready.and(axi.awvalid);
+    const bFire = axi.bvalid;
+    m.if(awFire.and(bFire.not()), () => pending.next(pending.inc())).elseIf(awFire.not().and(bFire), () =>
+      pending.next(pending.dec()),
+    );
+    wrPending.set(pending.ne(0).or(wq.deq.valid));
+
+    // ---- reads
+    const rq = m.instance('rd_queue', Fifo, { width: lineBits, depth: 2 }).io;
+    rq.enq.valid.set(rd.valid);
+    rq.enq.data.set(rd.data);
+    rd.ready.set(rq.enq.ready);
+    const info = m.instance('rd_info', Fifo, { width: 1, depth: p.reads }).io;
+    const ra = rq.deq.data;
+    const rOdd = ra.bit(0);
+    const rk = ra.bits(lineBits - 1, 1);
+    const arSecond = m.reg('ar_second', bit, { reset: 0 });
+    // The first word's AR enqueues the request's info, so it needs room there.
+    axi.arvalid.set(rq.deq.valid.and(arSecond.or(info.enq.ready)));
+    axi.araddr.set(wordAddr(mux(arSecond, rk.add(1), rk)));
+    axi.arlen.set(0);
+    axi.arsize.set(axiSize(2 * W));
+    axi.arburst.set(AXI_BURST.INCR);
+    const arFire = axi.arvalid.and(axi.arready);
+    info.enq.valid.set(arFire.and(arSecond.not()));
+    info.enq.data.set(rOdd);
+    const arLast = arSecond.or(rOdd.not());
+    rq.deq.ready.set(arFire.and(arLast));
+    m.if(arFire, () => arSecond.next(arLast.not()));
+
+    const outValid = m.reg('out_valid', bit, { reset: 0 });
+    const outData = m.reg('out_data', 2 * W);
+    const hold = m.reg('r_hold', W);
+    const haveFirst = m.reg('r_have_first', bit, { reset: 0 });
+    const outFree = outValid.not().or(rdata.ready);
+    const iOdd = info.deq.data.bit(0);
+    const completes = iOdd.not().or(haveFirst);
+    axi.rready.set(info.deq.valid.and(completes.not().or(outFree)));
+    const rFire = axi.rvalid.and(axi.rready);
+    info.deq.ready.set(rFire.and(completes));
+    m.if(rFire.and(completes), () => {
+      outValid.next(1);
+      outData.next(mux(iOdd, cat(axi.rdata.bits(W - 1, 0), hold), axi.rdata));
+      haveFirst.next(0);
+    }).elseIf(rFire, () => {
+      hold.next(axi.rdata.bits(2 * W - 1, W));
+      haveFirst.next(1);
+    });
+    m.if(rFire.and(completes).not().and(rdata.ready), () => outValid.next(0));
+    rdata.valid.set(outValid);
+    rdata.data.set(outData);
+    return { wr, rd, rdata, axi, wr_pending: wrPending };
+  },
+  {
+    name: (p) => `line_axi_w${p.W}_a${p.addrBits}_r${p.reads}`,
+    doc: 'Two-line accesses of the DMA engines on an AXI4 master of twice the line width (virtio-blk storage).',
+  },
+);

@@ -1,0 +1,202 @@
+// The virtio-blk device RTL (gen/blk) against the golden BlkDevice, through the DMA engines and a root complex:
+// seeded random request mixes (IN, OUT, FLUSH, GET_ID, DISCARD, WRITE_ZEROES) framed in random descriptor
+// layouts, malformed requests, features not negotiated, a read-only build; every status byte, used length,
+// writable host byte and disk byte compared, with the root complex checking that no DMA leaves the buffers.
+import { afterEach, beforeAll, describe, expect } from 'vitest';
+import type { BlkTestTopParams } from '../../gen/blk/test_top';
+import { Rng } from '../../sim/random';
+import { BLK_S, BLK_T, type DwzSegment, SECTOR_SIZE } from '../../tb/virtio/blk/defs';
+import { seededTest } from '../support/seeds';
+import {
+  ALL_BLK_FEATURES,
+  BLK_WIDTHS,
+  blkPorts,
+  blkTopParams,
+  type BlkBench,
+  bootBlk,
+  buildBlkSim,
+  closeBlkBenches,
+  dwzRequest,
+  expectDiskMatches,
+  ioRequest,
+  place,
+  type PlacedRequest,
+  placeRandom,
+  type RequestBytes,
+  runRequests,
+  type RunCounts,
+  seedDisk,
+} from './support';
+
+afterEach(closeBlkBenches);
+
+const none = new Uint8Array(0);
+
+function randomSegs(rng: Rng, cap: number, maxSeg: number, maxSectors: number, unmap: boolean): DwzSegment[] {
+  return Array.from({ length: rng.int(1, maxSeg) }, () => {
+    const numSectors = rng.int(0, maxSectors);
+    return { sector: BigInt(rng.int(0, cap - numSectors)), numSectors, flags: unmap && rng.chance(0.5) ? 1 : 0 };
+  });
+}
+
+/** A well-formed request of a random kind. */
+function randomRequest(b: BlkBench, rng: Rng): RequestBytes {
+  const cap = b.p.capacity;
+  const n = rng.int(1, 8);
+  const sector = BigInt(rng.int(0, cap - n));
+  switch (rng.pick(['in', 'in', 'out', 'out', 'flush', 'get-id', 'discard', 'write-zeroes'] as const)) {
+    case 'in':
+      return ioRequest(BLK_T.IN, sector, none, n * SECTOR_SIZE, `IN ${n} at ${sector}`);
+    case 'out':
+      return ioRequest(BLK_T.OUT, sector, rng.bytes(n * SECTOR_SIZE), 0, `OUT ${n} at ${sector}`);
+    case 'flush':
+      return ioRequest(BLK_T.FLUSH, 0n, none, 0, 'FLUSH');
+    case 'get-id': {
+      const len = rng.pick([20, 20, 7, 64]);
+      return ioRequest(BLK_T.GET_ID, 0n, none, len, `GET_ID into ${len}`);
+    }
+    case 'discard': {
+      const l = b.p.discard!;
+      return dwzRequest(BLK_T.DISCARD, randomSegs(rng, cap, l.maxSeg, l.maxSectors, false), 'DISCARD');
+    }
+    case 'write-zeroes': {
+      const l = b.p.writeZeroes!;
+      return dwzRequest(BLK_T.WRITE_ZEROES, randomSegs(rng, cap, l.maxSeg, l.maxSectors, true), 'WRITE_ZEROES');
+    }
+  }
+}
+
+function newCounts(): RunCounts {
+  return { requests: 0, statuses: {}, bad: 0 };
+}
+
+describe.each(BLK_WIDTHS)('virtio-blk device, %i-bit stream', (W) => {
+  const p = blkTopParams(W);
+  let ports = '';
+  beforeAll(() => {
+    ports = blkPorts(p);
+    buildBlkSim(ports);
+  }, 900_000);
+
+  seededTest('random request mixes in random descriptor layouts match the golden model', (seed) => {
+    const rng = new Rng(seed);
+    const b = bootBlk(p, ports, seed, { rc: { split: 'random', latency: { min: 20, max: 200 } } });
+    const disk = rng.bytes(p.capacity * SECTOR_SIZE);
+    seedDisk(b, disk);
+    const counts = newCounts();
+    let id = 0;
+    for (let batch = 0; batch < 6; batch++) {
+      const reqs = Array.from({ length: rng.int(1, 6) }, () => placeRandom(b, rng, id++, randomRequest(b, rng)));
+      runRequests(b, reqs, counts);
+      expectDiskMatches(b, `after batch ${batch}`);
+    }
+    expect(counts.requests).toBeGreaterThan(12);
+    expect(counts.statuses[BLK_S.OK]).toBeGreaterThan(8);
+  });
+
+  seededTest('malformed requests complete with the golden status and never touch storage out of range', (seed) => {
+    const rng = new Rng(seed);
+    const b = bootBlk(p, ports, seed);
+    seedDisk(b, rng.bytes(p.capacity * SECTOR_SIZE));
+    const cap = BigInt(p.capacity);
+    let id = 100;
+    const one = (r: RequestBytes, readLens: number[], writeLens: number[]): PlacedRequest =>
+      place(b, rng, id++, 0, readLens, r.readable, writeLens, r.what);
+    const framed = (r: RequestBytes) => placeRandom(b, rng, id++, r);
+    const seg = (sector: bigint, numSectors: number, flags = 0): DwzSegment => ({ sector, numSectors, flags });
+    const hdr = ioRequest(BLK_T.IN, 3n, none, 0, '');
+    const cases: PlacedRequest[] = [
+      one({ ...hdr, what: 'header of 15 bytes' }, [15], [SECTOR_SIZE + 1]),
+      one({ ...hdr, what: 'header of 0 bytes' }, [], [1]),
+      one({ ...hdr, what: 'header in 16 one-byte descriptors is too many' }, Array(16).fill(1), [1]),
+      one({ ...hdr, what: 'header in 3 descriptors' }, [5, 0, 11], [SECTOR_SIZE, 1]),
+      one(ioRequest(BLK_T.IN, 0n, none, 0, 'no writable byte'), [16], []),
+      one(ioRequest(BLK_T.IN, 0n, none, 0, 'no writable byte, zero-length writable'), [16], [0]),
+      framed(ioRequest(BLK_T.IN, 2n, rng.bytes(SECTOR_SIZE), SECTOR_SIZE, 'IN with readable data')),
+      framed(ioRequest(BLK_T.OUT, 2n, rng.bytes(SECTOR_SIZE), SECTOR_SIZE, 'OUT with writable data')),
+      framed(ioRequest(BLK_T.IN, 2n, none, 100, 'IN of 100 bytes')),
+      framed(ioRequest(BLK_T.OUT, 2n, rng.bytes(700), 0, 'OUT of 700 bytes')),
+      framed(ioRequest(BLK_T.IN, cap - 1n, none, 2 * SECTOR_SIZE, 'IN across the end')),
+      framed(ioRequest(BLK_T.OUT, cap - 1n, rng.bytes(2 * SECTOR_SIZE), 0, 'OUT across the end')),
+      framed(ioRequest(BLK_T.OUT, cap, rng.bytes(SECTOR_SIZE), 0, 'OUT at the capacity')),
+      framed(ioRequest(BLK_T.IN, cap, none, 0, 'IN of nothing at the capacity')),
+      framed(ioRequest(BLK_T.IN, 1n << 63n, none, SECTOR_SIZE, 'IN at sector 2^63')),
+      framed(ioRequest(BLK_T.OUT, (1n << 64n) - 1n, rng.bytes(SECTOR_SIZE), 0, 'OUT at sector 2^64-1')),
+      framed(ioRequest(BLK_T.IN, cap - 1n, none, SECTOR_SIZE, 'IN of the last sector')),
+      framed(ioRequest(7, 0n, none, 4, 'unknown type 7')),
+      framed(ioRequest(0xffff_ffff, 0n, none, 0, 'type 0xffffffff')),
+      framed(ioRequest(BLK_T.GET_LIFETIME, 0n, none, 16, 'GET_LIFETIME')),
+      framed(ioRequest(BLK_T.GET_ID, 0n, rng.bytes(4), 20, 'GET_ID with readable data')),
+      framed(ioRequest(BLK_T.GET_ID, 0n, none, 0, 'GET_ID without room for the id')),
+      one(ioRequest(BLK_T.OUT, 0n, rng.bytes(20_000), 0, 'a descriptor over size_max'), [16, 20_000], [1]),
+      one(
+        ioRequest(BLK_T.IN, 0n, none, 8 * SECTOR_SIZE, 'seg_max + 3 descriptors'),
+        [16],
+        [...Array(7).fill(SECTOR_SIZE), SECTOR_SIZE + 1],
+      ),
+      one(
+        ioRequest(BLK_T.IN, 0n, none, 6 * SECTOR_SIZE, 'seg_max + 2 descriptors'),
+        [16],
+        [...Array(5).fill(SECTOR_SIZE), SECTOR_SIZE + 1],
+      ),
+      one(ioRequest(BLK_T.IN, 4n, none, SECTOR_SIZE, 'status after an empty descriptor'), [16], [SECTOR_SIZE + 1, 0]),
+      framed(dwzRequest(BLK_T.DISCARD, [seg(1n, 2, 1)], 'DISCARD with UNMAP')),
+      framed(dwzRequest(BLK_T.WRITE_ZEROES, [seg(1n, 2, 2)], 'WRITE_ZEROES with flag 2')),
+      framed(dwzRequest(BLK_T.DISCARD, [seg(1n, 65)], 'DISCARD over max_discard_sectors')),
+      framed(dwzRequest(BLK_T.DISCARD, [seg(1n, 1), seg(2n, 1), seg(3n, 1), seg(4n, 1)], 'DISCARD of 4 segments')),
+      framed(dwzRequest(BLK_T.WRITE_ZEROES, [seg(cap - 2n, 3)], 'WRITE_ZEROES across the end')),
+      framed(dwzRequest(BLK_T.WRITE_ZEROES, [seg(10n, 3), seg(1n << 62n, 1)], 'WRITE_ZEROES, second segment out')),
+      framed(dwzRequest(BLK_T.WRITE_ZEROES, [seg(10n, 1), seg(20n, 1, 4)], 'WRITE_ZEROES, second flags bad')),
+      one({ ...dwzRequest(BLK_T.DISCARD, [seg(1n, 1)], ''), what: 'DISCARD with 8 bytes of segment' }, [24], [1]),
+      one(dwzRequest(BLK_T.DISCARD, [seg(1n, 1)], 'DISCARD with writable data'), [32], [4]),
+      one(ioRequest(BLK_T.DISCARD, 0n, none, 0, 'DISCARD without segments'), [16], [1]),
+      framed(dwzRequest(BLK_T.WRITE_ZEROES, [seg(cap - 3n, 3, 1), seg(0n, 0)], 'WRITE_ZEROES to the end')),
+    ];
+    const counts = newCounts();
+    // In small batches, so the device's intake sees chains back to back.
+    for (let k = 0; k < cases.length; k += 4) {
+      runRequests(b, cases.slice(k, k + 4), counts);
+      expectDiskMatches(b, `after case ${k}`);
+    }
+    expect(counts.statuses[BLK_S.IOERR]).toBeGreaterThan(15);
+    expect(counts.statuses[BLK_S.UNSUPP]).toBeGreaterThan(5);
+    expect(counts.bad).toBe(2);
+  });
+
+  seededTest('FLUSH, DISCARD and WRITE_ZEROES not negotiated: UNSUPP', (seed) => {
+    const rng = new Rng(seed);
+    const b = bootBlk(p, ports, seed, { features: 0n });
+    let id = 0;
+    const reqs = [
+      ioRequest(BLK_T.FLUSH, 0n, none, 0, 'FLUSH'),
+      dwzRequest(BLK_T.DISCARD, [{ sector: 1n, numSectors: 1, flags: 0 }], 'DISCARD'),
+      dwzRequest(BLK_T.WRITE_ZEROES, [{ sector: 1n, numSectors: 1, flags: 0 }], 'WRITE_ZEROES'),
+      ioRequest(BLK_T.IN, 1n, none, SECTOR_SIZE, 'IN'),
+    ].map((r) => placeRandom(b, rng, id++, r));
+    const counts = newCounts();
+    runRequests(b, reqs, counts);
+    expect(counts.statuses[BLK_S.UNSUPP]).toBe(3);
+    expect(ALL_BLK_FEATURES).not.toBe(0n);
+  });
+});
+
+describe('virtio-blk device, read-only build, 64-bit stream', () => {
+  const p: BlkTestTopParams = blkTopParams(64, { readOnly: true });
+  let ports = '';
+  beforeAll(() => {
+    ports = blkPorts(p);
+    buildBlkSim(ports);
+  }, 900_000);
+
+  seededTest('writes, discards and zeroing are refused with IOERR; reads and flushes work', (seed) => {
+    const rng = new Rng(seed);
+    const b = bootBlk(p, ports, seed);
+    seedDisk(b, rng.bytes(p.capacity * SECTOR_SIZE));
+    let id = 0;
+    const reqs = Array.from({ length: 16 }, () => placeRandom(b, rng, id++, randomRequest(b, rng)));
+    const counts = newCounts();
+    runRequests(b, reqs, counts);
+    expectDiskMatches(b, 'read-only');
+    expect(counts.statuses[BLK_S.IOERR]).toBeGreaterThan(0);
+  });
+});
