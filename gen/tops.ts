@@ -36,6 +36,8 @@ import { Testdev, TESTDEV_CFG, TESTDEV_WIDTHS, testdevParams } from './testdev/t
 import { DEFAULT_FORWARD } from './virtio/cfg_layout';
 import { DEFAULT_LAYOUT, PTILE_LAYOUT } from './virtio/layout';
 import { VIRTIO_WIDTHS, VirtioEndpoint } from './virtio/top';
+import { defaultBlk, VirtioBlkTop, virtioBlkConfig } from './virtq/blk_top';
+import { DmaFabric } from './virtq/dma_fabric';
 import { SPLIT_TEST_QUEUES, SPLIT_TEST_WIDTHS, SplitTestTop } from './virtq/split_test_top';
 
 export interface TopConfig {
@@ -178,6 +180,23 @@ export const tops: TopConfig[] = [
       elaborate: () => BlkTestTop.elaborate(blkTestParams(W)),
     },
   ]),
+  // The DMA fabric (gen/virtq/dma_fabric.ts) with the data plane's three clients, and the whole virtio-blk function.
+  {
+    description: 'DMA fabric: DMA read and write engines shared by 3 clients (split, packed, blk regions), 256-bit',
+    elaborate: () => {
+      const d = virtioBlkConfig({ W: 256, blk: defaultBlk() }).dataPlane;
+      return DmaFabric.elaborate({
+        ...d.dma,
+        W: 256,
+        regions: [d.split.regionBits, d.packed.regionBits, d.blk.devBits],
+        irqBits: d.queues,
+      });
+    },
+  },
+  ...([64, 256] as const).map((W) => ({
+    description: `virtio-blk function (endpoint, split and packed queue engines, virtio-blk, DMA fabric, 256 KiB on-chip disk), ${W}-bit`,
+    elaborate: () => VirtioBlkTop.elaborate({ W, blk: defaultBlk() }),
+  })),
   ...VIRTIO_WIDTHS.map((W) => ({
     description: `virtio-blk endpoint control plane, default layout, ${W}-bit TLP stream`,
     elaborate: () => VirtioEndpoint.elaborate({ layout: DEFAULT_LAYOUT, W }),

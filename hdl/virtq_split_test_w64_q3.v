@@ -80,7 +80,15 @@ module virtq_split_test_w64_q3 (
   output wire         fatal_error,       // gen/virtq/split_test_top.ts:69
   output wire [2:0]   queue_reset_done,  // gen/virtq/split_test_top.ts:70
   output wire         reset_done,        // gen/virtq/split_test_top.ts:71
-  output wire         busy               // gen/virtq/split_test_top.ts:72
+  output wire         busy,              // gen/virtq/split_test_top.ts:72
+  output wire [15:0]  irq_count_q0,      // gen/virtq/split_test_top.ts:127
+  output wire [15:0]  qreset_count_q0,   // gen/virtq/split_test_top.ts:127
+  output wire [15:0]  irq_count_q1,      // gen/virtq/split_test_top.ts:127
+  output wire [15:0]  qreset_count_q1,   // gen/virtq/split_test_top.ts:127
+  output wire [15:0]  irq_count_q2,      // gen/virtq/split_test_top.ts:127
+  output wire [15:0]  qreset_count_q2,   // gen/virtq/split_test_top.ts:127
+  output wire [15:0]  fatal_count,       // gen/virtq/split_test_top.ts:127
+  output wire [15:0]  reset_count        // gen/virtq/split_test_top.ts:127
 );
 
   // ---- declarations
@@ -285,6 +293,14 @@ module virtq_split_test_w64_q3 (
   wire [1:0] tx_slice_out_keep;  // gen/virtq/split_test_top.ts:78
   wire tx_slice_out_sop;  // gen/virtq/split_test_top.ts:78
   wire tx_slice_out_eop;  // gen/virtq/split_test_top.ts:78
+  reg [15:0] irq_count_q0_r;  // gen/virtq/split_test_top.ts:125
+  reg [15:0] qreset_count_q0_r;  // gen/virtq/split_test_top.ts:125
+  reg [15:0] irq_count_q1_r;  // gen/virtq/split_test_top.ts:125
+  reg [15:0] qreset_count_q1_r;  // gen/virtq/split_test_top.ts:125
+  reg [15:0] irq_count_q2_r;  // gen/virtq/split_test_top.ts:125
+  reg [15:0] qreset_count_q2_r;  // gen/virtq/split_test_top.ts:125
+  reg [15:0] fatal_count_r;  // gen/virtq/split_test_top.ts:125
+  reg [15:0] reset_count_r;  // gen/virtq/split_test_top.ts:125
 
   // ---- instances
   virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16 engine (  // gen/virtq/split_test_top.ts:74
@@ -628,6 +644,53 @@ module virtq_split_test_w64_q3 (
   assign tx_slice_in_sop = tx_arb_out_sop;  // gen/virtq/split_test_top.ts:119
   assign tx_slice_in_eop = tx_arb_out_eop;  // gen/virtq/split_test_top.ts:119
   assign tx_slice_out_ready = tx_ready;  // gen/virtq/split_test_top.ts:120
+  assign irq_count_q0 = irq_count_q0_r;  // gen/virtq/split_test_top.ts:127
+  assign qreset_count_q0 = qreset_count_q0_r;  // gen/virtq/split_test_top.ts:127
+  assign irq_count_q1 = irq_count_q1_r;  // gen/virtq/split_test_top.ts:127
+  assign qreset_count_q1 = qreset_count_q1_r;  // gen/virtq/split_test_top.ts:127
+  assign irq_count_q2 = irq_count_q2_r;  // gen/virtq/split_test_top.ts:127
+  assign qreset_count_q2 = qreset_count_q2_r;  // gen/virtq/split_test_top.ts:127
+  assign fatal_count = fatal_count_r;  // gen/virtq/split_test_top.ts:127
+  assign reset_count = reset_count_r;  // gen/virtq/split_test_top.ts:127
+
+  // ---- registers
+  always @(posedge clk) begin
+    if (rst) begin
+      irq_count_q0_r <= 16'd0;
+      qreset_count_q0_r <= 16'd0;
+      irq_count_q1_r <= 16'd0;
+      qreset_count_q1_r <= 16'd0;
+      irq_count_q2_r <= 16'd0;
+      qreset_count_q2_r <= 16'd0;
+      fatal_count_r <= 16'd0;
+      reset_count_r <= 16'd0;
+    end else begin
+      if (engine_irq_queue[0]) begin  // gen/virtq/split_test_top.ts:126
+        irq_count_q0_r <= irq_count_q0_r + 16'd1;  // gen/virtq/split_test_top.ts:126
+      end
+      if (engine_queue_reset_done[0]) begin  // gen/virtq/split_test_top.ts:126
+        qreset_count_q0_r <= qreset_count_q0_r + 16'd1;  // gen/virtq/split_test_top.ts:126
+      end
+      if (engine_irq_queue[1]) begin  // gen/virtq/split_test_top.ts:126
+        irq_count_q1_r <= irq_count_q1_r + 16'd1;  // gen/virtq/split_test_top.ts:126
+      end
+      if (engine_queue_reset_done[1]) begin  // gen/virtq/split_test_top.ts:126
+        qreset_count_q1_r <= qreset_count_q1_r + 16'd1;  // gen/virtq/split_test_top.ts:126
+      end
+      if (engine_irq_queue[2]) begin  // gen/virtq/split_test_top.ts:126
+        irq_count_q2_r <= irq_count_q2_r + 16'd1;  // gen/virtq/split_test_top.ts:126
+      end
+      if (engine_queue_reset_done[2]) begin  // gen/virtq/split_test_top.ts:126
+        qreset_count_q2_r <= qreset_count_q2_r + 16'd1;  // gen/virtq/split_test_top.ts:126
+      end
+      if (engine_fatal_error) begin  // gen/virtq/split_test_top.ts:126
+        fatal_count_r <= fatal_count_r + 16'd1;  // gen/virtq/split_test_top.ts:126
+      end
+      if (engine_reset_done) begin  // gen/virtq/split_test_top.ts:126
+        reset_count_r <= reset_count_r + 16'd1;  // gen/virtq/split_test_top.ts:126
+      end
+    end
+  end
 
 endmodule
 

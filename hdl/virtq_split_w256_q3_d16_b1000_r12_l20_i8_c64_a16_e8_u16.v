@@ -311,7 +311,7 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16 (
   wire _and_10;  // gen/virtq/split_engine.ts:389
   wire [2:0] _cat_7;  // gen/virtq/split_engine.ts:384
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  reg [15:0] _select_12;  // gen/virtq/split_layout.ts:70
+  reg [15:0] _select_12;  // gen/virtq/split_layout.ts:74
   /* verilator lint_on UNUSEDSIGNAL */
   wire [15:0] _sub_11;  // gen/virtq/split_engine.ts:438
   reg [15:0] _select_13;  // gen/virtq/split_engine.ts:442
@@ -336,7 +336,7 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16 (
   reg [15:0] _select_28;  // gen/virtq/split_engine.ts:602
   reg [15:0] _select_29;  // gen/virtq/split_engine.ts:416
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  reg [127:0] _select_30;  // gen/virtq/split_layout.ts:70
+  reg [127:0] _select_30;  // gen/virtq/split_layout.ts:74
   /* verilator lint_on UNUSEDSIGNAL */
 
   // ---- instances
@@ -409,7 +409,7 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16 (
   assign _and_9 = (q_resetting[1] & (inflight_1 == 16'd0)) & (~(out_active & (out_queue == 2'd1)));  // gen/virtq/split_engine.ts:389
   assign _and_10 = (q_resetting[0] & (inflight_0 == 16'd0)) & (~(out_active & (out_queue == 2'd0)));  // gen/virtq/split_engine.ts:389
   assign _cat_7 = {_and_8, _and_9, _and_10};  // gen/virtq/split_engine.ts:384
-  always @* begin  // gen/virtq/split_layout.ts:70
+  always @* begin  // gen/virtq/split_layout.ts:74
     case (mem_off[4:1])
       4'd0: _select_12 = win[15:0];
       4'd1: _select_12 = win[31:16];
@@ -532,7 +532,7 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16 (
       default: _select_29 = used_idx_2;
     endcase
   end
-  always @* begin  // gen/virtq/split_layout.ts:70
+  always @* begin  // gen/virtq/split_layout.ts:74
     case (mem_off[4])
       1'b0: _select_30 = win[127:0];
       1'b1: _select_30 = win[255:128];
@@ -763,20 +763,20 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16 (
         if ({1'b0, _sub_11} > {1'b0, num}) begin  // gen/virtq/split_engine.ts:439
         end else if (_sub_11 == 16'd0) begin  // gen/virtq/split_engine.ts:440
           if (features[29] & ((~(|(event_valid & (3'd1 << cq)))) | (_select_13 != _select_12))) begin  // gen/virtq/split_engine.ts:442
-            out_wr_off = 11'd8;  // gen/virtq/split_engine.ts:298
+            out_wr_off = 11'd16;  // gen/virtq/split_engine.ts:298
           end
         end
       end
       SEQ_USED_TAKE: begin
         if (((done_valid & (done_queue == cq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:600
           if (~u_drop) begin  // gen/virtq/split_engine.ts:603
-            out_wr_off = 11'd16 + ({2'd0, (features[35] ? 9'd0 : u_count)} << 3);  // gen/virtq/split_engine.ts:298
+            out_wr_off = 11'd24 + ({2'd0, (features[35] ? 9'd0 : u_count)} << 3);  // gen/virtq/split_engine.ts:298
           end
         end
       end
       SEQ_USED_ELEMS: begin
         if (~wr_valid) begin  // gen/virtq/split_engine.ts:619
-          out_wr_off = 11'd0;  // gen/virtq/split_engine.ts:298
+          out_wr_off = 11'd8;  // gen/virtq/split_engine.ts:298
         end
       end
       default: begin end
@@ -1319,12 +1319,12 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16 (
       end
       SEQ_IDX_CMD: begin
         rd_host <= driver_base + 64'd2;  // gen/virtq/split_engine.ts:256
-        rd_dev <= 16'd4096;  // gen/virtq/split_engine.ts:257
+        rd_dev <= 16'd4104;  // gen/virtq/split_engine.ts:257
         rd_len <= 20'd2;  // gen/virtq/split_engine.ts:258
       end
       SEQ_IDX_MEM: begin
         if (~mem_busy) begin  // gen/virtq/split_engine.ts:311
-          mem_off <= 5'd0;  // gen/virtq/split_engine.ts:314
+          mem_off <= 5'd8;  // gen/virtq/split_engine.ts:314
         end
         if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:317
           win <= fetch_ram_rd_rdata;  // gen/virtq/split_engine.ts:318
@@ -1335,7 +1335,7 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16 (
         end else if (_sub_11 == 16'd0) begin  // gen/virtq/split_engine.ts:440
           if (features[29] & ((~(|(event_valid & (3'd1 << cq)))) | (_select_13 != _select_12))) begin  // gen/virtq/split_engine.ts:442
             wr_host <= (device_base + ({48'd0, num} << 3)) + 64'd4;  // gen/virtq/split_engine.ts:276
-            wr_dev <= 16'd6152;  // gen/virtq/split_engine.ts:277
+            wr_dev <= 16'd6160;  // gen/virtq/split_engine.ts:277
             wr_len <= 20'd2;  // gen/virtq/split_engine.ts:278
           end
         end
@@ -1426,14 +1426,14 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16 (
         end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:610
         end else begin
           wr_host <= (device_base + 64'd4) + ({48'd0, u_slot} << 3);  // gen/virtq/split_engine.ts:276
-          wr_dev <= 16'd6160;  // gen/virtq/split_engine.ts:277
+          wr_dev <= 16'd6168;  // gen/virtq/split_engine.ts:277
           wr_len <= {8'd0, ({3'd0, (features[35] ? 9'd1 : u_count)} << 3)};  // gen/virtq/split_engine.ts:278
         end
       end
       SEQ_USED_ELEMS: begin
         if (~wr_valid) begin  // gen/virtq/split_engine.ts:619
           wr_host <= device_base + 64'd2;  // gen/virtq/split_engine.ts:276
-          wr_dev <= 16'd6144;  // gen/virtq/split_engine.ts:277
+          wr_dev <= 16'd6152;  // gen/virtq/split_engine.ts:277
           wr_len <= 20'd2;  // gen/virtq/split_engine.ts:278
         end
       end
@@ -1443,14 +1443,14 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16 (
           end else if (wr_err) begin  // gen/virtq/split_engine.ts:628
           end else begin
             rd_host <= features[29] ? ((driver_base + ({48'd0, num} << 1)) + 64'd4) : driver_base;  // gen/virtq/split_engine.ts:256
-            rd_dev <= 16'd4096;  // gen/virtq/split_engine.ts:257
+            rd_dev <= 16'd4104;  // gen/virtq/split_engine.ts:257
             rd_len <= 20'd2;  // gen/virtq/split_engine.ts:258
           end
         end
       end
       SEQ_NOTE_MEM: begin
         if (~mem_busy) begin  // gen/virtq/split_engine.ts:311
-          mem_off <= 5'd0;  // gen/virtq/split_engine.ts:314
+          mem_off <= 5'd8;  // gen/virtq/split_engine.ts:314
         end
         if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:317
           win <= fetch_ram_rd_rdata;  // gen/virtq/split_engine.ts:318

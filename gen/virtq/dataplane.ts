@@ -66,8 +66,8 @@ export const DataPlane = defineModule(
     const evDma = m.output('ev_dma_error', bit);
 
     const own = { W, queues: Q, base: 0, lenBits, idBits };
-    const split = m.instance('split', SplitEngine, { ...own, ...p.split, devBits: p.split.regionBits }).io;
-    const packed = m.instance('packed', PackedEngine, { ...own, ...p.packed, devBits: p.packed.regionBits }).io;
+    const split = m.instance('split_eng', SplitEngine, { ...own, ...p.split, devBits: p.split.regionBits }).io;
+    const packed = m.instance('packed_eng', PackedEngine, { ...own, ...p.packed, devBits: p.packed.regionBits }).io;
     const blk = m.instance('blk', VirtioBlk, { ...p.blk, W, queueBits: qb, lenBits, idBits }).io;
     const fabric = m.instance('fabric', DmaFabric, {
       ...p.dma,
@@ -86,10 +86,11 @@ export const DataPlane = defineModule(
       e.features.set(dp.features);
       e.driver_ok.set(dp.driver_ok.and(on));
       e.reset_req.set(dp.reset_req);
-      const eq = e as unknown as Record<string, Record<string, Signal>>;
+      // The split engine names its queue ports q0, q1, ...; the packed engine returns them as an array `q`.
+      const eq = e as unknown as Record<string, Record<string, Signal>> & { q?: Record<string, Signal>[] };
       const dq = dp as unknown as Record<string, Record<string, Signal>>;
       for (let i = 0; i < Q; i++) {
-        const to = eq[`q${i}`];
+        const to = eq.q ? eq.q[i] : eq[`q${i}`];
         const from = dq[`q${i}`];
         for (const k of Object.keys(from)) {
           if (k === 'enable' || k === 'notify') to[k].set(from[k].and(on));
@@ -147,6 +148,7 @@ export const DataPlane = defineModule(
     busy.set(orAll(split.busy, packed.busy, blk.busy, fabric.busy));
     evBad.set(blk.ev_bad_request);
     evDma.set(blk.ev_dma_error);
+    return { dp, tx, cpl, timeout, storage, busy, ev_bad_request: evBad, ev_dma_error: evDma };
   },
   {
     name: (p) => `virtio_dataplane_w${p.W}_q${p.queues}_${paramHash(p)}`,

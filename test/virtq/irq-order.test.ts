@@ -37,13 +37,13 @@ describe.each([64, 256] as DataWidth[])('fabric behind the endpoint, %i-bit stre
   beforeAll(() => {
     ports = designPorts(FabricEndpointTestTop.elaborate(p));
     Sim.load({ ports, resetCycles: 0, verilatorFlags: FLAGS }).close();
-  }, 600_000);
+  }, 900_000);
 
   seededTest(
     'a queue MSI-X message arrives after every byte of the write whose status raised it',
     (seed) => {
       const rng = new Rng(seed);
-      const sim = Sim.load({ ports, quiet: true, seed, verilatorFlags: FLAGS, txBackpressure: 0.4, rxIdle: 0.1 });
+      const sim = Sim.load({ ports, quiet: true, seed, verilatorFlags: FLAGS, txBackpressure: 0.9, rxIdle: 0.1 });
       open.push(sim);
       const rc = new RootComplex(new TapLink(sim), { seed, latency: { min: 20, max: 200 } });
       const Q = DEFAULT_LAYOUT.queues.count;
@@ -70,7 +70,7 @@ describe.each([64, 256] as DataWidth[])('fabric behind the endpoint, %i-bit stre
           rdStatus: sim.handshakeReceiver(st(`c${i}_rd_status`)),
           wrStatus: sim.handshakeReceiver(st(`c${i}_wr_status`)),
           current: undefined as Write | undefined,
-          left: 12,
+          left: 24,
         };
       });
       sim.poke('irq_enable', 1);
@@ -109,7 +109,8 @@ describe.each([64, 256] as DataWidth[])('fabric behind the endpoint, %i-bit stre
         for (const [i, c] of clients.entries()) {
           if (c.current || c.left === 0) continue;
           c.left--;
-          const len = rng.chance(0.3) ? rng.int(1, 64) : rng.int(200, 3000);
+          // client 0 small writes (one short TLP, which can sit whole behind another in the fabric's arbiter), client 1 long ones
+          const len = i === 0 ? rng.int(1, 48) : rng.int(1500, 4000);
           const dev = 4096 + rng.int(0, c.bytes - 4096 - len);
           const host = hostFor(rng, slot++);
           rc.mem.alloc(len, { at: host, perm: 'wo', name: `write of client ${i}` });
@@ -122,7 +123,7 @@ describe.each([64, 256] as DataWidth[])('fabric behind the endpoint, %i-bit stre
         });
       }
       expect(problems).toEqual([]);
-      expect(clients.map((c) => c.wrStatus.count)).toEqual(clients.map(() => 12));
+      expect(clients.map((c) => c.wrStatus.count)).toEqual(clients.map(() => 24));
       expect(rc.violations).toEqual([]);
     },
     { timeout: 300_000 },
