@@ -10,7 +10,18 @@
 // The engine not selected sees driver_ok, queue enables and doorbells as 0 (it stays idle), but every reset:
 // reset_done and queue_reset_done are given once both engines have given theirs (a reset may change the
 // selection: the features go to 0).
-import { bit, connect, defineModule, type Expr, lit, log2ceil, type ModuleBuilder, mux, orAll, type Signal } from '../hdl';
+import {
+  bit,
+  connect,
+  defineModule,
+  type Expr,
+  lit,
+  log2ceil,
+  type ModuleBuilder,
+  mux,
+  orAll,
+  type Signal,
+} from '../hdl';
 import { paramHash, VirtioBlk, type VirtioBlkParams } from '../blk/device';
 import { axi4 } from '../lib/axi';
 import { type DataWidth, tlpStream } from '../pcie/streams';

@@ -30,7 +30,20 @@
 // transmit arbiter before it has been taken on `tx`. The endpoint takes `dp_tx` straight into its transmit
 // arbiter (gen/virtio/top.ts: dp_gate is combinational, tx_arb's slice is in order), and its MSI-X message or
 // INTx message for the notification enters that arbiter later: it cannot overtake the writes on the link.
-import { bit, bitsFor, cat, connect, defineModule, type Expr, lit, log2ceil, mux, orAll, paramError, select } from '../hdl';
+import {
+  bit,
+  bitsFor,
+  cat,
+  connect,
+  defineModule,
+  type Expr,
+  lit,
+  log2ceil,
+  mux,
+  orAll,
+  paramError,
+  select,
+} from '../hdl';
 import { DmaRead } from '../dma/read_engine';
 import { dmaCommand, dmaStatus, lineBytes, lineRead, lineWrite } from '../dma/ports';
 import { DmaWrite } from '../dma/write_engine';
@@ -157,16 +170,51 @@ export const DmaFabric = defineModule(
       // A command fits when offset + len <= 2^bits (len 0 fits anywhere).
       const fits = clients.map((c, i) => {
         const w = Math.max(c.bits, p.lenBits) + 1;
-        return ins[i].dev_addr.zext(w).add(ins[i].len.zext(w)).le(lit(2 ** c.bits, w));
+        return ins[i].dev_addr
+          .zext(w)
+          .add(ins[i].len.zext(w))
+          .le(lit(2 ** c.bits, w));
       });
       const idx = a.index;
       const fit = select(a.index, fits);
       m.if(free, () => {
         valid.next(a.valid);
-        host.next(select(a.index, ins.map((c) => c.host_addr)));
-        dev.next(cat(idx, lit(0, 1), select(a.index, ins.map((c) => c.dev_addr.zext(offBits)))));
-        len.next(mux(fit, select(a.index, ins.map((c) => c.len)), lit(0, p.lenBits)));
-        id.next(cat(fit.not(), idx, select(a.index, ins.map((c) => c.id))));
+        host.next(
+          select(
+            a.index,
+            ins.map((c) => c.host_addr),
+          ),
+        );
+        dev.next(
+          cat(
+            idx,
+            lit(0, 1),
+            select(
+              a.index,
+              ins.map((c) => c.dev_addr.zext(offBits)),
+            ),
+          ),
+        );
+        len.next(
+          mux(
+            fit,
+            select(
+              a.index,
+              ins.map((c) => c.len),
+            ),
+            lit(0, p.lenBits),
+          ),
+        );
+        id.next(
+          cat(
+            fit.not(),
+            idx,
+            select(
+              a.index,
+              ins.map((c) => c.id),
+            ),
+          ),
+        );
       });
       eng.cmd.valid.set(valid);
       eng.cmd.host_addr.set(host);
@@ -181,9 +229,7 @@ export const DmaFabric = defineModule(
       const slices = clients.map((c, i) => {
         const s = m.instance(`${name}_status_${i}`, RegSlice, { width: p.idBits + 3 }).io;
         s.in.valid.set(eng.status.valid.and(to.eq(i)));
-        s.in.data.set(
-          cat(sid.bits(p.idBits - 1, 0), mux(rejected, lit(DmaError.BAD_PARAMS, 3), eng.status.error)),
-        );
+        s.in.data.set(cat(sid.bits(p.idBits - 1, 0), mux(rejected, lit(DmaError.BAD_PARAMS, 3), eng.status.error)));
         const out = pick(c).status;
         out.valid.set(s.out.valid);
         out.id.set(s.out.data.bits(p.idBits + 2, 3));
@@ -191,7 +237,13 @@ export const DmaFabric = defineModule(
         s.out.ready.set(out.ready);
         return s;
       });
-      eng.status.ready.set(select(to, slices.map((s) => s.in.ready), lit(1, 1)));
+      eng.status.ready.set(
+        select(
+          to,
+          slices.map((s) => s.in.ready),
+          lit(1, 1),
+        ),
+      );
       return { busy: orAll(valid, ...slices.map((s) => s.out.valid)) };
     };
     const rdCmds = commands('rd_cmd', (c) => ({ cmd: c.rd_cmd, status: c.rd_status }), rd);
@@ -213,7 +265,13 @@ export const DmaFabric = defineModule(
       c.mem_wr.be.set(rd.mem_wr.be);
     });
     // A target with no client (unreachable: commands stay in their regions) takes the write and drops it.
-    rd.mem_wr.ready.set(select(w.target, clients.map((c) => c.mem_wr.ready), lit(1, 1)));
+    rd.mem_wr.ready.set(
+      select(
+        w.target,
+        clients.map((c) => c.mem_wr.ready),
+        lit(1, 1),
+      ),
+    );
 
     const r = route(wr.mem_rd.addr);
     const cur = m.reg('rd_target', cb, { reset: 0 });
@@ -223,15 +281,28 @@ export const DmaFabric = defineModule(
       c.mem_rd.valid.set(wr.mem_rd.valid.and(sameTarget).and(r.target.eq(i)));
       c.mem_rd.addr.set(r.offset.trunc(c.lineBits));
     });
-    const rdReady = select(r.target, clients.map((c) => c.mem_rd.ready), lit(0, 1));
+    const rdReady = select(
+      r.target,
+      clients.map((c) => c.mem_rd.ready),
+      lit(0, 1),
+    );
     wr.mem_rd.ready.set(sameTarget.and(rdReady));
     const rdFire = wr.mem_rd.valid.and(wr.mem_rd.ready);
-    const rvalid = select(cur, clients.map((c) => c.mem_rd.rvalid), lit(0, 1));
+    const rvalid = select(
+      cur,
+      clients.map((c) => c.mem_rd.rvalid),
+      lit(0, 1),
+    );
     m.if(rdFire, () => cur.next(r.target));
     const pw = pending.width;
     pending.next(pending.add(rdFire.zext(pw)).sub(rvalid.zext(pw)));
     wr.mem_rd.rvalid.set(rvalid);
-    wr.mem_rd.rdata.set(select(cur, clients.map((c) => c.mem_rd.rdata)));
+    wr.mem_rd.rdata.set(
+      select(
+        cur,
+        clients.map((c) => c.mem_rd.rdata),
+      ),
+    );
 
     // ---- link side: the engines' requests, whole TLPs, round robin; completions to the read engine
     connect(arb.in[0], rd.req);
@@ -298,15 +369,7 @@ export const DmaFabric = defineModule(
       });
     irqOut.set(outReg);
 
-    busy.set(
-      rd.busy
-        .or(wr.busy)
-        .or(rdCmds.busy)
-        .or(wrCmds.busy)
-        .or(pending.ne(0))
-        .or(inPath.ne(0))
-        .or(aMask.orR()),
-    );
+    busy.set(rd.busy.or(wr.busy).or(rdCmds.busy).or(wrCmds.busy).or(pending.ne(0)).or(inPath.ne(0)).or(aMask.orR()));
     outstanding.set(rd.outstanding);
     evUnexpected.set(rd.ev_unexpected);
     evUr.set(rd.ev_ur);

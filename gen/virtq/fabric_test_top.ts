@@ -108,13 +108,7 @@ export const FabricTestTop = defineModule(
       const mem = m.instance(`mem${i}`, SlowRam, { W: p.W, bytes: 2 ** bits, latency: p.latency[i] }).io;
       connect(mem.wr, c.mem_wr);
       connect(mem.rd, c.mem_rd);
-      irq = irq.or(
-        ws.valid
-          .and(ws.ready)
-          .and(irqEnable)
-          .zext(q.irqBits)
-          .shl(i),
-      );
+      irq = irq.or(ws.valid.and(ws.ready).and(irqEnable).zext(q.irqBits).shl(i));
     });
     f.irq_in.set(irq);
   },

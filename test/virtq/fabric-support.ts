@@ -76,7 +76,11 @@ export function bootFabric(
     ready: `${pre}_ready`,
     data: [`${pre}_host_addr`, `${pre}_dev_addr`, `${pre}_len`, `${pre}_id`],
   });
-  const status = (pre: string) => ({ valid: `${pre}_valid`, ready: `${pre}_ready`, data: [`${pre}_id`, `${pre}_error`] });
+  const status = (pre: string) => ({
+    valid: `${pre}_valid`,
+    ready: `${pre}_ready`,
+    data: [`${pre}_id`, `${pre}_error`],
+  });
   const clients = p.regions.map((bits, i) => {
     const model = rng.bytes(2 ** bits);
     ramFill(sim, p.W, `mem${i}.ram`, model);
@@ -146,7 +150,10 @@ export function runClientBatch(b: FabricBench, xs: ClientXfer[], rng: Rng): void
   const regions: Region[] = [];
   const sources = new Map<ClientXfer, Uint8Array>();
   const expected = new Map<ClientXfer, Uint8Array>();
-  const want = b.clients.map(() => ({ rd: [] as { id: number; error: number }[], wr: [] as { id: number; error: number }[] }));
+  const want = b.clients.map(() => ({
+    rd: [] as { id: number; error: number }[],
+    wr: [] as { id: number; error: number }[],
+  }));
   const before = b.clients.map((c) => ({ rd: c.rdStatus.count, wr: c.wrStatus.count }));
   let id = 0;
   for (const x of xs) {
@@ -162,21 +169,32 @@ export function runClientBatch(b: FabricBench, xs: ClientXfer[], rng: Rng): void
       regions.push(r);
       want[x.client].rd.push({ id: tid, error });
       const pre = `c${x.client}_rd_cmd`;
-      c.rdCmd.send({ [`${pre}_host_addr`]: x.host, [`${pre}_dev_addr`]: x.dev, [`${pre}_len`]: x.len, [`${pre}_id`]: tid });
+      c.rdCmd.send({
+        [`${pre}_host_addr`]: x.host,
+        [`${pre}_dev_addr`]: x.dev,
+        [`${pre}_len`]: x.len,
+        [`${pre}_id`]: tid,
+      });
     } else {
       const r = b.rc.mem.alloc(x.len, { at: x.host, perm: 'wo', name: describeX(x) });
       regions.push(r);
       if (!x.outside) expected.set(x, c.model.slice(x.dev, x.dev + x.len));
       want[x.client].wr.push({ id: tid, error });
       const pre = `c${x.client}_wr_cmd`;
-      c.wrCmd.send({ [`${pre}_host_addr`]: x.host, [`${pre}_dev_addr`]: x.dev, [`${pre}_len`]: x.len, [`${pre}_id`]: tid });
+      c.wrCmd.send({
+        [`${pre}_host_addr`]: x.host,
+        [`${pre}_dev_addr`]: x.dev,
+        [`${pre}_len`]: x.len,
+        [`${pre}_id`]: tid,
+      });
     }
   }
   b.rc.waitFor(
     'every client status',
     () =>
       b.clients.every(
-        (c, i) => c.rdStatus.count >= before[i].rd + want[i].rd.length && c.wrStatus.count >= before[i].wr + want[i].wr.length,
+        (c, i) =>
+          c.rdStatus.count >= before[i].rd + want[i].rd.length && c.wrStatus.count >= before[i].wr + want[i].wr.length,
       ),
     { timeout: 2_000_000 },
   );

@@ -44,7 +44,9 @@ describe.each(WIDTHS)('DMA fabric, %i-bit stream', (W) => {
         for (let k = 0; k < 5; k++) {
           const xs = randomClientBatch(rng, b, 4, 16 * k);
           refused += xs.filter((x) => x.outside).length;
-          atEdges += xs.filter((x) => !x.outside && (x.dev === 0 || x.dev + x.len === b.clients[x.client].bytes)).length;
+          atEdges += xs.filter(
+            (x) => !x.outside && (x.dev === 0 || x.dev + x.len === b.clients[x.client].bytes),
+          ).length;
           runClientBatch(b, xs, rng);
         }
         expect(b.rc.violations).toEqual([]);

@@ -57,7 +57,11 @@ describe.each([64, 256] as DataWidth[])('fabric behind the endpoint, %i-bit stre
         ready: `${pre}_ready`,
         data: [`${pre}_host_addr`, `${pre}_dev_addr`, `${pre}_len`, `${pre}_id`],
       });
-      const st = (pre: string) => ({ valid: `${pre}_valid`, ready: `${pre}_ready`, data: [`${pre}_id`, `${pre}_error`] });
+      const st = (pre: string) => ({
+        valid: `${pre}_valid`,
+        ready: `${pre}_ready`,
+        data: [`${pre}_id`, `${pre}_error`],
+      });
       const clients = p.regions.map((bits, i) => {
         const mem = rng.bytes(2 ** bits);
         ramFill(sim, W, `mem${i}.ram`, mem);
@@ -101,7 +105,12 @@ describe.each([64, 256] as DataWidth[])('fabric behind the endpoint, %i-bit stre
           const host = hostFor(rng, slot++);
           rc.mem.alloc(len + 4, { at: host, perm: 'ro', name: `read ${i}.${k}` }).write(0, rng.bytes(len));
           const pre = `c${i}_rd_cmd`;
-          c.rd.send({ [`${pre}_host_addr`]: host, [`${pre}_dev_addr`]: k * 1024, [`${pre}_len`]: 1024, [`${pre}_id`]: k });
+          c.rd.send({
+            [`${pre}_host_addr`]: host,
+            [`${pre}_dev_addr`]: k * 1024,
+            [`${pre}_len`]: 1024,
+            [`${pre}_id`]: k,
+          });
         }
       }
       const total = clients.reduce((a, c) => a + c.left, 0);

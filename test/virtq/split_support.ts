@@ -77,7 +77,13 @@ export function bootSplit(
   const sim = Sim.load({ ports, quiet: true, seed, verilatorFlags: FLAGS, ...simOpts });
   open.push(sim);
   const dev = { mps: 256, mrrs: 512, extTags: true, busMaster: true };
-  const rc = new RootComplex(sim, { seed, deviceId: DEVICE_ID, device: dev, deviceCompletionTimeout: 20_000, ...rcOpts });
+  const rc = new RootComplex(sim, {
+    seed,
+    deviceId: DEVICE_ID,
+    device: dev,
+    deviceCompletionTimeout: 20_000,
+    ...rcOpts,
+  });
   sim.poke('bus_master', 1);
   sim.poke('max_payload', 1);
   sim.poke('max_read_req', 2);
