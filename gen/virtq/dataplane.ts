@@ -8,10 +8,11 @@
 //   irq_queue <- fabric irq_out <- (split | packed) irq_queue      (held behind the TLPs ahead of it)
 //
 // The engine not selected sees driver_ok, queue enables and doorbells as 0 (it stays idle), but every reset:
-// reset_done and queue_reset_done are given once both engines have given theirs (a reset may change the
-// selection: the features go to 0).
+// reset_done and queue_reset_done are given once both engines have given theirs during that reset (a reset may
+// change the selection: the features go to 0).
 import {
   bit,
+  cat,
   connect,
   defineModule,
   type Expr,
@@ -48,11 +49,15 @@ export interface DataPlaneParams {
 
 const RING_PACKED = featureDef('VIRTIO_F_RING_PACKED', 'blk').bit;
 
-/** A pulse per bit once every source has pulsed that bit since the last output (sources: pulses, `n` bits). */
-function allDone(m: ModuleBuilder, name: string, sources: Expr[]): Expr {
+/**
+ * A pulse per bit once every source has pulsed that bit while `armed` (that bit's reset in progress) was set; a
+ * source's pulse outside its reset (the packed engine also reports its queues quiet after a device reset) is not
+ * kept, and what was kept is forgotten when the reset ends.
+ */
+function allDone(m: ModuleBuilder, name: string, sources: Expr[], armed: Expr): Expr {
   const n = sources[0].width;
   const seen = sources.map((_, i) => m.reg(`${name}_seen${i}`, n, { reset: 0 }));
-  const now = sources.map((s, i) => seen[i].or(s));
+  const now = sources.map((s, i) => seen[i].or(s).and(armed));
   const all = now.reduce((a, b) => a.and(b));
   sources.forEach((_, i) => seen[i].next(now[i].and(all.not())));
   const out = m.reg(`${name}_q`, n, { reset: 0 });
@@ -150,8 +155,10 @@ export const DataPlane = defineModule(
     fabric.irq_in.set(split.irq_queue.or(packed.irq_queue));
     dp.irq_queue.set(fabric.irq_out);
     dp.fatal_error.set(split.fatal_error.or(packed.fatal_error));
-    dp.reset_done.set(allDone(m, 'reset_done', [split.reset_done, packed.reset_done]));
-    dp.queue_reset_done.set(allDone(m, 'queue_reset_done', [split.queue_reset_done, packed.queue_reset_done]));
+    dp.reset_done.set(allDone(m, 'reset_done', [split.reset_done, packed.reset_done], dp.reset_busy));
+    const dq = dp as unknown as Record<string, Record<string, Signal>>;
+    const pending = cat(...Array.from({ length: Q }, (_, i) => dq[`q${Q - 1 - i}`].reset_pending));
+    dp.queue_reset_done.set(allDone(m, 'queue_reset_done', [split.queue_reset_done, packed.queue_reset_done], pending));
     dp.dma_outstanding.set(fabric.outstanding);
     dp.cfg_valid.set(0);
     dp.cfg_field.set(lit(0, p.cfgFieldBits));
