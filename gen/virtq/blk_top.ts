@@ -10,7 +10,7 @@
 // cannot disagree.
 import { bitsFor, connect, defineModule } from '../hdl';
 import { AxiRam } from '../blk/axi_ram';
-import type { VirtioBlkParams } from '../blk/device';
+import { paramHash, type VirtioBlkParams } from '../blk/device';
 import { DMA_TEST_LEN_BITS, DMA_TEST_ID_BITS } from '../dma/test_top';
 import { type DataWidth, tlpStream } from '../pcie/streams';
 import { DEFAULT_LAYOUT, validateLayout, type VirtioPciLayout } from '../virtio/layout';
@@ -133,7 +133,7 @@ export const VirtioBlkTop = defineModule(
     m.output('busy', 1).set(dpl.busy);
   },
   {
-    name: (p) => `virtio_blk_top_w${p.W}_d${p.blk.devBits}_c${p.blk.capacity}${p.blk.readOnly ? '_ro' : ''}`,
+    name: (p) => `virtio_blk_top_${(p.layout ?? DEFAULT_LAYOUT).name}_w${p.W}_${paramHash(p.blk)}`,
     doc: 'virtio-blk PCIe function: virtio-pci endpoint, split and packed queue engines, virtio-blk, DMA fabric, on-chip disk.',
   },
 );

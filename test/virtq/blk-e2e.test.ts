@@ -61,7 +61,11 @@ function chainOf(r: BlkRequest): Chain {
 }
 
 const W: DataWidth = 64;
-const NO_PACKED = { ...DEFAULT_LAYOUT, features: DEFAULT_LAYOUT.features.filter((f) => f !== 'VIRTIO_F_RING_PACKED') };
+const NO_PACKED = {
+  ...DEFAULT_LAYOUT,
+  name: 'nopacked',
+  features: DEFAULT_LAYOUT.features.filter((f) => f !== 'VIRTIO_F_RING_PACKED'),
+};
 
 describe.each([
   ['packed', DEFAULT_LAYOUT],
