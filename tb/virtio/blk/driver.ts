@@ -39,8 +39,8 @@ export interface VirtioBlkDriverOptions {
   mem: HostMemory;
   rings: readonly RingAddresses[];
   features: RingFeatures;
-  /** Rings queue q's doorbell. */
-  notify: (q: number) => boolean;
+  /** Rings queue q's doorbell; `data`: the ring's notification data (for VIRTIO_F_NOTIFICATION_DATA). */
+  notify: (q: number, data: number) => boolean;
   observer?: DriverObserver<BlkRequest>;
 }
 
@@ -64,7 +64,7 @@ export class VirtioBlkDriver {
         ring,
         features: opts.features,
         observer: opts.observer,
-        notify: () => opts.notify(index),
+        notify: (vq) => opts.notify(index, vq.notificationData()),
         callback: (vq) => this.done(vq),
       }),
     );

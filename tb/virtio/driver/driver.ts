@@ -224,10 +224,18 @@ export class VirtioPciDriver {
   }
 
   /** vp_notify: the queue index written to its doorbell. */
-  kick(q: number): void {
+  /**
+   * vp_notify: queue q's doorbell with its index (16 bits), or with VIRTIO_F_NOTIFICATION_DATA
+   * (vp_notify_with_data) the 32 bits `data` of the ring driver's notificationData().
+   */
+  kick(q: number, data?: number): void {
     const vq = this.need(this.setup, 'no queues').vqs[q];
     if (!vq) throw new RangeError(`virtio driver model: no queue ${q}`);
-    this.rc.write16(vq.notify, q);
+    if (!this.has('VIRTIO_F_NOTIFICATION_DATA')) return this.rc.write16(vq.notify, q);
+    if (data === undefined) throw new Error(`virtio driver model: queue ${q}: NOTIFICATION_DATA needs the ring's data`);
+    if ((data & 0xffff) !== q)
+      throw new Error(`virtio driver model: queue ${q}: notification data 0x${data.toString(16)}`);
+    this.rc.write32(vq.notify, data);
   }
 
   /** The MSI-X vector a queue's interrupts arrive on (undefined with INTx). */

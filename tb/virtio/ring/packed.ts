@@ -174,6 +174,11 @@ export class PackedVirtqueue<T> extends VirtqueueBase<T> {
     return 'ok';
   }
 
+  notificationData(): number {
+    const next = (this.nextAvailIdx & 0x7fff) | (this.availWrapCounter << VRING_PACKED_EVENT_F_WRAP_CTR);
+    return ((next << 16) | this.index) >>> 0;
+  }
+
   kickPrepare(): boolean {
     // virtio_mb, then one 32-bit read of the device's event suppression structure (a consistent snapshot).
     const old = (this.nextAvailIdx - this.numAdded) & 0xffff;

@@ -155,6 +155,10 @@ export class SplitVirtqueue<T> extends VirtqueueBase<T> {
     return 'ok';
   }
 
+  notificationData(): number {
+    return ((this.availIdxShadow << 16) | this.index) >>> 0;
+  }
+
   kickPrepare(): boolean {
     // virtio_mb: the available entries are exposed before avail_event / used->flags is read.
     const old = (this.availIdxShadow - this.numAdded) & 0xffff;

@@ -56,6 +56,12 @@ export interface Virtqueue<T> {
   kickPrepare(): boolean;
   /** virtqueue_notify */
   notify(): boolean;
+  /**
+   * vring_notification_data: the 32 bits a driver writes with VIRTIO_F_NOTIFICATION_DATA: the queue index, and
+   * in the high half the next available position (split: avail->idx; packed: the next descriptor's offset with
+   * the driver's wrap counter in bit 15).
+   */
+  notificationData(): number;
   /** virtqueue_kick: kickPrepare() then notify() if needed; false if the notify failed. */
   kick(): boolean;
   getBuf(): UsedBuffer<T> | null;
@@ -133,6 +139,7 @@ export abstract class VirtqueueBase<T> implements Virtqueue<T> {
 
   abstract add(out: readonly Sg[], inn: readonly Sg[], data: T): AddResult;
   abstract kickPrepare(): boolean;
+  abstract notificationData(): number;
   abstract getBuf(): UsedBuffer<T> | null;
   abstract disableCb(): void;
   protected abstract enableCbPrepareFormat(): number;

@@ -44,8 +44,8 @@ describe.each(PRESETS.map((p) => [p.name, p] as const))('%s', (_n, layout) => {
       rings: r.setup.vqs,
       features,
       observer: inv,
-      notify: (q) => {
-        drv.kick(q);
+      notify: (q, data) => {
+        drv.kick(q, data);
         return true;
       },
     });

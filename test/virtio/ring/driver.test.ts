@@ -297,3 +297,22 @@ describe('packed driver', () => {
     expect(s.desc(2).id).toBe(1);
   });
 });
+
+describe('notification data (VIRTIO_F_NOTIFICATION_DATA, vring_notification_data)', () => {
+  test('split: the next available index above the queue index', () => {
+    const { vq, sg } = setup({}, 4);
+    expect(vq.notificationData()).toBe(0);
+    for (let i = 0; i < 3; i++) expect(vq.add([sg(16 * i, 8)], [], `b${i}`)).toBe('ok');
+    expect(vq.notificationData()).toBe(3 << 16);
+  });
+  test('packed: the next descriptor offset and the wrap counter in bit 15 (0 after the first lap)', () => {
+    const { vq, sg } = setup({ packed: true }, 3);
+    // Wrap counter 1 at creation, so bit 31 of the data is set.
+    expect(vq.notificationData() >>> 0).toBe(0x8000_0000);
+    expect(vq.add([sg(0, 8), sg(16, 8)], [], 'a')).toBe('ok');
+    expect(vq.notificationData() >>> 16).toBe(0x8002);
+    expect(vq.add([sg(32, 8)], [], 'b')).toBe('ok');
+    // Three descriptors in a ring of three: the next offset is 0 of the second lap, with wrap counter 0.
+    expect(vq.notificationData() >>> 16).toBe(0);
+  });
+});
