@@ -57,6 +57,7 @@ const fit = (e: Expr, w: number) => (e.width < w ? e.zext(w) : e.trunc(w));
 
 const STATES = [
   'idle',
+  'load',
   // the available side
   'idx_cmd',
   'idx_wait',
@@ -163,35 +164,17 @@ export const SplitEngine = defineModule(
     // ---- per-queue state
     const st = m.fsm('seq', STATES);
     const cq = m.reg('cq', qb, { reset: 0 });
-    const num = m.let(
-      'num',
-      select(
-        cq,
-        qs.map((q) => q.size),
-      ),
-    );
-    const numMask = m.let('num_mask', num.sub(1));
-    const descBase = m.let(
-      'desc_base',
-      select(
-        cq,
-        qs.map((q) => q.desc),
-      ),
-    );
-    const driverBase = m.let(
-      'driver_base',
-      select(
-        cq,
-        qs.map((q) => q.driver),
-      ),
-    );
-    const deviceBase = m.let(
-      'device_base',
-      select(
-        cq,
-        qs.map((q) => q.device),
-      ),
-    );
+    // The current queue's configuration, registered (one cycle after cq changes: the `load` state waits for it).
+    const cfgReg = <T extends Expr>(name: string, pick: (q: (typeof qs)[number]) => T) => {
+      const r = m.reg(name, pick(qs[0]).width);
+      r.next(select(cq, qs.map(pick)));
+      return r;
+    };
+    const num = cfgReg('num', (q) => q.size);
+    const numMask = cfgReg('num_mask', (q) => q.size.sub(1));
+    const descBase = cfgReg('desc_base', (q) => q.desc);
+    const driverBase = cfgReg('driver_base', (q) => q.driver);
+    const deviceBase = cfgReg('device_base', (q) => q.device);
 
     const lastAvail = m.regArray('last_avail', Q, 16, { reset: 0 });
     const availSeen = m.regArray('avail_seen', Q, 16, { reset: 0 });
@@ -366,6 +349,7 @@ export const SplitEngine = defineModule(
     const uCount = m.reg('u_count', 9);
     const uOld = m.reg('u_old', 16);
     const uDrop = m.reg('u_drop', bit);
+    const forUsed = m.reg('for_used', bit);
     const uSlot = m.let('u_slot', usedIdx.at(cq).and(numMask));
     const uNew = m.let('u_new', uOld.add(uCount.zext(16)));
     done.ready.set(0);
@@ -373,7 +357,26 @@ export const SplitEngine = defineModule(
     // ---- the scheduler: which queue to look at next
     const idle = st.is('idle');
     const known = cat(...Array.from({ length: Q }, (_, i) => lastAvail.item(i).ne(availSeen.item(i))).reverse());
-    const work = m.let('work', pending.or(known).and(enableBits).and(failed.or(qResetting).not()));
+    // With EVENT_IDX a queue also needs a turn until avail_event names its next entry and avail->idx was read
+    // after that write: otherwise the driver's kicks for new buffers could be suppressed for good.
+    const eventDue = cat(
+      ...Array.from({ length: Q }, (_, i) =>
+        eventValid
+          .bit(i)
+          .not()
+          .or(eventSent.item(i).ne(lastAvail.item(i))),
+      ).reverse(),
+    );
+    // Registered (a cycle late: a turn given to a queue whose work just ended only reads avail->idx again);
+    // failed and resetting queues are masked with the current bits.
+    const workReg = m.reg('work_reg', Q, { reset: 0 });
+    workReg.next(
+      pending
+        .or(known)
+        .or(eventDue.and(fEventIdx.rep(Q)))
+        .and(enableBits),
+    );
+    const work = m.let('work', workReg.and(failed.or(qResetting).not()));
     const canFetch = m.let(
       'can_fetch',
       idle.and(running).and(devResetting.not()).and(outActive.not()).and(done.valid.not()),
@@ -410,19 +413,26 @@ export const SplitEngine = defineModule(
           })
           .elseIf(done.valid, () => {
             cq.next(done.queue);
-            uCount.next(0);
-            const dq = onehot(done.queue);
-            uDrop.next(failed.or(qResetting).or(enableBits.not()).and(dq).orR().or(running.not()));
-            uOld.next(usedIdx.at(done.queue));
-            st.goto('used_take');
+            forUsed.next(1);
+            st.goto('load');
           })
           .elseIf(pick.valid, () => {
             cq.next(pick.index);
-            const i = pick.index;
-            m.if(lastAvail.at(i).ne(headsEnd.at(i)), () => st.goto('head_mem'))
-              .elseIf(lastAvail.at(i).ne(availSeen.at(i)), () => st.goto('heads_cmd'))
-              .else(() => st.goto('idx_cmd'));
+            forUsed.next(0);
+            st.goto('load');
           });
+      },
+      // cq's configuration is in its registers from here on
+      load: () => {
+        m.if(forUsed, () => {
+          uCount.next(0);
+          uDrop.next(failed.or(qResetting).or(enableBits.not()).and(cqBit).orR().or(running.not()));
+          uOld.next(usedIdx.at(cq));
+          st.goto('used_take');
+        })
+          .elseIf(la.ne(headsEnd.at(cq)), () => st.goto('head_mem'))
+          .elseIf(la.ne(seen), () => st.goto('heads_cmd'))
+          .else(() => st.goto('idx_cmd'));
       },
 
       // avail->idx: how far the driver has gone
