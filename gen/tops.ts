@@ -38,6 +38,7 @@ import { DEFAULT_LAYOUT, PTILE_LAYOUT } from './virtio/layout';
 import { VIRTIO_WIDTHS, VirtioEndpoint } from './virtio/top';
 import { defaultBlk, VirtioBlkTop, virtioBlkConfig } from './virtq/blk_top';
 import { DmaFabric } from './virtq/dma_fabric';
+import { PackedTestTop } from './virtq/packed_test_top';
 import { SPLIT_TEST_QUEUES, SPLIT_TEST_WIDTHS, SplitTestTop } from './virtq/split_test_top';
 
 export interface TopConfig {
@@ -196,6 +197,11 @@ export const tops: TopConfig[] = [
   ...([64, 256] as const).map((W) => ({
     description: `virtio-blk function (endpoint, split and packed queue engines, virtio-blk, DMA fabric, 256 KiB on-chip disk), ${W}-bit`,
     elaborate: () => VirtioBlkTop.elaborate({ W, blk: defaultBlk() }),
+  })),
+  // The packed-ring queue engine (gen/virtq/packed_*.ts) with its own DMA engines, as its tests build it.
+  ...([64, 256] as const).map((W) => ({
+    description: `packed-ring queue engine with DMA read/write engines, 2 queues, ${W}-bit`,
+    elaborate: () => PackedTestTop.elaborate({ W, queues: 2 }),
   })),
   ...VIRTIO_WIDTHS.map((W) => ({
     description: `virtio-blk endpoint control plane, default layout, ${W}-bit TLP stream`,

@@ -110,11 +110,12 @@ module virtq_packed_w256_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
 
   // ---- declarations
   /* verilator lint_off UNUSEDPARAM */
-  localparam [2:0] WALK_STATE_IDLE = 3'd0;  // gen/virtq/packed_fetch.ts:216
-  localparam [2:0] WALK_STATE_CALC = 3'd1;  // gen/virtq/packed_fetch.ts:216
-  localparam [2:0] WALK_STATE_FETCH = 3'd2;  // gen/virtq/packed_fetch.ts:216
-  localparam [2:0] WALK_STATE_WAIT = 3'd3;  // gen/virtq/packed_fetch.ts:216
-  localparam [2:0] WALK_STATE_WALK = 3'd4;  // gen/virtq/packed_fetch.ts:216
+  localparam [2:0] WALK_STATE_IDLE = 3'd0;  // gen/virtq/packed_fetch.ts:217
+  localparam [2:0] WALK_STATE_CALC = 3'd1;  // gen/virtq/packed_fetch.ts:217
+  localparam [2:0] WALK_STATE_FETCH = 3'd2;  // gen/virtq/packed_fetch.ts:217
+  localparam [2:0] WALK_STATE_WAIT = 3'd3;  // gen/virtq/packed_fetch.ts:217
+  localparam [2:0] WALK_STATE_LOAD = 3'd4;  // gen/virtq/packed_fetch.ts:217
+  localparam [2:0] WALK_STATE_WALK = 3'd5;  // gen/virtq/packed_fetch.ts:217
   localparam [1:0] USED_STATE_IDLE = 2'd0;  // gen/virtq/packed_used.ts:46
   localparam [1:0] USED_STATE_CALC = 2'd1;  // gen/virtq/packed_used.ts:46
   localparam [1:0] USED_STATE_ELEM = 2'd2;  // gen/virtq/packed_used.ts:46
@@ -152,53 +153,53 @@ module virtq_packed_w256_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
   wire [63:0] event_rd_host;  // gen/virtq/packed_engine.ts:64
   wire [19:0] event_rd_len;  // gen/virtq/packed_engine.ts:66
   wire event_rd_grant;  // gen/virtq/packed_engine.ts:67
-  wire [4:0] memwr_line;  // gen/virtq/packed_fetch.ts:82
-  reg [255:0] fetch_buf_0;  // gen/virtq/packed_fetch.ts:94
-  reg [255:0] fetch_buf_1;  // gen/virtq/packed_fetch.ts:94
-  reg [255:0] fetch_buf_2;  // gen/virtq/packed_fetch.ts:94
-  reg [255:0] fetch_buf_3;  // gen/virtq/packed_fetch.ts:94
-  reg [255:0] event_line;  // gen/virtq/packed_fetch.ts:96
-  reg [7:0] stage_wr;  // gen/virtq/packed_fetch.ts:133
-  reg [7:0] stage_commit;  // gen/virtq/packed_fetch.ts:134
-  reg [7:0] stage_rd;  // gen/virtq/packed_fetch.ts:135
-  reg stage_push;  // gen/virtq/packed_fetch.ts:136
-  reg [97:0] stage_push_data;  // gen/virtq/packed_fetch.ts:137
-  reg stage_commit_now;  // gen/virtq/packed_fetch.ts:138
-  reg stage_discard;  // gen/virtq/packed_fetch.ts:139
-  reg [32:0] stage_hdr_data;  // gen/virtq/packed_fetch.ts:141
-  wire stage_hdr_enq_valid;  // gen/virtq/packed_fetch.ts:142
-  wire stage_hdr_enq_ready;  // gen/virtq/packed_fetch.ts:142
-  wire [32:0] stage_hdr_enq_data;  // gen/virtq/packed_fetch.ts:142
-  wire stage_hdr_deq_valid;  // gen/virtq/packed_fetch.ts:142
-  wire stage_hdr_deq_ready;  // gen/virtq/packed_fetch.ts:142
-  wire [32:0] stage_hdr_deq_data;  // gen/virtq/packed_fetch.ts:142
+  wire [4:0] memwr_line;  // gen/virtq/packed_fetch.ts:83
+  reg [255:0] fetch_buf_0;  // gen/virtq/packed_fetch.ts:95
+  reg [255:0] fetch_buf_1;  // gen/virtq/packed_fetch.ts:95
+  reg [255:0] fetch_buf_2;  // gen/virtq/packed_fetch.ts:95
+  reg [255:0] fetch_buf_3;  // gen/virtq/packed_fetch.ts:95
+  reg [255:0] event_line;  // gen/virtq/packed_fetch.ts:97
+  reg [7:0] stage_wr;  // gen/virtq/packed_fetch.ts:134
+  reg [7:0] stage_commit;  // gen/virtq/packed_fetch.ts:135
+  reg [7:0] stage_rd;  // gen/virtq/packed_fetch.ts:136
+  reg stage_push;  // gen/virtq/packed_fetch.ts:137
+  reg [97:0] stage_push_data;  // gen/virtq/packed_fetch.ts:138
+  reg stage_commit_now;  // gen/virtq/packed_fetch.ts:139
+  reg stage_discard;  // gen/virtq/packed_fetch.ts:140
+  reg [32:0] stage_hdr_data;  // gen/virtq/packed_fetch.ts:142
+  wire stage_hdr_enq_valid;  // gen/virtq/packed_fetch.ts:143
+  wire stage_hdr_enq_ready;  // gen/virtq/packed_fetch.ts:143
+  wire [32:0] stage_hdr_enq_data;  // gen/virtq/packed_fetch.ts:143
+  wire stage_hdr_deq_valid;  // gen/virtq/packed_fetch.ts:143
+  wire stage_hdr_deq_ready;  // gen/virtq/packed_fetch.ts:143
+  wire [32:0] stage_hdr_deq_data;  // gen/virtq/packed_fetch.ts:143
   /* verilator lint_off UNUSEDSIGNAL */  // unused
-  wire [2:0] stage_hdr_count;  // gen/virtq/packed_fetch.ts:142
+  wire [2:0] stage_hdr_count;  // gen/virtq/packed_fetch.ts:143
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [7:0] stage_used;  // gen/virtq/packed_fetch.ts:144
-  wire stage_room;  // gen/virtq/packed_fetch.ts:145
-  wire [97:0] stage_rd0;  // gen/virtq/packed_fetch.ts:153
-  wire stage_empty;  // gen/virtq/packed_fetch.ts:170
-  reg [2:0] walk_state;  // gen/virtq/packed_fetch.ts:216
-  reg walk_queue;  // gen/virtq/packed_fetch.ts:217
-  reg [15:0] walk_pos;  // gen/virtq/packed_fetch.ts:218
-  reg walk_wrap;  // gen/virtq/packed_fetch.ts:219
-  reg walk_table;  // gen/virtq/packed_fetch.ts:220
-  reg [63:0] walk_table_addr;  // gen/virtq/packed_fetch.ts:221
-  reg [15:0] walk_table_left;  // gen/virtq/packed_fetch.ts:222
-  reg [3:0] walk_n;  // gen/virtq/packed_fetch.ts:223
-  reg [2:0] walk_k;  // gen/virtq/packed_fetch.ts:224
-  reg [63:0] walk_host;  // gen/virtq/packed_fetch.ts:225
-  reg walk_open;  // gen/virtq/packed_fetch.ts:226
-  reg [15:0] walk_head;  // gen/virtq/packed_fetch.ts:227
-  reg [15:0] walk_descs;  // gen/virtq/packed_fetch.ts:228
-  reg [6:0] walk_segs;  // gen/virtq/packed_fetch.ts:229
-  reg [38:0] walk_total;  // gen/virtq/packed_fetch.ts:230
-  reg walk_saw_write;  // gen/virtq/packed_fetch.ts:231
-  reg [15:0] walk_id;  // gen/virtq/packed_fetch.ts:232
-  wire [15:0] walk_size;  // gen/virtq/packed_fetch.ts:234
-  wire walk_resetting;  // gen/virtq/packed_fetch.ts:241
-  wire [1:0] sched_req;  // gen/virtq/packed_fetch.ts:251
+  wire [7:0] stage_used;  // gen/virtq/packed_fetch.ts:145
+  wire stage_room;  // gen/virtq/packed_fetch.ts:146
+  wire [97:0] stage_rd0;  // gen/virtq/packed_fetch.ts:154
+  wire stage_empty;  // gen/virtq/packed_fetch.ts:171
+  reg [2:0] walk_state;  // gen/virtq/packed_fetch.ts:217
+  reg walk_queue;  // gen/virtq/packed_fetch.ts:218
+  reg [15:0] walk_pos;  // gen/virtq/packed_fetch.ts:219
+  reg walk_wrap;  // gen/virtq/packed_fetch.ts:220
+  reg walk_table;  // gen/virtq/packed_fetch.ts:221
+  reg [63:0] walk_table_addr;  // gen/virtq/packed_fetch.ts:222
+  reg [15:0] walk_table_left;  // gen/virtq/packed_fetch.ts:223
+  reg [3:0] walk_n;  // gen/virtq/packed_fetch.ts:224
+  reg [2:0] walk_k;  // gen/virtq/packed_fetch.ts:225
+  reg [63:0] walk_host;  // gen/virtq/packed_fetch.ts:226
+  reg walk_open;  // gen/virtq/packed_fetch.ts:227
+  reg [15:0] walk_head;  // gen/virtq/packed_fetch.ts:228
+  reg [15:0] walk_descs;  // gen/virtq/packed_fetch.ts:229
+  reg [6:0] walk_segs;  // gen/virtq/packed_fetch.ts:230
+  reg [38:0] walk_total;  // gen/virtq/packed_fetch.ts:231
+  reg walk_saw_write;  // gen/virtq/packed_fetch.ts:232
+  reg [15:0] walk_id;  // gen/virtq/packed_fetch.ts:233
+  reg [15:0] walk_size;  // gen/virtq/packed_fetch.ts:236
+  wire walk_resetting;  // gen/virtq/packed_fetch.ts:237
+  wire [1:0] sched_req;  // gen/virtq/packed_fetch.ts:247
   reg sched_locked;  // gen/lib/arbiter.ts:54
   reg sched_lock_index;  // gen/lib/arbiter.ts:55
   reg [1:0] sched_mask;  // gen/lib/arbiter.ts:61
@@ -213,15 +214,16 @@ module virtq_packed_w256_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
   wire [1:0] sched_grant;  // gen/lib/arbiter.ts:71
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // partly unused
-  wire [127:0] walk_desc;  // gen/virtq/packed_fetch.ts:255
+  reg [127:0] walk_cur;  // gen/virtq/packed_fetch.ts:252
   /* verilator lint_on UNUSEDSIGNAL */
-  wire walk_available;  // gen/virtq/packed_fetch.ts:263
-  wire walk_pos_wraps;  // gen/virtq/packed_fetch.ts:265
-  wire walk_batch_end;  // gen/virtq/packed_fetch.ts:267
-  wire [38:0] walk_total_next;  // gen/virtq/packed_fetch.ts:270
-  reg walk_fatal;  // gen/virtq/packed_fetch.ts:273
-  reg [3:0] walk_fatal_code;  // gen/virtq/packed_fetch.ts:274
-  wire walk_active;  // gen/virtq/packed_fetch.ts:443
+  reg walk_cur_avail;  // gen/virtq/packed_fetch.ts:253
+  reg [3:0] walk_cur_fault;  // gen/virtq/packed_fetch.ts:254
+  wire walk_pos_wraps;  // gen/virtq/packed_fetch.ts:263
+  wire walk_batch_end;  // gen/virtq/packed_fetch.ts:265
+  wire [38:0] walk_total_next;  // gen/virtq/packed_fetch.ts:269
+  reg walk_fatal;  // gen/virtq/packed_fetch.ts:322
+  reg [3:0] walk_fatal_code;  // gen/virtq/packed_fetch.ts:323
+  wire walk_active;  // gen/virtq/packed_fetch.ts:495
   reg [1:0] used_state;  // gen/virtq/packed_used.ts:46
   reg [63:0] used_slot_0;  // gen/virtq/packed_used.ts:47
   reg [63:0] used_slot_1;  // gen/virtq/packed_used.ts:47
@@ -288,64 +290,100 @@ module virtq_packed_w256_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
   wire reset_finish_0;  // gen/virtq/packed_engine.ts:161
   wire reset_finish_1;  // gen/virtq/packed_engine.ts:161
   reg [1:0] irq_reg;  // gen/virtq/packed_engine.ts:194
-  reg [97:0] stage [0:127];  // gen/virtq/packed_fetch.ts:132
+  reg [97:0] stage [0:127];  // gen/virtq/packed_fetch.ts:133
   reg [63:0] _select_0;  // gen/virtq/packed_used.ts:190
-  reg [15:0] _select_1;  // gen/virtq/packed_fetch.ts:236
-  reg _select_2;  // gen/virtq/packed_fetch.ts:241
-  reg [127:0] _select_3;  // gen/virtq/packed_fetch.ts:101
-  reg _select_4;  // gen/virtq/packed_used.ts:59
-  reg _select_5;  // gen/virtq/packed_used.ts:59
-  wire [1:0] _cat_6;  // gen/virtq/packed_used.ts:177
-  reg _select_7;  // gen/virtq/packed_used.ts:233
-  reg _select_8;  // gen/virtq/packed_used.ts:233
-  reg [15:0] _select_9;  // gen/virtq/packed_used.ts:197
-  reg [15:0] _select_11;  // gen/virtq/packed_used.ts:66
-  reg [15:0] _select_12;  // gen/virtq/packed_used.ts:67
+  reg _select_1;  // gen/virtq/packed_fetch.ts:237
+  reg _select_2;  // gen/virtq/packed_used.ts:59
+  reg _select_3;  // gen/virtq/packed_used.ts:59
+  wire [1:0] _cat_4;  // gen/virtq/packed_used.ts:177
+  reg _select_5;  // gen/virtq/packed_used.ts:233
+  reg _select_6;  // gen/virtq/packed_used.ts:233
+  reg [15:0] _select_7;  // gen/virtq/packed_used.ts:197
+  reg [15:0] _select_9;  // gen/virtq/packed_used.ts:66
+  reg [15:0] _select_10;  // gen/virtq/packed_used.ts:67
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _mux_10;  // gen/virtq/packed_used.ts:83
+  wire [16:0] _mux_8;  // gen/virtq/packed_used.ts:83
   /* verilator lint_on UNUSEDSIGNAL */
-  reg _select_13;  // gen/virtq/packed_used.ts:65
+  reg _select_11;  // gen/virtq/packed_used.ts:65
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [7:0] _sub_14;  // gen/virtq/packed_used.ts:223
+  wire [7:0] _sub_12;  // gen/virtq/packed_used.ts:223
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] _select_15;  // gen/virtq/packed_used.ts:242
-  reg _select_16;  // gen/virtq/packed_used.ts:142
+  reg [15:0] _select_13;  // gen/virtq/packed_used.ts:242
+  reg _select_14;  // gen/virtq/packed_used.ts:142
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [31:0] _mux_18;  // gen/virtq/packed_fetch.ts:90
+  wire [31:0] _mux_16;  // gen/virtq/packed_fetch.ts:91
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [255:0] _cat_17;  // gen/virtq/packed_fetch.ts:84
+  wire [255:0] _cat_15;  // gen/virtq/packed_fetch.ts:85
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [31:0] _mux_20;  // gen/virtq/packed_fetch.ts:90
+  wire [31:0] _mux_18;  // gen/virtq/packed_fetch.ts:91
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [255:0] _cat_19;  // gen/virtq/packed_fetch.ts:84
+  wire [255:0] _cat_17;  // gen/virtq/packed_fetch.ts:85
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [31:0] _mux_22;  // gen/virtq/packed_fetch.ts:90
+  wire [31:0] _mux_20;  // gen/virtq/packed_fetch.ts:91
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [255:0] _cat_21;  // gen/virtq/packed_fetch.ts:84
+  wire [255:0] _cat_19;  // gen/virtq/packed_fetch.ts:85
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [31:0] _mux_24;  // gen/virtq/packed_fetch.ts:90
+  wire [31:0] _mux_22;  // gen/virtq/packed_fetch.ts:91
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [255:0] _cat_23;  // gen/virtq/packed_fetch.ts:84
+  wire [255:0] _cat_21;  // gen/virtq/packed_fetch.ts:85
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [31:0] _mux_26;  // gen/virtq/packed_fetch.ts:90
+  wire [31:0] _mux_24;  // gen/virtq/packed_fetch.ts:91
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [255:0] _cat_25;  // gen/virtq/packed_fetch.ts:84
-  reg [15:0] _select_27;  // gen/virtq/packed_fetch.ts:314
-  reg _select_28;  // gen/virtq/packed_fetch.ts:315
+  wire [255:0] _cat_23;  // gen/virtq/packed_fetch.ts:85
+  reg [15:0] _select_25;  // gen/virtq/packed_fetch.ts:364
+  reg [15:0] _select_26;  // gen/virtq/packed_fetch.ts:369
+  reg _select_27;  // gen/virtq/packed_fetch.ts:370
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_29;  // gen/virtq/packed_fetch.ts:327
+  wire [15:0] _sub_28;  // gen/virtq/packed_fetch.ts:382
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [63:0] _select_30;  // gen/virtq/packed_fetch.ts:329
-  wire [15:0] _cat_31;  // gen/virtq/packed_used.ts:72
-  reg [63:0] _select_32;  // gen/virtq/packed_used.ts:98
-  reg [255:0] _select_33;  // gen/virtq/packed_used.ts:131
-  reg [255:0] _select_34;  // gen/virtq/packed_used.ts:131
-  reg [15:0] _select_35;  // gen/virtq/packed_used.ts:216
-  reg [15:0] _select_36;  // gen/virtq/packed_used.ts:217
-  reg _select_37;  // gen/virtq/packed_used.ts:218
+  reg [63:0] _select_29;  // gen/virtq/packed_fetch.ts:384
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  reg [127:0] _select_30;  // gen/virtq/packed_fetch.ts:102
+  /* verilator lint_on UNUSEDSIGNAL */
+  wire _slice_31;  // gen/virtq/packed_fetch.ts:289
+  wire _and_32;  // gen/virtq/packed_fetch.ts:304
+  wire _and_33;  // gen/virtq/packed_fetch.ts:305
+  wire _and_34;  // gen/virtq/packed_fetch.ts:306
+  wire [27:0] _slice_36;  // gen/virtq/packed_fetch.ts:291
+  wire _and_35;  // gen/virtq/packed_fetch.ts:307
+  wire _and_37;  // gen/virtq/packed_fetch.ts:308
+  wire _and_38;  // gen/virtq/packed_fetch.ts:309
+  wire _and_39;  // gen/virtq/packed_fetch.ts:310
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  reg [127:0] _select_40;  // gen/virtq/packed_fetch.ts:102
+  /* verilator lint_on UNUSEDSIGNAL */
+  wire _slice_41;  // gen/virtq/packed_fetch.ts:289
+  wire _and_42;  // gen/virtq/packed_fetch.ts:304
+  wire _and_43;  // gen/virtq/packed_fetch.ts:305
+  wire _and_44;  // gen/virtq/packed_fetch.ts:306
+  wire [27:0] _slice_46;  // gen/virtq/packed_fetch.ts:291
+  wire _and_45;  // gen/virtq/packed_fetch.ts:307
+  wire _and_47;  // gen/virtq/packed_fetch.ts:308
+  wire _and_48;  // gen/virtq/packed_fetch.ts:309
+  wire _and_49;  // gen/virtq/packed_fetch.ts:310
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  reg [127:0] _select_50;  // gen/virtq/packed_fetch.ts:102
+  /* verilator lint_on UNUSEDSIGNAL */
+  wire _gt_51;  // gen/virtq/packed_fetch.ts:303
+  wire _slice_53;  // gen/virtq/packed_fetch.ts:289
+  wire _and_52;  // gen/virtq/packed_fetch.ts:304
+  wire _and_54;  // gen/virtq/packed_fetch.ts:305
+  wire _and_55;  // gen/virtq/packed_fetch.ts:306
+  wire [27:0] _slice_57;  // gen/virtq/packed_fetch.ts:291
+  wire _and_56;  // gen/virtq/packed_fetch.ts:307
+  wire _and_58;  // gen/virtq/packed_fetch.ts:308
+  wire _and_59;  // gen/virtq/packed_fetch.ts:309
+  wire _and_60;  // gen/virtq/packed_fetch.ts:310
+  wire [15:0] _cat_61;  // gen/virtq/packed_used.ts:72
+  reg [63:0] _select_62;  // gen/virtq/packed_used.ts:98
+  reg [255:0] _select_63;  // gen/virtq/packed_used.ts:131
+  reg [255:0] _select_64;  // gen/virtq/packed_used.ts:131
+  reg [15:0] _select_65;  // gen/virtq/packed_used.ts:216
+  reg [15:0] _select_66;  // gen/virtq/packed_used.ts:217
+  reg _select_67;  // gen/virtq/packed_used.ts:218
 
   // ---- instances
-  fifo_w33_d4 stage_hdr (  // gen/virtq/packed_fetch.ts:142
+  fifo_w33_d4 stage_hdr (  // gen/virtq/packed_fetch.ts:143
     .clk       (clk),
     .rst       (rst),
     .enq_valid (stage_hdr_enq_valid),
@@ -365,185 +403,239 @@ module virtq_packed_w256_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
       default: _select_0 = q0_driver;
     endcase
   end
-  always @* begin  // gen/virtq/packed_fetch.ts:236
+  always @* begin  // gen/virtq/packed_fetch.ts:237
     case (walk_queue)
-      1'b0: _select_1 = q0_size;
-      1'b1: _select_1 = q1_size;
-      default: _select_1 = q0_size;
-    endcase
-  end
-  always @* begin  // gen/virtq/packed_fetch.ts:241
-    case (walk_queue)
-      1'b0: _select_2 = resetting_0;
-      1'b1: _select_2 = resetting_1;
-      default: _select_2 = resetting_0;
-    endcase
-  end
-  always @* begin  // gen/virtq/packed_fetch.ts:101
-    case (walk_k)
-      3'd0: _select_3 = fetch_buf_0[127:0];
-      3'd1: _select_3 = fetch_buf_0[255:128];
-      3'd2: _select_3 = fetch_buf_1[127:0];
-      3'd3: _select_3 = fetch_buf_1[255:128];
-      3'd4: _select_3 = fetch_buf_2[127:0];
-      3'd5: _select_3 = fetch_buf_2[255:128];
-      3'd6: _select_3 = fetch_buf_3[127:0];
-      3'd7: _select_3 = fetch_buf_3[255:128];
-      default: _select_3 = fetch_buf_0[127:0];
+      1'b0: _select_1 = resetting_0;
+      1'b1: _select_1 = resetting_1;
+      default: _select_1 = resetting_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:59
     case (done_queue)
-      1'b0: _select_4 = failed_0;
-      1'b1: _select_4 = failed_1;
-      default: _select_4 = failed_0;
+      1'b0: _select_2 = failed_0;
+      1'b1: _select_2 = failed_1;
+      default: _select_2 = failed_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:59
     case (done_queue)
-      1'b0: _select_5 = resetting_0;
-      1'b1: _select_5 = resetting_1;
-      default: _select_5 = resetting_0;
+      1'b0: _select_3 = resetting_0;
+      1'b1: _select_3 = resetting_1;
+      default: _select_3 = resetting_0;
     endcase
   end
-  assign _cat_6 = {(((unsignalled_1 != 16'd0) & (~failed_1)) & (~resetting_1)), (((unsignalled_0 != 16'd0) & (~failed_0)) & (~resetting_0))};  // gen/virtq/packed_used.ts:177
+  assign _cat_4 = {(((unsignalled_1 != 16'd0) & (~failed_1)) & (~resetting_1)), (((unsignalled_0 != 16'd0) & (~failed_0)) & (~resetting_0))};  // gen/virtq/packed_used.ts:177
   always @* begin  // gen/virtq/packed_used.ts:233
     case (notify_queue)
-      1'b0: _select_7 = failed_0;
-      1'b1: _select_7 = failed_1;
-      default: _select_7 = failed_0;
+      1'b0: _select_5 = failed_0;
+      1'b1: _select_5 = failed_1;
+      default: _select_5 = failed_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:233
     case (notify_queue)
-      1'b0: _select_8 = resetting_0;
-      1'b1: _select_8 = resetting_1;
-      default: _select_8 = resetting_0;
+      1'b0: _select_6 = resetting_0;
+      1'b1: _select_6 = resetting_1;
+      default: _select_6 = resetting_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:197
     case (notify_queue)
-      1'b0: _select_9 = q0_size;
-      1'b1: _select_9 = q1_size;
-      default: _select_9 = q0_size;
+      1'b0: _select_7 = q0_size;
+      1'b1: _select_7 = q1_size;
+      default: _select_7 = q0_size;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:66
     case (done_queue)
-      1'b0: _select_11 = used_pos_0;
-      1'b1: _select_11 = used_pos_1;
-      default: _select_11 = used_pos_0;
+      1'b0: _select_9 = used_pos_0;
+      1'b1: _select_9 = used_pos_1;
+      default: _select_9 = used_pos_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:67
     case (done_queue)
-      1'b0: _select_12 = q0_size;
-      1'b1: _select_12 = q1_size;
-      default: _select_12 = q0_size;
+      1'b0: _select_10 = q0_size;
+      1'b1: _select_10 = q1_size;
+      default: _select_10 = q0_size;
     endcase
   end
-  assign _mux_10 = (({1'b0, _select_11} + {1'b0, done_slots}) >= {1'b0, _select_12}) ? (({1'b0, _select_11} + {1'b0, done_slots}) - {1'b0, _select_12}) : ({1'b0, _select_11} + {1'b0, done_slots});  // gen/virtq/packed_used.ts:83
+  assign _mux_8 = (({1'b0, _select_9} + {1'b0, done_slots}) >= {1'b0, _select_10}) ? (({1'b0, _select_9} + {1'b0, done_slots}) - {1'b0, _select_10}) : ({1'b0, _select_9} + {1'b0, done_slots});  // gen/virtq/packed_used.ts:83
   always @* begin  // gen/virtq/packed_used.ts:65
     case (done_queue)
-      1'b0: _select_13 = used_wrap_0;
-      1'b1: _select_13 = used_wrap_1;
-      default: _select_13 = used_wrap_0;
+      1'b0: _select_11 = used_wrap_0;
+      1'b1: _select_11 = used_wrap_1;
+      default: _select_11 = used_wrap_0;
     endcase
   end
-  assign _sub_14 = used_seq_done - notify_seq;  // gen/virtq/packed_used.ts:223
+  assign _sub_12 = used_seq_done - notify_seq;  // gen/virtq/packed_used.ts:223
   always @* begin  // gen/virtq/packed_used.ts:242
     case (notify_pick_index)
-      1'b0: _select_15 = unsignalled_0;
-      1'b1: _select_15 = unsignalled_1;
-      default: _select_15 = unsignalled_0;
+      1'b0: _select_13 = unsignalled_0;
+      1'b1: _select_13 = unsignalled_1;
+      default: _select_13 = unsignalled_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:142
     case (wr_status_id[3:1])
-      3'd0: _select_16 = used_slot_queue_0;
-      3'd1: _select_16 = used_slot_queue_1;
-      3'd2: _select_16 = used_slot_queue_2;
-      3'd3: _select_16 = used_slot_queue_3;
-      3'd4: _select_16 = used_slot_queue_4;
-      3'd5: _select_16 = used_slot_queue_5;
-      3'd6: _select_16 = used_slot_queue_6;
-      3'd7: _select_16 = used_slot_queue_7;
-      default: _select_16 = used_slot_queue_0;
+      3'd0: _select_14 = used_slot_queue_0;
+      3'd1: _select_14 = used_slot_queue_1;
+      3'd2: _select_14 = used_slot_queue_2;
+      3'd3: _select_14 = used_slot_queue_3;
+      3'd4: _select_14 = used_slot_queue_4;
+      3'd5: _select_14 = used_slot_queue_5;
+      3'd6: _select_14 = used_slot_queue_6;
+      3'd7: _select_14 = used_slot_queue_7;
+      default: _select_14 = used_slot_queue_0;
     endcase
   end
-  assign _mux_18 = (mem_wr_valid & (memwr_line == 5'd0)) ? mem_wr_be[31:0] : ((mem_wr_valid & (memwr_line == 5'd31)) ? mem_wr_be[63:32] : 32'd0);  // gen/virtq/packed_fetch.ts:90
-  assign _cat_17 = {{8{_mux_18[31]}}, {8{_mux_18[30]}}, {8{_mux_18[29]}}, {8{_mux_18[28]}}, {8{_mux_18[27]}}, {8{_mux_18[26]}}, {8{_mux_18[25]}}, {8{_mux_18[24]}}, {8{_mux_18[23]}}, {8{_mux_18[22]}}, {8{_mux_18[21]}}, {8{_mux_18[20]}}, {8{_mux_18[19]}}, {8{_mux_18[18]}}, {8{_mux_18[17]}}, {8{_mux_18[16]}}, {8{_mux_18[15]}}, {8{_mux_18[14]}}, {8{_mux_18[13]}}, {8{_mux_18[12]}}, {8{_mux_18[11]}}, {8{_mux_18[10]}}, {8{_mux_18[9]}}, {8{_mux_18[8]}}, {8{_mux_18[7]}}, {8{_mux_18[6]}}, {8{_mux_18[5]}}, {8{_mux_18[4]}}, {8{_mux_18[3]}}, {8{_mux_18[2]}}, {8{_mux_18[1]}}, {8{_mux_18[0]}}};  // gen/virtq/packed_fetch.ts:84
-  assign _mux_20 = (mem_wr_valid & (memwr_line == 5'd1)) ? mem_wr_be[31:0] : ((mem_wr_valid & (memwr_line == 5'd0)) ? mem_wr_be[63:32] : 32'd0);  // gen/virtq/packed_fetch.ts:90
-  assign _cat_19 = {{8{_mux_20[31]}}, {8{_mux_20[30]}}, {8{_mux_20[29]}}, {8{_mux_20[28]}}, {8{_mux_20[27]}}, {8{_mux_20[26]}}, {8{_mux_20[25]}}, {8{_mux_20[24]}}, {8{_mux_20[23]}}, {8{_mux_20[22]}}, {8{_mux_20[21]}}, {8{_mux_20[20]}}, {8{_mux_20[19]}}, {8{_mux_20[18]}}, {8{_mux_20[17]}}, {8{_mux_20[16]}}, {8{_mux_20[15]}}, {8{_mux_20[14]}}, {8{_mux_20[13]}}, {8{_mux_20[12]}}, {8{_mux_20[11]}}, {8{_mux_20[10]}}, {8{_mux_20[9]}}, {8{_mux_20[8]}}, {8{_mux_20[7]}}, {8{_mux_20[6]}}, {8{_mux_20[5]}}, {8{_mux_20[4]}}, {8{_mux_20[3]}}, {8{_mux_20[2]}}, {8{_mux_20[1]}}, {8{_mux_20[0]}}};  // gen/virtq/packed_fetch.ts:84
-  assign _mux_22 = (mem_wr_valid & (memwr_line == 5'd2)) ? mem_wr_be[31:0] : ((mem_wr_valid & (memwr_line == 5'd1)) ? mem_wr_be[63:32] : 32'd0);  // gen/virtq/packed_fetch.ts:90
-  assign _cat_21 = {{8{_mux_22[31]}}, {8{_mux_22[30]}}, {8{_mux_22[29]}}, {8{_mux_22[28]}}, {8{_mux_22[27]}}, {8{_mux_22[26]}}, {8{_mux_22[25]}}, {8{_mux_22[24]}}, {8{_mux_22[23]}}, {8{_mux_22[22]}}, {8{_mux_22[21]}}, {8{_mux_22[20]}}, {8{_mux_22[19]}}, {8{_mux_22[18]}}, {8{_mux_22[17]}}, {8{_mux_22[16]}}, {8{_mux_22[15]}}, {8{_mux_22[14]}}, {8{_mux_22[13]}}, {8{_mux_22[12]}}, {8{_mux_22[11]}}, {8{_mux_22[10]}}, {8{_mux_22[9]}}, {8{_mux_22[8]}}, {8{_mux_22[7]}}, {8{_mux_22[6]}}, {8{_mux_22[5]}}, {8{_mux_22[4]}}, {8{_mux_22[3]}}, {8{_mux_22[2]}}, {8{_mux_22[1]}}, {8{_mux_22[0]}}};  // gen/virtq/packed_fetch.ts:84
-  assign _mux_24 = (mem_wr_valid & (memwr_line == 5'd3)) ? mem_wr_be[31:0] : ((mem_wr_valid & (memwr_line == 5'd2)) ? mem_wr_be[63:32] : 32'd0);  // gen/virtq/packed_fetch.ts:90
-  assign _cat_23 = {{8{_mux_24[31]}}, {8{_mux_24[30]}}, {8{_mux_24[29]}}, {8{_mux_24[28]}}, {8{_mux_24[27]}}, {8{_mux_24[26]}}, {8{_mux_24[25]}}, {8{_mux_24[24]}}, {8{_mux_24[23]}}, {8{_mux_24[22]}}, {8{_mux_24[21]}}, {8{_mux_24[20]}}, {8{_mux_24[19]}}, {8{_mux_24[18]}}, {8{_mux_24[17]}}, {8{_mux_24[16]}}, {8{_mux_24[15]}}, {8{_mux_24[14]}}, {8{_mux_24[13]}}, {8{_mux_24[12]}}, {8{_mux_24[11]}}, {8{_mux_24[10]}}, {8{_mux_24[9]}}, {8{_mux_24[8]}}, {8{_mux_24[7]}}, {8{_mux_24[6]}}, {8{_mux_24[5]}}, {8{_mux_24[4]}}, {8{_mux_24[3]}}, {8{_mux_24[2]}}, {8{_mux_24[1]}}, {8{_mux_24[0]}}};  // gen/virtq/packed_fetch.ts:84
-  assign _mux_26 = (mem_wr_valid & (memwr_line == 5'd4)) ? mem_wr_be[31:0] : ((mem_wr_valid & (memwr_line == 5'd3)) ? mem_wr_be[63:32] : 32'd0);  // gen/virtq/packed_fetch.ts:90
-  assign _cat_25 = {{8{_mux_26[31]}}, {8{_mux_26[30]}}, {8{_mux_26[29]}}, {8{_mux_26[28]}}, {8{_mux_26[27]}}, {8{_mux_26[26]}}, {8{_mux_26[25]}}, {8{_mux_26[24]}}, {8{_mux_26[23]}}, {8{_mux_26[22]}}, {8{_mux_26[21]}}, {8{_mux_26[20]}}, {8{_mux_26[19]}}, {8{_mux_26[18]}}, {8{_mux_26[17]}}, {8{_mux_26[16]}}, {8{_mux_26[15]}}, {8{_mux_26[14]}}, {8{_mux_26[13]}}, {8{_mux_26[12]}}, {8{_mux_26[11]}}, {8{_mux_26[10]}}, {8{_mux_26[9]}}, {8{_mux_26[8]}}, {8{_mux_26[7]}}, {8{_mux_26[6]}}, {8{_mux_26[5]}}, {8{_mux_26[4]}}, {8{_mux_26[3]}}, {8{_mux_26[2]}}, {8{_mux_26[1]}}, {8{_mux_26[0]}}};  // gen/virtq/packed_fetch.ts:84
-  always @* begin  // gen/virtq/packed_fetch.ts:314
+  assign _mux_16 = (mem_wr_valid & (memwr_line == 5'd0)) ? mem_wr_be[31:0] : ((mem_wr_valid & (memwr_line == 5'd31)) ? mem_wr_be[63:32] : 32'd0);  // gen/virtq/packed_fetch.ts:91
+  assign _cat_15 = {{8{_mux_16[31]}}, {8{_mux_16[30]}}, {8{_mux_16[29]}}, {8{_mux_16[28]}}, {8{_mux_16[27]}}, {8{_mux_16[26]}}, {8{_mux_16[25]}}, {8{_mux_16[24]}}, {8{_mux_16[23]}}, {8{_mux_16[22]}}, {8{_mux_16[21]}}, {8{_mux_16[20]}}, {8{_mux_16[19]}}, {8{_mux_16[18]}}, {8{_mux_16[17]}}, {8{_mux_16[16]}}, {8{_mux_16[15]}}, {8{_mux_16[14]}}, {8{_mux_16[13]}}, {8{_mux_16[12]}}, {8{_mux_16[11]}}, {8{_mux_16[10]}}, {8{_mux_16[9]}}, {8{_mux_16[8]}}, {8{_mux_16[7]}}, {8{_mux_16[6]}}, {8{_mux_16[5]}}, {8{_mux_16[4]}}, {8{_mux_16[3]}}, {8{_mux_16[2]}}, {8{_mux_16[1]}}, {8{_mux_16[0]}}};  // gen/virtq/packed_fetch.ts:85
+  assign _mux_18 = (mem_wr_valid & (memwr_line == 5'd1)) ? mem_wr_be[31:0] : ((mem_wr_valid & (memwr_line == 5'd0)) ? mem_wr_be[63:32] : 32'd0);  // gen/virtq/packed_fetch.ts:91
+  assign _cat_17 = {{8{_mux_18[31]}}, {8{_mux_18[30]}}, {8{_mux_18[29]}}, {8{_mux_18[28]}}, {8{_mux_18[27]}}, {8{_mux_18[26]}}, {8{_mux_18[25]}}, {8{_mux_18[24]}}, {8{_mux_18[23]}}, {8{_mux_18[22]}}, {8{_mux_18[21]}}, {8{_mux_18[20]}}, {8{_mux_18[19]}}, {8{_mux_18[18]}}, {8{_mux_18[17]}}, {8{_mux_18[16]}}, {8{_mux_18[15]}}, {8{_mux_18[14]}}, {8{_mux_18[13]}}, {8{_mux_18[12]}}, {8{_mux_18[11]}}, {8{_mux_18[10]}}, {8{_mux_18[9]}}, {8{_mux_18[8]}}, {8{_mux_18[7]}}, {8{_mux_18[6]}}, {8{_mux_18[5]}}, {8{_mux_18[4]}}, {8{_mux_18[3]}}, {8{_mux_18[2]}}, {8{_mux_18[1]}}, {8{_mux_18[0]}}};  // gen/virtq/packed_fetch.ts:85
+  assign _mux_20 = (mem_wr_valid & (memwr_line == 5'd2)) ? mem_wr_be[31:0] : ((mem_wr_valid & (memwr_line == 5'd1)) ? mem_wr_be[63:32] : 32'd0);  // gen/virtq/packed_fetch.ts:91
+  assign _cat_19 = {{8{_mux_20[31]}}, {8{_mux_20[30]}}, {8{_mux_20[29]}}, {8{_mux_20[28]}}, {8{_mux_20[27]}}, {8{_mux_20[26]}}, {8{_mux_20[25]}}, {8{_mux_20[24]}}, {8{_mux_20[23]}}, {8{_mux_20[22]}}, {8{_mux_20[21]}}, {8{_mux_20[20]}}, {8{_mux_20[19]}}, {8{_mux_20[18]}}, {8{_mux_20[17]}}, {8{_mux_20[16]}}, {8{_mux_20[15]}}, {8{_mux_20[14]}}, {8{_mux_20[13]}}, {8{_mux_20[12]}}, {8{_mux_20[11]}}, {8{_mux_20[10]}}, {8{_mux_20[9]}}, {8{_mux_20[8]}}, {8{_mux_20[7]}}, {8{_mux_20[6]}}, {8{_mux_20[5]}}, {8{_mux_20[4]}}, {8{_mux_20[3]}}, {8{_mux_20[2]}}, {8{_mux_20[1]}}, {8{_mux_20[0]}}};  // gen/virtq/packed_fetch.ts:85
+  assign _mux_22 = (mem_wr_valid & (memwr_line == 5'd3)) ? mem_wr_be[31:0] : ((mem_wr_valid & (memwr_line == 5'd2)) ? mem_wr_be[63:32] : 32'd0);  // gen/virtq/packed_fetch.ts:91
+  assign _cat_21 = {{8{_mux_22[31]}}, {8{_mux_22[30]}}, {8{_mux_22[29]}}, {8{_mux_22[28]}}, {8{_mux_22[27]}}, {8{_mux_22[26]}}, {8{_mux_22[25]}}, {8{_mux_22[24]}}, {8{_mux_22[23]}}, {8{_mux_22[22]}}, {8{_mux_22[21]}}, {8{_mux_22[20]}}, {8{_mux_22[19]}}, {8{_mux_22[18]}}, {8{_mux_22[17]}}, {8{_mux_22[16]}}, {8{_mux_22[15]}}, {8{_mux_22[14]}}, {8{_mux_22[13]}}, {8{_mux_22[12]}}, {8{_mux_22[11]}}, {8{_mux_22[10]}}, {8{_mux_22[9]}}, {8{_mux_22[8]}}, {8{_mux_22[7]}}, {8{_mux_22[6]}}, {8{_mux_22[5]}}, {8{_mux_22[4]}}, {8{_mux_22[3]}}, {8{_mux_22[2]}}, {8{_mux_22[1]}}, {8{_mux_22[0]}}};  // gen/virtq/packed_fetch.ts:85
+  assign _mux_24 = (mem_wr_valid & (memwr_line == 5'd4)) ? mem_wr_be[31:0] : ((mem_wr_valid & (memwr_line == 5'd3)) ? mem_wr_be[63:32] : 32'd0);  // gen/virtq/packed_fetch.ts:91
+  assign _cat_23 = {{8{_mux_24[31]}}, {8{_mux_24[30]}}, {8{_mux_24[29]}}, {8{_mux_24[28]}}, {8{_mux_24[27]}}, {8{_mux_24[26]}}, {8{_mux_24[25]}}, {8{_mux_24[24]}}, {8{_mux_24[23]}}, {8{_mux_24[22]}}, {8{_mux_24[21]}}, {8{_mux_24[20]}}, {8{_mux_24[19]}}, {8{_mux_24[18]}}, {8{_mux_24[17]}}, {8{_mux_24[16]}}, {8{_mux_24[15]}}, {8{_mux_24[14]}}, {8{_mux_24[13]}}, {8{_mux_24[12]}}, {8{_mux_24[11]}}, {8{_mux_24[10]}}, {8{_mux_24[9]}}, {8{_mux_24[8]}}, {8{_mux_24[7]}}, {8{_mux_24[6]}}, {8{_mux_24[5]}}, {8{_mux_24[4]}}, {8{_mux_24[3]}}, {8{_mux_24[2]}}, {8{_mux_24[1]}}, {8{_mux_24[0]}}};  // gen/virtq/packed_fetch.ts:85
+  always @* begin  // gen/virtq/packed_fetch.ts:364
     case (sched_index)
-      1'b0: _select_27 = avail_pos_0;
-      1'b1: _select_27 = avail_pos_1;
-      default: _select_27 = avail_pos_0;
+      1'b0: _select_25 = q0_size;
+      1'b1: _select_25 = q1_size;
+      default: _select_25 = q0_size;
     endcase
   end
-  always @* begin  // gen/virtq/packed_fetch.ts:315
+  always @* begin  // gen/virtq/packed_fetch.ts:369
     case (sched_index)
-      1'b0: _select_28 = avail_wrap_0;
-      1'b1: _select_28 = avail_wrap_1;
-      default: _select_28 = avail_wrap_0;
+      1'b0: _select_26 = avail_pos_0;
+      1'b1: _select_26 = avail_pos_1;
+      default: _select_26 = avail_pos_0;
     endcase
   end
-  assign _sub_29 = walk_size - walk_pos;  // gen/virtq/packed_fetch.ts:327
-  always @* begin  // gen/virtq/packed_fetch.ts:329
+  always @* begin  // gen/virtq/packed_fetch.ts:370
+    case (sched_index)
+      1'b0: _select_27 = avail_wrap_0;
+      1'b1: _select_27 = avail_wrap_1;
+      default: _select_27 = avail_wrap_0;
+    endcase
+  end
+  assign _sub_28 = walk_size - walk_pos;  // gen/virtq/packed_fetch.ts:382
+  always @* begin  // gen/virtq/packed_fetch.ts:384
     case (walk_queue)
-      1'b0: _select_30 = q0_desc;
-      1'b1: _select_30 = q1_desc;
-      default: _select_30 = q0_desc;
+      1'b0: _select_29 = q0_desc;
+      1'b1: _select_29 = q1_desc;
+      default: _select_29 = q0_desc;
     endcase
   end
-  assign _cat_31 = {_select_13, 7'd0, _select_13, 5'd0, (done_len != 32'd0), 1'b0};  // gen/virtq/packed_used.ts:72
+  always @* begin  // gen/virtq/packed_fetch.ts:102
+    case (3'd0)
+      3'd0: _select_30 = fetch_buf_0[127:0];
+      3'd1: _select_30 = fetch_buf_0[255:128];
+      3'd2: _select_30 = fetch_buf_1[127:0];
+      3'd3: _select_30 = fetch_buf_1[255:128];
+      3'd4: _select_30 = fetch_buf_2[127:0];
+      3'd5: _select_30 = fetch_buf_2[255:128];
+      3'd6: _select_30 = fetch_buf_3[127:0];
+      3'd7: _select_30 = fetch_buf_3[255:128];
+      default: _select_30 = fetch_buf_0[127:0];
+    endcase
+  end
+  assign _slice_31 = _select_30[114];  // gen/virtq/packed_fetch.ts:289
+  assign _and_32 = _slice_31 & (~features[28]);  // gen/virtq/packed_fetch.ts:304
+  assign _and_33 = _slice_31 & _select_30[112];  // gen/virtq/packed_fetch.ts:305
+  assign _and_34 = _slice_31 & ((_select_30[95:64] == 32'd0) | (_select_30[67:64] != 4'd0));  // gen/virtq/packed_fetch.ts:306
+  assign _slice_36 = _select_30[95:68];  // gen/virtq/packed_fetch.ts:291
+  assign _and_35 = _slice_31 & (_slice_36 > {12'd0, walk_size});  // gen/virtq/packed_fetch.ts:307
+  assign _and_37 = _slice_31 & (({21'd0, walk_segs} + _slice_36) > 28'd64);  // gen/virtq/packed_fetch.ts:308
+  assign _and_38 = ((~_slice_31) & (~_select_30[113])) & walk_saw_write;  // gen/virtq/packed_fetch.ts:309
+  assign _and_39 = (~_slice_31) & (walk_segs == 7'd64);  // gen/virtq/packed_fetch.ts:310
+  always @* begin  // gen/virtq/packed_fetch.ts:102
+    case (walk_k + 3'd1)
+      3'd0: _select_40 = fetch_buf_0[127:0];
+      3'd1: _select_40 = fetch_buf_0[255:128];
+      3'd2: _select_40 = fetch_buf_1[127:0];
+      3'd3: _select_40 = fetch_buf_1[255:128];
+      3'd4: _select_40 = fetch_buf_2[127:0];
+      3'd5: _select_40 = fetch_buf_2[255:128];
+      3'd6: _select_40 = fetch_buf_3[127:0];
+      3'd7: _select_40 = fetch_buf_3[255:128];
+      default: _select_40 = fetch_buf_0[127:0];
+    endcase
+  end
+  assign _slice_41 = _select_40[114];  // gen/virtq/packed_fetch.ts:289
+  assign _and_42 = _slice_41 & (~features[28]);  // gen/virtq/packed_fetch.ts:304
+  assign _and_43 = _slice_41 & _select_40[112];  // gen/virtq/packed_fetch.ts:305
+  assign _and_44 = _slice_41 & ((_select_40[95:64] == 32'd0) | (_select_40[67:64] != 4'd0));  // gen/virtq/packed_fetch.ts:306
+  assign _slice_46 = _select_40[95:68];  // gen/virtq/packed_fetch.ts:291
+  assign _and_45 = _slice_41 & (_slice_46 > {12'd0, walk_size});  // gen/virtq/packed_fetch.ts:307
+  assign _and_47 = _slice_41 & (({21'd0, (walk_segs + 7'd1)} + _slice_46) > 28'd64);  // gen/virtq/packed_fetch.ts:308
+  assign _and_48 = ((~_slice_41) & (~_select_40[113])) & (walk_saw_write | walk_cur[113]);  // gen/virtq/packed_fetch.ts:309
+  assign _and_49 = (~_slice_41) & ((walk_segs + 7'd1) == 7'd64);  // gen/virtq/packed_fetch.ts:310
+  always @* begin  // gen/virtq/packed_fetch.ts:102
+    case (walk_k + 3'd1)
+      3'd0: _select_50 = fetch_buf_0[127:0];
+      3'd1: _select_50 = fetch_buf_0[255:128];
+      3'd2: _select_50 = fetch_buf_1[127:0];
+      3'd3: _select_50 = fetch_buf_1[255:128];
+      3'd4: _select_50 = fetch_buf_2[127:0];
+      3'd5: _select_50 = fetch_buf_2[255:128];
+      3'd6: _select_50 = fetch_buf_3[127:0];
+      3'd7: _select_50 = fetch_buf_3[255:128];
+      default: _select_50 = fetch_buf_0[127:0];
+    endcase
+  end
+  assign _gt_51 = (((~walk_cur[112]) ? 16'd0 : (walk_descs + 16'd1)) + 16'd1) > walk_size;  // gen/virtq/packed_fetch.ts:303
+  assign _slice_53 = _select_50[114];  // gen/virtq/packed_fetch.ts:289
+  assign _and_52 = _slice_53 & (~features[28]);  // gen/virtq/packed_fetch.ts:304
+  assign _and_54 = _slice_53 & _select_50[112];  // gen/virtq/packed_fetch.ts:305
+  assign _and_55 = _slice_53 & ((_select_50[95:64] == 32'd0) | (_select_50[67:64] != 4'd0));  // gen/virtq/packed_fetch.ts:306
+  assign _slice_57 = _select_50[95:68];  // gen/virtq/packed_fetch.ts:291
+  assign _and_56 = _slice_53 & (_slice_57 > {12'd0, walk_size});  // gen/virtq/packed_fetch.ts:307
+  assign _and_58 = _slice_53 & (({21'd0, ((~walk_cur[112]) ? 7'd0 : (walk_segs + 7'd1))} + _slice_57) > 28'd64);  // gen/virtq/packed_fetch.ts:308
+  assign _and_59 = ((~_slice_53) & (~_select_50[113])) & (walk_cur[112] & (walk_saw_write | walk_cur[113]));  // gen/virtq/packed_fetch.ts:309
+  assign _and_60 = (~_slice_53) & (((~walk_cur[112]) ? 7'd0 : (walk_segs + 7'd1)) == 7'd64);  // gen/virtq/packed_fetch.ts:310
+  assign _cat_61 = {_select_11, 7'd0, _select_11, 5'd0, (done_len != 32'd0), 1'b0};  // gen/virtq/packed_used.ts:72
   always @* begin  // gen/virtq/packed_used.ts:98
     case (used_queue)
-      1'b0: _select_32 = q0_desc;
-      1'b1: _select_32 = q1_desc;
-      default: _select_32 = q0_desc;
+      1'b0: _select_62 = q0_desc;
+      1'b1: _select_62 = q1_desc;
+      default: _select_62 = q0_desc;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:131
     case (mem_rd_addr[0] + 1'b1)
-      1'b0: _select_33 = {used_slot_3, used_slot_2, used_slot_1, used_slot_0};
-      1'b1: _select_33 = {used_slot_7, used_slot_6, used_slot_5, used_slot_4};
-      default: _select_33 = {used_slot_3, used_slot_2, used_slot_1, used_slot_0};
+      1'b0: _select_63 = {used_slot_3, used_slot_2, used_slot_1, used_slot_0};
+      1'b1: _select_63 = {used_slot_7, used_slot_6, used_slot_5, used_slot_4};
+      default: _select_63 = {used_slot_3, used_slot_2, used_slot_1, used_slot_0};
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:131
     case (mem_rd_addr[0])
-      1'b0: _select_34 = {used_slot_3, used_slot_2, used_slot_1, used_slot_0};
-      1'b1: _select_34 = {used_slot_7, used_slot_6, used_slot_5, used_slot_4};
-      default: _select_34 = {used_slot_3, used_slot_2, used_slot_1, used_slot_0};
+      1'b0: _select_64 = {used_slot_3, used_slot_2, used_slot_1, used_slot_0};
+      1'b1: _select_64 = {used_slot_7, used_slot_6, used_slot_5, used_slot_4};
+      default: _select_64 = {used_slot_3, used_slot_2, used_slot_1, used_slot_0};
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:216
     case (notify_pick_index)
-      1'b0: _select_35 = unsignalled_0;
-      1'b1: _select_35 = unsignalled_1;
-      default: _select_35 = unsignalled_0;
+      1'b0: _select_65 = unsignalled_0;
+      1'b1: _select_65 = unsignalled_1;
+      default: _select_65 = unsignalled_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:217
     case (notify_pick_index)
-      1'b0: _select_36 = used_pos_0;
-      1'b1: _select_36 = used_pos_1;
-      default: _select_36 = used_pos_0;
+      1'b0: _select_66 = used_pos_0;
+      1'b1: _select_66 = used_pos_1;
+      default: _select_66 = used_pos_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:218
     case (notify_pick_index)
-      1'b0: _select_37 = used_wrap_0;
-      1'b1: _select_37 = used_wrap_1;
-      default: _select_37 = used_wrap_0;
+      1'b0: _select_67 = used_wrap_0;
+      1'b1: _select_67 = used_wrap_1;
+      default: _select_67 = used_wrap_0;
     endcase
   end
   assign irq_queue = irq_reg;  // gen/virtq/packed_engine.ts:196
@@ -552,14 +644,14 @@ module virtq_packed_w256_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
   assign queue_reset_done = queue_reset_done_reg;  // gen/virtq/packed_engine.ts:190
   assign reset_done = reset_done_reg;  // gen/virtq/packed_engine.ts:191
   assign busy = ((walk_active | notify_active) | used_busy) | (~stage_empty);  // gen/virtq/packed_engine.ts:198
-  assign chain_valid = (stage_rd != stage_commit) & stage_hdr_deq_valid;  // gen/virtq/packed_fetch.ts:154
-  assign chain_queue = stage_hdr_deq_data[32];  // gen/virtq/packed_fetch.ts:159
-  assign chain_id = stage_hdr_deq_data[31:16];  // gen/virtq/packed_fetch.ts:160
-  assign chain_slots = stage_hdr_deq_data[15:0];  // gen/virtq/packed_fetch.ts:161
-  assign chain_addr = stage_rd0[97:34];  // gen/virtq/packed_fetch.ts:155
-  assign chain_len = stage_rd0[33:2];  // gen/virtq/packed_fetch.ts:156
-  assign chain_write = stage_rd0[1];  // gen/virtq/packed_fetch.ts:157
-  assign chain_last = stage_rd0[0];  // gen/virtq/packed_fetch.ts:158
+  assign chain_valid = (stage_rd != stage_commit) & stage_hdr_deq_valid;  // gen/virtq/packed_fetch.ts:155
+  assign chain_queue = stage_hdr_deq_data[32];  // gen/virtq/packed_fetch.ts:160
+  assign chain_id = stage_hdr_deq_data[31:16];  // gen/virtq/packed_fetch.ts:161
+  assign chain_slots = stage_hdr_deq_data[15:0];  // gen/virtq/packed_fetch.ts:162
+  assign chain_addr = stage_rd0[97:34];  // gen/virtq/packed_fetch.ts:156
+  assign chain_len = stage_rd0[33:2];  // gen/virtq/packed_fetch.ts:157
+  assign chain_write = stage_rd0[1];  // gen/virtq/packed_fetch.ts:158
+  assign chain_last = stage_rd0[0];  // gen/virtq/packed_fetch.ts:159
   assign done_ready = (used_state == USED_STATE_IDLE) & (used_drop | used_slot_free);  // gen/virtq/packed_used.ts:61
   assign rd_cmd_valid = fetch_rd_valid | event_rd_valid;  // gen/virtq/packed_engine.ts:72
   assign rd_cmd_host_addr = fetch_rd_valid ? fetch_rd_host : event_rd_host;  // gen/virtq/packed_engine.ts:73
@@ -577,91 +669,79 @@ module virtq_packed_w256_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
   assign mem_rd_ready = 1'b1;  // gen/virtq/packed_engine.ts:85
   assign mem_rd_rvalid = used_rvalid;  // gen/virtq/packed_used.ts:133
   assign mem_rd_rdata = used_rdata;  // gen/virtq/packed_used.ts:134
-  assign fetch_rd_valid = walk_state == WALK_STATE_FETCH;  // gen/virtq/packed_fetch.ts:305
-  assign fetch_rd_host = walk_host;  // gen/virtq/packed_fetch.ts:306
-  assign fetch_rd_len = {16'd0, walk_n} << 4;  // gen/virtq/packed_fetch.ts:307
+  assign fetch_rd_valid = walk_state == WALK_STATE_FETCH;  // gen/virtq/packed_fetch.ts:354
+  assign fetch_rd_host = walk_host;  // gen/virtq/packed_fetch.ts:355
+  assign fetch_rd_len = {16'd0, walk_n} << 4;  // gen/virtq/packed_fetch.ts:356
   assign fetch_rd_grant = fetch_rd_valid & rd_cmd_ready;  // gen/virtq/packed_engine.ts:77
   assign event_rd_valid = notify_state == NOTIFY_STATE_READ;  // gen/virtq/packed_used.ts:188
   assign event_rd_host = _select_0;  // gen/virtq/packed_used.ts:189
   assign event_rd_len = 20'd4;  // gen/virtq/packed_used.ts:195
   assign event_rd_grant = (~fetch_rd_valid) & rd_cmd_ready;  // gen/virtq/packed_engine.ts:78
-  assign memwr_line = mem_wr_addr;  // gen/virtq/packed_fetch.ts:82
+  assign memwr_line = mem_wr_addr;  // gen/virtq/packed_fetch.ts:83
   always @* begin
-    stage_push = 1'b0;  // default, gen/virtq/packed_fetch.ts:136
-    case (walk_state)  // gen/virtq/packed_fetch.ts:310
+    stage_push = 1'b0;  // default, gen/virtq/packed_fetch.ts:137
+    case (walk_state)  // gen/virtq/packed_fetch.ts:359
       WALK_STATE_WALK: begin
-        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:353
-        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:357
-          if (walk_desc[114]) begin  // gen/virtq/packed_fetch.ts:419
-          end else if ((~walk_desc[113]) & walk_saw_write) begin  // gen/virtq/packed_fetch.ts:420
-          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:421
-          end else if (stage_room & ((~(walk_table_left == 16'd1)) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:422
-            stage_push = 1'b1;  // gen/virtq/packed_fetch.ts:174
+        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:414
+        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:418
+          if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:471
+          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:472
+          end else if (stage_room & ((~(walk_table_left == 16'd1)) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:473
+            stage_push = 1'b1;  // gen/virtq/packed_fetch.ts:175
           end
-        end else if (~walk_available) begin  // gen/virtq/packed_fetch.ts:365
-        end else if ((walk_descs + 16'd1) > walk_size) begin  // gen/virtq/packed_fetch.ts:368
-        end else if (walk_desc[114]) begin  // gen/virtq/packed_fetch.ts:369
-        end else if ((~walk_desc[113]) & walk_saw_write) begin  // gen/virtq/packed_fetch.ts:389
-        end else if (walk_segs == 7'd64) begin  // gen/virtq/packed_fetch.ts:390
-        end else if ((~walk_desc[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:391
-        end else if ((~walk_desc[112]) & (features[35] & (walk_desc[111:96] != (walk_open ? walk_head : walk_pos)))) begin  // gen/virtq/packed_fetch.ts:392
-        end else if (stage_room & (walk_desc[112] | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:393
-          stage_push = 1'b1;  // gen/virtq/packed_fetch.ts:174
+        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:425
+        end else if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:428
+        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:429
+        end else if ((~walk_cur[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:441
+        end else if (stage_room & (walk_cur[112] | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:442
+          stage_push = 1'b1;  // gen/virtq/packed_fetch.ts:175
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    stage_push_data = 98'd0;  // default, gen/virtq/packed_fetch.ts:137
-    case (walk_state)  // gen/virtq/packed_fetch.ts:310
+    stage_push_data = 98'd0;  // default, gen/virtq/packed_fetch.ts:138
+    case (walk_state)  // gen/virtq/packed_fetch.ts:359
       WALK_STATE_WALK: begin
-        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:353
-        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:357
-          if (walk_desc[114]) begin  // gen/virtq/packed_fetch.ts:419
-          end else if ((~walk_desc[113]) & walk_saw_write) begin  // gen/virtq/packed_fetch.ts:420
-          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:421
-          end else if (stage_room & ((~(walk_table_left == 16'd1)) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:422
-            stage_push_data = {walk_desc[63:0], walk_desc[95:64], walk_desc[113], (walk_table_left == 16'd1)};  // gen/virtq/packed_fetch.ts:175
+        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:414
+        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:418
+          if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:471
+          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:472
+          end else if (stage_room & ((~(walk_table_left == 16'd1)) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:473
+            stage_push_data = {walk_cur[63:0], walk_cur[95:64], walk_cur[113], (walk_table_left == 16'd1)};  // gen/virtq/packed_fetch.ts:176
           end
-        end else if (~walk_available) begin  // gen/virtq/packed_fetch.ts:365
-        end else if ((walk_descs + 16'd1) > walk_size) begin  // gen/virtq/packed_fetch.ts:368
-        end else if (walk_desc[114]) begin  // gen/virtq/packed_fetch.ts:369
-        end else if ((~walk_desc[113]) & walk_saw_write) begin  // gen/virtq/packed_fetch.ts:389
-        end else if (walk_segs == 7'd64) begin  // gen/virtq/packed_fetch.ts:390
-        end else if ((~walk_desc[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:391
-        end else if ((~walk_desc[112]) & (features[35] & (walk_desc[111:96] != (walk_open ? walk_head : walk_pos)))) begin  // gen/virtq/packed_fetch.ts:392
-        end else if (stage_room & (walk_desc[112] | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:393
-          stage_push_data = {walk_desc[63:0], walk_desc[95:64], walk_desc[113], (~walk_desc[112])};  // gen/virtq/packed_fetch.ts:175
+        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:425
+        end else if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:428
+        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:429
+        end else if ((~walk_cur[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:441
+        end else if (stage_room & (walk_cur[112] | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:442
+          stage_push_data = {walk_cur[63:0], walk_cur[95:64], walk_cur[113], (~walk_cur[112])};  // gen/virtq/packed_fetch.ts:176
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    stage_commit_now = 1'b0;  // default, gen/virtq/packed_fetch.ts:138
-    case (walk_state)  // gen/virtq/packed_fetch.ts:310
+    stage_commit_now = 1'b0;  // default, gen/virtq/packed_fetch.ts:139
+    case (walk_state)  // gen/virtq/packed_fetch.ts:359
       WALK_STATE_WALK: begin
-        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:353
-        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:357
-          if (walk_desc[114]) begin  // gen/virtq/packed_fetch.ts:419
-          end else if ((~walk_desc[113]) & walk_saw_write) begin  // gen/virtq/packed_fetch.ts:420
-          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:421
-          end else if (stage_room & ((~(walk_table_left == 16'd1)) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:422
-            if (walk_table_left == 16'd1) begin  // gen/virtq/packed_fetch.ts:299
-              stage_commit_now = 1'b1;  // gen/virtq/packed_fetch.ts:178
+        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:414
+        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:418
+          if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:471
+          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:472
+          end else if (stage_room & ((~(walk_table_left == 16'd1)) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:473
+            if (walk_table_left == 16'd1) begin  // gen/virtq/packed_fetch.ts:348
+              stage_commit_now = 1'b1;  // gen/virtq/packed_fetch.ts:179
             end
           end
-        end else if (~walk_available) begin  // gen/virtq/packed_fetch.ts:365
-        end else if ((walk_descs + 16'd1) > walk_size) begin  // gen/virtq/packed_fetch.ts:368
-        end else if (walk_desc[114]) begin  // gen/virtq/packed_fetch.ts:369
-        end else if ((~walk_desc[113]) & walk_saw_write) begin  // gen/virtq/packed_fetch.ts:389
-        end else if (walk_segs == 7'd64) begin  // gen/virtq/packed_fetch.ts:390
-        end else if ((~walk_desc[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:391
-        end else if ((~walk_desc[112]) & (features[35] & (walk_desc[111:96] != (walk_open ? walk_head : walk_pos)))) begin  // gen/virtq/packed_fetch.ts:392
-        end else if (stage_room & (walk_desc[112] | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:393
-          if (~walk_desc[112]) begin  // gen/virtq/packed_fetch.ts:299
-            stage_commit_now = 1'b1;  // gen/virtq/packed_fetch.ts:178
+        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:425
+        end else if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:428
+        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:429
+        end else if ((~walk_cur[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:441
+        end else if (stage_room & (walk_cur[112] | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:442
+          if (~walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:348
+            stage_commit_now = 1'b1;  // gen/virtq/packed_fetch.ts:179
           end
         end
       end
@@ -669,63 +749,58 @@ module virtq_packed_w256_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
     endcase
   end
   always @* begin
-    stage_discard = 1'b0;  // default, gen/virtq/packed_fetch.ts:139
-    case (walk_state)  // gen/virtq/packed_fetch.ts:310
+    stage_discard = 1'b0;  // default, gen/virtq/packed_fetch.ts:140
+    case (walk_state)  // gen/virtq/packed_fetch.ts:359
       WALK_STATE_CALC: begin
-        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:335
-          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:181
+        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:390
+          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:182
         end
       end
       WALK_STATE_WALK: begin
-        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:353
-          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:181
+        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:414
+          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:182
         end
       end
       default: begin end
     endcase
-    if (walk_fatal) begin  // gen/virtq/packed_fetch.ts:434
-      stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:181
+    if (walk_fatal) begin  // gen/virtq/packed_fetch.ts:486
+      stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:182
     end
   end
   always @* begin
-    stage_hdr_data = 33'd0;  // default, gen/virtq/packed_fetch.ts:141
-    case (walk_state)  // gen/virtq/packed_fetch.ts:310
+    stage_hdr_data = 33'd0;  // default, gen/virtq/packed_fetch.ts:142
+    case (walk_state)  // gen/virtq/packed_fetch.ts:359
       WALK_STATE_WALK: begin
-        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:353
-        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:357
-          if (walk_desc[114]) begin  // gen/virtq/packed_fetch.ts:419
-          end else if ((~walk_desc[113]) & walk_saw_write) begin  // gen/virtq/packed_fetch.ts:420
-          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:421
-          end else if (stage_room & ((~(walk_table_left == 16'd1)) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:422
-            if (walk_table_left == 16'd1) begin  // gen/virtq/packed_fetch.ts:299
-              stage_hdr_data = {walk_queue, walk_id, walk_descs};  // gen/virtq/packed_fetch.ts:179
+        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:414
+        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:418
+          if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:471
+          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:472
+          end else if (stage_room & ((~(walk_table_left == 16'd1)) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:473
+            if (walk_table_left == 16'd1) begin  // gen/virtq/packed_fetch.ts:348
+              stage_hdr_data = {walk_queue, walk_id, walk_descs};  // gen/virtq/packed_fetch.ts:180
             end
           end
-        end else if (~walk_available) begin  // gen/virtq/packed_fetch.ts:365
-        end else if ((walk_descs + 16'd1) > walk_size) begin  // gen/virtq/packed_fetch.ts:368
-        end else if (walk_desc[114]) begin  // gen/virtq/packed_fetch.ts:369
-        end else if ((~walk_desc[113]) & walk_saw_write) begin  // gen/virtq/packed_fetch.ts:389
-        end else if (walk_segs == 7'd64) begin  // gen/virtq/packed_fetch.ts:390
-        end else if ((~walk_desc[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:391
-        end else if ((~walk_desc[112]) & (features[35] & (walk_desc[111:96] != (walk_open ? walk_head : walk_pos)))) begin  // gen/virtq/packed_fetch.ts:392
-        end else if (stage_room & (walk_desc[112] | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:393
-          if (~walk_desc[112]) begin  // gen/virtq/packed_fetch.ts:299
-            stage_hdr_data = {walk_queue, walk_desc[111:96], (walk_descs + 16'd1)};  // gen/virtq/packed_fetch.ts:179
+        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:425
+        end else if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:428
+        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:429
+        end else if ((~walk_cur[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:441
+        end else if (stage_room & (walk_cur[112] | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:442
+          if (~walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:348
+            stage_hdr_data = {walk_queue, walk_cur[111:96], (walk_descs + 16'd1)};  // gen/virtq/packed_fetch.ts:180
           end
         end
       end
       default: begin end
     endcase
   end
-  assign stage_hdr_enq_valid = stage_commit_now;  // gen/virtq/packed_fetch.ts:150
-  assign stage_hdr_enq_data = stage_hdr_data;  // gen/virtq/packed_fetch.ts:151
-  assign stage_hdr_deq_ready = (chain_valid & chain_ready) & stage_rd0[0];  // gen/virtq/packed_fetch.ts:164
-  assign stage_used = stage_wr - stage_rd;  // gen/virtq/packed_fetch.ts:144
-  assign stage_room = stage_used < 8'd128;  // gen/virtq/packed_fetch.ts:145
-  assign stage_empty = stage_rd == stage_wr;  // gen/virtq/packed_fetch.ts:170
-  assign walk_size = _select_1;  // gen/virtq/packed_fetch.ts:234
-  assign walk_resetting = _select_2;  // gen/virtq/packed_fetch.ts:241
-  assign sched_req = {((((pending_1 & q1_enable) & (q1_size != 16'd0)) & (~failed_1)) & (~resetting_1)), ((((pending_0 & q0_enable) & (q0_size != 16'd0)) & (~failed_0)) & (~resetting_0))} & {2{((walk_state == WALK_STATE_IDLE) & driver_ok)}};  // gen/virtq/packed_fetch.ts:251
+  assign stage_hdr_enq_valid = stage_commit_now;  // gen/virtq/packed_fetch.ts:151
+  assign stage_hdr_enq_data = stage_hdr_data;  // gen/virtq/packed_fetch.ts:152
+  assign stage_hdr_deq_ready = (chain_valid & chain_ready) & stage_rd0[0];  // gen/virtq/packed_fetch.ts:165
+  assign stage_used = stage_wr - stage_rd;  // gen/virtq/packed_fetch.ts:145
+  assign stage_room = stage_used < 8'd128;  // gen/virtq/packed_fetch.ts:146
+  assign stage_empty = stage_rd == stage_wr;  // gen/virtq/packed_fetch.ts:171
+  assign walk_resetting = _select_1;  // gen/virtq/packed_fetch.ts:237
+  assign sched_req = {((((pending_1 & q1_enable) & (q1_size != 16'd0)) & (~failed_1)) & (~resetting_1)), ((((pending_0 & q0_enable) & (q0_size != 16'd0)) & (~failed_0)) & (~resetting_0))} & {2{((walk_state == WALK_STATE_IDLE) & driver_ok)}};  // gen/virtq/packed_fetch.ts:247
   assign sched_after_in = sched_req & sched_mask;  // gen/lib/priority.ts:8
   assign sched_after_valid = sched_after_in[0] | sched_after_in[1];  // gen/lib/priority.ts:29
   assign sched_after_index = ~sched_after_in[0];  // gen/lib/priority.ts:36
@@ -734,128 +809,84 @@ module virtq_packed_w256_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
   assign sched_index = sched_locked ? sched_lock_index : (sched_after_valid ? sched_after_index : sched_all_index);  // gen/lib/arbiter.ts:69
   assign sched_valid = sched_locked | sched_all_valid;  // gen/lib/arbiter.ts:70
   assign sched_grant = sched_valid ? {(sched_index == 1'b1), (sched_index == 1'b0)} : 2'd0;  // gen/lib/arbiter.ts:71
-  assign walk_desc = _select_3;  // gen/virtq/packed_fetch.ts:255
-  assign walk_available = (walk_desc[119] == walk_wrap) & (walk_desc[127] != walk_wrap);  // gen/virtq/packed_fetch.ts:263
-  assign walk_pos_wraps = (walk_pos + 16'd1) == walk_size;  // gen/virtq/packed_fetch.ts:265
-  assign walk_batch_end = {1'b0, walk_k} == (walk_n - 4'd1);  // gen/virtq/packed_fetch.ts:267
-  assign walk_total_next = walk_total + {7'd0, walk_desc[95:64]};  // gen/virtq/packed_fetch.ts:270
+  assign walk_pos_wraps = (walk_pos + 16'd1) == walk_size;  // gen/virtq/packed_fetch.ts:263
+  assign walk_batch_end = {1'b0, walk_k} == (walk_n - 4'd1);  // gen/virtq/packed_fetch.ts:265
+  assign walk_total_next = walk_total + {7'd0, walk_cur[95:64]};  // gen/virtq/packed_fetch.ts:269
   always @* begin
-    walk_fatal = 1'b0;  // default, gen/virtq/packed_fetch.ts:273
-    case (walk_state)  // gen/virtq/packed_fetch.ts:310
+    walk_fatal = 1'b0;  // default, gen/virtq/packed_fetch.ts:322
+    case (walk_state)  // gen/virtq/packed_fetch.ts:359
       WALK_STATE_WAIT: begin
-        if (rd_status_valid & (~rd_status_id[0])) begin  // gen/virtq/packed_fetch.ts:347
-          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_fetch.ts:349
-            walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:276
+        if (rd_status_valid & (~rd_status_id[0])) begin  // gen/virtq/packed_fetch.ts:402
+          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_fetch.ts:404
+            walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:325
           end
         end
       end
       WALK_STATE_WALK: begin
-        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:353
-        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:357
-          if (walk_desc[114]) begin  // gen/virtq/packed_fetch.ts:419
-            walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:276
-          end else if ((~walk_desc[113]) & walk_saw_write) begin  // gen/virtq/packed_fetch.ts:420
-            walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:276
-          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:421
-            walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:276
+        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:414
+        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:418
+          if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:471
+            walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:325
+          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:472
+            walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:325
           end
-        end else if (~walk_available) begin  // gen/virtq/packed_fetch.ts:365
-          if (walk_open) begin  // gen/virtq/packed_fetch.ts:366
-            walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:276
+        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:425
+          if (walk_open) begin  // gen/virtq/packed_fetch.ts:426
+            walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:325
           end
-        end else if ((walk_descs + 16'd1) > walk_size) begin  // gen/virtq/packed_fetch.ts:368
-          walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:276
-        end else if (walk_desc[114]) begin  // gen/virtq/packed_fetch.ts:369
-          if (~features[28]) begin  // gen/virtq/packed_fetch.ts:370
-            walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:276
-          end else if (walk_desc[112]) begin  // gen/virtq/packed_fetch.ts:371
-            walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:276
-          end else if ((walk_desc[95:64] == 32'd0) | (walk_desc[67:64] != 4'd0)) begin  // gen/virtq/packed_fetch.ts:372
-            walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:276
-          end else if (walk_desc[95:68] > {12'd0, walk_size}) begin  // gen/virtq/packed_fetch.ts:373
-            walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:276
-          end else if (({21'd0, walk_segs} + walk_desc[95:68]) > 28'd64) begin  // gen/virtq/packed_fetch.ts:374
-            walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:276
-          end else if (features[35] & (walk_desc[111:96] != (walk_open ? walk_head : walk_pos))) begin  // gen/virtq/packed_fetch.ts:375
-            walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:276
-          end
-        end else if ((~walk_desc[113]) & walk_saw_write) begin  // gen/virtq/packed_fetch.ts:389
-          walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:276
-        end else if (walk_segs == 7'd64) begin  // gen/virtq/packed_fetch.ts:390
-          walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:276
-        end else if ((~walk_desc[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:391
-          walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:276
-        end else if ((~walk_desc[112]) & (features[35] & (walk_desc[111:96] != (walk_open ? walk_head : walk_pos)))) begin  // gen/virtq/packed_fetch.ts:392
-          walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:276
+        end else if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:428
+          walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:325
+        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:429
+        end else if ((~walk_cur[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:441
+          walk_fatal = 1'b1;  // gen/virtq/packed_fetch.ts:325
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    walk_fatal_code = 4'd0;  // default, gen/virtq/packed_fetch.ts:274
-    case (walk_state)  // gen/virtq/packed_fetch.ts:310
+    walk_fatal_code = 4'd0;  // default, gen/virtq/packed_fetch.ts:323
+    case (walk_state)  // gen/virtq/packed_fetch.ts:359
       WALK_STATE_WAIT: begin
-        if (rd_status_valid & (~rd_status_id[0])) begin  // gen/virtq/packed_fetch.ts:347
-          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_fetch.ts:349
-            walk_fatal_code = 4'd9;  // gen/virtq/packed_fetch.ts:277
+        if (rd_status_valid & (~rd_status_id[0])) begin  // gen/virtq/packed_fetch.ts:402
+          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_fetch.ts:404
+            walk_fatal_code = 4'd9;  // gen/virtq/packed_fetch.ts:326
           end
         end
       end
       WALK_STATE_WALK: begin
-        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:353
-        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:357
-          if (walk_desc[114]) begin  // gen/virtq/packed_fetch.ts:419
-            walk_fatal_code = 4'd6;  // gen/virtq/packed_fetch.ts:277
-          end else if ((~walk_desc[113]) & walk_saw_write) begin  // gen/virtq/packed_fetch.ts:420
-            walk_fatal_code = 4'd7;  // gen/virtq/packed_fetch.ts:277
-          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:421
-            walk_fatal_code = 4'd8;  // gen/virtq/packed_fetch.ts:277
+        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:414
+        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:418
+          if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:471
+            walk_fatal_code = walk_cur_fault;  // gen/virtq/packed_fetch.ts:326
+          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:472
+            walk_fatal_code = 4'd8;  // gen/virtq/packed_fetch.ts:326
           end
-        end else if (~walk_available) begin  // gen/virtq/packed_fetch.ts:365
-          if (walk_open) begin  // gen/virtq/packed_fetch.ts:366
-            walk_fatal_code = 4'd1;  // gen/virtq/packed_fetch.ts:277
+        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:425
+          if (walk_open) begin  // gen/virtq/packed_fetch.ts:426
+            walk_fatal_code = 4'd1;  // gen/virtq/packed_fetch.ts:326
           end
-        end else if ((walk_descs + 16'd1) > walk_size) begin  // gen/virtq/packed_fetch.ts:368
-          walk_fatal_code = 4'd2;  // gen/virtq/packed_fetch.ts:277
-        end else if (walk_desc[114]) begin  // gen/virtq/packed_fetch.ts:369
-          if (~features[28]) begin  // gen/virtq/packed_fetch.ts:370
-            walk_fatal_code = 4'd3;  // gen/virtq/packed_fetch.ts:277
-          end else if (walk_desc[112]) begin  // gen/virtq/packed_fetch.ts:371
-            walk_fatal_code = 4'd4;  // gen/virtq/packed_fetch.ts:277
-          end else if ((walk_desc[95:64] == 32'd0) | (walk_desc[67:64] != 4'd0)) begin  // gen/virtq/packed_fetch.ts:372
-            walk_fatal_code = 4'd5;  // gen/virtq/packed_fetch.ts:277
-          end else if (walk_desc[95:68] > {12'd0, walk_size}) begin  // gen/virtq/packed_fetch.ts:373
-            walk_fatal_code = 4'd2;  // gen/virtq/packed_fetch.ts:277
-          end else if (({21'd0, walk_segs} + walk_desc[95:68]) > 28'd64) begin  // gen/virtq/packed_fetch.ts:374
-            walk_fatal_code = 4'd11;  // gen/virtq/packed_fetch.ts:277
-          end else if (features[35] & (walk_desc[111:96] != (walk_open ? walk_head : walk_pos))) begin  // gen/virtq/packed_fetch.ts:375
-            walk_fatal_code = 4'd10;  // gen/virtq/packed_fetch.ts:277
-          end
-        end else if ((~walk_desc[113]) & walk_saw_write) begin  // gen/virtq/packed_fetch.ts:389
-          walk_fatal_code = 4'd7;  // gen/virtq/packed_fetch.ts:277
-        end else if (walk_segs == 7'd64) begin  // gen/virtq/packed_fetch.ts:390
-          walk_fatal_code = 4'd11;  // gen/virtq/packed_fetch.ts:277
-        end else if ((~walk_desc[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:391
-          walk_fatal_code = 4'd8;  // gen/virtq/packed_fetch.ts:277
-        end else if ((~walk_desc[112]) & (features[35] & (walk_desc[111:96] != (walk_open ? walk_head : walk_pos)))) begin  // gen/virtq/packed_fetch.ts:392
-          walk_fatal_code = 4'd10;  // gen/virtq/packed_fetch.ts:277
+        end else if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:428
+          walk_fatal_code = walk_cur_fault;  // gen/virtq/packed_fetch.ts:326
+        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:429
+        end else if ((~walk_cur[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:441
+          walk_fatal_code = 4'd8;  // gen/virtq/packed_fetch.ts:326
         end
       end
       default: begin end
     endcase
   end
-  assign walk_active = ~(walk_state == WALK_STATE_IDLE);  // gen/virtq/packed_fetch.ts:443
-  assign used_drop = _select_4 | _select_5;  // gen/virtq/packed_used.ts:59
+  assign walk_active = ~(walk_state == WALK_STATE_IDLE);  // gen/virtq/packed_fetch.ts:495
+  assign used_drop = _select_2 | _select_3;  // gen/virtq/packed_used.ts:59
   assign used_slot_free = (used_tail - used_head) < 4'd8;  // gen/virtq/packed_used.ts:60
   assign used_accept = (done_valid & done_ready) & (~used_drop);  // gen/virtq/packed_used.ts:62
   assign used_flags_done = wr_status_valid & wr_status_id[0];  // gen/virtq/packed_used.ts:112
   assign used_fatal = wr_status_valid & (wr_status_error != 3'd0);  // gen/virtq/packed_used.ts:118
   assign used_busy = (~(used_state == USED_STATE_IDLE)) | (used_head != used_tail);  // gen/virtq/packed_used.ts:139
-  assign notify_pick_after_in = (_cat_6 & {2{(notify_state == NOTIFY_STATE_IDLE)}}) & notify_pick_mask;  // gen/lib/priority.ts:8
+  assign notify_pick_after_in = (_cat_4 & {2{(notify_state == NOTIFY_STATE_IDLE)}}) & notify_pick_mask;  // gen/lib/priority.ts:8
   assign notify_pick_after_valid = notify_pick_after_in[0] | notify_pick_after_in[1];  // gen/lib/priority.ts:29
   assign notify_pick_after_index = ~notify_pick_after_in[0];  // gen/lib/priority.ts:36
-  assign notify_pick_all_in = _cat_6 & {2{(notify_state == NOTIFY_STATE_IDLE)}};  // gen/lib/priority.ts:8
+  assign notify_pick_all_in = _cat_4 & {2{(notify_state == NOTIFY_STATE_IDLE)}};  // gen/lib/priority.ts:8
   assign notify_pick_all_valid = notify_pick_all_in[0] | notify_pick_all_in[1];  // gen/lib/priority.ts:29
   assign notify_pick_all_index = ~notify_pick_all_in[0];  // gen/lib/priority.ts:36
   assign notify_pick_index = notify_pick_locked ? notify_pick_lock_index : (notify_pick_after_valid ? notify_pick_after_index : notify_pick_all_index);  // gen/lib/arbiter.ts:69
@@ -879,14 +910,14 @@ module virtq_packed_w256_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
     notify_irq = 2'd0;  // default, gen/virtq/packed_used.ts:186
     case (notify_state)  // gen/virtq/packed_used.ts:212
       NOTIFY_STATE_DECIDE: begin
-        if ((notify_need & (~_select_7)) & (~_select_8)) begin  // gen/virtq/packed_used.ts:233
+        if ((notify_need & (~_select_5)) & (~_select_6)) begin  // gen/virtq/packed_used.ts:233
           notify_irq = 2'd1 << notify_queue;  // gen/virtq/packed_used.ts:233
         end
       end
       default: begin end
     endcase
   end
-  assign notify_need = ((event_line[31:16] == 16'd2) & features[29]) ? (((notify_idx - ((event_line[15] != notify_wrap) ? ({1'b0, event_line[14:0]} - _select_9) : {1'b0, event_line[14:0]})) - 16'd1) < notify_adv) : (event_line[31:16] != 16'd1);  // gen/virtq/packed_used.ts:207
+  assign notify_need = ((event_line[31:16] == 16'd2) & features[29]) ? (((notify_idx - ((event_line[15] != notify_wrap) ? ({1'b0, event_line[14:0]} - _select_7) : {1'b0, event_line[14:0]})) - 16'd1) < notify_adv) : (event_line[31:16] != 16'd1);  // gen/virtq/packed_used.ts:207
   assign notify_active = ~(notify_state == NOTIFY_STATE_IDLE);  // gen/virtq/packed_used.ts:243
   assign reset_finish_0 = (((resetting_0 & (inflight_0 == 16'd0)) & (~(walk_active & (walk_queue == 1'b0)))) & (~(notify_active & (notify_queue == 1'b0)))) & ((used_seq == used_seq_done) & (~used_busy));  // gen/virtq/packed_engine.ts:161
   assign reset_finish_1 = (((resetting_1 & (inflight_1 == 16'd0)) & (~(walk_active & (walk_queue == 1'b1)))) & (~(notify_active & (notify_queue == 1'b1)))) & ((used_seq == used_seq_done) & (~used_busy));  // gen/virtq/packed_engine.ts:161
@@ -941,16 +972,16 @@ module virtq_packed_w256_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
       reset_done_reg <= 1'b0;
       irq_reg <= 2'd0;
     end else begin
-      if (stage_discard) begin  // gen/virtq/packed_fetch.ts:148
-        stage_wr <= stage_commit;  // gen/virtq/packed_fetch.ts:148
+      if (stage_discard) begin  // gen/virtq/packed_fetch.ts:149
+        stage_wr <= stage_commit;  // gen/virtq/packed_fetch.ts:149
       end else begin
-        stage_wr <= stage_push ? (stage_wr + 8'd1) : stage_wr;  // gen/virtq/packed_fetch.ts:148
+        stage_wr <= stage_push ? (stage_wr + 8'd1) : stage_wr;  // gen/virtq/packed_fetch.ts:149
       end
-      if (stage_commit_now) begin  // gen/virtq/packed_fetch.ts:149
-        stage_commit <= stage_push ? (stage_wr + 8'd1) : stage_wr;  // gen/virtq/packed_fetch.ts:149
+      if (stage_commit_now) begin  // gen/virtq/packed_fetch.ts:150
+        stage_commit <= stage_push ? (stage_wr + 8'd1) : stage_wr;  // gen/virtq/packed_fetch.ts:150
       end
-      if (chain_valid & chain_ready) begin  // gen/virtq/packed_fetch.ts:163
-        stage_rd <= stage_rd + 8'd1;  // gen/virtq/packed_fetch.ts:163
+      if (chain_valid & chain_ready) begin  // gen/virtq/packed_fetch.ts:164
+        stage_rd <= stage_rd + 8'd1;  // gen/virtq/packed_fetch.ts:164
       end
       if (sched_valid) begin  // gen/lib/arbiter.ts:73
         if (walk_state == WALK_STATE_IDLE) begin  // gen/lib/arbiter.ts:74
@@ -961,184 +992,175 @@ module virtq_packed_w256_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
           sched_lock_index <= sched_index;  // gen/lib/arbiter.ts:80
         end
       end
-      case (walk_state)  // gen/virtq/packed_fetch.ts:310
+      case (walk_state)  // gen/virtq/packed_fetch.ts:359
         WALK_STATE_IDLE: begin
-          if (sched_valid) begin  // gen/virtq/packed_fetch.ts:312
-            walk_queue <= sched_index;  // gen/virtq/packed_fetch.ts:313
-            if (sched_index == 1'b0) begin  // gen/virtq/packed_fetch.ts:316
-              pending_0 <= 1'b0;  // gen/virtq/packed_fetch.ts:316
+          if (sched_valid) begin  // gen/virtq/packed_fetch.ts:361
+            walk_queue <= sched_index;  // gen/virtq/packed_fetch.ts:362
+            if (sched_index == 1'b0) begin  // gen/virtq/packed_fetch.ts:371
+              pending_0 <= 1'b0;  // gen/virtq/packed_fetch.ts:371
             end
-            if (sched_index == 1'b1) begin  // gen/virtq/packed_fetch.ts:316
-              pending_1 <= 1'b0;  // gen/virtq/packed_fetch.ts:316
+            if (sched_index == 1'b1) begin  // gen/virtq/packed_fetch.ts:371
+              pending_1 <= 1'b0;  // gen/virtq/packed_fetch.ts:371
             end
-            walk_table <= 1'b0;  // gen/virtq/packed_fetch.ts:317
-            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:287
-            walk_state <= WALK_STATE_CALC;  // gen/virtq/packed_fetch.ts:319
+            walk_table <= 1'b0;  // gen/virtq/packed_fetch.ts:372
+            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:336
+            walk_state <= WALK_STATE_CALC;  // gen/virtq/packed_fetch.ts:374
           end
         end
         WALK_STATE_CALC: begin
-          if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:335
-            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:337
+          if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:390
+            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:392
           end else begin
-            walk_state <= WALK_STATE_FETCH;  // gen/virtq/packed_fetch.ts:338
+            walk_state <= WALK_STATE_FETCH;  // gen/virtq/packed_fetch.ts:393
           end
         end
         WALK_STATE_FETCH: begin
-          if (fetch_rd_grant) begin  // gen/virtq/packed_fetch.ts:341
-            walk_state <= WALK_STATE_WAIT;  // gen/virtq/packed_fetch.ts:343
+          if (fetch_rd_grant) begin  // gen/virtq/packed_fetch.ts:396
+            walk_state <= WALK_STATE_WAIT;  // gen/virtq/packed_fetch.ts:398
           end
         end
         WALK_STATE_WAIT: begin
-          if (rd_status_valid & (~rd_status_id[0])) begin  // gen/virtq/packed_fetch.ts:347
-            if (rd_status_error != 3'd0) begin  // gen/virtq/packed_fetch.ts:349
+          if (rd_status_valid & (~rd_status_id[0])) begin  // gen/virtq/packed_fetch.ts:402
+            if (rd_status_error != 3'd0) begin  // gen/virtq/packed_fetch.ts:404
             end else begin
-              walk_state <= WALK_STATE_WALK;  // gen/virtq/packed_fetch.ts:349
+              walk_state <= WALK_STATE_LOAD;  // gen/virtq/packed_fetch.ts:404
             end
           end
         end
+        WALK_STATE_LOAD: begin
+          walk_state <= WALK_STATE_WALK;  // gen/virtq/packed_fetch.ts:411
+        end
         WALK_STATE_WALK: begin
-          if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:353
-            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:355
-          end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:357
-            if (walk_desc[114]) begin  // gen/virtq/packed_fetch.ts:419
-            end else if ((~walk_desc[113]) & walk_saw_write) begin  // gen/virtq/packed_fetch.ts:420
-            end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:421
-            end else if (stage_room & ((~(walk_table_left == 16'd1)) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:422
-              if (walk_table_left == 16'd1) begin  // gen/virtq/packed_fetch.ts:299
-                walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:287
+          if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:414
+            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:416
+          end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:418
+            if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:471
+            end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:472
+            end else if (stage_room & ((~(walk_table_left == 16'd1)) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:473
+              if (walk_table_left == 16'd1) begin  // gen/virtq/packed_fetch.ts:348
+                walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:336
               end
-              if (walk_table_left == 16'd1) begin  // gen/virtq/packed_fetch.ts:426
-                walk_table <= 1'b0;  // gen/virtq/packed_fetch.ts:427
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:281
-                  avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:281
+              if (walk_table_left == 16'd1) begin  // gen/virtq/packed_fetch.ts:478
+                walk_table <= 1'b0;  // gen/virtq/packed_fetch.ts:479
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:330
+                  avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:330
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:281
-                  avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:281
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:330
+                  avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:330
                 end
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:282
-                  avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:282
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:331
+                  avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:331
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:282
-                  avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:282
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:331
+                  avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:331
                 end
-                if (1'b1) begin  // gen/virtq/packed_fetch.ts:283
-                  if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:283
-                    pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:283
+                if (1'b1) begin  // gen/virtq/packed_fetch.ts:332
+                  if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:332
+                    pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:332
                   end
-                  if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:283
-                    pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:283
+                  if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:332
+                    pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:332
                   end
                 end
-                walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:284
-              end else if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:430
-                walk_state <= WALK_STATE_CALC;  // gen/virtq/packed_fetch.ts:430
+                walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:333
+              end else if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:482
+                walk_state <= WALK_STATE_CALC;  // gen/virtq/packed_fetch.ts:482
               end
             end
-          end else if (~walk_available) begin  // gen/virtq/packed_fetch.ts:365
-            if (walk_open) begin  // gen/virtq/packed_fetch.ts:366
+          end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:425
+            if (walk_open) begin  // gen/virtq/packed_fetch.ts:426
             end else begin
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:281
-                avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:281
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:330
+                avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:330
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:281
-                avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:281
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:330
+                avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:330
               end
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:282
-                avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:282
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:331
+                avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:331
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:282
-                avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:282
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:331
+                avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:331
               end
-              if (1'b0) begin  // gen/virtq/packed_fetch.ts:283
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:283
-                  pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:283
+              if (1'b0) begin  // gen/virtq/packed_fetch.ts:332
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:332
+                  pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:332
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:283
-                  pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:283
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:332
+                  pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:332
                 end
               end
-              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:284
+              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:333
             end
-          end else if ((walk_descs + 16'd1) > walk_size) begin  // gen/virtq/packed_fetch.ts:368
-          end else if (walk_desc[114]) begin  // gen/virtq/packed_fetch.ts:369
-            if (~features[28]) begin  // gen/virtq/packed_fetch.ts:370
-            end else if (walk_desc[112]) begin  // gen/virtq/packed_fetch.ts:371
-            end else if ((walk_desc[95:64] == 32'd0) | (walk_desc[67:64] != 4'd0)) begin  // gen/virtq/packed_fetch.ts:372
-            end else if (walk_desc[95:68] > {12'd0, walk_size}) begin  // gen/virtq/packed_fetch.ts:373
-            end else if (({21'd0, walk_segs} + walk_desc[95:68]) > 28'd64) begin  // gen/virtq/packed_fetch.ts:374
-            end else if (features[35] & (walk_desc[111:96] != (walk_open ? walk_head : walk_pos))) begin  // gen/virtq/packed_fetch.ts:375
-            end else begin
-              walk_table <= 1'b1;  // gen/virtq/packed_fetch.ts:378
-              walk_open <= 1'b1;  // gen/virtq/packed_fetch.ts:383
-              walk_state <= WALK_STATE_CALC;  // gen/virtq/packed_fetch.ts:386
+          end else if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:428
+          end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:429
+            walk_table <= 1'b1;  // gen/virtq/packed_fetch.ts:431
+            walk_open <= 1'b1;  // gen/virtq/packed_fetch.ts:436
+            walk_state <= WALK_STATE_CALC;  // gen/virtq/packed_fetch.ts:439
+          end else if ((~walk_cur[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:441
+          end else if (stage_room & (walk_cur[112] | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:442
+            walk_open <= 1'b1;  // gen/virtq/packed_fetch.ts:444
+            if (~walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:348
+              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:336
             end
-          end else if ((~walk_desc[113]) & walk_saw_write) begin  // gen/virtq/packed_fetch.ts:389
-          end else if (walk_segs == 7'd64) begin  // gen/virtq/packed_fetch.ts:390
-          end else if ((~walk_desc[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:391
-          end else if ((~walk_desc[112]) & (features[35] & (walk_desc[111:96] != (walk_open ? walk_head : walk_pos)))) begin  // gen/virtq/packed_fetch.ts:392
-          end else if (stage_room & (walk_desc[112] | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:393
-            walk_open <= 1'b1;  // gen/virtq/packed_fetch.ts:395
-            if (~walk_desc[112]) begin  // gen/virtq/packed_fetch.ts:299
-              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:287
-            end
-            if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:404
-              if (walk_desc[112]) begin  // gen/virtq/packed_fetch.ts:406
-                walk_state <= WALK_STATE_CALC;  // gen/virtq/packed_fetch.ts:406
+            if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:462
+              if (walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:464
+                walk_state <= WALK_STATE_CALC;  // gen/virtq/packed_fetch.ts:464
               end else begin
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:281
-                  avail_pos_0 <= walk_pos_wraps ? 16'd0 : (walk_pos + 16'd1);  // gen/virtq/packed_fetch.ts:281
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:330
+                  avail_pos_0 <= walk_pos_wraps ? 16'd0 : (walk_pos + 16'd1);  // gen/virtq/packed_fetch.ts:330
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:281
-                  avail_pos_1 <= walk_pos_wraps ? 16'd0 : (walk_pos + 16'd1);  // gen/virtq/packed_fetch.ts:281
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:330
+                  avail_pos_1 <= walk_pos_wraps ? 16'd0 : (walk_pos + 16'd1);  // gen/virtq/packed_fetch.ts:330
                 end
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:282
-                  avail_wrap_0 <= walk_pos_wraps ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:282
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:331
+                  avail_wrap_0 <= walk_pos_wraps ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:331
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:282
-                  avail_wrap_1 <= walk_pos_wraps ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:282
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:331
+                  avail_wrap_1 <= walk_pos_wraps ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:331
                 end
-                if (1'b1) begin  // gen/virtq/packed_fetch.ts:283
-                  if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:283
-                    pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:283
+                if (1'b1) begin  // gen/virtq/packed_fetch.ts:332
+                  if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:332
+                    pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:332
                   end
-                  if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:283
-                    pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:283
+                  if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:332
+                    pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:332
                   end
                 end
-                walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:284
+                walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:333
               end
             end
           end
         end
         default: begin end
       endcase
-      if (walk_fatal) begin  // gen/virtq/packed_fetch.ts:434
-        if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:435
-          failed_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:435
+      if (walk_fatal) begin  // gen/virtq/packed_fetch.ts:486
+        if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:487
+          failed_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:487
         end
-        if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:435
-          failed_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:435
+        if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:487
+          failed_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:487
         end
-        walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:287
-        walk_table <= 1'b0;  // gen/virtq/packed_fetch.ts:438
-        walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:439
+        walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:336
+        walk_table <= 1'b0;  // gen/virtq/packed_fetch.ts:490
+        walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:491
       end
       if (used_accept) begin  // gen/virtq/packed_used.ts:75
         used_tail <= used_tail + 4'd1;  // gen/virtq/packed_used.ts:79
         used_queue <= done_queue;  // gen/virtq/packed_used.ts:80
         used_seq <= used_seq + 8'd1;  // gen/virtq/packed_used.ts:82
         if (done_queue == 1'b0) begin  // gen/virtq/packed_used.ts:83
-          used_pos_0 <= _mux_10[15:0];  // gen/virtq/packed_used.ts:83
+          used_pos_0 <= _mux_8[15:0];  // gen/virtq/packed_used.ts:83
         end
         if (done_queue == 1'b1) begin  // gen/virtq/packed_used.ts:83
-          used_pos_1 <= _mux_10[15:0];  // gen/virtq/packed_used.ts:83
+          used_pos_1 <= _mux_8[15:0];  // gen/virtq/packed_used.ts:83
         end
-        if (({1'b0, _select_11} + {1'b0, done_slots}) >= {1'b0, _select_12}) begin  // gen/virtq/packed_used.ts:84
+        if (({1'b0, _select_9} + {1'b0, done_slots}) >= {1'b0, _select_10}) begin  // gen/virtq/packed_used.ts:84
           if (done_queue == 1'b0) begin  // gen/virtq/packed_used.ts:84
-            used_wrap_0 <= ~_select_13;  // gen/virtq/packed_used.ts:84
+            used_wrap_0 <= ~_select_11;  // gen/virtq/packed_used.ts:84
           end
           if (done_queue == 1'b1) begin  // gen/virtq/packed_used.ts:84
-            used_wrap_1 <= ~_select_13;  // gen/virtq/packed_used.ts:84
+            used_wrap_1 <= ~_select_11;  // gen/virtq/packed_used.ts:84
           end
         end
         used_state <= USED_STATE_CALC;  // gen/virtq/packed_used.ts:85
@@ -1181,7 +1203,7 @@ module virtq_packed_w256_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
           end
         end
         NOTIFY_STATE_FENCE: begin
-          if (~_sub_14[7]) begin  // gen/virtq/packed_used.ts:223
+          if (~_sub_12[7]) begin  // gen/virtq/packed_used.ts:223
             notify_state <= NOTIFY_STATE_READ;  // gen/virtq/packed_used.ts:223
           end
         end
@@ -1205,9 +1227,9 @@ module virtq_packed_w256_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
         default: begin end
       endcase
       inflight_0 <= (inflight_0 + {15'd0, (stage_commit_now & (walk_queue == 1'b0))}) - {15'd0, ((done_valid & done_ready) & (done_queue == 1'b0))};  // gen/virtq/packed_engine.ts:133
-      unsignalled_0 <= (unsignalled_0 + ((used_accept & (done_queue == 1'b0)) ? done_slots : 16'd0)) - ((notify_taken & (notify_pick_index == 1'b0)) ? _select_15 : 16'd0);  // gen/virtq/packed_engine.ts:136
+      unsignalled_0 <= (unsignalled_0 + ((used_accept & (done_queue == 1'b0)) ? done_slots : 16'd0)) - ((notify_taken & (notify_pick_index == 1'b0)) ? _select_13 : 16'd0);  // gen/virtq/packed_engine.ts:136
       inflight_1 <= (inflight_1 + {15'd0, (stage_commit_now & (walk_queue == 1'b1))}) - {15'd0, ((done_valid & done_ready) & (done_queue == 1'b1))};  // gen/virtq/packed_engine.ts:133
-      unsignalled_1 <= (unsignalled_1 + ((used_accept & (done_queue == 1'b1)) ? done_slots : 16'd0)) - ((notify_taken & (notify_pick_index == 1'b1)) ? _select_15 : 16'd0);  // gen/virtq/packed_engine.ts:136
+      unsignalled_1 <= (unsignalled_1 + ((used_accept & (done_queue == 1'b1)) ? done_slots : 16'd0)) - ((notify_taken & (notify_pick_index == 1'b1)) ? _select_13 : 16'd0);  // gen/virtq/packed_engine.ts:136
       if (q0_notify) begin  // gen/virtq/packed_engine.ts:140
         pending_0 <= 1'b1;  // gen/virtq/packed_engine.ts:140
       end
@@ -1223,10 +1245,10 @@ module virtq_packed_w256_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
         end
       end
       if (used_fatal) begin  // gen/virtq/packed_engine.ts:144
-        if (_select_16 == 1'b0) begin  // gen/virtq/packed_engine.ts:144
+        if (_select_14 == 1'b0) begin  // gen/virtq/packed_engine.ts:144
           failed_0 <= 1'b1;  // gen/virtq/packed_engine.ts:144
         end
-        if (_select_16 == 1'b1) begin  // gen/virtq/packed_engine.ts:144
+        if (_select_14 == 1'b1) begin  // gen/virtq/packed_engine.ts:144
           failed_1 <= 1'b1;  // gen/virtq/packed_engine.ts:144
         end
       end
@@ -1280,137 +1302,137 @@ module virtq_packed_w256_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
     end
   end
   always @(posedge clk) begin
-    fetch_buf_0 <= (fetch_buf_0 & (~_cat_17)) | (((mem_wr_valid & (memwr_line == 5'd0)) ? mem_wr_data[255:0] : mem_wr_data[511:256]) & _cat_17);  // gen/virtq/packed_fetch.ts:95
-    fetch_buf_1 <= (fetch_buf_1 & (~_cat_19)) | (((mem_wr_valid & (memwr_line == 5'd1)) ? mem_wr_data[255:0] : mem_wr_data[511:256]) & _cat_19);  // gen/virtq/packed_fetch.ts:95
-    fetch_buf_2 <= (fetch_buf_2 & (~_cat_21)) | (((mem_wr_valid & (memwr_line == 5'd2)) ? mem_wr_data[255:0] : mem_wr_data[511:256]) & _cat_21);  // gen/virtq/packed_fetch.ts:95
-    fetch_buf_3 <= (fetch_buf_3 & (~_cat_23)) | (((mem_wr_valid & (memwr_line == 5'd3)) ? mem_wr_data[255:0] : mem_wr_data[511:256]) & _cat_23);  // gen/virtq/packed_fetch.ts:95
-    event_line <= (event_line & (~_cat_25)) | (((mem_wr_valid & (memwr_line == 5'd4)) ? mem_wr_data[255:0] : mem_wr_data[511:256]) & _cat_25);  // gen/virtq/packed_fetch.ts:97
-    case (walk_state)  // gen/virtq/packed_fetch.ts:310
+    fetch_buf_0 <= (fetch_buf_0 & (~_cat_15)) | (((mem_wr_valid & (memwr_line == 5'd0)) ? mem_wr_data[255:0] : mem_wr_data[511:256]) & _cat_15);  // gen/virtq/packed_fetch.ts:96
+    fetch_buf_1 <= (fetch_buf_1 & (~_cat_17)) | (((mem_wr_valid & (memwr_line == 5'd1)) ? mem_wr_data[255:0] : mem_wr_data[511:256]) & _cat_17);  // gen/virtq/packed_fetch.ts:96
+    fetch_buf_2 <= (fetch_buf_2 & (~_cat_19)) | (((mem_wr_valid & (memwr_line == 5'd2)) ? mem_wr_data[255:0] : mem_wr_data[511:256]) & _cat_19);  // gen/virtq/packed_fetch.ts:96
+    fetch_buf_3 <= (fetch_buf_3 & (~_cat_21)) | (((mem_wr_valid & (memwr_line == 5'd3)) ? mem_wr_data[255:0] : mem_wr_data[511:256]) & _cat_21);  // gen/virtq/packed_fetch.ts:96
+    event_line <= (event_line & (~_cat_23)) | (((mem_wr_valid & (memwr_line == 5'd4)) ? mem_wr_data[255:0] : mem_wr_data[511:256]) & _cat_23);  // gen/virtq/packed_fetch.ts:98
+    case (walk_state)  // gen/virtq/packed_fetch.ts:359
       WALK_STATE_IDLE: begin
-        if (sched_valid) begin  // gen/virtq/packed_fetch.ts:312
-          walk_pos <= _select_27;  // gen/virtq/packed_fetch.ts:314
-          walk_wrap <= _select_28;  // gen/virtq/packed_fetch.ts:315
-          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:288
-          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:289
-          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:290
-          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:291
+        if (sched_valid) begin  // gen/virtq/packed_fetch.ts:361
+          walk_size <= _select_25;  // gen/virtq/packed_fetch.ts:363
+          walk_pos <= _select_26;  // gen/virtq/packed_fetch.ts:369
+          walk_wrap <= _select_27;  // gen/virtq/packed_fetch.ts:370
+          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:337
+          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:338
+          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:339
+          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:340
         end
       end
       WALK_STATE_CALC: begin
-        if (walk_table) begin  // gen/virtq/packed_fetch.ts:323
-          walk_n <= (walk_table_left >= 16'd8) ? 4'd8 : walk_table_left[3:0];  // gen/virtq/packed_fetch.ts:324
-          walk_host <= walk_table_addr;  // gen/virtq/packed_fetch.ts:325
+        if (walk_table) begin  // gen/virtq/packed_fetch.ts:378
+          walk_n <= (walk_table_left >= 16'd8) ? 4'd8 : walk_table_left[3:0];  // gen/virtq/packed_fetch.ts:379
+          walk_host <= walk_table_addr;  // gen/virtq/packed_fetch.ts:380
         end else begin
-          walk_n <= ((walk_size - walk_pos) >= 16'd8) ? 4'd8 : _sub_29[3:0];  // gen/virtq/packed_fetch.ts:327
-          walk_host <= _select_30 + ({48'd0, walk_pos} << 4);  // gen/virtq/packed_fetch.ts:328
+          walk_n <= ((walk_size - walk_pos) >= 16'd8) ? 4'd8 : _sub_28[3:0];  // gen/virtq/packed_fetch.ts:382
+          walk_host <= _select_29 + ({48'd0, walk_pos} << 4);  // gen/virtq/packed_fetch.ts:383
         end
       end
       WALK_STATE_FETCH: begin
-        if (fetch_rd_grant) begin  // gen/virtq/packed_fetch.ts:341
-          if (walk_table) begin  // gen/virtq/packed_fetch.ts:342
-            walk_table_addr <= walk_table_addr + ({60'd0, walk_n} << 4);  // gen/virtq/packed_fetch.ts:342
+        if (fetch_rd_grant) begin  // gen/virtq/packed_fetch.ts:396
+          if (walk_table) begin  // gen/virtq/packed_fetch.ts:397
+            walk_table_addr <= walk_table_addr + ({60'd0, walk_n} << 4);  // gen/virtq/packed_fetch.ts:397
           end
         end
       end
       WALK_STATE_WAIT: begin
-        if (rd_status_valid & (~rd_status_id[0])) begin  // gen/virtq/packed_fetch.ts:347
-          walk_k <= 3'd0;  // gen/virtq/packed_fetch.ts:348
+        if (rd_status_valid & (~rd_status_id[0])) begin  // gen/virtq/packed_fetch.ts:402
+          walk_k <= 3'd0;  // gen/virtq/packed_fetch.ts:403
         end
       end
+      WALK_STATE_LOAD: begin
+        walk_cur <= _select_30;  // gen/virtq/packed_fetch.ts:317
+        walk_cur_avail <= (_select_30[119] == walk_wrap) & (_select_30[127] != walk_wrap);  // gen/virtq/packed_fetch.ts:318
+        walk_cur_fault <= walk_table ? (_slice_31 ? (_slice_31 ? 4'd6 : 4'd0) : (((~_select_30[113]) & walk_saw_write) ? 4'd7 : 4'd0)) : (((((((walk_descs + 16'd1) > walk_size) | _and_32) | _and_33) | _and_34) | _and_35) ? (((((walk_descs + 16'd1) > walk_size) | _and_32) | _and_33) ? ((((walk_descs + 16'd1) > walk_size) | _and_32) ? (((walk_descs + 16'd1) > walk_size) ? (((walk_descs + 16'd1) > walk_size) ? 4'd2 : 4'd0) : (_and_32 ? 4'd3 : 4'd0)) : (_and_33 ? 4'd4 : 4'd0)) : (_and_34 ? (_and_34 ? 4'd5 : 4'd0) : (_and_35 ? 4'd2 : 4'd0))) : ((_and_37 | _and_38) ? (_and_37 ? (_and_37 ? 4'd11 : 4'd0) : (_and_38 ? 4'd7 : 4'd0)) : (_and_39 ? (_and_39 ? 4'd11 : 4'd0) : (((features[35] & ((~_select_30[112]) | _slice_31)) & (_select_30[111:96] != (walk_open ? walk_head : walk_pos))) ? 4'd10 : 4'd0))));  // gen/virtq/packed_fetch.ts:319
+      end
       WALK_STATE_WALK: begin
-        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:353
-        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:357
-          if (walk_desc[114]) begin  // gen/virtq/packed_fetch.ts:419
-          end else if ((~walk_desc[113]) & walk_saw_write) begin  // gen/virtq/packed_fetch.ts:420
-          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:421
-          end else if (stage_room & ((~(walk_table_left == 16'd1)) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:422
-            walk_segs <= walk_segs + 7'd1;  // gen/virtq/packed_fetch.ts:296
-            walk_total <= walk_total_next;  // gen/virtq/packed_fetch.ts:297
-            walk_saw_write <= walk_saw_write | walk_desc[113];  // gen/virtq/packed_fetch.ts:298
-            if (walk_table_left == 16'd1) begin  // gen/virtq/packed_fetch.ts:299
-              walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:288
-              walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:289
-              walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:290
-              walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:291
+        if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:414
+        end else if (walk_table) begin  // gen/virtq/packed_fetch.ts:418
+          if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:471
+          end else if ((walk_table_left == 16'd1) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:472
+          end else if (stage_room & ((~(walk_table_left == 16'd1)) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:473
+            walk_segs <= walk_segs + 7'd1;  // gen/virtq/packed_fetch.ts:345
+            walk_total <= walk_total_next;  // gen/virtq/packed_fetch.ts:346
+            walk_saw_write <= walk_saw_write | walk_cur[113];  // gen/virtq/packed_fetch.ts:347
+            if (walk_table_left == 16'd1) begin  // gen/virtq/packed_fetch.ts:348
+              walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:337
+              walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:338
+              walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:339
+              walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:340
             end
-            walk_table_left <= walk_table_left - 16'd1;  // gen/virtq/packed_fetch.ts:424
-            walk_k <= walk_k + 3'd1;  // gen/virtq/packed_fetch.ts:425
+            walk_table_left <= walk_table_left - 16'd1;  // gen/virtq/packed_fetch.ts:475
+            walk_k <= walk_k + 3'd1;  // gen/virtq/packed_fetch.ts:476
+            walk_cur <= _select_40;  // gen/virtq/packed_fetch.ts:317
+            walk_cur_avail <= (_select_40[119] == walk_wrap) & (_select_40[127] != walk_wrap);  // gen/virtq/packed_fetch.ts:318
+            walk_cur_fault <= walk_table ? (_slice_41 ? (_slice_41 ? 4'd6 : 4'd0) : (((~_select_40[113]) & (walk_saw_write | walk_cur[113])) ? 4'd7 : 4'd0)) : (((((((walk_descs + 16'd1) > walk_size) | _and_42) | _and_43) | _and_44) | _and_45) ? (((((walk_descs + 16'd1) > walk_size) | _and_42) | _and_43) ? ((((walk_descs + 16'd1) > walk_size) | _and_42) ? (((walk_descs + 16'd1) > walk_size) ? (((walk_descs + 16'd1) > walk_size) ? 4'd2 : 4'd0) : (_and_42 ? 4'd3 : 4'd0)) : (_and_43 ? 4'd4 : 4'd0)) : (_and_44 ? (_and_44 ? 4'd5 : 4'd0) : (_and_45 ? 4'd2 : 4'd0))) : ((_and_47 | _and_48) ? (_and_47 ? (_and_47 ? 4'd11 : 4'd0) : (_and_48 ? 4'd7 : 4'd0)) : (_and_49 ? (_and_49 ? 4'd11 : 4'd0) : (((features[35] & ((~_select_40[112]) | _slice_41)) & (_select_40[111:96] != (walk_open ? walk_head : walk_pos))) ? 4'd10 : 4'd0))));  // gen/virtq/packed_fetch.ts:319
           end
-        end else if (~walk_available) begin  // gen/virtq/packed_fetch.ts:365
-        end else if ((walk_descs + 16'd1) > walk_size) begin  // gen/virtq/packed_fetch.ts:368
-        end else if (walk_desc[114]) begin  // gen/virtq/packed_fetch.ts:369
-          if (~features[28]) begin  // gen/virtq/packed_fetch.ts:370
-          end else if (walk_desc[112]) begin  // gen/virtq/packed_fetch.ts:371
-          end else if ((walk_desc[95:64] == 32'd0) | (walk_desc[67:64] != 4'd0)) begin  // gen/virtq/packed_fetch.ts:372
-          end else if (walk_desc[95:68] > {12'd0, walk_size}) begin  // gen/virtq/packed_fetch.ts:373
-          end else if (({21'd0, walk_segs} + walk_desc[95:68]) > 28'd64) begin  // gen/virtq/packed_fetch.ts:374
-          end else if (features[35] & (walk_desc[111:96] != (walk_open ? walk_head : walk_pos))) begin  // gen/virtq/packed_fetch.ts:375
-          end else begin
-            walk_table_addr <= walk_desc[63:0];  // gen/virtq/packed_fetch.ts:379
-            walk_table_left <= walk_desc[83:68];  // gen/virtq/packed_fetch.ts:380
-            walk_descs <= walk_descs + 16'd1;  // gen/virtq/packed_fetch.ts:381
-            walk_id <= walk_desc[111:96];  // gen/virtq/packed_fetch.ts:382
-            walk_pos <= walk_pos_wraps ? 16'd0 : (walk_pos + 16'd1);  // gen/virtq/packed_fetch.ts:384
-            if (walk_pos_wraps) begin  // gen/virtq/packed_fetch.ts:385
-              walk_wrap <= ~walk_wrap;  // gen/virtq/packed_fetch.ts:385
-            end
+        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:425
+        end else if (walk_cur_fault != 4'd0) begin  // gen/virtq/packed_fetch.ts:428
+        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:429
+          walk_table_addr <= walk_cur[63:0];  // gen/virtq/packed_fetch.ts:432
+          walk_table_left <= walk_cur[83:68];  // gen/virtq/packed_fetch.ts:433
+          walk_descs <= walk_descs + 16'd1;  // gen/virtq/packed_fetch.ts:434
+          walk_id <= walk_cur[111:96];  // gen/virtq/packed_fetch.ts:435
+          walk_pos <= walk_pos_wraps ? 16'd0 : (walk_pos + 16'd1);  // gen/virtq/packed_fetch.ts:437
+          if (walk_pos_wraps) begin  // gen/virtq/packed_fetch.ts:438
+            walk_wrap <= ~walk_wrap;  // gen/virtq/packed_fetch.ts:438
           end
-        end else if ((~walk_desc[113]) & walk_saw_write) begin  // gen/virtq/packed_fetch.ts:389
-        end else if (walk_segs == 7'd64) begin  // gen/virtq/packed_fetch.ts:390
-        end else if ((~walk_desc[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:391
-        end else if ((~walk_desc[112]) & (features[35] & (walk_desc[111:96] != (walk_open ? walk_head : walk_pos)))) begin  // gen/virtq/packed_fetch.ts:392
-        end else if (stage_room & (walk_desc[112] | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:393
-          walk_id <= walk_desc[111:96];  // gen/virtq/packed_fetch.ts:394
-          walk_descs <= walk_descs + 16'd1;  // gen/virtq/packed_fetch.ts:396
-          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:397
-            walk_head <= walk_pos;  // gen/virtq/packed_fetch.ts:397
+        end else if ((~walk_cur[112]) & (walk_total_next > 39'h100000000)) begin  // gen/virtq/packed_fetch.ts:441
+        end else if (stage_room & (walk_cur[112] | stage_hdr_enq_ready)) begin  // gen/virtq/packed_fetch.ts:442
+          walk_id <= walk_cur[111:96];  // gen/virtq/packed_fetch.ts:443
+          walk_descs <= walk_descs + 16'd1;  // gen/virtq/packed_fetch.ts:445
+          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:446
+            walk_head <= walk_pos;  // gen/virtq/packed_fetch.ts:446
           end
-          walk_segs <= walk_segs + 7'd1;  // gen/virtq/packed_fetch.ts:296
-          walk_total <= walk_total_next;  // gen/virtq/packed_fetch.ts:297
-          walk_saw_write <= walk_saw_write | walk_desc[113];  // gen/virtq/packed_fetch.ts:298
-          if (~walk_desc[112]) begin  // gen/virtq/packed_fetch.ts:299
-            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:288
-            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:289
-            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:290
-            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:291
+          walk_segs <= walk_segs + 7'd1;  // gen/virtq/packed_fetch.ts:345
+          walk_total <= walk_total_next;  // gen/virtq/packed_fetch.ts:346
+          walk_saw_write <= walk_saw_write | walk_cur[113];  // gen/virtq/packed_fetch.ts:347
+          if (~walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:348
+            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:337
+            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:338
+            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:339
+            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:340
           end
-          walk_pos <= walk_pos_wraps ? 16'd0 : (walk_pos + 16'd1);  // gen/virtq/packed_fetch.ts:400
-          walk_wrap <= walk_pos_wraps ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:402
-          walk_k <= walk_k + 3'd1;  // gen/virtq/packed_fetch.ts:403
+          walk_pos <= walk_pos_wraps ? 16'd0 : (walk_pos + 16'd1);  // gen/virtq/packed_fetch.ts:449
+          walk_wrap <= walk_pos_wraps ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:451
+          walk_k <= walk_k + 3'd1;  // gen/virtq/packed_fetch.ts:452
+          walk_cur <= _select_50;  // gen/virtq/packed_fetch.ts:317
+          walk_cur_avail <= (_select_50[119] == walk_wrap) & (_select_50[127] != walk_wrap);  // gen/virtq/packed_fetch.ts:318
+          walk_cur_fault <= ((((_gt_51 | _and_52) | _and_54) | _and_55) | _and_56) ? (((_gt_51 | _and_52) | _and_54) ? ((_gt_51 | _and_52) ? (_gt_51 ? (_gt_51 ? 4'd2 : 4'd0) : (_and_52 ? 4'd3 : 4'd0)) : (_and_54 ? 4'd4 : 4'd0)) : (_and_55 ? (_and_55 ? 4'd5 : 4'd0) : (_and_56 ? 4'd2 : 4'd0))) : ((_and_58 | _and_59) ? (_and_58 ? (_and_58 ? 4'd11 : 4'd0) : (_and_59 ? 4'd7 : 4'd0)) : (_and_60 ? (_and_60 ? 4'd11 : 4'd0) : (((features[35] & ((~_select_50[112]) | _slice_53)) & (_select_50[111:96] != (walk_cur[112] ? (walk_open ? walk_head : walk_pos) : (walk_pos_wraps ? 16'd0 : (walk_pos + 16'd1))))) ? 4'd10 : 4'd0)));  // gen/virtq/packed_fetch.ts:319
         end
       end
       default: begin end
     endcase
-    if (walk_fatal) begin  // gen/virtq/packed_fetch.ts:434
-      walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:288
-      walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:289
-      walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:290
-      walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:291
+    if (walk_fatal) begin  // gen/virtq/packed_fetch.ts:486
+      walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:337
+      walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:338
+      walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:339
+      walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:340
     end
     if (used_accept) begin  // gen/virtq/packed_used.ts:75
       if (used_tail[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:76
-        used_slot_0 <= {_cat_31, done_id, done_len};  // gen/virtq/packed_used.ts:76
+        used_slot_0 <= {_cat_61, done_id, done_len};  // gen/virtq/packed_used.ts:76
       end
       if (used_tail[2:0] == 3'd1) begin  // gen/virtq/packed_used.ts:76
-        used_slot_1 <= {_cat_31, done_id, done_len};  // gen/virtq/packed_used.ts:76
+        used_slot_1 <= {_cat_61, done_id, done_len};  // gen/virtq/packed_used.ts:76
       end
       if (used_tail[2:0] == 3'd2) begin  // gen/virtq/packed_used.ts:76
-        used_slot_2 <= {_cat_31, done_id, done_len};  // gen/virtq/packed_used.ts:76
+        used_slot_2 <= {_cat_61, done_id, done_len};  // gen/virtq/packed_used.ts:76
       end
       if (used_tail[2:0] == 3'd3) begin  // gen/virtq/packed_used.ts:76
-        used_slot_3 <= {_cat_31, done_id, done_len};  // gen/virtq/packed_used.ts:76
+        used_slot_3 <= {_cat_61, done_id, done_len};  // gen/virtq/packed_used.ts:76
       end
       if (used_tail[2:0] == 3'd4) begin  // gen/virtq/packed_used.ts:76
-        used_slot_4 <= {_cat_31, done_id, done_len};  // gen/virtq/packed_used.ts:76
+        used_slot_4 <= {_cat_61, done_id, done_len};  // gen/virtq/packed_used.ts:76
       end
       if (used_tail[2:0] == 3'd5) begin  // gen/virtq/packed_used.ts:76
-        used_slot_5 <= {_cat_31, done_id, done_len};  // gen/virtq/packed_used.ts:76
+        used_slot_5 <= {_cat_61, done_id, done_len};  // gen/virtq/packed_used.ts:76
       end
       if (used_tail[2:0] == 3'd6) begin  // gen/virtq/packed_used.ts:76
-        used_slot_6 <= {_cat_31, done_id, done_len};  // gen/virtq/packed_used.ts:76
+        used_slot_6 <= {_cat_61, done_id, done_len};  // gen/virtq/packed_used.ts:76
       end
       if (used_tail[2:0] == 3'd7) begin  // gen/virtq/packed_used.ts:76
-        used_slot_7 <= {_cat_31, done_id, done_len};  // gen/virtq/packed_used.ts:76
+        used_slot_7 <= {_cat_61, done_id, done_len};  // gen/virtq/packed_used.ts:76
       end
       if (used_tail[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:77
         used_slot_queue_0 <= done_queue;  // gen/virtq/packed_used.ts:77
@@ -1437,21 +1459,21 @@ module virtq_packed_w256_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
         used_slot_queue_7 <= done_queue;  // gen/virtq/packed_used.ts:77
       end
       used_slot_cur <= used_tail[2:0];  // gen/virtq/packed_used.ts:78
-      used_pos_cur <= _select_11;  // gen/virtq/packed_used.ts:81
+      used_pos_cur <= _select_9;  // gen/virtq/packed_used.ts:81
     end
     case (used_state)  // gen/virtq/packed_used.ts:95
       USED_STATE_CALC: begin
-        used_host <= (_select_32 + ({48'd0, used_pos_cur} << 4)) + 64'd8;  // gen/virtq/packed_used.ts:97
+        used_host <= (_select_62 + ({48'd0, used_pos_cur} << 4)) + 64'd8;  // gen/virtq/packed_used.ts:97
       end
       default: begin end
     endcase
-    used_rdata <= {_select_33, _select_34};  // gen/virtq/packed_used.ts:131
+    used_rdata <= {_select_63, _select_64};  // gen/virtq/packed_used.ts:131
     case (notify_state)  // gen/virtq/packed_used.ts:212
       NOTIFY_STATE_IDLE: begin
         if (notify_pick_valid) begin  // gen/virtq/packed_used.ts:214
-          notify_adv <= _select_35;  // gen/virtq/packed_used.ts:216
-          notify_idx <= _select_36;  // gen/virtq/packed_used.ts:217
-          notify_wrap <= _select_37;  // gen/virtq/packed_used.ts:218
+          notify_adv <= _select_65;  // gen/virtq/packed_used.ts:216
+          notify_idx <= _select_66;  // gen/virtq/packed_used.ts:217
+          notify_wrap <= _select_67;  // gen/virtq/packed_used.ts:218
           notify_seq <= used_seq;  // gen/virtq/packed_used.ts:219
         end
       end
@@ -1460,12 +1482,12 @@ module virtq_packed_w256_q2_d10_b0_r10_l20_i8_f8_c64_u8 (
   end
 
   // ---- memories
-  always @(posedge clk) begin  // gen/virtq/packed_fetch.ts:146
+  always @(posedge clk) begin  // gen/virtq/packed_fetch.ts:147
     if (stage_push) begin
       stage[stage_wr[6:0]] <= stage_push_data;
     end
   end
-  assign stage_rd0 = stage[stage_rd[6:0]];  // gen/virtq/packed_fetch.ts:153
+  assign stage_rd0 = stage[stage_rd[6:0]];  // gen/virtq/packed_fetch.ts:154
 
 endmodule
 

@@ -13,6 +13,7 @@ import {
   log2ceil,
   type ModuleBuilder,
   mux,
+  orAll,
   select,
   type Signal,
   type SignalArray,
@@ -213,7 +214,7 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
   const nb = bitsFor(B);
   const kb = log2ceil(B);
   const sb = bitsFor(p.maxChain);
-  const f = m.fsm('walk_state', ['idle', 'calc', 'fetch', 'wait', 'walk'] as const);
+  const f = m.fsm('walk_state', ['idle', 'calc', 'fetch', 'wait', 'load', 'walk'] as const);
   const cq = m.reg('walk_queue', c.queueBits, { reset: 0 });
   const pos = m.reg('walk_pos', 16);
   const wrap = m.reg('walk_wrap', bit);
@@ -231,13 +232,8 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
   const sawWrite = m.reg('walk_saw_write', bit);
   const id = m.reg('walk_id', CHAIN_ID_BITS);
 
-  const size = m.let(
-    'walk_size',
-    select(
-      cq,
-      cfg.map((q) => q.size),
-    ),
-  );
+  // the queue's size, held while the walker serves it (a register: no handover select on the decision paths)
+  const size = m.reg('walk_size', 16);
   const resetting = m.let('walk_resetting', st.resetting.at(cq));
 
   // ---- scheduler: queues with a doorbell pending, enabled, configured and not stopped
@@ -251,28 +247,81 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
   const req = m.let('sched_req', runnable.and(f.is('idle').and(c.driverOk).rep(Q)));
   const pick = roundRobinArbiter(m, 'sched', req, f.is('idle'));
 
-  // ---- the descriptor under the cursor
-  const d = m.let('walk_desc', c.desc(k));
-  const dAddr = d.bits(63, 0);
-  const dLen = d.bits(95, 64);
-  const dId = d.bits(111, 96);
-  const flag = (b: number) => d.bit(112 + b);
+  // ---- the descriptor under the cursor: a register, loaded a cycle ahead together with its checks against
+  // the state it will meet (so a decision starts from registers, not from the fetch buffer's select)
+  const cur = m.reg('walk_cur', 128);
+  const curAvail = m.reg('walk_cur_avail', bit);
+  const curFault = m.reg('walk_cur_fault', PACKED_FAULT_BITS);
+  const dAddr = cur.bits(63, 0);
+  const dLen = cur.bits(95, 64);
+  const dId = cur.bits(111, 96);
+  const flag = (b: number) => cur.bit(112 + b);
   const dNext = flag(DESC_F.NEXT);
   const dWrite = flag(DESC_F.WRITE);
   const dIndirect = flag(DESC_F.INDIRECT);
-  const available = m.let('walk_available', flag(DESC_F.AVAIL).eq(wrap).and(flag(DESC_F.USED).ne(wrap)));
   const posInc = pos.inc();
   const posWraps = m.let('walk_pos_wraps', posInc.eq(size));
   const posNext = posWraps.select(lit(0, 16), posInc);
   const batchEnd = m.let('walk_batch_end', k.zext(nb).eq(n.sub(1)));
   const tableLen = dLen.bits(31, 4);
   const segsNext = segs.inc();
+  const descsNext = descs.inc();
   const totalNext = m.let('walk_total_next', total.add(dLen.zext(32 + sb)));
   const tooBig = totalNext.gt(2 ** 32);
 
+  /** The walker's chain state a loaded descriptor will be checked against. */
+  interface ChainState {
+    table: Expr;
+    inChain: Expr;
+    head: Expr;
+    pos: Expr;
+    descs: Expr;
+    segs: Expr;
+    sawWrite: Expr;
+  }
+  /**
+   * Loads descriptor `at` of the fetch buffer as the next current one, with its availability (the wrap counter
+   * is the same for a whole batch: a batch never runs past the ring's end) and the first fault it has against
+   * `s`, in the golden model's order (chain-too-big is left to the decision: it needs the running total).
+   */
+  const load = (at: Expr, s: ChainState) => {
+    const nd = c.desc(at);
+    const fl = (b: number) => nd.bit(112 + b);
+    const len = nd.bits(95, 64);
+    const tl = len.bits(31, 4);
+    const ind = fl(DESC_F.INDIRECT);
+    const ends = fl(DESC_F.NEXT).not().or(ind);
+    const inOrderBad = c.featInOrder.and(ends).and(nd.bits(111, 96).ne(s.inChain.select(s.head, s.pos)));
+    // the first condition that holds, as a balanced tree of 2:1 choices (not a chain as long as the list)
+    const first = (conds: [Expr, number][]): Expr => {
+      if (conds.length === 1) return mux(conds[0][0], lit(conds[0][1], PACKED_FAULT_BITS), lit(0, PACKED_FAULT_BITS));
+      const h = Math.ceil(conds.length / 2);
+      const lo = conds.slice(0, h);
+      return mux(orAll(...lo.map(([cnd]) => cnd)), first(lo), first(conds.slice(h)));
+    };
+    const ringFault = first([
+      [s.descs.inc().gt(size), PackedFault.CHAIN_TOO_LONG],
+      [ind.and(c.featIndirect.not()), PackedFault.INDIRECT_NOT_NEGOTIATED],
+      [ind.and(fl(DESC_F.NEXT)), PackedFault.INDIRECT_WITH_NEXT],
+      [ind.and(len.eq(0).or(len.bits(3, 0).ne(0))), PackedFault.INDIRECT_BAD_LENGTH],
+      [ind.and(tl.gt(size.zext(28))), PackedFault.CHAIN_TOO_LONG],
+      [ind.and(s.segs.zext(28).add(tl).gt(p.maxChain)), PackedFault.MAX_CHAIN],
+      [ind.not().and(fl(DESC_F.WRITE).not()).and(s.sawWrite), PackedFault.READABLE_AFTER_WRITABLE],
+      [ind.not().and(s.segs.eq(p.maxChain)), PackedFault.MAX_CHAIN],
+      [inOrderBad, PackedFault.IN_ORDER_VIOLATION],
+    ]);
+    const tableFault = first([
+      [ind, PackedFault.INDIRECT_IN_INDIRECT],
+      [fl(DESC_F.WRITE).not().and(s.sawWrite), PackedFault.READABLE_AFTER_WRITABLE],
+    ]);
+    cur.next(nd);
+    curAvail.next(fl(DESC_F.AVAIL).eq(wrap).and(fl(DESC_F.USED).ne(wrap)));
+    curFault.next(mux(s.table, tableFault, ringFault));
+  };
+
   const fatal = m.wire('walk_fatal', bit, { default: 0 });
   const fatalCode = m.wire('walk_fatal_code', PACKED_FAULT_BITS, { default: PackedFault.NONE });
-  const fail = (code: number) => {
+  const fail = (code: number | Expr) => {
     fatal.set(1);
     fatalCode.set(code);
   };
@@ -311,6 +360,12 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
     idle: () => {
       m.if(pick.valid, () => {
         cq.next(pick.index);
+        size.next(
+          select(
+            pick.index,
+            cfg.map((q) => q.size),
+          ),
+        );
         pos.next(st.availPos.at(pick.index));
         wrap.next(st.availWrap.at(pick.index));
         st.pending.nextAt(pick.index, 0);
@@ -346,8 +401,14 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
     wait: () => {
       m.if(c.status.valid, () => {
         k.next(0);
-        m.if(c.status.error.ne(0), () => fail(PackedFault.DMA_FAULT)).else(() => f.goto('walk'));
+        m.if(c.status.error.ne(0), () => fail(PackedFault.DMA_FAULT)).else(() => f.goto('load'));
       });
+    },
+    // A cycle after the status (which comes after the data is written, docs/dma.md), descriptor 0 is in the
+    // fetch buffer's registers even if the memory write reached them a cycle late.
+    load: () => {
+      load(lit(0, kb), { table, inChain, head, pos, descs, segs, sawWrite });
+      f.goto('walk');
     },
     walk: () => {
       m.if(resetting, () => {
@@ -360,36 +421,24 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
   });
 
   function walkRing() {
-    const descsNext = descs.inc();
     const chainEnd = dNext.not();
-    m.if(available.not(), () => {
+    m.if(curAvail.not(), () => {
       m.if(inChain, () => fail(PackedFault.DESC_NOT_AVAILABLE)).else(() => releaseQueue(pos, wrap, lit(0, 1)));
     })
-      .elseIf(descsNext.gt(size), () => fail(PackedFault.CHAIN_TOO_LONG))
+      .elseIf(curFault.ne(0), () => fail(curFault))
       .elseIf(dIndirect, () => {
-        m.if(c.featIndirect.not(), () => fail(PackedFault.INDIRECT_NOT_NEGOTIATED))
-          .elseIf(dNext, () => fail(PackedFault.INDIRECT_WITH_NEXT))
-          .elseIf(dLen.eq(0).or(dLen.bits(3, 0).ne(0)), () => fail(PackedFault.INDIRECT_BAD_LENGTH))
-          .elseIf(tableLen.gt(size.zext(28)), () => fail(PackedFault.CHAIN_TOO_LONG))
-          .elseIf(segs.zext(28).add(tableLen).gt(p.maxChain), () => fail(PackedFault.MAX_CHAIN))
-          .elseIf(inOrderBad(), () => fail(PackedFault.IN_ORDER_VIOLATION))
-          .else(() => {
-            // The table ends the chain (no NEXT): walk it, then come back to the ring after this descriptor.
-            table.next(1);
-            tAddr.next(dAddr);
-            tLeft.next(tableLen.trunc(16));
-            descs.next(descsNext);
-            id.next(dId);
-            inChain.next(1);
-            pos.next(posNext);
-            m.if(posWraps, () => wrap.next(wrap.not()));
-            f.goto('calc');
-          });
+        // The table ends the chain (no NEXT): walk it, then come back to the ring after this descriptor.
+        table.next(1);
+        tAddr.next(dAddr);
+        tLeft.next(tableLen.trunc(16));
+        descs.next(descsNext);
+        id.next(dId);
+        inChain.next(1);
+        pos.next(posNext);
+        m.if(posWraps, () => wrap.next(wrap.not()));
+        f.goto('calc');
       })
-      .elseIf(dWrite.not().and(sawWrite), () => fail(PackedFault.READABLE_AFTER_WRITABLE))
-      .elseIf(segs.eq(p.maxChain), () => fail(PackedFault.MAX_CHAIN))
       .elseIf(chainEnd.and(tooBig), () => fail(PackedFault.CHAIN_TOO_BIG))
-      .elseIf(chainEnd.and(inOrderBad()), () => fail(PackedFault.IN_ORDER_VIOLATION))
       .elseIf(c.staging.room.and(dNext.or(c.staging.hdrReady)), () => {
         id.next(dId);
         inChain.next(1);
@@ -401,6 +450,15 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
         const wrapNext = posWraps.select(wrap.not(), wrap);
         wrap.next(wrapNext);
         k.next(k.inc());
+        load(k.inc(), {
+          table: lit(0, 1),
+          inChain: dNext,
+          head: inChain.select(head, pos),
+          pos: posNext,
+          descs: mux(chainEnd, lit(0, 16), descsNext),
+          segs: mux(chainEnd, lit(0, sb), segsNext),
+          sawWrite: dNext.and(sawWrite.or(dWrite)),
+        });
         m.if(batchEnd, () => {
           // A chain that goes on keeps the queue (the next batch, or the ring's start after its end).
           m.if(dNext, () => f.goto('calc')).else(() => releaseQueue(posNext, wrapNext, lit(1, 1)));
@@ -408,21 +466,15 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
       });
   }
 
-  /** IN_ORDER: the buffer id is the head's ring position (checked at the descriptor that carries the id). */
-  function inOrderBad(): Expr {
-    const headPos = inChain.select(head, pos);
-    return c.featInOrder.and(dId.ne(headPos));
-  }
-
   function walkTable() {
     const last = tLeft.eq(1);
-    m.if(dIndirect, () => fail(PackedFault.INDIRECT_IN_INDIRECT))
-      .elseIf(dWrite.not().and(sawWrite), () => fail(PackedFault.READABLE_AFTER_WRITABLE))
+    m.if(curFault.ne(0), () => fail(curFault))
       .elseIf(last.and(tooBig), () => fail(PackedFault.CHAIN_TOO_BIG))
       .elseIf(c.staging.room.and(last.not().or(c.staging.hdrReady)), () => {
         stage(last, id, descs);
         tLeft.next(tLeft.dec());
         k.next(k.inc());
+        load(k.inc(), { table, inChain, head, pos, descs, segs: segsNext, sawWrite: sawWrite.or(dWrite) });
         m.if(last, () => {
           table.next(0);
           // Back to the ring at the descriptor after the indirect one, after the other queues had a turn.

@@ -15,6 +15,7 @@ import {
   VRING_DESC_F_WRITE as WRITE,
 } from '../../tb/virtio/ring/defs';
 import { DeviceQueue, RingError } from '../../tb/virtio/ring/device';
+import { caseFeatures, MALFORMED_CASES, RingCrafter } from '../../tb/virtio/ring/malformed';
 import {
   bootPacked,
   buildPackedSim,
@@ -251,4 +252,32 @@ describe('packed-ring engine, malformed rings, 64-bit stream', () => {
     expect(b.fatal.count).toBe(0);
     expect(b.sim.peek('busy')).toBe(0n);
   });
+});
+
+describe('packed-ring engine, the shared malformed-ring catalogue (tb/virtio/ring/malformed.ts), 64-bit stream', () => {
+  for (const c of MALFORMED_CASES.filter((x) => caseFeatures(x).packed)) {
+    test(c.name, () => {
+      const features = caseFeatures(c);
+      const b = bootPacked(W, 2, ports, 2, { violations: 'record' });
+      const crafter = new RingCrafter(b.mem, features, c.num ?? 8);
+      c.build(crafter);
+      const golden = new DeviceQueue({ ring: crafter.ring, features, dma: new GoldenDma(b.mem) });
+      const err = golden.next();
+      expect(err).toBeInstanceOf(RingError);
+      expect((err as RingError).kind).toBe(c.kind);
+      b.setFeatures(packedFeatures(features));
+      b.setQueue(0, crafter.ring);
+      b.driverOk(true);
+      b.notify(0);
+      b.run(3000);
+      expect(b.takeChains(), 'nothing of the bad chain handed out').toEqual([]);
+      expect(b.fatal.count, 'fatal_error pulses').toBe(1);
+      expect(FAULT_KIND[b.fatalCode()], 'fault code').toBe(c.kind);
+      expect(
+        tlpsFromDevice(b).filter((t) => t.type === 'MWr'),
+        'nothing written',
+      ).toEqual([]);
+      if (c.kind !== 'dma-fault') expect(b.rc.violations).toEqual([]);
+    });
+  }
 });
