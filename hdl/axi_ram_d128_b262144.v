@@ -58,7 +58,7 @@ module axi_ram_d128_b262144 (
   reg [7:0] r_left;  // gen/blk/axi_ram.ts:65
   reg r_valid;  // gen/blk/axi_ram.ts:66
   reg r_last;  // gen/blk/axi_ram.ts:67
-  reg [127:0] mem_rd0;  // gen/blk/axi_ram.ts:72
+  reg [127:0] mem_rd0;  // gen/blk/axi_ram.ts:74
   reg [127:0] mem [0:16383];  // gen/blk/axi_ram.ts:31
   wire _and_0;  // gen/blk/axi_ram.ts:44
 
@@ -68,11 +68,11 @@ module axi_ram_d128_b262144 (
   assign s_wready = w_active | ((s_awvalid & (~w_active)) & ((~b_valid) | s_bready));  // gen/blk/axi_ram.ts:43
   assign s_bvalid = b_valid;  // gen/blk/axi_ram.ts:59
   assign s_bresp = 2'd0;  // gen/blk/axi_ram.ts:60
-  assign s_arready = ~r_active;  // gen/blk/axi_ram.ts:69
-  assign s_rvalid = r_valid;  // gen/blk/axi_ram.ts:85
-  assign s_rdata = mem_rd0;  // gen/blk/axi_ram.ts:86
-  assign s_rresp = 2'd0;  // gen/blk/axi_ram.ts:87
-  assign s_rlast = r_last;  // gen/blk/axi_ram.ts:88
+  assign s_arready = (~r_active) | ((r_active & ((~r_valid) | s_rready)) & (r_left == 8'd0));  // gen/blk/axi_ram.ts:72
+  assign s_rvalid = r_valid;  // gen/blk/axi_ram.ts:87
+  assign s_rdata = mem_rd0;  // gen/blk/axi_ram.ts:88
+  assign s_rresp = 2'd0;  // gen/blk/axi_ram.ts:89
+  assign s_rlast = r_last;  // gen/blk/axi_ram.ts:90
 
   // ---- registers
   always @(posedge clk) begin
@@ -94,17 +94,17 @@ module axi_ram_d128_b262144 (
       if ((~(_and_0 & s_wlast)) & s_bready) begin  // gen/blk/axi_ram.ts:58
         b_valid <= 1'b0;  // gen/blk/axi_ram.ts:58
       end
-      if (s_arvalid & (~r_active)) begin  // gen/blk/axi_ram.ts:73
-        r_active <= 1'b1;  // gen/blk/axi_ram.ts:74
-      end
-      if (r_active & ((~r_valid) | s_rready)) begin  // gen/blk/axi_ram.ts:78
-        r_valid <= 1'b1;  // gen/blk/axi_ram.ts:79
-        r_last <= r_left == 8'd0;  // gen/blk/axi_ram.ts:80
-        if (r_left == 8'd0) begin  // gen/blk/axi_ram.ts:83
-          r_active <= 1'b0;  // gen/blk/axi_ram.ts:83
+      if (r_active & ((~r_valid) | s_rready)) begin  // gen/blk/axi_ram.ts:75
+        r_valid <= 1'b1;  // gen/blk/axi_ram.ts:76
+        r_last <= r_left == 8'd0;  // gen/blk/axi_ram.ts:77
+        if (r_left == 8'd0) begin  // gen/blk/axi_ram.ts:80
+          r_active <= 1'b0;  // gen/blk/axi_ram.ts:80
         end
-      end else if (s_rready) begin  // gen/blk/axi_ram.ts:84
-        r_valid <= 1'b0;  // gen/blk/axi_ram.ts:84
+      end else if (s_rready) begin  // gen/blk/axi_ram.ts:81
+        r_valid <= 1'b0;  // gen/blk/axi_ram.ts:81
+      end
+      if (s_arvalid & ((~r_active) | ((r_active & ((~r_valid) | s_rready)) & (r_left == 8'd0)))) begin  // gen/blk/axi_ram.ts:82
+        r_active <= 1'b1;  // gen/blk/axi_ram.ts:83
       end
     end
   end
@@ -115,13 +115,13 @@ module axi_ram_d128_b262144 (
     end else if ((s_awvalid & (~w_active)) & ((~b_valid) | s_bready)) begin  // gen/blk/axi_ram.ts:54
       w_addr <= w_active ? w_addr : s_awaddr[17:4];  // gen/blk/axi_ram.ts:56
     end
-    if (s_arvalid & (~r_active)) begin  // gen/blk/axi_ram.ts:73
-      r_addr <= s_araddr[17:4];  // gen/blk/axi_ram.ts:75
-      r_left <= s_arlen;  // gen/blk/axi_ram.ts:76
+    if (r_active & ((~r_valid) | s_rready)) begin  // gen/blk/axi_ram.ts:75
+      r_addr <= r_addr + 14'd1;  // gen/blk/axi_ram.ts:78
+      r_left <= r_left - 8'd1;  // gen/blk/axi_ram.ts:79
     end
-    if (r_active & ((~r_valid) | s_rready)) begin  // gen/blk/axi_ram.ts:78
-      r_addr <= r_addr + 14'd1;  // gen/blk/axi_ram.ts:81
-      r_left <= r_left - 8'd1;  // gen/blk/axi_ram.ts:82
+    if (s_arvalid & ((~r_active) | ((r_active & ((~r_valid) | s_rready)) & (r_left == 8'd0)))) begin  // gen/blk/axi_ram.ts:82
+      r_addr <= s_araddr[17:4];  // gen/blk/axi_ram.ts:84
+      r_left <= s_arlen;  // gen/blk/axi_ram.ts:85
     end
   end
 
@@ -146,7 +146,7 @@ module axi_ram_d128_b262144 (
       if (s_wstrb[15]) mem[w_active ? w_addr : s_awaddr[17:4]][127:120] <= s_wdata[127:120];
     end
   end
-  always @(posedge clk) begin  // gen/blk/axi_ram.ts:72
+  always @(posedge clk) begin  // gen/blk/axi_ram.ts:74
     if (r_active & ((~r_valid) | s_rready)) mem_rd0 <= mem[r_addr];
   end
 

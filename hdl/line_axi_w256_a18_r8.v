@@ -80,20 +80,27 @@ module line_axi_w256_a18_r8 (
   /* verilator lint_on UNUSEDSIGNAL */
   wire rd_info_enq_valid;  // gen/blk/line_axi.ts:105
   wire rd_info_enq_ready;  // gen/blk/line_axi.ts:105
-  wire rd_info_enq_data;  // gen/blk/line_axi.ts:105
+  wire [1:0] rd_info_enq_data;  // gen/blk/line_axi.ts:105
   wire rd_info_deq_valid;  // gen/blk/line_axi.ts:105
   wire rd_info_deq_ready;  // gen/blk/line_axi.ts:105
-  wire rd_info_deq_data;  // gen/blk/line_axi.ts:105
+  wire [1:0] rd_info_deq_data;  // gen/blk/line_axi.ts:105
   /* verilator lint_off UNUSEDSIGNAL */  // unused
   wire [3:0] rd_info_count;  // gen/blk/line_axi.ts:105
   /* verilator lint_on UNUSEDSIGNAL */
-  reg ar_second;  // gen/blk/line_axi.ts:109
-  reg out_valid;  // gen/blk/line_axi.ts:123
-  reg [511:0] out_data;  // gen/blk/line_axi.ts:124
-  reg [255:0] r_hold;  // gen/blk/line_axi.ts:125
-  reg r_have_first;  // gen/blk/line_axi.ts:126
+  reg [11:0] ar_last_word;  // gen/blk/line_axi.ts:111
+  reg ar_last_valid;  // gen/blk/line_axi.ts:112
+  reg ar_second;  // gen/blk/line_axi.ts:113
+  reg out_valid;  // gen/blk/line_axi.ts:138
+  reg [511:0] out_data;  // gen/blk/line_axi.ts:139
+  reg [255:0] r_hold;  // gen/blk/line_axi.ts:140
+  reg [511:0] r_prev_word;  // gen/blk/line_axi.ts:141
+  reg r_have_first;  // gen/blk/line_axi.ts:142
   wire _and_0;  // gen/blk/line_axi.ts:64
   wire _or_1;  // gen/blk/line_axi.ts:90
+  wire _or_2;  // gen/blk/line_axi.ts:129
+  wire _and_3;  // gen/blk/line_axi.ts:126
+  wire _and_4;  // gen/blk/line_axi.ts:150
+  wire _and_5;  // gen/blk/line_axi.ts:150
 
   // ---- instances
   fifo_w589_d2 wr_queue (  // gen/blk/line_axi.ts:45
@@ -118,7 +125,7 @@ module line_axi_w256_a18_r8 (
     .deq_data  (rd_queue_deq_data),
     .count     (rd_queue_count)
   );
-  fifo_w1_d8 rd_info (  // gen/blk/line_axi.ts:105
+  fifo_w2_d8 rd_info (  // gen/blk/line_axi.ts:105
     .clk       (clk),
     .rst       (rst),
     .enq_valid (rd_info_enq_valid),
@@ -133,10 +140,14 @@ module line_axi_w256_a18_r8 (
   // ---- combinational logic
   assign _and_0 = wr_queue_deq_valid & (((~wr_queue_deq_data[576]) | (|wr_queue_deq_data[31:0])) | (wr_queue_deq_data[576] & (|wr_queue_deq_data[63:32])));  // gen/blk/line_axi.ts:64
   assign _or_1 = (w_second | (~((~wr_queue_deq_data[576]) | (|wr_queue_deq_data[31:0])))) | (~(wr_queue_deq_data[576] & (|wr_queue_deq_data[63:32])));  // gen/blk/line_axi.ts:90
+  assign _or_2 = (ar_second | (~rd_queue_deq_data[0])) | ((~ar_second) & (ar_last_valid & (rd_queue_deq_data[12:1] == ar_last_word)));  // gen/blk/line_axi.ts:129
+  assign _and_3 = (((rd_queue_deq_valid & (~ar_second)) & (ar_last_valid & (rd_queue_deq_data[12:1] == ar_last_word))) & (~rd_queue_deq_data[0])) & rd_info_enq_ready;  // gen/blk/line_axi.ts:126
+  assign _and_4 = (axi_rvalid & axi_rready) & (((~rd_info_deq_data[1]) | r_have_first) | rd_info_deq_data[0]);  // gen/blk/line_axi.ts:150
+  assign _and_5 = ((rd_info_deq_valid & (~rd_info_deq_data[1])) & rd_info_deq_data[0]) & ((~out_valid) | rdata_ready);  // gen/blk/line_axi.ts:150
   assign wr_ready = wr_queue_enq_ready;  // gen/blk/line_axi.ts:48
   assign rd_ready = rd_queue_enq_ready;  // gen/blk/line_axi.ts:104
-  assign rdata_valid = out_valid;  // gen/blk/line_axi.ts:142
-  assign rdata_data = out_data;  // gen/blk/line_axi.ts:143
+  assign rdata_valid = out_valid;  // gen/blk/line_axi.ts:163
+  assign rdata_data = out_data;  // gen/blk/line_axi.ts:164
   assign axi_awvalid = (_and_0 & (~aw_sent)) & (~(&w_pending));  // gen/blk/line_axi.ts:69
   assign axi_awaddr = {w_word, 6'd0};  // gen/blk/line_axi.ts:70
   assign axi_awlen = 8'd0;  // gen/blk/line_axi.ts:71
@@ -147,12 +158,12 @@ module line_axi_w256_a18_r8 (
   assign axi_wstrb = wr_queue_deq_data[576] ? ((w_second | (~((~wr_queue_deq_data[576]) | (|wr_queue_deq_data[31:0])))) ? {32'd0, wr_queue_deq_data[63:32]} : {wr_queue_deq_data[31:0], 32'd0}) : wr_queue_deq_data[63:0];  // gen/blk/line_axi.ts:76
   assign axi_wlast = 1'b1;  // gen/blk/line_axi.ts:77
   assign axi_bready = 1'b1;  // gen/blk/line_axi.ts:78
-  assign axi_arvalid = rd_queue_deq_valid & (ar_second | rd_info_enq_ready);  // gen/blk/line_axi.ts:111
-  assign axi_araddr = {(ar_second ? (rd_queue_deq_data[12:1] + 12'd1) : rd_queue_deq_data[12:1]), 6'd0};  // gen/blk/line_axi.ts:112
-  assign axi_arlen = 8'd0;  // gen/blk/line_axi.ts:113
-  assign axi_arsize = 3'd6;  // gen/blk/line_axi.ts:114
-  assign axi_arburst = 2'd1;  // gen/blk/line_axi.ts:115
-  assign axi_rready = rd_info_deq_valid & ((~((~rd_info_deq_data) | r_have_first)) | ((~out_valid) | rdata_ready));  // gen/blk/line_axi.ts:130
+  assign axi_arvalid = (rd_queue_deq_valid & ((ar_second | (~(ar_last_valid & (rd_queue_deq_data[12:1] == ar_last_word)))) | rd_queue_deq_data[0])) & (ar_second | rd_info_enq_ready);  // gen/blk/line_axi.ts:120
+  assign axi_araddr = {((ar_second | ((~ar_second) & (ar_last_valid & (rd_queue_deq_data[12:1] == ar_last_word)))) ? (rd_queue_deq_data[12:1] + 12'd1) : rd_queue_deq_data[12:1]), 6'd0};  // gen/blk/line_axi.ts:121
+  assign axi_arlen = 8'd0;  // gen/blk/line_axi.ts:122
+  assign axi_arsize = 3'd6;  // gen/blk/line_axi.ts:123
+  assign axi_arburst = 2'd1;  // gen/blk/line_axi.ts:124
+  assign axi_rready = (rd_info_deq_valid & (~((rd_info_deq_valid & (~rd_info_deq_data[1])) & rd_info_deq_data[0]))) & ((~(((~rd_info_deq_data[1]) | r_have_first) | rd_info_deq_data[0])) | ((~out_valid) | rdata_ready));  // gen/blk/line_axi.ts:148
   assign wr_pending = (w_pending != 8'd0) | wr_queue_deq_valid;  // gen/blk/line_axi.ts:98
   assign wr_queue_enq_valid = wr_valid;  // gen/blk/line_axi.ts:46
   assign wr_queue_enq_data = {wr_addr, wr_data, wr_be};  // gen/blk/line_axi.ts:47
@@ -161,10 +172,10 @@ module line_axi_w256_a18_r8 (
   assign w_word_done = (_and_0 & (aw_sent | (axi_awready & axi_awvalid))) & (w_sent | (axi_wready & axi_wvalid));  // gen/blk/line_axi.ts:81
   assign rd_queue_enq_valid = rd_valid;  // gen/blk/line_axi.ts:102
   assign rd_queue_enq_data = rd_data;  // gen/blk/line_axi.ts:103
-  assign rd_queue_deq_ready = (axi_arvalid & axi_arready) & (ar_second | (~rd_queue_deq_data[0]));  // gen/blk/line_axi.ts:120
-  assign rd_info_enq_valid = (axi_arvalid & axi_arready) & (~ar_second);  // gen/blk/line_axi.ts:117
-  assign rd_info_enq_data = rd_queue_deq_data[0];  // gen/blk/line_axi.ts:118
-  assign rd_info_deq_ready = (axi_rvalid & axi_rready) & ((~rd_info_deq_data) | r_have_first);  // gen/blk/line_axi.ts:132
+  assign rd_queue_deq_ready = ((axi_arvalid & axi_arready) & _or_2) | _and_3;  // gen/blk/line_axi.ts:130
+  assign rd_info_enq_valid = ((axi_arvalid & axi_arready) & (~ar_second)) | _and_3;  // gen/blk/line_axi.ts:127
+  assign rd_info_enq_data = {rd_queue_deq_data[0], (ar_last_valid & (rd_queue_deq_data[12:1] == ar_last_word))};  // gen/blk/line_axi.ts:128
+  assign rd_info_deq_ready = _and_4 | _and_5;  // gen/blk/line_axi.ts:151
 
   // ---- registers
   always @(posedge clk) begin
@@ -173,6 +184,7 @@ module line_axi_w256_a18_r8 (
       aw_sent <= 1'b0;
       w_sent <= 1'b0;
       w_pending <= 8'd0;
+      ar_last_valid <= 1'b0;
       ar_second <= 1'b0;
       out_valid <= 1'b0;
       r_have_first <= 1'b0;
@@ -196,25 +208,35 @@ module line_axi_w256_a18_r8 (
       end else if ((~(axi_awready & axi_awvalid)) & axi_bvalid) begin  // gen/blk/line_axi.ts:95
         w_pending <= w_pending - 8'd1;  // gen/blk/line_axi.ts:96
       end
-      if (axi_arvalid & axi_arready) begin  // gen/blk/line_axi.ts:121
-        ar_second <= ~(ar_second | (~rd_queue_deq_data[0]));  // gen/blk/line_axi.ts:121
+      if (axi_arvalid & axi_arready) begin  // gen/blk/line_axi.ts:131
+        ar_second <= ~_or_2;  // gen/blk/line_axi.ts:132
+        ar_last_valid <= 1'b1;  // gen/blk/line_axi.ts:134
       end
-      if ((axi_rvalid & axi_rready) & ((~rd_info_deq_data) | r_have_first)) begin  // gen/blk/line_axi.ts:133
-        out_valid <= 1'b1;  // gen/blk/line_axi.ts:134
-        r_have_first <= 1'b0;  // gen/blk/line_axi.ts:136
-      end else if (axi_rvalid & axi_rready) begin  // gen/blk/line_axi.ts:137
-        r_have_first <= 1'b1;  // gen/blk/line_axi.ts:139
+      if (wr_queue_enq_valid & wr_queue_enq_ready) begin  // gen/blk/line_axi.ts:136
+        ar_last_valid <= 1'b0;  // gen/blk/line_axi.ts:136
       end
-      if ((~((axi_rvalid & axi_rready) & ((~rd_info_deq_data) | r_have_first))) & rdata_ready) begin  // gen/blk/line_axi.ts:141
-        out_valid <= 1'b0;  // gen/blk/line_axi.ts:141
+      if (_and_4 | _and_5) begin  // gen/blk/line_axi.ts:153
+        out_valid <= 1'b1;  // gen/blk/line_axi.ts:154
+        r_have_first <= 1'b0;  // gen/blk/line_axi.ts:156
+      end else if (axi_rvalid & axi_rready) begin  // gen/blk/line_axi.ts:157
+        r_have_first <= 1'b1;  // gen/blk/line_axi.ts:159
+      end
+      if ((~(_and_4 | _and_5)) & rdata_ready) begin  // gen/blk/line_axi.ts:162
+        out_valid <= 1'b0;  // gen/blk/line_axi.ts:162
       end
     end
   end
   always @(posedge clk) begin
-    if ((axi_rvalid & axi_rready) & ((~rd_info_deq_data) | r_have_first)) begin  // gen/blk/line_axi.ts:133
-      out_data <= rd_info_deq_data ? {axi_rdata[255:0], r_hold} : axi_rdata;  // gen/blk/line_axi.ts:135
-    end else if (axi_rvalid & axi_rready) begin  // gen/blk/line_axi.ts:137
-      r_hold <= axi_rdata[511:256];  // gen/blk/line_axi.ts:138
+    if (axi_arvalid & axi_arready) begin  // gen/blk/line_axi.ts:131
+      ar_last_word <= (ar_second | ((~ar_second) & (ar_last_valid & (rd_queue_deq_data[12:1] == ar_last_word)))) ? (rd_queue_deq_data[12:1] + 12'd1) : rd_queue_deq_data[12:1];  // gen/blk/line_axi.ts:133
+    end
+    if (_and_4 | _and_5) begin  // gen/blk/line_axi.ts:153
+      out_data <= ((rd_info_deq_valid & (~rd_info_deq_data[1])) & rd_info_deq_data[0]) ? r_prev_word : (rd_info_deq_data[1] ? {axi_rdata[255:0], (rd_info_deq_data[0] ? r_prev_word[511:256] : r_hold)} : axi_rdata);  // gen/blk/line_axi.ts:155
+    end else if (axi_rvalid & axi_rready) begin  // gen/blk/line_axi.ts:157
+      r_hold <= axi_rdata[511:256];  // gen/blk/line_axi.ts:158
+    end
+    if (axi_rvalid & axi_rready) begin  // gen/blk/line_axi.ts:161
+      r_prev_word <= axi_rdata;  // gen/blk/line_axi.ts:161
     end
   end
 

@@ -4,7 +4,7 @@
 //
 // Writes: an address and its first data beat can be taken in the same cycle, then one beat per cycle; the
 // response waits in a register (a new burst starts once it is taken or being taken). Reads: one beat per cycle,
-// the block RAM's read register is the R channel's register (held while rready is low).
+// also across bursts; the block RAM's read register is the R channel's register (held while rready is low).
 import { bit, defineModule, intParam, log2ceil, mux, paramError } from '../hdl';
 import { AXI_RESP, axi4 } from '../lib/axi';
 
@@ -66,15 +66,12 @@ export const AxiRam = defineModule(
     const rValid = m.reg('r_valid', bit, { reset: 0 });
     const rLast = m.reg('r_last', bit, { reset: 0 });
     const rFree = rValid.not().or(s.rready);
-    s.arready.set(rActive.not());
-    const arFire = s.arvalid.and(rActive.not());
+    // A new burst is taken while the last beat of the one before is read: back-to-back single beats at full rate.
     const issue = rActive.and(rFree);
+    const arReady = rActive.not().or(issue.and(rLeft.eq(0)));
+    s.arready.set(arReady);
+    const arFire = s.arvalid.and(arReady);
     const rdata = mem.readSync(rAddr, issue);
-    m.if(arFire, () => {
-      rActive.next(1);
-      rAddr.next(wordOf(s.araddr));
-      rLeft.next(s.arlen);
-    });
     m.if(issue, () => {
       rValid.next(1);
       rLast.next(rLeft.eq(0));
@@ -82,6 +79,11 @@ export const AxiRam = defineModule(
       rLeft.next(rLeft.dec());
       m.if(rLeft.eq(0), () => rActive.next(0));
     }).elseIf(s.rready, () => rValid.next(0));
+    m.if(arFire, () => {
+      rActive.next(1);
+      rAddr.next(wordOf(s.araddr));
+      rLeft.next(s.arlen);
+    });
     s.rvalid.set(rValid);
     s.rdata.set(rdata);
     s.rresp.set(AXI_RESP.OKAY);

@@ -26,7 +26,7 @@ import { Fifo } from '../lib/fifo';
 import { axi4 } from '../lib/axi';
 import { dmaCommand, dmaStatus, lineBytes, lineRead, lineWrite } from '../dma/ports';
 import { type DataWidth } from '../pcie/streams';
-import { featureDef } from '../virtio/regmap';
+import { type DeviceConfigValues, featureDef } from '../virtio/regmap';
 import { chainDesc, chainDone } from '../virtq/ports';
 import { LineAxi } from './line_axi';
 import { BLK_HDR_SIZE, BLK_ID_BYTES, BLK_S, BLK_T, SECTOR_SIZE } from './defs';
@@ -68,6 +68,8 @@ export interface VirtioBlkParams {
   id?: string;
   /** AXI reads in flight on the storage port. */
   storageReads?: number;
+  /** Requests in the device at once (received, header fetched or being fetched, served, completing): 2..8. */
+  slots?: number;
 }
 
 /** Scratch layout (byte offsets in the region's upper half). */
@@ -109,6 +111,46 @@ export function paramHash(p: object): string {
   return createHash('sha256').update(stableJson(p)).digest('hex').slice(0, 10);
 }
 
+/**
+ * What the endpoint offers for a device built with `p` (names and fields of gen/virtio/regmap.ts): the feature
+ * bits the RTL honours and the device configuration values that describe it, for the layout's `features` and
+ * VirtioRegs' `deviceConfig`. MQ: the device serves any queue (the queue engines tag each chain).
+ */
+export function blkOffer(p: VirtioBlkParams, queues: number): { features: string[]; config: DeviceConfigValues } {
+  const features = ['VIRTIO_BLK_F_SIZE_MAX', 'VIRTIO_BLK_F_SEG_MAX', 'VIRTIO_BLK_F_BLK_SIZE'];
+  const config: Record<string, number> = {
+    capacity: p.capacity,
+    size_max: p.sizeMax,
+    seg_max: p.segMax,
+    blk_size: SECTOR_SIZE,
+  };
+  if (p.readOnly) features.push('VIRTIO_BLK_F_RO');
+  if (p.flush) features.push('VIRTIO_BLK_F_FLUSH');
+  if (queues > 1) {
+    features.push('VIRTIO_BLK_F_MQ');
+    config.num_queues = queues;
+  }
+  if (p.discard) {
+    features.push('VIRTIO_BLK_F_DISCARD');
+    Object.assign(config, {
+      max_discard_sectors: p.discard.maxSectors,
+      max_discard_seg: p.discard.maxSeg,
+      discard_sector_alignment: 1,
+    });
+  }
+  if (p.writeZeroes) {
+    features.push('VIRTIO_BLK_F_WRITE_ZEROES');
+    // The device always writes zeroes (it never deallocates), so it does not claim it may unmap.
+    Object.assign(config, {
+      max_write_zeroes_sectors: p.writeZeroes.maxSectors,
+      max_write_zeroes_seg: p.writeZeroes.maxSeg,
+      write_zeroes_may_unmap: 0,
+    });
+  }
+  for (const f of features) featureDef(f, 'blk');
+  return { features, config };
+}
+
 const FLUSH_BIT = featureDef('VIRTIO_BLK_F_FLUSH', 'blk').bit;
 const DISCARD_BIT = featureDef('VIRTIO_BLK_F_DISCARD', 'blk').bit;
 const WRITE_ZEROES_BIT = featureDef('VIRTIO_BLK_F_WRITE_ZEROES', 'blk').bit;
@@ -119,6 +161,7 @@ export const VirtioBlk = defineModule(
     const g = blkGeometry(p);
     const { B, lb, lineBits } = g;
     const W = p.W;
+    const S = p.slots ?? 4;
     const chain = m.input('chain', chainDesc(p.queueBits));
     const done = m.output('done', chainDone(p.queueBits));
     const features = m.input('features', 64);
@@ -138,9 +181,152 @@ export const VirtioBlk = defineModule(
 
     const N = 34; // byte counts of a chain (at most 2^32, validated by the queue engine)
     const D = g.descs;
+    const db = log2ceil(D);
+    const sb = log2ceil(S);
     const ib = log2ceil(D + 1);
+    const slotLit = (k: number) => lit(k, sb);
+    // DMA command ids: bit idBits-1 tags the front end's header reads and the status writes; the slot is in
+    // the low bits; bit idBits-2 marks a header's last piece.
+    const TAG = p.idBits - 1;
+    const LAST = p.idBits - 2;
+    const slotId = (tag: boolean, last: Expr | number, slot: Expr) =>
+      cat(lit(tag ? 1 : 0, 1), typeof last === 'number' ? lit(last, 1) : last, slot.zext(p.idBits - 2));
+
+    // ---- per-slot state: a chain received (front end) until its used element is handed back (done)
+    const descs = m.memory('descs', { width: 97, depth: S * 2 ** db });
+    const sCnt = m.regArray('slot_count', S, 16);
+    const sRd = m.regArray('slot_readable', S, N);
+    const sWr = m.regArray('slot_writable', S, N);
+    const sLastA = m.regArray('slot_status_addr', S, 64);
+    const sLastL = m.regArray('slot_status_len', S, 32);
+    const sBig = m.regArray('slot_too_big', S, bit);
+    const sQueue = m.regArray('slot_queue', S, p.queueBits);
+    const sId = m.regArray('slot_id', S, 16);
+    const sSlots = m.regArray('slot_slots', S, 16);
+    const sReady = m.regArray('slot_ready', S, bit, { reset: 0 });
+    const hdrDone = m.regArray('hdr_done', S, bit, { reset: 0 });
+    const hdrErr = m.regArray('hdr_error', S, bit, { reset: 0 });
+    const statusBytes = m.regArray('status_byte', S, 8, { reset: 0 });
+    const used = m.reg('slots_used', sb + 1, { reset: 0 });
+    const fHead = m.reg('f_slot', sb, { reset: 0 });
+    const bHead = m.reg('b_slot', sb, { reset: 0 });
+    const advanceSlot = (r: Expr) => (2 ** sb === S ? r.inc() : mux(r.eq(S - 1), slotLit(0), r.inc()));
+
+    // ---- the walker: one DMA command per descriptor overlapping bytes [off, end) of the readable (dir 0:
+    // DMA read, host -> device) or writable (dir 1: DMA write, device -> host) bytes of a slot's chain; byte
+    // `off` goes to device offset `dev`. The front end has one (headers), the back end one (everything else).
+    const walker = (name: string, slot: Expr, count: Expr) => {
+      const walking = m.reg(`${name}_walking`, bit, { reset: 0 });
+      const dir = m.reg(`${name}_dir`, bit);
+      const off = m.reg(`${name}_off`, N);
+      const end = m.reg(`${name}_end`, N);
+      const dev = m.reg(`${name}_dev`, p.devBits);
+      const idx = m.reg(`${name}_idx`, ib);
+      const pos = m.reg(`${name}_pos`, N);
+      const d = descs.readAsync(cat(slot, idx.trunc(db)));
+      const dLen = d.bits(32, 1).zext(N);
+      const atEnd = m.let(`${name}_at_end`, idx.zext(16).ge(count).or(pos.ge(end)));
+      const match = d.bit(0).eq(dir);
+      const dEnd = pos.add(dLen);
+      const s = m.let(`${name}_s`, mux(off.gt(pos), off, pos));
+      const e = m.let(`${name}_e`, mux(end.lt(dEnd), end, dEnd));
+      const need = m.let(`${name}_need`, walking.and(atEnd.not()).and(match).and(s.lt(e)));
+      const ready = m.wire(`${name}_cmd_ready`, bit);
+      const advance = walking.and(atEnd.not()).and(need.not().or(ready));
+      m.if(walking.and(atEnd), () => walking.next(0));
+      m.if(advance, () => {
+        idx.next(idx.inc());
+        m.if(match, () => pos.next(dEnd));
+      });
+      return {
+        walking,
+        dir,
+        need,
+        ready,
+        /** The command's last piece: it reaches the range's end. */
+        last: e.eq(end),
+        host: d.bits(96, 33).add(s.sub(pos).zext(64)),
+        dev: lit(BigInt(g.base), g.addrBits).or(dev.add(s.sub(off).trunc(p.devBits)).zext(g.addrBits)),
+        len: e.sub(s).trunc(p.lenBits),
+        start: (dr: 0 | 1, from: Expr, to: Expr, at: Expr) => {
+          walking.next(1);
+          dir.next(dr);
+          off.next(from.zext(N));
+          end.next(to.zext(N));
+          dev.next(at.zext(p.devBits));
+          idx.next(0);
+          pos.next(0);
+        },
+      };
+    };
+    const captureAt = (slot: Expr) => cat(lit(1, 1), slot.zext(p.devBits - 7), lit(BLK_SCRATCH.capture, 6));
+    const scratchOff = (slot: Expr, off: number) => cat(lit(1, 1), slot.zext(p.devBits - 7), lit(off, 6));
+
+    // ---- front end: a chain into a free slot, then its header's DMA reads issued (not waited for)
+    const fst = m.fsm('f_state', ['recv', 'store', 'hdr'] as const);
+    const fCnt = m.reg('f_count', 16, { reset: 0 });
+    const fRd = m.reg('f_readable', N, { reset: 0 });
+    const fWr = m.reg('f_writable', N, { reset: 0 });
+    const fLastA = m.reg('f_status_addr', 64);
+    const fLastL = m.reg('f_status_len', 32);
+    const fBig = m.reg('f_too_big', bit, { reset: 0 });
+    chain.ready.set(fst.is('recv').and(used.lt(S)));
+    const beat = chain.fire();
+    descs.write(cat(fHead, fCnt.trunc(db)), cat(chain.addr, chain.len, chain.write), beat.and(fCnt.lt(D)));
+    const first = fCnt.eq(0);
+    m.if(beat, () => {
+      fCnt.next(mux(fCnt.andR(), fCnt, fCnt.inc()));
+      const len = chain.len.zext(N);
+      fRd.next(mux(first, lit(0, N), fRd).add(mux(chain.write, lit(0, N), len)));
+      fWr.next(mux(first, lit(0, N), fWr).add(mux(chain.write, len, lit(0, N))));
+      fBig.next(first.not().and(fBig).or(chain.len.gt(p.sizeMax)));
+      m.if(chain.write.and(chain.len.ne(0)), () => {
+        fLastA.next(chain.addr);
+        fLastL.next(chain.len);
+      });
+      sQueue.nextAt(fHead, chain.queue);
+      sId.nextAt(fHead, chain.id);
+      sSlots.nextAt(fHead, chain.slots);
+      m.if(chain.last, () => fst.goto('store'));
+    });
+    // The checks that need no header (the back end decides on the same values): no header read for those.
+    const fNeedHdr = fWr.ne(0).and(fCnt.le(D)).and(fBig.not()).and(fRd.ge(BLK_HDR_SIZE));
+    const fw = walker('f_walk', fHead, fCnt);
+    const slotFreed = m.wire('slot_freed', bit);
+    const fStored = fst.is('store');
+    m.if(fStored, () => {
+      sCnt.nextAt(fHead, fCnt);
+      sRd.nextAt(fHead, fRd);
+      sWr.nextAt(fHead, fWr);
+      sLastA.nextAt(fHead, fLastA);
+      sLastL.nextAt(fHead, fLastL);
+      sBig.nextAt(fHead, fBig);
+      hdrErr.nextAt(fHead, 0);
+      m.if(fNeedHdr, () => {
+        hdrDone.nextAt(fHead, 0);
+        fw.start(0, lit(0, N), lit(BLK_HDR_SIZE, N), captureAt(fHead));
+        fst.goto('hdr');
+      }).else(() => {
+        hdrDone.nextAt(fHead, 1);
+        sReady.nextAt(fHead, 1);
+        fHead.next(advanceSlot(fHead));
+        fCnt.next(0);
+        fst.goto('recv');
+      });
+    });
+    m.if(fst.is('hdr').and(fw.walking.not()), () => {
+      sReady.nextAt(fHead, 1);
+      fHead.next(advanceSlot(fHead));
+      fCnt.next(0);
+      fst.goto('recv');
+    });
+    m.if(fStored.and(slotFreed.not()), () => used.next(used.inc())).elseIf(fStored.not().and(slotFreed), () =>
+      used.next(used.dec()),
+    );
+
+    // ---- back end: the slot's request, in slot order
     const st = m.fsm('state', [
-      'recv',
+      'idle',
       'check',
       'hdr',
       'decode',
@@ -150,118 +336,64 @@ export const VirtioBlk = defineModule(
       'zero',
       'drain',
       'status',
-      'status_wait',
-      'done',
     ] as const);
-
-    // ---- chain intake
-    const descs = m.memory('descs', { width: 97, depth: D });
     const cnt = m.reg('desc_count', 16, { reset: 0 });
     const rdBytes = m.reg('readable', N, { reset: 0 });
     const wrBytes = m.reg('writable', N, { reset: 0 });
     const lastWAddr = m.reg('status_desc_addr', 64);
     const lastWLen = m.reg('status_desc_len', 32);
     const tooBig = m.reg('too_big', bit, { reset: 0 });
-    const cQueue = m.reg('c_queue', p.queueBits);
-    const cId = m.reg('c_id', 16);
-    const cSlots = m.reg('c_slots', 16);
     const dmaErr = m.reg('dma_error', bit, { reset: 0 });
-    chain.ready.set(st.is('recv'));
-    const beat = chain.fire();
-    descs.write(cnt.trunc(log2ceil(D)), cat(chain.addr, chain.len, chain.write), beat.and(cnt.lt(D)));
-    const first = cnt.eq(0);
-    m.if(beat, () => {
-      cnt.next(mux(cnt.andR(), cnt, cnt.inc()));
-      const len = chain.len.zext(N);
-      rdBytes.next(mux(first, lit(0, N), rdBytes).add(mux(chain.write, lit(0, N), len)));
-      wrBytes.next(mux(first, lit(0, N), wrBytes).add(mux(chain.write, len, lit(0, N))));
-      tooBig.next(first.not().and(tooBig).or(chain.len.gt(p.sizeMax)));
-      m.if(chain.write.and(chain.len.ne(0)), () => {
-        lastWAddr.next(chain.addr);
-        lastWLen.next(chain.len);
-      });
-      cQueue.next(chain.queue);
-      cId.next(chain.id);
-      cSlots.next(chain.slots);
-      m.if(chain.last, () => {
-        dmaErr.next(0);
-        st.goto('check');
-      });
-    });
+    const bw = walker('walk', bHead, cnt);
 
-    // ---- DMA commands and statuses
+    // Commands: the back end's reads first, then the front end's header reads.
+    const rdBack = bw.need.and(bw.dir.not());
+    const rdFront = fw.need.and(fw.dir.not());
+    rdCmd.valid.set(rdBack.or(rdFront));
+    rdCmd.host_addr.set(mux(rdBack, bw.host, fw.host));
+    rdCmd.dev_addr.set(mux(rdBack, bw.dev, fw.dev));
+    rdCmd.len.set(mux(rdBack, bw.len, fw.len));
+    rdCmd.id.set(mux(rdBack, lit(0, p.idBits), slotId(true, fw.last, fHead)));
+    fw.ready.set(rdCmd.ready.and(rdBack.not()));
+    // The status byte's write (when the back end is not walking).
+    const statusCmd = st.is('status');
+    wrCmd.valid.set(bw.need.and(bw.dir).or(statusCmd));
+    wrCmd.host_addr.set(mux(statusCmd, lastWAddr.add(lastWLen.zext(64)).sub(1), bw.host));
+    wrCmd.dev_addr.set(
+      mux(
+        statusCmd,
+        lit(BigInt(g.base), g.addrBits).or(scratchOff(bHead, BLK_SCRATCH.status).zext(g.addrBits)),
+        bw.dev,
+      ),
+    );
+    wrCmd.len.set(mux(statusCmd, lit(1, p.lenBits), bw.len));
+    wrCmd.id.set(mux(statusCmd, slotId(true, 0, bHead), lit(0, p.idBits)));
+    bw.ready.set(mux(bw.dir, wrCmd.ready, rdCmd.ready));
+
+    // Statuses: the back end counts its own transfers; header reads mark their slot; status writes complete.
     const rdOut = m.reg('rd_outstanding', 8, { reset: 0 });
     const wrOut = m.reg('wr_outstanding', 8, { reset: 0 });
     rdStatus.ready.set(1);
     wrStatus.ready.set(1);
-    const rdFire = rdCmd.fire();
-    const wrFire = wrCmd.fire();
-    m.if(rdFire.and(rdStatus.valid.not()), () => rdOut.next(rdOut.inc())).elseIf(rdFire.not().and(rdStatus.valid), () =>
+    const rdBackFire = rdCmd.fire().and(rdBack);
+    const rdBackDone = rdStatus.valid.and(rdStatus.id.bit(TAG).not());
+    const wrBackFire = wrCmd.fire().and(statusCmd.not());
+    const wrBackDone = wrStatus.valid.and(wrStatus.id.bit(TAG).not());
+    m.if(rdBackFire.and(rdBackDone.not()), () => rdOut.next(rdOut.inc())).elseIf(rdBackFire.not().and(rdBackDone), () =>
       rdOut.next(rdOut.dec()),
     );
-    m.if(wrFire.and(wrStatus.valid.not()), () => wrOut.next(wrOut.inc())).elseIf(wrFire.not().and(wrStatus.valid), () =>
+    m.if(wrBackFire.and(wrBackDone.not()), () => wrOut.next(wrOut.inc())).elseIf(wrBackFire.not().and(wrBackDone), () =>
       wrOut.next(wrOut.dec()),
     );
-    const statusErr = rdStatus.valid.and(rdStatus.error.ne(0)).or(wrStatus.valid.and(wrStatus.error.ne(0)));
-    evDmaError.set(statusErr);
-    const devAddr = (off: Expr) => lit(BigInt(g.base), g.addrBits).or(off.zext(g.addrBits));
-    const scratchAddr = (off: number) => lit(BigInt(g.base + g.window + off), g.addrBits);
-
-    // ---- the walker: one DMA command per descriptor overlapping bytes [off, end) of the readable (dir 0:
-    // DMA read, host -> device) or writable (dir 1: DMA write, device -> host) bytes; byte `off` goes to device
-    // offset `dev`.
-    const walking = m.reg('walking', bit, { reset: 0 });
-    const wDir = m.reg('walk_dir', bit);
-    const wOff = m.reg('walk_off', N);
-    const wEnd = m.reg('walk_end', N);
-    const wDev = m.reg('walk_dev', p.devBits);
-    const idx = m.reg('walk_idx', ib);
-    const pos = m.reg('walk_pos', N);
-    const d = descs.readAsync(idx.trunc(log2ceil(D)));
-    const dAddr = d.bits(96, 33);
-    const dLen = d.bits(32, 1).zext(N);
-    const dWrite = d.bit(0);
-    const walkEnd = m.let('walk_at_end', idx.zext(16).ge(cnt).or(pos.ge(wEnd)));
-    const match = dWrite.eq(wDir);
-    const dEnd = pos.add(dLen);
-    const s = m.let('walk_s', mux(wOff.gt(pos), wOff, pos));
-    const e = m.let('walk_e', mux(wEnd.lt(dEnd), wEnd, dEnd));
-    const need = m.let('walk_need', walking.and(walkEnd.not()).and(match).and(s.lt(e)));
-    const walkCmd = {
-      host: dAddr.add(s.sub(pos).zext(64)),
-      dev: devAddr(wDev.add(s.sub(wOff).trunc(p.devBits))),
-      len: e.sub(s).trunc(p.lenBits),
-    };
-    const cmdReady = mux(wDir, wrCmd.ready, rdCmd.ready);
-    const advance = walking.and(walkEnd.not()).and(need.not().or(cmdReady));
-    m.if(walking.and(walkEnd), () => walking.next(0));
-    m.if(advance, () => {
-      idx.next(idx.inc());
-      m.if(match, () => pos.next(dEnd));
+    const rdBad = rdStatus.valid.and(rdStatus.error.ne(0));
+    const wrBad = wrStatus.valid.and(wrStatus.error.ne(0));
+    evDmaError.set(rdBad.or(wrBad));
+    const hdrSlot = rdStatus.id.trunc(sb);
+    m.if(rdStatus.valid.and(rdStatus.id.bit(TAG)), () => {
+      m.if(rdBad, () => hdrErr.nextAt(hdrSlot, 1));
+      m.if(rdStatus.id.bit(LAST), () => hdrDone.nextAt(hdrSlot, 1));
     });
-    const startWalk = (dir: 0 | 1, off: Expr, end: Expr, dev: Expr) => {
-      walking.next(1);
-      wDir.next(dir);
-      wOff.next(off.zext(N));
-      wEnd.next(end.zext(N));
-      wDev.next(dev.zext(p.devBits));
-      idx.next(0);
-      pos.next(0);
-    };
-
-    rdCmd.valid.set(need.and(wDir.not()));
-    rdCmd.host_addr.set(walkCmd.host);
-    rdCmd.dev_addr.set(walkCmd.dev);
-    rdCmd.len.set(walkCmd.len);
-    rdCmd.id.set(0);
-
-    // The status byte's write (when not walking).
-    const statusCmd = st.is('status');
-    wrCmd.valid.set(need.and(wDir).or(statusCmd));
-    wrCmd.host_addr.set(mux(statusCmd, lastWAddr.add(lastWLen.zext(64)).sub(1), walkCmd.host));
-    wrCmd.dev_addr.set(mux(statusCmd, scratchAddr(BLK_SCRATCH.status), walkCmd.dev));
-    wrCmd.len.set(mux(statusCmd, lit(1, p.lenBits), walkCmd.len));
-    wrCmd.id.set(0);
+    m.if(rdBackDone.and(rdBad).or(wrBackDone.and(wrBad)), () => dmaErr.next(1));
 
     // ---- scratch capture (the read engine's writes into the upper half) and storage writes. The two lines of
     // an access are routed one by one: an access starts up to 3 bytes before its first byte (the dword the
@@ -277,19 +409,27 @@ export const VirtioBlk = defineModule(
       };
     };
     const wh = halves(memWr.addr);
-    const cap = m.regArray('capture', BLK_HDR_SIZE, 8);
-    for (let i = 0; i < BLK_HDR_SIZE; i++) {
-      const li = Math.floor((BLK_SCRATCH.capture + i) / B);
-      const lane = (BLK_SCRATCH.capture + i) % B;
-      const hitLo = wh.loScratch.and(wh.loK.eq(li)).and(memWr.be.bit(lane));
-      const hitHi = wh.hiScratch.and(wh.hiK.eq(li)).and(memWr.be.bit(B + lane));
-      const byteLo = memWr.data.bits(8 * lane + 7, 8 * lane);
-      const byteHi = memWr.data.bits(8 * (B + lane) + 7, 8 * (B + lane));
-      m.if(memWr.valid, () => {
-        m.if(hitLo, () => cap.item(i).next(byteLo)).elseIf(hitHi, () => cap.item(i).next(byteHi));
-      });
-    }
-    const capField = (lo: number, n: number) => cat(...Array.from({ length: n }, (_, k) => cap.item(lo + n - 1 - k)));
+    const caps = Array.from({ length: S }, (_, k) => m.regArray(`capture${k}`, BLK_HDR_SIZE, 8));
+    caps.forEach((cap, k) => {
+      for (let i = 0; i < BLK_HDR_SIZE; i++) {
+        const byte = 64 * k + BLK_SCRATCH.capture + i;
+        const li = Math.floor(byte / B);
+        const lane = byte % B;
+        const hitLo = wh.loScratch.and(wh.loK.eq(li)).and(memWr.be.bit(lane));
+        const hitHi = wh.hiScratch.and(wh.hiK.eq(li)).and(memWr.be.bit(B + lane));
+        const byteLo = memWr.data.bits(8 * lane + 7, 8 * lane);
+        const byteHi = memWr.data.bits(8 * (B + lane) + 7, 8 * (B + lane));
+        m.if(memWr.valid, () => {
+          m.if(hitLo, () => cap.item(i).next(byteLo)).elseIf(hitHi, () => cap.item(i).next(byteHi));
+        });
+      }
+    });
+    const capByte = (i: number) => {
+      let v: Expr = caps[0].item(i);
+      for (let k = 1; k < S; k++) v = mux(bHead.eq(k), caps[k].item(i), v);
+      return v;
+    };
+    const capField = (lo: number, n: number) => cat(...Array.from({ length: n }, (_, k) => capByte(lo + n - 1 - k)));
 
     // Zeroing (DISCARD / WRITE_ZEROES) has the storage write path to itself (no DMA is moving then).
     const zeroing = st.is('zero');
@@ -307,8 +447,7 @@ export const VirtioBlk = defineModule(
     memWr.ready.set(wrStorage.not().or(zeroing.not().and(la.wr.ready)));
 
     // ---- reads: each line from the scratch image or storage, answered in request order
-    const statusByte = m.reg('status_byte', 8, { reset: 0 });
-    const imgLines = Math.max(1, BLK_SCRATCH.image / B);
+    const imgLines = Math.max(1, (64 * S) / B);
     const kb = Math.min(lineBits - 1, log2ceil(imgLines + 1));
     const rh = halves(memRd.addr);
     // A line past the image reads 0: it is tagged with the first line past it.
@@ -324,7 +463,7 @@ export const VirtioBlk = defineModule(
     const imageLine = (k: number): Expr => {
       const bytes: Expr[] = [];
       for (let j = k * B + B - 1; j >= k * B; j--) {
-        if (j === BLK_SCRATCH.status) bytes.push(statusByte);
+        if (j % 64 === BLK_SCRATCH.status) bytes.push(statusBytes.item(Math.floor(j / 64)));
         else if (j >= BLK_SCRATCH.id && j < BLK_SCRATCH.id + BLK_ID_BYTES)
           bytes.push(lit(g.id[j - BLK_SCRATCH.id] ?? 0, 8));
         else bytes.push(lit(0, 8));
@@ -358,48 +497,86 @@ export const VirtioBlk = defineModule(
     memRd.rvalid.set(rOutValid);
     memRd.rdata.set(rOutData);
 
+    // ---- completions: a slot's used element once its status byte is written (status writes end in order)
+    const comp = m.instance('completions', Fifo, { width: sb + 1 + 32, depth: S }).io;
+    const statusesDone = m.reg('statuses_done', sb + 1, { reset: 0 });
+    const stWrDone = wrStatus.valid.and(wrStatus.id.bit(TAG));
+    const cSlot = comp.deq.data.bits(sb + 32, 33);
+    const cNoStatus = comp.deq.data.bit(32);
+    done.valid.set(comp.deq.valid.and(cNoStatus.or(statusesDone.ne(0))));
+    done.queue.set(sQueue.at(cSlot));
+    done.id.set(sId.at(cSlot));
+    done.slots.set(sSlots.at(cSlot));
+    done.len.set(comp.deq.data.bits(31, 0));
+    comp.deq.ready.set(done.fire());
+    const usesStatus = done.fire().and(cNoStatus.not());
+    m.if(stWrDone.and(usesStatus.not()), () => statusesDone.next(statusesDone.inc())).elseIf(
+      stWrDone.not().and(usesStatus),
+      () => statusesDone.next(statusesDone.dec()),
+    );
+    slotFreed.set(done.fire());
+
     // ---- the request
     const rType = m.reg('req_type', 32);
-    const rSector = m.reg('req_sector', 64);
     const written = m.reg('written', N);
     const isDiscard = m.reg('is_discard', bit);
     const segIdx = m.reg('seg_idx', 9);
     const segCount = m.reg('seg_count', 9);
     const segPass2 = m.reg('seg_pass2', bit);
     const storageIdle = la.wr_pending.not();
-    const dmaIdle = walking.not().and(rdOut.eq(0)).and(wrOut.eq(0));
-    m.if(statusErr, () => dmaErr.next(1));
+    const dmaIdle = bw.walking.not().and(rdOut.eq(0)).and(wrOut.eq(0));
     const cap64 = BigInt(p.capacity);
     const capLit = lit(cap64, 64);
     const inRange = (sector: Expr, n: Expr) => sector.le(capLit).and(n.zext(64).le(capLit.sub(sector)));
+    const setStatus = (v: number | Expr) => statusBytes.nextAt(bHead, v);
     const finish = (status: number | Expr, n: Expr | number) => {
-      statusByte.next(status);
+      setStatus(status);
       written.next(n);
       st.goto('drain');
     };
     const negotiated = (b: number) => features.bit(b);
+    const toScratch = (off: number) => scratchOff(bHead, off).trunc(p.devBits);
+    comp.enq.valid.set(0);
+    comp.enq.data.set(cat(bHead, lit(0, 1), written.trunc(32).add(1)));
     evBad.set(0);
 
     st.switch({
+      idle: () => {
+        m.if(sReady.at(bHead), () => {
+          sReady.nextAt(bHead, 0);
+          cnt.next(sCnt.at(bHead));
+          rdBytes.next(sRd.at(bHead));
+          wrBytes.next(sWr.at(bHead));
+          lastWAddr.next(sLastA.at(bHead));
+          lastWLen.next(sLastL.at(bHead));
+          tooBig.next(sBig.at(bHead));
+          dmaErr.next(0);
+          st.goto('check');
+        });
+      },
       check: () => {
         m.if(wrBytes.eq(0), () => {
-          evBad.set(1);
-          written.next(0);
-          st.goto('done');
+          // Nothing to write the status into: handed back with used length 0 (ev_bad_request).
+          comp.enq.valid.set(1);
+          comp.enq.data.set(cat(bHead, lit(1, 1), lit(0, 32)));
+          m.if(comp.enq.ready, () => {
+            evBad.set(1);
+            bHead.next(advanceSlot(bHead));
+            st.goto('idle');
+          });
         })
           .elseIf(cnt.gt(D).or(tooBig).or(rdBytes.lt(BLK_HDR_SIZE)), () => finish(BLK_S.IOERR, lit(0, N)))
-          .else(() => {
-            dmaErr.next(0);
-            startWalk(0, lit(0, N), lit(BLK_HDR_SIZE, N), lit(g.window + BLK_SCRATCH.capture, p.devBits));
-            st.goto('hdr');
-          });
+          .else(() => st.goto('hdr'));
       },
-      hdr: () => m.if(dmaIdle, () => st.goto('decode')),
+      hdr: () =>
+        m.if(hdrDone.at(bHead), () => {
+          m.if(hdrErr.at(bHead), () => dmaErr.next(1));
+          st.goto('decode');
+        }),
       decode: () => {
         const type = capField(0, 4);
         const sector = capField(8, 8);
         rType.next(type);
-        rSector.next(sector);
         const outData = rdBytes.sub(BLK_HDR_SIZE);
         const inData = wrBytes.sub(1);
         const isOut = type.eq(BLK_T.OUT);
@@ -429,13 +606,17 @@ export const VirtioBlk = defineModule(
               st.goto('seg');
             });
         };
-        m.if(dmaErr, () => finish(BLK_S.IOERR, lit(0, N)))
+        // A request that writes storage waits until the reads of storage before it (earlier requests' data on
+        // its way to the host through the write engine) have ended: requests take effect in order.
+        const writesStorage = isOut.or(type.eq(BLK_T.DISCARD)).or(type.eq(BLK_T.WRITE_ZEROES));
+        m.if(writesStorage.and(wrOut.ne(0)), () => st.goto('decode'))
+          .elseIf(dmaErr, () => finish(BLK_S.IOERR, lit(0, N)))
           .elseIf(type.eq(BLK_T.IN).or(isOut), () => {
             m.if(ioBad, () => finish(BLK_S.IOERR, lit(0, N))).else(() => {
-              m.if(isOut, () => startWalk(0, lit(BLK_HDR_SIZE, N), rdBytes, storageOff)).else(() =>
-                startWalk(1, lit(0, N), inData, storageOff),
+              m.if(isOut, () => bw.start(0, lit(BLK_HDR_SIZE, N), rdBytes, storageOff)).else(() =>
+                bw.start(1, lit(0, N), inData, storageOff),
               );
-              statusByte.next(BLK_S.OK);
+              setStatus(BLK_S.OK);
               written.next(mux(isOut, lit(0, N), inData));
               st.goto('data');
             });
@@ -445,8 +626,8 @@ export const VirtioBlk = defineModule(
           )
           .elseIf(type.eq(BLK_T.GET_ID), () => {
             m.if(outData.ne(0), () => finish(BLK_S.IOERR, lit(0, N))).else(() => {
-              startWalk(1, lit(0, N), idLen, lit(g.window + BLK_SCRATCH.id, p.devBits));
-              statusByte.next(BLK_S.OK);
+              bw.start(1, lit(0, N), idLen, lit(g.window + BLK_SCRATCH.id, p.devBits));
+              setStatus(BLK_S.OK);
               written.next(idLen);
               st.goto('data');
             });
@@ -455,11 +636,14 @@ export const VirtioBlk = defineModule(
           .elseIf(type.eq(BLK_T.WRITE_ZEROES), () => dwz(p.writeZeroes, WRITE_ZEROES_BIT, false))
           .else(() => finish(BLK_S.UNSUPP, lit(0, N)));
       },
-      data: () => m.if(dmaIdle, () => st.goto('drain')),
+      // A device-to-host request's status byte can follow its data at once (the write engine keeps order);
+      // anything that read host memory or wrote storage waits for it to end.
+      data: () =>
+        m.if(bw.walking.not().and(bw.dir), () => st.goto('status')).elseIf(bw.walking.not(), () => st.goto('drain')),
       seg: () => {
         // Segment segIdx into the capture register.
         const off = segIdx.zext(N).shl(4).add(BLK_HDR_SIZE);
-        startWalk(0, off, off.add(16), lit(g.window + BLK_SCRATCH.capture, p.devBits));
+        bw.start(0, off, off.add(16), toScratch(BLK_SCRATCH.capture));
         st.goto('seg_check');
       },
       seg_check: () => {
@@ -511,27 +695,22 @@ export const VirtioBlk = defineModule(
         // Every transfer ended and every storage write answered before the status byte goes out.
         m.if(dmaIdle.and(storageIdle), () => {
           m.if(dmaErr, () => {
-            statusByte.next(BLK_S.IOERR);
+            setStatus(BLK_S.IOERR);
             written.next(0);
           });
           st.goto('status');
         });
       },
-      status: () => m.if(wrCmd.ready, () => st.goto('status_wait')),
-      status_wait: () => m.if(wrOut.eq(0), () => st.goto('done')),
-      done: () =>
-        m.if(done.ready, () => {
-          cnt.next(0);
-          st.goto('recv');
-        }),
+      status: () => {
+        // The status write and the completion that waits for it; the next slot's request starts meanwhile.
+        comp.enq.valid.set(wrCmd.ready);
+        m.if(wrCmd.ready.and(comp.enq.ready), () => {
+          bHead.next(advanceSlot(bHead));
+          st.goto('idle');
+        });
+      },
     });
-    done.valid.set(st.is('done'));
-    done.queue.set(cQueue);
-    done.id.set(cId);
-    done.slots.set(cSlots);
-    // Bytes written: the data, and the status byte unless the chain could not be completed at all.
-    done.len.set(written.trunc(32).add(mux(wrBytes.eq(0), lit(0, 32), lit(1, 32))));
-    busy.set(st.is('recv').not().or(cnt.ne(0)));
+    busy.set(st.is('idle').not().or(fst.is('recv').not()).or(fCnt.ne(0)).or(used.ne(0)));
     return {
       chain,
       done,

@@ -102,43 +102,64 @@ export const LineAxi = defineModule(
     rq.enq.valid.set(rd.valid);
     rq.enq.data.set(rd.data);
     rd.ready.set(rq.enq.ready);
-    const info = m.instance('rd_info', Fifo, { width: 1, depth: p.reads }).io;
+    const info = m.instance('rd_info', Fifo, { width: 2, depth: p.reads }).io;
     const ra = rq.deq.data;
     const rOdd = ra.bit(0);
     const rk = ra.bits(lineBits - 1, 1);
+    // The last word asked for, reused when the next access starts with it: a stream of reads at successive
+    // lines (the write engine's beats) asks for each word once. Any storage write forgets it.
+    const lastAr = m.reg('ar_last_word', lineBits - 1);
+    const lastArValid = m.reg('ar_last_valid', bit, { reset: 0 });
     const arSecond = m.reg('ar_second', bit, { reset: 0 });
-    // The first word's AR enqueues the request's info, so it needs room there.
-    axi.arvalid.set(rq.deq.valid.and(arSecond.or(info.enq.ready)));
-    axi.araddr.set(wordAddr(mux(arSecond, rk.add(1), rk)));
+    const reuse = lastArValid.and(rk.eq(lastAr));
+    const firstStep = arSecond.not();
+    const skipFirst = firstStep.and(reuse);
+    const arWord = mux(arSecond.or(skipFirst), rk.add(1), rk);
+    const wantAr = rq.deq.valid.and(arSecond.or(reuse.not()).or(rOdd));
+    // The first step enqueues the access's info, so it needs room there.
+    axi.arvalid.set(wantAr.and(arSecond.or(info.enq.ready)));
+    axi.araddr.set(wordAddr(arWord));
     axi.arlen.set(0);
     axi.arsize.set(axiSize(2 * W));
     axi.arburst.set(AXI_BURST.INCR);
     const arFire = axi.arvalid.and(axi.arready);
-    info.enq.valid.set(arFire.and(arSecond.not()));
-    info.enq.data.set(rOdd);
-    const arLast = arSecond.or(rOdd.not());
-    rq.deq.ready.set(arFire.and(arLast));
-    m.if(arFire, () => arSecond.next(arLast.not()));
+    const noAr = rq.deq.valid.and(firstStep).and(reuse).and(rOdd.not()).and(info.enq.ready);
+    info.enq.valid.set(arFire.and(firstStep).or(noAr));
+    info.enq.data.set(cat(rOdd, reuse));
+    const arLast = arSecond.or(rOdd.not()).or(skipFirst);
+    rq.deq.ready.set(arFire.and(arLast).or(noAr));
+    m.if(arFire, () => {
+      arSecond.next(arLast.not());
+      lastAr.next(arWord);
+      lastArValid.next(1);
+    });
+    m.if(wq.enq.fire(), () => lastArValid.next(0));
 
     const outValid = m.reg('out_valid', bit, { reset: 0 });
     const outData = m.reg('out_data', 2 * W);
     const hold = m.reg('r_hold', W);
+    const prevWord = m.reg('r_prev_word', 2 * W);
     const haveFirst = m.reg('r_have_first', bit, { reset: 0 });
     const outFree = outValid.not().or(rdata.ready);
-    const iOdd = info.deq.data.bit(0);
-    const completes = iOdd.not().or(haveFirst);
-    axi.rready.set(info.deq.valid.and(completes.not().or(outFree)));
+    const iOdd = info.deq.data.bit(1);
+    const iReuse = info.deq.data.bit(0);
+    const zeroBeats = info.deq.valid.and(iOdd.not()).and(iReuse);
+    const completes = iOdd.not().or(haveFirst).or(iReuse);
+    axi.rready.set(info.deq.valid.and(zeroBeats.not()).and(completes.not().or(outFree)));
     const rFire = axi.rvalid.and(axi.rready);
-    info.deq.ready.set(rFire.and(completes));
-    m.if(rFire.and(completes), () => {
+    const finish = rFire.and(completes).or(zeroBeats.and(outFree));
+    info.deq.ready.set(finish);
+    const low = mux(iReuse, prevWord.bits(2 * W - 1, W), hold);
+    m.if(finish, () => {
       outValid.next(1);
-      outData.next(mux(iOdd, cat(axi.rdata.bits(W - 1, 0), hold), axi.rdata));
+      outData.next(mux(zeroBeats, prevWord, mux(iOdd, cat(axi.rdata.bits(W - 1, 0), low), axi.rdata)));
       haveFirst.next(0);
     }).elseIf(rFire, () => {
       hold.next(axi.rdata.bits(2 * W - 1, W));
       haveFirst.next(1);
     });
-    m.if(rFire.and(completes).not().and(rdata.ready), () => outValid.next(0));
+    m.if(rFire, () => prevWord.next(axi.rdata));
+    m.if(finish.not().and(rdata.ready), () => outValid.next(0));
     rdata.valid.set(outValid);
     rdata.data.set(outData);
     return { wr, rd, rdata, axi, wr_pending: wrPending };
