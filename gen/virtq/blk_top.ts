@@ -5,16 +5,15 @@
 //   tx <- endpoint <- dp_tx <- data plane ; endpoint dp_cpl -> data plane
 //
 // One configuration object (virtioBlkConfig) gives the endpoint's layout (the features offered: what the queue
-// engines and the device implement), the device configuration it reports (capacity, seg_max, size_max, the
-// discard and write-zeroes limits: the device's parameters), and the data plane's parameters, so the two halves
+// engines and the device implement), the device configuration it reports (the device's own blkOffer: capacity,
+// seg_max, size_max, the discard and write-zeroes limits), and the data plane's parameters, so the two halves
 // cannot disagree.
 import { bitsFor, connect, defineModule } from '../hdl';
 import { AxiRam } from '../blk/axi_ram';
-import { paramHash, type VirtioBlkParams } from '../blk/device';
+import { blkOffer, paramHash, type VirtioBlkParams } from '../blk/device';
 import { DMA_TEST_LEN_BITS, DMA_TEST_ID_BITS } from '../dma/test_top';
 import { type DataWidth, tlpStream } from '../pcie/streams';
 import { DEFAULT_LAYOUT, validateLayout, type VirtioPciLayout } from '../virtio/layout';
-import type { DeviceConfigValues } from '../virtio/regmap';
 import { DEVICE_TYPES } from '../virtio/regmap';
 import { VirtioEndpoint, type VirtioEndpointParams } from '../virtio/top';
 import { DataPlane, type DataPlaneParams } from './dataplane';
@@ -62,36 +61,19 @@ export function virtioBlkConfig(p: VirtioBlkTopParams): {
 } {
   const base = p.layout ?? DEFAULT_LAYOUT;
   const b = p.blk;
-  const blkFeatures = [
-    'VIRTIO_BLK_F_SEG_MAX',
-    'VIRTIO_BLK_F_SIZE_MAX',
-    'VIRTIO_BLK_F_BLK_SIZE',
-    'VIRTIO_BLK_F_MQ',
-    ...(b.flush ? ['VIRTIO_BLK_F_FLUSH'] : []),
-    ...(b.discard ? ['VIRTIO_BLK_F_DISCARD'] : []),
-    ...(b.writeZeroes ? ['VIRTIO_BLK_F_WRITE_ZEROES'] : []),
-    ...(b.readOnly ? ['VIRTIO_BLK_F_RO'] : []),
-  ];
+  // What the device honours, as it says itself (gen/blk/device.ts blkOffer).
+  const offer = blkOffer(
+    { ...b, W: p.W, queueBits: 1, lenBits: DMA_TEST_LEN_BITS, idBits: DMA_TEST_ID_BITS },
+    base.queues.count,
+  );
   const transport = base.features.filter((f) => !f.startsWith('VIRTIO_BLK_'));
   const layout = validateLayout({
     ...base,
     name: `${base.name}_blk`,
-    features: [...new Set([...transport, ...DATA_PLANE_FEATURES, ...blkFeatures])],
+    features: [...new Set([...transport, ...DATA_PLANE_FEATURES, ...offer.features])],
   });
   const Q = layout.queues.count;
-  const deviceConfig: DeviceConfigValues = {
-    capacity: b.capacity,
-    size_max: b.sizeMax,
-    seg_max: b.segMax,
-    blk_size: 512,
-    num_queues: Q,
-    ...(b.discard
-      ? { max_discard_sectors: b.discard.maxSectors, max_discard_seg: b.discard.maxSeg, discard_sector_alignment: 1 }
-      : {}),
-    ...(b.writeZeroes
-      ? { max_write_zeroes_sectors: b.writeZeroes.maxSectors, max_write_zeroes_seg: b.writeZeroes.maxSeg }
-      : {}),
-  };
+  const deviceConfig = offer.config;
   const W = p.W;
   return {
     endpoint: { layout, W, deviceConfig, dataPlaneFeatures: DATA_PLANE_FEATURES },
