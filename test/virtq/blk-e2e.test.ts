@@ -4,13 +4,13 @@
 // ring driver submits random requests, one at a time on a random queue, kicks through the notify region and
 // completes them on the queues' MSI-X messages. Each request is first run through the golden BlkDevice on the same
 // buffers (its writes kept aside): the RTL's status byte, used length and written bytes must equal the golden
-// model's, and the disk must equal the golden disk at the end. Once with the packed ring offered (Linux takes it),
-// once without (split).
+// model's, and the disk must equal the golden disk at the end; then the driver's remove resets the device (the
+// data plane's reset_done). Once with the packed ring offered (Linux takes it), once without (split).
 import { afterEach, beforeAll, describe, expect } from 'vitest';
 import type { DataWidth } from '../../gen/pcie/streams';
 import { defaultBlk, VirtioBlkTop, virtioBlkConfig, type VirtioBlkTopParams } from '../../gen/virtq/blk_top';
 import { DEFAULT_LAYOUT } from '../../gen/virtio/layout';
-import { featureMask } from '../../gen/virtio/regmap';
+import { featureMask, STATUS } from '../../gen/virtio/regmap';
 import { designPorts } from '../../sim/design';
 import { Sim } from '../../sim/index';
 import { Rng } from '../../sim/random';
@@ -209,6 +209,9 @@ describe.each([
       const gd = golden.disk.read(0, disk.length);
       const at = disk.findIndex((x, k) => x !== gd[k]);
       expect(at, 'first disk byte that differs from the golden disk').toBe(-1);
+      // virtblk_remove: a device reset that found DRIVER_OK set completes only when both queue engines report it
+      drv.remove();
+      expect(link.golden.status).toBe(STATUS.ACKNOWLEDGE);
       expect(link.mismatches).toEqual([]);
       expect(link.checkedReads).toBeGreaterThan(50);
       expect(rc.violations).toEqual([]);
