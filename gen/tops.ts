@@ -36,6 +36,8 @@ import { Testdev, TESTDEV_CFG, TESTDEV_WIDTHS, testdevParams } from './testdev/t
 import { DEFAULT_FORWARD } from './virtio/cfg_layout';
 import { DEFAULT_LAYOUT, PTILE_LAYOUT } from './virtio/layout';
 import { VIRTIO_WIDTHS, VirtioEndpoint } from './virtio/top';
+import { defaultBlk, VirtioBlkTop, virtioBlkConfig } from './virtq/blk_top';
+import { DmaFabric } from './virtq/dma_fabric';
 import { PackedTestTop } from './virtq/packed_test_top';
 import { SPLIT_TEST_QUEUES, SPLIT_TEST_WIDTHS, SplitTestTop } from './virtq/split_test_top';
 
@@ -176,6 +178,23 @@ export const tops: TopConfig[] = [
   ...SPLIT_TEST_WIDTHS.map((W) => ({
     description: `split virtqueue engine with DMA read/write engines, 3 queues, ${W}-bit`,
     elaborate: () => SplitTestTop.elaborate({ W, queues: SPLIT_TEST_QUEUES }),
+  })),
+  // The DMA fabric (gen/virtq/dma_fabric.ts) with the data plane's three clients, and the whole virtio-blk function.
+  {
+    description: 'DMA fabric: DMA read and write engines shared by 3 clients (split, packed, blk regions), 256-bit',
+    elaborate: () => {
+      const d = virtioBlkConfig({ W: 256, blk: defaultBlk() }).dataPlane;
+      return DmaFabric.elaborate({
+        ...d.dma,
+        W: 256,
+        regions: [d.split.regionBits, d.packed.regionBits, d.blk.devBits],
+        irqBits: d.queues,
+      });
+    },
+  },
+  ...([64, 256] as const).map((W) => ({
+    description: `virtio-blk function (endpoint, split and packed queue engines, virtio-blk, DMA fabric, 256 KiB on-chip disk), ${W}-bit`,
+    elaborate: () => VirtioBlkTop.elaborate({ W, blk: defaultBlk() }),
   })),
   // The packed-ring queue engine (gen/virtq/packed_*.ts) with its own DMA engines, as its tests build it.
   ...([64, 256] as const).map((W) => ({

@@ -7,6 +7,7 @@
 // which other processes on a loaded machine disturb far less; compare revisions by the CPU-time ratio.
 // Target (issue 3): TypeScript and the bridge take at most 40% of wall time.
 import { DmaTestTop } from '../gen/dma/test_top';
+import { FabricTestTop } from '../gen/virtq/fabric_test_top';
 import { field, RAM_BYTES, reg } from '../gen/testdev/regs';
 import type { DataWidth } from '../gen/pcie/streams';
 import { Testdev } from '../gen/testdev/top';
@@ -147,6 +148,8 @@ interface DmaRow {
   bytes: number;
   cycles: number;
   target: number;
+  /** The design and setup (default: the engines' test top). */
+  design?: string;
 }
 
 /**
@@ -219,6 +222,89 @@ function dmaEngineWorkload(W: DataWidth): DmaRow[] {
   sim.close();
   return rows;
 }
+
+/**
+ * The same workload through the DMA fabric (gen/virtq/dma_fabric.ts): the transfers of one client, or of two
+ * clients interleaved command by command (their memories differ in read latency, so the write engine's reads
+ * switch target at every command), timed the same way.
+ */
+function fabricWorkload(W: DataWidth, clients: 1 | 2): DmaRow[] {
+  const b = DMA_BENCH;
+  const sim = Sim.load({
+    ports: designPorts(FabricTestTop.elaborate(FABRIC_BENCH_TOP(W))),
+    quiet: true,
+    seed: 1,
+    rxIdle: 0,
+    txBackpressure: 0,
+  });
+  const rc = new RootComplex(sim, {
+    seed: 1,
+    latency: b.latency,
+    split: 'rcb',
+    rcb: 64,
+    mps: b.mps,
+    mrrs: b.mrrs,
+    device: { mps: b.mps, mrrs: b.mrrs, extTags: true },
+  });
+  const code = (bytes: number) => Math.log2(bytes / 128);
+  sim.poke('bus_master', 1);
+  sim.poke('max_payload', code(b.mps));
+  sim.poke('max_read_req', code(b.mrrs));
+  sim.poke('ext_tag_en', 1);
+  sim.poke('requester_id', 0x0100);
+  sim.poke('timeout', 100_000);
+  const rows: DmaRow[] = [];
+  const total = b.transfer * b.transfers;
+  const src = rc.mem.alloc(total, { perm: 'ro' });
+  const dst = rc.mem.alloc(total, { perm: 'wo' });
+  for (const dir of ['rd', 'wr'] as const) {
+    const ports = [0, 1].slice(0, clients).map((c) => {
+      const pre = `c${c}_${dir}_cmd`;
+      return {
+        pre,
+        cmd: sim.handshakeSender({
+          valid: `${pre}_valid`,
+          ready: `${pre}_ready`,
+          data: [`${pre}_host_addr`, `${pre}_dev_addr`, `${pre}_len`, `${pre}_id`],
+        }),
+        status: sim.handshakeReceiver({ valid: `c${c}_${dir}_status_valid`, ready: `c${c}_${dir}_status_ready` }),
+      };
+    });
+    const items = [];
+    for (let i = 0; i < b.transfers; i++) {
+      const { pre, cmd } = ports[i % clients];
+      items.push(
+        cmd.send({
+          [`${pre}_host_addr`]: (dir === 'rd' ? src.addr : dst.addr) + BigInt(i * b.transfer),
+          [`${pre}_dev_addr`]: (i * b.transfer) % 65536,
+          [`${pre}_len`]: b.transfer,
+          [`${pre}_id`]: i & 0xff,
+        }),
+      );
+    }
+    const count = () => ports.reduce((a, x) => a + x.status.count, 0);
+    rc.waitFor(`${b.transfers} DMA statuses`, () => count() >= b.transfers, { timeout: 10_000_000 });
+    const last = Math.max(...ports.map((x) => x.status.take().at(-1)!.cycle));
+    rows.push({
+      W,
+      dir: dir === 'rd' ? 'host -> device' : 'device -> host',
+      bytes: total,
+      cycles: last - items[0].cycle!,
+      target: dir === 'rd' ? TARGET_H2D : TARGET_D2H,
+      design: `dma_fabric_test_w${W}, ${clients === 1 ? 'one client' : 'two clients interleaved'}`,
+    });
+    for (const x of ports) {
+      x.cmd.close();
+      x.status.close();
+    }
+  }
+  if (rc.violations.length) throw new Error(`bench: root-complex violations: ${rc.violations.join('; ')}`);
+  sim.close();
+  return rows;
+}
+/** The fabric's bench top: two 64 KiB clients, the second's reads 4 cycles slower. */
+const FABRIC_BENCH_TOP = (W: DataWidth) => ({ W, regions: [16, 16], latency: [0, 4] });
+
 // Warm-up of the whole process, not measured: V8 optimizes a function only after it has run some thousand times
 // (Node 20 has no mid tier), and the root complex's per-read code runs a few dozen times per 16 KiB transfer: measured
 // cold, the first row spends most of its TypeScript time in unoptimized code and in compiling it (measured: ~3 us of
@@ -275,9 +361,9 @@ console.log(
   "C++ share = time inside the simulator's C++ run loop (model eval + stream transactors); replay = the recorded stimulus re-run in C++ alone; CPU us TS per TLP = CPU time of the TS-driven run beyond what the replay needs for the same cycles, per TLP.",
 );
 
-const dmaRows = dmaEngineWorkload(256);
+const dmaRows = [...dmaEngineWorkload(256), ...fabricWorkload(256, 1), ...fabricWorkload(256, 2)];
 console.log(
-  `\nDMA engines (gen/dma, dma_test_w256): ${DMA_BENCH.transfers} transfers of ${DMA_BENCH.transfer} B queued on one engine; host latency ${DMA_BENCH.latency.min}-${DMA_BENCH.latency.max} cycles, completions split at 64 B and reordered, MPS ${DMA_BENCH.mps}, MRRS ${DMA_BENCH.mrrs}`,
+  `\nDMA engines (gen/dma, dma_test_w256; and through the DMA fabric, gen/virtq/dma_fabric.ts): ${DMA_BENCH.transfers} transfers of ${DMA_BENCH.transfer} B queued on one engine (fabric: from one client, or alternating between two); host latency ${DMA_BENCH.latency.min}-${DMA_BENCH.latency.max} cycles, completions split at 64 B and reordered, MPS ${DMA_BENCH.mps}, MRRS ${DMA_BENCH.mrrs}`,
 );
 console.log(
   table(
@@ -285,7 +371,7 @@ console.log(
     dmaRows.map((r) => {
       const f = r.bytes / r.cycles / (r.W / 8);
       return [
-        `dma_test_w${r.W}`,
+        r.design ?? `dma_test_w${r.W}`,
         r.dir,
         r.bytes,
         r.cycles,

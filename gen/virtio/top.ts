@@ -149,6 +149,8 @@ export const VirtioEndpoint = defineModule(
     // ---- interrupts and the data plane's requests
     intx.level.set(regs.intx_level);
     intx.requester_id.set(cfg.completer_id);
+    // dp_tx's handshake is tx_arb's acceptance (the gate is combinational): the data plane's notification gate
+    // (gen/virtq/dma_fabric.ts) counts a TLP as ordered before a later MSI-X message from there on. Keep it so.
     connect(gate.in, dpTx);
     gate.bus_master.set(cfg.bus_master.and(cfg.d0));
 

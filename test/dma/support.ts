@@ -111,19 +111,18 @@ export function bootDma(
   return bench;
 }
 
-// ---- device memory as bytes (two banks of W-bit lines: even lines in bank0, odd in bank1)
+// ---- device memory as bytes (a DmaRam: two banks of W-bit lines, even lines in `<ram>.bank0`, odd in `.bank1`)
 
-const bankName = (b: number) => `ram.bank${b}`;
-
-export function devRead(d: DmaBench, addr: number, n: number): Uint8Array {
-  const B = d.W / 8;
+/** `n` bytes at `addr` of the DmaRam instance `ram` (a hierarchical name) of `bytes` bytes. */
+export function ramRead(sim: Sim, W: DataWidth, ram: string, bytes: number, addr: number, n: number): Uint8Array {
+  const B = W / 8;
   const out = new Uint8Array(n);
   const first = Math.floor(addr / B);
   const last = Math.floor((addr + n - 1) / B);
   const banks = [0, 1].map((b) => {
     const lo = Math.floor((first + (first % 2 === b ? 0 : 1)) / 2);
     const rows = Math.max(0, Math.floor(last / 2) + 1 - lo);
-    return { lo, words: rows > 0 ? d.sim.readMemory(bankName(b), lo, Math.min(rows, DEV_BYTES / B / 2 - lo)) : [] };
+    return { lo, words: rows > 0 ? sim.readMemory(`${ram}.bank${b}`, lo, Math.min(rows, bytes / B / 2 - lo)) : [] };
   });
   for (let i = 0; i < n; i++) {
     const a = addr + i;
@@ -135,21 +134,27 @@ export function devRead(d: DmaBench, addr: number, n: number): Uint8Array {
   return out;
 }
 
-/** Fills the whole device memory. */
-export function devFill(d: DmaBench, bytes: Uint8Array): void {
-  const B = d.W / 8;
-  const rows = DEV_BYTES / B / 2;
+/** Fills the whole DmaRam instance `ram` with `data` (its size). */
+export function ramFill(sim: Sim, W: DataWidth, ram: string, data: Uint8Array): void {
+  const B = W / 8;
+  const rows = data.length / B / 2;
   for (const b of [0, 1]) {
     const words: bigint[] = [];
     for (let r = 0; r < rows; r++) {
       const base = (2 * r + b) * B;
       let w = 0n;
-      for (let k = B - 1; k >= 0; k--) w = (w << 8n) | BigInt(bytes[base + k]);
+      for (let k = B - 1; k >= 0; k--) w = (w << 8n) | BigInt(data[base + k]);
       words.push(w);
     }
-    d.sim.writeMemory(bankName(b), words, 0);
+    sim.writeMemory(`${ram}.bank${b}`, words, 0);
   }
 }
+
+export const devRead = (d: DmaBench, addr: number, n: number): Uint8Array =>
+  ramRead(d.sim, d.W, 'ram', DEV_BYTES, addr, n);
+
+/** Fills the whole device memory. */
+export const devFill = (d: DmaBench, bytes: Uint8Array): void => ramFill(d.sim, d.W, 'ram', bytes);
 
 export interface StatusItem {
   id: number;

@@ -1,0 +1,121 @@
+// The whole virtio-blk function (issue 8): the virtio-pci endpoint (gen/virtio/top.ts) and the data plane
+// (gen/virtq/dataplane.ts) joined at the handover, with the disk on an on-chip AXI4 RAM (gen/blk/axi_ram.ts).
+//
+//   rx -> endpoint -> dp (handover) -> data plane -> storage (AXI4) -> ram
+//   tx <- endpoint <- dp_tx <- data plane ; endpoint dp_cpl -> data plane
+//
+// One configuration object (virtioBlkConfig) gives the endpoint's layout (the features offered: what the queue
+// engines and the device implement), the device configuration it reports (the device's own blkOffer: capacity,
+// seg_max, size_max, the discard and write-zeroes limits), and the data plane's parameters, so the two halves
+// cannot disagree.
+import { bitsFor, connect, defineModule } from '../hdl';
+import { AxiRam } from '../blk/axi_ram';
+import { blkOffer, paramHash, type VirtioBlkParams } from '../blk/device';
+import { DMA_TEST_LEN_BITS, DMA_TEST_ID_BITS } from '../dma/test_top';
+import { type DataWidth, tlpStream } from '../pcie/streams';
+import { DEFAULT_LAYOUT, validateLayout, type VirtioPciLayout } from '../virtio/layout';
+import { DEVICE_TYPES } from '../virtio/regmap';
+import { VirtioEndpoint, type VirtioEndpointParams } from '../virtio/top';
+import { DataPlane, type DataPlaneParams } from './dataplane';
+import { PACKED_DEFAULTS } from './packed_params';
+
+export type BlkDeviceOptions = Omit<VirtioBlkParams, 'W' | 'queueBits' | 'lenBits' | 'idBits' | 'addrBits' | 'base'>;
+
+export interface VirtioBlkTopParams {
+  W: DataWidth;
+  blk: BlkDeviceOptions;
+  /** The endpoint's layout before the data plane's features are added (default DEFAULT_LAYOUT). */
+  layout?: VirtioPciLayout;
+}
+
+/** Transport features the data plane implements (the queue engines). */
+export const DATA_PLANE_FEATURES: readonly string[] = [
+  'VIRTIO_F_INDIRECT_DESC',
+  'VIRTIO_F_EVENT_IDX',
+  'VIRTIO_F_IN_ORDER',
+  'VIRTIO_F_RING_RESET',
+];
+
+/** Completion timeout of the DMA read engine, cycles (about 4 ms at 250 MHz; 2^20 - 1 at most). */
+export const DATA_PLANE_TIMEOUT = 1_000_000;
+
+/** The test and default configuration of the disk: 256 KiB storage window, small limits tests can reach. */
+export function defaultBlk(over: Partial<BlkDeviceOptions> = {}): BlkDeviceOptions {
+  return {
+    devBits: 19,
+    capacity: 500,
+    segMax: 6,
+    sizeMax: 16384,
+    flush: true,
+    discard: { maxSectors: 64, maxSeg: 3 },
+    writeZeroes: { maxSectors: 48, maxSeg: 2 },
+    id: 'virtio-fpga blk 0001',
+    ...over,
+  };
+}
+
+/** Everything the top is built from. */
+export function virtioBlkConfig(p: VirtioBlkTopParams): {
+  endpoint: VirtioEndpointParams;
+  dataPlane: DataPlaneParams;
+} {
+  const base = p.layout ?? DEFAULT_LAYOUT;
+  const b = p.blk;
+  // What the device honours, as it says itself (gen/blk/device.ts blkOffer).
+  const offer = blkOffer(
+    { ...b, W: p.W, queueBits: 1, lenBits: DMA_TEST_LEN_BITS, idBits: DMA_TEST_ID_BITS },
+    base.queues.count,
+  );
+  const transport = base.features.filter((f) => !f.startsWith('VIRTIO_BLK_'));
+  const layout = validateLayout({
+    ...base,
+    name: `${base.name}_blk`,
+    features: [...new Set([...transport, ...DATA_PLANE_FEATURES, ...offer.features])],
+  });
+  const Q = layout.queues.count;
+  const deviceConfig = offer.config;
+  const W = p.W;
+  return {
+    endpoint: { layout, W, deviceConfig, dataPlaneFeatures: DATA_PLANE_FEATURES },
+    dataPlane: {
+      W,
+      queues: Q,
+      cfgFieldBits: bitsFor(DEVICE_TYPES.blk.config.length - 1),
+      split: { regionBits: 12, maxChain: 64, availBatch: 16, descBatch: 8, usedBatch: 16 },
+      packed: { regionBits: 10, ...PACKED_DEFAULTS },
+      blk: b,
+      dma: {
+        lenBits: DMA_TEST_LEN_BITS,
+        idBits: DMA_TEST_ID_BITS,
+        tags: 32,
+        slots: 8,
+        timeoutBits: 20,
+        mpsSupported: 5,
+        readAhead: 8,
+      },
+    },
+  };
+}
+
+export const VirtioBlkTop = defineModule(
+  'virtio_blk_top',
+  (m, p: VirtioBlkTopParams) => {
+    const c = virtioBlkConfig(p);
+    const W = p.W;
+    const ep = m.instance('ep', VirtioEndpoint, c.endpoint).io;
+    const dpl = m.instance('dataplane', DataPlane, c.dataPlane).io;
+    const ram = m.instance('disk', AxiRam, { dataBits: 2 * W, bytes: 2 ** (p.blk.devBits - 1) }).io;
+    connect(ep.rx, m.input('rx', tlpStream(W)));
+    connect(m.output('tx', tlpStream(W)), ep.tx);
+    connect(dpl.dp, ep.dp);
+    connect(ep.dp_tx, dpl.tx);
+    connect(dpl.cpl, ep.dp_cpl);
+    dpl.timeout.set(DATA_PLANE_TIMEOUT);
+    connect(ram.s, dpl.storage);
+    m.output('busy', 1).set(dpl.busy);
+  },
+  {
+    name: (p) => `virtio_blk_top_${(p.layout ?? DEFAULT_LAYOUT).name}_w${p.W}_${paramHash(p.blk)}`,
+    doc: 'virtio-blk PCIe function: virtio-pci endpoint, split and packed queue engines, virtio-blk, DMA fabric, on-chip disk.',
+  },
+);

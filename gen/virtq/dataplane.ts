@@ -1,0 +1,175 @@
+// The data plane (docs/data-plane.md): everything behind the virtio endpoint's handover. The split and the packed
+// queue engines (the negotiated VIRTIO_F_RING_PACKED picks the one that runs), the virtio-blk device, and the DMA
+// fabric they are clients of (client 0 split, 1 packed, 2 blk).
+//
+//   dp (handover) --> split engine  --chain/done--+
+//                 --> packed engine --chain/done--+--> virtio-blk --> storage (AXI4)
+//   tx <- DmaFabric <- [split, packed, blk] ; cpl -> DmaFabric
+//   irq_queue <- fabric irq_out <- (split | packed) irq_queue      (held behind the TLPs ahead of it)
+//
+// The engine not selected sees driver_ok, queue enables and doorbells as 0 (it stays idle), but every reset:
+// reset_done and queue_reset_done are given once both engines have given theirs during that reset (a reset may
+// change the selection: the features go to 0).
+import {
+  bit,
+  cat,
+  connect,
+  defineModule,
+  type Expr,
+  lit,
+  log2ceil,
+  type ModuleBuilder,
+  mux,
+  orAll,
+  type Signal,
+} from '../hdl';
+import { paramHash, VirtioBlk, type VirtioBlkParams } from '../blk/device';
+import { axi4 } from '../lib/axi';
+import { type DataWidth, tlpStream } from '../pcie/streams';
+import { virtioHandover } from '../virtio/ports';
+import { featureDef } from '../virtio/regmap';
+import { DmaFabric, type DmaFabricParams } from './dma_fabric';
+import { PackedEngine } from './packed_engine';
+import type { PackedEngineParams } from './packed_params';
+import { SplitEngine, type SplitEngineParams } from './split_engine';
+
+type EngineOwn<T> = Omit<T, 'W' | 'queues' | 'devBits' | 'base' | 'lenBits' | 'idBits'>;
+
+export interface DataPlaneParams {
+  W: DataWidth;
+  queues: number;
+  /** Bits of the handover's device configuration field index (the endpoint's). */
+  cfgFieldBits: number;
+  split: EngineOwn<SplitEngineParams>;
+  packed: EngineOwn<PackedEngineParams>;
+  blk: Omit<VirtioBlkParams, 'W' | 'queueBits' | 'lenBits' | 'idBits' | 'addrBits' | 'base'>;
+  /** The fabric's DMA settings. */
+  dma: Omit<DmaFabricParams, 'W' | 'regions' | 'irqBits'>;
+}
+
+const RING_PACKED = featureDef('VIRTIO_F_RING_PACKED', 'blk').bit;
+
+/**
+ * A pulse per bit once every source has pulsed that bit while `armed` (that bit's reset in progress) was set; a
+ * source's pulse outside its reset (the packed engine also reports its queues quiet after a device reset) is not
+ * kept, and what was kept is forgotten when the reset ends.
+ */
+function allDone(m: ModuleBuilder, name: string, sources: Expr[], armed: Expr): Expr {
+  const n = sources[0].width;
+  const seen = sources.map((_, i) => m.reg(`${name}_seen${i}`, n, { reset: 0 }));
+  const now = sources.map((s, i) => seen[i].or(s).and(armed));
+  const all = now.reduce((a, b) => a.and(b));
+  sources.forEach((_, i) => seen[i].next(now[i].and(all.not())));
+  const out = m.reg(`${name}_q`, n, { reset: 0 });
+  out.next(all);
+  return out;
+}
+
+export const DataPlane = defineModule(
+  'virtio_dataplane',
+  (m, p: DataPlaneParams) => {
+    const W = p.W;
+    const Q = p.queues;
+    const qb = Math.max(1, log2ceil(Q));
+    const { lenBits, idBits } = p.dma;
+    const dp = m.input('dp', virtioHandover(Q, p.cfgFieldBits));
+    const tx = m.output('tx', tlpStream(W));
+    const cpl = m.input('cpl', tlpStream(W));
+    const timeout = m.input('timeout', p.dma.timeoutBits);
+    const storage = m.output('storage', axi4(2 * W, p.blk.devBits - 1));
+    const busy = m.output('busy', bit);
+    const evBad = m.output('ev_bad_request', bit);
+    const evDma = m.output('ev_dma_error', bit);
+
+    const own = { W, queues: Q, base: 0, lenBits, idBits };
+    const split = m.instance('split_eng', SplitEngine, { ...own, ...p.split, devBits: p.split.regionBits }).io;
+    const packed = m.instance('packed_eng', PackedEngine, { ...own, ...p.packed, devBits: p.packed.regionBits }).io;
+    const blk = m.instance('blk', VirtioBlk, { ...p.blk, W, queueBits: qb, lenBits, idBits }).io;
+    const fabric = m.instance('fabric', DmaFabric, {
+      ...p.dma,
+      W,
+      regions: [p.split.regionBits, p.packed.regionBits, p.blk.devBits],
+      irqBits: Q,
+    }).io;
+
+    // ---- the handover into both engines; the one not selected idles
+    const usePacked = m.let('use_packed', dp.features.bit(RING_PACKED));
+    const engines = [
+      { e: split, on: usePacked.not() },
+      { e: packed, on: usePacked },
+    ];
+    for (const { e, on } of engines) {
+      e.features.set(dp.features);
+      e.driver_ok.set(dp.driver_ok.and(on));
+      e.reset_req.set(dp.reset_req);
+      // The split engine names its queue ports q0, q1, ...; the packed engine returns them as an array `q`.
+      const eq = e as unknown as Record<string, Record<string, Signal>> & { q?: Record<string, Signal>[] };
+      const dq = dp as unknown as Record<string, Record<string, Signal>>;
+      for (let i = 0; i < Q; i++) {
+        const to = eq.q ? eq.q[i] : eq[`q${i}`];
+        const from = dq[`q${i}`];
+        for (const k of Object.keys(from)) {
+          if (k === 'enable' || k === 'notify') to[k].set(from[k].and(on));
+          else to[k].set(from[k]);
+        }
+      }
+    }
+
+    // ---- chains: the selected engine's to the device; completions back to it
+    const sel = <T extends Expr>(a: T, b: T) => mux(usePacked, b, a);
+    const c = blk.chain;
+    c.valid.set(sel(split.chain.valid, packed.chain.valid));
+    for (const k of ['queue', 'id', 'slots', 'addr', 'len', 'write', 'last'] as const)
+      c[k].set(sel(split.chain[k], packed.chain[k]));
+    split.chain.ready.set(c.ready.and(usePacked.not()));
+    packed.chain.ready.set(c.ready.and(usePacked));
+    const d = blk.done;
+    for (const { e, on } of engines) {
+      e.done.valid.set(d.valid.and(on));
+      for (const k of ['queue', 'id', 'slots', 'len'] as const) e.done[k].set(d[k]);
+    }
+    d.ready.set(sel(split.done.ready, packed.done.ready));
+    blk.features.set(dp.features);
+    connect(storage, blk.storage);
+
+    // ---- DMA: every block a client of the fabric
+    [split, packed, blk].forEach((e, i) => {
+      const f = fabric.clients[i];
+      connect(f.rd_cmd, e.rd_cmd);
+      connect(e.rd_status, f.rd_status);
+      connect(f.wr_cmd, e.wr_cmd);
+      connect(e.wr_status, f.wr_status);
+      connect(e.mem_wr, f.mem_wr);
+      connect(e.mem_rd, f.mem_rd);
+    });
+    connect(tx, fabric.tx);
+    connect(fabric.cpl, cpl);
+    fabric.bus_master.set(dp.bus_master);
+    fabric.max_payload.set(dp.max_payload);
+    fabric.max_read_req.set(dp.max_read_req);
+    fabric.ext_tag_en.set(dp.ext_tag_en);
+    fabric.requester_id.set(dp.requester_id);
+    fabric.timeout.set(timeout);
+
+    // ---- what the data plane reports
+    fabric.irq_in.set(split.irq_queue.or(packed.irq_queue));
+    dp.irq_queue.set(fabric.irq_out);
+    dp.fatal_error.set(split.fatal_error.or(packed.fatal_error));
+    dp.reset_done.set(allDone(m, 'reset_done', [split.reset_done, packed.reset_done], dp.reset_busy));
+    const dq = dp as unknown as Record<string, Record<string, Signal>>;
+    const pending = cat(...Array.from({ length: Q }, (_, i) => dq[`q${Q - 1 - i}`].reset_pending));
+    dp.queue_reset_done.set(allDone(m, 'queue_reset_done', [split.queue_reset_done, packed.queue_reset_done], pending));
+    dp.dma_outstanding.set(fabric.outstanding);
+    dp.cfg_valid.set(0);
+    dp.cfg_field.set(lit(0, p.cfgFieldBits));
+    dp.cfg_value.set(lit(0, 64));
+    busy.set(orAll(split.busy, packed.busy, blk.busy, fabric.busy));
+    evBad.set(blk.ev_bad_request);
+    evDma.set(blk.ev_dma_error);
+    return { dp, tx, cpl, timeout, storage, busy, ev_bad_request: evBad, ev_dma_error: evDma };
+  },
+  {
+    name: (p) => `virtio_dataplane_w${p.W}_q${p.queues}_${paramHash(p)}`,
+    doc: 'virtio data plane: split and packed queue engines, virtio-blk, the DMA fabric they share.',
+  },
+);
