@@ -67,9 +67,9 @@ module dma_read_w256_t32_d22_l20_i11_s8_to20 (
 
   // ---- declarations
   /* verilator lint_off UNUSEDPARAM */
-  localparam [1:0] ISSUE_STATE_IDLE = 2'd0;  // gen/dma/read_engine.ts:101
-  localparam [1:0] ISSUE_STATE_CALC = 2'd1;  // gen/dma/read_engine.ts:101
-  localparam [1:0] ISSUE_STATE_ISSUE = 2'd2;  // gen/dma/read_engine.ts:101
+  localparam [1:0] ISSUE_STATE_IDLE = 2'd0;  // gen/dma/read_engine.ts:102
+  localparam [1:0] ISSUE_STATE_CALC = 2'd1;  // gen/dma/read_engine.ts:102
+  localparam [1:0] ISSUE_STATE_ISSUE = 2'd2;  // gen/dma/read_engine.ts:102
   /* verilator lint_on UNUSEDPARAM */
 
   wire cmd_queue_enq_valid;  // gen/dma/read_engine.ts:73
@@ -115,352 +115,324 @@ module dma_read_w256_t32_d22_l20_i11_s8_to20 (
   reg [5:0] slot_pending_7;  // gen/dma/read_engine.ts:87
   reg [3:0] slot_head;  // gen/dma/read_engine.ts:88
   reg [3:0] slot_tail;  // gen/dma/read_engine.ts:89
-  reg tag_valid_0;  // gen/dma/read_tags.ts:38
-  reg tag_valid_1;  // gen/dma/read_tags.ts:38
-  reg tag_valid_2;  // gen/dma/read_tags.ts:38
-  reg tag_valid_3;  // gen/dma/read_tags.ts:38
-  reg tag_valid_4;  // gen/dma/read_tags.ts:38
-  reg tag_valid_5;  // gen/dma/read_tags.ts:38
-  reg tag_valid_6;  // gen/dma/read_tags.ts:38
-  reg tag_valid_7;  // gen/dma/read_tags.ts:38
-  reg tag_valid_8;  // gen/dma/read_tags.ts:38
-  reg tag_valid_9;  // gen/dma/read_tags.ts:38
-  reg tag_valid_10;  // gen/dma/read_tags.ts:38
-  reg tag_valid_11;  // gen/dma/read_tags.ts:38
-  reg tag_valid_12;  // gen/dma/read_tags.ts:38
-  reg tag_valid_13;  // gen/dma/read_tags.ts:38
-  reg tag_valid_14;  // gen/dma/read_tags.ts:38
-  reg tag_valid_15;  // gen/dma/read_tags.ts:38
-  reg tag_valid_16;  // gen/dma/read_tags.ts:38
-  reg tag_valid_17;  // gen/dma/read_tags.ts:38
-  reg tag_valid_18;  // gen/dma/read_tags.ts:38
-  reg tag_valid_19;  // gen/dma/read_tags.ts:38
-  reg tag_valid_20;  // gen/dma/read_tags.ts:38
-  reg tag_valid_21;  // gen/dma/read_tags.ts:38
-  reg tag_valid_22;  // gen/dma/read_tags.ts:38
-  reg tag_valid_23;  // gen/dma/read_tags.ts:38
-  reg tag_valid_24;  // gen/dma/read_tags.ts:38
-  reg tag_valid_25;  // gen/dma/read_tags.ts:38
-  reg tag_valid_26;  // gen/dma/read_tags.ts:38
-  reg tag_valid_27;  // gen/dma/read_tags.ts:38
-  reg tag_valid_28;  // gen/dma/read_tags.ts:38
-  reg tag_valid_29;  // gen/dma/read_tags.ts:38
-  reg tag_valid_30;  // gen/dma/read_tags.ts:38
-  reg tag_valid_31;  // gen/dma/read_tags.ts:38
-  reg [12:0] tag_remaining_0;  // gen/dma/read_tags.ts:39
-  reg [12:0] tag_remaining_1;  // gen/dma/read_tags.ts:39
-  reg [12:0] tag_remaining_2;  // gen/dma/read_tags.ts:39
-  reg [12:0] tag_remaining_3;  // gen/dma/read_tags.ts:39
-  reg [12:0] tag_remaining_4;  // gen/dma/read_tags.ts:39
-  reg [12:0] tag_remaining_5;  // gen/dma/read_tags.ts:39
-  reg [12:0] tag_remaining_6;  // gen/dma/read_tags.ts:39
-  reg [12:0] tag_remaining_7;  // gen/dma/read_tags.ts:39
-  reg [12:0] tag_remaining_8;  // gen/dma/read_tags.ts:39
-  reg [12:0] tag_remaining_9;  // gen/dma/read_tags.ts:39
-  reg [12:0] tag_remaining_10;  // gen/dma/read_tags.ts:39
-  reg [12:0] tag_remaining_11;  // gen/dma/read_tags.ts:39
-  reg [12:0] tag_remaining_12;  // gen/dma/read_tags.ts:39
-  reg [12:0] tag_remaining_13;  // gen/dma/read_tags.ts:39
-  reg [12:0] tag_remaining_14;  // gen/dma/read_tags.ts:39
-  reg [12:0] tag_remaining_15;  // gen/dma/read_tags.ts:39
-  reg [12:0] tag_remaining_16;  // gen/dma/read_tags.ts:39
-  reg [12:0] tag_remaining_17;  // gen/dma/read_tags.ts:39
-  reg [12:0] tag_remaining_18;  // gen/dma/read_tags.ts:39
-  reg [12:0] tag_remaining_19;  // gen/dma/read_tags.ts:39
-  reg [12:0] tag_remaining_20;  // gen/dma/read_tags.ts:39
-  reg [12:0] tag_remaining_21;  // gen/dma/read_tags.ts:39
-  reg [12:0] tag_remaining_22;  // gen/dma/read_tags.ts:39
-  reg [12:0] tag_remaining_23;  // gen/dma/read_tags.ts:39
-  reg [12:0] tag_remaining_24;  // gen/dma/read_tags.ts:39
-  reg [12:0] tag_remaining_25;  // gen/dma/read_tags.ts:39
-  reg [12:0] tag_remaining_26;  // gen/dma/read_tags.ts:39
-  reg [12:0] tag_remaining_27;  // gen/dma/read_tags.ts:39
-  reg [12:0] tag_remaining_28;  // gen/dma/read_tags.ts:39
-  reg [12:0] tag_remaining_29;  // gen/dma/read_tags.ts:39
-  reg [12:0] tag_remaining_30;  // gen/dma/read_tags.ts:39
-  reg [12:0] tag_remaining_31;  // gen/dma/read_tags.ts:39
-  reg [21:0] tag_dev_end_0;  // gen/dma/read_tags.ts:40
-  reg [21:0] tag_dev_end_1;  // gen/dma/read_tags.ts:40
-  reg [21:0] tag_dev_end_2;  // gen/dma/read_tags.ts:40
-  reg [21:0] tag_dev_end_3;  // gen/dma/read_tags.ts:40
-  reg [21:0] tag_dev_end_4;  // gen/dma/read_tags.ts:40
-  reg [21:0] tag_dev_end_5;  // gen/dma/read_tags.ts:40
-  reg [21:0] tag_dev_end_6;  // gen/dma/read_tags.ts:40
-  reg [21:0] tag_dev_end_7;  // gen/dma/read_tags.ts:40
-  reg [21:0] tag_dev_end_8;  // gen/dma/read_tags.ts:40
-  reg [21:0] tag_dev_end_9;  // gen/dma/read_tags.ts:40
-  reg [21:0] tag_dev_end_10;  // gen/dma/read_tags.ts:40
-  reg [21:0] tag_dev_end_11;  // gen/dma/read_tags.ts:40
-  reg [21:0] tag_dev_end_12;  // gen/dma/read_tags.ts:40
-  reg [21:0] tag_dev_end_13;  // gen/dma/read_tags.ts:40
-  reg [21:0] tag_dev_end_14;  // gen/dma/read_tags.ts:40
-  reg [21:0] tag_dev_end_15;  // gen/dma/read_tags.ts:40
-  reg [21:0] tag_dev_end_16;  // gen/dma/read_tags.ts:40
-  reg [21:0] tag_dev_end_17;  // gen/dma/read_tags.ts:40
-  reg [21:0] tag_dev_end_18;  // gen/dma/read_tags.ts:40
-  reg [21:0] tag_dev_end_19;  // gen/dma/read_tags.ts:40
-  reg [21:0] tag_dev_end_20;  // gen/dma/read_tags.ts:40
-  reg [21:0] tag_dev_end_21;  // gen/dma/read_tags.ts:40
-  reg [21:0] tag_dev_end_22;  // gen/dma/read_tags.ts:40
-  reg [21:0] tag_dev_end_23;  // gen/dma/read_tags.ts:40
-  reg [21:0] tag_dev_end_24;  // gen/dma/read_tags.ts:40
-  reg [21:0] tag_dev_end_25;  // gen/dma/read_tags.ts:40
-  reg [21:0] tag_dev_end_26;  // gen/dma/read_tags.ts:40
-  reg [21:0] tag_dev_end_27;  // gen/dma/read_tags.ts:40
-  reg [21:0] tag_dev_end_28;  // gen/dma/read_tags.ts:40
-  reg [21:0] tag_dev_end_29;  // gen/dma/read_tags.ts:40
-  reg [21:0] tag_dev_end_30;  // gen/dma/read_tags.ts:40
-  reg [21:0] tag_dev_end_31;  // gen/dma/read_tags.ts:40
-  reg [6:0] tag_host_end_0;  // gen/dma/read_tags.ts:41
-  reg [6:0] tag_host_end_1;  // gen/dma/read_tags.ts:41
-  reg [6:0] tag_host_end_2;  // gen/dma/read_tags.ts:41
-  reg [6:0] tag_host_end_3;  // gen/dma/read_tags.ts:41
-  reg [6:0] tag_host_end_4;  // gen/dma/read_tags.ts:41
-  reg [6:0] tag_host_end_5;  // gen/dma/read_tags.ts:41
-  reg [6:0] tag_host_end_6;  // gen/dma/read_tags.ts:41
-  reg [6:0] tag_host_end_7;  // gen/dma/read_tags.ts:41
-  reg [6:0] tag_host_end_8;  // gen/dma/read_tags.ts:41
-  reg [6:0] tag_host_end_9;  // gen/dma/read_tags.ts:41
-  reg [6:0] tag_host_end_10;  // gen/dma/read_tags.ts:41
-  reg [6:0] tag_host_end_11;  // gen/dma/read_tags.ts:41
-  reg [6:0] tag_host_end_12;  // gen/dma/read_tags.ts:41
-  reg [6:0] tag_host_end_13;  // gen/dma/read_tags.ts:41
-  reg [6:0] tag_host_end_14;  // gen/dma/read_tags.ts:41
-  reg [6:0] tag_host_end_15;  // gen/dma/read_tags.ts:41
-  reg [6:0] tag_host_end_16;  // gen/dma/read_tags.ts:41
-  reg [6:0] tag_host_end_17;  // gen/dma/read_tags.ts:41
-  reg [6:0] tag_host_end_18;  // gen/dma/read_tags.ts:41
-  reg [6:0] tag_host_end_19;  // gen/dma/read_tags.ts:41
-  reg [6:0] tag_host_end_20;  // gen/dma/read_tags.ts:41
-  reg [6:0] tag_host_end_21;  // gen/dma/read_tags.ts:41
-  reg [6:0] tag_host_end_22;  // gen/dma/read_tags.ts:41
-  reg [6:0] tag_host_end_23;  // gen/dma/read_tags.ts:41
-  reg [6:0] tag_host_end_24;  // gen/dma/read_tags.ts:41
-  reg [6:0] tag_host_end_25;  // gen/dma/read_tags.ts:41
-  reg [6:0] tag_host_end_26;  // gen/dma/read_tags.ts:41
-  reg [6:0] tag_host_end_27;  // gen/dma/read_tags.ts:41
-  reg [6:0] tag_host_end_28;  // gen/dma/read_tags.ts:41
-  reg [6:0] tag_host_end_29;  // gen/dma/read_tags.ts:41
-  reg [6:0] tag_host_end_30;  // gen/dma/read_tags.ts:41
-  reg [6:0] tag_host_end_31;  // gen/dma/read_tags.ts:41
-  reg [2:0] tag_slot_0;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_slot_1;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_slot_2;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_slot_3;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_slot_4;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_slot_5;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_slot_6;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_slot_7;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_slot_8;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_slot_9;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_slot_10;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_slot_11;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_slot_12;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_slot_13;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_slot_14;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_slot_15;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_slot_16;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_slot_17;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_slot_18;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_slot_19;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_slot_20;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_slot_21;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_slot_22;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_slot_23;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_slot_24;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_slot_25;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_slot_26;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_slot_27;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_slot_28;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_slot_29;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_slot_30;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_slot_31;  // gen/dma/read_tags.ts:42
-  reg [2:0] tag_age_0;  // gen/dma/read_tags.ts:43
-  reg [2:0] tag_age_1;  // gen/dma/read_tags.ts:43
-  reg [2:0] tag_age_2;  // gen/dma/read_tags.ts:43
-  reg [2:0] tag_age_3;  // gen/dma/read_tags.ts:43
-  reg [2:0] tag_age_4;  // gen/dma/read_tags.ts:43
-  reg [2:0] tag_age_5;  // gen/dma/read_tags.ts:43
-  reg [2:0] tag_age_6;  // gen/dma/read_tags.ts:43
-  reg [2:0] tag_age_7;  // gen/dma/read_tags.ts:43
-  reg [2:0] tag_age_8;  // gen/dma/read_tags.ts:43
-  reg [2:0] tag_age_9;  // gen/dma/read_tags.ts:43
-  reg [2:0] tag_age_10;  // gen/dma/read_tags.ts:43
-  reg [2:0] tag_age_11;  // gen/dma/read_tags.ts:43
-  reg [2:0] tag_age_12;  // gen/dma/read_tags.ts:43
-  reg [2:0] tag_age_13;  // gen/dma/read_tags.ts:43
-  reg [2:0] tag_age_14;  // gen/dma/read_tags.ts:43
-  reg [2:0] tag_age_15;  // gen/dma/read_tags.ts:43
-  reg [2:0] tag_age_16;  // gen/dma/read_tags.ts:43
-  reg [2:0] tag_age_17;  // gen/dma/read_tags.ts:43
-  reg [2:0] tag_age_18;  // gen/dma/read_tags.ts:43
-  reg [2:0] tag_age_19;  // gen/dma/read_tags.ts:43
-  reg [2:0] tag_age_20;  // gen/dma/read_tags.ts:43
-  reg [2:0] tag_age_21;  // gen/dma/read_tags.ts:43
-  reg [2:0] tag_age_22;  // gen/dma/read_tags.ts:43
-  reg [2:0] tag_age_23;  // gen/dma/read_tags.ts:43
-  reg [2:0] tag_age_24;  // gen/dma/read_tags.ts:43
-  reg [2:0] tag_age_25;  // gen/dma/read_tags.ts:43
-  reg [2:0] tag_age_26;  // gen/dma/read_tags.ts:43
-  reg [2:0] tag_age_27;  // gen/dma/read_tags.ts:43
-  reg [2:0] tag_age_28;  // gen/dma/read_tags.ts:43
-  reg [2:0] tag_age_29;  // gen/dma/read_tags.ts:43
-  reg [2:0] tag_age_30;  // gen/dma/read_tags.ts:43
-  reg [2:0] tag_age_31;  // gen/dma/read_tags.ts:43
-  reg [19:0] timeout_prescale;  // gen/dma/read_tags.ts:45
-  wire timeout_tick;  // gen/dma/read_tags.ts:46
-  wire [31:0] timed_out;  // gen/dma/read_tags.ts:54
-  wire timeout_pick_v_1_0;  // gen/lib/priority.ts:29
-  wire timeout_pick_i_1_0;  // gen/lib/priority.ts:36
-  wire timeout_pick_v_3_2;  // gen/lib/priority.ts:29
-  wire timeout_pick_i_3_2;  // gen/lib/priority.ts:36
-  wire timeout_pick_v_3_0;  // gen/lib/priority.ts:29
-  wire [1:0] timeout_pick_i_3_0;  // gen/lib/priority.ts:36
-  wire timeout_pick_v_5_4;  // gen/lib/priority.ts:29
-  wire timeout_pick_i_5_4;  // gen/lib/priority.ts:36
-  wire timeout_pick_v_7_6;  // gen/lib/priority.ts:29
-  wire timeout_pick_i_7_6;  // gen/lib/priority.ts:36
-  wire timeout_pick_v_7_4;  // gen/lib/priority.ts:29
-  wire [1:0] timeout_pick_i_7_4;  // gen/lib/priority.ts:36
-  wire timeout_pick_v_7_0;  // gen/lib/priority.ts:29
-  wire [2:0] timeout_pick_i_7_0;  // gen/lib/priority.ts:36
-  wire timeout_pick_v_9_8;  // gen/lib/priority.ts:29
-  wire timeout_pick_i_9_8;  // gen/lib/priority.ts:36
-  wire timeout_pick_v_11_10;  // gen/lib/priority.ts:29
-  wire timeout_pick_i_11_10;  // gen/lib/priority.ts:36
-  wire timeout_pick_v_11_8;  // gen/lib/priority.ts:29
-  wire [1:0] timeout_pick_i_11_8;  // gen/lib/priority.ts:36
-  wire timeout_pick_v_13_12;  // gen/lib/priority.ts:29
-  wire timeout_pick_i_13_12;  // gen/lib/priority.ts:36
-  wire timeout_pick_v_15_14;  // gen/lib/priority.ts:29
-  wire timeout_pick_i_15_14;  // gen/lib/priority.ts:36
-  wire timeout_pick_v_15_12;  // gen/lib/priority.ts:29
-  wire [1:0] timeout_pick_i_15_12;  // gen/lib/priority.ts:36
-  wire timeout_pick_v_15_8;  // gen/lib/priority.ts:29
-  wire [2:0] timeout_pick_i_15_8;  // gen/lib/priority.ts:36
-  wire timeout_pick_v_15_0;  // gen/lib/priority.ts:29
-  wire [3:0] timeout_pick_i_15_0;  // gen/lib/priority.ts:36
-  wire timeout_pick_v_17_16;  // gen/lib/priority.ts:29
-  wire timeout_pick_i_17_16;  // gen/lib/priority.ts:36
-  wire timeout_pick_v_19_18;  // gen/lib/priority.ts:29
-  wire timeout_pick_i_19_18;  // gen/lib/priority.ts:36
-  wire timeout_pick_v_19_16;  // gen/lib/priority.ts:29
-  wire [1:0] timeout_pick_i_19_16;  // gen/lib/priority.ts:36
-  wire timeout_pick_v_21_20;  // gen/lib/priority.ts:29
-  wire timeout_pick_i_21_20;  // gen/lib/priority.ts:36
-  wire timeout_pick_v_23_22;  // gen/lib/priority.ts:29
-  wire timeout_pick_i_23_22;  // gen/lib/priority.ts:36
-  wire timeout_pick_v_23_20;  // gen/lib/priority.ts:29
-  wire [1:0] timeout_pick_i_23_20;  // gen/lib/priority.ts:36
-  wire timeout_pick_v_23_16;  // gen/lib/priority.ts:29
-  wire [2:0] timeout_pick_i_23_16;  // gen/lib/priority.ts:36
-  wire timeout_pick_v_25_24;  // gen/lib/priority.ts:29
-  wire timeout_pick_i_25_24;  // gen/lib/priority.ts:36
-  wire timeout_pick_v_27_26;  // gen/lib/priority.ts:29
-  wire timeout_pick_i_27_26;  // gen/lib/priority.ts:36
-  wire timeout_pick_v_27_24;  // gen/lib/priority.ts:29
-  wire [1:0] timeout_pick_i_27_24;  // gen/lib/priority.ts:36
-  wire timeout_pick_v_29_28;  // gen/lib/priority.ts:29
-  wire timeout_pick_i_29_28;  // gen/lib/priority.ts:36
-  wire timeout_pick_v_31_30;  // gen/lib/priority.ts:29
-  wire timeout_pick_i_31_30;  // gen/lib/priority.ts:36
-  wire timeout_pick_v_31_28;  // gen/lib/priority.ts:29
-  wire [1:0] timeout_pick_i_31_28;  // gen/lib/priority.ts:36
-  wire timeout_pick_v_31_24;  // gen/lib/priority.ts:29
-  wire [2:0] timeout_pick_i_31_24;  // gen/lib/priority.ts:36
-  wire timeout_pick_v_31_16;  // gen/lib/priority.ts:29
-  wire [3:0] timeout_pick_i_31_16;  // gen/lib/priority.ts:36
-  wire timeout_pick_valid;  // gen/lib/priority.ts:29
-  wire [4:0] timeout_pick_index;  // gen/lib/priority.ts:36
-  reg [1:0] expire_stage;  // gen/dma/read_tags.ts:60
-  reg [4:0] expire_tag;  // gen/dma/read_tags.ts:61
-  reg [2:0] expire_slot;  // gen/dma/read_tags.ts:62
-  wire expire_now;  // gen/dma/read_tags.ts:76
-  reg r0_valid;  // gen/dma/read_cpl.ts:72
+  reg tag_valid_0;  // gen/dma/read_tags.ts:53
+  reg tag_valid_1;  // gen/dma/read_tags.ts:53
+  reg tag_valid_2;  // gen/dma/read_tags.ts:53
+  reg tag_valid_3;  // gen/dma/read_tags.ts:53
+  reg tag_valid_4;  // gen/dma/read_tags.ts:53
+  reg tag_valid_5;  // gen/dma/read_tags.ts:53
+  reg tag_valid_6;  // gen/dma/read_tags.ts:53
+  reg tag_valid_7;  // gen/dma/read_tags.ts:53
+  reg tag_valid_8;  // gen/dma/read_tags.ts:53
+  reg tag_valid_9;  // gen/dma/read_tags.ts:53
+  reg tag_valid_10;  // gen/dma/read_tags.ts:53
+  reg tag_valid_11;  // gen/dma/read_tags.ts:53
+  reg tag_valid_12;  // gen/dma/read_tags.ts:53
+  reg tag_valid_13;  // gen/dma/read_tags.ts:53
+  reg tag_valid_14;  // gen/dma/read_tags.ts:53
+  reg tag_valid_15;  // gen/dma/read_tags.ts:53
+  reg tag_valid_16;  // gen/dma/read_tags.ts:53
+  reg tag_valid_17;  // gen/dma/read_tags.ts:53
+  reg tag_valid_18;  // gen/dma/read_tags.ts:53
+  reg tag_valid_19;  // gen/dma/read_tags.ts:53
+  reg tag_valid_20;  // gen/dma/read_tags.ts:53
+  reg tag_valid_21;  // gen/dma/read_tags.ts:53
+  reg tag_valid_22;  // gen/dma/read_tags.ts:53
+  reg tag_valid_23;  // gen/dma/read_tags.ts:53
+  reg tag_valid_24;  // gen/dma/read_tags.ts:53
+  reg tag_valid_25;  // gen/dma/read_tags.ts:53
+  reg tag_valid_26;  // gen/dma/read_tags.ts:53
+  reg tag_valid_27;  // gen/dma/read_tags.ts:53
+  reg tag_valid_28;  // gen/dma/read_tags.ts:53
+  reg tag_valid_29;  // gen/dma/read_tags.ts:53
+  reg tag_valid_30;  // gen/dma/read_tags.ts:53
+  reg tag_valid_31;  // gen/dma/read_tags.ts:53
+  reg [12:0] tag_remaining_0;  // gen/dma/read_tags.ts:54
+  reg [12:0] tag_remaining_1;  // gen/dma/read_tags.ts:54
+  reg [12:0] tag_remaining_2;  // gen/dma/read_tags.ts:54
+  reg [12:0] tag_remaining_3;  // gen/dma/read_tags.ts:54
+  reg [12:0] tag_remaining_4;  // gen/dma/read_tags.ts:54
+  reg [12:0] tag_remaining_5;  // gen/dma/read_tags.ts:54
+  reg [12:0] tag_remaining_6;  // gen/dma/read_tags.ts:54
+  reg [12:0] tag_remaining_7;  // gen/dma/read_tags.ts:54
+  reg [12:0] tag_remaining_8;  // gen/dma/read_tags.ts:54
+  reg [12:0] tag_remaining_9;  // gen/dma/read_tags.ts:54
+  reg [12:0] tag_remaining_10;  // gen/dma/read_tags.ts:54
+  reg [12:0] tag_remaining_11;  // gen/dma/read_tags.ts:54
+  reg [12:0] tag_remaining_12;  // gen/dma/read_tags.ts:54
+  reg [12:0] tag_remaining_13;  // gen/dma/read_tags.ts:54
+  reg [12:0] tag_remaining_14;  // gen/dma/read_tags.ts:54
+  reg [12:0] tag_remaining_15;  // gen/dma/read_tags.ts:54
+  reg [12:0] tag_remaining_16;  // gen/dma/read_tags.ts:54
+  reg [12:0] tag_remaining_17;  // gen/dma/read_tags.ts:54
+  reg [12:0] tag_remaining_18;  // gen/dma/read_tags.ts:54
+  reg [12:0] tag_remaining_19;  // gen/dma/read_tags.ts:54
+  reg [12:0] tag_remaining_20;  // gen/dma/read_tags.ts:54
+  reg [12:0] tag_remaining_21;  // gen/dma/read_tags.ts:54
+  reg [12:0] tag_remaining_22;  // gen/dma/read_tags.ts:54
+  reg [12:0] tag_remaining_23;  // gen/dma/read_tags.ts:54
+  reg [12:0] tag_remaining_24;  // gen/dma/read_tags.ts:54
+  reg [12:0] tag_remaining_25;  // gen/dma/read_tags.ts:54
+  reg [12:0] tag_remaining_26;  // gen/dma/read_tags.ts:54
+  reg [12:0] tag_remaining_27;  // gen/dma/read_tags.ts:54
+  reg [12:0] tag_remaining_28;  // gen/dma/read_tags.ts:54
+  reg [12:0] tag_remaining_29;  // gen/dma/read_tags.ts:54
+  reg [12:0] tag_remaining_30;  // gen/dma/read_tags.ts:54
+  reg [12:0] tag_remaining_31;  // gen/dma/read_tags.ts:54
+  reg [21:0] tag_dev_end_0;  // gen/dma/read_tags.ts:55
+  reg [21:0] tag_dev_end_1;  // gen/dma/read_tags.ts:55
+  reg [21:0] tag_dev_end_2;  // gen/dma/read_tags.ts:55
+  reg [21:0] tag_dev_end_3;  // gen/dma/read_tags.ts:55
+  reg [21:0] tag_dev_end_4;  // gen/dma/read_tags.ts:55
+  reg [21:0] tag_dev_end_5;  // gen/dma/read_tags.ts:55
+  reg [21:0] tag_dev_end_6;  // gen/dma/read_tags.ts:55
+  reg [21:0] tag_dev_end_7;  // gen/dma/read_tags.ts:55
+  reg [21:0] tag_dev_end_8;  // gen/dma/read_tags.ts:55
+  reg [21:0] tag_dev_end_9;  // gen/dma/read_tags.ts:55
+  reg [21:0] tag_dev_end_10;  // gen/dma/read_tags.ts:55
+  reg [21:0] tag_dev_end_11;  // gen/dma/read_tags.ts:55
+  reg [21:0] tag_dev_end_12;  // gen/dma/read_tags.ts:55
+  reg [21:0] tag_dev_end_13;  // gen/dma/read_tags.ts:55
+  reg [21:0] tag_dev_end_14;  // gen/dma/read_tags.ts:55
+  reg [21:0] tag_dev_end_15;  // gen/dma/read_tags.ts:55
+  reg [21:0] tag_dev_end_16;  // gen/dma/read_tags.ts:55
+  reg [21:0] tag_dev_end_17;  // gen/dma/read_tags.ts:55
+  reg [21:0] tag_dev_end_18;  // gen/dma/read_tags.ts:55
+  reg [21:0] tag_dev_end_19;  // gen/dma/read_tags.ts:55
+  reg [21:0] tag_dev_end_20;  // gen/dma/read_tags.ts:55
+  reg [21:0] tag_dev_end_21;  // gen/dma/read_tags.ts:55
+  reg [21:0] tag_dev_end_22;  // gen/dma/read_tags.ts:55
+  reg [21:0] tag_dev_end_23;  // gen/dma/read_tags.ts:55
+  reg [21:0] tag_dev_end_24;  // gen/dma/read_tags.ts:55
+  reg [21:0] tag_dev_end_25;  // gen/dma/read_tags.ts:55
+  reg [21:0] tag_dev_end_26;  // gen/dma/read_tags.ts:55
+  reg [21:0] tag_dev_end_27;  // gen/dma/read_tags.ts:55
+  reg [21:0] tag_dev_end_28;  // gen/dma/read_tags.ts:55
+  reg [21:0] tag_dev_end_29;  // gen/dma/read_tags.ts:55
+  reg [21:0] tag_dev_end_30;  // gen/dma/read_tags.ts:55
+  reg [21:0] tag_dev_end_31;  // gen/dma/read_tags.ts:55
+  reg [6:0] tag_host_end_0;  // gen/dma/read_tags.ts:56
+  reg [6:0] tag_host_end_1;  // gen/dma/read_tags.ts:56
+  reg [6:0] tag_host_end_2;  // gen/dma/read_tags.ts:56
+  reg [6:0] tag_host_end_3;  // gen/dma/read_tags.ts:56
+  reg [6:0] tag_host_end_4;  // gen/dma/read_tags.ts:56
+  reg [6:0] tag_host_end_5;  // gen/dma/read_tags.ts:56
+  reg [6:0] tag_host_end_6;  // gen/dma/read_tags.ts:56
+  reg [6:0] tag_host_end_7;  // gen/dma/read_tags.ts:56
+  reg [6:0] tag_host_end_8;  // gen/dma/read_tags.ts:56
+  reg [6:0] tag_host_end_9;  // gen/dma/read_tags.ts:56
+  reg [6:0] tag_host_end_10;  // gen/dma/read_tags.ts:56
+  reg [6:0] tag_host_end_11;  // gen/dma/read_tags.ts:56
+  reg [6:0] tag_host_end_12;  // gen/dma/read_tags.ts:56
+  reg [6:0] tag_host_end_13;  // gen/dma/read_tags.ts:56
+  reg [6:0] tag_host_end_14;  // gen/dma/read_tags.ts:56
+  reg [6:0] tag_host_end_15;  // gen/dma/read_tags.ts:56
+  reg [6:0] tag_host_end_16;  // gen/dma/read_tags.ts:56
+  reg [6:0] tag_host_end_17;  // gen/dma/read_tags.ts:56
+  reg [6:0] tag_host_end_18;  // gen/dma/read_tags.ts:56
+  reg [6:0] tag_host_end_19;  // gen/dma/read_tags.ts:56
+  reg [6:0] tag_host_end_20;  // gen/dma/read_tags.ts:56
+  reg [6:0] tag_host_end_21;  // gen/dma/read_tags.ts:56
+  reg [6:0] tag_host_end_22;  // gen/dma/read_tags.ts:56
+  reg [6:0] tag_host_end_23;  // gen/dma/read_tags.ts:56
+  reg [6:0] tag_host_end_24;  // gen/dma/read_tags.ts:56
+  reg [6:0] tag_host_end_25;  // gen/dma/read_tags.ts:56
+  reg [6:0] tag_host_end_26;  // gen/dma/read_tags.ts:56
+  reg [6:0] tag_host_end_27;  // gen/dma/read_tags.ts:56
+  reg [6:0] tag_host_end_28;  // gen/dma/read_tags.ts:56
+  reg [6:0] tag_host_end_29;  // gen/dma/read_tags.ts:56
+  reg [6:0] tag_host_end_30;  // gen/dma/read_tags.ts:56
+  reg [6:0] tag_host_end_31;  // gen/dma/read_tags.ts:56
+  reg [2:0] tag_slot_0;  // gen/dma/read_tags.ts:57
+  reg [2:0] tag_slot_1;  // gen/dma/read_tags.ts:57
+  reg [2:0] tag_slot_2;  // gen/dma/read_tags.ts:57
+  reg [2:0] tag_slot_3;  // gen/dma/read_tags.ts:57
+  reg [2:0] tag_slot_4;  // gen/dma/read_tags.ts:57
+  reg [2:0] tag_slot_5;  // gen/dma/read_tags.ts:57
+  reg [2:0] tag_slot_6;  // gen/dma/read_tags.ts:57
+  reg [2:0] tag_slot_7;  // gen/dma/read_tags.ts:57
+  reg [2:0] tag_slot_8;  // gen/dma/read_tags.ts:57
+  reg [2:0] tag_slot_9;  // gen/dma/read_tags.ts:57
+  reg [2:0] tag_slot_10;  // gen/dma/read_tags.ts:57
+  reg [2:0] tag_slot_11;  // gen/dma/read_tags.ts:57
+  reg [2:0] tag_slot_12;  // gen/dma/read_tags.ts:57
+  reg [2:0] tag_slot_13;  // gen/dma/read_tags.ts:57
+  reg [2:0] tag_slot_14;  // gen/dma/read_tags.ts:57
+  reg [2:0] tag_slot_15;  // gen/dma/read_tags.ts:57
+  reg [2:0] tag_slot_16;  // gen/dma/read_tags.ts:57
+  reg [2:0] tag_slot_17;  // gen/dma/read_tags.ts:57
+  reg [2:0] tag_slot_18;  // gen/dma/read_tags.ts:57
+  reg [2:0] tag_slot_19;  // gen/dma/read_tags.ts:57
+  reg [2:0] tag_slot_20;  // gen/dma/read_tags.ts:57
+  reg [2:0] tag_slot_21;  // gen/dma/read_tags.ts:57
+  reg [2:0] tag_slot_22;  // gen/dma/read_tags.ts:57
+  reg [2:0] tag_slot_23;  // gen/dma/read_tags.ts:57
+  reg [2:0] tag_slot_24;  // gen/dma/read_tags.ts:57
+  reg [2:0] tag_slot_25;  // gen/dma/read_tags.ts:57
+  reg [2:0] tag_slot_26;  // gen/dma/read_tags.ts:57
+  reg [2:0] tag_slot_27;  // gen/dma/read_tags.ts:57
+  reg [2:0] tag_slot_28;  // gen/dma/read_tags.ts:57
+  reg [2:0] tag_slot_29;  // gen/dma/read_tags.ts:57
+  reg [2:0] tag_slot_30;  // gen/dma/read_tags.ts:57
+  reg [2:0] tag_slot_31;  // gen/dma/read_tags.ts:57
+  reg [2:0] tag_age_0;  // gen/dma/read_tags.ts:58
+  reg [2:0] tag_age_1;  // gen/dma/read_tags.ts:58
+  reg [2:0] tag_age_2;  // gen/dma/read_tags.ts:58
+  reg [2:0] tag_age_3;  // gen/dma/read_tags.ts:58
+  reg [2:0] tag_age_4;  // gen/dma/read_tags.ts:58
+  reg [2:0] tag_age_5;  // gen/dma/read_tags.ts:58
+  reg [2:0] tag_age_6;  // gen/dma/read_tags.ts:58
+  reg [2:0] tag_age_7;  // gen/dma/read_tags.ts:58
+  reg [2:0] tag_age_8;  // gen/dma/read_tags.ts:58
+  reg [2:0] tag_age_9;  // gen/dma/read_tags.ts:58
+  reg [2:0] tag_age_10;  // gen/dma/read_tags.ts:58
+  reg [2:0] tag_age_11;  // gen/dma/read_tags.ts:58
+  reg [2:0] tag_age_12;  // gen/dma/read_tags.ts:58
+  reg [2:0] tag_age_13;  // gen/dma/read_tags.ts:58
+  reg [2:0] tag_age_14;  // gen/dma/read_tags.ts:58
+  reg [2:0] tag_age_15;  // gen/dma/read_tags.ts:58
+  reg [2:0] tag_age_16;  // gen/dma/read_tags.ts:58
+  reg [2:0] tag_age_17;  // gen/dma/read_tags.ts:58
+  reg [2:0] tag_age_18;  // gen/dma/read_tags.ts:58
+  reg [2:0] tag_age_19;  // gen/dma/read_tags.ts:58
+  reg [2:0] tag_age_20;  // gen/dma/read_tags.ts:58
+  reg [2:0] tag_age_21;  // gen/dma/read_tags.ts:58
+  reg [2:0] tag_age_22;  // gen/dma/read_tags.ts:58
+  reg [2:0] tag_age_23;  // gen/dma/read_tags.ts:58
+  reg [2:0] tag_age_24;  // gen/dma/read_tags.ts:58
+  reg [2:0] tag_age_25;  // gen/dma/read_tags.ts:58
+  reg [2:0] tag_age_26;  // gen/dma/read_tags.ts:58
+  reg [2:0] tag_age_27;  // gen/dma/read_tags.ts:58
+  reg [2:0] tag_age_28;  // gen/dma/read_tags.ts:58
+  reg [2:0] tag_age_29;  // gen/dma/read_tags.ts:58
+  reg [2:0] tag_age_30;  // gen/dma/read_tags.ts:58
+  reg [2:0] tag_age_31;  // gen/dma/read_tags.ts:58
+  reg [19:0] timeout_prescale;  // gen/dma/read_tags.ts:60
+  wire timeout_tick;  // gen/dma/read_tags.ts:61
+  reg [31:0] tag_live;  // gen/dma/read_tags.ts:69
+  reg r0_valid;  // gen/dma/read_cpl.ts:79
   /* verilator lint_off UNUSEDSIGNAL */  // partly unused
-  reg [127:0] r0_hdr;  // gen/dma/read_cpl.ts:73
+  reg [127:0] r0_hdr;  // gen/dma/read_cpl.ts:80
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [255:0] r0_data;  // gen/dma/read_cpl.ts:74
-  reg r0_sop;  // gen/dma/read_cpl.ts:75
-  reg r0_eop;  // gen/dma/read_cpl.ts:76
-  reg r0_poisoned;  // gen/dma/read_cpl.ts:77
-  reg r3_valid;  // gen/dma/read_cpl.ts:79
-  reg r3_write;  // gen/dma/read_cpl.ts:80
-  wire advance;  // gen/dma/read_cpl.ts:81
-  wire [4:0] cpl_tag;  // gen/dma/read_cpl.ts:94
-  wire [12:0] cpl_carried;  // gen/dma/read_cpl.ts:99
-  reg ra_valid;  // gen/dma/read_cpl.ts:106
-  reg ra_sop;  // gen/dma/read_cpl.ts:107
-  reg ra_eop;  // gen/dma/read_cpl.ts:108
-  reg [255:0] ra_data;  // gen/dma/read_cpl.ts:109
-  reg ra_poisoned;  // gen/dma/read_cpl.ts:110
-  reg [4:0] ra_tag;  // gen/dma/read_cpl.ts:111
-  reg ra_known;  // gen/dma/read_cpl.ts:112
-  reg ra_in_sequence;  // gen/dma/read_cpl.ts:113
-  reg ra_la_ok;  // gen/dma/read_cpl.ts:114
-  reg [2:0] ra_status;  // gen/dma/read_cpl.ts:115
-  reg ra_has_data;  // gen/dma/read_cpl.ts:116
-  reg ra_is_last;  // gen/dma/read_cpl.ts:117
-  reg ra_updates;  // gen/dma/read_cpl.ts:118
-  reg [12:0] ra_update_to;  // gen/dma/read_cpl.ts:119
-  reg [21:0] ra_dev_end;  // gen/dma/read_cpl.ts:120
-  reg [2:0] ra_slot;  // gen/dma/read_cpl.ts:121
-  reg [13:0] ra_back;  // gen/dma/read_cpl.ts:122
-  reg [1:0] ra_lead;  // gen/dma/read_cpl.ts:123
-  reg [12:0] ra_write_end;  // gen/dma/read_cpl.ts:124
-  wire cpl_la_ok;  // gen/dma/read_cpl.ts:133
-  wire cpl_known;  // gen/dma/read_cpl.ts:136
-  wire cpl_forward;  // gen/dma/read_cpl.ts:137
-  wire cpl_in_sequence;  // gen/dma/read_cpl.ts:138
-  wire cpl_start;  // gen/dma/read_cpl.ts:163
-  reg cpl_write;  // gen/dma/read_cpl.ts:166
-  reg cpl_ends_read;  // gen/dma/read_cpl.ts:167
-  reg cpl_update;  // gen/dma/read_cpl.ts:168
-  reg cpl_free;  // gen/dma/read_cpl.ts:169
-  reg [2:0] cpl_err;  // gen/dma/read_cpl.ts:170
-  reg cpl_unexpected;  // gen/dma/read_cpl.ts:171
-  reg cpl_held_write;  // gen/dma/read_cpl.ts:202
-  reg cpl_held_ends;  // gen/dma/read_cpl.ts:203
-  reg cpl_held_free;  // gen/dma/read_cpl.ts:204
-  reg [2:0] cpl_held_slot;  // gen/dma/read_cpl.ts:205
-  reg [4:0] cpl_held_tag;  // gen/dma/read_cpl.ts:206
-  reg r1_valid;  // gen/dma/read_cpl.ts:220
-  reg r1_sop;  // gen/dma/read_cpl.ts:221
-  reg [255:0] r1_data;  // gen/dma/read_cpl.ts:222
-  reg r1_write;  // gen/dma/read_cpl.ts:223
-  reg r1_retire;  // gen/dma/read_cpl.ts:224
-  reg [2:0] r1_slot;  // gen/dma/read_cpl.ts:225
-  reg [21:0] r1_dev_end;  // gen/dma/read_cpl.ts:226
-  reg [13:0] r1_back;  // gen/dma/read_cpl.ts:227
-  reg [1:0] r1_lead;  // gen/dma/read_cpl.ts:228
-  reg [12:0] r1_write_end;  // gen/dma/read_cpl.ts:229
-  wire [21:0] beat_first_byte;  // gen/dma/read_cpl.ts:245
-  reg [16:0] beat_line;  // gen/dma/read_cpl.ts:246
-  reg [4:0] beat_shift;  // gen/dma/read_cpl.ts:247
-  reg [12:0] beat_left;  // gen/dma/read_cpl.ts:248
-  reg r2_valid;  // gen/dma/read_cpl.ts:266
-  reg [255:0] r2_data;  // gen/dma/read_cpl.ts:267
-  reg [31:0] r2_mask;  // gen/dma/read_cpl.ts:268
-  reg [16:0] r2_line;  // gen/dma/read_cpl.ts:269
-  reg [4:0] r2_shift;  // gen/dma/read_cpl.ts:270
-  reg r2_write;  // gen/dma/read_cpl.ts:271
-  reg r2_retire;  // gen/dma/read_cpl.ts:272
-  reg [2:0] r2_slot;  // gen/dma/read_cpl.ts:273
-  reg [16:0] r3_addr;  // gen/dma/read_cpl.ts:289
-  reg [511:0] r3_data;  // gen/dma/read_cpl.ts:290
-  reg [63:0] r3_be;  // gen/dma/read_cpl.ts:291
-  reg r3_retire;  // gen/dma/read_cpl.ts:292
-  reg [2:0] r3_slot;  // gen/dma/read_cpl.ts:293
-  reg [1:0] issue_state;  // gen/dma/read_engine.ts:101
-  reg [63:0] host;  // gen/dma/read_engine.ts:102
-  reg [21:0] dev;  // gen/dma/read_engine.ts:103
-  reg [19:0] rem;  // gen/dma/read_engine.ts:104
-  reg [2:0] cur_slot;  // gen/dma/read_engine.ts:105
-  reg [12:0] chunk;  // gen/dma/read_engine.ts:106
-  reg [4:0] alloc_tag;  // gen/dma/read_engine.ts:107
-  reg mrd_valid;  // gen/dma/read_engine.ts:108
-  reg [127:0] mrd_hdr;  // gen/dma/read_engine.ts:109
-  wire [31:0] usable_tags;  // gen/dma/read_engine.ts:115
+  reg [255:0] r0_data;  // gen/dma/read_cpl.ts:81
+  reg r0_sop;  // gen/dma/read_cpl.ts:82
+  reg r0_eop;  // gen/dma/read_cpl.ts:83
+  reg r0_poisoned;  // gen/dma/read_cpl.ts:84
+  reg r3_valid;  // gen/dma/read_cpl.ts:86
+  reg r3_write;  // gen/dma/read_cpl.ts:87
+  wire advance;  // gen/dma/read_cpl.ts:88
+  wire [4:0] cpl_tag;  // gen/dma/read_cpl.ts:101
+  wire [12:0] cpl_carried;  // gen/dma/read_cpl.ts:106
+  reg ra_valid;  // gen/dma/read_cpl.ts:114
+  reg ra_sop;  // gen/dma/read_cpl.ts:115
+  reg ra_eop;  // gen/dma/read_cpl.ts:116
+  reg [255:0] ra_data;  // gen/dma/read_cpl.ts:117
+  reg ra_poisoned;  // gen/dma/read_cpl.ts:118
+  reg [4:0] ra_tag;  // gen/dma/read_cpl.ts:119
+  reg ra_known;  // gen/dma/read_cpl.ts:120
+  reg ra_in_sequence;  // gen/dma/read_cpl.ts:121
+  reg ra_la_ok;  // gen/dma/read_cpl.ts:122
+  reg [2:0] ra_status;  // gen/dma/read_cpl.ts:123
+  reg ra_has_data;  // gen/dma/read_cpl.ts:124
+  reg ra_is_last;  // gen/dma/read_cpl.ts:125
+  reg ra_updates;  // gen/dma/read_cpl.ts:126
+  reg [12:0] ra_update_to;  // gen/dma/read_cpl.ts:127
+  reg ra_closes;  // gen/dma/read_cpl.ts:128
+  reg [21:0] ra_dev_end;  // gen/dma/read_cpl.ts:129
+  reg [2:0] ra_slot;  // gen/dma/read_cpl.ts:130
+  reg [13:0] ra_back;  // gen/dma/read_cpl.ts:131
+  reg [1:0] ra_lead;  // gen/dma/read_cpl.ts:132
+  reg [12:0] ra_write_end;  // gen/dma/read_cpl.ts:133
+  reg rl_valid;  // gen/dma/read_cpl.ts:141
+  reg rl_sop;  // gen/dma/read_cpl.ts:142
+  reg rl_eop;  // gen/dma/read_cpl.ts:143
+  reg [255:0] rl_data;  // gen/dma/read_cpl.ts:144
+  reg rl_poisoned;  // gen/dma/read_cpl.ts:145
+  reg [4:0] rl_tag;  // gen/dma/read_cpl.ts:146
+  reg rl_live;  // gen/dma/read_cpl.ts:147
+  reg [12:0] rl_remaining;  // gen/dma/read_cpl.ts:148
+  reg [6:0] rl_host_end;  // gen/dma/read_cpl.ts:149
+  reg [21:0] rl_dev_end;  // gen/dma/read_cpl.ts:150
+  reg [2:0] rl_slot;  // gen/dma/read_cpl.ts:151
+  reg [12:0] rl_byte_count;  // gen/dma/read_cpl.ts:152
+  reg [6:0] rl_la_end;  // gen/dma/read_cpl.ts:153
+  reg [2:0] rl_status;  // gen/dma/read_cpl.ts:154
+  reg rl_has_data;  // gen/dma/read_cpl.ts:155
+  reg rl_is_last;  // gen/dma/read_cpl.ts:156
+  reg [12:0] rl_rest;  // gen/dma/read_cpl.ts:157
+  reg [13:0] rl_back;  // gen/dma/read_cpl.ts:158
+  reg [1:0] rl_lead;  // gen/dma/read_cpl.ts:159
+  reg [12:0] rl_write_end;  // gen/dma/read_cpl.ts:160
+  reg rl_same_as_ahead;  // gen/dma/read_cpl.ts:162
+  wire cpl_forward;  // gen/dma/read_cpl.ts:195
+  wire cpl_la_ok;  // gen/dma/read_cpl.ts:197
+  wire cpl_known;  // gen/dma/read_cpl.ts:200
+  wire cpl_in_sequence;  // gen/dma/read_cpl.ts:201
+  wire cpl_start;  // gen/dma/read_cpl.ts:227
+  reg cpl_write;  // gen/dma/read_cpl.ts:230
+  reg cpl_ends_read;  // gen/dma/read_cpl.ts:231
+  reg cpl_update;  // gen/dma/read_cpl.ts:232
+  reg cpl_free;  // gen/dma/read_cpl.ts:233
+  reg [2:0] cpl_err;  // gen/dma/read_cpl.ts:234
+  reg cpl_unexpected;  // gen/dma/read_cpl.ts:235
+  reg cpl_held_write;  // gen/dma/read_cpl.ts:266
+  reg cpl_held_ends;  // gen/dma/read_cpl.ts:267
+  reg cpl_held_free;  // gen/dma/read_cpl.ts:268
+  reg [2:0] cpl_held_slot;  // gen/dma/read_cpl.ts:269
+  reg [4:0] cpl_held_tag;  // gen/dma/read_cpl.ts:270
+  reg r1_valid;  // gen/dma/read_cpl.ts:284
+  reg r1_sop;  // gen/dma/read_cpl.ts:285
+  reg [255:0] r1_data;  // gen/dma/read_cpl.ts:286
+  reg r1_write;  // gen/dma/read_cpl.ts:287
+  reg r1_retire;  // gen/dma/read_cpl.ts:288
+  reg [2:0] r1_slot;  // gen/dma/read_cpl.ts:289
+  reg [21:0] r1_dev_end;  // gen/dma/read_cpl.ts:290
+  reg [13:0] r1_back;  // gen/dma/read_cpl.ts:291
+  reg [1:0] r1_lead;  // gen/dma/read_cpl.ts:292
+  reg [12:0] r1_write_end;  // gen/dma/read_cpl.ts:293
+  wire [21:0] beat_first_byte;  // gen/dma/read_cpl.ts:309
+  reg [16:0] beat_line;  // gen/dma/read_cpl.ts:310
+  reg [4:0] beat_shift;  // gen/dma/read_cpl.ts:311
+  reg [12:0] beat_left;  // gen/dma/read_cpl.ts:312
+  reg r2_valid;  // gen/dma/read_cpl.ts:330
+  reg [255:0] r2_data;  // gen/dma/read_cpl.ts:331
+  reg [31:0] r2_mask;  // gen/dma/read_cpl.ts:332
+  reg [16:0] r2_line;  // gen/dma/read_cpl.ts:333
+  reg [4:0] r2_shift;  // gen/dma/read_cpl.ts:334
+  reg r2_write;  // gen/dma/read_cpl.ts:335
+  reg r2_retire;  // gen/dma/read_cpl.ts:336
+  reg [2:0] r2_slot;  // gen/dma/read_cpl.ts:337
+  reg [16:0] r3_addr;  // gen/dma/read_cpl.ts:353
+  reg [511:0] r3_data;  // gen/dma/read_cpl.ts:354
+  reg [63:0] r3_be;  // gen/dma/read_cpl.ts:355
+  reg r3_retire;  // gen/dma/read_cpl.ts:356
+  reg [2:0] r3_slot;  // gen/dma/read_cpl.ts:357
+  reg [31:0] timed_out;  // gen/dma/read_tags.ts:96
+  wire [31:0] timeout_pick_or_p1;  // gen/lib/priority.ts:57
+  wire [31:0] timeout_pick_or_p2;  // gen/lib/priority.ts:57
+  wire [31:0] timeout_pick_or_p3;  // gen/lib/priority.ts:57
+  wire [31:0] timeout_pick_or_p4;  // gen/lib/priority.ts:57
+  wire [31:0] timeout_pick_or_p5;  // gen/lib/priority.ts:57
+  wire [31:0] timeout_pick_onehot;  // gen/lib/priority.ts:66
+  reg [1:0] expire_stage;  // gen/dma/read_tags.ts:99
+  reg [31:0] expire_onehot;  // gen/dma/read_tags.ts:100
+  reg [4:0] expire_tag;  // gen/dma/read_tags.ts:101
+  reg [2:0] expire_slot;  // gen/dma/read_tags.ts:102
+  reg expire_keep;  // gen/dma/read_tags.ts:103
+  wire [4:0] expire_index_index;  // gen/lib/priority.ts:82
+  reg closed_valid;  // gen/dma/read_tags.ts:108
+  reg [4:0] closed_tag;  // gen/dma/read_tags.ts:108
+  wire expire_now;  // gen/dma/read_tags.ts:134
+  reg [1:0] issue_state;  // gen/dma/read_engine.ts:102
+  reg [63:0] host;  // gen/dma/read_engine.ts:103
+  reg [21:0] dev;  // gen/dma/read_engine.ts:104
+  reg [19:0] rem;  // gen/dma/read_engine.ts:105
+  reg [2:0] cur_slot;  // gen/dma/read_engine.ts:106
+  reg [12:0] chunk;  // gen/dma/read_engine.ts:107
+  reg [4:0] alloc_tag;  // gen/dma/read_engine.ts:108
+  reg mrd_valid;  // gen/dma/read_engine.ts:109
+  reg [127:0] mrd_hdr;  // gen/dma/read_engine.ts:110
+  wire [31:0] usable_tags;  // gen/dma/read_engine.ts:116
   wire free_tag_v_1_0;  // gen/lib/priority.ts:29
   wire free_tag_i_1_0;  // gen/lib/priority.ts:36
   wire free_tag_v_3_2;  // gen/lib/priority.ts:29
@@ -523,40 +495,36 @@ module dma_read_w256_t32_d22_l20_i11_s8_to20 (
   wire [3:0] free_tag_i_31_16;  // gen/lib/priority.ts:36
   wire free_tag_valid;  // gen/lib/priority.ts:29
   wire [4:0] free_tag_index;  // gen/lib/priority.ts:36
-  wire issue_now;  // gen/dma/read_engine.ts:117
-  reg bme_lost;  // gen/dma/read_engine.ts:118
-  reg st_valid;  // gen/dma/read_engine.ts:216
-  reg [10:0] st_id;  // gen/dma/read_engine.ts:217
-  reg [2:0] st_err;  // gen/dma/read_engine.ts:218
-  wire retire;  // gen/dma/read_engine.ts:220
-  reg [6:0] _select_0;  // gen/dma/read_cpl.ts:133
-  reg _select_1;  // gen/dma/read_cpl.ts:136
-  reg [2:0] _select_2;  // gen/dma/read_cpl.ts:136
-  reg [12:0] _select_3;  // gen/dma/read_cpl.ts:138
-  reg [2:0] _select_4;  // gen/dma/read_engine.ts:116
-  reg _select_5;  // gen/dma/read_engine.ts:222
-  reg [5:0] _select_6;  // gen/dma/read_engine.ts:222
-  reg [2:0] _select_7;  // gen/dma/read_tags.ts:72
-  reg [21:0] _select_8;  // gen/dma/read_cpl.ts:155
-  reg [2:0] _select_9;  // gen/dma/read_cpl.ts:156
+  reg rem_zero;  // gen/dma/read_engine.ts:120
+  reg cur_failed;  // gen/dma/read_engine.ts:121
+  wire cur_done;  // gen/dma/read_engine.ts:122
+  wire issue_now;  // gen/dma/read_engine.ts:123
+  reg bme_lost;  // gen/dma/read_engine.ts:124
+  reg st_valid;  // gen/dma/read_engine.ts:218
+  reg [10:0] st_id;  // gen/dma/read_engine.ts:219
+  reg [2:0] st_err;  // gen/dma/read_engine.ts:220
+  wire retire;  // gen/dma/read_engine.ts:222
+  reg _select_0;  // gen/dma/read_engine.ts:224
+  reg [5:0] _select_1;  // gen/dma/read_engine.ts:224
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [12:0] _mux_10;  // gen/dma/read_cpl.ts:251
+  wire [12:0] _mux_2;  // gen/dma/read_cpl.ts:315
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [12:0] _select_13;  // gen/pcie/dma_common.ts:26
-  wire [19:0] _zext_12;  // gen/pcie/dma_common.ts:42
+  reg [12:0] _select_5;  // gen/pcie/dma_common.ts:26
+  wire [19:0] _zext_4;  // gen/pcie/dma_common.ts:42
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [19:0] _mux_11;  // gen/pcie/dma_common.ts:43
+  wire [19:0] _mux_3;  // gen/pcie/dma_common.ts:43
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [13:0] _add_14;  // gen/pcie/tlp.ts:242
+  wire [13:0] _add_6;  // gen/pcie/tlp.ts:242
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [13:0] _sub_16;  // gen/pcie/tlp.ts:244
+  wire [13:0] _sub_8;  // gen/pcie/tlp.ts:244
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [3:0] _select_15;  // gen/pcie/tlp.ts:232
-  reg [3:0] _select_17;  // gen/pcie/tlp.ts:227
-  reg [10:0] _select_18;  // gen/dma/read_engine.ts:226
-  reg [2:0] _select_19;  // gen/dma/read_engine.ts:227
+  reg [3:0] _select_7;  // gen/pcie/tlp.ts:232
+  reg [3:0] _select_9;  // gen/pcie/tlp.ts:227
+  wire _and_10;  // gen/dma/read_engine.ts:193
+  reg [10:0] _select_11;  // gen/dma/read_engine.ts:228
+  reg [2:0] _select_12;  // gen/dma/read_engine.ts:229
 
   // ---- instances
   fifo_w117_d2 cmd_queue (  // gen/dma/read_engine.ts:73
@@ -572,537 +540,210 @@ module dma_read_w256_t32_d22_l20_i11_s8_to20 (
   );
 
   // ---- combinational logic
-  always @* begin  // gen/dma/read_cpl.ts:133
-    case (cpl_tag)
-      5'd0: _select_0 = tag_host_end_0;
-      5'd1: _select_0 = tag_host_end_1;
-      5'd2: _select_0 = tag_host_end_2;
-      5'd3: _select_0 = tag_host_end_3;
-      5'd4: _select_0 = tag_host_end_4;
-      5'd5: _select_0 = tag_host_end_5;
-      5'd6: _select_0 = tag_host_end_6;
-      5'd7: _select_0 = tag_host_end_7;
-      5'd8: _select_0 = tag_host_end_8;
-      5'd9: _select_0 = tag_host_end_9;
-      5'd10: _select_0 = tag_host_end_10;
-      5'd11: _select_0 = tag_host_end_11;
-      5'd12: _select_0 = tag_host_end_12;
-      5'd13: _select_0 = tag_host_end_13;
-      5'd14: _select_0 = tag_host_end_14;
-      5'd15: _select_0 = tag_host_end_15;
-      5'd16: _select_0 = tag_host_end_16;
-      5'd17: _select_0 = tag_host_end_17;
-      5'd18: _select_0 = tag_host_end_18;
-      5'd19: _select_0 = tag_host_end_19;
-      5'd20: _select_0 = tag_host_end_20;
-      5'd21: _select_0 = tag_host_end_21;
-      5'd22: _select_0 = tag_host_end_22;
-      5'd23: _select_0 = tag_host_end_23;
-      5'd24: _select_0 = tag_host_end_24;
-      5'd25: _select_0 = tag_host_end_25;
-      5'd26: _select_0 = tag_host_end_26;
-      5'd27: _select_0 = tag_host_end_27;
-      5'd28: _select_0 = tag_host_end_28;
-      5'd29: _select_0 = tag_host_end_29;
-      5'd30: _select_0 = tag_host_end_30;
-      5'd31: _select_0 = tag_host_end_31;
-      default: _select_0 = tag_host_end_0;
-    endcase
-  end
-  always @* begin  // gen/dma/read_cpl.ts:136
-    case (cpl_tag)
-      5'd0: _select_1 = tag_valid_0;
-      5'd1: _select_1 = tag_valid_1;
-      5'd2: _select_1 = tag_valid_2;
-      5'd3: _select_1 = tag_valid_3;
-      5'd4: _select_1 = tag_valid_4;
-      5'd5: _select_1 = tag_valid_5;
-      5'd6: _select_1 = tag_valid_6;
-      5'd7: _select_1 = tag_valid_7;
-      5'd8: _select_1 = tag_valid_8;
-      5'd9: _select_1 = tag_valid_9;
-      5'd10: _select_1 = tag_valid_10;
-      5'd11: _select_1 = tag_valid_11;
-      5'd12: _select_1 = tag_valid_12;
-      5'd13: _select_1 = tag_valid_13;
-      5'd14: _select_1 = tag_valid_14;
-      5'd15: _select_1 = tag_valid_15;
-      5'd16: _select_1 = tag_valid_16;
-      5'd17: _select_1 = tag_valid_17;
-      5'd18: _select_1 = tag_valid_18;
-      5'd19: _select_1 = tag_valid_19;
-      5'd20: _select_1 = tag_valid_20;
-      5'd21: _select_1 = tag_valid_21;
-      5'd22: _select_1 = tag_valid_22;
-      5'd23: _select_1 = tag_valid_23;
-      5'd24: _select_1 = tag_valid_24;
-      5'd25: _select_1 = tag_valid_25;
-      5'd26: _select_1 = tag_valid_26;
-      5'd27: _select_1 = tag_valid_27;
-      5'd28: _select_1 = tag_valid_28;
-      5'd29: _select_1 = tag_valid_29;
-      5'd30: _select_1 = tag_valid_30;
-      5'd31: _select_1 = tag_valid_31;
-      default: _select_1 = tag_valid_0;
-    endcase
-  end
-  always @* begin  // gen/dma/read_cpl.ts:136
-    case (cpl_tag)
-      5'd0: _select_2 = tag_age_0;
-      5'd1: _select_2 = tag_age_1;
-      5'd2: _select_2 = tag_age_2;
-      5'd3: _select_2 = tag_age_3;
-      5'd4: _select_2 = tag_age_4;
-      5'd5: _select_2 = tag_age_5;
-      5'd6: _select_2 = tag_age_6;
-      5'd7: _select_2 = tag_age_7;
-      5'd8: _select_2 = tag_age_8;
-      5'd9: _select_2 = tag_age_9;
-      5'd10: _select_2 = tag_age_10;
-      5'd11: _select_2 = tag_age_11;
-      5'd12: _select_2 = tag_age_12;
-      5'd13: _select_2 = tag_age_13;
-      5'd14: _select_2 = tag_age_14;
-      5'd15: _select_2 = tag_age_15;
-      5'd16: _select_2 = tag_age_16;
-      5'd17: _select_2 = tag_age_17;
-      5'd18: _select_2 = tag_age_18;
-      5'd19: _select_2 = tag_age_19;
-      5'd20: _select_2 = tag_age_20;
-      5'd21: _select_2 = tag_age_21;
-      5'd22: _select_2 = tag_age_22;
-      5'd23: _select_2 = tag_age_23;
-      5'd24: _select_2 = tag_age_24;
-      5'd25: _select_2 = tag_age_25;
-      5'd26: _select_2 = tag_age_26;
-      5'd27: _select_2 = tag_age_27;
-      5'd28: _select_2 = tag_age_28;
-      5'd29: _select_2 = tag_age_29;
-      5'd30: _select_2 = tag_age_30;
-      5'd31: _select_2 = tag_age_31;
-      default: _select_2 = tag_age_0;
-    endcase
-  end
-  always @* begin  // gen/dma/read_cpl.ts:138
-    case (cpl_tag)
-      5'd0: _select_3 = tag_remaining_0;
-      5'd1: _select_3 = tag_remaining_1;
-      5'd2: _select_3 = tag_remaining_2;
-      5'd3: _select_3 = tag_remaining_3;
-      5'd4: _select_3 = tag_remaining_4;
-      5'd5: _select_3 = tag_remaining_5;
-      5'd6: _select_3 = tag_remaining_6;
-      5'd7: _select_3 = tag_remaining_7;
-      5'd8: _select_3 = tag_remaining_8;
-      5'd9: _select_3 = tag_remaining_9;
-      5'd10: _select_3 = tag_remaining_10;
-      5'd11: _select_3 = tag_remaining_11;
-      5'd12: _select_3 = tag_remaining_12;
-      5'd13: _select_3 = tag_remaining_13;
-      5'd14: _select_3 = tag_remaining_14;
-      5'd15: _select_3 = tag_remaining_15;
-      5'd16: _select_3 = tag_remaining_16;
-      5'd17: _select_3 = tag_remaining_17;
-      5'd18: _select_3 = tag_remaining_18;
-      5'd19: _select_3 = tag_remaining_19;
-      5'd20: _select_3 = tag_remaining_20;
-      5'd21: _select_3 = tag_remaining_21;
-      5'd22: _select_3 = tag_remaining_22;
-      5'd23: _select_3 = tag_remaining_23;
-      5'd24: _select_3 = tag_remaining_24;
-      5'd25: _select_3 = tag_remaining_25;
-      5'd26: _select_3 = tag_remaining_26;
-      5'd27: _select_3 = tag_remaining_27;
-      5'd28: _select_3 = tag_remaining_28;
-      5'd29: _select_3 = tag_remaining_29;
-      5'd30: _select_3 = tag_remaining_30;
-      5'd31: _select_3 = tag_remaining_31;
-      default: _select_3 = tag_remaining_0;
-    endcase
-  end
-  always @* begin  // gen/dma/read_engine.ts:116
-    case (cur_slot)
-      3'd0: _select_4 = slot_err_0;
-      3'd1: _select_4 = slot_err_1;
-      3'd2: _select_4 = slot_err_2;
-      3'd3: _select_4 = slot_err_3;
-      3'd4: _select_4 = slot_err_4;
-      3'd5: _select_4 = slot_err_5;
-      3'd6: _select_4 = slot_err_6;
-      3'd7: _select_4 = slot_err_7;
-      default: _select_4 = slot_err_0;
-    endcase
-  end
-  always @* begin  // gen/dma/read_engine.ts:222
+  always @* begin  // gen/dma/read_engine.ts:224
     case (slot_head[2:0])
-      3'd0: _select_5 = slot_issued_0;
-      3'd1: _select_5 = slot_issued_1;
-      3'd2: _select_5 = slot_issued_2;
-      3'd3: _select_5 = slot_issued_3;
-      3'd4: _select_5 = slot_issued_4;
-      3'd5: _select_5 = slot_issued_5;
-      3'd6: _select_5 = slot_issued_6;
-      3'd7: _select_5 = slot_issued_7;
-      default: _select_5 = slot_issued_0;
+      3'd0: _select_0 = slot_issued_0;
+      3'd1: _select_0 = slot_issued_1;
+      3'd2: _select_0 = slot_issued_2;
+      3'd3: _select_0 = slot_issued_3;
+      3'd4: _select_0 = slot_issued_4;
+      3'd5: _select_0 = slot_issued_5;
+      3'd6: _select_0 = slot_issued_6;
+      3'd7: _select_0 = slot_issued_7;
+      default: _select_0 = slot_issued_0;
     endcase
   end
-  always @* begin  // gen/dma/read_engine.ts:222
+  always @* begin  // gen/dma/read_engine.ts:224
     case (slot_head[2:0])
-      3'd0: _select_6 = slot_pending_0;
-      3'd1: _select_6 = slot_pending_1;
-      3'd2: _select_6 = slot_pending_2;
-      3'd3: _select_6 = slot_pending_3;
-      3'd4: _select_6 = slot_pending_4;
-      3'd5: _select_6 = slot_pending_5;
-      3'd6: _select_6 = slot_pending_6;
-      3'd7: _select_6 = slot_pending_7;
-      default: _select_6 = slot_pending_0;
+      3'd0: _select_1 = slot_pending_0;
+      3'd1: _select_1 = slot_pending_1;
+      3'd2: _select_1 = slot_pending_2;
+      3'd3: _select_1 = slot_pending_3;
+      3'd4: _select_1 = slot_pending_4;
+      3'd5: _select_1 = slot_pending_5;
+      3'd6: _select_1 = slot_pending_6;
+      3'd7: _select_1 = slot_pending_7;
+      default: _select_1 = slot_pending_0;
     endcase
   end
-  always @* begin  // gen/dma/read_tags.ts:72
-    case (expire_tag)
-      5'd0: _select_7 = tag_slot_0;
-      5'd1: _select_7 = tag_slot_1;
-      5'd2: _select_7 = tag_slot_2;
-      5'd3: _select_7 = tag_slot_3;
-      5'd4: _select_7 = tag_slot_4;
-      5'd5: _select_7 = tag_slot_5;
-      5'd6: _select_7 = tag_slot_6;
-      5'd7: _select_7 = tag_slot_7;
-      5'd8: _select_7 = tag_slot_8;
-      5'd9: _select_7 = tag_slot_9;
-      5'd10: _select_7 = tag_slot_10;
-      5'd11: _select_7 = tag_slot_11;
-      5'd12: _select_7 = tag_slot_12;
-      5'd13: _select_7 = tag_slot_13;
-      5'd14: _select_7 = tag_slot_14;
-      5'd15: _select_7 = tag_slot_15;
-      5'd16: _select_7 = tag_slot_16;
-      5'd17: _select_7 = tag_slot_17;
-      5'd18: _select_7 = tag_slot_18;
-      5'd19: _select_7 = tag_slot_19;
-      5'd20: _select_7 = tag_slot_20;
-      5'd21: _select_7 = tag_slot_21;
-      5'd22: _select_7 = tag_slot_22;
-      5'd23: _select_7 = tag_slot_23;
-      5'd24: _select_7 = tag_slot_24;
-      5'd25: _select_7 = tag_slot_25;
-      5'd26: _select_7 = tag_slot_26;
-      5'd27: _select_7 = tag_slot_27;
-      5'd28: _select_7 = tag_slot_28;
-      5'd29: _select_7 = tag_slot_29;
-      5'd30: _select_7 = tag_slot_30;
-      5'd31: _select_7 = tag_slot_31;
-      default: _select_7 = tag_slot_0;
-    endcase
-  end
-  always @* begin  // gen/dma/read_cpl.ts:155
-    case (cpl_tag)
-      5'd0: _select_8 = tag_dev_end_0;
-      5'd1: _select_8 = tag_dev_end_1;
-      5'd2: _select_8 = tag_dev_end_2;
-      5'd3: _select_8 = tag_dev_end_3;
-      5'd4: _select_8 = tag_dev_end_4;
-      5'd5: _select_8 = tag_dev_end_5;
-      5'd6: _select_8 = tag_dev_end_6;
-      5'd7: _select_8 = tag_dev_end_7;
-      5'd8: _select_8 = tag_dev_end_8;
-      5'd9: _select_8 = tag_dev_end_9;
-      5'd10: _select_8 = tag_dev_end_10;
-      5'd11: _select_8 = tag_dev_end_11;
-      5'd12: _select_8 = tag_dev_end_12;
-      5'd13: _select_8 = tag_dev_end_13;
-      5'd14: _select_8 = tag_dev_end_14;
-      5'd15: _select_8 = tag_dev_end_15;
-      5'd16: _select_8 = tag_dev_end_16;
-      5'd17: _select_8 = tag_dev_end_17;
-      5'd18: _select_8 = tag_dev_end_18;
-      5'd19: _select_8 = tag_dev_end_19;
-      5'd20: _select_8 = tag_dev_end_20;
-      5'd21: _select_8 = tag_dev_end_21;
-      5'd22: _select_8 = tag_dev_end_22;
-      5'd23: _select_8 = tag_dev_end_23;
-      5'd24: _select_8 = tag_dev_end_24;
-      5'd25: _select_8 = tag_dev_end_25;
-      5'd26: _select_8 = tag_dev_end_26;
-      5'd27: _select_8 = tag_dev_end_27;
-      5'd28: _select_8 = tag_dev_end_28;
-      5'd29: _select_8 = tag_dev_end_29;
-      5'd30: _select_8 = tag_dev_end_30;
-      5'd31: _select_8 = tag_dev_end_31;
-      default: _select_8 = tag_dev_end_0;
-    endcase
-  end
-  always @* begin  // gen/dma/read_cpl.ts:156
-    case (cpl_tag)
-      5'd0: _select_9 = tag_slot_0;
-      5'd1: _select_9 = tag_slot_1;
-      5'd2: _select_9 = tag_slot_2;
-      5'd3: _select_9 = tag_slot_3;
-      5'd4: _select_9 = tag_slot_4;
-      5'd5: _select_9 = tag_slot_5;
-      5'd6: _select_9 = tag_slot_6;
-      5'd7: _select_9 = tag_slot_7;
-      5'd8: _select_9 = tag_slot_8;
-      5'd9: _select_9 = tag_slot_9;
-      5'd10: _select_9 = tag_slot_10;
-      5'd11: _select_9 = tag_slot_11;
-      5'd12: _select_9 = tag_slot_12;
-      5'd13: _select_9 = tag_slot_13;
-      5'd14: _select_9 = tag_slot_14;
-      5'd15: _select_9 = tag_slot_15;
-      5'd16: _select_9 = tag_slot_16;
-      5'd17: _select_9 = tag_slot_17;
-      5'd18: _select_9 = tag_slot_18;
-      5'd19: _select_9 = tag_slot_19;
-      5'd20: _select_9 = tag_slot_20;
-      5'd21: _select_9 = tag_slot_21;
-      5'd22: _select_9 = tag_slot_22;
-      5'd23: _select_9 = tag_slot_23;
-      5'd24: _select_9 = tag_slot_24;
-      5'd25: _select_9 = tag_slot_25;
-      5'd26: _select_9 = tag_slot_26;
-      5'd27: _select_9 = tag_slot_27;
-      5'd28: _select_9 = tag_slot_28;
-      5'd29: _select_9 = tag_slot_29;
-      5'd30: _select_9 = tag_slot_30;
-      5'd31: _select_9 = tag_slot_31;
-      default: _select_9 = tag_slot_0;
-    endcase
-  end
-  assign _mux_10 = r1_sop ? r1_write_end : beat_left;  // gen/dma/read_cpl.ts:251
+  assign _mux_2 = r1_sop ? r1_write_end : beat_left;  // gen/dma/read_cpl.ts:315
   always @* begin  // gen/pcie/dma_common.ts:26
     case ((max_read_req > 3'd5) ? 3'd5 : max_read_req)
-      3'd0: _select_13 = 13'd128;
-      3'd1: _select_13 = 13'd256;
-      3'd2: _select_13 = 13'd512;
-      3'd3: _select_13 = 13'd1024;
-      3'd4: _select_13 = 13'd2048;
-      3'd5: _select_13 = 13'd4096;
-      default: _select_13 = 13'd4096;
+      3'd0: _select_5 = 13'd128;
+      3'd1: _select_5 = 13'd256;
+      3'd2: _select_5 = 13'd512;
+      3'd3: _select_5 = 13'd1024;
+      3'd4: _select_5 = 13'd2048;
+      3'd5: _select_5 = 13'd4096;
+      default: _select_5 = 13'd4096;
     endcase
   end
-  assign _zext_12 = {7'd0, (_select_13 - ({1'b0, host[11:0]} & (_select_13 - 13'd1)))};  // gen/pcie/dma_common.ts:42
-  assign _mux_11 = (rem < _zext_12) ? rem : _zext_12;  // gen/pcie/dma_common.ts:43
-  assign _add_14 = ({12'd0, host[1:0]} + {1'b0, chunk}) + 14'd3;  // gen/pcie/tlp.ts:242
-  assign _sub_16 = ({12'd0, host[1:0]} + {1'b0, chunk}) - 14'd1;  // gen/pcie/tlp.ts:244
+  assign _zext_4 = {7'd0, (_select_5 - ({1'b0, host[11:0]} & (_select_5 - 13'd1)))};  // gen/pcie/dma_common.ts:42
+  assign _mux_3 = (rem < _zext_4) ? rem : _zext_4;  // gen/pcie/dma_common.ts:43
+  assign _add_6 = ({12'd0, host[1:0]} + {1'b0, chunk}) + 14'd3;  // gen/pcie/tlp.ts:242
+  assign _sub_8 = ({12'd0, host[1:0]} + {1'b0, chunk}) - 14'd1;  // gen/pcie/tlp.ts:244
   always @* begin  // gen/pcie/tlp.ts:232
-    case (_sub_16[1:0])
-      2'd0: _select_15 = 4'd1;
-      2'd1: _select_15 = 4'd3;
-      2'd2: _select_15 = 4'd7;
-      2'd3: _select_15 = 4'd15;
-      default: _select_15 = 4'd1;
+    case (_sub_8[1:0])
+      2'd0: _select_7 = 4'd1;
+      2'd1: _select_7 = 4'd3;
+      2'd2: _select_7 = 4'd7;
+      2'd3: _select_7 = 4'd15;
+      default: _select_7 = 4'd1;
     endcase
   end
   always @* begin  // gen/pcie/tlp.ts:227
     case (host[1:0])
-      2'd0: _select_17 = 4'd15;
-      2'd1: _select_17 = 4'd14;
-      2'd2: _select_17 = 4'd12;
-      2'd3: _select_17 = 4'd8;
-      default: _select_17 = 4'd15;
+      2'd0: _select_9 = 4'd15;
+      2'd1: _select_9 = 4'd14;
+      2'd2: _select_9 = 4'd12;
+      2'd3: _select_9 = 4'd8;
+      default: _select_9 = 4'd15;
     endcase
   end
-  always @* begin  // gen/dma/read_engine.ts:226
+  assign _and_10 = ((issue_state == ISSUE_STATE_IDLE) & cmd_queue_deq_valid) & (~((slot_head[3] != slot_tail[3]) & (slot_head[2:0] == slot_tail[2:0])));  // gen/dma/read_engine.ts:193
+  always @* begin  // gen/dma/read_engine.ts:228
     case (slot_head[2:0])
-      3'd0: _select_18 = slot_id_0;
-      3'd1: _select_18 = slot_id_1;
-      3'd2: _select_18 = slot_id_2;
-      3'd3: _select_18 = slot_id_3;
-      3'd4: _select_18 = slot_id_4;
-      3'd5: _select_18 = slot_id_5;
-      3'd6: _select_18 = slot_id_6;
-      3'd7: _select_18 = slot_id_7;
-      default: _select_18 = slot_id_0;
+      3'd0: _select_11 = slot_id_0;
+      3'd1: _select_11 = slot_id_1;
+      3'd2: _select_11 = slot_id_2;
+      3'd3: _select_11 = slot_id_3;
+      3'd4: _select_11 = slot_id_4;
+      3'd5: _select_11 = slot_id_5;
+      3'd6: _select_11 = slot_id_6;
+      3'd7: _select_11 = slot_id_7;
+      default: _select_11 = slot_id_0;
     endcase
   end
-  always @* begin  // gen/dma/read_engine.ts:227
+  always @* begin  // gen/dma/read_engine.ts:229
     case (slot_head[2:0])
-      3'd0: _select_19 = slot_err_0;
-      3'd1: _select_19 = slot_err_1;
-      3'd2: _select_19 = slot_err_2;
-      3'd3: _select_19 = slot_err_3;
-      3'd4: _select_19 = slot_err_4;
-      3'd5: _select_19 = slot_err_5;
-      3'd6: _select_19 = slot_err_6;
-      3'd7: _select_19 = slot_err_7;
-      default: _select_19 = slot_err_0;
+      3'd0: _select_12 = slot_err_0;
+      3'd1: _select_12 = slot_err_1;
+      3'd2: _select_12 = slot_err_2;
+      3'd3: _select_12 = slot_err_3;
+      3'd4: _select_12 = slot_err_4;
+      3'd5: _select_12 = slot_err_5;
+      3'd6: _select_12 = slot_err_6;
+      3'd7: _select_12 = slot_err_7;
+      default: _select_12 = slot_err_0;
     endcase
   end
   assign cmd_ready = cmd_queue_enq_ready;  // gen/dma/read_engine.ts:76
-  assign status_valid = st_valid;  // gen/dma/read_engine.ts:230
-  assign status_id = st_id;  // gen/dma/read_engine.ts:231
-  assign status_error = st_err;  // gen/dma/read_engine.ts:232
+  assign status_valid = st_valid;  // gen/dma/read_engine.ts:232
+  assign status_id = st_id;  // gen/dma/read_engine.ts:233
+  assign status_error = st_err;  // gen/dma/read_engine.ts:234
   assign req_valid = mrd_valid;  // gen/pcie/streams.ts:166
   assign req_hdr = mrd_hdr;  // gen/pcie/streams.ts:167
   assign req_data = 256'd0;  // gen/pcie/streams.ts:168
   assign req_keep = 8'd0;  // gen/pcie/streams.ts:169
   assign req_sop = 1'b1;  // gen/pcie/streams.ts:170
   assign req_eop = 1'b1;  // gen/pcie/streams.ts:171
-  assign cpl_ready = advance;  // gen/dma/read_cpl.ts:82
-  assign mem_wr_valid = r3_valid & r3_write;  // gen/dma/read_cpl.ts:304
-  assign mem_wr_addr = r3_addr;  // gen/dma/read_cpl.ts:305
-  assign mem_wr_data = r3_data;  // gen/dma/read_cpl.ts:306
-  assign mem_wr_be = r3_be;  // gen/dma/read_cpl.ts:307
-  assign busy = ((((cmd_queue_deq_valid | (~(issue_state == ISSUE_STATE_IDLE))) | (~(slot_head == slot_tail))) | st_valid) | mrd_valid) | ((((r0_valid | ra_valid) | r1_valid) | r2_valid) | r3_valid);  // gen/dma/read_engine.ts:235
-  assign outstanding = ((((((((((((((((((((((((((((((tag_valid_0 | tag_valid_1) | tag_valid_2) | tag_valid_3) | tag_valid_4) | tag_valid_5) | tag_valid_6) | tag_valid_7) | tag_valid_8) | tag_valid_9) | tag_valid_10) | tag_valid_11) | tag_valid_12) | tag_valid_13) | tag_valid_14) | tag_valid_15) | tag_valid_16) | tag_valid_17) | tag_valid_18) | tag_valid_19) | tag_valid_20) | tag_valid_21) | tag_valid_22) | tag_valid_23) | tag_valid_24) | tag_valid_25) | tag_valid_26) | tag_valid_27) | tag_valid_28) | tag_valid_29) | tag_valid_30) | tag_valid_31;  // gen/dma/read_engine.ts:236
-  assign ev_unexpected = cpl_start & cpl_unexpected;  // gen/dma/read_engine.ts:237
-  assign ev_ur = cpl_start & (cpl_err == 3'd2);  // gen/dma/read_engine.ts:238
-  assign ev_ca = cpl_start & (cpl_err == 3'd3);  // gen/dma/read_engine.ts:239
-  assign ev_poisoned = cpl_start & (cpl_err == 3'd4);  // gen/dma/read_engine.ts:240
-  assign ev_timeout = expire_now;  // gen/dma/read_engine.ts:241
+  assign cpl_ready = advance;  // gen/dma/read_cpl.ts:89
+  assign mem_wr_valid = r3_valid & r3_write;  // gen/dma/read_cpl.ts:368
+  assign mem_wr_addr = r3_addr;  // gen/dma/read_cpl.ts:369
+  assign mem_wr_data = r3_data;  // gen/dma/read_cpl.ts:370
+  assign mem_wr_be = r3_be;  // gen/dma/read_cpl.ts:371
+  assign busy = ((((cmd_queue_deq_valid | (~(issue_state == ISSUE_STATE_IDLE))) | (~(slot_head == slot_tail))) | st_valid) | mrd_valid) | (((((r0_valid | rl_valid) | ra_valid) | r1_valid) | r2_valid) | r3_valid);  // gen/dma/read_engine.ts:237
+  assign outstanding = ((((((((((((((((((((((((((((((tag_valid_0 | tag_valid_1) | tag_valid_2) | tag_valid_3) | tag_valid_4) | tag_valid_5) | tag_valid_6) | tag_valid_7) | tag_valid_8) | tag_valid_9) | tag_valid_10) | tag_valid_11) | tag_valid_12) | tag_valid_13) | tag_valid_14) | tag_valid_15) | tag_valid_16) | tag_valid_17) | tag_valid_18) | tag_valid_19) | tag_valid_20) | tag_valid_21) | tag_valid_22) | tag_valid_23) | tag_valid_24) | tag_valid_25) | tag_valid_26) | tag_valid_27) | tag_valid_28) | tag_valid_29) | tag_valid_30) | tag_valid_31;  // gen/dma/read_engine.ts:238
+  assign ev_unexpected = cpl_start & cpl_unexpected;  // gen/dma/read_engine.ts:239
+  assign ev_ur = cpl_start & (cpl_err == 3'd2);  // gen/dma/read_engine.ts:240
+  assign ev_ca = cpl_start & (cpl_err == 3'd3);  // gen/dma/read_engine.ts:241
+  assign ev_poisoned = cpl_start & (cpl_err == 3'd4);  // gen/dma/read_engine.ts:242
+  assign ev_timeout = expire_now;  // gen/dma/read_engine.ts:243
   assign cmd_queue_enq_valid = cmd_valid;  // gen/dma/read_engine.ts:74
   assign cmd_queue_enq_data = {cmd_host_addr, cmd_dev_addr, cmd_len, cmd_id};  // gen/dma/read_engine.ts:75
-  assign cmd_queue_deq_ready = (issue_state == ISSUE_STATE_IDLE) & (~((slot_head[3] != slot_tail[3]) & (slot_head[2:0] == slot_tail[2:0])));  // gen/dma/read_engine.ts:144
-  assign timeout_tick = timeout_prescale == 20'd0;  // gen/dma/read_tags.ts:46
-  assign timed_out = {{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{(tag_valid_31 & (tag_age_31 == 3'd5)), (tag_valid_30 & (tag_age_30 == 3'd5))}, (tag_valid_29 & (tag_age_29 == 3'd5))}, (tag_valid_28 & (tag_age_28 == 3'd5))}, (tag_valid_27 & (tag_age_27 == 3'd5))}, (tag_valid_26 & (tag_age_26 == 3'd5))}, (tag_valid_25 & (tag_age_25 == 3'd5))}, (tag_valid_24 & (tag_age_24 == 3'd5))}, (tag_valid_23 & (tag_age_23 == 3'd5))}, (tag_valid_22 & (tag_age_22 == 3'd5))}, (tag_valid_21 & (tag_age_21 == 3'd5))}, (tag_valid_20 & (tag_age_20 == 3'd5))}, (tag_valid_19 & (tag_age_19 == 3'd5))}, (tag_valid_18 & (tag_age_18 == 3'd5))}, (tag_valid_17 & (tag_age_17 == 3'd5))}, (tag_valid_16 & (tag_age_16 == 3'd5))}, (tag_valid_15 & (tag_age_15 == 3'd5))}, (tag_valid_14 & (tag_age_14 == 3'd5))}, (tag_valid_13 & (tag_age_13 == 3'd5))}, (tag_valid_12 & (tag_age_12 == 3'd5))}, (tag_valid_11 & (tag_age_11 == 3'd5))}, (tag_valid_10 & (tag_age_10 == 3'd5))}, (tag_valid_9 & (tag_age_9 == 3'd5))}, (tag_valid_8 & (tag_age_8 == 3'd5))}, (tag_valid_7 & (tag_age_7 == 3'd5))}, (tag_valid_6 & (tag_age_6 == 3'd5))}, (tag_valid_5 & (tag_age_5 == 3'd5))}, (tag_valid_4 & (tag_age_4 == 3'd5))}, (tag_valid_3 & (tag_age_3 == 3'd5))}, (tag_valid_2 & (tag_age_2 == 3'd5))}, (tag_valid_1 & (tag_age_1 == 3'd5))}, (tag_valid_0 & (tag_age_0 == 3'd5))};  // gen/dma/read_tags.ts:54
-  assign timeout_pick_v_1_0 = timed_out[0] | timed_out[1];  // gen/lib/priority.ts:29
-  assign timeout_pick_i_1_0 = ~timed_out[0];  // gen/lib/priority.ts:36
-  assign timeout_pick_v_3_2 = timed_out[2] | timed_out[3];  // gen/lib/priority.ts:29
-  assign timeout_pick_i_3_2 = ~timed_out[2];  // gen/lib/priority.ts:36
-  assign timeout_pick_v_3_0 = timeout_pick_v_1_0 | timeout_pick_v_3_2;  // gen/lib/priority.ts:29
-  assign timeout_pick_i_3_0 = {(~timeout_pick_v_1_0), (timeout_pick_v_1_0 ? timeout_pick_i_1_0 : timeout_pick_i_3_2)};  // gen/lib/priority.ts:36
-  assign timeout_pick_v_5_4 = timed_out[4] | timed_out[5];  // gen/lib/priority.ts:29
-  assign timeout_pick_i_5_4 = ~timed_out[4];  // gen/lib/priority.ts:36
-  assign timeout_pick_v_7_6 = timed_out[6] | timed_out[7];  // gen/lib/priority.ts:29
-  assign timeout_pick_i_7_6 = ~timed_out[6];  // gen/lib/priority.ts:36
-  assign timeout_pick_v_7_4 = timeout_pick_v_5_4 | timeout_pick_v_7_6;  // gen/lib/priority.ts:29
-  assign timeout_pick_i_7_4 = {(~timeout_pick_v_5_4), (timeout_pick_v_5_4 ? timeout_pick_i_5_4 : timeout_pick_i_7_6)};  // gen/lib/priority.ts:36
-  assign timeout_pick_v_7_0 = timeout_pick_v_3_0 | timeout_pick_v_7_4;  // gen/lib/priority.ts:29
-  assign timeout_pick_i_7_0 = {(~timeout_pick_v_3_0), (timeout_pick_v_3_0 ? timeout_pick_i_3_0 : timeout_pick_i_7_4)};  // gen/lib/priority.ts:36
-  assign timeout_pick_v_9_8 = timed_out[8] | timed_out[9];  // gen/lib/priority.ts:29
-  assign timeout_pick_i_9_8 = ~timed_out[8];  // gen/lib/priority.ts:36
-  assign timeout_pick_v_11_10 = timed_out[10] | timed_out[11];  // gen/lib/priority.ts:29
-  assign timeout_pick_i_11_10 = ~timed_out[10];  // gen/lib/priority.ts:36
-  assign timeout_pick_v_11_8 = timeout_pick_v_9_8 | timeout_pick_v_11_10;  // gen/lib/priority.ts:29
-  assign timeout_pick_i_11_8 = {(~timeout_pick_v_9_8), (timeout_pick_v_9_8 ? timeout_pick_i_9_8 : timeout_pick_i_11_10)};  // gen/lib/priority.ts:36
-  assign timeout_pick_v_13_12 = timed_out[12] | timed_out[13];  // gen/lib/priority.ts:29
-  assign timeout_pick_i_13_12 = ~timed_out[12];  // gen/lib/priority.ts:36
-  assign timeout_pick_v_15_14 = timed_out[14] | timed_out[15];  // gen/lib/priority.ts:29
-  assign timeout_pick_i_15_14 = ~timed_out[14];  // gen/lib/priority.ts:36
-  assign timeout_pick_v_15_12 = timeout_pick_v_13_12 | timeout_pick_v_15_14;  // gen/lib/priority.ts:29
-  assign timeout_pick_i_15_12 = {(~timeout_pick_v_13_12), (timeout_pick_v_13_12 ? timeout_pick_i_13_12 : timeout_pick_i_15_14)};  // gen/lib/priority.ts:36
-  assign timeout_pick_v_15_8 = timeout_pick_v_11_8 | timeout_pick_v_15_12;  // gen/lib/priority.ts:29
-  assign timeout_pick_i_15_8 = {(~timeout_pick_v_11_8), (timeout_pick_v_11_8 ? timeout_pick_i_11_8 : timeout_pick_i_15_12)};  // gen/lib/priority.ts:36
-  assign timeout_pick_v_15_0 = timeout_pick_v_7_0 | timeout_pick_v_15_8;  // gen/lib/priority.ts:29
-  assign timeout_pick_i_15_0 = {(~timeout_pick_v_7_0), (timeout_pick_v_7_0 ? timeout_pick_i_7_0 : timeout_pick_i_15_8)};  // gen/lib/priority.ts:36
-  assign timeout_pick_v_17_16 = timed_out[16] | timed_out[17];  // gen/lib/priority.ts:29
-  assign timeout_pick_i_17_16 = ~timed_out[16];  // gen/lib/priority.ts:36
-  assign timeout_pick_v_19_18 = timed_out[18] | timed_out[19];  // gen/lib/priority.ts:29
-  assign timeout_pick_i_19_18 = ~timed_out[18];  // gen/lib/priority.ts:36
-  assign timeout_pick_v_19_16 = timeout_pick_v_17_16 | timeout_pick_v_19_18;  // gen/lib/priority.ts:29
-  assign timeout_pick_i_19_16 = {(~timeout_pick_v_17_16), (timeout_pick_v_17_16 ? timeout_pick_i_17_16 : timeout_pick_i_19_18)};  // gen/lib/priority.ts:36
-  assign timeout_pick_v_21_20 = timed_out[20] | timed_out[21];  // gen/lib/priority.ts:29
-  assign timeout_pick_i_21_20 = ~timed_out[20];  // gen/lib/priority.ts:36
-  assign timeout_pick_v_23_22 = timed_out[22] | timed_out[23];  // gen/lib/priority.ts:29
-  assign timeout_pick_i_23_22 = ~timed_out[22];  // gen/lib/priority.ts:36
-  assign timeout_pick_v_23_20 = timeout_pick_v_21_20 | timeout_pick_v_23_22;  // gen/lib/priority.ts:29
-  assign timeout_pick_i_23_20 = {(~timeout_pick_v_21_20), (timeout_pick_v_21_20 ? timeout_pick_i_21_20 : timeout_pick_i_23_22)};  // gen/lib/priority.ts:36
-  assign timeout_pick_v_23_16 = timeout_pick_v_19_16 | timeout_pick_v_23_20;  // gen/lib/priority.ts:29
-  assign timeout_pick_i_23_16 = {(~timeout_pick_v_19_16), (timeout_pick_v_19_16 ? timeout_pick_i_19_16 : timeout_pick_i_23_20)};  // gen/lib/priority.ts:36
-  assign timeout_pick_v_25_24 = timed_out[24] | timed_out[25];  // gen/lib/priority.ts:29
-  assign timeout_pick_i_25_24 = ~timed_out[24];  // gen/lib/priority.ts:36
-  assign timeout_pick_v_27_26 = timed_out[26] | timed_out[27];  // gen/lib/priority.ts:29
-  assign timeout_pick_i_27_26 = ~timed_out[26];  // gen/lib/priority.ts:36
-  assign timeout_pick_v_27_24 = timeout_pick_v_25_24 | timeout_pick_v_27_26;  // gen/lib/priority.ts:29
-  assign timeout_pick_i_27_24 = {(~timeout_pick_v_25_24), (timeout_pick_v_25_24 ? timeout_pick_i_25_24 : timeout_pick_i_27_26)};  // gen/lib/priority.ts:36
-  assign timeout_pick_v_29_28 = timed_out[28] | timed_out[29];  // gen/lib/priority.ts:29
-  assign timeout_pick_i_29_28 = ~timed_out[28];  // gen/lib/priority.ts:36
-  assign timeout_pick_v_31_30 = timed_out[30] | timed_out[31];  // gen/lib/priority.ts:29
-  assign timeout_pick_i_31_30 = ~timed_out[30];  // gen/lib/priority.ts:36
-  assign timeout_pick_v_31_28 = timeout_pick_v_29_28 | timeout_pick_v_31_30;  // gen/lib/priority.ts:29
-  assign timeout_pick_i_31_28 = {(~timeout_pick_v_29_28), (timeout_pick_v_29_28 ? timeout_pick_i_29_28 : timeout_pick_i_31_30)};  // gen/lib/priority.ts:36
-  assign timeout_pick_v_31_24 = timeout_pick_v_27_24 | timeout_pick_v_31_28;  // gen/lib/priority.ts:29
-  assign timeout_pick_i_31_24 = {(~timeout_pick_v_27_24), (timeout_pick_v_27_24 ? timeout_pick_i_27_24 : timeout_pick_i_31_28)};  // gen/lib/priority.ts:36
-  assign timeout_pick_v_31_16 = timeout_pick_v_23_16 | timeout_pick_v_31_24;  // gen/lib/priority.ts:29
-  assign timeout_pick_i_31_16 = {(~timeout_pick_v_23_16), (timeout_pick_v_23_16 ? timeout_pick_i_23_16 : timeout_pick_i_31_24)};  // gen/lib/priority.ts:36
-  assign timeout_pick_valid = timeout_pick_v_15_0 | timeout_pick_v_31_16;  // gen/lib/priority.ts:29
-  assign timeout_pick_index = {(~timeout_pick_v_15_0), (timeout_pick_v_15_0 ? timeout_pick_i_15_0 : timeout_pick_i_31_16)};  // gen/lib/priority.ts:36
-  assign expire_now = expire_stage == 2'd2;  // gen/dma/read_tags.ts:76
-  assign advance = ~((r3_valid & r3_write) & (~mem_wr_ready));  // gen/dma/read_cpl.ts:81
-  assign cpl_tag = r0_hdr[44:40];  // gen/dma/read_cpl.ts:94
-  assign cpl_carried = {{(r0_hdr[105:96] == 10'd0), r0_hdr[105:96]}, 2'd0} - {11'd0, r0_hdr[33:32]};  // gen/dma/read_cpl.ts:99
-  assign cpl_la_ok = (_select_0 - r0_hdr[70:64]) == r0_hdr[38:32];  // gen/dma/read_cpl.ts:133
-  assign cpl_known = (({{r0_hdr[119], r0_hdr[115]}, r0_hdr[47:40]} < 10'd32) & _select_1) & (_select_2 != 3'd5);  // gen/dma/read_cpl.ts:136
-  assign cpl_forward = ((ra_valid & ra_sop) & ra_updates) & (ra_tag == cpl_tag);  // gen/dma/read_cpl.ts:137
-  assign cpl_in_sequence = cpl_forward ? ({(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} == ra_update_to) : ({(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} == _select_3);  // gen/dma/read_cpl.ts:138
-  assign cpl_start = (advance & ra_valid) & ra_sop;  // gen/dma/read_cpl.ts:163
+  assign cmd_queue_deq_ready = (issue_state == ISSUE_STATE_IDLE) & (~((slot_head[3] != slot_tail[3]) & (slot_head[2:0] == slot_tail[2:0])));  // gen/dma/read_engine.ts:151
+  assign timeout_tick = timeout_prescale == 20'd0;  // gen/dma/read_tags.ts:61
+  assign advance = ~((r3_valid & r3_write) & (~mem_wr_ready));  // gen/dma/read_cpl.ts:88
+  assign cpl_tag = r0_hdr[44:40];  // gen/dma/read_cpl.ts:101
+  assign cpl_carried = {{(r0_hdr[105:96] == 10'd0), r0_hdr[105:96]}, 2'd0} - {11'd0, r0_hdr[33:32]};  // gen/dma/read_cpl.ts:106
+  assign cpl_forward = ((rl_same_as_ahead & ra_valid) & ra_sop) & ra_updates;  // gen/dma/read_cpl.ts:195
+  assign cpl_la_ok = rl_host_end == rl_la_end;  // gen/dma/read_cpl.ts:197
+  assign cpl_known = rl_live & (cpl_forward ? (~ra_closes) : (rl_remaining != 13'd0));  // gen/dma/read_cpl.ts:200
+  assign cpl_in_sequence = cpl_forward ? (rl_byte_count == ra_update_to) : (rl_byte_count == rl_remaining);  // gen/dma/read_cpl.ts:201
+  assign cpl_start = (advance & ra_valid) & ra_sop;  // gen/dma/read_cpl.ts:227
   always @* begin
-    cpl_write = 1'b0;  // default, gen/dma/read_cpl.ts:166
-    if (~ra_known) begin  // gen/dma/read_cpl.ts:173
-    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:174
-    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:186
-    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:192
+    cpl_write = 1'b0;  // default, gen/dma/read_cpl.ts:230
+    if (~ra_known) begin  // gen/dma/read_cpl.ts:237
+    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:238
+    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:250
+    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:256
     end else begin
-      if (ra_poisoned) begin  // gen/dma/read_cpl.ts:197
+      if (ra_poisoned) begin  // gen/dma/read_cpl.ts:261
       end else begin
-        cpl_write = 1'b1;  // gen/dma/read_cpl.ts:197
+        cpl_write = 1'b1;  // gen/dma/read_cpl.ts:261
       end
     end
   end
   always @* begin
-    cpl_ends_read = 1'b0;  // default, gen/dma/read_cpl.ts:167
-    if (~ra_known) begin  // gen/dma/read_cpl.ts:173
-    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:174
-      cpl_ends_read = 1'b1;  // gen/dma/read_cpl.ts:177
-    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:186
-      cpl_ends_read = 1'b1;  // gen/dma/read_cpl.ts:189
-    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:192
+    cpl_ends_read = 1'b0;  // default, gen/dma/read_cpl.ts:231
+    if (~ra_known) begin  // gen/dma/read_cpl.ts:237
+    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:238
+      cpl_ends_read = 1'b1;  // gen/dma/read_cpl.ts:241
+    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:250
+      cpl_ends_read = 1'b1;  // gen/dma/read_cpl.ts:253
+    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:256
     end else begin
-      cpl_ends_read = ra_is_last;  // gen/dma/read_cpl.ts:196
+      cpl_ends_read = ra_is_last;  // gen/dma/read_cpl.ts:260
     end
   end
   always @* begin
-    cpl_update = 1'b0;  // default, gen/dma/read_cpl.ts:168
-    if (~ra_known) begin  // gen/dma/read_cpl.ts:173
-    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:174
-      cpl_update = 1'b1;  // gen/dma/read_cpl.ts:175
-    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:186
-      cpl_update = 1'b1;  // gen/dma/read_cpl.ts:187
-    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:192
+    cpl_update = 1'b0;  // default, gen/dma/read_cpl.ts:232
+    if (~ra_known) begin  // gen/dma/read_cpl.ts:237
+    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:238
+      cpl_update = 1'b1;  // gen/dma/read_cpl.ts:239
+    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:250
+      cpl_update = 1'b1;  // gen/dma/read_cpl.ts:251
+    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:256
     end else begin
-      cpl_update = 1'b1;  // gen/dma/read_cpl.ts:194
+      cpl_update = 1'b1;  // gen/dma/read_cpl.ts:258
     end
   end
   always @* begin
-    cpl_free = 1'b0;  // default, gen/dma/read_cpl.ts:169
-    if (~ra_known) begin  // gen/dma/read_cpl.ts:173
-    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:174
-      cpl_free = 1'b1;  // gen/dma/read_cpl.ts:176
-    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:186
-      cpl_free = 1'b1;  // gen/dma/read_cpl.ts:188
-    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:192
+    cpl_free = 1'b0;  // default, gen/dma/read_cpl.ts:233
+    if (~ra_known) begin  // gen/dma/read_cpl.ts:237
+    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:238
+      cpl_free = 1'b1;  // gen/dma/read_cpl.ts:240
+    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:250
+      cpl_free = 1'b1;  // gen/dma/read_cpl.ts:252
+    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:256
     end else begin
-      cpl_free = ra_is_last;  // gen/dma/read_cpl.ts:195
+      cpl_free = ra_is_last;  // gen/dma/read_cpl.ts:259
     end
   end
   always @* begin
-    cpl_err = 3'd0;  // default, gen/dma/read_cpl.ts:170
-    if (~ra_known) begin  // gen/dma/read_cpl.ts:173
-    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:174
-      cpl_err = (ra_status == 3'd1) ? 3'd2 : ((ra_status == 3'd4) ? 3'd3 : 3'd7);  // gen/dma/read_cpl.ts:178
-    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:186
-      cpl_err = 3'd7;  // gen/dma/read_cpl.ts:190
-    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:192
+    cpl_err = 3'd0;  // default, gen/dma/read_cpl.ts:234
+    if (~ra_known) begin  // gen/dma/read_cpl.ts:237
+    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:238
+      cpl_err = (ra_status == 3'd1) ? 3'd2 : ((ra_status == 3'd4) ? 3'd3 : 3'd7);  // gen/dma/read_cpl.ts:242
+    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:250
+      cpl_err = 3'd7;  // gen/dma/read_cpl.ts:254
+    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:256
     end else begin
-      if (ra_poisoned) begin  // gen/dma/read_cpl.ts:197
-        cpl_err = 3'd4;  // gen/dma/read_cpl.ts:197
+      if (ra_poisoned) begin  // gen/dma/read_cpl.ts:261
+        cpl_err = 3'd4;  // gen/dma/read_cpl.ts:261
       end
     end
   end
   always @* begin
-    cpl_unexpected = 1'b0;  // default, gen/dma/read_cpl.ts:171
-    if (~ra_known) begin  // gen/dma/read_cpl.ts:173
-      cpl_unexpected = 1'b1;  // gen/dma/read_cpl.ts:173
-    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:174
-    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:186
-    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:192
-      cpl_unexpected = 1'b1;  // gen/dma/read_cpl.ts:192
+    cpl_unexpected = 1'b0;  // default, gen/dma/read_cpl.ts:235
+    if (~ra_known) begin  // gen/dma/read_cpl.ts:237
+      cpl_unexpected = 1'b1;  // gen/dma/read_cpl.ts:237
+    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:238
+    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:250
+    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:256
+      cpl_unexpected = 1'b1;  // gen/dma/read_cpl.ts:256
     end
   end
-  assign beat_first_byte = r1_dev_end - {8'd0, r1_back};  // gen/dma/read_cpl.ts:245
-  assign usable_tags = {(~tag_valid_31), (~tag_valid_30), (~tag_valid_29), (~tag_valid_28), (~tag_valid_27), (~tag_valid_26), (~tag_valid_25), (~tag_valid_24), (~tag_valid_23), (~tag_valid_22), (~tag_valid_21), (~tag_valid_20), (~tag_valid_19), (~tag_valid_18), (~tag_valid_17), (~tag_valid_16), (~tag_valid_15), (~tag_valid_14), (~tag_valid_13), (~tag_valid_12), (~tag_valid_11), (~tag_valid_10), (~tag_valid_9), (~tag_valid_8), (~tag_valid_7), (~tag_valid_6), (~tag_valid_5), (~tag_valid_4), (~tag_valid_3), (~tag_valid_2), (~tag_valid_1), (~tag_valid_0)};  // gen/dma/read_engine.ts:115
+  assign beat_first_byte = r1_dev_end - {8'd0, r1_back};  // gen/dma/read_cpl.ts:309
+  assign timeout_pick_or_p1 = {(timed_out[31] | timed_out[30]), timed_out[30], (timed_out[29] | timed_out[28]), timed_out[28], (timed_out[27] | timed_out[26]), timed_out[26], (timed_out[25] | timed_out[24]), timed_out[24], (timed_out[23] | timed_out[22]), timed_out[22], (timed_out[21] | timed_out[20]), timed_out[20], (timed_out[19] | timed_out[18]), timed_out[18], (timed_out[17] | timed_out[16]), timed_out[16], (timed_out[15] | timed_out[14]), timed_out[14], (timed_out[13] | timed_out[12]), timed_out[12], (timed_out[11] | timed_out[10]), timed_out[10], (timed_out[9] | timed_out[8]), timed_out[8], (timed_out[7] | timed_out[6]), timed_out[6], (timed_out[5] | timed_out[4]), timed_out[4], (timed_out[3] | timed_out[2]), timed_out[2], (timed_out[1] | timed_out[0]), timed_out[0]};  // gen/lib/priority.ts:57
+  assign timeout_pick_or_p2 = {(timeout_pick_or_p1[31] | timeout_pick_or_p1[29]), (timeout_pick_or_p1[30] | timeout_pick_or_p1[29]), timeout_pick_or_p1[29], timeout_pick_or_p1[28], (timeout_pick_or_p1[27] | timeout_pick_or_p1[25]), (timeout_pick_or_p1[26] | timeout_pick_or_p1[25]), timeout_pick_or_p1[25], timeout_pick_or_p1[24], (timeout_pick_or_p1[23] | timeout_pick_or_p1[21]), (timeout_pick_or_p1[22] | timeout_pick_or_p1[21]), timeout_pick_or_p1[21], timeout_pick_or_p1[20], (timeout_pick_or_p1[19] | timeout_pick_or_p1[17]), (timeout_pick_or_p1[18] | timeout_pick_or_p1[17]), timeout_pick_or_p1[17], timeout_pick_or_p1[16], (timeout_pick_or_p1[15] | timeout_pick_or_p1[13]), (timeout_pick_or_p1[14] | timeout_pick_or_p1[13]), timeout_pick_or_p1[13], timeout_pick_or_p1[12], (timeout_pick_or_p1[11] | timeout_pick_or_p1[9]), (timeout_pick_or_p1[10] | timeout_pick_or_p1[9]), timeout_pick_or_p1[9], timeout_pick_or_p1[8], (timeout_pick_or_p1[7] | timeout_pick_or_p1[5]), (timeout_pick_or_p1[6] | timeout_pick_or_p1[5]), timeout_pick_or_p1[5], timeout_pick_or_p1[4], (timeout_pick_or_p1[3] | timeout_pick_or_p1[1]), (timeout_pick_or_p1[2] | timeout_pick_or_p1[1]), timeout_pick_or_p1[1], timeout_pick_or_p1[0]};  // gen/lib/priority.ts:57
+  assign timeout_pick_or_p3 = {(timeout_pick_or_p2[31] | timeout_pick_or_p2[27]), (timeout_pick_or_p2[30] | timeout_pick_or_p2[27]), (timeout_pick_or_p2[29] | timeout_pick_or_p2[27]), (timeout_pick_or_p2[28] | timeout_pick_or_p2[27]), timeout_pick_or_p2[27], timeout_pick_or_p2[26], timeout_pick_or_p2[25], timeout_pick_or_p2[24], (timeout_pick_or_p2[23] | timeout_pick_or_p2[19]), (timeout_pick_or_p2[22] | timeout_pick_or_p2[19]), (timeout_pick_or_p2[21] | timeout_pick_or_p2[19]), (timeout_pick_or_p2[20] | timeout_pick_or_p2[19]), timeout_pick_or_p2[19], timeout_pick_or_p2[18], timeout_pick_or_p2[17], timeout_pick_or_p2[16], (timeout_pick_or_p2[15] | timeout_pick_or_p2[11]), (timeout_pick_or_p2[14] | timeout_pick_or_p2[11]), (timeout_pick_or_p2[13] | timeout_pick_or_p2[11]), (timeout_pick_or_p2[12] | timeout_pick_or_p2[11]), timeout_pick_or_p2[11], timeout_pick_or_p2[10], timeout_pick_or_p2[9], timeout_pick_or_p2[8], (timeout_pick_or_p2[7] | timeout_pick_or_p2[3]), (timeout_pick_or_p2[6] | timeout_pick_or_p2[3]), (timeout_pick_or_p2[5] | timeout_pick_or_p2[3]), (timeout_pick_or_p2[4] | timeout_pick_or_p2[3]), timeout_pick_or_p2[3], timeout_pick_or_p2[2], timeout_pick_or_p2[1], timeout_pick_or_p2[0]};  // gen/lib/priority.ts:57
+  assign timeout_pick_or_p4 = {(timeout_pick_or_p3[31] | timeout_pick_or_p3[23]), (timeout_pick_or_p3[30] | timeout_pick_or_p3[23]), (timeout_pick_or_p3[29] | timeout_pick_or_p3[23]), (timeout_pick_or_p3[28] | timeout_pick_or_p3[23]), (timeout_pick_or_p3[27] | timeout_pick_or_p3[23]), (timeout_pick_or_p3[26] | timeout_pick_or_p3[23]), (timeout_pick_or_p3[25] | timeout_pick_or_p3[23]), (timeout_pick_or_p3[24] | timeout_pick_or_p3[23]), timeout_pick_or_p3[23], timeout_pick_or_p3[22], timeout_pick_or_p3[21], timeout_pick_or_p3[20], timeout_pick_or_p3[19], timeout_pick_or_p3[18], timeout_pick_or_p3[17], timeout_pick_or_p3[16], (timeout_pick_or_p3[15] | timeout_pick_or_p3[7]), (timeout_pick_or_p3[14] | timeout_pick_or_p3[7]), (timeout_pick_or_p3[13] | timeout_pick_or_p3[7]), (timeout_pick_or_p3[12] | timeout_pick_or_p3[7]), (timeout_pick_or_p3[11] | timeout_pick_or_p3[7]), (timeout_pick_or_p3[10] | timeout_pick_or_p3[7]), (timeout_pick_or_p3[9] | timeout_pick_or_p3[7]), (timeout_pick_or_p3[8] | timeout_pick_or_p3[7]), timeout_pick_or_p3[7], timeout_pick_or_p3[6], timeout_pick_or_p3[5], timeout_pick_or_p3[4], timeout_pick_or_p3[3], timeout_pick_or_p3[2], timeout_pick_or_p3[1], timeout_pick_or_p3[0]};  // gen/lib/priority.ts:57
+  assign timeout_pick_or_p5 = {(timeout_pick_or_p4[31] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[30] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[29] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[28] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[27] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[26] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[25] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[24] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[23] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[22] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[21] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[20] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[19] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[18] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[17] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[16] | timeout_pick_or_p4[15]), timeout_pick_or_p4[15], timeout_pick_or_p4[14], timeout_pick_or_p4[13], timeout_pick_or_p4[12], timeout_pick_or_p4[11], timeout_pick_or_p4[10], timeout_pick_or_p4[9], timeout_pick_or_p4[8], timeout_pick_or_p4[7], timeout_pick_or_p4[6], timeout_pick_or_p4[5], timeout_pick_or_p4[4], timeout_pick_or_p4[3], timeout_pick_or_p4[2], timeout_pick_or_p4[1], timeout_pick_or_p4[0]};  // gen/lib/priority.ts:57
+  assign timeout_pick_onehot = timed_out & (~(timeout_pick_or_p5 << 1));  // gen/lib/priority.ts:66
+  assign expire_index_index = {(((((((((((((((expire_onehot[16] | expire_onehot[17]) | expire_onehot[18]) | expire_onehot[19]) | expire_onehot[20]) | expire_onehot[21]) | expire_onehot[22]) | expire_onehot[23]) | expire_onehot[24]) | expire_onehot[25]) | expire_onehot[26]) | expire_onehot[27]) | expire_onehot[28]) | expire_onehot[29]) | expire_onehot[30]) | expire_onehot[31]), (((((((((((((((expire_onehot[8] | expire_onehot[9]) | expire_onehot[10]) | expire_onehot[11]) | expire_onehot[12]) | expire_onehot[13]) | expire_onehot[14]) | expire_onehot[15]) | expire_onehot[24]) | expire_onehot[25]) | expire_onehot[26]) | expire_onehot[27]) | expire_onehot[28]) | expire_onehot[29]) | expire_onehot[30]) | expire_onehot[31]), (((((((((((((((expire_onehot[4] | expire_onehot[5]) | expire_onehot[6]) | expire_onehot[7]) | expire_onehot[12]) | expire_onehot[13]) | expire_onehot[14]) | expire_onehot[15]) | expire_onehot[20]) | expire_onehot[21]) | expire_onehot[22]) | expire_onehot[23]) | expire_onehot[28]) | expire_onehot[29]) | expire_onehot[30]) | expire_onehot[31]), (((((((((((((((expire_onehot[2] | expire_onehot[3]) | expire_onehot[6]) | expire_onehot[7]) | expire_onehot[10]) | expire_onehot[11]) | expire_onehot[14]) | expire_onehot[15]) | expire_onehot[18]) | expire_onehot[19]) | expire_onehot[22]) | expire_onehot[23]) | expire_onehot[26]) | expire_onehot[27]) | expire_onehot[30]) | expire_onehot[31]), (((((((((((((((expire_onehot[1] | expire_onehot[3]) | expire_onehot[5]) | expire_onehot[7]) | expire_onehot[9]) | expire_onehot[11]) | expire_onehot[13]) | expire_onehot[15]) | expire_onehot[17]) | expire_onehot[19]) | expire_onehot[21]) | expire_onehot[23]) | expire_onehot[25]) | expire_onehot[27]) | expire_onehot[29]) | expire_onehot[31])};  // gen/lib/priority.ts:82
+  assign expire_now = (expire_stage == 2'd3) & expire_keep;  // gen/dma/read_tags.ts:134
+  assign usable_tags = {(~tag_valid_31), (~tag_valid_30), (~tag_valid_29), (~tag_valid_28), (~tag_valid_27), (~tag_valid_26), (~tag_valid_25), (~tag_valid_24), (~tag_valid_23), (~tag_valid_22), (~tag_valid_21), (~tag_valid_20), (~tag_valid_19), (~tag_valid_18), (~tag_valid_17), (~tag_valid_16), (~tag_valid_15), (~tag_valid_14), (~tag_valid_13), (~tag_valid_12), (~tag_valid_11), (~tag_valid_10), (~tag_valid_9), (~tag_valid_8), (~tag_valid_7), (~tag_valid_6), (~tag_valid_5), (~tag_valid_4), (~tag_valid_3), (~tag_valid_2), (~tag_valid_1), (~tag_valid_0)};  // gen/dma/read_engine.ts:116
   assign free_tag_v_1_0 = usable_tags[0] | usable_tags[1];  // gen/lib/priority.ts:29
   assign free_tag_i_1_0 = ~usable_tags[0];  // gen/lib/priority.ts:36
   assign free_tag_v_3_2 = usable_tags[2] | usable_tags[3];  // gen/lib/priority.ts:29
@@ -1165,799 +806,828 @@ module dma_read_w256_t32_d22_l20_i11_s8_to20 (
   assign free_tag_i_31_16 = {(~free_tag_v_23_16), (free_tag_v_23_16 ? free_tag_i_23_16 : free_tag_i_31_24)};  // gen/lib/priority.ts:36
   assign free_tag_valid = free_tag_v_15_0 | free_tag_v_31_16;  // gen/lib/priority.ts:29
   assign free_tag_index = {(~free_tag_v_15_0), (free_tag_v_15_0 ? free_tag_i_15_0 : free_tag_i_31_16)};  // gen/lib/priority.ts:36
-  assign issue_now = (issue_state == ISSUE_STATE_ISSUE) & ((~mrd_valid) | req_ready);  // gen/dma/read_engine.ts:117
+  assign cur_done = rem_zero | cur_failed;  // gen/dma/read_engine.ts:122
+  assign issue_now = (issue_state == ISSUE_STATE_ISSUE) & ((~mrd_valid) | req_ready);  // gen/dma/read_engine.ts:123
   always @* begin
-    bme_lost = 1'b0;  // default, gen/dma/read_engine.ts:118
-    case (issue_state)  // gen/dma/read_engine.ts:120
+    bme_lost = 1'b0;  // default, gen/dma/read_engine.ts:124
+    case (issue_state)  // gen/dma/read_engine.ts:126
       ISSUE_STATE_CALC: begin
-        if ((rem == 20'd0) | (_select_4 != 3'd0)) begin  // gen/dma/read_engine.ts:132
-        end else if (~bus_master) begin  // gen/dma/read_engine.ts:133
-          bme_lost = 1'b1;  // gen/dma/read_engine.ts:133
+        if (cur_done) begin  // gen/dma/read_engine.ts:139
+        end else if (~bus_master) begin  // gen/dma/read_engine.ts:140
+          bme_lost = 1'b1;  // gen/dma/read_engine.ts:140
         end
       end
       default: begin end
     endcase
   end
-  assign retire = (((~(slot_head == slot_tail)) & _select_5) & (_select_6 == 6'd0)) & ((~st_valid) | status_ready);  // gen/dma/read_engine.ts:220
+  assign retire = (((~(slot_head == slot_tail)) & _select_0) & (_select_1 == 6'd0)) & ((~st_valid) | status_ready);  // gen/dma/read_engine.ts:222
 
   // ---- registers
   always @(posedge clk) begin
-    if (timeout_tick & (tag_age_0 != 3'd5)) begin  // gen/dma/read_tags.ts:48
-      tag_age_0 <= tag_age_0 + 3'd1;  // gen/dma/read_tags.ts:48
+    if (timeout_tick & (tag_age_0 != 3'd5)) begin  // gen/dma/read_tags.ts:63
+      tag_age_0 <= tag_age_0 + 3'd1;  // gen/dma/read_tags.ts:63
     end
-    if (timeout_tick & (tag_age_1 != 3'd5)) begin  // gen/dma/read_tags.ts:48
-      tag_age_1 <= tag_age_1 + 3'd1;  // gen/dma/read_tags.ts:48
+    if (timeout_tick & (tag_age_1 != 3'd5)) begin  // gen/dma/read_tags.ts:63
+      tag_age_1 <= tag_age_1 + 3'd1;  // gen/dma/read_tags.ts:63
     end
-    if (timeout_tick & (tag_age_2 != 3'd5)) begin  // gen/dma/read_tags.ts:48
-      tag_age_2 <= tag_age_2 + 3'd1;  // gen/dma/read_tags.ts:48
+    if (timeout_tick & (tag_age_2 != 3'd5)) begin  // gen/dma/read_tags.ts:63
+      tag_age_2 <= tag_age_2 + 3'd1;  // gen/dma/read_tags.ts:63
     end
-    if (timeout_tick & (tag_age_3 != 3'd5)) begin  // gen/dma/read_tags.ts:48
-      tag_age_3 <= tag_age_3 + 3'd1;  // gen/dma/read_tags.ts:48
+    if (timeout_tick & (tag_age_3 != 3'd5)) begin  // gen/dma/read_tags.ts:63
+      tag_age_3 <= tag_age_3 + 3'd1;  // gen/dma/read_tags.ts:63
     end
-    if (timeout_tick & (tag_age_4 != 3'd5)) begin  // gen/dma/read_tags.ts:48
-      tag_age_4 <= tag_age_4 + 3'd1;  // gen/dma/read_tags.ts:48
+    if (timeout_tick & (tag_age_4 != 3'd5)) begin  // gen/dma/read_tags.ts:63
+      tag_age_4 <= tag_age_4 + 3'd1;  // gen/dma/read_tags.ts:63
     end
-    if (timeout_tick & (tag_age_5 != 3'd5)) begin  // gen/dma/read_tags.ts:48
-      tag_age_5 <= tag_age_5 + 3'd1;  // gen/dma/read_tags.ts:48
+    if (timeout_tick & (tag_age_5 != 3'd5)) begin  // gen/dma/read_tags.ts:63
+      tag_age_5 <= tag_age_5 + 3'd1;  // gen/dma/read_tags.ts:63
     end
-    if (timeout_tick & (tag_age_6 != 3'd5)) begin  // gen/dma/read_tags.ts:48
-      tag_age_6 <= tag_age_6 + 3'd1;  // gen/dma/read_tags.ts:48
+    if (timeout_tick & (tag_age_6 != 3'd5)) begin  // gen/dma/read_tags.ts:63
+      tag_age_6 <= tag_age_6 + 3'd1;  // gen/dma/read_tags.ts:63
     end
-    if (timeout_tick & (tag_age_7 != 3'd5)) begin  // gen/dma/read_tags.ts:48
-      tag_age_7 <= tag_age_7 + 3'd1;  // gen/dma/read_tags.ts:48
+    if (timeout_tick & (tag_age_7 != 3'd5)) begin  // gen/dma/read_tags.ts:63
+      tag_age_7 <= tag_age_7 + 3'd1;  // gen/dma/read_tags.ts:63
     end
-    if (timeout_tick & (tag_age_8 != 3'd5)) begin  // gen/dma/read_tags.ts:48
-      tag_age_8 <= tag_age_8 + 3'd1;  // gen/dma/read_tags.ts:48
+    if (timeout_tick & (tag_age_8 != 3'd5)) begin  // gen/dma/read_tags.ts:63
+      tag_age_8 <= tag_age_8 + 3'd1;  // gen/dma/read_tags.ts:63
     end
-    if (timeout_tick & (tag_age_9 != 3'd5)) begin  // gen/dma/read_tags.ts:48
-      tag_age_9 <= tag_age_9 + 3'd1;  // gen/dma/read_tags.ts:48
+    if (timeout_tick & (tag_age_9 != 3'd5)) begin  // gen/dma/read_tags.ts:63
+      tag_age_9 <= tag_age_9 + 3'd1;  // gen/dma/read_tags.ts:63
     end
-    if (timeout_tick & (tag_age_10 != 3'd5)) begin  // gen/dma/read_tags.ts:48
-      tag_age_10 <= tag_age_10 + 3'd1;  // gen/dma/read_tags.ts:48
+    if (timeout_tick & (tag_age_10 != 3'd5)) begin  // gen/dma/read_tags.ts:63
+      tag_age_10 <= tag_age_10 + 3'd1;  // gen/dma/read_tags.ts:63
     end
-    if (timeout_tick & (tag_age_11 != 3'd5)) begin  // gen/dma/read_tags.ts:48
-      tag_age_11 <= tag_age_11 + 3'd1;  // gen/dma/read_tags.ts:48
+    if (timeout_tick & (tag_age_11 != 3'd5)) begin  // gen/dma/read_tags.ts:63
+      tag_age_11 <= tag_age_11 + 3'd1;  // gen/dma/read_tags.ts:63
     end
-    if (timeout_tick & (tag_age_12 != 3'd5)) begin  // gen/dma/read_tags.ts:48
-      tag_age_12 <= tag_age_12 + 3'd1;  // gen/dma/read_tags.ts:48
+    if (timeout_tick & (tag_age_12 != 3'd5)) begin  // gen/dma/read_tags.ts:63
+      tag_age_12 <= tag_age_12 + 3'd1;  // gen/dma/read_tags.ts:63
     end
-    if (timeout_tick & (tag_age_13 != 3'd5)) begin  // gen/dma/read_tags.ts:48
-      tag_age_13 <= tag_age_13 + 3'd1;  // gen/dma/read_tags.ts:48
+    if (timeout_tick & (tag_age_13 != 3'd5)) begin  // gen/dma/read_tags.ts:63
+      tag_age_13 <= tag_age_13 + 3'd1;  // gen/dma/read_tags.ts:63
     end
-    if (timeout_tick & (tag_age_14 != 3'd5)) begin  // gen/dma/read_tags.ts:48
-      tag_age_14 <= tag_age_14 + 3'd1;  // gen/dma/read_tags.ts:48
+    if (timeout_tick & (tag_age_14 != 3'd5)) begin  // gen/dma/read_tags.ts:63
+      tag_age_14 <= tag_age_14 + 3'd1;  // gen/dma/read_tags.ts:63
     end
-    if (timeout_tick & (tag_age_15 != 3'd5)) begin  // gen/dma/read_tags.ts:48
-      tag_age_15 <= tag_age_15 + 3'd1;  // gen/dma/read_tags.ts:48
+    if (timeout_tick & (tag_age_15 != 3'd5)) begin  // gen/dma/read_tags.ts:63
+      tag_age_15 <= tag_age_15 + 3'd1;  // gen/dma/read_tags.ts:63
     end
-    if (timeout_tick & (tag_age_16 != 3'd5)) begin  // gen/dma/read_tags.ts:48
-      tag_age_16 <= tag_age_16 + 3'd1;  // gen/dma/read_tags.ts:48
+    if (timeout_tick & (tag_age_16 != 3'd5)) begin  // gen/dma/read_tags.ts:63
+      tag_age_16 <= tag_age_16 + 3'd1;  // gen/dma/read_tags.ts:63
     end
-    if (timeout_tick & (tag_age_17 != 3'd5)) begin  // gen/dma/read_tags.ts:48
-      tag_age_17 <= tag_age_17 + 3'd1;  // gen/dma/read_tags.ts:48
+    if (timeout_tick & (tag_age_17 != 3'd5)) begin  // gen/dma/read_tags.ts:63
+      tag_age_17 <= tag_age_17 + 3'd1;  // gen/dma/read_tags.ts:63
     end
-    if (timeout_tick & (tag_age_18 != 3'd5)) begin  // gen/dma/read_tags.ts:48
-      tag_age_18 <= tag_age_18 + 3'd1;  // gen/dma/read_tags.ts:48
+    if (timeout_tick & (tag_age_18 != 3'd5)) begin  // gen/dma/read_tags.ts:63
+      tag_age_18 <= tag_age_18 + 3'd1;  // gen/dma/read_tags.ts:63
     end
-    if (timeout_tick & (tag_age_19 != 3'd5)) begin  // gen/dma/read_tags.ts:48
-      tag_age_19 <= tag_age_19 + 3'd1;  // gen/dma/read_tags.ts:48
+    if (timeout_tick & (tag_age_19 != 3'd5)) begin  // gen/dma/read_tags.ts:63
+      tag_age_19 <= tag_age_19 + 3'd1;  // gen/dma/read_tags.ts:63
     end
-    if (timeout_tick & (tag_age_20 != 3'd5)) begin  // gen/dma/read_tags.ts:48
-      tag_age_20 <= tag_age_20 + 3'd1;  // gen/dma/read_tags.ts:48
+    if (timeout_tick & (tag_age_20 != 3'd5)) begin  // gen/dma/read_tags.ts:63
+      tag_age_20 <= tag_age_20 + 3'd1;  // gen/dma/read_tags.ts:63
     end
-    if (timeout_tick & (tag_age_21 != 3'd5)) begin  // gen/dma/read_tags.ts:48
-      tag_age_21 <= tag_age_21 + 3'd1;  // gen/dma/read_tags.ts:48
+    if (timeout_tick & (tag_age_21 != 3'd5)) begin  // gen/dma/read_tags.ts:63
+      tag_age_21 <= tag_age_21 + 3'd1;  // gen/dma/read_tags.ts:63
     end
-    if (timeout_tick & (tag_age_22 != 3'd5)) begin  // gen/dma/read_tags.ts:48
-      tag_age_22 <= tag_age_22 + 3'd1;  // gen/dma/read_tags.ts:48
+    if (timeout_tick & (tag_age_22 != 3'd5)) begin  // gen/dma/read_tags.ts:63
+      tag_age_22 <= tag_age_22 + 3'd1;  // gen/dma/read_tags.ts:63
     end
-    if (timeout_tick & (tag_age_23 != 3'd5)) begin  // gen/dma/read_tags.ts:48
-      tag_age_23 <= tag_age_23 + 3'd1;  // gen/dma/read_tags.ts:48
+    if (timeout_tick & (tag_age_23 != 3'd5)) begin  // gen/dma/read_tags.ts:63
+      tag_age_23 <= tag_age_23 + 3'd1;  // gen/dma/read_tags.ts:63
     end
-    if (timeout_tick & (tag_age_24 != 3'd5)) begin  // gen/dma/read_tags.ts:48
-      tag_age_24 <= tag_age_24 + 3'd1;  // gen/dma/read_tags.ts:48
+    if (timeout_tick & (tag_age_24 != 3'd5)) begin  // gen/dma/read_tags.ts:63
+      tag_age_24 <= tag_age_24 + 3'd1;  // gen/dma/read_tags.ts:63
     end
-    if (timeout_tick & (tag_age_25 != 3'd5)) begin  // gen/dma/read_tags.ts:48
-      tag_age_25 <= tag_age_25 + 3'd1;  // gen/dma/read_tags.ts:48
+    if (timeout_tick & (tag_age_25 != 3'd5)) begin  // gen/dma/read_tags.ts:63
+      tag_age_25 <= tag_age_25 + 3'd1;  // gen/dma/read_tags.ts:63
     end
-    if (timeout_tick & (tag_age_26 != 3'd5)) begin  // gen/dma/read_tags.ts:48
-      tag_age_26 <= tag_age_26 + 3'd1;  // gen/dma/read_tags.ts:48
+    if (timeout_tick & (tag_age_26 != 3'd5)) begin  // gen/dma/read_tags.ts:63
+      tag_age_26 <= tag_age_26 + 3'd1;  // gen/dma/read_tags.ts:63
     end
-    if (timeout_tick & (tag_age_27 != 3'd5)) begin  // gen/dma/read_tags.ts:48
-      tag_age_27 <= tag_age_27 + 3'd1;  // gen/dma/read_tags.ts:48
+    if (timeout_tick & (tag_age_27 != 3'd5)) begin  // gen/dma/read_tags.ts:63
+      tag_age_27 <= tag_age_27 + 3'd1;  // gen/dma/read_tags.ts:63
     end
-    if (timeout_tick & (tag_age_28 != 3'd5)) begin  // gen/dma/read_tags.ts:48
-      tag_age_28 <= tag_age_28 + 3'd1;  // gen/dma/read_tags.ts:48
+    if (timeout_tick & (tag_age_28 != 3'd5)) begin  // gen/dma/read_tags.ts:63
+      tag_age_28 <= tag_age_28 + 3'd1;  // gen/dma/read_tags.ts:63
     end
-    if (timeout_tick & (tag_age_29 != 3'd5)) begin  // gen/dma/read_tags.ts:48
-      tag_age_29 <= tag_age_29 + 3'd1;  // gen/dma/read_tags.ts:48
+    if (timeout_tick & (tag_age_29 != 3'd5)) begin  // gen/dma/read_tags.ts:63
+      tag_age_29 <= tag_age_29 + 3'd1;  // gen/dma/read_tags.ts:63
     end
-    if (timeout_tick & (tag_age_30 != 3'd5)) begin  // gen/dma/read_tags.ts:48
-      tag_age_30 <= tag_age_30 + 3'd1;  // gen/dma/read_tags.ts:48
+    if (timeout_tick & (tag_age_30 != 3'd5)) begin  // gen/dma/read_tags.ts:63
+      tag_age_30 <= tag_age_30 + 3'd1;  // gen/dma/read_tags.ts:63
     end
-    if (timeout_tick & (tag_age_31 != 3'd5)) begin  // gen/dma/read_tags.ts:48
-      tag_age_31 <= tag_age_31 + 3'd1;  // gen/dma/read_tags.ts:48
+    if (timeout_tick & (tag_age_31 != 3'd5)) begin  // gen/dma/read_tags.ts:63
+      tag_age_31 <= tag_age_31 + 3'd1;  // gen/dma/read_tags.ts:63
     end
-    case (expire_stage)  // gen/dma/read_tags.ts:64
+    if (advance) begin  // gen/dma/read_cpl.ts:90
+      r0_hdr <= cpl_hdr;  // gen/dma/read_cpl.ts:92
+      r0_data <= cpl_data;  // gen/dma/read_cpl.ts:93
+      r0_sop <= cpl_sop;  // gen/dma/read_cpl.ts:94
+      r0_eop <= cpl_eop;  // gen/dma/read_cpl.ts:95
+      r0_poisoned <= cpl_error == 4'd1;  // gen/dma/read_cpl.ts:96
+    end
+    if (advance) begin  // gen/dma/read_cpl.ts:164
+      rl_sop <= r0_sop;  // gen/dma/read_cpl.ts:166
+      rl_eop <= r0_eop;  // gen/dma/read_cpl.ts:167
+      rl_data <= r0_data;  // gen/dma/read_cpl.ts:168
+      rl_poisoned <= r0_poisoned;  // gen/dma/read_cpl.ts:169
+      rl_tag <= cpl_tag;  // gen/dma/read_cpl.ts:170
+      rl_same_as_ahead <= (rl_valid & rl_sop) & (rl_tag == cpl_tag);  // gen/dma/read_cpl.ts:171
+      rl_live <= ({{r0_hdr[119], r0_hdr[115]}, r0_hdr[47:40]} < 10'd32) & (cpl_tag[4] ? (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_live[31] : tag_live[30]) : (cpl_tag[0] ? tag_live[29] : tag_live[28])) : (cpl_tag[1] ? (cpl_tag[0] ? tag_live[27] : tag_live[26]) : (cpl_tag[0] ? tag_live[25] : tag_live[24]))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_live[23] : tag_live[22]) : (cpl_tag[0] ? tag_live[21] : tag_live[20])) : (cpl_tag[1] ? (cpl_tag[0] ? tag_live[19] : tag_live[18]) : (cpl_tag[0] ? tag_live[17] : tag_live[16])))) : (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_live[15] : tag_live[14]) : (cpl_tag[0] ? tag_live[13] : tag_live[12])) : (cpl_tag[1] ? (cpl_tag[0] ? tag_live[11] : tag_live[10]) : (cpl_tag[0] ? tag_live[9] : tag_live[8]))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_live[7] : tag_live[6]) : (cpl_tag[0] ? tag_live[5] : tag_live[4])) : (cpl_tag[1] ? (cpl_tag[0] ? tag_live[3] : tag_live[2]) : (cpl_tag[0] ? tag_live[1] : tag_live[0])))));  // gen/dma/read_cpl.ts:173
+      rl_remaining <= (((ra_valid & ra_sop) & ra_updates) & (ra_tag == cpl_tag)) ? ra_update_to : (cpl_tag[4] ? (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_remaining_31 : tag_remaining_30) : (cpl_tag[0] ? tag_remaining_29 : tag_remaining_28)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_remaining_27 : tag_remaining_26) : (cpl_tag[0] ? tag_remaining_25 : tag_remaining_24))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_remaining_23 : tag_remaining_22) : (cpl_tag[0] ? tag_remaining_21 : tag_remaining_20)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_remaining_19 : tag_remaining_18) : (cpl_tag[0] ? tag_remaining_17 : tag_remaining_16)))) : (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_remaining_15 : tag_remaining_14) : (cpl_tag[0] ? tag_remaining_13 : tag_remaining_12)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_remaining_11 : tag_remaining_10) : (cpl_tag[0] ? tag_remaining_9 : tag_remaining_8))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_remaining_7 : tag_remaining_6) : (cpl_tag[0] ? tag_remaining_5 : tag_remaining_4)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_remaining_3 : tag_remaining_2) : (cpl_tag[0] ? tag_remaining_1 : tag_remaining_0)))));  // gen/dma/read_cpl.ts:174
+      rl_host_end <= cpl_tag[4] ? (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_host_end_31 : tag_host_end_30) : (cpl_tag[0] ? tag_host_end_29 : tag_host_end_28)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_host_end_27 : tag_host_end_26) : (cpl_tag[0] ? tag_host_end_25 : tag_host_end_24))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_host_end_23 : tag_host_end_22) : (cpl_tag[0] ? tag_host_end_21 : tag_host_end_20)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_host_end_19 : tag_host_end_18) : (cpl_tag[0] ? tag_host_end_17 : tag_host_end_16)))) : (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_host_end_15 : tag_host_end_14) : (cpl_tag[0] ? tag_host_end_13 : tag_host_end_12)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_host_end_11 : tag_host_end_10) : (cpl_tag[0] ? tag_host_end_9 : tag_host_end_8))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_host_end_7 : tag_host_end_6) : (cpl_tag[0] ? tag_host_end_5 : tag_host_end_4)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_host_end_3 : tag_host_end_2) : (cpl_tag[0] ? tag_host_end_1 : tag_host_end_0))));  // gen/dma/read_cpl.ts:175
+      rl_dev_end <= cpl_tag[4] ? (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_dev_end_31 : tag_dev_end_30) : (cpl_tag[0] ? tag_dev_end_29 : tag_dev_end_28)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_dev_end_27 : tag_dev_end_26) : (cpl_tag[0] ? tag_dev_end_25 : tag_dev_end_24))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_dev_end_23 : tag_dev_end_22) : (cpl_tag[0] ? tag_dev_end_21 : tag_dev_end_20)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_dev_end_19 : tag_dev_end_18) : (cpl_tag[0] ? tag_dev_end_17 : tag_dev_end_16)))) : (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_dev_end_15 : tag_dev_end_14) : (cpl_tag[0] ? tag_dev_end_13 : tag_dev_end_12)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_dev_end_11 : tag_dev_end_10) : (cpl_tag[0] ? tag_dev_end_9 : tag_dev_end_8))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_dev_end_7 : tag_dev_end_6) : (cpl_tag[0] ? tag_dev_end_5 : tag_dev_end_4)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_dev_end_3 : tag_dev_end_2) : (cpl_tag[0] ? tag_dev_end_1 : tag_dev_end_0))));  // gen/dma/read_cpl.ts:176
+      rl_slot <= cpl_tag[4] ? (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_slot_31 : tag_slot_30) : (cpl_tag[0] ? tag_slot_29 : tag_slot_28)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_slot_27 : tag_slot_26) : (cpl_tag[0] ? tag_slot_25 : tag_slot_24))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_slot_23 : tag_slot_22) : (cpl_tag[0] ? tag_slot_21 : tag_slot_20)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_slot_19 : tag_slot_18) : (cpl_tag[0] ? tag_slot_17 : tag_slot_16)))) : (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_slot_15 : tag_slot_14) : (cpl_tag[0] ? tag_slot_13 : tag_slot_12)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_slot_11 : tag_slot_10) : (cpl_tag[0] ? tag_slot_9 : tag_slot_8))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_slot_7 : tag_slot_6) : (cpl_tag[0] ? tag_slot_5 : tag_slot_4)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_slot_3 : tag_slot_2) : (cpl_tag[0] ? tag_slot_1 : tag_slot_0))));  // gen/dma/read_cpl.ts:177
+      rl_byte_count <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]};  // gen/dma/read_cpl.ts:178
+      rl_la_end <= r0_hdr[38:32] + r0_hdr[70:64];  // gen/dma/read_cpl.ts:179
+      rl_status <= r0_hdr[79:77];  // gen/dma/read_cpl.ts:180
+      rl_has_data <= r0_hdr[126];  // gen/dma/read_cpl.ts:181
+      rl_is_last <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} <= cpl_carried;  // gen/dma/read_cpl.ts:182
+      rl_rest <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} - cpl_carried;  // gen/dma/read_cpl.ts:183
+      rl_back <= {1'b0, {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]}} + {12'd0, r0_hdr[33:32]};  // gen/dma/read_cpl.ts:184
+      rl_lead <= r0_hdr[33:32];  // gen/dma/read_cpl.ts:185
+      rl_write_end <= (({11'd0, r0_hdr[33:32]} + {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]}) < {{(r0_hdr[105:96] == 10'd0), r0_hdr[105:96]}, 2'd0}) ? ({11'd0, r0_hdr[33:32]} + {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]}) : {{(r0_hdr[105:96] == 10'd0), r0_hdr[105:96]}, 2'd0};  // gen/dma/read_cpl.ts:186
+    end
+    if (advance) begin  // gen/dma/read_cpl.ts:203
+      ra_sop <= rl_sop;  // gen/dma/read_cpl.ts:205
+      ra_eop <= rl_eop;  // gen/dma/read_cpl.ts:206
+      ra_data <= rl_data;  // gen/dma/read_cpl.ts:207
+      ra_poisoned <= rl_poisoned;  // gen/dma/read_cpl.ts:208
+      ra_tag <= rl_tag;  // gen/dma/read_cpl.ts:209
+      ra_known <= cpl_known;  // gen/dma/read_cpl.ts:210
+      ra_in_sequence <= cpl_in_sequence;  // gen/dma/read_cpl.ts:211
+      ra_la_ok <= cpl_la_ok;  // gen/dma/read_cpl.ts:212
+      ra_status <= rl_status;  // gen/dma/read_cpl.ts:213
+      ra_has_data <= rl_has_data;  // gen/dma/read_cpl.ts:214
+      ra_is_last <= rl_is_last;  // gen/dma/read_cpl.ts:215
+      ra_updates <= cpl_known & (((rl_status != 3'd0) | ((~rl_has_data) | (~cpl_la_ok))) | cpl_in_sequence);  // gen/dma/read_cpl.ts:216
+      ra_update_to <= (((rl_status != 3'd0) | ((~rl_has_data) | (~cpl_la_ok))) | rl_is_last) ? 13'd0 : rl_rest;  // gen/dma/read_cpl.ts:217
+      ra_closes <= ((rl_status != 3'd0) | ((~rl_has_data) | (~cpl_la_ok))) | rl_is_last;  // gen/dma/read_cpl.ts:218
+      ra_dev_end <= rl_dev_end;  // gen/dma/read_cpl.ts:219
+      ra_slot <= rl_slot;  // gen/dma/read_cpl.ts:220
+      ra_back <= rl_back;  // gen/dma/read_cpl.ts:221
+      ra_lead <= rl_lead;  // gen/dma/read_cpl.ts:222
+      ra_write_end <= rl_write_end;  // gen/dma/read_cpl.ts:223
+    end
+    if (cpl_start) begin  // gen/dma/read_cpl.ts:272
+      cpl_held_write <= cpl_write;  // gen/dma/read_cpl.ts:273
+      cpl_held_ends <= cpl_ends_read;  // gen/dma/read_cpl.ts:274
+      cpl_held_free <= cpl_free;  // gen/dma/read_cpl.ts:275
+      cpl_held_slot <= ra_slot;  // gen/dma/read_cpl.ts:276
+      cpl_held_tag <= ra_tag;  // gen/dma/read_cpl.ts:277
+    end
+    if (advance) begin  // gen/dma/read_cpl.ts:295
+      r1_sop <= ra_sop;  // gen/dma/read_cpl.ts:297
+      r1_data <= ra_data;  // gen/dma/read_cpl.ts:298
+      r1_write <= ra_sop ? cpl_write : cpl_held_write;  // gen/dma/read_cpl.ts:299
+      r1_retire <= (ra_sop ? cpl_ends_read : cpl_held_ends) & ra_eop;  // gen/dma/read_cpl.ts:300
+      r1_slot <= ra_sop ? ra_slot : cpl_held_slot;  // gen/dma/read_cpl.ts:301
+      r1_dev_end <= ra_dev_end;  // gen/dma/read_cpl.ts:302
+      r1_back <= ra_back;  // gen/dma/read_cpl.ts:303
+      r1_lead <= ra_lead;  // gen/dma/read_cpl.ts:304
+      r1_write_end <= ra_write_end;  // gen/dma/read_cpl.ts:305
+    end
+    if (advance & r1_valid) begin  // gen/dma/read_cpl.ts:324
+      beat_line <= (r1_sop ? beat_first_byte[21:5] : beat_line) + 17'd1;  // gen/dma/read_cpl.ts:325
+      beat_shift <= r1_sop ? beat_first_byte[4:0] : beat_shift;  // gen/dma/read_cpl.ts:326
+      beat_left <= (|_mux_2[12:5]) ? (_mux_2 - 13'd32) : 13'd0;  // gen/dma/read_cpl.ts:327
+    end
+    if (advance) begin  // gen/dma/read_cpl.ts:339
+      r2_data <= r1_data;  // gen/dma/read_cpl.ts:341
+      r2_mask <= {(|_mux_2[12:5]), ((|_mux_2[12:5]) | (_mux_2[4:0] > 5'd30)), ((|_mux_2[12:5]) | (_mux_2[4:0] > 5'd29)), ((|_mux_2[12:5]) | (_mux_2[4:0] > 5'd28)), ((|_mux_2[12:5]) | (_mux_2[4:0] > 5'd27)), ((|_mux_2[12:5]) | (_mux_2[4:0] > 5'd26)), ((|_mux_2[12:5]) | (_mux_2[4:0] > 5'd25)), ((|_mux_2[12:5]) | (_mux_2[4:0] > 5'd24)), ((|_mux_2[12:5]) | (_mux_2[4:0] > 5'd23)), ((|_mux_2[12:5]) | (_mux_2[4:0] > 5'd22)), ((|_mux_2[12:5]) | (_mux_2[4:0] > 5'd21)), ((|_mux_2[12:5]) | (_mux_2[4:0] > 5'd20)), ((|_mux_2[12:5]) | (_mux_2[4:0] > 5'd19)), ((|_mux_2[12:5]) | (_mux_2[4:0] > 5'd18)), ((|_mux_2[12:5]) | (_mux_2[4:0] > 5'd17)), ((|_mux_2[12:5]) | (_mux_2[4:0] > 5'd16)), ((|_mux_2[12:5]) | (_mux_2[4:0] > 5'd15)), ((|_mux_2[12:5]) | (_mux_2[4:0] > 5'd14)), ((|_mux_2[12:5]) | (_mux_2[4:0] > 5'd13)), ((|_mux_2[12:5]) | (_mux_2[4:0] > 5'd12)), ((|_mux_2[12:5]) | (_mux_2[4:0] > 5'd11)), ((|_mux_2[12:5]) | (_mux_2[4:0] > 5'd10)), ((|_mux_2[12:5]) | (_mux_2[4:0] > 5'd9)), ((|_mux_2[12:5]) | (_mux_2[4:0] > 5'd8)), ((|_mux_2[12:5]) | (_mux_2[4:0] > 5'd7)), ((|_mux_2[12:5]) | (_mux_2[4:0] > 5'd6)), ((|_mux_2[12:5]) | (_mux_2[4:0] > 5'd5)), ((|_mux_2[12:5]) | (_mux_2[4:0] > 5'd4)), ((|_mux_2[12:5]) | (_mux_2[4:0] > 5'd3)), (((|_mux_2[12:5]) | (_mux_2[4:0] > 5'd2)) & ((r1_sop ? r1_lead : 2'd0) <= 2'd2)), (((|_mux_2[12:5]) | (_mux_2[4:0] > 5'd1)) & ((r1_sop ? r1_lead : 2'd0) <= 2'd1)), (((|_mux_2[12:5]) | (_mux_2[4:0] > 5'd0)) & ((r1_sop ? r1_lead : 2'd0) <= 2'd0))};  // gen/dma/read_cpl.ts:342
+      r2_line <= r1_sop ? beat_first_byte[21:5] : beat_line;  // gen/dma/read_cpl.ts:343
+      r2_shift <= r1_sop ? beat_first_byte[4:0] : beat_shift;  // gen/dma/read_cpl.ts:344
+      r2_write <= r1_write;  // gen/dma/read_cpl.ts:345
+      r2_retire <= r1_retire;  // gen/dma/read_cpl.ts:346
+      r2_slot <= r1_slot;  // gen/dma/read_cpl.ts:347
+    end
+    if (advance) begin  // gen/dma/read_cpl.ts:359
+      r3_write <= r2_write & (|r2_mask);  // gen/dma/read_cpl.ts:361
+      r3_addr <= r2_line;  // gen/dma/read_cpl.ts:362
+      r3_data <= {256'd0, r2_data} << {r2_shift, 3'd0};  // gen/dma/read_cpl.ts:363
+      r3_be <= {32'd0, r2_mask} << r2_shift;  // gen/dma/read_cpl.ts:364
+      r3_retire <= r2_retire;  // gen/dma/read_cpl.ts:365
+      r3_slot <= r2_slot;  // gen/dma/read_cpl.ts:366
+    end
+    closed_tag <= ra_tag;  // gen/dma/read_tags.ts:110
+    case (expire_stage)  // gen/dma/read_tags.ts:112
       2'd0: begin
-        if (timeout_pick_valid) begin  // gen/dma/read_tags.ts:66
-          expire_tag <= timeout_pick_index;  // gen/dma/read_tags.ts:67
+        if (|timed_out) begin  // gen/dma/read_tags.ts:114
+          expire_onehot <= timeout_pick_onehot;  // gen/dma/read_tags.ts:115
         end
       end
       2'd1: begin
-        expire_slot <= _select_7;  // gen/dma/read_tags.ts:72
+        expire_tag <= expire_index_index;  // gen/dma/read_tags.ts:120
+        expire_slot <= (((((((((((((((((((((((((((((((expire_onehot[0] ? tag_slot_0 : 3'd0) | (expire_onehot[1] ? tag_slot_1 : 3'd0)) | (expire_onehot[2] ? tag_slot_2 : 3'd0)) | (expire_onehot[3] ? tag_slot_3 : 3'd0)) | (expire_onehot[4] ? tag_slot_4 : 3'd0)) | (expire_onehot[5] ? tag_slot_5 : 3'd0)) | (expire_onehot[6] ? tag_slot_6 : 3'd0)) | (expire_onehot[7] ? tag_slot_7 : 3'd0)) | (expire_onehot[8] ? tag_slot_8 : 3'd0)) | (expire_onehot[9] ? tag_slot_9 : 3'd0)) | (expire_onehot[10] ? tag_slot_10 : 3'd0)) | (expire_onehot[11] ? tag_slot_11 : 3'd0)) | (expire_onehot[12] ? tag_slot_12 : 3'd0)) | (expire_onehot[13] ? tag_slot_13 : 3'd0)) | (expire_onehot[14] ? tag_slot_14 : 3'd0)) | (expire_onehot[15] ? tag_slot_15 : 3'd0)) | (expire_onehot[16] ? tag_slot_16 : 3'd0)) | (expire_onehot[17] ? tag_slot_17 : 3'd0)) | (expire_onehot[18] ? tag_slot_18 : 3'd0)) | (expire_onehot[19] ? tag_slot_19 : 3'd0)) | (expire_onehot[20] ? tag_slot_20 : 3'd0)) | (expire_onehot[21] ? tag_slot_21 : 3'd0)) | (expire_onehot[22] ? tag_slot_22 : 3'd0)) | (expire_onehot[23] ? tag_slot_23 : 3'd0)) | (expire_onehot[24] ? tag_slot_24 : 3'd0)) | (expire_onehot[25] ? tag_slot_25 : 3'd0)) | (expire_onehot[26] ? tag_slot_26 : 3'd0)) | (expire_onehot[27] ? tag_slot_27 : 3'd0)) | (expire_onehot[28] ? tag_slot_28 : 3'd0)) | (expire_onehot[29] ? tag_slot_29 : 3'd0)) | (expire_onehot[30] ? tag_slot_30 : 3'd0)) | (expire_onehot[31] ? tag_slot_31 : 3'd0);  // gen/dma/read_tags.ts:121
+      end
+      2'd2: begin
+        expire_keep <= (expire_tag[4] ? (expire_tag[3] ? (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? timed_out[31] : timed_out[30]) : (expire_tag[0] ? timed_out[29] : timed_out[28])) : (expire_tag[1] ? (expire_tag[0] ? timed_out[27] : timed_out[26]) : (expire_tag[0] ? timed_out[25] : timed_out[24]))) : (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? timed_out[23] : timed_out[22]) : (expire_tag[0] ? timed_out[21] : timed_out[20])) : (expire_tag[1] ? (expire_tag[0] ? timed_out[19] : timed_out[18]) : (expire_tag[0] ? timed_out[17] : timed_out[16])))) : (expire_tag[3] ? (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? timed_out[15] : timed_out[14]) : (expire_tag[0] ? timed_out[13] : timed_out[12])) : (expire_tag[1] ? (expire_tag[0] ? timed_out[11] : timed_out[10]) : (expire_tag[0] ? timed_out[9] : timed_out[8]))) : (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? timed_out[7] : timed_out[6]) : (expire_tag[0] ? timed_out[5] : timed_out[4])) : (expire_tag[1] ? (expire_tag[0] ? timed_out[3] : timed_out[2]) : (expire_tag[0] ? timed_out[1] : timed_out[0]))))) & (~(((closed_valid & (closed_tag == expire_tag)) | (((rl_valid & rl_sop) & rl_live) & (rl_tag == expire_tag))) | (((ra_valid & ra_sop) & ra_known) & (ra_tag == expire_tag))));  // gen/dma/read_tags.ts:125
       end
       default: begin end
     endcase
-    if (advance) begin  // gen/dma/read_cpl.ts:83
-      r0_hdr <= cpl_hdr;  // gen/dma/read_cpl.ts:85
-      r0_data <= cpl_data;  // gen/dma/read_cpl.ts:86
-      r0_sop <= cpl_sop;  // gen/dma/read_cpl.ts:87
-      r0_eop <= cpl_eop;  // gen/dma/read_cpl.ts:88
-      r0_poisoned <= cpl_error == 4'd1;  // gen/dma/read_cpl.ts:89
-    end
-    if (advance) begin  // gen/dma/read_cpl.ts:139
-      ra_sop <= r0_sop;  // gen/dma/read_cpl.ts:141
-      ra_eop <= r0_eop;  // gen/dma/read_cpl.ts:142
-      ra_data <= r0_data;  // gen/dma/read_cpl.ts:143
-      ra_poisoned <= r0_poisoned;  // gen/dma/read_cpl.ts:144
-      ra_tag <= cpl_tag;  // gen/dma/read_cpl.ts:145
-      ra_known <= cpl_known;  // gen/dma/read_cpl.ts:147
-      ra_in_sequence <= cpl_in_sequence;  // gen/dma/read_cpl.ts:148
-      ra_la_ok <= cpl_la_ok;  // gen/dma/read_cpl.ts:149
-      ra_status <= r0_hdr[79:77];  // gen/dma/read_cpl.ts:150
-      ra_has_data <= r0_hdr[126];  // gen/dma/read_cpl.ts:151
-      ra_is_last <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} <= cpl_carried;  // gen/dma/read_cpl.ts:152
-      ra_updates <= cpl_known & (((r0_hdr[79:77] != 3'd0) | ((~r0_hdr[126]) | (~cpl_la_ok))) | cpl_in_sequence);  // gen/dma/read_cpl.ts:153
-      ra_update_to <= (((r0_hdr[79:77] != 3'd0) | ((~r0_hdr[126]) | (~cpl_la_ok))) | ({(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} <= cpl_carried)) ? 13'd0 : ({(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} - cpl_carried);  // gen/dma/read_cpl.ts:154
-      ra_dev_end <= _select_8;  // gen/dma/read_cpl.ts:155
-      ra_slot <= _select_9;  // gen/dma/read_cpl.ts:156
-      ra_back <= {1'b0, {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]}} + {12'd0, r0_hdr[33:32]};  // gen/dma/read_cpl.ts:157
-      ra_lead <= r0_hdr[33:32];  // gen/dma/read_cpl.ts:158
-      ra_write_end <= (({11'd0, r0_hdr[33:32]} + {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]}) < {{(r0_hdr[105:96] == 10'd0), r0_hdr[105:96]}, 2'd0}) ? ({11'd0, r0_hdr[33:32]} + {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]}) : {{(r0_hdr[105:96] == 10'd0), r0_hdr[105:96]}, 2'd0};  // gen/dma/read_cpl.ts:159
-    end
-    if (cpl_start) begin  // gen/dma/read_cpl.ts:208
-      cpl_held_write <= cpl_write;  // gen/dma/read_cpl.ts:209
-      cpl_held_ends <= cpl_ends_read;  // gen/dma/read_cpl.ts:210
-      cpl_held_free <= cpl_free;  // gen/dma/read_cpl.ts:211
-      cpl_held_slot <= ra_slot;  // gen/dma/read_cpl.ts:212
-      cpl_held_tag <= ra_tag;  // gen/dma/read_cpl.ts:213
-    end
-    if (advance) begin  // gen/dma/read_cpl.ts:231
-      r1_sop <= ra_sop;  // gen/dma/read_cpl.ts:233
-      r1_data <= ra_data;  // gen/dma/read_cpl.ts:234
-      r1_write <= ra_sop ? cpl_write : cpl_held_write;  // gen/dma/read_cpl.ts:235
-      r1_retire <= (ra_sop ? cpl_ends_read : cpl_held_ends) & ra_eop;  // gen/dma/read_cpl.ts:236
-      r1_slot <= ra_sop ? ra_slot : cpl_held_slot;  // gen/dma/read_cpl.ts:237
-      r1_dev_end <= ra_dev_end;  // gen/dma/read_cpl.ts:238
-      r1_back <= ra_back;  // gen/dma/read_cpl.ts:239
-      r1_lead <= ra_lead;  // gen/dma/read_cpl.ts:240
-      r1_write_end <= ra_write_end;  // gen/dma/read_cpl.ts:241
-    end
-    if (advance & r1_valid) begin  // gen/dma/read_cpl.ts:260
-      beat_line <= (r1_sop ? beat_first_byte[21:5] : beat_line) + 17'd1;  // gen/dma/read_cpl.ts:261
-      beat_shift <= r1_sop ? beat_first_byte[4:0] : beat_shift;  // gen/dma/read_cpl.ts:262
-      beat_left <= (|_mux_10[12:5]) ? (_mux_10 - 13'd32) : 13'd0;  // gen/dma/read_cpl.ts:263
-    end
-    if (advance) begin  // gen/dma/read_cpl.ts:275
-      r2_data <= r1_data;  // gen/dma/read_cpl.ts:277
-      r2_mask <= {(|_mux_10[12:5]), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd30)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd29)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd28)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd27)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd26)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd25)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd24)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd23)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd22)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd21)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd20)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd19)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd18)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd17)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd16)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd15)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd14)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd13)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd12)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd11)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd10)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd9)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd8)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd7)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd6)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd5)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd4)), ((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd3)), (((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd2)) & ((r1_sop ? r1_lead : 2'd0) <= 2'd2)), (((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd1)) & ((r1_sop ? r1_lead : 2'd0) <= 2'd1)), (((|_mux_10[12:5]) | (_mux_10[4:0] > 5'd0)) & ((r1_sop ? r1_lead : 2'd0) <= 2'd0))};  // gen/dma/read_cpl.ts:278
-      r2_line <= r1_sop ? beat_first_byte[21:5] : beat_line;  // gen/dma/read_cpl.ts:279
-      r2_shift <= r1_sop ? beat_first_byte[4:0] : beat_shift;  // gen/dma/read_cpl.ts:280
-      r2_write <= r1_write;  // gen/dma/read_cpl.ts:281
-      r2_retire <= r1_retire;  // gen/dma/read_cpl.ts:282
-      r2_slot <= r1_slot;  // gen/dma/read_cpl.ts:283
-    end
-    if (advance) begin  // gen/dma/read_cpl.ts:295
-      r3_write <= r2_write & (|r2_mask);  // gen/dma/read_cpl.ts:297
-      r3_addr <= r2_line;  // gen/dma/read_cpl.ts:298
-      r3_data <= {256'd0, r2_data} << {r2_shift, 3'd0};  // gen/dma/read_cpl.ts:299
-      r3_be <= {32'd0, r2_mask} << r2_shift;  // gen/dma/read_cpl.ts:300
-      r3_retire <= r2_retire;  // gen/dma/read_cpl.ts:301
-      r3_slot <= r2_slot;  // gen/dma/read_cpl.ts:302
-    end
-    case (issue_state)  // gen/dma/read_engine.ts:120
+    case (issue_state)  // gen/dma/read_engine.ts:126
       ISSUE_STATE_IDLE: begin
-        if (cmd_queue_deq_valid & (~((slot_head[3] != slot_tail[3]) & (slot_head[2:0] == slot_tail[2:0])))) begin  // gen/dma/read_engine.ts:122
-          host <= cmd_queue_deq_data[116:53];  // gen/dma/read_engine.ts:123
-          dev <= cmd_queue_deq_data[52:31];  // gen/dma/read_engine.ts:124
-          cur_slot <= slot_tail[2:0];  // gen/dma/read_engine.ts:126
+        if (cmd_queue_deq_valid & (~((slot_head[3] != slot_tail[3]) & (slot_head[2:0] == slot_tail[2:0])))) begin  // gen/dma/read_engine.ts:128
+          host <= cmd_queue_deq_data[116:53];  // gen/dma/read_engine.ts:129
+          dev <= cmd_queue_deq_data[52:31];  // gen/dma/read_engine.ts:130
+          cur_slot <= slot_tail[2:0];  // gen/dma/read_engine.ts:133
         end
       end
       ISSUE_STATE_CALC: begin
-        if ((rem == 20'd0) | (_select_4 != 3'd0)) begin  // gen/dma/read_engine.ts:132
-        end else if (~bus_master) begin  // gen/dma/read_engine.ts:133
-        end else if (free_tag_valid) begin  // gen/dma/read_engine.ts:134
-          chunk <= _mux_11[12:0];  // gen/dma/read_engine.ts:135
-          alloc_tag <= free_tag_index;  // gen/dma/read_engine.ts:136
+        if (cur_done) begin  // gen/dma/read_engine.ts:139
+        end else if (~bus_master) begin  // gen/dma/read_engine.ts:140
+        end else if (free_tag_valid) begin  // gen/dma/read_engine.ts:141
+          chunk <= _mux_3[12:0];  // gen/dma/read_engine.ts:142
+          alloc_tag <= free_tag_index;  // gen/dma/read_engine.ts:143
         end
       end
       default: begin end
     endcase
-    if (issue_now) begin  // gen/dma/read_engine.ts:147
-      mrd_hdr <= {{{1'b0, 1'b0, (|host[63:32])}, 5'd0, 1'b0, 3'd0, 1'b0, 1'b0, 3'd0, 1'b0, 2'd0, 2'd0, _add_14[11:2]}, {requester_id, {3'd0, alloc_tag}, ((_add_14[13:2] == 12'd1) ? 4'd0 : _select_15), ((_add_14[13:2] == 12'd1) ? (_select_17 & _select_15) : _select_17)}, ((|host[63:32]) ? host[63:32] : {host[31:2], 2'd0}), ((|host[63:32]) ? {host[31:2], 2'd0} : 32'd0)};  // gen/dma/read_engine.ts:149
-      host <= host + {51'd0, chunk};  // gen/dma/read_engine.ts:160
-      dev <= dev + {9'd0, chunk};  // gen/dma/read_engine.ts:161
+    if (issue_now) begin  // gen/dma/read_engine.ts:154
+      mrd_hdr <= {{{1'b0, 1'b0, (|host[63:32])}, 5'd0, 1'b0, 3'd0, 1'b0, 1'b0, 3'd0, 1'b0, 2'd0, 2'd0, _add_6[11:2]}, {requester_id, {3'd0, alloc_tag}, ((_add_6[13:2] == 12'd1) ? 4'd0 : _select_7), ((_add_6[13:2] == 12'd1) ? (_select_9 & _select_7) : _select_9)}, ((|host[63:32]) ? host[63:32] : {host[31:2], 2'd0}), ((|host[63:32]) ? {host[31:2], 2'd0} : 32'd0)};  // gen/dma/read_engine.ts:156
+      host <= host + {51'd0, chunk};  // gen/dma/read_engine.ts:167
+      dev <= dev + {9'd0, chunk};  // gen/dma/read_engine.ts:168
     end
-    if (issue_now & (alloc_tag == 5'd0)) begin  // gen/dma/read_tags.ts:107
-      tag_remaining_0 <= chunk;  // gen/dma/read_tags.ts:109
-      tag_dev_end_0 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:110
-      tag_host_end_0 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
-      tag_slot_0 <= cur_slot;  // gen/dma/read_tags.ts:112
-      tag_age_0 <= 3'd0;  // gen/dma/read_tags.ts:113
+    if (issue_now & (alloc_tag == 5'd0)) begin  // gen/dma/read_tags.ts:157
+      tag_remaining_0 <= chunk;  // gen/dma/read_tags.ts:159
+      tag_dev_end_0 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:160
+      tag_host_end_0 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:161
+      tag_slot_0 <= cur_slot;  // gen/dma/read_tags.ts:162
+      tag_age_0 <= 3'd0;  // gen/dma/read_tags.ts:163
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd0)) begin  // gen/dma/read_tags.ts:115
-      tag_remaining_0 <= ra_update_to;  // gen/dma/read_tags.ts:116
-      if (cpl_free) begin  // gen/dma/read_tags.ts:118
-        tag_age_0 <= 3'd0;  // gen/dma/read_tags.ts:118
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd0)) begin  // gen/dma/read_tags.ts:165
+      tag_remaining_0 <= ra_update_to;  // gen/dma/read_tags.ts:166
+      if (cpl_free) begin  // gen/dma/read_tags.ts:168
+        tag_age_0 <= 3'd0;  // gen/dma/read_tags.ts:168
       end
     end
-    if (issue_now & (alloc_tag == 5'd1)) begin  // gen/dma/read_tags.ts:107
-      tag_remaining_1 <= chunk;  // gen/dma/read_tags.ts:109
-      tag_dev_end_1 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:110
-      tag_host_end_1 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
-      tag_slot_1 <= cur_slot;  // gen/dma/read_tags.ts:112
-      tag_age_1 <= 3'd0;  // gen/dma/read_tags.ts:113
+    if (issue_now & (alloc_tag == 5'd1)) begin  // gen/dma/read_tags.ts:157
+      tag_remaining_1 <= chunk;  // gen/dma/read_tags.ts:159
+      tag_dev_end_1 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:160
+      tag_host_end_1 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:161
+      tag_slot_1 <= cur_slot;  // gen/dma/read_tags.ts:162
+      tag_age_1 <= 3'd0;  // gen/dma/read_tags.ts:163
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd1)) begin  // gen/dma/read_tags.ts:115
-      tag_remaining_1 <= ra_update_to;  // gen/dma/read_tags.ts:116
-      if (cpl_free) begin  // gen/dma/read_tags.ts:118
-        tag_age_1 <= 3'd0;  // gen/dma/read_tags.ts:118
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd1)) begin  // gen/dma/read_tags.ts:165
+      tag_remaining_1 <= ra_update_to;  // gen/dma/read_tags.ts:166
+      if (cpl_free) begin  // gen/dma/read_tags.ts:168
+        tag_age_1 <= 3'd0;  // gen/dma/read_tags.ts:168
       end
     end
-    if (issue_now & (alloc_tag == 5'd2)) begin  // gen/dma/read_tags.ts:107
-      tag_remaining_2 <= chunk;  // gen/dma/read_tags.ts:109
-      tag_dev_end_2 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:110
-      tag_host_end_2 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
-      tag_slot_2 <= cur_slot;  // gen/dma/read_tags.ts:112
-      tag_age_2 <= 3'd0;  // gen/dma/read_tags.ts:113
+    if (issue_now & (alloc_tag == 5'd2)) begin  // gen/dma/read_tags.ts:157
+      tag_remaining_2 <= chunk;  // gen/dma/read_tags.ts:159
+      tag_dev_end_2 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:160
+      tag_host_end_2 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:161
+      tag_slot_2 <= cur_slot;  // gen/dma/read_tags.ts:162
+      tag_age_2 <= 3'd0;  // gen/dma/read_tags.ts:163
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd2)) begin  // gen/dma/read_tags.ts:115
-      tag_remaining_2 <= ra_update_to;  // gen/dma/read_tags.ts:116
-      if (cpl_free) begin  // gen/dma/read_tags.ts:118
-        tag_age_2 <= 3'd0;  // gen/dma/read_tags.ts:118
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd2)) begin  // gen/dma/read_tags.ts:165
+      tag_remaining_2 <= ra_update_to;  // gen/dma/read_tags.ts:166
+      if (cpl_free) begin  // gen/dma/read_tags.ts:168
+        tag_age_2 <= 3'd0;  // gen/dma/read_tags.ts:168
       end
     end
-    if (issue_now & (alloc_tag == 5'd3)) begin  // gen/dma/read_tags.ts:107
-      tag_remaining_3 <= chunk;  // gen/dma/read_tags.ts:109
-      tag_dev_end_3 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:110
-      tag_host_end_3 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
-      tag_slot_3 <= cur_slot;  // gen/dma/read_tags.ts:112
-      tag_age_3 <= 3'd0;  // gen/dma/read_tags.ts:113
+    if (issue_now & (alloc_tag == 5'd3)) begin  // gen/dma/read_tags.ts:157
+      tag_remaining_3 <= chunk;  // gen/dma/read_tags.ts:159
+      tag_dev_end_3 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:160
+      tag_host_end_3 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:161
+      tag_slot_3 <= cur_slot;  // gen/dma/read_tags.ts:162
+      tag_age_3 <= 3'd0;  // gen/dma/read_tags.ts:163
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd3)) begin  // gen/dma/read_tags.ts:115
-      tag_remaining_3 <= ra_update_to;  // gen/dma/read_tags.ts:116
-      if (cpl_free) begin  // gen/dma/read_tags.ts:118
-        tag_age_3 <= 3'd0;  // gen/dma/read_tags.ts:118
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd3)) begin  // gen/dma/read_tags.ts:165
+      tag_remaining_3 <= ra_update_to;  // gen/dma/read_tags.ts:166
+      if (cpl_free) begin  // gen/dma/read_tags.ts:168
+        tag_age_3 <= 3'd0;  // gen/dma/read_tags.ts:168
       end
     end
-    if (issue_now & (alloc_tag == 5'd4)) begin  // gen/dma/read_tags.ts:107
-      tag_remaining_4 <= chunk;  // gen/dma/read_tags.ts:109
-      tag_dev_end_4 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:110
-      tag_host_end_4 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
-      tag_slot_4 <= cur_slot;  // gen/dma/read_tags.ts:112
-      tag_age_4 <= 3'd0;  // gen/dma/read_tags.ts:113
+    if (issue_now & (alloc_tag == 5'd4)) begin  // gen/dma/read_tags.ts:157
+      tag_remaining_4 <= chunk;  // gen/dma/read_tags.ts:159
+      tag_dev_end_4 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:160
+      tag_host_end_4 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:161
+      tag_slot_4 <= cur_slot;  // gen/dma/read_tags.ts:162
+      tag_age_4 <= 3'd0;  // gen/dma/read_tags.ts:163
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd4)) begin  // gen/dma/read_tags.ts:115
-      tag_remaining_4 <= ra_update_to;  // gen/dma/read_tags.ts:116
-      if (cpl_free) begin  // gen/dma/read_tags.ts:118
-        tag_age_4 <= 3'd0;  // gen/dma/read_tags.ts:118
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd4)) begin  // gen/dma/read_tags.ts:165
+      tag_remaining_4 <= ra_update_to;  // gen/dma/read_tags.ts:166
+      if (cpl_free) begin  // gen/dma/read_tags.ts:168
+        tag_age_4 <= 3'd0;  // gen/dma/read_tags.ts:168
       end
     end
-    if (issue_now & (alloc_tag == 5'd5)) begin  // gen/dma/read_tags.ts:107
-      tag_remaining_5 <= chunk;  // gen/dma/read_tags.ts:109
-      tag_dev_end_5 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:110
-      tag_host_end_5 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
-      tag_slot_5 <= cur_slot;  // gen/dma/read_tags.ts:112
-      tag_age_5 <= 3'd0;  // gen/dma/read_tags.ts:113
+    if (issue_now & (alloc_tag == 5'd5)) begin  // gen/dma/read_tags.ts:157
+      tag_remaining_5 <= chunk;  // gen/dma/read_tags.ts:159
+      tag_dev_end_5 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:160
+      tag_host_end_5 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:161
+      tag_slot_5 <= cur_slot;  // gen/dma/read_tags.ts:162
+      tag_age_5 <= 3'd0;  // gen/dma/read_tags.ts:163
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd5)) begin  // gen/dma/read_tags.ts:115
-      tag_remaining_5 <= ra_update_to;  // gen/dma/read_tags.ts:116
-      if (cpl_free) begin  // gen/dma/read_tags.ts:118
-        tag_age_5 <= 3'd0;  // gen/dma/read_tags.ts:118
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd5)) begin  // gen/dma/read_tags.ts:165
+      tag_remaining_5 <= ra_update_to;  // gen/dma/read_tags.ts:166
+      if (cpl_free) begin  // gen/dma/read_tags.ts:168
+        tag_age_5 <= 3'd0;  // gen/dma/read_tags.ts:168
       end
     end
-    if (issue_now & (alloc_tag == 5'd6)) begin  // gen/dma/read_tags.ts:107
-      tag_remaining_6 <= chunk;  // gen/dma/read_tags.ts:109
-      tag_dev_end_6 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:110
-      tag_host_end_6 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
-      tag_slot_6 <= cur_slot;  // gen/dma/read_tags.ts:112
-      tag_age_6 <= 3'd0;  // gen/dma/read_tags.ts:113
+    if (issue_now & (alloc_tag == 5'd6)) begin  // gen/dma/read_tags.ts:157
+      tag_remaining_6 <= chunk;  // gen/dma/read_tags.ts:159
+      tag_dev_end_6 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:160
+      tag_host_end_6 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:161
+      tag_slot_6 <= cur_slot;  // gen/dma/read_tags.ts:162
+      tag_age_6 <= 3'd0;  // gen/dma/read_tags.ts:163
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd6)) begin  // gen/dma/read_tags.ts:115
-      tag_remaining_6 <= ra_update_to;  // gen/dma/read_tags.ts:116
-      if (cpl_free) begin  // gen/dma/read_tags.ts:118
-        tag_age_6 <= 3'd0;  // gen/dma/read_tags.ts:118
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd6)) begin  // gen/dma/read_tags.ts:165
+      tag_remaining_6 <= ra_update_to;  // gen/dma/read_tags.ts:166
+      if (cpl_free) begin  // gen/dma/read_tags.ts:168
+        tag_age_6 <= 3'd0;  // gen/dma/read_tags.ts:168
       end
     end
-    if (issue_now & (alloc_tag == 5'd7)) begin  // gen/dma/read_tags.ts:107
-      tag_remaining_7 <= chunk;  // gen/dma/read_tags.ts:109
-      tag_dev_end_7 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:110
-      tag_host_end_7 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
-      tag_slot_7 <= cur_slot;  // gen/dma/read_tags.ts:112
-      tag_age_7 <= 3'd0;  // gen/dma/read_tags.ts:113
+    if (issue_now & (alloc_tag == 5'd7)) begin  // gen/dma/read_tags.ts:157
+      tag_remaining_7 <= chunk;  // gen/dma/read_tags.ts:159
+      tag_dev_end_7 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:160
+      tag_host_end_7 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:161
+      tag_slot_7 <= cur_slot;  // gen/dma/read_tags.ts:162
+      tag_age_7 <= 3'd0;  // gen/dma/read_tags.ts:163
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd7)) begin  // gen/dma/read_tags.ts:115
-      tag_remaining_7 <= ra_update_to;  // gen/dma/read_tags.ts:116
-      if (cpl_free) begin  // gen/dma/read_tags.ts:118
-        tag_age_7 <= 3'd0;  // gen/dma/read_tags.ts:118
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd7)) begin  // gen/dma/read_tags.ts:165
+      tag_remaining_7 <= ra_update_to;  // gen/dma/read_tags.ts:166
+      if (cpl_free) begin  // gen/dma/read_tags.ts:168
+        tag_age_7 <= 3'd0;  // gen/dma/read_tags.ts:168
       end
     end
-    if (issue_now & (alloc_tag == 5'd8)) begin  // gen/dma/read_tags.ts:107
-      tag_remaining_8 <= chunk;  // gen/dma/read_tags.ts:109
-      tag_dev_end_8 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:110
-      tag_host_end_8 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
-      tag_slot_8 <= cur_slot;  // gen/dma/read_tags.ts:112
-      tag_age_8 <= 3'd0;  // gen/dma/read_tags.ts:113
+    if (issue_now & (alloc_tag == 5'd8)) begin  // gen/dma/read_tags.ts:157
+      tag_remaining_8 <= chunk;  // gen/dma/read_tags.ts:159
+      tag_dev_end_8 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:160
+      tag_host_end_8 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:161
+      tag_slot_8 <= cur_slot;  // gen/dma/read_tags.ts:162
+      tag_age_8 <= 3'd0;  // gen/dma/read_tags.ts:163
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd8)) begin  // gen/dma/read_tags.ts:115
-      tag_remaining_8 <= ra_update_to;  // gen/dma/read_tags.ts:116
-      if (cpl_free) begin  // gen/dma/read_tags.ts:118
-        tag_age_8 <= 3'd0;  // gen/dma/read_tags.ts:118
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd8)) begin  // gen/dma/read_tags.ts:165
+      tag_remaining_8 <= ra_update_to;  // gen/dma/read_tags.ts:166
+      if (cpl_free) begin  // gen/dma/read_tags.ts:168
+        tag_age_8 <= 3'd0;  // gen/dma/read_tags.ts:168
       end
     end
-    if (issue_now & (alloc_tag == 5'd9)) begin  // gen/dma/read_tags.ts:107
-      tag_remaining_9 <= chunk;  // gen/dma/read_tags.ts:109
-      tag_dev_end_9 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:110
-      tag_host_end_9 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
-      tag_slot_9 <= cur_slot;  // gen/dma/read_tags.ts:112
-      tag_age_9 <= 3'd0;  // gen/dma/read_tags.ts:113
+    if (issue_now & (alloc_tag == 5'd9)) begin  // gen/dma/read_tags.ts:157
+      tag_remaining_9 <= chunk;  // gen/dma/read_tags.ts:159
+      tag_dev_end_9 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:160
+      tag_host_end_9 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:161
+      tag_slot_9 <= cur_slot;  // gen/dma/read_tags.ts:162
+      tag_age_9 <= 3'd0;  // gen/dma/read_tags.ts:163
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd9)) begin  // gen/dma/read_tags.ts:115
-      tag_remaining_9 <= ra_update_to;  // gen/dma/read_tags.ts:116
-      if (cpl_free) begin  // gen/dma/read_tags.ts:118
-        tag_age_9 <= 3'd0;  // gen/dma/read_tags.ts:118
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd9)) begin  // gen/dma/read_tags.ts:165
+      tag_remaining_9 <= ra_update_to;  // gen/dma/read_tags.ts:166
+      if (cpl_free) begin  // gen/dma/read_tags.ts:168
+        tag_age_9 <= 3'd0;  // gen/dma/read_tags.ts:168
       end
     end
-    if (issue_now & (alloc_tag == 5'd10)) begin  // gen/dma/read_tags.ts:107
-      tag_remaining_10 <= chunk;  // gen/dma/read_tags.ts:109
-      tag_dev_end_10 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:110
-      tag_host_end_10 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
-      tag_slot_10 <= cur_slot;  // gen/dma/read_tags.ts:112
-      tag_age_10 <= 3'd0;  // gen/dma/read_tags.ts:113
+    if (issue_now & (alloc_tag == 5'd10)) begin  // gen/dma/read_tags.ts:157
+      tag_remaining_10 <= chunk;  // gen/dma/read_tags.ts:159
+      tag_dev_end_10 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:160
+      tag_host_end_10 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:161
+      tag_slot_10 <= cur_slot;  // gen/dma/read_tags.ts:162
+      tag_age_10 <= 3'd0;  // gen/dma/read_tags.ts:163
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd10)) begin  // gen/dma/read_tags.ts:115
-      tag_remaining_10 <= ra_update_to;  // gen/dma/read_tags.ts:116
-      if (cpl_free) begin  // gen/dma/read_tags.ts:118
-        tag_age_10 <= 3'd0;  // gen/dma/read_tags.ts:118
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd10)) begin  // gen/dma/read_tags.ts:165
+      tag_remaining_10 <= ra_update_to;  // gen/dma/read_tags.ts:166
+      if (cpl_free) begin  // gen/dma/read_tags.ts:168
+        tag_age_10 <= 3'd0;  // gen/dma/read_tags.ts:168
       end
     end
-    if (issue_now & (alloc_tag == 5'd11)) begin  // gen/dma/read_tags.ts:107
-      tag_remaining_11 <= chunk;  // gen/dma/read_tags.ts:109
-      tag_dev_end_11 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:110
-      tag_host_end_11 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
-      tag_slot_11 <= cur_slot;  // gen/dma/read_tags.ts:112
-      tag_age_11 <= 3'd0;  // gen/dma/read_tags.ts:113
+    if (issue_now & (alloc_tag == 5'd11)) begin  // gen/dma/read_tags.ts:157
+      tag_remaining_11 <= chunk;  // gen/dma/read_tags.ts:159
+      tag_dev_end_11 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:160
+      tag_host_end_11 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:161
+      tag_slot_11 <= cur_slot;  // gen/dma/read_tags.ts:162
+      tag_age_11 <= 3'd0;  // gen/dma/read_tags.ts:163
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd11)) begin  // gen/dma/read_tags.ts:115
-      tag_remaining_11 <= ra_update_to;  // gen/dma/read_tags.ts:116
-      if (cpl_free) begin  // gen/dma/read_tags.ts:118
-        tag_age_11 <= 3'd0;  // gen/dma/read_tags.ts:118
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd11)) begin  // gen/dma/read_tags.ts:165
+      tag_remaining_11 <= ra_update_to;  // gen/dma/read_tags.ts:166
+      if (cpl_free) begin  // gen/dma/read_tags.ts:168
+        tag_age_11 <= 3'd0;  // gen/dma/read_tags.ts:168
       end
     end
-    if (issue_now & (alloc_tag == 5'd12)) begin  // gen/dma/read_tags.ts:107
-      tag_remaining_12 <= chunk;  // gen/dma/read_tags.ts:109
-      tag_dev_end_12 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:110
-      tag_host_end_12 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
-      tag_slot_12 <= cur_slot;  // gen/dma/read_tags.ts:112
-      tag_age_12 <= 3'd0;  // gen/dma/read_tags.ts:113
+    if (issue_now & (alloc_tag == 5'd12)) begin  // gen/dma/read_tags.ts:157
+      tag_remaining_12 <= chunk;  // gen/dma/read_tags.ts:159
+      tag_dev_end_12 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:160
+      tag_host_end_12 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:161
+      tag_slot_12 <= cur_slot;  // gen/dma/read_tags.ts:162
+      tag_age_12 <= 3'd0;  // gen/dma/read_tags.ts:163
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd12)) begin  // gen/dma/read_tags.ts:115
-      tag_remaining_12 <= ra_update_to;  // gen/dma/read_tags.ts:116
-      if (cpl_free) begin  // gen/dma/read_tags.ts:118
-        tag_age_12 <= 3'd0;  // gen/dma/read_tags.ts:118
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd12)) begin  // gen/dma/read_tags.ts:165
+      tag_remaining_12 <= ra_update_to;  // gen/dma/read_tags.ts:166
+      if (cpl_free) begin  // gen/dma/read_tags.ts:168
+        tag_age_12 <= 3'd0;  // gen/dma/read_tags.ts:168
       end
     end
-    if (issue_now & (alloc_tag == 5'd13)) begin  // gen/dma/read_tags.ts:107
-      tag_remaining_13 <= chunk;  // gen/dma/read_tags.ts:109
-      tag_dev_end_13 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:110
-      tag_host_end_13 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
-      tag_slot_13 <= cur_slot;  // gen/dma/read_tags.ts:112
-      tag_age_13 <= 3'd0;  // gen/dma/read_tags.ts:113
+    if (issue_now & (alloc_tag == 5'd13)) begin  // gen/dma/read_tags.ts:157
+      tag_remaining_13 <= chunk;  // gen/dma/read_tags.ts:159
+      tag_dev_end_13 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:160
+      tag_host_end_13 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:161
+      tag_slot_13 <= cur_slot;  // gen/dma/read_tags.ts:162
+      tag_age_13 <= 3'd0;  // gen/dma/read_tags.ts:163
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd13)) begin  // gen/dma/read_tags.ts:115
-      tag_remaining_13 <= ra_update_to;  // gen/dma/read_tags.ts:116
-      if (cpl_free) begin  // gen/dma/read_tags.ts:118
-        tag_age_13 <= 3'd0;  // gen/dma/read_tags.ts:118
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd13)) begin  // gen/dma/read_tags.ts:165
+      tag_remaining_13 <= ra_update_to;  // gen/dma/read_tags.ts:166
+      if (cpl_free) begin  // gen/dma/read_tags.ts:168
+        tag_age_13 <= 3'd0;  // gen/dma/read_tags.ts:168
       end
     end
-    if (issue_now & (alloc_tag == 5'd14)) begin  // gen/dma/read_tags.ts:107
-      tag_remaining_14 <= chunk;  // gen/dma/read_tags.ts:109
-      tag_dev_end_14 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:110
-      tag_host_end_14 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
-      tag_slot_14 <= cur_slot;  // gen/dma/read_tags.ts:112
-      tag_age_14 <= 3'd0;  // gen/dma/read_tags.ts:113
+    if (issue_now & (alloc_tag == 5'd14)) begin  // gen/dma/read_tags.ts:157
+      tag_remaining_14 <= chunk;  // gen/dma/read_tags.ts:159
+      tag_dev_end_14 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:160
+      tag_host_end_14 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:161
+      tag_slot_14 <= cur_slot;  // gen/dma/read_tags.ts:162
+      tag_age_14 <= 3'd0;  // gen/dma/read_tags.ts:163
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd14)) begin  // gen/dma/read_tags.ts:115
-      tag_remaining_14 <= ra_update_to;  // gen/dma/read_tags.ts:116
-      if (cpl_free) begin  // gen/dma/read_tags.ts:118
-        tag_age_14 <= 3'd0;  // gen/dma/read_tags.ts:118
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd14)) begin  // gen/dma/read_tags.ts:165
+      tag_remaining_14 <= ra_update_to;  // gen/dma/read_tags.ts:166
+      if (cpl_free) begin  // gen/dma/read_tags.ts:168
+        tag_age_14 <= 3'd0;  // gen/dma/read_tags.ts:168
       end
     end
-    if (issue_now & (alloc_tag == 5'd15)) begin  // gen/dma/read_tags.ts:107
-      tag_remaining_15 <= chunk;  // gen/dma/read_tags.ts:109
-      tag_dev_end_15 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:110
-      tag_host_end_15 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
-      tag_slot_15 <= cur_slot;  // gen/dma/read_tags.ts:112
-      tag_age_15 <= 3'd0;  // gen/dma/read_tags.ts:113
+    if (issue_now & (alloc_tag == 5'd15)) begin  // gen/dma/read_tags.ts:157
+      tag_remaining_15 <= chunk;  // gen/dma/read_tags.ts:159
+      tag_dev_end_15 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:160
+      tag_host_end_15 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:161
+      tag_slot_15 <= cur_slot;  // gen/dma/read_tags.ts:162
+      tag_age_15 <= 3'd0;  // gen/dma/read_tags.ts:163
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd15)) begin  // gen/dma/read_tags.ts:115
-      tag_remaining_15 <= ra_update_to;  // gen/dma/read_tags.ts:116
-      if (cpl_free) begin  // gen/dma/read_tags.ts:118
-        tag_age_15 <= 3'd0;  // gen/dma/read_tags.ts:118
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd15)) begin  // gen/dma/read_tags.ts:165
+      tag_remaining_15 <= ra_update_to;  // gen/dma/read_tags.ts:166
+      if (cpl_free) begin  // gen/dma/read_tags.ts:168
+        tag_age_15 <= 3'd0;  // gen/dma/read_tags.ts:168
       end
     end
-    if (issue_now & (alloc_tag == 5'd16)) begin  // gen/dma/read_tags.ts:107
-      tag_remaining_16 <= chunk;  // gen/dma/read_tags.ts:109
-      tag_dev_end_16 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:110
-      tag_host_end_16 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
-      tag_slot_16 <= cur_slot;  // gen/dma/read_tags.ts:112
-      tag_age_16 <= 3'd0;  // gen/dma/read_tags.ts:113
+    if (issue_now & (alloc_tag == 5'd16)) begin  // gen/dma/read_tags.ts:157
+      tag_remaining_16 <= chunk;  // gen/dma/read_tags.ts:159
+      tag_dev_end_16 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:160
+      tag_host_end_16 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:161
+      tag_slot_16 <= cur_slot;  // gen/dma/read_tags.ts:162
+      tag_age_16 <= 3'd0;  // gen/dma/read_tags.ts:163
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd16)) begin  // gen/dma/read_tags.ts:115
-      tag_remaining_16 <= ra_update_to;  // gen/dma/read_tags.ts:116
-      if (cpl_free) begin  // gen/dma/read_tags.ts:118
-        tag_age_16 <= 3'd0;  // gen/dma/read_tags.ts:118
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd16)) begin  // gen/dma/read_tags.ts:165
+      tag_remaining_16 <= ra_update_to;  // gen/dma/read_tags.ts:166
+      if (cpl_free) begin  // gen/dma/read_tags.ts:168
+        tag_age_16 <= 3'd0;  // gen/dma/read_tags.ts:168
       end
     end
-    if (issue_now & (alloc_tag == 5'd17)) begin  // gen/dma/read_tags.ts:107
-      tag_remaining_17 <= chunk;  // gen/dma/read_tags.ts:109
-      tag_dev_end_17 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:110
-      tag_host_end_17 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
-      tag_slot_17 <= cur_slot;  // gen/dma/read_tags.ts:112
-      tag_age_17 <= 3'd0;  // gen/dma/read_tags.ts:113
+    if (issue_now & (alloc_tag == 5'd17)) begin  // gen/dma/read_tags.ts:157
+      tag_remaining_17 <= chunk;  // gen/dma/read_tags.ts:159
+      tag_dev_end_17 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:160
+      tag_host_end_17 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:161
+      tag_slot_17 <= cur_slot;  // gen/dma/read_tags.ts:162
+      tag_age_17 <= 3'd0;  // gen/dma/read_tags.ts:163
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd17)) begin  // gen/dma/read_tags.ts:115
-      tag_remaining_17 <= ra_update_to;  // gen/dma/read_tags.ts:116
-      if (cpl_free) begin  // gen/dma/read_tags.ts:118
-        tag_age_17 <= 3'd0;  // gen/dma/read_tags.ts:118
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd17)) begin  // gen/dma/read_tags.ts:165
+      tag_remaining_17 <= ra_update_to;  // gen/dma/read_tags.ts:166
+      if (cpl_free) begin  // gen/dma/read_tags.ts:168
+        tag_age_17 <= 3'd0;  // gen/dma/read_tags.ts:168
       end
     end
-    if (issue_now & (alloc_tag == 5'd18)) begin  // gen/dma/read_tags.ts:107
-      tag_remaining_18 <= chunk;  // gen/dma/read_tags.ts:109
-      tag_dev_end_18 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:110
-      tag_host_end_18 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
-      tag_slot_18 <= cur_slot;  // gen/dma/read_tags.ts:112
-      tag_age_18 <= 3'd0;  // gen/dma/read_tags.ts:113
+    if (issue_now & (alloc_tag == 5'd18)) begin  // gen/dma/read_tags.ts:157
+      tag_remaining_18 <= chunk;  // gen/dma/read_tags.ts:159
+      tag_dev_end_18 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:160
+      tag_host_end_18 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:161
+      tag_slot_18 <= cur_slot;  // gen/dma/read_tags.ts:162
+      tag_age_18 <= 3'd0;  // gen/dma/read_tags.ts:163
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd18)) begin  // gen/dma/read_tags.ts:115
-      tag_remaining_18 <= ra_update_to;  // gen/dma/read_tags.ts:116
-      if (cpl_free) begin  // gen/dma/read_tags.ts:118
-        tag_age_18 <= 3'd0;  // gen/dma/read_tags.ts:118
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd18)) begin  // gen/dma/read_tags.ts:165
+      tag_remaining_18 <= ra_update_to;  // gen/dma/read_tags.ts:166
+      if (cpl_free) begin  // gen/dma/read_tags.ts:168
+        tag_age_18 <= 3'd0;  // gen/dma/read_tags.ts:168
       end
     end
-    if (issue_now & (alloc_tag == 5'd19)) begin  // gen/dma/read_tags.ts:107
-      tag_remaining_19 <= chunk;  // gen/dma/read_tags.ts:109
-      tag_dev_end_19 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:110
-      tag_host_end_19 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
-      tag_slot_19 <= cur_slot;  // gen/dma/read_tags.ts:112
-      tag_age_19 <= 3'd0;  // gen/dma/read_tags.ts:113
+    if (issue_now & (alloc_tag == 5'd19)) begin  // gen/dma/read_tags.ts:157
+      tag_remaining_19 <= chunk;  // gen/dma/read_tags.ts:159
+      tag_dev_end_19 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:160
+      tag_host_end_19 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:161
+      tag_slot_19 <= cur_slot;  // gen/dma/read_tags.ts:162
+      tag_age_19 <= 3'd0;  // gen/dma/read_tags.ts:163
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd19)) begin  // gen/dma/read_tags.ts:115
-      tag_remaining_19 <= ra_update_to;  // gen/dma/read_tags.ts:116
-      if (cpl_free) begin  // gen/dma/read_tags.ts:118
-        tag_age_19 <= 3'd0;  // gen/dma/read_tags.ts:118
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd19)) begin  // gen/dma/read_tags.ts:165
+      tag_remaining_19 <= ra_update_to;  // gen/dma/read_tags.ts:166
+      if (cpl_free) begin  // gen/dma/read_tags.ts:168
+        tag_age_19 <= 3'd0;  // gen/dma/read_tags.ts:168
       end
     end
-    if (issue_now & (alloc_tag == 5'd20)) begin  // gen/dma/read_tags.ts:107
-      tag_remaining_20 <= chunk;  // gen/dma/read_tags.ts:109
-      tag_dev_end_20 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:110
-      tag_host_end_20 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
-      tag_slot_20 <= cur_slot;  // gen/dma/read_tags.ts:112
-      tag_age_20 <= 3'd0;  // gen/dma/read_tags.ts:113
+    if (issue_now & (alloc_tag == 5'd20)) begin  // gen/dma/read_tags.ts:157
+      tag_remaining_20 <= chunk;  // gen/dma/read_tags.ts:159
+      tag_dev_end_20 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:160
+      tag_host_end_20 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:161
+      tag_slot_20 <= cur_slot;  // gen/dma/read_tags.ts:162
+      tag_age_20 <= 3'd0;  // gen/dma/read_tags.ts:163
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd20)) begin  // gen/dma/read_tags.ts:115
-      tag_remaining_20 <= ra_update_to;  // gen/dma/read_tags.ts:116
-      if (cpl_free) begin  // gen/dma/read_tags.ts:118
-        tag_age_20 <= 3'd0;  // gen/dma/read_tags.ts:118
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd20)) begin  // gen/dma/read_tags.ts:165
+      tag_remaining_20 <= ra_update_to;  // gen/dma/read_tags.ts:166
+      if (cpl_free) begin  // gen/dma/read_tags.ts:168
+        tag_age_20 <= 3'd0;  // gen/dma/read_tags.ts:168
       end
     end
-    if (issue_now & (alloc_tag == 5'd21)) begin  // gen/dma/read_tags.ts:107
-      tag_remaining_21 <= chunk;  // gen/dma/read_tags.ts:109
-      tag_dev_end_21 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:110
-      tag_host_end_21 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
-      tag_slot_21 <= cur_slot;  // gen/dma/read_tags.ts:112
-      tag_age_21 <= 3'd0;  // gen/dma/read_tags.ts:113
+    if (issue_now & (alloc_tag == 5'd21)) begin  // gen/dma/read_tags.ts:157
+      tag_remaining_21 <= chunk;  // gen/dma/read_tags.ts:159
+      tag_dev_end_21 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:160
+      tag_host_end_21 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:161
+      tag_slot_21 <= cur_slot;  // gen/dma/read_tags.ts:162
+      tag_age_21 <= 3'd0;  // gen/dma/read_tags.ts:163
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd21)) begin  // gen/dma/read_tags.ts:115
-      tag_remaining_21 <= ra_update_to;  // gen/dma/read_tags.ts:116
-      if (cpl_free) begin  // gen/dma/read_tags.ts:118
-        tag_age_21 <= 3'd0;  // gen/dma/read_tags.ts:118
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd21)) begin  // gen/dma/read_tags.ts:165
+      tag_remaining_21 <= ra_update_to;  // gen/dma/read_tags.ts:166
+      if (cpl_free) begin  // gen/dma/read_tags.ts:168
+        tag_age_21 <= 3'd0;  // gen/dma/read_tags.ts:168
       end
     end
-    if (issue_now & (alloc_tag == 5'd22)) begin  // gen/dma/read_tags.ts:107
-      tag_remaining_22 <= chunk;  // gen/dma/read_tags.ts:109
-      tag_dev_end_22 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:110
-      tag_host_end_22 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
-      tag_slot_22 <= cur_slot;  // gen/dma/read_tags.ts:112
-      tag_age_22 <= 3'd0;  // gen/dma/read_tags.ts:113
+    if (issue_now & (alloc_tag == 5'd22)) begin  // gen/dma/read_tags.ts:157
+      tag_remaining_22 <= chunk;  // gen/dma/read_tags.ts:159
+      tag_dev_end_22 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:160
+      tag_host_end_22 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:161
+      tag_slot_22 <= cur_slot;  // gen/dma/read_tags.ts:162
+      tag_age_22 <= 3'd0;  // gen/dma/read_tags.ts:163
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd22)) begin  // gen/dma/read_tags.ts:115
-      tag_remaining_22 <= ra_update_to;  // gen/dma/read_tags.ts:116
-      if (cpl_free) begin  // gen/dma/read_tags.ts:118
-        tag_age_22 <= 3'd0;  // gen/dma/read_tags.ts:118
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd22)) begin  // gen/dma/read_tags.ts:165
+      tag_remaining_22 <= ra_update_to;  // gen/dma/read_tags.ts:166
+      if (cpl_free) begin  // gen/dma/read_tags.ts:168
+        tag_age_22 <= 3'd0;  // gen/dma/read_tags.ts:168
       end
     end
-    if (issue_now & (alloc_tag == 5'd23)) begin  // gen/dma/read_tags.ts:107
-      tag_remaining_23 <= chunk;  // gen/dma/read_tags.ts:109
-      tag_dev_end_23 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:110
-      tag_host_end_23 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
-      tag_slot_23 <= cur_slot;  // gen/dma/read_tags.ts:112
-      tag_age_23 <= 3'd0;  // gen/dma/read_tags.ts:113
+    if (issue_now & (alloc_tag == 5'd23)) begin  // gen/dma/read_tags.ts:157
+      tag_remaining_23 <= chunk;  // gen/dma/read_tags.ts:159
+      tag_dev_end_23 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:160
+      tag_host_end_23 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:161
+      tag_slot_23 <= cur_slot;  // gen/dma/read_tags.ts:162
+      tag_age_23 <= 3'd0;  // gen/dma/read_tags.ts:163
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd23)) begin  // gen/dma/read_tags.ts:115
-      tag_remaining_23 <= ra_update_to;  // gen/dma/read_tags.ts:116
-      if (cpl_free) begin  // gen/dma/read_tags.ts:118
-        tag_age_23 <= 3'd0;  // gen/dma/read_tags.ts:118
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd23)) begin  // gen/dma/read_tags.ts:165
+      tag_remaining_23 <= ra_update_to;  // gen/dma/read_tags.ts:166
+      if (cpl_free) begin  // gen/dma/read_tags.ts:168
+        tag_age_23 <= 3'd0;  // gen/dma/read_tags.ts:168
       end
     end
-    if (issue_now & (alloc_tag == 5'd24)) begin  // gen/dma/read_tags.ts:107
-      tag_remaining_24 <= chunk;  // gen/dma/read_tags.ts:109
-      tag_dev_end_24 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:110
-      tag_host_end_24 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
-      tag_slot_24 <= cur_slot;  // gen/dma/read_tags.ts:112
-      tag_age_24 <= 3'd0;  // gen/dma/read_tags.ts:113
+    if (issue_now & (alloc_tag == 5'd24)) begin  // gen/dma/read_tags.ts:157
+      tag_remaining_24 <= chunk;  // gen/dma/read_tags.ts:159
+      tag_dev_end_24 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:160
+      tag_host_end_24 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:161
+      tag_slot_24 <= cur_slot;  // gen/dma/read_tags.ts:162
+      tag_age_24 <= 3'd0;  // gen/dma/read_tags.ts:163
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd24)) begin  // gen/dma/read_tags.ts:115
-      tag_remaining_24 <= ra_update_to;  // gen/dma/read_tags.ts:116
-      if (cpl_free) begin  // gen/dma/read_tags.ts:118
-        tag_age_24 <= 3'd0;  // gen/dma/read_tags.ts:118
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd24)) begin  // gen/dma/read_tags.ts:165
+      tag_remaining_24 <= ra_update_to;  // gen/dma/read_tags.ts:166
+      if (cpl_free) begin  // gen/dma/read_tags.ts:168
+        tag_age_24 <= 3'd0;  // gen/dma/read_tags.ts:168
       end
     end
-    if (issue_now & (alloc_tag == 5'd25)) begin  // gen/dma/read_tags.ts:107
-      tag_remaining_25 <= chunk;  // gen/dma/read_tags.ts:109
-      tag_dev_end_25 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:110
-      tag_host_end_25 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
-      tag_slot_25 <= cur_slot;  // gen/dma/read_tags.ts:112
-      tag_age_25 <= 3'd0;  // gen/dma/read_tags.ts:113
+    if (issue_now & (alloc_tag == 5'd25)) begin  // gen/dma/read_tags.ts:157
+      tag_remaining_25 <= chunk;  // gen/dma/read_tags.ts:159
+      tag_dev_end_25 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:160
+      tag_host_end_25 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:161
+      tag_slot_25 <= cur_slot;  // gen/dma/read_tags.ts:162
+      tag_age_25 <= 3'd0;  // gen/dma/read_tags.ts:163
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd25)) begin  // gen/dma/read_tags.ts:115
-      tag_remaining_25 <= ra_update_to;  // gen/dma/read_tags.ts:116
-      if (cpl_free) begin  // gen/dma/read_tags.ts:118
-        tag_age_25 <= 3'd0;  // gen/dma/read_tags.ts:118
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd25)) begin  // gen/dma/read_tags.ts:165
+      tag_remaining_25 <= ra_update_to;  // gen/dma/read_tags.ts:166
+      if (cpl_free) begin  // gen/dma/read_tags.ts:168
+        tag_age_25 <= 3'd0;  // gen/dma/read_tags.ts:168
       end
     end
-    if (issue_now & (alloc_tag == 5'd26)) begin  // gen/dma/read_tags.ts:107
-      tag_remaining_26 <= chunk;  // gen/dma/read_tags.ts:109
-      tag_dev_end_26 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:110
-      tag_host_end_26 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
-      tag_slot_26 <= cur_slot;  // gen/dma/read_tags.ts:112
-      tag_age_26 <= 3'd0;  // gen/dma/read_tags.ts:113
+    if (issue_now & (alloc_tag == 5'd26)) begin  // gen/dma/read_tags.ts:157
+      tag_remaining_26 <= chunk;  // gen/dma/read_tags.ts:159
+      tag_dev_end_26 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:160
+      tag_host_end_26 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:161
+      tag_slot_26 <= cur_slot;  // gen/dma/read_tags.ts:162
+      tag_age_26 <= 3'd0;  // gen/dma/read_tags.ts:163
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd26)) begin  // gen/dma/read_tags.ts:115
-      tag_remaining_26 <= ra_update_to;  // gen/dma/read_tags.ts:116
-      if (cpl_free) begin  // gen/dma/read_tags.ts:118
-        tag_age_26 <= 3'd0;  // gen/dma/read_tags.ts:118
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd26)) begin  // gen/dma/read_tags.ts:165
+      tag_remaining_26 <= ra_update_to;  // gen/dma/read_tags.ts:166
+      if (cpl_free) begin  // gen/dma/read_tags.ts:168
+        tag_age_26 <= 3'd0;  // gen/dma/read_tags.ts:168
       end
     end
-    if (issue_now & (alloc_tag == 5'd27)) begin  // gen/dma/read_tags.ts:107
-      tag_remaining_27 <= chunk;  // gen/dma/read_tags.ts:109
-      tag_dev_end_27 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:110
-      tag_host_end_27 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
-      tag_slot_27 <= cur_slot;  // gen/dma/read_tags.ts:112
-      tag_age_27 <= 3'd0;  // gen/dma/read_tags.ts:113
+    if (issue_now & (alloc_tag == 5'd27)) begin  // gen/dma/read_tags.ts:157
+      tag_remaining_27 <= chunk;  // gen/dma/read_tags.ts:159
+      tag_dev_end_27 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:160
+      tag_host_end_27 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:161
+      tag_slot_27 <= cur_slot;  // gen/dma/read_tags.ts:162
+      tag_age_27 <= 3'd0;  // gen/dma/read_tags.ts:163
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd27)) begin  // gen/dma/read_tags.ts:115
-      tag_remaining_27 <= ra_update_to;  // gen/dma/read_tags.ts:116
-      if (cpl_free) begin  // gen/dma/read_tags.ts:118
-        tag_age_27 <= 3'd0;  // gen/dma/read_tags.ts:118
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd27)) begin  // gen/dma/read_tags.ts:165
+      tag_remaining_27 <= ra_update_to;  // gen/dma/read_tags.ts:166
+      if (cpl_free) begin  // gen/dma/read_tags.ts:168
+        tag_age_27 <= 3'd0;  // gen/dma/read_tags.ts:168
       end
     end
-    if (issue_now & (alloc_tag == 5'd28)) begin  // gen/dma/read_tags.ts:107
-      tag_remaining_28 <= chunk;  // gen/dma/read_tags.ts:109
-      tag_dev_end_28 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:110
-      tag_host_end_28 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
-      tag_slot_28 <= cur_slot;  // gen/dma/read_tags.ts:112
-      tag_age_28 <= 3'd0;  // gen/dma/read_tags.ts:113
+    if (issue_now & (alloc_tag == 5'd28)) begin  // gen/dma/read_tags.ts:157
+      tag_remaining_28 <= chunk;  // gen/dma/read_tags.ts:159
+      tag_dev_end_28 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:160
+      tag_host_end_28 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:161
+      tag_slot_28 <= cur_slot;  // gen/dma/read_tags.ts:162
+      tag_age_28 <= 3'd0;  // gen/dma/read_tags.ts:163
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd28)) begin  // gen/dma/read_tags.ts:115
-      tag_remaining_28 <= ra_update_to;  // gen/dma/read_tags.ts:116
-      if (cpl_free) begin  // gen/dma/read_tags.ts:118
-        tag_age_28 <= 3'd0;  // gen/dma/read_tags.ts:118
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd28)) begin  // gen/dma/read_tags.ts:165
+      tag_remaining_28 <= ra_update_to;  // gen/dma/read_tags.ts:166
+      if (cpl_free) begin  // gen/dma/read_tags.ts:168
+        tag_age_28 <= 3'd0;  // gen/dma/read_tags.ts:168
       end
     end
-    if (issue_now & (alloc_tag == 5'd29)) begin  // gen/dma/read_tags.ts:107
-      tag_remaining_29 <= chunk;  // gen/dma/read_tags.ts:109
-      tag_dev_end_29 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:110
-      tag_host_end_29 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
-      tag_slot_29 <= cur_slot;  // gen/dma/read_tags.ts:112
-      tag_age_29 <= 3'd0;  // gen/dma/read_tags.ts:113
+    if (issue_now & (alloc_tag == 5'd29)) begin  // gen/dma/read_tags.ts:157
+      tag_remaining_29 <= chunk;  // gen/dma/read_tags.ts:159
+      tag_dev_end_29 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:160
+      tag_host_end_29 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:161
+      tag_slot_29 <= cur_slot;  // gen/dma/read_tags.ts:162
+      tag_age_29 <= 3'd0;  // gen/dma/read_tags.ts:163
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd29)) begin  // gen/dma/read_tags.ts:115
-      tag_remaining_29 <= ra_update_to;  // gen/dma/read_tags.ts:116
-      if (cpl_free) begin  // gen/dma/read_tags.ts:118
-        tag_age_29 <= 3'd0;  // gen/dma/read_tags.ts:118
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd29)) begin  // gen/dma/read_tags.ts:165
+      tag_remaining_29 <= ra_update_to;  // gen/dma/read_tags.ts:166
+      if (cpl_free) begin  // gen/dma/read_tags.ts:168
+        tag_age_29 <= 3'd0;  // gen/dma/read_tags.ts:168
       end
     end
-    if (issue_now & (alloc_tag == 5'd30)) begin  // gen/dma/read_tags.ts:107
-      tag_remaining_30 <= chunk;  // gen/dma/read_tags.ts:109
-      tag_dev_end_30 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:110
-      tag_host_end_30 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
-      tag_slot_30 <= cur_slot;  // gen/dma/read_tags.ts:112
-      tag_age_30 <= 3'd0;  // gen/dma/read_tags.ts:113
+    if (issue_now & (alloc_tag == 5'd30)) begin  // gen/dma/read_tags.ts:157
+      tag_remaining_30 <= chunk;  // gen/dma/read_tags.ts:159
+      tag_dev_end_30 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:160
+      tag_host_end_30 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:161
+      tag_slot_30 <= cur_slot;  // gen/dma/read_tags.ts:162
+      tag_age_30 <= 3'd0;  // gen/dma/read_tags.ts:163
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd30)) begin  // gen/dma/read_tags.ts:115
-      tag_remaining_30 <= ra_update_to;  // gen/dma/read_tags.ts:116
-      if (cpl_free) begin  // gen/dma/read_tags.ts:118
-        tag_age_30 <= 3'd0;  // gen/dma/read_tags.ts:118
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd30)) begin  // gen/dma/read_tags.ts:165
+      tag_remaining_30 <= ra_update_to;  // gen/dma/read_tags.ts:166
+      if (cpl_free) begin  // gen/dma/read_tags.ts:168
+        tag_age_30 <= 3'd0;  // gen/dma/read_tags.ts:168
       end
     end
-    if (issue_now & (alloc_tag == 5'd31)) begin  // gen/dma/read_tags.ts:107
-      tag_remaining_31 <= chunk;  // gen/dma/read_tags.ts:109
-      tag_dev_end_31 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:110
-      tag_host_end_31 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:111
-      tag_slot_31 <= cur_slot;  // gen/dma/read_tags.ts:112
-      tag_age_31 <= 3'd0;  // gen/dma/read_tags.ts:113
+    if (issue_now & (alloc_tag == 5'd31)) begin  // gen/dma/read_tags.ts:157
+      tag_remaining_31 <= chunk;  // gen/dma/read_tags.ts:159
+      tag_dev_end_31 <= dev + {9'd0, chunk};  // gen/dma/read_tags.ts:160
+      tag_host_end_31 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:161
+      tag_slot_31 <= cur_slot;  // gen/dma/read_tags.ts:162
+      tag_age_31 <= 3'd0;  // gen/dma/read_tags.ts:163
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd31)) begin  // gen/dma/read_tags.ts:115
-      tag_remaining_31 <= ra_update_to;  // gen/dma/read_tags.ts:116
-      if (cpl_free) begin  // gen/dma/read_tags.ts:118
-        tag_age_31 <= 3'd0;  // gen/dma/read_tags.ts:118
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd31)) begin  // gen/dma/read_tags.ts:165
+      tag_remaining_31 <= ra_update_to;  // gen/dma/read_tags.ts:166
+      if (cpl_free) begin  // gen/dma/read_tags.ts:168
+        tag_age_31 <= 3'd0;  // gen/dma/read_tags.ts:168
       end
     end
-    if (slot_err_0 == 3'd0) begin  // gen/dma/read_engine.ts:185
-      if (bme_lost & (cur_slot == 3'd0)) begin  // gen/dma/read_engine.ts:186
-        slot_err_0 <= 3'd1;  // gen/dma/read_engine.ts:186
+    if (slot_err_0 == 3'd0) begin  // gen/dma/read_engine.ts:200
+      if (bme_lost & (cur_slot == 3'd0)) begin  // gen/dma/read_engine.ts:201
+        slot_err_0 <= 3'd1;  // gen/dma/read_engine.ts:201
       end
-      if (expire_now & (expire_slot == 3'd0)) begin  // gen/dma/read_engine.ts:187
-        slot_err_0 <= 3'd5;  // gen/dma/read_engine.ts:187
+      if (expire_now & (expire_slot == 3'd0)) begin  // gen/dma/read_engine.ts:202
+        slot_err_0 <= 3'd5;  // gen/dma/read_engine.ts:202
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 3'd0)) begin  // gen/dma/read_engine.ts:188
-        slot_err_0 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:188
-      end
-    end
-    slot_pending_0 <= ((slot_pending_0 + {5'd0, (issue_now & (cur_slot == 3'd0))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 3'd0))}) - {5'd0, (expire_now & (expire_slot == 3'd0))};  // gen/dma/read_engine.ts:194
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd0)) & ((rem == 20'd0) | (_select_4 != 3'd0))) begin  // gen/dma/read_engine.ts:195
-      slot_issued_0 <= 1'b1;  // gen/dma/read_engine.ts:200
-    end
-    if ((((issue_state == ISSUE_STATE_IDLE) & cmd_queue_deq_valid) & (~((slot_head[3] != slot_tail[3]) & (slot_head[2:0] == slot_tail[2:0])))) & (slot_tail[2:0] == 3'd0)) begin  // gen/dma/read_engine.ts:202
-      slot_id_0 <= cmd_queue_deq_data[10:0];  // gen/dma/read_engine.ts:209
-      slot_err_0 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:210
-      slot_issued_0 <= 1'b0;  // gen/dma/read_engine.ts:211
-    end
-    if (slot_err_1 == 3'd0) begin  // gen/dma/read_engine.ts:185
-      if (bme_lost & (cur_slot == 3'd1)) begin  // gen/dma/read_engine.ts:186
-        slot_err_1 <= 3'd1;  // gen/dma/read_engine.ts:186
-      end
-      if (expire_now & (expire_slot == 3'd1)) begin  // gen/dma/read_engine.ts:187
-        slot_err_1 <= 3'd5;  // gen/dma/read_engine.ts:187
-      end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 3'd1)) begin  // gen/dma/read_engine.ts:188
-        slot_err_1 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:188
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 3'd0)) begin  // gen/dma/read_engine.ts:203
+        slot_err_0 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:203
       end
     end
-    slot_pending_1 <= ((slot_pending_1 + {5'd0, (issue_now & (cur_slot == 3'd1))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 3'd1))}) - {5'd0, (expire_now & (expire_slot == 3'd1))};  // gen/dma/read_engine.ts:194
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd1)) & ((rem == 20'd0) | (_select_4 != 3'd0))) begin  // gen/dma/read_engine.ts:195
-      slot_issued_1 <= 1'b1;  // gen/dma/read_engine.ts:200
+    slot_pending_0 <= ((slot_pending_0 + {5'd0, (issue_now & (cur_slot == 3'd0))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 3'd0))}) - {5'd0, (expire_now & (expire_slot == 3'd0))};  // gen/dma/read_engine.ts:209
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd0)) & cur_done) begin  // gen/dma/read_engine.ts:210
+      slot_issued_0 <= 1'b1;  // gen/dma/read_engine.ts:210
     end
-    if ((((issue_state == ISSUE_STATE_IDLE) & cmd_queue_deq_valid) & (~((slot_head[3] != slot_tail[3]) & (slot_head[2:0] == slot_tail[2:0])))) & (slot_tail[2:0] == 3'd1)) begin  // gen/dma/read_engine.ts:202
-      slot_id_1 <= cmd_queue_deq_data[10:0];  // gen/dma/read_engine.ts:209
-      slot_err_1 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:210
-      slot_issued_1 <= 1'b0;  // gen/dma/read_engine.ts:211
+    if (_and_10 & (slot_tail[2:0] == 3'd0)) begin  // gen/dma/read_engine.ts:211
+      slot_id_0 <= cmd_queue_deq_data[10:0];  // gen/dma/read_engine.ts:212
+      slot_err_0 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:213
+      slot_issued_0 <= 1'b0;  // gen/dma/read_engine.ts:214
     end
-    if (slot_err_2 == 3'd0) begin  // gen/dma/read_engine.ts:185
-      if (bme_lost & (cur_slot == 3'd2)) begin  // gen/dma/read_engine.ts:186
-        slot_err_2 <= 3'd1;  // gen/dma/read_engine.ts:186
+    if (slot_err_1 == 3'd0) begin  // gen/dma/read_engine.ts:200
+      if (bme_lost & (cur_slot == 3'd1)) begin  // gen/dma/read_engine.ts:201
+        slot_err_1 <= 3'd1;  // gen/dma/read_engine.ts:201
       end
-      if (expire_now & (expire_slot == 3'd2)) begin  // gen/dma/read_engine.ts:187
-        slot_err_2 <= 3'd5;  // gen/dma/read_engine.ts:187
+      if (expire_now & (expire_slot == 3'd1)) begin  // gen/dma/read_engine.ts:202
+        slot_err_1 <= 3'd5;  // gen/dma/read_engine.ts:202
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 3'd2)) begin  // gen/dma/read_engine.ts:188
-        slot_err_2 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:188
-      end
-    end
-    slot_pending_2 <= ((slot_pending_2 + {5'd0, (issue_now & (cur_slot == 3'd2))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 3'd2))}) - {5'd0, (expire_now & (expire_slot == 3'd2))};  // gen/dma/read_engine.ts:194
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd2)) & ((rem == 20'd0) | (_select_4 != 3'd0))) begin  // gen/dma/read_engine.ts:195
-      slot_issued_2 <= 1'b1;  // gen/dma/read_engine.ts:200
-    end
-    if ((((issue_state == ISSUE_STATE_IDLE) & cmd_queue_deq_valid) & (~((slot_head[3] != slot_tail[3]) & (slot_head[2:0] == slot_tail[2:0])))) & (slot_tail[2:0] == 3'd2)) begin  // gen/dma/read_engine.ts:202
-      slot_id_2 <= cmd_queue_deq_data[10:0];  // gen/dma/read_engine.ts:209
-      slot_err_2 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:210
-      slot_issued_2 <= 1'b0;  // gen/dma/read_engine.ts:211
-    end
-    if (slot_err_3 == 3'd0) begin  // gen/dma/read_engine.ts:185
-      if (bme_lost & (cur_slot == 3'd3)) begin  // gen/dma/read_engine.ts:186
-        slot_err_3 <= 3'd1;  // gen/dma/read_engine.ts:186
-      end
-      if (expire_now & (expire_slot == 3'd3)) begin  // gen/dma/read_engine.ts:187
-        slot_err_3 <= 3'd5;  // gen/dma/read_engine.ts:187
-      end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 3'd3)) begin  // gen/dma/read_engine.ts:188
-        slot_err_3 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:188
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 3'd1)) begin  // gen/dma/read_engine.ts:203
+        slot_err_1 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:203
       end
     end
-    slot_pending_3 <= ((slot_pending_3 + {5'd0, (issue_now & (cur_slot == 3'd3))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 3'd3))}) - {5'd0, (expire_now & (expire_slot == 3'd3))};  // gen/dma/read_engine.ts:194
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd3)) & ((rem == 20'd0) | (_select_4 != 3'd0))) begin  // gen/dma/read_engine.ts:195
-      slot_issued_3 <= 1'b1;  // gen/dma/read_engine.ts:200
+    slot_pending_1 <= ((slot_pending_1 + {5'd0, (issue_now & (cur_slot == 3'd1))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 3'd1))}) - {5'd0, (expire_now & (expire_slot == 3'd1))};  // gen/dma/read_engine.ts:209
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd1)) & cur_done) begin  // gen/dma/read_engine.ts:210
+      slot_issued_1 <= 1'b1;  // gen/dma/read_engine.ts:210
     end
-    if ((((issue_state == ISSUE_STATE_IDLE) & cmd_queue_deq_valid) & (~((slot_head[3] != slot_tail[3]) & (slot_head[2:0] == slot_tail[2:0])))) & (slot_tail[2:0] == 3'd3)) begin  // gen/dma/read_engine.ts:202
-      slot_id_3 <= cmd_queue_deq_data[10:0];  // gen/dma/read_engine.ts:209
-      slot_err_3 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:210
-      slot_issued_3 <= 1'b0;  // gen/dma/read_engine.ts:211
+    if (_and_10 & (slot_tail[2:0] == 3'd1)) begin  // gen/dma/read_engine.ts:211
+      slot_id_1 <= cmd_queue_deq_data[10:0];  // gen/dma/read_engine.ts:212
+      slot_err_1 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:213
+      slot_issued_1 <= 1'b0;  // gen/dma/read_engine.ts:214
     end
-    if (slot_err_4 == 3'd0) begin  // gen/dma/read_engine.ts:185
-      if (bme_lost & (cur_slot == 3'd4)) begin  // gen/dma/read_engine.ts:186
-        slot_err_4 <= 3'd1;  // gen/dma/read_engine.ts:186
+    if (slot_err_2 == 3'd0) begin  // gen/dma/read_engine.ts:200
+      if (bme_lost & (cur_slot == 3'd2)) begin  // gen/dma/read_engine.ts:201
+        slot_err_2 <= 3'd1;  // gen/dma/read_engine.ts:201
       end
-      if (expire_now & (expire_slot == 3'd4)) begin  // gen/dma/read_engine.ts:187
-        slot_err_4 <= 3'd5;  // gen/dma/read_engine.ts:187
+      if (expire_now & (expire_slot == 3'd2)) begin  // gen/dma/read_engine.ts:202
+        slot_err_2 <= 3'd5;  // gen/dma/read_engine.ts:202
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 3'd4)) begin  // gen/dma/read_engine.ts:188
-        slot_err_4 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:188
-      end
-    end
-    slot_pending_4 <= ((slot_pending_4 + {5'd0, (issue_now & (cur_slot == 3'd4))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 3'd4))}) - {5'd0, (expire_now & (expire_slot == 3'd4))};  // gen/dma/read_engine.ts:194
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd4)) & ((rem == 20'd0) | (_select_4 != 3'd0))) begin  // gen/dma/read_engine.ts:195
-      slot_issued_4 <= 1'b1;  // gen/dma/read_engine.ts:200
-    end
-    if ((((issue_state == ISSUE_STATE_IDLE) & cmd_queue_deq_valid) & (~((slot_head[3] != slot_tail[3]) & (slot_head[2:0] == slot_tail[2:0])))) & (slot_tail[2:0] == 3'd4)) begin  // gen/dma/read_engine.ts:202
-      slot_id_4 <= cmd_queue_deq_data[10:0];  // gen/dma/read_engine.ts:209
-      slot_err_4 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:210
-      slot_issued_4 <= 1'b0;  // gen/dma/read_engine.ts:211
-    end
-    if (slot_err_5 == 3'd0) begin  // gen/dma/read_engine.ts:185
-      if (bme_lost & (cur_slot == 3'd5)) begin  // gen/dma/read_engine.ts:186
-        slot_err_5 <= 3'd1;  // gen/dma/read_engine.ts:186
-      end
-      if (expire_now & (expire_slot == 3'd5)) begin  // gen/dma/read_engine.ts:187
-        slot_err_5 <= 3'd5;  // gen/dma/read_engine.ts:187
-      end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 3'd5)) begin  // gen/dma/read_engine.ts:188
-        slot_err_5 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:188
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 3'd2)) begin  // gen/dma/read_engine.ts:203
+        slot_err_2 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:203
       end
     end
-    slot_pending_5 <= ((slot_pending_5 + {5'd0, (issue_now & (cur_slot == 3'd5))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 3'd5))}) - {5'd0, (expire_now & (expire_slot == 3'd5))};  // gen/dma/read_engine.ts:194
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd5)) & ((rem == 20'd0) | (_select_4 != 3'd0))) begin  // gen/dma/read_engine.ts:195
-      slot_issued_5 <= 1'b1;  // gen/dma/read_engine.ts:200
+    slot_pending_2 <= ((slot_pending_2 + {5'd0, (issue_now & (cur_slot == 3'd2))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 3'd2))}) - {5'd0, (expire_now & (expire_slot == 3'd2))};  // gen/dma/read_engine.ts:209
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd2)) & cur_done) begin  // gen/dma/read_engine.ts:210
+      slot_issued_2 <= 1'b1;  // gen/dma/read_engine.ts:210
     end
-    if ((((issue_state == ISSUE_STATE_IDLE) & cmd_queue_deq_valid) & (~((slot_head[3] != slot_tail[3]) & (slot_head[2:0] == slot_tail[2:0])))) & (slot_tail[2:0] == 3'd5)) begin  // gen/dma/read_engine.ts:202
-      slot_id_5 <= cmd_queue_deq_data[10:0];  // gen/dma/read_engine.ts:209
-      slot_err_5 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:210
-      slot_issued_5 <= 1'b0;  // gen/dma/read_engine.ts:211
+    if (_and_10 & (slot_tail[2:0] == 3'd2)) begin  // gen/dma/read_engine.ts:211
+      slot_id_2 <= cmd_queue_deq_data[10:0];  // gen/dma/read_engine.ts:212
+      slot_err_2 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:213
+      slot_issued_2 <= 1'b0;  // gen/dma/read_engine.ts:214
     end
-    if (slot_err_6 == 3'd0) begin  // gen/dma/read_engine.ts:185
-      if (bme_lost & (cur_slot == 3'd6)) begin  // gen/dma/read_engine.ts:186
-        slot_err_6 <= 3'd1;  // gen/dma/read_engine.ts:186
+    if (slot_err_3 == 3'd0) begin  // gen/dma/read_engine.ts:200
+      if (bme_lost & (cur_slot == 3'd3)) begin  // gen/dma/read_engine.ts:201
+        slot_err_3 <= 3'd1;  // gen/dma/read_engine.ts:201
       end
-      if (expire_now & (expire_slot == 3'd6)) begin  // gen/dma/read_engine.ts:187
-        slot_err_6 <= 3'd5;  // gen/dma/read_engine.ts:187
+      if (expire_now & (expire_slot == 3'd3)) begin  // gen/dma/read_engine.ts:202
+        slot_err_3 <= 3'd5;  // gen/dma/read_engine.ts:202
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 3'd6)) begin  // gen/dma/read_engine.ts:188
-        slot_err_6 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:188
-      end
-    end
-    slot_pending_6 <= ((slot_pending_6 + {5'd0, (issue_now & (cur_slot == 3'd6))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 3'd6))}) - {5'd0, (expire_now & (expire_slot == 3'd6))};  // gen/dma/read_engine.ts:194
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd6)) & ((rem == 20'd0) | (_select_4 != 3'd0))) begin  // gen/dma/read_engine.ts:195
-      slot_issued_6 <= 1'b1;  // gen/dma/read_engine.ts:200
-    end
-    if ((((issue_state == ISSUE_STATE_IDLE) & cmd_queue_deq_valid) & (~((slot_head[3] != slot_tail[3]) & (slot_head[2:0] == slot_tail[2:0])))) & (slot_tail[2:0] == 3'd6)) begin  // gen/dma/read_engine.ts:202
-      slot_id_6 <= cmd_queue_deq_data[10:0];  // gen/dma/read_engine.ts:209
-      slot_err_6 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:210
-      slot_issued_6 <= 1'b0;  // gen/dma/read_engine.ts:211
-    end
-    if (slot_err_7 == 3'd0) begin  // gen/dma/read_engine.ts:185
-      if (bme_lost & (cur_slot == 3'd7)) begin  // gen/dma/read_engine.ts:186
-        slot_err_7 <= 3'd1;  // gen/dma/read_engine.ts:186
-      end
-      if (expire_now & (expire_slot == 3'd7)) begin  // gen/dma/read_engine.ts:187
-        slot_err_7 <= 3'd5;  // gen/dma/read_engine.ts:187
-      end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 3'd7)) begin  // gen/dma/read_engine.ts:188
-        slot_err_7 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:188
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 3'd3)) begin  // gen/dma/read_engine.ts:203
+        slot_err_3 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:203
       end
     end
-    slot_pending_7 <= ((slot_pending_7 + {5'd0, (issue_now & (cur_slot == 3'd7))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 3'd7))}) - {5'd0, (expire_now & (expire_slot == 3'd7))};  // gen/dma/read_engine.ts:194
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd7)) & ((rem == 20'd0) | (_select_4 != 3'd0))) begin  // gen/dma/read_engine.ts:195
-      slot_issued_7 <= 1'b1;  // gen/dma/read_engine.ts:200
+    slot_pending_3 <= ((slot_pending_3 + {5'd0, (issue_now & (cur_slot == 3'd3))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 3'd3))}) - {5'd0, (expire_now & (expire_slot == 3'd3))};  // gen/dma/read_engine.ts:209
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd3)) & cur_done) begin  // gen/dma/read_engine.ts:210
+      slot_issued_3 <= 1'b1;  // gen/dma/read_engine.ts:210
     end
-    if ((((issue_state == ISSUE_STATE_IDLE) & cmd_queue_deq_valid) & (~((slot_head[3] != slot_tail[3]) & (slot_head[2:0] == slot_tail[2:0])))) & (slot_tail[2:0] == 3'd7)) begin  // gen/dma/read_engine.ts:202
-      slot_id_7 <= cmd_queue_deq_data[10:0];  // gen/dma/read_engine.ts:209
-      slot_err_7 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:210
-      slot_issued_7 <= 1'b0;  // gen/dma/read_engine.ts:211
+    if (_and_10 & (slot_tail[2:0] == 3'd3)) begin  // gen/dma/read_engine.ts:211
+      slot_id_3 <= cmd_queue_deq_data[10:0];  // gen/dma/read_engine.ts:212
+      slot_err_3 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:213
+      slot_issued_3 <= 1'b0;  // gen/dma/read_engine.ts:214
     end
-    if (retire) begin  // gen/dma/read_engine.ts:224
-      st_id <= _select_18;  // gen/dma/read_engine.ts:226
-      st_err <= _select_19;  // gen/dma/read_engine.ts:227
+    if (slot_err_4 == 3'd0) begin  // gen/dma/read_engine.ts:200
+      if (bme_lost & (cur_slot == 3'd4)) begin  // gen/dma/read_engine.ts:201
+        slot_err_4 <= 3'd1;  // gen/dma/read_engine.ts:201
+      end
+      if (expire_now & (expire_slot == 3'd4)) begin  // gen/dma/read_engine.ts:202
+        slot_err_4 <= 3'd5;  // gen/dma/read_engine.ts:202
+      end
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 3'd4)) begin  // gen/dma/read_engine.ts:203
+        slot_err_4 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:203
+      end
+    end
+    slot_pending_4 <= ((slot_pending_4 + {5'd0, (issue_now & (cur_slot == 3'd4))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 3'd4))}) - {5'd0, (expire_now & (expire_slot == 3'd4))};  // gen/dma/read_engine.ts:209
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd4)) & cur_done) begin  // gen/dma/read_engine.ts:210
+      slot_issued_4 <= 1'b1;  // gen/dma/read_engine.ts:210
+    end
+    if (_and_10 & (slot_tail[2:0] == 3'd4)) begin  // gen/dma/read_engine.ts:211
+      slot_id_4 <= cmd_queue_deq_data[10:0];  // gen/dma/read_engine.ts:212
+      slot_err_4 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:213
+      slot_issued_4 <= 1'b0;  // gen/dma/read_engine.ts:214
+    end
+    if (slot_err_5 == 3'd0) begin  // gen/dma/read_engine.ts:200
+      if (bme_lost & (cur_slot == 3'd5)) begin  // gen/dma/read_engine.ts:201
+        slot_err_5 <= 3'd1;  // gen/dma/read_engine.ts:201
+      end
+      if (expire_now & (expire_slot == 3'd5)) begin  // gen/dma/read_engine.ts:202
+        slot_err_5 <= 3'd5;  // gen/dma/read_engine.ts:202
+      end
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 3'd5)) begin  // gen/dma/read_engine.ts:203
+        slot_err_5 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:203
+      end
+    end
+    slot_pending_5 <= ((slot_pending_5 + {5'd0, (issue_now & (cur_slot == 3'd5))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 3'd5))}) - {5'd0, (expire_now & (expire_slot == 3'd5))};  // gen/dma/read_engine.ts:209
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd5)) & cur_done) begin  // gen/dma/read_engine.ts:210
+      slot_issued_5 <= 1'b1;  // gen/dma/read_engine.ts:210
+    end
+    if (_and_10 & (slot_tail[2:0] == 3'd5)) begin  // gen/dma/read_engine.ts:211
+      slot_id_5 <= cmd_queue_deq_data[10:0];  // gen/dma/read_engine.ts:212
+      slot_err_5 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:213
+      slot_issued_5 <= 1'b0;  // gen/dma/read_engine.ts:214
+    end
+    if (slot_err_6 == 3'd0) begin  // gen/dma/read_engine.ts:200
+      if (bme_lost & (cur_slot == 3'd6)) begin  // gen/dma/read_engine.ts:201
+        slot_err_6 <= 3'd1;  // gen/dma/read_engine.ts:201
+      end
+      if (expire_now & (expire_slot == 3'd6)) begin  // gen/dma/read_engine.ts:202
+        slot_err_6 <= 3'd5;  // gen/dma/read_engine.ts:202
+      end
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 3'd6)) begin  // gen/dma/read_engine.ts:203
+        slot_err_6 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:203
+      end
+    end
+    slot_pending_6 <= ((slot_pending_6 + {5'd0, (issue_now & (cur_slot == 3'd6))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 3'd6))}) - {5'd0, (expire_now & (expire_slot == 3'd6))};  // gen/dma/read_engine.ts:209
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd6)) & cur_done) begin  // gen/dma/read_engine.ts:210
+      slot_issued_6 <= 1'b1;  // gen/dma/read_engine.ts:210
+    end
+    if (_and_10 & (slot_tail[2:0] == 3'd6)) begin  // gen/dma/read_engine.ts:211
+      slot_id_6 <= cmd_queue_deq_data[10:0];  // gen/dma/read_engine.ts:212
+      slot_err_6 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:213
+      slot_issued_6 <= 1'b0;  // gen/dma/read_engine.ts:214
+    end
+    if (slot_err_7 == 3'd0) begin  // gen/dma/read_engine.ts:200
+      if (bme_lost & (cur_slot == 3'd7)) begin  // gen/dma/read_engine.ts:201
+        slot_err_7 <= 3'd1;  // gen/dma/read_engine.ts:201
+      end
+      if (expire_now & (expire_slot == 3'd7)) begin  // gen/dma/read_engine.ts:202
+        slot_err_7 <= 3'd5;  // gen/dma/read_engine.ts:202
+      end
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 3'd7)) begin  // gen/dma/read_engine.ts:203
+        slot_err_7 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:203
+      end
+    end
+    slot_pending_7 <= ((slot_pending_7 + {5'd0, (issue_now & (cur_slot == 3'd7))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 3'd7))}) - {5'd0, (expire_now & (expire_slot == 3'd7))};  // gen/dma/read_engine.ts:209
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd7)) & cur_done) begin  // gen/dma/read_engine.ts:210
+      slot_issued_7 <= 1'b1;  // gen/dma/read_engine.ts:210
+    end
+    if (_and_10 & (slot_tail[2:0] == 3'd7)) begin  // gen/dma/read_engine.ts:211
+      slot_id_7 <= cmd_queue_deq_data[10:0];  // gen/dma/read_engine.ts:212
+      slot_err_7 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:213
+      slot_issued_7 <= 1'b0;  // gen/dma/read_engine.ts:214
+    end
+    if (retire) begin  // gen/dma/read_engine.ts:226
+      st_id <= _select_11;  // gen/dma/read_engine.ts:228
+      st_err <= _select_12;  // gen/dma/read_engine.ts:229
     end
   end
   always @(posedge clk) begin
@@ -1997,368 +1667,386 @@ module dma_read_w256_t32_d22_l20_i11_s8_to20 (
       tag_valid_30 <= 1'b0;
       tag_valid_31 <= 1'b0;
       timeout_prescale <= 20'd0;
-      expire_stage <= 2'd0;
+      tag_live <= 32'd0;
       r0_valid <= 1'b0;
       r3_valid <= 1'b0;
       ra_valid <= 1'b0;
+      rl_valid <= 1'b0;
       r1_valid <= 1'b0;
       r2_valid <= 1'b0;
+      timed_out <= 32'd0;
+      expire_stage <= 2'd0;
+      closed_valid <= 1'b0;
       issue_state <= ISSUE_STATE_IDLE;
       rem <= 20'd0;
       mrd_valid <= 1'b0;
+      rem_zero <= 1'b1;
+      cur_failed <= 1'b0;
       st_valid <= 1'b0;
     end else begin
-      timeout_prescale <= timeout_tick ? (timeout >> 2) : (timeout_prescale - 20'd1);  // gen/dma/read_tags.ts:47
-      case (expire_stage)  // gen/dma/read_tags.ts:64
+      timeout_prescale <= timeout_tick ? (timeout >> 2) : (timeout_prescale - 20'd1);  // gen/dma/read_tags.ts:62
+      tag_live <= {{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{(tag_valid_31 & (tag_age_31 != 3'd5)), (tag_valid_30 & (tag_age_30 != 3'd5))}, (tag_valid_29 & (tag_age_29 != 3'd5))}, (tag_valid_28 & (tag_age_28 != 3'd5))}, (tag_valid_27 & (tag_age_27 != 3'd5))}, (tag_valid_26 & (tag_age_26 != 3'd5))}, (tag_valid_25 & (tag_age_25 != 3'd5))}, (tag_valid_24 & (tag_age_24 != 3'd5))}, (tag_valid_23 & (tag_age_23 != 3'd5))}, (tag_valid_22 & (tag_age_22 != 3'd5))}, (tag_valid_21 & (tag_age_21 != 3'd5))}, (tag_valid_20 & (tag_age_20 != 3'd5))}, (tag_valid_19 & (tag_age_19 != 3'd5))}, (tag_valid_18 & (tag_age_18 != 3'd5))}, (tag_valid_17 & (tag_age_17 != 3'd5))}, (tag_valid_16 & (tag_age_16 != 3'd5))}, (tag_valid_15 & (tag_age_15 != 3'd5))}, (tag_valid_14 & (tag_age_14 != 3'd5))}, (tag_valid_13 & (tag_age_13 != 3'd5))}, (tag_valid_12 & (tag_age_12 != 3'd5))}, (tag_valid_11 & (tag_age_11 != 3'd5))}, (tag_valid_10 & (tag_age_10 != 3'd5))}, (tag_valid_9 & (tag_age_9 != 3'd5))}, (tag_valid_8 & (tag_age_8 != 3'd5))}, (tag_valid_7 & (tag_age_7 != 3'd5))}, (tag_valid_6 & (tag_age_6 != 3'd5))}, (tag_valid_5 & (tag_age_5 != 3'd5))}, (tag_valid_4 & (tag_age_4 != 3'd5))}, (tag_valid_3 & (tag_age_3 != 3'd5))}, (tag_valid_2 & (tag_age_2 != 3'd5))}, (tag_valid_1 & (tag_age_1 != 3'd5))}, (tag_valid_0 & (tag_age_0 != 3'd5))};  // gen/dma/read_tags.ts:70
+      if (advance) begin  // gen/dma/read_cpl.ts:90
+        r0_valid <= cpl_valid;  // gen/dma/read_cpl.ts:91
+      end
+      if (advance) begin  // gen/dma/read_cpl.ts:164
+        rl_valid <= r0_valid;  // gen/dma/read_cpl.ts:165
+      end
+      if (advance) begin  // gen/dma/read_cpl.ts:203
+        ra_valid <= rl_valid;  // gen/dma/read_cpl.ts:204
+      end
+      if (advance) begin  // gen/dma/read_cpl.ts:295
+        r1_valid <= ra_valid;  // gen/dma/read_cpl.ts:296
+      end
+      if (advance) begin  // gen/dma/read_cpl.ts:339
+        r2_valid <= r1_valid;  // gen/dma/read_cpl.ts:340
+      end
+      if (advance) begin  // gen/dma/read_cpl.ts:359
+        r3_valid <= r2_valid;  // gen/dma/read_cpl.ts:360
+      end
+      timed_out <= {{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{(tag_valid_31 & (tag_age_31 == 3'd5)), (tag_valid_30 & (tag_age_30 == 3'd5))}, (tag_valid_29 & (tag_age_29 == 3'd5))}, (tag_valid_28 & (tag_age_28 == 3'd5))}, (tag_valid_27 & (tag_age_27 == 3'd5))}, (tag_valid_26 & (tag_age_26 == 3'd5))}, (tag_valid_25 & (tag_age_25 == 3'd5))}, (tag_valid_24 & (tag_age_24 == 3'd5))}, (tag_valid_23 & (tag_age_23 == 3'd5))}, (tag_valid_22 & (tag_age_22 == 3'd5))}, (tag_valid_21 & (tag_age_21 == 3'd5))}, (tag_valid_20 & (tag_age_20 == 3'd5))}, (tag_valid_19 & (tag_age_19 == 3'd5))}, (tag_valid_18 & (tag_age_18 == 3'd5))}, (tag_valid_17 & (tag_age_17 == 3'd5))}, (tag_valid_16 & (tag_age_16 == 3'd5))}, (tag_valid_15 & (tag_age_15 == 3'd5))}, (tag_valid_14 & (tag_age_14 == 3'd5))}, (tag_valid_13 & (tag_age_13 == 3'd5))}, (tag_valid_12 & (tag_age_12 == 3'd5))}, (tag_valid_11 & (tag_age_11 == 3'd5))}, (tag_valid_10 & (tag_age_10 == 3'd5))}, (tag_valid_9 & (tag_age_9 == 3'd5))}, (tag_valid_8 & (tag_age_8 == 3'd5))}, (tag_valid_7 & (tag_age_7 == 3'd5))}, (tag_valid_6 & (tag_age_6 == 3'd5))}, (tag_valid_5 & (tag_age_5 == 3'd5))}, (tag_valid_4 & (tag_age_4 == 3'd5))}, (tag_valid_3 & (tag_age_3 == 3'd5))}, (tag_valid_2 & (tag_age_2 == 3'd5))}, (tag_valid_1 & (tag_age_1 == 3'd5))}, (tag_valid_0 & (tag_age_0 == 3'd5))};  // gen/dma/read_tags.ts:97
+      closed_valid <= (cpl_start & cpl_update) & cpl_free;  // gen/dma/read_tags.ts:109
+      case (expire_stage)  // gen/dma/read_tags.ts:112
         2'd0: begin
-          if (timeout_pick_valid) begin  // gen/dma/read_tags.ts:66
-            expire_stage <= 2'd1;  // gen/dma/read_tags.ts:68
+          if (|timed_out) begin  // gen/dma/read_tags.ts:114
+            expire_stage <= 2'd1;  // gen/dma/read_tags.ts:116
           end
         end
         2'd1: begin
-          expire_stage <= 2'd2;  // gen/dma/read_tags.ts:73
+          expire_stage <= 2'd2;  // gen/dma/read_tags.ts:122
+        end
+        2'd2: begin
+          expire_stage <= 2'd3;  // gen/dma/read_tags.ts:131
         end
         default: begin
-          expire_stage <= 2'd0;  // gen/dma/read_tags.ts:75
+          expire_stage <= 2'd0;  // gen/dma/read_tags.ts:133
         end
       endcase
-      if (advance) begin  // gen/dma/read_cpl.ts:83
-        r0_valid <= cpl_valid;  // gen/dma/read_cpl.ts:84
-      end
-      if (advance) begin  // gen/dma/read_cpl.ts:139
-        ra_valid <= r0_valid;  // gen/dma/read_cpl.ts:140
-      end
-      if (advance) begin  // gen/dma/read_cpl.ts:231
-        r1_valid <= ra_valid;  // gen/dma/read_cpl.ts:232
-      end
-      if (advance) begin  // gen/dma/read_cpl.ts:275
-        r2_valid <= r1_valid;  // gen/dma/read_cpl.ts:276
-      end
-      if (advance) begin  // gen/dma/read_cpl.ts:295
-        r3_valid <= r2_valid;  // gen/dma/read_cpl.ts:296
-      end
-      case (issue_state)  // gen/dma/read_engine.ts:120
+      case (issue_state)  // gen/dma/read_engine.ts:126
         ISSUE_STATE_IDLE: begin
-          if (cmd_queue_deq_valid & (~((slot_head[3] != slot_tail[3]) & (slot_head[2:0] == slot_tail[2:0])))) begin  // gen/dma/read_engine.ts:122
-            rem <= cmd_queue_deq_data[30:11];  // gen/dma/read_engine.ts:125
-            slot_tail <= slot_tail + 4'd1;  // gen/dma/read_engine.ts:127
-            issue_state <= ISSUE_STATE_CALC;  // gen/dma/read_engine.ts:128
+          if (cmd_queue_deq_valid & (~((slot_head[3] != slot_tail[3]) & (slot_head[2:0] == slot_tail[2:0])))) begin  // gen/dma/read_engine.ts:128
+            rem <= cmd_queue_deq_data[30:11];  // gen/dma/read_engine.ts:131
+            rem_zero <= cmd_queue_deq_data[30:11] == 20'd0;  // gen/dma/read_engine.ts:132
+            slot_tail <= slot_tail + 4'd1;  // gen/dma/read_engine.ts:134
+            issue_state <= ISSUE_STATE_CALC;  // gen/dma/read_engine.ts:135
           end
         end
         ISSUE_STATE_CALC: begin
-          if ((rem == 20'd0) | (_select_4 != 3'd0)) begin  // gen/dma/read_engine.ts:132
-            issue_state <= ISSUE_STATE_IDLE;  // gen/dma/read_engine.ts:132
-          end else if (~bus_master) begin  // gen/dma/read_engine.ts:133
-          end else if (free_tag_valid) begin  // gen/dma/read_engine.ts:134
-            issue_state <= ISSUE_STATE_ISSUE;  // gen/dma/read_engine.ts:137
+          if (cur_done) begin  // gen/dma/read_engine.ts:139
+            issue_state <= ISSUE_STATE_IDLE;  // gen/dma/read_engine.ts:139
+          end else if (~bus_master) begin  // gen/dma/read_engine.ts:140
+          end else if (free_tag_valid) begin  // gen/dma/read_engine.ts:141
+            issue_state <= ISSUE_STATE_ISSUE;  // gen/dma/read_engine.ts:144
           end
         end
         ISSUE_STATE_ISSUE: begin
-          if (issue_now) begin  // gen/dma/read_engine.ts:141
-            issue_state <= ISSUE_STATE_CALC;  // gen/dma/read_engine.ts:141
+          if (issue_now) begin  // gen/dma/read_engine.ts:148
+            issue_state <= ISSUE_STATE_CALC;  // gen/dma/read_engine.ts:148
           end
         end
         default: begin end
       endcase
-      if (issue_now) begin  // gen/dma/read_engine.ts:147
-        mrd_valid <= 1'b1;  // gen/dma/read_engine.ts:148
-        rem <= rem - {7'd0, chunk};  // gen/dma/read_engine.ts:162
-      end else if (req_ready) begin  // gen/dma/read_engine.ts:163
-        mrd_valid <= 1'b0;  // gen/dma/read_engine.ts:163
+      if (issue_now) begin  // gen/dma/read_engine.ts:154
+        mrd_valid <= 1'b1;  // gen/dma/read_engine.ts:155
+        rem <= rem - {7'd0, chunk};  // gen/dma/read_engine.ts:170
+        rem_zero <= rem == {7'd0, chunk};  // gen/dma/read_engine.ts:171
+      end else if (req_ready) begin  // gen/dma/read_engine.ts:172
+        mrd_valid <= 1'b0;  // gen/dma/read_engine.ts:172
       end
-      if (issue_now & (alloc_tag == 5'd0)) begin  // gen/dma/read_tags.ts:107
-        tag_valid_0 <= 1'b1;  // gen/dma/read_tags.ts:108
+      if (issue_now & (alloc_tag == 5'd0)) begin  // gen/dma/read_tags.ts:157
+        tag_valid_0 <= 1'b1;  // gen/dma/read_tags.ts:158
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd0)) begin  // gen/dma/read_tags.ts:120
-        tag_valid_0 <= 1'b0;  // gen/dma/read_tags.ts:120
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd0)) begin  // gen/dma/read_tags.ts:170
+        tag_valid_0 <= 1'b0;  // gen/dma/read_tags.ts:170
       end
-      if (expire_now & (expire_tag == 5'd0)) begin  // gen/dma/read_tags.ts:121
-        tag_valid_0 <= 1'b0;  // gen/dma/read_tags.ts:121
+      if (expire_now & expire_onehot[0]) begin  // gen/dma/read_tags.ts:171
+        tag_valid_0 <= 1'b0;  // gen/dma/read_tags.ts:171
       end
-      if (issue_now & (alloc_tag == 5'd1)) begin  // gen/dma/read_tags.ts:107
-        tag_valid_1 <= 1'b1;  // gen/dma/read_tags.ts:108
+      if (issue_now & (alloc_tag == 5'd1)) begin  // gen/dma/read_tags.ts:157
+        tag_valid_1 <= 1'b1;  // gen/dma/read_tags.ts:158
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd1)) begin  // gen/dma/read_tags.ts:120
-        tag_valid_1 <= 1'b0;  // gen/dma/read_tags.ts:120
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd1)) begin  // gen/dma/read_tags.ts:170
+        tag_valid_1 <= 1'b0;  // gen/dma/read_tags.ts:170
       end
-      if (expire_now & (expire_tag == 5'd1)) begin  // gen/dma/read_tags.ts:121
-        tag_valid_1 <= 1'b0;  // gen/dma/read_tags.ts:121
+      if (expire_now & expire_onehot[1]) begin  // gen/dma/read_tags.ts:171
+        tag_valid_1 <= 1'b0;  // gen/dma/read_tags.ts:171
       end
-      if (issue_now & (alloc_tag == 5'd2)) begin  // gen/dma/read_tags.ts:107
-        tag_valid_2 <= 1'b1;  // gen/dma/read_tags.ts:108
+      if (issue_now & (alloc_tag == 5'd2)) begin  // gen/dma/read_tags.ts:157
+        tag_valid_2 <= 1'b1;  // gen/dma/read_tags.ts:158
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd2)) begin  // gen/dma/read_tags.ts:120
-        tag_valid_2 <= 1'b0;  // gen/dma/read_tags.ts:120
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd2)) begin  // gen/dma/read_tags.ts:170
+        tag_valid_2 <= 1'b0;  // gen/dma/read_tags.ts:170
       end
-      if (expire_now & (expire_tag == 5'd2)) begin  // gen/dma/read_tags.ts:121
-        tag_valid_2 <= 1'b0;  // gen/dma/read_tags.ts:121
+      if (expire_now & expire_onehot[2]) begin  // gen/dma/read_tags.ts:171
+        tag_valid_2 <= 1'b0;  // gen/dma/read_tags.ts:171
       end
-      if (issue_now & (alloc_tag == 5'd3)) begin  // gen/dma/read_tags.ts:107
-        tag_valid_3 <= 1'b1;  // gen/dma/read_tags.ts:108
+      if (issue_now & (alloc_tag == 5'd3)) begin  // gen/dma/read_tags.ts:157
+        tag_valid_3 <= 1'b1;  // gen/dma/read_tags.ts:158
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd3)) begin  // gen/dma/read_tags.ts:120
-        tag_valid_3 <= 1'b0;  // gen/dma/read_tags.ts:120
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd3)) begin  // gen/dma/read_tags.ts:170
+        tag_valid_3 <= 1'b0;  // gen/dma/read_tags.ts:170
       end
-      if (expire_now & (expire_tag == 5'd3)) begin  // gen/dma/read_tags.ts:121
-        tag_valid_3 <= 1'b0;  // gen/dma/read_tags.ts:121
+      if (expire_now & expire_onehot[3]) begin  // gen/dma/read_tags.ts:171
+        tag_valid_3 <= 1'b0;  // gen/dma/read_tags.ts:171
       end
-      if (issue_now & (alloc_tag == 5'd4)) begin  // gen/dma/read_tags.ts:107
-        tag_valid_4 <= 1'b1;  // gen/dma/read_tags.ts:108
+      if (issue_now & (alloc_tag == 5'd4)) begin  // gen/dma/read_tags.ts:157
+        tag_valid_4 <= 1'b1;  // gen/dma/read_tags.ts:158
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd4)) begin  // gen/dma/read_tags.ts:120
-        tag_valid_4 <= 1'b0;  // gen/dma/read_tags.ts:120
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd4)) begin  // gen/dma/read_tags.ts:170
+        tag_valid_4 <= 1'b0;  // gen/dma/read_tags.ts:170
       end
-      if (expire_now & (expire_tag == 5'd4)) begin  // gen/dma/read_tags.ts:121
-        tag_valid_4 <= 1'b0;  // gen/dma/read_tags.ts:121
+      if (expire_now & expire_onehot[4]) begin  // gen/dma/read_tags.ts:171
+        tag_valid_4 <= 1'b0;  // gen/dma/read_tags.ts:171
       end
-      if (issue_now & (alloc_tag == 5'd5)) begin  // gen/dma/read_tags.ts:107
-        tag_valid_5 <= 1'b1;  // gen/dma/read_tags.ts:108
+      if (issue_now & (alloc_tag == 5'd5)) begin  // gen/dma/read_tags.ts:157
+        tag_valid_5 <= 1'b1;  // gen/dma/read_tags.ts:158
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd5)) begin  // gen/dma/read_tags.ts:120
-        tag_valid_5 <= 1'b0;  // gen/dma/read_tags.ts:120
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd5)) begin  // gen/dma/read_tags.ts:170
+        tag_valid_5 <= 1'b0;  // gen/dma/read_tags.ts:170
       end
-      if (expire_now & (expire_tag == 5'd5)) begin  // gen/dma/read_tags.ts:121
-        tag_valid_5 <= 1'b0;  // gen/dma/read_tags.ts:121
+      if (expire_now & expire_onehot[5]) begin  // gen/dma/read_tags.ts:171
+        tag_valid_5 <= 1'b0;  // gen/dma/read_tags.ts:171
       end
-      if (issue_now & (alloc_tag == 5'd6)) begin  // gen/dma/read_tags.ts:107
-        tag_valid_6 <= 1'b1;  // gen/dma/read_tags.ts:108
+      if (issue_now & (alloc_tag == 5'd6)) begin  // gen/dma/read_tags.ts:157
+        tag_valid_6 <= 1'b1;  // gen/dma/read_tags.ts:158
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd6)) begin  // gen/dma/read_tags.ts:120
-        tag_valid_6 <= 1'b0;  // gen/dma/read_tags.ts:120
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd6)) begin  // gen/dma/read_tags.ts:170
+        tag_valid_6 <= 1'b0;  // gen/dma/read_tags.ts:170
       end
-      if (expire_now & (expire_tag == 5'd6)) begin  // gen/dma/read_tags.ts:121
-        tag_valid_6 <= 1'b0;  // gen/dma/read_tags.ts:121
+      if (expire_now & expire_onehot[6]) begin  // gen/dma/read_tags.ts:171
+        tag_valid_6 <= 1'b0;  // gen/dma/read_tags.ts:171
       end
-      if (issue_now & (alloc_tag == 5'd7)) begin  // gen/dma/read_tags.ts:107
-        tag_valid_7 <= 1'b1;  // gen/dma/read_tags.ts:108
+      if (issue_now & (alloc_tag == 5'd7)) begin  // gen/dma/read_tags.ts:157
+        tag_valid_7 <= 1'b1;  // gen/dma/read_tags.ts:158
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd7)) begin  // gen/dma/read_tags.ts:120
-        tag_valid_7 <= 1'b0;  // gen/dma/read_tags.ts:120
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd7)) begin  // gen/dma/read_tags.ts:170
+        tag_valid_7 <= 1'b0;  // gen/dma/read_tags.ts:170
       end
-      if (expire_now & (expire_tag == 5'd7)) begin  // gen/dma/read_tags.ts:121
-        tag_valid_7 <= 1'b0;  // gen/dma/read_tags.ts:121
+      if (expire_now & expire_onehot[7]) begin  // gen/dma/read_tags.ts:171
+        tag_valid_7 <= 1'b0;  // gen/dma/read_tags.ts:171
       end
-      if (issue_now & (alloc_tag == 5'd8)) begin  // gen/dma/read_tags.ts:107
-        tag_valid_8 <= 1'b1;  // gen/dma/read_tags.ts:108
+      if (issue_now & (alloc_tag == 5'd8)) begin  // gen/dma/read_tags.ts:157
+        tag_valid_8 <= 1'b1;  // gen/dma/read_tags.ts:158
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd8)) begin  // gen/dma/read_tags.ts:120
-        tag_valid_8 <= 1'b0;  // gen/dma/read_tags.ts:120
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd8)) begin  // gen/dma/read_tags.ts:170
+        tag_valid_8 <= 1'b0;  // gen/dma/read_tags.ts:170
       end
-      if (expire_now & (expire_tag == 5'd8)) begin  // gen/dma/read_tags.ts:121
-        tag_valid_8 <= 1'b0;  // gen/dma/read_tags.ts:121
+      if (expire_now & expire_onehot[8]) begin  // gen/dma/read_tags.ts:171
+        tag_valid_8 <= 1'b0;  // gen/dma/read_tags.ts:171
       end
-      if (issue_now & (alloc_tag == 5'd9)) begin  // gen/dma/read_tags.ts:107
-        tag_valid_9 <= 1'b1;  // gen/dma/read_tags.ts:108
+      if (issue_now & (alloc_tag == 5'd9)) begin  // gen/dma/read_tags.ts:157
+        tag_valid_9 <= 1'b1;  // gen/dma/read_tags.ts:158
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd9)) begin  // gen/dma/read_tags.ts:120
-        tag_valid_9 <= 1'b0;  // gen/dma/read_tags.ts:120
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd9)) begin  // gen/dma/read_tags.ts:170
+        tag_valid_9 <= 1'b0;  // gen/dma/read_tags.ts:170
       end
-      if (expire_now & (expire_tag == 5'd9)) begin  // gen/dma/read_tags.ts:121
-        tag_valid_9 <= 1'b0;  // gen/dma/read_tags.ts:121
+      if (expire_now & expire_onehot[9]) begin  // gen/dma/read_tags.ts:171
+        tag_valid_9 <= 1'b0;  // gen/dma/read_tags.ts:171
       end
-      if (issue_now & (alloc_tag == 5'd10)) begin  // gen/dma/read_tags.ts:107
-        tag_valid_10 <= 1'b1;  // gen/dma/read_tags.ts:108
+      if (issue_now & (alloc_tag == 5'd10)) begin  // gen/dma/read_tags.ts:157
+        tag_valid_10 <= 1'b1;  // gen/dma/read_tags.ts:158
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd10)) begin  // gen/dma/read_tags.ts:120
-        tag_valid_10 <= 1'b0;  // gen/dma/read_tags.ts:120
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd10)) begin  // gen/dma/read_tags.ts:170
+        tag_valid_10 <= 1'b0;  // gen/dma/read_tags.ts:170
       end
-      if (expire_now & (expire_tag == 5'd10)) begin  // gen/dma/read_tags.ts:121
-        tag_valid_10 <= 1'b0;  // gen/dma/read_tags.ts:121
+      if (expire_now & expire_onehot[10]) begin  // gen/dma/read_tags.ts:171
+        tag_valid_10 <= 1'b0;  // gen/dma/read_tags.ts:171
       end
-      if (issue_now & (alloc_tag == 5'd11)) begin  // gen/dma/read_tags.ts:107
-        tag_valid_11 <= 1'b1;  // gen/dma/read_tags.ts:108
+      if (issue_now & (alloc_tag == 5'd11)) begin  // gen/dma/read_tags.ts:157
+        tag_valid_11 <= 1'b1;  // gen/dma/read_tags.ts:158
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd11)) begin  // gen/dma/read_tags.ts:120
-        tag_valid_11 <= 1'b0;  // gen/dma/read_tags.ts:120
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd11)) begin  // gen/dma/read_tags.ts:170
+        tag_valid_11 <= 1'b0;  // gen/dma/read_tags.ts:170
       end
-      if (expire_now & (expire_tag == 5'd11)) begin  // gen/dma/read_tags.ts:121
-        tag_valid_11 <= 1'b0;  // gen/dma/read_tags.ts:121
+      if (expire_now & expire_onehot[11]) begin  // gen/dma/read_tags.ts:171
+        tag_valid_11 <= 1'b0;  // gen/dma/read_tags.ts:171
       end
-      if (issue_now & (alloc_tag == 5'd12)) begin  // gen/dma/read_tags.ts:107
-        tag_valid_12 <= 1'b1;  // gen/dma/read_tags.ts:108
+      if (issue_now & (alloc_tag == 5'd12)) begin  // gen/dma/read_tags.ts:157
+        tag_valid_12 <= 1'b1;  // gen/dma/read_tags.ts:158
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd12)) begin  // gen/dma/read_tags.ts:120
-        tag_valid_12 <= 1'b0;  // gen/dma/read_tags.ts:120
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd12)) begin  // gen/dma/read_tags.ts:170
+        tag_valid_12 <= 1'b0;  // gen/dma/read_tags.ts:170
       end
-      if (expire_now & (expire_tag == 5'd12)) begin  // gen/dma/read_tags.ts:121
-        tag_valid_12 <= 1'b0;  // gen/dma/read_tags.ts:121
+      if (expire_now & expire_onehot[12]) begin  // gen/dma/read_tags.ts:171
+        tag_valid_12 <= 1'b0;  // gen/dma/read_tags.ts:171
       end
-      if (issue_now & (alloc_tag == 5'd13)) begin  // gen/dma/read_tags.ts:107
-        tag_valid_13 <= 1'b1;  // gen/dma/read_tags.ts:108
+      if (issue_now & (alloc_tag == 5'd13)) begin  // gen/dma/read_tags.ts:157
+        tag_valid_13 <= 1'b1;  // gen/dma/read_tags.ts:158
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd13)) begin  // gen/dma/read_tags.ts:120
-        tag_valid_13 <= 1'b0;  // gen/dma/read_tags.ts:120
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd13)) begin  // gen/dma/read_tags.ts:170
+        tag_valid_13 <= 1'b0;  // gen/dma/read_tags.ts:170
       end
-      if (expire_now & (expire_tag == 5'd13)) begin  // gen/dma/read_tags.ts:121
-        tag_valid_13 <= 1'b0;  // gen/dma/read_tags.ts:121
+      if (expire_now & expire_onehot[13]) begin  // gen/dma/read_tags.ts:171
+        tag_valid_13 <= 1'b0;  // gen/dma/read_tags.ts:171
       end
-      if (issue_now & (alloc_tag == 5'd14)) begin  // gen/dma/read_tags.ts:107
-        tag_valid_14 <= 1'b1;  // gen/dma/read_tags.ts:108
+      if (issue_now & (alloc_tag == 5'd14)) begin  // gen/dma/read_tags.ts:157
+        tag_valid_14 <= 1'b1;  // gen/dma/read_tags.ts:158
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd14)) begin  // gen/dma/read_tags.ts:120
-        tag_valid_14 <= 1'b0;  // gen/dma/read_tags.ts:120
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd14)) begin  // gen/dma/read_tags.ts:170
+        tag_valid_14 <= 1'b0;  // gen/dma/read_tags.ts:170
       end
-      if (expire_now & (expire_tag == 5'd14)) begin  // gen/dma/read_tags.ts:121
-        tag_valid_14 <= 1'b0;  // gen/dma/read_tags.ts:121
+      if (expire_now & expire_onehot[14]) begin  // gen/dma/read_tags.ts:171
+        tag_valid_14 <= 1'b0;  // gen/dma/read_tags.ts:171
       end
-      if (issue_now & (alloc_tag == 5'd15)) begin  // gen/dma/read_tags.ts:107
-        tag_valid_15 <= 1'b1;  // gen/dma/read_tags.ts:108
+      if (issue_now & (alloc_tag == 5'd15)) begin  // gen/dma/read_tags.ts:157
+        tag_valid_15 <= 1'b1;  // gen/dma/read_tags.ts:158
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd15)) begin  // gen/dma/read_tags.ts:120
-        tag_valid_15 <= 1'b0;  // gen/dma/read_tags.ts:120
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd15)) begin  // gen/dma/read_tags.ts:170
+        tag_valid_15 <= 1'b0;  // gen/dma/read_tags.ts:170
       end
-      if (expire_now & (expire_tag == 5'd15)) begin  // gen/dma/read_tags.ts:121
-        tag_valid_15 <= 1'b0;  // gen/dma/read_tags.ts:121
+      if (expire_now & expire_onehot[15]) begin  // gen/dma/read_tags.ts:171
+        tag_valid_15 <= 1'b0;  // gen/dma/read_tags.ts:171
       end
-      if (issue_now & (alloc_tag == 5'd16)) begin  // gen/dma/read_tags.ts:107
-        tag_valid_16 <= 1'b1;  // gen/dma/read_tags.ts:108
+      if (issue_now & (alloc_tag == 5'd16)) begin  // gen/dma/read_tags.ts:157
+        tag_valid_16 <= 1'b1;  // gen/dma/read_tags.ts:158
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd16)) begin  // gen/dma/read_tags.ts:120
-        tag_valid_16 <= 1'b0;  // gen/dma/read_tags.ts:120
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd16)) begin  // gen/dma/read_tags.ts:170
+        tag_valid_16 <= 1'b0;  // gen/dma/read_tags.ts:170
       end
-      if (expire_now & (expire_tag == 5'd16)) begin  // gen/dma/read_tags.ts:121
-        tag_valid_16 <= 1'b0;  // gen/dma/read_tags.ts:121
+      if (expire_now & expire_onehot[16]) begin  // gen/dma/read_tags.ts:171
+        tag_valid_16 <= 1'b0;  // gen/dma/read_tags.ts:171
       end
-      if (issue_now & (alloc_tag == 5'd17)) begin  // gen/dma/read_tags.ts:107
-        tag_valid_17 <= 1'b1;  // gen/dma/read_tags.ts:108
+      if (issue_now & (alloc_tag == 5'd17)) begin  // gen/dma/read_tags.ts:157
+        tag_valid_17 <= 1'b1;  // gen/dma/read_tags.ts:158
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd17)) begin  // gen/dma/read_tags.ts:120
-        tag_valid_17 <= 1'b0;  // gen/dma/read_tags.ts:120
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd17)) begin  // gen/dma/read_tags.ts:170
+        tag_valid_17 <= 1'b0;  // gen/dma/read_tags.ts:170
       end
-      if (expire_now & (expire_tag == 5'd17)) begin  // gen/dma/read_tags.ts:121
-        tag_valid_17 <= 1'b0;  // gen/dma/read_tags.ts:121
+      if (expire_now & expire_onehot[17]) begin  // gen/dma/read_tags.ts:171
+        tag_valid_17 <= 1'b0;  // gen/dma/read_tags.ts:171
       end
-      if (issue_now & (alloc_tag == 5'd18)) begin  // gen/dma/read_tags.ts:107
-        tag_valid_18 <= 1'b1;  // gen/dma/read_tags.ts:108
+      if (issue_now & (alloc_tag == 5'd18)) begin  // gen/dma/read_tags.ts:157
+        tag_valid_18 <= 1'b1;  // gen/dma/read_tags.ts:158
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd18)) begin  // gen/dma/read_tags.ts:120
-        tag_valid_18 <= 1'b0;  // gen/dma/read_tags.ts:120
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd18)) begin  // gen/dma/read_tags.ts:170
+        tag_valid_18 <= 1'b0;  // gen/dma/read_tags.ts:170
       end
-      if (expire_now & (expire_tag == 5'd18)) begin  // gen/dma/read_tags.ts:121
-        tag_valid_18 <= 1'b0;  // gen/dma/read_tags.ts:121
+      if (expire_now & expire_onehot[18]) begin  // gen/dma/read_tags.ts:171
+        tag_valid_18 <= 1'b0;  // gen/dma/read_tags.ts:171
       end
-      if (issue_now & (alloc_tag == 5'd19)) begin  // gen/dma/read_tags.ts:107
-        tag_valid_19 <= 1'b1;  // gen/dma/read_tags.ts:108
+      if (issue_now & (alloc_tag == 5'd19)) begin  // gen/dma/read_tags.ts:157
+        tag_valid_19 <= 1'b1;  // gen/dma/read_tags.ts:158
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd19)) begin  // gen/dma/read_tags.ts:120
-        tag_valid_19 <= 1'b0;  // gen/dma/read_tags.ts:120
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd19)) begin  // gen/dma/read_tags.ts:170
+        tag_valid_19 <= 1'b0;  // gen/dma/read_tags.ts:170
       end
-      if (expire_now & (expire_tag == 5'd19)) begin  // gen/dma/read_tags.ts:121
-        tag_valid_19 <= 1'b0;  // gen/dma/read_tags.ts:121
+      if (expire_now & expire_onehot[19]) begin  // gen/dma/read_tags.ts:171
+        tag_valid_19 <= 1'b0;  // gen/dma/read_tags.ts:171
       end
-      if (issue_now & (alloc_tag == 5'd20)) begin  // gen/dma/read_tags.ts:107
-        tag_valid_20 <= 1'b1;  // gen/dma/read_tags.ts:108
+      if (issue_now & (alloc_tag == 5'd20)) begin  // gen/dma/read_tags.ts:157
+        tag_valid_20 <= 1'b1;  // gen/dma/read_tags.ts:158
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd20)) begin  // gen/dma/read_tags.ts:120
-        tag_valid_20 <= 1'b0;  // gen/dma/read_tags.ts:120
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd20)) begin  // gen/dma/read_tags.ts:170
+        tag_valid_20 <= 1'b0;  // gen/dma/read_tags.ts:170
       end
-      if (expire_now & (expire_tag == 5'd20)) begin  // gen/dma/read_tags.ts:121
-        tag_valid_20 <= 1'b0;  // gen/dma/read_tags.ts:121
+      if (expire_now & expire_onehot[20]) begin  // gen/dma/read_tags.ts:171
+        tag_valid_20 <= 1'b0;  // gen/dma/read_tags.ts:171
       end
-      if (issue_now & (alloc_tag == 5'd21)) begin  // gen/dma/read_tags.ts:107
-        tag_valid_21 <= 1'b1;  // gen/dma/read_tags.ts:108
+      if (issue_now & (alloc_tag == 5'd21)) begin  // gen/dma/read_tags.ts:157
+        tag_valid_21 <= 1'b1;  // gen/dma/read_tags.ts:158
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd21)) begin  // gen/dma/read_tags.ts:120
-        tag_valid_21 <= 1'b0;  // gen/dma/read_tags.ts:120
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd21)) begin  // gen/dma/read_tags.ts:170
+        tag_valid_21 <= 1'b0;  // gen/dma/read_tags.ts:170
       end
-      if (expire_now & (expire_tag == 5'd21)) begin  // gen/dma/read_tags.ts:121
-        tag_valid_21 <= 1'b0;  // gen/dma/read_tags.ts:121
+      if (expire_now & expire_onehot[21]) begin  // gen/dma/read_tags.ts:171
+        tag_valid_21 <= 1'b0;  // gen/dma/read_tags.ts:171
       end
-      if (issue_now & (alloc_tag == 5'd22)) begin  // gen/dma/read_tags.ts:107
-        tag_valid_22 <= 1'b1;  // gen/dma/read_tags.ts:108
+      if (issue_now & (alloc_tag == 5'd22)) begin  // gen/dma/read_tags.ts:157
+        tag_valid_22 <= 1'b1;  // gen/dma/read_tags.ts:158
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd22)) begin  // gen/dma/read_tags.ts:120
-        tag_valid_22 <= 1'b0;  // gen/dma/read_tags.ts:120
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd22)) begin  // gen/dma/read_tags.ts:170
+        tag_valid_22 <= 1'b0;  // gen/dma/read_tags.ts:170
       end
-      if (expire_now & (expire_tag == 5'd22)) begin  // gen/dma/read_tags.ts:121
-        tag_valid_22 <= 1'b0;  // gen/dma/read_tags.ts:121
+      if (expire_now & expire_onehot[22]) begin  // gen/dma/read_tags.ts:171
+        tag_valid_22 <= 1'b0;  // gen/dma/read_tags.ts:171
       end
-      if (issue_now & (alloc_tag == 5'd23)) begin  // gen/dma/read_tags.ts:107
-        tag_valid_23 <= 1'b1;  // gen/dma/read_tags.ts:108
+      if (issue_now & (alloc_tag == 5'd23)) begin  // gen/dma/read_tags.ts:157
+        tag_valid_23 <= 1'b1;  // gen/dma/read_tags.ts:158
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd23)) begin  // gen/dma/read_tags.ts:120
-        tag_valid_23 <= 1'b0;  // gen/dma/read_tags.ts:120
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd23)) begin  // gen/dma/read_tags.ts:170
+        tag_valid_23 <= 1'b0;  // gen/dma/read_tags.ts:170
       end
-      if (expire_now & (expire_tag == 5'd23)) begin  // gen/dma/read_tags.ts:121
-        tag_valid_23 <= 1'b0;  // gen/dma/read_tags.ts:121
+      if (expire_now & expire_onehot[23]) begin  // gen/dma/read_tags.ts:171
+        tag_valid_23 <= 1'b0;  // gen/dma/read_tags.ts:171
       end
-      if (issue_now & (alloc_tag == 5'd24)) begin  // gen/dma/read_tags.ts:107
-        tag_valid_24 <= 1'b1;  // gen/dma/read_tags.ts:108
+      if (issue_now & (alloc_tag == 5'd24)) begin  // gen/dma/read_tags.ts:157
+        tag_valid_24 <= 1'b1;  // gen/dma/read_tags.ts:158
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd24)) begin  // gen/dma/read_tags.ts:120
-        tag_valid_24 <= 1'b0;  // gen/dma/read_tags.ts:120
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd24)) begin  // gen/dma/read_tags.ts:170
+        tag_valid_24 <= 1'b0;  // gen/dma/read_tags.ts:170
       end
-      if (expire_now & (expire_tag == 5'd24)) begin  // gen/dma/read_tags.ts:121
-        tag_valid_24 <= 1'b0;  // gen/dma/read_tags.ts:121
+      if (expire_now & expire_onehot[24]) begin  // gen/dma/read_tags.ts:171
+        tag_valid_24 <= 1'b0;  // gen/dma/read_tags.ts:171
       end
-      if (issue_now & (alloc_tag == 5'd25)) begin  // gen/dma/read_tags.ts:107
-        tag_valid_25 <= 1'b1;  // gen/dma/read_tags.ts:108
+      if (issue_now & (alloc_tag == 5'd25)) begin  // gen/dma/read_tags.ts:157
+        tag_valid_25 <= 1'b1;  // gen/dma/read_tags.ts:158
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd25)) begin  // gen/dma/read_tags.ts:120
-        tag_valid_25 <= 1'b0;  // gen/dma/read_tags.ts:120
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd25)) begin  // gen/dma/read_tags.ts:170
+        tag_valid_25 <= 1'b0;  // gen/dma/read_tags.ts:170
       end
-      if (expire_now & (expire_tag == 5'd25)) begin  // gen/dma/read_tags.ts:121
-        tag_valid_25 <= 1'b0;  // gen/dma/read_tags.ts:121
+      if (expire_now & expire_onehot[25]) begin  // gen/dma/read_tags.ts:171
+        tag_valid_25 <= 1'b0;  // gen/dma/read_tags.ts:171
       end
-      if (issue_now & (alloc_tag == 5'd26)) begin  // gen/dma/read_tags.ts:107
-        tag_valid_26 <= 1'b1;  // gen/dma/read_tags.ts:108
+      if (issue_now & (alloc_tag == 5'd26)) begin  // gen/dma/read_tags.ts:157
+        tag_valid_26 <= 1'b1;  // gen/dma/read_tags.ts:158
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd26)) begin  // gen/dma/read_tags.ts:120
-        tag_valid_26 <= 1'b0;  // gen/dma/read_tags.ts:120
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd26)) begin  // gen/dma/read_tags.ts:170
+        tag_valid_26 <= 1'b0;  // gen/dma/read_tags.ts:170
       end
-      if (expire_now & (expire_tag == 5'd26)) begin  // gen/dma/read_tags.ts:121
-        tag_valid_26 <= 1'b0;  // gen/dma/read_tags.ts:121
+      if (expire_now & expire_onehot[26]) begin  // gen/dma/read_tags.ts:171
+        tag_valid_26 <= 1'b0;  // gen/dma/read_tags.ts:171
       end
-      if (issue_now & (alloc_tag == 5'd27)) begin  // gen/dma/read_tags.ts:107
-        tag_valid_27 <= 1'b1;  // gen/dma/read_tags.ts:108
+      if (issue_now & (alloc_tag == 5'd27)) begin  // gen/dma/read_tags.ts:157
+        tag_valid_27 <= 1'b1;  // gen/dma/read_tags.ts:158
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd27)) begin  // gen/dma/read_tags.ts:120
-        tag_valid_27 <= 1'b0;  // gen/dma/read_tags.ts:120
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd27)) begin  // gen/dma/read_tags.ts:170
+        tag_valid_27 <= 1'b0;  // gen/dma/read_tags.ts:170
       end
-      if (expire_now & (expire_tag == 5'd27)) begin  // gen/dma/read_tags.ts:121
-        tag_valid_27 <= 1'b0;  // gen/dma/read_tags.ts:121
+      if (expire_now & expire_onehot[27]) begin  // gen/dma/read_tags.ts:171
+        tag_valid_27 <= 1'b0;  // gen/dma/read_tags.ts:171
       end
-      if (issue_now & (alloc_tag == 5'd28)) begin  // gen/dma/read_tags.ts:107
-        tag_valid_28 <= 1'b1;  // gen/dma/read_tags.ts:108
+      if (issue_now & (alloc_tag == 5'd28)) begin  // gen/dma/read_tags.ts:157
+        tag_valid_28 <= 1'b1;  // gen/dma/read_tags.ts:158
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd28)) begin  // gen/dma/read_tags.ts:120
-        tag_valid_28 <= 1'b0;  // gen/dma/read_tags.ts:120
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd28)) begin  // gen/dma/read_tags.ts:170
+        tag_valid_28 <= 1'b0;  // gen/dma/read_tags.ts:170
       end
-      if (expire_now & (expire_tag == 5'd28)) begin  // gen/dma/read_tags.ts:121
-        tag_valid_28 <= 1'b0;  // gen/dma/read_tags.ts:121
+      if (expire_now & expire_onehot[28]) begin  // gen/dma/read_tags.ts:171
+        tag_valid_28 <= 1'b0;  // gen/dma/read_tags.ts:171
       end
-      if (issue_now & (alloc_tag == 5'd29)) begin  // gen/dma/read_tags.ts:107
-        tag_valid_29 <= 1'b1;  // gen/dma/read_tags.ts:108
+      if (issue_now & (alloc_tag == 5'd29)) begin  // gen/dma/read_tags.ts:157
+        tag_valid_29 <= 1'b1;  // gen/dma/read_tags.ts:158
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd29)) begin  // gen/dma/read_tags.ts:120
-        tag_valid_29 <= 1'b0;  // gen/dma/read_tags.ts:120
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd29)) begin  // gen/dma/read_tags.ts:170
+        tag_valid_29 <= 1'b0;  // gen/dma/read_tags.ts:170
       end
-      if (expire_now & (expire_tag == 5'd29)) begin  // gen/dma/read_tags.ts:121
-        tag_valid_29 <= 1'b0;  // gen/dma/read_tags.ts:121
+      if (expire_now & expire_onehot[29]) begin  // gen/dma/read_tags.ts:171
+        tag_valid_29 <= 1'b0;  // gen/dma/read_tags.ts:171
       end
-      if (issue_now & (alloc_tag == 5'd30)) begin  // gen/dma/read_tags.ts:107
-        tag_valid_30 <= 1'b1;  // gen/dma/read_tags.ts:108
+      if (issue_now & (alloc_tag == 5'd30)) begin  // gen/dma/read_tags.ts:157
+        tag_valid_30 <= 1'b1;  // gen/dma/read_tags.ts:158
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd30)) begin  // gen/dma/read_tags.ts:120
-        tag_valid_30 <= 1'b0;  // gen/dma/read_tags.ts:120
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd30)) begin  // gen/dma/read_tags.ts:170
+        tag_valid_30 <= 1'b0;  // gen/dma/read_tags.ts:170
       end
-      if (expire_now & (expire_tag == 5'd30)) begin  // gen/dma/read_tags.ts:121
-        tag_valid_30 <= 1'b0;  // gen/dma/read_tags.ts:121
+      if (expire_now & expire_onehot[30]) begin  // gen/dma/read_tags.ts:171
+        tag_valid_30 <= 1'b0;  // gen/dma/read_tags.ts:171
       end
-      if (issue_now & (alloc_tag == 5'd31)) begin  // gen/dma/read_tags.ts:107
-        tag_valid_31 <= 1'b1;  // gen/dma/read_tags.ts:108
+      if (issue_now & (alloc_tag == 5'd31)) begin  // gen/dma/read_tags.ts:157
+        tag_valid_31 <= 1'b1;  // gen/dma/read_tags.ts:158
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd31)) begin  // gen/dma/read_tags.ts:120
-        tag_valid_31 <= 1'b0;  // gen/dma/read_tags.ts:120
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd31)) begin  // gen/dma/read_tags.ts:170
+        tag_valid_31 <= 1'b0;  // gen/dma/read_tags.ts:170
       end
-      if (expire_now & (expire_tag == 5'd31)) begin  // gen/dma/read_tags.ts:121
-        tag_valid_31 <= 1'b0;  // gen/dma/read_tags.ts:121
+      if (expire_now & expire_onehot[31]) begin  // gen/dma/read_tags.ts:171
+        tag_valid_31 <= 1'b0;  // gen/dma/read_tags.ts:171
       end
-      if (retire) begin  // gen/dma/read_engine.ts:224
-        st_valid <= 1'b1;  // gen/dma/read_engine.ts:225
-        slot_head <= slot_head + 4'd1;  // gen/dma/read_engine.ts:228
-      end else if (status_ready) begin  // gen/dma/read_engine.ts:229
-        st_valid <= 1'b0;  // gen/dma/read_engine.ts:229
+      cur_failed <= _and_10 ? (~bus_master) : (cur_failed | ((bme_lost | (expire_now & (expire_slot == cur_slot))) | (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == cur_slot))));  // gen/dma/read_engine.ts:197
+      if (retire) begin  // gen/dma/read_engine.ts:226
+        st_valid <= 1'b1;  // gen/dma/read_engine.ts:227
+        slot_head <= slot_head + 4'd1;  // gen/dma/read_engine.ts:230
+      end else if (status_ready) begin  // gen/dma/read_engine.ts:231
+        st_valid <= 1'b0;  // gen/dma/read_engine.ts:231
       end
     end
   end
