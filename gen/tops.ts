@@ -50,6 +50,11 @@ export interface TopConfig {
    * Yosys synth_xilinx) the design may have; `npm run synth` fails above it.
    */
   lutLevels?: number;
+  /**
+   * false: a test fixture (or a block that a larger top contains) that `npm run synth` and the main job leave out
+   * to keep CI short; `npm run synth -- --path NAME` still synthesizes it.
+   */
+  synth?: boolean;
 }
 
 /** The LUT-level budget of the PCIe endpoint blocks and of the endpoints built from them. */
@@ -167,21 +172,25 @@ export const tops: TopConfig[] = [
   ...([64, 256] as const).flatMap((W) => [
     {
       description: `virtio-blk device (requests, DMA client, AXI4 storage port), ${W}-bit, test configuration`,
+      synth: false,
       elaborate: () => VirtioBlk.elaborate(blkTestDeviceParams(blkTestParams(W))),
     },
     {
       description: `virtio-blk test top (device, DMA engines, 256 KiB on-chip AXI4 RAM), ${W}-bit`,
+      synth: false,
       elaborate: () => BlkTestTop.elaborate(blkTestParams(W)),
     },
   ]),
   // The split-ring queue engine with its own DMA engines (gen/virtq/split_test_top.ts), as test/virtq builds it.
   ...SPLIT_TEST_WIDTHS.map((W) => ({
     description: `split virtqueue engine with DMA read/write engines, 3 queues, ${W}-bit`,
+    synth: false,
     elaborate: () => SplitTestTop.elaborate({ W, queues: SPLIT_TEST_QUEUES }),
   })),
   // The DMA fabric (gen/virtq/dma_fabric.ts) with the data plane's three clients, and the whole virtio-blk function.
   {
     description: 'DMA fabric: DMA read and write engines shared by 3 clients (split, packed, blk regions), 256-bit',
+    synth: false,
     elaborate: () => {
       const d = virtioBlkConfig({ W: 256, blk: defaultBlk() }).dataPlane;
       return DmaFabric.elaborate({
@@ -199,6 +208,7 @@ export const tops: TopConfig[] = [
   // The packed-ring queue engine (gen/virtq/packed_*.ts) with its own DMA engines, as its tests build it.
   ...([64, 256] as const).map((W) => ({
     description: `packed-ring queue engine with DMA read/write engines, 2 queues, ${W}-bit`,
+    synth: false,
     elaborate: () => PackedTestTop.elaborate({ W, queues: 2 }),
   })),
   ...VIRTIO_WIDTHS.map((W) => ({
