@@ -3,8 +3,10 @@
 // build/sim), boots the guest against the bridge (tb/linux), and reports.
 //
 //   npm run linux -- [--ring packed|split] [--queues N] [--disk MiB] [--mib MiB] [--randops N] [--seed N]
-//                    [--waves FILE] [--watchdog SECONDS] [--verbose]
+//                    [--data-plane rtl|golden] [--fault used-len|used-id|data] [--waves FILE] [--watchdog SECONDS]
+//                    [--verbose]
 import { parseArgs } from 'node:util';
+import { DEVICE_FAULTS, type DeviceFault } from '../../tb/linux/faults';
 import { CLOCK_HZ, runLinux, type LinuxRunResult } from '../../tb/linux/run';
 import { table } from '../lib/proc';
 import { ensureInitramfs } from './initramfs';
@@ -14,10 +16,12 @@ const { values } = parseArgs({
   options: {
     ring: { type: 'string', default: 'packed' },
     queues: { type: 'string', default: '2' },
-    disk: { type: 'string', default: '64' },
+    disk: { type: 'string', default: '32' },
     mib: { type: 'string', default: '16' },
     randops: { type: 'string', default: '64' },
     seed: { type: 'string', default: String(Date.now() % 90000) },
+    'data-plane': { type: 'string', default: 'rtl' },
+    fault: { type: 'string' },
     waves: { type: 'string' },
     watchdog: { type: 'string', default: '120' },
     verbose: { type: 'boolean', default: false },
@@ -36,7 +40,17 @@ if (values.ring !== 'packed' && values.ring !== 'split') {
   console.error(`linux: --ring ${values.ring}: packed or split`);
   process.exit(2);
 }
+if (values['data-plane'] !== 'rtl' && values['data-plane'] !== 'golden') {
+  console.error(`linux: --data-plane ${values['data-plane']}: rtl or golden`);
+  process.exit(2);
+}
+if (values.fault !== undefined && !(DEVICE_FAULTS as readonly string[]).includes(values.fault)) {
+  console.error(`linux: --fault ${values.fault}: one of ${DEVICE_FAULTS.join(', ')}`);
+  process.exit(2);
+}
 const opts = {
+  dataPlane: values['data-plane'] as 'rtl' | 'golden',
+  fault: values.fault as DeviceFault | undefined,
   packed: values.ring === 'packed',
   queues: int('queues', values.queues, 1, 16),
   diskMiB: int('disk', values.disk, 1, 1 << 16),
@@ -53,10 +67,10 @@ console.log(
   `linux: kernel ${kernel.linux} (linux-source ${kernel.version}${kernel.buildSeconds ? `, built in ${kernel.buildSeconds.toFixed(0)} s` : ''})`,
 );
 console.log(
-  `linux: ${opts.packed ? 'packed' : 'split'} rings, ${opts.queues} queue(s), ${opts.diskMiB} MiB disk, ${opts.mib} MiB pattern, ${opts.randops} mixed operations, seed ${opts.seed}`,
+  `linux: ${opts.dataPlane} data plane, ${opts.packed ? 'packed' : 'split'} rings, ${opts.queues} queue(s), ${opts.diskMiB} MiB disk, ${opts.mib} MiB pattern, ${opts.randops} mixed operations, seed ${opts.seed}`,
 );
 console.log(
-  `linux: replay with: npm run linux -- --ring ${values.ring} --queues ${opts.queues} --disk ${opts.diskMiB} --mib ${opts.mib} --randops ${opts.randops} --seed ${opts.seed}`,
+  `linux: replay with: npm run linux -- --ring ${values.ring} --queues ${opts.queues} --disk ${opts.diskMiB} --mib ${opts.mib} --randops ${opts.randops} --seed ${opts.seed} --data-plane ${opts.dataPlane}${opts.fault ? ` --fault ${opts.fault}` : ''}`,
 );
 
 let r: LinuxRunResult;
