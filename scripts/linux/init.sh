@@ -66,14 +66,19 @@ mark idle
 [ "$GOT" = "$WANT" ] || finish "FAIL read back sha256 $GOT, wrote $WANT"
 say "VERIFIED pattern"
 
-# Mixed phase: random 4 KiB blocks, written from a second pattern (to the disk and to the in-memory copy) or read
-# and compared with the copy.
-pattern $((SEED + 1)) 256 >/tmp/block
+[ "$RANDOPS" -gt 0 ] || finish "OK mib=$MIB seed=$SEED randops=0 final=$GOT"
+
+# Mixed phase: random 4 KiB blocks, each write with records of its own (pattern seed + 1 + its number: a block
+# that lands in the wrong place is caught), to the disk and to the in-memory copy, or read and compared with the
+# copy; then the whole disk read back and compared.
 BLOCKS=$((MIB * 256))
 mark mixed
 awk -v seed="$SEED" -v n="$RANDOPS" -v b="$BLOCKS" 'BEGIN { srand(seed); for (i = 0; i < n; i++) print (rand() < 0.5 ? "w" : "r"), int(rand() * b) }' >/tmp/ops
+n=0
 while read -r op blk; do
+  n=$((n + 1))
   if [ "$op" = w ]; then
+    pattern $((SEED + n)) 256 >/tmp/block
     dd if=/tmp/block of=/dev/vda bs=4096 seek="$blk" count=1 oflag=direct conv=notrunc 2>/dev/null || finish "FAIL write block $blk"
     dd if=/tmp/block of=/tmp/pattern bs=4096 seek="$blk" count=1 conv=notrunc 2>/dev/null
   else

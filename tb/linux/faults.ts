@@ -16,8 +16,8 @@ import { readLe, ringViews, usedWrites } from './usedcheck';
 export const DEVICE_FAULTS = ['used-len', 'used-id', 'data'] as const;
 export type DeviceFault = (typeof DEVICE_FAULTS)[number];
 
-/** The used element the used-* faults change (some into the workload: the boot's few requests come first). */
-const FAULT_AT_USED = 24;
+/** The used element the used-* faults change (the boot reads the partition table first: this one is a write). */
+const FAULT_AT_USED = 4;
 /** Smallest device write taken for data (ring writes and status bytes are smaller). */
 const DATA_MIN = 64;
 

@@ -25,7 +25,7 @@ import { DeviceFaultLink, type DeviceFault } from './faults';
 import { GoldenDataPlane } from './golden-dataplane';
 import { linuxLayout } from './layout';
 import { guestPattern } from './pattern';
-import { linuxBlkTop, RtlDataPlane, VirtioBlkTop, virtioBlkConfig } from './rtl-dataplane';
+import { diskAccessFlags, linuxBlkTop, RtlDataPlane, VirtioBlkTop, virtioBlkConfig } from './rtl-dataplane';
 import { UsedLengthCheck } from './usedcheck';
 
 /** The clock the simulated rates assume (a PCIe Gen3 x8 user clock). */
@@ -150,8 +150,10 @@ export async function runLinux(o: LinuxRunOptions): Promise<LinuxRunResult> {
     quiet: true,
     seed: o.seed,
     trace: o.waves ?? false,
-    // The host reads the on-chip disk back (disk.mem) to check the pattern.
-    verilatorFlags: rtl ? ['--public-flat-rw'] : undefined,
+    // Nothing replays a Linux run: recording its stimulus (every DMA completion) would only cost memory.
+    record: false,
+    // The host zeroes the on-chip disk and reads it back (disk.mem) to check the pattern.
+    verilatorFlags: top ? diskAccessFlags() : undefined,
   });
   const history = new TlpHistory();
   const ep = rtl ? undefined : new EndpointLink(sim);
