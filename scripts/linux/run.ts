@@ -3,8 +3,8 @@
 // build/sim), boots the guest against the bridge (tb/linux), and reports.
 //
 //   npm run linux -- [--ring packed|split] [--queues N] [--disk MiB] [--mib MiB] [--randops N] [--seed N]
-//                    [--data-plane rtl|golden] [--fault used-len|used-id|data] [--waves FILE] [--watchdog SECONDS]
-//                    [--verbose]
+//                    [--data-plane rtl|golden] [--fault used-len|used-id|data] [--used-check fail|count]
+//                    [--waves FILE] [--watchdog SECONDS] [--verbose]
 import { parseArgs } from 'node:util';
 import { DEVICE_FAULTS, type DeviceFault } from '../../tb/linux/faults';
 import { CLOCK_HZ, runLinux, type LinuxRunResult } from '../../tb/linux/run';
@@ -22,6 +22,7 @@ const { values } = parseArgs({
     seed: { type: 'string', default: String(Date.now() % 90000) },
     'data-plane': { type: 'string', default: 'rtl' },
     fault: { type: 'string' },
+    'used-check': { type: 'string', default: 'fail' },
     waves: { type: 'string' },
     watchdog: { type: 'string', default: '120' },
     verbose: { type: 'boolean', default: false },
@@ -48,7 +49,12 @@ if (values.fault !== undefined && !(DEVICE_FAULTS as readonly string[]).includes
   console.error(`linux: --fault ${values.fault}: one of ${DEVICE_FAULTS.join(', ')}`);
   process.exit(2);
 }
+if (values['used-check'] !== 'fail' && values['used-check'] !== 'count') {
+  console.error(`linux: --used-check ${values['used-check']}: fail or count`);
+  process.exit(2);
+}
 const opts = {
+  usedCheck: values['used-check'] as 'fail' | 'count',
   dataPlane: values['data-plane'] as 'rtl' | 'golden',
   fault: values.fault as DeviceFault | undefined,
   packed: values.ring === 'packed',
@@ -94,7 +100,8 @@ try {
 }
 report(r);
 console.log(`linux: total ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-if (!r.ok) process.exit(1);
+if (r.usedLengthErrors.length) console.log(`linux: FAILED: the device returned wrong used lengths (see above)`);
+if (!r.ok || r.usedLengthErrors.length) process.exit(1);
 
 function report(r: LinuxRunResult): void {
   const mb = (bytes: number, s: number) => (s > 0 ? (bytes / 1e6 / s).toFixed(2) : '-');
@@ -151,6 +158,7 @@ function report(r: LinuxRunResult): void {
       .join(', ');
   console.log(`root complex: to device: ${dir(r.rc.toDevice)}`);
   console.log(`root complex: from device: ${dir(r.rc.fromDevice)}`);
+  for (const e of r.usedLengthErrors) console.log(`wrong used length: ${e}`);
   console.log(
     `root complex: ${r.rc.interrupts} MSI-X messages, ${r.rc.violations} violations, checker mismatches ${r.checkerMismatches}; completer ${JSON.stringify(r.rc.completer)}`,
   );

@@ -57,6 +57,11 @@ export interface LinuxRunOptions {
   dataPlane?: 'golden' | 'rtl';
   /** A deliberately broken device (tb/linux/faults.ts): the run must fail, naming what went wrong. */
   fault?: DeviceFault;
+  /**
+   * The host's used-length check (RTL data plane): 'fail' (default) ends the run at the first wrong length;
+   * 'count' lets the run go on and reports them (`usedLengthErrors`), to see a device bug's pattern.
+   */
+  usedCheck?: 'fail' | 'count';
   log?: (line: string) => void;
   /** Every guest console line. */
   onConsole?: (line: string) => void;
@@ -106,6 +111,8 @@ export interface LinuxRunResult {
   vhost: VhostUserBackend['stats'];
   dataPlane: Record<string, string | number>;
   checkerMismatches: number;
+  /** 'count' mode: the wrong used lengths the host saw (the first 20). */
+  usedLengthErrors: string[];
 }
 
 export class LinuxRunError extends Error {}
@@ -160,7 +167,7 @@ export async function runLinux(o: LinuxRunOptions): Promise<LinuxRunResult> {
   const golden = (): GoldenTransport => link.golden;
   const faulty = o.fault ? new DeviceFaultLink(ep ?? sim, o.fault, golden) : undefined;
   // The RTL's used elements are checked against the golden virtio-blk device (Linux does not look at lengths).
-  const usedCheck = top ? new UsedLengthCheck(() => rc.mem, golden, top) : undefined;
+  const usedCheck = top ? new UsedLengthCheck(() => rc.mem, golden, top, o.usedCheck) : undefined;
   const tap: TapLink = new TapLink(faulty ?? ep ?? sim, {
     keep: false,
     onToDevice: (s) => history.add('->', s.raw, s.sentAt),
@@ -391,7 +398,13 @@ export async function runLinux(o: LinuxRunOptions): Promise<LinuxRunResult> {
     rc: rc.stats(),
     bridge: bridge.counts,
     vhost: backend.stats,
-    dataPlane: { ...dataPlane.summary(), ...(usedCheck ? { 'used elements checked': usedCheck.stats.checked } : {}) },
+    dataPlane: {
+      ...dataPlane.summary(),
+      ...(usedCheck
+        ? { 'used elements checked': usedCheck.stats.checked, 'wrong used lengths': usedCheck.stats.wrongLengths }
+        : {}),
+    },
     checkerMismatches: mismatches,
+    usedLengthErrors: usedCheck?.mismatches ?? [],
   };
 }

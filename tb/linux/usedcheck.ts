@@ -95,8 +95,28 @@ interface Shadow {
   chains: Map<number, Chain>;
 }
 
+/** A chain's segments, run-length coded: "16r 4096w*31 8192w 1w" (r: device-readable, w: device-writable). */
+export function describeChain(c: Chain): string {
+  const runs: { key: string; n: number }[] = [];
+  for (const seg of c.segments) {
+    const key = `${seg.len}${seg.write ? 'w' : 'r'}`;
+    const last = runs[runs.length - 1];
+    if (last?.key === key) last.n++;
+    else runs.push({ key, n: 1 });
+  }
+  const list = runs.map((r) => (r.n > 1 ? `${r.key}*${r.n}` : r.key)).join(' ');
+  return `${c.indirect ? 'indirect ' : ''}chain of ${c.segments.length} segments [${list}]`;
+}
+
+/** Device memory writes kept for a failure's message (address and length only). */
+const RECENT_WRITES = 16384;
+
 export class UsedLengthCheck {
-  readonly stats = { checked: 0 };
+  readonly stats = { checked: 0, wrongLengths: 0 };
+  /** 'count' mode: the wrong lengths seen (the first 20 messages), the run going on. */
+  readonly mismatches: string[] = [];
+  /** The device's recent memory writes: [address, bytes], oldest first. */
+  private readonly recent: [bigint, number][] = [];
   private readonly shadows = new Map<number, Shadow>();
   private dmaPort: HostDma | undefined;
   private blk: BlkDevice | undefined;
@@ -106,6 +126,8 @@ export class UsedLengthCheck {
     private readonly memory: () => HostMemory,
     private readonly transport: () => GoldenTransport,
     private readonly top: VirtioBlkTopParams,
+    /** 'fail': a wrong length throws at once; 'count': it is recorded and the run goes on (ids are always fatal). */
+    private readonly mode: 'fail' | 'count' = 'fail',
   ) {}
 
   private get mem(): HostMemory {
@@ -120,6 +142,24 @@ export class UsedLengthCheck {
     const t = this.transport();
     const w = decodeTlp(raw, { strict: false }) as MemWriteTlp;
     for (const u of usedWrites(w, ringViews(t))) this.check(t, u, w);
+    this.recent.push([w.address, w.data.length]);
+    if (this.recent.length > RECENT_WRITES) this.recent.splice(0, RECENT_WRITES / 4);
+  }
+
+  /** Bytes of the device's recent writes that landed in the chain's device-writable segments. */
+  private writtenInto(c: Chain): number {
+    let n = 0;
+    for (const seg of c.segments) {
+      if (!seg.write) continue;
+      const end = seg.addr + BigInt(seg.len);
+      for (const [a, len] of this.recent) {
+        const lo = a > seg.addr ? a : seg.addr;
+        const b = a + BigInt(len);
+        const hi = b < end ? b : end;
+        if (hi > lo) n += Number(hi - lo);
+      }
+    }
+    return n;
   }
 
   private check(t: GoldenTransport, u: UsedWrite, w: MemWriteTlp): void {
@@ -143,11 +183,15 @@ export class UsedLengthCheck {
     this.stats.checked++;
     if (want.len !== len) {
       const type = blkTypeName(want.type);
-      throw new UsedElementError(
+      const message =
         `${where}: the device returned buffer ${id} with used length ${len}, but the ${type} request ` +
-          `(sector ${want.sector}, ${chain.readable} device-readable and ${chain.writable} device-writable bytes, status ${want.status}) ` +
-          `wrote ${want.len} bytes (the golden virtio-blk device)`,
-      );
+        `(sector ${want.sector}, ${chain.readable} device-readable and ${chain.writable} device-writable bytes, status ${want.status}) ` +
+        `wrote ${want.len} bytes (the golden virtio-blk device); the ${describeChain(chain)}; ` +
+        `the device's last ${this.recent.length} memory writes put ${this.writtenInto(chain)} bytes into its device-writable segments; ` +
+        `buffers available and not yet returned (id: device-writable bytes): ${this.pending(ring.q)}`;
+      this.stats.wrongLengths++;
+      if (this.mode === 'fail') throw new UsedElementError(message);
+      if (this.mismatches.length < 20) this.mismatches.push(message);
     }
   }
 
@@ -176,6 +220,12 @@ export class UsedLengthCheck {
       if (!c) return undefined;
       s.chains.set(c.id, c);
     }
+  }
+
+  private pending(q: number): string {
+    const s = this.shadows.get(q);
+    const list = s ? [...s.chains.values()].map((c) => `${c.id}: ${c.writable}`) : [];
+    return list.length ? list.join(', ') : 'none';
   }
 
   /** The golden device with the RTL's configuration and the features the driver took. */
