@@ -14,7 +14,7 @@ import { blkTypeName, SECTOR_SIZE } from '../virtio/blk/defs';
 import { BlkDevice } from '../virtio/blk/device';
 import { SparseDisk } from '../virtio/blk/disk';
 import type { GoldenTransport } from '../virtio/golden/transport';
-import { PACKED_AVAIL, PACKED_USED, ringFeatures } from '../virtio/ring/defs';
+import { ringFeatures } from '../virtio/ring/defs';
 import { type Chain, DeviceQueue, RingError } from '../virtio/ring/device';
 import { HostDma } from '../virtio/ring/dma';
 
@@ -117,6 +117,8 @@ export class UsedLengthCheck {
   readonly mismatches: string[] = [];
   /** The device's recent memory writes: [address, bytes], oldest first. */
   private readonly recent: [bigint, number][] = [];
+  /** Used elements whose id and length have not all arrived yet, by queue and slot. */
+  private readonly parts = new Map<string, { bytes: Uint8Array; mask: number; at: bigint }>();
   private readonly shadows = new Map<number, Shadow>();
   private dmaPort: HostDma | undefined;
   private blk: BlkDevice | undefined;
@@ -141,9 +143,47 @@ export class UsedLengthCheck {
     if (fmtType !== 0x40 && fmtType !== 0x60) return;
     const t = this.transport();
     const w = decodeTlp(raw, { strict: false }) as MemWriteTlp;
-    for (const u of usedWrites(w, ringViews(t))) this.check(t, u, w);
+    for (const ring of ringViews(t)) this.collect(t, ring, w);
     this.recent.push([w.address, w.data.length]);
     if (this.recent.length > RECENT_WRITES) this.recent.splice(0, RECENT_WRITES / 4);
+  }
+
+  /**
+   * Gathers the used elements' bytes a write carries: an element may come in pieces (the device's DMA splits its
+   * writes at MPS and alignment boundaries, and an 8-byte split entry sits 4 bytes off alignment), so each is
+   * checked once its id and length have all arrived.
+   */
+  private collect(t: GoldenTransport, ring: RingView, w: MemWriteTlp): void {
+    const base = ring.packed ? ring.desc + 8n : ring.device + 4n;
+    const stride = ring.packed ? 16 : 8;
+    const need = ring.packed ? 6 : 8;
+    const lo = w.address;
+    const hi = lo + BigInt(w.data.length);
+    const end = base + BigInt(stride * ring.size);
+    if (hi <= base || lo >= end) return;
+    const from = lo > base ? Math.floor(Number(lo - base) / stride) : 0;
+    for (let slot = from; slot < ring.size; slot++) {
+      const f = base + BigInt(stride * slot);
+      if (f >= hi) break;
+      const a = f > lo ? f : lo;
+      const b = f + BigInt(need) < hi ? f + BigInt(need) : hi;
+      if (b <= a) continue;
+      const key = `${ring.q}:${slot}`;
+      const part = this.parts.get(key) ?? { bytes: new Uint8Array(need), mask: 0, at: w.address };
+      for (let x = a; x < b; x++) {
+        part.bytes[Number(x - f)] = w.data[Number(x - lo)];
+        part.mask |= 1 << Number(x - f);
+      }
+      if (part.mask !== (1 << need) - 1) {
+        this.parts.set(key, part);
+        continue;
+      }
+      this.parts.delete(key);
+      const [id, len] = ring.packed
+        ? [readLe(part.bytes, 4, 2), readLe(part.bytes, 0, 4)]
+        : [readLe(part.bytes, 0, 4), readLe(part.bytes, 4, 4)];
+      this.check(t, ring, slot, id, len, part.at);
+    }
   }
 
   /** Bytes of the device's recent writes that landed in the chain's device-writable segments. */
@@ -162,16 +202,9 @@ export class UsedLengthCheck {
     return n;
   }
 
-  private check(t: GoldenTransport, u: UsedWrite, w: MemWriteTlp): void {
-    const { ring, slot } = u;
-    const id = readLe(w.data, u.idAt, u.idBytes);
-    const len = readLe(w.data, u.lenAt, 4);
-    if (ring.packed && u.lenAt + 8 <= w.data.length) {
-      // Flags in this write: only a used descriptor (AVAIL == USED) is one.
-      const flags = readLe(w.data, u.lenAt + 6, 2);
-      if (!(flags & PACKED_AVAIL) !== !(flags & PACKED_USED)) return;
-    }
-    const where = `queue ${ring.q}, used ${ring.packed ? 'descriptor' : 'ring entry'} ${slot} (MWr at 0x${w.address.toString(16)})`;
+  private check(t: GoldenTransport, ring: RingView, slot: number, id: number, len: number, at: bigint): void {
+    // (The device writes only used descriptors into a packed ring: no look at the flags is needed.)
+    const where = `queue ${ring.q}, used ${ring.packed ? 'descriptor' : 'ring entry'} ${slot} (MWr at 0x${at.toString(16)})`;
     const chain = this.take(t, ring, id);
     if (!chain)
       throw new UsedElementError(
