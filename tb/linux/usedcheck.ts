@@ -149,9 +149,9 @@ export class UsedLengthCheck {
   }
 
   /**
-   * Gathers the used elements' bytes a write carries: an element may come in pieces (the device's DMA splits its
-   * writes at MPS and alignment boundaries, and an 8-byte split entry sits 4 bytes off alignment), so each is
-   * checked once its id and length have all arrived.
+   * Gathers the used elements' bytes a write carries: an element may come in two writes (an 8-byte split entry
+   * sits 4 bytes off alignment, and a write of several entries can end inside one: seen with Linux on the RTL), so
+   * each is checked once its id and length have all arrived.
    */
   private collect(t: GoldenTransport, ring: RingView, w: MemWriteTlp): void {
     const base = ring.packed ? ring.desc + 8n : ring.device + 4n;
