@@ -135,7 +135,7 @@ function report(r: LinuxRunResult): void {
   );
   if (!r.rtlDataPlane)
     console.log(
-      'simulated rates: none yet: the golden data plane moves the data in zero cycles (the cycles are the control plane: doorbells, MSI-X)',
+      'simulated rates: none: the golden data plane moves the data in zero cycles (the cycles are the control plane: doorbells, MSI-X)',
     );
   console.log(
     `\nsimulated ${r.cycles} cycles in ${r.wallSeconds.toFixed(1)} s wall; the model was clocked for ${r.clockedSeconds.toFixed(2)} s: ${(r.cycles / Math.max(r.clockedSeconds, 1e-9)).toFixed(0)} cycles/s while clocked, ${(r.cycles / r.wallSeconds).toFixed(0)} cycles/s over the run (the guest's own time included)`,
