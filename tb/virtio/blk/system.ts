@@ -119,7 +119,7 @@ class WatchedMemory extends HostMemory {
     const a = BigInt(addr);
     if (!mask) return this.onDma('write', a, data.length);
     // Short writes may have gaps in their byte enables: each enabled run is a write of its own.
-    for (let i = 0; i < mask.length; ) {
+    for (let i = 0; i < mask.length;) {
       if (!mask[i]) {
         i++;
         continue;
@@ -229,7 +229,15 @@ function chainOf(r: BlkRequest): Chain {
             : [seg({ addr: dwz.addr, len: dwz.size }, false)];
   const segments = [seg({ addr: hdr.addr, len: 16 }, false), ...data, seg({ addr: status.addr, len: 1 }, true)];
   const sum = (w: boolean) => segments.filter((s) => s.write === w).reduce((a, s) => a + s.len, 0);
-  return { id: 0, avail: 0, descs: segments.length, indirect: false, segments, readable: sum(false), writable: sum(true) };
+  return {
+    id: 0,
+    avail: 0,
+    descs: segments.length,
+    indirect: false,
+    segments,
+    readable: sum(false),
+    writable: sum(true),
+  };
 }
 
 /** A request in flight: what the golden model did with it, and the disk range it holds. */
@@ -579,7 +587,8 @@ export class BlkSystem {
     if (this.invariants.violations.length) throw new BlkSystemFailure('invariant', this.invariants.violations[0]);
     this.drv.remove();
     this.checkViolations();
-    if (this.link.checked.mismatches.length) throw new BlkSystemFailure('mismatch', String(this.link.checked.mismatches[0]));
+    if (this.link.checked.mismatches.length)
+      throw new BlkSystemFailure('mismatch', String(this.link.checked.mismatches[0]));
   }
 
   close(): void {

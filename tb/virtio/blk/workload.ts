@@ -39,7 +39,12 @@ export type Workload = (ctx: WorkloadContext) => PreparedRequest | null;
 const TRIES = 8;
 
 /** `total` bytes cut into 1..maxBufs buffers at random byte offsets, each at any byte alignment. */
-function buffers(ctx: WorkloadContext, total: number, maxBufs: number, write: boolean): { bufs: Sg[]; regions: Region[] } {
+function buffers(
+  ctx: WorkloadContext,
+  total: number,
+  maxBufs: number,
+  write: boolean,
+): { bufs: Sg[]; regions: Region[] } {
   const { rng, mem } = ctx;
   const nb = rng.int(1, Math.max(1, Math.min(maxBufs, ctx.segMax)));
   const cuts = [0, ...Array.from({ length: nb - 1 }, () => rng.int(1, total - 1)), total].sort((x, y) => x - y);
