@@ -63,7 +63,7 @@ const r = soak({
   epochRequests: per,
   onEpoch: (e) =>
     console.log(
-      `  epoch ${e.epoch}: ${e.requests} requests (${e.ok} OK) in ${e.cycles} cycles, ${e.wallSeconds.toFixed(1)} s, ${(e.requests / e.wallSeconds).toFixed(0)} requests/s; ${describeSetup(e.setup)}`,
+      `  epoch ${e.epoch}: ${e.requests} requests (${e.ok} OK) in ${e.cycles} cycles, ${e.wallSeconds.toFixed(1)} s, ${(e.requests / e.wallSeconds).toFixed(0)} requests/s, ${((100 * e.cppSeconds) / e.wallSeconds).toFixed(0)}% in the simulator; ${describeSetup(e.setup)}`,
     ),
 });
 const rate = r.requests / r.wallSeconds;

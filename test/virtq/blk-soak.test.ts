@@ -12,9 +12,9 @@ describe('virtio-blk soak', () => {
     'two short epochs pass, packed then split, each with its own setup',
     (seed) => {
       const epochs: string[] = [];
-      const r = soak({ requests: 60, epochRequests: 30, seed, W: 64, onEpoch: (e) => epochs.push(e.setup.ring) });
+      const r = soak({ requests: 40, epochRequests: 20, seed, W: 64, onEpoch: (e) => epochs.push(e.setup.ring) });
       expect(r.failure?.error).toBeUndefined();
-      expect(r.requests).toBe(60);
+      expect(r.requests).toBe(40);
       expect(epochs).toEqual(['packed', 'split']);
       expect(r.cycles).toBeGreaterThan(0);
       // a setup is a function of (seed, epoch): the replay of an epoch sees the same one

@@ -54,6 +54,8 @@ export interface EpochResult {
   readonly ok: number;
   readonly cycles: number;
   readonly wallSeconds: number;
+  /** Wall seconds inside the simulator's C++ run loop (the rest: TypeScript, the checks, the bridge). */
+  readonly cppSeconds: number;
 }
 
 export interface SoakResult {
@@ -159,6 +161,7 @@ export function runEpoch(o: {
       ok: st.ok,
       cycles: st.cycles,
       wallSeconds: (performance.now() - t0) / 1000,
+      cppSeconds: sys.sim.stats().cppSeconds,
     };
   } finally {
     sys.close();

@@ -65,12 +65,9 @@ export function blkTopPorts(W: DataWidth, blk: BlkDeviceOptions = defaultBlk()):
   return p;
 }
 
-/** Simulator options every load of the top uses (the disk RAM is read and written through public access). */
-export const BLK_SIM_FLAGS = ['--public-flat-rw'];
-
 /** Builds (or finds in the cache) the top's simulator, so that later loads are quick. */
 export function buildBlkTop(W: DataWidth, blk: BlkDeviceOptions = defaultBlk()): void {
-  Sim.load({ ports: blkTopPorts(W, blk), resetCycles: 0, quiet: true, verilatorFlags: BLK_SIM_FLAGS }).close();
+  Sim.load({ ports: blkTopPorts(W, blk), resetCycles: 0, quiet: true }).close();
 }
 
 export interface BlkSystemOptions {
@@ -293,8 +290,6 @@ export class BlkSystem {
   private readonly pendingIrqs: number[] = [];
   private readonly inflight = new Map<BlkRequest, InFlight>();
   private readonly perQueue: number[];
-  private readonly wordBytes: number;
-  private readonly diskWords: number;
   private violationsSeen = 0;
   private readonly ctx: WorkloadContext;
 
@@ -306,16 +301,13 @@ export class BlkSystem {
       ports: blkTopPorts(opts.W, blk),
       quiet: true,
       seed: opts.seed,
-      verilatorFlags: BLK_SIM_FLAGS,
       txBackpressure: opts.txBackpressure ?? 0,
       rxIdle: opts.rxIdle ?? 0,
       record: opts.record ?? true,
     });
     try {
-      // the disk starts zeroed, as the golden disk does
-      this.wordBytes = (2 * opts.W) / 8;
-      this.diskWords = 2 ** (cfg.dataPlane.blk.devBits - 1) / this.wordBytes;
-      this.sim.writeMemory('disk.mem', new Array<bigint>(this.diskWords).fill(0n), 0);
+      // The disk RAM starts zeroed (Verilator's --x-initial fast), as the golden disk does; checkDisk() reads
+      // every sector back, so a disk that did not would be found.
       const l = cfg.endpoint.layout;
       this.link = new SystemLink(
         this.sim,
@@ -557,23 +549,25 @@ export class BlkSystem {
     );
   }
 
-  /** The RTL's disk (its storage RAM, 2W-bit words) against the golden disk. */
+  /**
+   * The RTL's disk against the golden disk: every sector read back through the device (8 sectors a request, 8 in
+   * flight on queue 0), each read compared with the golden model's like any other. (Through the device rather
+   * than the storage RAM: the model then needs no public signal access, which makes Verilator's model about 3x
+   * slower.)
+   */
   checkDisk(): void {
-    const words = this.sim.readMemory('disk.mem');
-    const wb = this.wordBytes;
-    const size = this.golden.config.capacity * SECTOR_SIZE;
-    const gd = this.golden.disk.read(0, size);
-    for (let k = 0; k * wb < size; k++) {
-      const w = words[k];
-      for (let j = 0; j < wb && k * wb + j < size; j++) {
-        const got = Number((w >> BigInt(8 * j)) & 0xffn);
-        if (got !== gd[k * wb + j])
-          throw new BlkSystemFailure(
-            'mismatch',
-            `disk byte ${k * wb + j} (sector ${Math.floor((k * wb + j) / SECTOR_SIZE)}) is 0x${got.toString(16)}, the golden disk's 0x${gd[k * wb + j].toString(16)}`,
-          );
-      }
-    }
+    let next = 0;
+    const chunk = 8;
+    const readBack: Workload = (ctx) => {
+      const n = Math.min(chunk, this.capacity - next);
+      const g = ctx.mem.alloc(n * SECTOR_SIZE, { perm: 'wo', align: 64, name: 'disk check' });
+      const op = { type: 'read' as const, sector: BigInt(next), bufs: [{ addr: g.addr, len: n * SECTOR_SIZE }] };
+      next += n;
+      return { op, buffers: [g] };
+    };
+    const st = this.run(readBack, { requests: Math.ceil(this.capacity / chunk), depth: 8, queues: [0] });
+    if (st.ok !== st.requests)
+      throw new BlkSystemFailure('mismatch', `${st.requests - st.ok} read(s) of the disk check did not complete OK`);
   }
 
   /**
