@@ -132,6 +132,10 @@ class WatchedMemory extends HostMemory {
 /** Completion type (Cpl, CplD, CplLk, CplDLk): DW0's Type field 0b0101x. */
 const isCompletion = (raw: RawTlp) => ((raw.hdr[0] >>> 25) & 0xf) === 0b0101;
 
+/** Directions in SystemLink's history. */
+const TO_DEVICE = 0;
+const FROM_DEVICE = 1;
+
 /**
  * The link to the simulator: register traffic through the golden-transport checker, the DMA completions the RC
  * sends (most of the traffic, which the checker ignores) straight to the simulator, so that the simulator's
@@ -143,8 +147,11 @@ class SystemLink implements Link {
   readonly sendTracked: NonNullable<Link['sendTracked']>;
   private stash: RawTlp[] = [];
   private tracked: ((cycle: number) => void) | undefined;
-  private readonly recent: string[] = [];
+  private readonly hdrs: Uint32Array;
+  private readonly cycles: Float64Array;
+  private readonly dirs: Uint8Array;
   private recentAt = 0;
+  private noted = 0;
 
   constructor(
     private readonly sim: Sim,
@@ -160,9 +167,12 @@ class SystemLink implements Link {
       takeTx: () => this.stash.splice(0),
     };
     this.checked = new CheckedLink(inner, model);
+    this.hdrs = new Uint32Array(4 * keep);
+    this.cycles = new Float64Array(keep);
+    this.dirs = new Uint8Array(keep);
     this.copiesOnSend = sim.copiesOnSend;
     this.sendTracked = (raw, at, delivered) => {
-      this.note('->', raw, at);
+      this.note(TO_DEVICE, raw, at);
       if (isCompletion(raw)) return sim.sendTracked(raw, at, delivered);
       this.tracked = delivered;
       try {
@@ -177,7 +187,7 @@ class SystemLink implements Link {
     return this.sim.cycle;
   }
   send(raw: RawTlp, atCycle?: number): void {
-    this.note('->', raw, atCycle);
+    this.note(TO_DEVICE, raw, atCycle);
     if (isCompletion(raw)) this.sim.send(raw, atCycle);
     else this.checked.send(raw, atCycle);
   }
@@ -187,25 +197,34 @@ class SystemLink implements Link {
   takeTx(): RawTlp[] {
     const tx = this.sim.takeTx();
     for (const t of tx) {
-      this.note('<-', t, t.cycle);
+      this.note(FROM_DEVICE, t, t.cycle);
       if (isCompletion(t)) this.stash.push(t);
     }
     this.checked.takeTx(); // checks the completions of register reads, applies queued register writes
     return tx;
   }
 
-  /** A short line per TLP (header only: the RC reuses its completions' payload buffer). */
-  private note(dir: string, raw: RawTlp, cycle: number | undefined): void {
+  /** Keeps a TLP's header dwords, direction and cycle (copied: the RC reuses its completions' buffers). */
+  private note(dir: number, raw: RawTlp, cycle: number | undefined): void {
     if (this.keep === 0) return;
+    const i = this.recentAt;
     const h = raw.hdr;
-    this.recent[this.recentAt] =
-      `${dir} @${cycle ?? this.sim.cycle} ${h[0].toString(16).padStart(8, '0')} ${h[1].toString(16).padStart(8, '0')} ${h[2].toString(16).padStart(8, '0')} ${(h[3] ?? 0).toString(16).padStart(8, '0')}`;
-    this.recentAt = (this.recentAt + 1) % this.keep;
+    for (let k = 0; k < 4; k++) this.hdrs[4 * i + k] = h[k] ?? 0;
+    this.cycles[i] = cycle ?? this.sim.cycle;
+    this.dirs[i] = dir;
+    this.recentAt = (i + 1) % this.keep;
+    if (this.noted < this.keep) this.noted++;
   }
 
   /** The last TLPs, oldest first ("->" to the device, "<-" from it; cycle; the header's four dwords). */
   lastTlps(): string[] {
-    return [...this.recent.slice(this.recentAt), ...this.recent.slice(0, this.recentAt)].filter((x) => x);
+    const out: string[] = [];
+    for (let n = this.noted; n > 0; n--) {
+      const i = (this.recentAt - n + this.keep) % this.keep;
+      const dws = Array.from(this.hdrs.subarray(4 * i, 4 * i + 4), (d) => d.toString(16).padStart(8, '0'));
+      out.push(`${this.dirs[i] === TO_DEVICE ? '->' : '<-'} @${this.cycles[i]} ${dws.join(' ')}`);
+    }
+    return out;
   }
 }
 
