@@ -73,15 +73,10 @@ const STATES = [
   'desc_wait',
   'desc_mem',
   'desc_walk',
-  // the used side
-  'used_take',
-  'used_elems',
-  'used_idx',
-  'note_wait',
-  'note_mem',
-  'note_check',
   'fatal',
 ] as const;
+/** The used side's process: completions to used elements, used->idx, the notification decision. */
+const USED_STATES = ['idle', 'load', 'take', 'elems', 'idx', 'note_wait', 'note_check', 'fatal'] as const;
 
 function checkParams(p: SplitEngineParams): void {
   intParam('SplitEngine: queues', p.queues, 1, 64);
@@ -162,18 +157,21 @@ export const SplitEngine = defineModule(
 
     // ---- per-queue state
     const st = m.fsm('seq', STATES);
+    const ust = m.fsm('used', USED_STATES);
+    const uWriting = m.let('u_writing', ust.is('take').or(ust.is('elems')));
     const cq = m.reg('cq', qb, { reset: 0 });
+    const uq = m.reg('uq', qb, { reset: 0 });
     // The current queue's configuration, registered (one cycle after cq changes: the `load` state waits for it).
-    const cfgReg = <T extends Expr>(name: string, pick: (q: (typeof qs)[number]) => T) => {
+    const cfgReg = <T extends Expr>(name: string, which: Expr, pick: (q: (typeof qs)[number]) => T) => {
       const r = m.reg(name, pick(qs[0]).width);
-      r.next(select(cq, qs.map(pick)));
+      r.next(select(which, qs.map(pick)));
       return r;
     };
-    const num = cfgReg('num', (q) => q.size);
-    const numMask = cfgReg('num_mask', (q) => q.size.sub(1));
-    const descBase = cfgReg('desc_base', (q) => q.desc);
-    const driverBase = cfgReg('driver_base', (q) => q.driver);
-    const deviceBase = cfgReg('device_base', (q) => q.device);
+    const num = cfgReg('num', cq, (q) => q.size);
+    const numMask = cfgReg('num_mask', cq, (q) => q.size.sub(1));
+    const descBase = cfgReg('desc_base', cq, (q) => q.desc);
+    const driverBase = cfgReg('driver_base', cq, (q) => q.driver);
+    const deviceBase = cfgReg('device_base', cq, (q) => q.device);
 
     const lastAvail = m.regArray('last_avail', Q, 16, { reset: 0 });
     const availSeen = m.regArray('avail_seen', Q, 16, { reset: 0 });
@@ -182,7 +180,9 @@ export const SplitEngine = defineModule(
     const expectHead = m.regArray('expect_head', Q, 16, { reset: 0 });
     const eventSent = m.regArray('event_sent', Q, 16, { reset: 0 });
     const eventValid = m.reg('event_valid', Q, { reset: 0 });
-    const inflight = m.regArray('inflight', Q, 16, { reset: 0 });
+    // chains handed to the device and returned by it, per queue (a queue reset waits until they agree)
+    const handed = m.regArray('handed', Q, 16, { reset: 0 });
+    const returned = m.regArray('returned', Q, 16, { reset: 0 });
     const failed = m.reg('failed', Q, { reset: 0 });
     const qResetting = m.reg('q_resetting', Q, { reset: 0 });
     const devResetting = m.reg('dev_resetting', bit, { reset: 0 });
@@ -222,47 +222,54 @@ export const SplitEngine = defineModule(
       m.if(outLast, () => outActive.next(0));
     });
 
-    // ---- DMA commands (one read and up to two writes outstanding)
-    const rdValid = m.reg('rd_valid', bit, { reset: 0 });
-    const rdHost = m.reg('rd_host', 64);
-    const rdDev = m.reg('rd_dev', p.devBits);
-    const rdLen = m.reg('rd_len', p.lenBits);
-    rdCmd.valid.set(rdValid);
-    rdCmd.host_addr.set(rdHost);
-    rdCmd.dev_addr.set(rdDev);
-    rdCmd.len.set(rdLen);
-    rdCmd.id.set(0);
-    m.if(rdCmd.ready, () => rdValid.next(0));
-    const read = (host: Expr, devOff: Expr | number, len: Expr | number) => {
-      rdValid.next(1);
-      rdHost.next(host);
-      rdDev.next(devAddr(0, devOff));
-      rdLen.next(typeof len === 'number' ? lit(len, p.lenBits) : fit(len, p.lenBits));
+    // ---- DMA commands: one read and one write command register, each shared by the fetch side (id 0, first
+    // choice) and the used side (id 1). A side may issue when the register is free (or emptying this cycle);
+    // statuses come back by id, and each side counts its commands outstanding and keeps its first error.
+    const FETCH = 0;
+    const USED = 1;
+    const cmdReg = (name: string, port: typeof rdCmd, status: typeof rdStatus, half: 0 | 1) => {
+      const valid = m.reg(`${name}_valid`, bit, { reset: 0 });
+      const host = m.reg(`${name}_host`, 64);
+      const dev = m.reg(`${name}_dev`, p.devBits);
+      const len = m.reg(`${name}_len`, p.lenBits);
+      const id = m.reg(`${name}_id`, 1);
+      port.valid.set(valid);
+      port.host_addr.set(host);
+      port.dev_addr.set(dev);
+      port.len.set(len);
+      port.id.set(id.zext(p.idBits));
+      m.if(port.ready, () => valid.next(0));
+      const free = m.let(`${name}_free`, valid.not().or(port.ready));
+      const taken = [m.wire(`${name}_by_fetch`, bit, { default: 0 }), m.wire(`${name}_by_used`, bit, { default: 0 })];
+      status.ready.set(1);
+      const sides = [FETCH, USED].map((owner) => {
+        const out = m.reg(`${name}_out${owner}`, 6, { reset: 0 });
+        const err = m.reg(`${name}_err${owner}`, bit, { reset: 0 });
+        const ended = status.valid.and(status.id.bit(0).eq(owner));
+        out.next(out.add(taken[owner].zext(6)).sub(ended.zext(6)));
+        m.if(ended.and(status.error.ne(0)), () => err.next(1));
+        return { out, err, ended };
+      });
+      /** Issue for `owner` (when the register is free and the other side does not issue in the same cycle). */
+      const issue = (owner: number, h: Expr, devOff: Expr | number, l: Expr | number) => {
+        taken[owner].set(1);
+        valid.next(1);
+        host.next(h);
+        dev.next(devAddr(half, devOff));
+        len.next(typeof l === 'number' ? lit(l, p.lenBits) : fit(l, p.lenBits));
+        id.next(owner);
+      };
+      const canIssue = (owner: number) => (owner === FETCH ? free : free.and(taken[FETCH].not()));
+      /** No command of `owner` waiting or outstanding. */
+      const quiet = (owner: number) => sides[owner].out.eq(0);
+      return { valid, free, canIssue, issue, quiet, sides };
     };
-    const wrValid = m.reg('wr_valid', bit, { reset: 0 });
-    const wrHost = m.reg('wr_host', 64);
-    const wrDev = m.reg('wr_dev', p.devBits);
-    const wrLen = m.reg('wr_len', p.lenBits);
-    const wrOut = m.reg('wr_out', 2, { reset: 0 });
-    const wrErr = m.reg('wr_err', bit, { reset: 0 });
-    wrCmd.valid.set(wrValid);
-    wrCmd.host_addr.set(wrHost);
-    wrCmd.dev_addr.set(wrDev);
-    wrCmd.len.set(wrLen);
-    wrCmd.id.set(0);
-    const wrIssue = m.wire('wr_issue', bit, { default: 0 });
-    m.if(wrCmd.ready, () => wrValid.next(0));
-    const write = (host: Expr, devOff: number, len: Expr | number) => {
-      wrIssue.set(1);
-      wrValid.next(1);
-      wrHost.next(host);
-      wrDev.next(devAddr(1, devOff));
-      wrLen.next(typeof len === 'number' ? lit(len, p.lenBits) : fit(len, p.lenBits));
-    };
-    wrStatus.ready.set(1);
-    const wrDone = wrStatus.valid;
-    m.if(wrDone.and(wrStatus.error.ne(0)), () => wrErr.next(1));
-    wrOut.next(wrOut.add(wrIssue.zext(2)).sub(wrDone.zext(2)));
+    const rd = cmdReg('rd', rdCmd, rdStatus, 0);
+    const wr = cmdReg('wr', wrCmd, wrStatus, 1);
+    const rdValid = rd.valid;
+    const wrValid = wr.valid;
+    const read = (host: Expr, devOff: Expr | number, len: Expr | number) => rd.issue(FETCH, host, devOff, len);
+    const write = (host: Expr, devOff: number, len: Expr | number) => wr.issue(FETCH, host, devOff, len);
     // The out half's write port: a staged field (8-byte aligned) is written the cycle after, placed in its line
     // by a select over the line's 8-byte slots (the write engine reads it several cycles after its command).
     const outWr = {
@@ -349,31 +356,23 @@ export const SplitEngine = defineModule(
       next: descRaw.bits(127, 112),
     };
     const fatalPulse = m.wire('fatal_pulse', bit, { default: 0 });
+    const uFatalPulse = m.wire('u_fatal_pulse', bit, { default: 0 });
+    const failSet = m.wire('fail_set', Q, { default: 0 });
+    const uFailSet = m.wire('u_fail_set', Q, { default: 0 });
     const irqPulse = m.wire('irq_pulse', Q, { default: 0 });
     const qResetPulse = m.wire('q_reset_pulse', Q, { default: 0 });
     const resetPulse = m.wire('reset_pulse', bit, { default: 0 });
     const abandon = m.let('abandon', devResetting.or(qResetting.and(cqBit).orR()));
     const fail = () => st.goto('fatal');
 
-    // Read a status: on an error the queue fails; abandoned work (a reset) goes back to idle.
+    // Wait for the fetch side's reads: on an error the queue fails; abandoned work (a reset) goes back to idle.
     const onReadStatus = (then: () => void) => {
-      rdStatus.ready.set(1);
-      m.if(rdStatus.valid, () => {
+      m.if(rd.quiet(FETCH), () => {
         m.if(abandon, () => st.goto('idle'))
-          .elseIf(rdStatus.error.ne(0), fail)
+          .elseIf(rd.sides[FETCH].err, fail)
           .else(then);
       });
     };
-    rdStatus.ready.set(0);
-
-    // ---- the used side's working registers
-    const uCount = m.reg('u_count', 9);
-    const uOld = m.reg('u_old', 16);
-    const uDrop = m.reg('u_drop', bit);
-    const forUsed = m.reg('for_used', bit);
-    const uSlot = m.let('u_slot', usedIdx.at(cq).and(numMask));
-    const uNew = m.let('u_new', uOld.add(uCount.zext(16)));
-    done.ready.set(0);
 
     // ---- the scheduler: which queue to look at next
     const idle = st.is('idle');
@@ -398,19 +397,18 @@ export const SplitEngine = defineModule(
         .and(enableBits),
     );
     const work = m.let('work', workReg.and(failed.or(qResetting).not()));
-    const canFetch = m.let(
-      'can_fetch',
-      idle.and(running).and(devResetting.not()).and(outActive.not()).and(done.valid.not()),
-    );
+    const canFetch = m.let('can_fetch', idle.and(running).and(devResetting.not()).and(outActive.not()));
     const pick = pickQueue(m, 'sched', work.and(canFetch.rep(Q)), lit(1, 1));
 
-    // Queue resets: done once the queue's chains are all back and the sequencer is not on it.
+    // Queue resets: done once the queue's chains are all back and neither side is on it.
+    const uIdle = ust.is('idle');
     const rqDone = cat(
       ...Array.from({ length: Q }, (_, i) =>
         qResetting
           .bit(i)
-          .and(inflight.item(i).eq(0))
-          .and(outActive.and(outQueue.eq(i)).not()),
+          .and(handed.item(i).eq(returned.item(i)))
+          .and(outActive.and(outQueue.eq(i)).not())
+          .and(uIdle.or(uq.ne(i))),
       ).reverse(),
     );
 
@@ -419,8 +417,8 @@ export const SplitEngine = defineModule(
 
     st.switch({
       idle: () => {
-        m.if(devResetting, () => {
-          // No DMA of the sequencer is outstanding here; the chain on its way out is dropped.
+        m.if(devResetting.and(uIdle), () => {
+          // No DMA of either side is outstanding here; the chain on its way out is dropped.
           forget.set(lit((1n << BigInt(Q)) - 1n, Q));
           devResetting.next(resetReq);
           qResetting.next(0);
@@ -432,38 +430,25 @@ export const SplitEngine = defineModule(
             qResetting.next(qResetting.and(rqDone.not()).or(qResetReq));
             qResetPulse.set(rqDone);
           })
-          .elseIf(done.valid, () => {
-            cq.next(done.queue);
-            forUsed.next(1);
-            st.goto('load');
-          })
-          .elseIf(pick.valid, () => {
+          .elseIf(devResetting.not().and(pick.valid), () => {
             cq.next(pick.index);
-            forUsed.next(0);
             st.goto('load');
           });
       },
       // cq's configuration is in its registers from here on
       load: () => {
-        m.if(forUsed, () => {
-          uCount.next(0);
-          // (a queue index past the last queue selects nothing: dropped)
-          uDrop.next(
-            failed.or(qResetting).or(enableBits.not()).and(cqBit).orR().or(cqBit.orR().not()).or(running.not()),
-          );
-          uOld.next(usedIdx.at(cq));
-          st.goto('used_take');
-        })
-          .elseIf(la.ne(headsEnd.at(cq)), () => st.goto('head_mem'))
+        m.if(la.ne(headsEnd.at(cq)), () => st.goto('head_mem'))
           .elseIf(la.ne(seen), () => st.goto('heads_cmd'))
           .else(() => st.goto('idx_cmd'));
       },
 
       // avail->idx: how far the driver has gone
       idx_cmd: () => {
-        clearPending.set(cqBit);
-        read(driverBase.add(2), lay.word, 2);
-        st.goto('idx_wait');
+        m.if(rd.free, () => {
+          clearPending.set(cqBit);
+          read(driverBase.add(2), lay.word, 2);
+          st.goto('idx_wait');
+        });
       },
       idx_wait: () => onReadStatus(() => st.goto('idx_mem')),
       idx_mem: () => fetchWindow(lit(lay.word, p.regionBits - 1), () => st.goto('idx_check')),
@@ -474,10 +459,13 @@ export const SplitEngine = defineModule(
           .elseIf(n.eq(0), () => {
             // Nothing new. With EVENT_IDX ask for a kick at this index, then look once more.
             m.if(fEventIdx.and(eventValid.and(cqBit).orR().not().or(eventSent.at(cq).ne(idx))), () => {
-              eventSent.nextAt(cq, idx);
-              stage(lay.availEvent, idx, 2);
-              write(deviceBase.add(num.zext(64).shl(3)).add(4), lay.availEvent, 2);
-              st.goto('event_wait');
+              // (the out half's write port and the write command: the used side's while it stages)
+              m.if(wr.free.and(uWriting.not()), () => {
+                eventSent.nextAt(cq, idx);
+                stage(lay.availEvent, idx, 2);
+                write(deviceBase.add(num.zext(64).shl(3)).add(4), lay.availEvent, 2);
+                st.goto('event_wait');
+              });
             }).else(() => st.goto('idle'));
           })
           .else(() => {
@@ -486,9 +474,9 @@ export const SplitEngine = defineModule(
           });
       },
       event_wait: () => {
-        m.if(wrOut.eq(0).and(wrValid.not()), () => {
+        m.if(wr.quiet(FETCH), () => {
           m.if(abandon, () => st.goto('idle'))
-            .elseIf(wrErr, fail)
+            .elseIf(wr.sides[FETCH].err, fail)
             .else(() => {
               eventValid.next(eventValid.or(cqBit));
               st.goto('idx_cmd');
@@ -506,9 +494,11 @@ export const SplitEngine = defineModule(
         const n1 = mux(toBatchEnd.lt(toRingEnd), toBatchEnd, toRingEnd);
         const n = mux(a.lt(n1), a, n1);
         const off = lit(lay.avail, p.regionBits - 1).add(cat(cq, inBatch, lit(0, 1)).zext(p.regionBits - 1));
-        read(driverBase.add(4).add(slot.zext(64).shl(1)), off, n.shl(1));
-        headsEnd.nextAt(cq, la.add(n.trunc(16)));
-        st.goto('heads_wait');
+        m.if(rd.free, () => {
+          read(driverBase.add(4).add(slot.zext(64).shl(1)), off, n.shl(1));
+          headsEnd.nextAt(cq, la.add(n.trunc(16)));
+          st.goto('heads_wait');
+        });
       },
       heads_wait: () => onReadStatus(() => st.goto('head_mem')),
       head_mem: () => {
@@ -536,7 +526,7 @@ export const SplitEngine = defineModule(
       // the descriptor at j of the current table: from the window, or a new window from j
       desc_need: () => {
         const inWin = winValid.and(j.zext(17).sub(winStart.zext(17)).lt(winCount));
-        m.if(inWin, () => st.goto('desc_mem')).else(() => {
+        m.if(inWin, () => st.goto('desc_mem')).elseIf(rd.free, () => {
           const left = tblN.zext(17).sub(j.zext(17));
           const k = mux(left.lt(p.descBatch), left, lit(p.descBatch, 17));
           read(tblBase.add(j.zext(64).shl(4)), lay.desc, k.shl(4));
@@ -608,20 +598,72 @@ export const SplitEngine = defineModule(
               outPos.next(0);
               lastAvail.nextAt(cq, la.add(1));
               expectHead.nextAt(cq, head.add(s).and(numMask));
-              inflight.nextAt(cq, inflight.at(cq).inc());
+              handed.nextAt(cq, handed.at(cq).inc());
               st.goto('idle');
             });
           });
       },
 
-      // completions: the used elements of consecutive `done`s of one queue (up to the batch and the ring's
-      // end; with IN_ORDER one element for the batch), then used->idx
-      used_take: () => {
-        const roomEnd = uSlot.zext(17).add(uCount.zext(17)).lt(num.zext(17));
-        const take = done.valid.and(done.queue.eq(cq)).and(uCount.lt(p.usedBatch)).and(roomEnd.or(fInOrder).or(uDrop));
+      fatal: () => {
+        fatalPulse.set(1);
+        m.if(abandon.not(), () => failSet.set(cqBit));
+        st.goto('idle');
+      },
+    });
+
+    // ---- the used side: completions of one queue at a time (consecutive `done`s up to the batch and the
+    // ring's end; with IN_ORDER one element for the batch), written as one command, then used->idx, then
+    // the notification decision from what the driver asked, read after the publishing write
+    const uqBit = onehot(uq);
+    const uNum = cfgReg('u_num', uq, (q) => q.size);
+    const uNumMask = cfgReg('u_num_mask', uq, (q) => q.size.sub(1));
+    const uDriverBase = cfgReg('u_driver_base', uq, (q) => q.driver);
+    const uDeviceBase = cfgReg('u_device_base', uq, (q) => q.device);
+    const uCount = m.reg('u_count', 9);
+    const uOld = m.reg('u_old', 16);
+    const uDrop = m.reg('u_drop', bit);
+    const uSlot = m.let('u_slot', usedIdx.at(uq).and(uNumMask));
+    const uNew = m.let('u_new', uOld.add(uCount.zext(16)));
+    const uAbandon = m.let('u_abandon', devResetting.or(qResetting.and(uqBit).orR()));
+    done.ready.set(0);
+    // used_event / avail->flags, taken off mem_wr as the read engine writes it (the fetch side's window stays its own)
+    const noteBytes = [m.reg('note_lo', 8), m.reg('note_hi', 8)];
+    const noteWord = m.let('note_word', cat(noteBytes[1], noteBytes[0]));
+    const noteLine = Math.floor((p.base + lay.note) / B);
+    const noteAt = lay.note % B;
+    const wrAccepted = memWr.valid.and(memWr.ready);
+    for (const [line, pos] of [
+      [noteLine, noteAt],
+      [noteLine - 1, B + noteAt],
+    ] as const) {
+      if (line < 0) continue;
+      const hit = wrAccepted.and(memWr.addr.eq(line));
+      for (let k = 0; k < 2; k++)
+        m.if(hit.and(memWr.be.bit(pos + k)), () =>
+          noteBytes[k].next(memWr.data.bits(8 * (pos + k) + 7, 8 * (pos + k))),
+        );
+    }
+    ust.switch({
+      idle: () => {
+        m.if(done.valid.and(devResetting.not()), () => {
+          uq.next(done.queue);
+          ust.goto('load');
+        });
+      },
+      load: () => {
+        uCount.next(0);
+        // (a queue index past the last queue selects nothing: dropped)
+        uDrop.next(failed.or(qResetting).or(enableBits.not()).and(uqBit).orR().or(uqBit.orR().not()).or(running.not()));
+        uOld.next(usedIdx.at(uq));
+        ust.goto('take');
+      },
+      // uq's configuration is in its registers from here on
+      take: () => {
+        const roomEnd = uSlot.zext(17).add(uCount.zext(17)).lt(uNum.zext(17));
+        const take = done.valid.and(done.queue.eq(uq)).and(uCount.lt(p.usedBatch)).and(roomEnd.or(fInOrder).or(uDrop));
         m.if(take, () => {
           done.ready.set(1);
-          inflight.nextAt(cq, inflight.at(cq).dec());
+          returned.nextAt(uq, returned.at(uq).inc());
           m.if(uDrop.not(), () => {
             uCount.next(uCount.inc());
             const pos = mux(fInOrder, lit(0, 9), uCount);
@@ -629,66 +671,82 @@ export const SplitEngine = defineModule(
             stage(off, cat(done.len, done.id.zext(32)), 8);
           });
         })
-          .elseIf(uCount.eq(0), () => st.goto('idle'))
-          .else(() => {
+          .elseIf(uCount.eq(0), () => ust.goto('idle'))
+          .elseIf(wr.free, () => {
             const elems = mux(fInOrder, lit(1, 9), uCount);
-            write(deviceBase.add(4).add(uSlot.zext(64).shl(3)), lay.elems, elems.zext(12).shl(3));
-            st.goto('used_elems');
+            wr.issue(USED, uDeviceBase.add(4).add(uSlot.zext(64).shl(3)), lay.elems, elems.zext(12).shl(3));
+            ust.goto('elems');
           });
       },
-      used_elems: () => {
+      elems: () => {
         // used->idx after the elements (the write engine keeps commands in order on the link)
-        m.if(wrValid.not(), () => {
+        m.if(wr.free, () => {
           stage(lay.usedIdx, uNew, 2);
-          write(deviceBase.add(2), lay.usedIdx, 2);
-          st.goto('used_idx');
+          wr.issue(USED, uDeviceBase.add(2), lay.usedIdx, 2);
+          ust.goto('idx');
         });
       },
-      used_idx: () => {
-        m.if(wrOut.eq(0).and(wrValid.not()), () => {
-          m.if(abandon, () => st.goto('idle'))
-            .elseIf(wrErr, fail)
-            .else(() => {
-              usedIdx.nextAt(cq, uNew);
+      idx: () => {
+        m.if(wr.quiet(USED), () => {
+          m.if(uAbandon, () => ust.goto('idle'))
+            .elseIf(wr.sides[USED].err, () => ust.goto('fatal'))
+            .elseIf(rd.canIssue(USED), () => {
+              usedIdx.nextAt(uq, uNew);
               // The driver's suppression, read after the publishing write: used_event or avail->flags.
-              read(mux(fEventIdx, driverBase.add(num.zext(64).shl(1)).add(4), driverBase), lay.word, 2);
-              st.goto('note_wait');
+              const at = mux(fEventIdx, uDriverBase.add(uNum.zext(64).shl(1)).add(4), uDriverBase);
+              rd.issue(USED, at, lay.note, 2);
+              ust.goto('note_wait');
             });
         });
       },
-      note_wait: () => onReadStatus(() => st.goto('note_mem')),
-      note_mem: () => fetchWindow(lit(lay.word, p.regionBits - 1), () => st.goto('note_check')),
+      note_wait: () => {
+        m.if(rd.quiet(USED), () => {
+          m.if(uAbandon, () => ust.goto('idle'))
+            .elseIf(rd.sides[USED].err, () => ust.goto('fatal'))
+            .else(() => ust.goto('note_check'));
+        });
+      },
       note_check: () => {
-        const v = word16;
+        const v = noteWord;
         // vring_need_event(used_event, new, old)
         const need = uNew.sub(v).sub(1).lt(uNew.sub(uOld));
         const notify = mux(fEventIdx, need, v.bit(VRING_AVAIL_F_NO_INTERRUPT).not());
-        m.if(notify, () => irqPulse.set(cqBit));
-        st.goto('idle');
+        m.if(notify, () => irqPulse.set(uqBit));
+        ust.goto('idle');
       },
-
       fatal: () => {
-        fatalPulse.set(1);
-        m.if(abandon.not(), () => failed.next(failed.or(cqBit)));
-        st.goto('idle');
+        uFatalPulse.set(1);
+        m.if(uAbandon.not(), () => uFailSet.set(uqBit));
+        ust.goto('idle');
       },
     });
+    failed.next(failed.or(failSet).or(uFailSet).and(forget.not()));
     m.if(forget.orR(), () => {
-      failed.next(failed.and(forget.not()));
       eventValid.next(eventValid.and(forget.not()));
       for (let i = 0; i < Q; i++)
         m.if(forget.bit(i), () => {
-          for (const a of [lastAvail, availSeen, headsEnd, usedIdx, expectHead, inflight]) a.nextAt(i, 0);
+          for (const a of [lastAvail, availSeen, headsEnd, usedIdx, expectHead, handed, returned]) a.nextAt(i, 0);
         });
     });
-    m.if(wrErr.and(idle), () => wrErr.next(0));
+    for (const c of [rd, wr]) {
+      m.if(idle, () => c.sides[FETCH].err.next(0));
+      m.if(uIdle, () => c.sides[USED].err.next(0));
+    }
     cbuf.write(cbLen.trunc(cbBits), cat(d.addr, d.len, d.flags.bit(VRING_DESC_F_WRITE)), cbWr);
 
     irqQueue.set(irqPulse);
-    fatalError.set(fatalPulse);
+    fatalError.set(fatalPulse.or(uFatalPulse));
     queueResetDone.set(qResetPulse);
     resetDone.set(resetPulse);
-    busy.set(idle.not().or(outActive).or(rdValid).or(wrValid).or(wrOut.ne(0)));
+    busy.set(
+      idle
+        .not()
+        .or(uIdle.not())
+        .or(outActive)
+        .or(rdValid)
+        .or(wrValid)
+        .or(rd.quiet(FETCH).and(rd.quiet(USED)).and(wr.quiet(FETCH)).and(wr.quiet(USED)).not()),
+    );
     return {
       features,
       driver_ok: driverOk,

@@ -31,6 +31,8 @@ export interface SplitLayout {
   desc: number;
   /** fetch half: the available ring entries of queue q, slot i mod availBatch: avail + 2 (q availBatch + i). */
   avail: number;
+  /** fetch half: the used side's 16-bit word (used_event or avail->flags), in a line of its own. */
+  note: number;
   /** out half: the used index to publish. */
   usedIdx: number;
   /** out half: the avail_event value to write (EVENT_IDX). */
@@ -49,8 +51,11 @@ export function splitLayout(p: SplitLayoutParams): SplitLayout {
     usedIdx: 8,
     availEvent: 16,
     elems: 24,
+    note: 0,
   };
-  const fetchEnd = l.avail + 2 * p.queues * p.availBatch;
+  // The note in a line after the entries' (8 bytes in: its access may start 2 bytes before it).
+  l.note = (Math.ceil((l.avail + 2 * p.queues * p.availBatch) / p.lineBytes) + 1) * p.lineBytes + 8;
+  const fetchEnd = l.note + 8;
   const outEnd = l.elems + 8 * p.usedBatch;
   if (fetchEnd > half || outEnd > half || half < 4 * p.lineBytes)
     throw paramError(

@@ -73,10 +73,14 @@ export function runSplitStream(b: SplitBench, o: SplitStreamOptions): SplitStrea
   while (returned < total) {
     let progress = false;
     while (added < total && added - returned < o.depth) {
-      const r = vq.add([{ addr: hdr.addr, len: 16 }], [
-        { addr: data.addr, len: dataLen },
-        { addr: status.addr, len: 1 },
-      ], added);
+      const r = vq.add(
+        [{ addr: hdr.addr, len: 16 }],
+        [
+          { addr: data.addr, len: dataLen },
+          { addr: status.addr, len: 1 },
+        ],
+        added,
+      );
       if (r !== 'ok') break;
       added++;
       progress = true;
