@@ -45,6 +45,11 @@ export interface SplitEngineParams {
   descBatch: number;
   /** Used elements per write. */
   usedBatch: number;
+  /**
+   * Descriptors read ahead for each available entry (a power of two, default 4): the head's and those after it
+   * in the table, where a chain's next descriptors usually are.
+   */
+  prefetchDescs?: number;
 }
 
 const VRING_DESC_F_NEXT = 0;
@@ -67,6 +72,12 @@ const STATES = [
   'event_wait',
   'heads_cmd',
   'heads_wait',
+  // reading ahead (the queue that has the pool)
+  'ahead_idx',
+  'ahead_heads',
+  'ahead_entry',
+  'ahead_desc',
+  'ahead_chain',
   'head_mem',
   'head_check',
   'desc_need',
@@ -80,8 +91,14 @@ const USED_STATES = ['idle', 'load', 'take', 'elems', 'idx', 'note_wait', 'note_
 
 function checkParams(p: SplitEngineParams): void {
   intParam('SplitEngine: queues', p.queues, 1, 64);
+  // (the reads ahead are numbered in SEQ_BITS: an entry, a descriptor window per entry and avail->idx)
+  intParam('SplitEngine: availBatch', p.availBatch, 2, 16);
   intParam('SplitEngine: maxChain', p.maxChain, 1, 4096);
   intParam('SplitEngine: usedBatch', p.usedBatch, 1, 256);
+  intParam('SplitEngine: idBits', p.idBits, 2, 64);
+  const pf = p.prefetchDescs ?? 4;
+  intParam('SplitEngine: prefetchDescs', pf, 1, p.descBatch);
+  if (pf & (pf - 1)) throw paramError(`SplitEngine: prefetchDescs must be a power of two, got ${pf}`);
   for (const [k, v] of [
     ['availBatch', p.availBatch],
     ['descBatch', p.descBatch],
@@ -106,7 +123,8 @@ export const SplitEngine = defineModule(
     const qb = log2ceil(Q);
     const B = lineBytes(p.W);
     const lb = log2ceil(B);
-    const lay = splitLayout({ lineBytes: B, ...p });
+    const PF = p.prefetchDescs ?? 4;
+    const lay = splitLayout({ lineBytes: B, ...p, prefetchDescs: PF });
     const halfLineBits = p.regionBits - 1 - lb;
     const devLineBits = p.devBits - lb;
 
@@ -222,17 +240,22 @@ export const SplitEngine = defineModule(
       m.if(outLast, () => outActive.next(0));
     });
 
-    // ---- DMA commands: one read and one write command register, each shared by the fetch side (id 0, first
-    // choice) and the used side (id 1). A side may issue when the register is free (or emptying this cycle);
-    // statuses come back by id, and each side counts its commands outstanding and keeps its first error.
+    // ---- DMA commands: one read and one write command register, each shared by three owners (the command id):
+    // the fetch side's reads it waits for (FETCH), the used side (USED) and the fetch side's reads ahead
+    // (POOL: avail->idx, entries and descriptors read before they are needed). A side issues when the register
+    // is free (or emptying this cycle), the used side only when the fetch side does not. Statuses come back by
+    // id in command order: each owner numbers its commands (`seq` of the next one; a command has ended once
+    // `ended` is past its number) and keeps a sticky error.
     const FETCH = 0;
     const USED = 1;
+    const POOL = 2;
+    const SEQ_BITS = 6;
     const cmdReg = (name: string, port: typeof rdCmd, status: typeof rdStatus, half: 0 | 1) => {
       const valid = m.reg(`${name}_valid`, bit, { reset: 0 });
       const host = m.reg(`${name}_host`, 64);
       const dev = m.reg(`${name}_dev`, p.devBits);
       const len = m.reg(`${name}_len`, p.lenBits);
-      const id = m.reg(`${name}_id`, 1);
+      const id = m.reg(`${name}_id`, 2);
       port.valid.set(valid);
       port.host_addr.set(host);
       port.dev_addr.set(dev);
@@ -240,17 +263,25 @@ export const SplitEngine = defineModule(
       port.id.set(id.zext(p.idBits));
       m.if(port.ready, () => valid.next(0));
       const free = m.let(`${name}_free`, valid.not().or(port.ready));
-      const taken = [m.wire(`${name}_by_fetch`, bit, { default: 0 }), m.wire(`${name}_by_used`, bit, { default: 0 })];
+      const taken = ['fetch', 'used', 'pool'].map((o) => m.wire(`${name}_by_${o}`, bit, { default: 0 }));
       status.ready.set(1);
-      const sides = [FETCH, USED].map((owner) => {
-        const out = m.reg(`${name}_out${owner}`, 6, { reset: 0 });
+      const sides = [FETCH, USED, POOL].map((owner) => {
+        const seq = m.reg(`${name}_seq${owner}`, SEQ_BITS, { reset: 0 });
+        const ended = m.reg(`${name}_ended${owner}`, SEQ_BITS, { reset: 0 });
         const err = m.reg(`${name}_err${owner}`, bit, { reset: 0 });
-        const ended = status.valid.and(status.id.bit(0).eq(owner));
-        out.next(out.add(taken[owner].zext(6)).sub(ended.zext(6)));
-        m.if(ended.and(status.error.ne(0)), () => err.next(1));
-        return { out, err, ended };
+        const end = status.valid.and(status.id.bits(1, 0).eq(owner));
+        m.if(taken[owner], () => seq.next(seq.inc()));
+        m.if(end, () => ended.next(ended.inc()));
+        m.if(end.and(status.error.ne(0)), () => err.next(1));
+        /** Command number `n` of this owner has ended (at most 2^(SEQ_BITS-1) outstanding). */
+        const past = (n: Expr) =>
+          ended
+            .sub(n)
+            .sub(1)
+            .bit(SEQ_BITS - 1)
+            .not();
+        return { seq, ended, err, past };
       });
-      /** Issue for `owner` (when the register is free and the other side does not issue in the same cycle). */
       const issue = (owner: number, h: Expr, devOff: Expr | number, l: Expr | number) => {
         taken[owner].set(1);
         valid.next(1);
@@ -259,9 +290,9 @@ export const SplitEngine = defineModule(
         len.next(typeof l === 'number' ? lit(l, p.lenBits) : fit(l, p.lenBits));
         id.next(owner);
       };
-      const canIssue = (owner: number) => (owner === FETCH ? free : free.and(taken[FETCH].not()));
+      const canIssue = (owner: number) => (owner === USED ? free.and(taken[FETCH].or(taken[POOL]).not()) : free);
       /** No command of `owner` waiting or outstanding. */
-      const quiet = (owner: number) => sides[owner].out.eq(0);
+      const quiet = (owner: number) => sides[owner].seq.eq(sides[owner].ended);
       return { valid, free, canIssue, issue, quiet, sides };
     };
     const rd = cmdReg('rd', rdCmd, rdStatus, 0);
@@ -349,6 +380,51 @@ export const SplitEngine = defineModule(
     const winValid = m.reg('win_valid', bit, { reset: 0 });
     const winStart = m.reg('win_start', 16);
     const winCount = m.reg('win_count', 17);
+    // where the window is: the fetch side's own (read when needed) or an entry's descriptors read ahead
+    const winOff = m.reg('win_off', p.regionBits - 1);
+    const winAhead = m.reg('win_ahead', bit);
+    const winSlot = m.reg('win_slot', log2ceil(p.availBatch));
+    const headAhead = m.reg('head_ahead', bit);
+    const idxAhead = m.reg('idx_ahead', bit);
+
+    // ---- reading ahead: one queue at a time has the pool (pfQ). For it avail->idx is read while its chains
+    // are walked, the entries up to it as soon as the window has room, and for each entry read the first
+    // prefetchDescs descriptors from its head into the entry's slot: entries [la, pfNext) have their
+    // descriptors on the way or there, [pfNext, headsEnd) are in the window, [headsEnd, seen) are known.
+    const AB = p.availBatch;
+    const abBits = log2ceil(AB);
+    const pfActive = m.reg('pf_active', bit, { reset: 0 });
+    const pfQ = m.reg('pf_q', qb, { reset: 0 });
+    const pfNext = m.reg('pf_next', 16);
+    // an entry with a head out of range: not read ahead (the walk finds it and fails)
+    const pfBad = m.reg('pf_bad', bit);
+    const pfHead = m.regArray('pf_head', AB, 16);
+    const pfCount = m.regArray('pf_count', AB, log2ceil(PF + 1));
+    const pfSeq = m.regArray('pf_seq', AB, SEQ_BITS);
+    const headsPend = m.reg('heads_pend', bit, { reset: 0 });
+    const headsSeq = m.reg('heads_seq', SEQ_BITS);
+    const headsFrom = m.reg('heads_from', 16);
+    const idxPend = m.reg('idx_pend', bit, { reset: 0 });
+    const idxSeq = m.reg('idx_seq', SEQ_BITS);
+    const idxHere = m.reg('idx_here', bit, { reset: 0 });
+    // Which slots' reads have ended: followed every cycle, while their numbers are within reach of the count.
+    const pfReady = m.reg('pf_ready', AB, { reset: 0 });
+    const pool = rd.sides[POOL];
+    m.if(headsPend.and(pool.past(headsSeq)), () => headsPend.next(0));
+    m.if(idxPend.and(pool.past(idxSeq)), () => {
+      idxPend.next(0);
+      idxHere.next(1);
+    });
+    const slotEnded = cat(...Array.from({ length: AB }, (_, i) => pool.past(pfSeq.item(i))).reverse());
+    const readyClr = m.wire('pf_ready_clr', AB, { default: 0 });
+    pfReady.next(pfReady.or(slotEnded).and(readyClr.not()));
+    const slotOff = (i: Expr) =>
+      lit(lay.ahead, p.regionBits - 1).add(
+        i
+          .bits(abBits - 1, 0)
+          .zext(p.regionBits - 1)
+          .shl(4 + log2ceil(PF)),
+      );
     const d = {
       addr: descRaw.bits(63, 0),
       len: descRaw.bits(95, 64),
@@ -390,10 +466,13 @@ export const SplitEngine = defineModule(
     // Registered (a cycle late: a turn given to a queue whose work just ended only reads avail->idx again);
     // failed and resetting queues are masked with the current bits.
     const workReg = m.reg('work_reg', Q, { reset: 0 });
+    // The pool's queue also while its reads ahead of avail->idx or entries are outstanding.
+    const aheadDue = onehot(pfQ).and(pfActive.and(idxPend.or(idxHere).or(headsPend)).rep(Q));
     workReg.next(
       pending
         .or(known)
         .or(eventDue.and(fEventIdx.rep(Q)))
+        .or(aheadDue)
         .and(enableBits),
     );
     const work = m.let('work', workReg.and(failed.or(qResetting).not()));
@@ -402,22 +481,36 @@ export const SplitEngine = defineModule(
 
     // Queue resets: done once the queue's chains are all back and neither side is on it.
     const uIdle = ust.is('idle');
+    const poolQuiet = m.let('pool_quiet', rd.quiet(POOL));
     const rqDone = cat(
       ...Array.from({ length: Q }, (_, i) =>
         qResetting
           .bit(i)
           .and(handed.item(i).eq(returned.item(i)))
           .and(outActive.and(outQueue.eq(i)).not())
-          .and(uIdle.or(uq.ne(i))),
+          .and(uIdle.or(uq.ne(i)))
+          .and(pfActive.and(pfQ.eq(i)).not().or(poolQuiet)),
       ).reverse(),
     );
+    // The pool goes to another queue once nothing of its queue's is outstanding or read ahead unwalked.
+    const poolFree = m.let(
+      'pool_free',
+      pfActive
+        .not()
+        .or(
+          poolQuiet
+            .and(idxPend.or(idxHere).or(headsPend).not())
+            .and(pfNext.eq(lastAvail.at(pfQ)).or(failed.and(onehot(pfQ)).orR())),
+        ),
+    );
+    const ownPool = m.let('own_pool', pfActive.and(pfQ.eq(cq)));
 
     m.if(resetReq, () => devResetting.next(1));
     qResetting.next(qResetting.or(qResetReq));
 
     st.switch({
       idle: () => {
-        m.if(devResetting.and(uIdle), () => {
+        m.if(devResetting.and(uIdle).and(poolQuiet), () => {
           // No DMA of either side is outstanding here; the chain on its way out is dropped.
           forget.set(lit((1n << BigInt(Q)) - 1n, Q));
           devResetting.next(resetReq);
@@ -436,26 +529,127 @@ export const SplitEngine = defineModule(
           });
       },
       // cq's configuration is in its registers from here on
+      // what next for cq (its configuration registers are loading: the states after this one use them)
       load: () => {
-        m.if(la.ne(headsEnd.at(cq)), () => st.goto('head_mem'))
+        const he = headsEnd.at(cq);
+        // entries before this one are in the window
+        const arrived = mux(headsPend, headsFrom, he);
+        m.if(ownPool, () => {
+          m.if(abandon, () => st.goto('idle'))
+            .elseIf(pool.err, fail)
+            .elseIf(idxHere, () => {
+              idxHere.next(0);
+              idxAhead.next(1);
+              st.goto('idx_mem');
+            })
+            .elseIf(headsPend.not().and(he.ne(seen)).and(he.sub(pfNext).lt(AB)), () => st.goto('ahead_heads'))
+            .elseIf(pfBad.not().and(pfNext.ne(arrived)).and(pfNext.sub(la).lt(AB)), () => st.goto('ahead_entry'))
+            .elseIf(idxPend.or(idxHere).not(), () => st.goto('ahead_idx'))
+            .elseIf(la.ne(pfNext), () => st.goto('ahead_chain'))
+            .elseIf(la.ne(he).and(headsPend.not()), () => st.goto('head_mem'))
+            .else(() => st.goto('idle'));
+        })
+          .elseIf(poolFree, () => {
+            // the pool is cq's from the next cycle
+            pfActive.next(1);
+            pfQ.next(cq);
+            pfNext.next(la);
+            pfBad.next(0);
+            pool.err.next(0);
+          })
+          .elseIf(la.ne(he), () => st.goto('head_mem'))
           .elseIf(la.ne(seen), () => st.goto('heads_cmd'))
           .else(() => st.goto('idx_cmd'));
+      },
+
+      // reading ahead: avail->idx (not waited for)
+      ahead_idx: () => {
+        m.if(rd.free, () => {
+          clearPending.set(cqBit);
+          rd.issue(POOL, driverBase.add(2), lay.aheadWord, 2);
+          idxPend.next(1);
+          idxSeq.next(pool.seq);
+          st.goto('load');
+        });
+      },
+      // the entries after those in the window: up to the window's room, its end, the ring's end and avail->idx
+      ahead_heads: () => {
+        const he = headsEnd.at(cq);
+        const slot = he.and(numMask);
+        const inBatch = he.bits(abBits - 1, 0);
+        const toBatchEnd = lit(AB, 17).sub(inBatch.zext(17));
+        const toRingEnd = num.zext(17).sub(slot.zext(17));
+        const known = seen.sub(he).zext(17);
+        const room = lit(AB, 17).sub(he.sub(pfNext).zext(17));
+        const n1 = mux(toBatchEnd.lt(toRingEnd), toBatchEnd, toRingEnd);
+        const n2 = mux(known.lt(room), known, room);
+        const n = mux(n1.lt(n2), n1, n2);
+        const off = lit(lay.avail, p.regionBits - 1).add(cat(cq, inBatch, lit(0, 1)).zext(p.regionBits - 1));
+        m.if(rd.free, () => {
+          rd.issue(POOL, driverBase.add(4).add(slot.zext(64).shl(1)), off, n.shl(1));
+          headsPend.next(1);
+          headsSeq.next(pool.seq);
+          headsFrom.next(he);
+          headsEnd.nextAt(cq, he.add(n.trunc(16)));
+          st.goto('load');
+        });
+      },
+      // the entry at pfNext, then its head's descriptors into the entry's slot
+      ahead_entry: () => {
+        const off = lit(lay.avail, p.regionBits - 1).add(
+          cat(cq, pfNext.bits(abBits - 1, 0), lit(0, 1)).zext(p.regionBits - 1),
+        );
+        fetchWindow(off, () => st.goto('ahead_desc'));
+      },
+      ahead_desc: () => {
+        const h = word16;
+        const left = num.zext(17).sub(h.zext(17));
+        const k = mux(left.lt(PF), left, lit(PF, 17));
+        const at = pfNext.bits(abBits - 1, 0);
+        m.if(h.zext(17).ge(num.zext(17)), () => {
+          pfBad.next(1);
+          st.goto('load');
+        }).elseIf(rd.free, () => {
+          rd.issue(POOL, descBase.add(h.zext(64).shl(4)), slotOff(pfNext), k.shl(4));
+          pfHead.nextAt(at, h);
+          pfCount.nextAt(at, k.trunc(pfCount.item(0).width));
+          pfSeq.nextAt(at, pool.seq);
+          readyClr.set(lit(1, AB).shl(at));
+          pfNext.next(pfNext.inc());
+          st.goto('load');
+        });
+      },
+      // the chain at la, from its entry's slot
+      ahead_chain: () => {
+        const at = la.bits(abBits - 1, 0);
+        word16.next(pfHead.at(at));
+        winStart.next(pfHead.at(at));
+        winCount.next(pfCount.at(at).zext(17));
+        winOff.next(slotOff(la));
+        winSlot.next(at);
+        headAhead.next(1);
+        st.goto('head_check');
       },
 
       // avail->idx: how far the driver has gone
       idx_cmd: () => {
         m.if(rd.free, () => {
+          idxAhead.next(0);
           clearPending.set(cqBit);
           read(driverBase.add(2), lay.word, 2);
           st.goto('idx_wait');
         });
       },
       idx_wait: () => onReadStatus(() => st.goto('idx_mem')),
-      idx_mem: () => fetchWindow(lit(lay.word, p.regionBits - 1), () => st.goto('idx_check')),
+      idx_mem: () =>
+        fetchWindow(mux(idxAhead, lit(lay.aheadWord, p.regionBits - 1), lit(lay.word, p.regionBits - 1)), () =>
+          st.goto('idx_check'),
+        ),
       idx_check: () => {
         const idx = word16;
         const n = idx.sub(la);
         m.if(n.zext(17).gt(num.zext(17)), fail)
+          .elseIf(idx.eq(seen).and(la.ne(seen)), () => st.goto('load'))
           .elseIf(n.eq(0), () => {
             // Nothing new. With EVENT_IDX ask for a kick at this index, then look once more.
             m.if(fEventIdx.and(eventValid.and(cqBit).orR().not().or(eventSent.at(cq).ne(idx))), () => {
@@ -470,7 +664,7 @@ export const SplitEngine = defineModule(
           })
           .else(() => {
             availSeen.nextAt(cq, idx);
-            st.goto('heads_cmd');
+            st.goto('load');
           });
       },
       event_wait: () => {
@@ -504,6 +698,7 @@ export const SplitEngine = defineModule(
       head_mem: () => {
         const inBatch = la.bits(log2ceil(p.availBatch) - 1, 0);
         const off = lit(lay.avail, p.regionBits - 1).add(cat(cq, inBatch, lit(0, 1)).zext(p.regionBits - 1));
+        headAhead.next(0);
         fetchWindow(off, () => st.goto('head_check'));
       },
       head_check: () => {
@@ -517,7 +712,9 @@ export const SplitEngine = defineModule(
         sawWrite.next(0);
         total.next(0);
         cbLen.next(0);
-        winValid.next(0);
+        // (ahead_chain set the window to the entry's slot)
+        winValid.next(headAhead);
+        winAhead.next(headAhead);
         m.if(h.zext(17).ge(num.zext(17)), fail)
           .elseIf(fInOrder.and(h.ne(expectHead.at(cq))), fail)
           .else(() => st.goto('desc_need'));
@@ -531,6 +728,8 @@ export const SplitEngine = defineModule(
           const k = mux(left.lt(p.descBatch), left, lit(p.descBatch, 17));
           read(tblBase.add(j.zext(64).shl(4)), lay.desc, k.shl(4));
           winValid.next(1);
+          winAhead.next(0);
+          winOff.next(lay.desc);
           winStart.next(j);
           winCount.next(k);
           st.goto('desc_wait');
@@ -539,8 +738,11 @@ export const SplitEngine = defineModule(
       desc_wait: () => onReadStatus(() => st.goto('desc_mem')),
       desc_mem: () => {
         const idx = j.sub(winStart).trunc(log2ceil(p.descBatch) + 1);
-        const off = lit(lay.desc, p.regionBits - 1).add(idx.zext(p.regionBits - 1).shl(4));
-        fetchWindow(off, () => st.goto('desc_walk'));
+        const off = winOff.add(idx.zext(p.regionBits - 1).shl(4));
+        // a slot's descriptors once their read has ended (a read ahead's error is the pool queue's: cq's)
+        m.if(winAhead.and(pfReady.bit(winSlot).not()), () => {})
+          .elseIf(winAhead.and(pool.err), fail)
+          .else(() => fetchWindow(off, () => st.goto('desc_walk')));
       },
       // the checks of the golden model (tb/virtio/ring/device.ts nextSplit, walkSplitIndirect, addSeg)
       desc_walk: () => {
@@ -721,6 +923,12 @@ export const SplitEngine = defineModule(
       },
     });
     failed.next(failed.or(failSet).or(uFailSet).and(forget.not()));
+    m.if(forget.and(onehot(pfQ)).orR(), () => {
+      pfActive.next(0);
+      headsPend.next(0);
+      idxPend.next(0);
+      idxHere.next(0);
+    });
     m.if(forget.orR(), () => {
       eventValid.next(eventValid.and(forget.not()));
       for (let i = 0; i < Q; i++)
@@ -745,7 +953,7 @@ export const SplitEngine = defineModule(
         .or(outActive)
         .or(rdValid)
         .or(wrValid)
-        .or(rd.quiet(FETCH).and(rd.quiet(USED)).and(wr.quiet(FETCH)).and(wr.quiet(USED)).not()),
+        .or(rd.quiet(FETCH).and(rd.quiet(USED)).and(poolQuiet).and(wr.quiet(FETCH)).and(wr.quiet(USED)).not()),
     );
     return {
       features,
@@ -770,7 +978,7 @@ export const SplitEngine = defineModule(
   {
     name: (p) =>
       `virtq_split_w${p.W}_q${p.queues}_d${p.devBits}_b${p.base.toString(16)}_r${p.regionBits}_l${p.lenBits}_i${p.idBits}` +
-      `_c${p.maxChain}_a${p.availBatch}_e${p.descBatch}_u${p.usedBatch}`,
+      `_c${p.maxChain}_a${p.availBatch}_e${p.descBatch}_u${p.usedBatch}_p${p.prefetchDescs ?? 4}`,
     doc: 'Split virtqueue engine: avail ring and descriptor fetch in batches, chain checks, used ring write-back, notifications.',
   },
 );

@@ -70,6 +70,7 @@ export function runSplitStream(b: SplitBench, o: SplitStreamOptions): SplitStrea
   const data = mem.alloc(dataLen, { perm: 'wo', name: 'data' });
   const status = mem.alloc(1, { perm: 'wo', name: 'status' });
   let idle = 0;
+  let chains = 0;
   while (returned < total) {
     let progress = false;
     while (added < total && added - returned < o.depth) {
@@ -90,8 +91,13 @@ export function runSplitStream(b: SplitBench, o: SplitStreamOptions): SplitStrea
     for (const c of b.takeChains()) {
       const g = golden.next();
       if (g instanceof RingError) throw g;
-      expect(g?.id, 'chain id against the golden model').toBe(c.id);
+      expect({ id: c.id, slots: c.slots, segments: c.segments }, `chain ${chains} against the golden model's`).toEqual({
+        id: g?.id,
+        slots: g?.descs,
+        segments: g?.segments.map((x) => ({ addr: x.addr, len: x.len, write: x.write })),
+      });
       b.complete(c, 1);
+      chains++;
       progress = true;
     }
     const irq = b.irqCount(0);
@@ -101,7 +107,11 @@ export function runSplitStream(b: SplitBench, o: SplitStreamOptions): SplitStrea
       vq.interrupt();
       progress = true;
     }
-    expect(b.fatalCount(), 'fatal_error on a well-formed ring').toBe(0);
+    if (b.fatalCount() !== 0)
+      throw new Error(
+        `fatal_error on a well-formed ring at cycle ${b.rc.now}: ${added} added, ${returned} back, ` +
+          `${chains} chains handed over; the golden model's next: ${JSON.stringify(golden.next(), (_k, v) => (typeof v === 'bigint' ? v.toString(16) : v))}`,
+      );
     if (returned >= warmup && startCycle === 0) {
       startCycle = b.rc.now;
       startReturned = returned;
