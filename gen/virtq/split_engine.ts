@@ -534,6 +534,10 @@ export const SplitEngine = defineModule(
         const he = headsEnd.at(cq);
         // entries before this one are in the window
         const arrived = mux(headsPend, headsFrom, he);
+        // Reads ahead first (while the command register takes them), then the chain at la once its descriptors
+        // are there; a queue waiting for its reads gives its turn back.
+        const canRead = rd.free;
+        const laReady = pfReady.bit(la.bits(abBits - 1, 0));
         m.if(ownPool, () => {
           m.if(abandon, () => st.goto('idle'))
             .elseIf(pool.err, fail)
@@ -542,11 +546,15 @@ export const SplitEngine = defineModule(
               idxAhead.next(1);
               st.goto('idx_mem');
             })
-            .elseIf(headsPend.not().and(he.ne(seen)).and(he.sub(pfNext).lt(AB)), () => st.goto('ahead_heads'))
-            .elseIf(pfBad.not().and(pfNext.ne(arrived)).and(pfNext.sub(la).lt(AB)), () => st.goto('ahead_entry'))
-            .elseIf(idxPend.or(idxHere).not(), () => st.goto('ahead_idx'))
-            .elseIf(la.ne(pfNext), () => st.goto('ahead_chain'))
-            .elseIf(la.ne(he).and(headsPend.not()), () => st.goto('head_mem'))
+            .elseIf(canRead.and(headsPend.not()).and(he.ne(seen)).and(he.sub(pfNext).lt(AB)), () =>
+              st.goto('ahead_heads'),
+            )
+            .elseIf(canRead.and(pfBad.not()).and(pfNext.ne(arrived)).and(pfNext.sub(la).lt(AB)), () =>
+              st.goto('ahead_entry'),
+            )
+            .elseIf(la.ne(pfNext).and(laReady), () => st.goto('ahead_chain'))
+            .elseIf(canRead.and(idxPend.or(idxHere).not()), () => st.goto('ahead_idx'))
+            .elseIf(la.eq(pfNext).and(la.ne(he)).and(headsPend.not()), () => st.goto('head_mem'))
             .else(() => st.goto('idle'));
         })
           .elseIf(poolFree, () => {
