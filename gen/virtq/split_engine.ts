@@ -63,6 +63,7 @@ const fit = (e: Expr, w: number) => (e.width < w ? e.zext(w) : e.trunc(w));
 const STATES = [
   'idle',
   'load',
+  'plan',
   // the available side
   'idx_cmd',
   'idx_wait',
@@ -365,8 +366,14 @@ export const SplitEngine = defineModule(
     };
 
     // ---- the available side's working registers
-    const la = m.let('la', lastAvail.at(cq));
-    const seen = m.let('seen', availSeen.at(cq));
+    // cq's indices, registered (a cycle after cq or the index changes: `load` waits for them, the fetch side
+    // itself updates them at least two cycles before it looks again)
+    const la = m.reg('la', 16);
+    const seen = m.reg('seen', 16);
+    const he = m.reg('he', 16);
+    la.next(lastAvail.at(cq));
+    seen.next(availSeen.at(cq));
+    he.next(headsEnd.at(cq));
     const ahead = m.let('ahead', seen.sub(la));
     const head = m.reg('head', 16);
     const tblBase = m.reg('tbl_base', 64);
@@ -493,8 +500,8 @@ export const SplitEngine = defineModule(
       ).reverse(),
     );
     // The pool goes to another queue once nothing of its queue's is outstanding or read ahead unwalked.
-    const poolFree = m.let(
-      'pool_free',
+    const poolFree = m.reg('pool_free', bit);
+    poolFree.next(
       pfActive
         .not()
         .or(
@@ -529,9 +536,10 @@ export const SplitEngine = defineModule(
           });
       },
       // cq's configuration is in its registers from here on
-      // what next for cq (its configuration registers are loading: the states after this one use them)
-      load: () => {
-        const he = headsEnd.at(cq);
+      // cq's configuration and index registers are loading: the states after this one use them
+      load: () => st.goto('plan'),
+      // what next for cq (ahead_idx and ahead_desc come straight back here: they change no index register)
+      plan: () => {
         // entries before this one are in the window
         const arrived = mux(headsPend, headsFrom, he);
         // Reads ahead first (while the command register takes them), then the chain at la once its descriptors
@@ -577,12 +585,11 @@ export const SplitEngine = defineModule(
           rd.issue(POOL, driverBase.add(2), lay.aheadWord, 2);
           idxPend.next(1);
           idxSeq.next(pool.seq);
-          st.goto('load');
+          st.goto('plan');
         });
       },
       // the entries after those in the window: up to the window's room, its end, the ring's end and avail->idx
       ahead_heads: () => {
-        const he = headsEnd.at(cq);
         const slot = he.and(numMask);
         const inBatch = he.bits(abBits - 1, 0);
         const toBatchEnd = lit(AB, 17).sub(inBatch.zext(17));
@@ -616,7 +623,7 @@ export const SplitEngine = defineModule(
         const at = pfNext.bits(abBits - 1, 0);
         m.if(h.zext(17).ge(num.zext(17)), () => {
           pfBad.next(1);
-          st.goto('load');
+          st.goto('plan');
         }).elseIf(rd.free, () => {
           rd.issue(POOL, descBase.add(h.zext(64).shl(4)), slotOff(pfNext), k.shl(4));
           pfHead.nextAt(at, h);
@@ -624,7 +631,7 @@ export const SplitEngine = defineModule(
           pfSeq.nextAt(at, pool.seq);
           readyClr.set(lit(1, AB).shl(at));
           pfNext.next(pfNext.inc());
-          st.goto('load');
+          st.goto('plan');
         });
       },
       // the chain at la, from its entry's slot
