@@ -462,7 +462,7 @@ module virtio_dataplane_w64_q2_3c051e9074 (
   wire [1:0] _and_0;  // gen/virtq/dataplane.ts:61
 
   // ---- instances
-  virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16 split_eng (  // gen/virtq/dataplane.ts:85
+  virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 split_eng (  // gen/virtq/dataplane.ts:85
     .clk              (clk),
     .rst              (rst),
     .features         (split_eng_features),
