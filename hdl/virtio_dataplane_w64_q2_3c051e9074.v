@@ -821,14 +821,14 @@ module virtio_dataplane_w64_q2_3c051e9074 (
 
   // ---- combinational logic
   assign _and_0 = ((queue_reset_done_seen0 | split_eng_queue_reset_done) & {dp_q1_reset_pending, dp_q0_reset_pending}) & ((queue_reset_done_seen1 | packed_eng_queue_reset_done) & {dp_q1_reset_pending, dp_q0_reset_pending});  // gen/virtq/dataplane.ts:61
-  assign dp_reset_done = reset_done_q;  // gen/virtq/dataplane.ts:158
-  assign dp_dma_outstanding = fabric_outstanding;  // gen/virtq/dataplane.ts:162
-  assign dp_queue_reset_done = queue_reset_done_q;  // gen/virtq/dataplane.ts:161
+  assign dp_reset_done = reset_done_q;  // gen/virtq/dataplane.ts:162
+  assign dp_dma_outstanding = fabric_outstanding;  // gen/virtq/dataplane.ts:166
+  assign dp_queue_reset_done = queue_reset_done_q;  // gen/virtq/dataplane.ts:165
   assign dp_irq_queue = fabric_irq_out;  // gen/virtq/dataplane.ts:156
-  assign dp_fatal_error = split_eng_fatal_error | packed_eng_fatal_error;  // gen/virtq/dataplane.ts:157
-  assign dp_cfg_valid = 1'b0;  // gen/virtq/dataplane.ts:163
-  assign dp_cfg_field = 5'd0;  // gen/virtq/dataplane.ts:164
-  assign dp_cfg_value = 64'd0;  // gen/virtq/dataplane.ts:165
+  assign dp_fatal_error = ((split_eng_fatal_error | packed_eng_fatal_error) | blk_ev_bad_request) | blk_ev_dma_error;  // gen/virtq/dataplane.ts:161
+  assign dp_cfg_valid = 1'b0;  // gen/virtq/dataplane.ts:167
+  assign dp_cfg_field = 5'd0;  // gen/virtq/dataplane.ts:168
+  assign dp_cfg_value = 64'd0;  // gen/virtq/dataplane.ts:169
   assign tx_valid = fabric_tx_valid;  // gen/virtq/dataplane.ts:145
   assign tx_hdr = fabric_tx_hdr;  // gen/virtq/dataplane.ts:145
   assign tx_data = fabric_tx_data;  // gen/virtq/dataplane.ts:145
@@ -852,9 +852,9 @@ module virtio_dataplane_w64_q2_3c051e9074 (
   assign storage_arsize = blk_storage_arsize;  // gen/virtq/dataplane.ts:133
   assign storage_arburst = blk_storage_arburst;  // gen/virtq/dataplane.ts:133
   assign storage_rready = blk_storage_rready;  // gen/virtq/dataplane.ts:133
-  assign busy = ((split_eng_busy | packed_eng_busy) | blk_busy) | fabric_busy;  // gen/virtq/dataplane.ts:166
-  assign ev_bad_request = blk_ev_bad_request;  // gen/virtq/dataplane.ts:167
-  assign ev_dma_error = blk_ev_dma_error;  // gen/virtq/dataplane.ts:168
+  assign busy = ((split_eng_busy | packed_eng_busy) | blk_busy) | fabric_busy;  // gen/virtq/dataplane.ts:170
+  assign ev_bad_request = blk_ev_bad_request;  // gen/virtq/dataplane.ts:171
+  assign ev_dma_error = blk_ev_dma_error;  // gen/virtq/dataplane.ts:172
   assign split_eng_features = dp_features;  // gen/virtq/dataplane.ts:102
   assign split_eng_driver_ok = dp_driver_ok & (~use_packed);  // gen/virtq/dataplane.ts:103
   assign split_eng_reset_req = dp_reset_req;  // gen/virtq/dataplane.ts:104

@@ -154,7 +154,11 @@ export const DataPlane = defineModule(
     // ---- what the data plane reports
     fabric.irq_in.set(split.irq_queue.or(packed.irq_queue));
     dp.irq_queue.set(fabric.irq_out);
-    dp.fatal_error.set(split.fatal_error.or(packed.fatal_error));
+    // DEVICE_NEEDS_RESET: a malformed ring (either engine), and virtio-blk's two errors the chain interface cannot
+    // carry back to the queue engine (docs/virtio-blk.md): a chain without a device-writable byte (no status byte to
+    // report in) and a DMA error on a request's transfers (its status reads IOERR if the status write got through;
+    // the golden model stops the queue on a DMA fault).
+    dp.fatal_error.set(orAll(split.fatal_error, packed.fatal_error, blk.ev_bad_request, blk.ev_dma_error));
     dp.reset_done.set(allDone(m, 'reset_done', [split.reset_done, packed.reset_done], dp.reset_busy));
     const dq = dp as unknown as Record<string, Record<string, Signal>>;
     const pending = cat(...Array.from({ length: Q }, (_, i) => dq[`q${Q - 1 - i}`].reset_pending));
