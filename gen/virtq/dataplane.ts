@@ -8,8 +8,9 @@
 //   irq_queue <- fabric irq_out <- (split | packed) irq_queue      (held behind the TLPs ahead of it)
 //
 // The engine not selected sees driver_ok, queue enables and doorbells as 0 (it stays idle), but every reset:
-// reset_done and queue_reset_done are given once both engines have given theirs during that reset (a reset may
-// change the selection: the features go to 0).
+// reset_done and queue_reset_done are given once both engines have given theirs during that reset. The features
+// go to 0 when a reset starts; the selection is held until it ends, so chains the device still holds go back to
+// the engine they came from.
 import {
   bit,
   cat,
@@ -93,7 +94,11 @@ export const DataPlane = defineModule(
     }).io;
 
     // ---- the handover into both engines; the one not selected idles
-    const usePacked = m.let('use_packed', dp.features.bit(RING_PACKED));
+    // The selection holds through a device reset: the features read 0 from the reset's first cycle, while the
+    // engine that ran still takes back the chains the device holds (its reset waits for them).
+    const usePackedHeld = m.reg('use_packed_held', bit, { reset: 0 });
+    const usePacked = m.let('use_packed', mux(dp.reset_busy, usePackedHeld, dp.features.bit(RING_PACKED)));
+    usePackedHeld.next(usePacked);
     const engines = [
       { e: split, on: usePacked.not() },
       { e: packed, on: usePacked },
