@@ -10,7 +10,7 @@ import { MODEL_REGS as R, ModelEndpoint } from '../../tb/pcie/modeldev';
 import type { RootComplexOptions } from '../../tb/pcie/options';
 import { RootComplex } from '../../tb/pcie/rootcomplex';
 import type { RawTlp } from '../../sim/raw';
-import { CplStatus, MsgCode, MsgRouting, encodeTlp, type Tlp } from '../../tb/pcie/tlp';
+import { CplStatus, MsgCode, MsgRouting, decodeTlp, encodeTlp, type Tlp } from '../../tb/pcie/tlp';
 import { DEV, mrd, mwr, setup, violation } from './crafted';
 import { ScriptLink } from './support';
 
@@ -24,6 +24,8 @@ class RecordingLink implements Link {
   copiesOnSend?: boolean;
   private out: RawTlp[] = [];
   send(raw: RawTlp, atCycle?: number): void {
+    // A link that copies on send may be handed memory the RC reuses afterwards.
+    if (this.copiesOnSend) raw = { hdr: raw.hdr.slice(), data: raw.data.slice() };
     this.sent.push({ raw, at: atCycle });
   }
   run(opts: LinkRunOptions): { reason: string; cycles: number } {
@@ -386,6 +388,23 @@ describe('sending, counting and tracing', () => {
     expect(new RootComplex(link).sendCopies).toBe(true);
   });
 
+  test('on a link that copies what it is sent, read completions are built in one reused buffer', () => {
+    const link = new RecordingLink();
+    link.copiesOnSend = true;
+    const rc = new RootComplex(link, { seed: 3, latency: { min: 20, max: 20 } });
+    rc.shadow.noteWrite(PCI_COMMAND, 0x3, 0x6, 0);
+    const host = new Uint8Array(0x1000).map((_, i) => i & 0xff);
+    rc.mem.map(0x1000_0000n, host);
+    link.script.push({ advance: 11, reason: 'tx', tx: [at(mrd(0x1000_0000n, 32, 1), 10)] });
+    link.script.push({ advance: 100, reason: 'tx', tx: [at(mrd(0x1000_0800n, 128, 2), 110)] });
+    rc.runFor(200);
+    const cpls = link.sent.map((s) => decodeTlp(s.raw)).filter((t) => t.type === 'CplD');
+    const of = (tag: number) => Buffer.concat(cpls.filter((c) => c.tag === tag).map((c) => c.data));
+    expect(cpls.filter((c) => c.tag === 2).length).toBeGreaterThan(1);
+    expect(new Uint8Array(of(1))).toEqual(host.subarray(0, 128));
+    expect(new Uint8Array(of(2))).toEqual(host.subarray(0x800, 0x800 + 512));
+  });
+
   test('a raw request may wait longer than waitTimeout and than completionTimeout', () => {
     const link = new ScriptLink();
     link.replyDelay = 300;
@@ -476,6 +495,7 @@ describe('accessors, interrupts and helpers', () => {
     expect(rc.waitForInterrupt().vector).toBe(3);
     expect(g).toEqual([1, 2]);
     expect(h).toEqual([1, 2, 3]);
+    expect(rc.stats()).toMatchObject({ interrupts: 3, completer: { interrupts: 3 } });
   });
 
   test('setFaults replaces only what it is given', () => {
