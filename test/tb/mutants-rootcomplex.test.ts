@@ -10,7 +10,7 @@ import { MODEL_REGS as R, ModelEndpoint } from '../../tb/pcie/modeldev';
 import type { RootComplexOptions } from '../../tb/pcie/options';
 import { RootComplex } from '../../tb/pcie/rootcomplex';
 import type { RawTlp } from '../../sim/raw';
-import { CplStatus, MsgCode, MsgRouting, decodeTlp, encodeTlp, type Tlp } from '../../tb/pcie/tlp';
+import { CplStatus, MsgCode, MsgRouting, decodeTlp, encodeTlp, type CplDTlp, type Tlp } from '../../tb/pcie/tlp';
 import { DEV, mrd, mwr, setup, violation } from './crafted';
 import { ScriptLink } from './support';
 
@@ -398,7 +398,7 @@ describe('sending, counting and tracing', () => {
     link.script.push({ advance: 11, reason: 'tx', tx: [at(mrd(0x1000_0000n, 32, 1), 10)] });
     link.script.push({ advance: 100, reason: 'tx', tx: [at(mrd(0x1000_0800n, 128, 2), 110)] });
     rc.runFor(200);
-    const cpls = link.sent.map((s) => decodeTlp(s.raw)).filter((t) => t.type === 'CplD');
+    const cpls = link.sent.map((s) => decodeTlp(s.raw)).filter((t): t is CplDTlp => t.type === 'CplD');
     const of = (tag: number) => Buffer.concat(cpls.filter((c) => c.tag === tag).map((c) => c.data));
     expect(cpls.filter((c) => c.tag === 2).length).toBeGreaterThan(1);
     expect(new Uint8Array(of(1))).toEqual(host.subarray(0, 128));
