@@ -8,6 +8,7 @@ import { Pending, RootComplex } from '../../tb/pcie/rootcomplex';
 import {
   CplStatus,
   completionLowerAddress,
+  encodeTlp,
   readCompletionByteCount,
   type CfgReadTlp,
   type CfgWriteTlp,
@@ -192,6 +193,75 @@ describe('configuration requests', () => {
     expect(() => rc.cfgWrite(0x10, 0)).toThrow(/a config write must be completed with a Cpl \(no data\)/);
     expect(() => rc.cfgRead(0x10)).toThrow(/lower address 0x4, expected 0 for a configuration request/);
     expect(rc.violations.map((v) => v.code)).toEqual(['completion-mismatch', 'completion-mismatch']);
+  });
+});
+
+describe('completion checks', () => {
+  const cpl = (t: Tlp, extra: Partial<Tlp> = {}): Tlp =>
+    ({
+      type: 'CplD',
+      completerId: DEV,
+      requesterId: 0,
+      tag: (t as CfgReadTlp).tag,
+      status: CplStatus.SC,
+      byteCount: 4,
+      lowerAddress: 0,
+      data: new Uint8Array(4),
+      ...extra,
+    }) as Tlp;
+
+  test('a completion with attributes the request did not have is a mismatch', () => {
+    const { rc, link } = setup({ violations: 'record' });
+    link.responder = (t) => [cpl(t, { attr: 1 })];
+    rc.cfgRead(0);
+    expect(rc.violations.map((v) => [v.code, /TC 0 \/ attributes 1 differ/.test(v.reason)])).toEqual([
+      ['completion-mismatch', true],
+    ]);
+  });
+
+  test('a poisoned config read completion fails the read with EP', () => {
+    const { rc, link } = setup();
+    link.responder = (t) => [cpl(t, { ep: true })];
+    const err = (() => {
+      try {
+        rc.cfgRead(0);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(CompletionStatusError);
+    expect((err as CompletionStatusError).status).toBe('EP');
+  });
+
+  test('a memory read completed successfully without data is a mismatch and fails the read', () => {
+    const { rc, link } = setup({ violations: 'record' });
+    link.responder = (t) => [cpl(t, { type: 'Cpl', data: undefined } as Partial<Tlp>)];
+    expect(() => rc.memRead(0x2000_0000n, 4)).toThrow(/MRd .*: completed without data/);
+    expect(rc.violations.map((v) => [v.code, /successful Cpl without data/.test(v.reason)])).toEqual([
+      ['completion-mismatch', true],
+    ]);
+  });
+
+  test('a timeout says how long the request waited; a raw request is described as decoded leniently', () => {
+    const { rc, link } = setup({ completionTimeout: 100 });
+    link.cycle = 40;
+    const p = rc.startCfgRead(0);
+    expect(rc.requester.checkTimeouts(150)).toBe(1);
+    expect((p.error as RcTimeoutError).waited).toBe(110);
+    const raw = encodeTlp({
+      type: 'MRd',
+      address: 0x2000_0000n,
+      length: 1,
+      firstBe: 0xf,
+      lastBe: 0,
+      requesterId: 0,
+      tag: 0,
+    });
+    const hdr = Uint32Array.from(raw.hdr);
+    hdr[0] |= 1 << 17; // a reserved bit
+    expect(() => rc.rawRequest({ hdr, data: raw.data }, { timeout: 50 })).toThrow(
+      /waiting for completion of raw request MRd 3DW addr=0x20000000 len=1 /,
+    );
   });
 });
 
