@@ -3,7 +3,7 @@
 // once its read is back (its entries checked one per cycle, more batches read when it is longer than a slot),
 // a fault raised (the queue stopped, the chain being staged dropped) only when every chain before it is staged.
 // So table reads of many chains are in flight at once while chains still reach the device in ring order.
-import { bit, bitsFor, type Drivable, type Expr, lit, log2ceil, type ModuleBuilder, mux } from '../hdl';
+import { bit, bitsFor, cat, type Drivable, type Expr, lit, log2ceil, type ModuleBuilder, mux } from '../hdl';
 import { DESC_F, type PackedEngineParams, PackedFault, PACKED_FAULT_BITS } from './packed_params';
 import {
   type chainStaging,
@@ -21,7 +21,7 @@ export interface StagerContext {
   items: { valid: Expr; ready: Drivable; data: Expr };
   item: ItemLayout;
   staging: ReturnType<typeof chainStaging>;
-  /** Descriptor d of the fetch slots (a read port of the stager's own). */
+  /** Descriptor d of the table slots (the table area's read port). */
   desc: (d: Expr) => Expr;
   /** The walker's table slots: reads asked for and statuses back (counts), a slot's read error. */
   tableFill: Expr;
@@ -96,10 +96,10 @@ export function packedStager(m: ModuleBuilder, c: StagerContext) {
   const dLen = cur.bits(95, 64);
   const dWrite = cur.bit(112 + DESC_F.WRITE);
   const slot = m.let('stage_slot', lit(p.ringSlots, slotBits).add(fit(tCons.trunc(tb), slotBits)));
-  const rdAt = m.wire('stage_rd_at', slotBits + kb, { default: 0 });
+  const rdAt = m.wire('stage_rd_at', tb + kb, { default: 0 });
   const rdData = c.desc(rdAt);
   const load = (at: Expr, saw: Expr, tot: Expr) => {
-    rdAt.set(cat2(slot, at, kb));
+    rdAt.set(cat(tCons.trunc(tb), fit(at, kb)));
     const nd = rdData;
     const len = nd.bits(95, 64);
     cur.next(nd);
@@ -218,12 +218,4 @@ export function packedStager(m: ModuleBuilder, c: StagerContext) {
     active: m.let('stage_active', f.is('idle').not()),
     fatal: { valid: fatal, queue: fatalQueue as Expr, code: fatalCode as Expr },
   };
-}
-
-/** slot * batch + at, as bits: the slot's index above the entry's. */
-function cat2(slot: Expr, at: Expr, kb: number): Expr {
-  return slot
-    .zext(slot.width + kb)
-    .shl(kb)
-    .or(fit(at, kb).zext(slot.width + kb));
 }

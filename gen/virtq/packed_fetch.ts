@@ -69,11 +69,12 @@ export interface ReadRequest {
 }
 
 /**
- * The fetch slots and the event word. The read engine's line writes (`mem_wr`) into the slots go into a
- * distributed RAM of two banks (even and odd lines, so that a write's two lines land in one cycle, byte by byte
- * under the byte enables); a write on the event line goes into a register. `reader()` adds a read port and
- * returns descriptor d of the slots (slot s's k-th descriptor is d = s * batch + k), 128 bits little-endian,
- * with no clock; `event` is the event word (32 bits).
+ * The fetch slots and the event word. The read engine's line writes (`mem_wr`) into the slots go into two
+ * distributed RAMs, one for the ring slots (read by the walker) and one for the table slots (read by the
+ * stager), each of two banks (even and odd lines, so that a write's two lines land in one cycle, byte by byte
+ * under the byte enables); a write on the event line goes into a register. `ring(d)` / `table(d)` are the
+ * read ports (call each once): descriptor d of the area (slot s's k-th descriptor is d = s * batch + k), 128
+ * bits little-endian, with no clock; `event` is the event word (32 bits).
  */
 export function fetchSlots(
   m: ModuleBuilder,
@@ -84,26 +85,48 @@ export function fetchSlots(
   const LB = lineBytes(p.W);
   const W = p.W;
   const regionLineBits = p.regionBits - log2ceil(LB);
-  const lines = layout.slotsBytes / LB;
-  const bankDepth = lines / 2;
-  const ab = log2ceil(bankDepth);
   const regionLines = 2 ** regionLineBits;
   const a = m.let('memwr_line', memWr.addr.trunc(regionLineBits));
   const a1 = m.let('memwr_line_next', a.inc());
   const half = (v: Expr, w: number, i: number) => v.bits(w * (i + 1) - 1, w * i);
   const odd = a.bit(0);
-  const bank = (name: string, which: 0 | 1) => {
-    const mem = m.memory(name, { width: W, depth: bankDepth });
-    // the bank's line of this write: the write's own line when it has the bank's parity, else the one after it
-    const mine = which === 1 ? odd : odd.not();
-    const t = mux(mine, a, a1);
-    const data = mux(mine, half(memWr.data, W, 0), half(memWr.data, W, 1));
-    const be = mux(mine, half(memWr.be, LB, 0), half(memWr.be, LB, 1));
-    mem.write(t.bits(ab, 1), data, memWr.valid.and(t.lt(lines)), be);
-    return mem;
+
+  /** An area of `lines` lines from line `first` (both even): two banks and one read port. */
+  const area = (name: string, first: number, lines: number) => {
+    const ab = log2ceil(lines / 2);
+    const bank = (which: 0 | 1) => {
+      const mem = m.memory(`${name}_${which ? 'odd' : 'even'}`, { width: W, depth: lines / 2 });
+      // the bank's line of this write: the write's own line when it has the bank's parity, else the one after
+      const mine = which === 1 ? odd : odd.not();
+      const t = mux(mine, a, a1);
+      const data = mux(mine, half(memWr.data, W, 0), half(memWr.data, W, 1));
+      const be = mux(mine, half(memWr.be, LB, 0), half(memWr.be, LB, 1));
+      const inArea = first === 0 ? t.lt(lines) : t.ge(first).and(t.lt(first + lines));
+      const at = t.sub(first).bits(ab, 1);
+      mem.write(at, data, memWr.valid.and(inArea), be);
+      return mem;
+    };
+    const even = bank(0);
+    const oddBank = bank(1);
+    return (d: Expr): Expr => {
+      if (LB === 8) {
+        // a descriptor is two lines: the even line (bytes 0..7) and the odd one after it
+        const at = fit(d, ab);
+        return cat(oddBank.readAsync(at), even.readAsync(at));
+      }
+      const perLine = LB / 16;
+      const pb = perLine === 1 ? 0 : log2ceil(perLine);
+      const line = pb === 0 ? d : d.bits(d.width - 1, pb);
+      const at = fit(line, ab + 1).bits(ab, 1);
+      const data = mux(line.bit(0), oddBank.readAsync(at), even.readAsync(at));
+      if (pb === 0) return data;
+      const parts = Array.from({ length: perLine }, (_, i) => data.bits(128 * i + 127, 128 * i));
+      return select(d.trunc(pb), parts);
+    };
   };
-  const even = bank('fetch_even', 0);
-  const oddBank = bank('fetch_odd', 1);
+  const ringLines = (p.ringSlots * layout.bufBytes) / LB;
+  const ring = area('fetch_ring', 0, ringLines);
+  const table = area('fetch_table', ringLines, (p.tableSlots * layout.bufBytes) / LB);
 
   const bytesMask = (be: Expr) => cat(...Array.from({ length: be.width }, (_, i) => be.bit(be.width - 1 - i).rep(8)));
   const evLineNo = layout.eventOffset / LB;
@@ -116,24 +139,7 @@ export function fetchSlots(
     const mask = bytesMask(be);
     evLine.next(evLine.and(mask.not()).or(data.and(mask)));
   }
-
-  /** Descriptor d (d = slot * batch + k) through a read port of its own. */
-  const reader = (d: Expr): Expr => {
-    if (LB === 8) {
-      // a descriptor is two lines: the even line (bytes 0..7) and the odd one after it
-      const at = fit(d, ab);
-      return cat(oddBank.readAsync(at), even.readAsync(at));
-    }
-    const perLine = LB / 16;
-    const pb = log2ceil(perLine);
-    const line = perLine === 1 ? d : d.bits(d.width - 1, pb);
-    const at = fit(line, ab + 1).bits(ab, 1);
-    const data = mux(line.bit(0), oddBank.readAsync(at), even.readAsync(at));
-    if (perLine === 1) return data;
-    const parts = Array.from({ length: perLine }, (_, i) => data.bits(128 * i + 127, 128 * i));
-    return select(d.trunc(pb), parts);
-  };
-  return { reader, event: evLine.bits(31, 0) };
+  return { ring, table, event: evLine.bits(31, 0) };
 }
 
 /** A staged descriptor: addr 64, len 32, write, last. */
@@ -268,7 +274,7 @@ export interface WalkerContext {
   driverOk: Expr;
   featIndirect: Expr;
   featInOrder: Expr;
-  /** Descriptor d of the fetch slots (a read port of the walker's own). */
+  /** Descriptor d of the ring slots (the ring area's read port). */
   desc: (d: Expr) => Expr;
   /** The read engine's status for a ring read, and for a table read. */
   ringStatus: { valid: Expr; error: Expr };
@@ -429,10 +435,10 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
   const descsNext = descs.inc();
   const totalNext = m.let('walk_total_next', total.add(dLen.zext(32 + sb)));
   // one read port of the fetch slots: the address of the descriptor a load takes
-  const rdAt = m.wire('walk_rd_at', slotBits + kb, { default: 0 });
+  const rdAt = m.wire('walk_rd_at', rb + kb, { default: 0 });
   const rdData = c.desc(rdAt);
   const ringDesc = (slot: Expr, at: Expr) => {
-    rdAt.set(cat(fit(slot, slotBits), fit(at, kb)));
+    rdAt.set(cat(fit(slot, rb), fit(at, kb)));
     return rdData;
   };
 

@@ -36,10 +36,10 @@ export const PACKED_DEFAULTS = {
   batch: 8,
   maxChain: 64,
   usedSlots: 8,
-  ringSlots: 2,
-  tableSlots: 8,
+  ringSlots: 4,
+  tableSlots: 16,
   itemDepth: 16,
-  regionBits: 12,
+  regionBits: 13,
 } as const;
 
 /** Where things are in the engine's region (byte offsets from `base`). */

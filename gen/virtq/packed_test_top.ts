@@ -71,7 +71,7 @@ export const PackedTestTop = defineModule(
       lenBits: e.lenBits,
       idBits: e.idBits,
       timeoutBits: DMA_TEST_TIMEOUT_BITS,
-      slots: 16,
+      slots: 32,
     }).io;
     const wr = m.instance('dma_wr', DmaWrite, {
       W,
