@@ -110,18 +110,19 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
 
   // ---- declarations
   /* verilator lint_off UNUSEDPARAM */
-  localparam [2:0] WALK_STATE_IDLE = 3'd0;  // gen/virtq/packed_fetch.ts:313
-  localparam [2:0] WALK_STATE_START = 3'd1;  // gen/virtq/packed_fetch.ts:313
-  localparam [2:0] WALK_STATE_SLOT = 3'd2;  // gen/virtq/packed_fetch.ts:313
-  localparam [2:0] WALK_STATE_LOAD = 3'd3;  // gen/virtq/packed_fetch.ts:313
-  localparam [2:0] WALK_STATE_WALK = 3'd4;  // gen/virtq/packed_fetch.ts:313
-  localparam [2:0] WALK_STATE_TABLE = 3'd5;  // gen/virtq/packed_fetch.ts:313
+  localparam [2:0] WALK_STATE_IDLE = 3'd0;  // gen/virtq/packed_fetch.ts:318
+  localparam [2:0] WALK_STATE_START = 3'd1;  // gen/virtq/packed_fetch.ts:318
+  localparam [2:0] WALK_STATE_SLOT = 3'd2;  // gen/virtq/packed_fetch.ts:318
+  localparam [2:0] WALK_STATE_LOAD = 3'd3;  // gen/virtq/packed_fetch.ts:318
+  localparam [2:0] WALK_STATE_WALK = 3'd4;  // gen/virtq/packed_fetch.ts:318
+  localparam [2:0] WALK_STATE_TABLE = 3'd5;  // gen/virtq/packed_fetch.ts:318
   localparam [2:0] STAGE_STATE_IDLE = 3'd0;  // gen/virtq/packed_expand.ts:43
   localparam [2:0] STAGE_STATE_WAIT = 3'd1;  // gen/virtq/packed_expand.ts:43
-  localparam [2:0] STAGE_STATE_LOAD = 3'd2;  // gen/virtq/packed_expand.ts:43
-  localparam [2:0] STAGE_STATE_WALK = 3'd3;  // gen/virtq/packed_expand.ts:43
-  localparam [2:0] STAGE_STATE_MORE = 3'd4;  // gen/virtq/packed_expand.ts:43
-  localparam [2:0] STAGE_STATE_MORE_WAIT = 3'd5;  // gen/virtq/packed_expand.ts:43
+  localparam [2:0] STAGE_STATE_CHECK = 3'd2;  // gen/virtq/packed_expand.ts:43
+  localparam [2:0] STAGE_STATE_LOAD = 3'd3;  // gen/virtq/packed_expand.ts:43
+  localparam [2:0] STAGE_STATE_WALK = 3'd4;  // gen/virtq/packed_expand.ts:43
+  localparam [2:0] STAGE_STATE_MORE = 3'd5;  // gen/virtq/packed_expand.ts:43
+  localparam [2:0] STAGE_STATE_MORE_WAIT = 3'd6;  // gen/virtq/packed_expand.ts:43
   localparam [1:0] USED_STATE_IDLE = 2'd0;  // gen/virtq/packed_used.ts:46
   localparam [1:0] USED_STATE_CALC = 2'd1;  // gen/virtq/packed_used.ts:46
   localparam [1:0] USED_STATE_ELEM = 2'd2;  // gen/virtq/packed_used.ts:46
@@ -197,7 +198,8 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   wire [7:0] stage_used;  // gen/virtq/packed_fetch.ts:183
   wire stage_room;  // gen/virtq/packed_fetch.ts:184
   wire [97:0] stage_rd0;  // gen/virtq/packed_fetch.ts:192
-  wire stage_empty;  // gen/virtq/packed_fetch.ts:209
+  reg stage_waiting;  // gen/virtq/packed_fetch.ts:194
+  wire stage_empty;  // gen/virtq/packed_fetch.ts:214
   wire items_enq_valid;  // gen/virtq/packed_engine.ts:128
   wire items_enq_ready;  // gen/virtq/packed_engine.ts:128
   wire [177:0] items_enq_data;  // gen/virtq/packed_engine.ts:128
@@ -207,66 +209,66 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   /* verilator lint_off UNUSEDSIGNAL */  // unused
   wire [4:0] items_count;  // gen/virtq/packed_engine.ts:128
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [2:0] walk_state;  // gen/virtq/packed_fetch.ts:313
-  reg walk_queue;  // gen/virtq/packed_fetch.ts:314
-  reg [15:0] walk_pos;  // gen/virtq/packed_fetch.ts:315
-  reg [15:0] walk_pos_next;  // gen/virtq/packed_fetch.ts:317
-  reg walk_pos_last;  // gen/virtq/packed_fetch.ts:318
-  reg walk_wrap;  // gen/virtq/packed_fetch.ts:319
-  reg [2:0] walk_k;  // gen/virtq/packed_fetch.ts:320
-  reg walk_open;  // gen/virtq/packed_fetch.ts:321
-  reg [15:0] walk_head;  // gen/virtq/packed_fetch.ts:322
-  reg [15:0] walk_descs;  // gen/virtq/packed_fetch.ts:323
-  reg [6:0] walk_segs;  // gen/virtq/packed_fetch.ts:324
-  reg [38:0] walk_total;  // gen/virtq/packed_fetch.ts:325
-  reg walk_saw_write;  // gen/virtq/packed_fetch.ts:326
-  reg walk_retried;  // gen/virtq/packed_fetch.ts:327
-  reg [15:0] walk_size;  // gen/virtq/packed_fetch.ts:328
-  wire walk_resetting;  // gen/virtq/packed_fetch.ts:329
-  reg [3:0] ring_alloc;  // gen/virtq/packed_fetch.ts:332
-  reg [3:0] ring_fill;  // gen/virtq/packed_fetch.ts:333
-  reg [3:0] ring_cons;  // gen/virtq/packed_fetch.ts:334
-  wire [3:0] ring_filled_ahead;  // gen/virtq/packed_fetch.ts:335
-  wire ring_filled;  // gen/virtq/packed_fetch.ts:336
-  reg [3:0] ring_slot_n_0;  // gen/virtq/packed_fetch.ts:337
-  reg [3:0] ring_slot_n_1;  // gen/virtq/packed_fetch.ts:337
-  reg [3:0] ring_slot_n_2;  // gen/virtq/packed_fetch.ts:337
-  reg [3:0] ring_slot_n_3;  // gen/virtq/packed_fetch.ts:337
-  reg ring_slot_err_0;  // gen/virtq/packed_fetch.ts:338
-  reg ring_slot_err_1;  // gen/virtq/packed_fetch.ts:338
-  reg ring_slot_err_2;  // gen/virtq/packed_fetch.ts:338
-  reg ring_slot_err_3;  // gen/virtq/packed_fetch.ts:338
-  reg ring_slot_queue_0;  // gen/virtq/packed_fetch.ts:339
-  reg ring_slot_queue_1;  // gen/virtq/packed_fetch.ts:339
-  reg ring_slot_queue_2;  // gen/virtq/packed_fetch.ts:339
-  reg ring_slot_queue_3;  // gen/virtq/packed_fetch.ts:339
-  reg fetch_on;  // gen/virtq/packed_fetch.ts:340
-  reg fetch_issue;  // gen/virtq/packed_fetch.ts:341
-  reg [15:0] fetch_pos;  // gen/virtq/packed_fetch.ts:342
-  reg [3:0] fetch_n;  // gen/virtq/packed_fetch.ts:343
-  reg [63:0] fetch_host;  // gen/virtq/packed_fetch.ts:344
-  wire ring_slot_free;  // gen/virtq/packed_fetch.ts:345
-  reg [4:0] table_alloc;  // gen/virtq/packed_fetch.ts:349
-  reg [4:0] table_fill;  // gen/virtq/packed_fetch.ts:350
-  wire [4:0] table_cons;  // gen/virtq/packed_fetch.ts:351
-  reg table_slot_err_0;  // gen/virtq/packed_fetch.ts:352
-  reg table_slot_err_1;  // gen/virtq/packed_fetch.ts:352
-  reg table_slot_err_2;  // gen/virtq/packed_fetch.ts:352
-  reg table_slot_err_3;  // gen/virtq/packed_fetch.ts:352
-  reg table_slot_err_4;  // gen/virtq/packed_fetch.ts:352
-  reg table_slot_err_5;  // gen/virtq/packed_fetch.ts:352
-  reg table_slot_err_6;  // gen/virtq/packed_fetch.ts:352
-  reg table_slot_err_7;  // gen/virtq/packed_fetch.ts:352
-  reg table_slot_err_8;  // gen/virtq/packed_fetch.ts:352
-  reg table_slot_err_9;  // gen/virtq/packed_fetch.ts:352
-  reg table_slot_err_10;  // gen/virtq/packed_fetch.ts:352
-  reg table_slot_err_11;  // gen/virtq/packed_fetch.ts:352
-  reg table_slot_err_12;  // gen/virtq/packed_fetch.ts:352
-  reg table_slot_err_13;  // gen/virtq/packed_fetch.ts:352
-  reg table_slot_err_14;  // gen/virtq/packed_fetch.ts:352
-  reg table_slot_err_15;  // gen/virtq/packed_fetch.ts:352
-  wire table_slot_free;  // gen/virtq/packed_fetch.ts:353
-  wire [1:0] sched_req;  // gen/virtq/packed_fetch.ts:379
+  reg [2:0] walk_state;  // gen/virtq/packed_fetch.ts:318
+  reg walk_queue;  // gen/virtq/packed_fetch.ts:319
+  reg [15:0] walk_pos;  // gen/virtq/packed_fetch.ts:320
+  reg [15:0] walk_pos_next;  // gen/virtq/packed_fetch.ts:322
+  reg walk_pos_last;  // gen/virtq/packed_fetch.ts:323
+  reg walk_wrap;  // gen/virtq/packed_fetch.ts:324
+  reg [2:0] walk_k;  // gen/virtq/packed_fetch.ts:325
+  reg walk_open;  // gen/virtq/packed_fetch.ts:326
+  reg [15:0] walk_head;  // gen/virtq/packed_fetch.ts:327
+  reg [15:0] walk_descs;  // gen/virtq/packed_fetch.ts:328
+  reg [6:0] walk_segs;  // gen/virtq/packed_fetch.ts:329
+  reg [38:0] walk_total;  // gen/virtq/packed_fetch.ts:330
+  reg walk_saw_write;  // gen/virtq/packed_fetch.ts:331
+  reg walk_retried;  // gen/virtq/packed_fetch.ts:332
+  reg [15:0] walk_size;  // gen/virtq/packed_fetch.ts:333
+  wire walk_resetting;  // gen/virtq/packed_fetch.ts:334
+  reg [3:0] ring_alloc;  // gen/virtq/packed_fetch.ts:337
+  reg [3:0] ring_fill;  // gen/virtq/packed_fetch.ts:338
+  reg [3:0] ring_cons;  // gen/virtq/packed_fetch.ts:339
+  wire [3:0] ring_filled_ahead;  // gen/virtq/packed_fetch.ts:340
+  wire ring_filled;  // gen/virtq/packed_fetch.ts:341
+  reg [3:0] ring_slot_n_0;  // gen/virtq/packed_fetch.ts:342
+  reg [3:0] ring_slot_n_1;  // gen/virtq/packed_fetch.ts:342
+  reg [3:0] ring_slot_n_2;  // gen/virtq/packed_fetch.ts:342
+  reg [3:0] ring_slot_n_3;  // gen/virtq/packed_fetch.ts:342
+  reg ring_slot_err_0;  // gen/virtq/packed_fetch.ts:343
+  reg ring_slot_err_1;  // gen/virtq/packed_fetch.ts:343
+  reg ring_slot_err_2;  // gen/virtq/packed_fetch.ts:343
+  reg ring_slot_err_3;  // gen/virtq/packed_fetch.ts:343
+  reg ring_slot_queue_0;  // gen/virtq/packed_fetch.ts:344
+  reg ring_slot_queue_1;  // gen/virtq/packed_fetch.ts:344
+  reg ring_slot_queue_2;  // gen/virtq/packed_fetch.ts:344
+  reg ring_slot_queue_3;  // gen/virtq/packed_fetch.ts:344
+  reg fetch_on;  // gen/virtq/packed_fetch.ts:345
+  reg fetch_issue;  // gen/virtq/packed_fetch.ts:346
+  reg [15:0] fetch_pos;  // gen/virtq/packed_fetch.ts:347
+  reg [3:0] fetch_n;  // gen/virtq/packed_fetch.ts:348
+  reg [63:0] fetch_host;  // gen/virtq/packed_fetch.ts:349
+  wire ring_slot_free;  // gen/virtq/packed_fetch.ts:350
+  reg [4:0] table_alloc;  // gen/virtq/packed_fetch.ts:354
+  reg [4:0] table_fill;  // gen/virtq/packed_fetch.ts:355
+  wire [4:0] table_cons;  // gen/virtq/packed_fetch.ts:356
+  reg table_slot_err_0;  // gen/virtq/packed_fetch.ts:357
+  reg table_slot_err_1;  // gen/virtq/packed_fetch.ts:357
+  reg table_slot_err_2;  // gen/virtq/packed_fetch.ts:357
+  reg table_slot_err_3;  // gen/virtq/packed_fetch.ts:357
+  reg table_slot_err_4;  // gen/virtq/packed_fetch.ts:357
+  reg table_slot_err_5;  // gen/virtq/packed_fetch.ts:357
+  reg table_slot_err_6;  // gen/virtq/packed_fetch.ts:357
+  reg table_slot_err_7;  // gen/virtq/packed_fetch.ts:357
+  reg table_slot_err_8;  // gen/virtq/packed_fetch.ts:357
+  reg table_slot_err_9;  // gen/virtq/packed_fetch.ts:357
+  reg table_slot_err_10;  // gen/virtq/packed_fetch.ts:357
+  reg table_slot_err_11;  // gen/virtq/packed_fetch.ts:357
+  reg table_slot_err_12;  // gen/virtq/packed_fetch.ts:357
+  reg table_slot_err_13;  // gen/virtq/packed_fetch.ts:357
+  reg table_slot_err_14;  // gen/virtq/packed_fetch.ts:357
+  reg table_slot_err_15;  // gen/virtq/packed_fetch.ts:357
+  wire table_slot_free;  // gen/virtq/packed_fetch.ts:358
+  wire [1:0] sched_req;  // gen/virtq/packed_fetch.ts:384
   reg sched_locked;  // gen/lib/arbiter.ts:54
   reg sched_lock_index;  // gen/lib/arbiter.ts:55
   reg [1:0] sched_mask;  // gen/lib/arbiter.ts:61
@@ -280,27 +282,27 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   /* verilator lint_off UNUSEDSIGNAL */  // unused
   wire [1:0] sched_grant;  // gen/lib/arbiter.ts:71
   /* verilator lint_on UNUSEDSIGNAL */
-  reg walk_others_wait;  // gen/virtq/packed_fetch.ts:382
-  wire [16:0] fetch_pos_adv;  // gen/virtq/packed_fetch.ts:394
-  wire [3:0] ring_alloc_next;  // gen/virtq/packed_fetch.ts:400
+  reg walk_others_wait;  // gen/virtq/packed_fetch.ts:387
+  wire [16:0] fetch_pos_adv;  // gen/virtq/packed_fetch.ts:399
+  wire [3:0] ring_alloc_next;  // gen/virtq/packed_fetch.ts:405
   /* verilator lint_off UNUSEDSIGNAL */  // partly unused
-  reg [127:0] walk_cur;  // gen/virtq/packed_fetch.ts:422
+  reg [127:0] walk_cur;  // gen/virtq/packed_fetch.ts:427
   /* verilator lint_on UNUSEDSIGNAL */
-  reg walk_cur_avail;  // gen/virtq/packed_fetch.ts:423
-  wire [3:0] walk_n;  // gen/virtq/packed_fetch.ts:431
-  wire walk_batch_end;  // gen/virtq/packed_fetch.ts:432
-  wire [38:0] walk_total_next;  // gen/virtq/packed_fetch.ts:436
-  reg [4:0] walk_rd_at;  // gen/virtq/packed_fetch.ts:438
+  reg walk_cur_avail;  // gen/virtq/packed_fetch.ts:428
+  wire [3:0] walk_n;  // gen/virtq/packed_fetch.ts:436
+  wire walk_batch_end;  // gen/virtq/packed_fetch.ts:437
+  wire [38:0] walk_total_next;  // gen/virtq/packed_fetch.ts:441
+  reg [4:0] walk_rd_at;  // gen/virtq/packed_fetch.ts:443
   wire [63:0] fetch_ring_odd_rd0;  // gen/virtq/packed_fetch.ts:115
   wire [63:0] fetch_ring_even_rd0;  // gen/virtq/packed_fetch.ts:115
-  reg [7:0] walk_cur_faults;  // gen/virtq/packed_fetch.ts:470
-  reg walk_cur_big;  // gen/virtq/packed_fetch.ts:472
-  reg walk_cur_id_bad;  // gen/virtq/packed_fetch.ts:473
-  wire [3:0] walk_cur_fault;  // gen/virtq/packed_fetch.ts:509
-  wire walk_cur_any_fault;  // gen/virtq/packed_fetch.ts:510
-  reg walk_item_push;  // gen/virtq/packed_fetch.ts:513
-  reg [177:0] walk_item_data;  // gen/virtq/packed_fetch.ts:514
-  wire walk_active;  // gen/virtq/packed_fetch.ts:724
+  reg [7:0] walk_cur_faults;  // gen/virtq/packed_fetch.ts:475
+  reg walk_cur_big;  // gen/virtq/packed_fetch.ts:477
+  reg walk_cur_id_bad;  // gen/virtq/packed_fetch.ts:478
+  wire [3:0] walk_cur_fault;  // gen/virtq/packed_fetch.ts:514
+  wire walk_cur_any_fault;  // gen/virtq/packed_fetch.ts:515
+  reg walk_item_push;  // gen/virtq/packed_fetch.ts:518
+  reg [177:0] walk_item_data;  // gen/virtq/packed_fetch.ts:519
+  wire walk_active;  // gen/virtq/packed_fetch.ts:729
   reg [2:0] stage_state;  // gen/virtq/packed_expand.ts:43
   reg [4:0] table_cons_reg;  // gen/virtq/packed_expand.ts:44
   reg stage_queue;  // gen/virtq/packed_expand.ts:45
@@ -319,22 +321,25 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   reg stage_fatal_queue;  // gen/virtq/packed_expand.ts:66
   reg [3:0] stage_fatal_code;  // gen/virtq/packed_expand.ts:67
   reg stage_pop;  // gen/virtq/packed_expand.ts:68
-  reg stage_retire;  // gen/virtq/packed_expand.ts:71
-  reg stage_retire_queue;  // gen/virtq/packed_expand.ts:72
+  reg stage_retire_now;  // gen/virtq/packed_expand.ts:71
+  reg stage_retire_now_queue;  // gen/virtq/packed_expand.ts:72
+  reg stage_retire;  // gen/virtq/packed_expand.ts:78
+  reg stage_retire_queue;  // gen/virtq/packed_expand.ts:79
+  reg stage_head_err;  // gen/virtq/packed_expand.ts:82
   /* verilator lint_off UNUSEDSIGNAL */  // partly unused
-  reg [127:0] stage_cur;  // gen/virtq/packed_expand.ts:91
+  reg [127:0] stage_cur;  // gen/virtq/packed_expand.ts:98
   /* verilator lint_on UNUSEDSIGNAL */
-  reg stage_cur_indirect;  // gen/virtq/packed_expand.ts:92
-  reg stage_cur_raw;  // gen/virtq/packed_expand.ts:93
-  reg stage_cur_big;  // gen/virtq/packed_expand.ts:94
-  wire [4:0] stage_slot;  // gen/virtq/packed_expand.ts:98
-  reg [6:0] stage_rd_at;  // gen/virtq/packed_expand.ts:99
+  reg stage_cur_indirect;  // gen/virtq/packed_expand.ts:99
+  reg stage_cur_raw;  // gen/virtq/packed_expand.ts:100
+  reg stage_cur_big;  // gen/virtq/packed_expand.ts:101
+  wire [4:0] stage_slot;  // gen/virtq/packed_expand.ts:105
+  reg [6:0] stage_rd_at;  // gen/virtq/packed_expand.ts:106
   wire [63:0] fetch_table_odd_rd0;  // gen/virtq/packed_fetch.ts:115
   wire [63:0] fetch_table_even_rd0;  // gen/virtq/packed_fetch.ts:115
-  wire [38:0] stage_total_next;  // gen/virtq/packed_expand.ts:115
-  wire stage_last;  // gen/virtq/packed_expand.ts:116
-  wire stage_batch_end;  // gen/virtq/packed_expand.ts:117
-  wire stage_active;  // gen/virtq/packed_expand.ts:218
+  wire [38:0] stage_total_next;  // gen/virtq/packed_expand.ts:122
+  wire stage_last;  // gen/virtq/packed_expand.ts:123
+  wire stage_batch_end;  // gen/virtq/packed_expand.ts:124
+  wire stage_active;  // gen/virtq/packed_expand.ts:228
   reg [1:0] used_state;  // gen/virtq/packed_used.ts:46
   reg [63:0] used_slot_0;  // gen/virtq/packed_used.ts:47
   reg [63:0] used_slot_1;  // gen/virtq/packed_used.ts:47
@@ -407,45 +412,45 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   reg [63:0] fetch_table_odd [0:127];  // gen/virtq/packed_fetch.ts:98
   reg [97:0] stage [0:127];  // gen/virtq/packed_fetch.ts:171
   reg [63:0] _select_0;  // gen/virtq/packed_used.ts:190
-  reg _select_1;  // gen/virtq/packed_fetch.ts:731
-  reg _select_2;  // gen/virtq/packed_fetch.ts:329
-  wire [1:0] _cat_3;  // gen/virtq/packed_fetch.ts:365
-  reg [3:0] _select_4;  // gen/virtq/packed_fetch.ts:431
-  reg _select_5;  // gen/virtq/packed_fetch.ts:602
+  reg _select_1;  // gen/virtq/packed_fetch.ts:334
+  wire [1:0] _cat_2;  // gen/virtq/packed_fetch.ts:370
+  reg [3:0] _select_3;  // gen/virtq/packed_fetch.ts:436
+  reg _select_4;  // gen/virtq/packed_fetch.ts:607
+  reg _select_5;  // gen/virtq/packed_expand.ts:61
   reg _select_6;  // gen/virtq/packed_expand.ts:61
   reg _select_7;  // gen/virtq/packed_expand.ts:61
   reg _select_8;  // gen/virtq/packed_expand.ts:61
-  reg _select_9;  // gen/virtq/packed_expand.ts:61
+  reg _select_9;  // gen/virtq/packed_used.ts:59
   reg _select_10;  // gen/virtq/packed_used.ts:59
-  reg _select_11;  // gen/virtq/packed_used.ts:59
-  wire [1:0] _cat_12;  // gen/virtq/packed_used.ts:177
+  wire [1:0] _cat_11;  // gen/virtq/packed_used.ts:177
+  reg _select_12;  // gen/virtq/packed_used.ts:233
   reg _select_13;  // gen/virtq/packed_used.ts:233
-  reg _select_14;  // gen/virtq/packed_used.ts:233
-  reg [15:0] _select_15;  // gen/virtq/packed_used.ts:197
-  reg [15:0] _select_17;  // gen/virtq/packed_used.ts:66
-  reg [15:0] _select_18;  // gen/virtq/packed_used.ts:67
+  reg [15:0] _select_14;  // gen/virtq/packed_used.ts:197
+  reg [15:0] _select_16;  // gen/virtq/packed_used.ts:66
+  reg [15:0] _select_17;  // gen/virtq/packed_used.ts:67
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _mux_16;  // gen/virtq/packed_used.ts:83
+  wire [16:0] _mux_15;  // gen/virtq/packed_used.ts:83
   /* verilator lint_on UNUSEDSIGNAL */
-  reg _select_19;  // gen/virtq/packed_used.ts:65
+  reg _select_18;  // gen/virtq/packed_used.ts:65
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [7:0] _sub_20;  // gen/virtq/packed_used.ts:223
+  wire [7:0] _sub_19;  // gen/virtq/packed_used.ts:223
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] _select_21;  // gen/virtq/packed_used.ts:242
-  reg _select_22;  // gen/virtq/packed_used.ts:142
+  reg [15:0] _select_20;  // gen/virtq/packed_used.ts:242
+  reg _select_21;  // gen/virtq/packed_used.ts:142
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [7:0] _mux_24;  // gen/virtq/packed_fetch.ts:138
+  wire [7:0] _mux_23;  // gen/virtq/packed_fetch.ts:138
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [63:0] _cat_23;  // gen/virtq/packed_fetch.ts:131
+  wire [63:0] _cat_22;  // gen/virtq/packed_fetch.ts:131
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_25;  // gen/virtq/packed_fetch.ts:396
+  wire [15:0] _sub_24;  // gen/virtq/packed_fetch.ts:401
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [63:0] _select_26;  // gen/virtq/packed_fetch.ts:386
-  reg [15:0] _select_27;  // gen/virtq/packed_fetch.ts:571
-  reg [15:0] _select_28;  // gen/virtq/packed_fetch.ts:576
-  reg _select_29;  // gen/virtq/packed_fetch.ts:577
+  reg [63:0] _select_25;  // gen/virtq/packed_fetch.ts:391
+  reg [15:0] _select_26;  // gen/virtq/packed_fetch.ts:576
+  reg [15:0] _select_27;  // gen/virtq/packed_fetch.ts:581
+  reg _select_28;  // gen/virtq/packed_fetch.ts:582
+  reg _select_29;  // gen/virtq/packed_fetch.ts:736
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_30;  // gen/virtq/packed_expand.ts:199
+  wire [15:0] _sub_30;  // gen/virtq/packed_expand.ts:209
   /* verilator lint_on UNUSEDSIGNAL */
   wire [15:0] _cat_31;  // gen/virtq/packed_used.ts:72
   reg [63:0] _select_32;  // gen/virtq/packed_used.ts:98
@@ -507,193 +512,193 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       default: _select_0 = q0_driver;
     endcase
   end
-  always @* begin  // gen/virtq/packed_fetch.ts:731
-    case (table_cons_reg[3:0])
-      4'd0: _select_1 = table_slot_err_0;
-      4'd1: _select_1 = table_slot_err_1;
-      4'd2: _select_1 = table_slot_err_2;
-      4'd3: _select_1 = table_slot_err_3;
-      4'd4: _select_1 = table_slot_err_4;
-      4'd5: _select_1 = table_slot_err_5;
-      4'd6: _select_1 = table_slot_err_6;
-      4'd7: _select_1 = table_slot_err_7;
-      4'd8: _select_1 = table_slot_err_8;
-      4'd9: _select_1 = table_slot_err_9;
-      4'd10: _select_1 = table_slot_err_10;
-      4'd11: _select_1 = table_slot_err_11;
-      4'd12: _select_1 = table_slot_err_12;
-      4'd13: _select_1 = table_slot_err_13;
-      4'd14: _select_1 = table_slot_err_14;
-      4'd15: _select_1 = table_slot_err_15;
-      default: _select_1 = table_slot_err_0;
-    endcase
-  end
-  always @* begin  // gen/virtq/packed_fetch.ts:329
+  always @* begin  // gen/virtq/packed_fetch.ts:334
     case (walk_queue)
-      1'b0: _select_2 = resetting_0;
-      1'b1: _select_2 = resetting_1;
-      default: _select_2 = resetting_0;
+      1'b0: _select_1 = resetting_0;
+      1'b1: _select_1 = resetting_1;
+      default: _select_1 = resetting_0;
     endcase
   end
-  assign _cat_3 = {(((((pending_1 & q1_enable) & (q1_size != 16'd0)) & (~failed_1)) & (~halted_1)) & (~resetting_1)), (((((pending_0 & q0_enable) & (q0_size != 16'd0)) & (~failed_0)) & (~halted_0)) & (~resetting_0))};  // gen/virtq/packed_fetch.ts:365
-  always @* begin  // gen/virtq/packed_fetch.ts:431
+  assign _cat_2 = {(((((pending_1 & q1_enable) & (q1_size != 16'd0)) & (~failed_1)) & (~halted_1)) & (~resetting_1)), (((((pending_0 & q0_enable) & (q0_size != 16'd0)) & (~failed_0)) & (~halted_0)) & (~resetting_0))};  // gen/virtq/packed_fetch.ts:370
+  always @* begin  // gen/virtq/packed_fetch.ts:436
     case (ring_cons[1:0])
-      2'd0: _select_4 = ring_slot_n_0;
-      2'd1: _select_4 = ring_slot_n_1;
-      2'd2: _select_4 = ring_slot_n_2;
-      2'd3: _select_4 = ring_slot_n_3;
-      default: _select_4 = ring_slot_n_0;
+      2'd0: _select_3 = ring_slot_n_0;
+      2'd1: _select_3 = ring_slot_n_1;
+      2'd2: _select_3 = ring_slot_n_2;
+      2'd3: _select_3 = ring_slot_n_3;
+      default: _select_3 = ring_slot_n_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_fetch.ts:602
+  always @* begin  // gen/virtq/packed_fetch.ts:607
     case (ring_cons[1:0])
-      2'd0: _select_5 = ring_slot_err_0;
-      2'd1: _select_5 = ring_slot_err_1;
-      2'd2: _select_5 = ring_slot_err_2;
-      2'd3: _select_5 = ring_slot_err_3;
-      default: _select_5 = ring_slot_err_0;
+      2'd0: _select_4 = ring_slot_err_0;
+      2'd1: _select_4 = ring_slot_err_1;
+      2'd2: _select_4 = ring_slot_err_2;
+      2'd3: _select_4 = ring_slot_err_3;
+      default: _select_4 = ring_slot_err_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_expand.ts:61
     case (items_deq_data[175])
-      1'b0: _select_6 = failed_0;
-      1'b1: _select_6 = failed_1;
-      default: _select_6 = failed_0;
+      1'b0: _select_5 = failed_0;
+      1'b1: _select_5 = failed_1;
+      default: _select_5 = failed_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_expand.ts:61
     case (items_deq_data[175])
-      1'b0: _select_7 = resetting_0;
-      1'b1: _select_7 = resetting_1;
-      default: _select_7 = resetting_0;
+      1'b0: _select_6 = resetting_0;
+      1'b1: _select_6 = resetting_1;
+      default: _select_6 = resetting_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_expand.ts:61
     case (stage_queue)
-      1'b0: _select_8 = failed_0;
-      1'b1: _select_8 = failed_1;
-      default: _select_8 = failed_0;
+      1'b0: _select_7 = failed_0;
+      1'b1: _select_7 = failed_1;
+      default: _select_7 = failed_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_expand.ts:61
     case (stage_queue)
-      1'b0: _select_9 = resetting_0;
-      1'b1: _select_9 = resetting_1;
-      default: _select_9 = resetting_0;
+      1'b0: _select_8 = resetting_0;
+      1'b1: _select_8 = resetting_1;
+      default: _select_8 = resetting_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:59
     case (done_queue)
-      1'b0: _select_10 = failed_0;
-      1'b1: _select_10 = failed_1;
-      default: _select_10 = failed_0;
+      1'b0: _select_9 = failed_0;
+      1'b1: _select_9 = failed_1;
+      default: _select_9 = failed_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:59
     case (done_queue)
-      1'b0: _select_11 = resetting_0;
-      1'b1: _select_11 = resetting_1;
-      default: _select_11 = resetting_0;
+      1'b0: _select_10 = resetting_0;
+      1'b1: _select_10 = resetting_1;
+      default: _select_10 = resetting_0;
     endcase
   end
-  assign _cat_12 = {(((unsignalled_1 != 16'd0) & (~failed_1)) & (~resetting_1)), (((unsignalled_0 != 16'd0) & (~failed_0)) & (~resetting_0))};  // gen/virtq/packed_used.ts:177
+  assign _cat_11 = {(((unsignalled_1 != 16'd0) & (~failed_1)) & (~resetting_1)), (((unsignalled_0 != 16'd0) & (~failed_0)) & (~resetting_0))};  // gen/virtq/packed_used.ts:177
   always @* begin  // gen/virtq/packed_used.ts:233
     case (notify_queue)
-      1'b0: _select_13 = failed_0;
-      1'b1: _select_13 = failed_1;
-      default: _select_13 = failed_0;
+      1'b0: _select_12 = failed_0;
+      1'b1: _select_12 = failed_1;
+      default: _select_12 = failed_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:233
     case (notify_queue)
-      1'b0: _select_14 = resetting_0;
-      1'b1: _select_14 = resetting_1;
-      default: _select_14 = resetting_0;
+      1'b0: _select_13 = resetting_0;
+      1'b1: _select_13 = resetting_1;
+      default: _select_13 = resetting_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:197
     case (notify_queue)
-      1'b0: _select_15 = q0_size;
-      1'b1: _select_15 = q1_size;
-      default: _select_15 = q0_size;
+      1'b0: _select_14 = q0_size;
+      1'b1: _select_14 = q1_size;
+      default: _select_14 = q0_size;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:66
     case (done_queue)
-      1'b0: _select_17 = used_pos_0;
-      1'b1: _select_17 = used_pos_1;
-      default: _select_17 = used_pos_0;
+      1'b0: _select_16 = used_pos_0;
+      1'b1: _select_16 = used_pos_1;
+      default: _select_16 = used_pos_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:67
     case (done_queue)
-      1'b0: _select_18 = q0_size;
-      1'b1: _select_18 = q1_size;
-      default: _select_18 = q0_size;
+      1'b0: _select_17 = q0_size;
+      1'b1: _select_17 = q1_size;
+      default: _select_17 = q0_size;
     endcase
   end
-  assign _mux_16 = (({1'b0, _select_17} + {1'b0, done_slots}) >= {1'b0, _select_18}) ? (({1'b0, _select_17} + {1'b0, done_slots}) - {1'b0, _select_18}) : ({1'b0, _select_17} + {1'b0, done_slots});  // gen/virtq/packed_used.ts:83
+  assign _mux_15 = (({1'b0, _select_16} + {1'b0, done_slots}) >= {1'b0, _select_17}) ? (({1'b0, _select_16} + {1'b0, done_slots}) - {1'b0, _select_17}) : ({1'b0, _select_16} + {1'b0, done_slots});  // gen/virtq/packed_used.ts:83
   always @* begin  // gen/virtq/packed_used.ts:65
     case (done_queue)
-      1'b0: _select_19 = used_wrap_0;
-      1'b1: _select_19 = used_wrap_1;
-      default: _select_19 = used_wrap_0;
+      1'b0: _select_18 = used_wrap_0;
+      1'b1: _select_18 = used_wrap_1;
+      default: _select_18 = used_wrap_0;
     endcase
   end
-  assign _sub_20 = used_seq_done - notify_seq;  // gen/virtq/packed_used.ts:223
+  assign _sub_19 = used_seq_done - notify_seq;  // gen/virtq/packed_used.ts:223
   always @* begin  // gen/virtq/packed_used.ts:242
     case (notify_pick_index)
-      1'b0: _select_21 = unsignalled_0;
-      1'b1: _select_21 = unsignalled_1;
-      default: _select_21 = unsignalled_0;
+      1'b0: _select_20 = unsignalled_0;
+      1'b1: _select_20 = unsignalled_1;
+      default: _select_20 = unsignalled_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:142
     case (wr_status_id[3:1])
-      3'd0: _select_22 = used_slot_queue_0;
-      3'd1: _select_22 = used_slot_queue_1;
-      3'd2: _select_22 = used_slot_queue_2;
-      3'd3: _select_22 = used_slot_queue_3;
-      3'd4: _select_22 = used_slot_queue_4;
-      3'd5: _select_22 = used_slot_queue_5;
-      3'd6: _select_22 = used_slot_queue_6;
-      3'd7: _select_22 = used_slot_queue_7;
-      default: _select_22 = used_slot_queue_0;
+      3'd0: _select_21 = used_slot_queue_0;
+      3'd1: _select_21 = used_slot_queue_1;
+      3'd2: _select_21 = used_slot_queue_2;
+      3'd3: _select_21 = used_slot_queue_3;
+      3'd4: _select_21 = used_slot_queue_4;
+      3'd5: _select_21 = used_slot_queue_5;
+      3'd6: _select_21 = used_slot_queue_6;
+      3'd7: _select_21 = used_slot_queue_7;
+      default: _select_21 = used_slot_queue_0;
     endcase
   end
-  assign _mux_24 = (mem_wr_valid & (memwr_line == 10'd320)) ? mem_wr_be[7:0] : ((mem_wr_valid & (memwr_line == 10'd319)) ? mem_wr_be[15:8] : 8'd0);  // gen/virtq/packed_fetch.ts:138
-  assign _cat_23 = {{8{_mux_24[7]}}, {8{_mux_24[6]}}, {8{_mux_24[5]}}, {8{_mux_24[4]}}, {8{_mux_24[3]}}, {8{_mux_24[2]}}, {8{_mux_24[1]}}, {8{_mux_24[0]}}};  // gen/virtq/packed_fetch.ts:131
-  assign _sub_25 = walk_size - fetch_pos;  // gen/virtq/packed_fetch.ts:396
-  always @* begin  // gen/virtq/packed_fetch.ts:386
+  assign _mux_23 = (mem_wr_valid & (memwr_line == 10'd320)) ? mem_wr_be[7:0] : ((mem_wr_valid & (memwr_line == 10'd319)) ? mem_wr_be[15:8] : 8'd0);  // gen/virtq/packed_fetch.ts:138
+  assign _cat_22 = {{8{_mux_23[7]}}, {8{_mux_23[6]}}, {8{_mux_23[5]}}, {8{_mux_23[4]}}, {8{_mux_23[3]}}, {8{_mux_23[2]}}, {8{_mux_23[1]}}, {8{_mux_23[0]}}};  // gen/virtq/packed_fetch.ts:131
+  assign _sub_24 = walk_size - fetch_pos;  // gen/virtq/packed_fetch.ts:401
+  always @* begin  // gen/virtq/packed_fetch.ts:391
     case (walk_queue)
-      1'b0: _select_26 = q0_desc;
-      1'b1: _select_26 = q1_desc;
-      default: _select_26 = q0_desc;
-    endcase
-  end
-  always @* begin  // gen/virtq/packed_fetch.ts:571
-    case (sched_index)
-      1'b0: _select_27 = q0_size;
-      1'b1: _select_27 = q1_size;
-      default: _select_27 = q0_size;
+      1'b0: _select_25 = q0_desc;
+      1'b1: _select_25 = q1_desc;
+      default: _select_25 = q0_desc;
     endcase
   end
   always @* begin  // gen/virtq/packed_fetch.ts:576
     case (sched_index)
-      1'b0: _select_28 = avail_pos_0;
-      1'b1: _select_28 = avail_pos_1;
-      default: _select_28 = avail_pos_0;
+      1'b0: _select_26 = q0_size;
+      1'b1: _select_26 = q1_size;
+      default: _select_26 = q0_size;
     endcase
   end
-  always @* begin  // gen/virtq/packed_fetch.ts:577
+  always @* begin  // gen/virtq/packed_fetch.ts:581
     case (sched_index)
-      1'b0: _select_29 = avail_wrap_0;
-      1'b1: _select_29 = avail_wrap_1;
-      default: _select_29 = avail_wrap_0;
+      1'b0: _select_27 = avail_pos_0;
+      1'b1: _select_27 = avail_pos_1;
+      default: _select_27 = avail_pos_0;
     endcase
   end
-  assign _sub_30 = stage_table_left - 16'd1;  // gen/virtq/packed_expand.ts:199
-  assign _cat_31 = {_select_19, 7'd0, _select_19, 5'd0, (done_len != 32'd0), 1'b0};  // gen/virtq/packed_used.ts:72
+  always @* begin  // gen/virtq/packed_fetch.ts:582
+    case (sched_index)
+      1'b0: _select_28 = avail_wrap_0;
+      1'b1: _select_28 = avail_wrap_1;
+      default: _select_28 = avail_wrap_0;
+    endcase
+  end
+  always @* begin  // gen/virtq/packed_fetch.ts:736
+    case (table_cons_reg[3:0])
+      4'd0: _select_29 = table_slot_err_0;
+      4'd1: _select_29 = table_slot_err_1;
+      4'd2: _select_29 = table_slot_err_2;
+      4'd3: _select_29 = table_slot_err_3;
+      4'd4: _select_29 = table_slot_err_4;
+      4'd5: _select_29 = table_slot_err_5;
+      4'd6: _select_29 = table_slot_err_6;
+      4'd7: _select_29 = table_slot_err_7;
+      4'd8: _select_29 = table_slot_err_8;
+      4'd9: _select_29 = table_slot_err_9;
+      4'd10: _select_29 = table_slot_err_10;
+      4'd11: _select_29 = table_slot_err_11;
+      4'd12: _select_29 = table_slot_err_12;
+      4'd13: _select_29 = table_slot_err_13;
+      4'd14: _select_29 = table_slot_err_14;
+      4'd15: _select_29 = table_slot_err_15;
+      default: _select_29 = table_slot_err_0;
+    endcase
+  end
+  assign _sub_30 = stage_table_left - 16'd1;  // gen/virtq/packed_expand.ts:209
+  assign _cat_31 = {_select_18, 7'd0, _select_18, 5'd0, (done_len != 32'd0), 1'b0};  // gen/virtq/packed_used.ts:72
   always @* begin  // gen/virtq/packed_used.ts:98
     case (used_queue)
       1'b0: _select_32 = q0_desc;
@@ -766,14 +771,14 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   assign queue_reset_done = queue_reset_done_reg;  // gen/virtq/packed_engine.ts:255
   assign reset_done = reset_done_reg;  // gen/virtq/packed_engine.ts:256
   assign busy = ((((walk_active | stage_active) | items_deq_valid) | notify_active) | used_busy) | (~stage_empty);  // gen/virtq/packed_engine.ts:263
-  assign chain_valid = (stage_rd != stage_commit) & stage_hdr_deq_valid;  // gen/virtq/packed_fetch.ts:193
-  assign chain_queue = stage_hdr_deq_data[32];  // gen/virtq/packed_fetch.ts:198
-  assign chain_id = stage_hdr_deq_data[31:16];  // gen/virtq/packed_fetch.ts:199
-  assign chain_slots = stage_hdr_deq_data[15:0];  // gen/virtq/packed_fetch.ts:200
-  assign chain_addr = stage_rd0[97:34];  // gen/virtq/packed_fetch.ts:194
-  assign chain_len = stage_rd0[33:2];  // gen/virtq/packed_fetch.ts:195
-  assign chain_write = stage_rd0[1];  // gen/virtq/packed_fetch.ts:196
-  assign chain_last = stage_rd0[0];  // gen/virtq/packed_fetch.ts:197
+  assign chain_valid = stage_waiting & stage_hdr_deq_valid;  // gen/virtq/packed_fetch.ts:195
+  assign chain_queue = stage_hdr_deq_data[32];  // gen/virtq/packed_fetch.ts:200
+  assign chain_id = stage_hdr_deq_data[31:16];  // gen/virtq/packed_fetch.ts:201
+  assign chain_slots = stage_hdr_deq_data[15:0];  // gen/virtq/packed_fetch.ts:202
+  assign chain_addr = stage_rd0[97:34];  // gen/virtq/packed_fetch.ts:196
+  assign chain_len = stage_rd0[33:2];  // gen/virtq/packed_fetch.ts:197
+  assign chain_write = stage_rd0[1];  // gen/virtq/packed_fetch.ts:198
+  assign chain_last = stage_rd0[0];  // gen/virtq/packed_fetch.ts:199
   assign done_ready = (used_state == USED_STATE_IDLE) & (used_drop | used_slot_free);  // gen/virtq/packed_used.ts:61
   assign rd_cmd_valid = ((more_rd_valid | table_rd_valid) | event_rd_valid) | ring_rd_valid;  // gen/virtq/packed_engine.ts:111
   assign rd_cmd_host_addr = more_rd_valid ? more_rd_host : (table_rd_valid ? table_rd_host : (event_rd_valid ? event_rd_host : (ring_rd_valid ? ring_rd_host : 64'd0)));  // gen/virtq/packed_engine.ts:112
@@ -791,48 +796,48 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   assign mem_rd_ready = 1'b1;  // gen/virtq/packed_engine.ts:124
   assign mem_rd_rvalid = used_rvalid;  // gen/virtq/packed_used.ts:133
   assign mem_rd_rdata = used_rdata;  // gen/virtq/packed_used.ts:134
-  assign ring_rd_valid = fetch_issue;  // gen/virtq/packed_fetch.ts:390
-  assign ring_rd_host = fetch_host;  // gen/virtq/packed_fetch.ts:391
-  assign ring_rd_slot = {3'd0, ring_alloc[1:0]};  // gen/virtq/packed_fetch.ts:392
-  assign ring_rd_len = {16'd0, fetch_n} << 4;  // gen/virtq/packed_fetch.ts:393
+  assign ring_rd_valid = fetch_issue;  // gen/virtq/packed_fetch.ts:395
+  assign ring_rd_host = fetch_host;  // gen/virtq/packed_fetch.ts:396
+  assign ring_rd_slot = {3'd0, ring_alloc[1:0]};  // gen/virtq/packed_fetch.ts:397
+  assign ring_rd_len = {16'd0, fetch_n} << 4;  // gen/virtq/packed_fetch.ts:398
   assign ring_rd_grant = (rd_cmd_ready & ring_rd_valid) & (~((more_rd_valid | table_rd_valid) | event_rd_valid));  // gen/virtq/packed_engine.ts:108
   assign event_rd_valid = notify_state == NOTIFY_STATE_READ;  // gen/virtq/packed_used.ts:188
   assign event_rd_host = _select_0;  // gen/virtq/packed_used.ts:189
   assign event_rd_len = 20'd4;  // gen/virtq/packed_used.ts:195
   assign event_rd_grant = (rd_cmd_ready & event_rd_valid) & (~(more_rd_valid | table_rd_valid));  // gen/virtq/packed_engine.ts:108
-  assign table_rd_valid = ((walk_state == WALK_STATE_TABLE) & table_slot_free) & items_enq_ready;  // gen/virtq/packed_fetch.ts:653
-  assign table_rd_host = walk_cur[63:0];  // gen/virtq/packed_fetch.ts:654
-  assign table_rd_slot = 5'd4 + {1'b0, table_alloc[3:0]};  // gen/virtq/packed_fetch.ts:655
-  assign table_rd_len = {16'd0, ((walk_cur[83:68] >= 16'd8) ? 4'd8 : walk_cur[71:68])} << 4;  // gen/virtq/packed_fetch.ts:656
+  assign table_rd_valid = ((walk_state == WALK_STATE_TABLE) & table_slot_free) & items_enq_ready;  // gen/virtq/packed_fetch.ts:658
+  assign table_rd_host = walk_cur[63:0];  // gen/virtq/packed_fetch.ts:659
+  assign table_rd_slot = 5'd4 + {1'b0, table_alloc[3:0]};  // gen/virtq/packed_fetch.ts:660
+  assign table_rd_len = {16'd0, ((walk_cur[83:68] >= 16'd8) ? 4'd8 : walk_cur[71:68])} << 4;  // gen/virtq/packed_fetch.ts:661
   assign table_rd_grant = (rd_cmd_ready & table_rd_valid) & (~more_rd_valid);  // gen/virtq/packed_engine.ts:108
-  assign more_rd_valid = stage_state == STAGE_STATE_MORE;  // gen/virtq/packed_expand.ts:119
-  assign more_rd_host = stage_table_host;  // gen/virtq/packed_expand.ts:120
-  assign more_rd_slot = stage_slot;  // gen/virtq/packed_expand.ts:121
-  assign more_rd_len = {16'd0, stage_table_n} << 4;  // gen/virtq/packed_expand.ts:122
+  assign more_rd_valid = stage_state == STAGE_STATE_MORE;  // gen/virtq/packed_expand.ts:126
+  assign more_rd_host = stage_table_host;  // gen/virtq/packed_expand.ts:127
+  assign more_rd_slot = stage_slot;  // gen/virtq/packed_expand.ts:128
+  assign more_rd_len = {16'd0, stage_table_n} << 4;  // gen/virtq/packed_expand.ts:129
   assign more_rd_grant = (rd_cmd_ready & more_rd_valid) & (~1'b0);  // gen/virtq/packed_engine.ts:108
   assign memwr_line = mem_wr_addr;  // gen/virtq/packed_fetch.ts:89
   assign memwr_line_next = memwr_line + 10'd1;  // gen/virtq/packed_fetch.ts:90
   always @* begin
     stage_push = 1'b0;  // default, gen/virtq/packed_fetch.ts:175
-    case (stage_state)  // gen/virtq/packed_expand.ts:124
+    case (stage_state)  // gen/virtq/packed_expand.ts:131
       STAGE_STATE_IDLE: begin
-        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:126
-          if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:127
-          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:137
-          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:150
-          end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:155
-            stage_push = 1'b1;  // gen/virtq/packed_fetch.ts:213
+        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:133
+          if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:134
+          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:144
+          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:157
+          end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:162
+            stage_push = 1'b1;  // gen/virtq/packed_fetch.ts:218
           end
         end
       end
       STAGE_STATE_WALK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:179
-        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:183
-        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:184
-        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:185
-        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:186
-        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:187
-          stage_push = 1'b1;  // gen/virtq/packed_fetch.ts:213
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:189
+        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:193
+        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:194
+        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:195
+        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:196
+        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:197
+          stage_push = 1'b1;  // gen/virtq/packed_fetch.ts:218
         end
       end
       default: begin end
@@ -840,25 +845,25 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   end
   always @* begin
     stage_push_data = 98'd0;  // default, gen/virtq/packed_fetch.ts:176
-    case (stage_state)  // gen/virtq/packed_expand.ts:124
+    case (stage_state)  // gen/virtq/packed_expand.ts:131
       STAGE_STATE_IDLE: begin
-        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:126
-          if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:127
-          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:137
-          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:150
-          end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:155
-            stage_push_data = {items_deq_data[174:111], items_deq_data[110:79], items_deq_data[78], items_deq_data[77]};  // gen/virtq/packed_fetch.ts:214
+        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:133
+          if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:134
+          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:144
+          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:157
+          end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:162
+            stage_push_data = {items_deq_data[174:111], items_deq_data[110:79], items_deq_data[78], items_deq_data[77]};  // gen/virtq/packed_fetch.ts:219
           end
         end
       end
       STAGE_STATE_WALK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:179
-        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:183
-        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:184
-        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:185
-        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:186
-        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:187
-          stage_push_data = {stage_cur[63:0], stage_cur[95:64], stage_cur[113], stage_last};  // gen/virtq/packed_fetch.ts:214
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:189
+        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:193
+        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:194
+        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:195
+        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:196
+        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:197
+          stage_push_data = {stage_cur[63:0], stage_cur[95:64], stage_cur[113], stage_last};  // gen/virtq/packed_fetch.ts:219
         end
       end
       default: begin end
@@ -866,28 +871,28 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   end
   always @* begin
     stage_commit_now = 1'b0;  // default, gen/virtq/packed_fetch.ts:177
-    case (stage_state)  // gen/virtq/packed_expand.ts:124
+    case (stage_state)  // gen/virtq/packed_expand.ts:131
       STAGE_STATE_IDLE: begin
-        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:126
-          if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:127
-          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:137
-          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:150
-          end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:155
-            if (items_deq_data[77]) begin  // gen/virtq/packed_expand.ts:159
-              stage_commit_now = 1'b1;  // gen/virtq/packed_fetch.ts:217
+        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:133
+          if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:134
+          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:144
+          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:157
+          end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:162
+            if (items_deq_data[77]) begin  // gen/virtq/packed_expand.ts:166
+              stage_commit_now = 1'b1;  // gen/virtq/packed_fetch.ts:222
             end
           end
         end
       end
       STAGE_STATE_WALK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:179
-        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:183
-        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:184
-        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:185
-        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:186
-        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:187
-          if (stage_last) begin  // gen/virtq/packed_expand.ts:194
-            stage_commit_now = 1'b1;  // gen/virtq/packed_fetch.ts:217
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:189
+        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:193
+        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:194
+        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:195
+        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:196
+        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:197
+          if (stage_last) begin  // gen/virtq/packed_expand.ts:204
+            stage_commit_now = 1'b1;  // gen/virtq/packed_fetch.ts:222
           end
         end
       end
@@ -896,43 +901,41 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   end
   always @* begin
     stage_discard = 1'b0;  // default, gen/virtq/packed_fetch.ts:178
-    case (stage_state)  // gen/virtq/packed_expand.ts:124
+    case (stage_state)  // gen/virtq/packed_expand.ts:131
       STAGE_STATE_IDLE: begin
-        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:126
-          if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:127
-            stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:220
-          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:137
-          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:150
-            stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:220
+        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:133
+          if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:134
+            stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:225
+          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:144
+          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:157
+            stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:225
           end
         end
       end
-      STAGE_STATE_WAIT: begin
-        if (table_fill != table_cons_reg) begin  // gen/virtq/packed_expand.ts:165
-          if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:167
-            stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:220
-          end else if (_select_1) begin  // gen/virtq/packed_expand.ts:171
-            stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:220
-          end
+      STAGE_STATE_CHECK: begin
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:178
+          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:225
+        end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:182
+          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:225
         end
       end
       STAGE_STATE_WALK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:179
-          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:220
-        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:183
-          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:220
-        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:184
-          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:220
-        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:185
-          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:220
-        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:186
-          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:220
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:189
+          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:225
+        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:193
+          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:225
+        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:194
+          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:225
+        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:195
+          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:225
+        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:196
+          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:225
         end
       end
       STAGE_STATE_MORE_WAIT: begin
-        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:206
-          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:208
-            stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:220
+        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:216
+          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:218
+            stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:225
           end
         end
       end
@@ -941,28 +944,28 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   end
   always @* begin
     stage_hdr_data = 33'd0;  // default, gen/virtq/packed_fetch.ts:180
-    case (stage_state)  // gen/virtq/packed_expand.ts:124
+    case (stage_state)  // gen/virtq/packed_expand.ts:131
       STAGE_STATE_IDLE: begin
-        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:126
-          if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:127
-          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:137
-          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:150
-          end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:155
-            if (items_deq_data[77]) begin  // gen/virtq/packed_expand.ts:159
-              stage_hdr_data = {items_deq_data[175], items_deq_data[76:61], items_deq_data[60:45]};  // gen/virtq/packed_fetch.ts:218
+        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:133
+          if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:134
+          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:144
+          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:157
+          end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:162
+            if (items_deq_data[77]) begin  // gen/virtq/packed_expand.ts:166
+              stage_hdr_data = {items_deq_data[175], items_deq_data[76:61], items_deq_data[60:45]};  // gen/virtq/packed_fetch.ts:223
             end
           end
         end
       end
       STAGE_STATE_WALK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:179
-        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:183
-        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:184
-        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:185
-        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:186
-        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:187
-          if (stage_last) begin  // gen/virtq/packed_expand.ts:194
-            stage_hdr_data = {stage_queue, stage_id, stage_slots};  // gen/virtq/packed_fetch.ts:218
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:189
+        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:193
+        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:194
+        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:195
+        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:196
+        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:197
+          if (stage_last) begin  // gen/virtq/packed_expand.ts:204
+            stage_hdr_data = {stage_queue, stage_id, stage_slots};  // gen/virtq/packed_fetch.ts:223
           end
         end
       end
@@ -971,20 +974,20 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   end
   assign stage_hdr_enq_valid = stage_commit_now;  // gen/virtq/packed_fetch.ts:189
   assign stage_hdr_enq_data = stage_hdr_data;  // gen/virtq/packed_fetch.ts:190
-  assign stage_hdr_deq_ready = (chain_valid & chain_ready) & stage_rd0[0];  // gen/virtq/packed_fetch.ts:203
+  assign stage_hdr_deq_ready = (chain_valid & chain_ready) & stage_rd0[0];  // gen/virtq/packed_fetch.ts:208
   assign stage_used = stage_wr - stage_rd;  // gen/virtq/packed_fetch.ts:183
   assign stage_room = stage_used < 8'd128;  // gen/virtq/packed_fetch.ts:184
-  assign stage_empty = stage_rd == stage_wr;  // gen/virtq/packed_fetch.ts:209
-  assign items_enq_valid = walk_item_push;  // gen/virtq/packed_fetch.ts:515
-  assign items_enq_data = walk_item_data;  // gen/virtq/packed_fetch.ts:516
+  assign stage_empty = stage_rd == stage_wr;  // gen/virtq/packed_fetch.ts:214
+  assign items_enq_valid = walk_item_push;  // gen/virtq/packed_fetch.ts:520
+  assign items_enq_data = walk_item_data;  // gen/virtq/packed_fetch.ts:521
   assign items_deq_ready = stage_pop;  // gen/virtq/packed_expand.ts:69
-  assign walk_resetting = _select_2;  // gen/virtq/packed_fetch.ts:329
-  assign ring_filled_ahead = ring_fill - ring_cons;  // gen/virtq/packed_fetch.ts:335
-  assign ring_filled = (ring_filled_ahead != 4'd0) & (~ring_filled_ahead[3]);  // gen/virtq/packed_fetch.ts:336
-  assign ring_slot_free = ((ring_alloc - ring_cons) < 4'd4) & ((ring_alloc - ring_fill) < 4'd4);  // gen/virtq/packed_fetch.ts:345
+  assign walk_resetting = _select_1;  // gen/virtq/packed_fetch.ts:334
+  assign ring_filled_ahead = ring_fill - ring_cons;  // gen/virtq/packed_fetch.ts:340
+  assign ring_filled = (ring_filled_ahead != 4'd0) & (~ring_filled_ahead[3]);  // gen/virtq/packed_fetch.ts:341
+  assign ring_slot_free = ((ring_alloc - ring_cons) < 4'd4) & ((ring_alloc - ring_fill) < 4'd4);  // gen/virtq/packed_fetch.ts:350
   assign table_cons = table_cons_reg;  // gen/virtq/packed_engine.ts:159
-  assign table_slot_free = ((table_alloc - table_cons) < 5'd16) & ((table_alloc - table_fill) < 5'd16);  // gen/virtq/packed_fetch.ts:353
-  assign sched_req = _cat_3 & {2{((walk_state == WALK_STATE_IDLE) & driver_ok)}};  // gen/virtq/packed_fetch.ts:379
+  assign table_slot_free = ((table_alloc - table_cons) < 5'd16) & ((table_alloc - table_fill) < 5'd16);  // gen/virtq/packed_fetch.ts:358
+  assign sched_req = _cat_2 & {2{((walk_state == WALK_STATE_IDLE) & driver_ok)}};  // gen/virtq/packed_fetch.ts:384
   assign sched_after_in = sched_req & sched_mask;  // gen/lib/priority.ts:8
   assign sched_after_valid = sched_after_in[0] | sched_after_in[1];  // gen/lib/priority.ts:29
   assign sched_after_index = ~sched_after_in[0];  // gen/lib/priority.ts:36
@@ -993,168 +996,166 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   assign sched_index = sched_locked ? sched_lock_index : (sched_after_valid ? sched_after_index : sched_all_index);  // gen/lib/arbiter.ts:69
   assign sched_valid = sched_locked | sched_all_valid;  // gen/lib/arbiter.ts:70
   assign sched_grant = sched_valid ? {(sched_index == 1'b1), (sched_index == 1'b0)} : 2'd0;  // gen/lib/arbiter.ts:71
-  assign fetch_pos_adv = {1'b0, fetch_pos} + {13'd0, fetch_n};  // gen/virtq/packed_fetch.ts:394
-  assign ring_alloc_next = ring_rd_grant ? (ring_alloc + 4'd1) : ring_alloc;  // gen/virtq/packed_fetch.ts:400
-  assign walk_n = _select_4;  // gen/virtq/packed_fetch.ts:431
-  assign walk_batch_end = {1'b0, walk_k} == (walk_n - 4'd1);  // gen/virtq/packed_fetch.ts:432
-  assign walk_total_next = walk_total + {7'd0, walk_cur[95:64]};  // gen/virtq/packed_fetch.ts:436
+  assign fetch_pos_adv = {1'b0, fetch_pos} + {13'd0, fetch_n};  // gen/virtq/packed_fetch.ts:399
+  assign ring_alloc_next = ring_rd_grant ? (ring_alloc + 4'd1) : ring_alloc;  // gen/virtq/packed_fetch.ts:405
+  assign walk_n = _select_3;  // gen/virtq/packed_fetch.ts:436
+  assign walk_batch_end = {1'b0, walk_k} == (walk_n - 4'd1);  // gen/virtq/packed_fetch.ts:437
+  assign walk_total_next = walk_total + {7'd0, walk_cur[95:64]};  // gen/virtq/packed_fetch.ts:441
   always @* begin
-    walk_rd_at = 5'd0;  // default, gen/virtq/packed_fetch.ts:438
-    case (walk_state)  // gen/virtq/packed_fetch.ts:566
+    walk_rd_at = 5'd0;  // default, gen/virtq/packed_fetch.ts:443
+    case (walk_state)  // gen/virtq/packed_fetch.ts:571
       WALK_STATE_LOAD: begin
-        walk_rd_at = {ring_cons[1:0], walk_k};  // gen/virtq/packed_fetch.ts:441
+        walk_rd_at = {ring_cons[1:0], walk_k};  // gen/virtq/packed_fetch.ts:446
       end
       WALK_STATE_WALK: begin
-        if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:619
-        end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:622
-        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:660
-        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:670
-        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:671
-        end else if ((~walk_cur[112]) & walk_cur_id_bad) begin  // gen/virtq/packed_fetch.ts:676
-        end else if ((~walk_cur[112]) & walk_cur_big) begin  // gen/virtq/packed_fetch.ts:677
+        if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:624
+        end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:627
+        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:665
+        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:675
+        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:676
+        end else if ((~walk_cur[112]) & walk_cur_id_bad) begin  // gen/virtq/packed_fetch.ts:681
+        end else if ((~walk_cur[112]) & walk_cur_big) begin  // gen/virtq/packed_fetch.ts:682
         end else begin
-          if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:698
+          if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:703
           end else begin
-            walk_rd_at = {ring_cons[1:0], (walk_k + 3'd1)};  // gen/virtq/packed_fetch.ts:441
+            walk_rd_at = {ring_cons[1:0], (walk_k + 3'd1)};  // gen/virtq/packed_fetch.ts:446
           end
         end
       end
       default: begin end
     endcase
   end
-  assign walk_cur_fault = (((walk_cur_faults[0] | walk_cur_faults[1]) | walk_cur_faults[2]) | walk_cur_faults[3]) ? ((walk_cur_faults[0] | walk_cur_faults[1]) ? (walk_cur_faults[0] ? (walk_cur_faults[0] ? 4'd2 : 4'd0) : (walk_cur_faults[1] ? 4'd3 : 4'd0)) : (walk_cur_faults[2] ? (walk_cur_faults[2] ? 4'd4 : 4'd0) : (walk_cur_faults[3] ? 4'd5 : 4'd0))) : ((walk_cur_faults[4] | walk_cur_faults[5]) ? (walk_cur_faults[4] ? (walk_cur_faults[4] ? 4'd2 : 4'd0) : (walk_cur_faults[5] ? 4'd11 : 4'd0)) : (walk_cur_faults[6] ? (walk_cur_faults[6] ? 4'd7 : 4'd0) : (walk_cur_faults[7] ? 4'd11 : 4'd0)));  // gen/virtq/packed_fetch.ts:509
-  assign walk_cur_any_fault = |walk_cur_faults;  // gen/virtq/packed_fetch.ts:510
+  assign walk_cur_fault = (((walk_cur_faults[0] | walk_cur_faults[1]) | walk_cur_faults[2]) | walk_cur_faults[3]) ? ((walk_cur_faults[0] | walk_cur_faults[1]) ? (walk_cur_faults[0] ? (walk_cur_faults[0] ? 4'd2 : 4'd0) : (walk_cur_faults[1] ? 4'd3 : 4'd0)) : (walk_cur_faults[2] ? (walk_cur_faults[2] ? 4'd4 : 4'd0) : (walk_cur_faults[3] ? 4'd5 : 4'd0))) : ((walk_cur_faults[4] | walk_cur_faults[5]) ? (walk_cur_faults[4] ? (walk_cur_faults[4] ? 4'd2 : 4'd0) : (walk_cur_faults[5] ? 4'd11 : 4'd0)) : (walk_cur_faults[6] ? (walk_cur_faults[6] ? 4'd7 : 4'd0) : (walk_cur_faults[7] ? 4'd11 : 4'd0)));  // gen/virtq/packed_fetch.ts:514
+  assign walk_cur_any_fault = |walk_cur_faults;  // gen/virtq/packed_fetch.ts:515
   always @* begin
-    walk_item_push = 1'b0;  // default, gen/virtq/packed_fetch.ts:513
-    case (walk_state)  // gen/virtq/packed_fetch.ts:566
+    walk_item_push = 1'b0;  // default, gen/virtq/packed_fetch.ts:518
+    case (walk_state)  // gen/virtq/packed_fetch.ts:571
       WALK_STATE_SLOT: begin
-        if (walk_resetting | (~items_enq_ready)) begin  // gen/virtq/packed_fetch.ts:593
-          if (walk_resetting & items_enq_ready) begin  // gen/virtq/packed_fetch.ts:595
-            if (walk_open) begin  // gen/virtq/packed_fetch.ts:596
-              walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:518
+        if (walk_resetting | (~items_enq_ready)) begin  // gen/virtq/packed_fetch.ts:598
+          if (walk_resetting & items_enq_ready) begin  // gen/virtq/packed_fetch.ts:600
+            if (walk_open) begin  // gen/virtq/packed_fetch.ts:601
+              walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:523
             end
           end
-        end else if (ring_filled) begin  // gen/virtq/packed_fetch.ts:600
-          if (_select_5) begin  // gen/virtq/packed_fetch.ts:602
-            walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:518
+        end else if (ring_filled) begin  // gen/virtq/packed_fetch.ts:605
+          if (_select_4) begin  // gen/virtq/packed_fetch.ts:607
+            walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:523
           end
         end
       end
       WALK_STATE_WALK: begin
-        if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:619
-        end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:622
-          if (walk_open) begin  // gen/virtq/packed_fetch.ts:623
-            walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:518
+        if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:624
+        end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:627
+          if (walk_open) begin  // gen/virtq/packed_fetch.ts:628
+            walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:523
           end
-        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:660
-          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:661
-          end else if (walk_retried) begin  // gen/virtq/packed_fetch.ts:662
-            walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:518
+        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:665
+          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:666
+          end else if (walk_retried) begin  // gen/virtq/packed_fetch.ts:667
+            walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:523
           end
-        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:670
-          walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:518
-        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:671
-        end else if ((~walk_cur[112]) & walk_cur_id_bad) begin  // gen/virtq/packed_fetch.ts:676
-          walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:518
-        end else if ((~walk_cur[112]) & walk_cur_big) begin  // gen/virtq/packed_fetch.ts:677
-          walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:518
+        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:675
+          walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:523
+        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:676
+        end else if ((~walk_cur[112]) & walk_cur_id_bad) begin  // gen/virtq/packed_fetch.ts:681
+          walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:523
+        end else if ((~walk_cur[112]) & walk_cur_big) begin  // gen/virtq/packed_fetch.ts:682
+          walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:523
         end else begin
-          walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:518
+          walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:523
         end
       end
       WALK_STATE_TABLE: begin
-        if (table_rd_grant) begin  // gen/virtq/packed_fetch.ts:631
-          walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:518
+        if (table_rd_grant) begin  // gen/virtq/packed_fetch.ts:636
+          walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:523
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    walk_item_data = 178'd0;  // default, gen/virtq/packed_fetch.ts:514
-    case (walk_state)  // gen/virtq/packed_fetch.ts:566
+    walk_item_data = 178'd0;  // default, gen/virtq/packed_fetch.ts:519
+    case (walk_state)  // gen/virtq/packed_fetch.ts:571
       WALK_STATE_SLOT: begin
-        if (walk_resetting | (~items_enq_ready)) begin  // gen/virtq/packed_fetch.ts:593
-          if (walk_resetting & items_enq_ready) begin  // gen/virtq/packed_fetch.ts:595
-            if (walk_open) begin  // gen/virtq/packed_fetch.ts:596
-              walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd0};  // gen/virtq/packed_fetch.ts:519
+        if (walk_resetting | (~items_enq_ready)) begin  // gen/virtq/packed_fetch.ts:598
+          if (walk_resetting & items_enq_ready) begin  // gen/virtq/packed_fetch.ts:600
+            if (walk_open) begin  // gen/virtq/packed_fetch.ts:601
+              walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd0};  // gen/virtq/packed_fetch.ts:524
             end
           end
-        end else if (ring_filled) begin  // gen/virtq/packed_fetch.ts:600
-          if (_select_5) begin  // gen/virtq/packed_fetch.ts:602
-            walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd9};  // gen/virtq/packed_fetch.ts:519
+        end else if (ring_filled) begin  // gen/virtq/packed_fetch.ts:605
+          if (_select_4) begin  // gen/virtq/packed_fetch.ts:607
+            walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd9};  // gen/virtq/packed_fetch.ts:524
           end
         end
       end
       WALK_STATE_WALK: begin
-        if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:619
-        end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:622
-          if (walk_open) begin  // gen/virtq/packed_fetch.ts:623
-            walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd0};  // gen/virtq/packed_fetch.ts:519
+        if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:624
+        end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:627
+          if (walk_open) begin  // gen/virtq/packed_fetch.ts:628
+            walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd0};  // gen/virtq/packed_fetch.ts:524
           end
-        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:660
-          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:661
-          end else if (walk_retried) begin  // gen/virtq/packed_fetch.ts:662
-            walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd1};  // gen/virtq/packed_fetch.ts:519
+        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:665
+          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:666
+          end else if (walk_retried) begin  // gen/virtq/packed_fetch.ts:667
+            walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd1};  // gen/virtq/packed_fetch.ts:524
           end
-        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:670
-          walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, walk_cur_fault};  // gen/virtq/packed_fetch.ts:519
-        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:671
-        end else if ((~walk_cur[112]) & walk_cur_id_bad) begin  // gen/virtq/packed_fetch.ts:676
-          walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd10};  // gen/virtq/packed_fetch.ts:519
-        end else if ((~walk_cur[112]) & walk_cur_big) begin  // gen/virtq/packed_fetch.ts:677
-          walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd8};  // gen/virtq/packed_fetch.ts:519
+        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:675
+          walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, walk_cur_fault};  // gen/virtq/packed_fetch.ts:524
+        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:676
+        end else if ((~walk_cur[112]) & walk_cur_id_bad) begin  // gen/virtq/packed_fetch.ts:681
+          walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd10};  // gen/virtq/packed_fetch.ts:524
+        end else if ((~walk_cur[112]) & walk_cur_big) begin  // gen/virtq/packed_fetch.ts:682
+          walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd8};  // gen/virtq/packed_fetch.ts:524
         end else begin
-          walk_item_data = {2'd0, walk_queue, walk_cur[63:0], walk_cur[95:64], walk_cur[113], (~walk_cur[112]), walk_cur[111:96], (walk_descs + 16'd1), 1'b0, 1'b0, 39'd0, 4'd0};  // gen/virtq/packed_fetch.ts:519
+          walk_item_data = {2'd0, walk_queue, walk_cur[63:0], walk_cur[95:64], walk_cur[113], (~walk_cur[112]), walk_cur[111:96], (walk_descs + 16'd1), 1'b0, 1'b0, 39'd0, 4'd0};  // gen/virtq/packed_fetch.ts:524
         end
       end
       WALK_STATE_TABLE: begin
-        if (table_rd_grant) begin  // gen/virtq/packed_fetch.ts:631
-          walk_item_data = {2'd1, walk_queue, walk_cur[63:0], {4'd0, walk_cur[95:68]}, 1'b0, 1'b0, walk_cur[111:96], (walk_descs + 16'd1), walk_cur_id_bad, walk_saw_write, walk_total, 4'd0};  // gen/virtq/packed_fetch.ts:519
+        if (table_rd_grant) begin  // gen/virtq/packed_fetch.ts:636
+          walk_item_data = {2'd1, walk_queue, walk_cur[63:0], {4'd0, walk_cur[95:68]}, 1'b0, 1'b0, walk_cur[111:96], (walk_descs + 16'd1), walk_cur_id_bad, walk_saw_write, walk_total, 4'd0};  // gen/virtq/packed_fetch.ts:524
         end
       end
       default: begin end
     endcase
   end
-  assign walk_active = (~(walk_state == WALK_STATE_IDLE)) | (ring_alloc != ring_fill);  // gen/virtq/packed_fetch.ts:724
-  assign stage_item_drop = _select_6 | _select_7;  // gen/virtq/packed_expand.ts:62
-  assign stage_cur_drop = _select_8 | _select_9;  // gen/virtq/packed_expand.ts:63
+  assign walk_active = (~(walk_state == WALK_STATE_IDLE)) | (ring_alloc != ring_fill);  // gen/virtq/packed_fetch.ts:729
+  assign stage_item_drop = _select_5 | _select_6;  // gen/virtq/packed_expand.ts:62
+  assign stage_cur_drop = _select_7 | _select_8;  // gen/virtq/packed_expand.ts:63
   always @* begin
     stage_fatal = 1'b0;  // default, gen/virtq/packed_expand.ts:65
-    case (stage_state)  // gen/virtq/packed_expand.ts:124
+    case (stage_state)  // gen/virtq/packed_expand.ts:131
       STAGE_STATE_IDLE: begin
-        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:126
-          if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:127
-            if ((~stage_item_drop) & (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:131
-              stage_fatal = 1'b1;  // gen/virtq/packed_expand.ts:132
+        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:133
+          if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:134
+            if ((~stage_item_drop) & (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:138
+              stage_fatal = 1'b1;  // gen/virtq/packed_expand.ts:139
             end
           end
         end
       end
-      STAGE_STATE_WAIT: begin
-        if (table_fill != table_cons_reg) begin  // gen/virtq/packed_expand.ts:165
-          if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:167
-          end else if (_select_1) begin  // gen/virtq/packed_expand.ts:171
-            stage_fatal = 1'b1;  // gen/virtq/packed_expand.ts:83
-          end
+      STAGE_STATE_CHECK: begin
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:178
+        end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:182
+          stage_fatal = 1'b1;  // gen/virtq/packed_expand.ts:90
         end
       end
       STAGE_STATE_WALK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:179
-        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:183
-          stage_fatal = 1'b1;  // gen/virtq/packed_expand.ts:83
-        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:184
-          stage_fatal = 1'b1;  // gen/virtq/packed_expand.ts:83
-        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:185
-          stage_fatal = 1'b1;  // gen/virtq/packed_expand.ts:83
-        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:186
-          stage_fatal = 1'b1;  // gen/virtq/packed_expand.ts:83
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:189
+        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:193
+          stage_fatal = 1'b1;  // gen/virtq/packed_expand.ts:90
+        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:194
+          stage_fatal = 1'b1;  // gen/virtq/packed_expand.ts:90
+        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:195
+          stage_fatal = 1'b1;  // gen/virtq/packed_expand.ts:90
+        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:196
+          stage_fatal = 1'b1;  // gen/virtq/packed_expand.ts:90
         end
       end
       STAGE_STATE_MORE_WAIT: begin
-        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:206
-          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:208
-            stage_fatal = 1'b1;  // gen/virtq/packed_expand.ts:83
+        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:216
+          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:218
+            stage_fatal = 1'b1;  // gen/virtq/packed_expand.ts:90
           end
         end
       end
@@ -1163,40 +1164,38 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   end
   always @* begin
     stage_fatal_queue = 1'b0;  // default, gen/virtq/packed_expand.ts:66
-    case (stage_state)  // gen/virtq/packed_expand.ts:124
+    case (stage_state)  // gen/virtq/packed_expand.ts:131
       STAGE_STATE_IDLE: begin
-        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:126
-          if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:127
-            if ((~stage_item_drop) & (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:131
-              stage_fatal_queue = items_deq_data[175];  // gen/virtq/packed_expand.ts:133
+        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:133
+          if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:134
+            if ((~stage_item_drop) & (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:138
+              stage_fatal_queue = items_deq_data[175];  // gen/virtq/packed_expand.ts:140
             end
           end
         end
       end
-      STAGE_STATE_WAIT: begin
-        if (table_fill != table_cons_reg) begin  // gen/virtq/packed_expand.ts:165
-          if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:167
-          end else if (_select_1) begin  // gen/virtq/packed_expand.ts:171
-            stage_fatal_queue = stage_queue;  // gen/virtq/packed_expand.ts:84
-          end
+      STAGE_STATE_CHECK: begin
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:178
+        end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:182
+          stage_fatal_queue = stage_queue;  // gen/virtq/packed_expand.ts:91
         end
       end
       STAGE_STATE_WALK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:179
-        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:183
-          stage_fatal_queue = stage_queue;  // gen/virtq/packed_expand.ts:84
-        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:184
-          stage_fatal_queue = stage_queue;  // gen/virtq/packed_expand.ts:84
-        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:185
-          stage_fatal_queue = stage_queue;  // gen/virtq/packed_expand.ts:84
-        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:186
-          stage_fatal_queue = stage_queue;  // gen/virtq/packed_expand.ts:84
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:189
+        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:193
+          stage_fatal_queue = stage_queue;  // gen/virtq/packed_expand.ts:91
+        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:194
+          stage_fatal_queue = stage_queue;  // gen/virtq/packed_expand.ts:91
+        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:195
+          stage_fatal_queue = stage_queue;  // gen/virtq/packed_expand.ts:91
+        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:196
+          stage_fatal_queue = stage_queue;  // gen/virtq/packed_expand.ts:91
         end
       end
       STAGE_STATE_MORE_WAIT: begin
-        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:206
-          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:208
-            stage_fatal_queue = stage_queue;  // gen/virtq/packed_expand.ts:84
+        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:216
+          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:218
+            stage_fatal_queue = stage_queue;  // gen/virtq/packed_expand.ts:91
           end
         end
       end
@@ -1205,40 +1204,38 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   end
   always @* begin
     stage_fatal_code = 4'd0;  // default, gen/virtq/packed_expand.ts:67
-    case (stage_state)  // gen/virtq/packed_expand.ts:124
+    case (stage_state)  // gen/virtq/packed_expand.ts:131
       STAGE_STATE_IDLE: begin
-        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:126
-          if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:127
-            if ((~stage_item_drop) & (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:131
-              stage_fatal_code = items_deq_data[3:0];  // gen/virtq/packed_expand.ts:134
+        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:133
+          if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:134
+            if ((~stage_item_drop) & (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:138
+              stage_fatal_code = items_deq_data[3:0];  // gen/virtq/packed_expand.ts:141
             end
           end
         end
       end
-      STAGE_STATE_WAIT: begin
-        if (table_fill != table_cons_reg) begin  // gen/virtq/packed_expand.ts:165
-          if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:167
-          end else if (_select_1) begin  // gen/virtq/packed_expand.ts:171
-            stage_fatal_code = 4'd9;  // gen/virtq/packed_expand.ts:85
-          end
+      STAGE_STATE_CHECK: begin
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:178
+        end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:182
+          stage_fatal_code = 4'd9;  // gen/virtq/packed_expand.ts:92
         end
       end
       STAGE_STATE_WALK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:179
-        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:183
-          stage_fatal_code = 4'd6;  // gen/virtq/packed_expand.ts:85
-        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:184
-          stage_fatal_code = 4'd7;  // gen/virtq/packed_expand.ts:85
-        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:185
-          stage_fatal_code = 4'd10;  // gen/virtq/packed_expand.ts:85
-        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:186
-          stage_fatal_code = 4'd8;  // gen/virtq/packed_expand.ts:85
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:189
+        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:193
+          stage_fatal_code = 4'd6;  // gen/virtq/packed_expand.ts:92
+        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:194
+          stage_fatal_code = 4'd7;  // gen/virtq/packed_expand.ts:92
+        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:195
+          stage_fatal_code = 4'd10;  // gen/virtq/packed_expand.ts:92
+        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:196
+          stage_fatal_code = 4'd8;  // gen/virtq/packed_expand.ts:92
         end
       end
       STAGE_STATE_MORE_WAIT: begin
-        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:206
-          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:208
-            stage_fatal_code = 4'd9;  // gen/virtq/packed_expand.ts:85
+        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:216
+          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:218
+            stage_fatal_code = 4'd9;  // gen/virtq/packed_expand.ts:92
           end
         end
       end
@@ -1247,17 +1244,17 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   end
   always @* begin
     stage_pop = 1'b0;  // default, gen/virtq/packed_expand.ts:68
-    case (stage_state)  // gen/virtq/packed_expand.ts:124
+    case (stage_state)  // gen/virtq/packed_expand.ts:131
       STAGE_STATE_IDLE: begin
-        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:126
-          if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:127
-            stage_pop = 1'b1;  // gen/virtq/packed_expand.ts:128
-          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:137
-            stage_pop = 1'b1;  // gen/virtq/packed_expand.ts:138
-          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:150
-            stage_pop = 1'b1;  // gen/virtq/packed_expand.ts:151
-          end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:155
-            stage_pop = 1'b1;  // gen/virtq/packed_expand.ts:156
+        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:133
+          if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:134
+            stage_pop = 1'b1;  // gen/virtq/packed_expand.ts:135
+          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:144
+            stage_pop = 1'b1;  // gen/virtq/packed_expand.ts:145
+          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:157
+            stage_pop = 1'b1;  // gen/virtq/packed_expand.ts:158
+          end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:162
+            stage_pop = 1'b1;  // gen/virtq/packed_expand.ts:163
           end
         end
       end
@@ -1265,50 +1262,48 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
     endcase
   end
   always @* begin
-    stage_retire = 1'b0;  // default, gen/virtq/packed_expand.ts:71
-    case (stage_state)  // gen/virtq/packed_expand.ts:124
+    stage_retire_now = 1'b0;  // default, gen/virtq/packed_expand.ts:71
+    case (stage_state)  // gen/virtq/packed_expand.ts:131
       STAGE_STATE_IDLE: begin
-        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:126
-          if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:127
-            stage_retire = 1'b1;  // gen/virtq/packed_expand.ts:74
-          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:137
-          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:150
-            stage_retire = 1'b1;  // gen/virtq/packed_expand.ts:74
-          end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:155
-            stage_retire = 1'b1;  // gen/virtq/packed_expand.ts:74
+        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:133
+          if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:134
+            stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:74
+          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:144
+          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:157
+            stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:74
+          end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:162
+            stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:74
           end
         end
       end
-      STAGE_STATE_WAIT: begin
-        if (table_fill != table_cons_reg) begin  // gen/virtq/packed_expand.ts:165
-          if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:167
-            stage_retire = 1'b1;  // gen/virtq/packed_expand.ts:74
-          end else if (_select_1) begin  // gen/virtq/packed_expand.ts:171
-            stage_retire = 1'b1;  // gen/virtq/packed_expand.ts:74
-          end
+      STAGE_STATE_CHECK: begin
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:178
+          stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:74
+        end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:182
+          stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:74
         end
       end
       STAGE_STATE_WALK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:179
-          stage_retire = 1'b1;  // gen/virtq/packed_expand.ts:74
-        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:183
-          stage_retire = 1'b1;  // gen/virtq/packed_expand.ts:74
-        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:184
-          stage_retire = 1'b1;  // gen/virtq/packed_expand.ts:74
-        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:185
-          stage_retire = 1'b1;  // gen/virtq/packed_expand.ts:74
-        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:186
-          stage_retire = 1'b1;  // gen/virtq/packed_expand.ts:74
-        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:187
-          if (stage_last) begin  // gen/virtq/packed_expand.ts:194
-            stage_retire = 1'b1;  // gen/virtq/packed_expand.ts:74
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:189
+          stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:74
+        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:193
+          stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:74
+        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:194
+          stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:74
+        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:195
+          stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:74
+        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:196
+          stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:74
+        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:197
+          if (stage_last) begin  // gen/virtq/packed_expand.ts:204
+            stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:74
           end
         end
       end
       STAGE_STATE_MORE_WAIT: begin
-        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:206
-          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:208
-            stage_retire = 1'b1;  // gen/virtq/packed_expand.ts:74
+        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:216
+          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:218
+            stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:74
           end
         end
       end
@@ -1316,90 +1311,88 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
     endcase
   end
   always @* begin
-    stage_retire_queue = 1'b0;  // default, gen/virtq/packed_expand.ts:72
-    case (stage_state)  // gen/virtq/packed_expand.ts:124
+    stage_retire_now_queue = 1'b0;  // default, gen/virtq/packed_expand.ts:72
+    case (stage_state)  // gen/virtq/packed_expand.ts:131
       STAGE_STATE_IDLE: begin
-        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:126
-          if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:127
-            stage_retire_queue = items_deq_data[175];  // gen/virtq/packed_expand.ts:75
-          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:137
-          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:150
-            stage_retire_queue = items_deq_data[175];  // gen/virtq/packed_expand.ts:75
-          end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:155
-            stage_retire_queue = items_deq_data[175];  // gen/virtq/packed_expand.ts:75
+        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:133
+          if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:134
+            stage_retire_now_queue = items_deq_data[175];  // gen/virtq/packed_expand.ts:75
+          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:144
+          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:157
+            stage_retire_now_queue = items_deq_data[175];  // gen/virtq/packed_expand.ts:75
+          end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:162
+            stage_retire_now_queue = items_deq_data[175];  // gen/virtq/packed_expand.ts:75
           end
         end
       end
-      STAGE_STATE_WAIT: begin
-        if (table_fill != table_cons_reg) begin  // gen/virtq/packed_expand.ts:165
-          if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:167
-            stage_retire_queue = stage_queue;  // gen/virtq/packed_expand.ts:75
-          end else if (_select_1) begin  // gen/virtq/packed_expand.ts:171
-            stage_retire_queue = stage_queue;  // gen/virtq/packed_expand.ts:75
-          end
+      STAGE_STATE_CHECK: begin
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:178
+          stage_retire_now_queue = stage_queue;  // gen/virtq/packed_expand.ts:75
+        end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:182
+          stage_retire_now_queue = stage_queue;  // gen/virtq/packed_expand.ts:75
         end
       end
       STAGE_STATE_WALK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:179
-          stage_retire_queue = stage_queue;  // gen/virtq/packed_expand.ts:75
-        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:183
-          stage_retire_queue = stage_queue;  // gen/virtq/packed_expand.ts:75
-        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:184
-          stage_retire_queue = stage_queue;  // gen/virtq/packed_expand.ts:75
-        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:185
-          stage_retire_queue = stage_queue;  // gen/virtq/packed_expand.ts:75
-        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:186
-          stage_retire_queue = stage_queue;  // gen/virtq/packed_expand.ts:75
-        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:187
-          if (stage_last) begin  // gen/virtq/packed_expand.ts:194
-            stage_retire_queue = stage_queue;  // gen/virtq/packed_expand.ts:75
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:189
+          stage_retire_now_queue = stage_queue;  // gen/virtq/packed_expand.ts:75
+        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:193
+          stage_retire_now_queue = stage_queue;  // gen/virtq/packed_expand.ts:75
+        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:194
+          stage_retire_now_queue = stage_queue;  // gen/virtq/packed_expand.ts:75
+        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:195
+          stage_retire_now_queue = stage_queue;  // gen/virtq/packed_expand.ts:75
+        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:196
+          stage_retire_now_queue = stage_queue;  // gen/virtq/packed_expand.ts:75
+        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:197
+          if (stage_last) begin  // gen/virtq/packed_expand.ts:204
+            stage_retire_now_queue = stage_queue;  // gen/virtq/packed_expand.ts:75
           end
         end
       end
       STAGE_STATE_MORE_WAIT: begin
-        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:206
-          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:208
-            stage_retire_queue = stage_queue;  // gen/virtq/packed_expand.ts:75
+        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:216
+          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:218
+            stage_retire_now_queue = stage_queue;  // gen/virtq/packed_expand.ts:75
           end
         end
       end
       default: begin end
     endcase
   end
-  assign stage_slot = 5'd4 + {1'b0, table_cons_reg[3:0]};  // gen/virtq/packed_expand.ts:98
+  assign stage_slot = 5'd4 + {1'b0, table_cons_reg[3:0]};  // gen/virtq/packed_expand.ts:105
   always @* begin
-    stage_rd_at = 7'd0;  // default, gen/virtq/packed_expand.ts:99
-    case (stage_state)  // gen/virtq/packed_expand.ts:124
+    stage_rd_at = 7'd0;  // default, gen/virtq/packed_expand.ts:106
+    case (stage_state)  // gen/virtq/packed_expand.ts:131
       STAGE_STATE_LOAD: begin
-        stage_rd_at = {table_cons_reg[3:0], stage_k};  // gen/virtq/packed_expand.ts:102
+        stage_rd_at = {table_cons_reg[3:0], stage_k};  // gen/virtq/packed_expand.ts:109
       end
       STAGE_STATE_WALK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:179
-        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:183
-        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:184
-        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:185
-        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:186
-        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:187
-          stage_rd_at = {table_cons_reg[3:0], (stage_k + 3'd1)};  // gen/virtq/packed_expand.ts:102
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:189
+        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:193
+        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:194
+        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:195
+        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:196
+        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:197
+          stage_rd_at = {table_cons_reg[3:0], (stage_k + 3'd1)};  // gen/virtq/packed_expand.ts:109
         end
       end
       default: begin end
     endcase
   end
-  assign stage_total_next = stage_total + {7'd0, stage_cur[95:64]};  // gen/virtq/packed_expand.ts:115
-  assign stage_last = stage_table_left == 16'd1;  // gen/virtq/packed_expand.ts:116
-  assign stage_batch_end = {1'b0, stage_k} == (stage_table_n - 4'd1);  // gen/virtq/packed_expand.ts:117
-  assign stage_active = ~(stage_state == STAGE_STATE_IDLE);  // gen/virtq/packed_expand.ts:218
-  assign used_drop = _select_10 | _select_11;  // gen/virtq/packed_used.ts:59
+  assign stage_total_next = stage_total + {7'd0, stage_cur[95:64]};  // gen/virtq/packed_expand.ts:122
+  assign stage_last = stage_table_left == 16'd1;  // gen/virtq/packed_expand.ts:123
+  assign stage_batch_end = {1'b0, stage_k} == (stage_table_n - 4'd1);  // gen/virtq/packed_expand.ts:124
+  assign stage_active = ~(stage_state == STAGE_STATE_IDLE);  // gen/virtq/packed_expand.ts:228
+  assign used_drop = _select_9 | _select_10;  // gen/virtq/packed_used.ts:59
   assign used_slot_free = (used_tail - used_head) < 4'd8;  // gen/virtq/packed_used.ts:60
   assign used_accept = (done_valid & done_ready) & (~used_drop);  // gen/virtq/packed_used.ts:62
   assign used_flags_done = wr_status_valid & wr_status_id[0];  // gen/virtq/packed_used.ts:112
   assign used_fatal = wr_status_valid & (wr_status_error != 3'd0);  // gen/virtq/packed_used.ts:118
   assign used_busy = (~(used_state == USED_STATE_IDLE)) | (used_head != used_tail);  // gen/virtq/packed_used.ts:139
-  assign notify_pick_after_in = (_cat_12 & {2{(notify_state == NOTIFY_STATE_IDLE)}}) & notify_pick_mask;  // gen/lib/priority.ts:8
+  assign notify_pick_after_in = (_cat_11 & {2{(notify_state == NOTIFY_STATE_IDLE)}}) & notify_pick_mask;  // gen/lib/priority.ts:8
   assign notify_pick_after_valid = notify_pick_after_in[0] | notify_pick_after_in[1];  // gen/lib/priority.ts:29
   assign notify_pick_after_index = ~notify_pick_after_in[0];  // gen/lib/priority.ts:36
-  assign notify_pick_all_in = _cat_12 & {2{(notify_state == NOTIFY_STATE_IDLE)}};  // gen/lib/priority.ts:8
+  assign notify_pick_all_in = _cat_11 & {2{(notify_state == NOTIFY_STATE_IDLE)}};  // gen/lib/priority.ts:8
   assign notify_pick_all_valid = notify_pick_all_in[0] | notify_pick_all_in[1];  // gen/lib/priority.ts:29
   assign notify_pick_all_index = ~notify_pick_all_in[0];  // gen/lib/priority.ts:36
   assign notify_pick_index = notify_pick_locked ? notify_pick_lock_index : (notify_pick_after_valid ? notify_pick_after_index : notify_pick_all_index);  // gen/lib/arbiter.ts:69
@@ -1423,14 +1416,14 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
     notify_irq = 2'd0;  // default, gen/virtq/packed_used.ts:186
     case (notify_state)  // gen/virtq/packed_used.ts:212
       NOTIFY_STATE_DECIDE: begin
-        if ((notify_need & (~_select_13)) & (~_select_14)) begin  // gen/virtq/packed_used.ts:233
+        if ((notify_need & (~_select_12)) & (~_select_13)) begin  // gen/virtq/packed_used.ts:233
           notify_irq = 2'd1 << notify_queue;  // gen/virtq/packed_used.ts:233
         end
       end
       default: begin end
     endcase
   end
-  assign notify_need = ((event_line[31:16] == 16'd2) & features[29]) ? (((notify_idx - ((event_line[15] != notify_wrap) ? ({1'b0, event_line[14:0]} - _select_15) : {1'b0, event_line[14:0]})) - 16'd1) < notify_adv) : (event_line[31:16] != 16'd1);  // gen/virtq/packed_used.ts:207
+  assign notify_need = ((event_line[31:16] == 16'd2) & features[29]) ? (((notify_idx - ((event_line[15] != notify_wrap) ? ({1'b0, event_line[14:0]} - _select_14) : {1'b0, event_line[14:0]})) - 16'd1) < notify_adv) : (event_line[31:16] != 16'd1);  // gen/virtq/packed_used.ts:207
   assign notify_active = ~(notify_state == NOTIFY_STATE_IDLE);  // gen/virtq/packed_used.ts:243
   assign reset_finish_0 = ((((resetting_0 & (inflight_0 == 16'd0)) & (~(((~(walk_state == WALK_STATE_IDLE)) & (walk_queue == 1'b0)) | ((((({2'd0, (2'd0 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_0 == 1'b0)) | (({2'd0, (2'd1 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_1 == 1'b0))) | (({2'd0, (2'd2 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_2 == 1'b0))) | (({2'd0, (2'd3 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_3 == 1'b0)))))) & (items_of_0 == 5'd0)) & (~(notify_active & (notify_queue == 1'b0)))) & ((used_seq == used_seq_done) & (~used_busy));  // gen/virtq/packed_engine.ts:224
   assign reset_finish_1 = ((((resetting_1 & (inflight_1 == 16'd0)) & (~(((~(walk_state == WALK_STATE_IDLE)) & (walk_queue == 1'b1)) | ((((({2'd0, (2'd0 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_0 == 1'b1)) | (({2'd0, (2'd1 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_1 == 1'b1))) | (({2'd0, (2'd2 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_2 == 1'b1))) | (({2'd0, (2'd3 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_3 == 1'b1)))))) & (items_of_1 == 5'd0)) & (~(notify_active & (notify_queue == 1'b1)))) & ((used_seq == used_seq_done) & (~used_busy));  // gen/virtq/packed_engine.ts:224
@@ -1463,6 +1456,7 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       stage_wr <= 8'd0;
       stage_commit <= 8'd0;
       stage_rd <= 8'd0;
+      stage_waiting <= 1'b0;
       walk_state <= WALK_STATE_IDLE;
       walk_queue <= 1'b0;
       walk_open <= 1'b0;
@@ -1481,6 +1475,8 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       stage_state <= STAGE_STATE_IDLE;
       table_cons_reg <= 5'd0;
       stage_queue <= 1'b0;
+      stage_retire <= 1'b0;
+      stage_retire_queue <= 1'b0;
       used_state <= USED_STATE_IDLE;
       used_head <= 4'd0;
       used_tail <= 4'd0;
@@ -1508,14 +1504,13 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       if (stage_commit_now) begin  // gen/virtq/packed_fetch.ts:188
         stage_commit <= stage_push ? (stage_wr + 8'd1) : stage_wr;  // gen/virtq/packed_fetch.ts:188
       end
-      if (chain_valid & chain_ready) begin  // gen/virtq/packed_fetch.ts:202
-        stage_rd <= stage_rd + 8'd1;  // gen/virtq/packed_fetch.ts:202
+      stage_rd <= (chain_valid & chain_ready) ? (stage_rd + 8'd1) : stage_rd;  // gen/virtq/packed_fetch.ts:205
+      stage_waiting <= stage_commit_now | (((chain_valid & chain_ready) ? (stage_rd + 8'd1) : stage_rd) != stage_commit);  // gen/virtq/packed_fetch.ts:207
+      if (rd_status_valid & (rd_status_id[1:0] == 2'd0)) begin  // gen/virtq/packed_fetch.ts:360
+        ring_fill <= ring_fill + 4'd1;  // gen/virtq/packed_fetch.ts:361
       end
-      if (rd_status_valid & (rd_status_id[1:0] == 2'd0)) begin  // gen/virtq/packed_fetch.ts:355
-        ring_fill <= ring_fill + 4'd1;  // gen/virtq/packed_fetch.ts:356
-      end
-      if (rd_status_valid & (rd_status_id[1:0] == 2'd2)) begin  // gen/virtq/packed_fetch.ts:359
-        table_fill <= table_fill + 5'd1;  // gen/virtq/packed_fetch.ts:360
+      if (rd_status_valid & (rd_status_id[1:0] == 2'd2)) begin  // gen/virtq/packed_fetch.ts:364
+        table_fill <= table_fill + 5'd1;  // gen/virtq/packed_fetch.ts:365
       end
       if (sched_valid) begin  // gen/lib/arbiter.ts:73
         if (walk_state == WALK_STATE_IDLE) begin  // gen/lib/arbiter.ts:74
@@ -1526,342 +1521,347 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
           sched_lock_index <= sched_index;  // gen/lib/arbiter.ts:80
         end
       end
-      walk_others_wait <= (_cat_3 & (~(2'd1 << walk_queue))) != 2'd0;  // gen/virtq/packed_fetch.ts:383
-      if ((fetch_on & (~fetch_issue)) & ring_slot_free) begin  // gen/virtq/packed_fetch.ts:395
-        fetch_issue <= 1'b1;  // gen/virtq/packed_fetch.ts:398
+      walk_others_wait <= (_cat_2 & (~(2'd1 << walk_queue))) != 2'd0;  // gen/virtq/packed_fetch.ts:388
+      if ((fetch_on & (~fetch_issue)) & ring_slot_free) begin  // gen/virtq/packed_fetch.ts:400
+        fetch_issue <= 1'b1;  // gen/virtq/packed_fetch.ts:403
       end
-      if (ring_rd_grant) begin  // gen/virtq/packed_fetch.ts:401
-        ring_alloc <= ring_alloc + 4'd1;  // gen/virtq/packed_fetch.ts:404
-        fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:405
+      if (ring_rd_grant) begin  // gen/virtq/packed_fetch.ts:406
+        ring_alloc <= ring_alloc + 4'd1;  // gen/virtq/packed_fetch.ts:409
+        fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:410
       end
-      case (walk_state)  // gen/virtq/packed_fetch.ts:566
+      case (walk_state)  // gen/virtq/packed_fetch.ts:571
         WALK_STATE_IDLE: begin
-          if (sched_valid) begin  // gen/virtq/packed_fetch.ts:568
-            walk_queue <= sched_index;  // gen/virtq/packed_fetch.ts:569
-            if (sched_index == 1'b0) begin  // gen/virtq/packed_fetch.ts:578
-              pending_0 <= 1'b0;  // gen/virtq/packed_fetch.ts:578
+          if (sched_valid) begin  // gen/virtq/packed_fetch.ts:573
+            walk_queue <= sched_index;  // gen/virtq/packed_fetch.ts:574
+            if (sched_index == 1'b0) begin  // gen/virtq/packed_fetch.ts:583
+              pending_0 <= 1'b0;  // gen/virtq/packed_fetch.ts:583
             end
-            if (sched_index == 1'b1) begin  // gen/virtq/packed_fetch.ts:578
-              pending_1 <= 1'b0;  // gen/virtq/packed_fetch.ts:578
+            if (sched_index == 1'b1) begin  // gen/virtq/packed_fetch.ts:583
+              pending_1 <= 1'b0;  // gen/virtq/packed_fetch.ts:583
             end
-            walk_retried <= 1'b0;  // gen/virtq/packed_fetch.ts:579
-            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:523
-            walk_state <= WALK_STATE_START;  // gen/virtq/packed_fetch.ts:581
+            walk_retried <= 1'b0;  // gen/virtq/packed_fetch.ts:584
+            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:528
+            walk_state <= WALK_STATE_START;  // gen/virtq/packed_fetch.ts:586
           end
         end
         WALK_STATE_START: begin
-          fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:410
-          fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:411
-          ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:412
-          fetch_on <= 1'b1;  // gen/virtq/packed_fetch.ts:416
-          walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:590
+          fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:415
+          fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:416
+          ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:417
+          fetch_on <= 1'b1;  // gen/virtq/packed_fetch.ts:421
+          walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:595
         end
         WALK_STATE_SLOT: begin
-          if (walk_resetting | (~items_enq_ready)) begin  // gen/virtq/packed_fetch.ts:593
-            if (walk_resetting & items_enq_ready) begin  // gen/virtq/packed_fetch.ts:595
-              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:523
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:530
-                avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:530
+          if (walk_resetting | (~items_enq_ready)) begin  // gen/virtq/packed_fetch.ts:598
+            if (walk_resetting & items_enq_ready) begin  // gen/virtq/packed_fetch.ts:600
+              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:528
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:535
+                avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:535
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:530
-                avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:530
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:535
+                avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:535
               end
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:531
-                avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:531
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:536
+                avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:536
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:531
-                avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:531
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:536
+                avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:536
               end
-              if (1'b0) begin  // gen/virtq/packed_fetch.ts:532
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:532
-                  pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:532
+              if (1'b0) begin  // gen/virtq/packed_fetch.ts:537
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:537
+                  pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:537
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:532
-                  pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:532
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:537
+                  pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:537
                 end
               end
-              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:410
-              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:411
-              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:412
-              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:534
+              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:415
+              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:416
+              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:417
+              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:539
             end
-          end else if (ring_filled) begin  // gen/virtq/packed_fetch.ts:600
-            if (_select_5) begin  // gen/virtq/packed_fetch.ts:602
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:539
-                halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:539
+          end else if (ring_filled) begin  // gen/virtq/packed_fetch.ts:605
+            if (_select_4) begin  // gen/virtq/packed_fetch.ts:607
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:544
+                halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:544
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:539
-                halted_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:539
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:544
+                halted_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:544
               end
-              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:523
-              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:410
-              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:411
-              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:412
-              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:542
+              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:528
+              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:415
+              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:416
+              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:417
+              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:547
             end else begin
-              walk_state <= WALK_STATE_LOAD;  // gen/virtq/packed_fetch.ts:602
+              walk_state <= WALK_STATE_LOAD;  // gen/virtq/packed_fetch.ts:607
             end
           end
         end
         WALK_STATE_LOAD: begin
-          walk_state <= WALK_STATE_WALK;  // gen/virtq/packed_fetch.ts:616
+          walk_state <= WALK_STATE_WALK;  // gen/virtq/packed_fetch.ts:621
         end
         WALK_STATE_WALK: begin
-          if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:619
-          end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:622
-            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:523
-            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:530
-              avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:530
+          if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:624
+          end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:627
+            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:528
+            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:535
+              avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:535
             end
-            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:530
-              avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:530
+            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:535
+              avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:535
             end
-            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:531
-              avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:531
+            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:536
+              avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:536
             end
-            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:531
-              avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:531
+            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:536
+              avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:536
             end
-            if (1'b0) begin  // gen/virtq/packed_fetch.ts:532
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:532
-                pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:532
+            if (1'b0) begin  // gen/virtq/packed_fetch.ts:537
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:537
+                pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:537
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:532
-                pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:532
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:537
+                pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:537
               end
             end
-            fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:410
-            fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:411
-            ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:412
-            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:534
-          end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:660
-            if (~walk_open) begin  // gen/virtq/packed_fetch.ts:661
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:530
-                avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:530
+            fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:415
+            fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:416
+            ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:417
+            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:539
+          end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:665
+            if (~walk_open) begin  // gen/virtq/packed_fetch.ts:666
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:535
+                avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:535
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:530
-                avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:530
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:535
+                avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:535
               end
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:531
-                avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:531
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:536
+                avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:536
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:531
-                avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:531
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:536
+                avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:536
               end
-              if (1'b0) begin  // gen/virtq/packed_fetch.ts:532
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:532
-                  pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:532
+              if (1'b0) begin  // gen/virtq/packed_fetch.ts:537
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:537
+                  pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:537
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:532
-                  pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:532
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:537
+                  pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:537
                 end
               end
-              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:410
-              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:411
-              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:412
-              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:534
-            end else if (walk_retried) begin  // gen/virtq/packed_fetch.ts:662
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:539
-                halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:539
+              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:415
+              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:416
+              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:417
+              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:539
+            end else if (walk_retried) begin  // gen/virtq/packed_fetch.ts:667
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:544
+                halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:544
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:539
-                halted_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:539
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:544
+                halted_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:544
               end
-              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:523
-              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:410
-              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:411
-              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:412
-              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:542
+              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:528
+              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:415
+              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:416
+              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:417
+              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:547
             end else begin
-              walk_retried <= 1'b1;  // gen/virtq/packed_fetch.ts:665
-              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:410
-              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:411
-              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:412
-              fetch_on <= 1'b1;  // gen/virtq/packed_fetch.ts:416
-              walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:667
+              walk_retried <= 1'b1;  // gen/virtq/packed_fetch.ts:670
+              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:415
+              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:416
+              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:417
+              fetch_on <= 1'b1;  // gen/virtq/packed_fetch.ts:421
+              walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:672
             end
-          end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:670
-            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:539
-              halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:539
+          end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:675
+            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:544
+              halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:544
             end
-            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:539
-              halted_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:539
+            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:544
+              halted_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:544
             end
-            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:523
-            fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:410
-            fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:411
-            ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:412
-            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:542
-          end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:671
-            walk_state <= WALK_STATE_TABLE;  // gen/virtq/packed_fetch.ts:674
-          end else if ((~walk_cur[112]) & walk_cur_id_bad) begin  // gen/virtq/packed_fetch.ts:676
-            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:539
-              halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:539
+            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:528
+            fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:415
+            fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:416
+            ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:417
+            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:547
+          end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:676
+            walk_state <= WALK_STATE_TABLE;  // gen/virtq/packed_fetch.ts:679
+          end else if ((~walk_cur[112]) & walk_cur_id_bad) begin  // gen/virtq/packed_fetch.ts:681
+            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:544
+              halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:544
             end
-            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:539
-              halted_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:539
+            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:544
+              halted_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:544
             end
-            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:523
-            fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:410
-            fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:411
-            ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:412
-            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:542
-          end else if ((~walk_cur[112]) & walk_cur_big) begin  // gen/virtq/packed_fetch.ts:677
-            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:539
-              halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:539
+            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:528
+            fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:415
+            fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:416
+            ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:417
+            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:547
+          end else if ((~walk_cur[112]) & walk_cur_big) begin  // gen/virtq/packed_fetch.ts:682
+            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:544
+              halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:544
             end
-            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:539
-              halted_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:539
+            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:544
+              halted_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:544
             end
-            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:523
-            fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:410
-            fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:411
-            ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:412
-            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:542
+            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:528
+            fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:415
+            fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:416
+            ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:417
+            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:547
           end else begin
-            walk_open <= 1'b1;  // gen/virtq/packed_fetch.ts:679
-            walk_retried <= 1'b0;  // gen/virtq/packed_fetch.ts:684
-            if (~walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:696
-              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:523
+            walk_open <= 1'b1;  // gen/virtq/packed_fetch.ts:684
+            walk_retried <= 1'b0;  // gen/virtq/packed_fetch.ts:689
+            if (~walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:701
+              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:528
             end
-            if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:698
-              ring_cons <= ring_cons + 4'd1;  // gen/virtq/packed_fetch.ts:556
-              if ((~walk_cur[112]) & walk_others_wait) begin  // gen/virtq/packed_fetch.ts:557
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:530
-                  avail_pos_0 <= walk_pos_next;  // gen/virtq/packed_fetch.ts:530
+            if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:703
+              ring_cons <= ring_cons + 4'd1;  // gen/virtq/packed_fetch.ts:561
+              if ((~walk_cur[112]) & walk_others_wait) begin  // gen/virtq/packed_fetch.ts:562
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:535
+                  avail_pos_0 <= walk_pos_next;  // gen/virtq/packed_fetch.ts:535
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:530
-                  avail_pos_1 <= walk_pos_next;  // gen/virtq/packed_fetch.ts:530
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:535
+                  avail_pos_1 <= walk_pos_next;  // gen/virtq/packed_fetch.ts:535
                 end
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:531
-                  avail_wrap_0 <= walk_pos_last ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:531
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:536
+                  avail_wrap_0 <= walk_pos_last ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:536
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:531
-                  avail_wrap_1 <= walk_pos_last ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:531
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:536
+                  avail_wrap_1 <= walk_pos_last ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:536
                 end
-                if (1'b1) begin  // gen/virtq/packed_fetch.ts:532
-                  if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:532
-                    pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:532
+                if (1'b1) begin  // gen/virtq/packed_fetch.ts:537
+                  if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:537
+                    pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:537
                   end
-                  if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:532
-                    pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:532
+                  if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:537
+                    pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:537
                   end
                 end
-                fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:410
-                fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:411
-                ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:412
-                walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:534
+                fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:415
+                fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:416
+                ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:417
+                walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:539
               end else begin
-                walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:557
+                walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:562
               end
             end
           end
         end
         WALK_STATE_TABLE: begin
-          if (table_rd_grant) begin  // gen/virtq/packed_fetch.ts:631
-            table_alloc <= table_alloc + 5'd1;  // gen/virtq/packed_fetch.ts:642
-            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:523
-            walk_retried <= 1'b0;  // gen/virtq/packed_fetch.ts:644
-            if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:646
-              ring_cons <= ring_cons + 4'd1;  // gen/virtq/packed_fetch.ts:556
-              if (walk_others_wait) begin  // gen/virtq/packed_fetch.ts:557
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:530
-                  avail_pos_0 <= walk_pos_next;  // gen/virtq/packed_fetch.ts:530
+          if (table_rd_grant) begin  // gen/virtq/packed_fetch.ts:636
+            table_alloc <= table_alloc + 5'd1;  // gen/virtq/packed_fetch.ts:647
+            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:528
+            walk_retried <= 1'b0;  // gen/virtq/packed_fetch.ts:649
+            if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:651
+              ring_cons <= ring_cons + 4'd1;  // gen/virtq/packed_fetch.ts:561
+              if (walk_others_wait) begin  // gen/virtq/packed_fetch.ts:562
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:535
+                  avail_pos_0 <= walk_pos_next;  // gen/virtq/packed_fetch.ts:535
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:530
-                  avail_pos_1 <= walk_pos_next;  // gen/virtq/packed_fetch.ts:530
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:535
+                  avail_pos_1 <= walk_pos_next;  // gen/virtq/packed_fetch.ts:535
                 end
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:531
-                  avail_wrap_0 <= walk_pos_last ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:531
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:536
+                  avail_wrap_0 <= walk_pos_last ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:536
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:531
-                  avail_wrap_1 <= walk_pos_last ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:531
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:536
+                  avail_wrap_1 <= walk_pos_last ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:536
                 end
-                if (1'b1) begin  // gen/virtq/packed_fetch.ts:532
-                  if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:532
-                    pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:532
+                if (1'b1) begin  // gen/virtq/packed_fetch.ts:537
+                  if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:537
+                    pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:537
                   end
-                  if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:532
-                    pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:532
+                  if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:537
+                    pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:537
                   end
                 end
-                fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:410
-                fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:411
-                ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:412
-                walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:534
+                fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:415
+                fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:416
+                ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:417
+                walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:539
               end else begin
-                walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:557
+                walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:562
               end
             end else begin
-              walk_state <= WALK_STATE_LOAD;  // gen/virtq/packed_fetch.ts:648
+              walk_state <= WALK_STATE_LOAD;  // gen/virtq/packed_fetch.ts:653
             end
           end
         end
         default: begin end
       endcase
-      case (stage_state)  // gen/virtq/packed_expand.ts:124
+      stage_retire <= stage_retire_now;  // gen/virtq/packed_expand.ts:80
+      stage_retire_queue <= stage_retire_now_queue;  // gen/virtq/packed_expand.ts:81
+      case (stage_state)  // gen/virtq/packed_expand.ts:131
         STAGE_STATE_IDLE: begin
-          if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:126
-            if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:127
-            end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:137
-              stage_queue <= items_deq_data[175];  // gen/virtq/packed_expand.ts:139
-              stage_state <= STAGE_STATE_WAIT;  // gen/virtq/packed_expand.ts:148
+          if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:133
+            if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:134
+            end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:144
+              stage_queue <= items_deq_data[175];  // gen/virtq/packed_expand.ts:146
+              stage_state <= STAGE_STATE_WAIT;  // gen/virtq/packed_expand.ts:155
             end
           end
         end
         STAGE_STATE_WAIT: begin
-          if (table_fill != table_cons_reg) begin  // gen/virtq/packed_expand.ts:165
-            if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:167
-              table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:78
-              stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:80
-            end else if (_select_1) begin  // gen/virtq/packed_expand.ts:171
-              table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:78
-              stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:80
-            end else begin
-              stage_state <= STAGE_STATE_LOAD;  // gen/virtq/packed_expand.ts:172
-            end
+          if (table_fill != table_cons_reg) begin  // gen/virtq/packed_expand.ts:172
+            stage_state <= STAGE_STATE_CHECK;  // gen/virtq/packed_expand.ts:174
+          end
+        end
+        STAGE_STATE_CHECK: begin
+          if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:178
+            table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:85
+            stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:87
+          end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:182
+            table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:85
+            stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:87
+          end else begin
+            stage_state <= STAGE_STATE_LOAD;  // gen/virtq/packed_expand.ts:183
           end
         end
         STAGE_STATE_LOAD: begin
-          stage_state <= STAGE_STATE_WALK;  // gen/virtq/packed_expand.ts:176
+          stage_state <= STAGE_STATE_WALK;  // gen/virtq/packed_expand.ts:186
         end
         STAGE_STATE_WALK: begin
-          if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:179
-            table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:78
-            stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:80
-          end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:183
-            table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:78
-            stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:80
-          end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:184
-            table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:78
-            stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:80
-          end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:185
-            table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:78
-            stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:80
-          end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:186
-            table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:78
-            stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:80
-          end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:187
-            if (stage_last) begin  // gen/virtq/packed_expand.ts:194
-              table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:78
-              stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:80
-            end else if (stage_batch_end) begin  // gen/virtq/packed_expand.ts:197
-              stage_state <= STAGE_STATE_MORE;  // gen/virtq/packed_expand.ts:200
+          if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:189
+            table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:85
+            stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:87
+          end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:193
+            table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:85
+            stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:87
+          end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:194
+            table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:85
+            stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:87
+          end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:195
+            table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:85
+            stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:87
+          end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:196
+            table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:85
+            stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:87
+          end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:197
+            if (stage_last) begin  // gen/virtq/packed_expand.ts:204
+              table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:85
+              stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:87
+            end else if (stage_batch_end) begin  // gen/virtq/packed_expand.ts:207
+              stage_state <= STAGE_STATE_MORE;  // gen/virtq/packed_expand.ts:210
             end
           end
         end
         STAGE_STATE_MORE: begin
-          if (more_rd_grant) begin  // gen/virtq/packed_expand.ts:204
-            stage_state <= STAGE_STATE_MORE_WAIT;  // gen/virtq/packed_expand.ts:204
+          if (more_rd_grant) begin  // gen/virtq/packed_expand.ts:214
+            stage_state <= STAGE_STATE_MORE_WAIT;  // gen/virtq/packed_expand.ts:214
           end
         end
         STAGE_STATE_MORE_WAIT: begin
-          if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:206
-            if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:208
-              table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:78
-              stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:80
+          if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:216
+            if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:218
+              table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:85
+              stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:87
             end else begin
-              stage_state <= STAGE_STATE_LOAD;  // gen/virtq/packed_expand.ts:208
+              stage_state <= STAGE_STATE_LOAD;  // gen/virtq/packed_expand.ts:218
             end
           end
         end
@@ -1872,17 +1872,17 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
         used_queue <= done_queue;  // gen/virtq/packed_used.ts:80
         used_seq <= used_seq + 8'd1;  // gen/virtq/packed_used.ts:82
         if (done_queue == 1'b0) begin  // gen/virtq/packed_used.ts:83
-          used_pos_0 <= _mux_16[15:0];  // gen/virtq/packed_used.ts:83
+          used_pos_0 <= _mux_15[15:0];  // gen/virtq/packed_used.ts:83
         end
         if (done_queue == 1'b1) begin  // gen/virtq/packed_used.ts:83
-          used_pos_1 <= _mux_16[15:0];  // gen/virtq/packed_used.ts:83
+          used_pos_1 <= _mux_15[15:0];  // gen/virtq/packed_used.ts:83
         end
-        if (({1'b0, _select_17} + {1'b0, done_slots}) >= {1'b0, _select_18}) begin  // gen/virtq/packed_used.ts:84
+        if (({1'b0, _select_16} + {1'b0, done_slots}) >= {1'b0, _select_17}) begin  // gen/virtq/packed_used.ts:84
           if (done_queue == 1'b0) begin  // gen/virtq/packed_used.ts:84
-            used_wrap_0 <= ~_select_19;  // gen/virtq/packed_used.ts:84
+            used_wrap_0 <= ~_select_18;  // gen/virtq/packed_used.ts:84
           end
           if (done_queue == 1'b1) begin  // gen/virtq/packed_used.ts:84
-            used_wrap_1 <= ~_select_19;  // gen/virtq/packed_used.ts:84
+            used_wrap_1 <= ~_select_18;  // gen/virtq/packed_used.ts:84
           end
         end
         used_state <= USED_STATE_CALC;  // gen/virtq/packed_used.ts:85
@@ -1925,7 +1925,7 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
           end
         end
         NOTIFY_STATE_FENCE: begin
-          if (~_sub_20[7]) begin  // gen/virtq/packed_used.ts:223
+          if (~_sub_19[7]) begin  // gen/virtq/packed_used.ts:223
             notify_state <= NOTIFY_STATE_READ;  // gen/virtq/packed_used.ts:223
           end
         end
@@ -1949,10 +1949,10 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
         default: begin end
       endcase
       inflight_0 <= (inflight_0 + {15'd0, (stage_commit_now & (((stage_state == STAGE_STATE_IDLE) ? items_deq_data[175] : stage_queue) == 1'b0))}) - {15'd0, ((done_valid & done_ready) & (done_queue == 1'b0))};  // gen/virtq/packed_engine.ts:192
-      unsignalled_0 <= (unsignalled_0 + ((used_accept & (done_queue == 1'b0)) ? done_slots : 16'd0)) - ((notify_taken & (notify_pick_index == 1'b0)) ? _select_21 : 16'd0);  // gen/virtq/packed_engine.ts:195
+      unsignalled_0 <= (unsignalled_0 + ((used_accept & (done_queue == 1'b0)) ? done_slots : 16'd0)) - ((notify_taken & (notify_pick_index == 1'b0)) ? _select_20 : 16'd0);  // gen/virtq/packed_engine.ts:195
       items_of_0 <= (items_of_0 + {4'd0, ((items_enq_valid & items_enq_ready) & (walk_queue == 1'b0))}) - {4'd0, (stage_retire & (stage_retire_queue == 1'b0))};  // gen/virtq/packed_engine.ts:199
       inflight_1 <= (inflight_1 + {15'd0, (stage_commit_now & (((stage_state == STAGE_STATE_IDLE) ? items_deq_data[175] : stage_queue) == 1'b1))}) - {15'd0, ((done_valid & done_ready) & (done_queue == 1'b1))};  // gen/virtq/packed_engine.ts:192
-      unsignalled_1 <= (unsignalled_1 + ((used_accept & (done_queue == 1'b1)) ? done_slots : 16'd0)) - ((notify_taken & (notify_pick_index == 1'b1)) ? _select_21 : 16'd0);  // gen/virtq/packed_engine.ts:195
+      unsignalled_1 <= (unsignalled_1 + ((used_accept & (done_queue == 1'b1)) ? done_slots : 16'd0)) - ((notify_taken & (notify_pick_index == 1'b1)) ? _select_20 : 16'd0);  // gen/virtq/packed_engine.ts:195
       items_of_1 <= (items_of_1 + {4'd0, ((items_enq_valid & items_enq_ready) & (walk_queue == 1'b1))}) - {4'd0, (stage_retire & (stage_retire_queue == 1'b1))};  // gen/virtq/packed_engine.ts:199
       if (q0_notify) begin  // gen/virtq/packed_engine.ts:203
         pending_0 <= 1'b1;  // gen/virtq/packed_engine.ts:203
@@ -1969,10 +1969,10 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
         end
       end
       if (used_fatal) begin  // gen/virtq/packed_engine.ts:207
-        if (_select_22 == 1'b0) begin  // gen/virtq/packed_engine.ts:207
+        if (_select_21 == 1'b0) begin  // gen/virtq/packed_engine.ts:207
           failed_0 <= 1'b1;  // gen/virtq/packed_engine.ts:207
         end
-        if (_select_22 == 1'b1) begin  // gen/virtq/packed_engine.ts:207
+        if (_select_21 == 1'b1) begin  // gen/virtq/packed_engine.ts:207
           failed_1 <= 1'b1;  // gen/virtq/packed_engine.ts:207
         end
       end
@@ -2028,283 +2028,284 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
     end
   end
   always @(posedge clk) begin
-    event_line <= (event_line & (~_cat_23)) | (((mem_wr_valid & (memwr_line == 10'd320)) ? mem_wr_data[63:0] : mem_wr_data[127:64]) & _cat_23);  // gen/virtq/packed_fetch.ts:140
-    if (rd_status_valid & (rd_status_id[1:0] == 2'd0)) begin  // gen/virtq/packed_fetch.ts:355
-      if (ring_fill[1:0] == 2'd0) begin  // gen/virtq/packed_fetch.ts:357
-        ring_slot_err_0 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:357
+    event_line <= (event_line & (~_cat_22)) | (((mem_wr_valid & (memwr_line == 10'd320)) ? mem_wr_data[63:0] : mem_wr_data[127:64]) & _cat_22);  // gen/virtq/packed_fetch.ts:140
+    if (rd_status_valid & (rd_status_id[1:0] == 2'd0)) begin  // gen/virtq/packed_fetch.ts:360
+      if (ring_fill[1:0] == 2'd0) begin  // gen/virtq/packed_fetch.ts:362
+        ring_slot_err_0 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:362
       end
-      if (ring_fill[1:0] == 2'd1) begin  // gen/virtq/packed_fetch.ts:357
-        ring_slot_err_1 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:357
+      if (ring_fill[1:0] == 2'd1) begin  // gen/virtq/packed_fetch.ts:362
+        ring_slot_err_1 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:362
       end
-      if (ring_fill[1:0] == 2'd2) begin  // gen/virtq/packed_fetch.ts:357
-        ring_slot_err_2 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:357
+      if (ring_fill[1:0] == 2'd2) begin  // gen/virtq/packed_fetch.ts:362
+        ring_slot_err_2 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:362
       end
-      if (ring_fill[1:0] == 2'd3) begin  // gen/virtq/packed_fetch.ts:357
-        ring_slot_err_3 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:357
-      end
-    end
-    if (rd_status_valid & (rd_status_id[1:0] == 2'd2)) begin  // gen/virtq/packed_fetch.ts:359
-      if (table_fill[3:0] == 4'd0) begin  // gen/virtq/packed_fetch.ts:361
-        table_slot_err_0 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:361
-      end
-      if (table_fill[3:0] == 4'd1) begin  // gen/virtq/packed_fetch.ts:361
-        table_slot_err_1 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:361
-      end
-      if (table_fill[3:0] == 4'd2) begin  // gen/virtq/packed_fetch.ts:361
-        table_slot_err_2 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:361
-      end
-      if (table_fill[3:0] == 4'd3) begin  // gen/virtq/packed_fetch.ts:361
-        table_slot_err_3 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:361
-      end
-      if (table_fill[3:0] == 4'd4) begin  // gen/virtq/packed_fetch.ts:361
-        table_slot_err_4 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:361
-      end
-      if (table_fill[3:0] == 4'd5) begin  // gen/virtq/packed_fetch.ts:361
-        table_slot_err_5 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:361
-      end
-      if (table_fill[3:0] == 4'd6) begin  // gen/virtq/packed_fetch.ts:361
-        table_slot_err_6 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:361
-      end
-      if (table_fill[3:0] == 4'd7) begin  // gen/virtq/packed_fetch.ts:361
-        table_slot_err_7 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:361
-      end
-      if (table_fill[3:0] == 4'd8) begin  // gen/virtq/packed_fetch.ts:361
-        table_slot_err_8 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:361
-      end
-      if (table_fill[3:0] == 4'd9) begin  // gen/virtq/packed_fetch.ts:361
-        table_slot_err_9 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:361
-      end
-      if (table_fill[3:0] == 4'd10) begin  // gen/virtq/packed_fetch.ts:361
-        table_slot_err_10 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:361
-      end
-      if (table_fill[3:0] == 4'd11) begin  // gen/virtq/packed_fetch.ts:361
-        table_slot_err_11 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:361
-      end
-      if (table_fill[3:0] == 4'd12) begin  // gen/virtq/packed_fetch.ts:361
-        table_slot_err_12 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:361
-      end
-      if (table_fill[3:0] == 4'd13) begin  // gen/virtq/packed_fetch.ts:361
-        table_slot_err_13 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:361
-      end
-      if (table_fill[3:0] == 4'd14) begin  // gen/virtq/packed_fetch.ts:361
-        table_slot_err_14 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:361
-      end
-      if (table_fill[3:0] == 4'd15) begin  // gen/virtq/packed_fetch.ts:361
-        table_slot_err_15 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:361
+      if (ring_fill[1:0] == 2'd3) begin  // gen/virtq/packed_fetch.ts:362
+        ring_slot_err_3 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:362
       end
     end
-    if ((fetch_on & (~fetch_issue)) & ring_slot_free) begin  // gen/virtq/packed_fetch.ts:395
-      fetch_n <= ((walk_size - fetch_pos) >= 16'd8) ? 4'd8 : _sub_25[3:0];  // gen/virtq/packed_fetch.ts:396
-      fetch_host <= _select_26 + ({48'd0, fetch_pos} << 4);  // gen/virtq/packed_fetch.ts:397
+    if (rd_status_valid & (rd_status_id[1:0] == 2'd2)) begin  // gen/virtq/packed_fetch.ts:364
+      if (table_fill[3:0] == 4'd0) begin  // gen/virtq/packed_fetch.ts:366
+        table_slot_err_0 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:366
+      end
+      if (table_fill[3:0] == 4'd1) begin  // gen/virtq/packed_fetch.ts:366
+        table_slot_err_1 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:366
+      end
+      if (table_fill[3:0] == 4'd2) begin  // gen/virtq/packed_fetch.ts:366
+        table_slot_err_2 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:366
+      end
+      if (table_fill[3:0] == 4'd3) begin  // gen/virtq/packed_fetch.ts:366
+        table_slot_err_3 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:366
+      end
+      if (table_fill[3:0] == 4'd4) begin  // gen/virtq/packed_fetch.ts:366
+        table_slot_err_4 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:366
+      end
+      if (table_fill[3:0] == 4'd5) begin  // gen/virtq/packed_fetch.ts:366
+        table_slot_err_5 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:366
+      end
+      if (table_fill[3:0] == 4'd6) begin  // gen/virtq/packed_fetch.ts:366
+        table_slot_err_6 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:366
+      end
+      if (table_fill[3:0] == 4'd7) begin  // gen/virtq/packed_fetch.ts:366
+        table_slot_err_7 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:366
+      end
+      if (table_fill[3:0] == 4'd8) begin  // gen/virtq/packed_fetch.ts:366
+        table_slot_err_8 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:366
+      end
+      if (table_fill[3:0] == 4'd9) begin  // gen/virtq/packed_fetch.ts:366
+        table_slot_err_9 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:366
+      end
+      if (table_fill[3:0] == 4'd10) begin  // gen/virtq/packed_fetch.ts:366
+        table_slot_err_10 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:366
+      end
+      if (table_fill[3:0] == 4'd11) begin  // gen/virtq/packed_fetch.ts:366
+        table_slot_err_11 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:366
+      end
+      if (table_fill[3:0] == 4'd12) begin  // gen/virtq/packed_fetch.ts:366
+        table_slot_err_12 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:366
+      end
+      if (table_fill[3:0] == 4'd13) begin  // gen/virtq/packed_fetch.ts:366
+        table_slot_err_13 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:366
+      end
+      if (table_fill[3:0] == 4'd14) begin  // gen/virtq/packed_fetch.ts:366
+        table_slot_err_14 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:366
+      end
+      if (table_fill[3:0] == 4'd15) begin  // gen/virtq/packed_fetch.ts:366
+        table_slot_err_15 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:366
+      end
     end
-    if (ring_rd_grant) begin  // gen/virtq/packed_fetch.ts:401
-      if (ring_alloc[1:0] == 2'd0) begin  // gen/virtq/packed_fetch.ts:402
-        ring_slot_n_0 <= fetch_n;  // gen/virtq/packed_fetch.ts:402
-      end
-      if (ring_alloc[1:0] == 2'd1) begin  // gen/virtq/packed_fetch.ts:402
-        ring_slot_n_1 <= fetch_n;  // gen/virtq/packed_fetch.ts:402
-      end
-      if (ring_alloc[1:0] == 2'd2) begin  // gen/virtq/packed_fetch.ts:402
-        ring_slot_n_2 <= fetch_n;  // gen/virtq/packed_fetch.ts:402
-      end
-      if (ring_alloc[1:0] == 2'd3) begin  // gen/virtq/packed_fetch.ts:402
-        ring_slot_n_3 <= fetch_n;  // gen/virtq/packed_fetch.ts:402
-      end
-      if (ring_alloc[1:0] == 2'd0) begin  // gen/virtq/packed_fetch.ts:403
-        ring_slot_queue_0 <= walk_queue;  // gen/virtq/packed_fetch.ts:403
-      end
-      if (ring_alloc[1:0] == 2'd1) begin  // gen/virtq/packed_fetch.ts:403
-        ring_slot_queue_1 <= walk_queue;  // gen/virtq/packed_fetch.ts:403
-      end
-      if (ring_alloc[1:0] == 2'd2) begin  // gen/virtq/packed_fetch.ts:403
-        ring_slot_queue_2 <= walk_queue;  // gen/virtq/packed_fetch.ts:403
-      end
-      if (ring_alloc[1:0] == 2'd3) begin  // gen/virtq/packed_fetch.ts:403
-        ring_slot_queue_3 <= walk_queue;  // gen/virtq/packed_fetch.ts:403
-      end
-      fetch_pos <= (fetch_pos_adv == {1'b0, walk_size}) ? 16'd0 : fetch_pos_adv[15:0];  // gen/virtq/packed_fetch.ts:406
+    if ((fetch_on & (~fetch_issue)) & ring_slot_free) begin  // gen/virtq/packed_fetch.ts:400
+      fetch_n <= ((walk_size - fetch_pos) >= 16'd8) ? 4'd8 : _sub_24[3:0];  // gen/virtq/packed_fetch.ts:401
+      fetch_host <= _select_25 + ({48'd0, fetch_pos} << 4);  // gen/virtq/packed_fetch.ts:402
     end
-    case (walk_state)  // gen/virtq/packed_fetch.ts:566
+    if (ring_rd_grant) begin  // gen/virtq/packed_fetch.ts:406
+      if (ring_alloc[1:0] == 2'd0) begin  // gen/virtq/packed_fetch.ts:407
+        ring_slot_n_0 <= fetch_n;  // gen/virtq/packed_fetch.ts:407
+      end
+      if (ring_alloc[1:0] == 2'd1) begin  // gen/virtq/packed_fetch.ts:407
+        ring_slot_n_1 <= fetch_n;  // gen/virtq/packed_fetch.ts:407
+      end
+      if (ring_alloc[1:0] == 2'd2) begin  // gen/virtq/packed_fetch.ts:407
+        ring_slot_n_2 <= fetch_n;  // gen/virtq/packed_fetch.ts:407
+      end
+      if (ring_alloc[1:0] == 2'd3) begin  // gen/virtq/packed_fetch.ts:407
+        ring_slot_n_3 <= fetch_n;  // gen/virtq/packed_fetch.ts:407
+      end
+      if (ring_alloc[1:0] == 2'd0) begin  // gen/virtq/packed_fetch.ts:408
+        ring_slot_queue_0 <= walk_queue;  // gen/virtq/packed_fetch.ts:408
+      end
+      if (ring_alloc[1:0] == 2'd1) begin  // gen/virtq/packed_fetch.ts:408
+        ring_slot_queue_1 <= walk_queue;  // gen/virtq/packed_fetch.ts:408
+      end
+      if (ring_alloc[1:0] == 2'd2) begin  // gen/virtq/packed_fetch.ts:408
+        ring_slot_queue_2 <= walk_queue;  // gen/virtq/packed_fetch.ts:408
+      end
+      if (ring_alloc[1:0] == 2'd3) begin  // gen/virtq/packed_fetch.ts:408
+        ring_slot_queue_3 <= walk_queue;  // gen/virtq/packed_fetch.ts:408
+      end
+      fetch_pos <= (fetch_pos_adv == {1'b0, walk_size}) ? 16'd0 : fetch_pos_adv[15:0];  // gen/virtq/packed_fetch.ts:411
+    end
+    case (walk_state)  // gen/virtq/packed_fetch.ts:571
       WALK_STATE_IDLE: begin
-        if (sched_valid) begin  // gen/virtq/packed_fetch.ts:568
-          walk_size <= _select_27;  // gen/virtq/packed_fetch.ts:570
-          walk_pos <= _select_28;  // gen/virtq/packed_fetch.ts:576
-          walk_wrap <= _select_29;  // gen/virtq/packed_fetch.ts:577
-          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:524
-          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:525
-          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:526
-          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:527
+        if (sched_valid) begin  // gen/virtq/packed_fetch.ts:573
+          walk_size <= _select_26;  // gen/virtq/packed_fetch.ts:575
+          walk_pos <= _select_27;  // gen/virtq/packed_fetch.ts:581
+          walk_wrap <= _select_28;  // gen/virtq/packed_fetch.ts:582
+          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:529
+          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:530
+          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:531
+          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:532
         end
       end
       WALK_STATE_START: begin
-        walk_pos_next <= ((walk_pos + 16'd1) == walk_size) ? 16'd0 : (walk_pos + 16'd1);  // gen/virtq/packed_fetch.ts:587
-        walk_pos_last <= (walk_pos + 16'd1) == walk_size;  // gen/virtq/packed_fetch.ts:588
-        fetch_pos <= walk_pos;  // gen/virtq/packed_fetch.ts:417
+        walk_pos_next <= ((walk_pos + 16'd1) == walk_size) ? 16'd0 : (walk_pos + 16'd1);  // gen/virtq/packed_fetch.ts:592
+        walk_pos_last <= (walk_pos + 16'd1) == walk_size;  // gen/virtq/packed_fetch.ts:593
+        fetch_pos <= walk_pos;  // gen/virtq/packed_fetch.ts:422
       end
       WALK_STATE_SLOT: begin
-        if (walk_resetting | (~items_enq_ready)) begin  // gen/virtq/packed_fetch.ts:593
-          if (walk_resetting & items_enq_ready) begin  // gen/virtq/packed_fetch.ts:595
-            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:524
-            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:525
-            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:526
-            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:527
+        if (walk_resetting | (~items_enq_ready)) begin  // gen/virtq/packed_fetch.ts:598
+          if (walk_resetting & items_enq_ready) begin  // gen/virtq/packed_fetch.ts:600
+            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:529
+            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:530
+            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:531
+            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:532
           end
-        end else if (ring_filled) begin  // gen/virtq/packed_fetch.ts:600
-          walk_k <= 3'd0;  // gen/virtq/packed_fetch.ts:601
-          if (_select_5) begin  // gen/virtq/packed_fetch.ts:602
-            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:524
-            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:525
-            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:526
-            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:527
+        end else if (ring_filled) begin  // gen/virtq/packed_fetch.ts:605
+          walk_k <= 3'd0;  // gen/virtq/packed_fetch.ts:606
+          if (_select_4) begin  // gen/virtq/packed_fetch.ts:607
+            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:529
+            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:530
+            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:531
+            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:532
           end
         end
       end
       WALK_STATE_LOAD: begin
-        walk_cur <= {fetch_ring_odd_rd0, fetch_ring_even_rd0};  // gen/virtq/packed_fetch.ts:496
-        walk_cur_avail <= (fetch_ring_odd_rd0[55] == walk_wrap) & (fetch_ring_odd_rd0[63] != walk_wrap);  // gen/virtq/packed_fetch.ts:497
-        walk_cur_faults <= {((~fetch_ring_odd_rd0[50]) & (walk_segs == 7'd64)), (((~fetch_ring_odd_rd0[50]) & (~fetch_ring_odd_rd0[49])) & walk_saw_write), (fetch_ring_odd_rd0[50] & (fetch_ring_odd_rd0[31:4] > {21'd0, (7'd64 - walk_segs)})), (fetch_ring_odd_rd0[50] & (fetch_ring_odd_rd0[31:4] > {12'd0, walk_size})), (fetch_ring_odd_rd0[50] & ((fetch_ring_odd_rd0[31:0] == 32'd0) | (fetch_ring_odd_rd0[3:0] != 4'd0))), (fetch_ring_odd_rd0[50] & fetch_ring_odd_rd0[48]), (fetch_ring_odd_rd0[50] & (~features[28])), (walk_descs >= walk_size)};  // gen/virtq/packed_fetch.ts:498
-        walk_cur_big <= (walk_total + {7'd0, fetch_ring_odd_rd0[31:0]}) > 39'h100000000;  // gen/virtq/packed_fetch.ts:499
-        walk_cur_id_bad <= features[35] & (fetch_ring_odd_rd0[47:32] != (walk_open ? walk_head : walk_pos));  // gen/virtq/packed_fetch.ts:500
+        walk_cur <= {fetch_ring_odd_rd0, fetch_ring_even_rd0};  // gen/virtq/packed_fetch.ts:501
+        walk_cur_avail <= (fetch_ring_odd_rd0[55] == walk_wrap) & (fetch_ring_odd_rd0[63] != walk_wrap);  // gen/virtq/packed_fetch.ts:502
+        walk_cur_faults <= {((~fetch_ring_odd_rd0[50]) & (walk_segs == 7'd64)), (((~fetch_ring_odd_rd0[50]) & (~fetch_ring_odd_rd0[49])) & walk_saw_write), (fetch_ring_odd_rd0[50] & (fetch_ring_odd_rd0[31:4] > {21'd0, (7'd64 - walk_segs)})), (fetch_ring_odd_rd0[50] & (fetch_ring_odd_rd0[31:4] > {12'd0, walk_size})), (fetch_ring_odd_rd0[50] & ((fetch_ring_odd_rd0[31:0] == 32'd0) | (fetch_ring_odd_rd0[3:0] != 4'd0))), (fetch_ring_odd_rd0[50] & fetch_ring_odd_rd0[48]), (fetch_ring_odd_rd0[50] & (~features[28])), (walk_descs >= walk_size)};  // gen/virtq/packed_fetch.ts:503
+        walk_cur_big <= (walk_total + {7'd0, fetch_ring_odd_rd0[31:0]}) > 39'h100000000;  // gen/virtq/packed_fetch.ts:504
+        walk_cur_id_bad <= features[35] & (fetch_ring_odd_rd0[47:32] != (walk_open ? walk_head : walk_pos));  // gen/virtq/packed_fetch.ts:505
       end
       WALK_STATE_WALK: begin
-        if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:619
-        end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:622
-          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:524
-          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:525
-          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:526
-          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:527
-        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:660
-          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:661
-          end else if (walk_retried) begin  // gen/virtq/packed_fetch.ts:662
-            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:524
-            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:525
-            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:526
-            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:527
+        if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:624
+        end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:627
+          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:529
+          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:530
+          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:531
+          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:532
+        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:665
+          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:666
+          end else if (walk_retried) begin  // gen/virtq/packed_fetch.ts:667
+            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:529
+            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:530
+            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:531
+            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:532
           end else begin
-            fetch_pos <= walk_pos;  // gen/virtq/packed_fetch.ts:417
+            fetch_pos <= walk_pos;  // gen/virtq/packed_fetch.ts:422
           end
-        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:670
-          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:524
-          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:525
-          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:526
-          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:527
-        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:671
-          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:673
-            walk_head <= walk_pos;  // gen/virtq/packed_fetch.ts:673
+        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:675
+          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:529
+          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:530
+          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:531
+          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:532
+        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:676
+          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:678
+            walk_head <= walk_pos;  // gen/virtq/packed_fetch.ts:678
           end
-        end else if ((~walk_cur[112]) & walk_cur_id_bad) begin  // gen/virtq/packed_fetch.ts:676
-          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:524
-          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:525
-          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:526
-          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:527
-        end else if ((~walk_cur[112]) & walk_cur_big) begin  // gen/virtq/packed_fetch.ts:677
-          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:524
-          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:525
-          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:526
-          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:527
+        end else if ((~walk_cur[112]) & walk_cur_id_bad) begin  // gen/virtq/packed_fetch.ts:681
+          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:529
+          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:530
+          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:531
+          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:532
+        end else if ((~walk_cur[112]) & walk_cur_big) begin  // gen/virtq/packed_fetch.ts:682
+          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:529
+          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:530
+          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:531
+          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:532
         end else begin
-          walk_descs <= walk_descs + 16'd1;  // gen/virtq/packed_fetch.ts:680
-          walk_segs <= walk_segs + 7'd1;  // gen/virtq/packed_fetch.ts:681
-          walk_total <= walk_total_next;  // gen/virtq/packed_fetch.ts:682
-          walk_saw_write <= walk_saw_write | walk_cur[113];  // gen/virtq/packed_fetch.ts:683
-          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:685
-            walk_head <= walk_pos;  // gen/virtq/packed_fetch.ts:685
+          walk_descs <= walk_descs + 16'd1;  // gen/virtq/packed_fetch.ts:685
+          walk_segs <= walk_segs + 7'd1;  // gen/virtq/packed_fetch.ts:686
+          walk_total <= walk_total_next;  // gen/virtq/packed_fetch.ts:687
+          walk_saw_write <= walk_saw_write | walk_cur[113];  // gen/virtq/packed_fetch.ts:688
+          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:690
+            walk_head <= walk_pos;  // gen/virtq/packed_fetch.ts:690
           end
-          if (~walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:696
-            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:524
-            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:525
-            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:526
-            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:527
+          if (~walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:701
+            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:529
+            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:530
+            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:531
+            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:532
           end
-          walk_pos <= walk_pos_next;  // gen/virtq/packed_fetch.ts:546
-          walk_pos_next <= ((walk_pos_next + 16'd1) == walk_size) ? 16'd0 : (walk_pos_next + 16'd1);  // gen/virtq/packed_fetch.ts:549
-          walk_pos_last <= (walk_pos_next + 16'd1) == walk_size;  // gen/virtq/packed_fetch.ts:550
-          if (walk_pos_last) begin  // gen/virtq/packed_fetch.ts:551
-            walk_wrap <= ~walk_wrap;  // gen/virtq/packed_fetch.ts:551
+          walk_pos <= walk_pos_next;  // gen/virtq/packed_fetch.ts:551
+          walk_pos_next <= ((walk_pos_next + 16'd1) == walk_size) ? 16'd0 : (walk_pos_next + 16'd1);  // gen/virtq/packed_fetch.ts:554
+          walk_pos_last <= (walk_pos_next + 16'd1) == walk_size;  // gen/virtq/packed_fetch.ts:555
+          if (walk_pos_last) begin  // gen/virtq/packed_fetch.ts:556
+            walk_wrap <= ~walk_wrap;  // gen/virtq/packed_fetch.ts:556
           end
-          if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:698
+          if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:703
           end else begin
-            walk_k <= walk_k + 3'd1;  // gen/virtq/packed_fetch.ts:560
-            walk_cur <= {fetch_ring_odd_rd0, fetch_ring_even_rd0};  // gen/virtq/packed_fetch.ts:496
-            walk_cur_avail <= (fetch_ring_odd_rd0[55] == walk_wrap) & (fetch_ring_odd_rd0[63] != walk_wrap);  // gen/virtq/packed_fetch.ts:497
-            walk_cur_faults <= {((~fetch_ring_odd_rd0[50]) & (walk_cur[112] & ((walk_segs + 7'd1) == 7'd64))), (((~fetch_ring_odd_rd0[50]) & (~fetch_ring_odd_rd0[49])) & (walk_cur[112] & (walk_saw_write | walk_cur[113]))), (fetch_ring_odd_rd0[50] & (fetch_ring_odd_rd0[31:4] > {21'd0, (walk_cur[112] ? (7'd64 - (walk_segs + 7'd1)) : 7'd64)})), (fetch_ring_odd_rd0[50] & (fetch_ring_odd_rd0[31:4] > {12'd0, walk_size})), (fetch_ring_odd_rd0[50] & ((fetch_ring_odd_rd0[31:0] == 32'd0) | (fetch_ring_odd_rd0[3:0] != 4'd0))), (fetch_ring_odd_rd0[50] & fetch_ring_odd_rd0[48]), (fetch_ring_odd_rd0[50] & (~features[28])), (walk_cur[112] & ((walk_descs + 16'd1) >= walk_size))};  // gen/virtq/packed_fetch.ts:498
-            walk_cur_big <= ((walk_cur[112] ? walk_total_next : 39'd0) + {7'd0, fetch_ring_odd_rd0[31:0]}) > 39'h100000000;  // gen/virtq/packed_fetch.ts:499
-            walk_cur_id_bad <= features[35] & (fetch_ring_odd_rd0[47:32] != (walk_cur[112] ? (walk_open ? walk_head : walk_pos) : walk_pos_next));  // gen/virtq/packed_fetch.ts:500
+            walk_k <= walk_k + 3'd1;  // gen/virtq/packed_fetch.ts:565
+            walk_cur <= {fetch_ring_odd_rd0, fetch_ring_even_rd0};  // gen/virtq/packed_fetch.ts:501
+            walk_cur_avail <= (fetch_ring_odd_rd0[55] == walk_wrap) & (fetch_ring_odd_rd0[63] != walk_wrap);  // gen/virtq/packed_fetch.ts:502
+            walk_cur_faults <= {((~fetch_ring_odd_rd0[50]) & (walk_cur[112] & ((walk_segs + 7'd1) == 7'd64))), (((~fetch_ring_odd_rd0[50]) & (~fetch_ring_odd_rd0[49])) & (walk_cur[112] & (walk_saw_write | walk_cur[113]))), (fetch_ring_odd_rd0[50] & (fetch_ring_odd_rd0[31:4] > {21'd0, (walk_cur[112] ? (7'd64 - (walk_segs + 7'd1)) : 7'd64)})), (fetch_ring_odd_rd0[50] & (fetch_ring_odd_rd0[31:4] > {12'd0, walk_size})), (fetch_ring_odd_rd0[50] & ((fetch_ring_odd_rd0[31:0] == 32'd0) | (fetch_ring_odd_rd0[3:0] != 4'd0))), (fetch_ring_odd_rd0[50] & fetch_ring_odd_rd0[48]), (fetch_ring_odd_rd0[50] & (~features[28])), (walk_cur[112] & ((walk_descs + 16'd1) >= walk_size))};  // gen/virtq/packed_fetch.ts:503
+            walk_cur_big <= ((walk_cur[112] ? walk_total_next : 39'd0) + {7'd0, fetch_ring_odd_rd0[31:0]}) > 39'h100000000;  // gen/virtq/packed_fetch.ts:504
+            walk_cur_id_bad <= features[35] & (fetch_ring_odd_rd0[47:32] != (walk_cur[112] ? (walk_open ? walk_head : walk_pos) : walk_pos_next));  // gen/virtq/packed_fetch.ts:505
           end
         end
       end
       WALK_STATE_TABLE: begin
-        if (table_rd_grant) begin  // gen/virtq/packed_fetch.ts:631
-          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:524
-          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:525
-          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:526
-          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:527
-          walk_pos <= walk_pos_next;  // gen/virtq/packed_fetch.ts:546
-          walk_pos_next <= ((walk_pos_next + 16'd1) == walk_size) ? 16'd0 : (walk_pos_next + 16'd1);  // gen/virtq/packed_fetch.ts:549
-          walk_pos_last <= (walk_pos_next + 16'd1) == walk_size;  // gen/virtq/packed_fetch.ts:550
-          if (walk_pos_last) begin  // gen/virtq/packed_fetch.ts:551
-            walk_wrap <= ~walk_wrap;  // gen/virtq/packed_fetch.ts:551
+        if (table_rd_grant) begin  // gen/virtq/packed_fetch.ts:636
+          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:529
+          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:530
+          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:531
+          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:532
+          walk_pos <= walk_pos_next;  // gen/virtq/packed_fetch.ts:551
+          walk_pos_next <= ((walk_pos_next + 16'd1) == walk_size) ? 16'd0 : (walk_pos_next + 16'd1);  // gen/virtq/packed_fetch.ts:554
+          walk_pos_last <= (walk_pos_next + 16'd1) == walk_size;  // gen/virtq/packed_fetch.ts:555
+          if (walk_pos_last) begin  // gen/virtq/packed_fetch.ts:556
+            walk_wrap <= ~walk_wrap;  // gen/virtq/packed_fetch.ts:556
           end
-          if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:646
+          if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:651
           end else begin
-            walk_k <= walk_k + 3'd1;  // gen/virtq/packed_fetch.ts:647
+            walk_k <= walk_k + 3'd1;  // gen/virtq/packed_fetch.ts:652
           end
         end
       end
       default: begin end
     endcase
-    case (stage_state)  // gen/virtq/packed_expand.ts:124
+    stage_head_err <= _select_29;  // gen/virtq/packed_expand.ts:83
+    case (stage_state)  // gen/virtq/packed_expand.ts:131
       STAGE_STATE_IDLE: begin
-        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:126
-          if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:127
-          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:137
-            stage_table_host <= items_deq_data[174:111];  // gen/virtq/packed_expand.ts:140
-            stage_table_left <= items_deq_data[94:79];  // gen/virtq/packed_expand.ts:141
-            stage_table_n <= (items_deq_data[94:79] >= 16'd8) ? 4'd8 : items_deq_data[82:79];  // gen/virtq/packed_expand.ts:142
-            stage_id <= items_deq_data[76:61];  // gen/virtq/packed_expand.ts:143
-            stage_slots <= items_deq_data[60:45];  // gen/virtq/packed_expand.ts:144
-            stage_id_bad <= items_deq_data[44];  // gen/virtq/packed_expand.ts:145
-            stage_saw_write <= items_deq_data[43];  // gen/virtq/packed_expand.ts:146
-            stage_total <= items_deq_data[42:4];  // gen/virtq/packed_expand.ts:147
+        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:133
+          if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:134
+          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:144
+            stage_table_host <= items_deq_data[174:111];  // gen/virtq/packed_expand.ts:147
+            stage_table_left <= items_deq_data[94:79];  // gen/virtq/packed_expand.ts:148
+            stage_table_n <= (items_deq_data[94:79] >= 16'd8) ? 4'd8 : items_deq_data[82:79];  // gen/virtq/packed_expand.ts:149
+            stage_id <= items_deq_data[76:61];  // gen/virtq/packed_expand.ts:150
+            stage_slots <= items_deq_data[60:45];  // gen/virtq/packed_expand.ts:151
+            stage_id_bad <= items_deq_data[44];  // gen/virtq/packed_expand.ts:152
+            stage_saw_write <= items_deq_data[43];  // gen/virtq/packed_expand.ts:153
+            stage_total <= items_deq_data[42:4];  // gen/virtq/packed_expand.ts:154
           end
         end
       end
       STAGE_STATE_WAIT: begin
-        if (table_fill != table_cons_reg) begin  // gen/virtq/packed_expand.ts:165
-          stage_k <= 3'd0;  // gen/virtq/packed_expand.ts:166
+        if (table_fill != table_cons_reg) begin  // gen/virtq/packed_expand.ts:172
+          stage_k <= 3'd0;  // gen/virtq/packed_expand.ts:173
         end
       end
       STAGE_STATE_LOAD: begin
-        stage_cur <= {fetch_table_odd_rd0, fetch_table_even_rd0};  // gen/virtq/packed_expand.ts:105
-        stage_cur_indirect <= fetch_table_odd_rd0[50];  // gen/virtq/packed_expand.ts:106
-        stage_cur_raw <= (~fetch_table_odd_rd0[49]) & stage_saw_write;  // gen/virtq/packed_expand.ts:107
-        stage_cur_big <= (stage_total + {7'd0, fetch_table_odd_rd0[31:0]}) > 39'h100000000;  // gen/virtq/packed_expand.ts:113
+        stage_cur <= {fetch_table_odd_rd0, fetch_table_even_rd0};  // gen/virtq/packed_expand.ts:112
+        stage_cur_indirect <= fetch_table_odd_rd0[50];  // gen/virtq/packed_expand.ts:113
+        stage_cur_raw <= (~fetch_table_odd_rd0[49]) & stage_saw_write;  // gen/virtq/packed_expand.ts:114
+        stage_cur_big <= (stage_total + {7'd0, fetch_table_odd_rd0[31:0]}) > 39'h100000000;  // gen/virtq/packed_expand.ts:120
       end
       STAGE_STATE_WALK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:179
-        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:183
-        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:184
-        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:185
-        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:186
-        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:187
-          stage_saw_write <= stage_saw_write | stage_cur[113];  // gen/virtq/packed_expand.ts:189
-          stage_total <= stage_total_next;  // gen/virtq/packed_expand.ts:190
-          stage_table_left <= stage_table_left - 16'd1;  // gen/virtq/packed_expand.ts:191
-          stage_k <= stage_k + 3'd1;  // gen/virtq/packed_expand.ts:192
-          stage_cur <= {fetch_table_odd_rd0, fetch_table_even_rd0};  // gen/virtq/packed_expand.ts:105
-          stage_cur_indirect <= fetch_table_odd_rd0[50];  // gen/virtq/packed_expand.ts:106
-          stage_cur_raw <= (~fetch_table_odd_rd0[49]) & (stage_saw_write | stage_cur[113]);  // gen/virtq/packed_expand.ts:107
-          stage_cur_big <= (stage_total_next + {7'd0, fetch_table_odd_rd0[31:0]}) > 39'h100000000;  // gen/virtq/packed_expand.ts:113
-          if (stage_last) begin  // gen/virtq/packed_expand.ts:194
-          end else if (stage_batch_end) begin  // gen/virtq/packed_expand.ts:197
-            stage_table_host <= stage_table_host + ({60'd0, stage_table_n} << 4);  // gen/virtq/packed_expand.ts:198
-            stage_table_n <= ((stage_table_left - 16'd1) >= 16'd8) ? 4'd8 : _sub_30[3:0];  // gen/virtq/packed_expand.ts:199
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:189
+        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:193
+        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:194
+        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:195
+        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:196
+        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:197
+          stage_saw_write <= stage_saw_write | stage_cur[113];  // gen/virtq/packed_expand.ts:199
+          stage_total <= stage_total_next;  // gen/virtq/packed_expand.ts:200
+          stage_table_left <= stage_table_left - 16'd1;  // gen/virtq/packed_expand.ts:201
+          stage_k <= stage_k + 3'd1;  // gen/virtq/packed_expand.ts:202
+          stage_cur <= {fetch_table_odd_rd0, fetch_table_even_rd0};  // gen/virtq/packed_expand.ts:112
+          stage_cur_indirect <= fetch_table_odd_rd0[50];  // gen/virtq/packed_expand.ts:113
+          stage_cur_raw <= (~fetch_table_odd_rd0[49]) & (stage_saw_write | stage_cur[113]);  // gen/virtq/packed_expand.ts:114
+          stage_cur_big <= (stage_total_next + {7'd0, fetch_table_odd_rd0[31:0]}) > 39'h100000000;  // gen/virtq/packed_expand.ts:120
+          if (stage_last) begin  // gen/virtq/packed_expand.ts:204
+          end else if (stage_batch_end) begin  // gen/virtq/packed_expand.ts:207
+            stage_table_host <= stage_table_host + ({60'd0, stage_table_n} << 4);  // gen/virtq/packed_expand.ts:208
+            stage_table_n <= ((stage_table_left - 16'd1) >= 16'd8) ? 4'd8 : _sub_30[3:0];  // gen/virtq/packed_expand.ts:209
           end
         end
       end
       STAGE_STATE_MORE_WAIT: begin
-        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:206
-          stage_k <= 3'd0;  // gen/virtq/packed_expand.ts:207
+        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:216
+          stage_k <= 3'd0;  // gen/virtq/packed_expand.ts:217
         end
       end
       default: begin end
@@ -2359,7 +2360,7 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
         used_slot_queue_7 <= done_queue;  // gen/virtq/packed_used.ts:77
       end
       used_slot_cur <= used_tail[2:0];  // gen/virtq/packed_used.ts:78
-      used_pos_cur <= _select_17;  // gen/virtq/packed_used.ts:81
+      used_pos_cur <= _select_16;  // gen/virtq/packed_used.ts:81
     end
     case (used_state)  // gen/virtq/packed_used.ts:95
       USED_STATE_CALC: begin

@@ -40,7 +40,7 @@ export function packedStager(m: ModuleBuilder, c: StagerContext) {
   const sb = bitsFor(p.maxChain);
   const tb = log2ceil(T);
   const slotBits = log2ceil(p.ringSlots + p.tableSlots);
-  const f = m.fsm('stage_state', ['idle', 'wait', 'load', 'walk', 'more', 'more_wait'] as const);
+  const f = m.fsm('stage_state', ['idle', 'wait', 'check', 'load', 'walk', 'more', 'more_wait'] as const);
   const tCons = m.reg('table_cons_reg', tb + 1, { reset: 0 });
   const sq = m.reg('stage_queue', c.queueBits, { reset: 0 });
   const host = m.reg('stage_table_host', 64);
@@ -68,12 +68,19 @@ export function packedStager(m: ModuleBuilder, c: StagerContext) {
   const pop = m.wire('stage_pop', bit, { default: 0 });
   c.items.ready.set(pop);
   /** An item (or the table being walked) of queue q is done with: the queue's item count goes down. */
-  const retire = m.wire('stage_retire', bit, { default: 0 });
-  const retireQueue = m.wire('stage_retire_queue', c.queueBits, { default: 0 });
+  const retireNow = m.wire('stage_retire_now', bit, { default: 0 });
+  const retireNowQueue = m.wire('stage_retire_now_queue', c.queueBits, { default: 0 });
   const retireOf = (q: Expr) => {
-    retire.set(1);
-    retireQueue.set(q);
+    retireNow.set(1);
+    retireNowQueue.set(q);
   };
+  // reported a cycle late (registers): a queue's item count is then high for a cycle, which only delays its reset
+  const retire = m.reg('stage_retire', bit, { reset: 0 });
+  const retireQueue = m.reg('stage_retire_queue', c.queueBits, { reset: 0 });
+  retire.next(retireNow);
+  retireQueue.next(retireNowQueue);
+  const headErr = m.reg('stage_head_err', bit);
+  headErr.next(c.tableErr(tCons.trunc(tb)));
   const tableDone = () => {
     tCons.next(tCons.inc());
     retireOf(sq);
@@ -164,13 +171,17 @@ export function packedStager(m: ModuleBuilder, c: StagerContext) {
     wait: () =>
       m.if(c.tableFill.ne(tCons), () => {
         k.next(0);
-        m.if(curDrop, () => {
+        f.goto('check');
+      }),
+    // (the slot's error bit, set with its status, read into a register meanwhile)
+    check: () =>
+      m
+        .if(curDrop, () => {
           c.staging.discard();
           tableDone();
         })
-          .elseIf(c.tableErr(tCons.trunc(tb)), () => failTable(PackedFault.DMA_FAULT))
-          .else(() => f.goto('load'));
-      }),
+        .elseIf(headErr, () => failTable(PackedFault.DMA_FAULT))
+        .else(() => f.goto('load')),
     load: () => {
       load(k, sawWrite, total);
       f.goto('walk');
@@ -213,8 +224,8 @@ export function packedStager(m: ModuleBuilder, c: StagerContext) {
     tableCons: tCons as Expr,
     /** The queue of the chain committed this cycle (staging.committed). */
     queue: mux(f.is('idle'), iq, sq),
-    retire,
-    retireQueue,
+    retire: retire as Expr,
+    retireQueue: retireQueue as Expr,
     active: m.let('stage_active', f.is('idle').not()),
     fatal: { valid: fatal, queue: fatalQueue as Expr, code: fatalCode as Expr },
   };

@@ -190,7 +190,9 @@ export function chainStaging(
   hdr.enq.data.set(hdrData);
 
   const entry = mem.readAsync(rd.trunc(aw));
-  chain.valid.set(rd.ne(cm).and(hdr.deq.valid));
+  // whether committed entries wait (rd != cm), as a register: the device's handshake starts from flip-flops
+  const waiting = m.reg('stage_waiting', bit, { reset: 0 });
+  chain.valid.set(waiting.and(hdr.deq.valid));
   chain.addr.set(entry.bits(97, 34));
   chain.len.set(entry.bits(33, 2));
   chain.write.set(entry.bit(1));
@@ -199,7 +201,10 @@ export function chainStaging(
   chain.id.set(hdr.deq.data.bits(31, 16));
   chain.slots.set(hdr.deq.data.bits(15, 0));
   const take = chain.valid.and(chain.ready);
-  m.if(take, () => rd.next(rd.inc()));
+  const rdNext = take.select(rd.inc(), rd);
+  rd.next(rdNext);
+  // a commit adds at least one entry after rd
+  waiting.next(commit.or(rdNext.ne(cm)));
   hdr.deq.ready.set(take.and(entry.bit(0)));
 
   return {
