@@ -268,7 +268,9 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   reg table_slot_err_14;  // gen/virtq/packed_fetch.ts:357
   reg table_slot_err_15;  // gen/virtq/packed_fetch.ts:357
   wire table_slot_free;  // gen/virtq/packed_fetch.ts:358
-  wire [1:0] sched_req;  // gen/virtq/packed_fetch.ts:384
+  reg walk_q_ready_0;  // gen/virtq/packed_fetch.ts:371
+  reg walk_q_ready_1;  // gen/virtq/packed_fetch.ts:371
+  wire [1:0] sched_req;  // gen/virtq/packed_fetch.ts:386
   reg sched_locked;  // gen/lib/arbiter.ts:54
   reg sched_lock_index;  // gen/lib/arbiter.ts:55
   reg [1:0] sched_mask;  // gen/lib/arbiter.ts:61
@@ -282,27 +284,27 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   /* verilator lint_off UNUSEDSIGNAL */  // unused
   wire [1:0] sched_grant;  // gen/lib/arbiter.ts:71
   /* verilator lint_on UNUSEDSIGNAL */
-  reg walk_others_wait;  // gen/virtq/packed_fetch.ts:387
-  wire [16:0] fetch_pos_adv;  // gen/virtq/packed_fetch.ts:399
-  wire [3:0] ring_alloc_next;  // gen/virtq/packed_fetch.ts:405
+  reg walk_others_wait;  // gen/virtq/packed_fetch.ts:389
+  wire [16:0] fetch_pos_adv;  // gen/virtq/packed_fetch.ts:401
+  wire [3:0] ring_alloc_next;  // gen/virtq/packed_fetch.ts:407
   /* verilator lint_off UNUSEDSIGNAL */  // partly unused
-  reg [127:0] walk_cur;  // gen/virtq/packed_fetch.ts:427
+  reg [127:0] walk_cur;  // gen/virtq/packed_fetch.ts:429
   /* verilator lint_on UNUSEDSIGNAL */
-  reg walk_cur_avail;  // gen/virtq/packed_fetch.ts:428
-  wire [3:0] walk_n;  // gen/virtq/packed_fetch.ts:436
-  wire walk_batch_end;  // gen/virtq/packed_fetch.ts:437
-  wire [38:0] walk_total_next;  // gen/virtq/packed_fetch.ts:441
-  reg [4:0] walk_rd_at;  // gen/virtq/packed_fetch.ts:443
+  reg walk_cur_avail;  // gen/virtq/packed_fetch.ts:430
+  wire [3:0] walk_n;  // gen/virtq/packed_fetch.ts:438
+  wire walk_batch_end;  // gen/virtq/packed_fetch.ts:439
+  wire [38:0] walk_total_next;  // gen/virtq/packed_fetch.ts:443
+  wire [4:0] walk_rd_at;  // gen/virtq/packed_fetch.ts:446
   wire [63:0] fetch_ring_odd_rd0;  // gen/virtq/packed_fetch.ts:115
   wire [63:0] fetch_ring_even_rd0;  // gen/virtq/packed_fetch.ts:115
-  reg [7:0] walk_cur_faults;  // gen/virtq/packed_fetch.ts:475
-  reg walk_cur_big;  // gen/virtq/packed_fetch.ts:477
-  reg walk_cur_id_bad;  // gen/virtq/packed_fetch.ts:478
-  wire [3:0] walk_cur_fault;  // gen/virtq/packed_fetch.ts:514
-  wire walk_cur_any_fault;  // gen/virtq/packed_fetch.ts:515
-  reg walk_item_push;  // gen/virtq/packed_fetch.ts:518
-  reg [177:0] walk_item_data;  // gen/virtq/packed_fetch.ts:519
-  wire walk_active;  // gen/virtq/packed_fetch.ts:729
+  reg [7:0] walk_cur_faults;  // gen/virtq/packed_fetch.ts:474
+  reg walk_cur_big;  // gen/virtq/packed_fetch.ts:476
+  reg walk_cur_id_bad;  // gen/virtq/packed_fetch.ts:477
+  wire [3:0] walk_cur_fault;  // gen/virtq/packed_fetch.ts:513
+  wire walk_cur_any_fault;  // gen/virtq/packed_fetch.ts:514
+  reg walk_item_push;  // gen/virtq/packed_fetch.ts:517
+  reg [177:0] walk_item_data;  // gen/virtq/packed_fetch.ts:518
+  wire walk_active;  // gen/virtq/packed_fetch.ts:728
   reg [2:0] stage_state;  // gen/virtq/packed_expand.ts:43
   reg [4:0] table_cons_reg;  // gen/virtq/packed_expand.ts:44
   reg stage_queue;  // gen/virtq/packed_expand.ts:45
@@ -333,13 +335,13 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   reg stage_cur_raw;  // gen/virtq/packed_expand.ts:100
   reg stage_cur_big;  // gen/virtq/packed_expand.ts:101
   wire [4:0] stage_slot;  // gen/virtq/packed_expand.ts:105
-  reg [6:0] stage_rd_at;  // gen/virtq/packed_expand.ts:106
+  wire [6:0] stage_rd_at;  // gen/virtq/packed_expand.ts:107
   wire [63:0] fetch_table_odd_rd0;  // gen/virtq/packed_fetch.ts:115
   wire [63:0] fetch_table_even_rd0;  // gen/virtq/packed_fetch.ts:115
   wire [38:0] stage_total_next;  // gen/virtq/packed_expand.ts:122
   wire stage_last;  // gen/virtq/packed_expand.ts:123
   wire stage_batch_end;  // gen/virtq/packed_expand.ts:124
-  wire stage_active;  // gen/virtq/packed_expand.ts:228
+  wire stage_active;  // gen/virtq/packed_expand.ts:229
   reg [1:0] used_state;  // gen/virtq/packed_used.ts:46
   reg [63:0] used_slot_0;  // gen/virtq/packed_used.ts:47
   reg [63:0] used_slot_1;  // gen/virtq/packed_used.ts:47
@@ -413,9 +415,9 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   reg [97:0] stage [0:127];  // gen/virtq/packed_fetch.ts:171
   reg [63:0] _select_0;  // gen/virtq/packed_used.ts:190
   reg _select_1;  // gen/virtq/packed_fetch.ts:334
-  wire [1:0] _cat_2;  // gen/virtq/packed_fetch.ts:370
-  reg [3:0] _select_3;  // gen/virtq/packed_fetch.ts:436
-  reg _select_4;  // gen/virtq/packed_fetch.ts:607
+  wire [1:0] _cat_2;  // gen/virtq/packed_fetch.ts:373
+  reg [3:0] _select_3;  // gen/virtq/packed_fetch.ts:438
+  reg _select_4;  // gen/virtq/packed_fetch.ts:606
   reg _select_5;  // gen/virtq/packed_expand.ts:61
   reg _select_6;  // gen/virtq/packed_expand.ts:61
   reg _select_7;  // gen/virtq/packed_expand.ts:61
@@ -442,15 +444,15 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   /* verilator lint_on UNUSEDSIGNAL */
   wire [63:0] _cat_22;  // gen/virtq/packed_fetch.ts:131
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_24;  // gen/virtq/packed_fetch.ts:401
+  wire [15:0] _sub_24;  // gen/virtq/packed_fetch.ts:403
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [63:0] _select_25;  // gen/virtq/packed_fetch.ts:391
-  reg [15:0] _select_26;  // gen/virtq/packed_fetch.ts:576
-  reg [15:0] _select_27;  // gen/virtq/packed_fetch.ts:581
-  reg _select_28;  // gen/virtq/packed_fetch.ts:582
-  reg _select_29;  // gen/virtq/packed_fetch.ts:736
+  reg [63:0] _select_25;  // gen/virtq/packed_fetch.ts:393
+  reg [15:0] _select_26;  // gen/virtq/packed_fetch.ts:575
+  reg [15:0] _select_27;  // gen/virtq/packed_fetch.ts:580
+  reg _select_28;  // gen/virtq/packed_fetch.ts:581
+  reg _select_29;  // gen/virtq/packed_fetch.ts:735
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_30;  // gen/virtq/packed_expand.ts:209
+  wire [15:0] _sub_30;  // gen/virtq/packed_expand.ts:210
   /* verilator lint_on UNUSEDSIGNAL */
   wire [15:0] _cat_31;  // gen/virtq/packed_used.ts:72
   reg [63:0] _select_32;  // gen/virtq/packed_used.ts:98
@@ -519,8 +521,8 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       default: _select_1 = resetting_0;
     endcase
   end
-  assign _cat_2 = {(((((pending_1 & q1_enable) & (q1_size != 16'd0)) & (~failed_1)) & (~halted_1)) & (~resetting_1)), (((((pending_0 & q0_enable) & (q0_size != 16'd0)) & (~failed_0)) & (~halted_0)) & (~resetting_0))};  // gen/virtq/packed_fetch.ts:370
-  always @* begin  // gen/virtq/packed_fetch.ts:436
+  assign _cat_2 = {((((pending_1 & walk_q_ready_1) & (~failed_1)) & (~halted_1)) & (~resetting_1)), ((((pending_0 & walk_q_ready_0) & (~failed_0)) & (~halted_0)) & (~resetting_0))};  // gen/virtq/packed_fetch.ts:373
+  always @* begin  // gen/virtq/packed_fetch.ts:438
     case (ring_cons[1:0])
       2'd0: _select_3 = ring_slot_n_0;
       2'd1: _select_3 = ring_slot_n_1;
@@ -529,7 +531,7 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       default: _select_3 = ring_slot_n_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_fetch.ts:607
+  always @* begin  // gen/virtq/packed_fetch.ts:606
     case (ring_cons[1:0])
       2'd0: _select_4 = ring_slot_err_0;
       2'd1: _select_4 = ring_slot_err_1;
@@ -647,36 +649,36 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   end
   assign _mux_23 = (mem_wr_valid & (memwr_line == 10'd320)) ? mem_wr_be[7:0] : ((mem_wr_valid & (memwr_line == 10'd319)) ? mem_wr_be[15:8] : 8'd0);  // gen/virtq/packed_fetch.ts:138
   assign _cat_22 = {{8{_mux_23[7]}}, {8{_mux_23[6]}}, {8{_mux_23[5]}}, {8{_mux_23[4]}}, {8{_mux_23[3]}}, {8{_mux_23[2]}}, {8{_mux_23[1]}}, {8{_mux_23[0]}}};  // gen/virtq/packed_fetch.ts:131
-  assign _sub_24 = walk_size - fetch_pos;  // gen/virtq/packed_fetch.ts:401
-  always @* begin  // gen/virtq/packed_fetch.ts:391
+  assign _sub_24 = walk_size - fetch_pos;  // gen/virtq/packed_fetch.ts:403
+  always @* begin  // gen/virtq/packed_fetch.ts:393
     case (walk_queue)
       1'b0: _select_25 = q0_desc;
       1'b1: _select_25 = q1_desc;
       default: _select_25 = q0_desc;
     endcase
   end
-  always @* begin  // gen/virtq/packed_fetch.ts:576
+  always @* begin  // gen/virtq/packed_fetch.ts:575
     case (sched_index)
       1'b0: _select_26 = q0_size;
       1'b1: _select_26 = q1_size;
       default: _select_26 = q0_size;
     endcase
   end
-  always @* begin  // gen/virtq/packed_fetch.ts:581
+  always @* begin  // gen/virtq/packed_fetch.ts:580
     case (sched_index)
       1'b0: _select_27 = avail_pos_0;
       1'b1: _select_27 = avail_pos_1;
       default: _select_27 = avail_pos_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_fetch.ts:582
+  always @* begin  // gen/virtq/packed_fetch.ts:581
     case (sched_index)
       1'b0: _select_28 = avail_wrap_0;
       1'b1: _select_28 = avail_wrap_1;
       default: _select_28 = avail_wrap_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_fetch.ts:736
+  always @* begin  // gen/virtq/packed_fetch.ts:735
     case (table_cons_reg[3:0])
       4'd0: _select_29 = table_slot_err_0;
       4'd1: _select_29 = table_slot_err_1;
@@ -697,7 +699,7 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       default: _select_29 = table_slot_err_0;
     endcase
   end
-  assign _sub_30 = stage_table_left - 16'd1;  // gen/virtq/packed_expand.ts:209
+  assign _sub_30 = stage_table_left - 16'd1;  // gen/virtq/packed_expand.ts:210
   assign _cat_31 = {_select_18, 7'd0, _select_18, 5'd0, (done_len != 32'd0), 1'b0};  // gen/virtq/packed_used.ts:72
   always @* begin  // gen/virtq/packed_used.ts:98
     case (used_queue)
@@ -796,19 +798,19 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   assign mem_rd_ready = 1'b1;  // gen/virtq/packed_engine.ts:124
   assign mem_rd_rvalid = used_rvalid;  // gen/virtq/packed_used.ts:133
   assign mem_rd_rdata = used_rdata;  // gen/virtq/packed_used.ts:134
-  assign ring_rd_valid = fetch_issue;  // gen/virtq/packed_fetch.ts:395
-  assign ring_rd_host = fetch_host;  // gen/virtq/packed_fetch.ts:396
-  assign ring_rd_slot = {3'd0, ring_alloc[1:0]};  // gen/virtq/packed_fetch.ts:397
-  assign ring_rd_len = {16'd0, fetch_n} << 4;  // gen/virtq/packed_fetch.ts:398
+  assign ring_rd_valid = fetch_issue;  // gen/virtq/packed_fetch.ts:397
+  assign ring_rd_host = fetch_host;  // gen/virtq/packed_fetch.ts:398
+  assign ring_rd_slot = {3'd0, ring_alloc[1:0]};  // gen/virtq/packed_fetch.ts:399
+  assign ring_rd_len = {16'd0, fetch_n} << 4;  // gen/virtq/packed_fetch.ts:400
   assign ring_rd_grant = (rd_cmd_ready & ring_rd_valid) & (~((more_rd_valid | table_rd_valid) | event_rd_valid));  // gen/virtq/packed_engine.ts:108
   assign event_rd_valid = notify_state == NOTIFY_STATE_READ;  // gen/virtq/packed_used.ts:188
   assign event_rd_host = _select_0;  // gen/virtq/packed_used.ts:189
   assign event_rd_len = 20'd4;  // gen/virtq/packed_used.ts:195
   assign event_rd_grant = (rd_cmd_ready & event_rd_valid) & (~(more_rd_valid | table_rd_valid));  // gen/virtq/packed_engine.ts:108
-  assign table_rd_valid = ((walk_state == WALK_STATE_TABLE) & table_slot_free) & items_enq_ready;  // gen/virtq/packed_fetch.ts:658
-  assign table_rd_host = walk_cur[63:0];  // gen/virtq/packed_fetch.ts:659
-  assign table_rd_slot = 5'd4 + {1'b0, table_alloc[3:0]};  // gen/virtq/packed_fetch.ts:660
-  assign table_rd_len = {16'd0, ((walk_cur[83:68] >= 16'd8) ? 4'd8 : walk_cur[71:68])} << 4;  // gen/virtq/packed_fetch.ts:661
+  assign table_rd_valid = ((walk_state == WALK_STATE_TABLE) & table_slot_free) & items_enq_ready;  // gen/virtq/packed_fetch.ts:657
+  assign table_rd_host = walk_cur[63:0];  // gen/virtq/packed_fetch.ts:658
+  assign table_rd_slot = 5'd4 + {1'b0, table_alloc[3:0]};  // gen/virtq/packed_fetch.ts:659
+  assign table_rd_len = {16'd0, ((walk_cur[83:68] >= 16'd8) ? 4'd8 : walk_cur[71:68])} << 4;  // gen/virtq/packed_fetch.ts:660
   assign table_rd_grant = (rd_cmd_ready & table_rd_valid) & (~more_rd_valid);  // gen/virtq/packed_engine.ts:108
   assign more_rd_valid = stage_state == STAGE_STATE_MORE;  // gen/virtq/packed_expand.ts:126
   assign more_rd_host = stage_table_host;  // gen/virtq/packed_expand.ts:127
@@ -831,12 +833,12 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
         end
       end
       STAGE_STATE_WALK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:189
-        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:193
-        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:194
-        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:195
-        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:196
-        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:197
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:190
+        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:194
+        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:195
+        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:196
+        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:197
+        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:198
           stage_push = 1'b1;  // gen/virtq/packed_fetch.ts:218
         end
       end
@@ -857,12 +859,12 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
         end
       end
       STAGE_STATE_WALK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:189
-        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:193
-        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:194
-        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:195
-        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:196
-        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:197
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:190
+        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:194
+        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:195
+        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:196
+        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:197
+        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:198
           stage_push_data = {stage_cur[63:0], stage_cur[95:64], stage_cur[113], stage_last};  // gen/virtq/packed_fetch.ts:219
         end
       end
@@ -885,13 +887,13 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
         end
       end
       STAGE_STATE_WALK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:189
-        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:193
-        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:194
-        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:195
-        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:196
-        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:197
-          if (stage_last) begin  // gen/virtq/packed_expand.ts:204
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:190
+        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:194
+        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:195
+        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:196
+        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:197
+        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:198
+          if (stage_last) begin  // gen/virtq/packed_expand.ts:205
             stage_commit_now = 1'b1;  // gen/virtq/packed_fetch.ts:222
           end
         end
@@ -913,28 +915,28 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
         end
       end
       STAGE_STATE_CHECK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:178
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:179
           stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:225
-        end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:182
+        end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:183
           stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:225
         end
       end
       STAGE_STATE_WALK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:189
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:190
           stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:225
-        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:193
+        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:194
           stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:225
-        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:194
+        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:195
           stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:225
-        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:195
+        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:196
           stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:225
-        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:196
+        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:197
           stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:225
         end
       end
       STAGE_STATE_MORE_WAIT: begin
-        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:216
-          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:218
+        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:217
+          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:219
             stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:225
           end
         end
@@ -958,13 +960,13 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
         end
       end
       STAGE_STATE_WALK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:189
-        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:193
-        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:194
-        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:195
-        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:196
-        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:197
-          if (stage_last) begin  // gen/virtq/packed_expand.ts:204
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:190
+        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:194
+        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:195
+        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:196
+        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:197
+        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:198
+          if (stage_last) begin  // gen/virtq/packed_expand.ts:205
             stage_hdr_data = {stage_queue, stage_id, stage_slots};  // gen/virtq/packed_fetch.ts:223
           end
         end
@@ -978,8 +980,8 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   assign stage_used = stage_wr - stage_rd;  // gen/virtq/packed_fetch.ts:183
   assign stage_room = stage_used < 8'd128;  // gen/virtq/packed_fetch.ts:184
   assign stage_empty = stage_rd == stage_wr;  // gen/virtq/packed_fetch.ts:214
-  assign items_enq_valid = walk_item_push;  // gen/virtq/packed_fetch.ts:520
-  assign items_enq_data = walk_item_data;  // gen/virtq/packed_fetch.ts:521
+  assign items_enq_valid = walk_item_push;  // gen/virtq/packed_fetch.ts:519
+  assign items_enq_data = walk_item_data;  // gen/virtq/packed_fetch.ts:520
   assign items_deq_ready = stage_pop;  // gen/virtq/packed_expand.ts:69
   assign walk_resetting = _select_1;  // gen/virtq/packed_fetch.ts:334
   assign ring_filled_ahead = ring_fill - ring_cons;  // gen/virtq/packed_fetch.ts:340
@@ -987,7 +989,7 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   assign ring_slot_free = ((ring_alloc - ring_cons) < 4'd4) & ((ring_alloc - ring_fill) < 4'd4);  // gen/virtq/packed_fetch.ts:350
   assign table_cons = table_cons_reg;  // gen/virtq/packed_engine.ts:159
   assign table_slot_free = ((table_alloc - table_cons) < 5'd16) & ((table_alloc - table_fill) < 5'd16);  // gen/virtq/packed_fetch.ts:358
-  assign sched_req = _cat_2 & {2{((walk_state == WALK_STATE_IDLE) & driver_ok)}};  // gen/virtq/packed_fetch.ts:384
+  assign sched_req = _cat_2 & {2{((walk_state == WALK_STATE_IDLE) & driver_ok)}};  // gen/virtq/packed_fetch.ts:386
   assign sched_after_in = sched_req & sched_mask;  // gen/lib/priority.ts:8
   assign sched_after_valid = sched_after_in[0] | sched_after_in[1];  // gen/lib/priority.ts:29
   assign sched_after_index = ~sched_after_in[0];  // gen/lib/priority.ts:36
@@ -996,130 +998,107 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   assign sched_index = sched_locked ? sched_lock_index : (sched_after_valid ? sched_after_index : sched_all_index);  // gen/lib/arbiter.ts:69
   assign sched_valid = sched_locked | sched_all_valid;  // gen/lib/arbiter.ts:70
   assign sched_grant = sched_valid ? {(sched_index == 1'b1), (sched_index == 1'b0)} : 2'd0;  // gen/lib/arbiter.ts:71
-  assign fetch_pos_adv = {1'b0, fetch_pos} + {13'd0, fetch_n};  // gen/virtq/packed_fetch.ts:399
-  assign ring_alloc_next = ring_rd_grant ? (ring_alloc + 4'd1) : ring_alloc;  // gen/virtq/packed_fetch.ts:405
-  assign walk_n = _select_3;  // gen/virtq/packed_fetch.ts:436
-  assign walk_batch_end = {1'b0, walk_k} == (walk_n - 4'd1);  // gen/virtq/packed_fetch.ts:437
-  assign walk_total_next = walk_total + {7'd0, walk_cur[95:64]};  // gen/virtq/packed_fetch.ts:441
+  assign fetch_pos_adv = {1'b0, fetch_pos} + {13'd0, fetch_n};  // gen/virtq/packed_fetch.ts:401
+  assign ring_alloc_next = ring_rd_grant ? (ring_alloc + 4'd1) : ring_alloc;  // gen/virtq/packed_fetch.ts:407
+  assign walk_n = _select_3;  // gen/virtq/packed_fetch.ts:438
+  assign walk_batch_end = {1'b0, walk_k} == (walk_n - 4'd1);  // gen/virtq/packed_fetch.ts:439
+  assign walk_total_next = walk_total + {7'd0, walk_cur[95:64]};  // gen/virtq/packed_fetch.ts:443
+  assign walk_rd_at = {ring_cons[1:0], ((walk_state == WALK_STATE_WALK) ? (walk_k + 3'd1) : walk_k)};  // gen/virtq/packed_fetch.ts:446
+  assign walk_cur_fault = (((walk_cur_faults[0] | walk_cur_faults[1]) | walk_cur_faults[2]) | walk_cur_faults[3]) ? ((walk_cur_faults[0] | walk_cur_faults[1]) ? (walk_cur_faults[0] ? (walk_cur_faults[0] ? 4'd2 : 4'd0) : (walk_cur_faults[1] ? 4'd3 : 4'd0)) : (walk_cur_faults[2] ? (walk_cur_faults[2] ? 4'd4 : 4'd0) : (walk_cur_faults[3] ? 4'd5 : 4'd0))) : ((walk_cur_faults[4] | walk_cur_faults[5]) ? (walk_cur_faults[4] ? (walk_cur_faults[4] ? 4'd2 : 4'd0) : (walk_cur_faults[5] ? 4'd11 : 4'd0)) : (walk_cur_faults[6] ? (walk_cur_faults[6] ? 4'd7 : 4'd0) : (walk_cur_faults[7] ? 4'd11 : 4'd0)));  // gen/virtq/packed_fetch.ts:513
+  assign walk_cur_any_fault = |walk_cur_faults;  // gen/virtq/packed_fetch.ts:514
   always @* begin
-    walk_rd_at = 5'd0;  // default, gen/virtq/packed_fetch.ts:443
-    case (walk_state)  // gen/virtq/packed_fetch.ts:571
-      WALK_STATE_LOAD: begin
-        walk_rd_at = {ring_cons[1:0], walk_k};  // gen/virtq/packed_fetch.ts:446
-      end
-      WALK_STATE_WALK: begin
-        if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:624
-        end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:627
-        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:665
-        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:675
-        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:676
-        end else if ((~walk_cur[112]) & walk_cur_id_bad) begin  // gen/virtq/packed_fetch.ts:681
-        end else if ((~walk_cur[112]) & walk_cur_big) begin  // gen/virtq/packed_fetch.ts:682
-        end else begin
-          if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:703
-          end else begin
-            walk_rd_at = {ring_cons[1:0], (walk_k + 3'd1)};  // gen/virtq/packed_fetch.ts:446
-          end
-        end
-      end
-      default: begin end
-    endcase
-  end
-  assign walk_cur_fault = (((walk_cur_faults[0] | walk_cur_faults[1]) | walk_cur_faults[2]) | walk_cur_faults[3]) ? ((walk_cur_faults[0] | walk_cur_faults[1]) ? (walk_cur_faults[0] ? (walk_cur_faults[0] ? 4'd2 : 4'd0) : (walk_cur_faults[1] ? 4'd3 : 4'd0)) : (walk_cur_faults[2] ? (walk_cur_faults[2] ? 4'd4 : 4'd0) : (walk_cur_faults[3] ? 4'd5 : 4'd0))) : ((walk_cur_faults[4] | walk_cur_faults[5]) ? (walk_cur_faults[4] ? (walk_cur_faults[4] ? 4'd2 : 4'd0) : (walk_cur_faults[5] ? 4'd11 : 4'd0)) : (walk_cur_faults[6] ? (walk_cur_faults[6] ? 4'd7 : 4'd0) : (walk_cur_faults[7] ? 4'd11 : 4'd0)));  // gen/virtq/packed_fetch.ts:514
-  assign walk_cur_any_fault = |walk_cur_faults;  // gen/virtq/packed_fetch.ts:515
-  always @* begin
-    walk_item_push = 1'b0;  // default, gen/virtq/packed_fetch.ts:518
-    case (walk_state)  // gen/virtq/packed_fetch.ts:571
+    walk_item_push = 1'b0;  // default, gen/virtq/packed_fetch.ts:517
+    case (walk_state)  // gen/virtq/packed_fetch.ts:570
       WALK_STATE_SLOT: begin
-        if (walk_resetting | (~items_enq_ready)) begin  // gen/virtq/packed_fetch.ts:598
-          if (walk_resetting & items_enq_ready) begin  // gen/virtq/packed_fetch.ts:600
-            if (walk_open) begin  // gen/virtq/packed_fetch.ts:601
-              walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:523
+        if (walk_resetting | (~items_enq_ready)) begin  // gen/virtq/packed_fetch.ts:597
+          if (walk_resetting & items_enq_ready) begin  // gen/virtq/packed_fetch.ts:599
+            if (walk_open) begin  // gen/virtq/packed_fetch.ts:600
+              walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:522
             end
           end
-        end else if (ring_filled) begin  // gen/virtq/packed_fetch.ts:605
-          if (_select_4) begin  // gen/virtq/packed_fetch.ts:607
-            walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:523
+        end else if (ring_filled) begin  // gen/virtq/packed_fetch.ts:604
+          if (_select_4) begin  // gen/virtq/packed_fetch.ts:606
+            walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:522
           end
         end
       end
       WALK_STATE_WALK: begin
-        if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:624
-        end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:627
-          if (walk_open) begin  // gen/virtq/packed_fetch.ts:628
-            walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:523
+        if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:623
+        end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:626
+          if (walk_open) begin  // gen/virtq/packed_fetch.ts:627
+            walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:522
           end
-        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:665
-          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:666
-          end else if (walk_retried) begin  // gen/virtq/packed_fetch.ts:667
-            walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:523
+        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:664
+          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:665
+          end else if (walk_retried) begin  // gen/virtq/packed_fetch.ts:666
+            walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:522
           end
-        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:675
-          walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:523
-        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:676
-        end else if ((~walk_cur[112]) & walk_cur_id_bad) begin  // gen/virtq/packed_fetch.ts:681
-          walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:523
-        end else if ((~walk_cur[112]) & walk_cur_big) begin  // gen/virtq/packed_fetch.ts:682
-          walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:523
+        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:674
+          walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:522
+        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:675
+        end else if ((~walk_cur[112]) & walk_cur_id_bad) begin  // gen/virtq/packed_fetch.ts:680
+          walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:522
+        end else if ((~walk_cur[112]) & walk_cur_big) begin  // gen/virtq/packed_fetch.ts:681
+          walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:522
         end else begin
-          walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:523
+          walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:522
         end
       end
       WALK_STATE_TABLE: begin
-        if (table_rd_grant) begin  // gen/virtq/packed_fetch.ts:636
-          walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:523
+        if (table_rd_grant) begin  // gen/virtq/packed_fetch.ts:635
+          walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:522
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    walk_item_data = 178'd0;  // default, gen/virtq/packed_fetch.ts:519
-    case (walk_state)  // gen/virtq/packed_fetch.ts:571
+    walk_item_data = 178'd0;  // default, gen/virtq/packed_fetch.ts:518
+    case (walk_state)  // gen/virtq/packed_fetch.ts:570
       WALK_STATE_SLOT: begin
-        if (walk_resetting | (~items_enq_ready)) begin  // gen/virtq/packed_fetch.ts:598
-          if (walk_resetting & items_enq_ready) begin  // gen/virtq/packed_fetch.ts:600
-            if (walk_open) begin  // gen/virtq/packed_fetch.ts:601
-              walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd0};  // gen/virtq/packed_fetch.ts:524
+        if (walk_resetting | (~items_enq_ready)) begin  // gen/virtq/packed_fetch.ts:597
+          if (walk_resetting & items_enq_ready) begin  // gen/virtq/packed_fetch.ts:599
+            if (walk_open) begin  // gen/virtq/packed_fetch.ts:600
+              walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd0};  // gen/virtq/packed_fetch.ts:523
             end
           end
-        end else if (ring_filled) begin  // gen/virtq/packed_fetch.ts:605
-          if (_select_4) begin  // gen/virtq/packed_fetch.ts:607
-            walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd9};  // gen/virtq/packed_fetch.ts:524
+        end else if (ring_filled) begin  // gen/virtq/packed_fetch.ts:604
+          if (_select_4) begin  // gen/virtq/packed_fetch.ts:606
+            walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd9};  // gen/virtq/packed_fetch.ts:523
           end
         end
       end
       WALK_STATE_WALK: begin
-        if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:624
-        end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:627
-          if (walk_open) begin  // gen/virtq/packed_fetch.ts:628
-            walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd0};  // gen/virtq/packed_fetch.ts:524
+        if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:623
+        end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:626
+          if (walk_open) begin  // gen/virtq/packed_fetch.ts:627
+            walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd0};  // gen/virtq/packed_fetch.ts:523
           end
-        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:665
-          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:666
-          end else if (walk_retried) begin  // gen/virtq/packed_fetch.ts:667
-            walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd1};  // gen/virtq/packed_fetch.ts:524
+        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:664
+          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:665
+          end else if (walk_retried) begin  // gen/virtq/packed_fetch.ts:666
+            walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd1};  // gen/virtq/packed_fetch.ts:523
           end
-        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:675
-          walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, walk_cur_fault};  // gen/virtq/packed_fetch.ts:524
-        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:676
-        end else if ((~walk_cur[112]) & walk_cur_id_bad) begin  // gen/virtq/packed_fetch.ts:681
-          walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd10};  // gen/virtq/packed_fetch.ts:524
-        end else if ((~walk_cur[112]) & walk_cur_big) begin  // gen/virtq/packed_fetch.ts:682
-          walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd8};  // gen/virtq/packed_fetch.ts:524
+        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:674
+          walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, walk_cur_fault};  // gen/virtq/packed_fetch.ts:523
+        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:675
+        end else if ((~walk_cur[112]) & walk_cur_id_bad) begin  // gen/virtq/packed_fetch.ts:680
+          walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd10};  // gen/virtq/packed_fetch.ts:523
+        end else if ((~walk_cur[112]) & walk_cur_big) begin  // gen/virtq/packed_fetch.ts:681
+          walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd8};  // gen/virtq/packed_fetch.ts:523
         end else begin
-          walk_item_data = {2'd0, walk_queue, walk_cur[63:0], walk_cur[95:64], walk_cur[113], (~walk_cur[112]), walk_cur[111:96], (walk_descs + 16'd1), 1'b0, 1'b0, 39'd0, 4'd0};  // gen/virtq/packed_fetch.ts:524
+          walk_item_data = {2'd0, walk_queue, walk_cur[63:0], walk_cur[95:64], walk_cur[113], (~walk_cur[112]), walk_cur[111:96], (walk_descs + 16'd1), 1'b0, 1'b0, 39'd0, 4'd0};  // gen/virtq/packed_fetch.ts:523
         end
       end
       WALK_STATE_TABLE: begin
-        if (table_rd_grant) begin  // gen/virtq/packed_fetch.ts:636
-          walk_item_data = {2'd1, walk_queue, walk_cur[63:0], {4'd0, walk_cur[95:68]}, 1'b0, 1'b0, walk_cur[111:96], (walk_descs + 16'd1), walk_cur_id_bad, walk_saw_write, walk_total, 4'd0};  // gen/virtq/packed_fetch.ts:524
+        if (table_rd_grant) begin  // gen/virtq/packed_fetch.ts:635
+          walk_item_data = {2'd1, walk_queue, walk_cur[63:0], {4'd0, walk_cur[95:68]}, 1'b0, 1'b0, walk_cur[111:96], (walk_descs + 16'd1), walk_cur_id_bad, walk_saw_write, walk_total, 4'd0};  // gen/virtq/packed_fetch.ts:523
         end
       end
       default: begin end
     endcase
   end
-  assign walk_active = (~(walk_state == WALK_STATE_IDLE)) | (ring_alloc != ring_fill);  // gen/virtq/packed_fetch.ts:729
+  assign walk_active = (~(walk_state == WALK_STATE_IDLE)) | (ring_alloc != ring_fill);  // gen/virtq/packed_fetch.ts:728
   assign stage_item_drop = _select_5 | _select_6;  // gen/virtq/packed_expand.ts:62
   assign stage_cur_drop = _select_7 | _select_8;  // gen/virtq/packed_expand.ts:63
   always @* begin
@@ -1135,26 +1114,26 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
         end
       end
       STAGE_STATE_CHECK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:178
-        end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:182
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:179
+        end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:183
           stage_fatal = 1'b1;  // gen/virtq/packed_expand.ts:90
         end
       end
       STAGE_STATE_WALK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:189
-        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:193
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:190
+        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:194
           stage_fatal = 1'b1;  // gen/virtq/packed_expand.ts:90
-        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:194
+        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:195
           stage_fatal = 1'b1;  // gen/virtq/packed_expand.ts:90
-        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:195
+        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:196
           stage_fatal = 1'b1;  // gen/virtq/packed_expand.ts:90
-        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:196
+        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:197
           stage_fatal = 1'b1;  // gen/virtq/packed_expand.ts:90
         end
       end
       STAGE_STATE_MORE_WAIT: begin
-        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:216
-          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:218
+        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:217
+          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:219
             stage_fatal = 1'b1;  // gen/virtq/packed_expand.ts:90
           end
         end
@@ -1175,26 +1154,26 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
         end
       end
       STAGE_STATE_CHECK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:178
-        end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:182
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:179
+        end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:183
           stage_fatal_queue = stage_queue;  // gen/virtq/packed_expand.ts:91
         end
       end
       STAGE_STATE_WALK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:189
-        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:193
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:190
+        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:194
           stage_fatal_queue = stage_queue;  // gen/virtq/packed_expand.ts:91
-        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:194
+        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:195
           stage_fatal_queue = stage_queue;  // gen/virtq/packed_expand.ts:91
-        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:195
+        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:196
           stage_fatal_queue = stage_queue;  // gen/virtq/packed_expand.ts:91
-        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:196
+        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:197
           stage_fatal_queue = stage_queue;  // gen/virtq/packed_expand.ts:91
         end
       end
       STAGE_STATE_MORE_WAIT: begin
-        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:216
-          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:218
+        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:217
+          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:219
             stage_fatal_queue = stage_queue;  // gen/virtq/packed_expand.ts:91
           end
         end
@@ -1215,26 +1194,26 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
         end
       end
       STAGE_STATE_CHECK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:178
-        end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:182
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:179
+        end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:183
           stage_fatal_code = 4'd9;  // gen/virtq/packed_expand.ts:92
         end
       end
       STAGE_STATE_WALK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:189
-        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:193
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:190
+        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:194
           stage_fatal_code = 4'd6;  // gen/virtq/packed_expand.ts:92
-        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:194
+        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:195
           stage_fatal_code = 4'd7;  // gen/virtq/packed_expand.ts:92
-        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:195
+        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:196
           stage_fatal_code = 4'd10;  // gen/virtq/packed_expand.ts:92
-        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:196
+        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:197
           stage_fatal_code = 4'd8;  // gen/virtq/packed_expand.ts:92
         end
       end
       STAGE_STATE_MORE_WAIT: begin
-        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:216
-          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:218
+        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:217
+          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:219
             stage_fatal_code = 4'd9;  // gen/virtq/packed_expand.ts:92
           end
         end
@@ -1277,32 +1256,32 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
         end
       end
       STAGE_STATE_CHECK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:178
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:179
           stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:74
-        end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:182
+        end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:183
           stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:74
         end
       end
       STAGE_STATE_WALK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:189
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:190
           stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:74
-        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:193
+        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:194
           stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:74
-        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:194
+        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:195
           stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:74
-        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:195
+        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:196
           stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:74
-        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:196
+        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:197
           stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:74
-        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:197
-          if (stage_last) begin  // gen/virtq/packed_expand.ts:204
+        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:198
+          if (stage_last) begin  // gen/virtq/packed_expand.ts:205
             stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:74
           end
         end
       end
       STAGE_STATE_MORE_WAIT: begin
-        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:216
-          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:218
+        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:217
+          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:219
             stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:74
           end
         end
@@ -1326,32 +1305,32 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
         end
       end
       STAGE_STATE_CHECK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:178
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:179
           stage_retire_now_queue = stage_queue;  // gen/virtq/packed_expand.ts:75
-        end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:182
+        end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:183
           stage_retire_now_queue = stage_queue;  // gen/virtq/packed_expand.ts:75
         end
       end
       STAGE_STATE_WALK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:189
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:190
           stage_retire_now_queue = stage_queue;  // gen/virtq/packed_expand.ts:75
-        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:193
+        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:194
           stage_retire_now_queue = stage_queue;  // gen/virtq/packed_expand.ts:75
-        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:194
+        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:195
           stage_retire_now_queue = stage_queue;  // gen/virtq/packed_expand.ts:75
-        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:195
+        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:196
           stage_retire_now_queue = stage_queue;  // gen/virtq/packed_expand.ts:75
-        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:196
+        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:197
           stage_retire_now_queue = stage_queue;  // gen/virtq/packed_expand.ts:75
-        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:197
-          if (stage_last) begin  // gen/virtq/packed_expand.ts:204
+        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:198
+          if (stage_last) begin  // gen/virtq/packed_expand.ts:205
             stage_retire_now_queue = stage_queue;  // gen/virtq/packed_expand.ts:75
           end
         end
       end
       STAGE_STATE_MORE_WAIT: begin
-        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:216
-          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:218
+        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:217
+          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:219
             stage_retire_now_queue = stage_queue;  // gen/virtq/packed_expand.ts:75
           end
         end
@@ -1360,29 +1339,11 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
     endcase
   end
   assign stage_slot = 5'd4 + {1'b0, table_cons_reg[3:0]};  // gen/virtq/packed_expand.ts:105
-  always @* begin
-    stage_rd_at = 7'd0;  // default, gen/virtq/packed_expand.ts:106
-    case (stage_state)  // gen/virtq/packed_expand.ts:131
-      STAGE_STATE_LOAD: begin
-        stage_rd_at = {table_cons_reg[3:0], stage_k};  // gen/virtq/packed_expand.ts:109
-      end
-      STAGE_STATE_WALK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:189
-        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:193
-        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:194
-        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:195
-        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:196
-        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:197
-          stage_rd_at = {table_cons_reg[3:0], (stage_k + 3'd1)};  // gen/virtq/packed_expand.ts:109
-        end
-      end
-      default: begin end
-    endcase
-  end
+  assign stage_rd_at = {table_cons_reg[3:0], ((stage_state == STAGE_STATE_WALK) ? (stage_k + 3'd1) : stage_k)};  // gen/virtq/packed_expand.ts:107
   assign stage_total_next = stage_total + {7'd0, stage_cur[95:64]};  // gen/virtq/packed_expand.ts:122
   assign stage_last = stage_table_left == 16'd1;  // gen/virtq/packed_expand.ts:123
   assign stage_batch_end = {1'b0, stage_k} == (stage_table_n - 4'd1);  // gen/virtq/packed_expand.ts:124
-  assign stage_active = ~(stage_state == STAGE_STATE_IDLE);  // gen/virtq/packed_expand.ts:228
+  assign stage_active = ~(stage_state == STAGE_STATE_IDLE);  // gen/virtq/packed_expand.ts:229
   assign used_drop = _select_9 | _select_10;  // gen/virtq/packed_used.ts:59
   assign used_slot_free = (used_tail - used_head) < 4'd8;  // gen/virtq/packed_used.ts:60
   assign used_accept = (done_valid & done_ready) & (~used_drop);  // gen/virtq/packed_used.ts:62
@@ -1468,6 +1429,8 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       fetch_issue <= 1'b0;
       table_alloc <= 5'd0;
       table_fill <= 5'd0;
+      walk_q_ready_0 <= 1'b0;
+      walk_q_ready_1 <= 1'b0;
       sched_locked <= 1'b0;
       sched_lock_index <= 1'b0;
       sched_mask <= 2'd0;
@@ -1512,6 +1475,8 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       if (rd_status_valid & (rd_status_id[1:0] == 2'd2)) begin  // gen/virtq/packed_fetch.ts:364
         table_fill <= table_fill + 5'd1;  // gen/virtq/packed_fetch.ts:365
       end
+      walk_q_ready_0 <= q0_enable & (q0_size != 16'd0);  // gen/virtq/packed_fetch.ts:372
+      walk_q_ready_1 <= q1_enable & (q1_size != 16'd0);  // gen/virtq/packed_fetch.ts:372
       if (sched_valid) begin  // gen/lib/arbiter.ts:73
         if (walk_state == WALK_STATE_IDLE) begin  // gen/lib/arbiter.ts:74
           sched_locked <= 1'b0;  // gen/lib/arbiter.ts:75
@@ -1521,274 +1486,274 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
           sched_lock_index <= sched_index;  // gen/lib/arbiter.ts:80
         end
       end
-      walk_others_wait <= (_cat_2 & (~(2'd1 << walk_queue))) != 2'd0;  // gen/virtq/packed_fetch.ts:388
-      if ((fetch_on & (~fetch_issue)) & ring_slot_free) begin  // gen/virtq/packed_fetch.ts:400
-        fetch_issue <= 1'b1;  // gen/virtq/packed_fetch.ts:403
+      walk_others_wait <= (_cat_2 & (~(2'd1 << walk_queue))) != 2'd0;  // gen/virtq/packed_fetch.ts:390
+      if ((fetch_on & (~fetch_issue)) & ring_slot_free) begin  // gen/virtq/packed_fetch.ts:402
+        fetch_issue <= 1'b1;  // gen/virtq/packed_fetch.ts:405
       end
-      if (ring_rd_grant) begin  // gen/virtq/packed_fetch.ts:406
-        ring_alloc <= ring_alloc + 4'd1;  // gen/virtq/packed_fetch.ts:409
-        fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:410
+      if (ring_rd_grant) begin  // gen/virtq/packed_fetch.ts:408
+        ring_alloc <= ring_alloc + 4'd1;  // gen/virtq/packed_fetch.ts:411
+        fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:412
       end
-      case (walk_state)  // gen/virtq/packed_fetch.ts:571
+      case (walk_state)  // gen/virtq/packed_fetch.ts:570
         WALK_STATE_IDLE: begin
-          if (sched_valid) begin  // gen/virtq/packed_fetch.ts:573
-            walk_queue <= sched_index;  // gen/virtq/packed_fetch.ts:574
-            if (sched_index == 1'b0) begin  // gen/virtq/packed_fetch.ts:583
-              pending_0 <= 1'b0;  // gen/virtq/packed_fetch.ts:583
+          if (sched_valid) begin  // gen/virtq/packed_fetch.ts:572
+            walk_queue <= sched_index;  // gen/virtq/packed_fetch.ts:573
+            if (sched_index == 1'b0) begin  // gen/virtq/packed_fetch.ts:582
+              pending_0 <= 1'b0;  // gen/virtq/packed_fetch.ts:582
             end
-            if (sched_index == 1'b1) begin  // gen/virtq/packed_fetch.ts:583
-              pending_1 <= 1'b0;  // gen/virtq/packed_fetch.ts:583
+            if (sched_index == 1'b1) begin  // gen/virtq/packed_fetch.ts:582
+              pending_1 <= 1'b0;  // gen/virtq/packed_fetch.ts:582
             end
-            walk_retried <= 1'b0;  // gen/virtq/packed_fetch.ts:584
-            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:528
-            walk_state <= WALK_STATE_START;  // gen/virtq/packed_fetch.ts:586
+            walk_retried <= 1'b0;  // gen/virtq/packed_fetch.ts:583
+            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:527
+            walk_state <= WALK_STATE_START;  // gen/virtq/packed_fetch.ts:585
           end
         end
         WALK_STATE_START: begin
-          fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:415
-          fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:416
-          ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:417
-          fetch_on <= 1'b1;  // gen/virtq/packed_fetch.ts:421
-          walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:595
+          fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:417
+          fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:418
+          ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:419
+          fetch_on <= 1'b1;  // gen/virtq/packed_fetch.ts:423
+          walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:594
         end
         WALK_STATE_SLOT: begin
-          if (walk_resetting | (~items_enq_ready)) begin  // gen/virtq/packed_fetch.ts:598
-            if (walk_resetting & items_enq_ready) begin  // gen/virtq/packed_fetch.ts:600
-              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:528
+          if (walk_resetting | (~items_enq_ready)) begin  // gen/virtq/packed_fetch.ts:597
+            if (walk_resetting & items_enq_ready) begin  // gen/virtq/packed_fetch.ts:599
+              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:527
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:534
+                avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:534
+              end
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:534
+                avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:534
+              end
               if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:535
-                avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:535
+                avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:535
               end
               if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:535
-                avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:535
+                avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:535
               end
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:536
-                avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:536
-              end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:536
-                avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:536
-              end
-              if (1'b0) begin  // gen/virtq/packed_fetch.ts:537
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:537
-                  pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:537
+              if (1'b0) begin  // gen/virtq/packed_fetch.ts:536
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:536
+                  pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:536
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:537
-                  pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:537
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:536
+                  pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:536
                 end
               end
-              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:415
-              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:416
-              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:417
-              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:539
+              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:417
+              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:418
+              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:419
+              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:538
             end
-          end else if (ring_filled) begin  // gen/virtq/packed_fetch.ts:605
-            if (_select_4) begin  // gen/virtq/packed_fetch.ts:607
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:544
-                halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:544
+          end else if (ring_filled) begin  // gen/virtq/packed_fetch.ts:604
+            if (_select_4) begin  // gen/virtq/packed_fetch.ts:606
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:543
+                halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:543
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:544
-                halted_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:544
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:543
+                halted_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:543
               end
-              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:528
-              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:415
-              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:416
-              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:417
-              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:547
+              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:527
+              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:417
+              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:418
+              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:419
+              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:546
             end else begin
-              walk_state <= WALK_STATE_LOAD;  // gen/virtq/packed_fetch.ts:607
+              walk_state <= WALK_STATE_LOAD;  // gen/virtq/packed_fetch.ts:606
             end
           end
         end
         WALK_STATE_LOAD: begin
-          walk_state <= WALK_STATE_WALK;  // gen/virtq/packed_fetch.ts:621
+          walk_state <= WALK_STATE_WALK;  // gen/virtq/packed_fetch.ts:620
         end
         WALK_STATE_WALK: begin
-          if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:624
-          end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:627
-            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:528
+          if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:623
+          end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:626
+            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:527
+            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:534
+              avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:534
+            end
+            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:534
+              avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:534
+            end
             if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:535
-              avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:535
+              avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:535
             end
             if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:535
-              avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:535
+              avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:535
             end
-            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:536
-              avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:536
-            end
-            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:536
-              avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:536
-            end
-            if (1'b0) begin  // gen/virtq/packed_fetch.ts:537
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:537
-                pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:537
-              end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:537
-                pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:537
-              end
-            end
-            fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:415
-            fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:416
-            ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:417
-            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:539
-          end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:665
-            if (~walk_open) begin  // gen/virtq/packed_fetch.ts:666
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:535
-                avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:535
-              end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:535
-                avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:535
-              end
+            if (1'b0) begin  // gen/virtq/packed_fetch.ts:536
               if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:536
-                avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:536
+                pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:536
               end
               if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:536
-                avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:536
+                pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:536
               end
-              if (1'b0) begin  // gen/virtq/packed_fetch.ts:537
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:537
-                  pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:537
-                end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:537
-                  pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:537
-                end
+            end
+            fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:417
+            fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:418
+            ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:419
+            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:538
+          end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:664
+            if (~walk_open) begin  // gen/virtq/packed_fetch.ts:665
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:534
+                avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:534
               end
-              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:415
-              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:416
-              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:417
-              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:539
-            end else if (walk_retried) begin  // gen/virtq/packed_fetch.ts:667
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:544
-                halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:544
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:534
+                avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:534
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:544
-                halted_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:544
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:535
+                avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:535
               end
-              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:528
-              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:415
-              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:416
-              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:417
-              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:547
-            end else begin
-              walk_retried <= 1'b1;  // gen/virtq/packed_fetch.ts:670
-              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:415
-              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:416
-              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:417
-              fetch_on <= 1'b1;  // gen/virtq/packed_fetch.ts:421
-              walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:672
-            end
-          end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:675
-            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:544
-              halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:544
-            end
-            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:544
-              halted_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:544
-            end
-            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:528
-            fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:415
-            fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:416
-            ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:417
-            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:547
-          end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:676
-            walk_state <= WALK_STATE_TABLE;  // gen/virtq/packed_fetch.ts:679
-          end else if ((~walk_cur[112]) & walk_cur_id_bad) begin  // gen/virtq/packed_fetch.ts:681
-            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:544
-              halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:544
-            end
-            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:544
-              halted_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:544
-            end
-            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:528
-            fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:415
-            fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:416
-            ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:417
-            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:547
-          end else if ((~walk_cur[112]) & walk_cur_big) begin  // gen/virtq/packed_fetch.ts:682
-            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:544
-              halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:544
-            end
-            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:544
-              halted_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:544
-            end
-            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:528
-            fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:415
-            fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:416
-            ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:417
-            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:547
-          end else begin
-            walk_open <= 1'b1;  // gen/virtq/packed_fetch.ts:684
-            walk_retried <= 1'b0;  // gen/virtq/packed_fetch.ts:689
-            if (~walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:701
-              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:528
-            end
-            if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:703
-              ring_cons <= ring_cons + 4'd1;  // gen/virtq/packed_fetch.ts:561
-              if ((~walk_cur[112]) & walk_others_wait) begin  // gen/virtq/packed_fetch.ts:562
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:535
-                  avail_pos_0 <= walk_pos_next;  // gen/virtq/packed_fetch.ts:535
-                end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:535
-                  avail_pos_1 <= walk_pos_next;  // gen/virtq/packed_fetch.ts:535
-                end
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:535
+                avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:535
+              end
+              if (1'b0) begin  // gen/virtq/packed_fetch.ts:536
                 if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:536
-                  avail_wrap_0 <= walk_pos_last ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:536
+                  pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:536
                 end
                 if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:536
-                  avail_wrap_1 <= walk_pos_last ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:536
+                  pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:536
                 end
-                if (1'b1) begin  // gen/virtq/packed_fetch.ts:537
-                  if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:537
-                    pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:537
+              end
+              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:417
+              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:418
+              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:419
+              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:538
+            end else if (walk_retried) begin  // gen/virtq/packed_fetch.ts:666
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:543
+                halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:543
+              end
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:543
+                halted_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:543
+              end
+              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:527
+              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:417
+              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:418
+              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:419
+              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:546
+            end else begin
+              walk_retried <= 1'b1;  // gen/virtq/packed_fetch.ts:669
+              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:417
+              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:418
+              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:419
+              fetch_on <= 1'b1;  // gen/virtq/packed_fetch.ts:423
+              walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:671
+            end
+          end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:674
+            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:543
+              halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:543
+            end
+            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:543
+              halted_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:543
+            end
+            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:527
+            fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:417
+            fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:418
+            ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:419
+            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:546
+          end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:675
+            walk_state <= WALK_STATE_TABLE;  // gen/virtq/packed_fetch.ts:678
+          end else if ((~walk_cur[112]) & walk_cur_id_bad) begin  // gen/virtq/packed_fetch.ts:680
+            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:543
+              halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:543
+            end
+            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:543
+              halted_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:543
+            end
+            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:527
+            fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:417
+            fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:418
+            ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:419
+            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:546
+          end else if ((~walk_cur[112]) & walk_cur_big) begin  // gen/virtq/packed_fetch.ts:681
+            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:543
+              halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:543
+            end
+            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:543
+              halted_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:543
+            end
+            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:527
+            fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:417
+            fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:418
+            ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:419
+            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:546
+          end else begin
+            walk_open <= 1'b1;  // gen/virtq/packed_fetch.ts:683
+            walk_retried <= 1'b0;  // gen/virtq/packed_fetch.ts:688
+            if (~walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:700
+              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:527
+            end
+            if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:702
+              ring_cons <= ring_cons + 4'd1;  // gen/virtq/packed_fetch.ts:560
+              if ((~walk_cur[112]) & walk_others_wait) begin  // gen/virtq/packed_fetch.ts:561
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:534
+                  avail_pos_0 <= walk_pos_next;  // gen/virtq/packed_fetch.ts:534
+                end
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:534
+                  avail_pos_1 <= walk_pos_next;  // gen/virtq/packed_fetch.ts:534
+                end
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:535
+                  avail_wrap_0 <= walk_pos_last ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:535
+                end
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:535
+                  avail_wrap_1 <= walk_pos_last ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:535
+                end
+                if (1'b1) begin  // gen/virtq/packed_fetch.ts:536
+                  if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:536
+                    pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:536
                   end
-                  if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:537
-                    pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:537
+                  if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:536
+                    pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:536
                   end
                 end
-                fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:415
-                fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:416
-                ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:417
-                walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:539
+                fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:417
+                fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:418
+                ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:419
+                walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:538
               end else begin
-                walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:562
+                walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:561
               end
             end
           end
         end
         WALK_STATE_TABLE: begin
-          if (table_rd_grant) begin  // gen/virtq/packed_fetch.ts:636
-            table_alloc <= table_alloc + 5'd1;  // gen/virtq/packed_fetch.ts:647
-            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:528
-            walk_retried <= 1'b0;  // gen/virtq/packed_fetch.ts:649
-            if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:651
-              ring_cons <= ring_cons + 4'd1;  // gen/virtq/packed_fetch.ts:561
-              if (walk_others_wait) begin  // gen/virtq/packed_fetch.ts:562
+          if (table_rd_grant) begin  // gen/virtq/packed_fetch.ts:635
+            table_alloc <= table_alloc + 5'd1;  // gen/virtq/packed_fetch.ts:646
+            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:527
+            walk_retried <= 1'b0;  // gen/virtq/packed_fetch.ts:648
+            if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:650
+              ring_cons <= ring_cons + 4'd1;  // gen/virtq/packed_fetch.ts:560
+              if (walk_others_wait) begin  // gen/virtq/packed_fetch.ts:561
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:534
+                  avail_pos_0 <= walk_pos_next;  // gen/virtq/packed_fetch.ts:534
+                end
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:534
+                  avail_pos_1 <= walk_pos_next;  // gen/virtq/packed_fetch.ts:534
+                end
                 if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:535
-                  avail_pos_0 <= walk_pos_next;  // gen/virtq/packed_fetch.ts:535
+                  avail_wrap_0 <= walk_pos_last ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:535
                 end
                 if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:535
-                  avail_pos_1 <= walk_pos_next;  // gen/virtq/packed_fetch.ts:535
+                  avail_wrap_1 <= walk_pos_last ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:535
                 end
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:536
-                  avail_wrap_0 <= walk_pos_last ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:536
-                end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:536
-                  avail_wrap_1 <= walk_pos_last ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:536
-                end
-                if (1'b1) begin  // gen/virtq/packed_fetch.ts:537
-                  if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:537
-                    pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:537
+                if (1'b1) begin  // gen/virtq/packed_fetch.ts:536
+                  if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:536
+                    pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:536
                   end
-                  if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:537
-                    pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:537
+                  if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:536
+                    pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:536
                   end
                 end
-                fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:415
-                fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:416
-                ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:417
-                walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:539
+                fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:417
+                fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:418
+                ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:419
+                walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:538
               end else begin
-                walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:562
+                walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:561
               end
             end else begin
-              walk_state <= WALK_STATE_LOAD;  // gen/virtq/packed_fetch.ts:653
+              walk_state <= WALK_STATE_LOAD;  // gen/virtq/packed_fetch.ts:652
             end
           end
         end
@@ -1812,56 +1777,56 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
           end
         end
         STAGE_STATE_CHECK: begin
-          if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:178
+          if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:179
             table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:85
             stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:87
-          end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:182
+          end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:183
             table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:85
             stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:87
           end else begin
-            stage_state <= STAGE_STATE_LOAD;  // gen/virtq/packed_expand.ts:183
+            stage_state <= STAGE_STATE_LOAD;  // gen/virtq/packed_expand.ts:184
           end
         end
         STAGE_STATE_LOAD: begin
-          stage_state <= STAGE_STATE_WALK;  // gen/virtq/packed_expand.ts:186
+          stage_state <= STAGE_STATE_WALK;  // gen/virtq/packed_expand.ts:187
         end
         STAGE_STATE_WALK: begin
-          if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:189
+          if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:190
             table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:85
             stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:87
-          end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:193
+          end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:194
             table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:85
             stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:87
-          end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:194
+          end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:195
             table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:85
             stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:87
-          end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:195
+          end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:196
             table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:85
             stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:87
-          end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:196
+          end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:197
             table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:85
             stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:87
-          end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:197
-            if (stage_last) begin  // gen/virtq/packed_expand.ts:204
+          end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:198
+            if (stage_last) begin  // gen/virtq/packed_expand.ts:205
               table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:85
               stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:87
-            end else if (stage_batch_end) begin  // gen/virtq/packed_expand.ts:207
-              stage_state <= STAGE_STATE_MORE;  // gen/virtq/packed_expand.ts:210
+            end else if (stage_batch_end) begin  // gen/virtq/packed_expand.ts:208
+              stage_state <= STAGE_STATE_MORE;  // gen/virtq/packed_expand.ts:211
             end
           end
         end
         STAGE_STATE_MORE: begin
-          if (more_rd_grant) begin  // gen/virtq/packed_expand.ts:214
-            stage_state <= STAGE_STATE_MORE_WAIT;  // gen/virtq/packed_expand.ts:214
+          if (more_rd_grant) begin  // gen/virtq/packed_expand.ts:215
+            stage_state <= STAGE_STATE_MORE_WAIT;  // gen/virtq/packed_expand.ts:215
           end
         end
         STAGE_STATE_MORE_WAIT: begin
-          if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:216
-            if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:218
+          if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:217
+            if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:219
               table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:85
               stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:87
             end else begin
-              stage_state <= STAGE_STATE_LOAD;  // gen/virtq/packed_expand.ts:218
+              stage_state <= STAGE_STATE_LOAD;  // gen/virtq/packed_expand.ts:219
             end
           end
         end
@@ -2093,161 +2058,161 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
         table_slot_err_15 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:366
       end
     end
-    if ((fetch_on & (~fetch_issue)) & ring_slot_free) begin  // gen/virtq/packed_fetch.ts:400
-      fetch_n <= ((walk_size - fetch_pos) >= 16'd8) ? 4'd8 : _sub_24[3:0];  // gen/virtq/packed_fetch.ts:401
-      fetch_host <= _select_25 + ({48'd0, fetch_pos} << 4);  // gen/virtq/packed_fetch.ts:402
+    if ((fetch_on & (~fetch_issue)) & ring_slot_free) begin  // gen/virtq/packed_fetch.ts:402
+      fetch_n <= ((walk_size - fetch_pos) >= 16'd8) ? 4'd8 : _sub_24[3:0];  // gen/virtq/packed_fetch.ts:403
+      fetch_host <= _select_25 + ({48'd0, fetch_pos} << 4);  // gen/virtq/packed_fetch.ts:404
     end
-    if (ring_rd_grant) begin  // gen/virtq/packed_fetch.ts:406
-      if (ring_alloc[1:0] == 2'd0) begin  // gen/virtq/packed_fetch.ts:407
-        ring_slot_n_0 <= fetch_n;  // gen/virtq/packed_fetch.ts:407
+    if (ring_rd_grant) begin  // gen/virtq/packed_fetch.ts:408
+      if (ring_alloc[1:0] == 2'd0) begin  // gen/virtq/packed_fetch.ts:409
+        ring_slot_n_0 <= fetch_n;  // gen/virtq/packed_fetch.ts:409
       end
-      if (ring_alloc[1:0] == 2'd1) begin  // gen/virtq/packed_fetch.ts:407
-        ring_slot_n_1 <= fetch_n;  // gen/virtq/packed_fetch.ts:407
+      if (ring_alloc[1:0] == 2'd1) begin  // gen/virtq/packed_fetch.ts:409
+        ring_slot_n_1 <= fetch_n;  // gen/virtq/packed_fetch.ts:409
       end
-      if (ring_alloc[1:0] == 2'd2) begin  // gen/virtq/packed_fetch.ts:407
-        ring_slot_n_2 <= fetch_n;  // gen/virtq/packed_fetch.ts:407
+      if (ring_alloc[1:0] == 2'd2) begin  // gen/virtq/packed_fetch.ts:409
+        ring_slot_n_2 <= fetch_n;  // gen/virtq/packed_fetch.ts:409
       end
-      if (ring_alloc[1:0] == 2'd3) begin  // gen/virtq/packed_fetch.ts:407
-        ring_slot_n_3 <= fetch_n;  // gen/virtq/packed_fetch.ts:407
+      if (ring_alloc[1:0] == 2'd3) begin  // gen/virtq/packed_fetch.ts:409
+        ring_slot_n_3 <= fetch_n;  // gen/virtq/packed_fetch.ts:409
       end
-      if (ring_alloc[1:0] == 2'd0) begin  // gen/virtq/packed_fetch.ts:408
-        ring_slot_queue_0 <= walk_queue;  // gen/virtq/packed_fetch.ts:408
+      if (ring_alloc[1:0] == 2'd0) begin  // gen/virtq/packed_fetch.ts:410
+        ring_slot_queue_0 <= walk_queue;  // gen/virtq/packed_fetch.ts:410
       end
-      if (ring_alloc[1:0] == 2'd1) begin  // gen/virtq/packed_fetch.ts:408
-        ring_slot_queue_1 <= walk_queue;  // gen/virtq/packed_fetch.ts:408
+      if (ring_alloc[1:0] == 2'd1) begin  // gen/virtq/packed_fetch.ts:410
+        ring_slot_queue_1 <= walk_queue;  // gen/virtq/packed_fetch.ts:410
       end
-      if (ring_alloc[1:0] == 2'd2) begin  // gen/virtq/packed_fetch.ts:408
-        ring_slot_queue_2 <= walk_queue;  // gen/virtq/packed_fetch.ts:408
+      if (ring_alloc[1:0] == 2'd2) begin  // gen/virtq/packed_fetch.ts:410
+        ring_slot_queue_2 <= walk_queue;  // gen/virtq/packed_fetch.ts:410
       end
-      if (ring_alloc[1:0] == 2'd3) begin  // gen/virtq/packed_fetch.ts:408
-        ring_slot_queue_3 <= walk_queue;  // gen/virtq/packed_fetch.ts:408
+      if (ring_alloc[1:0] == 2'd3) begin  // gen/virtq/packed_fetch.ts:410
+        ring_slot_queue_3 <= walk_queue;  // gen/virtq/packed_fetch.ts:410
       end
-      fetch_pos <= (fetch_pos_adv == {1'b0, walk_size}) ? 16'd0 : fetch_pos_adv[15:0];  // gen/virtq/packed_fetch.ts:411
+      fetch_pos <= (fetch_pos_adv == {1'b0, walk_size}) ? 16'd0 : fetch_pos_adv[15:0];  // gen/virtq/packed_fetch.ts:413
     end
-    case (walk_state)  // gen/virtq/packed_fetch.ts:571
+    case (walk_state)  // gen/virtq/packed_fetch.ts:570
       WALK_STATE_IDLE: begin
-        if (sched_valid) begin  // gen/virtq/packed_fetch.ts:573
-          walk_size <= _select_26;  // gen/virtq/packed_fetch.ts:575
-          walk_pos <= _select_27;  // gen/virtq/packed_fetch.ts:581
-          walk_wrap <= _select_28;  // gen/virtq/packed_fetch.ts:582
-          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:529
-          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:530
-          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:531
-          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:532
+        if (sched_valid) begin  // gen/virtq/packed_fetch.ts:572
+          walk_size <= _select_26;  // gen/virtq/packed_fetch.ts:574
+          walk_pos <= _select_27;  // gen/virtq/packed_fetch.ts:580
+          walk_wrap <= _select_28;  // gen/virtq/packed_fetch.ts:581
+          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:528
+          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:529
+          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:530
+          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:531
         end
       end
       WALK_STATE_START: begin
-        walk_pos_next <= ((walk_pos + 16'd1) == walk_size) ? 16'd0 : (walk_pos + 16'd1);  // gen/virtq/packed_fetch.ts:592
-        walk_pos_last <= (walk_pos + 16'd1) == walk_size;  // gen/virtq/packed_fetch.ts:593
-        fetch_pos <= walk_pos;  // gen/virtq/packed_fetch.ts:422
+        walk_pos_next <= ((walk_pos + 16'd1) == walk_size) ? 16'd0 : (walk_pos + 16'd1);  // gen/virtq/packed_fetch.ts:591
+        walk_pos_last <= (walk_pos + 16'd1) == walk_size;  // gen/virtq/packed_fetch.ts:592
+        fetch_pos <= walk_pos;  // gen/virtq/packed_fetch.ts:424
       end
       WALK_STATE_SLOT: begin
-        if (walk_resetting | (~items_enq_ready)) begin  // gen/virtq/packed_fetch.ts:598
-          if (walk_resetting & items_enq_ready) begin  // gen/virtq/packed_fetch.ts:600
-            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:529
-            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:530
-            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:531
-            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:532
+        if (walk_resetting | (~items_enq_ready)) begin  // gen/virtq/packed_fetch.ts:597
+          if (walk_resetting & items_enq_ready) begin  // gen/virtq/packed_fetch.ts:599
+            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:528
+            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:529
+            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:530
+            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:531
           end
-        end else if (ring_filled) begin  // gen/virtq/packed_fetch.ts:605
-          walk_k <= 3'd0;  // gen/virtq/packed_fetch.ts:606
-          if (_select_4) begin  // gen/virtq/packed_fetch.ts:607
-            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:529
-            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:530
-            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:531
-            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:532
+        end else if (ring_filled) begin  // gen/virtq/packed_fetch.ts:604
+          walk_k <= 3'd0;  // gen/virtq/packed_fetch.ts:605
+          if (_select_4) begin  // gen/virtq/packed_fetch.ts:606
+            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:528
+            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:529
+            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:530
+            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:531
           end
         end
       end
       WALK_STATE_LOAD: begin
-        walk_cur <= {fetch_ring_odd_rd0, fetch_ring_even_rd0};  // gen/virtq/packed_fetch.ts:501
-        walk_cur_avail <= (fetch_ring_odd_rd0[55] == walk_wrap) & (fetch_ring_odd_rd0[63] != walk_wrap);  // gen/virtq/packed_fetch.ts:502
-        walk_cur_faults <= {((~fetch_ring_odd_rd0[50]) & (walk_segs == 7'd64)), (((~fetch_ring_odd_rd0[50]) & (~fetch_ring_odd_rd0[49])) & walk_saw_write), (fetch_ring_odd_rd0[50] & (fetch_ring_odd_rd0[31:4] > {21'd0, (7'd64 - walk_segs)})), (fetch_ring_odd_rd0[50] & (fetch_ring_odd_rd0[31:4] > {12'd0, walk_size})), (fetch_ring_odd_rd0[50] & ((fetch_ring_odd_rd0[31:0] == 32'd0) | (fetch_ring_odd_rd0[3:0] != 4'd0))), (fetch_ring_odd_rd0[50] & fetch_ring_odd_rd0[48]), (fetch_ring_odd_rd0[50] & (~features[28])), (walk_descs >= walk_size)};  // gen/virtq/packed_fetch.ts:503
-        walk_cur_big <= (walk_total + {7'd0, fetch_ring_odd_rd0[31:0]}) > 39'h100000000;  // gen/virtq/packed_fetch.ts:504
-        walk_cur_id_bad <= features[35] & (fetch_ring_odd_rd0[47:32] != (walk_open ? walk_head : walk_pos));  // gen/virtq/packed_fetch.ts:505
+        walk_cur <= {fetch_ring_odd_rd0, fetch_ring_even_rd0};  // gen/virtq/packed_fetch.ts:500
+        walk_cur_avail <= (fetch_ring_odd_rd0[55] == walk_wrap) & (fetch_ring_odd_rd0[63] != walk_wrap);  // gen/virtq/packed_fetch.ts:501
+        walk_cur_faults <= {((~fetch_ring_odd_rd0[50]) & (walk_segs == 7'd64)), (((~fetch_ring_odd_rd0[50]) & (~fetch_ring_odd_rd0[49])) & walk_saw_write), (fetch_ring_odd_rd0[50] & (fetch_ring_odd_rd0[31:4] > {21'd0, (7'd64 - walk_segs)})), (fetch_ring_odd_rd0[50] & (fetch_ring_odd_rd0[31:4] > {12'd0, walk_size})), (fetch_ring_odd_rd0[50] & ((fetch_ring_odd_rd0[31:0] == 32'd0) | (fetch_ring_odd_rd0[3:0] != 4'd0))), (fetch_ring_odd_rd0[50] & fetch_ring_odd_rd0[48]), (fetch_ring_odd_rd0[50] & (~features[28])), (walk_descs >= walk_size)};  // gen/virtq/packed_fetch.ts:502
+        walk_cur_big <= (walk_total + {7'd0, fetch_ring_odd_rd0[31:0]}) > 39'h100000000;  // gen/virtq/packed_fetch.ts:503
+        walk_cur_id_bad <= features[35] & (fetch_ring_odd_rd0[47:32] != (walk_open ? walk_head : walk_pos));  // gen/virtq/packed_fetch.ts:504
       end
       WALK_STATE_WALK: begin
-        if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:624
-        end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:627
-          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:529
-          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:530
-          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:531
-          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:532
-        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:665
-          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:666
-          end else if (walk_retried) begin  // gen/virtq/packed_fetch.ts:667
-            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:529
-            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:530
-            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:531
-            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:532
+        if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:623
+        end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:626
+          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:528
+          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:529
+          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:530
+          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:531
+        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:664
+          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:665
+          end else if (walk_retried) begin  // gen/virtq/packed_fetch.ts:666
+            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:528
+            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:529
+            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:530
+            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:531
           end else begin
-            fetch_pos <= walk_pos;  // gen/virtq/packed_fetch.ts:422
+            fetch_pos <= walk_pos;  // gen/virtq/packed_fetch.ts:424
           end
-        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:675
-          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:529
-          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:530
-          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:531
-          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:532
-        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:676
-          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:678
-            walk_head <= walk_pos;  // gen/virtq/packed_fetch.ts:678
+        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:674
+          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:528
+          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:529
+          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:530
+          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:531
+        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:675
+          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:677
+            walk_head <= walk_pos;  // gen/virtq/packed_fetch.ts:677
           end
-        end else if ((~walk_cur[112]) & walk_cur_id_bad) begin  // gen/virtq/packed_fetch.ts:681
-          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:529
-          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:530
-          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:531
-          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:532
-        end else if ((~walk_cur[112]) & walk_cur_big) begin  // gen/virtq/packed_fetch.ts:682
-          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:529
-          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:530
-          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:531
-          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:532
+        end else if ((~walk_cur[112]) & walk_cur_id_bad) begin  // gen/virtq/packed_fetch.ts:680
+          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:528
+          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:529
+          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:530
+          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:531
+        end else if ((~walk_cur[112]) & walk_cur_big) begin  // gen/virtq/packed_fetch.ts:681
+          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:528
+          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:529
+          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:530
+          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:531
         end else begin
-          walk_descs <= walk_descs + 16'd1;  // gen/virtq/packed_fetch.ts:685
-          walk_segs <= walk_segs + 7'd1;  // gen/virtq/packed_fetch.ts:686
-          walk_total <= walk_total_next;  // gen/virtq/packed_fetch.ts:687
-          walk_saw_write <= walk_saw_write | walk_cur[113];  // gen/virtq/packed_fetch.ts:688
-          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:690
-            walk_head <= walk_pos;  // gen/virtq/packed_fetch.ts:690
+          walk_descs <= walk_descs + 16'd1;  // gen/virtq/packed_fetch.ts:684
+          walk_segs <= walk_segs + 7'd1;  // gen/virtq/packed_fetch.ts:685
+          walk_total <= walk_total_next;  // gen/virtq/packed_fetch.ts:686
+          walk_saw_write <= walk_saw_write | walk_cur[113];  // gen/virtq/packed_fetch.ts:687
+          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:689
+            walk_head <= walk_pos;  // gen/virtq/packed_fetch.ts:689
           end
-          if (~walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:701
-            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:529
-            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:530
-            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:531
-            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:532
+          if (~walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:700
+            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:528
+            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:529
+            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:530
+            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:531
           end
-          walk_pos <= walk_pos_next;  // gen/virtq/packed_fetch.ts:551
-          walk_pos_next <= ((walk_pos_next + 16'd1) == walk_size) ? 16'd0 : (walk_pos_next + 16'd1);  // gen/virtq/packed_fetch.ts:554
-          walk_pos_last <= (walk_pos_next + 16'd1) == walk_size;  // gen/virtq/packed_fetch.ts:555
-          if (walk_pos_last) begin  // gen/virtq/packed_fetch.ts:556
-            walk_wrap <= ~walk_wrap;  // gen/virtq/packed_fetch.ts:556
+          walk_pos <= walk_pos_next;  // gen/virtq/packed_fetch.ts:550
+          walk_pos_next <= ((walk_pos_next + 16'd1) == walk_size) ? 16'd0 : (walk_pos_next + 16'd1);  // gen/virtq/packed_fetch.ts:553
+          walk_pos_last <= (walk_pos_next + 16'd1) == walk_size;  // gen/virtq/packed_fetch.ts:554
+          if (walk_pos_last) begin  // gen/virtq/packed_fetch.ts:555
+            walk_wrap <= ~walk_wrap;  // gen/virtq/packed_fetch.ts:555
           end
-          if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:703
+          if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:702
           end else begin
-            walk_k <= walk_k + 3'd1;  // gen/virtq/packed_fetch.ts:565
-            walk_cur <= {fetch_ring_odd_rd0, fetch_ring_even_rd0};  // gen/virtq/packed_fetch.ts:501
-            walk_cur_avail <= (fetch_ring_odd_rd0[55] == walk_wrap) & (fetch_ring_odd_rd0[63] != walk_wrap);  // gen/virtq/packed_fetch.ts:502
-            walk_cur_faults <= {((~fetch_ring_odd_rd0[50]) & (walk_cur[112] & ((walk_segs + 7'd1) == 7'd64))), (((~fetch_ring_odd_rd0[50]) & (~fetch_ring_odd_rd0[49])) & (walk_cur[112] & (walk_saw_write | walk_cur[113]))), (fetch_ring_odd_rd0[50] & (fetch_ring_odd_rd0[31:4] > {21'd0, (walk_cur[112] ? (7'd64 - (walk_segs + 7'd1)) : 7'd64)})), (fetch_ring_odd_rd0[50] & (fetch_ring_odd_rd0[31:4] > {12'd0, walk_size})), (fetch_ring_odd_rd0[50] & ((fetch_ring_odd_rd0[31:0] == 32'd0) | (fetch_ring_odd_rd0[3:0] != 4'd0))), (fetch_ring_odd_rd0[50] & fetch_ring_odd_rd0[48]), (fetch_ring_odd_rd0[50] & (~features[28])), (walk_cur[112] & ((walk_descs + 16'd1) >= walk_size))};  // gen/virtq/packed_fetch.ts:503
-            walk_cur_big <= ((walk_cur[112] ? walk_total_next : 39'd0) + {7'd0, fetch_ring_odd_rd0[31:0]}) > 39'h100000000;  // gen/virtq/packed_fetch.ts:504
-            walk_cur_id_bad <= features[35] & (fetch_ring_odd_rd0[47:32] != (walk_cur[112] ? (walk_open ? walk_head : walk_pos) : walk_pos_next));  // gen/virtq/packed_fetch.ts:505
+            walk_k <= walk_k + 3'd1;  // gen/virtq/packed_fetch.ts:564
+            walk_cur <= {fetch_ring_odd_rd0, fetch_ring_even_rd0};  // gen/virtq/packed_fetch.ts:500
+            walk_cur_avail <= (fetch_ring_odd_rd0[55] == walk_wrap) & (fetch_ring_odd_rd0[63] != walk_wrap);  // gen/virtq/packed_fetch.ts:501
+            walk_cur_faults <= {((~fetch_ring_odd_rd0[50]) & (walk_cur[112] & ((walk_segs + 7'd1) == 7'd64))), (((~fetch_ring_odd_rd0[50]) & (~fetch_ring_odd_rd0[49])) & (walk_cur[112] & (walk_saw_write | walk_cur[113]))), (fetch_ring_odd_rd0[50] & (fetch_ring_odd_rd0[31:4] > {21'd0, (walk_cur[112] ? (7'd64 - (walk_segs + 7'd1)) : 7'd64)})), (fetch_ring_odd_rd0[50] & (fetch_ring_odd_rd0[31:4] > {12'd0, walk_size})), (fetch_ring_odd_rd0[50] & ((fetch_ring_odd_rd0[31:0] == 32'd0) | (fetch_ring_odd_rd0[3:0] != 4'd0))), (fetch_ring_odd_rd0[50] & fetch_ring_odd_rd0[48]), (fetch_ring_odd_rd0[50] & (~features[28])), (walk_cur[112] & ((walk_descs + 16'd1) >= walk_size))};  // gen/virtq/packed_fetch.ts:502
+            walk_cur_big <= ((walk_cur[112] ? walk_total_next : 39'd0) + {7'd0, fetch_ring_odd_rd0[31:0]}) > 39'h100000000;  // gen/virtq/packed_fetch.ts:503
+            walk_cur_id_bad <= features[35] & (fetch_ring_odd_rd0[47:32] != (walk_cur[112] ? (walk_open ? walk_head : walk_pos) : walk_pos_next));  // gen/virtq/packed_fetch.ts:504
           end
         end
       end
       WALK_STATE_TABLE: begin
-        if (table_rd_grant) begin  // gen/virtq/packed_fetch.ts:636
-          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:529
-          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:530
-          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:531
-          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:532
-          walk_pos <= walk_pos_next;  // gen/virtq/packed_fetch.ts:551
-          walk_pos_next <= ((walk_pos_next + 16'd1) == walk_size) ? 16'd0 : (walk_pos_next + 16'd1);  // gen/virtq/packed_fetch.ts:554
-          walk_pos_last <= (walk_pos_next + 16'd1) == walk_size;  // gen/virtq/packed_fetch.ts:555
-          if (walk_pos_last) begin  // gen/virtq/packed_fetch.ts:556
-            walk_wrap <= ~walk_wrap;  // gen/virtq/packed_fetch.ts:556
+        if (table_rd_grant) begin  // gen/virtq/packed_fetch.ts:635
+          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:528
+          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:529
+          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:530
+          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:531
+          walk_pos <= walk_pos_next;  // gen/virtq/packed_fetch.ts:550
+          walk_pos_next <= ((walk_pos_next + 16'd1) == walk_size) ? 16'd0 : (walk_pos_next + 16'd1);  // gen/virtq/packed_fetch.ts:553
+          walk_pos_last <= (walk_pos_next + 16'd1) == walk_size;  // gen/virtq/packed_fetch.ts:554
+          if (walk_pos_last) begin  // gen/virtq/packed_fetch.ts:555
+            walk_wrap <= ~walk_wrap;  // gen/virtq/packed_fetch.ts:555
           end
-          if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:651
+          if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:650
           end else begin
-            walk_k <= walk_k + 3'd1;  // gen/virtq/packed_fetch.ts:652
+            walk_k <= walk_k + 3'd1;  // gen/virtq/packed_fetch.ts:651
           end
         end
       end
@@ -2282,30 +2247,30 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
         stage_cur_big <= (stage_total + {7'd0, fetch_table_odd_rd0[31:0]}) > 39'h100000000;  // gen/virtq/packed_expand.ts:120
       end
       STAGE_STATE_WALK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:189
-        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:193
-        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:194
-        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:195
-        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:196
-        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:197
-          stage_saw_write <= stage_saw_write | stage_cur[113];  // gen/virtq/packed_expand.ts:199
-          stage_total <= stage_total_next;  // gen/virtq/packed_expand.ts:200
-          stage_table_left <= stage_table_left - 16'd1;  // gen/virtq/packed_expand.ts:201
-          stage_k <= stage_k + 3'd1;  // gen/virtq/packed_expand.ts:202
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:190
+        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:194
+        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:195
+        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:196
+        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:197
+        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:198
+          stage_saw_write <= stage_saw_write | stage_cur[113];  // gen/virtq/packed_expand.ts:200
+          stage_total <= stage_total_next;  // gen/virtq/packed_expand.ts:201
+          stage_table_left <= stage_table_left - 16'd1;  // gen/virtq/packed_expand.ts:202
+          stage_k <= stage_k + 3'd1;  // gen/virtq/packed_expand.ts:203
           stage_cur <= {fetch_table_odd_rd0, fetch_table_even_rd0};  // gen/virtq/packed_expand.ts:112
           stage_cur_indirect <= fetch_table_odd_rd0[50];  // gen/virtq/packed_expand.ts:113
           stage_cur_raw <= (~fetch_table_odd_rd0[49]) & (stage_saw_write | stage_cur[113]);  // gen/virtq/packed_expand.ts:114
           stage_cur_big <= (stage_total_next + {7'd0, fetch_table_odd_rd0[31:0]}) > 39'h100000000;  // gen/virtq/packed_expand.ts:120
-          if (stage_last) begin  // gen/virtq/packed_expand.ts:204
-          end else if (stage_batch_end) begin  // gen/virtq/packed_expand.ts:207
-            stage_table_host <= stage_table_host + ({60'd0, stage_table_n} << 4);  // gen/virtq/packed_expand.ts:208
-            stage_table_n <= ((stage_table_left - 16'd1) >= 16'd8) ? 4'd8 : _sub_30[3:0];  // gen/virtq/packed_expand.ts:209
+          if (stage_last) begin  // gen/virtq/packed_expand.ts:205
+          end else if (stage_batch_end) begin  // gen/virtq/packed_expand.ts:208
+            stage_table_host <= stage_table_host + ({60'd0, stage_table_n} << 4);  // gen/virtq/packed_expand.ts:209
+            stage_table_n <= ((stage_table_left - 16'd1) >= 16'd8) ? 4'd8 : _sub_30[3:0];  // gen/virtq/packed_expand.ts:210
           end
         end
       end
       STAGE_STATE_MORE_WAIT: begin
-        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:216
-          stage_k <= 3'd0;  // gen/virtq/packed_expand.ts:217
+        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:217
+          stage_k <= 3'd0;  // gen/virtq/packed_expand.ts:218
         end
       end
       default: begin end

@@ -103,10 +103,10 @@ export function packedStager(m: ModuleBuilder, c: StagerContext) {
   const dLen = cur.bits(95, 64);
   const dWrite = cur.bit(112 + DESC_F.WRITE);
   const slot = m.let('stage_slot', lit(p.ringSlots, slotBits).add(fit(tCons.trunc(tb), slotBits)));
-  const rdAt = m.wire('stage_rd_at', tb + kb, { default: 0 });
+  // (from registers only: in `walk` the entry after the current one, else the current one)
+  const rdAt = m.let('stage_rd_at', cat(tCons.trunc(tb), mux(f.is('walk'), k.inc(), k)));
   const rdData = c.desc(rdAt);
-  const load = (at: Expr, saw: Expr, tot: Expr) => {
-    rdAt.set(cat(tCons.trunc(tb), fit(at, kb)));
+  const load = (saw: Expr, tot: Expr) => {
     const nd = rdData;
     const len = nd.bits(95, 64);
     cur.next(nd);
@@ -183,7 +183,7 @@ export function packedStager(m: ModuleBuilder, c: StagerContext) {
         .elseIf(headErr, () => failTable(PackedFault.DMA_FAULT))
         .else(() => f.goto('load')),
     load: () => {
-      load(k, sawWrite, total);
+      load(sawWrite, total);
       f.goto('walk');
     },
     walk: () => {
@@ -201,7 +201,7 @@ export function packedStager(m: ModuleBuilder, c: StagerContext) {
           total.next(totalNext);
           left.next(left.dec());
           k.next(k.inc());
-          load(k.inc(), sawWrite.or(dWrite), totalNext);
+          load(sawWrite.or(dWrite), totalNext);
           m.if(last, () => {
             c.staging.commit(sq, id, slots);
             tableDone();

@@ -366,14 +366,16 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
     tErr.nextAt(tFill.trunc(tb), c.tableStatus.error.ne(0));
   });
 
-  // ---- scheduler: queues with a doorbell pending, enabled, configured and not stopped
+  // ---- scheduler: queues with a doorbell pending, enabled, configured and not stopped (whether a queue is
+  // enabled with a size: a register, a cycle behind the handover, which changes only while the queue is idle)
+  const ready = m.regArray('walk_q_ready', Q, bit, { reset: 0 });
+  cfg.forEach((q, i) => ready.item(i).next(q.enable.and(q.size.ne(0))));
   const runnable = cat(
     ...cfg
-      .map((q, i) =>
+      .map((_, i) =>
         andBits(
           st.pending.item(i),
-          q.enable,
-          q.size.ne(0),
+          ready.item(i),
           st.failed.item(i).not(),
           st.halted.item(i).not(),
           st.resetting.item(i).not(),
@@ -440,12 +442,9 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
   const descsNext = descs.inc();
   const totalNext = m.let('walk_total_next', total.add(dLen.zext(32 + sb)));
   // one read port of the fetch slots: the address of the descriptor a load takes
-  const rdAt = m.wire('walk_rd_at', rb + kb, { default: 0 });
+  // (from registers only: in `walk` the descriptor after the current one, else the current one)
+  const rdAt = m.let('walk_rd_at', cat(rCons.trunc(rb), mux(f.is('walk'), k.inc(), k)));
   const rdData = c.desc(rdAt);
-  const ringDesc = (slot: Expr, at: Expr) => {
-    rdAt.set(cat(fit(slot, rb), fit(at, kb)));
-    return rdData;
-  };
 
   /** The walker's chain state a loaded descriptor will be checked against (as it will be when it is decided on). */
   interface ChainState {
@@ -477,13 +476,13 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
   const curBig = m.reg('walk_cur_big', bit);
   const curIdBad = m.reg('walk_cur_id_bad', bit);
   /**
-   * Loads descriptor `at` of the current ring slot as the next current one, with its availability (the wrap
+   * Loads the descriptor at `walk_rd_at` as the next current one, with its availability (the wrap
    * counter is the same for a whole batch: a batch never runs past the ring's end) and each fault it has
    * against `s`, as one bit per fault (the decision ORs them; the first is the code). chain-too-big and
    * IN_ORDER are checked when the chain ends.
    */
-  const load = (slot: Expr, at: Expr, atWrap: Expr, s: ChainState) => {
-    const nd = ringDesc(slot, at);
+  const load = (atWrap: Expr, s: ChainState) => {
+    const nd = rdData;
     const fl = (b: number) => nd.bit(112 + b);
     const len = nd.bits(95, 64);
     const tl = len.bits(31, 4);
@@ -563,7 +562,7 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
   };
   const nextState = (after: ChainState) => {
     k.next(k.inc());
-    load(rCons.trunc(rb), k.inc(), wrap, after);
+    load(wrap, after);
   };
 
   const itemRoom = c.items.ready;
@@ -610,7 +609,7 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
     // A cycle after the status (which comes after the data is written, docs/dma.md), the slot's first
     // descriptor is readable even if the memory write reached it a cycle late.
     load: () => {
-      load(rCons.trunc(rb), k, wrap, {
+      load(wrap, {
         tooLong: descs.ge(size),
         segsFull: segs.eq(p.maxChain),
         room: lit(p.maxChain, sb).sub(segs),
