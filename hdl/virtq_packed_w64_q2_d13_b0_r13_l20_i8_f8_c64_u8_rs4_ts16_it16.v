@@ -110,19 +110,19 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
 
   // ---- declarations
   /* verilator lint_off UNUSEDPARAM */
-  localparam [2:0] WALK_STATE_IDLE = 3'd0;  // gen/virtq/packed_fetch.ts:318
-  localparam [2:0] WALK_STATE_START = 3'd1;  // gen/virtq/packed_fetch.ts:318
-  localparam [2:0] WALK_STATE_SLOT = 3'd2;  // gen/virtq/packed_fetch.ts:318
-  localparam [2:0] WALK_STATE_LOAD = 3'd3;  // gen/virtq/packed_fetch.ts:318
-  localparam [2:0] WALK_STATE_WALK = 3'd4;  // gen/virtq/packed_fetch.ts:318
-  localparam [2:0] WALK_STATE_TABLE = 3'd5;  // gen/virtq/packed_fetch.ts:318
-  localparam [2:0] STAGE_STATE_IDLE = 3'd0;  // gen/virtq/packed_expand.ts:43
-  localparam [2:0] STAGE_STATE_WAIT = 3'd1;  // gen/virtq/packed_expand.ts:43
-  localparam [2:0] STAGE_STATE_CHECK = 3'd2;  // gen/virtq/packed_expand.ts:43
-  localparam [2:0] STAGE_STATE_LOAD = 3'd3;  // gen/virtq/packed_expand.ts:43
-  localparam [2:0] STAGE_STATE_WALK = 3'd4;  // gen/virtq/packed_expand.ts:43
-  localparam [2:0] STAGE_STATE_MORE = 3'd5;  // gen/virtq/packed_expand.ts:43
-  localparam [2:0] STAGE_STATE_MORE_WAIT = 3'd6;  // gen/virtq/packed_expand.ts:43
+  localparam [2:0] WALK_STATE_IDLE = 3'd0;  // gen/virtq/packed_fetch.ts:329
+  localparam [2:0] WALK_STATE_START = 3'd1;  // gen/virtq/packed_fetch.ts:329
+  localparam [2:0] WALK_STATE_SLOT = 3'd2;  // gen/virtq/packed_fetch.ts:329
+  localparam [2:0] WALK_STATE_LOAD = 3'd3;  // gen/virtq/packed_fetch.ts:329
+  localparam [2:0] WALK_STATE_WALK = 3'd4;  // gen/virtq/packed_fetch.ts:329
+  localparam [2:0] WALK_STATE_TABLE = 3'd5;  // gen/virtq/packed_fetch.ts:329
+  localparam [2:0] STAGE_STATE_IDLE = 3'd0;  // gen/virtq/packed_expand.ts:44
+  localparam [2:0] STAGE_STATE_WAIT = 3'd1;  // gen/virtq/packed_expand.ts:44
+  localparam [2:0] STAGE_STATE_CHECK = 3'd2;  // gen/virtq/packed_expand.ts:44
+  localparam [2:0] STAGE_STATE_LOAD = 3'd3;  // gen/virtq/packed_expand.ts:44
+  localparam [2:0] STAGE_STATE_WALK = 3'd4;  // gen/virtq/packed_expand.ts:44
+  localparam [2:0] STAGE_STATE_MORE = 3'd5;  // gen/virtq/packed_expand.ts:44
+  localparam [2:0] STAGE_STATE_MORE_WAIT = 3'd6;  // gen/virtq/packed_expand.ts:44
   localparam [1:0] USED_STATE_IDLE = 2'd0;  // gen/virtq/packed_used.ts:46
   localparam [1:0] USED_STATE_CALC = 2'd1;  // gen/virtq/packed_used.ts:46
   localparam [1:0] USED_STATE_ELEM = 2'd2;  // gen/virtq/packed_used.ts:46
@@ -175,31 +175,31 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   wire [4:0] more_rd_slot;  // gen/virtq/packed_engine.ts:79
   wire [19:0] more_rd_len;  // gen/virtq/packed_engine.ts:80
   wire more_rd_grant;  // gen/virtq/packed_engine.ts:81
-  wire [9:0] memwr_line;  // gen/virtq/packed_fetch.ts:89
-  wire [9:0] memwr_line_next;  // gen/virtq/packed_fetch.ts:90
-  reg [63:0] event_line;  // gen/virtq/packed_fetch.ts:133
-  reg [7:0] stage_wr;  // gen/virtq/packed_fetch.ts:172
-  reg [7:0] stage_commit;  // gen/virtq/packed_fetch.ts:173
-  reg [7:0] stage_rd;  // gen/virtq/packed_fetch.ts:174
-  reg stage_push;  // gen/virtq/packed_fetch.ts:175
-  reg [97:0] stage_push_data;  // gen/virtq/packed_fetch.ts:176
-  reg stage_commit_now;  // gen/virtq/packed_fetch.ts:177
-  reg stage_discard;  // gen/virtq/packed_fetch.ts:178
-  reg [32:0] stage_hdr_data;  // gen/virtq/packed_fetch.ts:180
-  wire stage_hdr_enq_valid;  // gen/virtq/packed_fetch.ts:181
-  wire stage_hdr_enq_ready;  // gen/virtq/packed_fetch.ts:181
-  wire [32:0] stage_hdr_enq_data;  // gen/virtq/packed_fetch.ts:181
-  wire stage_hdr_deq_valid;  // gen/virtq/packed_fetch.ts:181
-  wire stage_hdr_deq_ready;  // gen/virtq/packed_fetch.ts:181
-  wire [32:0] stage_hdr_deq_data;  // gen/virtq/packed_fetch.ts:181
+  wire [9:0] memwr_line;  // gen/virtq/packed_fetch.ts:98
+  wire [9:0] memwr_line_next;  // gen/virtq/packed_fetch.ts:99
+  reg [63:0] event_line;  // gen/virtq/packed_fetch.ts:144
+  reg [7:0] stage_wr;  // gen/virtq/packed_fetch.ts:183
+  reg [7:0] stage_commit;  // gen/virtq/packed_fetch.ts:184
+  reg [7:0] stage_rd;  // gen/virtq/packed_fetch.ts:185
+  reg stage_push;  // gen/virtq/packed_fetch.ts:186
+  reg [97:0] stage_push_data;  // gen/virtq/packed_fetch.ts:187
+  reg stage_commit_now;  // gen/virtq/packed_fetch.ts:188
+  reg stage_discard;  // gen/virtq/packed_fetch.ts:189
+  reg [32:0] stage_hdr_data;  // gen/virtq/packed_fetch.ts:191
+  wire stage_hdr_enq_valid;  // gen/virtq/packed_fetch.ts:192
+  wire stage_hdr_enq_ready;  // gen/virtq/packed_fetch.ts:192
+  wire [32:0] stage_hdr_enq_data;  // gen/virtq/packed_fetch.ts:192
+  wire stage_hdr_deq_valid;  // gen/virtq/packed_fetch.ts:192
+  wire stage_hdr_deq_ready;  // gen/virtq/packed_fetch.ts:192
+  wire [32:0] stage_hdr_deq_data;  // gen/virtq/packed_fetch.ts:192
   /* verilator lint_off UNUSEDSIGNAL */  // unused
-  wire [2:0] stage_hdr_count;  // gen/virtq/packed_fetch.ts:181
+  wire [2:0] stage_hdr_count;  // gen/virtq/packed_fetch.ts:192
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [7:0] stage_used;  // gen/virtq/packed_fetch.ts:183
-  wire stage_room;  // gen/virtq/packed_fetch.ts:184
-  wire [97:0] stage_rd0;  // gen/virtq/packed_fetch.ts:192
-  reg stage_waiting;  // gen/virtq/packed_fetch.ts:194
-  wire stage_empty;  // gen/virtq/packed_fetch.ts:214
+  wire [7:0] stage_used;  // gen/virtq/packed_fetch.ts:194
+  wire stage_room;  // gen/virtq/packed_fetch.ts:195
+  wire [97:0] stage_rd0;  // gen/virtq/packed_fetch.ts:203
+  reg stage_waiting;  // gen/virtq/packed_fetch.ts:205
+  wire stage_empty;  // gen/virtq/packed_fetch.ts:225
   wire items_enq_valid;  // gen/virtq/packed_engine.ts:128
   wire items_enq_ready;  // gen/virtq/packed_engine.ts:128
   wire [177:0] items_enq_data;  // gen/virtq/packed_engine.ts:128
@@ -209,68 +209,68 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   /* verilator lint_off UNUSEDSIGNAL */  // unused
   wire [4:0] items_count;  // gen/virtq/packed_engine.ts:128
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [2:0] walk_state;  // gen/virtq/packed_fetch.ts:318
-  reg walk_queue;  // gen/virtq/packed_fetch.ts:319
-  reg [15:0] walk_pos;  // gen/virtq/packed_fetch.ts:320
-  reg [15:0] walk_pos_next;  // gen/virtq/packed_fetch.ts:322
-  reg walk_pos_last;  // gen/virtq/packed_fetch.ts:323
-  reg walk_wrap;  // gen/virtq/packed_fetch.ts:324
-  reg [2:0] walk_k;  // gen/virtq/packed_fetch.ts:325
-  reg walk_open;  // gen/virtq/packed_fetch.ts:326
-  reg [15:0] walk_head;  // gen/virtq/packed_fetch.ts:327
-  reg [15:0] walk_descs;  // gen/virtq/packed_fetch.ts:328
-  reg [6:0] walk_segs;  // gen/virtq/packed_fetch.ts:329
-  reg [38:0] walk_total;  // gen/virtq/packed_fetch.ts:330
-  reg walk_saw_write;  // gen/virtq/packed_fetch.ts:331
-  reg walk_retried;  // gen/virtq/packed_fetch.ts:332
-  reg [15:0] walk_size;  // gen/virtq/packed_fetch.ts:333
-  wire walk_resetting;  // gen/virtq/packed_fetch.ts:334
-  reg [3:0] ring_alloc;  // gen/virtq/packed_fetch.ts:337
-  reg [3:0] ring_fill;  // gen/virtq/packed_fetch.ts:338
-  reg [3:0] ring_cons;  // gen/virtq/packed_fetch.ts:339
-  wire [3:0] ring_filled_ahead;  // gen/virtq/packed_fetch.ts:340
-  wire ring_filled;  // gen/virtq/packed_fetch.ts:341
-  reg [3:0] ring_slot_n_0;  // gen/virtq/packed_fetch.ts:342
-  reg [3:0] ring_slot_n_1;  // gen/virtq/packed_fetch.ts:342
-  reg [3:0] ring_slot_n_2;  // gen/virtq/packed_fetch.ts:342
-  reg [3:0] ring_slot_n_3;  // gen/virtq/packed_fetch.ts:342
-  reg ring_slot_err_0;  // gen/virtq/packed_fetch.ts:343
-  reg ring_slot_err_1;  // gen/virtq/packed_fetch.ts:343
-  reg ring_slot_err_2;  // gen/virtq/packed_fetch.ts:343
-  reg ring_slot_err_3;  // gen/virtq/packed_fetch.ts:343
-  reg ring_slot_queue_0;  // gen/virtq/packed_fetch.ts:344
-  reg ring_slot_queue_1;  // gen/virtq/packed_fetch.ts:344
-  reg ring_slot_queue_2;  // gen/virtq/packed_fetch.ts:344
-  reg ring_slot_queue_3;  // gen/virtq/packed_fetch.ts:344
-  reg fetch_on;  // gen/virtq/packed_fetch.ts:345
-  reg fetch_issue;  // gen/virtq/packed_fetch.ts:346
-  reg [15:0] fetch_pos;  // gen/virtq/packed_fetch.ts:347
-  reg [3:0] fetch_n;  // gen/virtq/packed_fetch.ts:348
-  reg [63:0] fetch_host;  // gen/virtq/packed_fetch.ts:349
-  wire ring_slot_free;  // gen/virtq/packed_fetch.ts:350
-  reg [4:0] table_alloc;  // gen/virtq/packed_fetch.ts:354
-  reg [4:0] table_fill;  // gen/virtq/packed_fetch.ts:355
-  wire [4:0] table_cons;  // gen/virtq/packed_fetch.ts:356
-  reg table_slot_err_0;  // gen/virtq/packed_fetch.ts:357
-  reg table_slot_err_1;  // gen/virtq/packed_fetch.ts:357
-  reg table_slot_err_2;  // gen/virtq/packed_fetch.ts:357
-  reg table_slot_err_3;  // gen/virtq/packed_fetch.ts:357
-  reg table_slot_err_4;  // gen/virtq/packed_fetch.ts:357
-  reg table_slot_err_5;  // gen/virtq/packed_fetch.ts:357
-  reg table_slot_err_6;  // gen/virtq/packed_fetch.ts:357
-  reg table_slot_err_7;  // gen/virtq/packed_fetch.ts:357
-  reg table_slot_err_8;  // gen/virtq/packed_fetch.ts:357
-  reg table_slot_err_9;  // gen/virtq/packed_fetch.ts:357
-  reg table_slot_err_10;  // gen/virtq/packed_fetch.ts:357
-  reg table_slot_err_11;  // gen/virtq/packed_fetch.ts:357
-  reg table_slot_err_12;  // gen/virtq/packed_fetch.ts:357
-  reg table_slot_err_13;  // gen/virtq/packed_fetch.ts:357
-  reg table_slot_err_14;  // gen/virtq/packed_fetch.ts:357
-  reg table_slot_err_15;  // gen/virtq/packed_fetch.ts:357
-  wire table_slot_free;  // gen/virtq/packed_fetch.ts:358
-  reg walk_q_ready_0;  // gen/virtq/packed_fetch.ts:371
-  reg walk_q_ready_1;  // gen/virtq/packed_fetch.ts:371
-  wire [1:0] sched_req;  // gen/virtq/packed_fetch.ts:386
+  reg [2:0] walk_state;  // gen/virtq/packed_fetch.ts:329
+  reg walk_queue;  // gen/virtq/packed_fetch.ts:330
+  reg [15:0] walk_pos;  // gen/virtq/packed_fetch.ts:331
+  reg [15:0] walk_pos_next;  // gen/virtq/packed_fetch.ts:333
+  reg walk_pos_last;  // gen/virtq/packed_fetch.ts:334
+  reg walk_wrap;  // gen/virtq/packed_fetch.ts:335
+  reg [2:0] walk_k;  // gen/virtq/packed_fetch.ts:336
+  reg walk_open;  // gen/virtq/packed_fetch.ts:337
+  reg [15:0] walk_head;  // gen/virtq/packed_fetch.ts:338
+  reg [15:0] walk_descs;  // gen/virtq/packed_fetch.ts:339
+  reg [6:0] walk_segs;  // gen/virtq/packed_fetch.ts:340
+  reg [38:0] walk_total;  // gen/virtq/packed_fetch.ts:341
+  reg walk_saw_write;  // gen/virtq/packed_fetch.ts:342
+  reg walk_retried;  // gen/virtq/packed_fetch.ts:343
+  reg [15:0] walk_size;  // gen/virtq/packed_fetch.ts:344
+  wire walk_resetting;  // gen/virtq/packed_fetch.ts:345
+  reg [3:0] ring_alloc;  // gen/virtq/packed_fetch.ts:348
+  reg [3:0] ring_fill;  // gen/virtq/packed_fetch.ts:349
+  reg [3:0] ring_cons;  // gen/virtq/packed_fetch.ts:350
+  wire [3:0] ring_filled_ahead;  // gen/virtq/packed_fetch.ts:351
+  wire ring_filled;  // gen/virtq/packed_fetch.ts:352
+  reg [3:0] ring_slot_n_0;  // gen/virtq/packed_fetch.ts:353
+  reg [3:0] ring_slot_n_1;  // gen/virtq/packed_fetch.ts:353
+  reg [3:0] ring_slot_n_2;  // gen/virtq/packed_fetch.ts:353
+  reg [3:0] ring_slot_n_3;  // gen/virtq/packed_fetch.ts:353
+  reg ring_slot_err_0;  // gen/virtq/packed_fetch.ts:354
+  reg ring_slot_err_1;  // gen/virtq/packed_fetch.ts:354
+  reg ring_slot_err_2;  // gen/virtq/packed_fetch.ts:354
+  reg ring_slot_err_3;  // gen/virtq/packed_fetch.ts:354
+  reg ring_slot_queue_0;  // gen/virtq/packed_fetch.ts:355
+  reg ring_slot_queue_1;  // gen/virtq/packed_fetch.ts:355
+  reg ring_slot_queue_2;  // gen/virtq/packed_fetch.ts:355
+  reg ring_slot_queue_3;  // gen/virtq/packed_fetch.ts:355
+  reg fetch_on;  // gen/virtq/packed_fetch.ts:356
+  reg fetch_issue;  // gen/virtq/packed_fetch.ts:357
+  reg [15:0] fetch_pos;  // gen/virtq/packed_fetch.ts:358
+  reg [3:0] fetch_n;  // gen/virtq/packed_fetch.ts:359
+  reg [63:0] fetch_host;  // gen/virtq/packed_fetch.ts:360
+  wire ring_slot_free;  // gen/virtq/packed_fetch.ts:361
+  reg [4:0] table_alloc;  // gen/virtq/packed_fetch.ts:365
+  reg [4:0] table_fill;  // gen/virtq/packed_fetch.ts:366
+  wire [4:0] table_cons;  // gen/virtq/packed_fetch.ts:367
+  reg table_slot_err_0;  // gen/virtq/packed_fetch.ts:368
+  reg table_slot_err_1;  // gen/virtq/packed_fetch.ts:368
+  reg table_slot_err_2;  // gen/virtq/packed_fetch.ts:368
+  reg table_slot_err_3;  // gen/virtq/packed_fetch.ts:368
+  reg table_slot_err_4;  // gen/virtq/packed_fetch.ts:368
+  reg table_slot_err_5;  // gen/virtq/packed_fetch.ts:368
+  reg table_slot_err_6;  // gen/virtq/packed_fetch.ts:368
+  reg table_slot_err_7;  // gen/virtq/packed_fetch.ts:368
+  reg table_slot_err_8;  // gen/virtq/packed_fetch.ts:368
+  reg table_slot_err_9;  // gen/virtq/packed_fetch.ts:368
+  reg table_slot_err_10;  // gen/virtq/packed_fetch.ts:368
+  reg table_slot_err_11;  // gen/virtq/packed_fetch.ts:368
+  reg table_slot_err_12;  // gen/virtq/packed_fetch.ts:368
+  reg table_slot_err_13;  // gen/virtq/packed_fetch.ts:368
+  reg table_slot_err_14;  // gen/virtq/packed_fetch.ts:368
+  reg table_slot_err_15;  // gen/virtq/packed_fetch.ts:368
+  wire table_slot_free;  // gen/virtq/packed_fetch.ts:369
+  reg walk_q_ready_0;  // gen/virtq/packed_fetch.ts:382
+  reg walk_q_ready_1;  // gen/virtq/packed_fetch.ts:382
+  wire [1:0] sched_req;  // gen/virtq/packed_fetch.ts:397
   reg sched_locked;  // gen/lib/arbiter.ts:54
   reg sched_lock_index;  // gen/lib/arbiter.ts:55
   reg [1:0] sched_mask;  // gen/lib/arbiter.ts:61
@@ -284,64 +284,64 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   /* verilator lint_off UNUSEDSIGNAL */  // unused
   wire [1:0] sched_grant;  // gen/lib/arbiter.ts:71
   /* verilator lint_on UNUSEDSIGNAL */
-  reg walk_others_wait;  // gen/virtq/packed_fetch.ts:389
-  wire [16:0] fetch_pos_adv;  // gen/virtq/packed_fetch.ts:401
-  wire [3:0] ring_alloc_next;  // gen/virtq/packed_fetch.ts:407
+  reg walk_others_wait;  // gen/virtq/packed_fetch.ts:400
+  wire [16:0] fetch_pos_adv;  // gen/virtq/packed_fetch.ts:412
+  wire [3:0] ring_alloc_next;  // gen/virtq/packed_fetch.ts:418
   /* verilator lint_off UNUSEDSIGNAL */  // partly unused
-  reg [127:0] walk_cur;  // gen/virtq/packed_fetch.ts:429
+  reg [127:0] walk_cur;  // gen/virtq/packed_fetch.ts:440
   /* verilator lint_on UNUSEDSIGNAL */
-  reg walk_cur_avail;  // gen/virtq/packed_fetch.ts:430
-  wire [3:0] walk_n;  // gen/virtq/packed_fetch.ts:438
-  wire walk_batch_end;  // gen/virtq/packed_fetch.ts:439
-  wire [38:0] walk_total_next;  // gen/virtq/packed_fetch.ts:443
-  wire [4:0] walk_rd_at;  // gen/virtq/packed_fetch.ts:446
-  wire [63:0] fetch_ring_odd_rd0;  // gen/virtq/packed_fetch.ts:115
-  wire [63:0] fetch_ring_even_rd0;  // gen/virtq/packed_fetch.ts:115
-  reg [7:0] walk_cur_faults;  // gen/virtq/packed_fetch.ts:474
-  reg walk_cur_big;  // gen/virtq/packed_fetch.ts:476
-  reg walk_cur_id_bad;  // gen/virtq/packed_fetch.ts:477
-  wire [3:0] walk_cur_fault;  // gen/virtq/packed_fetch.ts:513
-  wire walk_cur_any_fault;  // gen/virtq/packed_fetch.ts:514
-  reg walk_item_push;  // gen/virtq/packed_fetch.ts:517
-  reg [177:0] walk_item_data;  // gen/virtq/packed_fetch.ts:518
-  wire walk_active;  // gen/virtq/packed_fetch.ts:728
-  reg [2:0] stage_state;  // gen/virtq/packed_expand.ts:43
-  reg [4:0] table_cons_reg;  // gen/virtq/packed_expand.ts:44
-  reg stage_queue;  // gen/virtq/packed_expand.ts:45
-  reg [63:0] stage_table_host;  // gen/virtq/packed_expand.ts:46
-  reg [15:0] stage_table_left;  // gen/virtq/packed_expand.ts:47
-  reg [3:0] stage_table_n;  // gen/virtq/packed_expand.ts:48
-  reg [2:0] stage_k;  // gen/virtq/packed_expand.ts:49
-  reg [15:0] stage_id;  // gen/virtq/packed_expand.ts:50
-  reg [15:0] stage_slots;  // gen/virtq/packed_expand.ts:51
-  reg stage_id_bad;  // gen/virtq/packed_expand.ts:52
-  reg stage_saw_write;  // gen/virtq/packed_expand.ts:53
-  reg [38:0] stage_total;  // gen/virtq/packed_expand.ts:54
-  wire stage_item_drop;  // gen/virtq/packed_expand.ts:62
-  wire stage_cur_drop;  // gen/virtq/packed_expand.ts:63
-  reg stage_fatal;  // gen/virtq/packed_expand.ts:65
-  reg stage_fatal_queue;  // gen/virtq/packed_expand.ts:66
-  reg [3:0] stage_fatal_code;  // gen/virtq/packed_expand.ts:67
-  reg stage_pop;  // gen/virtq/packed_expand.ts:68
-  reg stage_retire_now;  // gen/virtq/packed_expand.ts:71
-  reg stage_retire_now_queue;  // gen/virtq/packed_expand.ts:72
-  reg stage_retire;  // gen/virtq/packed_expand.ts:78
-  reg stage_retire_queue;  // gen/virtq/packed_expand.ts:79
-  reg stage_head_err;  // gen/virtq/packed_expand.ts:82
+  reg walk_cur_avail;  // gen/virtq/packed_fetch.ts:441
+  wire [3:0] walk_n;  // gen/virtq/packed_fetch.ts:449
+  wire walk_batch_end;  // gen/virtq/packed_fetch.ts:450
+  wire [38:0] walk_total_next;  // gen/virtq/packed_fetch.ts:454
+  wire [4:0] walk_rd_at;  // gen/virtq/packed_fetch.ts:457
+  wire [63:0] fetch_ring_odd_rd0;  // gen/virtq/packed_fetch.ts:124
+  wire [63:0] fetch_ring_even_rd0;  // gen/virtq/packed_fetch.ts:124
+  reg [7:0] walk_cur_faults;  // gen/virtq/packed_fetch.ts:486
+  reg walk_cur_big;  // gen/virtq/packed_fetch.ts:488
+  reg walk_cur_id_bad;  // gen/virtq/packed_fetch.ts:489
+  wire [3:0] walk_cur_fault;  // gen/virtq/packed_fetch.ts:525
+  wire walk_cur_any_fault;  // gen/virtq/packed_fetch.ts:526
+  reg walk_item_push;  // gen/virtq/packed_fetch.ts:529
+  reg [177:0] walk_item_data;  // gen/virtq/packed_fetch.ts:530
+  wire walk_active;  // gen/virtq/packed_fetch.ts:740
+  reg [2:0] stage_state;  // gen/virtq/packed_expand.ts:44
+  reg [4:0] table_cons_reg;  // gen/virtq/packed_expand.ts:45
+  reg stage_queue;  // gen/virtq/packed_expand.ts:46
+  reg [63:0] stage_table_host;  // gen/virtq/packed_expand.ts:47
+  reg [15:0] stage_table_left;  // gen/virtq/packed_expand.ts:48
+  reg [3:0] stage_table_n;  // gen/virtq/packed_expand.ts:49
+  reg [2:0] stage_k;  // gen/virtq/packed_expand.ts:50
+  reg [15:0] stage_id;  // gen/virtq/packed_expand.ts:51
+  reg [15:0] stage_slots;  // gen/virtq/packed_expand.ts:52
+  reg stage_id_bad;  // gen/virtq/packed_expand.ts:53
+  reg stage_saw_write;  // gen/virtq/packed_expand.ts:54
+  reg [38:0] stage_total;  // gen/virtq/packed_expand.ts:55
+  wire stage_item_drop;  // gen/virtq/packed_expand.ts:63
+  wire stage_cur_drop;  // gen/virtq/packed_expand.ts:64
+  reg stage_fatal;  // gen/virtq/packed_expand.ts:66
+  reg stage_fatal_queue;  // gen/virtq/packed_expand.ts:67
+  reg [3:0] stage_fatal_code;  // gen/virtq/packed_expand.ts:68
+  reg stage_pop;  // gen/virtq/packed_expand.ts:69
+  reg stage_retire_now;  // gen/virtq/packed_expand.ts:72
+  reg stage_retire_now_queue;  // gen/virtq/packed_expand.ts:73
+  reg stage_retire;  // gen/virtq/packed_expand.ts:79
+  reg stage_retire_queue;  // gen/virtq/packed_expand.ts:80
+  reg stage_head_err;  // gen/virtq/packed_expand.ts:83
   /* verilator lint_off UNUSEDSIGNAL */  // partly unused
-  reg [127:0] stage_cur;  // gen/virtq/packed_expand.ts:98
+  reg [127:0] stage_cur;  // gen/virtq/packed_expand.ts:99
   /* verilator lint_on UNUSEDSIGNAL */
-  reg stage_cur_indirect;  // gen/virtq/packed_expand.ts:99
-  reg stage_cur_raw;  // gen/virtq/packed_expand.ts:100
-  reg stage_cur_big;  // gen/virtq/packed_expand.ts:101
-  wire [4:0] stage_slot;  // gen/virtq/packed_expand.ts:105
-  wire [6:0] stage_rd_at;  // gen/virtq/packed_expand.ts:107
-  wire [63:0] fetch_table_odd_rd0;  // gen/virtq/packed_fetch.ts:115
-  wire [63:0] fetch_table_even_rd0;  // gen/virtq/packed_fetch.ts:115
-  wire [38:0] stage_total_next;  // gen/virtq/packed_expand.ts:122
-  wire stage_last;  // gen/virtq/packed_expand.ts:123
-  wire stage_batch_end;  // gen/virtq/packed_expand.ts:124
-  wire stage_active;  // gen/virtq/packed_expand.ts:229
+  reg stage_cur_indirect;  // gen/virtq/packed_expand.ts:100
+  reg stage_cur_raw;  // gen/virtq/packed_expand.ts:101
+  reg stage_cur_big;  // gen/virtq/packed_expand.ts:102
+  wire [4:0] stage_slot;  // gen/virtq/packed_expand.ts:106
+  wire [6:0] stage_rd_at;  // gen/virtq/packed_expand.ts:108
+  wire [63:0] fetch_table_odd_rd0;  // gen/virtq/packed_fetch.ts:124
+  wire [63:0] fetch_table_even_rd0;  // gen/virtq/packed_fetch.ts:124
+  wire [38:0] stage_total_next;  // gen/virtq/packed_expand.ts:123
+  wire stage_last;  // gen/virtq/packed_expand.ts:124
+  wire stage_batch_end;  // gen/virtq/packed_expand.ts:125
+  wire stage_active;  // gen/virtq/packed_expand.ts:230
   reg [1:0] used_state;  // gen/virtq/packed_used.ts:46
   reg [63:0] used_slot_0;  // gen/virtq/packed_used.ts:47
   reg [63:0] used_slot_1;  // gen/virtq/packed_used.ts:47
@@ -408,20 +408,20 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   wire reset_finish_0;  // gen/virtq/packed_engine.ts:224
   wire reset_finish_1;  // gen/virtq/packed_engine.ts:224
   reg [1:0] irq_reg;  // gen/virtq/packed_engine.ts:259
-  reg [63:0] fetch_ring_even [0:31];  // gen/virtq/packed_fetch.ts:98
-  reg [63:0] fetch_ring_odd [0:31];  // gen/virtq/packed_fetch.ts:98
-  reg [63:0] fetch_table_even [0:127];  // gen/virtq/packed_fetch.ts:98
-  reg [63:0] fetch_table_odd [0:127];  // gen/virtq/packed_fetch.ts:98
-  reg [97:0] stage [0:127];  // gen/virtq/packed_fetch.ts:171
+  reg [63:0] fetch_ring_even [0:31];  // gen/virtq/packed_fetch.ts:107
+  reg [63:0] fetch_ring_odd [0:31];  // gen/virtq/packed_fetch.ts:107
+  reg [63:0] fetch_table_even [0:127];  // gen/virtq/packed_fetch.ts:107
+  reg [63:0] fetch_table_odd [0:127];  // gen/virtq/packed_fetch.ts:107
+  reg [97:0] stage [0:127];  // gen/virtq/packed_fetch.ts:182
   reg [63:0] _select_0;  // gen/virtq/packed_used.ts:190
-  reg _select_1;  // gen/virtq/packed_fetch.ts:334
-  wire [1:0] _cat_2;  // gen/virtq/packed_fetch.ts:373
-  reg [3:0] _select_3;  // gen/virtq/packed_fetch.ts:438
-  reg _select_4;  // gen/virtq/packed_fetch.ts:606
-  reg _select_5;  // gen/virtq/packed_expand.ts:61
-  reg _select_6;  // gen/virtq/packed_expand.ts:61
-  reg _select_7;  // gen/virtq/packed_expand.ts:61
-  reg _select_8;  // gen/virtq/packed_expand.ts:61
+  reg _select_1;  // gen/virtq/packed_fetch.ts:345
+  wire [1:0] _cat_2;  // gen/virtq/packed_fetch.ts:384
+  reg [3:0] _select_3;  // gen/virtq/packed_fetch.ts:449
+  reg _select_4;  // gen/virtq/packed_fetch.ts:618
+  reg _select_5;  // gen/virtq/packed_expand.ts:62
+  reg _select_6;  // gen/virtq/packed_expand.ts:62
+  reg _select_7;  // gen/virtq/packed_expand.ts:62
+  reg _select_8;  // gen/virtq/packed_expand.ts:62
   reg _select_9;  // gen/virtq/packed_used.ts:59
   reg _select_10;  // gen/virtq/packed_used.ts:59
   wire [1:0] _cat_11;  // gen/virtq/packed_used.ts:177
@@ -440,19 +440,19 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   reg [15:0] _select_20;  // gen/virtq/packed_used.ts:242
   reg _select_21;  // gen/virtq/packed_used.ts:142
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [7:0] _mux_23;  // gen/virtq/packed_fetch.ts:138
+  wire [7:0] _mux_23;  // gen/virtq/packed_fetch.ts:149
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [63:0] _cat_22;  // gen/virtq/packed_fetch.ts:131
+  wire [63:0] _cat_22;  // gen/virtq/packed_fetch.ts:142
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_24;  // gen/virtq/packed_fetch.ts:403
+  wire [15:0] _sub_24;  // gen/virtq/packed_fetch.ts:414
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [63:0] _select_25;  // gen/virtq/packed_fetch.ts:393
-  reg [15:0] _select_26;  // gen/virtq/packed_fetch.ts:575
-  reg [15:0] _select_27;  // gen/virtq/packed_fetch.ts:580
-  reg _select_28;  // gen/virtq/packed_fetch.ts:581
-  reg _select_29;  // gen/virtq/packed_fetch.ts:735
+  reg [63:0] _select_25;  // gen/virtq/packed_fetch.ts:404
+  reg [15:0] _select_26;  // gen/virtq/packed_fetch.ts:587
+  reg [15:0] _select_27;  // gen/virtq/packed_fetch.ts:592
+  reg _select_28;  // gen/virtq/packed_fetch.ts:593
+  reg _select_29;  // gen/virtq/packed_fetch.ts:747
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_30;  // gen/virtq/packed_expand.ts:210
+  wire [15:0] _sub_30;  // gen/virtq/packed_expand.ts:211
   /* verilator lint_on UNUSEDSIGNAL */
   wire [15:0] _cat_31;  // gen/virtq/packed_used.ts:72
   reg [63:0] _select_32;  // gen/virtq/packed_used.ts:98
@@ -462,28 +462,28 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   reg [15:0] _select_36;  // gen/virtq/packed_used.ts:217
   reg _select_37;  // gen/virtq/packed_used.ts:218
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [9:0] _sub_38;  // gen/virtq/packed_fetch.ts:105
+  wire [9:0] _sub_38;  // gen/virtq/packed_fetch.ts:114
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [63:0] _mux_39;  // gen/virtq/packed_fetch.ts:102
-  wire [7:0] _mux_40;  // gen/virtq/packed_fetch.ts:103
+  wire [63:0] _mux_39;  // gen/virtq/packed_fetch.ts:111
+  wire [7:0] _mux_40;  // gen/virtq/packed_fetch.ts:112
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [9:0] _sub_41;  // gen/virtq/packed_fetch.ts:105
+  wire [9:0] _sub_41;  // gen/virtq/packed_fetch.ts:114
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [63:0] _mux_42;  // gen/virtq/packed_fetch.ts:102
-  wire [7:0] _mux_43;  // gen/virtq/packed_fetch.ts:103
+  wire [63:0] _mux_42;  // gen/virtq/packed_fetch.ts:111
+  wire [7:0] _mux_43;  // gen/virtq/packed_fetch.ts:112
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [9:0] _sub_44;  // gen/virtq/packed_fetch.ts:105
+  wire [9:0] _sub_44;  // gen/virtq/packed_fetch.ts:114
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [63:0] _mux_45;  // gen/virtq/packed_fetch.ts:102
-  wire [7:0] _mux_46;  // gen/virtq/packed_fetch.ts:103
+  wire [63:0] _mux_45;  // gen/virtq/packed_fetch.ts:111
+  wire [7:0] _mux_46;  // gen/virtq/packed_fetch.ts:112
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [9:0] _sub_47;  // gen/virtq/packed_fetch.ts:105
+  wire [9:0] _sub_47;  // gen/virtq/packed_fetch.ts:114
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [63:0] _mux_48;  // gen/virtq/packed_fetch.ts:102
-  wire [7:0] _mux_49;  // gen/virtq/packed_fetch.ts:103
+  wire [63:0] _mux_48;  // gen/virtq/packed_fetch.ts:111
+  wire [7:0] _mux_49;  // gen/virtq/packed_fetch.ts:112
 
   // ---- instances
-  fifo_w33_d4 stage_hdr (  // gen/virtq/packed_fetch.ts:181
+  fifo_w33_d4 stage_hdr (  // gen/virtq/packed_fetch.ts:192
     .clk       (clk),
     .rst       (rst),
     .enq_valid (stage_hdr_enq_valid),
@@ -514,15 +514,15 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       default: _select_0 = q0_driver;
     endcase
   end
-  always @* begin  // gen/virtq/packed_fetch.ts:334
+  always @* begin  // gen/virtq/packed_fetch.ts:345
     case (walk_queue)
       1'b0: _select_1 = resetting_0;
       1'b1: _select_1 = resetting_1;
       default: _select_1 = resetting_0;
     endcase
   end
-  assign _cat_2 = {((((pending_1 & walk_q_ready_1) & (~failed_1)) & (~halted_1)) & (~resetting_1)), ((((pending_0 & walk_q_ready_0) & (~failed_0)) & (~halted_0)) & (~resetting_0))};  // gen/virtq/packed_fetch.ts:373
-  always @* begin  // gen/virtq/packed_fetch.ts:438
+  assign _cat_2 = {((((pending_1 & walk_q_ready_1) & (~failed_1)) & (~halted_1)) & (~resetting_1)), ((((pending_0 & walk_q_ready_0) & (~failed_0)) & (~halted_0)) & (~resetting_0))};  // gen/virtq/packed_fetch.ts:384
+  always @* begin  // gen/virtq/packed_fetch.ts:449
     case (ring_cons[1:0])
       2'd0: _select_3 = ring_slot_n_0;
       2'd1: _select_3 = ring_slot_n_1;
@@ -531,7 +531,7 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       default: _select_3 = ring_slot_n_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_fetch.ts:606
+  always @* begin  // gen/virtq/packed_fetch.ts:618
     case (ring_cons[1:0])
       2'd0: _select_4 = ring_slot_err_0;
       2'd1: _select_4 = ring_slot_err_1;
@@ -540,28 +540,28 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       default: _select_4 = ring_slot_err_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_expand.ts:61
+  always @* begin  // gen/virtq/packed_expand.ts:62
     case (items_deq_data[175])
       1'b0: _select_5 = failed_0;
       1'b1: _select_5 = failed_1;
       default: _select_5 = failed_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_expand.ts:61
+  always @* begin  // gen/virtq/packed_expand.ts:62
     case (items_deq_data[175])
       1'b0: _select_6 = resetting_0;
       1'b1: _select_6 = resetting_1;
       default: _select_6 = resetting_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_expand.ts:61
+  always @* begin  // gen/virtq/packed_expand.ts:62
     case (stage_queue)
       1'b0: _select_7 = failed_0;
       1'b1: _select_7 = failed_1;
       default: _select_7 = failed_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_expand.ts:61
+  always @* begin  // gen/virtq/packed_expand.ts:62
     case (stage_queue)
       1'b0: _select_8 = resetting_0;
       1'b1: _select_8 = resetting_1;
@@ -647,38 +647,38 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       default: _select_21 = used_slot_queue_0;
     endcase
   end
-  assign _mux_23 = (mem_wr_valid & (memwr_line == 10'd320)) ? mem_wr_be[7:0] : ((mem_wr_valid & (memwr_line == 10'd319)) ? mem_wr_be[15:8] : 8'd0);  // gen/virtq/packed_fetch.ts:138
-  assign _cat_22 = {{8{_mux_23[7]}}, {8{_mux_23[6]}}, {8{_mux_23[5]}}, {8{_mux_23[4]}}, {8{_mux_23[3]}}, {8{_mux_23[2]}}, {8{_mux_23[1]}}, {8{_mux_23[0]}}};  // gen/virtq/packed_fetch.ts:131
-  assign _sub_24 = walk_size - fetch_pos;  // gen/virtq/packed_fetch.ts:403
-  always @* begin  // gen/virtq/packed_fetch.ts:393
+  assign _mux_23 = (mem_wr_valid & (memwr_line == 10'd320)) ? mem_wr_be[7:0] : ((mem_wr_valid & (memwr_line == 10'd319)) ? mem_wr_be[15:8] : 8'd0);  // gen/virtq/packed_fetch.ts:149
+  assign _cat_22 = {{8{_mux_23[7]}}, {8{_mux_23[6]}}, {8{_mux_23[5]}}, {8{_mux_23[4]}}, {8{_mux_23[3]}}, {8{_mux_23[2]}}, {8{_mux_23[1]}}, {8{_mux_23[0]}}};  // gen/virtq/packed_fetch.ts:142
+  assign _sub_24 = walk_size - fetch_pos;  // gen/virtq/packed_fetch.ts:414
+  always @* begin  // gen/virtq/packed_fetch.ts:404
     case (walk_queue)
       1'b0: _select_25 = q0_desc;
       1'b1: _select_25 = q1_desc;
       default: _select_25 = q0_desc;
     endcase
   end
-  always @* begin  // gen/virtq/packed_fetch.ts:575
+  always @* begin  // gen/virtq/packed_fetch.ts:587
     case (sched_index)
       1'b0: _select_26 = q0_size;
       1'b1: _select_26 = q1_size;
       default: _select_26 = q0_size;
     endcase
   end
-  always @* begin  // gen/virtq/packed_fetch.ts:580
+  always @* begin  // gen/virtq/packed_fetch.ts:592
     case (sched_index)
       1'b0: _select_27 = avail_pos_0;
       1'b1: _select_27 = avail_pos_1;
       default: _select_27 = avail_pos_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_fetch.ts:581
+  always @* begin  // gen/virtq/packed_fetch.ts:593
     case (sched_index)
       1'b0: _select_28 = avail_wrap_0;
       1'b1: _select_28 = avail_wrap_1;
       default: _select_28 = avail_wrap_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_fetch.ts:735
+  always @* begin  // gen/virtq/packed_fetch.ts:747
     case (table_cons_reg[3:0])
       4'd0: _select_29 = table_slot_err_0;
       4'd1: _select_29 = table_slot_err_1;
@@ -699,7 +699,7 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       default: _select_29 = table_slot_err_0;
     endcase
   end
-  assign _sub_30 = stage_table_left - 16'd1;  // gen/virtq/packed_expand.ts:210
+  assign _sub_30 = stage_table_left - 16'd1;  // gen/virtq/packed_expand.ts:211
   assign _cat_31 = {_select_18, 7'd0, _select_18, 5'd0, (done_len != 32'd0), 1'b0};  // gen/virtq/packed_used.ts:72
   always @* begin  // gen/virtq/packed_used.ts:98
     case (used_queue)
@@ -755,32 +755,32 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       default: _select_37 = used_wrap_0;
     endcase
   end
-  assign _sub_38 = ((~memwr_line[0]) ? memwr_line : memwr_line_next) - 10'd0;  // gen/virtq/packed_fetch.ts:105
-  assign _mux_39 = (~memwr_line[0]) ? mem_wr_data[63:0] : mem_wr_data[127:64];  // gen/virtq/packed_fetch.ts:102
-  assign _mux_40 = (~memwr_line[0]) ? mem_wr_be[7:0] : mem_wr_be[15:8];  // gen/virtq/packed_fetch.ts:103
-  assign _sub_41 = (memwr_line[0] ? memwr_line : memwr_line_next) - 10'd0;  // gen/virtq/packed_fetch.ts:105
-  assign _mux_42 = memwr_line[0] ? mem_wr_data[63:0] : mem_wr_data[127:64];  // gen/virtq/packed_fetch.ts:102
-  assign _mux_43 = memwr_line[0] ? mem_wr_be[7:0] : mem_wr_be[15:8];  // gen/virtq/packed_fetch.ts:103
-  assign _sub_44 = ((~memwr_line[0]) ? memwr_line : memwr_line_next) - 10'd64;  // gen/virtq/packed_fetch.ts:105
-  assign _mux_45 = (~memwr_line[0]) ? mem_wr_data[63:0] : mem_wr_data[127:64];  // gen/virtq/packed_fetch.ts:102
-  assign _mux_46 = (~memwr_line[0]) ? mem_wr_be[7:0] : mem_wr_be[15:8];  // gen/virtq/packed_fetch.ts:103
-  assign _sub_47 = (memwr_line[0] ? memwr_line : memwr_line_next) - 10'd64;  // gen/virtq/packed_fetch.ts:105
-  assign _mux_48 = memwr_line[0] ? mem_wr_data[63:0] : mem_wr_data[127:64];  // gen/virtq/packed_fetch.ts:102
-  assign _mux_49 = memwr_line[0] ? mem_wr_be[7:0] : mem_wr_be[15:8];  // gen/virtq/packed_fetch.ts:103
+  assign _sub_38 = ((~memwr_line[0]) ? memwr_line : memwr_line_next) - 10'd0;  // gen/virtq/packed_fetch.ts:114
+  assign _mux_39 = (~memwr_line[0]) ? mem_wr_data[63:0] : mem_wr_data[127:64];  // gen/virtq/packed_fetch.ts:111
+  assign _mux_40 = (~memwr_line[0]) ? mem_wr_be[7:0] : mem_wr_be[15:8];  // gen/virtq/packed_fetch.ts:112
+  assign _sub_41 = (memwr_line[0] ? memwr_line : memwr_line_next) - 10'd0;  // gen/virtq/packed_fetch.ts:114
+  assign _mux_42 = memwr_line[0] ? mem_wr_data[63:0] : mem_wr_data[127:64];  // gen/virtq/packed_fetch.ts:111
+  assign _mux_43 = memwr_line[0] ? mem_wr_be[7:0] : mem_wr_be[15:8];  // gen/virtq/packed_fetch.ts:112
+  assign _sub_44 = ((~memwr_line[0]) ? memwr_line : memwr_line_next) - 10'd64;  // gen/virtq/packed_fetch.ts:114
+  assign _mux_45 = (~memwr_line[0]) ? mem_wr_data[63:0] : mem_wr_data[127:64];  // gen/virtq/packed_fetch.ts:111
+  assign _mux_46 = (~memwr_line[0]) ? mem_wr_be[7:0] : mem_wr_be[15:8];  // gen/virtq/packed_fetch.ts:112
+  assign _sub_47 = (memwr_line[0] ? memwr_line : memwr_line_next) - 10'd64;  // gen/virtq/packed_fetch.ts:114
+  assign _mux_48 = memwr_line[0] ? mem_wr_data[63:0] : mem_wr_data[127:64];  // gen/virtq/packed_fetch.ts:111
+  assign _mux_49 = memwr_line[0] ? mem_wr_be[7:0] : mem_wr_be[15:8];  // gen/virtq/packed_fetch.ts:112
   assign irq_queue = irq_reg;  // gen/virtq/packed_engine.ts:261
   assign fatal_error = fatal_pulse;  // gen/virtq/packed_engine.ts:215
   assign fatal_code = fatal_code_reg;  // gen/virtq/packed_engine.ts:216
   assign queue_reset_done = queue_reset_done_reg;  // gen/virtq/packed_engine.ts:255
   assign reset_done = reset_done_reg;  // gen/virtq/packed_engine.ts:256
   assign busy = ((((walk_active | stage_active) | items_deq_valid) | notify_active) | used_busy) | (~stage_empty);  // gen/virtq/packed_engine.ts:263
-  assign chain_valid = stage_waiting & stage_hdr_deq_valid;  // gen/virtq/packed_fetch.ts:195
-  assign chain_queue = stage_hdr_deq_data[32];  // gen/virtq/packed_fetch.ts:200
-  assign chain_id = stage_hdr_deq_data[31:16];  // gen/virtq/packed_fetch.ts:201
-  assign chain_slots = stage_hdr_deq_data[15:0];  // gen/virtq/packed_fetch.ts:202
-  assign chain_addr = stage_rd0[97:34];  // gen/virtq/packed_fetch.ts:196
-  assign chain_len = stage_rd0[33:2];  // gen/virtq/packed_fetch.ts:197
-  assign chain_write = stage_rd0[1];  // gen/virtq/packed_fetch.ts:198
-  assign chain_last = stage_rd0[0];  // gen/virtq/packed_fetch.ts:199
+  assign chain_valid = stage_waiting & stage_hdr_deq_valid;  // gen/virtq/packed_fetch.ts:206
+  assign chain_queue = stage_hdr_deq_data[32];  // gen/virtq/packed_fetch.ts:211
+  assign chain_id = stage_hdr_deq_data[31:16];  // gen/virtq/packed_fetch.ts:212
+  assign chain_slots = stage_hdr_deq_data[15:0];  // gen/virtq/packed_fetch.ts:213
+  assign chain_addr = stage_rd0[97:34];  // gen/virtq/packed_fetch.ts:207
+  assign chain_len = stage_rd0[33:2];  // gen/virtq/packed_fetch.ts:208
+  assign chain_write = stage_rd0[1];  // gen/virtq/packed_fetch.ts:209
+  assign chain_last = stage_rd0[0];  // gen/virtq/packed_fetch.ts:210
   assign done_ready = (used_state == USED_STATE_IDLE) & (used_drop | used_slot_free);  // gen/virtq/packed_used.ts:61
   assign rd_cmd_valid = ((more_rd_valid | table_rd_valid) | event_rd_valid) | ring_rd_valid;  // gen/virtq/packed_engine.ts:111
   assign rd_cmd_host_addr = more_rd_valid ? more_rd_host : (table_rd_valid ? table_rd_host : (event_rd_valid ? event_rd_host : (ring_rd_valid ? ring_rd_host : 64'd0)));  // gen/virtq/packed_engine.ts:112
@@ -798,103 +798,103 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   assign mem_rd_ready = 1'b1;  // gen/virtq/packed_engine.ts:124
   assign mem_rd_rvalid = used_rvalid;  // gen/virtq/packed_used.ts:133
   assign mem_rd_rdata = used_rdata;  // gen/virtq/packed_used.ts:134
-  assign ring_rd_valid = fetch_issue;  // gen/virtq/packed_fetch.ts:397
-  assign ring_rd_host = fetch_host;  // gen/virtq/packed_fetch.ts:398
-  assign ring_rd_slot = {3'd0, ring_alloc[1:0]};  // gen/virtq/packed_fetch.ts:399
-  assign ring_rd_len = {16'd0, fetch_n} << 4;  // gen/virtq/packed_fetch.ts:400
+  assign ring_rd_valid = fetch_issue;  // gen/virtq/packed_fetch.ts:408
+  assign ring_rd_host = fetch_host;  // gen/virtq/packed_fetch.ts:409
+  assign ring_rd_slot = {3'd0, ring_alloc[1:0]};  // gen/virtq/packed_fetch.ts:410
+  assign ring_rd_len = {16'd0, fetch_n} << 4;  // gen/virtq/packed_fetch.ts:411
   assign ring_rd_grant = (rd_cmd_ready & ring_rd_valid) & (~((more_rd_valid | table_rd_valid) | event_rd_valid));  // gen/virtq/packed_engine.ts:108
   assign event_rd_valid = notify_state == NOTIFY_STATE_READ;  // gen/virtq/packed_used.ts:188
   assign event_rd_host = _select_0;  // gen/virtq/packed_used.ts:189
   assign event_rd_len = 20'd4;  // gen/virtq/packed_used.ts:195
   assign event_rd_grant = (rd_cmd_ready & event_rd_valid) & (~(more_rd_valid | table_rd_valid));  // gen/virtq/packed_engine.ts:108
-  assign table_rd_valid = ((walk_state == WALK_STATE_TABLE) & table_slot_free) & items_enq_ready;  // gen/virtq/packed_fetch.ts:657
-  assign table_rd_host = walk_cur[63:0];  // gen/virtq/packed_fetch.ts:658
-  assign table_rd_slot = 5'd4 + {1'b0, table_alloc[3:0]};  // gen/virtq/packed_fetch.ts:659
-  assign table_rd_len = {16'd0, ((walk_cur[83:68] >= 16'd8) ? 4'd8 : walk_cur[71:68])} << 4;  // gen/virtq/packed_fetch.ts:660
+  assign table_rd_valid = ((walk_state == WALK_STATE_TABLE) & table_slot_free) & items_enq_ready;  // gen/virtq/packed_fetch.ts:669
+  assign table_rd_host = walk_cur[63:0];  // gen/virtq/packed_fetch.ts:670
+  assign table_rd_slot = 5'd4 + {1'b0, table_alloc[3:0]};  // gen/virtq/packed_fetch.ts:671
+  assign table_rd_len = {16'd0, ((walk_cur[83:68] >= 16'd8) ? 4'd8 : walk_cur[71:68])} << 4;  // gen/virtq/packed_fetch.ts:672
   assign table_rd_grant = (rd_cmd_ready & table_rd_valid) & (~more_rd_valid);  // gen/virtq/packed_engine.ts:108
-  assign more_rd_valid = stage_state == STAGE_STATE_MORE;  // gen/virtq/packed_expand.ts:126
-  assign more_rd_host = stage_table_host;  // gen/virtq/packed_expand.ts:127
-  assign more_rd_slot = stage_slot;  // gen/virtq/packed_expand.ts:128
-  assign more_rd_len = {16'd0, stage_table_n} << 4;  // gen/virtq/packed_expand.ts:129
+  assign more_rd_valid = stage_state == STAGE_STATE_MORE;  // gen/virtq/packed_expand.ts:127
+  assign more_rd_host = stage_table_host;  // gen/virtq/packed_expand.ts:128
+  assign more_rd_slot = stage_slot;  // gen/virtq/packed_expand.ts:129
+  assign more_rd_len = {16'd0, stage_table_n} << 4;  // gen/virtq/packed_expand.ts:130
   assign more_rd_grant = (rd_cmd_ready & more_rd_valid) & (~1'b0);  // gen/virtq/packed_engine.ts:108
-  assign memwr_line = mem_wr_addr;  // gen/virtq/packed_fetch.ts:89
-  assign memwr_line_next = memwr_line + 10'd1;  // gen/virtq/packed_fetch.ts:90
+  assign memwr_line = mem_wr_addr;  // gen/virtq/packed_fetch.ts:98
+  assign memwr_line_next = memwr_line + 10'd1;  // gen/virtq/packed_fetch.ts:99
   always @* begin
-    stage_push = 1'b0;  // default, gen/virtq/packed_fetch.ts:175
-    case (stage_state)  // gen/virtq/packed_expand.ts:131
+    stage_push = 1'b0;  // default, gen/virtq/packed_fetch.ts:186
+    case (stage_state)  // gen/virtq/packed_expand.ts:132
       STAGE_STATE_IDLE: begin
-        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:133
-          if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:134
-          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:144
-          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:157
-          end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:162
-            stage_push = 1'b1;  // gen/virtq/packed_fetch.ts:218
+        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:134
+          if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:135
+          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:145
+          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:158
+          end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:163
+            stage_push = 1'b1;  // gen/virtq/packed_fetch.ts:229
           end
         end
       end
       STAGE_STATE_WALK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:190
-        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:194
-        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:195
-        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:196
-        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:197
-        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:198
-          stage_push = 1'b1;  // gen/virtq/packed_fetch.ts:218
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:191
+        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:195
+        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:196
+        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:197
+        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:198
+        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:199
+          stage_push = 1'b1;  // gen/virtq/packed_fetch.ts:229
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    stage_push_data = 98'd0;  // default, gen/virtq/packed_fetch.ts:176
-    case (stage_state)  // gen/virtq/packed_expand.ts:131
+    stage_push_data = 98'd0;  // default, gen/virtq/packed_fetch.ts:187
+    case (stage_state)  // gen/virtq/packed_expand.ts:132
       STAGE_STATE_IDLE: begin
-        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:133
-          if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:134
-          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:144
-          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:157
-          end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:162
-            stage_push_data = {items_deq_data[174:111], items_deq_data[110:79], items_deq_data[78], items_deq_data[77]};  // gen/virtq/packed_fetch.ts:219
+        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:134
+          if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:135
+          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:145
+          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:158
+          end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:163
+            stage_push_data = {items_deq_data[174:111], items_deq_data[110:79], items_deq_data[78], items_deq_data[77]};  // gen/virtq/packed_fetch.ts:230
           end
         end
       end
       STAGE_STATE_WALK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:190
-        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:194
-        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:195
-        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:196
-        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:197
-        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:198
-          stage_push_data = {stage_cur[63:0], stage_cur[95:64], stage_cur[113], stage_last};  // gen/virtq/packed_fetch.ts:219
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:191
+        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:195
+        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:196
+        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:197
+        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:198
+        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:199
+          stage_push_data = {stage_cur[63:0], stage_cur[95:64], stage_cur[113], stage_last};  // gen/virtq/packed_fetch.ts:230
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    stage_commit_now = 1'b0;  // default, gen/virtq/packed_fetch.ts:177
-    case (stage_state)  // gen/virtq/packed_expand.ts:131
+    stage_commit_now = 1'b0;  // default, gen/virtq/packed_fetch.ts:188
+    case (stage_state)  // gen/virtq/packed_expand.ts:132
       STAGE_STATE_IDLE: begin
-        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:133
-          if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:134
-          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:144
-          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:157
-          end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:162
-            if (items_deq_data[77]) begin  // gen/virtq/packed_expand.ts:166
-              stage_commit_now = 1'b1;  // gen/virtq/packed_fetch.ts:222
+        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:134
+          if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:135
+          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:145
+          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:158
+          end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:163
+            if (items_deq_data[77]) begin  // gen/virtq/packed_expand.ts:167
+              stage_commit_now = 1'b1;  // gen/virtq/packed_fetch.ts:233
             end
           end
         end
       end
       STAGE_STATE_WALK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:190
-        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:194
-        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:195
-        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:196
-        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:197
-        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:198
-          if (stage_last) begin  // gen/virtq/packed_expand.ts:205
-            stage_commit_now = 1'b1;  // gen/virtq/packed_fetch.ts:222
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:191
+        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:195
+        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:196
+        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:197
+        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:198
+        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:199
+          if (stage_last) begin  // gen/virtq/packed_expand.ts:206
+            stage_commit_now = 1'b1;  // gen/virtq/packed_fetch.ts:233
           end
         end
       end
@@ -902,42 +902,42 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
     endcase
   end
   always @* begin
-    stage_discard = 1'b0;  // default, gen/virtq/packed_fetch.ts:178
-    case (stage_state)  // gen/virtq/packed_expand.ts:131
+    stage_discard = 1'b0;  // default, gen/virtq/packed_fetch.ts:189
+    case (stage_state)  // gen/virtq/packed_expand.ts:132
       STAGE_STATE_IDLE: begin
-        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:133
-          if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:134
-            stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:225
-          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:144
-          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:157
-            stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:225
+        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:134
+          if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:135
+            stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:236
+          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:145
+          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:158
+            stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:236
           end
         end
       end
       STAGE_STATE_CHECK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:179
-          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:225
-        end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:183
-          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:225
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:180
+          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:236
+        end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:184
+          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:236
         end
       end
       STAGE_STATE_WALK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:190
-          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:225
-        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:194
-          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:225
-        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:195
-          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:225
-        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:196
-          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:225
-        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:197
-          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:225
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:191
+          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:236
+        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:195
+          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:236
+        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:196
+          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:236
+        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:197
+          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:236
+        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:198
+          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:236
         end
       end
       STAGE_STATE_MORE_WAIT: begin
-        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:217
-          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:219
-            stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:225
+        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:218
+          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:220
+            stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:236
           end
         end
       end
@@ -945,51 +945,51 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
     endcase
   end
   always @* begin
-    stage_hdr_data = 33'd0;  // default, gen/virtq/packed_fetch.ts:180
-    case (stage_state)  // gen/virtq/packed_expand.ts:131
+    stage_hdr_data = 33'd0;  // default, gen/virtq/packed_fetch.ts:191
+    case (stage_state)  // gen/virtq/packed_expand.ts:132
       STAGE_STATE_IDLE: begin
-        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:133
-          if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:134
-          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:144
-          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:157
-          end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:162
-            if (items_deq_data[77]) begin  // gen/virtq/packed_expand.ts:166
-              stage_hdr_data = {items_deq_data[175], items_deq_data[76:61], items_deq_data[60:45]};  // gen/virtq/packed_fetch.ts:223
+        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:134
+          if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:135
+          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:145
+          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:158
+          end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:163
+            if (items_deq_data[77]) begin  // gen/virtq/packed_expand.ts:167
+              stage_hdr_data = {items_deq_data[175], items_deq_data[76:61], items_deq_data[60:45]};  // gen/virtq/packed_fetch.ts:234
             end
           end
         end
       end
       STAGE_STATE_WALK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:190
-        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:194
-        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:195
-        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:196
-        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:197
-        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:198
-          if (stage_last) begin  // gen/virtq/packed_expand.ts:205
-            stage_hdr_data = {stage_queue, stage_id, stage_slots};  // gen/virtq/packed_fetch.ts:223
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:191
+        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:195
+        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:196
+        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:197
+        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:198
+        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:199
+          if (stage_last) begin  // gen/virtq/packed_expand.ts:206
+            stage_hdr_data = {stage_queue, stage_id, stage_slots};  // gen/virtq/packed_fetch.ts:234
           end
         end
       end
       default: begin end
     endcase
   end
-  assign stage_hdr_enq_valid = stage_commit_now;  // gen/virtq/packed_fetch.ts:189
-  assign stage_hdr_enq_data = stage_hdr_data;  // gen/virtq/packed_fetch.ts:190
-  assign stage_hdr_deq_ready = (chain_valid & chain_ready) & stage_rd0[0];  // gen/virtq/packed_fetch.ts:208
-  assign stage_used = stage_wr - stage_rd;  // gen/virtq/packed_fetch.ts:183
-  assign stage_room = stage_used < 8'd128;  // gen/virtq/packed_fetch.ts:184
-  assign stage_empty = stage_rd == stage_wr;  // gen/virtq/packed_fetch.ts:214
-  assign items_enq_valid = walk_item_push;  // gen/virtq/packed_fetch.ts:519
-  assign items_enq_data = walk_item_data;  // gen/virtq/packed_fetch.ts:520
-  assign items_deq_ready = stage_pop;  // gen/virtq/packed_expand.ts:69
-  assign walk_resetting = _select_1;  // gen/virtq/packed_fetch.ts:334
-  assign ring_filled_ahead = ring_fill - ring_cons;  // gen/virtq/packed_fetch.ts:340
-  assign ring_filled = (ring_filled_ahead != 4'd0) & (~ring_filled_ahead[3]);  // gen/virtq/packed_fetch.ts:341
-  assign ring_slot_free = ((ring_alloc - ring_cons) < 4'd4) & ((ring_alloc - ring_fill) < 4'd4);  // gen/virtq/packed_fetch.ts:350
+  assign stage_hdr_enq_valid = stage_commit_now;  // gen/virtq/packed_fetch.ts:200
+  assign stage_hdr_enq_data = stage_hdr_data;  // gen/virtq/packed_fetch.ts:201
+  assign stage_hdr_deq_ready = (chain_valid & chain_ready) & stage_rd0[0];  // gen/virtq/packed_fetch.ts:219
+  assign stage_used = stage_wr - stage_rd;  // gen/virtq/packed_fetch.ts:194
+  assign stage_room = stage_used < 8'd128;  // gen/virtq/packed_fetch.ts:195
+  assign stage_empty = stage_rd == stage_wr;  // gen/virtq/packed_fetch.ts:225
+  assign items_enq_valid = walk_item_push;  // gen/virtq/packed_fetch.ts:531
+  assign items_enq_data = walk_item_data;  // gen/virtq/packed_fetch.ts:532
+  assign items_deq_ready = stage_pop;  // gen/virtq/packed_expand.ts:70
+  assign walk_resetting = _select_1;  // gen/virtq/packed_fetch.ts:345
+  assign ring_filled_ahead = ring_fill - ring_cons;  // gen/virtq/packed_fetch.ts:351
+  assign ring_filled = (ring_filled_ahead != 4'd0) & (~ring_filled_ahead[3]);  // gen/virtq/packed_fetch.ts:352
+  assign ring_slot_free = ((ring_alloc - ring_cons) < 4'd4) & ((ring_alloc - ring_fill) < 4'd4);  // gen/virtq/packed_fetch.ts:361
   assign table_cons = table_cons_reg;  // gen/virtq/packed_engine.ts:159
-  assign table_slot_free = ((table_alloc - table_cons) < 5'd16) & ((table_alloc - table_fill) < 5'd16);  // gen/virtq/packed_fetch.ts:358
-  assign sched_req = _cat_2 & {2{((walk_state == WALK_STATE_IDLE) & driver_ok)}};  // gen/virtq/packed_fetch.ts:386
+  assign table_slot_free = ((table_alloc - table_cons) < 5'd16) & ((table_alloc - table_fill) < 5'd16);  // gen/virtq/packed_fetch.ts:369
+  assign sched_req = _cat_2 & {2{((walk_state == WALK_STATE_IDLE) & driver_ok)}};  // gen/virtq/packed_fetch.ts:397
   assign sched_after_in = sched_req & sched_mask;  // gen/lib/priority.ts:8
   assign sched_after_valid = sched_after_in[0] | sched_after_in[1];  // gen/lib/priority.ts:29
   assign sched_after_index = ~sched_after_in[0];  // gen/lib/priority.ts:36
@@ -998,143 +998,143 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   assign sched_index = sched_locked ? sched_lock_index : (sched_after_valid ? sched_after_index : sched_all_index);  // gen/lib/arbiter.ts:69
   assign sched_valid = sched_locked | sched_all_valid;  // gen/lib/arbiter.ts:70
   assign sched_grant = sched_valid ? {(sched_index == 1'b1), (sched_index == 1'b0)} : 2'd0;  // gen/lib/arbiter.ts:71
-  assign fetch_pos_adv = {1'b0, fetch_pos} + {13'd0, fetch_n};  // gen/virtq/packed_fetch.ts:401
-  assign ring_alloc_next = ring_rd_grant ? (ring_alloc + 4'd1) : ring_alloc;  // gen/virtq/packed_fetch.ts:407
-  assign walk_n = _select_3;  // gen/virtq/packed_fetch.ts:438
-  assign walk_batch_end = {1'b0, walk_k} == (walk_n - 4'd1);  // gen/virtq/packed_fetch.ts:439
-  assign walk_total_next = walk_total + {7'd0, walk_cur[95:64]};  // gen/virtq/packed_fetch.ts:443
-  assign walk_rd_at = {ring_cons[1:0], ((walk_state == WALK_STATE_WALK) ? (walk_k + 3'd1) : walk_k)};  // gen/virtq/packed_fetch.ts:446
-  assign walk_cur_fault = (((walk_cur_faults[0] | walk_cur_faults[1]) | walk_cur_faults[2]) | walk_cur_faults[3]) ? ((walk_cur_faults[0] | walk_cur_faults[1]) ? (walk_cur_faults[0] ? (walk_cur_faults[0] ? 4'd2 : 4'd0) : (walk_cur_faults[1] ? 4'd3 : 4'd0)) : (walk_cur_faults[2] ? (walk_cur_faults[2] ? 4'd4 : 4'd0) : (walk_cur_faults[3] ? 4'd5 : 4'd0))) : ((walk_cur_faults[4] | walk_cur_faults[5]) ? (walk_cur_faults[4] ? (walk_cur_faults[4] ? 4'd2 : 4'd0) : (walk_cur_faults[5] ? 4'd11 : 4'd0)) : (walk_cur_faults[6] ? (walk_cur_faults[6] ? 4'd7 : 4'd0) : (walk_cur_faults[7] ? 4'd11 : 4'd0)));  // gen/virtq/packed_fetch.ts:513
-  assign walk_cur_any_fault = |walk_cur_faults;  // gen/virtq/packed_fetch.ts:514
+  assign fetch_pos_adv = {1'b0, fetch_pos} + {13'd0, fetch_n};  // gen/virtq/packed_fetch.ts:412
+  assign ring_alloc_next = ring_rd_grant ? (ring_alloc + 4'd1) : ring_alloc;  // gen/virtq/packed_fetch.ts:418
+  assign walk_n = _select_3;  // gen/virtq/packed_fetch.ts:449
+  assign walk_batch_end = {1'b0, walk_k} == (walk_n - 4'd1);  // gen/virtq/packed_fetch.ts:450
+  assign walk_total_next = walk_total + {7'd0, walk_cur[95:64]};  // gen/virtq/packed_fetch.ts:454
+  assign walk_rd_at = {ring_cons[1:0], ((walk_state == WALK_STATE_WALK) ? (walk_k + 3'd1) : walk_k)};  // gen/virtq/packed_fetch.ts:457
+  assign walk_cur_fault = (((walk_cur_faults[0] | walk_cur_faults[1]) | walk_cur_faults[2]) | walk_cur_faults[3]) ? ((walk_cur_faults[0] | walk_cur_faults[1]) ? (walk_cur_faults[0] ? (walk_cur_faults[0] ? 4'd2 : 4'd0) : (walk_cur_faults[1] ? 4'd3 : 4'd0)) : (walk_cur_faults[2] ? (walk_cur_faults[2] ? 4'd4 : 4'd0) : (walk_cur_faults[3] ? 4'd5 : 4'd0))) : ((walk_cur_faults[4] | walk_cur_faults[5]) ? (walk_cur_faults[4] ? (walk_cur_faults[4] ? 4'd2 : 4'd0) : (walk_cur_faults[5] ? 4'd11 : 4'd0)) : (walk_cur_faults[6] ? (walk_cur_faults[6] ? 4'd7 : 4'd0) : (walk_cur_faults[7] ? 4'd11 : 4'd0)));  // gen/virtq/packed_fetch.ts:525
+  assign walk_cur_any_fault = |walk_cur_faults;  // gen/virtq/packed_fetch.ts:526
   always @* begin
-    walk_item_push = 1'b0;  // default, gen/virtq/packed_fetch.ts:517
-    case (walk_state)  // gen/virtq/packed_fetch.ts:570
+    walk_item_push = 1'b0;  // default, gen/virtq/packed_fetch.ts:529
+    case (walk_state)  // gen/virtq/packed_fetch.ts:582
       WALK_STATE_SLOT: begin
-        if (walk_resetting | (~items_enq_ready)) begin  // gen/virtq/packed_fetch.ts:597
-          if (walk_resetting & items_enq_ready) begin  // gen/virtq/packed_fetch.ts:599
-            if (walk_open) begin  // gen/virtq/packed_fetch.ts:600
-              walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:522
+        if (walk_resetting | (~items_enq_ready)) begin  // gen/virtq/packed_fetch.ts:609
+          if (walk_resetting & items_enq_ready) begin  // gen/virtq/packed_fetch.ts:611
+            if (walk_open) begin  // gen/virtq/packed_fetch.ts:612
+              walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:534
             end
           end
-        end else if (ring_filled) begin  // gen/virtq/packed_fetch.ts:604
-          if (_select_4) begin  // gen/virtq/packed_fetch.ts:606
-            walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:522
+        end else if (ring_filled) begin  // gen/virtq/packed_fetch.ts:616
+          if (_select_4) begin  // gen/virtq/packed_fetch.ts:618
+            walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:534
           end
         end
       end
       WALK_STATE_WALK: begin
-        if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:623
-        end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:626
-          if (walk_open) begin  // gen/virtq/packed_fetch.ts:627
-            walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:522
+        if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:635
+        end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:638
+          if (walk_open) begin  // gen/virtq/packed_fetch.ts:639
+            walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:534
           end
-        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:664
-          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:665
-          end else if (walk_retried) begin  // gen/virtq/packed_fetch.ts:666
-            walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:522
+        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:676
+          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:677
+          end else if (walk_retried) begin  // gen/virtq/packed_fetch.ts:678
+            walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:534
           end
-        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:674
-          walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:522
-        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:675
-        end else if ((~walk_cur[112]) & walk_cur_id_bad) begin  // gen/virtq/packed_fetch.ts:680
-          walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:522
-        end else if ((~walk_cur[112]) & walk_cur_big) begin  // gen/virtq/packed_fetch.ts:681
-          walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:522
+        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:686
+          walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:534
+        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:687
+        end else if ((~walk_cur[112]) & walk_cur_id_bad) begin  // gen/virtq/packed_fetch.ts:692
+          walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:534
+        end else if ((~walk_cur[112]) & walk_cur_big) begin  // gen/virtq/packed_fetch.ts:693
+          walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:534
         end else begin
-          walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:522
+          walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:534
         end
       end
       WALK_STATE_TABLE: begin
-        if (table_rd_grant) begin  // gen/virtq/packed_fetch.ts:635
-          walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:522
+        if (table_rd_grant) begin  // gen/virtq/packed_fetch.ts:647
+          walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:534
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    walk_item_data = 178'd0;  // default, gen/virtq/packed_fetch.ts:518
-    case (walk_state)  // gen/virtq/packed_fetch.ts:570
+    walk_item_data = 178'd0;  // default, gen/virtq/packed_fetch.ts:530
+    case (walk_state)  // gen/virtq/packed_fetch.ts:582
       WALK_STATE_SLOT: begin
-        if (walk_resetting | (~items_enq_ready)) begin  // gen/virtq/packed_fetch.ts:597
-          if (walk_resetting & items_enq_ready) begin  // gen/virtq/packed_fetch.ts:599
-            if (walk_open) begin  // gen/virtq/packed_fetch.ts:600
-              walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd0};  // gen/virtq/packed_fetch.ts:523
+        if (walk_resetting | (~items_enq_ready)) begin  // gen/virtq/packed_fetch.ts:609
+          if (walk_resetting & items_enq_ready) begin  // gen/virtq/packed_fetch.ts:611
+            if (walk_open) begin  // gen/virtq/packed_fetch.ts:612
+              walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd0};  // gen/virtq/packed_fetch.ts:535
             end
           end
-        end else if (ring_filled) begin  // gen/virtq/packed_fetch.ts:604
-          if (_select_4) begin  // gen/virtq/packed_fetch.ts:606
-            walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd9};  // gen/virtq/packed_fetch.ts:523
+        end else if (ring_filled) begin  // gen/virtq/packed_fetch.ts:616
+          if (_select_4) begin  // gen/virtq/packed_fetch.ts:618
+            walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd9};  // gen/virtq/packed_fetch.ts:535
           end
         end
       end
       WALK_STATE_WALK: begin
-        if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:623
-        end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:626
-          if (walk_open) begin  // gen/virtq/packed_fetch.ts:627
-            walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd0};  // gen/virtq/packed_fetch.ts:523
+        if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:635
+        end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:638
+          if (walk_open) begin  // gen/virtq/packed_fetch.ts:639
+            walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd0};  // gen/virtq/packed_fetch.ts:535
           end
-        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:664
-          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:665
-          end else if (walk_retried) begin  // gen/virtq/packed_fetch.ts:666
-            walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd1};  // gen/virtq/packed_fetch.ts:523
+        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:676
+          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:677
+          end else if (walk_retried) begin  // gen/virtq/packed_fetch.ts:678
+            walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd1};  // gen/virtq/packed_fetch.ts:535
           end
-        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:674
-          walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, walk_cur_fault};  // gen/virtq/packed_fetch.ts:523
-        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:675
-        end else if ((~walk_cur[112]) & walk_cur_id_bad) begin  // gen/virtq/packed_fetch.ts:680
-          walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd10};  // gen/virtq/packed_fetch.ts:523
-        end else if ((~walk_cur[112]) & walk_cur_big) begin  // gen/virtq/packed_fetch.ts:681
-          walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd8};  // gen/virtq/packed_fetch.ts:523
+        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:686
+          walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, walk_cur_fault};  // gen/virtq/packed_fetch.ts:535
+        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:687
+        end else if ((~walk_cur[112]) & walk_cur_id_bad) begin  // gen/virtq/packed_fetch.ts:692
+          walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd10};  // gen/virtq/packed_fetch.ts:535
+        end else if ((~walk_cur[112]) & walk_cur_big) begin  // gen/virtq/packed_fetch.ts:693
+          walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd8};  // gen/virtq/packed_fetch.ts:535
         end else begin
-          walk_item_data = {2'd0, walk_queue, walk_cur[63:0], walk_cur[95:64], walk_cur[113], (~walk_cur[112]), walk_cur[111:96], (walk_descs + 16'd1), 1'b0, 1'b0, 39'd0, 4'd0};  // gen/virtq/packed_fetch.ts:523
+          walk_item_data = {2'd0, walk_queue, walk_cur[63:0], walk_cur[95:64], walk_cur[113], (~walk_cur[112]), walk_cur[111:96], (walk_descs + 16'd1), 1'b0, 1'b0, 39'd0, 4'd0};  // gen/virtq/packed_fetch.ts:535
         end
       end
       WALK_STATE_TABLE: begin
-        if (table_rd_grant) begin  // gen/virtq/packed_fetch.ts:635
-          walk_item_data = {2'd1, walk_queue, walk_cur[63:0], {4'd0, walk_cur[95:68]}, 1'b0, 1'b0, walk_cur[111:96], (walk_descs + 16'd1), walk_cur_id_bad, walk_saw_write, walk_total, 4'd0};  // gen/virtq/packed_fetch.ts:523
+        if (table_rd_grant) begin  // gen/virtq/packed_fetch.ts:647
+          walk_item_data = {2'd1, walk_queue, walk_cur[63:0], {4'd0, walk_cur[95:68]}, 1'b0, 1'b0, walk_cur[111:96], (walk_descs + 16'd1), walk_cur_id_bad, walk_saw_write, walk_total, 4'd0};  // gen/virtq/packed_fetch.ts:535
         end
       end
       default: begin end
     endcase
   end
-  assign walk_active = (~(walk_state == WALK_STATE_IDLE)) | (ring_alloc != ring_fill);  // gen/virtq/packed_fetch.ts:728
-  assign stage_item_drop = _select_5 | _select_6;  // gen/virtq/packed_expand.ts:62
-  assign stage_cur_drop = _select_7 | _select_8;  // gen/virtq/packed_expand.ts:63
+  assign walk_active = (~(walk_state == WALK_STATE_IDLE)) | (ring_alloc != ring_fill);  // gen/virtq/packed_fetch.ts:740
+  assign stage_item_drop = _select_5 | _select_6;  // gen/virtq/packed_expand.ts:63
+  assign stage_cur_drop = _select_7 | _select_8;  // gen/virtq/packed_expand.ts:64
   always @* begin
-    stage_fatal = 1'b0;  // default, gen/virtq/packed_expand.ts:65
-    case (stage_state)  // gen/virtq/packed_expand.ts:131
+    stage_fatal = 1'b0;  // default, gen/virtq/packed_expand.ts:66
+    case (stage_state)  // gen/virtq/packed_expand.ts:132
       STAGE_STATE_IDLE: begin
-        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:133
-          if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:134
-            if ((~stage_item_drop) & (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:138
-              stage_fatal = 1'b1;  // gen/virtq/packed_expand.ts:139
+        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:134
+          if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:135
+            if ((~stage_item_drop) & (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:139
+              stage_fatal = 1'b1;  // gen/virtq/packed_expand.ts:140
             end
           end
         end
       end
       STAGE_STATE_CHECK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:179
-        end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:183
-          stage_fatal = 1'b1;  // gen/virtq/packed_expand.ts:90
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:180
+        end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:184
+          stage_fatal = 1'b1;  // gen/virtq/packed_expand.ts:91
         end
       end
       STAGE_STATE_WALK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:190
-        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:194
-          stage_fatal = 1'b1;  // gen/virtq/packed_expand.ts:90
-        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:195
-          stage_fatal = 1'b1;  // gen/virtq/packed_expand.ts:90
-        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:196
-          stage_fatal = 1'b1;  // gen/virtq/packed_expand.ts:90
-        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:197
-          stage_fatal = 1'b1;  // gen/virtq/packed_expand.ts:90
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:191
+        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:195
+          stage_fatal = 1'b1;  // gen/virtq/packed_expand.ts:91
+        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:196
+          stage_fatal = 1'b1;  // gen/virtq/packed_expand.ts:91
+        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:197
+          stage_fatal = 1'b1;  // gen/virtq/packed_expand.ts:91
+        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:198
+          stage_fatal = 1'b1;  // gen/virtq/packed_expand.ts:91
         end
       end
       STAGE_STATE_MORE_WAIT: begin
-        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:217
-          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:219
-            stage_fatal = 1'b1;  // gen/virtq/packed_expand.ts:90
+        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:218
+          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:220
+            stage_fatal = 1'b1;  // gen/virtq/packed_expand.ts:91
           end
         end
       end
@@ -1142,39 +1142,39 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
     endcase
   end
   always @* begin
-    stage_fatal_queue = 1'b0;  // default, gen/virtq/packed_expand.ts:66
-    case (stage_state)  // gen/virtq/packed_expand.ts:131
+    stage_fatal_queue = 1'b0;  // default, gen/virtq/packed_expand.ts:67
+    case (stage_state)  // gen/virtq/packed_expand.ts:132
       STAGE_STATE_IDLE: begin
-        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:133
-          if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:134
-            if ((~stage_item_drop) & (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:138
-              stage_fatal_queue = items_deq_data[175];  // gen/virtq/packed_expand.ts:140
+        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:134
+          if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:135
+            if ((~stage_item_drop) & (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:139
+              stage_fatal_queue = items_deq_data[175];  // gen/virtq/packed_expand.ts:141
             end
           end
         end
       end
       STAGE_STATE_CHECK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:179
-        end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:183
-          stage_fatal_queue = stage_queue;  // gen/virtq/packed_expand.ts:91
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:180
+        end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:184
+          stage_fatal_queue = stage_queue;  // gen/virtq/packed_expand.ts:92
         end
       end
       STAGE_STATE_WALK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:190
-        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:194
-          stage_fatal_queue = stage_queue;  // gen/virtq/packed_expand.ts:91
-        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:195
-          stage_fatal_queue = stage_queue;  // gen/virtq/packed_expand.ts:91
-        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:196
-          stage_fatal_queue = stage_queue;  // gen/virtq/packed_expand.ts:91
-        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:197
-          stage_fatal_queue = stage_queue;  // gen/virtq/packed_expand.ts:91
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:191
+        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:195
+          stage_fatal_queue = stage_queue;  // gen/virtq/packed_expand.ts:92
+        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:196
+          stage_fatal_queue = stage_queue;  // gen/virtq/packed_expand.ts:92
+        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:197
+          stage_fatal_queue = stage_queue;  // gen/virtq/packed_expand.ts:92
+        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:198
+          stage_fatal_queue = stage_queue;  // gen/virtq/packed_expand.ts:92
         end
       end
       STAGE_STATE_MORE_WAIT: begin
-        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:217
-          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:219
-            stage_fatal_queue = stage_queue;  // gen/virtq/packed_expand.ts:91
+        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:218
+          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:220
+            stage_fatal_queue = stage_queue;  // gen/virtq/packed_expand.ts:92
           end
         end
       end
@@ -1182,39 +1182,39 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
     endcase
   end
   always @* begin
-    stage_fatal_code = 4'd0;  // default, gen/virtq/packed_expand.ts:67
-    case (stage_state)  // gen/virtq/packed_expand.ts:131
+    stage_fatal_code = 4'd0;  // default, gen/virtq/packed_expand.ts:68
+    case (stage_state)  // gen/virtq/packed_expand.ts:132
       STAGE_STATE_IDLE: begin
-        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:133
-          if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:134
-            if ((~stage_item_drop) & (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:138
-              stage_fatal_code = items_deq_data[3:0];  // gen/virtq/packed_expand.ts:141
+        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:134
+          if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:135
+            if ((~stage_item_drop) & (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:139
+              stage_fatal_code = items_deq_data[3:0];  // gen/virtq/packed_expand.ts:142
             end
           end
         end
       end
       STAGE_STATE_CHECK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:179
-        end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:183
-          stage_fatal_code = 4'd9;  // gen/virtq/packed_expand.ts:92
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:180
+        end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:184
+          stage_fatal_code = 4'd9;  // gen/virtq/packed_expand.ts:93
         end
       end
       STAGE_STATE_WALK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:190
-        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:194
-          stage_fatal_code = 4'd6;  // gen/virtq/packed_expand.ts:92
-        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:195
-          stage_fatal_code = 4'd7;  // gen/virtq/packed_expand.ts:92
-        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:196
-          stage_fatal_code = 4'd10;  // gen/virtq/packed_expand.ts:92
-        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:197
-          stage_fatal_code = 4'd8;  // gen/virtq/packed_expand.ts:92
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:191
+        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:195
+          stage_fatal_code = 4'd6;  // gen/virtq/packed_expand.ts:93
+        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:196
+          stage_fatal_code = 4'd7;  // gen/virtq/packed_expand.ts:93
+        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:197
+          stage_fatal_code = 4'd10;  // gen/virtq/packed_expand.ts:93
+        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:198
+          stage_fatal_code = 4'd8;  // gen/virtq/packed_expand.ts:93
         end
       end
       STAGE_STATE_MORE_WAIT: begin
-        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:217
-          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:219
-            stage_fatal_code = 4'd9;  // gen/virtq/packed_expand.ts:92
+        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:218
+          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:220
+            stage_fatal_code = 4'd9;  // gen/virtq/packed_expand.ts:93
           end
         end
       end
@@ -1222,18 +1222,18 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
     endcase
   end
   always @* begin
-    stage_pop = 1'b0;  // default, gen/virtq/packed_expand.ts:68
-    case (stage_state)  // gen/virtq/packed_expand.ts:131
+    stage_pop = 1'b0;  // default, gen/virtq/packed_expand.ts:69
+    case (stage_state)  // gen/virtq/packed_expand.ts:132
       STAGE_STATE_IDLE: begin
-        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:133
-          if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:134
-            stage_pop = 1'b1;  // gen/virtq/packed_expand.ts:135
-          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:144
-            stage_pop = 1'b1;  // gen/virtq/packed_expand.ts:145
-          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:157
-            stage_pop = 1'b1;  // gen/virtq/packed_expand.ts:158
-          end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:162
-            stage_pop = 1'b1;  // gen/virtq/packed_expand.ts:163
+        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:134
+          if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:135
+            stage_pop = 1'b1;  // gen/virtq/packed_expand.ts:136
+          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:145
+            stage_pop = 1'b1;  // gen/virtq/packed_expand.ts:146
+          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:158
+            stage_pop = 1'b1;  // gen/virtq/packed_expand.ts:159
+          end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:163
+            stage_pop = 1'b1;  // gen/virtq/packed_expand.ts:164
           end
         end
       end
@@ -1241,48 +1241,48 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
     endcase
   end
   always @* begin
-    stage_retire_now = 1'b0;  // default, gen/virtq/packed_expand.ts:71
-    case (stage_state)  // gen/virtq/packed_expand.ts:131
+    stage_retire_now = 1'b0;  // default, gen/virtq/packed_expand.ts:72
+    case (stage_state)  // gen/virtq/packed_expand.ts:132
       STAGE_STATE_IDLE: begin
-        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:133
-          if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:134
-            stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:74
-          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:144
-          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:157
-            stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:74
-          end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:162
-            stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:74
+        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:134
+          if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:135
+            stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:75
+          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:145
+          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:158
+            stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:75
+          end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:163
+            stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:75
           end
         end
       end
       STAGE_STATE_CHECK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:179
-          stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:74
-        end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:183
-          stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:74
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:180
+          stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:75
+        end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:184
+          stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:75
         end
       end
       STAGE_STATE_WALK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:190
-          stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:74
-        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:194
-          stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:74
-        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:195
-          stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:74
-        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:196
-          stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:74
-        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:197
-          stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:74
-        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:198
-          if (stage_last) begin  // gen/virtq/packed_expand.ts:205
-            stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:74
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:191
+          stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:75
+        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:195
+          stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:75
+        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:196
+          stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:75
+        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:197
+          stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:75
+        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:198
+          stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:75
+        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:199
+          if (stage_last) begin  // gen/virtq/packed_expand.ts:206
+            stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:75
           end
         end
       end
       STAGE_STATE_MORE_WAIT: begin
-        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:217
-          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:219
-            stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:74
+        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:218
+          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:220
+            stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:75
           end
         end
       end
@@ -1290,60 +1290,60 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
     endcase
   end
   always @* begin
-    stage_retire_now_queue = 1'b0;  // default, gen/virtq/packed_expand.ts:72
-    case (stage_state)  // gen/virtq/packed_expand.ts:131
+    stage_retire_now_queue = 1'b0;  // default, gen/virtq/packed_expand.ts:73
+    case (stage_state)  // gen/virtq/packed_expand.ts:132
       STAGE_STATE_IDLE: begin
-        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:133
-          if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:134
-            stage_retire_now_queue = items_deq_data[175];  // gen/virtq/packed_expand.ts:75
-          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:144
-          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:157
-            stage_retire_now_queue = items_deq_data[175];  // gen/virtq/packed_expand.ts:75
-          end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:162
-            stage_retire_now_queue = items_deq_data[175];  // gen/virtq/packed_expand.ts:75
+        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:134
+          if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:135
+            stage_retire_now_queue = items_deq_data[175];  // gen/virtq/packed_expand.ts:76
+          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:145
+          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:158
+            stage_retire_now_queue = items_deq_data[175];  // gen/virtq/packed_expand.ts:76
+          end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:163
+            stage_retire_now_queue = items_deq_data[175];  // gen/virtq/packed_expand.ts:76
           end
         end
       end
       STAGE_STATE_CHECK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:179
-          stage_retire_now_queue = stage_queue;  // gen/virtq/packed_expand.ts:75
-        end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:183
-          stage_retire_now_queue = stage_queue;  // gen/virtq/packed_expand.ts:75
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:180
+          stage_retire_now_queue = stage_queue;  // gen/virtq/packed_expand.ts:76
+        end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:184
+          stage_retire_now_queue = stage_queue;  // gen/virtq/packed_expand.ts:76
         end
       end
       STAGE_STATE_WALK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:190
-          stage_retire_now_queue = stage_queue;  // gen/virtq/packed_expand.ts:75
-        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:194
-          stage_retire_now_queue = stage_queue;  // gen/virtq/packed_expand.ts:75
-        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:195
-          stage_retire_now_queue = stage_queue;  // gen/virtq/packed_expand.ts:75
-        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:196
-          stage_retire_now_queue = stage_queue;  // gen/virtq/packed_expand.ts:75
-        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:197
-          stage_retire_now_queue = stage_queue;  // gen/virtq/packed_expand.ts:75
-        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:198
-          if (stage_last) begin  // gen/virtq/packed_expand.ts:205
-            stage_retire_now_queue = stage_queue;  // gen/virtq/packed_expand.ts:75
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:191
+          stage_retire_now_queue = stage_queue;  // gen/virtq/packed_expand.ts:76
+        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:195
+          stage_retire_now_queue = stage_queue;  // gen/virtq/packed_expand.ts:76
+        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:196
+          stage_retire_now_queue = stage_queue;  // gen/virtq/packed_expand.ts:76
+        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:197
+          stage_retire_now_queue = stage_queue;  // gen/virtq/packed_expand.ts:76
+        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:198
+          stage_retire_now_queue = stage_queue;  // gen/virtq/packed_expand.ts:76
+        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:199
+          if (stage_last) begin  // gen/virtq/packed_expand.ts:206
+            stage_retire_now_queue = stage_queue;  // gen/virtq/packed_expand.ts:76
           end
         end
       end
       STAGE_STATE_MORE_WAIT: begin
-        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:217
-          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:219
-            stage_retire_now_queue = stage_queue;  // gen/virtq/packed_expand.ts:75
+        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:218
+          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:220
+            stage_retire_now_queue = stage_queue;  // gen/virtq/packed_expand.ts:76
           end
         end
       end
       default: begin end
     endcase
   end
-  assign stage_slot = 5'd4 + {1'b0, table_cons_reg[3:0]};  // gen/virtq/packed_expand.ts:105
-  assign stage_rd_at = {table_cons_reg[3:0], ((stage_state == STAGE_STATE_WALK) ? (stage_k + 3'd1) : stage_k)};  // gen/virtq/packed_expand.ts:107
-  assign stage_total_next = stage_total + {7'd0, stage_cur[95:64]};  // gen/virtq/packed_expand.ts:122
-  assign stage_last = stage_table_left == 16'd1;  // gen/virtq/packed_expand.ts:123
-  assign stage_batch_end = {1'b0, stage_k} == (stage_table_n - 4'd1);  // gen/virtq/packed_expand.ts:124
-  assign stage_active = ~(stage_state == STAGE_STATE_IDLE);  // gen/virtq/packed_expand.ts:229
+  assign stage_slot = 5'd4 + {1'b0, table_cons_reg[3:0]};  // gen/virtq/packed_expand.ts:106
+  assign stage_rd_at = {table_cons_reg[3:0], ((stage_state == STAGE_STATE_WALK) ? (stage_k + 3'd1) : stage_k)};  // gen/virtq/packed_expand.ts:108
+  assign stage_total_next = stage_total + {7'd0, stage_cur[95:64]};  // gen/virtq/packed_expand.ts:123
+  assign stage_last = stage_table_left == 16'd1;  // gen/virtq/packed_expand.ts:124
+  assign stage_batch_end = {1'b0, stage_k} == (stage_table_n - 4'd1);  // gen/virtq/packed_expand.ts:125
+  assign stage_active = ~(stage_state == STAGE_STATE_IDLE);  // gen/virtq/packed_expand.ts:230
   assign used_drop = _select_9 | _select_10;  // gen/virtq/packed_used.ts:59
   assign used_slot_free = (used_tail - used_head) < 4'd8;  // gen/virtq/packed_used.ts:60
   assign used_accept = (done_valid & done_ready) & (~used_drop);  // gen/virtq/packed_used.ts:62
@@ -1459,24 +1459,24 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       reset_done_reg <= 1'b0;
       irq_reg <= 2'd0;
     end else begin
-      if (stage_discard) begin  // gen/virtq/packed_fetch.ts:187
-        stage_wr <= stage_commit;  // gen/virtq/packed_fetch.ts:187
+      if (stage_discard) begin  // gen/virtq/packed_fetch.ts:198
+        stage_wr <= stage_commit;  // gen/virtq/packed_fetch.ts:198
       end else begin
-        stage_wr <= stage_push ? (stage_wr + 8'd1) : stage_wr;  // gen/virtq/packed_fetch.ts:187
+        stage_wr <= stage_push ? (stage_wr + 8'd1) : stage_wr;  // gen/virtq/packed_fetch.ts:198
       end
-      if (stage_commit_now) begin  // gen/virtq/packed_fetch.ts:188
-        stage_commit <= stage_push ? (stage_wr + 8'd1) : stage_wr;  // gen/virtq/packed_fetch.ts:188
+      if (stage_commit_now) begin  // gen/virtq/packed_fetch.ts:199
+        stage_commit <= stage_push ? (stage_wr + 8'd1) : stage_wr;  // gen/virtq/packed_fetch.ts:199
       end
-      stage_rd <= (chain_valid & chain_ready) ? (stage_rd + 8'd1) : stage_rd;  // gen/virtq/packed_fetch.ts:205
-      stage_waiting <= stage_commit_now | (((chain_valid & chain_ready) ? (stage_rd + 8'd1) : stage_rd) != stage_commit);  // gen/virtq/packed_fetch.ts:207
-      if (rd_status_valid & (rd_status_id[1:0] == 2'd0)) begin  // gen/virtq/packed_fetch.ts:360
-        ring_fill <= ring_fill + 4'd1;  // gen/virtq/packed_fetch.ts:361
+      stage_rd <= (chain_valid & chain_ready) ? (stage_rd + 8'd1) : stage_rd;  // gen/virtq/packed_fetch.ts:216
+      stage_waiting <= stage_commit_now | (((chain_valid & chain_ready) ? (stage_rd + 8'd1) : stage_rd) != stage_commit);  // gen/virtq/packed_fetch.ts:218
+      if (rd_status_valid & (rd_status_id[1:0] == 2'd0)) begin  // gen/virtq/packed_fetch.ts:371
+        ring_fill <= ring_fill + 4'd1;  // gen/virtq/packed_fetch.ts:372
       end
-      if (rd_status_valid & (rd_status_id[1:0] == 2'd2)) begin  // gen/virtq/packed_fetch.ts:364
-        table_fill <= table_fill + 5'd1;  // gen/virtq/packed_fetch.ts:365
+      if (rd_status_valid & (rd_status_id[1:0] == 2'd2)) begin  // gen/virtq/packed_fetch.ts:375
+        table_fill <= table_fill + 5'd1;  // gen/virtq/packed_fetch.ts:376
       end
-      walk_q_ready_0 <= q0_enable & (q0_size != 16'd0);  // gen/virtq/packed_fetch.ts:372
-      walk_q_ready_1 <= q1_enable & (q1_size != 16'd0);  // gen/virtq/packed_fetch.ts:372
+      walk_q_ready_0 <= q0_enable & (q0_size != 16'd0);  // gen/virtq/packed_fetch.ts:383
+      walk_q_ready_1 <= q1_enable & (q1_size != 16'd0);  // gen/virtq/packed_fetch.ts:383
       if (sched_valid) begin  // gen/lib/arbiter.ts:73
         if (walk_state == WALK_STATE_IDLE) begin  // gen/lib/arbiter.ts:74
           sched_locked <= 1'b0;  // gen/lib/arbiter.ts:75
@@ -1486,347 +1486,347 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
           sched_lock_index <= sched_index;  // gen/lib/arbiter.ts:80
         end
       end
-      walk_others_wait <= (_cat_2 & (~(2'd1 << walk_queue))) != 2'd0;  // gen/virtq/packed_fetch.ts:390
-      if ((fetch_on & (~fetch_issue)) & ring_slot_free) begin  // gen/virtq/packed_fetch.ts:402
-        fetch_issue <= 1'b1;  // gen/virtq/packed_fetch.ts:405
+      walk_others_wait <= (_cat_2 & (~(2'd1 << walk_queue))) != 2'd0;  // gen/virtq/packed_fetch.ts:401
+      if ((fetch_on & (~fetch_issue)) & ring_slot_free) begin  // gen/virtq/packed_fetch.ts:413
+        fetch_issue <= 1'b1;  // gen/virtq/packed_fetch.ts:416
       end
-      if (ring_rd_grant) begin  // gen/virtq/packed_fetch.ts:408
-        ring_alloc <= ring_alloc + 4'd1;  // gen/virtq/packed_fetch.ts:411
-        fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:412
+      if (ring_rd_grant) begin  // gen/virtq/packed_fetch.ts:419
+        ring_alloc <= ring_alloc + 4'd1;  // gen/virtq/packed_fetch.ts:422
+        fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:423
       end
-      case (walk_state)  // gen/virtq/packed_fetch.ts:570
+      case (walk_state)  // gen/virtq/packed_fetch.ts:582
         WALK_STATE_IDLE: begin
-          if (sched_valid) begin  // gen/virtq/packed_fetch.ts:572
-            walk_queue <= sched_index;  // gen/virtq/packed_fetch.ts:573
-            if (sched_index == 1'b0) begin  // gen/virtq/packed_fetch.ts:582
-              pending_0 <= 1'b0;  // gen/virtq/packed_fetch.ts:582
+          if (sched_valid) begin  // gen/virtq/packed_fetch.ts:584
+            walk_queue <= sched_index;  // gen/virtq/packed_fetch.ts:585
+            if (sched_index == 1'b0) begin  // gen/virtq/packed_fetch.ts:594
+              pending_0 <= 1'b0;  // gen/virtq/packed_fetch.ts:594
             end
-            if (sched_index == 1'b1) begin  // gen/virtq/packed_fetch.ts:582
-              pending_1 <= 1'b0;  // gen/virtq/packed_fetch.ts:582
+            if (sched_index == 1'b1) begin  // gen/virtq/packed_fetch.ts:594
+              pending_1 <= 1'b0;  // gen/virtq/packed_fetch.ts:594
             end
-            walk_retried <= 1'b0;  // gen/virtq/packed_fetch.ts:583
-            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:527
-            walk_state <= WALK_STATE_START;  // gen/virtq/packed_fetch.ts:585
+            walk_retried <= 1'b0;  // gen/virtq/packed_fetch.ts:595
+            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:539
+            walk_state <= WALK_STATE_START;  // gen/virtq/packed_fetch.ts:597
           end
         end
         WALK_STATE_START: begin
-          fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:417
-          fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:418
-          ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:419
-          fetch_on <= 1'b1;  // gen/virtq/packed_fetch.ts:423
-          walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:594
+          fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:428
+          fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:429
+          ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:430
+          fetch_on <= 1'b1;  // gen/virtq/packed_fetch.ts:434
+          walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:606
         end
         WALK_STATE_SLOT: begin
-          if (walk_resetting | (~items_enq_ready)) begin  // gen/virtq/packed_fetch.ts:597
-            if (walk_resetting & items_enq_ready) begin  // gen/virtq/packed_fetch.ts:599
-              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:527
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:534
-                avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:534
+          if (walk_resetting | (~items_enq_ready)) begin  // gen/virtq/packed_fetch.ts:609
+            if (walk_resetting & items_enq_ready) begin  // gen/virtq/packed_fetch.ts:611
+              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:539
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:546
+                avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:546
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:534
-                avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:534
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:546
+                avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:546
               end
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:535
-                avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:535
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:547
+                avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:547
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:535
-                avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:535
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:547
+                avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:547
               end
-              if (1'b0) begin  // gen/virtq/packed_fetch.ts:536
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:536
-                  pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:536
+              if (1'b0) begin  // gen/virtq/packed_fetch.ts:548
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:548
+                  pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:548
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:536
-                  pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:536
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:548
+                  pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:548
                 end
               end
-              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:417
-              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:418
-              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:419
-              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:538
+              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:428
+              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:429
+              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:430
+              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:550
             end
-          end else if (ring_filled) begin  // gen/virtq/packed_fetch.ts:604
-            if (_select_4) begin  // gen/virtq/packed_fetch.ts:606
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:543
-                halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:543
+          end else if (ring_filled) begin  // gen/virtq/packed_fetch.ts:616
+            if (_select_4) begin  // gen/virtq/packed_fetch.ts:618
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:555
+                halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:555
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:543
-                halted_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:543
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:555
+                halted_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:555
               end
-              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:527
-              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:417
-              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:418
-              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:419
-              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:546
+              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:539
+              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:428
+              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:429
+              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:430
+              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:558
             end else begin
-              walk_state <= WALK_STATE_LOAD;  // gen/virtq/packed_fetch.ts:606
+              walk_state <= WALK_STATE_LOAD;  // gen/virtq/packed_fetch.ts:618
             end
           end
         end
         WALK_STATE_LOAD: begin
-          walk_state <= WALK_STATE_WALK;  // gen/virtq/packed_fetch.ts:620
+          walk_state <= WALK_STATE_WALK;  // gen/virtq/packed_fetch.ts:632
         end
         WALK_STATE_WALK: begin
-          if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:623
-          end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:626
-            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:527
-            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:534
-              avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:534
+          if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:635
+          end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:638
+            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:539
+            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:546
+              avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:546
             end
-            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:534
-              avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:534
+            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:546
+              avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:546
             end
-            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:535
-              avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:535
+            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:547
+              avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:547
             end
-            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:535
-              avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:535
+            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:547
+              avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:547
             end
-            if (1'b0) begin  // gen/virtq/packed_fetch.ts:536
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:536
-                pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:536
+            if (1'b0) begin  // gen/virtq/packed_fetch.ts:548
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:548
+                pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:548
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:536
-                pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:536
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:548
+                pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:548
               end
             end
-            fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:417
-            fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:418
-            ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:419
-            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:538
-          end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:664
-            if (~walk_open) begin  // gen/virtq/packed_fetch.ts:665
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:534
-                avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:534
+            fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:428
+            fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:429
+            ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:430
+            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:550
+          end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:676
+            if (~walk_open) begin  // gen/virtq/packed_fetch.ts:677
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:546
+                avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:546
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:534
-                avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:534
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:546
+                avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:546
               end
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:535
-                avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:535
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:547
+                avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:547
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:535
-                avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:535
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:547
+                avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:547
               end
-              if (1'b0) begin  // gen/virtq/packed_fetch.ts:536
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:536
-                  pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:536
+              if (1'b0) begin  // gen/virtq/packed_fetch.ts:548
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:548
+                  pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:548
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:536
-                  pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:536
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:548
+                  pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:548
                 end
               end
-              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:417
-              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:418
-              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:419
-              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:538
-            end else if (walk_retried) begin  // gen/virtq/packed_fetch.ts:666
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:543
-                halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:543
+              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:428
+              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:429
+              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:430
+              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:550
+            end else if (walk_retried) begin  // gen/virtq/packed_fetch.ts:678
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:555
+                halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:555
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:543
-                halted_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:543
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:555
+                halted_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:555
               end
-              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:527
-              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:417
-              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:418
-              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:419
-              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:546
+              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:539
+              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:428
+              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:429
+              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:430
+              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:558
             end else begin
-              walk_retried <= 1'b1;  // gen/virtq/packed_fetch.ts:669
-              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:417
-              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:418
-              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:419
-              fetch_on <= 1'b1;  // gen/virtq/packed_fetch.ts:423
-              walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:671
+              walk_retried <= 1'b1;  // gen/virtq/packed_fetch.ts:681
+              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:428
+              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:429
+              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:430
+              fetch_on <= 1'b1;  // gen/virtq/packed_fetch.ts:434
+              walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:683
             end
-          end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:674
-            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:543
-              halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:543
+          end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:686
+            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:555
+              halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:555
             end
-            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:543
-              halted_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:543
+            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:555
+              halted_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:555
             end
-            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:527
-            fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:417
-            fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:418
-            ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:419
-            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:546
-          end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:675
-            walk_state <= WALK_STATE_TABLE;  // gen/virtq/packed_fetch.ts:678
-          end else if ((~walk_cur[112]) & walk_cur_id_bad) begin  // gen/virtq/packed_fetch.ts:680
-            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:543
-              halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:543
+            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:539
+            fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:428
+            fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:429
+            ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:430
+            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:558
+          end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:687
+            walk_state <= WALK_STATE_TABLE;  // gen/virtq/packed_fetch.ts:690
+          end else if ((~walk_cur[112]) & walk_cur_id_bad) begin  // gen/virtq/packed_fetch.ts:692
+            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:555
+              halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:555
             end
-            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:543
-              halted_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:543
+            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:555
+              halted_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:555
             end
-            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:527
-            fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:417
-            fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:418
-            ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:419
-            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:546
-          end else if ((~walk_cur[112]) & walk_cur_big) begin  // gen/virtq/packed_fetch.ts:681
-            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:543
-              halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:543
+            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:539
+            fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:428
+            fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:429
+            ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:430
+            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:558
+          end else if ((~walk_cur[112]) & walk_cur_big) begin  // gen/virtq/packed_fetch.ts:693
+            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:555
+              halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:555
             end
-            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:543
-              halted_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:543
+            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:555
+              halted_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:555
             end
-            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:527
-            fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:417
-            fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:418
-            ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:419
-            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:546
+            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:539
+            fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:428
+            fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:429
+            ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:430
+            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:558
           end else begin
-            walk_open <= 1'b1;  // gen/virtq/packed_fetch.ts:683
-            walk_retried <= 1'b0;  // gen/virtq/packed_fetch.ts:688
-            if (~walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:700
-              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:527
+            walk_open <= 1'b1;  // gen/virtq/packed_fetch.ts:695
+            walk_retried <= 1'b0;  // gen/virtq/packed_fetch.ts:700
+            if (~walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:712
+              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:539
             end
-            if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:702
-              ring_cons <= ring_cons + 4'd1;  // gen/virtq/packed_fetch.ts:560
-              if ((~walk_cur[112]) & walk_others_wait) begin  // gen/virtq/packed_fetch.ts:561
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:534
-                  avail_pos_0 <= walk_pos_next;  // gen/virtq/packed_fetch.ts:534
+            if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:714
+              ring_cons <= ring_cons + 4'd1;  // gen/virtq/packed_fetch.ts:572
+              if ((~walk_cur[112]) & walk_others_wait) begin  // gen/virtq/packed_fetch.ts:573
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:546
+                  avail_pos_0 <= walk_pos_next;  // gen/virtq/packed_fetch.ts:546
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:534
-                  avail_pos_1 <= walk_pos_next;  // gen/virtq/packed_fetch.ts:534
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:546
+                  avail_pos_1 <= walk_pos_next;  // gen/virtq/packed_fetch.ts:546
                 end
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:535
-                  avail_wrap_0 <= walk_pos_last ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:535
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:547
+                  avail_wrap_0 <= walk_pos_last ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:547
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:535
-                  avail_wrap_1 <= walk_pos_last ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:535
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:547
+                  avail_wrap_1 <= walk_pos_last ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:547
                 end
-                if (1'b1) begin  // gen/virtq/packed_fetch.ts:536
-                  if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:536
-                    pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:536
+                if (1'b1) begin  // gen/virtq/packed_fetch.ts:548
+                  if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:548
+                    pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:548
                   end
-                  if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:536
-                    pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:536
+                  if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:548
+                    pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:548
                   end
                 end
-                fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:417
-                fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:418
-                ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:419
-                walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:538
+                fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:428
+                fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:429
+                ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:430
+                walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:550
               end else begin
-                walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:561
+                walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:573
               end
             end
           end
         end
         WALK_STATE_TABLE: begin
-          if (table_rd_grant) begin  // gen/virtq/packed_fetch.ts:635
-            table_alloc <= table_alloc + 5'd1;  // gen/virtq/packed_fetch.ts:646
-            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:527
-            walk_retried <= 1'b0;  // gen/virtq/packed_fetch.ts:648
-            if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:650
-              ring_cons <= ring_cons + 4'd1;  // gen/virtq/packed_fetch.ts:560
-              if (walk_others_wait) begin  // gen/virtq/packed_fetch.ts:561
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:534
-                  avail_pos_0 <= walk_pos_next;  // gen/virtq/packed_fetch.ts:534
+          if (table_rd_grant) begin  // gen/virtq/packed_fetch.ts:647
+            table_alloc <= table_alloc + 5'd1;  // gen/virtq/packed_fetch.ts:658
+            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:539
+            walk_retried <= 1'b0;  // gen/virtq/packed_fetch.ts:660
+            if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:662
+              ring_cons <= ring_cons + 4'd1;  // gen/virtq/packed_fetch.ts:572
+              if (walk_others_wait) begin  // gen/virtq/packed_fetch.ts:573
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:546
+                  avail_pos_0 <= walk_pos_next;  // gen/virtq/packed_fetch.ts:546
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:534
-                  avail_pos_1 <= walk_pos_next;  // gen/virtq/packed_fetch.ts:534
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:546
+                  avail_pos_1 <= walk_pos_next;  // gen/virtq/packed_fetch.ts:546
                 end
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:535
-                  avail_wrap_0 <= walk_pos_last ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:535
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:547
+                  avail_wrap_0 <= walk_pos_last ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:547
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:535
-                  avail_wrap_1 <= walk_pos_last ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:535
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:547
+                  avail_wrap_1 <= walk_pos_last ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:547
                 end
-                if (1'b1) begin  // gen/virtq/packed_fetch.ts:536
-                  if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:536
-                    pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:536
+                if (1'b1) begin  // gen/virtq/packed_fetch.ts:548
+                  if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:548
+                    pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:548
                   end
-                  if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:536
-                    pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:536
+                  if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:548
+                    pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:548
                   end
                 end
-                fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:417
-                fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:418
-                ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:419
-                walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:538
+                fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:428
+                fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:429
+                ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:430
+                walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:550
               end else begin
-                walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:561
+                walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:573
               end
             end else begin
-              walk_state <= WALK_STATE_LOAD;  // gen/virtq/packed_fetch.ts:652
+              walk_state <= WALK_STATE_LOAD;  // gen/virtq/packed_fetch.ts:664
             end
           end
         end
         default: begin end
       endcase
-      stage_retire <= stage_retire_now;  // gen/virtq/packed_expand.ts:80
-      stage_retire_queue <= stage_retire_now_queue;  // gen/virtq/packed_expand.ts:81
-      case (stage_state)  // gen/virtq/packed_expand.ts:131
+      stage_retire <= stage_retire_now;  // gen/virtq/packed_expand.ts:81
+      stage_retire_queue <= stage_retire_now_queue;  // gen/virtq/packed_expand.ts:82
+      case (stage_state)  // gen/virtq/packed_expand.ts:132
         STAGE_STATE_IDLE: begin
-          if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:133
-            if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:134
-            end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:144
-              stage_queue <= items_deq_data[175];  // gen/virtq/packed_expand.ts:146
-              stage_state <= STAGE_STATE_WAIT;  // gen/virtq/packed_expand.ts:155
+          if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:134
+            if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:135
+            end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:145
+              stage_queue <= items_deq_data[175];  // gen/virtq/packed_expand.ts:147
+              stage_state <= STAGE_STATE_WAIT;  // gen/virtq/packed_expand.ts:156
             end
           end
         end
         STAGE_STATE_WAIT: begin
-          if (table_fill != table_cons_reg) begin  // gen/virtq/packed_expand.ts:172
-            stage_state <= STAGE_STATE_CHECK;  // gen/virtq/packed_expand.ts:174
+          if (table_fill != table_cons_reg) begin  // gen/virtq/packed_expand.ts:173
+            stage_state <= STAGE_STATE_CHECK;  // gen/virtq/packed_expand.ts:175
           end
         end
         STAGE_STATE_CHECK: begin
-          if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:179
-            table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:85
-            stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:87
-          end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:183
-            table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:85
-            stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:87
+          if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:180
+            table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:86
+            stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:88
+          end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:184
+            table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:86
+            stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:88
           end else begin
-            stage_state <= STAGE_STATE_LOAD;  // gen/virtq/packed_expand.ts:184
+            stage_state <= STAGE_STATE_LOAD;  // gen/virtq/packed_expand.ts:185
           end
         end
         STAGE_STATE_LOAD: begin
-          stage_state <= STAGE_STATE_WALK;  // gen/virtq/packed_expand.ts:187
+          stage_state <= STAGE_STATE_WALK;  // gen/virtq/packed_expand.ts:188
         end
         STAGE_STATE_WALK: begin
-          if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:190
-            table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:85
-            stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:87
-          end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:194
-            table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:85
-            stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:87
-          end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:195
-            table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:85
-            stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:87
-          end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:196
-            table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:85
-            stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:87
-          end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:197
-            table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:85
-            stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:87
-          end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:198
-            if (stage_last) begin  // gen/virtq/packed_expand.ts:205
-              table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:85
-              stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:87
-            end else if (stage_batch_end) begin  // gen/virtq/packed_expand.ts:208
-              stage_state <= STAGE_STATE_MORE;  // gen/virtq/packed_expand.ts:211
+          if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:191
+            table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:86
+            stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:88
+          end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:195
+            table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:86
+            stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:88
+          end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:196
+            table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:86
+            stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:88
+          end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:197
+            table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:86
+            stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:88
+          end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:198
+            table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:86
+            stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:88
+          end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:199
+            if (stage_last) begin  // gen/virtq/packed_expand.ts:206
+              table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:86
+              stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:88
+            end else if (stage_batch_end) begin  // gen/virtq/packed_expand.ts:209
+              stage_state <= STAGE_STATE_MORE;  // gen/virtq/packed_expand.ts:212
             end
           end
         end
         STAGE_STATE_MORE: begin
-          if (more_rd_grant) begin  // gen/virtq/packed_expand.ts:215
-            stage_state <= STAGE_STATE_MORE_WAIT;  // gen/virtq/packed_expand.ts:215
+          if (more_rd_grant) begin  // gen/virtq/packed_expand.ts:216
+            stage_state <= STAGE_STATE_MORE_WAIT;  // gen/virtq/packed_expand.ts:216
           end
         end
         STAGE_STATE_MORE_WAIT: begin
-          if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:217
-            if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:219
-              table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:85
-              stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:87
+          if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:218
+            if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:220
+              table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:86
+              stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:88
             end else begin
-              stage_state <= STAGE_STATE_LOAD;  // gen/virtq/packed_expand.ts:219
+              stage_state <= STAGE_STATE_LOAD;  // gen/virtq/packed_expand.ts:220
             end
           end
         end
@@ -1993,284 +1993,284 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
     end
   end
   always @(posedge clk) begin
-    event_line <= (event_line & (~_cat_22)) | (((mem_wr_valid & (memwr_line == 10'd320)) ? mem_wr_data[63:0] : mem_wr_data[127:64]) & _cat_22);  // gen/virtq/packed_fetch.ts:140
-    if (rd_status_valid & (rd_status_id[1:0] == 2'd0)) begin  // gen/virtq/packed_fetch.ts:360
-      if (ring_fill[1:0] == 2'd0) begin  // gen/virtq/packed_fetch.ts:362
-        ring_slot_err_0 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:362
+    event_line <= (event_line & (~_cat_22)) | (((mem_wr_valid & (memwr_line == 10'd320)) ? mem_wr_data[63:0] : mem_wr_data[127:64]) & _cat_22);  // gen/virtq/packed_fetch.ts:151
+    if (rd_status_valid & (rd_status_id[1:0] == 2'd0)) begin  // gen/virtq/packed_fetch.ts:371
+      if (ring_fill[1:0] == 2'd0) begin  // gen/virtq/packed_fetch.ts:373
+        ring_slot_err_0 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:373
       end
-      if (ring_fill[1:0] == 2'd1) begin  // gen/virtq/packed_fetch.ts:362
-        ring_slot_err_1 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:362
+      if (ring_fill[1:0] == 2'd1) begin  // gen/virtq/packed_fetch.ts:373
+        ring_slot_err_1 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:373
       end
-      if (ring_fill[1:0] == 2'd2) begin  // gen/virtq/packed_fetch.ts:362
-        ring_slot_err_2 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:362
+      if (ring_fill[1:0] == 2'd2) begin  // gen/virtq/packed_fetch.ts:373
+        ring_slot_err_2 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:373
       end
-      if (ring_fill[1:0] == 2'd3) begin  // gen/virtq/packed_fetch.ts:362
-        ring_slot_err_3 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:362
-      end
-    end
-    if (rd_status_valid & (rd_status_id[1:0] == 2'd2)) begin  // gen/virtq/packed_fetch.ts:364
-      if (table_fill[3:0] == 4'd0) begin  // gen/virtq/packed_fetch.ts:366
-        table_slot_err_0 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:366
-      end
-      if (table_fill[3:0] == 4'd1) begin  // gen/virtq/packed_fetch.ts:366
-        table_slot_err_1 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:366
-      end
-      if (table_fill[3:0] == 4'd2) begin  // gen/virtq/packed_fetch.ts:366
-        table_slot_err_2 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:366
-      end
-      if (table_fill[3:0] == 4'd3) begin  // gen/virtq/packed_fetch.ts:366
-        table_slot_err_3 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:366
-      end
-      if (table_fill[3:0] == 4'd4) begin  // gen/virtq/packed_fetch.ts:366
-        table_slot_err_4 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:366
-      end
-      if (table_fill[3:0] == 4'd5) begin  // gen/virtq/packed_fetch.ts:366
-        table_slot_err_5 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:366
-      end
-      if (table_fill[3:0] == 4'd6) begin  // gen/virtq/packed_fetch.ts:366
-        table_slot_err_6 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:366
-      end
-      if (table_fill[3:0] == 4'd7) begin  // gen/virtq/packed_fetch.ts:366
-        table_slot_err_7 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:366
-      end
-      if (table_fill[3:0] == 4'd8) begin  // gen/virtq/packed_fetch.ts:366
-        table_slot_err_8 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:366
-      end
-      if (table_fill[3:0] == 4'd9) begin  // gen/virtq/packed_fetch.ts:366
-        table_slot_err_9 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:366
-      end
-      if (table_fill[3:0] == 4'd10) begin  // gen/virtq/packed_fetch.ts:366
-        table_slot_err_10 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:366
-      end
-      if (table_fill[3:0] == 4'd11) begin  // gen/virtq/packed_fetch.ts:366
-        table_slot_err_11 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:366
-      end
-      if (table_fill[3:0] == 4'd12) begin  // gen/virtq/packed_fetch.ts:366
-        table_slot_err_12 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:366
-      end
-      if (table_fill[3:0] == 4'd13) begin  // gen/virtq/packed_fetch.ts:366
-        table_slot_err_13 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:366
-      end
-      if (table_fill[3:0] == 4'd14) begin  // gen/virtq/packed_fetch.ts:366
-        table_slot_err_14 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:366
-      end
-      if (table_fill[3:0] == 4'd15) begin  // gen/virtq/packed_fetch.ts:366
-        table_slot_err_15 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:366
+      if (ring_fill[1:0] == 2'd3) begin  // gen/virtq/packed_fetch.ts:373
+        ring_slot_err_3 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:373
       end
     end
-    if ((fetch_on & (~fetch_issue)) & ring_slot_free) begin  // gen/virtq/packed_fetch.ts:402
-      fetch_n <= ((walk_size - fetch_pos) >= 16'd8) ? 4'd8 : _sub_24[3:0];  // gen/virtq/packed_fetch.ts:403
-      fetch_host <= _select_25 + ({48'd0, fetch_pos} << 4);  // gen/virtq/packed_fetch.ts:404
+    if (rd_status_valid & (rd_status_id[1:0] == 2'd2)) begin  // gen/virtq/packed_fetch.ts:375
+      if (table_fill[3:0] == 4'd0) begin  // gen/virtq/packed_fetch.ts:377
+        table_slot_err_0 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:377
+      end
+      if (table_fill[3:0] == 4'd1) begin  // gen/virtq/packed_fetch.ts:377
+        table_slot_err_1 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:377
+      end
+      if (table_fill[3:0] == 4'd2) begin  // gen/virtq/packed_fetch.ts:377
+        table_slot_err_2 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:377
+      end
+      if (table_fill[3:0] == 4'd3) begin  // gen/virtq/packed_fetch.ts:377
+        table_slot_err_3 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:377
+      end
+      if (table_fill[3:0] == 4'd4) begin  // gen/virtq/packed_fetch.ts:377
+        table_slot_err_4 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:377
+      end
+      if (table_fill[3:0] == 4'd5) begin  // gen/virtq/packed_fetch.ts:377
+        table_slot_err_5 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:377
+      end
+      if (table_fill[3:0] == 4'd6) begin  // gen/virtq/packed_fetch.ts:377
+        table_slot_err_6 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:377
+      end
+      if (table_fill[3:0] == 4'd7) begin  // gen/virtq/packed_fetch.ts:377
+        table_slot_err_7 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:377
+      end
+      if (table_fill[3:0] == 4'd8) begin  // gen/virtq/packed_fetch.ts:377
+        table_slot_err_8 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:377
+      end
+      if (table_fill[3:0] == 4'd9) begin  // gen/virtq/packed_fetch.ts:377
+        table_slot_err_9 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:377
+      end
+      if (table_fill[3:0] == 4'd10) begin  // gen/virtq/packed_fetch.ts:377
+        table_slot_err_10 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:377
+      end
+      if (table_fill[3:0] == 4'd11) begin  // gen/virtq/packed_fetch.ts:377
+        table_slot_err_11 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:377
+      end
+      if (table_fill[3:0] == 4'd12) begin  // gen/virtq/packed_fetch.ts:377
+        table_slot_err_12 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:377
+      end
+      if (table_fill[3:0] == 4'd13) begin  // gen/virtq/packed_fetch.ts:377
+        table_slot_err_13 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:377
+      end
+      if (table_fill[3:0] == 4'd14) begin  // gen/virtq/packed_fetch.ts:377
+        table_slot_err_14 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:377
+      end
+      if (table_fill[3:0] == 4'd15) begin  // gen/virtq/packed_fetch.ts:377
+        table_slot_err_15 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:377
+      end
     end
-    if (ring_rd_grant) begin  // gen/virtq/packed_fetch.ts:408
-      if (ring_alloc[1:0] == 2'd0) begin  // gen/virtq/packed_fetch.ts:409
-        ring_slot_n_0 <= fetch_n;  // gen/virtq/packed_fetch.ts:409
-      end
-      if (ring_alloc[1:0] == 2'd1) begin  // gen/virtq/packed_fetch.ts:409
-        ring_slot_n_1 <= fetch_n;  // gen/virtq/packed_fetch.ts:409
-      end
-      if (ring_alloc[1:0] == 2'd2) begin  // gen/virtq/packed_fetch.ts:409
-        ring_slot_n_2 <= fetch_n;  // gen/virtq/packed_fetch.ts:409
-      end
-      if (ring_alloc[1:0] == 2'd3) begin  // gen/virtq/packed_fetch.ts:409
-        ring_slot_n_3 <= fetch_n;  // gen/virtq/packed_fetch.ts:409
-      end
-      if (ring_alloc[1:0] == 2'd0) begin  // gen/virtq/packed_fetch.ts:410
-        ring_slot_queue_0 <= walk_queue;  // gen/virtq/packed_fetch.ts:410
-      end
-      if (ring_alloc[1:0] == 2'd1) begin  // gen/virtq/packed_fetch.ts:410
-        ring_slot_queue_1 <= walk_queue;  // gen/virtq/packed_fetch.ts:410
-      end
-      if (ring_alloc[1:0] == 2'd2) begin  // gen/virtq/packed_fetch.ts:410
-        ring_slot_queue_2 <= walk_queue;  // gen/virtq/packed_fetch.ts:410
-      end
-      if (ring_alloc[1:0] == 2'd3) begin  // gen/virtq/packed_fetch.ts:410
-        ring_slot_queue_3 <= walk_queue;  // gen/virtq/packed_fetch.ts:410
-      end
-      fetch_pos <= (fetch_pos_adv == {1'b0, walk_size}) ? 16'd0 : fetch_pos_adv[15:0];  // gen/virtq/packed_fetch.ts:413
+    if ((fetch_on & (~fetch_issue)) & ring_slot_free) begin  // gen/virtq/packed_fetch.ts:413
+      fetch_n <= ((walk_size - fetch_pos) >= 16'd8) ? 4'd8 : _sub_24[3:0];  // gen/virtq/packed_fetch.ts:414
+      fetch_host <= _select_25 + ({48'd0, fetch_pos} << 4);  // gen/virtq/packed_fetch.ts:415
     end
-    case (walk_state)  // gen/virtq/packed_fetch.ts:570
+    if (ring_rd_grant) begin  // gen/virtq/packed_fetch.ts:419
+      if (ring_alloc[1:0] == 2'd0) begin  // gen/virtq/packed_fetch.ts:420
+        ring_slot_n_0 <= fetch_n;  // gen/virtq/packed_fetch.ts:420
+      end
+      if (ring_alloc[1:0] == 2'd1) begin  // gen/virtq/packed_fetch.ts:420
+        ring_slot_n_1 <= fetch_n;  // gen/virtq/packed_fetch.ts:420
+      end
+      if (ring_alloc[1:0] == 2'd2) begin  // gen/virtq/packed_fetch.ts:420
+        ring_slot_n_2 <= fetch_n;  // gen/virtq/packed_fetch.ts:420
+      end
+      if (ring_alloc[1:0] == 2'd3) begin  // gen/virtq/packed_fetch.ts:420
+        ring_slot_n_3 <= fetch_n;  // gen/virtq/packed_fetch.ts:420
+      end
+      if (ring_alloc[1:0] == 2'd0) begin  // gen/virtq/packed_fetch.ts:421
+        ring_slot_queue_0 <= walk_queue;  // gen/virtq/packed_fetch.ts:421
+      end
+      if (ring_alloc[1:0] == 2'd1) begin  // gen/virtq/packed_fetch.ts:421
+        ring_slot_queue_1 <= walk_queue;  // gen/virtq/packed_fetch.ts:421
+      end
+      if (ring_alloc[1:0] == 2'd2) begin  // gen/virtq/packed_fetch.ts:421
+        ring_slot_queue_2 <= walk_queue;  // gen/virtq/packed_fetch.ts:421
+      end
+      if (ring_alloc[1:0] == 2'd3) begin  // gen/virtq/packed_fetch.ts:421
+        ring_slot_queue_3 <= walk_queue;  // gen/virtq/packed_fetch.ts:421
+      end
+      fetch_pos <= (fetch_pos_adv == {1'b0, walk_size}) ? 16'd0 : fetch_pos_adv[15:0];  // gen/virtq/packed_fetch.ts:424
+    end
+    case (walk_state)  // gen/virtq/packed_fetch.ts:582
       WALK_STATE_IDLE: begin
-        if (sched_valid) begin  // gen/virtq/packed_fetch.ts:572
-          walk_size <= _select_26;  // gen/virtq/packed_fetch.ts:574
-          walk_pos <= _select_27;  // gen/virtq/packed_fetch.ts:580
-          walk_wrap <= _select_28;  // gen/virtq/packed_fetch.ts:581
-          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:528
-          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:529
-          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:530
-          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:531
+        if (sched_valid) begin  // gen/virtq/packed_fetch.ts:584
+          walk_size <= _select_26;  // gen/virtq/packed_fetch.ts:586
+          walk_pos <= _select_27;  // gen/virtq/packed_fetch.ts:592
+          walk_wrap <= _select_28;  // gen/virtq/packed_fetch.ts:593
+          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:540
+          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:541
+          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:542
+          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:543
         end
       end
       WALK_STATE_START: begin
-        walk_pos_next <= ((walk_pos + 16'd1) == walk_size) ? 16'd0 : (walk_pos + 16'd1);  // gen/virtq/packed_fetch.ts:591
-        walk_pos_last <= (walk_pos + 16'd1) == walk_size;  // gen/virtq/packed_fetch.ts:592
-        fetch_pos <= walk_pos;  // gen/virtq/packed_fetch.ts:424
+        walk_pos_next <= ((walk_pos + 16'd1) == walk_size) ? 16'd0 : (walk_pos + 16'd1);  // gen/virtq/packed_fetch.ts:603
+        walk_pos_last <= (walk_pos + 16'd1) == walk_size;  // gen/virtq/packed_fetch.ts:604
+        fetch_pos <= walk_pos;  // gen/virtq/packed_fetch.ts:435
       end
       WALK_STATE_SLOT: begin
-        if (walk_resetting | (~items_enq_ready)) begin  // gen/virtq/packed_fetch.ts:597
-          if (walk_resetting & items_enq_ready) begin  // gen/virtq/packed_fetch.ts:599
-            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:528
-            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:529
-            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:530
-            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:531
+        if (walk_resetting | (~items_enq_ready)) begin  // gen/virtq/packed_fetch.ts:609
+          if (walk_resetting & items_enq_ready) begin  // gen/virtq/packed_fetch.ts:611
+            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:540
+            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:541
+            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:542
+            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:543
           end
-        end else if (ring_filled) begin  // gen/virtq/packed_fetch.ts:604
-          walk_k <= 3'd0;  // gen/virtq/packed_fetch.ts:605
-          if (_select_4) begin  // gen/virtq/packed_fetch.ts:606
-            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:528
-            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:529
-            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:530
-            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:531
+        end else if (ring_filled) begin  // gen/virtq/packed_fetch.ts:616
+          walk_k <= 3'd0;  // gen/virtq/packed_fetch.ts:617
+          if (_select_4) begin  // gen/virtq/packed_fetch.ts:618
+            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:540
+            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:541
+            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:542
+            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:543
           end
         end
       end
       WALK_STATE_LOAD: begin
-        walk_cur <= {fetch_ring_odd_rd0, fetch_ring_even_rd0};  // gen/virtq/packed_fetch.ts:500
-        walk_cur_avail <= (fetch_ring_odd_rd0[55] == walk_wrap) & (fetch_ring_odd_rd0[63] != walk_wrap);  // gen/virtq/packed_fetch.ts:501
-        walk_cur_faults <= {((~fetch_ring_odd_rd0[50]) & (walk_segs == 7'd64)), (((~fetch_ring_odd_rd0[50]) & (~fetch_ring_odd_rd0[49])) & walk_saw_write), (fetch_ring_odd_rd0[50] & (fetch_ring_odd_rd0[31:4] > {21'd0, (7'd64 - walk_segs)})), (fetch_ring_odd_rd0[50] & (fetch_ring_odd_rd0[31:4] > {12'd0, walk_size})), (fetch_ring_odd_rd0[50] & ((fetch_ring_odd_rd0[31:0] == 32'd0) | (fetch_ring_odd_rd0[3:0] != 4'd0))), (fetch_ring_odd_rd0[50] & fetch_ring_odd_rd0[48]), (fetch_ring_odd_rd0[50] & (~features[28])), (walk_descs >= walk_size)};  // gen/virtq/packed_fetch.ts:502
-        walk_cur_big <= (walk_total + {7'd0, fetch_ring_odd_rd0[31:0]}) > 39'h100000000;  // gen/virtq/packed_fetch.ts:503
-        walk_cur_id_bad <= features[35] & (fetch_ring_odd_rd0[47:32] != (walk_open ? walk_head : walk_pos));  // gen/virtq/packed_fetch.ts:504
+        walk_cur <= {fetch_ring_odd_rd0, fetch_ring_even_rd0};  // gen/virtq/packed_fetch.ts:512
+        walk_cur_avail <= (fetch_ring_odd_rd0[55] == walk_wrap) & (fetch_ring_odd_rd0[63] != walk_wrap);  // gen/virtq/packed_fetch.ts:513
+        walk_cur_faults <= {((~fetch_ring_odd_rd0[50]) & (walk_segs == 7'd64)), (((~fetch_ring_odd_rd0[50]) & (~fetch_ring_odd_rd0[49])) & walk_saw_write), (fetch_ring_odd_rd0[50] & (fetch_ring_odd_rd0[31:4] > {21'd0, (7'd64 - walk_segs)})), (fetch_ring_odd_rd0[50] & (fetch_ring_odd_rd0[31:4] > {12'd0, walk_size})), (fetch_ring_odd_rd0[50] & ((fetch_ring_odd_rd0[31:0] == 32'd0) | (fetch_ring_odd_rd0[3:0] != 4'd0))), (fetch_ring_odd_rd0[50] & fetch_ring_odd_rd0[48]), (fetch_ring_odd_rd0[50] & (~features[28])), (walk_descs >= walk_size)};  // gen/virtq/packed_fetch.ts:514
+        walk_cur_big <= (walk_total + {7'd0, fetch_ring_odd_rd0[31:0]}) > 39'h100000000;  // gen/virtq/packed_fetch.ts:515
+        walk_cur_id_bad <= features[35] & (fetch_ring_odd_rd0[47:32] != (walk_open ? walk_head : walk_pos));  // gen/virtq/packed_fetch.ts:516
       end
       WALK_STATE_WALK: begin
-        if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:623
-        end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:626
-          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:528
-          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:529
-          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:530
-          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:531
-        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:664
-          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:665
-          end else if (walk_retried) begin  // gen/virtq/packed_fetch.ts:666
-            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:528
-            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:529
-            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:530
-            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:531
-          end else begin
-            fetch_pos <= walk_pos;  // gen/virtq/packed_fetch.ts:424
-          end
-        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:674
-          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:528
-          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:529
-          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:530
-          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:531
-        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:675
+        if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:635
+        end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:638
+          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:540
+          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:541
+          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:542
+          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:543
+        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:676
           if (~walk_open) begin  // gen/virtq/packed_fetch.ts:677
-            walk_head <= walk_pos;  // gen/virtq/packed_fetch.ts:677
+          end else if (walk_retried) begin  // gen/virtq/packed_fetch.ts:678
+            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:540
+            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:541
+            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:542
+            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:543
+          end else begin
+            fetch_pos <= walk_pos;  // gen/virtq/packed_fetch.ts:435
           end
-        end else if ((~walk_cur[112]) & walk_cur_id_bad) begin  // gen/virtq/packed_fetch.ts:680
-          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:528
-          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:529
-          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:530
-          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:531
-        end else if ((~walk_cur[112]) & walk_cur_big) begin  // gen/virtq/packed_fetch.ts:681
-          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:528
-          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:529
-          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:530
-          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:531
-        end else begin
-          walk_descs <= walk_descs + 16'd1;  // gen/virtq/packed_fetch.ts:684
-          walk_segs <= walk_segs + 7'd1;  // gen/virtq/packed_fetch.ts:685
-          walk_total <= walk_total_next;  // gen/virtq/packed_fetch.ts:686
-          walk_saw_write <= walk_saw_write | walk_cur[113];  // gen/virtq/packed_fetch.ts:687
+        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:686
+          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:540
+          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:541
+          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:542
+          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:543
+        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:687
           if (~walk_open) begin  // gen/virtq/packed_fetch.ts:689
             walk_head <= walk_pos;  // gen/virtq/packed_fetch.ts:689
           end
-          if (~walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:700
-            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:528
-            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:529
-            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:530
-            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:531
+        end else if ((~walk_cur[112]) & walk_cur_id_bad) begin  // gen/virtq/packed_fetch.ts:692
+          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:540
+          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:541
+          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:542
+          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:543
+        end else if ((~walk_cur[112]) & walk_cur_big) begin  // gen/virtq/packed_fetch.ts:693
+          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:540
+          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:541
+          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:542
+          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:543
+        end else begin
+          walk_descs <= walk_descs + 16'd1;  // gen/virtq/packed_fetch.ts:696
+          walk_segs <= walk_segs + 7'd1;  // gen/virtq/packed_fetch.ts:697
+          walk_total <= walk_total_next;  // gen/virtq/packed_fetch.ts:698
+          walk_saw_write <= walk_saw_write | walk_cur[113];  // gen/virtq/packed_fetch.ts:699
+          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:701
+            walk_head <= walk_pos;  // gen/virtq/packed_fetch.ts:701
           end
-          walk_pos <= walk_pos_next;  // gen/virtq/packed_fetch.ts:550
-          walk_pos_next <= ((walk_pos_next + 16'd1) == walk_size) ? 16'd0 : (walk_pos_next + 16'd1);  // gen/virtq/packed_fetch.ts:553
-          walk_pos_last <= (walk_pos_next + 16'd1) == walk_size;  // gen/virtq/packed_fetch.ts:554
-          if (walk_pos_last) begin  // gen/virtq/packed_fetch.ts:555
-            walk_wrap <= ~walk_wrap;  // gen/virtq/packed_fetch.ts:555
+          if (~walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:712
+            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:540
+            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:541
+            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:542
+            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:543
           end
-          if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:702
+          walk_pos <= walk_pos_next;  // gen/virtq/packed_fetch.ts:562
+          walk_pos_next <= ((walk_pos_next + 16'd1) == walk_size) ? 16'd0 : (walk_pos_next + 16'd1);  // gen/virtq/packed_fetch.ts:565
+          walk_pos_last <= (walk_pos_next + 16'd1) == walk_size;  // gen/virtq/packed_fetch.ts:566
+          if (walk_pos_last) begin  // gen/virtq/packed_fetch.ts:567
+            walk_wrap <= ~walk_wrap;  // gen/virtq/packed_fetch.ts:567
+          end
+          if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:714
           end else begin
-            walk_k <= walk_k + 3'd1;  // gen/virtq/packed_fetch.ts:564
-            walk_cur <= {fetch_ring_odd_rd0, fetch_ring_even_rd0};  // gen/virtq/packed_fetch.ts:500
-            walk_cur_avail <= (fetch_ring_odd_rd0[55] == walk_wrap) & (fetch_ring_odd_rd0[63] != walk_wrap);  // gen/virtq/packed_fetch.ts:501
-            walk_cur_faults <= {((~fetch_ring_odd_rd0[50]) & (walk_cur[112] & ((walk_segs + 7'd1) == 7'd64))), (((~fetch_ring_odd_rd0[50]) & (~fetch_ring_odd_rd0[49])) & (walk_cur[112] & (walk_saw_write | walk_cur[113]))), (fetch_ring_odd_rd0[50] & (fetch_ring_odd_rd0[31:4] > {21'd0, (walk_cur[112] ? (7'd64 - (walk_segs + 7'd1)) : 7'd64)})), (fetch_ring_odd_rd0[50] & (fetch_ring_odd_rd0[31:4] > {12'd0, walk_size})), (fetch_ring_odd_rd0[50] & ((fetch_ring_odd_rd0[31:0] == 32'd0) | (fetch_ring_odd_rd0[3:0] != 4'd0))), (fetch_ring_odd_rd0[50] & fetch_ring_odd_rd0[48]), (fetch_ring_odd_rd0[50] & (~features[28])), (walk_cur[112] & ((walk_descs + 16'd1) >= walk_size))};  // gen/virtq/packed_fetch.ts:502
-            walk_cur_big <= ((walk_cur[112] ? walk_total_next : 39'd0) + {7'd0, fetch_ring_odd_rd0[31:0]}) > 39'h100000000;  // gen/virtq/packed_fetch.ts:503
-            walk_cur_id_bad <= features[35] & (fetch_ring_odd_rd0[47:32] != (walk_cur[112] ? (walk_open ? walk_head : walk_pos) : walk_pos_next));  // gen/virtq/packed_fetch.ts:504
+            walk_k <= walk_k + 3'd1;  // gen/virtq/packed_fetch.ts:576
+            walk_cur <= {fetch_ring_odd_rd0, fetch_ring_even_rd0};  // gen/virtq/packed_fetch.ts:512
+            walk_cur_avail <= (fetch_ring_odd_rd0[55] == walk_wrap) & (fetch_ring_odd_rd0[63] != walk_wrap);  // gen/virtq/packed_fetch.ts:513
+            walk_cur_faults <= {((~fetch_ring_odd_rd0[50]) & (walk_cur[112] & ((walk_segs + 7'd1) == 7'd64))), (((~fetch_ring_odd_rd0[50]) & (~fetch_ring_odd_rd0[49])) & (walk_cur[112] & (walk_saw_write | walk_cur[113]))), (fetch_ring_odd_rd0[50] & (fetch_ring_odd_rd0[31:4] > {21'd0, (walk_cur[112] ? (7'd64 - (walk_segs + 7'd1)) : 7'd64)})), (fetch_ring_odd_rd0[50] & (fetch_ring_odd_rd0[31:4] > {12'd0, walk_size})), (fetch_ring_odd_rd0[50] & ((fetch_ring_odd_rd0[31:0] == 32'd0) | (fetch_ring_odd_rd0[3:0] != 4'd0))), (fetch_ring_odd_rd0[50] & fetch_ring_odd_rd0[48]), (fetch_ring_odd_rd0[50] & (~features[28])), (walk_cur[112] & ((walk_descs + 16'd1) >= walk_size))};  // gen/virtq/packed_fetch.ts:514
+            walk_cur_big <= ((walk_cur[112] ? walk_total_next : 39'd0) + {7'd0, fetch_ring_odd_rd0[31:0]}) > 39'h100000000;  // gen/virtq/packed_fetch.ts:515
+            walk_cur_id_bad <= features[35] & (fetch_ring_odd_rd0[47:32] != (walk_cur[112] ? (walk_open ? walk_head : walk_pos) : walk_pos_next));  // gen/virtq/packed_fetch.ts:516
           end
         end
       end
       WALK_STATE_TABLE: begin
-        if (table_rd_grant) begin  // gen/virtq/packed_fetch.ts:635
-          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:528
-          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:529
-          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:530
-          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:531
-          walk_pos <= walk_pos_next;  // gen/virtq/packed_fetch.ts:550
-          walk_pos_next <= ((walk_pos_next + 16'd1) == walk_size) ? 16'd0 : (walk_pos_next + 16'd1);  // gen/virtq/packed_fetch.ts:553
-          walk_pos_last <= (walk_pos_next + 16'd1) == walk_size;  // gen/virtq/packed_fetch.ts:554
-          if (walk_pos_last) begin  // gen/virtq/packed_fetch.ts:555
-            walk_wrap <= ~walk_wrap;  // gen/virtq/packed_fetch.ts:555
+        if (table_rd_grant) begin  // gen/virtq/packed_fetch.ts:647
+          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:540
+          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:541
+          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:542
+          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:543
+          walk_pos <= walk_pos_next;  // gen/virtq/packed_fetch.ts:562
+          walk_pos_next <= ((walk_pos_next + 16'd1) == walk_size) ? 16'd0 : (walk_pos_next + 16'd1);  // gen/virtq/packed_fetch.ts:565
+          walk_pos_last <= (walk_pos_next + 16'd1) == walk_size;  // gen/virtq/packed_fetch.ts:566
+          if (walk_pos_last) begin  // gen/virtq/packed_fetch.ts:567
+            walk_wrap <= ~walk_wrap;  // gen/virtq/packed_fetch.ts:567
           end
-          if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:650
+          if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:662
           end else begin
-            walk_k <= walk_k + 3'd1;  // gen/virtq/packed_fetch.ts:651
+            walk_k <= walk_k + 3'd1;  // gen/virtq/packed_fetch.ts:663
           end
         end
       end
       default: begin end
     endcase
-    stage_head_err <= _select_29;  // gen/virtq/packed_expand.ts:83
-    case (stage_state)  // gen/virtq/packed_expand.ts:131
+    stage_head_err <= _select_29;  // gen/virtq/packed_expand.ts:84
+    case (stage_state)  // gen/virtq/packed_expand.ts:132
       STAGE_STATE_IDLE: begin
-        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:133
-          if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:134
-          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:144
-            stage_table_host <= items_deq_data[174:111];  // gen/virtq/packed_expand.ts:147
-            stage_table_left <= items_deq_data[94:79];  // gen/virtq/packed_expand.ts:148
-            stage_table_n <= (items_deq_data[94:79] >= 16'd8) ? 4'd8 : items_deq_data[82:79];  // gen/virtq/packed_expand.ts:149
-            stage_id <= items_deq_data[76:61];  // gen/virtq/packed_expand.ts:150
-            stage_slots <= items_deq_data[60:45];  // gen/virtq/packed_expand.ts:151
-            stage_id_bad <= items_deq_data[44];  // gen/virtq/packed_expand.ts:152
-            stage_saw_write <= items_deq_data[43];  // gen/virtq/packed_expand.ts:153
-            stage_total <= items_deq_data[42:4];  // gen/virtq/packed_expand.ts:154
+        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:134
+          if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:135
+          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:145
+            stage_table_host <= items_deq_data[174:111];  // gen/virtq/packed_expand.ts:148
+            stage_table_left <= items_deq_data[94:79];  // gen/virtq/packed_expand.ts:149
+            stage_table_n <= (items_deq_data[94:79] >= 16'd8) ? 4'd8 : items_deq_data[82:79];  // gen/virtq/packed_expand.ts:150
+            stage_id <= items_deq_data[76:61];  // gen/virtq/packed_expand.ts:151
+            stage_slots <= items_deq_data[60:45];  // gen/virtq/packed_expand.ts:152
+            stage_id_bad <= items_deq_data[44];  // gen/virtq/packed_expand.ts:153
+            stage_saw_write <= items_deq_data[43];  // gen/virtq/packed_expand.ts:154
+            stage_total <= items_deq_data[42:4];  // gen/virtq/packed_expand.ts:155
           end
         end
       end
       STAGE_STATE_WAIT: begin
-        if (table_fill != table_cons_reg) begin  // gen/virtq/packed_expand.ts:172
-          stage_k <= 3'd0;  // gen/virtq/packed_expand.ts:173
+        if (table_fill != table_cons_reg) begin  // gen/virtq/packed_expand.ts:173
+          stage_k <= 3'd0;  // gen/virtq/packed_expand.ts:174
         end
       end
       STAGE_STATE_LOAD: begin
-        stage_cur <= {fetch_table_odd_rd0, fetch_table_even_rd0};  // gen/virtq/packed_expand.ts:112
-        stage_cur_indirect <= fetch_table_odd_rd0[50];  // gen/virtq/packed_expand.ts:113
-        stage_cur_raw <= (~fetch_table_odd_rd0[49]) & stage_saw_write;  // gen/virtq/packed_expand.ts:114
-        stage_cur_big <= (stage_total + {7'd0, fetch_table_odd_rd0[31:0]}) > 39'h100000000;  // gen/virtq/packed_expand.ts:120
+        stage_cur <= {fetch_table_odd_rd0, fetch_table_even_rd0};  // gen/virtq/packed_expand.ts:113
+        stage_cur_indirect <= fetch_table_odd_rd0[50];  // gen/virtq/packed_expand.ts:114
+        stage_cur_raw <= (~fetch_table_odd_rd0[49]) & stage_saw_write;  // gen/virtq/packed_expand.ts:115
+        stage_cur_big <= (stage_total + {7'd0, fetch_table_odd_rd0[31:0]}) > 39'h100000000;  // gen/virtq/packed_expand.ts:121
       end
       STAGE_STATE_WALK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:190
-        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:194
-        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:195
-        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:196
-        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:197
-        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:198
-          stage_saw_write <= stage_saw_write | stage_cur[113];  // gen/virtq/packed_expand.ts:200
-          stage_total <= stage_total_next;  // gen/virtq/packed_expand.ts:201
-          stage_table_left <= stage_table_left - 16'd1;  // gen/virtq/packed_expand.ts:202
-          stage_k <= stage_k + 3'd1;  // gen/virtq/packed_expand.ts:203
-          stage_cur <= {fetch_table_odd_rd0, fetch_table_even_rd0};  // gen/virtq/packed_expand.ts:112
-          stage_cur_indirect <= fetch_table_odd_rd0[50];  // gen/virtq/packed_expand.ts:113
-          stage_cur_raw <= (~fetch_table_odd_rd0[49]) & (stage_saw_write | stage_cur[113]);  // gen/virtq/packed_expand.ts:114
-          stage_cur_big <= (stage_total_next + {7'd0, fetch_table_odd_rd0[31:0]}) > 39'h100000000;  // gen/virtq/packed_expand.ts:120
-          if (stage_last) begin  // gen/virtq/packed_expand.ts:205
-          end else if (stage_batch_end) begin  // gen/virtq/packed_expand.ts:208
-            stage_table_host <= stage_table_host + ({60'd0, stage_table_n} << 4);  // gen/virtq/packed_expand.ts:209
-            stage_table_n <= ((stage_table_left - 16'd1) >= 16'd8) ? 4'd8 : _sub_30[3:0];  // gen/virtq/packed_expand.ts:210
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:191
+        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:195
+        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:196
+        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:197
+        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:198
+        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:199
+          stage_saw_write <= stage_saw_write | stage_cur[113];  // gen/virtq/packed_expand.ts:201
+          stage_total <= stage_total_next;  // gen/virtq/packed_expand.ts:202
+          stage_table_left <= stage_table_left - 16'd1;  // gen/virtq/packed_expand.ts:203
+          stage_k <= stage_k + 3'd1;  // gen/virtq/packed_expand.ts:204
+          stage_cur <= {fetch_table_odd_rd0, fetch_table_even_rd0};  // gen/virtq/packed_expand.ts:113
+          stage_cur_indirect <= fetch_table_odd_rd0[50];  // gen/virtq/packed_expand.ts:114
+          stage_cur_raw <= (~fetch_table_odd_rd0[49]) & (stage_saw_write | stage_cur[113]);  // gen/virtq/packed_expand.ts:115
+          stage_cur_big <= (stage_total_next + {7'd0, fetch_table_odd_rd0[31:0]}) > 39'h100000000;  // gen/virtq/packed_expand.ts:121
+          if (stage_last) begin  // gen/virtq/packed_expand.ts:206
+          end else if (stage_batch_end) begin  // gen/virtq/packed_expand.ts:209
+            stage_table_host <= stage_table_host + ({60'd0, stage_table_n} << 4);  // gen/virtq/packed_expand.ts:210
+            stage_table_n <= ((stage_table_left - 16'd1) >= 16'd8) ? 4'd8 : _sub_30[3:0];  // gen/virtq/packed_expand.ts:211
           end
         end
       end
       STAGE_STATE_MORE_WAIT: begin
-        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:217
-          stage_k <= 3'd0;  // gen/virtq/packed_expand.ts:218
+        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:218
+          stage_k <= 3'd0;  // gen/virtq/packed_expand.ts:219
         end
       end
       default: begin end
@@ -2348,7 +2348,7 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   end
 
   // ---- memories
-  always @(posedge clk) begin  // gen/virtq/packed_fetch.ts:106
+  always @(posedge clk) begin  // gen/virtq/packed_fetch.ts:115
     if (mem_wr_valid & (((~memwr_line[0]) ? memwr_line : memwr_line_next) < 10'd64)) begin
       if (_mux_40[0]) fetch_ring_even[_sub_38[5:1]][7:0] <= _mux_39[7:0];
       if (_mux_40[1]) fetch_ring_even[_sub_38[5:1]][15:8] <= _mux_39[15:8];
@@ -2360,8 +2360,8 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       if (_mux_40[7]) fetch_ring_even[_sub_38[5:1]][63:56] <= _mux_39[63:56];
     end
   end
-  assign fetch_ring_even_rd0 = fetch_ring_even[walk_rd_at];  // gen/virtq/packed_fetch.ts:115
-  always @(posedge clk) begin  // gen/virtq/packed_fetch.ts:106
+  assign fetch_ring_even_rd0 = fetch_ring_even[walk_rd_at];  // gen/virtq/packed_fetch.ts:124
+  always @(posedge clk) begin  // gen/virtq/packed_fetch.ts:115
     if (mem_wr_valid & ((memwr_line[0] ? memwr_line : memwr_line_next) < 10'd64)) begin
       if (_mux_43[0]) fetch_ring_odd[_sub_41[5:1]][7:0] <= _mux_42[7:0];
       if (_mux_43[1]) fetch_ring_odd[_sub_41[5:1]][15:8] <= _mux_42[15:8];
@@ -2373,8 +2373,8 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       if (_mux_43[7]) fetch_ring_odd[_sub_41[5:1]][63:56] <= _mux_42[63:56];
     end
   end
-  assign fetch_ring_odd_rd0 = fetch_ring_odd[walk_rd_at];  // gen/virtq/packed_fetch.ts:115
-  always @(posedge clk) begin  // gen/virtq/packed_fetch.ts:106
+  assign fetch_ring_odd_rd0 = fetch_ring_odd[walk_rd_at];  // gen/virtq/packed_fetch.ts:124
+  always @(posedge clk) begin  // gen/virtq/packed_fetch.ts:115
     if (mem_wr_valid & ((((~memwr_line[0]) ? memwr_line : memwr_line_next) >= 10'd64) & (((~memwr_line[0]) ? memwr_line : memwr_line_next) < 10'd320))) begin
       if (_mux_46[0]) fetch_table_even[_sub_44[7:1]][7:0] <= _mux_45[7:0];
       if (_mux_46[1]) fetch_table_even[_sub_44[7:1]][15:8] <= _mux_45[15:8];
@@ -2386,8 +2386,8 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       if (_mux_46[7]) fetch_table_even[_sub_44[7:1]][63:56] <= _mux_45[63:56];
     end
   end
-  assign fetch_table_even_rd0 = fetch_table_even[stage_rd_at];  // gen/virtq/packed_fetch.ts:115
-  always @(posedge clk) begin  // gen/virtq/packed_fetch.ts:106
+  assign fetch_table_even_rd0 = fetch_table_even[stage_rd_at];  // gen/virtq/packed_fetch.ts:124
+  always @(posedge clk) begin  // gen/virtq/packed_fetch.ts:115
     if (mem_wr_valid & (((memwr_line[0] ? memwr_line : memwr_line_next) >= 10'd64) & ((memwr_line[0] ? memwr_line : memwr_line_next) < 10'd320))) begin
       if (_mux_49[0]) fetch_table_odd[_sub_47[7:1]][7:0] <= _mux_48[7:0];
       if (_mux_49[1]) fetch_table_odd[_sub_47[7:1]][15:8] <= _mux_48[15:8];
@@ -2399,13 +2399,13 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       if (_mux_49[7]) fetch_table_odd[_sub_47[7:1]][63:56] <= _mux_48[63:56];
     end
   end
-  assign fetch_table_odd_rd0 = fetch_table_odd[stage_rd_at];  // gen/virtq/packed_fetch.ts:115
-  always @(posedge clk) begin  // gen/virtq/packed_fetch.ts:185
+  assign fetch_table_odd_rd0 = fetch_table_odd[stage_rd_at];  // gen/virtq/packed_fetch.ts:124
+  always @(posedge clk) begin  // gen/virtq/packed_fetch.ts:196
     if (stage_push) begin
       stage[stage_wr[6:0]] <= stage_push_data;
     end
   end
-  assign stage_rd0 = stage[stage_rd[6:0]];  // gen/virtq/packed_fetch.ts:192
+  assign stage_rd0 = stage[stage_rd[6:0]];  // gen/virtq/packed_fetch.ts:203
 
 endmodule
 

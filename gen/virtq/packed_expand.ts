@@ -12,6 +12,7 @@ import {
   type ItemLayout,
   type PackedQueueState,
   type ReadRequest,
+  type SlotRead,
 } from './packed_fetch';
 
 export interface StagerContext {
@@ -22,7 +23,7 @@ export interface StagerContext {
   item: ItemLayout;
   staging: ReturnType<typeof chainStaging>;
   /** Descriptor d of the table slots (the table area's read port). */
-  desc: (d: Expr) => Expr;
+  desc: (d: Expr) => SlotRead;
   /** The walker's table slots: reads asked for and statuses back (counts), a slot's read error. */
   tableFill: Expr;
   tableErr: (slot: Expr) => Expr;
@@ -105,7 +106,7 @@ export function packedStager(m: ModuleBuilder, c: StagerContext) {
   const slot = m.let('stage_slot', lit(p.ringSlots, slotBits).add(fit(tCons.trunc(tb), slotBits)));
   // (from registers only: in `walk` the entry after the current one, else the current one)
   const rdAt = m.let('stage_rd_at', cat(tCons.trunc(tb), mux(f.is('walk'), k.inc(), k)));
-  const rdData = c.desc(rdAt);
+  const rdData = c.desc(rdAt).desc;
   const load = (saw: Expr, tot: Expr) => {
     const nd = rdData;
     const len = nd.bits(95, 64);

@@ -69,6 +69,15 @@ export interface ReadRequest {
 }
 
 /**
+ * A descriptor read from the fetch slots: the descriptor, and `each(fn)`: fn of it computed on every descriptor
+ * of the line read and then chosen (a compare ahead of the choice, not behind it).
+ */
+export interface SlotRead {
+  desc: Expr;
+  each: (fn: (desc: Expr) => Expr) => Expr;
+}
+
+/**
  * The fetch slots and the event word. The read engine's line writes (`mem_wr`) into the slots go into two
  * distributed RAMs, one for the ring slots (read by the walker) and one for the table slots (read by the
  * stager), each of two banks (even and odd lines, so that a write's two lines land in one cycle, byte by byte
@@ -108,20 +117,22 @@ export function fetchSlots(
     };
     const even = bank(0);
     const oddBank = bank(1);
-    return (d: Expr): Expr => {
+    return (d: Expr): SlotRead => {
       if (LB === 8) {
         // a descriptor is two lines: the even line (bytes 0..7) and the odd one after it
         const at = fit(d, ab);
-        return cat(oddBank.readAsync(at), even.readAsync(at));
+        const whole = cat(oddBank.readAsync(at), even.readAsync(at));
+        return { desc: whole, each: (fn) => fn(whole) };
       }
       const perLine = LB / 16;
       const pb = perLine === 1 ? 0 : log2ceil(perLine);
       const line = pb === 0 ? d : d.bits(d.width - 1, pb);
       const at = fit(line, ab + 1).bits(ab, 1);
       const data = mux(line.bit(0), oddBank.readAsync(at), even.readAsync(at));
-      if (pb === 0) return data;
+      if (pb === 0) return { desc: data, each: (fn) => fn(data) };
       const parts = Array.from({ length: perLine }, (_, i) => data.bits(128 * i + 127, 128 * i));
-      return select(d.trunc(pb), parts);
+      const part = d.trunc(pb);
+      return { desc: select(part, parts), each: (fn) => select(part, parts.map(fn)) };
     };
   };
   const ringLines = (p.ringSlots * layout.bufBytes) / LB;
@@ -280,7 +291,7 @@ export interface WalkerContext {
   featIndirect: Expr;
   featInOrder: Expr;
   /** Descriptor d of the ring slots (the ring area's read port). */
-  desc: (d: Expr) => Expr;
+  desc: (d: Expr) => SlotRead;
   /** The read engine's status for a ring read, and for a table read. */
   ringStatus: { valid: Expr; error: Expr };
   tableStatus: { valid: Expr; error: Expr };
@@ -444,7 +455,8 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
   // one read port of the fetch slots: the address of the descriptor a load takes
   // (from registers only: in `walk` the descriptor after the current one, else the current one)
   const rdAt = m.let('walk_rd_at', cat(rCons.trunc(rb), mux(f.is('walk'), k.inc(), k)));
-  const rdData = c.desc(rdAt);
+  const rdPort = c.desc(rdAt);
+  const rdData = rdPort.desc;
 
   /** The walker's chain state a loaded descriptor will be checked against (as it will be when it is decided on). */
   interface ChainState {
@@ -501,7 +513,7 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
     curAvail.next(fl(DESC_F.AVAIL).eq(atWrap).and(fl(DESC_F.USED).ne(atWrap)));
     curFaults.next(cat(...[...conds].reverse()));
     curBig.next(s.total.add(len.zext(32 + sb)).gt(2 ** 32));
-    curIdBad.next(c.featInOrder.and(nd.bits(111, 96).ne(s.headPos)));
+    curIdBad.next(c.featInOrder.and(rdPort.each((x) => x.bits(111, 96).ne(s.headPos))));
   };
   /** The first condition that holds, as a balanced tree of 2:1 choices (not a chain as long as the list). */
   const firstOf = (conds: [Expr, number][]): Expr => {
