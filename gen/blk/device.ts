@@ -216,7 +216,7 @@ export const VirtioBlk = defineModule(
     // each read by the one stage that needs it: the descriptors (both walkers), the byte counts (back end), the
     // status byte's host address (status stage) and the used element's fields (completions).
     const descs = m.memory('descs', { width: 97, depth: S * 2 ** db });
-    const INFO = 16 + 2 * N + 1;
+    const INFO = 16 + 2 * N + 2;
     const slotInfo = m.memory('slot_info', { width: INFO, depth: S });
     const slotStatusAt = m.memory('slot_status_at', { width: 64, depth: S });
     const slotUsed = m.memory('slot_used', { width: p.queueBits + 32, depth: S });
@@ -313,7 +313,8 @@ export const VirtioBlk = defineModule(
     const fw = walker('f_walk', fHead, fCnt);
     const slotFreed = m.wire('slot_freed', bit);
     const fStored = fst.is('store');
-    slotInfo.write(fHead, cat(fCnt, fRd, fWr, fBig), fStored);
+    const fNoWritable = fWr.eq(0);
+    slotInfo.write(fHead, cat(fCnt, fRd, fWr, fNoWritable, fNoWritable.or(fNeedHdr).not()), fStored);
     slotStatusAt.write(fHead, fStatusAt, fStored);
     slotUsed.write(fHead, cat(fQueue, fId, fSlots), fStored);
     m.if(fStored, () => {
@@ -358,7 +359,10 @@ export const VirtioBlk = defineModule(
     const cnt = m.reg('desc_count', 16, { reset: 0 });
     const rdBytes = m.reg('readable', N, { reset: 0 });
     const wrBytes = m.reg('writable', N, { reset: 0 });
-    const tooBig = m.reg('too_big', bit, { reset: 0 });
+    // The checks that need no header, made by the front end: no writable byte; too many descriptors, one over
+    // size_max or a header of fewer than 16 bytes.
+    const noWritable = m.reg('no_writable', bit, { reset: 0 });
+    const malformed = m.reg('malformed', bit, { reset: 0 });
     const slotErr = m.let('slot_err', atSlot(sErr, bHead));
     const bw = walker('walk', bHead, cnt);
 
@@ -473,12 +477,14 @@ export const VirtioBlk = defineModule(
     const zeroing = st.is('zero');
     const zLine = m.reg('zero_line', lineBits - 1);
     const zLeft = m.reg('zero_left', 40);
+    // No zeroing write left (registered: zero_left reaching 0 is seen a cycle ahead).
+    const zDone = m.reg('zero_done', bit, { reset: 1 });
     const wrStorage = wh.loScratch.and(wh.hiScratch).not();
     const storageBe = cat(
       mux(wh.hiScratch, lit(0, B), memWr.be.bits(2 * B - 1, B)),
       mux(wh.loScratch, lit(0, B), memWr.be.bits(B - 1, 0)),
     );
-    la.wr.valid.set(mux(zeroing, zLeft.ne(0), memWr.valid.and(wrStorage)));
+    la.wr.valid.set(mux(zeroing, zDone.not(), memWr.valid.and(wrStorage)));
     la.wr.addr.set(mux(zeroing, zLine, memWr.addr.trunc(lineBits - 1)));
     la.wr.data.set(mux(zeroing, lit(0, 2 * W), memWr.data));
     la.wr.be.set(mux(zeroing, lit((1n << BigInt(2 * B)) - 1n, 2 * B), storageBe));
@@ -621,7 +627,16 @@ export const VirtioBlk = defineModule(
     const dmaIdle = m.let('dma_idle', bw.walking.not().and(rdQuiet).and(wrOut.eq(0)));
     const capLit = lit(BigInt(p.capacity), 64);
     const inRange = (sector: Expr, n: Expr) => sector.le(capLit).and(n.zext(64).le(capLit.sub(sector)));
-    const setStatus = (v: number | Expr) => statusBytes.nextAt(bHead, v);
+    // The back end's status byte goes into the slot's register a cycle later (it is read only once the request
+    // has left the back end), so the decisions do not drive every slot's status register.
+    const bStatus = m.reg('b_status', 8);
+    const bStatusWrite = m.reg('b_status_write', bit, { reset: 0 });
+    bStatusWrite.next(0);
+    m.if(bStatusWrite, () => statusBytes.nextAt(bHead, bStatus));
+    const setStatus = (v: number | Expr) => {
+      bStatus.next(v);
+      bStatusWrite.next(1);
+    };
     const fence = m.reg('fence', bit);
     const finish = (status: number | Expr, n: Expr | number) => {
       setStatus(status);
@@ -655,23 +670,33 @@ export const VirtioBlk = defineModule(
     const segUnsupp = flag('seg_unsupp');
     const segIoerr = flag('seg_ioerr');
     const segLast = flag('seg_last');
+    const segEmpty = flag('seg_empty');
+    const idBad = flag('id_bad');
+    // Requests take effect in order. A request that writes storage waits until the reads of storage before it
+    // (earlier requests' data on its way to the host through the write engine) have ended; one that reads
+    // storage waits for every storage write before it (OUT data still coming). Registered: while the back end
+    // is in prep and decode it issues nothing, so what it waits for only ends, and a value a cycle old is safe.
+    const blocked = flag('blocked');
+    const mustWait = (reads: Expr, writes: Expr) =>
+      writes.and(wrOut.ne(0)).or(reads.and(rdQuiet.not().or(la.wr_pending)));
 
     st.switch({
       idle: () => {
         m.if(atSlot(sReady, bHead), () => {
           sReady.nextAt(bHead, 0);
           const info = slotInfo.readAsync(bHead);
-          cnt.next(info.bits(INFO - 1, 2 * N + 1));
-          rdBytes.next(info.bits(2 * N, N + 1));
-          wrBytes.next(info.bits(N, 1));
-          tooBig.next(info.bit(0));
+          cnt.next(info.bits(INFO - 1, 2 * N + 2));
+          rdBytes.next(info.bits(2 * N + 1, N + 2));
+          wrBytes.next(info.bits(N + 1, 2));
+          noWritable.next(info.bit(1));
+          malformed.next(info.bit(0));
           st.goto('check');
         });
       },
       check: () => {
         outData.next(rdBytes.sub(BLK_HDR_SIZE));
         inData.next(wrBytes.sub(1));
-        m.if(wrBytes.eq(0), () => {
+        m.if(noWritable, () => {
           // Nothing to write the status into: handed back with used length 0 (ev_bad_request).
           stQ.enq.valid.set(1);
           stQ.enq.data.set(cat(bHead, lit(1, 1), lit(0, 1), lit(0, 32), rdIssued));
@@ -681,7 +706,7 @@ export const VirtioBlk = defineModule(
             st.goto('idle');
           });
         })
-          .elseIf(cnt.gt(D).or(tooBig).or(rdBytes.lt(BLK_HDR_SIZE)), () => finish(BLK_S.IOERR, lit(0, N)))
+          .elseIf(malformed, () => finish(BLK_S.IOERR, lit(0, N)))
           .else(() => st.goto('hdr'));
       },
       hdr: () =>
@@ -693,6 +718,7 @@ export const VirtioBlk = defineModule(
         const type = capField(0, 4);
         const sector = capField(8, 8);
         const isOut = type.eq(BLK_T.OUT);
+        blocked.next(mustWait(type.eq(BLK_T.IN), isOut.or(type.eq(BLK_T.DISCARD)).or(type.eq(BLK_T.WRITE_ZEROES))));
         tIn.next(type.eq(BLK_T.IN));
         tOut.next(isOut);
         tFlush.next(type.eq(BLK_T.FLUSH));
@@ -712,6 +738,8 @@ export const VirtioBlk = defineModule(
         ioBad.next(mux(isOut, ioBadOut, ioBadIn));
         storageOff.next(sector.trunc(p.devBits - 10).cat(lit(0, 9)));
         idLen.next(mux(inData.lt(BLK_ID_BYTES), inData, lit(BLK_ID_BYTES, N)));
+        // GET_ID: readable data.
+        idBad.next(outData.ne(0));
         // DISCARD / WRITE_ZEROES: writable data besides the status byte, no segment or a partial one; too many.
         dwzBad.next(wrBytes.ne(1).or(outData.eq(0)).or(outData.bits(3, 0).ne(0)));
         const nseg = outData.bits(N - 1, 4);
@@ -738,11 +766,8 @@ export const VirtioBlk = defineModule(
               st.goto('seg');
             });
         };
-        // A request that writes storage waits until the reads of storage before it (earlier requests' data on
-        // its way to the host through the write engine) have ended: requests take effect in order.
-        const writesStorage = tOut.or(tDiscard).or(tWz);
-        // And a request that reads storage waits for every storage write before it (OUT data still coming).
-        m.if(writesStorage.and(wrOut.ne(0)).or(tIn.and(rdQuiet.not().or(la.wr_pending))), () => st.goto('decode'))
+        blocked.next(mustWait(tIn, tOut.or(tDiscard).or(tWz)));
+        m.if(blocked, () => st.goto('decode'))
           .elseIf(slotErr, () => finish(BLK_S.IOERR, lit(0, N)))
           .elseIf(tIn.or(tOut), () => {
             m.if(ioBad, () => finish(BLK_S.IOERR, lit(0, N))).else(() => {
@@ -759,7 +784,7 @@ export const VirtioBlk = defineModule(
             finish(mux(lit(p.flush ? 1 : 0, 1).and(negotiated(FLUSH_BIT)), lit(BLK_S.OK, 8), lit(BLK_S.UNSUPP, 8)), 0),
           )
           .elseIf(tGetId, () => {
-            m.if(outData.ne(0), () => finish(BLK_S.IOERR, lit(0, N))).else(() => {
+            m.if(idBad, () => finish(BLK_S.IOERR, lit(0, N))).else(() => {
               bw.start(1, lit(0, N), idLen, lit(g.window + BLK_SCRATCH.id, p.devBits));
               setStatus(BLK_S.OK);
               written.next(idLen);
@@ -798,6 +823,7 @@ export const VirtioBlk = defineModule(
         );
         segIoerr.next(sNum.gt(maxSectors).or(inRange(sSector, sNum).not()));
         segLast.next(segIdx.add(1).eq(segCount));
+        segEmpty.next(sNum.eq(0));
         st.goto('seg_check');
       },
       seg_check: () => {
@@ -816,6 +842,7 @@ export const VirtioBlk = defineModule(
                 .zext(40)
                 .shl(9 - lb - 1),
             );
+            zDone.next(segEmpty);
             st.goto('zero');
           })
           .elseIf(segLast.and(p.readOnly ? 1 : 0), () => finish(BLK_S.IOERR, lit(0, N)))
@@ -826,11 +853,12 @@ export const VirtioBlk = defineModule(
           });
       },
       zero: () => {
-        m.if(la.wr.ready.and(zLeft.ne(0)), () => {
+        m.if(la.wr.ready.and(zDone.not()), () => {
           zLine.next(zLine.add(2));
           zLeft.next(zLeft.dec());
+          zDone.next(zLeft.eq(1));
         });
-        m.if(zLeft.eq(0), () => {
+        m.if(zDone, () => {
           m.if(segLast, () => finish(BLK_S.OK, lit(0, N))).else(() => {
             segIdx.next(segIdx.inc());
             st.goto('seg');
