@@ -363,7 +363,10 @@ export const VirtioBlk = defineModule(
     // size_max or a header of fewer than 16 bytes.
     const noWritable = m.reg('no_writable', bit, { reset: 0 });
     const malformed = m.reg('malformed', bit, { reset: 0 });
-    const slotErr = m.let('slot_err', atSlot(sErr, bHead));
+    // A DMA error of the back end's slot, registered: decisions that look at it come at least three cycles
+    // after the slot's last read status (hdr or seg_wait, then prep or seg_eval), so it is never stale there.
+    const slotErr = m.reg('slot_err', bit, { reset: 0 });
+    slotErr.next(atSlot(sErr, bHead));
     const bw = walker('walk', bHead, cnt);
 
     // Commands: the back end's reads first, then the front end's header reads.
