@@ -175,6 +175,7 @@ export const tops: TopConfig[] = [
       description: `virtio-blk device (requests, DMA client, AXI4 storage port), ${W}-bit, test configuration`,
       synth: false,
       elaborate: () => VirtioBlk.elaborate(blkTestDeviceParams(blkTestParams(W))),
+      lutLevels: 9,
     },
     {
       description: `virtio-blk test top (device, DMA engines, 256 KiB on-chip AXI4 RAM), ${W}-bit`,

@@ -56,58 +56,58 @@ module line_axi_w64_a18_r8 (
 );
 
   // ---- declarations
-  wire wr_queue_enq_valid;  // gen/blk/line_axi.ts:49
-  wire wr_queue_enq_ready;  // gen/blk/line_axi.ts:49
-  wire [158:0] wr_queue_enq_data;  // gen/blk/line_axi.ts:49
-  wire wr_queue_deq_valid;  // gen/blk/line_axi.ts:49
-  wire wr_queue_deq_ready;  // gen/blk/line_axi.ts:49
-  wire [158:0] wr_queue_deq_data;  // gen/blk/line_axi.ts:49
+  wire wr_queue_enq_valid;  // gen/blk/line_axi.ts:51
+  wire wr_queue_enq_ready;  // gen/blk/line_axi.ts:51
+  wire [160:0] wr_queue_enq_data;  // gen/blk/line_axi.ts:51
+  wire wr_queue_deq_valid;  // gen/blk/line_axi.ts:51
+  wire wr_queue_deq_ready;  // gen/blk/line_axi.ts:51
+  wire [160:0] wr_queue_deq_data;  // gen/blk/line_axi.ts:51
   /* verilator lint_off UNUSEDSIGNAL */  // unused
-  wire [1:0] wr_queue_count;  // gen/blk/line_axi.ts:49
+  wire [1:0] wr_queue_count;  // gen/blk/line_axi.ts:51
   /* verilator lint_on UNUSEDSIGNAL */
-  reg w_second;  // gen/blk/line_axi.ts:61
-  wire [13:0] w_word;  // gen/blk/line_axi.ts:65
-  reg aw_sent;  // gen/blk/line_axi.ts:69
-  reg w_sent;  // gen/blk/line_axi.ts:70
-  reg [7:0] w_pending;  // gen/blk/line_axi.ts:71
-  wire w_word_done;  // gen/blk/line_axi.ts:85
-  reg [15:0] w_accepted;  // gen/blk/line_axi.ts:103
-  reg [15:0] w_answered;  // gen/blk/line_axi.ts:104
-  wire rd_queue_enq_valid;  // gen/blk/line_axi.ts:126
-  wire rd_queue_enq_ready;  // gen/blk/line_axi.ts:126
-  wire [14:0] rd_queue_enq_data;  // gen/blk/line_axi.ts:126
-  wire rd_queue_deq_valid;  // gen/blk/line_axi.ts:126
-  wire rd_queue_deq_ready;  // gen/blk/line_axi.ts:126
-  wire [14:0] rd_queue_deq_data;  // gen/blk/line_axi.ts:126
+  reg w_second;  // gen/blk/line_axi.ts:65
+  wire [13:0] w_word;  // gen/blk/line_axi.ts:69
+  reg aw_sent;  // gen/blk/line_axi.ts:73
+  reg w_sent;  // gen/blk/line_axi.ts:74
+  reg [7:0] w_pending;  // gen/blk/line_axi.ts:75
+  wire w_word_done;  // gen/blk/line_axi.ts:89
+  reg [15:0] w_accepted;  // gen/blk/line_axi.ts:107
+  reg [15:0] w_answered;  // gen/blk/line_axi.ts:108
+  wire rd_queue_enq_valid;  // gen/blk/line_axi.ts:121
+  wire rd_queue_enq_ready;  // gen/blk/line_axi.ts:121
+  wire [15:0] rd_queue_enq_data;  // gen/blk/line_axi.ts:121
+  wire rd_queue_deq_valid;  // gen/blk/line_axi.ts:121
+  wire rd_queue_deq_ready;  // gen/blk/line_axi.ts:121
+  wire [15:0] rd_queue_deq_data;  // gen/blk/line_axi.ts:121
   /* verilator lint_off UNUSEDSIGNAL */  // unused
-  wire [1:0] rd_queue_count;  // gen/blk/line_axi.ts:126
+  wire [1:0] rd_queue_count;  // gen/blk/line_axi.ts:121
   /* verilator lint_on UNUSEDSIGNAL */
-  wire rd_info_enq_valid;  // gen/blk/line_axi.ts:130
-  wire rd_info_enq_ready;  // gen/blk/line_axi.ts:130
-  wire [1:0] rd_info_enq_data;  // gen/blk/line_axi.ts:130
-  wire rd_info_deq_valid;  // gen/blk/line_axi.ts:130
-  wire rd_info_deq_ready;  // gen/blk/line_axi.ts:130
-  wire [1:0] rd_info_deq_data;  // gen/blk/line_axi.ts:130
+  reg [13:0] r_prev_last;  // gen/blk/line_axi.ts:122
+  wire rd_info_enq_valid;  // gen/blk/line_axi.ts:128
+  wire rd_info_enq_ready;  // gen/blk/line_axi.ts:128
+  wire [1:0] rd_info_enq_data;  // gen/blk/line_axi.ts:128
+  wire rd_info_deq_valid;  // gen/blk/line_axi.ts:128
+  wire rd_info_deq_ready;  // gen/blk/line_axi.ts:128
+  wire [1:0] rd_info_deq_data;  // gen/blk/line_axi.ts:128
   /* verilator lint_off UNUSEDSIGNAL */  // unused
-  wire [3:0] rd_info_count;  // gen/blk/line_axi.ts:130
+  wire [3:0] rd_info_count;  // gen/blk/line_axi.ts:128
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [13:0] ar_last_word;  // gen/blk/line_axi.ts:136
-  reg ar_last_valid;  // gen/blk/line_axi.ts:137
-  reg ar_second;  // gen/blk/line_axi.ts:138
-  reg out_valid;  // gen/blk/line_axi.ts:163
-  reg [127:0] out_data;  // gen/blk/line_axi.ts:164
-  reg [63:0] r_hold;  // gen/blk/line_axi.ts:165
-  reg [127:0] r_prev_word;  // gen/blk/line_axi.ts:166
-  reg r_have_first;  // gen/blk/line_axi.ts:167
-  wire _and_0;  // gen/blk/line_axi.ts:68
-  wire _or_1;  // gen/blk/line_axi.ts:94
-  wire _or_2;  // gen/blk/line_axi.ts:154
-  wire _and_3;  // gen/blk/line_axi.ts:151
-  wire _and_4;  // gen/blk/line_axi.ts:175
-  wire _and_5;  // gen/blk/line_axi.ts:175
+  reg ar_last_valid;  // gen/blk/line_axi.ts:132
+  reg ar_second;  // gen/blk/line_axi.ts:133
+  reg out_valid;  // gen/blk/line_axi.ts:157
+  reg [127:0] out_data;  // gen/blk/line_axi.ts:158
+  reg [63:0] r_hold;  // gen/blk/line_axi.ts:159
+  reg [127:0] r_prev_word;  // gen/blk/line_axi.ts:160
+  reg r_have_first;  // gen/blk/line_axi.ts:161
+  wire _and_0;  // gen/blk/line_axi.ts:72
+  wire _or_1;  // gen/blk/line_axi.ts:98
+  wire _or_2;  // gen/blk/line_axi.ts:149
+  wire _and_3;  // gen/blk/line_axi.ts:146
+  wire _and_4;  // gen/blk/line_axi.ts:169
+  wire _and_5;  // gen/blk/line_axi.ts:169
 
   // ---- instances
-  fifo_w159_d2 wr_queue (  // gen/blk/line_axi.ts:49
+  fifo_w161_d2 wr_queue (  // gen/blk/line_axi.ts:51
     .clk       (clk),
     .rst       (rst),
     .enq_valid (wr_queue_enq_valid),
@@ -118,7 +118,7 @@ module line_axi_w64_a18_r8 (
     .deq_data  (wr_queue_deq_data),
     .count     (wr_queue_count)
   );
-  fifo_w15_d2 rd_queue (  // gen/blk/line_axi.ts:126
+  fifo_w16_d2 rd_queue (  // gen/blk/line_axi.ts:121
     .clk       (clk),
     .rst       (rst),
     .enq_valid (rd_queue_enq_valid),
@@ -129,7 +129,7 @@ module line_axi_w64_a18_r8 (
     .deq_data  (rd_queue_deq_data),
     .count     (rd_queue_count)
   );
-  fifo_w2_d8 rd_info (  // gen/blk/line_axi.ts:130
+  fifo_w2_d8 rd_info (  // gen/blk/line_axi.ts:128
     .clk       (clk),
     .rst       (rst),
     .enq_valid (rd_info_enq_valid),
@@ -142,46 +142,46 @@ module line_axi_w64_a18_r8 (
   );
 
   // ---- combinational logic
-  assign _and_0 = wr_queue_deq_valid & (((~wr_queue_deq_data[144]) | (|wr_queue_deq_data[7:0])) | (wr_queue_deq_data[144] & (|wr_queue_deq_data[15:8])));  // gen/blk/line_axi.ts:68
-  assign _or_1 = (w_second | (~((~wr_queue_deq_data[144]) | (|wr_queue_deq_data[7:0])))) | (~(wr_queue_deq_data[144] & (|wr_queue_deq_data[15:8])));  // gen/blk/line_axi.ts:94
-  assign _or_2 = (ar_second | (~rd_queue_deq_data[0])) | ((~ar_second) & (ar_last_valid & (rd_queue_deq_data[14:1] == ar_last_word)));  // gen/blk/line_axi.ts:154
-  assign _and_3 = (((rd_queue_deq_valid & (~ar_second)) & (ar_last_valid & (rd_queue_deq_data[14:1] == ar_last_word))) & (~rd_queue_deq_data[0])) & rd_info_enq_ready;  // gen/blk/line_axi.ts:151
-  assign _and_4 = (axi_rvalid & axi_rready) & (((~rd_info_deq_data[1]) | r_have_first) | rd_info_deq_data[0]);  // gen/blk/line_axi.ts:175
-  assign _and_5 = ((rd_info_deq_valid & (~rd_info_deq_data[1])) & rd_info_deq_data[0]) & ((~out_valid) | rdata_ready);  // gen/blk/line_axi.ts:175
-  assign wr_ready = wr_queue_enq_ready;  // gen/blk/line_axi.ts:52
-  assign rd_ready = rd_queue_enq_ready;  // gen/blk/line_axi.ts:129
-  assign rdata_valid = out_valid;  // gen/blk/line_axi.ts:188
-  assign rdata_data = out_data;  // gen/blk/line_axi.ts:189
-  assign axi_awvalid = (_and_0 & (~aw_sent)) & (~(&w_pending));  // gen/blk/line_axi.ts:73
-  assign axi_awaddr = {w_word, 4'd0};  // gen/blk/line_axi.ts:74
-  assign axi_awlen = 8'd0;  // gen/blk/line_axi.ts:75
-  assign axi_awsize = 3'd4;  // gen/blk/line_axi.ts:76
-  assign axi_awburst = 2'd1;  // gen/blk/line_axi.ts:77
-  assign axi_wvalid = (_and_0 & (~w_sent)) & (~(&w_pending));  // gen/blk/line_axi.ts:78
-  assign axi_wdata = wr_queue_deq_data[144] ? ((w_second | (~((~wr_queue_deq_data[144]) | (|wr_queue_deq_data[7:0])))) ? {64'd0, wr_queue_deq_data[143:80]} : {wr_queue_deq_data[79:16], 64'd0}) : wr_queue_deq_data[143:16];  // gen/blk/line_axi.ts:79
-  assign axi_wstrb = wr_queue_deq_data[144] ? ((w_second | (~((~wr_queue_deq_data[144]) | (|wr_queue_deq_data[7:0])))) ? {8'd0, wr_queue_deq_data[15:8]} : {wr_queue_deq_data[7:0], 8'd0}) : wr_queue_deq_data[15:0];  // gen/blk/line_axi.ts:80
-  assign axi_wlast = 1'b1;  // gen/blk/line_axi.ts:81
-  assign axi_bready = 1'b1;  // gen/blk/line_axi.ts:82
-  assign axi_arvalid = (rd_queue_deq_valid & ((ar_second | (~(ar_last_valid & (rd_queue_deq_data[14:1] == ar_last_word)))) | rd_queue_deq_data[0])) & (ar_second | rd_info_enq_ready);  // gen/blk/line_axi.ts:145
-  assign axi_araddr = {((ar_second | ((~ar_second) & (ar_last_valid & (rd_queue_deq_data[14:1] == ar_last_word)))) ? (rd_queue_deq_data[14:1] + 14'd1) : rd_queue_deq_data[14:1]), 4'd0};  // gen/blk/line_axi.ts:146
-  assign axi_arlen = 8'd0;  // gen/blk/line_axi.ts:147
-  assign axi_arsize = 3'd4;  // gen/blk/line_axi.ts:148
-  assign axi_arburst = 2'd1;  // gen/blk/line_axi.ts:149
-  assign axi_rready = (rd_info_deq_valid & (~((rd_info_deq_valid & (~rd_info_deq_data[1])) & rd_info_deq_data[0]))) & ((~(((~rd_info_deq_data[1]) | r_have_first) | rd_info_deq_data[0])) | ((~out_valid) | rdata_ready));  // gen/blk/line_axi.ts:173
-  assign wr_pending = (w_pending != 8'd0) | wr_queue_deq_valid;  // gen/blk/line_axi.ts:102
-  assign wr_accepted = w_accepted;  // gen/blk/line_axi.ts:122
-  assign wr_answered = w_answered;  // gen/blk/line_axi.ts:123
-  assign wr_queue_enq_valid = wr_valid;  // gen/blk/line_axi.ts:50
-  assign wr_queue_enq_data = {wr_addr, wr_data, wr_be};  // gen/blk/line_axi.ts:51
-  assign wr_queue_deq_ready = wr_queue_deq_valid & ((~_and_0) | (w_word_done & _or_1));  // gen/blk/line_axi.ts:95
-  assign w_word = (w_second | (~((~wr_queue_deq_data[144]) | (|wr_queue_deq_data[7:0])))) ? (wr_queue_deq_data[158:145] + 14'd1) : wr_queue_deq_data[158:145];  // gen/blk/line_axi.ts:65
-  assign w_word_done = (_and_0 & (aw_sent | (axi_awready & axi_awvalid))) & (w_sent | (axi_wready & axi_wvalid));  // gen/blk/line_axi.ts:85
-  assign rd_queue_enq_valid = rd_valid;  // gen/blk/line_axi.ts:127
-  assign rd_queue_enq_data = rd_data;  // gen/blk/line_axi.ts:128
-  assign rd_queue_deq_ready = ((axi_arvalid & axi_arready) & _or_2) | _and_3;  // gen/blk/line_axi.ts:155
-  assign rd_info_enq_valid = ((axi_arvalid & axi_arready) & (~ar_second)) | _and_3;  // gen/blk/line_axi.ts:152
-  assign rd_info_enq_data = {rd_queue_deq_data[0], (ar_last_valid & (rd_queue_deq_data[14:1] == ar_last_word))};  // gen/blk/line_axi.ts:153
-  assign rd_info_deq_ready = _and_4 | _and_5;  // gen/blk/line_axi.ts:176
+  assign _and_0 = wr_queue_deq_valid & (((~wr_queue_deq_data[146]) | wr_queue_deq_data[0]) | (wr_queue_deq_data[146] & wr_queue_deq_data[1]));  // gen/blk/line_axi.ts:72
+  assign _or_1 = (w_second | (~((~wr_queue_deq_data[146]) | wr_queue_deq_data[0]))) | (~(wr_queue_deq_data[146] & wr_queue_deq_data[1]));  // gen/blk/line_axi.ts:98
+  assign _or_2 = (ar_second | (~rd_queue_deq_data[1])) | ((~ar_second) & (ar_last_valid & rd_queue_deq_data[0]));  // gen/blk/line_axi.ts:149
+  assign _and_3 = (((rd_queue_deq_valid & (~ar_second)) & (ar_last_valid & rd_queue_deq_data[0])) & (~rd_queue_deq_data[1])) & rd_info_enq_ready;  // gen/blk/line_axi.ts:146
+  assign _and_4 = (axi_rvalid & axi_rready) & (((~rd_info_deq_data[1]) | r_have_first) | rd_info_deq_data[0]);  // gen/blk/line_axi.ts:169
+  assign _and_5 = ((rd_info_deq_valid & (~rd_info_deq_data[1])) & rd_info_deq_data[0]) & ((~out_valid) | rdata_ready);  // gen/blk/line_axi.ts:169
+  assign wr_ready = wr_queue_enq_ready;  // gen/blk/line_axi.ts:56
+  assign rd_ready = rd_queue_enq_ready;  // gen/blk/line_axi.ts:126
+  assign rdata_valid = out_valid;  // gen/blk/line_axi.ts:182
+  assign rdata_data = out_data;  // gen/blk/line_axi.ts:183
+  assign axi_awvalid = (_and_0 & (~aw_sent)) & (~(&w_pending));  // gen/blk/line_axi.ts:77
+  assign axi_awaddr = {w_word, 4'd0};  // gen/blk/line_axi.ts:78
+  assign axi_awlen = 8'd0;  // gen/blk/line_axi.ts:79
+  assign axi_awsize = 3'd4;  // gen/blk/line_axi.ts:80
+  assign axi_awburst = 2'd1;  // gen/blk/line_axi.ts:81
+  assign axi_wvalid = (_and_0 & (~w_sent)) & (~(&w_pending));  // gen/blk/line_axi.ts:82
+  assign axi_wdata = wr_queue_deq_data[146] ? ((w_second | (~((~wr_queue_deq_data[146]) | wr_queue_deq_data[0]))) ? {64'd0, wr_queue_deq_data[145:82]} : {wr_queue_deq_data[81:18], 64'd0}) : wr_queue_deq_data[145:18];  // gen/blk/line_axi.ts:83
+  assign axi_wstrb = wr_queue_deq_data[146] ? ((w_second | (~((~wr_queue_deq_data[146]) | wr_queue_deq_data[0]))) ? {8'd0, wr_queue_deq_data[17:10]} : {wr_queue_deq_data[9:2], 8'd0}) : wr_queue_deq_data[17:2];  // gen/blk/line_axi.ts:84
+  assign axi_wlast = 1'b1;  // gen/blk/line_axi.ts:85
+  assign axi_bready = 1'b1;  // gen/blk/line_axi.ts:86
+  assign axi_arvalid = (rd_queue_deq_valid & ((ar_second | (~(ar_last_valid & rd_queue_deq_data[0]))) | rd_queue_deq_data[1])) & (ar_second | rd_info_enq_ready);  // gen/blk/line_axi.ts:140
+  assign axi_araddr = {((ar_second | ((~ar_second) & (ar_last_valid & rd_queue_deq_data[0]))) ? (rd_queue_deq_data[15:2] + 14'd1) : rd_queue_deq_data[15:2]), 4'd0};  // gen/blk/line_axi.ts:141
+  assign axi_arlen = 8'd0;  // gen/blk/line_axi.ts:142
+  assign axi_arsize = 3'd4;  // gen/blk/line_axi.ts:143
+  assign axi_arburst = 2'd1;  // gen/blk/line_axi.ts:144
+  assign axi_rready = (rd_info_deq_valid & (~((rd_info_deq_valid & (~rd_info_deq_data[1])) & rd_info_deq_data[0]))) & ((~(((~rd_info_deq_data[1]) | r_have_first) | rd_info_deq_data[0])) | ((~out_valid) | rdata_ready));  // gen/blk/line_axi.ts:167
+  assign wr_pending = (w_pending != 8'd0) | wr_queue_deq_valid;  // gen/blk/line_axi.ts:106
+  assign wr_accepted = w_accepted;  // gen/blk/line_axi.ts:113
+  assign wr_answered = w_answered;  // gen/blk/line_axi.ts:114
+  assign wr_queue_enq_valid = wr_valid;  // gen/blk/line_axi.ts:54
+  assign wr_queue_enq_data = {wr_addr, wr_data, wr_be, (|wr_be[15:8]), (|wr_be[7:0])};  // gen/blk/line_axi.ts:55
+  assign wr_queue_deq_ready = wr_queue_deq_valid & ((~_and_0) | (w_word_done & _or_1));  // gen/blk/line_axi.ts:99
+  assign w_word = (w_second | (~((~wr_queue_deq_data[146]) | wr_queue_deq_data[0]))) ? (wr_queue_deq_data[160:147] + 14'd1) : wr_queue_deq_data[160:147];  // gen/blk/line_axi.ts:69
+  assign w_word_done = (_and_0 & (aw_sent | (axi_awready & axi_awvalid))) & (w_sent | (axi_wready & axi_wvalid));  // gen/blk/line_axi.ts:89
+  assign rd_queue_enq_valid = rd_valid;  // gen/blk/line_axi.ts:124
+  assign rd_queue_enq_data = {rd_data, (rd_data[14:1] == r_prev_last)};  // gen/blk/line_axi.ts:125
+  assign rd_queue_deq_ready = ((axi_arvalid & axi_arready) & _or_2) | _and_3;  // gen/blk/line_axi.ts:150
+  assign rd_info_enq_valid = ((axi_arvalid & axi_arready) & (~ar_second)) | _and_3;  // gen/blk/line_axi.ts:147
+  assign rd_info_enq_data = {rd_queue_deq_data[1], (ar_last_valid & rd_queue_deq_data[0])};  // gen/blk/line_axi.ts:148
+  assign rd_info_deq_ready = _and_4 | _and_5;  // gen/blk/line_axi.ts:170
 
   // ---- registers
   always @(posedge clk) begin
@@ -197,60 +197,60 @@ module line_axi_w64_a18_r8 (
       out_valid <= 1'b0;
       r_have_first <= 1'b0;
     end else begin
-      if (w_word_done) begin  // gen/blk/line_axi.ts:86
-        aw_sent <= 1'b0;  // gen/blk/line_axi.ts:87
-        w_sent <= 1'b0;  // gen/blk/line_axi.ts:88
+      if (w_word_done) begin  // gen/blk/line_axi.ts:90
+        aw_sent <= 1'b0;  // gen/blk/line_axi.ts:91
+        w_sent <= 1'b0;  // gen/blk/line_axi.ts:92
       end else begin
-        if (axi_awready & axi_awvalid) begin  // gen/blk/line_axi.ts:90
-          aw_sent <= 1'b1;  // gen/blk/line_axi.ts:90
+        if (axi_awready & axi_awvalid) begin  // gen/blk/line_axi.ts:94
+          aw_sent <= 1'b1;  // gen/blk/line_axi.ts:94
         end
-        if (axi_wready & axi_wvalid) begin  // gen/blk/line_axi.ts:91
-          w_sent <= 1'b1;  // gen/blk/line_axi.ts:91
+        if (axi_wready & axi_wvalid) begin  // gen/blk/line_axi.ts:95
+          w_sent <= 1'b1;  // gen/blk/line_axi.ts:95
         end
       end
-      if (w_word_done) begin  // gen/blk/line_axi.ts:96
-        w_second <= ~_or_1;  // gen/blk/line_axi.ts:96
+      if (w_word_done) begin  // gen/blk/line_axi.ts:100
+        w_second <= ~_or_1;  // gen/blk/line_axi.ts:100
       end
-      if ((axi_awready & axi_awvalid) & (~axi_bvalid)) begin  // gen/blk/line_axi.ts:99
-        w_pending <= w_pending + 8'd1;  // gen/blk/line_axi.ts:99
-      end else if ((~(axi_awready & axi_awvalid)) & axi_bvalid) begin  // gen/blk/line_axi.ts:99
-        w_pending <= w_pending - 8'd1;  // gen/blk/line_axi.ts:100
+      if ((axi_awready & axi_awvalid) & (~axi_bvalid)) begin  // gen/blk/line_axi.ts:103
+        w_pending <= w_pending + 8'd1;  // gen/blk/line_axi.ts:103
+      end else if ((~(axi_awready & axi_awvalid)) & axi_bvalid) begin  // gen/blk/line_axi.ts:103
+        w_pending <= w_pending - 8'd1;  // gen/blk/line_axi.ts:104
       end
-      if (wr_valid & wr_queue_enq_ready) begin  // gen/blk/line_axi.ts:120
-        w_accepted <= w_accepted + {14'd0, (wr_addr[0] ? ({1'b0, (|wr_be[7:0])} + {1'b0, (|wr_be[15:8])}) : 2'd1)};  // gen/blk/line_axi.ts:120
+      if (wr_valid & wr_queue_enq_ready) begin  // gen/blk/line_axi.ts:111
+        w_accepted <= w_accepted + {14'd0, (wr_addr[0] ? ({1'b0, (|wr_be[7:0])} + {1'b0, (|wr_be[15:8])}) : 2'd1)};  // gen/blk/line_axi.ts:111
       end
-      if (axi_bvalid) begin  // gen/blk/line_axi.ts:121
-        w_answered <= w_answered + 16'd1;  // gen/blk/line_axi.ts:121
+      if (axi_bvalid) begin  // gen/blk/line_axi.ts:112
+        w_answered <= w_answered + 16'd1;  // gen/blk/line_axi.ts:112
       end
-      if (axi_arvalid & axi_arready) begin  // gen/blk/line_axi.ts:156
-        ar_second <= ~_or_2;  // gen/blk/line_axi.ts:157
-        ar_last_valid <= 1'b1;  // gen/blk/line_axi.ts:159
+      if (axi_arvalid & axi_arready) begin  // gen/blk/line_axi.ts:151
+        ar_second <= ~_or_2;  // gen/blk/line_axi.ts:152
+        ar_last_valid <= 1'b1;  // gen/blk/line_axi.ts:153
       end
-      if (wr_queue_enq_valid & wr_queue_enq_ready) begin  // gen/blk/line_axi.ts:161
-        ar_last_valid <= 1'b0;  // gen/blk/line_axi.ts:161
+      if (wr_queue_enq_valid & wr_queue_enq_ready) begin  // gen/blk/line_axi.ts:155
+        ar_last_valid <= 1'b0;  // gen/blk/line_axi.ts:155
       end
-      if (_and_4 | _and_5) begin  // gen/blk/line_axi.ts:178
-        out_valid <= 1'b1;  // gen/blk/line_axi.ts:179
-        r_have_first <= 1'b0;  // gen/blk/line_axi.ts:181
-      end else if (axi_rvalid & axi_rready) begin  // gen/blk/line_axi.ts:182
-        r_have_first <= 1'b1;  // gen/blk/line_axi.ts:184
+      if (_and_4 | _and_5) begin  // gen/blk/line_axi.ts:172
+        out_valid <= 1'b1;  // gen/blk/line_axi.ts:173
+        r_have_first <= 1'b0;  // gen/blk/line_axi.ts:175
+      end else if (axi_rvalid & axi_rready) begin  // gen/blk/line_axi.ts:176
+        r_have_first <= 1'b1;  // gen/blk/line_axi.ts:178
       end
-      if ((~(_and_4 | _and_5)) & rdata_ready) begin  // gen/blk/line_axi.ts:187
-        out_valid <= 1'b0;  // gen/blk/line_axi.ts:187
+      if ((~(_and_4 | _and_5)) & rdata_ready) begin  // gen/blk/line_axi.ts:181
+        out_valid <= 1'b0;  // gen/blk/line_axi.ts:181
       end
     end
   end
   always @(posedge clk) begin
-    if (axi_arvalid & axi_arready) begin  // gen/blk/line_axi.ts:156
-      ar_last_word <= (ar_second | ((~ar_second) & (ar_last_valid & (rd_queue_deq_data[14:1] == ar_last_word)))) ? (rd_queue_deq_data[14:1] + 14'd1) : rd_queue_deq_data[14:1];  // gen/blk/line_axi.ts:158
+    if (rd_queue_enq_valid & rd_queue_enq_ready) begin  // gen/blk/line_axi.ts:127
+      r_prev_last <= rd_data[0] ? (rd_data[14:1] + 14'd1) : rd_data[14:1];  // gen/blk/line_axi.ts:127
     end
-    if (_and_4 | _and_5) begin  // gen/blk/line_axi.ts:178
-      out_data <= ((rd_info_deq_valid & (~rd_info_deq_data[1])) & rd_info_deq_data[0]) ? r_prev_word : (rd_info_deq_data[1] ? {axi_rdata[63:0], (rd_info_deq_data[0] ? r_prev_word[127:64] : r_hold)} : axi_rdata);  // gen/blk/line_axi.ts:180
-    end else if (axi_rvalid & axi_rready) begin  // gen/blk/line_axi.ts:182
-      r_hold <= axi_rdata[127:64];  // gen/blk/line_axi.ts:183
+    if (_and_4 | _and_5) begin  // gen/blk/line_axi.ts:172
+      out_data <= ((rd_info_deq_valid & (~rd_info_deq_data[1])) & rd_info_deq_data[0]) ? r_prev_word : (rd_info_deq_data[1] ? {axi_rdata[63:0], (rd_info_deq_data[0] ? r_prev_word[127:64] : r_hold)} : axi_rdata);  // gen/blk/line_axi.ts:174
+    end else if (axi_rvalid & axi_rready) begin  // gen/blk/line_axi.ts:176
+      r_hold <= axi_rdata[127:64];  // gen/blk/line_axi.ts:177
     end
-    if (axi_rvalid & axi_rready) begin  // gen/blk/line_axi.ts:186
-      r_prev_word <= axi_rdata;  // gen/blk/line_axi.ts:186
+    if (axi_rvalid & axi_rready) begin  // gen/blk/line_axi.ts:180
+      r_prev_word <= axi_rdata;  // gen/blk/line_axi.ts:180
     end
   end
 

@@ -23,6 +23,7 @@ import { createHash } from 'node:crypto';
 import { bit, cat, connect, defineModule, type Expr, lit, log2ceil, mux, paramError } from '../hdl';
 import { stableJson } from '../hdl/names';
 import { Fifo } from '../lib/fifo';
+import { muxTree } from '../lib/mux';
 import { axi4 } from '../lib/axi';
 import { dmaCommand, dmaStatus, lineBytes, lineRead, lineWrite } from '../dma/ports';
 import { type DataWidth } from '../pcie/streams';
@@ -68,9 +69,17 @@ export interface VirtioBlkParams {
   id?: string;
   /** AXI reads in flight on the storage port. */
   storageReads?: number;
-  /** Requests in the device at once (received, header fetched or being fetched, served, completing): 2..8, default 8. */
+  /**
+   * Requests in the device at once (received, header fetched or being fetched, served, completing): 2..32,
+   * default BLK_DEFAULT_SLOTS. Each costs a few LUT RAM bits and ten registers; many hide the host's read latency.
+   */
   slots?: number;
 }
+
+/** Request slots by default: enough to keep 512-byte reads short at 1 us host latency. */
+export const BLK_DEFAULT_SLOTS = 16;
+/** The most request slots a build may have. */
+export const BLK_MAX_SLOTS = 32;
 
 /** Scratch layout (byte offsets in the region's upper half). */
 export const BLK_SCRATCH = { capture: 0, status: 16, id: 32, image: 64 } as const;
@@ -101,12 +110,17 @@ export function blkGeometry(p: VirtioBlkParams) {
   ] as const)
     if (l && (l.maxSeg < 1 || l.maxSeg > 256 || l.maxSectors < 1 || l.maxSectors >= 2 ** 32))
       throw paramError(`VirtioBlk: ${name} limits maxSeg 1..256, maxSectors 1..2^32-1, got ${JSON.stringify(l)}`);
-  const slots = p.slots ?? 8;
-  if (!Number.isInteger(slots) || slots < 2 || slots > 8 || 2 ** (p.idBits - 2) < slots)
-    throw paramError(`VirtioBlk: slots must be 2..8 (and fit idBits - 2 bits), got ${slots}`);
+  const slots = p.slots ?? BLK_DEFAULT_SLOTS;
+  if (!Number.isInteger(slots) || slots < 2 || slots > BLK_MAX_SLOTS || 2 ** (p.idBits - 2) < slots)
+    throw paramError(`VirtioBlk: slots must be 2..${BLK_MAX_SLOTS} (and fit idBits - 2 bits), got ${slots}`);
   const id = new TextEncoder().encode(p.id ?? '');
   if (id.length > BLK_ID_BYTES) throw paramError(`VirtioBlk: id '${p.id}' is longer than ${BLK_ID_BYTES} bytes`);
-  return { addrBits, base, B, lb, lineBits: p.devBits - lb, window, descs: p.segMax + 2, id };
+  // A slot's scratch: 64 bytes, or two lines when a line is wider (so one access never reaches the capture
+  // registers of two slots).
+  const strideBits = Math.max(6, lb + 1);
+  if (slots << strideBits > window)
+    throw paramError(`VirtioBlk: ${slots} slots' scratch does not fit the ${window}-byte upper half of the region`);
+  return { addrBits, base, B, lb, lineBits: p.devBits - lb, window, descs: p.segMax + 2, id, slots, strideBits };
 }
 
 /** A short, stable name suffix for a parameter set (the full set would make an unwieldy Verilog name). */
@@ -164,7 +178,7 @@ export const VirtioBlk = defineModule(
     const g = blkGeometry(p);
     const { B, lb, lineBits } = g;
     const W = p.W;
-    const S = p.slots ?? 8;
+    const S = g.slots;
     const chain = m.input('chain', chainDesc(p.queueBits));
     const done = m.output('done', chainDone(p.queueBits));
     const features = m.input('features', 64);
@@ -188,6 +202,8 @@ export const VirtioBlk = defineModule(
     const sb = log2ceil(S);
     const ib = log2ceil(D + 1);
     const slotLit = (k: number) => lit(k, sb);
+    // A per-slot register at a slot given by an expression: a balanced mux tree (the hdl's select is deeper).
+    const atSlot = (arr: { items: readonly Expr[] }, slot: Expr) => muxTree(slot, arr.items);
     // DMA command ids: bit idBits-1 tags the front end's header reads and the status writes; the slot is in
     // the low bits; bit idBits-2 marks a header's last piece.
     const TAG = p.idBits - 1;
@@ -195,17 +211,15 @@ export const VirtioBlk = defineModule(
     const slotId = (tag: boolean, last: Expr | number, slot: Expr) =>
       cat(lit(tag ? 1 : 0, 1), typeof last === 'number' ? lit(last, 1) : last, slot.zext(p.idBits - 2));
 
-    // ---- per-slot state: a chain received (front end) until its used element is handed back (done)
+    // ---- per-slot state: a chain received (front end) until its used element is handed back (done). What the
+    // front end learns about a chain is written once, when it stores the chain, into small memories (LUT RAM),
+    // each read by the one stage that needs it: the descriptors (both walkers), the byte counts (back end), the
+    // status byte's host address (status stage) and the used element's fields (completions).
     const descs = m.memory('descs', { width: 97, depth: S * 2 ** db });
-    const sCnt = m.regArray('slot_count', S, 16);
-    const sRd = m.regArray('slot_readable', S, N);
-    const sWr = m.regArray('slot_writable', S, N);
-    const sLastA = m.regArray('slot_status_addr', S, 64);
-    const sLastL = m.regArray('slot_status_len', S, 32);
-    const sBig = m.regArray('slot_too_big', S, bit);
-    const sQueue = m.regArray('slot_queue', S, p.queueBits);
-    const sId = m.regArray('slot_id', S, 16);
-    const sSlots = m.regArray('slot_slots', S, 16);
+    const INFO = 16 + 2 * N + 2;
+    const slotInfo = m.memory('slot_info', { width: INFO, depth: S });
+    const slotStatusAt = m.memory('slot_status_at', { width: 64, depth: S });
+    const slotUsed = m.memory('slot_used', { width: p.queueBits + 32, depth: S });
     const sReady = m.regArray('slot_ready', S, bit, { reset: 0 });
     const hdrDone = m.regArray('hdr_done', S, bit, { reset: 0 });
     // A DMA transfer of the slot's request failed (header, data, segments).
@@ -263,16 +277,20 @@ export const VirtioBlk = defineModule(
         },
       };
     };
-    const captureAt = (slot: Expr) => cat(lit(1, 1), slot.zext(p.devBits - 7), lit(BLK_SCRATCH.capture, 6));
-    const scratchOff = (slot: Expr, off: number) => cat(lit(1, 1), slot.zext(p.devBits - 7), lit(off, 6));
+    const scratchOff = (slot: Expr, off: number) =>
+      cat(lit(1, 1), slot.zext(p.devBits - 1 - g.strideBits), lit(off, g.strideBits));
+    const captureAt = (slot: Expr) => scratchOff(slot, BLK_SCRATCH.capture);
 
     // ---- front end: a chain into a free slot, then its header's DMA reads issued (not waited for)
     const fst = m.fsm('f_state', ['recv', 'store', 'hdr'] as const);
     const fCnt = m.reg('f_count', 16, { reset: 0 });
     const fRd = m.reg('f_readable', N, { reset: 0 });
     const fWr = m.reg('f_writable', N, { reset: 0 });
-    const fLastA = m.reg('f_status_addr', 64);
-    const fLastL = m.reg('f_status_len', 32);
+    // The status byte's host address: the last byte of the last non-empty writable descriptor.
+    const fStatusAt = m.reg('f_status_at', 64);
+    const fQueue = m.reg('f_queue', p.queueBits);
+    const fId = m.reg('f_id', 16);
+    const fSlots = m.reg('f_slots', 16);
     const fBig = m.reg('f_too_big', bit, { reset: 0 });
     chain.ready.set(fst.is('recv').and(used.lt(S)));
     const beat = chain.fire();
@@ -284,13 +302,10 @@ export const VirtioBlk = defineModule(
       fRd.next(mux(first, lit(0, N), fRd).add(mux(chain.write, lit(0, N), len)));
       fWr.next(mux(first, lit(0, N), fWr).add(mux(chain.write, len, lit(0, N))));
       fBig.next(first.not().and(fBig).or(chain.len.gt(p.sizeMax)));
-      m.if(chain.write.and(chain.len.ne(0)), () => {
-        fLastA.next(chain.addr);
-        fLastL.next(chain.len);
-      });
-      sQueue.nextAt(fHead, chain.queue);
-      sId.nextAt(fHead, chain.id);
-      sSlots.nextAt(fHead, chain.slots);
+      m.if(chain.write.and(chain.len.ne(0)), () => fStatusAt.next(chain.addr.add(chain.len.zext(64)).sub(1)));
+      fQueue.next(chain.queue);
+      fId.next(chain.id);
+      fSlots.next(chain.slots);
       m.if(chain.last, () => fst.goto('store'));
     });
     // The checks that need no header (the back end decides on the same values): no header read for those.
@@ -298,13 +313,11 @@ export const VirtioBlk = defineModule(
     const fw = walker('f_walk', fHead, fCnt);
     const slotFreed = m.wire('slot_freed', bit);
     const fStored = fst.is('store');
+    const fNoWritable = fWr.eq(0);
+    slotInfo.write(fHead, cat(fCnt, fRd, fWr, fNoWritable, fNoWritable.or(fNeedHdr).not()), fStored);
+    slotStatusAt.write(fHead, fStatusAt, fStored);
+    slotUsed.write(fHead, cat(fQueue, fId, fSlots), fStored);
     m.if(fStored, () => {
-      sCnt.nextAt(fHead, fCnt);
-      sRd.nextAt(fHead, fRd);
-      sWr.nextAt(fHead, fWr);
-      sLastA.nextAt(fHead, fLastA);
-      sLastL.nextAt(fHead, fLastL);
-      sBig.nextAt(fHead, fBig);
       sErr.nextAt(fHead, 0);
       m.if(fNeedHdr, () => {
         hdrDone.nextAt(fHead, 0);
@@ -329,12 +342,31 @@ export const VirtioBlk = defineModule(
     );
 
     // ---- back end: the slot's request, in slot order
-    const st = m.fsm('state', ['idle', 'check', 'hdr', 'decode', 'data', 'seg', 'seg_check', 'zero', 'post'] as const);
+    const st = m.fsm('state', [
+      'idle',
+      'check',
+      'hdr',
+      'prep',
+      'decode',
+      'data',
+      'seg',
+      'seg_wait',
+      'seg_eval',
+      'seg_check',
+      'zero',
+      'post',
+    ] as const);
     const cnt = m.reg('desc_count', 16, { reset: 0 });
     const rdBytes = m.reg('readable', N, { reset: 0 });
     const wrBytes = m.reg('writable', N, { reset: 0 });
-    const tooBig = m.reg('too_big', bit, { reset: 0 });
-    const slotErr = sErr.at(bHead);
+    // The checks that need no header, made by the front end: no writable byte; too many descriptors, one over
+    // size_max or a header of fewer than 16 bytes.
+    const noWritable = m.reg('no_writable', bit, { reset: 0 });
+    const malformed = m.reg('malformed', bit, { reset: 0 });
+    // A DMA error of the back end's slot, registered: decisions that look at it come at least three cycles
+    // after the slot's last read status (hdr or seg_wait, then prep or seg_eval), so it is never stale there.
+    const slotErr = m.reg('slot_err', bit, { reset: 0 });
+    slotErr.next(atSlot(sErr, bHead));
     const bw = walker('walk', bHead, cnt);
 
     // Commands: the back end's reads first, then the front end's header reads.
@@ -352,7 +384,7 @@ export const VirtioBlk = defineModule(
     const sSlot = stQ.deq.data.bits(sb + 49, 50);
     const statusCmd = sst.is('issue');
     wrCmd.valid.set(bw.need.and(bw.dir).or(statusCmd));
-    wrCmd.host_addr.set(mux(statusCmd, sLastA.at(sSlot).add(sLastL.at(sSlot).zext(64)).sub(1), bw.host));
+    wrCmd.host_addr.set(mux(statusCmd, slotStatusAt.readAsync(sSlot), bw.host));
     wrCmd.dev_addr.set(
       mux(
         statusCmd,
@@ -377,7 +409,7 @@ export const VirtioBlk = defineModule(
     const wrBackDone = wrStatus.valid.and(wrStatus.id.bit(TAG).not());
     m.if(rdBackFire, () => rdIssued.next(rdIssued.inc()));
     m.if(rdBackDone, () => rdEnded.next(rdEnded.inc()));
-    const rdOut = rdIssued.sub(rdEnded);
+    const rdQuiet = m.let('rd_quiet', rdIssued.eq(rdEnded));
     m.if(wrBackFire.and(wrBackDone.not()), () => wrOut.next(wrOut.inc())).elseIf(wrBackFire.not().and(wrBackDone), () =>
       wrOut.next(wrOut.dec()),
     );
@@ -403,75 +435,107 @@ export const VirtioBlk = defineModule(
       };
     };
     const wh = halves(memWr.addr);
-    const caps = Array.from({ length: S }, (_, k) => m.regArray(`capture${k}`, BLK_HDR_SIZE, 8));
-    caps.forEach((cap, k) => {
-      for (let i = 0; i < BLK_HDR_SIZE; i++) {
-        const byte = 64 * k + BLK_SCRATCH.capture + i;
-        const li = Math.floor(byte / B);
-        const lane = byte % B;
-        const hitLo = wh.loScratch.and(wh.loK.eq(li)).and(memWr.be.bit(lane));
-        const hitHi = wh.hiScratch.and(wh.hiK.eq(li)).and(memWr.be.bit(B + lane));
-        const byteLo = memWr.data.bits(8 * lane + 7, 8 * lane);
-        const byteHi = memWr.data.bits(8 * (B + lane) + 7, 8 * (B + lane));
-        m.if(memWr.valid, () => {
-          m.if(hitLo, () => cap.item(i).next(byteLo)).elseIf(hitHi, () => cap.item(i).next(byteHi));
-        });
-      }
-    });
-    const capByte = (i: number) => {
-      let v: Expr = caps[0].item(i);
-      for (let k = 1; k < S; k++) v = mux(bHead.eq(k), caps[k].item(i), v);
-      return v;
+    // The capture registers: one 16-byte word per slot in a LUT RAM with byte enables. A slot's scratch is at
+    // least two lines, so an access reaches at most one slot's capture bytes (at 64 bits, lines 0 and 1 of one
+    // slot at most).
+    const capture = m.memory('capture', { width: 8 * BLK_HDR_SIZE, depth: S });
+    const slotLineBits = g.strideBits - lb;
+    const capLines = Math.ceil(BLK_HDR_SIZE / B);
+    // A scratch line index as slot and line in the slot; lines past the last slot's scratch are no slot's.
+    const inSlots = (k: Expr) => {
+      const top = sb + slotLineBits;
+      const above = top < k.width ? k.bits(k.width - 1, top).eq(0) : lit(1, 1);
+      return 2 ** sb === S ? above : above.and(k.bits(top - 1, slotLineBits).lt(S));
     };
-    const capField = (lo: number, n: number) => cat(...Array.from({ length: n }, (_, k) => capByte(lo + n - 1 - k)));
+    const capHalf = (scratch: Expr, k: Expr) => {
+      const lis = k.bits(slotLineBits - 1, 0);
+      const slot = k.bits(sb + slotLineBits - 1, slotLineBits);
+      return { slot, lis, hit: scratch.and(lis.lt(capLines)).and(inSlots(k)) };
+    };
+    const cLo = capHalf(wh.loScratch, wh.loK);
+    const cHi = capHalf(wh.hiScratch, wh.hiK);
+    const capBytes: Expr[] = [];
+    const capStrb: Expr[] = [];
+    for (let i = BLK_HDR_SIZE - 1; i >= 0; i--) {
+      const c = Math.floor(i / B);
+      const lane = i % B;
+      const selLo = cLo.hit.and(cLo.lis.eq(c));
+      const selHi = cHi.hit.and(cHi.lis.eq(c));
+      capBytes.push(
+        mux(selLo, memWr.data.bits(8 * lane + 7, 8 * lane), memWr.data.bits(8 * (B + lane) + 7, 8 * (B + lane))),
+      );
+      capStrb.push(selLo.and(memWr.be.bit(lane)).or(selHi.and(memWr.be.bit(B + lane))));
+    }
+    capture.write(
+      mux(cLo.hit, cLo.slot, cHi.slot),
+      cat(...capBytes),
+      memWr.valid.and(memWr.ready).and(cLo.hit.or(cHi.hit)),
+      cat(...capStrb),
+    );
+    // The back end's slot's capture register, registered before anything looks at it.
+    const cap = m.reg('cap', 8 * BLK_HDR_SIZE);
+    const capField = (lo: number, n: number) => cap.bits(8 * (lo + n) - 1, 8 * lo);
 
     // Zeroing (DISCARD / WRITE_ZEROES) has the storage write path to itself (no DMA is moving then).
     const zeroing = st.is('zero');
     const zLine = m.reg('zero_line', lineBits - 1);
     const zLeft = m.reg('zero_left', 40);
+    // No zeroing write left (registered: zero_left reaching 0 is seen a cycle ahead).
+    const zDone = m.reg('zero_done', bit, { reset: 1 });
     const wrStorage = wh.loScratch.and(wh.hiScratch).not();
     const storageBe = cat(
       mux(wh.hiScratch, lit(0, B), memWr.be.bits(2 * B - 1, B)),
       mux(wh.loScratch, lit(0, B), memWr.be.bits(B - 1, 0)),
     );
-    la.wr.valid.set(mux(zeroing, zLeft.ne(0), memWr.valid.and(wrStorage)));
+    la.wr.valid.set(mux(zeroing, zDone.not(), memWr.valid.and(wrStorage)));
     la.wr.addr.set(mux(zeroing, zLine, memWr.addr.trunc(lineBits - 1)));
     la.wr.data.set(mux(zeroing, lit(0, 2 * W), memWr.data));
     la.wr.be.set(mux(zeroing, lit((1n << BigInt(2 * B)) - 1n, 2 * B), storageBe));
     memWr.ready.set(wrStorage.not().or(zeroing.not().and(la.wr.ready)));
 
     // ---- reads: each line from the scratch image or storage, answered in request order
-    const imgLines = Math.max(1, (64 * S) / B);
-    const kb = Math.min(lineBits - 1, log2ceil(imgLines + 1));
+    // What a scratch line reads: slot k's status byte at 16 of its scratch, the id at 32 of slot 0's, else 0.
+    // The status byte is looked up when the line is asked for (it is final by then: the status stage issues the
+    // write that reads it), so the answer only places it.
     const rh = halves(memRd.addr);
-    // A line past the image reads 0: it is tagged with the first line past it.
-    const tag = (k: Expr) => mux(k.ge(imgLines), lit(imgLines, kb), k.trunc(kb));
-    const order = m.instance('rd_order', Fifo, { width: 2 + 2 * kb, depth: 16 }).io;
+    const HALF = 3 + slotLineBits + 8;
+    const askHalf = (scratch: Expr, k: Expr) => {
+      const slot = k.bits(sb + slotLineBits - 1, slotLineBits);
+      return cat(scratch, inSlots(k), slot.eq(0), k.bits(slotLineBits - 1, 0), muxTree(slot, statusBytes.items));
+    };
+    const order = m.instance('rd_order', Fifo, { width: 2 * HALF, depth: 16 }).io;
     const rdStorage = rh.loScratch.and(rh.hiScratch).not();
     const canAsk = order.enq.ready.and(rdStorage.not().or(la.rd.ready));
     memRd.ready.set(canAsk);
     order.enq.valid.set(memRd.valid.and(canAsk));
-    order.enq.data.set(cat(rh.hiScratch, rh.loScratch, tag(rh.hiK), tag(rh.loK)));
+    order.enq.data.set(cat(askHalf(rh.hiScratch, rh.hiK), askHalf(rh.loScratch, rh.loK)));
     la.rd.valid.set(memRd.valid.and(rdStorage).and(order.enq.ready));
     la.rd.data.set(memRd.addr.trunc(lineBits - 1));
-    const imageLine = (k: number): Expr => {
+    const statusLine = Math.floor(BLK_SCRATCH.status / B);
+    const statusLane = BLK_SCRATCH.status % B;
+    const idLines = new Map<number, Expr>();
+    for (let c = Math.floor(BLK_SCRATCH.id / B); c <= Math.floor((BLK_SCRATCH.id + BLK_ID_BYTES - 1) / B); c++) {
       const bytes: Expr[] = [];
-      for (let j = k * B + B - 1; j >= k * B; j--) {
-        if (j % 64 === BLK_SCRATCH.status) bytes.push(statusBytes.item(Math.floor(j / 64)));
-        else if (j >= BLK_SCRATCH.id && j < BLK_SCRATCH.id + BLK_ID_BYTES)
-          bytes.push(lit(g.id[j - BLK_SCRATCH.id] ?? 0, 8));
-        else bytes.push(lit(0, 8));
+      for (let j = c * B + B - 1; j >= c * B; j--) {
+        const i = j - BLK_SCRATCH.id;
+        bytes.push(lit(i >= 0 && i < BLK_ID_BYTES ? (g.id[i] ?? 0) : 0, 8));
       }
-      return cat(...bytes);
-    };
-    const lineAt = (k: Expr): Expr => {
-      let v: Expr = lit(0, W);
-      for (let i = imgLines - 1; i >= 0; i--) v = mux(k.eq(i), imageLine(i), v);
-      return v;
+      idLines.set(c, cat(...bytes));
+    }
+    const lineOf = (h: Expr): Expr => {
+      const inImage = h.bit(HALF - 2);
+      const slot0 = h.bit(HALF - 3);
+      const lis = h.bits(HALF - 4, 8);
+      const status = h.bits(7, 0);
+      let v: Expr = mux(lis.eq(statusLine), status.zext(W).shl(8 * statusLane), lit(0, W));
+      for (const [c, line] of idLines) v = v.or(mux(slot0.and(lis.eq(c)), line, lit(0, W)));
+      return mux(inImage, v, lit(0, W));
     };
     const head = order.deq.data;
-    const headHiScratch = head.bit(2 * kb + 1);
-    const headLoScratch = head.bit(2 * kb);
+    const headHi = head.bits(2 * HALF - 1, HALF);
+    const headLo = head.bits(HALF - 1, 0);
+    const headHiScratch = headHi.bit(HALF - 1);
+    const headLoScratch = headLo.bit(HALF - 1);
     const headStorage = headHiScratch.and(headLoScratch).not();
     const rOutValid = m.reg('rd_out_valid', bit, { reset: 0 });
     const rOutData = m.reg('rd_out_data', 2 * W);
@@ -483,8 +547,8 @@ export const VirtioBlk = defineModule(
     m.if(take, () =>
       rOutData.next(
         cat(
-          mux(headHiScratch, lineAt(head.bits(2 * kb - 1, kb)), st2.bits(2 * W - 1, W)),
-          mux(headLoScratch, lineAt(head.bits(kb - 1, 0)), st2.bits(W - 1, 0)),
+          mux(headHiScratch, lineOf(headHi), st2.bits(2 * W - 1, W)),
+          mux(headLoScratch, lineOf(headLo), st2.bits(W - 1, 0)),
         ),
       ),
     );
@@ -498,9 +562,10 @@ export const VirtioBlk = defineModule(
     const cSlot = comp.deq.data.bits(sb + 32, 33);
     const cNoStatus = comp.deq.data.bit(32);
     done.valid.set(comp.deq.valid.and(cNoStatus.or(statusesDone.ne(0))));
-    done.queue.set(sQueue.at(cSlot));
-    done.id.set(sId.at(cSlot));
-    done.slots.set(sSlots.at(cSlot));
+    const usedFields = slotUsed.readAsync(cSlot);
+    done.queue.set(usedFields.bits(p.queueBits + 31, 32));
+    done.id.set(usedFields.bits(31, 16));
+    done.slots.set(usedFields.bits(15, 0));
     done.len.set(comp.deq.data.bits(31, 0));
     comp.deq.ready.set(done.fire());
     const usesStatus = done.fire().and(cNoStatus.not());
@@ -541,7 +606,7 @@ export const VirtioBlk = defineModule(
         }),
       fence: () =>
         m.if(after(la.wr_answered, wMark), () => {
-          m.if(sErr.at(sSlot), () => {
+          m.if(atSlot(sErr, sSlot), () => {
             statusBytes.nextAt(sSlot, BLK_S.IOERR);
             sLenErr.next(1);
           });
@@ -557,17 +622,25 @@ export const VirtioBlk = defineModule(
     });
 
     // ---- the request
-    const rType = m.reg('req_type', 32);
     const written = m.reg('written', N);
     const isDiscard = m.reg('is_discard', bit);
     const segIdx = m.reg('seg_idx', 9);
     const segCount = m.reg('seg_count', 9);
     const segPass2 = m.reg('seg_pass2', bit);
-    const dmaIdle = bw.walking.not().and(rdOut.eq(0)).and(wrOut.eq(0));
-    const cap64 = BigInt(p.capacity);
-    const capLit = lit(cap64, 64);
+    const dmaIdle = m.let('dma_idle', bw.walking.not().and(rdQuiet).and(wrOut.eq(0)));
+    const capLit = lit(BigInt(p.capacity), 64);
     const inRange = (sector: Expr, n: Expr) => sector.le(capLit).and(n.zext(64).le(capLit.sub(sector)));
-    const setStatus = (v: number | Expr) => statusBytes.nextAt(bHead, v);
+    // The back end's status byte goes into the slot's register a cycle later (it is read only once the request
+    // has left the back end), so the decisions do not drive every slot's status register.
+    const bStatus = m.reg('b_status', 8);
+    const bStatusWrite = m.reg('b_status_write', bit, { reset: 0 });
+    bStatusWrite.next(0);
+    m.if(bStatusWrite, () => statusBytes.nextAt(bHead, bStatus));
+    const setStatus = (v: number | Expr) => {
+      bStatus.next(v);
+      bStatusWrite.next(1);
+    };
+    const fence = m.reg('fence', bit);
     const finish = (status: number | Expr, n: Expr | number) => {
       setStatus(status);
       written.next(n);
@@ -576,24 +649,57 @@ export const VirtioBlk = defineModule(
     };
     const negotiated = (b: number) => features.bit(b);
     const toScratch = (off: number) => scratchOff(bHead, off).trunc(p.devBits);
-    const fence = m.reg('fence', bit);
     stQ.enq.valid.set(0);
     stQ.enq.data.set(cat(bHead, lit(0, 1), fence, written.trunc(32).add(1), rdIssued));
     evBad.set(0);
+    const capRead = capture.readAsync(bHead);
+
+    // The decode's inputs, each registered one step before it is used: the data byte counts (check), then from
+    // the header the request type's class and every comparison the decision needs (prep).
+    const outData = m.reg('out_data', N); // readable bytes after the header
+    const inData = m.reg('in_data', N); // writable bytes before the status byte
+    const flag = (name: string) => m.reg(name, bit);
+    const tIn = flag('t_in');
+    const tOut = flag('t_out');
+    const tFlush = flag('t_flush');
+    const tGetId = flag('t_get_id');
+    const tDiscard = flag('t_discard');
+    const tWz = flag('t_write_zeroes');
+    const ioBad = flag('io_bad');
+    const dwzBad = flag('dwz_bad');
+    const dwzTooMany = flag('dwz_too_many');
+    const storageOff = m.reg('storage_off', p.devBits - 1);
+    const idLen = m.reg('id_len', N);
+    const segUnsupp = flag('seg_unsupp');
+    const segIoerr = flag('seg_ioerr');
+    const segLast = flag('seg_last');
+    const segEmpty = flag('seg_empty');
+    const idBad = flag('id_bad');
+    // Requests take effect in order. A request that writes storage waits until the reads of storage before it
+    // (earlier requests' data on its way to the host through the write engine) have ended; one that reads
+    // storage waits for every storage write before it (OUT data still coming). Registered: while the back end
+    // is in prep and decode it issues nothing, so what it waits for only ends, and a value a cycle old is safe.
+    const blocked = flag('blocked');
+    const mustWait = (reads: Expr, writes: Expr) =>
+      writes.and(wrOut.ne(0)).or(reads.and(rdQuiet.not().or(la.wr_pending)));
 
     st.switch({
       idle: () => {
-        m.if(sReady.at(bHead), () => {
+        m.if(atSlot(sReady, bHead), () => {
           sReady.nextAt(bHead, 0);
-          cnt.next(sCnt.at(bHead));
-          rdBytes.next(sRd.at(bHead));
-          wrBytes.next(sWr.at(bHead));
-          tooBig.next(sBig.at(bHead));
+          const info = slotInfo.readAsync(bHead);
+          cnt.next(info.bits(INFO - 1, 2 * N + 2));
+          rdBytes.next(info.bits(2 * N + 1, N + 2));
+          wrBytes.next(info.bits(N + 1, 2));
+          noWritable.next(info.bit(1));
+          malformed.next(info.bit(0));
           st.goto('check');
         });
       },
       check: () => {
-        m.if(wrBytes.eq(0), () => {
+        outData.next(rdBytes.sub(BLK_HDR_SIZE));
+        inData.next(wrBytes.sub(1));
+        m.if(noWritable, () => {
           // Nothing to write the status into: handed back with used length 0 (ev_bad_request).
           stQ.enq.valid.set(1);
           stQ.enq.data.set(cat(bHead, lit(1, 1), lit(0, 1), lit(0, 32), rdIssued));
@@ -603,71 +709,85 @@ export const VirtioBlk = defineModule(
             st.goto('idle');
           });
         })
-          .elseIf(cnt.gt(D).or(tooBig).or(rdBytes.lt(BLK_HDR_SIZE)), () => finish(BLK_S.IOERR, lit(0, N)))
+          .elseIf(malformed, () => finish(BLK_S.IOERR, lit(0, N)))
           .else(() => st.goto('hdr'));
       },
       hdr: () =>
-        m.if(hdrDone.at(bHead), () => {
-          st.goto('decode');
+        m.if(atSlot(hdrDone, bHead), () => {
+          cap.next(capRead);
+          st.goto('prep');
         }),
-      decode: () => {
+      prep: () => {
         const type = capField(0, 4);
         const sector = capField(8, 8);
-        rType.next(type);
-        const outData = rdBytes.sub(BLK_HDR_SIZE);
-        const inData = wrBytes.sub(1);
         const isOut = type.eq(BLK_T.OUT);
-        const len = mux(isOut, outData, inData);
-        const ioBad = mux(isOut, inData.ne(0), outData.ne(0))
-          .or(len.bits(8, 0).ne(0))
-          .or(inRange(sector, len.bits(N - 1, 9)).not())
-          .or(isOut.and(p.readOnly ? 1 : 0));
-        const storageOff = sector.trunc(p.devBits - 10).cat(lit(0, 9));
-        const idLen = mux(inData.lt(BLK_ID_BYTES), inData, lit(BLK_ID_BYTES, N));
+        blocked.next(mustWait(type.eq(BLK_T.IN), isOut.or(type.eq(BLK_T.DISCARD)).or(type.eq(BLK_T.WRITE_ZEROES))));
+        tIn.next(type.eq(BLK_T.IN));
+        tOut.next(isOut);
+        tFlush.next(type.eq(BLK_T.FLUSH));
+        tGetId.next(type.eq(BLK_T.GET_ID));
+        tDiscard.next(type.eq(BLK_T.DISCARD));
+        tWz.next(type.eq(BLK_T.WRITE_ZEROES));
+        // IN / OUT: data in the wrong direction, not whole sectors, past the capacity, OUT on a read-only build.
+        const ioBadOut = inData
+          .ne(0)
+          .or(outData.bits(8, 0).ne(0))
+          .or(inRange(sector, outData.bits(N - 1, 9)).not())
+          .or(p.readOnly ? 1 : 0);
+        const ioBadIn = outData
+          .ne(0)
+          .or(inData.bits(8, 0).ne(0))
+          .or(inRange(sector, inData.bits(N - 1, 9)).not());
+        ioBad.next(mux(isOut, ioBadOut, ioBadIn));
+        storageOff.next(sector.trunc(p.devBits - 10).cat(lit(0, 9)));
+        idLen.next(mux(inData.lt(BLK_ID_BYTES), inData, lit(BLK_ID_BYTES, N)));
+        // GET_ID: readable data.
+        idBad.next(outData.ne(0));
+        // DISCARD / WRITE_ZEROES: writable data besides the status byte, no segment or a partial one; too many.
+        dwzBad.next(wrBytes.ne(1).or(outData.eq(0)).or(outData.bits(3, 0).ne(0)));
+        const nseg = outData.bits(N - 1, 4);
+        dwzTooMany.next(
+          mux(type.eq(BLK_T.DISCARD), nseg.gt(p.discard?.maxSeg ?? 0), nseg.gt(p.writeZeroes?.maxSeg ?? 0)),
+        );
+        st.goto('decode');
+      },
+      decode: () => {
         const dwz = (limits: BlkSegLimits | undefined, bitNo: number, discard: boolean) => {
-          const payload = outData;
-          const nseg = payload.bits(N - 1, 4);
           m.if(
             lit(limits ? 1 : 0, 1)
               .and(negotiated(bitNo))
               .not(),
             () => finish(BLK_S.UNSUPP, lit(0, N)),
           )
-            .elseIf(wrBytes.ne(1).or(payload.eq(0)).or(payload.bits(3, 0).ne(0)), () => finish(BLK_S.IOERR, lit(0, N)))
-            .elseIf(nseg.gt(limits?.maxSeg ?? 0), () => finish(BLK_S.UNSUPP, lit(0, N)))
+            .elseIf(dwzBad, () => finish(BLK_S.IOERR, lit(0, N)))
+            .elseIf(dwzTooMany, () => finish(BLK_S.UNSUPP, lit(0, N)))
             .else(() => {
               isDiscard.next(discard ? 1 : 0);
               segIdx.next(0);
-              segCount.next(nseg.trunc(9));
+              segCount.next(outData.bits(12, 4));
               segPass2.next(0);
               st.goto('seg');
             });
         };
-        // A request that writes storage waits until the reads of storage before it (earlier requests' data on
-        // its way to the host through the write engine) have ended: requests take effect in order.
-        const writesStorage = isOut.or(type.eq(BLK_T.DISCARD)).or(type.eq(BLK_T.WRITE_ZEROES));
-        // And a request that reads storage waits for every storage write before it (OUT data still coming).
-        const readsStorage = type.eq(BLK_T.IN);
-        m.if(writesStorage.and(wrOut.ne(0)).or(readsStorage.and(rdOut.ne(0).or(la.wr_pending))), () =>
-          st.goto('decode'),
-        )
+        blocked.next(mustWait(tIn, tOut.or(tDiscard).or(tWz)));
+        m.if(blocked, () => st.goto('decode'))
           .elseIf(slotErr, () => finish(BLK_S.IOERR, lit(0, N)))
-          .elseIf(type.eq(BLK_T.IN).or(isOut), () => {
+          .elseIf(tIn.or(tOut), () => {
             m.if(ioBad, () => finish(BLK_S.IOERR, lit(0, N))).else(() => {
-              m.if(isOut, () => bw.start(0, lit(BLK_HDR_SIZE, N), rdBytes, storageOff)).else(() =>
+              m.if(tOut, () => bw.start(0, lit(BLK_HDR_SIZE, N), rdBytes, storageOff)).else(() =>
                 bw.start(1, lit(0, N), inData, storageOff),
               );
               setStatus(BLK_S.OK);
-              written.next(mux(isOut, lit(0, N), inData));
-              fence.next(isOut);
+              written.next(mux(tOut, lit(0, N), inData));
+              fence.next(tOut);
               st.goto('data');
             });
           })
-          .elseIf(type.eq(BLK_T.FLUSH), () =>
+          .elseIf(tFlush, () =>
             finish(mux(lit(p.flush ? 1 : 0, 1).and(negotiated(FLUSH_BIT)), lit(BLK_S.OK, 8), lit(BLK_S.UNSUPP, 8)), 0),
           )
-          .elseIf(type.eq(BLK_T.GET_ID), () => {
-            m.if(outData.ne(0), () => finish(BLK_S.IOERR, lit(0, N))).else(() => {
+          .elseIf(tGetId, () => {
+            m.if(idBad, () => finish(BLK_S.IOERR, lit(0, N))).else(() => {
               bw.start(1, lit(0, N), idLen, lit(g.window + BLK_SCRATCH.id, p.devBits));
               setStatus(BLK_S.OK);
               written.next(idLen);
@@ -675,8 +795,8 @@ export const VirtioBlk = defineModule(
               st.goto('data');
             });
           })
-          .elseIf(type.eq(BLK_T.DISCARD), () => dwz(p.discard, DISCARD_BIT, true))
-          .elseIf(type.eq(BLK_T.WRITE_ZEROES), () => dwz(p.writeZeroes, WRITE_ZEROES_BIT, false))
+          .elseIf(tDiscard, () => dwz(p.discard, DISCARD_BIT, true))
+          .elseIf(tWz, () => dwz(p.writeZeroes, WRITE_ZEROES_BIT, false))
           .else(() => finish(BLK_S.UNSUPP, lit(0, N)));
       },
       // A device-to-host request's status byte can follow its data at once (the write engine keeps order);
@@ -686,48 +806,63 @@ export const VirtioBlk = defineModule(
         // Segment segIdx into the capture register.
         const off = segIdx.zext(N).shl(4).add(BLK_HDR_SIZE);
         bw.start(0, off, off.add(16), toScratch(BLK_SCRATCH.capture));
+        st.goto('seg_wait');
+      },
+      seg_wait: () =>
+        m.if(dmaIdle, () => {
+          cap.next(capRead);
+          st.goto('seg_eval');
+        }),
+      seg_eval: () => {
+        const sSector = capField(0, 8);
+        const sNum = capField(8, 4);
+        const sFlags = capField(12, 4);
+        const maxSectors = mux(isDiscard, lit(p.discard?.maxSectors ?? 0, 32), lit(p.writeZeroes?.maxSectors ?? 0, 32));
+        segUnsupp.next(
+          sFlags
+            .bits(31, 1)
+            .ne(0)
+            .or(isDiscard.and(sFlags.bit(0))),
+        );
+        segIoerr.next(sNum.gt(maxSectors).or(inRange(sSector, sNum).not()));
+        segLast.next(segIdx.add(1).eq(segCount));
+        segEmpty.next(sNum.eq(0));
         st.goto('seg_check');
       },
       seg_check: () => {
-        m.if(dmaIdle, () => {
-          const sSector = capField(0, 8);
-          const sNum = capField(8, 4);
-          const sFlags = capField(12, 4);
-          const maxSectors = mux(
-            isDiscard,
-            lit(p.discard?.maxSectors ?? 0, 32),
-            lit(p.writeZeroes?.maxSectors ?? 0, 32),
-          );
-          const unsupp = sFlags
-            .bits(31, 1)
-            .ne(0)
-            .or(isDiscard.and(sFlags.bit(0)));
-          const ioerr = sNum.gt(maxSectors).or(inRange(sSector, sNum).not());
-          const lastSeg = segIdx.add(1).eq(segCount);
-          m.if(slotErr.or(segPass2.and(unsupp.or(ioerr))), () => finish(BLK_S.IOERR, lit(0, N)))
-            .elseIf(unsupp, () => finish(BLK_S.UNSUPP, lit(0, N)))
-            .elseIf(ioerr, () => finish(BLK_S.IOERR, lit(0, N)))
-            .elseIf(segPass2, () => {
-              // Zero the segment's range: whole two-line writes (a sector is a multiple of 2W bits).
-              zLine.next(sSector.trunc(p.devBits - 10).cat(lit(0, 9 - lb)));
-              zLeft.next(sNum.zext(40).shl(9 - lb - 1));
-              st.goto('zero');
-            })
-            .elseIf(lastSeg.and(p.readOnly ? 1 : 0), () => finish(BLK_S.IOERR, lit(0, N)))
-            .else(() => {
-              segIdx.next(mux(lastSeg, lit(0, 9), segIdx.inc()));
-              m.if(lastSeg, () => segPass2.next(1));
-              st.goto('seg');
-            });
-        });
+        m.if(slotErr.or(segPass2.and(segUnsupp.or(segIoerr))), () => finish(BLK_S.IOERR, lit(0, N)))
+          .elseIf(segUnsupp, () => finish(BLK_S.UNSUPP, lit(0, N)))
+          .elseIf(segIoerr, () => finish(BLK_S.IOERR, lit(0, N)))
+          .elseIf(segPass2, () => {
+            // Zero the segment's range: whole two-line writes (a sector is a multiple of 2W bits).
+            zLine.next(
+              capField(0, 8)
+                .trunc(p.devBits - 10)
+                .cat(lit(0, 9 - lb)),
+            );
+            zLeft.next(
+              capField(8, 4)
+                .zext(40)
+                .shl(9 - lb - 1),
+            );
+            zDone.next(segEmpty);
+            st.goto('zero');
+          })
+          .elseIf(segLast.and(p.readOnly ? 1 : 0), () => finish(BLK_S.IOERR, lit(0, N)))
+          .else(() => {
+            segIdx.next(mux(segLast, lit(0, 9), segIdx.inc()));
+            m.if(segLast, () => segPass2.next(1));
+            st.goto('seg');
+          });
       },
       zero: () => {
-        m.if(la.wr.ready.and(zLeft.ne(0)), () => {
+        m.if(la.wr.ready.and(zDone.not()), () => {
           zLine.next(zLine.add(2));
           zLeft.next(zLeft.dec());
+          zDone.next(zLeft.eq(1));
         });
-        m.if(zLeft.eq(0), () => {
-          m.if(segIdx.add(1).eq(segCount), () => finish(BLK_S.OK, lit(0, N))).else(() => {
+        m.if(zDone, () => {
+          m.if(segLast, () => finish(BLK_S.OK, lit(0, N))).else(() => {
             segIdx.next(segIdx.inc());
             st.goto('seg');
           });

@@ -46,21 +46,25 @@ export const LineAxi = defineModule(
     const wordAddr = (k: Expr) => cat(k, lit(0, lb + 1));
 
     // ---- writes
-    const wq = m.instance('wr_queue', Fifo, { width: lineBits + 2 * W + 2 * B, depth: 2 }).io;
+    // Each entry carries whether each line has a byte (found on the way in, off the AXI handshake's path).
+    const QW = lineBits + 2 * W + 2 * B + 2;
+    const wq = m.instance('wr_queue', Fifo, { width: QW, depth: 2 }).io;
+    const loAnyIn = wr.be.bits(B - 1, 0).orR();
+    const hiAnyIn = wr.be.bits(2 * B - 1, B).orR();
     wq.enq.valid.set(wr.valid);
-    wq.enq.data.set(cat(wr.addr, wr.data, wr.be));
+    wq.enq.data.set(cat(wr.addr, wr.data, wr.be, hiAnyIn, loAnyIn));
     wr.ready.set(wq.enq.ready);
-    const qa = wq.deq.data.bits(lineBits + 2 * W + 2 * B - 1, 2 * W + 2 * B);
-    const qd = wq.deq.data.bits(2 * W + 2 * B - 1, 2 * B);
-    const qbe = wq.deq.data.bits(2 * B - 1, 0);
+    const qa = wq.deq.data.bits(QW - 1, QW - lineBits);
+    const qd = wq.deq.data.bits(2 * W + 2 * B + 1, 2 * B + 2);
+    const qbe = wq.deq.data.bits(2 * B + 1, 2);
     const odd = qa.bit(0);
     const k = qa.bits(lineBits - 1, 1);
     const loBe = qbe.bits(B - 1, 0);
     const hiBe = qbe.bits(2 * B - 1, B);
     // The second word of an odd access is pending (its first was sent or had no bytes).
     const second = m.reg('w_second', bit, { reset: 0 });
-    const needFirst = odd.not().or(loBe.orR());
-    const needSecond = odd.and(hiBe.orR());
+    const needFirst = odd.not().or(wq.deq.data.bit(0));
+    const needSecond = odd.and(wq.deq.data.bit(1));
     const onSecond = second.or(needFirst.not());
     const word = m.let('w_word', mux(onSecond, k.add(1), k));
     const data = mux(odd, mux(onSecond, cat(lit(0, W), qd.bits(2 * W - 1, W)), cat(qd.bits(W - 1, 0), lit(0, W))), qd);
@@ -103,40 +107,31 @@ export const LineAxi = defineModule(
     const accepted = m.reg('w_accepted', 16, { reset: 0 });
     const answered = m.reg('w_answered', 16, { reset: 0 });
     const inOdd = wr.addr.bit(0);
-    const inWords = mux(
-      inOdd,
-      wr.be
-        .bits(B - 1, 0)
-        .orR()
-        .zext(2)
-        .add(
-          wr.be
-            .bits(2 * B - 1, B)
-            .orR()
-            .zext(2),
-        ),
-      lit(1, 2),
-    );
+    const inWords = mux(inOdd, loAnyIn.zext(2).add(hiAnyIn.zext(2)), lit(1, 2));
     m.if(wr.valid.and(wq.enq.ready), () => accepted.next(accepted.add(inWords.zext(16))));
     m.if(bFire, () => answered.next(answered.inc()));
     wrAccepted.set(accepted);
     wrAnswered.set(answered);
 
     // ---- reads
-    const rq = m.instance('rd_queue', Fifo, { width: lineBits, depth: 2 }).io;
+    // The last word asked for, reused when the next access starts with it: a stream of reads at successive
+    // lines (the write engine's beats) asks for each word once. Any storage write forgets it. The last word
+    // asked for is the previous access's last word, so the comparison is made when an access is queued
+    // (`r_prev_last`: the last word of the access queued before), off the AR handshake's path.
+    const rq = m.instance('rd_queue', Fifo, { width: lineBits + 1, depth: 2 }).io;
+    const prevLast = m.reg('r_prev_last', lineBits - 1);
+    const inK = rd.data.bits(lineBits - 1, 1);
     rq.enq.valid.set(rd.valid);
-    rq.enq.data.set(rd.data);
+    rq.enq.data.set(cat(rd.data, inK.eq(prevLast)));
     rd.ready.set(rq.enq.ready);
+    m.if(rq.enq.fire(), () => prevLast.next(mux(rd.data.bit(0), inK.add(1), inK)));
     const info = m.instance('rd_info', Fifo, { width: 2, depth: p.reads }).io;
-    const ra = rq.deq.data;
+    const ra = rq.deq.data.bits(lineBits, 1);
     const rOdd = ra.bit(0);
     const rk = ra.bits(lineBits - 1, 1);
-    // The last word asked for, reused when the next access starts with it: a stream of reads at successive
-    // lines (the write engine's beats) asks for each word once. Any storage write forgets it.
-    const lastAr = m.reg('ar_last_word', lineBits - 1);
     const lastArValid = m.reg('ar_last_valid', bit, { reset: 0 });
     const arSecond = m.reg('ar_second', bit, { reset: 0 });
-    const reuse = lastArValid.and(rk.eq(lastAr));
+    const reuse = lastArValid.and(rq.deq.data.bit(0));
     const firstStep = arSecond.not();
     const skipFirst = firstStep.and(reuse);
     const arWord = mux(arSecond.or(skipFirst), rk.add(1), rk);
@@ -155,7 +150,6 @@ export const LineAxi = defineModule(
     rq.deq.ready.set(arFire.and(arLast).or(noAr));
     m.if(arFire, () => {
       arSecond.next(arLast.not());
-      lastAr.next(arWord);
       lastArValid.next(1);
     });
     m.if(wq.enq.fire(), () => lastArValid.next(0));

@@ -20,6 +20,8 @@ import { paramHash, VirtioBlk, type VirtioBlkParams } from './device';
 export type BlkTestTopParams = Omit<VirtioBlkParams, 'lenBits' | 'idBits' | 'addrBits' | 'base'> & {
   W: DataWidth;
   tags: number;
+  /** The DMA read engine's command slots (commands with reads outstanding; default 8, the engines' tests'). */
+  readSlots?: number;
 };
 
 /**
@@ -30,6 +32,8 @@ export function blkTestParams(W: DataWidth, over: Partial<BlkTestTopParams> = {}
   return {
     W,
     tags: 32,
+    // Every request's header read is a command of its own: as many as the device has requests in flight.
+    readSlots: 16,
     queueBits: 2,
     devBits: 19,
     capacity: 500,
@@ -46,8 +50,9 @@ export function blkTestParams(W: DataWidth, over: Partial<BlkTestTopParams> = {}
 /** The device's parameters in the test top (the DMA engines' command widths). */
 export function blkTestDeviceParams(p: BlkTestTopParams): VirtioBlkParams {
   const q = dmaTestParams({ W: p.W, tags: p.tags, devBits: p.devBits });
-  const { tags: _tags, ...dev } = p;
+  const { tags: _tags, readSlots: _readSlots, ...dev } = p;
   void _tags;
+  void _readSlots;
   return { ...dev, lenBits: q.read.lenBits, idBits: q.read.idBits };
 }
 
@@ -72,7 +77,7 @@ export const BlkTestTop = defineModule(
     const dmaErrors = m.output('dma_errors', 16);
 
     const blk = m.instance('blk', VirtioBlk, blkTestDeviceParams(p)).io;
-    const rd = m.instance('dma_rd', DmaRead, q.read).io;
+    const rd = m.instance('dma_rd', DmaRead, { ...q.read, slots: p.readSlots ?? q.read.slots }).io;
     const wr = m.instance('dma_wr', DmaWrite, q.write).io;
     const ram = m.instance('ram', AxiRam, { dataBits: 2 * W, bytes: 2 ** (p.devBits - 1) }).io;
     const arb = m.instance('tx_arb', PacketArbiter, { spec: tlpStream(W), n: 2 }).io;

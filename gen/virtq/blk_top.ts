@@ -88,7 +88,9 @@ export function virtioBlkConfig(p: VirtioBlkTopParams): {
         lenBits: DMA_TEST_LEN_BITS,
         idBits: DMA_TEST_ID_BITS,
         tags: 32,
-        slots: 8,
+        // Commands with reads outstanding: virtio-blk has a header read (a command) in flight per request slot
+        // (gen/blk BLK_DEFAULT_SLOTS), besides its data reads and the queue engines' ring reads.
+        slots: 16,
         timeoutBits: 20,
         mpsSupported: 5,
         readAhead: 8,

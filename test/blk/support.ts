@@ -271,15 +271,17 @@ export interface RunCounts {
 /**
  * Runs the golden model on each request (in order), then hands the chains to the device, waits for every one
  * to come back and compares: the order, id, queue, slots and used length of each, the status byte and every
- * byte of every writable buffer, the disk, and the root complex's checks (no DMA outside the buffers).
+ * byte of every writable buffer, the disk, and the root complex's checks (no DMA outside the buffers). Returns
+ * the cycle the chains were offered and the cycle of each `done`.
  */
-export function runRequests(b: BlkBench, reqs: PlacedRequest[], counts?: RunCounts): void {
+export function runRequests(b: BlkBench, reqs: PlacedRequest[], counts?: RunCounts): { start: number; done: number[] } {
   const expected = reqs.map((r) => {
     const io = new MemoryChainIo(b.rc.mem, { store: false, queue: r.queue });
     const o = b.golden.handle(io, r.chain);
     return { r, o, writes: io.writes };
   });
   const before = b.done.count;
+  const start = b.sim.cycle;
   for (const { chain, queue } of reqs)
     chain.segments.forEach((s, k) =>
       b.chain.send({
@@ -333,4 +335,5 @@ export function runRequests(b: BlkBench, reqs: PlacedRequest[], counts?: RunCoun
   expect(Number(b.sim.peek('dma_errors')), 'DMA errors').toBe(0);
   expect(b.rc.violations, 'root complex checks').toEqual([]);
   for (const r of reqs) for (const g of r.regions) b.rc.mem.unmap(g);
+  return { start, done: got.map((x) => x.cycle) };
 }
