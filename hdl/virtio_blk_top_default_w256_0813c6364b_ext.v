@@ -280,7 +280,7 @@ module virtio_blk_top_default_w256_0813c6364b_ext (
     .dp_cpl_sop          (ep_dp_cpl_sop),
     .dp_cpl_eop          (ep_dp_cpl_eop)
   );
-  virtio_dataplane_w256_q2_f966d3626a dataplane (  // gen/virtq/blk_top.ts:119
+  virtio_dataplane_w256_q2_0610d03d56 dataplane (  // gen/virtq/blk_top.ts:119
     .clk                 (clk),
     .rst                 (rst),
     .dp_features         (dataplane_dp_features),

@@ -280,7 +280,7 @@ module virtio_blk_top_default_w64_0813c6364b_ext (
     .dp_cpl_sop          (ep_dp_cpl_sop),
     .dp_cpl_eop          (ep_dp_cpl_eop)
   );
-  virtio_dataplane_w64_q2_b55aed95ac dataplane (  // gen/virtq/blk_top.ts:119
+  virtio_dataplane_w64_q2_197481ac1d dataplane (  // gen/virtq/blk_top.ts:119
     .clk                 (clk),
     .rst                 (rst),
     .dp_features         (dataplane_dp_features),

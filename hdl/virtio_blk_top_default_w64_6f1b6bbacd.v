@@ -280,7 +280,7 @@ module virtio_blk_top_default_w64_6f1b6bbacd (
     .dp_cpl_sop          (ep_dp_cpl_sop),
     .dp_cpl_eop          (ep_dp_cpl_eop)
   );
-  virtio_dataplane_w64_q2_3c051e9074 dataplane (  // gen/virtq/blk_top.ts:119
+  virtio_dataplane_w64_q2_8663abade1 dataplane (  // gen/virtq/blk_top.ts:119
     .clk                 (clk),
     .rst                 (rst),
     .dp_features         (dataplane_dp_features),

@@ -303,7 +303,7 @@ module virtq_split_test_w256_q3 (
   reg [15:0] reset_count_r;  // gen/virtq/split_test_top.ts:125
 
   // ---- instances
-  virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16 engine (  // gen/virtq/split_test_top.ts:74
+  virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 engine (  // gen/virtq/split_test_top.ts:74
     .clk              (clk),
     .rst              (rst),
     .features         (engine_features),

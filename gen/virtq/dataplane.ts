@@ -8,8 +8,9 @@
 //   irq_queue <- fabric irq_out <- (split | packed) irq_queue      (held behind the TLPs ahead of it)
 //
 // The engine not selected sees driver_ok, queue enables and doorbells as 0 (it stays idle), but every reset:
-// reset_done and queue_reset_done are given once both engines have given theirs during that reset (a reset may
-// change the selection: the features go to 0).
+// reset_done and queue_reset_done are given once both engines have given theirs during that reset. The features
+// go to 0 when a reset starts; the selection is held until it ends, so chains the device still holds go back to
+// the engine they came from.
 import {
   bit,
   cat,
@@ -93,7 +94,11 @@ export const DataPlane = defineModule(
     }).io;
 
     // ---- the handover into both engines; the one not selected idles
-    const usePacked = m.let('use_packed', dp.features.bit(RING_PACKED));
+    // The selection holds through a device reset: the features read 0 from the reset's first cycle, while the
+    // engine that ran still takes back the chains the device holds (its reset waits for them).
+    const usePackedHeld = m.reg('use_packed_held', bit, { reset: 0 });
+    const usePacked = m.let('use_packed', mux(dp.reset_busy, usePackedHeld, dp.features.bit(RING_PACKED)));
+    usePackedHeld.next(usePacked);
     const engines = [
       { e: split, on: usePacked.not() },
       { e: packed, on: usePacked },
@@ -154,7 +159,11 @@ export const DataPlane = defineModule(
     // ---- what the data plane reports
     fabric.irq_in.set(split.irq_queue.or(packed.irq_queue));
     dp.irq_queue.set(fabric.irq_out);
-    dp.fatal_error.set(split.fatal_error.or(packed.fatal_error));
+    // DEVICE_NEEDS_RESET: a malformed ring (either engine), and virtio-blk's two errors the chain interface cannot
+    // carry back to the queue engine (docs/virtio-blk.md): a chain without a device-writable byte (no status byte to
+    // report in) and a DMA error on a request's transfers (its status reads IOERR if the status write got through;
+    // the golden model stops the queue on a DMA fault).
+    dp.fatal_error.set(orAll(split.fatal_error, packed.fatal_error, blk.ev_bad_request, blk.ev_dma_error));
     dp.reset_done.set(allDone(m, 'reset_done', [split.reset_done, packed.reset_done], dp.reset_busy));
     const dq = dp as unknown as Record<string, Record<string, Signal>>;
     const pending = cat(...Array.from({ length: Q }, (_, i) => dq[`q${Q - 1 - i}`].reset_pending));

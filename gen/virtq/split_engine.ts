@@ -45,6 +45,11 @@ export interface SplitEngineParams {
   descBatch: number;
   /** Used elements per write. */
   usedBatch: number;
+  /**
+   * Descriptors read ahead for each available entry (a power of two, default 4): the head's and those after it
+   * in the table, where a chain's next descriptors usually are.
+   */
+  prefetchDescs?: number;
 }
 
 const VRING_DESC_F_NEXT = 0;
@@ -58,6 +63,7 @@ const fit = (e: Expr, w: number) => (e.width < w ? e.zext(w) : e.trunc(w));
 const STATES = [
   'idle',
   'load',
+  'plan',
   // the available side
   'idx_cmd',
   'idx_wait',
@@ -67,26 +73,33 @@ const STATES = [
   'event_wait',
   'heads_cmd',
   'heads_wait',
+  // reading ahead (the queue that has the pool)
+  'ahead_idx',
+  'ahead_heads',
+  'ahead_entry',
+  'ahead_desc',
+  'ahead_chain',
   'head_mem',
   'head_check',
   'desc_need',
   'desc_wait',
   'desc_mem',
   'desc_walk',
-  // the used side
-  'used_take',
-  'used_elems',
-  'used_idx',
-  'note_wait',
-  'note_mem',
-  'note_check',
   'fatal',
 ] as const;
+/** The used side's process: completions to used elements, used->idx, the notification decision. */
+const USED_STATES = ['idle', 'load', 'take', 'elems', 'idx', 'note_wait', 'note_check', 'fatal'] as const;
 
 function checkParams(p: SplitEngineParams): void {
   intParam('SplitEngine: queues', p.queues, 1, 64);
+  // (the reads ahead are numbered in SEQ_BITS: an entry, a descriptor window per entry and avail->idx)
+  intParam('SplitEngine: availBatch', p.availBatch, 2, 16);
   intParam('SplitEngine: maxChain', p.maxChain, 1, 4096);
   intParam('SplitEngine: usedBatch', p.usedBatch, 1, 256);
+  intParam('SplitEngine: idBits', p.idBits, 2, 64);
+  const pf = p.prefetchDescs ?? 4;
+  intParam('SplitEngine: prefetchDescs', pf, 1, p.descBatch);
+  if (pf & (pf - 1)) throw paramError(`SplitEngine: prefetchDescs must be a power of two, got ${pf}`);
   for (const [k, v] of [
     ['availBatch', p.availBatch],
     ['descBatch', p.descBatch],
@@ -111,7 +124,8 @@ export const SplitEngine = defineModule(
     const qb = log2ceil(Q);
     const B = lineBytes(p.W);
     const lb = log2ceil(B);
-    const lay = splitLayout({ lineBytes: B, ...p });
+    const PF = p.prefetchDescs ?? 4;
+    const lay = splitLayout({ lineBytes: B, ...p, prefetchDescs: PF });
     const halfLineBits = p.regionBits - 1 - lb;
     const devLineBits = p.devBits - lb;
 
@@ -162,18 +176,21 @@ export const SplitEngine = defineModule(
 
     // ---- per-queue state
     const st = m.fsm('seq', STATES);
+    const ust = m.fsm('used', USED_STATES);
+    const uWriting = m.let('u_writing', ust.is('take').or(ust.is('elems')));
     const cq = m.reg('cq', qb, { reset: 0 });
+    const uq = m.reg('uq', qb, { reset: 0 });
     // The current queue's configuration, registered (one cycle after cq changes: the `load` state waits for it).
-    const cfgReg = <T extends Expr>(name: string, pick: (q: (typeof qs)[number]) => T) => {
+    const cfgReg = <T extends Expr>(name: string, which: Expr, pick: (q: (typeof qs)[number]) => T) => {
       const r = m.reg(name, pick(qs[0]).width);
-      r.next(select(cq, qs.map(pick)));
+      r.next(select(which, qs.map(pick)));
       return r;
     };
-    const num = cfgReg('num', (q) => q.size);
-    const numMask = cfgReg('num_mask', (q) => q.size.sub(1));
-    const descBase = cfgReg('desc_base', (q) => q.desc);
-    const driverBase = cfgReg('driver_base', (q) => q.driver);
-    const deviceBase = cfgReg('device_base', (q) => q.device);
+    const num = cfgReg('num', cq, (q) => q.size);
+    const numMask = cfgReg('num_mask', cq, (q) => q.size.sub(1));
+    const descBase = cfgReg('desc_base', cq, (q) => q.desc);
+    const driverBase = cfgReg('driver_base', cq, (q) => q.driver);
+    const deviceBase = cfgReg('device_base', cq, (q) => q.device);
 
     const lastAvail = m.regArray('last_avail', Q, 16, { reset: 0 });
     const availSeen = m.regArray('avail_seen', Q, 16, { reset: 0 });
@@ -182,7 +199,9 @@ export const SplitEngine = defineModule(
     const expectHead = m.regArray('expect_head', Q, 16, { reset: 0 });
     const eventSent = m.regArray('event_sent', Q, 16, { reset: 0 });
     const eventValid = m.reg('event_valid', Q, { reset: 0 });
-    const inflight = m.regArray('inflight', Q, 16, { reset: 0 });
+    // chains handed to the device and returned by it, per queue (a queue reset waits until they agree)
+    const handed = m.regArray('handed', Q, 16, { reset: 0 });
+    const returned = m.regArray('returned', Q, 16, { reset: 0 });
     const failed = m.reg('failed', Q, { reset: 0 });
     const qResetting = m.reg('q_resetting', Q, { reset: 0 });
     const devResetting = m.reg('dev_resetting', bit, { reset: 0 });
@@ -222,47 +241,67 @@ export const SplitEngine = defineModule(
       m.if(outLast, () => outActive.next(0));
     });
 
-    // ---- DMA commands (one read and up to two writes outstanding)
-    const rdValid = m.reg('rd_valid', bit, { reset: 0 });
-    const rdHost = m.reg('rd_host', 64);
-    const rdDev = m.reg('rd_dev', p.devBits);
-    const rdLen = m.reg('rd_len', p.lenBits);
-    rdCmd.valid.set(rdValid);
-    rdCmd.host_addr.set(rdHost);
-    rdCmd.dev_addr.set(rdDev);
-    rdCmd.len.set(rdLen);
-    rdCmd.id.set(0);
-    m.if(rdCmd.ready, () => rdValid.next(0));
-    const read = (host: Expr, devOff: Expr | number, len: Expr | number) => {
-      rdValid.next(1);
-      rdHost.next(host);
-      rdDev.next(devAddr(0, devOff));
-      rdLen.next(typeof len === 'number' ? lit(len, p.lenBits) : fit(len, p.lenBits));
+    // ---- DMA commands: one read and one write command register, each shared by three owners (the command id):
+    // the fetch side's reads it waits for (FETCH), the used side (USED) and the fetch side's reads ahead
+    // (POOL: avail->idx, entries and descriptors read before they are needed). A side issues when the register
+    // is free (or emptying this cycle), the used side only when the fetch side does not. Statuses come back by
+    // id in command order: each owner numbers its commands (`seq` of the next one; a command has ended once
+    // `ended` is past its number) and keeps a sticky error.
+    const FETCH = 0;
+    const USED = 1;
+    const POOL = 2;
+    const SEQ_BITS = 6;
+    const cmdReg = (name: string, port: typeof rdCmd, status: typeof rdStatus, half: 0 | 1) => {
+      const valid = m.reg(`${name}_valid`, bit, { reset: 0 });
+      const host = m.reg(`${name}_host`, 64);
+      const dev = m.reg(`${name}_dev`, p.devBits);
+      const len = m.reg(`${name}_len`, p.lenBits);
+      const id = m.reg(`${name}_id`, 2);
+      port.valid.set(valid);
+      port.host_addr.set(host);
+      port.dev_addr.set(dev);
+      port.len.set(len);
+      port.id.set(id.zext(p.idBits));
+      m.if(port.ready, () => valid.next(0));
+      const free = m.let(`${name}_free`, valid.not().or(port.ready));
+      const taken = ['fetch', 'used', 'pool'].map((o) => m.wire(`${name}_by_${o}`, bit, { default: 0 }));
+      status.ready.set(1);
+      const sides = [FETCH, USED, POOL].map((owner) => {
+        const seq = m.reg(`${name}_seq${owner}`, SEQ_BITS, { reset: 0 });
+        const ended = m.reg(`${name}_ended${owner}`, SEQ_BITS, { reset: 0 });
+        const err = m.reg(`${name}_err${owner}`, bit, { reset: 0 });
+        const end = status.valid.and(status.id.bits(1, 0).eq(owner));
+        m.if(taken[owner], () => seq.next(seq.inc()));
+        m.if(end, () => ended.next(ended.inc()));
+        m.if(end.and(status.error.ne(0)), () => err.next(1));
+        /** Command number `n` of this owner has ended (at most 2^(SEQ_BITS-1) outstanding). */
+        const past = (n: Expr) =>
+          ended
+            .sub(n)
+            .sub(1)
+            .bit(SEQ_BITS - 1)
+            .not();
+        return { seq, ended, err, past };
+      });
+      const issue = (owner: number, h: Expr, devOff: Expr | number, l: Expr | number) => {
+        taken[owner].set(1);
+        valid.next(1);
+        host.next(h);
+        dev.next(devAddr(half, devOff));
+        len.next(typeof l === 'number' ? lit(l, p.lenBits) : fit(l, p.lenBits));
+        id.next(owner);
+      };
+      const canIssue = (owner: number) => (owner === USED ? free.and(taken[FETCH].or(taken[POOL]).not()) : free);
+      /** No command of `owner` waiting or outstanding. */
+      const quiet = (owner: number) => sides[owner].seq.eq(sides[owner].ended);
+      return { valid, free, canIssue, issue, quiet, sides };
     };
-    const wrValid = m.reg('wr_valid', bit, { reset: 0 });
-    const wrHost = m.reg('wr_host', 64);
-    const wrDev = m.reg('wr_dev', p.devBits);
-    const wrLen = m.reg('wr_len', p.lenBits);
-    const wrOut = m.reg('wr_out', 2, { reset: 0 });
-    const wrErr = m.reg('wr_err', bit, { reset: 0 });
-    wrCmd.valid.set(wrValid);
-    wrCmd.host_addr.set(wrHost);
-    wrCmd.dev_addr.set(wrDev);
-    wrCmd.len.set(wrLen);
-    wrCmd.id.set(0);
-    const wrIssue = m.wire('wr_issue', bit, { default: 0 });
-    m.if(wrCmd.ready, () => wrValid.next(0));
-    const write = (host: Expr, devOff: number, len: Expr | number) => {
-      wrIssue.set(1);
-      wrValid.next(1);
-      wrHost.next(host);
-      wrDev.next(devAddr(1, devOff));
-      wrLen.next(typeof len === 'number' ? lit(len, p.lenBits) : fit(len, p.lenBits));
-    };
-    wrStatus.ready.set(1);
-    const wrDone = wrStatus.valid;
-    m.if(wrDone.and(wrStatus.error.ne(0)), () => wrErr.next(1));
-    wrOut.next(wrOut.add(wrIssue.zext(2)).sub(wrDone.zext(2)));
+    const rd = cmdReg('rd', rdCmd, rdStatus, 0);
+    const wr = cmdReg('wr', wrCmd, wrStatus, 1);
+    const rdValid = rd.valid;
+    const wrValid = wr.valid;
+    const read = (host: Expr, devOff: Expr | number, len: Expr | number) => rd.issue(FETCH, host, devOff, len);
+    const write = (host: Expr, devOff: number, len: Expr | number) => wr.issue(FETCH, host, devOff, len);
     // The out half's write port: a staged field (8-byte aligned) is written the cycle after, placed in its line
     // by a select over the line's 8-byte slots (the write engine reads it several cycles after its command).
     const outWr = {
@@ -327,8 +366,14 @@ export const SplitEngine = defineModule(
     };
 
     // ---- the available side's working registers
-    const la = m.let('la', lastAvail.at(cq));
-    const seen = m.let('seen', availSeen.at(cq));
+    // cq's indices, registered (a cycle after cq or the index changes: `load` waits for them, the fetch side
+    // itself updates them at least two cycles before it looks again)
+    const la = m.reg('la', 16);
+    const seen = m.reg('seen', 16);
+    const he = m.reg('he', 16);
+    la.next(lastAvail.at(cq));
+    seen.next(availSeen.at(cq));
+    he.next(headsEnd.at(cq));
     const ahead = m.let('ahead', seen.sub(la));
     const head = m.reg('head', 16);
     const tblBase = m.reg('tbl_base', 64);
@@ -342,6 +387,51 @@ export const SplitEngine = defineModule(
     const winValid = m.reg('win_valid', bit, { reset: 0 });
     const winStart = m.reg('win_start', 16);
     const winCount = m.reg('win_count', 17);
+    // where the window is: the fetch side's own (read when needed) or an entry's descriptors read ahead
+    const winOff = m.reg('win_off', p.regionBits - 1);
+    const winAhead = m.reg('win_ahead', bit);
+    const winSlot = m.reg('win_slot', log2ceil(p.availBatch));
+    const headAhead = m.reg('head_ahead', bit);
+    const idxAhead = m.reg('idx_ahead', bit);
+
+    // ---- reading ahead: one queue at a time has the pool (pfQ). For it avail->idx is read while its chains
+    // are walked, the entries up to it as soon as the window has room, and for each entry read the first
+    // prefetchDescs descriptors from its head into the entry's slot: entries [la, pfNext) have their
+    // descriptors on the way or there, [pfNext, headsEnd) are in the window, [headsEnd, seen) are known.
+    const AB = p.availBatch;
+    const abBits = log2ceil(AB);
+    const pfActive = m.reg('pf_active', bit, { reset: 0 });
+    const pfQ = m.reg('pf_q', qb, { reset: 0 });
+    const pfNext = m.reg('pf_next', 16);
+    // an entry with a head out of range: not read ahead (the walk finds it and fails)
+    const pfBad = m.reg('pf_bad', bit);
+    const pfHead = m.regArray('pf_head', AB, 16);
+    const pfCount = m.regArray('pf_count', AB, log2ceil(PF + 1));
+    const pfSeq = m.regArray('pf_seq', AB, SEQ_BITS);
+    const headsPend = m.reg('heads_pend', bit, { reset: 0 });
+    const headsSeq = m.reg('heads_seq', SEQ_BITS);
+    const headsFrom = m.reg('heads_from', 16);
+    const idxPend = m.reg('idx_pend', bit, { reset: 0 });
+    const idxSeq = m.reg('idx_seq', SEQ_BITS);
+    const idxHere = m.reg('idx_here', bit, { reset: 0 });
+    // Which slots' reads have ended: followed every cycle, while their numbers are within reach of the count.
+    const pfReady = m.reg('pf_ready', AB, { reset: 0 });
+    const pool = rd.sides[POOL];
+    m.if(headsPend.and(pool.past(headsSeq)), () => headsPend.next(0));
+    m.if(idxPend.and(pool.past(idxSeq)), () => {
+      idxPend.next(0);
+      idxHere.next(1);
+    });
+    const slotEnded = cat(...Array.from({ length: AB }, (_, i) => pool.past(pfSeq.item(i))).reverse());
+    const readyClr = m.wire('pf_ready_clr', AB, { default: 0 });
+    pfReady.next(pfReady.or(slotEnded).and(readyClr.not()));
+    const slotOff = (i: Expr) =>
+      lit(lay.ahead, p.regionBits - 1).add(
+        i
+          .bits(abBits - 1, 0)
+          .zext(p.regionBits - 1)
+          .shl(4 + log2ceil(PF)),
+      );
     const d = {
       addr: descRaw.bits(63, 0),
       len: descRaw.bits(95, 64),
@@ -349,31 +439,23 @@ export const SplitEngine = defineModule(
       next: descRaw.bits(127, 112),
     };
     const fatalPulse = m.wire('fatal_pulse', bit, { default: 0 });
+    const uFatalPulse = m.wire('u_fatal_pulse', bit, { default: 0 });
+    const failSet = m.wire('fail_set', Q, { default: 0 });
+    const uFailSet = m.wire('u_fail_set', Q, { default: 0 });
     const irqPulse = m.wire('irq_pulse', Q, { default: 0 });
     const qResetPulse = m.wire('q_reset_pulse', Q, { default: 0 });
     const resetPulse = m.wire('reset_pulse', bit, { default: 0 });
     const abandon = m.let('abandon', devResetting.or(qResetting.and(cqBit).orR()));
     const fail = () => st.goto('fatal');
 
-    // Read a status: on an error the queue fails; abandoned work (a reset) goes back to idle.
+    // Wait for the fetch side's reads: on an error the queue fails; abandoned work (a reset) goes back to idle.
     const onReadStatus = (then: () => void) => {
-      rdStatus.ready.set(1);
-      m.if(rdStatus.valid, () => {
+      m.if(rd.quiet(FETCH), () => {
         m.if(abandon, () => st.goto('idle'))
-          .elseIf(rdStatus.error.ne(0), fail)
+          .elseIf(rd.sides[FETCH].err, fail)
           .else(then);
       });
     };
-    rdStatus.ready.set(0);
-
-    // ---- the used side's working registers
-    const uCount = m.reg('u_count', 9);
-    const uOld = m.reg('u_old', 16);
-    const uDrop = m.reg('u_drop', bit);
-    const forUsed = m.reg('for_used', bit);
-    const uSlot = m.let('u_slot', usedIdx.at(cq).and(numMask));
-    const uNew = m.let('u_new', uOld.add(uCount.zext(16)));
-    done.ready.set(0);
 
     // ---- the scheduler: which queue to look at next
     const idle = st.is('idle');
@@ -391,36 +473,52 @@ export const SplitEngine = defineModule(
     // Registered (a cycle late: a turn given to a queue whose work just ended only reads avail->idx again);
     // failed and resetting queues are masked with the current bits.
     const workReg = m.reg('work_reg', Q, { reset: 0 });
+    // The pool's queue also while its reads ahead of avail->idx or entries are outstanding.
+    const aheadDue = onehot(pfQ).and(pfActive.and(idxPend.or(idxHere).or(headsPend)).rep(Q));
     workReg.next(
       pending
         .or(known)
         .or(eventDue.and(fEventIdx.rep(Q)))
+        .or(aheadDue)
         .and(enableBits),
     );
     const work = m.let('work', workReg.and(failed.or(qResetting).not()));
-    const canFetch = m.let(
-      'can_fetch',
-      idle.and(running).and(devResetting.not()).and(outActive.not()).and(done.valid.not()),
-    );
+    const canFetch = m.let('can_fetch', idle.and(running).and(devResetting.not()).and(outActive.not()));
     const pick = pickQueue(m, 'sched', work.and(canFetch.rep(Q)), lit(1, 1));
 
-    // Queue resets: done once the queue's chains are all back and the sequencer is not on it.
+    // Queue resets: done once the queue's chains are all back and neither side is on it.
+    const uIdle = ust.is('idle');
+    const poolQuiet = m.let('pool_quiet', rd.quiet(POOL));
     const rqDone = cat(
       ...Array.from({ length: Q }, (_, i) =>
         qResetting
           .bit(i)
-          .and(inflight.item(i).eq(0))
-          .and(outActive.and(outQueue.eq(i)).not()),
+          .and(handed.item(i).eq(returned.item(i)))
+          .and(outActive.and(outQueue.eq(i)).not())
+          .and(uIdle.or(uq.ne(i)))
+          .and(pfActive.and(pfQ.eq(i)).not().or(poolQuiet)),
       ).reverse(),
     );
+    // The pool goes to another queue once nothing of its queue's is outstanding or read ahead unwalked.
+    const poolFree = m.reg('pool_free', bit);
+    poolFree.next(
+      pfActive
+        .not()
+        .or(
+          poolQuiet
+            .and(idxPend.or(idxHere).or(headsPend).not())
+            .and(pfNext.eq(lastAvail.at(pfQ)).or(failed.and(onehot(pfQ)).orR())),
+        ),
+    );
+    const ownPool = m.let('own_pool', pfActive.and(pfQ.eq(cq)));
 
     m.if(resetReq, () => devResetting.next(1));
     qResetting.next(qResetting.or(qResetReq));
 
     st.switch({
       idle: () => {
-        m.if(devResetting, () => {
-          // No DMA of the sequencer is outstanding here; the chain on its way out is dropped.
+        m.if(devResetting.and(uIdle).and(poolQuiet), () => {
+          // No DMA of either side is outstanding here; the chain on its way out is dropped.
           forget.set(lit((1n << BigInt(Q)) - 1n, Q));
           devResetting.next(resetReq);
           qResetting.next(0);
@@ -432,63 +530,162 @@ export const SplitEngine = defineModule(
             qResetting.next(qResetting.and(rqDone.not()).or(qResetReq));
             qResetPulse.set(rqDone);
           })
-          .elseIf(done.valid, () => {
-            cq.next(done.queue);
-            forUsed.next(1);
-            st.goto('load');
-          })
-          .elseIf(pick.valid, () => {
+          .elseIf(devResetting.not().and(pick.valid), () => {
             cq.next(pick.index);
-            forUsed.next(0);
             st.goto('load');
           });
       },
       // cq's configuration is in its registers from here on
-      load: () => {
-        m.if(forUsed, () => {
-          uCount.next(0);
-          // (a queue index past the last queue selects nothing: dropped)
-          uDrop.next(
-            failed.or(qResetting).or(enableBits.not()).and(cqBit).orR().or(cqBit.orR().not()).or(running.not()),
-          );
-          uOld.next(usedIdx.at(cq));
-          st.goto('used_take');
+      // cq's configuration and index registers are loading: the states after this one use them
+      load: () => st.goto('plan'),
+      // what next for cq (ahead_idx and ahead_desc come straight back here: they change no index register)
+      plan: () => {
+        // entries before this one are in the window
+        const arrived = mux(headsPend, headsFrom, he);
+        // Reads ahead first (while the command register takes them), then the chain at la once its descriptors
+        // are there; a queue waiting for its reads gives its turn back.
+        const canRead = rd.free;
+        const laReady = pfReady.bit(la.bits(abBits - 1, 0));
+        m.if(ownPool, () => {
+          m.if(abandon, () => st.goto('idle'))
+            .elseIf(pool.err, fail)
+            .elseIf(idxHere, () => {
+              idxHere.next(0);
+              idxAhead.next(1);
+              st.goto('idx_mem');
+            })
+            .elseIf(canRead.and(headsPend.not()).and(he.ne(seen)).and(he.sub(pfNext).lt(AB)), () =>
+              st.goto('ahead_heads'),
+            )
+            .elseIf(canRead.and(pfBad.not()).and(pfNext.ne(arrived)).and(pfNext.sub(la).lt(AB)), () =>
+              st.goto('ahead_entry'),
+            )
+            .elseIf(la.ne(pfNext).and(laReady), () => st.goto('ahead_chain'))
+            .elseIf(canRead.and(idxPend.or(idxHere).not()), () => st.goto('ahead_idx'))
+            .elseIf(la.eq(pfNext).and(la.ne(he)).and(headsPend.not()), () => st.goto('head_mem'))
+            .else(() => st.goto('idle'));
         })
-          .elseIf(la.ne(headsEnd.at(cq)), () => st.goto('head_mem'))
+          .elseIf(poolFree, () => {
+            // the pool is cq's from the next cycle
+            pfActive.next(1);
+            pfQ.next(cq);
+            pfNext.next(la);
+            pfBad.next(0);
+            pool.err.next(0);
+          })
+          .elseIf(la.ne(he), () => st.goto('head_mem'))
           .elseIf(la.ne(seen), () => st.goto('heads_cmd'))
           .else(() => st.goto('idx_cmd'));
       },
 
+      // reading ahead: avail->idx (not waited for)
+      ahead_idx: () => {
+        m.if(rd.free, () => {
+          clearPending.set(cqBit);
+          rd.issue(POOL, driverBase.add(2), lay.aheadWord, 2);
+          idxPend.next(1);
+          idxSeq.next(pool.seq);
+          st.goto('plan');
+        });
+      },
+      // the entries after those in the window: up to the window's room, its end, the ring's end and avail->idx
+      ahead_heads: () => {
+        const slot = he.and(numMask);
+        const inBatch = he.bits(abBits - 1, 0);
+        const toBatchEnd = lit(AB, 17).sub(inBatch.zext(17));
+        const toRingEnd = num.zext(17).sub(slot.zext(17));
+        const known = seen.sub(he).zext(17);
+        const room = lit(AB, 17).sub(he.sub(pfNext).zext(17));
+        const n1 = mux(toBatchEnd.lt(toRingEnd), toBatchEnd, toRingEnd);
+        const n2 = mux(known.lt(room), known, room);
+        const n = mux(n1.lt(n2), n1, n2);
+        const off = lit(lay.avail, p.regionBits - 1).add(cat(cq, inBatch, lit(0, 1)).zext(p.regionBits - 1));
+        m.if(rd.free, () => {
+          rd.issue(POOL, driverBase.add(4).add(slot.zext(64).shl(1)), off, n.shl(1));
+          headsPend.next(1);
+          headsSeq.next(pool.seq);
+          headsFrom.next(he);
+          headsEnd.nextAt(cq, he.add(n.trunc(16)));
+          st.goto('load');
+        });
+      },
+      // the entry at pfNext, then its head's descriptors into the entry's slot
+      ahead_entry: () => {
+        const off = lit(lay.avail, p.regionBits - 1).add(
+          cat(cq, pfNext.bits(abBits - 1, 0), lit(0, 1)).zext(p.regionBits - 1),
+        );
+        fetchWindow(off, () => st.goto('ahead_desc'));
+      },
+      ahead_desc: () => {
+        const h = word16;
+        const left = num.zext(17).sub(h.zext(17));
+        const k = mux(left.lt(PF), left, lit(PF, 17));
+        const at = pfNext.bits(abBits - 1, 0);
+        m.if(h.zext(17).ge(num.zext(17)), () => {
+          pfBad.next(1);
+          st.goto('plan');
+        }).elseIf(rd.free, () => {
+          rd.issue(POOL, descBase.add(h.zext(64).shl(4)), slotOff(pfNext), k.shl(4));
+          pfHead.nextAt(at, h);
+          pfCount.nextAt(at, k.trunc(pfCount.item(0).width));
+          pfSeq.nextAt(at, pool.seq);
+          readyClr.set(lit(1, AB).shl(at));
+          pfNext.next(pfNext.inc());
+          st.goto('plan');
+        });
+      },
+      // the chain at la, from its entry's slot
+      ahead_chain: () => {
+        const at = la.bits(abBits - 1, 0);
+        word16.next(pfHead.at(at));
+        winStart.next(pfHead.at(at));
+        winCount.next(pfCount.at(at).zext(17));
+        winOff.next(slotOff(la));
+        winSlot.next(at);
+        headAhead.next(1);
+        st.goto('head_check');
+      },
+
       // avail->idx: how far the driver has gone
       idx_cmd: () => {
-        clearPending.set(cqBit);
-        read(driverBase.add(2), lay.word, 2);
-        st.goto('idx_wait');
+        m.if(rd.free, () => {
+          idxAhead.next(0);
+          clearPending.set(cqBit);
+          read(driverBase.add(2), lay.word, 2);
+          st.goto('idx_wait');
+        });
       },
       idx_wait: () => onReadStatus(() => st.goto('idx_mem')),
-      idx_mem: () => fetchWindow(lit(lay.word, p.regionBits - 1), () => st.goto('idx_check')),
+      idx_mem: () =>
+        fetchWindow(mux(idxAhead, lit(lay.aheadWord, p.regionBits - 1), lit(lay.word, p.regionBits - 1)), () =>
+          st.goto('idx_check'),
+        ),
       idx_check: () => {
         const idx = word16;
         const n = idx.sub(la);
         m.if(n.zext(17).gt(num.zext(17)), fail)
+          .elseIf(idx.eq(seen).and(la.ne(seen)), () => st.goto('load'))
           .elseIf(n.eq(0), () => {
             // Nothing new. With EVENT_IDX ask for a kick at this index, then look once more.
             m.if(fEventIdx.and(eventValid.and(cqBit).orR().not().or(eventSent.at(cq).ne(idx))), () => {
-              eventSent.nextAt(cq, idx);
-              stage(lay.availEvent, idx, 2);
-              write(deviceBase.add(num.zext(64).shl(3)).add(4), lay.availEvent, 2);
-              st.goto('event_wait');
+              // (the out half's write port and the write command: the used side's while it stages)
+              m.if(wr.free.and(uWriting.not()), () => {
+                eventSent.nextAt(cq, idx);
+                stage(lay.availEvent, idx, 2);
+                write(deviceBase.add(num.zext(64).shl(3)).add(4), lay.availEvent, 2);
+                st.goto('event_wait');
+              });
             }).else(() => st.goto('idle'));
           })
           .else(() => {
             availSeen.nextAt(cq, idx);
-            st.goto('heads_cmd');
+            st.goto('load');
           });
       },
       event_wait: () => {
-        m.if(wrOut.eq(0).and(wrValid.not()), () => {
+        m.if(wr.quiet(FETCH), () => {
           m.if(abandon, () => st.goto('idle'))
-            .elseIf(wrErr, fail)
+            .elseIf(wr.sides[FETCH].err, fail)
             .else(() => {
               eventValid.next(eventValid.or(cqBit));
               st.goto('idx_cmd');
@@ -506,14 +703,17 @@ export const SplitEngine = defineModule(
         const n1 = mux(toBatchEnd.lt(toRingEnd), toBatchEnd, toRingEnd);
         const n = mux(a.lt(n1), a, n1);
         const off = lit(lay.avail, p.regionBits - 1).add(cat(cq, inBatch, lit(0, 1)).zext(p.regionBits - 1));
-        read(driverBase.add(4).add(slot.zext(64).shl(1)), off, n.shl(1));
-        headsEnd.nextAt(cq, la.add(n.trunc(16)));
-        st.goto('heads_wait');
+        m.if(rd.free, () => {
+          read(driverBase.add(4).add(slot.zext(64).shl(1)), off, n.shl(1));
+          headsEnd.nextAt(cq, la.add(n.trunc(16)));
+          st.goto('heads_wait');
+        });
       },
       heads_wait: () => onReadStatus(() => st.goto('head_mem')),
       head_mem: () => {
         const inBatch = la.bits(log2ceil(p.availBatch) - 1, 0);
         const off = lit(lay.avail, p.regionBits - 1).add(cat(cq, inBatch, lit(0, 1)).zext(p.regionBits - 1));
+        headAhead.next(0);
         fetchWindow(off, () => st.goto('head_check'));
       },
       head_check: () => {
@@ -527,7 +727,9 @@ export const SplitEngine = defineModule(
         sawWrite.next(0);
         total.next(0);
         cbLen.next(0);
-        winValid.next(0);
+        // (ahead_chain set the window to the entry's slot)
+        winValid.next(headAhead);
+        winAhead.next(headAhead);
         m.if(h.zext(17).ge(num.zext(17)), fail)
           .elseIf(fInOrder.and(h.ne(expectHead.at(cq))), fail)
           .else(() => st.goto('desc_need'));
@@ -536,11 +738,13 @@ export const SplitEngine = defineModule(
       // the descriptor at j of the current table: from the window, or a new window from j
       desc_need: () => {
         const inWin = winValid.and(j.zext(17).sub(winStart.zext(17)).lt(winCount));
-        m.if(inWin, () => st.goto('desc_mem')).else(() => {
+        m.if(inWin, () => st.goto('desc_mem')).elseIf(rd.free, () => {
           const left = tblN.zext(17).sub(j.zext(17));
           const k = mux(left.lt(p.descBatch), left, lit(p.descBatch, 17));
           read(tblBase.add(j.zext(64).shl(4)), lay.desc, k.shl(4));
           winValid.next(1);
+          winAhead.next(0);
+          winOff.next(lay.desc);
           winStart.next(j);
           winCount.next(k);
           st.goto('desc_wait');
@@ -549,8 +753,11 @@ export const SplitEngine = defineModule(
       desc_wait: () => onReadStatus(() => st.goto('desc_mem')),
       desc_mem: () => {
         const idx = j.sub(winStart).trunc(log2ceil(p.descBatch) + 1);
-        const off = lit(lay.desc, p.regionBits - 1).add(idx.zext(p.regionBits - 1).shl(4));
-        fetchWindow(off, () => st.goto('desc_walk'));
+        const off = winOff.add(idx.zext(p.regionBits - 1).shl(4));
+        // a slot's descriptors once their read has ended (a read ahead's error is the pool queue's: cq's)
+        m.if(winAhead.and(pfReady.bit(winSlot).not()), () => {})
+          .elseIf(winAhead.and(pool.err), fail)
+          .else(() => fetchWindow(off, () => st.goto('desc_walk')));
       },
       // the checks of the golden model (tb/virtio/ring/device.ts nextSplit, walkSplitIndirect, addSeg)
       desc_walk: () => {
@@ -608,20 +815,72 @@ export const SplitEngine = defineModule(
               outPos.next(0);
               lastAvail.nextAt(cq, la.add(1));
               expectHead.nextAt(cq, head.add(s).and(numMask));
-              inflight.nextAt(cq, inflight.at(cq).inc());
+              handed.nextAt(cq, handed.at(cq).inc());
               st.goto('idle');
             });
           });
       },
 
-      // completions: the used elements of consecutive `done`s of one queue (up to the batch and the ring's
-      // end; with IN_ORDER one element for the batch), then used->idx
-      used_take: () => {
-        const roomEnd = uSlot.zext(17).add(uCount.zext(17)).lt(num.zext(17));
-        const take = done.valid.and(done.queue.eq(cq)).and(uCount.lt(p.usedBatch)).and(roomEnd.or(fInOrder).or(uDrop));
+      fatal: () => {
+        fatalPulse.set(1);
+        m.if(abandon.not(), () => failSet.set(cqBit));
+        st.goto('idle');
+      },
+    });
+
+    // ---- the used side: completions of one queue at a time (consecutive `done`s up to the batch and the
+    // ring's end; with IN_ORDER one element for the batch), written as one command, then used->idx, then
+    // the notification decision from what the driver asked, read after the publishing write
+    const uqBit = onehot(uq);
+    const uNum = cfgReg('u_num', uq, (q) => q.size);
+    const uNumMask = cfgReg('u_num_mask', uq, (q) => q.size.sub(1));
+    const uDriverBase = cfgReg('u_driver_base', uq, (q) => q.driver);
+    const uDeviceBase = cfgReg('u_device_base', uq, (q) => q.device);
+    const uCount = m.reg('u_count', 9);
+    const uOld = m.reg('u_old', 16);
+    const uDrop = m.reg('u_drop', bit);
+    const uSlot = m.let('u_slot', usedIdx.at(uq).and(uNumMask));
+    const uNew = m.let('u_new', uOld.add(uCount.zext(16)));
+    const uAbandon = m.let('u_abandon', devResetting.or(qResetting.and(uqBit).orR()));
+    done.ready.set(0);
+    // used_event / avail->flags, taken off mem_wr as the read engine writes it (the fetch side's window stays its own)
+    const noteBytes = [m.reg('note_lo', 8), m.reg('note_hi', 8)];
+    const noteWord = m.let('note_word', cat(noteBytes[1], noteBytes[0]));
+    const noteLine = Math.floor((p.base + lay.note) / B);
+    const noteAt = lay.note % B;
+    const wrAccepted = memWr.valid.and(memWr.ready);
+    for (const [line, pos] of [
+      [noteLine, noteAt],
+      [noteLine - 1, B + noteAt],
+    ] as const) {
+      if (line < 0) continue;
+      const hit = wrAccepted.and(memWr.addr.eq(line));
+      for (let k = 0; k < 2; k++)
+        m.if(hit.and(memWr.be.bit(pos + k)), () =>
+          noteBytes[k].next(memWr.data.bits(8 * (pos + k) + 7, 8 * (pos + k))),
+        );
+    }
+    ust.switch({
+      idle: () => {
+        m.if(done.valid.and(devResetting.not()), () => {
+          uq.next(done.queue);
+          ust.goto('load');
+        });
+      },
+      load: () => {
+        uCount.next(0);
+        // (a queue index past the last queue selects nothing: dropped)
+        uDrop.next(failed.or(qResetting).or(enableBits.not()).and(uqBit).orR().or(uqBit.orR().not()).or(running.not()));
+        uOld.next(usedIdx.at(uq));
+        ust.goto('take');
+      },
+      // uq's configuration is in its registers from here on
+      take: () => {
+        const roomEnd = uSlot.zext(17).add(uCount.zext(17)).lt(uNum.zext(17));
+        const take = done.valid.and(done.queue.eq(uq)).and(uCount.lt(p.usedBatch)).and(roomEnd.or(fInOrder).or(uDrop));
         m.if(take, () => {
           done.ready.set(1);
-          inflight.nextAt(cq, inflight.at(cq).dec());
+          returned.nextAt(uq, returned.at(uq).inc());
           m.if(uDrop.not(), () => {
             uCount.next(uCount.inc());
             const pos = mux(fInOrder, lit(0, 9), uCount);
@@ -629,66 +888,88 @@ export const SplitEngine = defineModule(
             stage(off, cat(done.len, done.id.zext(32)), 8);
           });
         })
-          .elseIf(uCount.eq(0), () => st.goto('idle'))
-          .else(() => {
+          .elseIf(uCount.eq(0), () => ust.goto('idle'))
+          .elseIf(wr.free, () => {
             const elems = mux(fInOrder, lit(1, 9), uCount);
-            write(deviceBase.add(4).add(uSlot.zext(64).shl(3)), lay.elems, elems.zext(12).shl(3));
-            st.goto('used_elems');
+            wr.issue(USED, uDeviceBase.add(4).add(uSlot.zext(64).shl(3)), lay.elems, elems.zext(12).shl(3));
+            ust.goto('elems');
           });
       },
-      used_elems: () => {
+      elems: () => {
         // used->idx after the elements (the write engine keeps commands in order on the link)
-        m.if(wrValid.not(), () => {
+        m.if(wr.free, () => {
           stage(lay.usedIdx, uNew, 2);
-          write(deviceBase.add(2), lay.usedIdx, 2);
-          st.goto('used_idx');
+          wr.issue(USED, uDeviceBase.add(2), lay.usedIdx, 2);
+          ust.goto('idx');
         });
       },
-      used_idx: () => {
-        m.if(wrOut.eq(0).and(wrValid.not()), () => {
-          m.if(abandon, () => st.goto('idle'))
-            .elseIf(wrErr, fail)
-            .else(() => {
-              usedIdx.nextAt(cq, uNew);
+      idx: () => {
+        m.if(wr.quiet(USED), () => {
+          m.if(uAbandon, () => ust.goto('idle'))
+            .elseIf(wr.sides[USED].err, () => ust.goto('fatal'))
+            .elseIf(rd.canIssue(USED), () => {
+              usedIdx.nextAt(uq, uNew);
               // The driver's suppression, read after the publishing write: used_event or avail->flags.
-              read(mux(fEventIdx, driverBase.add(num.zext(64).shl(1)).add(4), driverBase), lay.word, 2);
-              st.goto('note_wait');
+              const at = mux(fEventIdx, uDriverBase.add(uNum.zext(64).shl(1)).add(4), uDriverBase);
+              rd.issue(USED, at, lay.note, 2);
+              ust.goto('note_wait');
             });
         });
       },
-      note_wait: () => onReadStatus(() => st.goto('note_mem')),
-      note_mem: () => fetchWindow(lit(lay.word, p.regionBits - 1), () => st.goto('note_check')),
+      note_wait: () => {
+        m.if(rd.quiet(USED), () => {
+          m.if(uAbandon, () => ust.goto('idle'))
+            .elseIf(rd.sides[USED].err, () => ust.goto('fatal'))
+            .else(() => ust.goto('note_check'));
+        });
+      },
       note_check: () => {
-        const v = word16;
+        const v = noteWord;
         // vring_need_event(used_event, new, old)
         const need = uNew.sub(v).sub(1).lt(uNew.sub(uOld));
         const notify = mux(fEventIdx, need, v.bit(VRING_AVAIL_F_NO_INTERRUPT).not());
-        m.if(notify, () => irqPulse.set(cqBit));
-        st.goto('idle');
+        m.if(notify, () => irqPulse.set(uqBit));
+        ust.goto('idle');
       },
-
       fatal: () => {
-        fatalPulse.set(1);
-        m.if(abandon.not(), () => failed.next(failed.or(cqBit)));
-        st.goto('idle');
+        uFatalPulse.set(1);
+        m.if(uAbandon.not(), () => uFailSet.set(uqBit));
+        ust.goto('idle');
       },
     });
+    failed.next(failed.or(failSet).or(uFailSet).and(forget.not()));
+    m.if(forget.and(onehot(pfQ)).orR(), () => {
+      pfActive.next(0);
+      headsPend.next(0);
+      idxPend.next(0);
+      idxHere.next(0);
+    });
     m.if(forget.orR(), () => {
-      failed.next(failed.and(forget.not()));
       eventValid.next(eventValid.and(forget.not()));
       for (let i = 0; i < Q; i++)
         m.if(forget.bit(i), () => {
-          for (const a of [lastAvail, availSeen, headsEnd, usedIdx, expectHead, inflight]) a.nextAt(i, 0);
+          for (const a of [lastAvail, availSeen, headsEnd, usedIdx, expectHead, handed, returned]) a.nextAt(i, 0);
         });
     });
-    m.if(wrErr.and(idle), () => wrErr.next(0));
+    for (const c of [rd, wr]) {
+      m.if(idle, () => c.sides[FETCH].err.next(0));
+      m.if(uIdle, () => c.sides[USED].err.next(0));
+    }
     cbuf.write(cbLen.trunc(cbBits), cat(d.addr, d.len, d.flags.bit(VRING_DESC_F_WRITE)), cbWr);
 
     irqQueue.set(irqPulse);
-    fatalError.set(fatalPulse);
+    fatalError.set(fatalPulse.or(uFatalPulse));
     queueResetDone.set(qResetPulse);
     resetDone.set(resetPulse);
-    busy.set(idle.not().or(outActive).or(rdValid).or(wrValid).or(wrOut.ne(0)));
+    busy.set(
+      idle
+        .not()
+        .or(uIdle.not())
+        .or(outActive)
+        .or(rdValid)
+        .or(wrValid)
+        .or(rd.quiet(FETCH).and(rd.quiet(USED)).and(poolQuiet).and(wr.quiet(FETCH)).and(wr.quiet(USED)).not()),
+    );
     return {
       features,
       driver_ok: driverOk,
@@ -712,7 +993,7 @@ export const SplitEngine = defineModule(
   {
     name: (p) =>
       `virtq_split_w${p.W}_q${p.queues}_d${p.devBits}_b${p.base.toString(16)}_r${p.regionBits}_l${p.lenBits}_i${p.idBits}` +
-      `_c${p.maxChain}_a${p.availBatch}_e${p.descBatch}_u${p.usedBatch}`,
+      `_c${p.maxChain}_a${p.availBatch}_e${p.descBatch}_u${p.usedBatch}_p${p.prefetchDescs ?? 4}`,
     doc: 'Split virtqueue engine: avail ring and descriptor fetch in batches, chain checks, used ring write-back, notifications.',
   },
 );

@@ -16,6 +16,8 @@ export interface SplitLayoutParams {
   descBatch: number;
   /** Used elements written per write. */
   usedBatch: number;
+  /** Descriptors read ahead per available entry (the head's and the next ones in the table). */
+  prefetchDescs: number;
 }
 
 /**
@@ -31,6 +33,12 @@ export interface SplitLayout {
   desc: number;
   /** fetch half: the available ring entries of queue q, slot i mod availBatch: avail + 2 (q availBatch + i). */
   avail: number;
+  /** fetch half: the used side's 16-bit word (used_event or avail->flags), in a line of its own. */
+  note: number;
+  /** fetch half: avail->idx read ahead. */
+  aheadWord: number;
+  /** fetch half: the descriptors read ahead for available entry i: ahead + 16 prefetchDescs (i mod availBatch). */
+  ahead: number;
   /** out half: the used index to publish. */
   usedIdx: number;
   /** out half: the avail_event value to write (EVENT_IDX). */
@@ -49,8 +57,16 @@ export function splitLayout(p: SplitLayoutParams): SplitLayout {
     usedIdx: 8,
     availEvent: 16,
     elems: 24,
+    note: 0,
+    aheadWord: 0,
+    ahead: 0,
   };
-  const fetchEnd = l.avail + 2 * p.queues * p.availBatch;
+  // The note in a line after the entries' (8 bytes in: its access may start 2 bytes before it).
+  l.note = (Math.ceil((l.avail + 2 * p.queues * p.availBatch) / p.lineBytes) + 1) * p.lineBytes + 8;
+  l.aheadWord = l.note + 8;
+  // (descriptors are taken out of a window at 16-byte positions; 64-byte slots stay inside one completion)
+  l.ahead = Math.ceil((l.aheadWord + 8) / 64) * 64;
+  const fetchEnd = l.ahead + 16 * p.prefetchDescs * p.availBatch;
   const outEnd = l.elems + 8 * p.usedBatch;
   if (fetchEnd > half || outEnd > half || half < 4 * p.lineBytes)
     throw paramError(

@@ -3,8 +3,10 @@
 // build/sim), boots the guest against the bridge (tb/linux), and reports.
 //
 //   npm run linux -- [--ring packed|split] [--queues N] [--disk MiB] [--mib MiB] [--randops N] [--seed N]
+//                    [--data-plane rtl|golden] [--fault used-len|used-id|data] [--used-check fail|count]
 //                    [--waves FILE] [--watchdog SECONDS] [--verbose]
 import { parseArgs } from 'node:util';
+import { DEVICE_FAULTS, type DeviceFault } from '../../tb/linux/faults';
 import { CLOCK_HZ, runLinux, type LinuxRunResult } from '../../tb/linux/run';
 import { table } from '../lib/proc';
 import { ensureInitramfs } from './initramfs';
@@ -14,10 +16,13 @@ const { values } = parseArgs({
   options: {
     ring: { type: 'string', default: 'packed' },
     queues: { type: 'string', default: '2' },
-    disk: { type: 'string', default: '64' },
+    disk: { type: 'string', default: '32' },
     mib: { type: 'string', default: '16' },
     randops: { type: 'string', default: '64' },
     seed: { type: 'string', default: String(Date.now() % 90000) },
+    'data-plane': { type: 'string', default: 'rtl' },
+    fault: { type: 'string' },
+    'used-check': { type: 'string', default: 'fail' },
     waves: { type: 'string' },
     watchdog: { type: 'string', default: '120' },
     verbose: { type: 'boolean', default: false },
@@ -36,7 +41,22 @@ if (values.ring !== 'packed' && values.ring !== 'split') {
   console.error(`linux: --ring ${values.ring}: packed or split`);
   process.exit(2);
 }
+if (values['data-plane'] !== 'rtl' && values['data-plane'] !== 'golden') {
+  console.error(`linux: --data-plane ${values['data-plane']}: rtl or golden`);
+  process.exit(2);
+}
+if (values.fault !== undefined && !(DEVICE_FAULTS as readonly string[]).includes(values.fault)) {
+  console.error(`linux: --fault ${values.fault}: one of ${DEVICE_FAULTS.join(', ')}`);
+  process.exit(2);
+}
+if (values['used-check'] !== 'fail' && values['used-check'] !== 'count') {
+  console.error(`linux: --used-check ${values['used-check']}: fail or count`);
+  process.exit(2);
+}
 const opts = {
+  usedCheck: values['used-check'] as 'fail' | 'count',
+  dataPlane: values['data-plane'] as 'rtl' | 'golden',
+  fault: values.fault as DeviceFault | undefined,
   packed: values.ring === 'packed',
   queues: int('queues', values.queues, 1, 16),
   diskMiB: int('disk', values.disk, 1, 1 << 16),
@@ -53,10 +73,10 @@ console.log(
   `linux: kernel ${kernel.linux} (linux-source ${kernel.version}${kernel.buildSeconds ? `, built in ${kernel.buildSeconds.toFixed(0)} s` : ''})`,
 );
 console.log(
-  `linux: ${opts.packed ? 'packed' : 'split'} rings, ${opts.queues} queue(s), ${opts.diskMiB} MiB disk, ${opts.mib} MiB pattern, ${opts.randops} mixed operations, seed ${opts.seed}`,
+  `linux: ${opts.dataPlane} data plane, ${opts.packed ? 'packed' : 'split'} rings, ${opts.queues} queue(s), ${opts.diskMiB} MiB disk, ${opts.mib} MiB pattern, ${opts.randops} mixed operations, seed ${opts.seed}`,
 );
 console.log(
-  `linux: replay with: npm run linux -- --ring ${values.ring} --queues ${opts.queues} --disk ${opts.diskMiB} --mib ${opts.mib} --randops ${opts.randops} --seed ${opts.seed}`,
+  `linux: replay with: npm run linux -- --ring ${values.ring} --queues ${opts.queues} --disk ${opts.diskMiB} --mib ${opts.mib} --randops ${opts.randops} --seed ${opts.seed} --data-plane ${opts.dataPlane}${opts.fault ? ` --fault ${opts.fault}` : ''}`,
 );
 
 let r: LinuxRunResult;
@@ -80,7 +100,8 @@ try {
 }
 report(r);
 console.log(`linux: total ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-if (!r.ok) process.exit(1);
+if (r.usedLengthErrors.length) console.log(`linux: FAILED: the device returned wrong used lengths (see above)`);
+if (!r.ok || r.usedLengthErrors.length) process.exit(1);
 
 function report(r: LinuxRunResult): void {
   const mb = (bytes: number, s: number) => (s > 0 ? (bytes / 1e6 / s).toFixed(2) : '-');
@@ -114,7 +135,7 @@ function report(r: LinuxRunResult): void {
   );
   if (!r.rtlDataPlane)
     console.log(
-      'simulated rates: none yet: the golden data plane moves the data in zero cycles (the cycles are the control plane: doorbells, MSI-X)',
+      'simulated rates: none: the golden data plane moves the data in zero cycles (the cycles are the control plane: doorbells, MSI-X)',
     );
   console.log(
     `\nsimulated ${r.cycles} cycles in ${r.wallSeconds.toFixed(1)} s wall; the model was clocked for ${r.clockedSeconds.toFixed(2)} s: ${(r.cycles / Math.max(r.clockedSeconds, 1e-9)).toFixed(0)} cycles/s while clocked, ${(r.cycles / r.wallSeconds).toFixed(0)} cycles/s over the run (the guest's own time included)`,
@@ -137,6 +158,7 @@ function report(r: LinuxRunResult): void {
       .join(', ');
   console.log(`root complex: to device: ${dir(r.rc.toDevice)}`);
   console.log(`root complex: from device: ${dir(r.rc.fromDevice)}`);
+  for (const e of r.usedLengthErrors) console.log(`wrong used length: ${e}`);
   console.log(
     `root complex: ${r.rc.interrupts} MSI-X messages, ${r.rc.violations} violations, checker mismatches ${r.checkerMismatches}; completer ${JSON.stringify(r.rc.completer)}`,
   );

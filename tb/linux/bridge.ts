@@ -5,14 +5,14 @@
 // complex stays on (a violation throws from the pump with the TLP that caused it), and the CheckedLink compares
 // every register read of the RTL with the golden transport.
 //
-// The data plane is pluggable (DataPlane): today the golden one (golden-dataplane.ts) serves the queues the RTL
-// control plane hands over; the RTL queue engines replace it when they land.
+// The data plane is pluggable (DataPlane): the RTL one (rtl-dataplane.ts: the whole virtio-blk function serves its
+// queues itself) or the golden one (golden-dataplane.ts: the golden models serve the queues the RTL control plane
+// hands over).
 import type { VirtioPciLayout } from '../../gen/virtio/layout';
 import { PCI_BASE_ADDRESS_0 } from '../pcie/cfgspace';
 import type { RootComplex } from '../pcie/rootcomplex';
 import type { TapLink } from '../pcie/link';
 import type { CheckedLink } from '../virtio/checker';
-import type { EndpointLink } from '../virtio/standin';
 
 /** One guest access, as sim/vhost decodes it (kept structural: tb/ does not depend on the back-end). */
 export interface GuestPciRequest {
@@ -25,14 +25,16 @@ export interface GuestPciRequest {
 
 /**
  * What serves the queues behind the control plane. The golden one (golden-dataplane.ts) serves a queue when the
- * RTL reports its doorbell. The RTL queue engines, when they land, make this a pump: the endpoint elaborated with
- * them does the queue work and its DMA itself (dp_tx -> the root complex -> the guest's memory), and service()
- * clocks the model while it is busy (the loop clocks it only when the guest asks for something otherwise).
+ * RTL reports its doorbell. The RTL one (rtl-dataplane.ts) is a pump: the whole function does the queue work and
+ * its DMA itself (-> the root complex -> the guest's memory), and service() clocks the model while it is busy (the
+ * loop clocks it only when the guest asks for something otherwise).
  */
 export interface DataPlane {
   readonly name: string;
   /** Called after every batch of guest accesses and whenever the loop is idle: serve what the device may; true if it did anything. */
   service(): boolean;
+  /** The disk's bytes, for the host's check of what the guest wrote. */
+  readDisk(offset: number, length: number): Uint8Array;
   /** Features negotiated on the queues, for the report. */
   summary(): Record<string, string | number>;
 }
@@ -41,7 +43,8 @@ export interface BridgeParts {
   rc: RootComplex;
   link: CheckedLink;
   tap: TapLink;
-  ep: EndpointLink;
+  /** The simulated device: the bridge waits until it took the posted writes queued for it. */
+  device: { readonly rxPending: number };
 }
 
 /** Config space size a guest may address (PCIe extended configuration space). */
@@ -107,7 +110,7 @@ export class PciBridge {
   syncPosted(): void {
     if (!this.postedSinceSync) return;
     this.postedSinceSync = false;
-    const ep = this.parts.ep.endpoint;
+    const ep = this.parts.device;
     // Short steps: a long one would clock the idle model up to the pump's window (4096 cycles) per batch.
     for (let n = 0; ep.rxPending > 0; n++) {
       if (n > 100_000) throw new Error(`bridge: the endpoint has not taken its posted writes in ${n * 16} cycles`);

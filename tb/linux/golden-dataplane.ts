@@ -5,7 +5,6 @@
 // dp_irq_queue port, so that the RTL's MSI-X logic sends them.
 import type { Sim, SignalWatch } from '../../sim/index';
 import type { RootComplex } from '../pcie/rootcomplex';
-import { BLK_T } from '../virtio/blk/defs';
 import { BlkDevice } from '../virtio/blk/device';
 import { ringFeatures, ringFeaturesName } from '../virtio/ring/defs';
 import { DeviceQueue } from '../virtio/ring/device';
@@ -13,18 +12,9 @@ import { HostDma } from '../virtio/ring/dma';
 import type { DataPlaneStandIn } from '../virtio/standin';
 import type { DataPlane } from './bridge';
 
-/** One request the device completed: what, how many bytes of data, when (simulated cycle and wall ms). */
-export interface IoRecord {
-  type: 'read' | 'write' | 'other';
-  bytes: number;
-  cycle: number;
-  wallMs: number;
-}
-
 export class GoldenDataPlane implements DataPlane {
   readonly name = 'golden (tb/virtio ring + blk models)';
   readonly blk: BlkDevice;
-  readonly io: IoRecord[] = [];
   private readonly dma: HostDma;
   private queues: (DeviceQueue | undefined)[] = [];
   private readonly notifies: SignalWatch[];
@@ -64,13 +54,7 @@ export class GoldenDataPlane implements DataPlane {
       const res = this.blk.serve(dq);
       this.stats.serves++;
       if (res.error) throw new Error(`data plane: queue ${q}: ${res.error.message}`);
-      const wallMs = performance.now();
-      for (const o of res.outcomes) {
-        this.stats.requests++;
-        const type = o.type === BLK_T.IN ? 'read' : o.type === BLK_T.OUT ? 'write' : 'other';
-        const bytes = type === 'read' ? o.len - 1 : type === 'write' ? o.chain.readable - 16 : 0;
-        this.io.push({ type, bytes, cycle: this.rc.now, wallMs });
-      }
+      this.stats.requests += res.outcomes.length;
       if (res.publish.notify) {
         this.stats.interrupts++;
         const before = this.rc.interrupts.length;
@@ -86,6 +70,10 @@ export class GoldenDataPlane implements DataPlane {
       did = true;
     }
     return did;
+  }
+
+  readDisk(offset: number, length: number): Uint8Array {
+    return this.blk.disk.read(offset, length);
   }
 
   private queue(q: number): DeviceQueue {

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { featureNames } from '../../gen/virtio/regmap';
+import { featureNames, STATUS } from '../../gen/virtio/regmap';
 import { VirtioEndpoint } from '../../gen/virtio/top';
 import { designPorts } from '../../sim/design';
 import { Sim } from '../../sim/index';
@@ -18,11 +18,15 @@ import { TapLink } from '../pcie/link';
 import { RootComplex, type RcStats } from '../pcie/rootcomplex';
 import { decodeTlp, describeTlp } from '../pcie/tlp';
 import { CheckedLink, checkingModel } from '../virtio/checker';
+import type { GoldenTransport } from '../virtio/golden/transport';
 import { DataPlaneStandIn, EndpointLink } from '../virtio/standin';
 import { PciBridge, type DataPlane } from './bridge';
-import { GoldenDataPlane, type IoRecord } from './golden-dataplane';
+import { DeviceFaultLink, type DeviceFault } from './faults';
+import { GoldenDataPlane } from './golden-dataplane';
 import { linuxLayout } from './layout';
 import { guestPattern } from './pattern';
+import { diskAccessFlags, linuxBlkTop, RtlDataPlane, VirtioBlkTop, virtioBlkConfig } from './rtl-dataplane';
+import { UsedLengthCheck } from './usedcheck';
 
 /** The clock the simulated rates assume (a PCIe Gen3 x8 user clock). */
 export const CLOCK_HZ = 250e6;
@@ -33,7 +37,7 @@ export interface LinuxRunOptions {
   initramfs: string;
   /** MiB of pattern the guest writes and verifies. */
   mib: number;
-  /** Disk size in MiB (at least mib). */
+  /** Disk size in MiB (at least mib; a power of two for the RTL data plane, whose disk is on chip). */
   diskMiB: number;
   packed: boolean;
   queues: number;
@@ -46,18 +50,46 @@ export interface LinuxRunOptions {
   watchdogSeconds?: number;
   /** FST waveform of the whole run (slow). */
   waves?: string;
-  /** The data plane: the golden models today; 'rtl' once the queue engines exist. */
+  /**
+   * The data plane: 'rtl' (default) simulates the whole virtio-blk function (gen/virtq/blk_top.ts); 'golden' the
+   * RTL endpoint alone with the golden queue and blk models serving its queues.
+   */
   dataPlane?: 'golden' | 'rtl';
+  /** A deliberately broken device (tb/linux/faults.ts): the run must fail, naming what went wrong. */
+  fault?: DeviceFault;
+  /**
+   * The host's used-length check (RTL data plane): 'fail' (default) ends the run at the first wrong length;
+   * 'count' lets the run go on and reports them (`usedLengthErrors`), to see a device bug's pattern.
+   */
+  usedCheck?: 'fail' | 'count';
   log?: (line: string) => void;
   /** Every guest console line. */
   onConsole?: (line: string) => void;
 }
 
+/** One phase of the guest's workload, between two of its PHASE lines: its block I/O (the guest's own counts). */
 export interface PhaseFigures {
   requests: number;
   bytes: number;
   cycles: number;
   wallSeconds: number;
+}
+
+/** A PHASE line's /sys/block/vda/stat counts: requests and sectors, reads and writes, and flushes. */
+interface PhaseMark {
+  name: string;
+  cycle: number;
+  wallMs: number;
+  requests: number;
+  sectors: number;
+}
+
+function phaseMark(fact: string, cycle: number, wallMs: number): PhaseMark {
+  // PHASE <name> io=<read ios>,<read sectors>,<write ios>,<write sectors>,<flush ios> [...]
+  const m = /^PHASE (\S+) io=(\d+),(\d+),(\d+),(\d+),(\d+)/.exec(fact);
+  if (!m) throw new LinuxRunError(`the guest's phase line is malformed: ${fact}`);
+  const n = m.slice(2).map(Number);
+  return { name: m[1], cycle, wallMs, requests: n[0] + n[2] + n[4], sectors: n[1] + n[3] };
 }
 
 export interface LinuxRunResult {
@@ -79,9 +111,15 @@ export interface LinuxRunResult {
   vhost: VhostUserBackend['stats'];
   dataPlane: Record<string, string | number>;
   checkerMismatches: number;
+  /** 'count' mode: the wrong used lengths the host saw (the first 20). */
+  usedLengthErrors: string[];
 }
 
 export class LinuxRunError extends Error {}
+
+/** Guest console lines that end a run at once: virtio_ring's BAD_RING, I/O errors, oopses and panics. */
+const KERNEL_ERROR =
+  /virtio\S* virtio\d+: .*(out of range|is not a head|unexpected|broken)|I\/O error, dev vda|Buffer I\/O error|Kernel panic|BUG:|Oops/;
 
 /** Recent TLPs both ways, for a failure's message. */
 class TlpHistory {
@@ -104,34 +142,55 @@ class TlpHistory {
 
 export async function runLinux(o: LinuxRunOptions): Promise<LinuxRunResult> {
   const log = o.log ?? (() => {});
-  if (o.dataPlane === 'rtl')
-    throw new LinuxRunError('the RTL data plane (issue 8) is not in this tree yet: use the golden one');
   if (o.diskMiB < o.mib) throw new LinuxRunError(`a ${o.diskMiB} MiB disk cannot hold ${o.mib} MiB of pattern`);
+  const rtl = (o.dataPlane ?? 'rtl') === 'rtl';
   const capacity = o.diskMiB * 2048;
-  const layout = linuxLayout({ packed: o.packed, queues: o.queues });
-  // The device type's default configuration; the disk's capacity is set at run time (below), so that another disk
-  // size does not mean another Verilator build.
-  const ports = designPorts(VirtioEndpoint.elaborate({ layout, W: 64 }));
-  const sim = Sim.load({ ports, quiet: true, seed: o.seed, trace: o.waves ?? false });
+  const base = linuxLayout({ packed: o.packed, queues: o.queues });
+  // RTL: the whole function, its disk's size a generator parameter (one Verilator build per size). Golden: the
+  // endpoint alone with the device type's default configuration; the capacity is set at run time (below).
+  const top = rtl ? linuxBlkTop(base, o.diskMiB) : undefined;
+  const cfg = top ? virtioBlkConfig(top) : undefined;
+  const layout = cfg?.endpoint.layout ?? base;
+  const ports = designPorts(top ? VirtioBlkTop.elaborate(top) : VirtioEndpoint.elaborate({ layout, W: 64 }));
+  const sim = Sim.load({
+    ports,
+    quiet: true,
+    seed: o.seed,
+    trace: o.waves ?? false,
+    // Nothing replays a Linux run: recording its stimulus (every DMA completion) would only cost memory.
+    record: false,
+    // The host zeroes the on-chip disk and reads it back (disk.mem) to check the pattern.
+    verilatorFlags: top ? diskAccessFlags() : undefined,
+  });
   const history = new TlpHistory();
-  const ep = new EndpointLink(sim);
-  const tap = new TapLink(ep, {
+  const ep = rtl ? undefined : new EndpointLink(sim);
+  const golden = (): GoldenTransport => link.golden;
+  const faulty = o.fault ? new DeviceFaultLink(ep ?? sim, o.fault, golden) : undefined;
+  // The RTL's used elements are checked against the golden virtio-blk device (Linux does not look at lengths).
+  const usedCheck = top ? new UsedLengthCheck(() => rc.mem, golden, top, o.usedCheck) : undefined;
+  const tap: TapLink = new TapLink(faulty ?? ep ?? sim, {
     keep: false,
     onToDevice: (s) => history.add('->', s.raw, s.sentAt),
-    onFromDevice: (t) => history.add('<-', t, t.cycle ?? 0),
+    onFromDevice: (t) => {
+      history.add('<-', t, t.cycle ?? 0);
+      usedCheck?.onDeviceTlp(t);
+    },
   });
-  const link = new CheckedLink(tap, checkingModel(layout));
+  const link: CheckedLink = new CheckedLink(tap, checkingModel(layout, { deviceConfig: cfg?.endpoint.deviceConfig }));
   const rc = new RootComplex(link, {
     seed: o.seed,
     msiWindow: { base: UM_MSI_ADDRESS, size: 0x1000 },
     latency: { min: 20, max: 100 },
   });
-  const standIn = new DataPlaneStandIn(sim, link.golden);
-  standIn.changeDeviceConfig('capacity', capacity);
   const backend = new VhostUserBackend({ log });
-  const bridge = new PciBridge({ rc, link, tap, ep }, layout, (data) => backend.sendMsi(data));
-  const golden = new GoldenDataPlane(sim, rc, standIn, o.queues, capacity);
-  const dataPlane: DataPlane = golden;
+  const bridge = new PciBridge({ rc, link, tap, device: sim }, layout, (data) => backend.sendMsi(data));
+  let dataPlane: DataPlane;
+  if (top) dataPlane = new RtlDataPlane(sim, rc, top);
+  else {
+    const standIn = new DataPlaneStandIn(sim, link.golden);
+    standIn.changeDeviceConfig('capacity', capacity);
+    dataPlane = new GoldenDataPlane(sim, rc, standIn, o.queues, capacity);
+  }
 
   const consoleFile = path.join(backend.dir, 'console.log');
   const consoleFd = fs.openSync(consoleFile, 'w+');
@@ -164,8 +223,7 @@ export async function runLinux(o: LinuxRunOptions): Promise<LinuxRunResult> {
 
   const facts: string[] = [];
   let result = '';
-  let phase = 'boot';
-  const phaseOf = new Map<IoRecord, string>();
+  const marks: PhaseMark[] = [];
   let pendingLine = '';
   let consoleAt = 0;
   const consoleTail: string[] = [];
@@ -188,25 +246,23 @@ export async function runLinux(o: LinuxRunOptions): Promise<LinuxRunResult> {
         if (consoleTail.length > 40) consoleTail.shift();
         if (line.startsWith('VFPGA ')) onFact(line.slice(6));
         if (/reboot: (System halted|Power down)/.test(line)) halted = true;
+        // virtio_ring's BAD_RING (the device broke the ring: the queue is dead, its requests never end), the
+        // block layer's I/O errors and the kernel's own failures end the run at once, naming the line.
+        if (KERNEL_ERROR.test(line)) fail(`the guest's kernel reports: ${line.trim()}`);
       }
     }
     return any;
-  };
-  let ioSeen = 0;
-  const labelIo = () => {
-    for (; ioSeen < golden.io.length; ioSeen++) phaseOf.set(golden.io[ioSeen], phase);
   };
   let patternChecked = false;
   let halted = false;
   const onFact = (f: string) => {
     facts.push(f);
     log(`guest (+${((performance.now() - t0) / 1000).toFixed(2)} s): ${f}`);
-    labelIo();
-    if (f.startsWith('PHASE ')) phase = f.split(' ')[1];
+    if (f.startsWith('PHASE ')) marks.push(phaseMark(f, rc.now, performance.now()));
     if (f.startsWith('PHASE written')) {
       // The writes are done (the guest synced): the disk must hold the host's own copy of the pattern.
       const want = guestPattern(o.seed, o.mib << 20);
-      const got = golden.blk.disk.read(0, want.length);
+      const got = dataPlane.readDisk(0, want.length);
       const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
       if (!Buffer.from(got).equals(Buffer.from(want))) {
         let at = 0;
@@ -230,8 +286,9 @@ export async function runLinux(o: LinuxRunOptions): Promise<LinuxRunResult> {
   let probe: { cycles: number; wallSeconds: number } | undefined;
   let negotiated = 0n;
   const fail = (why: string): never => {
+    const injected = o.fault ? `\n--- fault injected: ${faulty?.hit || `${o.fault} (had not hit yet)`}` : '';
     throw new LinuxRunError(
-      `${why}\n--- last TLPs (cycle, direction, TLP):\n${history}\n--- guest console (tail):\n${consoleTail.join('\n')}`,
+      `${why}${injected}\n--- last TLPs (cycle, direction, TLP):\n${history}\n--- guest console (tail):\n${consoleTail.join('\n')}`,
     );
   };
   try {
@@ -262,10 +319,9 @@ export async function runLinux(o: LinuxRunOptions): Promise<LinuxRunResult> {
       }
       bridge.syncPosted();
       const did = dataPlane.service();
-      labelIo();
-      if (!probe && probeStart && served && sim.peek('dp_driver_ok') === 1n) {
+      if (!probe && probeStart && served && link.golden.status & STATUS.DRIVER_OK) {
         probe = { cycles: rc.now - probeStart.cycle, wallSeconds: (performance.now() - probeStart.wall) / 1000 };
-        negotiated = sim.peek('dp_features');
+        negotiated = link.golden.negotiated;
       }
       const said = readConsole();
       const now = performance.now();
@@ -311,22 +367,22 @@ export async function runLinux(o: LinuxRunOptions): Promise<LinuxRunResult> {
   if (!result) fail(`the guest ended (${exited ?? 'connection closed'}) without a result line`);
   const ok = result.startsWith('OK');
   if (ok && !patternChecked) fail('the guest passed without the host checking the pattern on the disk');
+  if (ok && usedCheck && usedCheck.stats.checked === 0)
+    fail('the guest passed without the host checking a used element');
+  if (ok && o.fault) fail(`the guest passed with a broken device: ${faulty?.hit || `the ${o.fault} fault never hit`}`);
 
+  // A phase runs from its PHASE line to the next one: the guest's block-layer counts (requests, sectors) and the
+  // cycles the model was clocked between the two lines.
   const phases: Record<string, PhaseFigures> = {};
-  for (const [rec, name] of phaseOf) {
-    const p = (phases[name] ??= { requests: 0, bytes: 0, cycles: 0, wallSeconds: 0 });
-    p.requests++;
-    p.bytes += rec.bytes;
-  }
-  for (const name of Object.keys(phases)) {
-    const recs = [...phaseOf].filter(([, n]) => n === name).map(([r]) => r);
-    // Span from the first to the last request completed, plus one request's worth (the first one's own time).
-    const first = recs[0];
-    const last = recs[recs.length - 1];
-    const n = recs.length;
-    const scale = n > 1 ? n / (n - 1) : 1;
-    phases[name].cycles = Math.round((last.cycle - first.cycle) * scale);
-    phases[name].wallSeconds = ((last.wallMs - first.wallMs) * scale) / 1000;
+  for (let i = 0; i + 1 < marks.length; i++) {
+    const [a, b] = [marks[i], marks[i + 1]];
+    if (b.requests === a.requests) continue;
+    phases[a.name] = {
+      requests: b.requests - a.requests,
+      bytes: (b.sectors - a.sectors) * 512,
+      cycles: b.cycle - a.cycle,
+      wallSeconds: (b.wallMs - a.wallMs) / 1000,
+    };
   }
   return {
     ok,
@@ -338,11 +394,17 @@ export async function runLinux(o: LinuxRunOptions): Promise<LinuxRunResult> {
     cycles: rc.now,
     wallSeconds,
     clockedSeconds,
-    rtlDataPlane: false,
+    rtlDataPlane: rtl,
     rc: rc.stats(),
     bridge: bridge.counts,
     vhost: backend.stats,
-    dataPlane: dataPlane.summary(),
+    dataPlane: {
+      ...dataPlane.summary(),
+      ...(usedCheck
+        ? { 'used elements checked': usedCheck.stats.checked, 'wrong used lengths': usedCheck.stats.wrongLengths }
+        : {}),
+    },
     checkerMismatches: mismatches,
+    usedLengthErrors: usedCheck?.mismatches ?? [],
   };
 }

@@ -106,7 +106,10 @@ export class Completer {
     this.injector = injector;
   }
 
-  /** Device reads whose last completion is still due after `cycle` (dropped reads do not count). */
+  /**
+   * Device reads still outstanding after `cycle`: the last completion has not reached the device yet, or, for a read
+   * the RC dropped, the device's completion timeout cannot have fired yet (its tag is still taken).
+   */
   outstandingAt(cycle: number): number {
     let n = 0;
     for (const m of this.tags.values()) for (const u of m.values()) if (u.freeAt > cycle) n++;
@@ -351,7 +354,8 @@ export class Completer {
   /**
    * Answers a request the RC does not serve (configuration, locked, IO, AtomicOp requests from the device)
    * with Unsupported Request: a Cpl (CplLk for a locked read) carrying the request's ID, tag, TC and
-   * attributes. From the raw header, since IO and AtomicOps do not decode.
+   * attributes. From the raw header, since IO and AtomicOps do not decode. Only for non-posted requests (the RC
+   * calls it for those alone).
    */
   unsupported(raw: RawTlp, cycle: number): void {
     const { rc } = this;
@@ -359,8 +363,6 @@ export class Completer {
     const [dw0, dw1, dw2, dw3] = raw.hdr;
     const fmt = dw0 >>> 29;
     const type = (dw0 >>> 24) & 0x1f;
-    if ((fmt & 0b110) === 0b100 || (type >= 0b10000 && type <= 0b10111)) return; // prefixes, messages: posted
-    if (type === 0 && (fmt & 0b010) !== 0) return; // MWr: posted
     const locked = type === 0b00001;
     const tag = ((dw1 >>> 8) & 0xff) | (((dw0 >>> 19) & 1) << 8) | (((dw0 >>> 23) & 1) << 9);
     let byteCount = 4;

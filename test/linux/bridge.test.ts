@@ -26,7 +26,7 @@ function bench() {
   const rc = new RootComplex(link, { seed: 3, msiWindow: { base: UM_MSI_ADDRESS, size: 0x1000 } });
   const standIn = new DataPlaneStandIn(sim, link.golden);
   const msis: number[] = [];
-  const bridge = new PciBridge({ rc, link, tap, ep }, layout, (d) => msis.push(d));
+  const bridge = new PciBridge({ rc, link, tap, device: sim }, layout, (d) => msis.push(d));
   const le = (v: number, n: number) => Uint8Array.from({ length: n }, (_, i) => (v >>> (8 * i)) & 0xff);
   const num = (b: Uint8Array | undefined) => b!.reduce((v, x, i) => v + x * 2 ** (8 * i), 0);
   const req = (op: GuestPciRequest['op'], offset: number, size: number, value = 0): number => {

@@ -39,6 +39,8 @@ export interface VirtioDriverOptions {
   checkPciCfg?: boolean;
   /** device_status reads to wait for a reset to complete. Default 1000. */
   resetPolls?: number;
+  /** Beyond Linux: offered features the driver declines (NegotiationOptions.decline). Default none. */
+  declineFeatures?: readonly string[];
 }
 
 export interface ProbeResult {
@@ -74,6 +76,7 @@ export class VirtioPciDriver {
       checkCommonSize: opts.checkCommonSize ?? true,
       checkPciCfg: opts.checkPciCfg ?? true,
       resetPolls: opts.resetPolls ?? 1000,
+      declineFeatures: opts.declineFeatures ?? [],
     };
   }
 
@@ -126,6 +129,7 @@ export class VirtioPciDriver {
       checkCommonSize: this.opts.checkCommonSize,
       commonLength: mdev.common.length,
       sriov: dev.extCaps.has(PCI_EXT_CAP_ID_SRIOV),
+      decline: this.opts.declineFeatures,
     });
     this.features = n.features;
     this.step('virtio_features_ok', `FEATURES_OK kept with ${featureNames(n.features, type).join(', ')}`);

@@ -57,6 +57,11 @@ export interface NegotiationOptions {
   commonLength: number;
   /** The function has an SR-IOV extended capability. */
   sriov: boolean;
+  /**
+   * Beyond Linux: features the driver declines although it knows them (as a kernel predating them would, e.g.
+   * VIRTIO_F_RING_PACKED before 5.0), so tests reach every combination a device offers. Default none.
+   */
+  decline?: readonly string[];
 }
 
 export interface Negotiated {
@@ -123,6 +128,7 @@ export function negotiate(io: CommonIo, o: NegotiationOptions): Negotiated {
         );
     }
   }
+  if (o.decline?.length) features &= ~featureMask(o.decline, t);
   setDriverFeatures(io, features);
 
   // virtio_features_ok
