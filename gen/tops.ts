@@ -36,7 +36,7 @@ import { Testdev, TESTDEV_CFG, TESTDEV_WIDTHS, testdevParams } from './testdev/t
 import { DEFAULT_FORWARD } from './virtio/cfg_layout';
 import { DEFAULT_LAYOUT, PTILE_LAYOUT } from './virtio/layout';
 import { VIRTIO_WIDTHS, VirtioEndpoint } from './virtio/top';
-import { defaultBlk, VirtioBlkTop, virtioBlkConfig } from './virtq/blk_top';
+import { defaultBlk, gibBlk, VirtioBlkTop, virtioBlkConfig } from './virtq/blk_top';
 import { DmaFabric } from './virtq/dma_fabric';
 import { PackedEngine } from './virtq/packed_engine';
 import { PackedTestTop, packedTestParams } from './virtq/packed_test_top';
@@ -206,6 +206,13 @@ export const tops: TopConfig[] = [
   ...([64, 256] as const).map((W) => ({
     description: `virtio-blk function (endpoint, split and packed queue engines, virtio-blk, DMA fabric, 256 KiB on-chip disk), ${W}-bit`,
     elaborate: () => VirtioBlkTop.elaborate({ W, blk: defaultBlk() }),
+  })),
+  // The same function with its 1 GiB disk behind the AXI4 master port `storage` (a card's DRAM; in simulation the
+  // sparse AXI4 memory model, docs/simulation.md).
+  ...([64, 256] as const).map((W) => ({
+    description: `virtio-blk function with a 1 GiB disk behind an external AXI4 master port, ${W}-bit`,
+    synth: false,
+    elaborate: () => VirtioBlkTop.elaborate({ W, blk: gibBlk(), storage: 'external' }),
   })),
   // The packed-ring queue engine (gen/virtq/packed_*.ts) with its own DMA engines, as its tests build it.
   ...([64, 256] as const).map((W) => ({

@@ -8,6 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { AXI_SLAVE_FIELDS, AxiMemory, axiKnobs, type AxiHost, type AxiMemoryOptions } from './axi';
 import { buildSim, type BuildResult } from './build';
 import type { ParameterValue } from '../gen/hdl/ports_schema';
 import { loadPorts, type LoadedPorts, type PortJson } from './ports';
@@ -29,6 +30,7 @@ import { MAX_PACKED_TLP, packTlp, TLP_HEAD, unpackTlps, type RawTlp } from './tl
 export type { RawTlp } from './tlp';
 export type { PortsJson, PortJson, InterfaceJson } from './ports';
 export type { VerilatorWarning } from './verilator';
+export { AxiMemory, type AxiMemoryOptions, type AxiStats } from './axi';
 export {
   HandshakeItem,
   HandshakeReceiver,
@@ -64,6 +66,11 @@ export interface SimOptions {
   waive?: string[];
   /** Do not print build progress. */
   quiet?: boolean;
+  /**
+   * Settings of the sparse AXI4 memory on each AXI4 master port, by interface name (sim/axi.ts; every port has one,
+   * with AXI_KNOBS' defaults and its whole address space as capacity unless set here).
+   */
+  axi?: Record<string, AxiMemoryOptions>;
 }
 
 export interface RunOptions {
@@ -172,6 +179,10 @@ interface Harness {
   vars(): { name: string; width: number; array: boolean; lo: number; hi: number }[];
   varRead(index: number, element: number, out: Uint32Array): void;
   varWrite(index: number, element: number, value: Uint32Array): void;
+  axiConfigure(memory: number, knobs: Float64Array): void;
+  axiRead(memory: number, addr: number, out: Uint8Array): void;
+  axiWrite(memory: number, addr: number, bytes: Uint8Array): void;
+  axiStats(memory: number, out: Float64Array): void;
 }
 interface AddonModule {
   Harness: new (seed: number, trace: string, state: Float64Array, record: boolean, deliveries: Float64Array) => Harness;
@@ -179,6 +190,8 @@ interface AddonModule {
   portCount: number;
   /** The state slots this build's C++ uses, by name (generated from sim/state.ts). */
   stateSlots: string[];
+  /** AXI4 memories this build serves (one per AXI4 master port). */
+  axiMemories: number;
 }
 
 // Slots of the state array C++ writes after each call (one table, sim/state.ts, generates the C++ side too).
@@ -261,9 +274,14 @@ export class Sim {
     if (mod.stateSlots.join() !== STATE_SLOTS.join())
       throw new Error(`sim: addon ${build.addon} has state slots [${mod.stateSlots}], sim/state.ts [${STATE_SLOTS}]`);
 
+    if (mod.axiMemories !== ports.axiMasters.length)
+      throw new Error(
+        `sim: addon ${build.addon} serves ${mod.axiMemories} AXI4 memories, ${ports.path} has ${ports.axiMasters.length}`,
+      );
     const owned = new Set<string>([ports.clock]);
     for (const s of [...ports.sinks, ...ports.sources])
       for (const f of Object.values(s.fields)) if (f !== undefined) owned.add(f);
+    for (const a of ports.axiMasters) for (const f of AXI_SLAVE_FIELDS) owned.add(a.fields[f]);
     ports.desc.ports.forEach((desc, index) => {
       this.portMap.set(desc.name, {
         index,
@@ -287,6 +305,17 @@ export class Sim {
       console.error(`sim: writing waveform of ${this.top} to ${this.tracePath}`);
     }
     this.h = new mod.Harness(this.seed, this.tracePath ?? '', this.state, opts.record ?? true, this.deliveries);
+    for (const name of Object.keys(opts.axi ?? {}))
+      if (!ports.axiMasters.some((a) => a.name === name))
+        throw new Error(
+          `sim: ${this.top} has no AXI4 master port ${name}` +
+            (ports.axiMasters.length ? ` (its AXI4 ports: ${ports.axiMasters.map((a) => a.name).join(', ')})` : ''),
+        );
+    ports.axiMasters.forEach((a, i) => {
+      const knobs = axiKnobs(a, opts.axi?.[a.name]);
+      this.h.axiConfigure(i, knobs);
+      this.axiMemories.set(a.name, new AxiMemory(this.axiHost, i, a, knobs));
+    });
     if (opts.rxIdle !== undefined) this.setRxIdle(opts.rxIdle);
     if (opts.txBackpressure !== undefined) this.setTxBackpressure(opts.txBackpressure);
     const rc = opts.resetCycles ?? 4;
@@ -540,6 +569,35 @@ export class Sim {
     if (kind === undefined) throw new Error(`sim: until: edge must be rise, fall or change, got ${u.edge}`);
     return [kind, p.index, null];
   }
+
+  // ---- AXI4 memories (sim/axi.ts, sim/cpp/axi.h)
+
+  /** The memory behind an AXI4 master port (default: the first); read, write, configure it, read its statistics. */
+  axi(port?: string): AxiMemory {
+    const ports = this.portsInfo.axiMasters;
+    if (ports.length === 0) throw new Error(`sim: ${this.top} has no AXI4 master port`);
+    const m = this.axiMemories.get(port ?? ports[0].name);
+    if (!m)
+      throw new Error(
+        `sim: ${this.top} has no AXI4 master port ${port} (its AXI4 ports: ${ports.map((a) => a.name).join(', ')})`,
+      );
+    return m;
+  }
+
+  private readonly axiMemories = new Map<string, AxiMemory>();
+  /** The object the AXI4 memories reach C++ through (flushing staged sends first, as every recorded call does). */
+  private readonly axiHost: AxiHost = {
+    configure: (i, k) => {
+      this.flush();
+      this.h.axiConfigure(i, k);
+    },
+    read: (i, a, out) => this.h.axiRead(i, a, out),
+    write: (i, a, bytes) => {
+      this.flush();
+      this.h.axiWrite(i, a, bytes);
+    },
+    stats: (i, out) => this.h.axiStats(i, out),
+  };
 
   // ---- public signals (sim/cpp/signals.h)
 

@@ -3,6 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parsePortsJson, PortsJsonError, type PortJson, type PortsJson } from '../gen/hdl/ports_schema';
+import { AXI4_FIELDS, AXI4_KIND, axiFieldWidth, type Axi4Field } from '../gen/lib/axi_fields';
+import type { AxiPort } from './axi';
 
 export type { InterfaceJson, PortJson, PortsJson } from '../gen/hdl/ports_schema';
 
@@ -42,6 +44,8 @@ export interface LoadedPorts {
   files: string[];
   sinks: TlpStream[];
   sources: TlpStream[];
+  /** AXI4 master ports (interface kind "axi4", role "source"): each is served by a sparse memory model (sim/axi.ts). */
+  axiMasters: AxiPort[];
 }
 
 const FIELDS = ['valid', 'ready', 'hdr', 'data', 'keep', 'sop', 'eop'] as const;
@@ -58,9 +62,14 @@ export function loadPorts(path: string): LoadedPorts {
 
   const sinks: TlpStream[] = [];
   const sources: TlpStream[] = [];
+  const axiMasters: AxiPort[] = [];
   desc.interfaces.forEach((itf, index) => {
-    if (itf.kind !== 'tlp_stream') return;
     const where = `interfaces[${index}] (${itf.name})`;
+    if (itf.kind === AXI4_KIND && itf.role === 'source') {
+      axiMasters.push(axiMaster(itf.name, itf.params, itf.fields, where, byName, fail));
+      return;
+    }
+    if (itf.kind !== 'tlp_stream') return;
     for (const f of Object.keys(itf.fields))
       if (!(FIELDS as readonly string[]).includes(f))
         fail(`${where}.fields.${f}`, `not a TLP stream field (known: ${FIELDS.join(', ')})`);
@@ -102,5 +111,37 @@ export function loadPorts(path: string): LoadedPorts {
     (itf.role === 'sink' ? sinks : sources).push({ name: itf.name, role: itf.role, dataWidth: W, lanes, fields });
   });
   const files = desc.files.map((f) => resolve(dirname(abs), f));
-  return { path: abs, raw, desc, clock, files, sinks, sources };
+  return { path: abs, raw, desc, clock, files, sinks, sources, axiMasters };
+}
+
+/** An AXI4 master interface checked against gen/lib/axi_fields.ts's table: every field, its width and direction. */
+function axiMaster(
+  name: string,
+  params: Record<string, number | string | boolean>,
+  given: Record<string, string>,
+  where: string,
+  byName: Map<string, PortJson>,
+  fail: (field: string, msg: string) => never,
+): AxiPort {
+  const dataBits = Number(params.dataBits);
+  const addrBits = Number(params.addrBits);
+  if (!Number.isInteger(dataBits) || dataBits < 8 || dataBits > 1024 || (dataBits & (dataBits - 1)) !== 0)
+    fail(`${where}.params.dataBits`, `must be a power of two from 8 to 1024, got ${params.dataBits}`);
+  if (!Number.isInteger(addrBits) || addrBits < 1 || addrBits > 64)
+    fail(`${where}.params.addrBits`, `must be 1..64, got ${params.addrBits}`);
+  for (const f of Object.keys(given))
+    if (!(f in AXI4_FIELDS))
+      fail(`${where}.fields.${f}`, `not an AXI4 field (known: ${Object.keys(AXI4_FIELDS).join(', ')})`);
+  const fields = {} as Record<Axi4Field, string>;
+  for (const [f, d] of Object.entries(AXI4_FIELDS) as [Axi4Field, (typeof AXI4_FIELDS)[Axi4Field]][]) {
+    const port = given[f];
+    if (port === undefined) fail(`${where}.fields.${f}`, 'missing (the AXI4 memory model needs every field)');
+    const p = byName.get(port)!; // the schema checked that fields name ports
+    const width = axiFieldWidth(d.width, dataBits, addrBits);
+    const dir = d.by === 'master' ? 'output' : 'input';
+    if (p.width !== width || p.direction !== dir)
+      fail(`${where}.fields.${f}`, `port ${p.name} must be a ${width}-bit ${dir} (is a ${p.width}-bit ${p.direction})`);
+    fields[f] = p.name;
+  }
+  return { name, dataBits, addrBits, fields };
 }

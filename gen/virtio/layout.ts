@@ -13,6 +13,8 @@
 //    PCI Express bus (virtio_pci_realize, virtio_pci_device_plugged): MSI-X alone in a 4 KB 32-bit BAR1,
 //    the structures 4 KB apart in a 16 KB 64-bit prefetchable BAR4, capabilities allocated first-fit from 0x40
 //    and linked newest first.
+import { createHash } from 'node:crypto';
+import { stableJson } from '../hdl/names';
 import {
   COMMON_CFG_SIZE_1_0,
   DEVICE_TYPES,
@@ -410,3 +412,18 @@ export const QEMU_LAYOUT: VirtioPciLayout = validateLayout({
 });
 
 export const PRESETS: readonly VirtioPciLayout[] = [DEFAULT_LAYOUT, PTILE_LAYOUT, QEMU_LAYOUT];
+
+/**
+ * What a module name built from a layout's name must add when the endpoint is also given device configuration
+ * values or feature lists (gen/virtio/regs.ts, gen/virtio/top.ts): a hash of them, empty when none is given (the
+ * plain endpoints keep their names).
+ */
+export function endpointConfigTag(p: {
+  deviceConfig?: object;
+  requiredFeatures?: readonly string[];
+  dataPlaneFeatures?: readonly string[];
+}): string {
+  const own = { c: p.deviceConfig, r: p.requiredFeatures, d: p.dataPlaneFeatures };
+  if (own.c === undefined && own.r === undefined && own.d === undefined) return '';
+  return `_c${createHash('sha256').update(stableJson(own)).digest('hex').slice(0, 8)}`;
+}

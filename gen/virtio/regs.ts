@@ -27,7 +27,7 @@ import {
 } from '../hdl';
 import { Msix } from '../pcie/msix';
 import { type DataWidth, tlpStream } from '../pcie/streams';
-import { queueNotifyOff, type Region, type VirtioPciLayout } from './layout';
+import { endpointConfigTag, queueNotifyOff, type Region, type VirtioPciLayout } from './layout';
 import { barDwordBits, barOp, queueHandover, virtioHandover } from './ports';
 import {
   COMMON_CFG,
@@ -714,7 +714,7 @@ export const VirtioRegs = defineModule(
     };
   },
   {
-    name: (p) => `virtio_regs_${p.layout.name}_w${p.W}`,
+    name: (p) => `virtio_regs_${p.layout.name}_w${p.W}${endpointConfigTag(p)}`,
     doc: 'virtio-pci BAR structures: common configuration, ISR, device configuration, doorbells, MSI-X; the data-plane handover.',
   },
 );

@@ -23,7 +23,7 @@ import { UrResponder } from '../pcie/ur_responder';
 import { VirtioAccess } from './access';
 import { VirtioCfgSpace } from './cfg_space';
 import { BusMasterGate, IntxMessages } from './intx';
-import { validateLayout } from './layout';
+import { endpointConfigTag, validateLayout } from './layout';
 import { pciState, virtioHandover } from './ports';
 import type { CfgForward } from './cfg_layout';
 import { DEVICE_TYPES } from './regmap';
@@ -173,7 +173,7 @@ export const VirtioEndpoint = defineModule(
     name: (p) =>
       `virtio_${p.layout.deviceType}_${p.layout.name}` +
       (p.cfgForward ? `_fwd${p.cfgForward.from.toString(16)}_${p.cfgForward.to.toString(16)}` : '') +
-      `_w${p.W}`,
+      `_w${p.W}${endpointConfigTag(p)}`,
     doc: 'virtio-pci endpoint control plane: configuration space, BAR structures, MSI-X, INTx, data-plane handover.',
   },
 );

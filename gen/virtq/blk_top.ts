@@ -1,5 +1,6 @@
 // The whole virtio-blk function (issue 8): the virtio-pci endpoint (gen/virtio/top.ts) and the data plane
-// (gen/virtq/dataplane.ts) joined at the handover, with the disk on an on-chip AXI4 RAM (gen/blk/axi_ram.ts).
+// (gen/virtq/dataplane.ts) joined at the handover, with the disk on an on-chip AXI4 RAM (gen/blk/axi_ram.ts), or
+// (storage: 'external') behind the top-level AXI4 master port `storage`.
 //
 //   rx -> endpoint -> dp (handover) -> data plane -> storage (AXI4) -> ram
 //   tx <- endpoint <- dp_tx <- data plane ; endpoint dp_cpl -> data plane
@@ -10,6 +11,7 @@
 // cannot disagree.
 import { bitsFor, connect, defineModule } from '../hdl';
 import { AxiRam } from '../blk/axi_ram';
+import { axi4 } from '../lib/axi';
 import { blkOffer, paramHash, type VirtioBlkParams } from '../blk/device';
 import { DMA_TEST_LEN_BITS, DMA_TEST_ID_BITS } from '../dma/test_top';
 import { type DataWidth, tlpStream } from '../pcie/streams';
@@ -26,6 +28,12 @@ export interface VirtioBlkTopParams {
   blk: BlkDeviceOptions;
   /** The endpoint's layout before the data plane's features are added (default DEFAULT_LAYOUT). */
   layout?: VirtioPciLayout;
+  /**
+   * Where the disk lives: 'onchip' (default) an AXI4 RAM of the storage window's size inside the top; 'external'
+   * the data plane's AXI4 master as the top-level port `storage` (a card's DRAM; the simulator serves it with its
+   * sparse memory model, docs/simulation.md).
+   */
+  storage?: 'onchip' | 'external';
 }
 
 /** Transport features the data plane implements (the queue engines). */
@@ -52,6 +60,11 @@ export function defaultBlk(over: Partial<BlkDeviceOptions> = {}): BlkDeviceOptio
     id: 'virtio-fpga blk 0001',
     ...over,
   };
+}
+
+/** A 1 GiB disk (2^21 sectors, a 2^30-byte storage window) for the external-storage top. */
+export function gibBlk(over: Partial<BlkDeviceOptions> = {}): BlkDeviceOptions {
+  return defaultBlk({ devBits: 31, capacity: 2 ** 21, ...over });
 }
 
 /** Everything the top is built from. */
@@ -106,18 +119,22 @@ export const VirtioBlkTop = defineModule(
     const W = p.W;
     const ep = m.instance('ep', VirtioEndpoint, c.endpoint).io;
     const dpl = m.instance('dataplane', DataPlane, c.dataPlane).io;
-    const ram = m.instance('disk', AxiRam, { dataBits: 2 * W, bytes: 2 ** (p.blk.devBits - 1) }).io;
+    const storage =
+      p.storage === 'external'
+        ? m.output('storage', axi4(2 * W, p.blk.devBits - 1))
+        : m.instance('disk', AxiRam, { dataBits: 2 * W, bytes: 2 ** (p.blk.devBits - 1) }).io.s;
     connect(ep.rx, m.input('rx', tlpStream(W)));
     connect(m.output('tx', tlpStream(W)), ep.tx);
     connect(dpl.dp, ep.dp);
     connect(ep.dp_tx, dpl.tx);
     connect(dpl.cpl, ep.dp_cpl);
     dpl.timeout.set(DATA_PLANE_TIMEOUT);
-    connect(ram.s, dpl.storage);
+    connect(storage, dpl.storage);
     m.output('busy', 1).set(dpl.busy);
   },
   {
-    name: (p) => `virtio_blk_top_${(p.layout ?? DEFAULT_LAYOUT).name}_w${p.W}_${paramHash(p.blk)}`,
+    name: (p) =>
+      `virtio_blk_top_${(p.layout ?? DEFAULT_LAYOUT).name}_w${p.W}_${paramHash(p.blk)}${p.storage === 'external' ? '_ext' : ''}`,
     doc: 'virtio-blk PCIe function: virtio-pci endpoint, split and packed queue engines, virtio-blk, DMA fabric, on-chip disk.',
   },
 );

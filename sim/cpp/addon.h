@@ -69,6 +69,10 @@ class Addon : public Napi::ObjectWrap<Addon<D>> {
                            W::InstanceMethod("vars", &Addon::Vars),
                            W::InstanceMethod("varRead", &Addon::VarRead),
                            W::InstanceMethod("varWrite", &Addon::VarWrite),
+                           W::InstanceMethod("axiConfigure", &Addon::AxiConfigure),
+                           W::InstanceMethod("axiRead", &Addon::AxiRead),
+                           W::InstanceMethod("axiWrite", &Addon::AxiWrite),
+                           W::InstanceMethod("axiStats", &Addon::AxiStats),
                            // Only for sim/measure.ts: the object-per-TLP alternative to the packed buffers.
                            W::InstanceMethod("enqueueObjects", &Addon::EnqueueObjects),
                            W::InstanceMethod("takeTxObjects", &Addon::TakeTxObjects),
@@ -80,6 +84,7 @@ class Addon : public Napi::ObjectWrap<Addon<D>> {
     auto slots = Napi::Array::New(env, kStateSlots);
     for (uint32_t i = 0; i < kStateSlots; ++i) slots.Set(i, Napi::String::New(env, kStateSlotNames[i]));
     exports.Set("stateSlots", slots);
+    exports.Set("axiMemories", Napi::Number::New(env, B::kAxis));
     return exports;
   }
 
@@ -497,6 +502,46 @@ class Addon : public Napi::ObjectWrap<Addon<D>> {
       const int i = info[0].As<Napi::Number>().Int32Value();
       const auto need = std::size_t(vfpga::words(bench().vars().list().at(std::size_t(i)).width));
       bench().varWrite(i, long(info[1].As<Napi::Number>().Int64Value()), words(info[2], need));
+      return info.Env().Undefined();
+    });
+  }
+
+  // ---- AXI4 memories (axi.h)
+
+  // axiConfigure(memory, knobs: Float64Array of kAxiKnobs)
+  Napi::Value AxiConfigure(const Napi::CallbackInfo& info) {
+    return guarded(info, [&] {
+      auto k = info[1].As<Napi::Float64Array>();
+      if (k.ElementLength() < std::size_t(kAxiKnobs)) throw std::invalid_argument("axiConfigure: too few knobs");
+      bench().axiConfigure(info[0].As<Napi::Number>().Int32Value(), k.Data());
+      return info.Env().Undefined();
+    });
+  }
+  // axiRead(memory, addr, out: Uint8Array): out's length in bytes from addr
+  Napi::Value AxiRead(const Napi::CallbackInfo& info) {
+    return guarded(info, [&] {
+      auto out = info[2].As<Napi::Uint8Array>();
+      bench()
+          .axi(info[0].As<Napi::Number>().Int32Value())
+          ->read(uint64_t(info[1].As<Napi::Number>().DoubleValue()), out.Data(), out.ElementLength());
+      return info.Env().Undefined();
+    });
+  }
+  // axiWrite(memory, addr, bytes: Uint8Array)
+  Napi::Value AxiWrite(const Napi::CallbackInfo& info) {
+    return guarded(info, [&] {
+      auto in = info[2].As<Napi::Uint8Array>();
+      bench().axiWrite(info[0].As<Napi::Number>().Int32Value(), uint64_t(info[1].As<Napi::Number>().DoubleValue()),
+                       in.Data(), in.ElementLength());
+      return info.Env().Undefined();
+    });
+  }
+  // axiStats(memory, out: Float64Array of kAxiStats)
+  Napi::Value AxiStats(const Napi::CallbackInfo& info) {
+    return guarded(info, [&] {
+      auto out = info[1].As<Napi::Float64Array>();
+      if (out.ElementLength() < std::size_t(kAxiStats)) throw std::invalid_argument("axiStats: buffer too short");
+      bench().axi(info[0].As<Napi::Number>().Int32Value())->fillStats(out.Data());
       return info.Env().Undefined();
     });
   }

@@ -118,6 +118,11 @@ struct Error {
   }
 };
 
+// The AXI4 memory model (it uses Prng, threshold and Error above).
+}  // namespace vfpga
+#include "axi.h"
+namespace vfpga {
+
 // ---------------------------------------------------------------------------------------
 // Drives one sink stream (the device's rx). `S` is a generated traits struct with
 // lanes, setValid(m, v), ready(m), setBeat(m, hdrPortWords, data, keep, sop, eop).
@@ -436,11 +441,12 @@ struct Source : SourceBase {
 // Everything that changes the stimulus is recorded with the cycle it happened at, so that
 // replay() can clock a fresh model through exactly the same run with no TypeScript involved.
 struct Command {
-  enum Kind { Enqueue, RxIdle, TxBackpressure, Reset, Poke, VarWrite } kind;
+  enum Kind { Enqueue, RxIdle, TxBackpressure, Reset, Poke, VarWrite, AxiConfig, AxiWrite } kind;
   uint64_t cycle;
-  int index;          // stream, port or public variable index; reset: cycle count
-  double p;           // probabilities; VarWrite: the array index
-  const uint32_t* w;  // Enqueue: packed TLP; Poke, VarWrite: value words (owned by the Log)
+  int index;          // stream, port, public variable or AXI4 memory index; reset: cycle count
+  double p;           // probabilities; VarWrite: the array index; AxiWrite: the address
+  const uint32_t* w;  // Enqueue: packed TLP; Poke, VarWrite: value words; AxiConfig: the knobs (doubles);
+                      // AxiWrite: the byte count, then the bytes (owned by the Log)
   std::size_t n;
 };
 // Recorded data lives in fixed-size chunks: no malloc per TLP, and no re-copying of
@@ -517,8 +523,10 @@ class Bench {
   using Model = typename D::Model;
   using Sinks = typename D::template Sinks<Model>;
   using Sources = typename D::template Sources<Model>;
+  using Axis = typename D::template Axis<Model>;
   static constexpr int kSinks = std::tuple_size<Sinks>::value;
   static constexpr int kSources = std::tuple_size<Sources>::value;
+  static constexpr int kAxis = std::tuple_size<Axis>::value;
 
   uint64_t cycle = 0;
   Error err;
@@ -535,8 +543,11 @@ class Bench {
     std::apply([&](auto&... s) { ((sinkp_[i] = &s, s.rng.seed(seed, 2 * i + 1), ++i), ...); }, sinks_);
     i = 0;
     std::apply([&](auto&... s) { ((sourcep_[i] = &s, s.rng.seed(seed, 2 * i + 2), ++i), ...); }, sources_);
+    i = 0;
+    std::apply([&](auto&... a) { ((axip_[i] = &a, a.seed(seed, i), ++i), ...); }, axis_);
     D::setClock(m(), 0);
     std::apply([&](auto&... s) { (s.quiesce(m()), ...); }, sinks_);
+    std::apply([&](auto&... a) { (a.quiesce(m()), ...); }, axis_);
     std::apply([&](auto&... s) { (s.force(m(), true), ...); }, sources_);
     if (tracePath && *tracePath) {
       trace_ = std::make_unique<VerilatedFstC>();
@@ -558,6 +569,10 @@ class Bench {
   Model* m() { return model_.get(); }
   SinkBase* sink(int i) { return sinkp_[i]; }
   SourceBase* source(int i) { return sourcep_[i]; }
+  AxiSlaveBase* axi(int i) {
+    if (i < 0 || i >= kAxis) throw std::invalid_argument("no such AXI4 memory index " + std::to_string(i));
+    return axip_[i];
+  }
 
   void close() {
     if (closed_) return;
@@ -585,11 +600,13 @@ class Bench {
     if (aux) side_.setup(cycle, [this](int port, const uint32_t* w) { poke(port, w); });
     std::apply([&](auto&... s) { (s.setup(mp, cycle), ...); }, sinks_);
     std::apply([&](auto&... s) { (s.setup(mp), ...); }, sources_);
+    std::apply([&](auto&... a) { (a.setup(mp, cycle), ...); }, axis_);
     D::setClock(mp, 0);
     mp->eval();
     if (trace_) trace_->dump(10 * cycle);
     std::apply([&](auto&... s) { (s.sample(mp, cycle), ...); }, sinks_);
     std::apply([&](auto&... s) { (s.sample(mp, cycle, err), ...); }, sources_);
+    std::apply([&](auto&... a) { (a.sample(mp, cycle, err), ...); }, axis_);
     if (aux) side_.sample(mp, cycle);
     D::setClock(mp, 1);
     mp->eval();
@@ -695,6 +712,7 @@ class Bench {
     Model* mp = m();
     std::apply([&](auto&... s) { (s.quiesce(mp), ...); }, sinks_);
     std::apply([&](auto&... s) { ((s.abort(), s.force(mp, false)), ...); }, sources_);
+    std::apply([&](auto&... a) { (a.quiesce(mp), ...); }, axis_);
     try {
       D::setReset(mp, true);
       for (uint64_t i = 0; i < n; ++i) {
@@ -814,6 +832,24 @@ class Bench {
     if (record) log.add(Command::VarWrite, cycle, i, double(index), w, std::size_t(words(vars().list()[i].width)));
     dirty_ = true;
   }
+  // ---- AXI4 memories (axi.h): settings and direct writes are recorded, so a replay sees them
+
+  void axiConfigure(int i, const double* knobs) {
+    AxiSlaveBase* a = axi(i);
+    if (record) log.add(Command::AxiConfig, cycle, i, 0, reinterpret_cast<const uint32_t*>(knobs), 2 * kAxiKnobs);
+    a->configure(knobs);
+  }
+  void axiWrite(int i, uint64_t addr, const uint8_t* bytes, std::size_t n) {
+    AxiSlaveBase* a = axi(i);
+    a->write(addr, bytes, n);  // checks the bounds before anything is recorded
+    if (record) {
+      std::vector<uint32_t> w(1 + (n + 3) / 4, 0);
+      w[0] = uint32_t(n);
+      std::memcpy(w.data() + 1, bytes, n);
+      log.add(Command::AxiWrite, cycle, i, double(addr), w.data(), w.size());
+    }
+  }
+
   uint64_t txPending() const {
     uint64_t n = 0;
     for (int i = 0; i < kSources; ++i) n += sourcep_[i]->pending;
@@ -883,6 +919,8 @@ class Bench {
   Sources sources_;
   SinkBase* sinkp_[kSinks > 0 ? kSinks : 1] = {};
   SourceBase* sourcep_[kSources > 0 ? kSources : 1] = {};
+  Axis axis_;
+  AxiSlaveBase* axip_[kAxis > 0 ? kAxis : 1] = {};
   bool dirty_ = false, closed_ = false, dead_ = false;
   Sideband<D> side_;
   PublicVars vars_;
@@ -913,6 +951,15 @@ class Bench {
         break;
       case Command::VarWrite:
         varWrite(c.index, long(c.p), c.w);
+        break;
+      case Command::AxiConfig: {
+        double k[kAxiKnobs];  // the log's words are only 4-byte aligned
+        std::memcpy(k, c.w, sizeof k);
+        axiConfigure(c.index, k);
+        break;
+      }
+      case Command::AxiWrite:
+        axiWrite(c.index, uint64_t(c.p), reinterpret_cast<const uint8_t*>(c.w + 1), c.w[0]);
         break;
     }
   }
