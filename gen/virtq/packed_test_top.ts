@@ -23,13 +23,14 @@ export interface PackedTestTopParams {
   queues: number;
 }
 
-/** The engine's parameters in the test top: the default region (4 KiB) at device address 0. */
+/** The engine's parameters in the test top: a 1 KiB region at device address 0. */
 export function packedTestParams(p: PackedTestTopParams): PackedEngineParams {
   return {
     W: p.W,
     queues: p.queues,
-    devBits: PACKED_DEFAULTS.regionBits,
+    devBits: 10,
     base: 0,
+    regionBits: 10,
     lenBits: DMA_TEST_LEN_BITS,
     idBits: DMA_TEST_ID_BITS,
     ...PACKED_DEFAULTS,
@@ -71,7 +72,7 @@ export const PackedTestTop = defineModule(
       lenBits: e.lenBits,
       idBits: e.idBits,
       timeoutBits: DMA_TEST_TIMEOUT_BITS,
-      slots: 32,
+      slots: 8,
     }).io;
     const wr = m.instance('dma_wr', DmaWrite, {
       W,
