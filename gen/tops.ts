@@ -38,7 +38,8 @@ import { DEFAULT_LAYOUT, PTILE_LAYOUT } from './virtio/layout';
 import { VIRTIO_WIDTHS, VirtioEndpoint } from './virtio/top';
 import { defaultBlk, gibBlk, VirtioBlkTop, virtioBlkConfig } from './virtq/blk_top';
 import { DmaFabric } from './virtq/dma_fabric';
-import { PackedTestTop } from './virtq/packed_test_top';
+import { PackedEngine } from './virtq/packed_engine';
+import { PackedTestTop, packedTestParams } from './virtq/packed_test_top';
 import { SPLIT_TEST_QUEUES, SPLIT_TEST_WIDTHS, SplitTestTop } from './virtq/split_test_top';
 
 export interface TopConfig {
@@ -218,6 +219,14 @@ export const tops: TopConfig[] = [
     description: `packed-ring queue engine with DMA read/write engines, 2 queues, ${W}-bit`,
     synth: false,
     elaborate: () => PackedTestTop.elaborate({ W, queues: 2 }),
+  })),
+  // The packed-ring queue engine alone, in its test top's configuration: its own timing budget at 64 bits. At
+  // 256 bits it has 10 levels (the IN_ORDER check of the next descriptor behind the slot memory's line select,
+  // docs/queue-engine.md): synthesized on demand (--path) until that is cut.
+  ...([64, 256] as const).map((W) => ({
+    description: `packed-ring queue engine (fetch ahead, stager, used writer, notifier), 2 queues, ${W}-bit`,
+    elaborate: () => PackedEngine.elaborate(packedTestParams({ W, queues: 2 })),
+    ...(W === 64 ? { lutLevels: PCIE_LUT_LEVELS } : { synth: false }),
   })),
   ...VIRTIO_WIDTHS.map((W) => ({
     description: `virtio-blk endpoint control plane, default layout, ${W}-bit TLP stream`,

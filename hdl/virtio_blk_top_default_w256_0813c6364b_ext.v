@@ -280,7 +280,7 @@ module virtio_blk_top_default_w256_0813c6364b_ext (
     .dp_cpl_sop          (ep_dp_cpl_sop),
     .dp_cpl_eop          (ep_dp_cpl_eop)
   );
-  virtio_dataplane_w256_q2_273c563e8b dataplane (  // gen/virtq/blk_top.ts:121
+  virtio_dataplane_w256_q2_fd1339013b dataplane (  // gen/virtq/blk_top.ts:121
     .clk                 (clk),
     .rst                 (rst),
     .dp_features         (dataplane_dp_features),

@@ -280,7 +280,7 @@ module virtio_blk_top_default_w256_6f1b6bbacd (
     .dp_cpl_sop          (ep_dp_cpl_sop),
     .dp_cpl_eop          (ep_dp_cpl_eop)
   );
-  virtio_dataplane_w256_q2_0267e058e8 dataplane (  // gen/virtq/blk_top.ts:121
+  virtio_dataplane_w256_q2_499b449760 dataplane (  // gen/virtq/blk_top.ts:121
     .clk                 (clk),
     .rst                 (rst),
     .dp_features         (dataplane_dp_features),

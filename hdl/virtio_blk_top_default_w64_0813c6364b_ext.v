@@ -280,7 +280,7 @@ module virtio_blk_top_default_w64_0813c6364b_ext (
     .dp_cpl_sop          (ep_dp_cpl_sop),
     .dp_cpl_eop          (ep_dp_cpl_eop)
   );
-  virtio_dataplane_w64_q2_1a10b7b7f3 dataplane (  // gen/virtq/blk_top.ts:121
+  virtio_dataplane_w64_q2_6654b6db7d dataplane (  // gen/virtq/blk_top.ts:121
     .clk                 (clk),
     .rst                 (rst),
     .dp_features         (dataplane_dp_features),

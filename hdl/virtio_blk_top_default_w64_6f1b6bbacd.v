@@ -280,7 +280,7 @@ module virtio_blk_top_default_w64_6f1b6bbacd (
     .dp_cpl_sop          (ep_dp_cpl_sop),
     .dp_cpl_eop          (ep_dp_cpl_eop)
   );
-  virtio_dataplane_w64_q2_2c5cbe2101 dataplane (  // gen/virtq/blk_top.ts:121
+  virtio_dataplane_w64_q2_77997bfe90 dataplane (  // gen/virtq/blk_top.ts:121
     .clk                 (clk),
     .rst                 (rst),
     .dp_features         (dataplane_dp_features),

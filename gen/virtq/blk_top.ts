@@ -95,7 +95,7 @@ export function virtioBlkConfig(p: VirtioBlkTopParams): {
       queues: Q,
       cfgFieldBits: bitsFor(DEVICE_TYPES.blk.config.length - 1),
       split: { regionBits: 12, maxChain: 64, availBatch: 16, descBatch: 8, usedBatch: 16 },
-      packed: { regionBits: 10, ...PACKED_DEFAULTS },
+      packed: { ...PACKED_DEFAULTS },
       blk: b,
       dma: {
         lenBits: DMA_TEST_LEN_BITS,

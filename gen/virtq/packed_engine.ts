@@ -4,12 +4,21 @@
 // rings stopped with `fatal_error`, device and queue resets. The parts are built by functions in
 // packed_fetch.ts (available side) and packed_used.ts (used side); this module holds the per-queue state they
 // share, the doorbells, the resets and the DMA read command they share.
-import { bit, cat, defineModule, type Expr, lit, log2ceil, mux, orAll } from '../hdl';
+import { bit, bitsFor, cat, defineModule, type Expr, lit, log2ceil, mux, orAll } from '../hdl';
 import { dmaCommand, dmaStatus, lineBytes, lineRead, lineWrite } from '../dma/ports';
 import { queueHandover } from '../virtio/ports';
 import { featureDef } from '../virtio/regmap';
 import { chainDesc, chainDone } from './ports';
-import { chainStaging, fetchBuffer, packedWalker, type PackedQueueState, type ReadRequest } from './packed_fetch';
+import {
+  chainStaging,
+  fetchSlots,
+  itemLayout,
+  packedWalker,
+  type PackedQueueState,
+  type ReadRequest,
+} from './packed_fetch';
+import { packedStager } from './packed_expand';
+import { Fifo } from '../lib/fifo';
 import { packedLayout, type PackedEngineParams, PACKED_FAULT_BITS } from './packed_params';
 import { notifier, usedWriter } from './packed_used';
 
@@ -54,50 +63,100 @@ export const PackedEngine = defineModule(
       usedWrap: m.regArray('used_wrap', Q, bit, { reset: 1 }),
       unsignalled: m.regArray('unsignalled', Q, 16, { reset: 0 }),
       inflight: m.regArray('inflight', Q, 16, { reset: 0 }),
+      halted: m.regArray('halted', Q, bit, { reset: 0 }),
+      items: m.regArray('items_of', Q, bitsFor(p.itemDepth + 1), { reset: 0 }),
     };
     const cfg = qs.map((q) => ({ size: q.size, enable: q.enable, desc: q.desc, driver: q.driver }));
     const feat = (name: string) => features.bit(featureBit(name));
 
-    // ---- the read command, shared by the walker (id 0) and the notifier (id 1); statuses routed by id
-    const request = (name: string, offset: number): ReadRequest => ({
+    // ---- the read command, shared by the fetcher (id 0: ring batches), the notifier (id 1: the event
+    // structure), the walker (id 2: a table's first batch) and the stager (id 3: a table's further batches);
+    // statuses come in command order and are routed by id. Priority: whatever the chains in order wait for first.
+    const slotBits = log2ceil(layout.slots);
+    const request = (name: string, withSlot: boolean): ReadRequest => ({
       valid: m.wire(`${name}_rd_valid`, bit),
       host: m.wire(`${name}_rd_host`, 64),
-      offset,
+      slot: withSlot ? m.wire(`${name}_rd_slot`, slotBits) : undefined,
       len: m.wire(`${name}_rd_len`, p.lenBits),
       grant: m.wire(`${name}_rd_grant`, bit),
     });
-    const fetchRead = request('fetch', 0);
-    const eventRead = request('event', layout.eventOffset);
-    const useFetch = fetchRead.valid;
-    rdCmd.valid.set(fetchRead.valid.or(eventRead.valid));
-    rdCmd.host_addr.set(mux(useFetch, fetchRead.host, eventRead.host));
-    rdCmd.dev_addr.set(lit(p.base, p.devBits).or(mux(useFetch, lit(0, p.devBits), lit(layout.eventOffset, p.devBits))));
-    rdCmd.len.set(mux(useFetch, fetchRead.len, eventRead.len));
-    rdCmd.id.set(mux(useFetch, lit(0, p.idBits), lit(1, p.idBits)));
-    fetchRead.grant.set(useFetch.and(rdCmd.ready));
-    eventRead.grant.set(useFetch.not().and(rdCmd.ready));
+    const ringRead = request('ring', true);
+    const eventRead = request('event', false);
+    const tableRead = request('table', true);
+    const moreRead = request('more', true);
+    const byPriority: [ReadRequest, number][] = [
+      [moreRead, 3],
+      [tableRead, 2],
+      [eventRead, 1],
+      [ringRead, 0],
+    ];
+    const slotAddr = (r: ReadRequest) =>
+      lit(p.base, p.devBits).or(r.slot!.zext(p.devBits).shl(log2ceil(layout.bufBytes)));
+    let taken: Expr = lit(0, 1);
+    let host: Expr = lit(0, 64);
+    let dev: Expr = lit(p.base + layout.eventOffset, p.devBits);
+    let len: Expr = lit(0, p.lenBits);
+    let id: Expr = lit(0, p.idBits);
+    for (const [r, code] of [...byPriority].reverse()) {
+      const v = r.valid as Expr;
+      host = mux(v, r.host as Expr, host);
+      dev = mux(v, r.slot ? slotAddr(r) : lit(p.base + layout.eventOffset, p.devBits), dev);
+      len = mux(v, r.len as Expr, len);
+      id = mux(v, lit(code, p.idBits), id);
+    }
+    for (const [r] of byPriority) {
+      r.grant.set(rdCmd.ready.and(r.valid as Expr).and(taken.not()));
+      taken = taken.or(r.valid as Expr);
+    }
+    rdCmd.valid.set(taken);
+    rdCmd.host_addr.set(host);
+    rdCmd.dev_addr.set(dev);
+    rdCmd.len.set(len);
+    rdCmd.id.set(id);
     rdStatus.ready.set(1);
-    const fetchStatus = { valid: rdStatus.valid.and(rdStatus.id.bit(0).not()), error: rdStatus.error };
-    const eventStatus = { valid: rdStatus.valid.and(rdStatus.id.bit(0)), error: rdStatus.error };
+    const statusOf = (code: number) => ({
+      valid: rdStatus.valid.and(rdStatus.id.bits(1, 0).eq(code)),
+      error: rdStatus.error,
+    });
 
-    // ---- available side
+    // ---- available side: fetch slots, walker, item queue, stager, staging
     memWr.ready.set(1);
     memRd.ready.set(1);
-    const buffer = fetchBuffer(m, p, layout, memWr);
+    const slotsMem = fetchSlots(m, p, layout, memWr);
     const staging = chainStaging(m, p, qb, chain);
+    const item = itemLayout(qb, bitsFor(p.maxChain));
+    const itemQ = m.instance('items', Fifo, { width: item.width, depth: p.itemDepth }).io;
     const walker = packedWalker(m, {
       p,
+      layout,
       queueBits: qb,
       cfg,
       st,
       driverOk,
       featIndirect: feat('VIRTIO_F_INDIRECT_DESC'),
       featInOrder: feat('VIRTIO_F_IN_ORDER'),
-      desc: buffer.desc,
-      status: fetchStatus,
-      staging,
-      read: fetchRead,
+      desc: slotsMem.ring,
+      ringStatus: statusOf(0),
+      tableStatus: statusOf(2),
+      items: { valid: itemQ.enq.valid, ready: itemQ.enq.ready, data: itemQ.enq.data },
+      item,
+      ringRead,
+      tableRead,
     });
+    const stager = packedStager(m, {
+      p,
+      queueBits: qb,
+      st,
+      items: { valid: itemQ.deq.valid, ready: itemQ.deq.ready, data: itemQ.deq.data },
+      item,
+      staging,
+      desc: slotsMem.table,
+      tableFill: walker.tableFill,
+      tableErr: walker.tableErr,
+      read: moreRead,
+      status: statusOf(3),
+    });
+    walker.tableCons.set(stager.tableCons);
 
     // ---- used side
     const used = usedWriter(m, {
@@ -118,29 +177,33 @@ export const PackedEngine = defineModule(
       cfg,
       st,
       featEventIdx: feat('VIRTIO_F_EVENT_IDX'),
-      event: buffer.event,
+      event: slotsMem.event,
       seq: used.seq,
       seqDone: used.seqDone,
-      status: eventStatus,
+      status: statusOf(1),
       read: eventRead,
     });
 
     // ---- per-queue counters: chains in flight (committed .. done), positions not yet signalled
     const doneFire = done.valid.and(done.ready);
     qs.forEach((_, i) => {
-      const inc = staging.committed.and(walker.queue.eq(i));
+      const inc = staging.committed.and(stager.queue.eq(i));
       const dec = doneFire.and(done.queue.eq(i));
       st.inflight.item(i).next(st.inflight.item(i).add(inc.zext(16)).sub(dec.zext(16)));
       const add = mux(used.accept.and(done.queue.eq(i)), done.slots, lit(0, 16));
       const sub = mux(notify.taken.and(notify.takenQueue.eq(i)), notify.takenAdv, lit(0, 16));
       st.unsignalled.item(i).next(st.unsignalled.item(i).add(add).sub(sub));
+      const pushed = itemQ.enq.valid.and(itemQ.enq.ready).and(walker.queue.eq(i));
+      const retired = stager.retire.and(stager.retireQueue.eq(i));
+      const w = st.items.item(i).width;
+      st.items.item(i).next(st.items.item(i).add(pushed.zext(w)).sub(retired.zext(w)));
     });
 
     // ---- doorbells (after the walker's clear, so a doorbell in the cycle of a pick is kept)
     qs.forEach((q, i) => m.if(q.notify, () => st.pending.item(i).next(1)));
 
     // ---- fatal errors: the queue stops; one pulse, with the first part's code
-    const fatals = [walker.fatal, used.fatal, notify.fatal];
+    const fatals = [stager.fatal, used.fatal, notify.fatal];
     fatals.forEach((x) => m.if(x.valid, () => st.failed.nextAt(x.queue, 1)));
     const fatalReg = m.reg('fatal_pulse', bit, { reset: 0 });
     const codeReg = m.reg('fatal_code_reg', PACKED_FAULT_BITS, { reset: 0 });
@@ -163,7 +226,8 @@ export const PackedEngine = defineModule(
         st.resetting
           .item(i)
           .and(st.inflight.item(i).eq(0))
-          .and(walker.active.and(walker.queue.eq(i)).not())
+          .and(walker.busyWith(i).not())
+          .and(st.items.item(i).eq(0))
           .and(notify.active.and(notify.queue.eq(i)).not())
           .and(usedQuiet),
       ),
@@ -173,6 +237,7 @@ export const PackedEngine = defineModule(
         st.resetting.item(i).next(0);
         st.pending.item(i).next(0);
         st.failed.item(i).next(0);
+        st.halted.item(i).next(0);
         st.availPos.item(i).next(0);
         st.availWrap.item(i).next(1);
         st.usedPos.item(i).next(0);
@@ -195,7 +260,7 @@ export const PackedEngine = defineModule(
     irqReg.next(notify.irq);
     irqQueue.set(irqReg);
 
-    busy.set(orAll(walker.active, notify.active, used.busy, staging.empty.not()));
+    busy.set(orAll(walker.active, stager.active, itemQ.deq.valid, notify.active, used.busy, staging.empty.not()));
     return {
       features,
       driver_ok: driverOk,
@@ -220,7 +285,8 @@ export const PackedEngine = defineModule(
   {
     name: (p) =>
       `virtq_packed_w${p.W}_q${p.queues}_d${p.devBits}_b${p.base.toString(16)}_r${p.regionBits}` +
-      `_l${p.lenBits}_i${p.idBits}_f${p.batch}_c${p.maxChain}_u${p.usedSlots}`,
+      `_l${p.lenBits}_i${p.idBits}_f${p.batch}_c${p.maxChain}_u${p.usedSlots}` +
+      `_rs${p.ringSlots}_ts${p.tableSlots}_it${p.itemDepth}`,
     doc: 'Packed-ring virtqueue engine: batched descriptor fetch, chain validation, used write-back, notifications.',
   },
 );

@@ -37,6 +37,10 @@ export interface PackedQueueState {
   unsignalled: SignalArray;
   /** Chains committed (staged or at the device) and not yet done. */
   inflight: SignalArray;
+  /** The walker found a fault in the queue (the stager raises it in ring order): not walked again. */
+  halted: SignalArray;
+  /** Items of the queue in the item queue or at the stager. */
+  items: SignalArray;
 }
 
 /** A queue's handover fields the engine reads (gen/virtio/ports.ts queueHandover). */
@@ -58,18 +62,30 @@ export interface PackedFatal {
 export interface ReadRequest {
   valid: Drivable;
   host: Drivable;
-  /** Byte offset in the region, and length. */
-  offset: number;
+  /** The fetch slot it reads into (none: the event line). */
+  slot?: Drivable;
   len: Drivable;
   grant: Drivable;
 }
 
 /**
- * The fetch buffer and the event word: the read engine's line writes (`mem_wr`) that fall on the buffer's lines
- * or the event line are kept in registers, byte by byte under the byte enables. Returns descriptor k of the
- * buffer (128 bits, little-endian) and the event word (32 bits).
+ * A descriptor read from the fetch slots: the descriptor, and `each(fn)`: fn of it computed on every descriptor
+ * of the line read and then chosen (a compare ahead of the choice, not behind it).
  */
-export function fetchBuffer(
+export interface SlotRead {
+  desc: Expr;
+  each: (fn: (desc: Expr) => Expr) => Expr;
+}
+
+/**
+ * The fetch slots and the event word. The read engine's line writes (`mem_wr`) into the slots go into two
+ * distributed RAMs, one for the ring slots (read by the walker) and one for the table slots (read by the
+ * stager), each of two banks (even and odd lines, so that a write's two lines land in one cycle, byte by byte
+ * under the byte enables); a write on the event line goes into a register. `ring(d)` / `table(d)` are the
+ * read ports (call each once): descriptor d of the area (slot s's k-th descriptor is d = s * batch + k), 128
+ * bits little-endian, with no clock; `event` is the event word (32 bits).
+ */
+export function fetchSlots(
   m: ModuleBuilder,
   p: PackedEngineParams,
   layout: PackedLayout,
@@ -78,30 +94,63 @@ export function fetchBuffer(
   const LB = lineBytes(p.W);
   const W = p.W;
   const regionLineBits = p.regionBits - log2ceil(LB);
-  const lines = layout.bufBytes / LB;
   const regionLines = 2 ** regionLineBits;
-  const line = m.let('memwr_line', memWr.addr.trunc(regionLineBits));
+  const a = m.let('memwr_line', memWr.addr.trunc(regionLineBits));
+  const a1 = m.let('memwr_line_next', a.inc());
   const half = (v: Expr, w: number, i: number) => v.bits(w * (i + 1) - 1, w * i);
+  const odd = a.bit(0);
+
+  /** An area of `lines` lines from line `first` (both even): two banks and one read port. */
+  const area = (name: string, first: number, lines: number) => {
+    const ab = log2ceil(lines / 2);
+    const bank = (which: 0 | 1) => {
+      const mem = m.memory(`${name}_${which ? 'odd' : 'even'}`, { width: W, depth: lines / 2 });
+      // the bank's line of this write: the write's own line when it has the bank's parity, else the one after
+      const mine = which === 1 ? odd : odd.not();
+      const t = mux(mine, a, a1);
+      const data = mux(mine, half(memWr.data, W, 0), half(memWr.data, W, 1));
+      const be = mux(mine, half(memWr.be, LB, 0), half(memWr.be, LB, 1));
+      const inArea = first === 0 ? t.lt(lines) : t.ge(first).and(t.lt(first + lines));
+      const at = t.sub(first).bits(ab, 1);
+      mem.write(at, data, memWr.valid.and(inArea), be);
+      return mem;
+    };
+    const even = bank(0);
+    const oddBank = bank(1);
+    return (d: Expr): SlotRead => {
+      if (LB === 8) {
+        // a descriptor is two lines: the even line (bytes 0..7) and the odd one after it
+        const at = fit(d, ab);
+        const whole = cat(oddBank.readAsync(at), even.readAsync(at));
+        return { desc: whole, each: (fn) => fn(whole) };
+      }
+      const perLine = LB / 16;
+      const pb = perLine === 1 ? 0 : log2ceil(perLine);
+      const line = pb === 0 ? d : d.bits(d.width - 1, pb);
+      const at = fit(line, ab + 1).bits(ab, 1);
+      const data = mux(line.bit(0), oddBank.readAsync(at), even.readAsync(at));
+      if (pb === 0) return { desc: data, each: (fn) => fn(data) };
+      const parts = Array.from({ length: perLine }, (_, i) => data.bits(128 * i + 127, 128 * i));
+      const part = d.trunc(pb);
+      return { desc: select(part, parts), each: (fn) => select(part, parts.map(fn)) };
+    };
+  };
+  const ringLines = (p.ringSlots * layout.bufBytes) / LB;
+  const ring = area('fetch_ring', 0, ringLines);
+  const table = area('fetch_table', ringLines, (p.tableSlots * layout.bufBytes) / LB);
+
   const bytesMask = (be: Expr) => cat(...Array.from({ length: be.width }, (_, i) => be.bit(be.width - 1 - i).rep(8)));
-  /** Line l's next value: its bytes written from whichever half of the write lands on it. */
-  const written = (l: number, old: Expr) => {
-    const lo = memWr.valid.and(line.eq(l));
-    const hi = memWr.valid.and(line.eq((l - 1 + regionLines) % regionLines));
+  const evLineNo = layout.eventOffset / LB;
+  const evLine = m.reg('event_line', W);
+  {
+    const lo = memWr.valid.and(a.eq(evLineNo));
+    const hi = memWr.valid.and(a.eq((evLineNo - 1 + regionLines) % regionLines));
     const data = mux(lo, half(memWr.data, W, 0), half(memWr.data, W, 1));
     const be = mux(lo, half(memWr.be, LB, 0), mux(hi, half(memWr.be, LB, 1), lit(0, LB)));
     const mask = bytesMask(be);
-    return old.and(mask.not()).or(data.and(mask));
-  };
-  const buf = m.regArray('fetch_buf', lines, W);
-  buf.items.forEach((r, l) => r.next(written(l, r)));
-  const evLine = m.reg('event_line', W);
-  evLine.next(written(layout.eventOffset / LB, evLine));
-  const flat = cat(...[...buf.items].reverse());
-  const descs = Array.from({ length: p.batch }, (_, k) => flat.bits(128 * k + 127, 128 * k));
-  return {
-    desc: (k: Expr) => select(k, descs),
-    event: evLine.bits(31, 0),
-  };
+    evLine.next(evLine.and(mask.not()).or(data.and(mask)));
+  }
+  return { ring, table, event: evLine.bits(31, 0) };
 }
 
 /** A staged descriptor: addr 64, len 32, write, last. */
@@ -152,7 +201,9 @@ export function chainStaging(
   hdr.enq.data.set(hdrData);
 
   const entry = mem.readAsync(rd.trunc(aw));
-  chain.valid.set(rd.ne(cm).and(hdr.deq.valid));
+  // whether committed entries wait (rd != cm), as a register: the device's handshake starts from flip-flops
+  const waiting = m.reg('stage_waiting', bit, { reset: 0 });
+  chain.valid.set(waiting.and(hdr.deq.valid));
   chain.addr.set(entry.bits(97, 34));
   chain.len.set(entry.bits(33, 2));
   chain.write.set(entry.bit(1));
@@ -161,7 +212,10 @@ export function chainStaging(
   chain.id.set(hdr.deq.data.bits(31, 16));
   chain.slots.set(hdr.deq.data.bits(15, 0));
   const take = chain.valid.and(chain.ready);
-  m.if(take, () => rd.next(rd.inc()));
+  const rdNext = take.select(rd.inc(), rd);
+  rd.next(rdNext);
+  // a commit adds at least one entry after rd
+  waiting.next(commit.or(rdNext.ne(cm)));
   hdr.deq.ready.set(take.and(entry.bit(0)));
 
   return {
@@ -183,72 +237,206 @@ export function chainStaging(
   };
 }
 
+/** `e` zero-extended or truncated to `w` bits. */
+export function fit(e: Expr, w: number): Expr {
+  if (e.width === w) return e;
+  return e.width < w ? e.zext(w) : e.trunc(w);
+}
+
+/**
+ * What the walker hands the stager (packed_expand.ts), in ring order: a validated segment of a chain (the
+ * chain's header with its last one), an indirect table to fetch-wait-walk (its first batch already asked for,
+ * into the next table slot), or a fault (code NONE: drop the chain being staged, no error).
+ */
+export const ItemKind = { SEG: 0, TABLE: 1, FAULT: 2 } as const;
+
+export function itemLayout(queueBits: number, sb: number) {
+  // [kind 2][queue][addr 64][len 32][write][last][id 16][slots 16][idBad][sawWrite][total 32+sb][code]
+  const fields: [string, number][] = [
+    ['code', PACKED_FAULT_BITS],
+    ['total', 32 + sb],
+    ['sawWrite', 1],
+    ['idBad', 1],
+    ['slots', 16],
+    ['id', 16],
+    ['last', 1],
+    ['write', 1],
+    ['len', 32],
+    ['addr', 64],
+    ['queue', queueBits],
+    ['kind', 2],
+  ];
+  let at = 0;
+  const pos: Record<string, [number, number]> = {};
+  for (const [n, w] of fields) {
+    pos[n] = [at + w - 1, at];
+    at += w;
+  }
+  return {
+    width: at,
+    get: (item: Expr, name: string) => item.bits(pos[name][0], pos[name][1]),
+    /** An item from its fields (missing ones 0), in the layout's order. */
+    pack: (v: Record<string, Expr>) => cat(...[...fields].reverse().map(([n, w]) => (v[n] ? fit(v[n], w) : lit(0, w)))),
+  };
+}
+export type ItemLayout = ReturnType<typeof itemLayout>;
+
 export interface WalkerContext {
   p: PackedEngineParams;
+  layout: PackedLayout;
   queueBits: number;
   cfg: PackedQueueConfig[];
   st: PackedQueueState;
   driverOk: Expr;
   featIndirect: Expr;
   featInOrder: Expr;
-  /** The descriptor at index k of the fetch buffer. */
-  desc: (k: Expr) => Expr;
-  /** The read engine's status for this part's read (valid, error). */
-  status: { valid: Expr; error: Expr };
-  staging: ReturnType<typeof chainStaging>;
-  read: ReadRequest;
+  /** Descriptor d of the ring slots (the ring area's read port). */
+  desc: (d: Expr) => SlotRead;
+  /** The read engine's status for a ring read, and for a table read. */
+  ringStatus: { valid: Expr; error: Expr };
+  tableStatus: { valid: Expr; error: Expr };
+  /** The item queue's write side. */
+  items: { valid: Drivable; ready: Expr; data: Drivable };
+  item: ItemLayout;
+  ringRead: ReadRequest;
+  tableRead: ReadRequest;
 }
 
 /**
- * The walker: a round-robin pick among queues with a doorbell pending, then batches of `batch` ring descriptors
- * (never past the ring's end) read into the fetch buffer and checked one per cycle: available (AVAIL = the
- * driver wrap counter, USED not), chained (NEXT), indirect (a table fetched in batches the same way), each
- * segment staged; a chain is committed when its last descriptor checks out. A queue is released after each
- * batch it used up (its doorbell re-armed, so the scheduler comes back to it after the others) or at the first
- * descriptor that is not available; a chain that runs past a batch keeps the queue.
+ * The walker: a round-robin pick among queues with a doorbell pending, then the queue's ring read ahead in
+ * batches of `batch` descriptors (never past the ring's end) into `ringSlots` slots, several reads outstanding,
+ * while the walker checks one descriptor per cycle: available (AVAIL = the driver wrap counter, USED not),
+ * chained (NEXT), indirect (its table's first batch read at once into the next table slot; the stager walks it
+ * when it comes). Each segment, table and fault goes to the stager as an item, in ring order. A queue keeps the
+ * walker while it has descriptors available and no other queue waits; it is released at the first head that is
+ * not available (prefetched batches dropped), or after a batch when another queue has a doorbell pending (its
+ * own re-armed: fair). A descriptor after a chain's head that is not available is read again once before it is
+ * a fault (the read ahead may have seen the ring before the driver published the head).
  */
 export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
   const { p, st, cfg } = c;
   const Q = p.queues;
   const B = p.batch;
+  const R = p.ringSlots;
+  const T = p.tableSlots;
   const nb = bitsFor(B);
   const kb = log2ceil(B);
   const sb = bitsFor(p.maxChain);
-  const f = m.fsm('walk_state', ['idle', 'calc', 'fetch', 'wait', 'load', 'walk'] as const);
+  const rb = log2ceil(R);
+  const tb = log2ceil(T);
+  // ring pointers count modulo 4R: after a flush the walker's pointer runs up to R ahead of the statuses
+  const slotBits = log2ceil(p.ringSlots + p.tableSlots);
+  const f = m.fsm('walk_state', ['idle', 'start', 'slot', 'load', 'walk', 'table'] as const);
   const cq = m.reg('walk_queue', c.queueBits, { reset: 0 });
   const pos = m.reg('walk_pos', 16);
+  // pos + 1 at the ring's size (0 past its end), and whether pos is the ring's last position: kept a step ahead
+  const posN = m.reg('walk_pos_next', 16);
+  const posLast = m.reg('walk_pos_last', bit);
   const wrap = m.reg('walk_wrap', bit);
-  const table = m.reg('walk_table', bit, { reset: 0 });
-  const tAddr = m.reg('walk_table_addr', 64);
-  const tLeft = m.reg('walk_table_left', 16);
-  const n = m.reg('walk_n', nb);
   const k = m.reg('walk_k', kb);
-  const host = m.reg('walk_host', 64);
   const inChain = m.reg('walk_open', bit, { reset: 0 });
   const head = m.reg('walk_head', 16);
   const descs = m.reg('walk_descs', 16);
   const segs = m.reg('walk_segs', sb);
   const total = m.reg('walk_total', 32 + sb);
   const sawWrite = m.reg('walk_saw_write', bit);
-  const id = m.reg('walk_id', CHAIN_ID_BITS);
-
-  // the queue's size, held while the walker serves it (a register: no handover select on the decision paths)
+  const retried = m.reg('walk_retried', bit, { reset: 0 });
   const size = m.reg('walk_size', 16);
   const resetting = m.let('walk_resetting', st.resetting.at(cq));
 
-  // ---- scheduler: queues with a doorbell pending, enabled, configured and not stopped
+  // ---- ring slots: allocated (read asked for), filled (status back), consumed (walked), in that order
+  const rAlloc = m.reg('ring_alloc', rb + 2, { reset: 0 });
+  const rFill = m.reg('ring_fill', rb + 2, { reset: 0 });
+  const rCons = m.reg('ring_cons', rb + 2, { reset: 0 });
+  const rDiff = m.let('ring_filled_ahead', rFill.sub(rCons));
+  const rFilled = m.let('ring_filled', rDiff.ne(0).and(rDiff.msb().not()));
+  const slotN = m.regArray('ring_slot_n', R, nb);
+  const slotErr = m.regArray('ring_slot_err', R, bit);
+  const slotQueue = m.regArray('ring_slot_queue', R, c.queueBits);
+  const fetching = m.reg('fetch_on', bit, { reset: 0 });
+  const fIssue = m.reg('fetch_issue', bit, { reset: 0 });
+  const fpos = m.reg('fetch_pos', 16);
+  const fn = m.reg('fetch_n', nb);
+  const fhost = m.reg('fetch_host', 64);
+  const rFree = m.let('ring_slot_free', rAlloc.sub(rCons).lt(R).and(rAlloc.sub(rFill).lt(R)));
+  const n16 = (v: Expr) => mux(v.ge(B), lit(B, nb), v.trunc(nb));
+
+  // ---- table slots (the stager consumes them: its count comes back as tableCons)
+  const tAlloc = m.reg('table_alloc', tb + 1, { reset: 0 });
+  const tFill = m.reg('table_fill', tb + 1, { reset: 0 });
+  const tCons = m.wire('table_cons', tb + 1);
+  const tErr = m.regArray('table_slot_err', T, bit);
+  const tFree = m.let('table_slot_free', tAlloc.sub(tCons).lt(T).and(tAlloc.sub(tFill).lt(T)));
+
+  m.if(c.ringStatus.valid, () => {
+    rFill.next(rFill.inc());
+    slotErr.nextAt(rFill.trunc(rb), c.ringStatus.error.ne(0));
+  });
+  m.if(c.tableStatus.valid, () => {
+    tFill.next(tFill.inc());
+    tErr.nextAt(tFill.trunc(tb), c.tableStatus.error.ne(0));
+  });
+
+  // ---- scheduler: queues with a doorbell pending, enabled, configured and not stopped (whether a queue is
+  // enabled with a size: a register, a cycle behind the handover, which changes only while the queue is idle)
+  const ready = m.regArray('walk_q_ready', Q, bit, { reset: 0 });
+  cfg.forEach((q, i) => ready.item(i).next(q.enable.and(q.size.ne(0))));
   const runnable = cat(
     ...cfg
-      .map((q, i) =>
-        andBits(st.pending.item(i), q.enable, q.size.ne(0), st.failed.item(i).not(), st.resetting.item(i).not()),
+      .map((_, i) =>
+        andBits(
+          st.pending.item(i),
+          ready.item(i),
+          st.failed.item(i).not(),
+          st.halted.item(i).not(),
+          st.resetting.item(i).not(),
+        ),
       )
       .reverse(),
   );
   const req = m.let('sched_req', runnable.and(f.is('idle').and(c.driverOk).rep(Q)));
   const pick = roundRobinArbiter(m, 'sched', req, f.is('idle'));
+  /** Another queue than the walker's has a doorbell pending (checked at a batch's end). */
+  const othersWait = m.reg('walk_others_wait', bit, { reset: 0 });
+  othersWait.next(runnable.and(lit(1, Q).shl(cq).not()).ne(0));
+
+  // ---- the fetcher: the walker's queue's ring, batch after batch, while ring slots are free
+  const ringDescs = select(
+    cq,
+    cfg.map((q) => q.desc),
+  );
+  c.ringRead.valid.set(fIssue);
+  c.ringRead.host.set(fhost);
+  c.ringRead.slot!.set(fit(rAlloc.trunc(rb), slotBits));
+  c.ringRead.len.set(fn.zext(p.lenBits).shl(4));
+  const fposAdv = m.let('fetch_pos_adv', fpos.zext(17).add(fn.zext(17)));
+  m.if(fetching.and(fIssue.not()).and(rFree), () => {
+    fn.next(n16(size.sub(fpos)));
+    fhost.next(ringDescs.add(fpos.zext(64).shl(4)));
+    fIssue.next(1);
+  });
+  const rAllocNext = m.let('ring_alloc_next', mux(c.ringRead.grant, rAlloc.inc(), rAlloc));
+  m.if(c.ringRead.grant, () => {
+    slotN.nextAt(rAlloc.trunc(rb), fn);
+    slotQueue.nextAt(rAlloc.trunc(rb), cq);
+    rAlloc.next(rAlloc.inc());
+    fIssue.next(0);
+    fpos.next(fposAdv.eq(size.zext(17)).select(lit(0, 16), fposAdv.trunc(16)));
+  });
+  /** Drops the batches read ahead (their reads still land, in slots not reused before their statuses). */
+  const flush = () => {
+    fetching.next(0);
+    fIssue.next(0);
+    rCons.next(rAllocNext);
+  };
+  const fetchFrom = (at: Expr) => {
+    flush();
+    fetching.next(1);
+    fpos.next(at);
+  };
 
   // ---- the descriptor under the cursor: a register, loaded a cycle ahead together with its checks against
-  // the state it will meet (so a decision starts from registers, not from the fetch buffer's select)
+  // the state it will meet (so a decision starts from registers, not from the slots' read)
   const cur = m.reg('walk_cur', 128);
   const curAvail = m.reg('walk_cur_avail', bit);
   const dAddr = cur.bits(63, 0);
@@ -258,18 +446,20 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
   const dNext = flag(DESC_F.NEXT);
   const dWrite = flag(DESC_F.WRITE);
   const dIndirect = flag(DESC_F.INDIRECT);
-  const posInc = pos.inc();
-  const posWraps = m.let('walk_pos_wraps', posInc.eq(size));
-  const posNext = posWraps.select(lit(0, 16), posInc);
+  const n = m.let('walk_n', slotN.at(rCons.trunc(rb)));
   const batchEnd = m.let('walk_batch_end', k.zext(nb).eq(n.sub(1)));
   const tableLen = dLen.bits(31, 4);
   const segsNext = segs.inc();
   const descsNext = descs.inc();
   const totalNext = m.let('walk_total_next', total.add(dLen.zext(32 + sb)));
+  // one read port of the fetch slots: the address of the descriptor a load takes
+  // (from registers only: in `walk` the descriptor after the current one, else the current one)
+  const rdAt = m.let('walk_rd_at', cat(rCons.trunc(rb), mux(f.is('walk'), k.inc(), k)));
+  const rdPort = c.desc(rdAt);
+  const rdData = rdPort.desc;
 
   /** The walker's chain state a loaded descriptor will be checked against (as it will be when it is decided on). */
   interface ChainState {
-    table: Expr;
     /** One more ring descriptor would make the chain longer than the queue. */
     tooLong: Expr;
     /** The chain has maxChain segments. */
@@ -282,9 +472,8 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
     /** The ring position of the chain's head (IN_ORDER: the id a chain's last descriptor must carry). */
     headPos: Expr;
   }
-  /** The per-descriptor faults in the golden model's order (a table entry can only have the first and the RAW). */
+  /** The per-descriptor faults in the golden model's order. */
   const FAULTS = [
-    PackedFault.INDIRECT_IN_INDIRECT,
     PackedFault.CHAIN_TOO_LONG,
     PackedFault.INDIRECT_NOT_NEGOTIATED,
     PackedFault.INDIRECT_WITH_NEXT,
@@ -298,37 +487,33 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
   /** The chain would pass 2^32 bytes with this descriptor; its id is not the head's position. */
   const curBig = m.reg('walk_cur_big', bit);
   const curIdBad = m.reg('walk_cur_id_bad', bit);
-  const tableIdBad = m.reg('walk_table_id_bad', bit);
   /**
-   * Loads descriptor `at` of the fetch buffer as the next current one, with its availability (the wrap counter
-   * is the same for a whole batch: a batch never runs past the ring's end) and each fault it has against `s`, as
-   * one bit per fault (the decision ORs them; the first is the code). chain-too-big and IN_ORDER are checked
-   * when the chain ends.
+   * Loads the descriptor at `walk_rd_at` as the next current one, with its availability (the wrap
+   * counter is the same for a whole batch: a batch never runs past the ring's end) and each fault it has
+   * against `s`, as one bit per fault (the decision ORs them; the first is the code). chain-too-big and
+   * IN_ORDER are checked when the chain ends.
    */
-  const load = (at: Expr, s: ChainState) => {
-    const nd = c.desc(at);
+  const load = (atWrap: Expr, s: ChainState) => {
+    const nd = rdData;
     const fl = (b: number) => nd.bit(112 + b);
     const len = nd.bits(95, 64);
     const tl = len.bits(31, 4);
     const ind = fl(DESC_F.INDIRECT);
-    const raw = fl(DESC_F.WRITE).not().and(s.sawWrite);
-    const ring = s.table.not();
     const conds = [
-      s.table.and(ind),
-      ring.and(s.tooLong),
-      ring.and(ind).and(c.featIndirect.not()),
-      ring.and(ind).and(fl(DESC_F.NEXT)),
-      ring.and(ind).and(len.eq(0).or(len.bits(3, 0).ne(0))),
-      ring.and(ind).and(tl.gt(size.zext(28))),
-      ring.and(ind).and(tl.gt(s.room.zext(28))),
-      ind.not().and(raw),
-      ring.and(ind.not()).and(s.segsFull),
+      s.tooLong,
+      ind.and(c.featIndirect.not()),
+      ind.and(fl(DESC_F.NEXT)),
+      ind.and(len.eq(0).or(len.bits(3, 0).ne(0))),
+      ind.and(tl.gt(size.zext(28))),
+      ind.and(tl.gt(s.room.zext(28))),
+      ind.not().and(fl(DESC_F.WRITE).not()).and(s.sawWrite),
+      ind.not().and(s.segsFull),
     ];
     cur.next(nd);
-    curAvail.next(fl(DESC_F.AVAIL).eq(wrap).and(fl(DESC_F.USED).ne(wrap)));
+    curAvail.next(fl(DESC_F.AVAIL).eq(atWrap).and(fl(DESC_F.USED).ne(atWrap)));
     curFaults.next(cat(...[...conds].reverse()));
     curBig.next(s.total.add(len.zext(32 + sb)).gt(2 ** 32));
-    curIdBad.next(c.featInOrder.and(nd.bits(111, 96).ne(s.headPos)));
+    curIdBad.next(c.featInOrder.and(rdPort.each((x) => x.bits(111, 96).ne(s.headPos))));
   };
   /** The first condition that holds, as a balanced tree of 2:1 choices (not a chain as long as the list). */
   const firstOf = (conds: [Expr, number][]): Expr => {
@@ -340,19 +525,16 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
   const curFault = m.let('walk_cur_fault', firstOf(FAULTS.map((code, i) => [curFaults.bit(i), code])));
   const anyFault = m.let('walk_cur_any_fault', curFaults.orR());
 
-  const fatal = m.wire('walk_fatal', bit, { default: 0 });
-  const fatalCode = m.wire('walk_fatal_code', PACKED_FAULT_BITS, { default: PackedFault.NONE });
-  const fail = (code: number | Expr) => {
-    fatal.set(1);
-    fatalCode.set(code);
+  // ---- items to the stager
+  const push = m.wire('walk_item_push', bit, { default: 0 });
+  const pushData = m.wire('walk_item_data', c.item.width, { default: 0 });
+  c.items.valid.set(push);
+  c.items.data.set(pushData);
+  const emit = (v: Record<string, Expr>) => {
+    push.set(1);
+    pushData.set(c.item.pack({ queue: cq, ...v }));
   };
 
-  const releaseQueue = (at: Expr, atWrap: Expr, more: Expr) => {
-    st.availPos.nextAt(cq, at);
-    st.availWrap.nextAt(cq, atWrap);
-    m.if(more, () => st.pending.nextAt(cq, 1));
-    f.goto('idle');
-  };
   const openChain = () => {
     inChain.next(0);
     descs.next(0);
@@ -360,22 +542,42 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
     total.next(0);
     sawWrite.next(0);
   };
-  /** Stages the descriptor's segment; commits the chain when it is the last one. */
-  const stage = (last: Expr, chainId: Expr, slots: Expr) => {
-    c.staging.push(dAddr, dLen, dWrite, last);
-    segs.next(segsNext);
-    total.next(totalNext);
-    sawWrite.next(sawWrite.or(dWrite));
-    m.if(last, () => {
-      c.staging.commit(cq, chainId, slots);
-      openChain();
-    });
+  const endTurn = (at: Expr, atWrap: Expr, more: Expr) => {
+    st.availPos.nextAt(cq, at);
+    st.availWrap.nextAt(cq, atWrap);
+    m.if(more, () => st.pending.nextAt(cq, 1));
+    flush();
+    f.goto('idle');
+  };
+  /** A fault of the walker's queue: to the stager (which raises it in ring order), the queue walked no more. */
+  const fail = (code: number | Expr) => {
+    emit({ kind: lit(ItemKind.FAULT, 2), code: typeof code === 'number' ? lit(code, PACKED_FAULT_BITS) : code });
+    st.halted.nextAt(cq, 1);
+    openChain();
+    flush();
+    f.goto('idle');
+  };
+  /** Past the current descriptor (its chain goes on, or ended with it): the next ring position. */
+  const advance = () => {
+    pos.next(posN);
+    const nInc = posN.inc();
+    const nWraps = nInc.eq(size);
+    posN.next(nWraps.select(lit(0, 16), nInc));
+    posLast.next(nWraps);
+    m.if(posLast, () => wrap.next(wrap.not()));
+  };
+  const wrapNext = posLast.select(wrap.not(), wrap);
+  /** After the last descriptor of a batch (the chain ended with it when `ended`). */
+  const batchDone = (ended: Expr) => {
+    rCons.next(rCons.inc());
+    m.if(ended.and(othersWait), () => endTurn(posN, wrapNext, lit(1, 1))).else(() => f.goto('slot'));
+  };
+  const nextState = (after: ChainState) => {
+    k.next(k.inc());
+    load(wrap, after);
   };
 
-  c.read.valid.set(f.is('fetch'));
-  c.read.host.set(host);
-  c.read.len.set(n.zext(p.lenBits).shl(4));
-  const n16 = (v: Expr) => mux(v.ge(B), lit(B, nb), v.trunc(nb));
+  const itemRoom = c.items.ready;
 
   f.switch({
     idle: () => {
@@ -390,46 +592,36 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
         pos.next(st.availPos.at(pick.index));
         wrap.next(st.availWrap.at(pick.index));
         st.pending.nextAt(pick.index, 0);
-        table.next(0);
+        retried.next(0);
         openChain();
-        f.goto('calc');
+        f.goto('start');
       });
     },
-    calc: () => {
-      m.if(table, () => {
-        n.next(n16(tLeft));
-        host.next(tAddr);
-      }).else(() => {
-        n.next(n16(size.sub(pos)));
-        host.next(
-          select(
-            cq,
-            cfg.map((q) => q.desc),
-          ).add(pos.zext(64).shl(4)),
-        );
-      });
-      m.if(resetting, () => {
-        c.staging.discard();
-        f.goto('idle');
-      }).else(() => f.goto('fetch'));
+    start: () => {
+      const inc = pos.inc();
+      const wraps = inc.eq(size);
+      posN.next(wraps.select(lit(0, 16), inc));
+      posLast.next(wraps);
+      fetchFrom(pos);
+      f.goto('slot');
     },
-    fetch: () => {
-      m.if(c.read.grant, () => {
-        m.if(table, () => tAddr.next(tAddr.add(n.zext(64).shl(4))));
-        f.goto('wait');
-      });
-    },
-    wait: () => {
-      m.if(c.status.valid, () => {
+    slot: () => {
+      m.if(resetting.or(itemRoom.not()), () => {
+        // (nothing to decide without room for an item; a reset ends the turn)
+        m.if(resetting.and(itemRoom), () => {
+          m.if(inChain, () => emit({ kind: lit(ItemKind.FAULT, 2) }));
+          openChain();
+          endTurn(pos, wrap, lit(0, 1));
+        });
+      }).elseIf(rFilled, () => {
         k.next(0);
-        m.if(c.status.error.ne(0), () => fail(PackedFault.DMA_FAULT)).else(() => f.goto('load'));
+        m.if(slotErr.at(rCons.trunc(rb)), () => fail(PackedFault.DMA_FAULT)).else(() => f.goto('load'));
       });
     },
-    // A cycle after the status (which comes after the data is written, docs/dma.md), descriptor 0 is in the
-    // fetch buffer's registers even if the memory write reached them a cycle late.
+    // A cycle after the status (which comes after the data is written, docs/dma.md), the slot's first
+    // descriptor is readable even if the memory write reached it a cycle late.
     load: () => {
-      load(lit(0, kb), {
-        table,
+      load(wrap, {
         tooLong: descs.ge(size),
         segsFull: segs.eq(p.maxChain),
         room: lit(p.maxChain, sb).sub(segs),
@@ -440,103 +632,119 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
       f.goto('walk');
     },
     walk: () => {
-      m.if(resetting, () => {
-        c.staging.discard();
-        f.goto('idle');
+      m.if(itemRoom.not(), () => {
+        /* wait for the stager */
       })
-        .elseIf(table, () => walkTable())
+        .elseIf(resetting, () => {
+          m.if(inChain, () => emit({ kind: lit(ItemKind.FAULT, 2) }));
+          openChain();
+          endTurn(pos, wrap, lit(0, 1));
+        })
         .else(() => walkRing());
     },
+    // An indirect descriptor: its table's first batch is read into the next table slot, the stager told.
+    table: () => {
+      m.if(c.tableRead.grant, () => {
+        emit({
+          kind: lit(ItemKind.TABLE, 2),
+          addr: dAddr,
+          len: tableLen,
+          id: dId,
+          slots: descsNext,
+          idBad: curIdBad,
+          sawWrite,
+          total,
+        });
+        tAlloc.next(tAlloc.inc());
+        openChain();
+        retried.next(0);
+        advance();
+        m.if(batchEnd, () => batchDone(lit(1, 1))).else(() => {
+          k.next(k.inc());
+          f.goto('load');
+        });
+      });
+    },
   });
+  c.tableRead.valid.set(f.is('table').and(tFree).and(itemRoom));
+  c.tableRead.host.set(dAddr);
+  c.tableRead.slot!.set(lit(R, slotBits).add(fit(tAlloc.trunc(tb), slotBits)));
+  c.tableRead.len.set(n16(tableLen.trunc(16)).zext(p.lenBits).shl(4));
 
   function walkRing() {
     const chainEnd = dNext.not();
     m.if(curAvail.not(), () => {
-      m.if(inChain, () => fail(PackedFault.DESC_NOT_AVAILABLE)).else(() => releaseQueue(pos, wrap, lit(0, 1)));
+      m.if(inChain.not(), () => endTurn(pos, wrap, lit(0, 1)))
+        .elseIf(retried, () => fail(PackedFault.DESC_NOT_AVAILABLE))
+        .else(() => {
+          // read the ring again from here: the chain's state stays
+          retried.next(1);
+          fetchFrom(pos);
+          f.goto('slot');
+        });
     })
       .elseIf(anyFault, () => fail(curFault))
       .elseIf(dIndirect, () => {
-        // The table ends the chain (no NEXT): walk it, then come back to the ring after this descriptor.
+        // The table ends the chain (no NEXT). IN_ORDER is checked when the table is done (its own faults first).
         m.if(inChain.not(), () => head.next(pos));
-        // IN_ORDER: checked when the table is done (its own faults first, as the golden model)
-        tableIdBad.next(curIdBad);
-        table.next(1);
-        tAddr.next(dAddr);
-        tLeft.next(tableLen.trunc(16));
-        descs.next(descsNext);
-        id.next(dId);
-        inChain.next(1);
-        pos.next(posNext);
-        m.if(posWraps, () => wrap.next(wrap.not()));
-        f.goto('calc');
+        f.goto('table');
       })
       .elseIf(chainEnd.and(curIdBad), () => fail(PackedFault.IN_ORDER_VIOLATION))
       .elseIf(chainEnd.and(curBig), () => fail(PackedFault.CHAIN_TOO_BIG))
-      .elseIf(c.staging.room.and(dNext.or(c.staging.hdrReady)), () => {
-        id.next(dId);
+      .else(() => {
         inChain.next(1);
         descs.next(descsNext);
+        segs.next(segsNext);
+        total.next(totalNext);
+        sawWrite.next(sawWrite.or(dWrite));
+        retried.next(0);
         m.if(inChain.not(), () => head.next(pos));
         // The buffer id is the chain's last descriptor's (virtio 1.2 2.8.6 / the golden model).
-        stage(chainEnd, dId, descsNext);
-        pos.next(posNext);
-        const wrapNext = posWraps.select(wrap.not(), wrap);
-        wrap.next(wrapNext);
-        k.next(k.inc());
-        load(k.inc(), {
-          table: lit(0, 1),
-          tooLong: dNext.and(descsNext.ge(size)),
-          segsFull: dNext.and(segsNext.eq(p.maxChain)),
-          room: mux(dNext, lit(p.maxChain, sb).sub(segsNext), lit(p.maxChain, sb)),
-          sawWrite: dNext.and(sawWrite.or(dWrite)),
-          total: mux(dNext, totalNext, lit(0, 32 + sb)),
-          headPos: mux(dNext, inChain.select(head, pos), posNext),
+        emit({
+          kind: lit(ItemKind.SEG, 2),
+          addr: dAddr,
+          len: dLen,
+          write: dWrite,
+          last: chainEnd,
+          id: dId,
+          slots: descsNext,
         });
-        m.if(batchEnd, () => {
-          // A chain that goes on keeps the queue (the next batch, or the ring's start after its end).
-          m.if(dNext, () => f.goto('calc')).else(() => releaseQueue(posNext, wrapNext, lit(1, 1)));
-        });
+        m.if(chainEnd, () => openChain());
+        advance();
+        m.if(batchEnd, () => batchDone(chainEnd)).else(() =>
+          nextState({
+            tooLong: dNext.and(descsNext.ge(size)),
+            segsFull: dNext.and(segsNext.eq(p.maxChain)),
+            room: mux(dNext, lit(p.maxChain, sb).sub(segsNext), lit(p.maxChain, sb)),
+            sawWrite: dNext.and(sawWrite.or(dWrite)),
+            total: mux(dNext, totalNext, lit(0, 32 + sb)),
+            headPos: mux(dNext, inChain.select(head, pos), posN),
+          }),
+        );
       });
   }
 
-  function walkTable() {
-    const last = tLeft.eq(1);
-    m.if(anyFault, () => fail(curFault))
-      .elseIf(last.and(tableIdBad), () => fail(PackedFault.IN_ORDER_VIOLATION))
-      .elseIf(last.and(curBig), () => fail(PackedFault.CHAIN_TOO_BIG))
-      .elseIf(c.staging.room.and(last.not().or(c.staging.hdrReady)), () => {
-        stage(last, id, descs);
-        tLeft.next(tLeft.dec());
-        k.next(k.inc());
-        load(k.inc(), {
-          table,
-          tooLong: lit(0, 1),
-          segsFull: lit(0, 1),
-          room: lit(0, sb),
-          sawWrite: sawWrite.or(dWrite),
-          total: totalNext,
-          headPos: head,
-        });
-        m.if(last, () => {
-          table.next(0);
-          // Back to the ring at the descriptor after the indirect one, after the other queues had a turn.
-          releaseQueue(pos, wrap, lit(1, 1));
-        }).elseIf(batchEnd, () => f.goto('calc'));
-      });
-  }
-
-  m.if(fatal, () => {
-    st.failed.nextAt(cq, 1);
-    c.staging.discard();
-    openChain();
-    table.next(0);
-    f.goto('idle');
-  });
+  const ringBusy = (i: number) =>
+    orAll(
+      ...Array.from({ length: R }, (_, s) =>
+        // slot s holds a read in flight: it is among rFill .. rAlloc - 1
+        lit(s, rb)
+          .sub(rFill.trunc(rb))
+          .zext(rb + 2)
+          .lt(rAlloc.sub(rFill))
+          .and(slotQueue.item(s).eq(i)),
+      ),
+    );
 
   return {
-    active: m.let('walk_active', f.is('idle').not()),
+    active: m.let('walk_active', f.is('idle').not().or(rAlloc.ne(rFill))),
+    /** The walker is on queue i, or a ring read of queue i is in flight. */
+    busyWith: (i: number) => f.is('idle').not().and(cq.eq(i)).or(ringBusy(i)),
     queue: cq as Expr,
-    fatal: { valid: fatal, queue: cq as Expr, code: fatalCode },
+    tableAlloc: tAlloc as Expr,
+    tableFill: tFill as Expr,
+    tableCons: tCons,
+    tableErr: (slot: Expr) => tErr.at(slot),
   };
 }
 

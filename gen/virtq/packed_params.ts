@@ -23,16 +23,33 @@ export interface PackedEngineParams {
   maxChain: number;
   /** Used elements whose writes may be in flight at once (a power of two, 2..64). */
   usedSlots: number;
+  /** Ring batches read ahead of the walker (a power of two, 2..8): reads of the ring outstanding at once. */
+  ringSlots: number;
+  /** Indirect tables whose first batch may be read ahead of the chain stager (a power of two, 2..16). */
+  tableSlots: number;
+  /** Entries of the walker-to-stager item queue (chains' segments, tables to expand, faults, in ring order). */
+  itemDepth: number;
 }
 
 /** Defaults the test top and the data plane start from. */
-export const PACKED_DEFAULTS = { batch: 8, maxChain: 64, usedSlots: 8 } as const;
+export const PACKED_DEFAULTS = {
+  batch: 8,
+  maxChain: 64,
+  usedSlots: 8,
+  ringSlots: 4,
+  tableSlots: 16,
+  itemDepth: 16,
+  regionBits: 13,
+} as const;
 
 /** Where things are in the engine's region (byte offsets from `base`). */
 export interface PackedLayout {
-  /** The fetch buffer: `batch` descriptors (ring descriptors or indirect table entries). */
+  /** A fetch slot: `batch` descriptors (ring descriptors or indirect table entries). */
   bufBytes: number;
-  /** The driver event structure is read into these 4 bytes (a line of its own). */
+  /** The fetch slots, ring slots first (slot s at s * bufBytes), then table slots. */
+  slots: number;
+  slotsBytes: number;
+  /** The driver event structure is read into these 4 bytes (a line of its own, after the slots). */
   eventOffset: number;
   /** Used elements, 8 bytes each (len, id, flags as they go into the descriptor's bytes 8..15). */
   usedOffset: number;
@@ -50,20 +67,25 @@ export function packedLayout(p: PackedEngineParams): PackedLayout {
   pow2('batch', p.batch, Math.max(4, p.W / 128), 64);
   pow2('maxChain', p.maxChain, 2, 1024);
   pow2('usedSlots', p.usedSlots, 2, 64);
+  pow2('ringSlots', p.ringSlots, 2, 8);
+  pow2('tableSlots', p.tableSlots, 2, 16);
+  intParam('PackedEngine: itemDepth', p.itemDepth, 2, 64);
   intParam('PackedEngine: devBits', p.devBits, p.regionBits, 48);
   intParam('PackedEngine: idBits', p.idBits, log2ceil(p.usedSlots) + 1, 32);
   intParam('PackedEngine: lenBits', p.lenBits, log2ceil(16 * p.batch + 1), 32);
   if (p.base % 2 ** p.regionBits !== 0)
     throw paramError(`PackedEngine: base 0x${p.base.toString(16)} is not a multiple of the region size`);
   const bufBytes = 16 * p.batch;
+  const slots = p.ringSlots + p.tableSlots;
+  const slotsBytes = slots * bufBytes;
   const usedBytes = Math.max(8 * p.usedSlots, 2 * LB);
   const half = 2 ** (p.regionBits - 1);
-  if (bufBytes + LB > half || usedBytes > half)
+  if (slotsBytes + LB > half || usedBytes > half)
     throw paramError(
-      `PackedEngine: regionBits ${p.regionBits} is too small: the fetch buffer and event line need ${bufBytes + LB} ` +
-        `bytes and the used area ${usedBytes}, each in half of the region`,
+      `PackedEngine: regionBits ${p.regionBits} is too small: the fetch slots and event line need ` +
+        `${slotsBytes + LB} bytes and the used area ${usedBytes}, each in half of the region`,
     );
-  return { bufBytes, eventOffset: bufBytes, usedOffset: half, usedBytes };
+  return { bufBytes, slots, slotsBytes, eventOffset: slotsBytes, usedOffset: half, usedBytes };
 }
 
 /**

@@ -23,14 +23,13 @@ export interface PackedTestTopParams {
   queues: number;
 }
 
-/** The engine's parameters in the test top: a 1 KiB region at device address 0. */
+/** The engine's parameters in the test top: the default region (4 KiB) at device address 0. */
 export function packedTestParams(p: PackedTestTopParams): PackedEngineParams {
   return {
     W: p.W,
     queues: p.queues,
-    devBits: 10,
+    devBits: PACKED_DEFAULTS.regionBits,
     base: 0,
-    regionBits: 10,
     lenBits: DMA_TEST_LEN_BITS,
     idBits: DMA_TEST_ID_BITS,
     ...PACKED_DEFAULTS,
@@ -72,7 +71,7 @@ export const PackedTestTop = defineModule(
       lenBits: e.lenBits,
       idBits: e.idBits,
       timeoutBits: DMA_TEST_TIMEOUT_BITS,
-      slots: 8,
+      slots: 32,
     }).io;
     const wr = m.instance('dma_wr', DmaWrite, {
       W,

@@ -141,6 +141,29 @@ const cases: Case[] = [
     good: 1,
     code: PackedFault.IN_ORDER_VIOLATION,
   },
+  {
+    // the walker finds the ring's fault while the bad table's read is in flight: the table's comes first
+    name: 'a bad indirect table, then a ring fault found while its read is in flight: the table fault counts',
+    ring: (t) => [
+      { flags: IND, addr: t([{}, {}]), len: 32, id: 0 },
+      { flags: IND, addr: t([{ flags: WRITE }, {}]), len: 32, id: 1 },
+      { flags: IND | NEXT, addr: t([{}]), len: 16 },
+      {},
+    ],
+    good: 1,
+    code: PackedFault.READABLE_AFTER_WRITABLE,
+  },
+  {
+    name: 'good indirect chains read ahead, then readable after writable in the ring',
+    size: 16,
+    ring: (t) => [
+      ...Array.from({ length: 10 }, (_, i) => ({ flags: IND, addr: t([{}, { flags: WRITE }]), len: 32, id: i })),
+      { flags: WRITE | NEXT },
+      {},
+    ],
+    good: 10,
+    code: PackedFault.READABLE_AFTER_WRITABLE,
+  },
   { name: 'descriptor ring outside granted memory', ring: () => [{}], unmapped: true, code: PackedFault.DMA_FAULT },
   {
     name: 'an indirect table outside granted memory',
