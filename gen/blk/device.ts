@@ -417,7 +417,19 @@ export const VirtioBlk = defineModule(
     const wrBad = wrStatus.valid.and(wrStatus.error.ne(0));
     evDmaError.set(rdBad.or(wrBad));
     const rdSlot = rdStatus.id.trunc(sb);
-    m.if(rdStatus.valid.and(rdStatus.id.bit(TAG)).and(rdStatus.id.bit(LAST)), () => hdrDone.nextAt(rdSlot, 1));
+    // A header is done when its 16 bytes have landed in the capture register (below), not at its read's status:
+    // the read engine gives statuses in command order, so a header read issued after another request's data read
+    // would wait for all of that data. Its status still ends it when it failed (the bytes never all come): on the
+    // last piece's status, with an error of that piece or an earlier one. A header whose bytes all came cannot
+    // fail (a completion that is not taken is not written), so a late success status of a slot's earlier request
+    // (the slot freed and taken again meanwhile) is ignored.
+    m.if(
+      rdStatus.valid
+        .and(rdStatus.id.bit(TAG))
+        .and(rdStatus.id.bit(LAST))
+        .and(rdBad.or(atSlot(sErr, rdSlot))),
+      () => hdrDone.nextAt(rdSlot, 1),
+    );
     m.if(rdBad, () => sErr.nextAt(rdSlot, 1));
     m.if(wrBad, () => sErr.nextAt(wrStatus.id.trunc(sb), 1));
 
@@ -466,12 +478,26 @@ export const VirtioBlk = defineModule(
       );
       capStrb.push(selLo.and(memWr.be.bit(lane)).or(selHi.and(memWr.be.bit(B + lane))));
     }
-    capture.write(
-      mux(cLo.hit, cLo.slot, cHi.slot),
-      cat(...capBytes),
-      memWr.valid.and(memWr.ready).and(cLo.hit.or(cHi.hit)),
-      cat(...capStrb),
-    );
+    const capSlot = mux(cLo.hit, cLo.slot, cHi.slot);
+    const capWe = memWr.valid.and(memWr.ready).and(cLo.hit.or(cHi.hit));
+    capture.write(capSlot, cat(...capBytes), capWe, cat(...capStrb));
+    // The capture bytes each slot's header has received (registered a cycle after the write); the header is done
+    // once all 16 have. Cleared when the front end stores a chain that needs a header; a discard segment's
+    // bytes later only set bits already set.
+    const capWeQ = m.reg('cap_we_q', bit, { reset: 0 });
+    const capSlotQ = m.reg('cap_slot_q', sb);
+    const capStrbQ = m.reg('cap_strb_q', BLK_HDR_SIZE);
+    capWeQ.next(capWe);
+    capSlotQ.next(capSlot);
+    capStrbQ.next(cat(...capStrb));
+    const hdrBytes = m.regArray('hdr_bytes', S, BLK_HDR_SIZE, { reset: 0 });
+    hdrBytes.items.forEach((mask, k) => {
+      const got = mask.or(mux(capWeQ.and(capSlotQ.eq(k)), capStrbQ, lit(0, BLK_HDR_SIZE)));
+      m.if(fStored.and(fHead.eq(k)), () => mask.next(0)).else(() => {
+        mask.next(got);
+        m.if(got.andR().and(mask.andR().not()), () => hdrDone.items[k].next(1));
+      });
+    });
     // The back end's slot's capture register, registered before anything looks at it.
     const cap = m.reg('cap', 8 * BLK_HDR_SIZE);
     const capField = (lo: number, n: number) => cap.bits(8 * (lo + n) - 1, 8 * lo);

@@ -9,8 +9,9 @@
 // Completions: gen/dma/read_cpl.ts, at one beat per cycle, into the device memory's two-line write port.
 // Status: the oldest command's, once all its reads are issued and ended (data in memory, or failed).
 // After an error a command issues no more reads; those outstanding are waited for (or time out).
-import { bit, bitsFor, cat, defineModule, lit, log2ceil, mux, orAll, paramError } from '../hdl';
+import { bit, bitsFor, cat, defineModule, type Expr, lit, log2ceil, mux, orAll, paramError } from '../hdl';
 import { Fifo } from '../lib/fifo';
+import { muxTree } from '../lib/mux';
 import { priorityEncode } from '../lib/priority';
 import { DmaError, nextChunk, sizeFromCode } from '../pcie/dma_common';
 import { type DataWidth, driveOneBeat, tlpRxStream, tlpStream } from '../pcie/streams';
@@ -110,10 +111,23 @@ export const DmaRead = defineModule(
     const reqHdr = m.reg('mrd_hdr', 128);
 
     const usable = tags.valid.items.map((v, t) => (t < 32 ? v.not() : v.not().and(extTagEn)));
-    const free =
-      T === 1
-        ? { valid: usable[0], index: lit(0, tw) }
-        : priorityEncode(m, 'free_tag', m.let('usable_tags', cat(...[...usable].reverse())));
+    const encode = (name: string, u: Expr[]) =>
+      priorityEncode(m, name, m.let(`${name}_in_tags`, cat(...[...u].reverse())));
+    // Over 32 tags the free tag is picked in one half (the lower while it had a usable tag the cycle before), so
+    // the pick stays a 32-way priority encoder (64 ways was 10 LUT levels into alloc_tag). A stale choice only
+    // costs a cycle: the pick is always a free tag of the half it looks at.
+    const pickFree = (): { valid: Expr; index: Expr } => {
+      if (T === 1) return { valid: usable[0], index: lit(0, tw) };
+      if (T <= 32) return encode('free_tag', usable);
+      const H = 32;
+      const loAny = m.reg('free_lo_any', bit, { reset: 0 });
+      loAny.next(orAll(...usable.slice(0, H)));
+      const lo = encode('free_tag_lo', usable.slice(0, H));
+      const hi = encode('free_tag_hi', usable.slice(H));
+      const hiIndex = T <= 2 * H ? hi.index.zext(tw).or(lit(H, tw)) : hi.index.zext(tw).add(lit(H, tw));
+      return { valid: mux(loAny, lo.valid, hi.valid), index: mux(loAny, lo.index.zext(tw), hiIndex) };
+    };
+    const free = pickFree();
     // Whether the command being cut is done: all its bytes requested, or an error recorded for its slot. Both
     // are kept as registers beside `rem` and the slot errors (a compare over `rem` and a lookup of the slot's
     // error would be long paths into the slot registers): `remZero` is rem == 0, `curFailed` slot_err[cur] != 0.
@@ -219,14 +233,26 @@ export const DmaRead = defineModule(
     const stId = m.reg('st_id', p.idBits);
     const stErr = m.reg('st_err', 3);
     const h = head.bits(sw - 1, 0);
+    // Each slot's "all its reads issued and ended", registered, so that retirement selects one bit at the head
+    // (selecting the head's pending count and comparing it was 13 LUT levels at 32 slots). A cycle late, which is
+    // safe: an ended slot stays ended until it is taken again, and taking it clears the bit.
+    const slotEnded = m.regArray('slot_ended', S, bit, { reset: 0 });
+    for (let s = 0; s < S; s++)
+      slotEnded.item(s).next(
+        take
+          .and(tail.bits(sw - 1, 0).eq(s))
+          .not()
+          .and(slotIssued.item(s))
+          .and(slotPending.item(s).eq(0)),
+      );
     const retire = m.let(
       'retire',
-      slotsEmpty.not().and(slotIssued.at(h)).and(slotPending.at(h).eq(0)).and(stValid.not().or(status.ready)),
+      slotsEmpty.not().and(muxTree(h, slotEnded.items)).and(stValid.not().or(status.ready)),
     );
     m.if(retire, () => {
       stValid.next(1);
-      stId.next(slotId.at(h));
-      stErr.next(slotErr.at(h));
+      stId.next(muxTree(h, slotId.items));
+      stErr.next(muxTree(h, slotErr.items));
       head.next(head.inc());
     }).elseIf(status.ready, () => stValid.next(0));
     status.valid.set(stValid);

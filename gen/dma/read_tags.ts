@@ -6,7 +6,7 @@
 // prescaler ticks every `timeout / 4` cycles (rounded down, plus one) and each outstanding tag counts ticks
 // up to 5, so a read times out between `timeout` and 1.25 x `timeout` cycles after it was issued (2.8), and is
 // freed a few cycles later (tagExpiry).
-import { bit, type Expr, lit, log2ceil, type ModuleBuilder, mux, orAll, type SignalArray } from '../hdl';
+import { bit, cat, type Expr, lit, log2ceil, type ModuleBuilder, mux, orAll, type SignalArray } from '../hdl';
 import { muxTree } from '../lib/mux';
 import { isolateLowest, oneHotIndex } from '../lib/priority';
 
@@ -95,7 +95,18 @@ export function tagExpiry(
   // the check drops a pick that is out of date.
   const timedOut = m.reg('timed_out', T, { reset: 0 });
   timedOut.next(catBits(tags.timedOut));
-  const pick = isolateLowest(m, 'timeout_pick', timedOut);
+  // Over 32 tags the pick is made in one half (the lower one while any of its tags timed out, registered with
+  // them), so that it stays a 32-bit priority pick: any timed-out tag may go first, each is freed in turn.
+  let pick: Expr;
+  if (T <= 32) pick = isolateLowest(m, 'timeout_pick', timedOut);
+  else {
+    const H = T >> 1;
+    const loAny = m.reg('timed_out_lo_any', bit, { reset: 0 });
+    loAny.next(catBits(tags.timedOut.slice(0, H)).orR());
+    const lo = isolateLowest(m, 'timeout_pick_lo', timedOut.bits(H - 1, 0));
+    const hi = isolateLowest(m, 'timeout_pick_hi', timedOut.bits(T - 1, H));
+    pick = mux(loAny, lo.zext(T), cat(hi, lit(0, H)));
+  }
   const stage = m.reg('expire_stage', 2, { reset: 0 }); // 0 idle, 1 picked, 2 found, 3 checked: freed if kept
   const oneHot = m.reg('expire_onehot', T);
   const tag = m.reg('expire_tag', log2ceil(T));

@@ -100,10 +100,15 @@ export function virtioBlkConfig(p: VirtioBlkTopParams): {
       dma: {
         lenBits: DMA_TEST_LEN_BITS,
         idBits: DMA_TEST_ID_BITS,
-        tags: 32,
+        // Reads outstanding. At 1 us the completions of 4 KiB writes' 512-byte reads queue on the link behind each
+        // other (a read's last completion arrives 300-500 cycles after it left at 0.85 of the link), so 32 tags
+        // (16 KB) were all in use and capped 4 KiB writes near 0.8 of 32 B/clk: 64 need Extended Tag (Linux
+        // enables it; without it the engine uses tags 0-31).
+        tags: 64,
         // Commands with reads outstanding: virtio-blk has a header read (a command) in flight per request slot
-        // (gen/blk BLK_DEFAULT_SLOTS), besides its data reads and the queue engines' ring reads.
-        slots: 16,
+        // (gen/blk BLK_DEFAULT_SLOTS), besides its data reads (one command per 4 KiB, ended ~600 cycles after it
+        // started) and the queue engines' ring reads: 16 were all taken once tags were not.
+        slots: 32,
         timeoutBits: 20,
         mpsSupported: 5,
         readAhead: 8,
