@@ -500,21 +500,22 @@ export const VirtioBlk = defineModule(
     // data's issue until the status stage has passed the slot's fence), one slot a cycle while B is held, and
     // every slot whose range holds it fails (two OUTs in flight whose ranges overlap both do). The status stage's
     // fence waits for the lookup, so a request's status sees every failure of its writes.
-    const outRange = m.memory('out_range', { width: 2 * lineBits - 1, depth: S });
+    const wordBits = lineBits - 2; // a storage word (2W bits) index: the storage window is the region's lower half
+    const outRange = m.memory('out_range', { width: 2 * wordBits + 1, depth: S });
     const outActive = m.regArray('out_active', S, bit, { reset: 0 });
     const outStart = m.wire('out_start', bit);
     outStart.set(0);
     const scanBusy = m.reg('scan_busy', bit, { reset: 0 });
     const scanSlot = m.reg('scan_slot', sb, { reset: 0 });
-    const scanWord = m.reg('scan_word', lineBits - 1);
+    const scanWord = m.reg('scan_word', wordBits);
     const scanIdle = scanBusy.not();
     la.b_ready.set(scanIdle);
     const zErr = m.reg('zero_error', bit, { reset: 0 });
     m.if(la.werr.and(la.werr_zero), () => zErr.next(1));
     const range = outRange.readAsync(scanSlot);
     const inOutRange = scanWord
-      .ge(range.bits(lineBits - 2, 0))
-      .and(scanWord.zext(lineBits).lt(range.bits(2 * lineBits - 2, lineBits - 1)));
+      .ge(range.bits(wordBits - 1, 0))
+      .and(scanWord.zext(wordBits + 1).lt(range.bits(2 * wordBits, wordBits)));
     m.if(scanBusy, () => {
       m.if(atSlot(outActive, scanSlot).and(inOutRange), () => sErr.nextAt(scanSlot, 1));
       scanSlot.next(advanceSlot(scanSlot));
@@ -743,7 +744,7 @@ export const VirtioBlk = defineModule(
     const outFirst = storageOff.bits(p.devBits - 2, wordShift);
     outRange.write(
       bHead,
-      cat(outFirst.zext(lineBits).add(outData.bits(lineBits - 1 + wordShift, wordShift)), outFirst),
+      cat(outFirst.zext(wordBits + 1).add(outData.bits(wordBits + wordShift, wordShift)), outFirst),
       outStart,
     );
     // One that writes host memory from the device (IN, GET_ID) waits for the status stage to be empty, so that
