@@ -585,7 +585,11 @@ export const VirtioBlk = defineModule(
     // (A status write's access starts up to 3 bytes before the status byte, so its line is either half; an
     // access whose low half is storage is an IN's data, even when its high half is slot 0's status line.)
     const rdErrPending = m.reg('rd_err_pending', bit, { reset: 0 });
-    const isStatus = (h: Expr) => h.bit(HALF - 1).and(h.bit(HALF - 2)).and(halfLis(h).eq(statusLine));
+    const isStatus = (h: Expr) =>
+      h
+        .bit(HALF - 1)
+        .and(h.bit(HALF - 2))
+        .and(halfLis(h).eq(statusLine));
     const loStatus = isStatus(headLo);
     const hiStatus = headLoScratch.and(isStatus(headHi));
     const statusSlot = mux(loStatus, headLo.bits(7 + sb, 8), headHi.bits(7 + sb, 8));
@@ -946,9 +950,7 @@ export const VirtioBlk = defineModule(
         m.if(zDone, () => {
           // The last segment's request ends once storage has answered its writes (a failed one: IOERR).
           m.if(segLast, () =>
-            m.if(la.wr_pending.not(), () =>
-              finish(mux(zErr, lit(BLK_S.IOERR, 8), lit(BLK_S.OK, 8)), lit(0, N)),
-            ),
+            m.if(la.wr_pending.not(), () => finish(mux(zErr, lit(BLK_S.IOERR, 8), lit(BLK_S.OK, 8)), lit(0, N))),
           ).else(() => {
             segIdx.next(segIdx.inc());
             st.goto('seg');

@@ -1,6 +1,11 @@
 // The whole virtio-blk function (gen/virtq/blk_top.ts: endpoint, split and packed queue engines, virtio-blk, DMA
 // fabric, on-chip disk) in simulation with everything that checks it: the harness the end-to-end tests, the soak,
-// the benchmark and the main job share.
+// the benchmark and the main job share. With `storage: 'external'` the disk is behind the top's AXI4 port, served
+// by the simulator's sparse AXI4 memory (sim/axi.ts; a 1 GiB disk is cheap): the disk can be seeded and is
+// checked directly in that memory, and its error injection (the `error*` settings) is modelled: a request whose
+// storage the injected range covers must complete IOERR (the golden model's `storageFault`), and one hit by an
+// error the golden model could not foresee (`errorNth`, `errorRate`) may, when the memory's last injected error
+// is in its range.
 //
 //  - The root complex (tb/pcie) with the options a run gives (latency, completion splitting and reordering, MPS,
 //    MRRS); its checks on every TLP, host memory that faults any DMA outside granted regions (each buffer is its
@@ -26,6 +31,7 @@ import type { DataWidth } from '../../../gen/pcie/streams';
 import { defaultBlk, VirtioBlkTop, virtioBlkConfig, type BlkDeviceOptions } from '../../../gen/virtq/blk_top';
 import { DEFAULT_LAYOUT } from '../../../gen/virtio/layout';
 import { featureMask } from '../../../gen/virtio/regmap';
+import type { AxiMemoryOptions } from '../../../sim/axi';
 import { designPorts } from '../../../sim/design';
 import { Sim } from '../../../sim/index';
 import { Rng } from '../../../sim/random';
@@ -41,33 +47,48 @@ import { ringFeatures, type RingFeatures, type Sg } from '../ring/defs';
 import { RingInvariants } from '../ring/invariants';
 import { MemoryChainIo } from './chainio';
 import { BLK_S, SECTOR_SIZE } from './defs';
-import { BlkDevice, type BlkOutcome } from './device';
+import { BlkDevice, type BlkOutcome, type StorageFault } from './device';
 import { SparseDisk } from './disk';
 import { type BlkRequest, VirtioBlkDriver } from './driver';
 import type { PreparedRequest, Workload, WorkloadContext } from './workload';
 
 export type RingFormat = 'packed' | 'split';
+/** Where the disk is: the on-chip AXI4 RAM, or behind the top's AXI4 port (the simulator's sparse memory). */
+export type BlkStorage = 'onchip' | 'external';
 
 /**
  * The top's parameters for a width: the default layout, which offers both ring formats (the driver takes packed,
  * or declines it for split: one build serves both).
  */
-export function blkTopParams(W: DataWidth, blk: BlkDeviceOptions = defaultBlk()) {
-  return { W, blk, layout: DEFAULT_LAYOUT };
+export function blkTopParams(W: DataWidth, blk: BlkDeviceOptions = defaultBlk(), storage: BlkStorage = 'onchip') {
+  return { W, blk, layout: DEFAULT_LAYOUT, ...(storage === 'external' ? { storage } : {}) };
 }
 
 const portsCache = new Map<string, string>();
 /** The top's ports JSON path (elaborated and emitted once per process). */
-export function blkTopPorts(W: DataWidth, blk: BlkDeviceOptions = defaultBlk()): string {
-  const key = JSON.stringify([W, blk]);
+export function blkTopPorts(
+  W: DataWidth,
+  blk: BlkDeviceOptions = defaultBlk(),
+  storage: BlkStorage = 'onchip',
+): string {
+  const key = JSON.stringify([W, blk, storage]);
   let p = portsCache.get(key);
-  if (!p) portsCache.set(key, (p = designPorts(VirtioBlkTop.elaborate(blkTopParams(W, blk)))));
+  if (!p) portsCache.set(key, (p = designPorts(VirtioBlkTop.elaborate(blkTopParams(W, blk, storage)))));
   return p;
 }
 
 /** Builds (or finds in the cache) the top's simulator, so that later loads are quick. */
-export function buildBlkTop(W: DataWidth, blk: BlkDeviceOptions = defaultBlk()): void {
-  Sim.load({ ports: blkTopPorts(W, blk), resetCycles: 0, quiet: true }).close();
+export function buildBlkTop(W: DataWidth, blk: BlkDeviceOptions = defaultBlk(), storage: BlkStorage = 'onchip'): void {
+  Sim.load({ ports: blkTopPorts(W, blk, storage), resetCycles: 0, quiet: true }).close();
+}
+
+/** The disk bytes [from, to) an injected AXI error range makes fail, from the memory's settings (or none). */
+function injectedRange(axi: AxiMemoryOptions | undefined): StorageFault | undefined {
+  const from = axi?.errorFrom ?? 0;
+  const to = axi?.errorTo ?? 0;
+  const dirs = axi?.errorDirs ?? 3;
+  if (!(to > from)) return undefined;
+  return (dir, off, len) => ((dirs >> (dir === 'read' ? 0 : 1)) & 1) === 1 && off < to && from < off + len;
 }
 
 export interface BlkSystemOptions {
@@ -88,6 +109,14 @@ export interface BlkSystemOptions {
   record?: boolean;
   /** TLPs kept for a hang report (default 24). */
   history?: number;
+  /** The disk's place (default 'onchip'). */
+  storage?: BlkStorage;
+  /**
+   * External storage: the AXI4 memory's settings (latency, backpressure, error injection). An injected error range
+   * (errorFrom..errorTo) is modelled exactly: requests whose disk bytes it covers must fail. Keep requests that do
+   * not fail one word (2W bits) away from it: a read may fetch the word before or after its data.
+   */
+  axi?: AxiMemoryOptions;
 }
 
 export type FailureKind = 'mismatch' | 'hang' | 'dma' | 'violation' | 'invariant' | 'driver';
@@ -304,25 +333,34 @@ export class BlkSystem {
   readonly queues: number;
   readonly capacity: number;
   /** Doorbell writes and queue interrupts so far. */
-  readonly counts = { doorbells: 0, interrupts: 0, submitted: 0, completed: 0, ok: 0 };
+  readonly counts = { doorbells: 0, interrupts: 0, submitted: 0, completed: 0, ok: 0, storageErrors: 0 };
   private readonly vectorQueue = new Map<number, number>();
   private readonly pendingIrqs: number[] = [];
   private readonly inflight = new Map<BlkRequest, InFlight>();
   private readonly perQueue: number[];
   private violationsSeen = 0;
   private readonly ctx: WorkloadContext;
+  /** External storage: disk byte ranges requests or seeding may have changed (the disk check compares them). */
+  private readonly touched: { off: number; len: number }[] = [];
+  /** External storage: injected errors seen so far (read + write bursts). */
+  private injectedSeen = 0;
+  readonly storage: BlkStorage;
 
   constructor(readonly opts: BlkSystemOptions) {
     const blk = opts.blk ?? defaultBlk();
-    const cfg = virtioBlkConfig(blkTopParams(opts.W, blk));
+    this.storage = opts.storage ?? 'onchip';
+    if (opts.axi && this.storage !== 'external')
+      throw new Error('blk system: AXI4 memory settings need storage: external');
+    const cfg = virtioBlkConfig(blkTopParams(opts.W, blk, this.storage));
     this.rng = new Rng(opts.seed);
     this.sim = Sim.load({
-      ports: blkTopPorts(opts.W, blk),
+      ports: blkTopPorts(opts.W, blk, this.storage),
       quiet: true,
       seed: opts.seed,
       txBackpressure: opts.txBackpressure ?? 0,
       rxIdle: opts.rxIdle ?? 0,
       record: opts.record ?? true,
+      ...(opts.axi ? { axi: { storage: opts.axi } } : {}),
     });
     try {
       // The disk RAM starts zeroed (Verilator's --x-initial fast), as the golden disk does; checkDisk() reads
@@ -364,6 +402,7 @@ export class BlkSystem {
         },
         new SparseDisk(b.capacity * SECTOR_SIZE),
       );
+      this.golden.storageFault = injectedRange(opts.axi);
       const vqs = r.setup.vqs;
       this.queues = vqs.length;
       this.perQueue = new Array(vqs.length).fill(0);
@@ -377,7 +416,14 @@ export class BlkSystem {
         mem: this.rc.mem,
         rings: vqs,
         features: this.features,
-        observer: this.invariants,
+        observer: {
+          added: (vq, data, out, inn, indirect) => this.invariants.added(vq, data, out, inn, indirect),
+          // A read that failed in storage wrote its data (unspecified) and reports used length 1 (the golden
+          // model's rule for errors): the used length is then not the bytes written (virtio 1.2 2.7.8.2 lets a
+          // device write more than len); the status and length are checked against the golden model instead.
+          returned: (vq, data, len, fromDevice) =>
+            this.invariants.returned(vq, data, len, fromDevice && !(len === 1 && this.storageFailed(data))),
+        },
         notify: (q, data) => {
           this.counts.doorbells++;
           this.drv.kick(q, data);
@@ -445,6 +491,8 @@ export class BlkSystem {
               mutates: true,
             }
           : undefined;
+    if (range?.mutates)
+      this.touched.push({ off: range.start * SECTOR_SIZE, len: (range.end - range.start) * SECTOR_SIZE });
     this.inflight.set(req, { index: this.counts.submitted++, want, writes: io.writes, buffers: p.buffers, range });
     this.perQueue[q]++;
     return true;
@@ -493,6 +541,14 @@ export class BlkSystem {
     this.inflight.delete(r);
     this.perQueue[r.queue]--;
     const what = `request ${f.index} (${r.op.type}${'sector' in r.op ? ` sector ${r.op.sector}` : ''}, queue ${r.queue})`;
+    const unforeseen = this.unforeseenError(r, f);
+    if (unforeseen || (f.want.status === BLK_S.IOERR && /^storage/.test(f.want.reason ?? '')))
+      this.counts.storageErrors++;
+    if (unforeseen) {
+      for (const g of f.buffers) this.rc.mem.unmap(g);
+      this.counts.completed++;
+      return;
+    }
     if (r.status !== f.want.status || r.len !== f.want.len)
       throw new BlkSystemFailure(
         'mismatch',
@@ -512,6 +568,47 @@ export class BlkSystem {
     for (const g of f.buffers) this.rc.mem.unmap(g);
     this.counts.completed++;
     if (r.status === BLK_S.OK) this.counts.ok++;
+  }
+
+  /**
+   * External storage: whether a request the golden model completed OK came back IOERR (used length 1) from an
+   * injected storage error it could not foresee (errorNth, errorRate): the memory injected one since the last
+   * such completion, the last at an address in the request's storage range (a read's widened by a word each
+   * side). A failed write's range becomes unspecified on the golden disk.
+   */
+  private unforeseenError(r: BlkRequest, f: InFlight): boolean {
+    if (this.storage !== 'external' || f.want.status !== BLK_S.OK || r.status !== BLK_S.IOERR || r.len !== 1)
+      return false;
+    const st = this.sim.axi('storage').stats();
+    const injected = st.readErrors + st.writeErrors;
+    if (injected === this.injectedSeen || !f.range) return false;
+    const word = (2 * this.opts.W) / 8;
+    const slack = f.range.mutates ? 0 : word;
+    const lo = f.range.start * SECTOR_SIZE - slack;
+    const hi = f.range.end * SECTOR_SIZE + slack;
+    if (st.lastErrorAddr < lo || st.lastErrorAddr >= hi) return false;
+    this.injectedSeen = injected;
+    if (f.range.mutates)
+      this.golden.unspecified.push({
+        off: f.range.start * SECTOR_SIZE,
+        len: (f.range.end - f.range.start) * SECTOR_SIZE,
+      });
+    return true;
+  }
+
+  /** A request came back IOERR while the storage memory has injected errors. */
+  private storageFailed(r: BlkRequest): boolean {
+    if (this.storage !== 'external') return false;
+    const st = this.sim.axi('storage').stats();
+    return st.readErrors + st.writeErrors > 0 && this.rc.mem.readU8(r.statusAddr) === BLK_S.IOERR;
+  }
+
+  /** External storage: writes `bytes` at disk byte `off` into both the RTL's disk and the golden disk. */
+  seedDisk(off: number, bytes: Uint8Array): void {
+    if (this.storage !== 'external') throw new Error('blk system: seedDisk needs storage: external');
+    this.sim.axi('storage').write(off, bytes);
+    this.golden.disk.write(off, bytes);
+    this.touched.push({ off, len: bytes.length });
   }
 
   /**
@@ -575,6 +672,7 @@ export class BlkSystem {
    * slower.)
    */
   checkDisk(): void {
+    if (this.storage === 'external') return this.checkExternalDisk();
     let next = 0;
     const chunk = 8;
     const readBack: Workload = (ctx) => {
@@ -587,6 +685,36 @@ export class BlkSystem {
     const st = this.run(readBack, { requests: Math.ceil(this.capacity / chunk), depth: 8, queues: [0] });
     if (st.ok !== st.requests)
       throw new BlkSystemFailure('mismatch', `${st.requests - st.ok} read(s) of the disk check did not complete OK`);
+  }
+
+  /**
+   * External storage: the AXI4 memory against the golden disk over every range seeded or written by a request
+   * (the rest of a 1 GiB disk is zero in both: the memory's pages must be no more than those ranges cover),
+   * skipping what failed writes left unspecified.
+   */
+  private checkExternalDisk(): void {
+    const mem = this.sim.axi('storage');
+    const skip = this.golden.unspecified;
+    const pages = new Set<number>();
+    for (const t of this.touched) {
+      const rtl = mem.read(t.off, t.len);
+      const want = this.golden.disk.read(t.off, t.len);
+      for (let i = 0; i < t.len; i++) {
+        const a = t.off + i;
+        if (rtl[i] === want[i] || skip.some((u) => a >= u.off && a < u.off + u.len)) continue;
+        throw new BlkSystemFailure(
+          'mismatch',
+          `disk byte 0x${a.toString(16)} (sector ${Math.floor(a / SECTOR_SIZE)}) is 0x${rtl[i].toString(16)}, the golden disk has 0x${want[i].toString(16)}`,
+        );
+      }
+      for (let p = Math.floor(t.off / 4096); p <= Math.floor((t.off + t.len - 1) / 4096); p++) pages.add(p);
+    }
+    const st = mem.stats();
+    if (st.pages > pages.size)
+      throw new BlkSystemFailure(
+        'mismatch',
+        `the disk has ${st.pages} pages allocated; the requests and seeding touched only ${pages.size}`,
+      );
   }
 
   /**
