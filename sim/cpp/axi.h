@@ -438,7 +438,7 @@ class AxiSlaveBase {
     const bool nth = errNth_ != 0 && b.seq + 1 == errNth_;
     // The random draw is made for every burst of an injected direction, so the choice depends only on the seed
     // and the burst's place in the sequence.
-    const drawn = errThr_ && errRng_.next32() < errThr_;
+    const bool drawn = errThr_ && errRng_.next32() < errThr_;
     if (!inRange && !nth && !drawn) return;
     b.resp = errResp_;
     ++stats[write ? kAxiStatWriteErrors : kAxiStatReadErrors];
