@@ -28,19 +28,13 @@
 // choose gives the same data, statuses and final disk as the golden model's. (Checking per completion order
 // instead would need the device's internal order of storage accesses, which the spec does not fix.)
 import type { DataWidth } from '../../../gen/pcie/streams';
-import { defaultBlk, VirtioBlkTop, virtioBlkConfig, type BlkDeviceOptions } from '../../../gen/virtq/blk_top';
-import { DEFAULT_LAYOUT } from '../../../gen/virtio/layout';
-import { featureMask } from '../../../gen/virtio/regmap';
+import { defaultBlk, type BlkDeviceOptions } from '../../../gen/virtq/blk_top';
 import type { AxiMemoryOptions } from '../../../sim/axi';
-import { designPorts } from '../../../sim/design';
-import { Sim } from '../../../sim/index';
+import type { Sim } from '../../../sim/index';
 import { Rng } from '../../../sim/random';
-import type { RawTlp } from '../../../sim/raw';
 import { HostMemory, type Addr, type Region } from '../../pcie/hostmem';
-import type { Link, LinkRunOptions } from '../../pcie/link';
 import type { RootComplexOptions } from '../../pcie/options';
-import { RootComplex } from '../../pcie/rootcomplex';
-import { CheckedLink, checkingModel } from '../checker';
+import type { RootComplex } from '../../pcie/rootcomplex';
 import { VirtioPciDriver } from '../driver/driver';
 import { type Chain, type ChainSegment, RingError } from '../ring/device';
 import { ringFeatures, type RingFeatures, type Sg } from '../ring/defs';
@@ -48,40 +42,12 @@ import { RingInvariants } from '../ring/invariants';
 import { MemoryChainIo } from './chainio';
 import { BLK_S, SECTOR_SIZE } from './defs';
 import { BlkDevice, type BlkOutcome, type StorageFault } from './device';
-import { SparseDisk } from './disk';
 import { type BlkRequest, VirtioBlkDriver } from './driver';
+import { BlkRig, type BlkStorage, SystemLink } from './rig';
 import type { PreparedRequest, Workload, WorkloadContext } from './workload';
 
 export type RingFormat = 'packed' | 'split';
-/** Where the disk is: the on-chip AXI4 RAM, or behind the top's AXI4 port (the simulator's sparse memory). */
-export type BlkStorage = 'onchip' | 'external';
-
-/**
- * The top's parameters for a width: the default layout, which offers both ring formats (the driver takes packed,
- * or declines it for split: one build serves both).
- */
-export function blkTopParams(W: DataWidth, blk: BlkDeviceOptions = defaultBlk(), storage: BlkStorage = 'onchip') {
-  return { W, blk, layout: DEFAULT_LAYOUT, ...(storage === 'external' ? { storage } : {}) };
-}
-
-const portsCache = new Map<string, string>();
-/** The top's ports JSON path (elaborated and emitted once per process). */
-export function blkTopPorts(
-  W: DataWidth,
-  blk: BlkDeviceOptions = defaultBlk(),
-  storage: BlkStorage = 'onchip',
-): string {
-  const key = JSON.stringify([W, blk, storage]);
-  let p = portsCache.get(key);
-  if (!p) portsCache.set(key, (p = designPorts(VirtioBlkTop.elaborate(blkTopParams(W, blk, storage)))));
-  return p;
-}
-
-/** Builds (or finds in the cache) the top's simulator, so that later loads are quick. */
-export function buildBlkTop(W: DataWidth, blk: BlkDeviceOptions = defaultBlk(), storage: BlkStorage = 'onchip'): void {
-  Sim.load({ ports: blkTopPorts(W, blk, storage), resetCycles: 0, quiet: true }).close();
-}
-
+export { blkTopParams, blkTopPorts, buildBlkTop, type BlkStorage } from './rig';
 /** The disk bytes [from, to) an injected AXI error range makes fail, from the memory's settings (or none). */
 function injectedRange(axi: AxiMemoryOptions | undefined): StorageFault | undefined {
   const from = axi?.errorFrom ?? 0;
@@ -155,105 +121,6 @@ class WatchedMemory extends HostMemory {
       this.onDma('write', a + BigInt(i), j - i);
       i = j;
     }
-  }
-}
-
-/** Completion type (Cpl, CplD, CplLk, CplDLk): DW0's Type field 0b0101x. */
-const isCompletion = (raw: RawTlp) => ((raw.hdr[0] >>> 25) & 0xf) === 0b0101;
-
-/** Directions in SystemLink's history. */
-const TO_DEVICE = 0;
-const FROM_DEVICE = 1;
-
-/**
- * The link to the simulator: register traffic through the golden-transport checker, the DMA completions the RC
- * sends (most of the traffic, which the checker ignores) straight to the simulator, so that the simulator's
- * copying sends and delivery reports stay available to the RC; and the last TLPs both ways, for hang reports.
- */
-class SystemLink implements Link {
-  readonly checked: CheckedLink;
-  readonly copiesOnSend: boolean;
-  readonly sendTracked: NonNullable<Link['sendTracked']>;
-  private stash: RawTlp[] = [];
-  private tracked: ((cycle: number) => void) | undefined;
-  private readonly hdrs: Uint32Array;
-  private readonly cycles: Float64Array;
-  private readonly dirs: Uint8Array;
-  private recentAt = 0;
-  private noted = 0;
-
-  constructor(
-    private readonly sim: Sim,
-    model: ReturnType<typeof checkingModel>,
-    private readonly keep: number,
-  ) {
-    const inner: Link = {
-      get cycle() {
-        return sim.cycle;
-      },
-      send: (raw, at) => (this.tracked ? sim.sendTracked(raw, at, this.tracked) : sim.send(raw, at)),
-      run: (o) => sim.run(o),
-      takeTx: () => this.stash.splice(0),
-    };
-    this.checked = new CheckedLink(inner, model);
-    this.hdrs = new Uint32Array(4 * keep);
-    this.cycles = new Float64Array(keep);
-    this.dirs = new Uint8Array(keep);
-    this.copiesOnSend = sim.copiesOnSend;
-    this.sendTracked = (raw, at, delivered) => {
-      this.note(TO_DEVICE, raw, at);
-      if (isCompletion(raw)) return sim.sendTracked(raw, at, delivered);
-      this.tracked = delivered;
-      try {
-        this.checked.send(raw, at);
-      } finally {
-        this.tracked = undefined;
-      }
-    };
-  }
-
-  get cycle(): number {
-    return this.sim.cycle;
-  }
-  send(raw: RawTlp, atCycle?: number): void {
-    this.note(TO_DEVICE, raw, atCycle);
-    if (isCompletion(raw)) this.sim.send(raw, atCycle);
-    else this.checked.send(raw, atCycle);
-  }
-  run(opts: LinkRunOptions): { reason: string; cycles: number } {
-    return this.sim.run(opts);
-  }
-  takeTx(): RawTlp[] {
-    const tx = this.sim.takeTx();
-    for (const t of tx) {
-      this.note(FROM_DEVICE, t, t.cycle);
-      if (isCompletion(t)) this.stash.push(t);
-    }
-    this.checked.takeTx(); // checks the completions of register reads, applies queued register writes
-    return tx;
-  }
-
-  /** Keeps a TLP's header dwords, direction and cycle (copied: the RC reuses its completions' buffers). */
-  private note(dir: number, raw: RawTlp, cycle: number | undefined): void {
-    if (this.keep === 0) return;
-    const i = this.recentAt;
-    const h = raw.hdr;
-    for (let k = 0; k < 4; k++) this.hdrs[4 * i + k] = h[k] ?? 0;
-    this.cycles[i] = cycle ?? this.sim.cycle;
-    this.dirs[i] = dir;
-    this.recentAt = (i + 1) % this.keep;
-    if (this.noted < this.keep) this.noted++;
-  }
-
-  /** The last TLPs, oldest first ("->" to the device, "<-" from it; cycle; the header's four dwords). */
-  lastTlps(): string[] {
-    const out: string[] = [];
-    for (let n = this.noted; n > 0; n--) {
-      const i = (this.recentAt - n + this.keep) % this.keep;
-      const dws = Array.from(this.hdrs.subarray(4 * i, 4 * i + 4), (d) => d.toString(16).padStart(8, '0'));
-      out.push(`${this.dirs[i] === TO_DEVICE ? '->' : '<-'} @${this.cycles[i]} ${dws.join(' ')}`);
-    }
-    return out;
   }
 }
 
@@ -349,36 +216,20 @@ export class BlkSystem {
   constructor(readonly opts: BlkSystemOptions) {
     const blk = opts.blk ?? defaultBlk();
     this.storage = opts.storage ?? 'onchip';
-    if (opts.axi && this.storage !== 'external')
-      throw new Error('blk system: AXI4 memory settings need storage: external');
-    const cfg = virtioBlkConfig(blkTopParams(opts.W, blk, this.storage));
     this.rng = new Rng(opts.seed);
-    this.sim = Sim.load({
-      ports: blkTopPorts(opts.W, blk, this.storage),
-      quiet: true,
-      seed: opts.seed,
-      txBackpressure: opts.txBackpressure ?? 0,
-      rxIdle: opts.rxIdle ?? 0,
-      record: opts.record ?? true,
-      ...(opts.axi ? { axi: { storage: opts.axi } } : {}),
+    const mem = new WatchedMemory();
+    // The disk RAM starts zeroed (Verilator's --x-initial fast), as the golden disk does; checkDisk() reads
+    // every sector back, so a disk that did not would be found.
+    const rig = new BlkRig({
+      ...opts,
+      blk,
+      rc: { seed: opts.seed, latency: { min: 20, max: 200 }, violations: 'record', ...opts.rc, mem },
     });
+    this.sim = rig.sim;
+    this.link = rig.link;
+    this.rc = rig.rc;
+    const cfg = rig.cfg;
     try {
-      // The disk RAM starts zeroed (Verilator's --x-initial fast), as the golden disk does; checkDisk() reads
-      // every sector back, so a disk that did not would be found.
-      const l = cfg.endpoint.layout;
-      this.link = new SystemLink(
-        this.sim,
-        checkingModel(l, { deviceConfig: cfg.endpoint.deviceConfig }),
-        opts.history ?? 24,
-      );
-      const mem = new WatchedMemory();
-      this.rc = new RootComplex(this.link, {
-        seed: opts.seed,
-        latency: { min: 20, max: 200 },
-        violations: 'record',
-        ...opts.rc,
-        mem,
-      });
       this.drv = new VirtioPciDriver(this.rc, {
         ...(opts.driverFeatures ? { driverFeatures: opts.driverFeatures } : {}),
         declineFeatures: [...(opts.declineFeatures ?? []), ...(opts.ring === 'split' ? ['VIRTIO_F_RING_PACKED'] : [])],
@@ -387,21 +238,8 @@ export class BlkSystem {
       this.features = ringFeatures(this.drv.features);
       if (this.features.packed !== (opts.ring === 'packed'))
         throw new Error(`blk system: the driver negotiated ${this.features.packed ? 'packed' : 'split'} rings`);
-      const has = (n: string) => (this.drv.features & featureMask([n], 'blk')) !== 0n;
       const b = cfg.dataPlane.blk;
-      this.golden = new BlkDevice(
-        {
-          capacity: b.capacity,
-          readOnly: b.readOnly,
-          flush: !!b.flush && has('VIRTIO_BLK_F_FLUSH'),
-          discard: has('VIRTIO_BLK_F_DISCARD') ? b.discard : undefined,
-          writeZeroes: has('VIRTIO_BLK_F_WRITE_ZEROES') ? b.writeZeroes : undefined,
-          id: b.id,
-          segMax: b.segMax,
-          sizeMax: b.sizeMax,
-        },
-        new SparseDisk(b.capacity * SECTOR_SIZE),
-      );
+      this.golden = rig.golden(this.drv.features);
       this.golden.storageFault = injectedRange(opts.axi);
       const vqs = r.setup.vqs;
       this.queues = vqs.length;
