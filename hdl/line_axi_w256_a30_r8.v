@@ -83,44 +83,44 @@ module line_axi_w256_a30_r8 (
   /* verilator lint_off UNUSEDSIGNAL */  // unused
   wire [4:0] aw_info_count;  // gen/blk/line_axi.ts:90
   /* verilator lint_on UNUSEDSIGNAL */
-  wire w_word_done;  // gen/blk/line_axi.ts:104
-  reg [15:0] w_accepted;  // gen/blk/line_axi.ts:128
-  reg [15:0] w_answered;  // gen/blk/line_axi.ts:129
-  wire rd_queue_enq_valid;  // gen/blk/line_axi.ts:142
-  wire rd_queue_enq_ready;  // gen/blk/line_axi.ts:142
-  wire [25:0] rd_queue_enq_data;  // gen/blk/line_axi.ts:142
-  wire rd_queue_deq_valid;  // gen/blk/line_axi.ts:142
-  wire rd_queue_deq_ready;  // gen/blk/line_axi.ts:142
-  wire [25:0] rd_queue_deq_data;  // gen/blk/line_axi.ts:142
+  wire w_word_done;  // gen/blk/line_axi.ts:105
+  reg [15:0] w_accepted;  // gen/blk/line_axi.ts:129
+  reg [15:0] w_answered;  // gen/blk/line_axi.ts:130
+  wire rd_queue_enq_valid;  // gen/blk/line_axi.ts:143
+  wire rd_queue_enq_ready;  // gen/blk/line_axi.ts:143
+  wire [25:0] rd_queue_enq_data;  // gen/blk/line_axi.ts:143
+  wire rd_queue_deq_valid;  // gen/blk/line_axi.ts:143
+  wire rd_queue_deq_ready;  // gen/blk/line_axi.ts:143
+  wire [25:0] rd_queue_deq_data;  // gen/blk/line_axi.ts:143
   /* verilator lint_off UNUSEDSIGNAL */  // unused
-  wire [1:0] rd_queue_count;  // gen/blk/line_axi.ts:142
+  wire [1:0] rd_queue_count;  // gen/blk/line_axi.ts:143
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [23:0] r_prev_last;  // gen/blk/line_axi.ts:143
-  wire rd_info_enq_valid;  // gen/blk/line_axi.ts:149
-  wire rd_info_enq_ready;  // gen/blk/line_axi.ts:149
-  wire [1:0] rd_info_enq_data;  // gen/blk/line_axi.ts:149
-  wire rd_info_deq_valid;  // gen/blk/line_axi.ts:149
-  wire rd_info_deq_ready;  // gen/blk/line_axi.ts:149
-  wire [1:0] rd_info_deq_data;  // gen/blk/line_axi.ts:149
+  reg [23:0] r_prev_last;  // gen/blk/line_axi.ts:144
+  wire rd_info_enq_valid;  // gen/blk/line_axi.ts:150
+  wire rd_info_enq_ready;  // gen/blk/line_axi.ts:150
+  wire [1:0] rd_info_enq_data;  // gen/blk/line_axi.ts:150
+  wire rd_info_deq_valid;  // gen/blk/line_axi.ts:150
+  wire rd_info_deq_ready;  // gen/blk/line_axi.ts:150
+  wire [1:0] rd_info_deq_data;  // gen/blk/line_axi.ts:150
   /* verilator lint_off UNUSEDSIGNAL */  // unused
-  wire [3:0] rd_info_count;  // gen/blk/line_axi.ts:149
+  wire [3:0] rd_info_count;  // gen/blk/line_axi.ts:150
   /* verilator lint_on UNUSEDSIGNAL */
-  reg ar_last_valid;  // gen/blk/line_axi.ts:153
-  reg ar_second;  // gen/blk/line_axi.ts:154
-  reg out_valid;  // gen/blk/line_axi.ts:178
-  reg [511:0] out_data;  // gen/blk/line_axi.ts:179
-  reg out_err;  // gen/blk/line_axi.ts:180
-  reg [255:0] r_hold;  // gen/blk/line_axi.ts:181
-  reg r_hold_err;  // gen/blk/line_axi.ts:182
-  reg [511:0] r_prev_word;  // gen/blk/line_axi.ts:183
-  reg r_prev_err;  // gen/blk/line_axi.ts:184
-  reg r_have_first;  // gen/blk/line_axi.ts:186
+  reg ar_last_valid;  // gen/blk/line_axi.ts:154
+  reg ar_second;  // gen/blk/line_axi.ts:155
+  reg out_valid;  // gen/blk/line_axi.ts:179
+  reg [511:0] out_data;  // gen/blk/line_axi.ts:180
+  reg out_err;  // gen/blk/line_axi.ts:181
+  reg [255:0] r_hold;  // gen/blk/line_axi.ts:182
+  reg r_hold_err;  // gen/blk/line_axi.ts:183
+  reg [511:0] r_prev_word;  // gen/blk/line_axi.ts:184
+  reg r_prev_err;  // gen/blk/line_axi.ts:185
+  reg r_have_first;  // gen/blk/line_axi.ts:187
   wire _and_0;  // gen/blk/line_axi.ts:85
-  wire _or_1;  // gen/blk/line_axi.ts:113
-  wire _or_2;  // gen/blk/line_axi.ts:170
-  wire _and_3;  // gen/blk/line_axi.ts:167
-  wire _and_4;  // gen/blk/line_axi.ts:194
-  wire _and_5;  // gen/blk/line_axi.ts:194
+  wire _or_1;  // gen/blk/line_axi.ts:114
+  wire _or_2;  // gen/blk/line_axi.ts:171
+  wire _and_3;  // gen/blk/line_axi.ts:168
+  wire _and_4;  // gen/blk/line_axi.ts:195
+  wire _and_5;  // gen/blk/line_axi.ts:195
 
   // ---- instances
   fifo_w604_d2 wr_queue (  // gen/blk/line_axi.ts:63
@@ -145,7 +145,7 @@ module line_axi_w256_a30_r8 (
     .deq_data  (aw_info_deq_data),
     .count     (aw_info_count)
   );
-  fifo_w26_d2 rd_queue (  // gen/blk/line_axi.ts:142
+  fifo_w26_d2 rd_queue (  // gen/blk/line_axi.ts:143
     .clk       (clk),
     .rst       (rst),
     .enq_valid (rd_queue_enq_valid),
@@ -156,7 +156,7 @@ module line_axi_w256_a30_r8 (
     .deq_data  (rd_queue_deq_data),
     .count     (rd_queue_count)
   );
-  fifo_w2_d8 rd_info (  // gen/blk/line_axi.ts:149
+  fifo_w2_d8 rd_info (  // gen/blk/line_axi.ts:150
     .clk       (clk),
     .rst       (rst),
     .enq_valid (rd_info_enq_valid),
@@ -170,52 +170,52 @@ module line_axi_w256_a30_r8 (
 
   // ---- combinational logic
   assign _and_0 = wr_queue_deq_valid & (((~wr_queue_deq_data[578]) | wr_queue_deq_data[0]) | (wr_queue_deq_data[578] & wr_queue_deq_data[1]));  // gen/blk/line_axi.ts:85
-  assign _or_1 = (w_second | (~((~wr_queue_deq_data[578]) | wr_queue_deq_data[0]))) | (~(wr_queue_deq_data[578] & wr_queue_deq_data[1]));  // gen/blk/line_axi.ts:113
-  assign _or_2 = (ar_second | (~rd_queue_deq_data[1])) | ((~ar_second) & (ar_last_valid & rd_queue_deq_data[0]));  // gen/blk/line_axi.ts:170
-  assign _and_3 = (((rd_queue_deq_valid & (~ar_second)) & (ar_last_valid & rd_queue_deq_data[0])) & (~rd_queue_deq_data[1])) & rd_info_enq_ready;  // gen/blk/line_axi.ts:167
-  assign _and_4 = (axi_rvalid & axi_rready) & (((~rd_info_deq_data[1]) | r_have_first) | rd_info_deq_data[0]);  // gen/blk/line_axi.ts:194
-  assign _and_5 = ((rd_info_deq_valid & (~rd_info_deq_data[1])) & rd_info_deq_data[0]) & ((~out_valid) | rdata_ready);  // gen/blk/line_axi.ts:194
+  assign _or_1 = (w_second | (~((~wr_queue_deq_data[578]) | wr_queue_deq_data[0]))) | (~(wr_queue_deq_data[578] & wr_queue_deq_data[1]));  // gen/blk/line_axi.ts:114
+  assign _or_2 = (ar_second | (~rd_queue_deq_data[1])) | ((~ar_second) & (ar_last_valid & rd_queue_deq_data[0]));  // gen/blk/line_axi.ts:171
+  assign _and_3 = (((rd_queue_deq_valid & (~ar_second)) & (ar_last_valid & rd_queue_deq_data[0])) & (~rd_queue_deq_data[1])) & rd_info_enq_ready;  // gen/blk/line_axi.ts:168
+  assign _and_4 = (axi_rvalid & axi_rready) & (((~rd_info_deq_data[1]) | r_have_first) | rd_info_deq_data[0]);  // gen/blk/line_axi.ts:195
+  assign _and_5 = ((rd_info_deq_valid & (~rd_info_deq_data[1])) & rd_info_deq_data[0]) & ((~out_valid) | rdata_ready);  // gen/blk/line_axi.ts:195
   assign wr_ready = wr_queue_enq_ready;  // gen/blk/line_axi.ts:68
-  assign rd_ready = rd_queue_enq_ready;  // gen/blk/line_axi.ts:147
-  assign rdata_valid = out_valid;  // gen/blk/line_axi.ts:213
-  assign rdata_data = out_data;  // gen/blk/line_axi.ts:214
+  assign rd_ready = rd_queue_enq_ready;  // gen/blk/line_axi.ts:148
+  assign rdata_valid = out_valid;  // gen/blk/line_axi.ts:214
+  assign rdata_data = out_data;  // gen/blk/line_axi.ts:215
   assign axi_awvalid = (_and_0 & (~aw_sent)) & aw_info_enq_ready;  // gen/blk/line_axi.ts:92
   assign axi_awaddr = {w_word, 6'd0};  // gen/blk/line_axi.ts:93
   assign axi_awlen = 8'd0;  // gen/blk/line_axi.ts:94
   assign axi_awsize = 3'd6;  // gen/blk/line_axi.ts:95
   assign axi_awburst = 2'd1;  // gen/blk/line_axi.ts:96
-  assign axi_wvalid = (_and_0 & (~w_sent)) & aw_info_enq_ready;  // gen/blk/line_axi.ts:97
-  assign axi_wdata = wr_queue_deq_data[578] ? ((w_second | (~((~wr_queue_deq_data[578]) | wr_queue_deq_data[0]))) ? {256'd0, wr_queue_deq_data[577:322]} : {wr_queue_deq_data[321:66], 256'd0}) : wr_queue_deq_data[577:66];  // gen/blk/line_axi.ts:98
-  assign axi_wstrb = wr_queue_deq_data[578] ? ((w_second | (~((~wr_queue_deq_data[578]) | wr_queue_deq_data[0]))) ? {32'd0, wr_queue_deq_data[65:34]} : {wr_queue_deq_data[33:2], 32'd0}) : wr_queue_deq_data[65:2];  // gen/blk/line_axi.ts:99
-  assign axi_wlast = 1'b1;  // gen/blk/line_axi.ts:100
-  assign axi_bready = b_ready;  // gen/blk/line_axi.ts:101
-  assign axi_arvalid = (rd_queue_deq_valid & ((ar_second | (~(ar_last_valid & rd_queue_deq_data[0]))) | rd_queue_deq_data[1])) & (ar_second | rd_info_enq_ready);  // gen/blk/line_axi.ts:161
-  assign axi_araddr = {((ar_second | ((~ar_second) & (ar_last_valid & rd_queue_deq_data[0]))) ? (rd_queue_deq_data[25:2] + 24'd1) : rd_queue_deq_data[25:2]), 6'd0};  // gen/blk/line_axi.ts:162
-  assign axi_arlen = 8'd0;  // gen/blk/line_axi.ts:163
-  assign axi_arsize = 3'd6;  // gen/blk/line_axi.ts:164
-  assign axi_arburst = 2'd1;  // gen/blk/line_axi.ts:165
-  assign axi_rready = (rd_info_deq_valid & (~((rd_info_deq_valid & (~rd_info_deq_data[1])) & rd_info_deq_data[0]))) & ((~(((~rd_info_deq_data[1]) | r_have_first) | rd_info_deq_data[0])) | ((~out_valid) | rdata_ready));  // gen/blk/line_axi.ts:192
-  assign wr_pending = (w_pending != 8'd0) | wr_queue_deq_valid;  // gen/blk/line_axi.ts:127
-  assign werr = (axi_bvalid & b_ready) & (axi_bresp != 2'd0);  // gen/blk/line_axi.ts:121
-  assign werr_zero = aw_info_deq_data[24];  // gen/blk/line_axi.ts:122
-  assign werr_word = aw_info_deq_data[23:0];  // gen/blk/line_axi.ts:123
-  assign rdata_err = out_err;  // gen/blk/line_axi.ts:215
-  assign wr_accepted = w_accepted;  // gen/blk/line_axi.ts:134
-  assign wr_answered = w_answered;  // gen/blk/line_axi.ts:135
+  assign axi_wvalid = _and_0 & (~w_sent);  // gen/blk/line_axi.ts:98
+  assign axi_wdata = wr_queue_deq_data[578] ? ((w_second | (~((~wr_queue_deq_data[578]) | wr_queue_deq_data[0]))) ? {256'd0, wr_queue_deq_data[577:322]} : {wr_queue_deq_data[321:66], 256'd0}) : wr_queue_deq_data[577:66];  // gen/blk/line_axi.ts:99
+  assign axi_wstrb = wr_queue_deq_data[578] ? ((w_second | (~((~wr_queue_deq_data[578]) | wr_queue_deq_data[0]))) ? {32'd0, wr_queue_deq_data[65:34]} : {wr_queue_deq_data[33:2], 32'd0}) : wr_queue_deq_data[65:2];  // gen/blk/line_axi.ts:100
+  assign axi_wlast = 1'b1;  // gen/blk/line_axi.ts:101
+  assign axi_bready = b_ready;  // gen/blk/line_axi.ts:102
+  assign axi_arvalid = (rd_queue_deq_valid & ((ar_second | (~(ar_last_valid & rd_queue_deq_data[0]))) | rd_queue_deq_data[1])) & (ar_second | rd_info_enq_ready);  // gen/blk/line_axi.ts:162
+  assign axi_araddr = {((ar_second | ((~ar_second) & (ar_last_valid & rd_queue_deq_data[0]))) ? (rd_queue_deq_data[25:2] + 24'd1) : rd_queue_deq_data[25:2]), 6'd0};  // gen/blk/line_axi.ts:163
+  assign axi_arlen = 8'd0;  // gen/blk/line_axi.ts:164
+  assign axi_arsize = 3'd6;  // gen/blk/line_axi.ts:165
+  assign axi_arburst = 2'd1;  // gen/blk/line_axi.ts:166
+  assign axi_rready = (rd_info_deq_valid & (~((rd_info_deq_valid & (~rd_info_deq_data[1])) & rd_info_deq_data[0]))) & ((~(((~rd_info_deq_data[1]) | r_have_first) | rd_info_deq_data[0])) | ((~out_valid) | rdata_ready));  // gen/blk/line_axi.ts:193
+  assign wr_pending = (w_pending != 8'd0) | wr_queue_deq_valid;  // gen/blk/line_axi.ts:128
+  assign werr = (axi_bvalid & b_ready) & (axi_bresp != 2'd0);  // gen/blk/line_axi.ts:122
+  assign werr_zero = aw_info_deq_data[24];  // gen/blk/line_axi.ts:123
+  assign werr_word = aw_info_deq_data[23:0];  // gen/blk/line_axi.ts:124
+  assign rdata_err = out_err;  // gen/blk/line_axi.ts:216
+  assign wr_accepted = w_accepted;  // gen/blk/line_axi.ts:135
+  assign wr_answered = w_answered;  // gen/blk/line_axi.ts:136
   assign wr_queue_enq_valid = wr_valid;  // gen/blk/line_axi.ts:66
   assign wr_queue_enq_data = {wr_zero, wr_addr, wr_data, wr_be, (|wr_be[63:32]), (|wr_be[31:0])};  // gen/blk/line_axi.ts:67
-  assign wr_queue_deq_ready = wr_queue_deq_valid & ((~_and_0) | (w_word_done & _or_1));  // gen/blk/line_axi.ts:114
+  assign wr_queue_deq_ready = wr_queue_deq_valid & ((~_and_0) | (w_word_done & _or_1));  // gen/blk/line_axi.ts:115
   assign w_word = (w_second | (~((~wr_queue_deq_data[578]) | wr_queue_deq_data[0]))) ? (wr_queue_deq_data[602:579] + 24'd1) : wr_queue_deq_data[602:579];  // gen/blk/line_axi.ts:82
-  assign aw_info_enq_valid = axi_awready & axi_awvalid;  // gen/blk/line_axi.ts:118
-  assign aw_info_enq_data = {wr_queue_deq_data[603], w_word};  // gen/blk/line_axi.ts:119
-  assign aw_info_deq_ready = axi_bvalid & b_ready;  // gen/blk/line_axi.ts:120
-  assign w_word_done = (_and_0 & (aw_sent | (axi_awready & axi_awvalid))) & (w_sent | (axi_wready & axi_wvalid));  // gen/blk/line_axi.ts:104
-  assign rd_queue_enq_valid = rd_valid;  // gen/blk/line_axi.ts:145
-  assign rd_queue_enq_data = {rd_data, (rd_data[24:1] == r_prev_last)};  // gen/blk/line_axi.ts:146
-  assign rd_queue_deq_ready = ((axi_arvalid & axi_arready) & _or_2) | _and_3;  // gen/blk/line_axi.ts:171
-  assign rd_info_enq_valid = ((axi_arvalid & axi_arready) & (~ar_second)) | _and_3;  // gen/blk/line_axi.ts:168
-  assign rd_info_enq_data = {rd_queue_deq_data[1], (ar_last_valid & rd_queue_deq_data[0])};  // gen/blk/line_axi.ts:169
-  assign rd_info_deq_ready = _and_4 | _and_5;  // gen/blk/line_axi.ts:195
+  assign aw_info_enq_valid = axi_awready & axi_awvalid;  // gen/blk/line_axi.ts:119
+  assign aw_info_enq_data = {wr_queue_deq_data[603], w_word};  // gen/blk/line_axi.ts:120
+  assign aw_info_deq_ready = axi_bvalid & b_ready;  // gen/blk/line_axi.ts:121
+  assign w_word_done = (_and_0 & (aw_sent | (axi_awready & axi_awvalid))) & (w_sent | (axi_wready & axi_wvalid));  // gen/blk/line_axi.ts:105
+  assign rd_queue_enq_valid = rd_valid;  // gen/blk/line_axi.ts:146
+  assign rd_queue_enq_data = {rd_data, (rd_data[24:1] == r_prev_last)};  // gen/blk/line_axi.ts:147
+  assign rd_queue_deq_ready = ((axi_arvalid & axi_arready) & _or_2) | _and_3;  // gen/blk/line_axi.ts:172
+  assign rd_info_enq_valid = ((axi_arvalid & axi_arready) & (~ar_second)) | _and_3;  // gen/blk/line_axi.ts:169
+  assign rd_info_enq_data = {rd_queue_deq_data[1], (ar_last_valid & rd_queue_deq_data[0])};  // gen/blk/line_axi.ts:170
+  assign rd_info_deq_ready = _and_4 | _and_5;  // gen/blk/line_axi.ts:196
 
   // ---- registers
   always @(posedge clk) begin
@@ -234,65 +234,65 @@ module line_axi_w256_a30_r8 (
       r_prev_err <= 1'b0;
       r_have_first <= 1'b0;
     end else begin
-      if (w_word_done) begin  // gen/blk/line_axi.ts:105
-        aw_sent <= 1'b0;  // gen/blk/line_axi.ts:106
-        w_sent <= 1'b0;  // gen/blk/line_axi.ts:107
+      if (w_word_done) begin  // gen/blk/line_axi.ts:106
+        aw_sent <= 1'b0;  // gen/blk/line_axi.ts:107
+        w_sent <= 1'b0;  // gen/blk/line_axi.ts:108
       end else begin
-        if (axi_awready & axi_awvalid) begin  // gen/blk/line_axi.ts:109
-          aw_sent <= 1'b1;  // gen/blk/line_axi.ts:109
+        if (axi_awready & axi_awvalid) begin  // gen/blk/line_axi.ts:110
+          aw_sent <= 1'b1;  // gen/blk/line_axi.ts:110
         end
-        if (axi_wready & axi_wvalid) begin  // gen/blk/line_axi.ts:110
-          w_sent <= 1'b1;  // gen/blk/line_axi.ts:110
+        if (axi_wready & axi_wvalid) begin  // gen/blk/line_axi.ts:111
+          w_sent <= 1'b1;  // gen/blk/line_axi.ts:111
         end
       end
-      if (w_word_done) begin  // gen/blk/line_axi.ts:115
-        w_second <= ~_or_1;  // gen/blk/line_axi.ts:115
+      if (w_word_done) begin  // gen/blk/line_axi.ts:116
+        w_second <= ~_or_1;  // gen/blk/line_axi.ts:116
       end
-      if ((axi_awready & axi_awvalid) & (~(axi_bvalid & b_ready))) begin  // gen/blk/line_axi.ts:124
-        w_pending <= w_pending + 8'd1;  // gen/blk/line_axi.ts:124
-      end else if ((~(axi_awready & axi_awvalid)) & (axi_bvalid & b_ready)) begin  // gen/blk/line_axi.ts:124
-        w_pending <= w_pending - 8'd1;  // gen/blk/line_axi.ts:125
+      if ((axi_awready & axi_awvalid) & (~(axi_bvalid & b_ready))) begin  // gen/blk/line_axi.ts:125
+        w_pending <= w_pending + 8'd1;  // gen/blk/line_axi.ts:125
+      end else if ((~(axi_awready & axi_awvalid)) & (axi_bvalid & b_ready)) begin  // gen/blk/line_axi.ts:125
+        w_pending <= w_pending - 8'd1;  // gen/blk/line_axi.ts:126
       end
-      if (wr_valid & wr_queue_enq_ready) begin  // gen/blk/line_axi.ts:132
-        w_accepted <= w_accepted + {14'd0, (wr_addr[0] ? ({1'b0, (|wr_be[31:0])} + {1'b0, (|wr_be[63:32])}) : 2'd1)};  // gen/blk/line_axi.ts:132
+      if (wr_valid & wr_queue_enq_ready) begin  // gen/blk/line_axi.ts:133
+        w_accepted <= w_accepted + {14'd0, (wr_addr[0] ? ({1'b0, (|wr_be[31:0])} + {1'b0, (|wr_be[63:32])}) : 2'd1)};  // gen/blk/line_axi.ts:133
       end
-      if (axi_bvalid & b_ready) begin  // gen/blk/line_axi.ts:133
-        w_answered <= w_answered + 16'd1;  // gen/blk/line_axi.ts:133
+      if (axi_bvalid & b_ready) begin  // gen/blk/line_axi.ts:134
+        w_answered <= w_answered + 16'd1;  // gen/blk/line_axi.ts:134
       end
-      if (axi_arvalid & axi_arready) begin  // gen/blk/line_axi.ts:172
-        ar_second <= ~_or_2;  // gen/blk/line_axi.ts:173
-        ar_last_valid <= 1'b1;  // gen/blk/line_axi.ts:174
+      if (axi_arvalid & axi_arready) begin  // gen/blk/line_axi.ts:173
+        ar_second <= ~_or_2;  // gen/blk/line_axi.ts:174
+        ar_last_valid <= 1'b1;  // gen/blk/line_axi.ts:175
       end
-      if (wr_queue_enq_valid & wr_queue_enq_ready) begin  // gen/blk/line_axi.ts:176
-        ar_last_valid <= 1'b0;  // gen/blk/line_axi.ts:176
+      if (wr_queue_enq_valid & wr_queue_enq_ready) begin  // gen/blk/line_axi.ts:177
+        ar_last_valid <= 1'b0;  // gen/blk/line_axi.ts:177
       end
-      if (_and_4 | _and_5) begin  // gen/blk/line_axi.ts:198
-        out_valid <= 1'b1;  // gen/blk/line_axi.ts:199
-        out_err <= ((rd_info_deq_valid & (~rd_info_deq_data[1])) & rd_info_deq_data[0]) ? r_prev_err : ((axi_rresp != 2'd0) | (rd_info_deq_data[1] & (rd_info_deq_data[0] ? r_prev_err : r_hold_err)));  // gen/blk/line_axi.ts:201
-        r_have_first <= 1'b0;  // gen/blk/line_axi.ts:202
-      end else if (axi_rvalid & axi_rready) begin  // gen/blk/line_axi.ts:203
-        r_hold_err <= axi_rresp != 2'd0;  // gen/blk/line_axi.ts:205
-        r_have_first <= 1'b1;  // gen/blk/line_axi.ts:206
+      if (_and_4 | _and_5) begin  // gen/blk/line_axi.ts:199
+        out_valid <= 1'b1;  // gen/blk/line_axi.ts:200
+        out_err <= ((rd_info_deq_valid & (~rd_info_deq_data[1])) & rd_info_deq_data[0]) ? r_prev_err : ((axi_rresp != 2'd0) | (rd_info_deq_data[1] & (rd_info_deq_data[0] ? r_prev_err : r_hold_err)));  // gen/blk/line_axi.ts:202
+        r_have_first <= 1'b0;  // gen/blk/line_axi.ts:203
+      end else if (axi_rvalid & axi_rready) begin  // gen/blk/line_axi.ts:204
+        r_hold_err <= axi_rresp != 2'd0;  // gen/blk/line_axi.ts:206
+        r_have_first <= 1'b1;  // gen/blk/line_axi.ts:207
       end
-      if (axi_rvalid & axi_rready) begin  // gen/blk/line_axi.ts:208
-        r_prev_err <= axi_rresp != 2'd0;  // gen/blk/line_axi.ts:210
+      if (axi_rvalid & axi_rready) begin  // gen/blk/line_axi.ts:209
+        r_prev_err <= axi_rresp != 2'd0;  // gen/blk/line_axi.ts:211
       end
-      if ((~(_and_4 | _and_5)) & rdata_ready) begin  // gen/blk/line_axi.ts:212
-        out_valid <= 1'b0;  // gen/blk/line_axi.ts:212
+      if ((~(_and_4 | _and_5)) & rdata_ready) begin  // gen/blk/line_axi.ts:213
+        out_valid <= 1'b0;  // gen/blk/line_axi.ts:213
       end
     end
   end
   always @(posedge clk) begin
-    if (rd_queue_enq_valid & rd_queue_enq_ready) begin  // gen/blk/line_axi.ts:148
-      r_prev_last <= rd_data[0] ? (rd_data[24:1] + 24'd1) : rd_data[24:1];  // gen/blk/line_axi.ts:148
+    if (rd_queue_enq_valid & rd_queue_enq_ready) begin  // gen/blk/line_axi.ts:149
+      r_prev_last <= rd_data[0] ? (rd_data[24:1] + 24'd1) : rd_data[24:1];  // gen/blk/line_axi.ts:149
     end
-    if (_and_4 | _and_5) begin  // gen/blk/line_axi.ts:198
-      out_data <= ((rd_info_deq_valid & (~rd_info_deq_data[1])) & rd_info_deq_data[0]) ? r_prev_word : (rd_info_deq_data[1] ? {axi_rdata[255:0], (rd_info_deq_data[0] ? r_prev_word[511:256] : r_hold)} : axi_rdata);  // gen/blk/line_axi.ts:200
-    end else if (axi_rvalid & axi_rready) begin  // gen/blk/line_axi.ts:203
-      r_hold <= axi_rdata[511:256];  // gen/blk/line_axi.ts:204
+    if (_and_4 | _and_5) begin  // gen/blk/line_axi.ts:199
+      out_data <= ((rd_info_deq_valid & (~rd_info_deq_data[1])) & rd_info_deq_data[0]) ? r_prev_word : (rd_info_deq_data[1] ? {axi_rdata[255:0], (rd_info_deq_data[0] ? r_prev_word[511:256] : r_hold)} : axi_rdata);  // gen/blk/line_axi.ts:201
+    end else if (axi_rvalid & axi_rready) begin  // gen/blk/line_axi.ts:204
+      r_hold <= axi_rdata[511:256];  // gen/blk/line_axi.ts:205
     end
-    if (axi_rvalid & axi_rready) begin  // gen/blk/line_axi.ts:208
-      r_prev_word <= axi_rdata;  // gen/blk/line_axi.ts:209
+    if (axi_rvalid & axi_rready) begin  // gen/blk/line_axi.ts:209
+      r_prev_word <= axi_rdata;  // gen/blk/line_axi.ts:210
     end
   end
 

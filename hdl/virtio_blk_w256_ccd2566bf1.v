@@ -321,51 +321,51 @@ module virtio_blk_w256_ccd2566bf1 (
   reg rd_out_valid;  // gen/blk/device.ts:574
   reg [511:0] rd_out_data;  // gen/blk/device.ts:575
   reg rd_err_pending;  // gen/blk/device.ts:587
-  reg completions_enq_valid;  // gen/blk/device.ts:617
-  wire completions_enq_ready;  // gen/blk/device.ts:617
-  reg [36:0] completions_enq_data;  // gen/blk/device.ts:617
-  wire completions_deq_valid;  // gen/blk/device.ts:617
-  wire completions_deq_ready;  // gen/blk/device.ts:617
-  wire [36:0] completions_deq_data;  // gen/blk/device.ts:617
+  reg completions_enq_valid;  // gen/blk/device.ts:621
+  wire completions_enq_ready;  // gen/blk/device.ts:621
+  reg [36:0] completions_enq_data;  // gen/blk/device.ts:621
+  wire completions_deq_valid;  // gen/blk/device.ts:621
+  wire completions_deq_ready;  // gen/blk/device.ts:621
+  wire [36:0] completions_deq_data;  // gen/blk/device.ts:621
   /* verilator lint_off UNUSEDSIGNAL */  // unused
-  wire [4:0] completions_count;  // gen/blk/device.ts:617
+  wire [4:0] completions_count;  // gen/blk/device.ts:621
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [4:0] statuses_done;  // gen/blk/device.ts:618
-  wire [33:0] slot_used_rd0;  // gen/blk/device.ts:623
-  reg [15:0] s_write_mark;  // gen/blk/device.ts:643
-  reg s_len_error;  // gen/blk/device.ts:644
+  reg [4:0] statuses_done;  // gen/blk/device.ts:622
+  wire [33:0] slot_used_rd0;  // gen/blk/device.ts:627
+  reg [15:0] s_write_mark;  // gen/blk/device.ts:647
+  reg s_len_error;  // gen/blk/device.ts:648
   /* verilator lint_off UNUSEDSIGNAL */  // partly unused
-  reg [33:0] written;  // gen/blk/device.ts:685
+  reg [33:0] written;  // gen/blk/device.ts:689
   /* verilator lint_on UNUSEDSIGNAL */
-  reg is_discard;  // gen/blk/device.ts:686
-  reg [8:0] seg_idx;  // gen/blk/device.ts:687
-  reg [8:0] seg_count;  // gen/blk/device.ts:688
-  reg seg_pass2;  // gen/blk/device.ts:689
-  wire dma_idle;  // gen/blk/device.ts:690
-  reg [7:0] b_status;  // gen/blk/device.ts:695
-  reg b_status_write;  // gen/blk/device.ts:696
-  reg fence;  // gen/blk/device.ts:703
-  wire [127:0] capture_rd0;  // gen/blk/device.ts:715
-  reg [33:0] out_data;  // gen/blk/device.ts:719
-  reg [33:0] in_data;  // gen/blk/device.ts:720
-  reg t_in;  // gen/blk/device.ts:721
-  reg t_out;  // gen/blk/device.ts:721
-  reg t_flush;  // gen/blk/device.ts:721
-  reg t_get_id;  // gen/blk/device.ts:721
-  reg t_discard;  // gen/blk/device.ts:721
-  reg t_write_zeroes;  // gen/blk/device.ts:721
-  reg io_bad;  // gen/blk/device.ts:721
-  reg dwz_bad;  // gen/blk/device.ts:721
-  reg dwz_too_many;  // gen/blk/device.ts:721
-  reg [17:0] storage_off;  // gen/blk/device.ts:731
-  reg [33:0] id_len;  // gen/blk/device.ts:732
-  reg seg_unsupp;  // gen/blk/device.ts:721
-  reg seg_ioerr;  // gen/blk/device.ts:721
-  reg seg_last;  // gen/blk/device.ts:721
-  reg seg_empty;  // gen/blk/device.ts:721
-  reg id_bad;  // gen/blk/device.ts:721
-  reg blocked;  // gen/blk/device.ts:721
-  wire [85:0] slot_info_rd0;  // gen/blk/device.ts:763
+  reg is_discard;  // gen/blk/device.ts:690
+  reg [8:0] seg_idx;  // gen/blk/device.ts:691
+  reg [8:0] seg_count;  // gen/blk/device.ts:692
+  reg seg_pass2;  // gen/blk/device.ts:693
+  wire dma_idle;  // gen/blk/device.ts:694
+  reg [7:0] b_status;  // gen/blk/device.ts:699
+  reg b_status_write;  // gen/blk/device.ts:700
+  reg fence;  // gen/blk/device.ts:707
+  wire [127:0] capture_rd0;  // gen/blk/device.ts:719
+  reg [33:0] out_data;  // gen/blk/device.ts:723
+  reg [33:0] in_data;  // gen/blk/device.ts:724
+  reg t_in;  // gen/blk/device.ts:725
+  reg t_out;  // gen/blk/device.ts:725
+  reg t_flush;  // gen/blk/device.ts:725
+  reg t_get_id;  // gen/blk/device.ts:725
+  reg t_discard;  // gen/blk/device.ts:725
+  reg t_write_zeroes;  // gen/blk/device.ts:725
+  reg io_bad;  // gen/blk/device.ts:725
+  reg dwz_bad;  // gen/blk/device.ts:725
+  reg dwz_too_many;  // gen/blk/device.ts:725
+  reg [17:0] storage_off;  // gen/blk/device.ts:735
+  reg [33:0] id_len;  // gen/blk/device.ts:736
+  reg seg_unsupp;  // gen/blk/device.ts:725
+  reg seg_ioerr;  // gen/blk/device.ts:725
+  reg seg_last;  // gen/blk/device.ts:725
+  reg seg_empty;  // gen/blk/device.ts:725
+  reg id_bad;  // gen/blk/device.ts:725
+  reg blocked;  // gen/blk/device.ts:725
+  wire [85:0] slot_info_rd0;  // gen/blk/device.ts:767
   reg [96:0] descs [0:127];  // gen/blk/device.ts:218
   reg [85:0] slot_info [0:15];  // gen/blk/device.ts:220
   reg [63:0] slot_status_at [0:15];  // gen/blk/device.ts:221
@@ -390,14 +390,14 @@ module virtio_blk_w256_ccd2566bf1 (
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [13:0] _add_5;  // gen/blk/device.ts:429
   /* verilator lint_on UNUSEDSIGNAL */
-  wire _and_7;  // gen/blk/device.ts:590
-  wire _and_6;  // gen/blk/device.ts:592
-  wire [3:0] _mux_8;  // gen/blk/device.ts:591
+  wire _and_7;  // gen/blk/device.ts:594
+  wire _and_6;  // gen/blk/device.ts:596
+  wire [3:0] _mux_8;  // gen/blk/device.ts:595
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_9;  // gen/blk/device.ts:645
+  wire [15:0] _sub_9;  // gen/blk/device.ts:649
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_10;  // gen/blk/device.ts:645
+  wire [15:0] _sub_10;  // gen/blk/device.ts:649
   /* verilator lint_on UNUSEDSIGNAL */
   wire [255:0] _cat_11;  // gen/blk/device.ts:557
   wire _and_12;  // gen/blk/device.ts:453
@@ -493,7 +493,7 @@ module virtio_blk_w256_ccd2566bf1 (
     .deq_data  (rd_order_deq_data),
     .count     (rd_order_count)
   );
-  fifo_w37_d16 completions (  // gen/blk/device.ts:617
+  fifo_w37_d16 completions (  // gen/blk/device.ts:621
     .clk       (clk),
     .rst       (rst),
     .enq_valid (completions_enq_valid),
@@ -512,11 +512,11 @@ module virtio_blk_w256_ccd2566bf1 (
   assign _sub_3 = f_walk_e - f_walk_s;  // gen/blk/device.ts:268
   assign _add_4 = mem_wr_addr + 14'd1;  // gen/blk/device.ts:429
   assign _add_5 = mem_rd_addr + 14'd1;  // gen/blk/device.ts:429
-  assign _and_7 = rd_order_deq_data[15] & ((rd_order_deq_data[31] & rd_order_deq_data[30]) & (rd_order_deq_data[28] == 1'b0));  // gen/blk/device.ts:590
-  assign _and_6 = (rd_order_deq_valid & ((~(~(rd_order_deq_data[31] & rd_order_deq_data[15]))) | store_rdata_valid)) & (((rd_order_deq_data[15] & rd_order_deq_data[14]) & (rd_order_deq_data[12] == 1'b0)) | _and_7);  // gen/blk/device.ts:592
-  assign _mux_8 = ((rd_order_deq_data[15] & rd_order_deq_data[14]) & (rd_order_deq_data[12] == 1'b0)) ? rd_order_deq_data[11:8] : rd_order_deq_data[27:24];  // gen/blk/device.ts:591
-  assign _sub_9 = rd_ended - status_queue_deq_data[15:0];  // gen/blk/device.ts:645
-  assign _sub_10 = store_wr_answered - s_write_mark;  // gen/blk/device.ts:645
+  assign _and_7 = rd_order_deq_data[15] & ((rd_order_deq_data[31] & rd_order_deq_data[30]) & (rd_order_deq_data[28] == 1'b0));  // gen/blk/device.ts:594
+  assign _and_6 = (rd_order_deq_valid & ((~(~(rd_order_deq_data[31] & rd_order_deq_data[15]))) | store_rdata_valid)) & (((rd_order_deq_data[15] & rd_order_deq_data[14]) & (rd_order_deq_data[12] == 1'b0)) | _and_7);  // gen/blk/device.ts:596
+  assign _mux_8 = ((rd_order_deq_data[15] & rd_order_deq_data[14]) & (rd_order_deq_data[12] == 1'b0)) ? rd_order_deq_data[11:8] : rd_order_deq_data[27:24];  // gen/blk/device.ts:595
+  assign _sub_9 = rd_ended - status_queue_deq_data[15:0];  // gen/blk/device.ts:649
+  assign _sub_10 = store_wr_answered - s_write_mark;  // gen/blk/device.ts:649
   assign _cat_11 = {8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd49, 8'd48, 8'd48, 8'd48, 8'd32, 8'd107, 8'd108, 8'd98, 8'd32, 8'd97, 8'd103, 8'd112, 8'd102, 8'd45, 8'd111, 8'd105, 8'd116, 8'd114, 8'd105, 8'd118};  // gen/blk/device.ts:557
   assign _and_12 = (mem_wr_addr[13] & (mem_wr_addr[0] < 1'b1)) & (mem_wr_addr[12:5] == 8'd0);  // gen/blk/device.ts:453
   assign _and_13 = (_add_4[13] & (_add_4[0] < 1'b1)) & (_add_4[12:5] == 8'd0);  // gen/blk/device.ts:453
@@ -539,11 +539,11 @@ module virtio_blk_w256_ccd2566bf1 (
   assign _cat_14 = {(_and_15 ? mem_wr_data[127:120] : mem_wr_data[383:376]), (_and_16 ? mem_wr_data[119:112] : mem_wr_data[375:368]), (_and_17 ? mem_wr_data[111:104] : mem_wr_data[367:360]), (_and_18 ? mem_wr_data[103:96] : mem_wr_data[359:352]), (_and_19 ? mem_wr_data[95:88] : mem_wr_data[351:344]), (_and_20 ? mem_wr_data[87:80] : mem_wr_data[343:336]), (_and_21 ? mem_wr_data[79:72] : mem_wr_data[335:328]), (_and_22 ? mem_wr_data[71:64] : mem_wr_data[327:320]), (_and_23 ? mem_wr_data[63:56] : mem_wr_data[319:312]), (_and_24 ? mem_wr_data[55:48] : mem_wr_data[311:304]), (_and_25 ? mem_wr_data[47:40] : mem_wr_data[303:296]), (_and_26 ? mem_wr_data[39:32] : mem_wr_data[295:288]), (_and_27 ? mem_wr_data[31:24] : mem_wr_data[287:280]), (_and_28 ? mem_wr_data[23:16] : mem_wr_data[279:272]), (_and_29 ? mem_wr_data[15:8] : mem_wr_data[271:264]), (_and_30 ? mem_wr_data[7:0] : mem_wr_data[263:256])};  // gen/blk/device.ts:471
   assign _cat_31 = {((_and_15 & mem_wr_be[15]) | ((_and_13 & (_add_4[0] == 1'b0)) & mem_wr_be[47])), ((_and_16 & mem_wr_be[14]) | ((_and_13 & (_add_4[0] == 1'b0)) & mem_wr_be[46])), ((_and_17 & mem_wr_be[13]) | ((_and_13 & (_add_4[0] == 1'b0)) & mem_wr_be[45])), ((_and_18 & mem_wr_be[12]) | ((_and_13 & (_add_4[0] == 1'b0)) & mem_wr_be[44])), ((_and_19 & mem_wr_be[11]) | ((_and_13 & (_add_4[0] == 1'b0)) & mem_wr_be[43])), ((_and_20 & mem_wr_be[10]) | ((_and_13 & (_add_4[0] == 1'b0)) & mem_wr_be[42])), ((_and_21 & mem_wr_be[9]) | ((_and_13 & (_add_4[0] == 1'b0)) & mem_wr_be[41])), ((_and_22 & mem_wr_be[8]) | ((_and_13 & (_add_4[0] == 1'b0)) & mem_wr_be[40])), ((_and_23 & mem_wr_be[7]) | ((_and_13 & (_add_4[0] == 1'b0)) & mem_wr_be[39])), ((_and_24 & mem_wr_be[6]) | ((_and_13 & (_add_4[0] == 1'b0)) & mem_wr_be[38])), ((_and_25 & mem_wr_be[5]) | ((_and_13 & (_add_4[0] == 1'b0)) & mem_wr_be[37])), ((_and_26 & mem_wr_be[4]) | ((_and_13 & (_add_4[0] == 1'b0)) & mem_wr_be[36])), ((_and_27 & mem_wr_be[3]) | ((_and_13 & (_add_4[0] == 1'b0)) & mem_wr_be[35])), ((_and_28 & mem_wr_be[2]) | ((_and_13 & (_add_4[0] == 1'b0)) & mem_wr_be[34])), ((_and_29 & mem_wr_be[1]) | ((_and_13 & (_add_4[0] == 1'b0)) & mem_wr_be[33])), ((_and_30 & mem_wr_be[0]) | ((_and_13 & (_add_4[0] == 1'b0)) & mem_wr_be[32]))};  // gen/blk/device.ts:473
   assign chain_ready = (f_state == F_STATE_RECV) & (slots_used < 5'd16);  // gen/blk/device.ts:295
-  assign done_valid = completions_deq_valid & (completions_deq_data[32] | (statuses_done != 5'd0));  // gen/blk/device.ts:622
-  assign done_queue = slot_used_rd0[33:32];  // gen/blk/device.ts:624
-  assign done_id = slot_used_rd0[31:16];  // gen/blk/device.ts:625
-  assign done_slots = slot_used_rd0[15:0];  // gen/blk/device.ts:626
-  assign done_len = ((~completions_deq_data[32]) & (completions_deq_data[36] ? (completions_deq_data[35] ? (completions_deq_data[34] ? (completions_deq_data[33] ? slot_error_15 : slot_error_14) : (completions_deq_data[33] ? slot_error_13 : slot_error_12)) : (completions_deq_data[34] ? (completions_deq_data[33] ? slot_error_11 : slot_error_10) : (completions_deq_data[33] ? slot_error_9 : slot_error_8))) : (completions_deq_data[35] ? (completions_deq_data[34] ? (completions_deq_data[33] ? slot_error_7 : slot_error_6) : (completions_deq_data[33] ? slot_error_5 : slot_error_4)) : (completions_deq_data[34] ? (completions_deq_data[33] ? slot_error_3 : slot_error_2) : (completions_deq_data[33] ? slot_error_1 : slot_error_0))))) ? 32'd1 : completions_deq_data[31:0];  // gen/blk/device.ts:628
+  assign done_valid = completions_deq_valid & (completions_deq_data[32] | (statuses_done != 5'd0));  // gen/blk/device.ts:626
+  assign done_queue = slot_used_rd0[33:32];  // gen/blk/device.ts:628
+  assign done_id = slot_used_rd0[31:16];  // gen/blk/device.ts:629
+  assign done_slots = slot_used_rd0[15:0];  // gen/blk/device.ts:630
+  assign done_len = ((~completions_deq_data[32]) & (completions_deq_data[36] ? (completions_deq_data[35] ? (completions_deq_data[34] ? (completions_deq_data[33] ? slot_error_15 : slot_error_14) : (completions_deq_data[33] ? slot_error_13 : slot_error_12)) : (completions_deq_data[34] ? (completions_deq_data[33] ? slot_error_11 : slot_error_10) : (completions_deq_data[33] ? slot_error_9 : slot_error_8))) : (completions_deq_data[35] ? (completions_deq_data[34] ? (completions_deq_data[33] ? slot_error_7 : slot_error_6) : (completions_deq_data[33] ? slot_error_5 : slot_error_4)) : (completions_deq_data[34] ? (completions_deq_data[33] ? slot_error_3 : slot_error_2) : (completions_deq_data[33] ? slot_error_1 : slot_error_0))))) ? 32'd1 : completions_deq_data[31:0];  // gen/blk/device.ts:632
   assign rd_cmd_valid = (walk_need & (~walk_dir)) | (f_walk_need & (~f_walk_dir));  // gen/blk/device.ts:375
   assign rd_cmd_host_addr = (walk_need & (~walk_dir)) ? (descs_rd1[96:33] + {30'd0, (walk_s - walk_pos)}) : (descs_rd0[96:33] + {30'd0, (f_walk_s - f_walk_pos)});  // gen/blk/device.ts:376
   assign rd_cmd_dev_addr = (walk_need & (~walk_dir)) ? (walk_dev + _sub_0[18:0]) : (f_walk_dev + _sub_1[18:0]);  // gen/blk/device.ts:377
@@ -558,8 +558,8 @@ module virtio_blk_w256_ccd2566bf1 (
   assign wr_status_ready = 1'b1;  // gen/blk/device.ts:405
   assign mem_wr_ready = (~(~(mem_wr_addr[13] & _add_4[13]))) | ((~(state == STATE_ZERO)) & store_wr_ready);  // gen/blk/device.ts:494
   assign mem_rd_ready = rd_order_enq_ready & ((~(~(mem_rd_addr[13] & _add_5[13]))) | store_rd_ready);  // gen/blk/device.ts:543
-  assign mem_rd_rvalid = rd_out_valid;  // gen/blk/device.ts:613
-  assign mem_rd_rdata = rd_out_data;  // gen/blk/device.ts:614
+  assign mem_rd_rvalid = rd_out_valid;  // gen/blk/device.ts:617
+  assign mem_rd_rdata = rd_out_data;  // gen/blk/device.ts:618
   assign storage_awvalid = store_axi_awvalid;  // gen/blk/device.ts:197
   assign storage_awaddr = store_axi_awaddr;  // gen/blk/device.ts:197
   assign storage_awlen = store_axi_awlen;  // gen/blk/device.ts:197
@@ -577,12 +577,12 @@ module virtio_blk_w256_ccd2566bf1 (
   assign storage_arburst = store_axi_arburst;  // gen/blk/device.ts:197
   assign storage_rready = store_axi_rready;  // gen/blk/device.ts:197
   always @* begin
-    ev_bad_request = 1'b0;  // gen/blk/device.ts:714
-    case (state)  // gen/blk/device.ts:759
+    ev_bad_request = 1'b0;  // gen/blk/device.ts:718
+    case (state)  // gen/blk/device.ts:763
       STATE_CHECK: begin
-        if (no_writable) begin  // gen/blk/device.ts:775
-          if (status_queue_enq_ready) begin  // gen/blk/device.ts:779
-            ev_bad_request = 1'b1;  // gen/blk/device.ts:780
+        if (no_writable) begin  // gen/blk/device.ts:779
+          if (status_queue_enq_ready) begin  // gen/blk/device.ts:783
+            ev_bad_request = 1'b1;  // gen/blk/device.ts:784
           end
         end
       end
@@ -590,7 +590,7 @@ module virtio_blk_w256_ccd2566bf1 (
     endcase
   end
   assign ev_dma_error = (rd_status_valid & (rd_status_error != 3'd0)) | (wr_status_valid & (wr_status_error != 3'd0));  // gen/blk/device.ts:418
-  assign busy = ((((~(state == STATE_IDLE)) | (~(s_state == S_STATE_IDLE))) | (~(f_state == F_STATE_RECV))) | (f_count != 16'd0)) | (slots_used != 5'd0);  // gen/blk/device.ts:967
+  assign busy = ((((~(state == STATE_IDLE)) | (~(s_state == S_STATE_IDLE))) | (~(f_state == F_STATE_RECV))) | (f_count != 16'd0)) | (slots_used != 5'd0);  // gen/blk/device.ts:969
   assign store_wr_valid = (state == STATE_ZERO) ? (~zero_done) : (mem_wr_valid & (~(mem_wr_addr[13] & _add_4[13])));  // gen/blk/device.ts:490
   assign store_wr_addr = (state == STATE_ZERO) ? zero_line : mem_wr_addr[12:0];  // gen/blk/device.ts:491
   assign store_wr_data = (state == STATE_ZERO) ? 512'd0 : mem_wr_data;  // gen/blk/device.ts:492
@@ -614,48 +614,48 @@ module virtio_blk_w256_ccd2566bf1 (
   assign f_walk_e = (f_walk_end < (f_walk_pos + {2'd0, descs_rd0[32:1]})) ? f_walk_end : (f_walk_pos + {2'd0, descs_rd0[32:1]});  // gen/blk/device.ts:250
   assign f_walk_need = ((f_walk_walking & (~f_walk_at_end)) & (descs_rd0[0] == f_walk_dir)) & (f_walk_s < f_walk_e);  // gen/blk/device.ts:251
   assign f_walk_cmd_ready = rd_cmd_ready & (~(walk_need & (~walk_dir)));  // gen/blk/device.ts:380
-  assign slot_freed = done_valid & done_ready;  // gen/blk/device.ts:635
+  assign slot_freed = done_valid & done_ready;  // gen/blk/device.ts:639
   assign walk_at_end = ({12'd0, walk_idx} >= desc_count) | (walk_pos >= walk_end);  // gen/blk/device.ts:246
   assign walk_s = (walk_off > walk_pos) ? walk_off : walk_pos;  // gen/blk/device.ts:249
   assign walk_e = (walk_end < (walk_pos + {2'd0, descs_rd1[32:1]})) ? walk_end : (walk_pos + {2'd0, descs_rd1[32:1]});  // gen/blk/device.ts:250
   assign walk_need = ((walk_walking & (~walk_at_end)) & (descs_rd1[0] == walk_dir)) & (walk_s < walk_e);  // gen/blk/device.ts:251
   assign walk_cmd_ready = walk_dir ? (wr_cmd_ready & (~(s_state == S_STATE_ISSUE))) : rd_cmd_ready;  // gen/blk/device.ts:397
   always @* begin
-    status_queue_enq_valid = 1'b0;  // gen/blk/device.ts:712
-    case (state)  // gen/blk/device.ts:759
+    status_queue_enq_valid = 1'b0;  // gen/blk/device.ts:716
+    case (state)  // gen/blk/device.ts:763
       STATE_CHECK: begin
-        if (no_writable) begin  // gen/blk/device.ts:775
-          status_queue_enq_valid = 1'b1;  // gen/blk/device.ts:777
+        if (no_writable) begin  // gen/blk/device.ts:779
+          status_queue_enq_valid = 1'b1;  // gen/blk/device.ts:781
         end
       end
       STATE_POST: begin
-        status_queue_enq_valid = 1'b1;  // gen/blk/device.ts:960
+        status_queue_enq_valid = 1'b1;  // gen/blk/device.ts:962
       end
       default: begin end
     endcase
   end
   always @* begin
-    status_queue_enq_data = {b_slot, 1'b0, fence, (written[31:0] + 32'd1), rd_issued};  // gen/blk/device.ts:713
-    case (state)  // gen/blk/device.ts:759
+    status_queue_enq_data = {b_slot, 1'b0, fence, (written[31:0] + 32'd1), rd_issued};  // gen/blk/device.ts:717
+    case (state)  // gen/blk/device.ts:763
       STATE_CHECK: begin
-        if (no_writable) begin  // gen/blk/device.ts:775
-          status_queue_enq_data = {b_slot, 1'b1, 1'b0, 32'd0, rd_issued};  // gen/blk/device.ts:778
+        if (no_writable) begin  // gen/blk/device.ts:779
+          status_queue_enq_data = {b_slot, 1'b1, 1'b0, 32'd0, rd_issued};  // gen/blk/device.ts:782
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    status_queue_deq_ready = 1'b0;  // gen/blk/device.ts:648
-    case (s_state)  // gen/blk/device.ts:649
+    status_queue_deq_ready = 1'b0;  // gen/blk/device.ts:652
+    case (s_state)  // gen/blk/device.ts:653
       S_STATE_IDLE: begin
-        if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:652
-          status_queue_deq_ready = completions_enq_ready;  // gen/blk/device.ts:656
+        if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:656
+          status_queue_deq_ready = completions_enq_ready;  // gen/blk/device.ts:660
         end
       end
       S_STATE_ISSUE: begin
-        if (wr_cmd_ready & completions_enq_ready) begin  // gen/blk/device.ts:676
-          status_queue_deq_ready = 1'b1;  // gen/blk/device.ts:678
+        if (wr_cmd_ready & completions_enq_ready) begin  // gen/blk/device.ts:680
+          status_queue_deq_ready = 1'b1;  // gen/blk/device.ts:682
         end
       end
       default: begin end
@@ -664,15 +664,15 @@ module virtio_blk_w256_ccd2566bf1 (
   assign rd_quiet = rd_issued == rd_ended;  // gen/blk/device.ts:412
   always @* begin
     out_start = 1'b0;  // gen/blk/device.ts:507
-    case (state)  // gen/blk/device.ts:759
+    case (state)  // gen/blk/device.ts:763
       STATE_DECODE: begin
-        if (blocked) begin  // gen/blk/device.ts:853
-        end else if (slot_err) begin  // gen/blk/device.ts:854
-        end else if (t_in | t_out) begin  // gen/blk/device.ts:855
-          if (io_bad) begin  // gen/blk/device.ts:856
+        if (blocked) begin  // gen/blk/device.ts:857
+        end else if (slot_err) begin  // gen/blk/device.ts:858
+        end else if (t_in | t_out) begin  // gen/blk/device.ts:859
+          if (io_bad) begin  // gen/blk/device.ts:860
           end else begin
-            if (t_out) begin  // gen/blk/device.ts:857
-              out_start = 1'b1;  // gen/blk/device.ts:859
+            if (t_out) begin  // gen/blk/device.ts:861
+              out_start = 1'b1;  // gen/blk/device.ts:863
             end
           end
         end
@@ -684,34 +684,34 @@ module virtio_blk_w256_ccd2566bf1 (
   assign rd_order_enq_data = {{_add_5[13], (_add_5[12:5] == 8'd0), (_add_5[4:1] == 4'd0), _add_5[0], _add_5[4:1], (_add_5[4] ? (_add_5[3] ? (_add_5[2] ? (_add_5[1] ? status_byte_15 : status_byte_14) : (_add_5[1] ? status_byte_13 : status_byte_12)) : (_add_5[2] ? (_add_5[1] ? status_byte_11 : status_byte_10) : (_add_5[1] ? status_byte_9 : status_byte_8))) : (_add_5[3] ? (_add_5[2] ? (_add_5[1] ? status_byte_7 : status_byte_6) : (_add_5[1] ? status_byte_5 : status_byte_4)) : (_add_5[2] ? (_add_5[1] ? status_byte_3 : status_byte_2) : (_add_5[1] ? status_byte_1 : status_byte_0))))}, {mem_rd_addr[13], (mem_rd_addr[12:5] == 8'd0), (mem_rd_addr[4:1] == 4'd0), mem_rd_addr[0], mem_rd_addr[4:1], (mem_rd_addr[4] ? (mem_rd_addr[3] ? (mem_rd_addr[2] ? (mem_rd_addr[1] ? status_byte_15 : status_byte_14) : (mem_rd_addr[1] ? status_byte_13 : status_byte_12)) : (mem_rd_addr[2] ? (mem_rd_addr[1] ? status_byte_11 : status_byte_10) : (mem_rd_addr[1] ? status_byte_9 : status_byte_8))) : (mem_rd_addr[3] ? (mem_rd_addr[2] ? (mem_rd_addr[1] ? status_byte_7 : status_byte_6) : (mem_rd_addr[1] ? status_byte_5 : status_byte_4)) : (mem_rd_addr[2] ? (mem_rd_addr[1] ? status_byte_3 : status_byte_2) : (mem_rd_addr[1] ? status_byte_1 : status_byte_0))))}};  // gen/blk/device.ts:545
   assign rd_order_deq_ready = rd_order_deq_valid & ((~(~(rd_order_deq_data[31] & rd_order_deq_data[15]))) | store_rdata_valid);  // gen/blk/device.ts:578
   always @* begin
-    completions_enq_valid = 1'b0;  // gen/blk/device.ts:646
-    case (s_state)  // gen/blk/device.ts:649
+    completions_enq_valid = 1'b0;  // gen/blk/device.ts:650
+    case (s_state)  // gen/blk/device.ts:653
       S_STATE_IDLE: begin
-        if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:652
-          completions_enq_valid = 1'b1;  // gen/blk/device.ts:654
+        if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:656
+          completions_enq_valid = 1'b1;  // gen/blk/device.ts:658
         end
       end
       S_STATE_ISSUE: begin
-        if (wr_cmd_ready & completions_enq_ready) begin  // gen/blk/device.ts:676
-          completions_enq_valid = 1'b1;  // gen/blk/device.ts:677
+        if (wr_cmd_ready & completions_enq_ready) begin  // gen/blk/device.ts:680
+          completions_enq_valid = 1'b1;  // gen/blk/device.ts:681
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    completions_enq_data = {status_queue_deq_data[53:50], 1'b0, (s_len_error ? 32'd1 : status_queue_deq_data[47:16])};  // gen/blk/device.ts:647
-    case (s_state)  // gen/blk/device.ts:649
+    completions_enq_data = {status_queue_deq_data[53:50], 1'b0, (s_len_error ? 32'd1 : status_queue_deq_data[47:16])};  // gen/blk/device.ts:651
+    case (s_state)  // gen/blk/device.ts:653
       S_STATE_IDLE: begin
-        if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:652
-          completions_enq_data = {status_queue_deq_data[53:50], 1'b1, 32'd0};  // gen/blk/device.ts:655
+        if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:656
+          completions_enq_data = {status_queue_deq_data[53:50], 1'b1, 32'd0};  // gen/blk/device.ts:659
         end
       end
       default: begin end
     endcase
   end
-  assign completions_deq_ready = done_valid & done_ready;  // gen/blk/device.ts:629
-  assign dma_idle = ((~walk_walking) & rd_quiet) & (wr_outstanding == 8'd0);  // gen/blk/device.ts:690
+  assign completions_deq_ready = done_valid & done_ready;  // gen/blk/device.ts:633
+  assign dma_idle = ((~walk_walking) & rd_quiet) & (wr_outstanding == 8'd0);  // gen/blk/device.ts:694
 
   // ---- registers
   always @(posedge clk) begin
@@ -1327,493 +1327,493 @@ module virtio_blk_w256_ccd2566bf1 (
         scan_slot <= 4'd0;  // gen/blk/device.ts:525
       end
       rd_out_valid <= rd_order_deq_valid & ((~(~(rd_order_deq_data[31] & rd_order_deq_data[15]))) | store_rdata_valid);  // gen/blk/device.ts:579
-      if (((rd_order_deq_valid & ((~(~(rd_order_deq_data[31] & rd_order_deq_data[15]))) | store_rdata_valid)) & (~(rd_order_deq_data[31] & rd_order_deq_data[15]))) & store_rdata_err) begin  // gen/blk/device.ts:593
-        rd_err_pending <= 1'b1;  // gen/blk/device.ts:593
-      end else if (_and_6 & rd_err_pending) begin  // gen/blk/device.ts:593
-        rd_err_pending <= 1'b0;  // gen/blk/device.ts:594
+      if (((rd_order_deq_valid & ((~(~(rd_order_deq_data[31] & rd_order_deq_data[15]))) | store_rdata_valid)) & (~(rd_order_deq_data[31] & rd_order_deq_data[15]))) & store_rdata_err) begin  // gen/blk/device.ts:597
+        rd_err_pending <= 1'b1;  // gen/blk/device.ts:597
+      end else if (_and_6 & rd_err_pending) begin  // gen/blk/device.ts:597
+        rd_err_pending <= 1'b0;  // gen/blk/device.ts:598
       end
-      if (_and_6 & rd_err_pending) begin  // gen/blk/device.ts:596
-        if (_mux_8 == 4'd0) begin  // gen/blk/device.ts:596
-          slot_error_0 <= 1'b1;  // gen/blk/device.ts:596
+      if (_and_6 & rd_err_pending) begin  // gen/blk/device.ts:600
+        if (_mux_8 == 4'd0) begin  // gen/blk/device.ts:600
+          slot_error_0 <= 1'b1;  // gen/blk/device.ts:600
         end
-        if (_mux_8 == 4'd1) begin  // gen/blk/device.ts:596
-          slot_error_1 <= 1'b1;  // gen/blk/device.ts:596
+        if (_mux_8 == 4'd1) begin  // gen/blk/device.ts:600
+          slot_error_1 <= 1'b1;  // gen/blk/device.ts:600
         end
-        if (_mux_8 == 4'd2) begin  // gen/blk/device.ts:596
-          slot_error_2 <= 1'b1;  // gen/blk/device.ts:596
+        if (_mux_8 == 4'd2) begin  // gen/blk/device.ts:600
+          slot_error_2 <= 1'b1;  // gen/blk/device.ts:600
         end
-        if (_mux_8 == 4'd3) begin  // gen/blk/device.ts:596
-          slot_error_3 <= 1'b1;  // gen/blk/device.ts:596
+        if (_mux_8 == 4'd3) begin  // gen/blk/device.ts:600
+          slot_error_3 <= 1'b1;  // gen/blk/device.ts:600
         end
-        if (_mux_8 == 4'd4) begin  // gen/blk/device.ts:596
-          slot_error_4 <= 1'b1;  // gen/blk/device.ts:596
+        if (_mux_8 == 4'd4) begin  // gen/blk/device.ts:600
+          slot_error_4 <= 1'b1;  // gen/blk/device.ts:600
         end
-        if (_mux_8 == 4'd5) begin  // gen/blk/device.ts:596
-          slot_error_5 <= 1'b1;  // gen/blk/device.ts:596
+        if (_mux_8 == 4'd5) begin  // gen/blk/device.ts:600
+          slot_error_5 <= 1'b1;  // gen/blk/device.ts:600
         end
-        if (_mux_8 == 4'd6) begin  // gen/blk/device.ts:596
-          slot_error_6 <= 1'b1;  // gen/blk/device.ts:596
+        if (_mux_8 == 4'd6) begin  // gen/blk/device.ts:600
+          slot_error_6 <= 1'b1;  // gen/blk/device.ts:600
         end
-        if (_mux_8 == 4'd7) begin  // gen/blk/device.ts:596
-          slot_error_7 <= 1'b1;  // gen/blk/device.ts:596
+        if (_mux_8 == 4'd7) begin  // gen/blk/device.ts:600
+          slot_error_7 <= 1'b1;  // gen/blk/device.ts:600
         end
-        if (_mux_8 == 4'd8) begin  // gen/blk/device.ts:596
-          slot_error_8 <= 1'b1;  // gen/blk/device.ts:596
+        if (_mux_8 == 4'd8) begin  // gen/blk/device.ts:600
+          slot_error_8 <= 1'b1;  // gen/blk/device.ts:600
         end
-        if (_mux_8 == 4'd9) begin  // gen/blk/device.ts:596
-          slot_error_9 <= 1'b1;  // gen/blk/device.ts:596
+        if (_mux_8 == 4'd9) begin  // gen/blk/device.ts:600
+          slot_error_9 <= 1'b1;  // gen/blk/device.ts:600
         end
-        if (_mux_8 == 4'd10) begin  // gen/blk/device.ts:596
-          slot_error_10 <= 1'b1;  // gen/blk/device.ts:596
+        if (_mux_8 == 4'd10) begin  // gen/blk/device.ts:600
+          slot_error_10 <= 1'b1;  // gen/blk/device.ts:600
         end
-        if (_mux_8 == 4'd11) begin  // gen/blk/device.ts:596
-          slot_error_11 <= 1'b1;  // gen/blk/device.ts:596
+        if (_mux_8 == 4'd11) begin  // gen/blk/device.ts:600
+          slot_error_11 <= 1'b1;  // gen/blk/device.ts:600
         end
-        if (_mux_8 == 4'd12) begin  // gen/blk/device.ts:596
-          slot_error_12 <= 1'b1;  // gen/blk/device.ts:596
+        if (_mux_8 == 4'd12) begin  // gen/blk/device.ts:600
+          slot_error_12 <= 1'b1;  // gen/blk/device.ts:600
         end
-        if (_mux_8 == 4'd13) begin  // gen/blk/device.ts:596
-          slot_error_13 <= 1'b1;  // gen/blk/device.ts:596
+        if (_mux_8 == 4'd13) begin  // gen/blk/device.ts:600
+          slot_error_13 <= 1'b1;  // gen/blk/device.ts:600
         end
-        if (_mux_8 == 4'd14) begin  // gen/blk/device.ts:596
-          slot_error_14 <= 1'b1;  // gen/blk/device.ts:596
+        if (_mux_8 == 4'd14) begin  // gen/blk/device.ts:600
+          slot_error_14 <= 1'b1;  // gen/blk/device.ts:600
         end
-        if (_mux_8 == 4'd15) begin  // gen/blk/device.ts:596
-          slot_error_15 <= 1'b1;  // gen/blk/device.ts:596
+        if (_mux_8 == 4'd15) begin  // gen/blk/device.ts:600
+          slot_error_15 <= 1'b1;  // gen/blk/device.ts:600
         end
       end
-      if ((wr_status_valid & wr_status_id[7]) & (~((done_valid & done_ready) & (~completions_deq_data[32])))) begin  // gen/blk/device.ts:631
-        statuses_done <= statuses_done + 5'd1;  // gen/blk/device.ts:631
-      end else if ((~(wr_status_valid & wr_status_id[7])) & ((done_valid & done_ready) & (~completions_deq_data[32]))) begin  // gen/blk/device.ts:631
-        statuses_done <= statuses_done - 5'd1;  // gen/blk/device.ts:633
+      if ((wr_status_valid & wr_status_id[7]) & (~((done_valid & done_ready) & (~completions_deq_data[32])))) begin  // gen/blk/device.ts:635
+        statuses_done <= statuses_done + 5'd1;  // gen/blk/device.ts:635
+      end else if ((~(wr_status_valid & wr_status_id[7])) & ((done_valid & done_ready) & (~completions_deq_data[32]))) begin  // gen/blk/device.ts:635
+        statuses_done <= statuses_done - 5'd1;  // gen/blk/device.ts:637
       end
-      case (s_state)  // gen/blk/device.ts:649
+      case (s_state)  // gen/blk/device.ts:653
         S_STATE_IDLE: begin
-          s_len_error <= 1'b0;  // gen/blk/device.ts:651
-          if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:652
-          end else if (status_queue_deq_valid) begin  // gen/blk/device.ts:657
-            if (status_queue_deq_data[48]) begin  // gen/blk/device.ts:658
-              s_state <= S_STATE_READS;  // gen/blk/device.ts:658
+          s_len_error <= 1'b0;  // gen/blk/device.ts:655
+          if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:656
+          end else if (status_queue_deq_valid) begin  // gen/blk/device.ts:661
+            if (status_queue_deq_data[48]) begin  // gen/blk/device.ts:662
+              s_state <= S_STATE_READS;  // gen/blk/device.ts:662
             end else begin
-              s_state <= S_STATE_ISSUE;  // gen/blk/device.ts:658
+              s_state <= S_STATE_ISSUE;  // gen/blk/device.ts:662
             end
           end
         end
         S_STATE_READS: begin
-          if (~_sub_9[15]) begin  // gen/blk/device.ts:662
-            s_state <= S_STATE_FENCE;  // gen/blk/device.ts:664
+          if (~_sub_9[15]) begin  // gen/blk/device.ts:666
+            s_state <= S_STATE_FENCE;  // gen/blk/device.ts:668
           end
         end
         S_STATE_FENCE: begin
-          if ((~_sub_10[15]) & (~scan_busy)) begin  // gen/blk/device.ts:667
-            if (status_queue_deq_data[53:50] == 4'd0) begin  // gen/blk/device.ts:668
-              out_active_0 <= 1'b0;  // gen/blk/device.ts:668
+          if ((~_sub_10[15]) & (~scan_busy)) begin  // gen/blk/device.ts:671
+            if (status_queue_deq_data[53:50] == 4'd0) begin  // gen/blk/device.ts:672
+              out_active_0 <= 1'b0;  // gen/blk/device.ts:672
             end
-            if (status_queue_deq_data[53:50] == 4'd1) begin  // gen/blk/device.ts:668
-              out_active_1 <= 1'b0;  // gen/blk/device.ts:668
+            if (status_queue_deq_data[53:50] == 4'd1) begin  // gen/blk/device.ts:672
+              out_active_1 <= 1'b0;  // gen/blk/device.ts:672
             end
-            if (status_queue_deq_data[53:50] == 4'd2) begin  // gen/blk/device.ts:668
-              out_active_2 <= 1'b0;  // gen/blk/device.ts:668
+            if (status_queue_deq_data[53:50] == 4'd2) begin  // gen/blk/device.ts:672
+              out_active_2 <= 1'b0;  // gen/blk/device.ts:672
             end
-            if (status_queue_deq_data[53:50] == 4'd3) begin  // gen/blk/device.ts:668
-              out_active_3 <= 1'b0;  // gen/blk/device.ts:668
+            if (status_queue_deq_data[53:50] == 4'd3) begin  // gen/blk/device.ts:672
+              out_active_3 <= 1'b0;  // gen/blk/device.ts:672
             end
-            if (status_queue_deq_data[53:50] == 4'd4) begin  // gen/blk/device.ts:668
-              out_active_4 <= 1'b0;  // gen/blk/device.ts:668
+            if (status_queue_deq_data[53:50] == 4'd4) begin  // gen/blk/device.ts:672
+              out_active_4 <= 1'b0;  // gen/blk/device.ts:672
             end
-            if (status_queue_deq_data[53:50] == 4'd5) begin  // gen/blk/device.ts:668
-              out_active_5 <= 1'b0;  // gen/blk/device.ts:668
+            if (status_queue_deq_data[53:50] == 4'd5) begin  // gen/blk/device.ts:672
+              out_active_5 <= 1'b0;  // gen/blk/device.ts:672
             end
-            if (status_queue_deq_data[53:50] == 4'd6) begin  // gen/blk/device.ts:668
-              out_active_6 <= 1'b0;  // gen/blk/device.ts:668
+            if (status_queue_deq_data[53:50] == 4'd6) begin  // gen/blk/device.ts:672
+              out_active_6 <= 1'b0;  // gen/blk/device.ts:672
             end
-            if (status_queue_deq_data[53:50] == 4'd7) begin  // gen/blk/device.ts:668
-              out_active_7 <= 1'b0;  // gen/blk/device.ts:668
+            if (status_queue_deq_data[53:50] == 4'd7) begin  // gen/blk/device.ts:672
+              out_active_7 <= 1'b0;  // gen/blk/device.ts:672
             end
-            if (status_queue_deq_data[53:50] == 4'd8) begin  // gen/blk/device.ts:668
-              out_active_8 <= 1'b0;  // gen/blk/device.ts:668
+            if (status_queue_deq_data[53:50] == 4'd8) begin  // gen/blk/device.ts:672
+              out_active_8 <= 1'b0;  // gen/blk/device.ts:672
             end
-            if (status_queue_deq_data[53:50] == 4'd9) begin  // gen/blk/device.ts:668
-              out_active_9 <= 1'b0;  // gen/blk/device.ts:668
+            if (status_queue_deq_data[53:50] == 4'd9) begin  // gen/blk/device.ts:672
+              out_active_9 <= 1'b0;  // gen/blk/device.ts:672
             end
-            if (status_queue_deq_data[53:50] == 4'd10) begin  // gen/blk/device.ts:668
-              out_active_10 <= 1'b0;  // gen/blk/device.ts:668
+            if (status_queue_deq_data[53:50] == 4'd10) begin  // gen/blk/device.ts:672
+              out_active_10 <= 1'b0;  // gen/blk/device.ts:672
             end
-            if (status_queue_deq_data[53:50] == 4'd11) begin  // gen/blk/device.ts:668
-              out_active_11 <= 1'b0;  // gen/blk/device.ts:668
+            if (status_queue_deq_data[53:50] == 4'd11) begin  // gen/blk/device.ts:672
+              out_active_11 <= 1'b0;  // gen/blk/device.ts:672
             end
-            if (status_queue_deq_data[53:50] == 4'd12) begin  // gen/blk/device.ts:668
-              out_active_12 <= 1'b0;  // gen/blk/device.ts:668
+            if (status_queue_deq_data[53:50] == 4'd12) begin  // gen/blk/device.ts:672
+              out_active_12 <= 1'b0;  // gen/blk/device.ts:672
             end
-            if (status_queue_deq_data[53:50] == 4'd13) begin  // gen/blk/device.ts:668
-              out_active_13 <= 1'b0;  // gen/blk/device.ts:668
+            if (status_queue_deq_data[53:50] == 4'd13) begin  // gen/blk/device.ts:672
+              out_active_13 <= 1'b0;  // gen/blk/device.ts:672
             end
-            if (status_queue_deq_data[53:50] == 4'd14) begin  // gen/blk/device.ts:668
-              out_active_14 <= 1'b0;  // gen/blk/device.ts:668
+            if (status_queue_deq_data[53:50] == 4'd14) begin  // gen/blk/device.ts:672
+              out_active_14 <= 1'b0;  // gen/blk/device.ts:672
             end
-            if (status_queue_deq_data[53:50] == 4'd15) begin  // gen/blk/device.ts:668
-              out_active_15 <= 1'b0;  // gen/blk/device.ts:668
+            if (status_queue_deq_data[53:50] == 4'd15) begin  // gen/blk/device.ts:672
+              out_active_15 <= 1'b0;  // gen/blk/device.ts:672
             end
-            if (status_queue_deq_data[53] ? (status_queue_deq_data[52] ? (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_15 : slot_error_14) : (status_queue_deq_data[50] ? slot_error_13 : slot_error_12)) : (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_11 : slot_error_10) : (status_queue_deq_data[50] ? slot_error_9 : slot_error_8))) : (status_queue_deq_data[52] ? (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_7 : slot_error_6) : (status_queue_deq_data[50] ? slot_error_5 : slot_error_4)) : (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_3 : slot_error_2) : (status_queue_deq_data[50] ? slot_error_1 : slot_error_0)))) begin  // gen/blk/device.ts:669
-              if (status_queue_deq_data[53:50] == 4'd0) begin  // gen/blk/device.ts:670
-                status_byte_0 <= 8'd1;  // gen/blk/device.ts:670
+            if (status_queue_deq_data[53] ? (status_queue_deq_data[52] ? (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_15 : slot_error_14) : (status_queue_deq_data[50] ? slot_error_13 : slot_error_12)) : (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_11 : slot_error_10) : (status_queue_deq_data[50] ? slot_error_9 : slot_error_8))) : (status_queue_deq_data[52] ? (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_7 : slot_error_6) : (status_queue_deq_data[50] ? slot_error_5 : slot_error_4)) : (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_3 : slot_error_2) : (status_queue_deq_data[50] ? slot_error_1 : slot_error_0)))) begin  // gen/blk/device.ts:673
+              if (status_queue_deq_data[53:50] == 4'd0) begin  // gen/blk/device.ts:674
+                status_byte_0 <= 8'd1;  // gen/blk/device.ts:674
               end
-              if (status_queue_deq_data[53:50] == 4'd1) begin  // gen/blk/device.ts:670
-                status_byte_1 <= 8'd1;  // gen/blk/device.ts:670
+              if (status_queue_deq_data[53:50] == 4'd1) begin  // gen/blk/device.ts:674
+                status_byte_1 <= 8'd1;  // gen/blk/device.ts:674
               end
-              if (status_queue_deq_data[53:50] == 4'd2) begin  // gen/blk/device.ts:670
-                status_byte_2 <= 8'd1;  // gen/blk/device.ts:670
+              if (status_queue_deq_data[53:50] == 4'd2) begin  // gen/blk/device.ts:674
+                status_byte_2 <= 8'd1;  // gen/blk/device.ts:674
               end
-              if (status_queue_deq_data[53:50] == 4'd3) begin  // gen/blk/device.ts:670
-                status_byte_3 <= 8'd1;  // gen/blk/device.ts:670
+              if (status_queue_deq_data[53:50] == 4'd3) begin  // gen/blk/device.ts:674
+                status_byte_3 <= 8'd1;  // gen/blk/device.ts:674
               end
-              if (status_queue_deq_data[53:50] == 4'd4) begin  // gen/blk/device.ts:670
-                status_byte_4 <= 8'd1;  // gen/blk/device.ts:670
+              if (status_queue_deq_data[53:50] == 4'd4) begin  // gen/blk/device.ts:674
+                status_byte_4 <= 8'd1;  // gen/blk/device.ts:674
               end
-              if (status_queue_deq_data[53:50] == 4'd5) begin  // gen/blk/device.ts:670
-                status_byte_5 <= 8'd1;  // gen/blk/device.ts:670
+              if (status_queue_deq_data[53:50] == 4'd5) begin  // gen/blk/device.ts:674
+                status_byte_5 <= 8'd1;  // gen/blk/device.ts:674
               end
-              if (status_queue_deq_data[53:50] == 4'd6) begin  // gen/blk/device.ts:670
-                status_byte_6 <= 8'd1;  // gen/blk/device.ts:670
+              if (status_queue_deq_data[53:50] == 4'd6) begin  // gen/blk/device.ts:674
+                status_byte_6 <= 8'd1;  // gen/blk/device.ts:674
               end
-              if (status_queue_deq_data[53:50] == 4'd7) begin  // gen/blk/device.ts:670
-                status_byte_7 <= 8'd1;  // gen/blk/device.ts:670
+              if (status_queue_deq_data[53:50] == 4'd7) begin  // gen/blk/device.ts:674
+                status_byte_7 <= 8'd1;  // gen/blk/device.ts:674
               end
-              if (status_queue_deq_data[53:50] == 4'd8) begin  // gen/blk/device.ts:670
-                status_byte_8 <= 8'd1;  // gen/blk/device.ts:670
+              if (status_queue_deq_data[53:50] == 4'd8) begin  // gen/blk/device.ts:674
+                status_byte_8 <= 8'd1;  // gen/blk/device.ts:674
               end
-              if (status_queue_deq_data[53:50] == 4'd9) begin  // gen/blk/device.ts:670
-                status_byte_9 <= 8'd1;  // gen/blk/device.ts:670
+              if (status_queue_deq_data[53:50] == 4'd9) begin  // gen/blk/device.ts:674
+                status_byte_9 <= 8'd1;  // gen/blk/device.ts:674
               end
-              if (status_queue_deq_data[53:50] == 4'd10) begin  // gen/blk/device.ts:670
-                status_byte_10 <= 8'd1;  // gen/blk/device.ts:670
+              if (status_queue_deq_data[53:50] == 4'd10) begin  // gen/blk/device.ts:674
+                status_byte_10 <= 8'd1;  // gen/blk/device.ts:674
               end
-              if (status_queue_deq_data[53:50] == 4'd11) begin  // gen/blk/device.ts:670
-                status_byte_11 <= 8'd1;  // gen/blk/device.ts:670
+              if (status_queue_deq_data[53:50] == 4'd11) begin  // gen/blk/device.ts:674
+                status_byte_11 <= 8'd1;  // gen/blk/device.ts:674
               end
-              if (status_queue_deq_data[53:50] == 4'd12) begin  // gen/blk/device.ts:670
-                status_byte_12 <= 8'd1;  // gen/blk/device.ts:670
+              if (status_queue_deq_data[53:50] == 4'd12) begin  // gen/blk/device.ts:674
+                status_byte_12 <= 8'd1;  // gen/blk/device.ts:674
               end
-              if (status_queue_deq_data[53:50] == 4'd13) begin  // gen/blk/device.ts:670
-                status_byte_13 <= 8'd1;  // gen/blk/device.ts:670
+              if (status_queue_deq_data[53:50] == 4'd13) begin  // gen/blk/device.ts:674
+                status_byte_13 <= 8'd1;  // gen/blk/device.ts:674
               end
-              if (status_queue_deq_data[53:50] == 4'd14) begin  // gen/blk/device.ts:670
-                status_byte_14 <= 8'd1;  // gen/blk/device.ts:670
+              if (status_queue_deq_data[53:50] == 4'd14) begin  // gen/blk/device.ts:674
+                status_byte_14 <= 8'd1;  // gen/blk/device.ts:674
               end
-              if (status_queue_deq_data[53:50] == 4'd15) begin  // gen/blk/device.ts:670
-                status_byte_15 <= 8'd1;  // gen/blk/device.ts:670
+              if (status_queue_deq_data[53:50] == 4'd15) begin  // gen/blk/device.ts:674
+                status_byte_15 <= 8'd1;  // gen/blk/device.ts:674
               end
-              s_len_error <= 1'b1;  // gen/blk/device.ts:671
+              s_len_error <= 1'b1;  // gen/blk/device.ts:675
             end
-            s_state <= S_STATE_ISSUE;  // gen/blk/device.ts:673
+            s_state <= S_STATE_ISSUE;  // gen/blk/device.ts:677
           end
         end
         S_STATE_ISSUE: begin
-          if (wr_cmd_ready & completions_enq_ready) begin  // gen/blk/device.ts:676
-            s_state <= S_STATE_IDLE;  // gen/blk/device.ts:679
+          if (wr_cmd_ready & completions_enq_ready) begin  // gen/blk/device.ts:680
+            s_state <= S_STATE_IDLE;  // gen/blk/device.ts:683
           end
         end
         default: begin end
       endcase
-      b_status_write <= 1'b0;  // gen/blk/device.ts:697
-      if (b_status_write) begin  // gen/blk/device.ts:698
-        if (b_slot == 4'd0) begin  // gen/blk/device.ts:698
-          status_byte_0 <= b_status;  // gen/blk/device.ts:698
+      b_status_write <= 1'b0;  // gen/blk/device.ts:701
+      if (b_status_write) begin  // gen/blk/device.ts:702
+        if (b_slot == 4'd0) begin  // gen/blk/device.ts:702
+          status_byte_0 <= b_status;  // gen/blk/device.ts:702
         end
-        if (b_slot == 4'd1) begin  // gen/blk/device.ts:698
-          status_byte_1 <= b_status;  // gen/blk/device.ts:698
+        if (b_slot == 4'd1) begin  // gen/blk/device.ts:702
+          status_byte_1 <= b_status;  // gen/blk/device.ts:702
         end
-        if (b_slot == 4'd2) begin  // gen/blk/device.ts:698
-          status_byte_2 <= b_status;  // gen/blk/device.ts:698
+        if (b_slot == 4'd2) begin  // gen/blk/device.ts:702
+          status_byte_2 <= b_status;  // gen/blk/device.ts:702
         end
-        if (b_slot == 4'd3) begin  // gen/blk/device.ts:698
-          status_byte_3 <= b_status;  // gen/blk/device.ts:698
+        if (b_slot == 4'd3) begin  // gen/blk/device.ts:702
+          status_byte_3 <= b_status;  // gen/blk/device.ts:702
         end
-        if (b_slot == 4'd4) begin  // gen/blk/device.ts:698
-          status_byte_4 <= b_status;  // gen/blk/device.ts:698
+        if (b_slot == 4'd4) begin  // gen/blk/device.ts:702
+          status_byte_4 <= b_status;  // gen/blk/device.ts:702
         end
-        if (b_slot == 4'd5) begin  // gen/blk/device.ts:698
-          status_byte_5 <= b_status;  // gen/blk/device.ts:698
+        if (b_slot == 4'd5) begin  // gen/blk/device.ts:702
+          status_byte_5 <= b_status;  // gen/blk/device.ts:702
         end
-        if (b_slot == 4'd6) begin  // gen/blk/device.ts:698
-          status_byte_6 <= b_status;  // gen/blk/device.ts:698
+        if (b_slot == 4'd6) begin  // gen/blk/device.ts:702
+          status_byte_6 <= b_status;  // gen/blk/device.ts:702
         end
-        if (b_slot == 4'd7) begin  // gen/blk/device.ts:698
-          status_byte_7 <= b_status;  // gen/blk/device.ts:698
+        if (b_slot == 4'd7) begin  // gen/blk/device.ts:702
+          status_byte_7 <= b_status;  // gen/blk/device.ts:702
         end
-        if (b_slot == 4'd8) begin  // gen/blk/device.ts:698
-          status_byte_8 <= b_status;  // gen/blk/device.ts:698
+        if (b_slot == 4'd8) begin  // gen/blk/device.ts:702
+          status_byte_8 <= b_status;  // gen/blk/device.ts:702
         end
-        if (b_slot == 4'd9) begin  // gen/blk/device.ts:698
-          status_byte_9 <= b_status;  // gen/blk/device.ts:698
+        if (b_slot == 4'd9) begin  // gen/blk/device.ts:702
+          status_byte_9 <= b_status;  // gen/blk/device.ts:702
         end
-        if (b_slot == 4'd10) begin  // gen/blk/device.ts:698
-          status_byte_10 <= b_status;  // gen/blk/device.ts:698
+        if (b_slot == 4'd10) begin  // gen/blk/device.ts:702
+          status_byte_10 <= b_status;  // gen/blk/device.ts:702
         end
-        if (b_slot == 4'd11) begin  // gen/blk/device.ts:698
-          status_byte_11 <= b_status;  // gen/blk/device.ts:698
+        if (b_slot == 4'd11) begin  // gen/blk/device.ts:702
+          status_byte_11 <= b_status;  // gen/blk/device.ts:702
         end
-        if (b_slot == 4'd12) begin  // gen/blk/device.ts:698
-          status_byte_12 <= b_status;  // gen/blk/device.ts:698
+        if (b_slot == 4'd12) begin  // gen/blk/device.ts:702
+          status_byte_12 <= b_status;  // gen/blk/device.ts:702
         end
-        if (b_slot == 4'd13) begin  // gen/blk/device.ts:698
-          status_byte_13 <= b_status;  // gen/blk/device.ts:698
+        if (b_slot == 4'd13) begin  // gen/blk/device.ts:702
+          status_byte_13 <= b_status;  // gen/blk/device.ts:702
         end
-        if (b_slot == 4'd14) begin  // gen/blk/device.ts:698
-          status_byte_14 <= b_status;  // gen/blk/device.ts:698
+        if (b_slot == 4'd14) begin  // gen/blk/device.ts:702
+          status_byte_14 <= b_status;  // gen/blk/device.ts:702
         end
-        if (b_slot == 4'd15) begin  // gen/blk/device.ts:698
-          status_byte_15 <= b_status;  // gen/blk/device.ts:698
+        if (b_slot == 4'd15) begin  // gen/blk/device.ts:702
+          status_byte_15 <= b_status;  // gen/blk/device.ts:702
         end
       end
-      case (state)  // gen/blk/device.ts:759
+      case (state)  // gen/blk/device.ts:763
         STATE_IDLE: begin
-          if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? slot_ready_15 : slot_ready_14) : (b_slot[0] ? slot_ready_13 : slot_ready_12)) : (b_slot[1] ? (b_slot[0] ? slot_ready_11 : slot_ready_10) : (b_slot[0] ? slot_ready_9 : slot_ready_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? slot_ready_7 : slot_ready_6) : (b_slot[0] ? slot_ready_5 : slot_ready_4)) : (b_slot[1] ? (b_slot[0] ? slot_ready_3 : slot_ready_2) : (b_slot[0] ? slot_ready_1 : slot_ready_0)))) begin  // gen/blk/device.ts:761
-            if (b_slot == 4'd0) begin  // gen/blk/device.ts:762
-              slot_ready_0 <= 1'b0;  // gen/blk/device.ts:762
+          if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? slot_ready_15 : slot_ready_14) : (b_slot[0] ? slot_ready_13 : slot_ready_12)) : (b_slot[1] ? (b_slot[0] ? slot_ready_11 : slot_ready_10) : (b_slot[0] ? slot_ready_9 : slot_ready_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? slot_ready_7 : slot_ready_6) : (b_slot[0] ? slot_ready_5 : slot_ready_4)) : (b_slot[1] ? (b_slot[0] ? slot_ready_3 : slot_ready_2) : (b_slot[0] ? slot_ready_1 : slot_ready_0)))) begin  // gen/blk/device.ts:765
+            if (b_slot == 4'd0) begin  // gen/blk/device.ts:766
+              slot_ready_0 <= 1'b0;  // gen/blk/device.ts:766
             end
-            if (b_slot == 4'd1) begin  // gen/blk/device.ts:762
-              slot_ready_1 <= 1'b0;  // gen/blk/device.ts:762
+            if (b_slot == 4'd1) begin  // gen/blk/device.ts:766
+              slot_ready_1 <= 1'b0;  // gen/blk/device.ts:766
             end
-            if (b_slot == 4'd2) begin  // gen/blk/device.ts:762
-              slot_ready_2 <= 1'b0;  // gen/blk/device.ts:762
+            if (b_slot == 4'd2) begin  // gen/blk/device.ts:766
+              slot_ready_2 <= 1'b0;  // gen/blk/device.ts:766
             end
-            if (b_slot == 4'd3) begin  // gen/blk/device.ts:762
-              slot_ready_3 <= 1'b0;  // gen/blk/device.ts:762
+            if (b_slot == 4'd3) begin  // gen/blk/device.ts:766
+              slot_ready_3 <= 1'b0;  // gen/blk/device.ts:766
             end
-            if (b_slot == 4'd4) begin  // gen/blk/device.ts:762
-              slot_ready_4 <= 1'b0;  // gen/blk/device.ts:762
+            if (b_slot == 4'd4) begin  // gen/blk/device.ts:766
+              slot_ready_4 <= 1'b0;  // gen/blk/device.ts:766
             end
-            if (b_slot == 4'd5) begin  // gen/blk/device.ts:762
-              slot_ready_5 <= 1'b0;  // gen/blk/device.ts:762
+            if (b_slot == 4'd5) begin  // gen/blk/device.ts:766
+              slot_ready_5 <= 1'b0;  // gen/blk/device.ts:766
             end
-            if (b_slot == 4'd6) begin  // gen/blk/device.ts:762
-              slot_ready_6 <= 1'b0;  // gen/blk/device.ts:762
+            if (b_slot == 4'd6) begin  // gen/blk/device.ts:766
+              slot_ready_6 <= 1'b0;  // gen/blk/device.ts:766
             end
-            if (b_slot == 4'd7) begin  // gen/blk/device.ts:762
-              slot_ready_7 <= 1'b0;  // gen/blk/device.ts:762
+            if (b_slot == 4'd7) begin  // gen/blk/device.ts:766
+              slot_ready_7 <= 1'b0;  // gen/blk/device.ts:766
             end
-            if (b_slot == 4'd8) begin  // gen/blk/device.ts:762
-              slot_ready_8 <= 1'b0;  // gen/blk/device.ts:762
+            if (b_slot == 4'd8) begin  // gen/blk/device.ts:766
+              slot_ready_8 <= 1'b0;  // gen/blk/device.ts:766
             end
-            if (b_slot == 4'd9) begin  // gen/blk/device.ts:762
-              slot_ready_9 <= 1'b0;  // gen/blk/device.ts:762
+            if (b_slot == 4'd9) begin  // gen/blk/device.ts:766
+              slot_ready_9 <= 1'b0;  // gen/blk/device.ts:766
             end
-            if (b_slot == 4'd10) begin  // gen/blk/device.ts:762
-              slot_ready_10 <= 1'b0;  // gen/blk/device.ts:762
+            if (b_slot == 4'd10) begin  // gen/blk/device.ts:766
+              slot_ready_10 <= 1'b0;  // gen/blk/device.ts:766
             end
-            if (b_slot == 4'd11) begin  // gen/blk/device.ts:762
-              slot_ready_11 <= 1'b0;  // gen/blk/device.ts:762
+            if (b_slot == 4'd11) begin  // gen/blk/device.ts:766
+              slot_ready_11 <= 1'b0;  // gen/blk/device.ts:766
             end
-            if (b_slot == 4'd12) begin  // gen/blk/device.ts:762
-              slot_ready_12 <= 1'b0;  // gen/blk/device.ts:762
+            if (b_slot == 4'd12) begin  // gen/blk/device.ts:766
+              slot_ready_12 <= 1'b0;  // gen/blk/device.ts:766
             end
-            if (b_slot == 4'd13) begin  // gen/blk/device.ts:762
-              slot_ready_13 <= 1'b0;  // gen/blk/device.ts:762
+            if (b_slot == 4'd13) begin  // gen/blk/device.ts:766
+              slot_ready_13 <= 1'b0;  // gen/blk/device.ts:766
             end
-            if (b_slot == 4'd14) begin  // gen/blk/device.ts:762
-              slot_ready_14 <= 1'b0;  // gen/blk/device.ts:762
+            if (b_slot == 4'd14) begin  // gen/blk/device.ts:766
+              slot_ready_14 <= 1'b0;  // gen/blk/device.ts:766
             end
-            if (b_slot == 4'd15) begin  // gen/blk/device.ts:762
-              slot_ready_15 <= 1'b0;  // gen/blk/device.ts:762
+            if (b_slot == 4'd15) begin  // gen/blk/device.ts:766
+              slot_ready_15 <= 1'b0;  // gen/blk/device.ts:766
             end
-            desc_count <= slot_info_rd0[85:70];  // gen/blk/device.ts:764
-            readable <= slot_info_rd0[69:36];  // gen/blk/device.ts:765
-            writable <= slot_info_rd0[35:2];  // gen/blk/device.ts:766
-            no_writable <= slot_info_rd0[1];  // gen/blk/device.ts:767
-            malformed <= slot_info_rd0[0];  // gen/blk/device.ts:768
-            state <= STATE_CHECK;  // gen/blk/device.ts:769
+            desc_count <= slot_info_rd0[85:70];  // gen/blk/device.ts:768
+            readable <= slot_info_rd0[69:36];  // gen/blk/device.ts:769
+            writable <= slot_info_rd0[35:2];  // gen/blk/device.ts:770
+            no_writable <= slot_info_rd0[1];  // gen/blk/device.ts:771
+            malformed <= slot_info_rd0[0];  // gen/blk/device.ts:772
+            state <= STATE_CHECK;  // gen/blk/device.ts:773
           end
         end
         STATE_CHECK: begin
-          if (no_writable) begin  // gen/blk/device.ts:775
-            if (status_queue_enq_ready) begin  // gen/blk/device.ts:779
-              b_slot <= b_slot + 4'd1;  // gen/blk/device.ts:781
-              state <= STATE_IDLE;  // gen/blk/device.ts:782
+          if (no_writable) begin  // gen/blk/device.ts:779
+            if (status_queue_enq_ready) begin  // gen/blk/device.ts:783
+              b_slot <= b_slot + 4'd1;  // gen/blk/device.ts:785
+              state <= STATE_IDLE;  // gen/blk/device.ts:786
             end
-          end else if (malformed) begin  // gen/blk/device.ts:785
-            b_status_write <= 1'b1;  // gen/blk/device.ts:701
-            state <= STATE_POST;  // gen/blk/device.ts:708
+          end else if (malformed) begin  // gen/blk/device.ts:789
+            b_status_write <= 1'b1;  // gen/blk/device.ts:705
+            state <= STATE_POST;  // gen/blk/device.ts:712
           end else begin
-            state <= STATE_HDR;  // gen/blk/device.ts:786
+            state <= STATE_HDR;  // gen/blk/device.ts:790
           end
         end
         STATE_HDR: begin
-          if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_15 : hdr_done_14) : (b_slot[0] ? hdr_done_13 : hdr_done_12)) : (b_slot[1] ? (b_slot[0] ? hdr_done_11 : hdr_done_10) : (b_slot[0] ? hdr_done_9 : hdr_done_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_7 : hdr_done_6) : (b_slot[0] ? hdr_done_5 : hdr_done_4)) : (b_slot[1] ? (b_slot[0] ? hdr_done_3 : hdr_done_2) : (b_slot[0] ? hdr_done_1 : hdr_done_0)))) begin  // gen/blk/device.ts:789
-            state <= STATE_PREP;  // gen/blk/device.ts:791
+          if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_15 : hdr_done_14) : (b_slot[0] ? hdr_done_13 : hdr_done_12)) : (b_slot[1] ? (b_slot[0] ? hdr_done_11 : hdr_done_10) : (b_slot[0] ? hdr_done_9 : hdr_done_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_7 : hdr_done_6) : (b_slot[0] ? hdr_done_5 : hdr_done_4)) : (b_slot[1] ? (b_slot[0] ? hdr_done_3 : hdr_done_2) : (b_slot[0] ? hdr_done_1 : hdr_done_0)))) begin  // gen/blk/device.ts:793
+            state <= STATE_PREP;  // gen/blk/device.ts:795
           end
         end
         STATE_PREP: begin
-          state <= STATE_DECODE;  // gen/blk/device.ts:831
+          state <= STATE_DECODE;  // gen/blk/device.ts:835
         end
         STATE_DECODE: begin
-          if (blocked) begin  // gen/blk/device.ts:853
-            state <= STATE_DECODE;  // gen/blk/device.ts:853
-          end else if (slot_err) begin  // gen/blk/device.ts:854
-            b_status_write <= 1'b1;  // gen/blk/device.ts:701
-            state <= STATE_POST;  // gen/blk/device.ts:708
-          end else if (t_in | t_out) begin  // gen/blk/device.ts:855
-            if (io_bad) begin  // gen/blk/device.ts:856
-              b_status_write <= 1'b1;  // gen/blk/device.ts:701
-              state <= STATE_POST;  // gen/blk/device.ts:708
+          if (blocked) begin  // gen/blk/device.ts:857
+            state <= STATE_DECODE;  // gen/blk/device.ts:857
+          end else if (slot_err) begin  // gen/blk/device.ts:858
+            b_status_write <= 1'b1;  // gen/blk/device.ts:705
+            state <= STATE_POST;  // gen/blk/device.ts:712
+          end else if (t_in | t_out) begin  // gen/blk/device.ts:859
+            if (io_bad) begin  // gen/blk/device.ts:860
+              b_status_write <= 1'b1;  // gen/blk/device.ts:705
+              state <= STATE_POST;  // gen/blk/device.ts:712
             end else begin
-              if (t_out) begin  // gen/blk/device.ts:857
+              if (t_out) begin  // gen/blk/device.ts:861
                 walk_walking <= 1'b1;  // gen/blk/device.ts:270
-                if (b_slot == 4'd0) begin  // gen/blk/device.ts:860
-                  out_active_0 <= 1'b1;  // gen/blk/device.ts:860
+                if (b_slot == 4'd0) begin  // gen/blk/device.ts:864
+                  out_active_0 <= 1'b1;  // gen/blk/device.ts:864
                 end
-                if (b_slot == 4'd1) begin  // gen/blk/device.ts:860
-                  out_active_1 <= 1'b1;  // gen/blk/device.ts:860
+                if (b_slot == 4'd1) begin  // gen/blk/device.ts:864
+                  out_active_1 <= 1'b1;  // gen/blk/device.ts:864
                 end
-                if (b_slot == 4'd2) begin  // gen/blk/device.ts:860
-                  out_active_2 <= 1'b1;  // gen/blk/device.ts:860
+                if (b_slot == 4'd2) begin  // gen/blk/device.ts:864
+                  out_active_2 <= 1'b1;  // gen/blk/device.ts:864
                 end
-                if (b_slot == 4'd3) begin  // gen/blk/device.ts:860
-                  out_active_3 <= 1'b1;  // gen/blk/device.ts:860
+                if (b_slot == 4'd3) begin  // gen/blk/device.ts:864
+                  out_active_3 <= 1'b1;  // gen/blk/device.ts:864
                 end
-                if (b_slot == 4'd4) begin  // gen/blk/device.ts:860
-                  out_active_4 <= 1'b1;  // gen/blk/device.ts:860
+                if (b_slot == 4'd4) begin  // gen/blk/device.ts:864
+                  out_active_4 <= 1'b1;  // gen/blk/device.ts:864
                 end
-                if (b_slot == 4'd5) begin  // gen/blk/device.ts:860
-                  out_active_5 <= 1'b1;  // gen/blk/device.ts:860
+                if (b_slot == 4'd5) begin  // gen/blk/device.ts:864
+                  out_active_5 <= 1'b1;  // gen/blk/device.ts:864
                 end
-                if (b_slot == 4'd6) begin  // gen/blk/device.ts:860
-                  out_active_6 <= 1'b1;  // gen/blk/device.ts:860
+                if (b_slot == 4'd6) begin  // gen/blk/device.ts:864
+                  out_active_6 <= 1'b1;  // gen/blk/device.ts:864
                 end
-                if (b_slot == 4'd7) begin  // gen/blk/device.ts:860
-                  out_active_7 <= 1'b1;  // gen/blk/device.ts:860
+                if (b_slot == 4'd7) begin  // gen/blk/device.ts:864
+                  out_active_7 <= 1'b1;  // gen/blk/device.ts:864
                 end
-                if (b_slot == 4'd8) begin  // gen/blk/device.ts:860
-                  out_active_8 <= 1'b1;  // gen/blk/device.ts:860
+                if (b_slot == 4'd8) begin  // gen/blk/device.ts:864
+                  out_active_8 <= 1'b1;  // gen/blk/device.ts:864
                 end
-                if (b_slot == 4'd9) begin  // gen/blk/device.ts:860
-                  out_active_9 <= 1'b1;  // gen/blk/device.ts:860
+                if (b_slot == 4'd9) begin  // gen/blk/device.ts:864
+                  out_active_9 <= 1'b1;  // gen/blk/device.ts:864
                 end
-                if (b_slot == 4'd10) begin  // gen/blk/device.ts:860
-                  out_active_10 <= 1'b1;  // gen/blk/device.ts:860
+                if (b_slot == 4'd10) begin  // gen/blk/device.ts:864
+                  out_active_10 <= 1'b1;  // gen/blk/device.ts:864
                 end
-                if (b_slot == 4'd11) begin  // gen/blk/device.ts:860
-                  out_active_11 <= 1'b1;  // gen/blk/device.ts:860
+                if (b_slot == 4'd11) begin  // gen/blk/device.ts:864
+                  out_active_11 <= 1'b1;  // gen/blk/device.ts:864
                 end
-                if (b_slot == 4'd12) begin  // gen/blk/device.ts:860
-                  out_active_12 <= 1'b1;  // gen/blk/device.ts:860
+                if (b_slot == 4'd12) begin  // gen/blk/device.ts:864
+                  out_active_12 <= 1'b1;  // gen/blk/device.ts:864
                 end
-                if (b_slot == 4'd13) begin  // gen/blk/device.ts:860
-                  out_active_13 <= 1'b1;  // gen/blk/device.ts:860
+                if (b_slot == 4'd13) begin  // gen/blk/device.ts:864
+                  out_active_13 <= 1'b1;  // gen/blk/device.ts:864
                 end
-                if (b_slot == 4'd14) begin  // gen/blk/device.ts:860
-                  out_active_14 <= 1'b1;  // gen/blk/device.ts:860
+                if (b_slot == 4'd14) begin  // gen/blk/device.ts:864
+                  out_active_14 <= 1'b1;  // gen/blk/device.ts:864
                 end
-                if (b_slot == 4'd15) begin  // gen/blk/device.ts:860
-                  out_active_15 <= 1'b1;  // gen/blk/device.ts:860
+                if (b_slot == 4'd15) begin  // gen/blk/device.ts:864
+                  out_active_15 <= 1'b1;  // gen/blk/device.ts:864
                 end
               end else begin
                 walk_walking <= 1'b1;  // gen/blk/device.ts:270
               end
-              b_status_write <= 1'b1;  // gen/blk/device.ts:701
-              state <= STATE_DATA;  // gen/blk/device.ts:865
+              b_status_write <= 1'b1;  // gen/blk/device.ts:705
+              state <= STATE_DATA;  // gen/blk/device.ts:869
             end
-          end else if (t_flush) begin  // gen/blk/device.ts:868
-            b_status_write <= 1'b1;  // gen/blk/device.ts:701
-            state <= STATE_POST;  // gen/blk/device.ts:708
-          end else if (t_get_id) begin  // gen/blk/device.ts:871
-            if (id_bad) begin  // gen/blk/device.ts:872
-              b_status_write <= 1'b1;  // gen/blk/device.ts:701
-              state <= STATE_POST;  // gen/blk/device.ts:708
+          end else if (t_flush) begin  // gen/blk/device.ts:872
+            b_status_write <= 1'b1;  // gen/blk/device.ts:705
+            state <= STATE_POST;  // gen/blk/device.ts:712
+          end else if (t_get_id) begin  // gen/blk/device.ts:875
+            if (id_bad) begin  // gen/blk/device.ts:876
+              b_status_write <= 1'b1;  // gen/blk/device.ts:705
+              state <= STATE_POST;  // gen/blk/device.ts:712
             end else begin
               walk_walking <= 1'b1;  // gen/blk/device.ts:270
-              b_status_write <= 1'b1;  // gen/blk/device.ts:701
-              state <= STATE_DATA;  // gen/blk/device.ts:877
+              b_status_write <= 1'b1;  // gen/blk/device.ts:705
+              state <= STATE_DATA;  // gen/blk/device.ts:881
             end
-          end else if (t_discard) begin  // gen/blk/device.ts:880
-            if (~features[13]) begin  // gen/blk/device.ts:835
-              b_status_write <= 1'b1;  // gen/blk/device.ts:701
-              state <= STATE_POST;  // gen/blk/device.ts:708
-            end else if (dwz_bad) begin  // gen/blk/device.ts:841
-              b_status_write <= 1'b1;  // gen/blk/device.ts:701
-              state <= STATE_POST;  // gen/blk/device.ts:708
-            end else if (dwz_too_many) begin  // gen/blk/device.ts:842
-              b_status_write <= 1'b1;  // gen/blk/device.ts:701
-              state <= STATE_POST;  // gen/blk/device.ts:708
+          end else if (t_discard) begin  // gen/blk/device.ts:884
+            if (~features[13]) begin  // gen/blk/device.ts:839
+              b_status_write <= 1'b1;  // gen/blk/device.ts:705
+              state <= STATE_POST;  // gen/blk/device.ts:712
+            end else if (dwz_bad) begin  // gen/blk/device.ts:845
+              b_status_write <= 1'b1;  // gen/blk/device.ts:705
+              state <= STATE_POST;  // gen/blk/device.ts:712
+            end else if (dwz_too_many) begin  // gen/blk/device.ts:846
+              b_status_write <= 1'b1;  // gen/blk/device.ts:705
+              state <= STATE_POST;  // gen/blk/device.ts:712
             end else begin
-              zero_error <= 1'b0;  // gen/blk/device.ts:845
-              state <= STATE_SEG;  // gen/blk/device.ts:849
+              zero_error <= 1'b0;  // gen/blk/device.ts:849
+              state <= STATE_SEG;  // gen/blk/device.ts:853
             end
-          end else if (t_write_zeroes) begin  // gen/blk/device.ts:881
-            if (~features[14]) begin  // gen/blk/device.ts:835
-              b_status_write <= 1'b1;  // gen/blk/device.ts:701
-              state <= STATE_POST;  // gen/blk/device.ts:708
-            end else if (dwz_bad) begin  // gen/blk/device.ts:841
-              b_status_write <= 1'b1;  // gen/blk/device.ts:701
-              state <= STATE_POST;  // gen/blk/device.ts:708
-            end else if (dwz_too_many) begin  // gen/blk/device.ts:842
-              b_status_write <= 1'b1;  // gen/blk/device.ts:701
-              state <= STATE_POST;  // gen/blk/device.ts:708
+          end else if (t_write_zeroes) begin  // gen/blk/device.ts:885
+            if (~features[14]) begin  // gen/blk/device.ts:839
+              b_status_write <= 1'b1;  // gen/blk/device.ts:705
+              state <= STATE_POST;  // gen/blk/device.ts:712
+            end else if (dwz_bad) begin  // gen/blk/device.ts:845
+              b_status_write <= 1'b1;  // gen/blk/device.ts:705
+              state <= STATE_POST;  // gen/blk/device.ts:712
+            end else if (dwz_too_many) begin  // gen/blk/device.ts:846
+              b_status_write <= 1'b1;  // gen/blk/device.ts:705
+              state <= STATE_POST;  // gen/blk/device.ts:712
             end else begin
-              zero_error <= 1'b0;  // gen/blk/device.ts:845
-              state <= STATE_SEG;  // gen/blk/device.ts:849
+              zero_error <= 1'b0;  // gen/blk/device.ts:849
+              state <= STATE_SEG;  // gen/blk/device.ts:853
             end
           end else begin
-            b_status_write <= 1'b1;  // gen/blk/device.ts:701
-            state <= STATE_POST;  // gen/blk/device.ts:708
+            b_status_write <= 1'b1;  // gen/blk/device.ts:705
+            state <= STATE_POST;  // gen/blk/device.ts:712
           end
         end
         STATE_DATA: begin
-          if (~walk_walking) begin  // gen/blk/device.ts:886
-            state <= STATE_POST;  // gen/blk/device.ts:886
+          if (~walk_walking) begin  // gen/blk/device.ts:890
+            state <= STATE_POST;  // gen/blk/device.ts:890
           end
         end
         STATE_SEG: begin
           walk_walking <= 1'b1;  // gen/blk/device.ts:270
-          state <= STATE_SEG_WAIT;  // gen/blk/device.ts:891
+          state <= STATE_SEG_WAIT;  // gen/blk/device.ts:895
         end
         STATE_SEG_WAIT: begin
-          if (dma_idle) begin  // gen/blk/device.ts:894
-            state <= STATE_SEG_EVAL;  // gen/blk/device.ts:896
+          if (dma_idle) begin  // gen/blk/device.ts:898
+            state <= STATE_SEG_EVAL;  // gen/blk/device.ts:900
           end
         end
         STATE_SEG_EVAL: begin
-          state <= STATE_SEG_CHECK;  // gen/blk/device.ts:912
+          state <= STATE_SEG_CHECK;  // gen/blk/device.ts:916
         end
         STATE_SEG_CHECK: begin
-          if (slot_err | (seg_pass2 & (seg_unsupp | seg_ioerr))) begin  // gen/blk/device.ts:915
-            b_status_write <= 1'b1;  // gen/blk/device.ts:701
-            state <= STATE_POST;  // gen/blk/device.ts:708
-          end else if (seg_unsupp) begin  // gen/blk/device.ts:916
-            b_status_write <= 1'b1;  // gen/blk/device.ts:701
-            state <= STATE_POST;  // gen/blk/device.ts:708
-          end else if (seg_ioerr) begin  // gen/blk/device.ts:917
-            b_status_write <= 1'b1;  // gen/blk/device.ts:701
-            state <= STATE_POST;  // gen/blk/device.ts:708
-          end else if (seg_pass2) begin  // gen/blk/device.ts:918
-            zero_done <= seg_empty;  // gen/blk/device.ts:930
-            state <= STATE_ZERO;  // gen/blk/device.ts:931
-          end else if (1'b0) begin  // gen/blk/device.ts:933
-            b_status_write <= 1'b1;  // gen/blk/device.ts:701
-            state <= STATE_POST;  // gen/blk/device.ts:708
+          if (slot_err | (seg_pass2 & (seg_unsupp | seg_ioerr))) begin  // gen/blk/device.ts:919
+            b_status_write <= 1'b1;  // gen/blk/device.ts:705
+            state <= STATE_POST;  // gen/blk/device.ts:712
+          end else if (seg_unsupp) begin  // gen/blk/device.ts:920
+            b_status_write <= 1'b1;  // gen/blk/device.ts:705
+            state <= STATE_POST;  // gen/blk/device.ts:712
+          end else if (seg_ioerr) begin  // gen/blk/device.ts:921
+            b_status_write <= 1'b1;  // gen/blk/device.ts:705
+            state <= STATE_POST;  // gen/blk/device.ts:712
+          end else if (seg_pass2) begin  // gen/blk/device.ts:922
+            zero_done <= seg_empty;  // gen/blk/device.ts:934
+            state <= STATE_ZERO;  // gen/blk/device.ts:935
+          end else if (1'b0) begin  // gen/blk/device.ts:937
+            b_status_write <= 1'b1;  // gen/blk/device.ts:705
+            state <= STATE_POST;  // gen/blk/device.ts:712
           end else begin
-            state <= STATE_SEG;  // gen/blk/device.ts:937
+            state <= STATE_SEG;  // gen/blk/device.ts:941
           end
         end
         STATE_ZERO: begin
-          if (store_wr_ready & (~zero_done)) begin  // gen/blk/device.ts:941
-            zero_done <= zero_left == 40'd1;  // gen/blk/device.ts:944
+          if (store_wr_ready & (~zero_done)) begin  // gen/blk/device.ts:945
+            zero_done <= zero_left == 40'd1;  // gen/blk/device.ts:948
           end
-          if (zero_done) begin  // gen/blk/device.ts:946
-            if (seg_last) begin  // gen/blk/device.ts:948
-              if (~store_wr_pending) begin  // gen/blk/device.ts:949
-                b_status_write <= 1'b1;  // gen/blk/device.ts:701
-                state <= STATE_POST;  // gen/blk/device.ts:708
+          if (zero_done) begin  // gen/blk/device.ts:950
+            if (seg_last) begin  // gen/blk/device.ts:952
+              if (~store_wr_pending) begin  // gen/blk/device.ts:953
+                b_status_write <= 1'b1;  // gen/blk/device.ts:705
+                state <= STATE_POST;  // gen/blk/device.ts:712
               end
             end else begin
-              state <= STATE_SEG;  // gen/blk/device.ts:954
+              state <= STATE_SEG;  // gen/blk/device.ts:956
             end
           end
         end
         STATE_POST: begin
-          if (status_queue_enq_ready) begin  // gen/blk/device.ts:961
-            b_slot <= b_slot + 4'd1;  // gen/blk/device.ts:962
-            state <= STATE_IDLE;  // gen/blk/device.ts:963
+          if (status_queue_enq_ready) begin  // gen/blk/device.ts:963
+            b_slot <= b_slot + 4'd1;  // gen/blk/device.ts:964
+            state <= STATE_IDLE;  // gen/blk/device.ts:965
           end
         end
         default: begin end
@@ -1855,62 +1855,62 @@ module virtio_blk_w256_ccd2566bf1 (
     end else if (store_werr & (~store_werr_zero)) begin  // gen/blk/device.ts:523
       scan_word <= store_werr_word;  // gen/blk/device.ts:526
     end
-    if (rd_order_deq_valid & ((~(~(rd_order_deq_data[31] & rd_order_deq_data[15]))) | store_rdata_valid)) begin  // gen/blk/device.ts:597
-      rd_out_data <= {(rd_order_deq_data[31] ? (rd_order_deq_data[30] ? (((rd_order_deq_data[28] == 1'b0) ? ({248'd0, ((_and_7 & rd_err_pending) ? 8'd1 : rd_order_deq_data[23:16])} << 128) : 256'd0) | ((rd_order_deq_data[29] & (rd_order_deq_data[28] == 1'b1)) ? _cat_11 : 256'd0)) : 256'd0) : store_rdata_data[511:256]), (rd_order_deq_data[15] ? (rd_order_deq_data[14] ? (((rd_order_deq_data[12] == 1'b0) ? ({248'd0, ((((rd_order_deq_data[15] & rd_order_deq_data[14]) & (rd_order_deq_data[12] == 1'b0)) & rd_err_pending) ? 8'd1 : rd_order_deq_data[7:0])} << 128) : 256'd0) | ((rd_order_deq_data[13] & (rd_order_deq_data[12] == 1'b1)) ? _cat_11 : 256'd0)) : 256'd0) : store_rdata_data[255:0])};  // gen/blk/device.ts:598
+    if (rd_order_deq_valid & ((~(~(rd_order_deq_data[31] & rd_order_deq_data[15]))) | store_rdata_valid)) begin  // gen/blk/device.ts:601
+      rd_out_data <= {(rd_order_deq_data[31] ? (rd_order_deq_data[30] ? (((rd_order_deq_data[28] == 1'b0) ? ({248'd0, ((_and_7 & rd_err_pending) ? 8'd1 : rd_order_deq_data[23:16])} << 128) : 256'd0) | ((rd_order_deq_data[29] & (rd_order_deq_data[28] == 1'b1)) ? _cat_11 : 256'd0)) : 256'd0) : store_rdata_data[511:256]), (rd_order_deq_data[15] ? (rd_order_deq_data[14] ? (((rd_order_deq_data[12] == 1'b0) ? ({248'd0, ((((rd_order_deq_data[15] & rd_order_deq_data[14]) & (rd_order_deq_data[12] == 1'b0)) & rd_err_pending) ? 8'd1 : rd_order_deq_data[7:0])} << 128) : 256'd0) | ((rd_order_deq_data[13] & (rd_order_deq_data[12] == 1'b1)) ? _cat_11 : 256'd0)) : 256'd0) : store_rdata_data[255:0])};  // gen/blk/device.ts:602
     end
-    case (s_state)  // gen/blk/device.ts:649
+    case (s_state)  // gen/blk/device.ts:653
       S_STATE_READS: begin
-        if (~_sub_9[15]) begin  // gen/blk/device.ts:662
-          s_write_mark <= store_wr_accepted;  // gen/blk/device.ts:663
+        if (~_sub_9[15]) begin  // gen/blk/device.ts:666
+          s_write_mark <= store_wr_accepted;  // gen/blk/device.ts:667
         end
       end
       default: begin end
     endcase
-    case (state)  // gen/blk/device.ts:759
+    case (state)  // gen/blk/device.ts:763
       STATE_CHECK: begin
-        out_data <= readable - 34'd16;  // gen/blk/device.ts:773
-        in_data <= writable - 34'd1;  // gen/blk/device.ts:774
-        if (no_writable) begin  // gen/blk/device.ts:775
-        end else if (malformed) begin  // gen/blk/device.ts:785
-          b_status <= 8'd1;  // gen/blk/device.ts:700
-          written <= 34'd0;  // gen/blk/device.ts:706
-          fence <= 1'b1;  // gen/blk/device.ts:707
+        out_data <= readable - 34'd16;  // gen/blk/device.ts:777
+        in_data <= writable - 34'd1;  // gen/blk/device.ts:778
+        if (no_writable) begin  // gen/blk/device.ts:779
+        end else if (malformed) begin  // gen/blk/device.ts:789
+          b_status <= 8'd1;  // gen/blk/device.ts:704
+          written <= 34'd0;  // gen/blk/device.ts:710
+          fence <= 1'b1;  // gen/blk/device.ts:711
         end
       end
       STATE_HDR: begin
-        if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_15 : hdr_done_14) : (b_slot[0] ? hdr_done_13 : hdr_done_12)) : (b_slot[1] ? (b_slot[0] ? hdr_done_11 : hdr_done_10) : (b_slot[0] ? hdr_done_9 : hdr_done_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_7 : hdr_done_6) : (b_slot[0] ? hdr_done_5 : hdr_done_4)) : (b_slot[1] ? (b_slot[0] ? hdr_done_3 : hdr_done_2) : (b_slot[0] ? hdr_done_1 : hdr_done_0)))) begin  // gen/blk/device.ts:789
-          cap <= capture_rd0;  // gen/blk/device.ts:790
+        if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_15 : hdr_done_14) : (b_slot[0] ? hdr_done_13 : hdr_done_12)) : (b_slot[1] ? (b_slot[0] ? hdr_done_11 : hdr_done_10) : (b_slot[0] ? hdr_done_9 : hdr_done_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_7 : hdr_done_6) : (b_slot[0] ? hdr_done_5 : hdr_done_4)) : (b_slot[1] ? (b_slot[0] ? hdr_done_3 : hdr_done_2) : (b_slot[0] ? hdr_done_1 : hdr_done_0)))) begin  // gen/blk/device.ts:793
+          cap <= capture_rd0;  // gen/blk/device.ts:794
         end
       end
       STATE_PREP: begin
-        blocked <= (((((cap[31:0] == 32'd1) | (cap[31:0] == 32'd11)) | (cap[31:0] == 32'd13)) & (wr_outstanding != 8'd0)) | ((cap[31:0] == 32'd0) & ((~rd_quiet) | store_wr_pending))) | (((cap[31:0] == 32'd0) | (cap[31:0] == 32'd8)) & (status_queue_deq_valid | (~(s_state == S_STATE_IDLE))));  // gen/blk/device.ts:797
-        t_in <= cap[31:0] == 32'd0;  // gen/blk/device.ts:804
-        t_out <= cap[31:0] == 32'd1;  // gen/blk/device.ts:805
-        t_flush <= cap[31:0] == 32'd4;  // gen/blk/device.ts:806
-        t_get_id <= cap[31:0] == 32'd8;  // gen/blk/device.ts:807
-        t_discard <= cap[31:0] == 32'd11;  // gen/blk/device.ts:808
-        t_write_zeroes <= cap[31:0] == 32'd13;  // gen/blk/device.ts:809
-        io_bad <= (cap[31:0] == 32'd1) ? (((in_data != 34'd0) | (out_data[8:0] != 9'd0)) | (~((cap[127:64] <= 64'd500) & ({39'd0, out_data[33:9]} <= (64'd500 - cap[127:64]))))) : (((out_data != 34'd0) | (in_data[8:0] != 9'd0)) | (~((cap[127:64] <= 64'd500) & ({39'd0, in_data[33:9]} <= (64'd500 - cap[127:64])))));  // gen/blk/device.ts:820
-        storage_off <= {cap[72:64], 9'd0};  // gen/blk/device.ts:821
-        id_len <= (in_data < 34'd20) ? in_data : 34'd20;  // gen/blk/device.ts:822
-        id_bad <= out_data != 34'd0;  // gen/blk/device.ts:824
-        dwz_bad <= ((writable != 34'd1) | (out_data == 34'd0)) | (out_data[3:0] != 4'd0);  // gen/blk/device.ts:826
-        dwz_too_many <= (cap[31:0] == 32'd11) ? (out_data[33:4] > 30'd3) : (out_data[33:4] > 30'd2);  // gen/blk/device.ts:828
+        blocked <= (((((cap[31:0] == 32'd1) | (cap[31:0] == 32'd11)) | (cap[31:0] == 32'd13)) & (wr_outstanding != 8'd0)) | ((cap[31:0] == 32'd0) & ((~rd_quiet) | store_wr_pending))) | (((cap[31:0] == 32'd0) | (cap[31:0] == 32'd8)) & (status_queue_deq_valid | (~(s_state == S_STATE_IDLE))));  // gen/blk/device.ts:801
+        t_in <= cap[31:0] == 32'd0;  // gen/blk/device.ts:808
+        t_out <= cap[31:0] == 32'd1;  // gen/blk/device.ts:809
+        t_flush <= cap[31:0] == 32'd4;  // gen/blk/device.ts:810
+        t_get_id <= cap[31:0] == 32'd8;  // gen/blk/device.ts:811
+        t_discard <= cap[31:0] == 32'd11;  // gen/blk/device.ts:812
+        t_write_zeroes <= cap[31:0] == 32'd13;  // gen/blk/device.ts:813
+        io_bad <= (cap[31:0] == 32'd1) ? (((in_data != 34'd0) | (out_data[8:0] != 9'd0)) | (~((cap[127:64] <= 64'd500) & ({39'd0, out_data[33:9]} <= (64'd500 - cap[127:64]))))) : (((out_data != 34'd0) | (in_data[8:0] != 9'd0)) | (~((cap[127:64] <= 64'd500) & ({39'd0, in_data[33:9]} <= (64'd500 - cap[127:64])))));  // gen/blk/device.ts:824
+        storage_off <= {cap[72:64], 9'd0};  // gen/blk/device.ts:825
+        id_len <= (in_data < 34'd20) ? in_data : 34'd20;  // gen/blk/device.ts:826
+        id_bad <= out_data != 34'd0;  // gen/blk/device.ts:828
+        dwz_bad <= ((writable != 34'd1) | (out_data == 34'd0)) | (out_data[3:0] != 4'd0);  // gen/blk/device.ts:830
+        dwz_too_many <= (cap[31:0] == 32'd11) ? (out_data[33:4] > 30'd3) : (out_data[33:4] > 30'd2);  // gen/blk/device.ts:832
       end
       STATE_DECODE: begin
-        blocked <= ((((t_out | t_discard) | t_write_zeroes) & (wr_outstanding != 8'd0)) | (t_in & ((~rd_quiet) | store_wr_pending))) | ((t_in | t_get_id) & (status_queue_deq_valid | (~(s_state == S_STATE_IDLE))));  // gen/blk/device.ts:852
-        if (blocked) begin  // gen/blk/device.ts:853
-        end else if (slot_err) begin  // gen/blk/device.ts:854
-          b_status <= 8'd1;  // gen/blk/device.ts:700
-          written <= 34'd0;  // gen/blk/device.ts:706
-          fence <= 1'b1;  // gen/blk/device.ts:707
-        end else if (t_in | t_out) begin  // gen/blk/device.ts:855
-          if (io_bad) begin  // gen/blk/device.ts:856
-            b_status <= 8'd1;  // gen/blk/device.ts:700
-            written <= 34'd0;  // gen/blk/device.ts:706
-            fence <= 1'b1;  // gen/blk/device.ts:707
+        blocked <= ((((t_out | t_discard) | t_write_zeroes) & (wr_outstanding != 8'd0)) | (t_in & ((~rd_quiet) | store_wr_pending))) | ((t_in | t_get_id) & (status_queue_deq_valid | (~(s_state == S_STATE_IDLE))));  // gen/blk/device.ts:856
+        if (blocked) begin  // gen/blk/device.ts:857
+        end else if (slot_err) begin  // gen/blk/device.ts:858
+          b_status <= 8'd1;  // gen/blk/device.ts:704
+          written <= 34'd0;  // gen/blk/device.ts:710
+          fence <= 1'b1;  // gen/blk/device.ts:711
+        end else if (t_in | t_out) begin  // gen/blk/device.ts:859
+          if (io_bad) begin  // gen/blk/device.ts:860
+            b_status <= 8'd1;  // gen/blk/device.ts:704
+            written <= 34'd0;  // gen/blk/device.ts:710
+            fence <= 1'b1;  // gen/blk/device.ts:711
           end else begin
-            if (t_out) begin  // gen/blk/device.ts:857
+            if (t_out) begin  // gen/blk/device.ts:861
               walk_dir <= 1'b0;  // gen/blk/device.ts:271
               walk_off <= 34'd16;  // gen/blk/device.ts:272
               walk_end <= readable;  // gen/blk/device.ts:273
@@ -1925,19 +1925,19 @@ module virtio_blk_w256_ccd2566bf1 (
               walk_idx <= 4'd0;  // gen/blk/device.ts:275
               walk_pos <= 34'd0;  // gen/blk/device.ts:276
             end
-            b_status <= 8'd0;  // gen/blk/device.ts:700
-            written <= t_out ? 34'd0 : in_data;  // gen/blk/device.ts:863
-            fence <= t_out;  // gen/blk/device.ts:864
+            b_status <= 8'd0;  // gen/blk/device.ts:704
+            written <= t_out ? 34'd0 : in_data;  // gen/blk/device.ts:867
+            fence <= t_out;  // gen/blk/device.ts:868
           end
-        end else if (t_flush) begin  // gen/blk/device.ts:868
-          b_status <= features[9] ? 8'd0 : 8'd2;  // gen/blk/device.ts:700
-          written <= 34'd0;  // gen/blk/device.ts:706
-          fence <= 1'b1;  // gen/blk/device.ts:707
-        end else if (t_get_id) begin  // gen/blk/device.ts:871
-          if (id_bad) begin  // gen/blk/device.ts:872
-            b_status <= 8'd1;  // gen/blk/device.ts:700
-            written <= 34'd0;  // gen/blk/device.ts:706
-            fence <= 1'b1;  // gen/blk/device.ts:707
+        end else if (t_flush) begin  // gen/blk/device.ts:872
+          b_status <= features[9] ? 8'd0 : 8'd2;  // gen/blk/device.ts:704
+          written <= 34'd0;  // gen/blk/device.ts:710
+          fence <= 1'b1;  // gen/blk/device.ts:711
+        end else if (t_get_id) begin  // gen/blk/device.ts:875
+          if (id_bad) begin  // gen/blk/device.ts:876
+            b_status <= 8'd1;  // gen/blk/device.ts:704
+            written <= 34'd0;  // gen/blk/device.ts:710
+            fence <= 1'b1;  // gen/blk/device.ts:711
           end else begin
             walk_dir <= 1'b1;  // gen/blk/device.ts:271
             walk_off <= 34'd0;  // gen/blk/device.ts:272
@@ -1945,52 +1945,52 @@ module virtio_blk_w256_ccd2566bf1 (
             walk_dev <= 19'd262176;  // gen/blk/device.ts:274
             walk_idx <= 4'd0;  // gen/blk/device.ts:275
             walk_pos <= 34'd0;  // gen/blk/device.ts:276
-            b_status <= 8'd0;  // gen/blk/device.ts:700
-            written <= id_len;  // gen/blk/device.ts:875
-            fence <= 1'b0;  // gen/blk/device.ts:876
+            b_status <= 8'd0;  // gen/blk/device.ts:704
+            written <= id_len;  // gen/blk/device.ts:879
+            fence <= 1'b0;  // gen/blk/device.ts:880
           end
-        end else if (t_discard) begin  // gen/blk/device.ts:880
-          if (~features[13]) begin  // gen/blk/device.ts:835
-            b_status <= 8'd2;  // gen/blk/device.ts:700
-            written <= 34'd0;  // gen/blk/device.ts:706
-            fence <= 1'b1;  // gen/blk/device.ts:707
-          end else if (dwz_bad) begin  // gen/blk/device.ts:841
-            b_status <= 8'd1;  // gen/blk/device.ts:700
-            written <= 34'd0;  // gen/blk/device.ts:706
-            fence <= 1'b1;  // gen/blk/device.ts:707
-          end else if (dwz_too_many) begin  // gen/blk/device.ts:842
-            b_status <= 8'd2;  // gen/blk/device.ts:700
-            written <= 34'd0;  // gen/blk/device.ts:706
-            fence <= 1'b1;  // gen/blk/device.ts:707
+        end else if (t_discard) begin  // gen/blk/device.ts:884
+          if (~features[13]) begin  // gen/blk/device.ts:839
+            b_status <= 8'd2;  // gen/blk/device.ts:704
+            written <= 34'd0;  // gen/blk/device.ts:710
+            fence <= 1'b1;  // gen/blk/device.ts:711
+          end else if (dwz_bad) begin  // gen/blk/device.ts:845
+            b_status <= 8'd1;  // gen/blk/device.ts:704
+            written <= 34'd0;  // gen/blk/device.ts:710
+            fence <= 1'b1;  // gen/blk/device.ts:711
+          end else if (dwz_too_many) begin  // gen/blk/device.ts:846
+            b_status <= 8'd2;  // gen/blk/device.ts:704
+            written <= 34'd0;  // gen/blk/device.ts:710
+            fence <= 1'b1;  // gen/blk/device.ts:711
           end else begin
-            is_discard <= 1'b1;  // gen/blk/device.ts:844
-            seg_idx <= 9'd0;  // gen/blk/device.ts:846
-            seg_count <= out_data[12:4];  // gen/blk/device.ts:847
-            seg_pass2 <= 1'b0;  // gen/blk/device.ts:848
+            is_discard <= 1'b1;  // gen/blk/device.ts:848
+            seg_idx <= 9'd0;  // gen/blk/device.ts:850
+            seg_count <= out_data[12:4];  // gen/blk/device.ts:851
+            seg_pass2 <= 1'b0;  // gen/blk/device.ts:852
           end
-        end else if (t_write_zeroes) begin  // gen/blk/device.ts:881
-          if (~features[14]) begin  // gen/blk/device.ts:835
-            b_status <= 8'd2;  // gen/blk/device.ts:700
-            written <= 34'd0;  // gen/blk/device.ts:706
-            fence <= 1'b1;  // gen/blk/device.ts:707
-          end else if (dwz_bad) begin  // gen/blk/device.ts:841
-            b_status <= 8'd1;  // gen/blk/device.ts:700
-            written <= 34'd0;  // gen/blk/device.ts:706
-            fence <= 1'b1;  // gen/blk/device.ts:707
-          end else if (dwz_too_many) begin  // gen/blk/device.ts:842
-            b_status <= 8'd2;  // gen/blk/device.ts:700
-            written <= 34'd0;  // gen/blk/device.ts:706
-            fence <= 1'b1;  // gen/blk/device.ts:707
+        end else if (t_write_zeroes) begin  // gen/blk/device.ts:885
+          if (~features[14]) begin  // gen/blk/device.ts:839
+            b_status <= 8'd2;  // gen/blk/device.ts:704
+            written <= 34'd0;  // gen/blk/device.ts:710
+            fence <= 1'b1;  // gen/blk/device.ts:711
+          end else if (dwz_bad) begin  // gen/blk/device.ts:845
+            b_status <= 8'd1;  // gen/blk/device.ts:704
+            written <= 34'd0;  // gen/blk/device.ts:710
+            fence <= 1'b1;  // gen/blk/device.ts:711
+          end else if (dwz_too_many) begin  // gen/blk/device.ts:846
+            b_status <= 8'd2;  // gen/blk/device.ts:704
+            written <= 34'd0;  // gen/blk/device.ts:710
+            fence <= 1'b1;  // gen/blk/device.ts:711
           end else begin
-            is_discard <= 1'b0;  // gen/blk/device.ts:844
-            seg_idx <= 9'd0;  // gen/blk/device.ts:846
-            seg_count <= out_data[12:4];  // gen/blk/device.ts:847
-            seg_pass2 <= 1'b0;  // gen/blk/device.ts:848
+            is_discard <= 1'b0;  // gen/blk/device.ts:848
+            seg_idx <= 9'd0;  // gen/blk/device.ts:850
+            seg_count <= out_data[12:4];  // gen/blk/device.ts:851
+            seg_pass2 <= 1'b0;  // gen/blk/device.ts:852
           end
         end else begin
-          b_status <= 8'd2;  // gen/blk/device.ts:700
-          written <= 34'd0;  // gen/blk/device.ts:706
-          fence <= 1'b1;  // gen/blk/device.ts:707
+          b_status <= 8'd2;  // gen/blk/device.ts:704
+          written <= 34'd0;  // gen/blk/device.ts:710
+          fence <= 1'b1;  // gen/blk/device.ts:711
         end
       end
       STATE_SEG: begin
@@ -2002,57 +2002,57 @@ module virtio_blk_w256_ccd2566bf1 (
         walk_pos <= 34'd0;  // gen/blk/device.ts:276
       end
       STATE_SEG_WAIT: begin
-        if (dma_idle) begin  // gen/blk/device.ts:894
-          cap <= capture_rd0;  // gen/blk/device.ts:895
+        if (dma_idle) begin  // gen/blk/device.ts:898
+          cap <= capture_rd0;  // gen/blk/device.ts:899
         end
       end
       STATE_SEG_EVAL: begin
-        seg_unsupp <= (cap[127:97] != 31'd0) | (is_discard & cap[96]);  // gen/blk/device.ts:903
-        seg_ioerr <= (cap[95:64] > (is_discard ? 32'd64 : 32'd48)) | (~((cap[63:0] <= 64'd500) & ({32'd0, cap[95:64]} <= (64'd500 - cap[63:0]))));  // gen/blk/device.ts:909
-        seg_last <= (seg_idx + 9'd1) == seg_count;  // gen/blk/device.ts:910
-        seg_empty <= cap[95:64] == 32'd0;  // gen/blk/device.ts:911
+        seg_unsupp <= (cap[127:97] != 31'd0) | (is_discard & cap[96]);  // gen/blk/device.ts:907
+        seg_ioerr <= (cap[95:64] > (is_discard ? 32'd64 : 32'd48)) | (~((cap[63:0] <= 64'd500) & ({32'd0, cap[95:64]} <= (64'd500 - cap[63:0]))));  // gen/blk/device.ts:913
+        seg_last <= (seg_idx + 9'd1) == seg_count;  // gen/blk/device.ts:914
+        seg_empty <= cap[95:64] == 32'd0;  // gen/blk/device.ts:915
       end
       STATE_SEG_CHECK: begin
-        if (slot_err | (seg_pass2 & (seg_unsupp | seg_ioerr))) begin  // gen/blk/device.ts:915
-          b_status <= 8'd1;  // gen/blk/device.ts:700
-          written <= 34'd0;  // gen/blk/device.ts:706
-          fence <= 1'b1;  // gen/blk/device.ts:707
-        end else if (seg_unsupp) begin  // gen/blk/device.ts:916
-          b_status <= 8'd2;  // gen/blk/device.ts:700
-          written <= 34'd0;  // gen/blk/device.ts:706
-          fence <= 1'b1;  // gen/blk/device.ts:707
-        end else if (seg_ioerr) begin  // gen/blk/device.ts:917
-          b_status <= 8'd1;  // gen/blk/device.ts:700
-          written <= 34'd0;  // gen/blk/device.ts:706
-          fence <= 1'b1;  // gen/blk/device.ts:707
-        end else if (seg_pass2) begin  // gen/blk/device.ts:918
-          zero_line <= {cap[8:0], 4'd0};  // gen/blk/device.ts:920
-          zero_left <= {8'd0, cap[95:64]} << 3;  // gen/blk/device.ts:925
-        end else if (1'b0) begin  // gen/blk/device.ts:933
-          b_status <= 8'd1;  // gen/blk/device.ts:700
-          written <= 34'd0;  // gen/blk/device.ts:706
-          fence <= 1'b1;  // gen/blk/device.ts:707
+        if (slot_err | (seg_pass2 & (seg_unsupp | seg_ioerr))) begin  // gen/blk/device.ts:919
+          b_status <= 8'd1;  // gen/blk/device.ts:704
+          written <= 34'd0;  // gen/blk/device.ts:710
+          fence <= 1'b1;  // gen/blk/device.ts:711
+        end else if (seg_unsupp) begin  // gen/blk/device.ts:920
+          b_status <= 8'd2;  // gen/blk/device.ts:704
+          written <= 34'd0;  // gen/blk/device.ts:710
+          fence <= 1'b1;  // gen/blk/device.ts:711
+        end else if (seg_ioerr) begin  // gen/blk/device.ts:921
+          b_status <= 8'd1;  // gen/blk/device.ts:704
+          written <= 34'd0;  // gen/blk/device.ts:710
+          fence <= 1'b1;  // gen/blk/device.ts:711
+        end else if (seg_pass2) begin  // gen/blk/device.ts:922
+          zero_line <= {cap[8:0], 4'd0};  // gen/blk/device.ts:924
+          zero_left <= {8'd0, cap[95:64]} << 3;  // gen/blk/device.ts:929
+        end else if (1'b0) begin  // gen/blk/device.ts:937
+          b_status <= 8'd1;  // gen/blk/device.ts:704
+          written <= 34'd0;  // gen/blk/device.ts:710
+          fence <= 1'b1;  // gen/blk/device.ts:711
         end else begin
-          seg_idx <= seg_last ? 9'd0 : (seg_idx + 9'd1);  // gen/blk/device.ts:935
-          if (seg_last) begin  // gen/blk/device.ts:936
-            seg_pass2 <= 1'b1;  // gen/blk/device.ts:936
+          seg_idx <= seg_last ? 9'd0 : (seg_idx + 9'd1);  // gen/blk/device.ts:939
+          if (seg_last) begin  // gen/blk/device.ts:940
+            seg_pass2 <= 1'b1;  // gen/blk/device.ts:940
           end
         end
       end
       STATE_ZERO: begin
-        if (store_wr_ready & (~zero_done)) begin  // gen/blk/device.ts:941
-          zero_line <= zero_line + 13'd2;  // gen/blk/device.ts:942
-          zero_left <= zero_left - 40'd1;  // gen/blk/device.ts:943
+        if (store_wr_ready & (~zero_done)) begin  // gen/blk/device.ts:945
+          zero_line <= zero_line + 13'd2;  // gen/blk/device.ts:946
+          zero_left <= zero_left - 40'd1;  // gen/blk/device.ts:947
         end
-        if (zero_done) begin  // gen/blk/device.ts:946
-          if (seg_last) begin  // gen/blk/device.ts:948
-            if (~store_wr_pending) begin  // gen/blk/device.ts:949
-              b_status <= zero_error ? 8'd1 : 8'd0;  // gen/blk/device.ts:700
-              written <= 34'd0;  // gen/blk/device.ts:706
-              fence <= 1'b1;  // gen/blk/device.ts:707
+        if (zero_done) begin  // gen/blk/device.ts:950
+          if (seg_last) begin  // gen/blk/device.ts:952
+            if (~store_wr_pending) begin  // gen/blk/device.ts:953
+              b_status <= zero_error ? 8'd1 : 8'd0;  // gen/blk/device.ts:704
+              written <= 34'd0;  // gen/blk/device.ts:710
+              fence <= 1'b1;  // gen/blk/device.ts:711
             end
           end else begin
-            seg_idx <= seg_idx + 9'd1;  // gen/blk/device.ts:953
+            seg_idx <= seg_idx + 9'd1;  // gen/blk/device.ts:955
           end
         end
       end
@@ -2073,7 +2073,7 @@ module virtio_blk_w256_ccd2566bf1 (
       slot_info[f_slot] <= {f_count, f_readable, f_writable, (f_writable == 34'd0), (~((f_writable == 34'd0) | ((((f_writable != 34'd0) & (f_count <= 16'd8)) & (~f_too_big)) & (f_readable >= 34'd16))))};
     end
   end
-  assign slot_info_rd0 = slot_info[b_slot];  // gen/blk/device.ts:763
+  assign slot_info_rd0 = slot_info[b_slot];  // gen/blk/device.ts:767
   always @(posedge clk) begin  // gen/blk/device.ts:318
     if (f_state == F_STATE_STORE) begin
       slot_status_at[f_slot] <= f_status_at;
@@ -2085,7 +2085,7 @@ module virtio_blk_w256_ccd2566bf1 (
       slot_used[f_slot] <= {f_queue, f_id, f_slots};
     end
   end
-  assign slot_used_rd0 = slot_used[completions_deq_data[36:33]];  // gen/blk/device.ts:623
+  assign slot_used_rd0 = slot_used[completions_deq_data[36:33]];  // gen/blk/device.ts:627
   always @(posedge clk) begin  // gen/blk/device.ts:469
     if ((mem_wr_valid & mem_wr_ready) & (_and_12 | _and_13)) begin
       if (_cat_31[0]) capture[_and_12 ? mem_wr_addr[4:1] : _add_4[4:1]][7:0] <= _cat_14[7:0];
@@ -2106,8 +2106,8 @@ module virtio_blk_w256_ccd2566bf1 (
       if (_cat_31[15]) capture[_and_12 ? mem_wr_addr[4:1] : _add_4[4:1]][127:120] <= _cat_14[127:120];
     end
   end
-  assign capture_rd0 = capture[b_slot];  // gen/blk/device.ts:715
-  always @(posedge clk) begin  // gen/blk/device.ts:745
+  assign capture_rd0 = capture[b_slot];  // gen/blk/device.ts:719
+  always @(posedge clk) begin  // gen/blk/device.ts:749
     if (out_start) begin
       out_range[b_slot] <= {({1'b0, storage_off[17:6]} + out_data[18:6]), storage_off[17:6]};
     end

@@ -94,7 +94,8 @@ export const LineAxi = defineModule(
     axi.awlen.set(0);
     axi.awsize.set(axiSize(2 * W));
     axi.awburst.set(AXI_BURST.INCR);
-    axi.wvalid.set(hasWord.and(wSent.not()).and(room));
+    // W needs no room (the slave may take write data ahead of its address), and once high must stay high.
+    axi.wvalid.set(hasWord.and(wSent.not()));
     axi.wdata.set(data);
     axi.wstrb.set(strb);
     axi.wlast.set(1);
