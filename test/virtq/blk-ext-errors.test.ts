@@ -99,7 +99,7 @@ for (const W of [64, 256] as const) {
     );
 
     seededTest(
-      'a write error (SLVERR, and DECERR on zeroing): that request IOERR, the next ones OK',
+      'a write error (SLVERR or DECERR by seed), on writes and on zeroing: that request IOERR, the next ones OK',
       (seed) => {
         const sys = system(W, seed, { ...badBytes, errorDirs: 2, errorResp: seed % 2 ? 2 : 3 });
         try {
