@@ -150,6 +150,12 @@ module virtio_blk_w64_2b1a68ea1c (
   wire [1:0] store_axi_rresp;  // gen/blk/device.ts:196
   wire store_axi_rlast;  // gen/blk/device.ts:196
   wire store_wr_pending;  // gen/blk/device.ts:196
+  wire store_wr_zero;  // gen/blk/device.ts:196
+  wire store_b_ready;  // gen/blk/device.ts:196
+  wire store_werr;  // gen/blk/device.ts:196
+  wire store_werr_zero;  // gen/blk/device.ts:196
+  wire [13:0] store_werr_word;  // gen/blk/device.ts:196
+  wire store_rdata_err;  // gen/blk/device.ts:196
   wire [15:0] store_wr_accepted;  // gen/blk/device.ts:196
   wire [15:0] store_wr_answered;  // gen/blk/device.ts:196
   reg slot_ready_0;  // gen/blk/device.ts:223
@@ -300,67 +306,91 @@ module virtio_blk_w64_2b1a68ea1c (
   reg [14:0] zero_line;  // gen/blk/device.ts:507
   reg [39:0] zero_left;  // gen/blk/device.ts:508
   reg zero_done;  // gen/blk/device.ts:510
-  wire rd_order_enq_valid;  // gen/blk/device.ts:532
-  wire rd_order_enq_ready;  // gen/blk/device.ts:532
-  wire [27:0] rd_order_enq_data;  // gen/blk/device.ts:532
-  wire rd_order_deq_valid;  // gen/blk/device.ts:532
-  wire rd_order_deq_ready;  // gen/blk/device.ts:532
-  wire [27:0] rd_order_deq_data;  // gen/blk/device.ts:532
+  reg out_active_0;  // gen/blk/device.ts:531
+  reg out_active_1;  // gen/blk/device.ts:531
+  reg out_active_2;  // gen/blk/device.ts:531
+  reg out_active_3;  // gen/blk/device.ts:531
+  reg out_active_4;  // gen/blk/device.ts:531
+  reg out_active_5;  // gen/blk/device.ts:531
+  reg out_active_6;  // gen/blk/device.ts:531
+  reg out_active_7;  // gen/blk/device.ts:531
+  reg out_active_8;  // gen/blk/device.ts:531
+  reg out_active_9;  // gen/blk/device.ts:531
+  reg out_active_10;  // gen/blk/device.ts:531
+  reg out_active_11;  // gen/blk/device.ts:531
+  reg out_active_12;  // gen/blk/device.ts:531
+  reg out_active_13;  // gen/blk/device.ts:531
+  reg out_active_14;  // gen/blk/device.ts:531
+  reg out_active_15;  // gen/blk/device.ts:531
+  reg out_start;  // gen/blk/device.ts:532
+  reg scan_busy;  // gen/blk/device.ts:534
+  reg [3:0] scan_slot;  // gen/blk/device.ts:535
+  reg [13:0] scan_word;  // gen/blk/device.ts:536
+  reg zero_error;  // gen/blk/device.ts:539
+  wire [28:0] out_range_rd0;  // gen/blk/device.ts:541
+  wire rd_order_enq_valid;  // gen/blk/device.ts:566
+  wire rd_order_enq_ready;  // gen/blk/device.ts:566
+  wire [35:0] rd_order_enq_data;  // gen/blk/device.ts:566
+  wire rd_order_deq_valid;  // gen/blk/device.ts:566
+  wire rd_order_deq_ready;  // gen/blk/device.ts:566
+  wire [35:0] rd_order_deq_data;  // gen/blk/device.ts:566
   /* verilator lint_off UNUSEDSIGNAL */  // unused
-  wire [4:0] rd_order_count;  // gen/blk/device.ts:532
+  wire [4:0] rd_order_count;  // gen/blk/device.ts:566
   /* verilator lint_on UNUSEDSIGNAL */
-  reg rd_out_valid;  // gen/blk/device.ts:566
-  reg [127:0] rd_out_data;  // gen/blk/device.ts:567
-  reg completions_enq_valid;  // gen/blk/device.ts:585
-  wire completions_enq_ready;  // gen/blk/device.ts:585
-  reg [36:0] completions_enq_data;  // gen/blk/device.ts:585
-  wire completions_deq_valid;  // gen/blk/device.ts:585
-  wire completions_deq_ready;  // gen/blk/device.ts:585
-  wire [36:0] completions_deq_data;  // gen/blk/device.ts:585
+  reg rd_out_valid;  // gen/blk/device.ts:600
+  reg [127:0] rd_out_data;  // gen/blk/device.ts:601
+  reg rd_err_pending;  // gen/blk/device.ts:613
+  reg completions_enq_valid;  // gen/blk/device.ts:647
+  wire completions_enq_ready;  // gen/blk/device.ts:647
+  reg [36:0] completions_enq_data;  // gen/blk/device.ts:647
+  wire completions_deq_valid;  // gen/blk/device.ts:647
+  wire completions_deq_ready;  // gen/blk/device.ts:647
+  wire [36:0] completions_deq_data;  // gen/blk/device.ts:647
   /* verilator lint_off UNUSEDSIGNAL */  // unused
-  wire [4:0] completions_count;  // gen/blk/device.ts:585
+  wire [4:0] completions_count;  // gen/blk/device.ts:647
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [4:0] statuses_done;  // gen/blk/device.ts:586
-  wire [32:0] slot_used_rd0;  // gen/blk/device.ts:591
-  reg [15:0] s_write_mark;  // gen/blk/device.ts:610
-  reg s_len_error;  // gen/blk/device.ts:611
+  reg [4:0] statuses_done;  // gen/blk/device.ts:648
+  wire [32:0] slot_used_rd0;  // gen/blk/device.ts:653
+  reg [15:0] s_write_mark;  // gen/blk/device.ts:673
+  reg s_len_error;  // gen/blk/device.ts:674
   /* verilator lint_off UNUSEDSIGNAL */  // partly unused
-  reg [33:0] written;  // gen/blk/device.ts:651
+  reg [33:0] written;  // gen/blk/device.ts:715
   /* verilator lint_on UNUSEDSIGNAL */
-  reg is_discard;  // gen/blk/device.ts:652
-  reg [8:0] seg_idx;  // gen/blk/device.ts:653
-  reg [8:0] seg_count;  // gen/blk/device.ts:654
-  reg seg_pass2;  // gen/blk/device.ts:655
-  wire dma_idle;  // gen/blk/device.ts:656
-  reg [7:0] b_status;  // gen/blk/device.ts:661
-  reg b_status_write;  // gen/blk/device.ts:662
-  reg fence;  // gen/blk/device.ts:669
-  wire [127:0] capture_rd0;  // gen/blk/device.ts:681
-  reg [33:0] out_data;  // gen/blk/device.ts:685
-  reg [33:0] in_data;  // gen/blk/device.ts:686
-  reg t_in;  // gen/blk/device.ts:687
-  reg t_out;  // gen/blk/device.ts:687
-  reg t_flush;  // gen/blk/device.ts:687
-  reg t_get_id;  // gen/blk/device.ts:687
-  reg t_discard;  // gen/blk/device.ts:687
-  reg t_write_zeroes;  // gen/blk/device.ts:687
-  reg io_bad;  // gen/blk/device.ts:687
-  reg dwz_bad;  // gen/blk/device.ts:687
-  reg dwz_too_many;  // gen/blk/device.ts:687
-  reg [17:0] storage_off;  // gen/blk/device.ts:697
-  reg [33:0] id_len;  // gen/blk/device.ts:698
-  reg seg_unsupp;  // gen/blk/device.ts:687
-  reg seg_ioerr;  // gen/blk/device.ts:687
-  reg seg_last;  // gen/blk/device.ts:687
-  reg seg_empty;  // gen/blk/device.ts:687
-  reg id_bad;  // gen/blk/device.ts:687
-  reg blocked;  // gen/blk/device.ts:687
-  wire [85:0] slot_info_rd0;  // gen/blk/device.ts:716
+  reg is_discard;  // gen/blk/device.ts:716
+  reg [8:0] seg_idx;  // gen/blk/device.ts:717
+  reg [8:0] seg_count;  // gen/blk/device.ts:718
+  reg seg_pass2;  // gen/blk/device.ts:719
+  wire dma_idle;  // gen/blk/device.ts:720
+  reg [7:0] b_status;  // gen/blk/device.ts:725
+  reg b_status_write;  // gen/blk/device.ts:726
+  reg fence;  // gen/blk/device.ts:733
+  wire [127:0] capture_rd0;  // gen/blk/device.ts:745
+  reg [33:0] out_data;  // gen/blk/device.ts:749
+  reg [33:0] in_data;  // gen/blk/device.ts:750
+  reg t_in;  // gen/blk/device.ts:751
+  reg t_out;  // gen/blk/device.ts:751
+  reg t_flush;  // gen/blk/device.ts:751
+  reg t_get_id;  // gen/blk/device.ts:751
+  reg t_discard;  // gen/blk/device.ts:751
+  reg t_write_zeroes;  // gen/blk/device.ts:751
+  reg io_bad;  // gen/blk/device.ts:751
+  reg dwz_bad;  // gen/blk/device.ts:751
+  reg dwz_too_many;  // gen/blk/device.ts:751
+  reg [17:0] storage_off;  // gen/blk/device.ts:761
+  reg [33:0] id_len;  // gen/blk/device.ts:762
+  reg seg_unsupp;  // gen/blk/device.ts:751
+  reg seg_ioerr;  // gen/blk/device.ts:751
+  reg seg_last;  // gen/blk/device.ts:751
+  reg seg_empty;  // gen/blk/device.ts:751
+  reg id_bad;  // gen/blk/device.ts:751
+  reg blocked;  // gen/blk/device.ts:751
+  wire [85:0] slot_info_rd0;  // gen/blk/device.ts:793
   reg [96:0] descs [0:127];  // gen/blk/device.ts:218
   reg [85:0] slot_info [0:15];  // gen/blk/device.ts:220
   reg [63:0] slot_status_at [0:15];  // gen/blk/device.ts:221
   reg [32:0] slot_used [0:15];  // gen/blk/device.ts:222
   reg [127:0] capture [0:15];  // gen/blk/device.ts:453
+  reg [28:0] out_range [0:15];  // gen/blk/device.ts:530
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [33:0] _sub_0;  // gen/blk/device.ts:267
   /* verilator lint_on UNUSEDSIGNAL */
@@ -382,46 +412,49 @@ module virtio_blk_w64_2b1a68ea1c (
   wire _and_7;  // gen/blk/device.ts:465
   wire _and_8;  // gen/blk/device.ts:465
   wire _or_6;  // gen/blk/device.ts:482
+  wire _and_10;  // gen/blk/device.ts:620
+  wire _and_9;  // gen/blk/device.ts:622
+  wire [3:0] _mux_11;  // gen/blk/device.ts:621
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_9;  // gen/blk/device.ts:612
+  wire [15:0] _sub_12;  // gen/blk/device.ts:675
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_10;  // gen/blk/device.ts:612
+  wire [15:0] _sub_13;  // gen/blk/device.ts:675
   /* verilator lint_on UNUSEDSIGNAL */
-  wire _and_12;  // gen/blk/device.ts:474
-  wire _or_11;  // gen/blk/device.ts:479
-  wire _and_14;  // gen/blk/device.ts:474
-  wire _or_13;  // gen/blk/device.ts:479
-  wire _and_16;  // gen/blk/device.ts:474
-  wire _or_15;  // gen/blk/device.ts:479
-  wire _and_18;  // gen/blk/device.ts:474
-  wire _or_17;  // gen/blk/device.ts:479
-  wire _and_20;  // gen/blk/device.ts:474
-  wire _or_19;  // gen/blk/device.ts:479
-  wire _and_22;  // gen/blk/device.ts:474
-  wire _or_21;  // gen/blk/device.ts:479
-  wire _and_24;  // gen/blk/device.ts:474
-  wire _or_23;  // gen/blk/device.ts:479
-  wire _and_26;  // gen/blk/device.ts:474
-  wire _or_25;  // gen/blk/device.ts:479
-  wire _and_28;  // gen/blk/device.ts:474
-  wire _or_27;  // gen/blk/device.ts:479
-  wire _and_30;  // gen/blk/device.ts:474
-  wire _or_29;  // gen/blk/device.ts:479
-  wire _and_32;  // gen/blk/device.ts:474
-  wire _or_31;  // gen/blk/device.ts:479
-  wire _and_34;  // gen/blk/device.ts:474
-  wire _or_33;  // gen/blk/device.ts:479
-  wire _and_36;  // gen/blk/device.ts:474
-  wire _or_35;  // gen/blk/device.ts:479
-  wire _and_38;  // gen/blk/device.ts:474
-  wire _or_37;  // gen/blk/device.ts:479
-  wire _and_40;  // gen/blk/device.ts:474
-  wire _or_39;  // gen/blk/device.ts:479
-  wire _and_42;  // gen/blk/device.ts:474
-  wire _or_41;  // gen/blk/device.ts:479
-  wire [127:0] _cat_43;  // gen/blk/device.ts:483
-  wire [15:0] _cat_44;  // gen/blk/device.ts:483
+  wire _and_15;  // gen/blk/device.ts:474
+  wire _or_14;  // gen/blk/device.ts:479
+  wire _and_17;  // gen/blk/device.ts:474
+  wire _or_16;  // gen/blk/device.ts:479
+  wire _and_19;  // gen/blk/device.ts:474
+  wire _or_18;  // gen/blk/device.ts:479
+  wire _and_21;  // gen/blk/device.ts:474
+  wire _or_20;  // gen/blk/device.ts:479
+  wire _and_23;  // gen/blk/device.ts:474
+  wire _or_22;  // gen/blk/device.ts:479
+  wire _and_25;  // gen/blk/device.ts:474
+  wire _or_24;  // gen/blk/device.ts:479
+  wire _and_27;  // gen/blk/device.ts:474
+  wire _or_26;  // gen/blk/device.ts:479
+  wire _and_29;  // gen/blk/device.ts:474
+  wire _or_28;  // gen/blk/device.ts:479
+  wire _and_31;  // gen/blk/device.ts:474
+  wire _or_30;  // gen/blk/device.ts:479
+  wire _and_33;  // gen/blk/device.ts:474
+  wire _or_32;  // gen/blk/device.ts:479
+  wire _and_35;  // gen/blk/device.ts:474
+  wire _or_34;  // gen/blk/device.ts:479
+  wire _and_37;  // gen/blk/device.ts:474
+  wire _or_36;  // gen/blk/device.ts:479
+  wire _and_39;  // gen/blk/device.ts:474
+  wire _or_38;  // gen/blk/device.ts:479
+  wire _and_41;  // gen/blk/device.ts:474
+  wire _or_40;  // gen/blk/device.ts:479
+  wire _and_43;  // gen/blk/device.ts:474
+  wire _or_42;  // gen/blk/device.ts:479
+  wire _and_45;  // gen/blk/device.ts:474
+  wire _or_44;  // gen/blk/device.ts:479
+  wire [127:0] _cat_46;  // gen/blk/device.ts:483
+  wire [15:0] _cat_47;  // gen/blk/device.ts:483
 
   // ---- instances
   line_axi_w64_a18_r8 store (  // gen/blk/device.ts:196
@@ -464,6 +497,12 @@ module virtio_blk_w64_2b1a68ea1c (
     .axi_rresp   (store_axi_rresp),
     .axi_rlast   (store_axi_rlast),
     .wr_pending  (store_wr_pending),
+    .wr_zero     (store_wr_zero),
+    .b_ready     (store_b_ready),
+    .werr        (store_werr),
+    .werr_zero   (store_werr_zero),
+    .werr_word   (store_werr_word),
+    .rdata_err   (store_rdata_err),
     .wr_accepted (store_wr_accepted),
     .wr_answered (store_wr_answered)
   );
@@ -478,7 +517,7 @@ module virtio_blk_w64_2b1a68ea1c (
     .deq_data  (status_queue_deq_data),
     .count     (status_queue_count)
   );
-  fifo_w28_d16 rd_order (  // gen/blk/device.ts:532
+  fifo_w36_d16 rd_order (  // gen/blk/device.ts:566
     .clk       (clk),
     .rst       (rst),
     .enq_valid (rd_order_enq_valid),
@@ -489,7 +528,7 @@ module virtio_blk_w64_2b1a68ea1c (
     .deq_data  (rd_order_deq_data),
     .count     (rd_order_count)
   );
-  fifo_w37_d16 completions (  // gen/blk/device.ts:585
+  fifo_w37_d16 completions (  // gen/blk/device.ts:647
     .clk       (clk),
     .rst       (rst),
     .enq_valid (completions_enq_valid),
@@ -511,48 +550,51 @@ module virtio_blk_w64_2b1a68ea1c (
   assign _and_7 = (mem_wr_addr[15] & (mem_wr_addr[2:0] < 3'd2)) & (mem_wr_addr[14:7] == 8'd0);  // gen/blk/device.ts:465
   assign _and_8 = (_add_4[15] & (_add_4[2:0] < 3'd2)) & (_add_4[14:7] == 8'd0);  // gen/blk/device.ts:465
   assign _or_6 = _and_7 | _and_8;  // gen/blk/device.ts:482
-  assign _sub_9 = rd_ended - status_queue_deq_data[15:0];  // gen/blk/device.ts:612
-  assign _sub_10 = store_wr_answered - s_write_mark;  // gen/blk/device.ts:612
-  assign _and_12 = _and_7 & (mem_wr_addr[2:0] == 3'd1);  // gen/blk/device.ts:474
-  assign _or_11 = (_and_12 & mem_wr_be[7]) | ((_and_8 & (_add_4[2:0] == 3'd1)) & mem_wr_be[15]);  // gen/blk/device.ts:479
-  assign _and_14 = _and_7 & (mem_wr_addr[2:0] == 3'd1);  // gen/blk/device.ts:474
-  assign _or_13 = (_and_14 & mem_wr_be[6]) | ((_and_8 & (_add_4[2:0] == 3'd1)) & mem_wr_be[14]);  // gen/blk/device.ts:479
-  assign _and_16 = _and_7 & (mem_wr_addr[2:0] == 3'd1);  // gen/blk/device.ts:474
-  assign _or_15 = (_and_16 & mem_wr_be[5]) | ((_and_8 & (_add_4[2:0] == 3'd1)) & mem_wr_be[13]);  // gen/blk/device.ts:479
-  assign _and_18 = _and_7 & (mem_wr_addr[2:0] == 3'd1);  // gen/blk/device.ts:474
-  assign _or_17 = (_and_18 & mem_wr_be[4]) | ((_and_8 & (_add_4[2:0] == 3'd1)) & mem_wr_be[12]);  // gen/blk/device.ts:479
-  assign _and_20 = _and_7 & (mem_wr_addr[2:0] == 3'd1);  // gen/blk/device.ts:474
-  assign _or_19 = (_and_20 & mem_wr_be[3]) | ((_and_8 & (_add_4[2:0] == 3'd1)) & mem_wr_be[11]);  // gen/blk/device.ts:479
-  assign _and_22 = _and_7 & (mem_wr_addr[2:0] == 3'd1);  // gen/blk/device.ts:474
-  assign _or_21 = (_and_22 & mem_wr_be[2]) | ((_and_8 & (_add_4[2:0] == 3'd1)) & mem_wr_be[10]);  // gen/blk/device.ts:479
-  assign _and_24 = _and_7 & (mem_wr_addr[2:0] == 3'd1);  // gen/blk/device.ts:474
-  assign _or_23 = (_and_24 & mem_wr_be[1]) | ((_and_8 & (_add_4[2:0] == 3'd1)) & mem_wr_be[9]);  // gen/blk/device.ts:479
-  assign _and_26 = _and_7 & (mem_wr_addr[2:0] == 3'd1);  // gen/blk/device.ts:474
-  assign _or_25 = (_and_26 & mem_wr_be[0]) | ((_and_8 & (_add_4[2:0] == 3'd1)) & mem_wr_be[8]);  // gen/blk/device.ts:479
-  assign _and_28 = _and_7 & (mem_wr_addr[2:0] == 3'd0);  // gen/blk/device.ts:474
-  assign _or_27 = (_and_28 & mem_wr_be[7]) | ((_and_8 & (_add_4[2:0] == 3'd0)) & mem_wr_be[15]);  // gen/blk/device.ts:479
-  assign _and_30 = _and_7 & (mem_wr_addr[2:0] == 3'd0);  // gen/blk/device.ts:474
-  assign _or_29 = (_and_30 & mem_wr_be[6]) | ((_and_8 & (_add_4[2:0] == 3'd0)) & mem_wr_be[14]);  // gen/blk/device.ts:479
-  assign _and_32 = _and_7 & (mem_wr_addr[2:0] == 3'd0);  // gen/blk/device.ts:474
-  assign _or_31 = (_and_32 & mem_wr_be[5]) | ((_and_8 & (_add_4[2:0] == 3'd0)) & mem_wr_be[13]);  // gen/blk/device.ts:479
-  assign _and_34 = _and_7 & (mem_wr_addr[2:0] == 3'd0);  // gen/blk/device.ts:474
-  assign _or_33 = (_and_34 & mem_wr_be[4]) | ((_and_8 & (_add_4[2:0] == 3'd0)) & mem_wr_be[12]);  // gen/blk/device.ts:479
-  assign _and_36 = _and_7 & (mem_wr_addr[2:0] == 3'd0);  // gen/blk/device.ts:474
-  assign _or_35 = (_and_36 & mem_wr_be[3]) | ((_and_8 & (_add_4[2:0] == 3'd0)) & mem_wr_be[11]);  // gen/blk/device.ts:479
-  assign _and_38 = _and_7 & (mem_wr_addr[2:0] == 3'd0);  // gen/blk/device.ts:474
-  assign _or_37 = (_and_38 & mem_wr_be[2]) | ((_and_8 & (_add_4[2:0] == 3'd0)) & mem_wr_be[10]);  // gen/blk/device.ts:479
-  assign _and_40 = _and_7 & (mem_wr_addr[2:0] == 3'd0);  // gen/blk/device.ts:474
-  assign _or_39 = (_and_40 & mem_wr_be[1]) | ((_and_8 & (_add_4[2:0] == 3'd0)) & mem_wr_be[9]);  // gen/blk/device.ts:479
-  assign _and_42 = _and_7 & (mem_wr_addr[2:0] == 3'd0);  // gen/blk/device.ts:474
-  assign _or_41 = (_and_42 & mem_wr_be[0]) | ((_and_8 & (_add_4[2:0] == 3'd0)) & mem_wr_be[8]);  // gen/blk/device.ts:479
-  assign _cat_43 = {(_and_12 ? mem_wr_data[63:56] : mem_wr_data[127:120]), (_and_14 ? mem_wr_data[55:48] : mem_wr_data[119:112]), (_and_16 ? mem_wr_data[47:40] : mem_wr_data[111:104]), (_and_18 ? mem_wr_data[39:32] : mem_wr_data[103:96]), (_and_20 ? mem_wr_data[31:24] : mem_wr_data[95:88]), (_and_22 ? mem_wr_data[23:16] : mem_wr_data[87:80]), (_and_24 ? mem_wr_data[15:8] : mem_wr_data[79:72]), (_and_26 ? mem_wr_data[7:0] : mem_wr_data[71:64]), (_and_28 ? mem_wr_data[63:56] : mem_wr_data[127:120]), (_and_30 ? mem_wr_data[55:48] : mem_wr_data[119:112]), (_and_32 ? mem_wr_data[47:40] : mem_wr_data[111:104]), (_and_34 ? mem_wr_data[39:32] : mem_wr_data[103:96]), (_and_36 ? mem_wr_data[31:24] : mem_wr_data[95:88]), (_and_38 ? mem_wr_data[23:16] : mem_wr_data[87:80]), (_and_40 ? mem_wr_data[15:8] : mem_wr_data[79:72]), (_and_42 ? mem_wr_data[7:0] : mem_wr_data[71:64])};  // gen/blk/device.ts:483
-  assign _cat_44 = {_or_11, _or_13, _or_15, _or_17, _or_19, _or_21, _or_23, _or_25, _or_27, _or_29, _or_31, _or_33, _or_35, _or_37, _or_39, _or_41};  // gen/blk/device.ts:483
+  assign _and_10 = rd_order_deq_data[17] & ((rd_order_deq_data[35] & rd_order_deq_data[34]) & (rd_order_deq_data[32:30] == 3'd2));  // gen/blk/device.ts:620
+  assign _and_9 = (rd_order_deq_valid & ((~(~(rd_order_deq_data[35] & rd_order_deq_data[17]))) | store_rdata_valid)) & (((rd_order_deq_data[17] & rd_order_deq_data[16]) & (rd_order_deq_data[14:12] == 3'd2)) | _and_10);  // gen/blk/device.ts:622
+  assign _mux_11 = ((rd_order_deq_data[17] & rd_order_deq_data[16]) & (rd_order_deq_data[14:12] == 3'd2)) ? rd_order_deq_data[11:8] : rd_order_deq_data[29:26];  // gen/blk/device.ts:621
+  assign _sub_12 = rd_ended - status_queue_deq_data[15:0];  // gen/blk/device.ts:675
+  assign _sub_13 = store_wr_answered - s_write_mark;  // gen/blk/device.ts:675
+  assign _and_15 = _and_7 & (mem_wr_addr[2:0] == 3'd1);  // gen/blk/device.ts:474
+  assign _or_14 = (_and_15 & mem_wr_be[7]) | ((_and_8 & (_add_4[2:0] == 3'd1)) & mem_wr_be[15]);  // gen/blk/device.ts:479
+  assign _and_17 = _and_7 & (mem_wr_addr[2:0] == 3'd1);  // gen/blk/device.ts:474
+  assign _or_16 = (_and_17 & mem_wr_be[6]) | ((_and_8 & (_add_4[2:0] == 3'd1)) & mem_wr_be[14]);  // gen/blk/device.ts:479
+  assign _and_19 = _and_7 & (mem_wr_addr[2:0] == 3'd1);  // gen/blk/device.ts:474
+  assign _or_18 = (_and_19 & mem_wr_be[5]) | ((_and_8 & (_add_4[2:0] == 3'd1)) & mem_wr_be[13]);  // gen/blk/device.ts:479
+  assign _and_21 = _and_7 & (mem_wr_addr[2:0] == 3'd1);  // gen/blk/device.ts:474
+  assign _or_20 = (_and_21 & mem_wr_be[4]) | ((_and_8 & (_add_4[2:0] == 3'd1)) & mem_wr_be[12]);  // gen/blk/device.ts:479
+  assign _and_23 = _and_7 & (mem_wr_addr[2:0] == 3'd1);  // gen/blk/device.ts:474
+  assign _or_22 = (_and_23 & mem_wr_be[3]) | ((_and_8 & (_add_4[2:0] == 3'd1)) & mem_wr_be[11]);  // gen/blk/device.ts:479
+  assign _and_25 = _and_7 & (mem_wr_addr[2:0] == 3'd1);  // gen/blk/device.ts:474
+  assign _or_24 = (_and_25 & mem_wr_be[2]) | ((_and_8 & (_add_4[2:0] == 3'd1)) & mem_wr_be[10]);  // gen/blk/device.ts:479
+  assign _and_27 = _and_7 & (mem_wr_addr[2:0] == 3'd1);  // gen/blk/device.ts:474
+  assign _or_26 = (_and_27 & mem_wr_be[1]) | ((_and_8 & (_add_4[2:0] == 3'd1)) & mem_wr_be[9]);  // gen/blk/device.ts:479
+  assign _and_29 = _and_7 & (mem_wr_addr[2:0] == 3'd1);  // gen/blk/device.ts:474
+  assign _or_28 = (_and_29 & mem_wr_be[0]) | ((_and_8 & (_add_4[2:0] == 3'd1)) & mem_wr_be[8]);  // gen/blk/device.ts:479
+  assign _and_31 = _and_7 & (mem_wr_addr[2:0] == 3'd0);  // gen/blk/device.ts:474
+  assign _or_30 = (_and_31 & mem_wr_be[7]) | ((_and_8 & (_add_4[2:0] == 3'd0)) & mem_wr_be[15]);  // gen/blk/device.ts:479
+  assign _and_33 = _and_7 & (mem_wr_addr[2:0] == 3'd0);  // gen/blk/device.ts:474
+  assign _or_32 = (_and_33 & mem_wr_be[6]) | ((_and_8 & (_add_4[2:0] == 3'd0)) & mem_wr_be[14]);  // gen/blk/device.ts:479
+  assign _and_35 = _and_7 & (mem_wr_addr[2:0] == 3'd0);  // gen/blk/device.ts:474
+  assign _or_34 = (_and_35 & mem_wr_be[5]) | ((_and_8 & (_add_4[2:0] == 3'd0)) & mem_wr_be[13]);  // gen/blk/device.ts:479
+  assign _and_37 = _and_7 & (mem_wr_addr[2:0] == 3'd0);  // gen/blk/device.ts:474
+  assign _or_36 = (_and_37 & mem_wr_be[4]) | ((_and_8 & (_add_4[2:0] == 3'd0)) & mem_wr_be[12]);  // gen/blk/device.ts:479
+  assign _and_39 = _and_7 & (mem_wr_addr[2:0] == 3'd0);  // gen/blk/device.ts:474
+  assign _or_38 = (_and_39 & mem_wr_be[3]) | ((_and_8 & (_add_4[2:0] == 3'd0)) & mem_wr_be[11]);  // gen/blk/device.ts:479
+  assign _and_41 = _and_7 & (mem_wr_addr[2:0] == 3'd0);  // gen/blk/device.ts:474
+  assign _or_40 = (_and_41 & mem_wr_be[2]) | ((_and_8 & (_add_4[2:0] == 3'd0)) & mem_wr_be[10]);  // gen/blk/device.ts:479
+  assign _and_43 = _and_7 & (mem_wr_addr[2:0] == 3'd0);  // gen/blk/device.ts:474
+  assign _or_42 = (_and_43 & mem_wr_be[1]) | ((_and_8 & (_add_4[2:0] == 3'd0)) & mem_wr_be[9]);  // gen/blk/device.ts:479
+  assign _and_45 = _and_7 & (mem_wr_addr[2:0] == 3'd0);  // gen/blk/device.ts:474
+  assign _or_44 = (_and_45 & mem_wr_be[0]) | ((_and_8 & (_add_4[2:0] == 3'd0)) & mem_wr_be[8]);  // gen/blk/device.ts:479
+  assign _cat_46 = {(_and_15 ? mem_wr_data[63:56] : mem_wr_data[127:120]), (_and_17 ? mem_wr_data[55:48] : mem_wr_data[119:112]), (_and_19 ? mem_wr_data[47:40] : mem_wr_data[111:104]), (_and_21 ? mem_wr_data[39:32] : mem_wr_data[103:96]), (_and_23 ? mem_wr_data[31:24] : mem_wr_data[95:88]), (_and_25 ? mem_wr_data[23:16] : mem_wr_data[87:80]), (_and_27 ? mem_wr_data[15:8] : mem_wr_data[79:72]), (_and_29 ? mem_wr_data[7:0] : mem_wr_data[71:64]), (_and_31 ? mem_wr_data[63:56] : mem_wr_data[127:120]), (_and_33 ? mem_wr_data[55:48] : mem_wr_data[119:112]), (_and_35 ? mem_wr_data[47:40] : mem_wr_data[111:104]), (_and_37 ? mem_wr_data[39:32] : mem_wr_data[103:96]), (_and_39 ? mem_wr_data[31:24] : mem_wr_data[95:88]), (_and_41 ? mem_wr_data[23:16] : mem_wr_data[87:80]), (_and_43 ? mem_wr_data[15:8] : mem_wr_data[79:72]), (_and_45 ? mem_wr_data[7:0] : mem_wr_data[71:64])};  // gen/blk/device.ts:483
+  assign _cat_47 = {_or_14, _or_16, _or_18, _or_20, _or_22, _or_24, _or_26, _or_28, _or_30, _or_32, _or_34, _or_36, _or_38, _or_40, _or_42, _or_44};  // gen/blk/device.ts:483
   assign chain_ready = (f_state == F_STATE_RECV) & (slots_used < 5'd16);  // gen/blk/device.ts:295
-  assign done_valid = completions_deq_valid & (completions_deq_data[32] | (statuses_done != 5'd0));  // gen/blk/device.ts:590
-  assign done_queue = slot_used_rd0[32];  // gen/blk/device.ts:592
-  assign done_id = slot_used_rd0[31:16];  // gen/blk/device.ts:593
-  assign done_slots = slot_used_rd0[15:0];  // gen/blk/device.ts:594
-  assign done_len = completions_deq_data[31:0];  // gen/blk/device.ts:595
+  assign done_valid = completions_deq_valid & (completions_deq_data[32] | (statuses_done != 5'd0));  // gen/blk/device.ts:652
+  assign done_queue = slot_used_rd0[32];  // gen/blk/device.ts:654
+  assign done_id = slot_used_rd0[31:16];  // gen/blk/device.ts:655
+  assign done_slots = slot_used_rd0[15:0];  // gen/blk/device.ts:656
+  assign done_len = ((~completions_deq_data[32]) & (completions_deq_data[36] ? (completions_deq_data[35] ? (completions_deq_data[34] ? (completions_deq_data[33] ? slot_error_15 : slot_error_14) : (completions_deq_data[33] ? slot_error_13 : slot_error_12)) : (completions_deq_data[34] ? (completions_deq_data[33] ? slot_error_11 : slot_error_10) : (completions_deq_data[33] ? slot_error_9 : slot_error_8))) : (completions_deq_data[35] ? (completions_deq_data[34] ? (completions_deq_data[33] ? slot_error_7 : slot_error_6) : (completions_deq_data[33] ? slot_error_5 : slot_error_4)) : (completions_deq_data[34] ? (completions_deq_data[33] ? slot_error_3 : slot_error_2) : (completions_deq_data[33] ? slot_error_1 : slot_error_0))))) ? 32'd1 : completions_deq_data[31:0];  // gen/blk/device.ts:658
   assign rd_cmd_valid = (walk_need & (~walk_dir)) | (f_walk_need & (~f_walk_dir));  // gen/blk/device.ts:375
   assign rd_cmd_host_addr = (walk_need & (~walk_dir)) ? (descs_rd1[96:33] + {30'd0, (walk_s - walk_pos)}) : (descs_rd0[96:33] + {30'd0, (f_walk_s - f_walk_pos)});  // gen/blk/device.ts:376
   assign rd_cmd_dev_addr = (walk_need & (~walk_dir)) ? (walk_dev + _sub_0[18:0]) : (f_walk_dev + _sub_1[18:0]);  // gen/blk/device.ts:377
@@ -566,9 +608,9 @@ module virtio_blk_w64_2b1a68ea1c (
   assign wr_cmd_id = (s_state == S_STATE_ISSUE) ? {1'b1, 1'b0, {2'd0, status_queue_deq_data[53:50]}} : {1'b0, 1'b0, {2'd0, b_slot}};  // gen/blk/device.ts:396
   assign wr_status_ready = 1'b1;  // gen/blk/device.ts:405
   assign mem_wr_ready = (~(~(mem_wr_addr[15] & _add_4[15]))) | ((~(state == STATE_ZERO)) & store_wr_ready);  // gen/blk/device.ts:520
-  assign mem_rd_ready = rd_order_enq_ready & ((~(~(mem_rd_addr[15] & _add_5[15]))) | store_rd_ready);  // gen/blk/device.ts:535
-  assign mem_rd_rvalid = rd_out_valid;  // gen/blk/device.ts:581
-  assign mem_rd_rdata = rd_out_data;  // gen/blk/device.ts:582
+  assign mem_rd_ready = rd_order_enq_ready & ((~(~(mem_rd_addr[15] & _add_5[15]))) | store_rd_ready);  // gen/blk/device.ts:569
+  assign mem_rd_rvalid = rd_out_valid;  // gen/blk/device.ts:643
+  assign mem_rd_rdata = rd_out_data;  // gen/blk/device.ts:644
   assign storage_awvalid = store_axi_awvalid;  // gen/blk/device.ts:197
   assign storage_awaddr = store_axi_awaddr;  // gen/blk/device.ts:197
   assign storage_awlen = store_axi_awlen;  // gen/blk/device.ts:197
@@ -586,12 +628,12 @@ module virtio_blk_w64_2b1a68ea1c (
   assign storage_arburst = store_axi_arburst;  // gen/blk/device.ts:197
   assign storage_rready = store_axi_rready;  // gen/blk/device.ts:197
   always @* begin
-    ev_bad_request = 1'b0;  // gen/blk/device.ts:680
-    case (state)  // gen/blk/device.ts:712
+    ev_bad_request = 1'b0;  // gen/blk/device.ts:744
+    case (state)  // gen/blk/device.ts:789
       STATE_CHECK: begin
-        if (no_writable) begin  // gen/blk/device.ts:728
-          if (status_queue_enq_ready) begin  // gen/blk/device.ts:732
-            ev_bad_request = 1'b1;  // gen/blk/device.ts:733
+        if (no_writable) begin  // gen/blk/device.ts:805
+          if (status_queue_enq_ready) begin  // gen/blk/device.ts:809
+            ev_bad_request = 1'b1;  // gen/blk/device.ts:810
           end
         end
       end
@@ -599,14 +641,14 @@ module virtio_blk_w64_2b1a68ea1c (
     endcase
   end
   assign ev_dma_error = (rd_status_valid & (rd_status_error != 3'd0)) | (wr_status_valid & (wr_status_error != 3'd0));  // gen/blk/device.ts:418
-  assign busy = ((((~(state == STATE_IDLE)) | (~(s_state == S_STATE_IDLE))) | (~(f_state == F_STATE_RECV))) | (f_count != 16'd0)) | (slots_used != 5'd0);  // gen/blk/device.ts:906
+  assign busy = ((((~(state == STATE_IDLE)) | (~(s_state == S_STATE_IDLE))) | (~(f_state == F_STATE_RECV))) | (f_count != 16'd0)) | (slots_used != 5'd0);  // gen/blk/device.ts:995
   assign store_wr_valid = (state == STATE_ZERO) ? (~zero_done) : (mem_wr_valid & (~(mem_wr_addr[15] & _add_4[15])));  // gen/blk/device.ts:516
   assign store_wr_addr = (state == STATE_ZERO) ? zero_line : mem_wr_addr[14:0];  // gen/blk/device.ts:517
   assign store_wr_data = (state == STATE_ZERO) ? 128'd0 : mem_wr_data;  // gen/blk/device.ts:518
   assign store_wr_be = (state == STATE_ZERO) ? 16'd65535 : {(_add_4[15] ? 8'd0 : mem_wr_be[15:8]), (mem_wr_addr[15] ? 8'd0 : mem_wr_be[7:0])};  // gen/blk/device.ts:519
-  assign store_rd_valid = (mem_rd_valid & (~(mem_rd_addr[15] & _add_5[15]))) & rd_order_enq_ready;  // gen/blk/device.ts:538
-  assign store_rd_data = mem_rd_addr[14:0];  // gen/blk/device.ts:539
-  assign store_rdata_ready = rd_order_deq_valid & (~(rd_order_deq_data[27] & rd_order_deq_data[13]));  // gen/blk/device.ts:568
+  assign store_rd_valid = (mem_rd_valid & (~(mem_rd_addr[15] & _add_5[15]))) & rd_order_enq_ready;  // gen/blk/device.ts:572
+  assign store_rd_data = mem_rd_addr[14:0];  // gen/blk/device.ts:573
+  assign store_rdata_ready = rd_order_deq_valid & (~(rd_order_deq_data[35] & rd_order_deq_data[17]));  // gen/blk/device.ts:602
   assign store_axi_awready = storage_awready;  // gen/blk/device.ts:197
   assign store_axi_wready = storage_wready;  // gen/blk/device.ts:197
   assign store_axi_bvalid = storage_bvalid;  // gen/blk/device.ts:197
@@ -616,91 +658,111 @@ module virtio_blk_w64_2b1a68ea1c (
   assign store_axi_rdata = storage_rdata;  // gen/blk/device.ts:197
   assign store_axi_rresp = storage_rresp;  // gen/blk/device.ts:197
   assign store_axi_rlast = storage_rlast;  // gen/blk/device.ts:197
+  assign store_wr_zero = state == STATE_ZERO;  // gen/blk/device.ts:521
+  assign store_b_ready = ~scan_busy;  // gen/blk/device.ts:538
   assign f_walk_at_end = ({12'd0, f_walk_idx} >= f_count) | (f_walk_pos >= f_walk_end);  // gen/blk/device.ts:246
   assign f_walk_s = (f_walk_off > f_walk_pos) ? f_walk_off : f_walk_pos;  // gen/blk/device.ts:249
   assign f_walk_e = (f_walk_end < (f_walk_pos + {2'd0, descs_rd0[32:1]})) ? f_walk_end : (f_walk_pos + {2'd0, descs_rd0[32:1]});  // gen/blk/device.ts:250
   assign f_walk_need = ((f_walk_walking & (~f_walk_at_end)) & (descs_rd0[0] == f_walk_dir)) & (f_walk_s < f_walk_e);  // gen/blk/device.ts:251
   assign f_walk_cmd_ready = rd_cmd_ready & (~(walk_need & (~walk_dir)));  // gen/blk/device.ts:380
-  assign slot_freed = done_valid & done_ready;  // gen/blk/device.ts:602
+  assign slot_freed = done_valid & done_ready;  // gen/blk/device.ts:665
   assign walk_at_end = ({12'd0, walk_idx} >= desc_count) | (walk_pos >= walk_end);  // gen/blk/device.ts:246
   assign walk_s = (walk_off > walk_pos) ? walk_off : walk_pos;  // gen/blk/device.ts:249
   assign walk_e = (walk_end < (walk_pos + {2'd0, descs_rd1[32:1]})) ? walk_end : (walk_pos + {2'd0, descs_rd1[32:1]});  // gen/blk/device.ts:250
   assign walk_need = ((walk_walking & (~walk_at_end)) & (descs_rd1[0] == walk_dir)) & (walk_s < walk_e);  // gen/blk/device.ts:251
   assign walk_cmd_ready = walk_dir ? (wr_cmd_ready & (~(s_state == S_STATE_ISSUE))) : rd_cmd_ready;  // gen/blk/device.ts:397
   always @* begin
-    status_queue_enq_valid = 1'b0;  // gen/blk/device.ts:678
-    case (state)  // gen/blk/device.ts:712
+    status_queue_enq_valid = 1'b0;  // gen/blk/device.ts:742
+    case (state)  // gen/blk/device.ts:789
       STATE_CHECK: begin
-        if (no_writable) begin  // gen/blk/device.ts:728
-          status_queue_enq_valid = 1'b1;  // gen/blk/device.ts:730
+        if (no_writable) begin  // gen/blk/device.ts:805
+          status_queue_enq_valid = 1'b1;  // gen/blk/device.ts:807
         end
       end
       STATE_POST: begin
-        status_queue_enq_valid = 1'b1;  // gen/blk/device.ts:899
+        status_queue_enq_valid = 1'b1;  // gen/blk/device.ts:988
       end
       default: begin end
     endcase
   end
   always @* begin
-    status_queue_enq_data = {b_slot, 1'b0, fence, (written[31:0] + 32'd1), rd_issued};  // gen/blk/device.ts:679
-    case (state)  // gen/blk/device.ts:712
+    status_queue_enq_data = {b_slot, 1'b0, fence, (written[31:0] + 32'd1), rd_issued};  // gen/blk/device.ts:743
+    case (state)  // gen/blk/device.ts:789
       STATE_CHECK: begin
-        if (no_writable) begin  // gen/blk/device.ts:728
-          status_queue_enq_data = {b_slot, 1'b1, 1'b0, 32'd0, rd_issued};  // gen/blk/device.ts:731
+        if (no_writable) begin  // gen/blk/device.ts:805
+          status_queue_enq_data = {b_slot, 1'b1, 1'b0, 32'd0, rd_issued};  // gen/blk/device.ts:808
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    status_queue_deq_ready = 1'b0;  // gen/blk/device.ts:615
-    case (s_state)  // gen/blk/device.ts:616
+    status_queue_deq_ready = 1'b0;  // gen/blk/device.ts:678
+    case (s_state)  // gen/blk/device.ts:679
       S_STATE_IDLE: begin
-        if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:619
-          status_queue_deq_ready = completions_enq_ready;  // gen/blk/device.ts:623
+        if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:682
+          status_queue_deq_ready = completions_enq_ready;  // gen/blk/device.ts:686
         end
       end
       S_STATE_ISSUE: begin
-        if (wr_cmd_ready & completions_enq_ready) begin  // gen/blk/device.ts:642
-          status_queue_deq_ready = 1'b1;  // gen/blk/device.ts:644
+        if (wr_cmd_ready & completions_enq_ready) begin  // gen/blk/device.ts:706
+          status_queue_deq_ready = 1'b1;  // gen/blk/device.ts:708
         end
       end
       default: begin end
     endcase
   end
   assign rd_quiet = rd_issued == rd_ended;  // gen/blk/device.ts:412
-  assign rd_order_enq_valid = mem_rd_valid & (rd_order_enq_ready & ((~(~(mem_rd_addr[15] & _add_5[15]))) | store_rd_ready));  // gen/blk/device.ts:536
-  assign rd_order_enq_data = {{_add_5[15], (_add_5[14:7] == 8'd0), (_add_5[6:3] == 4'd0), _add_5[2:0], (_add_5[6] ? (_add_5[5] ? (_add_5[4] ? (_add_5[3] ? status_byte_15 : status_byte_14) : (_add_5[3] ? status_byte_13 : status_byte_12)) : (_add_5[4] ? (_add_5[3] ? status_byte_11 : status_byte_10) : (_add_5[3] ? status_byte_9 : status_byte_8))) : (_add_5[5] ? (_add_5[4] ? (_add_5[3] ? status_byte_7 : status_byte_6) : (_add_5[3] ? status_byte_5 : status_byte_4)) : (_add_5[4] ? (_add_5[3] ? status_byte_3 : status_byte_2) : (_add_5[3] ? status_byte_1 : status_byte_0))))}, {mem_rd_addr[15], (mem_rd_addr[14:7] == 8'd0), (mem_rd_addr[6:3] == 4'd0), mem_rd_addr[2:0], (mem_rd_addr[6] ? (mem_rd_addr[5] ? (mem_rd_addr[4] ? (mem_rd_addr[3] ? status_byte_15 : status_byte_14) : (mem_rd_addr[3] ? status_byte_13 : status_byte_12)) : (mem_rd_addr[4] ? (mem_rd_addr[3] ? status_byte_11 : status_byte_10) : (mem_rd_addr[3] ? status_byte_9 : status_byte_8))) : (mem_rd_addr[5] ? (mem_rd_addr[4] ? (mem_rd_addr[3] ? status_byte_7 : status_byte_6) : (mem_rd_addr[3] ? status_byte_5 : status_byte_4)) : (mem_rd_addr[4] ? (mem_rd_addr[3] ? status_byte_3 : status_byte_2) : (mem_rd_addr[3] ? status_byte_1 : status_byte_0))))}};  // gen/blk/device.ts:537
-  assign rd_order_deq_ready = rd_order_deq_valid & ((~(~(rd_order_deq_data[27] & rd_order_deq_data[13]))) | store_rdata_valid);  // gen/blk/device.ts:570
   always @* begin
-    completions_enq_valid = 1'b0;  // gen/blk/device.ts:613
-    case (s_state)  // gen/blk/device.ts:616
+    out_start = 1'b0;  // gen/blk/device.ts:533
+    case (state)  // gen/blk/device.ts:789
+      STATE_DECODE: begin
+        if (blocked) begin  // gen/blk/device.ts:883
+        end else if (slot_err) begin  // gen/blk/device.ts:884
+        end else if (t_in | t_out) begin  // gen/blk/device.ts:885
+          if (io_bad) begin  // gen/blk/device.ts:886
+          end else begin
+            if (t_out) begin  // gen/blk/device.ts:887
+              out_start = 1'b1;  // gen/blk/device.ts:889
+            end
+          end
+        end
+      end
+      default: begin end
+    endcase
+  end
+  assign rd_order_enq_valid = mem_rd_valid & (rd_order_enq_ready & ((~(~(mem_rd_addr[15] & _add_5[15]))) | store_rd_ready));  // gen/blk/device.ts:570
+  assign rd_order_enq_data = {{_add_5[15], (_add_5[14:7] == 8'd0), (_add_5[6:3] == 4'd0), _add_5[2:0], _add_5[6:3], (_add_5[6] ? (_add_5[5] ? (_add_5[4] ? (_add_5[3] ? status_byte_15 : status_byte_14) : (_add_5[3] ? status_byte_13 : status_byte_12)) : (_add_5[4] ? (_add_5[3] ? status_byte_11 : status_byte_10) : (_add_5[3] ? status_byte_9 : status_byte_8))) : (_add_5[5] ? (_add_5[4] ? (_add_5[3] ? status_byte_7 : status_byte_6) : (_add_5[3] ? status_byte_5 : status_byte_4)) : (_add_5[4] ? (_add_5[3] ? status_byte_3 : status_byte_2) : (_add_5[3] ? status_byte_1 : status_byte_0))))}, {mem_rd_addr[15], (mem_rd_addr[14:7] == 8'd0), (mem_rd_addr[6:3] == 4'd0), mem_rd_addr[2:0], mem_rd_addr[6:3], (mem_rd_addr[6] ? (mem_rd_addr[5] ? (mem_rd_addr[4] ? (mem_rd_addr[3] ? status_byte_15 : status_byte_14) : (mem_rd_addr[3] ? status_byte_13 : status_byte_12)) : (mem_rd_addr[4] ? (mem_rd_addr[3] ? status_byte_11 : status_byte_10) : (mem_rd_addr[3] ? status_byte_9 : status_byte_8))) : (mem_rd_addr[5] ? (mem_rd_addr[4] ? (mem_rd_addr[3] ? status_byte_7 : status_byte_6) : (mem_rd_addr[3] ? status_byte_5 : status_byte_4)) : (mem_rd_addr[4] ? (mem_rd_addr[3] ? status_byte_3 : status_byte_2) : (mem_rd_addr[3] ? status_byte_1 : status_byte_0))))}};  // gen/blk/device.ts:571
+  assign rd_order_deq_ready = rd_order_deq_valid & ((~(~(rd_order_deq_data[35] & rd_order_deq_data[17]))) | store_rdata_valid);  // gen/blk/device.ts:604
+  always @* begin
+    completions_enq_valid = 1'b0;  // gen/blk/device.ts:676
+    case (s_state)  // gen/blk/device.ts:679
       S_STATE_IDLE: begin
-        if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:619
-          completions_enq_valid = 1'b1;  // gen/blk/device.ts:621
+        if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:682
+          completions_enq_valid = 1'b1;  // gen/blk/device.ts:684
         end
       end
       S_STATE_ISSUE: begin
-        if (wr_cmd_ready & completions_enq_ready) begin  // gen/blk/device.ts:642
-          completions_enq_valid = 1'b1;  // gen/blk/device.ts:643
+        if (wr_cmd_ready & completions_enq_ready) begin  // gen/blk/device.ts:706
+          completions_enq_valid = 1'b1;  // gen/blk/device.ts:707
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    completions_enq_data = {status_queue_deq_data[53:50], 1'b0, (s_len_error ? 32'd1 : status_queue_deq_data[47:16])};  // gen/blk/device.ts:614
-    case (s_state)  // gen/blk/device.ts:616
+    completions_enq_data = {status_queue_deq_data[53:50], 1'b0, (s_len_error ? 32'd1 : status_queue_deq_data[47:16])};  // gen/blk/device.ts:677
+    case (s_state)  // gen/blk/device.ts:679
       S_STATE_IDLE: begin
-        if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:619
-          completions_enq_data = {status_queue_deq_data[53:50], 1'b1, 32'd0};  // gen/blk/device.ts:622
+        if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:682
+          completions_enq_data = {status_queue_deq_data[53:50], 1'b1, 32'd0};  // gen/blk/device.ts:685
         end
       end
       default: begin end
     endcase
   end
-  assign completions_deq_ready = done_valid & done_ready;  // gen/blk/device.ts:596
-  assign dma_idle = ((~walk_walking) & rd_quiet) & (wr_outstanding == 8'd0);  // gen/blk/device.ts:656
+  assign completions_deq_ready = done_valid & done_ready;  // gen/blk/device.ts:659
+  assign dma_idle = ((~walk_walking) & rd_quiet) & (wr_outstanding == 8'd0);  // gen/blk/device.ts:720
 
   // ---- registers
   always @(posedge clk) begin
@@ -808,7 +870,27 @@ module virtio_blk_w64_2b1a68ea1c (
       hdr_bytes_14 <= 16'd0;
       hdr_bytes_15 <= 16'd0;
       zero_done <= 1'b1;
+      out_active_0 <= 1'b0;
+      out_active_1 <= 1'b0;
+      out_active_2 <= 1'b0;
+      out_active_3 <= 1'b0;
+      out_active_4 <= 1'b0;
+      out_active_5 <= 1'b0;
+      out_active_6 <= 1'b0;
+      out_active_7 <= 1'b0;
+      out_active_8 <= 1'b0;
+      out_active_9 <= 1'b0;
+      out_active_10 <= 1'b0;
+      out_active_11 <= 1'b0;
+      out_active_12 <= 1'b0;
+      out_active_13 <= 1'b0;
+      out_active_14 <= 1'b0;
+      out_active_15 <= 1'b0;
+      scan_busy <= 1'b0;
+      scan_slot <= 4'd0;
+      zero_error <= 1'b0;
       rd_out_valid <= 1'b0;
+      rd_err_pending <= 1'b0;
       statuses_done <= 5'd0;
       s_len_error <= 1'b0;
       b_status_write <= 1'b0;
@@ -1379,339 +1461,556 @@ module virtio_blk_w64_2b1a68ea1c (
           hdr_done_15 <= 1'b1;  // gen/blk/device.ts:498
         end
       end
-      rd_out_valid <= rd_order_deq_valid & ((~(~(rd_order_deq_data[27] & rd_order_deq_data[13]))) | store_rdata_valid);  // gen/blk/device.ts:571
-      if ((wr_status_valid & wr_status_id[7]) & (~((done_valid & done_ready) & (~completions_deq_data[32])))) begin  // gen/blk/device.ts:598
-        statuses_done <= statuses_done + 5'd1;  // gen/blk/device.ts:598
-      end else if ((~(wr_status_valid & wr_status_id[7])) & ((done_valid & done_ready) & (~completions_deq_data[32]))) begin  // gen/blk/device.ts:598
-        statuses_done <= statuses_done - 5'd1;  // gen/blk/device.ts:600
+      if (store_werr & store_werr_zero) begin  // gen/blk/device.ts:540
+        zero_error <= 1'b1;  // gen/blk/device.ts:540
       end
-      case (s_state)  // gen/blk/device.ts:616
+      if (scan_busy) begin  // gen/blk/device.ts:545
+        if ((scan_slot[3] ? (scan_slot[2] ? (scan_slot[1] ? (scan_slot[0] ? out_active_15 : out_active_14) : (scan_slot[0] ? out_active_13 : out_active_12)) : (scan_slot[1] ? (scan_slot[0] ? out_active_11 : out_active_10) : (scan_slot[0] ? out_active_9 : out_active_8))) : (scan_slot[2] ? (scan_slot[1] ? (scan_slot[0] ? out_active_7 : out_active_6) : (scan_slot[0] ? out_active_5 : out_active_4)) : (scan_slot[1] ? (scan_slot[0] ? out_active_3 : out_active_2) : (scan_slot[0] ? out_active_1 : out_active_0)))) & ((scan_word >= out_range_rd0[13:0]) & ({1'b0, scan_word} < out_range_rd0[28:14]))) begin  // gen/blk/device.ts:546
+          if (scan_slot == 4'd0) begin  // gen/blk/device.ts:546
+            slot_error_0 <= 1'b1;  // gen/blk/device.ts:546
+          end
+          if (scan_slot == 4'd1) begin  // gen/blk/device.ts:546
+            slot_error_1 <= 1'b1;  // gen/blk/device.ts:546
+          end
+          if (scan_slot == 4'd2) begin  // gen/blk/device.ts:546
+            slot_error_2 <= 1'b1;  // gen/blk/device.ts:546
+          end
+          if (scan_slot == 4'd3) begin  // gen/blk/device.ts:546
+            slot_error_3 <= 1'b1;  // gen/blk/device.ts:546
+          end
+          if (scan_slot == 4'd4) begin  // gen/blk/device.ts:546
+            slot_error_4 <= 1'b1;  // gen/blk/device.ts:546
+          end
+          if (scan_slot == 4'd5) begin  // gen/blk/device.ts:546
+            slot_error_5 <= 1'b1;  // gen/blk/device.ts:546
+          end
+          if (scan_slot == 4'd6) begin  // gen/blk/device.ts:546
+            slot_error_6 <= 1'b1;  // gen/blk/device.ts:546
+          end
+          if (scan_slot == 4'd7) begin  // gen/blk/device.ts:546
+            slot_error_7 <= 1'b1;  // gen/blk/device.ts:546
+          end
+          if (scan_slot == 4'd8) begin  // gen/blk/device.ts:546
+            slot_error_8 <= 1'b1;  // gen/blk/device.ts:546
+          end
+          if (scan_slot == 4'd9) begin  // gen/blk/device.ts:546
+            slot_error_9 <= 1'b1;  // gen/blk/device.ts:546
+          end
+          if (scan_slot == 4'd10) begin  // gen/blk/device.ts:546
+            slot_error_10 <= 1'b1;  // gen/blk/device.ts:546
+          end
+          if (scan_slot == 4'd11) begin  // gen/blk/device.ts:546
+            slot_error_11 <= 1'b1;  // gen/blk/device.ts:546
+          end
+          if (scan_slot == 4'd12) begin  // gen/blk/device.ts:546
+            slot_error_12 <= 1'b1;  // gen/blk/device.ts:546
+          end
+          if (scan_slot == 4'd13) begin  // gen/blk/device.ts:546
+            slot_error_13 <= 1'b1;  // gen/blk/device.ts:546
+          end
+          if (scan_slot == 4'd14) begin  // gen/blk/device.ts:546
+            slot_error_14 <= 1'b1;  // gen/blk/device.ts:546
+          end
+          if (scan_slot == 4'd15) begin  // gen/blk/device.ts:546
+            slot_error_15 <= 1'b1;  // gen/blk/device.ts:546
+          end
+        end
+        scan_slot <= scan_slot + 4'd1;  // gen/blk/device.ts:547
+        if (scan_slot == 4'd15) begin  // gen/blk/device.ts:548
+          scan_busy <= 1'b0;  // gen/blk/device.ts:548
+        end
+      end else if (store_werr & (~store_werr_zero)) begin  // gen/blk/device.ts:549
+        scan_busy <= 1'b1;  // gen/blk/device.ts:550
+        scan_slot <= 4'd0;  // gen/blk/device.ts:551
+      end
+      rd_out_valid <= rd_order_deq_valid & ((~(~(rd_order_deq_data[35] & rd_order_deq_data[17]))) | store_rdata_valid);  // gen/blk/device.ts:605
+      if (((rd_order_deq_valid & ((~(~(rd_order_deq_data[35] & rd_order_deq_data[17]))) | store_rdata_valid)) & (~(rd_order_deq_data[35] & rd_order_deq_data[17]))) & store_rdata_err) begin  // gen/blk/device.ts:623
+        rd_err_pending <= 1'b1;  // gen/blk/device.ts:623
+      end else if (_and_9 & rd_err_pending) begin  // gen/blk/device.ts:623
+        rd_err_pending <= 1'b0;  // gen/blk/device.ts:624
+      end
+      if (_and_9 & rd_err_pending) begin  // gen/blk/device.ts:626
+        if (_mux_11 == 4'd0) begin  // gen/blk/device.ts:626
+          slot_error_0 <= 1'b1;  // gen/blk/device.ts:626
+        end
+        if (_mux_11 == 4'd1) begin  // gen/blk/device.ts:626
+          slot_error_1 <= 1'b1;  // gen/blk/device.ts:626
+        end
+        if (_mux_11 == 4'd2) begin  // gen/blk/device.ts:626
+          slot_error_2 <= 1'b1;  // gen/blk/device.ts:626
+        end
+        if (_mux_11 == 4'd3) begin  // gen/blk/device.ts:626
+          slot_error_3 <= 1'b1;  // gen/blk/device.ts:626
+        end
+        if (_mux_11 == 4'd4) begin  // gen/blk/device.ts:626
+          slot_error_4 <= 1'b1;  // gen/blk/device.ts:626
+        end
+        if (_mux_11 == 4'd5) begin  // gen/blk/device.ts:626
+          slot_error_5 <= 1'b1;  // gen/blk/device.ts:626
+        end
+        if (_mux_11 == 4'd6) begin  // gen/blk/device.ts:626
+          slot_error_6 <= 1'b1;  // gen/blk/device.ts:626
+        end
+        if (_mux_11 == 4'd7) begin  // gen/blk/device.ts:626
+          slot_error_7 <= 1'b1;  // gen/blk/device.ts:626
+        end
+        if (_mux_11 == 4'd8) begin  // gen/blk/device.ts:626
+          slot_error_8 <= 1'b1;  // gen/blk/device.ts:626
+        end
+        if (_mux_11 == 4'd9) begin  // gen/blk/device.ts:626
+          slot_error_9 <= 1'b1;  // gen/blk/device.ts:626
+        end
+        if (_mux_11 == 4'd10) begin  // gen/blk/device.ts:626
+          slot_error_10 <= 1'b1;  // gen/blk/device.ts:626
+        end
+        if (_mux_11 == 4'd11) begin  // gen/blk/device.ts:626
+          slot_error_11 <= 1'b1;  // gen/blk/device.ts:626
+        end
+        if (_mux_11 == 4'd12) begin  // gen/blk/device.ts:626
+          slot_error_12 <= 1'b1;  // gen/blk/device.ts:626
+        end
+        if (_mux_11 == 4'd13) begin  // gen/blk/device.ts:626
+          slot_error_13 <= 1'b1;  // gen/blk/device.ts:626
+        end
+        if (_mux_11 == 4'd14) begin  // gen/blk/device.ts:626
+          slot_error_14 <= 1'b1;  // gen/blk/device.ts:626
+        end
+        if (_mux_11 == 4'd15) begin  // gen/blk/device.ts:626
+          slot_error_15 <= 1'b1;  // gen/blk/device.ts:626
+        end
+      end
+      if ((wr_status_valid & wr_status_id[7]) & (~((done_valid & done_ready) & (~completions_deq_data[32])))) begin  // gen/blk/device.ts:661
+        statuses_done <= statuses_done + 5'd1;  // gen/blk/device.ts:661
+      end else if ((~(wr_status_valid & wr_status_id[7])) & ((done_valid & done_ready) & (~completions_deq_data[32]))) begin  // gen/blk/device.ts:661
+        statuses_done <= statuses_done - 5'd1;  // gen/blk/device.ts:663
+      end
+      case (s_state)  // gen/blk/device.ts:679
         S_STATE_IDLE: begin
-          s_len_error <= 1'b0;  // gen/blk/device.ts:618
-          if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:619
-          end else if (status_queue_deq_valid) begin  // gen/blk/device.ts:624
-            if (status_queue_deq_data[48]) begin  // gen/blk/device.ts:625
-              s_state <= S_STATE_READS;  // gen/blk/device.ts:625
+          s_len_error <= 1'b0;  // gen/blk/device.ts:681
+          if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:682
+          end else if (status_queue_deq_valid) begin  // gen/blk/device.ts:687
+            if (status_queue_deq_data[48]) begin  // gen/blk/device.ts:688
+              s_state <= S_STATE_READS;  // gen/blk/device.ts:688
             end else begin
-              s_state <= S_STATE_ISSUE;  // gen/blk/device.ts:625
+              s_state <= S_STATE_ISSUE;  // gen/blk/device.ts:688
             end
           end
         end
         S_STATE_READS: begin
-          if (~_sub_9[15]) begin  // gen/blk/device.ts:629
-            s_state <= S_STATE_FENCE;  // gen/blk/device.ts:631
+          if (~_sub_12[15]) begin  // gen/blk/device.ts:692
+            s_state <= S_STATE_FENCE;  // gen/blk/device.ts:694
           end
         end
         S_STATE_FENCE: begin
-          if (~_sub_10[15]) begin  // gen/blk/device.ts:634
-            if (status_queue_deq_data[53] ? (status_queue_deq_data[52] ? (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_15 : slot_error_14) : (status_queue_deq_data[50] ? slot_error_13 : slot_error_12)) : (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_11 : slot_error_10) : (status_queue_deq_data[50] ? slot_error_9 : slot_error_8))) : (status_queue_deq_data[52] ? (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_7 : slot_error_6) : (status_queue_deq_data[50] ? slot_error_5 : slot_error_4)) : (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_3 : slot_error_2) : (status_queue_deq_data[50] ? slot_error_1 : slot_error_0)))) begin  // gen/blk/device.ts:635
-              if (status_queue_deq_data[53:50] == 4'd0) begin  // gen/blk/device.ts:636
-                status_byte_0 <= 8'd1;  // gen/blk/device.ts:636
-              end
-              if (status_queue_deq_data[53:50] == 4'd1) begin  // gen/blk/device.ts:636
-                status_byte_1 <= 8'd1;  // gen/blk/device.ts:636
-              end
-              if (status_queue_deq_data[53:50] == 4'd2) begin  // gen/blk/device.ts:636
-                status_byte_2 <= 8'd1;  // gen/blk/device.ts:636
-              end
-              if (status_queue_deq_data[53:50] == 4'd3) begin  // gen/blk/device.ts:636
-                status_byte_3 <= 8'd1;  // gen/blk/device.ts:636
-              end
-              if (status_queue_deq_data[53:50] == 4'd4) begin  // gen/blk/device.ts:636
-                status_byte_4 <= 8'd1;  // gen/blk/device.ts:636
-              end
-              if (status_queue_deq_data[53:50] == 4'd5) begin  // gen/blk/device.ts:636
-                status_byte_5 <= 8'd1;  // gen/blk/device.ts:636
-              end
-              if (status_queue_deq_data[53:50] == 4'd6) begin  // gen/blk/device.ts:636
-                status_byte_6 <= 8'd1;  // gen/blk/device.ts:636
-              end
-              if (status_queue_deq_data[53:50] == 4'd7) begin  // gen/blk/device.ts:636
-                status_byte_7 <= 8'd1;  // gen/blk/device.ts:636
-              end
-              if (status_queue_deq_data[53:50] == 4'd8) begin  // gen/blk/device.ts:636
-                status_byte_8 <= 8'd1;  // gen/blk/device.ts:636
-              end
-              if (status_queue_deq_data[53:50] == 4'd9) begin  // gen/blk/device.ts:636
-                status_byte_9 <= 8'd1;  // gen/blk/device.ts:636
-              end
-              if (status_queue_deq_data[53:50] == 4'd10) begin  // gen/blk/device.ts:636
-                status_byte_10 <= 8'd1;  // gen/blk/device.ts:636
-              end
-              if (status_queue_deq_data[53:50] == 4'd11) begin  // gen/blk/device.ts:636
-                status_byte_11 <= 8'd1;  // gen/blk/device.ts:636
-              end
-              if (status_queue_deq_data[53:50] == 4'd12) begin  // gen/blk/device.ts:636
-                status_byte_12 <= 8'd1;  // gen/blk/device.ts:636
-              end
-              if (status_queue_deq_data[53:50] == 4'd13) begin  // gen/blk/device.ts:636
-                status_byte_13 <= 8'd1;  // gen/blk/device.ts:636
-              end
-              if (status_queue_deq_data[53:50] == 4'd14) begin  // gen/blk/device.ts:636
-                status_byte_14 <= 8'd1;  // gen/blk/device.ts:636
-              end
-              if (status_queue_deq_data[53:50] == 4'd15) begin  // gen/blk/device.ts:636
-                status_byte_15 <= 8'd1;  // gen/blk/device.ts:636
-              end
-              s_len_error <= 1'b1;  // gen/blk/device.ts:637
+          if ((~_sub_13[15]) & (~scan_busy)) begin  // gen/blk/device.ts:697
+            if (status_queue_deq_data[53:50] == 4'd0) begin  // gen/blk/device.ts:698
+              out_active_0 <= 1'b0;  // gen/blk/device.ts:698
             end
-            s_state <= S_STATE_ISSUE;  // gen/blk/device.ts:639
+            if (status_queue_deq_data[53:50] == 4'd1) begin  // gen/blk/device.ts:698
+              out_active_1 <= 1'b0;  // gen/blk/device.ts:698
+            end
+            if (status_queue_deq_data[53:50] == 4'd2) begin  // gen/blk/device.ts:698
+              out_active_2 <= 1'b0;  // gen/blk/device.ts:698
+            end
+            if (status_queue_deq_data[53:50] == 4'd3) begin  // gen/blk/device.ts:698
+              out_active_3 <= 1'b0;  // gen/blk/device.ts:698
+            end
+            if (status_queue_deq_data[53:50] == 4'd4) begin  // gen/blk/device.ts:698
+              out_active_4 <= 1'b0;  // gen/blk/device.ts:698
+            end
+            if (status_queue_deq_data[53:50] == 4'd5) begin  // gen/blk/device.ts:698
+              out_active_5 <= 1'b0;  // gen/blk/device.ts:698
+            end
+            if (status_queue_deq_data[53:50] == 4'd6) begin  // gen/blk/device.ts:698
+              out_active_6 <= 1'b0;  // gen/blk/device.ts:698
+            end
+            if (status_queue_deq_data[53:50] == 4'd7) begin  // gen/blk/device.ts:698
+              out_active_7 <= 1'b0;  // gen/blk/device.ts:698
+            end
+            if (status_queue_deq_data[53:50] == 4'd8) begin  // gen/blk/device.ts:698
+              out_active_8 <= 1'b0;  // gen/blk/device.ts:698
+            end
+            if (status_queue_deq_data[53:50] == 4'd9) begin  // gen/blk/device.ts:698
+              out_active_9 <= 1'b0;  // gen/blk/device.ts:698
+            end
+            if (status_queue_deq_data[53:50] == 4'd10) begin  // gen/blk/device.ts:698
+              out_active_10 <= 1'b0;  // gen/blk/device.ts:698
+            end
+            if (status_queue_deq_data[53:50] == 4'd11) begin  // gen/blk/device.ts:698
+              out_active_11 <= 1'b0;  // gen/blk/device.ts:698
+            end
+            if (status_queue_deq_data[53:50] == 4'd12) begin  // gen/blk/device.ts:698
+              out_active_12 <= 1'b0;  // gen/blk/device.ts:698
+            end
+            if (status_queue_deq_data[53:50] == 4'd13) begin  // gen/blk/device.ts:698
+              out_active_13 <= 1'b0;  // gen/blk/device.ts:698
+            end
+            if (status_queue_deq_data[53:50] == 4'd14) begin  // gen/blk/device.ts:698
+              out_active_14 <= 1'b0;  // gen/blk/device.ts:698
+            end
+            if (status_queue_deq_data[53:50] == 4'd15) begin  // gen/blk/device.ts:698
+              out_active_15 <= 1'b0;  // gen/blk/device.ts:698
+            end
+            if (status_queue_deq_data[53] ? (status_queue_deq_data[52] ? (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_15 : slot_error_14) : (status_queue_deq_data[50] ? slot_error_13 : slot_error_12)) : (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_11 : slot_error_10) : (status_queue_deq_data[50] ? slot_error_9 : slot_error_8))) : (status_queue_deq_data[52] ? (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_7 : slot_error_6) : (status_queue_deq_data[50] ? slot_error_5 : slot_error_4)) : (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_3 : slot_error_2) : (status_queue_deq_data[50] ? slot_error_1 : slot_error_0)))) begin  // gen/blk/device.ts:699
+              if (status_queue_deq_data[53:50] == 4'd0) begin  // gen/blk/device.ts:700
+                status_byte_0 <= 8'd1;  // gen/blk/device.ts:700
+              end
+              if (status_queue_deq_data[53:50] == 4'd1) begin  // gen/blk/device.ts:700
+                status_byte_1 <= 8'd1;  // gen/blk/device.ts:700
+              end
+              if (status_queue_deq_data[53:50] == 4'd2) begin  // gen/blk/device.ts:700
+                status_byte_2 <= 8'd1;  // gen/blk/device.ts:700
+              end
+              if (status_queue_deq_data[53:50] == 4'd3) begin  // gen/blk/device.ts:700
+                status_byte_3 <= 8'd1;  // gen/blk/device.ts:700
+              end
+              if (status_queue_deq_data[53:50] == 4'd4) begin  // gen/blk/device.ts:700
+                status_byte_4 <= 8'd1;  // gen/blk/device.ts:700
+              end
+              if (status_queue_deq_data[53:50] == 4'd5) begin  // gen/blk/device.ts:700
+                status_byte_5 <= 8'd1;  // gen/blk/device.ts:700
+              end
+              if (status_queue_deq_data[53:50] == 4'd6) begin  // gen/blk/device.ts:700
+                status_byte_6 <= 8'd1;  // gen/blk/device.ts:700
+              end
+              if (status_queue_deq_data[53:50] == 4'd7) begin  // gen/blk/device.ts:700
+                status_byte_7 <= 8'd1;  // gen/blk/device.ts:700
+              end
+              if (status_queue_deq_data[53:50] == 4'd8) begin  // gen/blk/device.ts:700
+                status_byte_8 <= 8'd1;  // gen/blk/device.ts:700
+              end
+              if (status_queue_deq_data[53:50] == 4'd9) begin  // gen/blk/device.ts:700
+                status_byte_9 <= 8'd1;  // gen/blk/device.ts:700
+              end
+              if (status_queue_deq_data[53:50] == 4'd10) begin  // gen/blk/device.ts:700
+                status_byte_10 <= 8'd1;  // gen/blk/device.ts:700
+              end
+              if (status_queue_deq_data[53:50] == 4'd11) begin  // gen/blk/device.ts:700
+                status_byte_11 <= 8'd1;  // gen/blk/device.ts:700
+              end
+              if (status_queue_deq_data[53:50] == 4'd12) begin  // gen/blk/device.ts:700
+                status_byte_12 <= 8'd1;  // gen/blk/device.ts:700
+              end
+              if (status_queue_deq_data[53:50] == 4'd13) begin  // gen/blk/device.ts:700
+                status_byte_13 <= 8'd1;  // gen/blk/device.ts:700
+              end
+              if (status_queue_deq_data[53:50] == 4'd14) begin  // gen/blk/device.ts:700
+                status_byte_14 <= 8'd1;  // gen/blk/device.ts:700
+              end
+              if (status_queue_deq_data[53:50] == 4'd15) begin  // gen/blk/device.ts:700
+                status_byte_15 <= 8'd1;  // gen/blk/device.ts:700
+              end
+              s_len_error <= 1'b1;  // gen/blk/device.ts:701
+            end
+            s_state <= S_STATE_ISSUE;  // gen/blk/device.ts:703
           end
         end
         S_STATE_ISSUE: begin
-          if (wr_cmd_ready & completions_enq_ready) begin  // gen/blk/device.ts:642
-            s_state <= S_STATE_IDLE;  // gen/blk/device.ts:645
+          if (wr_cmd_ready & completions_enq_ready) begin  // gen/blk/device.ts:706
+            s_state <= S_STATE_IDLE;  // gen/blk/device.ts:709
           end
         end
         default: begin end
       endcase
-      b_status_write <= 1'b0;  // gen/blk/device.ts:663
-      if (b_status_write) begin  // gen/blk/device.ts:664
-        if (b_slot == 4'd0) begin  // gen/blk/device.ts:664
-          status_byte_0 <= b_status;  // gen/blk/device.ts:664
+      b_status_write <= 1'b0;  // gen/blk/device.ts:727
+      if (b_status_write) begin  // gen/blk/device.ts:728
+        if (b_slot == 4'd0) begin  // gen/blk/device.ts:728
+          status_byte_0 <= b_status;  // gen/blk/device.ts:728
         end
-        if (b_slot == 4'd1) begin  // gen/blk/device.ts:664
-          status_byte_1 <= b_status;  // gen/blk/device.ts:664
+        if (b_slot == 4'd1) begin  // gen/blk/device.ts:728
+          status_byte_1 <= b_status;  // gen/blk/device.ts:728
         end
-        if (b_slot == 4'd2) begin  // gen/blk/device.ts:664
-          status_byte_2 <= b_status;  // gen/blk/device.ts:664
+        if (b_slot == 4'd2) begin  // gen/blk/device.ts:728
+          status_byte_2 <= b_status;  // gen/blk/device.ts:728
         end
-        if (b_slot == 4'd3) begin  // gen/blk/device.ts:664
-          status_byte_3 <= b_status;  // gen/blk/device.ts:664
+        if (b_slot == 4'd3) begin  // gen/blk/device.ts:728
+          status_byte_3 <= b_status;  // gen/blk/device.ts:728
         end
-        if (b_slot == 4'd4) begin  // gen/blk/device.ts:664
-          status_byte_4 <= b_status;  // gen/blk/device.ts:664
+        if (b_slot == 4'd4) begin  // gen/blk/device.ts:728
+          status_byte_4 <= b_status;  // gen/blk/device.ts:728
         end
-        if (b_slot == 4'd5) begin  // gen/blk/device.ts:664
-          status_byte_5 <= b_status;  // gen/blk/device.ts:664
+        if (b_slot == 4'd5) begin  // gen/blk/device.ts:728
+          status_byte_5 <= b_status;  // gen/blk/device.ts:728
         end
-        if (b_slot == 4'd6) begin  // gen/blk/device.ts:664
-          status_byte_6 <= b_status;  // gen/blk/device.ts:664
+        if (b_slot == 4'd6) begin  // gen/blk/device.ts:728
+          status_byte_6 <= b_status;  // gen/blk/device.ts:728
         end
-        if (b_slot == 4'd7) begin  // gen/blk/device.ts:664
-          status_byte_7 <= b_status;  // gen/blk/device.ts:664
+        if (b_slot == 4'd7) begin  // gen/blk/device.ts:728
+          status_byte_7 <= b_status;  // gen/blk/device.ts:728
         end
-        if (b_slot == 4'd8) begin  // gen/blk/device.ts:664
-          status_byte_8 <= b_status;  // gen/blk/device.ts:664
+        if (b_slot == 4'd8) begin  // gen/blk/device.ts:728
+          status_byte_8 <= b_status;  // gen/blk/device.ts:728
         end
-        if (b_slot == 4'd9) begin  // gen/blk/device.ts:664
-          status_byte_9 <= b_status;  // gen/blk/device.ts:664
+        if (b_slot == 4'd9) begin  // gen/blk/device.ts:728
+          status_byte_9 <= b_status;  // gen/blk/device.ts:728
         end
-        if (b_slot == 4'd10) begin  // gen/blk/device.ts:664
-          status_byte_10 <= b_status;  // gen/blk/device.ts:664
+        if (b_slot == 4'd10) begin  // gen/blk/device.ts:728
+          status_byte_10 <= b_status;  // gen/blk/device.ts:728
         end
-        if (b_slot == 4'd11) begin  // gen/blk/device.ts:664
-          status_byte_11 <= b_status;  // gen/blk/device.ts:664
+        if (b_slot == 4'd11) begin  // gen/blk/device.ts:728
+          status_byte_11 <= b_status;  // gen/blk/device.ts:728
         end
-        if (b_slot == 4'd12) begin  // gen/blk/device.ts:664
-          status_byte_12 <= b_status;  // gen/blk/device.ts:664
+        if (b_slot == 4'd12) begin  // gen/blk/device.ts:728
+          status_byte_12 <= b_status;  // gen/blk/device.ts:728
         end
-        if (b_slot == 4'd13) begin  // gen/blk/device.ts:664
-          status_byte_13 <= b_status;  // gen/blk/device.ts:664
+        if (b_slot == 4'd13) begin  // gen/blk/device.ts:728
+          status_byte_13 <= b_status;  // gen/blk/device.ts:728
         end
-        if (b_slot == 4'd14) begin  // gen/blk/device.ts:664
-          status_byte_14 <= b_status;  // gen/blk/device.ts:664
+        if (b_slot == 4'd14) begin  // gen/blk/device.ts:728
+          status_byte_14 <= b_status;  // gen/blk/device.ts:728
         end
-        if (b_slot == 4'd15) begin  // gen/blk/device.ts:664
-          status_byte_15 <= b_status;  // gen/blk/device.ts:664
+        if (b_slot == 4'd15) begin  // gen/blk/device.ts:728
+          status_byte_15 <= b_status;  // gen/blk/device.ts:728
         end
       end
-      case (state)  // gen/blk/device.ts:712
+      case (state)  // gen/blk/device.ts:789
         STATE_IDLE: begin
-          if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? slot_ready_15 : slot_ready_14) : (b_slot[0] ? slot_ready_13 : slot_ready_12)) : (b_slot[1] ? (b_slot[0] ? slot_ready_11 : slot_ready_10) : (b_slot[0] ? slot_ready_9 : slot_ready_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? slot_ready_7 : slot_ready_6) : (b_slot[0] ? slot_ready_5 : slot_ready_4)) : (b_slot[1] ? (b_slot[0] ? slot_ready_3 : slot_ready_2) : (b_slot[0] ? slot_ready_1 : slot_ready_0)))) begin  // gen/blk/device.ts:714
-            if (b_slot == 4'd0) begin  // gen/blk/device.ts:715
-              slot_ready_0 <= 1'b0;  // gen/blk/device.ts:715
+          if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? slot_ready_15 : slot_ready_14) : (b_slot[0] ? slot_ready_13 : slot_ready_12)) : (b_slot[1] ? (b_slot[0] ? slot_ready_11 : slot_ready_10) : (b_slot[0] ? slot_ready_9 : slot_ready_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? slot_ready_7 : slot_ready_6) : (b_slot[0] ? slot_ready_5 : slot_ready_4)) : (b_slot[1] ? (b_slot[0] ? slot_ready_3 : slot_ready_2) : (b_slot[0] ? slot_ready_1 : slot_ready_0)))) begin  // gen/blk/device.ts:791
+            if (b_slot == 4'd0) begin  // gen/blk/device.ts:792
+              slot_ready_0 <= 1'b0;  // gen/blk/device.ts:792
             end
-            if (b_slot == 4'd1) begin  // gen/blk/device.ts:715
-              slot_ready_1 <= 1'b0;  // gen/blk/device.ts:715
+            if (b_slot == 4'd1) begin  // gen/blk/device.ts:792
+              slot_ready_1 <= 1'b0;  // gen/blk/device.ts:792
             end
-            if (b_slot == 4'd2) begin  // gen/blk/device.ts:715
-              slot_ready_2 <= 1'b0;  // gen/blk/device.ts:715
+            if (b_slot == 4'd2) begin  // gen/blk/device.ts:792
+              slot_ready_2 <= 1'b0;  // gen/blk/device.ts:792
             end
-            if (b_slot == 4'd3) begin  // gen/blk/device.ts:715
-              slot_ready_3 <= 1'b0;  // gen/blk/device.ts:715
+            if (b_slot == 4'd3) begin  // gen/blk/device.ts:792
+              slot_ready_3 <= 1'b0;  // gen/blk/device.ts:792
             end
-            if (b_slot == 4'd4) begin  // gen/blk/device.ts:715
-              slot_ready_4 <= 1'b0;  // gen/blk/device.ts:715
+            if (b_slot == 4'd4) begin  // gen/blk/device.ts:792
+              slot_ready_4 <= 1'b0;  // gen/blk/device.ts:792
             end
-            if (b_slot == 4'd5) begin  // gen/blk/device.ts:715
-              slot_ready_5 <= 1'b0;  // gen/blk/device.ts:715
+            if (b_slot == 4'd5) begin  // gen/blk/device.ts:792
+              slot_ready_5 <= 1'b0;  // gen/blk/device.ts:792
             end
-            if (b_slot == 4'd6) begin  // gen/blk/device.ts:715
-              slot_ready_6 <= 1'b0;  // gen/blk/device.ts:715
+            if (b_slot == 4'd6) begin  // gen/blk/device.ts:792
+              slot_ready_6 <= 1'b0;  // gen/blk/device.ts:792
             end
-            if (b_slot == 4'd7) begin  // gen/blk/device.ts:715
-              slot_ready_7 <= 1'b0;  // gen/blk/device.ts:715
+            if (b_slot == 4'd7) begin  // gen/blk/device.ts:792
+              slot_ready_7 <= 1'b0;  // gen/blk/device.ts:792
             end
-            if (b_slot == 4'd8) begin  // gen/blk/device.ts:715
-              slot_ready_8 <= 1'b0;  // gen/blk/device.ts:715
+            if (b_slot == 4'd8) begin  // gen/blk/device.ts:792
+              slot_ready_8 <= 1'b0;  // gen/blk/device.ts:792
             end
-            if (b_slot == 4'd9) begin  // gen/blk/device.ts:715
-              slot_ready_9 <= 1'b0;  // gen/blk/device.ts:715
+            if (b_slot == 4'd9) begin  // gen/blk/device.ts:792
+              slot_ready_9 <= 1'b0;  // gen/blk/device.ts:792
             end
-            if (b_slot == 4'd10) begin  // gen/blk/device.ts:715
-              slot_ready_10 <= 1'b0;  // gen/blk/device.ts:715
+            if (b_slot == 4'd10) begin  // gen/blk/device.ts:792
+              slot_ready_10 <= 1'b0;  // gen/blk/device.ts:792
             end
-            if (b_slot == 4'd11) begin  // gen/blk/device.ts:715
-              slot_ready_11 <= 1'b0;  // gen/blk/device.ts:715
+            if (b_slot == 4'd11) begin  // gen/blk/device.ts:792
+              slot_ready_11 <= 1'b0;  // gen/blk/device.ts:792
             end
-            if (b_slot == 4'd12) begin  // gen/blk/device.ts:715
-              slot_ready_12 <= 1'b0;  // gen/blk/device.ts:715
+            if (b_slot == 4'd12) begin  // gen/blk/device.ts:792
+              slot_ready_12 <= 1'b0;  // gen/blk/device.ts:792
             end
-            if (b_slot == 4'd13) begin  // gen/blk/device.ts:715
-              slot_ready_13 <= 1'b0;  // gen/blk/device.ts:715
+            if (b_slot == 4'd13) begin  // gen/blk/device.ts:792
+              slot_ready_13 <= 1'b0;  // gen/blk/device.ts:792
             end
-            if (b_slot == 4'd14) begin  // gen/blk/device.ts:715
-              slot_ready_14 <= 1'b0;  // gen/blk/device.ts:715
+            if (b_slot == 4'd14) begin  // gen/blk/device.ts:792
+              slot_ready_14 <= 1'b0;  // gen/blk/device.ts:792
             end
-            if (b_slot == 4'd15) begin  // gen/blk/device.ts:715
-              slot_ready_15 <= 1'b0;  // gen/blk/device.ts:715
+            if (b_slot == 4'd15) begin  // gen/blk/device.ts:792
+              slot_ready_15 <= 1'b0;  // gen/blk/device.ts:792
             end
-            desc_count <= slot_info_rd0[85:70];  // gen/blk/device.ts:717
-            readable <= slot_info_rd0[69:36];  // gen/blk/device.ts:718
-            writable <= slot_info_rd0[35:2];  // gen/blk/device.ts:719
-            no_writable <= slot_info_rd0[1];  // gen/blk/device.ts:720
-            malformed <= slot_info_rd0[0];  // gen/blk/device.ts:721
-            state <= STATE_CHECK;  // gen/blk/device.ts:722
+            desc_count <= slot_info_rd0[85:70];  // gen/blk/device.ts:794
+            readable <= slot_info_rd0[69:36];  // gen/blk/device.ts:795
+            writable <= slot_info_rd0[35:2];  // gen/blk/device.ts:796
+            no_writable <= slot_info_rd0[1];  // gen/blk/device.ts:797
+            malformed <= slot_info_rd0[0];  // gen/blk/device.ts:798
+            state <= STATE_CHECK;  // gen/blk/device.ts:799
           end
         end
         STATE_CHECK: begin
-          if (no_writable) begin  // gen/blk/device.ts:728
-            if (status_queue_enq_ready) begin  // gen/blk/device.ts:732
-              b_slot <= b_slot + 4'd1;  // gen/blk/device.ts:734
-              state <= STATE_IDLE;  // gen/blk/device.ts:735
+          if (no_writable) begin  // gen/blk/device.ts:805
+            if (status_queue_enq_ready) begin  // gen/blk/device.ts:809
+              b_slot <= b_slot + 4'd1;  // gen/blk/device.ts:811
+              state <= STATE_IDLE;  // gen/blk/device.ts:812
             end
-          end else if (malformed) begin  // gen/blk/device.ts:738
-            b_status_write <= 1'b1;  // gen/blk/device.ts:667
-            state <= STATE_POST;  // gen/blk/device.ts:674
+          end else if (malformed) begin  // gen/blk/device.ts:815
+            b_status_write <= 1'b1;  // gen/blk/device.ts:731
+            state <= STATE_POST;  // gen/blk/device.ts:738
           end else begin
-            state <= STATE_HDR;  // gen/blk/device.ts:739
+            state <= STATE_HDR;  // gen/blk/device.ts:816
           end
         end
         STATE_HDR: begin
-          if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_15 : hdr_done_14) : (b_slot[0] ? hdr_done_13 : hdr_done_12)) : (b_slot[1] ? (b_slot[0] ? hdr_done_11 : hdr_done_10) : (b_slot[0] ? hdr_done_9 : hdr_done_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_7 : hdr_done_6) : (b_slot[0] ? hdr_done_5 : hdr_done_4)) : (b_slot[1] ? (b_slot[0] ? hdr_done_3 : hdr_done_2) : (b_slot[0] ? hdr_done_1 : hdr_done_0)))) begin  // gen/blk/device.ts:742
-            state <= STATE_PREP;  // gen/blk/device.ts:744
+          if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_15 : hdr_done_14) : (b_slot[0] ? hdr_done_13 : hdr_done_12)) : (b_slot[1] ? (b_slot[0] ? hdr_done_11 : hdr_done_10) : (b_slot[0] ? hdr_done_9 : hdr_done_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_7 : hdr_done_6) : (b_slot[0] ? hdr_done_5 : hdr_done_4)) : (b_slot[1] ? (b_slot[0] ? hdr_done_3 : hdr_done_2) : (b_slot[0] ? hdr_done_1 : hdr_done_0)))) begin  // gen/blk/device.ts:819
+            state <= STATE_PREP;  // gen/blk/device.ts:821
           end
         end
         STATE_PREP: begin
-          state <= STATE_DECODE;  // gen/blk/device.ts:778
+          state <= STATE_DECODE;  // gen/blk/device.ts:861
         end
         STATE_DECODE: begin
-          if (blocked) begin  // gen/blk/device.ts:799
-            state <= STATE_DECODE;  // gen/blk/device.ts:799
-          end else if (slot_err) begin  // gen/blk/device.ts:800
-            b_status_write <= 1'b1;  // gen/blk/device.ts:667
-            state <= STATE_POST;  // gen/blk/device.ts:674
-          end else if (t_in | t_out) begin  // gen/blk/device.ts:801
-            if (io_bad) begin  // gen/blk/device.ts:802
-              b_status_write <= 1'b1;  // gen/blk/device.ts:667
-              state <= STATE_POST;  // gen/blk/device.ts:674
+          if (blocked) begin  // gen/blk/device.ts:883
+            state <= STATE_DECODE;  // gen/blk/device.ts:883
+          end else if (slot_err) begin  // gen/blk/device.ts:884
+            b_status_write <= 1'b1;  // gen/blk/device.ts:731
+            state <= STATE_POST;  // gen/blk/device.ts:738
+          end else if (t_in | t_out) begin  // gen/blk/device.ts:885
+            if (io_bad) begin  // gen/blk/device.ts:886
+              b_status_write <= 1'b1;  // gen/blk/device.ts:731
+              state <= STATE_POST;  // gen/blk/device.ts:738
             end else begin
-              if (t_out) begin  // gen/blk/device.ts:803
+              if (t_out) begin  // gen/blk/device.ts:887
                 walk_walking <= 1'b1;  // gen/blk/device.ts:270
+                if (b_slot == 4'd0) begin  // gen/blk/device.ts:890
+                  out_active_0 <= 1'b1;  // gen/blk/device.ts:890
+                end
+                if (b_slot == 4'd1) begin  // gen/blk/device.ts:890
+                  out_active_1 <= 1'b1;  // gen/blk/device.ts:890
+                end
+                if (b_slot == 4'd2) begin  // gen/blk/device.ts:890
+                  out_active_2 <= 1'b1;  // gen/blk/device.ts:890
+                end
+                if (b_slot == 4'd3) begin  // gen/blk/device.ts:890
+                  out_active_3 <= 1'b1;  // gen/blk/device.ts:890
+                end
+                if (b_slot == 4'd4) begin  // gen/blk/device.ts:890
+                  out_active_4 <= 1'b1;  // gen/blk/device.ts:890
+                end
+                if (b_slot == 4'd5) begin  // gen/blk/device.ts:890
+                  out_active_5 <= 1'b1;  // gen/blk/device.ts:890
+                end
+                if (b_slot == 4'd6) begin  // gen/blk/device.ts:890
+                  out_active_6 <= 1'b1;  // gen/blk/device.ts:890
+                end
+                if (b_slot == 4'd7) begin  // gen/blk/device.ts:890
+                  out_active_7 <= 1'b1;  // gen/blk/device.ts:890
+                end
+                if (b_slot == 4'd8) begin  // gen/blk/device.ts:890
+                  out_active_8 <= 1'b1;  // gen/blk/device.ts:890
+                end
+                if (b_slot == 4'd9) begin  // gen/blk/device.ts:890
+                  out_active_9 <= 1'b1;  // gen/blk/device.ts:890
+                end
+                if (b_slot == 4'd10) begin  // gen/blk/device.ts:890
+                  out_active_10 <= 1'b1;  // gen/blk/device.ts:890
+                end
+                if (b_slot == 4'd11) begin  // gen/blk/device.ts:890
+                  out_active_11 <= 1'b1;  // gen/blk/device.ts:890
+                end
+                if (b_slot == 4'd12) begin  // gen/blk/device.ts:890
+                  out_active_12 <= 1'b1;  // gen/blk/device.ts:890
+                end
+                if (b_slot == 4'd13) begin  // gen/blk/device.ts:890
+                  out_active_13 <= 1'b1;  // gen/blk/device.ts:890
+                end
+                if (b_slot == 4'd14) begin  // gen/blk/device.ts:890
+                  out_active_14 <= 1'b1;  // gen/blk/device.ts:890
+                end
+                if (b_slot == 4'd15) begin  // gen/blk/device.ts:890
+                  out_active_15 <= 1'b1;  // gen/blk/device.ts:890
+                end
               end else begin
                 walk_walking <= 1'b1;  // gen/blk/device.ts:270
               end
-              b_status_write <= 1'b1;  // gen/blk/device.ts:667
-              state <= STATE_DATA;  // gen/blk/device.ts:809
+              b_status_write <= 1'b1;  // gen/blk/device.ts:731
+              state <= STATE_DATA;  // gen/blk/device.ts:895
             end
-          end else if (t_flush) begin  // gen/blk/device.ts:812
-            b_status_write <= 1'b1;  // gen/blk/device.ts:667
-            state <= STATE_POST;  // gen/blk/device.ts:674
-          end else if (t_get_id) begin  // gen/blk/device.ts:815
-            if (id_bad) begin  // gen/blk/device.ts:816
-              b_status_write <= 1'b1;  // gen/blk/device.ts:667
-              state <= STATE_POST;  // gen/blk/device.ts:674
+          end else if (t_flush) begin  // gen/blk/device.ts:898
+            b_status_write <= 1'b1;  // gen/blk/device.ts:731
+            state <= STATE_POST;  // gen/blk/device.ts:738
+          end else if (t_get_id) begin  // gen/blk/device.ts:901
+            if (id_bad) begin  // gen/blk/device.ts:902
+              b_status_write <= 1'b1;  // gen/blk/device.ts:731
+              state <= STATE_POST;  // gen/blk/device.ts:738
             end else begin
               walk_walking <= 1'b1;  // gen/blk/device.ts:270
-              b_status_write <= 1'b1;  // gen/blk/device.ts:667
-              state <= STATE_DATA;  // gen/blk/device.ts:821
+              b_status_write <= 1'b1;  // gen/blk/device.ts:731
+              state <= STATE_DATA;  // gen/blk/device.ts:907
             end
-          end else if (t_discard) begin  // gen/blk/device.ts:824
-            if (~features[13]) begin  // gen/blk/device.ts:782
-              b_status_write <= 1'b1;  // gen/blk/device.ts:667
-              state <= STATE_POST;  // gen/blk/device.ts:674
-            end else if (dwz_bad) begin  // gen/blk/device.ts:788
-              b_status_write <= 1'b1;  // gen/blk/device.ts:667
-              state <= STATE_POST;  // gen/blk/device.ts:674
-            end else if (dwz_too_many) begin  // gen/blk/device.ts:789
-              b_status_write <= 1'b1;  // gen/blk/device.ts:667
-              state <= STATE_POST;  // gen/blk/device.ts:674
+          end else if (t_discard) begin  // gen/blk/device.ts:910
+            if (~features[13]) begin  // gen/blk/device.ts:865
+              b_status_write <= 1'b1;  // gen/blk/device.ts:731
+              state <= STATE_POST;  // gen/blk/device.ts:738
+            end else if (dwz_bad) begin  // gen/blk/device.ts:871
+              b_status_write <= 1'b1;  // gen/blk/device.ts:731
+              state <= STATE_POST;  // gen/blk/device.ts:738
+            end else if (dwz_too_many) begin  // gen/blk/device.ts:872
+              b_status_write <= 1'b1;  // gen/blk/device.ts:731
+              state <= STATE_POST;  // gen/blk/device.ts:738
             end else begin
-              state <= STATE_SEG;  // gen/blk/device.ts:795
+              zero_error <= 1'b0;  // gen/blk/device.ts:875
+              state <= STATE_SEG;  // gen/blk/device.ts:879
             end
-          end else if (t_write_zeroes) begin  // gen/blk/device.ts:825
-            if (~features[14]) begin  // gen/blk/device.ts:782
-              b_status_write <= 1'b1;  // gen/blk/device.ts:667
-              state <= STATE_POST;  // gen/blk/device.ts:674
-            end else if (dwz_bad) begin  // gen/blk/device.ts:788
-              b_status_write <= 1'b1;  // gen/blk/device.ts:667
-              state <= STATE_POST;  // gen/blk/device.ts:674
-            end else if (dwz_too_many) begin  // gen/blk/device.ts:789
-              b_status_write <= 1'b1;  // gen/blk/device.ts:667
-              state <= STATE_POST;  // gen/blk/device.ts:674
+          end else if (t_write_zeroes) begin  // gen/blk/device.ts:911
+            if (~features[14]) begin  // gen/blk/device.ts:865
+              b_status_write <= 1'b1;  // gen/blk/device.ts:731
+              state <= STATE_POST;  // gen/blk/device.ts:738
+            end else if (dwz_bad) begin  // gen/blk/device.ts:871
+              b_status_write <= 1'b1;  // gen/blk/device.ts:731
+              state <= STATE_POST;  // gen/blk/device.ts:738
+            end else if (dwz_too_many) begin  // gen/blk/device.ts:872
+              b_status_write <= 1'b1;  // gen/blk/device.ts:731
+              state <= STATE_POST;  // gen/blk/device.ts:738
             end else begin
-              state <= STATE_SEG;  // gen/blk/device.ts:795
+              zero_error <= 1'b0;  // gen/blk/device.ts:875
+              state <= STATE_SEG;  // gen/blk/device.ts:879
             end
           end else begin
-            b_status_write <= 1'b1;  // gen/blk/device.ts:667
-            state <= STATE_POST;  // gen/blk/device.ts:674
+            b_status_write <= 1'b1;  // gen/blk/device.ts:731
+            state <= STATE_POST;  // gen/blk/device.ts:738
           end
         end
         STATE_DATA: begin
-          if (~walk_walking) begin  // gen/blk/device.ts:830
-            state <= STATE_POST;  // gen/blk/device.ts:830
+          if (~walk_walking) begin  // gen/blk/device.ts:916
+            state <= STATE_POST;  // gen/blk/device.ts:916
           end
         end
         STATE_SEG: begin
           walk_walking <= 1'b1;  // gen/blk/device.ts:270
-          state <= STATE_SEG_WAIT;  // gen/blk/device.ts:835
+          state <= STATE_SEG_WAIT;  // gen/blk/device.ts:921
         end
         STATE_SEG_WAIT: begin
-          if (dma_idle) begin  // gen/blk/device.ts:838
-            state <= STATE_SEG_EVAL;  // gen/blk/device.ts:840
+          if (dma_idle) begin  // gen/blk/device.ts:924
+            state <= STATE_SEG_EVAL;  // gen/blk/device.ts:926
           end
         end
         STATE_SEG_EVAL: begin
-          state <= STATE_SEG_CHECK;  // gen/blk/device.ts:856
+          state <= STATE_SEG_CHECK;  // gen/blk/device.ts:942
         end
         STATE_SEG_CHECK: begin
-          if (slot_err | (seg_pass2 & (seg_unsupp | seg_ioerr))) begin  // gen/blk/device.ts:859
-            b_status_write <= 1'b1;  // gen/blk/device.ts:667
-            state <= STATE_POST;  // gen/blk/device.ts:674
-          end else if (seg_unsupp) begin  // gen/blk/device.ts:860
-            b_status_write <= 1'b1;  // gen/blk/device.ts:667
-            state <= STATE_POST;  // gen/blk/device.ts:674
-          end else if (seg_ioerr) begin  // gen/blk/device.ts:861
-            b_status_write <= 1'b1;  // gen/blk/device.ts:667
-            state <= STATE_POST;  // gen/blk/device.ts:674
-          end else if (seg_pass2) begin  // gen/blk/device.ts:862
-            zero_done <= seg_empty;  // gen/blk/device.ts:874
-            state <= STATE_ZERO;  // gen/blk/device.ts:875
-          end else if (1'b0) begin  // gen/blk/device.ts:877
-            b_status_write <= 1'b1;  // gen/blk/device.ts:667
-            state <= STATE_POST;  // gen/blk/device.ts:674
+          if (slot_err | (seg_pass2 & (seg_unsupp | seg_ioerr))) begin  // gen/blk/device.ts:945
+            b_status_write <= 1'b1;  // gen/blk/device.ts:731
+            state <= STATE_POST;  // gen/blk/device.ts:738
+          end else if (seg_unsupp) begin  // gen/blk/device.ts:946
+            b_status_write <= 1'b1;  // gen/blk/device.ts:731
+            state <= STATE_POST;  // gen/blk/device.ts:738
+          end else if (seg_ioerr) begin  // gen/blk/device.ts:947
+            b_status_write <= 1'b1;  // gen/blk/device.ts:731
+            state <= STATE_POST;  // gen/blk/device.ts:738
+          end else if (seg_pass2) begin  // gen/blk/device.ts:948
+            zero_done <= seg_empty;  // gen/blk/device.ts:960
+            state <= STATE_ZERO;  // gen/blk/device.ts:961
+          end else if (1'b0) begin  // gen/blk/device.ts:963
+            b_status_write <= 1'b1;  // gen/blk/device.ts:731
+            state <= STATE_POST;  // gen/blk/device.ts:738
           end else begin
-            state <= STATE_SEG;  // gen/blk/device.ts:881
+            state <= STATE_SEG;  // gen/blk/device.ts:967
           end
         end
         STATE_ZERO: begin
-          if (store_wr_ready & (~zero_done)) begin  // gen/blk/device.ts:885
-            zero_done <= zero_left == 40'd1;  // gen/blk/device.ts:888
+          if (store_wr_ready & (~zero_done)) begin  // gen/blk/device.ts:971
+            zero_done <= zero_left == 40'd1;  // gen/blk/device.ts:974
           end
-          if (zero_done) begin  // gen/blk/device.ts:890
-            if (seg_last) begin  // gen/blk/device.ts:891
-              b_status_write <= 1'b1;  // gen/blk/device.ts:667
-              state <= STATE_POST;  // gen/blk/device.ts:674
+          if (zero_done) begin  // gen/blk/device.ts:976
+            if (seg_last) begin  // gen/blk/device.ts:978
+              if (~store_wr_pending) begin  // gen/blk/device.ts:979
+                b_status_write <= 1'b1;  // gen/blk/device.ts:731
+                state <= STATE_POST;  // gen/blk/device.ts:738
+              end
             end else begin
-              state <= STATE_SEG;  // gen/blk/device.ts:893
+              state <= STATE_SEG;  // gen/blk/device.ts:982
             end
           end
         end
         STATE_POST: begin
-          if (status_queue_enq_ready) begin  // gen/blk/device.ts:900
-            b_slot <= b_slot + 4'd1;  // gen/blk/device.ts:901
-            state <= STATE_IDLE;  // gen/blk/device.ts:902
+          if (status_queue_enq_ready) begin  // gen/blk/device.ts:989
+            b_slot <= b_slot + 4'd1;  // gen/blk/device.ts:990
+            state <= STATE_IDLE;  // gen/blk/device.ts:991
           end
         end
         default: begin end
@@ -1750,63 +2049,67 @@ module virtio_blk_w64_2b1a68ea1c (
       end
     end
     cap_slot_q <= _and_7 ? mem_wr_addr[6:3] : _add_4[6:3];  // gen/blk/device.ts:491
-    cap_strb_q <= {_or_11, _or_13, _or_15, _or_17, _or_19, _or_21, _or_23, _or_25, _or_27, _or_29, _or_31, _or_33, _or_35, _or_37, _or_39, _or_41};  // gen/blk/device.ts:492
-    if (rd_order_deq_valid & ((~(~(rd_order_deq_data[27] & rd_order_deq_data[13]))) | store_rdata_valid)) begin  // gen/blk/device.ts:573
-      rd_out_data <= {(rd_order_deq_data[27] ? (rd_order_deq_data[26] ? (((((rd_order_deq_data[24:22] == 3'd2) ? {56'd0, rd_order_deq_data[21:14]} : 64'd0) | ((rd_order_deq_data[25] & (rd_order_deq_data[24:22] == 3'd4)) ? {8'd102, 8'd45, 8'd111, 8'd105, 8'd116, 8'd114, 8'd105, 8'd118} : 64'd0)) | ((rd_order_deq_data[25] & (rd_order_deq_data[24:22] == 3'd5)) ? {8'd32, 8'd107, 8'd108, 8'd98, 8'd32, 8'd97, 8'd103, 8'd112} : 64'd0)) | ((rd_order_deq_data[25] & (rd_order_deq_data[24:22] == 3'd6)) ? {8'd0, 8'd0, 8'd0, 8'd0, 8'd49, 8'd48, 8'd48, 8'd48} : 64'd0)) : 64'd0) : store_rdata_data[127:64]), (rd_order_deq_data[13] ? (rd_order_deq_data[12] ? (((((rd_order_deq_data[10:8] == 3'd2) ? {56'd0, rd_order_deq_data[7:0]} : 64'd0) | ((rd_order_deq_data[11] & (rd_order_deq_data[10:8] == 3'd4)) ? {8'd102, 8'd45, 8'd111, 8'd105, 8'd116, 8'd114, 8'd105, 8'd118} : 64'd0)) | ((rd_order_deq_data[11] & (rd_order_deq_data[10:8] == 3'd5)) ? {8'd32, 8'd107, 8'd108, 8'd98, 8'd32, 8'd97, 8'd103, 8'd112} : 64'd0)) | ((rd_order_deq_data[11] & (rd_order_deq_data[10:8] == 3'd6)) ? {8'd0, 8'd0, 8'd0, 8'd0, 8'd49, 8'd48, 8'd48, 8'd48} : 64'd0)) : 64'd0) : store_rdata_data[63:0])};  // gen/blk/device.ts:574
+    cap_strb_q <= {_or_14, _or_16, _or_18, _or_20, _or_22, _or_24, _or_26, _or_28, _or_30, _or_32, _or_34, _or_36, _or_38, _or_40, _or_42, _or_44};  // gen/blk/device.ts:492
+    if (scan_busy) begin  // gen/blk/device.ts:545
+    end else if (store_werr & (~store_werr_zero)) begin  // gen/blk/device.ts:549
+      scan_word <= store_werr_word;  // gen/blk/device.ts:552
     end
-    case (s_state)  // gen/blk/device.ts:616
+    if (rd_order_deq_valid & ((~(~(rd_order_deq_data[35] & rd_order_deq_data[17]))) | store_rdata_valid)) begin  // gen/blk/device.ts:627
+      rd_out_data <= {(rd_order_deq_data[35] ? (rd_order_deq_data[34] ? (((((rd_order_deq_data[32:30] == 3'd2) ? {56'd0, ((_and_10 & rd_err_pending) ? 8'd1 : rd_order_deq_data[25:18])} : 64'd0) | ((rd_order_deq_data[33] & (rd_order_deq_data[32:30] == 3'd4)) ? {8'd102, 8'd45, 8'd111, 8'd105, 8'd116, 8'd114, 8'd105, 8'd118} : 64'd0)) | ((rd_order_deq_data[33] & (rd_order_deq_data[32:30] == 3'd5)) ? {8'd32, 8'd107, 8'd108, 8'd98, 8'd32, 8'd97, 8'd103, 8'd112} : 64'd0)) | ((rd_order_deq_data[33] & (rd_order_deq_data[32:30] == 3'd6)) ? {8'd0, 8'd0, 8'd0, 8'd0, 8'd49, 8'd48, 8'd48, 8'd48} : 64'd0)) : 64'd0) : store_rdata_data[127:64]), (rd_order_deq_data[17] ? (rd_order_deq_data[16] ? (((((rd_order_deq_data[14:12] == 3'd2) ? {56'd0, ((((rd_order_deq_data[17] & rd_order_deq_data[16]) & (rd_order_deq_data[14:12] == 3'd2)) & rd_err_pending) ? 8'd1 : rd_order_deq_data[7:0])} : 64'd0) | ((rd_order_deq_data[15] & (rd_order_deq_data[14:12] == 3'd4)) ? {8'd102, 8'd45, 8'd111, 8'd105, 8'd116, 8'd114, 8'd105, 8'd118} : 64'd0)) | ((rd_order_deq_data[15] & (rd_order_deq_data[14:12] == 3'd5)) ? {8'd32, 8'd107, 8'd108, 8'd98, 8'd32, 8'd97, 8'd103, 8'd112} : 64'd0)) | ((rd_order_deq_data[15] & (rd_order_deq_data[14:12] == 3'd6)) ? {8'd0, 8'd0, 8'd0, 8'd0, 8'd49, 8'd48, 8'd48, 8'd48} : 64'd0)) : 64'd0) : store_rdata_data[63:0])};  // gen/blk/device.ts:628
+    end
+    case (s_state)  // gen/blk/device.ts:679
       S_STATE_READS: begin
-        if (~_sub_9[15]) begin  // gen/blk/device.ts:629
-          s_write_mark <= store_wr_accepted;  // gen/blk/device.ts:630
+        if (~_sub_12[15]) begin  // gen/blk/device.ts:692
+          s_write_mark <= store_wr_accepted;  // gen/blk/device.ts:693
         end
       end
       default: begin end
     endcase
-    case (state)  // gen/blk/device.ts:712
+    case (state)  // gen/blk/device.ts:789
       STATE_CHECK: begin
-        out_data <= readable - 34'd16;  // gen/blk/device.ts:726
-        in_data <= writable - 34'd1;  // gen/blk/device.ts:727
-        if (no_writable) begin  // gen/blk/device.ts:728
-        end else if (malformed) begin  // gen/blk/device.ts:738
-          b_status <= 8'd1;  // gen/blk/device.ts:666
-          written <= 34'd0;  // gen/blk/device.ts:672
-          fence <= 1'b1;  // gen/blk/device.ts:673
+        out_data <= readable - 34'd16;  // gen/blk/device.ts:803
+        in_data <= writable - 34'd1;  // gen/blk/device.ts:804
+        if (no_writable) begin  // gen/blk/device.ts:805
+        end else if (malformed) begin  // gen/blk/device.ts:815
+          b_status <= 8'd1;  // gen/blk/device.ts:730
+          written <= 34'd0;  // gen/blk/device.ts:736
+          fence <= 1'b1;  // gen/blk/device.ts:737
         end
       end
       STATE_HDR: begin
-        if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_15 : hdr_done_14) : (b_slot[0] ? hdr_done_13 : hdr_done_12)) : (b_slot[1] ? (b_slot[0] ? hdr_done_11 : hdr_done_10) : (b_slot[0] ? hdr_done_9 : hdr_done_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_7 : hdr_done_6) : (b_slot[0] ? hdr_done_5 : hdr_done_4)) : (b_slot[1] ? (b_slot[0] ? hdr_done_3 : hdr_done_2) : (b_slot[0] ? hdr_done_1 : hdr_done_0)))) begin  // gen/blk/device.ts:742
-          cap <= capture_rd0;  // gen/blk/device.ts:743
+        if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_15 : hdr_done_14) : (b_slot[0] ? hdr_done_13 : hdr_done_12)) : (b_slot[1] ? (b_slot[0] ? hdr_done_11 : hdr_done_10) : (b_slot[0] ? hdr_done_9 : hdr_done_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_7 : hdr_done_6) : (b_slot[0] ? hdr_done_5 : hdr_done_4)) : (b_slot[1] ? (b_slot[0] ? hdr_done_3 : hdr_done_2) : (b_slot[0] ? hdr_done_1 : hdr_done_0)))) begin  // gen/blk/device.ts:819
+          cap <= capture_rd0;  // gen/blk/device.ts:820
         end
       end
       STATE_PREP: begin
-        blocked <= ((((cap[31:0] == 32'd1) | (cap[31:0] == 32'd11)) | (cap[31:0] == 32'd13)) & (wr_outstanding != 8'd0)) | ((cap[31:0] == 32'd0) & ((~rd_quiet) | store_wr_pending));  // gen/blk/device.ts:750
-        t_in <= cap[31:0] == 32'd0;  // gen/blk/device.ts:751
-        t_out <= cap[31:0] == 32'd1;  // gen/blk/device.ts:752
-        t_flush <= cap[31:0] == 32'd4;  // gen/blk/device.ts:753
-        t_get_id <= cap[31:0] == 32'd8;  // gen/blk/device.ts:754
-        t_discard <= cap[31:0] == 32'd11;  // gen/blk/device.ts:755
-        t_write_zeroes <= cap[31:0] == 32'd13;  // gen/blk/device.ts:756
-        io_bad <= (cap[31:0] == 32'd1) ? (((in_data != 34'd0) | (out_data[8:0] != 9'd0)) | (~((cap[127:64] <= 64'd500) & ({39'd0, out_data[33:9]} <= (64'd500 - cap[127:64]))))) : (((out_data != 34'd0) | (in_data[8:0] != 9'd0)) | (~((cap[127:64] <= 64'd500) & ({39'd0, in_data[33:9]} <= (64'd500 - cap[127:64])))));  // gen/blk/device.ts:767
-        storage_off <= {cap[72:64], 9'd0};  // gen/blk/device.ts:768
-        id_len <= (in_data < 34'd20) ? in_data : 34'd20;  // gen/blk/device.ts:769
-        id_bad <= out_data != 34'd0;  // gen/blk/device.ts:771
-        dwz_bad <= ((writable != 34'd1) | (out_data == 34'd0)) | (out_data[3:0] != 4'd0);  // gen/blk/device.ts:773
-        dwz_too_many <= (cap[31:0] == 32'd11) ? (out_data[33:4] > 30'd3) : (out_data[33:4] > 30'd2);  // gen/blk/device.ts:775
+        blocked <= (((((cap[31:0] == 32'd1) | (cap[31:0] == 32'd11)) | (cap[31:0] == 32'd13)) & (wr_outstanding != 8'd0)) | ((cap[31:0] == 32'd0) & ((~rd_quiet) | store_wr_pending))) | (((cap[31:0] == 32'd0) | (cap[31:0] == 32'd8)) & (status_queue_deq_valid | (~(s_state == S_STATE_IDLE))));  // gen/blk/device.ts:827
+        t_in <= cap[31:0] == 32'd0;  // gen/blk/device.ts:834
+        t_out <= cap[31:0] == 32'd1;  // gen/blk/device.ts:835
+        t_flush <= cap[31:0] == 32'd4;  // gen/blk/device.ts:836
+        t_get_id <= cap[31:0] == 32'd8;  // gen/blk/device.ts:837
+        t_discard <= cap[31:0] == 32'd11;  // gen/blk/device.ts:838
+        t_write_zeroes <= cap[31:0] == 32'd13;  // gen/blk/device.ts:839
+        io_bad <= (cap[31:0] == 32'd1) ? (((in_data != 34'd0) | (out_data[8:0] != 9'd0)) | (~((cap[127:64] <= 64'd500) & ({39'd0, out_data[33:9]} <= (64'd500 - cap[127:64]))))) : (((out_data != 34'd0) | (in_data[8:0] != 9'd0)) | (~((cap[127:64] <= 64'd500) & ({39'd0, in_data[33:9]} <= (64'd500 - cap[127:64])))));  // gen/blk/device.ts:850
+        storage_off <= {cap[72:64], 9'd0};  // gen/blk/device.ts:851
+        id_len <= (in_data < 34'd20) ? in_data : 34'd20;  // gen/blk/device.ts:852
+        id_bad <= out_data != 34'd0;  // gen/blk/device.ts:854
+        dwz_bad <= ((writable != 34'd1) | (out_data == 34'd0)) | (out_data[3:0] != 4'd0);  // gen/blk/device.ts:856
+        dwz_too_many <= (cap[31:0] == 32'd11) ? (out_data[33:4] > 30'd3) : (out_data[33:4] > 30'd2);  // gen/blk/device.ts:858
       end
       STATE_DECODE: begin
-        blocked <= (((t_out | t_discard) | t_write_zeroes) & (wr_outstanding != 8'd0)) | (t_in & ((~rd_quiet) | store_wr_pending));  // gen/blk/device.ts:798
-        if (blocked) begin  // gen/blk/device.ts:799
-        end else if (slot_err) begin  // gen/blk/device.ts:800
-          b_status <= 8'd1;  // gen/blk/device.ts:666
-          written <= 34'd0;  // gen/blk/device.ts:672
-          fence <= 1'b1;  // gen/blk/device.ts:673
-        end else if (t_in | t_out) begin  // gen/blk/device.ts:801
-          if (io_bad) begin  // gen/blk/device.ts:802
-            b_status <= 8'd1;  // gen/blk/device.ts:666
-            written <= 34'd0;  // gen/blk/device.ts:672
-            fence <= 1'b1;  // gen/blk/device.ts:673
+        blocked <= ((((t_out | t_discard) | t_write_zeroes) & (wr_outstanding != 8'd0)) | (t_in & ((~rd_quiet) | store_wr_pending))) | ((t_in | t_get_id) & (status_queue_deq_valid | (~(s_state == S_STATE_IDLE))));  // gen/blk/device.ts:882
+        if (blocked) begin  // gen/blk/device.ts:883
+        end else if (slot_err) begin  // gen/blk/device.ts:884
+          b_status <= 8'd1;  // gen/blk/device.ts:730
+          written <= 34'd0;  // gen/blk/device.ts:736
+          fence <= 1'b1;  // gen/blk/device.ts:737
+        end else if (t_in | t_out) begin  // gen/blk/device.ts:885
+          if (io_bad) begin  // gen/blk/device.ts:886
+            b_status <= 8'd1;  // gen/blk/device.ts:730
+            written <= 34'd0;  // gen/blk/device.ts:736
+            fence <= 1'b1;  // gen/blk/device.ts:737
           end else begin
-            if (t_out) begin  // gen/blk/device.ts:803
+            if (t_out) begin  // gen/blk/device.ts:887
               walk_dir <= 1'b0;  // gen/blk/device.ts:271
               walk_off <= 34'd16;  // gen/blk/device.ts:272
               walk_end <= readable;  // gen/blk/device.ts:273
@@ -1821,19 +2124,19 @@ module virtio_blk_w64_2b1a68ea1c (
               walk_idx <= 4'd0;  // gen/blk/device.ts:275
               walk_pos <= 34'd0;  // gen/blk/device.ts:276
             end
-            b_status <= 8'd0;  // gen/blk/device.ts:666
-            written <= t_out ? 34'd0 : in_data;  // gen/blk/device.ts:807
-            fence <= t_out;  // gen/blk/device.ts:808
+            b_status <= 8'd0;  // gen/blk/device.ts:730
+            written <= t_out ? 34'd0 : in_data;  // gen/blk/device.ts:893
+            fence <= t_out;  // gen/blk/device.ts:894
           end
-        end else if (t_flush) begin  // gen/blk/device.ts:812
-          b_status <= features[9] ? 8'd0 : 8'd2;  // gen/blk/device.ts:666
-          written <= 34'd0;  // gen/blk/device.ts:672
-          fence <= 1'b1;  // gen/blk/device.ts:673
-        end else if (t_get_id) begin  // gen/blk/device.ts:815
-          if (id_bad) begin  // gen/blk/device.ts:816
-            b_status <= 8'd1;  // gen/blk/device.ts:666
-            written <= 34'd0;  // gen/blk/device.ts:672
-            fence <= 1'b1;  // gen/blk/device.ts:673
+        end else if (t_flush) begin  // gen/blk/device.ts:898
+          b_status <= features[9] ? 8'd0 : 8'd2;  // gen/blk/device.ts:730
+          written <= 34'd0;  // gen/blk/device.ts:736
+          fence <= 1'b1;  // gen/blk/device.ts:737
+        end else if (t_get_id) begin  // gen/blk/device.ts:901
+          if (id_bad) begin  // gen/blk/device.ts:902
+            b_status <= 8'd1;  // gen/blk/device.ts:730
+            written <= 34'd0;  // gen/blk/device.ts:736
+            fence <= 1'b1;  // gen/blk/device.ts:737
           end else begin
             walk_dir <= 1'b1;  // gen/blk/device.ts:271
             walk_off <= 34'd0;  // gen/blk/device.ts:272
@@ -1841,52 +2144,52 @@ module virtio_blk_w64_2b1a68ea1c (
             walk_dev <= 19'd262176;  // gen/blk/device.ts:274
             walk_idx <= 4'd0;  // gen/blk/device.ts:275
             walk_pos <= 34'd0;  // gen/blk/device.ts:276
-            b_status <= 8'd0;  // gen/blk/device.ts:666
-            written <= id_len;  // gen/blk/device.ts:819
-            fence <= 1'b0;  // gen/blk/device.ts:820
+            b_status <= 8'd0;  // gen/blk/device.ts:730
+            written <= id_len;  // gen/blk/device.ts:905
+            fence <= 1'b0;  // gen/blk/device.ts:906
           end
-        end else if (t_discard) begin  // gen/blk/device.ts:824
-          if (~features[13]) begin  // gen/blk/device.ts:782
-            b_status <= 8'd2;  // gen/blk/device.ts:666
-            written <= 34'd0;  // gen/blk/device.ts:672
-            fence <= 1'b1;  // gen/blk/device.ts:673
-          end else if (dwz_bad) begin  // gen/blk/device.ts:788
-            b_status <= 8'd1;  // gen/blk/device.ts:666
-            written <= 34'd0;  // gen/blk/device.ts:672
-            fence <= 1'b1;  // gen/blk/device.ts:673
-          end else if (dwz_too_many) begin  // gen/blk/device.ts:789
-            b_status <= 8'd2;  // gen/blk/device.ts:666
-            written <= 34'd0;  // gen/blk/device.ts:672
-            fence <= 1'b1;  // gen/blk/device.ts:673
+        end else if (t_discard) begin  // gen/blk/device.ts:910
+          if (~features[13]) begin  // gen/blk/device.ts:865
+            b_status <= 8'd2;  // gen/blk/device.ts:730
+            written <= 34'd0;  // gen/blk/device.ts:736
+            fence <= 1'b1;  // gen/blk/device.ts:737
+          end else if (dwz_bad) begin  // gen/blk/device.ts:871
+            b_status <= 8'd1;  // gen/blk/device.ts:730
+            written <= 34'd0;  // gen/blk/device.ts:736
+            fence <= 1'b1;  // gen/blk/device.ts:737
+          end else if (dwz_too_many) begin  // gen/blk/device.ts:872
+            b_status <= 8'd2;  // gen/blk/device.ts:730
+            written <= 34'd0;  // gen/blk/device.ts:736
+            fence <= 1'b1;  // gen/blk/device.ts:737
           end else begin
-            is_discard <= 1'b1;  // gen/blk/device.ts:791
-            seg_idx <= 9'd0;  // gen/blk/device.ts:792
-            seg_count <= out_data[12:4];  // gen/blk/device.ts:793
-            seg_pass2 <= 1'b0;  // gen/blk/device.ts:794
+            is_discard <= 1'b1;  // gen/blk/device.ts:874
+            seg_idx <= 9'd0;  // gen/blk/device.ts:876
+            seg_count <= out_data[12:4];  // gen/blk/device.ts:877
+            seg_pass2 <= 1'b0;  // gen/blk/device.ts:878
           end
-        end else if (t_write_zeroes) begin  // gen/blk/device.ts:825
-          if (~features[14]) begin  // gen/blk/device.ts:782
-            b_status <= 8'd2;  // gen/blk/device.ts:666
-            written <= 34'd0;  // gen/blk/device.ts:672
-            fence <= 1'b1;  // gen/blk/device.ts:673
-          end else if (dwz_bad) begin  // gen/blk/device.ts:788
-            b_status <= 8'd1;  // gen/blk/device.ts:666
-            written <= 34'd0;  // gen/blk/device.ts:672
-            fence <= 1'b1;  // gen/blk/device.ts:673
-          end else if (dwz_too_many) begin  // gen/blk/device.ts:789
-            b_status <= 8'd2;  // gen/blk/device.ts:666
-            written <= 34'd0;  // gen/blk/device.ts:672
-            fence <= 1'b1;  // gen/blk/device.ts:673
+        end else if (t_write_zeroes) begin  // gen/blk/device.ts:911
+          if (~features[14]) begin  // gen/blk/device.ts:865
+            b_status <= 8'd2;  // gen/blk/device.ts:730
+            written <= 34'd0;  // gen/blk/device.ts:736
+            fence <= 1'b1;  // gen/blk/device.ts:737
+          end else if (dwz_bad) begin  // gen/blk/device.ts:871
+            b_status <= 8'd1;  // gen/blk/device.ts:730
+            written <= 34'd0;  // gen/blk/device.ts:736
+            fence <= 1'b1;  // gen/blk/device.ts:737
+          end else if (dwz_too_many) begin  // gen/blk/device.ts:872
+            b_status <= 8'd2;  // gen/blk/device.ts:730
+            written <= 34'd0;  // gen/blk/device.ts:736
+            fence <= 1'b1;  // gen/blk/device.ts:737
           end else begin
-            is_discard <= 1'b0;  // gen/blk/device.ts:791
-            seg_idx <= 9'd0;  // gen/blk/device.ts:792
-            seg_count <= out_data[12:4];  // gen/blk/device.ts:793
-            seg_pass2 <= 1'b0;  // gen/blk/device.ts:794
+            is_discard <= 1'b0;  // gen/blk/device.ts:874
+            seg_idx <= 9'd0;  // gen/blk/device.ts:876
+            seg_count <= out_data[12:4];  // gen/blk/device.ts:877
+            seg_pass2 <= 1'b0;  // gen/blk/device.ts:878
           end
         end else begin
-          b_status <= 8'd2;  // gen/blk/device.ts:666
-          written <= 34'd0;  // gen/blk/device.ts:672
-          fence <= 1'b1;  // gen/blk/device.ts:673
+          b_status <= 8'd2;  // gen/blk/device.ts:730
+          written <= 34'd0;  // gen/blk/device.ts:736
+          fence <= 1'b1;  // gen/blk/device.ts:737
         end
       end
       STATE_SEG: begin
@@ -1898,55 +2201,57 @@ module virtio_blk_w64_2b1a68ea1c (
         walk_pos <= 34'd0;  // gen/blk/device.ts:276
       end
       STATE_SEG_WAIT: begin
-        if (dma_idle) begin  // gen/blk/device.ts:838
-          cap <= capture_rd0;  // gen/blk/device.ts:839
+        if (dma_idle) begin  // gen/blk/device.ts:924
+          cap <= capture_rd0;  // gen/blk/device.ts:925
         end
       end
       STATE_SEG_EVAL: begin
-        seg_unsupp <= (cap[127:97] != 31'd0) | (is_discard & cap[96]);  // gen/blk/device.ts:847
-        seg_ioerr <= (cap[95:64] > (is_discard ? 32'd64 : 32'd48)) | (~((cap[63:0] <= 64'd500) & ({32'd0, cap[95:64]} <= (64'd500 - cap[63:0]))));  // gen/blk/device.ts:853
-        seg_last <= (seg_idx + 9'd1) == seg_count;  // gen/blk/device.ts:854
-        seg_empty <= cap[95:64] == 32'd0;  // gen/blk/device.ts:855
+        seg_unsupp <= (cap[127:97] != 31'd0) | (is_discard & cap[96]);  // gen/blk/device.ts:933
+        seg_ioerr <= (cap[95:64] > (is_discard ? 32'd64 : 32'd48)) | (~((cap[63:0] <= 64'd500) & ({32'd0, cap[95:64]} <= (64'd500 - cap[63:0]))));  // gen/blk/device.ts:939
+        seg_last <= (seg_idx + 9'd1) == seg_count;  // gen/blk/device.ts:940
+        seg_empty <= cap[95:64] == 32'd0;  // gen/blk/device.ts:941
       end
       STATE_SEG_CHECK: begin
-        if (slot_err | (seg_pass2 & (seg_unsupp | seg_ioerr))) begin  // gen/blk/device.ts:859
-          b_status <= 8'd1;  // gen/blk/device.ts:666
-          written <= 34'd0;  // gen/blk/device.ts:672
-          fence <= 1'b1;  // gen/blk/device.ts:673
-        end else if (seg_unsupp) begin  // gen/blk/device.ts:860
-          b_status <= 8'd2;  // gen/blk/device.ts:666
-          written <= 34'd0;  // gen/blk/device.ts:672
-          fence <= 1'b1;  // gen/blk/device.ts:673
-        end else if (seg_ioerr) begin  // gen/blk/device.ts:861
-          b_status <= 8'd1;  // gen/blk/device.ts:666
-          written <= 34'd0;  // gen/blk/device.ts:672
-          fence <= 1'b1;  // gen/blk/device.ts:673
-        end else if (seg_pass2) begin  // gen/blk/device.ts:862
-          zero_line <= {cap[8:0], 6'd0};  // gen/blk/device.ts:864
-          zero_left <= {8'd0, cap[95:64]} << 5;  // gen/blk/device.ts:869
-        end else if (1'b0) begin  // gen/blk/device.ts:877
-          b_status <= 8'd1;  // gen/blk/device.ts:666
-          written <= 34'd0;  // gen/blk/device.ts:672
-          fence <= 1'b1;  // gen/blk/device.ts:673
+        if (slot_err | (seg_pass2 & (seg_unsupp | seg_ioerr))) begin  // gen/blk/device.ts:945
+          b_status <= 8'd1;  // gen/blk/device.ts:730
+          written <= 34'd0;  // gen/blk/device.ts:736
+          fence <= 1'b1;  // gen/blk/device.ts:737
+        end else if (seg_unsupp) begin  // gen/blk/device.ts:946
+          b_status <= 8'd2;  // gen/blk/device.ts:730
+          written <= 34'd0;  // gen/blk/device.ts:736
+          fence <= 1'b1;  // gen/blk/device.ts:737
+        end else if (seg_ioerr) begin  // gen/blk/device.ts:947
+          b_status <= 8'd1;  // gen/blk/device.ts:730
+          written <= 34'd0;  // gen/blk/device.ts:736
+          fence <= 1'b1;  // gen/blk/device.ts:737
+        end else if (seg_pass2) begin  // gen/blk/device.ts:948
+          zero_line <= {cap[8:0], 6'd0};  // gen/blk/device.ts:950
+          zero_left <= {8'd0, cap[95:64]} << 5;  // gen/blk/device.ts:955
+        end else if (1'b0) begin  // gen/blk/device.ts:963
+          b_status <= 8'd1;  // gen/blk/device.ts:730
+          written <= 34'd0;  // gen/blk/device.ts:736
+          fence <= 1'b1;  // gen/blk/device.ts:737
         end else begin
-          seg_idx <= seg_last ? 9'd0 : (seg_idx + 9'd1);  // gen/blk/device.ts:879
-          if (seg_last) begin  // gen/blk/device.ts:880
-            seg_pass2 <= 1'b1;  // gen/blk/device.ts:880
+          seg_idx <= seg_last ? 9'd0 : (seg_idx + 9'd1);  // gen/blk/device.ts:965
+          if (seg_last) begin  // gen/blk/device.ts:966
+            seg_pass2 <= 1'b1;  // gen/blk/device.ts:966
           end
         end
       end
       STATE_ZERO: begin
-        if (store_wr_ready & (~zero_done)) begin  // gen/blk/device.ts:885
-          zero_line <= zero_line + 15'd2;  // gen/blk/device.ts:886
-          zero_left <= zero_left - 40'd1;  // gen/blk/device.ts:887
+        if (store_wr_ready & (~zero_done)) begin  // gen/blk/device.ts:971
+          zero_line <= zero_line + 15'd2;  // gen/blk/device.ts:972
+          zero_left <= zero_left - 40'd1;  // gen/blk/device.ts:973
         end
-        if (zero_done) begin  // gen/blk/device.ts:890
-          if (seg_last) begin  // gen/blk/device.ts:891
-            b_status <= 8'd0;  // gen/blk/device.ts:666
-            written <= 34'd0;  // gen/blk/device.ts:672
-            fence <= 1'b1;  // gen/blk/device.ts:673
+        if (zero_done) begin  // gen/blk/device.ts:976
+          if (seg_last) begin  // gen/blk/device.ts:978
+            if (~store_wr_pending) begin  // gen/blk/device.ts:979
+              b_status <= zero_error ? 8'd1 : 8'd0;  // gen/blk/device.ts:730
+              written <= 34'd0;  // gen/blk/device.ts:736
+              fence <= 1'b1;  // gen/blk/device.ts:737
+            end
           end else begin
-            seg_idx <= seg_idx + 9'd1;  // gen/blk/device.ts:892
+            seg_idx <= seg_idx + 9'd1;  // gen/blk/device.ts:981
           end
         end
       end
@@ -1967,7 +2272,7 @@ module virtio_blk_w64_2b1a68ea1c (
       slot_info[f_slot] <= {f_count, f_readable, f_writable, (f_writable == 34'd0), (~((f_writable == 34'd0) | ((((f_writable != 34'd0) & (f_count <= 16'd8)) & (~f_too_big)) & (f_readable >= 34'd16))))};
     end
   end
-  assign slot_info_rd0 = slot_info[b_slot];  // gen/blk/device.ts:716
+  assign slot_info_rd0 = slot_info[b_slot];  // gen/blk/device.ts:793
   always @(posedge clk) begin  // gen/blk/device.ts:318
     if (f_state == F_STATE_STORE) begin
       slot_status_at[f_slot] <= f_status_at;
@@ -1979,28 +2284,34 @@ module virtio_blk_w64_2b1a68ea1c (
       slot_used[f_slot] <= {f_queue, f_id, f_slots};
     end
   end
-  assign slot_used_rd0 = slot_used[completions_deq_data[36:33]];  // gen/blk/device.ts:591
+  assign slot_used_rd0 = slot_used[completions_deq_data[36:33]];  // gen/blk/device.ts:653
   always @(posedge clk) begin  // gen/blk/device.ts:483
     if ((mem_wr_valid & mem_wr_ready) & _or_6) begin
-      if (_cat_44[0]) capture[_and_7 ? mem_wr_addr[6:3] : _add_4[6:3]][7:0] <= _cat_43[7:0];
-      if (_cat_44[1]) capture[_and_7 ? mem_wr_addr[6:3] : _add_4[6:3]][15:8] <= _cat_43[15:8];
-      if (_cat_44[2]) capture[_and_7 ? mem_wr_addr[6:3] : _add_4[6:3]][23:16] <= _cat_43[23:16];
-      if (_cat_44[3]) capture[_and_7 ? mem_wr_addr[6:3] : _add_4[6:3]][31:24] <= _cat_43[31:24];
-      if (_cat_44[4]) capture[_and_7 ? mem_wr_addr[6:3] : _add_4[6:3]][39:32] <= _cat_43[39:32];
-      if (_cat_44[5]) capture[_and_7 ? mem_wr_addr[6:3] : _add_4[6:3]][47:40] <= _cat_43[47:40];
-      if (_cat_44[6]) capture[_and_7 ? mem_wr_addr[6:3] : _add_4[6:3]][55:48] <= _cat_43[55:48];
-      if (_cat_44[7]) capture[_and_7 ? mem_wr_addr[6:3] : _add_4[6:3]][63:56] <= _cat_43[63:56];
-      if (_cat_44[8]) capture[_and_7 ? mem_wr_addr[6:3] : _add_4[6:3]][71:64] <= _cat_43[71:64];
-      if (_cat_44[9]) capture[_and_7 ? mem_wr_addr[6:3] : _add_4[6:3]][79:72] <= _cat_43[79:72];
-      if (_cat_44[10]) capture[_and_7 ? mem_wr_addr[6:3] : _add_4[6:3]][87:80] <= _cat_43[87:80];
-      if (_cat_44[11]) capture[_and_7 ? mem_wr_addr[6:3] : _add_4[6:3]][95:88] <= _cat_43[95:88];
-      if (_cat_44[12]) capture[_and_7 ? mem_wr_addr[6:3] : _add_4[6:3]][103:96] <= _cat_43[103:96];
-      if (_cat_44[13]) capture[_and_7 ? mem_wr_addr[6:3] : _add_4[6:3]][111:104] <= _cat_43[111:104];
-      if (_cat_44[14]) capture[_and_7 ? mem_wr_addr[6:3] : _add_4[6:3]][119:112] <= _cat_43[119:112];
-      if (_cat_44[15]) capture[_and_7 ? mem_wr_addr[6:3] : _add_4[6:3]][127:120] <= _cat_43[127:120];
+      if (_cat_47[0]) capture[_and_7 ? mem_wr_addr[6:3] : _add_4[6:3]][7:0] <= _cat_46[7:0];
+      if (_cat_47[1]) capture[_and_7 ? mem_wr_addr[6:3] : _add_4[6:3]][15:8] <= _cat_46[15:8];
+      if (_cat_47[2]) capture[_and_7 ? mem_wr_addr[6:3] : _add_4[6:3]][23:16] <= _cat_46[23:16];
+      if (_cat_47[3]) capture[_and_7 ? mem_wr_addr[6:3] : _add_4[6:3]][31:24] <= _cat_46[31:24];
+      if (_cat_47[4]) capture[_and_7 ? mem_wr_addr[6:3] : _add_4[6:3]][39:32] <= _cat_46[39:32];
+      if (_cat_47[5]) capture[_and_7 ? mem_wr_addr[6:3] : _add_4[6:3]][47:40] <= _cat_46[47:40];
+      if (_cat_47[6]) capture[_and_7 ? mem_wr_addr[6:3] : _add_4[6:3]][55:48] <= _cat_46[55:48];
+      if (_cat_47[7]) capture[_and_7 ? mem_wr_addr[6:3] : _add_4[6:3]][63:56] <= _cat_46[63:56];
+      if (_cat_47[8]) capture[_and_7 ? mem_wr_addr[6:3] : _add_4[6:3]][71:64] <= _cat_46[71:64];
+      if (_cat_47[9]) capture[_and_7 ? mem_wr_addr[6:3] : _add_4[6:3]][79:72] <= _cat_46[79:72];
+      if (_cat_47[10]) capture[_and_7 ? mem_wr_addr[6:3] : _add_4[6:3]][87:80] <= _cat_46[87:80];
+      if (_cat_47[11]) capture[_and_7 ? mem_wr_addr[6:3] : _add_4[6:3]][95:88] <= _cat_46[95:88];
+      if (_cat_47[12]) capture[_and_7 ? mem_wr_addr[6:3] : _add_4[6:3]][103:96] <= _cat_46[103:96];
+      if (_cat_47[13]) capture[_and_7 ? mem_wr_addr[6:3] : _add_4[6:3]][111:104] <= _cat_46[111:104];
+      if (_cat_47[14]) capture[_and_7 ? mem_wr_addr[6:3] : _add_4[6:3]][119:112] <= _cat_46[119:112];
+      if (_cat_47[15]) capture[_and_7 ? mem_wr_addr[6:3] : _add_4[6:3]][127:120] <= _cat_46[127:120];
     end
   end
-  assign capture_rd0 = capture[b_slot];  // gen/blk/device.ts:681
+  assign capture_rd0 = capture[b_slot];  // gen/blk/device.ts:745
+  always @(posedge clk) begin  // gen/blk/device.ts:775
+    if (out_start) begin
+      out_range[b_slot] <= {({1'b0, storage_off[17:4]} + out_data[18:4]), storage_off[17:4]};
+    end
+  end
+  assign out_range_rd0 = out_range[scan_slot];  // gen/blk/device.ts:541
 
 endmodule
 

@@ -35,6 +35,20 @@ export const AXI_KNOBS = [
   { name: 'rStall', default: 0 },
   /** Burst types accepted, a mask of 1 << AxBURST (FIXED 1, INCR 2, WRAP 4); another type fails the run. */
   { name: 'bursts', default: 7 },
+  // Error injection (a storage that fails): a burst chosen by the settings below is answered with `errorResp`
+  // on every beat (R) or its B, and a write so answered leaves the memory as it was. Injected errors are not
+  // protocol errors: the run goes on; the statistics count them.
+  /** Bursts touching a byte in [errorFrom, errorTo) fail (empty by default). */
+  { name: 'errorFrom', default: 0 },
+  { name: 'errorTo', default: 0 },
+  /** The Nth burst of each direction in `errorDirs` fails (1 = the first since load; 0 = none). */
+  { name: 'errorNth', default: 0 },
+  /** Probability that a burst of a direction in `errorDirs` fails (random, from the seed). */
+  { name: 'errorRate', default: 0 },
+  /** The directions injection applies to, a mask: 1 reads, 2 writes. */
+  { name: 'errorDirs', default: 3 },
+  /** The response of a failed burst: 2 SLVERR or 3 DECERR. */
+  { name: 'errorResp', default: 2 },
 ] as const;
 
 export type AxiKnobName = (typeof AXI_KNOBS)[number]['name'];
@@ -55,6 +69,12 @@ export const AXI_STATS = [
   'mostReads',
   /** The most write bursts in flight (accepted, response not taken) at once. */
   'mostWrites',
+  /** Read bursts answered with an injected error. */
+  'readErrors',
+  /** Write bursts answered with an injected error. */
+  'writeErrors',
+  /** The address of the last burst that failed by injection (AxADDR; 0 before any). */
+  'lastErrorAddr',
 ] as const;
 
 export type AxiStatName = (typeof AXI_STATS)[number];
@@ -79,6 +99,8 @@ export function axiCpp(): string {
     `// The AXI4 memory model's knobs and statistics, generated from sim/axi.ts.`,
     `enum AxiKnob { ${AXI_KNOBS.map((k, i) => `${cpp('Axi', k.name)} = ${i}`).join(', ')}, kAxiKnobs = ${AXI_KNOBS.length} };`,
     `enum AxiStat { ${AXI_STATS.map((s, i) => `${cpp('AxiStat', s)} = ${i}`).join(', ')}, kAxiStats = ${AXI_STATS.length} };`,
+    `// The knobs' defaults in AxiKnob order (the capacity's, per port, is set by the slave).`,
+    `constexpr double kAxiKnobDefaults[kAxiKnobs] = { ${AXI_KNOBS.map((k) => String(k.default ?? 0)).join(', ')} };`,
     `constexpr uint64_t kAxiPage = ${AXI_PAGE};`,
     `}  // namespace vfpga`,
   ].join('\n');
@@ -120,13 +142,18 @@ export function axiKnobs(port: AxiPort, over: AxiMemoryOptions = {}, base?: Floa
         throw new Error(
           `${where}: capacity ${given} must be a whole number of bytes from 1 to 2^${Math.min(port.addrBits, 52)} (its ${port.addrBits} address bits)`,
         );
-    } else if (d.name.endsWith('Stall')) {
+    } else if (d.name.endsWith('Stall') || d.name === 'errorRate') {
       if (!(v >= 0 && v <= 1)) throw new Error(`${where}: ${d.name} must be a probability within 0..1, got ${given}`);
     } else if (d.name === 'bursts') {
       if (!Number.isInteger(v) || v < 0 || v > 7) throw new Error(`${where}: bursts must be a mask 0..7, got ${given}`);
+    } else if (d.name === 'errorDirs') {
+      if (!Number.isInteger(v) || v < 0 || v > 3)
+        throw new Error(`${where}: errorDirs must be a mask 0..3 (1 reads, 2 writes), got ${given}`);
+    } else if (d.name === 'errorResp') {
+      if (v !== 2 && v !== 3) throw new Error(`${where}: errorResp must be 2 (SLVERR) or 3 (DECERR), got ${given}`);
     } else if (!Number.isSafeInteger(v) || v < (d.name.startsWith('max') || d.name === 'writeAhead' ? 1 : 0))
       throw new Error(
-        `${where}: ${d.name} must be a whole number${d.name.includes('Latency') ? '' : ' from 1'}, got ${given}`,
+        `${where}: ${d.name} must be a whole number${/Latency|^error/.test(d.name) ? '' : ' from 1'}, got ${given}`,
       );
     out[i] = v;
   });

@@ -518,16 +518,50 @@ export const VirtioBlk = defineModule(
     la.wr.data.set(mux(zeroing, lit(0, 2 * W), memWr.data));
     la.wr.be.set(mux(zeroing, lit((1n << BigInt(2 * B)) - 1n, 2 * B), storageBe));
     memWr.ready.set(wrStorage.not().or(zeroing.not().and(la.wr.ready)));
+    la.wr_zero.set(zeroing);
+
+    // ---- failed storage writes (a B response other than OKAY), found their request. A zeroing write's (tagged
+    // `wr_zero`) is the zeroing request's, which waits for its writes' answers. Any other is an OUT's data: the
+    // word is looked up in the storage ranges of the OUTs whose writes may be outstanding (`out_active`, from the
+    // data's issue until the status stage has passed the slot's fence), one slot a cycle while B is held, and
+    // every slot whose range holds it fails (two OUTs in flight whose ranges overlap both do). The status stage's
+    // fence waits for the lookup, so a request's status sees every failure of its writes.
+    const wordBits = lineBits - 2; // a storage word (2W bits) index: the storage window is the region's lower half
+    const outRange = m.memory('out_range', { width: 2 * wordBits + 1, depth: S });
+    const outActive = m.regArray('out_active', S, bit, { reset: 0 });
+    const outStart = m.wire('out_start', bit);
+    outStart.set(0);
+    const scanBusy = m.reg('scan_busy', bit, { reset: 0 });
+    const scanSlot = m.reg('scan_slot', sb, { reset: 0 });
+    const scanWord = m.reg('scan_word', wordBits);
+    const scanIdle = scanBusy.not();
+    la.b_ready.set(scanIdle);
+    const zErr = m.reg('zero_error', bit, { reset: 0 });
+    m.if(la.werr.and(la.werr_zero), () => zErr.next(1));
+    const range = outRange.readAsync(scanSlot);
+    const inOutRange = scanWord
+      .ge(range.bits(wordBits - 1, 0))
+      .and(scanWord.zext(wordBits + 1).lt(range.bits(2 * wordBits, wordBits)));
+    m.if(scanBusy, () => {
+      m.if(atSlot(outActive, scanSlot).and(inOutRange), () => sErr.nextAt(scanSlot, 1));
+      scanSlot.next(advanceSlot(scanSlot));
+      m.if(scanSlot.eq(S - 1), () => scanBusy.next(0));
+    }).elseIf(la.werr.and(la.werr_zero.not()), () => {
+      scanBusy.next(1);
+      scanSlot.next(0);
+      scanWord.next(la.werr_word);
+    });
 
     // ---- reads: each line from the scratch image or storage, answered in request order
     // What a scratch line reads: slot k's status byte at 16 of its scratch, the id at 32 of slot 0's, else 0.
     // The status byte is looked up when the line is asked for (it is final by then: the status stage issues the
     // write that reads it), so the answer only places it.
     const rh = halves(memRd.addr);
-    const HALF = 3 + slotLineBits + 8;
+    // A half: {scratch, in a slot's scratch, slot 0, line in the slot, slot, the slot's status byte}.
+    const HALF = 3 + slotLineBits + sb + 8;
     const askHalf = (scratch: Expr, k: Expr) => {
       const slot = k.bits(sb + slotLineBits - 1, slotLineBits);
-      return cat(scratch, inSlots(k), slot.eq(0), k.bits(slotLineBits - 1, 0), muxTree(slot, statusBytes.items));
+      return cat(scratch, inSlots(k), slot.eq(0), k.bits(slotLineBits - 1, 0), slot, muxTree(slot, statusBytes.items));
     };
     const order = m.instance('rd_order', Fifo, { width: 2 * HALF, depth: 16 }).io;
     const rdStorage = rh.loScratch.and(rh.hiScratch).not();
@@ -548,11 +582,11 @@ export const VirtioBlk = defineModule(
       }
       idLines.set(c, cat(...bytes));
     }
-    const lineOf = (h: Expr): Expr => {
+    const halfLis = (h: Expr) => h.bits(HALF - 4, 8 + sb);
+    const lineOf = (h: Expr, status: Expr): Expr => {
       const inImage = h.bit(HALF - 2);
       const slot0 = h.bit(HALF - 3);
-      const lis = h.bits(HALF - 4, 8);
-      const status = h.bits(7, 0);
+      const lis = halfLis(h);
       let v: Expr = mux(lis.eq(statusLine), status.zext(W).shl(8 * statusLane), lit(0, W));
       for (const [c, line] of idLines) v = v.or(mux(slot0.and(lis.eq(c)), line, lit(0, W)));
       return mux(inImage, v, lit(0, W));
@@ -570,11 +604,39 @@ export const VirtioBlk = defineModule(
     order.deq.ready.set(take);
     rOutValid.next(take);
     const st2 = la.rdata.data;
+    // A storage read error (an IN's data) is pending until the next status write's read of its status line,
+    // which is that IN's: an IN's (and GET_ID's) data commands are issued only while the status stage is empty
+    // (decode's `blocked`), so on the write engine nothing comes between an IN's data and its status write. That
+    // read answers IOERR and marks the slot (its used length becomes 1).
+    // (A status write's access starts up to 3 bytes before the status byte, so its line is either half; an
+    // access whose low half is storage is an IN's data, even when its high half is slot 0's status line.)
+    const rdErrPending = m.reg('rd_err_pending', bit, { reset: 0 });
+    const isStatus = (h: Expr) =>
+      h
+        .bit(HALF - 1)
+        .and(h.bit(HALF - 2))
+        .and(halfLis(h).eq(statusLine));
+    const loStatus = isStatus(headLo);
+    const hiStatus = headLoScratch.and(isStatus(headHi));
+    const statusSlot = mux(loStatus, headLo.bits(7 + sb, 8), headHi.bits(7 + sb, 8));
+    const failStatus = take.and(loStatus.or(hiStatus)).and(rdErrPending);
+    m.if(take.and(headStorage).and(la.rdata_err), () => rdErrPending.next(1)).elseIf(failStatus, () =>
+      rdErrPending.next(0),
+    );
+    m.if(failStatus, () => sErr.nextAt(statusSlot, 1));
     m.if(take, () =>
       rOutData.next(
         cat(
-          mux(headHiScratch, lineOf(headHi), st2.bits(2 * W - 1, W)),
-          mux(headLoScratch, lineOf(headLo), st2.bits(W - 1, 0)),
+          mux(
+            headHiScratch,
+            lineOf(headHi, mux(hiStatus.and(rdErrPending), lit(BLK_S.IOERR, 8), headHi.bits(7, 0))),
+            st2.bits(2 * W - 1, W),
+          ),
+          mux(
+            headLoScratch,
+            lineOf(headLo, mux(loStatus.and(rdErrPending), lit(BLK_S.IOERR, 8), headLo.bits(7, 0))),
+            st2.bits(W - 1, 0),
+          ),
         ),
       ),
     );
@@ -592,7 +654,8 @@ export const VirtioBlk = defineModule(
     done.queue.set(usedFields.bits(p.queueBits + 31, 32));
     done.id.set(usedFields.bits(31, 16));
     done.slots.set(usedFields.bits(15, 0));
-    done.len.set(comp.deq.data.bits(31, 0));
+    // A storage read error found when the status byte went out (above) makes the used length 1.
+    done.len.set(mux(cNoStatus.not().and(atSlot(sErr, cSlot)), lit(1, 32), comp.deq.data.bits(31, 0)));
     comp.deq.ready.set(done.fire());
     const usesStatus = done.fire().and(cNoStatus.not());
     m.if(stWrDone.and(usesStatus.not()), () => statusesDone.next(statusesDone.inc())).elseIf(
@@ -631,7 +694,8 @@ export const VirtioBlk = defineModule(
           sst.goto('fence');
         }),
       fence: () =>
-        m.if(after(la.wr_answered, wMark), () => {
+        m.if(after(la.wr_answered, wMark).and(scanIdle), () => {
+          outActive.nextAt(sSlot, 0);
           m.if(atSlot(sErr, sSlot), () => {
             statusBytes.nextAt(sSlot, BLK_S.IOERR);
             sLenErr.next(1);
@@ -706,8 +770,21 @@ export const VirtioBlk = defineModule(
     // storage waits for every storage write before it (OUT data still coming). Registered: while the back end
     // is in prep and decode it issues nothing, so what it waits for only ends, and a value a cycle old is safe.
     const blocked = flag('blocked');
-    const mustWait = (reads: Expr, writes: Expr) =>
-      writes.and(wrOut.ne(0)).or(reads.and(rdQuiet.not().or(la.wr_pending)));
+    const wordShift = lb + 1;
+    const outFirst = storageOff.bits(p.devBits - 2, wordShift);
+    outRange.write(
+      bHead,
+      cat(outFirst.zext(wordBits + 1).add(outData.bits(wordBits + wordShift, wordShift)), outFirst),
+      outStart,
+    );
+    // One that writes host memory from the device (IN, GET_ID) waits for the status stage to be empty, so that
+    // an IN's status write follows its data with nothing between (how a storage read error finds its request).
+    const stageBusy = stQ.deq.valid.or(sst.is('idle').not());
+    const mustWait = (reads: Expr, writes: Expr, hostWrites: Expr) =>
+      writes
+        .and(wrOut.ne(0))
+        .or(reads.and(rdQuiet.not().or(la.wr_pending)))
+        .or(hostWrites.and(stageBusy));
 
     st.switch({
       idle: () => {
@@ -747,7 +824,13 @@ export const VirtioBlk = defineModule(
         const type = capField(0, 4);
         const sector = capField(8, 8);
         const isOut = type.eq(BLK_T.OUT);
-        blocked.next(mustWait(type.eq(BLK_T.IN), isOut.or(type.eq(BLK_T.DISCARD)).or(type.eq(BLK_T.WRITE_ZEROES))));
+        blocked.next(
+          mustWait(
+            type.eq(BLK_T.IN),
+            isOut.or(type.eq(BLK_T.DISCARD)).or(type.eq(BLK_T.WRITE_ZEROES)),
+            type.eq(BLK_T.IN).or(type.eq(BLK_T.GET_ID)),
+          ),
+        );
         tIn.next(type.eq(BLK_T.IN));
         tOut.next(isOut);
         tFlush.next(type.eq(BLK_T.FLUSH));
@@ -789,20 +872,23 @@ export const VirtioBlk = defineModule(
             .elseIf(dwzTooMany, () => finish(BLK_S.UNSUPP, lit(0, N)))
             .else(() => {
               isDiscard.next(discard ? 1 : 0);
+              zErr.next(0);
               segIdx.next(0);
               segCount.next(outData.bits(12, 4));
               segPass2.next(0);
               st.goto('seg');
             });
         };
-        blocked.next(mustWait(tIn, tOut.or(tDiscard).or(tWz)));
+        blocked.next(mustWait(tIn, tOut.or(tDiscard).or(tWz), tIn.or(tGetId)));
         m.if(blocked, () => st.goto('decode'))
           .elseIf(slotErr, () => finish(BLK_S.IOERR, lit(0, N)))
           .elseIf(tIn.or(tOut), () => {
             m.if(ioBad, () => finish(BLK_S.IOERR, lit(0, N))).else(() => {
-              m.if(tOut, () => bw.start(0, lit(BLK_HDR_SIZE, N), rdBytes, storageOff)).else(() =>
-                bw.start(1, lit(0, N), inData, storageOff),
-              );
+              m.if(tOut, () => {
+                bw.start(0, lit(BLK_HDR_SIZE, N), rdBytes, storageOff);
+                outStart.set(1);
+                outActive.nextAt(bHead, 1);
+              }).else(() => bw.start(1, lit(0, N), inData, storageOff));
               setStatus(BLK_S.OK);
               written.next(mux(tOut, lit(0, N), inData));
               fence.next(tOut);
@@ -888,7 +974,10 @@ export const VirtioBlk = defineModule(
           zDone.next(zLeft.eq(1));
         });
         m.if(zDone, () => {
-          m.if(segLast, () => finish(BLK_S.OK, lit(0, N))).else(() => {
+          // The last segment's request ends once storage has answered its writes (a failed one: IOERR).
+          m.if(segLast, () =>
+            m.if(la.wr_pending.not(), () => finish(mux(zErr, lit(BLK_S.IOERR, 8), lit(BLK_S.OK, 8)), lit(0, N))),
+          ).else(() => {
             segIdx.next(segIdx.inc());
             st.goto('seg');
           });

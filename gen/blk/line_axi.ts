@@ -9,6 +9,11 @@
 // is high while a write has no response yet (the device waits for it before completing a request, so storage
 // never acknowledges what a later read could miss). Reads: each request's words asked for on AR; the data
 // assembled into an output register (`rdata`, valid/ready) in request order.
+//
+// Errors (a response other than OKAY): a read's output carries `rdata_err` when a word it was built from came
+// back with one. A write's B with one is reported on `werr` (one cycle, the word's address and the tag the write
+// came in with: `wr_zero`), so the owner can be found; the word addresses of the writes awaiting B are kept for
+// that (at most 16 outstanding). `b_ready` lets the owner hold B while it looks one up.
 import { bit, cat, defineModule, type Expr, lit, mux, paramError, stream } from '../hdl';
 import { Fifo } from '../lib/fifo';
 import { AXI_BURST, axi4, axiSize } from '../lib/axi';
@@ -39,6 +44,13 @@ export const LineAxi = defineModule(
     const rdata = m.output('rdata', stream(2 * W));
     const axi = m.output('axi', axi4(2 * W, p.addrBits));
     const wrPending = m.output('wr_pending', bit);
+    // The tag of the write on `wr` (a DISCARD / WRITE_ZEROES zeroing write), reported with a failed B.
+    const wrZero = m.input('wr_zero', bit);
+    const bReady = m.input('b_ready', bit);
+    const werr = m.output('werr', bit);
+    const werrZero = m.output('werr_zero', bit);
+    const werrWord = m.output('werr_word', lineBits - 1);
+    const rdataErr = m.output('rdata_err', bit);
     // Words taken (counted when their access is taken) and answered, modulo 2^16: a fence for a caller that
     // must know its writes are done while later ones keep coming.
     const wrAccepted = m.output('wr_accepted', 16);
@@ -47,14 +59,15 @@ export const LineAxi = defineModule(
 
     // ---- writes
     // Each entry carries whether each line has a byte (found on the way in, off the AXI handshake's path).
-    const QW = lineBits + 2 * W + 2 * B + 2;
+    const QW = lineBits + 2 * W + 2 * B + 3;
     const wq = m.instance('wr_queue', Fifo, { width: QW, depth: 2 }).io;
     const loAnyIn = wr.be.bits(B - 1, 0).orR();
     const hiAnyIn = wr.be.bits(2 * B - 1, B).orR();
     wq.enq.valid.set(wr.valid);
-    wq.enq.data.set(cat(wr.addr, wr.data, wr.be, hiAnyIn, loAnyIn));
+    wq.enq.data.set(cat(wrZero, wr.addr, wr.data, wr.be, hiAnyIn, loAnyIn));
     wr.ready.set(wq.enq.ready);
-    const qa = wq.deq.data.bits(QW - 1, QW - lineBits);
+    const qa = wq.deq.data.bits(QW - 2, QW - 1 - lineBits);
+    const qZero = wq.deq.data.bit(QW - 1);
     const qd = wq.deq.data.bits(2 * W + 2 * B + 1, 2 * B + 2);
     const qbe = wq.deq.data.bits(2 * B + 1, 2);
     const odd = qa.bit(0);
@@ -73,17 +86,20 @@ export const LineAxi = defineModule(
     const awSent = m.reg('aw_sent', bit, { reset: 0 });
     const wSent = m.reg('w_sent', bit, { reset: 0 });
     const pending = m.reg('w_pending', 8, { reset: 0 });
-    const room = pending.andR().not();
+    // The outstanding writes' words (and tags), in AW order: B answers them in that order (one ID).
+    const awInfo = m.instance('aw_info', Fifo, { width: lineBits, depth: 16 }).io;
+    const room = awInfo.enq.ready;
     axi.awvalid.set(hasWord.and(awSent.not()).and(room));
     axi.awaddr.set(wordAddr(word));
     axi.awlen.set(0);
     axi.awsize.set(axiSize(2 * W));
     axi.awburst.set(AXI_BURST.INCR);
-    axi.wvalid.set(hasWord.and(wSent.not()).and(room));
+    // W needs no room (the slave may take write data ahead of its address), and once high must stay high.
+    axi.wvalid.set(hasWord.and(wSent.not()));
     axi.wdata.set(data);
     axi.wstrb.set(strb);
     axi.wlast.set(1);
-    axi.bready.set(1);
+    axi.bready.set(bReady);
     const awDone = awSent.or(axi.awready.and(axi.awvalid));
     const wDone = wSent.or(axi.wready.and(axi.wvalid));
     const wordDone = m.let('w_word_done', hasWord.and(awDone).and(wDone));
@@ -99,7 +115,13 @@ export const LineAxi = defineModule(
     wq.deq.ready.set(wq.deq.valid.and(hasWord.not().or(wordDone.and(lastWord))));
     m.if(wordDone, () => second.next(lastWord.not()));
     const awFire = axi.awready.and(axi.awvalid);
-    const bFire = axi.bvalid;
+    const bFire = axi.bvalid.and(bReady);
+    awInfo.enq.valid.set(awFire);
+    awInfo.enq.data.set(cat(qZero, word));
+    awInfo.deq.ready.set(bFire);
+    werr.set(bFire.and(axi.bresp.ne(0)));
+    werrZero.set(awInfo.deq.data.bit(lineBits - 1));
+    werrWord.set(awInfo.deq.data.bits(lineBits - 2, 0));
     m.if(awFire.and(bFire.not()), () => pending.next(pending.inc())).elseIf(awFire.not().and(bFire), () =>
       pending.next(pending.dec()),
     );
@@ -156,8 +178,12 @@ export const LineAxi = defineModule(
 
     const outValid = m.reg('out_valid', bit, { reset: 0 });
     const outData = m.reg('out_data', 2 * W);
+    const outErr = m.reg('out_err', bit, { reset: 0 });
     const hold = m.reg('r_hold', W);
+    const holdErr = m.reg('r_hold_err', bit, { reset: 0 });
     const prevWord = m.reg('r_prev_word', 2 * W);
+    const prevErr = m.reg('r_prev_err', bit, { reset: 0 });
+    const rBad = axi.rresp.ne(0);
     const haveFirst = m.reg('r_have_first', bit, { reset: 0 });
     const outFree = outValid.not().or(rdata.ready);
     const iOdd = info.deq.data.bit(1);
@@ -169,19 +195,40 @@ export const LineAxi = defineModule(
     const finish = rFire.and(completes).or(zeroBeats.and(outFree));
     info.deq.ready.set(finish);
     const low = mux(iReuse, prevWord.bits(2 * W - 1, W), hold);
+    const lowErr = mux(iReuse, prevErr, holdErr);
     m.if(finish, () => {
       outValid.next(1);
       outData.next(mux(zeroBeats, prevWord, mux(iOdd, cat(axi.rdata.bits(W - 1, 0), low), axi.rdata)));
+      outErr.next(mux(zeroBeats, prevErr, rBad.or(iOdd.and(lowErr))));
       haveFirst.next(0);
     }).elseIf(rFire, () => {
       hold.next(axi.rdata.bits(2 * W - 1, W));
+      holdErr.next(rBad);
       haveFirst.next(1);
     });
-    m.if(rFire, () => prevWord.next(axi.rdata));
+    m.if(rFire, () => {
+      prevWord.next(axi.rdata);
+      prevErr.next(rBad);
+    });
     m.if(finish.not().and(rdata.ready), () => outValid.next(0));
     rdata.valid.set(outValid);
     rdata.data.set(outData);
-    return { wr, rd, rdata, axi, wr_pending: wrPending, wr_accepted: wrAccepted, wr_answered: wrAnswered };
+    rdataErr.set(outErr);
+    return {
+      wr,
+      rd,
+      rdata,
+      axi,
+      wr_pending: wrPending,
+      wr_accepted: wrAccepted,
+      wr_answered: wrAnswered,
+      wr_zero: wrZero,
+      b_ready: bReady,
+      werr,
+      werr_zero: werrZero,
+      werr_word: werrWord,
+      rdata_err: rdataErr,
+    };
   },
   {
     name: (p) => `line_axi_w${p.W}_a${p.addrBits}_r${p.reads}`,

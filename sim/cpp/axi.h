@@ -147,14 +147,8 @@ class AxiSlaveBase {
 
   AxiSlaveBase(const char* name, uint32_t dataBits, uint32_t addrBits)
       : name_(name), busBytes_(dataBits / 8), dataWords_((dataBits + 31) / 32), strbWords_((dataBits / 8 + 31) / 32) {
+    std::memcpy(knobs_, kAxiKnobDefaults, sizeof knobs_);
     knobs_[kAxiCapacity] = addrBits >= 52 ? double(uint64_t(1) << 52) : double(uint64_t(1) << addrBits);
-    knobs_[kAxiReadLatency] = 0;
-    knobs_[kAxiWriteLatency] = 0;
-    knobs_[kAxiMaxReads] = 16;
-    knobs_[kAxiMaxWrites] = 16;
-    knobs_[kAxiWriteAhead] = 16;
-    knobs_[kAxiAwStall] = knobs_[kAxiWStall] = knobs_[kAxiBStall] = knobs_[kAxiArStall] = knobs_[kAxiRStall] = 0;
-    knobs_[kAxiBursts] = 7;
     configure(knobs_);
   }
 
@@ -166,6 +160,7 @@ class AxiSlaveBase {
 
   void seed(uint64_t seed, int index) {
     for (int c = 0; c < kChannels; ++c) rng_[c].seed(seed, 0x1000 + 8 * uint64_t(index) + uint64_t(c));
+    errRng_.seed(seed, 0x1000 + 8 * uint64_t(index) + uint64_t(kChannels));
   }
   // The knobs in AxiKnob order (checked in TypeScript, sim/axi.ts).
   void configure(const double* k) {
@@ -182,6 +177,12 @@ class AxiSlaveBase {
     stallThr_[kAr] = threshold(k[kAxiArStall]);
     stallThr_[kR] = threshold(k[kAxiRStall]);
     bursts_ = uint32_t(k[kAxiBursts]);
+    errFrom_ = uint64_t(k[kAxiErrorFrom]);
+    errTo_ = uint64_t(k[kAxiErrorTo]);
+    errNth_ = uint64_t(k[kAxiErrorNth]);
+    errThr_ = threshold(k[kAxiErrorRate]);
+    errDirs_ = uint32_t(k[kAxiErrorDirs]);
+    errResp_ = uint32_t(k[kAxiErrorResp]);
   }
   const double* knobs() const { return knobs_; }
 
@@ -207,6 +208,10 @@ class AxiSlaveBase {
   uint64_t stallThr_[kChannels] = {};
   uint32_t bursts_ = 7;
   Prng rng_[kChannels];
+  // Error injection (the error* knobs): a range, the Nth burst, a rate from its own random stream.
+  uint64_t errFrom_ = 0, errTo_ = 0, errNth_ = 0, errThr_ = 0;
+  uint32_t errDirs_ = 3, errResp_ = kSlvErr;
+  Prng errRng_;
 
   // Bursts: writes whose data is still coming, W beats ahead of their AW, responses waiting, reads being answered.
   std::deque<AxiBurst> aw_;
@@ -419,9 +424,25 @@ class AxiSlaveBase {
                b;
     }
     if (hi >= capacity_)
-      fail(kDecErr, "bytes " + axiHex(lo) + ".." + axiHex(hi) + " go beyond the memory's capacity " +
-                        axiHex(capacity_) + " (" + std::to_string(capacity_) + " bytes)");
+      return fail(kDecErr, "bytes " + axiHex(lo) + ".." + axiHex(hi) + " go beyond the memory's capacity " +
+                               axiHex(capacity_) + " (" + std::to_string(capacity_) + " bytes)"),
+             b;
+    inject(write, b, lo, hi);
     return b;
+  }
+
+  // A legal burst the error knobs choose fails: its response is errResp_ (the memory is not touched).
+  void inject(bool write, AxiBurst& b, uint64_t lo, uint64_t hi) {
+    if (!((errDirs_ >> (write ? 1 : 0)) & 1)) return;
+    const bool inRange = lo < errTo_ && errFrom_ <= hi;
+    const bool nth = errNth_ != 0 && b.seq + 1 == errNth_;
+    // The random draw is made for every burst of an injected direction, so the choice depends only on the seed
+    // and the burst's place in the sequence.
+    const bool drawn = errThr_ && errRng_.next32() < errThr_;
+    if (!inRange && !nth && !drawn) return;
+    b.resp = errResp_;
+    ++stats[write ? kAxiStatWriteErrors : kAxiStatReadErrors];
+    stats[kAxiStatLastErrorAddr] = b.addr;
   }
 
   void writeBeat(AxiBurst& b, const AxiBeat& w, uint64_t cycle, Error& err) {

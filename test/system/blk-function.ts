@@ -1,61 +1,42 @@
-// The whole virtio-blk function (gen/virtq/blk_top.ts) as a fault test drives it: the Verilated top behind a
-// CheckedLink (register reads compared with the golden transport) and the root complex, brought up by hand as a
-// driver would (virtio_dev_probe's steps) so that a test picks the negotiated ring features and may program
+// The whole virtio-blk function (gen/virtq/blk_top.ts) as a fault test drives it: the top loaded, linked (register
+// reads compared with the golden transport) and behind the root complex by the layer every harness of it shares
+// (tb/virtio/blk/rig.ts BlkRig, as BlkSystem is), brought up by hand as a driver would (virtio_dev_probe's steps) so that a test picks the negotiated ring features and may program
 // crafted rings; a virtio-blk driver on the ring drivers; the golden BlkDevice for request-level verdicts; and
 // the checks every fault case ends with: the function still answers, DEVICE_NEEDS_RESET and the configuration
 // interrupt exactly when expected, a device reset brings it back (a clean write and read-back succeed), and the
 // root complex saw no DMA outside what the driver granted (its regions carry device-side permissions: headers,
 // OUT data and indirect tables read-only, IN data and status bytes write-only).
-//
-// This is the suite's own small harness: the shared end-to-end harness being moved into tb/ (wt-bench) had not
-// landed on main when it was written.
+// Unlike BlkSystem (the Linux-faithful probe, requests checked against the golden model), a case here picks the
+// negotiated ring features, may program crafted rings and inject faults, and asks the golden model for verdicts.
 import { expect } from 'vitest';
 import type { DataWidth } from '../../gen/pcie/streams';
-import {
-  DATA_PLANE_TIMEOUT,
-  defaultBlk,
-  VirtioBlkTop,
-  virtioBlkConfig,
-  type VirtioBlkTopParams,
-} from '../../gen/virtq/blk_top';
-import { DEFAULT_LAYOUT } from '../../gen/virtio/layout';
+import { DATA_PLANE_TIMEOUT, type virtioBlkConfig } from '../../gen/virtq/blk_top';
 import { featureMask, STATUS, VIRTIO_MSI_NO_VECTOR } from '../../gen/virtio/regmap';
-import { designPorts } from '../../sim/design';
-import { Sim } from '../../sim/index';
+import type { Sim } from '../../sim/index';
 import { Rng } from '../../sim/random';
 import { PCI_COMMAND, PCI_COMMAND_MASTER } from '../../tb/pcie/cfgspace';
 import type { DeviceInfo } from '../../tb/pcie/enumerate';
 import type { Region } from '../../tb/pcie/hostmem';
 import type { ReadAction, ReadFault } from '../../tb/pcie/inject';
-import { TapLink } from '../../tb/pcie/link';
 import type { RootComplexOptions } from '../../tb/pcie/options';
 import { RootComplex } from '../../tb/pcie/rootcomplex';
 import { MemoryChainIo } from '../../tb/virtio/blk/chainio';
 import { BLK_S, BLK_T, blkHeader, SECTOR_SIZE } from '../../tb/virtio/blk/defs';
 import { BlkDevice, type BlkOutcome } from '../../tb/virtio/blk/device';
 import { type BlkOp, type BlkRequest, VirtioBlkDriver } from '../../tb/virtio/blk/driver';
-import { SparseDisk } from '../../tb/virtio/blk/disk';
-import { diskAccessFlags } from '../../tb/virtio/blk/system';
-import { CheckedLink, checkingModel } from '../../tb/virtio/checker';
+import { BlkRig, buildBlkTop, type SystemLink } from '../../tb/virtio/blk/rig';
 import { mapQueueNotify, modernProbe, type ModernDevice } from '../../tb/virtio/driver/caps';
 import { CommonIo } from '../../tb/virtio/driver/commonio';
 import { allocRing, freeRing, type RingMemory } from '../../tb/virtio/ring/create';
 import type { RingFeatures, Sg } from '../../tb/virtio/ring/defs';
 import { RingError, type Chain } from '../../tb/virtio/ring/device';
 
-/** The function under test: the default layout (both ring formats offered, two queues), the default disk. */
-export function functionParams(W: DataWidth): VirtioBlkTopParams {
-  return { W, blk: defaultBlk(), layout: DEFAULT_LAYOUT };
-}
-
-/** The flags BlkSystem builds this top with (one build serves this suite, blk-e2e, the soak and the bench). */
-const VERILATOR_FLAGS = diskAccessFlags();
-
-/** Elaborates and builds the top once (the build is cached); returns its port description for Sim.load. */
-export function buildFunction(W: DataWidth): string {
-  const ports = designPorts(VirtioBlkTop.elaborate(functionParams(W)));
-  Sim.load({ ports, resetCycles: 0, verilatorFlags: VERILATOR_FLAGS }).close();
-  return ports;
+/**
+ * Builds the function under test once (the build is cached; the one BlkSystem and test/virtq/blk-e2e.test.ts
+ * load): the default layout (both ring formats offered, two queues), the default on-chip disk.
+ */
+export function buildFunction(W: DataWidth): void {
+  buildBlkTop(W);
 }
 
 /** The ring features a test negotiates (each maps to its transport feature bit). */
@@ -97,7 +78,8 @@ const CONFIG_VECTOR = 0;
 export class BlkFunction {
   readonly sim: Sim;
   readonly rc: RootComplex;
-  readonly link: CheckedLink;
+  /** The link; `link.checked` compares register reads with the golden transport (mismatches recorded). */
+  readonly link: SystemLink;
   readonly cfg: ReturnType<typeof virtioBlkConfig>;
   readonly rng: Rng;
   readonly dev: DeviceInfo;
@@ -116,54 +98,43 @@ export class BlkFunction {
   private bringUpOpts: BringUpOptions = {};
 
   constructor(
-    ports: string,
     W: DataWidth,
     readonly seed: number,
     rcOpts: RootComplexOptions = {},
   ) {
-    this.cfg = virtioBlkConfig(functionParams(W));
     this.rng = new Rng(seed ^ 0x5a5a);
-    this.sim = Sim.load({ ports, quiet: true, seed, verilatorFlags: VERILATOR_FLAGS });
-    const l = this.cfg.endpoint.layout;
-    this.link = new CheckedLink(
-      new TapLink(this.sim),
-      checkingModel(l, { deviceConfig: this.cfg.endpoint.deviceConfig }),
-      'record',
-    );
-    this.rc = new RootComplex(this.link, {
+    const rig = new BlkRig({
+      W,
       seed,
-      latency: { min: 20, max: 200 },
-      violations: 'record',
-      // the earliest the data plane's completion timeout fires: a dropped read's tag stays the device's until then
-      deviceCompletionTimeout: DATA_PLANE_TIMEOUT,
-      ...rcOpts,
+      history: 0,
+      mismatches: 'record',
+      rc: {
+        seed,
+        latency: { min: 20, max: 200 },
+        violations: 'record',
+        // the earliest the data plane's completion timeout fires: a dropped read's tag stays the device's until then
+        deviceCompletionTimeout: DATA_PLANE_TIMEOUT,
+        ...rcOpts,
+      },
     });
+    this.sim = rig.sim;
+    this.link = rig.link;
+    this.rc = rig.rc;
+    this.cfg = rig.cfg;
     this.rc.onInterrupt((ev) => {
       if (ev.vector === CONFIG_VECTOR) {
         this.configIrqs++;
         // The golden transport learns the fatal error from its interrupt (the only device-side configuration
         // event this function has: it reports no configuration changes), before any later register read.
-        this.link.golden.fatalError();
+        this.link.checked.golden.fatalError();
       } else this.queueIrqs.push(ev.vector);
     });
     this.dev = this.rc.enumerate();
     this.mdev = modernProbe(this.rc, this.dev);
     this.io = new CommonIo(this.rc, this.mdev.common);
     this.rc.cfgWrite16(PCI_COMMAND, this.rc.cfgRead16(PCI_COMMAND) | PCI_COMMAND_MASTER);
-    const b = this.cfg.dataPlane.blk;
-    this.golden = new BlkDevice(
-      {
-        capacity: b.capacity,
-        readOnly: b.readOnly,
-        flush: !!b.flush,
-        discard: b.discard,
-        writeZeroes: b.writeZeroes,
-        id: b.id,
-        segMax: b.segMax,
-        sizeMax: b.sizeMax,
-      },
-      new SparseDisk(b.capacity * SECTOR_SIZE),
-    );
+    // every block feature the disk offers (a case's verdicts come from requests it negotiated them for)
+    this.golden = rig.golden(-1n);
   }
 
   close(): void {
@@ -470,8 +441,8 @@ export class BlkFunction {
   expectClean(allowed: string[] = []): void {
     const codes = this.rc.violations.map((v) => `${v.code}: ${v.message}`);
     expect(codes.filter((c) => !allowed.some((a) => c.startsWith(a)))).toEqual([]);
-    expect(this.link.mismatches.map((e) => e.message)).toEqual([]);
-    expect(this.link.checkedReads).toBeGreaterThan(20);
+    expect(this.link.checked.mismatches.map((e) => e.message)).toEqual([]);
+    expect(this.link.checked.checkedReads).toBeGreaterThan(20);
   }
 }
 

@@ -13,6 +13,11 @@
 //    more segments than max_*_seg: UNSUPP (the spec's "MUST set UNSUPP" cases and QEMU's choices);
 //  - more sectors in a segment than max_*_sectors, a segment list not a multiple of 16 bytes: IOERR.
 // The used length is the number of bytes written: data + status (GET_ID: the id bytes + status; errors: 1).
+//
+// A storage that fails (`storageFault`, e.g. an AXI4 error response the test injects): a request whose storage
+// access fails completes IOERR with used length 1. What a failed read wrote to the host is unspecified (the model
+// writes nothing but the status); what a failed write left on the disk is too (the model stores the data and
+// lists the range in `unspecified`, which disk comparisons skip).
 import { DeviceQueue, RingError, type Chain, type PublishResult } from '../ring/device';
 import {
   BLK_DWZ_SEG_SIZE,
@@ -52,6 +57,15 @@ export interface BlkDeviceConfig {
   readonly sizeMax?: number;
 }
 
+/** Whether a storage access fails: `dir` read or write, `len` bytes at disk byte `off`. */
+export type StorageFault = (dir: 'read' | 'write', off: number, len: number) => boolean;
+
+/** A disk range whose contents are unspecified (a failed write's). */
+export interface DiskRange {
+  readonly off: number;
+  readonly len: number;
+}
+
 /** What the device does with a chain's buffers (a DeviceQueue, or any memory a test serves them from). */
 export type BlkChainIo = Pick<DeviceQueue, 'readData' | 'writeData' | 'abort'>;
 
@@ -69,6 +83,10 @@ export interface BlkOutcome {
 
 export class BlkDevice {
   readonly disk: SparseDisk;
+  /** Storage failures to model (none by default). */
+  storageFault?: StorageFault;
+  /** Disk ranges failed writes left unspecified. */
+  readonly unspecified: DiskRange[] = [];
 
   constructor(
     readonly config: BlkDeviceConfig,
@@ -158,10 +176,16 @@ export class BlkDevice {
           return err(BLK_S.IOERR, `sectors ${sector}+${len / SECTOR_SIZE} past the capacity ${cap}`);
         if (write && this.config.readOnly) return err(BLK_S.IOERR, 'write to a read-only device');
         const off = Number(sector) * SECTOR_SIZE;
+        const failed = len > 0 && this.storageFault?.(write ? 'write' : 'read', off, len);
         if (write) {
           this.disk.write(off, q.readData(c, BLK_HDR_SIZE, len));
+          if (failed) {
+            this.unspecified.push({ off, len });
+            return err(BLK_S.IOERR, 'storage write error');
+          }
           return finish(BLK_S.OK, 0, type, sector);
         }
+        if (failed) return err(BLK_S.IOERR, 'storage read error');
         q.writeData(c, 0, this.disk.read(off, len));
         return finish(BLK_S.OK, len, type, sector);
       }
@@ -219,7 +243,12 @@ export class BlkDevice {
     if (this.config.readOnly) return err(BLK_S.IOERR, `${name} on a read-only device`);
     // DISCARD may deallocate (the model does: reads return zeroes; a comparison treats the range as don't-care);
     // WRITE_ZEROES must read back as zeroes.
-    for (const s of segs) this.disk.zero(Number(s.sector) * SECTOR_SIZE, s.numSectors * SECTOR_SIZE);
+    const ranges = segs.map((s) => ({ off: Number(s.sector) * SECTOR_SIZE, len: s.numSectors * SECTOR_SIZE }));
+    for (const r of ranges) this.disk.zero(r.off, r.len);
+    if (ranges.some((r) => r.len > 0 && this.storageFault?.('write', r.off, r.len))) {
+      this.unspecified.push(...ranges);
+      return err(BLK_S.IOERR, 'storage write error');
+    }
     return finish(BLK_S.OK, 0, type, sector);
   }
 }

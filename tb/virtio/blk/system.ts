@@ -1,6 +1,11 @@
 // The whole virtio-blk function (gen/virtq/blk_top.ts: endpoint, split and packed queue engines, virtio-blk, DMA
 // fabric, on-chip disk) in simulation with everything that checks it: the harness the end-to-end tests, the soak,
-// the benchmark and the main job share.
+// the benchmark and the main job share. With `storage: 'external'` the disk is behind the top's AXI4 port, served
+// by the simulator's sparse AXI4 memory (sim/axi.ts; a 1 GiB disk is cheap): the disk can be seeded and is
+// checked directly in that memory, and its error injection (the `error*` settings) is modelled: a request whose
+// storage the injected range covers must complete IOERR (the golden model's `storageFault`), and one hit by an
+// error the golden model could not foresee (`errorNth`, `errorRate`) may, when the memory's last injected error
+// is in its range.
 //
 //  - The root complex (tb/pcie) with the options a run gives (latency, completion splitting and reordering, MPS,
 //    MRRS); its checks on every TLP, host memory that faults any DMA outside granted regions (each buffer is its
@@ -22,74 +27,34 @@
 // or wait. Non-overlapping requests commute, reads of the same sectors commute, so every order the device may
 // choose gives the same data, statuses and final disk as the golden model's. (Checking per completion order
 // instead would need the device's internal order of storage accesses, which the spec does not fix.)
-import { createHash } from 'node:crypto';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { DataWidth } from '../../../gen/pcie/streams';
-import { defaultBlk, VirtioBlkTop, virtioBlkConfig, type BlkDeviceOptions } from '../../../gen/virtq/blk_top';
-import { DEFAULT_LAYOUT } from '../../../gen/virtio/layout';
-import { featureMask } from '../../../gen/virtio/regmap';
-import { designPorts } from '../../../sim/design';
-import { Sim } from '../../../sim/index';
+import { defaultBlk, type BlkDeviceOptions } from '../../../gen/virtq/blk_top';
+import type { AxiMemoryOptions } from '../../../sim/axi';
+import type { Sim } from '../../../sim/index';
 import { Rng } from '../../../sim/random';
-import type { RawTlp } from '../../../sim/raw';
 import { HostMemory, type Addr, type Region } from '../../pcie/hostmem';
-import type { Link, LinkRunOptions } from '../../pcie/link';
 import type { RootComplexOptions } from '../../pcie/options';
-import { RootComplex } from '../../pcie/rootcomplex';
-import { CheckedLink, checkingModel } from '../checker';
+import type { RootComplex } from '../../pcie/rootcomplex';
 import { VirtioPciDriver } from '../driver/driver';
 import { type Chain, type ChainSegment, RingError } from '../ring/device';
 import { ringFeatures, type RingFeatures, type Sg } from '../ring/defs';
 import { RingInvariants } from '../ring/invariants';
 import { MemoryChainIo } from './chainio';
 import { BLK_S, SECTOR_SIZE } from './defs';
-import { BlkDevice, type BlkOutcome } from './device';
-import { SparseDisk } from './disk';
+import { BlkDevice, type BlkOutcome, type StorageFault } from './device';
 import { type BlkRequest, VirtioBlkDriver } from './driver';
+import { BlkRig, type BlkStorage, SystemLink } from './rig';
 import type { PreparedRequest, Workload, WorkloadContext } from './workload';
 
 export type RingFormat = 'packed' | 'split';
-
-/**
- * The top's parameters for a width: the default layout, which offers both ring formats (the driver takes packed,
- * or declines it for split: one build serves both).
- */
-export function blkTopParams(W: DataWidth, blk: BlkDeviceOptions = defaultBlk()) {
-  return { W, blk, layout: DEFAULT_LAYOUT };
-}
-
-const portsCache = new Map<string, string>();
-/** The top's ports JSON path (elaborated and emitted once per process). */
-export function blkTopPorts(W: DataWidth, blk: BlkDeviceOptions = defaultBlk()): string {
-  const key = JSON.stringify([W, blk]);
-  let p = portsCache.get(key);
-  if (!p) portsCache.set(key, (p = designPorts(VirtioBlkTop.elaborate(blkTopParams(W, blk)))));
-  return p;
-}
-
-/**
- * Verilator flags that make the on-chip disk's RAM (gen/blk/axi_ram.ts `mem`) and nothing else public: a control
- * file. (--public-flat-rw on the whole design made the model five times slower.) The file's name carries a hash of
- * its text, so the model's build cache, keyed by the flags, follows a change of it. Every user of the whole function
- * (BlkSystem, the fault suite's harness, the Linux bridge) builds with them, so that one build per width serves all.
- */
-export function diskAccessFlags(): string[] {
-  const text = '`verilator_config\npublic_flat_rw -module "axi_ram_*" -var "mem"\n';
-  const dir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../build/vlt');
-  const file = path.join(dir, `disk-public-${createHash('sha256').update(text).digest('hex').slice(0, 12)}.vlt`);
-  if (!fs.existsSync(file)) {
-    fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(`${file}.${process.pid}`, text);
-    fs.renameSync(`${file}.${process.pid}`, file);
-  }
-  return [file];
-}
-
-/** Builds (or finds in the cache) the top's simulator, so that later loads are quick. */
-export function buildBlkTop(W: DataWidth, blk: BlkDeviceOptions = defaultBlk()): void {
-  Sim.load({ ports: blkTopPorts(W, blk), resetCycles: 0, quiet: true, verilatorFlags: diskAccessFlags() }).close();
+export { blkTopParams, blkTopPorts, buildBlkTop, diskAccessFlags, type BlkStorage } from './rig';
+/** The disk bytes [from, to) an injected AXI error range makes fail, from the memory's settings (or none). */
+function injectedRange(axi: AxiMemoryOptions | undefined): StorageFault | undefined {
+  const from = axi?.errorFrom ?? 0;
+  const to = axi?.errorTo ?? 0;
+  const dirs = axi?.errorDirs ?? 3;
+  if (!(to > from)) return undefined;
+  return (dir, off, len) => ((dirs >> (dir === 'read' ? 0 : 1)) & 1) === 1 && off < to && from < off + len;
 }
 
 export interface BlkSystemOptions {
@@ -110,6 +75,14 @@ export interface BlkSystemOptions {
   record?: boolean;
   /** TLPs kept for a hang report (default 24). */
   history?: number;
+  /** The disk's place (default 'onchip'). */
+  storage?: BlkStorage;
+  /**
+   * External storage: the AXI4 memory's settings (latency, backpressure, error injection). An injected error range
+   * (errorFrom..errorTo) is modelled exactly: requests whose disk bytes it covers must fail. Keep requests that do
+   * not fail one word (2W bits) away from it: a read may fetch the word before or after its data.
+   */
+  axi?: AxiMemoryOptions;
 }
 
 export type FailureKind = 'mismatch' | 'hang' | 'dma' | 'violation' | 'invariant' | 'driver';
@@ -148,105 +121,6 @@ class WatchedMemory extends HostMemory {
       this.onDma('write', a + BigInt(i), j - i);
       i = j;
     }
-  }
-}
-
-/** Completion type (Cpl, CplD, CplLk, CplDLk): DW0's Type field 0b0101x. */
-const isCompletion = (raw: RawTlp) => ((raw.hdr[0] >>> 25) & 0xf) === 0b0101;
-
-/** Directions in SystemLink's history. */
-const TO_DEVICE = 0;
-const FROM_DEVICE = 1;
-
-/**
- * The link to the simulator: register traffic through the golden-transport checker, the DMA completions the RC
- * sends (most of the traffic, which the checker ignores) straight to the simulator, so that the simulator's
- * copying sends and delivery reports stay available to the RC; and the last TLPs both ways, for hang reports.
- */
-class SystemLink implements Link {
-  readonly checked: CheckedLink;
-  readonly copiesOnSend: boolean;
-  readonly sendTracked: NonNullable<Link['sendTracked']>;
-  private stash: RawTlp[] = [];
-  private tracked: ((cycle: number) => void) | undefined;
-  private readonly hdrs: Uint32Array;
-  private readonly cycles: Float64Array;
-  private readonly dirs: Uint8Array;
-  private recentAt = 0;
-  private noted = 0;
-
-  constructor(
-    private readonly sim: Sim,
-    model: ReturnType<typeof checkingModel>,
-    private readonly keep: number,
-  ) {
-    const inner: Link = {
-      get cycle() {
-        return sim.cycle;
-      },
-      send: (raw, at) => (this.tracked ? sim.sendTracked(raw, at, this.tracked) : sim.send(raw, at)),
-      run: (o) => sim.run(o),
-      takeTx: () => this.stash.splice(0),
-    };
-    this.checked = new CheckedLink(inner, model);
-    this.hdrs = new Uint32Array(4 * keep);
-    this.cycles = new Float64Array(keep);
-    this.dirs = new Uint8Array(keep);
-    this.copiesOnSend = sim.copiesOnSend;
-    this.sendTracked = (raw, at, delivered) => {
-      this.note(TO_DEVICE, raw, at);
-      if (isCompletion(raw)) return sim.sendTracked(raw, at, delivered);
-      this.tracked = delivered;
-      try {
-        this.checked.send(raw, at);
-      } finally {
-        this.tracked = undefined;
-      }
-    };
-  }
-
-  get cycle(): number {
-    return this.sim.cycle;
-  }
-  send(raw: RawTlp, atCycle?: number): void {
-    this.note(TO_DEVICE, raw, atCycle);
-    if (isCompletion(raw)) this.sim.send(raw, atCycle);
-    else this.checked.send(raw, atCycle);
-  }
-  run(opts: LinkRunOptions): { reason: string; cycles: number } {
-    return this.sim.run(opts);
-  }
-  takeTx(): RawTlp[] {
-    const tx = this.sim.takeTx();
-    for (const t of tx) {
-      this.note(FROM_DEVICE, t, t.cycle);
-      if (isCompletion(t)) this.stash.push(t);
-    }
-    this.checked.takeTx(); // checks the completions of register reads, applies queued register writes
-    return tx;
-  }
-
-  /** Keeps a TLP's header dwords, direction and cycle (copied: the RC reuses its completions' buffers). */
-  private note(dir: number, raw: RawTlp, cycle: number | undefined): void {
-    if (this.keep === 0) return;
-    const i = this.recentAt;
-    const h = raw.hdr;
-    for (let k = 0; k < 4; k++) this.hdrs[4 * i + k] = h[k] ?? 0;
-    this.cycles[i] = cycle ?? this.sim.cycle;
-    this.dirs[i] = dir;
-    this.recentAt = (i + 1) % this.keep;
-    if (this.noted < this.keep) this.noted++;
-  }
-
-  /** The last TLPs, oldest first ("->" to the device, "<-" from it; cycle; the header's four dwords). */
-  lastTlps(): string[] {
-    const out: string[] = [];
-    for (let n = this.noted; n > 0; n--) {
-      const i = (this.recentAt - n + this.keep) % this.keep;
-      const dws = Array.from(this.hdrs.subarray(4 * i, 4 * i + 4), (d) => d.toString(16).padStart(8, '0'));
-      out.push(`${this.dirs[i] === TO_DEVICE ? '->' : '<-'} @${this.cycles[i]} ${dws.join(' ')}`);
-    }
-    return out;
   }
 }
 
@@ -326,44 +200,36 @@ export class BlkSystem {
   readonly queues: number;
   readonly capacity: number;
   /** Doorbell writes and queue interrupts so far. */
-  readonly counts = { doorbells: 0, interrupts: 0, submitted: 0, completed: 0, ok: 0 };
+  readonly counts = { doorbells: 0, interrupts: 0, submitted: 0, completed: 0, ok: 0, storageErrors: 0 };
   private readonly vectorQueue = new Map<number, number>();
   private readonly pendingIrqs: number[] = [];
   private readonly inflight = new Map<BlkRequest, InFlight>();
   private readonly perQueue: number[];
   private violationsSeen = 0;
   private readonly ctx: WorkloadContext;
+  /** External storage: disk byte ranges requests or seeding may have changed (the disk check compares them). */
+  private readonly touched: { off: number; len: number }[] = [];
+  /** External storage: injected errors seen so far (read + write bursts). */
+  private injectedSeen = 0;
+  readonly storage: BlkStorage;
 
   constructor(readonly opts: BlkSystemOptions) {
     const blk = opts.blk ?? defaultBlk();
-    const cfg = virtioBlkConfig(blkTopParams(opts.W, blk));
+    this.storage = opts.storage ?? 'onchip';
     this.rng = new Rng(opts.seed);
-    this.sim = Sim.load({
-      ports: blkTopPorts(opts.W, blk),
-      quiet: true,
-      seed: opts.seed,
-      txBackpressure: opts.txBackpressure ?? 0,
-      rxIdle: opts.rxIdle ?? 0,
-      record: opts.record ?? true,
-      verilatorFlags: diskAccessFlags(),
+    const mem = new WatchedMemory();
+    // The disk RAM starts zeroed (Verilator's --x-initial fast), as the golden disk does; checkDisk() reads
+    // every sector back, so a disk that did not would be found.
+    const rig = new BlkRig({
+      ...opts,
+      blk,
+      rc: { seed: opts.seed, latency: { min: 20, max: 200 }, violations: 'record', ...opts.rc, mem },
     });
+    this.sim = rig.sim;
+    this.link = rig.link;
+    this.rc = rig.rc;
+    const cfg = rig.cfg;
     try {
-      // The disk RAM starts zeroed (Verilator's --x-initial fast), as the golden disk does; checkDisk() reads
-      // every sector back, so a disk that did not would be found.
-      const l = cfg.endpoint.layout;
-      this.link = new SystemLink(
-        this.sim,
-        checkingModel(l, { deviceConfig: cfg.endpoint.deviceConfig }),
-        opts.history ?? 24,
-      );
-      const mem = new WatchedMemory();
-      this.rc = new RootComplex(this.link, {
-        seed: opts.seed,
-        latency: { min: 20, max: 200 },
-        violations: 'record',
-        ...opts.rc,
-        mem,
-      });
       this.drv = new VirtioPciDriver(this.rc, {
         ...(opts.driverFeatures ? { driverFeatures: opts.driverFeatures } : {}),
         declineFeatures: [...(opts.declineFeatures ?? []), ...(opts.ring === 'split' ? ['VIRTIO_F_RING_PACKED'] : [])],
@@ -372,21 +238,9 @@ export class BlkSystem {
       this.features = ringFeatures(this.drv.features);
       if (this.features.packed !== (opts.ring === 'packed'))
         throw new Error(`blk system: the driver negotiated ${this.features.packed ? 'packed' : 'split'} rings`);
-      const has = (n: string) => (this.drv.features & featureMask([n], 'blk')) !== 0n;
       const b = cfg.dataPlane.blk;
-      this.golden = new BlkDevice(
-        {
-          capacity: b.capacity,
-          readOnly: b.readOnly,
-          flush: !!b.flush && has('VIRTIO_BLK_F_FLUSH'),
-          discard: has('VIRTIO_BLK_F_DISCARD') ? b.discard : undefined,
-          writeZeroes: has('VIRTIO_BLK_F_WRITE_ZEROES') ? b.writeZeroes : undefined,
-          id: b.id,
-          segMax: b.segMax,
-          sizeMax: b.sizeMax,
-        },
-        new SparseDisk(b.capacity * SECTOR_SIZE),
-      );
+      this.golden = rig.golden(this.drv.features);
+      this.golden.storageFault = injectedRange(opts.axi);
       const vqs = r.setup.vqs;
       this.queues = vqs.length;
       this.perQueue = new Array(vqs.length).fill(0);
@@ -400,7 +254,14 @@ export class BlkSystem {
         mem: this.rc.mem,
         rings: vqs,
         features: this.features,
-        observer: this.invariants,
+        observer: {
+          added: (vq, data, out, inn, indirect) => this.invariants.added(vq, data, out, inn, indirect),
+          // A read that failed in storage wrote its data (unspecified) and reports used length 1 (the golden
+          // model's rule for errors): the used length is then not the bytes written (virtio 1.2 2.7.8.2 lets a
+          // device write more than len); the status and length are checked against the golden model instead.
+          returned: (vq, data, len, fromDevice) =>
+            this.invariants.returned(vq, data, len, fromDevice && !(len === 1 && this.storageFailed(data))),
+        },
         notify: (q, data) => {
           this.counts.doorbells++;
           this.drv.kick(q, data);
@@ -468,6 +329,8 @@ export class BlkSystem {
               mutates: true,
             }
           : undefined;
+    if (range?.mutates)
+      this.touched.push({ off: range.start * SECTOR_SIZE, len: (range.end - range.start) * SECTOR_SIZE });
     this.inflight.set(req, { index: this.counts.submitted++, want, writes: io.writes, buffers: p.buffers, range });
     this.perQueue[q]++;
     return true;
@@ -516,6 +379,14 @@ export class BlkSystem {
     this.inflight.delete(r);
     this.perQueue[r.queue]--;
     const what = `request ${f.index} (${r.op.type}${'sector' in r.op ? ` sector ${r.op.sector}` : ''}, queue ${r.queue})`;
+    const unforeseen = this.unforeseenError(r, f);
+    if (unforeseen || (f.want.status === BLK_S.IOERR && /^storage/.test(f.want.reason ?? '')))
+      this.counts.storageErrors++;
+    if (unforeseen) {
+      for (const g of f.buffers) this.rc.mem.unmap(g);
+      this.counts.completed++;
+      return;
+    }
     if (r.status !== f.want.status || r.len !== f.want.len)
       throw new BlkSystemFailure(
         'mismatch',
@@ -525,13 +396,7 @@ export class BlkSystem {
       // the status byte is compared above (the driver read and freed it)
       if (w.addr === r.statusAddr) continue;
       const got = this.rc.mem.read(w.addr, w.data.length);
-      // A plain loop: a findIndex callback per byte was a visible share of the benchmark's TypeScript time.
-      let at = -1;
-      for (let k = 0; k < got.length; k++)
-        if (got[k] !== w.data[k]) {
-          at = k;
-          break;
-        }
+      const at = got.findIndex((x, k) => x !== w.data[k]);
       if (at >= 0)
         throw new BlkSystemFailure(
           'mismatch',
@@ -541,6 +406,47 @@ export class BlkSystem {
     for (const g of f.buffers) this.rc.mem.unmap(g);
     this.counts.completed++;
     if (r.status === BLK_S.OK) this.counts.ok++;
+  }
+
+  /**
+   * External storage: whether a request the golden model completed OK came back IOERR (used length 1) from an
+   * injected storage error it could not foresee (errorNth, errorRate): the memory injected one since the last
+   * such completion, the last at an address in the request's storage range (a read's widened by a word each
+   * side). A failed write's range becomes unspecified on the golden disk.
+   */
+  private unforeseenError(r: BlkRequest, f: InFlight): boolean {
+    if (this.storage !== 'external' || f.want.status !== BLK_S.OK || r.status !== BLK_S.IOERR || r.len !== 1)
+      return false;
+    const st = this.sim.axi('storage').stats();
+    const injected = st.readErrors + st.writeErrors;
+    if (injected === this.injectedSeen || !f.range) return false;
+    const word = (2 * this.opts.W) / 8;
+    const slack = f.range.mutates ? 0 : word;
+    const lo = f.range.start * SECTOR_SIZE - slack;
+    const hi = f.range.end * SECTOR_SIZE + slack;
+    if (st.lastErrorAddr < lo || st.lastErrorAddr >= hi) return false;
+    this.injectedSeen = injected;
+    if (f.range.mutates)
+      this.golden.unspecified.push({
+        off: f.range.start * SECTOR_SIZE,
+        len: (f.range.end - f.range.start) * SECTOR_SIZE,
+      });
+    return true;
+  }
+
+  /** A request came back IOERR while the storage memory has injected errors. */
+  private storageFailed(r: BlkRequest): boolean {
+    if (this.storage !== 'external') return false;
+    const st = this.sim.axi('storage').stats();
+    return st.readErrors + st.writeErrors > 0 && this.rc.mem.readU8(r.statusAddr) === BLK_S.IOERR;
+  }
+
+  /** External storage: writes `bytes` at disk byte `off` into both the RTL's disk and the golden disk. */
+  seedDisk(off: number, bytes: Uint8Array): void {
+    if (this.storage !== 'external') throw new Error('blk system: seedDisk needs storage: external');
+    this.sim.axi('storage').write(off, bytes);
+    this.golden.disk.write(off, bytes);
+    this.touched.push({ off, len: bytes.length });
   }
 
   /**
@@ -604,6 +510,7 @@ export class BlkSystem {
    * slower.)
    */
   checkDisk(): void {
+    if (this.storage === 'external') return this.checkExternalDisk();
     let next = 0;
     const chunk = 8;
     const readBack: Workload = (ctx) => {
@@ -616,6 +523,36 @@ export class BlkSystem {
     const st = this.run(readBack, { requests: Math.ceil(this.capacity / chunk), depth: 8, queues: [0] });
     if (st.ok !== st.requests)
       throw new BlkSystemFailure('mismatch', `${st.requests - st.ok} read(s) of the disk check did not complete OK`);
+  }
+
+  /**
+   * External storage: the AXI4 memory against the golden disk over every range seeded or written by a request
+   * (the rest of a 1 GiB disk is zero in both: the memory's pages must be no more than those ranges cover),
+   * skipping what failed writes left unspecified.
+   */
+  private checkExternalDisk(): void {
+    const mem = this.sim.axi('storage');
+    const skip = this.golden.unspecified;
+    const pages = new Set<number>();
+    for (const t of this.touched) {
+      const rtl = mem.read(t.off, t.len);
+      const want = this.golden.disk.read(t.off, t.len);
+      for (let i = 0; i < t.len; i++) {
+        const a = t.off + i;
+        if (rtl[i] === want[i] || skip.some((u) => a >= u.off && a < u.off + u.len)) continue;
+        throw new BlkSystemFailure(
+          'mismatch',
+          `disk byte 0x${a.toString(16)} (sector ${Math.floor(a / SECTOR_SIZE)}) is 0x${rtl[i].toString(16)}, the golden disk has 0x${want[i].toString(16)}`,
+        );
+      }
+      for (let p = Math.floor(t.off / 4096); p <= Math.floor((t.off + t.len - 1) / 4096); p++) pages.add(p);
+    }
+    const st = mem.stats();
+    if (st.pages > pages.size)
+      throw new BlkSystemFailure(
+        'mismatch',
+        `the disk has ${st.pages} pages allocated; the requests and seeding touched only ${pages.size}`,
+      );
   }
 
   /**

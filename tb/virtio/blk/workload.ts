@@ -63,11 +63,16 @@ function buffers(
 
 /**
  * The randomized mix: reads and writes of 1..16 sectors in 1..3 buffers at any byte alignment (half the
- * requests), FLUSH, GET_ID, DISCARD and WRITE_ZEROES of random ranges (those not negotiated complete UNSUPP).
+ * requests), FLUSH, GET_ID, DISCARD and WRITE_ZEROES of random ranges (those not negotiated complete UNSUPP),
+ * on sectors [window.from, window.to) (default the whole disk; at least 16 sectors).
  */
-export function randomWorkload(): Workload {
+export function randomWorkload(window?: { from: number; to: number }): Workload {
   return (ctx) => {
-    const { rng, capacity } = ctx;
+    const { rng } = ctx;
+    const from = window?.from ?? 0;
+    const to = window?.to ?? ctx.capacity;
+    if (from < 0 || to > ctx.capacity || to - from < 16)
+      throw new RangeError(`workload: window ${from}..${to} is not 16 sectors or more of the ${ctx.capacity}`);
     const k = rng.int(0, 9);
     if (k === 5) return { op: { type: 'flush' }, buffers: [] };
     if (k === 6) {
@@ -78,7 +83,7 @@ export function randomWorkload(): Workload {
       const write = k <= 1;
       const sectors = rng.int(1, 16);
       for (let t = 0; t < TRIES; t++) {
-        const sector = rng.int(0, capacity - sectors);
+        const sector = rng.int(from, to - sectors);
         if (ctx.conflicts(sector, sectors, write)) continue;
         const { bufs, regions } = buffers(ctx, sectors * SECTOR_SIZE, 3, write);
         return { op: { type: write ? 'write' : 'read', sector: BigInt(sector), bufs }, buffers: regions };
@@ -89,8 +94,8 @@ export function randomWorkload(): Workload {
     // Not negotiated: the device answers UNSUPP without touching the disk; any range will do.
     const lim = (type === 'discard' ? ctx.discard : ctx.writeZeroes) ?? { maxSectors: 16, maxSeg: 1 };
     for (let t = 0; t < TRIES; t++) {
-      const sector = rng.int(0, capacity - 1);
-      const n = rng.int(1, Math.min(capacity - sector, lim.maxSectors));
+      const sector = rng.int(from, to - 1);
+      const n = rng.int(1, Math.min(to - sector, lim.maxSectors));
       if (ctx.conflicts(sector, n, true)) continue;
       return { op: { type, ranges: [{ sector: BigInt(sector), numSectors: n }] }, buffers: [] };
     }
