@@ -477,7 +477,9 @@ export class Sim {
     if (this.state[S_DELIVERED] > 0) this.deliver();
     if (r === REASON_ERROR) {
       const e = this.h.lastError();
-      throw new SimError(`sim ${this.top}: cycle ${e.cycle}: ${e.message} (seed ${this.seed})`, e.cycle);
+      // When tracing, say where the waveform of the cycles before the error is.
+      const waves = this.tracePath ? `\n${this.waveformNote()}` : '';
+      throw new SimError(`sim ${this.top}: cycle ${e.cycle}: ${e.message} (seed ${this.seed})${waves}`, e.cycle);
     }
     return { reason: REASONS[r], cycles: this.cycle - start };
   }

@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { describeWaveform, segmentPattern, Sim, type WaveformFile } from '../../sim/index';
+import { describeWaveform, segmentPattern, Sim, SimError, type WaveformFile } from '../../sim/index';
 import { Rng } from '../../sim/random';
 import { readFstSummary } from './fst';
 import { LOOPBACK_W64, randomTlp } from './helpers';
@@ -112,6 +112,34 @@ describe('waveform window', () => {
         if (v === undefined) delete process.env[k];
         else process.env[k] = v;
     }
+  });
+
+  test("a run-ending error names the window, which ends at the error's cycle", () => {
+    const sim = Sim.load({ ports: LOOPBACK_W64, trace: join(tmp, 'err.fst'), traceWindow: 64, quiet: true, seed: 2 });
+    const rng = new Rng(4);
+    sim.run({ cycles: 300 });
+    // mode 1: the loopback never ends a TLP: the second one's sop is a protocol error (test/sim/loopback.test.ts).
+    sim.poke('mode', 1);
+    sim.send(randomTlp(rng, 2));
+    sim.send(randomTlp(rng, 2));
+    let err: unknown;
+    try {
+      sim.run({ untilTx: 2, maxCycles: 100 });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(SimError);
+    const at = (err as SimError).cycle;
+    expect((err as SimError).message).toMatch(
+      new RegExp(
+        `tx: sop while a packet is open .*\\nwaveform \\(FST\\) of the window of the last \\d+ cycles .*cycles \\d+-${at} in .*err\\.\\d+\\.fst`,
+      ),
+    );
+    sim.close();
+    const files = sim.waveform();
+    expect(files.length).toBe(2);
+    expect(files[1].to).toBe(at + 1);
+    for (const f of files) expectFileHolds(f, readFstSummary(files[0].path).vars);
   });
 
   test('the names and the note say where the window is', () => {
