@@ -884,8 +884,9 @@ export function segmentPattern(tracePath: string): string {
 }
 
 /**
- * A waveform's files and the cycles they hold, in a line for a failure's message: "waveform (FST): cycles
- * 4000-9999 in build/waves/x.4000.fst (4000-7999), build/waves/x.8000.fst (8000-9999)". "" for none.
+ * A waveform's files and the cycles they hold, in a line for a failure's message: "waveform (FST) of the window of
+ * the last 6000 cycles (segments of 4000): cycles 4000-9999 in build/waves/x.4000.fst (4000-7999),
+ * build/waves/x.8000.fst (8000-9999)", or "waveform (FST) of the whole run: ...". "" for none.
  */
 export function describeWaveform(files: readonly WaveformFile[], window = 0): string {
   const held = files.filter((f) => f.to > f.from);
