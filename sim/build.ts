@@ -31,7 +31,9 @@ import { checkVerilatedPorts, checkWarnings, designVerilator, parseWarnings, typ
 const SIM_DIR = dirname(fileURLToPath(import.meta.url));
 const CPP_DIR = join(SIM_DIR, 'cpp');
 /** C++ sources whose change must rebuild every design (the generated harness is keyed by its text). */
-const HARNESS_SOURCES = ['bench.h', 'addon.h', 'sideband.h', 'signals.h', 'axi.h'].map((f) => join(CPP_DIR, f));
+const HARNESS_SOURCES = ['bench.h', 'addon.h', 'sideband.h', 'signals.h', 'axi.h', 'trace.h'].map((f) =>
+  join(CPP_DIR, f),
+);
 
 export const DEFAULT_CACHE_DIR = resolve(SIM_DIR, '..', 'build', 'sim');
 

@@ -6,7 +6,7 @@
 // run() clocks until a stop condition; takeTx() fetches all finished TLPs in one buffer.
 import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AXI_SLAVE_FIELDS, AxiMemory, axiKnobs, type AxiHost, type AxiMemoryOptions } from './axi';
 import { buildSim, type BuildResult } from './build';
@@ -48,6 +48,14 @@ export interface SimOptions {
   ports: string;
   /** FST waveform: true = build/waves/<top>.fst, a string = that path. Default: env VFPGA_TRACE (1/true or a path), else off (tracing costs ~30x). */
   trace?: string | boolean;
+  /**
+   * Keep only a window of the waveform: FST segments of `traceWindow` cycles, named after the trace path
+   * (`<dir>/<stem>.<first cycle>.fst`), of which the two newest stay on disk, so that any stop (a failure, the
+   * end) leaves the last `traceWindow` to 2 x `traceWindow` cycles in two standalone files (sim.waveform() lists
+   * them). Turns tracing on (at the default path) if `trace` does not say otherwise. Default: env
+   * VFPGA_TRACE_WINDOW, else 0 (the whole run in one file).
+   */
+  traceWindow?: number;
   /** PRNG seed for idle cycles and backpressure. Default: VFPGA_SEED, else DEFAULT_SEED (read it back from sim.seed). */
   seed?: number;
   /** Probability (0..1) of an idle cycle before each rx beat. */
@@ -131,6 +139,13 @@ export interface SimStats {
   txTotal: number;
 }
 
+/** One FST file of a run's waveform: the cycles [from, to) it holds (time 10 x cycle; clk rises at +5). */
+export interface WaveformFile {
+  path: string;
+  from: number;
+  to: number;
+}
+
 /** A protocol violation seen on a source stream, or a fatal error in the model. */
 export class SimError extends Error {
   constructor(
@@ -167,6 +182,7 @@ interface Harness {
   replay(cycles: number): { seconds: number; cycles: number; tx: number; hash: bigint; error?: string };
   txHash(): bigint;
   close(): void;
+  waveform(): WaveformFile[];
   pulse(port: number, value: Uint32Array, cycles: number): void;
   watch(port: number, kind: number): number;
   unwatch(counter: number): void;
@@ -185,7 +201,14 @@ interface Harness {
   axiStats(memory: number, out: Float64Array): void;
 }
 interface AddonModule {
-  Harness: new (seed: number, trace: string, state: Float64Array, record: boolean, deliveries: Float64Array) => Harness;
+  Harness: new (
+    seed: number,
+    trace: string,
+    state: Float64Array,
+    record: boolean,
+    deliveries: Float64Array,
+    traceWindow: number,
+  ) => Harness;
   top: string;
   portCount: number;
   /** The state slots this build's C++ uses, by name (generated from sim/state.ts). */
@@ -227,8 +250,10 @@ interface PortEntry {
 export class Sim {
   readonly top: string;
   readonly seed: number;
-  /** Where the FST waveform goes, if tracing. */
+  /** Where the FST waveform goes, if tracing (with a window: the name its segments are named after). */
   readonly tracePath: string | undefined;
+  /** The window's segment length in cycles (SimOptions.traceWindow); 0: the whole run in one file. */
+  readonly traceWindow: number;
   /** How the addon was obtained (built: false on a cache hit). */
   readonly build: BuildResult;
   readonly portsInfo: LoadedPorts;
@@ -299,12 +324,28 @@ export class Sim {
     const maxWords = Math.max(4, ...[...this.portMap.values()].map((p) => p.words));
     this.scratch = new Uint32Array(new ArrayBuffer(4 * maxWords));
 
-    this.tracePath = resolveTrace(opts.trace, this.top);
+    const window = resolveTraceWindow(opts.traceWindow);
+    // A window turns tracing on at the default path unless the option or VFPGA_TRACE says where (or false).
+    this.tracePath =
+      resolveTrace(opts.trace, this.top) ??
+      (window > 0 && opts.trace === undefined ? resolveTrace(true, this.top) : undefined);
+    this.traceWindow = this.tracePath ? window : 0;
     if (this.tracePath) {
       mkdirSync(dirname(this.tracePath), { recursive: true });
-      console.error(`sim: writing waveform of ${this.top} to ${this.tracePath}`);
+      console.error(
+        this.traceWindow
+          ? `sim: writing a waveform window of ${this.top} (the last ${this.traceWindow} to ${2 * this.traceWindow} cycles) to ${segmentPattern(this.tracePath)}`
+          : `sim: writing waveform of ${this.top} to ${this.tracePath}`,
+      );
     }
-    this.h = new mod.Harness(this.seed, this.tracePath ?? '', this.state, opts.record ?? true, this.deliveries);
+    this.h = new mod.Harness(
+      this.seed,
+      this.tracePath ?? '',
+      this.state,
+      opts.record ?? true,
+      this.deliveries,
+      this.traceWindow,
+    );
     for (const name of Object.keys(opts.axi ?? {}))
       if (!ports.axiMasters.some((a) => a.name === name))
         throw new Error(
@@ -436,7 +477,9 @@ export class Sim {
     if (this.state[S_DELIVERED] > 0) this.deliver();
     if (r === REASON_ERROR) {
       const e = this.h.lastError();
-      throw new SimError(`sim ${this.top}: cycle ${e.cycle}: ${e.message} (seed ${this.seed})`, e.cycle);
+      // When tracing, say where the waveform of the cycles before the error is.
+      const waves = this.tracePath ? `\n${this.waveformNote()}` : '';
+      throw new SimError(`sim ${this.top}: cycle ${e.cycle}: ${e.message} (seed ${this.seed})${waves}`, e.cycle);
     }
     return { reason: REASONS[r], cycles: this.cycle - start };
   }
@@ -750,12 +793,31 @@ export class Sim {
     };
   }
 
+  /**
+   * The waveform's files on disk, oldest first, and the cycles each holds: the whole run's one file, or the
+   * window's segments (the last one still being written until close(), which completes it). Empty if not tracing.
+   */
+  waveform(): WaveformFile[] {
+    if (this.closed) return this.finalWaveform;
+    return this.tracePath ? this.h.waveform() : [];
+  }
+
+  /**
+   * Where the waveform is, for a failure's message: the files and the cycles they hold ("" if not tracing). A run
+   * that fails should close() the Sim (a test's afterEach, a finally) so that the file being written is complete.
+   */
+  waveformNote(): string {
+    return describeWaveform(this.waveform(), this.traceWindow);
+  }
+
   /** Ends the simulation: runs final blocks and flushes/closes the waveform. */
   close(): void {
     if (this.closed) return;
+    if (this.tracePath) this.finalWaveform = this.h.waveform();
     this.closed = true;
     this.h.close();
   }
+  private finalWaveform: WaveformFile[] = [];
 
   private flush(): void {
     for (let i = 0; i < this.staged.length; i++) {
@@ -803,6 +865,37 @@ class StagedSends {
     this.words += packTlp(tlp, cycle, this.buf, this.words, report);
     this.tlps++;
   }
+}
+
+function resolveTraceWindow(opt: number | undefined): number {
+  const env = process.env.VFPGA_TRACE_WINDOW;
+  const v = opt ?? (env === undefined || env === '' ? 0 : Number(env));
+  if (!Number.isSafeInteger(v) || v < 0)
+    throw new Error(
+      `sim: ${opt === undefined ? 'VFPGA_TRACE_WINDOW' : 'traceWindow'} must be a non-negative integer (cycles), got ${opt ?? env}`,
+    );
+  return v;
+}
+
+/** How the window's segments of a trace path are named (sim/cpp/trace.h names them). */
+export function segmentPattern(tracePath: string): string {
+  // C++ takes std::filesystem's stem: the name without its last extension.
+  return `${join(dirname(tracePath), basename(tracePath).replace(/(?<=.)\.[^.]*$/, ''))}.<first cycle>.fst`;
+}
+
+/**
+ * A waveform's files and the cycles they hold, in a line for a failure's message: "waveform (FST) of the window of
+ * the last 6000 cycles (segments of 4000): cycles 4000-9999 in build/waves/x.4000.fst (4000-7999),
+ * build/waves/x.8000.fst (8000-9999)", or "waveform (FST) of the whole run: ...". "" for none.
+ */
+export function describeWaveform(files: readonly WaveformFile[], window = 0): string {
+  const held = files.filter((f) => f.to > f.from);
+  if (held.length === 0)
+    return files.length ? `waveform (FST): ${files.map((f) => f.path).join(', ')} (no cycle yet)` : '';
+  const range = (f: { from: number; to: number }) => `${f.from}-${f.to - 1}`;
+  const all = { from: held[0].from, to: held[held.length - 1].to };
+  const what = window ? `the window of the last ${all.to - all.from} cycles (segments of ${window})` : 'the whole run';
+  return `waveform (FST) of ${what}: cycles ${range(all)} in ${held.map((f) => `${f.path} (${range(f)})`).join(', ')}`;
 }
 
 function resolveTrace(opt: string | boolean | undefined, top: string): string | undefined {

@@ -4,7 +4,7 @@
 //
 //   npm run linux -- [--ring packed|split] [--queues N] [--disk MiB] [--mib MiB] [--randops N] [--seed N]
 //                    [--data-plane rtl|golden] [--fault used-len|used-id|data] [--used-check fail|count]
-//                    [--waves FILE] [--watchdog SECONDS] [--verbose]
+//                    [--waves FILE] [--waves-window CYCLES] [--watchdog SECONDS] [--verbose]
 import { parseArgs } from 'node:util';
 import { DEVICE_FAULTS, type DeviceFault } from '../../tb/linux/faults';
 import { CLOCK_HZ, runLinux, type LinuxRunResult } from '../../tb/linux/run';
@@ -24,6 +24,7 @@ const { values } = parseArgs({
     fault: { type: 'string' },
     'used-check': { type: 'string', default: 'fail' },
     waves: { type: 'string' },
+    'waves-window': { type: 'string' },
     watchdog: { type: 'string', default: '120' },
     verbose: { type: 'boolean', default: false },
   },
@@ -64,6 +65,8 @@ const opts = {
   randops: int('randops', values.randops, 0, 100000),
   seed: int('seed', values.seed, 0, 89999),
   watchdogSeconds: int('watchdog', values.watchdog, 5, 86400),
+  wavesWindow:
+    values['waves-window'] === undefined ? undefined : int('waves-window', values['waves-window'], 1, 2 ** 40),
 };
 
 const t0 = performance.now();
@@ -76,7 +79,7 @@ console.log(
   `linux: ${opts.dataPlane} data plane, ${opts.packed ? 'packed' : 'split'} rings, ${opts.queues} queue(s), ${opts.diskMiB} MiB disk, ${opts.mib} MiB pattern, ${opts.randops} mixed operations, seed ${opts.seed}`,
 );
 console.log(
-  `linux: replay with: npm run linux -- --ring ${values.ring} --queues ${opts.queues} --disk ${opts.diskMiB} --mib ${opts.mib} --randops ${opts.randops} --seed ${opts.seed} --data-plane ${opts.dataPlane}${opts.fault ? ` --fault ${opts.fault}` : ''}`,
+  `linux: replay with: npm run linux -- --ring ${values.ring} --queues ${opts.queues} --disk ${opts.diskMiB} --mib ${opts.mib} --randops ${opts.randops} --seed ${opts.seed} --data-plane ${opts.dataPlane}${opts.fault ? ` --fault ${opts.fault}` : ''}${opts.wavesWindow ? ` --waves-window ${opts.wavesWindow}` : ''}`,
 );
 
 let r: LinuxRunResult;
@@ -162,4 +165,5 @@ function report(r: LinuxRunResult): void {
   console.log(
     `root complex: ${r.rc.interrupts} MSI-X messages, ${r.rc.violations} violations, checker mismatches ${r.checkerMismatches}; completer ${JSON.stringify(r.rc.completer)}`,
   );
+  if (r.waveform) console.log(r.waveform);
 }

@@ -57,6 +57,7 @@ class Addon : public Napi::ObjectWrap<Addon<D>> {
                            W::InstanceMethod("replay", &Addon::Replay),
                            W::InstanceMethod("txHash", &Addon::TxHash),
                            W::InstanceMethod("close", &Addon::Close),
+                           W::InstanceMethod("waveform", &Addon::WaveformFiles),
                            W::InstanceMethod("pulse", &Addon::Pulse),
                            W::InstanceMethod("watch", &Addon::Watch),
                            W::InstanceMethod("unwatch", &Addon::Unwatch),
@@ -88,7 +89,8 @@ class Addon : public Napi::ObjectWrap<Addon<D>> {
     return exports;
   }
 
-  // new Harness(seed: number, tracePath: string, state: Float64Array, record: boolean, deliveries: Float64Array)
+  // new Harness(seed: number, tracePath: string, state: Float64Array, record: boolean, deliveries: Float64Array,
+  //             traceWindow: number)
   explicit Addon(const Napi::CallbackInfo& info) : W(info) {
     guarded(info, [&] {
       seed_ = uint64_t(info[0].As<Napi::Number>().Int64Value());
@@ -102,7 +104,8 @@ class Addon : public Napi::ObjectWrap<Addon<D>> {
       deliveriesRef_ = Napi::Persistent(deliveries);
       deliveries_ = deliveries.Data();
       deliveryCap_ = deliveries.ElementLength() / 3;
-      bench_ = std::make_unique<B>(seed_, trace.c_str());
+      const uint64_t window = info.Length() > 5 ? uint64_t(info[5].As<Napi::Number>().DoubleValue()) : 0;
+      bench_ = std::make_unique<B>(seed_, trace.c_str(), window);
       bench_->record = info[3].As<Napi::Boolean>().Value();
       publish();
       return info.Env().Undefined();
@@ -548,6 +551,22 @@ class Addon : public Napi::ObjectWrap<Addon<D>> {
 
   Napi::Value TxHash(const Napi::CallbackInfo& info) {
     return guarded(info, [&] { return static_cast<Napi::Value>(Napi::BigInt::New(info.Env(), bench().txHash())); });
+  }
+  // waveform() -> { path, from, to }[]: the FST files on disk and the cycles [from, to) each holds (trace.h).
+  Napi::Value WaveformFiles(const Napi::CallbackInfo& info) {
+    return guarded(info, [&] {
+      Napi::Env env = info.Env();
+      auto arr = Napi::Array::New(env);
+      uint32_t k = 0;
+      for (const auto& seg : bench().waveform().segments()) {
+        auto o = Napi::Object::New(env);
+        o.Set("path", Napi::String::New(env, seg.path));
+        o.Set("from", Napi::Number::New(env, double(seg.from)));
+        o.Set("to", Napi::Number::New(env, double(seg.to)));
+        arr.Set(k++, o);
+      }
+      return static_cast<Napi::Value>(arr);
+    });
   }
   Napi::Value Close(const Napi::CallbackInfo& info) {
     return guarded(info, [&] {

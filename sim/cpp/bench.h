@@ -28,8 +28,8 @@
 
 #include "signals.h"
 #include "sideband.h"
+#include "trace.h"
 #include "verilated.h"
-#include "verilated_fst_c.h"
 
 namespace vfpga {
 
@@ -535,7 +535,9 @@ class Bench {
   double cppSeconds = 0;  // wall time spent inside run()/reset() loops
   uint64_t runCalls = 0;
 
-  Bench(uint64_t seed, const char* tracePath) {
+  // tracePath: the FST waveform ("" or nullptr: none); traceWindow: 0 for the whole run, else the window's
+  // segment length in cycles (trace.h).
+  Bench(uint64_t seed, const char* tracePath, uint64_t traceWindow = 0) {
     ctx_ = std::make_unique<VerilatedContext>();
     ctx_->traceEverOn(true);  // must precede model construction; costs ~nothing unless dumping
     model_ = std::make_unique<Model>(ctx_.get(), "TOP");
@@ -549,11 +551,7 @@ class Bench {
     std::apply([&](auto&... s) { (s.quiesce(m()), ...); }, sinks_);
     std::apply([&](auto&... a) { (a.quiesce(m()), ...); }, axis_);
     std::apply([&](auto&... s) { (s.force(m(), true), ...); }, sources_);
-    if (tracePath && *tracePath) {
-      trace_ = std::make_unique<VerilatedFstC>();
-      model_->trace(trace_.get(), 99);
-      trace_->open(tracePath);
-    }
+    if (tracePath && *tracePath) trace_.start(model_.get(), tracePath, traceWindow, cycle);
     model_->eval();
   }
   ~Bench() {
@@ -567,6 +565,7 @@ class Bench {
   void enter() { Verilated::threadContextp(ctx_.get()); }
 
   Model* m() { return model_.get(); }
+  const Waveform<Model>& waveform() const { return trace_; }
   SinkBase* sink(int i) { return sinkp_[i]; }
   SourceBase* source(int i) { return sourcep_[i]; }
   AxiSlaveBase* axi(int i) {
@@ -584,10 +583,7 @@ class Bench {
       } catch (...) {
       }
     }
-    if (trace_) {
-      trace_->close();
-      trace_.reset();
-    }
+    trace_.close();
   }
 
   // One clock cycle: inputs change while clk is low, outputs are sampled just before the
@@ -603,14 +599,14 @@ class Bench {
     std::apply([&](auto&... a) { (a.setup(mp, cycle), ...); }, axis_);
     D::setClock(mp, 0);
     mp->eval();
-    if (trace_) trace_->dump(10 * cycle);
+    if (trace_.on()) trace_.dump(cycle, false);
     std::apply([&](auto&... s) { (s.sample(mp, cycle), ...); }, sinks_);
     std::apply([&](auto&... s) { (s.sample(mp, cycle, err), ...); }, sources_);
     std::apply([&](auto&... a) { (a.sample(mp, cycle, err), ...); }, axis_);
     if (aux) side_.sample(mp, cycle);
     D::setClock(mp, 1);
     mp->eval();
-    if (trace_) trace_->dump(10 * cycle + 5);
+    if (trace_.on()) trace_.dump(cycle, true);
     ++cycle;
     if (aux) side_.afterEdge(mp);
   }
@@ -718,10 +714,10 @@ class Bench {
       for (uint64_t i = 0; i < n; ++i) {
         D::setClock(mp, 0);
         mp->eval();
-        if (trace_) trace_->dump(10 * cycle);
+        if (trace_.on()) trace_.dump(cycle, false);
         D::setClock(mp, 1);
         mp->eval();
-        if (trace_) trace_->dump(10 * cycle + 5);
+        if (trace_.on()) trace_.dump(cycle, true);
         ++cycle;
       }
       D::setReset(mp, false);
@@ -914,7 +910,7 @@ class Bench {
  private:
   std::unique_ptr<VerilatedContext> ctx_;
   std::unique_ptr<Model> model_;
-  std::unique_ptr<VerilatedFstC> trace_;
+  Waveform<Model> trace_;
   Sinks sinks_;
   Sources sources_;
   SinkBase* sinkp_[kSinks > 0 ? kSinks : 1] = {};

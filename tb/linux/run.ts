@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { featureNames, STATUS } from '../../gen/virtio/regmap';
 import { VirtioEndpoint } from '../../gen/virtio/top';
 import { designPorts } from '../../sim/design';
@@ -31,6 +32,8 @@ import { UsedLengthCheck } from './usedcheck';
 /** The clock the simulated rates assume (a PCIe Gen3 x8 user clock). */
 export const CLOCK_HZ = 250e6;
 const DEVICE_ID = 1234; // CONFIG_UML_PCI_OVER_VIRTIO_DEVICE_ID (scripts/linux/uml.config)
+/** Where --waves-window's segments go unless --waves names them. */
+const DEFAULT_WAVES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../build/waves/linux.fst');
 
 export interface LinuxRunOptions {
   kernel: string;
@@ -48,8 +51,17 @@ export interface LinuxRunOptions {
   memMiB?: number;
   /** Seconds without progress before the run is ended. */
   watchdogSeconds?: number;
-  /** FST waveform of the whole run (slow). */
+  /**
+   * FST waveform: the whole run into this file (slow: a boot is millions of cycles), or with `wavesWindow` the
+   * name the window's segments are named after (default build/waves/linux.fst: build/waves/linux.<cycle>.fst).
+   */
   waves?: string;
+  /**
+   * Record only the window around the run's end: FST segments of this many cycles, the two newest kept
+   * (SimOptions.traceWindow), so a failure leaves the last `wavesWindow` to 2 x `wavesWindow` cycles before it.
+   * A failure's message and the result say which files hold which cycles.
+   */
+  wavesWindow?: number;
   /**
    * The data plane: 'rtl' (default) simulates the whole virtio-blk function (gen/virtq/blk_top.ts); 'golden' the
    * RTL endpoint alone with the golden queue and blk models serving its queues.
@@ -113,6 +125,8 @@ export interface LinuxRunResult {
   checkerMismatches: number;
   /** 'count' mode: the wrong used lengths the host saw (the first 20). */
   usedLengthErrors: string[];
+  /** Where the FST waveform is and the cycles it holds (Sim.waveformNote()); "" without --waves. */
+  waveform: string;
 }
 
 export class LinuxRunError extends Error {}
@@ -156,7 +170,8 @@ export async function runLinux(o: LinuxRunOptions): Promise<LinuxRunResult> {
     ports,
     quiet: true,
     seed: o.seed,
-    trace: o.waves ?? false,
+    trace: o.waves ?? (o.wavesWindow ? DEFAULT_WAVES : false),
+    traceWindow: o.wavesWindow ?? 0,
     // Nothing replays a Linux run: recording its stimulus (every DMA completion) would only cost memory.
     record: false,
     // The host zeroes the on-chip disk and reads it back (disk.mem) to check the pattern.
@@ -269,12 +284,11 @@ export async function runLinux(o: LinuxRunOptions): Promise<LinuxRunResult> {
         while (got[at] === want[at]) at++;
         const show = (b: Uint8Array) =>
           JSON.stringify(Buffer.from(b.subarray(at & ~15, (at & ~15) + 32)).toString('latin1'));
-        throw new LinuxRunError(
+        fail(
           `the disk does not hold the seeded pattern after the write phase: first difference at byte ${at} of ${want.length}: disk ${show(got)}, pattern ${show(want)}`,
         );
       }
-      if (!f.includes(`sha256=${sha(want)}`))
-        throw new LinuxRunError(`the guest's pattern differs from the host's: ${f}`);
+      if (!f.includes(`sha256=${sha(want)}`)) fail(`the guest's pattern differs from the host's: ${f}`);
       patternChecked = true;
     }
     if (f.startsWith('RESULT ')) result = f.slice(7);
@@ -285,11 +299,16 @@ export async function runLinux(o: LinuxRunOptions): Promise<LinuxRunResult> {
   let probeStart: { cycle: number; wall: number } | undefined;
   let probe: { cycles: number; wallSeconds: number } | undefined;
   let negotiated = 0n;
+  // The error fail() made (with the details below), as opposed to one thrown from deeper down, which it wraps.
+  let failure: LinuxRunError | undefined;
   const fail = (why: string): never => {
     const injected = o.fault ? `\n--- fault injected: ${faulty?.hit || `${o.fault} (had not hit yet)`}` : '';
-    throw new LinuxRunError(
-      `${why}${injected}\n--- last TLPs (cycle, direction, TLP):\n${history}\n--- guest console (tail):\n${consoleTail.join('\n')}`,
+    // The simulation stops here: the file being written is completed when the run ends (sim.close() below).
+    const waves = sim.waveformNote();
+    failure = new LinuxRunError(
+      `${why}${injected}${waves ? `\n--- ${waves}` : ''}\n--- last TLPs (cycle, direction, TLP):\n${history}\n--- guest console (tail):\n${consoleTail.join('\n')}`,
     );
+    throw failure;
   };
   try {
     // The guest connects while its PCI driver probes, early in the boot.
@@ -345,7 +364,7 @@ export async function runLinux(o: LinuxRunOptions): Promise<LinuxRunResult> {
     readConsole();
     if (pendingLine) readConsole();
   } catch (e) {
-    if (e instanceof LinuxRunError) throw e;
+    if (e === failure) throw e;
     fail((e as Error).message);
   } finally {
     if (!exited && child.pid) {
@@ -406,5 +425,6 @@ export async function runLinux(o: LinuxRunOptions): Promise<LinuxRunResult> {
     },
     checkerMismatches: mismatches,
     usedLengthErrors: usedCheck?.mismatches ?? [],
+    waveform: sim.waveformNote(),
   };
 }
