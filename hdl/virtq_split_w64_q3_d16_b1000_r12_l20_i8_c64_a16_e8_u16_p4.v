@@ -412,39 +412,48 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   reg [2:0] rq_done;  // gen/virtq/split_engine.ts:522
   reg pool_free;  // gen/virtq/split_engine.ts:525
   wire own_pool;  // gen/virtq/split_engine.ts:535
+  reg p_he_ne_seen;  // gen/virtq/split_engine.ts:544
+  reg p_he_room;  // gen/virtq/split_engine.ts:544
+  reg p_entry_due;  // gen/virtq/split_engine.ts:544
+  reg p_entry_room;  // gen/virtq/split_engine.ts:544
+  reg p_la_ne_pf;  // gen/virtq/split_engine.ts:544
+  reg p_la_ready;  // gen/virtq/split_engine.ts:544
+  reg p_la_ne_he;  // gen/virtq/split_engine.ts:544
+  reg p_la_ne_seen;  // gen/virtq/split_engine.ts:544
+  reg p_heads_idle;  // gen/virtq/split_engine.ts:544
   reg [15:0] u_num;  // gen/virtq/split_engine.ts:187
   reg [15:0] u_num_mask;  // gen/virtq/split_engine.ts:187
   reg [63:0] u_driver_base;  // gen/virtq/split_engine.ts:187
   reg [63:0] u_device_base;  // gen/virtq/split_engine.ts:187
-  reg [8:0] u_count;  // gen/virtq/split_engine.ts:872
-  reg [15:0] u_old;  // gen/virtq/split_engine.ts:873
-  reg u_drop;  // gen/virtq/split_engine.ts:874
-  wire [15:0] u_slot;  // gen/virtq/split_engine.ts:875
-  wire [15:0] u_new;  // gen/virtq/split_engine.ts:876
-  wire u_abandon;  // gen/virtq/split_engine.ts:877
-  reg [7:0] note_lo;  // gen/virtq/split_engine.ts:880
-  reg [7:0] note_hi;  // gen/virtq/split_engine.ts:880
-  wire [15:0] note_word;  // gen/virtq/split_engine.ts:881
+  reg [8:0] u_count;  // gen/virtq/split_engine.ts:892
+  reg [15:0] u_old;  // gen/virtq/split_engine.ts:893
+  reg u_drop;  // gen/virtq/split_engine.ts:894
+  wire [15:0] u_slot;  // gen/virtq/split_engine.ts:895
+  wire [15:0] u_new;  // gen/virtq/split_engine.ts:896
+  wire u_abandon;  // gen/virtq/split_engine.ts:897
+  reg [7:0] note_lo;  // gen/virtq/split_engine.ts:900
+  reg [7:0] note_hi;  // gen/virtq/split_engine.ts:900
+  wire [15:0] note_word;  // gen/virtq/split_engine.ts:901
   reg [96:0] chain_buf [0:63];  // gen/virtq/split_engine.ts:222
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [10:0] _add_0;  // gen/virtq/split_engine.ts:639
+  wire [10:0] _add_0;  // gen/virtq/split_engine.ts:658
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [10:0] _mux_1;  // gen/virtq/split_engine.ts:685
+  wire [10:0] _mux_1;  // gen/virtq/split_engine.ts:705
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [10:0] _add_2;  // gen/virtq/split_engine.ts:748
+  wire [10:0] _add_2;  // gen/virtq/split_engine.ts:768
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_4;  // gen/virtq/split_engine.ts:788
+  wire [15:0] _sub_4;  // gen/virtq/split_engine.ts:808
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [10:0] _add_3;  // gen/virtq/split_engine.ts:789
+  wire [10:0] _add_3;  // gen/virtq/split_engine.ts:809
   /* verilator lint_on UNUSEDSIGNAL */
   wire _and_5;  // gen/virtq/split_engine.ts:519
   wire _and_6;  // gen/virtq/split_engine.ts:519
   wire _and_7;  // gen/virtq/split_engine.ts:519
-  reg [15:0] _select_8;  // gen/virtq/split_engine.ts:875
+  reg [15:0] _select_8;  // gen/virtq/split_engine.ts:895
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [5:0] _sub_9;  // gen/virtq/split_engine.ts:283
   /* verilator lint_on UNUSEDSIGNAL */
@@ -500,23 +509,23 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   wire [5:0] _sub_26;  // gen/virtq/split_engine.ts:283
   /* verilator lint_on UNUSEDSIGNAL */
   wire [2:0] _cat_27;  // gen/virtq/split_engine.ts:211
-  wire [16:0] _mux_30;  // gen/virtq/split_engine.ts:624
-  wire [16:0] _mux_31;  // gen/virtq/split_engine.ts:625
+  wire [16:0] _mux_30;  // gen/virtq/split_engine.ts:643
+  wire [16:0] _mux_31;  // gen/virtq/split_engine.ts:644
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _mux_29;  // gen/virtq/split_engine.ts:626
+  wire [16:0] _mux_29;  // gen/virtq/split_engine.ts:645
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [15:0] _slice_28;  // gen/virtq/split_engine.ts:633
-  wire [16:0] _mux_34;  // gen/virtq/split_engine.ts:736
+  wire [15:0] _slice_28;  // gen/virtq/split_engine.ts:652
+  wire [16:0] _mux_34;  // gen/virtq/split_engine.ts:756
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _mux_33;  // gen/virtq/split_engine.ts:737
+  wire [16:0] _mux_33;  // gen/virtq/split_engine.ts:757
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [15:0] _slice_32;  // gen/virtq/split_engine.ts:741
-  reg [15:0] _select_35;  // gen/virtq/split_engine.ts:767
+  wire [15:0] _slice_32;  // gen/virtq/split_engine.ts:761
+  reg [15:0] _select_35;  // gen/virtq/split_engine.ts:787
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _add_36;  // gen/virtq/split_engine.ts:801
+  wire [16:0] _add_36;  // gen/virtq/split_engine.ts:821
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] _select_37;  // gen/virtq/split_engine.ts:851
-  reg [15:0] _select_38;  // gen/virtq/split_engine.ts:916
+  reg [15:0] _select_37;  // gen/virtq/split_engine.ts:871
+  reg [15:0] _select_38;  // gen/virtq/split_engine.ts:936
   reg [15:0] _select_39;  // gen/virtq/split_engine.ts:188
   reg [15:0] _select_40;  // gen/virtq/split_engine.ts:188
   reg [63:0] _select_41;  // gen/virtq/split_engine.ts:188
@@ -526,22 +535,27 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   reg [15:0] _select_45;  // gen/virtq/split_engine.ts:386
   reg [15:0] _select_46;  // gen/virtq/split_engine.ts:387
   reg [15:0] _select_47;  // gen/virtq/split_engine.ts:532
-  reg [15:0] _select_48;  // gen/virtq/split_layout.ts:90
+  reg [15:0] _select_48;  // gen/virtq/split_engine.ts:542
+  reg [15:0] _select_49;  // gen/virtq/split_engine.ts:541
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _mux_49;  // gen/virtq/split_engine.ts:647
+  reg [15:0] _select_50;  // gen/virtq/split_engine.ts:540
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] _select_50;  // gen/virtq/split_engine.ts:665
-  reg [15:0] _select_51;  // gen/virtq/split_engine.ts:666
-  reg [2:0] _select_52;  // gen/virtq/split_engine.ts:667
-  reg [15:0] _select_53;  // gen/virtq/split_layout.ts:90
-  reg [15:0] _select_54;  // gen/virtq/split_engine.ts:694
-  reg [15:0] _select_55;  // gen/virtq/split_layout.ts:90
+  reg [15:0] _select_51;  // gen/virtq/split_layout.ts:90
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [16:0] _mux_52;  // gen/virtq/split_engine.ts:666
+  /* verilator lint_on UNUSEDSIGNAL */
+  reg [15:0] _select_53;  // gen/virtq/split_engine.ts:685
+  reg [15:0] _select_54;  // gen/virtq/split_engine.ts:686
+  reg [2:0] _select_55;  // gen/virtq/split_engine.ts:687
   reg [15:0] _select_56;  // gen/virtq/split_layout.ts:90
-  reg [15:0] _select_57;  // gen/virtq/split_engine.ts:188
-  reg [15:0] _select_58;  // gen/virtq/split_engine.ts:188
-  reg [63:0] _select_59;  // gen/virtq/split_engine.ts:188
-  reg [63:0] _select_60;  // gen/virtq/split_engine.ts:188
-  reg [15:0] _select_61;  // gen/virtq/split_engine.ts:907
+  reg [15:0] _select_57;  // gen/virtq/split_engine.ts:714
+  reg [15:0] _select_58;  // gen/virtq/split_layout.ts:90
+  reg [15:0] _select_59;  // gen/virtq/split_layout.ts:90
+  reg [15:0] _select_60;  // gen/virtq/split_engine.ts:188
+  reg [15:0] _select_61;  // gen/virtq/split_engine.ts:188
+  reg [63:0] _select_62;  // gen/virtq/split_engine.ts:188
+  reg [63:0] _select_63;  // gen/virtq/split_engine.ts:188
+  reg [15:0] _select_64;  // gen/virtq/split_engine.ts:927
 
   // ---- instances
   dma_ram_w64_b2048 fetch_ram (  // gen/virtq/split_engine.ts:160
@@ -574,15 +588,15 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   );
 
   // ---- combinational logic
-  assign _add_0 = 11'd144 + {4'd0, {cq, pf_next[3:0], 1'b0}};  // gen/virtq/split_engine.ts:639
-  assign _mux_1 = idx_ahead ? 11'd264 : 11'd8;  // gen/virtq/split_engine.ts:685
-  assign _add_2 = 11'd144 + {4'd0, {cq, la[3:0], 1'b0}};  // gen/virtq/split_engine.ts:748
-  assign _sub_4 = j - win_start;  // gen/virtq/split_engine.ts:788
-  assign _add_3 = win_off + ({7'd0, _sub_4[3:0]} << 4);  // gen/virtq/split_engine.ts:789
+  assign _add_0 = 11'd144 + {4'd0, {cq, pf_next[3:0], 1'b0}};  // gen/virtq/split_engine.ts:658
+  assign _mux_1 = idx_ahead ? 11'd264 : 11'd8;  // gen/virtq/split_engine.ts:705
+  assign _add_2 = 11'd144 + {4'd0, {cq, la[3:0], 1'b0}};  // gen/virtq/split_engine.ts:768
+  assign _sub_4 = j - win_start;  // gen/virtq/split_engine.ts:808
+  assign _add_3 = win_off + ({7'd0, _sub_4[3:0]} << 4);  // gen/virtq/split_engine.ts:809
   assign _and_5 = (((q_resetting[2] & all_back[2]) & (~(out_active & (out_queue == 2'd2)))) & ((used == USED_IDLE) | (uq != 2'd2))) & ((~(pf_active & (pf_q == 2'd2))) | pool_quiet);  // gen/virtq/split_engine.ts:519
   assign _and_6 = (((q_resetting[1] & all_back[1]) & (~(out_active & (out_queue == 2'd1)))) & ((used == USED_IDLE) | (uq != 2'd1))) & ((~(pf_active & (pf_q == 2'd1))) | pool_quiet);  // gen/virtq/split_engine.ts:519
   assign _and_7 = (((q_resetting[0] & all_back[0]) & (~(out_active & (out_queue == 2'd0)))) & ((used == USED_IDLE) | (uq != 2'd0))) & ((~(pf_active & (pf_q == 2'd0))) | pool_quiet);  // gen/virtq/split_engine.ts:519
-  always @* begin  // gen/virtq/split_engine.ts:875
+  always @* begin  // gen/virtq/split_engine.ts:895
     case (uq)
       2'd0: _select_8 = used_idx_0;
       2'd1: _select_8 = used_idx_1;
@@ -609,14 +623,14 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   assign _sub_25 = (rd_ended2 - pf_seq_1) - 6'd1;  // gen/virtq/split_engine.ts:283
   assign _sub_26 = (rd_ended2 - pf_seq_0) - 6'd1;  // gen/virtq/split_engine.ts:283
   assign _cat_27 = {(q2_enable & (q2_size != 16'd0)), (q1_enable & (q1_size != 16'd0)), (q0_enable & (q0_size != 16'd0))};  // gen/virtq/split_engine.ts:211
-  assign _mux_30 = ((17'd16 - {13'd0, he[3:0]}) < ({1'b0, num} - {1'b0, (he & num_mask)})) ? (17'd16 - {13'd0, he[3:0]}) : ({1'b0, num} - {1'b0, (he & num_mask)});  // gen/virtq/split_engine.ts:624
-  assign _mux_31 = ({1'b0, (seen - he)} < (17'd16 - {1'b0, (he - pf_next)})) ? {1'b0, (seen - he)} : (17'd16 - {1'b0, (he - pf_next)});  // gen/virtq/split_engine.ts:625
-  assign _mux_29 = (_mux_30 < _mux_31) ? _mux_30 : _mux_31;  // gen/virtq/split_engine.ts:626
-  assign _slice_28 = _mux_29[15:0];  // gen/virtq/split_engine.ts:633
-  assign _mux_34 = ((17'd16 - {13'd0, la[3:0]}) < ({1'b0, num} - {1'b0, (la & num_mask)})) ? (17'd16 - {13'd0, la[3:0]}) : ({1'b0, num} - {1'b0, (la & num_mask)});  // gen/virtq/split_engine.ts:736
-  assign _mux_33 = ({1'b0, ahead} < _mux_34) ? {1'b0, ahead} : _mux_34;  // gen/virtq/split_engine.ts:737
-  assign _slice_32 = _mux_33[15:0];  // gen/virtq/split_engine.ts:741
-  always @* begin  // gen/virtq/split_engine.ts:767
+  assign _mux_30 = ((17'd16 - {13'd0, he[3:0]}) < ({1'b0, num} - {1'b0, (he & num_mask)})) ? (17'd16 - {13'd0, he[3:0]}) : ({1'b0, num} - {1'b0, (he & num_mask)});  // gen/virtq/split_engine.ts:643
+  assign _mux_31 = ({1'b0, (seen - he)} < (17'd16 - {1'b0, (he - pf_next)})) ? {1'b0, (seen - he)} : (17'd16 - {1'b0, (he - pf_next)});  // gen/virtq/split_engine.ts:644
+  assign _mux_29 = (_mux_30 < _mux_31) ? _mux_30 : _mux_31;  // gen/virtq/split_engine.ts:645
+  assign _slice_28 = _mux_29[15:0];  // gen/virtq/split_engine.ts:652
+  assign _mux_34 = ((17'd16 - {13'd0, la[3:0]}) < ({1'b0, num} - {1'b0, (la & num_mask)})) ? (17'd16 - {13'd0, la[3:0]}) : ({1'b0, num} - {1'b0, (la & num_mask)});  // gen/virtq/split_engine.ts:756
+  assign _mux_33 = ({1'b0, ahead} < _mux_34) ? {1'b0, ahead} : _mux_34;  // gen/virtq/split_engine.ts:757
+  assign _slice_32 = _mux_33[15:0];  // gen/virtq/split_engine.ts:761
+  always @* begin  // gen/virtq/split_engine.ts:787
     case (cq)
       2'd0: _select_35 = expect_head_0;
       2'd1: _select_35 = expect_head_1;
@@ -624,8 +638,8 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_35 = expect_head_2;
     endcase
   end
-  assign _add_36 = count + 17'd1;  // gen/virtq/split_engine.ts:801
-  always @* begin  // gen/virtq/split_engine.ts:851
+  assign _add_36 = count + 17'd1;  // gen/virtq/split_engine.ts:821
+  always @* begin  // gen/virtq/split_engine.ts:871
     case (cq)
       2'd0: _select_37 = handed_0;
       2'd1: _select_37 = handed_1;
@@ -633,7 +647,7 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_37 = handed_2;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:916
+  always @* begin  // gen/virtq/split_engine.ts:936
     case (uq)
       2'd0: _select_38 = returned_0;
       2'd1: _select_38 = returned_1;
@@ -713,103 +727,101 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_47 = last_avail_2;
     endcase
   end
-  always @* begin  // gen/virtq/split_layout.ts:90
-    case (mem_off[2:1])
-      2'd0: _select_48 = fetch_ram_rd_rdata[15:0];
-      2'd1: _select_48 = fetch_ram_rd_rdata[31:16];
-      2'd2: _select_48 = fetch_ram_rd_rdata[47:32];
-      2'd3: _select_48 = fetch_ram_rd_rdata[63:48];
-      default: _select_48 = fetch_ram_rd_rdata[15:0];
-    endcase
-  end
-  assign _mux_49 = (({1'b0, num} - {1'b0, word}) < 17'd4) ? ({1'b0, num} - {1'b0, word}) : 17'd4;  // gen/virtq/split_engine.ts:647
-  always @* begin  // gen/virtq/split_engine.ts:665
-    case (la[3:0])
-      4'd0: _select_50 = pf_head_0;
-      4'd1: _select_50 = pf_head_1;
-      4'd2: _select_50 = pf_head_2;
-      4'd3: _select_50 = pf_head_3;
-      4'd4: _select_50 = pf_head_4;
-      4'd5: _select_50 = pf_head_5;
-      4'd6: _select_50 = pf_head_6;
-      4'd7: _select_50 = pf_head_7;
-      4'd8: _select_50 = pf_head_8;
-      4'd9: _select_50 = pf_head_9;
-      4'd10: _select_50 = pf_head_10;
-      4'd11: _select_50 = pf_head_11;
-      4'd12: _select_50 = pf_head_12;
-      4'd13: _select_50 = pf_head_13;
-      4'd14: _select_50 = pf_head_14;
-      4'd15: _select_50 = pf_head_15;
-      default: _select_50 = pf_head_0;
-    endcase
-  end
-  always @* begin  // gen/virtq/split_engine.ts:666
-    case (la[3:0])
-      4'd0: _select_51 = pf_head_0;
-      4'd1: _select_51 = pf_head_1;
-      4'd2: _select_51 = pf_head_2;
-      4'd3: _select_51 = pf_head_3;
-      4'd4: _select_51 = pf_head_4;
-      4'd5: _select_51 = pf_head_5;
-      4'd6: _select_51 = pf_head_6;
-      4'd7: _select_51 = pf_head_7;
-      4'd8: _select_51 = pf_head_8;
-      4'd9: _select_51 = pf_head_9;
-      4'd10: _select_51 = pf_head_10;
-      4'd11: _select_51 = pf_head_11;
-      4'd12: _select_51 = pf_head_12;
-      4'd13: _select_51 = pf_head_13;
-      4'd14: _select_51 = pf_head_14;
-      4'd15: _select_51 = pf_head_15;
-      default: _select_51 = pf_head_0;
-    endcase
-  end
-  always @* begin  // gen/virtq/split_engine.ts:667
-    case (la[3:0])
-      4'd0: _select_52 = pf_count_0;
-      4'd1: _select_52 = pf_count_1;
-      4'd2: _select_52 = pf_count_2;
-      4'd3: _select_52 = pf_count_3;
-      4'd4: _select_52 = pf_count_4;
-      4'd5: _select_52 = pf_count_5;
-      4'd6: _select_52 = pf_count_6;
-      4'd7: _select_52 = pf_count_7;
-      4'd8: _select_52 = pf_count_8;
-      4'd9: _select_52 = pf_count_9;
-      4'd10: _select_52 = pf_count_10;
-      4'd11: _select_52 = pf_count_11;
-      4'd12: _select_52 = pf_count_12;
-      4'd13: _select_52 = pf_count_13;
-      4'd14: _select_52 = pf_count_14;
-      4'd15: _select_52 = pf_count_15;
-      default: _select_52 = pf_count_0;
-    endcase
-  end
-  always @* begin  // gen/virtq/split_layout.ts:90
-    case (mem_off[2:1])
-      2'd0: _select_53 = fetch_ram_rd_rdata[15:0];
-      2'd1: _select_53 = fetch_ram_rd_rdata[31:16];
-      2'd2: _select_53 = fetch_ram_rd_rdata[47:32];
-      2'd3: _select_53 = fetch_ram_rd_rdata[63:48];
-      default: _select_53 = fetch_ram_rd_rdata[15:0];
-    endcase
-  end
-  always @* begin  // gen/virtq/split_engine.ts:694
+  always @* begin  // gen/virtq/split_engine.ts:542
     case (cq)
-      2'd0: _select_54 = event_sent_0;
-      2'd1: _select_54 = event_sent_1;
-      2'd2: _select_54 = event_sent_2;
-      default: _select_54 = event_sent_2;
+      2'd0: _select_48 = heads_end_0;
+      2'd1: _select_48 = heads_end_1;
+      2'd2: _select_48 = heads_end_2;
+      default: _select_48 = heads_end_2;
+    endcase
+  end
+  always @* begin  // gen/virtq/split_engine.ts:541
+    case (cq)
+      2'd0: _select_49 = avail_seen_0;
+      2'd1: _select_49 = avail_seen_1;
+      2'd2: _select_49 = avail_seen_2;
+      default: _select_49 = avail_seen_2;
+    endcase
+  end
+  always @* begin  // gen/virtq/split_engine.ts:540
+    case (cq)
+      2'd0: _select_50 = last_avail_0;
+      2'd1: _select_50 = last_avail_1;
+      2'd2: _select_50 = last_avail_2;
+      default: _select_50 = last_avail_2;
     endcase
   end
   always @* begin  // gen/virtq/split_layout.ts:90
     case (mem_off[2:1])
-      2'd0: _select_55 = fetch_ram_rd_rdata[15:0];
-      2'd1: _select_55 = fetch_ram_rd_rdata[31:16];
-      2'd2: _select_55 = fetch_ram_rd_rdata[47:32];
-      2'd3: _select_55 = fetch_ram_rd_rdata[63:48];
-      default: _select_55 = fetch_ram_rd_rdata[15:0];
+      2'd0: _select_51 = fetch_ram_rd_rdata[15:0];
+      2'd1: _select_51 = fetch_ram_rd_rdata[31:16];
+      2'd2: _select_51 = fetch_ram_rd_rdata[47:32];
+      2'd3: _select_51 = fetch_ram_rd_rdata[63:48];
+      default: _select_51 = fetch_ram_rd_rdata[15:0];
+    endcase
+  end
+  assign _mux_52 = (({1'b0, num} - {1'b0, word}) < 17'd4) ? ({1'b0, num} - {1'b0, word}) : 17'd4;  // gen/virtq/split_engine.ts:666
+  always @* begin  // gen/virtq/split_engine.ts:685
+    case (la[3:0])
+      4'd0: _select_53 = pf_head_0;
+      4'd1: _select_53 = pf_head_1;
+      4'd2: _select_53 = pf_head_2;
+      4'd3: _select_53 = pf_head_3;
+      4'd4: _select_53 = pf_head_4;
+      4'd5: _select_53 = pf_head_5;
+      4'd6: _select_53 = pf_head_6;
+      4'd7: _select_53 = pf_head_7;
+      4'd8: _select_53 = pf_head_8;
+      4'd9: _select_53 = pf_head_9;
+      4'd10: _select_53 = pf_head_10;
+      4'd11: _select_53 = pf_head_11;
+      4'd12: _select_53 = pf_head_12;
+      4'd13: _select_53 = pf_head_13;
+      4'd14: _select_53 = pf_head_14;
+      4'd15: _select_53 = pf_head_15;
+      default: _select_53 = pf_head_0;
+    endcase
+  end
+  always @* begin  // gen/virtq/split_engine.ts:686
+    case (la[3:0])
+      4'd0: _select_54 = pf_head_0;
+      4'd1: _select_54 = pf_head_1;
+      4'd2: _select_54 = pf_head_2;
+      4'd3: _select_54 = pf_head_3;
+      4'd4: _select_54 = pf_head_4;
+      4'd5: _select_54 = pf_head_5;
+      4'd6: _select_54 = pf_head_6;
+      4'd7: _select_54 = pf_head_7;
+      4'd8: _select_54 = pf_head_8;
+      4'd9: _select_54 = pf_head_9;
+      4'd10: _select_54 = pf_head_10;
+      4'd11: _select_54 = pf_head_11;
+      4'd12: _select_54 = pf_head_12;
+      4'd13: _select_54 = pf_head_13;
+      4'd14: _select_54 = pf_head_14;
+      4'd15: _select_54 = pf_head_15;
+      default: _select_54 = pf_head_0;
+    endcase
+  end
+  always @* begin  // gen/virtq/split_engine.ts:687
+    case (la[3:0])
+      4'd0: _select_55 = pf_count_0;
+      4'd1: _select_55 = pf_count_1;
+      4'd2: _select_55 = pf_count_2;
+      4'd3: _select_55 = pf_count_3;
+      4'd4: _select_55 = pf_count_4;
+      4'd5: _select_55 = pf_count_5;
+      4'd6: _select_55 = pf_count_6;
+      4'd7: _select_55 = pf_count_7;
+      4'd8: _select_55 = pf_count_8;
+      4'd9: _select_55 = pf_count_9;
+      4'd10: _select_55 = pf_count_10;
+      4'd11: _select_55 = pf_count_11;
+      4'd12: _select_55 = pf_count_12;
+      4'd13: _select_55 = pf_count_13;
+      4'd14: _select_55 = pf_count_14;
+      4'd15: _select_55 = pf_count_15;
+      default: _select_55 = pf_count_0;
     endcase
   end
   always @* begin  // gen/virtq/split_layout.ts:90
@@ -821,51 +833,77 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_56 = fetch_ram_rd_rdata[15:0];
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:188
-    case (uq)
-      2'd0: _select_57 = q0_size;
-      2'd1: _select_57 = q1_size;
-      2'd2: _select_57 = q2_size;
-      default: _select_57 = q2_size;
+  always @* begin  // gen/virtq/split_engine.ts:714
+    case (cq)
+      2'd0: _select_57 = event_sent_0;
+      2'd1: _select_57 = event_sent_1;
+      2'd2: _select_57 = event_sent_2;
+      default: _select_57 = event_sent_2;
+    endcase
+  end
+  always @* begin  // gen/virtq/split_layout.ts:90
+    case (mem_off[2:1])
+      2'd0: _select_58 = fetch_ram_rd_rdata[15:0];
+      2'd1: _select_58 = fetch_ram_rd_rdata[31:16];
+      2'd2: _select_58 = fetch_ram_rd_rdata[47:32];
+      2'd3: _select_58 = fetch_ram_rd_rdata[63:48];
+      default: _select_58 = fetch_ram_rd_rdata[15:0];
+    endcase
+  end
+  always @* begin  // gen/virtq/split_layout.ts:90
+    case (mem_off[2:1])
+      2'd0: _select_59 = fetch_ram_rd_rdata[15:0];
+      2'd1: _select_59 = fetch_ram_rd_rdata[31:16];
+      2'd2: _select_59 = fetch_ram_rd_rdata[47:32];
+      2'd3: _select_59 = fetch_ram_rd_rdata[63:48];
+      default: _select_59 = fetch_ram_rd_rdata[15:0];
     endcase
   end
   always @* begin  // gen/virtq/split_engine.ts:188
     case (uq)
-      2'd0: _select_58 = q0_size - 16'd1;
-      2'd1: _select_58 = q1_size - 16'd1;
-      2'd2: _select_58 = q2_size - 16'd1;
-      default: _select_58 = q2_size - 16'd1;
+      2'd0: _select_60 = q0_size;
+      2'd1: _select_60 = q1_size;
+      2'd2: _select_60 = q2_size;
+      default: _select_60 = q2_size;
     endcase
   end
   always @* begin  // gen/virtq/split_engine.ts:188
     case (uq)
-      2'd0: _select_59 = q0_driver;
-      2'd1: _select_59 = q1_driver;
-      2'd2: _select_59 = q2_driver;
-      default: _select_59 = q2_driver;
+      2'd0: _select_61 = q0_size - 16'd1;
+      2'd1: _select_61 = q1_size - 16'd1;
+      2'd2: _select_61 = q2_size - 16'd1;
+      default: _select_61 = q2_size - 16'd1;
     endcase
   end
   always @* begin  // gen/virtq/split_engine.ts:188
     case (uq)
-      2'd0: _select_60 = q0_device;
-      2'd1: _select_60 = q1_device;
-      2'd2: _select_60 = q2_device;
-      default: _select_60 = q2_device;
+      2'd0: _select_62 = q0_driver;
+      2'd1: _select_62 = q1_driver;
+      2'd2: _select_62 = q2_driver;
+      default: _select_62 = q2_driver;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:907
+  always @* begin  // gen/virtq/split_engine.ts:188
     case (uq)
-      2'd0: _select_61 = used_idx_0;
-      2'd1: _select_61 = used_idx_1;
-      2'd2: _select_61 = used_idx_2;
-      default: _select_61 = used_idx_2;
+      2'd0: _select_63 = q0_device;
+      2'd1: _select_63 = q1_device;
+      2'd2: _select_63 = q2_device;
+      default: _select_63 = q2_device;
     endcase
   end
-  assign irq_queue = irq_pulse;  // gen/virtq/split_engine.ts:993
-  assign fatal_error = fatal_pulse | u_fatal_pulse;  // gen/virtq/split_engine.ts:994
-  assign queue_reset_done = q_reset_pulse;  // gen/virtq/split_engine.ts:995
-  assign reset_done = reset_pulse;  // gen/virtq/split_engine.ts:996
-  assign busy = (((((~(seq == SEQ_IDLE)) | (~(used == USED_IDLE))) | out_active) | rd_valid) | wr_valid) | (~(((((rd_seq0 == rd_ended0) & (rd_seq1 == rd_ended1)) & pool_quiet) & (wr_seq0 == wr_ended0)) & (wr_seq1 == wr_ended1)));  // gen/virtq/split_engine.ts:997
+  always @* begin  // gen/virtq/split_engine.ts:927
+    case (uq)
+      2'd0: _select_64 = used_idx_0;
+      2'd1: _select_64 = used_idx_1;
+      2'd2: _select_64 = used_idx_2;
+      default: _select_64 = used_idx_2;
+    endcase
+  end
+  assign irq_queue = irq_pulse;  // gen/virtq/split_engine.ts:1013
+  assign fatal_error = fatal_pulse | u_fatal_pulse;  // gen/virtq/split_engine.ts:1014
+  assign queue_reset_done = q_reset_pulse;  // gen/virtq/split_engine.ts:1015
+  assign reset_done = reset_pulse;  // gen/virtq/split_engine.ts:1016
+  assign busy = (((((~(seq == SEQ_IDLE)) | (~(used == USED_IDLE))) | out_active) | rd_valid) | wr_valid) | (~(((((rd_seq0 == rd_ended0) & (rd_seq1 == rd_ended1)) & pool_quiet) & (wr_seq0 == wr_ended0)) & (wr_seq1 == wr_ended1)));  // gen/virtq/split_engine.ts:1017
   assign chain_valid = out_active;  // gen/virtq/split_engine.ts:232
   assign chain_queue = out_queue;  // gen/virtq/split_engine.ts:233
   assign chain_id = out_id;  // gen/virtq/split_engine.ts:234
@@ -875,11 +913,11 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   assign chain_write = chain_buf_rd0[0];  // gen/virtq/split_engine.ts:238
   assign chain_last = {1'b0, out_pos} == (out_count - 7'd1);  // gen/virtq/split_engine.ts:240
   always @* begin
-    done_ready = 1'b0;  // gen/virtq/split_engine.ts:878
-    case (used)  // gen/virtq/split_engine.ts:896
+    done_ready = 1'b0;  // gen/virtq/split_engine.ts:898
+    case (used)  // gen/virtq/split_engine.ts:916
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:914
-          done_ready = 1'b1;  // gen/virtq/split_engine.ts:915
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:934
+          done_ready = 1'b1;  // gen/virtq/split_engine.ts:935
         end
       end
       default: begin end
@@ -908,7 +946,7 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   assign fetch_ram_wr_be = mem_wr_be;  // gen/virtq/split_engine.ts:167
   always @* begin
     fetch_ram_rd_valid = 1'b0;  // gen/virtq/split_engine.ts:361
-    case (seq)  // gen/virtq/split_engine.ts:540
+    case (seq)  // gen/virtq/split_engine.ts:563
       SEQ_AHEAD_ENTRY: begin
         if (~mem_busy) begin  // gen/virtq/split_engine.ts:365
           fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:366
@@ -925,8 +963,8 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
         end
       end
       SEQ_DESC_MEM: begin
-        if (win_ahead & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:791
-        end else if (win_ahead & rd_err2) begin  // gen/virtq/split_engine.ts:792
+        if (win_ahead & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:811
+        end else if (win_ahead & rd_err2) begin  // gen/virtq/split_engine.ts:812
         end else begin
           if (~mem_busy) begin  // gen/virtq/split_engine.ts:365
             fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:366
@@ -938,7 +976,7 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
   always @* begin
     fetch_ram_rd_addr = 8'd0;  // gen/virtq/split_engine.ts:362
-    case (seq)  // gen/virtq/split_engine.ts:540
+    case (seq)  // gen/virtq/split_engine.ts:563
       SEQ_AHEAD_ENTRY: begin
         if (~mem_busy) begin  // gen/virtq/split_engine.ts:365
           fetch_ram_rd_addr = _add_0[10:3];  // gen/virtq/split_engine.ts:367
@@ -955,8 +993,8 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
         end
       end
       SEQ_DESC_MEM: begin
-        if (win_ahead & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:791
-        end else if (win_ahead & rd_err2) begin  // gen/virtq/split_engine.ts:792
+        if (win_ahead & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:811
+        end else if (win_ahead & rd_err2) begin  // gen/virtq/split_engine.ts:812
         end else begin
           if (~mem_busy) begin  // gen/virtq/split_engine.ts:365
             fetch_ram_rd_addr = _add_3[10:3];  // gen/virtq/split_engine.ts:367
@@ -975,15 +1013,15 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   assign u_writing = (used == USED_TAKE) | (used == USED_ELEMS);  // gen/virtq/split_engine.ts:182
   always @* begin
     clear_pending = 3'd0;  // default, gen/virtq/split_engine.ts:215
-    case (seq)  // gen/virtq/split_engine.ts:540
+    case (seq)  // gen/virtq/split_engine.ts:563
       SEQ_AHEAD_IDX: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:608
-          clear_pending = 3'd1 << cq;  // gen/virtq/split_engine.ts:609
+        if (rd_free) begin  // gen/virtq/split_engine.ts:627
+          clear_pending = 3'd1 << cq;  // gen/virtq/split_engine.ts:628
         end
       end
       SEQ_IDX_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:676
-          clear_pending = 3'd1 << cq;  // gen/virtq/split_engine.ts:678
+        if (rd_free) begin  // gen/virtq/split_engine.ts:696
+          clear_pending = 3'd1 << cq;  // gen/virtq/split_engine.ts:698
         end
       end
       default: begin end
@@ -991,31 +1029,31 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
   always @* begin
     forget = 3'd0;  // default, gen/virtq/split_engine.ts:216
-    case (seq)  // gen/virtq/split_engine.ts:540
+    case (seq)  // gen/virtq/split_engine.ts:563
       SEQ_IDLE: begin
-        if ((dev_resetting & (used == USED_IDLE)) & pool_quiet) begin  // gen/virtq/split_engine.ts:542
-          forget = 3'd7;  // gen/virtq/split_engine.ts:544
+        if ((dev_resetting & (used == USED_IDLE)) & pool_quiet) begin  // gen/virtq/split_engine.ts:565
+          forget = 3'd7;  // gen/virtq/split_engine.ts:567
         end
       end
       SEQ_QRESET: begin
-        forget = {_and_5, _and_6, _and_7};  // gen/virtq/split_engine.ts:558
+        forget = {_and_5, _and_6, _and_7};  // gen/virtq/split_engine.ts:581
       end
       default: begin end
     endcase
   end
   always @* begin
     cb_wr = 1'b0;  // default, gen/virtq/split_engine.ts:223
-    case (seq)  // gen/virtq/split_engine.ts:540
+    case (seq)  // gen/virtq/split_engine.ts:563
       SEQ_DESC_WALK: begin
-        if ((count + 17'd1) > {1'b0, tbl_n}) begin  // gen/virtq/split_engine.ts:805
-        end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:806
-        end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:826
-        end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:827
-        end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:828
-        end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, tbl_n})) begin  // gen/virtq/split_engine.ts:829
-        end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != (in_indirect ? (j + 16'd1) : ((j + 16'd1) & num_mask)))) begin  // gen/virtq/split_engine.ts:830
+        if ((count + 17'd1) > {1'b0, tbl_n}) begin  // gen/virtq/split_engine.ts:825
+        end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:826
+        end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:846
+        end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:847
+        end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:848
+        end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, tbl_n})) begin  // gen/virtq/split_engine.ts:849
+        end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != (in_indirect ? (j + 16'd1) : ((j + 16'd1) & num_mask)))) begin  // gen/virtq/split_engine.ts:850
         end else begin
-          cb_wr = 1'b1;  // gen/virtq/split_engine.ts:832
+          cb_wr = 1'b1;  // gen/virtq/split_engine.ts:852
         end
       end
       default: begin end
@@ -1024,20 +1062,20 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   assign rd_free = (~rd_valid) | rd_cmd_ready;  // gen/virtq/split_engine.ts:268
   always @* begin
     rd_by_fetch = 1'b0;  // default, gen/virtq/split_engine.ts:269
-    case (seq)  // gen/virtq/split_engine.ts:540
+    case (seq)  // gen/virtq/split_engine.ts:563
       SEQ_IDX_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:676
+        if (rd_free) begin  // gen/virtq/split_engine.ts:696
           rd_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:289
         end
       end
       SEQ_HEADS_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:739
+        if (rd_free) begin  // gen/virtq/split_engine.ts:759
           rd_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:289
         end
       end
       SEQ_DESC_NEED: begin
-        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:774
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:774
+        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:794
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:794
           rd_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:289
         end
       end
@@ -1046,12 +1084,12 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
   always @* begin
     rd_by_used = 1'b0;  // default, gen/virtq/split_engine.ts:269
-    case (used)  // gen/virtq/split_engine.ts:896
+    case (used)  // gen/virtq/split_engine.ts:916
       USED_IDX: begin
-        if (wr_settled1) begin  // gen/virtq/split_engine.ts:940
-          if (u_abandon) begin  // gen/virtq/split_engine.ts:941
-          end else if (wr_err1) begin  // gen/virtq/split_engine.ts:942
-          end else if (rd_free & (~(rd_by_fetch | rd_by_pool))) begin  // gen/virtq/split_engine.ts:943
+        if (wr_settled1) begin  // gen/virtq/split_engine.ts:960
+          if (u_abandon) begin  // gen/virtq/split_engine.ts:961
+          end else if (wr_err1) begin  // gen/virtq/split_engine.ts:962
+          end else if (rd_free & (~(rd_by_fetch | rd_by_pool))) begin  // gen/virtq/split_engine.ts:963
             rd_by_used = 1'b1;  // gen/virtq/split_engine.ts:289
           end
         end
@@ -1061,20 +1099,20 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
   always @* begin
     rd_by_pool = 1'b0;  // default, gen/virtq/split_engine.ts:269
-    case (seq)  // gen/virtq/split_engine.ts:540
+    case (seq)  // gen/virtq/split_engine.ts:563
       SEQ_AHEAD_IDX: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:608
+        if (rd_free) begin  // gen/virtq/split_engine.ts:627
           rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:289
         end
       end
       SEQ_AHEAD_HEADS: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:628
+        if (rd_free) begin  // gen/virtq/split_engine.ts:647
           rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:289
         end
       end
       SEQ_AHEAD_DESC: begin
-        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:649
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:652
+        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:668
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:671
           rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:289
         end
       end
@@ -1084,9 +1122,9 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   assign wr_free = (~wr_valid) | wr_cmd_ready;  // gen/virtq/split_engine.ts:268
   always @* begin
     wr_by_fetch = 1'b0;  // default, gen/virtq/split_engine.ts:269
-    case (seq)  // gen/virtq/split_engine.ts:540
+    case (seq)  // gen/virtq/split_engine.ts:563
       SEQ_EVENT_CMD: begin
-        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:711
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:731
           wr_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:289
         end
       end
@@ -1095,16 +1133,16 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
   always @* begin
     wr_by_used = 1'b0;  // default, gen/virtq/split_engine.ts:269
-    case (used)  // gen/virtq/split_engine.ts:896
+    case (used)  // gen/virtq/split_engine.ts:916
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:914
-        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:924
-        end else if (wr_free) begin  // gen/virtq/split_engine.ts:925
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:934
+        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:944
+        end else if (wr_free) begin  // gen/virtq/split_engine.ts:945
           wr_by_used = 1'b1;  // gen/virtq/split_engine.ts:289
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:933
+        if (wr_free) begin  // gen/virtq/split_engine.ts:953
           wr_by_used = 1'b1;  // gen/virtq/split_engine.ts:289
         end
       end
@@ -1114,24 +1152,24 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   assign wr_by_pool = 1'b0;  // default, gen/virtq/split_engine.ts:269
   always @* begin
     out_wr_valid = 1'b0;  // default, gen/virtq/split_engine.ts:319
-    case (seq)  // gen/virtq/split_engine.ts:540
+    case (seq)  // gen/virtq/split_engine.ts:563
       SEQ_EVENT_CMD: begin
-        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:711
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:731
           out_wr_valid = 1'b1;  // gen/virtq/split_engine.ts:349
         end
       end
       default: begin end
     endcase
-    case (used)  // gen/virtq/split_engine.ts:896
+    case (used)  // gen/virtq/split_engine.ts:916
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:914
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:917
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:934
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:937
             out_wr_valid = 1'b1;  // gen/virtq/split_engine.ts:349
           end
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:933
+        if (wr_free) begin  // gen/virtq/split_engine.ts:953
           out_wr_valid = 1'b1;  // gen/virtq/split_engine.ts:349
         end
       end
@@ -1140,24 +1178,24 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
   always @* begin
     out_wr_off = 11'd0;  // default, gen/virtq/split_engine.ts:320
-    case (seq)  // gen/virtq/split_engine.ts:540
+    case (seq)  // gen/virtq/split_engine.ts:563
       SEQ_EVENT_CMD: begin
-        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:711
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:731
           out_wr_off = 11'd16;  // gen/virtq/split_engine.ts:350
         end
       end
       default: begin end
     endcase
-    case (used)  // gen/virtq/split_engine.ts:896
+    case (used)  // gen/virtq/split_engine.ts:916
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:914
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:917
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:934
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:937
             out_wr_off = 11'd24 + ({2'd0, (features[35] ? 9'd0 : u_count)} << 3);  // gen/virtq/split_engine.ts:350
           end
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:933
+        if (wr_free) begin  // gen/virtq/split_engine.ts:953
           out_wr_off = 11'd8;  // gen/virtq/split_engine.ts:350
         end
       end
@@ -1166,24 +1204,24 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
   always @* begin
     out_wr_data = 64'd0;  // default, gen/virtq/split_engine.ts:321
-    case (seq)  // gen/virtq/split_engine.ts:540
+    case (seq)  // gen/virtq/split_engine.ts:563
       SEQ_EVENT_CMD: begin
-        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:711
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:731
           out_wr_data = {48'd0, word};  // gen/virtq/split_engine.ts:351
         end
       end
       default: begin end
     endcase
-    case (used)  // gen/virtq/split_engine.ts:896
+    case (used)  // gen/virtq/split_engine.ts:916
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:914
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:917
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:934
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:937
             out_wr_data = {done_len, {16'd0, done_id}};  // gen/virtq/split_engine.ts:351
           end
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:933
+        if (wr_free) begin  // gen/virtq/split_engine.ts:953
           out_wr_data = {48'd0, u_new};  // gen/virtq/split_engine.ts:351
         end
       end
@@ -1192,24 +1230,24 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
   always @* begin
     out_wr_be = 8'd0;  // default, gen/virtq/split_engine.ts:322
-    case (seq)  // gen/virtq/split_engine.ts:540
+    case (seq)  // gen/virtq/split_engine.ts:563
       SEQ_EVENT_CMD: begin
-        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:711
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:731
           out_wr_be = 8'd3;  // gen/virtq/split_engine.ts:352
         end
       end
       default: begin end
     endcase
-    case (used)  // gen/virtq/split_engine.ts:896
+    case (used)  // gen/virtq/split_engine.ts:916
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:914
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:917
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:934
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:937
             out_wr_be = 8'd255;  // gen/virtq/split_engine.ts:352
           end
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:933
+        if (wr_free) begin  // gen/virtq/split_engine.ts:953
           out_wr_be = 8'd3;  // gen/virtq/split_engine.ts:352
         end
       end
@@ -1219,11 +1257,11 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   assign ahead = seen - la;  // gen/virtq/split_engine.ts:388
   always @* begin
     pf_ready_clr = 16'd0;  // default, gen/virtq/split_engine.ts:442
-    case (seq)  // gen/virtq/split_engine.ts:540
+    case (seq)  // gen/virtq/split_engine.ts:563
       SEQ_AHEAD_DESC: begin
-        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:649
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:652
-          pf_ready_clr = 16'd1 << pf_next[3:0];  // gen/virtq/split_engine.ts:657
+        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:668
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:671
+          pf_ready_clr = 16'd1 << pf_next[3:0];  // gen/virtq/split_engine.ts:676
         end
       end
       default: begin end
@@ -1231,28 +1269,28 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
   always @* begin
     fatal_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:457
-    case (seq)  // gen/virtq/split_engine.ts:540
+    case (seq)  // gen/virtq/split_engine.ts:563
       SEQ_FATAL: begin
-        fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:858
+        fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:878
       end
       default: begin end
     endcase
   end
   always @* begin
     u_fatal_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:458
-    case (used)  // gen/virtq/split_engine.ts:896
+    case (used)  // gen/virtq/split_engine.ts:916
       USED_FATAL: begin
-        u_fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:968
+        u_fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:988
       end
       default: begin end
     endcase
   end
   always @* begin
     fail_set = 3'd0;  // default, gen/virtq/split_engine.ts:459
-    case (seq)  // gen/virtq/split_engine.ts:540
+    case (seq)  // gen/virtq/split_engine.ts:563
       SEQ_FATAL: begin
-        if (~abandon) begin  // gen/virtq/split_engine.ts:859
-          fail_set = 3'd1 << cq;  // gen/virtq/split_engine.ts:859
+        if (~abandon) begin  // gen/virtq/split_engine.ts:879
+          fail_set = 3'd1 << cq;  // gen/virtq/split_engine.ts:879
         end
       end
       default: begin end
@@ -1260,10 +1298,10 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
   always @* begin
     u_fail_set = 3'd0;  // default, gen/virtq/split_engine.ts:460
-    case (used)  // gen/virtq/split_engine.ts:896
+    case (used)  // gen/virtq/split_engine.ts:916
       USED_FATAL: begin
-        if (~u_abandon) begin  // gen/virtq/split_engine.ts:969
-          u_fail_set = 3'd1 << uq;  // gen/virtq/split_engine.ts:969
+        if (~u_abandon) begin  // gen/virtq/split_engine.ts:989
+          u_fail_set = 3'd1 << uq;  // gen/virtq/split_engine.ts:989
         end
       end
       default: begin end
@@ -1271,10 +1309,10 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
   always @* begin
     irq_pulse = 3'd0;  // default, gen/virtq/split_engine.ts:461
-    case (used)  // gen/virtq/split_engine.ts:896
+    case (used)  // gen/virtq/split_engine.ts:916
       USED_NOTE_CHECK: begin
-        if (features[29] ? (((u_new - note_word) - 16'd1) < (u_new - u_old)) : (~note_word[0])) begin  // gen/virtq/split_engine.ts:964
-          irq_pulse = 3'd1 << uq;  // gen/virtq/split_engine.ts:964
+        if (features[29] ? (((u_new - note_word) - 16'd1) < (u_new - u_old)) : (~note_word[0])) begin  // gen/virtq/split_engine.ts:984
+          irq_pulse = 3'd1 << uq;  // gen/virtq/split_engine.ts:984
         end
       end
       default: begin end
@@ -1282,19 +1320,19 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
   always @* begin
     q_reset_pulse = 3'd0;  // default, gen/virtq/split_engine.ts:462
-    case (seq)  // gen/virtq/split_engine.ts:540
+    case (seq)  // gen/virtq/split_engine.ts:563
       SEQ_QRESET: begin
-        q_reset_pulse = {_and_5, _and_6, _and_7};  // gen/virtq/split_engine.ts:560
+        q_reset_pulse = {_and_5, _and_6, _and_7};  // gen/virtq/split_engine.ts:583
       end
       default: begin end
     endcase
   end
   always @* begin
     reset_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:463
-    case (seq)  // gen/virtq/split_engine.ts:540
+    case (seq)  // gen/virtq/split_engine.ts:563
       SEQ_IDLE: begin
-        if ((dev_resetting & (used == USED_IDLE)) & pool_quiet) begin  // gen/virtq/split_engine.ts:542
-          reset_pulse = ~reset_req;  // gen/virtq/split_engine.ts:548
+        if ((dev_resetting & (used == USED_IDLE)) & pool_quiet) begin  // gen/virtq/split_engine.ts:565
+          reset_pulse = ~reset_req;  // gen/virtq/split_engine.ts:571
         end
       end
       default: begin end
@@ -1318,10 +1356,10 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   assign sched_grant = sched_valid ? {(sched_index == 2'd2), (sched_index == 2'd1), (sched_index == 2'd0)} : 3'd0;  // gen/lib/arbiter.ts:71
   assign pool_quiet = rd_seq2 == rd_ended2;  // gen/virtq/split_engine.ts:507
   assign own_pool = pf_active & (pf_q == cq);  // gen/virtq/split_engine.ts:535
-  assign u_slot = _select_8 & u_num_mask;  // gen/virtq/split_engine.ts:875
-  assign u_new = u_old + {7'd0, u_count};  // gen/virtq/split_engine.ts:876
-  assign u_abandon = dev_resetting | (|(q_resetting & (3'd1 << uq)));  // gen/virtq/split_engine.ts:877
-  assign note_word = {note_hi, note_lo};  // gen/virtq/split_engine.ts:881
+  assign u_slot = _select_8 & u_num_mask;  // gen/virtq/split_engine.ts:895
+  assign u_new = u_old + {7'd0, u_count};  // gen/virtq/split_engine.ts:896
+  assign u_abandon = dev_resetting | (|(q_resetting & (3'd1 << uq)));  // gen/virtq/split_engine.ts:897
+  assign note_word = {note_hi, note_lo};  // gen/virtq/split_engine.ts:901
 
   // ---- registers
   always @(posedge clk) begin
@@ -1494,85 +1532,86 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       end
       all_back <= {(handed_2 == returned_2), (handed_1 == returned_1), (handed_0 == returned_0)};  // gen/virtq/split_engine.ts:511
       rq_done <= {_and_5, _and_6, _and_7};  // gen/virtq/split_engine.ts:523
-      if (reset_req) begin  // gen/virtq/split_engine.ts:537
-        dev_resetting <= 1'b1;  // gen/virtq/split_engine.ts:537
+      if (reset_req) begin  // gen/virtq/split_engine.ts:560
+        dev_resetting <= 1'b1;  // gen/virtq/split_engine.ts:560
       end
-      q_resetting <= q_resetting | {q2_reset_req, q1_reset_req, q0_reset_req};  // gen/virtq/split_engine.ts:538
-      case (seq)  // gen/virtq/split_engine.ts:540
+      q_resetting <= q_resetting | {q2_reset_req, q1_reset_req, q0_reset_req};  // gen/virtq/split_engine.ts:561
+      case (seq)  // gen/virtq/split_engine.ts:563
         SEQ_IDLE: begin
-          if ((dev_resetting & (used == USED_IDLE)) & pool_quiet) begin  // gen/virtq/split_engine.ts:542
-            dev_resetting <= reset_req;  // gen/virtq/split_engine.ts:545
-            q_resetting <= 3'd0;  // gen/virtq/split_engine.ts:546
-            out_active <= 1'b0;  // gen/virtq/split_engine.ts:547
-          end else if (|rq_done) begin  // gen/virtq/split_engine.ts:550
-            seq <= SEQ_QRESET;  // gen/virtq/split_engine.ts:550
-          end else if ((~dev_resetting) & sched_valid) begin  // gen/virtq/split_engine.ts:551
-            cq <= sched_index;  // gen/virtq/split_engine.ts:552
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:553
+          if ((dev_resetting & (used == USED_IDLE)) & pool_quiet) begin  // gen/virtq/split_engine.ts:565
+            dev_resetting <= reset_req;  // gen/virtq/split_engine.ts:568
+            q_resetting <= 3'd0;  // gen/virtq/split_engine.ts:569
+            out_active <= 1'b0;  // gen/virtq/split_engine.ts:570
+          end else if (|rq_done) begin  // gen/virtq/split_engine.ts:573
+            seq <= SEQ_QRESET;  // gen/virtq/split_engine.ts:573
+          end else if ((~dev_resetting) & sched_valid) begin  // gen/virtq/split_engine.ts:574
+            cq <= sched_index;  // gen/virtq/split_engine.ts:575
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:576
           end
         end
         SEQ_QRESET: begin
-          q_resetting <= (q_resetting & (~{_and_5, _and_6, _and_7})) | {q2_reset_req, q1_reset_req, q0_reset_req};  // gen/virtq/split_engine.ts:559
-          seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:561
+          q_resetting <= (q_resetting & (~{_and_5, _and_6, _and_7})) | {q2_reset_req, q1_reset_req, q0_reset_req};  // gen/virtq/split_engine.ts:582
+          seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:584
         end
         SEQ_LOAD: begin
-          seq <= SEQ_PLAN;  // gen/virtq/split_engine.ts:565
+          seq <= SEQ_PLAN;  // gen/virtq/split_engine.ts:588
         end
         SEQ_PLAN: begin
-          if (own_pool) begin  // gen/virtq/split_engine.ts:574
-            if (abandon) begin  // gen/virtq/split_engine.ts:575
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:575
-            end else if (rd_err2) begin  // gen/virtq/split_engine.ts:576
+          if (own_pool) begin  // gen/virtq/split_engine.ts:594
+            if (abandon) begin  // gen/virtq/split_engine.ts:595
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:595
+            end else if (rd_err2) begin  // gen/virtq/split_engine.ts:596
               seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:465
-            end else if (idx_here) begin  // gen/virtq/split_engine.ts:577
-              idx_here <= 1'b0;  // gen/virtq/split_engine.ts:578
-              seq <= SEQ_IDX_MEM;  // gen/virtq/split_engine.ts:580
-            end else if (((rd_free & (~heads_pend)) & (he != seen)) & ((he - pf_next) < 16'd16)) begin  // gen/virtq/split_engine.ts:582
-              seq <= SEQ_AHEAD_HEADS;  // gen/virtq/split_engine.ts:583
-            end else if (((rd_free & (~pf_bad)) & (pf_next != (heads_pend ? heads_from : he))) & ((pf_next - la) < 16'd16)) begin  // gen/virtq/split_engine.ts:585
-              seq <= SEQ_AHEAD_ENTRY;  // gen/virtq/split_engine.ts:586
-            end else if ((la != pf_next) & pf_ready[la[3:0]]) begin  // gen/virtq/split_engine.ts:588
-              seq <= SEQ_AHEAD_CHAIN;  // gen/virtq/split_engine.ts:588
-            end else if (rd_free & (~(idx_pend | idx_here))) begin  // gen/virtq/split_engine.ts:589
-              seq <= SEQ_AHEAD_IDX;  // gen/virtq/split_engine.ts:589
-            end else if (((la == pf_next) & (la != he)) & (~heads_pend)) begin  // gen/virtq/split_engine.ts:590
-              seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:590
+            end else if (idx_here) begin  // gen/virtq/split_engine.ts:597
+              idx_here <= 1'b0;  // gen/virtq/split_engine.ts:598
+              seq <= SEQ_IDX_MEM;  // gen/virtq/split_engine.ts:600
+            end else if (((rd_free & p_heads_idle) & p_he_ne_seen) & p_he_room) begin  // gen/virtq/split_engine.ts:602
+              seq <= SEQ_AHEAD_HEADS;  // gen/virtq/split_engine.ts:602
+            end else if (((rd_free & (~pf_bad)) & p_entry_due) & p_entry_room) begin  // gen/virtq/split_engine.ts:603
+              seq <= SEQ_AHEAD_ENTRY;  // gen/virtq/split_engine.ts:603
+            end else if (p_la_ne_pf & p_la_ready) begin  // gen/virtq/split_engine.ts:604
+              seq <= SEQ_AHEAD_CHAIN;  // gen/virtq/split_engine.ts:604
+            end else if (rd_free & (~(idx_pend | idx_here))) begin  // gen/virtq/split_engine.ts:605
+              seq <= SEQ_AHEAD_IDX;  // gen/virtq/split_engine.ts:605
+            end else if (((pf_bad & (~p_la_ne_pf)) & p_la_ne_he) & p_heads_idle) begin  // gen/virtq/split_engine.ts:608
+              seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:608
             end else begin
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:591
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:609
             end
-          end else if (pool_free) begin  // gen/virtq/split_engine.ts:593
-            pf_active <= 1'b1;  // gen/virtq/split_engine.ts:595
-            pf_q <= cq;  // gen/virtq/split_engine.ts:596
-            rd_err2 <= 1'b0;  // gen/virtq/split_engine.ts:599
-          end else if (la != he) begin  // gen/virtq/split_engine.ts:601
-            seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:601
-          end else if (la != seen) begin  // gen/virtq/split_engine.ts:602
-            seq <= SEQ_HEADS_CMD;  // gen/virtq/split_engine.ts:602
+          end else if (pool_free) begin  // gen/virtq/split_engine.ts:611
+            pf_active <= 1'b1;  // gen/virtq/split_engine.ts:613
+            pf_q <= cq;  // gen/virtq/split_engine.ts:614
+            rd_err2 <= 1'b0;  // gen/virtq/split_engine.ts:617
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:618
+          end else if (p_la_ne_he) begin  // gen/virtq/split_engine.ts:620
+            seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:620
+          end else if (p_la_ne_seen) begin  // gen/virtq/split_engine.ts:621
+            seq <= SEQ_HEADS_CMD;  // gen/virtq/split_engine.ts:621
           end else begin
-            seq <= SEQ_IDX_CMD;  // gen/virtq/split_engine.ts:603
+            seq <= SEQ_IDX_CMD;  // gen/virtq/split_engine.ts:622
           end
         end
         SEQ_AHEAD_IDX: begin
-          if (rd_free) begin  // gen/virtq/split_engine.ts:608
+          if (rd_free) begin  // gen/virtq/split_engine.ts:627
             rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:290
-            idx_pend <= 1'b1;  // gen/virtq/split_engine.ts:611
-            seq <= SEQ_PLAN;  // gen/virtq/split_engine.ts:613
+            idx_pend <= 1'b1;  // gen/virtq/split_engine.ts:630
+            seq <= SEQ_PLAN;  // gen/virtq/split_engine.ts:632
           end
         end
         SEQ_AHEAD_HEADS: begin
-          if (rd_free) begin  // gen/virtq/split_engine.ts:628
+          if (rd_free) begin  // gen/virtq/split_engine.ts:647
             rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:290
-            heads_pend <= 1'b1;  // gen/virtq/split_engine.ts:630
-            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:633
-              heads_end_0 <= he + _slice_28;  // gen/virtq/split_engine.ts:633
+            heads_pend <= 1'b1;  // gen/virtq/split_engine.ts:649
+            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:652
+              heads_end_0 <= he + _slice_28;  // gen/virtq/split_engine.ts:652
             end
-            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:633
-              heads_end_1 <= he + _slice_28;  // gen/virtq/split_engine.ts:633
+            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:652
+              heads_end_1 <= he + _slice_28;  // gen/virtq/split_engine.ts:652
             end
-            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:633
-              heads_end_2 <= he + _slice_28;  // gen/virtq/split_engine.ts:633
+            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:652
+              heads_end_2 <= he + _slice_28;  // gen/virtq/split_engine.ts:652
             end
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:634
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:653
           end
         end
         SEQ_AHEAD_ENTRY: begin
@@ -1581,24 +1620,24 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
           end
           if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:371
             mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:374
-            seq <= SEQ_AHEAD_DESC;  // gen/virtq/split_engine.ts:642
+            seq <= SEQ_AHEAD_DESC;  // gen/virtq/split_engine.ts:661
           end
         end
         SEQ_AHEAD_DESC: begin
-          if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:649
-            seq <= SEQ_PLAN;  // gen/virtq/split_engine.ts:651
-          end else if (rd_free) begin  // gen/virtq/split_engine.ts:652
+          if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:668
+            seq <= SEQ_PLAN;  // gen/virtq/split_engine.ts:670
+          end else if (rd_free) begin  // gen/virtq/split_engine.ts:671
             rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:290
-            seq <= SEQ_PLAN;  // gen/virtq/split_engine.ts:659
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:679
           end
         end
         SEQ_AHEAD_CHAIN: begin
-          seq <= SEQ_HEAD_CHECK;  // gen/virtq/split_engine.ts:671
+          seq <= SEQ_HEAD_CHECK;  // gen/virtq/split_engine.ts:691
         end
         SEQ_IDX_CMD: begin
-          if (rd_free) begin  // gen/virtq/split_engine.ts:676
+          if (rd_free) begin  // gen/virtq/split_engine.ts:696
             rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:290
-            seq <= SEQ_IDX_WAIT;  // gen/virtq/split_engine.ts:680
+            seq <= SEQ_IDX_WAIT;  // gen/virtq/split_engine.ts:700
           end
         end
         SEQ_IDX_WAIT: begin
@@ -1608,7 +1647,7 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
             end else if (rd_err0) begin  // gen/virtq/split_engine.ts:471
               seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:465
             end else begin
-              seq <= SEQ_IDX_MEM;  // gen/virtq/split_engine.ts:683
+              seq <= SEQ_IDX_MEM;  // gen/virtq/split_engine.ts:703
             end
           end
         end
@@ -1618,76 +1657,76 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
           end
           if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:371
             mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:374
-            seq <= SEQ_IDX_CHECK;  // gen/virtq/split_engine.ts:686
+            seq <= SEQ_IDX_CHECK;  // gen/virtq/split_engine.ts:706
           end
         end
         SEQ_IDX_CHECK: begin
-          seq <= SEQ_IDX_ACT;  // gen/virtq/split_engine.ts:695
+          seq <= SEQ_IDX_ACT;  // gen/virtq/split_engine.ts:715
         end
         SEQ_IDX_ACT: begin
-          if (idx_jump) begin  // gen/virtq/split_engine.ts:698
+          if (idx_jump) begin  // gen/virtq/split_engine.ts:718
             seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:465
-          end else if (idx_same) begin  // gen/virtq/split_engine.ts:699
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:699
-          end else if (idx_none) begin  // gen/virtq/split_engine.ts:701
-            if (idx_ask) begin  // gen/virtq/split_engine.ts:701
-              seq <= SEQ_EVENT_CMD;  // gen/virtq/split_engine.ts:701
+          end else if (idx_same) begin  // gen/virtq/split_engine.ts:719
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:719
+          end else if (idx_none) begin  // gen/virtq/split_engine.ts:721
+            if (idx_ask) begin  // gen/virtq/split_engine.ts:721
+              seq <= SEQ_EVENT_CMD;  // gen/virtq/split_engine.ts:721
             end else begin
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:701
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:721
             end
           end else begin
-            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:703
-              avail_seen_0 <= word;  // gen/virtq/split_engine.ts:703
+            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:723
+              avail_seen_0 <= word;  // gen/virtq/split_engine.ts:723
             end
-            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:703
-              avail_seen_1 <= word;  // gen/virtq/split_engine.ts:703
+            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:723
+              avail_seen_1 <= word;  // gen/virtq/split_engine.ts:723
             end
-            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:703
-              avail_seen_2 <= word;  // gen/virtq/split_engine.ts:703
+            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:723
+              avail_seen_2 <= word;  // gen/virtq/split_engine.ts:723
             end
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:704
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:724
           end
         end
         SEQ_EVENT_CMD: begin
-          if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:711
-            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:712
-              event_sent_0 <= word;  // gen/virtq/split_engine.ts:712
+          if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:731
+            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:732
+              event_sent_0 <= word;  // gen/virtq/split_engine.ts:732
             end
-            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:712
-              event_sent_1 <= word;  // gen/virtq/split_engine.ts:712
+            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:732
+              event_sent_1 <= word;  // gen/virtq/split_engine.ts:732
             end
-            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:712
-              event_sent_2 <= word;  // gen/virtq/split_engine.ts:712
+            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:732
+              event_sent_2 <= word;  // gen/virtq/split_engine.ts:732
             end
             wr_valid <= 1'b1;  // gen/virtq/split_engine.ts:290
-            seq <= SEQ_EVENT_WAIT;  // gen/virtq/split_engine.ts:715
+            seq <= SEQ_EVENT_WAIT;  // gen/virtq/split_engine.ts:735
           end
         end
         SEQ_EVENT_WAIT: begin
-          if (wr_settled0) begin  // gen/virtq/split_engine.ts:719
-            if (abandon) begin  // gen/virtq/split_engine.ts:720
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:720
-            end else if (wr_err0) begin  // gen/virtq/split_engine.ts:721
+          if (wr_settled0) begin  // gen/virtq/split_engine.ts:739
+            if (abandon) begin  // gen/virtq/split_engine.ts:740
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:740
+            end else if (wr_err0) begin  // gen/virtq/split_engine.ts:741
               seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:465
             end else begin
-              event_valid <= event_valid | (3'd1 << cq);  // gen/virtq/split_engine.ts:723
-              seq <= SEQ_IDX_CMD;  // gen/virtq/split_engine.ts:724
+              event_valid <= event_valid | (3'd1 << cq);  // gen/virtq/split_engine.ts:743
+              seq <= SEQ_IDX_CMD;  // gen/virtq/split_engine.ts:744
             end
           end
         end
         SEQ_HEADS_CMD: begin
-          if (rd_free) begin  // gen/virtq/split_engine.ts:739
+          if (rd_free) begin  // gen/virtq/split_engine.ts:759
             rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:290
-            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:741
-              heads_end_0 <= la + _slice_32;  // gen/virtq/split_engine.ts:741
+            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:761
+              heads_end_0 <= la + _slice_32;  // gen/virtq/split_engine.ts:761
             end
-            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:741
-              heads_end_1 <= la + _slice_32;  // gen/virtq/split_engine.ts:741
+            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:761
+              heads_end_1 <= la + _slice_32;  // gen/virtq/split_engine.ts:761
             end
-            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:741
-              heads_end_2 <= la + _slice_32;  // gen/virtq/split_engine.ts:741
+            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:761
+              heads_end_2 <= la + _slice_32;  // gen/virtq/split_engine.ts:761
             end
-            seq <= SEQ_HEADS_WAIT;  // gen/virtq/split_engine.ts:742
+            seq <= SEQ_HEADS_WAIT;  // gen/virtq/split_engine.ts:762
           end
         end
         SEQ_HEADS_WAIT: begin
@@ -1697,7 +1736,7 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
             end else if (rd_err0) begin  // gen/virtq/split_engine.ts:471
               seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:465
             end else begin
-              seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:745
+              seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:765
             end
           end
         end
@@ -1707,27 +1746,27 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
           end
           if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:371
             mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:374
-            seq <= SEQ_HEAD_CHECK;  // gen/virtq/split_engine.ts:750
+            seq <= SEQ_HEAD_CHECK;  // gen/virtq/split_engine.ts:770
           end
         end
         SEQ_HEAD_CHECK: begin
-          cb_len <= 7'd0;  // gen/virtq/split_engine.ts:762
-          win_valid <= head_ahead;  // gen/virtq/split_engine.ts:764
-          if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:766
+          cb_len <= 7'd0;  // gen/virtq/split_engine.ts:782
+          win_valid <= head_ahead;  // gen/virtq/split_engine.ts:784
+          if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:786
             seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:465
-          end else if (features[35] & (word != _select_35)) begin  // gen/virtq/split_engine.ts:767
+          end else if (features[35] & (word != _select_35)) begin  // gen/virtq/split_engine.ts:787
             seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:465
           end else begin
-            seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:768
+            seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:788
           end
         end
         SEQ_DESC_NEED: begin
-          if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:774
-            seq <= SEQ_DESC_MEM;  // gen/virtq/split_engine.ts:774
-          end else if (rd_free) begin  // gen/virtq/split_engine.ts:774
+          if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:794
+            seq <= SEQ_DESC_MEM;  // gen/virtq/split_engine.ts:794
+          end else if (rd_free) begin  // gen/virtq/split_engine.ts:794
             rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:290
-            win_valid <= 1'b1;  // gen/virtq/split_engine.ts:778
-            seq <= SEQ_DESC_WAIT;  // gen/virtq/split_engine.ts:783
+            win_valid <= 1'b1;  // gen/virtq/split_engine.ts:798
+            seq <= SEQ_DESC_WAIT;  // gen/virtq/split_engine.ts:803
           end
         end
         SEQ_DESC_WAIT: begin
@@ -1737,13 +1776,13 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
             end else if (rd_err0) begin  // gen/virtq/split_engine.ts:471
               seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:465
             end else begin
-              seq <= SEQ_DESC_MEM;  // gen/virtq/split_engine.ts:786
+              seq <= SEQ_DESC_MEM;  // gen/virtq/split_engine.ts:806
             end
           end
         end
         SEQ_DESC_MEM: begin
-          if (win_ahead & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:791
-          end else if (win_ahead & rd_err2) begin  // gen/virtq/split_engine.ts:792
+          if (win_ahead & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:811
+          end else if (win_ahead & rd_err2) begin  // gen/virtq/split_engine.ts:812
             seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:465
           end else begin
             if (~mem_busy) begin  // gen/virtq/split_engine.ts:365
@@ -1751,195 +1790,195 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
             end
             if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:371
               mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:374
-              seq <= SEQ_DESC_WALK;  // gen/virtq/split_engine.ts:793
+              seq <= SEQ_DESC_WALK;  // gen/virtq/split_engine.ts:813
             end
           end
         end
         SEQ_DESC_WALK: begin
-          if ((count + 17'd1) > {1'b0, tbl_n}) begin  // gen/virtq/split_engine.ts:805
+          if ((count + 17'd1) > {1'b0, tbl_n}) begin  // gen/virtq/split_engine.ts:825
             seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:465
-          end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:806
-            if (((((in_indirect | (~features[28])) | desc_raw[96]) | (desc_raw[95:64] == 32'd0)) | (desc_raw[67:64] != 4'd0)) | (desc_raw[95:68] > {12'd0, num})) begin  // gen/virtq/split_engine.ts:807
+          end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:826
+            if (((((in_indirect | (~features[28])) | desc_raw[96]) | (desc_raw[95:64] == 32'd0)) | (desc_raw[67:64] != 4'd0)) | (desc_raw[95:68] > {12'd0, num})) begin  // gen/virtq/split_engine.ts:827
               seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:465
             end else begin
-              win_valid <= 1'b0;  // gen/virtq/split_engine.ts:822
-              seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:823
+              win_valid <= 1'b0;  // gen/virtq/split_engine.ts:842
+              seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:843
             end
-          end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:826
+          end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:846
             seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:465
-          end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:827
+          end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:847
             seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:465
-          end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:828
+          end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:848
             seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:465
-          end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, tbl_n})) begin  // gen/virtq/split_engine.ts:829
+          end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, tbl_n})) begin  // gen/virtq/split_engine.ts:849
             seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:465
-          end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != (in_indirect ? (j + 16'd1) : ((j + 16'd1) & num_mask)))) begin  // gen/virtq/split_engine.ts:830
+          end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != (in_indirect ? (j + 16'd1) : ((j + 16'd1) & num_mask)))) begin  // gen/virtq/split_engine.ts:850
             seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:465
           end else begin
-            cb_len <= cb_len + 7'd1;  // gen/virtq/split_engine.ts:833
-            if (desc_raw[96]) begin  // gen/virtq/split_engine.ts:837
-              seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:839
+            cb_len <= cb_len + 7'd1;  // gen/virtq/split_engine.ts:853
+            if (desc_raw[96]) begin  // gen/virtq/split_engine.ts:857
+              seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:859
             end else begin
-              out_active <= 1'b1;  // gen/virtq/split_engine.ts:842
-              out_pos <= 6'd0;  // gen/virtq/split_engine.ts:848
-              if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:849
-                last_avail_0 <= la + 16'd1;  // gen/virtq/split_engine.ts:849
+              out_active <= 1'b1;  // gen/virtq/split_engine.ts:862
+              out_pos <= 6'd0;  // gen/virtq/split_engine.ts:868
+              if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:869
+                last_avail_0 <= la + 16'd1;  // gen/virtq/split_engine.ts:869
               end
-              if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:849
-                last_avail_1 <= la + 16'd1;  // gen/virtq/split_engine.ts:849
+              if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:869
+                last_avail_1 <= la + 16'd1;  // gen/virtq/split_engine.ts:869
               end
-              if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:849
-                last_avail_2 <= la + 16'd1;  // gen/virtq/split_engine.ts:849
+              if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:869
+                last_avail_2 <= la + 16'd1;  // gen/virtq/split_engine.ts:869
               end
-              if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:850
-                expect_head_0 <= (head + (in_indirect ? slots : _add_36[15:0])) & num_mask;  // gen/virtq/split_engine.ts:850
+              if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:870
+                expect_head_0 <= (head + (in_indirect ? slots : _add_36[15:0])) & num_mask;  // gen/virtq/split_engine.ts:870
               end
-              if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:850
-                expect_head_1 <= (head + (in_indirect ? slots : _add_36[15:0])) & num_mask;  // gen/virtq/split_engine.ts:850
+              if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:870
+                expect_head_1 <= (head + (in_indirect ? slots : _add_36[15:0])) & num_mask;  // gen/virtq/split_engine.ts:870
               end
-              if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:850
-                expect_head_2 <= (head + (in_indirect ? slots : _add_36[15:0])) & num_mask;  // gen/virtq/split_engine.ts:850
+              if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:870
+                expect_head_2 <= (head + (in_indirect ? slots : _add_36[15:0])) & num_mask;  // gen/virtq/split_engine.ts:870
               end
-              if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:851
-                handed_0 <= _select_37 + 16'd1;  // gen/virtq/split_engine.ts:851
+              if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:871
+                handed_0 <= _select_37 + 16'd1;  // gen/virtq/split_engine.ts:871
               end
-              if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:851
-                handed_1 <= _select_37 + 16'd1;  // gen/virtq/split_engine.ts:851
+              if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:871
+                handed_1 <= _select_37 + 16'd1;  // gen/virtq/split_engine.ts:871
               end
-              if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:851
-                handed_2 <= _select_37 + 16'd1;  // gen/virtq/split_engine.ts:851
+              if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:871
+                handed_2 <= _select_37 + 16'd1;  // gen/virtq/split_engine.ts:871
               end
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:852
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:872
             end
           end
         end
         SEQ_FATAL: begin
-          seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:860
+          seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:880
         end
         default: begin end
       endcase
-      case (used)  // gen/virtq/split_engine.ts:896
+      case (used)  // gen/virtq/split_engine.ts:916
         USED_IDLE: begin
-          if (done_valid & (~dev_resetting)) begin  // gen/virtq/split_engine.ts:898
-            uq <= done_queue;  // gen/virtq/split_engine.ts:899
-            used <= USED_LOAD;  // gen/virtq/split_engine.ts:900
+          if (done_valid & (~dev_resetting)) begin  // gen/virtq/split_engine.ts:918
+            uq <= done_queue;  // gen/virtq/split_engine.ts:919
+            used <= USED_LOAD;  // gen/virtq/split_engine.ts:920
           end
         end
         USED_LOAD: begin
-          used <= USED_TAKE;  // gen/virtq/split_engine.ts:908
+          used <= USED_TAKE;  // gen/virtq/split_engine.ts:928
         end
         USED_TAKE: begin
-          if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:914
-            if (uq == 2'd0) begin  // gen/virtq/split_engine.ts:916
-              returned_0 <= _select_38 + 16'd1;  // gen/virtq/split_engine.ts:916
+          if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:934
+            if (uq == 2'd0) begin  // gen/virtq/split_engine.ts:936
+              returned_0 <= _select_38 + 16'd1;  // gen/virtq/split_engine.ts:936
             end
-            if (uq == 2'd1) begin  // gen/virtq/split_engine.ts:916
-              returned_1 <= _select_38 + 16'd1;  // gen/virtq/split_engine.ts:916
+            if (uq == 2'd1) begin  // gen/virtq/split_engine.ts:936
+              returned_1 <= _select_38 + 16'd1;  // gen/virtq/split_engine.ts:936
             end
-            if (uq == 2'd2) begin  // gen/virtq/split_engine.ts:916
-              returned_2 <= _select_38 + 16'd1;  // gen/virtq/split_engine.ts:916
+            if (uq == 2'd2) begin  // gen/virtq/split_engine.ts:936
+              returned_2 <= _select_38 + 16'd1;  // gen/virtq/split_engine.ts:936
             end
-          end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:924
-            used <= USED_IDLE;  // gen/virtq/split_engine.ts:924
-          end else if (wr_free) begin  // gen/virtq/split_engine.ts:925
+          end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:944
+            used <= USED_IDLE;  // gen/virtq/split_engine.ts:944
+          end else if (wr_free) begin  // gen/virtq/split_engine.ts:945
             wr_valid <= 1'b1;  // gen/virtq/split_engine.ts:290
-            used <= USED_ELEMS;  // gen/virtq/split_engine.ts:928
+            used <= USED_ELEMS;  // gen/virtq/split_engine.ts:948
           end
         end
         USED_ELEMS: begin
-          if (wr_free) begin  // gen/virtq/split_engine.ts:933
+          if (wr_free) begin  // gen/virtq/split_engine.ts:953
             wr_valid <= 1'b1;  // gen/virtq/split_engine.ts:290
-            used <= USED_IDX;  // gen/virtq/split_engine.ts:936
+            used <= USED_IDX;  // gen/virtq/split_engine.ts:956
           end
         end
         USED_IDX: begin
-          if (wr_settled1) begin  // gen/virtq/split_engine.ts:940
-            if (u_abandon) begin  // gen/virtq/split_engine.ts:941
-              used <= USED_IDLE;  // gen/virtq/split_engine.ts:941
-            end else if (wr_err1) begin  // gen/virtq/split_engine.ts:942
-              used <= USED_FATAL;  // gen/virtq/split_engine.ts:942
-            end else if (rd_free & (~(rd_by_fetch | rd_by_pool))) begin  // gen/virtq/split_engine.ts:943
-              if (uq == 2'd0) begin  // gen/virtq/split_engine.ts:944
-                used_idx_0 <= u_new;  // gen/virtq/split_engine.ts:944
+          if (wr_settled1) begin  // gen/virtq/split_engine.ts:960
+            if (u_abandon) begin  // gen/virtq/split_engine.ts:961
+              used <= USED_IDLE;  // gen/virtq/split_engine.ts:961
+            end else if (wr_err1) begin  // gen/virtq/split_engine.ts:962
+              used <= USED_FATAL;  // gen/virtq/split_engine.ts:962
+            end else if (rd_free & (~(rd_by_fetch | rd_by_pool))) begin  // gen/virtq/split_engine.ts:963
+              if (uq == 2'd0) begin  // gen/virtq/split_engine.ts:964
+                used_idx_0 <= u_new;  // gen/virtq/split_engine.ts:964
               end
-              if (uq == 2'd1) begin  // gen/virtq/split_engine.ts:944
-                used_idx_1 <= u_new;  // gen/virtq/split_engine.ts:944
+              if (uq == 2'd1) begin  // gen/virtq/split_engine.ts:964
+                used_idx_1 <= u_new;  // gen/virtq/split_engine.ts:964
               end
-              if (uq == 2'd2) begin  // gen/virtq/split_engine.ts:944
-                used_idx_2 <= u_new;  // gen/virtq/split_engine.ts:944
+              if (uq == 2'd2) begin  // gen/virtq/split_engine.ts:964
+                used_idx_2 <= u_new;  // gen/virtq/split_engine.ts:964
               end
               rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:290
-              used <= USED_NOTE_WAIT;  // gen/virtq/split_engine.ts:948
+              used <= USED_NOTE_WAIT;  // gen/virtq/split_engine.ts:968
             end
           end
         end
         USED_NOTE_WAIT: begin
-          if (rd_settled1) begin  // gen/virtq/split_engine.ts:953
-            if (u_abandon) begin  // gen/virtq/split_engine.ts:954
-              used <= USED_IDLE;  // gen/virtq/split_engine.ts:954
-            end else if (rd_err1) begin  // gen/virtq/split_engine.ts:955
-              used <= USED_FATAL;  // gen/virtq/split_engine.ts:955
+          if (rd_settled1) begin  // gen/virtq/split_engine.ts:973
+            if (u_abandon) begin  // gen/virtq/split_engine.ts:974
+              used <= USED_IDLE;  // gen/virtq/split_engine.ts:974
+            end else if (rd_err1) begin  // gen/virtq/split_engine.ts:975
+              used <= USED_FATAL;  // gen/virtq/split_engine.ts:975
             end else begin
-              used <= USED_NOTE_CHECK;  // gen/virtq/split_engine.ts:956
+              used <= USED_NOTE_CHECK;  // gen/virtq/split_engine.ts:976
             end
           end
         end
         USED_NOTE_CHECK: begin
-          used <= USED_IDLE;  // gen/virtq/split_engine.ts:965
+          used <= USED_IDLE;  // gen/virtq/split_engine.ts:985
         end
         USED_FATAL: begin
-          used <= USED_IDLE;  // gen/virtq/split_engine.ts:970
+          used <= USED_IDLE;  // gen/virtq/split_engine.ts:990
         end
         default: begin end
       endcase
-      failed <= ((failed | fail_set) | u_fail_set) & (~forget);  // gen/virtq/split_engine.ts:973
-      if (|(forget & (3'd1 << pf_q))) begin  // gen/virtq/split_engine.ts:974
-        pf_active <= 1'b0;  // gen/virtq/split_engine.ts:975
-        heads_pend <= 1'b0;  // gen/virtq/split_engine.ts:976
-        idx_pend <= 1'b0;  // gen/virtq/split_engine.ts:977
-        idx_here <= 1'b0;  // gen/virtq/split_engine.ts:978
+      failed <= ((failed | fail_set) | u_fail_set) & (~forget);  // gen/virtq/split_engine.ts:993
+      if (|(forget & (3'd1 << pf_q))) begin  // gen/virtq/split_engine.ts:994
+        pf_active <= 1'b0;  // gen/virtq/split_engine.ts:995
+        heads_pend <= 1'b0;  // gen/virtq/split_engine.ts:996
+        idx_pend <= 1'b0;  // gen/virtq/split_engine.ts:997
+        idx_here <= 1'b0;  // gen/virtq/split_engine.ts:998
       end
-      if (|forget) begin  // gen/virtq/split_engine.ts:980
-        event_valid <= event_valid & (~forget);  // gen/virtq/split_engine.ts:981
-        if (forget[0]) begin  // gen/virtq/split_engine.ts:983
-          last_avail_0 <= 16'd0;  // gen/virtq/split_engine.ts:984
-          avail_seen_0 <= 16'd0;  // gen/virtq/split_engine.ts:984
-          heads_end_0 <= 16'd0;  // gen/virtq/split_engine.ts:984
-          used_idx_0 <= 16'd0;  // gen/virtq/split_engine.ts:984
-          expect_head_0 <= 16'd0;  // gen/virtq/split_engine.ts:984
-          handed_0 <= 16'd0;  // gen/virtq/split_engine.ts:984
-          returned_0 <= 16'd0;  // gen/virtq/split_engine.ts:984
+      if (|forget) begin  // gen/virtq/split_engine.ts:1000
+        event_valid <= event_valid & (~forget);  // gen/virtq/split_engine.ts:1001
+        if (forget[0]) begin  // gen/virtq/split_engine.ts:1003
+          last_avail_0 <= 16'd0;  // gen/virtq/split_engine.ts:1004
+          avail_seen_0 <= 16'd0;  // gen/virtq/split_engine.ts:1004
+          heads_end_0 <= 16'd0;  // gen/virtq/split_engine.ts:1004
+          used_idx_0 <= 16'd0;  // gen/virtq/split_engine.ts:1004
+          expect_head_0 <= 16'd0;  // gen/virtq/split_engine.ts:1004
+          handed_0 <= 16'd0;  // gen/virtq/split_engine.ts:1004
+          returned_0 <= 16'd0;  // gen/virtq/split_engine.ts:1004
         end
-        if (forget[1]) begin  // gen/virtq/split_engine.ts:983
-          last_avail_1 <= 16'd0;  // gen/virtq/split_engine.ts:984
-          avail_seen_1 <= 16'd0;  // gen/virtq/split_engine.ts:984
-          heads_end_1 <= 16'd0;  // gen/virtq/split_engine.ts:984
-          used_idx_1 <= 16'd0;  // gen/virtq/split_engine.ts:984
-          expect_head_1 <= 16'd0;  // gen/virtq/split_engine.ts:984
-          handed_1 <= 16'd0;  // gen/virtq/split_engine.ts:984
-          returned_1 <= 16'd0;  // gen/virtq/split_engine.ts:984
+        if (forget[1]) begin  // gen/virtq/split_engine.ts:1003
+          last_avail_1 <= 16'd0;  // gen/virtq/split_engine.ts:1004
+          avail_seen_1 <= 16'd0;  // gen/virtq/split_engine.ts:1004
+          heads_end_1 <= 16'd0;  // gen/virtq/split_engine.ts:1004
+          used_idx_1 <= 16'd0;  // gen/virtq/split_engine.ts:1004
+          expect_head_1 <= 16'd0;  // gen/virtq/split_engine.ts:1004
+          handed_1 <= 16'd0;  // gen/virtq/split_engine.ts:1004
+          returned_1 <= 16'd0;  // gen/virtq/split_engine.ts:1004
         end
-        if (forget[2]) begin  // gen/virtq/split_engine.ts:983
-          last_avail_2 <= 16'd0;  // gen/virtq/split_engine.ts:984
-          avail_seen_2 <= 16'd0;  // gen/virtq/split_engine.ts:984
-          heads_end_2 <= 16'd0;  // gen/virtq/split_engine.ts:984
-          used_idx_2 <= 16'd0;  // gen/virtq/split_engine.ts:984
-          expect_head_2 <= 16'd0;  // gen/virtq/split_engine.ts:984
-          handed_2 <= 16'd0;  // gen/virtq/split_engine.ts:984
-          returned_2 <= 16'd0;  // gen/virtq/split_engine.ts:984
+        if (forget[2]) begin  // gen/virtq/split_engine.ts:1003
+          last_avail_2 <= 16'd0;  // gen/virtq/split_engine.ts:1004
+          avail_seen_2 <= 16'd0;  // gen/virtq/split_engine.ts:1004
+          heads_end_2 <= 16'd0;  // gen/virtq/split_engine.ts:1004
+          used_idx_2 <= 16'd0;  // gen/virtq/split_engine.ts:1004
+          expect_head_2 <= 16'd0;  // gen/virtq/split_engine.ts:1004
+          handed_2 <= 16'd0;  // gen/virtq/split_engine.ts:1004
+          returned_2 <= 16'd0;  // gen/virtq/split_engine.ts:1004
         end
       end
-      if (seq == SEQ_IDLE) begin  // gen/virtq/split_engine.ts:988
-        rd_err0 <= 1'b0;  // gen/virtq/split_engine.ts:988
+      if (seq == SEQ_IDLE) begin  // gen/virtq/split_engine.ts:1008
+        rd_err0 <= 1'b0;  // gen/virtq/split_engine.ts:1008
       end
-      if (used == USED_IDLE) begin  // gen/virtq/split_engine.ts:989
-        rd_err1 <= 1'b0;  // gen/virtq/split_engine.ts:989
+      if (used == USED_IDLE) begin  // gen/virtq/split_engine.ts:1009
+        rd_err1 <= 1'b0;  // gen/virtq/split_engine.ts:1009
       end
-      if (seq == SEQ_IDLE) begin  // gen/virtq/split_engine.ts:988
-        wr_err0 <= 1'b0;  // gen/virtq/split_engine.ts:988
+      if (seq == SEQ_IDLE) begin  // gen/virtq/split_engine.ts:1008
+        wr_err0 <= 1'b0;  // gen/virtq/split_engine.ts:1008
       end
-      if (used == USED_IDLE) begin  // gen/virtq/split_engine.ts:989
-        wr_err1 <= 1'b0;  // gen/virtq/split_engine.ts:989
+      if (used == USED_IDLE) begin  // gen/virtq/split_engine.ts:1009
+        wr_err1 <= 1'b0;  // gen/virtq/split_engine.ts:1009
       end
     end
   end
@@ -1956,36 +1995,45 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
     seen <= _select_45;  // gen/virtq/split_engine.ts:386
     he <= _select_46;  // gen/virtq/split_engine.ts:387
     pool_free <= (~pf_active) | ((pool_quiet & (~((idx_pend | idx_here) | heads_pend))) & ((pf_next == _select_47) | (|(failed & (3'd1 << pf_q)))));  // gen/virtq/split_engine.ts:526
-    case (seq)  // gen/virtq/split_engine.ts:540
+    p_he_ne_seen <= _select_48 != _select_49;  // gen/virtq/split_engine.ts:545
+    p_he_room <= (_select_48 - pf_next) < 16'd16;  // gen/virtq/split_engine.ts:545
+    p_entry_due <= pf_next != (heads_pend ? heads_from : _select_48);  // gen/virtq/split_engine.ts:545
+    p_entry_room <= (pf_next - _select_50) < 16'd16;  // gen/virtq/split_engine.ts:545
+    p_la_ne_pf <= _select_50 != pf_next;  // gen/virtq/split_engine.ts:545
+    p_la_ready <= pf_ready[_select_50[3:0]];  // gen/virtq/split_engine.ts:545
+    p_la_ne_he <= _select_50 != _select_48;  // gen/virtq/split_engine.ts:545
+    p_la_ne_seen <= _select_50 != _select_49;  // gen/virtq/split_engine.ts:545
+    p_heads_idle <= ~heads_pend;  // gen/virtq/split_engine.ts:545
+    case (seq)  // gen/virtq/split_engine.ts:563
       SEQ_PLAN: begin
-        if (own_pool) begin  // gen/virtq/split_engine.ts:574
-          if (abandon) begin  // gen/virtq/split_engine.ts:575
-          end else if (rd_err2) begin  // gen/virtq/split_engine.ts:576
-          end else if (idx_here) begin  // gen/virtq/split_engine.ts:577
-            idx_ahead <= 1'b1;  // gen/virtq/split_engine.ts:579
+        if (own_pool) begin  // gen/virtq/split_engine.ts:594
+          if (abandon) begin  // gen/virtq/split_engine.ts:595
+          end else if (rd_err2) begin  // gen/virtq/split_engine.ts:596
+          end else if (idx_here) begin  // gen/virtq/split_engine.ts:597
+            idx_ahead <= 1'b1;  // gen/virtq/split_engine.ts:599
           end
-        end else if (pool_free) begin  // gen/virtq/split_engine.ts:593
-          pf_next <= la;  // gen/virtq/split_engine.ts:597
-          pf_bad <= 1'b0;  // gen/virtq/split_engine.ts:598
+        end else if (pool_free) begin  // gen/virtq/split_engine.ts:611
+          pf_next <= la;  // gen/virtq/split_engine.ts:615
+          pf_bad <= 1'b0;  // gen/virtq/split_engine.ts:616
         end
       end
       SEQ_AHEAD_IDX: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:608
+        if (rd_free) begin  // gen/virtq/split_engine.ts:627
           rd_host <= driver_base + 64'd2;  // gen/virtq/split_engine.ts:291
           rd_dev <= 16'd4360;  // gen/virtq/split_engine.ts:292
           rd_len <= 20'd2;  // gen/virtq/split_engine.ts:293
           rd_id <= 2'd2;  // gen/virtq/split_engine.ts:294
-          idx_seq <= rd_seq2;  // gen/virtq/split_engine.ts:612
+          idx_seq <= rd_seq2;  // gen/virtq/split_engine.ts:631
         end
       end
       SEQ_AHEAD_HEADS: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:628
+        if (rd_free) begin  // gen/virtq/split_engine.ts:647
           rd_host <= (driver_base + 64'd4) + ({48'd0, (he & num_mask)} << 1);  // gen/virtq/split_engine.ts:291
           rd_dev <= 16'd4096 | {5'd0, (11'd144 + {4'd0, {cq, he[3:0], 1'b0}})};  // gen/virtq/split_engine.ts:292
           rd_len <= {3'd0, (_mux_29 << 1)};  // gen/virtq/split_engine.ts:293
           rd_id <= 2'd2;  // gen/virtq/split_engine.ts:294
-          heads_seq <= rd_seq2;  // gen/virtq/split_engine.ts:631
-          heads_from <= he;  // gen/virtq/split_engine.ts:632
+          heads_seq <= rd_seq2;  // gen/virtq/split_engine.ts:650
+          heads_from <= he;  // gen/virtq/split_engine.ts:651
         end
       end
       SEQ_AHEAD_ENTRY: begin
@@ -1993,176 +2041,176 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
           mem_off <= _add_0[2:0];  // gen/virtq/split_engine.ts:368
         end
         if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:371
-          word <= _select_48;  // gen/virtq/split_engine.ts:372
+          word <= _select_51;  // gen/virtq/split_engine.ts:372
           desc_raw <= fetch_ram_rd_rdata;  // gen/virtq/split_engine.ts:373
         end
       end
       SEQ_AHEAD_DESC: begin
-        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:649
-          pf_bad <= 1'b1;  // gen/virtq/split_engine.ts:650
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:652
+        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:668
+          pf_bad <= 1'b1;  // gen/virtq/split_engine.ts:669
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:671
           rd_host <= desc_base + ({48'd0, word} << 4);  // gen/virtq/split_engine.ts:291
           rd_dev <= 16'd4096 | {5'd0, (11'd320 + ({7'd0, pf_next[3:0]} << 6))};  // gen/virtq/split_engine.ts:292
-          rd_len <= {3'd0, (_mux_49 << 4)};  // gen/virtq/split_engine.ts:293
+          rd_len <= {3'd0, (_mux_52 << 4)};  // gen/virtq/split_engine.ts:293
           rd_id <= 2'd2;  // gen/virtq/split_engine.ts:294
-          if (pf_next[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:654
-            pf_head_0 <= word;  // gen/virtq/split_engine.ts:654
+          if (pf_next[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:673
+            pf_head_0 <= word;  // gen/virtq/split_engine.ts:673
           end
-          if (pf_next[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:654
-            pf_head_1 <= word;  // gen/virtq/split_engine.ts:654
+          if (pf_next[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:673
+            pf_head_1 <= word;  // gen/virtq/split_engine.ts:673
           end
-          if (pf_next[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:654
-            pf_head_2 <= word;  // gen/virtq/split_engine.ts:654
+          if (pf_next[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:673
+            pf_head_2 <= word;  // gen/virtq/split_engine.ts:673
           end
-          if (pf_next[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:654
-            pf_head_3 <= word;  // gen/virtq/split_engine.ts:654
+          if (pf_next[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:673
+            pf_head_3 <= word;  // gen/virtq/split_engine.ts:673
           end
-          if (pf_next[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:654
-            pf_head_4 <= word;  // gen/virtq/split_engine.ts:654
+          if (pf_next[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:673
+            pf_head_4 <= word;  // gen/virtq/split_engine.ts:673
           end
-          if (pf_next[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:654
-            pf_head_5 <= word;  // gen/virtq/split_engine.ts:654
+          if (pf_next[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:673
+            pf_head_5 <= word;  // gen/virtq/split_engine.ts:673
           end
-          if (pf_next[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:654
-            pf_head_6 <= word;  // gen/virtq/split_engine.ts:654
+          if (pf_next[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:673
+            pf_head_6 <= word;  // gen/virtq/split_engine.ts:673
           end
-          if (pf_next[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:654
-            pf_head_7 <= word;  // gen/virtq/split_engine.ts:654
+          if (pf_next[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:673
+            pf_head_7 <= word;  // gen/virtq/split_engine.ts:673
           end
-          if (pf_next[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:654
-            pf_head_8 <= word;  // gen/virtq/split_engine.ts:654
+          if (pf_next[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:673
+            pf_head_8 <= word;  // gen/virtq/split_engine.ts:673
           end
-          if (pf_next[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:654
-            pf_head_9 <= word;  // gen/virtq/split_engine.ts:654
+          if (pf_next[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:673
+            pf_head_9 <= word;  // gen/virtq/split_engine.ts:673
           end
-          if (pf_next[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:654
-            pf_head_10 <= word;  // gen/virtq/split_engine.ts:654
+          if (pf_next[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:673
+            pf_head_10 <= word;  // gen/virtq/split_engine.ts:673
           end
-          if (pf_next[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:654
-            pf_head_11 <= word;  // gen/virtq/split_engine.ts:654
+          if (pf_next[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:673
+            pf_head_11 <= word;  // gen/virtq/split_engine.ts:673
           end
-          if (pf_next[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:654
-            pf_head_12 <= word;  // gen/virtq/split_engine.ts:654
+          if (pf_next[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:673
+            pf_head_12 <= word;  // gen/virtq/split_engine.ts:673
           end
-          if (pf_next[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:654
-            pf_head_13 <= word;  // gen/virtq/split_engine.ts:654
+          if (pf_next[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:673
+            pf_head_13 <= word;  // gen/virtq/split_engine.ts:673
           end
-          if (pf_next[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:654
-            pf_head_14 <= word;  // gen/virtq/split_engine.ts:654
+          if (pf_next[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:673
+            pf_head_14 <= word;  // gen/virtq/split_engine.ts:673
           end
-          if (pf_next[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:654
-            pf_head_15 <= word;  // gen/virtq/split_engine.ts:654
+          if (pf_next[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:673
+            pf_head_15 <= word;  // gen/virtq/split_engine.ts:673
           end
-          if (pf_next[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:655
-            pf_count_0 <= _mux_49[2:0];  // gen/virtq/split_engine.ts:655
+          if (pf_next[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:674
+            pf_count_0 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:674
           end
-          if (pf_next[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:655
-            pf_count_1 <= _mux_49[2:0];  // gen/virtq/split_engine.ts:655
+          if (pf_next[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:674
+            pf_count_1 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:674
           end
-          if (pf_next[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:655
-            pf_count_2 <= _mux_49[2:0];  // gen/virtq/split_engine.ts:655
+          if (pf_next[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:674
+            pf_count_2 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:674
           end
-          if (pf_next[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:655
-            pf_count_3 <= _mux_49[2:0];  // gen/virtq/split_engine.ts:655
+          if (pf_next[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:674
+            pf_count_3 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:674
           end
-          if (pf_next[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:655
-            pf_count_4 <= _mux_49[2:0];  // gen/virtq/split_engine.ts:655
+          if (pf_next[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:674
+            pf_count_4 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:674
           end
-          if (pf_next[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:655
-            pf_count_5 <= _mux_49[2:0];  // gen/virtq/split_engine.ts:655
+          if (pf_next[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:674
+            pf_count_5 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:674
           end
-          if (pf_next[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:655
-            pf_count_6 <= _mux_49[2:0];  // gen/virtq/split_engine.ts:655
+          if (pf_next[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:674
+            pf_count_6 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:674
           end
-          if (pf_next[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:655
-            pf_count_7 <= _mux_49[2:0];  // gen/virtq/split_engine.ts:655
+          if (pf_next[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:674
+            pf_count_7 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:674
           end
-          if (pf_next[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:655
-            pf_count_8 <= _mux_49[2:0];  // gen/virtq/split_engine.ts:655
+          if (pf_next[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:674
+            pf_count_8 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:674
           end
-          if (pf_next[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:655
-            pf_count_9 <= _mux_49[2:0];  // gen/virtq/split_engine.ts:655
+          if (pf_next[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:674
+            pf_count_9 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:674
           end
-          if (pf_next[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:655
-            pf_count_10 <= _mux_49[2:0];  // gen/virtq/split_engine.ts:655
+          if (pf_next[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:674
+            pf_count_10 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:674
           end
-          if (pf_next[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:655
-            pf_count_11 <= _mux_49[2:0];  // gen/virtq/split_engine.ts:655
+          if (pf_next[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:674
+            pf_count_11 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:674
           end
-          if (pf_next[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:655
-            pf_count_12 <= _mux_49[2:0];  // gen/virtq/split_engine.ts:655
+          if (pf_next[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:674
+            pf_count_12 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:674
           end
-          if (pf_next[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:655
-            pf_count_13 <= _mux_49[2:0];  // gen/virtq/split_engine.ts:655
+          if (pf_next[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:674
+            pf_count_13 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:674
           end
-          if (pf_next[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:655
-            pf_count_14 <= _mux_49[2:0];  // gen/virtq/split_engine.ts:655
+          if (pf_next[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:674
+            pf_count_14 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:674
           end
-          if (pf_next[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:655
-            pf_count_15 <= _mux_49[2:0];  // gen/virtq/split_engine.ts:655
+          if (pf_next[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:674
+            pf_count_15 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:674
           end
-          if (pf_next[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:656
-            pf_seq_0 <= rd_seq2;  // gen/virtq/split_engine.ts:656
+          if (pf_next[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:675
+            pf_seq_0 <= rd_seq2;  // gen/virtq/split_engine.ts:675
           end
-          if (pf_next[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:656
-            pf_seq_1 <= rd_seq2;  // gen/virtq/split_engine.ts:656
+          if (pf_next[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:675
+            pf_seq_1 <= rd_seq2;  // gen/virtq/split_engine.ts:675
           end
-          if (pf_next[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:656
-            pf_seq_2 <= rd_seq2;  // gen/virtq/split_engine.ts:656
+          if (pf_next[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:675
+            pf_seq_2 <= rd_seq2;  // gen/virtq/split_engine.ts:675
           end
-          if (pf_next[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:656
-            pf_seq_3 <= rd_seq2;  // gen/virtq/split_engine.ts:656
+          if (pf_next[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:675
+            pf_seq_3 <= rd_seq2;  // gen/virtq/split_engine.ts:675
           end
-          if (pf_next[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:656
-            pf_seq_4 <= rd_seq2;  // gen/virtq/split_engine.ts:656
+          if (pf_next[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:675
+            pf_seq_4 <= rd_seq2;  // gen/virtq/split_engine.ts:675
           end
-          if (pf_next[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:656
-            pf_seq_5 <= rd_seq2;  // gen/virtq/split_engine.ts:656
+          if (pf_next[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:675
+            pf_seq_5 <= rd_seq2;  // gen/virtq/split_engine.ts:675
           end
-          if (pf_next[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:656
-            pf_seq_6 <= rd_seq2;  // gen/virtq/split_engine.ts:656
+          if (pf_next[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:675
+            pf_seq_6 <= rd_seq2;  // gen/virtq/split_engine.ts:675
           end
-          if (pf_next[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:656
-            pf_seq_7 <= rd_seq2;  // gen/virtq/split_engine.ts:656
+          if (pf_next[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:675
+            pf_seq_7 <= rd_seq2;  // gen/virtq/split_engine.ts:675
           end
-          if (pf_next[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:656
-            pf_seq_8 <= rd_seq2;  // gen/virtq/split_engine.ts:656
+          if (pf_next[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:675
+            pf_seq_8 <= rd_seq2;  // gen/virtq/split_engine.ts:675
           end
-          if (pf_next[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:656
-            pf_seq_9 <= rd_seq2;  // gen/virtq/split_engine.ts:656
+          if (pf_next[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:675
+            pf_seq_9 <= rd_seq2;  // gen/virtq/split_engine.ts:675
           end
-          if (pf_next[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:656
-            pf_seq_10 <= rd_seq2;  // gen/virtq/split_engine.ts:656
+          if (pf_next[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:675
+            pf_seq_10 <= rd_seq2;  // gen/virtq/split_engine.ts:675
           end
-          if (pf_next[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:656
-            pf_seq_11 <= rd_seq2;  // gen/virtq/split_engine.ts:656
+          if (pf_next[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:675
+            pf_seq_11 <= rd_seq2;  // gen/virtq/split_engine.ts:675
           end
-          if (pf_next[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:656
-            pf_seq_12 <= rd_seq2;  // gen/virtq/split_engine.ts:656
+          if (pf_next[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:675
+            pf_seq_12 <= rd_seq2;  // gen/virtq/split_engine.ts:675
           end
-          if (pf_next[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:656
-            pf_seq_13 <= rd_seq2;  // gen/virtq/split_engine.ts:656
+          if (pf_next[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:675
+            pf_seq_13 <= rd_seq2;  // gen/virtq/split_engine.ts:675
           end
-          if (pf_next[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:656
-            pf_seq_14 <= rd_seq2;  // gen/virtq/split_engine.ts:656
+          if (pf_next[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:675
+            pf_seq_14 <= rd_seq2;  // gen/virtq/split_engine.ts:675
           end
-          if (pf_next[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:656
-            pf_seq_15 <= rd_seq2;  // gen/virtq/split_engine.ts:656
+          if (pf_next[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:675
+            pf_seq_15 <= rd_seq2;  // gen/virtq/split_engine.ts:675
           end
-          pf_next <= pf_next + 16'd1;  // gen/virtq/split_engine.ts:658
+          pf_next <= pf_next + 16'd1;  // gen/virtq/split_engine.ts:677
         end
       end
       SEQ_AHEAD_CHAIN: begin
-        word <= _select_50;  // gen/virtq/split_engine.ts:665
-        win_start <= _select_51;  // gen/virtq/split_engine.ts:666
-        win_count <= {14'd0, _select_52};  // gen/virtq/split_engine.ts:667
-        win_off <= 11'd320 + ({7'd0, la[3:0]} << 6);  // gen/virtq/split_engine.ts:668
-        win_slot <= la[3:0];  // gen/virtq/split_engine.ts:669
-        head_ahead <= 1'b1;  // gen/virtq/split_engine.ts:670
+        word <= _select_53;  // gen/virtq/split_engine.ts:685
+        win_start <= _select_54;  // gen/virtq/split_engine.ts:686
+        win_count <= {14'd0, _select_55};  // gen/virtq/split_engine.ts:687
+        win_off <= 11'd320 + ({7'd0, la[3:0]} << 6);  // gen/virtq/split_engine.ts:688
+        win_slot <= la[3:0];  // gen/virtq/split_engine.ts:689
+        head_ahead <= 1'b1;  // gen/virtq/split_engine.ts:690
       end
       SEQ_IDX_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:676
-          idx_ahead <= 1'b0;  // gen/virtq/split_engine.ts:677
+        if (rd_free) begin  // gen/virtq/split_engine.ts:696
+          idx_ahead <= 1'b0;  // gen/virtq/split_engine.ts:697
           rd_host <= driver_base + 64'd2;  // gen/virtq/split_engine.ts:291
           rd_dev <= 16'd4104;  // gen/virtq/split_engine.ts:292
           rd_len <= 20'd2;  // gen/virtq/split_engine.ts:293
@@ -2174,18 +2222,18 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
           mem_off <= _mux_1[2:0];  // gen/virtq/split_engine.ts:368
         end
         if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:371
-          word <= _select_53;  // gen/virtq/split_engine.ts:372
+          word <= _select_56;  // gen/virtq/split_engine.ts:372
           desc_raw <= fetch_ram_rd_rdata;  // gen/virtq/split_engine.ts:373
         end
       end
       SEQ_IDX_CHECK: begin
-        idx_jump <= {1'b0, (word - la)} > {1'b0, num};  // gen/virtq/split_engine.ts:691
-        idx_same <= (word == seen) & (la != seen);  // gen/virtq/split_engine.ts:692
-        idx_none <= word == la;  // gen/virtq/split_engine.ts:693
-        idx_ask <= features[29] & ((~(|(event_valid & (3'd1 << cq)))) | (_select_54 != word));  // gen/virtq/split_engine.ts:694
+        idx_jump <= {1'b0, (word - la)} > {1'b0, num};  // gen/virtq/split_engine.ts:711
+        idx_same <= (word == seen) & (la != seen);  // gen/virtq/split_engine.ts:712
+        idx_none <= word == la;  // gen/virtq/split_engine.ts:713
+        idx_ask <= features[29] & ((~(|(event_valid & (3'd1 << cq)))) | (_select_57 != word));  // gen/virtq/split_engine.ts:714
       end
       SEQ_EVENT_CMD: begin
-        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:711
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:731
           wr_host <= (device_base + ({48'd0, num} << 3)) + 64'd4;  // gen/virtq/split_engine.ts:291
           wr_dev <= 16'd6160;  // gen/virtq/split_engine.ts:292
           wr_len <= 20'd2;  // gen/virtq/split_engine.ts:293
@@ -2193,7 +2241,7 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
         end
       end
       SEQ_HEADS_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:739
+        if (rd_free) begin  // gen/virtq/split_engine.ts:759
           rd_host <= (driver_base + 64'd4) + ({48'd0, (la & num_mask)} << 1);  // gen/virtq/split_engine.ts:291
           rd_dev <= 16'd4096 | {5'd0, (11'd144 + {4'd0, {cq, la[3:0], 1'b0}})};  // gen/virtq/split_engine.ts:292
           rd_len <= {3'd0, (_mux_33 << 1)};  // gen/virtq/split_engine.ts:293
@@ -2201,114 +2249,114 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
         end
       end
       SEQ_HEAD_MEM: begin
-        head_ahead <= 1'b0;  // gen/virtq/split_engine.ts:749
+        head_ahead <= 1'b0;  // gen/virtq/split_engine.ts:769
         if (~mem_busy) begin  // gen/virtq/split_engine.ts:365
           mem_off <= _add_2[2:0];  // gen/virtq/split_engine.ts:368
         end
         if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:371
-          word <= _select_55;  // gen/virtq/split_engine.ts:372
+          word <= _select_58;  // gen/virtq/split_engine.ts:372
           desc_raw <= fetch_ram_rd_rdata;  // gen/virtq/split_engine.ts:373
         end
       end
       SEQ_HEAD_CHECK: begin
-        head <= word;  // gen/virtq/split_engine.ts:754
-        tbl_base <= desc_base;  // gen/virtq/split_engine.ts:755
-        tbl_n <= num;  // gen/virtq/split_engine.ts:756
-        j <= word;  // gen/virtq/split_engine.ts:757
-        count <= 17'd0;  // gen/virtq/split_engine.ts:758
-        in_indirect <= 1'b0;  // gen/virtq/split_engine.ts:759
-        saw_write <= 1'b0;  // gen/virtq/split_engine.ts:760
-        total <= 34'd0;  // gen/virtq/split_engine.ts:761
-        win_ahead <= head_ahead;  // gen/virtq/split_engine.ts:765
+        head <= word;  // gen/virtq/split_engine.ts:774
+        tbl_base <= desc_base;  // gen/virtq/split_engine.ts:775
+        tbl_n <= num;  // gen/virtq/split_engine.ts:776
+        j <= word;  // gen/virtq/split_engine.ts:777
+        count <= 17'd0;  // gen/virtq/split_engine.ts:778
+        in_indirect <= 1'b0;  // gen/virtq/split_engine.ts:779
+        saw_write <= 1'b0;  // gen/virtq/split_engine.ts:780
+        total <= 34'd0;  // gen/virtq/split_engine.ts:781
+        win_ahead <= head_ahead;  // gen/virtq/split_engine.ts:785
       end
       SEQ_DESC_NEED: begin
-        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:774
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:774
+        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:794
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:794
           rd_host <= tbl_base + ({48'd0, j} << 4);  // gen/virtq/split_engine.ts:291
           rd_dev <= 16'd4112;  // gen/virtq/split_engine.ts:292
           rd_len <= {3'd0, (((({1'b0, tbl_n} - {1'b0, j}) < 17'd8) ? ({1'b0, tbl_n} - {1'b0, j}) : 17'd8) << 4)};  // gen/virtq/split_engine.ts:293
           rd_id <= 2'd0;  // gen/virtq/split_engine.ts:294
-          win_ahead <= 1'b0;  // gen/virtq/split_engine.ts:779
-          win_off <= 11'd16;  // gen/virtq/split_engine.ts:780
-          win_start <= j;  // gen/virtq/split_engine.ts:781
-          win_count <= (({1'b0, tbl_n} - {1'b0, j}) < 17'd8) ? ({1'b0, tbl_n} - {1'b0, j}) : 17'd8;  // gen/virtq/split_engine.ts:782
+          win_ahead <= 1'b0;  // gen/virtq/split_engine.ts:799
+          win_off <= 11'd16;  // gen/virtq/split_engine.ts:800
+          win_start <= j;  // gen/virtq/split_engine.ts:801
+          win_count <= (({1'b0, tbl_n} - {1'b0, j}) < 17'd8) ? ({1'b0, tbl_n} - {1'b0, j}) : 17'd8;  // gen/virtq/split_engine.ts:802
         end
       end
       SEQ_DESC_MEM: begin
-        if (win_ahead & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:791
-        end else if (win_ahead & rd_err2) begin  // gen/virtq/split_engine.ts:792
+        if (win_ahead & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:811
+        end else if (win_ahead & rd_err2) begin  // gen/virtq/split_engine.ts:812
         end else begin
           if (~mem_busy) begin  // gen/virtq/split_engine.ts:365
             mem_off <= _add_3[2:0];  // gen/virtq/split_engine.ts:368
           end
           if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:371
-            word <= _select_56;  // gen/virtq/split_engine.ts:372
+            word <= _select_59;  // gen/virtq/split_engine.ts:372
             desc_raw <= fetch_ram_rd_rdata;  // gen/virtq/split_engine.ts:373
           end
         end
       end
       SEQ_DESC_WALK: begin
-        if (_add_36 > {1'b0, tbl_n}) begin  // gen/virtq/split_engine.ts:805
-        end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:806
-          if (((((in_indirect | (~features[28])) | desc_raw[96]) | (desc_raw[95:64] == 32'd0)) | (desc_raw[67:64] != 4'd0)) | (desc_raw[95:68] > {12'd0, num})) begin  // gen/virtq/split_engine.ts:807
+        if (_add_36 > {1'b0, tbl_n}) begin  // gen/virtq/split_engine.ts:825
+        end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:826
+          if (((((in_indirect | (~features[28])) | desc_raw[96]) | (desc_raw[95:64] == 32'd0)) | (desc_raw[67:64] != 4'd0)) | (desc_raw[95:68] > {12'd0, num})) begin  // gen/virtq/split_engine.ts:827
           end else begin
-            slots <= _add_36[15:0];  // gen/virtq/split_engine.ts:816
-            in_indirect <= 1'b1;  // gen/virtq/split_engine.ts:817
-            tbl_base <= desc_raw[63:0];  // gen/virtq/split_engine.ts:818
-            tbl_n <= desc_raw[83:68];  // gen/virtq/split_engine.ts:819
-            j <= 16'd0;  // gen/virtq/split_engine.ts:820
-            count <= 17'd0;  // gen/virtq/split_engine.ts:821
+            slots <= _add_36[15:0];  // gen/virtq/split_engine.ts:836
+            in_indirect <= 1'b1;  // gen/virtq/split_engine.ts:837
+            tbl_base <= desc_raw[63:0];  // gen/virtq/split_engine.ts:838
+            tbl_n <= desc_raw[83:68];  // gen/virtq/split_engine.ts:839
+            j <= 16'd0;  // gen/virtq/split_engine.ts:840
+            count <= 17'd0;  // gen/virtq/split_engine.ts:841
           end
-        end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:826
-        end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:827
-        end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:828
-        end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, tbl_n})) begin  // gen/virtq/split_engine.ts:829
-        end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != (in_indirect ? (j + 16'd1) : ((j + 16'd1) & num_mask)))) begin  // gen/virtq/split_engine.ts:830
+        end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:846
+        end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:847
+        end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:848
+        end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, tbl_n})) begin  // gen/virtq/split_engine.ts:849
+        end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != (in_indirect ? (j + 16'd1) : ((j + 16'd1) & num_mask)))) begin  // gen/virtq/split_engine.ts:850
         end else begin
-          count <= _add_36;  // gen/virtq/split_engine.ts:834
-          total <= total + {2'd0, desc_raw[95:64]};  // gen/virtq/split_engine.ts:835
-          saw_write <= saw_write | desc_raw[97];  // gen/virtq/split_engine.ts:836
-          if (desc_raw[96]) begin  // gen/virtq/split_engine.ts:837
-            j <= desc_raw[127:112];  // gen/virtq/split_engine.ts:838
+          count <= _add_36;  // gen/virtq/split_engine.ts:854
+          total <= total + {2'd0, desc_raw[95:64]};  // gen/virtq/split_engine.ts:855
+          saw_write <= saw_write | desc_raw[97];  // gen/virtq/split_engine.ts:856
+          if (desc_raw[96]) begin  // gen/virtq/split_engine.ts:857
+            j <= desc_raw[127:112];  // gen/virtq/split_engine.ts:858
           end else begin
-            out_queue <= cq;  // gen/virtq/split_engine.ts:843
-            out_id <= head;  // gen/virtq/split_engine.ts:844
-            out_slots <= in_indirect ? slots : _add_36[15:0];  // gen/virtq/split_engine.ts:846
-            out_count <= cb_len + 7'd1;  // gen/virtq/split_engine.ts:847
+            out_queue <= cq;  // gen/virtq/split_engine.ts:863
+            out_id <= head;  // gen/virtq/split_engine.ts:864
+            out_slots <= in_indirect ? slots : _add_36[15:0];  // gen/virtq/split_engine.ts:866
+            out_count <= cb_len + 7'd1;  // gen/virtq/split_engine.ts:867
           end
         end
       end
       default: begin end
     endcase
-    u_num <= _select_57;  // gen/virtq/split_engine.ts:188
-    u_num_mask <= _select_58;  // gen/virtq/split_engine.ts:188
-    u_driver_base <= _select_59;  // gen/virtq/split_engine.ts:188
-    u_device_base <= _select_60;  // gen/virtq/split_engine.ts:188
-    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd544)) & mem_wr_be[0]) begin  // gen/virtq/split_engine.ts:892
-      note_lo <= mem_wr_data[7:0];  // gen/virtq/split_engine.ts:893
+    u_num <= _select_60;  // gen/virtq/split_engine.ts:188
+    u_num_mask <= _select_61;  // gen/virtq/split_engine.ts:188
+    u_driver_base <= _select_62;  // gen/virtq/split_engine.ts:188
+    u_device_base <= _select_63;  // gen/virtq/split_engine.ts:188
+    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd544)) & mem_wr_be[0]) begin  // gen/virtq/split_engine.ts:912
+      note_lo <= mem_wr_data[7:0];  // gen/virtq/split_engine.ts:913
     end
-    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd544)) & mem_wr_be[1]) begin  // gen/virtq/split_engine.ts:892
-      note_hi <= mem_wr_data[15:8];  // gen/virtq/split_engine.ts:893
+    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd544)) & mem_wr_be[1]) begin  // gen/virtq/split_engine.ts:912
+      note_hi <= mem_wr_data[15:8];  // gen/virtq/split_engine.ts:913
     end
-    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd543)) & mem_wr_be[8]) begin  // gen/virtq/split_engine.ts:892
-      note_lo <= mem_wr_data[71:64];  // gen/virtq/split_engine.ts:893
+    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd543)) & mem_wr_be[8]) begin  // gen/virtq/split_engine.ts:912
+      note_lo <= mem_wr_data[71:64];  // gen/virtq/split_engine.ts:913
     end
-    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd543)) & mem_wr_be[9]) begin  // gen/virtq/split_engine.ts:892
-      note_hi <= mem_wr_data[79:72];  // gen/virtq/split_engine.ts:893
+    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd543)) & mem_wr_be[9]) begin  // gen/virtq/split_engine.ts:912
+      note_hi <= mem_wr_data[79:72];  // gen/virtq/split_engine.ts:913
     end
-    case (used)  // gen/virtq/split_engine.ts:896
+    case (used)  // gen/virtq/split_engine.ts:916
       USED_LOAD: begin
-        u_count <= 9'd0;  // gen/virtq/split_engine.ts:904
-        u_drop <= ((|(((failed | q_resetting) | (~_cat_27)) & (3'd1 << uq))) | (~(|(3'd1 << uq)))) | (~running);  // gen/virtq/split_engine.ts:906
-        u_old <= _select_61;  // gen/virtq/split_engine.ts:907
+        u_count <= 9'd0;  // gen/virtq/split_engine.ts:924
+        u_drop <= ((|(((failed | q_resetting) | (~_cat_27)) & (3'd1 << uq))) | (~(|(3'd1 << uq)))) | (~running);  // gen/virtq/split_engine.ts:926
+        u_old <= _select_64;  // gen/virtq/split_engine.ts:927
       end
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:914
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:917
-            u_count <= u_count + 9'd1;  // gen/virtq/split_engine.ts:918
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:934
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:937
+            u_count <= u_count + 9'd1;  // gen/virtq/split_engine.ts:938
           end
-        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:924
-        end else if (wr_free) begin  // gen/virtq/split_engine.ts:925
+        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:944
+        end else if (wr_free) begin  // gen/virtq/split_engine.ts:945
           wr_host <= (u_device_base + 64'd4) + ({48'd0, u_slot} << 3);  // gen/virtq/split_engine.ts:291
           wr_dev <= 16'd6168;  // gen/virtq/split_engine.ts:292
           wr_len <= {8'd0, ({3'd0, (features[35] ? 9'd1 : u_count)} << 3)};  // gen/virtq/split_engine.ts:293
@@ -2316,7 +2364,7 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:933
+        if (wr_free) begin  // gen/virtq/split_engine.ts:953
           wr_host <= u_device_base + 64'd2;  // gen/virtq/split_engine.ts:291
           wr_dev <= 16'd6152;  // gen/virtq/split_engine.ts:292
           wr_len <= 20'd2;  // gen/virtq/split_engine.ts:293
@@ -2324,10 +2372,10 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
         end
       end
       USED_IDX: begin
-        if (wr_settled1) begin  // gen/virtq/split_engine.ts:940
-          if (u_abandon) begin  // gen/virtq/split_engine.ts:941
-          end else if (wr_err1) begin  // gen/virtq/split_engine.ts:942
-          end else if (rd_free & (~(rd_by_fetch | rd_by_pool))) begin  // gen/virtq/split_engine.ts:943
+        if (wr_settled1) begin  // gen/virtq/split_engine.ts:960
+          if (u_abandon) begin  // gen/virtq/split_engine.ts:961
+          end else if (wr_err1) begin  // gen/virtq/split_engine.ts:962
+          end else if (rd_free & (~(rd_by_fetch | rd_by_pool))) begin  // gen/virtq/split_engine.ts:963
             rd_host <= features[29] ? ((u_driver_base + ({48'd0, u_num} << 1)) + 64'd4) : u_driver_base;  // gen/virtq/split_engine.ts:291
             rd_dev <= 16'd4352;  // gen/virtq/split_engine.ts:292
             rd_len <= 20'd2;  // gen/virtq/split_engine.ts:293
@@ -2340,7 +2388,7 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
 
   // ---- memories
-  always @(posedge clk) begin  // gen/virtq/split_engine.ts:991
+  always @(posedge clk) begin  // gen/virtq/split_engine.ts:1011
     if (cb_wr) begin
       chain_buf[cb_len[5:0]] <= {desc_raw[63:0], desc_raw[95:64], desc_raw[97]};
     end

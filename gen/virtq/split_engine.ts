@@ -533,6 +533,29 @@ export const SplitEngine = defineModule(
         ),
     );
     const ownPool = m.let('own_pool', pfActive.and(pfQ.eq(cq)));
+    // plan's comparisons of cq's indices with each other and with the pool's, registered from the per-queue
+    // arrays and the pool's registers (so, like la/seen/he, a cycle after cq or an index changes; the states that
+    // change pfNext or an index go through `load`, and what the read engine changes meanwhile (headsPend
+    // clearing, slots becoming ready) only makes them a cycle late): no path from a comparison into `seq`.
+    const cqLa = lastAvail.at(cq);
+    const cqSeen = availSeen.at(cq);
+    const cqHe = headsEnd.at(cq);
+    const planFlag = (name: string, e: Expr) => {
+      const r = m.reg(name, bit);
+      r.next(e);
+      return r;
+    };
+    const pHeNeSeen = planFlag('p_he_ne_seen', cqHe.ne(cqSeen));
+    const pHeRoom = planFlag('p_he_room', cqHe.sub(pfNext).lt(AB));
+    // entries before mux(headsPend, headsFrom, he) are in the window: one of them not read ahead yet
+    const pEntryDue = planFlag('p_entry_due', pfNext.ne(mux(headsPend, headsFrom, cqHe)));
+    const pEntryRoom = planFlag('p_entry_room', pfNext.sub(cqLa).lt(AB));
+    const pLaNePf = planFlag('p_la_ne_pf', cqLa.ne(pfNext));
+    const pLaReady = planFlag('p_la_ready', pfReady.bit(cqLa.bits(abBits - 1, 0)));
+    const pLaNeHe = planFlag('p_la_ne_he', cqLa.ne(cqHe));
+    const pLaNeSeen = planFlag('p_la_ne_seen', cqLa.ne(cqSeen));
+    // headsPend as the flags saw it (its clearing a cycle late: the flags from headsFrom stay consistent with it)
+    const pHeadsIdle = planFlag('p_heads_idle', headsPend.not());
 
     m.if(resetReq, () => devResetting.next(1));
     qResetting.next(qResetting.or(qResetReq));
@@ -565,12 +588,9 @@ export const SplitEngine = defineModule(
       load: () => st.goto('plan'),
       // what next for cq (ahead_idx and ahead_desc come straight back here: they change no index register)
       plan: () => {
-        // entries before this one are in the window
-        const arrived = mux(headsPend, headsFrom, he);
         // Reads ahead first (while the command register takes them), then the chain at la once its descriptors
         // are there; a queue waiting for its reads gives its turn back.
         const canRead = rd.free;
-        const laReady = pfReady.bit(la.bits(abBits - 1, 0));
         m.if(ownPool, () => {
           m.if(abandon, () => st.goto('idle'))
             .elseIf(pool.err, fail)
@@ -579,27 +599,26 @@ export const SplitEngine = defineModule(
               idxAhead.next(1);
               st.goto('idx_mem');
             })
-            .elseIf(canRead.and(headsPend.not()).and(he.ne(seen)).and(he.sub(pfNext).lt(AB)), () =>
-              st.goto('ahead_heads'),
-            )
-            .elseIf(canRead.and(pfBad.not()).and(pfNext.ne(arrived)).and(pfNext.sub(la).lt(AB)), () =>
-              st.goto('ahead_entry'),
-            )
-            .elseIf(la.ne(pfNext).and(laReady), () => st.goto('ahead_chain'))
+            .elseIf(canRead.and(pHeadsIdle).and(pHeNeSeen).and(pHeRoom), () => st.goto('ahead_heads'))
+            .elseIf(canRead.and(pfBad.not()).and(pEntryDue).and(pEntryRoom), () => st.goto('ahead_entry'))
+            .elseIf(pLaNePf.and(pLaReady), () => st.goto('ahead_chain'))
             .elseIf(canRead.and(idxPend.or(idxHere).not()), () => st.goto('ahead_idx'))
-            .elseIf(la.eq(pfNext).and(la.ne(he)).and(headsPend.not()), () => st.goto('head_mem'))
+            // (an entry whose head is out of range is walked without its reads ahead, to fail; any other entry
+            // at la is read ahead first, so that pfNext never falls behind la)
+            .elseIf(pfBad.and(pLaNePf.not()).and(pLaNeHe).and(pHeadsIdle), () => st.goto('head_mem'))
             .else(() => st.goto('idle'));
         })
           .elseIf(poolFree, () => {
-            // the pool is cq's from the next cycle
+            // the pool is cq's from the next cycle (its flags from the one after: through `load`)
             pfActive.next(1);
             pfQ.next(cq);
             pfNext.next(la);
             pfBad.next(0);
             pool.err.next(0);
+            st.goto('load');
           })
-          .elseIf(la.ne(he), () => st.goto('head_mem'))
-          .elseIf(la.ne(seen), () => st.goto('heads_cmd'))
+          .elseIf(pLaNeHe, () => st.goto('head_mem'))
+          .elseIf(pLaNeSeen, () => st.goto('heads_cmd'))
           .else(() => st.goto('idx_cmd'));
       },
 
@@ -656,7 +675,8 @@ export const SplitEngine = defineModule(
           pfSeq.nextAt(at, pool.seq);
           readyClr.set(lit(1, AB).shl(at));
           pfNext.next(pfNext.inc());
-          st.goto('plan');
+          // (plan's flags see the new pfNext a cycle later)
+          st.goto('load');
         });
       },
       // the chain at la, from its entry's slot
