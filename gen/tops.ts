@@ -40,7 +40,8 @@ import { defaultBlk, gibBlk, VirtioBlkTop, virtioBlkConfig } from './virtq/blk_t
 import { DmaFabric } from './virtq/dma_fabric';
 import { PackedEngine } from './virtq/packed_engine';
 import { PackedTestTop, packedTestParams } from './virtq/packed_test_top';
-import { SPLIT_TEST_QUEUES, SPLIT_TEST_WIDTHS, SplitTestTop } from './virtq/split_test_top';
+import { SplitEngine } from './virtq/split_engine';
+import { SPLIT_TEST_QUEUES, SPLIT_TEST_WIDTHS, SplitTestTop, splitTestParams } from './virtq/split_test_top';
 
 export interface TopConfig {
   /** What the design is. */
@@ -188,6 +189,12 @@ export const tops: TopConfig[] = [
     description: `split virtqueue engine with DMA read/write engines, 3 queues, ${W}-bit`,
     synth: false,
     elaborate: () => SplitTestTop.elaborate({ W, queues: SPLIT_TEST_QUEUES }),
+  })),
+  // The split-ring queue engine alone, in its test top's configuration: its own timing budget at 64 bits.
+  ...SPLIT_TEST_WIDTHS.map((W) => ({
+    description: `split virtqueue engine (fetch side with reads ahead, used side), 3 queues, ${W}-bit`,
+    elaborate: () => SplitEngine.elaborate(splitTestParams({ W, queues: SPLIT_TEST_QUEUES })),
+    ...(W === 64 ? { lutLevels: PCIE_LUT_LEVELS } : { synth: false }),
   })),
   // The DMA fabric (gen/virtq/dma_fabric.ts) with the data plane's three clients, and the whole virtio-blk function.
   {

@@ -62,6 +62,7 @@ const fit = (e: Expr, w: number) => (e.width < w ? e.zext(w) : e.trunc(w));
 
 const STATES = [
   'idle',
+  'qreset',
   'load',
   'plan',
   // the available side
@@ -69,6 +70,7 @@ const STATES = [
   'idx_wait',
   'idx_mem',
   'idx_check',
+  'idx_act',
   'event_cmd',
   'event_wait',
   'heads_cmd',
@@ -294,7 +296,16 @@ export const SplitEngine = defineModule(
       const canIssue = (owner: number) => (owner === USED ? free.and(taken[FETCH].or(taken[POOL]).not()) : free);
       /** No command of `owner` waiting or outstanding. */
       const quiet = (owner: number) => sides[owner].seq.eq(sides[owner].ended);
-      return { valid, free, canIssue, issue, quiet, sides };
+      // The same, registered for the states that wait for it (a cycle late, and never right after a command:
+      // no path from the counts' comparison into the sequencers' next state).
+      const settledReg = [FETCH, USED].map((owner) => {
+        const r = m.reg(`${name}_settled${owner}`, bit, { reset: 0 });
+        r.next(quiet(owner).and(taken[owner].not()));
+        return r;
+      });
+      /** Every command of `owner` (FETCH or USED) has ended: a cycle late, never the cycle after one is taken. */
+      const settled = (owner: typeof FETCH | typeof USED) => settledReg[owner];
+      return { valid, free, canIssue, issue, quiet, settled, sides };
     };
     const rd = cmdReg('rd', rdCmd, rdStatus, 0);
     const wr = cmdReg('wr', wrCmd, wrStatus, 1);
@@ -414,6 +425,11 @@ export const SplitEngine = defineModule(
     const idxPend = m.reg('idx_pend', bit, { reset: 0 });
     const idxSeq = m.reg('idx_seq', SEQ_BITS);
     const idxHere = m.reg('idx_here', bit, { reset: 0 });
+    // idx_check's findings: avail->idx jumped, shows what is known already, shows nothing new, avail_event due
+    const idxJump = m.reg('idx_jump', bit);
+    const idxSame = m.reg('idx_same', bit);
+    const idxNone = m.reg('idx_none', bit);
+    const idxAsk = m.reg('idx_ask', bit);
     // Which slots' reads have ended: followed every cycle, while their numbers are within reach of the count.
     const pfReady = m.reg('pf_ready', AB, { reset: 0 });
     const pool = rd.sides[POOL];
@@ -450,7 +466,7 @@ export const SplitEngine = defineModule(
 
     // Wait for the fetch side's reads: on an error the queue fails; abandoned work (a reset) goes back to idle.
     const onReadStatus = (then: () => void) => {
-      m.if(rd.quiet(FETCH), () => {
+      m.if(rd.settled(FETCH), () => {
         m.if(abandon, () => st.goto('idle'))
           .elseIf(rd.sides[FETCH].err, fail)
           .else(then);
@@ -489,16 +505,22 @@ export const SplitEngine = defineModule(
     // Queue resets: done once the queue's chains are all back and neither side is on it.
     const uIdle = ust.is('idle');
     const poolQuiet = m.let('pool_quiet', rd.quiet(POOL));
+    // Every chain of the queue back, registered (a cycle late: a chain handed over in that cycle is on its way
+    // out, which the check below sees; `returned` never passes `handed`).
+    const allBack = m.reg('all_back', Q, { reset: 0 });
+    allBack.next(cat(...Array.from({ length: Q }, (_, i) => handed.item(i).eq(returned.item(i))).reverse()));
     const rqDone = cat(
       ...Array.from({ length: Q }, (_, i) =>
         qResetting
           .bit(i)
-          .and(handed.item(i).eq(returned.item(i)))
+          .and(allBack.bit(i))
           .and(outActive.and(outQueue.eq(i)).not())
           .and(uIdle.or(uq.ne(i)))
           .and(pfActive.and(pfQ.eq(i)).not().or(poolQuiet)),
       ).reverse(),
     );
+    const rqDoneReg = m.reg('rq_done', Q, { reset: 0 });
+    rqDoneReg.next(rqDone);
     // The pool goes to another queue once nothing of its queue's is outstanding or read ahead unwalked.
     const poolFree = m.reg('pool_free', bit);
     poolFree.next(
@@ -511,6 +533,29 @@ export const SplitEngine = defineModule(
         ),
     );
     const ownPool = m.let('own_pool', pfActive.and(pfQ.eq(cq)));
+    // plan's comparisons of cq's indices with each other and with the pool's, registered from the per-queue
+    // arrays and the pool's registers (so, like la/seen/he, a cycle after cq or an index changes; the states that
+    // change pfNext or an index go through `load`, and what the read engine changes meanwhile (headsPend
+    // clearing, slots becoming ready) only makes them a cycle late): no path from a comparison into `seq`.
+    const cqLa = lastAvail.at(cq);
+    const cqSeen = availSeen.at(cq);
+    const cqHe = headsEnd.at(cq);
+    const planFlag = (name: string, e: Expr) => {
+      const r = m.reg(name, bit);
+      r.next(e);
+      return r;
+    };
+    const pHeNeSeen = planFlag('p_he_ne_seen', cqHe.ne(cqSeen));
+    const pHeRoom = planFlag('p_he_room', cqHe.sub(pfNext).lt(AB));
+    // entries before mux(headsPend, headsFrom, he) are in the window: one of them not read ahead yet
+    const pEntryDue = planFlag('p_entry_due', pfNext.ne(mux(headsPend, headsFrom, cqHe)));
+    const pEntryRoom = planFlag('p_entry_room', pfNext.sub(cqLa).lt(AB));
+    const pLaNePf = planFlag('p_la_ne_pf', cqLa.ne(pfNext));
+    const pLaReady = planFlag('p_la_ready', pfReady.bit(cqLa.bits(abBits - 1, 0)));
+    const pLaNeHe = planFlag('p_la_ne_he', cqLa.ne(cqHe));
+    const pLaNeSeen = planFlag('p_la_ne_seen', cqLa.ne(cqSeen));
+    // headsPend as the flags saw it (its clearing a cycle late: the flags from headsFrom stay consistent with it)
+    const pHeadsIdle = planFlag('p_heads_idle', headsPend.not());
 
     m.if(resetReq, () => devResetting.next(1));
     qResetting.next(qResetting.or(qResetReq));
@@ -525,27 +570,27 @@ export const SplitEngine = defineModule(
           outActive.next(0);
           resetPulse.set(resetReq.not());
         })
-          .elseIf(rqDone.orR(), () => {
-            forget.set(rqDone);
-            qResetting.next(qResetting.and(rqDone.not()).or(qResetReq));
-            qResetPulse.set(rqDone);
-          })
+          .elseIf(rqDoneReg.orR(), () => st.goto('qreset'))
           .elseIf(devResetting.not().and(pick.valid), () => {
             cq.next(pick.index);
             st.goto('load');
           });
+      },
+      // queue resets done (rqDone, checked again: it was registered for the idle state's choice)
+      qreset: () => {
+        forget.set(rqDone);
+        qResetting.next(qResetting.and(rqDone.not()).or(qResetReq));
+        qResetPulse.set(rqDone);
+        st.goto('idle');
       },
       // cq's configuration is in its registers from here on
       // cq's configuration and index registers are loading: the states after this one use them
       load: () => st.goto('plan'),
       // what next for cq (ahead_idx and ahead_desc come straight back here: they change no index register)
       plan: () => {
-        // entries before this one are in the window
-        const arrived = mux(headsPend, headsFrom, he);
         // Reads ahead first (while the command register takes them), then the chain at la once its descriptors
         // are there; a queue waiting for its reads gives its turn back.
         const canRead = rd.free;
-        const laReady = pfReady.bit(la.bits(abBits - 1, 0));
         m.if(ownPool, () => {
           m.if(abandon, () => st.goto('idle'))
             .elseIf(pool.err, fail)
@@ -554,27 +599,26 @@ export const SplitEngine = defineModule(
               idxAhead.next(1);
               st.goto('idx_mem');
             })
-            .elseIf(canRead.and(headsPend.not()).and(he.ne(seen)).and(he.sub(pfNext).lt(AB)), () =>
-              st.goto('ahead_heads'),
-            )
-            .elseIf(canRead.and(pfBad.not()).and(pfNext.ne(arrived)).and(pfNext.sub(la).lt(AB)), () =>
-              st.goto('ahead_entry'),
-            )
-            .elseIf(la.ne(pfNext).and(laReady), () => st.goto('ahead_chain'))
+            .elseIf(canRead.and(pHeadsIdle).and(pHeNeSeen).and(pHeRoom), () => st.goto('ahead_heads'))
+            .elseIf(canRead.and(pfBad.not()).and(pEntryDue).and(pEntryRoom), () => st.goto('ahead_entry'))
+            .elseIf(pLaNePf.and(pLaReady), () => st.goto('ahead_chain'))
             .elseIf(canRead.and(idxPend.or(idxHere).not()), () => st.goto('ahead_idx'))
-            .elseIf(la.eq(pfNext).and(la.ne(he)).and(headsPend.not()), () => st.goto('head_mem'))
+            // (an entry whose head is out of range is walked without its reads ahead, to fail; any other entry
+            // at la is read ahead first, so that pfNext never falls behind la)
+            .elseIf(pfBad.and(pLaNePf.not()).and(pLaNeHe).and(pHeadsIdle), () => st.goto('head_mem'))
             .else(() => st.goto('idle'));
         })
           .elseIf(poolFree, () => {
-            // the pool is cq's from the next cycle
+            // the pool is cq's from the next cycle (its flags from the one after: through `load`)
             pfActive.next(1);
             pfQ.next(cq);
             pfNext.next(la);
             pfBad.next(0);
             pool.err.next(0);
+            st.goto('load');
           })
-          .elseIf(la.ne(he), () => st.goto('head_mem'))
-          .elseIf(la.ne(seen), () => st.goto('heads_cmd'))
+          .elseIf(pLaNeHe, () => st.goto('head_mem'))
+          .elseIf(pLaNeSeen, () => st.goto('heads_cmd'))
           .else(() => st.goto('idx_cmd'));
       },
 
@@ -631,7 +675,8 @@ export const SplitEngine = defineModule(
           pfSeq.nextAt(at, pool.seq);
           readyClr.set(lit(1, AB).shl(at));
           pfNext.next(pfNext.inc());
-          st.goto('plan');
+          // (plan's flags see the new pfNext a cycle later)
+          st.goto('load');
         });
       },
       // the chain at la, from its entry's slot
@@ -660,30 +705,38 @@ export const SplitEngine = defineModule(
         fetchWindow(mux(idxAhead, lit(lay.aheadWord, p.regionBits - 1), lit(lay.word, p.regionBits - 1)), () =>
           st.goto('idx_check'),
         ),
+      // what the index says, into registers (idx_act acts on them: no path from the indices to the next state)
       idx_check: () => {
         const idx = word16;
-        const n = idx.sub(la);
-        m.if(n.zext(17).gt(num.zext(17)), fail)
-          .elseIf(idx.eq(seen).and(la.ne(seen)), () => st.goto('load'))
-          .elseIf(n.eq(0), () => {
-            // Nothing new. With EVENT_IDX ask for a kick at this index, then look once more.
-            m.if(fEventIdx.and(eventValid.and(cqBit).orR().not().or(eventSent.at(cq).ne(idx))), () => {
-              // (the out half's write port and the write command: the used side's while it stages)
-              m.if(wr.free.and(uWriting.not()), () => {
-                eventSent.nextAt(cq, idx);
-                stage(lay.availEvent, idx, 2);
-                write(deviceBase.add(num.zext(64).shl(3)).add(4), lay.availEvent, 2);
-                st.goto('event_wait');
-              });
-            }).else(() => st.goto('idle'));
-          })
+        idxJump.next(idx.sub(la).zext(17).gt(num.zext(17)));
+        idxSame.next(idx.eq(seen).and(la.ne(seen)));
+        idxNone.next(idx.eq(la));
+        idxAsk.next(fEventIdx.and(eventValid.and(cqBit).orR().not().or(eventSent.at(cq).ne(idx))));
+        st.goto('idx_act');
+      },
+      idx_act: () => {
+        m.if(idxJump, fail)
+          .elseIf(idxSame, () => st.goto('load'))
+          // Nothing new. With EVENT_IDX ask for a kick at this index, then look once more.
+          .elseIf(idxNone, () => m.if(idxAsk, () => st.goto('event_cmd')).else(() => st.goto('idle')))
           .else(() => {
-            availSeen.nextAt(cq, idx);
+            availSeen.nextAt(cq, word16);
             st.goto('load');
           });
       },
+      // avail_event = the index just read (word16; a state of its own: the write command's and the out half's
+      // registers take nothing computed from the per-queue indices)
+      event_cmd: () => {
+        // (the out half's write port and the write command: the used side's while it stages)
+        m.if(wr.free.and(uWriting.not()), () => {
+          eventSent.nextAt(cq, word16);
+          stage(lay.availEvent, word16, 2);
+          write(deviceBase.add(num.zext(64).shl(3)).add(4), lay.availEvent, 2);
+          st.goto('event_wait');
+        });
+      },
       event_wait: () => {
-        m.if(wr.quiet(FETCH), () => {
+        m.if(wr.settled(FETCH), () => {
           m.if(abandon, () => st.goto('idle'))
             .elseIf(wr.sides[FETCH].err, fail)
             .else(() => {
@@ -904,7 +957,7 @@ export const SplitEngine = defineModule(
         });
       },
       idx: () => {
-        m.if(wr.quiet(USED), () => {
+        m.if(wr.settled(USED), () => {
           m.if(uAbandon, () => ust.goto('idle'))
             .elseIf(wr.sides[USED].err, () => ust.goto('fatal'))
             .elseIf(rd.canIssue(USED), () => {
@@ -917,7 +970,7 @@ export const SplitEngine = defineModule(
         });
       },
       note_wait: () => {
-        m.if(rd.quiet(USED), () => {
+        m.if(rd.settled(USED), () => {
           m.if(uAbandon, () => ust.goto('idle'))
             .elseIf(rd.sides[USED].err, () => ust.goto('fatal'))
             .else(() => ust.goto('note_check'));

@@ -20,6 +20,8 @@ import { SplitEngine, type SplitEngineParams } from './split_engine';
 /** The widths and queue count of the tops in hdl/ (gen/tops.ts) that test/virtq simulates. */
 export const SPLIT_TEST_WIDTHS: readonly DataWidth[] = [64, 256];
 export const SPLIT_TEST_QUEUES = 3;
+/** The test top's DMA read engine's command slots. */
+export const SPLIT_TEST_READ_SLOTS = 16;
 
 export interface SplitTestTopParams {
   W: DataWidth;
@@ -72,7 +74,8 @@ export const SplitTestTop = defineModule(
     const busy = m.output('busy', bit);
 
     const eng = m.instance('engine', SplitEngine, ep).io;
-    const rd = m.instance('dma_rd', DmaRead, q.read).io;
+    // 16 command slots, as the data plane's fabric (gen/virtq/blk_top.ts): the reads ahead keep many outstanding
+    const rd = m.instance('dma_rd', DmaRead, { ...q.read, slots: SPLIT_TEST_READ_SLOTS }).io;
     const wr = m.instance('dma_wr', DmaWrite, q.write).io;
     const arb = m.instance('tx_arb', PacketArbiter, { spec: tlpStream(W), n: 2 }).io;
     const slice = m.instance('tx_slice', TlpSlice, { W }).io;
