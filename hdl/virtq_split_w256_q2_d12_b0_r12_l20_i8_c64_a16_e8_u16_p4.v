@@ -378,38 +378,38 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
   reg [15:0] u_num_mask;  // gen/virtq/split_engine.ts:185
   reg [63:0] u_driver_base;  // gen/virtq/split_engine.ts:185
   reg [63:0] u_device_base;  // gen/virtq/split_engine.ts:185
-  reg [8:0] u_count;  // gen/virtq/split_engine.ts:839
-  reg [15:0] u_old;  // gen/virtq/split_engine.ts:840
-  reg u_drop;  // gen/virtq/split_engine.ts:841
-  wire [15:0] u_slot;  // gen/virtq/split_engine.ts:842
-  wire [15:0] u_new;  // gen/virtq/split_engine.ts:843
-  wire u_abandon;  // gen/virtq/split_engine.ts:844
-  reg [7:0] note_lo;  // gen/virtq/split_engine.ts:847
-  reg [7:0] note_hi;  // gen/virtq/split_engine.ts:847
-  wire [15:0] note_word;  // gen/virtq/split_engine.ts:848
+  reg [8:0] u_count;  // gen/virtq/split_engine.ts:841
+  reg [15:0] u_old;  // gen/virtq/split_engine.ts:842
+  reg u_drop;  // gen/virtq/split_engine.ts:843
+  wire [15:0] u_slot;  // gen/virtq/split_engine.ts:844
+  wire [15:0] u_new;  // gen/virtq/split_engine.ts:845
+  wire u_abandon;  // gen/virtq/split_engine.ts:846
+  reg [7:0] note_lo;  // gen/virtq/split_engine.ts:849
+  reg [7:0] note_hi;  // gen/virtq/split_engine.ts:849
+  wire [15:0] note_word;  // gen/virtq/split_engine.ts:850
   reg [96:0] chain_buf [0:63];  // gen/virtq/split_engine.ts:220
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [10:0] _add_0;  // gen/virtq/split_engine.ts:614
+  wire [10:0] _add_0;  // gen/virtq/split_engine.ts:616
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [10:0] _mux_1;  // gen/virtq/split_engine.ts:660
+  wire [10:0] _mux_1;  // gen/virtq/split_engine.ts:662
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [10:0] _add_2;  // gen/virtq/split_engine.ts:715
+  wire [10:0] _add_2;  // gen/virtq/split_engine.ts:717
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_4;  // gen/virtq/split_engine.ts:755
+  wire [15:0] _sub_4;  // gen/virtq/split_engine.ts:757
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [10:0] _add_3;  // gen/virtq/split_engine.ts:756
+  wire [10:0] _add_3;  // gen/virtq/split_engine.ts:758
   /* verilator lint_on UNUSEDSIGNAL */
   reg [511:0] _select_5;  // gen/virtq/split_engine.ts:327
   reg [63:0] _select_6;  // gen/virtq/split_engine.ts:327
   wire _and_8;  // gen/virtq/split_engine.ts:499
   wire _and_9;  // gen/virtq/split_engine.ts:499
   wire [1:0] _cat_7;  // gen/virtq/split_engine.ts:492
-  reg [15:0] _select_10;  // gen/virtq/split_engine.ts:670
-  reg [15:0] _select_11;  // gen/virtq/split_engine.ts:842
+  reg [15:0] _select_10;  // gen/virtq/split_engine.ts:672
+  reg [15:0] _select_11;  // gen/virtq/split_engine.ts:844
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [5:0] _sub_12;  // gen/virtq/split_engine.ts:281
   /* verilator lint_on UNUSEDSIGNAL */
@@ -464,23 +464,23 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [5:0] _sub_29;  // gen/virtq/split_engine.ts:281
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [16:0] _mux_32;  // gen/virtq/split_engine.ts:599
-  wire [16:0] _mux_33;  // gen/virtq/split_engine.ts:600
+  wire [16:0] _mux_32;  // gen/virtq/split_engine.ts:601
+  wire [16:0] _mux_33;  // gen/virtq/split_engine.ts:602
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _mux_31;  // gen/virtq/split_engine.ts:601
+  wire [16:0] _mux_31;  // gen/virtq/split_engine.ts:603
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [15:0] _slice_30;  // gen/virtq/split_engine.ts:608
-  wire [16:0] _mux_36;  // gen/virtq/split_engine.ts:703
+  wire [15:0] _slice_30;  // gen/virtq/split_engine.ts:610
+  wire [16:0] _mux_36;  // gen/virtq/split_engine.ts:705
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _mux_35;  // gen/virtq/split_engine.ts:704
+  wire [16:0] _mux_35;  // gen/virtq/split_engine.ts:706
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [15:0] _slice_34;  // gen/virtq/split_engine.ts:708
-  reg [15:0] _select_37;  // gen/virtq/split_engine.ts:734
+  wire [15:0] _slice_34;  // gen/virtq/split_engine.ts:710
+  reg [15:0] _select_37;  // gen/virtq/split_engine.ts:736
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _add_38;  // gen/virtq/split_engine.ts:768
+  wire [16:0] _add_38;  // gen/virtq/split_engine.ts:770
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] _select_39;  // gen/virtq/split_engine.ts:818
-  reg [15:0] _select_40;  // gen/virtq/split_engine.ts:883
+  reg [15:0] _select_39;  // gen/virtq/split_engine.ts:820
+  reg [15:0] _select_40;  // gen/virtq/split_engine.ts:885
   reg [15:0] _select_41;  // gen/virtq/split_engine.ts:186
   reg [15:0] _select_42;  // gen/virtq/split_engine.ts:186
   reg [63:0] _select_43;  // gen/virtq/split_engine.ts:186
@@ -493,11 +493,11 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
   reg [15:0] _select_50;  // gen/virtq/split_layout.ts:90
   reg [127:0] _select_51;  // gen/virtq/split_layout.ts:90
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _mux_52;  // gen/virtq/split_engine.ts:622
+  wire [16:0] _mux_52;  // gen/virtq/split_engine.ts:624
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] _select_53;  // gen/virtq/split_engine.ts:640
-  reg [15:0] _select_54;  // gen/virtq/split_engine.ts:641
-  reg [2:0] _select_55;  // gen/virtq/split_engine.ts:642
+  reg [15:0] _select_53;  // gen/virtq/split_engine.ts:642
+  reg [15:0] _select_54;  // gen/virtq/split_engine.ts:643
+  reg [2:0] _select_55;  // gen/virtq/split_engine.ts:644
   reg [15:0] _select_56;  // gen/virtq/split_layout.ts:90
   reg [127:0] _select_57;  // gen/virtq/split_layout.ts:90
   reg [15:0] _select_58;  // gen/virtq/split_layout.ts:90
@@ -508,7 +508,7 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
   reg [15:0] _select_63;  // gen/virtq/split_engine.ts:186
   reg [63:0] _select_64;  // gen/virtq/split_engine.ts:186
   reg [63:0] _select_65;  // gen/virtq/split_engine.ts:186
-  reg [15:0] _select_66;  // gen/virtq/split_engine.ts:874
+  reg [15:0] _select_66;  // gen/virtq/split_engine.ts:876
 
   // ---- instances
   dma_ram_w256_b2048 fetch_ram (  // gen/virtq/split_engine.ts:158
@@ -541,11 +541,11 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
   );
 
   // ---- combinational logic
-  assign _add_0 = 11'd144 + {5'd0, {cq, pf_next[3:0], 1'b0}};  // gen/virtq/split_engine.ts:614
-  assign _mux_1 = idx_ahead ? 11'd272 : 11'd8;  // gen/virtq/split_engine.ts:660
-  assign _add_2 = 11'd144 + {5'd0, {cq, la[3:0], 1'b0}};  // gen/virtq/split_engine.ts:715
-  assign _sub_4 = j - win_start;  // gen/virtq/split_engine.ts:755
-  assign _add_3 = win_off + ({7'd0, _sub_4[3:0]} << 4);  // gen/virtq/split_engine.ts:756
+  assign _add_0 = 11'd144 + {5'd0, {cq, pf_next[3:0], 1'b0}};  // gen/virtq/split_engine.ts:616
+  assign _mux_1 = idx_ahead ? 11'd272 : 11'd8;  // gen/virtq/split_engine.ts:662
+  assign _add_2 = 11'd144 + {5'd0, {cq, la[3:0], 1'b0}};  // gen/virtq/split_engine.ts:717
+  assign _sub_4 = j - win_start;  // gen/virtq/split_engine.ts:757
+  assign _add_3 = win_off + ({7'd0, _sub_4[3:0]} << 4);  // gen/virtq/split_engine.ts:758
   always @* begin  // gen/virtq/split_engine.ts:327
     case (ow_off[4:3])
       2'd0: _select_5 = {448'd0, ow_data};
@@ -567,14 +567,14 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
   assign _and_8 = (((q_resetting[1] & (handed_1 == returned_1)) & (~(out_active & (out_queue == 1'b1)))) & ((used == USED_IDLE) | (uq != 1'b1))) & ((~(pf_active & (pf_q == 1'b1))) | pool_quiet);  // gen/virtq/split_engine.ts:499
   assign _and_9 = (((q_resetting[0] & (handed_0 == returned_0)) & (~(out_active & (out_queue == 1'b0)))) & ((used == USED_IDLE) | (uq != 1'b0))) & ((~(pf_active & (pf_q == 1'b0))) | pool_quiet);  // gen/virtq/split_engine.ts:499
   assign _cat_7 = {_and_8, _and_9};  // gen/virtq/split_engine.ts:492
-  always @* begin  // gen/virtq/split_engine.ts:670
+  always @* begin  // gen/virtq/split_engine.ts:672
     case (cq)
       1'b0: _select_10 = event_sent_0;
       1'b1: _select_10 = event_sent_1;
       default: _select_10 = event_sent_0;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:842
+  always @* begin  // gen/virtq/split_engine.ts:844
     case (uq)
       1'b0: _select_11 = used_idx_0;
       1'b1: _select_11 = used_idx_1;
@@ -599,29 +599,29 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
   assign _sub_27 = (rd_ended2 - pf_seq_2) - 6'd1;  // gen/virtq/split_engine.ts:281
   assign _sub_28 = (rd_ended2 - pf_seq_1) - 6'd1;  // gen/virtq/split_engine.ts:281
   assign _sub_29 = (rd_ended2 - pf_seq_0) - 6'd1;  // gen/virtq/split_engine.ts:281
-  assign _mux_32 = ((17'd16 - {13'd0, he[3:0]}) < ({1'b0, num} - {1'b0, (he & num_mask)})) ? (17'd16 - {13'd0, he[3:0]}) : ({1'b0, num} - {1'b0, (he & num_mask)});  // gen/virtq/split_engine.ts:599
-  assign _mux_33 = ({1'b0, (seen - he)} < (17'd16 - {1'b0, (he - pf_next)})) ? {1'b0, (seen - he)} : (17'd16 - {1'b0, (he - pf_next)});  // gen/virtq/split_engine.ts:600
-  assign _mux_31 = (_mux_32 < _mux_33) ? _mux_32 : _mux_33;  // gen/virtq/split_engine.ts:601
-  assign _slice_30 = _mux_31[15:0];  // gen/virtq/split_engine.ts:608
-  assign _mux_36 = ((17'd16 - {13'd0, la[3:0]}) < ({1'b0, num} - {1'b0, (la & num_mask)})) ? (17'd16 - {13'd0, la[3:0]}) : ({1'b0, num} - {1'b0, (la & num_mask)});  // gen/virtq/split_engine.ts:703
-  assign _mux_35 = ({1'b0, ahead} < _mux_36) ? {1'b0, ahead} : _mux_36;  // gen/virtq/split_engine.ts:704
-  assign _slice_34 = _mux_35[15:0];  // gen/virtq/split_engine.ts:708
-  always @* begin  // gen/virtq/split_engine.ts:734
+  assign _mux_32 = ((17'd16 - {13'd0, he[3:0]}) < ({1'b0, num} - {1'b0, (he & num_mask)})) ? (17'd16 - {13'd0, he[3:0]}) : ({1'b0, num} - {1'b0, (he & num_mask)});  // gen/virtq/split_engine.ts:601
+  assign _mux_33 = ({1'b0, (seen - he)} < (17'd16 - {1'b0, (he - pf_next)})) ? {1'b0, (seen - he)} : (17'd16 - {1'b0, (he - pf_next)});  // gen/virtq/split_engine.ts:602
+  assign _mux_31 = (_mux_32 < _mux_33) ? _mux_32 : _mux_33;  // gen/virtq/split_engine.ts:603
+  assign _slice_30 = _mux_31[15:0];  // gen/virtq/split_engine.ts:610
+  assign _mux_36 = ((17'd16 - {13'd0, la[3:0]}) < ({1'b0, num} - {1'b0, (la & num_mask)})) ? (17'd16 - {13'd0, la[3:0]}) : ({1'b0, num} - {1'b0, (la & num_mask)});  // gen/virtq/split_engine.ts:705
+  assign _mux_35 = ({1'b0, ahead} < _mux_36) ? {1'b0, ahead} : _mux_36;  // gen/virtq/split_engine.ts:706
+  assign _slice_34 = _mux_35[15:0];  // gen/virtq/split_engine.ts:710
+  always @* begin  // gen/virtq/split_engine.ts:736
     case (cq)
       1'b0: _select_37 = expect_head_0;
       1'b1: _select_37 = expect_head_1;
       default: _select_37 = expect_head_0;
     endcase
   end
-  assign _add_38 = count + 17'd1;  // gen/virtq/split_engine.ts:768
-  always @* begin  // gen/virtq/split_engine.ts:818
+  assign _add_38 = count + 17'd1;  // gen/virtq/split_engine.ts:770
+  always @* begin  // gen/virtq/split_engine.ts:820
     case (cq)
       1'b0: _select_39 = handed_0;
       1'b1: _select_39 = handed_1;
       default: _select_39 = handed_0;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:883
+  always @* begin  // gen/virtq/split_engine.ts:885
     case (uq)
       1'b0: _select_40 = returned_0;
       1'b1: _select_40 = returned_1;
@@ -719,8 +719,8 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_51 = fetch_ram_rd_rdata[127:0];
     endcase
   end
-  assign _mux_52 = (({1'b0, num} - {1'b0, word}) < 17'd4) ? ({1'b0, num} - {1'b0, word}) : 17'd4;  // gen/virtq/split_engine.ts:622
-  always @* begin  // gen/virtq/split_engine.ts:640
+  assign _mux_52 = (({1'b0, num} - {1'b0, word}) < 17'd4) ? ({1'b0, num} - {1'b0, word}) : 17'd4;  // gen/virtq/split_engine.ts:624
+  always @* begin  // gen/virtq/split_engine.ts:642
     case (la[3:0])
       4'd0: _select_53 = pf_head_0;
       4'd1: _select_53 = pf_head_1;
@@ -741,7 +741,7 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_53 = pf_head_0;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:641
+  always @* begin  // gen/virtq/split_engine.ts:643
     case (la[3:0])
       4'd0: _select_54 = pf_head_0;
       4'd1: _select_54 = pf_head_1;
@@ -762,7 +762,7 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_54 = pf_head_0;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:642
+  always @* begin  // gen/virtq/split_engine.ts:644
     case (la[3:0])
       4'd0: _select_55 = pf_count_0;
       4'd1: _select_55 = pf_count_1;
@@ -895,18 +895,18 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_65 = q0_device;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:874
+  always @* begin  // gen/virtq/split_engine.ts:876
     case (uq)
       1'b0: _select_66 = used_idx_0;
       1'b1: _select_66 = used_idx_1;
       default: _select_66 = used_idx_0;
     endcase
   end
-  assign irq_queue = irq_pulse;  // gen/virtq/split_engine.ts:960
-  assign fatal_error = fatal_pulse | u_fatal_pulse;  // gen/virtq/split_engine.ts:961
-  assign queue_reset_done = q_reset_pulse;  // gen/virtq/split_engine.ts:962
-  assign reset_done = reset_pulse;  // gen/virtq/split_engine.ts:963
-  assign busy = (((((~(seq == SEQ_IDLE)) | (~(used == USED_IDLE))) | out_active) | rd_valid) | wr_valid) | (~(((((rd_seq0 == rd_ended0) & (rd_seq1 == rd_ended1)) & pool_quiet) & (wr_seq0 == wr_ended0)) & (wr_seq1 == wr_ended1)));  // gen/virtq/split_engine.ts:964
+  assign irq_queue = irq_pulse;  // gen/virtq/split_engine.ts:962
+  assign fatal_error = fatal_pulse | u_fatal_pulse;  // gen/virtq/split_engine.ts:963
+  assign queue_reset_done = q_reset_pulse;  // gen/virtq/split_engine.ts:964
+  assign reset_done = reset_pulse;  // gen/virtq/split_engine.ts:965
+  assign busy = (((((~(seq == SEQ_IDLE)) | (~(used == USED_IDLE))) | out_active) | rd_valid) | wr_valid) | (~(((((rd_seq0 == rd_ended0) & (rd_seq1 == rd_ended1)) & pool_quiet) & (wr_seq0 == wr_ended0)) & (wr_seq1 == wr_ended1)));  // gen/virtq/split_engine.ts:966
   assign chain_valid = out_active;  // gen/virtq/split_engine.ts:230
   assign chain_queue = out_queue;  // gen/virtq/split_engine.ts:231
   assign chain_id = out_id;  // gen/virtq/split_engine.ts:232
@@ -916,11 +916,11 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
   assign chain_write = chain_buf_rd0[0];  // gen/virtq/split_engine.ts:236
   assign chain_last = {1'b0, out_pos} == (out_count - 7'd1);  // gen/virtq/split_engine.ts:238
   always @* begin
-    done_ready = 1'b0;  // gen/virtq/split_engine.ts:845
-    case (used)  // gen/virtq/split_engine.ts:863
+    done_ready = 1'b0;  // gen/virtq/split_engine.ts:847
+    case (used)  // gen/virtq/split_engine.ts:865
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:881
-          done_ready = 1'b1;  // gen/virtq/split_engine.ts:882
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:883
+          done_ready = 1'b1;  // gen/virtq/split_engine.ts:884
         end
       end
       default: begin end
@@ -966,8 +966,8 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
         end
       end
       SEQ_DESC_MEM: begin
-        if (win_ahead & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:758
-        end else if (win_ahead & rd_err2) begin  // gen/virtq/split_engine.ts:759
+        if (win_ahead & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:760
+        end else if (win_ahead & rd_err2) begin  // gen/virtq/split_engine.ts:761
         end else begin
           if (~mem_busy) begin  // gen/virtq/split_engine.ts:354
             fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:355
@@ -996,8 +996,8 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
         end
       end
       SEQ_DESC_MEM: begin
-        if (win_ahead & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:758
-        end else if (win_ahead & rd_err2) begin  // gen/virtq/split_engine.ts:759
+        if (win_ahead & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:760
+        end else if (win_ahead & rd_err2) begin  // gen/virtq/split_engine.ts:761
         end else begin
           if (~mem_busy) begin  // gen/virtq/split_engine.ts:354
             fetch_ram_rd_addr = _add_3[10:5];  // gen/virtq/split_engine.ts:356
@@ -1018,13 +1018,13 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
     clear_pending = 2'd0;  // default, gen/virtq/split_engine.ts:213
     case (seq)  // gen/virtq/split_engine.ts:518
       SEQ_AHEAD_IDX: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:583
-          clear_pending = 2'd1 << cq;  // gen/virtq/split_engine.ts:584
+        if (rd_free) begin  // gen/virtq/split_engine.ts:585
+          clear_pending = 2'd1 << cq;  // gen/virtq/split_engine.ts:586
         end
       end
       SEQ_IDX_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:651
-          clear_pending = 2'd1 << cq;  // gen/virtq/split_engine.ts:653
+        if (rd_free) begin  // gen/virtq/split_engine.ts:653
+          clear_pending = 2'd1 << cq;  // gen/virtq/split_engine.ts:655
         end
       end
       default: begin end
@@ -1047,15 +1047,15 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
     cb_wr = 1'b0;  // default, gen/virtq/split_engine.ts:221
     case (seq)  // gen/virtq/split_engine.ts:518
       SEQ_DESC_WALK: begin
-        if ((count + 17'd1) > {1'b0, tbl_n}) begin  // gen/virtq/split_engine.ts:772
-        end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:773
-        end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:793
-        end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:794
-        end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:795
-        end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, tbl_n})) begin  // gen/virtq/split_engine.ts:796
-        end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != (in_indirect ? (j + 16'd1) : ((j + 16'd1) & num_mask)))) begin  // gen/virtq/split_engine.ts:797
+        if ((count + 17'd1) > {1'b0, tbl_n}) begin  // gen/virtq/split_engine.ts:774
+        end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:775
+        end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:795
+        end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:796
+        end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:797
+        end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, tbl_n})) begin  // gen/virtq/split_engine.ts:798
+        end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != (in_indirect ? (j + 16'd1) : ((j + 16'd1) & num_mask)))) begin  // gen/virtq/split_engine.ts:799
         end else begin
-          cb_wr = 1'b1;  // gen/virtq/split_engine.ts:799
+          cb_wr = 1'b1;  // gen/virtq/split_engine.ts:801
         end
       end
       default: begin end
@@ -1066,18 +1066,18 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
     rd_by_fetch = 1'b0;  // default, gen/virtq/split_engine.ts:267
     case (seq)  // gen/virtq/split_engine.ts:518
       SEQ_IDX_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:651
+        if (rd_free) begin  // gen/virtq/split_engine.ts:653
           rd_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:287
         end
       end
       SEQ_HEADS_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:706
+        if (rd_free) begin  // gen/virtq/split_engine.ts:708
           rd_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:287
         end
       end
       SEQ_DESC_NEED: begin
-        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:741
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:741
+        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:743
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:743
           rd_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:287
         end
       end
@@ -1086,12 +1086,12 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
   always @* begin
     rd_by_used = 1'b0;  // default, gen/virtq/split_engine.ts:267
-    case (used)  // gen/virtq/split_engine.ts:863
+    case (used)  // gen/virtq/split_engine.ts:865
       USED_IDX: begin
-        if (wr_seq1 == wr_ended1) begin  // gen/virtq/split_engine.ts:907
-          if (u_abandon) begin  // gen/virtq/split_engine.ts:908
-          end else if (wr_err1) begin  // gen/virtq/split_engine.ts:909
-          end else if (rd_free & (~(rd_by_fetch | rd_by_pool))) begin  // gen/virtq/split_engine.ts:910
+        if (wr_seq1 == wr_ended1) begin  // gen/virtq/split_engine.ts:909
+          if (u_abandon) begin  // gen/virtq/split_engine.ts:910
+          end else if (wr_err1) begin  // gen/virtq/split_engine.ts:911
+          end else if (rd_free & (~(rd_by_fetch | rd_by_pool))) begin  // gen/virtq/split_engine.ts:912
             rd_by_used = 1'b1;  // gen/virtq/split_engine.ts:287
           end
         end
@@ -1103,18 +1103,18 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
     rd_by_pool = 1'b0;  // default, gen/virtq/split_engine.ts:267
     case (seq)  // gen/virtq/split_engine.ts:518
       SEQ_AHEAD_IDX: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:583
+        if (rd_free) begin  // gen/virtq/split_engine.ts:585
           rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:287
         end
       end
       SEQ_AHEAD_HEADS: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:603
+        if (rd_free) begin  // gen/virtq/split_engine.ts:605
           rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:287
         end
       end
       SEQ_AHEAD_DESC: begin
-        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:624
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:627
+        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:626
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:629
           rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:287
         end
       end
@@ -1126,11 +1126,11 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
     wr_by_fetch = 1'b0;  // default, gen/virtq/split_engine.ts:267
     case (seq)  // gen/virtq/split_engine.ts:518
       SEQ_IDX_CHECK: begin
-        if ({1'b0, (word - la)} > {1'b0, num}) begin  // gen/virtq/split_engine.ts:666
-        end else if ((word == seen) & (la != seen)) begin  // gen/virtq/split_engine.ts:667
-        end else if ((word - la) == 16'd0) begin  // gen/virtq/split_engine.ts:668
-          if (features[29] & ((~(|(event_valid & (2'd1 << cq)))) | (_select_10 != word))) begin  // gen/virtq/split_engine.ts:670
-            if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:672
+        if ({1'b0, (word - la)} > {1'b0, num}) begin  // gen/virtq/split_engine.ts:668
+        end else if ((word == seen) & (la != seen)) begin  // gen/virtq/split_engine.ts:669
+        end else if ((word - la) == 16'd0) begin  // gen/virtq/split_engine.ts:670
+          if (features[29] & ((~(|(event_valid & (2'd1 << cq)))) | (_select_10 != word))) begin  // gen/virtq/split_engine.ts:672
+            if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:674
               wr_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:287
             end
           end
@@ -1141,16 +1141,16 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
   always @* begin
     wr_by_used = 1'b0;  // default, gen/virtq/split_engine.ts:267
-    case (used)  // gen/virtq/split_engine.ts:863
+    case (used)  // gen/virtq/split_engine.ts:865
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:881
-        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:891
-        end else if (wr_free) begin  // gen/virtq/split_engine.ts:892
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:883
+        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:893
+        end else if (wr_free) begin  // gen/virtq/split_engine.ts:894
           wr_by_used = 1'b1;  // gen/virtq/split_engine.ts:287
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:900
+        if (wr_free) begin  // gen/virtq/split_engine.ts:902
           wr_by_used = 1'b1;  // gen/virtq/split_engine.ts:287
         end
       end
@@ -1162,11 +1162,11 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
     out_wr_valid = 1'b0;  // default, gen/virtq/split_engine.ts:308
     case (seq)  // gen/virtq/split_engine.ts:518
       SEQ_IDX_CHECK: begin
-        if ({1'b0, (word - la)} > {1'b0, num}) begin  // gen/virtq/split_engine.ts:666
-        end else if ((word == seen) & (la != seen)) begin  // gen/virtq/split_engine.ts:667
-        end else if ((word - la) == 16'd0) begin  // gen/virtq/split_engine.ts:668
-          if (features[29] & ((~(|(event_valid & (2'd1 << cq)))) | (_select_10 != word))) begin  // gen/virtq/split_engine.ts:670
-            if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:672
+        if ({1'b0, (word - la)} > {1'b0, num}) begin  // gen/virtq/split_engine.ts:668
+        end else if ((word == seen) & (la != seen)) begin  // gen/virtq/split_engine.ts:669
+        end else if ((word - la) == 16'd0) begin  // gen/virtq/split_engine.ts:670
+          if (features[29] & ((~(|(event_valid & (2'd1 << cq)))) | (_select_10 != word))) begin  // gen/virtq/split_engine.ts:672
+            if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:674
               out_wr_valid = 1'b1;  // gen/virtq/split_engine.ts:338
             end
           end
@@ -1174,16 +1174,16 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
       end
       default: begin end
     endcase
-    case (used)  // gen/virtq/split_engine.ts:863
+    case (used)  // gen/virtq/split_engine.ts:865
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:881
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:884
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:883
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:886
             out_wr_valid = 1'b1;  // gen/virtq/split_engine.ts:338
           end
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:900
+        if (wr_free) begin  // gen/virtq/split_engine.ts:902
           out_wr_valid = 1'b1;  // gen/virtq/split_engine.ts:338
         end
       end
@@ -1194,11 +1194,11 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
     out_wr_off = 11'd0;  // default, gen/virtq/split_engine.ts:309
     case (seq)  // gen/virtq/split_engine.ts:518
       SEQ_IDX_CHECK: begin
-        if ({1'b0, (word - la)} > {1'b0, num}) begin  // gen/virtq/split_engine.ts:666
-        end else if ((word == seen) & (la != seen)) begin  // gen/virtq/split_engine.ts:667
-        end else if ((word - la) == 16'd0) begin  // gen/virtq/split_engine.ts:668
-          if (features[29] & ((~(|(event_valid & (2'd1 << cq)))) | (_select_10 != word))) begin  // gen/virtq/split_engine.ts:670
-            if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:672
+        if ({1'b0, (word - la)} > {1'b0, num}) begin  // gen/virtq/split_engine.ts:668
+        end else if ((word == seen) & (la != seen)) begin  // gen/virtq/split_engine.ts:669
+        end else if ((word - la) == 16'd0) begin  // gen/virtq/split_engine.ts:670
+          if (features[29] & ((~(|(event_valid & (2'd1 << cq)))) | (_select_10 != word))) begin  // gen/virtq/split_engine.ts:672
+            if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:674
               out_wr_off = 11'd16;  // gen/virtq/split_engine.ts:339
             end
           end
@@ -1206,16 +1206,16 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
       end
       default: begin end
     endcase
-    case (used)  // gen/virtq/split_engine.ts:863
+    case (used)  // gen/virtq/split_engine.ts:865
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:881
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:884
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:883
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:886
             out_wr_off = 11'd24 + ({2'd0, (features[35] ? 9'd0 : u_count)} << 3);  // gen/virtq/split_engine.ts:339
           end
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:900
+        if (wr_free) begin  // gen/virtq/split_engine.ts:902
           out_wr_off = 11'd8;  // gen/virtq/split_engine.ts:339
         end
       end
@@ -1226,11 +1226,11 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
     out_wr_data = 64'd0;  // default, gen/virtq/split_engine.ts:310
     case (seq)  // gen/virtq/split_engine.ts:518
       SEQ_IDX_CHECK: begin
-        if ({1'b0, (word - la)} > {1'b0, num}) begin  // gen/virtq/split_engine.ts:666
-        end else if ((word == seen) & (la != seen)) begin  // gen/virtq/split_engine.ts:667
-        end else if ((word - la) == 16'd0) begin  // gen/virtq/split_engine.ts:668
-          if (features[29] & ((~(|(event_valid & (2'd1 << cq)))) | (_select_10 != word))) begin  // gen/virtq/split_engine.ts:670
-            if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:672
+        if ({1'b0, (word - la)} > {1'b0, num}) begin  // gen/virtq/split_engine.ts:668
+        end else if ((word == seen) & (la != seen)) begin  // gen/virtq/split_engine.ts:669
+        end else if ((word - la) == 16'd0) begin  // gen/virtq/split_engine.ts:670
+          if (features[29] & ((~(|(event_valid & (2'd1 << cq)))) | (_select_10 != word))) begin  // gen/virtq/split_engine.ts:672
+            if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:674
               out_wr_data = {48'd0, word};  // gen/virtq/split_engine.ts:340
             end
           end
@@ -1238,16 +1238,16 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
       end
       default: begin end
     endcase
-    case (used)  // gen/virtq/split_engine.ts:863
+    case (used)  // gen/virtq/split_engine.ts:865
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:881
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:884
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:883
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:886
             out_wr_data = {done_len, {16'd0, done_id}};  // gen/virtq/split_engine.ts:340
           end
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:900
+        if (wr_free) begin  // gen/virtq/split_engine.ts:902
           out_wr_data = {48'd0, u_new};  // gen/virtq/split_engine.ts:340
         end
       end
@@ -1258,11 +1258,11 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
     out_wr_be = 8'd0;  // default, gen/virtq/split_engine.ts:311
     case (seq)  // gen/virtq/split_engine.ts:518
       SEQ_IDX_CHECK: begin
-        if ({1'b0, (word - la)} > {1'b0, num}) begin  // gen/virtq/split_engine.ts:666
-        end else if ((word == seen) & (la != seen)) begin  // gen/virtq/split_engine.ts:667
-        end else if ((word - la) == 16'd0) begin  // gen/virtq/split_engine.ts:668
-          if (features[29] & ((~(|(event_valid & (2'd1 << cq)))) | (_select_10 != word))) begin  // gen/virtq/split_engine.ts:670
-            if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:672
+        if ({1'b0, (word - la)} > {1'b0, num}) begin  // gen/virtq/split_engine.ts:668
+        end else if ((word == seen) & (la != seen)) begin  // gen/virtq/split_engine.ts:669
+        end else if ((word - la) == 16'd0) begin  // gen/virtq/split_engine.ts:670
+          if (features[29] & ((~(|(event_valid & (2'd1 << cq)))) | (_select_10 != word))) begin  // gen/virtq/split_engine.ts:672
+            if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:674
               out_wr_be = 8'd3;  // gen/virtq/split_engine.ts:341
             end
           end
@@ -1270,16 +1270,16 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
       end
       default: begin end
     endcase
-    case (used)  // gen/virtq/split_engine.ts:863
+    case (used)  // gen/virtq/split_engine.ts:865
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:881
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:884
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:883
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:886
             out_wr_be = 8'd255;  // gen/virtq/split_engine.ts:341
           end
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:900
+        if (wr_free) begin  // gen/virtq/split_engine.ts:902
           out_wr_be = 8'd3;  // gen/virtq/split_engine.ts:341
         end
       end
@@ -1291,9 +1291,9 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
     pf_ready_clr = 16'd0;  // default, gen/virtq/split_engine.ts:426
     case (seq)  // gen/virtq/split_engine.ts:518
       SEQ_AHEAD_DESC: begin
-        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:624
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:627
-          pf_ready_clr = 16'd1 << pf_next[3:0];  // gen/virtq/split_engine.ts:632
+        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:626
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:629
+          pf_ready_clr = 16'd1 << pf_next[3:0];  // gen/virtq/split_engine.ts:634
         end
       end
       default: begin end
@@ -1303,16 +1303,16 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
     fatal_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:441
     case (seq)  // gen/virtq/split_engine.ts:518
       SEQ_FATAL: begin
-        fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:825
+        fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:827
       end
       default: begin end
     endcase
   end
   always @* begin
     u_fatal_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:442
-    case (used)  // gen/virtq/split_engine.ts:863
+    case (used)  // gen/virtq/split_engine.ts:865
       USED_FATAL: begin
-        u_fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:935
+        u_fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:937
       end
       default: begin end
     endcase
@@ -1321,8 +1321,8 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
     fail_set = 2'd0;  // default, gen/virtq/split_engine.ts:443
     case (seq)  // gen/virtq/split_engine.ts:518
       SEQ_FATAL: begin
-        if (~abandon) begin  // gen/virtq/split_engine.ts:826
-          fail_set = 2'd1 << cq;  // gen/virtq/split_engine.ts:826
+        if (~abandon) begin  // gen/virtq/split_engine.ts:828
+          fail_set = 2'd1 << cq;  // gen/virtq/split_engine.ts:828
         end
       end
       default: begin end
@@ -1330,10 +1330,10 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
   always @* begin
     u_fail_set = 2'd0;  // default, gen/virtq/split_engine.ts:444
-    case (used)  // gen/virtq/split_engine.ts:863
+    case (used)  // gen/virtq/split_engine.ts:865
       USED_FATAL: begin
-        if (~u_abandon) begin  // gen/virtq/split_engine.ts:936
-          u_fail_set = 2'd1 << uq;  // gen/virtq/split_engine.ts:936
+        if (~u_abandon) begin  // gen/virtq/split_engine.ts:938
+          u_fail_set = 2'd1 << uq;  // gen/virtq/split_engine.ts:938
         end
       end
       default: begin end
@@ -1341,10 +1341,10 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
   always @* begin
     irq_pulse = 2'd0;  // default, gen/virtq/split_engine.ts:445
-    case (used)  // gen/virtq/split_engine.ts:863
+    case (used)  // gen/virtq/split_engine.ts:865
       USED_NOTE_CHECK: begin
-        if (features[29] ? (((u_new - note_word) - 16'd1) < (u_new - u_old)) : (~note_word[0])) begin  // gen/virtq/split_engine.ts:931
-          irq_pulse = 2'd1 << uq;  // gen/virtq/split_engine.ts:931
+        if (features[29] ? (((u_new - note_word) - 16'd1) < (u_new - u_old)) : (~note_word[0])) begin  // gen/virtq/split_engine.ts:933
+          irq_pulse = 2'd1 << uq;  // gen/virtq/split_engine.ts:933
         end
       end
       default: begin end
@@ -1387,10 +1387,10 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
   assign sched_grant = sched_valid ? {(sched_index == 1'b1), (sched_index == 1'b0)} : 2'd0;  // gen/lib/arbiter.ts:71
   assign pool_quiet = rd_seq2 == rd_ended2;  // gen/virtq/split_engine.ts:491
   assign own_pool = pf_active & (pf_q == cq);  // gen/virtq/split_engine.ts:513
-  assign u_slot = _select_11 & u_num_mask;  // gen/virtq/split_engine.ts:842
-  assign u_new = u_old + {7'd0, u_count};  // gen/virtq/split_engine.ts:843
-  assign u_abandon = dev_resetting | (|(q_resetting & (2'd1 << uq)));  // gen/virtq/split_engine.ts:844
-  assign note_word = {note_hi, note_lo};  // gen/virtq/split_engine.ts:848
+  assign u_slot = _select_11 & u_num_mask;  // gen/virtq/split_engine.ts:844
+  assign u_new = u_old + {7'd0, u_count};  // gen/virtq/split_engine.ts:845
+  assign u_abandon = dev_resetting | (|(q_resetting & (2'd1 << uq)));  // gen/virtq/split_engine.ts:846
+  assign note_word = {note_hi, note_lo};  // gen/virtq/split_engine.ts:850
 
   // ---- registers
   always @(posedge clk) begin
@@ -1580,41 +1580,41 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
               seq <= SEQ_AHEAD_CHAIN;  // gen/virtq/split_engine.ts:563
             end else if (rd_free & (~(idx_pend | idx_here))) begin  // gen/virtq/split_engine.ts:564
               seq <= SEQ_AHEAD_IDX;  // gen/virtq/split_engine.ts:564
-            end else if (((la == pf_next) & (la != he)) & (~heads_pend)) begin  // gen/virtq/split_engine.ts:565
-              seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:565
+            end else if (((pf_bad & (la == pf_next)) & (la != he)) & (~heads_pend)) begin  // gen/virtq/split_engine.ts:567
+              seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:567
             end else begin
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:566
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:568
             end
-          end else if (pool_free) begin  // gen/virtq/split_engine.ts:568
-            pf_active <= 1'b1;  // gen/virtq/split_engine.ts:570
-            pf_q <= cq;  // gen/virtq/split_engine.ts:571
-            rd_err2 <= 1'b0;  // gen/virtq/split_engine.ts:574
-          end else if (la != he) begin  // gen/virtq/split_engine.ts:576
-            seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:576
-          end else if (la != seen) begin  // gen/virtq/split_engine.ts:577
-            seq <= SEQ_HEADS_CMD;  // gen/virtq/split_engine.ts:577
+          end else if (pool_free) begin  // gen/virtq/split_engine.ts:570
+            pf_active <= 1'b1;  // gen/virtq/split_engine.ts:572
+            pf_q <= cq;  // gen/virtq/split_engine.ts:573
+            rd_err2 <= 1'b0;  // gen/virtq/split_engine.ts:576
+          end else if (la != he) begin  // gen/virtq/split_engine.ts:578
+            seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:578
+          end else if (la != seen) begin  // gen/virtq/split_engine.ts:579
+            seq <= SEQ_HEADS_CMD;  // gen/virtq/split_engine.ts:579
           end else begin
-            seq <= SEQ_IDX_CMD;  // gen/virtq/split_engine.ts:578
+            seq <= SEQ_IDX_CMD;  // gen/virtq/split_engine.ts:580
           end
         end
         SEQ_AHEAD_IDX: begin
-          if (rd_free) begin  // gen/virtq/split_engine.ts:583
+          if (rd_free) begin  // gen/virtq/split_engine.ts:585
             rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:288
-            idx_pend <= 1'b1;  // gen/virtq/split_engine.ts:586
-            seq <= SEQ_PLAN;  // gen/virtq/split_engine.ts:588
+            idx_pend <= 1'b1;  // gen/virtq/split_engine.ts:588
+            seq <= SEQ_PLAN;  // gen/virtq/split_engine.ts:590
           end
         end
         SEQ_AHEAD_HEADS: begin
-          if (rd_free) begin  // gen/virtq/split_engine.ts:603
+          if (rd_free) begin  // gen/virtq/split_engine.ts:605
             rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:288
-            heads_pend <= 1'b1;  // gen/virtq/split_engine.ts:605
-            if (cq == 1'b0) begin  // gen/virtq/split_engine.ts:608
-              heads_end_0 <= he + _slice_30;  // gen/virtq/split_engine.ts:608
+            heads_pend <= 1'b1;  // gen/virtq/split_engine.ts:607
+            if (cq == 1'b0) begin  // gen/virtq/split_engine.ts:610
+              heads_end_0 <= he + _slice_30;  // gen/virtq/split_engine.ts:610
             end
-            if (cq == 1'b1) begin  // gen/virtq/split_engine.ts:608
-              heads_end_1 <= he + _slice_30;  // gen/virtq/split_engine.ts:608
+            if (cq == 1'b1) begin  // gen/virtq/split_engine.ts:610
+              heads_end_1 <= he + _slice_30;  // gen/virtq/split_engine.ts:610
             end
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:609
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:611
           end
         end
         SEQ_AHEAD_ENTRY: begin
@@ -1623,24 +1623,24 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
           end
           if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:360
             mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:363
-            seq <= SEQ_AHEAD_DESC;  // gen/virtq/split_engine.ts:617
+            seq <= SEQ_AHEAD_DESC;  // gen/virtq/split_engine.ts:619
           end
         end
         SEQ_AHEAD_DESC: begin
-          if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:624
-            seq <= SEQ_PLAN;  // gen/virtq/split_engine.ts:626
-          end else if (rd_free) begin  // gen/virtq/split_engine.ts:627
+          if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:626
+            seq <= SEQ_PLAN;  // gen/virtq/split_engine.ts:628
+          end else if (rd_free) begin  // gen/virtq/split_engine.ts:629
             rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:288
-            seq <= SEQ_PLAN;  // gen/virtq/split_engine.ts:634
+            seq <= SEQ_PLAN;  // gen/virtq/split_engine.ts:636
           end
         end
         SEQ_AHEAD_CHAIN: begin
-          seq <= SEQ_HEAD_CHECK;  // gen/virtq/split_engine.ts:646
+          seq <= SEQ_HEAD_CHECK;  // gen/virtq/split_engine.ts:648
         end
         SEQ_IDX_CMD: begin
-          if (rd_free) begin  // gen/virtq/split_engine.ts:651
+          if (rd_free) begin  // gen/virtq/split_engine.ts:653
             rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:288
-            seq <= SEQ_IDX_WAIT;  // gen/virtq/split_engine.ts:655
+            seq <= SEQ_IDX_WAIT;  // gen/virtq/split_engine.ts:657
           end
         end
         SEQ_IDX_WAIT: begin
@@ -1650,7 +1650,7 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
             end else if (rd_err0) begin  // gen/virtq/split_engine.ts:455
               seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:449
             end else begin
-              seq <= SEQ_IDX_MEM;  // gen/virtq/split_engine.ts:658
+              seq <= SEQ_IDX_MEM;  // gen/virtq/split_engine.ts:660
             end
           end
         end
@@ -1660,61 +1660,61 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
           end
           if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:360
             mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:363
-            seq <= SEQ_IDX_CHECK;  // gen/virtq/split_engine.ts:661
+            seq <= SEQ_IDX_CHECK;  // gen/virtq/split_engine.ts:663
           end
         end
         SEQ_IDX_CHECK: begin
-          if ({1'b0, (word - la)} > {1'b0, num}) begin  // gen/virtq/split_engine.ts:666
+          if ({1'b0, (word - la)} > {1'b0, num}) begin  // gen/virtq/split_engine.ts:668
             seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:449
-          end else if ((word == seen) & (la != seen)) begin  // gen/virtq/split_engine.ts:667
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:667
-          end else if ((word - la) == 16'd0) begin  // gen/virtq/split_engine.ts:668
-            if (features[29] & ((~(|(event_valid & (2'd1 << cq)))) | (_select_10 != word))) begin  // gen/virtq/split_engine.ts:670
-              if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:672
-                if (cq == 1'b0) begin  // gen/virtq/split_engine.ts:673
-                  event_sent_0 <= word;  // gen/virtq/split_engine.ts:673
+          end else if ((word == seen) & (la != seen)) begin  // gen/virtq/split_engine.ts:669
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:669
+          end else if ((word - la) == 16'd0) begin  // gen/virtq/split_engine.ts:670
+            if (features[29] & ((~(|(event_valid & (2'd1 << cq)))) | (_select_10 != word))) begin  // gen/virtq/split_engine.ts:672
+              if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:674
+                if (cq == 1'b0) begin  // gen/virtq/split_engine.ts:675
+                  event_sent_0 <= word;  // gen/virtq/split_engine.ts:675
                 end
-                if (cq == 1'b1) begin  // gen/virtq/split_engine.ts:673
-                  event_sent_1 <= word;  // gen/virtq/split_engine.ts:673
+                if (cq == 1'b1) begin  // gen/virtq/split_engine.ts:675
+                  event_sent_1 <= word;  // gen/virtq/split_engine.ts:675
                 end
                 wr_valid <= 1'b1;  // gen/virtq/split_engine.ts:288
-                seq <= SEQ_EVENT_WAIT;  // gen/virtq/split_engine.ts:676
+                seq <= SEQ_EVENT_WAIT;  // gen/virtq/split_engine.ts:678
               end
             end else begin
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:678
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:680
             end
           end else begin
-            if (cq == 1'b0) begin  // gen/virtq/split_engine.ts:681
-              avail_seen_0 <= word;  // gen/virtq/split_engine.ts:681
+            if (cq == 1'b0) begin  // gen/virtq/split_engine.ts:683
+              avail_seen_0 <= word;  // gen/virtq/split_engine.ts:683
             end
-            if (cq == 1'b1) begin  // gen/virtq/split_engine.ts:681
-              avail_seen_1 <= word;  // gen/virtq/split_engine.ts:681
+            if (cq == 1'b1) begin  // gen/virtq/split_engine.ts:683
+              avail_seen_1 <= word;  // gen/virtq/split_engine.ts:683
             end
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:682
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:684
           end
         end
         SEQ_EVENT_WAIT: begin
-          if (wr_seq0 == wr_ended0) begin  // gen/virtq/split_engine.ts:686
-            if (abandon) begin  // gen/virtq/split_engine.ts:687
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:687
-            end else if (wr_err0) begin  // gen/virtq/split_engine.ts:688
+          if (wr_seq0 == wr_ended0) begin  // gen/virtq/split_engine.ts:688
+            if (abandon) begin  // gen/virtq/split_engine.ts:689
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:689
+            end else if (wr_err0) begin  // gen/virtq/split_engine.ts:690
               seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:449
             end else begin
-              event_valid <= event_valid | (2'd1 << cq);  // gen/virtq/split_engine.ts:690
-              seq <= SEQ_IDX_CMD;  // gen/virtq/split_engine.ts:691
+              event_valid <= event_valid | (2'd1 << cq);  // gen/virtq/split_engine.ts:692
+              seq <= SEQ_IDX_CMD;  // gen/virtq/split_engine.ts:693
             end
           end
         end
         SEQ_HEADS_CMD: begin
-          if (rd_free) begin  // gen/virtq/split_engine.ts:706
+          if (rd_free) begin  // gen/virtq/split_engine.ts:708
             rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:288
-            if (cq == 1'b0) begin  // gen/virtq/split_engine.ts:708
-              heads_end_0 <= la + _slice_34;  // gen/virtq/split_engine.ts:708
+            if (cq == 1'b0) begin  // gen/virtq/split_engine.ts:710
+              heads_end_0 <= la + _slice_34;  // gen/virtq/split_engine.ts:710
             end
-            if (cq == 1'b1) begin  // gen/virtq/split_engine.ts:708
-              heads_end_1 <= la + _slice_34;  // gen/virtq/split_engine.ts:708
+            if (cq == 1'b1) begin  // gen/virtq/split_engine.ts:710
+              heads_end_1 <= la + _slice_34;  // gen/virtq/split_engine.ts:710
             end
-            seq <= SEQ_HEADS_WAIT;  // gen/virtq/split_engine.ts:709
+            seq <= SEQ_HEADS_WAIT;  // gen/virtq/split_engine.ts:711
           end
         end
         SEQ_HEADS_WAIT: begin
@@ -1724,7 +1724,7 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
             end else if (rd_err0) begin  // gen/virtq/split_engine.ts:455
               seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:449
             end else begin
-              seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:712
+              seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:714
             end
           end
         end
@@ -1734,27 +1734,27 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
           end
           if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:360
             mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:363
-            seq <= SEQ_HEAD_CHECK;  // gen/virtq/split_engine.ts:717
+            seq <= SEQ_HEAD_CHECK;  // gen/virtq/split_engine.ts:719
           end
         end
         SEQ_HEAD_CHECK: begin
-          cb_len <= 7'd0;  // gen/virtq/split_engine.ts:729
-          win_valid <= head_ahead;  // gen/virtq/split_engine.ts:731
-          if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:733
+          cb_len <= 7'd0;  // gen/virtq/split_engine.ts:731
+          win_valid <= head_ahead;  // gen/virtq/split_engine.ts:733
+          if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:735
             seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:449
-          end else if (features[35] & (word != _select_37)) begin  // gen/virtq/split_engine.ts:734
+          end else if (features[35] & (word != _select_37)) begin  // gen/virtq/split_engine.ts:736
             seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:449
           end else begin
-            seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:735
+            seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:737
           end
         end
         SEQ_DESC_NEED: begin
-          if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:741
-            seq <= SEQ_DESC_MEM;  // gen/virtq/split_engine.ts:741
-          end else if (rd_free) begin  // gen/virtq/split_engine.ts:741
+          if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:743
+            seq <= SEQ_DESC_MEM;  // gen/virtq/split_engine.ts:743
+          end else if (rd_free) begin  // gen/virtq/split_engine.ts:743
             rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:288
-            win_valid <= 1'b1;  // gen/virtq/split_engine.ts:745
-            seq <= SEQ_DESC_WAIT;  // gen/virtq/split_engine.ts:750
+            win_valid <= 1'b1;  // gen/virtq/split_engine.ts:747
+            seq <= SEQ_DESC_WAIT;  // gen/virtq/split_engine.ts:752
           end
         end
         SEQ_DESC_WAIT: begin
@@ -1764,13 +1764,13 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
             end else if (rd_err0) begin  // gen/virtq/split_engine.ts:455
               seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:449
             end else begin
-              seq <= SEQ_DESC_MEM;  // gen/virtq/split_engine.ts:753
+              seq <= SEQ_DESC_MEM;  // gen/virtq/split_engine.ts:755
             end
           end
         end
         SEQ_DESC_MEM: begin
-          if (win_ahead & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:758
-          end else if (win_ahead & rd_err2) begin  // gen/virtq/split_engine.ts:759
+          if (win_ahead & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:760
+          end else if (win_ahead & rd_err2) begin  // gen/virtq/split_engine.ts:761
             seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:449
           end else begin
             if (~mem_busy) begin  // gen/virtq/split_engine.ts:354
@@ -1778,171 +1778,171 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
             end
             if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:360
               mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:363
-              seq <= SEQ_DESC_WALK;  // gen/virtq/split_engine.ts:760
+              seq <= SEQ_DESC_WALK;  // gen/virtq/split_engine.ts:762
             end
           end
         end
         SEQ_DESC_WALK: begin
-          if ((count + 17'd1) > {1'b0, tbl_n}) begin  // gen/virtq/split_engine.ts:772
+          if ((count + 17'd1) > {1'b0, tbl_n}) begin  // gen/virtq/split_engine.ts:774
             seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:449
-          end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:773
-            if (((((in_indirect | (~features[28])) | desc_raw[96]) | (desc_raw[95:64] == 32'd0)) | (desc_raw[67:64] != 4'd0)) | (desc_raw[95:68] > {12'd0, num})) begin  // gen/virtq/split_engine.ts:774
+          end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:775
+            if (((((in_indirect | (~features[28])) | desc_raw[96]) | (desc_raw[95:64] == 32'd0)) | (desc_raw[67:64] != 4'd0)) | (desc_raw[95:68] > {12'd0, num})) begin  // gen/virtq/split_engine.ts:776
               seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:449
             end else begin
-              win_valid <= 1'b0;  // gen/virtq/split_engine.ts:789
-              seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:790
+              win_valid <= 1'b0;  // gen/virtq/split_engine.ts:791
+              seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:792
             end
-          end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:793
+          end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:795
             seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:449
-          end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:794
+          end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:796
             seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:449
-          end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:795
+          end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:797
             seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:449
-          end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, tbl_n})) begin  // gen/virtq/split_engine.ts:796
+          end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, tbl_n})) begin  // gen/virtq/split_engine.ts:798
             seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:449
-          end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != (in_indirect ? (j + 16'd1) : ((j + 16'd1) & num_mask)))) begin  // gen/virtq/split_engine.ts:797
+          end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != (in_indirect ? (j + 16'd1) : ((j + 16'd1) & num_mask)))) begin  // gen/virtq/split_engine.ts:799
             seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:449
           end else begin
-            cb_len <= cb_len + 7'd1;  // gen/virtq/split_engine.ts:800
-            if (desc_raw[96]) begin  // gen/virtq/split_engine.ts:804
-              seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:806
+            cb_len <= cb_len + 7'd1;  // gen/virtq/split_engine.ts:802
+            if (desc_raw[96]) begin  // gen/virtq/split_engine.ts:806
+              seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:808
             end else begin
-              out_active <= 1'b1;  // gen/virtq/split_engine.ts:809
-              out_pos <= 6'd0;  // gen/virtq/split_engine.ts:815
-              if (cq == 1'b0) begin  // gen/virtq/split_engine.ts:816
-                last_avail_0 <= la + 16'd1;  // gen/virtq/split_engine.ts:816
-              end
-              if (cq == 1'b1) begin  // gen/virtq/split_engine.ts:816
-                last_avail_1 <= la + 16'd1;  // gen/virtq/split_engine.ts:816
-              end
-              if (cq == 1'b0) begin  // gen/virtq/split_engine.ts:817
-                expect_head_0 <= (head + (in_indirect ? slots : _add_38[15:0])) & num_mask;  // gen/virtq/split_engine.ts:817
-              end
-              if (cq == 1'b1) begin  // gen/virtq/split_engine.ts:817
-                expect_head_1 <= (head + (in_indirect ? slots : _add_38[15:0])) & num_mask;  // gen/virtq/split_engine.ts:817
-              end
+              out_active <= 1'b1;  // gen/virtq/split_engine.ts:811
+              out_pos <= 6'd0;  // gen/virtq/split_engine.ts:817
               if (cq == 1'b0) begin  // gen/virtq/split_engine.ts:818
-                handed_0 <= _select_39 + 16'd1;  // gen/virtq/split_engine.ts:818
+                last_avail_0 <= la + 16'd1;  // gen/virtq/split_engine.ts:818
               end
               if (cq == 1'b1) begin  // gen/virtq/split_engine.ts:818
-                handed_1 <= _select_39 + 16'd1;  // gen/virtq/split_engine.ts:818
+                last_avail_1 <= la + 16'd1;  // gen/virtq/split_engine.ts:818
               end
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:819
+              if (cq == 1'b0) begin  // gen/virtq/split_engine.ts:819
+                expect_head_0 <= (head + (in_indirect ? slots : _add_38[15:0])) & num_mask;  // gen/virtq/split_engine.ts:819
+              end
+              if (cq == 1'b1) begin  // gen/virtq/split_engine.ts:819
+                expect_head_1 <= (head + (in_indirect ? slots : _add_38[15:0])) & num_mask;  // gen/virtq/split_engine.ts:819
+              end
+              if (cq == 1'b0) begin  // gen/virtq/split_engine.ts:820
+                handed_0 <= _select_39 + 16'd1;  // gen/virtq/split_engine.ts:820
+              end
+              if (cq == 1'b1) begin  // gen/virtq/split_engine.ts:820
+                handed_1 <= _select_39 + 16'd1;  // gen/virtq/split_engine.ts:820
+              end
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:821
             end
           end
         end
         SEQ_FATAL: begin
-          seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:827
+          seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:829
         end
         default: begin end
       endcase
-      case (used)  // gen/virtq/split_engine.ts:863
+      case (used)  // gen/virtq/split_engine.ts:865
         USED_IDLE: begin
-          if (done_valid & (~dev_resetting)) begin  // gen/virtq/split_engine.ts:865
-            uq <= done_queue;  // gen/virtq/split_engine.ts:866
-            used <= USED_LOAD;  // gen/virtq/split_engine.ts:867
+          if (done_valid & (~dev_resetting)) begin  // gen/virtq/split_engine.ts:867
+            uq <= done_queue;  // gen/virtq/split_engine.ts:868
+            used <= USED_LOAD;  // gen/virtq/split_engine.ts:869
           end
         end
         USED_LOAD: begin
-          used <= USED_TAKE;  // gen/virtq/split_engine.ts:875
+          used <= USED_TAKE;  // gen/virtq/split_engine.ts:877
         end
         USED_TAKE: begin
-          if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:881
-            if (uq == 1'b0) begin  // gen/virtq/split_engine.ts:883
-              returned_0 <= _select_40 + 16'd1;  // gen/virtq/split_engine.ts:883
+          if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:883
+            if (uq == 1'b0) begin  // gen/virtq/split_engine.ts:885
+              returned_0 <= _select_40 + 16'd1;  // gen/virtq/split_engine.ts:885
             end
-            if (uq == 1'b1) begin  // gen/virtq/split_engine.ts:883
-              returned_1 <= _select_40 + 16'd1;  // gen/virtq/split_engine.ts:883
+            if (uq == 1'b1) begin  // gen/virtq/split_engine.ts:885
+              returned_1 <= _select_40 + 16'd1;  // gen/virtq/split_engine.ts:885
             end
-          end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:891
-            used <= USED_IDLE;  // gen/virtq/split_engine.ts:891
-          end else if (wr_free) begin  // gen/virtq/split_engine.ts:892
+          end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:893
+            used <= USED_IDLE;  // gen/virtq/split_engine.ts:893
+          end else if (wr_free) begin  // gen/virtq/split_engine.ts:894
             wr_valid <= 1'b1;  // gen/virtq/split_engine.ts:288
-            used <= USED_ELEMS;  // gen/virtq/split_engine.ts:895
+            used <= USED_ELEMS;  // gen/virtq/split_engine.ts:897
           end
         end
         USED_ELEMS: begin
-          if (wr_free) begin  // gen/virtq/split_engine.ts:900
+          if (wr_free) begin  // gen/virtq/split_engine.ts:902
             wr_valid <= 1'b1;  // gen/virtq/split_engine.ts:288
-            used <= USED_IDX;  // gen/virtq/split_engine.ts:903
+            used <= USED_IDX;  // gen/virtq/split_engine.ts:905
           end
         end
         USED_IDX: begin
-          if (wr_seq1 == wr_ended1) begin  // gen/virtq/split_engine.ts:907
-            if (u_abandon) begin  // gen/virtq/split_engine.ts:908
-              used <= USED_IDLE;  // gen/virtq/split_engine.ts:908
-            end else if (wr_err1) begin  // gen/virtq/split_engine.ts:909
-              used <= USED_FATAL;  // gen/virtq/split_engine.ts:909
-            end else if (rd_free & (~(rd_by_fetch | rd_by_pool))) begin  // gen/virtq/split_engine.ts:910
-              if (uq == 1'b0) begin  // gen/virtq/split_engine.ts:911
-                used_idx_0 <= u_new;  // gen/virtq/split_engine.ts:911
+          if (wr_seq1 == wr_ended1) begin  // gen/virtq/split_engine.ts:909
+            if (u_abandon) begin  // gen/virtq/split_engine.ts:910
+              used <= USED_IDLE;  // gen/virtq/split_engine.ts:910
+            end else if (wr_err1) begin  // gen/virtq/split_engine.ts:911
+              used <= USED_FATAL;  // gen/virtq/split_engine.ts:911
+            end else if (rd_free & (~(rd_by_fetch | rd_by_pool))) begin  // gen/virtq/split_engine.ts:912
+              if (uq == 1'b0) begin  // gen/virtq/split_engine.ts:913
+                used_idx_0 <= u_new;  // gen/virtq/split_engine.ts:913
               end
-              if (uq == 1'b1) begin  // gen/virtq/split_engine.ts:911
-                used_idx_1 <= u_new;  // gen/virtq/split_engine.ts:911
+              if (uq == 1'b1) begin  // gen/virtq/split_engine.ts:913
+                used_idx_1 <= u_new;  // gen/virtq/split_engine.ts:913
               end
               rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:288
-              used <= USED_NOTE_WAIT;  // gen/virtq/split_engine.ts:915
+              used <= USED_NOTE_WAIT;  // gen/virtq/split_engine.ts:917
             end
           end
         end
         USED_NOTE_WAIT: begin
-          if (rd_seq1 == rd_ended1) begin  // gen/virtq/split_engine.ts:920
-            if (u_abandon) begin  // gen/virtq/split_engine.ts:921
-              used <= USED_IDLE;  // gen/virtq/split_engine.ts:921
-            end else if (rd_err1) begin  // gen/virtq/split_engine.ts:922
-              used <= USED_FATAL;  // gen/virtq/split_engine.ts:922
+          if (rd_seq1 == rd_ended1) begin  // gen/virtq/split_engine.ts:922
+            if (u_abandon) begin  // gen/virtq/split_engine.ts:923
+              used <= USED_IDLE;  // gen/virtq/split_engine.ts:923
+            end else if (rd_err1) begin  // gen/virtq/split_engine.ts:924
+              used <= USED_FATAL;  // gen/virtq/split_engine.ts:924
             end else begin
-              used <= USED_NOTE_CHECK;  // gen/virtq/split_engine.ts:923
+              used <= USED_NOTE_CHECK;  // gen/virtq/split_engine.ts:925
             end
           end
         end
         USED_NOTE_CHECK: begin
-          used <= USED_IDLE;  // gen/virtq/split_engine.ts:932
+          used <= USED_IDLE;  // gen/virtq/split_engine.ts:934
         end
         USED_FATAL: begin
-          used <= USED_IDLE;  // gen/virtq/split_engine.ts:937
+          used <= USED_IDLE;  // gen/virtq/split_engine.ts:939
         end
         default: begin end
       endcase
-      failed <= ((failed | fail_set) | u_fail_set) & (~forget);  // gen/virtq/split_engine.ts:940
-      if (|(forget & (2'd1 << pf_q))) begin  // gen/virtq/split_engine.ts:941
-        pf_active <= 1'b0;  // gen/virtq/split_engine.ts:942
-        heads_pend <= 1'b0;  // gen/virtq/split_engine.ts:943
-        idx_pend <= 1'b0;  // gen/virtq/split_engine.ts:944
-        idx_here <= 1'b0;  // gen/virtq/split_engine.ts:945
+      failed <= ((failed | fail_set) | u_fail_set) & (~forget);  // gen/virtq/split_engine.ts:942
+      if (|(forget & (2'd1 << pf_q))) begin  // gen/virtq/split_engine.ts:943
+        pf_active <= 1'b0;  // gen/virtq/split_engine.ts:944
+        heads_pend <= 1'b0;  // gen/virtq/split_engine.ts:945
+        idx_pend <= 1'b0;  // gen/virtq/split_engine.ts:946
+        idx_here <= 1'b0;  // gen/virtq/split_engine.ts:947
       end
-      if (|forget) begin  // gen/virtq/split_engine.ts:947
-        event_valid <= event_valid & (~forget);  // gen/virtq/split_engine.ts:948
-        if (forget[0]) begin  // gen/virtq/split_engine.ts:950
-          last_avail_0 <= 16'd0;  // gen/virtq/split_engine.ts:951
-          avail_seen_0 <= 16'd0;  // gen/virtq/split_engine.ts:951
-          heads_end_0 <= 16'd0;  // gen/virtq/split_engine.ts:951
-          used_idx_0 <= 16'd0;  // gen/virtq/split_engine.ts:951
-          expect_head_0 <= 16'd0;  // gen/virtq/split_engine.ts:951
-          handed_0 <= 16'd0;  // gen/virtq/split_engine.ts:951
-          returned_0 <= 16'd0;  // gen/virtq/split_engine.ts:951
+      if (|forget) begin  // gen/virtq/split_engine.ts:949
+        event_valid <= event_valid & (~forget);  // gen/virtq/split_engine.ts:950
+        if (forget[0]) begin  // gen/virtq/split_engine.ts:952
+          last_avail_0 <= 16'd0;  // gen/virtq/split_engine.ts:953
+          avail_seen_0 <= 16'd0;  // gen/virtq/split_engine.ts:953
+          heads_end_0 <= 16'd0;  // gen/virtq/split_engine.ts:953
+          used_idx_0 <= 16'd0;  // gen/virtq/split_engine.ts:953
+          expect_head_0 <= 16'd0;  // gen/virtq/split_engine.ts:953
+          handed_0 <= 16'd0;  // gen/virtq/split_engine.ts:953
+          returned_0 <= 16'd0;  // gen/virtq/split_engine.ts:953
         end
-        if (forget[1]) begin  // gen/virtq/split_engine.ts:950
-          last_avail_1 <= 16'd0;  // gen/virtq/split_engine.ts:951
-          avail_seen_1 <= 16'd0;  // gen/virtq/split_engine.ts:951
-          heads_end_1 <= 16'd0;  // gen/virtq/split_engine.ts:951
-          used_idx_1 <= 16'd0;  // gen/virtq/split_engine.ts:951
-          expect_head_1 <= 16'd0;  // gen/virtq/split_engine.ts:951
-          handed_1 <= 16'd0;  // gen/virtq/split_engine.ts:951
-          returned_1 <= 16'd0;  // gen/virtq/split_engine.ts:951
+        if (forget[1]) begin  // gen/virtq/split_engine.ts:952
+          last_avail_1 <= 16'd0;  // gen/virtq/split_engine.ts:953
+          avail_seen_1 <= 16'd0;  // gen/virtq/split_engine.ts:953
+          heads_end_1 <= 16'd0;  // gen/virtq/split_engine.ts:953
+          used_idx_1 <= 16'd0;  // gen/virtq/split_engine.ts:953
+          expect_head_1 <= 16'd0;  // gen/virtq/split_engine.ts:953
+          handed_1 <= 16'd0;  // gen/virtq/split_engine.ts:953
+          returned_1 <= 16'd0;  // gen/virtq/split_engine.ts:953
         end
       end
-      if (seq == SEQ_IDLE) begin  // gen/virtq/split_engine.ts:955
-        rd_err0 <= 1'b0;  // gen/virtq/split_engine.ts:955
+      if (seq == SEQ_IDLE) begin  // gen/virtq/split_engine.ts:957
+        rd_err0 <= 1'b0;  // gen/virtq/split_engine.ts:957
       end
-      if (used == USED_IDLE) begin  // gen/virtq/split_engine.ts:956
-        rd_err1 <= 1'b0;  // gen/virtq/split_engine.ts:956
+      if (used == USED_IDLE) begin  // gen/virtq/split_engine.ts:958
+        rd_err1 <= 1'b0;  // gen/virtq/split_engine.ts:958
       end
-      if (seq == SEQ_IDLE) begin  // gen/virtq/split_engine.ts:955
-        wr_err0 <= 1'b0;  // gen/virtq/split_engine.ts:955
+      if (seq == SEQ_IDLE) begin  // gen/virtq/split_engine.ts:957
+        wr_err0 <= 1'b0;  // gen/virtq/split_engine.ts:957
       end
-      if (used == USED_IDLE) begin  // gen/virtq/split_engine.ts:956
-        wr_err1 <= 1'b0;  // gen/virtq/split_engine.ts:956
+      if (used == USED_IDLE) begin  // gen/virtq/split_engine.ts:958
+        wr_err1 <= 1'b0;  // gen/virtq/split_engine.ts:958
       end
     end
   end
@@ -1967,28 +1967,28 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
           end else if (idx_here) begin  // gen/virtq/split_engine.ts:552
             idx_ahead <= 1'b1;  // gen/virtq/split_engine.ts:554
           end
-        end else if (pool_free) begin  // gen/virtq/split_engine.ts:568
-          pf_next <= la;  // gen/virtq/split_engine.ts:572
-          pf_bad <= 1'b0;  // gen/virtq/split_engine.ts:573
+        end else if (pool_free) begin  // gen/virtq/split_engine.ts:570
+          pf_next <= la;  // gen/virtq/split_engine.ts:574
+          pf_bad <= 1'b0;  // gen/virtq/split_engine.ts:575
         end
       end
       SEQ_AHEAD_IDX: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:583
+        if (rd_free) begin  // gen/virtq/split_engine.ts:585
           rd_host <= driver_base + 64'd2;  // gen/virtq/split_engine.ts:289
           rd_dev <= 12'd272;  // gen/virtq/split_engine.ts:290
           rd_len <= 20'd2;  // gen/virtq/split_engine.ts:291
           rd_id <= 2'd2;  // gen/virtq/split_engine.ts:292
-          idx_seq <= rd_seq2;  // gen/virtq/split_engine.ts:587
+          idx_seq <= rd_seq2;  // gen/virtq/split_engine.ts:589
         end
       end
       SEQ_AHEAD_HEADS: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:603
+        if (rd_free) begin  // gen/virtq/split_engine.ts:605
           rd_host <= (driver_base + 64'd4) + ({48'd0, (he & num_mask)} << 1);  // gen/virtq/split_engine.ts:289
           rd_dev <= {1'b0, (11'd144 + {5'd0, {cq, he[3:0], 1'b0}})};  // gen/virtq/split_engine.ts:290
           rd_len <= {3'd0, (_mux_31 << 1)};  // gen/virtq/split_engine.ts:291
           rd_id <= 2'd2;  // gen/virtq/split_engine.ts:292
-          heads_seq <= rd_seq2;  // gen/virtq/split_engine.ts:606
-          heads_from <= he;  // gen/virtq/split_engine.ts:607
+          heads_seq <= rd_seq2;  // gen/virtq/split_engine.ts:608
+          heads_from <= he;  // gen/virtq/split_engine.ts:609
         end
       end
       SEQ_AHEAD_ENTRY: begin
@@ -2001,171 +2001,171 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
         end
       end
       SEQ_AHEAD_DESC: begin
-        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:624
-          pf_bad <= 1'b1;  // gen/virtq/split_engine.ts:625
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:627
+        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:626
+          pf_bad <= 1'b1;  // gen/virtq/split_engine.ts:627
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:629
           rd_host <= desc_base + ({48'd0, word} << 4);  // gen/virtq/split_engine.ts:289
           rd_dev <= {1'b0, (11'd320 + ({7'd0, pf_next[3:0]} << 6))};  // gen/virtq/split_engine.ts:290
           rd_len <= {3'd0, (_mux_52 << 4)};  // gen/virtq/split_engine.ts:291
           rd_id <= 2'd2;  // gen/virtq/split_engine.ts:292
-          if (pf_next[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:629
-            pf_head_0 <= word;  // gen/virtq/split_engine.ts:629
-          end
-          if (pf_next[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:629
-            pf_head_1 <= word;  // gen/virtq/split_engine.ts:629
-          end
-          if (pf_next[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:629
-            pf_head_2 <= word;  // gen/virtq/split_engine.ts:629
-          end
-          if (pf_next[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:629
-            pf_head_3 <= word;  // gen/virtq/split_engine.ts:629
-          end
-          if (pf_next[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:629
-            pf_head_4 <= word;  // gen/virtq/split_engine.ts:629
-          end
-          if (pf_next[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:629
-            pf_head_5 <= word;  // gen/virtq/split_engine.ts:629
-          end
-          if (pf_next[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:629
-            pf_head_6 <= word;  // gen/virtq/split_engine.ts:629
-          end
-          if (pf_next[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:629
-            pf_head_7 <= word;  // gen/virtq/split_engine.ts:629
-          end
-          if (pf_next[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:629
-            pf_head_8 <= word;  // gen/virtq/split_engine.ts:629
-          end
-          if (pf_next[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:629
-            pf_head_9 <= word;  // gen/virtq/split_engine.ts:629
-          end
-          if (pf_next[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:629
-            pf_head_10 <= word;  // gen/virtq/split_engine.ts:629
-          end
-          if (pf_next[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:629
-            pf_head_11 <= word;  // gen/virtq/split_engine.ts:629
-          end
-          if (pf_next[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:629
-            pf_head_12 <= word;  // gen/virtq/split_engine.ts:629
-          end
-          if (pf_next[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:629
-            pf_head_13 <= word;  // gen/virtq/split_engine.ts:629
-          end
-          if (pf_next[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:629
-            pf_head_14 <= word;  // gen/virtq/split_engine.ts:629
-          end
-          if (pf_next[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:629
-            pf_head_15 <= word;  // gen/virtq/split_engine.ts:629
-          end
-          if (pf_next[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:630
-            pf_count_0 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:630
-          end
-          if (pf_next[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:630
-            pf_count_1 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:630
-          end
-          if (pf_next[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:630
-            pf_count_2 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:630
-          end
-          if (pf_next[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:630
-            pf_count_3 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:630
-          end
-          if (pf_next[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:630
-            pf_count_4 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:630
-          end
-          if (pf_next[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:630
-            pf_count_5 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:630
-          end
-          if (pf_next[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:630
-            pf_count_6 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:630
-          end
-          if (pf_next[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:630
-            pf_count_7 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:630
-          end
-          if (pf_next[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:630
-            pf_count_8 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:630
-          end
-          if (pf_next[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:630
-            pf_count_9 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:630
-          end
-          if (pf_next[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:630
-            pf_count_10 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:630
-          end
-          if (pf_next[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:630
-            pf_count_11 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:630
-          end
-          if (pf_next[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:630
-            pf_count_12 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:630
-          end
-          if (pf_next[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:630
-            pf_count_13 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:630
-          end
-          if (pf_next[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:630
-            pf_count_14 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:630
-          end
-          if (pf_next[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:630
-            pf_count_15 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:630
-          end
           if (pf_next[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:631
-            pf_seq_0 <= rd_seq2;  // gen/virtq/split_engine.ts:631
+            pf_head_0 <= word;  // gen/virtq/split_engine.ts:631
           end
           if (pf_next[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:631
-            pf_seq_1 <= rd_seq2;  // gen/virtq/split_engine.ts:631
+            pf_head_1 <= word;  // gen/virtq/split_engine.ts:631
           end
           if (pf_next[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:631
-            pf_seq_2 <= rd_seq2;  // gen/virtq/split_engine.ts:631
+            pf_head_2 <= word;  // gen/virtq/split_engine.ts:631
           end
           if (pf_next[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:631
-            pf_seq_3 <= rd_seq2;  // gen/virtq/split_engine.ts:631
+            pf_head_3 <= word;  // gen/virtq/split_engine.ts:631
           end
           if (pf_next[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:631
-            pf_seq_4 <= rd_seq2;  // gen/virtq/split_engine.ts:631
+            pf_head_4 <= word;  // gen/virtq/split_engine.ts:631
           end
           if (pf_next[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:631
-            pf_seq_5 <= rd_seq2;  // gen/virtq/split_engine.ts:631
+            pf_head_5 <= word;  // gen/virtq/split_engine.ts:631
           end
           if (pf_next[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:631
-            pf_seq_6 <= rd_seq2;  // gen/virtq/split_engine.ts:631
+            pf_head_6 <= word;  // gen/virtq/split_engine.ts:631
           end
           if (pf_next[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:631
-            pf_seq_7 <= rd_seq2;  // gen/virtq/split_engine.ts:631
+            pf_head_7 <= word;  // gen/virtq/split_engine.ts:631
           end
           if (pf_next[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:631
-            pf_seq_8 <= rd_seq2;  // gen/virtq/split_engine.ts:631
+            pf_head_8 <= word;  // gen/virtq/split_engine.ts:631
           end
           if (pf_next[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:631
-            pf_seq_9 <= rd_seq2;  // gen/virtq/split_engine.ts:631
+            pf_head_9 <= word;  // gen/virtq/split_engine.ts:631
           end
           if (pf_next[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:631
-            pf_seq_10 <= rd_seq2;  // gen/virtq/split_engine.ts:631
+            pf_head_10 <= word;  // gen/virtq/split_engine.ts:631
           end
           if (pf_next[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:631
-            pf_seq_11 <= rd_seq2;  // gen/virtq/split_engine.ts:631
+            pf_head_11 <= word;  // gen/virtq/split_engine.ts:631
           end
           if (pf_next[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:631
-            pf_seq_12 <= rd_seq2;  // gen/virtq/split_engine.ts:631
+            pf_head_12 <= word;  // gen/virtq/split_engine.ts:631
           end
           if (pf_next[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:631
-            pf_seq_13 <= rd_seq2;  // gen/virtq/split_engine.ts:631
+            pf_head_13 <= word;  // gen/virtq/split_engine.ts:631
           end
           if (pf_next[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:631
-            pf_seq_14 <= rd_seq2;  // gen/virtq/split_engine.ts:631
+            pf_head_14 <= word;  // gen/virtq/split_engine.ts:631
           end
           if (pf_next[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:631
-            pf_seq_15 <= rd_seq2;  // gen/virtq/split_engine.ts:631
+            pf_head_15 <= word;  // gen/virtq/split_engine.ts:631
           end
-          pf_next <= pf_next + 16'd1;  // gen/virtq/split_engine.ts:633
+          if (pf_next[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:632
+            pf_count_0 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:632
+          end
+          if (pf_next[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:632
+            pf_count_1 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:632
+          end
+          if (pf_next[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:632
+            pf_count_2 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:632
+          end
+          if (pf_next[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:632
+            pf_count_3 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:632
+          end
+          if (pf_next[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:632
+            pf_count_4 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:632
+          end
+          if (pf_next[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:632
+            pf_count_5 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:632
+          end
+          if (pf_next[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:632
+            pf_count_6 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:632
+          end
+          if (pf_next[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:632
+            pf_count_7 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:632
+          end
+          if (pf_next[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:632
+            pf_count_8 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:632
+          end
+          if (pf_next[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:632
+            pf_count_9 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:632
+          end
+          if (pf_next[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:632
+            pf_count_10 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:632
+          end
+          if (pf_next[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:632
+            pf_count_11 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:632
+          end
+          if (pf_next[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:632
+            pf_count_12 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:632
+          end
+          if (pf_next[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:632
+            pf_count_13 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:632
+          end
+          if (pf_next[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:632
+            pf_count_14 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:632
+          end
+          if (pf_next[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:632
+            pf_count_15 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:632
+          end
+          if (pf_next[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:633
+            pf_seq_0 <= rd_seq2;  // gen/virtq/split_engine.ts:633
+          end
+          if (pf_next[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:633
+            pf_seq_1 <= rd_seq2;  // gen/virtq/split_engine.ts:633
+          end
+          if (pf_next[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:633
+            pf_seq_2 <= rd_seq2;  // gen/virtq/split_engine.ts:633
+          end
+          if (pf_next[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:633
+            pf_seq_3 <= rd_seq2;  // gen/virtq/split_engine.ts:633
+          end
+          if (pf_next[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:633
+            pf_seq_4 <= rd_seq2;  // gen/virtq/split_engine.ts:633
+          end
+          if (pf_next[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:633
+            pf_seq_5 <= rd_seq2;  // gen/virtq/split_engine.ts:633
+          end
+          if (pf_next[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:633
+            pf_seq_6 <= rd_seq2;  // gen/virtq/split_engine.ts:633
+          end
+          if (pf_next[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:633
+            pf_seq_7 <= rd_seq2;  // gen/virtq/split_engine.ts:633
+          end
+          if (pf_next[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:633
+            pf_seq_8 <= rd_seq2;  // gen/virtq/split_engine.ts:633
+          end
+          if (pf_next[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:633
+            pf_seq_9 <= rd_seq2;  // gen/virtq/split_engine.ts:633
+          end
+          if (pf_next[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:633
+            pf_seq_10 <= rd_seq2;  // gen/virtq/split_engine.ts:633
+          end
+          if (pf_next[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:633
+            pf_seq_11 <= rd_seq2;  // gen/virtq/split_engine.ts:633
+          end
+          if (pf_next[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:633
+            pf_seq_12 <= rd_seq2;  // gen/virtq/split_engine.ts:633
+          end
+          if (pf_next[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:633
+            pf_seq_13 <= rd_seq2;  // gen/virtq/split_engine.ts:633
+          end
+          if (pf_next[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:633
+            pf_seq_14 <= rd_seq2;  // gen/virtq/split_engine.ts:633
+          end
+          if (pf_next[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:633
+            pf_seq_15 <= rd_seq2;  // gen/virtq/split_engine.ts:633
+          end
+          pf_next <= pf_next + 16'd1;  // gen/virtq/split_engine.ts:635
         end
       end
       SEQ_AHEAD_CHAIN: begin
-        word <= _select_53;  // gen/virtq/split_engine.ts:640
-        win_start <= _select_54;  // gen/virtq/split_engine.ts:641
-        win_count <= {14'd0, _select_55};  // gen/virtq/split_engine.ts:642
-        win_off <= 11'd320 + ({7'd0, la[3:0]} << 6);  // gen/virtq/split_engine.ts:643
-        win_slot <= la[3:0];  // gen/virtq/split_engine.ts:644
-        head_ahead <= 1'b1;  // gen/virtq/split_engine.ts:645
+        word <= _select_53;  // gen/virtq/split_engine.ts:642
+        win_start <= _select_54;  // gen/virtq/split_engine.ts:643
+        win_count <= {14'd0, _select_55};  // gen/virtq/split_engine.ts:644
+        win_off <= 11'd320 + ({7'd0, la[3:0]} << 6);  // gen/virtq/split_engine.ts:645
+        win_slot <= la[3:0];  // gen/virtq/split_engine.ts:646
+        head_ahead <= 1'b1;  // gen/virtq/split_engine.ts:647
       end
       SEQ_IDX_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:651
-          idx_ahead <= 1'b0;  // gen/virtq/split_engine.ts:652
+        if (rd_free) begin  // gen/virtq/split_engine.ts:653
+          idx_ahead <= 1'b0;  // gen/virtq/split_engine.ts:654
           rd_host <= driver_base + 64'd2;  // gen/virtq/split_engine.ts:289
           rd_dev <= 12'd8;  // gen/virtq/split_engine.ts:290
           rd_len <= 20'd2;  // gen/virtq/split_engine.ts:291
@@ -2182,11 +2182,11 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
         end
       end
       SEQ_IDX_CHECK: begin
-        if ({1'b0, (word - la)} > {1'b0, num}) begin  // gen/virtq/split_engine.ts:666
-        end else if ((word == seen) & (la != seen)) begin  // gen/virtq/split_engine.ts:667
-        end else if ((word - la) == 16'd0) begin  // gen/virtq/split_engine.ts:668
-          if (features[29] & ((~(|(event_valid & (2'd1 << cq)))) | (_select_10 != word))) begin  // gen/virtq/split_engine.ts:670
-            if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:672
+        if ({1'b0, (word - la)} > {1'b0, num}) begin  // gen/virtq/split_engine.ts:668
+        end else if ((word == seen) & (la != seen)) begin  // gen/virtq/split_engine.ts:669
+        end else if ((word - la) == 16'd0) begin  // gen/virtq/split_engine.ts:670
+          if (features[29] & ((~(|(event_valid & (2'd1 << cq)))) | (_select_10 != word))) begin  // gen/virtq/split_engine.ts:672
+            if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:674
               wr_host <= (device_base + ({48'd0, num} << 3)) + 64'd4;  // gen/virtq/split_engine.ts:289
               wr_dev <= 12'd2064;  // gen/virtq/split_engine.ts:290
               wr_len <= 20'd2;  // gen/virtq/split_engine.ts:291
@@ -2196,7 +2196,7 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
         end
       end
       SEQ_HEADS_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:706
+        if (rd_free) begin  // gen/virtq/split_engine.ts:708
           rd_host <= (driver_base + 64'd4) + ({48'd0, (la & num_mask)} << 1);  // gen/virtq/split_engine.ts:289
           rd_dev <= {1'b0, (11'd144 + {5'd0, {cq, la[3:0], 1'b0}})};  // gen/virtq/split_engine.ts:290
           rd_len <= {3'd0, (_mux_35 << 1)};  // gen/virtq/split_engine.ts:291
@@ -2204,7 +2204,7 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
         end
       end
       SEQ_HEAD_MEM: begin
-        head_ahead <= 1'b0;  // gen/virtq/split_engine.ts:716
+        head_ahead <= 1'b0;  // gen/virtq/split_engine.ts:718
         if (~mem_busy) begin  // gen/virtq/split_engine.ts:354
           mem_off <= _add_2[4:0];  // gen/virtq/split_engine.ts:357
         end
@@ -2214,32 +2214,32 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
         end
       end
       SEQ_HEAD_CHECK: begin
-        head <= word;  // gen/virtq/split_engine.ts:721
-        tbl_base <= desc_base;  // gen/virtq/split_engine.ts:722
-        tbl_n <= num;  // gen/virtq/split_engine.ts:723
-        j <= word;  // gen/virtq/split_engine.ts:724
-        count <= 17'd0;  // gen/virtq/split_engine.ts:725
-        in_indirect <= 1'b0;  // gen/virtq/split_engine.ts:726
-        saw_write <= 1'b0;  // gen/virtq/split_engine.ts:727
-        total <= 34'd0;  // gen/virtq/split_engine.ts:728
-        win_ahead <= head_ahead;  // gen/virtq/split_engine.ts:732
+        head <= word;  // gen/virtq/split_engine.ts:723
+        tbl_base <= desc_base;  // gen/virtq/split_engine.ts:724
+        tbl_n <= num;  // gen/virtq/split_engine.ts:725
+        j <= word;  // gen/virtq/split_engine.ts:726
+        count <= 17'd0;  // gen/virtq/split_engine.ts:727
+        in_indirect <= 1'b0;  // gen/virtq/split_engine.ts:728
+        saw_write <= 1'b0;  // gen/virtq/split_engine.ts:729
+        total <= 34'd0;  // gen/virtq/split_engine.ts:730
+        win_ahead <= head_ahead;  // gen/virtq/split_engine.ts:734
       end
       SEQ_DESC_NEED: begin
-        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:741
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:741
+        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:743
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:743
           rd_host <= tbl_base + ({48'd0, j} << 4);  // gen/virtq/split_engine.ts:289
           rd_dev <= 12'd16;  // gen/virtq/split_engine.ts:290
           rd_len <= {3'd0, (((({1'b0, tbl_n} - {1'b0, j}) < 17'd8) ? ({1'b0, tbl_n} - {1'b0, j}) : 17'd8) << 4)};  // gen/virtq/split_engine.ts:291
           rd_id <= 2'd0;  // gen/virtq/split_engine.ts:292
-          win_ahead <= 1'b0;  // gen/virtq/split_engine.ts:746
-          win_off <= 11'd16;  // gen/virtq/split_engine.ts:747
-          win_start <= j;  // gen/virtq/split_engine.ts:748
-          win_count <= (({1'b0, tbl_n} - {1'b0, j}) < 17'd8) ? ({1'b0, tbl_n} - {1'b0, j}) : 17'd8;  // gen/virtq/split_engine.ts:749
+          win_ahead <= 1'b0;  // gen/virtq/split_engine.ts:748
+          win_off <= 11'd16;  // gen/virtq/split_engine.ts:749
+          win_start <= j;  // gen/virtq/split_engine.ts:750
+          win_count <= (({1'b0, tbl_n} - {1'b0, j}) < 17'd8) ? ({1'b0, tbl_n} - {1'b0, j}) : 17'd8;  // gen/virtq/split_engine.ts:751
         end
       end
       SEQ_DESC_MEM: begin
-        if (win_ahead & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:758
-        end else if (win_ahead & rd_err2) begin  // gen/virtq/split_engine.ts:759
+        if (win_ahead & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:760
+        end else if (win_ahead & rd_err2) begin  // gen/virtq/split_engine.ts:761
         end else begin
           if (~mem_busy) begin  // gen/virtq/split_engine.ts:354
             mem_off <= _add_3[4:0];  // gen/virtq/split_engine.ts:357
@@ -2251,33 +2251,33 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
         end
       end
       SEQ_DESC_WALK: begin
-        if (_add_38 > {1'b0, tbl_n}) begin  // gen/virtq/split_engine.ts:772
-        end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:773
-          if (((((in_indirect | (~features[28])) | desc_raw[96]) | (desc_raw[95:64] == 32'd0)) | (desc_raw[67:64] != 4'd0)) | (desc_raw[95:68] > {12'd0, num})) begin  // gen/virtq/split_engine.ts:774
+        if (_add_38 > {1'b0, tbl_n}) begin  // gen/virtq/split_engine.ts:774
+        end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:775
+          if (((((in_indirect | (~features[28])) | desc_raw[96]) | (desc_raw[95:64] == 32'd0)) | (desc_raw[67:64] != 4'd0)) | (desc_raw[95:68] > {12'd0, num})) begin  // gen/virtq/split_engine.ts:776
           end else begin
-            slots <= _add_38[15:0];  // gen/virtq/split_engine.ts:783
-            in_indirect <= 1'b1;  // gen/virtq/split_engine.ts:784
-            tbl_base <= desc_raw[63:0];  // gen/virtq/split_engine.ts:785
-            tbl_n <= desc_raw[83:68];  // gen/virtq/split_engine.ts:786
-            j <= 16'd0;  // gen/virtq/split_engine.ts:787
-            count <= 17'd0;  // gen/virtq/split_engine.ts:788
+            slots <= _add_38[15:0];  // gen/virtq/split_engine.ts:785
+            in_indirect <= 1'b1;  // gen/virtq/split_engine.ts:786
+            tbl_base <= desc_raw[63:0];  // gen/virtq/split_engine.ts:787
+            tbl_n <= desc_raw[83:68];  // gen/virtq/split_engine.ts:788
+            j <= 16'd0;  // gen/virtq/split_engine.ts:789
+            count <= 17'd0;  // gen/virtq/split_engine.ts:790
           end
-        end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:793
-        end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:794
-        end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:795
-        end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, tbl_n})) begin  // gen/virtq/split_engine.ts:796
-        end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != (in_indirect ? (j + 16'd1) : ((j + 16'd1) & num_mask)))) begin  // gen/virtq/split_engine.ts:797
+        end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:795
+        end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:796
+        end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:797
+        end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, tbl_n})) begin  // gen/virtq/split_engine.ts:798
+        end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != (in_indirect ? (j + 16'd1) : ((j + 16'd1) & num_mask)))) begin  // gen/virtq/split_engine.ts:799
         end else begin
-          count <= _add_38;  // gen/virtq/split_engine.ts:801
-          total <= total + {2'd0, desc_raw[95:64]};  // gen/virtq/split_engine.ts:802
-          saw_write <= saw_write | desc_raw[97];  // gen/virtq/split_engine.ts:803
-          if (desc_raw[96]) begin  // gen/virtq/split_engine.ts:804
-            j <= desc_raw[127:112];  // gen/virtq/split_engine.ts:805
+          count <= _add_38;  // gen/virtq/split_engine.ts:803
+          total <= total + {2'd0, desc_raw[95:64]};  // gen/virtq/split_engine.ts:804
+          saw_write <= saw_write | desc_raw[97];  // gen/virtq/split_engine.ts:805
+          if (desc_raw[96]) begin  // gen/virtq/split_engine.ts:806
+            j <= desc_raw[127:112];  // gen/virtq/split_engine.ts:807
           end else begin
-            out_queue <= cq;  // gen/virtq/split_engine.ts:810
-            out_id <= head;  // gen/virtq/split_engine.ts:811
-            out_slots <= in_indirect ? slots : _add_38[15:0];  // gen/virtq/split_engine.ts:813
-            out_count <= cb_len + 7'd1;  // gen/virtq/split_engine.ts:814
+            out_queue <= cq;  // gen/virtq/split_engine.ts:812
+            out_id <= head;  // gen/virtq/split_engine.ts:813
+            out_slots <= in_indirect ? slots : _add_38[15:0];  // gen/virtq/split_engine.ts:815
+            out_count <= cb_len + 7'd1;  // gen/virtq/split_engine.ts:816
           end
         end
       end
@@ -2287,31 +2287,31 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
     u_num_mask <= _select_63;  // gen/virtq/split_engine.ts:186
     u_driver_base <= _select_64;  // gen/virtq/split_engine.ts:186
     u_device_base <= _select_65;  // gen/virtq/split_engine.ts:186
-    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 7'd8)) & mem_wr_be[8]) begin  // gen/virtq/split_engine.ts:859
-      note_lo <= mem_wr_data[71:64];  // gen/virtq/split_engine.ts:860
+    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 7'd8)) & mem_wr_be[8]) begin  // gen/virtq/split_engine.ts:861
+      note_lo <= mem_wr_data[71:64];  // gen/virtq/split_engine.ts:862
     end
-    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 7'd8)) & mem_wr_be[9]) begin  // gen/virtq/split_engine.ts:859
-      note_hi <= mem_wr_data[79:72];  // gen/virtq/split_engine.ts:860
+    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 7'd8)) & mem_wr_be[9]) begin  // gen/virtq/split_engine.ts:861
+      note_hi <= mem_wr_data[79:72];  // gen/virtq/split_engine.ts:862
     end
-    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 7'd7)) & mem_wr_be[40]) begin  // gen/virtq/split_engine.ts:859
-      note_lo <= mem_wr_data[327:320];  // gen/virtq/split_engine.ts:860
+    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 7'd7)) & mem_wr_be[40]) begin  // gen/virtq/split_engine.ts:861
+      note_lo <= mem_wr_data[327:320];  // gen/virtq/split_engine.ts:862
     end
-    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 7'd7)) & mem_wr_be[41]) begin  // gen/virtq/split_engine.ts:859
-      note_hi <= mem_wr_data[335:328];  // gen/virtq/split_engine.ts:860
+    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 7'd7)) & mem_wr_be[41]) begin  // gen/virtq/split_engine.ts:861
+      note_hi <= mem_wr_data[335:328];  // gen/virtq/split_engine.ts:862
     end
-    case (used)  // gen/virtq/split_engine.ts:863
+    case (used)  // gen/virtq/split_engine.ts:865
       USED_LOAD: begin
-        u_count <= 9'd0;  // gen/virtq/split_engine.ts:871
-        u_drop <= ((|(((failed | q_resetting) | (~{(q1_enable & (q1_size != 16'd0)), (q0_enable & (q0_size != 16'd0))})) & (2'd1 << uq))) | (~(|(2'd1 << uq)))) | (~running);  // gen/virtq/split_engine.ts:873
-        u_old <= _select_66;  // gen/virtq/split_engine.ts:874
+        u_count <= 9'd0;  // gen/virtq/split_engine.ts:873
+        u_drop <= ((|(((failed | q_resetting) | (~{(q1_enable & (q1_size != 16'd0)), (q0_enable & (q0_size != 16'd0))})) & (2'd1 << uq))) | (~(|(2'd1 << uq)))) | (~running);  // gen/virtq/split_engine.ts:875
+        u_old <= _select_66;  // gen/virtq/split_engine.ts:876
       end
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:881
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:884
-            u_count <= u_count + 9'd1;  // gen/virtq/split_engine.ts:885
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:883
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:886
+            u_count <= u_count + 9'd1;  // gen/virtq/split_engine.ts:887
           end
-        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:891
-        end else if (wr_free) begin  // gen/virtq/split_engine.ts:892
+        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:893
+        end else if (wr_free) begin  // gen/virtq/split_engine.ts:894
           wr_host <= (u_device_base + 64'd4) + ({48'd0, u_slot} << 3);  // gen/virtq/split_engine.ts:289
           wr_dev <= 12'd2072;  // gen/virtq/split_engine.ts:290
           wr_len <= {8'd0, ({3'd0, (features[35] ? 9'd1 : u_count)} << 3)};  // gen/virtq/split_engine.ts:291
@@ -2319,7 +2319,7 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:900
+        if (wr_free) begin  // gen/virtq/split_engine.ts:902
           wr_host <= u_device_base + 64'd2;  // gen/virtq/split_engine.ts:289
           wr_dev <= 12'd2056;  // gen/virtq/split_engine.ts:290
           wr_len <= 20'd2;  // gen/virtq/split_engine.ts:291
@@ -2327,10 +2327,10 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
         end
       end
       USED_IDX: begin
-        if (wr_seq1 == wr_ended1) begin  // gen/virtq/split_engine.ts:907
-          if (u_abandon) begin  // gen/virtq/split_engine.ts:908
-          end else if (wr_err1) begin  // gen/virtq/split_engine.ts:909
-          end else if (rd_free & (~(rd_by_fetch | rd_by_pool))) begin  // gen/virtq/split_engine.ts:910
+        if (wr_seq1 == wr_ended1) begin  // gen/virtq/split_engine.ts:909
+          if (u_abandon) begin  // gen/virtq/split_engine.ts:910
+          end else if (wr_err1) begin  // gen/virtq/split_engine.ts:911
+          end else if (rd_free & (~(rd_by_fetch | rd_by_pool))) begin  // gen/virtq/split_engine.ts:912
             rd_host <= features[29] ? ((u_driver_base + ({48'd0, u_num} << 1)) + 64'd4) : u_driver_base;  // gen/virtq/split_engine.ts:289
             rd_dev <= 12'd264;  // gen/virtq/split_engine.ts:290
             rd_len <= 20'd2;  // gen/virtq/split_engine.ts:291
@@ -2343,7 +2343,7 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
 
   // ---- memories
-  always @(posedge clk) begin  // gen/virtq/split_engine.ts:958
+  always @(posedge clk) begin  // gen/virtq/split_engine.ts:960
     if (cb_wr) begin
       chain_buf[cb_len[5:0]] <= {desc_raw[63:0], desc_raw[95:64], desc_raw[97]};
     end

@@ -562,7 +562,9 @@ export const SplitEngine = defineModule(
             )
             .elseIf(la.ne(pfNext).and(laReady), () => st.goto('ahead_chain'))
             .elseIf(canRead.and(idxPend.or(idxHere).not()), () => st.goto('ahead_idx'))
-            .elseIf(la.eq(pfNext).and(la.ne(he)).and(headsPend.not()), () => st.goto('head_mem'))
+            // (only an entry whose head is out of range is walked without its reads ahead, to fail: a chain walked
+            // this way would leave pfNext behind la, and the stale ready bit of la's slot would be walked next)
+            .elseIf(pfBad.and(la.eq(pfNext)).and(la.ne(he)).and(headsPend.not()), () => st.goto('head_mem'))
             .else(() => st.goto('idle'));
         })
           .elseIf(poolFree, () => {
