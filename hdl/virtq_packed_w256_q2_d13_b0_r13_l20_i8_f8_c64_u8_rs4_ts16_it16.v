@@ -126,11 +126,11 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   localparam [2:0] USED_STATE_ELEM = 3'd2;  // gen/virtq/packed_used.ts:70
   localparam [2:0] USED_STATE_FLAGS = 3'd3;  // gen/virtq/packed_used.ts:70
   localparam [2:0] USED_STATE_EVENT = 3'd4;  // gen/virtq/packed_used.ts:70
-  localparam [2:0] NOTIFY_STATE_IDLE = 3'd0;  // gen/virtq/packed_used.ts:236
-  localparam [2:0] NOTIFY_STATE_FENCE = 3'd1;  // gen/virtq/packed_used.ts:236
-  localparam [2:0] NOTIFY_STATE_READ = 3'd2;  // gen/virtq/packed_used.ts:236
-  localparam [2:0] NOTIFY_STATE_WAIT = 3'd3;  // gen/virtq/packed_used.ts:236
-  localparam [2:0] NOTIFY_STATE_DECIDE = 3'd4;  // gen/virtq/packed_used.ts:236
+  localparam [2:0] NOTIFY_STATE_IDLE = 3'd0;  // gen/virtq/packed_used.ts:244
+  localparam [2:0] NOTIFY_STATE_FENCE = 3'd1;  // gen/virtq/packed_used.ts:244
+  localparam [2:0] NOTIFY_STATE_READ = 3'd2;  // gen/virtq/packed_used.ts:244
+  localparam [2:0] NOTIFY_STATE_WAIT = 3'd3;  // gen/virtq/packed_used.ts:244
+  localparam [2:0] NOTIFY_STATE_DECIDE = 3'd4;  // gen/virtq/packed_used.ts:244
   /* verilator lint_on UNUSEDPARAM */
 
   reg pending_0;  // gen/virtq/packed_engine.ts:57
@@ -396,21 +396,21 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   reg event_queue;  // gen/virtq/packed_used.ts:87
   reg [63:0] event_host;  // gen/virtq/packed_used.ts:88
   wire event_take;  // gen/virtq/packed_used.ts:89
-  wire used_drop;  // gen/virtq/packed_used.ts:107
-  wire used_slot_free;  // gen/virtq/packed_used.ts:108
-  wire used_accept;  // gen/virtq/packed_used.ts:110
-  wire used_flags_done;  // gen/virtq/packed_used.ts:170
-  wire event_done;  // gen/virtq/packed_used.ts:175
-  wire used_fatal;  // gen/virtq/packed_used.ts:180
-  reg [511:0] used_rdata;  // gen/virtq/packed_used.ts:191
-  reg used_rvalid;  // gen/virtq/packed_used.ts:192
-  wire used_busy;  // gen/virtq/packed_used.ts:201
-  reg [2:0] notify_state;  // gen/virtq/packed_used.ts:236
-  reg notify_queue;  // gen/virtq/packed_used.ts:237
-  reg [15:0] notify_adv;  // gen/virtq/packed_used.ts:238
-  reg [15:0] notify_idx;  // gen/virtq/packed_used.ts:239
-  reg notify_wrap;  // gen/virtq/packed_used.ts:240
-  reg [7:0] notify_seq;  // gen/virtq/packed_used.ts:241
+  wire used_drop;  // gen/virtq/packed_used.ts:113
+  wire used_slot_free;  // gen/virtq/packed_used.ts:114
+  wire used_accept;  // gen/virtq/packed_used.ts:116
+  wire used_flags_done;  // gen/virtq/packed_used.ts:178
+  wire event_done;  // gen/virtq/packed_used.ts:183
+  wire used_fatal;  // gen/virtq/packed_used.ts:188
+  reg [511:0] used_rdata;  // gen/virtq/packed_used.ts:199
+  reg used_rvalid;  // gen/virtq/packed_used.ts:200
+  wire used_busy;  // gen/virtq/packed_used.ts:209
+  reg [2:0] notify_state;  // gen/virtq/packed_used.ts:244
+  reg notify_queue;  // gen/virtq/packed_used.ts:245
+  reg [15:0] notify_adv;  // gen/virtq/packed_used.ts:246
+  reg [15:0] notify_idx;  // gen/virtq/packed_used.ts:247
+  reg notify_wrap;  // gen/virtq/packed_used.ts:248
+  reg [7:0] notify_seq;  // gen/virtq/packed_used.ts:249
   reg notify_pick_locked;  // gen/lib/arbiter.ts:54
   reg notify_pick_lock_index;  // gen/lib/arbiter.ts:55
   reg [1:0] notify_pick_mask;  // gen/lib/arbiter.ts:61
@@ -425,11 +425,11 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   /* verilator lint_off UNUSEDSIGNAL */  // unused
   wire [1:0] notify_pick_grant;  // gen/lib/arbiter.ts:71
   /* verilator lint_on UNUSEDSIGNAL */
-  wire notify_taken;  // gen/virtq/packed_used.ts:249
-  reg notify_fatal;  // gen/virtq/packed_used.ts:251
-  reg [1:0] notify_irq;  // gen/virtq/packed_used.ts:252
-  wire notify_need;  // gen/virtq/packed_used.ts:273
-  wire notify_active;  // gen/virtq/packed_used.ts:311
+  wire notify_taken;  // gen/virtq/packed_used.ts:257
+  reg notify_fatal;  // gen/virtq/packed_used.ts:259
+  reg [1:0] notify_irq;  // gen/virtq/packed_used.ts:260
+  wire notify_need;  // gen/virtq/packed_used.ts:281
+  wire notify_active;  // gen/virtq/packed_used.ts:319
   reg fatal_pulse;  // gen/virtq/packed_engine.ts:236
   reg [3:0] fatal_code_reg;  // gen/virtq/packed_engine.ts:237
   reg dev_resetting;  // gen/virtq/packed_engine.ts:247
@@ -443,7 +443,7 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   reg [255:0] fetch_table_even [0:31];  // gen/virtq/packed_fetch.ts:123
   reg [255:0] fetch_table_odd [0:31];  // gen/virtq/packed_fetch.ts:123
   reg [97:0] stage [0:127];  // gen/virtq/packed_fetch.ts:198
-  reg [63:0] _select_0;  // gen/virtq/packed_used.ts:256
+  reg [63:0] _select_0;  // gen/virtq/packed_used.ts:264
   reg [15:0] _select_1;  // gen/virtq/packed_engine.ts:208
   reg [4:0] _select_2;  // gen/virtq/packed_engine.ts:209
   reg [15:0] _select_3;  // gen/virtq/packed_engine.ts:210
@@ -455,27 +455,27 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   reg _select_9;  // gen/virtq/packed_expand.ts:62
   reg _select_10;  // gen/virtq/packed_expand.ts:62
   reg _select_11;  // gen/virtq/packed_expand.ts:62
-  reg _select_12;  // gen/virtq/packed_used.ts:107
-  reg _select_13;  // gen/virtq/packed_used.ts:107
-  wire [1:0] _cat_14;  // gen/virtq/packed_used.ts:243
-  reg _select_15;  // gen/virtq/packed_used.ts:299
-  reg _select_16;  // gen/virtq/packed_used.ts:299
-  reg [15:0] _select_17;  // gen/virtq/packed_used.ts:263
+  reg _select_12;  // gen/virtq/packed_used.ts:113
+  reg _select_13;  // gen/virtq/packed_used.ts:113
+  wire [1:0] _cat_14;  // gen/virtq/packed_used.ts:251
+  reg _select_15;  // gen/virtq/packed_used.ts:307
+  reg _select_16;  // gen/virtq/packed_used.ts:307
+  reg [15:0] _select_17;  // gen/virtq/packed_used.ts:271
   reg _select_18;  // gen/virtq/packed_fetch.ts:662
   reg _select_19;  // gen/virtq/packed_fetch.ts:663
-  reg [15:0] _select_21;  // gen/virtq/packed_used.ts:114
-  reg [15:0] _select_22;  // gen/virtq/packed_used.ts:115
+  reg [15:0] _select_21;  // gen/virtq/packed_used.ts:120
+  reg [15:0] _select_22;  // gen/virtq/packed_used.ts:121
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _mux_20;  // gen/virtq/packed_used.ts:131
+  wire [16:0] _mux_20;  // gen/virtq/packed_used.ts:137
   /* verilator lint_on UNUSEDSIGNAL */
-  reg _select_23;  // gen/virtq/packed_used.ts:113
+  reg _select_23;  // gen/virtq/packed_used.ts:119
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [7:0] _sub_24;  // gen/virtq/packed_used.ts:289
+  wire [7:0] _sub_24;  // gen/virtq/packed_used.ts:297
   /* verilator lint_on UNUSEDSIGNAL */
-  reg _select_25;  // gen/virtq/packed_used.ts:301
-  reg [15:0] _select_26;  // gen/virtq/packed_used.ts:310
-  reg _select_28;  // gen/virtq/packed_used.ts:206
-  wire _mux_27;  // gen/virtq/packed_used.ts:206
+  reg _select_25;  // gen/virtq/packed_used.ts:309
+  reg [15:0] _select_26;  // gen/virtq/packed_used.ts:318
+  reg _select_28;  // gen/virtq/packed_used.ts:214
+  wire _mux_27;  // gen/virtq/packed_used.ts:214
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [31:0] _mux_30;  // gen/virtq/packed_fetch.ts:165
   /* verilator lint_on UNUSEDSIGNAL */
@@ -512,14 +512,14 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [15:0] _sub_50;  // gen/virtq/packed_expand.ts:211
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [63:0] _select_51;  // gen/virtq/packed_used.ts:98
-  wire [15:0] _cat_52;  // gen/virtq/packed_used.ts:120
-  reg [63:0] _select_53;  // gen/virtq/packed_used.ts:154
-  reg [255:0] _select_54;  // gen/virtq/packed_used.ts:193
-  reg [255:0] _select_55;  // gen/virtq/packed_used.ts:193
-  reg [15:0] _select_56;  // gen/virtq/packed_used.ts:282
-  reg [15:0] _select_57;  // gen/virtq/packed_used.ts:283
-  reg _select_58;  // gen/virtq/packed_used.ts:284
+  reg [63:0] _select_51;  // gen/virtq/packed_used.ts:104
+  wire [15:0] _cat_52;  // gen/virtq/packed_used.ts:126
+  reg [63:0] _select_53;  // gen/virtq/packed_used.ts:162
+  reg [255:0] _select_54;  // gen/virtq/packed_used.ts:201
+  reg [255:0] _select_55;  // gen/virtq/packed_used.ts:201
+  reg [15:0] _select_56;  // gen/virtq/packed_used.ts:290
+  reg [15:0] _select_57;  // gen/virtq/packed_used.ts:291
+  reg _select_58;  // gen/virtq/packed_used.ts:292
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [7:0] _sub_59;  // gen/virtq/packed_fetch.ts:130
   /* verilator lint_on UNUSEDSIGNAL */
@@ -566,7 +566,7 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   );
 
   // ---- combinational logic
-  always @* begin  // gen/virtq/packed_used.ts:256
+  always @* begin  // gen/virtq/packed_used.ts:264
     case (notify_queue)
       1'b0: _select_0 = q0_driver;
       1'b1: _select_0 = q1_driver;
@@ -648,36 +648,36 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       default: _select_11 = resetting_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:107
+  always @* begin  // gen/virtq/packed_used.ts:113
     case (done_queue)
       1'b0: _select_12 = failed_0;
       1'b1: _select_12 = failed_1;
       default: _select_12 = failed_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:107
+  always @* begin  // gen/virtq/packed_used.ts:113
     case (done_queue)
       1'b0: _select_13 = resetting_0;
       1'b1: _select_13 = resetting_1;
       default: _select_13 = resetting_0;
     endcase
   end
-  assign _cat_14 = {(((unsignalled_1 != 16'd0) & (~failed_1)) & (~resetting_1)), (((unsignalled_0 != 16'd0) & (~failed_0)) & (~resetting_0))};  // gen/virtq/packed_used.ts:243
-  always @* begin  // gen/virtq/packed_used.ts:299
+  assign _cat_14 = {(((unsignalled_1 != 16'd0) & (~failed_1)) & (~resetting_1)), (((unsignalled_0 != 16'd0) & (~failed_0)) & (~resetting_0))};  // gen/virtq/packed_used.ts:251
+  always @* begin  // gen/virtq/packed_used.ts:307
     case (notify_queue)
       1'b0: _select_15 = failed_0;
       1'b1: _select_15 = failed_1;
       default: _select_15 = failed_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:299
+  always @* begin  // gen/virtq/packed_used.ts:307
     case (notify_queue)
       1'b0: _select_16 = resetting_0;
       1'b1: _select_16 = resetting_1;
       default: _select_16 = resetting_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:263
+  always @* begin  // gen/virtq/packed_used.ts:271
     case (notify_queue)
       1'b0: _select_17 = q0_size;
       1'b1: _select_17 = q1_size;
@@ -698,44 +698,44 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       default: _select_19 = ev_armed_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:114
+  always @* begin  // gen/virtq/packed_used.ts:120
     case (done_queue)
       1'b0: _select_21 = used_pos_0;
       1'b1: _select_21 = used_pos_1;
       default: _select_21 = used_pos_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:115
+  always @* begin  // gen/virtq/packed_used.ts:121
     case (done_queue)
       1'b0: _select_22 = q0_size;
       1'b1: _select_22 = q1_size;
       default: _select_22 = q0_size;
     endcase
   end
-  assign _mux_20 = (({1'b0, _select_21} + {1'b0, done_slots}) >= {1'b0, _select_22}) ? (({1'b0, _select_21} + {1'b0, done_slots}) - {1'b0, _select_22}) : ({1'b0, _select_21} + {1'b0, done_slots});  // gen/virtq/packed_used.ts:131
-  always @* begin  // gen/virtq/packed_used.ts:113
+  assign _mux_20 = (({1'b0, _select_21} + {1'b0, done_slots}) >= {1'b0, _select_22}) ? (({1'b0, _select_21} + {1'b0, done_slots}) - {1'b0, _select_22}) : ({1'b0, _select_21} + {1'b0, done_slots});  // gen/virtq/packed_used.ts:137
+  always @* begin  // gen/virtq/packed_used.ts:119
     case (done_queue)
       1'b0: _select_23 = used_wrap_0;
       1'b1: _select_23 = used_wrap_1;
       default: _select_23 = used_wrap_0;
     endcase
   end
-  assign _sub_24 = used_seq_done - notify_seq;  // gen/virtq/packed_used.ts:289
-  always @* begin  // gen/virtq/packed_used.ts:301
+  assign _sub_24 = used_seq_done - notify_seq;  // gen/virtq/packed_used.ts:297
+  always @* begin  // gen/virtq/packed_used.ts:309
     case (notify_queue)
       1'b0: _select_25 = ev_off_0;
       1'b1: _select_25 = ev_off_1;
       default: _select_25 = ev_off_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:310
+  always @* begin  // gen/virtq/packed_used.ts:318
     case (notify_pick_index)
       1'b0: _select_26 = unsignalled_0;
       1'b1: _select_26 = unsignalled_1;
       default: _select_26 = unsignalled_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:206
+  always @* begin  // gen/virtq/packed_used.ts:214
     case (wr_status_id[3:1])
       3'd0: _select_28 = used_slot_queue_0;
       3'd1: _select_28 = used_slot_queue_1;
@@ -748,7 +748,7 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       default: _select_28 = used_slot_queue_0;
     endcase
   end
-  assign _mux_27 = wr_status_id[4] ? event_queue : _select_28;  // gen/virtq/packed_used.ts:206
+  assign _mux_27 = wr_status_id[4] ? event_queue : _select_28;  // gen/virtq/packed_used.ts:214
   assign _mux_30 = (mem_wr_valid & (memwr_line == 8'd80)) ? mem_wr_be[31:0] : ((mem_wr_valid & (memwr_line == 8'd79)) ? mem_wr_be[63:32] : 32'd0);  // gen/virtq/packed_fetch.ts:165
   assign _cat_29 = {{8{_mux_30[31]}}, {8{_mux_30[30]}}, {8{_mux_30[29]}}, {8{_mux_30[28]}}, {8{_mux_30[27]}}, {8{_mux_30[26]}}, {8{_mux_30[25]}}, {8{_mux_30[24]}}, {8{_mux_30[23]}}, {8{_mux_30[22]}}, {8{_mux_30[21]}}, {8{_mux_30[20]}}, {8{_mux_30[19]}}, {8{_mux_30[18]}}, {8{_mux_30[17]}}, {8{_mux_30[16]}}, {8{_mux_30[15]}}, {8{_mux_30[14]}}, {8{_mux_30[13]}}, {8{_mux_30[12]}}, {8{_mux_30[11]}}, {8{_mux_30[10]}}, {8{_mux_30[9]}}, {8{_mux_30[8]}}, {8{_mux_30[7]}}, {8{_mux_30[6]}}, {8{_mux_30[5]}}, {8{_mux_30[4]}}, {8{_mux_30[3]}}, {8{_mux_30[2]}}, {8{_mux_30[1]}}, {8{_mux_30[0]}}};  // gen/virtq/packed_fetch.ts:158
   assign _sub_31 = walk_size - fetch_pos;  // gen/virtq/packed_fetch.ts:465
@@ -839,22 +839,22 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
     endcase
   end
   assign _sub_50 = stage_table_left - 16'd1;  // gen/virtq/packed_expand.ts:211
-  always @* begin  // gen/virtq/packed_used.ts:98
+  always @* begin  // gen/virtq/packed_used.ts:104
     case (ev_wr_queue)
       1'b0: _select_51 = q0_device;
       1'b1: _select_51 = q1_device;
       default: _select_51 = q0_device;
     endcase
   end
-  assign _cat_52 = {_select_23, 7'd0, _select_23, 5'd0, (done_len != 32'd0), 1'b0};  // gen/virtq/packed_used.ts:120
-  always @* begin  // gen/virtq/packed_used.ts:154
+  assign _cat_52 = {_select_23, 7'd0, _select_23, 5'd0, (done_len != 32'd0), 1'b0};  // gen/virtq/packed_used.ts:126
+  always @* begin  // gen/virtq/packed_used.ts:162
     case (used_queue)
       1'b0: _select_53 = q0_desc;
       1'b1: _select_53 = q1_desc;
       default: _select_53 = q0_desc;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:193
+  always @* begin  // gen/virtq/packed_used.ts:201
     case (mem_rd_addr[1:0] + 2'd1)
       2'd0: _select_54 = {used_slot_3, used_slot_2, used_slot_1, used_slot_0};
       2'd1: _select_54 = {used_slot_7, used_slot_6, used_slot_5, used_slot_4};
@@ -863,7 +863,7 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       default: _select_54 = {used_slot_3, used_slot_2, used_slot_1, used_slot_0};
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:193
+  always @* begin  // gen/virtq/packed_used.ts:201
     case (mem_rd_addr[1:0])
       2'd0: _select_55 = {used_slot_3, used_slot_2, used_slot_1, used_slot_0};
       2'd1: _select_55 = {used_slot_7, used_slot_6, used_slot_5, used_slot_4};
@@ -872,21 +872,21 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       default: _select_55 = {used_slot_3, used_slot_2, used_slot_1, used_slot_0};
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:282
+  always @* begin  // gen/virtq/packed_used.ts:290
     case (notify_pick_index)
       1'b0: _select_56 = unsignalled_0;
       1'b1: _select_56 = unsignalled_1;
       default: _select_56 = unsignalled_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:283
+  always @* begin  // gen/virtq/packed_used.ts:291
     case (notify_pick_index)
       1'b0: _select_57 = used_pos_0;
       1'b1: _select_57 = used_pos_1;
       default: _select_57 = used_pos_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:284
+  always @* begin  // gen/virtq/packed_used.ts:292
     case (notify_pick_index)
       1'b0: _select_58 = used_wrap_0;
       1'b1: _select_58 = used_wrap_1;
@@ -919,31 +919,31 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   assign chain_len = stage_rd0[33:2];  // gen/virtq/packed_fetch.ts:224
   assign chain_write = stage_rd0[1];  // gen/virtq/packed_fetch.ts:225
   assign chain_last = stage_rd0[0];  // gen/virtq/packed_fetch.ts:226
-  assign done_ready = ((used_state == USED_STATE_IDLE) & (~event_take)) & (used_drop | used_slot_free);  // gen/virtq/packed_used.ts:109
+  assign done_ready = ((used_state == USED_STATE_IDLE) & (~event_take)) & (used_drop | used_slot_free);  // gen/virtq/packed_used.ts:115
   assign rd_cmd_valid = ((more_rd_valid | table_rd_valid) | event_rd_valid) | ring_rd_valid;  // gen/virtq/packed_engine.ts:113
   assign rd_cmd_host_addr = more_rd_valid ? more_rd_host : (table_rd_valid ? table_rd_host : (event_rd_valid ? event_rd_host : (ring_rd_valid ? ring_rd_host : 64'd0)));  // gen/virtq/packed_engine.ts:114
   assign rd_cmd_dev_addr = more_rd_valid ? ({8'd0, more_rd_slot} << 7) : (table_rd_valid ? ({8'd0, table_rd_slot} << 7) : (event_rd_valid ? 13'd2560 : (ring_rd_valid ? ({8'd0, ring_rd_slot} << 7) : 13'd2560)));  // gen/virtq/packed_engine.ts:115
   assign rd_cmd_len = more_rd_valid ? more_rd_len : (table_rd_valid ? table_rd_len : (event_rd_valid ? event_rd_len : (ring_rd_valid ? ring_rd_len : 20'd0)));  // gen/virtq/packed_engine.ts:116
   assign rd_cmd_id = more_rd_valid ? 8'd3 : (table_rd_valid ? 8'd2 : (event_rd_valid ? 8'd1 : (ring_rd_valid ? 8'd0 : 8'd0)));  // gen/virtq/packed_engine.ts:117
   assign rd_status_ready = 1'b1;  // gen/virtq/packed_engine.ts:118
-  assign wr_cmd_valid = ((used_state == USED_STATE_ELEM) | (used_state == USED_STATE_FLAGS)) | (used_state == USED_STATE_EVENT);  // gen/virtq/packed_used.ts:141
-  assign wr_cmd_host_addr = (used_state == USED_STATE_EVENT) ? event_host : ((used_state == USED_STATE_FLAGS) ? (used_host + 64'd6) : used_host);  // gen/virtq/packed_used.ts:142
-  assign wr_cmd_dev_addr = (used_state == USED_STATE_EVENT) ? (event_full ? 13'd4160 : 13'd4162) : ((used_state == USED_STATE_FLAGS) ? (13'd4102 | ({10'd0, used_slot_cur} << 3)) : (13'd4096 | ({10'd0, used_slot_cur} << 3)));  // gen/virtq/packed_used.ts:143
-  assign wr_cmd_len = (used_state == USED_STATE_EVENT) ? (event_full ? 20'd4 : 20'd2) : ((used_state == USED_STATE_FLAGS) ? 20'd2 : 20'd6);  // gen/virtq/packed_used.ts:146
-  assign wr_cmd_id = (used_state == USED_STATE_EVENT) ? (8'd1 << 4) : {4'd0, {used_slot_cur, (used_state == USED_STATE_FLAGS)}};  // gen/virtq/packed_used.ts:149
+  assign wr_cmd_valid = ((used_state == USED_STATE_ELEM) | (used_state == USED_STATE_FLAGS)) | (used_state == USED_STATE_EVENT);  // gen/virtq/packed_used.ts:147
+  assign wr_cmd_host_addr = (used_state == USED_STATE_EVENT) ? event_host : ((used_state == USED_STATE_FLAGS) ? (used_host + 64'd6) : used_host);  // gen/virtq/packed_used.ts:148
+  assign wr_cmd_dev_addr = (used_state == USED_STATE_EVENT) ? (event_full ? 13'd4160 : 13'd4162) : ((used_state == USED_STATE_FLAGS) ? (13'd4102 | ({10'd0, used_slot_cur} << 3)) : (13'd4096 | ({10'd0, used_slot_cur} << 3)));  // gen/virtq/packed_used.ts:149
+  assign wr_cmd_len = (used_state == USED_STATE_EVENT) ? (event_full ? 20'd4 : 20'd2) : ((used_state == USED_STATE_FLAGS) ? 20'd2 : 20'd6);  // gen/virtq/packed_used.ts:150
+  assign wr_cmd_id = (used_state == USED_STATE_EVENT) ? (8'd1 << 4) : {4'd0, {used_slot_cur, (used_state == USED_STATE_FLAGS)}};  // gen/virtq/packed_used.ts:157
   assign wr_status_ready = 1'b1;  // gen/virtq/packed_engine.ts:192
   assign mem_wr_ready = 1'b1;  // gen/virtq/packed_engine.ts:125
   assign mem_rd_ready = 1'b1;  // gen/virtq/packed_engine.ts:126
-  assign mem_rd_rvalid = used_rvalid;  // gen/virtq/packed_used.ts:195
-  assign mem_rd_rdata = used_rdata;  // gen/virtq/packed_used.ts:196
+  assign mem_rd_rvalid = used_rvalid;  // gen/virtq/packed_used.ts:203
+  assign mem_rd_rdata = used_rdata;  // gen/virtq/packed_used.ts:204
   assign ring_rd_valid = fetch_issue;  // gen/virtq/packed_fetch.ts:459
   assign ring_rd_host = fetch_host;  // gen/virtq/packed_fetch.ts:460
   assign ring_rd_slot = {3'd0, ring_alloc[1:0]};  // gen/virtq/packed_fetch.ts:461
   assign ring_rd_len = {16'd0, fetch_n} << 4;  // gen/virtq/packed_fetch.ts:462
   assign ring_rd_grant = (rd_cmd_ready & ring_rd_valid) & (~((more_rd_valid | table_rd_valid) | event_rd_valid));  // gen/virtq/packed_engine.ts:110
-  assign event_rd_valid = notify_state == NOTIFY_STATE_READ;  // gen/virtq/packed_used.ts:254
-  assign event_rd_host = _select_0;  // gen/virtq/packed_used.ts:255
-  assign event_rd_len = 20'd4;  // gen/virtq/packed_used.ts:261
+  assign event_rd_valid = notify_state == NOTIFY_STATE_READ;  // gen/virtq/packed_used.ts:262
+  assign event_rd_host = _select_0;  // gen/virtq/packed_used.ts:263
+  assign event_rd_len = 20'd4;  // gen/virtq/packed_used.ts:269
   assign event_rd_grant = (rd_cmd_ready & event_rd_valid) & (~(more_rd_valid | table_rd_valid));  // gen/virtq/packed_engine.ts:110
   assign table_rd_valid = ((walk_state == WALK_STATE_TABLE) & table_slot_free) & items_enq_ready;  // gen/virtq/packed_fetch.ts:769
   assign table_rd_host = walk_cur[63:0];  // gen/virtq/packed_fetch.ts:770
@@ -1125,10 +1125,10 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   assign ev_wr_queue = walk_ev_queue;  // gen/virtq/packed_fetch.ts:392
   assign ev_wr_word = walk_ev_word;  // gen/virtq/packed_fetch.ts:390
   assign ev_wr_full = walk_ev_full;  // gen/virtq/packed_fetch.ts:391
-  assign ev_wr_grant = event_take;  // gen/virtq/packed_used.ts:90
-  assign ev_wr_done = event_done;  // gen/virtq/packed_used.ts:177
-  assign ev_wr_error = wr_status_error != 3'd0;  // gen/virtq/packed_used.ts:178
-  assign ev_wr_busy = event_busy;  // gen/virtq/packed_used.ts:91
+  assign ev_wr_grant = event_take;  // gen/virtq/packed_used.ts:96
+  assign ev_wr_done = event_done;  // gen/virtq/packed_used.ts:185
+  assign ev_wr_error = wr_status_error != 3'd0;  // gen/virtq/packed_used.ts:186
+  assign ev_wr_busy = event_busy;  // gen/virtq/packed_used.ts:97
   assign expect_decision = (((_select_1 != 16'd0) | (_select_2 != 5'd0)) | (_select_3 != 16'd0)) | (notify_active & (notify_queue == walk_queue));  // gen/virtq/packed_engine.ts:206
   assign walk_resetting = _select_4;  // gen/virtq/packed_fetch.ts:369
   assign walk_ev_free = (~walk_ev_req) & (~ev_wr_busy);  // gen/virtq/packed_fetch.ts:394
@@ -1494,13 +1494,13 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   assign stage_batch_end = {1'b0, stage_k} == (stage_table_n - 4'd1);  // gen/virtq/packed_expand.ts:125
   assign stage_active = ~(stage_state == STAGE_STATE_IDLE);  // gen/virtq/packed_expand.ts:230
   assign event_take = ((used_state == USED_STATE_IDLE) & ev_wr_valid) & (~event_busy);  // gen/virtq/packed_used.ts:89
-  assign used_drop = _select_12 | _select_13;  // gen/virtq/packed_used.ts:107
-  assign used_slot_free = (used_tail - used_head) < 4'd8;  // gen/virtq/packed_used.ts:108
-  assign used_accept = (done_valid & done_ready) & (~used_drop);  // gen/virtq/packed_used.ts:110
-  assign used_flags_done = wr_status_valid & wr_status_id[0];  // gen/virtq/packed_used.ts:170
-  assign event_done = wr_status_valid & wr_status_id[4];  // gen/virtq/packed_used.ts:175
-  assign used_fatal = wr_status_valid & (wr_status_error != 3'd0);  // gen/virtq/packed_used.ts:180
-  assign used_busy = ((~(used_state == USED_STATE_IDLE)) | (used_head != used_tail)) | event_busy;  // gen/virtq/packed_used.ts:201
+  assign used_drop = _select_12 | _select_13;  // gen/virtq/packed_used.ts:113
+  assign used_slot_free = (used_tail - used_head) < 4'd8;  // gen/virtq/packed_used.ts:114
+  assign used_accept = (done_valid & done_ready) & (~used_drop);  // gen/virtq/packed_used.ts:116
+  assign used_flags_done = wr_status_valid & wr_status_id[0];  // gen/virtq/packed_used.ts:178
+  assign event_done = wr_status_valid & wr_status_id[4];  // gen/virtq/packed_used.ts:183
+  assign used_fatal = wr_status_valid & (wr_status_error != 3'd0);  // gen/virtq/packed_used.ts:188
+  assign used_busy = ((~(used_state == USED_STATE_IDLE)) | (used_head != used_tail)) | event_busy;  // gen/virtq/packed_used.ts:209
   assign notify_pick_after_in = (_cat_14 & {2{(notify_state == NOTIFY_STATE_IDLE)}}) & notify_pick_mask;  // gen/lib/priority.ts:8
   assign notify_pick_after_valid = notify_pick_after_in[0] | notify_pick_after_in[1];  // gen/lib/priority.ts:29
   assign notify_pick_after_index = ~notify_pick_after_in[0];  // gen/lib/priority.ts:36
@@ -1510,14 +1510,14 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   assign notify_pick_index = notify_pick_locked ? notify_pick_lock_index : (notify_pick_after_valid ? notify_pick_after_index : notify_pick_all_index);  // gen/lib/arbiter.ts:69
   assign notify_pick_valid = notify_pick_locked | notify_pick_all_valid;  // gen/lib/arbiter.ts:70
   assign notify_pick_grant = notify_pick_valid ? {(notify_pick_index == 1'b1), (notify_pick_index == 1'b0)} : 2'd0;  // gen/lib/arbiter.ts:71
-  assign notify_taken = (notify_state == NOTIFY_STATE_IDLE) & notify_pick_valid;  // gen/virtq/packed_used.ts:249
+  assign notify_taken = (notify_state == NOTIFY_STATE_IDLE) & notify_pick_valid;  // gen/virtq/packed_used.ts:257
   always @* begin
-    notify_fatal = 1'b0;  // default, gen/virtq/packed_used.ts:251
-    case (notify_state)  // gen/virtq/packed_used.ts:278
+    notify_fatal = 1'b0;  // default, gen/virtq/packed_used.ts:259
+    case (notify_state)  // gen/virtq/packed_used.ts:286
       NOTIFY_STATE_WAIT: begin
-        if (rd_status_valid & (rd_status_id[1:0] == 2'd1)) begin  // gen/virtq/packed_used.ts:292
-          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_used.ts:293
-            notify_fatal = 1'b1;  // gen/virtq/packed_used.ts:294
+        if (rd_status_valid & (rd_status_id[1:0] == 2'd1)) begin  // gen/virtq/packed_used.ts:300
+          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_used.ts:301
+            notify_fatal = 1'b1;  // gen/virtq/packed_used.ts:302
           end
         end
       end
@@ -1525,18 +1525,18 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
     endcase
   end
   always @* begin
-    notify_irq = 2'd0;  // default, gen/virtq/packed_used.ts:252
-    case (notify_state)  // gen/virtq/packed_used.ts:278
+    notify_irq = 2'd0;  // default, gen/virtq/packed_used.ts:260
+    case (notify_state)  // gen/virtq/packed_used.ts:286
       NOTIFY_STATE_DECIDE: begin
-        if ((notify_need & (~_select_15)) & (~_select_16)) begin  // gen/virtq/packed_used.ts:299
-          notify_irq = 2'd1 << notify_queue;  // gen/virtq/packed_used.ts:299
+        if ((notify_need & (~_select_15)) & (~_select_16)) begin  // gen/virtq/packed_used.ts:307
+          notify_irq = 2'd1 << notify_queue;  // gen/virtq/packed_used.ts:307
         end
       end
       default: begin end
     endcase
   end
-  assign notify_need = ((event_line[31:16] == 16'd2) & features[29]) ? (((notify_idx - ((event_line[15] != notify_wrap) ? ({1'b0, event_line[14:0]} - _select_17) : {1'b0, event_line[14:0]})) - 16'd1) < notify_adv) : (event_line[31:16] != 16'd1);  // gen/virtq/packed_used.ts:273
-  assign notify_active = ~(notify_state == NOTIFY_STATE_IDLE);  // gen/virtq/packed_used.ts:311
+  assign notify_need = ((event_line[31:16] == 16'd2) & features[29]) ? (((notify_idx - ((event_line[15] != notify_wrap) ? ({1'b0, event_line[14:0]} - _select_17) : {1'b0, event_line[14:0]})) - 16'd1) < notify_adv) : (event_line[31:16] != 16'd1);  // gen/virtq/packed_used.ts:281
+  assign notify_active = ~(notify_state == NOTIFY_STATE_IDLE);  // gen/virtq/packed_used.ts:319
   assign reset_finish_0 = ((((resetting_0 & (inflight_0 == 16'd0)) & (~(((~(walk_state == WALK_STATE_IDLE)) & (walk_queue == 1'b0)) | ((((({2'd0, (2'd0 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_0 == 1'b0)) | (({2'd0, (2'd1 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_1 == 1'b0))) | (({2'd0, (2'd2 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_2 == 1'b0))) | (({2'd0, (2'd3 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_3 == 1'b0)))))) & (items_of_0 == 5'd0)) & (~(notify_active & (notify_queue == 1'b0)))) & ((used_seq == used_seq_done) & (~used_busy));  // gen/virtq/packed_engine.ts:252
   assign reset_finish_1 = ((((resetting_1 & (inflight_1 == 16'd0)) & (~(((~(walk_state == WALK_STATE_IDLE)) & (walk_queue == 1'b1)) | ((((({2'd0, (2'd0 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_0 == 1'b1)) | (({2'd0, (2'd1 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_1 == 1'b1))) | (({2'd0, (2'd2 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_2 == 1'b1))) | (({2'd0, (2'd3 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_3 == 1'b1)))))) & (items_of_1 == 5'd0)) & (~(notify_active & (notify_queue == 1'b1)))) & ((used_seq == used_seq_done) & (~used_busy));  // gen/virtq/packed_engine.ts:252
 
@@ -2117,61 +2117,61 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
         end
         default: begin end
       endcase
-      if (event_take) begin  // gen/virtq/packed_used.ts:92
-        event_busy <= 1'b1;  // gen/virtq/packed_used.ts:93
-        event_word <= ev_wr_word;  // gen/virtq/packed_used.ts:94
-        event_queue <= ev_wr_queue;  // gen/virtq/packed_used.ts:96
-        used_state <= USED_STATE_EVENT;  // gen/virtq/packed_used.ts:103
+      if (event_take) begin  // gen/virtq/packed_used.ts:98
+        event_busy <= 1'b1;  // gen/virtq/packed_used.ts:99
+        event_word <= ev_wr_word;  // gen/virtq/packed_used.ts:100
+        event_queue <= ev_wr_queue;  // gen/virtq/packed_used.ts:102
+        used_state <= USED_STATE_EVENT;  // gen/virtq/packed_used.ts:109
       end
-      if (used_accept) begin  // gen/virtq/packed_used.ts:123
-        used_tail <= used_tail + 4'd1;  // gen/virtq/packed_used.ts:127
-        used_queue <= done_queue;  // gen/virtq/packed_used.ts:128
-        used_seq <= used_seq + 8'd1;  // gen/virtq/packed_used.ts:130
-        if (done_queue == 1'b0) begin  // gen/virtq/packed_used.ts:131
-          used_pos_0 <= _mux_20[15:0];  // gen/virtq/packed_used.ts:131
+      if (used_accept) begin  // gen/virtq/packed_used.ts:129
+        used_tail <= used_tail + 4'd1;  // gen/virtq/packed_used.ts:133
+        used_queue <= done_queue;  // gen/virtq/packed_used.ts:134
+        used_seq <= used_seq + 8'd1;  // gen/virtq/packed_used.ts:136
+        if (done_queue == 1'b0) begin  // gen/virtq/packed_used.ts:137
+          used_pos_0 <= _mux_20[15:0];  // gen/virtq/packed_used.ts:137
         end
-        if (done_queue == 1'b1) begin  // gen/virtq/packed_used.ts:131
-          used_pos_1 <= _mux_20[15:0];  // gen/virtq/packed_used.ts:131
+        if (done_queue == 1'b1) begin  // gen/virtq/packed_used.ts:137
+          used_pos_1 <= _mux_20[15:0];  // gen/virtq/packed_used.ts:137
         end
-        if (({1'b0, _select_21} + {1'b0, done_slots}) >= {1'b0, _select_22}) begin  // gen/virtq/packed_used.ts:132
-          if (done_queue == 1'b0) begin  // gen/virtq/packed_used.ts:132
-            used_wrap_0 <= ~_select_23;  // gen/virtq/packed_used.ts:132
+        if (({1'b0, _select_21} + {1'b0, done_slots}) >= {1'b0, _select_22}) begin  // gen/virtq/packed_used.ts:138
+          if (done_queue == 1'b0) begin  // gen/virtq/packed_used.ts:138
+            used_wrap_0 <= ~_select_23;  // gen/virtq/packed_used.ts:138
           end
-          if (done_queue == 1'b1) begin  // gen/virtq/packed_used.ts:132
-            used_wrap_1 <= ~_select_23;  // gen/virtq/packed_used.ts:132
+          if (done_queue == 1'b1) begin  // gen/virtq/packed_used.ts:138
+            used_wrap_1 <= ~_select_23;  // gen/virtq/packed_used.ts:138
           end
         end
-        used_state <= USED_STATE_CALC;  // gen/virtq/packed_used.ts:133
+        used_state <= USED_STATE_CALC;  // gen/virtq/packed_used.ts:139
       end
-      case (used_state)  // gen/virtq/packed_used.ts:150
+      case (used_state)  // gen/virtq/packed_used.ts:158
         USED_STATE_EVENT: begin
-          if (wr_cmd_ready) begin  // gen/virtq/packed_used.ts:151
-            used_state <= USED_STATE_IDLE;  // gen/virtq/packed_used.ts:151
+          if (wr_cmd_ready) begin  // gen/virtq/packed_used.ts:159
+            used_state <= USED_STATE_IDLE;  // gen/virtq/packed_used.ts:159
           end
         end
         USED_STATE_CALC: begin
-          used_state <= USED_STATE_ELEM;  // gen/virtq/packed_used.ts:161
+          used_state <= USED_STATE_ELEM;  // gen/virtq/packed_used.ts:169
         end
         USED_STATE_ELEM: begin
-          if (wr_cmd_ready) begin  // gen/virtq/packed_used.ts:163
-            used_state <= USED_STATE_FLAGS;  // gen/virtq/packed_used.ts:163
+          if (wr_cmd_ready) begin  // gen/virtq/packed_used.ts:171
+            used_state <= USED_STATE_FLAGS;  // gen/virtq/packed_used.ts:171
           end
         end
         USED_STATE_FLAGS: begin
-          if (wr_cmd_ready) begin  // gen/virtq/packed_used.ts:164
-            used_state <= USED_STATE_IDLE;  // gen/virtq/packed_used.ts:164
+          if (wr_cmd_ready) begin  // gen/virtq/packed_used.ts:172
+            used_state <= USED_STATE_IDLE;  // gen/virtq/packed_used.ts:172
           end
         end
         default: begin end
       endcase
-      if (used_flags_done) begin  // gen/virtq/packed_used.ts:171
-        used_head <= used_head + 4'd1;  // gen/virtq/packed_used.ts:172
-        used_seq_done <= used_seq_done + 8'd1;  // gen/virtq/packed_used.ts:173
+      if (used_flags_done) begin  // gen/virtq/packed_used.ts:179
+        used_head <= used_head + 4'd1;  // gen/virtq/packed_used.ts:180
+        used_seq_done <= used_seq_done + 8'd1;  // gen/virtq/packed_used.ts:181
       end
-      if (event_done) begin  // gen/virtq/packed_used.ts:176
-        event_busy <= 1'b0;  // gen/virtq/packed_used.ts:176
+      if (event_done) begin  // gen/virtq/packed_used.ts:184
+        event_busy <= 1'b0;  // gen/virtq/packed_used.ts:184
       end
-      used_rvalid <= mem_rd_valid;  // gen/virtq/packed_used.ts:194
+      used_rvalid <= mem_rd_valid;  // gen/virtq/packed_used.ts:202
       if (notify_pick_valid) begin  // gen/lib/arbiter.ts:73
         if (notify_state == NOTIFY_STATE_IDLE) begin  // gen/lib/arbiter.ts:74
           notify_pick_locked <= 1'b0;  // gen/lib/arbiter.ts:75
@@ -2181,42 +2181,42 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
           notify_pick_lock_index <= notify_pick_index;  // gen/lib/arbiter.ts:80
         end
       end
-      case (notify_state)  // gen/virtq/packed_used.ts:278
+      case (notify_state)  // gen/virtq/packed_used.ts:286
         NOTIFY_STATE_IDLE: begin
-          if (notify_pick_valid) begin  // gen/virtq/packed_used.ts:280
-            notify_queue <= notify_pick_index;  // gen/virtq/packed_used.ts:281
-            notify_state <= NOTIFY_STATE_FENCE;  // gen/virtq/packed_used.ts:286
+          if (notify_pick_valid) begin  // gen/virtq/packed_used.ts:288
+            notify_queue <= notify_pick_index;  // gen/virtq/packed_used.ts:289
+            notify_state <= NOTIFY_STATE_FENCE;  // gen/virtq/packed_used.ts:294
           end
         end
         NOTIFY_STATE_FENCE: begin
-          if (~_sub_24[7]) begin  // gen/virtq/packed_used.ts:289
-            notify_state <= NOTIFY_STATE_READ;  // gen/virtq/packed_used.ts:289
+          if (~_sub_24[7]) begin  // gen/virtq/packed_used.ts:297
+            notify_state <= NOTIFY_STATE_READ;  // gen/virtq/packed_used.ts:297
           end
         end
         NOTIFY_STATE_READ: begin
-          if (event_rd_grant) begin  // gen/virtq/packed_used.ts:290
-            notify_state <= NOTIFY_STATE_WAIT;  // gen/virtq/packed_used.ts:290
+          if (event_rd_grant) begin  // gen/virtq/packed_used.ts:298
+            notify_state <= NOTIFY_STATE_WAIT;  // gen/virtq/packed_used.ts:298
           end
         end
         NOTIFY_STATE_WAIT: begin
-          if (rd_status_valid & (rd_status_id[1:0] == 2'd1)) begin  // gen/virtq/packed_used.ts:292
-            if (rd_status_error != 3'd0) begin  // gen/virtq/packed_used.ts:293
-              notify_state <= NOTIFY_STATE_IDLE;  // gen/virtq/packed_used.ts:295
+          if (rd_status_valid & (rd_status_id[1:0] == 2'd1)) begin  // gen/virtq/packed_used.ts:300
+            if (rd_status_error != 3'd0) begin  // gen/virtq/packed_used.ts:301
+              notify_state <= NOTIFY_STATE_IDLE;  // gen/virtq/packed_used.ts:303
             end else begin
-              notify_state <= NOTIFY_STATE_DECIDE;  // gen/virtq/packed_used.ts:296
+              notify_state <= NOTIFY_STATE_DECIDE;  // gen/virtq/packed_used.ts:304
             end
           end
         end
         NOTIFY_STATE_DECIDE: begin
-          if (_select_25) begin  // gen/virtq/packed_used.ts:301
-            if (notify_queue == 1'b0) begin  // gen/virtq/packed_used.ts:301
-              pending_0 <= 1'b1;  // gen/virtq/packed_used.ts:301
+          if (_select_25) begin  // gen/virtq/packed_used.ts:309
+            if (notify_queue == 1'b0) begin  // gen/virtq/packed_used.ts:309
+              pending_0 <= 1'b1;  // gen/virtq/packed_used.ts:309
             end
-            if (notify_queue == 1'b1) begin  // gen/virtq/packed_used.ts:301
-              pending_1 <= 1'b1;  // gen/virtq/packed_used.ts:301
+            if (notify_queue == 1'b1) begin  // gen/virtq/packed_used.ts:309
+              pending_1 <= 1'b1;  // gen/virtq/packed_used.ts:309
             end
           end
-          notify_state <= NOTIFY_STATE_IDLE;  // gen/virtq/packed_used.ts:302
+          notify_state <= NOTIFY_STATE_IDLE;  // gen/virtq/packed_used.ts:310
         end
         default: begin end
       endcase
@@ -2605,76 +2605,76 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       end
       default: begin end
     endcase
-    if (event_take) begin  // gen/virtq/packed_used.ts:92
-      event_full <= ev_wr_full;  // gen/virtq/packed_used.ts:95
-      event_host <= _select_51 + (ev_wr_full ? 64'd0 : 64'd2);  // gen/virtq/packed_used.ts:97
+    if (event_take) begin  // gen/virtq/packed_used.ts:98
+      event_full <= ev_wr_full;  // gen/virtq/packed_used.ts:101
+      event_host <= _select_51 + (ev_wr_full ? 64'd0 : 64'd2);  // gen/virtq/packed_used.ts:103
     end
-    if (used_accept) begin  // gen/virtq/packed_used.ts:123
-      if (used_tail[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:124
-        used_slot_0 <= {_cat_52, done_id, done_len};  // gen/virtq/packed_used.ts:124
+    if (used_accept) begin  // gen/virtq/packed_used.ts:129
+      if (used_tail[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:130
+        used_slot_0 <= {_cat_52, done_id, done_len};  // gen/virtq/packed_used.ts:130
       end
-      if (used_tail[2:0] == 3'd1) begin  // gen/virtq/packed_used.ts:124
-        used_slot_1 <= {_cat_52, done_id, done_len};  // gen/virtq/packed_used.ts:124
+      if (used_tail[2:0] == 3'd1) begin  // gen/virtq/packed_used.ts:130
+        used_slot_1 <= {_cat_52, done_id, done_len};  // gen/virtq/packed_used.ts:130
       end
-      if (used_tail[2:0] == 3'd2) begin  // gen/virtq/packed_used.ts:124
-        used_slot_2 <= {_cat_52, done_id, done_len};  // gen/virtq/packed_used.ts:124
+      if (used_tail[2:0] == 3'd2) begin  // gen/virtq/packed_used.ts:130
+        used_slot_2 <= {_cat_52, done_id, done_len};  // gen/virtq/packed_used.ts:130
       end
-      if (used_tail[2:0] == 3'd3) begin  // gen/virtq/packed_used.ts:124
-        used_slot_3 <= {_cat_52, done_id, done_len};  // gen/virtq/packed_used.ts:124
+      if (used_tail[2:0] == 3'd3) begin  // gen/virtq/packed_used.ts:130
+        used_slot_3 <= {_cat_52, done_id, done_len};  // gen/virtq/packed_used.ts:130
       end
-      if (used_tail[2:0] == 3'd4) begin  // gen/virtq/packed_used.ts:124
-        used_slot_4 <= {_cat_52, done_id, done_len};  // gen/virtq/packed_used.ts:124
+      if (used_tail[2:0] == 3'd4) begin  // gen/virtq/packed_used.ts:130
+        used_slot_4 <= {_cat_52, done_id, done_len};  // gen/virtq/packed_used.ts:130
       end
-      if (used_tail[2:0] == 3'd5) begin  // gen/virtq/packed_used.ts:124
-        used_slot_5 <= {_cat_52, done_id, done_len};  // gen/virtq/packed_used.ts:124
+      if (used_tail[2:0] == 3'd5) begin  // gen/virtq/packed_used.ts:130
+        used_slot_5 <= {_cat_52, done_id, done_len};  // gen/virtq/packed_used.ts:130
       end
-      if (used_tail[2:0] == 3'd6) begin  // gen/virtq/packed_used.ts:124
-        used_slot_6 <= {_cat_52, done_id, done_len};  // gen/virtq/packed_used.ts:124
+      if (used_tail[2:0] == 3'd6) begin  // gen/virtq/packed_used.ts:130
+        used_slot_6 <= {_cat_52, done_id, done_len};  // gen/virtq/packed_used.ts:130
       end
-      if (used_tail[2:0] == 3'd7) begin  // gen/virtq/packed_used.ts:124
-        used_slot_7 <= {_cat_52, done_id, done_len};  // gen/virtq/packed_used.ts:124
+      if (used_tail[2:0] == 3'd7) begin  // gen/virtq/packed_used.ts:130
+        used_slot_7 <= {_cat_52, done_id, done_len};  // gen/virtq/packed_used.ts:130
       end
-      if (used_tail[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:125
-        used_slot_queue_0 <= done_queue;  // gen/virtq/packed_used.ts:125
+      if (used_tail[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:131
+        used_slot_queue_0 <= done_queue;  // gen/virtq/packed_used.ts:131
       end
-      if (used_tail[2:0] == 3'd1) begin  // gen/virtq/packed_used.ts:125
-        used_slot_queue_1 <= done_queue;  // gen/virtq/packed_used.ts:125
+      if (used_tail[2:0] == 3'd1) begin  // gen/virtq/packed_used.ts:131
+        used_slot_queue_1 <= done_queue;  // gen/virtq/packed_used.ts:131
       end
-      if (used_tail[2:0] == 3'd2) begin  // gen/virtq/packed_used.ts:125
-        used_slot_queue_2 <= done_queue;  // gen/virtq/packed_used.ts:125
+      if (used_tail[2:0] == 3'd2) begin  // gen/virtq/packed_used.ts:131
+        used_slot_queue_2 <= done_queue;  // gen/virtq/packed_used.ts:131
       end
-      if (used_tail[2:0] == 3'd3) begin  // gen/virtq/packed_used.ts:125
-        used_slot_queue_3 <= done_queue;  // gen/virtq/packed_used.ts:125
+      if (used_tail[2:0] == 3'd3) begin  // gen/virtq/packed_used.ts:131
+        used_slot_queue_3 <= done_queue;  // gen/virtq/packed_used.ts:131
       end
-      if (used_tail[2:0] == 3'd4) begin  // gen/virtq/packed_used.ts:125
-        used_slot_queue_4 <= done_queue;  // gen/virtq/packed_used.ts:125
+      if (used_tail[2:0] == 3'd4) begin  // gen/virtq/packed_used.ts:131
+        used_slot_queue_4 <= done_queue;  // gen/virtq/packed_used.ts:131
       end
-      if (used_tail[2:0] == 3'd5) begin  // gen/virtq/packed_used.ts:125
-        used_slot_queue_5 <= done_queue;  // gen/virtq/packed_used.ts:125
+      if (used_tail[2:0] == 3'd5) begin  // gen/virtq/packed_used.ts:131
+        used_slot_queue_5 <= done_queue;  // gen/virtq/packed_used.ts:131
       end
-      if (used_tail[2:0] == 3'd6) begin  // gen/virtq/packed_used.ts:125
-        used_slot_queue_6 <= done_queue;  // gen/virtq/packed_used.ts:125
+      if (used_tail[2:0] == 3'd6) begin  // gen/virtq/packed_used.ts:131
+        used_slot_queue_6 <= done_queue;  // gen/virtq/packed_used.ts:131
       end
-      if (used_tail[2:0] == 3'd7) begin  // gen/virtq/packed_used.ts:125
-        used_slot_queue_7 <= done_queue;  // gen/virtq/packed_used.ts:125
+      if (used_tail[2:0] == 3'd7) begin  // gen/virtq/packed_used.ts:131
+        used_slot_queue_7 <= done_queue;  // gen/virtq/packed_used.ts:131
       end
-      used_slot_cur <= used_tail[2:0];  // gen/virtq/packed_used.ts:126
-      used_pos_cur <= _select_21;  // gen/virtq/packed_used.ts:129
+      used_slot_cur <= used_tail[2:0];  // gen/virtq/packed_used.ts:132
+      used_pos_cur <= _select_21;  // gen/virtq/packed_used.ts:135
     end
-    case (used_state)  // gen/virtq/packed_used.ts:150
+    case (used_state)  // gen/virtq/packed_used.ts:158
       USED_STATE_CALC: begin
-        used_host <= (_select_53 + ({48'd0, used_pos_cur} << 4)) + 64'd8;  // gen/virtq/packed_used.ts:153
+        used_host <= (_select_53 + ({48'd0, used_pos_cur} << 4)) + 64'd8;  // gen/virtq/packed_used.ts:161
       end
       default: begin end
     endcase
-    used_rdata <= {_select_54, _select_55};  // gen/virtq/packed_used.ts:193
-    case (notify_state)  // gen/virtq/packed_used.ts:278
+    used_rdata <= {_select_54, _select_55};  // gen/virtq/packed_used.ts:201
+    case (notify_state)  // gen/virtq/packed_used.ts:286
       NOTIFY_STATE_IDLE: begin
-        if (notify_pick_valid) begin  // gen/virtq/packed_used.ts:280
-          notify_adv <= _select_56;  // gen/virtq/packed_used.ts:282
-          notify_idx <= _select_57;  // gen/virtq/packed_used.ts:283
-          notify_wrap <= _select_58;  // gen/virtq/packed_used.ts:284
-          notify_seq <= used_seq;  // gen/virtq/packed_used.ts:285
+        if (notify_pick_valid) begin  // gen/virtq/packed_used.ts:288
+          notify_adv <= _select_56;  // gen/virtq/packed_used.ts:290
+          notify_idx <= _select_57;  // gen/virtq/packed_used.ts:291
+          notify_wrap <= _select_58;  // gen/virtq/packed_used.ts:292
+          notify_seq <= used_seq;  // gen/virtq/packed_used.ts:293
         end
       end
       default: begin end

@@ -316,7 +316,7 @@ export const PackedEngine = defineModule(
     name: (p) =>
       `virtq_packed_w${p.W}_q${p.queues}_d${p.devBits}_b${p.base.toString(16)}_r${p.regionBits}` +
       `_l${p.lenBits}_i${p.idBits}_f${p.batch}_c${p.maxChain}_u${p.usedSlots}` +
-      `_rs${p.ringSlots}_ts${p.tableSlots}_it${p.itemDepth}`,
+      `_rs${p.ringSlots}_ts${p.tableSlots}_it${p.itemDepth}${p.kickSuppression ? '' : '_nks'}`,
     doc: 'Packed-ring virtqueue engine: batched descriptor fetch, chain validation, used write-back, notifications.',
   },
 );

@@ -633,7 +633,7 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
   const itemRoom = c.items.ready;
 
   // DISABLE as soon as the turn has found work (an item pushed), the flags alone
-  m.if(push.and(curEvOff.not()), () => offWanted.next(1));
+  if (p.kickSuppression) m.if(push.and(curEvOff.not()), () => offWanted.next(1));
   m.if(offWanted.and(evFree), () => {
     evReq.next(1);
     evWord.next(lit(EVENT_FLAG.DISABLE << 16, 32));

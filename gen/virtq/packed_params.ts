@@ -29,6 +29,12 @@ export interface PackedEngineParams {
   tableSlots: number;
   /** Entries of the walker-to-stager item queue (chains' segments, tables to expand, faults, in ring order). */
   itemDepth: number;
+  /**
+   * Write DISABLE into the device event structure while a turn finds work and keep it while chains of the queue
+   * are in flight (polling the ring on notification decisions instead of waiting for kicks). Off: the structure
+   * is only ever ENABLE / DESC (written, and the ring read again, when a queue goes idle).
+   */
+  kickSuppression: boolean;
 }
 
 /** Defaults the test top and the data plane start from. */
@@ -40,6 +46,7 @@ export const PACKED_DEFAULTS = {
   tableSlots: 16,
   itemDepth: 16,
   regionBits: 13,
+  kickSuppression: true,
 } as const;
 
 /** Where things are in the engine's region (byte offsets from `base`). */
