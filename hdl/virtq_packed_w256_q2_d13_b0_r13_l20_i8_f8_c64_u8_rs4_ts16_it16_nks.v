@@ -1794,7 +1794,36 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
             walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:602
           end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:776
             if (~walk_open) begin  // gen/virtq/packed_fetch.ts:777
-              walk_state <= WALK_STATE_ENDED;  // gen/virtq/packed_fetch.ts:777
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:597
+                avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:597
+              end
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:597
+                avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:597
+              end
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:598
+                avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:598
+              end
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:598
+                avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:598
+              end
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:599
+                ev_armed_0 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:599
+              end
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:599
+                ev_armed_1 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:599
+              end
+              if (1'b0) begin  // gen/virtq/packed_fetch.ts:600
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:600
+                  pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:600
+                end
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:600
+                  pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:600
+                end
+              end
+              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:479
+              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:480
+              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:481
+              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:602
             end else if (walk_retried) begin  // gen/virtq/packed_fetch.ts:778
               if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:607
                 halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:607

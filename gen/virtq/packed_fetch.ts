@@ -774,7 +774,7 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
   function walkRing() {
     const chainEnd = dNext.not();
     m.if(curAvail.not(), () => {
-      m.if(inChain.not(), () => f.goto('ended'))
+      m.if(inChain.not(), () => (p.kickSuppression ? f.goto('ended') : endTurn(pos, wrap, lit(0, 1))))
         .elseIf(retried, () => fail(PackedFault.DESC_NOT_AVAILABLE))
         .else(() => {
           // read the ring again from here: the chain's state stays

@@ -31,8 +31,9 @@ export interface PackedEngineParams {
   itemDepth: number;
   /**
    * Write DISABLE into the device event structure while a turn finds work and keep it while chains of the queue
-   * are in flight (polling the ring on notification decisions instead of waiting for kicks). Off: the structure
-   * is only ever ENABLE / DESC (written, and the ring read again, when a queue goes idle).
+   * are in flight (polling the ring on notification decisions instead of waiting for kicks), ENABLE / DESC
+   * and the ring read again when a queue goes idle. Off: the structure is never written (the driver always
+   * kicks), as before it was done.
    */
   kickSuppression: boolean;
 }
