@@ -244,24 +244,25 @@ module dma_fabric_w256_r12_13_19_l20_i8_t32_s16_to20_mps5_ra8_q2 (
   wire [1:0] rd_cmd_arb_index;  // gen/lib/arbiter.ts:69
   wire rd_cmd_arb_valid;  // gen/lib/arbiter.ts:70
   wire [2:0] rd_cmd_arb_grant;  // gen/lib/arbiter.ts:71
-  wire rd_cmd_status_0_in_valid;  // gen/virtq/dma_fabric.ts:230
-  wire rd_cmd_status_0_in_ready;  // gen/virtq/dma_fabric.ts:230
-  wire [10:0] rd_cmd_status_0_in_data;  // gen/virtq/dma_fabric.ts:230
-  wire rd_cmd_status_0_out_valid;  // gen/virtq/dma_fabric.ts:230
-  wire rd_cmd_status_0_out_ready;  // gen/virtq/dma_fabric.ts:230
-  wire [10:0] rd_cmd_status_0_out_data;  // gen/virtq/dma_fabric.ts:230
-  wire rd_cmd_status_1_in_valid;  // gen/virtq/dma_fabric.ts:230
-  wire rd_cmd_status_1_in_ready;  // gen/virtq/dma_fabric.ts:230
-  wire [10:0] rd_cmd_status_1_in_data;  // gen/virtq/dma_fabric.ts:230
-  wire rd_cmd_status_1_out_valid;  // gen/virtq/dma_fabric.ts:230
-  wire rd_cmd_status_1_out_ready;  // gen/virtq/dma_fabric.ts:230
-  wire [10:0] rd_cmd_status_1_out_data;  // gen/virtq/dma_fabric.ts:230
-  wire rd_cmd_status_2_in_valid;  // gen/virtq/dma_fabric.ts:230
-  wire rd_cmd_status_2_in_ready;  // gen/virtq/dma_fabric.ts:230
-  wire [10:0] rd_cmd_status_2_in_data;  // gen/virtq/dma_fabric.ts:230
-  wire rd_cmd_status_2_out_valid;  // gen/virtq/dma_fabric.ts:230
-  wire rd_cmd_status_2_out_ready;  // gen/virtq/dma_fabric.ts:230
-  wire [10:0] rd_cmd_status_2_out_data;  // gen/virtq/dma_fabric.ts:230
+  wire rd_cmd_offered;  // gen/virtq/dma_fabric.ts:173
+  wire rd_cmd_status_0_in_valid;  // gen/virtq/dma_fabric.ts:234
+  wire rd_cmd_status_0_in_ready;  // gen/virtq/dma_fabric.ts:234
+  wire [10:0] rd_cmd_status_0_in_data;  // gen/virtq/dma_fabric.ts:234
+  wire rd_cmd_status_0_out_valid;  // gen/virtq/dma_fabric.ts:234
+  wire rd_cmd_status_0_out_ready;  // gen/virtq/dma_fabric.ts:234
+  wire [10:0] rd_cmd_status_0_out_data;  // gen/virtq/dma_fabric.ts:234
+  wire rd_cmd_status_1_in_valid;  // gen/virtq/dma_fabric.ts:234
+  wire rd_cmd_status_1_in_ready;  // gen/virtq/dma_fabric.ts:234
+  wire [10:0] rd_cmd_status_1_in_data;  // gen/virtq/dma_fabric.ts:234
+  wire rd_cmd_status_1_out_valid;  // gen/virtq/dma_fabric.ts:234
+  wire rd_cmd_status_1_out_ready;  // gen/virtq/dma_fabric.ts:234
+  wire [10:0] rd_cmd_status_1_out_data;  // gen/virtq/dma_fabric.ts:234
+  wire rd_cmd_status_2_in_valid;  // gen/virtq/dma_fabric.ts:234
+  wire rd_cmd_status_2_in_ready;  // gen/virtq/dma_fabric.ts:234
+  wire [10:0] rd_cmd_status_2_in_data;  // gen/virtq/dma_fabric.ts:234
+  wire rd_cmd_status_2_out_valid;  // gen/virtq/dma_fabric.ts:234
+  wire rd_cmd_status_2_out_ready;  // gen/virtq/dma_fabric.ts:234
+  wire [10:0] rd_cmd_status_2_out_data;  // gen/virtq/dma_fabric.ts:234
   reg wr_cmd_valid;  // gen/virtq/dma_fabric.ts:161
   reg [63:0] wr_cmd_host;  // gen/virtq/dma_fabric.ts:162
   reg [21:0] wr_cmd_dev;  // gen/virtq/dma_fabric.ts:163
@@ -284,50 +285,51 @@ module dma_fabric_w256_r12_13_19_l20_i8_t32_s16_to20_mps5_ra8_q2 (
   wire [1:0] wr_cmd_arb_index;  // gen/lib/arbiter.ts:69
   wire wr_cmd_arb_valid;  // gen/lib/arbiter.ts:70
   wire [2:0] wr_cmd_arb_grant;  // gen/lib/arbiter.ts:71
-  wire wr_cmd_status_0_in_valid;  // gen/virtq/dma_fabric.ts:230
-  wire wr_cmd_status_0_in_ready;  // gen/virtq/dma_fabric.ts:230
-  wire [10:0] wr_cmd_status_0_in_data;  // gen/virtq/dma_fabric.ts:230
-  wire wr_cmd_status_0_out_valid;  // gen/virtq/dma_fabric.ts:230
-  wire wr_cmd_status_0_out_ready;  // gen/virtq/dma_fabric.ts:230
-  wire [10:0] wr_cmd_status_0_out_data;  // gen/virtq/dma_fabric.ts:230
-  wire wr_cmd_status_1_in_valid;  // gen/virtq/dma_fabric.ts:230
-  wire wr_cmd_status_1_in_ready;  // gen/virtq/dma_fabric.ts:230
-  wire [10:0] wr_cmd_status_1_in_data;  // gen/virtq/dma_fabric.ts:230
-  wire wr_cmd_status_1_out_valid;  // gen/virtq/dma_fabric.ts:230
-  wire wr_cmd_status_1_out_ready;  // gen/virtq/dma_fabric.ts:230
-  wire [10:0] wr_cmd_status_1_out_data;  // gen/virtq/dma_fabric.ts:230
-  wire wr_cmd_status_2_in_valid;  // gen/virtq/dma_fabric.ts:230
-  wire wr_cmd_status_2_in_ready;  // gen/virtq/dma_fabric.ts:230
-  wire [10:0] wr_cmd_status_2_in_data;  // gen/virtq/dma_fabric.ts:230
-  wire wr_cmd_status_2_out_valid;  // gen/virtq/dma_fabric.ts:230
-  wire wr_cmd_status_2_out_ready;  // gen/virtq/dma_fabric.ts:230
-  wire [10:0] wr_cmd_status_2_out_data;  // gen/virtq/dma_fabric.ts:230
-  reg [1:0] rd_target;  // gen/virtq/dma_fabric.ts:277
-  reg [3:0] rd_pending;  // gen/virtq/dma_fabric.ts:278
-  reg [3:0] tx_in_path;  // gen/virtq/dma_fabric.ts:337
-  reg [1:0] irq_a;  // gen/virtq/dma_fabric.ts:341
-  reg [3:0] irq_a_ahead;  // gen/virtq/dma_fabric.ts:342
-  reg [1:0] irq_b;  // gen/virtq/dma_fabric.ts:343
-  reg [3:0] irq_b_ahead;  // gen/virtq/dma_fabric.ts:344
-  reg [1:0] irq_out_q;  // gen/virtq/dma_fabric.ts:345
-  wire _or_0;  // gen/virtq/dma_fabric.ts:279
-  reg _select_1;  // gen/virtq/dma_fabric.ts:241
-  reg _select_2;  // gen/virtq/dma_fabric.ts:269
-  reg _select_3;  // gen/virtq/dma_fabric.ts:241
-  reg _select_4;  // gen/virtq/dma_fabric.ts:284
-  reg _select_5;  // gen/virtq/dma_fabric.ts:291
-  reg [511:0] _select_6;  // gen/virtq/dma_fabric.ts:301
-  wire [3:0] _add_7;  // gen/virtq/dma_fabric.ts:339
-  reg [63:0] _select_8;  // gen/virtq/dma_fabric.ts:183
-  reg [18:0] _select_9;  // gen/virtq/dma_fabric.ts:192
-  reg _select_10;  // gen/virtq/dma_fabric.ts:179
-  reg [19:0] _select_11;  // gen/virtq/dma_fabric.ts:201
-  reg [7:0] _select_12;  // gen/virtq/dma_fabric.ts:212
-  reg [63:0] _select_13;  // gen/virtq/dma_fabric.ts:183
-  reg [18:0] _select_14;  // gen/virtq/dma_fabric.ts:192
-  reg _select_15;  // gen/virtq/dma_fabric.ts:179
-  reg [19:0] _select_16;  // gen/virtq/dma_fabric.ts:201
-  reg [7:0] _select_17;  // gen/virtq/dma_fabric.ts:212
+  wire wr_cmd_offered;  // gen/virtq/dma_fabric.ts:173
+  wire wr_cmd_status_0_in_valid;  // gen/virtq/dma_fabric.ts:234
+  wire wr_cmd_status_0_in_ready;  // gen/virtq/dma_fabric.ts:234
+  wire [10:0] wr_cmd_status_0_in_data;  // gen/virtq/dma_fabric.ts:234
+  wire wr_cmd_status_0_out_valid;  // gen/virtq/dma_fabric.ts:234
+  wire wr_cmd_status_0_out_ready;  // gen/virtq/dma_fabric.ts:234
+  wire [10:0] wr_cmd_status_0_out_data;  // gen/virtq/dma_fabric.ts:234
+  wire wr_cmd_status_1_in_valid;  // gen/virtq/dma_fabric.ts:234
+  wire wr_cmd_status_1_in_ready;  // gen/virtq/dma_fabric.ts:234
+  wire [10:0] wr_cmd_status_1_in_data;  // gen/virtq/dma_fabric.ts:234
+  wire wr_cmd_status_1_out_valid;  // gen/virtq/dma_fabric.ts:234
+  wire wr_cmd_status_1_out_ready;  // gen/virtq/dma_fabric.ts:234
+  wire [10:0] wr_cmd_status_1_out_data;  // gen/virtq/dma_fabric.ts:234
+  wire wr_cmd_status_2_in_valid;  // gen/virtq/dma_fabric.ts:234
+  wire wr_cmd_status_2_in_ready;  // gen/virtq/dma_fabric.ts:234
+  wire [10:0] wr_cmd_status_2_in_data;  // gen/virtq/dma_fabric.ts:234
+  wire wr_cmd_status_2_out_valid;  // gen/virtq/dma_fabric.ts:234
+  wire wr_cmd_status_2_out_ready;  // gen/virtq/dma_fabric.ts:234
+  wire [10:0] wr_cmd_status_2_out_data;  // gen/virtq/dma_fabric.ts:234
+  reg [1:0] rd_target;  // gen/virtq/dma_fabric.ts:281
+  reg [3:0] rd_pending;  // gen/virtq/dma_fabric.ts:282
+  reg [3:0] tx_in_path;  // gen/virtq/dma_fabric.ts:341
+  reg [1:0] irq_a;  // gen/virtq/dma_fabric.ts:345
+  reg [3:0] irq_a_ahead;  // gen/virtq/dma_fabric.ts:346
+  reg [1:0] irq_b;  // gen/virtq/dma_fabric.ts:347
+  reg [3:0] irq_b_ahead;  // gen/virtq/dma_fabric.ts:348
+  reg [1:0] irq_out_q;  // gen/virtq/dma_fabric.ts:349
+  wire _or_0;  // gen/virtq/dma_fabric.ts:283
+  reg _select_1;  // gen/virtq/dma_fabric.ts:245
+  reg _select_2;  // gen/virtq/dma_fabric.ts:273
+  reg _select_3;  // gen/virtq/dma_fabric.ts:245
+  reg _select_4;  // gen/virtq/dma_fabric.ts:288
+  reg _select_5;  // gen/virtq/dma_fabric.ts:295
+  reg [511:0] _select_6;  // gen/virtq/dma_fabric.ts:305
+  wire [3:0] _add_7;  // gen/virtq/dma_fabric.ts:343
+  reg [63:0] _select_8;  // gen/virtq/dma_fabric.ts:187
+  reg [18:0] _select_9;  // gen/virtq/dma_fabric.ts:196
+  reg _select_10;  // gen/virtq/dma_fabric.ts:183
+  reg [19:0] _select_11;  // gen/virtq/dma_fabric.ts:205
+  reg [7:0] _select_12;  // gen/virtq/dma_fabric.ts:216
+  reg [63:0] _select_13;  // gen/virtq/dma_fabric.ts:187
+  reg [18:0] _select_14;  // gen/virtq/dma_fabric.ts:196
+  reg _select_15;  // gen/virtq/dma_fabric.ts:183
+  reg [19:0] _select_16;  // gen/virtq/dma_fabric.ts:205
+  reg [7:0] _select_17;  // gen/virtq/dma_fabric.ts:216
 
   // ---- instances
   dma_read_w256_t32_d22_l20_i11_s16_to20 dma_rd (  // gen/virtq/dma_fabric.ts:148
@@ -434,7 +436,7 @@ module dma_fabric_w256_r12_13_19_l20_i8_t32_s16_to20_mps5_ra8_q2 (
     .out_sop   (tx_arb_out_sop),
     .out_eop   (tx_arb_out_eop)
   );
-  skid_w11 rd_cmd_status_0 (  // gen/virtq/dma_fabric.ts:230
+  skid_w11 rd_cmd_status_0 (  // gen/virtq/dma_fabric.ts:234
     .clk       (clk),
     .rst       (rst),
     .in_valid  (rd_cmd_status_0_in_valid),
@@ -444,7 +446,7 @@ module dma_fabric_w256_r12_13_19_l20_i8_t32_s16_to20_mps5_ra8_q2 (
     .out_ready (rd_cmd_status_0_out_ready),
     .out_data  (rd_cmd_status_0_out_data)
   );
-  skid_w11 rd_cmd_status_1 (  // gen/virtq/dma_fabric.ts:230
+  skid_w11 rd_cmd_status_1 (  // gen/virtq/dma_fabric.ts:234
     .clk       (clk),
     .rst       (rst),
     .in_valid  (rd_cmd_status_1_in_valid),
@@ -454,7 +456,7 @@ module dma_fabric_w256_r12_13_19_l20_i8_t32_s16_to20_mps5_ra8_q2 (
     .out_ready (rd_cmd_status_1_out_ready),
     .out_data  (rd_cmd_status_1_out_data)
   );
-  skid_w11 rd_cmd_status_2 (  // gen/virtq/dma_fabric.ts:230
+  skid_w11 rd_cmd_status_2 (  // gen/virtq/dma_fabric.ts:234
     .clk       (clk),
     .rst       (rst),
     .in_valid  (rd_cmd_status_2_in_valid),
@@ -464,7 +466,7 @@ module dma_fabric_w256_r12_13_19_l20_i8_t32_s16_to20_mps5_ra8_q2 (
     .out_ready (rd_cmd_status_2_out_ready),
     .out_data  (rd_cmd_status_2_out_data)
   );
-  skid_w11 wr_cmd_status_0 (  // gen/virtq/dma_fabric.ts:230
+  skid_w11 wr_cmd_status_0 (  // gen/virtq/dma_fabric.ts:234
     .clk       (clk),
     .rst       (rst),
     .in_valid  (wr_cmd_status_0_in_valid),
@@ -474,7 +476,7 @@ module dma_fabric_w256_r12_13_19_l20_i8_t32_s16_to20_mps5_ra8_q2 (
     .out_ready (wr_cmd_status_0_out_ready),
     .out_data  (wr_cmd_status_0_out_data)
   );
-  skid_w11 wr_cmd_status_1 (  // gen/virtq/dma_fabric.ts:230
+  skid_w11 wr_cmd_status_1 (  // gen/virtq/dma_fabric.ts:234
     .clk       (clk),
     .rst       (rst),
     .in_valid  (wr_cmd_status_1_in_valid),
@@ -484,7 +486,7 @@ module dma_fabric_w256_r12_13_19_l20_i8_t32_s16_to20_mps5_ra8_q2 (
     .out_ready (wr_cmd_status_1_out_ready),
     .out_data  (wr_cmd_status_1_out_data)
   );
-  skid_w11 wr_cmd_status_2 (  // gen/virtq/dma_fabric.ts:230
+  skid_w11 wr_cmd_status_2 (  // gen/virtq/dma_fabric.ts:234
     .clk       (clk),
     .rst       (rst),
     .in_valid  (wr_cmd_status_2_in_valid),
@@ -496,8 +498,8 @@ module dma_fabric_w256_r12_13_19_l20_i8_t32_s16_to20_mps5_ra8_q2 (
   );
 
   // ---- combinational logic
-  assign _or_0 = ((dma_wr_mem_rd_addr[16:15] + {1'b0, dma_wr_mem_rd_addr[14]}) == rd_target) | (rd_pending == 4'd0);  // gen/virtq/dma_fabric.ts:279
-  always @* begin  // gen/virtq/dma_fabric.ts:241
+  assign _or_0 = ((dma_wr_mem_rd_addr[16:15] + {1'b0, dma_wr_mem_rd_addr[14]}) == rd_target) | (rd_pending == 4'd0);  // gen/virtq/dma_fabric.ts:283
+  always @* begin  // gen/virtq/dma_fabric.ts:245
     case (dma_rd_status_id[9:8])
       2'd0: _select_1 = rd_cmd_status_0_in_ready;
       2'd1: _select_1 = rd_cmd_status_1_in_ready;
@@ -505,7 +507,7 @@ module dma_fabric_w256_r12_13_19_l20_i8_t32_s16_to20_mps5_ra8_q2 (
       default: _select_1 = 1'b1;
     endcase
   end
-  always @* begin  // gen/virtq/dma_fabric.ts:269
+  always @* begin  // gen/virtq/dma_fabric.ts:273
     case (dma_rd_mem_wr_addr[16:15] + {1'b0, dma_rd_mem_wr_addr[14]})
       2'd0: _select_2 = c0_mem_wr_ready;
       2'd1: _select_2 = c1_mem_wr_ready;
@@ -513,7 +515,7 @@ module dma_fabric_w256_r12_13_19_l20_i8_t32_s16_to20_mps5_ra8_q2 (
       default: _select_2 = 1'b1;
     endcase
   end
-  always @* begin  // gen/virtq/dma_fabric.ts:241
+  always @* begin  // gen/virtq/dma_fabric.ts:245
     case (dma_wr_status_id[9:8])
       2'd0: _select_3 = wr_cmd_status_0_in_ready;
       2'd1: _select_3 = wr_cmd_status_1_in_ready;
@@ -521,7 +523,7 @@ module dma_fabric_w256_r12_13_19_l20_i8_t32_s16_to20_mps5_ra8_q2 (
       default: _select_3 = 1'b1;
     endcase
   end
-  always @* begin  // gen/virtq/dma_fabric.ts:284
+  always @* begin  // gen/virtq/dma_fabric.ts:288
     case (dma_wr_mem_rd_addr[16:15] + {1'b0, dma_wr_mem_rd_addr[14]})
       2'd0: _select_4 = c0_mem_rd_ready;
       2'd1: _select_4 = c1_mem_rd_ready;
@@ -529,7 +531,7 @@ module dma_fabric_w256_r12_13_19_l20_i8_t32_s16_to20_mps5_ra8_q2 (
       default: _select_4 = 1'b0;
     endcase
   end
-  always @* begin  // gen/virtq/dma_fabric.ts:291
+  always @* begin  // gen/virtq/dma_fabric.ts:295
     case (rd_target)
       2'd0: _select_5 = c0_mem_rd_rvalid;
       2'd1: _select_5 = c1_mem_rd_rvalid;
@@ -537,7 +539,7 @@ module dma_fabric_w256_r12_13_19_l20_i8_t32_s16_to20_mps5_ra8_q2 (
       default: _select_5 = 1'b0;
     endcase
   end
-  always @* begin  // gen/virtq/dma_fabric.ts:301
+  always @* begin  // gen/virtq/dma_fabric.ts:305
     case (rd_target)
       2'd0: _select_6 = c0_mem_rd_rdata;
       2'd1: _select_6 = c1_mem_rd_rdata;
@@ -545,8 +547,8 @@ module dma_fabric_w256_r12_13_19_l20_i8_t32_s16_to20_mps5_ra8_q2 (
       default: _select_6 = c2_mem_rd_rdata;
     endcase
   end
-  assign _add_7 = (tx_in_path + {3'd0, ((dma_rd_req_valid & dma_rd_req_ready) & dma_rd_req_eop)}) + {3'd0, ((dma_wr_req_valid & dma_wr_req_ready) & dma_wr_req_eop)};  // gen/virtq/dma_fabric.ts:339
-  always @* begin  // gen/virtq/dma_fabric.ts:183
+  assign _add_7 = (tx_in_path + {3'd0, ((dma_rd_req_valid & dma_rd_req_ready) & dma_rd_req_eop)}) + {3'd0, ((dma_wr_req_valid & dma_wr_req_ready) & dma_wr_req_eop)};  // gen/virtq/dma_fabric.ts:343
+  always @* begin  // gen/virtq/dma_fabric.ts:187
     case (rd_cmd_arb_index)
       2'd0: _select_8 = c0_rd_cmd_host_addr;
       2'd1: _select_8 = c1_rd_cmd_host_addr;
@@ -554,7 +556,7 @@ module dma_fabric_w256_r12_13_19_l20_i8_t32_s16_to20_mps5_ra8_q2 (
       default: _select_8 = c2_rd_cmd_host_addr;
     endcase
   end
-  always @* begin  // gen/virtq/dma_fabric.ts:192
+  always @* begin  // gen/virtq/dma_fabric.ts:196
     case (rd_cmd_arb_index)
       2'd0: _select_9 = {7'd0, c0_rd_cmd_dev_addr};
       2'd1: _select_9 = {6'd0, c1_rd_cmd_dev_addr};
@@ -562,7 +564,7 @@ module dma_fabric_w256_r12_13_19_l20_i8_t32_s16_to20_mps5_ra8_q2 (
       default: _select_9 = c2_rd_cmd_dev_addr;
     endcase
   end
-  always @* begin  // gen/virtq/dma_fabric.ts:179
+  always @* begin  // gen/virtq/dma_fabric.ts:183
     case (rd_cmd_arb_index)
       2'd0: _select_10 = ({9'd0, c0_rd_cmd_dev_addr} + {1'b0, c0_rd_cmd_len}) <= 21'd4096;
       2'd1: _select_10 = ({8'd0, c1_rd_cmd_dev_addr} + {1'b0, c1_rd_cmd_len}) <= 21'd8192;
@@ -570,7 +572,7 @@ module dma_fabric_w256_r12_13_19_l20_i8_t32_s16_to20_mps5_ra8_q2 (
       default: _select_10 = ({2'd0, c2_rd_cmd_dev_addr} + {1'b0, c2_rd_cmd_len}) <= 21'd524288;
     endcase
   end
-  always @* begin  // gen/virtq/dma_fabric.ts:201
+  always @* begin  // gen/virtq/dma_fabric.ts:205
     case (rd_cmd_arb_index)
       2'd0: _select_11 = c0_rd_cmd_len;
       2'd1: _select_11 = c1_rd_cmd_len;
@@ -578,7 +580,7 @@ module dma_fabric_w256_r12_13_19_l20_i8_t32_s16_to20_mps5_ra8_q2 (
       default: _select_11 = c2_rd_cmd_len;
     endcase
   end
-  always @* begin  // gen/virtq/dma_fabric.ts:212
+  always @* begin  // gen/virtq/dma_fabric.ts:216
     case (rd_cmd_arb_index)
       2'd0: _select_12 = c0_rd_cmd_id;
       2'd1: _select_12 = c1_rd_cmd_id;
@@ -586,7 +588,7 @@ module dma_fabric_w256_r12_13_19_l20_i8_t32_s16_to20_mps5_ra8_q2 (
       default: _select_12 = c2_rd_cmd_id;
     endcase
   end
-  always @* begin  // gen/virtq/dma_fabric.ts:183
+  always @* begin  // gen/virtq/dma_fabric.ts:187
     case (wr_cmd_arb_index)
       2'd0: _select_13 = c0_wr_cmd_host_addr;
       2'd1: _select_13 = c1_wr_cmd_host_addr;
@@ -594,7 +596,7 @@ module dma_fabric_w256_r12_13_19_l20_i8_t32_s16_to20_mps5_ra8_q2 (
       default: _select_13 = c2_wr_cmd_host_addr;
     endcase
   end
-  always @* begin  // gen/virtq/dma_fabric.ts:192
+  always @* begin  // gen/virtq/dma_fabric.ts:196
     case (wr_cmd_arb_index)
       2'd0: _select_14 = {7'd0, c0_wr_cmd_dev_addr};
       2'd1: _select_14 = {6'd0, c1_wr_cmd_dev_addr};
@@ -602,7 +604,7 @@ module dma_fabric_w256_r12_13_19_l20_i8_t32_s16_to20_mps5_ra8_q2 (
       default: _select_14 = c2_wr_cmd_dev_addr;
     endcase
   end
-  always @* begin  // gen/virtq/dma_fabric.ts:179
+  always @* begin  // gen/virtq/dma_fabric.ts:183
     case (wr_cmd_arb_index)
       2'd0: _select_15 = ({9'd0, c0_wr_cmd_dev_addr} + {1'b0, c0_wr_cmd_len}) <= 21'd4096;
       2'd1: _select_15 = ({8'd0, c1_wr_cmd_dev_addr} + {1'b0, c1_wr_cmd_len}) <= 21'd8192;
@@ -610,7 +612,7 @@ module dma_fabric_w256_r12_13_19_l20_i8_t32_s16_to20_mps5_ra8_q2 (
       default: _select_15 = ({2'd0, c2_wr_cmd_dev_addr} + {1'b0, c2_wr_cmd_len}) <= 21'd524288;
     endcase
   end
-  always @* begin  // gen/virtq/dma_fabric.ts:201
+  always @* begin  // gen/virtq/dma_fabric.ts:205
     case (wr_cmd_arb_index)
       2'd0: _select_16 = c0_wr_cmd_len;
       2'd1: _select_16 = c1_wr_cmd_len;
@@ -618,7 +620,7 @@ module dma_fabric_w256_r12_13_19_l20_i8_t32_s16_to20_mps5_ra8_q2 (
       default: _select_16 = c2_wr_cmd_len;
     endcase
   end
-  always @* begin  // gen/virtq/dma_fabric.ts:212
+  always @* begin  // gen/virtq/dma_fabric.ts:216
     case (wr_cmd_arb_index)
       2'd0: _select_17 = c0_wr_cmd_id;
       2'd1: _select_17 = c1_wr_cmd_id;
@@ -627,111 +629,111 @@ module dma_fabric_w256_r12_13_19_l20_i8_t32_s16_to20_mps5_ra8_q2 (
     endcase
   end
   assign c0_rd_cmd_ready = rd_cmd_arb_grant[0] & rd_cmd_free;  // gen/virtq/dma_fabric.ts:169
-  assign c0_rd_status_valid = rd_cmd_status_0_out_valid;  // gen/virtq/dma_fabric.ts:234
-  assign c0_rd_status_id = rd_cmd_status_0_out_data[10:3];  // gen/virtq/dma_fabric.ts:235
-  assign c0_rd_status_error = rd_cmd_status_0_out_data[2:0];  // gen/virtq/dma_fabric.ts:236
+  assign c0_rd_status_valid = rd_cmd_status_0_out_valid;  // gen/virtq/dma_fabric.ts:238
+  assign c0_rd_status_id = rd_cmd_status_0_out_data[10:3];  // gen/virtq/dma_fabric.ts:239
+  assign c0_rd_status_error = rd_cmd_status_0_out_data[2:0];  // gen/virtq/dma_fabric.ts:240
   assign c0_wr_cmd_ready = wr_cmd_arb_grant[0] & wr_cmd_free;  // gen/virtq/dma_fabric.ts:169
-  assign c0_wr_status_valid = wr_cmd_status_0_out_valid;  // gen/virtq/dma_fabric.ts:234
-  assign c0_wr_status_id = wr_cmd_status_0_out_data[10:3];  // gen/virtq/dma_fabric.ts:235
-  assign c0_wr_status_error = wr_cmd_status_0_out_data[2:0];  // gen/virtq/dma_fabric.ts:236
-  assign c0_mem_wr_valid = dma_rd_mem_wr_valid & ((dma_rd_mem_wr_addr[16:15] + {1'b0, dma_rd_mem_wr_addr[14]}) == 2'd0);  // gen/virtq/dma_fabric.ts:262
-  assign c0_mem_wr_addr = dma_rd_mem_wr_addr[6:0];  // gen/virtq/dma_fabric.ts:263
-  assign c0_mem_wr_data = dma_rd_mem_wr_data;  // gen/virtq/dma_fabric.ts:264
-  assign c0_mem_wr_be = dma_rd_mem_wr_be;  // gen/virtq/dma_fabric.ts:265
-  assign c0_mem_rd_valid = (dma_wr_mem_rd_valid & _or_0) & ((dma_wr_mem_rd_addr[16:15] + {1'b0, dma_wr_mem_rd_addr[14]}) == 2'd0);  // gen/virtq/dma_fabric.ts:281
-  assign c0_mem_rd_addr = dma_wr_mem_rd_addr[6:0];  // gen/virtq/dma_fabric.ts:282
+  assign c0_wr_status_valid = wr_cmd_status_0_out_valid;  // gen/virtq/dma_fabric.ts:238
+  assign c0_wr_status_id = wr_cmd_status_0_out_data[10:3];  // gen/virtq/dma_fabric.ts:239
+  assign c0_wr_status_error = wr_cmd_status_0_out_data[2:0];  // gen/virtq/dma_fabric.ts:240
+  assign c0_mem_wr_valid = dma_rd_mem_wr_valid & ((dma_rd_mem_wr_addr[16:15] + {1'b0, dma_rd_mem_wr_addr[14]}) == 2'd0);  // gen/virtq/dma_fabric.ts:266
+  assign c0_mem_wr_addr = dma_rd_mem_wr_addr[6:0];  // gen/virtq/dma_fabric.ts:267
+  assign c0_mem_wr_data = dma_rd_mem_wr_data;  // gen/virtq/dma_fabric.ts:268
+  assign c0_mem_wr_be = dma_rd_mem_wr_be;  // gen/virtq/dma_fabric.ts:269
+  assign c0_mem_rd_valid = (dma_wr_mem_rd_valid & _or_0) & ((dma_wr_mem_rd_addr[16:15] + {1'b0, dma_wr_mem_rd_addr[14]}) == 2'd0);  // gen/virtq/dma_fabric.ts:285
+  assign c0_mem_rd_addr = dma_wr_mem_rd_addr[6:0];  // gen/virtq/dma_fabric.ts:286
   assign c1_rd_cmd_ready = rd_cmd_arb_grant[1] & rd_cmd_free;  // gen/virtq/dma_fabric.ts:169
-  assign c1_rd_status_valid = rd_cmd_status_1_out_valid;  // gen/virtq/dma_fabric.ts:234
-  assign c1_rd_status_id = rd_cmd_status_1_out_data[10:3];  // gen/virtq/dma_fabric.ts:235
-  assign c1_rd_status_error = rd_cmd_status_1_out_data[2:0];  // gen/virtq/dma_fabric.ts:236
+  assign c1_rd_status_valid = rd_cmd_status_1_out_valid;  // gen/virtq/dma_fabric.ts:238
+  assign c1_rd_status_id = rd_cmd_status_1_out_data[10:3];  // gen/virtq/dma_fabric.ts:239
+  assign c1_rd_status_error = rd_cmd_status_1_out_data[2:0];  // gen/virtq/dma_fabric.ts:240
   assign c1_wr_cmd_ready = wr_cmd_arb_grant[1] & wr_cmd_free;  // gen/virtq/dma_fabric.ts:169
-  assign c1_wr_status_valid = wr_cmd_status_1_out_valid;  // gen/virtq/dma_fabric.ts:234
-  assign c1_wr_status_id = wr_cmd_status_1_out_data[10:3];  // gen/virtq/dma_fabric.ts:235
-  assign c1_wr_status_error = wr_cmd_status_1_out_data[2:0];  // gen/virtq/dma_fabric.ts:236
-  assign c1_mem_wr_valid = dma_rd_mem_wr_valid & ((dma_rd_mem_wr_addr[16:15] + {1'b0, dma_rd_mem_wr_addr[14]}) == 2'd1);  // gen/virtq/dma_fabric.ts:262
-  assign c1_mem_wr_addr = dma_rd_mem_wr_addr[7:0];  // gen/virtq/dma_fabric.ts:263
-  assign c1_mem_wr_data = dma_rd_mem_wr_data;  // gen/virtq/dma_fabric.ts:264
-  assign c1_mem_wr_be = dma_rd_mem_wr_be;  // gen/virtq/dma_fabric.ts:265
-  assign c1_mem_rd_valid = (dma_wr_mem_rd_valid & _or_0) & ((dma_wr_mem_rd_addr[16:15] + {1'b0, dma_wr_mem_rd_addr[14]}) == 2'd1);  // gen/virtq/dma_fabric.ts:281
-  assign c1_mem_rd_addr = dma_wr_mem_rd_addr[7:0];  // gen/virtq/dma_fabric.ts:282
+  assign c1_wr_status_valid = wr_cmd_status_1_out_valid;  // gen/virtq/dma_fabric.ts:238
+  assign c1_wr_status_id = wr_cmd_status_1_out_data[10:3];  // gen/virtq/dma_fabric.ts:239
+  assign c1_wr_status_error = wr_cmd_status_1_out_data[2:0];  // gen/virtq/dma_fabric.ts:240
+  assign c1_mem_wr_valid = dma_rd_mem_wr_valid & ((dma_rd_mem_wr_addr[16:15] + {1'b0, dma_rd_mem_wr_addr[14]}) == 2'd1);  // gen/virtq/dma_fabric.ts:266
+  assign c1_mem_wr_addr = dma_rd_mem_wr_addr[7:0];  // gen/virtq/dma_fabric.ts:267
+  assign c1_mem_wr_data = dma_rd_mem_wr_data;  // gen/virtq/dma_fabric.ts:268
+  assign c1_mem_wr_be = dma_rd_mem_wr_be;  // gen/virtq/dma_fabric.ts:269
+  assign c1_mem_rd_valid = (dma_wr_mem_rd_valid & _or_0) & ((dma_wr_mem_rd_addr[16:15] + {1'b0, dma_wr_mem_rd_addr[14]}) == 2'd1);  // gen/virtq/dma_fabric.ts:285
+  assign c1_mem_rd_addr = dma_wr_mem_rd_addr[7:0];  // gen/virtq/dma_fabric.ts:286
   assign c2_rd_cmd_ready = rd_cmd_arb_grant[2] & rd_cmd_free;  // gen/virtq/dma_fabric.ts:169
-  assign c2_rd_status_valid = rd_cmd_status_2_out_valid;  // gen/virtq/dma_fabric.ts:234
-  assign c2_rd_status_id = rd_cmd_status_2_out_data[10:3];  // gen/virtq/dma_fabric.ts:235
-  assign c2_rd_status_error = rd_cmd_status_2_out_data[2:0];  // gen/virtq/dma_fabric.ts:236
+  assign c2_rd_status_valid = rd_cmd_status_2_out_valid;  // gen/virtq/dma_fabric.ts:238
+  assign c2_rd_status_id = rd_cmd_status_2_out_data[10:3];  // gen/virtq/dma_fabric.ts:239
+  assign c2_rd_status_error = rd_cmd_status_2_out_data[2:0];  // gen/virtq/dma_fabric.ts:240
   assign c2_wr_cmd_ready = wr_cmd_arb_grant[2] & wr_cmd_free;  // gen/virtq/dma_fabric.ts:169
-  assign c2_wr_status_valid = wr_cmd_status_2_out_valid;  // gen/virtq/dma_fabric.ts:234
-  assign c2_wr_status_id = wr_cmd_status_2_out_data[10:3];  // gen/virtq/dma_fabric.ts:235
-  assign c2_wr_status_error = wr_cmd_status_2_out_data[2:0];  // gen/virtq/dma_fabric.ts:236
-  assign c2_mem_wr_valid = dma_rd_mem_wr_valid & ((dma_rd_mem_wr_addr[16:15] + {1'b0, dma_rd_mem_wr_addr[14]}) == 2'd2);  // gen/virtq/dma_fabric.ts:262
-  assign c2_mem_wr_addr = dma_rd_mem_wr_addr[13:0];  // gen/virtq/dma_fabric.ts:263
-  assign c2_mem_wr_data = dma_rd_mem_wr_data;  // gen/virtq/dma_fabric.ts:264
-  assign c2_mem_wr_be = dma_rd_mem_wr_be;  // gen/virtq/dma_fabric.ts:265
-  assign c2_mem_rd_valid = (dma_wr_mem_rd_valid & _or_0) & ((dma_wr_mem_rd_addr[16:15] + {1'b0, dma_wr_mem_rd_addr[14]}) == 2'd2);  // gen/virtq/dma_fabric.ts:281
-  assign c2_mem_rd_addr = dma_wr_mem_rd_addr[13:0];  // gen/virtq/dma_fabric.ts:282
-  assign tx_valid = tx_arb_out_valid;  // gen/virtq/dma_fabric.ts:310
-  assign tx_hdr = tx_arb_out_hdr;  // gen/virtq/dma_fabric.ts:310
-  assign tx_data = tx_arb_out_data;  // gen/virtq/dma_fabric.ts:310
-  assign tx_keep = tx_arb_out_keep;  // gen/virtq/dma_fabric.ts:310
-  assign tx_sop = tx_arb_out_sop;  // gen/virtq/dma_fabric.ts:310
-  assign tx_eop = tx_arb_out_eop;  // gen/virtq/dma_fabric.ts:310
-  assign cpl_ready = dma_rd_cpl_ready;  // gen/virtq/dma_fabric.ts:312
-  assign irq_out = irq_out_q;  // gen/virtq/dma_fabric.ts:370
-  assign busy = (((((dma_rd_busy | dma_wr_busy) | (((rd_cmd_valid | rd_cmd_status_0_out_valid) | rd_cmd_status_1_out_valid) | rd_cmd_status_2_out_valid)) | (((wr_cmd_valid | wr_cmd_status_0_out_valid) | wr_cmd_status_1_out_valid) | wr_cmd_status_2_out_valid)) | (rd_pending != 4'd0)) | (tx_in_path != 4'd0)) | (|irq_a);  // gen/virtq/dma_fabric.ts:372
-  assign outstanding = dma_rd_outstanding;  // gen/virtq/dma_fabric.ts:373
-  assign ev_unexpected = dma_rd_ev_unexpected;  // gen/virtq/dma_fabric.ts:374
-  assign ev_ur = dma_rd_ev_ur;  // gen/virtq/dma_fabric.ts:375
-  assign ev_ca = dma_rd_ev_ca;  // gen/virtq/dma_fabric.ts:376
-  assign ev_poisoned = dma_rd_ev_poisoned;  // gen/virtq/dma_fabric.ts:377
-  assign ev_timeout = dma_rd_ev_timeout;  // gen/virtq/dma_fabric.ts:378
-  assign dma_rd_cmd_valid = rd_cmd_valid;  // gen/virtq/dma_fabric.ts:219
-  assign dma_rd_cmd_host_addr = rd_cmd_host;  // gen/virtq/dma_fabric.ts:220
-  assign dma_rd_cmd_dev_addr = rd_cmd_dev;  // gen/virtq/dma_fabric.ts:221
-  assign dma_rd_cmd_len = rd_cmd_len;  // gen/virtq/dma_fabric.ts:222
-  assign dma_rd_cmd_id = rd_cmd_id;  // gen/virtq/dma_fabric.ts:223
-  assign dma_rd_status_ready = _select_1;  // gen/virtq/dma_fabric.ts:240
-  assign dma_rd_bus_master = bus_master;  // gen/virtq/dma_fabric.ts:324
-  assign dma_rd_max_read_req = max_read_req;  // gen/virtq/dma_fabric.ts:327
-  assign dma_rd_ext_tag_en = ext_tag_en;  // gen/virtq/dma_fabric.ts:328
-  assign dma_rd_requester_id = requester_id;  // gen/virtq/dma_fabric.ts:325
-  assign dma_rd_timeout = timeout;  // gen/virtq/dma_fabric.ts:329
-  assign dma_rd_req_ready = tx_arb_in0_ready;  // gen/virtq/dma_fabric.ts:308
-  assign dma_rd_cpl_valid = cpl_valid;  // gen/virtq/dma_fabric.ts:311
-  assign dma_rd_cpl_hdr = cpl_hdr;  // gen/virtq/dma_fabric.ts:313
-  assign dma_rd_cpl_data = cpl_data;  // gen/virtq/dma_fabric.ts:314
-  assign dma_rd_cpl_keep = cpl_keep;  // gen/virtq/dma_fabric.ts:315
-  assign dma_rd_cpl_sop = cpl_sop;  // gen/virtq/dma_fabric.ts:316
-  assign dma_rd_cpl_eop = cpl_eop;  // gen/virtq/dma_fabric.ts:317
-  assign dma_rd_cpl_bar = 3'd0;  // gen/virtq/dma_fabric.ts:318
-  assign dma_rd_cpl_offset = 64'd0;  // gen/virtq/dma_fabric.ts:319
-  assign dma_rd_cpl_func = 8'd0;  // gen/virtq/dma_fabric.ts:320
-  assign dma_rd_cpl_error = cpl_hdr[110] ? 4'd1 : 4'd0;  // gen/virtq/dma_fabric.ts:321
-  assign dma_rd_mem_wr_ready = _select_2;  // gen/virtq/dma_fabric.ts:268
-  assign dma_wr_cmd_valid = wr_cmd_valid;  // gen/virtq/dma_fabric.ts:219
-  assign dma_wr_cmd_host_addr = wr_cmd_host;  // gen/virtq/dma_fabric.ts:220
-  assign dma_wr_cmd_dev_addr = wr_cmd_dev;  // gen/virtq/dma_fabric.ts:221
-  assign dma_wr_cmd_len = wr_cmd_len;  // gen/virtq/dma_fabric.ts:222
-  assign dma_wr_cmd_id = wr_cmd_id;  // gen/virtq/dma_fabric.ts:223
-  assign dma_wr_status_ready = _select_3;  // gen/virtq/dma_fabric.ts:240
-  assign dma_wr_bus_master = bus_master;  // gen/virtq/dma_fabric.ts:324
-  assign dma_wr_max_payload = max_payload;  // gen/virtq/dma_fabric.ts:330
-  assign dma_wr_requester_id = requester_id;  // gen/virtq/dma_fabric.ts:325
-  assign dma_wr_req_ready = tx_arb_in1_ready;  // gen/virtq/dma_fabric.ts:309
-  assign dma_wr_mem_rd_ready = _or_0 & _select_4;  // gen/virtq/dma_fabric.ts:289
-  assign dma_wr_mem_rd_rvalid = _select_5;  // gen/virtq/dma_fabric.ts:299
-  assign dma_wr_mem_rd_rdata = _select_6;  // gen/virtq/dma_fabric.ts:300
-  assign tx_arb_in0_valid = dma_rd_req_valid;  // gen/virtq/dma_fabric.ts:308
-  assign tx_arb_in0_hdr = dma_rd_req_hdr;  // gen/virtq/dma_fabric.ts:308
-  assign tx_arb_in0_data = dma_rd_req_data;  // gen/virtq/dma_fabric.ts:308
-  assign tx_arb_in0_keep = dma_rd_req_keep;  // gen/virtq/dma_fabric.ts:308
-  assign tx_arb_in0_sop = dma_rd_req_sop;  // gen/virtq/dma_fabric.ts:308
-  assign tx_arb_in0_eop = dma_rd_req_eop;  // gen/virtq/dma_fabric.ts:308
-  assign tx_arb_in1_valid = dma_wr_req_valid;  // gen/virtq/dma_fabric.ts:309
-  assign tx_arb_in1_hdr = dma_wr_req_hdr;  // gen/virtq/dma_fabric.ts:309
-  assign tx_arb_in1_data = dma_wr_req_data;  // gen/virtq/dma_fabric.ts:309
-  assign tx_arb_in1_keep = dma_wr_req_keep;  // gen/virtq/dma_fabric.ts:309
-  assign tx_arb_in1_sop = dma_wr_req_sop;  // gen/virtq/dma_fabric.ts:309
-  assign tx_arb_in1_eop = dma_wr_req_eop;  // gen/virtq/dma_fabric.ts:309
-  assign tx_arb_out_ready = tx_ready;  // gen/virtq/dma_fabric.ts:310
+  assign c2_wr_status_valid = wr_cmd_status_2_out_valid;  // gen/virtq/dma_fabric.ts:238
+  assign c2_wr_status_id = wr_cmd_status_2_out_data[10:3];  // gen/virtq/dma_fabric.ts:239
+  assign c2_wr_status_error = wr_cmd_status_2_out_data[2:0];  // gen/virtq/dma_fabric.ts:240
+  assign c2_mem_wr_valid = dma_rd_mem_wr_valid & ((dma_rd_mem_wr_addr[16:15] + {1'b0, dma_rd_mem_wr_addr[14]}) == 2'd2);  // gen/virtq/dma_fabric.ts:266
+  assign c2_mem_wr_addr = dma_rd_mem_wr_addr[13:0];  // gen/virtq/dma_fabric.ts:267
+  assign c2_mem_wr_data = dma_rd_mem_wr_data;  // gen/virtq/dma_fabric.ts:268
+  assign c2_mem_wr_be = dma_rd_mem_wr_be;  // gen/virtq/dma_fabric.ts:269
+  assign c2_mem_rd_valid = (dma_wr_mem_rd_valid & _or_0) & ((dma_wr_mem_rd_addr[16:15] + {1'b0, dma_wr_mem_rd_addr[14]}) == 2'd2);  // gen/virtq/dma_fabric.ts:285
+  assign c2_mem_rd_addr = dma_wr_mem_rd_addr[13:0];  // gen/virtq/dma_fabric.ts:286
+  assign tx_valid = tx_arb_out_valid;  // gen/virtq/dma_fabric.ts:314
+  assign tx_hdr = tx_arb_out_hdr;  // gen/virtq/dma_fabric.ts:314
+  assign tx_data = tx_arb_out_data;  // gen/virtq/dma_fabric.ts:314
+  assign tx_keep = tx_arb_out_keep;  // gen/virtq/dma_fabric.ts:314
+  assign tx_sop = tx_arb_out_sop;  // gen/virtq/dma_fabric.ts:314
+  assign tx_eop = tx_arb_out_eop;  // gen/virtq/dma_fabric.ts:314
+  assign cpl_ready = dma_rd_cpl_ready;  // gen/virtq/dma_fabric.ts:316
+  assign irq_out = irq_out_q;  // gen/virtq/dma_fabric.ts:374
+  assign busy = (((((dma_rd_busy | dma_wr_busy) | (((rd_cmd_valid | rd_cmd_status_0_out_valid) | rd_cmd_status_1_out_valid) | rd_cmd_status_2_out_valid)) | (((wr_cmd_valid | wr_cmd_status_0_out_valid) | wr_cmd_status_1_out_valid) | wr_cmd_status_2_out_valid)) | (rd_pending != 4'd0)) | (tx_in_path != 4'd0)) | (|irq_a);  // gen/virtq/dma_fabric.ts:376
+  assign outstanding = dma_rd_outstanding;  // gen/virtq/dma_fabric.ts:377
+  assign ev_unexpected = dma_rd_ev_unexpected;  // gen/virtq/dma_fabric.ts:378
+  assign ev_ur = dma_rd_ev_ur;  // gen/virtq/dma_fabric.ts:379
+  assign ev_ca = dma_rd_ev_ca;  // gen/virtq/dma_fabric.ts:380
+  assign ev_poisoned = dma_rd_ev_poisoned;  // gen/virtq/dma_fabric.ts:381
+  assign ev_timeout = dma_rd_ev_timeout;  // gen/virtq/dma_fabric.ts:382
+  assign dma_rd_cmd_valid = rd_cmd_valid;  // gen/virtq/dma_fabric.ts:223
+  assign dma_rd_cmd_host_addr = rd_cmd_host;  // gen/virtq/dma_fabric.ts:224
+  assign dma_rd_cmd_dev_addr = rd_cmd_dev;  // gen/virtq/dma_fabric.ts:225
+  assign dma_rd_cmd_len = rd_cmd_len;  // gen/virtq/dma_fabric.ts:226
+  assign dma_rd_cmd_id = rd_cmd_id;  // gen/virtq/dma_fabric.ts:227
+  assign dma_rd_status_ready = _select_1;  // gen/virtq/dma_fabric.ts:244
+  assign dma_rd_bus_master = bus_master;  // gen/virtq/dma_fabric.ts:328
+  assign dma_rd_max_read_req = max_read_req;  // gen/virtq/dma_fabric.ts:331
+  assign dma_rd_ext_tag_en = ext_tag_en;  // gen/virtq/dma_fabric.ts:332
+  assign dma_rd_requester_id = requester_id;  // gen/virtq/dma_fabric.ts:329
+  assign dma_rd_timeout = timeout;  // gen/virtq/dma_fabric.ts:333
+  assign dma_rd_req_ready = tx_arb_in0_ready;  // gen/virtq/dma_fabric.ts:312
+  assign dma_rd_cpl_valid = cpl_valid;  // gen/virtq/dma_fabric.ts:315
+  assign dma_rd_cpl_hdr = cpl_hdr;  // gen/virtq/dma_fabric.ts:317
+  assign dma_rd_cpl_data = cpl_data;  // gen/virtq/dma_fabric.ts:318
+  assign dma_rd_cpl_keep = cpl_keep;  // gen/virtq/dma_fabric.ts:319
+  assign dma_rd_cpl_sop = cpl_sop;  // gen/virtq/dma_fabric.ts:320
+  assign dma_rd_cpl_eop = cpl_eop;  // gen/virtq/dma_fabric.ts:321
+  assign dma_rd_cpl_bar = 3'd0;  // gen/virtq/dma_fabric.ts:322
+  assign dma_rd_cpl_offset = 64'd0;  // gen/virtq/dma_fabric.ts:323
+  assign dma_rd_cpl_func = 8'd0;  // gen/virtq/dma_fabric.ts:324
+  assign dma_rd_cpl_error = cpl_hdr[110] ? 4'd1 : 4'd0;  // gen/virtq/dma_fabric.ts:325
+  assign dma_rd_mem_wr_ready = _select_2;  // gen/virtq/dma_fabric.ts:272
+  assign dma_wr_cmd_valid = wr_cmd_valid;  // gen/virtq/dma_fabric.ts:223
+  assign dma_wr_cmd_host_addr = wr_cmd_host;  // gen/virtq/dma_fabric.ts:224
+  assign dma_wr_cmd_dev_addr = wr_cmd_dev;  // gen/virtq/dma_fabric.ts:225
+  assign dma_wr_cmd_len = wr_cmd_len;  // gen/virtq/dma_fabric.ts:226
+  assign dma_wr_cmd_id = wr_cmd_id;  // gen/virtq/dma_fabric.ts:227
+  assign dma_wr_status_ready = _select_3;  // gen/virtq/dma_fabric.ts:244
+  assign dma_wr_bus_master = bus_master;  // gen/virtq/dma_fabric.ts:328
+  assign dma_wr_max_payload = max_payload;  // gen/virtq/dma_fabric.ts:334
+  assign dma_wr_requester_id = requester_id;  // gen/virtq/dma_fabric.ts:329
+  assign dma_wr_req_ready = tx_arb_in1_ready;  // gen/virtq/dma_fabric.ts:313
+  assign dma_wr_mem_rd_ready = _or_0 & _select_4;  // gen/virtq/dma_fabric.ts:293
+  assign dma_wr_mem_rd_rvalid = _select_5;  // gen/virtq/dma_fabric.ts:303
+  assign dma_wr_mem_rd_rdata = _select_6;  // gen/virtq/dma_fabric.ts:304
+  assign tx_arb_in0_valid = dma_rd_req_valid;  // gen/virtq/dma_fabric.ts:312
+  assign tx_arb_in0_hdr = dma_rd_req_hdr;  // gen/virtq/dma_fabric.ts:312
+  assign tx_arb_in0_data = dma_rd_req_data;  // gen/virtq/dma_fabric.ts:312
+  assign tx_arb_in0_keep = dma_rd_req_keep;  // gen/virtq/dma_fabric.ts:312
+  assign tx_arb_in0_sop = dma_rd_req_sop;  // gen/virtq/dma_fabric.ts:312
+  assign tx_arb_in0_eop = dma_rd_req_eop;  // gen/virtq/dma_fabric.ts:312
+  assign tx_arb_in1_valid = dma_wr_req_valid;  // gen/virtq/dma_fabric.ts:313
+  assign tx_arb_in1_hdr = dma_wr_req_hdr;  // gen/virtq/dma_fabric.ts:313
+  assign tx_arb_in1_data = dma_wr_req_data;  // gen/virtq/dma_fabric.ts:313
+  assign tx_arb_in1_keep = dma_wr_req_keep;  // gen/virtq/dma_fabric.ts:313
+  assign tx_arb_in1_sop = dma_wr_req_sop;  // gen/virtq/dma_fabric.ts:313
+  assign tx_arb_in1_eop = dma_wr_req_eop;  // gen/virtq/dma_fabric.ts:313
+  assign tx_arb_out_ready = tx_ready;  // gen/virtq/dma_fabric.ts:314
   assign rd_cmd_free = (~rd_cmd_valid) | dma_rd_cmd_ready;  // gen/virtq/dma_fabric.ts:166
   assign rd_cmd_arb_after_in = {c2_rd_cmd_valid, c1_rd_cmd_valid, c0_rd_cmd_valid} & rd_cmd_arb_mask;  // gen/lib/priority.ts:8
   assign rd_cmd_arb_after_v_1_0 = rd_cmd_arb_after_in[0] | rd_cmd_arb_after_in[1];  // gen/lib/priority.ts:29
@@ -746,15 +748,16 @@ module dma_fabric_w256_r12_13_19_l20_i8_t32_s16_to20_mps5_ra8_q2 (
   assign rd_cmd_arb_index = rd_cmd_arb_locked ? rd_cmd_arb_lock_index : (rd_cmd_arb_after_valid ? rd_cmd_arb_after_index : rd_cmd_arb_all_index);  // gen/lib/arbiter.ts:69
   assign rd_cmd_arb_valid = rd_cmd_arb_locked | rd_cmd_arb_all_valid;  // gen/lib/arbiter.ts:70
   assign rd_cmd_arb_grant = rd_cmd_arb_valid ? {(rd_cmd_arb_index == 2'd2), (rd_cmd_arb_index == 2'd1), (rd_cmd_arb_index == 2'd0)} : 3'd0;  // gen/lib/arbiter.ts:71
-  assign rd_cmd_status_0_in_valid = dma_rd_status_valid & (dma_rd_status_id[9:8] == 2'd0);  // gen/virtq/dma_fabric.ts:231
-  assign rd_cmd_status_0_in_data = {dma_rd_status_id[7:0], (dma_rd_status_id[10] ? 3'd6 : dma_rd_status_error)};  // gen/virtq/dma_fabric.ts:232
-  assign rd_cmd_status_0_out_ready = c0_rd_status_ready;  // gen/virtq/dma_fabric.ts:237
-  assign rd_cmd_status_1_in_valid = dma_rd_status_valid & (dma_rd_status_id[9:8] == 2'd1);  // gen/virtq/dma_fabric.ts:231
-  assign rd_cmd_status_1_in_data = {dma_rd_status_id[7:0], (dma_rd_status_id[10] ? 3'd6 : dma_rd_status_error)};  // gen/virtq/dma_fabric.ts:232
-  assign rd_cmd_status_1_out_ready = c1_rd_status_ready;  // gen/virtq/dma_fabric.ts:237
-  assign rd_cmd_status_2_in_valid = dma_rd_status_valid & (dma_rd_status_id[9:8] == 2'd2);  // gen/virtq/dma_fabric.ts:231
-  assign rd_cmd_status_2_in_data = {dma_rd_status_id[7:0], (dma_rd_status_id[10] ? 3'd6 : dma_rd_status_error)};  // gen/virtq/dma_fabric.ts:232
-  assign rd_cmd_status_2_out_ready = c2_rd_status_ready;  // gen/virtq/dma_fabric.ts:237
+  assign rd_cmd_offered = (rd_cmd_arb_grant & {c2_rd_cmd_valid, c1_rd_cmd_valid, c0_rd_cmd_valid}) != 3'd0;  // gen/virtq/dma_fabric.ts:173
+  assign rd_cmd_status_0_in_valid = dma_rd_status_valid & (dma_rd_status_id[9:8] == 2'd0);  // gen/virtq/dma_fabric.ts:235
+  assign rd_cmd_status_0_in_data = {dma_rd_status_id[7:0], (dma_rd_status_id[10] ? 3'd6 : dma_rd_status_error)};  // gen/virtq/dma_fabric.ts:236
+  assign rd_cmd_status_0_out_ready = c0_rd_status_ready;  // gen/virtq/dma_fabric.ts:241
+  assign rd_cmd_status_1_in_valid = dma_rd_status_valid & (dma_rd_status_id[9:8] == 2'd1);  // gen/virtq/dma_fabric.ts:235
+  assign rd_cmd_status_1_in_data = {dma_rd_status_id[7:0], (dma_rd_status_id[10] ? 3'd6 : dma_rd_status_error)};  // gen/virtq/dma_fabric.ts:236
+  assign rd_cmd_status_1_out_ready = c1_rd_status_ready;  // gen/virtq/dma_fabric.ts:241
+  assign rd_cmd_status_2_in_valid = dma_rd_status_valid & (dma_rd_status_id[9:8] == 2'd2);  // gen/virtq/dma_fabric.ts:235
+  assign rd_cmd_status_2_in_data = {dma_rd_status_id[7:0], (dma_rd_status_id[10] ? 3'd6 : dma_rd_status_error)};  // gen/virtq/dma_fabric.ts:236
+  assign rd_cmd_status_2_out_ready = c2_rd_status_ready;  // gen/virtq/dma_fabric.ts:241
   assign wr_cmd_free = (~wr_cmd_valid) | dma_wr_cmd_ready;  // gen/virtq/dma_fabric.ts:166
   assign wr_cmd_arb_after_in = {c2_wr_cmd_valid, c1_wr_cmd_valid, c0_wr_cmd_valid} & wr_cmd_arb_mask;  // gen/lib/priority.ts:8
   assign wr_cmd_arb_after_v_1_0 = wr_cmd_arb_after_in[0] | wr_cmd_arb_after_in[1];  // gen/lib/priority.ts:29
@@ -769,15 +772,16 @@ module dma_fabric_w256_r12_13_19_l20_i8_t32_s16_to20_mps5_ra8_q2 (
   assign wr_cmd_arb_index = wr_cmd_arb_locked ? wr_cmd_arb_lock_index : (wr_cmd_arb_after_valid ? wr_cmd_arb_after_index : wr_cmd_arb_all_index);  // gen/lib/arbiter.ts:69
   assign wr_cmd_arb_valid = wr_cmd_arb_locked | wr_cmd_arb_all_valid;  // gen/lib/arbiter.ts:70
   assign wr_cmd_arb_grant = wr_cmd_arb_valid ? {(wr_cmd_arb_index == 2'd2), (wr_cmd_arb_index == 2'd1), (wr_cmd_arb_index == 2'd0)} : 3'd0;  // gen/lib/arbiter.ts:71
-  assign wr_cmd_status_0_in_valid = dma_wr_status_valid & (dma_wr_status_id[9:8] == 2'd0);  // gen/virtq/dma_fabric.ts:231
-  assign wr_cmd_status_0_in_data = {dma_wr_status_id[7:0], (dma_wr_status_id[10] ? 3'd6 : dma_wr_status_error)};  // gen/virtq/dma_fabric.ts:232
-  assign wr_cmd_status_0_out_ready = c0_wr_status_ready;  // gen/virtq/dma_fabric.ts:237
-  assign wr_cmd_status_1_in_valid = dma_wr_status_valid & (dma_wr_status_id[9:8] == 2'd1);  // gen/virtq/dma_fabric.ts:231
-  assign wr_cmd_status_1_in_data = {dma_wr_status_id[7:0], (dma_wr_status_id[10] ? 3'd6 : dma_wr_status_error)};  // gen/virtq/dma_fabric.ts:232
-  assign wr_cmd_status_1_out_ready = c1_wr_status_ready;  // gen/virtq/dma_fabric.ts:237
-  assign wr_cmd_status_2_in_valid = dma_wr_status_valid & (dma_wr_status_id[9:8] == 2'd2);  // gen/virtq/dma_fabric.ts:231
-  assign wr_cmd_status_2_in_data = {dma_wr_status_id[7:0], (dma_wr_status_id[10] ? 3'd6 : dma_wr_status_error)};  // gen/virtq/dma_fabric.ts:232
-  assign wr_cmd_status_2_out_ready = c2_wr_status_ready;  // gen/virtq/dma_fabric.ts:237
+  assign wr_cmd_offered = (wr_cmd_arb_grant & {c2_wr_cmd_valid, c1_wr_cmd_valid, c0_wr_cmd_valid}) != 3'd0;  // gen/virtq/dma_fabric.ts:173
+  assign wr_cmd_status_0_in_valid = dma_wr_status_valid & (dma_wr_status_id[9:8] == 2'd0);  // gen/virtq/dma_fabric.ts:235
+  assign wr_cmd_status_0_in_data = {dma_wr_status_id[7:0], (dma_wr_status_id[10] ? 3'd6 : dma_wr_status_error)};  // gen/virtq/dma_fabric.ts:236
+  assign wr_cmd_status_0_out_ready = c0_wr_status_ready;  // gen/virtq/dma_fabric.ts:241
+  assign wr_cmd_status_1_in_valid = dma_wr_status_valid & (dma_wr_status_id[9:8] == 2'd1);  // gen/virtq/dma_fabric.ts:235
+  assign wr_cmd_status_1_in_data = {dma_wr_status_id[7:0], (dma_wr_status_id[10] ? 3'd6 : dma_wr_status_error)};  // gen/virtq/dma_fabric.ts:236
+  assign wr_cmd_status_1_out_ready = c1_wr_status_ready;  // gen/virtq/dma_fabric.ts:241
+  assign wr_cmd_status_2_in_valid = dma_wr_status_valid & (dma_wr_status_id[9:8] == 2'd2);  // gen/virtq/dma_fabric.ts:235
+  assign wr_cmd_status_2_in_data = {dma_wr_status_id[7:0], (dma_wr_status_id[10] ? 3'd6 : dma_wr_status_error)};  // gen/virtq/dma_fabric.ts:236
+  assign wr_cmd_status_2_out_ready = c2_wr_status_ready;  // gen/virtq/dma_fabric.ts:241
 
   // ---- registers
   always @(posedge clk) begin
@@ -808,8 +812,8 @@ module dma_fabric_w256_r12_13_19_l20_i8_t32_s16_to20_mps5_ra8_q2 (
           rd_cmd_arb_lock_index <= rd_cmd_arb_index;  // gen/lib/arbiter.ts:80
         end
       end
-      if (rd_cmd_free) begin  // gen/virtq/dma_fabric.ts:180
-        rd_cmd_valid <= rd_cmd_arb_valid;  // gen/virtq/dma_fabric.ts:181
+      if (rd_cmd_free) begin  // gen/virtq/dma_fabric.ts:184
+        rd_cmd_valid <= rd_cmd_offered;  // gen/virtq/dma_fabric.ts:185
       end
       if (wr_cmd_arb_valid) begin  // gen/lib/arbiter.ts:73
         if (wr_cmd_free) begin  // gen/lib/arbiter.ts:74
@@ -820,47 +824,47 @@ module dma_fabric_w256_r12_13_19_l20_i8_t32_s16_to20_mps5_ra8_q2 (
           wr_cmd_arb_lock_index <= wr_cmd_arb_index;  // gen/lib/arbiter.ts:80
         end
       end
-      if (wr_cmd_free) begin  // gen/virtq/dma_fabric.ts:180
-        wr_cmd_valid <= wr_cmd_arb_valid;  // gen/virtq/dma_fabric.ts:181
+      if (wr_cmd_free) begin  // gen/virtq/dma_fabric.ts:184
+        wr_cmd_valid <= wr_cmd_offered;  // gen/virtq/dma_fabric.ts:185
       end
-      if (dma_wr_mem_rd_valid & dma_wr_mem_rd_ready) begin  // gen/virtq/dma_fabric.ts:296
-        rd_target <= dma_wr_mem_rd_addr[16:15] + {1'b0, dma_wr_mem_rd_addr[14]};  // gen/virtq/dma_fabric.ts:296
+      if (dma_wr_mem_rd_valid & dma_wr_mem_rd_ready) begin  // gen/virtq/dma_fabric.ts:300
+        rd_target <= dma_wr_mem_rd_addr[16:15] + {1'b0, dma_wr_mem_rd_addr[14]};  // gen/virtq/dma_fabric.ts:300
       end
-      rd_pending <= (rd_pending + {3'd0, (dma_wr_mem_rd_valid & dma_wr_mem_rd_ready)}) - {3'd0, _select_5};  // gen/virtq/dma_fabric.ts:298
-      tx_in_path <= _add_7 - {3'd0, ((tx_valid & tx_ready) & tx_eop)};  // gen/virtq/dma_fabric.ts:340
-      irq_out_q <= ((|irq_a) & (irq_a_ahead == 4'd0)) ? irq_a : 2'd0;  // gen/virtq/dma_fabric.ts:349
-      if (~(|irq_a)) begin  // gen/virtq/dma_fabric.ts:350
-        irq_a <= irq_in;  // gen/virtq/dma_fabric.ts:351
-        irq_a_ahead <= _add_7 - {3'd0, ((tx_valid & tx_ready) & tx_eop)};  // gen/virtq/dma_fabric.ts:352
-      end else if ((|irq_a) & (irq_a_ahead == 4'd0)) begin  // gen/virtq/dma_fabric.ts:354
-        if (|irq_b) begin  // gen/virtq/dma_fabric.ts:355
-          irq_a <= irq_b;  // gen/virtq/dma_fabric.ts:356
-          irq_a_ahead <= ((irq_b_ahead != 4'd0) & ((tx_valid & tx_ready) & tx_eop)) ? (irq_b_ahead - 4'd1) : irq_b_ahead;  // gen/virtq/dma_fabric.ts:357
-          irq_b <= irq_in;  // gen/virtq/dma_fabric.ts:358
-          irq_b_ahead <= _add_7 - {3'd0, ((tx_valid & tx_ready) & tx_eop)};  // gen/virtq/dma_fabric.ts:359
+      rd_pending <= (rd_pending + {3'd0, (dma_wr_mem_rd_valid & dma_wr_mem_rd_ready)}) - {3'd0, _select_5};  // gen/virtq/dma_fabric.ts:302
+      tx_in_path <= _add_7 - {3'd0, ((tx_valid & tx_ready) & tx_eop)};  // gen/virtq/dma_fabric.ts:344
+      irq_out_q <= ((|irq_a) & (irq_a_ahead == 4'd0)) ? irq_a : 2'd0;  // gen/virtq/dma_fabric.ts:353
+      if (~(|irq_a)) begin  // gen/virtq/dma_fabric.ts:354
+        irq_a <= irq_in;  // gen/virtq/dma_fabric.ts:355
+        irq_a_ahead <= _add_7 - {3'd0, ((tx_valid & tx_ready) & tx_eop)};  // gen/virtq/dma_fabric.ts:356
+      end else if ((|irq_a) & (irq_a_ahead == 4'd0)) begin  // gen/virtq/dma_fabric.ts:358
+        if (|irq_b) begin  // gen/virtq/dma_fabric.ts:359
+          irq_a <= irq_b;  // gen/virtq/dma_fabric.ts:360
+          irq_a_ahead <= ((irq_b_ahead != 4'd0) & ((tx_valid & tx_ready) & tx_eop)) ? (irq_b_ahead - 4'd1) : irq_b_ahead;  // gen/virtq/dma_fabric.ts:361
+          irq_b <= irq_in;  // gen/virtq/dma_fabric.ts:362
+          irq_b_ahead <= _add_7 - {3'd0, ((tx_valid & tx_ready) & tx_eop)};  // gen/virtq/dma_fabric.ts:363
         end else begin
-          irq_a <= irq_in;  // gen/virtq/dma_fabric.ts:361
-          irq_a_ahead <= _add_7 - {3'd0, ((tx_valid & tx_ready) & tx_eop)};  // gen/virtq/dma_fabric.ts:362
+          irq_a <= irq_in;  // gen/virtq/dma_fabric.ts:365
+          irq_a_ahead <= _add_7 - {3'd0, ((tx_valid & tx_ready) & tx_eop)};  // gen/virtq/dma_fabric.ts:366
         end
       end else begin
-        irq_a_ahead <= ((irq_a_ahead != 4'd0) & ((tx_valid & tx_ready) & tx_eop)) ? (irq_a_ahead - 4'd1) : irq_a_ahead;  // gen/virtq/dma_fabric.ts:366
-        irq_b <= irq_b | irq_in;  // gen/virtq/dma_fabric.ts:367
-        irq_b_ahead <= (|irq_in) ? (_add_7 - {3'd0, ((tx_valid & tx_ready) & tx_eop)}) : (((irq_b_ahead != 4'd0) & ((tx_valid & tx_ready) & tx_eop)) ? (irq_b_ahead - 4'd1) : irq_b_ahead);  // gen/virtq/dma_fabric.ts:368
+        irq_a_ahead <= ((irq_a_ahead != 4'd0) & ((tx_valid & tx_ready) & tx_eop)) ? (irq_a_ahead - 4'd1) : irq_a_ahead;  // gen/virtq/dma_fabric.ts:370
+        irq_b <= irq_b | irq_in;  // gen/virtq/dma_fabric.ts:371
+        irq_b_ahead <= (|irq_in) ? (_add_7 - {3'd0, ((tx_valid & tx_ready) & tx_eop)}) : (((irq_b_ahead != 4'd0) & ((tx_valid & tx_ready) & tx_eop)) ? (irq_b_ahead - 4'd1) : irq_b_ahead);  // gen/virtq/dma_fabric.ts:372
       end
     end
   end
   always @(posedge clk) begin
-    if (rd_cmd_free) begin  // gen/virtq/dma_fabric.ts:180
-      rd_cmd_host <= _select_8;  // gen/virtq/dma_fabric.ts:182
-      rd_cmd_dev <= {rd_cmd_arb_index, 1'b0, _select_9};  // gen/virtq/dma_fabric.ts:188
-      rd_cmd_len <= _select_10 ? _select_11 : 20'd0;  // gen/virtq/dma_fabric.ts:198
-      rd_cmd_id <= {(~_select_10), rd_cmd_arb_index, _select_12};  // gen/virtq/dma_fabric.ts:208
+    if (rd_cmd_free) begin  // gen/virtq/dma_fabric.ts:184
+      rd_cmd_host <= _select_8;  // gen/virtq/dma_fabric.ts:186
+      rd_cmd_dev <= {rd_cmd_arb_index, 1'b0, _select_9};  // gen/virtq/dma_fabric.ts:192
+      rd_cmd_len <= _select_10 ? _select_11 : 20'd0;  // gen/virtq/dma_fabric.ts:202
+      rd_cmd_id <= {(~_select_10), rd_cmd_arb_index, _select_12};  // gen/virtq/dma_fabric.ts:212
     end
-    if (wr_cmd_free) begin  // gen/virtq/dma_fabric.ts:180
-      wr_cmd_host <= _select_13;  // gen/virtq/dma_fabric.ts:182
-      wr_cmd_dev <= {wr_cmd_arb_index, 1'b0, _select_14};  // gen/virtq/dma_fabric.ts:188
-      wr_cmd_len <= _select_15 ? _select_16 : 20'd0;  // gen/virtq/dma_fabric.ts:198
-      wr_cmd_id <= {(~_select_15), wr_cmd_arb_index, _select_17};  // gen/virtq/dma_fabric.ts:208
+    if (wr_cmd_free) begin  // gen/virtq/dma_fabric.ts:184
+      wr_cmd_host <= _select_13;  // gen/virtq/dma_fabric.ts:186
+      wr_cmd_dev <= {wr_cmd_arb_index, 1'b0, _select_14};  // gen/virtq/dma_fabric.ts:192
+      wr_cmd_len <= _select_15 ? _select_16 : 20'd0;  // gen/virtq/dma_fabric.ts:202
+      wr_cmd_id <= {(~_select_15), wr_cmd_arb_index, _select_17};  // gen/virtq/dma_fabric.ts:212
     end
   end
 

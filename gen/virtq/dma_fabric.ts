@@ -167,6 +167,10 @@ export const DmaFabric = defineModule(
       const req = cat(...ins.map((c) => c.valid).reverse());
       const a = roundRobinArbiter(m, `${name}_arb`, req, free);
       ins.forEach((c, i) => c.ready.set(a.grant.bit(i).and(free)));
+      // The arbiter keeps a grant it could not hand over (register full) even if its client takes the command
+      // back (the packed engine drops a ring read it no longer wants): only a command still offered is taken, or
+      // an empty command (id 0, length 0) would end with a status the client never asked for.
+      const offered = m.let(`${name}_offered`, a.grant.and(req).ne(0));
       // A command fits when offset + len <= 2^bits (len 0 fits anywhere).
       const fits = clients.map((c, i) => {
         const w = Math.max(c.bits, p.lenBits) + 1;
@@ -178,7 +182,7 @@ export const DmaFabric = defineModule(
       const idx = a.index;
       const fit = select(a.index, fits);
       m.if(free, () => {
-        valid.next(a.valid);
+        valid.next(offered);
         host.next(
           select(
             a.index,

@@ -16,7 +16,7 @@ import {
 } from '../../tb/pcie/modeldev';
 import type { RootComplexOptions } from '../../tb/pcie/options';
 import { RootComplex } from '../../tb/pcie/rootcomplex';
-import { CplStatus, decodeTlp, type MemReadTlp } from '../../tb/pcie/tlp';
+import { CplStatus, decodeTlp, encodeTlp, type MemReadTlp } from '../../tb/pcie/tlp';
 
 function boot(rcOpts: RootComplexOptions = {}, devOpts: ModelEndpointOptions = {}) {
   const dev = new ModelEndpoint(devOpts);
@@ -65,6 +65,15 @@ describe('registers', () => {
     expect(rc.cfgRead16(0x06) & 0x10).toBe(0x10);
   });
 
+  test('every byte of the PBA is read-only, also the bits past the last vector', () => {
+    for (const msixVectors of [8, 4]) {
+      const { b0 } = boot({}, { msixVectors });
+      b0.write32(R.MSIX_PBA, 0xffff_ffff);
+      b0.write32(R.MSIX_PBA + 4, 0xffff_ffff);
+      expect([b0.read32(R.MSIX_PBA), b0.read32(R.MSIX_PBA + 4)], `${msixVectors} vectors`).toEqual([0, 0]);
+    }
+  });
+
   test('every MSI-X vector is masked at reset, and nothing outside the table is', () => {
     const { b0 } = boot();
     for (let v = 0; v < 8; v++) expect(b0.read32(R.MSIX_TABLE + 16 * v + 12), `vector ${v}`).toBe(1);
@@ -97,7 +106,9 @@ describe('registers', () => {
     start(rc, DMA_TO_DEVICE, rc.mem.alloc(64).addr, 0, 64);
     finish(rc);
     b2.write32(R.DMA_CTRL, 1);
+    rc.bar(4).write32(R.DMA_CTRL, 1);
     rc.flush(b2.address);
+    finish(rc);
     expect(b0.read32(R.DMA_DONE_COUNT)).toBe(1);
   });
 
@@ -214,6 +225,24 @@ describe('the DMA engine', () => {
     start(p.rc, DMA_TO_DEVICE, host.addr, 0, 256);
     expect(finish(p.rc) & DMA_STATUS.POISON).toBe(DMA_STATUS.POISON);
     expect(p.dev.sram.subarray(0, 256).every((b) => b === 0)).toBe(true);
+  });
+
+  test('a malformed TLP is dropped', () => {
+    const { rc, dev, b0 } = boot();
+    const before = dev.received.length;
+    const wr = encodeTlp({
+      type: 'MWr',
+      address: b0.address + BigInt(R.SCRATCH),
+      firstBe: 0xf,
+      lastBe: 0xf,
+      requesterId: 0,
+      tag: 0,
+      data: new Uint8Array(8).fill(0x11),
+    });
+    rc.sendRaw({ hdr: wr.hdr, data: wr.data.subarray(0, 1) }); // Length 2, one dword of data
+    rc.runFor(50);
+    expect(dev.received).toHaveLength(before);
+    expect(b0.read32(R.SCRATCH)).toBe(0);
   });
 
   test('a completion for another requester, or without data, is not taken as the read', () => {

@@ -115,6 +115,14 @@ describe('configuration requests', () => {
     expect(rc.stats().requester).toMatchObject({ cfgReads: 4, cfgWrites: 2 });
   });
 
+  test('a config request is named by its size and offset', () => {
+    const { rc } = setup();
+    expect(rc.startCfgRead(0x41, 1).what).toBe('config read of 1 byte at 0x41');
+    expect(rc.startCfgRead(0x40, 2).what).toBe('config read of 2 bytes at 0x40');
+    expect(rc.startCfgWrite(0x43, 1, 1).what).toBe('config write of 1 byte at 0x43');
+    expect(rc.startCfgWrite(0x40, 1, 4).what).toBe('config write of 4 bytes at 0x40');
+  });
+
   test('offsets, sizes and values are checked', () => {
     const { rc } = answering();
     for (const [off, size] of [
@@ -259,8 +267,9 @@ describe('completion checks', () => {
     });
     const hdr = Uint32Array.from(raw.hdr);
     hdr[0] |= 1 << 17; // a reserved bit
+    // Decoded (leniently), not sketched from the header ("(undecoded)"): the reserved bit fails strict decoding only.
     expect(() => rc.rawRequest({ hdr, data: raw.data }, { timeout: 50 })).toThrow(
-      /waiting for completion of raw request MRd 3DW addr=0x20000000 len=1 /,
+      /waiting for completion of raw request MRd 3DW addr=0x20000000 len=1 be=f\/0 req=00:00\.0 tag=\d+ \(tag \d+, sent/,
     );
   });
 });
@@ -494,5 +503,27 @@ describe('raw requests', () => {
       } as Tlp,
     ];
     expect(rc.rawRequest({ hdr, data: new Uint32Array(0) }).map((c) => c.status)).toEqual([CplStatus.CA]);
+    // A successful Cpl (a write's completion) is the only one too.
+    link.responder = (t) => [
+      {
+        type: 'Cpl',
+        completerId: DEV,
+        requesterId: 0,
+        tag: (t as CfgWriteTlp).tag,
+        status: CplStatus.SC,
+        byteCount: 4,
+        lowerAddress: 0,
+      } as Tlp,
+    ];
+    const cfgWr = encodeTlp({
+      type: 'CfgWr0',
+      completerId: DEV,
+      offset: 0x3c,
+      firstBe: 1,
+      requesterId: 0,
+      tag: 0,
+      data: new Uint8Array(4),
+    });
+    expect(rc.rawRequest(cfgWr).map((c) => [c.type, c.status])).toEqual([['Cpl', CplStatus.SC]]);
   });
 });

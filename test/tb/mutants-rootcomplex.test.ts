@@ -217,6 +217,49 @@ describe('the pump', () => {
     expect(s.rc.now).toBe(t + 30);
   });
 
+  test('waitForSignal steps with the signal as stop condition until the link stops on it', () => {
+    const { link, rc } = recording({ waitTimeout: 5000 });
+    const until = { signal: 'done', equals: 1 };
+    link.cycle = 100;
+    link.script.push({ advance: 30, reason: 'cycles' }, { advance: 7, reason: 'until' });
+    expect(rc.waitForSignal('done', 1, { timeout: 500 })).toBe(37);
+    expect(rc.now).toBe(137);
+    // Each step may use what is left of the limit (and no more than a window).
+    expect(link.runs).toEqual([
+      { cycles: 500, untilTx: 1, until, writesCountOnlyIn: undefined },
+      { cycles: 470, untilTx: 1, until, writesCountOnlyIn: undefined },
+    ]);
+    // Without a timeout: options.waitTimeout, here in windows of 1000 cycles.
+    link.runs.length = 0;
+    expect(() => rc.waitForSignal('busy', 0n)).toThrow(RcTimeoutError);
+    expect(rc.now).toBe(5137);
+    expect(link.runs.map((r) => r.cycles)).toEqual([1000, 1000, 1000, 1000, 1000]);
+  });
+
+  test('waitForSignal times out after exactly its limit, naming the signal and the value', () => {
+    const { link, rc } = recording();
+    link.cycle = 10;
+    expect(() => rc.waitForSignal('x', 2n, { timeout: 50 })).toThrow(
+      /^rc: cycle 60: timeout after 50 cycles waiting for x == 2$/,
+    );
+    expect(link.runs.map((r) => r.cycles)).toEqual([50]);
+  });
+
+  test('waitForIntx waits for INTA asserted by default', () => {
+    const { link, rc } = recording();
+    const assertA: Tlp = {
+      type: 'Msg',
+      routing: MsgRouting.Local,
+      code: MsgCode.Assert_INTA,
+      requesterId: DEV,
+      tag: 0,
+    };
+    link.script.push({ advance: 40, reason: 'tx', tx: [at(assertA, 40)] });
+    rc.waitForIntx();
+    expect(rc.now).toBe(40);
+    expect(rc.intx.asserted('A')).toBe(true);
+  });
+
   test('the waits name what they waited for', () => {
     const { rc } = recording();
     expect(() => rc.waitForInterrupt(undefined, { timeout: 10 })).toThrow(/waiting for an MSI-X interrupt$/m);
@@ -460,6 +503,7 @@ describe('accessors, interrupts and helpers', () => {
     expect(dev.received.at(-1)).toMatchObject({ type: 'MRd', length: 1, firstBe: 0, lastBe: 0 });
     expect(Array.from(dev.scratch.subarray(3, 6))).toEqual([0x77, 0, 0x66]);
     expect(b4.addr(0x10)).toBe(b4.address + 0x10n);
+    expect(b4.size).toBe(0x1000n);
     expect(() => b4.addr(-4)).toThrow(RangeError);
     expect(() => b4.addr(1.5)).toThrow(RangeError);
     expect(() => b4.addr(0xffc, 8)).toThrow(RangeError);
