@@ -95,9 +95,7 @@ export function virtioBlkConfig(p: VirtioBlkTopParams): {
       queues: Q,
       cfgFieldBits: bitsFor(DEVICE_TYPES.blk.config.length - 1),
       split: { regionBits: 12, maxChain: 64, availBatch: 16, descBatch: 8, usedBatch: 16 },
-      // kick suppression off in the data plane until a stale ring read it exposes there is understood
-      // (docs/queue-engine.md, "Not done yet")
-      packed: { ...PACKED_DEFAULTS, kickSuppression: false },
+      packed: PACKED_DEFAULTS,
       blk: b,
       dma: {
         lenBits: DMA_TEST_LEN_BITS,
