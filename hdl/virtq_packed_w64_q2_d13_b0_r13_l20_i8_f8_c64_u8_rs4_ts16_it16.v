@@ -121,16 +121,16 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   localparam [2:0] STAGE_STATE_WALK = 3'd4;  // gen/virtq/packed_expand.ts:44
   localparam [2:0] STAGE_STATE_MORE = 3'd5;  // gen/virtq/packed_expand.ts:44
   localparam [2:0] STAGE_STATE_MORE_WAIT = 3'd6;  // gen/virtq/packed_expand.ts:44
-  localparam [2:0] USED_STATE_IDLE = 3'd0;  // gen/virtq/packed_used.ts:70
-  localparam [2:0] USED_STATE_CALC = 3'd1;  // gen/virtq/packed_used.ts:70
-  localparam [2:0] USED_STATE_ELEM = 3'd2;  // gen/virtq/packed_used.ts:70
-  localparam [2:0] USED_STATE_FLAGS = 3'd3;  // gen/virtq/packed_used.ts:70
-  localparam [2:0] USED_STATE_EVENT = 3'd4;  // gen/virtq/packed_used.ts:70
-  localparam [2:0] NOTIFY_STATE_IDLE = 3'd0;  // gen/virtq/packed_used.ts:244
-  localparam [2:0] NOTIFY_STATE_FENCE = 3'd1;  // gen/virtq/packed_used.ts:244
-  localparam [2:0] NOTIFY_STATE_READ = 3'd2;  // gen/virtq/packed_used.ts:244
-  localparam [2:0] NOTIFY_STATE_WAIT = 3'd3;  // gen/virtq/packed_used.ts:244
-  localparam [2:0] NOTIFY_STATE_DECIDE = 3'd4;  // gen/virtq/packed_used.ts:244
+  localparam [2:0] USED_STATE_IDLE = 3'd0;  // gen/virtq/packed_used.ts:83
+  localparam [2:0] USED_STATE_CALC = 3'd1;  // gen/virtq/packed_used.ts:83
+  localparam [2:0] USED_STATE_ELEM = 3'd2;  // gen/virtq/packed_used.ts:83
+  localparam [2:0] USED_STATE_FLAGS = 3'd3;  // gen/virtq/packed_used.ts:83
+  localparam [2:0] USED_STATE_EVENT = 3'd4;  // gen/virtq/packed_used.ts:83
+  localparam [2:0] NOTIFY_STATE_IDLE = 3'd0;  // gen/virtq/packed_used.ts:283
+  localparam [2:0] NOTIFY_STATE_FENCE = 3'd1;  // gen/virtq/packed_used.ts:283
+  localparam [2:0] NOTIFY_STATE_READ = 3'd2;  // gen/virtq/packed_used.ts:283
+  localparam [2:0] NOTIFY_STATE_WAIT = 3'd3;  // gen/virtq/packed_used.ts:283
+  localparam [2:0] NOTIFY_STATE_DECIDE = 3'd4;  // gen/virtq/packed_used.ts:283
   /* verilator lint_on UNUSEDPARAM */
 
   reg pending_0;  // gen/virtq/packed_engine.ts:57
@@ -365,52 +365,58 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   wire stage_last;  // gen/virtq/packed_expand.ts:124
   wire stage_batch_end;  // gen/virtq/packed_expand.ts:125
   wire stage_active;  // gen/virtq/packed_expand.ts:230
-  reg [2:0] used_state;  // gen/virtq/packed_used.ts:70
-  reg [63:0] used_slot_0;  // gen/virtq/packed_used.ts:71
-  reg [63:0] used_slot_1;  // gen/virtq/packed_used.ts:71
-  reg [63:0] used_slot_2;  // gen/virtq/packed_used.ts:71
-  reg [63:0] used_slot_3;  // gen/virtq/packed_used.ts:71
-  reg [63:0] used_slot_4;  // gen/virtq/packed_used.ts:71
-  reg [63:0] used_slot_5;  // gen/virtq/packed_used.ts:71
-  reg [63:0] used_slot_6;  // gen/virtq/packed_used.ts:71
-  reg [63:0] used_slot_7;  // gen/virtq/packed_used.ts:71
-  reg used_slot_queue_0;  // gen/virtq/packed_used.ts:72
-  reg used_slot_queue_1;  // gen/virtq/packed_used.ts:72
-  reg used_slot_queue_2;  // gen/virtq/packed_used.ts:72
-  reg used_slot_queue_3;  // gen/virtq/packed_used.ts:72
-  reg used_slot_queue_4;  // gen/virtq/packed_used.ts:72
-  reg used_slot_queue_5;  // gen/virtq/packed_used.ts:72
-  reg used_slot_queue_6;  // gen/virtq/packed_used.ts:72
-  reg used_slot_queue_7;  // gen/virtq/packed_used.ts:72
-  reg [3:0] used_head;  // gen/virtq/packed_used.ts:73
-  reg [3:0] used_tail;  // gen/virtq/packed_used.ts:74
-  reg used_queue;  // gen/virtq/packed_used.ts:75
-  reg [15:0] used_pos_cur;  // gen/virtq/packed_used.ts:76
-  reg [2:0] used_slot_cur;  // gen/virtq/packed_used.ts:77
-  reg [63:0] used_host;  // gen/virtq/packed_used.ts:78
-  reg [7:0] used_seq;  // gen/virtq/packed_used.ts:79
-  reg [7:0] used_seq_done;  // gen/virtq/packed_used.ts:80
-  reg event_busy;  // gen/virtq/packed_used.ts:84
-  reg [31:0] event_word;  // gen/virtq/packed_used.ts:85
-  reg event_full;  // gen/virtq/packed_used.ts:86
-  reg event_queue;  // gen/virtq/packed_used.ts:87
-  reg [63:0] event_host;  // gen/virtq/packed_used.ts:88
-  wire event_take;  // gen/virtq/packed_used.ts:89
-  wire used_drop;  // gen/virtq/packed_used.ts:113
-  wire used_slot_free;  // gen/virtq/packed_used.ts:114
-  wire used_accept;  // gen/virtq/packed_used.ts:116
-  wire used_flags_done;  // gen/virtq/packed_used.ts:178
-  wire event_done;  // gen/virtq/packed_used.ts:183
-  wire used_fatal;  // gen/virtq/packed_used.ts:188
-  reg [127:0] used_rdata;  // gen/virtq/packed_used.ts:199
-  reg used_rvalid;  // gen/virtq/packed_used.ts:200
-  wire used_busy;  // gen/virtq/packed_used.ts:209
-  reg [2:0] notify_state;  // gen/virtq/packed_used.ts:244
-  reg notify_queue;  // gen/virtq/packed_used.ts:245
-  reg [15:0] notify_adv;  // gen/virtq/packed_used.ts:246
-  reg [15:0] notify_idx;  // gen/virtq/packed_used.ts:247
-  reg notify_wrap;  // gen/virtq/packed_used.ts:248
-  reg [7:0] notify_seq;  // gen/virtq/packed_used.ts:249
+  reg [2:0] used_state;  // gen/virtq/packed_used.ts:83
+  reg [63:0] used_slot_0;  // gen/virtq/packed_used.ts:84
+  reg [63:0] used_slot_1;  // gen/virtq/packed_used.ts:84
+  reg [63:0] used_slot_2;  // gen/virtq/packed_used.ts:84
+  reg [63:0] used_slot_3;  // gen/virtq/packed_used.ts:84
+  reg [63:0] used_slot_4;  // gen/virtq/packed_used.ts:84
+  reg [63:0] used_slot_5;  // gen/virtq/packed_used.ts:84
+  reg [63:0] used_slot_6;  // gen/virtq/packed_used.ts:84
+  reg [63:0] used_slot_7;  // gen/virtq/packed_used.ts:84
+  reg used_slot_queue_0;  // gen/virtq/packed_used.ts:85
+  reg used_slot_queue_1;  // gen/virtq/packed_used.ts:85
+  reg used_slot_queue_2;  // gen/virtq/packed_used.ts:85
+  reg used_slot_queue_3;  // gen/virtq/packed_used.ts:85
+  reg used_slot_queue_4;  // gen/virtq/packed_used.ts:85
+  reg used_slot_queue_5;  // gen/virtq/packed_used.ts:85
+  reg used_slot_queue_6;  // gen/virtq/packed_used.ts:85
+  reg used_slot_queue_7;  // gen/virtq/packed_used.ts:85
+  reg [3:0] used_head;  // gen/virtq/packed_used.ts:86
+  reg [3:0] used_tail;  // gen/virtq/packed_used.ts:87
+  reg used_queue;  // gen/virtq/packed_used.ts:88
+  reg [15:0] used_pos_cur;  // gen/virtq/packed_used.ts:89
+  reg [2:0] used_slot_cur;  // gen/virtq/packed_used.ts:90
+  reg [63:0] used_host;  // gen/virtq/packed_used.ts:91
+  reg [7:0] used_seq;  // gen/virtq/packed_used.ts:92
+  reg [7:0] used_seq_done;  // gen/virtq/packed_used.ts:93
+  reg used_wrap_cur;  // gen/virtq/packed_used.ts:94
+  reg used_open_complete;  // gen/virtq/packed_used.ts:95
+  reg [31:0] used_writable_sum;  // gen/virtq/packed_used.ts:101
+  reg event_busy;  // gen/virtq/packed_used.ts:109
+  reg [31:0] event_word;  // gen/virtq/packed_used.ts:110
+  reg event_full;  // gen/virtq/packed_used.ts:111
+  reg event_queue;  // gen/virtq/packed_used.ts:112
+  reg [63:0] event_host;  // gen/virtq/packed_used.ts:113
+  wire event_take;  // gen/virtq/packed_used.ts:114
+  wire used_drop;  // gen/virtq/packed_used.ts:138
+  wire used_slot_free;  // gen/virtq/packed_used.ts:139
+  wire used_merge;  // gen/virtq/packed_used.ts:141
+  wire used_accept;  // gen/virtq/packed_used.ts:146
+  wire [47:0] used_writable_rd0;  // gen/virtq/packed_used.ts:147
+  wire used_complete;  // gen/virtq/packed_used.ts:148
+  wire used_flags_done;  // gen/virtq/packed_used.ts:217
+  wire event_done;  // gen/virtq/packed_used.ts:222
+  wire used_fatal;  // gen/virtq/packed_used.ts:227
+  reg [127:0] used_rdata;  // gen/virtq/packed_used.ts:238
+  reg used_rvalid;  // gen/virtq/packed_used.ts:239
+  wire used_busy;  // gen/virtq/packed_used.ts:248
+  reg [2:0] notify_state;  // gen/virtq/packed_used.ts:283
+  reg notify_queue;  // gen/virtq/packed_used.ts:284
+  reg [15:0] notify_adv;  // gen/virtq/packed_used.ts:285
+  reg [15:0] notify_idx;  // gen/virtq/packed_used.ts:286
+  reg notify_wrap;  // gen/virtq/packed_used.ts:287
+  reg [7:0] notify_seq;  // gen/virtq/packed_used.ts:288
   reg notify_pick_locked;  // gen/lib/arbiter.ts:54
   reg notify_pick_lock_index;  // gen/lib/arbiter.ts:55
   reg [1:0] notify_pick_mask;  // gen/lib/arbiter.ts:61
@@ -425,28 +431,29 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   /* verilator lint_off UNUSEDSIGNAL */  // unused
   wire [1:0] notify_pick_grant;  // gen/lib/arbiter.ts:71
   /* verilator lint_on UNUSEDSIGNAL */
-  wire notify_taken;  // gen/virtq/packed_used.ts:257
-  reg notify_fatal;  // gen/virtq/packed_used.ts:259
-  reg [1:0] notify_irq;  // gen/virtq/packed_used.ts:260
-  wire notify_need;  // gen/virtq/packed_used.ts:281
-  wire notify_active;  // gen/virtq/packed_used.ts:319
-  reg fatal_pulse;  // gen/virtq/packed_engine.ts:236
-  reg [3:0] fatal_code_reg;  // gen/virtq/packed_engine.ts:237
-  reg dev_resetting;  // gen/virtq/packed_engine.ts:247
-  reg [1:0] queue_reset_done_reg;  // gen/virtq/packed_engine.ts:248
-  reg reset_done_reg;  // gen/virtq/packed_engine.ts:249
-  wire reset_finish_0;  // gen/virtq/packed_engine.ts:252
-  wire reset_finish_1;  // gen/virtq/packed_engine.ts:252
-  reg [1:0] irq_reg;  // gen/virtq/packed_engine.ts:289
+  wire notify_taken;  // gen/virtq/packed_used.ts:296
+  reg notify_fatal;  // gen/virtq/packed_used.ts:298
+  reg [1:0] notify_irq;  // gen/virtq/packed_used.ts:299
+  wire notify_need;  // gen/virtq/packed_used.ts:320
+  wire notify_active;  // gen/virtq/packed_used.ts:358
+  reg fatal_pulse;  // gen/virtq/packed_engine.ts:238
+  reg [3:0] fatal_code_reg;  // gen/virtq/packed_engine.ts:239
+  reg dev_resetting;  // gen/virtq/packed_engine.ts:249
+  reg [1:0] queue_reset_done_reg;  // gen/virtq/packed_engine.ts:250
+  reg reset_done_reg;  // gen/virtq/packed_engine.ts:251
+  wire reset_finish_0;  // gen/virtq/packed_engine.ts:254
+  wire reset_finish_1;  // gen/virtq/packed_engine.ts:254
+  reg [1:0] irq_reg;  // gen/virtq/packed_engine.ts:291
   reg [63:0] fetch_ring_even [0:31];  // gen/virtq/packed_fetch.ts:123
   reg [63:0] fetch_ring_odd [0:31];  // gen/virtq/packed_fetch.ts:123
   reg [63:0] fetch_table_even [0:127];  // gen/virtq/packed_fetch.ts:123
   reg [63:0] fetch_table_odd [0:127];  // gen/virtq/packed_fetch.ts:123
   reg [97:0] stage [0:127];  // gen/virtq/packed_fetch.ts:198
-  reg [63:0] _select_0;  // gen/virtq/packed_used.ts:264
-  reg [15:0] _select_1;  // gen/virtq/packed_engine.ts:208
-  reg [4:0] _select_2;  // gen/virtq/packed_engine.ts:209
-  reg [15:0] _select_3;  // gen/virtq/packed_engine.ts:210
+  reg [47:0] used_writable [0:31];  // gen/virtq/packed_used.ts:100
+  reg [63:0] _select_0;  // gen/virtq/packed_used.ts:303
+  reg [15:0] _select_1;  // gen/virtq/packed_engine.ts:210
+  reg [4:0] _select_2;  // gen/virtq/packed_engine.ts:211
+  reg [15:0] _select_3;  // gen/virtq/packed_engine.ts:212
   reg _select_4;  // gen/virtq/packed_fetch.ts:369
   wire [1:0] _cat_5;  // gen/virtq/packed_fetch.ts:435
   reg [3:0] _select_6;  // gen/virtq/packed_fetch.ts:500
@@ -455,27 +462,27 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   reg _select_9;  // gen/virtq/packed_expand.ts:62
   reg _select_10;  // gen/virtq/packed_expand.ts:62
   reg _select_11;  // gen/virtq/packed_expand.ts:62
-  reg _select_12;  // gen/virtq/packed_used.ts:113
-  reg _select_13;  // gen/virtq/packed_used.ts:113
-  wire [1:0] _cat_14;  // gen/virtq/packed_used.ts:251
-  reg _select_15;  // gen/virtq/packed_used.ts:307
-  reg _select_16;  // gen/virtq/packed_used.ts:307
-  reg [15:0] _select_17;  // gen/virtq/packed_used.ts:271
+  reg _select_12;  // gen/virtq/packed_used.ts:138
+  reg _select_13;  // gen/virtq/packed_used.ts:138
+  wire [1:0] _cat_14;  // gen/virtq/packed_used.ts:290
+  reg _select_15;  // gen/virtq/packed_used.ts:346
+  reg _select_16;  // gen/virtq/packed_used.ts:346
+  reg [15:0] _select_17;  // gen/virtq/packed_used.ts:310
   reg _select_18;  // gen/virtq/packed_fetch.ts:662
   reg _select_19;  // gen/virtq/packed_fetch.ts:663
-  reg [15:0] _select_21;  // gen/virtq/packed_used.ts:120
-  reg [15:0] _select_22;  // gen/virtq/packed_used.ts:121
+  reg [15:0] _select_21;  // gen/virtq/packed_used.ts:152
+  reg [15:0] _select_22;  // gen/virtq/packed_used.ts:153
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _mux_20;  // gen/virtq/packed_used.ts:137
+  wire [16:0] _mux_20;  // gen/virtq/packed_used.ts:162
   /* verilator lint_on UNUSEDSIGNAL */
-  reg _select_23;  // gen/virtq/packed_used.ts:119
+  reg _select_23;  // gen/virtq/packed_used.ts:151
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [7:0] _sub_24;  // gen/virtq/packed_used.ts:297
+  wire [7:0] _sub_24;  // gen/virtq/packed_used.ts:336
   /* verilator lint_on UNUSEDSIGNAL */
-  reg _select_25;  // gen/virtq/packed_used.ts:309
-  reg [15:0] _select_26;  // gen/virtq/packed_used.ts:318
-  reg _select_28;  // gen/virtq/packed_used.ts:214
-  wire _mux_27;  // gen/virtq/packed_used.ts:214
+  reg _select_25;  // gen/virtq/packed_used.ts:348
+  reg [15:0] _select_26;  // gen/virtq/packed_used.ts:357
+  reg _select_28;  // gen/virtq/packed_used.ts:253
+  wire _mux_27;  // gen/virtq/packed_used.ts:253
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [7:0] _mux_30;  // gen/virtq/packed_fetch.ts:165
   /* verilator lint_on UNUSEDSIGNAL */
@@ -491,14 +498,14 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [15:0] _sub_37;  // gen/virtq/packed_expand.ts:211
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [63:0] _select_38;  // gen/virtq/packed_used.ts:104
-  wire [15:0] _cat_39;  // gen/virtq/packed_used.ts:126
-  reg [63:0] _select_40;  // gen/virtq/packed_used.ts:162
-  reg [63:0] _select_41;  // gen/virtq/packed_used.ts:201
-  reg [63:0] _select_42;  // gen/virtq/packed_used.ts:201
-  reg [15:0] _select_43;  // gen/virtq/packed_used.ts:290
-  reg [15:0] _select_44;  // gen/virtq/packed_used.ts:291
-  reg _select_45;  // gen/virtq/packed_used.ts:292
+  reg [63:0] _select_38;  // gen/virtq/packed_used.ts:129
+  wire [15:0] _cat_39;  // gen/virtq/packed_used.ts:158
+  reg [63:0] _select_40;  // gen/virtq/packed_used.ts:201
+  reg [63:0] _select_41;  // gen/virtq/packed_used.ts:240
+  reg [63:0] _select_42;  // gen/virtq/packed_used.ts:240
+  reg [15:0] _select_43;  // gen/virtq/packed_used.ts:329
+  reg [15:0] _select_44;  // gen/virtq/packed_used.ts:330
+  reg _select_45;  // gen/virtq/packed_used.ts:331
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [9:0] _sub_46;  // gen/virtq/packed_fetch.ts:130
   /* verilator lint_on UNUSEDSIGNAL */
@@ -545,28 +552,28 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   );
 
   // ---- combinational logic
-  always @* begin  // gen/virtq/packed_used.ts:264
+  always @* begin  // gen/virtq/packed_used.ts:303
     case (notify_queue)
       1'b0: _select_0 = q0_driver;
       1'b1: _select_0 = q1_driver;
       default: _select_0 = q0_driver;
     endcase
   end
-  always @* begin  // gen/virtq/packed_engine.ts:208
+  always @* begin  // gen/virtq/packed_engine.ts:210
     case (walk_queue)
       1'b0: _select_1 = inflight_0;
       1'b1: _select_1 = inflight_1;
       default: _select_1 = inflight_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_engine.ts:209
+  always @* begin  // gen/virtq/packed_engine.ts:211
     case (walk_queue)
       1'b0: _select_2 = items_of_0;
       1'b1: _select_2 = items_of_1;
       default: _select_2 = items_of_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_engine.ts:210
+  always @* begin  // gen/virtq/packed_engine.ts:212
     case (walk_queue)
       1'b0: _select_3 = unsignalled_0;
       1'b1: _select_3 = unsignalled_1;
@@ -627,36 +634,36 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       default: _select_11 = resetting_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:113
+  always @* begin  // gen/virtq/packed_used.ts:138
     case (done_queue)
       1'b0: _select_12 = failed_0;
       1'b1: _select_12 = failed_1;
       default: _select_12 = failed_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:113
+  always @* begin  // gen/virtq/packed_used.ts:138
     case (done_queue)
       1'b0: _select_13 = resetting_0;
       1'b1: _select_13 = resetting_1;
       default: _select_13 = resetting_0;
     endcase
   end
-  assign _cat_14 = {(((unsignalled_1 != 16'd0) & (~failed_1)) & (~resetting_1)), (((unsignalled_0 != 16'd0) & (~failed_0)) & (~resetting_0))};  // gen/virtq/packed_used.ts:251
-  always @* begin  // gen/virtq/packed_used.ts:307
+  assign _cat_14 = {(((unsignalled_1 != 16'd0) & (~failed_1)) & (~resetting_1)), (((unsignalled_0 != 16'd0) & (~failed_0)) & (~resetting_0))};  // gen/virtq/packed_used.ts:290
+  always @* begin  // gen/virtq/packed_used.ts:346
     case (notify_queue)
       1'b0: _select_15 = failed_0;
       1'b1: _select_15 = failed_1;
       default: _select_15 = failed_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:307
+  always @* begin  // gen/virtq/packed_used.ts:346
     case (notify_queue)
       1'b0: _select_16 = resetting_0;
       1'b1: _select_16 = resetting_1;
       default: _select_16 = resetting_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:271
+  always @* begin  // gen/virtq/packed_used.ts:310
     case (notify_queue)
       1'b0: _select_17 = q0_size;
       1'b1: _select_17 = q1_size;
@@ -677,44 +684,44 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       default: _select_19 = ev_armed_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:120
+  always @* begin  // gen/virtq/packed_used.ts:152
     case (done_queue)
       1'b0: _select_21 = used_pos_0;
       1'b1: _select_21 = used_pos_1;
       default: _select_21 = used_pos_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:121
+  always @* begin  // gen/virtq/packed_used.ts:153
     case (done_queue)
       1'b0: _select_22 = q0_size;
       1'b1: _select_22 = q1_size;
       default: _select_22 = q0_size;
     endcase
   end
-  assign _mux_20 = (({1'b0, _select_21} + {1'b0, done_slots}) >= {1'b0, _select_22}) ? (({1'b0, _select_21} + {1'b0, done_slots}) - {1'b0, _select_22}) : ({1'b0, _select_21} + {1'b0, done_slots});  // gen/virtq/packed_used.ts:137
-  always @* begin  // gen/virtq/packed_used.ts:119
+  assign _mux_20 = (({1'b0, _select_21} + {1'b0, done_slots}) >= {1'b0, _select_22}) ? (({1'b0, _select_21} + {1'b0, done_slots}) - {1'b0, _select_22}) : ({1'b0, _select_21} + {1'b0, done_slots});  // gen/virtq/packed_used.ts:162
+  always @* begin  // gen/virtq/packed_used.ts:151
     case (done_queue)
       1'b0: _select_23 = used_wrap_0;
       1'b1: _select_23 = used_wrap_1;
       default: _select_23 = used_wrap_0;
     endcase
   end
-  assign _sub_24 = used_seq_done - notify_seq;  // gen/virtq/packed_used.ts:297
-  always @* begin  // gen/virtq/packed_used.ts:309
+  assign _sub_24 = used_seq_done - notify_seq;  // gen/virtq/packed_used.ts:336
+  always @* begin  // gen/virtq/packed_used.ts:348
     case (notify_queue)
       1'b0: _select_25 = ev_off_0;
       1'b1: _select_25 = ev_off_1;
       default: _select_25 = ev_off_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:318
+  always @* begin  // gen/virtq/packed_used.ts:357
     case (notify_pick_index)
       1'b0: _select_26 = unsignalled_0;
       1'b1: _select_26 = unsignalled_1;
       default: _select_26 = unsignalled_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:214
+  always @* begin  // gen/virtq/packed_used.ts:253
     case (wr_status_id[3:1])
       3'd0: _select_28 = used_slot_queue_0;
       3'd1: _select_28 = used_slot_queue_1;
@@ -727,7 +734,7 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       default: _select_28 = used_slot_queue_0;
     endcase
   end
-  assign _mux_27 = wr_status_id[4] ? event_queue : _select_28;  // gen/virtq/packed_used.ts:214
+  assign _mux_27 = wr_status_id[4] ? event_queue : _select_28;  // gen/virtq/packed_used.ts:253
   assign _mux_30 = (mem_wr_valid & (memwr_line == 10'd320)) ? mem_wr_be[7:0] : ((mem_wr_valid & (memwr_line == 10'd319)) ? mem_wr_be[15:8] : 8'd0);  // gen/virtq/packed_fetch.ts:165
   assign _cat_29 = {{8{_mux_30[7]}}, {8{_mux_30[6]}}, {8{_mux_30[5]}}, {8{_mux_30[4]}}, {8{_mux_30[3]}}, {8{_mux_30[2]}}, {8{_mux_30[1]}}, {8{_mux_30[0]}}};  // gen/virtq/packed_fetch.ts:158
   assign _sub_31 = walk_size - fetch_pos;  // gen/virtq/packed_fetch.ts:465
@@ -781,22 +788,22 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
     endcase
   end
   assign _sub_37 = stage_table_left - 16'd1;  // gen/virtq/packed_expand.ts:211
-  always @* begin  // gen/virtq/packed_used.ts:104
+  always @* begin  // gen/virtq/packed_used.ts:129
     case (ev_wr_queue)
       1'b0: _select_38 = q0_device;
       1'b1: _select_38 = q1_device;
       default: _select_38 = q0_device;
     endcase
   end
-  assign _cat_39 = {_select_23, 7'd0, _select_23, 5'd0, (done_len != 32'd0), 1'b0};  // gen/virtq/packed_used.ts:126
-  always @* begin  // gen/virtq/packed_used.ts:162
+  assign _cat_39 = {_select_23, 7'd0, _select_23, 5'd0, (done_len != 32'd0), 1'b0};  // gen/virtq/packed_used.ts:158
+  always @* begin  // gen/virtq/packed_used.ts:201
     case (used_queue)
       1'b0: _select_40 = q0_desc;
       1'b1: _select_40 = q1_desc;
       default: _select_40 = q0_desc;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:201
+  always @* begin  // gen/virtq/packed_used.ts:240
     case (mem_rd_addr[3:0] + 4'd1)
       4'd0: _select_41 = used_slot_0;
       4'd1: _select_41 = used_slot_1;
@@ -817,7 +824,7 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       default: _select_41 = used_slot_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:201
+  always @* begin  // gen/virtq/packed_used.ts:240
     case (mem_rd_addr[3:0])
       4'd0: _select_42 = used_slot_0;
       4'd1: _select_42 = used_slot_1;
@@ -838,21 +845,21 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       default: _select_42 = used_slot_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:290
+  always @* begin  // gen/virtq/packed_used.ts:329
     case (notify_pick_index)
       1'b0: _select_43 = unsignalled_0;
       1'b1: _select_43 = unsignalled_1;
       default: _select_43 = unsignalled_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:291
+  always @* begin  // gen/virtq/packed_used.ts:330
     case (notify_pick_index)
       1'b0: _select_44 = used_pos_0;
       1'b1: _select_44 = used_pos_1;
       default: _select_44 = used_pos_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:292
+  always @* begin  // gen/virtq/packed_used.ts:331
     case (notify_pick_index)
       1'b0: _select_45 = used_wrap_0;
       1'b1: _select_45 = used_wrap_1;
@@ -871,12 +878,12 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   assign _sub_55 = (memwr_line[0] ? memwr_line : memwr_line_next) - 10'd64;  // gen/virtq/packed_fetch.ts:130
   assign _mux_56 = memwr_line[0] ? mem_wr_data[63:0] : mem_wr_data[127:64];  // gen/virtq/packed_fetch.ts:127
   assign _mux_57 = memwr_line[0] ? mem_wr_be[7:0] : mem_wr_be[15:8];  // gen/virtq/packed_fetch.ts:128
-  assign irq_queue = irq_reg;  // gen/virtq/packed_engine.ts:291
-  assign fatal_error = fatal_pulse;  // gen/virtq/packed_engine.ts:243
-  assign fatal_code = fatal_code_reg;  // gen/virtq/packed_engine.ts:244
-  assign queue_reset_done = queue_reset_done_reg;  // gen/virtq/packed_engine.ts:285
-  assign reset_done = reset_done_reg;  // gen/virtq/packed_engine.ts:286
-  assign busy = ((((walk_active | stage_active) | items_deq_valid) | notify_active) | used_busy) | (~stage_empty);  // gen/virtq/packed_engine.ts:293
+  assign irq_queue = irq_reg;  // gen/virtq/packed_engine.ts:293
+  assign fatal_error = fatal_pulse;  // gen/virtq/packed_engine.ts:245
+  assign fatal_code = fatal_code_reg;  // gen/virtq/packed_engine.ts:246
+  assign queue_reset_done = queue_reset_done_reg;  // gen/virtq/packed_engine.ts:287
+  assign reset_done = reset_done_reg;  // gen/virtq/packed_engine.ts:288
+  assign busy = ((((walk_active | stage_active) | items_deq_valid) | notify_active) | used_busy) | (~stage_empty);  // gen/virtq/packed_engine.ts:295
   assign chain_valid = stage_waiting & stage_hdr_deq_valid;  // gen/virtq/packed_fetch.ts:222
   assign chain_queue = stage_hdr_deq_data[32];  // gen/virtq/packed_fetch.ts:227
   assign chain_id = stage_hdr_deq_data[31:16];  // gen/virtq/packed_fetch.ts:228
@@ -885,31 +892,31 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   assign chain_len = stage_rd0[33:2];  // gen/virtq/packed_fetch.ts:224
   assign chain_write = stage_rd0[1];  // gen/virtq/packed_fetch.ts:225
   assign chain_last = stage_rd0[0];  // gen/virtq/packed_fetch.ts:226
-  assign done_ready = ((used_state == USED_STATE_IDLE) & (~event_take)) & (used_drop | used_slot_free);  // gen/virtq/packed_used.ts:115
+  assign done_ready = (((used_state == USED_STATE_IDLE) & (~event_take)) & (used_drop | used_slot_free)) | used_merge;  // gen/virtq/packed_used.ts:145
   assign rd_cmd_valid = ((more_rd_valid | table_rd_valid) | event_rd_valid) | ring_rd_valid;  // gen/virtq/packed_engine.ts:113
   assign rd_cmd_host_addr = more_rd_valid ? more_rd_host : (table_rd_valid ? table_rd_host : (event_rd_valid ? event_rd_host : (ring_rd_valid ? ring_rd_host : 64'd0)));  // gen/virtq/packed_engine.ts:114
   assign rd_cmd_dev_addr = more_rd_valid ? ({8'd0, more_rd_slot} << 7) : (table_rd_valid ? ({8'd0, table_rd_slot} << 7) : (event_rd_valid ? 13'd2560 : (ring_rd_valid ? ({8'd0, ring_rd_slot} << 7) : 13'd2560)));  // gen/virtq/packed_engine.ts:115
   assign rd_cmd_len = more_rd_valid ? more_rd_len : (table_rd_valid ? table_rd_len : (event_rd_valid ? event_rd_len : (ring_rd_valid ? ring_rd_len : 20'd0)));  // gen/virtq/packed_engine.ts:116
   assign rd_cmd_id = more_rd_valid ? 8'd3 : (table_rd_valid ? 8'd2 : (event_rd_valid ? 8'd1 : (ring_rd_valid ? 8'd0 : 8'd0)));  // gen/virtq/packed_engine.ts:117
   assign rd_status_ready = 1'b1;  // gen/virtq/packed_engine.ts:118
-  assign wr_cmd_valid = ((used_state == USED_STATE_ELEM) | (used_state == USED_STATE_FLAGS)) | (used_state == USED_STATE_EVENT);  // gen/virtq/packed_used.ts:147
-  assign wr_cmd_host_addr = (used_state == USED_STATE_EVENT) ? event_host : ((used_state == USED_STATE_FLAGS) ? (used_host + 64'd6) : used_host);  // gen/virtq/packed_used.ts:148
-  assign wr_cmd_dev_addr = (used_state == USED_STATE_EVENT) ? (event_full ? 13'd4160 : 13'd4162) : ((used_state == USED_STATE_FLAGS) ? (13'd4102 | ({10'd0, used_slot_cur} << 3)) : (13'd4096 | ({10'd0, used_slot_cur} << 3)));  // gen/virtq/packed_used.ts:149
-  assign wr_cmd_len = (used_state == USED_STATE_EVENT) ? (event_full ? 20'd4 : 20'd2) : ((used_state == USED_STATE_FLAGS) ? 20'd2 : 20'd6);  // gen/virtq/packed_used.ts:150
-  assign wr_cmd_id = (used_state == USED_STATE_EVENT) ? (8'd1 << 4) : {4'd0, {used_slot_cur, (used_state == USED_STATE_FLAGS)}};  // gen/virtq/packed_used.ts:157
-  assign wr_status_ready = 1'b1;  // gen/virtq/packed_engine.ts:192
+  assign wr_cmd_valid = ((used_state == USED_STATE_ELEM) | (used_state == USED_STATE_FLAGS)) | (used_state == USED_STATE_EVENT);  // gen/virtq/packed_used.ts:186
+  assign wr_cmd_host_addr = (used_state == USED_STATE_EVENT) ? event_host : ((used_state == USED_STATE_FLAGS) ? (used_host + 64'd6) : used_host);  // gen/virtq/packed_used.ts:187
+  assign wr_cmd_dev_addr = (used_state == USED_STATE_EVENT) ? (event_full ? 13'd4160 : 13'd4162) : ((used_state == USED_STATE_FLAGS) ? (13'd4102 | ({10'd0, used_slot_cur} << 3)) : (13'd4096 | ({10'd0, used_slot_cur} << 3)));  // gen/virtq/packed_used.ts:188
+  assign wr_cmd_len = (used_state == USED_STATE_EVENT) ? (event_full ? 20'd4 : 20'd2) : ((used_state == USED_STATE_FLAGS) ? 20'd2 : 20'd6);  // gen/virtq/packed_used.ts:189
+  assign wr_cmd_id = (used_state == USED_STATE_EVENT) ? (8'd1 << 4) : {4'd0, {used_slot_cur, (used_state == USED_STATE_FLAGS)}};  // gen/virtq/packed_used.ts:196
+  assign wr_status_ready = 1'b1;  // gen/virtq/packed_engine.ts:194
   assign mem_wr_ready = 1'b1;  // gen/virtq/packed_engine.ts:125
   assign mem_rd_ready = 1'b1;  // gen/virtq/packed_engine.ts:126
-  assign mem_rd_rvalid = used_rvalid;  // gen/virtq/packed_used.ts:203
-  assign mem_rd_rdata = used_rdata;  // gen/virtq/packed_used.ts:204
+  assign mem_rd_rvalid = used_rvalid;  // gen/virtq/packed_used.ts:242
+  assign mem_rd_rdata = used_rdata;  // gen/virtq/packed_used.ts:243
   assign ring_rd_valid = fetch_issue;  // gen/virtq/packed_fetch.ts:459
   assign ring_rd_host = fetch_host;  // gen/virtq/packed_fetch.ts:460
   assign ring_rd_slot = {3'd0, ring_alloc[1:0]};  // gen/virtq/packed_fetch.ts:461
   assign ring_rd_len = {16'd0, fetch_n} << 4;  // gen/virtq/packed_fetch.ts:462
   assign ring_rd_grant = (rd_cmd_ready & ring_rd_valid) & (~((more_rd_valid | table_rd_valid) | event_rd_valid));  // gen/virtq/packed_engine.ts:110
-  assign event_rd_valid = notify_state == NOTIFY_STATE_READ;  // gen/virtq/packed_used.ts:262
-  assign event_rd_host = _select_0;  // gen/virtq/packed_used.ts:263
-  assign event_rd_len = 20'd4;  // gen/virtq/packed_used.ts:269
+  assign event_rd_valid = notify_state == NOTIFY_STATE_READ;  // gen/virtq/packed_used.ts:301
+  assign event_rd_host = _select_0;  // gen/virtq/packed_used.ts:302
+  assign event_rd_len = 20'd4;  // gen/virtq/packed_used.ts:308
   assign event_rd_grant = (rd_cmd_ready & event_rd_valid) & (~(more_rd_valid | table_rd_valid));  // gen/virtq/packed_engine.ts:110
   assign table_rd_valid = ((walk_state == WALK_STATE_TABLE) & table_slot_free) & items_enq_ready;  // gen/virtq/packed_fetch.ts:769
   assign table_rd_host = walk_cur[63:0];  // gen/virtq/packed_fetch.ts:770
@@ -1091,11 +1098,11 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   assign ev_wr_queue = walk_ev_queue;  // gen/virtq/packed_fetch.ts:392
   assign ev_wr_word = walk_ev_word;  // gen/virtq/packed_fetch.ts:390
   assign ev_wr_full = walk_ev_full;  // gen/virtq/packed_fetch.ts:391
-  assign ev_wr_grant = event_take;  // gen/virtq/packed_used.ts:96
-  assign ev_wr_done = event_done;  // gen/virtq/packed_used.ts:185
-  assign ev_wr_error = wr_status_error != 3'd0;  // gen/virtq/packed_used.ts:186
-  assign ev_wr_busy = event_busy;  // gen/virtq/packed_used.ts:97
-  assign expect_decision = (((_select_1 != 16'd0) | (_select_2 != 5'd0)) | (_select_3 != 16'd0)) | (notify_active & (notify_queue == walk_queue));  // gen/virtq/packed_engine.ts:206
+  assign ev_wr_grant = event_take;  // gen/virtq/packed_used.ts:121
+  assign ev_wr_done = event_done;  // gen/virtq/packed_used.ts:224
+  assign ev_wr_error = wr_status_error != 3'd0;  // gen/virtq/packed_used.ts:225
+  assign ev_wr_busy = event_busy;  // gen/virtq/packed_used.ts:122
+  assign expect_decision = (((_select_1 != 16'd0) | (_select_2 != 5'd0)) | (_select_3 != 16'd0)) | (notify_active & (notify_queue == walk_queue));  // gen/virtq/packed_engine.ts:208
   assign walk_resetting = _select_4;  // gen/virtq/packed_fetch.ts:369
   assign walk_ev_free = (~walk_ev_req) & (~ev_wr_busy);  // gen/virtq/packed_fetch.ts:394
   assign walk_ev_armed_now = ((~walk_ev_off) & walk_ev_checked) & ((~features[29]) | (~walk_moved));  // gen/virtq/packed_fetch.ts:396
@@ -1459,14 +1466,16 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   assign stage_last = stage_table_left == 16'd1;  // gen/virtq/packed_expand.ts:124
   assign stage_batch_end = {1'b0, stage_k} == (stage_table_n - 4'd1);  // gen/virtq/packed_expand.ts:125
   assign stage_active = ~(stage_state == STAGE_STATE_IDLE);  // gen/virtq/packed_expand.ts:230
-  assign event_take = ((used_state == USED_STATE_IDLE) & ev_wr_valid) & (~event_busy);  // gen/virtq/packed_used.ts:89
-  assign used_drop = _select_12 | _select_13;  // gen/virtq/packed_used.ts:113
-  assign used_slot_free = (used_tail - used_head) < 4'd8;  // gen/virtq/packed_used.ts:114
-  assign used_accept = (done_valid & done_ready) & (~used_drop);  // gen/virtq/packed_used.ts:116
-  assign used_flags_done = wr_status_valid & wr_status_id[0];  // gen/virtq/packed_used.ts:178
-  assign event_done = wr_status_valid & wr_status_id[4];  // gen/virtq/packed_used.ts:183
-  assign used_fatal = wr_status_valid & (wr_status_error != 3'd0);  // gen/virtq/packed_used.ts:188
-  assign used_busy = ((~(used_state == USED_STATE_IDLE)) | (used_head != used_tail)) | event_busy;  // gen/virtq/packed_used.ts:209
+  assign event_take = ((used_state == USED_STATE_IDLE) & ev_wr_valid) & (~event_busy);  // gen/virtq/packed_used.ts:114
+  assign used_drop = _select_12 | _select_13;  // gen/virtq/packed_used.ts:138
+  assign used_slot_free = (used_tail - used_head) < 4'd8;  // gen/virtq/packed_used.ts:139
+  assign used_merge = (((((used_state == USED_STATE_CALC) & features[35]) & used_open_complete) & done_valid) & (done_queue == used_queue)) & (~used_drop);  // gen/virtq/packed_used.ts:141
+  assign used_accept = (done_valid & done_ready) & (~used_drop);  // gen/virtq/packed_used.ts:146
+  assign used_complete = (used_writable_rd0[47:32] == done_id) & (used_writable_rd0[31:0] == done_len);  // gen/virtq/packed_used.ts:148
+  assign used_flags_done = wr_status_valid & wr_status_id[0];  // gen/virtq/packed_used.ts:217
+  assign event_done = wr_status_valid & wr_status_id[4];  // gen/virtq/packed_used.ts:222
+  assign used_fatal = wr_status_valid & (wr_status_error != 3'd0);  // gen/virtq/packed_used.ts:227
+  assign used_busy = ((~(used_state == USED_STATE_IDLE)) | (used_head != used_tail)) | event_busy;  // gen/virtq/packed_used.ts:248
   assign notify_pick_after_in = (_cat_14 & {2{(notify_state == NOTIFY_STATE_IDLE)}}) & notify_pick_mask;  // gen/lib/priority.ts:8
   assign notify_pick_after_valid = notify_pick_after_in[0] | notify_pick_after_in[1];  // gen/lib/priority.ts:29
   assign notify_pick_after_index = ~notify_pick_after_in[0];  // gen/lib/priority.ts:36
@@ -1476,14 +1485,14 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   assign notify_pick_index = notify_pick_locked ? notify_pick_lock_index : (notify_pick_after_valid ? notify_pick_after_index : notify_pick_all_index);  // gen/lib/arbiter.ts:69
   assign notify_pick_valid = notify_pick_locked | notify_pick_all_valid;  // gen/lib/arbiter.ts:70
   assign notify_pick_grant = notify_pick_valid ? {(notify_pick_index == 1'b1), (notify_pick_index == 1'b0)} : 2'd0;  // gen/lib/arbiter.ts:71
-  assign notify_taken = (notify_state == NOTIFY_STATE_IDLE) & notify_pick_valid;  // gen/virtq/packed_used.ts:257
+  assign notify_taken = (notify_state == NOTIFY_STATE_IDLE) & notify_pick_valid;  // gen/virtq/packed_used.ts:296
   always @* begin
-    notify_fatal = 1'b0;  // default, gen/virtq/packed_used.ts:259
-    case (notify_state)  // gen/virtq/packed_used.ts:286
+    notify_fatal = 1'b0;  // default, gen/virtq/packed_used.ts:298
+    case (notify_state)  // gen/virtq/packed_used.ts:325
       NOTIFY_STATE_WAIT: begin
-        if (rd_status_valid & (rd_status_id[1:0] == 2'd1)) begin  // gen/virtq/packed_used.ts:300
-          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_used.ts:301
-            notify_fatal = 1'b1;  // gen/virtq/packed_used.ts:302
+        if (rd_status_valid & (rd_status_id[1:0] == 2'd1)) begin  // gen/virtq/packed_used.ts:339
+          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_used.ts:340
+            notify_fatal = 1'b1;  // gen/virtq/packed_used.ts:341
           end
         end
       end
@@ -1491,20 +1500,20 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
     endcase
   end
   always @* begin
-    notify_irq = 2'd0;  // default, gen/virtq/packed_used.ts:260
-    case (notify_state)  // gen/virtq/packed_used.ts:286
+    notify_irq = 2'd0;  // default, gen/virtq/packed_used.ts:299
+    case (notify_state)  // gen/virtq/packed_used.ts:325
       NOTIFY_STATE_DECIDE: begin
-        if ((notify_need & (~_select_15)) & (~_select_16)) begin  // gen/virtq/packed_used.ts:307
-          notify_irq = 2'd1 << notify_queue;  // gen/virtq/packed_used.ts:307
+        if ((notify_need & (~_select_15)) & (~_select_16)) begin  // gen/virtq/packed_used.ts:346
+          notify_irq = 2'd1 << notify_queue;  // gen/virtq/packed_used.ts:346
         end
       end
       default: begin end
     endcase
   end
-  assign notify_need = ((event_line[31:16] == 16'd2) & features[29]) ? (((notify_idx - ((event_line[15] != notify_wrap) ? ({1'b0, event_line[14:0]} - _select_17) : {1'b0, event_line[14:0]})) - 16'd1) < notify_adv) : (event_line[31:16] != 16'd1);  // gen/virtq/packed_used.ts:281
-  assign notify_active = ~(notify_state == NOTIFY_STATE_IDLE);  // gen/virtq/packed_used.ts:319
-  assign reset_finish_0 = ((((resetting_0 & (inflight_0 == 16'd0)) & (~(((~(walk_state == WALK_STATE_IDLE)) & (walk_queue == 1'b0)) | ((((({2'd0, (2'd0 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_0 == 1'b0)) | (({2'd0, (2'd1 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_1 == 1'b0))) | (({2'd0, (2'd2 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_2 == 1'b0))) | (({2'd0, (2'd3 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_3 == 1'b0)))))) & (items_of_0 == 5'd0)) & (~(notify_active & (notify_queue == 1'b0)))) & ((used_seq == used_seq_done) & (~used_busy));  // gen/virtq/packed_engine.ts:252
-  assign reset_finish_1 = ((((resetting_1 & (inflight_1 == 16'd0)) & (~(((~(walk_state == WALK_STATE_IDLE)) & (walk_queue == 1'b1)) | ((((({2'd0, (2'd0 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_0 == 1'b1)) | (({2'd0, (2'd1 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_1 == 1'b1))) | (({2'd0, (2'd2 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_2 == 1'b1))) | (({2'd0, (2'd3 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_3 == 1'b1)))))) & (items_of_1 == 5'd0)) & (~(notify_active & (notify_queue == 1'b1)))) & ((used_seq == used_seq_done) & (~used_busy));  // gen/virtq/packed_engine.ts:252
+  assign notify_need = ((event_line[31:16] == 16'd2) & features[29]) ? (((notify_idx - ((event_line[15] != notify_wrap) ? ({1'b0, event_line[14:0]} - _select_17) : {1'b0, event_line[14:0]})) - 16'd1) < notify_adv) : (event_line[31:16] != 16'd1);  // gen/virtq/packed_used.ts:320
+  assign notify_active = ~(notify_state == NOTIFY_STATE_IDLE);  // gen/virtq/packed_used.ts:358
+  assign reset_finish_0 = ((((resetting_0 & (inflight_0 == 16'd0)) & (~(((~(walk_state == WALK_STATE_IDLE)) & (walk_queue == 1'b0)) | ((((({2'd0, (2'd0 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_0 == 1'b0)) | (({2'd0, (2'd1 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_1 == 1'b0))) | (({2'd0, (2'd2 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_2 == 1'b0))) | (({2'd0, (2'd3 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_3 == 1'b0)))))) & (items_of_0 == 5'd0)) & (~(notify_active & (notify_queue == 1'b0)))) & ((used_seq == used_seq_done) & (~used_busy));  // gen/virtq/packed_engine.ts:254
+  assign reset_finish_1 = ((((resetting_1 & (inflight_1 == 16'd0)) & (~(((~(walk_state == WALK_STATE_IDLE)) & (walk_queue == 1'b1)) | ((((({2'd0, (2'd0 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_0 == 1'b1)) | (({2'd0, (2'd1 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_1 == 1'b1))) | (({2'd0, (2'd2 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_2 == 1'b1))) | (({2'd0, (2'd3 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_3 == 1'b1)))))) & (items_of_1 == 5'd0)) & (~(notify_active & (notify_queue == 1'b1)))) & ((used_seq == used_seq_done) & (~used_busy));  // gen/virtq/packed_engine.ts:254
 
   // ---- registers
   always @(posedge clk) begin
@@ -1574,6 +1583,8 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       used_queue <= 1'b0;
       used_seq <= 8'd0;
       used_seq_done <= 8'd0;
+      used_open_complete <= 1'b0;
+      used_writable_sum <= 32'd0;
       event_busy <= 1'b0;
       event_word <= 32'd0;
       event_queue <= 1'b0;
@@ -2083,61 +2094,70 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
         end
         default: begin end
       endcase
-      if (event_take) begin  // gen/virtq/packed_used.ts:98
-        event_busy <= 1'b1;  // gen/virtq/packed_used.ts:99
-        event_word <= ev_wr_word;  // gen/virtq/packed_used.ts:100
-        event_queue <= ev_wr_queue;  // gen/virtq/packed_used.ts:102
-        used_state <= USED_STATE_EVENT;  // gen/virtq/packed_used.ts:109
+      if (chain_valid & chain_ready) begin  // gen/virtq/packed_used.ts:104
+        used_writable_sum <= chain_last ? 32'd0 : (used_writable_sum + (chain_write ? chain_len : 32'd0));  // gen/virtq/packed_used.ts:104
       end
-      if (used_accept) begin  // gen/virtq/packed_used.ts:129
-        used_tail <= used_tail + 4'd1;  // gen/virtq/packed_used.ts:133
-        used_queue <= done_queue;  // gen/virtq/packed_used.ts:134
-        used_seq <= used_seq + 8'd1;  // gen/virtq/packed_used.ts:136
-        if (done_queue == 1'b0) begin  // gen/virtq/packed_used.ts:137
-          used_pos_0 <= _mux_20[15:0];  // gen/virtq/packed_used.ts:137
-        end
-        if (done_queue == 1'b1) begin  // gen/virtq/packed_used.ts:137
-          used_pos_1 <= _mux_20[15:0];  // gen/virtq/packed_used.ts:137
-        end
-        if (({1'b0, _select_21} + {1'b0, done_slots}) >= {1'b0, _select_22}) begin  // gen/virtq/packed_used.ts:138
-          if (done_queue == 1'b0) begin  // gen/virtq/packed_used.ts:138
-            used_wrap_0 <= ~_select_23;  // gen/virtq/packed_used.ts:138
-          end
-          if (done_queue == 1'b1) begin  // gen/virtq/packed_used.ts:138
-            used_wrap_1 <= ~_select_23;  // gen/virtq/packed_used.ts:138
-          end
-        end
-        used_state <= USED_STATE_CALC;  // gen/virtq/packed_used.ts:139
+      if (event_take) begin  // gen/virtq/packed_used.ts:123
+        event_busy <= 1'b1;  // gen/virtq/packed_used.ts:124
+        event_word <= ev_wr_word;  // gen/virtq/packed_used.ts:125
+        event_queue <= ev_wr_queue;  // gen/virtq/packed_used.ts:127
+        used_state <= USED_STATE_EVENT;  // gen/virtq/packed_used.ts:134
       end
-      case (used_state)  // gen/virtq/packed_used.ts:158
+      if (used_accept) begin  // gen/virtq/packed_used.ts:161
+        if (done_queue == 1'b0) begin  // gen/virtq/packed_used.ts:162
+          used_pos_0 <= _mux_20[15:0];  // gen/virtq/packed_used.ts:162
+        end
+        if (done_queue == 1'b1) begin  // gen/virtq/packed_used.ts:162
+          used_pos_1 <= _mux_20[15:0];  // gen/virtq/packed_used.ts:162
+        end
+        if (({1'b0, _select_21} + {1'b0, done_slots}) >= {1'b0, _select_22}) begin  // gen/virtq/packed_used.ts:163
+          if (done_queue == 1'b0) begin  // gen/virtq/packed_used.ts:163
+            used_wrap_0 <= ~_select_23;  // gen/virtq/packed_used.ts:163
+          end
+          if (done_queue == 1'b1) begin  // gen/virtq/packed_used.ts:163
+            used_wrap_1 <= ~_select_23;  // gen/virtq/packed_used.ts:163
+          end
+        end
+        used_open_complete <= used_complete;  // gen/virtq/packed_used.ts:164
+        if (used_merge) begin  // gen/virtq/packed_used.ts:165
+        end else begin
+          used_tail <= used_tail + 4'd1;  // gen/virtq/packed_used.ts:172
+          used_queue <= done_queue;  // gen/virtq/packed_used.ts:173
+          used_seq <= used_seq + 8'd1;  // gen/virtq/packed_used.ts:176
+          used_state <= USED_STATE_CALC;  // gen/virtq/packed_used.ts:177
+        end
+      end
+      case (used_state)  // gen/virtq/packed_used.ts:197
         USED_STATE_EVENT: begin
-          if (wr_cmd_ready) begin  // gen/virtq/packed_used.ts:159
-            used_state <= USED_STATE_IDLE;  // gen/virtq/packed_used.ts:159
+          if (wr_cmd_ready) begin  // gen/virtq/packed_used.ts:198
+            used_state <= USED_STATE_IDLE;  // gen/virtq/packed_used.ts:198
           end
         end
         USED_STATE_CALC: begin
-          used_state <= USED_STATE_ELEM;  // gen/virtq/packed_used.ts:169
+          if (~used_merge) begin  // gen/virtq/packed_used.ts:208
+            used_state <= USED_STATE_ELEM;  // gen/virtq/packed_used.ts:208
+          end
         end
         USED_STATE_ELEM: begin
-          if (wr_cmd_ready) begin  // gen/virtq/packed_used.ts:171
-            used_state <= USED_STATE_FLAGS;  // gen/virtq/packed_used.ts:171
+          if (wr_cmd_ready) begin  // gen/virtq/packed_used.ts:210
+            used_state <= USED_STATE_FLAGS;  // gen/virtq/packed_used.ts:210
           end
         end
         USED_STATE_FLAGS: begin
-          if (wr_cmd_ready) begin  // gen/virtq/packed_used.ts:172
-            used_state <= USED_STATE_IDLE;  // gen/virtq/packed_used.ts:172
+          if (wr_cmd_ready) begin  // gen/virtq/packed_used.ts:211
+            used_state <= USED_STATE_IDLE;  // gen/virtq/packed_used.ts:211
           end
         end
         default: begin end
       endcase
-      if (used_flags_done) begin  // gen/virtq/packed_used.ts:179
-        used_head <= used_head + 4'd1;  // gen/virtq/packed_used.ts:180
-        used_seq_done <= used_seq_done + 8'd1;  // gen/virtq/packed_used.ts:181
+      if (used_flags_done) begin  // gen/virtq/packed_used.ts:218
+        used_head <= used_head + 4'd1;  // gen/virtq/packed_used.ts:219
+        used_seq_done <= used_seq_done + 8'd1;  // gen/virtq/packed_used.ts:220
       end
-      if (event_done) begin  // gen/virtq/packed_used.ts:184
-        event_busy <= 1'b0;  // gen/virtq/packed_used.ts:184
+      if (event_done) begin  // gen/virtq/packed_used.ts:223
+        event_busy <= 1'b0;  // gen/virtq/packed_used.ts:223
       end
-      used_rvalid <= mem_rd_valid;  // gen/virtq/packed_used.ts:202
+      used_rvalid <= mem_rd_valid;  // gen/virtq/packed_used.ts:241
       if (notify_pick_valid) begin  // gen/lib/arbiter.ts:73
         if (notify_state == NOTIFY_STATE_IDLE) begin  // gen/lib/arbiter.ts:74
           notify_pick_locked <= 1'b0;  // gen/lib/arbiter.ts:75
@@ -2147,126 +2167,126 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
           notify_pick_lock_index <= notify_pick_index;  // gen/lib/arbiter.ts:80
         end
       end
-      case (notify_state)  // gen/virtq/packed_used.ts:286
+      case (notify_state)  // gen/virtq/packed_used.ts:325
         NOTIFY_STATE_IDLE: begin
-          if (notify_pick_valid) begin  // gen/virtq/packed_used.ts:288
-            notify_queue <= notify_pick_index;  // gen/virtq/packed_used.ts:289
-            notify_state <= NOTIFY_STATE_FENCE;  // gen/virtq/packed_used.ts:294
+          if (notify_pick_valid) begin  // gen/virtq/packed_used.ts:327
+            notify_queue <= notify_pick_index;  // gen/virtq/packed_used.ts:328
+            notify_state <= NOTIFY_STATE_FENCE;  // gen/virtq/packed_used.ts:333
           end
         end
         NOTIFY_STATE_FENCE: begin
-          if (~_sub_24[7]) begin  // gen/virtq/packed_used.ts:297
-            notify_state <= NOTIFY_STATE_READ;  // gen/virtq/packed_used.ts:297
+          if (~_sub_24[7]) begin  // gen/virtq/packed_used.ts:336
+            notify_state <= NOTIFY_STATE_READ;  // gen/virtq/packed_used.ts:336
           end
         end
         NOTIFY_STATE_READ: begin
-          if (event_rd_grant) begin  // gen/virtq/packed_used.ts:298
-            notify_state <= NOTIFY_STATE_WAIT;  // gen/virtq/packed_used.ts:298
+          if (event_rd_grant) begin  // gen/virtq/packed_used.ts:337
+            notify_state <= NOTIFY_STATE_WAIT;  // gen/virtq/packed_used.ts:337
           end
         end
         NOTIFY_STATE_WAIT: begin
-          if (rd_status_valid & (rd_status_id[1:0] == 2'd1)) begin  // gen/virtq/packed_used.ts:300
-            if (rd_status_error != 3'd0) begin  // gen/virtq/packed_used.ts:301
-              notify_state <= NOTIFY_STATE_IDLE;  // gen/virtq/packed_used.ts:303
+          if (rd_status_valid & (rd_status_id[1:0] == 2'd1)) begin  // gen/virtq/packed_used.ts:339
+            if (rd_status_error != 3'd0) begin  // gen/virtq/packed_used.ts:340
+              notify_state <= NOTIFY_STATE_IDLE;  // gen/virtq/packed_used.ts:342
             end else begin
-              notify_state <= NOTIFY_STATE_DECIDE;  // gen/virtq/packed_used.ts:304
+              notify_state <= NOTIFY_STATE_DECIDE;  // gen/virtq/packed_used.ts:343
             end
           end
         end
         NOTIFY_STATE_DECIDE: begin
-          if (_select_25) begin  // gen/virtq/packed_used.ts:309
-            if (notify_queue == 1'b0) begin  // gen/virtq/packed_used.ts:309
-              pending_0 <= 1'b1;  // gen/virtq/packed_used.ts:309
+          if (_select_25) begin  // gen/virtq/packed_used.ts:348
+            if (notify_queue == 1'b0) begin  // gen/virtq/packed_used.ts:348
+              pending_0 <= 1'b1;  // gen/virtq/packed_used.ts:348
             end
-            if (notify_queue == 1'b1) begin  // gen/virtq/packed_used.ts:309
-              pending_1 <= 1'b1;  // gen/virtq/packed_used.ts:309
+            if (notify_queue == 1'b1) begin  // gen/virtq/packed_used.ts:348
+              pending_1 <= 1'b1;  // gen/virtq/packed_used.ts:348
             end
           end
-          notify_state <= NOTIFY_STATE_IDLE;  // gen/virtq/packed_used.ts:310
+          notify_state <= NOTIFY_STATE_IDLE;  // gen/virtq/packed_used.ts:349
         end
         default: begin end
       endcase
-      inflight_0 <= (inflight_0 + {15'd0, (stage_commit_now & (((stage_state == STAGE_STATE_IDLE) ? items_deq_data[175] : stage_queue) == 1'b0))}) - {15'd0, ((done_valid & done_ready) & (done_queue == 1'b0))};  // gen/virtq/packed_engine.ts:220
-      unsignalled_0 <= (unsignalled_0 + ((used_accept & (done_queue == 1'b0)) ? done_slots : 16'd0)) - ((notify_taken & (notify_pick_index == 1'b0)) ? _select_26 : 16'd0);  // gen/virtq/packed_engine.ts:223
-      items_of_0 <= (items_of_0 + {4'd0, ((items_enq_valid & items_enq_ready) & (walk_queue == 1'b0))}) - {4'd0, (stage_retire & (stage_retire_queue == 1'b0))};  // gen/virtq/packed_engine.ts:227
-      inflight_1 <= (inflight_1 + {15'd0, (stage_commit_now & (((stage_state == STAGE_STATE_IDLE) ? items_deq_data[175] : stage_queue) == 1'b1))}) - {15'd0, ((done_valid & done_ready) & (done_queue == 1'b1))};  // gen/virtq/packed_engine.ts:220
-      unsignalled_1 <= (unsignalled_1 + ((used_accept & (done_queue == 1'b1)) ? done_slots : 16'd0)) - ((notify_taken & (notify_pick_index == 1'b1)) ? _select_26 : 16'd0);  // gen/virtq/packed_engine.ts:223
-      items_of_1 <= (items_of_1 + {4'd0, ((items_enq_valid & items_enq_ready) & (walk_queue == 1'b1))}) - {4'd0, (stage_retire & (stage_retire_queue == 1'b1))};  // gen/virtq/packed_engine.ts:227
-      if (q0_notify) begin  // gen/virtq/packed_engine.ts:231
-        pending_0 <= 1'b1;  // gen/virtq/packed_engine.ts:231
+      inflight_0 <= (inflight_0 + {15'd0, (stage_commit_now & (((stage_state == STAGE_STATE_IDLE) ? items_deq_data[175] : stage_queue) == 1'b0))}) - {15'd0, ((done_valid & done_ready) & (done_queue == 1'b0))};  // gen/virtq/packed_engine.ts:222
+      unsignalled_0 <= (unsignalled_0 + ((used_accept & (done_queue == 1'b0)) ? done_slots : 16'd0)) - ((notify_taken & (notify_pick_index == 1'b0)) ? _select_26 : 16'd0);  // gen/virtq/packed_engine.ts:225
+      items_of_0 <= (items_of_0 + {4'd0, ((items_enq_valid & items_enq_ready) & (walk_queue == 1'b0))}) - {4'd0, (stage_retire & (stage_retire_queue == 1'b0))};  // gen/virtq/packed_engine.ts:229
+      inflight_1 <= (inflight_1 + {15'd0, (stage_commit_now & (((stage_state == STAGE_STATE_IDLE) ? items_deq_data[175] : stage_queue) == 1'b1))}) - {15'd0, ((done_valid & done_ready) & (done_queue == 1'b1))};  // gen/virtq/packed_engine.ts:222
+      unsignalled_1 <= (unsignalled_1 + ((used_accept & (done_queue == 1'b1)) ? done_slots : 16'd0)) - ((notify_taken & (notify_pick_index == 1'b1)) ? _select_26 : 16'd0);  // gen/virtq/packed_engine.ts:225
+      items_of_1 <= (items_of_1 + {4'd0, ((items_enq_valid & items_enq_ready) & (walk_queue == 1'b1))}) - {4'd0, (stage_retire & (stage_retire_queue == 1'b1))};  // gen/virtq/packed_engine.ts:229
+      if (q0_notify) begin  // gen/virtq/packed_engine.ts:233
+        pending_0 <= 1'b1;  // gen/virtq/packed_engine.ts:233
       end
-      if (q1_notify) begin  // gen/virtq/packed_engine.ts:231
-        pending_1 <= 1'b1;  // gen/virtq/packed_engine.ts:231
+      if (q1_notify) begin  // gen/virtq/packed_engine.ts:233
+        pending_1 <= 1'b1;  // gen/virtq/packed_engine.ts:233
       end
-      if (stage_fatal) begin  // gen/virtq/packed_engine.ts:235
-        if (stage_fatal_queue == 1'b0) begin  // gen/virtq/packed_engine.ts:235
-          failed_0 <= 1'b1;  // gen/virtq/packed_engine.ts:235
+      if (stage_fatal) begin  // gen/virtq/packed_engine.ts:237
+        if (stage_fatal_queue == 1'b0) begin  // gen/virtq/packed_engine.ts:237
+          failed_0 <= 1'b1;  // gen/virtq/packed_engine.ts:237
         end
-        if (stage_fatal_queue == 1'b1) begin  // gen/virtq/packed_engine.ts:235
-          failed_1 <= 1'b1;  // gen/virtq/packed_engine.ts:235
-        end
-      end
-      if (used_fatal) begin  // gen/virtq/packed_engine.ts:235
-        if (_mux_27 == 1'b0) begin  // gen/virtq/packed_engine.ts:235
-          failed_0 <= 1'b1;  // gen/virtq/packed_engine.ts:235
-        end
-        if (_mux_27 == 1'b1) begin  // gen/virtq/packed_engine.ts:235
-          failed_1 <= 1'b1;  // gen/virtq/packed_engine.ts:235
+        if (stage_fatal_queue == 1'b1) begin  // gen/virtq/packed_engine.ts:237
+          failed_1 <= 1'b1;  // gen/virtq/packed_engine.ts:237
         end
       end
-      if (notify_fatal) begin  // gen/virtq/packed_engine.ts:235
-        if (notify_queue == 1'b0) begin  // gen/virtq/packed_engine.ts:235
-          failed_0 <= 1'b1;  // gen/virtq/packed_engine.ts:235
+      if (used_fatal) begin  // gen/virtq/packed_engine.ts:237
+        if (_mux_27 == 1'b0) begin  // gen/virtq/packed_engine.ts:237
+          failed_0 <= 1'b1;  // gen/virtq/packed_engine.ts:237
         end
-        if (notify_queue == 1'b1) begin  // gen/virtq/packed_engine.ts:235
-          failed_1 <= 1'b1;  // gen/virtq/packed_engine.ts:235
+        if (_mux_27 == 1'b1) begin  // gen/virtq/packed_engine.ts:237
+          failed_1 <= 1'b1;  // gen/virtq/packed_engine.ts:237
         end
       end
-      fatal_pulse <= (stage_fatal | used_fatal) | notify_fatal;  // gen/virtq/packed_engine.ts:239
-      if ((stage_fatal | used_fatal) | notify_fatal) begin  // gen/virtq/packed_engine.ts:242
-        fatal_code_reg <= stage_fatal ? stage_fatal_code : (used_fatal ? 4'd9 : (notify_fatal ? 4'd9 : 4'd0));  // gen/virtq/packed_engine.ts:242
+      if (notify_fatal) begin  // gen/virtq/packed_engine.ts:237
+        if (notify_queue == 1'b0) begin  // gen/virtq/packed_engine.ts:237
+          failed_0 <= 1'b1;  // gen/virtq/packed_engine.ts:237
+        end
+        if (notify_queue == 1'b1) begin  // gen/virtq/packed_engine.ts:237
+          failed_1 <= 1'b1;  // gen/virtq/packed_engine.ts:237
+        end
       end
-      if (reset_finish_0) begin  // gen/virtq/packed_engine.ts:264
-        resetting_0 <= 1'b0;  // gen/virtq/packed_engine.ts:265
-        pending_0 <= 1'b0;  // gen/virtq/packed_engine.ts:266
-        failed_0 <= 1'b0;  // gen/virtq/packed_engine.ts:267
-        halted_0 <= 1'b0;  // gen/virtq/packed_engine.ts:268
-        avail_pos_0 <= 16'd0;  // gen/virtq/packed_engine.ts:269
-        avail_wrap_0 <= 1'b1;  // gen/virtq/packed_engine.ts:270
-        used_pos_0 <= 16'd0;  // gen/virtq/packed_engine.ts:271
-        used_wrap_0 <= 1'b1;  // gen/virtq/packed_engine.ts:272
-        unsignalled_0 <= 16'd0;  // gen/virtq/packed_engine.ts:273
-        ev_off_0 <= 1'b0;  // gen/virtq/packed_engine.ts:274
-        ev_armed_0 <= 1'b0;  // gen/virtq/packed_engine.ts:275
+      fatal_pulse <= (stage_fatal | used_fatal) | notify_fatal;  // gen/virtq/packed_engine.ts:241
+      if ((stage_fatal | used_fatal) | notify_fatal) begin  // gen/virtq/packed_engine.ts:244
+        fatal_code_reg <= stage_fatal ? stage_fatal_code : (used_fatal ? 4'd9 : (notify_fatal ? 4'd9 : 4'd0));  // gen/virtq/packed_engine.ts:244
       end
-      if (q0_reset_req | reset_req) begin  // gen/virtq/packed_engine.ts:278
-        resetting_0 <= 1'b1;  // gen/virtq/packed_engine.ts:278
+      if (reset_finish_0) begin  // gen/virtq/packed_engine.ts:266
+        resetting_0 <= 1'b0;  // gen/virtq/packed_engine.ts:267
+        pending_0 <= 1'b0;  // gen/virtq/packed_engine.ts:268
+        failed_0 <= 1'b0;  // gen/virtq/packed_engine.ts:269
+        halted_0 <= 1'b0;  // gen/virtq/packed_engine.ts:270
+        avail_pos_0 <= 16'd0;  // gen/virtq/packed_engine.ts:271
+        avail_wrap_0 <= 1'b1;  // gen/virtq/packed_engine.ts:272
+        used_pos_0 <= 16'd0;  // gen/virtq/packed_engine.ts:273
+        used_wrap_0 <= 1'b1;  // gen/virtq/packed_engine.ts:274
+        unsignalled_0 <= 16'd0;  // gen/virtq/packed_engine.ts:275
+        ev_off_0 <= 1'b0;  // gen/virtq/packed_engine.ts:276
+        ev_armed_0 <= 1'b0;  // gen/virtq/packed_engine.ts:277
       end
-      if (reset_finish_1) begin  // gen/virtq/packed_engine.ts:264
-        resetting_1 <= 1'b0;  // gen/virtq/packed_engine.ts:265
-        pending_1 <= 1'b0;  // gen/virtq/packed_engine.ts:266
-        failed_1 <= 1'b0;  // gen/virtq/packed_engine.ts:267
-        halted_1 <= 1'b0;  // gen/virtq/packed_engine.ts:268
-        avail_pos_1 <= 16'd0;  // gen/virtq/packed_engine.ts:269
-        avail_wrap_1 <= 1'b1;  // gen/virtq/packed_engine.ts:270
-        used_pos_1 <= 16'd0;  // gen/virtq/packed_engine.ts:271
-        used_wrap_1 <= 1'b1;  // gen/virtq/packed_engine.ts:272
-        unsignalled_1 <= 16'd0;  // gen/virtq/packed_engine.ts:273
-        ev_off_1 <= 1'b0;  // gen/virtq/packed_engine.ts:274
-        ev_armed_1 <= 1'b0;  // gen/virtq/packed_engine.ts:275
+      if (q0_reset_req | reset_req) begin  // gen/virtq/packed_engine.ts:280
+        resetting_0 <= 1'b1;  // gen/virtq/packed_engine.ts:280
       end
-      if (q1_reset_req | reset_req) begin  // gen/virtq/packed_engine.ts:278
-        resetting_1 <= 1'b1;  // gen/virtq/packed_engine.ts:278
+      if (reset_finish_1) begin  // gen/virtq/packed_engine.ts:266
+        resetting_1 <= 1'b0;  // gen/virtq/packed_engine.ts:267
+        pending_1 <= 1'b0;  // gen/virtq/packed_engine.ts:268
+        failed_1 <= 1'b0;  // gen/virtq/packed_engine.ts:269
+        halted_1 <= 1'b0;  // gen/virtq/packed_engine.ts:270
+        avail_pos_1 <= 16'd0;  // gen/virtq/packed_engine.ts:271
+        avail_wrap_1 <= 1'b1;  // gen/virtq/packed_engine.ts:272
+        used_pos_1 <= 16'd0;  // gen/virtq/packed_engine.ts:273
+        used_wrap_1 <= 1'b1;  // gen/virtq/packed_engine.ts:274
+        unsignalled_1 <= 16'd0;  // gen/virtq/packed_engine.ts:275
+        ev_off_1 <= 1'b0;  // gen/virtq/packed_engine.ts:276
+        ev_armed_1 <= 1'b0;  // gen/virtq/packed_engine.ts:277
       end
-      queue_reset_done_reg <= {reset_finish_1, reset_finish_0};  // gen/virtq/packed_engine.ts:280
-      if (reset_req) begin  // gen/virtq/packed_engine.ts:281
-        dev_resetting <= 1'b1;  // gen/virtq/packed_engine.ts:281
+      if (q1_reset_req | reset_req) begin  // gen/virtq/packed_engine.ts:280
+        resetting_1 <= 1'b1;  // gen/virtq/packed_engine.ts:280
       end
-      reset_done_reg <= (dev_resetting & (~(resetting_0 | resetting_1))) & (~reset_req);  // gen/virtq/packed_engine.ts:283
-      if ((dev_resetting & (~(resetting_0 | resetting_1))) & (~reset_req)) begin  // gen/virtq/packed_engine.ts:284
-        dev_resetting <= 1'b0;  // gen/virtq/packed_engine.ts:284
+      queue_reset_done_reg <= {reset_finish_1, reset_finish_0};  // gen/virtq/packed_engine.ts:282
+      if (reset_req) begin  // gen/virtq/packed_engine.ts:283
+        dev_resetting <= 1'b1;  // gen/virtq/packed_engine.ts:283
       end
-      irq_reg <= notify_irq;  // gen/virtq/packed_engine.ts:290
+      reset_done_reg <= (dev_resetting & (~(resetting_0 | resetting_1))) & (~reset_req);  // gen/virtq/packed_engine.ts:285
+      if ((dev_resetting & (~(resetting_0 | resetting_1))) & (~reset_req)) begin  // gen/virtq/packed_engine.ts:286
+        dev_resetting <= 1'b0;  // gen/virtq/packed_engine.ts:286
+      end
+      irq_reg <= notify_irq;  // gen/virtq/packed_engine.ts:292
     end
   end
   always @(posedge clk) begin
@@ -2571,76 +2591,104 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       end
       default: begin end
     endcase
-    if (event_take) begin  // gen/virtq/packed_used.ts:98
-      event_full <= ev_wr_full;  // gen/virtq/packed_used.ts:101
-      event_host <= _select_38 + (ev_wr_full ? 64'd0 : 64'd2);  // gen/virtq/packed_used.ts:103
+    if (event_take) begin  // gen/virtq/packed_used.ts:123
+      event_full <= ev_wr_full;  // gen/virtq/packed_used.ts:126
+      event_host <= _select_38 + (ev_wr_full ? 64'd0 : 64'd2);  // gen/virtq/packed_used.ts:128
     end
-    if (used_accept) begin  // gen/virtq/packed_used.ts:129
-      if (used_tail[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:130
-        used_slot_0 <= {_cat_39, done_id, done_len};  // gen/virtq/packed_used.ts:130
+    if (used_accept) begin  // gen/virtq/packed_used.ts:161
+      if (used_merge) begin  // gen/virtq/packed_used.ts:165
+        if (used_slot_cur == 3'd0) begin  // gen/virtq/packed_used.ts:167
+          used_slot_0 <= {used_wrap_cur, 7'd0, used_wrap_cur, 5'd0, (done_len != 32'd0), 1'b0, done_id, done_len};  // gen/virtq/packed_used.ts:167
+        end
+        if (used_slot_cur == 3'd1) begin  // gen/virtq/packed_used.ts:167
+          used_slot_1 <= {used_wrap_cur, 7'd0, used_wrap_cur, 5'd0, (done_len != 32'd0), 1'b0, done_id, done_len};  // gen/virtq/packed_used.ts:167
+        end
+        if (used_slot_cur == 3'd2) begin  // gen/virtq/packed_used.ts:167
+          used_slot_2 <= {used_wrap_cur, 7'd0, used_wrap_cur, 5'd0, (done_len != 32'd0), 1'b0, done_id, done_len};  // gen/virtq/packed_used.ts:167
+        end
+        if (used_slot_cur == 3'd3) begin  // gen/virtq/packed_used.ts:167
+          used_slot_3 <= {used_wrap_cur, 7'd0, used_wrap_cur, 5'd0, (done_len != 32'd0), 1'b0, done_id, done_len};  // gen/virtq/packed_used.ts:167
+        end
+        if (used_slot_cur == 3'd4) begin  // gen/virtq/packed_used.ts:167
+          used_slot_4 <= {used_wrap_cur, 7'd0, used_wrap_cur, 5'd0, (done_len != 32'd0), 1'b0, done_id, done_len};  // gen/virtq/packed_used.ts:167
+        end
+        if (used_slot_cur == 3'd5) begin  // gen/virtq/packed_used.ts:167
+          used_slot_5 <= {used_wrap_cur, 7'd0, used_wrap_cur, 5'd0, (done_len != 32'd0), 1'b0, done_id, done_len};  // gen/virtq/packed_used.ts:167
+        end
+        if (used_slot_cur == 3'd6) begin  // gen/virtq/packed_used.ts:167
+          used_slot_6 <= {used_wrap_cur, 7'd0, used_wrap_cur, 5'd0, (done_len != 32'd0), 1'b0, done_id, done_len};  // gen/virtq/packed_used.ts:167
+        end
+        if (used_slot_cur == 3'd7) begin  // gen/virtq/packed_used.ts:167
+          used_slot_7 <= {used_wrap_cur, 7'd0, used_wrap_cur, 5'd0, (done_len != 32'd0), 1'b0, done_id, done_len};  // gen/virtq/packed_used.ts:167
+        end
+      end else begin
+        if (used_tail[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:169
+          used_slot_0 <= {_cat_39, done_id, done_len};  // gen/virtq/packed_used.ts:169
+        end
+        if (used_tail[2:0] == 3'd1) begin  // gen/virtq/packed_used.ts:169
+          used_slot_1 <= {_cat_39, done_id, done_len};  // gen/virtq/packed_used.ts:169
+        end
+        if (used_tail[2:0] == 3'd2) begin  // gen/virtq/packed_used.ts:169
+          used_slot_2 <= {_cat_39, done_id, done_len};  // gen/virtq/packed_used.ts:169
+        end
+        if (used_tail[2:0] == 3'd3) begin  // gen/virtq/packed_used.ts:169
+          used_slot_3 <= {_cat_39, done_id, done_len};  // gen/virtq/packed_used.ts:169
+        end
+        if (used_tail[2:0] == 3'd4) begin  // gen/virtq/packed_used.ts:169
+          used_slot_4 <= {_cat_39, done_id, done_len};  // gen/virtq/packed_used.ts:169
+        end
+        if (used_tail[2:0] == 3'd5) begin  // gen/virtq/packed_used.ts:169
+          used_slot_5 <= {_cat_39, done_id, done_len};  // gen/virtq/packed_used.ts:169
+        end
+        if (used_tail[2:0] == 3'd6) begin  // gen/virtq/packed_used.ts:169
+          used_slot_6 <= {_cat_39, done_id, done_len};  // gen/virtq/packed_used.ts:169
+        end
+        if (used_tail[2:0] == 3'd7) begin  // gen/virtq/packed_used.ts:169
+          used_slot_7 <= {_cat_39, done_id, done_len};  // gen/virtq/packed_used.ts:169
+        end
+        if (used_tail[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:170
+          used_slot_queue_0 <= done_queue;  // gen/virtq/packed_used.ts:170
+        end
+        if (used_tail[2:0] == 3'd1) begin  // gen/virtq/packed_used.ts:170
+          used_slot_queue_1 <= done_queue;  // gen/virtq/packed_used.ts:170
+        end
+        if (used_tail[2:0] == 3'd2) begin  // gen/virtq/packed_used.ts:170
+          used_slot_queue_2 <= done_queue;  // gen/virtq/packed_used.ts:170
+        end
+        if (used_tail[2:0] == 3'd3) begin  // gen/virtq/packed_used.ts:170
+          used_slot_queue_3 <= done_queue;  // gen/virtq/packed_used.ts:170
+        end
+        if (used_tail[2:0] == 3'd4) begin  // gen/virtq/packed_used.ts:170
+          used_slot_queue_4 <= done_queue;  // gen/virtq/packed_used.ts:170
+        end
+        if (used_tail[2:0] == 3'd5) begin  // gen/virtq/packed_used.ts:170
+          used_slot_queue_5 <= done_queue;  // gen/virtq/packed_used.ts:170
+        end
+        if (used_tail[2:0] == 3'd6) begin  // gen/virtq/packed_used.ts:170
+          used_slot_queue_6 <= done_queue;  // gen/virtq/packed_used.ts:170
+        end
+        if (used_tail[2:0] == 3'd7) begin  // gen/virtq/packed_used.ts:170
+          used_slot_queue_7 <= done_queue;  // gen/virtq/packed_used.ts:170
+        end
+        used_slot_cur <= used_tail[2:0];  // gen/virtq/packed_used.ts:171
+        used_pos_cur <= _select_21;  // gen/virtq/packed_used.ts:174
+        used_wrap_cur <= _select_23;  // gen/virtq/packed_used.ts:175
       end
-      if (used_tail[2:0] == 3'd1) begin  // gen/virtq/packed_used.ts:130
-        used_slot_1 <= {_cat_39, done_id, done_len};  // gen/virtq/packed_used.ts:130
-      end
-      if (used_tail[2:0] == 3'd2) begin  // gen/virtq/packed_used.ts:130
-        used_slot_2 <= {_cat_39, done_id, done_len};  // gen/virtq/packed_used.ts:130
-      end
-      if (used_tail[2:0] == 3'd3) begin  // gen/virtq/packed_used.ts:130
-        used_slot_3 <= {_cat_39, done_id, done_len};  // gen/virtq/packed_used.ts:130
-      end
-      if (used_tail[2:0] == 3'd4) begin  // gen/virtq/packed_used.ts:130
-        used_slot_4 <= {_cat_39, done_id, done_len};  // gen/virtq/packed_used.ts:130
-      end
-      if (used_tail[2:0] == 3'd5) begin  // gen/virtq/packed_used.ts:130
-        used_slot_5 <= {_cat_39, done_id, done_len};  // gen/virtq/packed_used.ts:130
-      end
-      if (used_tail[2:0] == 3'd6) begin  // gen/virtq/packed_used.ts:130
-        used_slot_6 <= {_cat_39, done_id, done_len};  // gen/virtq/packed_used.ts:130
-      end
-      if (used_tail[2:0] == 3'd7) begin  // gen/virtq/packed_used.ts:130
-        used_slot_7 <= {_cat_39, done_id, done_len};  // gen/virtq/packed_used.ts:130
-      end
-      if (used_tail[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:131
-        used_slot_queue_0 <= done_queue;  // gen/virtq/packed_used.ts:131
-      end
-      if (used_tail[2:0] == 3'd1) begin  // gen/virtq/packed_used.ts:131
-        used_slot_queue_1 <= done_queue;  // gen/virtq/packed_used.ts:131
-      end
-      if (used_tail[2:0] == 3'd2) begin  // gen/virtq/packed_used.ts:131
-        used_slot_queue_2 <= done_queue;  // gen/virtq/packed_used.ts:131
-      end
-      if (used_tail[2:0] == 3'd3) begin  // gen/virtq/packed_used.ts:131
-        used_slot_queue_3 <= done_queue;  // gen/virtq/packed_used.ts:131
-      end
-      if (used_tail[2:0] == 3'd4) begin  // gen/virtq/packed_used.ts:131
-        used_slot_queue_4 <= done_queue;  // gen/virtq/packed_used.ts:131
-      end
-      if (used_tail[2:0] == 3'd5) begin  // gen/virtq/packed_used.ts:131
-        used_slot_queue_5 <= done_queue;  // gen/virtq/packed_used.ts:131
-      end
-      if (used_tail[2:0] == 3'd6) begin  // gen/virtq/packed_used.ts:131
-        used_slot_queue_6 <= done_queue;  // gen/virtq/packed_used.ts:131
-      end
-      if (used_tail[2:0] == 3'd7) begin  // gen/virtq/packed_used.ts:131
-        used_slot_queue_7 <= done_queue;  // gen/virtq/packed_used.ts:131
-      end
-      used_slot_cur <= used_tail[2:0];  // gen/virtq/packed_used.ts:132
-      used_pos_cur <= _select_21;  // gen/virtq/packed_used.ts:135
     end
-    case (used_state)  // gen/virtq/packed_used.ts:158
+    case (used_state)  // gen/virtq/packed_used.ts:197
       USED_STATE_CALC: begin
-        used_host <= (_select_40 + ({48'd0, used_pos_cur} << 4)) + 64'd8;  // gen/virtq/packed_used.ts:161
+        used_host <= (_select_40 + ({48'd0, used_pos_cur} << 4)) + 64'd8;  // gen/virtq/packed_used.ts:200
       end
       default: begin end
     endcase
-    used_rdata <= {_select_41, _select_42};  // gen/virtq/packed_used.ts:201
-    case (notify_state)  // gen/virtq/packed_used.ts:286
+    used_rdata <= {_select_41, _select_42};  // gen/virtq/packed_used.ts:240
+    case (notify_state)  // gen/virtq/packed_used.ts:325
       NOTIFY_STATE_IDLE: begin
-        if (notify_pick_valid) begin  // gen/virtq/packed_used.ts:288
-          notify_adv <= _select_43;  // gen/virtq/packed_used.ts:290
-          notify_idx <= _select_44;  // gen/virtq/packed_used.ts:291
-          notify_wrap <= _select_45;  // gen/virtq/packed_used.ts:292
-          notify_seq <= used_seq;  // gen/virtq/packed_used.ts:293
+        if (notify_pick_valid) begin  // gen/virtq/packed_used.ts:327
+          notify_adv <= _select_43;  // gen/virtq/packed_used.ts:329
+          notify_idx <= _select_44;  // gen/virtq/packed_used.ts:330
+          notify_wrap <= _select_45;  // gen/virtq/packed_used.ts:331
+          notify_seq <= used_seq;  // gen/virtq/packed_used.ts:332
         end
       end
       default: begin end
@@ -2706,6 +2754,12 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
     end
   end
   assign stage_rd0 = stage[stage_rd[6:0]];  // gen/virtq/packed_fetch.ts:219
+  always @(posedge clk) begin  // gen/virtq/packed_used.ts:105
+    if ((chain_valid & chain_ready) & chain_last) begin
+      used_writable[{chain_queue, chain_id[3:0]}] <= {chain_id, (used_writable_sum + (chain_write ? chain_len : 32'd0))};
+    end
+  end
+  assign used_writable_rd0 = used_writable[{done_queue, done_id[3:0]}];  // gen/virtq/packed_used.ts:147
 
 endmodule
 

@@ -184,6 +184,8 @@ export const PackedEngine = defineModule(
       cfg,
       st,
       done,
+      chain,
+      featInOrder: feat('VIRTIO_F_IN_ORDER'),
       wrCmd,
       wrStatus: { valid: wrStatus.valid, id: wrStatus.id, error: wrStatus.error },
       memRd,

@@ -48,6 +48,9 @@ export interface UsedContext {
   cfg: PackedQueueConfig[];
   st: PackedQueueState;
   done: { valid: Expr; ready: Drivable; queue: Expr; id: Expr; slots: Expr; len: Expr };
+  /** The chains the device takes (`chain`'s handshake and fields): their writable bytes, for IN_ORDER batches. */
+  chain: { valid: Expr; ready: Expr; queue: Expr; id: Expr; len: Expr; write: Expr; last: Expr };
+  featInOrder: Expr;
   wrCmd: { valid: Drivable; ready: Expr; host_addr: Drivable; dev_addr: Drivable; len: Drivable; id: Drivable };
   wrStatus: { valid: Expr; id: Expr; error: Expr };
   memRd: { valid: Expr; addr: Expr; rvalid: Drivable; rdata: Drivable };
@@ -57,11 +60,21 @@ export interface UsedContext {
 /** Counts of used elements accepted and fully written, for the notifier's fence. */
 export const SEQ_BITS = 8;
 
+/** log2 of the chains per queue whose writable bytes are kept for IN_ORDER batches (by id, low bits). */
+const WRITABLE_BITS = 4;
+
 /**
  * The used writer: takes `done` when a used slot is free (or at once for a queue that failed or is resetting:
  * nothing is written for it), fills the slot, moves the queue's used position by the chain's slots (flipping
  * the used wrap counter past the ring's end) and issues the element's two writes. A device event structure
  * write asked for goes first (they are rare: at most two per walker turn).
+ *
+ * IN_ORDER batches (virtio 1.2 2.8.21.1 / 2.7.9): while an element waits for its writes to be issued (`calc`),
+ * a `done` of the same queue that follows it replaces it (the element keeps its position and takes the new
+ * buffer's id and len; the used position moves past both) if the buffer it stood for was used completely: its
+ * `len` equals its chain's writable bytes, since the driver takes a skipped buffer as used completely. The
+ * writable bytes of the chains the device took are kept per queue by id (its low WRITABLE_BITS bits, the full
+ * id as a tag): an entry another chain took over is simply not batched.
  */
 export function usedWriter(m: ModuleBuilder, c: UsedContext) {
   const { p, st, cfg, done } = c;
@@ -78,6 +91,18 @@ export function usedWriter(m: ModuleBuilder, c: UsedContext) {
   const host = m.reg('used_host', 64);
   const seq = m.reg('used_seq', SEQ_BITS, { reset: 0 });
   const seqDone = m.reg('used_seq_done', SEQ_BITS, { reset: 0 });
+  const uwrap = m.reg('used_wrap_cur', bit);
+  const openFull = m.reg('used_open_complete', bit, { reset: 0 });
+
+  // ---- the chains' writable bytes (IN_ORDER batches): summed as the device takes the chain's beats
+  const ch = c.chain;
+  const lensAt = (queue: Expr, id: Expr) => cat(queue, id.trunc(WRITABLE_BITS));
+  const lens = m.memory('used_writable', { width: 48, depth: 2 ** (c.queueBits + WRITABLE_BITS) });
+  const wsum = m.reg('used_writable_sum', 32, { reset: 0 });
+  const chainTake = ch.valid.and(ch.ready);
+  const wtotal = wsum.add(mux(ch.write, ch.len, lit(0, 32)));
+  m.if(chainTake, () => wsum.next(mux(ch.last, lit(0, 32), wtotal)));
+  lens.write(lensAt(ch.queue, ch.id), cat(ch.id, wtotal), chainTake.and(ch.last));
 
   // ---- the device event structure's write: its word, queue and host address held until its status
   const ev = c.event;
@@ -112,8 +137,15 @@ export function usedWriter(m: ModuleBuilder, c: UsedContext) {
   const dq = done.queue;
   const drop = m.let('used_drop', st.failed.at(dq).or(st.resetting.at(dq)));
   const slotFree = m.let('used_slot_free', tail.sub(head).lt(U));
-  done.ready.set(f.is('idle').and(evTake.not()).and(drop.or(slotFree)));
+  // IN_ORDER: the done replaces the element waiting in `calc` (same queue, that buffer used completely)
+  const merge = m.let(
+    'used_merge',
+    f.is('calc').and(c.featInOrder).and(openFull).and(done.valid).and(dq.eq(uq)).and(drop.not()),
+  );
+  done.ready.set(f.is('idle').and(evTake.not()).and(drop.or(slotFree)).or(merge));
   const accept = m.let('used_accept', done.valid.and(done.ready).and(drop.not()));
+  const entry = lens.readAsync(lensAt(dq, done.id));
+  const usedAll = m.let('used_complete', entry.bits(47, 32).eq(done.id).and(entry.bits(31, 0).eq(done.len)));
 
   // ---- accept: the slot's bytes, the queue's used position and wrap counter
   const wrapNow = st.usedWrap.at(dq);
@@ -127,16 +159,23 @@ export function usedWriter(m: ModuleBuilder, c: UsedContext) {
   const sum = posNow.zext(17).add(done.slots.zext(17));
   const wraps = sum.ge(size.zext(17));
   m.if(accept, () => {
-    slotWord.nextAt(tail.trunc(ub), cat(flags, done.id, done.len));
-    slotQueue.nextAt(tail.trunc(ub), dq);
-    slot.next(tail.trunc(ub));
-    tail.next(tail.inc());
-    uq.next(dq);
-    upos.next(posNow);
-    seq.next(seq.inc());
     st.usedPos.nextAt(dq, wraps.select(sum.sub(size.zext(17)), sum).trunc(16));
     m.if(wraps, () => st.usedWrap.nextAt(dq, wrapNow.not()));
-    f.goto('calc');
+    openFull.next(usedAll);
+    m.if(merge, () => {
+      // the element stays at its position (its wrap counter in the flags), the new buffer's id and len
+      slotWord.nextAt(slot, cat(uwrap, lit(0, 7), uwrap, lit(0, 5), done.len.ne(0), lit(0, 1), done.id, done.len));
+    }).else(() => {
+      slotWord.nextAt(tail.trunc(ub), cat(flags, done.id, done.len));
+      slotQueue.nextAt(tail.trunc(ub), dq);
+      slot.next(tail.trunc(ub));
+      tail.next(tail.inc());
+      uq.next(dq);
+      upos.next(posNow);
+      uwrap.next(wrapNow);
+      seq.next(seq.inc());
+      f.goto('calc');
+    });
   });
 
   // ---- the two writes
@@ -166,7 +205,7 @@ export function usedWriter(m: ModuleBuilder, c: UsedContext) {
           .add(upos.zext(64).shl(4))
           .add(8),
       );
-      f.goto('elem');
+      m.if(merge.not(), () => f.goto('elem'));
     },
     elem: () => m.if(c.wrCmd.ready, () => f.goto('flags')),
     flags: () => m.if(c.wrCmd.ready, () => f.goto('idle')),
