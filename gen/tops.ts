@@ -203,9 +203,12 @@ export const tops: TopConfig[] = [
       });
     },
   },
+  // Synthesized at 256 bits only (the benchmark's width, issue 8's area target): the 64-bit one has the same blocks
+  // at a quarter of the datapath and is one of the two longest syntheses of the main job; `--path` still gives it.
   ...([64, 256] as const).map((W) => ({
     description: `virtio-blk function (endpoint, split and packed queue engines, virtio-blk, DMA fabric, 256 KiB on-chip disk), ${W}-bit`,
     elaborate: () => VirtioBlkTop.elaborate({ W, blk: defaultBlk() }),
+    ...(W === 64 ? { synth: false } : {}),
   })),
   // The same function with its 1 GiB disk behind the AXI4 master port `storage` (a card's DRAM; in simulation the
   // sparse AXI4 memory model, docs/simulation.md).

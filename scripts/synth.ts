@@ -131,7 +131,15 @@ export async function synthAll(dir = hdlDir, only?: readonly string[], over = In
       only ? only.includes(f.slice(0, -'.ports.json'.length)) : !skip.has(f.slice(0, -'.ports.json'.length)),
     )
     .sort();
-  return pmap(portsFiles, 2, (f) => synthTop(path.join(dir, f), over));
+  // Longest first (Verilog size stands for synthesis time), so that the two Yosys runs end together rather than
+  // one of the whole function's running alone at the end; the results come back in name order.
+  const size = (f: string) => {
+    const ports = parsePortsJson(fs.readFileSync(path.join(dir, f), 'utf8'), f);
+    return ports.files.reduce((n, v) => n + fs.statSync(path.join(dir, v)).size, 0);
+  };
+  const bySize = portsFiles.map((f) => ({ f, size: size(f) })).sort((a, b) => b.size - a.size);
+  const results = await pmap(bySize, 2, ({ f }) => synthTop(path.join(dir, f), over));
+  return results.sort((a, b) => portsFiles.indexOf(`${a.top}.ports.json`) - portsFiles.indexOf(`${b.top}.ports.json`));
 }
 
 /** LUT-level budgets of the tops that state one (gen/tops.ts `lutLevels`), by module name. */

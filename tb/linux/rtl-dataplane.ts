@@ -3,10 +3,6 @@
 // queues itself. Its DMA reads and writes go through the root complex into the guest's memory (every check on),
 // its MSI-X writes become the guest's interrupts; this class only clocks the model while the device has work (the
 // loop clocks it otherwise only for the guest's accesses) and zeroes and reads the disk for the host's check.
-import { createHash } from 'node:crypto';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { defaultBlk, VirtioBlkTop, virtioBlkConfig, type VirtioBlkTopParams } from '../../gen/virtq/blk_top';
 import type { VirtioPciLayout } from '../../gen/virtio/layout';
 import type { Sim } from '../../sim/index';
@@ -31,22 +27,8 @@ export function linuxBlkTop(layout: VirtioPciLayout, diskMiB: number): VirtioBlk
 
 export { VirtioBlkTop, virtioBlkConfig };
 
-/**
- * Verilator flags that make the on-chip disk's RAM (gen/blk/axi_ram.ts `mem`) and nothing else public: a control
- * file. (--public-flat-rw on the whole design made the model five times slower.) The file's name carries a hash of
- * its text, so the model's build cache, keyed by the flags, follows a change of it.
- */
-export function diskAccessFlags(): string[] {
-  const text = '`verilator_config\npublic_flat_rw -module "axi_ram_*" -var "mem"\n';
-  const dir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../build/linux');
-  const file = path.join(dir, `disk-public-${createHash('sha256').update(text).digest('hex').slice(0, 12)}.vlt`);
-  if (!fs.existsSync(file)) {
-    fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(`${file}.${process.pid}`, text);
-    fs.renameSync(`${file}.${process.pid}`, file);
-  }
-  return [file];
-}
+// The disk-access flags are the whole-function harness's (one build serves the tests, the bench and Linux).
+export { diskAccessFlags } from '../virtio/blk/system';
 
 /** Cycles per step while the device works: short enough that the guest's accesses are served between steps. */
 const STEP = 512;

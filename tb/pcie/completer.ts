@@ -283,7 +283,8 @@ export class Completer {
           status: CplStatus.SC,
           byteCount: c.byteCount,
           lowerAddress: c.lowerAddress,
-          data: dws.subarray(c.offset / 4, c.offset / 4 + c.lengthDw),
+          // new Uint32Array(buffer, ...) rather than subarray(): no species lookup, cheaper per completion.
+          data: new Uint32Array(dws.buffer, dws.byteOffset + c.offset, c.lengthDw),
           ep: action === 'poison' && (k < 0 || i === k),
         };
         const raw = encodeCplD(cpl);

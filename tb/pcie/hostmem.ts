@@ -431,8 +431,18 @@ export class HostMemory {
     return region;
   }
 
+  /** The first region overlapping [addr, addr + size). A binary search: regions are sorted and disjoint, so their
+   * ends are sorted too (the driver models allocate several buffers per request: a scan was a visible cost). */
   private overlapping(addr: bigint, size: bigint): Region | undefined {
-    return this.list.find((r) => addr < r.end && r.addr < addr + size);
+    const list = this.list;
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (list[mid].end <= addr) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < list.length && list[lo].addr < addr + size ? list[lo] : undefined;
   }
 
   private nearest(a: bigint): Region | undefined {

@@ -35,6 +35,7 @@ import { BLK_S, BLK_T, blkHeader, SECTOR_SIZE } from '../../tb/virtio/blk/defs';
 import { BlkDevice, type BlkOutcome } from '../../tb/virtio/blk/device';
 import { type BlkOp, type BlkRequest, VirtioBlkDriver } from '../../tb/virtio/blk/driver';
 import { SparseDisk } from '../../tb/virtio/blk/disk';
+import { diskAccessFlags } from '../../tb/virtio/blk/system';
 import { CheckedLink, checkingModel } from '../../tb/virtio/checker';
 import { mapQueueNotify, modernProbe, type ModernDevice } from '../../tb/virtio/driver/caps';
 import { CommonIo } from '../../tb/virtio/driver/commonio';
@@ -47,8 +48,8 @@ export function functionParams(W: DataWidth): VirtioBlkTopParams {
   return { W, blk: defaultBlk(), layout: DEFAULT_LAYOUT };
 }
 
-/** The flags test/virtq/blk-e2e.test.ts builds this top with (one build serves both suites). */
-const VERILATOR_FLAGS = ['--public-flat-rw'];
+/** The flags BlkSystem builds this top with (one build serves this suite, blk-e2e, the soak and the bench). */
+const VERILATOR_FLAGS = diskAccessFlags();
 
 /** Elaborates and builds the top once (the build is cached); returns its port description for Sim.load. */
 export function buildFunction(W: DataWidth): string {

@@ -138,12 +138,6 @@ export class VirtioBlkDriver {
    * device-readable when the type has VIRTIO_BLK_T_OUT's bit (OUT, DISCARD, WRITE_ZEROES), else device-writable.
    */
   private setupCmd(op: BlkOp): { type: number; sector: bigint; data: readonly Sg[]; dataIn: boolean } {
-    const cmd = (type: number, sector: bigint, data: readonly Sg[]) => ({
-      type,
-      sector,
-      data,
-      dataIn: (type & BLK_T.OUT) === 0,
-    });
     switch (op.type) {
       case 'read':
         return cmd(BLK_T.IN, op.sector, op.bufs);
@@ -159,4 +153,9 @@ export class VirtioBlkDriver {
         return cmd(BLK_T.WRITE_ZEROES, 0n, []);
     }
   }
+}
+
+/** A command as setupCmd returns it (module level: a closure per request costs a function object each time). */
+function cmd(type: number, sector: bigint, data: readonly Sg[]) {
+  return { type, sector, data, dataIn: (type & BLK_T.OUT) === 0 };
 }

@@ -34,6 +34,23 @@ interface Outstanding {
 
 const hex = (a: bigint) => `0x${a.toString(16)}`;
 
+/** An access as a violation message names it. */
+function describeAccess(a: DmaAccess): string {
+  return `${a.purpose} ${a.dir} of ${a.len} bytes at ${hex(a.addr)} (queue ${a.queue})`;
+}
+
+/** The grant of buffer segment k (per request: a plain function, not a closure per call). */
+function segmentGrant(queue: number, s: Sg, write: boolean, k: number, readWritable: boolean): Grant {
+  return {
+    start: s.addr,
+    end: s.addr + BigInt(s.len),
+    read: !write || readWritable,
+    write,
+    what: `queue ${queue} buffer segment ${k} (${write ? 'device-writable' : 'device-readable'})`,
+    written: write ? [] : undefined,
+  };
+}
+
 export interface InvariantOptions {
   /** The device may read device-writable buffers ("SHOULD NOT ... MAY do so for debugging"). Default false. */
   allowReadOfWritable?: boolean;
@@ -82,17 +99,10 @@ export class RingInvariants<T> implements DriverObserver<T> {
     const m = this.queue(vq.index);
     if (m.has(data)) this.fail(`queue ${vq.index}: a buffer was added again while still available`);
     const grants: Grant[] = [];
-    const seg = (s: Sg, write: boolean, k: number) =>
-      grants.push({
-        start: s.addr,
-        end: s.addr + BigInt(s.len),
-        read: !write || !!this.opts.allowReadOfWritable,
-        write,
-        what: `queue ${vq.index} buffer segment ${k} (${write ? 'device-writable' : 'device-readable'})`,
-        written: write ? [] : undefined,
-      });
-    out.forEach((s, k) => seg(s, false, k));
-    inn.forEach((s, k) => seg(s, true, out.length + k));
+    const readWritable = !!this.opts.allowReadOfWritable;
+    for (let k = 0; k < out.length; k++) grants.push(segmentGrant(vq.index, out[k], false, k, readWritable));
+    for (let k = 0; k < inn.length; k++)
+      grants.push(segmentGrant(vq.index, inn[k], true, out.length + k, readWritable));
     if (indirect)
       grants.push({
         start: indirect.addr,
@@ -120,26 +130,27 @@ export class RingInvariants<T> implements DriverObserver<T> {
       this.fail(`queue ${vq.index}: used length ${len} but the device wrote ${written} distinct bytes of the buffer`);
   }
 
-  /** A HostDma listener. */
+  /** A HostDma listener (runs for every device access: the message is built only when one fails). */
   readonly onDma = (a: DmaAccess): void => {
     this.counts.dma++;
     const start = a.addr;
     const end = a.addr + BigInt(a.len);
-    const what = `${a.purpose} ${a.dir} of ${a.len} bytes at ${hex(start)} (queue ${a.queue})`;
     const g = this.find(start, end);
     if (!g) {
-      this.fail(`${what}: outside the ring areas and the available buffers`);
+      this.fail(`${describeAccess(a)}: outside the ring areas and the available buffers`);
       return;
     }
-    if (a.dir === 'write' && !g.write) this.fail(`${what}: into ${g.what}, which the device must not write`);
-    else if (a.dir === 'read' && !g.read) this.fail(`${what}: from ${g.what}, which the device should not read`);
+    if (a.dir === 'write' && !g.write)
+      this.fail(`${describeAccess(a)}: into ${g.what}, which the device must not write`);
+    else if (a.dir === 'read' && !g.read)
+      this.fail(`${describeAccess(a)}: from ${g.what}, which the device should not read`);
     else if (a.dir === 'write' && g.written) g.written.push([start, end]);
   };
 
   private find(start: bigint, end: bigint): Grant | undefined {
-    const inside = (g: Grant) => start >= g.start && end <= g.end;
-    for (const g of this.rings) if (inside(g)) return g;
-    for (const m of this.out.values()) for (const o of m.values()) for (const g of o.grants) if (inside(g)) return g;
+    for (const g of this.rings) if (start >= g.start && end <= g.end) return g;
+    for (const m of this.out.values())
+      for (const o of m.values()) for (const g of o.grants) if (start >= g.start && end <= g.end) return g;
     return undefined;
   }
 
