@@ -20,9 +20,7 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   input  wire         q0_enable,         // gen/virtq/packed_engine.ts:39
   input  wire [63:0]  q0_desc,           // gen/virtq/packed_engine.ts:39
   input  wire [63:0]  q0_driver,         // gen/virtq/packed_engine.ts:39
-  /* verilator lint_off UNUSEDSIGNAL */  // unused
   input  wire [63:0]  q0_device,         // gen/virtq/packed_engine.ts:39
-  /* verilator lint_on UNUSEDSIGNAL */
   input  wire         q0_reset_req,      // gen/virtq/packed_engine.ts:39
   /* verilator lint_off UNUSEDSIGNAL */  // unused
   input  wire         q0_reset_pending,  // gen/virtq/packed_engine.ts:39
@@ -38,9 +36,7 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   input  wire         q1_enable,         // gen/virtq/packed_engine.ts:39
   input  wire [63:0]  q1_desc,           // gen/virtq/packed_engine.ts:39
   input  wire [63:0]  q1_driver,         // gen/virtq/packed_engine.ts:39
-  /* verilator lint_off UNUSEDSIGNAL */  // unused
   input  wire [63:0]  q1_device,         // gen/virtq/packed_engine.ts:39
-  /* verilator lint_on UNUSEDSIGNAL */
   input  wire         q1_reset_req,      // gen/virtq/packed_engine.ts:39
   /* verilator lint_off UNUSEDSIGNAL */  // unused
   input  wire         q1_reset_pending,  // gen/virtq/packed_engine.ts:39
@@ -110,12 +106,14 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
 
   // ---- declarations
   /* verilator lint_off UNUSEDPARAM */
-  localparam [2:0] WALK_STATE_IDLE = 3'd0;  // gen/virtq/packed_fetch.ts:329
-  localparam [2:0] WALK_STATE_START = 3'd1;  // gen/virtq/packed_fetch.ts:329
-  localparam [2:0] WALK_STATE_SLOT = 3'd2;  // gen/virtq/packed_fetch.ts:329
-  localparam [2:0] WALK_STATE_LOAD = 3'd3;  // gen/virtq/packed_fetch.ts:329
-  localparam [2:0] WALK_STATE_WALK = 3'd4;  // gen/virtq/packed_fetch.ts:329
-  localparam [2:0] WALK_STATE_TABLE = 3'd5;  // gen/virtq/packed_fetch.ts:329
+  localparam [2:0] WALK_STATE_IDLE = 3'd0;  // gen/virtq/packed_fetch.ts:353
+  localparam [2:0] WALK_STATE_START = 3'd1;  // gen/virtq/packed_fetch.ts:353
+  localparam [2:0] WALK_STATE_SLOT = 3'd2;  // gen/virtq/packed_fetch.ts:353
+  localparam [2:0] WALK_STATE_LOAD = 3'd3;  // gen/virtq/packed_fetch.ts:353
+  localparam [2:0] WALK_STATE_WALK = 3'd4;  // gen/virtq/packed_fetch.ts:353
+  localparam [2:0] WALK_STATE_TABLE = 3'd5;  // gen/virtq/packed_fetch.ts:353
+  localparam [2:0] WALK_STATE_ENDED = 3'd6;  // gen/virtq/packed_fetch.ts:353
+  localparam [2:0] WALK_STATE_ENABLE_WAIT = 3'd7;  // gen/virtq/packed_fetch.ts:353
   localparam [2:0] STAGE_STATE_IDLE = 3'd0;  // gen/virtq/packed_expand.ts:44
   localparam [2:0] STAGE_STATE_WAIT = 3'd1;  // gen/virtq/packed_expand.ts:44
   localparam [2:0] STAGE_STATE_CHECK = 3'd2;  // gen/virtq/packed_expand.ts:44
@@ -123,15 +121,16 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   localparam [2:0] STAGE_STATE_WALK = 3'd4;  // gen/virtq/packed_expand.ts:44
   localparam [2:0] STAGE_STATE_MORE = 3'd5;  // gen/virtq/packed_expand.ts:44
   localparam [2:0] STAGE_STATE_MORE_WAIT = 3'd6;  // gen/virtq/packed_expand.ts:44
-  localparam [1:0] USED_STATE_IDLE = 2'd0;  // gen/virtq/packed_used.ts:46
-  localparam [1:0] USED_STATE_CALC = 2'd1;  // gen/virtq/packed_used.ts:46
-  localparam [1:0] USED_STATE_ELEM = 2'd2;  // gen/virtq/packed_used.ts:46
-  localparam [1:0] USED_STATE_FLAGS = 2'd3;  // gen/virtq/packed_used.ts:46
-  localparam [2:0] NOTIFY_STATE_IDLE = 3'd0;  // gen/virtq/packed_used.ts:170
-  localparam [2:0] NOTIFY_STATE_FENCE = 3'd1;  // gen/virtq/packed_used.ts:170
-  localparam [2:0] NOTIFY_STATE_READ = 3'd2;  // gen/virtq/packed_used.ts:170
-  localparam [2:0] NOTIFY_STATE_WAIT = 3'd3;  // gen/virtq/packed_used.ts:170
-  localparam [2:0] NOTIFY_STATE_DECIDE = 3'd4;  // gen/virtq/packed_used.ts:170
+  localparam [2:0] USED_STATE_IDLE = 3'd0;  // gen/virtq/packed_used.ts:83
+  localparam [2:0] USED_STATE_CALC = 3'd1;  // gen/virtq/packed_used.ts:83
+  localparam [2:0] USED_STATE_ELEM = 3'd2;  // gen/virtq/packed_used.ts:83
+  localparam [2:0] USED_STATE_FLAGS = 3'd3;  // gen/virtq/packed_used.ts:83
+  localparam [2:0] USED_STATE_EVENT = 3'd4;  // gen/virtq/packed_used.ts:83
+  localparam [2:0] NOTIFY_STATE_IDLE = 3'd0;  // gen/virtq/packed_used.ts:283
+  localparam [2:0] NOTIFY_STATE_FENCE = 3'd1;  // gen/virtq/packed_used.ts:283
+  localparam [2:0] NOTIFY_STATE_READ = 3'd2;  // gen/virtq/packed_used.ts:283
+  localparam [2:0] NOTIFY_STATE_WAIT = 3'd3;  // gen/virtq/packed_used.ts:283
+  localparam [2:0] NOTIFY_STATE_DECIDE = 3'd4;  // gen/virtq/packed_used.ts:283
   /* verilator lint_on UNUSEDPARAM */
 
   reg pending_0;  // gen/virtq/packed_engine.ts:57
@@ -156,121 +155,145 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   reg halted_1;  // gen/virtq/packed_engine.ts:66
   reg [4:0] items_of_0;  // gen/virtq/packed_engine.ts:67
   reg [4:0] items_of_1;  // gen/virtq/packed_engine.ts:67
-  wire ring_rd_valid;  // gen/virtq/packed_engine.ts:77
-  wire [63:0] ring_rd_host;  // gen/virtq/packed_engine.ts:78
-  wire [4:0] ring_rd_slot;  // gen/virtq/packed_engine.ts:79
-  wire [19:0] ring_rd_len;  // gen/virtq/packed_engine.ts:80
-  wire ring_rd_grant;  // gen/virtq/packed_engine.ts:81
-  wire event_rd_valid;  // gen/virtq/packed_engine.ts:77
-  wire [63:0] event_rd_host;  // gen/virtq/packed_engine.ts:78
-  wire [19:0] event_rd_len;  // gen/virtq/packed_engine.ts:80
-  wire event_rd_grant;  // gen/virtq/packed_engine.ts:81
-  wire table_rd_valid;  // gen/virtq/packed_engine.ts:77
-  wire [63:0] table_rd_host;  // gen/virtq/packed_engine.ts:78
-  wire [4:0] table_rd_slot;  // gen/virtq/packed_engine.ts:79
-  wire [19:0] table_rd_len;  // gen/virtq/packed_engine.ts:80
-  wire table_rd_grant;  // gen/virtq/packed_engine.ts:81
-  wire more_rd_valid;  // gen/virtq/packed_engine.ts:77
-  wire [63:0] more_rd_host;  // gen/virtq/packed_engine.ts:78
-  wire [4:0] more_rd_slot;  // gen/virtq/packed_engine.ts:79
-  wire [19:0] more_rd_len;  // gen/virtq/packed_engine.ts:80
-  wire more_rd_grant;  // gen/virtq/packed_engine.ts:81
-  wire [9:0] memwr_line;  // gen/virtq/packed_fetch.ts:98
-  wire [9:0] memwr_line_next;  // gen/virtq/packed_fetch.ts:99
-  reg [63:0] event_line;  // gen/virtq/packed_fetch.ts:144
-  reg [7:0] stage_wr;  // gen/virtq/packed_fetch.ts:183
-  reg [7:0] stage_commit;  // gen/virtq/packed_fetch.ts:184
-  reg [7:0] stage_rd;  // gen/virtq/packed_fetch.ts:185
-  reg stage_push;  // gen/virtq/packed_fetch.ts:186
-  reg [97:0] stage_push_data;  // gen/virtq/packed_fetch.ts:187
-  reg stage_commit_now;  // gen/virtq/packed_fetch.ts:188
-  reg stage_discard;  // gen/virtq/packed_fetch.ts:189
-  reg [32:0] stage_hdr_data;  // gen/virtq/packed_fetch.ts:191
-  wire stage_hdr_enq_valid;  // gen/virtq/packed_fetch.ts:192
-  wire stage_hdr_enq_ready;  // gen/virtq/packed_fetch.ts:192
-  wire [32:0] stage_hdr_enq_data;  // gen/virtq/packed_fetch.ts:192
-  wire stage_hdr_deq_valid;  // gen/virtq/packed_fetch.ts:192
-  wire stage_hdr_deq_ready;  // gen/virtq/packed_fetch.ts:192
-  wire [32:0] stage_hdr_deq_data;  // gen/virtq/packed_fetch.ts:192
+  reg ev_off_0;  // gen/virtq/packed_engine.ts:68
+  reg ev_off_1;  // gen/virtq/packed_engine.ts:68
+  reg ev_armed_0;  // gen/virtq/packed_engine.ts:69
+  reg ev_armed_1;  // gen/virtq/packed_engine.ts:69
+  wire ring_rd_valid;  // gen/virtq/packed_engine.ts:79
+  wire [63:0] ring_rd_host;  // gen/virtq/packed_engine.ts:80
+  wire [4:0] ring_rd_slot;  // gen/virtq/packed_engine.ts:81
+  wire [19:0] ring_rd_len;  // gen/virtq/packed_engine.ts:82
+  wire ring_rd_grant;  // gen/virtq/packed_engine.ts:83
+  wire event_rd_valid;  // gen/virtq/packed_engine.ts:79
+  wire [63:0] event_rd_host;  // gen/virtq/packed_engine.ts:80
+  wire [19:0] event_rd_len;  // gen/virtq/packed_engine.ts:82
+  wire event_rd_grant;  // gen/virtq/packed_engine.ts:83
+  wire table_rd_valid;  // gen/virtq/packed_engine.ts:79
+  wire [63:0] table_rd_host;  // gen/virtq/packed_engine.ts:80
+  wire [4:0] table_rd_slot;  // gen/virtq/packed_engine.ts:81
+  wire [19:0] table_rd_len;  // gen/virtq/packed_engine.ts:82
+  wire table_rd_grant;  // gen/virtq/packed_engine.ts:83
+  wire more_rd_valid;  // gen/virtq/packed_engine.ts:79
+  wire [63:0] more_rd_host;  // gen/virtq/packed_engine.ts:80
+  wire [4:0] more_rd_slot;  // gen/virtq/packed_engine.ts:81
+  wire [19:0] more_rd_len;  // gen/virtq/packed_engine.ts:82
+  wire more_rd_grant;  // gen/virtq/packed_engine.ts:83
+  wire [9:0] memwr_line;  // gen/virtq/packed_fetch.ts:114
+  wire [9:0] memwr_line_next;  // gen/virtq/packed_fetch.ts:115
+  reg [63:0] event_line;  // gen/virtq/packed_fetch.ts:160
+  reg [7:0] stage_wr;  // gen/virtq/packed_fetch.ts:199
+  reg [7:0] stage_commit;  // gen/virtq/packed_fetch.ts:200
+  reg [7:0] stage_rd;  // gen/virtq/packed_fetch.ts:201
+  reg stage_push;  // gen/virtq/packed_fetch.ts:202
+  reg [97:0] stage_push_data;  // gen/virtq/packed_fetch.ts:203
+  reg stage_commit_now;  // gen/virtq/packed_fetch.ts:204
+  reg stage_discard;  // gen/virtq/packed_fetch.ts:205
+  reg [32:0] stage_hdr_data;  // gen/virtq/packed_fetch.ts:207
+  wire stage_hdr_enq_valid;  // gen/virtq/packed_fetch.ts:208
+  wire stage_hdr_enq_ready;  // gen/virtq/packed_fetch.ts:208
+  wire [32:0] stage_hdr_enq_data;  // gen/virtq/packed_fetch.ts:208
+  wire stage_hdr_deq_valid;  // gen/virtq/packed_fetch.ts:208
+  wire stage_hdr_deq_ready;  // gen/virtq/packed_fetch.ts:208
+  wire [32:0] stage_hdr_deq_data;  // gen/virtq/packed_fetch.ts:208
   /* verilator lint_off UNUSEDSIGNAL */  // unused
-  wire [2:0] stage_hdr_count;  // gen/virtq/packed_fetch.ts:192
+  wire [2:0] stage_hdr_count;  // gen/virtq/packed_fetch.ts:208
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [7:0] stage_used;  // gen/virtq/packed_fetch.ts:194
-  wire stage_room;  // gen/virtq/packed_fetch.ts:195
-  wire [97:0] stage_rd0;  // gen/virtq/packed_fetch.ts:203
-  reg stage_waiting;  // gen/virtq/packed_fetch.ts:205
-  wire stage_empty;  // gen/virtq/packed_fetch.ts:225
-  wire items_enq_valid;  // gen/virtq/packed_engine.ts:128
-  wire items_enq_ready;  // gen/virtq/packed_engine.ts:128
-  wire [177:0] items_enq_data;  // gen/virtq/packed_engine.ts:128
-  wire items_deq_valid;  // gen/virtq/packed_engine.ts:128
-  wire items_deq_ready;  // gen/virtq/packed_engine.ts:128
-  wire [177:0] items_deq_data;  // gen/virtq/packed_engine.ts:128
+  wire [7:0] stage_used;  // gen/virtq/packed_fetch.ts:210
+  wire stage_room;  // gen/virtq/packed_fetch.ts:211
+  wire [97:0] stage_rd0;  // gen/virtq/packed_fetch.ts:219
+  reg stage_waiting;  // gen/virtq/packed_fetch.ts:221
+  wire stage_empty;  // gen/virtq/packed_fetch.ts:241
+  wire items_enq_valid;  // gen/virtq/packed_engine.ts:130
+  wire items_enq_ready;  // gen/virtq/packed_engine.ts:130
+  wire [177:0] items_enq_data;  // gen/virtq/packed_engine.ts:130
+  wire items_deq_valid;  // gen/virtq/packed_engine.ts:130
+  wire items_deq_ready;  // gen/virtq/packed_engine.ts:130
+  wire [177:0] items_deq_data;  // gen/virtq/packed_engine.ts:130
   /* verilator lint_off UNUSEDSIGNAL */  // unused
-  wire [4:0] items_count;  // gen/virtq/packed_engine.ts:128
+  wire [4:0] items_count;  // gen/virtq/packed_engine.ts:130
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [2:0] walk_state;  // gen/virtq/packed_fetch.ts:329
-  reg walk_queue;  // gen/virtq/packed_fetch.ts:330
-  reg [15:0] walk_pos;  // gen/virtq/packed_fetch.ts:331
-  reg [15:0] walk_pos_next;  // gen/virtq/packed_fetch.ts:333
-  reg walk_pos_last;  // gen/virtq/packed_fetch.ts:334
-  reg walk_wrap;  // gen/virtq/packed_fetch.ts:335
-  reg [2:0] walk_k;  // gen/virtq/packed_fetch.ts:336
-  reg walk_open;  // gen/virtq/packed_fetch.ts:337
-  reg [15:0] walk_head;  // gen/virtq/packed_fetch.ts:338
-  reg [15:0] walk_descs;  // gen/virtq/packed_fetch.ts:339
-  reg [6:0] walk_segs;  // gen/virtq/packed_fetch.ts:340
-  reg [38:0] walk_total;  // gen/virtq/packed_fetch.ts:341
-  reg walk_saw_write;  // gen/virtq/packed_fetch.ts:342
-  reg walk_retried;  // gen/virtq/packed_fetch.ts:343
-  reg [15:0] walk_size;  // gen/virtq/packed_fetch.ts:344
-  wire walk_resetting;  // gen/virtq/packed_fetch.ts:345
-  reg [3:0] ring_alloc;  // gen/virtq/packed_fetch.ts:348
-  reg [3:0] ring_fill;  // gen/virtq/packed_fetch.ts:349
-  reg [3:0] ring_cons;  // gen/virtq/packed_fetch.ts:350
-  wire [3:0] ring_filled_ahead;  // gen/virtq/packed_fetch.ts:351
-  wire ring_filled;  // gen/virtq/packed_fetch.ts:352
-  reg [3:0] ring_slot_n_0;  // gen/virtq/packed_fetch.ts:353
-  reg [3:0] ring_slot_n_1;  // gen/virtq/packed_fetch.ts:353
-  reg [3:0] ring_slot_n_2;  // gen/virtq/packed_fetch.ts:353
-  reg [3:0] ring_slot_n_3;  // gen/virtq/packed_fetch.ts:353
-  reg ring_slot_err_0;  // gen/virtq/packed_fetch.ts:354
-  reg ring_slot_err_1;  // gen/virtq/packed_fetch.ts:354
-  reg ring_slot_err_2;  // gen/virtq/packed_fetch.ts:354
-  reg ring_slot_err_3;  // gen/virtq/packed_fetch.ts:354
-  reg ring_slot_queue_0;  // gen/virtq/packed_fetch.ts:355
-  reg ring_slot_queue_1;  // gen/virtq/packed_fetch.ts:355
-  reg ring_slot_queue_2;  // gen/virtq/packed_fetch.ts:355
-  reg ring_slot_queue_3;  // gen/virtq/packed_fetch.ts:355
-  reg fetch_on;  // gen/virtq/packed_fetch.ts:356
-  reg fetch_issue;  // gen/virtq/packed_fetch.ts:357
-  reg [15:0] fetch_pos;  // gen/virtq/packed_fetch.ts:358
-  reg [3:0] fetch_n;  // gen/virtq/packed_fetch.ts:359
-  reg [63:0] fetch_host;  // gen/virtq/packed_fetch.ts:360
-  wire ring_slot_free;  // gen/virtq/packed_fetch.ts:361
-  reg [4:0] table_alloc;  // gen/virtq/packed_fetch.ts:365
-  reg [4:0] table_fill;  // gen/virtq/packed_fetch.ts:366
-  wire [4:0] table_cons;  // gen/virtq/packed_fetch.ts:367
-  reg table_slot_err_0;  // gen/virtq/packed_fetch.ts:368
-  reg table_slot_err_1;  // gen/virtq/packed_fetch.ts:368
-  reg table_slot_err_2;  // gen/virtq/packed_fetch.ts:368
-  reg table_slot_err_3;  // gen/virtq/packed_fetch.ts:368
-  reg table_slot_err_4;  // gen/virtq/packed_fetch.ts:368
-  reg table_slot_err_5;  // gen/virtq/packed_fetch.ts:368
-  reg table_slot_err_6;  // gen/virtq/packed_fetch.ts:368
-  reg table_slot_err_7;  // gen/virtq/packed_fetch.ts:368
-  reg table_slot_err_8;  // gen/virtq/packed_fetch.ts:368
-  reg table_slot_err_9;  // gen/virtq/packed_fetch.ts:368
-  reg table_slot_err_10;  // gen/virtq/packed_fetch.ts:368
-  reg table_slot_err_11;  // gen/virtq/packed_fetch.ts:368
-  reg table_slot_err_12;  // gen/virtq/packed_fetch.ts:368
-  reg table_slot_err_13;  // gen/virtq/packed_fetch.ts:368
-  reg table_slot_err_14;  // gen/virtq/packed_fetch.ts:368
-  reg table_slot_err_15;  // gen/virtq/packed_fetch.ts:368
-  wire table_slot_free;  // gen/virtq/packed_fetch.ts:369
-  reg walk_q_ready_0;  // gen/virtq/packed_fetch.ts:382
-  reg walk_q_ready_1;  // gen/virtq/packed_fetch.ts:382
-  wire [1:0] sched_req;  // gen/virtq/packed_fetch.ts:397
+  wire ev_wr_valid;  // gen/virtq/packed_engine.ts:134
+  wire ev_wr_queue;  // gen/virtq/packed_engine.ts:135
+  wire [31:0] ev_wr_word;  // gen/virtq/packed_engine.ts:136
+  wire ev_wr_full;  // gen/virtq/packed_engine.ts:137
+  wire ev_wr_grant;  // gen/virtq/packed_engine.ts:138
+  wire ev_wr_done;  // gen/virtq/packed_engine.ts:139
+  wire ev_wr_error;  // gen/virtq/packed_engine.ts:140
+  wire ev_wr_busy;  // gen/virtq/packed_engine.ts:141
+  wire expect_decision;  // gen/virtq/packed_engine.ts:143
+  reg [2:0] walk_state;  // gen/virtq/packed_fetch.ts:353
+  reg walk_queue;  // gen/virtq/packed_fetch.ts:354
+  reg [15:0] walk_pos;  // gen/virtq/packed_fetch.ts:355
+  reg [15:0] walk_pos_next;  // gen/virtq/packed_fetch.ts:357
+  reg walk_pos_last;  // gen/virtq/packed_fetch.ts:358
+  reg walk_wrap;  // gen/virtq/packed_fetch.ts:359
+  reg [2:0] walk_k;  // gen/virtq/packed_fetch.ts:360
+  reg walk_open;  // gen/virtq/packed_fetch.ts:361
+  reg [15:0] walk_head;  // gen/virtq/packed_fetch.ts:362
+  reg [15:0] walk_descs;  // gen/virtq/packed_fetch.ts:363
+  reg [6:0] walk_segs;  // gen/virtq/packed_fetch.ts:364
+  reg [38:0] walk_total;  // gen/virtq/packed_fetch.ts:365
+  reg walk_saw_write;  // gen/virtq/packed_fetch.ts:366
+  reg walk_retried;  // gen/virtq/packed_fetch.ts:367
+  reg [15:0] walk_size;  // gen/virtq/packed_fetch.ts:368
+  wire walk_resetting;  // gen/virtq/packed_fetch.ts:369
+  reg walk_ev_off;  // gen/virtq/packed_fetch.ts:377
+  reg walk_ev_checked;  // gen/virtq/packed_fetch.ts:378
+  reg walk_moved;  // gen/virtq/packed_fetch.ts:380
+  reg walk_ev_off_wanted;  // gen/virtq/packed_fetch.ts:382
+  reg walk_expect_decision;  // gen/virtq/packed_fetch.ts:383
+  reg walk_ev_req;  // gen/virtq/packed_fetch.ts:385
+  reg [31:0] walk_ev_word;  // gen/virtq/packed_fetch.ts:386
+  reg walk_ev_full;  // gen/virtq/packed_fetch.ts:387
+  reg walk_ev_queue;  // gen/virtq/packed_fetch.ts:388
+  wire walk_ev_free;  // gen/virtq/packed_fetch.ts:394
+  wire walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:396
+  reg [3:0] ring_alloc;  // gen/virtq/packed_fetch.ts:399
+  reg [3:0] ring_fill;  // gen/virtq/packed_fetch.ts:400
+  reg [3:0] ring_cons;  // gen/virtq/packed_fetch.ts:401
+  wire [3:0] ring_filled_ahead;  // gen/virtq/packed_fetch.ts:402
+  wire ring_filled;  // gen/virtq/packed_fetch.ts:403
+  reg [3:0] ring_slot_n_0;  // gen/virtq/packed_fetch.ts:404
+  reg [3:0] ring_slot_n_1;  // gen/virtq/packed_fetch.ts:404
+  reg [3:0] ring_slot_n_2;  // gen/virtq/packed_fetch.ts:404
+  reg [3:0] ring_slot_n_3;  // gen/virtq/packed_fetch.ts:404
+  reg ring_slot_err_0;  // gen/virtq/packed_fetch.ts:405
+  reg ring_slot_err_1;  // gen/virtq/packed_fetch.ts:405
+  reg ring_slot_err_2;  // gen/virtq/packed_fetch.ts:405
+  reg ring_slot_err_3;  // gen/virtq/packed_fetch.ts:405
+  reg ring_slot_queue_0;  // gen/virtq/packed_fetch.ts:406
+  reg ring_slot_queue_1;  // gen/virtq/packed_fetch.ts:406
+  reg ring_slot_queue_2;  // gen/virtq/packed_fetch.ts:406
+  reg ring_slot_queue_3;  // gen/virtq/packed_fetch.ts:406
+  reg fetch_on;  // gen/virtq/packed_fetch.ts:407
+  reg fetch_issue;  // gen/virtq/packed_fetch.ts:408
+  reg [15:0] fetch_pos;  // gen/virtq/packed_fetch.ts:409
+  reg [3:0] fetch_n;  // gen/virtq/packed_fetch.ts:410
+  reg [63:0] fetch_host;  // gen/virtq/packed_fetch.ts:411
+  wire ring_slot_free;  // gen/virtq/packed_fetch.ts:412
+  reg [4:0] table_alloc;  // gen/virtq/packed_fetch.ts:416
+  reg [4:0] table_fill;  // gen/virtq/packed_fetch.ts:417
+  wire [4:0] table_cons;  // gen/virtq/packed_fetch.ts:418
+  reg table_slot_err_0;  // gen/virtq/packed_fetch.ts:419
+  reg table_slot_err_1;  // gen/virtq/packed_fetch.ts:419
+  reg table_slot_err_2;  // gen/virtq/packed_fetch.ts:419
+  reg table_slot_err_3;  // gen/virtq/packed_fetch.ts:419
+  reg table_slot_err_4;  // gen/virtq/packed_fetch.ts:419
+  reg table_slot_err_5;  // gen/virtq/packed_fetch.ts:419
+  reg table_slot_err_6;  // gen/virtq/packed_fetch.ts:419
+  reg table_slot_err_7;  // gen/virtq/packed_fetch.ts:419
+  reg table_slot_err_8;  // gen/virtq/packed_fetch.ts:419
+  reg table_slot_err_9;  // gen/virtq/packed_fetch.ts:419
+  reg table_slot_err_10;  // gen/virtq/packed_fetch.ts:419
+  reg table_slot_err_11;  // gen/virtq/packed_fetch.ts:419
+  reg table_slot_err_12;  // gen/virtq/packed_fetch.ts:419
+  reg table_slot_err_13;  // gen/virtq/packed_fetch.ts:419
+  reg table_slot_err_14;  // gen/virtq/packed_fetch.ts:419
+  reg table_slot_err_15;  // gen/virtq/packed_fetch.ts:419
+  wire table_slot_free;  // gen/virtq/packed_fetch.ts:420
+  reg walk_q_ready_0;  // gen/virtq/packed_fetch.ts:433
+  reg walk_q_ready_1;  // gen/virtq/packed_fetch.ts:433
+  wire [1:0] sched_req;  // gen/virtq/packed_fetch.ts:448
   reg sched_locked;  // gen/lib/arbiter.ts:54
   reg sched_lock_index;  // gen/lib/arbiter.ts:55
   reg [1:0] sched_mask;  // gen/lib/arbiter.ts:61
@@ -284,27 +307,27 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   /* verilator lint_off UNUSEDSIGNAL */  // unused
   wire [1:0] sched_grant;  // gen/lib/arbiter.ts:71
   /* verilator lint_on UNUSEDSIGNAL */
-  reg walk_others_wait;  // gen/virtq/packed_fetch.ts:400
-  wire [16:0] fetch_pos_adv;  // gen/virtq/packed_fetch.ts:412
-  wire [3:0] ring_alloc_next;  // gen/virtq/packed_fetch.ts:418
+  reg walk_others_wait;  // gen/virtq/packed_fetch.ts:451
+  wire [16:0] fetch_pos_adv;  // gen/virtq/packed_fetch.ts:463
+  wire [3:0] ring_alloc_next;  // gen/virtq/packed_fetch.ts:469
   /* verilator lint_off UNUSEDSIGNAL */  // partly unused
-  reg [127:0] walk_cur;  // gen/virtq/packed_fetch.ts:440
+  reg [127:0] walk_cur;  // gen/virtq/packed_fetch.ts:491
   /* verilator lint_on UNUSEDSIGNAL */
-  reg walk_cur_avail;  // gen/virtq/packed_fetch.ts:441
-  wire [3:0] walk_n;  // gen/virtq/packed_fetch.ts:449
-  wire walk_batch_end;  // gen/virtq/packed_fetch.ts:450
-  wire [38:0] walk_total_next;  // gen/virtq/packed_fetch.ts:454
-  wire [4:0] walk_rd_at;  // gen/virtq/packed_fetch.ts:457
-  wire [63:0] fetch_ring_odd_rd0;  // gen/virtq/packed_fetch.ts:124
-  wire [63:0] fetch_ring_even_rd0;  // gen/virtq/packed_fetch.ts:124
-  reg [7:0] walk_cur_faults;  // gen/virtq/packed_fetch.ts:486
-  reg walk_cur_big;  // gen/virtq/packed_fetch.ts:488
-  reg walk_cur_id_bad;  // gen/virtq/packed_fetch.ts:489
-  wire [3:0] walk_cur_fault;  // gen/virtq/packed_fetch.ts:525
-  wire walk_cur_any_fault;  // gen/virtq/packed_fetch.ts:526
-  reg walk_item_push;  // gen/virtq/packed_fetch.ts:529
-  reg [177:0] walk_item_data;  // gen/virtq/packed_fetch.ts:530
-  wire walk_active;  // gen/virtq/packed_fetch.ts:740
+  reg walk_cur_avail;  // gen/virtq/packed_fetch.ts:492
+  wire [3:0] walk_n;  // gen/virtq/packed_fetch.ts:500
+  wire walk_batch_end;  // gen/virtq/packed_fetch.ts:501
+  wire [38:0] walk_total_next;  // gen/virtq/packed_fetch.ts:505
+  wire [4:0] walk_rd_at;  // gen/virtq/packed_fetch.ts:508
+  wire [63:0] fetch_ring_odd_rd0;  // gen/virtq/packed_fetch.ts:140
+  wire [63:0] fetch_ring_even_rd0;  // gen/virtq/packed_fetch.ts:140
+  reg [7:0] walk_cur_faults;  // gen/virtq/packed_fetch.ts:537
+  reg walk_cur_big;  // gen/virtq/packed_fetch.ts:539
+  reg walk_cur_id_bad;  // gen/virtq/packed_fetch.ts:540
+  wire [3:0] walk_cur_fault;  // gen/virtq/packed_fetch.ts:576
+  wire walk_cur_any_fault;  // gen/virtq/packed_fetch.ts:577
+  reg walk_item_push;  // gen/virtq/packed_fetch.ts:580
+  reg [177:0] walk_item_data;  // gen/virtq/packed_fetch.ts:581
+  wire walk_active;  // gen/virtq/packed_fetch.ts:840
   reg [2:0] stage_state;  // gen/virtq/packed_expand.ts:44
   reg [4:0] table_cons_reg;  // gen/virtq/packed_expand.ts:45
   reg stage_queue;  // gen/virtq/packed_expand.ts:46
@@ -336,51 +359,64 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   reg stage_cur_big;  // gen/virtq/packed_expand.ts:102
   wire [4:0] stage_slot;  // gen/virtq/packed_expand.ts:106
   wire [6:0] stage_rd_at;  // gen/virtq/packed_expand.ts:108
-  wire [63:0] fetch_table_odd_rd0;  // gen/virtq/packed_fetch.ts:124
-  wire [63:0] fetch_table_even_rd0;  // gen/virtq/packed_fetch.ts:124
+  wire [63:0] fetch_table_odd_rd0;  // gen/virtq/packed_fetch.ts:140
+  wire [63:0] fetch_table_even_rd0;  // gen/virtq/packed_fetch.ts:140
   wire [38:0] stage_total_next;  // gen/virtq/packed_expand.ts:123
   wire stage_last;  // gen/virtq/packed_expand.ts:124
   wire stage_batch_end;  // gen/virtq/packed_expand.ts:125
   wire stage_active;  // gen/virtq/packed_expand.ts:230
-  reg [1:0] used_state;  // gen/virtq/packed_used.ts:46
-  reg [63:0] used_slot_0;  // gen/virtq/packed_used.ts:47
-  reg [63:0] used_slot_1;  // gen/virtq/packed_used.ts:47
-  reg [63:0] used_slot_2;  // gen/virtq/packed_used.ts:47
-  reg [63:0] used_slot_3;  // gen/virtq/packed_used.ts:47
-  reg [63:0] used_slot_4;  // gen/virtq/packed_used.ts:47
-  reg [63:0] used_slot_5;  // gen/virtq/packed_used.ts:47
-  reg [63:0] used_slot_6;  // gen/virtq/packed_used.ts:47
-  reg [63:0] used_slot_7;  // gen/virtq/packed_used.ts:47
-  reg used_slot_queue_0;  // gen/virtq/packed_used.ts:48
-  reg used_slot_queue_1;  // gen/virtq/packed_used.ts:48
-  reg used_slot_queue_2;  // gen/virtq/packed_used.ts:48
-  reg used_slot_queue_3;  // gen/virtq/packed_used.ts:48
-  reg used_slot_queue_4;  // gen/virtq/packed_used.ts:48
-  reg used_slot_queue_5;  // gen/virtq/packed_used.ts:48
-  reg used_slot_queue_6;  // gen/virtq/packed_used.ts:48
-  reg used_slot_queue_7;  // gen/virtq/packed_used.ts:48
-  reg [3:0] used_head;  // gen/virtq/packed_used.ts:49
-  reg [3:0] used_tail;  // gen/virtq/packed_used.ts:50
-  reg used_queue;  // gen/virtq/packed_used.ts:51
-  reg [15:0] used_pos_cur;  // gen/virtq/packed_used.ts:52
-  reg [2:0] used_slot_cur;  // gen/virtq/packed_used.ts:53
-  reg [63:0] used_host;  // gen/virtq/packed_used.ts:54
-  reg [7:0] used_seq;  // gen/virtq/packed_used.ts:55
-  reg [7:0] used_seq_done;  // gen/virtq/packed_used.ts:56
-  wire used_drop;  // gen/virtq/packed_used.ts:59
-  wire used_slot_free;  // gen/virtq/packed_used.ts:60
-  wire used_accept;  // gen/virtq/packed_used.ts:62
-  wire used_flags_done;  // gen/virtq/packed_used.ts:112
-  wire used_fatal;  // gen/virtq/packed_used.ts:118
-  reg [127:0] used_rdata;  // gen/virtq/packed_used.ts:129
-  reg used_rvalid;  // gen/virtq/packed_used.ts:130
-  wire used_busy;  // gen/virtq/packed_used.ts:139
-  reg [2:0] notify_state;  // gen/virtq/packed_used.ts:170
-  reg notify_queue;  // gen/virtq/packed_used.ts:171
-  reg [15:0] notify_adv;  // gen/virtq/packed_used.ts:172
-  reg [15:0] notify_idx;  // gen/virtq/packed_used.ts:173
-  reg notify_wrap;  // gen/virtq/packed_used.ts:174
-  reg [7:0] notify_seq;  // gen/virtq/packed_used.ts:175
+  reg [2:0] used_state;  // gen/virtq/packed_used.ts:83
+  reg [63:0] used_slot_0;  // gen/virtq/packed_used.ts:84
+  reg [63:0] used_slot_1;  // gen/virtq/packed_used.ts:84
+  reg [63:0] used_slot_2;  // gen/virtq/packed_used.ts:84
+  reg [63:0] used_slot_3;  // gen/virtq/packed_used.ts:84
+  reg [63:0] used_slot_4;  // gen/virtq/packed_used.ts:84
+  reg [63:0] used_slot_5;  // gen/virtq/packed_used.ts:84
+  reg [63:0] used_slot_6;  // gen/virtq/packed_used.ts:84
+  reg [63:0] used_slot_7;  // gen/virtq/packed_used.ts:84
+  reg used_slot_queue_0;  // gen/virtq/packed_used.ts:85
+  reg used_slot_queue_1;  // gen/virtq/packed_used.ts:85
+  reg used_slot_queue_2;  // gen/virtq/packed_used.ts:85
+  reg used_slot_queue_3;  // gen/virtq/packed_used.ts:85
+  reg used_slot_queue_4;  // gen/virtq/packed_used.ts:85
+  reg used_slot_queue_5;  // gen/virtq/packed_used.ts:85
+  reg used_slot_queue_6;  // gen/virtq/packed_used.ts:85
+  reg used_slot_queue_7;  // gen/virtq/packed_used.ts:85
+  reg [3:0] used_head;  // gen/virtq/packed_used.ts:86
+  reg [3:0] used_tail;  // gen/virtq/packed_used.ts:87
+  reg used_queue;  // gen/virtq/packed_used.ts:88
+  reg [15:0] used_pos_cur;  // gen/virtq/packed_used.ts:89
+  reg [2:0] used_slot_cur;  // gen/virtq/packed_used.ts:90
+  reg [63:0] used_host;  // gen/virtq/packed_used.ts:91
+  reg [7:0] used_seq;  // gen/virtq/packed_used.ts:92
+  reg [7:0] used_seq_done;  // gen/virtq/packed_used.ts:93
+  reg used_wrap_cur;  // gen/virtq/packed_used.ts:94
+  reg used_open_complete;  // gen/virtq/packed_used.ts:95
+  reg [31:0] used_writable_sum;  // gen/virtq/packed_used.ts:101
+  reg event_busy;  // gen/virtq/packed_used.ts:109
+  reg [31:0] event_word;  // gen/virtq/packed_used.ts:110
+  reg event_full;  // gen/virtq/packed_used.ts:111
+  reg event_queue;  // gen/virtq/packed_used.ts:112
+  reg [63:0] event_host;  // gen/virtq/packed_used.ts:113
+  wire event_take;  // gen/virtq/packed_used.ts:114
+  wire used_drop;  // gen/virtq/packed_used.ts:138
+  wire used_slot_free;  // gen/virtq/packed_used.ts:139
+  wire used_merge;  // gen/virtq/packed_used.ts:141
+  wire used_accept;  // gen/virtq/packed_used.ts:146
+  wire [47:0] used_writable_rd0;  // gen/virtq/packed_used.ts:147
+  wire used_complete;  // gen/virtq/packed_used.ts:148
+  wire used_flags_done;  // gen/virtq/packed_used.ts:217
+  wire event_done;  // gen/virtq/packed_used.ts:222
+  wire used_fatal;  // gen/virtq/packed_used.ts:227
+  reg [127:0] used_rdata;  // gen/virtq/packed_used.ts:238
+  reg used_rvalid;  // gen/virtq/packed_used.ts:239
+  wire used_busy;  // gen/virtq/packed_used.ts:248
+  reg [2:0] notify_state;  // gen/virtq/packed_used.ts:283
+  reg notify_queue;  // gen/virtq/packed_used.ts:284
+  reg [15:0] notify_adv;  // gen/virtq/packed_used.ts:285
+  reg [15:0] notify_idx;  // gen/virtq/packed_used.ts:286
+  reg notify_wrap;  // gen/virtq/packed_used.ts:287
+  reg [7:0] notify_seq;  // gen/virtq/packed_used.ts:288
   reg notify_pick_locked;  // gen/lib/arbiter.ts:54
   reg notify_pick_lock_index;  // gen/lib/arbiter.ts:55
   reg [1:0] notify_pick_mask;  // gen/lib/arbiter.ts:61
@@ -395,95 +431,104 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   /* verilator lint_off UNUSEDSIGNAL */  // unused
   wire [1:0] notify_pick_grant;  // gen/lib/arbiter.ts:71
   /* verilator lint_on UNUSEDSIGNAL */
-  wire notify_taken;  // gen/virtq/packed_used.ts:183
-  reg notify_fatal;  // gen/virtq/packed_used.ts:185
-  reg [1:0] notify_irq;  // gen/virtq/packed_used.ts:186
-  wire notify_need;  // gen/virtq/packed_used.ts:207
-  wire notify_active;  // gen/virtq/packed_used.ts:243
-  reg fatal_pulse;  // gen/virtq/packed_engine.ts:208
-  reg [3:0] fatal_code_reg;  // gen/virtq/packed_engine.ts:209
-  reg dev_resetting;  // gen/virtq/packed_engine.ts:219
-  reg [1:0] queue_reset_done_reg;  // gen/virtq/packed_engine.ts:220
-  reg reset_done_reg;  // gen/virtq/packed_engine.ts:221
-  wire reset_finish_0;  // gen/virtq/packed_engine.ts:224
-  wire reset_finish_1;  // gen/virtq/packed_engine.ts:224
-  reg [1:0] irq_reg;  // gen/virtq/packed_engine.ts:259
-  reg [63:0] fetch_ring_even [0:31];  // gen/virtq/packed_fetch.ts:107
-  reg [63:0] fetch_ring_odd [0:31];  // gen/virtq/packed_fetch.ts:107
-  reg [63:0] fetch_table_even [0:127];  // gen/virtq/packed_fetch.ts:107
-  reg [63:0] fetch_table_odd [0:127];  // gen/virtq/packed_fetch.ts:107
-  reg [97:0] stage [0:127];  // gen/virtq/packed_fetch.ts:182
-  reg [63:0] _select_0;  // gen/virtq/packed_used.ts:190
-  reg _select_1;  // gen/virtq/packed_fetch.ts:345
-  wire [1:0] _cat_2;  // gen/virtq/packed_fetch.ts:384
-  reg [3:0] _select_3;  // gen/virtq/packed_fetch.ts:449
-  reg _select_4;  // gen/virtq/packed_fetch.ts:618
-  reg _select_5;  // gen/virtq/packed_expand.ts:62
-  reg _select_6;  // gen/virtq/packed_expand.ts:62
-  reg _select_7;  // gen/virtq/packed_expand.ts:62
+  wire notify_taken;  // gen/virtq/packed_used.ts:296
+  reg notify_fatal;  // gen/virtq/packed_used.ts:298
+  reg [1:0] notify_irq;  // gen/virtq/packed_used.ts:299
+  wire notify_need;  // gen/virtq/packed_used.ts:320
+  wire notify_active;  // gen/virtq/packed_used.ts:358
+  reg fatal_pulse;  // gen/virtq/packed_engine.ts:238
+  reg [3:0] fatal_code_reg;  // gen/virtq/packed_engine.ts:239
+  reg dev_resetting;  // gen/virtq/packed_engine.ts:249
+  reg [1:0] queue_reset_done_reg;  // gen/virtq/packed_engine.ts:250
+  reg reset_done_reg;  // gen/virtq/packed_engine.ts:251
+  wire reset_finish_0;  // gen/virtq/packed_engine.ts:254
+  wire reset_finish_1;  // gen/virtq/packed_engine.ts:254
+  reg [1:0] irq_reg;  // gen/virtq/packed_engine.ts:291
+  reg [63:0] fetch_ring_even [0:31];  // gen/virtq/packed_fetch.ts:123
+  reg [63:0] fetch_ring_odd [0:31];  // gen/virtq/packed_fetch.ts:123
+  reg [63:0] fetch_table_even [0:127];  // gen/virtq/packed_fetch.ts:123
+  reg [63:0] fetch_table_odd [0:127];  // gen/virtq/packed_fetch.ts:123
+  reg [97:0] stage [0:127];  // gen/virtq/packed_fetch.ts:198
+  reg [47:0] used_writable [0:31];  // gen/virtq/packed_used.ts:100
+  reg [63:0] _select_0;  // gen/virtq/packed_used.ts:303
+  reg [15:0] _select_1;  // gen/virtq/packed_engine.ts:210
+  reg [4:0] _select_2;  // gen/virtq/packed_engine.ts:211
+  reg [15:0] _select_3;  // gen/virtq/packed_engine.ts:212
+  reg _select_4;  // gen/virtq/packed_fetch.ts:369
+  wire [1:0] _cat_5;  // gen/virtq/packed_fetch.ts:435
+  reg [3:0] _select_6;  // gen/virtq/packed_fetch.ts:500
+  reg _select_7;  // gen/virtq/packed_fetch.ts:688
   reg _select_8;  // gen/virtq/packed_expand.ts:62
-  reg _select_9;  // gen/virtq/packed_used.ts:59
-  reg _select_10;  // gen/virtq/packed_used.ts:59
-  wire [1:0] _cat_11;  // gen/virtq/packed_used.ts:177
-  reg _select_12;  // gen/virtq/packed_used.ts:233
-  reg _select_13;  // gen/virtq/packed_used.ts:233
-  reg [15:0] _select_14;  // gen/virtq/packed_used.ts:197
-  reg [15:0] _select_16;  // gen/virtq/packed_used.ts:66
-  reg [15:0] _select_17;  // gen/virtq/packed_used.ts:67
+  reg _select_9;  // gen/virtq/packed_expand.ts:62
+  reg _select_10;  // gen/virtq/packed_expand.ts:62
+  reg _select_11;  // gen/virtq/packed_expand.ts:62
+  reg _select_12;  // gen/virtq/packed_used.ts:138
+  reg _select_13;  // gen/virtq/packed_used.ts:138
+  wire [1:0] _cat_14;  // gen/virtq/packed_used.ts:290
+  reg _select_15;  // gen/virtq/packed_used.ts:346
+  reg _select_16;  // gen/virtq/packed_used.ts:346
+  reg [15:0] _select_17;  // gen/virtq/packed_used.ts:310
+  reg _select_18;  // gen/virtq/packed_fetch.ts:662
+  reg _select_19;  // gen/virtq/packed_fetch.ts:663
+  reg [15:0] _select_21;  // gen/virtq/packed_used.ts:152
+  reg [15:0] _select_22;  // gen/virtq/packed_used.ts:153
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _mux_15;  // gen/virtq/packed_used.ts:83
+  wire [16:0] _mux_20;  // gen/virtq/packed_used.ts:162
   /* verilator lint_on UNUSEDSIGNAL */
-  reg _select_18;  // gen/virtq/packed_used.ts:65
+  reg _select_23;  // gen/virtq/packed_used.ts:151
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [7:0] _sub_19;  // gen/virtq/packed_used.ts:223
+  wire [7:0] _sub_24;  // gen/virtq/packed_used.ts:336
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] _select_20;  // gen/virtq/packed_used.ts:242
-  reg _select_21;  // gen/virtq/packed_used.ts:142
+  reg _select_25;  // gen/virtq/packed_used.ts:348
+  reg [15:0] _select_26;  // gen/virtq/packed_used.ts:357
+  reg _select_28;  // gen/virtq/packed_used.ts:253
+  wire _mux_27;  // gen/virtq/packed_used.ts:253
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [7:0] _mux_23;  // gen/virtq/packed_fetch.ts:149
+  wire [7:0] _mux_30;  // gen/virtq/packed_fetch.ts:165
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [63:0] _cat_22;  // gen/virtq/packed_fetch.ts:142
+  wire [63:0] _cat_29;  // gen/virtq/packed_fetch.ts:158
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_24;  // gen/virtq/packed_fetch.ts:414
+  wire [15:0] _sub_31;  // gen/virtq/packed_fetch.ts:465
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [63:0] _select_25;  // gen/virtq/packed_fetch.ts:404
-  reg [15:0] _select_26;  // gen/virtq/packed_fetch.ts:587
-  reg [15:0] _select_27;  // gen/virtq/packed_fetch.ts:592
-  reg _select_28;  // gen/virtq/packed_fetch.ts:593
-  reg _select_29;  // gen/virtq/packed_fetch.ts:747
+  reg [63:0] _select_32;  // gen/virtq/packed_fetch.ts:455
+  reg [15:0] _select_33;  // gen/virtq/packed_fetch.ts:653
+  reg [15:0] _select_34;  // gen/virtq/packed_fetch.ts:658
+  reg _select_35;  // gen/virtq/packed_fetch.ts:659
+  reg _select_36;  // gen/virtq/packed_fetch.ts:847
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_30;  // gen/virtq/packed_expand.ts:211
+  wire [15:0] _sub_37;  // gen/virtq/packed_expand.ts:211
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [15:0] _cat_31;  // gen/virtq/packed_used.ts:72
-  reg [63:0] _select_32;  // gen/virtq/packed_used.ts:98
-  reg [63:0] _select_33;  // gen/virtq/packed_used.ts:131
-  reg [63:0] _select_34;  // gen/virtq/packed_used.ts:131
-  reg [15:0] _select_35;  // gen/virtq/packed_used.ts:216
-  reg [15:0] _select_36;  // gen/virtq/packed_used.ts:217
-  reg _select_37;  // gen/virtq/packed_used.ts:218
+  reg [63:0] _select_38;  // gen/virtq/packed_used.ts:129
+  wire [15:0] _cat_39;  // gen/virtq/packed_used.ts:158
+  reg [63:0] _select_40;  // gen/virtq/packed_used.ts:201
+  reg [63:0] _select_41;  // gen/virtq/packed_used.ts:240
+  reg [63:0] _select_42;  // gen/virtq/packed_used.ts:240
+  reg [15:0] _select_43;  // gen/virtq/packed_used.ts:329
+  reg [15:0] _select_44;  // gen/virtq/packed_used.ts:330
+  reg _select_45;  // gen/virtq/packed_used.ts:331
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [9:0] _sub_38;  // gen/virtq/packed_fetch.ts:114
+  wire [9:0] _sub_46;  // gen/virtq/packed_fetch.ts:130
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [63:0] _mux_39;  // gen/virtq/packed_fetch.ts:111
-  wire [7:0] _mux_40;  // gen/virtq/packed_fetch.ts:112
+  wire [63:0] _mux_47;  // gen/virtq/packed_fetch.ts:127
+  wire [7:0] _mux_48;  // gen/virtq/packed_fetch.ts:128
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [9:0] _sub_41;  // gen/virtq/packed_fetch.ts:114
+  wire [9:0] _sub_49;  // gen/virtq/packed_fetch.ts:130
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [63:0] _mux_42;  // gen/virtq/packed_fetch.ts:111
-  wire [7:0] _mux_43;  // gen/virtq/packed_fetch.ts:112
+  wire [63:0] _mux_50;  // gen/virtq/packed_fetch.ts:127
+  wire [7:0] _mux_51;  // gen/virtq/packed_fetch.ts:128
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [9:0] _sub_44;  // gen/virtq/packed_fetch.ts:114
+  wire [9:0] _sub_52;  // gen/virtq/packed_fetch.ts:130
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [63:0] _mux_45;  // gen/virtq/packed_fetch.ts:111
-  wire [7:0] _mux_46;  // gen/virtq/packed_fetch.ts:112
+  wire [63:0] _mux_53;  // gen/virtq/packed_fetch.ts:127
+  wire [7:0] _mux_54;  // gen/virtq/packed_fetch.ts:128
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [9:0] _sub_47;  // gen/virtq/packed_fetch.ts:114
+  wire [9:0] _sub_55;  // gen/virtq/packed_fetch.ts:130
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [63:0] _mux_48;  // gen/virtq/packed_fetch.ts:111
-  wire [7:0] _mux_49;  // gen/virtq/packed_fetch.ts:112
+  wire [63:0] _mux_56;  // gen/virtq/packed_fetch.ts:127
+  wire [7:0] _mux_57;  // gen/virtq/packed_fetch.ts:128
 
   // ---- instances
-  fifo_w33_d4 stage_hdr (  // gen/virtq/packed_fetch.ts:192
+  fifo_w33_d4 stage_hdr (  // gen/virtq/packed_fetch.ts:208
     .clk       (clk),
     .rst       (rst),
     .enq_valid (stage_hdr_enq_valid),
@@ -494,7 +539,7 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
     .deq_data  (stage_hdr_deq_data),
     .count     (stage_hdr_count)
   );
-  fifo_w178_d16 items (  // gen/virtq/packed_engine.ts:128
+  fifo_w178_d16 items (  // gen/virtq/packed_engine.ts:130
     .clk       (clk),
     .rst       (rst),
     .enq_valid (items_enq_valid),
@@ -507,320 +552,386 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   );
 
   // ---- combinational logic
-  always @* begin  // gen/virtq/packed_used.ts:190
+  always @* begin  // gen/virtq/packed_used.ts:303
     case (notify_queue)
       1'b0: _select_0 = q0_driver;
       1'b1: _select_0 = q1_driver;
       default: _select_0 = q0_driver;
     endcase
   end
-  always @* begin  // gen/virtq/packed_fetch.ts:345
+  always @* begin  // gen/virtq/packed_engine.ts:210
     case (walk_queue)
-      1'b0: _select_1 = resetting_0;
-      1'b1: _select_1 = resetting_1;
-      default: _select_1 = resetting_0;
+      1'b0: _select_1 = inflight_0;
+      1'b1: _select_1 = inflight_1;
+      default: _select_1 = inflight_0;
     endcase
   end
-  assign _cat_2 = {((((pending_1 & walk_q_ready_1) & (~failed_1)) & (~halted_1)) & (~resetting_1)), ((((pending_0 & walk_q_ready_0) & (~failed_0)) & (~halted_0)) & (~resetting_0))};  // gen/virtq/packed_fetch.ts:384
-  always @* begin  // gen/virtq/packed_fetch.ts:449
-    case (ring_cons[1:0])
-      2'd0: _select_3 = ring_slot_n_0;
-      2'd1: _select_3 = ring_slot_n_1;
-      2'd2: _select_3 = ring_slot_n_2;
-      2'd3: _select_3 = ring_slot_n_3;
-      default: _select_3 = ring_slot_n_0;
+  always @* begin  // gen/virtq/packed_engine.ts:211
+    case (walk_queue)
+      1'b0: _select_2 = items_of_0;
+      1'b1: _select_2 = items_of_1;
+      default: _select_2 = items_of_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_fetch.ts:618
+  always @* begin  // gen/virtq/packed_engine.ts:212
+    case (walk_queue)
+      1'b0: _select_3 = unsignalled_0;
+      1'b1: _select_3 = unsignalled_1;
+      default: _select_3 = unsignalled_0;
+    endcase
+  end
+  always @* begin  // gen/virtq/packed_fetch.ts:369
+    case (walk_queue)
+      1'b0: _select_4 = resetting_0;
+      1'b1: _select_4 = resetting_1;
+      default: _select_4 = resetting_0;
+    endcase
+  end
+  assign _cat_5 = {((((pending_1 & walk_q_ready_1) & (~failed_1)) & (~halted_1)) & (~resetting_1)), ((((pending_0 & walk_q_ready_0) & (~failed_0)) & (~halted_0)) & (~resetting_0))};  // gen/virtq/packed_fetch.ts:435
+  always @* begin  // gen/virtq/packed_fetch.ts:500
     case (ring_cons[1:0])
-      2'd0: _select_4 = ring_slot_err_0;
-      2'd1: _select_4 = ring_slot_err_1;
-      2'd2: _select_4 = ring_slot_err_2;
-      2'd3: _select_4 = ring_slot_err_3;
-      default: _select_4 = ring_slot_err_0;
+      2'd0: _select_6 = ring_slot_n_0;
+      2'd1: _select_6 = ring_slot_n_1;
+      2'd2: _select_6 = ring_slot_n_2;
+      2'd3: _select_6 = ring_slot_n_3;
+      default: _select_6 = ring_slot_n_0;
+    endcase
+  end
+  always @* begin  // gen/virtq/packed_fetch.ts:688
+    case (ring_cons[1:0])
+      2'd0: _select_7 = ring_slot_err_0;
+      2'd1: _select_7 = ring_slot_err_1;
+      2'd2: _select_7 = ring_slot_err_2;
+      2'd3: _select_7 = ring_slot_err_3;
+      default: _select_7 = ring_slot_err_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_expand.ts:62
     case (items_deq_data[175])
-      1'b0: _select_5 = failed_0;
-      1'b1: _select_5 = failed_1;
-      default: _select_5 = failed_0;
+      1'b0: _select_8 = failed_0;
+      1'b1: _select_8 = failed_1;
+      default: _select_8 = failed_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_expand.ts:62
     case (items_deq_data[175])
-      1'b0: _select_6 = resetting_0;
-      1'b1: _select_6 = resetting_1;
-      default: _select_6 = resetting_0;
+      1'b0: _select_9 = resetting_0;
+      1'b1: _select_9 = resetting_1;
+      default: _select_9 = resetting_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_expand.ts:62
     case (stage_queue)
-      1'b0: _select_7 = failed_0;
-      1'b1: _select_7 = failed_1;
-      default: _select_7 = failed_0;
+      1'b0: _select_10 = failed_0;
+      1'b1: _select_10 = failed_1;
+      default: _select_10 = failed_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_expand.ts:62
     case (stage_queue)
-      1'b0: _select_8 = resetting_0;
-      1'b1: _select_8 = resetting_1;
-      default: _select_8 = resetting_0;
+      1'b0: _select_11 = resetting_0;
+      1'b1: _select_11 = resetting_1;
+      default: _select_11 = resetting_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:59
+  always @* begin  // gen/virtq/packed_used.ts:138
     case (done_queue)
-      1'b0: _select_9 = failed_0;
-      1'b1: _select_9 = failed_1;
-      default: _select_9 = failed_0;
-    endcase
-  end
-  always @* begin  // gen/virtq/packed_used.ts:59
-    case (done_queue)
-      1'b0: _select_10 = resetting_0;
-      1'b1: _select_10 = resetting_1;
-      default: _select_10 = resetting_0;
-    endcase
-  end
-  assign _cat_11 = {(((unsignalled_1 != 16'd0) & (~failed_1)) & (~resetting_1)), (((unsignalled_0 != 16'd0) & (~failed_0)) & (~resetting_0))};  // gen/virtq/packed_used.ts:177
-  always @* begin  // gen/virtq/packed_used.ts:233
-    case (notify_queue)
       1'b0: _select_12 = failed_0;
       1'b1: _select_12 = failed_1;
       default: _select_12 = failed_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:233
-    case (notify_queue)
+  always @* begin  // gen/virtq/packed_used.ts:138
+    case (done_queue)
       1'b0: _select_13 = resetting_0;
       1'b1: _select_13 = resetting_1;
       default: _select_13 = resetting_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:197
+  assign _cat_14 = {(((unsignalled_1 != 16'd0) & (~failed_1)) & (~resetting_1)), (((unsignalled_0 != 16'd0) & (~failed_0)) & (~resetting_0))};  // gen/virtq/packed_used.ts:290
+  always @* begin  // gen/virtq/packed_used.ts:346
     case (notify_queue)
-      1'b0: _select_14 = q0_size;
-      1'b1: _select_14 = q1_size;
-      default: _select_14 = q0_size;
+      1'b0: _select_15 = failed_0;
+      1'b1: _select_15 = failed_1;
+      default: _select_15 = failed_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:66
-    case (done_queue)
-      1'b0: _select_16 = used_pos_0;
-      1'b1: _select_16 = used_pos_1;
-      default: _select_16 = used_pos_0;
+  always @* begin  // gen/virtq/packed_used.ts:346
+    case (notify_queue)
+      1'b0: _select_16 = resetting_0;
+      1'b1: _select_16 = resetting_1;
+      default: _select_16 = resetting_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:67
-    case (done_queue)
+  always @* begin  // gen/virtq/packed_used.ts:310
+    case (notify_queue)
       1'b0: _select_17 = q0_size;
       1'b1: _select_17 = q1_size;
       default: _select_17 = q0_size;
     endcase
   end
-  assign _mux_15 = (({1'b0, _select_16} + {1'b0, done_slots}) >= {1'b0, _select_17}) ? (({1'b0, _select_16} + {1'b0, done_slots}) - {1'b0, _select_17}) : ({1'b0, _select_16} + {1'b0, done_slots});  // gen/virtq/packed_used.ts:83
-  always @* begin  // gen/virtq/packed_used.ts:65
+  always @* begin  // gen/virtq/packed_fetch.ts:662
+    case (sched_index)
+      1'b0: _select_18 = ev_off_0;
+      1'b1: _select_18 = ev_off_1;
+      default: _select_18 = ev_off_0;
+    endcase
+  end
+  always @* begin  // gen/virtq/packed_fetch.ts:663
+    case (sched_index)
+      1'b0: _select_19 = ev_armed_0;
+      1'b1: _select_19 = ev_armed_1;
+      default: _select_19 = ev_armed_0;
+    endcase
+  end
+  always @* begin  // gen/virtq/packed_used.ts:152
     case (done_queue)
-      1'b0: _select_18 = used_wrap_0;
-      1'b1: _select_18 = used_wrap_1;
-      default: _select_18 = used_wrap_0;
+      1'b0: _select_21 = used_pos_0;
+      1'b1: _select_21 = used_pos_1;
+      default: _select_21 = used_pos_0;
     endcase
   end
-  assign _sub_19 = used_seq_done - notify_seq;  // gen/virtq/packed_used.ts:223
-  always @* begin  // gen/virtq/packed_used.ts:242
+  always @* begin  // gen/virtq/packed_used.ts:153
+    case (done_queue)
+      1'b0: _select_22 = q0_size;
+      1'b1: _select_22 = q1_size;
+      default: _select_22 = q0_size;
+    endcase
+  end
+  assign _mux_20 = (({1'b0, _select_21} + {1'b0, done_slots}) >= {1'b0, _select_22}) ? (({1'b0, _select_21} + {1'b0, done_slots}) - {1'b0, _select_22}) : ({1'b0, _select_21} + {1'b0, done_slots});  // gen/virtq/packed_used.ts:162
+  always @* begin  // gen/virtq/packed_used.ts:151
+    case (done_queue)
+      1'b0: _select_23 = used_wrap_0;
+      1'b1: _select_23 = used_wrap_1;
+      default: _select_23 = used_wrap_0;
+    endcase
+  end
+  assign _sub_24 = used_seq_done - notify_seq;  // gen/virtq/packed_used.ts:336
+  always @* begin  // gen/virtq/packed_used.ts:348
+    case (notify_queue)
+      1'b0: _select_25 = ev_off_0;
+      1'b1: _select_25 = ev_off_1;
+      default: _select_25 = ev_off_0;
+    endcase
+  end
+  always @* begin  // gen/virtq/packed_used.ts:357
     case (notify_pick_index)
-      1'b0: _select_20 = unsignalled_0;
-      1'b1: _select_20 = unsignalled_1;
-      default: _select_20 = unsignalled_0;
+      1'b0: _select_26 = unsignalled_0;
+      1'b1: _select_26 = unsignalled_1;
+      default: _select_26 = unsignalled_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:142
+  always @* begin  // gen/virtq/packed_used.ts:253
     case (wr_status_id[3:1])
-      3'd0: _select_21 = used_slot_queue_0;
-      3'd1: _select_21 = used_slot_queue_1;
-      3'd2: _select_21 = used_slot_queue_2;
-      3'd3: _select_21 = used_slot_queue_3;
-      3'd4: _select_21 = used_slot_queue_4;
-      3'd5: _select_21 = used_slot_queue_5;
-      3'd6: _select_21 = used_slot_queue_6;
-      3'd7: _select_21 = used_slot_queue_7;
-      default: _select_21 = used_slot_queue_0;
+      3'd0: _select_28 = used_slot_queue_0;
+      3'd1: _select_28 = used_slot_queue_1;
+      3'd2: _select_28 = used_slot_queue_2;
+      3'd3: _select_28 = used_slot_queue_3;
+      3'd4: _select_28 = used_slot_queue_4;
+      3'd5: _select_28 = used_slot_queue_5;
+      3'd6: _select_28 = used_slot_queue_6;
+      3'd7: _select_28 = used_slot_queue_7;
+      default: _select_28 = used_slot_queue_0;
     endcase
   end
-  assign _mux_23 = (mem_wr_valid & (memwr_line == 10'd320)) ? mem_wr_be[7:0] : ((mem_wr_valid & (memwr_line == 10'd319)) ? mem_wr_be[15:8] : 8'd0);  // gen/virtq/packed_fetch.ts:149
-  assign _cat_22 = {{8{_mux_23[7]}}, {8{_mux_23[6]}}, {8{_mux_23[5]}}, {8{_mux_23[4]}}, {8{_mux_23[3]}}, {8{_mux_23[2]}}, {8{_mux_23[1]}}, {8{_mux_23[0]}}};  // gen/virtq/packed_fetch.ts:142
-  assign _sub_24 = walk_size - fetch_pos;  // gen/virtq/packed_fetch.ts:414
-  always @* begin  // gen/virtq/packed_fetch.ts:404
+  assign _mux_27 = wr_status_id[4] ? event_queue : _select_28;  // gen/virtq/packed_used.ts:253
+  assign _mux_30 = (mem_wr_valid & (memwr_line == 10'd320)) ? mem_wr_be[7:0] : ((mem_wr_valid & (memwr_line == 10'd319)) ? mem_wr_be[15:8] : 8'd0);  // gen/virtq/packed_fetch.ts:165
+  assign _cat_29 = {{8{_mux_30[7]}}, {8{_mux_30[6]}}, {8{_mux_30[5]}}, {8{_mux_30[4]}}, {8{_mux_30[3]}}, {8{_mux_30[2]}}, {8{_mux_30[1]}}, {8{_mux_30[0]}}};  // gen/virtq/packed_fetch.ts:158
+  assign _sub_31 = walk_size - fetch_pos;  // gen/virtq/packed_fetch.ts:465
+  always @* begin  // gen/virtq/packed_fetch.ts:455
     case (walk_queue)
-      1'b0: _select_25 = q0_desc;
-      1'b1: _select_25 = q1_desc;
-      default: _select_25 = q0_desc;
-    endcase
-  end
-  always @* begin  // gen/virtq/packed_fetch.ts:587
-    case (sched_index)
-      1'b0: _select_26 = q0_size;
-      1'b1: _select_26 = q1_size;
-      default: _select_26 = q0_size;
-    endcase
-  end
-  always @* begin  // gen/virtq/packed_fetch.ts:592
-    case (sched_index)
-      1'b0: _select_27 = avail_pos_0;
-      1'b1: _select_27 = avail_pos_1;
-      default: _select_27 = avail_pos_0;
-    endcase
-  end
-  always @* begin  // gen/virtq/packed_fetch.ts:593
-    case (sched_index)
-      1'b0: _select_28 = avail_wrap_0;
-      1'b1: _select_28 = avail_wrap_1;
-      default: _select_28 = avail_wrap_0;
-    endcase
-  end
-  always @* begin  // gen/virtq/packed_fetch.ts:747
-    case (table_cons_reg[3:0])
-      4'd0: _select_29 = table_slot_err_0;
-      4'd1: _select_29 = table_slot_err_1;
-      4'd2: _select_29 = table_slot_err_2;
-      4'd3: _select_29 = table_slot_err_3;
-      4'd4: _select_29 = table_slot_err_4;
-      4'd5: _select_29 = table_slot_err_5;
-      4'd6: _select_29 = table_slot_err_6;
-      4'd7: _select_29 = table_slot_err_7;
-      4'd8: _select_29 = table_slot_err_8;
-      4'd9: _select_29 = table_slot_err_9;
-      4'd10: _select_29 = table_slot_err_10;
-      4'd11: _select_29 = table_slot_err_11;
-      4'd12: _select_29 = table_slot_err_12;
-      4'd13: _select_29 = table_slot_err_13;
-      4'd14: _select_29 = table_slot_err_14;
-      4'd15: _select_29 = table_slot_err_15;
-      default: _select_29 = table_slot_err_0;
-    endcase
-  end
-  assign _sub_30 = stage_table_left - 16'd1;  // gen/virtq/packed_expand.ts:211
-  assign _cat_31 = {_select_18, 7'd0, _select_18, 5'd0, (done_len != 32'd0), 1'b0};  // gen/virtq/packed_used.ts:72
-  always @* begin  // gen/virtq/packed_used.ts:98
-    case (used_queue)
       1'b0: _select_32 = q0_desc;
       1'b1: _select_32 = q1_desc;
       default: _select_32 = q0_desc;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:131
-    case (mem_rd_addr[2:0] + 3'd1)
-      3'd0: _select_33 = used_slot_0;
-      3'd1: _select_33 = used_slot_1;
-      3'd2: _select_33 = used_slot_2;
-      3'd3: _select_33 = used_slot_3;
-      3'd4: _select_33 = used_slot_4;
-      3'd5: _select_33 = used_slot_5;
-      3'd6: _select_33 = used_slot_6;
-      3'd7: _select_33 = used_slot_7;
-      default: _select_33 = used_slot_0;
+  always @* begin  // gen/virtq/packed_fetch.ts:653
+    case (sched_index)
+      1'b0: _select_33 = q0_size;
+      1'b1: _select_33 = q1_size;
+      default: _select_33 = q0_size;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:131
-    case (mem_rd_addr[2:0])
-      3'd0: _select_34 = used_slot_0;
-      3'd1: _select_34 = used_slot_1;
-      3'd2: _select_34 = used_slot_2;
-      3'd3: _select_34 = used_slot_3;
-      3'd4: _select_34 = used_slot_4;
-      3'd5: _select_34 = used_slot_5;
-      3'd6: _select_34 = used_slot_6;
-      3'd7: _select_34 = used_slot_7;
-      default: _select_34 = used_slot_0;
+  always @* begin  // gen/virtq/packed_fetch.ts:658
+    case (sched_index)
+      1'b0: _select_34 = avail_pos_0;
+      1'b1: _select_34 = avail_pos_1;
+      default: _select_34 = avail_pos_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:216
+  always @* begin  // gen/virtq/packed_fetch.ts:659
+    case (sched_index)
+      1'b0: _select_35 = avail_wrap_0;
+      1'b1: _select_35 = avail_wrap_1;
+      default: _select_35 = avail_wrap_0;
+    endcase
+  end
+  always @* begin  // gen/virtq/packed_fetch.ts:847
+    case (table_cons_reg[3:0])
+      4'd0: _select_36 = table_slot_err_0;
+      4'd1: _select_36 = table_slot_err_1;
+      4'd2: _select_36 = table_slot_err_2;
+      4'd3: _select_36 = table_slot_err_3;
+      4'd4: _select_36 = table_slot_err_4;
+      4'd5: _select_36 = table_slot_err_5;
+      4'd6: _select_36 = table_slot_err_6;
+      4'd7: _select_36 = table_slot_err_7;
+      4'd8: _select_36 = table_slot_err_8;
+      4'd9: _select_36 = table_slot_err_9;
+      4'd10: _select_36 = table_slot_err_10;
+      4'd11: _select_36 = table_slot_err_11;
+      4'd12: _select_36 = table_slot_err_12;
+      4'd13: _select_36 = table_slot_err_13;
+      4'd14: _select_36 = table_slot_err_14;
+      4'd15: _select_36 = table_slot_err_15;
+      default: _select_36 = table_slot_err_0;
+    endcase
+  end
+  assign _sub_37 = stage_table_left - 16'd1;  // gen/virtq/packed_expand.ts:211
+  always @* begin  // gen/virtq/packed_used.ts:129
+    case (ev_wr_queue)
+      1'b0: _select_38 = q0_device;
+      1'b1: _select_38 = q1_device;
+      default: _select_38 = q0_device;
+    endcase
+  end
+  assign _cat_39 = {_select_23, 7'd0, _select_23, 5'd0, (done_len != 32'd0), 1'b0};  // gen/virtq/packed_used.ts:158
+  always @* begin  // gen/virtq/packed_used.ts:201
+    case (used_queue)
+      1'b0: _select_40 = q0_desc;
+      1'b1: _select_40 = q1_desc;
+      default: _select_40 = q0_desc;
+    endcase
+  end
+  always @* begin  // gen/virtq/packed_used.ts:240
+    case (mem_rd_addr[3:0] + 4'd1)
+      4'd0: _select_41 = used_slot_0;
+      4'd1: _select_41 = used_slot_1;
+      4'd2: _select_41 = used_slot_2;
+      4'd3: _select_41 = used_slot_3;
+      4'd4: _select_41 = used_slot_4;
+      4'd5: _select_41 = used_slot_5;
+      4'd6: _select_41 = used_slot_6;
+      4'd7: _select_41 = used_slot_7;
+      4'd8: _select_41 = {32'd0, event_word};
+      4'd9: _select_41 = 64'd0;
+      4'd10: _select_41 = 64'd0;
+      4'd11: _select_41 = 64'd0;
+      4'd12: _select_41 = 64'd0;
+      4'd13: _select_41 = 64'd0;
+      4'd14: _select_41 = 64'd0;
+      4'd15: _select_41 = 64'd0;
+      default: _select_41 = used_slot_0;
+    endcase
+  end
+  always @* begin  // gen/virtq/packed_used.ts:240
+    case (mem_rd_addr[3:0])
+      4'd0: _select_42 = used_slot_0;
+      4'd1: _select_42 = used_slot_1;
+      4'd2: _select_42 = used_slot_2;
+      4'd3: _select_42 = used_slot_3;
+      4'd4: _select_42 = used_slot_4;
+      4'd5: _select_42 = used_slot_5;
+      4'd6: _select_42 = used_slot_6;
+      4'd7: _select_42 = used_slot_7;
+      4'd8: _select_42 = {32'd0, event_word};
+      4'd9: _select_42 = 64'd0;
+      4'd10: _select_42 = 64'd0;
+      4'd11: _select_42 = 64'd0;
+      4'd12: _select_42 = 64'd0;
+      4'd13: _select_42 = 64'd0;
+      4'd14: _select_42 = 64'd0;
+      4'd15: _select_42 = 64'd0;
+      default: _select_42 = used_slot_0;
+    endcase
+  end
+  always @* begin  // gen/virtq/packed_used.ts:329
     case (notify_pick_index)
-      1'b0: _select_35 = unsignalled_0;
-      1'b1: _select_35 = unsignalled_1;
-      default: _select_35 = unsignalled_0;
+      1'b0: _select_43 = unsignalled_0;
+      1'b1: _select_43 = unsignalled_1;
+      default: _select_43 = unsignalled_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:217
+  always @* begin  // gen/virtq/packed_used.ts:330
     case (notify_pick_index)
-      1'b0: _select_36 = used_pos_0;
-      1'b1: _select_36 = used_pos_1;
-      default: _select_36 = used_pos_0;
+      1'b0: _select_44 = used_pos_0;
+      1'b1: _select_44 = used_pos_1;
+      default: _select_44 = used_pos_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:218
+  always @* begin  // gen/virtq/packed_used.ts:331
     case (notify_pick_index)
-      1'b0: _select_37 = used_wrap_0;
-      1'b1: _select_37 = used_wrap_1;
-      default: _select_37 = used_wrap_0;
+      1'b0: _select_45 = used_wrap_0;
+      1'b1: _select_45 = used_wrap_1;
+      default: _select_45 = used_wrap_0;
     endcase
   end
-  assign _sub_38 = ((~memwr_line[0]) ? memwr_line : memwr_line_next) - 10'd0;  // gen/virtq/packed_fetch.ts:114
-  assign _mux_39 = (~memwr_line[0]) ? mem_wr_data[63:0] : mem_wr_data[127:64];  // gen/virtq/packed_fetch.ts:111
-  assign _mux_40 = (~memwr_line[0]) ? mem_wr_be[7:0] : mem_wr_be[15:8];  // gen/virtq/packed_fetch.ts:112
-  assign _sub_41 = (memwr_line[0] ? memwr_line : memwr_line_next) - 10'd0;  // gen/virtq/packed_fetch.ts:114
-  assign _mux_42 = memwr_line[0] ? mem_wr_data[63:0] : mem_wr_data[127:64];  // gen/virtq/packed_fetch.ts:111
-  assign _mux_43 = memwr_line[0] ? mem_wr_be[7:0] : mem_wr_be[15:8];  // gen/virtq/packed_fetch.ts:112
-  assign _sub_44 = ((~memwr_line[0]) ? memwr_line : memwr_line_next) - 10'd64;  // gen/virtq/packed_fetch.ts:114
-  assign _mux_45 = (~memwr_line[0]) ? mem_wr_data[63:0] : mem_wr_data[127:64];  // gen/virtq/packed_fetch.ts:111
-  assign _mux_46 = (~memwr_line[0]) ? mem_wr_be[7:0] : mem_wr_be[15:8];  // gen/virtq/packed_fetch.ts:112
-  assign _sub_47 = (memwr_line[0] ? memwr_line : memwr_line_next) - 10'd64;  // gen/virtq/packed_fetch.ts:114
-  assign _mux_48 = memwr_line[0] ? mem_wr_data[63:0] : mem_wr_data[127:64];  // gen/virtq/packed_fetch.ts:111
-  assign _mux_49 = memwr_line[0] ? mem_wr_be[7:0] : mem_wr_be[15:8];  // gen/virtq/packed_fetch.ts:112
-  assign irq_queue = irq_reg;  // gen/virtq/packed_engine.ts:261
-  assign fatal_error = fatal_pulse;  // gen/virtq/packed_engine.ts:215
-  assign fatal_code = fatal_code_reg;  // gen/virtq/packed_engine.ts:216
-  assign queue_reset_done = queue_reset_done_reg;  // gen/virtq/packed_engine.ts:255
-  assign reset_done = reset_done_reg;  // gen/virtq/packed_engine.ts:256
-  assign busy = ((((walk_active | stage_active) | items_deq_valid) | notify_active) | used_busy) | (~stage_empty);  // gen/virtq/packed_engine.ts:263
-  assign chain_valid = stage_waiting & stage_hdr_deq_valid;  // gen/virtq/packed_fetch.ts:206
-  assign chain_queue = stage_hdr_deq_data[32];  // gen/virtq/packed_fetch.ts:211
-  assign chain_id = stage_hdr_deq_data[31:16];  // gen/virtq/packed_fetch.ts:212
-  assign chain_slots = stage_hdr_deq_data[15:0];  // gen/virtq/packed_fetch.ts:213
-  assign chain_addr = stage_rd0[97:34];  // gen/virtq/packed_fetch.ts:207
-  assign chain_len = stage_rd0[33:2];  // gen/virtq/packed_fetch.ts:208
-  assign chain_write = stage_rd0[1];  // gen/virtq/packed_fetch.ts:209
-  assign chain_last = stage_rd0[0];  // gen/virtq/packed_fetch.ts:210
-  assign done_ready = (used_state == USED_STATE_IDLE) & (used_drop | used_slot_free);  // gen/virtq/packed_used.ts:61
-  assign rd_cmd_valid = ((more_rd_valid | table_rd_valid) | event_rd_valid) | ring_rd_valid;  // gen/virtq/packed_engine.ts:111
-  assign rd_cmd_host_addr = more_rd_valid ? more_rd_host : (table_rd_valid ? table_rd_host : (event_rd_valid ? event_rd_host : (ring_rd_valid ? ring_rd_host : 64'd0)));  // gen/virtq/packed_engine.ts:112
-  assign rd_cmd_dev_addr = more_rd_valid ? ({8'd0, more_rd_slot} << 7) : (table_rd_valid ? ({8'd0, table_rd_slot} << 7) : (event_rd_valid ? 13'd2560 : (ring_rd_valid ? ({8'd0, ring_rd_slot} << 7) : 13'd2560)));  // gen/virtq/packed_engine.ts:113
-  assign rd_cmd_len = more_rd_valid ? more_rd_len : (table_rd_valid ? table_rd_len : (event_rd_valid ? event_rd_len : (ring_rd_valid ? ring_rd_len : 20'd0)));  // gen/virtq/packed_engine.ts:114
-  assign rd_cmd_id = more_rd_valid ? 8'd3 : (table_rd_valid ? 8'd2 : (event_rd_valid ? 8'd1 : (ring_rd_valid ? 8'd0 : 8'd0)));  // gen/virtq/packed_engine.ts:115
-  assign rd_status_ready = 1'b1;  // gen/virtq/packed_engine.ts:116
-  assign wr_cmd_valid = (used_state == USED_STATE_ELEM) | (used_state == USED_STATE_FLAGS);  // gen/virtq/packed_used.ts:90
-  assign wr_cmd_host_addr = (used_state == USED_STATE_FLAGS) ? (used_host + 64'd6) : used_host;  // gen/virtq/packed_used.ts:91
-  assign wr_cmd_dev_addr = (used_state == USED_STATE_FLAGS) ? (13'd4102 | ({10'd0, used_slot_cur} << 3)) : (13'd4096 | ({10'd0, used_slot_cur} << 3));  // gen/virtq/packed_used.ts:92
-  assign wr_cmd_len = (used_state == USED_STATE_FLAGS) ? 20'd2 : 20'd6;  // gen/virtq/packed_used.ts:93
-  assign wr_cmd_id = {4'd0, {used_slot_cur, (used_state == USED_STATE_FLAGS)}};  // gen/virtq/packed_used.ts:94
-  assign wr_status_ready = 1'b1;  // gen/virtq/packed_engine.ts:173
-  assign mem_wr_ready = 1'b1;  // gen/virtq/packed_engine.ts:123
-  assign mem_rd_ready = 1'b1;  // gen/virtq/packed_engine.ts:124
-  assign mem_rd_rvalid = used_rvalid;  // gen/virtq/packed_used.ts:133
-  assign mem_rd_rdata = used_rdata;  // gen/virtq/packed_used.ts:134
-  assign ring_rd_valid = fetch_issue;  // gen/virtq/packed_fetch.ts:408
-  assign ring_rd_host = fetch_host;  // gen/virtq/packed_fetch.ts:409
-  assign ring_rd_slot = {3'd0, ring_alloc[1:0]};  // gen/virtq/packed_fetch.ts:410
-  assign ring_rd_len = {16'd0, fetch_n} << 4;  // gen/virtq/packed_fetch.ts:411
-  assign ring_rd_grant = (rd_cmd_ready & ring_rd_valid) & (~((more_rd_valid | table_rd_valid) | event_rd_valid));  // gen/virtq/packed_engine.ts:108
-  assign event_rd_valid = notify_state == NOTIFY_STATE_READ;  // gen/virtq/packed_used.ts:188
-  assign event_rd_host = _select_0;  // gen/virtq/packed_used.ts:189
-  assign event_rd_len = 20'd4;  // gen/virtq/packed_used.ts:195
-  assign event_rd_grant = (rd_cmd_ready & event_rd_valid) & (~(more_rd_valid | table_rd_valid));  // gen/virtq/packed_engine.ts:108
-  assign table_rd_valid = ((walk_state == WALK_STATE_TABLE) & table_slot_free) & items_enq_ready;  // gen/virtq/packed_fetch.ts:669
-  assign table_rd_host = walk_cur[63:0];  // gen/virtq/packed_fetch.ts:670
-  assign table_rd_slot = 5'd4 + {1'b0, table_alloc[3:0]};  // gen/virtq/packed_fetch.ts:671
-  assign table_rd_len = {16'd0, ((walk_cur[83:68] >= 16'd8) ? 4'd8 : walk_cur[71:68])} << 4;  // gen/virtq/packed_fetch.ts:672
-  assign table_rd_grant = (rd_cmd_ready & table_rd_valid) & (~more_rd_valid);  // gen/virtq/packed_engine.ts:108
+  assign _sub_46 = ((~memwr_line[0]) ? memwr_line : memwr_line_next) - 10'd0;  // gen/virtq/packed_fetch.ts:130
+  assign _mux_47 = (~memwr_line[0]) ? mem_wr_data[63:0] : mem_wr_data[127:64];  // gen/virtq/packed_fetch.ts:127
+  assign _mux_48 = (~memwr_line[0]) ? mem_wr_be[7:0] : mem_wr_be[15:8];  // gen/virtq/packed_fetch.ts:128
+  assign _sub_49 = (memwr_line[0] ? memwr_line : memwr_line_next) - 10'd0;  // gen/virtq/packed_fetch.ts:130
+  assign _mux_50 = memwr_line[0] ? mem_wr_data[63:0] : mem_wr_data[127:64];  // gen/virtq/packed_fetch.ts:127
+  assign _mux_51 = memwr_line[0] ? mem_wr_be[7:0] : mem_wr_be[15:8];  // gen/virtq/packed_fetch.ts:128
+  assign _sub_52 = ((~memwr_line[0]) ? memwr_line : memwr_line_next) - 10'd64;  // gen/virtq/packed_fetch.ts:130
+  assign _mux_53 = (~memwr_line[0]) ? mem_wr_data[63:0] : mem_wr_data[127:64];  // gen/virtq/packed_fetch.ts:127
+  assign _mux_54 = (~memwr_line[0]) ? mem_wr_be[7:0] : mem_wr_be[15:8];  // gen/virtq/packed_fetch.ts:128
+  assign _sub_55 = (memwr_line[0] ? memwr_line : memwr_line_next) - 10'd64;  // gen/virtq/packed_fetch.ts:130
+  assign _mux_56 = memwr_line[0] ? mem_wr_data[63:0] : mem_wr_data[127:64];  // gen/virtq/packed_fetch.ts:127
+  assign _mux_57 = memwr_line[0] ? mem_wr_be[7:0] : mem_wr_be[15:8];  // gen/virtq/packed_fetch.ts:128
+  assign irq_queue = irq_reg;  // gen/virtq/packed_engine.ts:293
+  assign fatal_error = fatal_pulse;  // gen/virtq/packed_engine.ts:245
+  assign fatal_code = fatal_code_reg;  // gen/virtq/packed_engine.ts:246
+  assign queue_reset_done = queue_reset_done_reg;  // gen/virtq/packed_engine.ts:287
+  assign reset_done = reset_done_reg;  // gen/virtq/packed_engine.ts:288
+  assign busy = ((((walk_active | stage_active) | items_deq_valid) | notify_active) | used_busy) | (~stage_empty);  // gen/virtq/packed_engine.ts:295
+  assign chain_valid = stage_waiting & stage_hdr_deq_valid;  // gen/virtq/packed_fetch.ts:222
+  assign chain_queue = stage_hdr_deq_data[32];  // gen/virtq/packed_fetch.ts:227
+  assign chain_id = stage_hdr_deq_data[31:16];  // gen/virtq/packed_fetch.ts:228
+  assign chain_slots = stage_hdr_deq_data[15:0];  // gen/virtq/packed_fetch.ts:229
+  assign chain_addr = stage_rd0[97:34];  // gen/virtq/packed_fetch.ts:223
+  assign chain_len = stage_rd0[33:2];  // gen/virtq/packed_fetch.ts:224
+  assign chain_write = stage_rd0[1];  // gen/virtq/packed_fetch.ts:225
+  assign chain_last = stage_rd0[0];  // gen/virtq/packed_fetch.ts:226
+  assign done_ready = (((used_state == USED_STATE_IDLE) & (~event_take)) & (used_drop | used_slot_free)) | used_merge;  // gen/virtq/packed_used.ts:145
+  assign rd_cmd_valid = ((more_rd_valid | table_rd_valid) | event_rd_valid) | ring_rd_valid;  // gen/virtq/packed_engine.ts:113
+  assign rd_cmd_host_addr = more_rd_valid ? more_rd_host : (table_rd_valid ? table_rd_host : (event_rd_valid ? event_rd_host : (ring_rd_valid ? ring_rd_host : 64'd0)));  // gen/virtq/packed_engine.ts:114
+  assign rd_cmd_dev_addr = more_rd_valid ? ({8'd0, more_rd_slot} << 7) : (table_rd_valid ? ({8'd0, table_rd_slot} << 7) : (event_rd_valid ? 13'd2560 : (ring_rd_valid ? ({8'd0, ring_rd_slot} << 7) : 13'd2560)));  // gen/virtq/packed_engine.ts:115
+  assign rd_cmd_len = more_rd_valid ? more_rd_len : (table_rd_valid ? table_rd_len : (event_rd_valid ? event_rd_len : (ring_rd_valid ? ring_rd_len : 20'd0)));  // gen/virtq/packed_engine.ts:116
+  assign rd_cmd_id = more_rd_valid ? 8'd3 : (table_rd_valid ? 8'd2 : (event_rd_valid ? 8'd1 : (ring_rd_valid ? 8'd0 : 8'd0)));  // gen/virtq/packed_engine.ts:117
+  assign rd_status_ready = 1'b1;  // gen/virtq/packed_engine.ts:118
+  assign wr_cmd_valid = ((used_state == USED_STATE_ELEM) | (used_state == USED_STATE_FLAGS)) | (used_state == USED_STATE_EVENT);  // gen/virtq/packed_used.ts:186
+  assign wr_cmd_host_addr = (used_state == USED_STATE_EVENT) ? event_host : ((used_state == USED_STATE_FLAGS) ? (used_host + 64'd6) : used_host);  // gen/virtq/packed_used.ts:187
+  assign wr_cmd_dev_addr = (used_state == USED_STATE_EVENT) ? (event_full ? 13'd4160 : 13'd4162) : ((used_state == USED_STATE_FLAGS) ? (13'd4102 | ({10'd0, used_slot_cur} << 3)) : (13'd4096 | ({10'd0, used_slot_cur} << 3)));  // gen/virtq/packed_used.ts:188
+  assign wr_cmd_len = (used_state == USED_STATE_EVENT) ? (event_full ? 20'd4 : 20'd2) : ((used_state == USED_STATE_FLAGS) ? 20'd2 : 20'd6);  // gen/virtq/packed_used.ts:189
+  assign wr_cmd_id = (used_state == USED_STATE_EVENT) ? (8'd1 << 4) : {4'd0, {used_slot_cur, (used_state == USED_STATE_FLAGS)}};  // gen/virtq/packed_used.ts:196
+  assign wr_status_ready = 1'b1;  // gen/virtq/packed_engine.ts:194
+  assign mem_wr_ready = 1'b1;  // gen/virtq/packed_engine.ts:125
+  assign mem_rd_ready = 1'b1;  // gen/virtq/packed_engine.ts:126
+  assign mem_rd_rvalid = used_rvalid;  // gen/virtq/packed_used.ts:242
+  assign mem_rd_rdata = used_rdata;  // gen/virtq/packed_used.ts:243
+  assign ring_rd_valid = fetch_issue;  // gen/virtq/packed_fetch.ts:459
+  assign ring_rd_host = fetch_host;  // gen/virtq/packed_fetch.ts:460
+  assign ring_rd_slot = {3'd0, ring_alloc[1:0]};  // gen/virtq/packed_fetch.ts:461
+  assign ring_rd_len = {16'd0, fetch_n} << 4;  // gen/virtq/packed_fetch.ts:462
+  assign ring_rd_grant = (rd_cmd_ready & ring_rd_valid) & (~((more_rd_valid | table_rd_valid) | event_rd_valid));  // gen/virtq/packed_engine.ts:110
+  assign event_rd_valid = notify_state == NOTIFY_STATE_READ;  // gen/virtq/packed_used.ts:301
+  assign event_rd_host = _select_0;  // gen/virtq/packed_used.ts:302
+  assign event_rd_len = 20'd4;  // gen/virtq/packed_used.ts:308
+  assign event_rd_grant = (rd_cmd_ready & event_rd_valid) & (~(more_rd_valid | table_rd_valid));  // gen/virtq/packed_engine.ts:110
+  assign table_rd_valid = ((walk_state == WALK_STATE_TABLE) & table_slot_free) & items_enq_ready;  // gen/virtq/packed_fetch.ts:769
+  assign table_rd_host = walk_cur[63:0];  // gen/virtq/packed_fetch.ts:770
+  assign table_rd_slot = 5'd4 + {1'b0, table_alloc[3:0]};  // gen/virtq/packed_fetch.ts:771
+  assign table_rd_len = {16'd0, ((walk_cur[83:68] >= 16'd8) ? 4'd8 : walk_cur[71:68])} << 4;  // gen/virtq/packed_fetch.ts:772
+  assign table_rd_grant = (rd_cmd_ready & table_rd_valid) & (~more_rd_valid);  // gen/virtq/packed_engine.ts:110
   assign more_rd_valid = stage_state == STAGE_STATE_MORE;  // gen/virtq/packed_expand.ts:127
   assign more_rd_host = stage_table_host;  // gen/virtq/packed_expand.ts:128
   assign more_rd_slot = stage_slot;  // gen/virtq/packed_expand.ts:129
   assign more_rd_len = {16'd0, stage_table_n} << 4;  // gen/virtq/packed_expand.ts:130
-  assign more_rd_grant = (rd_cmd_ready & more_rd_valid) & (~1'b0);  // gen/virtq/packed_engine.ts:108
-  assign memwr_line = mem_wr_addr;  // gen/virtq/packed_fetch.ts:98
-  assign memwr_line_next = memwr_line + 10'd1;  // gen/virtq/packed_fetch.ts:99
+  assign more_rd_grant = (rd_cmd_ready & more_rd_valid) & (~1'b0);  // gen/virtq/packed_engine.ts:110
+  assign memwr_line = mem_wr_addr;  // gen/virtq/packed_fetch.ts:114
+  assign memwr_line_next = memwr_line + 10'd1;  // gen/virtq/packed_fetch.ts:115
   always @* begin
-    stage_push = 1'b0;  // default, gen/virtq/packed_fetch.ts:186
+    stage_push = 1'b0;  // default, gen/virtq/packed_fetch.ts:202
     case (stage_state)  // gen/virtq/packed_expand.ts:132
       STAGE_STATE_IDLE: begin
         if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:134
@@ -828,7 +939,7 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
           end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:145
           end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:158
           end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:163
-            stage_push = 1'b1;  // gen/virtq/packed_fetch.ts:229
+            stage_push = 1'b1;  // gen/virtq/packed_fetch.ts:245
           end
         end
       end
@@ -839,14 +950,14 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
         end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:197
         end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:198
         end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:199
-          stage_push = 1'b1;  // gen/virtq/packed_fetch.ts:229
+          stage_push = 1'b1;  // gen/virtq/packed_fetch.ts:245
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    stage_push_data = 98'd0;  // default, gen/virtq/packed_fetch.ts:187
+    stage_push_data = 98'd0;  // default, gen/virtq/packed_fetch.ts:203
     case (stage_state)  // gen/virtq/packed_expand.ts:132
       STAGE_STATE_IDLE: begin
         if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:134
@@ -854,7 +965,7 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
           end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:145
           end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:158
           end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:163
-            stage_push_data = {items_deq_data[174:111], items_deq_data[110:79], items_deq_data[78], items_deq_data[77]};  // gen/virtq/packed_fetch.ts:230
+            stage_push_data = {items_deq_data[174:111], items_deq_data[110:79], items_deq_data[78], items_deq_data[77]};  // gen/virtq/packed_fetch.ts:246
           end
         end
       end
@@ -865,14 +976,14 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
         end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:197
         end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:198
         end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:199
-          stage_push_data = {stage_cur[63:0], stage_cur[95:64], stage_cur[113], stage_last};  // gen/virtq/packed_fetch.ts:230
+          stage_push_data = {stage_cur[63:0], stage_cur[95:64], stage_cur[113], stage_last};  // gen/virtq/packed_fetch.ts:246
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    stage_commit_now = 1'b0;  // default, gen/virtq/packed_fetch.ts:188
+    stage_commit_now = 1'b0;  // default, gen/virtq/packed_fetch.ts:204
     case (stage_state)  // gen/virtq/packed_expand.ts:132
       STAGE_STATE_IDLE: begin
         if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:134
@@ -881,7 +992,7 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
           end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:158
           end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:163
             if (items_deq_data[77]) begin  // gen/virtq/packed_expand.ts:167
-              stage_commit_now = 1'b1;  // gen/virtq/packed_fetch.ts:233
+              stage_commit_now = 1'b1;  // gen/virtq/packed_fetch.ts:249
             end
           end
         end
@@ -894,7 +1005,7 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
         end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:198
         end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:199
           if (stage_last) begin  // gen/virtq/packed_expand.ts:206
-            stage_commit_now = 1'b1;  // gen/virtq/packed_fetch.ts:233
+            stage_commit_now = 1'b1;  // gen/virtq/packed_fetch.ts:249
           end
         end
       end
@@ -902,42 +1013,42 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
     endcase
   end
   always @* begin
-    stage_discard = 1'b0;  // default, gen/virtq/packed_fetch.ts:189
+    stage_discard = 1'b0;  // default, gen/virtq/packed_fetch.ts:205
     case (stage_state)  // gen/virtq/packed_expand.ts:132
       STAGE_STATE_IDLE: begin
         if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:134
           if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:135
-            stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:236
+            stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:252
           end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:145
           end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:158
-            stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:236
+            stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:252
           end
         end
       end
       STAGE_STATE_CHECK: begin
         if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:180
-          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:236
+          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:252
         end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:184
-          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:236
+          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:252
         end
       end
       STAGE_STATE_WALK: begin
         if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:191
-          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:236
+          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:252
         end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:195
-          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:236
+          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:252
         end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:196
-          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:236
+          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:252
         end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:197
-          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:236
+          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:252
         end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:198
-          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:236
+          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:252
         end
       end
       STAGE_STATE_MORE_WAIT: begin
         if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:218
           if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:220
-            stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:236
+            stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:252
           end
         end
       end
@@ -945,7 +1056,7 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
     endcase
   end
   always @* begin
-    stage_hdr_data = 33'd0;  // default, gen/virtq/packed_fetch.ts:191
+    stage_hdr_data = 33'd0;  // default, gen/virtq/packed_fetch.ts:207
     case (stage_state)  // gen/virtq/packed_expand.ts:132
       STAGE_STATE_IDLE: begin
         if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:134
@@ -954,7 +1065,7 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
           end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:158
           end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:163
             if (items_deq_data[77]) begin  // gen/virtq/packed_expand.ts:167
-              stage_hdr_data = {items_deq_data[175], items_deq_data[76:61], items_deq_data[60:45]};  // gen/virtq/packed_fetch.ts:234
+              stage_hdr_data = {items_deq_data[175], items_deq_data[76:61], items_deq_data[60:45]};  // gen/virtq/packed_fetch.ts:250
             end
           end
         end
@@ -967,29 +1078,40 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
         end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:198
         end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:199
           if (stage_last) begin  // gen/virtq/packed_expand.ts:206
-            stage_hdr_data = {stage_queue, stage_id, stage_slots};  // gen/virtq/packed_fetch.ts:234
+            stage_hdr_data = {stage_queue, stage_id, stage_slots};  // gen/virtq/packed_fetch.ts:250
           end
         end
       end
       default: begin end
     endcase
   end
-  assign stage_hdr_enq_valid = stage_commit_now;  // gen/virtq/packed_fetch.ts:200
-  assign stage_hdr_enq_data = stage_hdr_data;  // gen/virtq/packed_fetch.ts:201
-  assign stage_hdr_deq_ready = (chain_valid & chain_ready) & stage_rd0[0];  // gen/virtq/packed_fetch.ts:219
-  assign stage_used = stage_wr - stage_rd;  // gen/virtq/packed_fetch.ts:194
-  assign stage_room = stage_used < 8'd128;  // gen/virtq/packed_fetch.ts:195
-  assign stage_empty = stage_rd == stage_wr;  // gen/virtq/packed_fetch.ts:225
-  assign items_enq_valid = walk_item_push;  // gen/virtq/packed_fetch.ts:531
-  assign items_enq_data = walk_item_data;  // gen/virtq/packed_fetch.ts:532
+  assign stage_hdr_enq_valid = stage_commit_now;  // gen/virtq/packed_fetch.ts:216
+  assign stage_hdr_enq_data = stage_hdr_data;  // gen/virtq/packed_fetch.ts:217
+  assign stage_hdr_deq_ready = (chain_valid & chain_ready) & stage_rd0[0];  // gen/virtq/packed_fetch.ts:235
+  assign stage_used = stage_wr - stage_rd;  // gen/virtq/packed_fetch.ts:210
+  assign stage_room = stage_used < 8'd128;  // gen/virtq/packed_fetch.ts:211
+  assign stage_empty = stage_rd == stage_wr;  // gen/virtq/packed_fetch.ts:241
+  assign items_enq_valid = walk_item_push;  // gen/virtq/packed_fetch.ts:582
+  assign items_enq_data = walk_item_data;  // gen/virtq/packed_fetch.ts:583
   assign items_deq_ready = stage_pop;  // gen/virtq/packed_expand.ts:70
-  assign walk_resetting = _select_1;  // gen/virtq/packed_fetch.ts:345
-  assign ring_filled_ahead = ring_fill - ring_cons;  // gen/virtq/packed_fetch.ts:351
-  assign ring_filled = (ring_filled_ahead != 4'd0) & (~ring_filled_ahead[3]);  // gen/virtq/packed_fetch.ts:352
-  assign ring_slot_free = ((ring_alloc - ring_cons) < 4'd4) & ((ring_alloc - ring_fill) < 4'd4);  // gen/virtq/packed_fetch.ts:361
-  assign table_cons = table_cons_reg;  // gen/virtq/packed_engine.ts:159
-  assign table_slot_free = ((table_alloc - table_cons) < 5'd16) & ((table_alloc - table_fill) < 5'd16);  // gen/virtq/packed_fetch.ts:369
-  assign sched_req = _cat_2 & {2{((walk_state == WALK_STATE_IDLE) & driver_ok)}};  // gen/virtq/packed_fetch.ts:397
+  assign ev_wr_valid = walk_ev_req;  // gen/virtq/packed_fetch.ts:389
+  assign ev_wr_queue = walk_ev_queue;  // gen/virtq/packed_fetch.ts:392
+  assign ev_wr_word = walk_ev_word;  // gen/virtq/packed_fetch.ts:390
+  assign ev_wr_full = walk_ev_full;  // gen/virtq/packed_fetch.ts:391
+  assign ev_wr_grant = event_take;  // gen/virtq/packed_used.ts:121
+  assign ev_wr_done = event_done;  // gen/virtq/packed_used.ts:224
+  assign ev_wr_error = wr_status_error != 3'd0;  // gen/virtq/packed_used.ts:225
+  assign ev_wr_busy = event_busy;  // gen/virtq/packed_used.ts:122
+  assign expect_decision = (((_select_1 != 16'd0) | (_select_2 != 5'd0)) | (_select_3 != 16'd0)) | (notify_active & (notify_queue == walk_queue));  // gen/virtq/packed_engine.ts:208
+  assign walk_resetting = _select_4;  // gen/virtq/packed_fetch.ts:369
+  assign walk_ev_free = (~walk_ev_req) & (~ev_wr_busy);  // gen/virtq/packed_fetch.ts:394
+  assign walk_ev_armed_now = ((~walk_ev_off) & walk_ev_checked) & ((~features[29]) | (~walk_moved));  // gen/virtq/packed_fetch.ts:396
+  assign ring_filled_ahead = ring_fill - ring_cons;  // gen/virtq/packed_fetch.ts:402
+  assign ring_filled = (ring_filled_ahead != 4'd0) & (~ring_filled_ahead[3]);  // gen/virtq/packed_fetch.ts:403
+  assign ring_slot_free = ((ring_alloc - ring_cons) < 4'd4) & ((ring_alloc - ring_fill) < 4'd4);  // gen/virtq/packed_fetch.ts:412
+  assign table_cons = table_cons_reg;  // gen/virtq/packed_engine.ts:177
+  assign table_slot_free = ((table_alloc - table_cons) < 5'd16) & ((table_alloc - table_fill) < 5'd16);  // gen/virtq/packed_fetch.ts:420
+  assign sched_req = _cat_5 & {2{((walk_state == WALK_STATE_IDLE) & driver_ok)}};  // gen/virtq/packed_fetch.ts:448
   assign sched_after_in = sched_req & sched_mask;  // gen/lib/priority.ts:8
   assign sched_after_valid = sched_after_in[0] | sched_after_in[1];  // gen/lib/priority.ts:29
   assign sched_after_index = ~sched_after_in[0];  // gen/lib/priority.ts:36
@@ -998,109 +1120,109 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   assign sched_index = sched_locked ? sched_lock_index : (sched_after_valid ? sched_after_index : sched_all_index);  // gen/lib/arbiter.ts:69
   assign sched_valid = sched_locked | sched_all_valid;  // gen/lib/arbiter.ts:70
   assign sched_grant = sched_valid ? {(sched_index == 1'b1), (sched_index == 1'b0)} : 2'd0;  // gen/lib/arbiter.ts:71
-  assign fetch_pos_adv = {1'b0, fetch_pos} + {13'd0, fetch_n};  // gen/virtq/packed_fetch.ts:412
-  assign ring_alloc_next = ring_rd_grant ? (ring_alloc + 4'd1) : ring_alloc;  // gen/virtq/packed_fetch.ts:418
-  assign walk_n = _select_3;  // gen/virtq/packed_fetch.ts:449
-  assign walk_batch_end = {1'b0, walk_k} == (walk_n - 4'd1);  // gen/virtq/packed_fetch.ts:450
-  assign walk_total_next = walk_total + {7'd0, walk_cur[95:64]};  // gen/virtq/packed_fetch.ts:454
-  assign walk_rd_at = {ring_cons[1:0], ((walk_state == WALK_STATE_WALK) ? (walk_k + 3'd1) : walk_k)};  // gen/virtq/packed_fetch.ts:457
-  assign walk_cur_fault = (((walk_cur_faults[0] | walk_cur_faults[1]) | walk_cur_faults[2]) | walk_cur_faults[3]) ? ((walk_cur_faults[0] | walk_cur_faults[1]) ? (walk_cur_faults[0] ? (walk_cur_faults[0] ? 4'd2 : 4'd0) : (walk_cur_faults[1] ? 4'd3 : 4'd0)) : (walk_cur_faults[2] ? (walk_cur_faults[2] ? 4'd4 : 4'd0) : (walk_cur_faults[3] ? 4'd5 : 4'd0))) : ((walk_cur_faults[4] | walk_cur_faults[5]) ? (walk_cur_faults[4] ? (walk_cur_faults[4] ? 4'd2 : 4'd0) : (walk_cur_faults[5] ? 4'd11 : 4'd0)) : (walk_cur_faults[6] ? (walk_cur_faults[6] ? 4'd7 : 4'd0) : (walk_cur_faults[7] ? 4'd11 : 4'd0)));  // gen/virtq/packed_fetch.ts:525
-  assign walk_cur_any_fault = |walk_cur_faults;  // gen/virtq/packed_fetch.ts:526
+  assign fetch_pos_adv = {1'b0, fetch_pos} + {13'd0, fetch_n};  // gen/virtq/packed_fetch.ts:463
+  assign ring_alloc_next = ring_rd_grant ? (ring_alloc + 4'd1) : ring_alloc;  // gen/virtq/packed_fetch.ts:469
+  assign walk_n = _select_6;  // gen/virtq/packed_fetch.ts:500
+  assign walk_batch_end = {1'b0, walk_k} == (walk_n - 4'd1);  // gen/virtq/packed_fetch.ts:501
+  assign walk_total_next = walk_total + {7'd0, walk_cur[95:64]};  // gen/virtq/packed_fetch.ts:505
+  assign walk_rd_at = {ring_cons[1:0], ((walk_state == WALK_STATE_WALK) ? (walk_k + 3'd1) : walk_k)};  // gen/virtq/packed_fetch.ts:508
+  assign walk_cur_fault = (((walk_cur_faults[0] | walk_cur_faults[1]) | walk_cur_faults[2]) | walk_cur_faults[3]) ? ((walk_cur_faults[0] | walk_cur_faults[1]) ? (walk_cur_faults[0] ? (walk_cur_faults[0] ? 4'd2 : 4'd0) : (walk_cur_faults[1] ? 4'd3 : 4'd0)) : (walk_cur_faults[2] ? (walk_cur_faults[2] ? 4'd4 : 4'd0) : (walk_cur_faults[3] ? 4'd5 : 4'd0))) : ((walk_cur_faults[4] | walk_cur_faults[5]) ? (walk_cur_faults[4] ? (walk_cur_faults[4] ? 4'd2 : 4'd0) : (walk_cur_faults[5] ? 4'd11 : 4'd0)) : (walk_cur_faults[6] ? (walk_cur_faults[6] ? 4'd7 : 4'd0) : (walk_cur_faults[7] ? 4'd11 : 4'd0)));  // gen/virtq/packed_fetch.ts:576
+  assign walk_cur_any_fault = |walk_cur_faults;  // gen/virtq/packed_fetch.ts:577
   always @* begin
-    walk_item_push = 1'b0;  // default, gen/virtq/packed_fetch.ts:529
-    case (walk_state)  // gen/virtq/packed_fetch.ts:582
+    walk_item_push = 1'b0;  // default, gen/virtq/packed_fetch.ts:580
+    case (walk_state)  // gen/virtq/packed_fetch.ts:648
       WALK_STATE_SLOT: begin
-        if (walk_resetting | (~items_enq_ready)) begin  // gen/virtq/packed_fetch.ts:609
-          if (walk_resetting & items_enq_ready) begin  // gen/virtq/packed_fetch.ts:611
-            if (walk_open) begin  // gen/virtq/packed_fetch.ts:612
-              walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:534
+        if (walk_resetting | (~items_enq_ready)) begin  // gen/virtq/packed_fetch.ts:679
+          if (walk_resetting & items_enq_ready) begin  // gen/virtq/packed_fetch.ts:681
+            if (walk_open) begin  // gen/virtq/packed_fetch.ts:682
+              walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:585
             end
           end
-        end else if (ring_filled) begin  // gen/virtq/packed_fetch.ts:616
-          if (_select_4) begin  // gen/virtq/packed_fetch.ts:618
-            walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:534
+        end else if (ring_filled) begin  // gen/virtq/packed_fetch.ts:686
+          if (_select_7) begin  // gen/virtq/packed_fetch.ts:688
+            walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:585
           end
         end
       end
       WALK_STATE_WALK: begin
-        if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:635
-        end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:638
-          if (walk_open) begin  // gen/virtq/packed_fetch.ts:639
-            walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:534
+        if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:705
+        end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:708
+          if (walk_open) begin  // gen/virtq/packed_fetch.ts:709
+            walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:585
           end
-        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:676
-          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:677
-          end else if (walk_retried) begin  // gen/virtq/packed_fetch.ts:678
-            walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:534
+        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:776
+          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:777
+          end else if (walk_retried) begin  // gen/virtq/packed_fetch.ts:778
+            walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:585
           end
-        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:686
-          walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:534
-        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:687
-        end else if ((~walk_cur[112]) & walk_cur_id_bad) begin  // gen/virtq/packed_fetch.ts:692
-          walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:534
-        end else if ((~walk_cur[112]) & walk_cur_big) begin  // gen/virtq/packed_fetch.ts:693
-          walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:534
+        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:786
+          walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:585
+        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:787
+        end else if ((~walk_cur[112]) & walk_cur_id_bad) begin  // gen/virtq/packed_fetch.ts:792
+          walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:585
+        end else if ((~walk_cur[112]) & walk_cur_big) begin  // gen/virtq/packed_fetch.ts:793
+          walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:585
         end else begin
-          walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:534
+          walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:585
         end
       end
       WALK_STATE_TABLE: begin
-        if (table_rd_grant) begin  // gen/virtq/packed_fetch.ts:647
-          walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:534
+        if (table_rd_grant) begin  // gen/virtq/packed_fetch.ts:747
+          walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:585
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    walk_item_data = 178'd0;  // default, gen/virtq/packed_fetch.ts:530
-    case (walk_state)  // gen/virtq/packed_fetch.ts:582
+    walk_item_data = 178'd0;  // default, gen/virtq/packed_fetch.ts:581
+    case (walk_state)  // gen/virtq/packed_fetch.ts:648
       WALK_STATE_SLOT: begin
-        if (walk_resetting | (~items_enq_ready)) begin  // gen/virtq/packed_fetch.ts:609
-          if (walk_resetting & items_enq_ready) begin  // gen/virtq/packed_fetch.ts:611
-            if (walk_open) begin  // gen/virtq/packed_fetch.ts:612
-              walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd0};  // gen/virtq/packed_fetch.ts:535
+        if (walk_resetting | (~items_enq_ready)) begin  // gen/virtq/packed_fetch.ts:679
+          if (walk_resetting & items_enq_ready) begin  // gen/virtq/packed_fetch.ts:681
+            if (walk_open) begin  // gen/virtq/packed_fetch.ts:682
+              walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd0};  // gen/virtq/packed_fetch.ts:586
             end
           end
-        end else if (ring_filled) begin  // gen/virtq/packed_fetch.ts:616
-          if (_select_4) begin  // gen/virtq/packed_fetch.ts:618
-            walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd9};  // gen/virtq/packed_fetch.ts:535
+        end else if (ring_filled) begin  // gen/virtq/packed_fetch.ts:686
+          if (_select_7) begin  // gen/virtq/packed_fetch.ts:688
+            walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd9};  // gen/virtq/packed_fetch.ts:586
           end
         end
       end
       WALK_STATE_WALK: begin
-        if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:635
-        end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:638
-          if (walk_open) begin  // gen/virtq/packed_fetch.ts:639
-            walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd0};  // gen/virtq/packed_fetch.ts:535
+        if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:705
+        end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:708
+          if (walk_open) begin  // gen/virtq/packed_fetch.ts:709
+            walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd0};  // gen/virtq/packed_fetch.ts:586
           end
-        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:676
-          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:677
-          end else if (walk_retried) begin  // gen/virtq/packed_fetch.ts:678
-            walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd1};  // gen/virtq/packed_fetch.ts:535
+        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:776
+          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:777
+          end else if (walk_retried) begin  // gen/virtq/packed_fetch.ts:778
+            walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd1};  // gen/virtq/packed_fetch.ts:586
           end
-        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:686
-          walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, walk_cur_fault};  // gen/virtq/packed_fetch.ts:535
-        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:687
-        end else if ((~walk_cur[112]) & walk_cur_id_bad) begin  // gen/virtq/packed_fetch.ts:692
-          walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd10};  // gen/virtq/packed_fetch.ts:535
-        end else if ((~walk_cur[112]) & walk_cur_big) begin  // gen/virtq/packed_fetch.ts:693
-          walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd8};  // gen/virtq/packed_fetch.ts:535
+        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:786
+          walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, walk_cur_fault};  // gen/virtq/packed_fetch.ts:586
+        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:787
+        end else if ((~walk_cur[112]) & walk_cur_id_bad) begin  // gen/virtq/packed_fetch.ts:792
+          walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd10};  // gen/virtq/packed_fetch.ts:586
+        end else if ((~walk_cur[112]) & walk_cur_big) begin  // gen/virtq/packed_fetch.ts:793
+          walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd8};  // gen/virtq/packed_fetch.ts:586
         end else begin
-          walk_item_data = {2'd0, walk_queue, walk_cur[63:0], walk_cur[95:64], walk_cur[113], (~walk_cur[112]), walk_cur[111:96], (walk_descs + 16'd1), 1'b0, 1'b0, 39'd0, 4'd0};  // gen/virtq/packed_fetch.ts:535
+          walk_item_data = {2'd0, walk_queue, walk_cur[63:0], walk_cur[95:64], walk_cur[113], (~walk_cur[112]), walk_cur[111:96], (walk_descs + 16'd1), 1'b0, 1'b0, 39'd0, 4'd0};  // gen/virtq/packed_fetch.ts:586
         end
       end
       WALK_STATE_TABLE: begin
-        if (table_rd_grant) begin  // gen/virtq/packed_fetch.ts:647
-          walk_item_data = {2'd1, walk_queue, walk_cur[63:0], {4'd0, walk_cur[95:68]}, 1'b0, 1'b0, walk_cur[111:96], (walk_descs + 16'd1), walk_cur_id_bad, walk_saw_write, walk_total, 4'd0};  // gen/virtq/packed_fetch.ts:535
+        if (table_rd_grant) begin  // gen/virtq/packed_fetch.ts:747
+          walk_item_data = {2'd1, walk_queue, walk_cur[63:0], {4'd0, walk_cur[95:68]}, 1'b0, 1'b0, walk_cur[111:96], (walk_descs + 16'd1), walk_cur_id_bad, walk_saw_write, walk_total, 4'd0};  // gen/virtq/packed_fetch.ts:586
         end
       end
       default: begin end
     endcase
   end
-  assign walk_active = (~(walk_state == WALK_STATE_IDLE)) | (ring_alloc != ring_fill);  // gen/virtq/packed_fetch.ts:740
-  assign stage_item_drop = _select_5 | _select_6;  // gen/virtq/packed_expand.ts:63
-  assign stage_cur_drop = _select_7 | _select_8;  // gen/virtq/packed_expand.ts:64
+  assign walk_active = (~(walk_state == WALK_STATE_IDLE)) | (ring_alloc != ring_fill);  // gen/virtq/packed_fetch.ts:840
+  assign stage_item_drop = _select_8 | _select_9;  // gen/virtq/packed_expand.ts:63
+  assign stage_cur_drop = _select_10 | _select_11;  // gen/virtq/packed_expand.ts:64
   always @* begin
     stage_fatal = 1'b0;  // default, gen/virtq/packed_expand.ts:66
     case (stage_state)  // gen/virtq/packed_expand.ts:132
@@ -1344,29 +1466,33 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   assign stage_last = stage_table_left == 16'd1;  // gen/virtq/packed_expand.ts:124
   assign stage_batch_end = {1'b0, stage_k} == (stage_table_n - 4'd1);  // gen/virtq/packed_expand.ts:125
   assign stage_active = ~(stage_state == STAGE_STATE_IDLE);  // gen/virtq/packed_expand.ts:230
-  assign used_drop = _select_9 | _select_10;  // gen/virtq/packed_used.ts:59
-  assign used_slot_free = (used_tail - used_head) < 4'd8;  // gen/virtq/packed_used.ts:60
-  assign used_accept = (done_valid & done_ready) & (~used_drop);  // gen/virtq/packed_used.ts:62
-  assign used_flags_done = wr_status_valid & wr_status_id[0];  // gen/virtq/packed_used.ts:112
-  assign used_fatal = wr_status_valid & (wr_status_error != 3'd0);  // gen/virtq/packed_used.ts:118
-  assign used_busy = (~(used_state == USED_STATE_IDLE)) | (used_head != used_tail);  // gen/virtq/packed_used.ts:139
-  assign notify_pick_after_in = (_cat_11 & {2{(notify_state == NOTIFY_STATE_IDLE)}}) & notify_pick_mask;  // gen/lib/priority.ts:8
+  assign event_take = ((used_state == USED_STATE_IDLE) & ev_wr_valid) & (~event_busy);  // gen/virtq/packed_used.ts:114
+  assign used_drop = _select_12 | _select_13;  // gen/virtq/packed_used.ts:138
+  assign used_slot_free = (used_tail - used_head) < 4'd8;  // gen/virtq/packed_used.ts:139
+  assign used_merge = (((((used_state == USED_STATE_CALC) & features[35]) & used_open_complete) & done_valid) & (done_queue == used_queue)) & (~used_drop);  // gen/virtq/packed_used.ts:141
+  assign used_accept = (done_valid & done_ready) & (~used_drop);  // gen/virtq/packed_used.ts:146
+  assign used_complete = (used_writable_rd0[47:32] == done_id) & (used_writable_rd0[31:0] == done_len);  // gen/virtq/packed_used.ts:148
+  assign used_flags_done = wr_status_valid & wr_status_id[0];  // gen/virtq/packed_used.ts:217
+  assign event_done = wr_status_valid & wr_status_id[4];  // gen/virtq/packed_used.ts:222
+  assign used_fatal = wr_status_valid & (wr_status_error != 3'd0);  // gen/virtq/packed_used.ts:227
+  assign used_busy = ((~(used_state == USED_STATE_IDLE)) | (used_head != used_tail)) | event_busy;  // gen/virtq/packed_used.ts:248
+  assign notify_pick_after_in = (_cat_14 & {2{(notify_state == NOTIFY_STATE_IDLE)}}) & notify_pick_mask;  // gen/lib/priority.ts:8
   assign notify_pick_after_valid = notify_pick_after_in[0] | notify_pick_after_in[1];  // gen/lib/priority.ts:29
   assign notify_pick_after_index = ~notify_pick_after_in[0];  // gen/lib/priority.ts:36
-  assign notify_pick_all_in = _cat_11 & {2{(notify_state == NOTIFY_STATE_IDLE)}};  // gen/lib/priority.ts:8
+  assign notify_pick_all_in = _cat_14 & {2{(notify_state == NOTIFY_STATE_IDLE)}};  // gen/lib/priority.ts:8
   assign notify_pick_all_valid = notify_pick_all_in[0] | notify_pick_all_in[1];  // gen/lib/priority.ts:29
   assign notify_pick_all_index = ~notify_pick_all_in[0];  // gen/lib/priority.ts:36
   assign notify_pick_index = notify_pick_locked ? notify_pick_lock_index : (notify_pick_after_valid ? notify_pick_after_index : notify_pick_all_index);  // gen/lib/arbiter.ts:69
   assign notify_pick_valid = notify_pick_locked | notify_pick_all_valid;  // gen/lib/arbiter.ts:70
   assign notify_pick_grant = notify_pick_valid ? {(notify_pick_index == 1'b1), (notify_pick_index == 1'b0)} : 2'd0;  // gen/lib/arbiter.ts:71
-  assign notify_taken = (notify_state == NOTIFY_STATE_IDLE) & notify_pick_valid;  // gen/virtq/packed_used.ts:183
+  assign notify_taken = (notify_state == NOTIFY_STATE_IDLE) & notify_pick_valid;  // gen/virtq/packed_used.ts:296
   always @* begin
-    notify_fatal = 1'b0;  // default, gen/virtq/packed_used.ts:185
-    case (notify_state)  // gen/virtq/packed_used.ts:212
+    notify_fatal = 1'b0;  // default, gen/virtq/packed_used.ts:298
+    case (notify_state)  // gen/virtq/packed_used.ts:325
       NOTIFY_STATE_WAIT: begin
-        if (rd_status_valid & (rd_status_id[1:0] == 2'd1)) begin  // gen/virtq/packed_used.ts:226
-          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_used.ts:227
-            notify_fatal = 1'b1;  // gen/virtq/packed_used.ts:228
+        if (rd_status_valid & (rd_status_id[1:0] == 2'd1)) begin  // gen/virtq/packed_used.ts:339
+          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_used.ts:340
+            notify_fatal = 1'b1;  // gen/virtq/packed_used.ts:341
           end
         end
       end
@@ -1374,20 +1500,20 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
     endcase
   end
   always @* begin
-    notify_irq = 2'd0;  // default, gen/virtq/packed_used.ts:186
-    case (notify_state)  // gen/virtq/packed_used.ts:212
+    notify_irq = 2'd0;  // default, gen/virtq/packed_used.ts:299
+    case (notify_state)  // gen/virtq/packed_used.ts:325
       NOTIFY_STATE_DECIDE: begin
-        if ((notify_need & (~_select_12)) & (~_select_13)) begin  // gen/virtq/packed_used.ts:233
-          notify_irq = 2'd1 << notify_queue;  // gen/virtq/packed_used.ts:233
+        if ((notify_need & (~_select_15)) & (~_select_16)) begin  // gen/virtq/packed_used.ts:346
+          notify_irq = 2'd1 << notify_queue;  // gen/virtq/packed_used.ts:346
         end
       end
       default: begin end
     endcase
   end
-  assign notify_need = ((event_line[31:16] == 16'd2) & features[29]) ? (((notify_idx - ((event_line[15] != notify_wrap) ? ({1'b0, event_line[14:0]} - _select_14) : {1'b0, event_line[14:0]})) - 16'd1) < notify_adv) : (event_line[31:16] != 16'd1);  // gen/virtq/packed_used.ts:207
-  assign notify_active = ~(notify_state == NOTIFY_STATE_IDLE);  // gen/virtq/packed_used.ts:243
-  assign reset_finish_0 = ((((resetting_0 & (inflight_0 == 16'd0)) & (~(((~(walk_state == WALK_STATE_IDLE)) & (walk_queue == 1'b0)) | ((((({2'd0, (2'd0 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_0 == 1'b0)) | (({2'd0, (2'd1 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_1 == 1'b0))) | (({2'd0, (2'd2 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_2 == 1'b0))) | (({2'd0, (2'd3 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_3 == 1'b0)))))) & (items_of_0 == 5'd0)) & (~(notify_active & (notify_queue == 1'b0)))) & ((used_seq == used_seq_done) & (~used_busy));  // gen/virtq/packed_engine.ts:224
-  assign reset_finish_1 = ((((resetting_1 & (inflight_1 == 16'd0)) & (~(((~(walk_state == WALK_STATE_IDLE)) & (walk_queue == 1'b1)) | ((((({2'd0, (2'd0 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_0 == 1'b1)) | (({2'd0, (2'd1 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_1 == 1'b1))) | (({2'd0, (2'd2 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_2 == 1'b1))) | (({2'd0, (2'd3 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_3 == 1'b1)))))) & (items_of_1 == 5'd0)) & (~(notify_active & (notify_queue == 1'b1)))) & ((used_seq == used_seq_done) & (~used_busy));  // gen/virtq/packed_engine.ts:224
+  assign notify_need = ((event_line[31:16] == 16'd2) & features[29]) ? (((notify_idx - ((event_line[15] != notify_wrap) ? ({1'b0, event_line[14:0]} - _select_17) : {1'b0, event_line[14:0]})) - 16'd1) < notify_adv) : (event_line[31:16] != 16'd1);  // gen/virtq/packed_used.ts:320
+  assign notify_active = ~(notify_state == NOTIFY_STATE_IDLE);  // gen/virtq/packed_used.ts:358
+  assign reset_finish_0 = ((((resetting_0 & (inflight_0 == 16'd0)) & (~(((~(walk_state == WALK_STATE_IDLE)) & (walk_queue == 1'b0)) | ((((({2'd0, (2'd0 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_0 == 1'b0)) | (({2'd0, (2'd1 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_1 == 1'b0))) | (({2'd0, (2'd2 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_2 == 1'b0))) | (({2'd0, (2'd3 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_3 == 1'b0)))))) & (items_of_0 == 5'd0)) & (~(notify_active & (notify_queue == 1'b0)))) & ((used_seq == used_seq_done) & (~used_busy));  // gen/virtq/packed_engine.ts:254
+  assign reset_finish_1 = ((((resetting_1 & (inflight_1 == 16'd0)) & (~(((~(walk_state == WALK_STATE_IDLE)) & (walk_queue == 1'b1)) | ((((({2'd0, (2'd0 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_0 == 1'b1)) | (({2'd0, (2'd1 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_1 == 1'b1))) | (({2'd0, (2'd2 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_2 == 1'b1))) | (({2'd0, (2'd3 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_3 == 1'b1)))))) & (items_of_1 == 5'd0)) & (~(notify_active & (notify_queue == 1'b1)))) & ((used_seq == used_seq_done) & (~used_busy));  // gen/virtq/packed_engine.ts:254
 
   // ---- registers
   always @(posedge clk) begin
@@ -1414,6 +1540,10 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       halted_1 <= 1'b0;
       items_of_0 <= 5'd0;
       items_of_1 <= 5'd0;
+      ev_off_0 <= 1'b0;
+      ev_off_1 <= 1'b0;
+      ev_armed_0 <= 1'b0;
+      ev_armed_1 <= 1'b0;
       stage_wr <= 8'd0;
       stage_commit <= 8'd0;
       stage_rd <= 8'd0;
@@ -1422,6 +1552,13 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       walk_queue <= 1'b0;
       walk_open <= 1'b0;
       walk_retried <= 1'b0;
+      walk_ev_off <= 1'b0;
+      walk_ev_checked <= 1'b0;
+      walk_moved <= 1'b0;
+      walk_ev_off_wanted <= 1'b0;
+      walk_expect_decision <= 1'b0;
+      walk_ev_req <= 1'b0;
+      walk_ev_queue <= 1'b0;
       ring_alloc <= 4'd0;
       ring_fill <= 4'd0;
       ring_cons <= 4'd0;
@@ -1446,6 +1583,11 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       used_queue <= 1'b0;
       used_seq <= 8'd0;
       used_seq_done <= 8'd0;
+      used_open_complete <= 1'b0;
+      used_writable_sum <= 32'd0;
+      event_busy <= 1'b0;
+      event_word <= 32'd0;
+      event_queue <= 1'b0;
       used_rvalid <= 1'b0;
       notify_state <= NOTIFY_STATE_IDLE;
       notify_queue <= 1'b0;
@@ -1459,24 +1601,28 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       reset_done_reg <= 1'b0;
       irq_reg <= 2'd0;
     end else begin
-      if (stage_discard) begin  // gen/virtq/packed_fetch.ts:198
-        stage_wr <= stage_commit;  // gen/virtq/packed_fetch.ts:198
+      if (stage_discard) begin  // gen/virtq/packed_fetch.ts:214
+        stage_wr <= stage_commit;  // gen/virtq/packed_fetch.ts:214
       end else begin
-        stage_wr <= stage_push ? (stage_wr + 8'd1) : stage_wr;  // gen/virtq/packed_fetch.ts:198
+        stage_wr <= stage_push ? (stage_wr + 8'd1) : stage_wr;  // gen/virtq/packed_fetch.ts:214
       end
-      if (stage_commit_now) begin  // gen/virtq/packed_fetch.ts:199
-        stage_commit <= stage_push ? (stage_wr + 8'd1) : stage_wr;  // gen/virtq/packed_fetch.ts:199
+      if (stage_commit_now) begin  // gen/virtq/packed_fetch.ts:215
+        stage_commit <= stage_push ? (stage_wr + 8'd1) : stage_wr;  // gen/virtq/packed_fetch.ts:215
       end
-      stage_rd <= (chain_valid & chain_ready) ? (stage_rd + 8'd1) : stage_rd;  // gen/virtq/packed_fetch.ts:216
-      stage_waiting <= stage_commit_now | (((chain_valid & chain_ready) ? (stage_rd + 8'd1) : stage_rd) != stage_commit);  // gen/virtq/packed_fetch.ts:218
-      if (rd_status_valid & (rd_status_id[1:0] == 2'd0)) begin  // gen/virtq/packed_fetch.ts:371
-        ring_fill <= ring_fill + 4'd1;  // gen/virtq/packed_fetch.ts:372
+      stage_rd <= (chain_valid & chain_ready) ? (stage_rd + 8'd1) : stage_rd;  // gen/virtq/packed_fetch.ts:232
+      stage_waiting <= stage_commit_now | (((chain_valid & chain_ready) ? (stage_rd + 8'd1) : stage_rd) != stage_commit);  // gen/virtq/packed_fetch.ts:234
+      walk_expect_decision <= expect_decision;  // gen/virtq/packed_fetch.ts:384
+      if (ev_wr_grant) begin  // gen/virtq/packed_fetch.ts:393
+        walk_ev_req <= 1'b0;  // gen/virtq/packed_fetch.ts:393
       end
-      if (rd_status_valid & (rd_status_id[1:0] == 2'd2)) begin  // gen/virtq/packed_fetch.ts:375
-        table_fill <= table_fill + 5'd1;  // gen/virtq/packed_fetch.ts:376
+      if (rd_status_valid & (rd_status_id[1:0] == 2'd0)) begin  // gen/virtq/packed_fetch.ts:422
+        ring_fill <= ring_fill + 4'd1;  // gen/virtq/packed_fetch.ts:423
       end
-      walk_q_ready_0 <= q0_enable & (q0_size != 16'd0);  // gen/virtq/packed_fetch.ts:383
-      walk_q_ready_1 <= q1_enable & (q1_size != 16'd0);  // gen/virtq/packed_fetch.ts:383
+      if (rd_status_valid & (rd_status_id[1:0] == 2'd2)) begin  // gen/virtq/packed_fetch.ts:426
+        table_fill <= table_fill + 5'd1;  // gen/virtq/packed_fetch.ts:427
+      end
+      walk_q_ready_0 <= q0_enable & (q0_size != 16'd0);  // gen/virtq/packed_fetch.ts:434
+      walk_q_ready_1 <= q1_enable & (q1_size != 16'd0);  // gen/virtq/packed_fetch.ts:434
       if (sched_valid) begin  // gen/lib/arbiter.ts:73
         if (walk_state == WALK_STATE_IDLE) begin  // gen/lib/arbiter.ts:74
           sched_locked <= 1'b0;  // gen/lib/arbiter.ts:75
@@ -1486,274 +1632,390 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
           sched_lock_index <= sched_index;  // gen/lib/arbiter.ts:80
         end
       end
-      walk_others_wait <= (_cat_2 & (~(2'd1 << walk_queue))) != 2'd0;  // gen/virtq/packed_fetch.ts:401
-      if ((fetch_on & (~fetch_issue)) & ring_slot_free) begin  // gen/virtq/packed_fetch.ts:413
-        fetch_issue <= 1'b1;  // gen/virtq/packed_fetch.ts:416
+      walk_others_wait <= (_cat_5 & (~(2'd1 << walk_queue))) != 2'd0;  // gen/virtq/packed_fetch.ts:452
+      if ((fetch_on & (~fetch_issue)) & ring_slot_free) begin  // gen/virtq/packed_fetch.ts:464
+        fetch_issue <= 1'b1;  // gen/virtq/packed_fetch.ts:467
       end
-      if (ring_rd_grant) begin  // gen/virtq/packed_fetch.ts:419
-        ring_alloc <= ring_alloc + 4'd1;  // gen/virtq/packed_fetch.ts:422
-        fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:423
+      if (ring_rd_grant) begin  // gen/virtq/packed_fetch.ts:470
+        ring_alloc <= ring_alloc + 4'd1;  // gen/virtq/packed_fetch.ts:473
+        fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:474
       end
-      case (walk_state)  // gen/virtq/packed_fetch.ts:582
+      if (walk_item_push & (~walk_ev_off)) begin  // gen/virtq/packed_fetch.ts:636
+        walk_ev_off_wanted <= 1'b1;  // gen/virtq/packed_fetch.ts:636
+      end
+      if (walk_ev_off_wanted & walk_ev_free) begin  // gen/virtq/packed_fetch.ts:637
+        walk_ev_req <= 1'b1;  // gen/virtq/packed_fetch.ts:638
+        walk_ev_queue <= walk_queue;  // gen/virtq/packed_fetch.ts:641
+        walk_ev_off_wanted <= 1'b0;  // gen/virtq/packed_fetch.ts:642
+        walk_ev_off <= 1'b1;  // gen/virtq/packed_fetch.ts:643
+        walk_ev_checked <= 1'b0;  // gen/virtq/packed_fetch.ts:644
+        if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:645
+          ev_off_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:645
+        end
+        if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:645
+          ev_off_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:645
+        end
+      end
+      case (walk_state)  // gen/virtq/packed_fetch.ts:648
         WALK_STATE_IDLE: begin
-          if (sched_valid) begin  // gen/virtq/packed_fetch.ts:584
-            walk_queue <= sched_index;  // gen/virtq/packed_fetch.ts:585
-            if (sched_index == 1'b0) begin  // gen/virtq/packed_fetch.ts:594
-              pending_0 <= 1'b0;  // gen/virtq/packed_fetch.ts:594
+          if (sched_valid) begin  // gen/virtq/packed_fetch.ts:650
+            walk_queue <= sched_index;  // gen/virtq/packed_fetch.ts:651
+            if (sched_index == 1'b0) begin  // gen/virtq/packed_fetch.ts:660
+              pending_0 <= 1'b0;  // gen/virtq/packed_fetch.ts:660
             end
-            if (sched_index == 1'b1) begin  // gen/virtq/packed_fetch.ts:594
-              pending_1 <= 1'b0;  // gen/virtq/packed_fetch.ts:594
+            if (sched_index == 1'b1) begin  // gen/virtq/packed_fetch.ts:660
+              pending_1 <= 1'b0;  // gen/virtq/packed_fetch.ts:660
             end
-            walk_retried <= 1'b0;  // gen/virtq/packed_fetch.ts:595
-            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:539
-            walk_state <= WALK_STATE_START;  // gen/virtq/packed_fetch.ts:597
+            walk_retried <= 1'b0;  // gen/virtq/packed_fetch.ts:661
+            walk_ev_off <= _select_18;  // gen/virtq/packed_fetch.ts:662
+            walk_ev_checked <= _select_19;  // gen/virtq/packed_fetch.ts:663
+            walk_moved <= 1'b0;  // gen/virtq/packed_fetch.ts:664
+            walk_ev_off_wanted <= 1'b0;  // gen/virtq/packed_fetch.ts:665
+            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:590
+            walk_state <= WALK_STATE_START;  // gen/virtq/packed_fetch.ts:667
           end
         end
         WALK_STATE_START: begin
-          fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:428
-          fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:429
-          ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:430
-          fetch_on <= 1'b1;  // gen/virtq/packed_fetch.ts:434
-          walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:606
+          fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:479
+          fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:480
+          ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:481
+          fetch_on <= 1'b1;  // gen/virtq/packed_fetch.ts:485
+          walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:676
         end
         WALK_STATE_SLOT: begin
-          if (walk_resetting | (~items_enq_ready)) begin  // gen/virtq/packed_fetch.ts:609
-            if (walk_resetting & items_enq_ready) begin  // gen/virtq/packed_fetch.ts:611
-              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:539
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:546
-                avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:546
+          if (walk_resetting | (~items_enq_ready)) begin  // gen/virtq/packed_fetch.ts:679
+            if (walk_resetting & items_enq_ready) begin  // gen/virtq/packed_fetch.ts:681
+              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:590
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:597
+                avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:597
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:546
-                avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:546
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:597
+                avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:597
               end
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:547
-                avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:547
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:598
+                avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:598
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:547
-                avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:547
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:598
+                avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:598
               end
-              if (1'b0) begin  // gen/virtq/packed_fetch.ts:548
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:548
-                  pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:548
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:599
+                ev_armed_0 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:599
+              end
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:599
+                ev_armed_1 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:599
+              end
+              if (1'b0) begin  // gen/virtq/packed_fetch.ts:600
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:600
+                  pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:600
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:548
-                  pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:548
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:600
+                  pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:600
                 end
               end
-              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:428
-              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:429
-              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:430
-              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:550
+              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:479
+              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:480
+              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:481
+              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:602
             end
-          end else if (ring_filled) begin  // gen/virtq/packed_fetch.ts:616
-            if (_select_4) begin  // gen/virtq/packed_fetch.ts:618
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:555
-                halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:555
+          end else if (ring_filled) begin  // gen/virtq/packed_fetch.ts:686
+            if (_select_7) begin  // gen/virtq/packed_fetch.ts:688
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:607
+                halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:607
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:555
-                halted_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:555
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:607
+                halted_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:607
               end
-              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:539
-              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:428
-              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:429
-              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:430
-              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:558
+              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:590
+              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:479
+              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:480
+              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:481
+              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:610
             end else begin
-              walk_state <= WALK_STATE_LOAD;  // gen/virtq/packed_fetch.ts:618
+              walk_state <= WALK_STATE_LOAD;  // gen/virtq/packed_fetch.ts:688
             end
           end
         end
         WALK_STATE_LOAD: begin
-          walk_state <= WALK_STATE_WALK;  // gen/virtq/packed_fetch.ts:632
+          walk_state <= WALK_STATE_WALK;  // gen/virtq/packed_fetch.ts:702
         end
         WALK_STATE_WALK: begin
-          if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:635
-          end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:638
-            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:539
-            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:546
-              avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:546
+          if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:705
+          end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:708
+            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:590
+            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:597
+              avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:597
             end
-            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:546
-              avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:546
+            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:597
+              avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:597
             end
-            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:547
-              avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:547
+            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:598
+              avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:598
             end
-            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:547
-              avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:547
+            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:598
+              avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:598
             end
-            if (1'b0) begin  // gen/virtq/packed_fetch.ts:548
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:548
-                pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:548
+            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:599
+              ev_armed_0 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:599
+            end
+            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:599
+              ev_armed_1 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:599
+            end
+            if (1'b0) begin  // gen/virtq/packed_fetch.ts:600
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:600
+                pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:600
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:548
-                pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:548
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:600
+                pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:600
               end
             end
-            fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:428
-            fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:429
-            ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:430
-            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:550
-          end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:676
-            if (~walk_open) begin  // gen/virtq/packed_fetch.ts:677
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:546
-                avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:546
+            fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:479
+            fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:480
+            ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:481
+            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:602
+          end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:776
+            if (~walk_open) begin  // gen/virtq/packed_fetch.ts:777
+              walk_state <= WALK_STATE_ENDED;  // gen/virtq/packed_fetch.ts:777
+            end else if (walk_retried) begin  // gen/virtq/packed_fetch.ts:778
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:607
+                halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:607
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:546
-                avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:546
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:607
+                halted_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:607
               end
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:547
-                avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:547
-              end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:547
-                avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:547
-              end
-              if (1'b0) begin  // gen/virtq/packed_fetch.ts:548
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:548
-                  pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:548
-                end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:548
-                  pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:548
-                end
-              end
-              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:428
-              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:429
-              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:430
-              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:550
-            end else if (walk_retried) begin  // gen/virtq/packed_fetch.ts:678
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:555
-                halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:555
-              end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:555
-                halted_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:555
-              end
-              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:539
-              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:428
-              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:429
-              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:430
-              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:558
+              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:590
+              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:479
+              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:480
+              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:481
+              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:610
             end else begin
-              walk_retried <= 1'b1;  // gen/virtq/packed_fetch.ts:681
-              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:428
-              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:429
-              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:430
-              fetch_on <= 1'b1;  // gen/virtq/packed_fetch.ts:434
-              walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:683
+              walk_retried <= 1'b1;  // gen/virtq/packed_fetch.ts:781
+              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:479
+              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:480
+              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:481
+              fetch_on <= 1'b1;  // gen/virtq/packed_fetch.ts:485
+              walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:783
             end
-          end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:686
-            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:555
-              halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:555
+          end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:786
+            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:607
+              halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:607
             end
-            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:555
-              halted_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:555
+            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:607
+              halted_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:607
             end
-            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:539
-            fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:428
-            fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:429
-            ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:430
-            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:558
-          end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:687
-            walk_state <= WALK_STATE_TABLE;  // gen/virtq/packed_fetch.ts:690
-          end else if ((~walk_cur[112]) & walk_cur_id_bad) begin  // gen/virtq/packed_fetch.ts:692
-            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:555
-              halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:555
+            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:590
+            fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:479
+            fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:480
+            ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:481
+            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:610
+          end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:787
+            walk_state <= WALK_STATE_TABLE;  // gen/virtq/packed_fetch.ts:790
+          end else if ((~walk_cur[112]) & walk_cur_id_bad) begin  // gen/virtq/packed_fetch.ts:792
+            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:607
+              halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:607
             end
-            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:555
-              halted_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:555
+            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:607
+              halted_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:607
             end
-            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:539
-            fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:428
-            fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:429
-            ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:430
-            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:558
-          end else if ((~walk_cur[112]) & walk_cur_big) begin  // gen/virtq/packed_fetch.ts:693
-            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:555
-              halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:555
+            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:590
+            fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:479
+            fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:480
+            ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:481
+            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:610
+          end else if ((~walk_cur[112]) & walk_cur_big) begin  // gen/virtq/packed_fetch.ts:793
+            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:607
+              halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:607
             end
-            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:555
-              halted_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:555
+            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:607
+              halted_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:607
             end
-            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:539
-            fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:428
-            fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:429
-            ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:430
-            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:558
+            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:590
+            fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:479
+            fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:480
+            ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:481
+            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:610
           end else begin
-            walk_open <= 1'b1;  // gen/virtq/packed_fetch.ts:695
-            walk_retried <= 1'b0;  // gen/virtq/packed_fetch.ts:700
-            if (~walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:712
-              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:539
+            walk_open <= 1'b1;  // gen/virtq/packed_fetch.ts:795
+            walk_retried <= 1'b0;  // gen/virtq/packed_fetch.ts:800
+            if (~walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:812
+              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:590
             end
-            if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:714
-              ring_cons <= ring_cons + 4'd1;  // gen/virtq/packed_fetch.ts:572
-              if ((~walk_cur[112]) & walk_others_wait) begin  // gen/virtq/packed_fetch.ts:573
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:546
-                  avail_pos_0 <= walk_pos_next;  // gen/virtq/packed_fetch.ts:546
+            walk_moved <= 1'b1;  // gen/virtq/packed_fetch.ts:614
+            if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:814
+              ring_cons <= ring_cons + 4'd1;  // gen/virtq/packed_fetch.ts:625
+              if ((~walk_cur[112]) & walk_others_wait) begin  // gen/virtq/packed_fetch.ts:626
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:597
+                  avail_pos_0 <= walk_pos_next;  // gen/virtq/packed_fetch.ts:597
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:546
-                  avail_pos_1 <= walk_pos_next;  // gen/virtq/packed_fetch.ts:546
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:597
+                  avail_pos_1 <= walk_pos_next;  // gen/virtq/packed_fetch.ts:597
                 end
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:547
-                  avail_wrap_0 <= walk_pos_last ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:547
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:598
+                  avail_wrap_0 <= walk_pos_last ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:598
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:547
-                  avail_wrap_1 <= walk_pos_last ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:547
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:598
+                  avail_wrap_1 <= walk_pos_last ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:598
                 end
-                if (1'b1) begin  // gen/virtq/packed_fetch.ts:548
-                  if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:548
-                    pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:548
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:599
+                  ev_armed_0 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:599
+                end
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:599
+                  ev_armed_1 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:599
+                end
+                if (1'b1) begin  // gen/virtq/packed_fetch.ts:600
+                  if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:600
+                    pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:600
                   end
-                  if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:548
-                    pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:548
+                  if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:600
+                    pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:600
                   end
                 end
-                fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:428
-                fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:429
-                ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:430
-                walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:550
+                fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:479
+                fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:480
+                ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:481
+                walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:602
               end else begin
-                walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:573
+                walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:626
               end
             end
           end
         end
+        WALK_STATE_ENDED: begin
+          fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:479
+          fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:480
+          ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:481
+          if ((walk_resetting | (walk_ev_off & walk_expect_decision)) | walk_ev_armed_now) begin  // gen/virtq/packed_fetch.ts:720
+            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:597
+              avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:597
+            end
+            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:597
+              avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:597
+            end
+            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:598
+              avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:598
+            end
+            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:598
+              avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:598
+            end
+            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:599
+              ev_armed_0 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:599
+            end
+            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:599
+              ev_armed_1 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:599
+            end
+            if (1'b0) begin  // gen/virtq/packed_fetch.ts:600
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:600
+                pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:600
+              end
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:600
+                pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:600
+              end
+            end
+            fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:479
+            fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:480
+            ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:481
+            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:602
+          end else if (walk_ev_free) begin  // gen/virtq/packed_fetch.ts:720
+            walk_ev_req <= 1'b1;  // gen/virtq/packed_fetch.ts:724
+            walk_ev_queue <= walk_queue;  // gen/virtq/packed_fetch.ts:727
+            walk_ev_off_wanted <= 1'b0;  // gen/virtq/packed_fetch.ts:728
+            walk_ev_off <= 1'b0;  // gen/virtq/packed_fetch.ts:729
+            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:730
+              ev_off_0 <= 1'b0;  // gen/virtq/packed_fetch.ts:730
+            end
+            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:730
+              ev_off_1 <= 1'b0;  // gen/virtq/packed_fetch.ts:730
+            end
+            walk_state <= WALK_STATE_ENABLE_WAIT;  // gen/virtq/packed_fetch.ts:731
+          end
+        end
+        WALK_STATE_ENABLE_WAIT: begin
+          if (ev_wr_done) begin  // gen/virtq/packed_fetch.ts:736
+            if (ev_wr_error | walk_resetting) begin  // gen/virtq/packed_fetch.ts:737
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:597
+                avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:597
+              end
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:597
+                avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:597
+              end
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:598
+                avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:598
+              end
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:598
+                avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:598
+              end
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:599
+                ev_armed_0 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:599
+              end
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:599
+                ev_armed_1 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:599
+              end
+              if (1'b0) begin  // gen/virtq/packed_fetch.ts:600
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:600
+                  pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:600
+                end
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:600
+                  pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:600
+                end
+              end
+              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:479
+              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:480
+              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:481
+              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:602
+            end else begin
+              walk_ev_checked <= 1'b1;  // gen/virtq/packed_fetch.ts:738
+              walk_moved <= 1'b0;  // gen/virtq/packed_fetch.ts:739
+              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:479
+              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:480
+              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:481
+              fetch_on <= 1'b1;  // gen/virtq/packed_fetch.ts:485
+              walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:741
+            end
+          end
+        end
         WALK_STATE_TABLE: begin
-          if (table_rd_grant) begin  // gen/virtq/packed_fetch.ts:647
-            table_alloc <= table_alloc + 5'd1;  // gen/virtq/packed_fetch.ts:658
-            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:539
-            walk_retried <= 1'b0;  // gen/virtq/packed_fetch.ts:660
-            if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:662
-              ring_cons <= ring_cons + 4'd1;  // gen/virtq/packed_fetch.ts:572
-              if (walk_others_wait) begin  // gen/virtq/packed_fetch.ts:573
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:546
-                  avail_pos_0 <= walk_pos_next;  // gen/virtq/packed_fetch.ts:546
+          if (table_rd_grant) begin  // gen/virtq/packed_fetch.ts:747
+            table_alloc <= table_alloc + 5'd1;  // gen/virtq/packed_fetch.ts:758
+            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:590
+            walk_retried <= 1'b0;  // gen/virtq/packed_fetch.ts:760
+            walk_moved <= 1'b1;  // gen/virtq/packed_fetch.ts:614
+            if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:762
+              ring_cons <= ring_cons + 4'd1;  // gen/virtq/packed_fetch.ts:625
+              if (walk_others_wait) begin  // gen/virtq/packed_fetch.ts:626
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:597
+                  avail_pos_0 <= walk_pos_next;  // gen/virtq/packed_fetch.ts:597
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:546
-                  avail_pos_1 <= walk_pos_next;  // gen/virtq/packed_fetch.ts:546
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:597
+                  avail_pos_1 <= walk_pos_next;  // gen/virtq/packed_fetch.ts:597
                 end
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:547
-                  avail_wrap_0 <= walk_pos_last ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:547
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:598
+                  avail_wrap_0 <= walk_pos_last ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:598
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:547
-                  avail_wrap_1 <= walk_pos_last ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:547
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:598
+                  avail_wrap_1 <= walk_pos_last ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:598
                 end
-                if (1'b1) begin  // gen/virtq/packed_fetch.ts:548
-                  if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:548
-                    pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:548
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:599
+                  ev_armed_0 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:599
+                end
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:599
+                  ev_armed_1 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:599
+                end
+                if (1'b1) begin  // gen/virtq/packed_fetch.ts:600
+                  if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:600
+                    pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:600
                   end
-                  if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:548
-                    pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:548
+                  if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:600
+                    pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:600
                   end
                 end
-                fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:428
-                fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:429
-                ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:430
-                walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:550
+                fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:479
+                fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:480
+                ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:481
+                walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:602
               end else begin
-                walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:573
+                walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:626
               end
             end else begin
-              walk_state <= WALK_STATE_LOAD;  // gen/virtq/packed_fetch.ts:664
+              walk_state <= WALK_STATE_LOAD;  // gen/virtq/packed_fetch.ts:764
             end
           end
         end
@@ -1832,47 +2094,70 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
         end
         default: begin end
       endcase
-      if (used_accept) begin  // gen/virtq/packed_used.ts:75
-        used_tail <= used_tail + 4'd1;  // gen/virtq/packed_used.ts:79
-        used_queue <= done_queue;  // gen/virtq/packed_used.ts:80
-        used_seq <= used_seq + 8'd1;  // gen/virtq/packed_used.ts:82
-        if (done_queue == 1'b0) begin  // gen/virtq/packed_used.ts:83
-          used_pos_0 <= _mux_15[15:0];  // gen/virtq/packed_used.ts:83
-        end
-        if (done_queue == 1'b1) begin  // gen/virtq/packed_used.ts:83
-          used_pos_1 <= _mux_15[15:0];  // gen/virtq/packed_used.ts:83
-        end
-        if (({1'b0, _select_16} + {1'b0, done_slots}) >= {1'b0, _select_17}) begin  // gen/virtq/packed_used.ts:84
-          if (done_queue == 1'b0) begin  // gen/virtq/packed_used.ts:84
-            used_wrap_0 <= ~_select_18;  // gen/virtq/packed_used.ts:84
-          end
-          if (done_queue == 1'b1) begin  // gen/virtq/packed_used.ts:84
-            used_wrap_1 <= ~_select_18;  // gen/virtq/packed_used.ts:84
-          end
-        end
-        used_state <= USED_STATE_CALC;  // gen/virtq/packed_used.ts:85
+      if (chain_valid & chain_ready) begin  // gen/virtq/packed_used.ts:104
+        used_writable_sum <= chain_last ? 32'd0 : (used_writable_sum + (chain_write ? chain_len : 32'd0));  // gen/virtq/packed_used.ts:104
       end
-      case (used_state)  // gen/virtq/packed_used.ts:95
+      if (event_take) begin  // gen/virtq/packed_used.ts:123
+        event_busy <= 1'b1;  // gen/virtq/packed_used.ts:124
+        event_word <= ev_wr_word;  // gen/virtq/packed_used.ts:125
+        event_queue <= ev_wr_queue;  // gen/virtq/packed_used.ts:127
+        used_state <= USED_STATE_EVENT;  // gen/virtq/packed_used.ts:134
+      end
+      if (used_accept) begin  // gen/virtq/packed_used.ts:161
+        if (done_queue == 1'b0) begin  // gen/virtq/packed_used.ts:162
+          used_pos_0 <= _mux_20[15:0];  // gen/virtq/packed_used.ts:162
+        end
+        if (done_queue == 1'b1) begin  // gen/virtq/packed_used.ts:162
+          used_pos_1 <= _mux_20[15:0];  // gen/virtq/packed_used.ts:162
+        end
+        if (({1'b0, _select_21} + {1'b0, done_slots}) >= {1'b0, _select_22}) begin  // gen/virtq/packed_used.ts:163
+          if (done_queue == 1'b0) begin  // gen/virtq/packed_used.ts:163
+            used_wrap_0 <= ~_select_23;  // gen/virtq/packed_used.ts:163
+          end
+          if (done_queue == 1'b1) begin  // gen/virtq/packed_used.ts:163
+            used_wrap_1 <= ~_select_23;  // gen/virtq/packed_used.ts:163
+          end
+        end
+        used_open_complete <= used_complete;  // gen/virtq/packed_used.ts:164
+        if (used_merge) begin  // gen/virtq/packed_used.ts:165
+        end else begin
+          used_tail <= used_tail + 4'd1;  // gen/virtq/packed_used.ts:172
+          used_queue <= done_queue;  // gen/virtq/packed_used.ts:173
+          used_seq <= used_seq + 8'd1;  // gen/virtq/packed_used.ts:176
+          used_state <= USED_STATE_CALC;  // gen/virtq/packed_used.ts:177
+        end
+      end
+      case (used_state)  // gen/virtq/packed_used.ts:197
+        USED_STATE_EVENT: begin
+          if (wr_cmd_ready) begin  // gen/virtq/packed_used.ts:198
+            used_state <= USED_STATE_IDLE;  // gen/virtq/packed_used.ts:198
+          end
+        end
         USED_STATE_CALC: begin
-          used_state <= USED_STATE_ELEM;  // gen/virtq/packed_used.ts:105
+          if (~used_merge) begin  // gen/virtq/packed_used.ts:208
+            used_state <= USED_STATE_ELEM;  // gen/virtq/packed_used.ts:208
+          end
         end
         USED_STATE_ELEM: begin
-          if (wr_cmd_ready) begin  // gen/virtq/packed_used.ts:107
-            used_state <= USED_STATE_FLAGS;  // gen/virtq/packed_used.ts:107
+          if (wr_cmd_ready) begin  // gen/virtq/packed_used.ts:210
+            used_state <= USED_STATE_FLAGS;  // gen/virtq/packed_used.ts:210
           end
         end
         USED_STATE_FLAGS: begin
-          if (wr_cmd_ready) begin  // gen/virtq/packed_used.ts:108
-            used_state <= USED_STATE_IDLE;  // gen/virtq/packed_used.ts:108
+          if (wr_cmd_ready) begin  // gen/virtq/packed_used.ts:211
+            used_state <= USED_STATE_IDLE;  // gen/virtq/packed_used.ts:211
           end
         end
         default: begin end
       endcase
-      if (used_flags_done) begin  // gen/virtq/packed_used.ts:113
-        used_head <= used_head + 4'd1;  // gen/virtq/packed_used.ts:114
-        used_seq_done <= used_seq_done + 8'd1;  // gen/virtq/packed_used.ts:115
+      if (used_flags_done) begin  // gen/virtq/packed_used.ts:218
+        used_head <= used_head + 4'd1;  // gen/virtq/packed_used.ts:219
+        used_seq_done <= used_seq_done + 8'd1;  // gen/virtq/packed_used.ts:220
       end
-      used_rvalid <= mem_rd_valid;  // gen/virtq/packed_used.ts:132
+      if (event_done) begin  // gen/virtq/packed_used.ts:223
+        event_busy <= 1'b0;  // gen/virtq/packed_used.ts:223
+      end
+      used_rvalid <= mem_rd_valid;  // gen/virtq/packed_used.ts:241
       if (notify_pick_valid) begin  // gen/lib/arbiter.ts:73
         if (notify_state == NOTIFY_STATE_IDLE) begin  // gen/lib/arbiter.ts:74
           notify_pick_locked <= 1'b0;  // gen/lib/arbiter.ts:75
@@ -1882,343 +2167,374 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
           notify_pick_lock_index <= notify_pick_index;  // gen/lib/arbiter.ts:80
         end
       end
-      case (notify_state)  // gen/virtq/packed_used.ts:212
+      case (notify_state)  // gen/virtq/packed_used.ts:325
         NOTIFY_STATE_IDLE: begin
-          if (notify_pick_valid) begin  // gen/virtq/packed_used.ts:214
-            notify_queue <= notify_pick_index;  // gen/virtq/packed_used.ts:215
-            notify_state <= NOTIFY_STATE_FENCE;  // gen/virtq/packed_used.ts:220
+          if (notify_pick_valid) begin  // gen/virtq/packed_used.ts:327
+            notify_queue <= notify_pick_index;  // gen/virtq/packed_used.ts:328
+            notify_state <= NOTIFY_STATE_FENCE;  // gen/virtq/packed_used.ts:333
           end
         end
         NOTIFY_STATE_FENCE: begin
-          if (~_sub_19[7]) begin  // gen/virtq/packed_used.ts:223
-            notify_state <= NOTIFY_STATE_READ;  // gen/virtq/packed_used.ts:223
+          if (~_sub_24[7]) begin  // gen/virtq/packed_used.ts:336
+            notify_state <= NOTIFY_STATE_READ;  // gen/virtq/packed_used.ts:336
           end
         end
         NOTIFY_STATE_READ: begin
-          if (event_rd_grant) begin  // gen/virtq/packed_used.ts:224
-            notify_state <= NOTIFY_STATE_WAIT;  // gen/virtq/packed_used.ts:224
+          if (event_rd_grant) begin  // gen/virtq/packed_used.ts:337
+            notify_state <= NOTIFY_STATE_WAIT;  // gen/virtq/packed_used.ts:337
           end
         end
         NOTIFY_STATE_WAIT: begin
-          if (rd_status_valid & (rd_status_id[1:0] == 2'd1)) begin  // gen/virtq/packed_used.ts:226
-            if (rd_status_error != 3'd0) begin  // gen/virtq/packed_used.ts:227
-              notify_state <= NOTIFY_STATE_IDLE;  // gen/virtq/packed_used.ts:229
+          if (rd_status_valid & (rd_status_id[1:0] == 2'd1)) begin  // gen/virtq/packed_used.ts:339
+            if (rd_status_error != 3'd0) begin  // gen/virtq/packed_used.ts:340
+              notify_state <= NOTIFY_STATE_IDLE;  // gen/virtq/packed_used.ts:342
             end else begin
-              notify_state <= NOTIFY_STATE_DECIDE;  // gen/virtq/packed_used.ts:230
+              notify_state <= NOTIFY_STATE_DECIDE;  // gen/virtq/packed_used.ts:343
             end
           end
         end
         NOTIFY_STATE_DECIDE: begin
-          notify_state <= NOTIFY_STATE_IDLE;  // gen/virtq/packed_used.ts:234
+          if (_select_25) begin  // gen/virtq/packed_used.ts:348
+            if (notify_queue == 1'b0) begin  // gen/virtq/packed_used.ts:348
+              pending_0 <= 1'b1;  // gen/virtq/packed_used.ts:348
+            end
+            if (notify_queue == 1'b1) begin  // gen/virtq/packed_used.ts:348
+              pending_1 <= 1'b1;  // gen/virtq/packed_used.ts:348
+            end
+          end
+          notify_state <= NOTIFY_STATE_IDLE;  // gen/virtq/packed_used.ts:349
         end
         default: begin end
       endcase
-      inflight_0 <= (inflight_0 + {15'd0, (stage_commit_now & (((stage_state == STAGE_STATE_IDLE) ? items_deq_data[175] : stage_queue) == 1'b0))}) - {15'd0, ((done_valid & done_ready) & (done_queue == 1'b0))};  // gen/virtq/packed_engine.ts:192
-      unsignalled_0 <= (unsignalled_0 + ((used_accept & (done_queue == 1'b0)) ? done_slots : 16'd0)) - ((notify_taken & (notify_pick_index == 1'b0)) ? _select_20 : 16'd0);  // gen/virtq/packed_engine.ts:195
-      items_of_0 <= (items_of_0 + {4'd0, ((items_enq_valid & items_enq_ready) & (walk_queue == 1'b0))}) - {4'd0, (stage_retire & (stage_retire_queue == 1'b0))};  // gen/virtq/packed_engine.ts:199
-      inflight_1 <= (inflight_1 + {15'd0, (stage_commit_now & (((stage_state == STAGE_STATE_IDLE) ? items_deq_data[175] : stage_queue) == 1'b1))}) - {15'd0, ((done_valid & done_ready) & (done_queue == 1'b1))};  // gen/virtq/packed_engine.ts:192
-      unsignalled_1 <= (unsignalled_1 + ((used_accept & (done_queue == 1'b1)) ? done_slots : 16'd0)) - ((notify_taken & (notify_pick_index == 1'b1)) ? _select_20 : 16'd0);  // gen/virtq/packed_engine.ts:195
-      items_of_1 <= (items_of_1 + {4'd0, ((items_enq_valid & items_enq_ready) & (walk_queue == 1'b1))}) - {4'd0, (stage_retire & (stage_retire_queue == 1'b1))};  // gen/virtq/packed_engine.ts:199
-      if (q0_notify) begin  // gen/virtq/packed_engine.ts:203
-        pending_0 <= 1'b1;  // gen/virtq/packed_engine.ts:203
+      inflight_0 <= (inflight_0 + {15'd0, (stage_commit_now & (((stage_state == STAGE_STATE_IDLE) ? items_deq_data[175] : stage_queue) == 1'b0))}) - {15'd0, ((done_valid & done_ready) & (done_queue == 1'b0))};  // gen/virtq/packed_engine.ts:222
+      unsignalled_0 <= (unsignalled_0 + ((used_accept & (done_queue == 1'b0)) ? done_slots : 16'd0)) - ((notify_taken & (notify_pick_index == 1'b0)) ? _select_26 : 16'd0);  // gen/virtq/packed_engine.ts:225
+      items_of_0 <= (items_of_0 + {4'd0, ((items_enq_valid & items_enq_ready) & (walk_queue == 1'b0))}) - {4'd0, (stage_retire & (stage_retire_queue == 1'b0))};  // gen/virtq/packed_engine.ts:229
+      inflight_1 <= (inflight_1 + {15'd0, (stage_commit_now & (((stage_state == STAGE_STATE_IDLE) ? items_deq_data[175] : stage_queue) == 1'b1))}) - {15'd0, ((done_valid & done_ready) & (done_queue == 1'b1))};  // gen/virtq/packed_engine.ts:222
+      unsignalled_1 <= (unsignalled_1 + ((used_accept & (done_queue == 1'b1)) ? done_slots : 16'd0)) - ((notify_taken & (notify_pick_index == 1'b1)) ? _select_26 : 16'd0);  // gen/virtq/packed_engine.ts:225
+      items_of_1 <= (items_of_1 + {4'd0, ((items_enq_valid & items_enq_ready) & (walk_queue == 1'b1))}) - {4'd0, (stage_retire & (stage_retire_queue == 1'b1))};  // gen/virtq/packed_engine.ts:229
+      if (q0_notify) begin  // gen/virtq/packed_engine.ts:233
+        pending_0 <= 1'b1;  // gen/virtq/packed_engine.ts:233
       end
-      if (q1_notify) begin  // gen/virtq/packed_engine.ts:203
-        pending_1 <= 1'b1;  // gen/virtq/packed_engine.ts:203
+      if (q1_notify) begin  // gen/virtq/packed_engine.ts:233
+        pending_1 <= 1'b1;  // gen/virtq/packed_engine.ts:233
       end
-      if (stage_fatal) begin  // gen/virtq/packed_engine.ts:207
-        if (stage_fatal_queue == 1'b0) begin  // gen/virtq/packed_engine.ts:207
-          failed_0 <= 1'b1;  // gen/virtq/packed_engine.ts:207
+      if (stage_fatal) begin  // gen/virtq/packed_engine.ts:237
+        if (stage_fatal_queue == 1'b0) begin  // gen/virtq/packed_engine.ts:237
+          failed_0 <= 1'b1;  // gen/virtq/packed_engine.ts:237
         end
-        if (stage_fatal_queue == 1'b1) begin  // gen/virtq/packed_engine.ts:207
-          failed_1 <= 1'b1;  // gen/virtq/packed_engine.ts:207
-        end
-      end
-      if (used_fatal) begin  // gen/virtq/packed_engine.ts:207
-        if (_select_21 == 1'b0) begin  // gen/virtq/packed_engine.ts:207
-          failed_0 <= 1'b1;  // gen/virtq/packed_engine.ts:207
-        end
-        if (_select_21 == 1'b1) begin  // gen/virtq/packed_engine.ts:207
-          failed_1 <= 1'b1;  // gen/virtq/packed_engine.ts:207
+        if (stage_fatal_queue == 1'b1) begin  // gen/virtq/packed_engine.ts:237
+          failed_1 <= 1'b1;  // gen/virtq/packed_engine.ts:237
         end
       end
-      if (notify_fatal) begin  // gen/virtq/packed_engine.ts:207
-        if (notify_queue == 1'b0) begin  // gen/virtq/packed_engine.ts:207
-          failed_0 <= 1'b1;  // gen/virtq/packed_engine.ts:207
+      if (used_fatal) begin  // gen/virtq/packed_engine.ts:237
+        if (_mux_27 == 1'b0) begin  // gen/virtq/packed_engine.ts:237
+          failed_0 <= 1'b1;  // gen/virtq/packed_engine.ts:237
         end
-        if (notify_queue == 1'b1) begin  // gen/virtq/packed_engine.ts:207
-          failed_1 <= 1'b1;  // gen/virtq/packed_engine.ts:207
+        if (_mux_27 == 1'b1) begin  // gen/virtq/packed_engine.ts:237
+          failed_1 <= 1'b1;  // gen/virtq/packed_engine.ts:237
         end
       end
-      fatal_pulse <= (stage_fatal | used_fatal) | notify_fatal;  // gen/virtq/packed_engine.ts:211
-      if ((stage_fatal | used_fatal) | notify_fatal) begin  // gen/virtq/packed_engine.ts:214
-        fatal_code_reg <= stage_fatal ? stage_fatal_code : (used_fatal ? 4'd9 : (notify_fatal ? 4'd9 : 4'd0));  // gen/virtq/packed_engine.ts:214
+      if (notify_fatal) begin  // gen/virtq/packed_engine.ts:237
+        if (notify_queue == 1'b0) begin  // gen/virtq/packed_engine.ts:237
+          failed_0 <= 1'b1;  // gen/virtq/packed_engine.ts:237
+        end
+        if (notify_queue == 1'b1) begin  // gen/virtq/packed_engine.ts:237
+          failed_1 <= 1'b1;  // gen/virtq/packed_engine.ts:237
+        end
       end
-      if (reset_finish_0) begin  // gen/virtq/packed_engine.ts:236
-        resetting_0 <= 1'b0;  // gen/virtq/packed_engine.ts:237
-        pending_0 <= 1'b0;  // gen/virtq/packed_engine.ts:238
-        failed_0 <= 1'b0;  // gen/virtq/packed_engine.ts:239
-        halted_0 <= 1'b0;  // gen/virtq/packed_engine.ts:240
-        avail_pos_0 <= 16'd0;  // gen/virtq/packed_engine.ts:241
-        avail_wrap_0 <= 1'b1;  // gen/virtq/packed_engine.ts:242
-        used_pos_0 <= 16'd0;  // gen/virtq/packed_engine.ts:243
-        used_wrap_0 <= 1'b1;  // gen/virtq/packed_engine.ts:244
-        unsignalled_0 <= 16'd0;  // gen/virtq/packed_engine.ts:245
+      fatal_pulse <= (stage_fatal | used_fatal) | notify_fatal;  // gen/virtq/packed_engine.ts:241
+      if ((stage_fatal | used_fatal) | notify_fatal) begin  // gen/virtq/packed_engine.ts:244
+        fatal_code_reg <= stage_fatal ? stage_fatal_code : (used_fatal ? 4'd9 : (notify_fatal ? 4'd9 : 4'd0));  // gen/virtq/packed_engine.ts:244
       end
-      if (q0_reset_req | reset_req) begin  // gen/virtq/packed_engine.ts:248
-        resetting_0 <= 1'b1;  // gen/virtq/packed_engine.ts:248
+      if (reset_finish_0) begin  // gen/virtq/packed_engine.ts:266
+        resetting_0 <= 1'b0;  // gen/virtq/packed_engine.ts:267
+        pending_0 <= 1'b0;  // gen/virtq/packed_engine.ts:268
+        failed_0 <= 1'b0;  // gen/virtq/packed_engine.ts:269
+        halted_0 <= 1'b0;  // gen/virtq/packed_engine.ts:270
+        avail_pos_0 <= 16'd0;  // gen/virtq/packed_engine.ts:271
+        avail_wrap_0 <= 1'b1;  // gen/virtq/packed_engine.ts:272
+        used_pos_0 <= 16'd0;  // gen/virtq/packed_engine.ts:273
+        used_wrap_0 <= 1'b1;  // gen/virtq/packed_engine.ts:274
+        unsignalled_0 <= 16'd0;  // gen/virtq/packed_engine.ts:275
+        ev_off_0 <= 1'b0;  // gen/virtq/packed_engine.ts:276
+        ev_armed_0 <= 1'b0;  // gen/virtq/packed_engine.ts:277
       end
-      if (reset_finish_1) begin  // gen/virtq/packed_engine.ts:236
-        resetting_1 <= 1'b0;  // gen/virtq/packed_engine.ts:237
-        pending_1 <= 1'b0;  // gen/virtq/packed_engine.ts:238
-        failed_1 <= 1'b0;  // gen/virtq/packed_engine.ts:239
-        halted_1 <= 1'b0;  // gen/virtq/packed_engine.ts:240
-        avail_pos_1 <= 16'd0;  // gen/virtq/packed_engine.ts:241
-        avail_wrap_1 <= 1'b1;  // gen/virtq/packed_engine.ts:242
-        used_pos_1 <= 16'd0;  // gen/virtq/packed_engine.ts:243
-        used_wrap_1 <= 1'b1;  // gen/virtq/packed_engine.ts:244
-        unsignalled_1 <= 16'd0;  // gen/virtq/packed_engine.ts:245
+      if (q0_reset_req | reset_req) begin  // gen/virtq/packed_engine.ts:280
+        resetting_0 <= 1'b1;  // gen/virtq/packed_engine.ts:280
       end
-      if (q1_reset_req | reset_req) begin  // gen/virtq/packed_engine.ts:248
-        resetting_1 <= 1'b1;  // gen/virtq/packed_engine.ts:248
+      if (reset_finish_1) begin  // gen/virtq/packed_engine.ts:266
+        resetting_1 <= 1'b0;  // gen/virtq/packed_engine.ts:267
+        pending_1 <= 1'b0;  // gen/virtq/packed_engine.ts:268
+        failed_1 <= 1'b0;  // gen/virtq/packed_engine.ts:269
+        halted_1 <= 1'b0;  // gen/virtq/packed_engine.ts:270
+        avail_pos_1 <= 16'd0;  // gen/virtq/packed_engine.ts:271
+        avail_wrap_1 <= 1'b1;  // gen/virtq/packed_engine.ts:272
+        used_pos_1 <= 16'd0;  // gen/virtq/packed_engine.ts:273
+        used_wrap_1 <= 1'b1;  // gen/virtq/packed_engine.ts:274
+        unsignalled_1 <= 16'd0;  // gen/virtq/packed_engine.ts:275
+        ev_off_1 <= 1'b0;  // gen/virtq/packed_engine.ts:276
+        ev_armed_1 <= 1'b0;  // gen/virtq/packed_engine.ts:277
       end
-      queue_reset_done_reg <= {reset_finish_1, reset_finish_0};  // gen/virtq/packed_engine.ts:250
-      if (reset_req) begin  // gen/virtq/packed_engine.ts:251
-        dev_resetting <= 1'b1;  // gen/virtq/packed_engine.ts:251
+      if (q1_reset_req | reset_req) begin  // gen/virtq/packed_engine.ts:280
+        resetting_1 <= 1'b1;  // gen/virtq/packed_engine.ts:280
       end
-      reset_done_reg <= (dev_resetting & (~(resetting_0 | resetting_1))) & (~reset_req);  // gen/virtq/packed_engine.ts:253
-      if ((dev_resetting & (~(resetting_0 | resetting_1))) & (~reset_req)) begin  // gen/virtq/packed_engine.ts:254
-        dev_resetting <= 1'b0;  // gen/virtq/packed_engine.ts:254
+      queue_reset_done_reg <= {reset_finish_1, reset_finish_0};  // gen/virtq/packed_engine.ts:282
+      if (reset_req) begin  // gen/virtq/packed_engine.ts:283
+        dev_resetting <= 1'b1;  // gen/virtq/packed_engine.ts:283
       end
-      irq_reg <= notify_irq;  // gen/virtq/packed_engine.ts:260
+      reset_done_reg <= (dev_resetting & (~(resetting_0 | resetting_1))) & (~reset_req);  // gen/virtq/packed_engine.ts:285
+      if ((dev_resetting & (~(resetting_0 | resetting_1))) & (~reset_req)) begin  // gen/virtq/packed_engine.ts:286
+        dev_resetting <= 1'b0;  // gen/virtq/packed_engine.ts:286
+      end
+      irq_reg <= notify_irq;  // gen/virtq/packed_engine.ts:292
     end
   end
   always @(posedge clk) begin
-    event_line <= (event_line & (~_cat_22)) | (((mem_wr_valid & (memwr_line == 10'd320)) ? mem_wr_data[63:0] : mem_wr_data[127:64]) & _cat_22);  // gen/virtq/packed_fetch.ts:151
-    if (rd_status_valid & (rd_status_id[1:0] == 2'd0)) begin  // gen/virtq/packed_fetch.ts:371
-      if (ring_fill[1:0] == 2'd0) begin  // gen/virtq/packed_fetch.ts:373
-        ring_slot_err_0 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:373
+    event_line <= (event_line & (~_cat_29)) | (((mem_wr_valid & (memwr_line == 10'd320)) ? mem_wr_data[63:0] : mem_wr_data[127:64]) & _cat_29);  // gen/virtq/packed_fetch.ts:167
+    if (rd_status_valid & (rd_status_id[1:0] == 2'd0)) begin  // gen/virtq/packed_fetch.ts:422
+      if (ring_fill[1:0] == 2'd0) begin  // gen/virtq/packed_fetch.ts:424
+        ring_slot_err_0 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:424
       end
-      if (ring_fill[1:0] == 2'd1) begin  // gen/virtq/packed_fetch.ts:373
-        ring_slot_err_1 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:373
+      if (ring_fill[1:0] == 2'd1) begin  // gen/virtq/packed_fetch.ts:424
+        ring_slot_err_1 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:424
       end
-      if (ring_fill[1:0] == 2'd2) begin  // gen/virtq/packed_fetch.ts:373
-        ring_slot_err_2 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:373
+      if (ring_fill[1:0] == 2'd2) begin  // gen/virtq/packed_fetch.ts:424
+        ring_slot_err_2 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:424
       end
-      if (ring_fill[1:0] == 2'd3) begin  // gen/virtq/packed_fetch.ts:373
-        ring_slot_err_3 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:373
-      end
-    end
-    if (rd_status_valid & (rd_status_id[1:0] == 2'd2)) begin  // gen/virtq/packed_fetch.ts:375
-      if (table_fill[3:0] == 4'd0) begin  // gen/virtq/packed_fetch.ts:377
-        table_slot_err_0 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:377
-      end
-      if (table_fill[3:0] == 4'd1) begin  // gen/virtq/packed_fetch.ts:377
-        table_slot_err_1 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:377
-      end
-      if (table_fill[3:0] == 4'd2) begin  // gen/virtq/packed_fetch.ts:377
-        table_slot_err_2 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:377
-      end
-      if (table_fill[3:0] == 4'd3) begin  // gen/virtq/packed_fetch.ts:377
-        table_slot_err_3 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:377
-      end
-      if (table_fill[3:0] == 4'd4) begin  // gen/virtq/packed_fetch.ts:377
-        table_slot_err_4 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:377
-      end
-      if (table_fill[3:0] == 4'd5) begin  // gen/virtq/packed_fetch.ts:377
-        table_slot_err_5 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:377
-      end
-      if (table_fill[3:0] == 4'd6) begin  // gen/virtq/packed_fetch.ts:377
-        table_slot_err_6 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:377
-      end
-      if (table_fill[3:0] == 4'd7) begin  // gen/virtq/packed_fetch.ts:377
-        table_slot_err_7 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:377
-      end
-      if (table_fill[3:0] == 4'd8) begin  // gen/virtq/packed_fetch.ts:377
-        table_slot_err_8 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:377
-      end
-      if (table_fill[3:0] == 4'd9) begin  // gen/virtq/packed_fetch.ts:377
-        table_slot_err_9 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:377
-      end
-      if (table_fill[3:0] == 4'd10) begin  // gen/virtq/packed_fetch.ts:377
-        table_slot_err_10 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:377
-      end
-      if (table_fill[3:0] == 4'd11) begin  // gen/virtq/packed_fetch.ts:377
-        table_slot_err_11 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:377
-      end
-      if (table_fill[3:0] == 4'd12) begin  // gen/virtq/packed_fetch.ts:377
-        table_slot_err_12 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:377
-      end
-      if (table_fill[3:0] == 4'd13) begin  // gen/virtq/packed_fetch.ts:377
-        table_slot_err_13 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:377
-      end
-      if (table_fill[3:0] == 4'd14) begin  // gen/virtq/packed_fetch.ts:377
-        table_slot_err_14 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:377
-      end
-      if (table_fill[3:0] == 4'd15) begin  // gen/virtq/packed_fetch.ts:377
-        table_slot_err_15 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:377
+      if (ring_fill[1:0] == 2'd3) begin  // gen/virtq/packed_fetch.ts:424
+        ring_slot_err_3 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:424
       end
     end
-    if ((fetch_on & (~fetch_issue)) & ring_slot_free) begin  // gen/virtq/packed_fetch.ts:413
-      fetch_n <= ((walk_size - fetch_pos) >= 16'd8) ? 4'd8 : _sub_24[3:0];  // gen/virtq/packed_fetch.ts:414
-      fetch_host <= _select_25 + ({48'd0, fetch_pos} << 4);  // gen/virtq/packed_fetch.ts:415
+    if (rd_status_valid & (rd_status_id[1:0] == 2'd2)) begin  // gen/virtq/packed_fetch.ts:426
+      if (table_fill[3:0] == 4'd0) begin  // gen/virtq/packed_fetch.ts:428
+        table_slot_err_0 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:428
+      end
+      if (table_fill[3:0] == 4'd1) begin  // gen/virtq/packed_fetch.ts:428
+        table_slot_err_1 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:428
+      end
+      if (table_fill[3:0] == 4'd2) begin  // gen/virtq/packed_fetch.ts:428
+        table_slot_err_2 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:428
+      end
+      if (table_fill[3:0] == 4'd3) begin  // gen/virtq/packed_fetch.ts:428
+        table_slot_err_3 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:428
+      end
+      if (table_fill[3:0] == 4'd4) begin  // gen/virtq/packed_fetch.ts:428
+        table_slot_err_4 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:428
+      end
+      if (table_fill[3:0] == 4'd5) begin  // gen/virtq/packed_fetch.ts:428
+        table_slot_err_5 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:428
+      end
+      if (table_fill[3:0] == 4'd6) begin  // gen/virtq/packed_fetch.ts:428
+        table_slot_err_6 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:428
+      end
+      if (table_fill[3:0] == 4'd7) begin  // gen/virtq/packed_fetch.ts:428
+        table_slot_err_7 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:428
+      end
+      if (table_fill[3:0] == 4'd8) begin  // gen/virtq/packed_fetch.ts:428
+        table_slot_err_8 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:428
+      end
+      if (table_fill[3:0] == 4'd9) begin  // gen/virtq/packed_fetch.ts:428
+        table_slot_err_9 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:428
+      end
+      if (table_fill[3:0] == 4'd10) begin  // gen/virtq/packed_fetch.ts:428
+        table_slot_err_10 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:428
+      end
+      if (table_fill[3:0] == 4'd11) begin  // gen/virtq/packed_fetch.ts:428
+        table_slot_err_11 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:428
+      end
+      if (table_fill[3:0] == 4'd12) begin  // gen/virtq/packed_fetch.ts:428
+        table_slot_err_12 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:428
+      end
+      if (table_fill[3:0] == 4'd13) begin  // gen/virtq/packed_fetch.ts:428
+        table_slot_err_13 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:428
+      end
+      if (table_fill[3:0] == 4'd14) begin  // gen/virtq/packed_fetch.ts:428
+        table_slot_err_14 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:428
+      end
+      if (table_fill[3:0] == 4'd15) begin  // gen/virtq/packed_fetch.ts:428
+        table_slot_err_15 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:428
+      end
     end
-    if (ring_rd_grant) begin  // gen/virtq/packed_fetch.ts:419
-      if (ring_alloc[1:0] == 2'd0) begin  // gen/virtq/packed_fetch.ts:420
-        ring_slot_n_0 <= fetch_n;  // gen/virtq/packed_fetch.ts:420
-      end
-      if (ring_alloc[1:0] == 2'd1) begin  // gen/virtq/packed_fetch.ts:420
-        ring_slot_n_1 <= fetch_n;  // gen/virtq/packed_fetch.ts:420
-      end
-      if (ring_alloc[1:0] == 2'd2) begin  // gen/virtq/packed_fetch.ts:420
-        ring_slot_n_2 <= fetch_n;  // gen/virtq/packed_fetch.ts:420
-      end
-      if (ring_alloc[1:0] == 2'd3) begin  // gen/virtq/packed_fetch.ts:420
-        ring_slot_n_3 <= fetch_n;  // gen/virtq/packed_fetch.ts:420
-      end
-      if (ring_alloc[1:0] == 2'd0) begin  // gen/virtq/packed_fetch.ts:421
-        ring_slot_queue_0 <= walk_queue;  // gen/virtq/packed_fetch.ts:421
-      end
-      if (ring_alloc[1:0] == 2'd1) begin  // gen/virtq/packed_fetch.ts:421
-        ring_slot_queue_1 <= walk_queue;  // gen/virtq/packed_fetch.ts:421
-      end
-      if (ring_alloc[1:0] == 2'd2) begin  // gen/virtq/packed_fetch.ts:421
-        ring_slot_queue_2 <= walk_queue;  // gen/virtq/packed_fetch.ts:421
-      end
-      if (ring_alloc[1:0] == 2'd3) begin  // gen/virtq/packed_fetch.ts:421
-        ring_slot_queue_3 <= walk_queue;  // gen/virtq/packed_fetch.ts:421
-      end
-      fetch_pos <= (fetch_pos_adv == {1'b0, walk_size}) ? 16'd0 : fetch_pos_adv[15:0];  // gen/virtq/packed_fetch.ts:424
+    if ((fetch_on & (~fetch_issue)) & ring_slot_free) begin  // gen/virtq/packed_fetch.ts:464
+      fetch_n <= ((walk_size - fetch_pos) >= 16'd8) ? 4'd8 : _sub_31[3:0];  // gen/virtq/packed_fetch.ts:465
+      fetch_host <= _select_32 + ({48'd0, fetch_pos} << 4);  // gen/virtq/packed_fetch.ts:466
     end
-    case (walk_state)  // gen/virtq/packed_fetch.ts:582
+    if (ring_rd_grant) begin  // gen/virtq/packed_fetch.ts:470
+      if (ring_alloc[1:0] == 2'd0) begin  // gen/virtq/packed_fetch.ts:471
+        ring_slot_n_0 <= fetch_n;  // gen/virtq/packed_fetch.ts:471
+      end
+      if (ring_alloc[1:0] == 2'd1) begin  // gen/virtq/packed_fetch.ts:471
+        ring_slot_n_1 <= fetch_n;  // gen/virtq/packed_fetch.ts:471
+      end
+      if (ring_alloc[1:0] == 2'd2) begin  // gen/virtq/packed_fetch.ts:471
+        ring_slot_n_2 <= fetch_n;  // gen/virtq/packed_fetch.ts:471
+      end
+      if (ring_alloc[1:0] == 2'd3) begin  // gen/virtq/packed_fetch.ts:471
+        ring_slot_n_3 <= fetch_n;  // gen/virtq/packed_fetch.ts:471
+      end
+      if (ring_alloc[1:0] == 2'd0) begin  // gen/virtq/packed_fetch.ts:472
+        ring_slot_queue_0 <= walk_queue;  // gen/virtq/packed_fetch.ts:472
+      end
+      if (ring_alloc[1:0] == 2'd1) begin  // gen/virtq/packed_fetch.ts:472
+        ring_slot_queue_1 <= walk_queue;  // gen/virtq/packed_fetch.ts:472
+      end
+      if (ring_alloc[1:0] == 2'd2) begin  // gen/virtq/packed_fetch.ts:472
+        ring_slot_queue_2 <= walk_queue;  // gen/virtq/packed_fetch.ts:472
+      end
+      if (ring_alloc[1:0] == 2'd3) begin  // gen/virtq/packed_fetch.ts:472
+        ring_slot_queue_3 <= walk_queue;  // gen/virtq/packed_fetch.ts:472
+      end
+      fetch_pos <= (fetch_pos_adv == {1'b0, walk_size}) ? 16'd0 : fetch_pos_adv[15:0];  // gen/virtq/packed_fetch.ts:475
+    end
+    if (walk_ev_off_wanted & walk_ev_free) begin  // gen/virtq/packed_fetch.ts:637
+      walk_ev_word <= 32'd65536;  // gen/virtq/packed_fetch.ts:639
+      walk_ev_full <= 1'b0;  // gen/virtq/packed_fetch.ts:640
+    end
+    case (walk_state)  // gen/virtq/packed_fetch.ts:648
       WALK_STATE_IDLE: begin
-        if (sched_valid) begin  // gen/virtq/packed_fetch.ts:584
-          walk_size <= _select_26;  // gen/virtq/packed_fetch.ts:586
-          walk_pos <= _select_27;  // gen/virtq/packed_fetch.ts:592
-          walk_wrap <= _select_28;  // gen/virtq/packed_fetch.ts:593
-          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:540
-          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:541
-          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:542
-          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:543
+        if (sched_valid) begin  // gen/virtq/packed_fetch.ts:650
+          walk_size <= _select_33;  // gen/virtq/packed_fetch.ts:652
+          walk_pos <= _select_34;  // gen/virtq/packed_fetch.ts:658
+          walk_wrap <= _select_35;  // gen/virtq/packed_fetch.ts:659
+          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:591
+          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:592
+          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:593
+          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:594
         end
       end
       WALK_STATE_START: begin
-        walk_pos_next <= ((walk_pos + 16'd1) == walk_size) ? 16'd0 : (walk_pos + 16'd1);  // gen/virtq/packed_fetch.ts:603
-        walk_pos_last <= (walk_pos + 16'd1) == walk_size;  // gen/virtq/packed_fetch.ts:604
-        fetch_pos <= walk_pos;  // gen/virtq/packed_fetch.ts:435
+        walk_pos_next <= ((walk_pos + 16'd1) == walk_size) ? 16'd0 : (walk_pos + 16'd1);  // gen/virtq/packed_fetch.ts:673
+        walk_pos_last <= (walk_pos + 16'd1) == walk_size;  // gen/virtq/packed_fetch.ts:674
+        fetch_pos <= walk_pos;  // gen/virtq/packed_fetch.ts:486
       end
       WALK_STATE_SLOT: begin
-        if (walk_resetting | (~items_enq_ready)) begin  // gen/virtq/packed_fetch.ts:609
-          if (walk_resetting & items_enq_ready) begin  // gen/virtq/packed_fetch.ts:611
-            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:540
-            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:541
-            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:542
-            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:543
+        if (walk_resetting | (~items_enq_ready)) begin  // gen/virtq/packed_fetch.ts:679
+          if (walk_resetting & items_enq_ready) begin  // gen/virtq/packed_fetch.ts:681
+            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:591
+            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:592
+            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:593
+            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:594
           end
-        end else if (ring_filled) begin  // gen/virtq/packed_fetch.ts:616
-          walk_k <= 3'd0;  // gen/virtq/packed_fetch.ts:617
-          if (_select_4) begin  // gen/virtq/packed_fetch.ts:618
-            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:540
-            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:541
-            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:542
-            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:543
+        end else if (ring_filled) begin  // gen/virtq/packed_fetch.ts:686
+          walk_k <= 3'd0;  // gen/virtq/packed_fetch.ts:687
+          if (_select_7) begin  // gen/virtq/packed_fetch.ts:688
+            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:591
+            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:592
+            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:593
+            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:594
           end
         end
       end
       WALK_STATE_LOAD: begin
-        walk_cur <= {fetch_ring_odd_rd0, fetch_ring_even_rd0};  // gen/virtq/packed_fetch.ts:512
-        walk_cur_avail <= (fetch_ring_odd_rd0[55] == walk_wrap) & (fetch_ring_odd_rd0[63] != walk_wrap);  // gen/virtq/packed_fetch.ts:513
-        walk_cur_faults <= {((~fetch_ring_odd_rd0[50]) & (walk_segs == 7'd64)), (((~fetch_ring_odd_rd0[50]) & (~fetch_ring_odd_rd0[49])) & walk_saw_write), (fetch_ring_odd_rd0[50] & (fetch_ring_odd_rd0[31:4] > {21'd0, (7'd64 - walk_segs)})), (fetch_ring_odd_rd0[50] & (fetch_ring_odd_rd0[31:4] > {12'd0, walk_size})), (fetch_ring_odd_rd0[50] & ((fetch_ring_odd_rd0[31:0] == 32'd0) | (fetch_ring_odd_rd0[3:0] != 4'd0))), (fetch_ring_odd_rd0[50] & fetch_ring_odd_rd0[48]), (fetch_ring_odd_rd0[50] & (~features[28])), (walk_descs >= walk_size)};  // gen/virtq/packed_fetch.ts:514
-        walk_cur_big <= (walk_total + {7'd0, fetch_ring_odd_rd0[31:0]}) > 39'h100000000;  // gen/virtq/packed_fetch.ts:515
-        walk_cur_id_bad <= features[35] & (fetch_ring_odd_rd0[47:32] != (walk_open ? walk_head : walk_pos));  // gen/virtq/packed_fetch.ts:516
+        walk_cur <= {fetch_ring_odd_rd0, fetch_ring_even_rd0};  // gen/virtq/packed_fetch.ts:563
+        walk_cur_avail <= (fetch_ring_odd_rd0[55] == walk_wrap) & (fetch_ring_odd_rd0[63] != walk_wrap);  // gen/virtq/packed_fetch.ts:564
+        walk_cur_faults <= {((~fetch_ring_odd_rd0[50]) & (walk_segs == 7'd64)), (((~fetch_ring_odd_rd0[50]) & (~fetch_ring_odd_rd0[49])) & walk_saw_write), (fetch_ring_odd_rd0[50] & (fetch_ring_odd_rd0[31:4] > {21'd0, (7'd64 - walk_segs)})), (fetch_ring_odd_rd0[50] & (fetch_ring_odd_rd0[31:4] > {12'd0, walk_size})), (fetch_ring_odd_rd0[50] & ((fetch_ring_odd_rd0[31:0] == 32'd0) | (fetch_ring_odd_rd0[3:0] != 4'd0))), (fetch_ring_odd_rd0[50] & fetch_ring_odd_rd0[48]), (fetch_ring_odd_rd0[50] & (~features[28])), (walk_descs >= walk_size)};  // gen/virtq/packed_fetch.ts:565
+        walk_cur_big <= (walk_total + {7'd0, fetch_ring_odd_rd0[31:0]}) > 39'h100000000;  // gen/virtq/packed_fetch.ts:566
+        walk_cur_id_bad <= features[35] & (fetch_ring_odd_rd0[47:32] != (walk_open ? walk_head : walk_pos));  // gen/virtq/packed_fetch.ts:567
       end
       WALK_STATE_WALK: begin
-        if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:635
-        end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:638
-          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:540
-          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:541
-          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:542
-          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:543
-        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:676
-          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:677
-          end else if (walk_retried) begin  // gen/virtq/packed_fetch.ts:678
-            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:540
-            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:541
-            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:542
-            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:543
+        if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:705
+        end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:708
+          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:591
+          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:592
+          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:593
+          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:594
+        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:776
+          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:777
+          end else if (walk_retried) begin  // gen/virtq/packed_fetch.ts:778
+            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:591
+            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:592
+            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:593
+            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:594
           end else begin
-            fetch_pos <= walk_pos;  // gen/virtq/packed_fetch.ts:435
+            fetch_pos <= walk_pos;  // gen/virtq/packed_fetch.ts:486
           end
-        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:686
-          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:540
-          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:541
-          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:542
-          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:543
-        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:687
-          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:689
-            walk_head <= walk_pos;  // gen/virtq/packed_fetch.ts:689
+        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:786
+          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:591
+          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:592
+          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:593
+          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:594
+        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:787
+          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:789
+            walk_head <= walk_pos;  // gen/virtq/packed_fetch.ts:789
           end
-        end else if ((~walk_cur[112]) & walk_cur_id_bad) begin  // gen/virtq/packed_fetch.ts:692
-          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:540
-          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:541
-          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:542
-          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:543
-        end else if ((~walk_cur[112]) & walk_cur_big) begin  // gen/virtq/packed_fetch.ts:693
-          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:540
-          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:541
-          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:542
-          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:543
+        end else if ((~walk_cur[112]) & walk_cur_id_bad) begin  // gen/virtq/packed_fetch.ts:792
+          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:591
+          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:592
+          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:593
+          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:594
+        end else if ((~walk_cur[112]) & walk_cur_big) begin  // gen/virtq/packed_fetch.ts:793
+          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:591
+          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:592
+          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:593
+          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:594
         end else begin
-          walk_descs <= walk_descs + 16'd1;  // gen/virtq/packed_fetch.ts:696
-          walk_segs <= walk_segs + 7'd1;  // gen/virtq/packed_fetch.ts:697
-          walk_total <= walk_total_next;  // gen/virtq/packed_fetch.ts:698
-          walk_saw_write <= walk_saw_write | walk_cur[113];  // gen/virtq/packed_fetch.ts:699
-          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:701
-            walk_head <= walk_pos;  // gen/virtq/packed_fetch.ts:701
+          walk_descs <= walk_descs + 16'd1;  // gen/virtq/packed_fetch.ts:796
+          walk_segs <= walk_segs + 7'd1;  // gen/virtq/packed_fetch.ts:797
+          walk_total <= walk_total_next;  // gen/virtq/packed_fetch.ts:798
+          walk_saw_write <= walk_saw_write | walk_cur[113];  // gen/virtq/packed_fetch.ts:799
+          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:801
+            walk_head <= walk_pos;  // gen/virtq/packed_fetch.ts:801
           end
-          if (~walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:712
-            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:540
-            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:541
-            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:542
-            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:543
+          if (~walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:812
+            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:591
+            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:592
+            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:593
+            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:594
           end
-          walk_pos <= walk_pos_next;  // gen/virtq/packed_fetch.ts:562
-          walk_pos_next <= ((walk_pos_next + 16'd1) == walk_size) ? 16'd0 : (walk_pos_next + 16'd1);  // gen/virtq/packed_fetch.ts:565
-          walk_pos_last <= (walk_pos_next + 16'd1) == walk_size;  // gen/virtq/packed_fetch.ts:566
-          if (walk_pos_last) begin  // gen/virtq/packed_fetch.ts:567
-            walk_wrap <= ~walk_wrap;  // gen/virtq/packed_fetch.ts:567
+          walk_pos <= walk_pos_next;  // gen/virtq/packed_fetch.ts:615
+          walk_pos_next <= ((walk_pos_next + 16'd1) == walk_size) ? 16'd0 : (walk_pos_next + 16'd1);  // gen/virtq/packed_fetch.ts:618
+          walk_pos_last <= (walk_pos_next + 16'd1) == walk_size;  // gen/virtq/packed_fetch.ts:619
+          if (walk_pos_last) begin  // gen/virtq/packed_fetch.ts:620
+            walk_wrap <= ~walk_wrap;  // gen/virtq/packed_fetch.ts:620
           end
-          if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:714
+          if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:814
           end else begin
-            walk_k <= walk_k + 3'd1;  // gen/virtq/packed_fetch.ts:576
-            walk_cur <= {fetch_ring_odd_rd0, fetch_ring_even_rd0};  // gen/virtq/packed_fetch.ts:512
-            walk_cur_avail <= (fetch_ring_odd_rd0[55] == walk_wrap) & (fetch_ring_odd_rd0[63] != walk_wrap);  // gen/virtq/packed_fetch.ts:513
-            walk_cur_faults <= {((~fetch_ring_odd_rd0[50]) & (walk_cur[112] & ((walk_segs + 7'd1) == 7'd64))), (((~fetch_ring_odd_rd0[50]) & (~fetch_ring_odd_rd0[49])) & (walk_cur[112] & (walk_saw_write | walk_cur[113]))), (fetch_ring_odd_rd0[50] & (fetch_ring_odd_rd0[31:4] > {21'd0, (walk_cur[112] ? (7'd64 - (walk_segs + 7'd1)) : 7'd64)})), (fetch_ring_odd_rd0[50] & (fetch_ring_odd_rd0[31:4] > {12'd0, walk_size})), (fetch_ring_odd_rd0[50] & ((fetch_ring_odd_rd0[31:0] == 32'd0) | (fetch_ring_odd_rd0[3:0] != 4'd0))), (fetch_ring_odd_rd0[50] & fetch_ring_odd_rd0[48]), (fetch_ring_odd_rd0[50] & (~features[28])), (walk_cur[112] & ((walk_descs + 16'd1) >= walk_size))};  // gen/virtq/packed_fetch.ts:514
-            walk_cur_big <= ((walk_cur[112] ? walk_total_next : 39'd0) + {7'd0, fetch_ring_odd_rd0[31:0]}) > 39'h100000000;  // gen/virtq/packed_fetch.ts:515
-            walk_cur_id_bad <= features[35] & (fetch_ring_odd_rd0[47:32] != (walk_cur[112] ? (walk_open ? walk_head : walk_pos) : walk_pos_next));  // gen/virtq/packed_fetch.ts:516
+            walk_k <= walk_k + 3'd1;  // gen/virtq/packed_fetch.ts:629
+            walk_cur <= {fetch_ring_odd_rd0, fetch_ring_even_rd0};  // gen/virtq/packed_fetch.ts:563
+            walk_cur_avail <= (fetch_ring_odd_rd0[55] == walk_wrap) & (fetch_ring_odd_rd0[63] != walk_wrap);  // gen/virtq/packed_fetch.ts:564
+            walk_cur_faults <= {((~fetch_ring_odd_rd0[50]) & (walk_cur[112] & ((walk_segs + 7'd1) == 7'd64))), (((~fetch_ring_odd_rd0[50]) & (~fetch_ring_odd_rd0[49])) & (walk_cur[112] & (walk_saw_write | walk_cur[113]))), (fetch_ring_odd_rd0[50] & (fetch_ring_odd_rd0[31:4] > {21'd0, (walk_cur[112] ? (7'd64 - (walk_segs + 7'd1)) : 7'd64)})), (fetch_ring_odd_rd0[50] & (fetch_ring_odd_rd0[31:4] > {12'd0, walk_size})), (fetch_ring_odd_rd0[50] & ((fetch_ring_odd_rd0[31:0] == 32'd0) | (fetch_ring_odd_rd0[3:0] != 4'd0))), (fetch_ring_odd_rd0[50] & fetch_ring_odd_rd0[48]), (fetch_ring_odd_rd0[50] & (~features[28])), (walk_cur[112] & ((walk_descs + 16'd1) >= walk_size))};  // gen/virtq/packed_fetch.ts:565
+            walk_cur_big <= ((walk_cur[112] ? walk_total_next : 39'd0) + {7'd0, fetch_ring_odd_rd0[31:0]}) > 39'h100000000;  // gen/virtq/packed_fetch.ts:566
+            walk_cur_id_bad <= features[35] & (fetch_ring_odd_rd0[47:32] != (walk_cur[112] ? (walk_open ? walk_head : walk_pos) : walk_pos_next));  // gen/virtq/packed_fetch.ts:567
+          end
+        end
+      end
+      WALK_STATE_ENDED: begin
+        if ((walk_resetting | (walk_ev_off & walk_expect_decision)) | walk_ev_armed_now) begin  // gen/virtq/packed_fetch.ts:720
+        end else if (walk_ev_free) begin  // gen/virtq/packed_fetch.ts:720
+          walk_ev_word <= {(features[29] ? 16'd2 : 16'd0), walk_wrap, walk_pos[14:0]};  // gen/virtq/packed_fetch.ts:725
+          walk_ev_full <= 1'b1;  // gen/virtq/packed_fetch.ts:726
+        end
+      end
+      WALK_STATE_ENABLE_WAIT: begin
+        if (ev_wr_done) begin  // gen/virtq/packed_fetch.ts:736
+          if (ev_wr_error | walk_resetting) begin  // gen/virtq/packed_fetch.ts:737
+          end else begin
+            fetch_pos <= walk_pos;  // gen/virtq/packed_fetch.ts:486
           end
         end
       end
       WALK_STATE_TABLE: begin
-        if (table_rd_grant) begin  // gen/virtq/packed_fetch.ts:647
-          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:540
-          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:541
-          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:542
-          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:543
-          walk_pos <= walk_pos_next;  // gen/virtq/packed_fetch.ts:562
-          walk_pos_next <= ((walk_pos_next + 16'd1) == walk_size) ? 16'd0 : (walk_pos_next + 16'd1);  // gen/virtq/packed_fetch.ts:565
-          walk_pos_last <= (walk_pos_next + 16'd1) == walk_size;  // gen/virtq/packed_fetch.ts:566
-          if (walk_pos_last) begin  // gen/virtq/packed_fetch.ts:567
-            walk_wrap <= ~walk_wrap;  // gen/virtq/packed_fetch.ts:567
+        if (table_rd_grant) begin  // gen/virtq/packed_fetch.ts:747
+          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:591
+          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:592
+          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:593
+          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:594
+          walk_pos <= walk_pos_next;  // gen/virtq/packed_fetch.ts:615
+          walk_pos_next <= ((walk_pos_next + 16'd1) == walk_size) ? 16'd0 : (walk_pos_next + 16'd1);  // gen/virtq/packed_fetch.ts:618
+          walk_pos_last <= (walk_pos_next + 16'd1) == walk_size;  // gen/virtq/packed_fetch.ts:619
+          if (walk_pos_last) begin  // gen/virtq/packed_fetch.ts:620
+            walk_wrap <= ~walk_wrap;  // gen/virtq/packed_fetch.ts:620
           end
-          if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:662
+          if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:762
           end else begin
-            walk_k <= walk_k + 3'd1;  // gen/virtq/packed_fetch.ts:663
+            walk_k <= walk_k + 3'd1;  // gen/virtq/packed_fetch.ts:763
           end
         end
       end
       default: begin end
     endcase
-    stage_head_err <= _select_29;  // gen/virtq/packed_expand.ts:84
+    stage_head_err <= _select_36;  // gen/virtq/packed_expand.ts:84
     case (stage_state)  // gen/virtq/packed_expand.ts:132
       STAGE_STATE_IDLE: begin
         if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:134
@@ -2264,7 +2580,7 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
           if (stage_last) begin  // gen/virtq/packed_expand.ts:206
           end else if (stage_batch_end) begin  // gen/virtq/packed_expand.ts:209
             stage_table_host <= stage_table_host + ({60'd0, stage_table_n} << 4);  // gen/virtq/packed_expand.ts:210
-            stage_table_n <= ((stage_table_left - 16'd1) >= 16'd8) ? 4'd8 : _sub_30[3:0];  // gen/virtq/packed_expand.ts:211
+            stage_table_n <= ((stage_table_left - 16'd1) >= 16'd8) ? 4'd8 : _sub_37[3:0];  // gen/virtq/packed_expand.ts:211
           end
         end
       end
@@ -2275,72 +2591,104 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       end
       default: begin end
     endcase
-    if (used_accept) begin  // gen/virtq/packed_used.ts:75
-      if (used_tail[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:76
-        used_slot_0 <= {_cat_31, done_id, done_len};  // gen/virtq/packed_used.ts:76
-      end
-      if (used_tail[2:0] == 3'd1) begin  // gen/virtq/packed_used.ts:76
-        used_slot_1 <= {_cat_31, done_id, done_len};  // gen/virtq/packed_used.ts:76
-      end
-      if (used_tail[2:0] == 3'd2) begin  // gen/virtq/packed_used.ts:76
-        used_slot_2 <= {_cat_31, done_id, done_len};  // gen/virtq/packed_used.ts:76
-      end
-      if (used_tail[2:0] == 3'd3) begin  // gen/virtq/packed_used.ts:76
-        used_slot_3 <= {_cat_31, done_id, done_len};  // gen/virtq/packed_used.ts:76
-      end
-      if (used_tail[2:0] == 3'd4) begin  // gen/virtq/packed_used.ts:76
-        used_slot_4 <= {_cat_31, done_id, done_len};  // gen/virtq/packed_used.ts:76
-      end
-      if (used_tail[2:0] == 3'd5) begin  // gen/virtq/packed_used.ts:76
-        used_slot_5 <= {_cat_31, done_id, done_len};  // gen/virtq/packed_used.ts:76
-      end
-      if (used_tail[2:0] == 3'd6) begin  // gen/virtq/packed_used.ts:76
-        used_slot_6 <= {_cat_31, done_id, done_len};  // gen/virtq/packed_used.ts:76
-      end
-      if (used_tail[2:0] == 3'd7) begin  // gen/virtq/packed_used.ts:76
-        used_slot_7 <= {_cat_31, done_id, done_len};  // gen/virtq/packed_used.ts:76
-      end
-      if (used_tail[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:77
-        used_slot_queue_0 <= done_queue;  // gen/virtq/packed_used.ts:77
-      end
-      if (used_tail[2:0] == 3'd1) begin  // gen/virtq/packed_used.ts:77
-        used_slot_queue_1 <= done_queue;  // gen/virtq/packed_used.ts:77
-      end
-      if (used_tail[2:0] == 3'd2) begin  // gen/virtq/packed_used.ts:77
-        used_slot_queue_2 <= done_queue;  // gen/virtq/packed_used.ts:77
-      end
-      if (used_tail[2:0] == 3'd3) begin  // gen/virtq/packed_used.ts:77
-        used_slot_queue_3 <= done_queue;  // gen/virtq/packed_used.ts:77
-      end
-      if (used_tail[2:0] == 3'd4) begin  // gen/virtq/packed_used.ts:77
-        used_slot_queue_4 <= done_queue;  // gen/virtq/packed_used.ts:77
-      end
-      if (used_tail[2:0] == 3'd5) begin  // gen/virtq/packed_used.ts:77
-        used_slot_queue_5 <= done_queue;  // gen/virtq/packed_used.ts:77
-      end
-      if (used_tail[2:0] == 3'd6) begin  // gen/virtq/packed_used.ts:77
-        used_slot_queue_6 <= done_queue;  // gen/virtq/packed_used.ts:77
-      end
-      if (used_tail[2:0] == 3'd7) begin  // gen/virtq/packed_used.ts:77
-        used_slot_queue_7 <= done_queue;  // gen/virtq/packed_used.ts:77
-      end
-      used_slot_cur <= used_tail[2:0];  // gen/virtq/packed_used.ts:78
-      used_pos_cur <= _select_16;  // gen/virtq/packed_used.ts:81
+    if (event_take) begin  // gen/virtq/packed_used.ts:123
+      event_full <= ev_wr_full;  // gen/virtq/packed_used.ts:126
+      event_host <= _select_38 + (ev_wr_full ? 64'd0 : 64'd2);  // gen/virtq/packed_used.ts:128
     end
-    case (used_state)  // gen/virtq/packed_used.ts:95
+    if (used_accept) begin  // gen/virtq/packed_used.ts:161
+      if (used_merge) begin  // gen/virtq/packed_used.ts:165
+        if (used_slot_cur == 3'd0) begin  // gen/virtq/packed_used.ts:167
+          used_slot_0 <= {used_wrap_cur, 7'd0, used_wrap_cur, 5'd0, (done_len != 32'd0), 1'b0, done_id, done_len};  // gen/virtq/packed_used.ts:167
+        end
+        if (used_slot_cur == 3'd1) begin  // gen/virtq/packed_used.ts:167
+          used_slot_1 <= {used_wrap_cur, 7'd0, used_wrap_cur, 5'd0, (done_len != 32'd0), 1'b0, done_id, done_len};  // gen/virtq/packed_used.ts:167
+        end
+        if (used_slot_cur == 3'd2) begin  // gen/virtq/packed_used.ts:167
+          used_slot_2 <= {used_wrap_cur, 7'd0, used_wrap_cur, 5'd0, (done_len != 32'd0), 1'b0, done_id, done_len};  // gen/virtq/packed_used.ts:167
+        end
+        if (used_slot_cur == 3'd3) begin  // gen/virtq/packed_used.ts:167
+          used_slot_3 <= {used_wrap_cur, 7'd0, used_wrap_cur, 5'd0, (done_len != 32'd0), 1'b0, done_id, done_len};  // gen/virtq/packed_used.ts:167
+        end
+        if (used_slot_cur == 3'd4) begin  // gen/virtq/packed_used.ts:167
+          used_slot_4 <= {used_wrap_cur, 7'd0, used_wrap_cur, 5'd0, (done_len != 32'd0), 1'b0, done_id, done_len};  // gen/virtq/packed_used.ts:167
+        end
+        if (used_slot_cur == 3'd5) begin  // gen/virtq/packed_used.ts:167
+          used_slot_5 <= {used_wrap_cur, 7'd0, used_wrap_cur, 5'd0, (done_len != 32'd0), 1'b0, done_id, done_len};  // gen/virtq/packed_used.ts:167
+        end
+        if (used_slot_cur == 3'd6) begin  // gen/virtq/packed_used.ts:167
+          used_slot_6 <= {used_wrap_cur, 7'd0, used_wrap_cur, 5'd0, (done_len != 32'd0), 1'b0, done_id, done_len};  // gen/virtq/packed_used.ts:167
+        end
+        if (used_slot_cur == 3'd7) begin  // gen/virtq/packed_used.ts:167
+          used_slot_7 <= {used_wrap_cur, 7'd0, used_wrap_cur, 5'd0, (done_len != 32'd0), 1'b0, done_id, done_len};  // gen/virtq/packed_used.ts:167
+        end
+      end else begin
+        if (used_tail[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:169
+          used_slot_0 <= {_cat_39, done_id, done_len};  // gen/virtq/packed_used.ts:169
+        end
+        if (used_tail[2:0] == 3'd1) begin  // gen/virtq/packed_used.ts:169
+          used_slot_1 <= {_cat_39, done_id, done_len};  // gen/virtq/packed_used.ts:169
+        end
+        if (used_tail[2:0] == 3'd2) begin  // gen/virtq/packed_used.ts:169
+          used_slot_2 <= {_cat_39, done_id, done_len};  // gen/virtq/packed_used.ts:169
+        end
+        if (used_tail[2:0] == 3'd3) begin  // gen/virtq/packed_used.ts:169
+          used_slot_3 <= {_cat_39, done_id, done_len};  // gen/virtq/packed_used.ts:169
+        end
+        if (used_tail[2:0] == 3'd4) begin  // gen/virtq/packed_used.ts:169
+          used_slot_4 <= {_cat_39, done_id, done_len};  // gen/virtq/packed_used.ts:169
+        end
+        if (used_tail[2:0] == 3'd5) begin  // gen/virtq/packed_used.ts:169
+          used_slot_5 <= {_cat_39, done_id, done_len};  // gen/virtq/packed_used.ts:169
+        end
+        if (used_tail[2:0] == 3'd6) begin  // gen/virtq/packed_used.ts:169
+          used_slot_6 <= {_cat_39, done_id, done_len};  // gen/virtq/packed_used.ts:169
+        end
+        if (used_tail[2:0] == 3'd7) begin  // gen/virtq/packed_used.ts:169
+          used_slot_7 <= {_cat_39, done_id, done_len};  // gen/virtq/packed_used.ts:169
+        end
+        if (used_tail[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:170
+          used_slot_queue_0 <= done_queue;  // gen/virtq/packed_used.ts:170
+        end
+        if (used_tail[2:0] == 3'd1) begin  // gen/virtq/packed_used.ts:170
+          used_slot_queue_1 <= done_queue;  // gen/virtq/packed_used.ts:170
+        end
+        if (used_tail[2:0] == 3'd2) begin  // gen/virtq/packed_used.ts:170
+          used_slot_queue_2 <= done_queue;  // gen/virtq/packed_used.ts:170
+        end
+        if (used_tail[2:0] == 3'd3) begin  // gen/virtq/packed_used.ts:170
+          used_slot_queue_3 <= done_queue;  // gen/virtq/packed_used.ts:170
+        end
+        if (used_tail[2:0] == 3'd4) begin  // gen/virtq/packed_used.ts:170
+          used_slot_queue_4 <= done_queue;  // gen/virtq/packed_used.ts:170
+        end
+        if (used_tail[2:0] == 3'd5) begin  // gen/virtq/packed_used.ts:170
+          used_slot_queue_5 <= done_queue;  // gen/virtq/packed_used.ts:170
+        end
+        if (used_tail[2:0] == 3'd6) begin  // gen/virtq/packed_used.ts:170
+          used_slot_queue_6 <= done_queue;  // gen/virtq/packed_used.ts:170
+        end
+        if (used_tail[2:0] == 3'd7) begin  // gen/virtq/packed_used.ts:170
+          used_slot_queue_7 <= done_queue;  // gen/virtq/packed_used.ts:170
+        end
+        used_slot_cur <= used_tail[2:0];  // gen/virtq/packed_used.ts:171
+        used_pos_cur <= _select_21;  // gen/virtq/packed_used.ts:174
+        used_wrap_cur <= _select_23;  // gen/virtq/packed_used.ts:175
+      end
+    end
+    case (used_state)  // gen/virtq/packed_used.ts:197
       USED_STATE_CALC: begin
-        used_host <= (_select_32 + ({48'd0, used_pos_cur} << 4)) + 64'd8;  // gen/virtq/packed_used.ts:97
+        used_host <= (_select_40 + ({48'd0, used_pos_cur} << 4)) + 64'd8;  // gen/virtq/packed_used.ts:200
       end
       default: begin end
     endcase
-    used_rdata <= {_select_33, _select_34};  // gen/virtq/packed_used.ts:131
-    case (notify_state)  // gen/virtq/packed_used.ts:212
+    used_rdata <= {_select_41, _select_42};  // gen/virtq/packed_used.ts:240
+    case (notify_state)  // gen/virtq/packed_used.ts:325
       NOTIFY_STATE_IDLE: begin
-        if (notify_pick_valid) begin  // gen/virtq/packed_used.ts:214
-          notify_adv <= _select_35;  // gen/virtq/packed_used.ts:216
-          notify_idx <= _select_36;  // gen/virtq/packed_used.ts:217
-          notify_wrap <= _select_37;  // gen/virtq/packed_used.ts:218
-          notify_seq <= used_seq;  // gen/virtq/packed_used.ts:219
+        if (notify_pick_valid) begin  // gen/virtq/packed_used.ts:327
+          notify_adv <= _select_43;  // gen/virtq/packed_used.ts:329
+          notify_idx <= _select_44;  // gen/virtq/packed_used.ts:330
+          notify_wrap <= _select_45;  // gen/virtq/packed_used.ts:331
+          notify_seq <= used_seq;  // gen/virtq/packed_used.ts:332
         end
       end
       default: begin end
@@ -2348,64 +2696,70 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   end
 
   // ---- memories
-  always @(posedge clk) begin  // gen/virtq/packed_fetch.ts:115
+  always @(posedge clk) begin  // gen/virtq/packed_fetch.ts:131
     if (mem_wr_valid & (((~memwr_line[0]) ? memwr_line : memwr_line_next) < 10'd64)) begin
-      if (_mux_40[0]) fetch_ring_even[_sub_38[5:1]][7:0] <= _mux_39[7:0];
-      if (_mux_40[1]) fetch_ring_even[_sub_38[5:1]][15:8] <= _mux_39[15:8];
-      if (_mux_40[2]) fetch_ring_even[_sub_38[5:1]][23:16] <= _mux_39[23:16];
-      if (_mux_40[3]) fetch_ring_even[_sub_38[5:1]][31:24] <= _mux_39[31:24];
-      if (_mux_40[4]) fetch_ring_even[_sub_38[5:1]][39:32] <= _mux_39[39:32];
-      if (_mux_40[5]) fetch_ring_even[_sub_38[5:1]][47:40] <= _mux_39[47:40];
-      if (_mux_40[6]) fetch_ring_even[_sub_38[5:1]][55:48] <= _mux_39[55:48];
-      if (_mux_40[7]) fetch_ring_even[_sub_38[5:1]][63:56] <= _mux_39[63:56];
+      if (_mux_48[0]) fetch_ring_even[_sub_46[5:1]][7:0] <= _mux_47[7:0];
+      if (_mux_48[1]) fetch_ring_even[_sub_46[5:1]][15:8] <= _mux_47[15:8];
+      if (_mux_48[2]) fetch_ring_even[_sub_46[5:1]][23:16] <= _mux_47[23:16];
+      if (_mux_48[3]) fetch_ring_even[_sub_46[5:1]][31:24] <= _mux_47[31:24];
+      if (_mux_48[4]) fetch_ring_even[_sub_46[5:1]][39:32] <= _mux_47[39:32];
+      if (_mux_48[5]) fetch_ring_even[_sub_46[5:1]][47:40] <= _mux_47[47:40];
+      if (_mux_48[6]) fetch_ring_even[_sub_46[5:1]][55:48] <= _mux_47[55:48];
+      if (_mux_48[7]) fetch_ring_even[_sub_46[5:1]][63:56] <= _mux_47[63:56];
     end
   end
-  assign fetch_ring_even_rd0 = fetch_ring_even[walk_rd_at];  // gen/virtq/packed_fetch.ts:124
-  always @(posedge clk) begin  // gen/virtq/packed_fetch.ts:115
+  assign fetch_ring_even_rd0 = fetch_ring_even[walk_rd_at];  // gen/virtq/packed_fetch.ts:140
+  always @(posedge clk) begin  // gen/virtq/packed_fetch.ts:131
     if (mem_wr_valid & ((memwr_line[0] ? memwr_line : memwr_line_next) < 10'd64)) begin
-      if (_mux_43[0]) fetch_ring_odd[_sub_41[5:1]][7:0] <= _mux_42[7:0];
-      if (_mux_43[1]) fetch_ring_odd[_sub_41[5:1]][15:8] <= _mux_42[15:8];
-      if (_mux_43[2]) fetch_ring_odd[_sub_41[5:1]][23:16] <= _mux_42[23:16];
-      if (_mux_43[3]) fetch_ring_odd[_sub_41[5:1]][31:24] <= _mux_42[31:24];
-      if (_mux_43[4]) fetch_ring_odd[_sub_41[5:1]][39:32] <= _mux_42[39:32];
-      if (_mux_43[5]) fetch_ring_odd[_sub_41[5:1]][47:40] <= _mux_42[47:40];
-      if (_mux_43[6]) fetch_ring_odd[_sub_41[5:1]][55:48] <= _mux_42[55:48];
-      if (_mux_43[7]) fetch_ring_odd[_sub_41[5:1]][63:56] <= _mux_42[63:56];
+      if (_mux_51[0]) fetch_ring_odd[_sub_49[5:1]][7:0] <= _mux_50[7:0];
+      if (_mux_51[1]) fetch_ring_odd[_sub_49[5:1]][15:8] <= _mux_50[15:8];
+      if (_mux_51[2]) fetch_ring_odd[_sub_49[5:1]][23:16] <= _mux_50[23:16];
+      if (_mux_51[3]) fetch_ring_odd[_sub_49[5:1]][31:24] <= _mux_50[31:24];
+      if (_mux_51[4]) fetch_ring_odd[_sub_49[5:1]][39:32] <= _mux_50[39:32];
+      if (_mux_51[5]) fetch_ring_odd[_sub_49[5:1]][47:40] <= _mux_50[47:40];
+      if (_mux_51[6]) fetch_ring_odd[_sub_49[5:1]][55:48] <= _mux_50[55:48];
+      if (_mux_51[7]) fetch_ring_odd[_sub_49[5:1]][63:56] <= _mux_50[63:56];
     end
   end
-  assign fetch_ring_odd_rd0 = fetch_ring_odd[walk_rd_at];  // gen/virtq/packed_fetch.ts:124
-  always @(posedge clk) begin  // gen/virtq/packed_fetch.ts:115
+  assign fetch_ring_odd_rd0 = fetch_ring_odd[walk_rd_at];  // gen/virtq/packed_fetch.ts:140
+  always @(posedge clk) begin  // gen/virtq/packed_fetch.ts:131
     if (mem_wr_valid & ((((~memwr_line[0]) ? memwr_line : memwr_line_next) >= 10'd64) & (((~memwr_line[0]) ? memwr_line : memwr_line_next) < 10'd320))) begin
-      if (_mux_46[0]) fetch_table_even[_sub_44[7:1]][7:0] <= _mux_45[7:0];
-      if (_mux_46[1]) fetch_table_even[_sub_44[7:1]][15:8] <= _mux_45[15:8];
-      if (_mux_46[2]) fetch_table_even[_sub_44[7:1]][23:16] <= _mux_45[23:16];
-      if (_mux_46[3]) fetch_table_even[_sub_44[7:1]][31:24] <= _mux_45[31:24];
-      if (_mux_46[4]) fetch_table_even[_sub_44[7:1]][39:32] <= _mux_45[39:32];
-      if (_mux_46[5]) fetch_table_even[_sub_44[7:1]][47:40] <= _mux_45[47:40];
-      if (_mux_46[6]) fetch_table_even[_sub_44[7:1]][55:48] <= _mux_45[55:48];
-      if (_mux_46[7]) fetch_table_even[_sub_44[7:1]][63:56] <= _mux_45[63:56];
+      if (_mux_54[0]) fetch_table_even[_sub_52[7:1]][7:0] <= _mux_53[7:0];
+      if (_mux_54[1]) fetch_table_even[_sub_52[7:1]][15:8] <= _mux_53[15:8];
+      if (_mux_54[2]) fetch_table_even[_sub_52[7:1]][23:16] <= _mux_53[23:16];
+      if (_mux_54[3]) fetch_table_even[_sub_52[7:1]][31:24] <= _mux_53[31:24];
+      if (_mux_54[4]) fetch_table_even[_sub_52[7:1]][39:32] <= _mux_53[39:32];
+      if (_mux_54[5]) fetch_table_even[_sub_52[7:1]][47:40] <= _mux_53[47:40];
+      if (_mux_54[6]) fetch_table_even[_sub_52[7:1]][55:48] <= _mux_53[55:48];
+      if (_mux_54[7]) fetch_table_even[_sub_52[7:1]][63:56] <= _mux_53[63:56];
     end
   end
-  assign fetch_table_even_rd0 = fetch_table_even[stage_rd_at];  // gen/virtq/packed_fetch.ts:124
-  always @(posedge clk) begin  // gen/virtq/packed_fetch.ts:115
+  assign fetch_table_even_rd0 = fetch_table_even[stage_rd_at];  // gen/virtq/packed_fetch.ts:140
+  always @(posedge clk) begin  // gen/virtq/packed_fetch.ts:131
     if (mem_wr_valid & (((memwr_line[0] ? memwr_line : memwr_line_next) >= 10'd64) & ((memwr_line[0] ? memwr_line : memwr_line_next) < 10'd320))) begin
-      if (_mux_49[0]) fetch_table_odd[_sub_47[7:1]][7:0] <= _mux_48[7:0];
-      if (_mux_49[1]) fetch_table_odd[_sub_47[7:1]][15:8] <= _mux_48[15:8];
-      if (_mux_49[2]) fetch_table_odd[_sub_47[7:1]][23:16] <= _mux_48[23:16];
-      if (_mux_49[3]) fetch_table_odd[_sub_47[7:1]][31:24] <= _mux_48[31:24];
-      if (_mux_49[4]) fetch_table_odd[_sub_47[7:1]][39:32] <= _mux_48[39:32];
-      if (_mux_49[5]) fetch_table_odd[_sub_47[7:1]][47:40] <= _mux_48[47:40];
-      if (_mux_49[6]) fetch_table_odd[_sub_47[7:1]][55:48] <= _mux_48[55:48];
-      if (_mux_49[7]) fetch_table_odd[_sub_47[7:1]][63:56] <= _mux_48[63:56];
+      if (_mux_57[0]) fetch_table_odd[_sub_55[7:1]][7:0] <= _mux_56[7:0];
+      if (_mux_57[1]) fetch_table_odd[_sub_55[7:1]][15:8] <= _mux_56[15:8];
+      if (_mux_57[2]) fetch_table_odd[_sub_55[7:1]][23:16] <= _mux_56[23:16];
+      if (_mux_57[3]) fetch_table_odd[_sub_55[7:1]][31:24] <= _mux_56[31:24];
+      if (_mux_57[4]) fetch_table_odd[_sub_55[7:1]][39:32] <= _mux_56[39:32];
+      if (_mux_57[5]) fetch_table_odd[_sub_55[7:1]][47:40] <= _mux_56[47:40];
+      if (_mux_57[6]) fetch_table_odd[_sub_55[7:1]][55:48] <= _mux_56[55:48];
+      if (_mux_57[7]) fetch_table_odd[_sub_55[7:1]][63:56] <= _mux_56[63:56];
     end
   end
-  assign fetch_table_odd_rd0 = fetch_table_odd[stage_rd_at];  // gen/virtq/packed_fetch.ts:124
-  always @(posedge clk) begin  // gen/virtq/packed_fetch.ts:196
+  assign fetch_table_odd_rd0 = fetch_table_odd[stage_rd_at];  // gen/virtq/packed_fetch.ts:140
+  always @(posedge clk) begin  // gen/virtq/packed_fetch.ts:212
     if (stage_push) begin
       stage[stage_wr[6:0]] <= stage_push_data;
     end
   end
-  assign stage_rd0 = stage[stage_rd[6:0]];  // gen/virtq/packed_fetch.ts:203
+  assign stage_rd0 = stage[stage_rd[6:0]];  // gen/virtq/packed_fetch.ts:219
+  always @(posedge clk) begin  // gen/virtq/packed_used.ts:105
+    if ((chain_valid & chain_ready) & chain_last) begin
+      used_writable[{chain_queue, chain_id[3:0]}] <= {chain_id, (used_writable_sum + (chain_write ? chain_len : 32'd0))};
+    end
+  end
+  assign used_writable_rd0 = used_writable[{done_queue, done_id[3:0]}];  // gen/virtq/packed_used.ts:147
 
 endmodule
 

@@ -20,7 +20,7 @@ import {
 import { packedStager } from './packed_expand';
 import { Fifo } from '../lib/fifo';
 import { packedLayout, type PackedEngineParams, PACKED_FAULT_BITS } from './packed_params';
-import { notifier, usedWriter } from './packed_used';
+import { type EventWrite, notifier, usedWriter } from './packed_used';
 
 const featureBit = (name: string) => featureDef(name, 'blk').bit;
 
@@ -65,8 +65,10 @@ export const PackedEngine = defineModule(
       inflight: m.regArray('inflight', Q, 16, { reset: 0 }),
       halted: m.regArray('halted', Q, bit, { reset: 0 }),
       items: m.regArray('items_of', Q, bitsFor(p.itemDepth + 1), { reset: 0 }),
+      evOff: m.regArray('ev_off', Q, bit, { reset: 0 }),
+      evArmed: m.regArray('ev_armed', Q, bit, { reset: 0 }),
     };
-    const cfg = qs.map((q) => ({ size: q.size, enable: q.enable, desc: q.desc, driver: q.driver }));
+    const cfg = qs.map((q) => ({ size: q.size, enable: q.enable, desc: q.desc, driver: q.driver, device: q.device }));
     const feat = (name: string) => features.bit(featureBit(name));
 
     // ---- the read command, shared by the fetcher (id 0: ring batches), the notifier (id 1: the event
@@ -126,6 +128,19 @@ export const PackedEngine = defineModule(
     const staging = chainStaging(m, p, qb, chain);
     const item = itemLayout(qb, bitsFor(p.maxChain));
     const itemQ = m.instance('items', Fifo, { width: item.width, depth: p.itemDepth }).io;
+    // ---- the device event structure's writes (walker -> used writer), and whether a notification decision on
+    // the walker's queue is to come (driven below, once the notifier exists)
+    const eventWrite: EventWrite = {
+      valid: m.wire('ev_wr_valid', bit),
+      queue: m.wire('ev_wr_queue', qb),
+      word: m.wire('ev_wr_word', 32),
+      full: m.wire('ev_wr_full', bit),
+      grant: m.wire('ev_wr_grant', bit),
+      done: m.wire('ev_wr_done', bit),
+      error: m.wire('ev_wr_error', bit),
+      busy: m.wire('ev_wr_busy', bit),
+    };
+    const expectDecision = m.wire('expect_decision', bit);
     const walker = packedWalker(m, {
       p,
       layout,
@@ -135,6 +150,9 @@ export const PackedEngine = defineModule(
       driverOk,
       featIndirect: feat('VIRTIO_F_INDIRECT_DESC'),
       featInOrder: feat('VIRTIO_F_IN_ORDER'),
+      featEventIdx: feat('VIRTIO_F_EVENT_IDX'),
+      expectDecision,
+      event: eventWrite,
       desc: slotsMem.ring,
       ringStatus: statusOf(0),
       tableStatus: statusOf(2),
@@ -166,9 +184,12 @@ export const PackedEngine = defineModule(
       cfg,
       st,
       done,
+      chain,
+      featInOrder: feat('VIRTIO_F_IN_ORDER'),
       wrCmd,
       wrStatus: { valid: wrStatus.valid, id: wrStatus.id, error: wrStatus.error },
       memRd,
+      event: eventWrite,
     });
     wrStatus.ready.set(1);
     const notify = notifier(m, {
@@ -183,6 +204,15 @@ export const PackedEngine = defineModule(
       status: statusOf(1),
       read: eventRead,
     });
+    const wq = walker.queue;
+    expectDecision.set(
+      orAll(
+        st.inflight.at(wq).ne(0),
+        st.items.at(wq).ne(0),
+        st.unsignalled.at(wq).ne(0),
+        notify.active.and(notify.queue.eq(wq)),
+      ),
+    );
 
     // ---- per-queue counters: chains in flight (committed .. done), positions not yet signalled
     const doneFire = done.valid.and(done.ready);
@@ -243,6 +273,8 @@ export const PackedEngine = defineModule(
         st.usedPos.item(i).next(0);
         st.usedWrap.item(i).next(1);
         st.unsignalled.item(i).next(0);
+        st.evOff.item(i).next(0);
+        st.evArmed.item(i).next(0);
       });
       // after the clear: a reset asked for in the cycle another one finishes is not lost
       m.if(q.reset_req.or(resetReq), () => st.resetting.item(i).next(1));
@@ -286,7 +318,7 @@ export const PackedEngine = defineModule(
     name: (p) =>
       `virtq_packed_w${p.W}_q${p.queues}_d${p.devBits}_b${p.base.toString(16)}_r${p.regionBits}` +
       `_l${p.lenBits}_i${p.idBits}_f${p.batch}_c${p.maxChain}_u${p.usedSlots}` +
-      `_rs${p.ringSlots}_ts${p.tableSlots}_it${p.itemDepth}`,
+      `_rs${p.ringSlots}_ts${p.tableSlots}_it${p.itemDepth}${p.kickSuppression ? '' : '_nks'}`,
     doc: 'Packed-ring virtqueue engine: batched descriptor fetch, chain validation, used write-back, notifications.',
   },
 );

@@ -22,7 +22,15 @@ import { lineBytes } from '../dma/ports';
 import { roundRobinArbiter } from '../lib/arbiter';
 import { Fifo } from '../lib/fifo';
 import { CHAIN_ID_BITS } from './ports';
-import { DESC_F, type PackedEngineParams, type PackedLayout, PackedFault, PACKED_FAULT_BITS } from './packed_params';
+import {
+  DESC_F,
+  EVENT_FLAG,
+  type PackedEngineParams,
+  type PackedLayout,
+  PackedFault,
+  PACKED_FAULT_BITS,
+} from './packed_params';
+import type { EventWrite } from './packed_used';
 
 /** The per-queue state the engine's parts share (register arrays indexed by queue). */
 export interface PackedQueueState {
@@ -41,6 +49,13 @@ export interface PackedQueueState {
   halted: SignalArray;
   /** Items of the queue in the item queue or at the stager. */
   items: SignalArray;
+  /** The walker wrote DISABLE into the queue's device event structure (the driver does not kick). */
+  evOff: SignalArray;
+  /**
+   * The structure says ENABLE (or, with EVENT_IDX, DESC at the queue's next position), and the ring was read
+   * after that write: a turn that finds nothing new may end at once.
+   */
+  evArmed: SignalArray;
 }
 
 /** A queue's handover fields the engine reads (gen/virtio/ports.ts queueHandover). */
@@ -49,6 +64,7 @@ export interface PackedQueueConfig {
   enable: Expr;
   desc: Expr;
   driver: Expr;
+  device: Expr;
 }
 
 /** A fatal error found by one of the engine's parts, for the queue it names. */
@@ -290,6 +306,14 @@ export interface WalkerContext {
   driverOk: Expr;
   featIndirect: Expr;
   featInOrder: Expr;
+  featEventIdx: Expr;
+  /**
+   * The walker's queue will get a used buffer notification decision later (chains of it staged or at the
+   * device, used positions not yet decided on, or the notifier on it): the notifier then sets its doorbell.
+   */
+  expectDecision: Expr;
+  /** The device event structure's writes (the used writer carries them out). */
+  event: EventWrite;
   /** Descriptor d of the ring slots (the ring area's read port). */
   desc: (d: Expr) => SlotRead;
   /** The read engine's status for a ring read, and for a table read. */
@@ -326,7 +350,7 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
   const tb = log2ceil(T);
   // ring pointers count modulo 4R: after a flush the walker's pointer runs up to R ahead of the statuses
   const slotBits = log2ceil(p.ringSlots + p.tableSlots);
-  const f = m.fsm('walk_state', ['idle', 'start', 'slot', 'load', 'walk', 'table'] as const);
+  const f = m.fsm('walk_state', ['idle', 'start', 'slot', 'load', 'walk', 'table', 'ended', 'enable_wait'] as const);
   const cq = m.reg('walk_queue', c.queueBits, { reset: 0 });
   const pos = m.reg('walk_pos', 16);
   // pos + 1 at the ring's size (0 past its end), and whether pos is the ring's last position: kept a step ahead
@@ -343,6 +367,33 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
   const retried = m.reg('walk_retried', bit, { reset: 0 });
   const size = m.reg('walk_size', 16);
   const resetting = m.let('walk_resetting', st.resetting.at(cq));
+
+  // ---- the device event structure (the driver's kicks): DISABLE once the turn has found work, and when the
+  // ring is found empty with nothing of the queue in flight ENABLE (DESC at the next position with EVENT_IDX),
+  // then the ring read once more after that write (a buffer the driver made available while it still read
+  // DISABLE is found by that read). With chains in flight it stays DISABLE: the notifier's next decision on the
+  // queue sets its doorbell (a poll), so no kick is needed while the device is busy with the queue.
+  /** evOff and evArmed of the walker's queue (only the walker changes them while it is on the queue). */
+  const curEvOff = m.reg('walk_ev_off', bit, { reset: 0 });
+  const checked = m.reg('walk_ev_checked', bit, { reset: 0 });
+  /** The turn went past a descriptor since the pick or the last ENABLE (DESC's off_wrap is behind). */
+  const moved = m.reg('walk_moved', bit, { reset: 0 });
+  /** The turn found work and the structure is not DISABLE yet: ask for the write. */
+  const offWanted = m.reg('walk_ev_off_wanted', bit, { reset: 0 });
+  const expectReg = m.reg('walk_expect_decision', bit, { reset: 0 });
+  expectReg.next(c.expectDecision);
+  const evReq = m.reg('walk_ev_req', bit, { reset: 0 });
+  const evWord = m.reg('walk_ev_word', 32);
+  const evFull = m.reg('walk_ev_full', bit);
+  const evQueue = m.reg('walk_ev_queue', c.queueBits, { reset: 0 });
+  c.event.valid.set(evReq);
+  c.event.word.set(evWord);
+  c.event.full.set(evFull);
+  c.event.queue.set(evQueue);
+  m.if(c.event.grant as Expr, () => evReq.next(0));
+  const evFree = m.let('walk_ev_free', evReq.not().and((c.event.busy as Expr).not()));
+  /** ENABLE (DESC at `pos` with EVENT_IDX) written and the ring read after it, nothing taken since. */
+  const armedNow = m.let('walk_ev_armed_now', curEvOff.not().and(checked).and(c.featEventIdx.not().or(moved.not())));
 
   // ---- ring slots: allocated (read asked for), filled (status back), consumed (walked), in that order
   const rAlloc = m.reg('ring_alloc', rb + 2, { reset: 0 });
@@ -545,6 +596,7 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
   const endTurn = (at: Expr, atWrap: Expr, more: Expr) => {
     st.availPos.nextAt(cq, at);
     st.availWrap.nextAt(cq, atWrap);
+    st.evArmed.nextAt(cq, armedNow);
     m.if(more, () => st.pending.nextAt(cq, 1));
     flush();
     f.goto('idle');
@@ -559,6 +611,7 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
   };
   /** Past the current descriptor (its chain goes on, or ended with it): the next ring position. */
   const advance = () => {
+    moved.next(1);
     pos.next(posN);
     const nInc = posN.inc();
     const nWraps = nInc.eq(size);
@@ -579,6 +632,19 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
 
   const itemRoom = c.items.ready;
 
+  // DISABLE as soon as the turn has found work (an item pushed), the flags alone
+  if (p.kickSuppression) m.if(push.and(curEvOff.not()), () => offWanted.next(1));
+  m.if(offWanted.and(evFree), () => {
+    evReq.next(1);
+    evWord.next(lit(EVENT_FLAG.DISABLE << 16, 32));
+    evFull.next(0);
+    evQueue.next(cq);
+    offWanted.next(0);
+    curEvOff.next(1);
+    checked.next(0);
+    st.evOff.nextAt(cq, 1);
+  });
+
   f.switch({
     idle: () => {
       m.if(pick.valid, () => {
@@ -593,6 +659,10 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
         wrap.next(st.availWrap.at(pick.index));
         st.pending.nextAt(pick.index, 0);
         retried.next(0);
+        curEvOff.next(st.evOff.at(pick.index));
+        checked.next(st.evArmed.at(pick.index));
+        moved.next(0);
+        offWanted.next(0);
         openChain();
         f.goto('start');
       });
@@ -642,6 +712,36 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
         })
         .else(() => walkRing());
     },
+    // The ring is empty at `pos` (no chain open): stay DISABLE while a notification decision is to come (it
+    // brings the walker back); end at once when ENABLE / DESC at `pos` was written and the ring read after it;
+    // else write it and read the ring again (after the write's status: the read goes out behind the write).
+    ended: () => {
+      flush();
+      m.if(resetting.or(curEvOff.and(expectReg)).or(armedNow), () => endTurn(pos, wrap, lit(0, 1))).elseIf(
+        evFree,
+        () => {
+          const flags = mux(c.featEventIdx, lit(EVENT_FLAG.DESC, 16), lit(EVENT_FLAG.ENABLE, 16));
+          evReq.next(1);
+          evWord.next(cat(flags, wrap, pos.bits(14, 0)));
+          evFull.next(1);
+          evQueue.next(cq);
+          offWanted.next(0);
+          curEvOff.next(0);
+          st.evOff.nextAt(cq, 0);
+          f.goto('enable_wait');
+        },
+      );
+    },
+    enable_wait: () => {
+      m.if(c.event.done as Expr, () => {
+        m.if((c.event.error as Expr).or(resetting), () => endTurn(pos, wrap, lit(0, 1))).else(() => {
+          checked.next(1);
+          moved.next(0);
+          fetchFrom(pos);
+          f.goto('slot');
+        });
+      });
+    },
     // An indirect descriptor: its table's first batch is read into the next table slot, the stager told.
     table: () => {
       m.if(c.tableRead.grant, () => {
@@ -674,7 +774,7 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
   function walkRing() {
     const chainEnd = dNext.not();
     m.if(curAvail.not(), () => {
-      m.if(inChain.not(), () => endTurn(pos, wrap, lit(0, 1)))
+      m.if(inChain.not(), () => (p.kickSuppression ? f.goto('ended') : endTurn(pos, wrap, lit(0, 1))))
         .elseIf(retried, () => fail(PackedFault.DESC_NOT_AVAILABLE))
         .else(() => {
           // read the ring again from here: the chain's state stays

@@ -29,6 +29,13 @@ export interface PackedEngineParams {
   tableSlots: number;
   /** Entries of the walker-to-stager item queue (chains' segments, tables to expand, faults, in ring order). */
   itemDepth: number;
+  /**
+   * Write DISABLE into the device event structure while a turn finds work and keep it while chains of the queue
+   * are in flight (polling the ring on notification decisions instead of waiting for kicks), ENABLE / DESC
+   * and the ring read again when a queue goes idle. Off: the structure is never written (the driver always
+   * kicks), as before it was done.
+   */
+  kickSuppression: boolean;
 }
 
 /** Defaults the test top and the data plane start from. */
@@ -40,6 +47,7 @@ export const PACKED_DEFAULTS = {
   tableSlots: 16,
   itemDepth: 16,
   regionBits: 13,
+  kickSuppression: true,
 } as const;
 
 /** Where things are in the engine's region (byte offsets from `base`). */
@@ -53,7 +61,9 @@ export interface PackedLayout {
   eventOffset: number;
   /** Used elements, 8 bytes each (len, id, flags as they go into the descriptor's bytes 8..15). */
   usedOffset: number;
-  /** Bytes of the used area as the write engine sees it (at least two lines). */
+  /** The device event structure's word as it is written (off_wrap, flags): 8 bytes after the used elements. */
+  deviceEventOffset: number;
+  /** Bytes of the used area as the write engine sees it (a power of two, at least two lines). */
   usedBytes: number;
 }
 
@@ -71,21 +81,30 @@ export function packedLayout(p: PackedEngineParams): PackedLayout {
   pow2('tableSlots', p.tableSlots, 2, 16);
   intParam('PackedEngine: itemDepth', p.itemDepth, 2, 64);
   intParam('PackedEngine: devBits', p.devBits, p.regionBits, 48);
-  intParam('PackedEngine: idBits', p.idBits, log2ceil(p.usedSlots) + 1, 32);
+  // write ids: slot << 1 | which for used elements, 1 << (log2(usedSlots) + 1) for the device event structure
+  intParam('PackedEngine: idBits', p.idBits, log2ceil(p.usedSlots) + 2, 32);
   intParam('PackedEngine: lenBits', p.lenBits, log2ceil(16 * p.batch + 1), 32);
   if (p.base % 2 ** p.regionBits !== 0)
     throw paramError(`PackedEngine: base 0x${p.base.toString(16)} is not a multiple of the region size`);
   const bufBytes = 16 * p.batch;
   const slots = p.ringSlots + p.tableSlots;
   const slotsBytes = slots * bufBytes;
-  const usedBytes = Math.max(8 * p.usedSlots, 2 * LB);
+  const usedBytes = Math.max(2 ** log2ceil(8 * (p.usedSlots + 1)), 2 * LB);
   const half = 2 ** (p.regionBits - 1);
   if (slotsBytes + LB > half || usedBytes > half)
     throw paramError(
       `PackedEngine: regionBits ${p.regionBits} is too small: the fetch slots and event line need ` +
         `${slotsBytes + LB} bytes and the used area ${usedBytes}, each in half of the region`,
     );
-  return { bufBytes, slots, slotsBytes, eventOffset: slotsBytes, usedOffset: half, usedBytes };
+  return {
+    bufBytes,
+    slots,
+    slotsBytes,
+    eventOffset: slotsBytes,
+    usedOffset: half,
+    deviceEventOffset: half + 8 * p.usedSlots,
+    usedBytes,
+  };
 }
 
 /**

@@ -15,7 +15,7 @@ import { TapLink } from '../../tb/pcie/link';
 import type { RootComplexOptions } from '../../tb/pcie/options';
 import { RootComplex } from '../../tb/pcie/rootcomplex';
 import { decodeTlp, memReqByteRange, type MemWriteTlp } from '../../tb/pcie/tlp';
-import { DESC_SIZE, PACKED, type RingAddresses } from '../../tb/virtio/ring/defs';
+import { DESC_SIZE, PACKED, PACKED_EVENT_SIZE, type RingAddresses } from '../../tb/virtio/ring/defs';
 import type { RingErrorKind } from '../../tb/virtio/ring/device';
 import type { DmaPort, DmaPurpose } from '../../tb/virtio/ring/dma';
 
@@ -74,6 +74,10 @@ export interface PackedBench {
   done(c: { queue: number; id: number; slots: number; len: number }): void;
   /** The engine's used elements as written on the link so far (see usedRecordsFromTlps). */
   usedRecords(): UsedRecord[];
+  /** The engine's writes of the queues' device event structures so far, in link order. */
+  eventWrites(): EventWrite[];
+  /** The engine's memory writes other than those into a device event structure. */
+  ringWrites(): MemWriteTlp[];
   fatalCode(): number;
 }
 
@@ -122,6 +126,13 @@ export function bootPacked(
   const resetDone = sim.watch('reset_done', 'high');
   const kicked = new Set<number>();
   let partial: RtlChain | undefined;
+  /** The device event structures of the rings programmed (setQueue), old ones too. */
+  const eventAreas: { queue: number; at: bigint }[] = [];
+  const writes = () => tap.fromDevice.map((t) => decodeTlp(t)).filter((t) => t.type === 'MWr') as MemWriteTlp[];
+  const eventArea = (w: MemWriteTlp) => {
+    const a = memReqByteRange(w).addr;
+    return eventAreas.find((e) => a >= e.at && a < e.at + BigInt(PACKED_EVENT_SIZE));
+  };
   const bench: PackedBench = {
     W,
     queues,
@@ -141,6 +152,7 @@ export function bootPacked(
       sim.poke(`q${i}_driver`, ring.driver);
       sim.poke(`q${i}_device`, ring.device);
       sim.poke(`q${i}_enable`, 1);
+      eventAreas.push({ queue: i, at: ring.device });
     },
     setFeatures(f) {
       sim.poke('features', f);
@@ -181,15 +193,39 @@ export function bootPacked(
       doneTx.send({ done_queue: c.queue, done_id: c.id, done_slots: c.slots, done_len: c.len });
     },
     usedRecords() {
-      return usedRecordsFromTlps(
-        tap.fromDevice.map((t) => decodeTlp(t)).filter((t) => t.type === 'MWr') as MemWriteTlp[],
-      );
+      return usedRecordsFromTlps(bench.ringWrites());
+    },
+    ringWrites() {
+      return writes().filter((w) => eventArea(w) === undefined);
+    },
+    eventWrites() {
+      return writes().flatMap((w) => {
+        const area = eventArea(w);
+        if (area === undefined) return [];
+        const queue = area.queue;
+        const r = memReqByteRange(w);
+        const off = Number(r.addr - w.address);
+        const bytes = w.data.subarray(off, off + r.bytes);
+        const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+        const at = Number(r.addr - area.at);
+        // off_wrap and flags (4 bytes at 0), or the flags alone (2 bytes at 2)
+        if (at === 0 && r.bytes === 4) return [{ queue, offWrap: v.getUint16(0, true), flags: v.getUint16(2, true) }];
+        if (at === 2 && r.bytes === 2) return [{ queue, flags: v.getUint16(0, true) }];
+        throw new Error(`unexpected device event structure write: ${r.bytes} bytes at offset ${at} (queue ${queue})`);
+      });
     },
     fatalCode() {
       return Number(sim.peek('fatal_code'));
     },
   };
   return bench;
+}
+
+/** A write of a device event structure: the flags, and off_wrap when it was written too. */
+export interface EventWrite {
+  queue: number;
+  flags: number;
+  offWrap?: number;
 }
 
 /** A used element: the descriptor it went into, and its id, len and flags. */

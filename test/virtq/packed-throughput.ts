@@ -8,7 +8,7 @@ import { expect } from 'vitest';
 import { allocRing, createVirtqueue } from '../../tb/virtio/ring/create';
 import { ringFeatures } from '../../tb/virtio/ring/defs';
 import type { Virtqueue } from '../../tb/virtio/ring/virtqueue';
-import { packedFeatures, type PackedBench } from './packed-support';
+import { packedFeatures, type PackedBench, type RtlChain } from './packed-support';
 
 /** The root complex's settings for the benchmark's host (bootPacked's rcOpts). */
 export const BENCH_HOST = {
@@ -31,6 +31,11 @@ export interface ThroughputOptions {
   indirect: boolean;
   /** Driver reaction time: the pump's step between its turns, cycles. */
   step?: number;
+  /**
+   * The device's service time: it completes one chain per `service` cycles, oldest first (a device slower
+   * than the ring, as a disk is). Default 0: each chain at once.
+   */
+  service?: number;
 }
 
 export interface ThroughputResult {
@@ -39,6 +44,8 @@ export interface ThroughputResult {
   cyclesPerChain: number;
   interrupts: number;
   kicks: number;
+  /** Doorbells while the measured chains were handed out, per chain. */
+  kicksPerChain: number;
 }
 
 export function measureThroughput(b: PackedBench, o: ThroughputOptions): ThroughputResult {
@@ -93,17 +100,27 @@ export function measureThroughput(b: PackedBench, o: ThroughputOptions): Through
   };
   let handed = 0;
   let start = 0;
+  let kicksAtStart = 0;
   let irqSeen = 0;
   let interrupts = 0;
   const step = o.step ?? 8;
+  const service = o.service ?? 0;
+  const atDevice: RtlChain[] = [];
+  let nextDone = 0;
   fill();
-  const limit = b.sim.cycle + 1000 * (total + 10);
+  const limit = b.sim.cycle + (1000 + service) * (total + 10);
   while (handed < total) {
     b.run(step);
-    for (const c of b.takeChains()) {
+    atDevice.push(...b.takeChains());
+    while (atDevice.length && b.sim.cycle >= nextDone) {
+      const c = atDevice.shift()!;
       b.done({ queue: c.queue, id: c.id, slots: c.slots, len: o.dataBytes + 1 });
       handed++;
-      if (handed === o.depth) start = b.sim.cycle;
+      if (handed === o.depth) {
+        start = b.sim.cycle;
+        kicksAtStart = kicks;
+      }
+      if (service) nextDone = b.sim.cycle + service;
     }
     for (; irqSeen < b.irq[0].count; irqSeen++) {
       interrupts++;
@@ -114,5 +131,12 @@ export function measureThroughput(b: PackedBench, o: ThroughputOptions): Through
     if (b.sim.cycle > limit) throw new Error(`throughput run stalled: ${handed} chains of ${total}, ${reaped} back`);
   }
   const cycles = b.sim.cycle - start;
-  return { chains: o.chains, cycles, cyclesPerChain: cycles / o.chains, interrupts, kicks };
+  return {
+    chains: o.chains,
+    cycles,
+    cyclesPerChain: cycles / o.chains,
+    interrupts,
+    kicks,
+    kicksPerChain: (kicks - kicksAtStart) / o.chains,
+  };
 }

@@ -39,6 +39,9 @@ describe.each(WIDTHS)('packed-ring engine, %i-bit stream', (W) => {
         expect(s.wraps, 'the rings wrapped').toBeGreaterThan(4);
         expect(s.interrupts).toBeGreaterThan(0);
         if ('indirect' in features) expect(s.indirect).toBeGreaterThan(10);
+        // IN_ORDER: runs of buffers used completely went back as one element (and only under IN_ORDER)
+        if ('inOrder' in features) expect(s.batches).toBeGreaterThan(0);
+        else expect(s.skipped).toBe(0);
       },
     );
   }
