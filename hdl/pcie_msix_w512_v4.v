@@ -49,122 +49,120 @@ module pcie_msix_w512_v4 (
   reg pend_1;  // gen/pcie/msix.ts:60
   reg pend_2;  // gen/pcie/msix.ts:60
   reg pend_3;  // gen/pcie/msix.ts:60
-  reg [31:0] rdata;  // gen/pcie/msix.ts:68
-  wire [3:0] pending_vec;  // gen/pcie/msix.ts:90
-  reg picked;  // gen/pcie/msix.ts:108
-  reg [1:0] picked_vector;  // gen/pcie/msix.ts:109
-  reg out_valid;  // gen/pcie/msix.ts:110
-  reg [127:0] out_hdr;  // gen/pcie/msix.ts:111
-  reg [31:0] out_data;  // gen/pcie/msix.ts:112
-  wire [1:0] vector;  // gen/pcie/msix.ts:116
-  wire go;  // gen/pcie/msix.ts:117
-  wire [31:0] _cat_0;  // gen/pcie/tlp.ts:256
-  reg [31:0] _select_1;  // gen/pcie/msix.ts:133
+  reg [31:0] rdata;  // gen/pcie/msix.ts:74
+  wire [3:0] pending_vec;  // gen/pcie/msix.ts:96
+  reg picked;  // gen/pcie/msix.ts:114
+  reg [1:0] picked_vector;  // gen/pcie/msix.ts:115
+  reg out_valid;  // gen/pcie/msix.ts:116
+  reg [127:0] out_hdr;  // gen/pcie/msix.ts:117
+  reg [31:0] out_data;  // gen/pcie/msix.ts:118
+  wire [1:0] vector;  // gen/pcie/msix.ts:122
+  wire go;  // gen/pcie/msix.ts:123
+  reg [31:0] _select_0;  // gen/pcie/msix.ts:139
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  reg [31:0] _select_2;  // gen/pcie/msix.ts:133
+  reg [31:0] _select_1;  // gen/pcie/msix.ts:139
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [31:0] _select_3;  // gen/pcie/msix.ts:141
+  reg [31:0] _select_2;  // gen/pcie/msix.ts:147
 
   // ---- combinational logic
-  assign _cat_0 = {{8{reg_wbe[3]}}, {8{reg_wbe[2]}}, {8{reg_wbe[1]}}, {8{reg_wbe[0]}}};  // gen/pcie/tlp.ts:256
-  always @* begin  // gen/pcie/msix.ts:133
+  always @* begin  // gen/pcie/msix.ts:139
     case (picked_vector)
-      2'd0: _select_1 = addr_hi_0;
-      2'd1: _select_1 = addr_hi_1;
-      2'd2: _select_1 = addr_hi_2;
-      2'd3: _select_1 = addr_hi_3;
-      default: _select_1 = addr_hi_0;
+      2'd0: _select_0 = addr_hi_0;
+      2'd1: _select_0 = addr_hi_1;
+      2'd2: _select_0 = addr_hi_2;
+      2'd3: _select_0 = addr_hi_3;
+      default: _select_0 = addr_hi_0;
     endcase
   end
-  always @* begin  // gen/pcie/msix.ts:133
+  always @* begin  // gen/pcie/msix.ts:139
     case (picked_vector)
-      2'd0: _select_2 = addr_lo_0;
-      2'd1: _select_2 = addr_lo_1;
-      2'd2: _select_2 = addr_lo_2;
-      2'd3: _select_2 = addr_lo_3;
-      default: _select_2 = addr_lo_0;
+      2'd0: _select_1 = addr_lo_0;
+      2'd1: _select_1 = addr_lo_1;
+      2'd2: _select_1 = addr_lo_2;
+      2'd3: _select_1 = addr_lo_3;
+      default: _select_1 = addr_lo_0;
     endcase
   end
-  always @* begin  // gen/pcie/msix.ts:141
+  always @* begin  // gen/pcie/msix.ts:147
     case (picked_vector)
-      2'd0: _select_3 = msg_data_0;
-      2'd1: _select_3 = msg_data_1;
-      2'd2: _select_3 = msg_data_2;
-      2'd3: _select_3 = msg_data_3;
-      default: _select_3 = msg_data_0;
+      2'd0: _select_2 = msg_data_0;
+      2'd1: _select_2 = msg_data_1;
+      2'd2: _select_2 = msg_data_2;
+      2'd3: _select_2 = msg_data_3;
+      default: _select_2 = msg_data_0;
     endcase
   end
-  assign reg_rdata = rdata;  // gen/pcie/msix.ts:102
+  assign reg_rdata = rdata;  // gen/pcie/msix.ts:108
   assign msg_valid = out_valid;  // gen/pcie/streams.ts:166
   assign msg_hdr = out_hdr;  // gen/pcie/streams.ts:167
   assign msg_data = {480'd0, out_data};  // gen/pcie/streams.ts:168
   assign msg_keep = 16'd1;  // gen/pcie/streams.ts:169
   assign msg_sop = 1'b1;  // gen/pcie/streams.ts:170
   assign msg_eop = 1'b1;  // gen/pcie/streams.ts:171
-  assign pending = pending_vec;  // gen/pcie/msix.ts:91
+  assign pending = pending_vec;  // gen/pcie/msix.ts:97
   always @* begin
-    rdata = 32'd0;  // default, gen/pcie/msix.ts:68
-    case (reg_addr)  // gen/pcie/msix.ts:69
+    rdata = 32'd0;  // default, gen/pcie/msix.ts:74
+    case (reg_addr)  // gen/pcie/msix.ts:75
       10'd0: begin
-        rdata = {addr_lo_0[31:2], 2'd0};  // gen/pcie/msix.ts:74
+        rdata = {addr_lo_0[31:2], 2'd0};  // gen/pcie/msix.ts:80
       end
       10'd1: begin
-        rdata = addr_hi_0;  // gen/pcie/msix.ts:78
+        rdata = addr_hi_0;  // gen/pcie/msix.ts:84
       end
       10'd2: begin
-        rdata = msg_data_0;  // gen/pcie/msix.ts:82
+        rdata = msg_data_0;  // gen/pcie/msix.ts:88
       end
       10'd3: begin
-        rdata = {31'd0, masked_0};  // gen/pcie/msix.ts:86
+        rdata = {31'd0, masked_0};  // gen/pcie/msix.ts:92
       end
       10'd4: begin
-        rdata = {addr_lo_1[31:2], 2'd0};  // gen/pcie/msix.ts:74
+        rdata = {addr_lo_1[31:2], 2'd0};  // gen/pcie/msix.ts:80
       end
       10'd5: begin
-        rdata = addr_hi_1;  // gen/pcie/msix.ts:78
+        rdata = addr_hi_1;  // gen/pcie/msix.ts:84
       end
       10'd6: begin
-        rdata = msg_data_1;  // gen/pcie/msix.ts:82
+        rdata = msg_data_1;  // gen/pcie/msix.ts:88
       end
       10'd7: begin
-        rdata = {31'd0, masked_1};  // gen/pcie/msix.ts:86
+        rdata = {31'd0, masked_1};  // gen/pcie/msix.ts:92
       end
       10'd8: begin
-        rdata = {addr_lo_2[31:2], 2'd0};  // gen/pcie/msix.ts:74
+        rdata = {addr_lo_2[31:2], 2'd0};  // gen/pcie/msix.ts:80
       end
       10'd9: begin
-        rdata = addr_hi_2;  // gen/pcie/msix.ts:78
+        rdata = addr_hi_2;  // gen/pcie/msix.ts:84
       end
       10'd10: begin
-        rdata = msg_data_2;  // gen/pcie/msix.ts:82
+        rdata = msg_data_2;  // gen/pcie/msix.ts:88
       end
       10'd11: begin
-        rdata = {31'd0, masked_2};  // gen/pcie/msix.ts:86
+        rdata = {31'd0, masked_2};  // gen/pcie/msix.ts:92
       end
       10'd12: begin
-        rdata = {addr_lo_3[31:2], 2'd0};  // gen/pcie/msix.ts:74
+        rdata = {addr_lo_3[31:2], 2'd0};  // gen/pcie/msix.ts:80
       end
       10'd13: begin
-        rdata = addr_hi_3;  // gen/pcie/msix.ts:78
+        rdata = addr_hi_3;  // gen/pcie/msix.ts:84
       end
       10'd14: begin
-        rdata = msg_data_3;  // gen/pcie/msix.ts:82
+        rdata = msg_data_3;  // gen/pcie/msix.ts:88
       end
       10'd15: begin
-        rdata = {31'd0, masked_3};  // gen/pcie/msix.ts:86
+        rdata = {31'd0, masked_3};  // gen/pcie/msix.ts:92
       end
       10'd512: begin
-        rdata = {28'd0, pending_vec};  // gen/pcie/msix.ts:100
+        rdata = {28'd0, pending_vec};  // gen/pcie/msix.ts:106
       end
       10'd513: begin
-        rdata = 32'd0;  // gen/pcie/msix.ts:95
+        rdata = 32'd0;  // gen/pcie/msix.ts:101
       end
       default: begin end
     endcase
   end
-  assign pending_vec = {pend_3, pend_2, pend_1, pend_0};  // gen/pcie/msix.ts:90
-  assign vector = (pend_0 & (~masked_0)) ? 2'd0 : ((pend_1 & (~masked_1)) ? 2'd1 : ((pend_2 & (~masked_2)) ? 2'd2 : ((pend_3 & (~masked_3)) ? 2'd3 : 2'd0)));  // gen/pcie/msix.ts:116
-  assign go = ((((msix_enable & (~function_mask)) & bus_master) & (~out_valid)) & (~picked)) & ((((pend_0 & (~masked_0)) | (pend_1 & (~masked_1))) | (pend_2 & (~masked_2))) | (pend_3 & (~masked_3)));  // gen/pcie/msix.ts:117
+  assign pending_vec = {pend_3, pend_2, pend_1, pend_0};  // gen/pcie/msix.ts:96
+  assign vector = (pend_0 & (~masked_0)) ? 2'd0 : ((pend_1 & (~masked_1)) ? 2'd1 : ((pend_2 & (~masked_2)) ? 2'd2 : ((pend_3 & (~masked_3)) ? 2'd3 : 2'd0)));  // gen/pcie/msix.ts:122
+  assign go = ((((msix_enable & (~function_mask)) & bus_master) & (~out_valid)) & (~picked)) & ((((pend_0 & (~masked_0)) | (pend_1 & (~masked_1))) | (pend_2 & (~masked_2))) | (pend_3 & (~masked_3)));  // gen/pcie/msix.ts:123
 
   // ---- registers
   always @(posedge clk) begin
@@ -192,108 +190,108 @@ module pcie_msix_w512_v4 (
       picked <= 1'b0;
       out_valid <= 1'b0;
     end else begin
-      case (reg_addr)  // gen/pcie/msix.ts:69
+      case (reg_addr)  // gen/pcie/msix.ts:75
         10'd0: begin
-          if (reg_wr) begin  // gen/pcie/msix.ts:75
-            addr_lo_0 <= (addr_lo_0 & (~(_cat_0 & 32'd4294967292))) | ((reg_wdata & _cat_0) & 32'd4294967292);  // gen/pcie/msix.ts:65
+          if (reg_wr) begin  // gen/pcie/msix.ts:81
+            addr_lo_0 <= {(reg_wbe[3] ? reg_wdata[31:24] : addr_lo_0[31:24]), (reg_wbe[2] ? reg_wdata[23:16] : addr_lo_0[23:16]), (reg_wbe[1] ? reg_wdata[15:8] : addr_lo_0[15:8]), (reg_wbe[0] ? reg_wdata[7:0] : addr_lo_0[7:0])} & 32'd4294967292;  // gen/pcie/msix.ts:70
           end
         end
         10'd1: begin
-          if (reg_wr) begin  // gen/pcie/msix.ts:79
-            addr_hi_0 <= (addr_hi_0 & (~_cat_0)) | (reg_wdata & _cat_0);  // gen/pcie/msix.ts:65
+          if (reg_wr) begin  // gen/pcie/msix.ts:85
+            addr_hi_0 <= {(reg_wbe[3] ? reg_wdata[31:24] : addr_hi_0[31:24]), (reg_wbe[2] ? reg_wdata[23:16] : addr_hi_0[23:16]), (reg_wbe[1] ? reg_wdata[15:8] : addr_hi_0[15:8]), (reg_wbe[0] ? reg_wdata[7:0] : addr_hi_0[7:0])};  // gen/pcie/msix.ts:70
           end
         end
         10'd2: begin
-          if (reg_wr) begin  // gen/pcie/msix.ts:83
-            msg_data_0 <= (msg_data_0 & (~_cat_0)) | (reg_wdata & _cat_0);  // gen/pcie/msix.ts:65
+          if (reg_wr) begin  // gen/pcie/msix.ts:89
+            msg_data_0 <= {(reg_wbe[3] ? reg_wdata[31:24] : msg_data_0[31:24]), (reg_wbe[2] ? reg_wdata[23:16] : msg_data_0[23:16]), (reg_wbe[1] ? reg_wdata[15:8] : msg_data_0[15:8]), (reg_wbe[0] ? reg_wdata[7:0] : msg_data_0[7:0])};  // gen/pcie/msix.ts:70
           end
         end
         10'd3: begin
-          if (reg_wr & reg_wbe[0]) begin  // gen/pcie/msix.ts:87
-            masked_0 <= reg_wdata[0];  // gen/pcie/msix.ts:87
+          if (reg_wr & reg_wbe[0]) begin  // gen/pcie/msix.ts:93
+            masked_0 <= reg_wdata[0];  // gen/pcie/msix.ts:93
           end
         end
         10'd4: begin
-          if (reg_wr) begin  // gen/pcie/msix.ts:75
-            addr_lo_1 <= (addr_lo_1 & (~(_cat_0 & 32'd4294967292))) | ((reg_wdata & _cat_0) & 32'd4294967292);  // gen/pcie/msix.ts:65
+          if (reg_wr) begin  // gen/pcie/msix.ts:81
+            addr_lo_1 <= {(reg_wbe[3] ? reg_wdata[31:24] : addr_lo_1[31:24]), (reg_wbe[2] ? reg_wdata[23:16] : addr_lo_1[23:16]), (reg_wbe[1] ? reg_wdata[15:8] : addr_lo_1[15:8]), (reg_wbe[0] ? reg_wdata[7:0] : addr_lo_1[7:0])} & 32'd4294967292;  // gen/pcie/msix.ts:70
           end
         end
         10'd5: begin
-          if (reg_wr) begin  // gen/pcie/msix.ts:79
-            addr_hi_1 <= (addr_hi_1 & (~_cat_0)) | (reg_wdata & _cat_0);  // gen/pcie/msix.ts:65
+          if (reg_wr) begin  // gen/pcie/msix.ts:85
+            addr_hi_1 <= {(reg_wbe[3] ? reg_wdata[31:24] : addr_hi_1[31:24]), (reg_wbe[2] ? reg_wdata[23:16] : addr_hi_1[23:16]), (reg_wbe[1] ? reg_wdata[15:8] : addr_hi_1[15:8]), (reg_wbe[0] ? reg_wdata[7:0] : addr_hi_1[7:0])};  // gen/pcie/msix.ts:70
           end
         end
         10'd6: begin
-          if (reg_wr) begin  // gen/pcie/msix.ts:83
-            msg_data_1 <= (msg_data_1 & (~_cat_0)) | (reg_wdata & _cat_0);  // gen/pcie/msix.ts:65
+          if (reg_wr) begin  // gen/pcie/msix.ts:89
+            msg_data_1 <= {(reg_wbe[3] ? reg_wdata[31:24] : msg_data_1[31:24]), (reg_wbe[2] ? reg_wdata[23:16] : msg_data_1[23:16]), (reg_wbe[1] ? reg_wdata[15:8] : msg_data_1[15:8]), (reg_wbe[0] ? reg_wdata[7:0] : msg_data_1[7:0])};  // gen/pcie/msix.ts:70
           end
         end
         10'd7: begin
-          if (reg_wr & reg_wbe[0]) begin  // gen/pcie/msix.ts:87
-            masked_1 <= reg_wdata[0];  // gen/pcie/msix.ts:87
+          if (reg_wr & reg_wbe[0]) begin  // gen/pcie/msix.ts:93
+            masked_1 <= reg_wdata[0];  // gen/pcie/msix.ts:93
           end
         end
         10'd8: begin
-          if (reg_wr) begin  // gen/pcie/msix.ts:75
-            addr_lo_2 <= (addr_lo_2 & (~(_cat_0 & 32'd4294967292))) | ((reg_wdata & _cat_0) & 32'd4294967292);  // gen/pcie/msix.ts:65
+          if (reg_wr) begin  // gen/pcie/msix.ts:81
+            addr_lo_2 <= {(reg_wbe[3] ? reg_wdata[31:24] : addr_lo_2[31:24]), (reg_wbe[2] ? reg_wdata[23:16] : addr_lo_2[23:16]), (reg_wbe[1] ? reg_wdata[15:8] : addr_lo_2[15:8]), (reg_wbe[0] ? reg_wdata[7:0] : addr_lo_2[7:0])} & 32'd4294967292;  // gen/pcie/msix.ts:70
           end
         end
         10'd9: begin
-          if (reg_wr) begin  // gen/pcie/msix.ts:79
-            addr_hi_2 <= (addr_hi_2 & (~_cat_0)) | (reg_wdata & _cat_0);  // gen/pcie/msix.ts:65
+          if (reg_wr) begin  // gen/pcie/msix.ts:85
+            addr_hi_2 <= {(reg_wbe[3] ? reg_wdata[31:24] : addr_hi_2[31:24]), (reg_wbe[2] ? reg_wdata[23:16] : addr_hi_2[23:16]), (reg_wbe[1] ? reg_wdata[15:8] : addr_hi_2[15:8]), (reg_wbe[0] ? reg_wdata[7:0] : addr_hi_2[7:0])};  // gen/pcie/msix.ts:70
           end
         end
         10'd10: begin
-          if (reg_wr) begin  // gen/pcie/msix.ts:83
-            msg_data_2 <= (msg_data_2 & (~_cat_0)) | (reg_wdata & _cat_0);  // gen/pcie/msix.ts:65
+          if (reg_wr) begin  // gen/pcie/msix.ts:89
+            msg_data_2 <= {(reg_wbe[3] ? reg_wdata[31:24] : msg_data_2[31:24]), (reg_wbe[2] ? reg_wdata[23:16] : msg_data_2[23:16]), (reg_wbe[1] ? reg_wdata[15:8] : msg_data_2[15:8]), (reg_wbe[0] ? reg_wdata[7:0] : msg_data_2[7:0])};  // gen/pcie/msix.ts:70
           end
         end
         10'd11: begin
-          if (reg_wr & reg_wbe[0]) begin  // gen/pcie/msix.ts:87
-            masked_2 <= reg_wdata[0];  // gen/pcie/msix.ts:87
+          if (reg_wr & reg_wbe[0]) begin  // gen/pcie/msix.ts:93
+            masked_2 <= reg_wdata[0];  // gen/pcie/msix.ts:93
           end
         end
         10'd12: begin
-          if (reg_wr) begin  // gen/pcie/msix.ts:75
-            addr_lo_3 <= (addr_lo_3 & (~(_cat_0 & 32'd4294967292))) | ((reg_wdata & _cat_0) & 32'd4294967292);  // gen/pcie/msix.ts:65
+          if (reg_wr) begin  // gen/pcie/msix.ts:81
+            addr_lo_3 <= {(reg_wbe[3] ? reg_wdata[31:24] : addr_lo_3[31:24]), (reg_wbe[2] ? reg_wdata[23:16] : addr_lo_3[23:16]), (reg_wbe[1] ? reg_wdata[15:8] : addr_lo_3[15:8]), (reg_wbe[0] ? reg_wdata[7:0] : addr_lo_3[7:0])} & 32'd4294967292;  // gen/pcie/msix.ts:70
           end
         end
         10'd13: begin
-          if (reg_wr) begin  // gen/pcie/msix.ts:79
-            addr_hi_3 <= (addr_hi_3 & (~_cat_0)) | (reg_wdata & _cat_0);  // gen/pcie/msix.ts:65
+          if (reg_wr) begin  // gen/pcie/msix.ts:85
+            addr_hi_3 <= {(reg_wbe[3] ? reg_wdata[31:24] : addr_hi_3[31:24]), (reg_wbe[2] ? reg_wdata[23:16] : addr_hi_3[23:16]), (reg_wbe[1] ? reg_wdata[15:8] : addr_hi_3[15:8]), (reg_wbe[0] ? reg_wdata[7:0] : addr_hi_3[7:0])};  // gen/pcie/msix.ts:70
           end
         end
         10'd14: begin
-          if (reg_wr) begin  // gen/pcie/msix.ts:83
-            msg_data_3 <= (msg_data_3 & (~_cat_0)) | (reg_wdata & _cat_0);  // gen/pcie/msix.ts:65
+          if (reg_wr) begin  // gen/pcie/msix.ts:89
+            msg_data_3 <= {(reg_wbe[3] ? reg_wdata[31:24] : msg_data_3[31:24]), (reg_wbe[2] ? reg_wdata[23:16] : msg_data_3[23:16]), (reg_wbe[1] ? reg_wdata[15:8] : msg_data_3[15:8]), (reg_wbe[0] ? reg_wdata[7:0] : msg_data_3[7:0])};  // gen/pcie/msix.ts:70
           end
         end
         10'd15: begin
-          if (reg_wr & reg_wbe[0]) begin  // gen/pcie/msix.ts:87
-            masked_3 <= reg_wdata[0];  // gen/pcie/msix.ts:87
+          if (reg_wr & reg_wbe[0]) begin  // gen/pcie/msix.ts:93
+            masked_3 <= reg_wdata[0];  // gen/pcie/msix.ts:93
           end
         end
         default: begin end
       endcase
-      picked <= go;  // gen/pcie/msix.ts:126
-      if (picked) begin  // gen/pcie/msix.ts:128
-        out_valid <= 1'b1;  // gen/pcie/msix.ts:129
-      end else if (msg_ready) begin  // gen/pcie/msix.ts:142
-        out_valid <= 1'b0;  // gen/pcie/msix.ts:142
+      picked <= go;  // gen/pcie/msix.ts:132
+      if (picked) begin  // gen/pcie/msix.ts:134
+        out_valid <= 1'b1;  // gen/pcie/msix.ts:135
+      end else if (msg_ready) begin  // gen/pcie/msix.ts:148
+        out_valid <= 1'b0;  // gen/pcie/msix.ts:148
       end
-      pend_0 <= (pend_0 & (~(go & (vector == 2'd0)))) | (irq[0] & msix_enable);  // gen/pcie/msix.ts:145
-      pend_1 <= (pend_1 & (~(go & (vector == 2'd1)))) | (irq[1] & msix_enable);  // gen/pcie/msix.ts:145
-      pend_2 <= (pend_2 & (~(go & (vector == 2'd2)))) | (irq[2] & msix_enable);  // gen/pcie/msix.ts:145
-      pend_3 <= (pend_3 & (~(go & (vector == 2'd3)))) | (irq[3] & msix_enable);  // gen/pcie/msix.ts:145
+      pend_0 <= (pend_0 & (~(go & (vector == 2'd0)))) | (irq[0] & msix_enable);  // gen/pcie/msix.ts:151
+      pend_1 <= (pend_1 & (~(go & (vector == 2'd1)))) | (irq[1] & msix_enable);  // gen/pcie/msix.ts:151
+      pend_2 <= (pend_2 & (~(go & (vector == 2'd2)))) | (irq[2] & msix_enable);  // gen/pcie/msix.ts:151
+      pend_3 <= (pend_3 & (~(go & (vector == 2'd3)))) | (irq[3] & msix_enable);  // gen/pcie/msix.ts:151
     end
   end
   always @(posedge clk) begin
-    if (go) begin  // gen/pcie/msix.ts:127
-      picked_vector <= vector;  // gen/pcie/msix.ts:127
+    if (go) begin  // gen/pcie/msix.ts:133
+      picked_vector <= vector;  // gen/pcie/msix.ts:133
     end
-    if (picked) begin  // gen/pcie/msix.ts:128
-      out_hdr <= {{{1'b0, 1'b1, (|_select_1)}, 5'd0, 1'b0, 3'd0, 1'b0, 1'b0, 3'd0, 1'b0, 2'd0, 2'd0, 10'd1}, {requester_id, 8'd0, 4'd0, 4'd15}, ((|_select_1) ? _select_1 : {_select_2[31:2], 2'd0}), ((|_select_1) ? {_select_2[31:2], 2'd0} : 32'd0)};  // gen/pcie/msix.ts:130
-      out_data <= _select_3;  // gen/pcie/msix.ts:141
+    if (picked) begin  // gen/pcie/msix.ts:134
+      out_hdr <= {{{1'b0, 1'b1, (|_select_0)}, 5'd0, 1'b0, 3'd0, 1'b0, 1'b0, 3'd0, 1'b0, 2'd0, 2'd0, 10'd1}, {requester_id, 8'd0, 4'd0, 4'd15}, ((|_select_0) ? _select_0 : {_select_1[31:2], 2'd0}), ((|_select_0) ? {_select_1[31:2], 2'd0} : 32'd0)};  // gen/pcie/msix.ts:136
+      out_data <= _select_2;  // gen/pcie/msix.ts:147
     end
   end
 

@@ -142,18 +142,16 @@ module virtio_cfg_space_default_forwarded90_100_w64 (
   reg [2:0] tgt_bar;  // gen/virtio/cfg_space.ts:262
   reg [3:0] tgt_len_mask;  // gen/virtio/cfg_space.ts:264
   reg tgt_issued;  // gen/virtio/cfg_space.ts:268
-  wire [31:0] _cat_1;  // gen/pcie/tlp.ts:256
-  wire [31:0] _and_0;  // gen/virtio/cfg_space.ts:328
-  wire [31:0] _cat_2;  // gen/pcie/tlp.ts:256
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [3:0] _mux_3;  // gen/virtio/cfg_space.ts:248
+  wire [31:0] _mux_0;  // gen/virtio/cfg_space.ts:62
+  /* verilator lint_on UNUSEDSIGNAL */
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [3:0] _mux_1;  // gen/virtio/cfg_space.ts:248
   /* verilator lint_on UNUSEDSIGNAL */
 
   // ---- combinational logic
-  assign _cat_1 = {{8{be[3]}}, {8{be[2]}}, {8{be[1]}}, {8{be[0]}}};  // gen/pcie/tlp.ts:256
-  assign _and_0 = _cat_1 & 32'd255;  // gen/virtio/cfg_space.ts:328
-  assign _cat_2 = {{8{tgt_len_mask[3]}}, {8{tgt_len_mask[2]}}, {8{tgt_len_mask[1]}}, {8{tgt_len_mask[0]}}};  // gen/pcie/tlp.ts:256
-  assign _mux_3 = (cfg_pci_cfg_length == 32'd1) ? 4'd1 : ((cfg_pci_cfg_length == 32'd2) ? 4'd3 : 4'd15);  // gen/virtio/cfg_space.ts:248
+  assign _mux_0 = tgt_lane[1] ? (tgt_lane[0] ? {24'd0, win_rdata[31:24]} : {16'd0, win_rdata[31:16]}) : (tgt_lane[0] ? {8'd0, win_rdata[31:8]} : win_rdata);  // gen/virtio/cfg_space.ts:62
+  assign _mux_1 = (cfg_pci_cfg_length == 32'd1) ? 4'd1 : ((cfg_pci_cfg_length == 32'd2) ? 4'd3 : 4'd15);  // gen/virtio/cfg_space.ts:248
   assign req_ready = (state == STATE_IDLE) & access_idle;  // gen/virtio/cfg_space.ts:213
   assign cpl_valid = state == STATE_RESP;  // gen/pcie/streams.ts:166
   assign cpl_hdr = hdr;  // gen/pcie/streams.ts:167
@@ -294,61 +292,61 @@ module virtio_cfg_space_default_forwarded90_100_w64 (
       if (win_done) begin  // gen/virtio/cfg_space.ts:283
         tgt_issued <= 1'b0;  // gen/virtio/cfg_space.ts:283
       end
-      case (state)  // gen/virtio/cfg_space.ts:303
+      case (state)  // gen/virtio/cfg_space.ts:306
         STATE_IDLE: begin
-          if ((req_valid & (state == STATE_IDLE)) & access_idle) begin  // gen/virtio/cfg_space.ts:304
-            state <= STATE_DECODE;  // gen/virtio/cfg_space.ts:304
+          if ((req_valid & (state == STATE_IDLE)) & access_idle) begin  // gen/virtio/cfg_space.ts:307
+            state <= STATE_DECODE;  // gen/virtio/cfg_space.ts:307
           end
         end
         STATE_DECODE: begin
-          if ((~is_write) & ((tgt_ok & hit_pci_cfg_data) & fn_ok)) begin  // gen/virtio/cfg_space.ts:305
-            state <= STATE_WIN_RD;  // gen/virtio/cfg_space.ts:305
+          if ((~is_write) & ((tgt_ok & hit_pci_cfg_data) & fn_ok)) begin  // gen/virtio/cfg_space.ts:308
+            state <= STATE_WIN_RD;  // gen/virtio/cfg_space.ts:308
           end else begin
-            state <= STATE_EXEC;  // gen/virtio/cfg_space.ts:305
+            state <= STATE_EXEC;  // gen/virtio/cfg_space.ts:308
           end
         end
         STATE_WIN_RD: begin
-          if (win_done) begin  // gen/virtio/cfg_space.ts:306
-            state <= STATE_EXEC;  // gen/virtio/cfg_space.ts:306
+          if (win_done) begin  // gen/virtio/cfg_space.ts:309
+            state <= STATE_EXEC;  // gen/virtio/cfg_space.ts:309
           end
         end
         STATE_EXEC: begin
-          if (is_write & ((tgt_ok & hit_pci_cfg_data) & fn_ok)) begin  // gen/virtio/cfg_space.ts:307
-            state <= STATE_WIN_WR;  // gen/virtio/cfg_space.ts:307
+          if (is_write & ((tgt_ok & hit_pci_cfg_data) & fn_ok)) begin  // gen/virtio/cfg_space.ts:310
+            state <= STATE_WIN_WR;  // gen/virtio/cfg_space.ts:310
           end else begin
-            state <= STATE_RESP;  // gen/virtio/cfg_space.ts:307
+            state <= STATE_RESP;  // gen/virtio/cfg_space.ts:310
           end
         end
         STATE_WIN_WR: begin
-          if (win_done) begin  // gen/virtio/cfg_space.ts:308
-            state <= STATE_RESP;  // gen/virtio/cfg_space.ts:308
+          if (win_done) begin  // gen/virtio/cfg_space.ts:311
+            state <= STATE_RESP;  // gen/virtio/cfg_space.ts:311
           end
         end
         STATE_RESP: begin
-          if (cpl_ready) begin  // gen/virtio/cfg_space.ts:309
-            state <= STATE_IDLE;  // gen/virtio/cfg_space.ts:309
+          if (cpl_ready) begin  // gen/virtio/cfg_space.ts:312
+            state <= STATE_IDLE;  // gen/virtio/cfg_space.ts:312
           end
         end
         default: begin end
       endcase
-      cfg_pci_cfg_bar <= ((((state == STATE_EXEC) & is_write) & fn_ok) & hit_pci_cfg_bar) ? ((cfg_pci_cfg_bar & (~_and_0)) | (wdata & _and_0)) : cfg_pci_cfg_bar;  // gen/virtio/cfg_space.ts:339
+      cfg_pci_cfg_bar <= ((((state == STATE_EXEC) & is_write) & fn_ok) & hit_pci_cfg_bar) ? {cfg_pci_cfg_bar[31], cfg_pci_cfg_bar[30], cfg_pci_cfg_bar[29], cfg_pci_cfg_bar[28], cfg_pci_cfg_bar[27], cfg_pci_cfg_bar[26], cfg_pci_cfg_bar[25], cfg_pci_cfg_bar[24], cfg_pci_cfg_bar[23], cfg_pci_cfg_bar[22], cfg_pci_cfg_bar[21], cfg_pci_cfg_bar[20], cfg_pci_cfg_bar[19], cfg_pci_cfg_bar[18], cfg_pci_cfg_bar[17], cfg_pci_cfg_bar[16], cfg_pci_cfg_bar[15], cfg_pci_cfg_bar[14], cfg_pci_cfg_bar[13], cfg_pci_cfg_bar[12], cfg_pci_cfg_bar[11], cfg_pci_cfg_bar[10], cfg_pci_cfg_bar[9], cfg_pci_cfg_bar[8], (be[0] ? wdata[7] : cfg_pci_cfg_bar[7]), (be[0] ? wdata[6] : cfg_pci_cfg_bar[6]), (be[0] ? wdata[5] : cfg_pci_cfg_bar[5]), (be[0] ? wdata[4] : cfg_pci_cfg_bar[4]), (be[0] ? wdata[3] : cfg_pci_cfg_bar[3]), (be[0] ? wdata[2] : cfg_pci_cfg_bar[2]), (be[0] ? wdata[1] : cfg_pci_cfg_bar[1]), (be[0] ? wdata[0] : cfg_pci_cfg_bar[0])} : cfg_pci_cfg_bar;  // gen/virtio/cfg_space.ts:339
       if (flr) begin  // gen/virtio/cfg_space.ts:341
         cfg_pci_cfg_bar <= 32'd0;  // gen/virtio/cfg_space.ts:341
       end
-      cfg_pci_cfg_offset <= ((((state == STATE_EXEC) & is_write) & fn_ok) & hit_pci_cfg_offset) ? ((cfg_pci_cfg_offset & (~_cat_1)) | (wdata & _cat_1)) : cfg_pci_cfg_offset;  // gen/virtio/cfg_space.ts:339
+      cfg_pci_cfg_offset <= ((((state == STATE_EXEC) & is_write) & fn_ok) & hit_pci_cfg_offset) ? {(be[3] ? wdata[31] : cfg_pci_cfg_offset[31]), (be[3] ? wdata[30] : cfg_pci_cfg_offset[30]), (be[3] ? wdata[29] : cfg_pci_cfg_offset[29]), (be[3] ? wdata[28] : cfg_pci_cfg_offset[28]), (be[3] ? wdata[27] : cfg_pci_cfg_offset[27]), (be[3] ? wdata[26] : cfg_pci_cfg_offset[26]), (be[3] ? wdata[25] : cfg_pci_cfg_offset[25]), (be[3] ? wdata[24] : cfg_pci_cfg_offset[24]), (be[2] ? wdata[23] : cfg_pci_cfg_offset[23]), (be[2] ? wdata[22] : cfg_pci_cfg_offset[22]), (be[2] ? wdata[21] : cfg_pci_cfg_offset[21]), (be[2] ? wdata[20] : cfg_pci_cfg_offset[20]), (be[2] ? wdata[19] : cfg_pci_cfg_offset[19]), (be[2] ? wdata[18] : cfg_pci_cfg_offset[18]), (be[2] ? wdata[17] : cfg_pci_cfg_offset[17]), (be[2] ? wdata[16] : cfg_pci_cfg_offset[16]), (be[1] ? wdata[15] : cfg_pci_cfg_offset[15]), (be[1] ? wdata[14] : cfg_pci_cfg_offset[14]), (be[1] ? wdata[13] : cfg_pci_cfg_offset[13]), (be[1] ? wdata[12] : cfg_pci_cfg_offset[12]), (be[1] ? wdata[11] : cfg_pci_cfg_offset[11]), (be[1] ? wdata[10] : cfg_pci_cfg_offset[10]), (be[1] ? wdata[9] : cfg_pci_cfg_offset[9]), (be[1] ? wdata[8] : cfg_pci_cfg_offset[8]), (be[0] ? wdata[7] : cfg_pci_cfg_offset[7]), (be[0] ? wdata[6] : cfg_pci_cfg_offset[6]), (be[0] ? wdata[5] : cfg_pci_cfg_offset[5]), (be[0] ? wdata[4] : cfg_pci_cfg_offset[4]), (be[0] ? wdata[3] : cfg_pci_cfg_offset[3]), (be[0] ? wdata[2] : cfg_pci_cfg_offset[2]), (be[0] ? wdata[1] : cfg_pci_cfg_offset[1]), (be[0] ? wdata[0] : cfg_pci_cfg_offset[0])} : cfg_pci_cfg_offset;  // gen/virtio/cfg_space.ts:339
       if (flr) begin  // gen/virtio/cfg_space.ts:341
         cfg_pci_cfg_offset <= 32'd0;  // gen/virtio/cfg_space.ts:341
       end
-      cfg_pci_cfg_length <= ((((state == STATE_EXEC) & is_write) & fn_ok) & hit_pci_cfg_length) ? ((cfg_pci_cfg_length & (~_cat_1)) | (wdata & _cat_1)) : cfg_pci_cfg_length;  // gen/virtio/cfg_space.ts:339
+      cfg_pci_cfg_length <= ((((state == STATE_EXEC) & is_write) & fn_ok) & hit_pci_cfg_length) ? {(be[3] ? wdata[31] : cfg_pci_cfg_length[31]), (be[3] ? wdata[30] : cfg_pci_cfg_length[30]), (be[3] ? wdata[29] : cfg_pci_cfg_length[29]), (be[3] ? wdata[28] : cfg_pci_cfg_length[28]), (be[3] ? wdata[27] : cfg_pci_cfg_length[27]), (be[3] ? wdata[26] : cfg_pci_cfg_length[26]), (be[3] ? wdata[25] : cfg_pci_cfg_length[25]), (be[3] ? wdata[24] : cfg_pci_cfg_length[24]), (be[2] ? wdata[23] : cfg_pci_cfg_length[23]), (be[2] ? wdata[22] : cfg_pci_cfg_length[22]), (be[2] ? wdata[21] : cfg_pci_cfg_length[21]), (be[2] ? wdata[20] : cfg_pci_cfg_length[20]), (be[2] ? wdata[19] : cfg_pci_cfg_length[19]), (be[2] ? wdata[18] : cfg_pci_cfg_length[18]), (be[2] ? wdata[17] : cfg_pci_cfg_length[17]), (be[2] ? wdata[16] : cfg_pci_cfg_length[16]), (be[1] ? wdata[15] : cfg_pci_cfg_length[15]), (be[1] ? wdata[14] : cfg_pci_cfg_length[14]), (be[1] ? wdata[13] : cfg_pci_cfg_length[13]), (be[1] ? wdata[12] : cfg_pci_cfg_length[12]), (be[1] ? wdata[11] : cfg_pci_cfg_length[11]), (be[1] ? wdata[10] : cfg_pci_cfg_length[10]), (be[1] ? wdata[9] : cfg_pci_cfg_length[9]), (be[1] ? wdata[8] : cfg_pci_cfg_length[8]), (be[0] ? wdata[7] : cfg_pci_cfg_length[7]), (be[0] ? wdata[6] : cfg_pci_cfg_length[6]), (be[0] ? wdata[5] : cfg_pci_cfg_length[5]), (be[0] ? wdata[4] : cfg_pci_cfg_length[4]), (be[0] ? wdata[3] : cfg_pci_cfg_length[3]), (be[0] ? wdata[2] : cfg_pci_cfg_length[2]), (be[0] ? wdata[1] : cfg_pci_cfg_length[1]), (be[0] ? wdata[0] : cfg_pci_cfg_length[0])} : cfg_pci_cfg_length;  // gen/virtio/cfg_space.ts:339
       if (flr) begin  // gen/virtio/cfg_space.ts:341
         cfg_pci_cfg_length <= 32'd0;  // gen/virtio/cfg_space.ts:341
       end
-      cfg_pci_cfg_data <= ((((state == STATE_EXEC) & is_write) & fn_ok) & hit_pci_cfg_data) ? ((cfg_pci_cfg_data & (~_cat_1)) | (wdata & _cat_1)) : cfg_pci_cfg_data;  // gen/virtio/cfg_space.ts:339
+      cfg_pci_cfg_data <= ((((state == STATE_EXEC) & is_write) & fn_ok) & hit_pci_cfg_data) ? {(be[3] ? wdata[31] : cfg_pci_cfg_data[31]), (be[3] ? wdata[30] : cfg_pci_cfg_data[30]), (be[3] ? wdata[29] : cfg_pci_cfg_data[29]), (be[3] ? wdata[28] : cfg_pci_cfg_data[28]), (be[3] ? wdata[27] : cfg_pci_cfg_data[27]), (be[3] ? wdata[26] : cfg_pci_cfg_data[26]), (be[3] ? wdata[25] : cfg_pci_cfg_data[25]), (be[3] ? wdata[24] : cfg_pci_cfg_data[24]), (be[2] ? wdata[23] : cfg_pci_cfg_data[23]), (be[2] ? wdata[22] : cfg_pci_cfg_data[22]), (be[2] ? wdata[21] : cfg_pci_cfg_data[21]), (be[2] ? wdata[20] : cfg_pci_cfg_data[20]), (be[2] ? wdata[19] : cfg_pci_cfg_data[19]), (be[2] ? wdata[18] : cfg_pci_cfg_data[18]), (be[2] ? wdata[17] : cfg_pci_cfg_data[17]), (be[2] ? wdata[16] : cfg_pci_cfg_data[16]), (be[1] ? wdata[15] : cfg_pci_cfg_data[15]), (be[1] ? wdata[14] : cfg_pci_cfg_data[14]), (be[1] ? wdata[13] : cfg_pci_cfg_data[13]), (be[1] ? wdata[12] : cfg_pci_cfg_data[12]), (be[1] ? wdata[11] : cfg_pci_cfg_data[11]), (be[1] ? wdata[10] : cfg_pci_cfg_data[10]), (be[1] ? wdata[9] : cfg_pci_cfg_data[9]), (be[1] ? wdata[8] : cfg_pci_cfg_data[8]), (be[0] ? wdata[7] : cfg_pci_cfg_data[7]), (be[0] ? wdata[6] : cfg_pci_cfg_data[6]), (be[0] ? wdata[5] : cfg_pci_cfg_data[5]), (be[0] ? wdata[4] : cfg_pci_cfg_data[4]), (be[0] ? wdata[3] : cfg_pci_cfg_data[3]), (be[0] ? wdata[2] : cfg_pci_cfg_data[2]), (be[0] ? wdata[1] : cfg_pci_cfg_data[1]), (be[0] ? wdata[0] : cfg_pci_cfg_data[0])} : cfg_pci_cfg_data;  // gen/virtio/cfg_space.ts:339
       if (flr) begin  // gen/virtio/cfg_space.ts:341
         cfg_pci_cfg_data <= 32'd0;  // gen/virtio/cfg_space.ts:341
       end
-      if ((state == STATE_WIN_RD) & win_done) begin  // gen/virtio/cfg_space.ts:294
-        cfg_pci_cfg_data <= (cfg_pci_cfg_data & (~_cat_2)) | ((tgt_lane[1] ? (tgt_lane[0] ? {24'd0, win_rdata[31:24]} : {16'd0, win_rdata[31:16]}) : (tgt_lane[0] ? {8'd0, win_rdata[31:8]} : win_rdata)) & _cat_2);  // gen/virtio/cfg_space.ts:294
+      if ((state == STATE_WIN_RD) & win_done) begin  // gen/virtio/cfg_space.ts:298
+        cfg_pci_cfg_data <= {(tgt_len_mask[3] ? _mux_0[31:24] : cfg_pci_cfg_data[31:24]), (tgt_len_mask[2] ? _mux_0[23:16] : cfg_pci_cfg_data[23:16]), (tgt_len_mask[1] ? _mux_0[15:8] : cfg_pci_cfg_data[15:8]), (tgt_len_mask[0] ? _mux_0[7:0] : cfg_pci_cfg_data[7:0])};  // gen/virtio/cfg_space.ts:298
       end
       flr_q <= 1'b0;  // gen/virtio/cfg_space.ts:346
     end
@@ -361,11 +359,11 @@ module virtio_cfg_space_default_forwarded90_100_w64 (
       is_write <= req_hdr[126];  // gen/virtio/cfg_space.ts:219
       fn_ok <= req_func == 8'd0;  // gen/virtio/cfg_space.ts:220
     end
-    tgt_be <= cfg_pci_cfg_offset[1] ? (cfg_pci_cfg_offset[0] ? {_mux_3[0], 3'd0} : {_mux_3[1:0], 2'd0}) : (cfg_pci_cfg_offset[0] ? {_mux_3[2:0], 1'b0} : _mux_3);  // gen/virtio/cfg_space.ts:250
+    tgt_be <= cfg_pci_cfg_offset[1] ? (cfg_pci_cfg_offset[0] ? {_mux_1[0], 3'd0} : {_mux_1[1:0], 2'd0}) : (cfg_pci_cfg_offset[0] ? {_mux_1[2:0], 1'b0} : _mux_1);  // gen/virtio/cfg_space.ts:250
     tgt_lane <= cfg_pci_cfg_offset[1:0];  // gen/virtio/cfg_space.ts:259
     tgt_dw <= cfg_pci_cfg_offset[13:2];  // gen/virtio/cfg_space.ts:261
     tgt_bar <= cfg_pci_cfg_bar[2:0];  // gen/virtio/cfg_space.ts:263
-    tgt_len_mask <= _mux_3;  // gen/virtio/cfg_space.ts:265
+    tgt_len_mask <= _mux_1;  // gen/virtio/cfg_space.ts:265
     if (state == STATE_EXEC) begin  // gen/virtio/cfg_space.ts:374
       resp_data <= (((((((((((((((((((((hit_common_cap ? 32'd17866761 : 32'd0) | (hit_common_bar ? 32'd0 : 32'd0)) | (hit_common_offset ? 32'd0 : 32'd0)) | (hit_common_length ? 32'd60 : 32'd0)) | (hit_notify_cap ? 32'd34911241 : 32'd0)) | (hit_notify_bar ? 32'd0 : 32'd0)) | (hit_notify_offset ? 32'd4096 : 32'd0)) | (hit_notify_length ? 32'd8 : 32'd0)) | (hit_notify_multiplier ? 32'd4 : 32'd0)) | (hit_isr_cap ? 32'd51430409 : 32'd0)) | (hit_isr_bar ? 32'd0 : 32'd0)) | (hit_isr_offset ? 32'd64 : 32'd0)) | (hit_isr_length ? 32'd4 : 32'd0)) | (hit_device_cap ? 32'd68211721 : 32'd0)) | (hit_device_bar ? 32'd0 : 32'd0)) | (hit_device_offset ? 32'd256 : 32'd0)) | (hit_device_length ? 32'd96 : 32'd0)) | (hit_pciCfg_cap ? 32'd85196809 : 32'd0)) | (hit_pci_cfg_bar ? (cfg_pci_cfg_bar & 32'd255) : 32'd0)) | (hit_pci_cfg_offset ? cfg_pci_cfg_offset : 32'd0)) | (hit_pci_cfg_length ? cfg_pci_cfg_length : 32'd0)) | (hit_pci_cfg_data ? cfg_pci_cfg_data : 32'd0);  // gen/virtio/cfg_space.ts:375
       resp_status <= fn_ok ? 3'd0 : 3'd1;  // gen/virtio/cfg_space.ts:376

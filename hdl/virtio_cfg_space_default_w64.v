@@ -158,44 +158,34 @@ module virtio_cfg_space_default_w64 (
   reg [2:0] tgt_bar;  // gen/virtio/cfg_space.ts:262
   reg [3:0] tgt_len_mask;  // gen/virtio/cfg_space.ts:264
   reg tgt_issued;  // gen/virtio/cfg_space.ts:268
-  wire [31:0] _cat_1;  // gen/pcie/tlp.ts:256
-  wire [31:0] _and_0;  // gen/virtio/cfg_space.ts:328
-  wire [31:0] _and_2;  // gen/virtio/cfg_space.ts:328
-  wire [31:0] _and_3;  // gen/virtio/cfg_space.ts:328
-  wire [31:0] _and_4;  // gen/virtio/cfg_space.ts:328
-  wire [31:0] _and_5;  // gen/virtio/cfg_space.ts:328
-  wire [31:0] _and_6;  // gen/virtio/cfg_space.ts:328
-  wire [31:0] _and_7;  // gen/virtio/cfg_space.ts:328
-  wire [31:0] _and_8;  // gen/virtio/cfg_space.ts:328
-  wire [31:0] _and_11;  // gen/virtio/cfg_space.ts:328
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [31:0] _or_10;  // gen/virtio/cfg_space.ts:329
+  wire [31:0] _mux_0;  // gen/virtio/cfg_space.ts:336
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [1:0] _slice_9;  // gen/virtio/cfg_space.ts:333
-  wire [31:0] _and_12;  // gen/virtio/cfg_space.ts:328
-  wire [31:0] _and_13;  // gen/virtio/cfg_space.ts:328
-  wire [31:0] _cat_14;  // gen/pcie/tlp.ts:256
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [3:0] _mux_15;  // gen/virtio/cfg_space.ts:248
+  wire [31:0] _or_1;  // gen/virtio/cfg_space.ts:321
+  /* verilator lint_on UNUSEDSIGNAL */
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [31:0] _mux_2;  // gen/virtio/cfg_space.ts:336
+  /* verilator lint_on UNUSEDSIGNAL */
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [31:0] _mux_3;  // gen/virtio/cfg_space.ts:325
+  /* verilator lint_on UNUSEDSIGNAL */
+  wire [1:0] _cat_4;  // gen/virtio/cfg_space.ts:333
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [31:0] _mux_5;  // gen/virtio/cfg_space.ts:62
+  /* verilator lint_on UNUSEDSIGNAL */
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [3:0] _mux_6;  // gen/virtio/cfg_space.ts:248
   /* verilator lint_on UNUSEDSIGNAL */
 
   // ---- combinational logic
-  assign _cat_1 = {{8{be[3]}}, {8{be[2]}}, {8{be[1]}}, {8{be[0]}}};  // gen/pcie/tlp.ts:256
-  assign _and_0 = _cat_1 & 32'd1350;  // gen/virtio/cfg_space.ts:328
-  assign _and_2 = _cat_1 & 32'd255;  // gen/virtio/cfg_space.ts:328
-  assign _and_3 = _cat_1 & 32'd4294950912;  // gen/virtio/cfg_space.ts:328
-  assign _and_4 = _cat_1 & 32'd255;  // gen/virtio/cfg_space.ts:328
-  assign _and_5 = _cat_1 & 32'd31231;  // gen/virtio/cfg_space.ts:328
-  assign _and_6 = _cat_1 & 32'd203;  // gen/virtio/cfg_space.ts:328
-  assign _and_7 = _cat_1 & 32'd16;  // gen/virtio/cfg_space.ts:328
-  assign _and_8 = _cat_1 & 32'd15;  // gen/virtio/cfg_space.ts:328
-  assign _and_11 = _cat_1 & 32'd3;  // gen/virtio/cfg_space.ts:328
-  assign _or_10 = (cfg_pm_csr & (~_and_11)) | (wdata & _and_11);  // gen/virtio/cfg_space.ts:329
-  assign _slice_9 = _or_10[1:0];  // gen/virtio/cfg_space.ts:333
-  assign _and_12 = _cat_1 & 32'd3221225472;  // gen/virtio/cfg_space.ts:328
-  assign _and_13 = _cat_1 & 32'd255;  // gen/virtio/cfg_space.ts:328
-  assign _cat_14 = {{8{tgt_len_mask[3]}}, {8{tgt_len_mask[2]}}, {8{tgt_len_mask[1]}}, {8{tgt_len_mask[0]}}};  // gen/pcie/tlp.ts:256
-  assign _mux_15 = (cfg_pci_cfg_length == 32'd1) ? 4'd1 : ((cfg_pci_cfg_length == 32'd2) ? 4'd3 : 4'd15);  // gen/virtio/cfg_space.ts:248
+  assign _mux_0 = ((((state == STATE_EXEC) & is_write) & fn_ok) & hit_command_status) ? {(cfg_command_status[31] & (~(be[3] & wdata[31]))), (cfg_command_status[30] & (~(be[3] & wdata[30]))), (cfg_command_status[29] & (~(be[3] & wdata[29]))), (cfg_command_status[28] & (~(be[3] & wdata[28]))), (cfg_command_status[27] & (~(be[3] & wdata[27]))), cfg_command_status[26], cfg_command_status[25], (cfg_command_status[24] & (~(be[3] & wdata[24]))), cfg_command_status[23], cfg_command_status[22], cfg_command_status[21], cfg_command_status[20], cfg_command_status[19], cfg_command_status[18], cfg_command_status[17], cfg_command_status[16], cfg_command_status[15], cfg_command_status[14], cfg_command_status[13], cfg_command_status[12], cfg_command_status[11], (be[1] ? wdata[10] : cfg_command_status[10]), cfg_command_status[9], (be[1] ? wdata[8] : cfg_command_status[8]), cfg_command_status[7], (be[0] ? wdata[6] : cfg_command_status[6]), cfg_command_status[5], cfg_command_status[4], cfg_command_status[3], (be[0] ? wdata[2] : cfg_command_status[2]), (be[0] ? wdata[1] : cfg_command_status[1]), cfg_command_status[0]} : cfg_command_status;  // gen/virtio/cfg_space.ts:336
+  assign _or_1 = (ev_signaled_target_abort ? 32'd134217728 : 32'd0) | (ev_detected_parity ? 32'd2147483648 : 32'd0);  // gen/virtio/cfg_space.ts:321
+  assign _mux_2 = ((((state == STATE_EXEC) & is_write) & fn_ok) & hit_pcie_devctl) ? {cfg_pcie_devctl[31], cfg_pcie_devctl[30], cfg_pcie_devctl[29], cfg_pcie_devctl[28], cfg_pcie_devctl[27], cfg_pcie_devctl[26], cfg_pcie_devctl[25], cfg_pcie_devctl[24], cfg_pcie_devctl[23], cfg_pcie_devctl[22], cfg_pcie_devctl[21], cfg_pcie_devctl[20], (cfg_pcie_devctl[19] & (~(be[2] & wdata[19]))), (cfg_pcie_devctl[18] & (~(be[2] & wdata[18]))), (cfg_pcie_devctl[17] & (~(be[2] & wdata[17]))), (cfg_pcie_devctl[16] & (~(be[2] & wdata[16]))), cfg_pcie_devctl[15], (be[1] ? wdata[14] : cfg_pcie_devctl[14]), (be[1] ? wdata[13] : cfg_pcie_devctl[13]), (be[1] ? wdata[12] : cfg_pcie_devctl[12]), (be[1] ? wdata[11] : cfg_pcie_devctl[11]), cfg_pcie_devctl[10], cfg_pcie_devctl[9], (be[1] ? wdata[8] : cfg_pcie_devctl[8]), (be[0] ? wdata[7] : cfg_pcie_devctl[7]), (be[0] ? wdata[6] : cfg_pcie_devctl[6]), (be[0] ? wdata[5] : cfg_pcie_devctl[5]), (be[0] ? wdata[4] : cfg_pcie_devctl[4]), (be[0] ? wdata[3] : cfg_pcie_devctl[3]), (be[0] ? wdata[2] : cfg_pcie_devctl[2]), (be[0] ? wdata[1] : cfg_pcie_devctl[1]), (be[0] ? wdata[0] : cfg_pcie_devctl[0])} : cfg_pcie_devctl;  // gen/virtio/cfg_space.ts:336
+  assign _mux_3 = (ev_unsupported_request | ((state == STATE_EXEC) & (~fn_ok))) ? 32'd524288 : 32'd0;  // gen/virtio/cfg_space.ts:325
+  assign _cat_4 = {(be[0] ? wdata[1] : cfg_pm_csr[1]), (be[0] ? wdata[0] : cfg_pm_csr[0])};  // gen/virtio/cfg_space.ts:333
+  assign _mux_5 = tgt_lane[1] ? (tgt_lane[0] ? {24'd0, win_rdata[31:24]} : {16'd0, win_rdata[31:16]}) : (tgt_lane[0] ? {8'd0, win_rdata[31:8]} : win_rdata);  // gen/virtio/cfg_space.ts:62
+  assign _mux_6 = (cfg_pci_cfg_length == 32'd1) ? 4'd1 : ((cfg_pci_cfg_length == 32'd2) ? 4'd3 : 4'd15);  // gen/virtio/cfg_space.ts:248
   assign req_ready = (state == STATE_IDLE) & access_idle;  // gen/virtio/cfg_space.ts:213
   assign cpl_valid = state == STATE_RESP;  // gen/pcie/streams.ts:166
   assign cpl_hdr = hdr;  // gen/pcie/streams.ts:167
@@ -438,102 +428,102 @@ module virtio_cfg_space_default_w64 (
       if (win_done) begin  // gen/virtio/cfg_space.ts:283
         tgt_issued <= 1'b0;  // gen/virtio/cfg_space.ts:283
       end
-      case (state)  // gen/virtio/cfg_space.ts:303
+      case (state)  // gen/virtio/cfg_space.ts:306
         STATE_IDLE: begin
-          if ((req_valid & (state == STATE_IDLE)) & access_idle) begin  // gen/virtio/cfg_space.ts:304
-            state <= STATE_DECODE;  // gen/virtio/cfg_space.ts:304
+          if ((req_valid & (state == STATE_IDLE)) & access_idle) begin  // gen/virtio/cfg_space.ts:307
+            state <= STATE_DECODE;  // gen/virtio/cfg_space.ts:307
           end
         end
         STATE_DECODE: begin
-          if ((~is_write) & ((tgt_ok & hit_pci_cfg_data) & fn_ok)) begin  // gen/virtio/cfg_space.ts:305
-            state <= STATE_WIN_RD;  // gen/virtio/cfg_space.ts:305
+          if ((~is_write) & ((tgt_ok & hit_pci_cfg_data) & fn_ok)) begin  // gen/virtio/cfg_space.ts:308
+            state <= STATE_WIN_RD;  // gen/virtio/cfg_space.ts:308
           end else begin
-            state <= STATE_EXEC;  // gen/virtio/cfg_space.ts:305
+            state <= STATE_EXEC;  // gen/virtio/cfg_space.ts:308
           end
         end
         STATE_WIN_RD: begin
-          if (win_done) begin  // gen/virtio/cfg_space.ts:306
-            state <= STATE_EXEC;  // gen/virtio/cfg_space.ts:306
+          if (win_done) begin  // gen/virtio/cfg_space.ts:309
+            state <= STATE_EXEC;  // gen/virtio/cfg_space.ts:309
           end
         end
         STATE_EXEC: begin
-          if (is_write & ((tgt_ok & hit_pci_cfg_data) & fn_ok)) begin  // gen/virtio/cfg_space.ts:307
-            state <= STATE_WIN_WR;  // gen/virtio/cfg_space.ts:307
+          if (is_write & ((tgt_ok & hit_pci_cfg_data) & fn_ok)) begin  // gen/virtio/cfg_space.ts:310
+            state <= STATE_WIN_WR;  // gen/virtio/cfg_space.ts:310
           end else begin
-            state <= STATE_RESP;  // gen/virtio/cfg_space.ts:307
+            state <= STATE_RESP;  // gen/virtio/cfg_space.ts:310
           end
         end
         STATE_WIN_WR: begin
-          if (win_done) begin  // gen/virtio/cfg_space.ts:308
-            state <= STATE_RESP;  // gen/virtio/cfg_space.ts:308
+          if (win_done) begin  // gen/virtio/cfg_space.ts:311
+            state <= STATE_RESP;  // gen/virtio/cfg_space.ts:311
           end
         end
         STATE_RESP: begin
-          if (cpl_ready) begin  // gen/virtio/cfg_space.ts:309
-            state <= STATE_IDLE;  // gen/virtio/cfg_space.ts:309
+          if (cpl_ready) begin  // gen/virtio/cfg_space.ts:312
+            state <= STATE_IDLE;  // gen/virtio/cfg_space.ts:312
           end
         end
         default: begin end
       endcase
-      cfg_command_status <= (((((state == STATE_EXEC) & is_write) & fn_ok) & hit_command_status) ? (((cfg_command_status & (~_and_0)) | (wdata & _and_0)) & (~((wdata & _cat_1) & 32'd4177526784))) : cfg_command_status) | (((ev_signaled_target_abort ? 32'd134217728 : 32'd0) | (ev_detected_parity ? 32'd2147483648 : 32'd0)) & 32'd4177526784);  // gen/virtio/cfg_space.ts:339
+      cfg_command_status <= {(_mux_0[31] | _or_1[31]), (_mux_0[30] | _or_1[30]), (_mux_0[29] | _or_1[29]), (_mux_0[28] | _or_1[28]), (_mux_0[27] | _or_1[27]), _mux_0[26], _mux_0[25], (_mux_0[24] | _or_1[24]), _mux_0[23], _mux_0[22], _mux_0[21], _mux_0[20], _mux_0[19], _mux_0[18], _mux_0[17], _mux_0[16], _mux_0[15], _mux_0[14], _mux_0[13], _mux_0[12], _mux_0[11], _mux_0[10], _mux_0[9], _mux_0[8], _mux_0[7], _mux_0[6], _mux_0[5], _mux_0[4], _mux_0[3], _mux_0[2], _mux_0[1], _mux_0[0]};  // gen/virtio/cfg_space.ts:339
       if (flr) begin  // gen/virtio/cfg_space.ts:341
         cfg_command_status <= 32'd1048576;  // gen/virtio/cfg_space.ts:341
       end
-      cfg_header_type <= ((((state == STATE_EXEC) & is_write) & fn_ok) & hit_header_type) ? ((cfg_header_type & (~_and_2)) | (wdata & _and_2)) : cfg_header_type;  // gen/virtio/cfg_space.ts:339
+      cfg_header_type <= ((((state == STATE_EXEC) & is_write) & fn_ok) & hit_header_type) ? {cfg_header_type[31], cfg_header_type[30], cfg_header_type[29], cfg_header_type[28], cfg_header_type[27], cfg_header_type[26], cfg_header_type[25], cfg_header_type[24], cfg_header_type[23], cfg_header_type[22], cfg_header_type[21], cfg_header_type[20], cfg_header_type[19], cfg_header_type[18], cfg_header_type[17], cfg_header_type[16], cfg_header_type[15], cfg_header_type[14], cfg_header_type[13], cfg_header_type[12], cfg_header_type[11], cfg_header_type[10], cfg_header_type[9], cfg_header_type[8], (be[0] ? wdata[7] : cfg_header_type[7]), (be[0] ? wdata[6] : cfg_header_type[6]), (be[0] ? wdata[5] : cfg_header_type[5]), (be[0] ? wdata[4] : cfg_header_type[4]), (be[0] ? wdata[3] : cfg_header_type[3]), (be[0] ? wdata[2] : cfg_header_type[2]), (be[0] ? wdata[1] : cfg_header_type[1]), (be[0] ? wdata[0] : cfg_header_type[0])} : cfg_header_type;  // gen/virtio/cfg_space.ts:339
       if (flr) begin  // gen/virtio/cfg_space.ts:341
         cfg_header_type <= 32'd0;  // gen/virtio/cfg_space.ts:341
       end
-      cfg_bar0 <= ((((state == STATE_EXEC) & is_write) & fn_ok) & hit_bar0) ? ((cfg_bar0 & (~_and_3)) | (wdata & _and_3)) : cfg_bar0;  // gen/virtio/cfg_space.ts:339
+      cfg_bar0 <= ((((state == STATE_EXEC) & is_write) & fn_ok) & hit_bar0) ? {(be[3] ? wdata[31] : cfg_bar0[31]), (be[3] ? wdata[30] : cfg_bar0[30]), (be[3] ? wdata[29] : cfg_bar0[29]), (be[3] ? wdata[28] : cfg_bar0[28]), (be[3] ? wdata[27] : cfg_bar0[27]), (be[3] ? wdata[26] : cfg_bar0[26]), (be[3] ? wdata[25] : cfg_bar0[25]), (be[3] ? wdata[24] : cfg_bar0[24]), (be[2] ? wdata[23] : cfg_bar0[23]), (be[2] ? wdata[22] : cfg_bar0[22]), (be[2] ? wdata[21] : cfg_bar0[21]), (be[2] ? wdata[20] : cfg_bar0[20]), (be[2] ? wdata[19] : cfg_bar0[19]), (be[2] ? wdata[18] : cfg_bar0[18]), (be[2] ? wdata[17] : cfg_bar0[17]), (be[2] ? wdata[16] : cfg_bar0[16]), (be[1] ? wdata[15] : cfg_bar0[15]), (be[1] ? wdata[14] : cfg_bar0[14]), cfg_bar0[13], cfg_bar0[12], cfg_bar0[11], cfg_bar0[10], cfg_bar0[9], cfg_bar0[8], cfg_bar0[7], cfg_bar0[6], cfg_bar0[5], cfg_bar0[4], cfg_bar0[3], cfg_bar0[2], cfg_bar0[1], cfg_bar0[0]} : cfg_bar0;  // gen/virtio/cfg_space.ts:339
       if (flr) begin  // gen/virtio/cfg_space.ts:341
         cfg_bar0 <= 32'd4;  // gen/virtio/cfg_space.ts:341
       end
-      cfg_bar1_upper <= ((((state == STATE_EXEC) & is_write) & fn_ok) & hit_bar1_upper) ? ((cfg_bar1_upper & (~_cat_1)) | (wdata & _cat_1)) : cfg_bar1_upper;  // gen/virtio/cfg_space.ts:339
+      cfg_bar1_upper <= ((((state == STATE_EXEC) & is_write) & fn_ok) & hit_bar1_upper) ? {(be[3] ? wdata[31] : cfg_bar1_upper[31]), (be[3] ? wdata[30] : cfg_bar1_upper[30]), (be[3] ? wdata[29] : cfg_bar1_upper[29]), (be[3] ? wdata[28] : cfg_bar1_upper[28]), (be[3] ? wdata[27] : cfg_bar1_upper[27]), (be[3] ? wdata[26] : cfg_bar1_upper[26]), (be[3] ? wdata[25] : cfg_bar1_upper[25]), (be[3] ? wdata[24] : cfg_bar1_upper[24]), (be[2] ? wdata[23] : cfg_bar1_upper[23]), (be[2] ? wdata[22] : cfg_bar1_upper[22]), (be[2] ? wdata[21] : cfg_bar1_upper[21]), (be[2] ? wdata[20] : cfg_bar1_upper[20]), (be[2] ? wdata[19] : cfg_bar1_upper[19]), (be[2] ? wdata[18] : cfg_bar1_upper[18]), (be[2] ? wdata[17] : cfg_bar1_upper[17]), (be[2] ? wdata[16] : cfg_bar1_upper[16]), (be[1] ? wdata[15] : cfg_bar1_upper[15]), (be[1] ? wdata[14] : cfg_bar1_upper[14]), (be[1] ? wdata[13] : cfg_bar1_upper[13]), (be[1] ? wdata[12] : cfg_bar1_upper[12]), (be[1] ? wdata[11] : cfg_bar1_upper[11]), (be[1] ? wdata[10] : cfg_bar1_upper[10]), (be[1] ? wdata[9] : cfg_bar1_upper[9]), (be[1] ? wdata[8] : cfg_bar1_upper[8]), (be[0] ? wdata[7] : cfg_bar1_upper[7]), (be[0] ? wdata[6] : cfg_bar1_upper[6]), (be[0] ? wdata[5] : cfg_bar1_upper[5]), (be[0] ? wdata[4] : cfg_bar1_upper[4]), (be[0] ? wdata[3] : cfg_bar1_upper[3]), (be[0] ? wdata[2] : cfg_bar1_upper[2]), (be[0] ? wdata[1] : cfg_bar1_upper[1]), (be[0] ? wdata[0] : cfg_bar1_upper[0])} : cfg_bar1_upper;  // gen/virtio/cfg_space.ts:339
       if (flr) begin  // gen/virtio/cfg_space.ts:341
         cfg_bar1_upper <= 32'd0;  // gen/virtio/cfg_space.ts:341
       end
-      cfg_interrupt <= ((((state == STATE_EXEC) & is_write) & fn_ok) & hit_interrupt) ? ((cfg_interrupt & (~_and_4)) | (wdata & _and_4)) : cfg_interrupt;  // gen/virtio/cfg_space.ts:339
+      cfg_interrupt <= ((((state == STATE_EXEC) & is_write) & fn_ok) & hit_interrupt) ? {cfg_interrupt[31], cfg_interrupt[30], cfg_interrupt[29], cfg_interrupt[28], cfg_interrupt[27], cfg_interrupt[26], cfg_interrupt[25], cfg_interrupt[24], cfg_interrupt[23], cfg_interrupt[22], cfg_interrupt[21], cfg_interrupt[20], cfg_interrupt[19], cfg_interrupt[18], cfg_interrupt[17], cfg_interrupt[16], cfg_interrupt[15], cfg_interrupt[14], cfg_interrupt[13], cfg_interrupt[12], cfg_interrupt[11], cfg_interrupt[10], cfg_interrupt[9], cfg_interrupt[8], (be[0] ? wdata[7] : cfg_interrupt[7]), (be[0] ? wdata[6] : cfg_interrupt[6]), (be[0] ? wdata[5] : cfg_interrupt[5]), (be[0] ? wdata[4] : cfg_interrupt[4]), (be[0] ? wdata[3] : cfg_interrupt[3]), (be[0] ? wdata[2] : cfg_interrupt[2]), (be[0] ? wdata[1] : cfg_interrupt[1]), (be[0] ? wdata[0] : cfg_interrupt[0])} : cfg_interrupt;  // gen/virtio/cfg_space.ts:339
       if (flr) begin  // gen/virtio/cfg_space.ts:341
         cfg_interrupt <= 32'd256;  // gen/virtio/cfg_space.ts:341
       end
-      cfg_pcie_devctl <= (((((state == STATE_EXEC) & is_write) & fn_ok) & hit_pcie_devctl) ? (((cfg_pcie_devctl & (~_and_5)) | (wdata & _and_5)) & (~((wdata & _cat_1) & 32'd983040))) : cfg_pcie_devctl) | (((ev_unsupported_request | ((state == STATE_EXEC) & (~fn_ok))) ? 32'd524288 : 32'd0) & 32'd983040);  // gen/virtio/cfg_space.ts:339
+      cfg_pcie_devctl <= {_mux_2[31], _mux_2[30], _mux_2[29], _mux_2[28], _mux_2[27], _mux_2[26], _mux_2[25], _mux_2[24], _mux_2[23], _mux_2[22], _mux_2[21], _mux_2[20], (_mux_2[19] | _mux_3[19]), (_mux_2[18] | _mux_3[18]), (_mux_2[17] | _mux_3[17]), (_mux_2[16] | _mux_3[16]), _mux_2[15], _mux_2[14], _mux_2[13], _mux_2[12], _mux_2[11], _mux_2[10], _mux_2[9], _mux_2[8], _mux_2[7], _mux_2[6], _mux_2[5], _mux_2[4], _mux_2[3], _mux_2[2], _mux_2[1], _mux_2[0]};  // gen/virtio/cfg_space.ts:339
       if (flr) begin  // gen/virtio/cfg_space.ts:341
         cfg_pcie_devctl <= 32'd10512;  // gen/virtio/cfg_space.ts:341
       end
-      cfg_pcie_lnkctl <= ((((state == STATE_EXEC) & is_write) & fn_ok) & hit_pcie_lnkctl) ? ((cfg_pcie_lnkctl & (~_and_6)) | (wdata & _and_6)) : cfg_pcie_lnkctl;  // gen/virtio/cfg_space.ts:339
-      cfg_pcie_devctl2 <= ((((state == STATE_EXEC) & is_write) & fn_ok) & hit_pcie_devctl2) ? ((cfg_pcie_devctl2 & (~_and_7)) | (wdata & _and_7)) : cfg_pcie_devctl2;  // gen/virtio/cfg_space.ts:339
+      cfg_pcie_lnkctl <= ((((state == STATE_EXEC) & is_write) & fn_ok) & hit_pcie_lnkctl) ? {cfg_pcie_lnkctl[31], cfg_pcie_lnkctl[30], cfg_pcie_lnkctl[29], cfg_pcie_lnkctl[28], cfg_pcie_lnkctl[27], cfg_pcie_lnkctl[26], cfg_pcie_lnkctl[25], cfg_pcie_lnkctl[24], cfg_pcie_lnkctl[23], cfg_pcie_lnkctl[22], cfg_pcie_lnkctl[21], cfg_pcie_lnkctl[20], cfg_pcie_lnkctl[19], cfg_pcie_lnkctl[18], cfg_pcie_lnkctl[17], cfg_pcie_lnkctl[16], cfg_pcie_lnkctl[15], cfg_pcie_lnkctl[14], cfg_pcie_lnkctl[13], cfg_pcie_lnkctl[12], cfg_pcie_lnkctl[11], cfg_pcie_lnkctl[10], cfg_pcie_lnkctl[9], cfg_pcie_lnkctl[8], (be[0] ? wdata[7] : cfg_pcie_lnkctl[7]), (be[0] ? wdata[6] : cfg_pcie_lnkctl[6]), cfg_pcie_lnkctl[5], cfg_pcie_lnkctl[4], (be[0] ? wdata[3] : cfg_pcie_lnkctl[3]), cfg_pcie_lnkctl[2], (be[0] ? wdata[1] : cfg_pcie_lnkctl[1]), (be[0] ? wdata[0] : cfg_pcie_lnkctl[0])} : cfg_pcie_lnkctl;  // gen/virtio/cfg_space.ts:339
+      cfg_pcie_devctl2 <= ((((state == STATE_EXEC) & is_write) & fn_ok) & hit_pcie_devctl2) ? {cfg_pcie_devctl2[31], cfg_pcie_devctl2[30], cfg_pcie_devctl2[29], cfg_pcie_devctl2[28], cfg_pcie_devctl2[27], cfg_pcie_devctl2[26], cfg_pcie_devctl2[25], cfg_pcie_devctl2[24], cfg_pcie_devctl2[23], cfg_pcie_devctl2[22], cfg_pcie_devctl2[21], cfg_pcie_devctl2[20], cfg_pcie_devctl2[19], cfg_pcie_devctl2[18], cfg_pcie_devctl2[17], cfg_pcie_devctl2[16], cfg_pcie_devctl2[15], cfg_pcie_devctl2[14], cfg_pcie_devctl2[13], cfg_pcie_devctl2[12], cfg_pcie_devctl2[11], cfg_pcie_devctl2[10], cfg_pcie_devctl2[9], cfg_pcie_devctl2[8], cfg_pcie_devctl2[7], cfg_pcie_devctl2[6], cfg_pcie_devctl2[5], (be[0] ? wdata[4] : cfg_pcie_devctl2[4]), cfg_pcie_devctl2[3], cfg_pcie_devctl2[2], cfg_pcie_devctl2[1], cfg_pcie_devctl2[0]} : cfg_pcie_devctl2;  // gen/virtio/cfg_space.ts:339
       if (flr) begin  // gen/virtio/cfg_space.ts:341
         cfg_pcie_devctl2 <= 32'd0;  // gen/virtio/cfg_space.ts:341
       end
-      cfg_pcie_lnkctl2 <= ((((state == STATE_EXEC) & is_write) & fn_ok) & hit_pcie_lnkctl2) ? ((cfg_pcie_lnkctl2 & (~_and_8)) | (wdata & _and_8)) : cfg_pcie_lnkctl2;  // gen/virtio/cfg_space.ts:339
+      cfg_pcie_lnkctl2 <= ((((state == STATE_EXEC) & is_write) & fn_ok) & hit_pcie_lnkctl2) ? {cfg_pcie_lnkctl2[31], cfg_pcie_lnkctl2[30], cfg_pcie_lnkctl2[29], cfg_pcie_lnkctl2[28], cfg_pcie_lnkctl2[27], cfg_pcie_lnkctl2[26], cfg_pcie_lnkctl2[25], cfg_pcie_lnkctl2[24], cfg_pcie_lnkctl2[23], cfg_pcie_lnkctl2[22], cfg_pcie_lnkctl2[21], cfg_pcie_lnkctl2[20], cfg_pcie_lnkctl2[19], cfg_pcie_lnkctl2[18], cfg_pcie_lnkctl2[17], cfg_pcie_lnkctl2[16], cfg_pcie_lnkctl2[15], cfg_pcie_lnkctl2[14], cfg_pcie_lnkctl2[13], cfg_pcie_lnkctl2[12], cfg_pcie_lnkctl2[11], cfg_pcie_lnkctl2[10], cfg_pcie_lnkctl2[9], cfg_pcie_lnkctl2[8], cfg_pcie_lnkctl2[7], cfg_pcie_lnkctl2[6], cfg_pcie_lnkctl2[5], cfg_pcie_lnkctl2[4], (be[0] ? wdata[3] : cfg_pcie_lnkctl2[3]), (be[0] ? wdata[2] : cfg_pcie_lnkctl2[2]), (be[0] ? wdata[1] : cfg_pcie_lnkctl2[1]), (be[0] ? wdata[0] : cfg_pcie_lnkctl2[0])} : cfg_pcie_lnkctl2;  // gen/virtio/cfg_space.ts:339
       if (flr) begin  // gen/virtio/cfg_space.ts:341
         cfg_pcie_lnkctl2 <= 32'd3;  // gen/virtio/cfg_space.ts:341
       end
-      cfg_pm_csr <= ((((state == STATE_EXEC) & is_write) & fn_ok) & hit_pm_csr) ? (((_slice_9 == 2'd1) | (_slice_9 == 2'd2)) ? {_or_10[31:2], cfg_pm_csr[1:0]} : _or_10) : cfg_pm_csr;  // gen/virtio/cfg_space.ts:339
+      cfg_pm_csr <= ((((state == STATE_EXEC) & is_write) & fn_ok) & hit_pm_csr) ? (((_cat_4 == 2'd1) | (_cat_4 == 2'd2)) ? {{cfg_pm_csr[31], cfg_pm_csr[30], cfg_pm_csr[29], cfg_pm_csr[28], cfg_pm_csr[27], cfg_pm_csr[26], cfg_pm_csr[25], cfg_pm_csr[24], cfg_pm_csr[23], cfg_pm_csr[22], cfg_pm_csr[21], cfg_pm_csr[20], cfg_pm_csr[19], cfg_pm_csr[18], cfg_pm_csr[17], cfg_pm_csr[16], cfg_pm_csr[15], cfg_pm_csr[14], cfg_pm_csr[13], cfg_pm_csr[12], cfg_pm_csr[11], cfg_pm_csr[10], cfg_pm_csr[9], cfg_pm_csr[8], cfg_pm_csr[7], cfg_pm_csr[6], cfg_pm_csr[5], cfg_pm_csr[4], cfg_pm_csr[3], cfg_pm_csr[2]}, cfg_pm_csr[1:0]} : {cfg_pm_csr[31], cfg_pm_csr[30], cfg_pm_csr[29], cfg_pm_csr[28], cfg_pm_csr[27], cfg_pm_csr[26], cfg_pm_csr[25], cfg_pm_csr[24], cfg_pm_csr[23], cfg_pm_csr[22], cfg_pm_csr[21], cfg_pm_csr[20], cfg_pm_csr[19], cfg_pm_csr[18], cfg_pm_csr[17], cfg_pm_csr[16], cfg_pm_csr[15], cfg_pm_csr[14], cfg_pm_csr[13], cfg_pm_csr[12], cfg_pm_csr[11], cfg_pm_csr[10], cfg_pm_csr[9], cfg_pm_csr[8], cfg_pm_csr[7], cfg_pm_csr[6], cfg_pm_csr[5], cfg_pm_csr[4], cfg_pm_csr[3], cfg_pm_csr[2], (be[0] ? wdata[1] : cfg_pm_csr[1]), (be[0] ? wdata[0] : cfg_pm_csr[0])}) : cfg_pm_csr;  // gen/virtio/cfg_space.ts:339
       if (flr) begin  // gen/virtio/cfg_space.ts:341
         cfg_pm_csr <= 32'd8;  // gen/virtio/cfg_space.ts:341
       end
-      cfg_msix_cap <= ((((state == STATE_EXEC) & is_write) & fn_ok) & hit_msix_cap) ? ((cfg_msix_cap & (~_and_12)) | (wdata & _and_12)) : cfg_msix_cap;  // gen/virtio/cfg_space.ts:339
+      cfg_msix_cap <= ((((state == STATE_EXEC) & is_write) & fn_ok) & hit_msix_cap) ? {(be[3] ? wdata[31] : cfg_msix_cap[31]), (be[3] ? wdata[30] : cfg_msix_cap[30]), cfg_msix_cap[29], cfg_msix_cap[28], cfg_msix_cap[27], cfg_msix_cap[26], cfg_msix_cap[25], cfg_msix_cap[24], cfg_msix_cap[23], cfg_msix_cap[22], cfg_msix_cap[21], cfg_msix_cap[20], cfg_msix_cap[19], cfg_msix_cap[18], cfg_msix_cap[17], cfg_msix_cap[16], cfg_msix_cap[15], cfg_msix_cap[14], cfg_msix_cap[13], cfg_msix_cap[12], cfg_msix_cap[11], cfg_msix_cap[10], cfg_msix_cap[9], cfg_msix_cap[8], cfg_msix_cap[7], cfg_msix_cap[6], cfg_msix_cap[5], cfg_msix_cap[4], cfg_msix_cap[3], cfg_msix_cap[2], cfg_msix_cap[1], cfg_msix_cap[0]} : cfg_msix_cap;  // gen/virtio/cfg_space.ts:339
       if (flr) begin  // gen/virtio/cfg_space.ts:341
         cfg_msix_cap <= 32'd167953;  // gen/virtio/cfg_space.ts:341
       end
-      cfg_pci_cfg_bar <= ((((state == STATE_EXEC) & is_write) & fn_ok) & hit_pci_cfg_bar) ? ((cfg_pci_cfg_bar & (~_and_13)) | (wdata & _and_13)) : cfg_pci_cfg_bar;  // gen/virtio/cfg_space.ts:339
+      cfg_pci_cfg_bar <= ((((state == STATE_EXEC) & is_write) & fn_ok) & hit_pci_cfg_bar) ? {cfg_pci_cfg_bar[31], cfg_pci_cfg_bar[30], cfg_pci_cfg_bar[29], cfg_pci_cfg_bar[28], cfg_pci_cfg_bar[27], cfg_pci_cfg_bar[26], cfg_pci_cfg_bar[25], cfg_pci_cfg_bar[24], cfg_pci_cfg_bar[23], cfg_pci_cfg_bar[22], cfg_pci_cfg_bar[21], cfg_pci_cfg_bar[20], cfg_pci_cfg_bar[19], cfg_pci_cfg_bar[18], cfg_pci_cfg_bar[17], cfg_pci_cfg_bar[16], cfg_pci_cfg_bar[15], cfg_pci_cfg_bar[14], cfg_pci_cfg_bar[13], cfg_pci_cfg_bar[12], cfg_pci_cfg_bar[11], cfg_pci_cfg_bar[10], cfg_pci_cfg_bar[9], cfg_pci_cfg_bar[8], (be[0] ? wdata[7] : cfg_pci_cfg_bar[7]), (be[0] ? wdata[6] : cfg_pci_cfg_bar[6]), (be[0] ? wdata[5] : cfg_pci_cfg_bar[5]), (be[0] ? wdata[4] : cfg_pci_cfg_bar[4]), (be[0] ? wdata[3] : cfg_pci_cfg_bar[3]), (be[0] ? wdata[2] : cfg_pci_cfg_bar[2]), (be[0] ? wdata[1] : cfg_pci_cfg_bar[1]), (be[0] ? wdata[0] : cfg_pci_cfg_bar[0])} : cfg_pci_cfg_bar;  // gen/virtio/cfg_space.ts:339
       if (flr) begin  // gen/virtio/cfg_space.ts:341
         cfg_pci_cfg_bar <= 32'd0;  // gen/virtio/cfg_space.ts:341
       end
-      cfg_pci_cfg_offset <= ((((state == STATE_EXEC) & is_write) & fn_ok) & hit_pci_cfg_offset) ? ((cfg_pci_cfg_offset & (~_cat_1)) | (wdata & _cat_1)) : cfg_pci_cfg_offset;  // gen/virtio/cfg_space.ts:339
+      cfg_pci_cfg_offset <= ((((state == STATE_EXEC) & is_write) & fn_ok) & hit_pci_cfg_offset) ? {(be[3] ? wdata[31] : cfg_pci_cfg_offset[31]), (be[3] ? wdata[30] : cfg_pci_cfg_offset[30]), (be[3] ? wdata[29] : cfg_pci_cfg_offset[29]), (be[3] ? wdata[28] : cfg_pci_cfg_offset[28]), (be[3] ? wdata[27] : cfg_pci_cfg_offset[27]), (be[3] ? wdata[26] : cfg_pci_cfg_offset[26]), (be[3] ? wdata[25] : cfg_pci_cfg_offset[25]), (be[3] ? wdata[24] : cfg_pci_cfg_offset[24]), (be[2] ? wdata[23] : cfg_pci_cfg_offset[23]), (be[2] ? wdata[22] : cfg_pci_cfg_offset[22]), (be[2] ? wdata[21] : cfg_pci_cfg_offset[21]), (be[2] ? wdata[20] : cfg_pci_cfg_offset[20]), (be[2] ? wdata[19] : cfg_pci_cfg_offset[19]), (be[2] ? wdata[18] : cfg_pci_cfg_offset[18]), (be[2] ? wdata[17] : cfg_pci_cfg_offset[17]), (be[2] ? wdata[16] : cfg_pci_cfg_offset[16]), (be[1] ? wdata[15] : cfg_pci_cfg_offset[15]), (be[1] ? wdata[14] : cfg_pci_cfg_offset[14]), (be[1] ? wdata[13] : cfg_pci_cfg_offset[13]), (be[1] ? wdata[12] : cfg_pci_cfg_offset[12]), (be[1] ? wdata[11] : cfg_pci_cfg_offset[11]), (be[1] ? wdata[10] : cfg_pci_cfg_offset[10]), (be[1] ? wdata[9] : cfg_pci_cfg_offset[9]), (be[1] ? wdata[8] : cfg_pci_cfg_offset[8]), (be[0] ? wdata[7] : cfg_pci_cfg_offset[7]), (be[0] ? wdata[6] : cfg_pci_cfg_offset[6]), (be[0] ? wdata[5] : cfg_pci_cfg_offset[5]), (be[0] ? wdata[4] : cfg_pci_cfg_offset[4]), (be[0] ? wdata[3] : cfg_pci_cfg_offset[3]), (be[0] ? wdata[2] : cfg_pci_cfg_offset[2]), (be[0] ? wdata[1] : cfg_pci_cfg_offset[1]), (be[0] ? wdata[0] : cfg_pci_cfg_offset[0])} : cfg_pci_cfg_offset;  // gen/virtio/cfg_space.ts:339
       if (flr) begin  // gen/virtio/cfg_space.ts:341
         cfg_pci_cfg_offset <= 32'd0;  // gen/virtio/cfg_space.ts:341
       end
-      cfg_pci_cfg_length <= ((((state == STATE_EXEC) & is_write) & fn_ok) & hit_pci_cfg_length) ? ((cfg_pci_cfg_length & (~_cat_1)) | (wdata & _cat_1)) : cfg_pci_cfg_length;  // gen/virtio/cfg_space.ts:339
+      cfg_pci_cfg_length <= ((((state == STATE_EXEC) & is_write) & fn_ok) & hit_pci_cfg_length) ? {(be[3] ? wdata[31] : cfg_pci_cfg_length[31]), (be[3] ? wdata[30] : cfg_pci_cfg_length[30]), (be[3] ? wdata[29] : cfg_pci_cfg_length[29]), (be[3] ? wdata[28] : cfg_pci_cfg_length[28]), (be[3] ? wdata[27] : cfg_pci_cfg_length[27]), (be[3] ? wdata[26] : cfg_pci_cfg_length[26]), (be[3] ? wdata[25] : cfg_pci_cfg_length[25]), (be[3] ? wdata[24] : cfg_pci_cfg_length[24]), (be[2] ? wdata[23] : cfg_pci_cfg_length[23]), (be[2] ? wdata[22] : cfg_pci_cfg_length[22]), (be[2] ? wdata[21] : cfg_pci_cfg_length[21]), (be[2] ? wdata[20] : cfg_pci_cfg_length[20]), (be[2] ? wdata[19] : cfg_pci_cfg_length[19]), (be[2] ? wdata[18] : cfg_pci_cfg_length[18]), (be[2] ? wdata[17] : cfg_pci_cfg_length[17]), (be[2] ? wdata[16] : cfg_pci_cfg_length[16]), (be[1] ? wdata[15] : cfg_pci_cfg_length[15]), (be[1] ? wdata[14] : cfg_pci_cfg_length[14]), (be[1] ? wdata[13] : cfg_pci_cfg_length[13]), (be[1] ? wdata[12] : cfg_pci_cfg_length[12]), (be[1] ? wdata[11] : cfg_pci_cfg_length[11]), (be[1] ? wdata[10] : cfg_pci_cfg_length[10]), (be[1] ? wdata[9] : cfg_pci_cfg_length[9]), (be[1] ? wdata[8] : cfg_pci_cfg_length[8]), (be[0] ? wdata[7] : cfg_pci_cfg_length[7]), (be[0] ? wdata[6] : cfg_pci_cfg_length[6]), (be[0] ? wdata[5] : cfg_pci_cfg_length[5]), (be[0] ? wdata[4] : cfg_pci_cfg_length[4]), (be[0] ? wdata[3] : cfg_pci_cfg_length[3]), (be[0] ? wdata[2] : cfg_pci_cfg_length[2]), (be[0] ? wdata[1] : cfg_pci_cfg_length[1]), (be[0] ? wdata[0] : cfg_pci_cfg_length[0])} : cfg_pci_cfg_length;  // gen/virtio/cfg_space.ts:339
       if (flr) begin  // gen/virtio/cfg_space.ts:341
         cfg_pci_cfg_length <= 32'd0;  // gen/virtio/cfg_space.ts:341
       end
-      cfg_pci_cfg_data <= ((((state == STATE_EXEC) & is_write) & fn_ok) & hit_pci_cfg_data) ? ((cfg_pci_cfg_data & (~_cat_1)) | (wdata & _cat_1)) : cfg_pci_cfg_data;  // gen/virtio/cfg_space.ts:339
+      cfg_pci_cfg_data <= ((((state == STATE_EXEC) & is_write) & fn_ok) & hit_pci_cfg_data) ? {(be[3] ? wdata[31] : cfg_pci_cfg_data[31]), (be[3] ? wdata[30] : cfg_pci_cfg_data[30]), (be[3] ? wdata[29] : cfg_pci_cfg_data[29]), (be[3] ? wdata[28] : cfg_pci_cfg_data[28]), (be[3] ? wdata[27] : cfg_pci_cfg_data[27]), (be[3] ? wdata[26] : cfg_pci_cfg_data[26]), (be[3] ? wdata[25] : cfg_pci_cfg_data[25]), (be[3] ? wdata[24] : cfg_pci_cfg_data[24]), (be[2] ? wdata[23] : cfg_pci_cfg_data[23]), (be[2] ? wdata[22] : cfg_pci_cfg_data[22]), (be[2] ? wdata[21] : cfg_pci_cfg_data[21]), (be[2] ? wdata[20] : cfg_pci_cfg_data[20]), (be[2] ? wdata[19] : cfg_pci_cfg_data[19]), (be[2] ? wdata[18] : cfg_pci_cfg_data[18]), (be[2] ? wdata[17] : cfg_pci_cfg_data[17]), (be[2] ? wdata[16] : cfg_pci_cfg_data[16]), (be[1] ? wdata[15] : cfg_pci_cfg_data[15]), (be[1] ? wdata[14] : cfg_pci_cfg_data[14]), (be[1] ? wdata[13] : cfg_pci_cfg_data[13]), (be[1] ? wdata[12] : cfg_pci_cfg_data[12]), (be[1] ? wdata[11] : cfg_pci_cfg_data[11]), (be[1] ? wdata[10] : cfg_pci_cfg_data[10]), (be[1] ? wdata[9] : cfg_pci_cfg_data[9]), (be[1] ? wdata[8] : cfg_pci_cfg_data[8]), (be[0] ? wdata[7] : cfg_pci_cfg_data[7]), (be[0] ? wdata[6] : cfg_pci_cfg_data[6]), (be[0] ? wdata[5] : cfg_pci_cfg_data[5]), (be[0] ? wdata[4] : cfg_pci_cfg_data[4]), (be[0] ? wdata[3] : cfg_pci_cfg_data[3]), (be[0] ? wdata[2] : cfg_pci_cfg_data[2]), (be[0] ? wdata[1] : cfg_pci_cfg_data[1]), (be[0] ? wdata[0] : cfg_pci_cfg_data[0])} : cfg_pci_cfg_data;  // gen/virtio/cfg_space.ts:339
       if (flr) begin  // gen/virtio/cfg_space.ts:341
         cfg_pci_cfg_data <= 32'd0;  // gen/virtio/cfg_space.ts:341
       end
-      if ((state == STATE_WIN_RD) & win_done) begin  // gen/virtio/cfg_space.ts:294
-        cfg_pci_cfg_data <= (cfg_pci_cfg_data & (~_cat_14)) | ((tgt_lane[1] ? (tgt_lane[0] ? {24'd0, win_rdata[31:24]} : {16'd0, win_rdata[31:16]}) : (tgt_lane[0] ? {8'd0, win_rdata[31:8]} : win_rdata)) & _cat_14);  // gen/virtio/cfg_space.ts:294
+      if ((state == STATE_WIN_RD) & win_done) begin  // gen/virtio/cfg_space.ts:298
+        cfg_pci_cfg_data <= {(tgt_len_mask[3] ? _mux_5[31:24] : cfg_pci_cfg_data[31:24]), (tgt_len_mask[2] ? _mux_5[23:16] : cfg_pci_cfg_data[23:16]), (tgt_len_mask[1] ? _mux_5[15:8] : cfg_pci_cfg_data[15:8]), (tgt_len_mask[0] ? _mux_5[7:0] : cfg_pci_cfg_data[7:0])};  // gen/virtio/cfg_space.ts:298
       end
       flr_q <= (((((state == STATE_EXEC) & is_write) & fn_ok) & hit_pcie_devctl) & be[1]) & (|(wdata & 32'd32768));  // gen/virtio/cfg_space.ts:346
     end
@@ -546,11 +536,11 @@ module virtio_cfg_space_default_w64 (
       is_write <= req_hdr[126];  // gen/virtio/cfg_space.ts:219
       fn_ok <= req_func == 8'd0;  // gen/virtio/cfg_space.ts:220
     end
-    tgt_be <= cfg_pci_cfg_offset[1] ? (cfg_pci_cfg_offset[0] ? {_mux_15[0], 3'd0} : {_mux_15[1:0], 2'd0}) : (cfg_pci_cfg_offset[0] ? {_mux_15[2:0], 1'b0} : _mux_15);  // gen/virtio/cfg_space.ts:250
+    tgt_be <= cfg_pci_cfg_offset[1] ? (cfg_pci_cfg_offset[0] ? {_mux_6[0], 3'd0} : {_mux_6[1:0], 2'd0}) : (cfg_pci_cfg_offset[0] ? {_mux_6[2:0], 1'b0} : _mux_6);  // gen/virtio/cfg_space.ts:250
     tgt_lane <= cfg_pci_cfg_offset[1:0];  // gen/virtio/cfg_space.ts:259
     tgt_dw <= cfg_pci_cfg_offset[13:2];  // gen/virtio/cfg_space.ts:261
     tgt_bar <= cfg_pci_cfg_bar[2:0];  // gen/virtio/cfg_space.ts:263
-    tgt_len_mask <= _mux_15;  // gen/virtio/cfg_space.ts:265
+    tgt_len_mask <= _mux_6;  // gen/virtio/cfg_space.ts:265
     if (state == STATE_EXEC) begin  // gen/virtio/cfg_space.ts:374
       resp_data <= ((((((((((((((((((((((((((((((((((((((((((((hit_id ? 32'd272767732 : 32'd0) | (hit_command_status ? (((cfg_command_status & 32'd4177528134) | 32'd1048576) | ((interrupt_status ? 32'd524288 : 32'd0) & 32'd524288)) : 32'd0)) | (hit_class_revision ? 32'd16777217 : 32'd0)) | (hit_header_type ? (cfg_header_type & 32'd255) : 32'd0)) | (hit_bar0 ? ((cfg_bar0 & 32'd4294950912) | 32'd4) : 32'd0)) | (hit_bar1_upper ? cfg_bar1_upper : 32'd0)) | (hit_subsystem ? 32'd4332276 : 32'd0)) | (hit_cap_ptr ? 32'd64 : 32'd0)) | (hit_interrupt ? ((cfg_interrupt & 32'd255) | 32'd256) : 32'd0)) | (hit_pcie_cap ? 32'd162832 : 32'd0)) | (hit_pcie_devcap ? 32'd268472290 : 32'd0)) | (hit_pcie_devctl ? ((cfg_pcie_devctl & 32'd1014271) | ((transactions_pending ? 32'd2097152 : 32'd0) & 32'd2097152)) : 32'd0)) | (hit_pcie_lnkcap ? 32'd131 : 32'd0)) | (hit_pcie_lnkctl ? ((cfg_pcie_lnkctl & 32'd203) | 32'd277020672) : 32'd0)) | (hit_pcie_devcap2 ? 32'd16 : 32'd0)) | (hit_pcie_devctl2 ? (cfg_pcie_devctl2 & 32'd16) : 32'd0)) | (hit_pcie_lnkcap2 ? 32'd14 : 32'd0)) | (hit_pcie_lnkctl2 ? (cfg_pcie_lnkctl2 & 32'd15) : 32'd0)) | (hit_pm_cap ? 32'd230401 : 32'd0)) | (hit_pm_csr ? ((cfg_pm_csr & 32'd3) | 32'd8) : 32'd0)) | (hit_msix_cap ? ((cfg_msix_cap & 32'd3221225472) | 32'd167953) : 32'd0)) | (hit_msix_table ? 32'd8192 : 32'd0)) | (hit_msix_pba ? 32'd12288 : 32'd0)) | (hit_common_cap ? 32'd17866761 : 32'd0)) | (hit_common_bar ? 32'd0 : 32'd0)) | (hit_common_offset ? 32'd0 : 32'd0)) | (hit_common_length ? 32'd60 : 32'd0)) | (hit_notify_cap ? 32'd34911241 : 32'd0)) | (hit_notify_bar ? 32'd0 : 32'd0)) | (hit_notify_offset ? 32'd4096 : 32'd0)) | (hit_notify_length ? 32'd8 : 32'd0)) | (hit_notify_multiplier ? 32'd4 : 32'd0)) | (hit_isr_cap ? 32'd51430409 : 32'd0)) | (hit_isr_bar ? 32'd0 : 32'd0)) | (hit_isr_offset ? 32'd64 : 32'd0)) | (hit_isr_length ? 32'd4 : 32'd0)) | (hit_device_cap ? 32'd68211721 : 32'd0)) | (hit_device_bar ? 32'd0 : 32'd0)) | (hit_device_offset ? 32'd256 : 32'd0)) | (hit_device_length ? 32'd96 : 32'd0)) | (hit_pciCfg_cap ? 32'd85196809 : 32'd0)) | (hit_pci_cfg_bar ? (cfg_pci_cfg_bar & 32'd255) : 32'd0)) | (hit_pci_cfg_offset ? cfg_pci_cfg_offset : 32'd0)) | (hit_pci_cfg_length ? cfg_pci_cfg_length : 32'd0)) | (hit_pci_cfg_data ? cfg_pci_cfg_data : 32'd0);  // gen/virtio/cfg_space.ts:375
       resp_status <= fn_ok ? 3'd0 : 3'd1;  // gen/virtio/cfg_space.ts:376

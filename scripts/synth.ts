@@ -8,6 +8,9 @@
 //   npm run synth -- --path TOP ...    those tops only: the table, the longest path of each (cells and the
 //                                      signal names around them) and every register deeper than the budget
 //   npm run synth -- --over N ...      list registers deeper than N levels instead (with --path)
+//   npm run synth -- --hier --path TOP the same top synthesized without flattening: a tree of its module
+//                                      instances with each one's resources and the LUT levels inside it (paths
+//                                      end at module ports, so a path across modules shows only in the flat run)
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -73,8 +76,11 @@ export function categorize(
   return { lut, lutram, ff, bram, dsp, carry };
 }
 
-/** Synthesize one top; `over`: list the end points deeper than this many LUT levels (`depth.endpoints`). */
-export async function synthTop(portsFile: string, over = Infinity): Promise<SynthResult> {
+/** Run Yosys synth_xilinx on a top of hdl/ (flattened or not): its stat text and JSON netlist. */
+async function yosysSynth(
+  portsFile: string,
+  flatten: boolean,
+): Promise<{ top: string; stat: string; log: string; modules: Record<string, JsonModule> }> {
   const ports = parsePortsJson(fs.readFileSync(portsFile, 'utf8'), portsFile);
   const dir = path.dirname(portsFile);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vfpga-synth-'));
@@ -82,7 +88,7 @@ export async function synthTop(portsFile: string, over = Infinity): Promise<Synt
     const net = path.join(tmp, 'net.json');
     const script = [
       ...ports.files.map((f) => `read_verilog -sv ${path.join(dir, f)}`),
-      `synth_xilinx -family xcup -flatten -noiopad -noclkbuf -top ${ports.top}`,
+      `synth_xilinx -family xcup${flatten ? ' -flatten' : ''} -noiopad -noclkbuf -top ${ports.top}`,
       `tee -o ${path.join(tmp, 'stat.txt')} stat`,
       `write_json ${net}`,
     ].join('\n');
@@ -91,29 +97,97 @@ export async function synthTop(portsFile: string, over = Infinity): Promise<Synt
     const log = fs.existsSync(path.join(tmp, 'log.txt')) ? fs.readFileSync(path.join(tmp, 'log.txt'), 'utf8') : '';
     if (r.code !== 0) throw new Error(`yosys failed on ${ports.top}:\n${(r.stderr || r.stdout || log).slice(-3000)}`);
     const stat = fs.readFileSync(path.join(tmp, 'stat.txt'), 'utf8');
-    const cells: Record<string, number> = {};
-    const cellSection = stat.slice(stat.indexOf('Number of cells'));
-    for (const m of cellSection.matchAll(/^\s+(\S+)\s+(\d+)\s*$/gm)) cells[m[1]] = Number(m[2]);
-    const mod = (JSON.parse(fs.readFileSync(net, 'utf8')) as { modules: Record<string, JsonModule> }).modules[
-      ports.top
-    ];
-    const depth = netlistDepth(mod, over);
-    const latches = [
-      ...[...log.matchAll(/Latch inferred for signal `([^']+)'/g)].map((m) => m[1]),
-      ...Object.keys(cells).filter((c) => /^LD[CP]E$|DLATCH/.test(c)),
-    ];
-    return {
-      top: ports.top,
-      ...categorize(cells),
-      pathCells: depth.pathCells,
-      lutLevels: depth.lutLevels,
-      latches,
-      cells,
-      depth,
-    };
+    const { modules } = JSON.parse(fs.readFileSync(net, 'utf8')) as { modules: Record<string, JsonModule> };
+    return { top: ports.top, stat, log, modules };
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+/** Synthesize one top; `over`: list the end points deeper than this many LUT levels (`depth.endpoints`). */
+export async function synthTop(portsFile: string, over = Infinity): Promise<SynthResult> {
+  const { top, stat, log, modules } = await yosysSynth(portsFile, true);
+  const cells: Record<string, number> = {};
+  const cellSection = stat.slice(stat.indexOf('Number of cells'));
+  for (const m of cellSection.matchAll(/^\s+(\S+)\s+(\d+)\s*$/gm)) cells[m[1]] = Number(m[2]);
+  const depth = netlistDepth(modules[top], over);
+  const latches = [
+    ...[...log.matchAll(/Latch inferred for signal `([^']+)'/g)].map((m) => m[1]),
+    ...Object.keys(cells).filter((c) => /^LD[CP]E$|DLATCH/.test(c)),
+  ];
+  return {
+    top,
+    ...categorize(cells),
+    pathCells: depth.pathCells,
+    lutLevels: depth.lutLevels,
+    latches,
+    cells,
+    depth,
+  };
+}
+
+/** One module instance of a hierarchical synthesis: its resources with everything under it, its own depth. */
+export interface HierRow {
+  /** Instance path below the top (`u_a.u_b`), or the top's name. */
+  instance: string;
+  module: string;
+  nesting: number;
+  total: ReturnType<typeof categorize>;
+  /** LUT levels between the flip-flops, memories and ports of this module alone (submodules end paths). */
+  ownLevels: number;
+  /** Where its longest own path starts and ends. */
+  ownPath: string;
+}
+
+/**
+ * Synthesize a top without flattening (Yosys optimizes each module alone, so totals run a little above the
+ * flat run's) and list every module instance, depth first, with its resources including submodules.
+ */
+export async function synthHier(portsFile: string): Promise<HierRow[]> {
+  const { top, modules: all } = await yosysSynth(portsFile, false);
+  // The design's own modules; the JSON also holds the cell library as black boxes (FDRE, LUT6, ...).
+  const modules = Object.fromEntries(Object.entries(all).filter(([, m]) => !('blackbox' in (m.attributes ?? {}))));
+  const totals = new Map<string, Record<string, number>>();
+  const totalOf = (name: string): Record<string, number> => {
+    const known = totals.get(name);
+    if (known) return known;
+    const sum: Record<string, number> = {};
+    for (const c of Object.values(modules[name].cells)) {
+      const add = c.type in modules ? totalOf(c.type) : { [c.type]: 1 };
+      for (const [t, n] of Object.entries(add)) sum[t] = (sum[t] ?? 0) + n;
+    }
+    totals.set(name, sum);
+    return sum;
+  };
+  const depths = new Map<string, DepthReport>();
+  const rows: HierRow[] = [];
+  const visit = (instance: string, name: string, nesting: number) => {
+    if (!depths.has(name)) depths.set(name, netlistDepth(modules[name]));
+    const d = depths.get(name)!;
+    const ownPath = d.path.start || d.path.end ? `${d.path.start} -> ${d.path.end}` : '';
+    rows.push({ instance, module: name, nesting, total: categorize(totalOf(name)), ownLevels: d.lutLevels, ownPath });
+    const subs = Object.entries(modules[name].cells).filter(([, c]) => c.type in modules);
+    subs.sort(([a], [b]) => (a < b ? -1 : 1));
+    for (const [cn, c] of subs) visit(nesting === 0 ? cn : `${instance}.${cn}`, c.type, nesting + 1);
+  };
+  visit(top, top, 0);
+  return rows;
+}
+
+export function hierTable(rows: HierRow[]): string {
+  return table(
+    ['instance', 'module', 'LUT', 'LUTRAM', 'FF', 'BRAM36', 'CARRY4', 'own LUT levels'],
+    rows.map((r) => [
+      `${'  '.repeat(r.nesting)}${r.instance.split('.').pop()}`,
+      r.module,
+      r.total.lut,
+      r.total.lutram,
+      r.total.ff,
+      r.total.bram,
+      r.total.carry,
+      r.ownLevels,
+    ]),
+  );
 }
 
 /** The tops gen/tops.ts marks `synth: false` (test fixtures, blocks a larger top contains), by module name. */
@@ -179,10 +253,11 @@ export function synthTable(results: SynthResult[]): string {
   );
 }
 
-/** Command-line options: `--path TOP` (repeatable), `--over N`. */
-function parseArgs(argv: string[]): { paths: string[]; over?: number } {
+/** Command-line options: `--path TOP` (repeatable), `--over N`, `--hier`. */
+function parseArgs(argv: string[]): { paths: string[]; over?: number; hier: boolean } {
   const paths: string[] = [];
   let over: number | undefined;
+  let hier = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -190,12 +265,14 @@ function parseArgs(argv: string[]): { paths: string[]; over?: number } {
       return argv[++i];
     };
     if (a === '--path') paths.push(value());
+    else if (a === '--hier') hier = true;
     else if (a === '--over') {
       over = Number(value());
       if (!Number.isInteger(over) || over < 0) throw new Error(`synth: --over needs a whole number, got ${argv[i]}`);
-    } else throw new Error(`synth: unknown argument '${a}' (use --path TOP, --over N)`);
+    } else throw new Error(`synth: unknown argument '${a}' (use --path TOP, --over N, --hier)`);
   }
-  return { paths, over };
+  if (hier && !paths.length) throw new Error('synth: --hier needs --path TOP');
+  return { paths, over, hier };
 }
 
 if (import.meta.filename === process.argv[1]) {
@@ -207,6 +284,17 @@ if (import.meta.filename === process.argv[1]) {
     if (!known.includes(`${t}.ports.json`)) throw new Error(`synth: no top '${t}' in hdl/ (run npm run gen?)`);
   }
   const overOf = (top: string) => args.over ?? budgets.get(top) ?? 9;
+  if (args.hier) {
+    for (const t of args.paths) {
+      const rows = await synthHier(path.join(hdlDir, `${t}.ports.json`));
+      console.log(`${t}, not flattened: resources with submodules, LUT levels inside each module\n`);
+      console.log(hierTable(rows));
+      const deep = rows.filter((r) => r.ownLevels > overOf(t));
+      if (deep.length) console.log(`\nmodules deeper than ${overOf(t)} LUT levels inside:`);
+      for (const r of deep) console.log(`  ${r.ownLevels}  ${r.module}: ${r.ownPath}`);
+    }
+    process.exit(0);
+  }
   const results = args.paths.length
     ? await pmap(args.paths, 2, (t) => synthTop(path.join(hdlDir, `${t}.ports.json`), overOf(t)))
     : await synthAll();

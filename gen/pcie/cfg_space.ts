@@ -31,7 +31,7 @@ import {
   type Signal,
 } from '../hdl';
 import { cplReqStream, type DataWidth, driveOneBeat, tlpRxStream } from './streams';
-import { beMask32, CplStatus, tlpFields } from './tlp';
+import { CplStatus, tlpFields } from './tlp';
 
 // ---------------------------------------------------------------------------------------------------------
 // Parameters
@@ -264,23 +264,44 @@ function cfgStorage(m: ModuleBuilder, layout: CfgDword[]): CfgStorage {
 }
 
 /**
+ * A configuration dword `r` after a write of `data` under the byte enables `be`: RW bits take the enabled bytes,
+ * RW1C bits clear where a one is written, the rest keep `r`. Built bit by bit, a RW bit as a mux whose other
+ * input is the register, so that synthesis makes the write a flip-flop's clock enable instead of a LUT per bit.
+ */
+export function cfgWritten(r: Expr, data: Expr, be: Expr, d: Pick<CfgDword, 'rw' | 'w1c'>): Expr {
+  const bits: Expr[] = [];
+  for (let i = 31; i >= 0; i--) {
+    const on = (mask: number) => ((mask >>> i) & 1) === 1;
+    const en = be.bit(i >> 3);
+    if (on(d.rw)) bits.push(mux(en, data.bit(i), r.bit(i)));
+    else if (on(d.w1c)) bits.push(r.bit(i).and(en.and(data.bit(i)).not()));
+    else bits.push(r.bit(i));
+  }
+  return cat(...bits);
+}
+
+/** `next` with the RW1C bits of `d` that `set` has set (hardware events), bit by bit as `cfgWritten`. */
+export function cfgEventsSet(next: Expr, set: Expr, d: Pick<CfgDword, 'w1c'>): Expr {
+  const bits: Expr[] = [];
+  for (let i = 31; i >= 0; i--) bits.push((d.w1c >>> i) & 1 ? next.bit(i).or(set.bit(i)) : next.bit(i));
+  return cat(...bits);
+}
+
+/**
  * Writes: RW bits under the byte enables, RW1C bits cleared by ones; then hardware events (`sets`, per
  * offset) set RW1C bits.
  */
 function cfgWrites(
   layout: CfgDword[],
   store: CfgStorage,
-  w: { en: Expr; dword: Expr; data: Expr; mask: Expr },
+  w: { en: Expr; dword: Expr; data: Expr; be: Expr },
   sets: Map<number, Expr>,
 ): void {
-  const constOr = (v: number) => lit(v >>> 0, 32);
   for (const d of layout) {
     const r = store.reg.get(d.offset);
     if (!r) continue;
     const hit = w.en.and(w.dword.eq(d.offset >> 2));
-    const rw = w.mask.and(constOr(d.rw));
-    let written = r.and(rw.not()).or(w.data.and(rw));
-    if (d.w1c) written = written.and(w.data.and(w.mask).and(constOr(d.w1c)).not());
+    let written = cfgWritten(r, w.data, w.be, d);
     if (d.offset === CapOffset.PowerManagement + 4) {
       // PowerState: only D0 (00) and D3hot (11) exist; a write of D1/D2 leaves the state unchanged (7.5.2.2).
       const ps = written.bits(1, 0);
@@ -288,7 +309,7 @@ function cfgWrites(
     }
     const next = mux(hit, written, r);
     const set = sets.get(d.offset);
-    r.next(set ? next.or(set.and(constOr(d.w1c))) : next);
+    r.next(set ? cfgEventsSet(next, set, d) : next);
   }
 }
 
@@ -397,7 +418,6 @@ export const CfgSpace = defineModule(
     const accept = m.let('accept', req.valid.and(slotFree));
     const doWrite = m.let('do_write', accept.and(isWrite).and(fnOk));
     const wdata = req.data.bits(31, 0);
-    const wmask = m.let('wmask', beMask32(f.firstBe));
 
     // ---- storage: one register per dword that has writable bits
     const store = cfgStorage(m, layout);
@@ -416,7 +436,7 @@ export const CfgSpace = defineModule(
     });
 
     // ---- writes
-    cfgWrites(layout, store, { en: doWrite, dword: f.cfgDword, data: wdata, mask: wmask }, sets);
+    cfgWrites(layout, store, { en: doWrite, dword: f.cfgDword, data: wdata, be: f.firstBe }, sets);
 
     // ---- Completer ID: captured from every type-0 configuration write this function completes (2.2.6.2).
     const completerId = m.reg('completer_id_q', 16, { reset: 0 });

@@ -29,9 +29,9 @@
 // it: every register here returns to its reset value except Link Control and the captured Bus/Device number
 // (choices.ts "flr"); the other blocks reset their function state on the same pulse.
 import { bit, cat, defineModule, type Expr, lit, mux, orAll, paramError, type Signal } from '../hdl';
-import type { CfgDword } from '../pcie/cfg_space';
+import { type CfgDword, cfgEventsSet, cfgWritten } from '../pcie/cfg_space';
 import { cplReqStream, type DataWidth, driveOneBeat, tlpRxStream } from '../pcie/streams';
-import { beMask32, CplStatus, tlpFields } from '../pcie/tlp';
+import { CplStatus, tlpFields } from '../pcie/tlp';
 import {
   type CfgForward,
   DEVCTL_INITIATE_FLR,
@@ -288,11 +288,12 @@ export const VirtioCfgSpace = defineModule(
         lit(0, 16).cat(w.rdata.bits(31, 16)),
         lit(0, 24).cat(w.rdata.bits(31, 24)),
       ]);
-      const keep = beMask32(tgtLenMask);
-      // Placed after the write logic below (last assignment wins over the plain register update).
-      deferred.push(() =>
-        m.if(st.is('win_rd').and(w.done), () => data.next(data.and(keep.not()).or(shifted.and(keep)))),
+      // Byte by byte a mux whose other input is the register: synthesis makes it the flip-flops' enable.
+      const merged = cat(
+        ...[3, 2, 1, 0].map((k) => mux(tgtLenMask.bit(k), shifted.bits(8 * k + 7, 8 * k), data.bits(8 * k + 7, 8 * k))),
       );
+      // Placed after the write logic below (last assignment wins over the plain register update).
+      deferred.push(() => m.if(st.is('win_rd').and(w.done), () => data.next(merged)));
       return { ok, touches: hit[dwords.findIndex((d) => d.offset === map.pciCfgData)], done: w.done };
     }
     const winDone = win ? win.done : lit(0, 1);
@@ -311,7 +312,6 @@ export const VirtioCfgSpace = defineModule(
 
     // ---- writes: RW bits under the byte enables, RW1C bits cleared by ones, then hardware events
     const doWrite = exec.and(isWrite).and(fnOk);
-    const mask = beMask32(be);
     const urSelf = exec.and(fnOk.not());
     const sets = new Map<number, Expr>([
       [
@@ -325,9 +325,7 @@ export const VirtioCfgSpace = defineModule(
     dwords.forEach((d, i) => {
       const r = regs.get(d.offset);
       if (!r) return;
-      const rw = mask.and(lit(d.rw, 32));
-      let written = r.and(rw.not()).or(wdata.and(rw));
-      if (d.w1c) written = written.and(wdata.and(mask).and(lit(d.w1c, 32)).not());
+      let written = cfgWritten(r, wdata, be, d);
       if (d.offset === map.pmcsr) {
         // PowerState: only D0 (00) and D3hot (11) exist; a write of D1/D2 leaves the state as it was (7.5.2.2).
         const ps = written.bits(1, 0);
@@ -335,7 +333,7 @@ export const VirtioCfgSpace = defineModule(
       }
       let next = mux(doWrite.and(hit[i]), written, r);
       const set = sets.get(d.offset);
-      if (set) next = next.or(set.and(lit(d.w1c, 32)));
+      if (set) next = cfgEventsSet(next, set, d);
       r.next(next);
       // FLR: back to the reset value, except Link Control (choices.ts "flr").
       if (d.offset !== map.lnkctl) m.if(flrOut, () => r.next(d.init));

@@ -5,8 +5,11 @@
 //          sideband)            +- mem   -> access (BAR access engine) --ops--> regs             +-> cpl_arb -> cpl_gen
 //                               +- other -> ur (UR completions; posted writes dropped) ----------+          |
 //                               +- cpl   -> dp_cpl (completions of the data plane's reads)                   |
-//   tx <- tx_slice <- tx_arb <- [ cpl_slice <------------------------------------------------------------------+
-//                                 regs.msg (MSI-X), intx (Assert/Deassert_INTA), dp_gate <- dp_tx ]
+//   tx <- tx_arb <- [ cpl_gen <-----------------------------------------------------------------------------+
+//                     regs.msg (MSI-X), intx (Assert/Deassert_INTA), dp_gate <- dp_tx ]
+//
+// The arbiters and the completion generator leave from full register slices (their own), so no further slice
+// is needed between them or at the link side: each is 2 x (W + 132) flip-flops and W + 132 LUTs.
 //
 // The data plane (issue 8's queue engine) plugs in at `dp` (state and events: gen/virtio/ports.ts
 // virtioHandover), `dp_tx` (its requests; they leave only with Bus Master Enable) and `dp_cpl` (the completions
@@ -18,7 +21,6 @@ import { CplGen } from '../pcie/cpl_gen';
 import { RX_PORTS, RxClassifier, RxDemux } from '../pcie/rx_demux';
 import { cplReqStream, type DataWidth, tlpStream } from '../pcie/streams';
 import { tlpFields, Type } from '../pcie/tlp';
-import { TlpSlice } from '../pcie/tlp_slice';
 import { UrResponder } from '../pcie/ur_responder';
 import { VirtioAccess } from './access';
 import { VirtioCfgSpace } from './cfg_space';
@@ -71,9 +73,6 @@ function instantiateBlocks(m: ModuleBuilder, p: VirtioEndpointParams) {
     cplArb: m.instance('cpl_arb', PacketArbiter, { spec: cplReqStream(W), n: 3 }).io,
     cplGen: m.instance('cpl_gen', CplGen, { W }).io,
     txArb: m.instance('tx_arb', PacketArbiter, { spec: tlpStream(W), n: 4 }).io,
-    // Register slices: after the completion path and at the link side of the transmit arbiter.
-    cplSlice: m.instance('cpl_slice', TlpSlice, { W }).io,
-    txSlice: m.instance('tx_slice', TlpSlice, { W }).io,
   };
 }
 
@@ -160,13 +159,11 @@ export const VirtioEndpoint = defineModule(
     connect(cplArb.in[2], access.cpl);
     connect(cplGen.req, cplArb.out);
     cplGen.completer_id.set(cfg.completer_id);
-    connect(b.cplSlice.in, cplGen.cpl);
-    connect(txArb.in[0], b.cplSlice.out);
+    connect(txArb.in[0], cplGen.cpl);
     connect(txArb.in[1], regs.msg);
     connect(txArb.in[2], intx.msg);
     connect(txArb.in[3], gate.out);
-    connect(b.txSlice.in, txArb.out);
-    connect(tx, b.txSlice.out);
+    connect(tx, txArb.out);
     return { rx, tx, dp, dp_tx: dpTx, dp_cpl: dpCpl, pci };
   },
   {

@@ -7,6 +7,7 @@
 
 /** One module of Yosys's JSON netlist (only what is read here). */
 export interface JsonModule {
+  attributes?: Record<string, string>;
   ports: Record<string, { direction: string; bits: (number | string)[] }>;
   cells: Record<
     string,
