@@ -155,7 +155,7 @@ module virtio_cfg_space_default_forwarded90_100_w64 (
   assign req_ready = (state == STATE_IDLE) & access_idle;  // gen/virtio/cfg_space.ts:213
   assign cpl_valid = state == STATE_RESP;  // gen/pcie/streams.ts:166
   assign cpl_hdr = hdr;  // gen/pcie/streams.ts:167
-  assign cpl_status = resp_status;  // gen/virtio/cfg_space.ts:379
+  assign cpl_status = resp_status;  // gen/virtio/cfg_space.ts:377
   assign cpl_data = {32'd0, resp_data};  // gen/pcie/streams.ts:168
   assign cpl_keep = 2'd1;  // gen/pcie/streams.ts:169
   assign cpl_sop = 1'b1;  // gen/pcie/streams.ts:170
@@ -179,11 +179,11 @@ module virtio_cfg_space_default_forwarded90_100_w64 (
   assign msix_function_mask = pci_msix_function_mask;  // gen/virtio/cfg_space.ts:179
   assign bar0_base = pci_bar0_base;  // gen/virtio/cfg_space.ts:180
   assign flr = pci_flr;  // gen/virtio/cfg_space.ts:181
-  assign pci_ev_unsupported_request = ev_unsupported_request | ((state == STATE_EXEC) & (~fn_ok));  // gen/virtio/cfg_space.ts:356
-  assign pci_ev_signaled_target_abort = ev_signaled_target_abort;  // gen/virtio/cfg_space.ts:357
-  assign pci_ev_detected_parity = ev_detected_parity;  // gen/virtio/cfg_space.ts:358
-  assign pci_interrupt_status = interrupt_status;  // gen/virtio/cfg_space.ts:359
-  assign pci_transactions_pending = transactions_pending;  // gen/virtio/cfg_space.ts:360
+  assign pci_ev_unsupported_request = ev_unsupported_request | ((state == STATE_EXEC) & (~fn_ok));  // gen/virtio/cfg_space.ts:354
+  assign pci_ev_signaled_target_abort = ev_signaled_target_abort;  // gen/virtio/cfg_space.ts:355
+  assign pci_ev_detected_parity = ev_detected_parity;  // gen/virtio/cfg_space.ts:356
+  assign pci_interrupt_status = interrupt_status;  // gen/virtio/cfg_space.ts:357
+  assign pci_transactions_pending = transactions_pending;  // gen/virtio/cfg_space.ts:358
 
   // ---- registers
   always @(posedge clk) begin
@@ -292,63 +292,63 @@ module virtio_cfg_space_default_forwarded90_100_w64 (
       if (win_done) begin  // gen/virtio/cfg_space.ts:283
         tgt_issued <= 1'b0;  // gen/virtio/cfg_space.ts:283
       end
-      case (state)  // gen/virtio/cfg_space.ts:306
+      case (state)  // gen/virtio/cfg_space.ts:304
         STATE_IDLE: begin
-          if ((req_valid & (state == STATE_IDLE)) & access_idle) begin  // gen/virtio/cfg_space.ts:307
-            state <= STATE_DECODE;  // gen/virtio/cfg_space.ts:307
+          if ((req_valid & (state == STATE_IDLE)) & access_idle) begin  // gen/virtio/cfg_space.ts:305
+            state <= STATE_DECODE;  // gen/virtio/cfg_space.ts:305
           end
         end
         STATE_DECODE: begin
-          if ((~is_write) & ((tgt_ok & hit_pci_cfg_data) & fn_ok)) begin  // gen/virtio/cfg_space.ts:308
-            state <= STATE_WIN_RD;  // gen/virtio/cfg_space.ts:308
+          if ((~is_write) & ((tgt_ok & hit_pci_cfg_data) & fn_ok)) begin  // gen/virtio/cfg_space.ts:306
+            state <= STATE_WIN_RD;  // gen/virtio/cfg_space.ts:306
           end else begin
-            state <= STATE_EXEC;  // gen/virtio/cfg_space.ts:308
+            state <= STATE_EXEC;  // gen/virtio/cfg_space.ts:306
           end
         end
         STATE_WIN_RD: begin
-          if (win_done) begin  // gen/virtio/cfg_space.ts:309
-            state <= STATE_EXEC;  // gen/virtio/cfg_space.ts:309
+          if (win_done) begin  // gen/virtio/cfg_space.ts:307
+            state <= STATE_EXEC;  // gen/virtio/cfg_space.ts:307
           end
         end
         STATE_EXEC: begin
-          if (is_write & ((tgt_ok & hit_pci_cfg_data) & fn_ok)) begin  // gen/virtio/cfg_space.ts:310
-            state <= STATE_WIN_WR;  // gen/virtio/cfg_space.ts:310
+          if (is_write & ((tgt_ok & hit_pci_cfg_data) & fn_ok)) begin  // gen/virtio/cfg_space.ts:308
+            state <= STATE_WIN_WR;  // gen/virtio/cfg_space.ts:308
           end else begin
-            state <= STATE_RESP;  // gen/virtio/cfg_space.ts:310
+            state <= STATE_RESP;  // gen/virtio/cfg_space.ts:308
           end
         end
         STATE_WIN_WR: begin
-          if (win_done) begin  // gen/virtio/cfg_space.ts:311
-            state <= STATE_RESP;  // gen/virtio/cfg_space.ts:311
+          if (win_done) begin  // gen/virtio/cfg_space.ts:309
+            state <= STATE_RESP;  // gen/virtio/cfg_space.ts:309
           end
         end
         STATE_RESP: begin
-          if (cpl_ready) begin  // gen/virtio/cfg_space.ts:312
-            state <= STATE_IDLE;  // gen/virtio/cfg_space.ts:312
+          if (cpl_ready) begin  // gen/virtio/cfg_space.ts:310
+            state <= STATE_IDLE;  // gen/virtio/cfg_space.ts:310
           end
         end
         default: begin end
       endcase
-      cfg_pci_cfg_bar <= ((((state == STATE_EXEC) & is_write) & fn_ok) & hit_pci_cfg_bar) ? {cfg_pci_cfg_bar[31], cfg_pci_cfg_bar[30], cfg_pci_cfg_bar[29], cfg_pci_cfg_bar[28], cfg_pci_cfg_bar[27], cfg_pci_cfg_bar[26], cfg_pci_cfg_bar[25], cfg_pci_cfg_bar[24], cfg_pci_cfg_bar[23], cfg_pci_cfg_bar[22], cfg_pci_cfg_bar[21], cfg_pci_cfg_bar[20], cfg_pci_cfg_bar[19], cfg_pci_cfg_bar[18], cfg_pci_cfg_bar[17], cfg_pci_cfg_bar[16], cfg_pci_cfg_bar[15], cfg_pci_cfg_bar[14], cfg_pci_cfg_bar[13], cfg_pci_cfg_bar[12], cfg_pci_cfg_bar[11], cfg_pci_cfg_bar[10], cfg_pci_cfg_bar[9], cfg_pci_cfg_bar[8], (be[0] ? wdata[7] : cfg_pci_cfg_bar[7]), (be[0] ? wdata[6] : cfg_pci_cfg_bar[6]), (be[0] ? wdata[5] : cfg_pci_cfg_bar[5]), (be[0] ? wdata[4] : cfg_pci_cfg_bar[4]), (be[0] ? wdata[3] : cfg_pci_cfg_bar[3]), (be[0] ? wdata[2] : cfg_pci_cfg_bar[2]), (be[0] ? wdata[1] : cfg_pci_cfg_bar[1]), (be[0] ? wdata[0] : cfg_pci_cfg_bar[0])} : cfg_pci_cfg_bar;  // gen/virtio/cfg_space.ts:339
-      if (flr) begin  // gen/virtio/cfg_space.ts:341
-        cfg_pci_cfg_bar <= 32'd0;  // gen/virtio/cfg_space.ts:341
+      cfg_pci_cfg_bar <= ((((state == STATE_EXEC) & is_write) & fn_ok) & hit_pci_cfg_bar) ? {cfg_pci_cfg_bar[31], cfg_pci_cfg_bar[30], cfg_pci_cfg_bar[29], cfg_pci_cfg_bar[28], cfg_pci_cfg_bar[27], cfg_pci_cfg_bar[26], cfg_pci_cfg_bar[25], cfg_pci_cfg_bar[24], cfg_pci_cfg_bar[23], cfg_pci_cfg_bar[22], cfg_pci_cfg_bar[21], cfg_pci_cfg_bar[20], cfg_pci_cfg_bar[19], cfg_pci_cfg_bar[18], cfg_pci_cfg_bar[17], cfg_pci_cfg_bar[16], cfg_pci_cfg_bar[15], cfg_pci_cfg_bar[14], cfg_pci_cfg_bar[13], cfg_pci_cfg_bar[12], cfg_pci_cfg_bar[11], cfg_pci_cfg_bar[10], cfg_pci_cfg_bar[9], cfg_pci_cfg_bar[8], (be[0] ? wdata[7] : cfg_pci_cfg_bar[7]), (be[0] ? wdata[6] : cfg_pci_cfg_bar[6]), (be[0] ? wdata[5] : cfg_pci_cfg_bar[5]), (be[0] ? wdata[4] : cfg_pci_cfg_bar[4]), (be[0] ? wdata[3] : cfg_pci_cfg_bar[3]), (be[0] ? wdata[2] : cfg_pci_cfg_bar[2]), (be[0] ? wdata[1] : cfg_pci_cfg_bar[1]), (be[0] ? wdata[0] : cfg_pci_cfg_bar[0])} : cfg_pci_cfg_bar;  // gen/virtio/cfg_space.ts:337
+      if (flr) begin  // gen/virtio/cfg_space.ts:339
+        cfg_pci_cfg_bar <= 32'd0;  // gen/virtio/cfg_space.ts:339
       end
-      cfg_pci_cfg_offset <= ((((state == STATE_EXEC) & is_write) & fn_ok) & hit_pci_cfg_offset) ? {(be[3] ? wdata[31] : cfg_pci_cfg_offset[31]), (be[3] ? wdata[30] : cfg_pci_cfg_offset[30]), (be[3] ? wdata[29] : cfg_pci_cfg_offset[29]), (be[3] ? wdata[28] : cfg_pci_cfg_offset[28]), (be[3] ? wdata[27] : cfg_pci_cfg_offset[27]), (be[3] ? wdata[26] : cfg_pci_cfg_offset[26]), (be[3] ? wdata[25] : cfg_pci_cfg_offset[25]), (be[3] ? wdata[24] : cfg_pci_cfg_offset[24]), (be[2] ? wdata[23] : cfg_pci_cfg_offset[23]), (be[2] ? wdata[22] : cfg_pci_cfg_offset[22]), (be[2] ? wdata[21] : cfg_pci_cfg_offset[21]), (be[2] ? wdata[20] : cfg_pci_cfg_offset[20]), (be[2] ? wdata[19] : cfg_pci_cfg_offset[19]), (be[2] ? wdata[18] : cfg_pci_cfg_offset[18]), (be[2] ? wdata[17] : cfg_pci_cfg_offset[17]), (be[2] ? wdata[16] : cfg_pci_cfg_offset[16]), (be[1] ? wdata[15] : cfg_pci_cfg_offset[15]), (be[1] ? wdata[14] : cfg_pci_cfg_offset[14]), (be[1] ? wdata[13] : cfg_pci_cfg_offset[13]), (be[1] ? wdata[12] : cfg_pci_cfg_offset[12]), (be[1] ? wdata[11] : cfg_pci_cfg_offset[11]), (be[1] ? wdata[10] : cfg_pci_cfg_offset[10]), (be[1] ? wdata[9] : cfg_pci_cfg_offset[9]), (be[1] ? wdata[8] : cfg_pci_cfg_offset[8]), (be[0] ? wdata[7] : cfg_pci_cfg_offset[7]), (be[0] ? wdata[6] : cfg_pci_cfg_offset[6]), (be[0] ? wdata[5] : cfg_pci_cfg_offset[5]), (be[0] ? wdata[4] : cfg_pci_cfg_offset[4]), (be[0] ? wdata[3] : cfg_pci_cfg_offset[3]), (be[0] ? wdata[2] : cfg_pci_cfg_offset[2]), (be[0] ? wdata[1] : cfg_pci_cfg_offset[1]), (be[0] ? wdata[0] : cfg_pci_cfg_offset[0])} : cfg_pci_cfg_offset;  // gen/virtio/cfg_space.ts:339
-      if (flr) begin  // gen/virtio/cfg_space.ts:341
-        cfg_pci_cfg_offset <= 32'd0;  // gen/virtio/cfg_space.ts:341
+      cfg_pci_cfg_offset <= ((((state == STATE_EXEC) & is_write) & fn_ok) & hit_pci_cfg_offset) ? {(be[3] ? wdata[31] : cfg_pci_cfg_offset[31]), (be[3] ? wdata[30] : cfg_pci_cfg_offset[30]), (be[3] ? wdata[29] : cfg_pci_cfg_offset[29]), (be[3] ? wdata[28] : cfg_pci_cfg_offset[28]), (be[3] ? wdata[27] : cfg_pci_cfg_offset[27]), (be[3] ? wdata[26] : cfg_pci_cfg_offset[26]), (be[3] ? wdata[25] : cfg_pci_cfg_offset[25]), (be[3] ? wdata[24] : cfg_pci_cfg_offset[24]), (be[2] ? wdata[23] : cfg_pci_cfg_offset[23]), (be[2] ? wdata[22] : cfg_pci_cfg_offset[22]), (be[2] ? wdata[21] : cfg_pci_cfg_offset[21]), (be[2] ? wdata[20] : cfg_pci_cfg_offset[20]), (be[2] ? wdata[19] : cfg_pci_cfg_offset[19]), (be[2] ? wdata[18] : cfg_pci_cfg_offset[18]), (be[2] ? wdata[17] : cfg_pci_cfg_offset[17]), (be[2] ? wdata[16] : cfg_pci_cfg_offset[16]), (be[1] ? wdata[15] : cfg_pci_cfg_offset[15]), (be[1] ? wdata[14] : cfg_pci_cfg_offset[14]), (be[1] ? wdata[13] : cfg_pci_cfg_offset[13]), (be[1] ? wdata[12] : cfg_pci_cfg_offset[12]), (be[1] ? wdata[11] : cfg_pci_cfg_offset[11]), (be[1] ? wdata[10] : cfg_pci_cfg_offset[10]), (be[1] ? wdata[9] : cfg_pci_cfg_offset[9]), (be[1] ? wdata[8] : cfg_pci_cfg_offset[8]), (be[0] ? wdata[7] : cfg_pci_cfg_offset[7]), (be[0] ? wdata[6] : cfg_pci_cfg_offset[6]), (be[0] ? wdata[5] : cfg_pci_cfg_offset[5]), (be[0] ? wdata[4] : cfg_pci_cfg_offset[4]), (be[0] ? wdata[3] : cfg_pci_cfg_offset[3]), (be[0] ? wdata[2] : cfg_pci_cfg_offset[2]), (be[0] ? wdata[1] : cfg_pci_cfg_offset[1]), (be[0] ? wdata[0] : cfg_pci_cfg_offset[0])} : cfg_pci_cfg_offset;  // gen/virtio/cfg_space.ts:337
+      if (flr) begin  // gen/virtio/cfg_space.ts:339
+        cfg_pci_cfg_offset <= 32'd0;  // gen/virtio/cfg_space.ts:339
       end
-      cfg_pci_cfg_length <= ((((state == STATE_EXEC) & is_write) & fn_ok) & hit_pci_cfg_length) ? {(be[3] ? wdata[31] : cfg_pci_cfg_length[31]), (be[3] ? wdata[30] : cfg_pci_cfg_length[30]), (be[3] ? wdata[29] : cfg_pci_cfg_length[29]), (be[3] ? wdata[28] : cfg_pci_cfg_length[28]), (be[3] ? wdata[27] : cfg_pci_cfg_length[27]), (be[3] ? wdata[26] : cfg_pci_cfg_length[26]), (be[3] ? wdata[25] : cfg_pci_cfg_length[25]), (be[3] ? wdata[24] : cfg_pci_cfg_length[24]), (be[2] ? wdata[23] : cfg_pci_cfg_length[23]), (be[2] ? wdata[22] : cfg_pci_cfg_length[22]), (be[2] ? wdata[21] : cfg_pci_cfg_length[21]), (be[2] ? wdata[20] : cfg_pci_cfg_length[20]), (be[2] ? wdata[19] : cfg_pci_cfg_length[19]), (be[2] ? wdata[18] : cfg_pci_cfg_length[18]), (be[2] ? wdata[17] : cfg_pci_cfg_length[17]), (be[2] ? wdata[16] : cfg_pci_cfg_length[16]), (be[1] ? wdata[15] : cfg_pci_cfg_length[15]), (be[1] ? wdata[14] : cfg_pci_cfg_length[14]), (be[1] ? wdata[13] : cfg_pci_cfg_length[13]), (be[1] ? wdata[12] : cfg_pci_cfg_length[12]), (be[1] ? wdata[11] : cfg_pci_cfg_length[11]), (be[1] ? wdata[10] : cfg_pci_cfg_length[10]), (be[1] ? wdata[9] : cfg_pci_cfg_length[9]), (be[1] ? wdata[8] : cfg_pci_cfg_length[8]), (be[0] ? wdata[7] : cfg_pci_cfg_length[7]), (be[0] ? wdata[6] : cfg_pci_cfg_length[6]), (be[0] ? wdata[5] : cfg_pci_cfg_length[5]), (be[0] ? wdata[4] : cfg_pci_cfg_length[4]), (be[0] ? wdata[3] : cfg_pci_cfg_length[3]), (be[0] ? wdata[2] : cfg_pci_cfg_length[2]), (be[0] ? wdata[1] : cfg_pci_cfg_length[1]), (be[0] ? wdata[0] : cfg_pci_cfg_length[0])} : cfg_pci_cfg_length;  // gen/virtio/cfg_space.ts:339
-      if (flr) begin  // gen/virtio/cfg_space.ts:341
-        cfg_pci_cfg_length <= 32'd0;  // gen/virtio/cfg_space.ts:341
+      cfg_pci_cfg_length <= ((((state == STATE_EXEC) & is_write) & fn_ok) & hit_pci_cfg_length) ? {(be[3] ? wdata[31] : cfg_pci_cfg_length[31]), (be[3] ? wdata[30] : cfg_pci_cfg_length[30]), (be[3] ? wdata[29] : cfg_pci_cfg_length[29]), (be[3] ? wdata[28] : cfg_pci_cfg_length[28]), (be[3] ? wdata[27] : cfg_pci_cfg_length[27]), (be[3] ? wdata[26] : cfg_pci_cfg_length[26]), (be[3] ? wdata[25] : cfg_pci_cfg_length[25]), (be[3] ? wdata[24] : cfg_pci_cfg_length[24]), (be[2] ? wdata[23] : cfg_pci_cfg_length[23]), (be[2] ? wdata[22] : cfg_pci_cfg_length[22]), (be[2] ? wdata[21] : cfg_pci_cfg_length[21]), (be[2] ? wdata[20] : cfg_pci_cfg_length[20]), (be[2] ? wdata[19] : cfg_pci_cfg_length[19]), (be[2] ? wdata[18] : cfg_pci_cfg_length[18]), (be[2] ? wdata[17] : cfg_pci_cfg_length[17]), (be[2] ? wdata[16] : cfg_pci_cfg_length[16]), (be[1] ? wdata[15] : cfg_pci_cfg_length[15]), (be[1] ? wdata[14] : cfg_pci_cfg_length[14]), (be[1] ? wdata[13] : cfg_pci_cfg_length[13]), (be[1] ? wdata[12] : cfg_pci_cfg_length[12]), (be[1] ? wdata[11] : cfg_pci_cfg_length[11]), (be[1] ? wdata[10] : cfg_pci_cfg_length[10]), (be[1] ? wdata[9] : cfg_pci_cfg_length[9]), (be[1] ? wdata[8] : cfg_pci_cfg_length[8]), (be[0] ? wdata[7] : cfg_pci_cfg_length[7]), (be[0] ? wdata[6] : cfg_pci_cfg_length[6]), (be[0] ? wdata[5] : cfg_pci_cfg_length[5]), (be[0] ? wdata[4] : cfg_pci_cfg_length[4]), (be[0] ? wdata[3] : cfg_pci_cfg_length[3]), (be[0] ? wdata[2] : cfg_pci_cfg_length[2]), (be[0] ? wdata[1] : cfg_pci_cfg_length[1]), (be[0] ? wdata[0] : cfg_pci_cfg_length[0])} : cfg_pci_cfg_length;  // gen/virtio/cfg_space.ts:337
+      if (flr) begin  // gen/virtio/cfg_space.ts:339
+        cfg_pci_cfg_length <= 32'd0;  // gen/virtio/cfg_space.ts:339
       end
-      cfg_pci_cfg_data <= ((((state == STATE_EXEC) & is_write) & fn_ok) & hit_pci_cfg_data) ? {(be[3] ? wdata[31] : cfg_pci_cfg_data[31]), (be[3] ? wdata[30] : cfg_pci_cfg_data[30]), (be[3] ? wdata[29] : cfg_pci_cfg_data[29]), (be[3] ? wdata[28] : cfg_pci_cfg_data[28]), (be[3] ? wdata[27] : cfg_pci_cfg_data[27]), (be[3] ? wdata[26] : cfg_pci_cfg_data[26]), (be[3] ? wdata[25] : cfg_pci_cfg_data[25]), (be[3] ? wdata[24] : cfg_pci_cfg_data[24]), (be[2] ? wdata[23] : cfg_pci_cfg_data[23]), (be[2] ? wdata[22] : cfg_pci_cfg_data[22]), (be[2] ? wdata[21] : cfg_pci_cfg_data[21]), (be[2] ? wdata[20] : cfg_pci_cfg_data[20]), (be[2] ? wdata[19] : cfg_pci_cfg_data[19]), (be[2] ? wdata[18] : cfg_pci_cfg_data[18]), (be[2] ? wdata[17] : cfg_pci_cfg_data[17]), (be[2] ? wdata[16] : cfg_pci_cfg_data[16]), (be[1] ? wdata[15] : cfg_pci_cfg_data[15]), (be[1] ? wdata[14] : cfg_pci_cfg_data[14]), (be[1] ? wdata[13] : cfg_pci_cfg_data[13]), (be[1] ? wdata[12] : cfg_pci_cfg_data[12]), (be[1] ? wdata[11] : cfg_pci_cfg_data[11]), (be[1] ? wdata[10] : cfg_pci_cfg_data[10]), (be[1] ? wdata[9] : cfg_pci_cfg_data[9]), (be[1] ? wdata[8] : cfg_pci_cfg_data[8]), (be[0] ? wdata[7] : cfg_pci_cfg_data[7]), (be[0] ? wdata[6] : cfg_pci_cfg_data[6]), (be[0] ? wdata[5] : cfg_pci_cfg_data[5]), (be[0] ? wdata[4] : cfg_pci_cfg_data[4]), (be[0] ? wdata[3] : cfg_pci_cfg_data[3]), (be[0] ? wdata[2] : cfg_pci_cfg_data[2]), (be[0] ? wdata[1] : cfg_pci_cfg_data[1]), (be[0] ? wdata[0] : cfg_pci_cfg_data[0])} : cfg_pci_cfg_data;  // gen/virtio/cfg_space.ts:339
-      if (flr) begin  // gen/virtio/cfg_space.ts:341
-        cfg_pci_cfg_data <= 32'd0;  // gen/virtio/cfg_space.ts:341
+      cfg_pci_cfg_data <= ((((state == STATE_EXEC) & is_write) & fn_ok) & hit_pci_cfg_data) ? {(be[3] ? wdata[31] : cfg_pci_cfg_data[31]), (be[3] ? wdata[30] : cfg_pci_cfg_data[30]), (be[3] ? wdata[29] : cfg_pci_cfg_data[29]), (be[3] ? wdata[28] : cfg_pci_cfg_data[28]), (be[3] ? wdata[27] : cfg_pci_cfg_data[27]), (be[3] ? wdata[26] : cfg_pci_cfg_data[26]), (be[3] ? wdata[25] : cfg_pci_cfg_data[25]), (be[3] ? wdata[24] : cfg_pci_cfg_data[24]), (be[2] ? wdata[23] : cfg_pci_cfg_data[23]), (be[2] ? wdata[22] : cfg_pci_cfg_data[22]), (be[2] ? wdata[21] : cfg_pci_cfg_data[21]), (be[2] ? wdata[20] : cfg_pci_cfg_data[20]), (be[2] ? wdata[19] : cfg_pci_cfg_data[19]), (be[2] ? wdata[18] : cfg_pci_cfg_data[18]), (be[2] ? wdata[17] : cfg_pci_cfg_data[17]), (be[2] ? wdata[16] : cfg_pci_cfg_data[16]), (be[1] ? wdata[15] : cfg_pci_cfg_data[15]), (be[1] ? wdata[14] : cfg_pci_cfg_data[14]), (be[1] ? wdata[13] : cfg_pci_cfg_data[13]), (be[1] ? wdata[12] : cfg_pci_cfg_data[12]), (be[1] ? wdata[11] : cfg_pci_cfg_data[11]), (be[1] ? wdata[10] : cfg_pci_cfg_data[10]), (be[1] ? wdata[9] : cfg_pci_cfg_data[9]), (be[1] ? wdata[8] : cfg_pci_cfg_data[8]), (be[0] ? wdata[7] : cfg_pci_cfg_data[7]), (be[0] ? wdata[6] : cfg_pci_cfg_data[6]), (be[0] ? wdata[5] : cfg_pci_cfg_data[5]), (be[0] ? wdata[4] : cfg_pci_cfg_data[4]), (be[0] ? wdata[3] : cfg_pci_cfg_data[3]), (be[0] ? wdata[2] : cfg_pci_cfg_data[2]), (be[0] ? wdata[1] : cfg_pci_cfg_data[1]), (be[0] ? wdata[0] : cfg_pci_cfg_data[0])} : cfg_pci_cfg_data;  // gen/virtio/cfg_space.ts:337
+      if (flr) begin  // gen/virtio/cfg_space.ts:339
+        cfg_pci_cfg_data <= 32'd0;  // gen/virtio/cfg_space.ts:339
       end
-      if ((state == STATE_WIN_RD) & win_done) begin  // gen/virtio/cfg_space.ts:298
-        cfg_pci_cfg_data <= {(tgt_len_mask[3] ? _mux_0[31:24] : cfg_pci_cfg_data[31:24]), (tgt_len_mask[2] ? _mux_0[23:16] : cfg_pci_cfg_data[23:16]), (tgt_len_mask[1] ? _mux_0[15:8] : cfg_pci_cfg_data[15:8]), (tgt_len_mask[0] ? _mux_0[7:0] : cfg_pci_cfg_data[7:0])};  // gen/virtio/cfg_space.ts:298
+      if ((state == STATE_WIN_RD) & win_done) begin  // gen/virtio/cfg_space.ts:296
+        cfg_pci_cfg_data <= {(tgt_len_mask[3] ? _mux_0[31:24] : cfg_pci_cfg_data[31:24]), (tgt_len_mask[2] ? _mux_0[23:16] : cfg_pci_cfg_data[23:16]), (tgt_len_mask[1] ? _mux_0[15:8] : cfg_pci_cfg_data[15:8]), (tgt_len_mask[0] ? _mux_0[7:0] : cfg_pci_cfg_data[7:0])};  // gen/virtio/cfg_space.ts:296
       end
-      flr_q <= 1'b0;  // gen/virtio/cfg_space.ts:346
+      flr_q <= 1'b0;  // gen/virtio/cfg_space.ts:344
     end
   end
   always @(posedge clk) begin
@@ -364,9 +364,9 @@ module virtio_cfg_space_default_forwarded90_100_w64 (
     tgt_dw <= cfg_pci_cfg_offset[13:2];  // gen/virtio/cfg_space.ts:261
     tgt_bar <= cfg_pci_cfg_bar[2:0];  // gen/virtio/cfg_space.ts:263
     tgt_len_mask <= _mux_1;  // gen/virtio/cfg_space.ts:265
-    if (state == STATE_EXEC) begin  // gen/virtio/cfg_space.ts:374
-      resp_data <= (((((((((((((((((((((hit_common_cap ? 32'd17866761 : 32'd0) | (hit_common_bar ? 32'd0 : 32'd0)) | (hit_common_offset ? 32'd0 : 32'd0)) | (hit_common_length ? 32'd60 : 32'd0)) | (hit_notify_cap ? 32'd34911241 : 32'd0)) | (hit_notify_bar ? 32'd0 : 32'd0)) | (hit_notify_offset ? 32'd4096 : 32'd0)) | (hit_notify_length ? 32'd8 : 32'd0)) | (hit_notify_multiplier ? 32'd4 : 32'd0)) | (hit_isr_cap ? 32'd51430409 : 32'd0)) | (hit_isr_bar ? 32'd0 : 32'd0)) | (hit_isr_offset ? 32'd64 : 32'd0)) | (hit_isr_length ? 32'd4 : 32'd0)) | (hit_device_cap ? 32'd68211721 : 32'd0)) | (hit_device_bar ? 32'd0 : 32'd0)) | (hit_device_offset ? 32'd256 : 32'd0)) | (hit_device_length ? 32'd96 : 32'd0)) | (hit_pciCfg_cap ? 32'd85196809 : 32'd0)) | (hit_pci_cfg_bar ? (cfg_pci_cfg_bar & 32'd255) : 32'd0)) | (hit_pci_cfg_offset ? cfg_pci_cfg_offset : 32'd0)) | (hit_pci_cfg_length ? cfg_pci_cfg_length : 32'd0)) | (hit_pci_cfg_data ? cfg_pci_cfg_data : 32'd0);  // gen/virtio/cfg_space.ts:375
-      resp_status <= fn_ok ? 3'd0 : 3'd1;  // gen/virtio/cfg_space.ts:376
+    if (state == STATE_EXEC) begin  // gen/virtio/cfg_space.ts:372
+      resp_data <= (((((((((((((((((((((hit_common_cap ? 32'd17866761 : 32'd0) | (hit_common_bar ? 32'd0 : 32'd0)) | (hit_common_offset ? 32'd0 : 32'd0)) | (hit_common_length ? 32'd60 : 32'd0)) | (hit_notify_cap ? 32'd34911241 : 32'd0)) | (hit_notify_bar ? 32'd0 : 32'd0)) | (hit_notify_offset ? 32'd4096 : 32'd0)) | (hit_notify_length ? 32'd8 : 32'd0)) | (hit_notify_multiplier ? 32'd4 : 32'd0)) | (hit_isr_cap ? 32'd51430409 : 32'd0)) | (hit_isr_bar ? 32'd0 : 32'd0)) | (hit_isr_offset ? 32'd64 : 32'd0)) | (hit_isr_length ? 32'd4 : 32'd0)) | (hit_device_cap ? 32'd68211721 : 32'd0)) | (hit_device_bar ? 32'd0 : 32'd0)) | (hit_device_offset ? 32'd256 : 32'd0)) | (hit_device_length ? 32'd96 : 32'd0)) | (hit_pciCfg_cap ? 32'd85196809 : 32'd0)) | (hit_pci_cfg_bar ? (cfg_pci_cfg_bar & 32'd255) : 32'd0)) | (hit_pci_cfg_offset ? cfg_pci_cfg_offset : 32'd0)) | (hit_pci_cfg_length ? cfg_pci_cfg_length : 32'd0)) | (hit_pci_cfg_data ? cfg_pci_cfg_data : 32'd0);  // gen/virtio/cfg_space.ts:373
+      resp_status <= fn_ok ? 3'd0 : 3'd1;  // gen/virtio/cfg_space.ts:374
     end
   end
 
