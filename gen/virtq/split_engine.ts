@@ -50,6 +50,11 @@ export interface SplitEngineParams {
    * in the table, where a chain's next descriptors usually are.
    */
   prefetchDescs?: number;
+  /**
+   * Read INDIRECT tables ahead (default true): a slot whose head descriptor is a valid INDIRECT one gets the first
+   * prefetchDescs - 1 entries of its table read into the slot after the head, before its chain is walked.
+   */
+  indirectAhead?: boolean;
 }
 
 const VRING_DESC_F_NEXT = 0;
@@ -81,6 +86,8 @@ const STATES = [
   'ahead_entry',
   'ahead_desc',
   'ahead_chain',
+  'ahead_look',
+  'ahead_table',
   'head_mem',
   'head_check',
   'desc_need',
@@ -127,6 +134,8 @@ export const SplitEngine = defineModule(
     const B = lineBytes(p.W);
     const lb = log2ceil(B);
     const PF = p.prefetchDescs ?? 4;
+    // INDIRECT tables read ahead into the slot after the head (room for PF - 1 entries)
+    const TA = (p.indirectAhead ?? true) && PF >= 2;
     const lay = splitLayout({ lineBytes: B, ...p, prefetchDescs: PF });
     const halfLineBits = p.regionBits - 1 - lb;
     const devLineBits = p.devBits - lb;
@@ -419,6 +428,11 @@ export const SplitEngine = defineModule(
     const pfHead = m.regArray('pf_head', AB, 16);
     const pfCount = m.regArray('pf_count', AB, log2ceil(PF + 1));
     const pfSeq = m.regArray('pf_seq', AB, SEQ_BITS);
+    // Entries [la, pfInsp) had their head descriptor looked at once their slot's read ended: a valid INDIRECT
+    // one got the first entries of its table read into the slot after it (pf_tbl), and the slot is ready again
+    // once that read has ended too (its pf_seq is the table read's). A chain is walked only once looked at.
+    const pfInsp = m.reg('pf_insp', 16);
+    const pfTbl = m.reg('pf_tbl', AB, { reset: 0 });
     const headsPend = m.reg('heads_pend', bit, { reset: 0 });
     const headsSeq = m.reg('heads_seq', SEQ_BITS);
     const headsFrom = m.reg('heads_from', 16);
@@ -454,6 +468,17 @@ export const SplitEngine = defineModule(
       flags: descRaw.bits(111, 96),
       next: descRaw.bits(127, 112),
     };
+    /** d's INDIRECT table entries. */
+    const tableEntries = d.len.bits(31, 4);
+    /** d (INDIRECT, outside a table) may not name a table: the golden model's checks but indirect-in-indirect. */
+    const tableBad = fIndirect
+      .not()
+      .or(d.flags.bit(VRING_DESC_F_NEXT))
+      .or(d.len.eq(0))
+      .or(d.len.bits(3, 0).ne(0))
+      .or(tableEntries.gt(num.zext(28)));
+    /** The entries of d's table read ahead into a slot. */
+    const tableAhead = mux(tableEntries.lt(PF - 1), tableEntries, lit(PF - 1, 28));
     const fatalPulse = m.wire('fatal_pulse', bit, { default: 0 });
     const uFatalPulse = m.wire('u_fatal_pulse', bit, { default: 0 });
     const failSet = m.wire('fail_set', Q, { default: 0 });
@@ -554,6 +579,11 @@ export const SplitEngine = defineModule(
     const pLaReady = planFlag('p_la_ready', pfReady.bit(cqLa.bits(abBits - 1, 0)));
     const pLaNeHe = planFlag('p_la_ne_he', cqLa.ne(cqHe));
     const pLaNeSeen = planFlag('p_la_ne_seen', cqLa.ne(cqSeen));
+    // the slot at pfInsp has its descriptors: its head to look at; the chain at la was looked at
+    const pLookDue = TA
+      ? planFlag('p_look_due', fIndirect.and(pfInsp.ne(pfNext)).and(pfReady.bit(pfInsp.bits(abBits - 1, 0))))
+      : lit(0, 1);
+    const pLaLooked = TA ? planFlag('p_la_looked', fIndirect.not().or(cqLa.ne(pfInsp))) : lit(1, 1);
     // headsPend as the flags saw it (its clearing a cycle late: the flags from headsFrom stay consistent with it)
     const pHeadsIdle = planFlag('p_heads_idle', headsPend.not());
 
@@ -601,7 +631,8 @@ export const SplitEngine = defineModule(
             })
             .elseIf(canRead.and(pHeadsIdle).and(pHeNeSeen).and(pHeRoom), () => st.goto('ahead_heads'))
             .elseIf(canRead.and(pfBad.not()).and(pEntryDue).and(pEntryRoom), () => st.goto('ahead_entry'))
-            .elseIf(pLaNePf.and(pLaReady), () => st.goto('ahead_chain'))
+            .elseIf(pLookDue, () => st.goto('ahead_look'))
+            .elseIf(pLaNePf.and(pLaReady).and(pLaLooked), () => st.goto('ahead_chain'))
             .elseIf(canRead.and(idxPend.or(idxHere).not()), () => st.goto('ahead_idx'))
             // (an entry whose head is out of range is walked without its reads ahead, to fail; any other entry
             // at la is read ahead first, so that pfNext never falls behind la)
@@ -613,6 +644,7 @@ export const SplitEngine = defineModule(
             pfActive.next(1);
             pfQ.next(cq);
             pfNext.next(la);
+            pfInsp.next(la);
             pfBad.next(0);
             pool.err.next(0);
             st.goto('load');
@@ -676,6 +708,25 @@ export const SplitEngine = defineModule(
           readyClr.set(lit(1, AB).shl(at));
           pfNext.next(pfNext.inc());
           // (plan's flags see the new pfNext a cycle later)
+          st.goto('load');
+        });
+      },
+      // the head descriptor in the slot of entry pfInsp: a valid INDIRECT one has its table read ahead
+      ahead_look: () => fetchWindow(slotOff(pfInsp), () => st.goto('ahead_table')),
+      ahead_table: () => {
+        const at = pfInsp.bits(abBits - 1, 0);
+        const bit1 = lit(1, AB).shl(at);
+        m.if(d.flags.bit(VRING_DESC_F_INDIRECT).and(tableBad.not()).not(), () => {
+          pfTbl.next(pfTbl.and(bit1.not()));
+          pfInsp.next(pfInsp.inc());
+          st.goto('load');
+        }).elseIf(rd.free, () => {
+          rd.issue(POOL, d.addr, slotOff(pfInsp).add(16), tableAhead.shl(4));
+          pfTbl.next(pfTbl.or(bit1));
+          pfSeq.nextAt(at, pool.seq);
+          readyClr.set(bit1);
+          pfInsp.next(pfInsp.inc());
+          // (plan's flags see the new pfInsp a cycle later)
           st.goto('load');
         });
       },
@@ -819,27 +870,25 @@ export const SplitEngine = defineModule(
         const isWrite = flags.bit(VRING_DESC_F_WRITE);
         const isIndirect = flags.bit(VRING_DESC_F_INDIRECT);
         const countNext = count.add(1);
-        const tableEntries = d.len.bits(31, 4);
         const newTotal = total.add(d.len.zext(34));
         const nextIdx = mux(inIndirect, j.add(1), j.add(1).and(numMask));
         m.if(countNext.gt(tblN.zext(17)), fail)
           .elseIf(isIndirect, () => {
-            m.if(
-              inIndirect
-                .or(fIndirect.not())
-                .or(isNext)
-                .or(d.len.eq(0))
-                .or(d.len.bits(3, 0).ne(0))
-                .or(tableEntries.gt(num.zext(28))),
-              fail,
-            ).else(() => {
+            m.if(inIndirect.or(tableBad), fail).else(() => {
               slots.next(countNext.trunc(16));
               inIndirect.next(1);
               tblBase.next(d.addr);
               tblN.next(tableEntries.trunc(16));
               j.next(0);
               count.next(0);
-              winValid.next(0);
+              // the table's first entries in the head's slot when read ahead, else a window read when needed
+              if (TA)
+                m.if(winAhead.and(pfTbl.bit(winSlot)), () => {
+                  winOff.next(slotOff(winSlot).add(16));
+                  winStart.next(0);
+                  winCount.next(tableAhead.trunc(17));
+                }).else(() => winValid.next(0));
+              else winValid.next(0);
               st.goto('desc_need');
             });
           })
@@ -1046,7 +1095,8 @@ export const SplitEngine = defineModule(
   {
     name: (p) =>
       `virtq_split_w${p.W}_q${p.queues}_d${p.devBits}_b${p.base.toString(16)}_r${p.regionBits}_l${p.lenBits}_i${p.idBits}` +
-      `_c${p.maxChain}_a${p.availBatch}_e${p.descBatch}_u${p.usedBatch}_p${p.prefetchDescs ?? 4}`,
+      `_c${p.maxChain}_a${p.availBatch}_e${p.descBatch}_u${p.usedBatch}_p${p.prefetchDescs ?? 4}` +
+      (p.indirectAhead === false ? '_t0' : ''),
     doc: 'Split virtqueue engine: avail ring and descriptor fetch in batches, chain checks, used ring write-back, notifications.',
   },
 );
