@@ -123,276 +123,278 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
 
   // ---- declarations
   /* verilator lint_off UNUSEDPARAM */
-  localparam [4:0] SEQ_IDLE = 5'd0;  // gen/virtq/split_engine.ts:189
-  localparam [4:0] SEQ_QRESET = 5'd1;  // gen/virtq/split_engine.ts:189
-  localparam [4:0] SEQ_LOAD = 5'd2;  // gen/virtq/split_engine.ts:189
-  localparam [4:0] SEQ_PLAN = 5'd3;  // gen/virtq/split_engine.ts:189
-  localparam [4:0] SEQ_IDX_CMD = 5'd4;  // gen/virtq/split_engine.ts:189
-  localparam [4:0] SEQ_IDX_WAIT = 5'd5;  // gen/virtq/split_engine.ts:189
-  localparam [4:0] SEQ_IDX_MEM = 5'd6;  // gen/virtq/split_engine.ts:189
-  localparam [4:0] SEQ_IDX_CHECK = 5'd7;  // gen/virtq/split_engine.ts:189
-  localparam [4:0] SEQ_IDX_ACT = 5'd8;  // gen/virtq/split_engine.ts:189
-  localparam [4:0] SEQ_EVENT_CMD = 5'd9;  // gen/virtq/split_engine.ts:189
-  localparam [4:0] SEQ_EVENT_WAIT = 5'd10;  // gen/virtq/split_engine.ts:189
-  localparam [4:0] SEQ_HEADS_CMD = 5'd11;  // gen/virtq/split_engine.ts:189
-  localparam [4:0] SEQ_HEADS_WAIT = 5'd12;  // gen/virtq/split_engine.ts:189
-  localparam [4:0] SEQ_AHEAD_IDX = 5'd13;  // gen/virtq/split_engine.ts:189
-  localparam [4:0] SEQ_AHEAD_HEADS = 5'd14;  // gen/virtq/split_engine.ts:189
-  localparam [4:0] SEQ_AHEAD_ENTRY = 5'd15;  // gen/virtq/split_engine.ts:189
-  localparam [4:0] SEQ_AHEAD_DESC = 5'd16;  // gen/virtq/split_engine.ts:189
-  localparam [4:0] SEQ_AHEAD_CHAIN = 5'd17;  // gen/virtq/split_engine.ts:189
-  localparam [4:0] SEQ_AHEAD_LOOK = 5'd18;  // gen/virtq/split_engine.ts:189
-  localparam [4:0] SEQ_AHEAD_TABLE = 5'd19;  // gen/virtq/split_engine.ts:189
-  localparam [4:0] SEQ_HEAD_MEM = 5'd20;  // gen/virtq/split_engine.ts:189
-  localparam [4:0] SEQ_HEAD_CHECK = 5'd21;  // gen/virtq/split_engine.ts:189
-  localparam [4:0] SEQ_DESC_NEED = 5'd22;  // gen/virtq/split_engine.ts:189
-  localparam [4:0] SEQ_DESC_WAIT = 5'd23;  // gen/virtq/split_engine.ts:189
-  localparam [4:0] SEQ_DESC_MEM = 5'd24;  // gen/virtq/split_engine.ts:189
-  localparam [4:0] SEQ_DESC_WALK = 5'd25;  // gen/virtq/split_engine.ts:189
-  localparam [4:0] SEQ_FATAL = 5'd26;  // gen/virtq/split_engine.ts:189
-  localparam [2:0] USED_IDLE = 3'd0;  // gen/virtq/split_engine.ts:190
-  localparam [2:0] USED_LOAD = 3'd1;  // gen/virtq/split_engine.ts:190
-  localparam [2:0] USED_TAKE = 3'd2;  // gen/virtq/split_engine.ts:190
-  localparam [2:0] USED_ELEMS = 3'd3;  // gen/virtq/split_engine.ts:190
-  localparam [2:0] USED_IDX = 3'd4;  // gen/virtq/split_engine.ts:190
-  localparam [2:0] USED_NOTE_WAIT = 3'd5;  // gen/virtq/split_engine.ts:190
-  localparam [2:0] USED_NOTE_CHECK = 3'd6;  // gen/virtq/split_engine.ts:190
-  localparam [2:0] USED_FATAL = 3'd7;  // gen/virtq/split_engine.ts:190
+  localparam [4:0] SEQ_IDLE = 5'd0;  // gen/virtq/split_engine.ts:191
+  localparam [4:0] SEQ_QRESET = 5'd1;  // gen/virtq/split_engine.ts:191
+  localparam [4:0] SEQ_LOAD = 5'd2;  // gen/virtq/split_engine.ts:191
+  localparam [4:0] SEQ_PLAN = 5'd3;  // gen/virtq/split_engine.ts:191
+  localparam [4:0] SEQ_IDX_CMD = 5'd4;  // gen/virtq/split_engine.ts:191
+  localparam [4:0] SEQ_IDX_WAIT = 5'd5;  // gen/virtq/split_engine.ts:191
+  localparam [4:0] SEQ_IDX_MEM = 5'd6;  // gen/virtq/split_engine.ts:191
+  localparam [4:0] SEQ_IDX_CHECK = 5'd7;  // gen/virtq/split_engine.ts:191
+  localparam [4:0] SEQ_IDX_ACT = 5'd8;  // gen/virtq/split_engine.ts:191
+  localparam [4:0] SEQ_EVENT_CMD = 5'd9;  // gen/virtq/split_engine.ts:191
+  localparam [4:0] SEQ_EVENT_WAIT = 5'd10;  // gen/virtq/split_engine.ts:191
+  localparam [4:0] SEQ_HEADS_CMD = 5'd11;  // gen/virtq/split_engine.ts:191
+  localparam [4:0] SEQ_HEADS_WAIT = 5'd12;  // gen/virtq/split_engine.ts:191
+  localparam [4:0] SEQ_AHEAD_IDX = 5'd13;  // gen/virtq/split_engine.ts:191
+  localparam [4:0] SEQ_AHEAD_HEADS = 5'd14;  // gen/virtq/split_engine.ts:191
+  localparam [4:0] SEQ_AHEAD_ENTRY = 5'd15;  // gen/virtq/split_engine.ts:191
+  localparam [4:0] SEQ_AHEAD_DESC = 5'd16;  // gen/virtq/split_engine.ts:191
+  localparam [4:0] SEQ_AHEAD_CHAIN = 5'd17;  // gen/virtq/split_engine.ts:191
+  localparam [4:0] SEQ_AHEAD_LOOK = 5'd18;  // gen/virtq/split_engine.ts:191
+  localparam [4:0] SEQ_AHEAD_TABLE = 5'd19;  // gen/virtq/split_engine.ts:191
+  localparam [4:0] SEQ_HEAD_MEM = 5'd20;  // gen/virtq/split_engine.ts:191
+  localparam [4:0] SEQ_HEAD_CHECK = 5'd21;  // gen/virtq/split_engine.ts:191
+  localparam [4:0] SEQ_DESC_NEED = 5'd22;  // gen/virtq/split_engine.ts:191
+  localparam [4:0] SEQ_DESC_WAIT = 5'd23;  // gen/virtq/split_engine.ts:191
+  localparam [4:0] SEQ_DESC_MEM = 5'd24;  // gen/virtq/split_engine.ts:191
+  localparam [4:0] SEQ_DESC_WALK = 5'd25;  // gen/virtq/split_engine.ts:191
+  localparam [4:0] SEQ_FATAL = 5'd26;  // gen/virtq/split_engine.ts:191
+  localparam [2:0] USED_IDLE = 3'd0;  // gen/virtq/split_engine.ts:192
+  localparam [2:0] USED_LOAD = 3'd1;  // gen/virtq/split_engine.ts:192
+  localparam [2:0] USED_TAKE = 3'd2;  // gen/virtq/split_engine.ts:192
+  localparam [2:0] USED_ELEMS = 3'd3;  // gen/virtq/split_engine.ts:192
+  localparam [2:0] USED_IDX = 3'd4;  // gen/virtq/split_engine.ts:192
+  localparam [2:0] USED_NOTE_WAIT = 3'd5;  // gen/virtq/split_engine.ts:192
+  localparam [2:0] USED_NOTE_CHECK = 3'd6;  // gen/virtq/split_engine.ts:192
+  localparam [2:0] USED_FATAL = 3'd7;  // gen/virtq/split_engine.ts:192
   /* verilator lint_on UNUSEDPARAM */
 
   wire running;  // gen/virtq/split_engine.ts:166
-  wire fetch_ram_wr_valid;  // gen/virtq/split_engine.ts:169
-  wire fetch_ram_wr_ready;  // gen/virtq/split_engine.ts:169
-  wire [7:0] fetch_ram_wr_addr;  // gen/virtq/split_engine.ts:169
-  wire [127:0] fetch_ram_wr_data;  // gen/virtq/split_engine.ts:169
-  wire [15:0] fetch_ram_wr_be;  // gen/virtq/split_engine.ts:169
-  reg fetch_ram_rd_valid;  // gen/virtq/split_engine.ts:169
+  wire fetch_ram_wr_valid;  // gen/virtq/split_engine.ts:170
+  wire fetch_ram_wr_ready;  // gen/virtq/split_engine.ts:170
+  wire [7:0] fetch_ram_wr_addr;  // gen/virtq/split_engine.ts:170
+  wire [127:0] fetch_ram_wr_data;  // gen/virtq/split_engine.ts:170
+  wire [15:0] fetch_ram_wr_be;  // gen/virtq/split_engine.ts:170
+  reg fetch_ram_rd_valid;  // gen/virtq/split_engine.ts:170
   /* verilator lint_off UNUSEDSIGNAL */  // unused
-  wire fetch_ram_rd_ready;  // gen/virtq/split_engine.ts:169
+  wire fetch_ram_rd_ready;  // gen/virtq/split_engine.ts:170
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [7:0] fetch_ram_rd_addr;  // gen/virtq/split_engine.ts:169
-  wire fetch_ram_rd_rvalid;  // gen/virtq/split_engine.ts:169
-  wire [127:0] fetch_ram_rd_rdata;  // gen/virtq/split_engine.ts:169
-  wire out_ram_wr_valid;  // gen/virtq/split_engine.ts:170
+  reg [7:0] fetch_ram_rd_addr;  // gen/virtq/split_engine.ts:170
+  wire fetch_ram_rd_rvalid;  // gen/virtq/split_engine.ts:170
+  wire [127:0] fetch_ram_rd_rdata;  // gen/virtq/split_engine.ts:170
+  wire out_ram_wr_valid;  // gen/virtq/split_engine.ts:171
   /* verilator lint_off UNUSEDSIGNAL */  // unused
-  wire out_ram_wr_ready;  // gen/virtq/split_engine.ts:170
+  wire out_ram_wr_ready;  // gen/virtq/split_engine.ts:171
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [7:0] out_ram_wr_addr;  // gen/virtq/split_engine.ts:170
-  wire [127:0] out_ram_wr_data;  // gen/virtq/split_engine.ts:170
-  wire [15:0] out_ram_wr_be;  // gen/virtq/split_engine.ts:170
-  wire out_ram_rd_valid;  // gen/virtq/split_engine.ts:170
-  wire out_ram_rd_ready;  // gen/virtq/split_engine.ts:170
-  wire [7:0] out_ram_rd_addr;  // gen/virtq/split_engine.ts:170
-  wire out_ram_rd_rvalid;  // gen/virtq/split_engine.ts:170
-  wire [127:0] out_ram_rd_rdata;  // gen/virtq/split_engine.ts:170
-  reg [4:0] seq;  // gen/virtq/split_engine.ts:189
-  reg [2:0] used;  // gen/virtq/split_engine.ts:190
-  wire u_writing;  // gen/virtq/split_engine.ts:191
-  reg [1:0] cq;  // gen/virtq/split_engine.ts:192
-  reg [1:0] uq;  // gen/virtq/split_engine.ts:193
-  reg [15:0] num;  // gen/virtq/split_engine.ts:196
-  reg [15:0] num_mask;  // gen/virtq/split_engine.ts:196
-  reg [63:0] desc_base;  // gen/virtq/split_engine.ts:196
-  reg [63:0] driver_base;  // gen/virtq/split_engine.ts:196
-  reg [63:0] device_base;  // gen/virtq/split_engine.ts:196
-  reg [15:0] last_avail_0;  // gen/virtq/split_engine.ts:206
-  reg [15:0] last_avail_1;  // gen/virtq/split_engine.ts:206
-  reg [15:0] last_avail_2;  // gen/virtq/split_engine.ts:206
-  reg [15:0] avail_seen_0;  // gen/virtq/split_engine.ts:207
-  reg [15:0] avail_seen_1;  // gen/virtq/split_engine.ts:207
-  reg [15:0] avail_seen_2;  // gen/virtq/split_engine.ts:207
-  reg [15:0] heads_end_0;  // gen/virtq/split_engine.ts:208
-  reg [15:0] heads_end_1;  // gen/virtq/split_engine.ts:208
-  reg [15:0] heads_end_2;  // gen/virtq/split_engine.ts:208
-  reg [15:0] used_idx_0;  // gen/virtq/split_engine.ts:209
-  reg [15:0] used_idx_1;  // gen/virtq/split_engine.ts:209
-  reg [15:0] used_idx_2;  // gen/virtq/split_engine.ts:209
-  reg [15:0] expect_head_0;  // gen/virtq/split_engine.ts:210
-  reg [15:0] expect_head_1;  // gen/virtq/split_engine.ts:210
-  reg [15:0] expect_head_2;  // gen/virtq/split_engine.ts:210
-  reg [15:0] event_sent_0;  // gen/virtq/split_engine.ts:211
-  reg [15:0] event_sent_1;  // gen/virtq/split_engine.ts:211
-  reg [15:0] event_sent_2;  // gen/virtq/split_engine.ts:211
-  reg [2:0] event_valid;  // gen/virtq/split_engine.ts:212
-  reg [15:0] handed_0;  // gen/virtq/split_engine.ts:214
-  reg [15:0] handed_1;  // gen/virtq/split_engine.ts:214
-  reg [15:0] handed_2;  // gen/virtq/split_engine.ts:214
-  reg [15:0] returned_0;  // gen/virtq/split_engine.ts:215
-  reg [15:0] returned_1;  // gen/virtq/split_engine.ts:215
-  reg [15:0] returned_2;  // gen/virtq/split_engine.ts:215
-  reg [2:0] failed;  // gen/virtq/split_engine.ts:216
-  reg [2:0] q_resetting;  // gen/virtq/split_engine.ts:217
-  reg dev_resetting;  // gen/virtq/split_engine.ts:218
-  reg [2:0] clear_pending;  // gen/virtq/split_engine.ts:224
-  reg [2:0] forget;  // gen/virtq/split_engine.ts:225
+  wire [4:0] out_ram_wr_addr;  // gen/virtq/split_engine.ts:171
+  wire [127:0] out_ram_wr_data;  // gen/virtq/split_engine.ts:171
+  wire [15:0] out_ram_wr_be;  // gen/virtq/split_engine.ts:171
+  wire out_ram_rd_valid;  // gen/virtq/split_engine.ts:171
+  wire out_ram_rd_ready;  // gen/virtq/split_engine.ts:171
+  wire [4:0] out_ram_rd_addr;  // gen/virtq/split_engine.ts:171
+  wire out_ram_rd_rvalid;  // gen/virtq/split_engine.ts:171
+  wire [127:0] out_ram_rd_rdata;  // gen/virtq/split_engine.ts:171
+  reg [4:0] seq;  // gen/virtq/split_engine.ts:191
+  reg [2:0] used;  // gen/virtq/split_engine.ts:192
+  wire u_writing;  // gen/virtq/split_engine.ts:193
+  reg [1:0] cq;  // gen/virtq/split_engine.ts:194
+  reg [1:0] uq;  // gen/virtq/split_engine.ts:195
+  reg [15:0] num;  // gen/virtq/split_engine.ts:198
+  reg [15:0] num_mask;  // gen/virtq/split_engine.ts:198
+  reg [63:0] desc_base;  // gen/virtq/split_engine.ts:198
+  reg [63:0] driver_base;  // gen/virtq/split_engine.ts:198
+  reg [63:0] device_base;  // gen/virtq/split_engine.ts:198
+  reg [15:0] last_avail_0;  // gen/virtq/split_engine.ts:208
+  reg [15:0] last_avail_1;  // gen/virtq/split_engine.ts:208
+  reg [15:0] last_avail_2;  // gen/virtq/split_engine.ts:208
+  reg [15:0] avail_seen_0;  // gen/virtq/split_engine.ts:209
+  reg [15:0] avail_seen_1;  // gen/virtq/split_engine.ts:209
+  reg [15:0] avail_seen_2;  // gen/virtq/split_engine.ts:209
+  reg [15:0] heads_end_0;  // gen/virtq/split_engine.ts:210
+  reg [15:0] heads_end_1;  // gen/virtq/split_engine.ts:210
+  reg [15:0] heads_end_2;  // gen/virtq/split_engine.ts:210
+  reg [15:0] used_idx_0;  // gen/virtq/split_engine.ts:211
+  reg [15:0] used_idx_1;  // gen/virtq/split_engine.ts:211
+  reg [15:0] used_idx_2;  // gen/virtq/split_engine.ts:211
+  reg [15:0] expect_head_0;  // gen/virtq/split_engine.ts:212
+  reg [15:0] expect_head_1;  // gen/virtq/split_engine.ts:212
+  reg [15:0] expect_head_2;  // gen/virtq/split_engine.ts:212
+  reg [15:0] event_sent_0;  // gen/virtq/split_engine.ts:213
+  reg [15:0] event_sent_1;  // gen/virtq/split_engine.ts:213
+  reg [15:0] event_sent_2;  // gen/virtq/split_engine.ts:213
+  reg [2:0] event_valid;  // gen/virtq/split_engine.ts:214
+  reg [15:0] handed_0;  // gen/virtq/split_engine.ts:216
+  reg [15:0] handed_1;  // gen/virtq/split_engine.ts:216
+  reg [15:0] handed_2;  // gen/virtq/split_engine.ts:216
+  reg [15:0] returned_0;  // gen/virtq/split_engine.ts:217
+  reg [15:0] returned_1;  // gen/virtq/split_engine.ts:217
+  reg [15:0] returned_2;  // gen/virtq/split_engine.ts:217
+  reg [2:0] failed;  // gen/virtq/split_engine.ts:218
+  reg [2:0] q_resetting;  // gen/virtq/split_engine.ts:219
+  reg dev_resetting;  // gen/virtq/split_engine.ts:220
+  reg [2:0] clear_pending;  // gen/virtq/split_engine.ts:226
+  reg [2:0] forget;  // gen/virtq/split_engine.ts:227
   reg [2:0] pending;  // gen/virtq/sched.ts:13
-  reg cb_wr;  // gen/virtq/split_engine.ts:232
-  reg [6:0] cb_len;  // gen/virtq/split_engine.ts:233
-  reg out_active;  // gen/virtq/split_engine.ts:234
-  reg [1:0] out_queue;  // gen/virtq/split_engine.ts:235
-  reg [15:0] out_id;  // gen/virtq/split_engine.ts:236
-  reg [15:0] out_slots;  // gen/virtq/split_engine.ts:237
-  reg [6:0] out_count;  // gen/virtq/split_engine.ts:238
-  reg [5:0] out_pos;  // gen/virtq/split_engine.ts:239
-  wire [96:0] chain_buf_rd0;  // gen/virtq/split_engine.ts:240
-  reg rd_valid;  // gen/virtq/split_engine.ts:266
-  reg [63:0] rd_host;  // gen/virtq/split_engine.ts:267
-  reg [15:0] rd_dev;  // gen/virtq/split_engine.ts:268
-  reg [19:0] rd_len;  // gen/virtq/split_engine.ts:269
-  reg [1:0] rd_id;  // gen/virtq/split_engine.ts:270
-  wire rd_free;  // gen/virtq/split_engine.ts:277
-  reg rd_by_fetch;  // gen/virtq/split_engine.ts:278
-  reg rd_by_used;  // gen/virtq/split_engine.ts:278
-  reg rd_by_pool;  // gen/virtq/split_engine.ts:278
-  reg [5:0] rd_seq0;  // gen/virtq/split_engine.ts:281
-  reg [5:0] rd_ended0;  // gen/virtq/split_engine.ts:282
-  reg rd_err0;  // gen/virtq/split_engine.ts:283
-  reg [5:0] rd_seq1;  // gen/virtq/split_engine.ts:281
-  reg [5:0] rd_ended1;  // gen/virtq/split_engine.ts:282
-  reg rd_err1;  // gen/virtq/split_engine.ts:283
-  reg [5:0] rd_seq2;  // gen/virtq/split_engine.ts:281
-  reg [5:0] rd_ended2;  // gen/virtq/split_engine.ts:282
-  reg rd_err2;  // gen/virtq/split_engine.ts:283
-  reg rd_settled0;  // gen/virtq/split_engine.ts:311
-  reg rd_settled1;  // gen/virtq/split_engine.ts:311
-  reg wr_valid;  // gen/virtq/split_engine.ts:266
-  reg [63:0] wr_host;  // gen/virtq/split_engine.ts:267
-  reg [15:0] wr_dev;  // gen/virtq/split_engine.ts:268
-  reg [19:0] wr_len;  // gen/virtq/split_engine.ts:269
-  reg [1:0] wr_id;  // gen/virtq/split_engine.ts:270
-  wire wr_free;  // gen/virtq/split_engine.ts:277
-  reg wr_by_fetch;  // gen/virtq/split_engine.ts:278
-  reg wr_by_used;  // gen/virtq/split_engine.ts:278
-  wire wr_by_pool;  // gen/virtq/split_engine.ts:278
-  reg [5:0] wr_seq0;  // gen/virtq/split_engine.ts:281
-  reg [5:0] wr_ended0;  // gen/virtq/split_engine.ts:282
-  reg wr_err0;  // gen/virtq/split_engine.ts:283
-  reg [5:0] wr_seq1;  // gen/virtq/split_engine.ts:281
-  reg [5:0] wr_ended1;  // gen/virtq/split_engine.ts:282
-  reg wr_err1;  // gen/virtq/split_engine.ts:283
-  reg [5:0] wr_seq2;  // gen/virtq/split_engine.ts:281
-  reg [5:0] wr_ended2;  // gen/virtq/split_engine.ts:282
+  reg cb_wr;  // gen/virtq/split_engine.ts:234
+  reg [6:0] cb_len;  // gen/virtq/split_engine.ts:235
+  reg out_active;  // gen/virtq/split_engine.ts:236
+  reg [1:0] out_queue;  // gen/virtq/split_engine.ts:237
+  reg [15:0] out_id;  // gen/virtq/split_engine.ts:238
+  reg [15:0] out_slots;  // gen/virtq/split_engine.ts:239
+  reg [6:0] out_count;  // gen/virtq/split_engine.ts:240
+  reg [5:0] out_pos;  // gen/virtq/split_engine.ts:241
+  wire [96:0] chain_buf_rd0;  // gen/virtq/split_engine.ts:242
+  reg rd_valid;  // gen/virtq/split_engine.ts:268
+  reg [63:0] rd_host;  // gen/virtq/split_engine.ts:269
+  reg [15:0] rd_dev;  // gen/virtq/split_engine.ts:270
+  reg [19:0] rd_len;  // gen/virtq/split_engine.ts:271
+  reg [1:0] rd_id;  // gen/virtq/split_engine.ts:272
+  wire rd_free;  // gen/virtq/split_engine.ts:279
+  reg rd_by_fetch;  // gen/virtq/split_engine.ts:280
+  reg rd_by_used;  // gen/virtq/split_engine.ts:280
+  reg rd_by_pool;  // gen/virtq/split_engine.ts:280
+  reg [5:0] rd_seq0;  // gen/virtq/split_engine.ts:283
+  reg [5:0] rd_ended0;  // gen/virtq/split_engine.ts:284
+  reg rd_err0;  // gen/virtq/split_engine.ts:285
+  reg [5:0] rd_seq1;  // gen/virtq/split_engine.ts:283
+  reg [5:0] rd_ended1;  // gen/virtq/split_engine.ts:284
+  reg rd_err1;  // gen/virtq/split_engine.ts:285
+  reg [5:0] rd_seq2;  // gen/virtq/split_engine.ts:283
+  reg [5:0] rd_ended2;  // gen/virtq/split_engine.ts:284
+  reg rd_err2;  // gen/virtq/split_engine.ts:285
+  reg rd_settled0;  // gen/virtq/split_engine.ts:313
+  reg rd_settled1;  // gen/virtq/split_engine.ts:313
+  reg wr_valid;  // gen/virtq/split_engine.ts:268
+  reg [63:0] wr_host;  // gen/virtq/split_engine.ts:269
+  reg [15:0] wr_dev;  // gen/virtq/split_engine.ts:270
+  reg [19:0] wr_len;  // gen/virtq/split_engine.ts:271
+  reg [1:0] wr_id;  // gen/virtq/split_engine.ts:272
+  wire wr_free;  // gen/virtq/split_engine.ts:279
+  reg wr_by_fetch;  // gen/virtq/split_engine.ts:280
+  reg wr_by_used;  // gen/virtq/split_engine.ts:280
+  wire wr_by_pool;  // gen/virtq/split_engine.ts:280
+  reg [5:0] wr_seq0;  // gen/virtq/split_engine.ts:283
+  reg [5:0] wr_ended0;  // gen/virtq/split_engine.ts:284
+  reg wr_err0;  // gen/virtq/split_engine.ts:285
+  reg [5:0] wr_seq1;  // gen/virtq/split_engine.ts:283
+  reg [5:0] wr_ended1;  // gen/virtq/split_engine.ts:284
+  reg wr_err1;  // gen/virtq/split_engine.ts:285
+  reg [5:0] wr_seq2;  // gen/virtq/split_engine.ts:283
+  reg [5:0] wr_ended2;  // gen/virtq/split_engine.ts:284
   /* verilator lint_off UNUSEDSIGNAL */  // unused
-  reg wr_err2;  // gen/virtq/split_engine.ts:283
+  reg wr_err2;  // gen/virtq/split_engine.ts:285
   /* verilator lint_on UNUSEDSIGNAL */
-  reg wr_settled0;  // gen/virtq/split_engine.ts:311
-  reg wr_settled1;  // gen/virtq/split_engine.ts:311
-  reg out_wr_valid;  // gen/virtq/split_engine.ts:328
-  reg [10:0] out_wr_off;  // gen/virtq/split_engine.ts:329
-  reg [63:0] out_wr_data;  // gen/virtq/split_engine.ts:330
-  reg [7:0] out_wr_be;  // gen/virtq/split_engine.ts:331
-  reg ow_valid;  // gen/virtq/split_engine.ts:334
+  reg wr_settled0;  // gen/virtq/split_engine.ts:313
+  reg wr_settled1;  // gen/virtq/split_engine.ts:313
+  reg out_wr_valid;  // gen/virtq/split_engine.ts:330
+  reg [10:0] out_wr_off;  // gen/virtq/split_engine.ts:331
+  reg [63:0] out_wr_data;  // gen/virtq/split_engine.ts:332
+  reg [7:0] out_wr_be;  // gen/virtq/split_engine.ts:333
+  reg ow_valid;  // gen/virtq/split_engine.ts:336
   /* verilator lint_off UNUSEDSIGNAL */  // partly unused
-  reg [10:0] ow_off;  // gen/virtq/split_engine.ts:335
+  reg [10:0] ow_off;  // gen/virtq/split_engine.ts:337
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [63:0] ow_data;  // gen/virtq/split_engine.ts:336
-  reg [7:0] ow_be;  // gen/virtq/split_engine.ts:337
-  reg mem_busy;  // gen/virtq/split_engine.ts:365
+  reg [63:0] ow_data;  // gen/virtq/split_engine.ts:338
+  reg [7:0] ow_be;  // gen/virtq/split_engine.ts:339
+  reg mem_busy;  // gen/virtq/split_engine.ts:367
   /* verilator lint_off UNUSEDSIGNAL */  // partly unused
-  reg [2:0] mem_off;  // gen/virtq/split_engine.ts:366
+  reg [2:0] mem_off;  // gen/virtq/split_engine.ts:368
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] word;  // gen/virtq/split_engine.ts:368
+  reg [15:0] word;  // gen/virtq/split_engine.ts:370
   /* verilator lint_off UNUSEDSIGNAL */  // partly unused
-  reg [127:0] desc_raw;  // gen/virtq/split_engine.ts:369
+  reg [127:0] desc_raw;  // gen/virtq/split_engine.ts:371
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] la;  // gen/virtq/split_engine.ts:391
-  reg [15:0] seen;  // gen/virtq/split_engine.ts:392
-  reg [15:0] he;  // gen/virtq/split_engine.ts:393
-  wire [15:0] ahead;  // gen/virtq/split_engine.ts:397
-  reg [15:0] head;  // gen/virtq/split_engine.ts:398
-  reg [63:0] tbl_base;  // gen/virtq/split_engine.ts:399
-  reg [15:0] tbl_n;  // gen/virtq/split_engine.ts:400
-  reg [15:0] j;  // gen/virtq/split_engine.ts:401
-  reg [16:0] count;  // gen/virtq/split_engine.ts:402
-  reg [15:0] slots;  // gen/virtq/split_engine.ts:403
-  reg in_indirect;  // gen/virtq/split_engine.ts:404
-  reg saw_write;  // gen/virtq/split_engine.ts:405
-  reg [33:0] total;  // gen/virtq/split_engine.ts:406
-  reg win_valid;  // gen/virtq/split_engine.ts:407
-  reg [15:0] win_start;  // gen/virtq/split_engine.ts:408
-  reg [16:0] win_count;  // gen/virtq/split_engine.ts:409
-  reg [10:0] win_off;  // gen/virtq/split_engine.ts:411
-  reg win_ahead;  // gen/virtq/split_engine.ts:412
-  reg [3:0] win_slot;  // gen/virtq/split_engine.ts:413
-  reg head_ahead;  // gen/virtq/split_engine.ts:414
-  reg idx_ahead;  // gen/virtq/split_engine.ts:415
-  reg pf_active;  // gen/virtq/split_engine.ts:423
-  reg [1:0] pf_q;  // gen/virtq/split_engine.ts:424
-  reg [15:0] pf_next;  // gen/virtq/split_engine.ts:425
-  reg pf_bad;  // gen/virtq/split_engine.ts:427
-  reg [15:0] pf_head_0;  // gen/virtq/split_engine.ts:428
-  reg [15:0] pf_head_1;  // gen/virtq/split_engine.ts:428
-  reg [15:0] pf_head_2;  // gen/virtq/split_engine.ts:428
-  reg [15:0] pf_head_3;  // gen/virtq/split_engine.ts:428
-  reg [15:0] pf_head_4;  // gen/virtq/split_engine.ts:428
-  reg [15:0] pf_head_5;  // gen/virtq/split_engine.ts:428
-  reg [15:0] pf_head_6;  // gen/virtq/split_engine.ts:428
-  reg [15:0] pf_head_7;  // gen/virtq/split_engine.ts:428
-  reg [15:0] pf_head_8;  // gen/virtq/split_engine.ts:428
-  reg [15:0] pf_head_9;  // gen/virtq/split_engine.ts:428
-  reg [15:0] pf_head_10;  // gen/virtq/split_engine.ts:428
-  reg [15:0] pf_head_11;  // gen/virtq/split_engine.ts:428
-  reg [15:0] pf_head_12;  // gen/virtq/split_engine.ts:428
-  reg [15:0] pf_head_13;  // gen/virtq/split_engine.ts:428
-  reg [15:0] pf_head_14;  // gen/virtq/split_engine.ts:428
-  reg [15:0] pf_head_15;  // gen/virtq/split_engine.ts:428
-  reg [2:0] pf_count_0;  // gen/virtq/split_engine.ts:429
-  reg [2:0] pf_count_1;  // gen/virtq/split_engine.ts:429
-  reg [2:0] pf_count_2;  // gen/virtq/split_engine.ts:429
-  reg [2:0] pf_count_3;  // gen/virtq/split_engine.ts:429
-  reg [2:0] pf_count_4;  // gen/virtq/split_engine.ts:429
-  reg [2:0] pf_count_5;  // gen/virtq/split_engine.ts:429
-  reg [2:0] pf_count_6;  // gen/virtq/split_engine.ts:429
-  reg [2:0] pf_count_7;  // gen/virtq/split_engine.ts:429
-  reg [2:0] pf_count_8;  // gen/virtq/split_engine.ts:429
-  reg [2:0] pf_count_9;  // gen/virtq/split_engine.ts:429
-  reg [2:0] pf_count_10;  // gen/virtq/split_engine.ts:429
-  reg [2:0] pf_count_11;  // gen/virtq/split_engine.ts:429
-  reg [2:0] pf_count_12;  // gen/virtq/split_engine.ts:429
-  reg [2:0] pf_count_13;  // gen/virtq/split_engine.ts:429
-  reg [2:0] pf_count_14;  // gen/virtq/split_engine.ts:429
-  reg [2:0] pf_count_15;  // gen/virtq/split_engine.ts:429
-  reg [5:0] pf_seq_0;  // gen/virtq/split_engine.ts:430
-  reg [5:0] pf_seq_1;  // gen/virtq/split_engine.ts:430
-  reg [5:0] pf_seq_2;  // gen/virtq/split_engine.ts:430
-  reg [5:0] pf_seq_3;  // gen/virtq/split_engine.ts:430
-  reg [5:0] pf_seq_4;  // gen/virtq/split_engine.ts:430
-  reg [5:0] pf_seq_5;  // gen/virtq/split_engine.ts:430
-  reg [5:0] pf_seq_6;  // gen/virtq/split_engine.ts:430
-  reg [5:0] pf_seq_7;  // gen/virtq/split_engine.ts:430
-  reg [5:0] pf_seq_8;  // gen/virtq/split_engine.ts:430
-  reg [5:0] pf_seq_9;  // gen/virtq/split_engine.ts:430
-  reg [5:0] pf_seq_10;  // gen/virtq/split_engine.ts:430
-  reg [5:0] pf_seq_11;  // gen/virtq/split_engine.ts:430
-  reg [5:0] pf_seq_12;  // gen/virtq/split_engine.ts:430
-  reg [5:0] pf_seq_13;  // gen/virtq/split_engine.ts:430
-  reg [5:0] pf_seq_14;  // gen/virtq/split_engine.ts:430
-  reg [5:0] pf_seq_15;  // gen/virtq/split_engine.ts:430
-  reg [15:0] pf_insp;  // gen/virtq/split_engine.ts:434
-  reg [15:0] pf_tbl;  // gen/virtq/split_engine.ts:435
-  reg heads_pend;  // gen/virtq/split_engine.ts:436
-  reg [5:0] heads_seq;  // gen/virtq/split_engine.ts:437
-  reg [15:0] heads_from;  // gen/virtq/split_engine.ts:438
-  reg idx_pend;  // gen/virtq/split_engine.ts:439
-  reg [5:0] idx_seq;  // gen/virtq/split_engine.ts:440
-  reg idx_here;  // gen/virtq/split_engine.ts:441
-  reg idx_jump;  // gen/virtq/split_engine.ts:443
-  reg idx_same;  // gen/virtq/split_engine.ts:444
-  reg idx_none;  // gen/virtq/split_engine.ts:445
-  reg idx_ask;  // gen/virtq/split_engine.ts:446
-  reg [15:0] pf_ready;  // gen/virtq/split_engine.ts:448
-  reg [15:0] pf_ready_clr;  // gen/virtq/split_engine.ts:456
-  reg fatal_pulse;  // gen/virtq/split_engine.ts:482
-  reg u_fatal_pulse;  // gen/virtq/split_engine.ts:483
-  reg [2:0] fail_set;  // gen/virtq/split_engine.ts:484
-  reg [2:0] u_fail_set;  // gen/virtq/split_engine.ts:485
-  reg [2:0] irq_pulse;  // gen/virtq/split_engine.ts:486
-  reg [2:0] q_reset_pulse;  // gen/virtq/split_engine.ts:487
-  reg reset_pulse;  // gen/virtq/split_engine.ts:488
-  wire abandon;  // gen/virtq/split_engine.ts:489
-  reg [2:0] work_reg;  // gen/virtq/split_engine.ts:516
-  wire [2:0] work;  // gen/virtq/split_engine.ts:526
-  wire can_fetch;  // gen/virtq/split_engine.ts:527
+  reg [15:0] la;  // gen/virtq/split_engine.ts:393
+  reg [15:0] seen;  // gen/virtq/split_engine.ts:394
+  reg [15:0] he;  // gen/virtq/split_engine.ts:395
+  wire [15:0] ahead;  // gen/virtq/split_engine.ts:399
+  reg [15:0] head;  // gen/virtq/split_engine.ts:400
+  reg [63:0] tbl_base;  // gen/virtq/split_engine.ts:401
+  reg [15:0] tbl_n;  // gen/virtq/split_engine.ts:402
+  reg [15:0] j;  // gen/virtq/split_engine.ts:403
+  reg [16:0] count;  // gen/virtq/split_engine.ts:404
+  reg [15:0] slots;  // gen/virtq/split_engine.ts:405
+  reg in_indirect;  // gen/virtq/split_engine.ts:406
+  reg [15:0] next_idx;  // gen/virtq/split_engine.ts:409
+  reg saw_write;  // gen/virtq/split_engine.ts:411
+  reg [33:0] total;  // gen/virtq/split_engine.ts:412
+  reg win_valid;  // gen/virtq/split_engine.ts:413
+  reg [15:0] win_start;  // gen/virtq/split_engine.ts:414
+  reg [16:0] win_count;  // gen/virtq/split_engine.ts:415
+  reg [10:0] win_off;  // gen/virtq/split_engine.ts:417
+  reg win_ahead;  // gen/virtq/split_engine.ts:418
+  reg [3:0] win_slot;  // gen/virtq/split_engine.ts:419
+  reg head_ahead;  // gen/virtq/split_engine.ts:420
+  wire [10:0] desc_off;  // gen/virtq/split_engine.ts:422
+  reg idx_ahead;  // gen/virtq/split_engine.ts:432
+  reg pf_active;  // gen/virtq/split_engine.ts:440
+  reg [1:0] pf_q;  // gen/virtq/split_engine.ts:441
+  reg [15:0] pf_next;  // gen/virtq/split_engine.ts:442
+  reg pf_bad;  // gen/virtq/split_engine.ts:444
+  reg [15:0] pf_head_0;  // gen/virtq/split_engine.ts:445
+  reg [15:0] pf_head_1;  // gen/virtq/split_engine.ts:445
+  reg [15:0] pf_head_2;  // gen/virtq/split_engine.ts:445
+  reg [15:0] pf_head_3;  // gen/virtq/split_engine.ts:445
+  reg [15:0] pf_head_4;  // gen/virtq/split_engine.ts:445
+  reg [15:0] pf_head_5;  // gen/virtq/split_engine.ts:445
+  reg [15:0] pf_head_6;  // gen/virtq/split_engine.ts:445
+  reg [15:0] pf_head_7;  // gen/virtq/split_engine.ts:445
+  reg [15:0] pf_head_8;  // gen/virtq/split_engine.ts:445
+  reg [15:0] pf_head_9;  // gen/virtq/split_engine.ts:445
+  reg [15:0] pf_head_10;  // gen/virtq/split_engine.ts:445
+  reg [15:0] pf_head_11;  // gen/virtq/split_engine.ts:445
+  reg [15:0] pf_head_12;  // gen/virtq/split_engine.ts:445
+  reg [15:0] pf_head_13;  // gen/virtq/split_engine.ts:445
+  reg [15:0] pf_head_14;  // gen/virtq/split_engine.ts:445
+  reg [15:0] pf_head_15;  // gen/virtq/split_engine.ts:445
+  reg [2:0] pf_count_0;  // gen/virtq/split_engine.ts:446
+  reg [2:0] pf_count_1;  // gen/virtq/split_engine.ts:446
+  reg [2:0] pf_count_2;  // gen/virtq/split_engine.ts:446
+  reg [2:0] pf_count_3;  // gen/virtq/split_engine.ts:446
+  reg [2:0] pf_count_4;  // gen/virtq/split_engine.ts:446
+  reg [2:0] pf_count_5;  // gen/virtq/split_engine.ts:446
+  reg [2:0] pf_count_6;  // gen/virtq/split_engine.ts:446
+  reg [2:0] pf_count_7;  // gen/virtq/split_engine.ts:446
+  reg [2:0] pf_count_8;  // gen/virtq/split_engine.ts:446
+  reg [2:0] pf_count_9;  // gen/virtq/split_engine.ts:446
+  reg [2:0] pf_count_10;  // gen/virtq/split_engine.ts:446
+  reg [2:0] pf_count_11;  // gen/virtq/split_engine.ts:446
+  reg [2:0] pf_count_12;  // gen/virtq/split_engine.ts:446
+  reg [2:0] pf_count_13;  // gen/virtq/split_engine.ts:446
+  reg [2:0] pf_count_14;  // gen/virtq/split_engine.ts:446
+  reg [2:0] pf_count_15;  // gen/virtq/split_engine.ts:446
+  reg [5:0] pf_seq_0;  // gen/virtq/split_engine.ts:447
+  reg [5:0] pf_seq_1;  // gen/virtq/split_engine.ts:447
+  reg [5:0] pf_seq_2;  // gen/virtq/split_engine.ts:447
+  reg [5:0] pf_seq_3;  // gen/virtq/split_engine.ts:447
+  reg [5:0] pf_seq_4;  // gen/virtq/split_engine.ts:447
+  reg [5:0] pf_seq_5;  // gen/virtq/split_engine.ts:447
+  reg [5:0] pf_seq_6;  // gen/virtq/split_engine.ts:447
+  reg [5:0] pf_seq_7;  // gen/virtq/split_engine.ts:447
+  reg [5:0] pf_seq_8;  // gen/virtq/split_engine.ts:447
+  reg [5:0] pf_seq_9;  // gen/virtq/split_engine.ts:447
+  reg [5:0] pf_seq_10;  // gen/virtq/split_engine.ts:447
+  reg [5:0] pf_seq_11;  // gen/virtq/split_engine.ts:447
+  reg [5:0] pf_seq_12;  // gen/virtq/split_engine.ts:447
+  reg [5:0] pf_seq_13;  // gen/virtq/split_engine.ts:447
+  reg [5:0] pf_seq_14;  // gen/virtq/split_engine.ts:447
+  reg [5:0] pf_seq_15;  // gen/virtq/split_engine.ts:447
+  reg [15:0] pf_insp;  // gen/virtq/split_engine.ts:451
+  reg [15:0] pf_tbl;  // gen/virtq/split_engine.ts:452
+  reg heads_pend;  // gen/virtq/split_engine.ts:453
+  reg [5:0] heads_seq;  // gen/virtq/split_engine.ts:454
+  reg [15:0] heads_from;  // gen/virtq/split_engine.ts:455
+  reg idx_pend;  // gen/virtq/split_engine.ts:456
+  reg [5:0] idx_seq;  // gen/virtq/split_engine.ts:457
+  reg idx_here;  // gen/virtq/split_engine.ts:458
+  reg idx_jump;  // gen/virtq/split_engine.ts:460
+  reg idx_same;  // gen/virtq/split_engine.ts:461
+  reg idx_none;  // gen/virtq/split_engine.ts:462
+  reg idx_ask;  // gen/virtq/split_engine.ts:463
+  reg [15:0] pf_ready;  // gen/virtq/split_engine.ts:465
+  reg [15:0] pf_ready_clr;  // gen/virtq/split_engine.ts:473
+  reg fatal_pulse;  // gen/virtq/split_engine.ts:499
+  reg u_fatal_pulse;  // gen/virtq/split_engine.ts:500
+  reg [2:0] fail_set;  // gen/virtq/split_engine.ts:501
+  reg [2:0] u_fail_set;  // gen/virtq/split_engine.ts:502
+  reg [2:0] irq_pulse;  // gen/virtq/split_engine.ts:503
+  reg [2:0] q_reset_pulse;  // gen/virtq/split_engine.ts:504
+  reg reset_pulse;  // gen/virtq/split_engine.ts:505
+  wire abandon;  // gen/virtq/split_engine.ts:506
+  reg [2:0] work_reg;  // gen/virtq/split_engine.ts:533
+  wire [2:0] work;  // gen/virtq/split_engine.ts:543
+  wire can_fetch;  // gen/virtq/split_engine.ts:545
   reg sched_locked;  // gen/lib/arbiter.ts:54
   reg [1:0] sched_lock_index;  // gen/lib/arbiter.ts:55
   reg [2:0] sched_mask;  // gen/lib/arbiter.ts:61
@@ -411,171 +413,169 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   /* verilator lint_off UNUSEDSIGNAL */  // unused
   wire [2:0] sched_grant;  // gen/lib/arbiter.ts:71
   /* verilator lint_on UNUSEDSIGNAL */
-  wire pool_quiet;  // gen/virtq/split_engine.ts:532
-  reg [2:0] all_back;  // gen/virtq/split_engine.ts:535
-  reg [2:0] rq_done;  // gen/virtq/split_engine.ts:547
-  reg pool_free;  // gen/virtq/split_engine.ts:550
-  wire own_pool;  // gen/virtq/split_engine.ts:560
-  reg p_he_ne_seen;  // gen/virtq/split_engine.ts:569
-  reg p_he_room;  // gen/virtq/split_engine.ts:569
-  reg p_entry_due;  // gen/virtq/split_engine.ts:569
-  reg p_entry_room;  // gen/virtq/split_engine.ts:569
-  reg p_la_ne_pf;  // gen/virtq/split_engine.ts:569
-  reg p_la_ready;  // gen/virtq/split_engine.ts:569
-  reg p_la_ne_he;  // gen/virtq/split_engine.ts:569
-  reg p_la_ne_seen;  // gen/virtq/split_engine.ts:569
-  reg p_look_due;  // gen/virtq/split_engine.ts:569
-  reg p_la_looked;  // gen/virtq/split_engine.ts:569
-  reg p_heads_idle;  // gen/virtq/split_engine.ts:569
-  reg [15:0] u_num;  // gen/virtq/split_engine.ts:196
-  reg [15:0] u_num_mask;  // gen/virtq/split_engine.ts:196
-  reg [63:0] u_driver_base;  // gen/virtq/split_engine.ts:196
-  reg [63:0] u_device_base;  // gen/virtq/split_engine.ts:196
-  reg [8:0] u_count;  // gen/virtq/split_engine.ts:941
-  reg [15:0] u_old;  // gen/virtq/split_engine.ts:942
-  reg u_drop;  // gen/virtq/split_engine.ts:943
-  wire [15:0] u_slot;  // gen/virtq/split_engine.ts:944
-  wire [15:0] u_new;  // gen/virtq/split_engine.ts:945
-  wire u_abandon;  // gen/virtq/split_engine.ts:946
-  reg [7:0] note_lo;  // gen/virtq/split_engine.ts:949
-  reg [7:0] note_hi;  // gen/virtq/split_engine.ts:949
-  wire [15:0] note_word;  // gen/virtq/split_engine.ts:950
-  reg [96:0] chain_buf [0:63];  // gen/virtq/split_engine.ts:231
+  wire pool_quiet;  // gen/virtq/split_engine.ts:550
+  reg [2:0] all_back;  // gen/virtq/split_engine.ts:553
+  reg [2:0] rq_done;  // gen/virtq/split_engine.ts:565
+  reg pool_free;  // gen/virtq/split_engine.ts:568
+  wire own_pool;  // gen/virtq/split_engine.ts:578
+  reg p_he_ne_seen;  // gen/virtq/split_engine.ts:587
+  reg p_he_room;  // gen/virtq/split_engine.ts:587
+  reg p_entry_due;  // gen/virtq/split_engine.ts:587
+  reg p_entry_room;  // gen/virtq/split_engine.ts:587
+  reg p_la_ne_pf;  // gen/virtq/split_engine.ts:587
+  reg p_la_ready;  // gen/virtq/split_engine.ts:587
+  reg p_la_ne_he;  // gen/virtq/split_engine.ts:587
+  reg p_la_ne_seen;  // gen/virtq/split_engine.ts:587
+  reg p_look_due;  // gen/virtq/split_engine.ts:587
+  reg p_la_looked;  // gen/virtq/split_engine.ts:587
+  reg p_out_free;  // gen/virtq/split_engine.ts:587
+  reg p_heads_idle;  // gen/virtq/split_engine.ts:587
+  reg [15:0] u_num;  // gen/virtq/split_engine.ts:198
+  reg [15:0] u_num_mask;  // gen/virtq/split_engine.ts:198
+  reg [63:0] u_driver_base;  // gen/virtq/split_engine.ts:198
+  reg [63:0] u_device_base;  // gen/virtq/split_engine.ts:198
+  reg [8:0] u_count;  // gen/virtq/split_engine.ts:960
+  reg [15:0] u_old;  // gen/virtq/split_engine.ts:961
+  reg u_drop;  // gen/virtq/split_engine.ts:962
+  wire [15:0] u_slot;  // gen/virtq/split_engine.ts:963
+  wire [15:0] u_new;  // gen/virtq/split_engine.ts:964
+  wire u_abandon;  // gen/virtq/split_engine.ts:965
+  reg [7:0] note_lo;  // gen/virtq/split_engine.ts:968
+  reg [7:0] note_hi;  // gen/virtq/split_engine.ts:968
+  wire [15:0] note_word;  // gen/virtq/split_engine.ts:969
+  reg [96:0] chain_buf [0:63];  // gen/virtq/split_engine.ts:233
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [10:0] _add_0;  // gen/virtq/split_engine.ts:690
+  wire [10:0] _add_0;  // gen/virtq/split_engine.ts:712
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [10:0] _add_1;  // gen/virtq/split_engine.ts:459
+  wire [10:0] _add_1;  // gen/virtq/split_engine.ts:476
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [10:0] _mux_2;  // gen/virtq/split_engine.ts:756
+  wire [10:0] _mux_2;  // gen/virtq/split_engine.ts:778
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [10:0] _add_3;  // gen/virtq/split_engine.ts:819
+  wire [10:0] _add_3;  // gen/virtq/split_engine.ts:841
+  /* verilator lint_on UNUSEDSIGNAL */
+  wire _and_4;  // gen/virtq/split_engine.ts:562
+  wire _and_5;  // gen/virtq/split_engine.ts:562
+  wire _and_6;  // gen/virtq/split_engine.ts:562
+  wire _or_7;  // gen/virtq/split_engine.ts:496
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [15:0] _sub_8;  // gen/virtq/split_engine.ts:426
+  /* verilator lint_on UNUSEDSIGNAL */
+  reg [15:0] _select_9;  // gen/virtq/split_engine.ts:963
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [5:0] _sub_10;  // gen/virtq/split_engine.ts:294
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_5;  // gen/virtq/split_engine.ts:859
+  wire [5:0] _sub_11;  // gen/virtq/split_engine.ts:294
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [10:0] _add_4;  // gen/virtq/split_engine.ts:860
-  /* verilator lint_on UNUSEDSIGNAL */
-  wire _and_6;  // gen/virtq/split_engine.ts:544
-  wire _and_7;  // gen/virtq/split_engine.ts:544
-  wire _and_8;  // gen/virtq/split_engine.ts:544
-  wire _or_9;  // gen/virtq/split_engine.ts:479
-  reg [15:0] _select_10;  // gen/virtq/split_engine.ts:944
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_11;  // gen/virtq/split_engine.ts:292
+  wire [5:0] _sub_12;  // gen/virtq/split_engine.ts:294
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_12;  // gen/virtq/split_engine.ts:292
+  wire [5:0] _sub_13;  // gen/virtq/split_engine.ts:294
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_13;  // gen/virtq/split_engine.ts:292
+  wire [5:0] _sub_14;  // gen/virtq/split_engine.ts:294
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_14;  // gen/virtq/split_engine.ts:292
+  wire [5:0] _sub_15;  // gen/virtq/split_engine.ts:294
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_15;  // gen/virtq/split_engine.ts:292
+  wire [5:0] _sub_16;  // gen/virtq/split_engine.ts:294
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_16;  // gen/virtq/split_engine.ts:292
+  wire [5:0] _sub_17;  // gen/virtq/split_engine.ts:294
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_17;  // gen/virtq/split_engine.ts:292
+  wire [5:0] _sub_18;  // gen/virtq/split_engine.ts:294
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_18;  // gen/virtq/split_engine.ts:292
+  wire [5:0] _sub_19;  // gen/virtq/split_engine.ts:294
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_19;  // gen/virtq/split_engine.ts:292
+  wire [5:0] _sub_20;  // gen/virtq/split_engine.ts:294
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_20;  // gen/virtq/split_engine.ts:292
+  wire [5:0] _sub_21;  // gen/virtq/split_engine.ts:294
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_21;  // gen/virtq/split_engine.ts:292
+  wire [5:0] _sub_22;  // gen/virtq/split_engine.ts:294
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_22;  // gen/virtq/split_engine.ts:292
+  wire [5:0] _sub_23;  // gen/virtq/split_engine.ts:294
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_23;  // gen/virtq/split_engine.ts:292
+  wire [5:0] _sub_24;  // gen/virtq/split_engine.ts:294
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_24;  // gen/virtq/split_engine.ts:292
+  wire [5:0] _sub_25;  // gen/virtq/split_engine.ts:294
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_25;  // gen/virtq/split_engine.ts:292
+  wire [5:0] _sub_26;  // gen/virtq/split_engine.ts:294
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_26;  // gen/virtq/split_engine.ts:292
+  wire [5:0] _sub_27;  // gen/virtq/split_engine.ts:294
   /* verilator lint_on UNUSEDSIGNAL */
+  wire [2:0] _cat_28;  // gen/virtq/split_engine.ts:222
+  wire [16:0] _mux_31;  // gen/virtq/split_engine.ts:697
+  wire [16:0] _mux_32;  // gen/virtq/split_engine.ts:698
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_27;  // gen/virtq/split_engine.ts:292
+  wire [16:0] _mux_30;  // gen/virtq/split_engine.ts:699
   /* verilator lint_on UNUSEDSIGNAL */
+  wire [15:0] _slice_29;  // gen/virtq/split_engine.ts:706
+  wire [16:0] _mux_35;  // gen/virtq/split_engine.ts:829
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_28;  // gen/virtq/split_engine.ts:292
+  wire [16:0] _mux_34;  // gen/virtq/split_engine.ts:830
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [2:0] _cat_29;  // gen/virtq/split_engine.ts:220
-  wire [16:0] _mux_32;  // gen/virtq/split_engine.ts:675
-  wire [16:0] _mux_33;  // gen/virtq/split_engine.ts:676
+  wire [15:0] _slice_33;  // gen/virtq/split_engine.ts:834
+  reg [15:0] _select_36;  // gen/virtq/split_engine.ts:860
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _mux_31;  // gen/virtq/split_engine.ts:677
+  wire [16:0] _add_37;  // gen/virtq/split_engine.ts:892
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [15:0] _slice_30;  // gen/virtq/split_engine.ts:684
-  wire [16:0] _mux_36;  // gen/virtq/split_engine.ts:807
+  reg [15:0] _select_38;  // gen/virtq/split_engine.ts:939
+  reg [15:0] _select_39;  // gen/virtq/split_engine.ts:1004
+  reg [15:0] _select_40;  // gen/virtq/split_engine.ts:199
+  reg [15:0] _select_41;  // gen/virtq/split_engine.ts:199
+  reg [63:0] _select_42;  // gen/virtq/split_engine.ts:199
+  reg [63:0] _select_43;  // gen/virtq/split_engine.ts:199
+  reg [63:0] _select_44;  // gen/virtq/split_engine.ts:199
+  reg [15:0] _select_45;  // gen/virtq/split_engine.ts:396
+  reg [15:0] _select_46;  // gen/virtq/split_engine.ts:397
+  reg [15:0] _select_47;  // gen/virtq/split_engine.ts:398
+  reg [15:0] _select_48;  // gen/virtq/split_engine.ts:575
+  reg [15:0] _select_49;  // gen/virtq/split_engine.ts:585
+  reg [15:0] _select_50;  // gen/virtq/split_engine.ts:584
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _mux_35;  // gen/virtq/split_engine.ts:808
+  reg [15:0] _select_51;  // gen/virtq/split_engine.ts:583
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [15:0] _slice_34;  // gen/virtq/split_engine.ts:812
-  reg [15:0] _select_37;  // gen/virtq/split_engine.ts:838
+  reg [15:0] _select_52;  // gen/virtq/split_layout.ts:101
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _add_38;  // gen/virtq/split_engine.ts:872
+  wire [16:0] _mux_53;  // gen/virtq/split_engine.ts:720
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] _select_39;  // gen/virtq/split_engine.ts:920
-  reg [15:0] _select_40;  // gen/virtq/split_engine.ts:985
-  reg [15:0] _select_41;  // gen/virtq/split_engine.ts:197
-  reg [15:0] _select_42;  // gen/virtq/split_engine.ts:197
-  reg [63:0] _select_43;  // gen/virtq/split_engine.ts:197
-  reg [63:0] _select_44;  // gen/virtq/split_engine.ts:197
-  reg [63:0] _select_45;  // gen/virtq/split_engine.ts:197
-  reg [15:0] _select_46;  // gen/virtq/split_engine.ts:394
-  reg [15:0] _select_47;  // gen/virtq/split_engine.ts:395
-  reg [15:0] _select_48;  // gen/virtq/split_engine.ts:396
-  reg [15:0] _select_49;  // gen/virtq/split_engine.ts:557
-  reg [15:0] _select_50;  // gen/virtq/split_engine.ts:567
-  reg [15:0] _select_51;  // gen/virtq/split_engine.ts:566
+  reg [15:0] _select_54;  // gen/virtq/split_layout.ts:101
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  reg [15:0] _select_52;  // gen/virtq/split_engine.ts:565
+  wire [27:0] _shl_55;  // gen/virtq/split_engine.ts:746
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] _select_53;  // gen/virtq/split_layout.ts:90
+  reg [15:0] _select_56;  // gen/virtq/split_engine.ts:758
+  reg [15:0] _select_57;  // gen/virtq/split_engine.ts:759
+  reg [2:0] _select_58;  // gen/virtq/split_engine.ts:760
+  reg [15:0] _select_59;  // gen/virtq/split_layout.ts:101
+  reg [15:0] _select_60;  // gen/virtq/split_engine.ts:787
+  reg [15:0] _select_61;  // gen/virtq/split_layout.ts:101
+  reg [15:0] _select_62;  // gen/virtq/split_layout.ts:101
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _mux_54;  // gen/virtq/split_engine.ts:698
+  wire [27:0] _mux_63;  // gen/virtq/split_engine.ts:498
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] _select_55;  // gen/virtq/split_layout.ts:90
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [27:0] _shl_56;  // gen/virtq/split_engine.ts:724
-  /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] _select_57;  // gen/virtq/split_engine.ts:736
-  reg [15:0] _select_58;  // gen/virtq/split_engine.ts:737
-  reg [2:0] _select_59;  // gen/virtq/split_engine.ts:738
-  reg [15:0] _select_60;  // gen/virtq/split_layout.ts:90
-  reg [15:0] _select_61;  // gen/virtq/split_engine.ts:765
-  reg [15:0] _select_62;  // gen/virtq/split_layout.ts:90
-  reg [15:0] _select_63;  // gen/virtq/split_layout.ts:90
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [27:0] _mux_64;  // gen/virtq/split_engine.ts:481
-  /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] _select_65;  // gen/virtq/split_engine.ts:197
-  reg [15:0] _select_66;  // gen/virtq/split_engine.ts:197
-  reg [63:0] _select_67;  // gen/virtq/split_engine.ts:197
-  reg [63:0] _select_68;  // gen/virtq/split_engine.ts:197
-  reg [15:0] _select_69;  // gen/virtq/split_engine.ts:976
+  reg [15:0] _select_64;  // gen/virtq/split_engine.ts:199
+  reg [15:0] _select_65;  // gen/virtq/split_engine.ts:199
+  reg [63:0] _select_66;  // gen/virtq/split_engine.ts:199
+  reg [63:0] _select_67;  // gen/virtq/split_engine.ts:199
+  reg [15:0] _select_68;  // gen/virtq/split_engine.ts:995
 
   // ---- instances
-  dma_ram_w64_b2048 fetch_ram (  // gen/virtq/split_engine.ts:169
+  dma_ram_w64_b2048 fetch_ram (  // gen/virtq/split_engine.ts:170
     .clk       (clk),
     .rst       (rst),
     .wr_valid  (fetch_ram_wr_valid),
@@ -589,7 +589,7 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
     .rd_rvalid (fetch_ram_rd_rvalid),
     .rd_rdata  (fetch_ram_rd_rdata)
   );
-  dma_ram_w64_b2048 out_ram (  // gen/virtq/split_engine.ts:170
+  dma_ram_w64_b256 out_ram (  // gen/virtq/split_engine.ts:171
     .clk       (clk),
     .rst       (rst),
     .wr_valid  (out_ram_wr_valid),
@@ -605,192 +605,212 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   );
 
   // ---- combinational logic
-  assign _add_0 = 11'd144 + {4'd0, {cq, pf_next[3:0], 1'b0}};  // gen/virtq/split_engine.ts:690
-  assign _add_1 = 11'd320 + ({7'd0, pf_insp[3:0]} << 6);  // gen/virtq/split_engine.ts:459
-  assign _mux_2 = idx_ahead ? 11'd264 : 11'd8;  // gen/virtq/split_engine.ts:756
-  assign _add_3 = 11'd144 + {4'd0, {cq, la[3:0], 1'b0}};  // gen/virtq/split_engine.ts:819
-  assign _sub_5 = j - win_start;  // gen/virtq/split_engine.ts:859
-  assign _add_4 = win_off + ({7'd0, _sub_5[3:0]} << 4);  // gen/virtq/split_engine.ts:860
-  assign _and_6 = (((q_resetting[2] & all_back[2]) & (~(out_active & (out_queue == 2'd2)))) & ((used == USED_IDLE) | (uq != 2'd2))) & ((~(pf_active & (pf_q == 2'd2))) | pool_quiet);  // gen/virtq/split_engine.ts:544
-  assign _and_7 = (((q_resetting[1] & all_back[1]) & (~(out_active & (out_queue == 2'd1)))) & ((used == USED_IDLE) | (uq != 2'd1))) & ((~(pf_active & (pf_q == 2'd1))) | pool_quiet);  // gen/virtq/split_engine.ts:544
-  assign _and_8 = (((q_resetting[0] & all_back[0]) & (~(out_active & (out_queue == 2'd0)))) & ((used == USED_IDLE) | (uq != 2'd0))) & ((~(pf_active & (pf_q == 2'd0))) | pool_quiet);  // gen/virtq/split_engine.ts:544
-  assign _or_9 = ((((~features[28]) | desc_raw[96]) | (desc_raw[95:64] == 32'd0)) | (desc_raw[67:64] != 4'd0)) | (desc_raw[95:68] > {12'd0, num});  // gen/virtq/split_engine.ts:479
-  always @* begin  // gen/virtq/split_engine.ts:944
+  assign _add_0 = 11'd144 + {4'd0, {cq, pf_next[3:0], 1'b0}};  // gen/virtq/split_engine.ts:712
+  assign _add_1 = 11'd320 + ({7'd0, pf_insp[3:0]} << 6);  // gen/virtq/split_engine.ts:476
+  assign _mux_2 = idx_ahead ? 11'd264 : 11'd8;  // gen/virtq/split_engine.ts:778
+  assign _add_3 = 11'd144 + {4'd0, {cq, la[3:0], 1'b0}};  // gen/virtq/split_engine.ts:841
+  assign _and_4 = (((q_resetting[2] & all_back[2]) & (~(out_active & (out_queue == 2'd2)))) & ((used == USED_IDLE) | (uq != 2'd2))) & ((~(pf_active & (pf_q == 2'd2))) | pool_quiet);  // gen/virtq/split_engine.ts:562
+  assign _and_5 = (((q_resetting[1] & all_back[1]) & (~(out_active & (out_queue == 2'd1)))) & ((used == USED_IDLE) | (uq != 2'd1))) & ((~(pf_active & (pf_q == 2'd1))) | pool_quiet);  // gen/virtq/split_engine.ts:562
+  assign _and_6 = (((q_resetting[0] & all_back[0]) & (~(out_active & (out_queue == 2'd0)))) & ((used == USED_IDLE) | (uq != 2'd0))) & ((~(pf_active & (pf_q == 2'd0))) | pool_quiet);  // gen/virtq/split_engine.ts:562
+  assign _or_7 = ((((~features[28]) | desc_raw[96]) | (desc_raw[95:64] == 32'd0)) | (desc_raw[67:64] != 4'd0)) | (desc_raw[95:68] > {12'd0, num});  // gen/virtq/split_engine.ts:496
+  assign _sub_8 = j - win_start;  // gen/virtq/split_engine.ts:426
+  always @* begin  // gen/virtq/split_engine.ts:963
     case (uq)
-      2'd0: _select_10 = used_idx_0;
-      2'd1: _select_10 = used_idx_1;
-      2'd2: _select_10 = used_idx_2;
-      default: _select_10 = used_idx_2;
+      2'd0: _select_9 = used_idx_0;
+      2'd1: _select_9 = used_idx_1;
+      2'd2: _select_9 = used_idx_2;
+      default: _select_9 = used_idx_2;
     endcase
   end
-  assign _sub_11 = (rd_ended2 - heads_seq) - 6'd1;  // gen/virtq/split_engine.ts:292
-  assign _sub_12 = (rd_ended2 - idx_seq) - 6'd1;  // gen/virtq/split_engine.ts:292
-  assign _sub_13 = (rd_ended2 - pf_seq_15) - 6'd1;  // gen/virtq/split_engine.ts:292
-  assign _sub_14 = (rd_ended2 - pf_seq_14) - 6'd1;  // gen/virtq/split_engine.ts:292
-  assign _sub_15 = (rd_ended2 - pf_seq_13) - 6'd1;  // gen/virtq/split_engine.ts:292
-  assign _sub_16 = (rd_ended2 - pf_seq_12) - 6'd1;  // gen/virtq/split_engine.ts:292
-  assign _sub_17 = (rd_ended2 - pf_seq_11) - 6'd1;  // gen/virtq/split_engine.ts:292
-  assign _sub_18 = (rd_ended2 - pf_seq_10) - 6'd1;  // gen/virtq/split_engine.ts:292
-  assign _sub_19 = (rd_ended2 - pf_seq_9) - 6'd1;  // gen/virtq/split_engine.ts:292
-  assign _sub_20 = (rd_ended2 - pf_seq_8) - 6'd1;  // gen/virtq/split_engine.ts:292
-  assign _sub_21 = (rd_ended2 - pf_seq_7) - 6'd1;  // gen/virtq/split_engine.ts:292
-  assign _sub_22 = (rd_ended2 - pf_seq_6) - 6'd1;  // gen/virtq/split_engine.ts:292
-  assign _sub_23 = (rd_ended2 - pf_seq_5) - 6'd1;  // gen/virtq/split_engine.ts:292
-  assign _sub_24 = (rd_ended2 - pf_seq_4) - 6'd1;  // gen/virtq/split_engine.ts:292
-  assign _sub_25 = (rd_ended2 - pf_seq_3) - 6'd1;  // gen/virtq/split_engine.ts:292
-  assign _sub_26 = (rd_ended2 - pf_seq_2) - 6'd1;  // gen/virtq/split_engine.ts:292
-  assign _sub_27 = (rd_ended2 - pf_seq_1) - 6'd1;  // gen/virtq/split_engine.ts:292
-  assign _sub_28 = (rd_ended2 - pf_seq_0) - 6'd1;  // gen/virtq/split_engine.ts:292
-  assign _cat_29 = {(q2_enable & (q2_size != 16'd0)), (q1_enable & (q1_size != 16'd0)), (q0_enable & (q0_size != 16'd0))};  // gen/virtq/split_engine.ts:220
-  assign _mux_32 = ((17'd16 - {13'd0, he[3:0]}) < ({1'b0, num} - {1'b0, (he & num_mask)})) ? (17'd16 - {13'd0, he[3:0]}) : ({1'b0, num} - {1'b0, (he & num_mask)});  // gen/virtq/split_engine.ts:675
-  assign _mux_33 = ({1'b0, (seen - he)} < (17'd16 - {1'b0, (he - pf_next)})) ? {1'b0, (seen - he)} : (17'd16 - {1'b0, (he - pf_next)});  // gen/virtq/split_engine.ts:676
-  assign _mux_31 = (_mux_32 < _mux_33) ? _mux_32 : _mux_33;  // gen/virtq/split_engine.ts:677
-  assign _slice_30 = _mux_31[15:0];  // gen/virtq/split_engine.ts:684
-  assign _mux_36 = ((17'd16 - {13'd0, la[3:0]}) < ({1'b0, num} - {1'b0, (la & num_mask)})) ? (17'd16 - {13'd0, la[3:0]}) : ({1'b0, num} - {1'b0, (la & num_mask)});  // gen/virtq/split_engine.ts:807
-  assign _mux_35 = ({1'b0, ahead} < _mux_36) ? {1'b0, ahead} : _mux_36;  // gen/virtq/split_engine.ts:808
-  assign _slice_34 = _mux_35[15:0];  // gen/virtq/split_engine.ts:812
-  always @* begin  // gen/virtq/split_engine.ts:838
+  assign _sub_10 = (rd_ended2 - heads_seq) - 6'd1;  // gen/virtq/split_engine.ts:294
+  assign _sub_11 = (rd_ended2 - idx_seq) - 6'd1;  // gen/virtq/split_engine.ts:294
+  assign _sub_12 = (rd_ended2 - pf_seq_15) - 6'd1;  // gen/virtq/split_engine.ts:294
+  assign _sub_13 = (rd_ended2 - pf_seq_14) - 6'd1;  // gen/virtq/split_engine.ts:294
+  assign _sub_14 = (rd_ended2 - pf_seq_13) - 6'd1;  // gen/virtq/split_engine.ts:294
+  assign _sub_15 = (rd_ended2 - pf_seq_12) - 6'd1;  // gen/virtq/split_engine.ts:294
+  assign _sub_16 = (rd_ended2 - pf_seq_11) - 6'd1;  // gen/virtq/split_engine.ts:294
+  assign _sub_17 = (rd_ended2 - pf_seq_10) - 6'd1;  // gen/virtq/split_engine.ts:294
+  assign _sub_18 = (rd_ended2 - pf_seq_9) - 6'd1;  // gen/virtq/split_engine.ts:294
+  assign _sub_19 = (rd_ended2 - pf_seq_8) - 6'd1;  // gen/virtq/split_engine.ts:294
+  assign _sub_20 = (rd_ended2 - pf_seq_7) - 6'd1;  // gen/virtq/split_engine.ts:294
+  assign _sub_21 = (rd_ended2 - pf_seq_6) - 6'd1;  // gen/virtq/split_engine.ts:294
+  assign _sub_22 = (rd_ended2 - pf_seq_5) - 6'd1;  // gen/virtq/split_engine.ts:294
+  assign _sub_23 = (rd_ended2 - pf_seq_4) - 6'd1;  // gen/virtq/split_engine.ts:294
+  assign _sub_24 = (rd_ended2 - pf_seq_3) - 6'd1;  // gen/virtq/split_engine.ts:294
+  assign _sub_25 = (rd_ended2 - pf_seq_2) - 6'd1;  // gen/virtq/split_engine.ts:294
+  assign _sub_26 = (rd_ended2 - pf_seq_1) - 6'd1;  // gen/virtq/split_engine.ts:294
+  assign _sub_27 = (rd_ended2 - pf_seq_0) - 6'd1;  // gen/virtq/split_engine.ts:294
+  assign _cat_28 = {(q2_enable & (q2_size != 16'd0)), (q1_enable & (q1_size != 16'd0)), (q0_enable & (q0_size != 16'd0))};  // gen/virtq/split_engine.ts:222
+  assign _mux_31 = ((17'd16 - {13'd0, he[3:0]}) < ({1'b0, num} - {1'b0, (he & num_mask)})) ? (17'd16 - {13'd0, he[3:0]}) : ({1'b0, num} - {1'b0, (he & num_mask)});  // gen/virtq/split_engine.ts:697
+  assign _mux_32 = ({1'b0, (seen - he)} < (17'd16 - {1'b0, (he - pf_next)})) ? {1'b0, (seen - he)} : (17'd16 - {1'b0, (he - pf_next)});  // gen/virtq/split_engine.ts:698
+  assign _mux_30 = (_mux_31 < _mux_32) ? _mux_31 : _mux_32;  // gen/virtq/split_engine.ts:699
+  assign _slice_29 = _mux_30[15:0];  // gen/virtq/split_engine.ts:706
+  assign _mux_35 = ((17'd16 - {13'd0, la[3:0]}) < ({1'b0, num} - {1'b0, (la & num_mask)})) ? (17'd16 - {13'd0, la[3:0]}) : ({1'b0, num} - {1'b0, (la & num_mask)});  // gen/virtq/split_engine.ts:829
+  assign _mux_34 = ({1'b0, ahead} < _mux_35) ? {1'b0, ahead} : _mux_35;  // gen/virtq/split_engine.ts:830
+  assign _slice_33 = _mux_34[15:0];  // gen/virtq/split_engine.ts:834
+  always @* begin  // gen/virtq/split_engine.ts:860
     case (cq)
-      2'd0: _select_37 = expect_head_0;
-      2'd1: _select_37 = expect_head_1;
-      2'd2: _select_37 = expect_head_2;
-      default: _select_37 = expect_head_2;
+      2'd0: _select_36 = expect_head_0;
+      2'd1: _select_36 = expect_head_1;
+      2'd2: _select_36 = expect_head_2;
+      default: _select_36 = expect_head_2;
     endcase
   end
-  assign _add_38 = count + 17'd1;  // gen/virtq/split_engine.ts:872
-  always @* begin  // gen/virtq/split_engine.ts:920
+  assign _add_37 = count + 17'd1;  // gen/virtq/split_engine.ts:892
+  always @* begin  // gen/virtq/split_engine.ts:939
     case (cq)
-      2'd0: _select_39 = handed_0;
-      2'd1: _select_39 = handed_1;
-      2'd2: _select_39 = handed_2;
-      default: _select_39 = handed_2;
+      2'd0: _select_38 = handed_0;
+      2'd1: _select_38 = handed_1;
+      2'd2: _select_38 = handed_2;
+      default: _select_38 = handed_2;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:985
+  always @* begin  // gen/virtq/split_engine.ts:1004
     case (uq)
-      2'd0: _select_40 = returned_0;
-      2'd1: _select_40 = returned_1;
-      2'd2: _select_40 = returned_2;
-      default: _select_40 = returned_2;
+      2'd0: _select_39 = returned_0;
+      2'd1: _select_39 = returned_1;
+      2'd2: _select_39 = returned_2;
+      default: _select_39 = returned_2;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:197
+  always @* begin  // gen/virtq/split_engine.ts:199
     case (cq)
-      2'd0: _select_41 = q0_size;
-      2'd1: _select_41 = q1_size;
-      2'd2: _select_41 = q2_size;
-      default: _select_41 = q2_size;
+      2'd0: _select_40 = q0_size;
+      2'd1: _select_40 = q1_size;
+      2'd2: _select_40 = q2_size;
+      default: _select_40 = q2_size;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:197
+  always @* begin  // gen/virtq/split_engine.ts:199
     case (cq)
-      2'd0: _select_42 = q0_size - 16'd1;
-      2'd1: _select_42 = q1_size - 16'd1;
-      2'd2: _select_42 = q2_size - 16'd1;
-      default: _select_42 = q2_size - 16'd1;
+      2'd0: _select_41 = q0_size - 16'd1;
+      2'd1: _select_41 = q1_size - 16'd1;
+      2'd2: _select_41 = q2_size - 16'd1;
+      default: _select_41 = q2_size - 16'd1;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:197
+  always @* begin  // gen/virtq/split_engine.ts:199
     case (cq)
-      2'd0: _select_43 = q0_desc;
-      2'd1: _select_43 = q1_desc;
-      2'd2: _select_43 = q2_desc;
-      default: _select_43 = q2_desc;
+      2'd0: _select_42 = q0_desc;
+      2'd1: _select_42 = q1_desc;
+      2'd2: _select_42 = q2_desc;
+      default: _select_42 = q2_desc;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:197
+  always @* begin  // gen/virtq/split_engine.ts:199
     case (cq)
-      2'd0: _select_44 = q0_driver;
-      2'd1: _select_44 = q1_driver;
-      2'd2: _select_44 = q2_driver;
-      default: _select_44 = q2_driver;
+      2'd0: _select_43 = q0_driver;
+      2'd1: _select_43 = q1_driver;
+      2'd2: _select_43 = q2_driver;
+      default: _select_43 = q2_driver;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:197
+  always @* begin  // gen/virtq/split_engine.ts:199
     case (cq)
-      2'd0: _select_45 = q0_device;
-      2'd1: _select_45 = q1_device;
-      2'd2: _select_45 = q2_device;
-      default: _select_45 = q2_device;
-    endcase
-  end
-  always @* begin  // gen/virtq/split_engine.ts:394
-    case (cq)
-      2'd0: _select_46 = last_avail_0;
-      2'd1: _select_46 = last_avail_1;
-      2'd2: _select_46 = last_avail_2;
-      default: _select_46 = last_avail_2;
-    endcase
-  end
-  always @* begin  // gen/virtq/split_engine.ts:395
-    case (cq)
-      2'd0: _select_47 = avail_seen_0;
-      2'd1: _select_47 = avail_seen_1;
-      2'd2: _select_47 = avail_seen_2;
-      default: _select_47 = avail_seen_2;
+      2'd0: _select_44 = q0_device;
+      2'd1: _select_44 = q1_device;
+      2'd2: _select_44 = q2_device;
+      default: _select_44 = q2_device;
     endcase
   end
   always @* begin  // gen/virtq/split_engine.ts:396
     case (cq)
-      2'd0: _select_48 = heads_end_0;
-      2'd1: _select_48 = heads_end_1;
-      2'd2: _select_48 = heads_end_2;
-      default: _select_48 = heads_end_2;
+      2'd0: _select_45 = last_avail_0;
+      2'd1: _select_45 = last_avail_1;
+      2'd2: _select_45 = last_avail_2;
+      default: _select_45 = last_avail_2;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:557
+  always @* begin  // gen/virtq/split_engine.ts:397
+    case (cq)
+      2'd0: _select_46 = avail_seen_0;
+      2'd1: _select_46 = avail_seen_1;
+      2'd2: _select_46 = avail_seen_2;
+      default: _select_46 = avail_seen_2;
+    endcase
+  end
+  always @* begin  // gen/virtq/split_engine.ts:398
+    case (cq)
+      2'd0: _select_47 = heads_end_0;
+      2'd1: _select_47 = heads_end_1;
+      2'd2: _select_47 = heads_end_2;
+      default: _select_47 = heads_end_2;
+    endcase
+  end
+  always @* begin  // gen/virtq/split_engine.ts:575
     case (pf_q)
-      2'd0: _select_49 = last_avail_0;
-      2'd1: _select_49 = last_avail_1;
-      2'd2: _select_49 = last_avail_2;
-      default: _select_49 = last_avail_2;
+      2'd0: _select_48 = last_avail_0;
+      2'd1: _select_48 = last_avail_1;
+      2'd2: _select_48 = last_avail_2;
+      default: _select_48 = last_avail_2;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:567
+  always @* begin  // gen/virtq/split_engine.ts:585
     case (cq)
-      2'd0: _select_50 = heads_end_0;
-      2'd1: _select_50 = heads_end_1;
-      2'd2: _select_50 = heads_end_2;
-      default: _select_50 = heads_end_2;
+      2'd0: _select_49 = heads_end_0;
+      2'd1: _select_49 = heads_end_1;
+      2'd2: _select_49 = heads_end_2;
+      default: _select_49 = heads_end_2;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:566
+  always @* begin  // gen/virtq/split_engine.ts:584
     case (cq)
-      2'd0: _select_51 = avail_seen_0;
-      2'd1: _select_51 = avail_seen_1;
-      2'd2: _select_51 = avail_seen_2;
-      default: _select_51 = avail_seen_2;
+      2'd0: _select_50 = avail_seen_0;
+      2'd1: _select_50 = avail_seen_1;
+      2'd2: _select_50 = avail_seen_2;
+      default: _select_50 = avail_seen_2;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:565
+  always @* begin  // gen/virtq/split_engine.ts:583
     case (cq)
-      2'd0: _select_52 = last_avail_0;
-      2'd1: _select_52 = last_avail_1;
-      2'd2: _select_52 = last_avail_2;
-      default: _select_52 = last_avail_2;
+      2'd0: _select_51 = last_avail_0;
+      2'd1: _select_51 = last_avail_1;
+      2'd2: _select_51 = last_avail_2;
+      default: _select_51 = last_avail_2;
     endcase
   end
-  always @* begin  // gen/virtq/split_layout.ts:90
+  always @* begin  // gen/virtq/split_layout.ts:101
     case (mem_off[2:1])
-      2'd0: _select_53 = fetch_ram_rd_rdata[15:0];
-      2'd1: _select_53 = fetch_ram_rd_rdata[31:16];
-      2'd2: _select_53 = fetch_ram_rd_rdata[47:32];
-      2'd3: _select_53 = fetch_ram_rd_rdata[63:48];
-      default: _select_53 = fetch_ram_rd_rdata[15:0];
+      2'd0: _select_52 = fetch_ram_rd_rdata[15:0];
+      2'd1: _select_52 = fetch_ram_rd_rdata[31:16];
+      2'd2: _select_52 = fetch_ram_rd_rdata[47:32];
+      2'd3: _select_52 = fetch_ram_rd_rdata[63:48];
+      default: _select_52 = fetch_ram_rd_rdata[15:0];
     endcase
   end
-  assign _mux_54 = (({1'b0, num} - {1'b0, word}) < 17'd4) ? ({1'b0, num} - {1'b0, word}) : 17'd4;  // gen/virtq/split_engine.ts:698
-  always @* begin  // gen/virtq/split_layout.ts:90
+  assign _mux_53 = (({1'b0, num} - {1'b0, word}) < 17'd4) ? ({1'b0, num} - {1'b0, word}) : 17'd4;  // gen/virtq/split_engine.ts:720
+  always @* begin  // gen/virtq/split_layout.ts:101
     case (mem_off[2:1])
-      2'd0: _select_55 = fetch_ram_rd_rdata[15:0];
-      2'd1: _select_55 = fetch_ram_rd_rdata[31:16];
-      2'd2: _select_55 = fetch_ram_rd_rdata[47:32];
-      2'd3: _select_55 = fetch_ram_rd_rdata[63:48];
-      default: _select_55 = fetch_ram_rd_rdata[15:0];
+      2'd0: _select_54 = fetch_ram_rd_rdata[15:0];
+      2'd1: _select_54 = fetch_ram_rd_rdata[31:16];
+      2'd2: _select_54 = fetch_ram_rd_rdata[47:32];
+      2'd3: _select_54 = fetch_ram_rd_rdata[63:48];
+      default: _select_54 = fetch_ram_rd_rdata[15:0];
     endcase
   end
-  assign _shl_56 = ((desc_raw[95:68] < 28'd3) ? desc_raw[95:68] : 28'd3) << 4;  // gen/virtq/split_engine.ts:724
-  always @* begin  // gen/virtq/split_engine.ts:736
+  assign _shl_55 = ((desc_raw[95:68] < 28'd3) ? desc_raw[95:68] : 28'd3) << 4;  // gen/virtq/split_engine.ts:746
+  always @* begin  // gen/virtq/split_engine.ts:758
+    case (la[3:0])
+      4'd0: _select_56 = pf_head_0;
+      4'd1: _select_56 = pf_head_1;
+      4'd2: _select_56 = pf_head_2;
+      4'd3: _select_56 = pf_head_3;
+      4'd4: _select_56 = pf_head_4;
+      4'd5: _select_56 = pf_head_5;
+      4'd6: _select_56 = pf_head_6;
+      4'd7: _select_56 = pf_head_7;
+      4'd8: _select_56 = pf_head_8;
+      4'd9: _select_56 = pf_head_9;
+      4'd10: _select_56 = pf_head_10;
+      4'd11: _select_56 = pf_head_11;
+      4'd12: _select_56 = pf_head_12;
+      4'd13: _select_56 = pf_head_13;
+      4'd14: _select_56 = pf_head_14;
+      4'd15: _select_56 = pf_head_15;
+      default: _select_56 = pf_head_0;
+    endcase
+  end
+  always @* begin  // gen/virtq/split_engine.ts:759
     case (la[3:0])
       4'd0: _select_57 = pf_head_0;
       4'd1: _select_57 = pf_head_1;
@@ -811,66 +831,54 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_57 = pf_head_0;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:737
+  always @* begin  // gen/virtq/split_engine.ts:760
     case (la[3:0])
-      4'd0: _select_58 = pf_head_0;
-      4'd1: _select_58 = pf_head_1;
-      4'd2: _select_58 = pf_head_2;
-      4'd3: _select_58 = pf_head_3;
-      4'd4: _select_58 = pf_head_4;
-      4'd5: _select_58 = pf_head_5;
-      4'd6: _select_58 = pf_head_6;
-      4'd7: _select_58 = pf_head_7;
-      4'd8: _select_58 = pf_head_8;
-      4'd9: _select_58 = pf_head_9;
-      4'd10: _select_58 = pf_head_10;
-      4'd11: _select_58 = pf_head_11;
-      4'd12: _select_58 = pf_head_12;
-      4'd13: _select_58 = pf_head_13;
-      4'd14: _select_58 = pf_head_14;
-      4'd15: _select_58 = pf_head_15;
-      default: _select_58 = pf_head_0;
+      4'd0: _select_58 = pf_count_0;
+      4'd1: _select_58 = pf_count_1;
+      4'd2: _select_58 = pf_count_2;
+      4'd3: _select_58 = pf_count_3;
+      4'd4: _select_58 = pf_count_4;
+      4'd5: _select_58 = pf_count_5;
+      4'd6: _select_58 = pf_count_6;
+      4'd7: _select_58 = pf_count_7;
+      4'd8: _select_58 = pf_count_8;
+      4'd9: _select_58 = pf_count_9;
+      4'd10: _select_58 = pf_count_10;
+      4'd11: _select_58 = pf_count_11;
+      4'd12: _select_58 = pf_count_12;
+      4'd13: _select_58 = pf_count_13;
+      4'd14: _select_58 = pf_count_14;
+      4'd15: _select_58 = pf_count_15;
+      default: _select_58 = pf_count_0;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:738
-    case (la[3:0])
-      4'd0: _select_59 = pf_count_0;
-      4'd1: _select_59 = pf_count_1;
-      4'd2: _select_59 = pf_count_2;
-      4'd3: _select_59 = pf_count_3;
-      4'd4: _select_59 = pf_count_4;
-      4'd5: _select_59 = pf_count_5;
-      4'd6: _select_59 = pf_count_6;
-      4'd7: _select_59 = pf_count_7;
-      4'd8: _select_59 = pf_count_8;
-      4'd9: _select_59 = pf_count_9;
-      4'd10: _select_59 = pf_count_10;
-      4'd11: _select_59 = pf_count_11;
-      4'd12: _select_59 = pf_count_12;
-      4'd13: _select_59 = pf_count_13;
-      4'd14: _select_59 = pf_count_14;
-      4'd15: _select_59 = pf_count_15;
-      default: _select_59 = pf_count_0;
-    endcase
-  end
-  always @* begin  // gen/virtq/split_layout.ts:90
+  always @* begin  // gen/virtq/split_layout.ts:101
     case (mem_off[2:1])
-      2'd0: _select_60 = fetch_ram_rd_rdata[15:0];
-      2'd1: _select_60 = fetch_ram_rd_rdata[31:16];
-      2'd2: _select_60 = fetch_ram_rd_rdata[47:32];
-      2'd3: _select_60 = fetch_ram_rd_rdata[63:48];
-      default: _select_60 = fetch_ram_rd_rdata[15:0];
+      2'd0: _select_59 = fetch_ram_rd_rdata[15:0];
+      2'd1: _select_59 = fetch_ram_rd_rdata[31:16];
+      2'd2: _select_59 = fetch_ram_rd_rdata[47:32];
+      2'd3: _select_59 = fetch_ram_rd_rdata[63:48];
+      default: _select_59 = fetch_ram_rd_rdata[15:0];
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:765
+  always @* begin  // gen/virtq/split_engine.ts:787
     case (cq)
-      2'd0: _select_61 = event_sent_0;
-      2'd1: _select_61 = event_sent_1;
-      2'd2: _select_61 = event_sent_2;
-      default: _select_61 = event_sent_2;
+      2'd0: _select_60 = event_sent_0;
+      2'd1: _select_60 = event_sent_1;
+      2'd2: _select_60 = event_sent_2;
+      default: _select_60 = event_sent_2;
     endcase
   end
-  always @* begin  // gen/virtq/split_layout.ts:90
+  always @* begin  // gen/virtq/split_layout.ts:101
+    case (mem_off[2:1])
+      2'd0: _select_61 = fetch_ram_rd_rdata[15:0];
+      2'd1: _select_61 = fetch_ram_rd_rdata[31:16];
+      2'd2: _select_61 = fetch_ram_rd_rdata[47:32];
+      2'd3: _select_61 = fetch_ram_rd_rdata[63:48];
+      default: _select_61 = fetch_ram_rd_rdata[15:0];
+    endcase
+  end
+  always @* begin  // gen/virtq/split_layout.ts:101
     case (mem_off[2:1])
       2'd0: _select_62 = fetch_ram_rd_rdata[15:0];
       2'd1: _select_62 = fetch_ram_rd_rdata[31:16];
@@ -879,130 +887,121 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_62 = fetch_ram_rd_rdata[15:0];
     endcase
   end
-  always @* begin  // gen/virtq/split_layout.ts:90
-    case (mem_off[2:1])
-      2'd0: _select_63 = fetch_ram_rd_rdata[15:0];
-      2'd1: _select_63 = fetch_ram_rd_rdata[31:16];
-      2'd2: _select_63 = fetch_ram_rd_rdata[47:32];
-      2'd3: _select_63 = fetch_ram_rd_rdata[63:48];
-      default: _select_63 = fetch_ram_rd_rdata[15:0];
-    endcase
-  end
-  assign _mux_64 = (desc_raw[95:68] < 28'd3) ? desc_raw[95:68] : 28'd3;  // gen/virtq/split_engine.ts:481
-  always @* begin  // gen/virtq/split_engine.ts:197
+  assign _mux_63 = (desc_raw[95:68] < 28'd3) ? desc_raw[95:68] : 28'd3;  // gen/virtq/split_engine.ts:498
+  always @* begin  // gen/virtq/split_engine.ts:199
     case (uq)
-      2'd0: _select_65 = q0_size;
-      2'd1: _select_65 = q1_size;
-      2'd2: _select_65 = q2_size;
-      default: _select_65 = q2_size;
+      2'd0: _select_64 = q0_size;
+      2'd1: _select_64 = q1_size;
+      2'd2: _select_64 = q2_size;
+      default: _select_64 = q2_size;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:197
+  always @* begin  // gen/virtq/split_engine.ts:199
     case (uq)
-      2'd0: _select_66 = q0_size - 16'd1;
-      2'd1: _select_66 = q1_size - 16'd1;
-      2'd2: _select_66 = q2_size - 16'd1;
-      default: _select_66 = q2_size - 16'd1;
+      2'd0: _select_65 = q0_size - 16'd1;
+      2'd1: _select_65 = q1_size - 16'd1;
+      2'd2: _select_65 = q2_size - 16'd1;
+      default: _select_65 = q2_size - 16'd1;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:197
+  always @* begin  // gen/virtq/split_engine.ts:199
     case (uq)
-      2'd0: _select_67 = q0_driver;
-      2'd1: _select_67 = q1_driver;
-      2'd2: _select_67 = q2_driver;
-      default: _select_67 = q2_driver;
+      2'd0: _select_66 = q0_driver;
+      2'd1: _select_66 = q1_driver;
+      2'd2: _select_66 = q2_driver;
+      default: _select_66 = q2_driver;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:197
+  always @* begin  // gen/virtq/split_engine.ts:199
     case (uq)
-      2'd0: _select_68 = q0_device;
-      2'd1: _select_68 = q1_device;
-      2'd2: _select_68 = q2_device;
-      default: _select_68 = q2_device;
+      2'd0: _select_67 = q0_device;
+      2'd1: _select_67 = q1_device;
+      2'd2: _select_67 = q2_device;
+      default: _select_67 = q2_device;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:976
+  always @* begin  // gen/virtq/split_engine.ts:995
     case (uq)
-      2'd0: _select_69 = used_idx_0;
-      2'd1: _select_69 = used_idx_1;
-      2'd2: _select_69 = used_idx_2;
-      default: _select_69 = used_idx_2;
+      2'd0: _select_68 = used_idx_0;
+      2'd1: _select_68 = used_idx_1;
+      2'd2: _select_68 = used_idx_2;
+      default: _select_68 = used_idx_2;
     endcase
   end
-  assign irq_queue = irq_pulse;  // gen/virtq/split_engine.ts:1062
-  assign fatal_error = fatal_pulse | u_fatal_pulse;  // gen/virtq/split_engine.ts:1063
-  assign queue_reset_done = q_reset_pulse;  // gen/virtq/split_engine.ts:1064
-  assign reset_done = reset_pulse;  // gen/virtq/split_engine.ts:1065
-  assign busy = (((((~(seq == SEQ_IDLE)) | (~(used == USED_IDLE))) | out_active) | rd_valid) | wr_valid) | (~(((((rd_seq0 == rd_ended0) & (rd_seq1 == rd_ended1)) & pool_quiet) & (wr_seq0 == wr_ended0)) & (wr_seq1 == wr_ended1)));  // gen/virtq/split_engine.ts:1066
-  assign chain_valid = out_active;  // gen/virtq/split_engine.ts:241
-  assign chain_queue = out_queue;  // gen/virtq/split_engine.ts:242
-  assign chain_id = out_id;  // gen/virtq/split_engine.ts:243
-  assign chain_slots = out_slots;  // gen/virtq/split_engine.ts:244
-  assign chain_addr = chain_buf_rd0[96:33];  // gen/virtq/split_engine.ts:245
-  assign chain_len = chain_buf_rd0[32:1];  // gen/virtq/split_engine.ts:246
-  assign chain_write = chain_buf_rd0[0];  // gen/virtq/split_engine.ts:247
-  assign chain_last = {1'b0, out_pos} == (out_count - 7'd1);  // gen/virtq/split_engine.ts:249
+  assign irq_queue = irq_pulse;  // gen/virtq/split_engine.ts:1081
+  assign fatal_error = fatal_pulse | u_fatal_pulse;  // gen/virtq/split_engine.ts:1082
+  assign queue_reset_done = q_reset_pulse;  // gen/virtq/split_engine.ts:1083
+  assign reset_done = reset_pulse;  // gen/virtq/split_engine.ts:1084
+  assign busy = (((((~(seq == SEQ_IDLE)) | (~(used == USED_IDLE))) | out_active) | rd_valid) | wr_valid) | (~(((((rd_seq0 == rd_ended0) & (rd_seq1 == rd_ended1)) & pool_quiet) & (wr_seq0 == wr_ended0)) & (wr_seq1 == wr_ended1)));  // gen/virtq/split_engine.ts:1085
+  assign chain_valid = out_active;  // gen/virtq/split_engine.ts:243
+  assign chain_queue = out_queue;  // gen/virtq/split_engine.ts:244
+  assign chain_id = out_id;  // gen/virtq/split_engine.ts:245
+  assign chain_slots = out_slots;  // gen/virtq/split_engine.ts:246
+  assign chain_addr = chain_buf_rd0[96:33];  // gen/virtq/split_engine.ts:247
+  assign chain_len = chain_buf_rd0[32:1];  // gen/virtq/split_engine.ts:248
+  assign chain_write = chain_buf_rd0[0];  // gen/virtq/split_engine.ts:249
+  assign chain_last = {1'b0, out_pos} == (out_count - 7'd1);  // gen/virtq/split_engine.ts:251
   always @* begin
-    done_ready = 1'b0;  // gen/virtq/split_engine.ts:947
-    case (used)  // gen/virtq/split_engine.ts:965
+    done_ready = 1'b0;  // gen/virtq/split_engine.ts:966
+    case (used)  // gen/virtq/split_engine.ts:984
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:983
-          done_ready = 1'b1;  // gen/virtq/split_engine.ts:984
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1002
+          done_ready = 1'b1;  // gen/virtq/split_engine.ts:1003
         end
       end
       default: begin end
     endcase
   end
-  assign rd_cmd_valid = rd_valid;  // gen/virtq/split_engine.ts:271
-  assign rd_cmd_host_addr = rd_host;  // gen/virtq/split_engine.ts:272
-  assign rd_cmd_dev_addr = rd_dev;  // gen/virtq/split_engine.ts:273
-  assign rd_cmd_len = rd_len;  // gen/virtq/split_engine.ts:274
-  assign rd_cmd_id = {6'd0, rd_id};  // gen/virtq/split_engine.ts:275
-  assign rd_status_ready = 1'b1;  // gen/virtq/split_engine.ts:279
-  assign wr_cmd_valid = wr_valid;  // gen/virtq/split_engine.ts:271
-  assign wr_cmd_host_addr = wr_host;  // gen/virtq/split_engine.ts:272
-  assign wr_cmd_dev_addr = wr_dev;  // gen/virtq/split_engine.ts:273
-  assign wr_cmd_len = wr_len;  // gen/virtq/split_engine.ts:274
-  assign wr_cmd_id = {6'd0, wr_id};  // gen/virtq/split_engine.ts:275
-  assign wr_status_ready = 1'b1;  // gen/virtq/split_engine.ts:279
-  assign mem_wr_ready = mem_wr_addr[8] | fetch_ram_wr_ready;  // gen/virtq/split_engine.ts:177
-  assign mem_rd_ready = out_ram_rd_ready;  // gen/virtq/split_engine.ts:180
-  assign mem_rd_rvalid = out_ram_rd_rvalid;  // gen/virtq/split_engine.ts:181
-  assign mem_rd_rdata = out_ram_rd_rdata;  // gen/virtq/split_engine.ts:182
+  assign rd_cmd_valid = rd_valid;  // gen/virtq/split_engine.ts:273
+  assign rd_cmd_host_addr = rd_host;  // gen/virtq/split_engine.ts:274
+  assign rd_cmd_dev_addr = rd_dev;  // gen/virtq/split_engine.ts:275
+  assign rd_cmd_len = rd_len;  // gen/virtq/split_engine.ts:276
+  assign rd_cmd_id = {6'd0, rd_id};  // gen/virtq/split_engine.ts:277
+  assign rd_status_ready = 1'b1;  // gen/virtq/split_engine.ts:281
+  assign wr_cmd_valid = wr_valid;  // gen/virtq/split_engine.ts:273
+  assign wr_cmd_host_addr = wr_host;  // gen/virtq/split_engine.ts:274
+  assign wr_cmd_dev_addr = wr_dev;  // gen/virtq/split_engine.ts:275
+  assign wr_cmd_len = wr_len;  // gen/virtq/split_engine.ts:276
+  assign wr_cmd_id = {6'd0, wr_id};  // gen/virtq/split_engine.ts:277
+  assign wr_status_ready = 1'b1;  // gen/virtq/split_engine.ts:281
+  assign mem_wr_ready = mem_wr_addr[8] | fetch_ram_wr_ready;  // gen/virtq/split_engine.ts:179
+  assign mem_rd_ready = out_ram_rd_ready;  // gen/virtq/split_engine.ts:182
+  assign mem_rd_rvalid = out_ram_rd_rvalid;  // gen/virtq/split_engine.ts:183
+  assign mem_rd_rdata = out_ram_rd_rdata;  // gen/virtq/split_engine.ts:184
   assign running = driver_ok & (~features[34]);  // gen/virtq/split_engine.ts:166
-  assign fetch_ram_wr_valid = mem_wr_valid & (~mem_wr_addr[8]);  // gen/virtq/split_engine.ts:173
-  assign fetch_ram_wr_addr = mem_wr_addr[7:0];  // gen/virtq/split_engine.ts:174
-  assign fetch_ram_wr_data = mem_wr_data;  // gen/virtq/split_engine.ts:175
-  assign fetch_ram_wr_be = mem_wr_be;  // gen/virtq/split_engine.ts:176
+  assign fetch_ram_wr_valid = mem_wr_valid & (~mem_wr_addr[8]);  // gen/virtq/split_engine.ts:175
+  assign fetch_ram_wr_addr = mem_wr_addr[7:0];  // gen/virtq/split_engine.ts:176
+  assign fetch_ram_wr_data = mem_wr_data;  // gen/virtq/split_engine.ts:177
+  assign fetch_ram_wr_be = mem_wr_be;  // gen/virtq/split_engine.ts:178
   always @* begin
-    fetch_ram_rd_valid = 1'b0;  // gen/virtq/split_engine.ts:370
-    case (seq)  // gen/virtq/split_engine.ts:593
+    fetch_ram_rd_valid = 1'b0;  // gen/virtq/split_engine.ts:372
+    case (seq)  // gen/virtq/split_engine.ts:613
       SEQ_AHEAD_ENTRY: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:374
-          fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:375
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:376
+          fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:377
         end
       end
       SEQ_AHEAD_LOOK: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:374
-          fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:375
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:376
+          fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:377
         end
       end
       SEQ_IDX_MEM: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:374
-          fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:375
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:376
+          fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:377
         end
       end
       SEQ_HEAD_MEM: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:374
-          fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:375
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:376
+          fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:377
         end
       end
       SEQ_DESC_MEM: begin
-        if (win_ahead & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:862
-        end else if (win_ahead & rd_err2) begin  // gen/virtq/split_engine.ts:863
+        if (win_ahead & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:882
+        end else if (win_ahead & rd_err2) begin  // gen/virtq/split_engine.ts:883
         end else begin
-          if (~mem_busy) begin  // gen/virtq/split_engine.ts:374
-            fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:375
+          if (~mem_busy) begin  // gen/virtq/split_engine.ts:376
+            fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:377
           end
         end
       end
@@ -1010,127 +1009,127 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
     endcase
   end
   always @* begin
-    fetch_ram_rd_addr = 8'd0;  // gen/virtq/split_engine.ts:371
-    case (seq)  // gen/virtq/split_engine.ts:593
+    fetch_ram_rd_addr = 8'd0;  // gen/virtq/split_engine.ts:373
+    case (seq)  // gen/virtq/split_engine.ts:613
       SEQ_AHEAD_ENTRY: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:374
-          fetch_ram_rd_addr = _add_0[10:3];  // gen/virtq/split_engine.ts:376
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:376
+          fetch_ram_rd_addr = _add_0[10:3];  // gen/virtq/split_engine.ts:378
         end
       end
       SEQ_AHEAD_LOOK: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:374
-          fetch_ram_rd_addr = _add_1[10:3];  // gen/virtq/split_engine.ts:376
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:376
+          fetch_ram_rd_addr = _add_1[10:3];  // gen/virtq/split_engine.ts:378
         end
       end
       SEQ_IDX_MEM: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:374
-          fetch_ram_rd_addr = _mux_2[10:3];  // gen/virtq/split_engine.ts:376
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:376
+          fetch_ram_rd_addr = _mux_2[10:3];  // gen/virtq/split_engine.ts:378
         end
       end
       SEQ_HEAD_MEM: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:374
-          fetch_ram_rd_addr = _add_3[10:3];  // gen/virtq/split_engine.ts:376
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:376
+          fetch_ram_rd_addr = _add_3[10:3];  // gen/virtq/split_engine.ts:378
         end
       end
       SEQ_DESC_MEM: begin
-        if (win_ahead & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:862
-        end else if (win_ahead & rd_err2) begin  // gen/virtq/split_engine.ts:863
+        if (win_ahead & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:882
+        end else if (win_ahead & rd_err2) begin  // gen/virtq/split_engine.ts:883
         end else begin
-          if (~mem_busy) begin  // gen/virtq/split_engine.ts:374
-            fetch_ram_rd_addr = _add_4[10:3];  // gen/virtq/split_engine.ts:376
+          if (~mem_busy) begin  // gen/virtq/split_engine.ts:376
+            fetch_ram_rd_addr = desc_off[10:3];  // gen/virtq/split_engine.ts:378
           end
         end
       end
       default: begin end
     endcase
   end
-  assign out_ram_wr_valid = ow_valid;  // gen/virtq/split_engine.ts:352
-  assign out_ram_wr_addr = ow_off[10:3];  // gen/virtq/split_engine.ts:353
-  assign out_ram_wr_data = {64'd0, ow_data};  // gen/virtq/split_engine.ts:354
-  assign out_ram_wr_be = {8'd0, ow_be};  // gen/virtq/split_engine.ts:355
-  assign out_ram_rd_valid = mem_rd_valid;  // gen/virtq/split_engine.ts:178
-  assign out_ram_rd_addr = mem_rd_addr[7:0];  // gen/virtq/split_engine.ts:179
-  assign u_writing = (used == USED_TAKE) | (used == USED_ELEMS);  // gen/virtq/split_engine.ts:191
+  assign out_ram_wr_valid = ow_valid;  // gen/virtq/split_engine.ts:354
+  assign out_ram_wr_addr = ow_off[7:3];  // gen/virtq/split_engine.ts:355
+  assign out_ram_wr_data = {64'd0, ow_data};  // gen/virtq/split_engine.ts:356
+  assign out_ram_wr_be = {8'd0, ow_be};  // gen/virtq/split_engine.ts:357
+  assign out_ram_rd_valid = mem_rd_valid;  // gen/virtq/split_engine.ts:180
+  assign out_ram_rd_addr = mem_rd_addr[4:0];  // gen/virtq/split_engine.ts:181
+  assign u_writing = (used == USED_TAKE) | (used == USED_ELEMS);  // gen/virtq/split_engine.ts:193
   always @* begin
-    clear_pending = 3'd0;  // default, gen/virtq/split_engine.ts:224
-    case (seq)  // gen/virtq/split_engine.ts:593
+    clear_pending = 3'd0;  // default, gen/virtq/split_engine.ts:226
+    case (seq)  // gen/virtq/split_engine.ts:613
       SEQ_AHEAD_IDX: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:659
-          clear_pending = 3'd1 << cq;  // gen/virtq/split_engine.ts:660
+        if (rd_free) begin  // gen/virtq/split_engine.ts:681
+          clear_pending = 3'd1 << cq;  // gen/virtq/split_engine.ts:682
         end
       end
       SEQ_IDX_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:747
-          clear_pending = 3'd1 << cq;  // gen/virtq/split_engine.ts:749
+        if (rd_free) begin  // gen/virtq/split_engine.ts:769
+          clear_pending = 3'd1 << cq;  // gen/virtq/split_engine.ts:771
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    forget = 3'd0;  // default, gen/virtq/split_engine.ts:225
-    case (seq)  // gen/virtq/split_engine.ts:593
+    forget = 3'd0;  // default, gen/virtq/split_engine.ts:227
+    case (seq)  // gen/virtq/split_engine.ts:613
       SEQ_IDLE: begin
-        if ((dev_resetting & (used == USED_IDLE)) & pool_quiet) begin  // gen/virtq/split_engine.ts:595
-          forget = 3'd7;  // gen/virtq/split_engine.ts:597
+        if ((dev_resetting & (used == USED_IDLE)) & pool_quiet) begin  // gen/virtq/split_engine.ts:615
+          forget = 3'd7;  // gen/virtq/split_engine.ts:617
         end
       end
       SEQ_QRESET: begin
-        forget = {_and_6, _and_7, _and_8};  // gen/virtq/split_engine.ts:611
+        forget = {_and_4, _and_5, _and_6};  // gen/virtq/split_engine.ts:631
       end
       default: begin end
     endcase
   end
   always @* begin
-    cb_wr = 1'b0;  // default, gen/virtq/split_engine.ts:232
-    case (seq)  // gen/virtq/split_engine.ts:593
+    cb_wr = 1'b0;  // default, gen/virtq/split_engine.ts:234
+    case (seq)  // gen/virtq/split_engine.ts:613
       SEQ_DESC_WALK: begin
-        if ((count + 17'd1) > {1'b0, tbl_n}) begin  // gen/virtq/split_engine.ts:875
-        end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:876
-        end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:895
-        end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:896
-        end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:897
-        end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, tbl_n})) begin  // gen/virtq/split_engine.ts:898
-        end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != (in_indirect ? (j + 16'd1) : ((j + 16'd1) & num_mask)))) begin  // gen/virtq/split_engine.ts:899
+        if ((count + 17'd1) > {1'b0, tbl_n}) begin  // gen/virtq/split_engine.ts:894
+        end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:895
+        end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:914
+        end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:915
+        end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:916
+        end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, tbl_n})) begin  // gen/virtq/split_engine.ts:917
+        end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != next_idx)) begin  // gen/virtq/split_engine.ts:918
         end else begin
-          cb_wr = 1'b1;  // gen/virtq/split_engine.ts:901
+          cb_wr = 1'b1;  // gen/virtq/split_engine.ts:920
         end
       end
       default: begin end
     endcase
   end
-  assign rd_free = (~rd_valid) | rd_cmd_ready;  // gen/virtq/split_engine.ts:277
+  assign rd_free = (~rd_valid) | rd_cmd_ready;  // gen/virtq/split_engine.ts:279
   always @* begin
-    rd_by_fetch = 1'b0;  // default, gen/virtq/split_engine.ts:278
-    case (seq)  // gen/virtq/split_engine.ts:593
+    rd_by_fetch = 1'b0;  // default, gen/virtq/split_engine.ts:280
+    case (seq)  // gen/virtq/split_engine.ts:613
       SEQ_IDX_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:747
-          rd_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:298
+        if (rd_free) begin  // gen/virtq/split_engine.ts:769
+          rd_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:300
         end
       end
       SEQ_HEADS_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:810
-          rd_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:298
+        if (rd_free) begin  // gen/virtq/split_engine.ts:832
+          rd_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:300
         end
       end
       SEQ_DESC_NEED: begin
-        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:845
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:845
-          rd_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:298
+        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:867
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:867
+          rd_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:300
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    rd_by_used = 1'b0;  // default, gen/virtq/split_engine.ts:278
-    case (used)  // gen/virtq/split_engine.ts:965
+    rd_by_used = 1'b0;  // default, gen/virtq/split_engine.ts:280
+    case (used)  // gen/virtq/split_engine.ts:984
       USED_IDX: begin
-        if (wr_settled1) begin  // gen/virtq/split_engine.ts:1009
-          if (u_abandon) begin  // gen/virtq/split_engine.ts:1010
-          end else if (wr_err1) begin  // gen/virtq/split_engine.ts:1011
-          end else if (rd_free & (~(rd_by_fetch | rd_by_pool))) begin  // gen/virtq/split_engine.ts:1012
-            rd_by_used = 1'b1;  // gen/virtq/split_engine.ts:298
+        if (wr_settled1) begin  // gen/virtq/split_engine.ts:1028
+          if (u_abandon) begin  // gen/virtq/split_engine.ts:1029
+          end else if (wr_err1) begin  // gen/virtq/split_engine.ts:1030
+          end else if (rd_free & (~(rd_by_fetch | rd_by_pool))) begin  // gen/virtq/split_engine.ts:1031
+            rd_by_used = 1'b1;  // gen/virtq/split_engine.ts:300
           end
         end
       end
@@ -1138,261 +1137,262 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
     endcase
   end
   always @* begin
-    rd_by_pool = 1'b0;  // default, gen/virtq/split_engine.ts:278
-    case (seq)  // gen/virtq/split_engine.ts:593
+    rd_by_pool = 1'b0;  // default, gen/virtq/split_engine.ts:280
+    case (seq)  // gen/virtq/split_engine.ts:613
       SEQ_AHEAD_IDX: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:659
-          rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:298
+        if (rd_free) begin  // gen/virtq/split_engine.ts:681
+          rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:300
         end
       end
       SEQ_AHEAD_HEADS: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:679
-          rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:298
+        if (rd_free) begin  // gen/virtq/split_engine.ts:701
+          rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:300
         end
       end
       SEQ_AHEAD_DESC: begin
-        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:700
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:703
-          rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:298
+        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:722
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:725
+          rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:300
         end
       end
       SEQ_AHEAD_TABLE: begin
-        if (~(desc_raw[98] & (~_or_9))) begin  // gen/virtq/split_engine.ts:719
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:723
-          rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:298
+        if (~(desc_raw[98] & (~_or_7))) begin  // gen/virtq/split_engine.ts:741
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:745
+          rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:300
         end
       end
       default: begin end
     endcase
   end
-  assign wr_free = (~wr_valid) | wr_cmd_ready;  // gen/virtq/split_engine.ts:277
+  assign wr_free = (~wr_valid) | wr_cmd_ready;  // gen/virtq/split_engine.ts:279
   always @* begin
-    wr_by_fetch = 1'b0;  // default, gen/virtq/split_engine.ts:278
-    case (seq)  // gen/virtq/split_engine.ts:593
+    wr_by_fetch = 1'b0;  // default, gen/virtq/split_engine.ts:280
+    case (seq)  // gen/virtq/split_engine.ts:613
       SEQ_EVENT_CMD: begin
-        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:782
-          wr_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:298
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:804
+          wr_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:300
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    wr_by_used = 1'b0;  // default, gen/virtq/split_engine.ts:278
-    case (used)  // gen/virtq/split_engine.ts:965
+    wr_by_used = 1'b0;  // default, gen/virtq/split_engine.ts:280
+    case (used)  // gen/virtq/split_engine.ts:984
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:983
-        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:993
-        end else if (wr_free) begin  // gen/virtq/split_engine.ts:994
-          wr_by_used = 1'b1;  // gen/virtq/split_engine.ts:298
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1002
+        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1012
+        end else if (wr_free) begin  // gen/virtq/split_engine.ts:1013
+          wr_by_used = 1'b1;  // gen/virtq/split_engine.ts:300
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1002
-          wr_by_used = 1'b1;  // gen/virtq/split_engine.ts:298
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1021
+          wr_by_used = 1'b1;  // gen/virtq/split_engine.ts:300
         end
       end
       default: begin end
     endcase
   end
-  assign wr_by_pool = 1'b0;  // default, gen/virtq/split_engine.ts:278
+  assign wr_by_pool = 1'b0;  // default, gen/virtq/split_engine.ts:280
   always @* begin
-    out_wr_valid = 1'b0;  // default, gen/virtq/split_engine.ts:328
-    case (seq)  // gen/virtq/split_engine.ts:593
+    out_wr_valid = 1'b0;  // default, gen/virtq/split_engine.ts:330
+    case (seq)  // gen/virtq/split_engine.ts:613
       SEQ_EVENT_CMD: begin
-        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:782
-          out_wr_valid = 1'b1;  // gen/virtq/split_engine.ts:358
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:804
+          out_wr_valid = 1'b1;  // gen/virtq/split_engine.ts:360
         end
       end
       default: begin end
     endcase
-    case (used)  // gen/virtq/split_engine.ts:965
+    case (used)  // gen/virtq/split_engine.ts:984
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:983
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:986
-            out_wr_valid = 1'b1;  // gen/virtq/split_engine.ts:358
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1002
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1005
+            out_wr_valid = 1'b1;  // gen/virtq/split_engine.ts:360
           end
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1002
-          out_wr_valid = 1'b1;  // gen/virtq/split_engine.ts:358
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1021
+          out_wr_valid = 1'b1;  // gen/virtq/split_engine.ts:360
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    out_wr_off = 11'd0;  // default, gen/virtq/split_engine.ts:329
-    case (seq)  // gen/virtq/split_engine.ts:593
+    out_wr_off = 11'd0;  // default, gen/virtq/split_engine.ts:331
+    case (seq)  // gen/virtq/split_engine.ts:613
       SEQ_EVENT_CMD: begin
-        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:782
-          out_wr_off = 11'd16;  // gen/virtq/split_engine.ts:359
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:804
+          out_wr_off = 11'd16;  // gen/virtq/split_engine.ts:361
         end
       end
       default: begin end
     endcase
-    case (used)  // gen/virtq/split_engine.ts:965
+    case (used)  // gen/virtq/split_engine.ts:984
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:983
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:986
-            out_wr_off = 11'd24 + ({2'd0, (features[35] ? 9'd0 : u_count)} << 3);  // gen/virtq/split_engine.ts:359
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1002
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1005
+            out_wr_off = 11'd24 + ({2'd0, (features[35] ? 9'd0 : u_count)} << 3);  // gen/virtq/split_engine.ts:361
           end
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1002
-          out_wr_off = 11'd8;  // gen/virtq/split_engine.ts:359
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1021
+          out_wr_off = 11'd8;  // gen/virtq/split_engine.ts:361
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    out_wr_data = 64'd0;  // default, gen/virtq/split_engine.ts:330
-    case (seq)  // gen/virtq/split_engine.ts:593
+    out_wr_data = 64'd0;  // default, gen/virtq/split_engine.ts:332
+    case (seq)  // gen/virtq/split_engine.ts:613
       SEQ_EVENT_CMD: begin
-        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:782
-          out_wr_data = {48'd0, word};  // gen/virtq/split_engine.ts:360
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:804
+          out_wr_data = {48'd0, word};  // gen/virtq/split_engine.ts:362
         end
       end
       default: begin end
     endcase
-    case (used)  // gen/virtq/split_engine.ts:965
+    case (used)  // gen/virtq/split_engine.ts:984
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:983
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:986
-            out_wr_data = {done_len, {16'd0, done_id}};  // gen/virtq/split_engine.ts:360
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1002
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1005
+            out_wr_data = {done_len, {16'd0, done_id}};  // gen/virtq/split_engine.ts:362
           end
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1002
-          out_wr_data = {48'd0, u_new};  // gen/virtq/split_engine.ts:360
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1021
+          out_wr_data = {48'd0, u_new};  // gen/virtq/split_engine.ts:362
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    out_wr_be = 8'd0;  // default, gen/virtq/split_engine.ts:331
-    case (seq)  // gen/virtq/split_engine.ts:593
+    out_wr_be = 8'd0;  // default, gen/virtq/split_engine.ts:333
+    case (seq)  // gen/virtq/split_engine.ts:613
       SEQ_EVENT_CMD: begin
-        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:782
-          out_wr_be = 8'd3;  // gen/virtq/split_engine.ts:361
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:804
+          out_wr_be = 8'd3;  // gen/virtq/split_engine.ts:363
         end
       end
       default: begin end
     endcase
-    case (used)  // gen/virtq/split_engine.ts:965
+    case (used)  // gen/virtq/split_engine.ts:984
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:983
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:986
-            out_wr_be = 8'd255;  // gen/virtq/split_engine.ts:361
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1002
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1005
+            out_wr_be = 8'd255;  // gen/virtq/split_engine.ts:363
           end
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1002
-          out_wr_be = 8'd3;  // gen/virtq/split_engine.ts:361
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1021
+          out_wr_be = 8'd3;  // gen/virtq/split_engine.ts:363
         end
       end
       default: begin end
     endcase
   end
-  assign ahead = seen - la;  // gen/virtq/split_engine.ts:397
+  assign ahead = seen - la;  // gen/virtq/split_engine.ts:399
+  assign desc_off = win_off + ({7'd0, _sub_8[3:0]} << 4);  // gen/virtq/split_engine.ts:422
   always @* begin
-    pf_ready_clr = 16'd0;  // default, gen/virtq/split_engine.ts:456
-    case (seq)  // gen/virtq/split_engine.ts:593
+    pf_ready_clr = 16'd0;  // default, gen/virtq/split_engine.ts:473
+    case (seq)  // gen/virtq/split_engine.ts:613
       SEQ_AHEAD_DESC: begin
-        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:700
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:703
-          pf_ready_clr = 16'd1 << pf_next[3:0];  // gen/virtq/split_engine.ts:708
+        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:722
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:725
+          pf_ready_clr = 16'd1 << pf_next[3:0];  // gen/virtq/split_engine.ts:730
         end
       end
       SEQ_AHEAD_TABLE: begin
-        if (~(desc_raw[98] & (~_or_9))) begin  // gen/virtq/split_engine.ts:719
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:723
-          pf_ready_clr = 16'd1 << pf_insp[3:0];  // gen/virtq/split_engine.ts:727
+        if (~(desc_raw[98] & (~_or_7))) begin  // gen/virtq/split_engine.ts:741
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:745
+          pf_ready_clr = 16'd1 << pf_insp[3:0];  // gen/virtq/split_engine.ts:749
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    fatal_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:482
-    case (seq)  // gen/virtq/split_engine.ts:593
+    fatal_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:499
+    case (seq)  // gen/virtq/split_engine.ts:613
       SEQ_FATAL: begin
-        fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:927
+        fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:946
       end
       default: begin end
     endcase
   end
   always @* begin
-    u_fatal_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:483
-    case (used)  // gen/virtq/split_engine.ts:965
+    u_fatal_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:500
+    case (used)  // gen/virtq/split_engine.ts:984
       USED_FATAL: begin
-        u_fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:1037
+        u_fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:1056
       end
       default: begin end
     endcase
   end
   always @* begin
-    fail_set = 3'd0;  // default, gen/virtq/split_engine.ts:484
-    case (seq)  // gen/virtq/split_engine.ts:593
+    fail_set = 3'd0;  // default, gen/virtq/split_engine.ts:501
+    case (seq)  // gen/virtq/split_engine.ts:613
       SEQ_FATAL: begin
-        if (~abandon) begin  // gen/virtq/split_engine.ts:928
-          fail_set = 3'd1 << cq;  // gen/virtq/split_engine.ts:928
+        if (~abandon) begin  // gen/virtq/split_engine.ts:947
+          fail_set = 3'd1 << cq;  // gen/virtq/split_engine.ts:947
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    u_fail_set = 3'd0;  // default, gen/virtq/split_engine.ts:485
-    case (used)  // gen/virtq/split_engine.ts:965
+    u_fail_set = 3'd0;  // default, gen/virtq/split_engine.ts:502
+    case (used)  // gen/virtq/split_engine.ts:984
       USED_FATAL: begin
-        if (~u_abandon) begin  // gen/virtq/split_engine.ts:1038
-          u_fail_set = 3'd1 << uq;  // gen/virtq/split_engine.ts:1038
+        if (~u_abandon) begin  // gen/virtq/split_engine.ts:1057
+          u_fail_set = 3'd1 << uq;  // gen/virtq/split_engine.ts:1057
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    irq_pulse = 3'd0;  // default, gen/virtq/split_engine.ts:486
-    case (used)  // gen/virtq/split_engine.ts:965
+    irq_pulse = 3'd0;  // default, gen/virtq/split_engine.ts:503
+    case (used)  // gen/virtq/split_engine.ts:984
       USED_NOTE_CHECK: begin
-        if (features[29] ? (((u_new - note_word) - 16'd1) < (u_new - u_old)) : (~note_word[0])) begin  // gen/virtq/split_engine.ts:1033
-          irq_pulse = 3'd1 << uq;  // gen/virtq/split_engine.ts:1033
+        if (features[29] ? (((u_new - note_word) - 16'd1) < (u_new - u_old)) : (~note_word[0])) begin  // gen/virtq/split_engine.ts:1052
+          irq_pulse = 3'd1 << uq;  // gen/virtq/split_engine.ts:1052
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    q_reset_pulse = 3'd0;  // default, gen/virtq/split_engine.ts:487
-    case (seq)  // gen/virtq/split_engine.ts:593
+    q_reset_pulse = 3'd0;  // default, gen/virtq/split_engine.ts:504
+    case (seq)  // gen/virtq/split_engine.ts:613
       SEQ_QRESET: begin
-        q_reset_pulse = {_and_6, _and_7, _and_8};  // gen/virtq/split_engine.ts:613
+        q_reset_pulse = {_and_4, _and_5, _and_6};  // gen/virtq/split_engine.ts:633
       end
       default: begin end
     endcase
   end
   always @* begin
-    reset_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:488
-    case (seq)  // gen/virtq/split_engine.ts:593
+    reset_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:505
+    case (seq)  // gen/virtq/split_engine.ts:613
       SEQ_IDLE: begin
-        if ((dev_resetting & (used == USED_IDLE)) & pool_quiet) begin  // gen/virtq/split_engine.ts:595
-          reset_pulse = ~reset_req;  // gen/virtq/split_engine.ts:601
+        if ((dev_resetting & (used == USED_IDLE)) & pool_quiet) begin  // gen/virtq/split_engine.ts:615
+          reset_pulse = ~reset_req;  // gen/virtq/split_engine.ts:621
         end
       end
       default: begin end
     endcase
   end
-  assign abandon = dev_resetting | (|(q_resetting & (3'd1 << cq)));  // gen/virtq/split_engine.ts:489
-  assign work = work_reg & (~(failed | q_resetting));  // gen/virtq/split_engine.ts:526
-  assign can_fetch = (((seq == SEQ_IDLE) & running) & (~dev_resetting)) & (~out_active);  // gen/virtq/split_engine.ts:527
+  assign abandon = dev_resetting | (|(q_resetting & (3'd1 << cq)));  // gen/virtq/split_engine.ts:506
+  assign work = work_reg & (~(failed | q_resetting));  // gen/virtq/split_engine.ts:543
+  assign can_fetch = ((seq == SEQ_IDLE) & running) & (~dev_resetting);  // gen/virtq/split_engine.ts:545
   assign sched_after_in = (work & {3{can_fetch}}) & sched_mask;  // gen/lib/priority.ts:8
   assign sched_after_v_1_0 = sched_after_in[0] | sched_after_in[1];  // gen/lib/priority.ts:29
   assign sched_after_i_1_0 = ~sched_after_in[0];  // gen/lib/priority.ts:36
@@ -1406,12 +1406,12 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   assign sched_index = sched_locked ? sched_lock_index : (sched_after_valid ? sched_after_index : sched_all_index);  // gen/lib/arbiter.ts:69
   assign sched_valid = sched_locked | sched_all_valid;  // gen/lib/arbiter.ts:70
   assign sched_grant = sched_valid ? {(sched_index == 2'd2), (sched_index == 2'd1), (sched_index == 2'd0)} : 3'd0;  // gen/lib/arbiter.ts:71
-  assign pool_quiet = rd_seq2 == rd_ended2;  // gen/virtq/split_engine.ts:532
-  assign own_pool = pf_active & (pf_q == cq);  // gen/virtq/split_engine.ts:560
-  assign u_slot = _select_10 & u_num_mask;  // gen/virtq/split_engine.ts:944
-  assign u_new = u_old + {7'd0, u_count};  // gen/virtq/split_engine.ts:945
-  assign u_abandon = dev_resetting | (|(q_resetting & (3'd1 << uq)));  // gen/virtq/split_engine.ts:946
-  assign note_word = {note_hi, note_lo};  // gen/virtq/split_engine.ts:950
+  assign pool_quiet = rd_seq2 == rd_ended2;  // gen/virtq/split_engine.ts:550
+  assign own_pool = pf_active & (pf_q == cq);  // gen/virtq/split_engine.ts:578
+  assign u_slot = _select_9 & u_num_mask;  // gen/virtq/split_engine.ts:963
+  assign u_new = u_old + {7'd0, u_count};  // gen/virtq/split_engine.ts:964
+  assign u_abandon = dev_resetting | (|(q_resetting & (3'd1 << uq)));  // gen/virtq/split_engine.ts:965
+  assign note_word = {note_hi, note_lo};  // gen/virtq/split_engine.ts:969
 
   // ---- registers
   always @(posedge clk) begin
@@ -1494,86 +1494,86 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       rq_done <= 3'd0;
     end else begin
       pending <= (pending & (~(clear_pending | forget))) | ({q2_notify, q1_notify, q0_notify} & (~forget));  // gen/virtq/sched.ts:14
-      if (chain_valid & chain_ready) begin  // gen/virtq/split_engine.ts:250
-        out_pos <= out_pos + 6'd1;  // gen/virtq/split_engine.ts:251
-        if ({1'b0, out_pos} == (out_count - 7'd1)) begin  // gen/virtq/split_engine.ts:252
-          out_active <= 1'b0;  // gen/virtq/split_engine.ts:252
+      if (chain_valid & chain_ready) begin  // gen/virtq/split_engine.ts:252
+        out_pos <= out_pos + 6'd1;  // gen/virtq/split_engine.ts:253
+        if ({1'b0, out_pos} == (out_count - 7'd1)) begin  // gen/virtq/split_engine.ts:254
+          out_active <= 1'b0;  // gen/virtq/split_engine.ts:254
         end
       end
-      if (rd_cmd_ready) begin  // gen/virtq/split_engine.ts:276
-        rd_valid <= 1'b0;  // gen/virtq/split_engine.ts:276
+      if (rd_cmd_ready) begin  // gen/virtq/split_engine.ts:278
+        rd_valid <= 1'b0;  // gen/virtq/split_engine.ts:278
       end
-      if (rd_by_fetch) begin  // gen/virtq/split_engine.ts:285
-        rd_seq0 <= rd_seq0 + 6'd1;  // gen/virtq/split_engine.ts:285
+      if (rd_by_fetch) begin  // gen/virtq/split_engine.ts:287
+        rd_seq0 <= rd_seq0 + 6'd1;  // gen/virtq/split_engine.ts:287
       end
-      if (rd_status_valid & (rd_status_id[1:0] == 2'd0)) begin  // gen/virtq/split_engine.ts:286
-        rd_ended0 <= rd_ended0 + 6'd1;  // gen/virtq/split_engine.ts:286
+      if (rd_status_valid & (rd_status_id[1:0] == 2'd0)) begin  // gen/virtq/split_engine.ts:288
+        rd_ended0 <= rd_ended0 + 6'd1;  // gen/virtq/split_engine.ts:288
       end
-      if ((rd_status_valid & (rd_status_id[1:0] == 2'd0)) & (rd_status_error != 3'd0)) begin  // gen/virtq/split_engine.ts:287
-        rd_err0 <= 1'b1;  // gen/virtq/split_engine.ts:287
+      if ((rd_status_valid & (rd_status_id[1:0] == 2'd0)) & (rd_status_error != 3'd0)) begin  // gen/virtq/split_engine.ts:289
+        rd_err0 <= 1'b1;  // gen/virtq/split_engine.ts:289
       end
-      if (rd_by_used) begin  // gen/virtq/split_engine.ts:285
-        rd_seq1 <= rd_seq1 + 6'd1;  // gen/virtq/split_engine.ts:285
+      if (rd_by_used) begin  // gen/virtq/split_engine.ts:287
+        rd_seq1 <= rd_seq1 + 6'd1;  // gen/virtq/split_engine.ts:287
       end
-      if (rd_status_valid & (rd_status_id[1:0] == 2'd1)) begin  // gen/virtq/split_engine.ts:286
-        rd_ended1 <= rd_ended1 + 6'd1;  // gen/virtq/split_engine.ts:286
+      if (rd_status_valid & (rd_status_id[1:0] == 2'd1)) begin  // gen/virtq/split_engine.ts:288
+        rd_ended1 <= rd_ended1 + 6'd1;  // gen/virtq/split_engine.ts:288
       end
-      if ((rd_status_valid & (rd_status_id[1:0] == 2'd1)) & (rd_status_error != 3'd0)) begin  // gen/virtq/split_engine.ts:287
-        rd_err1 <= 1'b1;  // gen/virtq/split_engine.ts:287
+      if ((rd_status_valid & (rd_status_id[1:0] == 2'd1)) & (rd_status_error != 3'd0)) begin  // gen/virtq/split_engine.ts:289
+        rd_err1 <= 1'b1;  // gen/virtq/split_engine.ts:289
       end
-      if (rd_by_pool) begin  // gen/virtq/split_engine.ts:285
-        rd_seq2 <= rd_seq2 + 6'd1;  // gen/virtq/split_engine.ts:285
+      if (rd_by_pool) begin  // gen/virtq/split_engine.ts:287
+        rd_seq2 <= rd_seq2 + 6'd1;  // gen/virtq/split_engine.ts:287
       end
-      if (rd_status_valid & (rd_status_id[1:0] == 2'd2)) begin  // gen/virtq/split_engine.ts:286
-        rd_ended2 <= rd_ended2 + 6'd1;  // gen/virtq/split_engine.ts:286
+      if (rd_status_valid & (rd_status_id[1:0] == 2'd2)) begin  // gen/virtq/split_engine.ts:288
+        rd_ended2 <= rd_ended2 + 6'd1;  // gen/virtq/split_engine.ts:288
       end
-      if ((rd_status_valid & (rd_status_id[1:0] == 2'd2)) & (rd_status_error != 3'd0)) begin  // gen/virtq/split_engine.ts:287
-        rd_err2 <= 1'b1;  // gen/virtq/split_engine.ts:287
+      if ((rd_status_valid & (rd_status_id[1:0] == 2'd2)) & (rd_status_error != 3'd0)) begin  // gen/virtq/split_engine.ts:289
+        rd_err2 <= 1'b1;  // gen/virtq/split_engine.ts:289
       end
-      rd_settled0 <= (rd_seq0 == rd_ended0) & (~rd_by_fetch);  // gen/virtq/split_engine.ts:312
-      rd_settled1 <= (rd_seq1 == rd_ended1) & (~rd_by_used);  // gen/virtq/split_engine.ts:312
-      if (wr_cmd_ready) begin  // gen/virtq/split_engine.ts:276
-        wr_valid <= 1'b0;  // gen/virtq/split_engine.ts:276
+      rd_settled0 <= (rd_seq0 == rd_ended0) & (~rd_by_fetch);  // gen/virtq/split_engine.ts:314
+      rd_settled1 <= (rd_seq1 == rd_ended1) & (~rd_by_used);  // gen/virtq/split_engine.ts:314
+      if (wr_cmd_ready) begin  // gen/virtq/split_engine.ts:278
+        wr_valid <= 1'b0;  // gen/virtq/split_engine.ts:278
       end
-      if (wr_by_fetch) begin  // gen/virtq/split_engine.ts:285
-        wr_seq0 <= wr_seq0 + 6'd1;  // gen/virtq/split_engine.ts:285
+      if (wr_by_fetch) begin  // gen/virtq/split_engine.ts:287
+        wr_seq0 <= wr_seq0 + 6'd1;  // gen/virtq/split_engine.ts:287
       end
-      if (wr_status_valid & (wr_status_id[1:0] == 2'd0)) begin  // gen/virtq/split_engine.ts:286
-        wr_ended0 <= wr_ended0 + 6'd1;  // gen/virtq/split_engine.ts:286
+      if (wr_status_valid & (wr_status_id[1:0] == 2'd0)) begin  // gen/virtq/split_engine.ts:288
+        wr_ended0 <= wr_ended0 + 6'd1;  // gen/virtq/split_engine.ts:288
       end
-      if ((wr_status_valid & (wr_status_id[1:0] == 2'd0)) & (wr_status_error != 3'd0)) begin  // gen/virtq/split_engine.ts:287
-        wr_err0 <= 1'b1;  // gen/virtq/split_engine.ts:287
+      if ((wr_status_valid & (wr_status_id[1:0] == 2'd0)) & (wr_status_error != 3'd0)) begin  // gen/virtq/split_engine.ts:289
+        wr_err0 <= 1'b1;  // gen/virtq/split_engine.ts:289
       end
-      if (wr_by_used) begin  // gen/virtq/split_engine.ts:285
-        wr_seq1 <= wr_seq1 + 6'd1;  // gen/virtq/split_engine.ts:285
+      if (wr_by_used) begin  // gen/virtq/split_engine.ts:287
+        wr_seq1 <= wr_seq1 + 6'd1;  // gen/virtq/split_engine.ts:287
       end
-      if (wr_status_valid & (wr_status_id[1:0] == 2'd1)) begin  // gen/virtq/split_engine.ts:286
-        wr_ended1 <= wr_ended1 + 6'd1;  // gen/virtq/split_engine.ts:286
+      if (wr_status_valid & (wr_status_id[1:0] == 2'd1)) begin  // gen/virtq/split_engine.ts:288
+        wr_ended1 <= wr_ended1 + 6'd1;  // gen/virtq/split_engine.ts:288
       end
-      if ((wr_status_valid & (wr_status_id[1:0] == 2'd1)) & (wr_status_error != 3'd0)) begin  // gen/virtq/split_engine.ts:287
-        wr_err1 <= 1'b1;  // gen/virtq/split_engine.ts:287
+      if ((wr_status_valid & (wr_status_id[1:0] == 2'd1)) & (wr_status_error != 3'd0)) begin  // gen/virtq/split_engine.ts:289
+        wr_err1 <= 1'b1;  // gen/virtq/split_engine.ts:289
       end
-      if (wr_by_pool) begin  // gen/virtq/split_engine.ts:285
-        wr_seq2 <= wr_seq2 + 6'd1;  // gen/virtq/split_engine.ts:285
+      if (wr_by_pool) begin  // gen/virtq/split_engine.ts:287
+        wr_seq2 <= wr_seq2 + 6'd1;  // gen/virtq/split_engine.ts:287
       end
-      if (wr_status_valid & (wr_status_id[1:0] == 2'd2)) begin  // gen/virtq/split_engine.ts:286
-        wr_ended2 <= wr_ended2 + 6'd1;  // gen/virtq/split_engine.ts:286
+      if (wr_status_valid & (wr_status_id[1:0] == 2'd2)) begin  // gen/virtq/split_engine.ts:288
+        wr_ended2 <= wr_ended2 + 6'd1;  // gen/virtq/split_engine.ts:288
       end
-      if ((wr_status_valid & (wr_status_id[1:0] == 2'd2)) & (wr_status_error != 3'd0)) begin  // gen/virtq/split_engine.ts:287
-        wr_err2 <= 1'b1;  // gen/virtq/split_engine.ts:287
+      if ((wr_status_valid & (wr_status_id[1:0] == 2'd2)) & (wr_status_error != 3'd0)) begin  // gen/virtq/split_engine.ts:289
+        wr_err2 <= 1'b1;  // gen/virtq/split_engine.ts:289
       end
-      wr_settled0 <= (wr_seq0 == wr_ended0) & (~wr_by_fetch);  // gen/virtq/split_engine.ts:312
-      wr_settled1 <= (wr_seq1 == wr_ended1) & (~wr_by_used);  // gen/virtq/split_engine.ts:312
-      ow_valid <= out_wr_valid;  // gen/virtq/split_engine.ts:339
-      if (heads_pend & (~_sub_11[5])) begin  // gen/virtq/split_engine.ts:450
-        heads_pend <= 1'b0;  // gen/virtq/split_engine.ts:450
+      wr_settled0 <= (wr_seq0 == wr_ended0) & (~wr_by_fetch);  // gen/virtq/split_engine.ts:314
+      wr_settled1 <= (wr_seq1 == wr_ended1) & (~wr_by_used);  // gen/virtq/split_engine.ts:314
+      ow_valid <= out_wr_valid;  // gen/virtq/split_engine.ts:341
+      if (heads_pend & (~_sub_10[5])) begin  // gen/virtq/split_engine.ts:467
+        heads_pend <= 1'b0;  // gen/virtq/split_engine.ts:467
       end
-      if (idx_pend & (~_sub_12[5])) begin  // gen/virtq/split_engine.ts:451
-        idx_pend <= 1'b0;  // gen/virtq/split_engine.ts:452
-        idx_here <= 1'b1;  // gen/virtq/split_engine.ts:453
+      if (idx_pend & (~_sub_11[5])) begin  // gen/virtq/split_engine.ts:468
+        idx_pend <= 1'b0;  // gen/virtq/split_engine.ts:469
+        idx_here <= 1'b1;  // gen/virtq/split_engine.ts:470
       end
-      pf_ready <= (pf_ready | {(~_sub_13[5]), (~_sub_14[5]), (~_sub_15[5]), (~_sub_16[5]), (~_sub_17[5]), (~_sub_18[5]), (~_sub_19[5]), (~_sub_20[5]), (~_sub_21[5]), (~_sub_22[5]), (~_sub_23[5]), (~_sub_24[5]), (~_sub_25[5]), (~_sub_26[5]), (~_sub_27[5]), (~_sub_28[5])}) & (~pf_ready_clr);  // gen/virtq/split_engine.ts:457
-      work_reg <= (((pending | {(last_avail_2 != avail_seen_2), (last_avail_1 != avail_seen_1), (last_avail_0 != avail_seen_0)}) | ({((~event_valid[2]) | (event_sent_2 != last_avail_2)), ((~event_valid[1]) | (event_sent_1 != last_avail_1)), ((~event_valid[0]) | (event_sent_0 != last_avail_0))} & {3{features[29]}})) | ((3'd1 << pf_q) & {3{(pf_active & ((idx_pend | idx_here) | heads_pend))}})) & _cat_29;  // gen/virtq/split_engine.ts:519
+      pf_ready <= (pf_ready | {(~_sub_12[5]), (~_sub_13[5]), (~_sub_14[5]), (~_sub_15[5]), (~_sub_16[5]), (~_sub_17[5]), (~_sub_18[5]), (~_sub_19[5]), (~_sub_20[5]), (~_sub_21[5]), (~_sub_22[5]), (~_sub_23[5]), (~_sub_24[5]), (~_sub_25[5]), (~_sub_26[5]), (~_sub_27[5])}) & (~pf_ready_clr);  // gen/virtq/split_engine.ts:474
+      work_reg <= (((pending | {(last_avail_2 != avail_seen_2), (last_avail_1 != avail_seen_1), (last_avail_0 != avail_seen_0)}) | ({((~event_valid[2]) | (event_sent_2 != last_avail_2)), ((~event_valid[1]) | (event_sent_1 != last_avail_1)), ((~event_valid[0]) | (event_sent_0 != last_avail_0))} & {3{features[29]}})) | ((3'd1 << pf_q) & {3{(pf_active & ((idx_pend | idx_here) | heads_pend))}})) & _cat_28;  // gen/virtq/split_engine.ts:536
       if (sched_valid) begin  // gen/lib/arbiter.ts:73
         if (1'b1) begin  // gen/lib/arbiter.ts:74
           sched_locked <= 1'b0;  // gen/lib/arbiter.ts:75
@@ -1583,956 +1583,961 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
           sched_lock_index <= sched_index;  // gen/lib/arbiter.ts:80
         end
       end
-      all_back <= {(handed_2 == returned_2), (handed_1 == returned_1), (handed_0 == returned_0)};  // gen/virtq/split_engine.ts:536
-      rq_done <= {_and_6, _and_7, _and_8};  // gen/virtq/split_engine.ts:548
-      if (reset_req) begin  // gen/virtq/split_engine.ts:590
-        dev_resetting <= 1'b1;  // gen/virtq/split_engine.ts:590
+      all_back <= {(handed_2 == returned_2), (handed_1 == returned_1), (handed_0 == returned_0)};  // gen/virtq/split_engine.ts:554
+      rq_done <= {_and_4, _and_5, _and_6};  // gen/virtq/split_engine.ts:566
+      if (reset_req) begin  // gen/virtq/split_engine.ts:610
+        dev_resetting <= 1'b1;  // gen/virtq/split_engine.ts:610
       end
-      q_resetting <= q_resetting | {q2_reset_req, q1_reset_req, q0_reset_req};  // gen/virtq/split_engine.ts:591
-      case (seq)  // gen/virtq/split_engine.ts:593
+      q_resetting <= q_resetting | {q2_reset_req, q1_reset_req, q0_reset_req};  // gen/virtq/split_engine.ts:611
+      case (seq)  // gen/virtq/split_engine.ts:613
         SEQ_IDLE: begin
-          if ((dev_resetting & (used == USED_IDLE)) & pool_quiet) begin  // gen/virtq/split_engine.ts:595
-            dev_resetting <= reset_req;  // gen/virtq/split_engine.ts:598
-            q_resetting <= 3'd0;  // gen/virtq/split_engine.ts:599
-            out_active <= 1'b0;  // gen/virtq/split_engine.ts:600
-          end else if (|rq_done) begin  // gen/virtq/split_engine.ts:603
-            seq <= SEQ_QRESET;  // gen/virtq/split_engine.ts:603
-          end else if ((~dev_resetting) & sched_valid) begin  // gen/virtq/split_engine.ts:604
-            cq <= sched_index;  // gen/virtq/split_engine.ts:605
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:606
+          if ((dev_resetting & (used == USED_IDLE)) & pool_quiet) begin  // gen/virtq/split_engine.ts:615
+            dev_resetting <= reset_req;  // gen/virtq/split_engine.ts:618
+            q_resetting <= 3'd0;  // gen/virtq/split_engine.ts:619
+            out_active <= 1'b0;  // gen/virtq/split_engine.ts:620
+          end else if (|rq_done) begin  // gen/virtq/split_engine.ts:623
+            seq <= SEQ_QRESET;  // gen/virtq/split_engine.ts:623
+          end else if ((~dev_resetting) & sched_valid) begin  // gen/virtq/split_engine.ts:624
+            cq <= sched_index;  // gen/virtq/split_engine.ts:625
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:626
           end
         end
         SEQ_QRESET: begin
-          q_resetting <= (q_resetting & (~{_and_6, _and_7, _and_8})) | {q2_reset_req, q1_reset_req, q0_reset_req};  // gen/virtq/split_engine.ts:612
-          seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:614
+          q_resetting <= (q_resetting & (~{_and_4, _and_5, _and_6})) | {q2_reset_req, q1_reset_req, q0_reset_req};  // gen/virtq/split_engine.ts:632
+          seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:634
         end
         SEQ_LOAD: begin
-          seq <= SEQ_PLAN;  // gen/virtq/split_engine.ts:618
+          seq <= SEQ_PLAN;  // gen/virtq/split_engine.ts:638
         end
         SEQ_PLAN: begin
-          if (own_pool) begin  // gen/virtq/split_engine.ts:624
-            if (abandon) begin  // gen/virtq/split_engine.ts:625
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:625
-            end else if (rd_err2) begin  // gen/virtq/split_engine.ts:626
-              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:490
-            end else if (idx_here) begin  // gen/virtq/split_engine.ts:627
-              idx_here <= 1'b0;  // gen/virtq/split_engine.ts:628
-              seq <= SEQ_IDX_MEM;  // gen/virtq/split_engine.ts:630
-            end else if (((rd_free & p_heads_idle) & p_he_ne_seen) & p_he_room) begin  // gen/virtq/split_engine.ts:632
-              seq <= SEQ_AHEAD_HEADS;  // gen/virtq/split_engine.ts:632
-            end else if (((rd_free & (~pf_bad)) & p_entry_due) & p_entry_room) begin  // gen/virtq/split_engine.ts:633
-              seq <= SEQ_AHEAD_ENTRY;  // gen/virtq/split_engine.ts:633
-            end else if (p_look_due) begin  // gen/virtq/split_engine.ts:634
-              seq <= SEQ_AHEAD_LOOK;  // gen/virtq/split_engine.ts:634
-            end else if ((p_la_ne_pf & p_la_ready) & p_la_looked) begin  // gen/virtq/split_engine.ts:635
-              seq <= SEQ_AHEAD_CHAIN;  // gen/virtq/split_engine.ts:635
-            end else if (rd_free & (~(idx_pend | idx_here))) begin  // gen/virtq/split_engine.ts:636
-              seq <= SEQ_AHEAD_IDX;  // gen/virtq/split_engine.ts:636
-            end else if (((pf_bad & (~p_la_ne_pf)) & p_la_ne_he) & p_heads_idle) begin  // gen/virtq/split_engine.ts:639
-              seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:639
+          if (own_pool) begin  // gen/virtq/split_engine.ts:644
+            if (abandon) begin  // gen/virtq/split_engine.ts:645
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:645
+            end else if (rd_err2) begin  // gen/virtq/split_engine.ts:646
+              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:507
+            end else if (idx_here) begin  // gen/virtq/split_engine.ts:647
+              idx_here <= 1'b0;  // gen/virtq/split_engine.ts:648
+              seq <= SEQ_IDX_MEM;  // gen/virtq/split_engine.ts:650
+            end else if (((rd_free & p_heads_idle) & p_he_ne_seen) & p_he_room) begin  // gen/virtq/split_engine.ts:652
+              seq <= SEQ_AHEAD_HEADS;  // gen/virtq/split_engine.ts:652
+            end else if (((rd_free & (~pf_bad)) & p_entry_due) & p_entry_room) begin  // gen/virtq/split_engine.ts:653
+              seq <= SEQ_AHEAD_ENTRY;  // gen/virtq/split_engine.ts:653
+            end else if (p_look_due) begin  // gen/virtq/split_engine.ts:654
+              seq <= SEQ_AHEAD_LOOK;  // gen/virtq/split_engine.ts:654
+            end else if (((p_la_ne_pf & p_la_ready) & p_la_looked) & p_out_free) begin  // gen/virtq/split_engine.ts:655
+              seq <= SEQ_AHEAD_CHAIN;  // gen/virtq/split_engine.ts:655
+            end else if (rd_free & (~(idx_pend | idx_here))) begin  // gen/virtq/split_engine.ts:656
+              seq <= SEQ_AHEAD_IDX;  // gen/virtq/split_engine.ts:656
+            end else if ((((pf_bad & (~p_la_ne_pf)) & p_la_ne_he) & p_heads_idle) & p_out_free) begin  // gen/virtq/split_engine.ts:659
+              seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:659
             end else begin
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:640
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:660
             end
-          end else if (pool_free) begin  // gen/virtq/split_engine.ts:642
-            pf_active <= 1'b1;  // gen/virtq/split_engine.ts:644
-            pf_q <= cq;  // gen/virtq/split_engine.ts:645
-            rd_err2 <= 1'b0;  // gen/virtq/split_engine.ts:649
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:650
-          end else if (p_la_ne_he) begin  // gen/virtq/split_engine.ts:652
-            seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:652
-          end else if (p_la_ne_seen) begin  // gen/virtq/split_engine.ts:653
-            seq <= SEQ_HEADS_CMD;  // gen/virtq/split_engine.ts:653
+          end else if (~p_out_free) begin  // gen/virtq/split_engine.ts:663
+            seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:663
+          end else if (pool_free) begin  // gen/virtq/split_engine.ts:664
+            pf_active <= 1'b1;  // gen/virtq/split_engine.ts:666
+            pf_q <= cq;  // gen/virtq/split_engine.ts:667
+            rd_err2 <= 1'b0;  // gen/virtq/split_engine.ts:671
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:672
+          end else if (p_la_ne_he) begin  // gen/virtq/split_engine.ts:674
+            seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:674
+          end else if (p_la_ne_seen) begin  // gen/virtq/split_engine.ts:675
+            seq <= SEQ_HEADS_CMD;  // gen/virtq/split_engine.ts:675
           end else begin
-            seq <= SEQ_IDX_CMD;  // gen/virtq/split_engine.ts:654
+            seq <= SEQ_IDX_CMD;  // gen/virtq/split_engine.ts:676
           end
         end
         SEQ_AHEAD_IDX: begin
-          if (rd_free) begin  // gen/virtq/split_engine.ts:659
-            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:299
-            idx_pend <= 1'b1;  // gen/virtq/split_engine.ts:662
-            seq <= SEQ_PLAN;  // gen/virtq/split_engine.ts:664
+          if (rd_free) begin  // gen/virtq/split_engine.ts:681
+            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:301
+            idx_pend <= 1'b1;  // gen/virtq/split_engine.ts:684
+            seq <= SEQ_PLAN;  // gen/virtq/split_engine.ts:686
           end
         end
         SEQ_AHEAD_HEADS: begin
-          if (rd_free) begin  // gen/virtq/split_engine.ts:679
-            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:299
-            heads_pend <= 1'b1;  // gen/virtq/split_engine.ts:681
-            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:684
-              heads_end_0 <= he + _slice_30;  // gen/virtq/split_engine.ts:684
+          if (rd_free) begin  // gen/virtq/split_engine.ts:701
+            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:301
+            heads_pend <= 1'b1;  // gen/virtq/split_engine.ts:703
+            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:706
+              heads_end_0 <= he + _slice_29;  // gen/virtq/split_engine.ts:706
             end
-            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:684
-              heads_end_1 <= he + _slice_30;  // gen/virtq/split_engine.ts:684
+            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:706
+              heads_end_1 <= he + _slice_29;  // gen/virtq/split_engine.ts:706
             end
-            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:684
-              heads_end_2 <= he + _slice_30;  // gen/virtq/split_engine.ts:684
+            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:706
+              heads_end_2 <= he + _slice_29;  // gen/virtq/split_engine.ts:706
             end
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:685
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:707
           end
         end
         SEQ_AHEAD_ENTRY: begin
-          if (~mem_busy) begin  // gen/virtq/split_engine.ts:374
-            mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:378
+          if (~mem_busy) begin  // gen/virtq/split_engine.ts:376
+            mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:380
           end
-          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:380
-            mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:383
-            seq <= SEQ_AHEAD_DESC;  // gen/virtq/split_engine.ts:693
+          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:382
+            mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:385
+            seq <= SEQ_AHEAD_DESC;  // gen/virtq/split_engine.ts:715
           end
         end
         SEQ_AHEAD_DESC: begin
-          if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:700
-            seq <= SEQ_PLAN;  // gen/virtq/split_engine.ts:702
-          end else if (rd_free) begin  // gen/virtq/split_engine.ts:703
-            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:299
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:711
+          if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:722
+            seq <= SEQ_PLAN;  // gen/virtq/split_engine.ts:724
+          end else if (rd_free) begin  // gen/virtq/split_engine.ts:725
+            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:301
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:733
           end
         end
         SEQ_AHEAD_LOOK: begin
-          if (~mem_busy) begin  // gen/virtq/split_engine.ts:374
-            mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:378
+          if (~mem_busy) begin  // gen/virtq/split_engine.ts:376
+            mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:380
           end
-          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:380
-            mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:383
-            seq <= SEQ_AHEAD_TABLE;  // gen/virtq/split_engine.ts:715
+          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:382
+            mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:385
+            seq <= SEQ_AHEAD_TABLE;  // gen/virtq/split_engine.ts:737
           end
         end
         SEQ_AHEAD_TABLE: begin
-          if (~(desc_raw[98] & (~_or_9))) begin  // gen/virtq/split_engine.ts:719
-            pf_tbl <= pf_tbl & (~(16'd1 << pf_insp[3:0]));  // gen/virtq/split_engine.ts:720
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:722
-          end else if (rd_free) begin  // gen/virtq/split_engine.ts:723
-            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:299
-            pf_tbl <= pf_tbl | (16'd1 << pf_insp[3:0]);  // gen/virtq/split_engine.ts:725
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:730
+          if (~(desc_raw[98] & (~_or_7))) begin  // gen/virtq/split_engine.ts:741
+            pf_tbl <= pf_tbl & (~(16'd1 << pf_insp[3:0]));  // gen/virtq/split_engine.ts:742
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:744
+          end else if (rd_free) begin  // gen/virtq/split_engine.ts:745
+            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:301
+            pf_tbl <= pf_tbl | (16'd1 << pf_insp[3:0]);  // gen/virtq/split_engine.ts:747
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:752
           end
         end
         SEQ_AHEAD_CHAIN: begin
-          seq <= SEQ_HEAD_CHECK;  // gen/virtq/split_engine.ts:742
+          seq <= SEQ_HEAD_CHECK;  // gen/virtq/split_engine.ts:764
         end
         SEQ_IDX_CMD: begin
-          if (rd_free) begin  // gen/virtq/split_engine.ts:747
-            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:299
-            seq <= SEQ_IDX_WAIT;  // gen/virtq/split_engine.ts:751
+          if (rd_free) begin  // gen/virtq/split_engine.ts:769
+            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:301
+            seq <= SEQ_IDX_WAIT;  // gen/virtq/split_engine.ts:773
           end
         end
         SEQ_IDX_WAIT: begin
-          if (rd_settled0) begin  // gen/virtq/split_engine.ts:494
-            if (abandon) begin  // gen/virtq/split_engine.ts:495
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:495
-            end else if (rd_err0) begin  // gen/virtq/split_engine.ts:496
-              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:490
+          if (rd_settled0) begin  // gen/virtq/split_engine.ts:511
+            if (abandon) begin  // gen/virtq/split_engine.ts:512
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:512
+            end else if (rd_err0) begin  // gen/virtq/split_engine.ts:513
+              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:507
             end else begin
-              seq <= SEQ_IDX_MEM;  // gen/virtq/split_engine.ts:754
+              seq <= SEQ_IDX_MEM;  // gen/virtq/split_engine.ts:776
             end
           end
         end
         SEQ_IDX_MEM: begin
-          if (~mem_busy) begin  // gen/virtq/split_engine.ts:374
-            mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:378
+          if (~mem_busy) begin  // gen/virtq/split_engine.ts:376
+            mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:380
           end
-          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:380
-            mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:383
-            seq <= SEQ_IDX_CHECK;  // gen/virtq/split_engine.ts:757
+          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:382
+            mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:385
+            seq <= SEQ_IDX_CHECK;  // gen/virtq/split_engine.ts:779
           end
         end
         SEQ_IDX_CHECK: begin
-          seq <= SEQ_IDX_ACT;  // gen/virtq/split_engine.ts:766
+          seq <= SEQ_IDX_ACT;  // gen/virtq/split_engine.ts:788
         end
         SEQ_IDX_ACT: begin
-          if (idx_jump) begin  // gen/virtq/split_engine.ts:769
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:490
-          end else if (idx_same) begin  // gen/virtq/split_engine.ts:770
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:770
-          end else if (idx_none) begin  // gen/virtq/split_engine.ts:772
-            if (idx_ask) begin  // gen/virtq/split_engine.ts:772
-              seq <= SEQ_EVENT_CMD;  // gen/virtq/split_engine.ts:772
+          if (idx_jump) begin  // gen/virtq/split_engine.ts:791
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:507
+          end else if (idx_same) begin  // gen/virtq/split_engine.ts:792
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:792
+          end else if (idx_none) begin  // gen/virtq/split_engine.ts:794
+            if (idx_ask) begin  // gen/virtq/split_engine.ts:794
+              seq <= SEQ_EVENT_CMD;  // gen/virtq/split_engine.ts:794
             end else begin
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:772
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:794
             end
           end else begin
-            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:774
-              avail_seen_0 <= word;  // gen/virtq/split_engine.ts:774
+            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:796
+              avail_seen_0 <= word;  // gen/virtq/split_engine.ts:796
             end
-            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:774
-              avail_seen_1 <= word;  // gen/virtq/split_engine.ts:774
+            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:796
+              avail_seen_1 <= word;  // gen/virtq/split_engine.ts:796
             end
-            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:774
-              avail_seen_2 <= word;  // gen/virtq/split_engine.ts:774
+            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:796
+              avail_seen_2 <= word;  // gen/virtq/split_engine.ts:796
             end
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:775
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:797
           end
         end
         SEQ_EVENT_CMD: begin
-          if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:782
-            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:783
-              event_sent_0 <= word;  // gen/virtq/split_engine.ts:783
+          if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:804
+            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:805
+              event_sent_0 <= word;  // gen/virtq/split_engine.ts:805
             end
-            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:783
-              event_sent_1 <= word;  // gen/virtq/split_engine.ts:783
+            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:805
+              event_sent_1 <= word;  // gen/virtq/split_engine.ts:805
             end
-            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:783
-              event_sent_2 <= word;  // gen/virtq/split_engine.ts:783
+            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:805
+              event_sent_2 <= word;  // gen/virtq/split_engine.ts:805
             end
-            wr_valid <= 1'b1;  // gen/virtq/split_engine.ts:299
-            seq <= SEQ_EVENT_WAIT;  // gen/virtq/split_engine.ts:786
+            wr_valid <= 1'b1;  // gen/virtq/split_engine.ts:301
+            seq <= SEQ_EVENT_WAIT;  // gen/virtq/split_engine.ts:808
           end
         end
         SEQ_EVENT_WAIT: begin
-          if (wr_settled0) begin  // gen/virtq/split_engine.ts:790
-            if (abandon) begin  // gen/virtq/split_engine.ts:791
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:791
-            end else if (wr_err0) begin  // gen/virtq/split_engine.ts:792
-              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:490
+          if (wr_settled0) begin  // gen/virtq/split_engine.ts:812
+            if (abandon) begin  // gen/virtq/split_engine.ts:813
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:813
+            end else if (wr_err0) begin  // gen/virtq/split_engine.ts:814
+              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:507
             end else begin
-              event_valid <= event_valid | (3'd1 << cq);  // gen/virtq/split_engine.ts:794
-              seq <= SEQ_IDX_CMD;  // gen/virtq/split_engine.ts:795
+              event_valid <= event_valid | (3'd1 << cq);  // gen/virtq/split_engine.ts:816
+              seq <= SEQ_IDX_CMD;  // gen/virtq/split_engine.ts:817
             end
           end
         end
         SEQ_HEADS_CMD: begin
-          if (rd_free) begin  // gen/virtq/split_engine.ts:810
-            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:299
-            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:812
-              heads_end_0 <= la + _slice_34;  // gen/virtq/split_engine.ts:812
+          if (rd_free) begin  // gen/virtq/split_engine.ts:832
+            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:301
+            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:834
+              heads_end_0 <= la + _slice_33;  // gen/virtq/split_engine.ts:834
             end
-            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:812
-              heads_end_1 <= la + _slice_34;  // gen/virtq/split_engine.ts:812
+            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:834
+              heads_end_1 <= la + _slice_33;  // gen/virtq/split_engine.ts:834
             end
-            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:812
-              heads_end_2 <= la + _slice_34;  // gen/virtq/split_engine.ts:812
+            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:834
+              heads_end_2 <= la + _slice_33;  // gen/virtq/split_engine.ts:834
             end
-            seq <= SEQ_HEADS_WAIT;  // gen/virtq/split_engine.ts:813
+            seq <= SEQ_HEADS_WAIT;  // gen/virtq/split_engine.ts:835
           end
         end
         SEQ_HEADS_WAIT: begin
-          if (rd_settled0) begin  // gen/virtq/split_engine.ts:494
-            if (abandon) begin  // gen/virtq/split_engine.ts:495
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:495
-            end else if (rd_err0) begin  // gen/virtq/split_engine.ts:496
-              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:490
+          if (rd_settled0) begin  // gen/virtq/split_engine.ts:511
+            if (abandon) begin  // gen/virtq/split_engine.ts:512
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:512
+            end else if (rd_err0) begin  // gen/virtq/split_engine.ts:513
+              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:507
             end else begin
-              seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:816
+              seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:838
             end
           end
         end
         SEQ_HEAD_MEM: begin
-          if (~mem_busy) begin  // gen/virtq/split_engine.ts:374
-            mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:378
+          if (~mem_busy) begin  // gen/virtq/split_engine.ts:376
+            mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:380
           end
-          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:380
-            mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:383
-            seq <= SEQ_HEAD_CHECK;  // gen/virtq/split_engine.ts:821
+          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:382
+            mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:385
+            seq <= SEQ_HEAD_CHECK;  // gen/virtq/split_engine.ts:843
           end
         end
         SEQ_HEAD_CHECK: begin
-          cb_len <= 7'd0;  // gen/virtq/split_engine.ts:833
-          win_valid <= head_ahead;  // gen/virtq/split_engine.ts:835
-          if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:837
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:490
-          end else if (features[35] & (word != _select_37)) begin  // gen/virtq/split_engine.ts:838
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:490
+          cb_len <= 7'd0;  // gen/virtq/split_engine.ts:855
+          win_valid <= head_ahead;  // gen/virtq/split_engine.ts:857
+          if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:859
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:507
+          end else if (features[35] & (word != _select_36)) begin  // gen/virtq/split_engine.ts:860
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:507
           end else begin
-            seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:839
+            seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:861
           end
         end
         SEQ_DESC_NEED: begin
-          if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:845
-            seq <= SEQ_DESC_MEM;  // gen/virtq/split_engine.ts:845
-          end else if (rd_free) begin  // gen/virtq/split_engine.ts:845
-            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:299
-            win_valid <= 1'b1;  // gen/virtq/split_engine.ts:849
-            seq <= SEQ_DESC_WAIT;  // gen/virtq/split_engine.ts:854
+          if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:867
+            seq <= SEQ_DESC_MEM;  // gen/virtq/split_engine.ts:867
+          end else if (rd_free) begin  // gen/virtq/split_engine.ts:867
+            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:301
+            win_valid <= 1'b1;  // gen/virtq/split_engine.ts:871
+            seq <= SEQ_DESC_WAIT;  // gen/virtq/split_engine.ts:876
           end
         end
         SEQ_DESC_WAIT: begin
-          if (rd_settled0) begin  // gen/virtq/split_engine.ts:494
-            if (abandon) begin  // gen/virtq/split_engine.ts:495
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:495
-            end else if (rd_err0) begin  // gen/virtq/split_engine.ts:496
-              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:490
+          if (rd_settled0) begin  // gen/virtq/split_engine.ts:511
+            if (abandon) begin  // gen/virtq/split_engine.ts:512
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:512
+            end else if (rd_err0) begin  // gen/virtq/split_engine.ts:513
+              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:507
             end else begin
-              seq <= SEQ_DESC_MEM;  // gen/virtq/split_engine.ts:857
+              seq <= SEQ_DESC_MEM;  // gen/virtq/split_engine.ts:879
             end
           end
         end
         SEQ_DESC_MEM: begin
-          if (win_ahead & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:862
-          end else if (win_ahead & rd_err2) begin  // gen/virtq/split_engine.ts:863
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:490
+          if (win_ahead & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:882
+          end else if (win_ahead & rd_err2) begin  // gen/virtq/split_engine.ts:883
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:507
           end else begin
-            if (~mem_busy) begin  // gen/virtq/split_engine.ts:374
-              mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:378
+            if (~mem_busy) begin  // gen/virtq/split_engine.ts:376
+              mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:380
             end
-            if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:380
-              mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:383
-              seq <= SEQ_DESC_WALK;  // gen/virtq/split_engine.ts:864
+            if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:382
+              mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:385
+              seq <= SEQ_DESC_WALK;  // gen/virtq/split_engine.ts:884
             end
           end
         end
         SEQ_DESC_WALK: begin
-          if ((count + 17'd1) > {1'b0, tbl_n}) begin  // gen/virtq/split_engine.ts:875
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:490
-          end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:876
-            if (in_indirect | _or_9) begin  // gen/virtq/split_engine.ts:877
-              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:490
+          if ((count + 17'd1) > {1'b0, tbl_n}) begin  // gen/virtq/split_engine.ts:894
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:507
+          end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:895
+            if (in_indirect | _or_7) begin  // gen/virtq/split_engine.ts:896
+              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:507
             end else begin
-              if (win_ahead & pf_tbl[win_slot]) begin  // gen/virtq/split_engine.ts:886
+              if (win_ahead & pf_tbl[win_slot]) begin  // gen/virtq/split_engine.ts:905
               end else begin
-                win_valid <= 1'b0;  // gen/virtq/split_engine.ts:890
+                win_valid <= 1'b0;  // gen/virtq/split_engine.ts:909
               end
-              seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:892
+              seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:911
             end
-          end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:895
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:490
-          end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:896
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:490
-          end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:897
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:490
-          end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, tbl_n})) begin  // gen/virtq/split_engine.ts:898
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:490
-          end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != (in_indirect ? (j + 16'd1) : ((j + 16'd1) & num_mask)))) begin  // gen/virtq/split_engine.ts:899
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:490
+          end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:914
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:507
+          end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:915
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:507
+          end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:916
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:507
+          end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, tbl_n})) begin  // gen/virtq/split_engine.ts:917
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:507
+          end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != next_idx)) begin  // gen/virtq/split_engine.ts:918
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:507
           end else begin
-            cb_len <= cb_len + 7'd1;  // gen/virtq/split_engine.ts:902
-            if (desc_raw[96]) begin  // gen/virtq/split_engine.ts:906
-              seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:908
+            cb_len <= cb_len + 7'd1;  // gen/virtq/split_engine.ts:921
+            if (desc_raw[96]) begin  // gen/virtq/split_engine.ts:925
+              seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:927
             end else begin
-              out_active <= 1'b1;  // gen/virtq/split_engine.ts:911
-              out_pos <= 6'd0;  // gen/virtq/split_engine.ts:917
-              if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:918
-                last_avail_0 <= la + 16'd1;  // gen/virtq/split_engine.ts:918
+              out_active <= 1'b1;  // gen/virtq/split_engine.ts:930
+              out_pos <= 6'd0;  // gen/virtq/split_engine.ts:936
+              if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:937
+                last_avail_0 <= la + 16'd1;  // gen/virtq/split_engine.ts:937
               end
-              if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:918
-                last_avail_1 <= la + 16'd1;  // gen/virtq/split_engine.ts:918
+              if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:937
+                last_avail_1 <= la + 16'd1;  // gen/virtq/split_engine.ts:937
               end
-              if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:918
-                last_avail_2 <= la + 16'd1;  // gen/virtq/split_engine.ts:918
+              if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:937
+                last_avail_2 <= la + 16'd1;  // gen/virtq/split_engine.ts:937
               end
-              if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:919
-                expect_head_0 <= (head + (in_indirect ? slots : _add_38[15:0])) & num_mask;  // gen/virtq/split_engine.ts:919
+              if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:938
+                expect_head_0 <= (head + (in_indirect ? slots : _add_37[15:0])) & num_mask;  // gen/virtq/split_engine.ts:938
               end
-              if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:919
-                expect_head_1 <= (head + (in_indirect ? slots : _add_38[15:0])) & num_mask;  // gen/virtq/split_engine.ts:919
+              if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:938
+                expect_head_1 <= (head + (in_indirect ? slots : _add_37[15:0])) & num_mask;  // gen/virtq/split_engine.ts:938
               end
-              if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:919
-                expect_head_2 <= (head + (in_indirect ? slots : _add_38[15:0])) & num_mask;  // gen/virtq/split_engine.ts:919
+              if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:938
+                expect_head_2 <= (head + (in_indirect ? slots : _add_37[15:0])) & num_mask;  // gen/virtq/split_engine.ts:938
               end
-              if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:920
-                handed_0 <= _select_39 + 16'd1;  // gen/virtq/split_engine.ts:920
+              if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:939
+                handed_0 <= _select_38 + 16'd1;  // gen/virtq/split_engine.ts:939
               end
-              if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:920
-                handed_1 <= _select_39 + 16'd1;  // gen/virtq/split_engine.ts:920
+              if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:939
+                handed_1 <= _select_38 + 16'd1;  // gen/virtq/split_engine.ts:939
               end
-              if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:920
-                handed_2 <= _select_39 + 16'd1;  // gen/virtq/split_engine.ts:920
+              if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:939
+                handed_2 <= _select_38 + 16'd1;  // gen/virtq/split_engine.ts:939
               end
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:921
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:940
             end
           end
         end
         SEQ_FATAL: begin
-          seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:929
+          seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:948
         end
         default: begin end
       endcase
-      case (used)  // gen/virtq/split_engine.ts:965
+      case (used)  // gen/virtq/split_engine.ts:984
         USED_IDLE: begin
-          if (done_valid & (~dev_resetting)) begin  // gen/virtq/split_engine.ts:967
-            uq <= done_queue;  // gen/virtq/split_engine.ts:968
-            used <= USED_LOAD;  // gen/virtq/split_engine.ts:969
+          if (done_valid & (~dev_resetting)) begin  // gen/virtq/split_engine.ts:986
+            uq <= done_queue;  // gen/virtq/split_engine.ts:987
+            used <= USED_LOAD;  // gen/virtq/split_engine.ts:988
           end
         end
         USED_LOAD: begin
-          used <= USED_TAKE;  // gen/virtq/split_engine.ts:977
+          used <= USED_TAKE;  // gen/virtq/split_engine.ts:996
         end
         USED_TAKE: begin
-          if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:983
-            if (uq == 2'd0) begin  // gen/virtq/split_engine.ts:985
-              returned_0 <= _select_40 + 16'd1;  // gen/virtq/split_engine.ts:985
+          if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1002
+            if (uq == 2'd0) begin  // gen/virtq/split_engine.ts:1004
+              returned_0 <= _select_39 + 16'd1;  // gen/virtq/split_engine.ts:1004
             end
-            if (uq == 2'd1) begin  // gen/virtq/split_engine.ts:985
-              returned_1 <= _select_40 + 16'd1;  // gen/virtq/split_engine.ts:985
+            if (uq == 2'd1) begin  // gen/virtq/split_engine.ts:1004
+              returned_1 <= _select_39 + 16'd1;  // gen/virtq/split_engine.ts:1004
             end
-            if (uq == 2'd2) begin  // gen/virtq/split_engine.ts:985
-              returned_2 <= _select_40 + 16'd1;  // gen/virtq/split_engine.ts:985
+            if (uq == 2'd2) begin  // gen/virtq/split_engine.ts:1004
+              returned_2 <= _select_39 + 16'd1;  // gen/virtq/split_engine.ts:1004
             end
-          end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:993
-            used <= USED_IDLE;  // gen/virtq/split_engine.ts:993
-          end else if (wr_free) begin  // gen/virtq/split_engine.ts:994
-            wr_valid <= 1'b1;  // gen/virtq/split_engine.ts:299
-            used <= USED_ELEMS;  // gen/virtq/split_engine.ts:997
+          end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1012
+            used <= USED_IDLE;  // gen/virtq/split_engine.ts:1012
+          end else if (wr_free) begin  // gen/virtq/split_engine.ts:1013
+            wr_valid <= 1'b1;  // gen/virtq/split_engine.ts:301
+            used <= USED_ELEMS;  // gen/virtq/split_engine.ts:1016
           end
         end
         USED_ELEMS: begin
-          if (wr_free) begin  // gen/virtq/split_engine.ts:1002
-            wr_valid <= 1'b1;  // gen/virtq/split_engine.ts:299
-            used <= USED_IDX;  // gen/virtq/split_engine.ts:1005
+          if (wr_free) begin  // gen/virtq/split_engine.ts:1021
+            wr_valid <= 1'b1;  // gen/virtq/split_engine.ts:301
+            used <= USED_IDX;  // gen/virtq/split_engine.ts:1024
           end
         end
         USED_IDX: begin
-          if (wr_settled1) begin  // gen/virtq/split_engine.ts:1009
-            if (u_abandon) begin  // gen/virtq/split_engine.ts:1010
-              used <= USED_IDLE;  // gen/virtq/split_engine.ts:1010
-            end else if (wr_err1) begin  // gen/virtq/split_engine.ts:1011
-              used <= USED_FATAL;  // gen/virtq/split_engine.ts:1011
-            end else if (rd_free & (~(rd_by_fetch | rd_by_pool))) begin  // gen/virtq/split_engine.ts:1012
-              if (uq == 2'd0) begin  // gen/virtq/split_engine.ts:1013
-                used_idx_0 <= u_new;  // gen/virtq/split_engine.ts:1013
+          if (wr_settled1) begin  // gen/virtq/split_engine.ts:1028
+            if (u_abandon) begin  // gen/virtq/split_engine.ts:1029
+              used <= USED_IDLE;  // gen/virtq/split_engine.ts:1029
+            end else if (wr_err1) begin  // gen/virtq/split_engine.ts:1030
+              used <= USED_FATAL;  // gen/virtq/split_engine.ts:1030
+            end else if (rd_free & (~(rd_by_fetch | rd_by_pool))) begin  // gen/virtq/split_engine.ts:1031
+              if (uq == 2'd0) begin  // gen/virtq/split_engine.ts:1032
+                used_idx_0 <= u_new;  // gen/virtq/split_engine.ts:1032
               end
-              if (uq == 2'd1) begin  // gen/virtq/split_engine.ts:1013
-                used_idx_1 <= u_new;  // gen/virtq/split_engine.ts:1013
+              if (uq == 2'd1) begin  // gen/virtq/split_engine.ts:1032
+                used_idx_1 <= u_new;  // gen/virtq/split_engine.ts:1032
               end
-              if (uq == 2'd2) begin  // gen/virtq/split_engine.ts:1013
-                used_idx_2 <= u_new;  // gen/virtq/split_engine.ts:1013
+              if (uq == 2'd2) begin  // gen/virtq/split_engine.ts:1032
+                used_idx_2 <= u_new;  // gen/virtq/split_engine.ts:1032
               end
-              rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:299
-              used <= USED_NOTE_WAIT;  // gen/virtq/split_engine.ts:1017
+              rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:301
+              used <= USED_NOTE_WAIT;  // gen/virtq/split_engine.ts:1036
             end
           end
         end
         USED_NOTE_WAIT: begin
-          if (rd_settled1) begin  // gen/virtq/split_engine.ts:1022
-            if (u_abandon) begin  // gen/virtq/split_engine.ts:1023
-              used <= USED_IDLE;  // gen/virtq/split_engine.ts:1023
-            end else if (rd_err1) begin  // gen/virtq/split_engine.ts:1024
-              used <= USED_FATAL;  // gen/virtq/split_engine.ts:1024
+          if (rd_settled1) begin  // gen/virtq/split_engine.ts:1041
+            if (u_abandon) begin  // gen/virtq/split_engine.ts:1042
+              used <= USED_IDLE;  // gen/virtq/split_engine.ts:1042
+            end else if (rd_err1) begin  // gen/virtq/split_engine.ts:1043
+              used <= USED_FATAL;  // gen/virtq/split_engine.ts:1043
             end else begin
-              used <= USED_NOTE_CHECK;  // gen/virtq/split_engine.ts:1025
+              used <= USED_NOTE_CHECK;  // gen/virtq/split_engine.ts:1044
             end
           end
         end
         USED_NOTE_CHECK: begin
-          used <= USED_IDLE;  // gen/virtq/split_engine.ts:1034
+          used <= USED_IDLE;  // gen/virtq/split_engine.ts:1053
         end
         USED_FATAL: begin
-          used <= USED_IDLE;  // gen/virtq/split_engine.ts:1039
+          used <= USED_IDLE;  // gen/virtq/split_engine.ts:1058
         end
         default: begin end
       endcase
-      failed <= ((failed | fail_set) | u_fail_set) & (~forget);  // gen/virtq/split_engine.ts:1042
-      if (|(forget & (3'd1 << pf_q))) begin  // gen/virtq/split_engine.ts:1043
-        pf_active <= 1'b0;  // gen/virtq/split_engine.ts:1044
-        heads_pend <= 1'b0;  // gen/virtq/split_engine.ts:1045
-        idx_pend <= 1'b0;  // gen/virtq/split_engine.ts:1046
-        idx_here <= 1'b0;  // gen/virtq/split_engine.ts:1047
+      failed <= ((failed | fail_set) | u_fail_set) & (~forget);  // gen/virtq/split_engine.ts:1061
+      if (|(forget & (3'd1 << pf_q))) begin  // gen/virtq/split_engine.ts:1062
+        pf_active <= 1'b0;  // gen/virtq/split_engine.ts:1063
+        heads_pend <= 1'b0;  // gen/virtq/split_engine.ts:1064
+        idx_pend <= 1'b0;  // gen/virtq/split_engine.ts:1065
+        idx_here <= 1'b0;  // gen/virtq/split_engine.ts:1066
       end
-      if (|forget) begin  // gen/virtq/split_engine.ts:1049
-        event_valid <= event_valid & (~forget);  // gen/virtq/split_engine.ts:1050
-        if (forget[0]) begin  // gen/virtq/split_engine.ts:1052
-          last_avail_0 <= 16'd0;  // gen/virtq/split_engine.ts:1053
-          avail_seen_0 <= 16'd0;  // gen/virtq/split_engine.ts:1053
-          heads_end_0 <= 16'd0;  // gen/virtq/split_engine.ts:1053
-          used_idx_0 <= 16'd0;  // gen/virtq/split_engine.ts:1053
-          expect_head_0 <= 16'd0;  // gen/virtq/split_engine.ts:1053
-          handed_0 <= 16'd0;  // gen/virtq/split_engine.ts:1053
-          returned_0 <= 16'd0;  // gen/virtq/split_engine.ts:1053
+      if (|forget) begin  // gen/virtq/split_engine.ts:1068
+        event_valid <= event_valid & (~forget);  // gen/virtq/split_engine.ts:1069
+        if (forget[0]) begin  // gen/virtq/split_engine.ts:1071
+          last_avail_0 <= 16'd0;  // gen/virtq/split_engine.ts:1072
+          avail_seen_0 <= 16'd0;  // gen/virtq/split_engine.ts:1072
+          heads_end_0 <= 16'd0;  // gen/virtq/split_engine.ts:1072
+          used_idx_0 <= 16'd0;  // gen/virtq/split_engine.ts:1072
+          expect_head_0 <= 16'd0;  // gen/virtq/split_engine.ts:1072
+          handed_0 <= 16'd0;  // gen/virtq/split_engine.ts:1072
+          returned_0 <= 16'd0;  // gen/virtq/split_engine.ts:1072
         end
-        if (forget[1]) begin  // gen/virtq/split_engine.ts:1052
-          last_avail_1 <= 16'd0;  // gen/virtq/split_engine.ts:1053
-          avail_seen_1 <= 16'd0;  // gen/virtq/split_engine.ts:1053
-          heads_end_1 <= 16'd0;  // gen/virtq/split_engine.ts:1053
-          used_idx_1 <= 16'd0;  // gen/virtq/split_engine.ts:1053
-          expect_head_1 <= 16'd0;  // gen/virtq/split_engine.ts:1053
-          handed_1 <= 16'd0;  // gen/virtq/split_engine.ts:1053
-          returned_1 <= 16'd0;  // gen/virtq/split_engine.ts:1053
+        if (forget[1]) begin  // gen/virtq/split_engine.ts:1071
+          last_avail_1 <= 16'd0;  // gen/virtq/split_engine.ts:1072
+          avail_seen_1 <= 16'd0;  // gen/virtq/split_engine.ts:1072
+          heads_end_1 <= 16'd0;  // gen/virtq/split_engine.ts:1072
+          used_idx_1 <= 16'd0;  // gen/virtq/split_engine.ts:1072
+          expect_head_1 <= 16'd0;  // gen/virtq/split_engine.ts:1072
+          handed_1 <= 16'd0;  // gen/virtq/split_engine.ts:1072
+          returned_1 <= 16'd0;  // gen/virtq/split_engine.ts:1072
         end
-        if (forget[2]) begin  // gen/virtq/split_engine.ts:1052
-          last_avail_2 <= 16'd0;  // gen/virtq/split_engine.ts:1053
-          avail_seen_2 <= 16'd0;  // gen/virtq/split_engine.ts:1053
-          heads_end_2 <= 16'd0;  // gen/virtq/split_engine.ts:1053
-          used_idx_2 <= 16'd0;  // gen/virtq/split_engine.ts:1053
-          expect_head_2 <= 16'd0;  // gen/virtq/split_engine.ts:1053
-          handed_2 <= 16'd0;  // gen/virtq/split_engine.ts:1053
-          returned_2 <= 16'd0;  // gen/virtq/split_engine.ts:1053
+        if (forget[2]) begin  // gen/virtq/split_engine.ts:1071
+          last_avail_2 <= 16'd0;  // gen/virtq/split_engine.ts:1072
+          avail_seen_2 <= 16'd0;  // gen/virtq/split_engine.ts:1072
+          heads_end_2 <= 16'd0;  // gen/virtq/split_engine.ts:1072
+          used_idx_2 <= 16'd0;  // gen/virtq/split_engine.ts:1072
+          expect_head_2 <= 16'd0;  // gen/virtq/split_engine.ts:1072
+          handed_2 <= 16'd0;  // gen/virtq/split_engine.ts:1072
+          returned_2 <= 16'd0;  // gen/virtq/split_engine.ts:1072
         end
       end
-      if (seq == SEQ_IDLE) begin  // gen/virtq/split_engine.ts:1057
-        rd_err0 <= 1'b0;  // gen/virtq/split_engine.ts:1057
+      if (seq == SEQ_IDLE) begin  // gen/virtq/split_engine.ts:1076
+        rd_err0 <= 1'b0;  // gen/virtq/split_engine.ts:1076
       end
-      if (used == USED_IDLE) begin  // gen/virtq/split_engine.ts:1058
-        rd_err1 <= 1'b0;  // gen/virtq/split_engine.ts:1058
+      if (used == USED_IDLE) begin  // gen/virtq/split_engine.ts:1077
+        rd_err1 <= 1'b0;  // gen/virtq/split_engine.ts:1077
       end
-      if (seq == SEQ_IDLE) begin  // gen/virtq/split_engine.ts:1057
-        wr_err0 <= 1'b0;  // gen/virtq/split_engine.ts:1057
+      if (seq == SEQ_IDLE) begin  // gen/virtq/split_engine.ts:1076
+        wr_err0 <= 1'b0;  // gen/virtq/split_engine.ts:1076
       end
-      if (used == USED_IDLE) begin  // gen/virtq/split_engine.ts:1058
-        wr_err1 <= 1'b0;  // gen/virtq/split_engine.ts:1058
+      if (used == USED_IDLE) begin  // gen/virtq/split_engine.ts:1077
+        wr_err1 <= 1'b0;  // gen/virtq/split_engine.ts:1077
       end
     end
   end
   always @(posedge clk) begin
-    num <= _select_41;  // gen/virtq/split_engine.ts:197
-    num_mask <= _select_42;  // gen/virtq/split_engine.ts:197
-    desc_base <= _select_43;  // gen/virtq/split_engine.ts:197
-    driver_base <= _select_44;  // gen/virtq/split_engine.ts:197
-    device_base <= _select_45;  // gen/virtq/split_engine.ts:197
-    ow_off <= out_wr_off;  // gen/virtq/split_engine.ts:340
-    ow_data <= out_wr_data;  // gen/virtq/split_engine.ts:341
-    ow_be <= out_wr_be;  // gen/virtq/split_engine.ts:342
-    la <= _select_46;  // gen/virtq/split_engine.ts:394
-    seen <= _select_47;  // gen/virtq/split_engine.ts:395
-    he <= _select_48;  // gen/virtq/split_engine.ts:396
-    pool_free <= (~pf_active) | ((pool_quiet & (~((idx_pend | idx_here) | heads_pend))) & ((pf_next == _select_49) | (|(failed & (3'd1 << pf_q)))));  // gen/virtq/split_engine.ts:551
-    p_he_ne_seen <= _select_50 != _select_51;  // gen/virtq/split_engine.ts:570
-    p_he_room <= (_select_50 - pf_next) < 16'd16;  // gen/virtq/split_engine.ts:570
-    p_entry_due <= pf_next != (heads_pend ? heads_from : _select_50);  // gen/virtq/split_engine.ts:570
-    p_entry_room <= (pf_next - _select_52) < 16'd16;  // gen/virtq/split_engine.ts:570
-    p_la_ne_pf <= _select_52 != pf_next;  // gen/virtq/split_engine.ts:570
-    p_la_ready <= pf_ready[_select_52[3:0]];  // gen/virtq/split_engine.ts:570
-    p_la_ne_he <= _select_52 != _select_50;  // gen/virtq/split_engine.ts:570
-    p_la_ne_seen <= _select_52 != _select_51;  // gen/virtq/split_engine.ts:570
-    p_look_due <= (features[28] & (pf_insp != pf_next)) & pf_ready[pf_insp[3:0]];  // gen/virtq/split_engine.ts:570
-    p_la_looked <= (~features[28]) | (_select_52 != pf_insp);  // gen/virtq/split_engine.ts:570
-    p_heads_idle <= ~heads_pend;  // gen/virtq/split_engine.ts:570
-    case (seq)  // gen/virtq/split_engine.ts:593
+    num <= _select_40;  // gen/virtq/split_engine.ts:199
+    num_mask <= _select_41;  // gen/virtq/split_engine.ts:199
+    desc_base <= _select_42;  // gen/virtq/split_engine.ts:199
+    driver_base <= _select_43;  // gen/virtq/split_engine.ts:199
+    device_base <= _select_44;  // gen/virtq/split_engine.ts:199
+    ow_off <= out_wr_off;  // gen/virtq/split_engine.ts:342
+    ow_data <= out_wr_data;  // gen/virtq/split_engine.ts:343
+    ow_be <= out_wr_be;  // gen/virtq/split_engine.ts:344
+    la <= _select_45;  // gen/virtq/split_engine.ts:396
+    seen <= _select_46;  // gen/virtq/split_engine.ts:397
+    he <= _select_47;  // gen/virtq/split_engine.ts:398
+    next_idx <= in_indirect ? (j + 16'd1) : ((j + 16'd1) & num_mask);  // gen/virtq/split_engine.ts:410
+    pool_free <= (~pf_active) | ((pool_quiet & (~((idx_pend | idx_here) | heads_pend))) & ((pf_next == _select_48) | (|(failed & (3'd1 << pf_q)))));  // gen/virtq/split_engine.ts:569
+    p_he_ne_seen <= _select_49 != _select_50;  // gen/virtq/split_engine.ts:588
+    p_he_room <= (_select_49 - pf_next) < 16'd16;  // gen/virtq/split_engine.ts:588
+    p_entry_due <= pf_next != (heads_pend ? heads_from : _select_49);  // gen/virtq/split_engine.ts:588
+    p_entry_room <= (pf_next - _select_51) < 16'd16;  // gen/virtq/split_engine.ts:588
+    p_la_ne_pf <= _select_51 != pf_next;  // gen/virtq/split_engine.ts:588
+    p_la_ready <= pf_ready[_select_51[3:0]];  // gen/virtq/split_engine.ts:588
+    p_la_ne_he <= _select_51 != _select_49;  // gen/virtq/split_engine.ts:588
+    p_la_ne_seen <= _select_51 != _select_50;  // gen/virtq/split_engine.ts:588
+    p_look_due <= (features[28] & (pf_insp != pf_next)) & pf_ready[pf_insp[3:0]];  // gen/virtq/split_engine.ts:588
+    p_la_looked <= (~features[28]) | (_select_51 != pf_insp);  // gen/virtq/split_engine.ts:588
+    p_out_free <= ~out_active;  // gen/virtq/split_engine.ts:588
+    p_heads_idle <= ~heads_pend;  // gen/virtq/split_engine.ts:588
+    case (seq)  // gen/virtq/split_engine.ts:613
       SEQ_PLAN: begin
-        if (own_pool) begin  // gen/virtq/split_engine.ts:624
-          if (abandon) begin  // gen/virtq/split_engine.ts:625
-          end else if (rd_err2) begin  // gen/virtq/split_engine.ts:626
-          end else if (idx_here) begin  // gen/virtq/split_engine.ts:627
-            idx_ahead <= 1'b1;  // gen/virtq/split_engine.ts:629
+        if (own_pool) begin  // gen/virtq/split_engine.ts:644
+          if (abandon) begin  // gen/virtq/split_engine.ts:645
+          end else if (rd_err2) begin  // gen/virtq/split_engine.ts:646
+          end else if (idx_here) begin  // gen/virtq/split_engine.ts:647
+            idx_ahead <= 1'b1;  // gen/virtq/split_engine.ts:649
           end
-        end else if (pool_free) begin  // gen/virtq/split_engine.ts:642
-          pf_next <= la;  // gen/virtq/split_engine.ts:646
-          pf_insp <= la;  // gen/virtq/split_engine.ts:647
-          pf_bad <= 1'b0;  // gen/virtq/split_engine.ts:648
+        end else if (~p_out_free) begin  // gen/virtq/split_engine.ts:663
+        end else if (pool_free) begin  // gen/virtq/split_engine.ts:664
+          pf_next <= la;  // gen/virtq/split_engine.ts:668
+          pf_insp <= la;  // gen/virtq/split_engine.ts:669
+          pf_bad <= 1'b0;  // gen/virtq/split_engine.ts:670
         end
       end
       SEQ_AHEAD_IDX: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:659
-          rd_host <= driver_base + 64'd2;  // gen/virtq/split_engine.ts:300
-          rd_dev <= 16'd4360;  // gen/virtq/split_engine.ts:301
-          rd_len <= 20'd2;  // gen/virtq/split_engine.ts:302
-          rd_id <= 2'd2;  // gen/virtq/split_engine.ts:303
-          idx_seq <= rd_seq2;  // gen/virtq/split_engine.ts:663
+        if (rd_free) begin  // gen/virtq/split_engine.ts:681
+          rd_host <= driver_base + 64'd2;  // gen/virtq/split_engine.ts:302
+          rd_dev <= 16'd4360;  // gen/virtq/split_engine.ts:303
+          rd_len <= 20'd2;  // gen/virtq/split_engine.ts:304
+          rd_id <= 2'd2;  // gen/virtq/split_engine.ts:305
+          idx_seq <= rd_seq2;  // gen/virtq/split_engine.ts:685
         end
       end
       SEQ_AHEAD_HEADS: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:679
-          rd_host <= (driver_base + 64'd4) + ({48'd0, (he & num_mask)} << 1);  // gen/virtq/split_engine.ts:300
-          rd_dev <= 16'd4096 | {5'd0, (11'd144 + {4'd0, {cq, he[3:0], 1'b0}})};  // gen/virtq/split_engine.ts:301
-          rd_len <= {3'd0, (_mux_31 << 1)};  // gen/virtq/split_engine.ts:302
-          rd_id <= 2'd2;  // gen/virtq/split_engine.ts:303
-          heads_seq <= rd_seq2;  // gen/virtq/split_engine.ts:682
-          heads_from <= he;  // gen/virtq/split_engine.ts:683
+        if (rd_free) begin  // gen/virtq/split_engine.ts:701
+          rd_host <= (driver_base + 64'd4) + ({48'd0, (he & num_mask)} << 1);  // gen/virtq/split_engine.ts:302
+          rd_dev <= 16'd4096 | {5'd0, (11'd144 + {4'd0, {cq, he[3:0], 1'b0}})};  // gen/virtq/split_engine.ts:303
+          rd_len <= {3'd0, (_mux_30 << 1)};  // gen/virtq/split_engine.ts:304
+          rd_id <= 2'd2;  // gen/virtq/split_engine.ts:305
+          heads_seq <= rd_seq2;  // gen/virtq/split_engine.ts:704
+          heads_from <= he;  // gen/virtq/split_engine.ts:705
         end
       end
       SEQ_AHEAD_ENTRY: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:374
-          mem_off <= _add_0[2:0];  // gen/virtq/split_engine.ts:377
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:376
+          mem_off <= _add_0[2:0];  // gen/virtq/split_engine.ts:379
         end
-        if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:380
-          word <= _select_53;  // gen/virtq/split_engine.ts:381
-          desc_raw <= fetch_ram_rd_rdata;  // gen/virtq/split_engine.ts:382
+        if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:382
+          word <= _select_52;  // gen/virtq/split_engine.ts:383
+          desc_raw <= fetch_ram_rd_rdata;  // gen/virtq/split_engine.ts:384
         end
       end
       SEQ_AHEAD_DESC: begin
-        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:700
-          pf_bad <= 1'b1;  // gen/virtq/split_engine.ts:701
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:703
-          rd_host <= desc_base + ({48'd0, word} << 4);  // gen/virtq/split_engine.ts:300
-          rd_dev <= 16'd4096 | {5'd0, (11'd320 + ({7'd0, pf_next[3:0]} << 6))};  // gen/virtq/split_engine.ts:301
-          rd_len <= {3'd0, (_mux_54 << 4)};  // gen/virtq/split_engine.ts:302
-          rd_id <= 2'd2;  // gen/virtq/split_engine.ts:303
-          if (pf_next[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:705
-            pf_head_0 <= word;  // gen/virtq/split_engine.ts:705
+        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:722
+          pf_bad <= 1'b1;  // gen/virtq/split_engine.ts:723
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:725
+          rd_host <= desc_base + ({48'd0, word} << 4);  // gen/virtq/split_engine.ts:302
+          rd_dev <= 16'd4096 | {5'd0, (11'd320 + ({7'd0, pf_next[3:0]} << 6))};  // gen/virtq/split_engine.ts:303
+          rd_len <= {3'd0, (_mux_53 << 4)};  // gen/virtq/split_engine.ts:304
+          rd_id <= 2'd2;  // gen/virtq/split_engine.ts:305
+          if (pf_next[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:727
+            pf_head_0 <= word;  // gen/virtq/split_engine.ts:727
           end
-          if (pf_next[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:705
-            pf_head_1 <= word;  // gen/virtq/split_engine.ts:705
+          if (pf_next[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:727
+            pf_head_1 <= word;  // gen/virtq/split_engine.ts:727
           end
-          if (pf_next[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:705
-            pf_head_2 <= word;  // gen/virtq/split_engine.ts:705
+          if (pf_next[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:727
+            pf_head_2 <= word;  // gen/virtq/split_engine.ts:727
           end
-          if (pf_next[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:705
-            pf_head_3 <= word;  // gen/virtq/split_engine.ts:705
+          if (pf_next[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:727
+            pf_head_3 <= word;  // gen/virtq/split_engine.ts:727
           end
-          if (pf_next[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:705
-            pf_head_4 <= word;  // gen/virtq/split_engine.ts:705
+          if (pf_next[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:727
+            pf_head_4 <= word;  // gen/virtq/split_engine.ts:727
           end
-          if (pf_next[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:705
-            pf_head_5 <= word;  // gen/virtq/split_engine.ts:705
+          if (pf_next[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:727
+            pf_head_5 <= word;  // gen/virtq/split_engine.ts:727
           end
-          if (pf_next[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:705
-            pf_head_6 <= word;  // gen/virtq/split_engine.ts:705
+          if (pf_next[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:727
+            pf_head_6 <= word;  // gen/virtq/split_engine.ts:727
           end
-          if (pf_next[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:705
-            pf_head_7 <= word;  // gen/virtq/split_engine.ts:705
+          if (pf_next[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:727
+            pf_head_7 <= word;  // gen/virtq/split_engine.ts:727
           end
-          if (pf_next[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:705
-            pf_head_8 <= word;  // gen/virtq/split_engine.ts:705
+          if (pf_next[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:727
+            pf_head_8 <= word;  // gen/virtq/split_engine.ts:727
           end
-          if (pf_next[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:705
-            pf_head_9 <= word;  // gen/virtq/split_engine.ts:705
+          if (pf_next[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:727
+            pf_head_9 <= word;  // gen/virtq/split_engine.ts:727
           end
-          if (pf_next[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:705
-            pf_head_10 <= word;  // gen/virtq/split_engine.ts:705
+          if (pf_next[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:727
+            pf_head_10 <= word;  // gen/virtq/split_engine.ts:727
           end
-          if (pf_next[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:705
-            pf_head_11 <= word;  // gen/virtq/split_engine.ts:705
+          if (pf_next[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:727
+            pf_head_11 <= word;  // gen/virtq/split_engine.ts:727
           end
-          if (pf_next[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:705
-            pf_head_12 <= word;  // gen/virtq/split_engine.ts:705
+          if (pf_next[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:727
+            pf_head_12 <= word;  // gen/virtq/split_engine.ts:727
           end
-          if (pf_next[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:705
-            pf_head_13 <= word;  // gen/virtq/split_engine.ts:705
+          if (pf_next[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:727
+            pf_head_13 <= word;  // gen/virtq/split_engine.ts:727
           end
-          if (pf_next[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:705
-            pf_head_14 <= word;  // gen/virtq/split_engine.ts:705
+          if (pf_next[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:727
+            pf_head_14 <= word;  // gen/virtq/split_engine.ts:727
           end
-          if (pf_next[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:705
-            pf_head_15 <= word;  // gen/virtq/split_engine.ts:705
+          if (pf_next[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:727
+            pf_head_15 <= word;  // gen/virtq/split_engine.ts:727
           end
-          if (pf_next[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:706
-            pf_count_0 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:706
+          if (pf_next[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:728
+            pf_count_0 <= _mux_53[2:0];  // gen/virtq/split_engine.ts:728
           end
-          if (pf_next[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:706
-            pf_count_1 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:706
+          if (pf_next[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:728
+            pf_count_1 <= _mux_53[2:0];  // gen/virtq/split_engine.ts:728
           end
-          if (pf_next[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:706
-            pf_count_2 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:706
+          if (pf_next[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:728
+            pf_count_2 <= _mux_53[2:0];  // gen/virtq/split_engine.ts:728
           end
-          if (pf_next[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:706
-            pf_count_3 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:706
+          if (pf_next[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:728
+            pf_count_3 <= _mux_53[2:0];  // gen/virtq/split_engine.ts:728
           end
-          if (pf_next[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:706
-            pf_count_4 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:706
+          if (pf_next[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:728
+            pf_count_4 <= _mux_53[2:0];  // gen/virtq/split_engine.ts:728
           end
-          if (pf_next[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:706
-            pf_count_5 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:706
+          if (pf_next[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:728
+            pf_count_5 <= _mux_53[2:0];  // gen/virtq/split_engine.ts:728
           end
-          if (pf_next[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:706
-            pf_count_6 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:706
+          if (pf_next[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:728
+            pf_count_6 <= _mux_53[2:0];  // gen/virtq/split_engine.ts:728
           end
-          if (pf_next[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:706
-            pf_count_7 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:706
+          if (pf_next[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:728
+            pf_count_7 <= _mux_53[2:0];  // gen/virtq/split_engine.ts:728
           end
-          if (pf_next[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:706
-            pf_count_8 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:706
+          if (pf_next[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:728
+            pf_count_8 <= _mux_53[2:0];  // gen/virtq/split_engine.ts:728
           end
-          if (pf_next[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:706
-            pf_count_9 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:706
+          if (pf_next[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:728
+            pf_count_9 <= _mux_53[2:0];  // gen/virtq/split_engine.ts:728
           end
-          if (pf_next[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:706
-            pf_count_10 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:706
+          if (pf_next[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:728
+            pf_count_10 <= _mux_53[2:0];  // gen/virtq/split_engine.ts:728
           end
-          if (pf_next[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:706
-            pf_count_11 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:706
+          if (pf_next[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:728
+            pf_count_11 <= _mux_53[2:0];  // gen/virtq/split_engine.ts:728
           end
-          if (pf_next[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:706
-            pf_count_12 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:706
+          if (pf_next[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:728
+            pf_count_12 <= _mux_53[2:0];  // gen/virtq/split_engine.ts:728
           end
-          if (pf_next[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:706
-            pf_count_13 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:706
+          if (pf_next[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:728
+            pf_count_13 <= _mux_53[2:0];  // gen/virtq/split_engine.ts:728
           end
-          if (pf_next[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:706
-            pf_count_14 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:706
+          if (pf_next[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:728
+            pf_count_14 <= _mux_53[2:0];  // gen/virtq/split_engine.ts:728
           end
-          if (pf_next[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:706
-            pf_count_15 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:706
+          if (pf_next[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:728
+            pf_count_15 <= _mux_53[2:0];  // gen/virtq/split_engine.ts:728
           end
-          if (pf_next[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:707
-            pf_seq_0 <= rd_seq2;  // gen/virtq/split_engine.ts:707
+          if (pf_next[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:729
+            pf_seq_0 <= rd_seq2;  // gen/virtq/split_engine.ts:729
           end
-          if (pf_next[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:707
-            pf_seq_1 <= rd_seq2;  // gen/virtq/split_engine.ts:707
+          if (pf_next[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:729
+            pf_seq_1 <= rd_seq2;  // gen/virtq/split_engine.ts:729
           end
-          if (pf_next[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:707
-            pf_seq_2 <= rd_seq2;  // gen/virtq/split_engine.ts:707
+          if (pf_next[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:729
+            pf_seq_2 <= rd_seq2;  // gen/virtq/split_engine.ts:729
           end
-          if (pf_next[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:707
-            pf_seq_3 <= rd_seq2;  // gen/virtq/split_engine.ts:707
+          if (pf_next[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:729
+            pf_seq_3 <= rd_seq2;  // gen/virtq/split_engine.ts:729
           end
-          if (pf_next[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:707
-            pf_seq_4 <= rd_seq2;  // gen/virtq/split_engine.ts:707
+          if (pf_next[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:729
+            pf_seq_4 <= rd_seq2;  // gen/virtq/split_engine.ts:729
           end
-          if (pf_next[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:707
-            pf_seq_5 <= rd_seq2;  // gen/virtq/split_engine.ts:707
+          if (pf_next[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:729
+            pf_seq_5 <= rd_seq2;  // gen/virtq/split_engine.ts:729
           end
-          if (pf_next[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:707
-            pf_seq_6 <= rd_seq2;  // gen/virtq/split_engine.ts:707
+          if (pf_next[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:729
+            pf_seq_6 <= rd_seq2;  // gen/virtq/split_engine.ts:729
           end
-          if (pf_next[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:707
-            pf_seq_7 <= rd_seq2;  // gen/virtq/split_engine.ts:707
+          if (pf_next[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:729
+            pf_seq_7 <= rd_seq2;  // gen/virtq/split_engine.ts:729
           end
-          if (pf_next[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:707
-            pf_seq_8 <= rd_seq2;  // gen/virtq/split_engine.ts:707
+          if (pf_next[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:729
+            pf_seq_8 <= rd_seq2;  // gen/virtq/split_engine.ts:729
           end
-          if (pf_next[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:707
-            pf_seq_9 <= rd_seq2;  // gen/virtq/split_engine.ts:707
+          if (pf_next[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:729
+            pf_seq_9 <= rd_seq2;  // gen/virtq/split_engine.ts:729
           end
-          if (pf_next[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:707
-            pf_seq_10 <= rd_seq2;  // gen/virtq/split_engine.ts:707
+          if (pf_next[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:729
+            pf_seq_10 <= rd_seq2;  // gen/virtq/split_engine.ts:729
           end
-          if (pf_next[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:707
-            pf_seq_11 <= rd_seq2;  // gen/virtq/split_engine.ts:707
+          if (pf_next[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:729
+            pf_seq_11 <= rd_seq2;  // gen/virtq/split_engine.ts:729
           end
-          if (pf_next[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:707
-            pf_seq_12 <= rd_seq2;  // gen/virtq/split_engine.ts:707
+          if (pf_next[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:729
+            pf_seq_12 <= rd_seq2;  // gen/virtq/split_engine.ts:729
           end
-          if (pf_next[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:707
-            pf_seq_13 <= rd_seq2;  // gen/virtq/split_engine.ts:707
+          if (pf_next[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:729
+            pf_seq_13 <= rd_seq2;  // gen/virtq/split_engine.ts:729
           end
-          if (pf_next[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:707
-            pf_seq_14 <= rd_seq2;  // gen/virtq/split_engine.ts:707
+          if (pf_next[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:729
+            pf_seq_14 <= rd_seq2;  // gen/virtq/split_engine.ts:729
           end
-          if (pf_next[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:707
-            pf_seq_15 <= rd_seq2;  // gen/virtq/split_engine.ts:707
+          if (pf_next[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:729
+            pf_seq_15 <= rd_seq2;  // gen/virtq/split_engine.ts:729
           end
-          pf_next <= pf_next + 16'd1;  // gen/virtq/split_engine.ts:709
+          pf_next <= pf_next + 16'd1;  // gen/virtq/split_engine.ts:731
         end
       end
       SEQ_AHEAD_LOOK: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:374
-          mem_off <= _add_1[2:0];  // gen/virtq/split_engine.ts:377
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:376
+          mem_off <= _add_1[2:0];  // gen/virtq/split_engine.ts:379
         end
-        if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:380
-          word <= _select_55;  // gen/virtq/split_engine.ts:381
-          desc_raw <= fetch_ram_rd_rdata;  // gen/virtq/split_engine.ts:382
+        if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:382
+          word <= _select_54;  // gen/virtq/split_engine.ts:383
+          desc_raw <= fetch_ram_rd_rdata;  // gen/virtq/split_engine.ts:384
         end
       end
       SEQ_AHEAD_TABLE: begin
-        if (~(desc_raw[98] & (~_or_9))) begin  // gen/virtq/split_engine.ts:719
-          pf_insp <= pf_insp + 16'd1;  // gen/virtq/split_engine.ts:721
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:723
-          rd_host <= desc_raw[63:0];  // gen/virtq/split_engine.ts:300
-          rd_dev <= 16'd4096 | {5'd0, ((11'd320 + ({7'd0, pf_insp[3:0]} << 6)) + 11'd16)};  // gen/virtq/split_engine.ts:301
-          rd_len <= _shl_56[19:0];  // gen/virtq/split_engine.ts:302
-          rd_id <= 2'd2;  // gen/virtq/split_engine.ts:303
-          if (pf_insp[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:726
-            pf_seq_0 <= rd_seq2;  // gen/virtq/split_engine.ts:726
+        if (~(desc_raw[98] & (~_or_7))) begin  // gen/virtq/split_engine.ts:741
+          pf_insp <= pf_insp + 16'd1;  // gen/virtq/split_engine.ts:743
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:745
+          rd_host <= desc_raw[63:0];  // gen/virtq/split_engine.ts:302
+          rd_dev <= 16'd4096 | {5'd0, ((11'd320 + ({7'd0, pf_insp[3:0]} << 6)) + 11'd16)};  // gen/virtq/split_engine.ts:303
+          rd_len <= _shl_55[19:0];  // gen/virtq/split_engine.ts:304
+          rd_id <= 2'd2;  // gen/virtq/split_engine.ts:305
+          if (pf_insp[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:748
+            pf_seq_0 <= rd_seq2;  // gen/virtq/split_engine.ts:748
           end
-          if (pf_insp[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:726
-            pf_seq_1 <= rd_seq2;  // gen/virtq/split_engine.ts:726
+          if (pf_insp[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:748
+            pf_seq_1 <= rd_seq2;  // gen/virtq/split_engine.ts:748
           end
-          if (pf_insp[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:726
-            pf_seq_2 <= rd_seq2;  // gen/virtq/split_engine.ts:726
+          if (pf_insp[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:748
+            pf_seq_2 <= rd_seq2;  // gen/virtq/split_engine.ts:748
           end
-          if (pf_insp[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:726
-            pf_seq_3 <= rd_seq2;  // gen/virtq/split_engine.ts:726
+          if (pf_insp[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:748
+            pf_seq_3 <= rd_seq2;  // gen/virtq/split_engine.ts:748
           end
-          if (pf_insp[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:726
-            pf_seq_4 <= rd_seq2;  // gen/virtq/split_engine.ts:726
+          if (pf_insp[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:748
+            pf_seq_4 <= rd_seq2;  // gen/virtq/split_engine.ts:748
           end
-          if (pf_insp[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:726
-            pf_seq_5 <= rd_seq2;  // gen/virtq/split_engine.ts:726
+          if (pf_insp[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:748
+            pf_seq_5 <= rd_seq2;  // gen/virtq/split_engine.ts:748
           end
-          if (pf_insp[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:726
-            pf_seq_6 <= rd_seq2;  // gen/virtq/split_engine.ts:726
+          if (pf_insp[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:748
+            pf_seq_6 <= rd_seq2;  // gen/virtq/split_engine.ts:748
           end
-          if (pf_insp[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:726
-            pf_seq_7 <= rd_seq2;  // gen/virtq/split_engine.ts:726
+          if (pf_insp[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:748
+            pf_seq_7 <= rd_seq2;  // gen/virtq/split_engine.ts:748
           end
-          if (pf_insp[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:726
-            pf_seq_8 <= rd_seq2;  // gen/virtq/split_engine.ts:726
+          if (pf_insp[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:748
+            pf_seq_8 <= rd_seq2;  // gen/virtq/split_engine.ts:748
           end
-          if (pf_insp[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:726
-            pf_seq_9 <= rd_seq2;  // gen/virtq/split_engine.ts:726
+          if (pf_insp[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:748
+            pf_seq_9 <= rd_seq2;  // gen/virtq/split_engine.ts:748
           end
-          if (pf_insp[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:726
-            pf_seq_10 <= rd_seq2;  // gen/virtq/split_engine.ts:726
+          if (pf_insp[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:748
+            pf_seq_10 <= rd_seq2;  // gen/virtq/split_engine.ts:748
           end
-          if (pf_insp[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:726
-            pf_seq_11 <= rd_seq2;  // gen/virtq/split_engine.ts:726
+          if (pf_insp[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:748
+            pf_seq_11 <= rd_seq2;  // gen/virtq/split_engine.ts:748
           end
-          if (pf_insp[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:726
-            pf_seq_12 <= rd_seq2;  // gen/virtq/split_engine.ts:726
+          if (pf_insp[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:748
+            pf_seq_12 <= rd_seq2;  // gen/virtq/split_engine.ts:748
           end
-          if (pf_insp[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:726
-            pf_seq_13 <= rd_seq2;  // gen/virtq/split_engine.ts:726
+          if (pf_insp[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:748
+            pf_seq_13 <= rd_seq2;  // gen/virtq/split_engine.ts:748
           end
-          if (pf_insp[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:726
-            pf_seq_14 <= rd_seq2;  // gen/virtq/split_engine.ts:726
+          if (pf_insp[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:748
+            pf_seq_14 <= rd_seq2;  // gen/virtq/split_engine.ts:748
           end
-          if (pf_insp[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:726
-            pf_seq_15 <= rd_seq2;  // gen/virtq/split_engine.ts:726
+          if (pf_insp[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:748
+            pf_seq_15 <= rd_seq2;  // gen/virtq/split_engine.ts:748
           end
-          pf_insp <= pf_insp + 16'd1;  // gen/virtq/split_engine.ts:728
+          pf_insp <= pf_insp + 16'd1;  // gen/virtq/split_engine.ts:750
         end
       end
       SEQ_AHEAD_CHAIN: begin
-        word <= _select_57;  // gen/virtq/split_engine.ts:736
-        win_start <= _select_58;  // gen/virtq/split_engine.ts:737
-        win_count <= {14'd0, _select_59};  // gen/virtq/split_engine.ts:738
-        win_off <= 11'd320 + ({7'd0, la[3:0]} << 6);  // gen/virtq/split_engine.ts:739
-        win_slot <= la[3:0];  // gen/virtq/split_engine.ts:740
-        head_ahead <= 1'b1;  // gen/virtq/split_engine.ts:741
+        word <= _select_56;  // gen/virtq/split_engine.ts:758
+        win_start <= _select_57;  // gen/virtq/split_engine.ts:759
+        win_count <= {14'd0, _select_58};  // gen/virtq/split_engine.ts:760
+        win_off <= 11'd320 + ({7'd0, la[3:0]} << 6);  // gen/virtq/split_engine.ts:761
+        win_slot <= la[3:0];  // gen/virtq/split_engine.ts:762
+        head_ahead <= 1'b1;  // gen/virtq/split_engine.ts:763
       end
       SEQ_IDX_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:747
-          idx_ahead <= 1'b0;  // gen/virtq/split_engine.ts:748
-          rd_host <= driver_base + 64'd2;  // gen/virtq/split_engine.ts:300
-          rd_dev <= 16'd4104;  // gen/virtq/split_engine.ts:301
-          rd_len <= 20'd2;  // gen/virtq/split_engine.ts:302
-          rd_id <= 2'd0;  // gen/virtq/split_engine.ts:303
+        if (rd_free) begin  // gen/virtq/split_engine.ts:769
+          idx_ahead <= 1'b0;  // gen/virtq/split_engine.ts:770
+          rd_host <= driver_base + 64'd2;  // gen/virtq/split_engine.ts:302
+          rd_dev <= 16'd4104;  // gen/virtq/split_engine.ts:303
+          rd_len <= 20'd2;  // gen/virtq/split_engine.ts:304
+          rd_id <= 2'd0;  // gen/virtq/split_engine.ts:305
         end
       end
       SEQ_IDX_MEM: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:374
-          mem_off <= _mux_2[2:0];  // gen/virtq/split_engine.ts:377
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:376
+          mem_off <= _mux_2[2:0];  // gen/virtq/split_engine.ts:379
         end
-        if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:380
-          word <= _select_60;  // gen/virtq/split_engine.ts:381
-          desc_raw <= fetch_ram_rd_rdata;  // gen/virtq/split_engine.ts:382
+        if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:382
+          word <= _select_59;  // gen/virtq/split_engine.ts:383
+          desc_raw <= fetch_ram_rd_rdata;  // gen/virtq/split_engine.ts:384
         end
       end
       SEQ_IDX_CHECK: begin
-        idx_jump <= {1'b0, (word - la)} > {1'b0, num};  // gen/virtq/split_engine.ts:762
-        idx_same <= (word == seen) & (la != seen);  // gen/virtq/split_engine.ts:763
-        idx_none <= word == la;  // gen/virtq/split_engine.ts:764
-        idx_ask <= features[29] & ((~(|(event_valid & (3'd1 << cq)))) | (_select_61 != word));  // gen/virtq/split_engine.ts:765
+        idx_jump <= {1'b0, (word - la)} > {1'b0, num};  // gen/virtq/split_engine.ts:784
+        idx_same <= (word == seen) & (la != seen);  // gen/virtq/split_engine.ts:785
+        idx_none <= word == la;  // gen/virtq/split_engine.ts:786
+        idx_ask <= features[29] & ((~(|(event_valid & (3'd1 << cq)))) | (_select_60 != word));  // gen/virtq/split_engine.ts:787
       end
       SEQ_EVENT_CMD: begin
-        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:782
-          wr_host <= (device_base + ({48'd0, num} << 3)) + 64'd4;  // gen/virtq/split_engine.ts:300
-          wr_dev <= 16'd6160;  // gen/virtq/split_engine.ts:301
-          wr_len <= 20'd2;  // gen/virtq/split_engine.ts:302
-          wr_id <= 2'd0;  // gen/virtq/split_engine.ts:303
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:804
+          wr_host <= (device_base + ({48'd0, num} << 3)) + 64'd4;  // gen/virtq/split_engine.ts:302
+          wr_dev <= 16'd6160;  // gen/virtq/split_engine.ts:303
+          wr_len <= 20'd2;  // gen/virtq/split_engine.ts:304
+          wr_id <= 2'd0;  // gen/virtq/split_engine.ts:305
         end
       end
       SEQ_HEADS_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:810
-          rd_host <= (driver_base + 64'd4) + ({48'd0, (la & num_mask)} << 1);  // gen/virtq/split_engine.ts:300
-          rd_dev <= 16'd4096 | {5'd0, (11'd144 + {4'd0, {cq, la[3:0], 1'b0}})};  // gen/virtq/split_engine.ts:301
-          rd_len <= {3'd0, (_mux_35 << 1)};  // gen/virtq/split_engine.ts:302
-          rd_id <= 2'd0;  // gen/virtq/split_engine.ts:303
+        if (rd_free) begin  // gen/virtq/split_engine.ts:832
+          rd_host <= (driver_base + 64'd4) + ({48'd0, (la & num_mask)} << 1);  // gen/virtq/split_engine.ts:302
+          rd_dev <= 16'd4096 | {5'd0, (11'd144 + {4'd0, {cq, la[3:0], 1'b0}})};  // gen/virtq/split_engine.ts:303
+          rd_len <= {3'd0, (_mux_34 << 1)};  // gen/virtq/split_engine.ts:304
+          rd_id <= 2'd0;  // gen/virtq/split_engine.ts:305
         end
       end
       SEQ_HEAD_MEM: begin
-        head_ahead <= 1'b0;  // gen/virtq/split_engine.ts:820
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:374
-          mem_off <= _add_3[2:0];  // gen/virtq/split_engine.ts:377
+        head_ahead <= 1'b0;  // gen/virtq/split_engine.ts:842
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:376
+          mem_off <= _add_3[2:0];  // gen/virtq/split_engine.ts:379
         end
-        if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:380
-          word <= _select_62;  // gen/virtq/split_engine.ts:381
-          desc_raw <= fetch_ram_rd_rdata;  // gen/virtq/split_engine.ts:382
+        if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:382
+          word <= _select_61;  // gen/virtq/split_engine.ts:383
+          desc_raw <= fetch_ram_rd_rdata;  // gen/virtq/split_engine.ts:384
         end
       end
       SEQ_HEAD_CHECK: begin
-        head <= word;  // gen/virtq/split_engine.ts:825
-        tbl_base <= desc_base;  // gen/virtq/split_engine.ts:826
-        tbl_n <= num;  // gen/virtq/split_engine.ts:827
-        j <= word;  // gen/virtq/split_engine.ts:828
-        count <= 17'd0;  // gen/virtq/split_engine.ts:829
-        in_indirect <= 1'b0;  // gen/virtq/split_engine.ts:830
-        saw_write <= 1'b0;  // gen/virtq/split_engine.ts:831
-        total <= 34'd0;  // gen/virtq/split_engine.ts:832
-        win_ahead <= head_ahead;  // gen/virtq/split_engine.ts:836
+        head <= word;  // gen/virtq/split_engine.ts:847
+        tbl_base <= desc_base;  // gen/virtq/split_engine.ts:848
+        tbl_n <= num;  // gen/virtq/split_engine.ts:849
+        j <= word;  // gen/virtq/split_engine.ts:850
+        count <= 17'd0;  // gen/virtq/split_engine.ts:851
+        in_indirect <= 1'b0;  // gen/virtq/split_engine.ts:852
+        saw_write <= 1'b0;  // gen/virtq/split_engine.ts:853
+        total <= 34'd0;  // gen/virtq/split_engine.ts:854
+        win_ahead <= head_ahead;  // gen/virtq/split_engine.ts:858
       end
       SEQ_DESC_NEED: begin
-        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:845
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:845
-          rd_host <= tbl_base + ({48'd0, j} << 4);  // gen/virtq/split_engine.ts:300
-          rd_dev <= 16'd4112;  // gen/virtq/split_engine.ts:301
-          rd_len <= {3'd0, (((({1'b0, tbl_n} - {1'b0, j}) < 17'd8) ? ({1'b0, tbl_n} - {1'b0, j}) : 17'd8) << 4)};  // gen/virtq/split_engine.ts:302
-          rd_id <= 2'd0;  // gen/virtq/split_engine.ts:303
-          win_ahead <= 1'b0;  // gen/virtq/split_engine.ts:850
-          win_off <= 11'd16;  // gen/virtq/split_engine.ts:851
-          win_start <= j;  // gen/virtq/split_engine.ts:852
-          win_count <= (({1'b0, tbl_n} - {1'b0, j}) < 17'd8) ? ({1'b0, tbl_n} - {1'b0, j}) : 17'd8;  // gen/virtq/split_engine.ts:853
+        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:867
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:867
+          rd_host <= tbl_base + ({48'd0, j} << 4);  // gen/virtq/split_engine.ts:302
+          rd_dev <= 16'd4112;  // gen/virtq/split_engine.ts:303
+          rd_len <= {3'd0, (((({1'b0, tbl_n} - {1'b0, j}) < 17'd8) ? ({1'b0, tbl_n} - {1'b0, j}) : 17'd8) << 4)};  // gen/virtq/split_engine.ts:304
+          rd_id <= 2'd0;  // gen/virtq/split_engine.ts:305
+          win_ahead <= 1'b0;  // gen/virtq/split_engine.ts:872
+          win_off <= 11'd16;  // gen/virtq/split_engine.ts:873
+          win_start <= j;  // gen/virtq/split_engine.ts:874
+          win_count <= (({1'b0, tbl_n} - {1'b0, j}) < 17'd8) ? ({1'b0, tbl_n} - {1'b0, j}) : 17'd8;  // gen/virtq/split_engine.ts:875
         end
       end
       SEQ_DESC_MEM: begin
-        if (win_ahead & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:862
-        end else if (win_ahead & rd_err2) begin  // gen/virtq/split_engine.ts:863
+        if (win_ahead & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:882
+        end else if (win_ahead & rd_err2) begin  // gen/virtq/split_engine.ts:883
         end else begin
-          if (~mem_busy) begin  // gen/virtq/split_engine.ts:374
-            mem_off <= _add_4[2:0];  // gen/virtq/split_engine.ts:377
+          if (~mem_busy) begin  // gen/virtq/split_engine.ts:376
+            mem_off <= desc_off[2:0];  // gen/virtq/split_engine.ts:379
           end
-          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:380
-            word <= _select_63;  // gen/virtq/split_engine.ts:381
-            desc_raw <= fetch_ram_rd_rdata;  // gen/virtq/split_engine.ts:382
+          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:382
+            word <= _select_62;  // gen/virtq/split_engine.ts:383
+            desc_raw <= fetch_ram_rd_rdata;  // gen/virtq/split_engine.ts:384
           end
         end
       end
       SEQ_DESC_WALK: begin
-        if (_add_38 > {1'b0, tbl_n}) begin  // gen/virtq/split_engine.ts:875
-        end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:876
-          if (in_indirect | _or_9) begin  // gen/virtq/split_engine.ts:877
+        if (_add_37 > {1'b0, tbl_n}) begin  // gen/virtq/split_engine.ts:894
+        end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:895
+          if (in_indirect | _or_7) begin  // gen/virtq/split_engine.ts:896
           end else begin
-            slots <= _add_38[15:0];  // gen/virtq/split_engine.ts:878
-            in_indirect <= 1'b1;  // gen/virtq/split_engine.ts:879
-            tbl_base <= desc_raw[63:0];  // gen/virtq/split_engine.ts:880
-            tbl_n <= desc_raw[83:68];  // gen/virtq/split_engine.ts:881
-            j <= 16'd0;  // gen/virtq/split_engine.ts:882
-            count <= 17'd0;  // gen/virtq/split_engine.ts:883
-            if (win_ahead & pf_tbl[win_slot]) begin  // gen/virtq/split_engine.ts:886
-              win_off <= (11'd320 + ({7'd0, win_slot} << 6)) + 11'd16;  // gen/virtq/split_engine.ts:887
-              win_start <= 16'd0;  // gen/virtq/split_engine.ts:888
-              win_count <= _mux_64[16:0];  // gen/virtq/split_engine.ts:889
+            slots <= _add_37[15:0];  // gen/virtq/split_engine.ts:897
+            in_indirect <= 1'b1;  // gen/virtq/split_engine.ts:898
+            tbl_base <= desc_raw[63:0];  // gen/virtq/split_engine.ts:899
+            tbl_n <= desc_raw[83:68];  // gen/virtq/split_engine.ts:900
+            j <= 16'd0;  // gen/virtq/split_engine.ts:901
+            count <= 17'd0;  // gen/virtq/split_engine.ts:902
+            if (win_ahead & pf_tbl[win_slot]) begin  // gen/virtq/split_engine.ts:905
+              win_off <= (11'd320 + ({7'd0, win_slot} << 6)) + 11'd16;  // gen/virtq/split_engine.ts:906
+              win_start <= 16'd0;  // gen/virtq/split_engine.ts:907
+              win_count <= _mux_63[16:0];  // gen/virtq/split_engine.ts:908
             end
           end
-        end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:895
-        end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:896
-        end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:897
-        end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, tbl_n})) begin  // gen/virtq/split_engine.ts:898
-        end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != (in_indirect ? (j + 16'd1) : ((j + 16'd1) & num_mask)))) begin  // gen/virtq/split_engine.ts:899
+        end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:914
+        end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:915
+        end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:916
+        end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, tbl_n})) begin  // gen/virtq/split_engine.ts:917
+        end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != next_idx)) begin  // gen/virtq/split_engine.ts:918
         end else begin
-          count <= _add_38;  // gen/virtq/split_engine.ts:903
-          total <= total + {2'd0, desc_raw[95:64]};  // gen/virtq/split_engine.ts:904
-          saw_write <= saw_write | desc_raw[97];  // gen/virtq/split_engine.ts:905
-          if (desc_raw[96]) begin  // gen/virtq/split_engine.ts:906
-            j <= desc_raw[127:112];  // gen/virtq/split_engine.ts:907
+          count <= _add_37;  // gen/virtq/split_engine.ts:922
+          total <= total + {2'd0, desc_raw[95:64]};  // gen/virtq/split_engine.ts:923
+          saw_write <= saw_write | desc_raw[97];  // gen/virtq/split_engine.ts:924
+          if (desc_raw[96]) begin  // gen/virtq/split_engine.ts:925
+            j <= desc_raw[127:112];  // gen/virtq/split_engine.ts:926
           end else begin
-            out_queue <= cq;  // gen/virtq/split_engine.ts:912
-            out_id <= head;  // gen/virtq/split_engine.ts:913
-            out_slots <= in_indirect ? slots : _add_38[15:0];  // gen/virtq/split_engine.ts:915
-            out_count <= cb_len + 7'd1;  // gen/virtq/split_engine.ts:916
+            out_queue <= cq;  // gen/virtq/split_engine.ts:931
+            out_id <= head;  // gen/virtq/split_engine.ts:932
+            out_slots <= in_indirect ? slots : _add_37[15:0];  // gen/virtq/split_engine.ts:934
+            out_count <= cb_len + 7'd1;  // gen/virtq/split_engine.ts:935
           end
         end
       end
       default: begin end
     endcase
-    u_num <= _select_65;  // gen/virtq/split_engine.ts:197
-    u_num_mask <= _select_66;  // gen/virtq/split_engine.ts:197
-    u_driver_base <= _select_67;  // gen/virtq/split_engine.ts:197
-    u_device_base <= _select_68;  // gen/virtq/split_engine.ts:197
-    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd544)) & mem_wr_be[0]) begin  // gen/virtq/split_engine.ts:961
-      note_lo <= mem_wr_data[7:0];  // gen/virtq/split_engine.ts:962
+    u_num <= _select_64;  // gen/virtq/split_engine.ts:199
+    u_num_mask <= _select_65;  // gen/virtq/split_engine.ts:199
+    u_driver_base <= _select_66;  // gen/virtq/split_engine.ts:199
+    u_device_base <= _select_67;  // gen/virtq/split_engine.ts:199
+    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd544)) & mem_wr_be[0]) begin  // gen/virtq/split_engine.ts:980
+      note_lo <= mem_wr_data[7:0];  // gen/virtq/split_engine.ts:981
     end
-    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd544)) & mem_wr_be[1]) begin  // gen/virtq/split_engine.ts:961
-      note_hi <= mem_wr_data[15:8];  // gen/virtq/split_engine.ts:962
+    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd544)) & mem_wr_be[1]) begin  // gen/virtq/split_engine.ts:980
+      note_hi <= mem_wr_data[15:8];  // gen/virtq/split_engine.ts:981
     end
-    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd543)) & mem_wr_be[8]) begin  // gen/virtq/split_engine.ts:961
-      note_lo <= mem_wr_data[71:64];  // gen/virtq/split_engine.ts:962
+    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd543)) & mem_wr_be[8]) begin  // gen/virtq/split_engine.ts:980
+      note_lo <= mem_wr_data[71:64];  // gen/virtq/split_engine.ts:981
     end
-    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd543)) & mem_wr_be[9]) begin  // gen/virtq/split_engine.ts:961
-      note_hi <= mem_wr_data[79:72];  // gen/virtq/split_engine.ts:962
+    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd543)) & mem_wr_be[9]) begin  // gen/virtq/split_engine.ts:980
+      note_hi <= mem_wr_data[79:72];  // gen/virtq/split_engine.ts:981
     end
-    case (used)  // gen/virtq/split_engine.ts:965
+    case (used)  // gen/virtq/split_engine.ts:984
       USED_LOAD: begin
-        u_count <= 9'd0;  // gen/virtq/split_engine.ts:973
-        u_drop <= ((|(((failed | q_resetting) | (~_cat_29)) & (3'd1 << uq))) | (~(|(3'd1 << uq)))) | (~running);  // gen/virtq/split_engine.ts:975
-        u_old <= _select_69;  // gen/virtq/split_engine.ts:976
+        u_count <= 9'd0;  // gen/virtq/split_engine.ts:992
+        u_drop <= ((|(((failed | q_resetting) | (~_cat_28)) & (3'd1 << uq))) | (~(|(3'd1 << uq)))) | (~running);  // gen/virtq/split_engine.ts:994
+        u_old <= _select_68;  // gen/virtq/split_engine.ts:995
       end
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:983
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:986
-            u_count <= u_count + 9'd1;  // gen/virtq/split_engine.ts:987
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1002
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1005
+            u_count <= u_count + 9'd1;  // gen/virtq/split_engine.ts:1006
           end
-        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:993
-        end else if (wr_free) begin  // gen/virtq/split_engine.ts:994
-          wr_host <= (u_device_base + 64'd4) + ({48'd0, u_slot} << 3);  // gen/virtq/split_engine.ts:300
-          wr_dev <= 16'd6168;  // gen/virtq/split_engine.ts:301
-          wr_len <= {8'd0, ({3'd0, (features[35] ? 9'd1 : u_count)} << 3)};  // gen/virtq/split_engine.ts:302
-          wr_id <= 2'd1;  // gen/virtq/split_engine.ts:303
+        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1012
+        end else if (wr_free) begin  // gen/virtq/split_engine.ts:1013
+          wr_host <= (u_device_base + 64'd4) + ({48'd0, u_slot} << 3);  // gen/virtq/split_engine.ts:302
+          wr_dev <= 16'd6168;  // gen/virtq/split_engine.ts:303
+          wr_len <= {8'd0, ({3'd0, (features[35] ? 9'd1 : u_count)} << 3)};  // gen/virtq/split_engine.ts:304
+          wr_id <= 2'd1;  // gen/virtq/split_engine.ts:305
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1002
-          wr_host <= u_device_base + 64'd2;  // gen/virtq/split_engine.ts:300
-          wr_dev <= 16'd6152;  // gen/virtq/split_engine.ts:301
-          wr_len <= 20'd2;  // gen/virtq/split_engine.ts:302
-          wr_id <= 2'd1;  // gen/virtq/split_engine.ts:303
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1021
+          wr_host <= u_device_base + 64'd2;  // gen/virtq/split_engine.ts:302
+          wr_dev <= 16'd6152;  // gen/virtq/split_engine.ts:303
+          wr_len <= 20'd2;  // gen/virtq/split_engine.ts:304
+          wr_id <= 2'd1;  // gen/virtq/split_engine.ts:305
         end
       end
       USED_IDX: begin
-        if (wr_settled1) begin  // gen/virtq/split_engine.ts:1009
-          if (u_abandon) begin  // gen/virtq/split_engine.ts:1010
-          end else if (wr_err1) begin  // gen/virtq/split_engine.ts:1011
-          end else if (rd_free & (~(rd_by_fetch | rd_by_pool))) begin  // gen/virtq/split_engine.ts:1012
-            rd_host <= features[29] ? ((u_driver_base + ({48'd0, u_num} << 1)) + 64'd4) : u_driver_base;  // gen/virtq/split_engine.ts:300
-            rd_dev <= 16'd4352;  // gen/virtq/split_engine.ts:301
-            rd_len <= 20'd2;  // gen/virtq/split_engine.ts:302
-            rd_id <= 2'd1;  // gen/virtq/split_engine.ts:303
+        if (wr_settled1) begin  // gen/virtq/split_engine.ts:1028
+          if (u_abandon) begin  // gen/virtq/split_engine.ts:1029
+          end else if (wr_err1) begin  // gen/virtq/split_engine.ts:1030
+          end else if (rd_free & (~(rd_by_fetch | rd_by_pool))) begin  // gen/virtq/split_engine.ts:1031
+            rd_host <= features[29] ? ((u_driver_base + ({48'd0, u_num} << 1)) + 64'd4) : u_driver_base;  // gen/virtq/split_engine.ts:302
+            rd_dev <= 16'd4352;  // gen/virtq/split_engine.ts:303
+            rd_len <= 20'd2;  // gen/virtq/split_engine.ts:304
+            rd_id <= 2'd1;  // gen/virtq/split_engine.ts:305
           end
         end
       end
@@ -2541,12 +2546,12 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
 
   // ---- memories
-  always @(posedge clk) begin  // gen/virtq/split_engine.ts:1060
+  always @(posedge clk) begin  // gen/virtq/split_engine.ts:1079
     if (cb_wr) begin
       chain_buf[cb_len[5:0]] <= {desc_raw[63:0], desc_raw[95:64], desc_raw[97]};
     end
   end
-  assign chain_buf_rd0 = chain_buf[out_pos];  // gen/virtq/split_engine.ts:240
+  assign chain_buf_rd0 = chain_buf[out_pos];  // gen/virtq/split_engine.ts:242
 
 endmodule
 

@@ -166,17 +166,19 @@ export const SplitEngine = defineModule(
     const running = m.let('running', driverOk.and(feat('VIRTIO_F_RING_PACKED').not()));
 
     // ---- scratch memory: the fetch half (DMA read engine -> sequencer), the out half (sequencer -> DMA write)
-    const fetchRam = m.instance('fetch_ram', DmaRam, { W: p.W, bytes: lay.half }).io;
-    const outRam = m.instance('out_ram', DmaRam, { W: p.W, bytes: lay.half }).io;
-    const inHalf = (line: Expr) => line.bits(halfLineBits - 1, 0);
+    // (each as large as its half's layout needs: the rest of a half is never written and aliases)
+    const fetchRam = m.instance('fetch_ram', DmaRam, { W: p.W, bytes: lay.fetchBytes }).io;
+    const outRam = m.instance('out_ram', DmaRam, { W: p.W, bytes: lay.outBytes }).io;
+    const fetchLineBits = log2ceil(lay.fetchBytes / B);
+    const outLineBits = log2ceil(lay.outBytes / B);
     const toOut = memWr.addr.bit(halfLineBits);
     fetchRam.wr.valid.set(memWr.valid.and(toOut.not()));
-    fetchRam.wr.addr.set(inHalf(memWr.addr));
+    fetchRam.wr.addr.set(memWr.addr.bits(fetchLineBits - 1, 0));
     fetchRam.wr.data.set(memWr.data);
     fetchRam.wr.be.set(memWr.be);
     memWr.ready.set(toOut.or(fetchRam.wr.ready));
     outRam.rd.valid.set(memRd.valid);
-    outRam.rd.addr.set(inHalf(memRd.addr));
+    outRam.rd.addr.set(memRd.addr.bits(outLineBits - 1, 0));
     memRd.ready.set(outRam.rd.ready);
     memRd.rvalid.set(outRam.rd.rvalid);
     memRd.rdata.set(outRam.rd.rdata);
@@ -350,7 +352,7 @@ export const SplitEngine = defineModule(
       );
     };
     outRam.wr.valid.set(ow.valid);
-    outRam.wr.addr.set(ow.off.bits(p.regionBits - 2, lb));
+    outRam.wr.addr.set(ow.off.bits(outLineBits + lb - 1, lb));
     outRam.wr.data.set(place(ow.data, 64));
     outRam.wr.be.set(place(ow.be, 8));
     const stage = (off: Expr | number, value: Expr, bytes: 2 | 8) => {
@@ -373,7 +375,7 @@ export const SplitEngine = defineModule(
     const fetchWindow = (off: Expr, then: () => void) => {
       m.if(memBusy.not(), () => {
         fetchRam.rd.valid.set(1);
-        fetchRam.rd.addr.set(off.bits(p.regionBits - 2, lb));
+        fetchRam.rd.addr.set(off.bits(fetchLineBits + lb - 1, lb));
         memOff.next(off.bits(lb - 1, 0));
         memBusy.next(1);
       });
@@ -402,6 +404,10 @@ export const SplitEngine = defineModule(
     const count = m.reg('count', 17);
     const slots = m.reg('slots', 16);
     const inIndirect = m.reg('in_indirect', bit);
+    // IN_ORDER: the next a descriptor at j must have (registered: j and in_indirect are set at least two cycles
+    // before desc_walk looks, in head_check or desc_walk, then desc_need and desc_mem)
+    const nextIdx = m.reg('next_idx', 16);
+    nextIdx.next(mux(inIndirect, j.add(1), j.add(1).and(numMask)));
     const sawWrite = m.reg('saw_write', bit);
     const total = m.reg('total', 34);
     const winValid = m.reg('win_valid', bit, { reset: 0 });
@@ -412,6 +418,17 @@ export const SplitEngine = defineModule(
     const winAhead = m.reg('win_ahead', bit);
     const winSlot = m.reg('win_slot', log2ceil(p.availBatch));
     const headAhead = m.reg('head_ahead', bit);
+    // The descriptor desc_mem reads: at j of the window.
+    const descOff = m.let(
+      'desc_off',
+      winOff.add(
+        j
+          .sub(winStart)
+          .trunc(log2ceil(p.descBatch) + 1)
+          .zext(p.regionBits - 1)
+          .shl(4),
+      ),
+    );
     const idxAhead = m.reg('idx_ahead', bit);
 
     // ---- reading ahead: one queue at a time has the pool (pfQ). For it avail->idx is read while its chains
@@ -524,7 +541,8 @@ export const SplitEngine = defineModule(
         .and(enableBits),
     );
     const work = m.let('work', workReg.and(failed.or(qResetting).not()));
-    const canFetch = m.let('can_fetch', idle.and(running).and(devResetting.not()).and(outActive.not()));
+    // (also while a chain is on its way out: the pool's reads ahead go on, only walking waits for the chain buffer)
+    const canFetch = m.let('can_fetch', idle.and(running).and(devResetting.not()));
     const pick = pickQueue(m, 'sched', work.and(canFetch.rep(Q)), lit(1, 1));
 
     // Queue resets: done once the queue's chains are all back and neither side is on it.
@@ -584,6 +602,8 @@ export const SplitEngine = defineModule(
       ? planFlag('p_look_due', fIndirect.and(pfInsp.ne(pfNext)).and(pfReady.bit(pfInsp.bits(abBits - 1, 0))))
       : lit(0, 1);
     const pLaLooked = TA ? planFlag('p_la_looked', fIndirect.not().or(cqLa.ne(pfInsp))) : lit(1, 1);
+    // the chain buffer is free to walk into (a cycle late: a walk ends in `idle`, two cycles before `plan`)
+    const pOutFree = planFlag('p_out_free', outActive.not());
     // headsPend as the flags saw it (its clearing a cycle late: the flags from headsFrom stay consistent with it)
     const pHeadsIdle = planFlag('p_heads_idle', headsPend.not());
 
@@ -632,13 +652,15 @@ export const SplitEngine = defineModule(
             .elseIf(canRead.and(pHeadsIdle).and(pHeNeSeen).and(pHeRoom), () => st.goto('ahead_heads'))
             .elseIf(canRead.and(pfBad.not()).and(pEntryDue).and(pEntryRoom), () => st.goto('ahead_entry'))
             .elseIf(pLookDue, () => st.goto('ahead_look'))
-            .elseIf(pLaNePf.and(pLaReady).and(pLaLooked), () => st.goto('ahead_chain'))
+            .elseIf(pLaNePf.and(pLaReady).and(pLaLooked).and(pOutFree), () => st.goto('ahead_chain'))
             .elseIf(canRead.and(idxPend.or(idxHere).not()), () => st.goto('ahead_idx'))
             // (an entry whose head is out of range is walked without its reads ahead, to fail; any other entry
             // at la is read ahead first, so that pfNext never falls behind la)
-            .elseIf(pfBad.and(pLaNePf.not()).and(pLaNeHe).and(pHeadsIdle), () => st.goto('head_mem'))
+            .elseIf(pfBad.and(pLaNePf.not()).and(pLaNeHe).and(pHeadsIdle).and(pOutFree), () => st.goto('head_mem'))
             .else(() => st.goto('idle'));
         })
+          // (queues without the pool walk only into a free chain buffer)
+          .elseIf(pOutFree.not(), () => st.goto('idle'))
           .elseIf(poolFree, () => {
             // the pool is cq's from the next cycle (its flags from the one after: through `load`)
             pfActive.next(1);
@@ -856,12 +878,10 @@ export const SplitEngine = defineModule(
       },
       desc_wait: () => onReadStatus(() => st.goto('desc_mem')),
       desc_mem: () => {
-        const idx = j.sub(winStart).trunc(log2ceil(p.descBatch) + 1);
-        const off = winOff.add(idx.zext(p.regionBits - 1).shl(4));
         // a slot's descriptors once their read has ended (a read ahead's error is the pool queue's: cq's)
         m.if(winAhead.and(pfReady.bit(winSlot).not()), () => {})
           .elseIf(winAhead.and(pool.err), fail)
-          .else(() => fetchWindow(off, () => st.goto('desc_walk')));
+          .else(() => fetchWindow(descOff, () => st.goto('desc_walk')));
       },
       // the checks of the golden model (tb/virtio/ring/device.ts nextSplit, walkSplitIndirect, addSeg)
       desc_walk: () => {
@@ -871,7 +891,6 @@ export const SplitEngine = defineModule(
         const isIndirect = flags.bit(VRING_DESC_F_INDIRECT);
         const countNext = count.add(1);
         const newTotal = total.add(d.len.zext(34));
-        const nextIdx = mux(inIndirect, j.add(1), j.add(1).and(numMask));
         m.if(countNext.gt(tblN.zext(17)), fail)
           .elseIf(isIndirect, () => {
             m.if(inIndirect.or(tableBad), fail).else(() => {
