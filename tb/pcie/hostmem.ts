@@ -407,17 +407,39 @@ export class HostMemory {
   readU64(addr: Addr): bigint {
     return leToBigint(this.read(addr, 8));
   }
+  // The small writes a driver fills rings with: an integer straight into a contiguous region's storage when one
+  // holds all the bytes (its low bytes, two's complement, as leBytes() gives them), else through write().
   writeU8(addr: Addr, v: number): void {
-    this.write(addr, leBytes(BigInt(v), 1));
+    this.writeSmall(addr, v, 1);
   }
   writeU16(addr: Addr, v: number): void {
-    this.write(addr, leBytes(BigInt(v), 2));
+    this.writeSmall(addr, v, 2);
   }
   writeU32(addr: Addr, v: number): void {
-    this.write(addr, leBytes(BigInt(v), 4));
+    this.writeSmall(addr, v, 4);
   }
   writeU64(addr: Addr, v: bigint | number): void {
-    this.write(addr, leBytes(BigInt(v), 8));
+    const a = toAddr(addr);
+    const r = this.within(a, 8);
+    const view = r?.backing.view;
+    if (!view || (typeof v === 'number' && !Number.isSafeInteger(v))) return this.write(a, leBytes(BigInt(v), 8));
+    const b = BigInt(v);
+    const o = Number(a - r!.addr);
+    putLe32(view, o, Number(b & 0xffff_ffffn));
+    putLe32(view, o + 4, Number((b >> 32n) & 0xffff_ffffn));
+  }
+  private writeSmall(addr: Addr, v: number, n: 1 | 2 | 4): void {
+    const a = toAddr(addr);
+    const r = this.within(a, n);
+    const view = r?.backing.view;
+    if (!view || !Number.isSafeInteger(v)) return this.write(a, leBytes(BigInt(v), n));
+    const o = Number(a - r!.addr);
+    view[o] = v & 0xff;
+    if (n >= 2) view[o + 1] = (v >>> 8) & 0xff;
+    if (n === 4) {
+      view[o + 2] = (v >>> 16) & 0xff;
+      view[o + 3] = (v >>> 24) & 0xff;
+    }
   }
 
   // ---- Device-side access (permission-checked) ----
@@ -555,6 +577,14 @@ function permits(perm: Perm, dir: 'read' | 'write'): boolean {
 
 function withContext(f: DmaFault, context?: string): DmaFault {
   return context ? new DmaFault(f.kind, f.dir, f.addr, f.length, f.region, f.faultAddr, context) : f;
+}
+
+/** The low 32 bits of an integer, little-endian, at view[o..o+3]. */
+function putLe32(view: Uint8Array, o: number, v: number): void {
+  view[o] = v & 0xff;
+  view[o + 1] = (v >>> 8) & 0xff;
+  view[o + 2] = (v >>> 16) & 0xff;
+  view[o + 3] = (v >>> 24) & 0xff;
 }
 
 /** Little-endian bytes of a value (two's complement for negatives). */

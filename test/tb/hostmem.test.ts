@@ -1,7 +1,7 @@
 // Host memory: allocation, caller-provided buffers, sparse paging, LE helpers, and the
 // IOMMU-like permission checks on device access.
 import { describe, expect, test } from 'vitest';
-import { DmaFault, HostMemory } from '../../tb/pcie/hostmem';
+import { DmaFault, HostMemory, leBytes } from '../../tb/pcie/hostmem';
 
 describe('allocation', () => {
   test('natural alignment, guard gaps, below and above 4 GB, fixed addresses', () => {
@@ -171,6 +171,37 @@ describe('firstDifference and the small reads', () => {
     }
     expect(() => m.readU32(0x11ffen)).toThrow(/not mapped/);
     expect(() => m.readU8(0x12000n)).toThrow(/not mapped/);
+  });
+
+  test('writeU8/U16/U32/U64 write the same little-endian bytes in flat and paged regions and across regions', () => {
+    const m = new HostMemory({ lazyThreshold: 1 << 20 });
+    m.alloc(4096, { at: 0x10000 });
+    m.alloc(4096, { at: 0x11000 });
+    const paged = m.alloc(1 << 20, { at: 0x100000 });
+    const cases: [number | bigint, number][] = [
+      [0xa5, 1],
+      [-1, 1],
+      [0x1_0234, 2],
+      [-2, 2],
+      [0xdead_beef, 4],
+      [-3, 4],
+      [2 ** 40 + 0x1234_5678, 4],
+      [0x0123_4567_89ab_cdefn, 8],
+      [-5n, 8],
+      [2 ** 52 + 7, 8],
+    ];
+    for (const base of [0x10ffcn, 0x10010n, paged.addr + 0xfffcn])
+      for (const [v, n] of cases) {
+        m.fill(base, 8, 0x5a);
+        if (n === 1) m.writeU8(base, Number(v));
+        else if (n === 2) m.writeU16(base, Number(v));
+        else if (n === 4) m.writeU32(base, Number(v));
+        else m.writeU64(base, v);
+        const want = [...leBytes(BigInt(v), n), ...new Array<number>(8 - n).fill(0x5a)];
+        expect(Array.from(m.read(base, 8)), `${v} as ${n} bytes at 0x${base.toString(16)}`).toEqual(want);
+      }
+    expect(() => m.writeU32(0x10000n, 1.5)).toThrow();
+    expect(() => m.writeU16(0x11fffn, 1)).toThrow(/not mapped/);
   });
 });
 
