@@ -380,66 +380,32 @@ export class HostMemory {
   fill(addr: Addr, len: number, value = 0): void {
     this.write(addr, new Uint8Array(checkLen(len)).fill(value));
   }
-  // The small reads a driver polls rings with run per descriptor: straight from a contiguous region's storage
-  // when one holds all the bytes (no array per read), else through read().
+  // The small reads and writes go through read() and write(), which tests hook to see a driver's access order.
   readU8(addr: Addr): number {
-    const a = toAddr(addr);
-    const r = this.within(a, 1);
-    const v = r?.backing.view;
-    return v ? v[Number(a - r!.addr)] : this.read(a, 1)[0];
+    return this.read(addr, 1)[0];
   }
   readU16(addr: Addr): number {
-    const a = toAddr(addr);
-    const r = this.within(a, 2);
-    const v = r?.backing.view;
-    const b = v ?? this.read(a, 2);
-    const o = v ? Number(a - r!.addr) : 0;
-    return b[o] | (b[o + 1] << 8);
+    const b = this.read(addr, 2);
+    return b[0] | (b[1] << 8);
   }
   readU32(addr: Addr): number {
-    const a = toAddr(addr);
-    const r = this.within(a, 4);
-    const v = r?.backing.view;
-    const b = v ?? this.read(a, 4);
-    const o = v ? Number(a - r!.addr) : 0;
-    return (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
+    const b = this.read(addr, 4);
+    return (b[0] | (b[1] << 8) | (b[2] << 16) | (b[3] << 24)) >>> 0;
   }
   readU64(addr: Addr): bigint {
     return leToBigint(this.read(addr, 8));
   }
-  // The small writes a driver fills rings with: an integer straight into a contiguous region's storage when one
-  // holds all the bytes (its low bytes, two's complement, as leBytes() gives them), else through write().
   writeU8(addr: Addr, v: number): void {
-    this.writeSmall(addr, v, 1);
+    this.write(addr, leBytes(BigInt(v), 1));
   }
   writeU16(addr: Addr, v: number): void {
-    this.writeSmall(addr, v, 2);
+    this.write(addr, leBytes(BigInt(v), 2));
   }
   writeU32(addr: Addr, v: number): void {
-    this.writeSmall(addr, v, 4);
+    this.write(addr, leBytes(BigInt(v), 4));
   }
   writeU64(addr: Addr, v: bigint | number): void {
-    const a = toAddr(addr);
-    const r = this.within(a, 8);
-    const view = r?.backing.view;
-    if (!view || (typeof v === 'number' && !Number.isSafeInteger(v))) return this.write(a, leBytes(BigInt(v), 8));
-    const b = BigInt(v);
-    const o = Number(a - r!.addr);
-    putLe32(view, o, Number(b & 0xffff_ffffn));
-    putLe32(view, o + 4, Number((b >> 32n) & 0xffff_ffffn));
-  }
-  private writeSmall(addr: Addr, v: number, n: 1 | 2 | 4): void {
-    const a = toAddr(addr);
-    const r = this.within(a, n);
-    const view = r?.backing.view;
-    if (!view || !Number.isSafeInteger(v)) return this.write(a, leBytes(BigInt(v), n));
-    const o = Number(a - r!.addr);
-    view[o] = v & 0xff;
-    if (n >= 2) view[o + 1] = (v >>> 8) & 0xff;
-    if (n === 4) {
-      view[o + 2] = (v >>> 16) & 0xff;
-      view[o + 3] = (v >>> 24) & 0xff;
-    }
+    this.write(addr, leBytes(BigInt(v), 8));
   }
 
   // ---- Device-side access (permission-checked) ----
@@ -577,14 +543,6 @@ function permits(perm: Perm, dir: 'read' | 'write'): boolean {
 
 function withContext(f: DmaFault, context?: string): DmaFault {
   return context ? new DmaFault(f.kind, f.dir, f.addr, f.length, f.region, f.faultAddr, context) : f;
-}
-
-/** The low 32 bits of an integer, little-endian, at view[o..o+3]. */
-function putLe32(view: Uint8Array, o: number, v: number): void {
-  view[o] = v & 0xff;
-  view[o + 1] = (v >>> 8) & 0xff;
-  view[o + 2] = (v >>> 16) & 0xff;
-  view[o + 3] = (v >>> 24) & 0xff;
 }
 
 /** Little-endian bytes of a value (two's complement for negatives). */
