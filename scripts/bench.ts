@@ -523,7 +523,12 @@ if (runs('virtio-blk')) {
   buildBlkTop(BLK_BENCH.W);
   // Whole-process warm-up (see above), not measured.
   blkWorkloadOrFailure('split', 0);
-  const results = (['packed', 'split'] as const).map((ring) => blkWorkloadOrFailure(ring));
+  // `--ring split|packed`: one ring format only (both by default)
+  const ringArg = process.argv.includes('--ring') ? process.argv[process.argv.indexOf('--ring') + 1] : undefined;
+  if (ringArg !== undefined && ringArg !== 'split' && ringArg !== 'packed')
+    throw new Error(`bench: --ring ${ringArg}: split or packed`);
+  const rings = (['packed', 'split'] as const).filter((r) => ringArg === undefined || r === ringArg);
+  const results = rings.map((ring) => blkWorkloadOrFailure(ring));
   const failures = results.filter((r) => 'failure' in r);
   for (const f of failures) console.error(`\nvirtio-blk bench: the ${f.ring} ring FAILED: ${f.failure}`);
   if (failures.length) process.exitCode = 1;
