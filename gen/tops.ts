@@ -36,7 +36,8 @@ import { Testdev, TESTDEV_CFG, TESTDEV_WIDTHS, testdevParams } from './testdev/t
 import { DEFAULT_FORWARD } from './virtio/cfg_layout';
 import { DEFAULT_LAYOUT, PTILE_LAYOUT } from './virtio/layout';
 import { VIRTIO_WIDTHS, VirtioEndpoint } from './virtio/top';
-import { defaultBlk, gibBlk, VirtioBlkTop, virtioBlkConfig } from './virtq/blk_top';
+import { DEFAULT_RINGS, defaultBlk, gibBlk, VirtioBlkTop, virtioBlkConfig } from './virtq/blk_top';
+import { fabricClients } from './virtq/dataplane';
 import { DmaFabric } from './virtq/dma_fabric';
 import { PackedEngine } from './virtq/packed_engine';
 import { PackedTestTop, packedTestParams } from './virtq/packed_test_top';
@@ -196,33 +197,48 @@ export const tops: TopConfig[] = [
     elaborate: () => SplitEngine.elaborate(splitTestParams({ W, queues: SPLIT_TEST_QUEUES })),
     ...(W === 64 ? { lutLevels: PCIE_LUT_LEVELS } : { synth: false }),
   })),
-  // The DMA fabric (gen/virtq/dma_fabric.ts) with the data plane's three clients, and the whole virtio-blk function.
+  // The DMA fabric (gen/virtq/dma_fabric.ts) with the clients of the data plane with both ring engines (split,
+  // packed, blk), and the whole virtio-blk function.
   {
     description: 'DMA fabric: DMA read and write engines shared by 3 clients (split, packed, blk regions), 256-bit',
     synth: false,
     elaborate: () => {
-      const d = virtioBlkConfig({ W: 256, blk: defaultBlk() }).dataPlane;
+      const d = virtioBlkConfig({ W: 256, blk: defaultBlk(), rings: 'both' }).dataPlane;
       return DmaFabric.elaborate({
         ...d.dma,
         W: 256,
-        regions: [d.split.regionBits, d.packed.regionBits, d.blk.devBits],
+        regions: fabricClients(d).map((c) => c.regionBits),
         irqBits: d.queues,
       });
     },
   },
-  // Synthesized at 256 bits only (the benchmark's width, issue 8's area target): the 64-bit one has the same blocks
-  // at a quarter of the datapath and is one of the two longest syntheses of the main job; `--path` still gives it.
+  // The whole function per ring-engine build (docs/data-plane.md "Ring formats of a build"): the default (split
+  // only) at both widths, packed only at 256 bits (the benchmark's packed row, the 256-bit tests of packed rings),
+  // both engines at both widths (the build the 64-bit tests, the soak and the main job drive in both formats).
+  // Synthesized: the default at 256 bits (the benchmark's width, issue 8's area target); the others are one
+  // `--path` away (each whole function is one of the longest syntheses of the main job).
   ...([64, 256] as const).map((W) => ({
-    description: `virtio-blk function (endpoint, split and packed queue engines, virtio-blk, DMA fabric, 256 KiB on-chip disk), ${W}-bit`,
-    elaborate: () => VirtioBlkTop.elaborate({ W, blk: defaultBlk() }),
+    description: `virtio-blk function (endpoint, split queue engine, virtio-blk, DMA fabric, 256 KiB on-chip disk), ${W}-bit`,
+    elaborate: () => VirtioBlkTop.elaborate({ W, blk: defaultBlk(), rings: DEFAULT_RINGS }),
     ...(W === 64 ? { synth: false } : {}),
   })),
-  // The same function with its 1 GiB disk behind the AXI4 master port `storage` (a card's DRAM; in simulation the
-  // sparse AXI4 memory model, docs/simulation.md).
-  ...([64, 256] as const).map((W) => ({
-    description: `virtio-blk function with a 1 GiB disk behind an external AXI4 master port, ${W}-bit`,
+  {
+    description:
+      'virtio-blk function with the packed queue engine only (FEATURES_OK needs VIRTIO_F_RING_PACKED), 256 KiB on-chip disk, 256-bit',
     synth: false,
-    elaborate: () => VirtioBlkTop.elaborate({ W, blk: gibBlk(), storage: 'external' }),
+    elaborate: () => VirtioBlkTop.elaborate({ W: 256, blk: defaultBlk(), rings: 'packed' }),
+  },
+  ...([64, 256] as const).map((W) => ({
+    description: `virtio-blk function with both queue engines (the negotiated VIRTIO_F_RING_PACKED picks one), 256 KiB on-chip disk, ${W}-bit`,
+    synth: false,
+    elaborate: () => VirtioBlkTop.elaborate({ W, blk: defaultBlk(), rings: 'both' }),
+  })),
+  // The same function with its 1 GiB disk behind the AXI4 master port `storage` (a card's DRAM; in simulation the
+  // sparse AXI4 memory model, docs/simulation.md), with both engines as the tests drive it.
+  ...([64, 256] as const).map((W) => ({
+    description: `virtio-blk function with both queue engines and a 1 GiB disk behind an external AXI4 master port, ${W}-bit`,
+    synth: false,
+    elaborate: () => VirtioBlkTop.elaborate({ W, blk: gibBlk(), storage: 'external', rings: 'both' }),
   })),
   // The packed-ring queue engine (gen/virtq/packed_*.ts) with its own DMA engines, as its tests build it.
   ...([64, 256] as const).map((W) => ({

@@ -437,6 +437,8 @@ function blkWorkload(ring: RingFormat, replays = REPLAYS): BlkRow {
   const sys = new BlkSystem({
     W: BLK_BENCH.W,
     ring,
+    // each format on the build that has only its engine (docs/data-plane.md "Ring formats of a build")
+    rings: ring,
     seed: 1,
     rc: { latency: b.latency, split: 'rcb', rcb: 64, mps: b.mps, mrrs: b.mrrs },
   });
@@ -535,7 +537,7 @@ if (runs('virtio-blk')) {
   const blkRows = results.filter((r): r is BlkRow => !('failure' in r));
   const b = DMA_BENCH;
   console.log(
-    `\nvirtio-blk (virtio_blk_top_default_w${BLK_BENCH.W}: endpoint, queue engines, virtio-blk, DMA fabric, on-chip disk; Linux-faithful driver, golden model and every check on): ${BLK_BENCH.depth} requests in flight on one queue, EVENT_IDX and INDIRECT_DESC negotiated; host latency ${b.latency.min}-${b.latency.max} cycles, completions split at 64 B and reordered, MPS ${b.mps}, MRRS ${b.mrrs}; ${BLK_BENCH.requests4k} requests of 4 KiB and ${BLK_BENCH.requests512} of 512 B measured each, in the steady state`,
+    `\nvirtio-blk (virtio_blk_top_default_<ring>_w${BLK_BENCH.W}, one build per ring format: endpoint, its queue engine, virtio-blk, DMA fabric, on-chip disk; Linux-faithful driver, golden model and every check on): ${BLK_BENCH.depth} requests in flight on one queue, EVENT_IDX and INDIRECT_DESC negotiated; host latency ${b.latency.min}-${b.latency.max} cycles, completions split at 64 B and reordered, MPS ${b.mps}, MRRS ${b.mrrs}; ${BLK_BENCH.requests4k} requests of 4 KiB and ${BLK_BENCH.requests512} of 512 B measured each, in the steady state`,
   );
   const mark = (ok: boolean) => (ok ? '' : ' (NOT met)');
   console.log(

@@ -18,10 +18,12 @@ const type = (process.argv[3] ?? 'read') as 'read' | 'write';
 const bytes = Number(process.argv[4] ?? 4096);
 const n = Number(process.argv[5] ?? 96);
 const W: DataWidth = 256;
-buildBlkTop(W);
+// the benchmark's build: the one with only this format's engine
+buildBlkTop(W, undefined, undefined, ring);
 const sys = new BlkSystem({
   W,
   ring,
+  rings: ring,
   seed: 1,
   rc: { latency: { min: 200, max: 300 }, split: 'rcb', rcb: 64, mps: 256, mrrs: 512 },
   ...(process.env.NOINDIRECT ? { declineFeatures: ['VIRTIO_F_INDIRECT_DESC'] } : {}),

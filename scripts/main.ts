@@ -39,7 +39,7 @@ const blk = soak({
   W: BLK_RUN.W,
 });
 console.log(
-  `\nvirtio-blk: ${blk.requests} requests on virtio_blk_top_default_w${BLK_RUN.W}, each checked against the golden model (simulator ready in ${built} s, run ${blk.wallSeconds.toFixed(1)} s)`,
+  `\nvirtio-blk: ${blk.requests} requests on virtio_blk_top_default_both_w${BLK_RUN.W}, each checked against the golden model (simulator ready in ${built} s, run ${blk.wallSeconds.toFixed(1)} s)`,
 );
 if (blk.failure) {
   const f = blk.failure;

@@ -6,7 +6,8 @@
 //   tx <- endpoint <- dp_tx <- data plane ; endpoint dp_cpl -> data plane
 //
 // One configuration object (virtioBlkConfig) gives the endpoint's layout (the features offered: what the queue
-// engines and the device implement), the device configuration it reports (the device's own blkOffer: capacity,
+// engines and the device implement; VIRTIO_F_RING_PACKED exactly when the build has the packed engine, and required
+// for FEATURES_OK when it has only that one), the device configuration it reports (the device's own blkOffer: capacity,
 // seg_max, size_max, the discard and write-zeroes limits), and the data plane's parameters, so the two halves
 // cannot disagree.
 import { bitsFor, connect, defineModule } from '../hdl';
@@ -18,7 +19,7 @@ import { type DataWidth, tlpStream } from '../pcie/streams';
 import { DEFAULT_LAYOUT, validateLayout, type VirtioPciLayout } from '../virtio/layout';
 import { DEVICE_TYPES } from '../virtio/regmap';
 import { VirtioEndpoint, type VirtioEndpointParams } from '../virtio/top';
-import { DataPlane, type DataPlaneParams } from './dataplane';
+import { DataPlane, type DataPlaneParams, ringFormats, type RingEngines } from './dataplane';
 import { PACKED_DEFAULTS } from './packed_params';
 
 export type BlkDeviceOptions = Omit<VirtioBlkParams, 'W' | 'queueBits' | 'lenBits' | 'idBits' | 'addrBits' | 'base'>;
@@ -34,7 +35,23 @@ export interface VirtioBlkTopParams {
    * sparse memory model, docs/simulation.md).
    */
   storage?: 'onchip' | 'external';
+  /**
+   * The ring formats the build serves, one queue engine each (default DEFAULT_RINGS): 'split' does not offer
+   * VIRTIO_F_RING_PACKED; 'packed' offers it and refuses FEATURES_OK without it; 'both' offers it and runs the
+   * format the driver negotiated. The layout's own VIRTIO_F_RING_PACKED entry is replaced by this choice.
+   */
+  rings?: RingEngines;
 }
+
+/**
+ * The default ring formats: split only. Every virtio 1.x driver implements split rings, and several only those
+ * (FreeBSD's virtio drivers, firmware such as SeaBIOS and OVMF, Linux before 5.0), while a packed-only device is
+ * unusable for them (FEATURES_OK refused); Linux 5.0+ drives a split-only device on split rings.
+ * docs/data-plane.md "Ring formats of a build".
+ */
+export const DEFAULT_RINGS: RingEngines = 'split';
+
+const RING_PACKED = 'VIRTIO_F_RING_PACKED';
 
 /** Transport features the data plane implements (the queue engines). */
 export const DATA_PLANE_FEATURES: readonly string[] = [
@@ -79,20 +96,33 @@ export function virtioBlkConfig(p: VirtioBlkTopParams): {
     { ...b, W: p.W, queueBits: 1, lenBits: DMA_TEST_LEN_BITS, idBits: DMA_TEST_ID_BITS },
     base.queues.count,
   );
-  const transport = base.features.filter((f) => !f.startsWith('VIRTIO_BLK_'));
+  const rings = p.rings ?? DEFAULT_RINGS;
+  const hasPacked = ringFormats(rings).includes('packed');
+  const transport = base.features.filter((f) => !f.startsWith('VIRTIO_BLK_') && f !== RING_PACKED);
   const layout = validateLayout({
     ...base,
-    name: `${base.name}_blk`,
-    features: [...new Set([...transport, ...DATA_PLANE_FEATURES, ...offer.features])],
+    name: `${base.name}_blk${rings === 'both' ? '' : `_${rings}`}`,
+    features: [
+      ...new Set([...transport, ...(hasPacked ? [RING_PACKED] : []), ...DATA_PLANE_FEATURES, ...offer.features]),
+    ],
   });
   const Q = layout.queues.count;
   const deviceConfig = offer.config;
   const W = p.W;
   return {
-    endpoint: { layout, W, deviceConfig, dataPlaneFeatures: DATA_PLANE_FEATURES },
+    endpoint: {
+      layout,
+      W,
+      deviceConfig,
+      dataPlaneFeatures: DATA_PLANE_FEATURES,
+      // virtio 1.2 2.2.2: a device that cannot honour a subset the driver accepted MUST fail FEATURES_OK; a
+      // packed-only build cannot serve split rings.
+      ...(rings === 'packed' ? { requiredFeatures: [RING_PACKED] } : {}),
+    },
     dataPlane: {
       W,
       queues: Q,
+      rings,
       cfgFieldBits: bitsFor(DEVICE_TYPES.blk.config.length - 1),
       split: { regionBits: 12, maxChain: 64, availBatch: 16, descBatch: 8, usedBatch: 16 },
       // Device event suppression off: measured in the virtio-blk bench (256 bits, depth 32), it took doorbells from
@@ -143,7 +173,7 @@ export const VirtioBlkTop = defineModule(
   },
   {
     name: (p) =>
-      `virtio_blk_top_${(p.layout ?? DEFAULT_LAYOUT).name}_w${p.W}_${paramHash(p.blk)}${p.storage === 'external' ? '_ext' : ''}`,
-    doc: 'virtio-blk PCIe function: virtio-pci endpoint, split and packed queue engines, virtio-blk, DMA fabric, on-chip disk.',
+      `virtio_blk_top_${(p.layout ?? DEFAULT_LAYOUT).name}_${p.rings ?? DEFAULT_RINGS}_w${p.W}_${paramHash(p.blk)}${p.storage === 'external' ? '_ext' : ''}`,
+    doc: 'virtio-blk PCIe function: virtio-pci endpoint, the queue engines of its ring formats, virtio-blk, DMA fabric, on-chip disk.',
   },
 );

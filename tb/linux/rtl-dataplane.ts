@@ -1,5 +1,5 @@
 // The RTL data plane behind the Linux bridge: the whole virtio-blk function (gen/virtq/blk_top.ts VirtioBlkTop:
-// the endpoint, the split and packed queue engines, virtio-blk, the DMA fabric and the on-chip disk) serves the
+// the endpoint, the queue engine of its ring format, virtio-blk, the DMA fabric and the on-chip disk) serves the
 // queues itself. Its DMA reads and writes go through the root complex into the guest's memory (every check on),
 // its MSI-X writes become the guest's interrupts; this class only clocks the model while the device has work (the
 // loop clocks it otherwise only for the guest's accesses) and zeroes and reads the disk for the host's check.
@@ -10,7 +10,11 @@ import type { RootComplex } from '../pcie/rootcomplex';
 import { SECTOR_SIZE } from '../virtio/blk/defs';
 import type { DataPlane } from './bridge';
 
-/** The design Linux drives: the whole function at 64 bits, its on-chip disk exactly `diskMiB` MiB (a power of two). */
+/**
+ * The design Linux drives: the whole function at 64 bits, its on-chip disk exactly `diskMiB` MiB (a power of two),
+ * with the engine of the ring format the layout offers (RING_PACKED: packed only, which Linux 5.0+ takes; without
+ * it: split only, the default build).
+ */
 export function linuxBlkTop(layout: VirtioPciLayout, diskMiB: number): VirtioBlkTopParams {
   const bytes = diskMiB * 2 ** 20;
   if (!Number.isInteger(Math.log2(bytes)))
@@ -22,6 +26,7 @@ export function linuxBlkTop(layout: VirtioPciLayout, diskMiB: number): VirtioBlk
     W: 64,
     blk: defaultBlk({ devBits: Math.log2(bytes) + 1, capacity: bytes / SECTOR_SIZE, segMax: 32, sizeMax: 65536 }),
     layout,
+    rings: layout.features.includes('VIRTIO_F_RING_PACKED') ? 'packed' : 'split',
   };
 }
 

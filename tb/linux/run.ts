@@ -192,7 +192,13 @@ export async function runLinux(o: LinuxRunOptions): Promise<LinuxRunResult> {
       usedCheck?.onDeviceTlp(t);
     },
   });
-  const link: CheckedLink = new CheckedLink(tap, checkingModel(layout, { deviceConfig: cfg?.endpoint.deviceConfig }));
+  const link: CheckedLink = new CheckedLink(
+    tap,
+    checkingModel(layout, {
+      deviceConfig: cfg?.endpoint.deviceConfig,
+      requiredFeatures: cfg?.endpoint.requiredFeatures,
+    }),
+  );
   const rc = new RootComplex(link, {
     seed: o.seed,
     msiWindow: { base: UM_MSI_ADDRESS, size: 0x1000 },

@@ -24,6 +24,7 @@ import { MemoryChainIo } from '../../tb/virtio/blk/chainio';
 import { BLK_S, BLK_T, blkHeader, SECTOR_SIZE } from '../../tb/virtio/blk/defs';
 import { BlkDevice, type BlkOutcome } from '../../tb/virtio/blk/device';
 import { type BlkOp, type BlkRequest, VirtioBlkDriver } from '../../tb/virtio/blk/driver';
+import type { RingEngines } from '../../gen/virtq/dataplane';
 import { BlkRig, buildBlkTop, type SystemLink } from '../../tb/virtio/blk/rig';
 import { mapQueueNotify, modernProbe, type ModernDevice } from '../../tb/virtio/driver/caps';
 import { CommonIo } from '../../tb/virtio/driver/commonio';
@@ -32,11 +33,12 @@ import type { RingFeatures, Sg } from '../../tb/virtio/ring/defs';
 import { RingError, type Chain } from '../../tb/virtio/ring/device';
 
 /**
- * Builds the function under test once (the build is cached; the one BlkSystem and test/virtq/blk-e2e.test.ts
- * load): the default layout (both ring formats offered, two queues), the default on-chip disk.
+ * Builds the function under test once (the build is cached; the ones BlkSystem and test/virtq/blk-e2e.test.ts
+ * load): the default layout (two queues), the default on-chip disk, the given ring engines (default the harness's,
+ * both: every case picks its format).
  */
-export function buildFunction(W: DataWidth): void {
-  buildBlkTop(W);
+export function buildFunction(W: DataWidth, rings?: RingEngines): void {
+  buildBlkTop(W, undefined, undefined, rings);
 }
 
 /** The ring features a test negotiates (each maps to its transport feature bit). */
@@ -101,11 +103,13 @@ export class BlkFunction {
     W: DataWidth,
     readonly seed: number,
     rcOpts: RootComplexOptions = {},
+    rings?: RingEngines,
   ) {
     this.rng = new Rng(seed ^ 0x5a5a);
     const rig = new BlkRig({
       W,
       seed,
+      rings,
       history: 0,
       mismatches: 'record',
       rc: {

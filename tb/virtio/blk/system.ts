@@ -29,6 +29,7 @@
 // instead would need the device's internal order of storage accesses, which the spec does not fix.)
 import type { DataWidth } from '../../../gen/pcie/streams';
 import { defaultBlk, type BlkDeviceOptions } from '../../../gen/virtq/blk_top';
+import { ringFormats, type RingEngines } from '../../../gen/virtq/dataplane';
 import type { AxiMemoryOptions } from '../../../sim/axi';
 import type { Sim } from '../../../sim/index';
 import { Rng } from '../../../sim/random';
@@ -47,7 +48,7 @@ import { BlkRig, type BlkStorage, SystemLink } from './rig';
 import type { PreparedRequest, Workload, WorkloadContext } from './workload';
 
 export type RingFormat = 'packed' | 'split';
-export { blkTopParams, blkTopPorts, buildBlkTop, diskAccessFlags, type BlkStorage } from './rig';
+export { blkTopParams, blkTopPorts, buildBlkTop, diskAccessFlags, HARNESS_RINGS, type BlkStorage } from './rig';
 /** The disk bytes [from, to) an injected AXI error range makes fail, from the memory's settings (or none). */
 function injectedRange(axi: AxiMemoryOptions | undefined): StorageFault | undefined {
   const from = axi?.errorFrom ?? 0;
@@ -77,6 +78,8 @@ export interface BlkSystemOptions {
   history?: number;
   /** The disk's place (default 'onchip'). */
   storage?: BlkStorage;
+  /** The ring engines of the build (default the rig's HARNESS_RINGS, both); `ring` must be one of them. */
+  rings?: RingEngines;
   /**
    * External storage: the AXI4 memory's settings (latency, backpressure, error injection). An injected error range
    * (errorFrom..errorTo) is modelled exactly: requests whose disk bytes it covers must fail. Keep requests that do
@@ -209,6 +212,8 @@ export class BlkSystem {
   readonly storage: BlkStorage;
 
   constructor(readonly opts: BlkSystemOptions) {
+    if (opts.rings && !ringFormats(opts.rings).includes(opts.ring))
+      throw new Error(`blk system: a ${opts.ring} ring on a build with rings '${opts.rings}'`);
     const blk = opts.blk ?? defaultBlk();
     this.storage = opts.storage ?? 'onchip';
     this.rng = new Rng(opts.seed);
