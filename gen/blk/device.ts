@@ -423,12 +423,10 @@ export const VirtioBlk = defineModule(
     // last piece's status, with an error of that piece or an earlier one. A header whose bytes all came cannot
     // fail (a completion that is not taken is not written), so a late success status of a slot's earlier request
     // (the slot freed and taken again meanwhile) is ignored.
-    m.if(
-      rdStatus.valid
-        .and(rdStatus.id.bit(TAG))
-        .and(rdStatus.id.bit(LAST))
-        .and(rdBad.or(atSlot(sErr, rdSlot))),
-      () => hdrDone.nextAt(rdSlot, 1),
+    // Slot by slot, so that a slot's own error bit is looked at rather than a mux of all of them.
+    const hdrEnds = rdStatus.valid.and(rdStatus.id.bit(TAG)).and(rdStatus.id.bit(LAST));
+    hdrDone.items.forEach((done, k) =>
+      m.if(hdrEnds.and(rdSlot.eq(k)).and(rdBad.or(sErr.items[k])), () => done.next(1)),
     );
     m.if(rdBad, () => sErr.nextAt(rdSlot, 1));
     m.if(wrBad, () => sErr.nextAt(wrStatus.id.trunc(sb), 1));
@@ -481,21 +479,20 @@ export const VirtioBlk = defineModule(
     const capSlot = mux(cLo.hit, cLo.slot, cHi.slot);
     const capWe = memWr.valid.and(memWr.ready).and(cLo.hit.or(cHi.hit));
     capture.write(capSlot, cat(...capBytes), capWe, cat(...capStrb));
-    // The capture bytes each slot's header has received (registered a cycle after the write); the header is done
-    // once all 16 have. Cleared when the front end stores a chain that needs a header; a discard segment's
-    // bytes later only set bits already set.
-    const capWeQ = m.reg('cap_we_q', bit, { reset: 0 });
-    const capSlotQ = m.reg('cap_slot_q', sb);
+    // The capture bytes each slot's header has received (registered a cycle after the write, with the slot
+    // decoded); the header is done once all 16 have. Cleared when the front end stores a chain that needs a header
+    // (hdr_done is cleared with them, so a full mask always has hdr_done set); a discard segment's bytes later only
+    // set bits already set.
+    const capSelQ = m.regArray('cap_sel_q', S, bit, { reset: 0 });
     const capStrbQ = m.reg('cap_strb_q', BLK_HDR_SIZE);
-    capWeQ.next(capWe);
-    capSlotQ.next(capSlot);
+    capSelQ.items.forEach((sel, k) => sel.next(capWe.and(capSlot.eq(k))));
     capStrbQ.next(cat(...capStrb));
     const hdrBytes = m.regArray('hdr_bytes', S, BLK_HDR_SIZE, { reset: 0 });
     hdrBytes.items.forEach((mask, k) => {
-      const got = mask.or(mux(capWeQ.and(capSlotQ.eq(k)), capStrbQ, lit(0, BLK_HDR_SIZE)));
+      const got = mask.or(mux(capSelQ.items[k], capStrbQ, lit(0, BLK_HDR_SIZE)));
       m.if(fStored.and(fHead.eq(k)), () => mask.next(0)).else(() => {
         mask.next(got);
-        m.if(got.andR().and(mask.andR().not()), () => hdrDone.items[k].next(1));
+        m.if(got.andR(), () => hdrDone.items[k].next(1));
       });
     });
     // The back end's slot's capture register, registered before anything looks at it.
@@ -515,7 +512,8 @@ export const VirtioBlk = defineModule(
     );
     la.wr.valid.set(mux(zeroing, zDone.not(), memWr.valid.and(wrStorage)));
     la.wr.addr.set(mux(zeroing, zLine, memWr.addr.trunc(lineBits - 1)));
-    la.wr.data.set(mux(zeroing, lit(0, 2 * W), memWr.data));
+    // A zeroing write's data is ignored (LineAxi writes zeroes for `wr_zero`).
+    la.wr.data.set(memWr.data);
     la.wr.be.set(mux(zeroing, lit((1n << BigInt(2 * B)) - 1n, 2 * B), storageBe));
     memWr.ready.set(wrStorage.not().or(zeroing.not().and(la.wr.ready)));
     la.wr_zero.set(zeroing);

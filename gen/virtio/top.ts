@@ -8,8 +8,9 @@
 //   tx <- tx_arb <- [ cpl_gen <-----------------------------------------------------------------------------+
 //                     regs.msg (MSI-X), intx (Assert/Deassert_INTA), dp_gate <- dp_tx ]
 //
-// The arbiters and the completion generator leave from full register slices (their own), so no further slice
-// is needed between them or at the link side: each is 2 x (W + 132) flip-flops and W + 132 LUTs.
+// The arbiters leave from full register slices (their own: 2 x (W + 132) flip-flops and W + 132 LUTs each), the
+// completion generator from a forward register (W + 132 flip-flops, no LUT per bit; its ready is tx_arb's, two
+// registers ANDed), so no further slice is needed between them or at the link side.
 //
 // The data plane (issue 8's queue engine) plugs in at `dp` (state and events: gen/virtio/ports.ts
 // virtioHandover), `dp_tx` (its requests; they leave only with Bus Master Enable) and `dp_cpl` (the completions
