@@ -20,7 +20,7 @@
 // port); its upper half the scratch: the 16-byte capture register (written by the read engine, the header or
 // one discard segment), the status byte and the identification string (read by the write engine).
 import { createHash } from 'node:crypto';
-import { bit, cat, connect, defineModule, type Expr, lit, log2ceil, mux, paramError } from '../hdl';
+import { bit, cat, connect, defineModule, type Expr, lit, log2ceil, mux, paramError, Signal } from '../hdl';
 import { stableJson } from '../hdl/names';
 import { Fifo } from '../lib/fifo';
 import { muxTree } from '../lib/mux';
@@ -232,12 +232,13 @@ export const VirtioBlk = defineModule(
 
     // ---- the walker: one DMA command per descriptor overlapping bytes [off, end) of the readable (dir 0:
     // DMA read, host -> device) or writable (dir 1: DMA write, device -> host) bytes of a slot's chain; byte
-    // `off` goes to device offset `dev`. The front end has one (headers), the back end one (everything else).
-    const walker = (name: string, slot: Expr, count: Expr) => {
+    // `off` goes to device offset `dev`. The front end has one (headers: always the same direction and range,
+    // `fixed`, so those are constants rather than registers), the back end one (everything else).
+    const walker = (name: string, slot: Expr, count: Expr, fixed?: { dir: 0 | 1; off: number; end: number }) => {
       const walking = m.reg(`${name}_walking`, bit, { reset: 0 });
-      const dir = m.reg(`${name}_dir`, bit);
-      const off = m.reg(`${name}_off`, N);
-      const end = m.reg(`${name}_end`, N);
+      const dir = fixed ? lit(fixed.dir, 1) : m.reg(`${name}_dir`, bit);
+      const off = fixed ? lit(fixed.off, N) : m.reg(`${name}_off`, N);
+      const end = fixed ? lit(fixed.end, N) : m.reg(`${name}_end`, N);
       const dev = m.reg(`${name}_dev`, p.devBits);
       const idx = m.reg(`${name}_idx`, ib);
       const pos = m.reg(`${name}_pos`, N);
@@ -268,9 +269,11 @@ export const VirtioBlk = defineModule(
         len: e.sub(s).trunc(p.lenBits),
         start: (dr: 0 | 1, from: Expr, to: Expr, at: Expr) => {
           walking.next(1);
-          dir.next(dr);
-          off.next(from.zext(N));
-          end.next(to.zext(N));
+          if (dir instanceof Signal && off instanceof Signal && end instanceof Signal) {
+            dir.next(dr);
+            off.next(from.zext(N));
+            end.next(to.zext(N));
+          }
           dev.next(at.zext(p.devBits));
           idx.next(0);
           pos.next(0);
@@ -302,7 +305,8 @@ export const VirtioBlk = defineModule(
       fRd.next(mux(first, lit(0, N), fRd).add(mux(chain.write, lit(0, N), len)));
       fWr.next(mux(first, lit(0, N), fWr).add(mux(chain.write, len, lit(0, N))));
       fBig.next(first.not().and(fBig).or(chain.len.gt(p.sizeMax)));
-      m.if(chain.write.and(chain.len.ne(0)), () => fStatusAt.next(chain.addr.add(chain.len.zext(64)).sub(1)));
+      // One adder: len - 1 does not wrap (len is not 0 here).
+      m.if(chain.write.and(chain.len.ne(0)), () => fStatusAt.next(chain.addr.add(chain.len.sub(1).zext(64))));
       fQueue.next(chain.queue);
       fId.next(chain.id);
       fSlots.next(chain.slots);
@@ -310,7 +314,7 @@ export const VirtioBlk = defineModule(
     });
     // The checks that need no header (the back end decides on the same values): no header read for those.
     const fNeedHdr = fWr.ne(0).and(fCnt.le(D)).and(fBig.not()).and(fRd.ge(BLK_HDR_SIZE));
-    const fw = walker('f_walk', fHead, fCnt);
+    const fw = walker('f_walk', fHead, fCnt, { dir: 0, off: 0, end: BLK_HDR_SIZE });
     const slotFreed = m.wire('slot_freed', bit);
     const fStored = fst.is('store');
     const fNoWritable = fWr.eq(0);
@@ -321,7 +325,7 @@ export const VirtioBlk = defineModule(
       sErr.nextAt(fHead, 0);
       m.if(fNeedHdr, () => {
         hdrDone.nextAt(fHead, 0);
-        fw.start(0, lit(0, N), lit(BLK_HDR_SIZE, N), captureAt(fHead));
+        fw.start(0, lit(0, N), lit(BLK_HDR_SIZE, N), captureAt(fHead)); // the fixed range
         fst.goto('hdr');
       }).else(() => {
         hdrDone.nextAt(fHead, 1);
@@ -836,16 +840,14 @@ export const VirtioBlk = defineModule(
         tDiscard.next(type.eq(BLK_T.DISCARD));
         tWz.next(type.eq(BLK_T.WRITE_ZEROES));
         // IN / OUT: data in the wrong direction, not whole sectors, past the capacity, OUT on a read-only build.
+        // One range check, of the data bytes in the request's direction.
         const ioBadOut = inData
           .ne(0)
           .or(outData.bits(8, 0).ne(0))
-          .or(inRange(sector, outData.bits(N - 1, 9)).not())
           .or(p.readOnly ? 1 : 0);
-        const ioBadIn = outData
-          .ne(0)
-          .or(inData.bits(8, 0).ne(0))
-          .or(inRange(sector, inData.bits(N - 1, 9)).not());
-        ioBad.next(mux(isOut, ioBadOut, ioBadIn));
+        const ioBadIn = outData.ne(0).or(inData.bits(8, 0).ne(0));
+        const sectors = mux(isOut, outData, inData).bits(N - 1, 9);
+        ioBad.next(mux(isOut, ioBadOut, ioBadIn).or(inRange(sector, sectors).not()));
         storageOff.next(sector.trunc(p.devBits - 10).cat(lit(0, 9)));
         idLen.next(mux(inData.lt(BLK_ID_BYTES), inData, lit(BLK_ID_BYTES, N)));
         // GET_ID: readable data.
