@@ -244,22 +244,56 @@ module virtio_regs_default_blk_w64_c172874a9 (
   wire [7:0] _mux_4;  // gen/virtio/regs.ts:382
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _or_7;  // gen/virtio/regs.ts:355
+  wire [15:0] _or_8;  // gen/virtio/regs.ts:355
+  /* verilator lint_on UNUSEDSIGNAL */
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [7:0] _mux_7;  // gen/virtio/regs.ts:350
+  /* verilator lint_on UNUSEDSIGNAL */
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [7:0] _mux_9;  // gen/virtio/regs.ts:350
   /* verilator lint_on UNUSEDSIGNAL */
   wire [15:0] _cat_6;  // gen/virtio/regs.ts:351
+  wire _slice_10;  // gen/virtio/regs.ts:747
+  wire _slice_11;  // gen/virtio/regs.ts:747
+  wire _slice_12;  // gen/virtio/regs.ts:747
+  wire _slice_13;  // gen/virtio/regs.ts:747
+  wire _or_14;  // gen/virtio/regs.ts:751
+  wire _or_15;  // gen/virtio/regs.ts:751
+  wire _slice_16;  // gen/virtio/regs.ts:747
+  wire _slice_17;  // gen/virtio/regs.ts:747
+  wire _slice_18;  // gen/virtio/regs.ts:747
+  wire _slice_19;  // gen/virtio/regs.ts:747
+  wire _or_20;  // gen/virtio/regs.ts:751
+  wire _or_21;  // gen/virtio/regs.ts:751
+  wire _or_22;  // gen/virtio/regs.ts:751
+  wire _or_23;  // gen/virtio/regs.ts:751
+  wire _slice_24;  // gen/virtio/regs.ts:747
+  wire _slice_25;  // gen/virtio/regs.ts:747
+  wire _slice_26;  // gen/virtio/regs.ts:747
+  wire _slice_27;  // gen/virtio/regs.ts:747
+  wire _or_28;  // gen/virtio/regs.ts:751
+  wire _or_29;  // gen/virtio/regs.ts:751
+  wire _slice_30;  // gen/virtio/regs.ts:747
+  wire _slice_31;  // gen/virtio/regs.ts:747
+  wire _slice_32;  // gen/virtio/regs.ts:747
+  wire _slice_33;  // gen/virtio/regs.ts:747
+  wire _or_34;  // gen/virtio/regs.ts:751
+  wire _or_35;  // gen/virtio/regs.ts:751
+  wire _or_36;  // gen/virtio/regs.ts:751
+  wire _or_37;  // gen/virtio/regs.ts:751
   wire _and_5;  // gen/virtio/regs.ts:471
-  wire [15:0] _cat_8;  // gen/virtio/regs.ts:351
-  wire [15:0] _cat_9;  // gen/virtio/regs.ts:351
+  wire [15:0] _cat_38;  // gen/virtio/regs.ts:351
+  wire [15:0] _cat_39;  // gen/virtio/regs.ts:351
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _or_11;  // gen/virtio/regs.ts:355
+  wire [15:0] _or_41;  // gen/virtio/regs.ts:355
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [15:0] _cat_10;  // gen/virtio/regs.ts:351
+  wire [15:0] _cat_40;  // gen/virtio/regs.ts:351
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [7:0] _mux_12;  // gen/virtio/regs.ts:382
+  wire [7:0] _mux_42;  // gen/virtio/regs.ts:382
   /* verilator lint_on UNUSEDSIGNAL */
-  wire _and_13;  // gen/virtio/regs.ts:650
-  wire _and_14;  // gen/virtio/regs.ts:650
-  wire _or_15;  // gen/virtio/regs.ts:649
+  wire _and_43;  // gen/virtio/regs.ts:650
+  wire _and_44;  // gen/virtio/regs.ts:650
+  wire _or_45;  // gen/virtio/regs.ts:649
 
   // ---- instances
   pcie_msix_w64_v3_sr_t2000_p3000_b14 msix_table (  // gen/virtio/regs.ts:327
@@ -293,17 +327,47 @@ module virtio_regs_default_blk_w64_c172874a9 (
   assign _cat_1 = {(d_be[3] ? d_wdata[31:24] : _mux_2[15:8]), (d_be[2] ? d_wdata[23:16] : _mux_2[7:0])};  // gen/virtio/regs.ts:351
   assign _cat_3 = {(d_be[1] ? d_wdata[15:8] : config_msix_vector[15:8]), (d_be[0] ? d_wdata[7:0] : config_msix_vector[7:0])};  // gen/virtio/regs.ts:351
   assign _mux_4 = reset_busy ? prev_status : device_status;  // gen/virtio/regs.ts:382
-  assign _or_7 = (qsel_0 ? q0_size : 16'd0) | (qsel_1 ? q1_size : 16'd0);  // gen/virtio/regs.ts:355
-  assign _cat_6 = {(d_be[1] ? d_wdata[15:8] : _or_7[15:8]), (d_be[0] ? d_wdata[7:0] : _or_7[7:0])};  // gen/virtio/regs.ts:351
-  assign _and_5 = ((_cat_6 != 16'd0) & (_cat_6 <= 16'd256)) & (((_cat_6 & (_cat_6 - 16'd1)) == 16'd0) | driver_features[34]);  // gen/virtio/regs.ts:471
-  assign _cat_8 = {(d_be[3] ? d_wdata[31:24] : q0_vector[15:8]), (d_be[2] ? d_wdata[23:16] : q0_vector[7:0])};  // gen/virtio/regs.ts:351
-  assign _cat_9 = {(d_be[3] ? d_wdata[31:24] : q1_vector[15:8]), (d_be[2] ? d_wdata[23:16] : q1_vector[7:0])};  // gen/virtio/regs.ts:351
-  assign _or_11 = (qsel_0 ? {15'd0, q0_enabled} : 16'd0) | (qsel_1 ? {15'd0, q1_enabled} : 16'd0);  // gen/virtio/regs.ts:355
-  assign _cat_10 = {(d_be[1] ? d_wdata[15:8] : _or_11[15:8]), (d_be[0] ? d_wdata[7:0] : _or_11[7:0])};  // gen/virtio/regs.ts:351
-  assign _mux_12 = reset_busy ? prev_status : device_status;  // gen/virtio/regs.ts:382
-  assign _and_13 = (((irq_queue_q[0] & device_status[2]) & (~reset_busy)) & q0_enabled) & msix_enable;  // gen/virtio/regs.ts:650
-  assign _and_14 = (((irq_queue_q[1] & device_status[2]) & (~reset_busy)) & q1_enabled) & msix_enable;  // gen/virtio/regs.ts:650
-  assign _or_15 = ((((irq_queue_q[0] & device_status[2]) & (~reset_busy)) & q0_enabled) & (~msix_enable)) | ((((irq_queue_q[1] & device_status[2]) & (~reset_busy)) & q1_enabled) & (~msix_enable));  // gen/virtio/regs.ts:649
+  assign _or_8 = (qsel_0 ? q0_size : 16'd0) | (qsel_1 ? q1_size : 16'd0);  // gen/virtio/regs.ts:355
+  assign _mux_7 = d_be[1] ? d_wdata[15:8] : _or_8[15:8];  // gen/virtio/regs.ts:350
+  assign _mux_9 = d_be[0] ? d_wdata[7:0] : _or_8[7:0];  // gen/virtio/regs.ts:350
+  assign _cat_6 = {_mux_7, _mux_9};  // gen/virtio/regs.ts:351
+  assign _slice_10 = _mux_9[0];  // gen/virtio/regs.ts:747
+  assign _slice_11 = _mux_9[1];  // gen/virtio/regs.ts:747
+  assign _slice_12 = _mux_9[2];  // gen/virtio/regs.ts:747
+  assign _slice_13 = _mux_9[3];  // gen/virtio/regs.ts:747
+  assign _or_14 = _slice_10 | _slice_11;  // gen/virtio/regs.ts:751
+  assign _or_15 = _slice_12 | _slice_13;  // gen/virtio/regs.ts:751
+  assign _slice_16 = _mux_9[4];  // gen/virtio/regs.ts:747
+  assign _slice_17 = _mux_9[5];  // gen/virtio/regs.ts:747
+  assign _slice_18 = _mux_9[6];  // gen/virtio/regs.ts:747
+  assign _slice_19 = _mux_9[7];  // gen/virtio/regs.ts:747
+  assign _or_20 = _slice_16 | _slice_17;  // gen/virtio/regs.ts:751
+  assign _or_21 = _slice_18 | _slice_19;  // gen/virtio/regs.ts:751
+  assign _or_22 = _or_14 | _or_15;  // gen/virtio/regs.ts:751
+  assign _or_23 = _or_20 | _or_21;  // gen/virtio/regs.ts:751
+  assign _slice_24 = _mux_7[0];  // gen/virtio/regs.ts:747
+  assign _slice_25 = _mux_7[1];  // gen/virtio/regs.ts:747
+  assign _slice_26 = _mux_7[2];  // gen/virtio/regs.ts:747
+  assign _slice_27 = _mux_7[3];  // gen/virtio/regs.ts:747
+  assign _or_28 = _slice_24 | _slice_25;  // gen/virtio/regs.ts:751
+  assign _or_29 = _slice_26 | _slice_27;  // gen/virtio/regs.ts:751
+  assign _slice_30 = _mux_7[4];  // gen/virtio/regs.ts:747
+  assign _slice_31 = _mux_7[5];  // gen/virtio/regs.ts:747
+  assign _slice_32 = _mux_7[6];  // gen/virtio/regs.ts:747
+  assign _slice_33 = _mux_7[7];  // gen/virtio/regs.ts:747
+  assign _or_34 = _slice_30 | _slice_31;  // gen/virtio/regs.ts:751
+  assign _or_35 = _slice_32 | _slice_33;  // gen/virtio/regs.ts:751
+  assign _or_36 = _or_28 | _or_29;  // gen/virtio/regs.ts:751
+  assign _or_37 = _or_34 | _or_35;  // gen/virtio/regs.ts:751
+  assign _and_5 = ((_cat_6 != 16'd0) & (_cat_6 <= 16'd256)) & ((~(((((((_slice_10 & _slice_11) | (_slice_12 & _slice_13)) | (_or_14 & _or_15)) | (((_slice_16 & _slice_17) | (_slice_18 & _slice_19)) | (_or_20 & _or_21))) | (_or_22 & _or_23)) | (((((_slice_24 & _slice_25) | (_slice_26 & _slice_27)) | (_or_28 & _or_29)) | (((_slice_30 & _slice_31) | (_slice_32 & _slice_33)) | (_or_34 & _or_35))) | (_or_36 & _or_37))) | ((_or_22 | _or_23) & (_or_36 | _or_37)))) | driver_features[34]);  // gen/virtio/regs.ts:471
+  assign _cat_38 = {(d_be[3] ? d_wdata[31:24] : q0_vector[15:8]), (d_be[2] ? d_wdata[23:16] : q0_vector[7:0])};  // gen/virtio/regs.ts:351
+  assign _cat_39 = {(d_be[3] ? d_wdata[31:24] : q1_vector[15:8]), (d_be[2] ? d_wdata[23:16] : q1_vector[7:0])};  // gen/virtio/regs.ts:351
+  assign _or_41 = (qsel_0 ? {15'd0, q0_enabled} : 16'd0) | (qsel_1 ? {15'd0, q1_enabled} : 16'd0);  // gen/virtio/regs.ts:355
+  assign _cat_40 = {(d_be[1] ? d_wdata[15:8] : _or_41[15:8]), (d_be[0] ? d_wdata[7:0] : _or_41[7:0])};  // gen/virtio/regs.ts:351
+  assign _mux_42 = reset_busy ? prev_status : device_status;  // gen/virtio/regs.ts:382
+  assign _and_43 = (((irq_queue_q[0] & device_status[2]) & (~reset_busy)) & q0_enabled) & msix_enable;  // gen/virtio/regs.ts:650
+  assign _and_44 = (((irq_queue_q[1] & device_status[2]) & (~reset_busy)) & q1_enabled) & msix_enable;  // gen/virtio/regs.ts:650
+  assign _or_45 = ((((irq_queue_q[0] & device_status[2]) & (~reset_busy)) & q0_enabled) & (~msix_enable)) | ((((irq_queue_q[1] & device_status[2]) & (~reset_busy)) & q1_enabled) & (~msix_enable));  // gen/virtio/regs.ts:649
   assign rd_valid = rd_valid_q;  // gen/virtio/regs.ts:597
   assign rd_data = rd_data_q;  // gen/virtio/regs.ts:598
   assign msg_valid = msix_table_msg_valid;  // gen/virtio/regs.ts:672
@@ -763,17 +827,17 @@ module virtio_regs_default_blk_w64_c172874a9 (
       end
       if ((hit_common_18 & (d_valid & d_write)) & (|d_be[3:2])) begin  // gen/virtio/regs.ts:554
         if (qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) begin  // gen/virtio/regs.ts:481
-          q0_vector <= (_cat_8 < 16'd3) ? _cat_8 : 16'd65535;  // gen/virtio/regs.ts:481
+          q0_vector <= (_cat_38 < 16'd3) ? _cat_38 : 16'd65535;  // gen/virtio/regs.ts:481
         end
         if (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) begin  // gen/virtio/regs.ts:481
-          q1_vector <= (_cat_9 < 16'd3) ? _cat_9 : 16'd65535;  // gen/virtio/regs.ts:481
+          q1_vector <= (_cat_39 < 16'd3) ? _cat_39 : 16'd65535;  // gen/virtio/regs.ts:481
         end
       end
       if ((hit_common_1c & (d_valid & d_write)) & (|d_be[1:0])) begin  // gen/virtio/regs.ts:554
-        if ((qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) & (_cat_10 == 16'd1)) begin  // gen/virtio/regs.ts:490
+        if ((qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) & (_cat_40 == 16'd1)) begin  // gen/virtio/regs.ts:490
           q0_enabled <= 1'b1;  // gen/virtio/regs.ts:490
         end
-        if ((qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) & (_cat_10 == 16'd1)) begin  // gen/virtio/regs.ts:490
+        if ((qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) & (_cat_40 == 16'd1)) begin  // gen/virtio/regs.ts:490
           q1_enabled <= 1'b1;  // gen/virtio/regs.ts:490
         end
       end
@@ -855,8 +919,8 @@ module virtio_regs_default_blk_w64_c172874a9 (
         q1_driver <= 64'd0;  // gen/virtio/regs.ts:255
         q1_device <= 64'd0;  // gen/virtio/regs.ts:256
         q1_reset_pending <= 1'b0;  // gen/virtio/regs.ts:257
-        reset_wait_dp <= _mux_12[2];  // gen/virtio/regs.ts:392
-        reset_busy <= _mux_12[2] | dp_dma_outstanding;  // gen/virtio/regs.ts:393
+        reset_wait_dp <= _mux_42[2];  // gen/virtio/regs.ts:392
+        reset_busy <= _mux_42[2] | dp_dma_outstanding;  // gen/virtio/regs.ts:393
       end
       cfg_wr_valid <= dp_cfg_valid;  // gen/virtio/regs.ts:609
       dc_capacity_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd0)) & (cfg_wr_value != dc_capacity);  // gen/virtio/regs.ts:622
@@ -918,11 +982,11 @@ module virtio_regs_default_blk_w64_c172874a9 (
       end
       irq_queue_q <= dp_irq_queue;  // gen/virtio/regs.ts:637
       fatal_q <= dp_fatal_error;  // gen/virtio/regs.ts:639
-      msix_irq <= {(((_and_13 & (q0_vector == 16'd2)) | (_and_14 & (q1_vector == 16'd2))) | ((((config_changed | fatal_q) & device_status[2]) & msix_enable) & (config_msix_vector == 16'd2))), (((_and_13 & (q0_vector == 16'd1)) | (_and_14 & (q1_vector == 16'd1))) | ((((config_changed | fatal_q) & device_status[2]) & msix_enable) & (config_msix_vector == 16'd1))), (((_and_13 & (q0_vector == 16'd0)) | (_and_14 & (q1_vector == 16'd0))) | ((((config_changed | fatal_q) & device_status[2]) & msix_enable) & (config_msix_vector == 16'd0)))};  // gen/virtio/regs.ts:654
+      msix_irq <= {(((_and_43 & (q0_vector == 16'd2)) | (_and_44 & (q1_vector == 16'd2))) | ((((config_changed | fatal_q) & device_status[2]) & msix_enable) & (config_msix_vector == 16'd2))), (((_and_43 & (q0_vector == 16'd1)) | (_and_44 & (q1_vector == 16'd1))) | ((((config_changed | fatal_q) & device_status[2]) & msix_enable) & (config_msix_vector == 16'd1))), (((_and_43 & (q0_vector == 16'd0)) | (_and_44 & (q1_vector == 16'd0))) | ((((config_changed | fatal_q) & device_status[2]) & msix_enable) & (config_msix_vector == 16'd0)))};  // gen/virtio/regs.ts:654
       if (isr_clear) begin  // gen/virtio/regs.ts:656
-        isr <= {((config_changed | fatal_q) & device_status[2]), _or_15};  // gen/virtio/regs.ts:656
+        isr <= {((config_changed | fatal_q) & device_status[2]), _or_45};  // gen/virtio/regs.ts:656
       end else begin
-        isr <= isr | {((config_changed | fatal_q) & device_status[2]), _or_15};  // gen/virtio/regs.ts:656
+        isr <= isr | {((config_changed | fatal_q) & device_status[2]), _or_45};  // gen/virtio/regs.ts:656
       end
       if (reset_start) begin  // gen/virtio/regs.ts:657
         isr <= 2'd0;  // gen/virtio/regs.ts:657
@@ -950,7 +1014,7 @@ module virtio_regs_default_blk_w64_c172874a9 (
     if (hit_notify_4 & (d_valid & d_write)) begin  // gen/virtio/regs.ts:587
       q1_notify_data <= {16'd0, d_wdata[15:0]};  // gen/virtio/regs.ts:587
     end
-    rd_data_q <= ((((((((((((((((((((((((((((((((((((((((hit_msix ? d_msix_rdata : 32'd0) | (hit_common_0 ? device_feature_select : 32'd0)) | (hit_common_4 ? (dfs_sel0 ? 32'd805335622 : (dfs_sel1 ? 32'd287 : 32'd0)) : 32'd0)) | (hit_common_8 ? driver_feature_select : 32'd0)) | (hit_common_c ? (gfs_sel0 ? driver_features[31:0] : (gfs_sel1 ? driver_features[63:32] : 32'd0)) : 32'd0)) | (hit_common_10 ? ({16'd0, config_msix_vector} | {16'd2, 16'd0}) : 32'd0)) | (hit_common_14 ? (({24'd0, (reset_busy ? prev_status : device_status)} | {{16'd0, config_generation}, 8'd0}) | {queue_select, 16'd0}) : 32'd0)) | (hit_common_18 ? ({16'd0, _or_7} | {((qsel_0 ? q0_vector : 16'd0) | (qsel_1 ? q1_vector : 16'd0)), 16'd0}) : 32'd0)) | (hit_common_1c ? ({16'd0, _or_11} | {((qsel_0 ? 16'd0 : 16'd0) | (qsel_1 ? 16'd1 : 16'd0)), 16'd0}) : 32'd0)) | (hit_common_20 ? ((qsel_0 ? q0_desc[31:0] : 32'd0) | (qsel_1 ? q1_desc[31:0] : 32'd0)) : 32'd0)) | (hit_common_24 ? ((qsel_0 ? q0_desc[63:32] : 32'd0) | (qsel_1 ? q1_desc[63:32] : 32'd0)) : 32'd0)) | (hit_common_28 ? ((qsel_0 ? q0_driver[31:0] : 32'd0) | (qsel_1 ? q1_driver[31:0] : 32'd0)) : 32'd0)) | (hit_common_2c ? ((qsel_0 ? q0_driver[63:32] : 32'd0) | (qsel_1 ? q1_driver[63:32] : 32'd0)) : 32'd0)) | (hit_common_30 ? ((qsel_0 ? q0_device[31:0] : 32'd0) | (qsel_1 ? q1_device[31:0] : 32'd0)) : 32'd0)) | (hit_common_34 ? ((qsel_0 ? q0_device[63:32] : 32'd0) | (qsel_1 ? q1_device[63:32] : 32'd0)) : 32'd0)) | (hit_common_38 ? ({16'd0, ((qsel_0 ? 16'd0 : 16'd0) | (qsel_1 ? 16'd1 : 16'd0))} | {_mux_2, 16'd0}) : 32'd0)) | (hit_isr_0 ? {24'd0, {6'd0, isr}} : 32'd0)) | (hit_device_0 ? dc_capacity[31:0] : 32'd0)) | (hit_device_4 ? dc_capacity[63:32] : 32'd0)) | (hit_device_8 ? dc_size_max : 32'd0)) | (hit_device_c ? dc_seg_max : 32'd0)) | (hit_device_10 ? (({16'd0, 16'd0} | {{8'd0, 8'd0}, 16'd0}) | {8'd0, 24'd0}) : 32'd0)) | (hit_device_14 ? dc_blk_size : 32'd0)) | (hit_device_18 ? (({24'd0, 8'd0} | {{16'd0, 8'd0}, 8'd0}) | {16'd0, 16'd0}) : 32'd0)) | (hit_device_1c ? 32'd0 : 32'd0)) | (hit_device_20 ? ({24'd0, 8'd0} | {dc_num_queues, 16'd0}) : 32'd0)) | (hit_device_24 ? dc_max_discard_sectors : 32'd0)) | (hit_device_28 ? dc_max_discard_seg : 32'd0)) | (hit_device_2c ? dc_discard_sector_alignment : 32'd0)) | (hit_device_30 ? dc_max_write_zeroes_sectors : 32'd0)) | (hit_device_34 ? dc_max_write_zeroes_seg : 32'd0)) | (hit_device_38 ? {24'd0, dc_write_zeroes_may_unmap} : 32'd0)) | (hit_device_3c ? 32'd0 : 32'd0)) | (hit_device_40 ? 32'd0 : 32'd0)) | (hit_device_44 ? 32'd0 : 32'd0)) | (hit_device_48 ? 32'd0 : 32'd0)) | (hit_device_4c ? 32'd0 : 32'd0)) | (hit_device_50 ? 32'd0 : 32'd0)) | (hit_device_54 ? 32'd0 : 32'd0)) | (hit_device_58 ? 32'd0 : 32'd0)) | (hit_device_5c ? {24'd0, 8'd0} : 32'd0);  // gen/virtio/regs.ts:596
+    rd_data_q <= ((((((((((((((((((((((((((((((((((((((((hit_msix ? d_msix_rdata : 32'd0) | (hit_common_0 ? device_feature_select : 32'd0)) | (hit_common_4 ? (dfs_sel0 ? 32'd805335622 : (dfs_sel1 ? 32'd287 : 32'd0)) : 32'd0)) | (hit_common_8 ? driver_feature_select : 32'd0)) | (hit_common_c ? (gfs_sel0 ? driver_features[31:0] : (gfs_sel1 ? driver_features[63:32] : 32'd0)) : 32'd0)) | (hit_common_10 ? ({16'd0, config_msix_vector} | {16'd2, 16'd0}) : 32'd0)) | (hit_common_14 ? (({24'd0, (reset_busy ? prev_status : device_status)} | {{16'd0, config_generation}, 8'd0}) | {queue_select, 16'd0}) : 32'd0)) | (hit_common_18 ? ({16'd0, _or_8} | {((qsel_0 ? q0_vector : 16'd0) | (qsel_1 ? q1_vector : 16'd0)), 16'd0}) : 32'd0)) | (hit_common_1c ? ({16'd0, _or_41} | {((qsel_0 ? 16'd0 : 16'd0) | (qsel_1 ? 16'd1 : 16'd0)), 16'd0}) : 32'd0)) | (hit_common_20 ? ((qsel_0 ? q0_desc[31:0] : 32'd0) | (qsel_1 ? q1_desc[31:0] : 32'd0)) : 32'd0)) | (hit_common_24 ? ((qsel_0 ? q0_desc[63:32] : 32'd0) | (qsel_1 ? q1_desc[63:32] : 32'd0)) : 32'd0)) | (hit_common_28 ? ((qsel_0 ? q0_driver[31:0] : 32'd0) | (qsel_1 ? q1_driver[31:0] : 32'd0)) : 32'd0)) | (hit_common_2c ? ((qsel_0 ? q0_driver[63:32] : 32'd0) | (qsel_1 ? q1_driver[63:32] : 32'd0)) : 32'd0)) | (hit_common_30 ? ((qsel_0 ? q0_device[31:0] : 32'd0) | (qsel_1 ? q1_device[31:0] : 32'd0)) : 32'd0)) | (hit_common_34 ? ((qsel_0 ? q0_device[63:32] : 32'd0) | (qsel_1 ? q1_device[63:32] : 32'd0)) : 32'd0)) | (hit_common_38 ? ({16'd0, ((qsel_0 ? 16'd0 : 16'd0) | (qsel_1 ? 16'd1 : 16'd0))} | {_mux_2, 16'd0}) : 32'd0)) | (hit_isr_0 ? {24'd0, {6'd0, isr}} : 32'd0)) | (hit_device_0 ? dc_capacity[31:0] : 32'd0)) | (hit_device_4 ? dc_capacity[63:32] : 32'd0)) | (hit_device_8 ? dc_size_max : 32'd0)) | (hit_device_c ? dc_seg_max : 32'd0)) | (hit_device_10 ? (({16'd0, 16'd0} | {{8'd0, 8'd0}, 16'd0}) | {8'd0, 24'd0}) : 32'd0)) | (hit_device_14 ? dc_blk_size : 32'd0)) | (hit_device_18 ? (({24'd0, 8'd0} | {{16'd0, 8'd0}, 8'd0}) | {16'd0, 16'd0}) : 32'd0)) | (hit_device_1c ? 32'd0 : 32'd0)) | (hit_device_20 ? ({24'd0, 8'd0} | {dc_num_queues, 16'd0}) : 32'd0)) | (hit_device_24 ? dc_max_discard_sectors : 32'd0)) | (hit_device_28 ? dc_max_discard_seg : 32'd0)) | (hit_device_2c ? dc_discard_sector_alignment : 32'd0)) | (hit_device_30 ? dc_max_write_zeroes_sectors : 32'd0)) | (hit_device_34 ? dc_max_write_zeroes_seg : 32'd0)) | (hit_device_38 ? {24'd0, dc_write_zeroes_may_unmap} : 32'd0)) | (hit_device_3c ? 32'd0 : 32'd0)) | (hit_device_40 ? 32'd0 : 32'd0)) | (hit_device_44 ? 32'd0 : 32'd0)) | (hit_device_48 ? 32'd0 : 32'd0)) | (hit_device_4c ? 32'd0 : 32'd0)) | (hit_device_50 ? 32'd0 : 32'd0)) | (hit_device_54 ? 32'd0 : 32'd0)) | (hit_device_58 ? 32'd0 : 32'd0)) | (hit_device_5c ? {24'd0, 8'd0} : 32'd0);  // gen/virtio/regs.ts:596
     cfg_wr_field <= dp_cfg_field;  // gen/virtio/regs.ts:610
     cfg_wr_value <= dp_cfg_value;  // gen/virtio/regs.ts:611
   end

@@ -464,7 +464,7 @@ export const VirtioRegs = defineModule(
             value: selQ((q) => queues[q].size),
             write: (v, own) => {
               // choices.ts "invalidQueueSize": 1..max, a power of two unless RING_PACKED was accepted.
-              const pow2 = v.and(v.sub(1)).eq(0);
+              const pow2 = atMostOneSet(v); // with v != 0: a power of two (a tree, not a subtract and compare)
               const ok = v
                 .ne(0)
                 .and(v.le(maxSize))
@@ -740,6 +740,18 @@ export const VirtioRegs = defineModule(
     doc: 'virtio-pci BAR structures: common configuration, ISR, device configuration, doorbells, MSI-X; the data-plane handover.',
   },
 );
+
+/** At most one bit of `e` set: a balanced tree of (any, more than one) pairs, a few LUT levels at any width. */
+function atMostOneSet(e: Expr): Expr {
+  const walk = (lo: number, n: number): { any: Expr; many: Expr } => {
+    if (n === 1) return { any: e.bit(lo), many: lit(0, 1) };
+    const h = n >> 1;
+    const a = walk(lo, h);
+    const b = walk(lo + h, n - h);
+    return { any: a.any.or(b.any), many: a.many.or(b.many).or(a.any.and(b.any)) };
+  };
+  return walk(0, e.width).many.not();
+}
 
 function andAllOf(xs: Expr[]): Expr {
   return xs.reduce((a, b) => a.and(b));
