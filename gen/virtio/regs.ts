@@ -462,15 +462,19 @@ export const VirtioRegs = defineModule(
         case 'queue_size':
           return {
             value: selQ((q) => queues[q].size),
-            write: (v, own) => {
-              // choices.ts "invalidQueueSize": 1..max, a power of two unless RING_PACKED was accepted.
-              const pow2 = atMostOneSet(v); // with v != 0: a power of two (a tree, not a subtract and compare)
-              const ok = v
-                .ne(0)
-                .and(v.le(maxSize))
-                .and(pow2.or(driverFeatures.bit(bitOf('VIRTIO_F_RING_PACKED'))));
-              for (let q = 0; q < Q; q++)
-                m.if(qOh.item(q).and(writable(q)).and(ok), () => queues[q].size.next(own(queues[q].size)));
+            write: (_v, own) => {
+              // choices.ts "invalidQueueSize": 1..max, a power of two unless RING_PACKED was accepted. Checked on
+              // each queue's own merged value (the selected queue's is the only one written), so that the queue
+              // select's mux is not on the path into the check (a few LUTs per queue, 11 levels to 6).
+              const ok = (v: Expr) =>
+                v
+                  .ne(0)
+                  .and(v.le(maxSize))
+                  .and(atMostOneSet(v).or(driverFeatures.bit(bitOf('VIRTIO_F_RING_PACKED'))));
+              for (let q = 0; q < Q; q++) {
+                const v = own(queues[q].size);
+                m.if(qOh.item(q).and(writable(q)).and(ok(v)), () => queues[q].size.next(v));
+              }
             },
           };
         case 'queue_msix_vector':
