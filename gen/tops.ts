@@ -230,13 +230,11 @@ export const tops: TopConfig[] = [
     synth: false,
     elaborate: () => PackedTestTop.elaborate({ W, queues: 2 }),
   })),
-  // The packed-ring queue engine alone, in its test top's configuration: its own timing budget at 64 bits. At
-  // 256 bits it has 10 levels (the IN_ORDER check of the next descriptor behind the slot memory's line select,
-  // docs/queue-engine.md): synthesized on demand (--path) until that is cut.
+  // The packed-ring queue engine alone, in its test top's configuration: its own timing budget.
   ...([64, 256] as const).map((W) => ({
     description: `packed-ring queue engine (fetch ahead, stager, used writer, notifier), 2 queues, ${W}-bit`,
     elaborate: () => PackedEngine.elaborate(packedTestParams({ W, queues: 2 })),
-    ...(W === 64 ? { lutLevels: PCIE_LUT_LEVELS } : { synth: false }),
+    lutLevels: PCIE_LUT_LEVELS,
   })),
   ...VIRTIO_WIDTHS.map((W) => ({
     description: `virtio-blk endpoint control plane, default layout, ${W}-bit TLP stream`,

@@ -106,14 +106,14 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
 
   // ---- declarations
   /* verilator lint_off UNUSEDPARAM */
-  localparam [2:0] WALK_STATE_IDLE = 3'd0;  // gen/virtq/packed_fetch.ts:353
-  localparam [2:0] WALK_STATE_START = 3'd1;  // gen/virtq/packed_fetch.ts:353
-  localparam [2:0] WALK_STATE_SLOT = 3'd2;  // gen/virtq/packed_fetch.ts:353
-  localparam [2:0] WALK_STATE_LOAD = 3'd3;  // gen/virtq/packed_fetch.ts:353
-  localparam [2:0] WALK_STATE_WALK = 3'd4;  // gen/virtq/packed_fetch.ts:353
-  localparam [2:0] WALK_STATE_TABLE = 3'd5;  // gen/virtq/packed_fetch.ts:353
-  localparam [2:0] WALK_STATE_ENDED = 3'd6;  // gen/virtq/packed_fetch.ts:353
-  localparam [2:0] WALK_STATE_ENABLE_WAIT = 3'd7;  // gen/virtq/packed_fetch.ts:353
+  localparam [2:0] WALK_STATE_IDLE = 3'd0;  // gen/virtq/packed_fetch.ts:349
+  localparam [2:0] WALK_STATE_START = 3'd1;  // gen/virtq/packed_fetch.ts:349
+  localparam [2:0] WALK_STATE_SLOT = 3'd2;  // gen/virtq/packed_fetch.ts:349
+  localparam [2:0] WALK_STATE_LOAD = 3'd3;  // gen/virtq/packed_fetch.ts:349
+  localparam [2:0] WALK_STATE_WALK = 3'd4;  // gen/virtq/packed_fetch.ts:349
+  localparam [2:0] WALK_STATE_TABLE = 3'd5;  // gen/virtq/packed_fetch.ts:349
+  localparam [2:0] WALK_STATE_ENDED = 3'd6;  // gen/virtq/packed_fetch.ts:349
+  localparam [2:0] WALK_STATE_ENABLE_WAIT = 3'd7;  // gen/virtq/packed_fetch.ts:349
   localparam [2:0] STAGE_STATE_IDLE = 3'd0;  // gen/virtq/packed_expand.ts:44
   localparam [2:0] STAGE_STATE_WAIT = 3'd1;  // gen/virtq/packed_expand.ts:44
   localparam [2:0] STAGE_STATE_CHECK = 3'd2;  // gen/virtq/packed_expand.ts:44
@@ -178,31 +178,31 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   wire [4:0] more_rd_slot;  // gen/virtq/packed_engine.ts:81
   wire [19:0] more_rd_len;  // gen/virtq/packed_engine.ts:82
   wire more_rd_grant;  // gen/virtq/packed_engine.ts:83
-  wire [9:0] memwr_line;  // gen/virtq/packed_fetch.ts:114
-  wire [9:0] memwr_line_next;  // gen/virtq/packed_fetch.ts:115
-  reg [63:0] event_line;  // gen/virtq/packed_fetch.ts:160
-  reg [7:0] stage_wr;  // gen/virtq/packed_fetch.ts:199
-  reg [7:0] stage_commit;  // gen/virtq/packed_fetch.ts:200
-  reg [7:0] stage_rd;  // gen/virtq/packed_fetch.ts:201
-  reg stage_push;  // gen/virtq/packed_fetch.ts:202
-  reg [97:0] stage_push_data;  // gen/virtq/packed_fetch.ts:203
-  reg stage_commit_now;  // gen/virtq/packed_fetch.ts:204
-  reg stage_discard;  // gen/virtq/packed_fetch.ts:205
-  reg [32:0] stage_hdr_data;  // gen/virtq/packed_fetch.ts:207
-  wire stage_hdr_enq_valid;  // gen/virtq/packed_fetch.ts:208
-  wire stage_hdr_enq_ready;  // gen/virtq/packed_fetch.ts:208
-  wire [32:0] stage_hdr_enq_data;  // gen/virtq/packed_fetch.ts:208
-  wire stage_hdr_deq_valid;  // gen/virtq/packed_fetch.ts:208
-  wire stage_hdr_deq_ready;  // gen/virtq/packed_fetch.ts:208
-  wire [32:0] stage_hdr_deq_data;  // gen/virtq/packed_fetch.ts:208
+  wire [9:0] memwr_line;  // gen/virtq/packed_fetch.ts:110
+  wire [9:0] memwr_line_next;  // gen/virtq/packed_fetch.ts:111
+  reg [63:0] event_line;  // gen/virtq/packed_fetch.ts:156
+  reg [7:0] stage_wr;  // gen/virtq/packed_fetch.ts:195
+  reg [7:0] stage_commit;  // gen/virtq/packed_fetch.ts:196
+  reg [7:0] stage_rd;  // gen/virtq/packed_fetch.ts:197
+  reg stage_push;  // gen/virtq/packed_fetch.ts:198
+  reg [97:0] stage_push_data;  // gen/virtq/packed_fetch.ts:199
+  reg stage_commit_now;  // gen/virtq/packed_fetch.ts:200
+  reg stage_discard;  // gen/virtq/packed_fetch.ts:201
+  reg [32:0] stage_hdr_data;  // gen/virtq/packed_fetch.ts:203
+  wire stage_hdr_enq_valid;  // gen/virtq/packed_fetch.ts:204
+  wire stage_hdr_enq_ready;  // gen/virtq/packed_fetch.ts:204
+  wire [32:0] stage_hdr_enq_data;  // gen/virtq/packed_fetch.ts:204
+  wire stage_hdr_deq_valid;  // gen/virtq/packed_fetch.ts:204
+  wire stage_hdr_deq_ready;  // gen/virtq/packed_fetch.ts:204
+  wire [32:0] stage_hdr_deq_data;  // gen/virtq/packed_fetch.ts:204
   /* verilator lint_off UNUSEDSIGNAL */  // unused
-  wire [2:0] stage_hdr_count;  // gen/virtq/packed_fetch.ts:208
+  wire [2:0] stage_hdr_count;  // gen/virtq/packed_fetch.ts:204
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [7:0] stage_used;  // gen/virtq/packed_fetch.ts:210
-  wire stage_room;  // gen/virtq/packed_fetch.ts:211
-  wire [97:0] stage_rd0;  // gen/virtq/packed_fetch.ts:219
-  reg stage_waiting;  // gen/virtq/packed_fetch.ts:221
-  wire stage_empty;  // gen/virtq/packed_fetch.ts:241
+  wire [7:0] stage_used;  // gen/virtq/packed_fetch.ts:206
+  wire stage_room;  // gen/virtq/packed_fetch.ts:207
+  wire [97:0] stage_rd0;  // gen/virtq/packed_fetch.ts:215
+  reg stage_waiting;  // gen/virtq/packed_fetch.ts:217
+  wire stage_empty;  // gen/virtq/packed_fetch.ts:237
   wire items_enq_valid;  // gen/virtq/packed_engine.ts:130
   wire items_enq_ready;  // gen/virtq/packed_engine.ts:130
   wire [177:0] items_enq_data;  // gen/virtq/packed_engine.ts:130
@@ -221,21 +221,22 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   wire ev_wr_error;  // gen/virtq/packed_engine.ts:140
   wire ev_wr_busy;  // gen/virtq/packed_engine.ts:141
   wire expect_decision;  // gen/virtq/packed_engine.ts:143
-  reg [2:0] walk_state;  // gen/virtq/packed_fetch.ts:353
-  reg walk_queue;  // gen/virtq/packed_fetch.ts:354
-  reg [15:0] walk_pos;  // gen/virtq/packed_fetch.ts:355
-  reg [15:0] walk_pos_next;  // gen/virtq/packed_fetch.ts:357
-  reg walk_pos_last;  // gen/virtq/packed_fetch.ts:358
-  reg walk_wrap;  // gen/virtq/packed_fetch.ts:359
-  reg [2:0] walk_k;  // gen/virtq/packed_fetch.ts:360
-  reg walk_open;  // gen/virtq/packed_fetch.ts:361
-  reg [15:0] walk_head;  // gen/virtq/packed_fetch.ts:362
-  reg [15:0] walk_descs;  // gen/virtq/packed_fetch.ts:363
-  reg [6:0] walk_segs;  // gen/virtq/packed_fetch.ts:364
-  reg [38:0] walk_total;  // gen/virtq/packed_fetch.ts:365
-  reg walk_saw_write;  // gen/virtq/packed_fetch.ts:366
-  reg walk_retried;  // gen/virtq/packed_fetch.ts:367
-  reg [15:0] walk_size;  // gen/virtq/packed_fetch.ts:368
+  reg [2:0] walk_state;  // gen/virtq/packed_fetch.ts:349
+  reg walk_queue;  // gen/virtq/packed_fetch.ts:350
+  reg [15:0] walk_pos;  // gen/virtq/packed_fetch.ts:351
+  reg [15:0] walk_pos_next;  // gen/virtq/packed_fetch.ts:353
+  reg walk_pos_last;  // gen/virtq/packed_fetch.ts:354
+  reg walk_wrap;  // gen/virtq/packed_fetch.ts:355
+  reg [2:0] walk_k;  // gen/virtq/packed_fetch.ts:356
+  reg walk_open;  // gen/virtq/packed_fetch.ts:357
+  reg [15:0] walk_head;  // gen/virtq/packed_fetch.ts:358
+  reg [15:0] walk_descs;  // gen/virtq/packed_fetch.ts:359
+  reg [6:0] walk_segs;  // gen/virtq/packed_fetch.ts:360
+  reg [38:0] walk_total;  // gen/virtq/packed_fetch.ts:361
+  reg walk_saw_write;  // gen/virtq/packed_fetch.ts:362
+  reg walk_retried;  // gen/virtq/packed_fetch.ts:363
+  reg [15:0] walk_size;  // gen/virtq/packed_fetch.ts:364
+  reg walk_failed;  // gen/virtq/packed_fetch.ts:367
   wire walk_resetting;  // gen/virtq/packed_fetch.ts:369
   reg walk_ev_off;  // gen/virtq/packed_fetch.ts:377
   reg walk_ev_checked;  // gen/virtq/packed_fetch.ts:378
@@ -318,16 +319,20 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   wire walk_batch_end;  // gen/virtq/packed_fetch.ts:501
   wire [38:0] walk_total_next;  // gen/virtq/packed_fetch.ts:505
   wire [4:0] walk_rd_at;  // gen/virtq/packed_fetch.ts:508
-  wire [63:0] fetch_ring_odd_rd0;  // gen/virtq/packed_fetch.ts:140
-  wire [63:0] fetch_ring_even_rd0;  // gen/virtq/packed_fetch.ts:140
+  wire [63:0] fetch_ring_odd_rd0;  // gen/virtq/packed_fetch.ts:136
+  wire [63:0] fetch_ring_even_rd0;  // gen/virtq/packed_fetch.ts:136
   reg [7:0] walk_cur_faults;  // gen/virtq/packed_fetch.ts:537
   reg walk_cur_big;  // gen/virtq/packed_fetch.ts:539
-  reg walk_cur_id_bad;  // gen/virtq/packed_fetch.ts:540
-  wire [3:0] walk_cur_fault;  // gen/virtq/packed_fetch.ts:576
-  wire walk_cur_any_fault;  // gen/virtq/packed_fetch.ts:577
-  reg walk_item_push;  // gen/virtq/packed_fetch.ts:580
-  reg [177:0] walk_item_data;  // gen/virtq/packed_fetch.ts:581
-  wire walk_active;  // gen/virtq/packed_fetch.ts:840
+  reg [15:0] walk_cur_head_pos;  // gen/virtq/packed_fetch.ts:541
+  wire walk_cur_id_bad;  // gen/virtq/packed_fetch.ts:544
+  wire [3:0] walk_cur_fault;  // gen/virtq/packed_fetch.ts:580
+  wire walk_cur_any_fault;  // gen/virtq/packed_fetch.ts:581
+  reg walk_item_push;  // gen/virtq/packed_fetch.ts:584
+  reg [177:0] walk_item_data;  // gen/virtq/packed_fetch.ts:585
+  /* verilator lint_off UNUSEDSIGNAL */  // unused
+  wire walk_found;  // gen/virtq/packed_fetch.ts:642
+  /* verilator lint_on UNUSEDSIGNAL */
+  wire walk_active;  // gen/virtq/packed_fetch.ts:857
   reg [2:0] stage_state;  // gen/virtq/packed_expand.ts:44
   reg [4:0] table_cons_reg;  // gen/virtq/packed_expand.ts:45
   reg stage_queue;  // gen/virtq/packed_expand.ts:46
@@ -359,12 +364,12 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   reg stage_cur_big;  // gen/virtq/packed_expand.ts:102
   wire [4:0] stage_slot;  // gen/virtq/packed_expand.ts:106
   wire [6:0] stage_rd_at;  // gen/virtq/packed_expand.ts:108
-  wire [63:0] fetch_table_odd_rd0;  // gen/virtq/packed_fetch.ts:140
-  wire [63:0] fetch_table_even_rd0;  // gen/virtq/packed_fetch.ts:140
+  wire [63:0] fetch_table_odd_rd0;  // gen/virtq/packed_fetch.ts:136
+  wire [63:0] fetch_table_even_rd0;  // gen/virtq/packed_fetch.ts:136
   wire [38:0] stage_total_next;  // gen/virtq/packed_expand.ts:123
   wire stage_last;  // gen/virtq/packed_expand.ts:124
   wire stage_batch_end;  // gen/virtq/packed_expand.ts:125
-  wire stage_active;  // gen/virtq/packed_expand.ts:230
+  wire stage_active;  // gen/virtq/packed_expand.ts:232
   reg [2:0] used_state;  // gen/virtq/packed_used.ts:83
   reg [63:0] used_slot_0;  // gen/virtq/packed_used.ts:84
   reg [63:0] used_slot_1;  // gen/virtq/packed_used.ts:84
@@ -435,20 +440,20 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   reg notify_fatal;  // gen/virtq/packed_used.ts:298
   reg [1:0] notify_irq;  // gen/virtq/packed_used.ts:299
   wire notify_need;  // gen/virtq/packed_used.ts:320
-  wire notify_active;  // gen/virtq/packed_used.ts:358
-  reg fatal_pulse;  // gen/virtq/packed_engine.ts:238
-  reg [3:0] fatal_code_reg;  // gen/virtq/packed_engine.ts:239
-  reg dev_resetting;  // gen/virtq/packed_engine.ts:249
-  reg [1:0] queue_reset_done_reg;  // gen/virtq/packed_engine.ts:250
-  reg reset_done_reg;  // gen/virtq/packed_engine.ts:251
-  wire reset_finish_0;  // gen/virtq/packed_engine.ts:254
-  wire reset_finish_1;  // gen/virtq/packed_engine.ts:254
-  reg [1:0] irq_reg;  // gen/virtq/packed_engine.ts:291
-  reg [63:0] fetch_ring_even [0:31];  // gen/virtq/packed_fetch.ts:123
-  reg [63:0] fetch_ring_odd [0:31];  // gen/virtq/packed_fetch.ts:123
-  reg [63:0] fetch_table_even [0:127];  // gen/virtq/packed_fetch.ts:123
-  reg [63:0] fetch_table_odd [0:127];  // gen/virtq/packed_fetch.ts:123
-  reg [97:0] stage [0:127];  // gen/virtq/packed_fetch.ts:198
+  wire notify_active;  // gen/virtq/packed_used.ts:357
+  reg fatal_pulse;  // gen/virtq/packed_engine.ts:240
+  reg [3:0] fatal_code_reg;  // gen/virtq/packed_engine.ts:241
+  reg dev_resetting;  // gen/virtq/packed_engine.ts:251
+  reg [1:0] queue_reset_done_reg;  // gen/virtq/packed_engine.ts:252
+  reg reset_done_reg;  // gen/virtq/packed_engine.ts:253
+  wire reset_finish_0;  // gen/virtq/packed_engine.ts:256
+  wire reset_finish_1;  // gen/virtq/packed_engine.ts:256
+  reg [1:0] irq_reg;  // gen/virtq/packed_engine.ts:293
+  reg [63:0] fetch_ring_even [0:31];  // gen/virtq/packed_fetch.ts:119
+  reg [63:0] fetch_ring_odd [0:31];  // gen/virtq/packed_fetch.ts:119
+  reg [63:0] fetch_table_even [0:127];  // gen/virtq/packed_fetch.ts:119
+  reg [63:0] fetch_table_odd [0:127];  // gen/virtq/packed_fetch.ts:119
+  reg [97:0] stage [0:127];  // gen/virtq/packed_fetch.ts:194
   reg [47:0] used_writable [0:31];  // gen/virtq/packed_used.ts:100
   reg [63:0] _select_0;  // gen/virtq/packed_used.ts:303
   reg [15:0] _select_1;  // gen/virtq/packed_engine.ts:210
@@ -457,7 +462,7 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   reg _select_4;  // gen/virtq/packed_fetch.ts:369
   wire [1:0] _cat_5;  // gen/virtq/packed_fetch.ts:435
   reg [3:0] _select_6;  // gen/virtq/packed_fetch.ts:500
-  reg _select_7;  // gen/virtq/packed_fetch.ts:688
+  reg _select_7;  // gen/virtq/packed_fetch.ts:695
   reg _select_8;  // gen/virtq/packed_expand.ts:62
   reg _select_9;  // gen/virtq/packed_expand.ts:62
   reg _select_10;  // gen/virtq/packed_expand.ts:62
@@ -468,35 +473,35 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   reg _select_15;  // gen/virtq/packed_used.ts:346
   reg _select_16;  // gen/virtq/packed_used.ts:346
   reg [15:0] _select_17;  // gen/virtq/packed_used.ts:310
-  reg _select_18;  // gen/virtq/packed_fetch.ts:662
-  reg _select_19;  // gen/virtq/packed_fetch.ts:663
-  reg [15:0] _select_21;  // gen/virtq/packed_used.ts:152
-  reg [15:0] _select_22;  // gen/virtq/packed_used.ts:153
+  reg _select_18;  // gen/virtq/packed_fetch.ts:368
+  reg _select_19;  // gen/virtq/packed_fetch.ts:669
+  reg _select_20;  // gen/virtq/packed_fetch.ts:670
+  reg [15:0] _select_22;  // gen/virtq/packed_used.ts:152
+  reg [15:0] _select_23;  // gen/virtq/packed_used.ts:153
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _mux_20;  // gen/virtq/packed_used.ts:162
+  wire [16:0] _mux_21;  // gen/virtq/packed_used.ts:162
   /* verilator lint_on UNUSEDSIGNAL */
-  reg _select_23;  // gen/virtq/packed_used.ts:151
+  reg _select_24;  // gen/virtq/packed_used.ts:151
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [7:0] _sub_24;  // gen/virtq/packed_used.ts:336
+  wire [7:0] _sub_25;  // gen/virtq/packed_used.ts:336
   /* verilator lint_on UNUSEDSIGNAL */
-  reg _select_25;  // gen/virtq/packed_used.ts:348
-  reg [15:0] _select_26;  // gen/virtq/packed_used.ts:357
+  reg _select_26;  // gen/virtq/packed_used.ts:348
   reg _select_28;  // gen/virtq/packed_used.ts:253
   wire _mux_27;  // gen/virtq/packed_used.ts:253
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [7:0] _mux_30;  // gen/virtq/packed_fetch.ts:165
+  wire [7:0] _mux_30;  // gen/virtq/packed_fetch.ts:161
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [63:0] _cat_29;  // gen/virtq/packed_fetch.ts:158
+  wire [63:0] _cat_29;  // gen/virtq/packed_fetch.ts:154
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [15:0] _sub_31;  // gen/virtq/packed_fetch.ts:465
   /* verilator lint_on UNUSEDSIGNAL */
   reg [63:0] _select_32;  // gen/virtq/packed_fetch.ts:455
-  reg [15:0] _select_33;  // gen/virtq/packed_fetch.ts:653
-  reg [15:0] _select_34;  // gen/virtq/packed_fetch.ts:658
-  reg _select_35;  // gen/virtq/packed_fetch.ts:659
-  reg _select_36;  // gen/virtq/packed_fetch.ts:847
+  reg [15:0] _select_33;  // gen/virtq/packed_fetch.ts:660
+  reg [15:0] _select_34;  // gen/virtq/packed_fetch.ts:665
+  reg _select_35;  // gen/virtq/packed_fetch.ts:666
+  reg _select_36;  // gen/virtq/packed_fetch.ts:864
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_37;  // gen/virtq/packed_expand.ts:211
+  wire [15:0] _sub_37;  // gen/virtq/packed_expand.ts:213
   /* verilator lint_on UNUSEDSIGNAL */
   reg [63:0] _select_38;  // gen/virtq/packed_used.ts:129
   wire [15:0] _cat_39;  // gen/virtq/packed_used.ts:158
@@ -507,28 +512,28 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   reg [15:0] _select_44;  // gen/virtq/packed_used.ts:330
   reg _select_45;  // gen/virtq/packed_used.ts:331
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [9:0] _sub_46;  // gen/virtq/packed_fetch.ts:130
+  wire [9:0] _sub_46;  // gen/virtq/packed_fetch.ts:126
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [63:0] _mux_47;  // gen/virtq/packed_fetch.ts:127
-  wire [7:0] _mux_48;  // gen/virtq/packed_fetch.ts:128
+  wire [63:0] _mux_47;  // gen/virtq/packed_fetch.ts:123
+  wire [7:0] _mux_48;  // gen/virtq/packed_fetch.ts:124
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [9:0] _sub_49;  // gen/virtq/packed_fetch.ts:130
+  wire [9:0] _sub_49;  // gen/virtq/packed_fetch.ts:126
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [63:0] _mux_50;  // gen/virtq/packed_fetch.ts:127
-  wire [7:0] _mux_51;  // gen/virtq/packed_fetch.ts:128
+  wire [63:0] _mux_50;  // gen/virtq/packed_fetch.ts:123
+  wire [7:0] _mux_51;  // gen/virtq/packed_fetch.ts:124
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [9:0] _sub_52;  // gen/virtq/packed_fetch.ts:130
+  wire [9:0] _sub_52;  // gen/virtq/packed_fetch.ts:126
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [63:0] _mux_53;  // gen/virtq/packed_fetch.ts:127
-  wire [7:0] _mux_54;  // gen/virtq/packed_fetch.ts:128
+  wire [63:0] _mux_53;  // gen/virtq/packed_fetch.ts:123
+  wire [7:0] _mux_54;  // gen/virtq/packed_fetch.ts:124
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [9:0] _sub_55;  // gen/virtq/packed_fetch.ts:130
+  wire [9:0] _sub_55;  // gen/virtq/packed_fetch.ts:126
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [63:0] _mux_56;  // gen/virtq/packed_fetch.ts:127
-  wire [7:0] _mux_57;  // gen/virtq/packed_fetch.ts:128
+  wire [63:0] _mux_56;  // gen/virtq/packed_fetch.ts:123
+  wire [7:0] _mux_57;  // gen/virtq/packed_fetch.ts:124
 
   // ---- instances
-  fifo_w33_d4 stage_hdr (  // gen/virtq/packed_fetch.ts:208
+  fifo_w33_d4 stage_hdr (  // gen/virtq/packed_fetch.ts:204
     .clk       (clk),
     .rst       (rst),
     .enq_valid (stage_hdr_enq_valid),
@@ -597,7 +602,7 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
       default: _select_6 = ring_slot_n_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_fetch.ts:688
+  always @* begin  // gen/virtq/packed_fetch.ts:695
     case (ring_cons[1:0])
       2'd0: _select_7 = ring_slot_err_0;
       2'd1: _select_7 = ring_slot_err_1;
@@ -670,55 +675,55 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
       default: _select_17 = q0_size;
     endcase
   end
-  always @* begin  // gen/virtq/packed_fetch.ts:662
-    case (sched_index)
-      1'b0: _select_18 = ev_off_0;
-      1'b1: _select_18 = ev_off_1;
-      default: _select_18 = ev_off_0;
+  always @* begin  // gen/virtq/packed_fetch.ts:368
+    case (walk_queue)
+      1'b0: _select_18 = failed_0;
+      1'b1: _select_18 = failed_1;
+      default: _select_18 = failed_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_fetch.ts:663
+  always @* begin  // gen/virtq/packed_fetch.ts:669
     case (sched_index)
-      1'b0: _select_19 = ev_armed_0;
-      1'b1: _select_19 = ev_armed_1;
-      default: _select_19 = ev_armed_0;
+      1'b0: _select_19 = ev_off_0;
+      1'b1: _select_19 = ev_off_1;
+      default: _select_19 = ev_off_0;
+    endcase
+  end
+  always @* begin  // gen/virtq/packed_fetch.ts:670
+    case (sched_index)
+      1'b0: _select_20 = ev_armed_0;
+      1'b1: _select_20 = ev_armed_1;
+      default: _select_20 = ev_armed_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:152
     case (done_queue)
-      1'b0: _select_21 = used_pos_0;
-      1'b1: _select_21 = used_pos_1;
-      default: _select_21 = used_pos_0;
+      1'b0: _select_22 = used_pos_0;
+      1'b1: _select_22 = used_pos_1;
+      default: _select_22 = used_pos_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:153
     case (done_queue)
-      1'b0: _select_22 = q0_size;
-      1'b1: _select_22 = q1_size;
-      default: _select_22 = q0_size;
+      1'b0: _select_23 = q0_size;
+      1'b1: _select_23 = q1_size;
+      default: _select_23 = q0_size;
     endcase
   end
-  assign _mux_20 = (({1'b0, _select_21} + {1'b0, done_slots}) >= {1'b0, _select_22}) ? (({1'b0, _select_21} + {1'b0, done_slots}) - {1'b0, _select_22}) : ({1'b0, _select_21} + {1'b0, done_slots});  // gen/virtq/packed_used.ts:162
+  assign _mux_21 = (({1'b0, _select_22} + {1'b0, done_slots}) >= {1'b0, _select_23}) ? (({1'b0, _select_22} + {1'b0, done_slots}) - {1'b0, _select_23}) : ({1'b0, _select_22} + {1'b0, done_slots});  // gen/virtq/packed_used.ts:162
   always @* begin  // gen/virtq/packed_used.ts:151
     case (done_queue)
-      1'b0: _select_23 = used_wrap_0;
-      1'b1: _select_23 = used_wrap_1;
-      default: _select_23 = used_wrap_0;
+      1'b0: _select_24 = used_wrap_0;
+      1'b1: _select_24 = used_wrap_1;
+      default: _select_24 = used_wrap_0;
     endcase
   end
-  assign _sub_24 = used_seq_done - notify_seq;  // gen/virtq/packed_used.ts:336
+  assign _sub_25 = used_seq_done - notify_seq;  // gen/virtq/packed_used.ts:336
   always @* begin  // gen/virtq/packed_used.ts:348
     case (notify_queue)
-      1'b0: _select_25 = ev_off_0;
-      1'b1: _select_25 = ev_off_1;
-      default: _select_25 = ev_off_0;
-    endcase
-  end
-  always @* begin  // gen/virtq/packed_used.ts:357
-    case (notify_pick_index)
-      1'b0: _select_26 = unsignalled_0;
-      1'b1: _select_26 = unsignalled_1;
-      default: _select_26 = unsignalled_0;
+      1'b0: _select_26 = ev_off_0;
+      1'b1: _select_26 = ev_off_1;
+      default: _select_26 = ev_off_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:253
@@ -735,8 +740,8 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
     endcase
   end
   assign _mux_27 = wr_status_id[4] ? event_queue : _select_28;  // gen/virtq/packed_used.ts:253
-  assign _mux_30 = (mem_wr_valid & (memwr_line == 10'd320)) ? mem_wr_be[7:0] : ((mem_wr_valid & (memwr_line == 10'd319)) ? mem_wr_be[15:8] : 8'd0);  // gen/virtq/packed_fetch.ts:165
-  assign _cat_29 = {{8{_mux_30[7]}}, {8{_mux_30[6]}}, {8{_mux_30[5]}}, {8{_mux_30[4]}}, {8{_mux_30[3]}}, {8{_mux_30[2]}}, {8{_mux_30[1]}}, {8{_mux_30[0]}}};  // gen/virtq/packed_fetch.ts:158
+  assign _mux_30 = (mem_wr_valid & (memwr_line == 10'd320)) ? mem_wr_be[7:0] : ((mem_wr_valid & (memwr_line == 10'd319)) ? mem_wr_be[15:8] : 8'd0);  // gen/virtq/packed_fetch.ts:161
+  assign _cat_29 = {{8{_mux_30[7]}}, {8{_mux_30[6]}}, {8{_mux_30[5]}}, {8{_mux_30[4]}}, {8{_mux_30[3]}}, {8{_mux_30[2]}}, {8{_mux_30[1]}}, {8{_mux_30[0]}}};  // gen/virtq/packed_fetch.ts:154
   assign _sub_31 = walk_size - fetch_pos;  // gen/virtq/packed_fetch.ts:465
   always @* begin  // gen/virtq/packed_fetch.ts:455
     case (walk_queue)
@@ -745,28 +750,28 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
       default: _select_32 = q0_desc;
     endcase
   end
-  always @* begin  // gen/virtq/packed_fetch.ts:653
+  always @* begin  // gen/virtq/packed_fetch.ts:660
     case (sched_index)
       1'b0: _select_33 = q0_size;
       1'b1: _select_33 = q1_size;
       default: _select_33 = q0_size;
     endcase
   end
-  always @* begin  // gen/virtq/packed_fetch.ts:658
+  always @* begin  // gen/virtq/packed_fetch.ts:665
     case (sched_index)
       1'b0: _select_34 = avail_pos_0;
       1'b1: _select_34 = avail_pos_1;
       default: _select_34 = avail_pos_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_fetch.ts:659
+  always @* begin  // gen/virtq/packed_fetch.ts:666
     case (sched_index)
       1'b0: _select_35 = avail_wrap_0;
       1'b1: _select_35 = avail_wrap_1;
       default: _select_35 = avail_wrap_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_fetch.ts:847
+  always @* begin  // gen/virtq/packed_fetch.ts:864
     case (table_cons_reg[3:0])
       4'd0: _select_36 = table_slot_err_0;
       4'd1: _select_36 = table_slot_err_1;
@@ -787,7 +792,7 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
       default: _select_36 = table_slot_err_0;
     endcase
   end
-  assign _sub_37 = stage_table_left - 16'd1;  // gen/virtq/packed_expand.ts:211
+  assign _sub_37 = stage_table_left - 16'd1;  // gen/virtq/packed_expand.ts:213
   always @* begin  // gen/virtq/packed_used.ts:129
     case (ev_wr_queue)
       1'b0: _select_38 = q0_device;
@@ -795,7 +800,7 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
       default: _select_38 = q0_device;
     endcase
   end
-  assign _cat_39 = {_select_23, 7'd0, _select_23, 5'd0, (done_len != 32'd0), 1'b0};  // gen/virtq/packed_used.ts:158
+  assign _cat_39 = {_select_24, 7'd0, _select_24, 5'd0, (done_len != 32'd0), 1'b0};  // gen/virtq/packed_used.ts:158
   always @* begin  // gen/virtq/packed_used.ts:201
     case (used_queue)
       1'b0: _select_40 = q0_desc;
@@ -866,32 +871,32 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
       default: _select_45 = used_wrap_0;
     endcase
   end
-  assign _sub_46 = ((~memwr_line[0]) ? memwr_line : memwr_line_next) - 10'd0;  // gen/virtq/packed_fetch.ts:130
-  assign _mux_47 = (~memwr_line[0]) ? mem_wr_data[63:0] : mem_wr_data[127:64];  // gen/virtq/packed_fetch.ts:127
-  assign _mux_48 = (~memwr_line[0]) ? mem_wr_be[7:0] : mem_wr_be[15:8];  // gen/virtq/packed_fetch.ts:128
-  assign _sub_49 = (memwr_line[0] ? memwr_line : memwr_line_next) - 10'd0;  // gen/virtq/packed_fetch.ts:130
-  assign _mux_50 = memwr_line[0] ? mem_wr_data[63:0] : mem_wr_data[127:64];  // gen/virtq/packed_fetch.ts:127
-  assign _mux_51 = memwr_line[0] ? mem_wr_be[7:0] : mem_wr_be[15:8];  // gen/virtq/packed_fetch.ts:128
-  assign _sub_52 = ((~memwr_line[0]) ? memwr_line : memwr_line_next) - 10'd64;  // gen/virtq/packed_fetch.ts:130
-  assign _mux_53 = (~memwr_line[0]) ? mem_wr_data[63:0] : mem_wr_data[127:64];  // gen/virtq/packed_fetch.ts:127
-  assign _mux_54 = (~memwr_line[0]) ? mem_wr_be[7:0] : mem_wr_be[15:8];  // gen/virtq/packed_fetch.ts:128
-  assign _sub_55 = (memwr_line[0] ? memwr_line : memwr_line_next) - 10'd64;  // gen/virtq/packed_fetch.ts:130
-  assign _mux_56 = memwr_line[0] ? mem_wr_data[63:0] : mem_wr_data[127:64];  // gen/virtq/packed_fetch.ts:127
-  assign _mux_57 = memwr_line[0] ? mem_wr_be[7:0] : mem_wr_be[15:8];  // gen/virtq/packed_fetch.ts:128
-  assign irq_queue = irq_reg;  // gen/virtq/packed_engine.ts:293
-  assign fatal_error = fatal_pulse;  // gen/virtq/packed_engine.ts:245
-  assign fatal_code = fatal_code_reg;  // gen/virtq/packed_engine.ts:246
-  assign queue_reset_done = queue_reset_done_reg;  // gen/virtq/packed_engine.ts:287
-  assign reset_done = reset_done_reg;  // gen/virtq/packed_engine.ts:288
-  assign busy = ((((walk_active | stage_active) | items_deq_valid) | notify_active) | used_busy) | (~stage_empty);  // gen/virtq/packed_engine.ts:295
-  assign chain_valid = stage_waiting & stage_hdr_deq_valid;  // gen/virtq/packed_fetch.ts:222
-  assign chain_queue = stage_hdr_deq_data[32];  // gen/virtq/packed_fetch.ts:227
-  assign chain_id = stage_hdr_deq_data[31:16];  // gen/virtq/packed_fetch.ts:228
-  assign chain_slots = stage_hdr_deq_data[15:0];  // gen/virtq/packed_fetch.ts:229
-  assign chain_addr = stage_rd0[97:34];  // gen/virtq/packed_fetch.ts:223
-  assign chain_len = stage_rd0[33:2];  // gen/virtq/packed_fetch.ts:224
-  assign chain_write = stage_rd0[1];  // gen/virtq/packed_fetch.ts:225
-  assign chain_last = stage_rd0[0];  // gen/virtq/packed_fetch.ts:226
+  assign _sub_46 = ((~memwr_line[0]) ? memwr_line : memwr_line_next) - 10'd0;  // gen/virtq/packed_fetch.ts:126
+  assign _mux_47 = (~memwr_line[0]) ? mem_wr_data[63:0] : mem_wr_data[127:64];  // gen/virtq/packed_fetch.ts:123
+  assign _mux_48 = (~memwr_line[0]) ? mem_wr_be[7:0] : mem_wr_be[15:8];  // gen/virtq/packed_fetch.ts:124
+  assign _sub_49 = (memwr_line[0] ? memwr_line : memwr_line_next) - 10'd0;  // gen/virtq/packed_fetch.ts:126
+  assign _mux_50 = memwr_line[0] ? mem_wr_data[63:0] : mem_wr_data[127:64];  // gen/virtq/packed_fetch.ts:123
+  assign _mux_51 = memwr_line[0] ? mem_wr_be[7:0] : mem_wr_be[15:8];  // gen/virtq/packed_fetch.ts:124
+  assign _sub_52 = ((~memwr_line[0]) ? memwr_line : memwr_line_next) - 10'd64;  // gen/virtq/packed_fetch.ts:126
+  assign _mux_53 = (~memwr_line[0]) ? mem_wr_data[63:0] : mem_wr_data[127:64];  // gen/virtq/packed_fetch.ts:123
+  assign _mux_54 = (~memwr_line[0]) ? mem_wr_be[7:0] : mem_wr_be[15:8];  // gen/virtq/packed_fetch.ts:124
+  assign _sub_55 = (memwr_line[0] ? memwr_line : memwr_line_next) - 10'd64;  // gen/virtq/packed_fetch.ts:126
+  assign _mux_56 = memwr_line[0] ? mem_wr_data[63:0] : mem_wr_data[127:64];  // gen/virtq/packed_fetch.ts:123
+  assign _mux_57 = memwr_line[0] ? mem_wr_be[7:0] : mem_wr_be[15:8];  // gen/virtq/packed_fetch.ts:124
+  assign irq_queue = irq_reg;  // gen/virtq/packed_engine.ts:295
+  assign fatal_error = fatal_pulse;  // gen/virtq/packed_engine.ts:247
+  assign fatal_code = fatal_code_reg;  // gen/virtq/packed_engine.ts:248
+  assign queue_reset_done = queue_reset_done_reg;  // gen/virtq/packed_engine.ts:289
+  assign reset_done = reset_done_reg;  // gen/virtq/packed_engine.ts:290
+  assign busy = ((((walk_active | stage_active) | items_deq_valid) | notify_active) | used_busy) | (~stage_empty);  // gen/virtq/packed_engine.ts:297
+  assign chain_valid = stage_waiting & stage_hdr_deq_valid;  // gen/virtq/packed_fetch.ts:218
+  assign chain_queue = stage_hdr_deq_data[32];  // gen/virtq/packed_fetch.ts:223
+  assign chain_id = stage_hdr_deq_data[31:16];  // gen/virtq/packed_fetch.ts:224
+  assign chain_slots = stage_hdr_deq_data[15:0];  // gen/virtq/packed_fetch.ts:225
+  assign chain_addr = stage_rd0[97:34];  // gen/virtq/packed_fetch.ts:219
+  assign chain_len = stage_rd0[33:2];  // gen/virtq/packed_fetch.ts:220
+  assign chain_write = stage_rd0[1];  // gen/virtq/packed_fetch.ts:221
+  assign chain_last = stage_rd0[0];  // gen/virtq/packed_fetch.ts:222
   assign done_ready = (((used_state == USED_STATE_IDLE) & (~event_take)) & (used_drop | used_slot_free)) | used_merge;  // gen/virtq/packed_used.ts:145
   assign rd_cmd_valid = ((more_rd_valid | table_rd_valid) | event_rd_valid) | ring_rd_valid;  // gen/virtq/packed_engine.ts:113
   assign rd_cmd_host_addr = more_rd_valid ? more_rd_host : (table_rd_valid ? table_rd_host : (event_rd_valid ? event_rd_host : (ring_rd_valid ? ring_rd_host : 64'd0)));  // gen/virtq/packed_engine.ts:114
@@ -918,94 +923,94 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   assign event_rd_host = _select_0;  // gen/virtq/packed_used.ts:302
   assign event_rd_len = 20'd4;  // gen/virtq/packed_used.ts:308
   assign event_rd_grant = (rd_cmd_ready & event_rd_valid) & (~(more_rd_valid | table_rd_valid));  // gen/virtq/packed_engine.ts:110
-  assign table_rd_valid = ((walk_state == WALK_STATE_TABLE) & table_slot_free) & items_enq_ready;  // gen/virtq/packed_fetch.ts:769
-  assign table_rd_host = walk_cur[63:0];  // gen/virtq/packed_fetch.ts:770
-  assign table_rd_slot = 5'd4 + {1'b0, table_alloc[3:0]};  // gen/virtq/packed_fetch.ts:771
-  assign table_rd_len = {16'd0, ((walk_cur[83:68] >= 16'd8) ? 4'd8 : walk_cur[71:68])} << 4;  // gen/virtq/packed_fetch.ts:772
+  assign table_rd_valid = ((walk_state == WALK_STATE_TABLE) & table_slot_free) & items_enq_ready;  // gen/virtq/packed_fetch.ts:776
+  assign table_rd_host = walk_cur[63:0];  // gen/virtq/packed_fetch.ts:777
+  assign table_rd_slot = 5'd4 + {1'b0, table_alloc[3:0]};  // gen/virtq/packed_fetch.ts:778
+  assign table_rd_len = {16'd0, ((walk_cur[83:68] >= 16'd8) ? 4'd8 : walk_cur[71:68])} << 4;  // gen/virtq/packed_fetch.ts:779
   assign table_rd_grant = (rd_cmd_ready & table_rd_valid) & (~more_rd_valid);  // gen/virtq/packed_engine.ts:110
   assign more_rd_valid = stage_state == STAGE_STATE_MORE;  // gen/virtq/packed_expand.ts:127
   assign more_rd_host = stage_table_host;  // gen/virtq/packed_expand.ts:128
   assign more_rd_slot = stage_slot;  // gen/virtq/packed_expand.ts:129
   assign more_rd_len = {16'd0, stage_table_n} << 4;  // gen/virtq/packed_expand.ts:130
   assign more_rd_grant = (rd_cmd_ready & more_rd_valid) & (~1'b0);  // gen/virtq/packed_engine.ts:110
-  assign memwr_line = mem_wr_addr;  // gen/virtq/packed_fetch.ts:114
-  assign memwr_line_next = memwr_line + 10'd1;  // gen/virtq/packed_fetch.ts:115
+  assign memwr_line = mem_wr_addr;  // gen/virtq/packed_fetch.ts:110
+  assign memwr_line_next = memwr_line + 10'd1;  // gen/virtq/packed_fetch.ts:111
   always @* begin
-    stage_push = 1'b0;  // default, gen/virtq/packed_fetch.ts:202
+    stage_push = 1'b0;  // default, gen/virtq/packed_fetch.ts:198
     case (stage_state)  // gen/virtq/packed_expand.ts:132
       STAGE_STATE_IDLE: begin
         if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:134
-          if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:135
-          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:145
-          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:158
-          end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:163
-            stage_push = 1'b1;  // gen/virtq/packed_fetch.ts:245
+          if ((items_deq_data[177:176] == 2'd2) | (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:137
+          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:147
+          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:160
+          end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:165
+            stage_push = 1'b1;  // gen/virtq/packed_fetch.ts:241
           end
         end
       end
       STAGE_STATE_WALK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:191
-        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:195
-        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:196
-        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:197
-        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:198
-        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:199
-          stage_push = 1'b1;  // gen/virtq/packed_fetch.ts:245
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:193
+        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:197
+        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:198
+        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:199
+        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:200
+        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:201
+          stage_push = 1'b1;  // gen/virtq/packed_fetch.ts:241
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    stage_push_data = 98'd0;  // default, gen/virtq/packed_fetch.ts:203
+    stage_push_data = 98'd0;  // default, gen/virtq/packed_fetch.ts:199
     case (stage_state)  // gen/virtq/packed_expand.ts:132
       STAGE_STATE_IDLE: begin
         if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:134
-          if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:135
-          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:145
-          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:158
-          end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:163
-            stage_push_data = {items_deq_data[174:111], items_deq_data[110:79], items_deq_data[78], items_deq_data[77]};  // gen/virtq/packed_fetch.ts:246
+          if ((items_deq_data[177:176] == 2'd2) | (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:137
+          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:147
+          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:160
+          end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:165
+            stage_push_data = {items_deq_data[174:111], items_deq_data[110:79], items_deq_data[78], items_deq_data[77]};  // gen/virtq/packed_fetch.ts:242
           end
         end
       end
       STAGE_STATE_WALK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:191
-        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:195
-        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:196
-        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:197
-        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:198
-        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:199
-          stage_push_data = {stage_cur[63:0], stage_cur[95:64], stage_cur[113], stage_last};  // gen/virtq/packed_fetch.ts:246
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:193
+        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:197
+        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:198
+        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:199
+        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:200
+        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:201
+          stage_push_data = {stage_cur[63:0], stage_cur[95:64], stage_cur[113], stage_last};  // gen/virtq/packed_fetch.ts:242
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    stage_commit_now = 1'b0;  // default, gen/virtq/packed_fetch.ts:204
+    stage_commit_now = 1'b0;  // default, gen/virtq/packed_fetch.ts:200
     case (stage_state)  // gen/virtq/packed_expand.ts:132
       STAGE_STATE_IDLE: begin
         if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:134
-          if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:135
-          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:145
-          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:158
-          end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:163
-            if (items_deq_data[77]) begin  // gen/virtq/packed_expand.ts:167
-              stage_commit_now = 1'b1;  // gen/virtq/packed_fetch.ts:249
+          if ((items_deq_data[177:176] == 2'd2) | (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:137
+          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:147
+          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:160
+          end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:165
+            if (items_deq_data[77]) begin  // gen/virtq/packed_expand.ts:169
+              stage_commit_now = 1'b1;  // gen/virtq/packed_fetch.ts:245
             end
           end
         end
       end
       STAGE_STATE_WALK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:191
-        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:195
-        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:196
-        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:197
-        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:198
-        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:199
-          if (stage_last) begin  // gen/virtq/packed_expand.ts:206
-            stage_commit_now = 1'b1;  // gen/virtq/packed_fetch.ts:249
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:193
+        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:197
+        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:198
+        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:199
+        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:200
+        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:201
+          if (stage_last) begin  // gen/virtq/packed_expand.ts:208
+            stage_commit_now = 1'b1;  // gen/virtq/packed_fetch.ts:245
           end
         end
       end
@@ -1013,42 +1018,42 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
     endcase
   end
   always @* begin
-    stage_discard = 1'b0;  // default, gen/virtq/packed_fetch.ts:205
+    stage_discard = 1'b0;  // default, gen/virtq/packed_fetch.ts:201
     case (stage_state)  // gen/virtq/packed_expand.ts:132
       STAGE_STATE_IDLE: begin
         if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:134
-          if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:135
-            stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:252
-          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:145
-          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:158
-            stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:252
+          if ((items_deq_data[177:176] == 2'd2) | (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:137
+            stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:248
+          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:147
+          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:160
+            stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:248
           end
         end
       end
       STAGE_STATE_CHECK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:180
-          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:252
-        end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:184
-          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:252
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:182
+          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:248
+        end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:186
+          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:248
         end
       end
       STAGE_STATE_WALK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:191
-          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:252
-        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:195
-          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:252
-        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:196
-          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:252
-        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:197
-          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:252
-        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:198
-          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:252
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:193
+          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:248
+        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:197
+          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:248
+        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:198
+          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:248
+        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:199
+          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:248
+        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:200
+          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:248
         end
       end
       STAGE_STATE_MORE_WAIT: begin
-        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:218
-          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:220
-            stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:252
+        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:220
+          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:222
+            stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:248
           end
         end
       end
@@ -1056,43 +1061,43 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
     endcase
   end
   always @* begin
-    stage_hdr_data = 33'd0;  // default, gen/virtq/packed_fetch.ts:207
+    stage_hdr_data = 33'd0;  // default, gen/virtq/packed_fetch.ts:203
     case (stage_state)  // gen/virtq/packed_expand.ts:132
       STAGE_STATE_IDLE: begin
         if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:134
-          if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:135
-          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:145
-          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:158
-          end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:163
-            if (items_deq_data[77]) begin  // gen/virtq/packed_expand.ts:167
-              stage_hdr_data = {items_deq_data[175], items_deq_data[76:61], items_deq_data[60:45]};  // gen/virtq/packed_fetch.ts:250
+          if ((items_deq_data[177:176] == 2'd2) | (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:137
+          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:147
+          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:160
+          end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:165
+            if (items_deq_data[77]) begin  // gen/virtq/packed_expand.ts:169
+              stage_hdr_data = {items_deq_data[175], items_deq_data[76:61], items_deq_data[60:45]};  // gen/virtq/packed_fetch.ts:246
             end
           end
         end
       end
       STAGE_STATE_WALK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:191
-        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:195
-        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:196
-        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:197
-        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:198
-        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:199
-          if (stage_last) begin  // gen/virtq/packed_expand.ts:206
-            stage_hdr_data = {stage_queue, stage_id, stage_slots};  // gen/virtq/packed_fetch.ts:250
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:193
+        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:197
+        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:198
+        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:199
+        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:200
+        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:201
+          if (stage_last) begin  // gen/virtq/packed_expand.ts:208
+            stage_hdr_data = {stage_queue, stage_id, stage_slots};  // gen/virtq/packed_fetch.ts:246
           end
         end
       end
       default: begin end
     endcase
   end
-  assign stage_hdr_enq_valid = stage_commit_now;  // gen/virtq/packed_fetch.ts:216
-  assign stage_hdr_enq_data = stage_hdr_data;  // gen/virtq/packed_fetch.ts:217
-  assign stage_hdr_deq_ready = (chain_valid & chain_ready) & stage_rd0[0];  // gen/virtq/packed_fetch.ts:235
-  assign stage_used = stage_wr - stage_rd;  // gen/virtq/packed_fetch.ts:210
-  assign stage_room = stage_used < 8'd128;  // gen/virtq/packed_fetch.ts:211
-  assign stage_empty = stage_rd == stage_wr;  // gen/virtq/packed_fetch.ts:241
-  assign items_enq_valid = walk_item_push;  // gen/virtq/packed_fetch.ts:582
-  assign items_enq_data = walk_item_data;  // gen/virtq/packed_fetch.ts:583
+  assign stage_hdr_enq_valid = stage_commit_now;  // gen/virtq/packed_fetch.ts:212
+  assign stage_hdr_enq_data = stage_hdr_data;  // gen/virtq/packed_fetch.ts:213
+  assign stage_hdr_deq_ready = (chain_valid & chain_ready) & stage_rd0[0];  // gen/virtq/packed_fetch.ts:231
+  assign stage_used = stage_wr - stage_rd;  // gen/virtq/packed_fetch.ts:206
+  assign stage_room = stage_used < 8'd128;  // gen/virtq/packed_fetch.ts:207
+  assign stage_empty = stage_rd == stage_wr;  // gen/virtq/packed_fetch.ts:237
+  assign items_enq_valid = walk_item_push;  // gen/virtq/packed_fetch.ts:586
+  assign items_enq_data = walk_item_data;  // gen/virtq/packed_fetch.ts:587
   assign items_deq_ready = stage_pop;  // gen/virtq/packed_expand.ts:70
   assign ev_wr_valid = walk_ev_req;  // gen/virtq/packed_fetch.ts:389
   assign ev_wr_queue = walk_ev_queue;  // gen/virtq/packed_fetch.ts:392
@@ -1103,7 +1108,7 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   assign ev_wr_error = wr_status_error != 3'd0;  // gen/virtq/packed_used.ts:225
   assign ev_wr_busy = event_busy;  // gen/virtq/packed_used.ts:122
   assign expect_decision = (((_select_1 != 16'd0) | (_select_2 != 5'd0)) | (_select_3 != 16'd0)) | (notify_active & (notify_queue == walk_queue));  // gen/virtq/packed_engine.ts:208
-  assign walk_resetting = _select_4;  // gen/virtq/packed_fetch.ts:369
+  assign walk_resetting = _select_4 | walk_failed;  // gen/virtq/packed_fetch.ts:369
   assign walk_ev_free = (~walk_ev_req) & (~ev_wr_busy);  // gen/virtq/packed_fetch.ts:394
   assign walk_ev_armed_now = ((~walk_ev_off) & walk_ev_checked) & ((~features[29]) | (~walk_moved));  // gen/virtq/packed_fetch.ts:396
   assign ring_filled_ahead = ring_fill - ring_cons;  // gen/virtq/packed_fetch.ts:402
@@ -1126,101 +1131,95 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   assign walk_batch_end = {1'b0, walk_k} == (walk_n - 4'd1);  // gen/virtq/packed_fetch.ts:501
   assign walk_total_next = walk_total + {7'd0, walk_cur[95:64]};  // gen/virtq/packed_fetch.ts:505
   assign walk_rd_at = {ring_cons[1:0], ((walk_state == WALK_STATE_WALK) ? (walk_k + 3'd1) : walk_k)};  // gen/virtq/packed_fetch.ts:508
-  assign walk_cur_fault = (((walk_cur_faults[0] | walk_cur_faults[1]) | walk_cur_faults[2]) | walk_cur_faults[3]) ? ((walk_cur_faults[0] | walk_cur_faults[1]) ? (walk_cur_faults[0] ? (walk_cur_faults[0] ? 4'd2 : 4'd0) : (walk_cur_faults[1] ? 4'd3 : 4'd0)) : (walk_cur_faults[2] ? (walk_cur_faults[2] ? 4'd4 : 4'd0) : (walk_cur_faults[3] ? 4'd5 : 4'd0))) : ((walk_cur_faults[4] | walk_cur_faults[5]) ? (walk_cur_faults[4] ? (walk_cur_faults[4] ? 4'd2 : 4'd0) : (walk_cur_faults[5] ? 4'd11 : 4'd0)) : (walk_cur_faults[6] ? (walk_cur_faults[6] ? 4'd7 : 4'd0) : (walk_cur_faults[7] ? 4'd11 : 4'd0)));  // gen/virtq/packed_fetch.ts:576
-  assign walk_cur_any_fault = |walk_cur_faults;  // gen/virtq/packed_fetch.ts:577
+  assign walk_cur_id_bad = features[35] & (walk_cur[111:96] != walk_cur_head_pos);  // gen/virtq/packed_fetch.ts:544
+  assign walk_cur_fault = (((walk_cur_faults[0] | walk_cur_faults[1]) | walk_cur_faults[2]) | walk_cur_faults[3]) ? ((walk_cur_faults[0] | walk_cur_faults[1]) ? (walk_cur_faults[0] ? (walk_cur_faults[0] ? 4'd2 : 4'd0) : (walk_cur_faults[1] ? 4'd3 : 4'd0)) : (walk_cur_faults[2] ? (walk_cur_faults[2] ? 4'd4 : 4'd0) : (walk_cur_faults[3] ? 4'd5 : 4'd0))) : ((walk_cur_faults[4] | walk_cur_faults[5]) ? (walk_cur_faults[4] ? (walk_cur_faults[4] ? 4'd2 : 4'd0) : (walk_cur_faults[5] ? 4'd11 : 4'd0)) : (walk_cur_faults[6] ? (walk_cur_faults[6] ? 4'd7 : 4'd0) : (walk_cur_faults[7] ? 4'd11 : 4'd0)));  // gen/virtq/packed_fetch.ts:580
+  assign walk_cur_any_fault = |walk_cur_faults;  // gen/virtq/packed_fetch.ts:581
   always @* begin
-    walk_item_push = 1'b0;  // default, gen/virtq/packed_fetch.ts:580
-    case (walk_state)  // gen/virtq/packed_fetch.ts:648
+    walk_item_push = 1'b0;  // default, gen/virtq/packed_fetch.ts:584
+    case (walk_state)  // gen/virtq/packed_fetch.ts:655
       WALK_STATE_SLOT: begin
-        if (walk_resetting | (~items_enq_ready)) begin  // gen/virtq/packed_fetch.ts:679
-          if (walk_resetting & items_enq_ready) begin  // gen/virtq/packed_fetch.ts:681
-            if (walk_open) begin  // gen/virtq/packed_fetch.ts:682
-              walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:585
+        if (walk_resetting | (~items_enq_ready)) begin  // gen/virtq/packed_fetch.ts:686
+          if (walk_resetting & items_enq_ready) begin  // gen/virtq/packed_fetch.ts:688
+            if (walk_open) begin  // gen/virtq/packed_fetch.ts:689
+              walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:589
             end
           end
-        end else if (ring_filled) begin  // gen/virtq/packed_fetch.ts:686
-          if (_select_7) begin  // gen/virtq/packed_fetch.ts:688
-            walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:585
+        end else if (ring_filled) begin  // gen/virtq/packed_fetch.ts:693
+          if (_select_7) begin  // gen/virtq/packed_fetch.ts:695
+            walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:589
           end
         end
       end
       WALK_STATE_WALK: begin
-        if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:705
-        end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:708
-          if (walk_open) begin  // gen/virtq/packed_fetch.ts:709
-            walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:585
+        if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:712
+        end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:715
+          if (walk_open) begin  // gen/virtq/packed_fetch.ts:716
+            walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:589
           end
-        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:776
-          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:777
-          end else if (walk_retried) begin  // gen/virtq/packed_fetch.ts:778
-            walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:585
+        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:783
+          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:784
+          end else if (walk_retried) begin  // gen/virtq/packed_fetch.ts:785
+            walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:589
           end
-        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:786
-          walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:585
-        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:787
-        end else if ((~walk_cur[112]) & walk_cur_id_bad) begin  // gen/virtq/packed_fetch.ts:792
-          walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:585
-        end else if ((~walk_cur[112]) & walk_cur_big) begin  // gen/virtq/packed_fetch.ts:793
-          walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:585
+        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:793
+          walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:589
+        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:794
         end else begin
-          walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:585
+          walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:589
         end
       end
       WALK_STATE_TABLE: begin
-        if (table_rd_grant) begin  // gen/virtq/packed_fetch.ts:747
-          walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:585
+        if (table_rd_grant) begin  // gen/virtq/packed_fetch.ts:754
+          walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:589
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    walk_item_data = 178'd0;  // default, gen/virtq/packed_fetch.ts:581
-    case (walk_state)  // gen/virtq/packed_fetch.ts:648
+    walk_item_data = 178'd0;  // default, gen/virtq/packed_fetch.ts:585
+    case (walk_state)  // gen/virtq/packed_fetch.ts:655
       WALK_STATE_SLOT: begin
-        if (walk_resetting | (~items_enq_ready)) begin  // gen/virtq/packed_fetch.ts:679
-          if (walk_resetting & items_enq_ready) begin  // gen/virtq/packed_fetch.ts:681
-            if (walk_open) begin  // gen/virtq/packed_fetch.ts:682
-              walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd0};  // gen/virtq/packed_fetch.ts:586
+        if (walk_resetting | (~items_enq_ready)) begin  // gen/virtq/packed_fetch.ts:686
+          if (walk_resetting & items_enq_ready) begin  // gen/virtq/packed_fetch.ts:688
+            if (walk_open) begin  // gen/virtq/packed_fetch.ts:689
+              walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd0};  // gen/virtq/packed_fetch.ts:590
             end
           end
-        end else if (ring_filled) begin  // gen/virtq/packed_fetch.ts:686
-          if (_select_7) begin  // gen/virtq/packed_fetch.ts:688
-            walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd9};  // gen/virtq/packed_fetch.ts:586
+        end else if (ring_filled) begin  // gen/virtq/packed_fetch.ts:693
+          if (_select_7) begin  // gen/virtq/packed_fetch.ts:695
+            walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd9};  // gen/virtq/packed_fetch.ts:590
           end
         end
       end
       WALK_STATE_WALK: begin
-        if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:705
-        end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:708
-          if (walk_open) begin  // gen/virtq/packed_fetch.ts:709
-            walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd0};  // gen/virtq/packed_fetch.ts:586
+        if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:712
+        end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:715
+          if (walk_open) begin  // gen/virtq/packed_fetch.ts:716
+            walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd0};  // gen/virtq/packed_fetch.ts:590
           end
-        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:776
-          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:777
-          end else if (walk_retried) begin  // gen/virtq/packed_fetch.ts:778
-            walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd1};  // gen/virtq/packed_fetch.ts:586
+        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:783
+          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:784
+          end else if (walk_retried) begin  // gen/virtq/packed_fetch.ts:785
+            walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd1};  // gen/virtq/packed_fetch.ts:590
           end
-        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:786
-          walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, walk_cur_fault};  // gen/virtq/packed_fetch.ts:586
-        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:787
-        end else if ((~walk_cur[112]) & walk_cur_id_bad) begin  // gen/virtq/packed_fetch.ts:792
-          walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd10};  // gen/virtq/packed_fetch.ts:586
-        end else if ((~walk_cur[112]) & walk_cur_big) begin  // gen/virtq/packed_fetch.ts:793
-          walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd8};  // gen/virtq/packed_fetch.ts:586
+        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:793
+          walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, walk_cur_fault};  // gen/virtq/packed_fetch.ts:590
+        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:794
         end else begin
-          walk_item_data = {2'd0, walk_queue, walk_cur[63:0], walk_cur[95:64], walk_cur[113], (~walk_cur[112]), walk_cur[111:96], (walk_descs + 16'd1), 1'b0, 1'b0, 39'd0, 4'd0};  // gen/virtq/packed_fetch.ts:586
+          walk_item_data = {2'd0, walk_queue, walk_cur[63:0], walk_cur[95:64], walk_cur[113], (~walk_cur[112]), walk_cur[111:96], (walk_descs + 16'd1), 1'b0, 1'b0, 39'd0, ((~walk_cur[112]) ? (walk_cur_id_bad ? 4'd10 : (walk_cur_big ? 4'd8 : 4'd0)) : 4'd0)};  // gen/virtq/packed_fetch.ts:590
         end
       end
       WALK_STATE_TABLE: begin
-        if (table_rd_grant) begin  // gen/virtq/packed_fetch.ts:747
-          walk_item_data = {2'd1, walk_queue, walk_cur[63:0], {4'd0, walk_cur[95:68]}, 1'b0, 1'b0, walk_cur[111:96], (walk_descs + 16'd1), walk_cur_id_bad, walk_saw_write, walk_total, 4'd0};  // gen/virtq/packed_fetch.ts:586
+        if (table_rd_grant) begin  // gen/virtq/packed_fetch.ts:754
+          walk_item_data = {2'd1, walk_queue, walk_cur[63:0], {4'd0, walk_cur[95:68]}, 1'b0, 1'b0, walk_cur[111:96], (walk_descs + 16'd1), walk_cur_id_bad, walk_saw_write, walk_total, 4'd0};  // gen/virtq/packed_fetch.ts:590
         end
       end
       default: begin end
     endcase
   end
-  assign walk_active = (~(walk_state == WALK_STATE_IDLE)) | (ring_alloc != ring_fill);  // gen/virtq/packed_fetch.ts:840
+  assign walk_found = (((walk_state == WALK_STATE_WALK) & items_enq_ready) & (~walk_resetting)) & walk_cur_avail;  // gen/virtq/packed_fetch.ts:642
+  assign walk_active = (~(walk_state == WALK_STATE_IDLE)) | (ring_alloc != ring_fill);  // gen/virtq/packed_fetch.ts:857
   assign stage_item_drop = _select_8 | _select_9;  // gen/virtq/packed_expand.ts:63
   assign stage_cur_drop = _select_10 | _select_11;  // gen/virtq/packed_expand.ts:64
   always @* begin
@@ -1228,34 +1227,34 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
     case (stage_state)  // gen/virtq/packed_expand.ts:132
       STAGE_STATE_IDLE: begin
         if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:134
-          if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:135
-            if ((~stage_item_drop) & (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:139
-              stage_fatal = 1'b1;  // gen/virtq/packed_expand.ts:140
+          if ((items_deq_data[177:176] == 2'd2) | (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:137
+            if ((~stage_item_drop) & (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:141
+              stage_fatal = 1'b1;  // gen/virtq/packed_expand.ts:142
             end
           end
         end
       end
       STAGE_STATE_CHECK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:180
-        end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:184
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:182
+        end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:186
           stage_fatal = 1'b1;  // gen/virtq/packed_expand.ts:91
         end
       end
       STAGE_STATE_WALK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:191
-        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:195
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:193
+        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:197
           stage_fatal = 1'b1;  // gen/virtq/packed_expand.ts:91
-        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:196
+        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:198
           stage_fatal = 1'b1;  // gen/virtq/packed_expand.ts:91
-        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:197
+        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:199
           stage_fatal = 1'b1;  // gen/virtq/packed_expand.ts:91
-        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:198
+        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:200
           stage_fatal = 1'b1;  // gen/virtq/packed_expand.ts:91
         end
       end
       STAGE_STATE_MORE_WAIT: begin
-        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:218
-          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:220
+        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:220
+          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:222
             stage_fatal = 1'b1;  // gen/virtq/packed_expand.ts:91
           end
         end
@@ -1268,34 +1267,34 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
     case (stage_state)  // gen/virtq/packed_expand.ts:132
       STAGE_STATE_IDLE: begin
         if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:134
-          if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:135
-            if ((~stage_item_drop) & (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:139
-              stage_fatal_queue = items_deq_data[175];  // gen/virtq/packed_expand.ts:141
+          if ((items_deq_data[177:176] == 2'd2) | (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:137
+            if ((~stage_item_drop) & (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:141
+              stage_fatal_queue = items_deq_data[175];  // gen/virtq/packed_expand.ts:143
             end
           end
         end
       end
       STAGE_STATE_CHECK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:180
-        end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:184
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:182
+        end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:186
           stage_fatal_queue = stage_queue;  // gen/virtq/packed_expand.ts:92
         end
       end
       STAGE_STATE_WALK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:191
-        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:195
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:193
+        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:197
           stage_fatal_queue = stage_queue;  // gen/virtq/packed_expand.ts:92
-        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:196
+        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:198
           stage_fatal_queue = stage_queue;  // gen/virtq/packed_expand.ts:92
-        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:197
+        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:199
           stage_fatal_queue = stage_queue;  // gen/virtq/packed_expand.ts:92
-        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:198
+        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:200
           stage_fatal_queue = stage_queue;  // gen/virtq/packed_expand.ts:92
         end
       end
       STAGE_STATE_MORE_WAIT: begin
-        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:218
-          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:220
+        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:220
+          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:222
             stage_fatal_queue = stage_queue;  // gen/virtq/packed_expand.ts:92
           end
         end
@@ -1308,34 +1307,34 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
     case (stage_state)  // gen/virtq/packed_expand.ts:132
       STAGE_STATE_IDLE: begin
         if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:134
-          if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:135
-            if ((~stage_item_drop) & (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:139
-              stage_fatal_code = items_deq_data[3:0];  // gen/virtq/packed_expand.ts:142
+          if ((items_deq_data[177:176] == 2'd2) | (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:137
+            if ((~stage_item_drop) & (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:141
+              stage_fatal_code = items_deq_data[3:0];  // gen/virtq/packed_expand.ts:144
             end
           end
         end
       end
       STAGE_STATE_CHECK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:180
-        end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:184
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:182
+        end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:186
           stage_fatal_code = 4'd9;  // gen/virtq/packed_expand.ts:93
         end
       end
       STAGE_STATE_WALK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:191
-        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:195
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:193
+        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:197
           stage_fatal_code = 4'd6;  // gen/virtq/packed_expand.ts:93
-        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:196
+        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:198
           stage_fatal_code = 4'd7;  // gen/virtq/packed_expand.ts:93
-        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:197
+        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:199
           stage_fatal_code = 4'd10;  // gen/virtq/packed_expand.ts:93
-        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:198
+        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:200
           stage_fatal_code = 4'd8;  // gen/virtq/packed_expand.ts:93
         end
       end
       STAGE_STATE_MORE_WAIT: begin
-        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:218
-          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:220
+        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:220
+          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:222
             stage_fatal_code = 4'd9;  // gen/virtq/packed_expand.ts:93
           end
         end
@@ -1348,14 +1347,14 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
     case (stage_state)  // gen/virtq/packed_expand.ts:132
       STAGE_STATE_IDLE: begin
         if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:134
-          if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:135
-            stage_pop = 1'b1;  // gen/virtq/packed_expand.ts:136
-          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:145
-            stage_pop = 1'b1;  // gen/virtq/packed_expand.ts:146
-          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:158
-            stage_pop = 1'b1;  // gen/virtq/packed_expand.ts:159
-          end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:163
-            stage_pop = 1'b1;  // gen/virtq/packed_expand.ts:164
+          if ((items_deq_data[177:176] == 2'd2) | (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:137
+            stage_pop = 1'b1;  // gen/virtq/packed_expand.ts:138
+          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:147
+            stage_pop = 1'b1;  // gen/virtq/packed_expand.ts:148
+          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:160
+            stage_pop = 1'b1;  // gen/virtq/packed_expand.ts:161
+          end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:165
+            stage_pop = 1'b1;  // gen/virtq/packed_expand.ts:166
           end
         end
       end
@@ -1367,43 +1366,43 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
     case (stage_state)  // gen/virtq/packed_expand.ts:132
       STAGE_STATE_IDLE: begin
         if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:134
-          if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:135
+          if ((items_deq_data[177:176] == 2'd2) | (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:137
             stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:75
-          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:145
-          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:158
+          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:147
+          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:160
             stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:75
-          end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:163
+          end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:165
             stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:75
           end
         end
       end
       STAGE_STATE_CHECK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:180
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:182
           stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:75
-        end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:184
+        end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:186
           stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:75
         end
       end
       STAGE_STATE_WALK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:191
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:193
           stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:75
-        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:195
+        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:197
           stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:75
-        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:196
+        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:198
           stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:75
-        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:197
+        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:199
           stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:75
-        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:198
+        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:200
           stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:75
-        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:199
-          if (stage_last) begin  // gen/virtq/packed_expand.ts:206
+        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:201
+          if (stage_last) begin  // gen/virtq/packed_expand.ts:208
             stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:75
           end
         end
       end
       STAGE_STATE_MORE_WAIT: begin
-        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:218
-          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:220
+        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:220
+          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:222
             stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:75
           end
         end
@@ -1416,43 +1415,43 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
     case (stage_state)  // gen/virtq/packed_expand.ts:132
       STAGE_STATE_IDLE: begin
         if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:134
-          if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:135
+          if ((items_deq_data[177:176] == 2'd2) | (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:137
             stage_retire_now_queue = items_deq_data[175];  // gen/virtq/packed_expand.ts:76
-          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:145
-          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:158
+          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:147
+          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:160
             stage_retire_now_queue = items_deq_data[175];  // gen/virtq/packed_expand.ts:76
-          end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:163
+          end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:165
             stage_retire_now_queue = items_deq_data[175];  // gen/virtq/packed_expand.ts:76
           end
         end
       end
       STAGE_STATE_CHECK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:180
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:182
           stage_retire_now_queue = stage_queue;  // gen/virtq/packed_expand.ts:76
-        end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:184
+        end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:186
           stage_retire_now_queue = stage_queue;  // gen/virtq/packed_expand.ts:76
         end
       end
       STAGE_STATE_WALK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:191
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:193
           stage_retire_now_queue = stage_queue;  // gen/virtq/packed_expand.ts:76
-        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:195
+        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:197
           stage_retire_now_queue = stage_queue;  // gen/virtq/packed_expand.ts:76
-        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:196
+        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:198
           stage_retire_now_queue = stage_queue;  // gen/virtq/packed_expand.ts:76
-        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:197
+        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:199
           stage_retire_now_queue = stage_queue;  // gen/virtq/packed_expand.ts:76
-        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:198
+        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:200
           stage_retire_now_queue = stage_queue;  // gen/virtq/packed_expand.ts:76
-        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:199
-          if (stage_last) begin  // gen/virtq/packed_expand.ts:206
+        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:201
+          if (stage_last) begin  // gen/virtq/packed_expand.ts:208
             stage_retire_now_queue = stage_queue;  // gen/virtq/packed_expand.ts:76
           end
         end
       end
       STAGE_STATE_MORE_WAIT: begin
-        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:218
-          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:220
+        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:220
+          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:222
             stage_retire_now_queue = stage_queue;  // gen/virtq/packed_expand.ts:76
           end
         end
@@ -1465,7 +1464,7 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   assign stage_total_next = stage_total + {7'd0, stage_cur[95:64]};  // gen/virtq/packed_expand.ts:123
   assign stage_last = stage_table_left == 16'd1;  // gen/virtq/packed_expand.ts:124
   assign stage_batch_end = {1'b0, stage_k} == (stage_table_n - 4'd1);  // gen/virtq/packed_expand.ts:125
-  assign stage_active = ~(stage_state == STAGE_STATE_IDLE);  // gen/virtq/packed_expand.ts:230
+  assign stage_active = ~(stage_state == STAGE_STATE_IDLE);  // gen/virtq/packed_expand.ts:232
   assign event_take = ((used_state == USED_STATE_IDLE) & ev_wr_valid) & (~event_busy);  // gen/virtq/packed_used.ts:114
   assign used_drop = _select_12 | _select_13;  // gen/virtq/packed_used.ts:138
   assign used_slot_free = (used_tail - used_head) < 4'd8;  // gen/virtq/packed_used.ts:139
@@ -1511,9 +1510,9 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
     endcase
   end
   assign notify_need = ((event_line[31:16] == 16'd2) & features[29]) ? (((notify_idx - ((event_line[15] != notify_wrap) ? ({1'b0, event_line[14:0]} - _select_17) : {1'b0, event_line[14:0]})) - 16'd1) < notify_adv) : (event_line[31:16] != 16'd1);  // gen/virtq/packed_used.ts:320
-  assign notify_active = ~(notify_state == NOTIFY_STATE_IDLE);  // gen/virtq/packed_used.ts:358
-  assign reset_finish_0 = ((((resetting_0 & (inflight_0 == 16'd0)) & (~(((~(walk_state == WALK_STATE_IDLE)) & (walk_queue == 1'b0)) | ((((({2'd0, (2'd0 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_0 == 1'b0)) | (({2'd0, (2'd1 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_1 == 1'b0))) | (({2'd0, (2'd2 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_2 == 1'b0))) | (({2'd0, (2'd3 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_3 == 1'b0)))))) & (items_of_0 == 5'd0)) & (~(notify_active & (notify_queue == 1'b0)))) & ((used_seq == used_seq_done) & (~used_busy));  // gen/virtq/packed_engine.ts:254
-  assign reset_finish_1 = ((((resetting_1 & (inflight_1 == 16'd0)) & (~(((~(walk_state == WALK_STATE_IDLE)) & (walk_queue == 1'b1)) | ((((({2'd0, (2'd0 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_0 == 1'b1)) | (({2'd0, (2'd1 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_1 == 1'b1))) | (({2'd0, (2'd2 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_2 == 1'b1))) | (({2'd0, (2'd3 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_3 == 1'b1)))))) & (items_of_1 == 5'd0)) & (~(notify_active & (notify_queue == 1'b1)))) & ((used_seq == used_seq_done) & (~used_busy));  // gen/virtq/packed_engine.ts:254
+  assign notify_active = ~(notify_state == NOTIFY_STATE_IDLE);  // gen/virtq/packed_used.ts:357
+  assign reset_finish_0 = ((((resetting_0 & (inflight_0 == 16'd0)) & (~(((~(walk_state == WALK_STATE_IDLE)) & (walk_queue == 1'b0)) | ((((({2'd0, (2'd0 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_0 == 1'b0)) | (({2'd0, (2'd1 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_1 == 1'b0))) | (({2'd0, (2'd2 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_2 == 1'b0))) | (({2'd0, (2'd3 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_3 == 1'b0)))))) & (items_of_0 == 5'd0)) & (~(notify_active & (notify_queue == 1'b0)))) & ((used_seq == used_seq_done) & (~used_busy));  // gen/virtq/packed_engine.ts:256
+  assign reset_finish_1 = ((((resetting_1 & (inflight_1 == 16'd0)) & (~(((~(walk_state == WALK_STATE_IDLE)) & (walk_queue == 1'b1)) | ((((({2'd0, (2'd0 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_0 == 1'b1)) | (({2'd0, (2'd1 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_1 == 1'b1))) | (({2'd0, (2'd2 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_2 == 1'b1))) | (({2'd0, (2'd3 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_3 == 1'b1)))))) & (items_of_1 == 5'd0)) & (~(notify_active & (notify_queue == 1'b1)))) & ((used_seq == used_seq_done) & (~used_busy));  // gen/virtq/packed_engine.ts:256
 
   // ---- registers
   always @(posedge clk) begin
@@ -1552,6 +1551,7 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
       walk_queue <= 1'b0;
       walk_open <= 1'b0;
       walk_retried <= 1'b0;
+      walk_failed <= 1'b0;
       walk_ev_off <= 1'b0;
       walk_ev_checked <= 1'b0;
       walk_moved <= 1'b0;
@@ -1601,16 +1601,17 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
       reset_done_reg <= 1'b0;
       irq_reg <= 2'd0;
     end else begin
-      if (stage_discard) begin  // gen/virtq/packed_fetch.ts:214
-        stage_wr <= stage_commit;  // gen/virtq/packed_fetch.ts:214
+      if (stage_discard) begin  // gen/virtq/packed_fetch.ts:210
+        stage_wr <= stage_commit;  // gen/virtq/packed_fetch.ts:210
       end else begin
-        stage_wr <= stage_push ? (stage_wr + 8'd1) : stage_wr;  // gen/virtq/packed_fetch.ts:214
+        stage_wr <= stage_push ? (stage_wr + 8'd1) : stage_wr;  // gen/virtq/packed_fetch.ts:210
       end
-      if (stage_commit_now) begin  // gen/virtq/packed_fetch.ts:215
-        stage_commit <= stage_push ? (stage_wr + 8'd1) : stage_wr;  // gen/virtq/packed_fetch.ts:215
+      if (stage_commit_now) begin  // gen/virtq/packed_fetch.ts:211
+        stage_commit <= stage_push ? (stage_wr + 8'd1) : stage_wr;  // gen/virtq/packed_fetch.ts:211
       end
-      stage_rd <= (chain_valid & chain_ready) ? (stage_rd + 8'd1) : stage_rd;  // gen/virtq/packed_fetch.ts:232
-      stage_waiting <= stage_commit_now | (((chain_valid & chain_ready) ? (stage_rd + 8'd1) : stage_rd) != stage_commit);  // gen/virtq/packed_fetch.ts:234
+      stage_rd <= (chain_valid & chain_ready) ? (stage_rd + 8'd1) : stage_rd;  // gen/virtq/packed_fetch.ts:228
+      stage_waiting <= stage_commit_now | (((chain_valid & chain_ready) ? (stage_rd + 8'd1) : stage_rd) != stage_commit);  // gen/virtq/packed_fetch.ts:230
+      walk_failed <= _select_18;  // gen/virtq/packed_fetch.ts:368
       walk_expect_decision <= expect_decision;  // gen/virtq/packed_fetch.ts:384
       if (ev_wr_grant) begin  // gen/virtq/packed_fetch.ts:393
         walk_ev_req <= 1'b0;  // gen/virtq/packed_fetch.ts:393
@@ -1640,36 +1641,36 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
         ring_alloc <= ring_alloc + 4'd1;  // gen/virtq/packed_fetch.ts:473
         fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:474
       end
-      if (walk_ev_off_wanted & walk_ev_free) begin  // gen/virtq/packed_fetch.ts:637
-        walk_ev_req <= 1'b1;  // gen/virtq/packed_fetch.ts:638
-        walk_ev_queue <= walk_queue;  // gen/virtq/packed_fetch.ts:641
-        walk_ev_off_wanted <= 1'b0;  // gen/virtq/packed_fetch.ts:642
-        walk_ev_off <= 1'b1;  // gen/virtq/packed_fetch.ts:643
-        walk_ev_checked <= 1'b0;  // gen/virtq/packed_fetch.ts:644
-        if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:645
-          ev_off_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:645
+      if (walk_ev_off_wanted & walk_ev_free) begin  // gen/virtq/packed_fetch.ts:644
+        walk_ev_req <= 1'b1;  // gen/virtq/packed_fetch.ts:645
+        walk_ev_queue <= walk_queue;  // gen/virtq/packed_fetch.ts:648
+        walk_ev_off_wanted <= 1'b0;  // gen/virtq/packed_fetch.ts:649
+        walk_ev_off <= 1'b1;  // gen/virtq/packed_fetch.ts:650
+        walk_ev_checked <= 1'b0;  // gen/virtq/packed_fetch.ts:651
+        if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:652
+          ev_off_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:652
         end
-        if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:645
-          ev_off_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:645
+        if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:652
+          ev_off_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:652
         end
       end
-      case (walk_state)  // gen/virtq/packed_fetch.ts:648
+      case (walk_state)  // gen/virtq/packed_fetch.ts:655
         WALK_STATE_IDLE: begin
-          if (sched_valid) begin  // gen/virtq/packed_fetch.ts:650
-            walk_queue <= sched_index;  // gen/virtq/packed_fetch.ts:651
-            if (sched_index == 1'b0) begin  // gen/virtq/packed_fetch.ts:660
-              pending_0 <= 1'b0;  // gen/virtq/packed_fetch.ts:660
+          if (sched_valid) begin  // gen/virtq/packed_fetch.ts:657
+            walk_queue <= sched_index;  // gen/virtq/packed_fetch.ts:658
+            if (sched_index == 1'b0) begin  // gen/virtq/packed_fetch.ts:667
+              pending_0 <= 1'b0;  // gen/virtq/packed_fetch.ts:667
             end
-            if (sched_index == 1'b1) begin  // gen/virtq/packed_fetch.ts:660
-              pending_1 <= 1'b0;  // gen/virtq/packed_fetch.ts:660
+            if (sched_index == 1'b1) begin  // gen/virtq/packed_fetch.ts:667
+              pending_1 <= 1'b0;  // gen/virtq/packed_fetch.ts:667
             end
-            walk_retried <= 1'b0;  // gen/virtq/packed_fetch.ts:661
-            walk_ev_off <= _select_18;  // gen/virtq/packed_fetch.ts:662
-            walk_ev_checked <= _select_19;  // gen/virtq/packed_fetch.ts:663
-            walk_moved <= 1'b0;  // gen/virtq/packed_fetch.ts:664
-            walk_ev_off_wanted <= 1'b0;  // gen/virtq/packed_fetch.ts:665
-            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:590
-            walk_state <= WALK_STATE_START;  // gen/virtq/packed_fetch.ts:667
+            walk_retried <= 1'b0;  // gen/virtq/packed_fetch.ts:668
+            walk_ev_off <= _select_19;  // gen/virtq/packed_fetch.ts:669
+            walk_ev_checked <= _select_20;  // gen/virtq/packed_fetch.ts:670
+            walk_moved <= 1'b0;  // gen/virtq/packed_fetch.ts:671
+            walk_ev_off_wanted <= 1'b0;  // gen/virtq/packed_fetch.ts:672
+            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:594
+            walk_state <= WALK_STATE_START;  // gen/virtq/packed_fetch.ts:674
           end
         end
         WALK_STATE_START: begin
@@ -1677,230 +1678,206 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
           fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:480
           ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:481
           fetch_on <= 1'b1;  // gen/virtq/packed_fetch.ts:485
-          walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:676
+          walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:683
         end
         WALK_STATE_SLOT: begin
-          if (walk_resetting | (~items_enq_ready)) begin  // gen/virtq/packed_fetch.ts:679
-            if (walk_resetting & items_enq_ready) begin  // gen/virtq/packed_fetch.ts:681
-              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:590
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:597
-                avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:597
+          if (walk_resetting | (~items_enq_ready)) begin  // gen/virtq/packed_fetch.ts:686
+            if (walk_resetting & items_enq_ready) begin  // gen/virtq/packed_fetch.ts:688
+              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:594
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:601
+                avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:601
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:597
-                avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:597
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:601
+                avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:601
               end
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:598
-                avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:598
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:602
+                avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:602
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:598
-                avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:598
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:602
+                avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:602
               end
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:599
-                ev_armed_0 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:599
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:603
+                ev_armed_0 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:603
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:599
-                ev_armed_1 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:599
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:603
+                ev_armed_1 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:603
               end
-              if (1'b0) begin  // gen/virtq/packed_fetch.ts:600
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:600
-                  pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:600
+              if (1'b0) begin  // gen/virtq/packed_fetch.ts:604
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:604
+                  pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:604
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:600
-                  pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:600
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:604
+                  pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:604
                 end
               end
               fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:479
               fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:480
               ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:481
-              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:602
+              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:606
             end
-          end else if (ring_filled) begin  // gen/virtq/packed_fetch.ts:686
-            if (_select_7) begin  // gen/virtq/packed_fetch.ts:688
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:607
-                halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:607
+          end else if (ring_filled) begin  // gen/virtq/packed_fetch.ts:693
+            if (_select_7) begin  // gen/virtq/packed_fetch.ts:695
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:611
+                halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:611
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:607
-                halted_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:607
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:611
+                halted_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:611
               end
-              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:590
+              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:594
               fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:479
               fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:480
               ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:481
-              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:610
+              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:614
             end else begin
-              walk_state <= WALK_STATE_LOAD;  // gen/virtq/packed_fetch.ts:688
+              walk_state <= WALK_STATE_LOAD;  // gen/virtq/packed_fetch.ts:695
             end
           end
         end
         WALK_STATE_LOAD: begin
-          walk_state <= WALK_STATE_WALK;  // gen/virtq/packed_fetch.ts:702
+          walk_state <= WALK_STATE_WALK;  // gen/virtq/packed_fetch.ts:709
         end
         WALK_STATE_WALK: begin
-          if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:705
-          end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:708
-            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:590
-            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:597
-              avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:597
+          if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:712
+          end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:715
+            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:594
+            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:601
+              avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:601
             end
-            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:597
-              avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:597
+            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:601
+              avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:601
             end
-            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:598
-              avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:598
+            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:602
+              avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:602
             end
-            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:598
-              avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:598
+            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:602
+              avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:602
             end
-            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:599
-              ev_armed_0 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:599
+            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:603
+              ev_armed_0 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:603
             end
-            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:599
-              ev_armed_1 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:599
+            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:603
+              ev_armed_1 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:603
             end
-            if (1'b0) begin  // gen/virtq/packed_fetch.ts:600
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:600
-                pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:600
+            if (1'b0) begin  // gen/virtq/packed_fetch.ts:604
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:604
+                pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:604
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:600
-                pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:600
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:604
+                pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:604
               end
             end
             fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:479
             fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:480
             ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:481
-            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:602
-          end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:776
-            if (~walk_open) begin  // gen/virtq/packed_fetch.ts:777
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:597
-                avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:597
+            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:606
+          end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:783
+            if (~walk_open) begin  // gen/virtq/packed_fetch.ts:784
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:601
+                avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:601
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:597
-                avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:597
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:601
+                avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:601
               end
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:598
-                avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:598
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:602
+                avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:602
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:598
-                avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:598
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:602
+                avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:602
               end
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:599
-                ev_armed_0 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:599
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:603
+                ev_armed_0 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:603
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:599
-                ev_armed_1 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:599
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:603
+                ev_armed_1 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:603
               end
-              if (1'b0) begin  // gen/virtq/packed_fetch.ts:600
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:600
-                  pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:600
+              if (1'b0) begin  // gen/virtq/packed_fetch.ts:604
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:604
+                  pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:604
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:600
-                  pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:600
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:604
+                  pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:604
                 end
               end
               fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:479
               fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:480
               ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:481
-              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:602
-            end else if (walk_retried) begin  // gen/virtq/packed_fetch.ts:778
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:607
-                halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:607
+              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:606
+            end else if (walk_retried) begin  // gen/virtq/packed_fetch.ts:785
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:611
+                halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:611
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:607
-                halted_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:607
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:611
+                halted_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:611
               end
-              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:590
+              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:594
               fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:479
               fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:480
               ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:481
-              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:610
+              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:614
             end else begin
-              walk_retried <= 1'b1;  // gen/virtq/packed_fetch.ts:781
+              walk_retried <= 1'b1;  // gen/virtq/packed_fetch.ts:788
               fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:479
               fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:480
               ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:481
               fetch_on <= 1'b1;  // gen/virtq/packed_fetch.ts:485
-              walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:783
+              walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:790
             end
-          end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:786
-            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:607
-              halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:607
+          end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:793
+            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:611
+              halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:611
             end
-            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:607
-              halted_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:607
+            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:611
+              halted_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:611
             end
-            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:590
+            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:594
             fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:479
             fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:480
             ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:481
-            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:610
-          end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:787
-            walk_state <= WALK_STATE_TABLE;  // gen/virtq/packed_fetch.ts:790
-          end else if ((~walk_cur[112]) & walk_cur_id_bad) begin  // gen/virtq/packed_fetch.ts:792
-            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:607
-              halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:607
-            end
-            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:607
-              halted_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:607
-            end
-            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:590
-            fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:479
-            fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:480
-            ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:481
-            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:610
-          end else if ((~walk_cur[112]) & walk_cur_big) begin  // gen/virtq/packed_fetch.ts:793
-            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:607
-              halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:607
-            end
-            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:607
-              halted_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:607
-            end
-            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:590
-            fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:479
-            fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:480
-            ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:481
-            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:610
+            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:614
+          end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:794
+            walk_state <= WALK_STATE_TABLE;  // gen/virtq/packed_fetch.ts:797
           end else begin
-            walk_open <= 1'b1;  // gen/virtq/packed_fetch.ts:795
-            walk_retried <= 1'b0;  // gen/virtq/packed_fetch.ts:800
-            if (~walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:812
-              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:590
+            walk_open <= 1'b1;  // gen/virtq/packed_fetch.ts:800
+            walk_retried <= 1'b0;  // gen/virtq/packed_fetch.ts:805
+            if (~walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:829
+              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:594
             end
-            walk_moved <= 1'b1;  // gen/virtq/packed_fetch.ts:614
-            if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:814
-              ring_cons <= ring_cons + 4'd1;  // gen/virtq/packed_fetch.ts:625
-              if ((~walk_cur[112]) & walk_others_wait) begin  // gen/virtq/packed_fetch.ts:626
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:597
-                  avail_pos_0 <= walk_pos_next;  // gen/virtq/packed_fetch.ts:597
+            walk_moved <= 1'b1;  // gen/virtq/packed_fetch.ts:618
+            if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:831
+              ring_cons <= ring_cons + 4'd1;  // gen/virtq/packed_fetch.ts:629
+              if ((~walk_cur[112]) & walk_others_wait) begin  // gen/virtq/packed_fetch.ts:630
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:601
+                  avail_pos_0 <= walk_pos_next;  // gen/virtq/packed_fetch.ts:601
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:597
-                  avail_pos_1 <= walk_pos_next;  // gen/virtq/packed_fetch.ts:597
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:601
+                  avail_pos_1 <= walk_pos_next;  // gen/virtq/packed_fetch.ts:601
                 end
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:598
-                  avail_wrap_0 <= walk_pos_last ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:598
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:602
+                  avail_wrap_0 <= walk_pos_last ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:602
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:598
-                  avail_wrap_1 <= walk_pos_last ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:598
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:602
+                  avail_wrap_1 <= walk_pos_last ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:602
                 end
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:599
-                  ev_armed_0 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:599
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:603
+                  ev_armed_0 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:603
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:599
-                  ev_armed_1 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:599
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:603
+                  ev_armed_1 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:603
                 end
-                if (1'b1) begin  // gen/virtq/packed_fetch.ts:600
-                  if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:600
-                    pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:600
+                if (1'b1) begin  // gen/virtq/packed_fetch.ts:604
+                  if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:604
+                    pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:604
                   end
-                  if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:600
-                    pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:600
+                  if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:604
+                    pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:604
                   end
                 end
                 fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:479
                 fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:480
                 ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:481
-                walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:602
+                walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:606
               end else begin
-                walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:626
+                walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:630
               end
             end
           end
@@ -1909,139 +1886,139 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
           fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:479
           fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:480
           ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:481
-          if ((walk_resetting | (walk_ev_off & walk_expect_decision)) | walk_ev_armed_now) begin  // gen/virtq/packed_fetch.ts:720
-            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:597
-              avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:597
+          if ((walk_resetting | (walk_ev_off & walk_expect_decision)) | walk_ev_armed_now) begin  // gen/virtq/packed_fetch.ts:727
+            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:601
+              avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:601
             end
-            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:597
-              avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:597
+            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:601
+              avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:601
             end
-            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:598
-              avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:598
+            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:602
+              avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:602
             end
-            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:598
-              avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:598
+            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:602
+              avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:602
             end
-            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:599
-              ev_armed_0 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:599
+            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:603
+              ev_armed_0 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:603
             end
-            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:599
-              ev_armed_1 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:599
+            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:603
+              ev_armed_1 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:603
             end
-            if (1'b0) begin  // gen/virtq/packed_fetch.ts:600
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:600
-                pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:600
+            if (1'b0) begin  // gen/virtq/packed_fetch.ts:604
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:604
+                pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:604
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:600
-                pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:600
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:604
+                pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:604
               end
             end
             fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:479
             fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:480
             ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:481
-            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:602
-          end else if (walk_ev_free) begin  // gen/virtq/packed_fetch.ts:720
-            walk_ev_req <= 1'b1;  // gen/virtq/packed_fetch.ts:724
-            walk_ev_queue <= walk_queue;  // gen/virtq/packed_fetch.ts:727
-            walk_ev_off_wanted <= 1'b0;  // gen/virtq/packed_fetch.ts:728
-            walk_ev_off <= 1'b0;  // gen/virtq/packed_fetch.ts:729
-            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:730
-              ev_off_0 <= 1'b0;  // gen/virtq/packed_fetch.ts:730
+            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:606
+          end else if (walk_ev_free) begin  // gen/virtq/packed_fetch.ts:727
+            walk_ev_req <= 1'b1;  // gen/virtq/packed_fetch.ts:731
+            walk_ev_queue <= walk_queue;  // gen/virtq/packed_fetch.ts:734
+            walk_ev_off_wanted <= 1'b0;  // gen/virtq/packed_fetch.ts:735
+            walk_ev_off <= 1'b0;  // gen/virtq/packed_fetch.ts:736
+            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:737
+              ev_off_0 <= 1'b0;  // gen/virtq/packed_fetch.ts:737
             end
-            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:730
-              ev_off_1 <= 1'b0;  // gen/virtq/packed_fetch.ts:730
+            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:737
+              ev_off_1 <= 1'b0;  // gen/virtq/packed_fetch.ts:737
             end
-            walk_state <= WALK_STATE_ENABLE_WAIT;  // gen/virtq/packed_fetch.ts:731
+            walk_state <= WALK_STATE_ENABLE_WAIT;  // gen/virtq/packed_fetch.ts:738
           end
         end
         WALK_STATE_ENABLE_WAIT: begin
-          if (ev_wr_done) begin  // gen/virtq/packed_fetch.ts:736
-            if (ev_wr_error | walk_resetting) begin  // gen/virtq/packed_fetch.ts:737
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:597
-                avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:597
+          if (ev_wr_done) begin  // gen/virtq/packed_fetch.ts:743
+            if (ev_wr_error | walk_resetting) begin  // gen/virtq/packed_fetch.ts:744
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:601
+                avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:601
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:597
-                avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:597
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:601
+                avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:601
               end
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:598
-                avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:598
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:602
+                avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:602
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:598
-                avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:598
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:602
+                avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:602
               end
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:599
-                ev_armed_0 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:599
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:603
+                ev_armed_0 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:603
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:599
-                ev_armed_1 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:599
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:603
+                ev_armed_1 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:603
               end
-              if (1'b0) begin  // gen/virtq/packed_fetch.ts:600
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:600
-                  pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:600
+              if (1'b0) begin  // gen/virtq/packed_fetch.ts:604
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:604
+                  pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:604
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:600
-                  pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:600
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:604
+                  pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:604
                 end
               end
               fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:479
               fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:480
               ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:481
-              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:602
+              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:606
             end else begin
-              walk_ev_checked <= 1'b1;  // gen/virtq/packed_fetch.ts:738
-              walk_moved <= 1'b0;  // gen/virtq/packed_fetch.ts:739
+              walk_ev_checked <= 1'b1;  // gen/virtq/packed_fetch.ts:745
+              walk_moved <= 1'b0;  // gen/virtq/packed_fetch.ts:746
               fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:479
               fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:480
               ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:481
               fetch_on <= 1'b1;  // gen/virtq/packed_fetch.ts:485
-              walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:741
+              walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:748
             end
           end
         end
         WALK_STATE_TABLE: begin
-          if (table_rd_grant) begin  // gen/virtq/packed_fetch.ts:747
-            table_alloc <= table_alloc + 5'd1;  // gen/virtq/packed_fetch.ts:758
-            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:590
-            walk_retried <= 1'b0;  // gen/virtq/packed_fetch.ts:760
-            walk_moved <= 1'b1;  // gen/virtq/packed_fetch.ts:614
-            if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:762
-              ring_cons <= ring_cons + 4'd1;  // gen/virtq/packed_fetch.ts:625
-              if (walk_others_wait) begin  // gen/virtq/packed_fetch.ts:626
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:597
-                  avail_pos_0 <= walk_pos_next;  // gen/virtq/packed_fetch.ts:597
+          if (table_rd_grant) begin  // gen/virtq/packed_fetch.ts:754
+            table_alloc <= table_alloc + 5'd1;  // gen/virtq/packed_fetch.ts:765
+            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:594
+            walk_retried <= 1'b0;  // gen/virtq/packed_fetch.ts:767
+            walk_moved <= 1'b1;  // gen/virtq/packed_fetch.ts:618
+            if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:769
+              ring_cons <= ring_cons + 4'd1;  // gen/virtq/packed_fetch.ts:629
+              if (walk_others_wait) begin  // gen/virtq/packed_fetch.ts:630
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:601
+                  avail_pos_0 <= walk_pos_next;  // gen/virtq/packed_fetch.ts:601
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:597
-                  avail_pos_1 <= walk_pos_next;  // gen/virtq/packed_fetch.ts:597
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:601
+                  avail_pos_1 <= walk_pos_next;  // gen/virtq/packed_fetch.ts:601
                 end
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:598
-                  avail_wrap_0 <= walk_pos_last ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:598
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:602
+                  avail_wrap_0 <= walk_pos_last ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:602
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:598
-                  avail_wrap_1 <= walk_pos_last ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:598
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:602
+                  avail_wrap_1 <= walk_pos_last ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:602
                 end
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:599
-                  ev_armed_0 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:599
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:603
+                  ev_armed_0 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:603
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:599
-                  ev_armed_1 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:599
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:603
+                  ev_armed_1 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:603
                 end
-                if (1'b1) begin  // gen/virtq/packed_fetch.ts:600
-                  if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:600
-                    pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:600
+                if (1'b1) begin  // gen/virtq/packed_fetch.ts:604
+                  if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:604
+                    pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:604
                   end
-                  if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:600
-                    pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:600
+                  if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:604
+                    pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:604
                   end
                 end
                 fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:479
                 fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:480
                 ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:481
-                walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:602
+                walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:606
               end else begin
-                walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:626
+                walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:630
               end
             end else begin
-              walk_state <= WALK_STATE_LOAD;  // gen/virtq/packed_fetch.ts:764
+              walk_state <= WALK_STATE_LOAD;  // gen/virtq/packed_fetch.ts:771
             end
           end
         end
@@ -2052,69 +2029,69 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
       case (stage_state)  // gen/virtq/packed_expand.ts:132
         STAGE_STATE_IDLE: begin
           if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:134
-            if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:135
-            end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:145
-              stage_queue <= items_deq_data[175];  // gen/virtq/packed_expand.ts:147
-              stage_state <= STAGE_STATE_WAIT;  // gen/virtq/packed_expand.ts:156
+            if ((items_deq_data[177:176] == 2'd2) | (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:137
+            end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:147
+              stage_queue <= items_deq_data[175];  // gen/virtq/packed_expand.ts:149
+              stage_state <= STAGE_STATE_WAIT;  // gen/virtq/packed_expand.ts:158
             end
           end
         end
         STAGE_STATE_WAIT: begin
-          if (table_fill != table_cons_reg) begin  // gen/virtq/packed_expand.ts:173
-            stage_state <= STAGE_STATE_CHECK;  // gen/virtq/packed_expand.ts:175
+          if (table_fill != table_cons_reg) begin  // gen/virtq/packed_expand.ts:175
+            stage_state <= STAGE_STATE_CHECK;  // gen/virtq/packed_expand.ts:177
           end
         end
         STAGE_STATE_CHECK: begin
-          if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:180
+          if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:182
             table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:86
             stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:88
-          end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:184
+          end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:186
             table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:86
             stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:88
           end else begin
-            stage_state <= STAGE_STATE_LOAD;  // gen/virtq/packed_expand.ts:185
+            stage_state <= STAGE_STATE_LOAD;  // gen/virtq/packed_expand.ts:187
           end
         end
         STAGE_STATE_LOAD: begin
-          stage_state <= STAGE_STATE_WALK;  // gen/virtq/packed_expand.ts:188
+          stage_state <= STAGE_STATE_WALK;  // gen/virtq/packed_expand.ts:190
         end
         STAGE_STATE_WALK: begin
-          if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:191
+          if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:193
             table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:86
             stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:88
-          end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:195
+          end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:197
             table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:86
             stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:88
-          end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:196
+          end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:198
             table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:86
             stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:88
-          end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:197
+          end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:199
             table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:86
             stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:88
-          end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:198
+          end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:200
             table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:86
             stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:88
-          end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:199
-            if (stage_last) begin  // gen/virtq/packed_expand.ts:206
+          end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:201
+            if (stage_last) begin  // gen/virtq/packed_expand.ts:208
               table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:86
               stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:88
-            end else if (stage_batch_end) begin  // gen/virtq/packed_expand.ts:209
-              stage_state <= STAGE_STATE_MORE;  // gen/virtq/packed_expand.ts:212
+            end else if (stage_batch_end) begin  // gen/virtq/packed_expand.ts:211
+              stage_state <= STAGE_STATE_MORE;  // gen/virtq/packed_expand.ts:214
             end
           end
         end
         STAGE_STATE_MORE: begin
-          if (more_rd_grant) begin  // gen/virtq/packed_expand.ts:216
-            stage_state <= STAGE_STATE_MORE_WAIT;  // gen/virtq/packed_expand.ts:216
+          if (more_rd_grant) begin  // gen/virtq/packed_expand.ts:218
+            stage_state <= STAGE_STATE_MORE_WAIT;  // gen/virtq/packed_expand.ts:218
           end
         end
         STAGE_STATE_MORE_WAIT: begin
-          if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:218
-            if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:220
+          if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:220
+            if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:222
               table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:86
               stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:88
             end else begin
-              stage_state <= STAGE_STATE_LOAD;  // gen/virtq/packed_expand.ts:220
+              stage_state <= STAGE_STATE_LOAD;  // gen/virtq/packed_expand.ts:222
             end
           end
         end
@@ -2131,17 +2108,17 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
       end
       if (used_accept) begin  // gen/virtq/packed_used.ts:161
         if (done_queue == 1'b0) begin  // gen/virtq/packed_used.ts:162
-          used_pos_0 <= _mux_20[15:0];  // gen/virtq/packed_used.ts:162
+          used_pos_0 <= _mux_21[15:0];  // gen/virtq/packed_used.ts:162
         end
         if (done_queue == 1'b1) begin  // gen/virtq/packed_used.ts:162
-          used_pos_1 <= _mux_20[15:0];  // gen/virtq/packed_used.ts:162
+          used_pos_1 <= _mux_21[15:0];  // gen/virtq/packed_used.ts:162
         end
-        if (({1'b0, _select_21} + {1'b0, done_slots}) >= {1'b0, _select_22}) begin  // gen/virtq/packed_used.ts:163
+        if (({1'b0, _select_22} + {1'b0, done_slots}) >= {1'b0, _select_23}) begin  // gen/virtq/packed_used.ts:163
           if (done_queue == 1'b0) begin  // gen/virtq/packed_used.ts:163
-            used_wrap_0 <= ~_select_23;  // gen/virtq/packed_used.ts:163
+            used_wrap_0 <= ~_select_24;  // gen/virtq/packed_used.ts:163
           end
           if (done_queue == 1'b1) begin  // gen/virtq/packed_used.ts:163
-            used_wrap_1 <= ~_select_23;  // gen/virtq/packed_used.ts:163
+            used_wrap_1 <= ~_select_24;  // gen/virtq/packed_used.ts:163
           end
         end
         used_open_complete <= used_complete;  // gen/virtq/packed_used.ts:164
@@ -2201,7 +2178,7 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
           end
         end
         NOTIFY_STATE_FENCE: begin
-          if (~_sub_24[7]) begin  // gen/virtq/packed_used.ts:336
+          if (~_sub_25[7]) begin  // gen/virtq/packed_used.ts:336
             notify_state <= NOTIFY_STATE_READ;  // gen/virtq/packed_used.ts:336
           end
         end
@@ -2220,7 +2197,7 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
           end
         end
         NOTIFY_STATE_DECIDE: begin
-          if (_select_25) begin  // gen/virtq/packed_used.ts:348
+          if (_select_26) begin  // gen/virtq/packed_used.ts:348
             if (notify_queue == 1'b0) begin  // gen/virtq/packed_used.ts:348
               pending_0 <= 1'b1;  // gen/virtq/packed_used.ts:348
             end
@@ -2233,90 +2210,90 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
         default: begin end
       endcase
       inflight_0 <= (inflight_0 + {15'd0, (stage_commit_now & (((stage_state == STAGE_STATE_IDLE) ? items_deq_data[175] : stage_queue) == 1'b0))}) - {15'd0, ((done_valid & done_ready) & (done_queue == 1'b0))};  // gen/virtq/packed_engine.ts:222
-      unsignalled_0 <= (unsignalled_0 + ((used_accept & (done_queue == 1'b0)) ? done_slots : 16'd0)) - ((notify_taken & (notify_pick_index == 1'b0)) ? _select_26 : 16'd0);  // gen/virtq/packed_engine.ts:225
-      items_of_0 <= (items_of_0 + {4'd0, ((items_enq_valid & items_enq_ready) & (walk_queue == 1'b0))}) - {4'd0, (stage_retire & (stage_retire_queue == 1'b0))};  // gen/virtq/packed_engine.ts:229
+      unsignalled_0 <= (notify_taken & (notify_pick_index == 1'b0)) ? ((used_accept & (done_queue == 1'b0)) ? done_slots : 16'd0) : (unsignalled_0 + ((used_accept & (done_queue == 1'b0)) ? done_slots : 16'd0));  // gen/virtq/packed_engine.ts:227
+      items_of_0 <= (items_of_0 + {4'd0, ((items_enq_valid & items_enq_ready) & (walk_queue == 1'b0))}) - {4'd0, (stage_retire & (stage_retire_queue == 1'b0))};  // gen/virtq/packed_engine.ts:231
       inflight_1 <= (inflight_1 + {15'd0, (stage_commit_now & (((stage_state == STAGE_STATE_IDLE) ? items_deq_data[175] : stage_queue) == 1'b1))}) - {15'd0, ((done_valid & done_ready) & (done_queue == 1'b1))};  // gen/virtq/packed_engine.ts:222
-      unsignalled_1 <= (unsignalled_1 + ((used_accept & (done_queue == 1'b1)) ? done_slots : 16'd0)) - ((notify_taken & (notify_pick_index == 1'b1)) ? _select_26 : 16'd0);  // gen/virtq/packed_engine.ts:225
-      items_of_1 <= (items_of_1 + {4'd0, ((items_enq_valid & items_enq_ready) & (walk_queue == 1'b1))}) - {4'd0, (stage_retire & (stage_retire_queue == 1'b1))};  // gen/virtq/packed_engine.ts:229
-      if (q0_notify) begin  // gen/virtq/packed_engine.ts:233
-        pending_0 <= 1'b1;  // gen/virtq/packed_engine.ts:233
+      unsignalled_1 <= (notify_taken & (notify_pick_index == 1'b1)) ? ((used_accept & (done_queue == 1'b1)) ? done_slots : 16'd0) : (unsignalled_1 + ((used_accept & (done_queue == 1'b1)) ? done_slots : 16'd0));  // gen/virtq/packed_engine.ts:227
+      items_of_1 <= (items_of_1 + {4'd0, ((items_enq_valid & items_enq_ready) & (walk_queue == 1'b1))}) - {4'd0, (stage_retire & (stage_retire_queue == 1'b1))};  // gen/virtq/packed_engine.ts:231
+      if (q0_notify) begin  // gen/virtq/packed_engine.ts:235
+        pending_0 <= 1'b1;  // gen/virtq/packed_engine.ts:235
       end
-      if (q1_notify) begin  // gen/virtq/packed_engine.ts:233
-        pending_1 <= 1'b1;  // gen/virtq/packed_engine.ts:233
+      if (q1_notify) begin  // gen/virtq/packed_engine.ts:235
+        pending_1 <= 1'b1;  // gen/virtq/packed_engine.ts:235
       end
-      if (stage_fatal) begin  // gen/virtq/packed_engine.ts:237
-        if (stage_fatal_queue == 1'b0) begin  // gen/virtq/packed_engine.ts:237
-          failed_0 <= 1'b1;  // gen/virtq/packed_engine.ts:237
+      if (stage_fatal) begin  // gen/virtq/packed_engine.ts:239
+        if (stage_fatal_queue == 1'b0) begin  // gen/virtq/packed_engine.ts:239
+          failed_0 <= 1'b1;  // gen/virtq/packed_engine.ts:239
         end
-        if (stage_fatal_queue == 1'b1) begin  // gen/virtq/packed_engine.ts:237
-          failed_1 <= 1'b1;  // gen/virtq/packed_engine.ts:237
-        end
-      end
-      if (used_fatal) begin  // gen/virtq/packed_engine.ts:237
-        if (_mux_27 == 1'b0) begin  // gen/virtq/packed_engine.ts:237
-          failed_0 <= 1'b1;  // gen/virtq/packed_engine.ts:237
-        end
-        if (_mux_27 == 1'b1) begin  // gen/virtq/packed_engine.ts:237
-          failed_1 <= 1'b1;  // gen/virtq/packed_engine.ts:237
+        if (stage_fatal_queue == 1'b1) begin  // gen/virtq/packed_engine.ts:239
+          failed_1 <= 1'b1;  // gen/virtq/packed_engine.ts:239
         end
       end
-      if (notify_fatal) begin  // gen/virtq/packed_engine.ts:237
-        if (notify_queue == 1'b0) begin  // gen/virtq/packed_engine.ts:237
-          failed_0 <= 1'b1;  // gen/virtq/packed_engine.ts:237
+      if (used_fatal) begin  // gen/virtq/packed_engine.ts:239
+        if (_mux_27 == 1'b0) begin  // gen/virtq/packed_engine.ts:239
+          failed_0 <= 1'b1;  // gen/virtq/packed_engine.ts:239
         end
-        if (notify_queue == 1'b1) begin  // gen/virtq/packed_engine.ts:237
-          failed_1 <= 1'b1;  // gen/virtq/packed_engine.ts:237
+        if (_mux_27 == 1'b1) begin  // gen/virtq/packed_engine.ts:239
+          failed_1 <= 1'b1;  // gen/virtq/packed_engine.ts:239
         end
       end
-      fatal_pulse <= (stage_fatal | used_fatal) | notify_fatal;  // gen/virtq/packed_engine.ts:241
-      if ((stage_fatal | used_fatal) | notify_fatal) begin  // gen/virtq/packed_engine.ts:244
-        fatal_code_reg <= stage_fatal ? stage_fatal_code : (used_fatal ? 4'd9 : (notify_fatal ? 4'd9 : 4'd0));  // gen/virtq/packed_engine.ts:244
+      if (notify_fatal) begin  // gen/virtq/packed_engine.ts:239
+        if (notify_queue == 1'b0) begin  // gen/virtq/packed_engine.ts:239
+          failed_0 <= 1'b1;  // gen/virtq/packed_engine.ts:239
+        end
+        if (notify_queue == 1'b1) begin  // gen/virtq/packed_engine.ts:239
+          failed_1 <= 1'b1;  // gen/virtq/packed_engine.ts:239
+        end
       end
-      if (reset_finish_0) begin  // gen/virtq/packed_engine.ts:266
-        resetting_0 <= 1'b0;  // gen/virtq/packed_engine.ts:267
-        pending_0 <= 1'b0;  // gen/virtq/packed_engine.ts:268
-        failed_0 <= 1'b0;  // gen/virtq/packed_engine.ts:269
-        halted_0 <= 1'b0;  // gen/virtq/packed_engine.ts:270
-        avail_pos_0 <= 16'd0;  // gen/virtq/packed_engine.ts:271
-        avail_wrap_0 <= 1'b1;  // gen/virtq/packed_engine.ts:272
-        used_pos_0 <= 16'd0;  // gen/virtq/packed_engine.ts:273
-        used_wrap_0 <= 1'b1;  // gen/virtq/packed_engine.ts:274
-        unsignalled_0 <= 16'd0;  // gen/virtq/packed_engine.ts:275
-        ev_off_0 <= 1'b0;  // gen/virtq/packed_engine.ts:276
-        ev_armed_0 <= 1'b0;  // gen/virtq/packed_engine.ts:277
+      fatal_pulse <= (stage_fatal | used_fatal) | notify_fatal;  // gen/virtq/packed_engine.ts:243
+      if ((stage_fatal | used_fatal) | notify_fatal) begin  // gen/virtq/packed_engine.ts:246
+        fatal_code_reg <= stage_fatal ? stage_fatal_code : (used_fatal ? 4'd9 : (notify_fatal ? 4'd9 : 4'd0));  // gen/virtq/packed_engine.ts:246
       end
-      if (q0_reset_req | reset_req) begin  // gen/virtq/packed_engine.ts:280
-        resetting_0 <= 1'b1;  // gen/virtq/packed_engine.ts:280
+      if (reset_finish_0) begin  // gen/virtq/packed_engine.ts:268
+        resetting_0 <= 1'b0;  // gen/virtq/packed_engine.ts:269
+        pending_0 <= 1'b0;  // gen/virtq/packed_engine.ts:270
+        failed_0 <= 1'b0;  // gen/virtq/packed_engine.ts:271
+        halted_0 <= 1'b0;  // gen/virtq/packed_engine.ts:272
+        avail_pos_0 <= 16'd0;  // gen/virtq/packed_engine.ts:273
+        avail_wrap_0 <= 1'b1;  // gen/virtq/packed_engine.ts:274
+        used_pos_0 <= 16'd0;  // gen/virtq/packed_engine.ts:275
+        used_wrap_0 <= 1'b1;  // gen/virtq/packed_engine.ts:276
+        unsignalled_0 <= 16'd0;  // gen/virtq/packed_engine.ts:277
+        ev_off_0 <= 1'b0;  // gen/virtq/packed_engine.ts:278
+        ev_armed_0 <= 1'b0;  // gen/virtq/packed_engine.ts:279
       end
-      if (reset_finish_1) begin  // gen/virtq/packed_engine.ts:266
-        resetting_1 <= 1'b0;  // gen/virtq/packed_engine.ts:267
-        pending_1 <= 1'b0;  // gen/virtq/packed_engine.ts:268
-        failed_1 <= 1'b0;  // gen/virtq/packed_engine.ts:269
-        halted_1 <= 1'b0;  // gen/virtq/packed_engine.ts:270
-        avail_pos_1 <= 16'd0;  // gen/virtq/packed_engine.ts:271
-        avail_wrap_1 <= 1'b1;  // gen/virtq/packed_engine.ts:272
-        used_pos_1 <= 16'd0;  // gen/virtq/packed_engine.ts:273
-        used_wrap_1 <= 1'b1;  // gen/virtq/packed_engine.ts:274
-        unsignalled_1 <= 16'd0;  // gen/virtq/packed_engine.ts:275
-        ev_off_1 <= 1'b0;  // gen/virtq/packed_engine.ts:276
-        ev_armed_1 <= 1'b0;  // gen/virtq/packed_engine.ts:277
+      if (q0_reset_req | reset_req) begin  // gen/virtq/packed_engine.ts:282
+        resetting_0 <= 1'b1;  // gen/virtq/packed_engine.ts:282
       end
-      if (q1_reset_req | reset_req) begin  // gen/virtq/packed_engine.ts:280
-        resetting_1 <= 1'b1;  // gen/virtq/packed_engine.ts:280
+      if (reset_finish_1) begin  // gen/virtq/packed_engine.ts:268
+        resetting_1 <= 1'b0;  // gen/virtq/packed_engine.ts:269
+        pending_1 <= 1'b0;  // gen/virtq/packed_engine.ts:270
+        failed_1 <= 1'b0;  // gen/virtq/packed_engine.ts:271
+        halted_1 <= 1'b0;  // gen/virtq/packed_engine.ts:272
+        avail_pos_1 <= 16'd0;  // gen/virtq/packed_engine.ts:273
+        avail_wrap_1 <= 1'b1;  // gen/virtq/packed_engine.ts:274
+        used_pos_1 <= 16'd0;  // gen/virtq/packed_engine.ts:275
+        used_wrap_1 <= 1'b1;  // gen/virtq/packed_engine.ts:276
+        unsignalled_1 <= 16'd0;  // gen/virtq/packed_engine.ts:277
+        ev_off_1 <= 1'b0;  // gen/virtq/packed_engine.ts:278
+        ev_armed_1 <= 1'b0;  // gen/virtq/packed_engine.ts:279
       end
-      queue_reset_done_reg <= {reset_finish_1, reset_finish_0};  // gen/virtq/packed_engine.ts:282
-      if (reset_req) begin  // gen/virtq/packed_engine.ts:283
-        dev_resetting <= 1'b1;  // gen/virtq/packed_engine.ts:283
+      if (q1_reset_req | reset_req) begin  // gen/virtq/packed_engine.ts:282
+        resetting_1 <= 1'b1;  // gen/virtq/packed_engine.ts:282
       end
-      reset_done_reg <= (dev_resetting & (~(resetting_0 | resetting_1))) & (~reset_req);  // gen/virtq/packed_engine.ts:285
-      if ((dev_resetting & (~(resetting_0 | resetting_1))) & (~reset_req)) begin  // gen/virtq/packed_engine.ts:286
-        dev_resetting <= 1'b0;  // gen/virtq/packed_engine.ts:286
+      queue_reset_done_reg <= {reset_finish_1, reset_finish_0};  // gen/virtq/packed_engine.ts:284
+      if (reset_req) begin  // gen/virtq/packed_engine.ts:285
+        dev_resetting <= 1'b1;  // gen/virtq/packed_engine.ts:285
       end
-      irq_reg <= notify_irq;  // gen/virtq/packed_engine.ts:292
+      reset_done_reg <= (dev_resetting & (~(resetting_0 | resetting_1))) & (~reset_req);  // gen/virtq/packed_engine.ts:287
+      if ((dev_resetting & (~(resetting_0 | resetting_1))) & (~reset_req)) begin  // gen/virtq/packed_engine.ts:288
+        dev_resetting <= 1'b0;  // gen/virtq/packed_engine.ts:288
+      end
+      irq_reg <= notify_irq;  // gen/virtq/packed_engine.ts:294
     end
   end
   always @(posedge clk) begin
-    event_line <= (event_line & (~_cat_29)) | (((mem_wr_valid & (memwr_line == 10'd320)) ? mem_wr_data[63:0] : mem_wr_data[127:64]) & _cat_29);  // gen/virtq/packed_fetch.ts:167
+    event_line <= (event_line & (~_cat_29)) | (((mem_wr_valid & (memwr_line == 10'd320)) ? mem_wr_data[63:0] : mem_wr_data[127:64]) & _cat_29);  // gen/virtq/packed_fetch.ts:163
     if (rd_status_valid & (rd_status_id[1:0] == 2'd0)) begin  // gen/virtq/packed_fetch.ts:422
       if (ring_fill[1:0] == 2'd0) begin  // gen/virtq/packed_fetch.ts:424
         ring_slot_err_0 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:424
@@ -2412,149 +2389,139 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
       end
       fetch_pos <= (fetch_pos_adv == {1'b0, walk_size}) ? 16'd0 : fetch_pos_adv[15:0];  // gen/virtq/packed_fetch.ts:475
     end
-    if (walk_ev_off_wanted & walk_ev_free) begin  // gen/virtq/packed_fetch.ts:637
-      walk_ev_word <= 32'd65536;  // gen/virtq/packed_fetch.ts:639
-      walk_ev_full <= 1'b0;  // gen/virtq/packed_fetch.ts:640
+    if (walk_ev_off_wanted & walk_ev_free) begin  // gen/virtq/packed_fetch.ts:644
+      walk_ev_word <= 32'd65536;  // gen/virtq/packed_fetch.ts:646
+      walk_ev_full <= 1'b0;  // gen/virtq/packed_fetch.ts:647
     end
-    case (walk_state)  // gen/virtq/packed_fetch.ts:648
+    case (walk_state)  // gen/virtq/packed_fetch.ts:655
       WALK_STATE_IDLE: begin
-        if (sched_valid) begin  // gen/virtq/packed_fetch.ts:650
-          walk_size <= _select_33;  // gen/virtq/packed_fetch.ts:652
-          walk_pos <= _select_34;  // gen/virtq/packed_fetch.ts:658
-          walk_wrap <= _select_35;  // gen/virtq/packed_fetch.ts:659
-          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:591
-          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:592
-          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:593
-          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:594
+        if (sched_valid) begin  // gen/virtq/packed_fetch.ts:657
+          walk_size <= _select_33;  // gen/virtq/packed_fetch.ts:659
+          walk_pos <= _select_34;  // gen/virtq/packed_fetch.ts:665
+          walk_wrap <= _select_35;  // gen/virtq/packed_fetch.ts:666
+          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:595
+          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:596
+          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:597
+          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:598
         end
       end
       WALK_STATE_START: begin
-        walk_pos_next <= ((walk_pos + 16'd1) == walk_size) ? 16'd0 : (walk_pos + 16'd1);  // gen/virtq/packed_fetch.ts:673
-        walk_pos_last <= (walk_pos + 16'd1) == walk_size;  // gen/virtq/packed_fetch.ts:674
+        walk_pos_next <= ((walk_pos + 16'd1) == walk_size) ? 16'd0 : (walk_pos + 16'd1);  // gen/virtq/packed_fetch.ts:680
+        walk_pos_last <= (walk_pos + 16'd1) == walk_size;  // gen/virtq/packed_fetch.ts:681
         fetch_pos <= walk_pos;  // gen/virtq/packed_fetch.ts:486
       end
       WALK_STATE_SLOT: begin
-        if (walk_resetting | (~items_enq_ready)) begin  // gen/virtq/packed_fetch.ts:679
-          if (walk_resetting & items_enq_ready) begin  // gen/virtq/packed_fetch.ts:681
-            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:591
-            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:592
-            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:593
-            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:594
+        if (walk_resetting | (~items_enq_ready)) begin  // gen/virtq/packed_fetch.ts:686
+          if (walk_resetting & items_enq_ready) begin  // gen/virtq/packed_fetch.ts:688
+            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:595
+            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:596
+            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:597
+            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:598
           end
-        end else if (ring_filled) begin  // gen/virtq/packed_fetch.ts:686
-          walk_k <= 3'd0;  // gen/virtq/packed_fetch.ts:687
-          if (_select_7) begin  // gen/virtq/packed_fetch.ts:688
-            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:591
-            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:592
-            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:593
-            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:594
+        end else if (ring_filled) begin  // gen/virtq/packed_fetch.ts:693
+          walk_k <= 3'd0;  // gen/virtq/packed_fetch.ts:694
+          if (_select_7) begin  // gen/virtq/packed_fetch.ts:695
+            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:595
+            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:596
+            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:597
+            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:598
           end
         end
       end
       WALK_STATE_LOAD: begin
-        walk_cur <= {fetch_ring_odd_rd0, fetch_ring_even_rd0};  // gen/virtq/packed_fetch.ts:563
-        walk_cur_avail <= (fetch_ring_odd_rd0[55] == walk_wrap) & (fetch_ring_odd_rd0[63] != walk_wrap);  // gen/virtq/packed_fetch.ts:564
-        walk_cur_faults <= {((~fetch_ring_odd_rd0[50]) & (walk_segs == 7'd64)), (((~fetch_ring_odd_rd0[50]) & (~fetch_ring_odd_rd0[49])) & walk_saw_write), (fetch_ring_odd_rd0[50] & (fetch_ring_odd_rd0[31:4] > {21'd0, (7'd64 - walk_segs)})), (fetch_ring_odd_rd0[50] & (fetch_ring_odd_rd0[31:4] > {12'd0, walk_size})), (fetch_ring_odd_rd0[50] & ((fetch_ring_odd_rd0[31:0] == 32'd0) | (fetch_ring_odd_rd0[3:0] != 4'd0))), (fetch_ring_odd_rd0[50] & fetch_ring_odd_rd0[48]), (fetch_ring_odd_rd0[50] & (~features[28])), (walk_descs >= walk_size)};  // gen/virtq/packed_fetch.ts:565
-        walk_cur_big <= (walk_total + {7'd0, fetch_ring_odd_rd0[31:0]}) > 39'h100000000;  // gen/virtq/packed_fetch.ts:566
-        walk_cur_id_bad <= features[35] & (fetch_ring_odd_rd0[47:32] != (walk_open ? walk_head : walk_pos));  // gen/virtq/packed_fetch.ts:567
+        walk_cur <= {fetch_ring_odd_rd0, fetch_ring_even_rd0};  // gen/virtq/packed_fetch.ts:567
+        walk_cur_avail <= (fetch_ring_odd_rd0[55] == walk_wrap) & (fetch_ring_odd_rd0[63] != walk_wrap);  // gen/virtq/packed_fetch.ts:568
+        walk_cur_faults <= {((~fetch_ring_odd_rd0[50]) & (walk_segs == 7'd64)), (((~fetch_ring_odd_rd0[50]) & (~fetch_ring_odd_rd0[49])) & walk_saw_write), (fetch_ring_odd_rd0[50] & (fetch_ring_odd_rd0[31:4] > {21'd0, (7'd64 - walk_segs)})), (fetch_ring_odd_rd0[50] & (fetch_ring_odd_rd0[31:4] > {12'd0, walk_size})), (fetch_ring_odd_rd0[50] & ((fetch_ring_odd_rd0[31:0] == 32'd0) | (fetch_ring_odd_rd0[3:0] != 4'd0))), (fetch_ring_odd_rd0[50] & fetch_ring_odd_rd0[48]), (fetch_ring_odd_rd0[50] & (~features[28])), (walk_descs >= walk_size)};  // gen/virtq/packed_fetch.ts:569
+        walk_cur_big <= (walk_total + {7'd0, fetch_ring_odd_rd0[31:0]}) > 39'h100000000;  // gen/virtq/packed_fetch.ts:570
+        walk_cur_head_pos <= walk_open ? walk_head : walk_pos;  // gen/virtq/packed_fetch.ts:571
       end
       WALK_STATE_WALK: begin
-        if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:705
-        end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:708
-          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:591
-          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:592
-          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:593
-          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:594
-        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:776
-          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:777
-          end else if (walk_retried) begin  // gen/virtq/packed_fetch.ts:778
-            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:591
-            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:592
-            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:593
-            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:594
+        if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:712
+        end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:715
+          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:595
+          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:596
+          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:597
+          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:598
+        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:783
+          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:784
+          end else if (walk_retried) begin  // gen/virtq/packed_fetch.ts:785
+            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:595
+            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:596
+            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:597
+            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:598
           end else begin
             fetch_pos <= walk_pos;  // gen/virtq/packed_fetch.ts:486
           end
-        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:786
-          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:591
-          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:592
-          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:593
-          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:594
-        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:787
-          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:789
-            walk_head <= walk_pos;  // gen/virtq/packed_fetch.ts:789
+        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:793
+          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:595
+          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:596
+          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:597
+          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:598
+        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:794
+          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:796
+            walk_head <= walk_pos;  // gen/virtq/packed_fetch.ts:796
           end
-        end else if ((~walk_cur[112]) & walk_cur_id_bad) begin  // gen/virtq/packed_fetch.ts:792
-          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:591
-          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:592
-          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:593
-          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:594
-        end else if ((~walk_cur[112]) & walk_cur_big) begin  // gen/virtq/packed_fetch.ts:793
-          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:591
-          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:592
-          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:593
-          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:594
         end else begin
-          walk_descs <= walk_descs + 16'd1;  // gen/virtq/packed_fetch.ts:796
-          walk_segs <= walk_segs + 7'd1;  // gen/virtq/packed_fetch.ts:797
-          walk_total <= walk_total_next;  // gen/virtq/packed_fetch.ts:798
-          walk_saw_write <= walk_saw_write | walk_cur[113];  // gen/virtq/packed_fetch.ts:799
-          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:801
-            walk_head <= walk_pos;  // gen/virtq/packed_fetch.ts:801
+          walk_descs <= walk_descs + 16'd1;  // gen/virtq/packed_fetch.ts:801
+          walk_segs <= walk_segs + 7'd1;  // gen/virtq/packed_fetch.ts:802
+          walk_total <= walk_total_next;  // gen/virtq/packed_fetch.ts:803
+          walk_saw_write <= walk_saw_write | walk_cur[113];  // gen/virtq/packed_fetch.ts:804
+          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:806
+            walk_head <= walk_pos;  // gen/virtq/packed_fetch.ts:806
           end
-          if (~walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:812
-            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:591
-            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:592
-            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:593
-            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:594
+          if (~walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:829
+            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:595
+            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:596
+            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:597
+            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:598
           end
-          walk_pos <= walk_pos_next;  // gen/virtq/packed_fetch.ts:615
-          walk_pos_next <= ((walk_pos_next + 16'd1) == walk_size) ? 16'd0 : (walk_pos_next + 16'd1);  // gen/virtq/packed_fetch.ts:618
-          walk_pos_last <= (walk_pos_next + 16'd1) == walk_size;  // gen/virtq/packed_fetch.ts:619
-          if (walk_pos_last) begin  // gen/virtq/packed_fetch.ts:620
-            walk_wrap <= ~walk_wrap;  // gen/virtq/packed_fetch.ts:620
+          walk_pos <= walk_pos_next;  // gen/virtq/packed_fetch.ts:619
+          walk_pos_next <= ((walk_pos_next + 16'd1) == walk_size) ? 16'd0 : (walk_pos_next + 16'd1);  // gen/virtq/packed_fetch.ts:622
+          walk_pos_last <= (walk_pos_next + 16'd1) == walk_size;  // gen/virtq/packed_fetch.ts:623
+          if (walk_pos_last) begin  // gen/virtq/packed_fetch.ts:624
+            walk_wrap <= ~walk_wrap;  // gen/virtq/packed_fetch.ts:624
           end
-          if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:814
+          if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:831
           end else begin
-            walk_k <= walk_k + 3'd1;  // gen/virtq/packed_fetch.ts:629
-            walk_cur <= {fetch_ring_odd_rd0, fetch_ring_even_rd0};  // gen/virtq/packed_fetch.ts:563
-            walk_cur_avail <= (fetch_ring_odd_rd0[55] == walk_wrap) & (fetch_ring_odd_rd0[63] != walk_wrap);  // gen/virtq/packed_fetch.ts:564
-            walk_cur_faults <= {((~fetch_ring_odd_rd0[50]) & (walk_cur[112] & ((walk_segs + 7'd1) == 7'd64))), (((~fetch_ring_odd_rd0[50]) & (~fetch_ring_odd_rd0[49])) & (walk_cur[112] & (walk_saw_write | walk_cur[113]))), (fetch_ring_odd_rd0[50] & (fetch_ring_odd_rd0[31:4] > {21'd0, (walk_cur[112] ? (7'd64 - (walk_segs + 7'd1)) : 7'd64)})), (fetch_ring_odd_rd0[50] & (fetch_ring_odd_rd0[31:4] > {12'd0, walk_size})), (fetch_ring_odd_rd0[50] & ((fetch_ring_odd_rd0[31:0] == 32'd0) | (fetch_ring_odd_rd0[3:0] != 4'd0))), (fetch_ring_odd_rd0[50] & fetch_ring_odd_rd0[48]), (fetch_ring_odd_rd0[50] & (~features[28])), (walk_cur[112] & ((walk_descs + 16'd1) >= walk_size))};  // gen/virtq/packed_fetch.ts:565
-            walk_cur_big <= ((walk_cur[112] ? walk_total_next : 39'd0) + {7'd0, fetch_ring_odd_rd0[31:0]}) > 39'h100000000;  // gen/virtq/packed_fetch.ts:566
-            walk_cur_id_bad <= features[35] & (fetch_ring_odd_rd0[47:32] != (walk_cur[112] ? (walk_open ? walk_head : walk_pos) : walk_pos_next));  // gen/virtq/packed_fetch.ts:567
+            walk_k <= walk_k + 3'd1;  // gen/virtq/packed_fetch.ts:633
+            walk_cur <= {fetch_ring_odd_rd0, fetch_ring_even_rd0};  // gen/virtq/packed_fetch.ts:567
+            walk_cur_avail <= (fetch_ring_odd_rd0[55] == walk_wrap) & (fetch_ring_odd_rd0[63] != walk_wrap);  // gen/virtq/packed_fetch.ts:568
+            walk_cur_faults <= {((~fetch_ring_odd_rd0[50]) & (walk_cur[112] & ((walk_segs + 7'd1) == 7'd64))), (((~fetch_ring_odd_rd0[50]) & (~fetch_ring_odd_rd0[49])) & (walk_cur[112] & (walk_saw_write | walk_cur[113]))), (fetch_ring_odd_rd0[50] & (fetch_ring_odd_rd0[31:4] > {21'd0, (walk_cur[112] ? (7'd64 - (walk_segs + 7'd1)) : 7'd64)})), (fetch_ring_odd_rd0[50] & (fetch_ring_odd_rd0[31:4] > {12'd0, walk_size})), (fetch_ring_odd_rd0[50] & ((fetch_ring_odd_rd0[31:0] == 32'd0) | (fetch_ring_odd_rd0[3:0] != 4'd0))), (fetch_ring_odd_rd0[50] & fetch_ring_odd_rd0[48]), (fetch_ring_odd_rd0[50] & (~features[28])), (walk_cur[112] & ((walk_descs + 16'd1) >= walk_size))};  // gen/virtq/packed_fetch.ts:569
+            walk_cur_big <= ((walk_cur[112] ? walk_total_next : 39'd0) + {7'd0, fetch_ring_odd_rd0[31:0]}) > 39'h100000000;  // gen/virtq/packed_fetch.ts:570
+            walk_cur_head_pos <= walk_cur[112] ? (walk_open ? walk_head : walk_pos) : walk_pos_next;  // gen/virtq/packed_fetch.ts:571
           end
         end
       end
       WALK_STATE_ENDED: begin
-        if ((walk_resetting | (walk_ev_off & walk_expect_decision)) | walk_ev_armed_now) begin  // gen/virtq/packed_fetch.ts:720
-        end else if (walk_ev_free) begin  // gen/virtq/packed_fetch.ts:720
-          walk_ev_word <= {(features[29] ? 16'd2 : 16'd0), walk_wrap, walk_pos[14:0]};  // gen/virtq/packed_fetch.ts:725
-          walk_ev_full <= 1'b1;  // gen/virtq/packed_fetch.ts:726
+        if ((walk_resetting | (walk_ev_off & walk_expect_decision)) | walk_ev_armed_now) begin  // gen/virtq/packed_fetch.ts:727
+        end else if (walk_ev_free) begin  // gen/virtq/packed_fetch.ts:727
+          walk_ev_word <= {(features[29] ? 16'd2 : 16'd0), walk_wrap, walk_pos[14:0]};  // gen/virtq/packed_fetch.ts:732
+          walk_ev_full <= 1'b1;  // gen/virtq/packed_fetch.ts:733
         end
       end
       WALK_STATE_ENABLE_WAIT: begin
-        if (ev_wr_done) begin  // gen/virtq/packed_fetch.ts:736
-          if (ev_wr_error | walk_resetting) begin  // gen/virtq/packed_fetch.ts:737
+        if (ev_wr_done) begin  // gen/virtq/packed_fetch.ts:743
+          if (ev_wr_error | walk_resetting) begin  // gen/virtq/packed_fetch.ts:744
           end else begin
             fetch_pos <= walk_pos;  // gen/virtq/packed_fetch.ts:486
           end
         end
       end
       WALK_STATE_TABLE: begin
-        if (table_rd_grant) begin  // gen/virtq/packed_fetch.ts:747
-          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:591
-          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:592
-          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:593
-          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:594
-          walk_pos <= walk_pos_next;  // gen/virtq/packed_fetch.ts:615
-          walk_pos_next <= ((walk_pos_next + 16'd1) == walk_size) ? 16'd0 : (walk_pos_next + 16'd1);  // gen/virtq/packed_fetch.ts:618
-          walk_pos_last <= (walk_pos_next + 16'd1) == walk_size;  // gen/virtq/packed_fetch.ts:619
-          if (walk_pos_last) begin  // gen/virtq/packed_fetch.ts:620
-            walk_wrap <= ~walk_wrap;  // gen/virtq/packed_fetch.ts:620
+        if (table_rd_grant) begin  // gen/virtq/packed_fetch.ts:754
+          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:595
+          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:596
+          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:597
+          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:598
+          walk_pos <= walk_pos_next;  // gen/virtq/packed_fetch.ts:619
+          walk_pos_next <= ((walk_pos_next + 16'd1) == walk_size) ? 16'd0 : (walk_pos_next + 16'd1);  // gen/virtq/packed_fetch.ts:622
+          walk_pos_last <= (walk_pos_next + 16'd1) == walk_size;  // gen/virtq/packed_fetch.ts:623
+          if (walk_pos_last) begin  // gen/virtq/packed_fetch.ts:624
+            walk_wrap <= ~walk_wrap;  // gen/virtq/packed_fetch.ts:624
           end
-          if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:762
+          if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:769
           end else begin
-            walk_k <= walk_k + 3'd1;  // gen/virtq/packed_fetch.ts:763
+            walk_k <= walk_k + 3'd1;  // gen/virtq/packed_fetch.ts:770
           end
         end
       end
@@ -2564,22 +2531,22 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
     case (stage_state)  // gen/virtq/packed_expand.ts:132
       STAGE_STATE_IDLE: begin
         if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:134
-          if (items_deq_data[177:176] == 2'd2) begin  // gen/virtq/packed_expand.ts:135
-          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:145
-            stage_table_host <= items_deq_data[174:111];  // gen/virtq/packed_expand.ts:148
-            stage_table_left <= items_deq_data[94:79];  // gen/virtq/packed_expand.ts:149
-            stage_table_n <= (items_deq_data[94:79] >= 16'd8) ? 4'd8 : items_deq_data[82:79];  // gen/virtq/packed_expand.ts:150
-            stage_id <= items_deq_data[76:61];  // gen/virtq/packed_expand.ts:151
-            stage_slots <= items_deq_data[60:45];  // gen/virtq/packed_expand.ts:152
-            stage_id_bad <= items_deq_data[44];  // gen/virtq/packed_expand.ts:153
-            stage_saw_write <= items_deq_data[43];  // gen/virtq/packed_expand.ts:154
-            stage_total <= items_deq_data[42:4];  // gen/virtq/packed_expand.ts:155
+          if ((items_deq_data[177:176] == 2'd2) | (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:137
+          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:147
+            stage_table_host <= items_deq_data[174:111];  // gen/virtq/packed_expand.ts:150
+            stage_table_left <= items_deq_data[94:79];  // gen/virtq/packed_expand.ts:151
+            stage_table_n <= (items_deq_data[94:79] >= 16'd8) ? 4'd8 : items_deq_data[82:79];  // gen/virtq/packed_expand.ts:152
+            stage_id <= items_deq_data[76:61];  // gen/virtq/packed_expand.ts:153
+            stage_slots <= items_deq_data[60:45];  // gen/virtq/packed_expand.ts:154
+            stage_id_bad <= items_deq_data[44];  // gen/virtq/packed_expand.ts:155
+            stage_saw_write <= items_deq_data[43];  // gen/virtq/packed_expand.ts:156
+            stage_total <= items_deq_data[42:4];  // gen/virtq/packed_expand.ts:157
           end
         end
       end
       STAGE_STATE_WAIT: begin
-        if (table_fill != table_cons_reg) begin  // gen/virtq/packed_expand.ts:173
-          stage_k <= 3'd0;  // gen/virtq/packed_expand.ts:174
+        if (table_fill != table_cons_reg) begin  // gen/virtq/packed_expand.ts:175
+          stage_k <= 3'd0;  // gen/virtq/packed_expand.ts:176
         end
       end
       STAGE_STATE_LOAD: begin
@@ -2589,30 +2556,30 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
         stage_cur_big <= (stage_total + {7'd0, fetch_table_odd_rd0[31:0]}) > 39'h100000000;  // gen/virtq/packed_expand.ts:121
       end
       STAGE_STATE_WALK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:191
-        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:195
-        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:196
-        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:197
-        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:198
-        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:199
-          stage_saw_write <= stage_saw_write | stage_cur[113];  // gen/virtq/packed_expand.ts:201
-          stage_total <= stage_total_next;  // gen/virtq/packed_expand.ts:202
-          stage_table_left <= stage_table_left - 16'd1;  // gen/virtq/packed_expand.ts:203
-          stage_k <= stage_k + 3'd1;  // gen/virtq/packed_expand.ts:204
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:193
+        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:197
+        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:198
+        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:199
+        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:200
+        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:201
+          stage_saw_write <= stage_saw_write | stage_cur[113];  // gen/virtq/packed_expand.ts:203
+          stage_total <= stage_total_next;  // gen/virtq/packed_expand.ts:204
+          stage_table_left <= stage_table_left - 16'd1;  // gen/virtq/packed_expand.ts:205
+          stage_k <= stage_k + 3'd1;  // gen/virtq/packed_expand.ts:206
           stage_cur <= {fetch_table_odd_rd0, fetch_table_even_rd0};  // gen/virtq/packed_expand.ts:113
           stage_cur_indirect <= fetch_table_odd_rd0[50];  // gen/virtq/packed_expand.ts:114
           stage_cur_raw <= (~fetch_table_odd_rd0[49]) & (stage_saw_write | stage_cur[113]);  // gen/virtq/packed_expand.ts:115
           stage_cur_big <= (stage_total_next + {7'd0, fetch_table_odd_rd0[31:0]}) > 39'h100000000;  // gen/virtq/packed_expand.ts:121
-          if (stage_last) begin  // gen/virtq/packed_expand.ts:206
-          end else if (stage_batch_end) begin  // gen/virtq/packed_expand.ts:209
-            stage_table_host <= stage_table_host + ({60'd0, stage_table_n} << 4);  // gen/virtq/packed_expand.ts:210
-            stage_table_n <= ((stage_table_left - 16'd1) >= 16'd8) ? 4'd8 : _sub_37[3:0];  // gen/virtq/packed_expand.ts:211
+          if (stage_last) begin  // gen/virtq/packed_expand.ts:208
+          end else if (stage_batch_end) begin  // gen/virtq/packed_expand.ts:211
+            stage_table_host <= stage_table_host + ({60'd0, stage_table_n} << 4);  // gen/virtq/packed_expand.ts:212
+            stage_table_n <= ((stage_table_left - 16'd1) >= 16'd8) ? 4'd8 : _sub_37[3:0];  // gen/virtq/packed_expand.ts:213
           end
         end
       end
       STAGE_STATE_MORE_WAIT: begin
-        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:218
-          stage_k <= 3'd0;  // gen/virtq/packed_expand.ts:219
+        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:220
+          stage_k <= 3'd0;  // gen/virtq/packed_expand.ts:221
         end
       end
       default: begin end
@@ -2697,8 +2664,8 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
           used_slot_queue_7 <= done_queue;  // gen/virtq/packed_used.ts:170
         end
         used_slot_cur <= used_tail[2:0];  // gen/virtq/packed_used.ts:171
-        used_pos_cur <= _select_21;  // gen/virtq/packed_used.ts:174
-        used_wrap_cur <= _select_23;  // gen/virtq/packed_used.ts:175
+        used_pos_cur <= _select_22;  // gen/virtq/packed_used.ts:174
+        used_wrap_cur <= _select_24;  // gen/virtq/packed_used.ts:175
       end
     end
     case (used_state)  // gen/virtq/packed_used.ts:197
@@ -2722,7 +2689,7 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   end
 
   // ---- memories
-  always @(posedge clk) begin  // gen/virtq/packed_fetch.ts:131
+  always @(posedge clk) begin  // gen/virtq/packed_fetch.ts:127
     if (mem_wr_valid & (((~memwr_line[0]) ? memwr_line : memwr_line_next) < 10'd64)) begin
       if (_mux_48[0]) fetch_ring_even[_sub_46[5:1]][7:0] <= _mux_47[7:0];
       if (_mux_48[1]) fetch_ring_even[_sub_46[5:1]][15:8] <= _mux_47[15:8];
@@ -2734,8 +2701,8 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
       if (_mux_48[7]) fetch_ring_even[_sub_46[5:1]][63:56] <= _mux_47[63:56];
     end
   end
-  assign fetch_ring_even_rd0 = fetch_ring_even[walk_rd_at];  // gen/virtq/packed_fetch.ts:140
-  always @(posedge clk) begin  // gen/virtq/packed_fetch.ts:131
+  assign fetch_ring_even_rd0 = fetch_ring_even[walk_rd_at];  // gen/virtq/packed_fetch.ts:136
+  always @(posedge clk) begin  // gen/virtq/packed_fetch.ts:127
     if (mem_wr_valid & ((memwr_line[0] ? memwr_line : memwr_line_next) < 10'd64)) begin
       if (_mux_51[0]) fetch_ring_odd[_sub_49[5:1]][7:0] <= _mux_50[7:0];
       if (_mux_51[1]) fetch_ring_odd[_sub_49[5:1]][15:8] <= _mux_50[15:8];
@@ -2747,8 +2714,8 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
       if (_mux_51[7]) fetch_ring_odd[_sub_49[5:1]][63:56] <= _mux_50[63:56];
     end
   end
-  assign fetch_ring_odd_rd0 = fetch_ring_odd[walk_rd_at];  // gen/virtq/packed_fetch.ts:140
-  always @(posedge clk) begin  // gen/virtq/packed_fetch.ts:131
+  assign fetch_ring_odd_rd0 = fetch_ring_odd[walk_rd_at];  // gen/virtq/packed_fetch.ts:136
+  always @(posedge clk) begin  // gen/virtq/packed_fetch.ts:127
     if (mem_wr_valid & ((((~memwr_line[0]) ? memwr_line : memwr_line_next) >= 10'd64) & (((~memwr_line[0]) ? memwr_line : memwr_line_next) < 10'd320))) begin
       if (_mux_54[0]) fetch_table_even[_sub_52[7:1]][7:0] <= _mux_53[7:0];
       if (_mux_54[1]) fetch_table_even[_sub_52[7:1]][15:8] <= _mux_53[15:8];
@@ -2760,8 +2727,8 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
       if (_mux_54[7]) fetch_table_even[_sub_52[7:1]][63:56] <= _mux_53[63:56];
     end
   end
-  assign fetch_table_even_rd0 = fetch_table_even[stage_rd_at];  // gen/virtq/packed_fetch.ts:140
-  always @(posedge clk) begin  // gen/virtq/packed_fetch.ts:131
+  assign fetch_table_even_rd0 = fetch_table_even[stage_rd_at];  // gen/virtq/packed_fetch.ts:136
+  always @(posedge clk) begin  // gen/virtq/packed_fetch.ts:127
     if (mem_wr_valid & (((memwr_line[0] ? memwr_line : memwr_line_next) >= 10'd64) & ((memwr_line[0] ? memwr_line : memwr_line_next) < 10'd320))) begin
       if (_mux_57[0]) fetch_table_odd[_sub_55[7:1]][7:0] <= _mux_56[7:0];
       if (_mux_57[1]) fetch_table_odd[_sub_55[7:1]][15:8] <= _mux_56[15:8];
@@ -2773,13 +2740,13 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
       if (_mux_57[7]) fetch_table_odd[_sub_55[7:1]][63:56] <= _mux_56[63:56];
     end
   end
-  assign fetch_table_odd_rd0 = fetch_table_odd[stage_rd_at];  // gen/virtq/packed_fetch.ts:140
-  always @(posedge clk) begin  // gen/virtq/packed_fetch.ts:212
+  assign fetch_table_odd_rd0 = fetch_table_odd[stage_rd_at];  // gen/virtq/packed_fetch.ts:136
+  always @(posedge clk) begin  // gen/virtq/packed_fetch.ts:208
     if (stage_push) begin
       stage[stage_wr[6:0]] <= stage_push_data;
     end
   end
-  assign stage_rd0 = stage[stage_rd[6:0]];  // gen/virtq/packed_fetch.ts:219
+  assign stage_rd0 = stage[stage_rd[6:0]];  // gen/virtq/packed_fetch.ts:215
   always @(posedge clk) begin  // gen/virtq/packed_used.ts:105
     if ((chain_valid & chain_ready) & chain_last) begin
       used_writable[{chain_queue, chain_id[3:0]}] <= {chain_id, (used_writable_sum + (chain_write ? chain_len : 32'd0))};

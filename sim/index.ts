@@ -25,9 +25,9 @@ import {
   type Until,
   type WatchKind,
 } from './sideband';
-import { MAX_PACKED_TLP, packTlp, TLP_HEAD, unpackTlps, type RawTlp } from './tlp';
+import { MAX_PACKED_TLP, packBatchTlp, packTlp, TLP_HEAD, unpackTlps, type RawTlp, type TlpBatch } from './tlp';
 
-export type { RawTlp } from './tlp';
+export type { RawTlp, TlpBatch } from './tlp';
 export type { PortsJson, PortJson, InterfaceJson } from './ports';
 export type { VerilatorWarning } from './verilator';
 export { AxiMemory, type AxiMemoryOptions, type AxiStats } from './axi';
@@ -412,6 +412,35 @@ export class Sim {
   sendTracked(tlp: RawTlp, atCycle: number | undefined, delivered: (cycle: number) => void, stream?: string): void {
     const i = this.streamIndex(this.sinkIndex, stream, 'sink');
     this.tracked[i].set(this.queue(i, tlp, atCycle, true), delivered);
+  }
+
+  /**
+   * Queues the first b.count TLPs of a batch (sim/raw.ts TlpBatch: slices of one payload buffer) as send() queues
+   * each (copied at once, injected at b.cycle[k], same order and checks); with `delivered`, the last one's delivery
+   * is reported as sendTracked() reports it. For a completer answering a read with many completions: no RawTlp,
+   * header array or payload view per TLP.
+   */
+  sendBatch(b: TlpBatch, delivered?: (cycle: number) => void, stream?: string): void {
+    const i = this.streamIndex(this.sinkIndex, stream, 'sink');
+    const last = b.count - 1;
+    // Every TLP checked before any is queued.
+    for (let k = 0; k <= last; k++) {
+      const n = b.length[k];
+      if (n > 0 && this.headerOnly[i])
+        throw new Error(
+          `sim: send: sink stream ${this.portsInfo.sinks[i].name} has no data field; a TLP with ${n} payload dwords cannot go on it`,
+        );
+      if (!(n >= 0 && b.offset[k] >= 0 && b.offset[k] + n <= b.data.length))
+        throw new Error(`sim: sendBatch: TLP ${k}'s payload [${b.offset[k]}, +${n}) is outside the batch's data`);
+      checkCount(b.cycle[k], 'atCycle');
+    }
+    const staged = this.staged[i];
+    for (let k = 0; k <= last; k++) {
+      const report = k === last && delivered !== undefined;
+      staged.addBatchTlp(b, k, b.cycle[k], report);
+      if (report) this.tracked[i].set(this.sent[i], delivered);
+      this.sent[i]++;
+    }
   }
 
   /** Queues a TLP for sink stream `i`; returns the TLP's number on it. */
@@ -856,14 +885,22 @@ class StagedSends {
   words = 0;
   tlps = 0;
   add(tlp: RawTlp, cycle: number, report: boolean): void {
-    const need = this.words + TLP_HEAD + tlp.data.length;
+    this.room(TLP_HEAD + tlp.data.length);
+    this.words += packTlp(tlp, cycle, this.buf, this.words, report);
+    this.tlps++;
+  }
+  addBatchTlp(b: TlpBatch, k: number, cycle: number, report: boolean): void {
+    this.room(TLP_HEAD + b.length[k]);
+    this.words += packBatchTlp(b, k, cycle, this.buf, this.words, report);
+    this.tlps++;
+  }
+  private room(words: number): void {
+    const need = this.words + words;
     if (need > this.buf.length) {
       const bigger = new Uint32Array(new ArrayBuffer(4 * Math.max(need, 2 * this.buf.length)));
       bigger.set(this.buf.subarray(0, this.words));
       this.buf = bigger;
     }
-    this.words += packTlp(tlp, cycle, this.buf, this.words, report);
-    this.tlps++;
   }
 }
 

@@ -18,6 +18,45 @@ export interface RawTlp {
   cycle?: number;
 }
 
+/**
+ * TLPs that share one payload buffer, each a slice of it: how a completer hands over all the completions of one
+ * read at once (Sim.sendBatch, Link.sendBatch) instead of a RawTlp, a header array and a payload view per
+ * completion. The first `count` entries are used; the arrays may be longer (they are reused from read to read).
+ */
+export interface TlpBatch {
+  count: number;
+  /** Header dwords DW0..DW3 of TLP k at [4k, 4k + 4). */
+  hdr: Uint32Array;
+  /** The payload buffer the slices are taken from. */
+  data: Uint32Array;
+  /** TLP k's payload: data[offset[k], offset[k] + length[k]) (dwords). */
+  offset: Int32Array;
+  length: Int32Array;
+  /** Cycle TLP k is to be injected at. */
+  cycle: Float64Array;
+}
+
+/** A TlpBatch with room for `n` TLPs (its data buffer set by the user). */
+export function tlpBatch(n: number): TlpBatch {
+  return {
+    count: 0,
+    hdr: new Uint32Array(4 * n),
+    data: new Uint32Array(0),
+    offset: new Int32Array(n),
+    length: new Int32Array(n),
+    cycle: new Float64Array(n),
+  };
+}
+
+/** TLP k of a batch as a RawTlp (views, no copies), for links that take one TLP at a time. */
+export function batchTlp(b: TlpBatch, k: number): RawTlp {
+  return {
+    hdr: b.hdr.subarray(4 * k, 4 * k + 4),
+    data: b.data.subarray(b.offset[k], b.offset[k] + b.length[k]),
+    cycle: b.cycle[k],
+  };
+}
+
 const hex8 = (v: number): string => (v >>> 0).toString(16).padStart(8, '0');
 
 /**

@@ -2,9 +2,9 @@
 //
 // RawTlp itself (sim/raw.ts) is the shape shared with the TLP codec: hdr = DW0..DW3 as the
 // spec draws them, data = payload dwords (byte 0 in bits 7:0), cycle = injection/sop cycle.
-import type { RawTlp } from './raw';
+import type { RawTlp, TlpBatch } from './raw';
 
-export type { RawTlp };
+export type { RawTlp, TlpBatch };
 
 /** Packed layout (sim/cpp/bench.h): [ndw, cycle_lo, cycle_hi, DW0, DW1, DW2, DW3, payload...] per TLP. */
 export const TLP_HEAD = 7;
@@ -37,6 +37,31 @@ export function packTlp(tlp: RawTlp, cycle: number, out: Uint32Array, at: number
   out[at + 6] = hdr[3];
   if (data.length > 0) out.set(data, at + TLP_HEAD);
   return TLP_HEAD + data.length;
+}
+
+/**
+ * Packs TLP k of a batch (sim/raw.ts TlpBatch) with its injection cycle into `out` at word `at`, as packTlp() packs
+ * a RawTlp (the same layout); returns the words written.
+ */
+export function packBatchTlp(
+  b: TlpBatch,
+  k: number,
+  cycle: number,
+  out: Uint32Array,
+  at: number,
+  report = false,
+): number {
+  const n = b.length[k];
+  const h = 4 * k;
+  out[at] = n;
+  out[at + 1] = cycle % 0x1_0000_0000;
+  out[at + 2] = (Math.floor(cycle / 0x1_0000_0000) | (report ? REPORT_DELIVERY : 0)) >>> 0;
+  out[at + 3] = b.hdr[h];
+  out[at + 4] = b.hdr[h + 1];
+  out[at + 5] = b.hdr[h + 2];
+  out[at + 6] = b.hdr[h + 3];
+  if (n > 0) out.set(b.data.subarray(b.offset[k], b.offset[k] + n), at + TLP_HEAD);
+  return TLP_HEAD + n;
 }
 
 /**

@@ -221,8 +221,10 @@ export const PackedEngine = defineModule(
       const dec = doneFire.and(done.queue.eq(i));
       st.inflight.item(i).next(st.inflight.item(i).add(inc.zext(16)).sub(dec.zext(16)));
       const add = mux(used.accept.and(done.queue.eq(i)), done.slots, lit(0, 16));
-      const sub = mux(notify.taken.and(notify.takenQueue.eq(i)), notify.takenAdv, lit(0, 16));
-      st.unsignalled.item(i).next(st.unsignalled.item(i).add(add).sub(sub));
+      // the notifier's snapshot takes all of the count (its adv): the count restarts from this cycle's positions
+      // (no subtraction of a value chosen by the notifier's pick)
+      const taken = notify.taken.and(notify.takenQueue.eq(i));
+      st.unsignalled.item(i).next(mux(taken, add, st.unsignalled.item(i).add(add)));
       const pushed = itemQ.enq.valid.and(itemQ.enq.ready).and(walker.queue.eq(i));
       const retired = stager.retire.and(stager.retireQueue.eq(i));
       const w = st.items.item(i).width;

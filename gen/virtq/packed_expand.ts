@@ -132,7 +132,9 @@ export function packedStager(m: ModuleBuilder, c: StagerContext) {
   f.switch({
     idle: () =>
       m.if(c.items.valid, () => {
-        m.if(kind.eq(ItemKind.FAULT), () => {
+        // (a chain's last segment whose end check failed in the walker, IN_ORDER or chain-too-big, carries the
+        // fault's code: it is a fault item)
+        m.if(kind.eq(ItemKind.FAULT).or(get('code').ne(PackedFault.NONE)), () => {
           pop.set(1);
           retireOf(iq);
           c.staging.discard();

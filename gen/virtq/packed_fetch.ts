@@ -84,13 +84,9 @@ export interface ReadRequest {
   grant: Drivable;
 }
 
-/**
- * A descriptor read from the fetch slots: the descriptor, and `each(fn)`: fn of it computed on every descriptor
- * of the line read and then chosen (a compare ahead of the choice, not behind it).
- */
+/** A descriptor read from the fetch slots. */
 export interface SlotRead {
   desc: Expr;
-  each: (fn: (desc: Expr) => Expr) => Expr;
 }
 
 /**
@@ -138,17 +134,17 @@ export function fetchSlots(
         // a descriptor is two lines: the even line (bytes 0..7) and the odd one after it
         const at = fit(d, ab);
         const whole = cat(oddBank.readAsync(at), even.readAsync(at));
-        return { desc: whole, each: (fn) => fn(whole) };
+        return { desc: whole };
       }
       const perLine = LB / 16;
       const pb = perLine === 1 ? 0 : log2ceil(perLine);
       const line = pb === 0 ? d : d.bits(d.width - 1, pb);
       const at = fit(line, ab + 1).bits(ab, 1);
       const data = mux(line.bit(0), oddBank.readAsync(at), even.readAsync(at));
-      if (pb === 0) return { desc: data, each: (fn) => fn(data) };
+      if (pb === 0) return { desc: data };
       const parts = Array.from({ length: perLine }, (_, i) => data.bits(128 * i + 127, 128 * i));
       const part = d.trunc(pb);
-      return { desc: select(part, parts), each: (fn) => select(part, parts.map(fn)) };
+      return { desc: select(part, parts) };
     };
   };
   const ringLines = (p.ringSlots * layout.bufBytes) / LB;
@@ -366,7 +362,11 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
   const sawWrite = m.reg('walk_saw_write', bit);
   const retried = m.reg('walk_retried', bit, { reset: 0 });
   const size = m.reg('walk_size', 16);
-  const resetting = m.let('walk_resetting', st.resetting.at(cq));
+  // A queue resetting, or stopped by a fault the stager raised (its items after it are dropped): the turn ends.
+  // (Whether the walker's queue failed is a register, a cycle late: the scheduler picks no failed queue.)
+  const failedReg = m.reg('walk_failed', bit, { reset: 0 });
+  failedReg.next(st.failed.at(cq));
+  const resetting = m.let('walk_resetting', st.resetting.at(cq).or(failedReg));
 
   // ---- the device event structure (the driver's kicks): DISABLE once the turn has found work, and when the
   // ring is found empty with nothing of the queue in flight ENABLE (DESC at the next position with EVENT_IDX),
@@ -537,7 +537,11 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
   const curFaults = m.reg('walk_cur_faults', FAULTS.length);
   /** The chain would pass 2^32 bytes with this descriptor; its id is not the head's position. */
   const curBig = m.reg('walk_cur_big', bit);
-  const curIdBad = m.reg('walk_cur_id_bad', bit);
+  /** The ring position the current descriptor's id must equal if it ends its chain (IN_ORDER). */
+  const curHeadPos = m.reg('walk_cur_head_pos', 16);
+  // compared from registers when the descriptor is decided on (not behind the slot memory's read and line
+  // select), and only into the item (not the decision)
+  const curIdBad = m.let('walk_cur_id_bad', c.featInOrder.and(dId.ne(curHeadPos)));
   /**
    * Loads the descriptor at `walk_rd_at` as the next current one, with its availability (the wrap
    * counter is the same for a whole batch: a batch never runs past the ring's end) and each fault it has
@@ -564,7 +568,7 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
     curAvail.next(fl(DESC_F.AVAIL).eq(atWrap).and(fl(DESC_F.USED).ne(atWrap)));
     curFaults.next(cat(...[...conds].reverse()));
     curBig.next(s.total.add(len.zext(32 + sb)).gt(2 ** 32));
-    curIdBad.next(c.featInOrder.and(rdPort.each((x) => x.bits(111, 96).ne(s.headPos))));
+    curHeadPos.next(s.headPos);
   };
   /** The first condition that holds, as a balanced tree of 2:1 choices (not a chain as long as the list). */
   const firstOf = (conds: [Expr, number][]): Expr => {
@@ -632,8 +636,11 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
 
   const itemRoom = c.items.ready;
 
-  // DISABLE as soon as the turn has found work (an item pushed), the flags alone
-  if (p.kickSuppression) m.if(push.and(curEvOff.not()), () => offWanted.next(1));
+  // DISABLE as soon as the turn has found work (an available descriptor to be pushed as an item, or its table
+  // when it is indirect: decided from registers, not from the item push behind the walker's decision), the
+  // flags alone
+  const found = m.let('walk_found', f.is('walk').and(itemRoom).and(resetting.not()).and(curAvail));
+  if (p.kickSuppression) m.if(found.and(curEvOff.not()), () => offWanted.next(1));
   m.if(offWanted.and(evFree), () => {
     evReq.next(1);
     evWord.next(lit(EVENT_FLAG.DISABLE << 16, 32));
@@ -789,8 +796,6 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
         m.if(inChain.not(), () => head.next(pos));
         f.goto('table');
       })
-      .elseIf(chainEnd.and(curIdBad), () => fail(PackedFault.IN_ORDER_VIOLATION))
-      .elseIf(chainEnd.and(curBig), () => fail(PackedFault.CHAIN_TOO_BIG))
       .else(() => {
         inChain.next(1);
         descs.next(descsNext);
@@ -800,6 +805,9 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
         retried.next(0);
         m.if(inChain.not(), () => head.next(pos));
         // The buffer id is the chain's last descriptor's (virtio 1.2 2.8.6 / the golden model).
+        // A chain's end checks (IN_ORDER, then chain-too-big) go with its last segment as the item's code: the
+        // stager raises the fault when it reaches it (in ring order; the chain is not committed, the queue stops),
+        // so the compare of the id is not in front of the walker's decision.
         emit({
           kind: lit(ItemKind.SEG, 2),
           addr: dAddr,
@@ -808,6 +816,15 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
           last: chainEnd,
           id: dId,
           slots: descsNext,
+          code: mux(
+            chainEnd,
+            mux(
+              curIdBad,
+              lit(PackedFault.IN_ORDER_VIOLATION, PACKED_FAULT_BITS),
+              mux(curBig, lit(PackedFault.CHAIN_TOO_BIG, PACKED_FAULT_BITS), lit(PackedFault.NONE, PACKED_FAULT_BITS)),
+            ),
+            lit(PackedFault.NONE, PACKED_FAULT_BITS),
+          ),
         });
         m.if(chainEnd, () => openChain());
         advance();

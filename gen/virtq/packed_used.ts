@@ -354,7 +354,6 @@ export function notifier(m: ModuleBuilder, c: NotifierContext) {
     /** The snapshot taken this cycle: queue and positions now covered. */
     taken,
     takenQueue: pick.index as Expr,
-    takenAdv: st.unsignalled.at(pick.index),
     active: m.let('notify_active', f.is('idle').not()),
     queue: nq as Expr,
     irq,

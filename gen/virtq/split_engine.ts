@@ -50,6 +50,11 @@ export interface SplitEngineParams {
    * in the table, where a chain's next descriptors usually are.
    */
   prefetchDescs?: number;
+  /**
+   * Read INDIRECT tables ahead (default true): a slot whose head descriptor is a valid INDIRECT one gets the first
+   * prefetchDescs - 1 entries of its table read into the slot after the head, before its chain is walked.
+   */
+  indirectAhead?: boolean;
 }
 
 const VRING_DESC_F_NEXT = 0;
@@ -81,6 +86,8 @@ const STATES = [
   'ahead_entry',
   'ahead_desc',
   'ahead_chain',
+  'ahead_look',
+  'ahead_table',
   'head_mem',
   'head_check',
   'desc_need',
@@ -127,6 +134,8 @@ export const SplitEngine = defineModule(
     const B = lineBytes(p.W);
     const lb = log2ceil(B);
     const PF = p.prefetchDescs ?? 4;
+    // INDIRECT tables read ahead into the slot after the head (room for PF - 1 entries)
+    const TA = (p.indirectAhead ?? true) && PF >= 2;
     const lay = splitLayout({ lineBytes: B, ...p, prefetchDescs: PF });
     const halfLineBits = p.regionBits - 1 - lb;
     const devLineBits = p.devBits - lb;
@@ -157,17 +166,19 @@ export const SplitEngine = defineModule(
     const running = m.let('running', driverOk.and(feat('VIRTIO_F_RING_PACKED').not()));
 
     // ---- scratch memory: the fetch half (DMA read engine -> sequencer), the out half (sequencer -> DMA write)
-    const fetchRam = m.instance('fetch_ram', DmaRam, { W: p.W, bytes: lay.half }).io;
-    const outRam = m.instance('out_ram', DmaRam, { W: p.W, bytes: lay.half }).io;
-    const inHalf = (line: Expr) => line.bits(halfLineBits - 1, 0);
+    // (each as large as its half's layout needs: the rest of a half is never written and aliases)
+    const fetchRam = m.instance('fetch_ram', DmaRam, { W: p.W, bytes: lay.fetchBytes }).io;
+    const outRam = m.instance('out_ram', DmaRam, { W: p.W, bytes: lay.outBytes }).io;
+    const fetchLineBits = log2ceil(lay.fetchBytes / B);
+    const outLineBits = log2ceil(lay.outBytes / B);
     const toOut = memWr.addr.bit(halfLineBits);
     fetchRam.wr.valid.set(memWr.valid.and(toOut.not()));
-    fetchRam.wr.addr.set(inHalf(memWr.addr));
+    fetchRam.wr.addr.set(memWr.addr.bits(fetchLineBits - 1, 0));
     fetchRam.wr.data.set(memWr.data);
     fetchRam.wr.be.set(memWr.be);
     memWr.ready.set(toOut.or(fetchRam.wr.ready));
     outRam.rd.valid.set(memRd.valid);
-    outRam.rd.addr.set(inHalf(memRd.addr));
+    outRam.rd.addr.set(memRd.addr.bits(outLineBits - 1, 0));
     memRd.ready.set(outRam.rd.ready);
     memRd.rvalid.set(outRam.rd.rvalid);
     memRd.rdata.set(outRam.rd.rdata);
@@ -341,7 +352,7 @@ export const SplitEngine = defineModule(
       );
     };
     outRam.wr.valid.set(ow.valid);
-    outRam.wr.addr.set(ow.off.bits(p.regionBits - 2, lb));
+    outRam.wr.addr.set(ow.off.bits(outLineBits + lb - 1, lb));
     outRam.wr.data.set(place(ow.data, 64));
     outRam.wr.be.set(place(ow.be, 8));
     const stage = (off: Expr | number, value: Expr, bytes: 2 | 8) => {
@@ -364,7 +375,7 @@ export const SplitEngine = defineModule(
     const fetchWindow = (off: Expr, then: () => void) => {
       m.if(memBusy.not(), () => {
         fetchRam.rd.valid.set(1);
-        fetchRam.rd.addr.set(off.bits(p.regionBits - 2, lb));
+        fetchRam.rd.addr.set(off.bits(fetchLineBits + lb - 1, lb));
         memOff.next(off.bits(lb - 1, 0));
         memBusy.next(1);
       });
@@ -393,6 +404,10 @@ export const SplitEngine = defineModule(
     const count = m.reg('count', 17);
     const slots = m.reg('slots', 16);
     const inIndirect = m.reg('in_indirect', bit);
+    // IN_ORDER: the next a descriptor at j must have (registered: j and in_indirect are set at least two cycles
+    // before desc_walk looks, in head_check or desc_walk, then desc_need and desc_mem)
+    const nextIdx = m.reg('next_idx', 16);
+    nextIdx.next(mux(inIndirect, j.add(1), j.add(1).and(numMask)));
     const sawWrite = m.reg('saw_write', bit);
     const total = m.reg('total', 34);
     const winValid = m.reg('win_valid', bit, { reset: 0 });
@@ -403,6 +418,17 @@ export const SplitEngine = defineModule(
     const winAhead = m.reg('win_ahead', bit);
     const winSlot = m.reg('win_slot', log2ceil(p.availBatch));
     const headAhead = m.reg('head_ahead', bit);
+    // The descriptor desc_mem reads: at j of the window.
+    const descOff = m.let(
+      'desc_off',
+      winOff.add(
+        j
+          .sub(winStart)
+          .trunc(log2ceil(p.descBatch) + 1)
+          .zext(p.regionBits - 1)
+          .shl(4),
+      ),
+    );
     const idxAhead = m.reg('idx_ahead', bit);
 
     // ---- reading ahead: one queue at a time has the pool (pfQ). For it avail->idx is read while its chains
@@ -419,6 +445,11 @@ export const SplitEngine = defineModule(
     const pfHead = m.regArray('pf_head', AB, 16);
     const pfCount = m.regArray('pf_count', AB, log2ceil(PF + 1));
     const pfSeq = m.regArray('pf_seq', AB, SEQ_BITS);
+    // Entries [la, pfInsp) had their head descriptor looked at once their slot's read ended: a valid INDIRECT
+    // one got the first entries of its table read into the slot after it (pf_tbl), and the slot is ready again
+    // once that read has ended too (its pf_seq is the table read's). A chain is walked only once looked at.
+    const pfInsp = m.reg('pf_insp', 16);
+    const pfTbl = m.reg('pf_tbl', AB, { reset: 0 });
     const headsPend = m.reg('heads_pend', bit, { reset: 0 });
     const headsSeq = m.reg('heads_seq', SEQ_BITS);
     const headsFrom = m.reg('heads_from', 16);
@@ -454,6 +485,17 @@ export const SplitEngine = defineModule(
       flags: descRaw.bits(111, 96),
       next: descRaw.bits(127, 112),
     };
+    /** d's INDIRECT table entries. */
+    const tableEntries = d.len.bits(31, 4);
+    /** d (INDIRECT, outside a table) may not name a table: the golden model's checks but indirect-in-indirect. */
+    const tableBad = fIndirect
+      .not()
+      .or(d.flags.bit(VRING_DESC_F_NEXT))
+      .or(d.len.eq(0))
+      .or(d.len.bits(3, 0).ne(0))
+      .or(tableEntries.gt(num.zext(28)));
+    /** The entries of d's table read ahead into a slot. */
+    const tableAhead = mux(tableEntries.lt(PF - 1), tableEntries, lit(PF - 1, 28));
     const fatalPulse = m.wire('fatal_pulse', bit, { default: 0 });
     const uFatalPulse = m.wire('u_fatal_pulse', bit, { default: 0 });
     const failSet = m.wire('fail_set', Q, { default: 0 });
@@ -499,7 +541,8 @@ export const SplitEngine = defineModule(
         .and(enableBits),
     );
     const work = m.let('work', workReg.and(failed.or(qResetting).not()));
-    const canFetch = m.let('can_fetch', idle.and(running).and(devResetting.not()).and(outActive.not()));
+    // (also while a chain is on its way out: the pool's reads ahead go on, only walking waits for the chain buffer)
+    const canFetch = m.let('can_fetch', idle.and(running).and(devResetting.not()));
     const pick = pickQueue(m, 'sched', work.and(canFetch.rep(Q)), lit(1, 1));
 
     // Queue resets: done once the queue's chains are all back and neither side is on it.
@@ -554,6 +597,13 @@ export const SplitEngine = defineModule(
     const pLaReady = planFlag('p_la_ready', pfReady.bit(cqLa.bits(abBits - 1, 0)));
     const pLaNeHe = planFlag('p_la_ne_he', cqLa.ne(cqHe));
     const pLaNeSeen = planFlag('p_la_ne_seen', cqLa.ne(cqSeen));
+    // the slot at pfInsp has its descriptors: its head to look at; the chain at la was looked at
+    const pLookDue = TA
+      ? planFlag('p_look_due', fIndirect.and(pfInsp.ne(pfNext)).and(pfReady.bit(pfInsp.bits(abBits - 1, 0))))
+      : lit(0, 1);
+    const pLaLooked = TA ? planFlag('p_la_looked', fIndirect.not().or(cqLa.ne(pfInsp))) : lit(1, 1);
+    // the chain buffer is free to walk into (a cycle late: a walk ends in `idle`, two cycles before `plan`)
+    const pOutFree = planFlag('p_out_free', outActive.not());
     // headsPend as the flags saw it (its clearing a cycle late: the flags from headsFrom stay consistent with it)
     const pHeadsIdle = planFlag('p_heads_idle', headsPend.not());
 
@@ -601,18 +651,22 @@ export const SplitEngine = defineModule(
             })
             .elseIf(canRead.and(pHeadsIdle).and(pHeNeSeen).and(pHeRoom), () => st.goto('ahead_heads'))
             .elseIf(canRead.and(pfBad.not()).and(pEntryDue).and(pEntryRoom), () => st.goto('ahead_entry'))
-            .elseIf(pLaNePf.and(pLaReady), () => st.goto('ahead_chain'))
+            .elseIf(pLookDue, () => st.goto('ahead_look'))
+            .elseIf(pLaNePf.and(pLaReady).and(pLaLooked).and(pOutFree), () => st.goto('ahead_chain'))
             .elseIf(canRead.and(idxPend.or(idxHere).not()), () => st.goto('ahead_idx'))
             // (an entry whose head is out of range is walked without its reads ahead, to fail; any other entry
             // at la is read ahead first, so that pfNext never falls behind la)
-            .elseIf(pfBad.and(pLaNePf.not()).and(pLaNeHe).and(pHeadsIdle), () => st.goto('head_mem'))
+            .elseIf(pfBad.and(pLaNePf.not()).and(pLaNeHe).and(pHeadsIdle).and(pOutFree), () => st.goto('head_mem'))
             .else(() => st.goto('idle'));
         })
+          // (queues without the pool walk only into a free chain buffer)
+          .elseIf(pOutFree.not(), () => st.goto('idle'))
           .elseIf(poolFree, () => {
             // the pool is cq's from the next cycle (its flags from the one after: through `load`)
             pfActive.next(1);
             pfQ.next(cq);
             pfNext.next(la);
+            pfInsp.next(la);
             pfBad.next(0);
             pool.err.next(0);
             st.goto('load');
@@ -676,6 +730,25 @@ export const SplitEngine = defineModule(
           readyClr.set(lit(1, AB).shl(at));
           pfNext.next(pfNext.inc());
           // (plan's flags see the new pfNext a cycle later)
+          st.goto('load');
+        });
+      },
+      // the head descriptor in the slot of entry pfInsp: a valid INDIRECT one has its table read ahead
+      ahead_look: () => fetchWindow(slotOff(pfInsp), () => st.goto('ahead_table')),
+      ahead_table: () => {
+        const at = pfInsp.bits(abBits - 1, 0);
+        const bit1 = lit(1, AB).shl(at);
+        m.if(d.flags.bit(VRING_DESC_F_INDIRECT).and(tableBad.not()).not(), () => {
+          pfTbl.next(pfTbl.and(bit1.not()));
+          pfInsp.next(pfInsp.inc());
+          st.goto('load');
+        }).elseIf(rd.free, () => {
+          rd.issue(POOL, d.addr, slotOff(pfInsp).add(16), tableAhead.shl(4));
+          pfTbl.next(pfTbl.or(bit1));
+          pfSeq.nextAt(at, pool.seq);
+          readyClr.set(bit1);
+          pfInsp.next(pfInsp.inc());
+          // (plan's flags see the new pfInsp a cycle later)
           st.goto('load');
         });
       },
@@ -805,12 +878,10 @@ export const SplitEngine = defineModule(
       },
       desc_wait: () => onReadStatus(() => st.goto('desc_mem')),
       desc_mem: () => {
-        const idx = j.sub(winStart).trunc(log2ceil(p.descBatch) + 1);
-        const off = winOff.add(idx.zext(p.regionBits - 1).shl(4));
         // a slot's descriptors once their read has ended (a read ahead's error is the pool queue's: cq's)
         m.if(winAhead.and(pfReady.bit(winSlot).not()), () => {})
           .elseIf(winAhead.and(pool.err), fail)
-          .else(() => fetchWindow(off, () => st.goto('desc_walk')));
+          .else(() => fetchWindow(descOff, () => st.goto('desc_walk')));
       },
       // the checks of the golden model (tb/virtio/ring/device.ts nextSplit, walkSplitIndirect, addSeg)
       desc_walk: () => {
@@ -819,27 +890,24 @@ export const SplitEngine = defineModule(
         const isWrite = flags.bit(VRING_DESC_F_WRITE);
         const isIndirect = flags.bit(VRING_DESC_F_INDIRECT);
         const countNext = count.add(1);
-        const tableEntries = d.len.bits(31, 4);
         const newTotal = total.add(d.len.zext(34));
-        const nextIdx = mux(inIndirect, j.add(1), j.add(1).and(numMask));
         m.if(countNext.gt(tblN.zext(17)), fail)
           .elseIf(isIndirect, () => {
-            m.if(
-              inIndirect
-                .or(fIndirect.not())
-                .or(isNext)
-                .or(d.len.eq(0))
-                .or(d.len.bits(3, 0).ne(0))
-                .or(tableEntries.gt(num.zext(28))),
-              fail,
-            ).else(() => {
+            m.if(inIndirect.or(tableBad), fail).else(() => {
               slots.next(countNext.trunc(16));
               inIndirect.next(1);
               tblBase.next(d.addr);
               tblN.next(tableEntries.trunc(16));
               j.next(0);
               count.next(0);
-              winValid.next(0);
+              // the table's first entries in the head's slot when read ahead, else a window read when needed
+              if (TA)
+                m.if(winAhead.and(pfTbl.bit(winSlot)), () => {
+                  winOff.next(slotOff(winSlot).add(16));
+                  winStart.next(0);
+                  winCount.next(tableAhead.trunc(17));
+                }).else(() => winValid.next(0));
+              else winValid.next(0);
               st.goto('desc_need');
             });
           })
@@ -1046,7 +1114,8 @@ export const SplitEngine = defineModule(
   {
     name: (p) =>
       `virtq_split_w${p.W}_q${p.queues}_d${p.devBits}_b${p.base.toString(16)}_r${p.regionBits}_l${p.lenBits}_i${p.idBits}` +
-      `_c${p.maxChain}_a${p.availBatch}_e${p.descBatch}_u${p.usedBatch}_p${p.prefetchDescs ?? 4}`,
+      `_c${p.maxChain}_a${p.availBatch}_e${p.descBatch}_u${p.usedBatch}_p${p.prefetchDescs ?? 4}` +
+      (p.indirectAhead === false ? '_t0' : ''),
     doc: 'Split virtqueue engine: avail ring and descriptor fetch in batches, chain checks, used ring write-back, notifications.',
   },
 );

@@ -27,6 +27,12 @@ export interface SplitLayoutParams {
  */
 export interface SplitLayout {
   half: number;
+  /**
+   * Bytes of memory behind each half: what the half's layout uses, rounded up to a power of two of at least four
+   * lines (the rest of a half is never written: it aliases).
+   */
+  fetchBytes: number;
+  outBytes: number;
   /** fetch half: a 16-bit index or flags word read from the driver area (avail idx, flags, used_event). */
   word: number;
   /** fetch half: the descriptor window (descBatch descriptors). */
@@ -60,6 +66,8 @@ export function splitLayout(p: SplitLayoutParams): SplitLayout {
     note: 0,
     aheadWord: 0,
     ahead: 0,
+    fetchBytes: 0,
+    outBytes: 0,
   };
   // The note in a line after the entries' (8 bytes in: its access may start 2 bytes before it).
   l.note = (Math.ceil((l.avail + 2 * p.queues * p.availBatch) / p.lineBytes) + 1) * p.lineBytes + 8;
@@ -73,6 +81,9 @@ export function splitLayout(p: SplitLayoutParams): SplitLayout {
       `SplitEngine: a region of 2^${p.regionBits} bytes is too small: its fetch half needs ${fetchEnd} bytes, ` +
         `its out half ${outEnd}, each at least ${4 * p.lineBytes} (four lines)`,
     );
+  const memBytes = (used: number) => Math.max(4 * p.lineBytes, 2 ** Math.ceil(Math.log2(used)));
+  l.fetchBytes = memBytes(fetchEnd);
+  l.outBytes = memBytes(outEnd);
   return l;
 }
 

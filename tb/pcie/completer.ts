@@ -13,7 +13,7 @@ import type { RcCore } from './core';
 import type { TlpContext } from './errors';
 import { DmaFault } from './hostmem';
 import { FaultInjector, targetCompletion, type ReadAction } from './inject';
-import { DwordArena, type RawTlp } from '../../sim/raw';
+import { DwordArena, tlpBatch, type RawTlp, type TlpBatch } from '../../sim/raw';
 import {
   Attr,
   CplStatus,
@@ -24,7 +24,9 @@ import {
   readCompletionByteCount,
   completionLowerAddress,
   encodeCplD,
+  encodeCplDHeader,
   type CplDDwords,
+  type CplDHeader,
   type CplTlp,
   type CplStatusCode,
   type MemReadTlp,
@@ -253,6 +255,8 @@ export class Completer {
         delivered,
       );
       this.stats.completionsSent++;
+    } else if (action === 'ok' && rc.batchSends) {
+      last = this.sendCompletions(t, dws, at, delivered);
     } else if (action !== 'drop' || aimed) {
       const chunks = splitReadCompletions(t, { rcb: o.rcb, mps: rc.shadow.mps, mode: o.split, rng: rc.rng });
       const n = chunks.length;
@@ -316,6 +320,55 @@ export class Completer {
       if (!delivered) use.freeAt = last;
     }
     perReq.set(t.tag, use);
+  }
+
+  /**
+   * A read's successful completions, split and scheduled from `at` exactly as the general path in onRead() does
+   * (the same draws of the RC's random generator, in the same order), each checked and encoded by the codec
+   * (encodeCplDHeader), handed to the link in one batch (RcCore.sendBatch): no TLP object, header array or payload
+   * view per completion. Returns the cycle of the last one.
+   */
+  private sendCompletions(t: MemReadTlp, dws: Uint32Array, at: number, delivered?: (cycle: number) => void): number {
+    const { rc } = this;
+    const o = rc.opts;
+    const chunks = splitReadCompletions(t, { rcb: o.rcb, mps: rc.shadow.mps, mode: o.split, rng: rc.rng });
+    const n = chunks.length;
+    if (this.batch.offset.length < n) this.batch = tlpBatch(Math.max(n, 2 * this.batch.offset.length));
+    const b = this.batch;
+    const cpl = this.cplFields(t);
+    let when = at;
+    for (let i = 0; i < n; i++) {
+      const c = chunks[i];
+      if (i > 0) when += rc.rng.int(o.cplGap.min, o.cplGap.max);
+      cpl.byteCount = c.byteCount;
+      cpl.lowerAddress = c.lowerAddress;
+      encodeCplDHeader(cpl, c.lengthDw, b.hdr, 4 * i);
+      b.offset[i] = c.offset / 4;
+      b.length[i] = c.lengthDw;
+      b.cycle[i] = when;
+    }
+    b.count = n;
+    b.data = dws;
+    rc.sendBatch(b, 'CplD', delivered);
+    this.stats.completionsSent += n;
+    return when;
+  }
+  /** The batch sendCompletions() reuses (grown when a read needs more completions). */
+  private batch: TlpBatch = tlpBatch(16);
+  /** A successful CplD's fields for read `t` (byte count and lower address set per completion). */
+  private cplFields(t: MemReadTlp): CplDHeader & { byteCount: number; lowerAddress: number } {
+    return {
+      type: 'CplD',
+      completerId: this.rc.opts.rcId,
+      requesterId: t.requesterId,
+      tag: t.tag,
+      tc: t.tc,
+      attr: t.attr,
+      status: CplStatus.SC,
+      byteCount: 0,
+      lowerAddress: 0,
+      ep: false,
+    };
   }
 
   /**

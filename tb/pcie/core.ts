@@ -8,7 +8,7 @@ import type { TlpContext, ViolationCode } from './errors';
 import type { HostMemory } from './hostmem';
 import type { ResolvedOptions } from './options';
 import type { Rng } from '../../sim/random';
-import type { RawTlp } from '../../sim/raw';
+import type { RawTlp, TlpBatch } from '../../sim/raw';
 import type { Tlp, TlpType } from './tlp';
 
 export interface RcCore {
@@ -25,6 +25,14 @@ export interface RcCore {
    * link reports deliveries (deliveryReports), it is called with the cycle the device took the TLP's last beat.
    */
   sendEncoded(raw: RawTlp, type: TlpType, atCycle?: number, delivered?: (cycle: number) => void): void;
+  /**
+   * sendEncoded() for the first b.count TLPs of a batch (slices of one payload buffer, sim/raw.ts), all of `type`,
+   * TLP k at b.cycle[k] (never before now), `delivered` for the last one: a read's completions in one hand-over.
+   * The batch's buffers may be reused once it returns.
+   */
+  sendBatch(b: TlpBatch, type: TlpType, delivered?: (cycle: number) => void): void;
+  /** Whether sendBatch() reaches the link in one piece (Link.sendBatch, and no trace describing each TLP). */
+  readonly batchSends?: boolean;
   /** Queues a raw TLP as it is (malformed ones too); counted by its type if it decodes. */
   sendRaw(raw: RawTlp, atCycle?: number): void;
   /** Whether the link reports when a TLP reached the device (Link.sendTracked). */

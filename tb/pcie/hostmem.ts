@@ -41,6 +41,8 @@ function checkLen(n: number, what = 'length'): number {
 interface Backing {
   read(off: number, out: Uint8Array): void;
   write(off: number, src: Uint8Array, mask?: Uint8Array): void;
+  /** Index of the first byte from `off` on that differs from `data`, or -1. */
+  firstDifference(off: number, data: Uint8Array): number;
   /** A live view when the storage is contiguous. */
   view?: Uint8Array;
 }
@@ -56,6 +58,9 @@ class FlatBacking implements Backing {
       return;
     }
     for (let i = 0; i < src.length; i++) if (mask[i]) this.view[off + i] = src[i];
+  }
+  firstDifference(off: number, data: Uint8Array): number {
+    return firstDifference(this.view, off, data, 0, data.length);
   }
 }
 
@@ -85,6 +90,31 @@ class PagedBacking implements Backing {
       done += n;
     }
   }
+  firstDifference(off: number, data: Uint8Array): number {
+    for (let done = 0; done < data.length;) {
+      const p = Math.floor((off + done) / PAGE);
+      const po = (off + done) % PAGE;
+      const n = Math.min(PAGE - po, data.length - done);
+      const page = this.pages.get(p);
+      const at = page ? firstDifference(page, po, data, done, n) : firstNonZero(data, done, n);
+      if (at >= 0) return at;
+      done += n;
+    }
+    return -1;
+  }
+}
+
+/** The first i in [from, from + n) with data[i] !== mem[at + i - from], or -1. */
+function firstDifference(mem: Uint8Array, at: number, data: Uint8Array, from: number, n: number): number {
+  const d = at - from;
+  for (let i = from; i < from + n; i++) if (mem[d + i] !== data[i]) return i;
+  return -1;
+}
+
+/** The first i in [from, from + n) with data[i] !== 0 (unwritten bytes read as zero), or -1. */
+function firstNonZero(data: Uint8Array, from: number, n: number): number {
+  for (let i = from; i < from + n; i++) if (data[i] !== 0) return i;
+  return -1;
 }
 
 /** One mapping of the address space. */
@@ -313,6 +343,28 @@ export class HostMemory {
     if (r) r.backing.read(Number(a - r.addr), out);
     else this.segments(a, out.length, (r, off, pos, n) => r.backing.read(off, out.subarray(pos, pos + n)), 'host read');
   }
+  /**
+   * Index of the first byte of `data` that differs from memory at `addr` on, or -1 if all are equal: read(addr,
+   * data.length) compared with `data`, without the copy (the golden model's comparisons run per request).
+   */
+  firstDifference(addr: Addr, data: Uint8Array): number {
+    const a = toAddr(addr);
+    const r = this.within(a, data.length);
+    if (r) return r.backing.firstDifference(Number(a - r.addr), data);
+    let at = -1;
+    this.segments(
+      a,
+      data.length,
+      (r, off, pos, n) => {
+        if (at < 0) {
+          const k = r.backing.firstDifference(off, data.subarray(pos, pos + n));
+          if (k >= 0) at = pos + k;
+        }
+      },
+      'host compare',
+    );
+    return at;
+  }
   write(addr: Addr, data: Uint8Array): void {
     const a = toAddr(addr);
     const r = this.within(a, data.length);
@@ -328,6 +380,7 @@ export class HostMemory {
   fill(addr: Addr, len: number, value = 0): void {
     this.write(addr, new Uint8Array(checkLen(len)).fill(value));
   }
+  // The small reads and writes go through read() and write(), which tests hook to see a driver's access order.
   readU8(addr: Addr): number {
     return this.read(addr, 1)[0];
   }

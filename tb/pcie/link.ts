@@ -4,7 +4,7 @@
  * (sendTracked) included; SimLink adapts devices with several streams; ModelEndpoint (./modeldev) is a pure-TypeScript device
  * behind the same interface. TapLink wraps any of them to see the raw TLP traffic both ways.
  */
-import type { RawTlp } from '../../sim/raw';
+import { batchTlp, type RawTlp, type TlpBatch } from '../../sim/raw';
 import type { Until } from '../../sim/sideband';
 
 export interface LinkRunOptions {
@@ -44,6 +44,12 @@ export interface Link {
    * completion can arrive, and misses a reuse between that and the real delivery.
    */
   sendTracked?(tlp: RawTlp, atCycle: number, delivered: (cycle: number) => void): void;
+  /**
+   * Optional: send() for each of the first b.count TLPs of a batch (slices of one payload buffer, sim/raw.ts), each
+   * at b.cycle[k], copied before it returns; with `delivered` (only on links with sendTracked), sendTracked() for
+   * the last one. The RC hands over a read's completions this way: no RawTlp per completion.
+   */
+  sendBatch?(b: TlpBatch, delivered?: (cycle: number) => void): void;
 }
 
 /** The subset of sim/index.ts's Sim that SimLink uses (kept structural so tb/ does not load the addon). */
@@ -56,6 +62,8 @@ export interface SimLike {
   takeTx(stream?: string): RawTlp[];
   /** Sim has it: sends are copied at once (see Link.copiesOnSend). */
   readonly copiesOnSend?: boolean;
+  /** Sim has it: see Link.sendBatch. */
+  sendBatch?(b: TlpBatch, delivered?: (cycle: number) => void, stream?: string): void;
 }
 
 /**
@@ -65,12 +73,14 @@ export interface SimLike {
  */
 export class SimLink implements Link {
   readonly sendTracked?: Link['sendTracked'];
+  readonly sendBatch?: Link['sendBatch'];
   constructor(
     readonly sim: SimLike,
     readonly streams: { rx?: string; tx?: string[] } = {},
   ) {
     if (sim.sendTracked)
       this.sendTracked = (raw, atCycle, delivered) => sim.sendTracked!(raw, atCycle, delivered, streams.rx);
+    if (sim.sendBatch) this.sendBatch = (b, delivered) => sim.sendBatch!(b, delivered, streams.rx);
   }
   get cycle(): number {
     return this.sim.cycle;
@@ -150,5 +160,18 @@ export class TapLink implements Link {
     if (this.opts.keep !== false) for (const t of tx) this.fromDevice.push(t);
     if (this.opts.onFromDevice) for (const t of tx) this.opts.onFromDevice(t);
     return tx;
+  }
+}
+
+/**
+ * Link.sendBatch on a link that takes one TLP at a time: send() (sendTracked() for the last one, with
+ * `delivered`) of copies of each TLP, so the batch's buffers may be reused at once.
+ */
+export function sendBatchSingly(link: Link, b: TlpBatch, delivered?: (cycle: number) => void): void {
+  for (let k = 0; k < b.count; k++) {
+    const v = batchTlp(b, k);
+    const raw: RawTlp = { hdr: v.hdr.slice(), data: v.data.slice() };
+    if (k === b.count - 1 && delivered && link.sendTracked) link.sendTracked(raw, b.cycle[k], delivered);
+    else link.send(raw, b.cycle[k]);
   }
 }

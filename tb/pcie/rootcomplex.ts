@@ -27,11 +27,11 @@ import { PcieViolation, RcTimeoutError, sketchRaw, type TlpContext, type Violati
 import { HostMemory, leBytes, leToBigint, toAddr, type Addr } from './hostmem';
 import { FaultInjector, type FaultRates, type ReadHook } from './inject';
 import { intxMessage, IntxWires, type IntxPin } from './intx';
-import type { Link, LinkRunOptions } from './link';
+import { sendBatchSingly, type Link, type LinkRunOptions } from './link';
 import { MsixController } from './msix';
 import { resolveOptions, type ResolvedOptions, type RootComplexOptions } from './options';
 import { Rng, defaultSeed } from '../../sim/random';
-import { formatRawTlp, type RawTlp } from '../../sim/raw';
+import { batchTlp, formatRawTlp, type RawTlp, type TlpBatch } from '../../sim/raw';
 import { Pending, Requester, type Completion } from './requester';
 import {
   CplStatus,
@@ -183,6 +183,25 @@ export class RootComplex implements RcCore {
 
   sendEncoded(raw: RawTlp, type: TlpType, atCycle?: number, delivered?: (cycle: number) => void): void {
     this.queue(raw, type, atCycle, undefined, delivered);
+  }
+
+  get batchSends(): boolean {
+    return this.link.sendBatch !== undefined && !this.opts.trace;
+  }
+
+  sendBatch(b: TlpBatch, type: TlpType, delivered?: (cycle: number) => void): void {
+    const now = this.now;
+    const c = (this.toDevice[type] ??= { tlps: 0, bytes: 0 });
+    for (let k = 0; k < b.count; k++) {
+      b.cycle[k] = Math.max(b.cycle[k], now);
+      c.tlps++;
+      c.bytes += b.length[k] * 4;
+      if (this.opts.trace)
+        this.opts.trace(`rc @${now}: -> dev @${b.cycle[k]}: ${describeTlp(decodeTlp(batchTlp(b, k)))}`);
+    }
+    const tracked = delivered && this.link.sendTracked ? delivered : undefined;
+    if (this.link.sendBatch) this.link.sendBatch(b, tracked);
+    else sendBatchSingly(this.link, b, tracked);
   }
 
   /** Counts, traces (describing `t`, else the decoded raw form) and queues an encoded TLP. */

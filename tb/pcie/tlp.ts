@@ -530,7 +530,7 @@ function requireData(t: Tlp, data: unknown, minDw: number, maxDw: number): void 
 }
 
 /** The fields every TLP has fit their bits. */
-function checkCommonFields(t: Tlp | CplDDwords): void {
+function checkCommonFields(t: Tlp | CplDDwords | CplDHeader): void {
   // All at once first (the encoders run this per TLP); field by field only to name the culprit.
   const tc = t.tc ?? 0;
   const attr = t.attr ?? 0;
@@ -542,7 +542,7 @@ function checkCommonFields(t: Tlp | CplDDwords): void {
 }
 
 /** A completion's own fields fit their bits (or ranges). */
-function checkCompletionFields(t: CplTlp | CplDTlp | CplDDwords): void {
+function checkCompletionFields(t: CplTlp | CplDTlp | CplDDwords | CplDHeader): void {
   const bc = t.byteCount;
   if (
     fits(t.completerId, 0xffff) &&
@@ -674,7 +674,7 @@ function checkRules(t: Tlp, strict: boolean): void {
 // Encode
 
 /** 2.2.9 / 2.3.1.1: a completion with `lengthDw` payload dwords (encode and decode of CplD, and encodeCplD). */
-function checkCplDRules(t: CplDTlp | CplDDwords, lengthDw: number, strict: boolean): void {
+function checkCplDRules(t: CplDTlp | CplDDwords | CplDHeader, lengthDw: number, strict: boolean): void {
   // 2.2.9: only Successful Completions carry data; error statuses use Cpl.
   if (t.status !== CplStatus.SC) {
     fail(t, 'status', `status ${STATUS_NAME[t.status]} on a completion with data (only SC completions carry data)`);
@@ -728,7 +728,7 @@ export interface EncodeOptions {
  * DW0 (2.2.1): Fmt[31:29] Type[28:24] T9[23] TC[22:20] T8[19] Attr[2][18] LN[17] TH[16]
  * TD[15] EP[14] Attr[1:0][13:12] AT[11:10] Length[9:0].
  */
-function packDw0(fmt: number, type: number, t: Tlp | CplDDwords, lengthDw: number, at: number): number {
+function packDw0(fmt: number, type: number, t: Tlp | CplDDwords | CplDHeader, lengthDw: number, at: number): number {
   const attr = t.attr ?? 0;
   return (
     ((fmt << 29) |
@@ -751,15 +751,20 @@ function packRequestDw1(requesterId: number, tag: number, lastBe: number, firstB
   return ((requesterId << 16) | ((tag & 0xff) << 8) | (lastBe << 4) | firstBe) >>> 0;
 }
 
-/** Completion header (2.2.9) into `hdr`; `lengthDw` payload dwords (0 for Cpl). */
-function packCompletion(hdr: Uint32Array, t: CplTlp | CplDTlp | CplDDwords, lengthDw: number): void {
+/** Completion header (2.2.9) into `hdr` from dword `at` on (DW3 untouched); `lengthDw` payload dwords (0 for Cpl). */
+function packCompletion(
+  hdr: Uint32Array,
+  t: CplTlp | CplDTlp | CplDDwords | CplDHeader,
+  lengthDw: number,
+  at = 0,
+): void {
   const hasData = t.type === 'CplD' || t.type === 'CplDLk';
   const type = t.type === 'CplLk' || t.type === 'CplDLk' ? TYPE_CPL_LOCKED : TYPE_CPL;
-  hdr[0] = packDw0(hasData ? FMT_DATA : 0, type, t, lengthDw, 0);
+  hdr[at] = packDw0(hasData ? FMT_DATA : 0, type, t, lengthDw, 0);
   // DW1: Completer ID[31:16] Status[15:13] BCM[12] Byte Count[11:0] (4096 -> 0).
-  hdr[1] = ((t.completerId << 16) | (t.status << 13) | ((t.bcm ? 1 : 0) << 12) | (t.byteCount & 0xfff)) >>> 0;
+  hdr[at + 1] = ((t.completerId << 16) | (t.status << 13) | ((t.bcm ? 1 : 0) << 12) | (t.byteCount & 0xfff)) >>> 0;
   // DW2: Requester ID[31:16] Tag[7:0] at [15:8] R[7] Lower Address[6:0].
-  hdr[2] = ((t.requesterId << 16) | ((t.tag & 0xff) << 8) | t.lowerAddress) >>> 0;
+  hdr[at + 2] = ((t.requesterId << 16) | ((t.tag & 0xff) << 8) | t.lowerAddress) >>> 0;
 }
 
 /**
@@ -779,21 +784,42 @@ export interface CplDDwords extends Omit<CplDTlp, 'data'> {
 export function encodeCplD(t: CplDDwords, opts: EncodeOptions = {}): RawTlp {
   if (t.type !== 'CplD' && t.type !== 'CplDLk')
     throw new TlpError('type', `encodeCplD: ${String(t.type)} is not a completion with data`);
-  checkCommonFields(t);
-  checkCompletionFields(t);
   const data = t.data;
   if (!(data instanceof Uint32Array)) fail(t, 'data', 'data must be a Uint32Array');
-  if (data.length < 1 || data.length > 1024) {
+  const hdr = new Uint32Array(4);
+  encodeCplDHeader(t, data.length, hdr, 0, opts);
+  return { hdr, data };
+}
+
+/** A CplD (or CplDLk) without its payload: what encodeCplDHeader() takes with the payload's length. */
+export type CplDHeader = Omit<CplDDwords, 'data'>;
+
+/**
+ * encodeCplD()'s checks and header for a completion of `lengthDw` payload dwords, written into hdr[at..at+3]
+ * (DW3 = 0): the header encodeCplD() gives. For a completer that hands over a read's completions at once
+ * (RcCore.sendBatch), one reused header array and fields object for all of them.
+ */
+export function encodeCplDHeader(
+  t: CplDHeader,
+  lengthDw: number,
+  hdr: Uint32Array,
+  at = 0,
+  opts: EncodeOptions = {},
+): void {
+  if (t.type !== 'CplD' && t.type !== 'CplDLk')
+    throw new TlpError('type', `encodeCplD: ${String(t.type)} is not a completion with data`);
+  checkCommonFields(t);
+  checkCompletionFields(t);
+  if (!(lengthDw >= 1 && lengthDw <= 1024)) {
     fail(
       t,
       'data',
-      `payload of ${data.length} DW out of range 1..1024` + (data.length > 1024 ? ' (Length field max 1024 DW)' : ''),
+      `payload of ${lengthDw} DW out of range 1..1024` + (lengthDw > 1024 ? ' (Length field max 1024 DW)' : ''),
     );
   }
-  if (!opts.allowMalformed) checkCplDRules(t, data.length, true);
-  const hdr = new Uint32Array(4);
-  packCompletion(hdr, t, data.length);
-  return { hdr, data };
+  if (!opts.allowMalformed) checkCplDRules(t, lengthDw, true);
+  packCompletion(hdr, t, lengthDw, at);
+  hdr[at + 3] = 0;
 }
 
 /** Encodes a TLP; throws TlpError naming the field if it cannot be encoded or breaks a spec rule. */

@@ -1,7 +1,7 @@
 // Host memory: allocation, caller-provided buffers, sparse paging, LE helpers, and the
 // IOMMU-like permission checks on device access.
 import { describe, expect, test } from 'vitest';
-import { DmaFault, HostMemory } from '../../tb/pcie/hostmem';
+import { DmaFault, HostMemory, leBytes } from '../../tb/pcie/hostmem';
 
 describe('allocation', () => {
   test('natural alignment, guard gaps, below and above 4 GB, fixed addresses', () => {
@@ -123,6 +123,85 @@ describe('the fast paths', () => {
     expect(() => m.readInto(0x10ff0n, out)).toThrow(/not mapped/);
     expect(m.checkDma('read', 0x10ff0n, 64)?.kind).toBe('unmapped');
     expect(m.find(0x10004n)).toBe(a);
+  });
+});
+
+describe('firstDifference and the small reads', () => {
+  test('firstDifference finds the first differing byte in flat and paged regions, across regions, or -1', () => {
+    const m = new HostMemory({ lazyThreshold: 1 << 20 });
+    const flat = m.alloc(4096, { at: 0x10000 });
+    m.alloc(4096, { at: 0x11000 });
+    const paged = m.alloc(1 << 20, { at: 0x100000 });
+    const bytes = Uint8Array.from({ length: 64 }, (_, i) => i + 1);
+    m.write(0x10ff0n, bytes); // 16 bytes in the first region, 48 in the second
+    expect(m.firstDifference(0x10ff0n, bytes)).toBe(-1);
+    for (const k of [0, 15, 16, 63]) {
+      const other = bytes.slice();
+      other[k] ^= 0x80;
+      expect(m.firstDifference(0x10ff0n, other)).toBe(k);
+    }
+    expect(m.firstDifference(flat.addr, new Uint8Array(0))).toBe(-1);
+    // Paged: unwritten pages read as zero; a span over a page boundary (64 KiB pages).
+    const at = paged.addr + 0xfff8n;
+    expect(m.firstDifference(at, new Uint8Array(16))).toBe(-1);
+    expect(m.firstDifference(at, Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0, 0, 7))).toBe(9);
+    m.write(at, bytes.subarray(0, 16));
+    expect(m.firstDifference(at, bytes.subarray(0, 16))).toBe(-1);
+    const other = bytes.slice(0, 16);
+    other[12] = 0;
+    expect(m.firstDifference(at, other)).toBe(12);
+    expect(() => m.firstDifference(flat.addr + 4090n + 4096n, new Uint8Array(16))).toThrow(/not mapped/);
+  });
+
+  test('readU8/U16/U32 read the same from flat regions, paged regions and across a region boundary', () => {
+    const m = new HostMemory({ lazyThreshold: 1 << 20 });
+    m.alloc(4096, { at: 0x10000 });
+    m.alloc(4096, { at: 0x11000 });
+    const paged = m.alloc(1 << 20, { at: 0x100000 });
+    const bytes = Uint8Array.of(0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88);
+    for (const base of [0x10ffcn, 0x10010n, paged.addr + 0xfffcn]) {
+      m.write(base, bytes);
+      for (let o = 0n; o < 4n; o++) {
+        const a = base + o;
+        const i = Number(o);
+        expect(m.readU8(a)).toBe(bytes[i]);
+        expect(m.readU16(a)).toBe(bytes[i] | (bytes[i + 1] << 8));
+        expect(m.readU32(a)).toBe((bytes[i] | (bytes[i + 1] << 8) | (bytes[i + 2] << 16) | (bytes[i + 3] << 24)) >>> 0);
+      }
+    }
+    expect(() => m.readU32(0x11ffen)).toThrow(/not mapped/);
+    expect(() => m.readU8(0x12000n)).toThrow(/not mapped/);
+  });
+
+  test('writeU8/U16/U32/U64 write the same little-endian bytes in flat and paged regions and across regions', () => {
+    const m = new HostMemory({ lazyThreshold: 1 << 20 });
+    m.alloc(4096, { at: 0x10000 });
+    m.alloc(4096, { at: 0x11000 });
+    const paged = m.alloc(1 << 20, { at: 0x100000 });
+    const cases: [number | bigint, number][] = [
+      [0xa5, 1],
+      [-1, 1],
+      [0x1_0234, 2],
+      [-2, 2],
+      [0xdead_beef, 4],
+      [-3, 4],
+      [2 ** 40 + 0x1234_5678, 4],
+      [0x0123_4567_89ab_cdefn, 8],
+      [-5n, 8],
+      [2 ** 52 + 7, 8],
+    ];
+    for (const base of [0x10ffcn, 0x10010n, paged.addr + 0xfffcn])
+      for (const [v, n] of cases) {
+        m.fill(base, 8, 0x5a);
+        if (n === 1) m.writeU8(base, Number(v));
+        else if (n === 2) m.writeU16(base, Number(v));
+        else if (n === 4) m.writeU32(base, Number(v));
+        else m.writeU64(base, v);
+        const want = [...leBytes(BigInt(v), n), ...new Array<number>(8 - n).fill(0x5a)];
+        expect(Array.from(m.read(base, 8)), `${v} as ${n} bytes at 0x${base.toString(16)}`).toEqual(want);
+      }
+    expect(() => m.writeU32(0x10000n, 1.5)).toThrow();
+    expect(() => m.writeU16(0x11fffn, 1)).toThrow(/not mapped/);
   });
 });
 

@@ -6,8 +6,15 @@
 import { afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { SPLIT_TEST_WIDTHS } from '../../gen/virtq/split_test_top';
 import { allocRing, createVirtqueue, type RingMemory } from '../../tb/virtio/ring/create';
-import { SPLIT, splitAreaSizes, VRING_DESC_F_NEXT as NEXT, type RingFeatures } from '../../tb/virtio/ring/defs';
-import { caseFeatures, MALFORMED_CASES, RingCrafter, UNGRANTED } from '../../tb/virtio/ring/malformed';
+import {
+  SPLIT,
+  splitAreaSizes,
+  VRING_DESC_F_INDIRECT as IND,
+  VRING_DESC_F_NEXT as NEXT,
+  VRING_DESC_F_WRITE as WRITE,
+  type RingFeatures,
+} from '../../tb/virtio/ring/defs';
+import { caseFeatures, MALFORMED_CASES, type RawDesc, RingCrafter, UNGRANTED } from '../../tb/virtio/ring/malformed';
 import { DeviceQueue, RingError, type RingErrorKind } from '../../tb/virtio/ring/device';
 import { HostDma } from '../../tb/virtio/ring/dma';
 import { bootSplit, buildSplitSim, closeSplitBenches, splitPorts } from './split_support';
@@ -119,5 +126,110 @@ describe.each(SPLIT_TEST_WIDTHS)('split queue engine on malformed rings, %i-bit'
       const codes = b.rc.violations.map((v) => v.code);
       expect(codes).toEqual(c.kind === 'dma-fault' ? codes.map(() => 'dma-unmapped') : []);
       if (c.kind === 'dma-fault') expect(codes.length).toBeGreaterThan(0);
+    });
+});
+
+/**
+ * Malformed INDIRECT chains met with the tables read ahead: one queue (so it has the read-ahead pool) holds GOOD
+ * chains, each one INDIRECT descriptor whose table has 3 or 6 entries (more than a slot holds after the head: the
+ * rest read when walked), then one bad chain. The engine hands over the good chains (those the golden model
+ * takes), then pulses fatal_error once and reads nothing outside granted memory but the bad case's own table.
+ */
+interface AheadCase {
+  name: string;
+  kind: RingErrorKind;
+  /** The bad chain's head descriptor (its tables crafted with `c`). */
+  head(c: RingCrafter): RawDesc;
+}
+
+const GOOD = 8;
+const AHEAD_NUM = 16;
+/** An indirect table of k entries: readable ones chained by next = i + 1, the last one writable. */
+const goodTable = (k: number): RawDesc[] =>
+  Array.from({ length: k }, (_, i) => (i < k - 1 ? { flags: NEXT, next: i + 1 } : { flags: WRITE }));
+const table = (c: RingCrafter, descs: RawDesc[]): RawDesc => ({
+  flags: IND,
+  addr: c.table(descs),
+  len: 16 * descs.length,
+});
+
+const AHEAD_CASES: AheadCase[] = [
+  { name: 'a table of 24 bytes', kind: 'indirect-bad-length', head: (c) => ({ ...table(c, goodTable(2)), len: 24 }) },
+  {
+    name: 'INDIRECT with NEXT',
+    kind: 'indirect-with-next',
+    head: (c) => ({ ...table(c, goodTable(3)), flags: IND | NEXT }),
+  },
+  { name: 'a table longer than the queue', kind: 'chain-too-long', head: (c) => table(c, goodTable(AHEAD_NUM + 1)) },
+  {
+    name: 'INDIRECT inside the table',
+    kind: 'indirect-in-indirect',
+    head: (c) => table(c, [{ flags: NEXT, next: 1 }, table(c, goodTable(3))]),
+  },
+  { name: 'a table outside granted memory', kind: 'dma-fault', head: () => ({ flags: IND, addr: UNGRANTED, len: 48 }) },
+  {
+    name: 'a next outside the table',
+    kind: 'next-out-of-range',
+    head: (c) => table(c, [{ flags: NEXT, next: 2 }, {}]),
+  },
+  {
+    name: 'readable after writable in the table',
+    kind: 'readable-after-writable',
+    head: (c) => table(c, [{ flags: WRITE | NEXT, next: 1 }, {}]),
+  },
+  {
+    name: 'a loop past the entries read ahead',
+    kind: 'chain-too-long',
+    head: (c) => table(c, [...goodTable(5).slice(0, 4), { flags: NEXT, next: 2 }]),
+  },
+];
+
+describe.each(SPLIT_TEST_WIDTHS)('split queue engine, malformed INDIRECT chains read ahead, %i-bit', (W) => {
+  let ports = '';
+  beforeAll(() => {
+    ports = splitPorts(W);
+    buildSplitSim(ports);
+  }, 600_000);
+
+  for (const c of AHEAD_CASES)
+    test(`${GOOD} good chains, then ${c.name}`, () => {
+      const features: RingFeatures = { packed: false, indirect: true, eventIdx: false, inOrder: false };
+      const b = bootSplit(W, ports, 1, { latency: { min: 200, max: 300 }, violations: 'record' });
+      const mem = b.rc.mem;
+      b.setFeatures(features);
+      const crafter = new RingCrafter(mem, features, AHEAD_NUM, 0);
+      for (let i = 0; i < GOOD; i++) crafter.desc(i, table(crafter, goodTable(i % 2 ? 6 : 3)));
+      crafter.desc(GOOD, c.head(crafter));
+      crafter.avail(Array.from({ length: GOOD + 1 }, (_, i) => i));
+      const golden = new DeviceQueue({ ring: crafter.ring, features, dma: new HostDma(mem) });
+      const want = Array.from({ length: GOOD }, () => golden.next());
+      const err = golden.next();
+      expect(err, 'the golden model sees the case').toBeInstanceOf(RingError);
+      expect((err as RingError).kind).toBe(c.kind);
+      b.setQueue(0, crafter.ring);
+      b.kick(0);
+      b.rc.runFor(6000);
+      expect(b.fatalCount(), 'one fatal_error').toBe(1);
+      const got = b.takeChains();
+      // (a DMA error on a table read ahead may stop the queue before the chains ahead of it are handed over)
+      if (c.kind === 'dma-fault') expect(got.length).toBeLessThanOrEqual(GOOD);
+      else expect(got.length).toBe(GOOD);
+      expect(got.map((x) => ({ id: x.id, slots: x.slots, segments: x.segments }))).toEqual(
+        want.slice(0, got.length).map((g) => {
+          if (!g || g instanceof RingError) throw new Error(`golden: ${String(g)}`);
+          return {
+            id: g.id,
+            slots: g.descs,
+            segments: g.segments.map((x) => ({ addr: x.addr, len: x.len, write: x.write })),
+          };
+        }),
+      );
+      const codes = b.rc.violations.map((v) => v.code);
+      expect(codes).toEqual(c.kind === 'dma-fault' ? codes.map(() => 'dma-unmapped') : []);
+      if (c.kind === 'dma-fault') expect(codes.length).toBeGreaterThan(0);
+      b.kick(0);
+      b.rc.runFor(2000);
+      expect(b.fatalCount()).toBe(1);
+      expect(b.takeChains()).toEqual([]);
     });
 });

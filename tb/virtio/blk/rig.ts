@@ -15,9 +15,9 @@ import { featureMask } from '../../../gen/virtio/regmap';
 import type { AxiMemoryOptions } from '../../../sim/axi';
 import { designPorts } from '../../../sim/design';
 import { Sim } from '../../../sim/index';
-import type { RawTlp } from '../../../sim/raw';
+import type { RawTlp, TlpBatch } from '../../../sim/raw';
 import type { HostMemory } from '../../pcie/hostmem';
-import type { Link, LinkRunOptions } from '../../pcie/link';
+import { sendBatchSingly, type Link, type LinkRunOptions } from '../../pcie/link';
 import type { RootComplexOptions } from '../../pcie/options';
 import { RootComplex } from '../../pcie/rootcomplex';
 import { CheckedLink, checkingModel } from '../checker';
@@ -73,7 +73,8 @@ export function buildBlkTop(W: DataWidth, blk: BlkDeviceOptions = defaultBlk(), 
 }
 
 /** Completion type (Cpl, CplD, CplLk, CplDLk): DW0's Type field 0b0101x. */
-const isCompletion = (raw: RawTlp) => ((raw.hdr[0] >>> 25) & 0xf) === 0b0101;
+const isCompletionDw0 = (dw0: number) => ((dw0 >>> 25) & 0xf) === 0b0101;
+const isCompletion = (raw: RawTlp) => isCompletionDw0(raw.hdr[0]);
 
 /** Directions in SystemLink's history. */
 const TO_DEVICE = 0;
@@ -135,6 +136,16 @@ export class SystemLink implements Link {
     if (isCompletion(raw)) this.sim.send(raw, atCycle);
     else this.checked.send(raw, atCycle);
   }
+  /** A batch of completions (the RC's answer to a read) straight to the simulator, each kept in the history. */
+  sendBatch(b: TlpBatch, delivered?: (cycle: number) => void): void {
+    for (let k = 0; k < b.count; k++)
+      if (!isCompletionDw0(b.hdr[4 * k])) {
+        sendBatchSingly(this, b, delivered); // not only completions: each through send(), the checker's way
+        return;
+      }
+    for (let k = 0; k < b.count; k++) this.noteHeader(TO_DEVICE, b.hdr, 4 * k, b.cycle[k]);
+    this.sim.sendBatch(b, delivered);
+  }
   run(opts: LinkRunOptions): { reason: string; cycles: number } {
     return this.sim.run(opts);
   }
@@ -150,10 +161,13 @@ export class SystemLink implements Link {
 
   /** Keeps a TLP's header dwords, direction and cycle (copied: the RC reuses its completions' buffers). */
   private note(dir: number, raw: RawTlp, cycle: number | undefined): void {
+    this.noteHeader(dir, raw.hdr, 0, cycle);
+  }
+  /** note() of the header dwords h[at..at+3]. */
+  private noteHeader(dir: number, h: ArrayLike<number>, at: number, cycle: number | undefined): void {
     if (this.keep === 0) return;
     const i = this.recentAt;
-    const h = raw.hdr;
-    for (let k = 0; k < 4; k++) this.hdrs[4 * i + k] = h[k] ?? 0;
+    for (let k = 0; k < 4; k++) this.hdrs[4 * i + k] = h[at + k] ?? 0;
     this.cycles[i] = cycle ?? this.sim.cycle;
     this.dirs[i] = dir;
     this.recentAt = (i + 1) % this.keep;

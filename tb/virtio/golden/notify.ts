@@ -12,27 +12,32 @@ export function notifyWrite(
   mask: Uint8Array,
   ring: (queue: number, value: number) => void,
 ): void {
+  // Plain helpers, no closures: under tsx each closure created costs a defineProperty (its keepNames helper).
   const width = common.negotiatedHas('VIRTIO_F_NOTIFICATION_DATA') ? 4 : 2;
-  const written = (at: number) => {
-    for (let i = at; i < at + width; i++) if (i < 0 || i >= data.length || !mask[i]) return false;
-    return true;
-  };
-  const value = (at: number) => {
-    let v = 0;
-    for (let i = width - 1; i >= 0; i--) v = v * 256 + data[at + i];
-    return v;
-  };
-  const fire = (q: number, v: number) => {
-    if (common.queues[q]?.enabled) ring(q, v);
-  };
   const mult = layout.notify.multiplier;
   if (mult === 0) {
     // One shared doorbell at offset 0: the value names the queue (its index, or queue_notify_data).
-    if (written(-off)) fire(value(-off) & 0xffff, value(-off));
+    if (written(data, mask, -off, width)) {
+      const v = value(data, -off, width);
+      if (common.queues[v & 0xffff]?.enabled) ring(v & 0xffff, v);
+    }
     return;
   }
   for (let q = 0; q < common.queues.length; q++) {
     const at = queueNotifyOff(q) * mult - off;
-    if (written(at)) fire(q, value(at));
+    if (written(data, mask, at, width) && common.queues[q]?.enabled) ring(q, value(data, at, width));
   }
+}
+
+/** Whether all `width` bytes from `at` were written (within the access and enabled by its mask). */
+function written(data: Uint8Array, mask: Uint8Array, at: number, width: number): boolean {
+  for (let i = at; i < at + width; i++) if (i < 0 || i >= data.length || !mask[i]) return false;
+  return true;
+}
+
+/** The little-endian value of the `width` bytes from `at`. */
+function value(data: Uint8Array, at: number, width: number): number {
+  let v = 0;
+  for (let i = width - 1; i >= 0; i--) v = v * 256 + data[at + i];
+  return v;
 }

@@ -95,6 +95,30 @@ describe('invariant checker', () => {
     expect(s.inv.counts.lengthsChecked).toBe(1);
   });
 
+  test('grants and accesses around 2^53 are judged exactly (no rounding of addresses to numbers)', () => {
+    const s = setup();
+    const top = 1n << 53n;
+    const inv = new RingInvariants<string>({ record: true });
+    inv.added(s.vq, 'low', [{ addr: 0x1000n, len: 16 }], [], undefined);
+    const access = (addr: bigint, len: number) =>
+      inv.onDma({ dir: 'read', addr, len, purpose: 'data', queue: 0, data: new Uint8Array(len) });
+    access(0x1000n, 16);
+    access(0x100fn, 2); // one byte past the grant
+    expect(inv.violations.length).toBe(1);
+    // A grant ending at 2^53: an access one byte past its end (2^53 + 1) rounds to 2^53 as a number, and must fail.
+    inv.added(s.vq, 'high', [{ addr: top - 8n, len: 8 }], [], undefined);
+    access(top - 8n, 8);
+    access(top - 4n, 4);
+    expect(inv.violations.length).toBe(1);
+    access(top - 8n, 9);
+    access(top - 3n, 4);
+    expect(inv.violations.length).toBe(3);
+    // The low grant still answers exactly.
+    access(0x1000n, 16);
+    access(0x0fffn, 1);
+    expect(inv.violations.length).toBe(4);
+  });
+
   test('a buffer returned twice, or never', () => {
     const s = setup();
     s.vq.add([], [{ addr: s.buf.addr, len: 8 }], 'a');
