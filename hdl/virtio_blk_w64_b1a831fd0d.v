@@ -92,25 +92,25 @@ module virtio_blk_w64_b1a831fd0d (
 
   // ---- declarations
   /* verilator lint_off UNUSEDPARAM */
-  localparam [1:0] F_STATE_RECV = 2'd0;  // gen/blk/device.ts:285
-  localparam [1:0] F_STATE_STORE = 2'd1;  // gen/blk/device.ts:285
-  localparam [1:0] F_STATE_HDR = 2'd2;  // gen/blk/device.ts:285
-  localparam [3:0] STATE_IDLE = 4'd0;  // gen/blk/device.ts:345
-  localparam [3:0] STATE_CHECK = 4'd1;  // gen/blk/device.ts:345
-  localparam [3:0] STATE_HDR = 4'd2;  // gen/blk/device.ts:345
-  localparam [3:0] STATE_PREP = 4'd3;  // gen/blk/device.ts:345
-  localparam [3:0] STATE_DECODE = 4'd4;  // gen/blk/device.ts:345
-  localparam [3:0] STATE_DATA = 4'd5;  // gen/blk/device.ts:345
-  localparam [3:0] STATE_SEG = 4'd6;  // gen/blk/device.ts:345
-  localparam [3:0] STATE_SEG_WAIT = 4'd7;  // gen/blk/device.ts:345
-  localparam [3:0] STATE_SEG_EVAL = 4'd8;  // gen/blk/device.ts:345
-  localparam [3:0] STATE_SEG_CHECK = 4'd9;  // gen/blk/device.ts:345
-  localparam [3:0] STATE_ZERO = 4'd10;  // gen/blk/device.ts:345
-  localparam [3:0] STATE_POST = 4'd11;  // gen/blk/device.ts:345
-  localparam [1:0] S_STATE_IDLE = 2'd0;  // gen/blk/device.ts:382
-  localparam [1:0] S_STATE_READS = 2'd1;  // gen/blk/device.ts:382
-  localparam [1:0] S_STATE_FENCE = 2'd2;  // gen/blk/device.ts:382
-  localparam [1:0] S_STATE_ISSUE = 2'd3;  // gen/blk/device.ts:382
+  localparam [1:0] F_STATE_RECV = 2'd0;  // gen/blk/device.ts:288
+  localparam [1:0] F_STATE_STORE = 2'd1;  // gen/blk/device.ts:288
+  localparam [1:0] F_STATE_HDR = 2'd2;  // gen/blk/device.ts:288
+  localparam [3:0] STATE_IDLE = 4'd0;  // gen/blk/device.ts:349
+  localparam [3:0] STATE_CHECK = 4'd1;  // gen/blk/device.ts:349
+  localparam [3:0] STATE_HDR = 4'd2;  // gen/blk/device.ts:349
+  localparam [3:0] STATE_PREP = 4'd3;  // gen/blk/device.ts:349
+  localparam [3:0] STATE_DECODE = 4'd4;  // gen/blk/device.ts:349
+  localparam [3:0] STATE_DATA = 4'd5;  // gen/blk/device.ts:349
+  localparam [3:0] STATE_SEG = 4'd6;  // gen/blk/device.ts:349
+  localparam [3:0] STATE_SEG_WAIT = 4'd7;  // gen/blk/device.ts:349
+  localparam [3:0] STATE_SEG_EVAL = 4'd8;  // gen/blk/device.ts:349
+  localparam [3:0] STATE_SEG_CHECK = 4'd9;  // gen/blk/device.ts:349
+  localparam [3:0] STATE_ZERO = 4'd10;  // gen/blk/device.ts:349
+  localparam [3:0] STATE_POST = 4'd11;  // gen/blk/device.ts:349
+  localparam [1:0] S_STATE_IDLE = 2'd0;  // gen/blk/device.ts:386
+  localparam [1:0] S_STATE_READS = 2'd1;  // gen/blk/device.ts:386
+  localparam [1:0] S_STATE_FENCE = 2'd2;  // gen/blk/device.ts:386
+  localparam [1:0] S_STATE_ISSUE = 2'd3;  // gen/blk/device.ts:386
   /* verilator lint_on UNUSEDPARAM */
 
   wire store_wr_valid;  // gen/blk/device.ts:196
@@ -225,236 +225,252 @@ module virtio_blk_w64_b1a831fd0d (
   reg [4:0] slots_used;  // gen/blk/device.ts:228
   reg [3:0] f_slot;  // gen/blk/device.ts:229
   reg [3:0] b_slot;  // gen/blk/device.ts:230
-  reg [1:0] f_state;  // gen/blk/device.ts:285
-  reg [15:0] f_count;  // gen/blk/device.ts:286
-  reg [33:0] f_readable;  // gen/blk/device.ts:287
-  reg [33:0] f_writable;  // gen/blk/device.ts:288
-  reg [63:0] f_status_at;  // gen/blk/device.ts:290
-  reg [1:0] f_queue;  // gen/blk/device.ts:291
-  reg [15:0] f_id;  // gen/blk/device.ts:292
-  reg [15:0] f_slots;  // gen/blk/device.ts:293
-  reg f_too_big;  // gen/blk/device.ts:294
-  reg f_walk_walking;  // gen/blk/device.ts:237
-  reg f_walk_dir;  // gen/blk/device.ts:238
-  reg [33:0] f_walk_off;  // gen/blk/device.ts:239
-  reg [33:0] f_walk_end;  // gen/blk/device.ts:240
-  reg [18:0] f_walk_dev;  // gen/blk/device.ts:241
-  reg [3:0] f_walk_idx;  // gen/blk/device.ts:242
-  reg [33:0] f_walk_pos;  // gen/blk/device.ts:243
-  wire [96:0] descs_rd0;  // gen/blk/device.ts:244
-  wire f_walk_at_end;  // gen/blk/device.ts:246
-  wire [33:0] f_walk_s;  // gen/blk/device.ts:249
-  wire [33:0] f_walk_e;  // gen/blk/device.ts:250
-  wire f_walk_need;  // gen/blk/device.ts:251
-  wire f_walk_cmd_ready;  // gen/blk/device.ts:252
-  wire slot_freed;  // gen/blk/device.ts:314
-  reg [3:0] state;  // gen/blk/device.ts:345
-  reg [15:0] desc_count;  // gen/blk/device.ts:359
-  reg [33:0] readable;  // gen/blk/device.ts:360
-  reg [33:0] writable;  // gen/blk/device.ts:361
-  reg no_writable;  // gen/blk/device.ts:364
-  reg malformed;  // gen/blk/device.ts:365
-  reg slot_err;  // gen/blk/device.ts:368
-  reg walk_walking;  // gen/blk/device.ts:237
-  reg walk_dir;  // gen/blk/device.ts:238
-  reg [33:0] walk_off;  // gen/blk/device.ts:239
-  reg [33:0] walk_end;  // gen/blk/device.ts:240
-  reg [18:0] walk_dev;  // gen/blk/device.ts:241
-  reg [3:0] walk_idx;  // gen/blk/device.ts:242
-  reg [33:0] walk_pos;  // gen/blk/device.ts:243
-  wire [96:0] descs_rd1;  // gen/blk/device.ts:244
-  wire walk_at_end;  // gen/blk/device.ts:246
-  wire [33:0] walk_s;  // gen/blk/device.ts:249
-  wire [33:0] walk_e;  // gen/blk/device.ts:250
-  wire walk_need;  // gen/blk/device.ts:251
-  wire walk_cmd_ready;  // gen/blk/device.ts:252
-  reg [1:0] s_state;  // gen/blk/device.ts:382
-  reg status_queue_enq_valid;  // gen/blk/device.ts:383
-  wire status_queue_enq_ready;  // gen/blk/device.ts:383
-  reg [53:0] status_queue_enq_data;  // gen/blk/device.ts:383
-  wire status_queue_deq_valid;  // gen/blk/device.ts:383
-  reg status_queue_deq_ready;  // gen/blk/device.ts:383
-  wire [53:0] status_queue_deq_data;  // gen/blk/device.ts:383
+  reg [1:0] f_state;  // gen/blk/device.ts:288
+  reg [15:0] f_count;  // gen/blk/device.ts:289
+  reg [33:0] f_readable;  // gen/blk/device.ts:290
+  reg [33:0] f_writable;  // gen/blk/device.ts:291
+  reg [63:0] f_status_at;  // gen/blk/device.ts:293
+  reg [1:0] f_queue;  // gen/blk/device.ts:294
+  reg [15:0] f_id;  // gen/blk/device.ts:295
+  reg [15:0] f_slots;  // gen/blk/device.ts:296
+  reg f_too_big;  // gen/blk/device.ts:297
+  reg f_walk_walking;  // gen/blk/device.ts:238
+  reg [18:0] f_walk_dev;  // gen/blk/device.ts:242
+  reg [3:0] f_walk_idx;  // gen/blk/device.ts:243
+  reg [33:0] f_walk_pos;  // gen/blk/device.ts:244
+  wire [96:0] descs_rd0;  // gen/blk/device.ts:245
+  wire f_walk_at_end;  // gen/blk/device.ts:247
+  wire [33:0] f_walk_s;  // gen/blk/device.ts:250
+  wire [33:0] f_walk_e;  // gen/blk/device.ts:251
+  wire f_walk_need;  // gen/blk/device.ts:252
+  wire f_walk_cmd_ready;  // gen/blk/device.ts:253
+  wire slot_freed;  // gen/blk/device.ts:318
+  reg [3:0] state;  // gen/blk/device.ts:349
+  reg [15:0] desc_count;  // gen/blk/device.ts:363
+  reg [33:0] readable;  // gen/blk/device.ts:364
+  reg [33:0] writable;  // gen/blk/device.ts:365
+  reg no_writable;  // gen/blk/device.ts:368
+  reg malformed;  // gen/blk/device.ts:369
+  reg slot_err;  // gen/blk/device.ts:372
+  reg walk_walking;  // gen/blk/device.ts:238
+  reg walk_dir;  // gen/blk/device.ts:239
+  reg [33:0] walk_off;  // gen/blk/device.ts:240
+  reg [33:0] walk_end;  // gen/blk/device.ts:241
+  reg [18:0] walk_dev;  // gen/blk/device.ts:242
+  reg [3:0] walk_idx;  // gen/blk/device.ts:243
+  reg [33:0] walk_pos;  // gen/blk/device.ts:244
+  wire [96:0] descs_rd1;  // gen/blk/device.ts:245
+  wire walk_at_end;  // gen/blk/device.ts:247
+  wire [33:0] walk_s;  // gen/blk/device.ts:250
+  wire [33:0] walk_e;  // gen/blk/device.ts:251
+  wire walk_need;  // gen/blk/device.ts:252
+  wire walk_cmd_ready;  // gen/blk/device.ts:253
+  reg [1:0] s_state;  // gen/blk/device.ts:386
+  reg status_queue_enq_valid;  // gen/blk/device.ts:387
+  wire status_queue_enq_ready;  // gen/blk/device.ts:387
+  reg [53:0] status_queue_enq_data;  // gen/blk/device.ts:387
+  wire status_queue_deq_valid;  // gen/blk/device.ts:387
+  reg status_queue_deq_ready;  // gen/blk/device.ts:387
+  wire [53:0] status_queue_deq_data;  // gen/blk/device.ts:387
   /* verilator lint_off UNUSEDSIGNAL */  // unused
-  wire [4:0] status_queue_count;  // gen/blk/device.ts:383
+  wire [4:0] status_queue_count;  // gen/blk/device.ts:387
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [63:0] slot_status_at_rd0;  // gen/blk/device.ts:387
-  reg [15:0] rd_issued;  // gen/blk/device.ts:401
-  reg [15:0] rd_ended;  // gen/blk/device.ts:402
-  reg [7:0] wr_outstanding;  // gen/blk/device.ts:403
-  wire rd_quiet;  // gen/blk/device.ts:412
-  reg cap_we_q;  // gen/blk/device.ts:487
-  reg [3:0] cap_slot_q;  // gen/blk/device.ts:488
-  reg [15:0] cap_strb_q;  // gen/blk/device.ts:489
-  reg [15:0] hdr_bytes_0;  // gen/blk/device.ts:493
-  reg [15:0] hdr_bytes_1;  // gen/blk/device.ts:493
-  reg [15:0] hdr_bytes_2;  // gen/blk/device.ts:493
-  reg [15:0] hdr_bytes_3;  // gen/blk/device.ts:493
-  reg [15:0] hdr_bytes_4;  // gen/blk/device.ts:493
-  reg [15:0] hdr_bytes_5;  // gen/blk/device.ts:493
-  reg [15:0] hdr_bytes_6;  // gen/blk/device.ts:493
-  reg [15:0] hdr_bytes_7;  // gen/blk/device.ts:493
-  reg [15:0] hdr_bytes_8;  // gen/blk/device.ts:493
-  reg [15:0] hdr_bytes_9;  // gen/blk/device.ts:493
-  reg [15:0] hdr_bytes_10;  // gen/blk/device.ts:493
-  reg [15:0] hdr_bytes_11;  // gen/blk/device.ts:493
-  reg [15:0] hdr_bytes_12;  // gen/blk/device.ts:493
-  reg [15:0] hdr_bytes_13;  // gen/blk/device.ts:493
-  reg [15:0] hdr_bytes_14;  // gen/blk/device.ts:493
-  reg [15:0] hdr_bytes_15;  // gen/blk/device.ts:493
-  reg [127:0] cap;  // gen/blk/device.ts:502
-  reg [14:0] zero_line;  // gen/blk/device.ts:507
-  reg [39:0] zero_left;  // gen/blk/device.ts:508
-  reg zero_done;  // gen/blk/device.ts:510
-  reg out_active_0;  // gen/blk/device.ts:531
-  reg out_active_1;  // gen/blk/device.ts:531
-  reg out_active_2;  // gen/blk/device.ts:531
-  reg out_active_3;  // gen/blk/device.ts:531
-  reg out_active_4;  // gen/blk/device.ts:531
-  reg out_active_5;  // gen/blk/device.ts:531
-  reg out_active_6;  // gen/blk/device.ts:531
-  reg out_active_7;  // gen/blk/device.ts:531
-  reg out_active_8;  // gen/blk/device.ts:531
-  reg out_active_9;  // gen/blk/device.ts:531
-  reg out_active_10;  // gen/blk/device.ts:531
-  reg out_active_11;  // gen/blk/device.ts:531
-  reg out_active_12;  // gen/blk/device.ts:531
-  reg out_active_13;  // gen/blk/device.ts:531
-  reg out_active_14;  // gen/blk/device.ts:531
-  reg out_active_15;  // gen/blk/device.ts:531
-  reg out_start;  // gen/blk/device.ts:532
-  reg scan_busy;  // gen/blk/device.ts:534
-  reg [3:0] scan_slot;  // gen/blk/device.ts:535
-  reg [13:0] scan_word;  // gen/blk/device.ts:536
-  reg zero_error;  // gen/blk/device.ts:539
-  wire [28:0] out_range_rd0;  // gen/blk/device.ts:541
-  wire rd_order_enq_valid;  // gen/blk/device.ts:566
-  wire rd_order_enq_ready;  // gen/blk/device.ts:566
-  wire [35:0] rd_order_enq_data;  // gen/blk/device.ts:566
-  wire rd_order_deq_valid;  // gen/blk/device.ts:566
-  wire rd_order_deq_ready;  // gen/blk/device.ts:566
-  wire [35:0] rd_order_deq_data;  // gen/blk/device.ts:566
+  wire [63:0] slot_status_at_rd0;  // gen/blk/device.ts:391
+  reg [15:0] rd_issued;  // gen/blk/device.ts:405
+  reg [15:0] rd_ended;  // gen/blk/device.ts:406
+  reg [7:0] wr_outstanding;  // gen/blk/device.ts:407
+  wire rd_quiet;  // gen/blk/device.ts:416
+  reg cap_sel_q_0;  // gen/blk/device.ts:490
+  reg cap_sel_q_1;  // gen/blk/device.ts:490
+  reg cap_sel_q_2;  // gen/blk/device.ts:490
+  reg cap_sel_q_3;  // gen/blk/device.ts:490
+  reg cap_sel_q_4;  // gen/blk/device.ts:490
+  reg cap_sel_q_5;  // gen/blk/device.ts:490
+  reg cap_sel_q_6;  // gen/blk/device.ts:490
+  reg cap_sel_q_7;  // gen/blk/device.ts:490
+  reg cap_sel_q_8;  // gen/blk/device.ts:490
+  reg cap_sel_q_9;  // gen/blk/device.ts:490
+  reg cap_sel_q_10;  // gen/blk/device.ts:490
+  reg cap_sel_q_11;  // gen/blk/device.ts:490
+  reg cap_sel_q_12;  // gen/blk/device.ts:490
+  reg cap_sel_q_13;  // gen/blk/device.ts:490
+  reg cap_sel_q_14;  // gen/blk/device.ts:490
+  reg cap_sel_q_15;  // gen/blk/device.ts:490
+  reg [15:0] cap_strb_q;  // gen/blk/device.ts:491
+  reg [15:0] hdr_bytes_0;  // gen/blk/device.ts:494
+  reg [15:0] hdr_bytes_1;  // gen/blk/device.ts:494
+  reg [15:0] hdr_bytes_2;  // gen/blk/device.ts:494
+  reg [15:0] hdr_bytes_3;  // gen/blk/device.ts:494
+  reg [15:0] hdr_bytes_4;  // gen/blk/device.ts:494
+  reg [15:0] hdr_bytes_5;  // gen/blk/device.ts:494
+  reg [15:0] hdr_bytes_6;  // gen/blk/device.ts:494
+  reg [15:0] hdr_bytes_7;  // gen/blk/device.ts:494
+  reg [15:0] hdr_bytes_8;  // gen/blk/device.ts:494
+  reg [15:0] hdr_bytes_9;  // gen/blk/device.ts:494
+  reg [15:0] hdr_bytes_10;  // gen/blk/device.ts:494
+  reg [15:0] hdr_bytes_11;  // gen/blk/device.ts:494
+  reg [15:0] hdr_bytes_12;  // gen/blk/device.ts:494
+  reg [15:0] hdr_bytes_13;  // gen/blk/device.ts:494
+  reg [15:0] hdr_bytes_14;  // gen/blk/device.ts:494
+  reg [15:0] hdr_bytes_15;  // gen/blk/device.ts:494
+  reg [127:0] cap;  // gen/blk/device.ts:503
+  reg [14:0] zero_line;  // gen/blk/device.ts:508
+  reg [39:0] zero_left;  // gen/blk/device.ts:509
+  reg zero_done;  // gen/blk/device.ts:511
+  reg out_active_0;  // gen/blk/device.ts:533
+  reg out_active_1;  // gen/blk/device.ts:533
+  reg out_active_2;  // gen/blk/device.ts:533
+  reg out_active_3;  // gen/blk/device.ts:533
+  reg out_active_4;  // gen/blk/device.ts:533
+  reg out_active_5;  // gen/blk/device.ts:533
+  reg out_active_6;  // gen/blk/device.ts:533
+  reg out_active_7;  // gen/blk/device.ts:533
+  reg out_active_8;  // gen/blk/device.ts:533
+  reg out_active_9;  // gen/blk/device.ts:533
+  reg out_active_10;  // gen/blk/device.ts:533
+  reg out_active_11;  // gen/blk/device.ts:533
+  reg out_active_12;  // gen/blk/device.ts:533
+  reg out_active_13;  // gen/blk/device.ts:533
+  reg out_active_14;  // gen/blk/device.ts:533
+  reg out_active_15;  // gen/blk/device.ts:533
+  reg out_start;  // gen/blk/device.ts:534
+  reg scan_busy;  // gen/blk/device.ts:536
+  reg [3:0] scan_slot;  // gen/blk/device.ts:537
+  reg [13:0] scan_word;  // gen/blk/device.ts:538
+  reg zero_error;  // gen/blk/device.ts:541
+  wire [28:0] out_range_rd0;  // gen/blk/device.ts:543
+  wire rd_order_enq_valid;  // gen/blk/device.ts:568
+  wire rd_order_enq_ready;  // gen/blk/device.ts:568
+  wire [35:0] rd_order_enq_data;  // gen/blk/device.ts:568
+  wire rd_order_deq_valid;  // gen/blk/device.ts:568
+  wire rd_order_deq_ready;  // gen/blk/device.ts:568
+  wire [35:0] rd_order_deq_data;  // gen/blk/device.ts:568
   /* verilator lint_off UNUSEDSIGNAL */  // unused
-  wire [4:0] rd_order_count;  // gen/blk/device.ts:566
+  wire [4:0] rd_order_count;  // gen/blk/device.ts:568
   /* verilator lint_on UNUSEDSIGNAL */
-  reg rd_out_valid;  // gen/blk/device.ts:600
-  reg [127:0] rd_out_data;  // gen/blk/device.ts:601
-  reg rd_err_pending;  // gen/blk/device.ts:613
-  reg completions_enq_valid;  // gen/blk/device.ts:647
-  wire completions_enq_ready;  // gen/blk/device.ts:647
-  reg [36:0] completions_enq_data;  // gen/blk/device.ts:647
-  wire completions_deq_valid;  // gen/blk/device.ts:647
-  wire completions_deq_ready;  // gen/blk/device.ts:647
-  wire [36:0] completions_deq_data;  // gen/blk/device.ts:647
+  reg rd_out_valid;  // gen/blk/device.ts:602
+  reg [127:0] rd_out_data;  // gen/blk/device.ts:603
+  reg rd_err_pending;  // gen/blk/device.ts:615
+  reg completions_enq_valid;  // gen/blk/device.ts:649
+  wire completions_enq_ready;  // gen/blk/device.ts:649
+  reg [36:0] completions_enq_data;  // gen/blk/device.ts:649
+  wire completions_deq_valid;  // gen/blk/device.ts:649
+  wire completions_deq_ready;  // gen/blk/device.ts:649
+  wire [36:0] completions_deq_data;  // gen/blk/device.ts:649
   /* verilator lint_off UNUSEDSIGNAL */  // unused
-  wire [4:0] completions_count;  // gen/blk/device.ts:647
+  wire [4:0] completions_count;  // gen/blk/device.ts:649
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [4:0] statuses_done;  // gen/blk/device.ts:648
-  wire [33:0] slot_used_rd0;  // gen/blk/device.ts:653
-  reg [15:0] s_write_mark;  // gen/blk/device.ts:673
-  reg s_len_error;  // gen/blk/device.ts:674
+  reg [4:0] statuses_done;  // gen/blk/device.ts:650
+  wire [33:0] slot_used_rd0;  // gen/blk/device.ts:655
+  reg [15:0] s_write_mark;  // gen/blk/device.ts:675
+  reg s_len_error;  // gen/blk/device.ts:676
   /* verilator lint_off UNUSEDSIGNAL */  // partly unused
-  reg [33:0] written;  // gen/blk/device.ts:715
+  reg [33:0] written;  // gen/blk/device.ts:717
   /* verilator lint_on UNUSEDSIGNAL */
-  reg is_discard;  // gen/blk/device.ts:716
-  reg [8:0] seg_idx;  // gen/blk/device.ts:717
-  reg [8:0] seg_count;  // gen/blk/device.ts:718
-  reg seg_pass2;  // gen/blk/device.ts:719
-  wire dma_idle;  // gen/blk/device.ts:720
-  reg [7:0] b_status;  // gen/blk/device.ts:725
-  reg b_status_write;  // gen/blk/device.ts:726
-  reg fence;  // gen/blk/device.ts:733
-  wire [127:0] capture_rd0;  // gen/blk/device.ts:745
-  reg [33:0] out_data;  // gen/blk/device.ts:749
-  reg [33:0] in_data;  // gen/blk/device.ts:750
-  reg t_in;  // gen/blk/device.ts:751
-  reg t_out;  // gen/blk/device.ts:751
-  reg t_flush;  // gen/blk/device.ts:751
-  reg t_get_id;  // gen/blk/device.ts:751
-  reg t_discard;  // gen/blk/device.ts:751
-  reg t_write_zeroes;  // gen/blk/device.ts:751
-  reg io_bad;  // gen/blk/device.ts:751
-  reg dwz_bad;  // gen/blk/device.ts:751
-  reg dwz_too_many;  // gen/blk/device.ts:751
-  reg [17:0] storage_off;  // gen/blk/device.ts:761
-  reg [33:0] id_len;  // gen/blk/device.ts:762
-  reg seg_unsupp;  // gen/blk/device.ts:751
-  reg seg_ioerr;  // gen/blk/device.ts:751
-  reg seg_last;  // gen/blk/device.ts:751
-  reg seg_empty;  // gen/blk/device.ts:751
-  reg id_bad;  // gen/blk/device.ts:751
-  reg blocked;  // gen/blk/device.ts:751
-  wire [85:0] slot_info_rd0;  // gen/blk/device.ts:793
+  reg is_discard;  // gen/blk/device.ts:718
+  reg [8:0] seg_idx;  // gen/blk/device.ts:719
+  reg [8:0] seg_count;  // gen/blk/device.ts:720
+  reg seg_pass2;  // gen/blk/device.ts:721
+  wire dma_idle;  // gen/blk/device.ts:722
+  reg [7:0] b_status;  // gen/blk/device.ts:727
+  reg b_status_write;  // gen/blk/device.ts:728
+  reg fence;  // gen/blk/device.ts:735
+  wire [127:0] capture_rd0;  // gen/blk/device.ts:747
+  reg [33:0] out_data;  // gen/blk/device.ts:751
+  reg [33:0] in_data;  // gen/blk/device.ts:752
+  reg t_in;  // gen/blk/device.ts:753
+  reg t_out;  // gen/blk/device.ts:753
+  reg t_flush;  // gen/blk/device.ts:753
+  reg t_get_id;  // gen/blk/device.ts:753
+  reg t_discard;  // gen/blk/device.ts:753
+  reg t_write_zeroes;  // gen/blk/device.ts:753
+  reg io_bad;  // gen/blk/device.ts:753
+  reg dwz_bad;  // gen/blk/device.ts:753
+  reg dwz_too_many;  // gen/blk/device.ts:753
+  reg [17:0] storage_off;  // gen/blk/device.ts:763
+  reg [33:0] id_len;  // gen/blk/device.ts:764
+  reg seg_unsupp;  // gen/blk/device.ts:753
+  reg seg_ioerr;  // gen/blk/device.ts:753
+  reg seg_last;  // gen/blk/device.ts:753
+  reg seg_empty;  // gen/blk/device.ts:753
+  reg id_bad;  // gen/blk/device.ts:753
+  reg blocked;  // gen/blk/device.ts:753
+  wire [85:0] slot_info_rd0;  // gen/blk/device.ts:795
   reg [96:0] descs [0:127];  // gen/blk/device.ts:218
   reg [85:0] slot_info [0:15];  // gen/blk/device.ts:220
   reg [63:0] slot_status_at [0:15];  // gen/blk/device.ts:221
   reg [33:0] slot_used [0:15];  // gen/blk/device.ts:222
-  reg [127:0] capture [0:15];  // gen/blk/device.ts:453
-  reg [28:0] out_range [0:15];  // gen/blk/device.ts:530
+  reg [127:0] capture [0:15];  // gen/blk/device.ts:455
+  reg [28:0] out_range [0:15];  // gen/blk/device.ts:532
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [33:0] _sub_0;  // gen/blk/device.ts:267
+  wire [33:0] _sub_0;  // gen/blk/device.ts:268
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [33:0] _sub_1;  // gen/blk/device.ts:267
+  wire [33:0] _sub_1;  // gen/blk/device.ts:268
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [33:0] _sub_2;  // gen/blk/device.ts:268
+  wire [33:0] _sub_2;  // gen/blk/device.ts:269
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [33:0] _sub_3;  // gen/blk/device.ts:268
+  wire [33:0] _sub_3;  // gen/blk/device.ts:269
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _add_4;  // gen/blk/device.ts:441
+  wire [15:0] _add_4;  // gen/blk/device.ts:443
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _add_5;  // gen/blk/device.ts:441
+  wire [15:0] _add_5;  // gen/blk/device.ts:443
   /* verilator lint_on UNUSEDSIGNAL */
-  wire _and_7;  // gen/blk/device.ts:465
-  wire _and_8;  // gen/blk/device.ts:465
-  wire _or_6;  // gen/blk/device.ts:482
-  wire _and_10;  // gen/blk/device.ts:620
-  wire _and_9;  // gen/blk/device.ts:622
-  wire [3:0] _mux_11;  // gen/blk/device.ts:621
+  wire _and_8;  // gen/blk/device.ts:467
+  wire _and_9;  // gen/blk/device.ts:467
+  wire _or_7;  // gen/blk/device.ts:484
+  wire _and_6;  // gen/blk/device.ts:484
+  wire [3:0] _mux_10;  // gen/blk/device.ts:483
+  wire _and_12;  // gen/blk/device.ts:622
+  wire _and_11;  // gen/blk/device.ts:624
+  wire [3:0] _mux_13;  // gen/blk/device.ts:623
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_12;  // gen/blk/device.ts:675
+  wire [15:0] _sub_14;  // gen/blk/device.ts:677
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_13;  // gen/blk/device.ts:675
+  wire [15:0] _sub_15;  // gen/blk/device.ts:677
   /* verilator lint_on UNUSEDSIGNAL */
-  wire _and_15;  // gen/blk/device.ts:474
-  wire _or_14;  // gen/blk/device.ts:479
-  wire _and_17;  // gen/blk/device.ts:474
-  wire _or_16;  // gen/blk/device.ts:479
-  wire _and_19;  // gen/blk/device.ts:474
-  wire _or_18;  // gen/blk/device.ts:479
-  wire _and_21;  // gen/blk/device.ts:474
-  wire _or_20;  // gen/blk/device.ts:479
-  wire _and_23;  // gen/blk/device.ts:474
-  wire _or_22;  // gen/blk/device.ts:479
-  wire _and_25;  // gen/blk/device.ts:474
-  wire _or_24;  // gen/blk/device.ts:479
-  wire _and_27;  // gen/blk/device.ts:474
-  wire _or_26;  // gen/blk/device.ts:479
-  wire _and_29;  // gen/blk/device.ts:474
-  wire _or_28;  // gen/blk/device.ts:479
-  wire _and_31;  // gen/blk/device.ts:474
-  wire _or_30;  // gen/blk/device.ts:479
-  wire _and_33;  // gen/blk/device.ts:474
-  wire _or_32;  // gen/blk/device.ts:479
-  wire _and_35;  // gen/blk/device.ts:474
-  wire _or_34;  // gen/blk/device.ts:479
-  wire _and_37;  // gen/blk/device.ts:474
-  wire _or_36;  // gen/blk/device.ts:479
-  wire _and_39;  // gen/blk/device.ts:474
-  wire _or_38;  // gen/blk/device.ts:479
-  wire _and_41;  // gen/blk/device.ts:474
-  wire _or_40;  // gen/blk/device.ts:479
-  wire _and_43;  // gen/blk/device.ts:474
-  wire _or_42;  // gen/blk/device.ts:479
-  wire _and_45;  // gen/blk/device.ts:474
-  wire _or_44;  // gen/blk/device.ts:479
-  wire [127:0] _cat_46;  // gen/blk/device.ts:483
-  wire [15:0] _cat_47;  // gen/blk/device.ts:483
+  wire _and_17;  // gen/blk/device.ts:476
+  wire _or_16;  // gen/blk/device.ts:481
+  wire _and_19;  // gen/blk/device.ts:476
+  wire _or_18;  // gen/blk/device.ts:481
+  wire _and_21;  // gen/blk/device.ts:476
+  wire _or_20;  // gen/blk/device.ts:481
+  wire _and_23;  // gen/blk/device.ts:476
+  wire _or_22;  // gen/blk/device.ts:481
+  wire _and_25;  // gen/blk/device.ts:476
+  wire _or_24;  // gen/blk/device.ts:481
+  wire _and_27;  // gen/blk/device.ts:476
+  wire _or_26;  // gen/blk/device.ts:481
+  wire _and_29;  // gen/blk/device.ts:476
+  wire _or_28;  // gen/blk/device.ts:481
+  wire _and_31;  // gen/blk/device.ts:476
+  wire _or_30;  // gen/blk/device.ts:481
+  wire _and_33;  // gen/blk/device.ts:476
+  wire _or_32;  // gen/blk/device.ts:481
+  wire _and_35;  // gen/blk/device.ts:476
+  wire _or_34;  // gen/blk/device.ts:481
+  wire _and_37;  // gen/blk/device.ts:476
+  wire _or_36;  // gen/blk/device.ts:481
+  wire _and_39;  // gen/blk/device.ts:476
+  wire _or_38;  // gen/blk/device.ts:481
+  wire _and_41;  // gen/blk/device.ts:476
+  wire _or_40;  // gen/blk/device.ts:481
+  wire _and_43;  // gen/blk/device.ts:476
+  wire _or_42;  // gen/blk/device.ts:481
+  wire _and_45;  // gen/blk/device.ts:476
+  wire _or_44;  // gen/blk/device.ts:481
+  wire _and_47;  // gen/blk/device.ts:476
+  wire _or_46;  // gen/blk/device.ts:481
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [33:0] _mux_48;  // gen/blk/device.ts:849
+  /* verilator lint_on UNUSEDSIGNAL */
+  wire [127:0] _cat_49;  // gen/blk/device.ts:485
+  wire [15:0] _cat_50;  // gen/blk/device.ts:485
 
   // ---- instances
   line_axi_w64_a18_r8 store (  // gen/blk/device.ts:196
@@ -506,7 +522,7 @@ module virtio_blk_w64_b1a831fd0d (
     .wr_accepted (store_wr_accepted),
     .wr_answered (store_wr_answered)
   );
-  fifo_w54_d16 status_queue (  // gen/blk/device.ts:383
+  fifo_w54_d16 status_queue (  // gen/blk/device.ts:387
     .clk       (clk),
     .rst       (rst),
     .enq_valid (status_queue_enq_valid),
@@ -517,7 +533,7 @@ module virtio_blk_w64_b1a831fd0d (
     .deq_data  (status_queue_deq_data),
     .count     (status_queue_count)
   );
-  fifo_w36_d16 rd_order (  // gen/blk/device.ts:566
+  fifo_w36_d16 rd_order (  // gen/blk/device.ts:568
     .clk       (clk),
     .rst       (rst),
     .enq_valid (rd_order_enq_valid),
@@ -528,7 +544,7 @@ module virtio_blk_w64_b1a831fd0d (
     .deq_data  (rd_order_deq_data),
     .count     (rd_order_count)
   );
-  fifo_w37_d16 completions (  // gen/blk/device.ts:647
+  fifo_w37_d16 completions (  // gen/blk/device.ts:649
     .clk       (clk),
     .rst       (rst),
     .enq_valid (completions_enq_valid),
@@ -541,76 +557,79 @@ module virtio_blk_w64_b1a831fd0d (
   );
 
   // ---- combinational logic
-  assign _sub_0 = walk_s - walk_off;  // gen/blk/device.ts:267
-  assign _sub_1 = f_walk_s - f_walk_off;  // gen/blk/device.ts:267
-  assign _sub_2 = walk_e - walk_s;  // gen/blk/device.ts:268
-  assign _sub_3 = f_walk_e - f_walk_s;  // gen/blk/device.ts:268
-  assign _add_4 = mem_wr_addr + 16'd1;  // gen/blk/device.ts:441
-  assign _add_5 = mem_rd_addr + 16'd1;  // gen/blk/device.ts:441
-  assign _and_7 = (mem_wr_addr[15] & (mem_wr_addr[2:0] < 3'd2)) & (mem_wr_addr[14:7] == 8'd0);  // gen/blk/device.ts:465
-  assign _and_8 = (_add_4[15] & (_add_4[2:0] < 3'd2)) & (_add_4[14:7] == 8'd0);  // gen/blk/device.ts:465
-  assign _or_6 = _and_7 | _and_8;  // gen/blk/device.ts:482
-  assign _and_10 = rd_order_deq_data[17] & ((rd_order_deq_data[35] & rd_order_deq_data[34]) & (rd_order_deq_data[32:30] == 3'd2));  // gen/blk/device.ts:620
-  assign _and_9 = (rd_order_deq_valid & ((~(~(rd_order_deq_data[35] & rd_order_deq_data[17]))) | store_rdata_valid)) & (((rd_order_deq_data[17] & rd_order_deq_data[16]) & (rd_order_deq_data[14:12] == 3'd2)) | _and_10);  // gen/blk/device.ts:622
-  assign _mux_11 = ((rd_order_deq_data[17] & rd_order_deq_data[16]) & (rd_order_deq_data[14:12] == 3'd2)) ? rd_order_deq_data[11:8] : rd_order_deq_data[29:26];  // gen/blk/device.ts:621
-  assign _sub_12 = rd_ended - status_queue_deq_data[15:0];  // gen/blk/device.ts:675
-  assign _sub_13 = store_wr_answered - s_write_mark;  // gen/blk/device.ts:675
-  assign _and_15 = _and_7 & (mem_wr_addr[2:0] == 3'd1);  // gen/blk/device.ts:474
-  assign _or_14 = (_and_15 & mem_wr_be[7]) | ((_and_8 & (_add_4[2:0] == 3'd1)) & mem_wr_be[15]);  // gen/blk/device.ts:479
-  assign _and_17 = _and_7 & (mem_wr_addr[2:0] == 3'd1);  // gen/blk/device.ts:474
-  assign _or_16 = (_and_17 & mem_wr_be[6]) | ((_and_8 & (_add_4[2:0] == 3'd1)) & mem_wr_be[14]);  // gen/blk/device.ts:479
-  assign _and_19 = _and_7 & (mem_wr_addr[2:0] == 3'd1);  // gen/blk/device.ts:474
-  assign _or_18 = (_and_19 & mem_wr_be[5]) | ((_and_8 & (_add_4[2:0] == 3'd1)) & mem_wr_be[13]);  // gen/blk/device.ts:479
-  assign _and_21 = _and_7 & (mem_wr_addr[2:0] == 3'd1);  // gen/blk/device.ts:474
-  assign _or_20 = (_and_21 & mem_wr_be[4]) | ((_and_8 & (_add_4[2:0] == 3'd1)) & mem_wr_be[12]);  // gen/blk/device.ts:479
-  assign _and_23 = _and_7 & (mem_wr_addr[2:0] == 3'd1);  // gen/blk/device.ts:474
-  assign _or_22 = (_and_23 & mem_wr_be[3]) | ((_and_8 & (_add_4[2:0] == 3'd1)) & mem_wr_be[11]);  // gen/blk/device.ts:479
-  assign _and_25 = _and_7 & (mem_wr_addr[2:0] == 3'd1);  // gen/blk/device.ts:474
-  assign _or_24 = (_and_25 & mem_wr_be[2]) | ((_and_8 & (_add_4[2:0] == 3'd1)) & mem_wr_be[10]);  // gen/blk/device.ts:479
-  assign _and_27 = _and_7 & (mem_wr_addr[2:0] == 3'd1);  // gen/blk/device.ts:474
-  assign _or_26 = (_and_27 & mem_wr_be[1]) | ((_and_8 & (_add_4[2:0] == 3'd1)) & mem_wr_be[9]);  // gen/blk/device.ts:479
-  assign _and_29 = _and_7 & (mem_wr_addr[2:0] == 3'd1);  // gen/blk/device.ts:474
-  assign _or_28 = (_and_29 & mem_wr_be[0]) | ((_and_8 & (_add_4[2:0] == 3'd1)) & mem_wr_be[8]);  // gen/blk/device.ts:479
-  assign _and_31 = _and_7 & (mem_wr_addr[2:0] == 3'd0);  // gen/blk/device.ts:474
-  assign _or_30 = (_and_31 & mem_wr_be[7]) | ((_and_8 & (_add_4[2:0] == 3'd0)) & mem_wr_be[15]);  // gen/blk/device.ts:479
-  assign _and_33 = _and_7 & (mem_wr_addr[2:0] == 3'd0);  // gen/blk/device.ts:474
-  assign _or_32 = (_and_33 & mem_wr_be[6]) | ((_and_8 & (_add_4[2:0] == 3'd0)) & mem_wr_be[14]);  // gen/blk/device.ts:479
-  assign _and_35 = _and_7 & (mem_wr_addr[2:0] == 3'd0);  // gen/blk/device.ts:474
-  assign _or_34 = (_and_35 & mem_wr_be[5]) | ((_and_8 & (_add_4[2:0] == 3'd0)) & mem_wr_be[13]);  // gen/blk/device.ts:479
-  assign _and_37 = _and_7 & (mem_wr_addr[2:0] == 3'd0);  // gen/blk/device.ts:474
-  assign _or_36 = (_and_37 & mem_wr_be[4]) | ((_and_8 & (_add_4[2:0] == 3'd0)) & mem_wr_be[12]);  // gen/blk/device.ts:479
-  assign _and_39 = _and_7 & (mem_wr_addr[2:0] == 3'd0);  // gen/blk/device.ts:474
-  assign _or_38 = (_and_39 & mem_wr_be[3]) | ((_and_8 & (_add_4[2:0] == 3'd0)) & mem_wr_be[11]);  // gen/blk/device.ts:479
-  assign _and_41 = _and_7 & (mem_wr_addr[2:0] == 3'd0);  // gen/blk/device.ts:474
-  assign _or_40 = (_and_41 & mem_wr_be[2]) | ((_and_8 & (_add_4[2:0] == 3'd0)) & mem_wr_be[10]);  // gen/blk/device.ts:479
-  assign _and_43 = _and_7 & (mem_wr_addr[2:0] == 3'd0);  // gen/blk/device.ts:474
-  assign _or_42 = (_and_43 & mem_wr_be[1]) | ((_and_8 & (_add_4[2:0] == 3'd0)) & mem_wr_be[9]);  // gen/blk/device.ts:479
-  assign _and_45 = _and_7 & (mem_wr_addr[2:0] == 3'd0);  // gen/blk/device.ts:474
-  assign _or_44 = (_and_45 & mem_wr_be[0]) | ((_and_8 & (_add_4[2:0] == 3'd0)) & mem_wr_be[8]);  // gen/blk/device.ts:479
-  assign _cat_46 = {(_and_15 ? mem_wr_data[63:56] : mem_wr_data[127:120]), (_and_17 ? mem_wr_data[55:48] : mem_wr_data[119:112]), (_and_19 ? mem_wr_data[47:40] : mem_wr_data[111:104]), (_and_21 ? mem_wr_data[39:32] : mem_wr_data[103:96]), (_and_23 ? mem_wr_data[31:24] : mem_wr_data[95:88]), (_and_25 ? mem_wr_data[23:16] : mem_wr_data[87:80]), (_and_27 ? mem_wr_data[15:8] : mem_wr_data[79:72]), (_and_29 ? mem_wr_data[7:0] : mem_wr_data[71:64]), (_and_31 ? mem_wr_data[63:56] : mem_wr_data[127:120]), (_and_33 ? mem_wr_data[55:48] : mem_wr_data[119:112]), (_and_35 ? mem_wr_data[47:40] : mem_wr_data[111:104]), (_and_37 ? mem_wr_data[39:32] : mem_wr_data[103:96]), (_and_39 ? mem_wr_data[31:24] : mem_wr_data[95:88]), (_and_41 ? mem_wr_data[23:16] : mem_wr_data[87:80]), (_and_43 ? mem_wr_data[15:8] : mem_wr_data[79:72]), (_and_45 ? mem_wr_data[7:0] : mem_wr_data[71:64])};  // gen/blk/device.ts:483
-  assign _cat_47 = {_or_14, _or_16, _or_18, _or_20, _or_22, _or_24, _or_26, _or_28, _or_30, _or_32, _or_34, _or_36, _or_38, _or_40, _or_42, _or_44};  // gen/blk/device.ts:483
-  assign chain_ready = (f_state == F_STATE_RECV) & (slots_used < 5'd16);  // gen/blk/device.ts:295
-  assign done_valid = completions_deq_valid & (completions_deq_data[32] | (statuses_done != 5'd0));  // gen/blk/device.ts:652
-  assign done_queue = slot_used_rd0[33:32];  // gen/blk/device.ts:654
-  assign done_id = slot_used_rd0[31:16];  // gen/blk/device.ts:655
-  assign done_slots = slot_used_rd0[15:0];  // gen/blk/device.ts:656
-  assign done_len = ((~completions_deq_data[32]) & (completions_deq_data[36] ? (completions_deq_data[35] ? (completions_deq_data[34] ? (completions_deq_data[33] ? slot_error_15 : slot_error_14) : (completions_deq_data[33] ? slot_error_13 : slot_error_12)) : (completions_deq_data[34] ? (completions_deq_data[33] ? slot_error_11 : slot_error_10) : (completions_deq_data[33] ? slot_error_9 : slot_error_8))) : (completions_deq_data[35] ? (completions_deq_data[34] ? (completions_deq_data[33] ? slot_error_7 : slot_error_6) : (completions_deq_data[33] ? slot_error_5 : slot_error_4)) : (completions_deq_data[34] ? (completions_deq_data[33] ? slot_error_3 : slot_error_2) : (completions_deq_data[33] ? slot_error_1 : slot_error_0))))) ? 32'd1 : completions_deq_data[31:0];  // gen/blk/device.ts:658
-  assign rd_cmd_valid = (walk_need & (~walk_dir)) | (f_walk_need & (~f_walk_dir));  // gen/blk/device.ts:375
-  assign rd_cmd_host_addr = (walk_need & (~walk_dir)) ? (descs_rd1[96:33] + {30'd0, (walk_s - walk_pos)}) : (descs_rd0[96:33] + {30'd0, (f_walk_s - f_walk_pos)});  // gen/blk/device.ts:376
-  assign rd_cmd_dev_addr = (walk_need & (~walk_dir)) ? (walk_dev + _sub_0[18:0]) : (f_walk_dev + _sub_1[18:0]);  // gen/blk/device.ts:377
-  assign rd_cmd_len = (walk_need & (~walk_dir)) ? _sub_2[19:0] : _sub_3[19:0];  // gen/blk/device.ts:378
-  assign rd_cmd_id = (walk_need & (~walk_dir)) ? {1'b0, 1'b0, {2'd0, b_slot}} : {1'b1, (f_walk_e == f_walk_end), {2'd0, f_slot}};  // gen/blk/device.ts:379
-  assign rd_status_ready = 1'b1;  // gen/blk/device.ts:404
-  assign wr_cmd_valid = (walk_need & walk_dir) | (s_state == S_STATE_ISSUE);  // gen/blk/device.ts:386
-  assign wr_cmd_host_addr = (s_state == S_STATE_ISSUE) ? slot_status_at_rd0 : (descs_rd1[96:33] + {30'd0, (walk_s - walk_pos)});  // gen/blk/device.ts:387
-  assign wr_cmd_dev_addr = (s_state == S_STATE_ISSUE) ? {1'b1, {8'd0, status_queue_deq_data[53:50]}, 6'd16} : (walk_dev + _sub_0[18:0]);  // gen/blk/device.ts:388
-  assign wr_cmd_len = (s_state == S_STATE_ISSUE) ? 20'd1 : _sub_2[19:0];  // gen/blk/device.ts:395
-  assign wr_cmd_id = (s_state == S_STATE_ISSUE) ? {1'b1, 1'b0, {2'd0, status_queue_deq_data[53:50]}} : {1'b0, 1'b0, {2'd0, b_slot}};  // gen/blk/device.ts:396
-  assign wr_status_ready = 1'b1;  // gen/blk/device.ts:405
-  assign mem_wr_ready = (~(~(mem_wr_addr[15] & _add_4[15]))) | ((~(state == STATE_ZERO)) & store_wr_ready);  // gen/blk/device.ts:520
-  assign mem_rd_ready = rd_order_enq_ready & ((~(~(mem_rd_addr[15] & _add_5[15]))) | store_rd_ready);  // gen/blk/device.ts:569
-  assign mem_rd_rvalid = rd_out_valid;  // gen/blk/device.ts:643
-  assign mem_rd_rdata = rd_out_data;  // gen/blk/device.ts:644
+  assign _sub_0 = walk_s - walk_off;  // gen/blk/device.ts:268
+  assign _sub_1 = f_walk_s - 34'd0;  // gen/blk/device.ts:268
+  assign _sub_2 = walk_e - walk_s;  // gen/blk/device.ts:269
+  assign _sub_3 = f_walk_e - f_walk_s;  // gen/blk/device.ts:269
+  assign _add_4 = mem_wr_addr + 16'd1;  // gen/blk/device.ts:443
+  assign _add_5 = mem_rd_addr + 16'd1;  // gen/blk/device.ts:443
+  assign _and_8 = (mem_wr_addr[15] & (mem_wr_addr[2:0] < 3'd2)) & (mem_wr_addr[14:7] == 8'd0);  // gen/blk/device.ts:467
+  assign _and_9 = (_add_4[15] & (_add_4[2:0] < 3'd2)) & (_add_4[14:7] == 8'd0);  // gen/blk/device.ts:467
+  assign _or_7 = _and_8 | _and_9;  // gen/blk/device.ts:484
+  assign _and_6 = (mem_wr_valid & mem_wr_ready) & _or_7;  // gen/blk/device.ts:484
+  assign _mux_10 = _and_8 ? mem_wr_addr[6:3] : _add_4[6:3];  // gen/blk/device.ts:483
+  assign _and_12 = rd_order_deq_data[17] & ((rd_order_deq_data[35] & rd_order_deq_data[34]) & (rd_order_deq_data[32:30] == 3'd2));  // gen/blk/device.ts:622
+  assign _and_11 = (rd_order_deq_valid & ((~(~(rd_order_deq_data[35] & rd_order_deq_data[17]))) | store_rdata_valid)) & (((rd_order_deq_data[17] & rd_order_deq_data[16]) & (rd_order_deq_data[14:12] == 3'd2)) | _and_12);  // gen/blk/device.ts:624
+  assign _mux_13 = ((rd_order_deq_data[17] & rd_order_deq_data[16]) & (rd_order_deq_data[14:12] == 3'd2)) ? rd_order_deq_data[11:8] : rd_order_deq_data[29:26];  // gen/blk/device.ts:623
+  assign _sub_14 = rd_ended - status_queue_deq_data[15:0];  // gen/blk/device.ts:677
+  assign _sub_15 = store_wr_answered - s_write_mark;  // gen/blk/device.ts:677
+  assign _and_17 = _and_8 & (mem_wr_addr[2:0] == 3'd1);  // gen/blk/device.ts:476
+  assign _or_16 = (_and_17 & mem_wr_be[7]) | ((_and_9 & (_add_4[2:0] == 3'd1)) & mem_wr_be[15]);  // gen/blk/device.ts:481
+  assign _and_19 = _and_8 & (mem_wr_addr[2:0] == 3'd1);  // gen/blk/device.ts:476
+  assign _or_18 = (_and_19 & mem_wr_be[6]) | ((_and_9 & (_add_4[2:0] == 3'd1)) & mem_wr_be[14]);  // gen/blk/device.ts:481
+  assign _and_21 = _and_8 & (mem_wr_addr[2:0] == 3'd1);  // gen/blk/device.ts:476
+  assign _or_20 = (_and_21 & mem_wr_be[5]) | ((_and_9 & (_add_4[2:0] == 3'd1)) & mem_wr_be[13]);  // gen/blk/device.ts:481
+  assign _and_23 = _and_8 & (mem_wr_addr[2:0] == 3'd1);  // gen/blk/device.ts:476
+  assign _or_22 = (_and_23 & mem_wr_be[4]) | ((_and_9 & (_add_4[2:0] == 3'd1)) & mem_wr_be[12]);  // gen/blk/device.ts:481
+  assign _and_25 = _and_8 & (mem_wr_addr[2:0] == 3'd1);  // gen/blk/device.ts:476
+  assign _or_24 = (_and_25 & mem_wr_be[3]) | ((_and_9 & (_add_4[2:0] == 3'd1)) & mem_wr_be[11]);  // gen/blk/device.ts:481
+  assign _and_27 = _and_8 & (mem_wr_addr[2:0] == 3'd1);  // gen/blk/device.ts:476
+  assign _or_26 = (_and_27 & mem_wr_be[2]) | ((_and_9 & (_add_4[2:0] == 3'd1)) & mem_wr_be[10]);  // gen/blk/device.ts:481
+  assign _and_29 = _and_8 & (mem_wr_addr[2:0] == 3'd1);  // gen/blk/device.ts:476
+  assign _or_28 = (_and_29 & mem_wr_be[1]) | ((_and_9 & (_add_4[2:0] == 3'd1)) & mem_wr_be[9]);  // gen/blk/device.ts:481
+  assign _and_31 = _and_8 & (mem_wr_addr[2:0] == 3'd1);  // gen/blk/device.ts:476
+  assign _or_30 = (_and_31 & mem_wr_be[0]) | ((_and_9 & (_add_4[2:0] == 3'd1)) & mem_wr_be[8]);  // gen/blk/device.ts:481
+  assign _and_33 = _and_8 & (mem_wr_addr[2:0] == 3'd0);  // gen/blk/device.ts:476
+  assign _or_32 = (_and_33 & mem_wr_be[7]) | ((_and_9 & (_add_4[2:0] == 3'd0)) & mem_wr_be[15]);  // gen/blk/device.ts:481
+  assign _and_35 = _and_8 & (mem_wr_addr[2:0] == 3'd0);  // gen/blk/device.ts:476
+  assign _or_34 = (_and_35 & mem_wr_be[6]) | ((_and_9 & (_add_4[2:0] == 3'd0)) & mem_wr_be[14]);  // gen/blk/device.ts:481
+  assign _and_37 = _and_8 & (mem_wr_addr[2:0] == 3'd0);  // gen/blk/device.ts:476
+  assign _or_36 = (_and_37 & mem_wr_be[5]) | ((_and_9 & (_add_4[2:0] == 3'd0)) & mem_wr_be[13]);  // gen/blk/device.ts:481
+  assign _and_39 = _and_8 & (mem_wr_addr[2:0] == 3'd0);  // gen/blk/device.ts:476
+  assign _or_38 = (_and_39 & mem_wr_be[4]) | ((_and_9 & (_add_4[2:0] == 3'd0)) & mem_wr_be[12]);  // gen/blk/device.ts:481
+  assign _and_41 = _and_8 & (mem_wr_addr[2:0] == 3'd0);  // gen/blk/device.ts:476
+  assign _or_40 = (_and_41 & mem_wr_be[3]) | ((_and_9 & (_add_4[2:0] == 3'd0)) & mem_wr_be[11]);  // gen/blk/device.ts:481
+  assign _and_43 = _and_8 & (mem_wr_addr[2:0] == 3'd0);  // gen/blk/device.ts:476
+  assign _or_42 = (_and_43 & mem_wr_be[2]) | ((_and_9 & (_add_4[2:0] == 3'd0)) & mem_wr_be[10]);  // gen/blk/device.ts:481
+  assign _and_45 = _and_8 & (mem_wr_addr[2:0] == 3'd0);  // gen/blk/device.ts:476
+  assign _or_44 = (_and_45 & mem_wr_be[1]) | ((_and_9 & (_add_4[2:0] == 3'd0)) & mem_wr_be[9]);  // gen/blk/device.ts:481
+  assign _and_47 = _and_8 & (mem_wr_addr[2:0] == 3'd0);  // gen/blk/device.ts:476
+  assign _or_46 = (_and_47 & mem_wr_be[0]) | ((_and_9 & (_add_4[2:0] == 3'd0)) & mem_wr_be[8]);  // gen/blk/device.ts:481
+  assign _mux_48 = (cap[31:0] == 32'd1) ? out_data : in_data;  // gen/blk/device.ts:849
+  assign _cat_49 = {(_and_17 ? mem_wr_data[63:56] : mem_wr_data[127:120]), (_and_19 ? mem_wr_data[55:48] : mem_wr_data[119:112]), (_and_21 ? mem_wr_data[47:40] : mem_wr_data[111:104]), (_and_23 ? mem_wr_data[39:32] : mem_wr_data[103:96]), (_and_25 ? mem_wr_data[31:24] : mem_wr_data[95:88]), (_and_27 ? mem_wr_data[23:16] : mem_wr_data[87:80]), (_and_29 ? mem_wr_data[15:8] : mem_wr_data[79:72]), (_and_31 ? mem_wr_data[7:0] : mem_wr_data[71:64]), (_and_33 ? mem_wr_data[63:56] : mem_wr_data[127:120]), (_and_35 ? mem_wr_data[55:48] : mem_wr_data[119:112]), (_and_37 ? mem_wr_data[47:40] : mem_wr_data[111:104]), (_and_39 ? mem_wr_data[39:32] : mem_wr_data[103:96]), (_and_41 ? mem_wr_data[31:24] : mem_wr_data[95:88]), (_and_43 ? mem_wr_data[23:16] : mem_wr_data[87:80]), (_and_45 ? mem_wr_data[15:8] : mem_wr_data[79:72]), (_and_47 ? mem_wr_data[7:0] : mem_wr_data[71:64])};  // gen/blk/device.ts:485
+  assign _cat_50 = {_or_16, _or_18, _or_20, _or_22, _or_24, _or_26, _or_28, _or_30, _or_32, _or_34, _or_36, _or_38, _or_40, _or_42, _or_44, _or_46};  // gen/blk/device.ts:485
+  assign chain_ready = (f_state == F_STATE_RECV) & (slots_used < 5'd16);  // gen/blk/device.ts:298
+  assign done_valid = completions_deq_valid & (completions_deq_data[32] | (statuses_done != 5'd0));  // gen/blk/device.ts:654
+  assign done_queue = slot_used_rd0[33:32];  // gen/blk/device.ts:656
+  assign done_id = slot_used_rd0[31:16];  // gen/blk/device.ts:657
+  assign done_slots = slot_used_rd0[15:0];  // gen/blk/device.ts:658
+  assign done_len = ((~completions_deq_data[32]) & (completions_deq_data[36] ? (completions_deq_data[35] ? (completions_deq_data[34] ? (completions_deq_data[33] ? slot_error_15 : slot_error_14) : (completions_deq_data[33] ? slot_error_13 : slot_error_12)) : (completions_deq_data[34] ? (completions_deq_data[33] ? slot_error_11 : slot_error_10) : (completions_deq_data[33] ? slot_error_9 : slot_error_8))) : (completions_deq_data[35] ? (completions_deq_data[34] ? (completions_deq_data[33] ? slot_error_7 : slot_error_6) : (completions_deq_data[33] ? slot_error_5 : slot_error_4)) : (completions_deq_data[34] ? (completions_deq_data[33] ? slot_error_3 : slot_error_2) : (completions_deq_data[33] ? slot_error_1 : slot_error_0))))) ? 32'd1 : completions_deq_data[31:0];  // gen/blk/device.ts:660
+  assign rd_cmd_valid = (walk_need & (~walk_dir)) | (f_walk_need & (~1'b0));  // gen/blk/device.ts:379
+  assign rd_cmd_host_addr = (walk_need & (~walk_dir)) ? (descs_rd1[96:33] + {30'd0, (walk_s - walk_pos)}) : (descs_rd0[96:33] + {30'd0, (f_walk_s - f_walk_pos)});  // gen/blk/device.ts:380
+  assign rd_cmd_dev_addr = (walk_need & (~walk_dir)) ? (walk_dev + _sub_0[18:0]) : (f_walk_dev + _sub_1[18:0]);  // gen/blk/device.ts:381
+  assign rd_cmd_len = (walk_need & (~walk_dir)) ? _sub_2[19:0] : _sub_3[19:0];  // gen/blk/device.ts:382
+  assign rd_cmd_id = (walk_need & (~walk_dir)) ? {1'b0, 1'b0, {2'd0, b_slot}} : {1'b1, (f_walk_e == 34'd16), {2'd0, f_slot}};  // gen/blk/device.ts:383
+  assign rd_status_ready = 1'b1;  // gen/blk/device.ts:408
+  assign wr_cmd_valid = (walk_need & walk_dir) | (s_state == S_STATE_ISSUE);  // gen/blk/device.ts:390
+  assign wr_cmd_host_addr = (s_state == S_STATE_ISSUE) ? slot_status_at_rd0 : (descs_rd1[96:33] + {30'd0, (walk_s - walk_pos)});  // gen/blk/device.ts:391
+  assign wr_cmd_dev_addr = (s_state == S_STATE_ISSUE) ? {1'b1, {8'd0, status_queue_deq_data[53:50]}, 6'd16} : (walk_dev + _sub_0[18:0]);  // gen/blk/device.ts:392
+  assign wr_cmd_len = (s_state == S_STATE_ISSUE) ? 20'd1 : _sub_2[19:0];  // gen/blk/device.ts:399
+  assign wr_cmd_id = (s_state == S_STATE_ISSUE) ? {1'b1, 1'b0, {2'd0, status_queue_deq_data[53:50]}} : {1'b0, 1'b0, {2'd0, b_slot}};  // gen/blk/device.ts:400
+  assign wr_status_ready = 1'b1;  // gen/blk/device.ts:409
+  assign mem_wr_ready = (~(~(mem_wr_addr[15] & _add_4[15]))) | ((~(state == STATE_ZERO)) & store_wr_ready);  // gen/blk/device.ts:522
+  assign mem_rd_ready = rd_order_enq_ready & ((~(~(mem_rd_addr[15] & _add_5[15]))) | store_rd_ready);  // gen/blk/device.ts:571
+  assign mem_rd_rvalid = rd_out_valid;  // gen/blk/device.ts:645
+  assign mem_rd_rdata = rd_out_data;  // gen/blk/device.ts:646
   assign storage_awvalid = store_axi_awvalid;  // gen/blk/device.ts:197
   assign storage_awaddr = store_axi_awaddr;  // gen/blk/device.ts:197
   assign storage_awlen = store_axi_awlen;  // gen/blk/device.ts:197
@@ -628,27 +647,27 @@ module virtio_blk_w64_b1a831fd0d (
   assign storage_arburst = store_axi_arburst;  // gen/blk/device.ts:197
   assign storage_rready = store_axi_rready;  // gen/blk/device.ts:197
   always @* begin
-    ev_bad_request = 1'b0;  // gen/blk/device.ts:744
-    case (state)  // gen/blk/device.ts:789
+    ev_bad_request = 1'b0;  // gen/blk/device.ts:746
+    case (state)  // gen/blk/device.ts:791
       STATE_CHECK: begin
-        if (no_writable) begin  // gen/blk/device.ts:805
-          if (status_queue_enq_ready) begin  // gen/blk/device.ts:809
-            ev_bad_request = 1'b1;  // gen/blk/device.ts:810
+        if (no_writable) begin  // gen/blk/device.ts:807
+          if (status_queue_enq_ready) begin  // gen/blk/device.ts:811
+            ev_bad_request = 1'b1;  // gen/blk/device.ts:812
           end
         end
       end
       default: begin end
     endcase
   end
-  assign ev_dma_error = (rd_status_valid & (rd_status_error != 3'd0)) | (wr_status_valid & (wr_status_error != 3'd0));  // gen/blk/device.ts:418
+  assign ev_dma_error = (rd_status_valid & (rd_status_error != 3'd0)) | (wr_status_valid & (wr_status_error != 3'd0));  // gen/blk/device.ts:422
   assign busy = ((((~(state == STATE_IDLE)) | (~(s_state == S_STATE_IDLE))) | (~(f_state == F_STATE_RECV))) | (f_count != 16'd0)) | (slots_used != 5'd0);  // gen/blk/device.ts:995
-  assign store_wr_valid = (state == STATE_ZERO) ? (~zero_done) : (mem_wr_valid & (~(mem_wr_addr[15] & _add_4[15])));  // gen/blk/device.ts:516
-  assign store_wr_addr = (state == STATE_ZERO) ? zero_line : mem_wr_addr[14:0];  // gen/blk/device.ts:517
-  assign store_wr_data = (state == STATE_ZERO) ? 128'd0 : mem_wr_data;  // gen/blk/device.ts:518
-  assign store_wr_be = (state == STATE_ZERO) ? 16'd65535 : {(_add_4[15] ? 8'd0 : mem_wr_be[15:8]), (mem_wr_addr[15] ? 8'd0 : mem_wr_be[7:0])};  // gen/blk/device.ts:519
-  assign store_rd_valid = (mem_rd_valid & (~(mem_rd_addr[15] & _add_5[15]))) & rd_order_enq_ready;  // gen/blk/device.ts:572
-  assign store_rd_data = mem_rd_addr[14:0];  // gen/blk/device.ts:573
-  assign store_rdata_ready = rd_order_deq_valid & (~(rd_order_deq_data[35] & rd_order_deq_data[17]));  // gen/blk/device.ts:602
+  assign store_wr_valid = (state == STATE_ZERO) ? (~zero_done) : (mem_wr_valid & (~(mem_wr_addr[15] & _add_4[15])));  // gen/blk/device.ts:517
+  assign store_wr_addr = (state == STATE_ZERO) ? zero_line : mem_wr_addr[14:0];  // gen/blk/device.ts:518
+  assign store_wr_data = mem_wr_data;  // gen/blk/device.ts:520
+  assign store_wr_be = (state == STATE_ZERO) ? 16'd65535 : {(_add_4[15] ? 8'd0 : mem_wr_be[15:8]), (mem_wr_addr[15] ? 8'd0 : mem_wr_be[7:0])};  // gen/blk/device.ts:521
+  assign store_rd_valid = (mem_rd_valid & (~(mem_rd_addr[15] & _add_5[15]))) & rd_order_enq_ready;  // gen/blk/device.ts:574
+  assign store_rd_data = mem_rd_addr[14:0];  // gen/blk/device.ts:575
+  assign store_rdata_ready = rd_order_deq_valid & (~(rd_order_deq_data[35] & rd_order_deq_data[17]));  // gen/blk/device.ts:604
   assign store_axi_awready = storage_awready;  // gen/blk/device.ts:197
   assign store_axi_wready = storage_wready;  // gen/blk/device.ts:197
   assign store_axi_bvalid = storage_bvalid;  // gen/blk/device.ts:197
@@ -658,25 +677,25 @@ module virtio_blk_w64_b1a831fd0d (
   assign store_axi_rdata = storage_rdata;  // gen/blk/device.ts:197
   assign store_axi_rresp = storage_rresp;  // gen/blk/device.ts:197
   assign store_axi_rlast = storage_rlast;  // gen/blk/device.ts:197
-  assign store_wr_zero = state == STATE_ZERO;  // gen/blk/device.ts:521
-  assign store_b_ready = ~scan_busy;  // gen/blk/device.ts:538
-  assign f_walk_at_end = ({12'd0, f_walk_idx} >= f_count) | (f_walk_pos >= f_walk_end);  // gen/blk/device.ts:246
-  assign f_walk_s = (f_walk_off > f_walk_pos) ? f_walk_off : f_walk_pos;  // gen/blk/device.ts:249
-  assign f_walk_e = (f_walk_end < (f_walk_pos + {2'd0, descs_rd0[32:1]})) ? f_walk_end : (f_walk_pos + {2'd0, descs_rd0[32:1]});  // gen/blk/device.ts:250
-  assign f_walk_need = ((f_walk_walking & (~f_walk_at_end)) & (descs_rd0[0] == f_walk_dir)) & (f_walk_s < f_walk_e);  // gen/blk/device.ts:251
-  assign f_walk_cmd_ready = rd_cmd_ready & (~(walk_need & (~walk_dir)));  // gen/blk/device.ts:380
-  assign slot_freed = done_valid & done_ready;  // gen/blk/device.ts:665
-  assign walk_at_end = ({12'd0, walk_idx} >= desc_count) | (walk_pos >= walk_end);  // gen/blk/device.ts:246
-  assign walk_s = (walk_off > walk_pos) ? walk_off : walk_pos;  // gen/blk/device.ts:249
-  assign walk_e = (walk_end < (walk_pos + {2'd0, descs_rd1[32:1]})) ? walk_end : (walk_pos + {2'd0, descs_rd1[32:1]});  // gen/blk/device.ts:250
-  assign walk_need = ((walk_walking & (~walk_at_end)) & (descs_rd1[0] == walk_dir)) & (walk_s < walk_e);  // gen/blk/device.ts:251
-  assign walk_cmd_ready = walk_dir ? (wr_cmd_ready & (~(s_state == S_STATE_ISSUE))) : rd_cmd_ready;  // gen/blk/device.ts:397
+  assign store_wr_zero = state == STATE_ZERO;  // gen/blk/device.ts:523
+  assign store_b_ready = ~scan_busy;  // gen/blk/device.ts:540
+  assign f_walk_at_end = ({12'd0, f_walk_idx} >= f_count) | (f_walk_pos >= 34'd16);  // gen/blk/device.ts:247
+  assign f_walk_s = f_walk_pos;  // gen/blk/device.ts:250
+  assign f_walk_e = (34'd16 < (f_walk_pos + {2'd0, descs_rd0[32:1]})) ? 34'd16 : (f_walk_pos + {2'd0, descs_rd0[32:1]});  // gen/blk/device.ts:251
+  assign f_walk_need = ((f_walk_walking & (~f_walk_at_end)) & (descs_rd0[0] == 1'b0)) & (f_walk_s < f_walk_e);  // gen/blk/device.ts:252
+  assign f_walk_cmd_ready = rd_cmd_ready & (~(walk_need & (~walk_dir)));  // gen/blk/device.ts:384
+  assign slot_freed = done_valid & done_ready;  // gen/blk/device.ts:667
+  assign walk_at_end = ({12'd0, walk_idx} >= desc_count) | (walk_pos >= walk_end);  // gen/blk/device.ts:247
+  assign walk_s = (walk_off > walk_pos) ? walk_off : walk_pos;  // gen/blk/device.ts:250
+  assign walk_e = (walk_end < (walk_pos + {2'd0, descs_rd1[32:1]})) ? walk_end : (walk_pos + {2'd0, descs_rd1[32:1]});  // gen/blk/device.ts:251
+  assign walk_need = ((walk_walking & (~walk_at_end)) & (descs_rd1[0] == walk_dir)) & (walk_s < walk_e);  // gen/blk/device.ts:252
+  assign walk_cmd_ready = walk_dir ? (wr_cmd_ready & (~(s_state == S_STATE_ISSUE))) : rd_cmd_ready;  // gen/blk/device.ts:401
   always @* begin
-    status_queue_enq_valid = 1'b0;  // gen/blk/device.ts:742
-    case (state)  // gen/blk/device.ts:789
+    status_queue_enq_valid = 1'b0;  // gen/blk/device.ts:744
+    case (state)  // gen/blk/device.ts:791
       STATE_CHECK: begin
-        if (no_writable) begin  // gen/blk/device.ts:805
-          status_queue_enq_valid = 1'b1;  // gen/blk/device.ts:807
+        if (no_writable) begin  // gen/blk/device.ts:807
+          status_queue_enq_valid = 1'b1;  // gen/blk/device.ts:809
         end
       end
       STATE_POST: begin
@@ -686,36 +705,36 @@ module virtio_blk_w64_b1a831fd0d (
     endcase
   end
   always @* begin
-    status_queue_enq_data = {b_slot, 1'b0, fence, (written[31:0] + 32'd1), rd_issued};  // gen/blk/device.ts:743
-    case (state)  // gen/blk/device.ts:789
+    status_queue_enq_data = {b_slot, 1'b0, fence, (written[31:0] + 32'd1), rd_issued};  // gen/blk/device.ts:745
+    case (state)  // gen/blk/device.ts:791
       STATE_CHECK: begin
-        if (no_writable) begin  // gen/blk/device.ts:805
-          status_queue_enq_data = {b_slot, 1'b1, 1'b0, 32'd0, rd_issued};  // gen/blk/device.ts:808
+        if (no_writable) begin  // gen/blk/device.ts:807
+          status_queue_enq_data = {b_slot, 1'b1, 1'b0, 32'd0, rd_issued};  // gen/blk/device.ts:810
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    status_queue_deq_ready = 1'b0;  // gen/blk/device.ts:678
-    case (s_state)  // gen/blk/device.ts:679
+    status_queue_deq_ready = 1'b0;  // gen/blk/device.ts:680
+    case (s_state)  // gen/blk/device.ts:681
       S_STATE_IDLE: begin
-        if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:682
-          status_queue_deq_ready = completions_enq_ready;  // gen/blk/device.ts:686
+        if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:684
+          status_queue_deq_ready = completions_enq_ready;  // gen/blk/device.ts:688
         end
       end
       S_STATE_ISSUE: begin
-        if (wr_cmd_ready & completions_enq_ready) begin  // gen/blk/device.ts:706
-          status_queue_deq_ready = 1'b1;  // gen/blk/device.ts:708
+        if (wr_cmd_ready & completions_enq_ready) begin  // gen/blk/device.ts:708
+          status_queue_deq_ready = 1'b1;  // gen/blk/device.ts:710
         end
       end
       default: begin end
     endcase
   end
-  assign rd_quiet = rd_issued == rd_ended;  // gen/blk/device.ts:412
+  assign rd_quiet = rd_issued == rd_ended;  // gen/blk/device.ts:416
   always @* begin
-    out_start = 1'b0;  // gen/blk/device.ts:533
-    case (state)  // gen/blk/device.ts:789
+    out_start = 1'b0;  // gen/blk/device.ts:535
+    case (state)  // gen/blk/device.ts:791
       STATE_DECODE: begin
         if (blocked) begin  // gen/blk/device.ts:883
         end else if (slot_err) begin  // gen/blk/device.ts:884
@@ -731,38 +750,38 @@ module virtio_blk_w64_b1a831fd0d (
       default: begin end
     endcase
   end
-  assign rd_order_enq_valid = mem_rd_valid & (rd_order_enq_ready & ((~(~(mem_rd_addr[15] & _add_5[15]))) | store_rd_ready));  // gen/blk/device.ts:570
-  assign rd_order_enq_data = {{_add_5[15], (_add_5[14:7] == 8'd0), (_add_5[6:3] == 4'd0), _add_5[2:0], _add_5[6:3], (_add_5[6] ? (_add_5[5] ? (_add_5[4] ? (_add_5[3] ? status_byte_15 : status_byte_14) : (_add_5[3] ? status_byte_13 : status_byte_12)) : (_add_5[4] ? (_add_5[3] ? status_byte_11 : status_byte_10) : (_add_5[3] ? status_byte_9 : status_byte_8))) : (_add_5[5] ? (_add_5[4] ? (_add_5[3] ? status_byte_7 : status_byte_6) : (_add_5[3] ? status_byte_5 : status_byte_4)) : (_add_5[4] ? (_add_5[3] ? status_byte_3 : status_byte_2) : (_add_5[3] ? status_byte_1 : status_byte_0))))}, {mem_rd_addr[15], (mem_rd_addr[14:7] == 8'd0), (mem_rd_addr[6:3] == 4'd0), mem_rd_addr[2:0], mem_rd_addr[6:3], (mem_rd_addr[6] ? (mem_rd_addr[5] ? (mem_rd_addr[4] ? (mem_rd_addr[3] ? status_byte_15 : status_byte_14) : (mem_rd_addr[3] ? status_byte_13 : status_byte_12)) : (mem_rd_addr[4] ? (mem_rd_addr[3] ? status_byte_11 : status_byte_10) : (mem_rd_addr[3] ? status_byte_9 : status_byte_8))) : (mem_rd_addr[5] ? (mem_rd_addr[4] ? (mem_rd_addr[3] ? status_byte_7 : status_byte_6) : (mem_rd_addr[3] ? status_byte_5 : status_byte_4)) : (mem_rd_addr[4] ? (mem_rd_addr[3] ? status_byte_3 : status_byte_2) : (mem_rd_addr[3] ? status_byte_1 : status_byte_0))))}};  // gen/blk/device.ts:571
-  assign rd_order_deq_ready = rd_order_deq_valid & ((~(~(rd_order_deq_data[35] & rd_order_deq_data[17]))) | store_rdata_valid);  // gen/blk/device.ts:604
+  assign rd_order_enq_valid = mem_rd_valid & (rd_order_enq_ready & ((~(~(mem_rd_addr[15] & _add_5[15]))) | store_rd_ready));  // gen/blk/device.ts:572
+  assign rd_order_enq_data = {{_add_5[15], (_add_5[14:7] == 8'd0), (_add_5[6:3] == 4'd0), _add_5[2:0], _add_5[6:3], (_add_5[6] ? (_add_5[5] ? (_add_5[4] ? (_add_5[3] ? status_byte_15 : status_byte_14) : (_add_5[3] ? status_byte_13 : status_byte_12)) : (_add_5[4] ? (_add_5[3] ? status_byte_11 : status_byte_10) : (_add_5[3] ? status_byte_9 : status_byte_8))) : (_add_5[5] ? (_add_5[4] ? (_add_5[3] ? status_byte_7 : status_byte_6) : (_add_5[3] ? status_byte_5 : status_byte_4)) : (_add_5[4] ? (_add_5[3] ? status_byte_3 : status_byte_2) : (_add_5[3] ? status_byte_1 : status_byte_0))))}, {mem_rd_addr[15], (mem_rd_addr[14:7] == 8'd0), (mem_rd_addr[6:3] == 4'd0), mem_rd_addr[2:0], mem_rd_addr[6:3], (mem_rd_addr[6] ? (mem_rd_addr[5] ? (mem_rd_addr[4] ? (mem_rd_addr[3] ? status_byte_15 : status_byte_14) : (mem_rd_addr[3] ? status_byte_13 : status_byte_12)) : (mem_rd_addr[4] ? (mem_rd_addr[3] ? status_byte_11 : status_byte_10) : (mem_rd_addr[3] ? status_byte_9 : status_byte_8))) : (mem_rd_addr[5] ? (mem_rd_addr[4] ? (mem_rd_addr[3] ? status_byte_7 : status_byte_6) : (mem_rd_addr[3] ? status_byte_5 : status_byte_4)) : (mem_rd_addr[4] ? (mem_rd_addr[3] ? status_byte_3 : status_byte_2) : (mem_rd_addr[3] ? status_byte_1 : status_byte_0))))}};  // gen/blk/device.ts:573
+  assign rd_order_deq_ready = rd_order_deq_valid & ((~(~(rd_order_deq_data[35] & rd_order_deq_data[17]))) | store_rdata_valid);  // gen/blk/device.ts:606
   always @* begin
-    completions_enq_valid = 1'b0;  // gen/blk/device.ts:676
-    case (s_state)  // gen/blk/device.ts:679
+    completions_enq_valid = 1'b0;  // gen/blk/device.ts:678
+    case (s_state)  // gen/blk/device.ts:681
       S_STATE_IDLE: begin
-        if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:682
-          completions_enq_valid = 1'b1;  // gen/blk/device.ts:684
+        if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:684
+          completions_enq_valid = 1'b1;  // gen/blk/device.ts:686
         end
       end
       S_STATE_ISSUE: begin
-        if (wr_cmd_ready & completions_enq_ready) begin  // gen/blk/device.ts:706
-          completions_enq_valid = 1'b1;  // gen/blk/device.ts:707
+        if (wr_cmd_ready & completions_enq_ready) begin  // gen/blk/device.ts:708
+          completions_enq_valid = 1'b1;  // gen/blk/device.ts:709
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    completions_enq_data = {status_queue_deq_data[53:50], 1'b0, (s_len_error ? 32'd1 : status_queue_deq_data[47:16])};  // gen/blk/device.ts:677
-    case (s_state)  // gen/blk/device.ts:679
+    completions_enq_data = {status_queue_deq_data[53:50], 1'b0, (s_len_error ? 32'd1 : status_queue_deq_data[47:16])};  // gen/blk/device.ts:679
+    case (s_state)  // gen/blk/device.ts:681
       S_STATE_IDLE: begin
-        if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:682
-          completions_enq_data = {status_queue_deq_data[53:50], 1'b1, 32'd0};  // gen/blk/device.ts:685
+        if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:684
+          completions_enq_data = {status_queue_deq_data[53:50], 1'b1, 32'd0};  // gen/blk/device.ts:687
         end
       end
       default: begin end
     endcase
   end
-  assign completions_deq_ready = done_valid & done_ready;  // gen/blk/device.ts:659
-  assign dma_idle = ((~walk_walking) & rd_quiet) & (wr_outstanding == 8'd0);  // gen/blk/device.ts:720
+  assign completions_deq_ready = done_valid & done_ready;  // gen/blk/device.ts:661
+  assign dma_idle = ((~walk_walking) & rd_quiet) & (wr_outstanding == 8'd0);  // gen/blk/device.ts:722
 
   // ---- registers
   always @(posedge clk) begin
@@ -852,7 +871,22 @@ module virtio_blk_w64_b1a831fd0d (
       rd_issued <= 16'd0;
       rd_ended <= 16'd0;
       wr_outstanding <= 8'd0;
-      cap_we_q <= 1'b0;
+      cap_sel_q_0 <= 1'b0;
+      cap_sel_q_1 <= 1'b0;
+      cap_sel_q_2 <= 1'b0;
+      cap_sel_q_3 <= 1'b0;
+      cap_sel_q_4 <= 1'b0;
+      cap_sel_q_5 <= 1'b0;
+      cap_sel_q_6 <= 1'b0;
+      cap_sel_q_7 <= 1'b0;
+      cap_sel_q_8 <= 1'b0;
+      cap_sel_q_9 <= 1'b0;
+      cap_sel_q_10 <= 1'b0;
+      cap_sel_q_11 <= 1'b0;
+      cap_sel_q_12 <= 1'b0;
+      cap_sel_q_13 <= 1'b0;
+      cap_sel_q_14 <= 1'b0;
+      cap_sel_q_15 <= 1'b0;
       hdr_bytes_0 <= 16'd0;
       hdr_bytes_1 <= 16'd0;
       hdr_bytes_2 <= 16'd0;
@@ -895,949 +929,962 @@ module virtio_blk_w64_b1a831fd0d (
       s_len_error <= 1'b0;
       b_status_write <= 1'b0;
     end else begin
-      if (chain_valid & chain_ready) begin  // gen/blk/device.ts:299
-        f_count <= (&f_count) ? f_count : (f_count + 16'd1);  // gen/blk/device.ts:300
-        f_readable <= ((f_count == 16'd0) ? 34'd0 : f_readable) + (chain_write ? 34'd0 : {2'd0, chain_len});  // gen/blk/device.ts:302
-        f_writable <= ((f_count == 16'd0) ? 34'd0 : f_writable) + (chain_write ? {2'd0, chain_len} : 34'd0);  // gen/blk/device.ts:303
-        f_too_big <= ((~(f_count == 16'd0)) & f_too_big) | (chain_len > 32'd16384);  // gen/blk/device.ts:304
-        if (chain_last) begin  // gen/blk/device.ts:309
-          f_state <= F_STATE_STORE;  // gen/blk/device.ts:309
+      if (chain_valid & chain_ready) begin  // gen/blk/device.ts:302
+        f_count <= (&f_count) ? f_count : (f_count + 16'd1);  // gen/blk/device.ts:303
+        f_readable <= ((f_count == 16'd0) ? 34'd0 : f_readable) + (chain_write ? 34'd0 : {2'd0, chain_len});  // gen/blk/device.ts:305
+        f_writable <= ((f_count == 16'd0) ? 34'd0 : f_writable) + (chain_write ? {2'd0, chain_len} : 34'd0);  // gen/blk/device.ts:306
+        f_too_big <= ((~(f_count == 16'd0)) & f_too_big) | (chain_len > 32'd16384);  // gen/blk/device.ts:307
+        if (chain_last) begin  // gen/blk/device.ts:313
+          f_state <= F_STATE_STORE;  // gen/blk/device.ts:313
         end
       end
-      if (f_walk_walking & f_walk_at_end) begin  // gen/blk/device.ts:254
-        f_walk_walking <= 1'b0;  // gen/blk/device.ts:254
+      if (f_walk_walking & f_walk_at_end) begin  // gen/blk/device.ts:255
+        f_walk_walking <= 1'b0;  // gen/blk/device.ts:255
       end
-      if (f_state == F_STATE_STORE) begin  // gen/blk/device.ts:320
-        if (f_slot == 4'd0) begin  // gen/blk/device.ts:321
-          slot_error_0 <= 1'b0;  // gen/blk/device.ts:321
+      if (f_state == F_STATE_STORE) begin  // gen/blk/device.ts:324
+        if (f_slot == 4'd0) begin  // gen/blk/device.ts:325
+          slot_error_0 <= 1'b0;  // gen/blk/device.ts:325
         end
-        if (f_slot == 4'd1) begin  // gen/blk/device.ts:321
-          slot_error_1 <= 1'b0;  // gen/blk/device.ts:321
+        if (f_slot == 4'd1) begin  // gen/blk/device.ts:325
+          slot_error_1 <= 1'b0;  // gen/blk/device.ts:325
         end
-        if (f_slot == 4'd2) begin  // gen/blk/device.ts:321
-          slot_error_2 <= 1'b0;  // gen/blk/device.ts:321
+        if (f_slot == 4'd2) begin  // gen/blk/device.ts:325
+          slot_error_2 <= 1'b0;  // gen/blk/device.ts:325
         end
-        if (f_slot == 4'd3) begin  // gen/blk/device.ts:321
-          slot_error_3 <= 1'b0;  // gen/blk/device.ts:321
+        if (f_slot == 4'd3) begin  // gen/blk/device.ts:325
+          slot_error_3 <= 1'b0;  // gen/blk/device.ts:325
         end
-        if (f_slot == 4'd4) begin  // gen/blk/device.ts:321
-          slot_error_4 <= 1'b0;  // gen/blk/device.ts:321
+        if (f_slot == 4'd4) begin  // gen/blk/device.ts:325
+          slot_error_4 <= 1'b0;  // gen/blk/device.ts:325
         end
-        if (f_slot == 4'd5) begin  // gen/blk/device.ts:321
-          slot_error_5 <= 1'b0;  // gen/blk/device.ts:321
+        if (f_slot == 4'd5) begin  // gen/blk/device.ts:325
+          slot_error_5 <= 1'b0;  // gen/blk/device.ts:325
         end
-        if (f_slot == 4'd6) begin  // gen/blk/device.ts:321
-          slot_error_6 <= 1'b0;  // gen/blk/device.ts:321
+        if (f_slot == 4'd6) begin  // gen/blk/device.ts:325
+          slot_error_6 <= 1'b0;  // gen/blk/device.ts:325
         end
-        if (f_slot == 4'd7) begin  // gen/blk/device.ts:321
-          slot_error_7 <= 1'b0;  // gen/blk/device.ts:321
+        if (f_slot == 4'd7) begin  // gen/blk/device.ts:325
+          slot_error_7 <= 1'b0;  // gen/blk/device.ts:325
         end
-        if (f_slot == 4'd8) begin  // gen/blk/device.ts:321
-          slot_error_8 <= 1'b0;  // gen/blk/device.ts:321
+        if (f_slot == 4'd8) begin  // gen/blk/device.ts:325
+          slot_error_8 <= 1'b0;  // gen/blk/device.ts:325
         end
-        if (f_slot == 4'd9) begin  // gen/blk/device.ts:321
-          slot_error_9 <= 1'b0;  // gen/blk/device.ts:321
+        if (f_slot == 4'd9) begin  // gen/blk/device.ts:325
+          slot_error_9 <= 1'b0;  // gen/blk/device.ts:325
         end
-        if (f_slot == 4'd10) begin  // gen/blk/device.ts:321
-          slot_error_10 <= 1'b0;  // gen/blk/device.ts:321
+        if (f_slot == 4'd10) begin  // gen/blk/device.ts:325
+          slot_error_10 <= 1'b0;  // gen/blk/device.ts:325
         end
-        if (f_slot == 4'd11) begin  // gen/blk/device.ts:321
-          slot_error_11 <= 1'b0;  // gen/blk/device.ts:321
+        if (f_slot == 4'd11) begin  // gen/blk/device.ts:325
+          slot_error_11 <= 1'b0;  // gen/blk/device.ts:325
         end
-        if (f_slot == 4'd12) begin  // gen/blk/device.ts:321
-          slot_error_12 <= 1'b0;  // gen/blk/device.ts:321
+        if (f_slot == 4'd12) begin  // gen/blk/device.ts:325
+          slot_error_12 <= 1'b0;  // gen/blk/device.ts:325
         end
-        if (f_slot == 4'd13) begin  // gen/blk/device.ts:321
-          slot_error_13 <= 1'b0;  // gen/blk/device.ts:321
+        if (f_slot == 4'd13) begin  // gen/blk/device.ts:325
+          slot_error_13 <= 1'b0;  // gen/blk/device.ts:325
         end
-        if (f_slot == 4'd14) begin  // gen/blk/device.ts:321
-          slot_error_14 <= 1'b0;  // gen/blk/device.ts:321
+        if (f_slot == 4'd14) begin  // gen/blk/device.ts:325
+          slot_error_14 <= 1'b0;  // gen/blk/device.ts:325
         end
-        if (f_slot == 4'd15) begin  // gen/blk/device.ts:321
-          slot_error_15 <= 1'b0;  // gen/blk/device.ts:321
+        if (f_slot == 4'd15) begin  // gen/blk/device.ts:325
+          slot_error_15 <= 1'b0;  // gen/blk/device.ts:325
         end
-        if ((((f_writable != 34'd0) & (f_count <= 16'd8)) & (~f_too_big)) & (f_readable >= 34'd16)) begin  // gen/blk/device.ts:322
-          if (f_slot == 4'd0) begin  // gen/blk/device.ts:323
-            hdr_done_0 <= 1'b0;  // gen/blk/device.ts:323
-          end
-          if (f_slot == 4'd1) begin  // gen/blk/device.ts:323
-            hdr_done_1 <= 1'b0;  // gen/blk/device.ts:323
-          end
-          if (f_slot == 4'd2) begin  // gen/blk/device.ts:323
-            hdr_done_2 <= 1'b0;  // gen/blk/device.ts:323
-          end
-          if (f_slot == 4'd3) begin  // gen/blk/device.ts:323
-            hdr_done_3 <= 1'b0;  // gen/blk/device.ts:323
-          end
-          if (f_slot == 4'd4) begin  // gen/blk/device.ts:323
-            hdr_done_4 <= 1'b0;  // gen/blk/device.ts:323
-          end
-          if (f_slot == 4'd5) begin  // gen/blk/device.ts:323
-            hdr_done_5 <= 1'b0;  // gen/blk/device.ts:323
-          end
-          if (f_slot == 4'd6) begin  // gen/blk/device.ts:323
-            hdr_done_6 <= 1'b0;  // gen/blk/device.ts:323
-          end
-          if (f_slot == 4'd7) begin  // gen/blk/device.ts:323
-            hdr_done_7 <= 1'b0;  // gen/blk/device.ts:323
-          end
-          if (f_slot == 4'd8) begin  // gen/blk/device.ts:323
-            hdr_done_8 <= 1'b0;  // gen/blk/device.ts:323
-          end
-          if (f_slot == 4'd9) begin  // gen/blk/device.ts:323
-            hdr_done_9 <= 1'b0;  // gen/blk/device.ts:323
-          end
-          if (f_slot == 4'd10) begin  // gen/blk/device.ts:323
-            hdr_done_10 <= 1'b0;  // gen/blk/device.ts:323
-          end
-          if (f_slot == 4'd11) begin  // gen/blk/device.ts:323
-            hdr_done_11 <= 1'b0;  // gen/blk/device.ts:323
-          end
-          if (f_slot == 4'd12) begin  // gen/blk/device.ts:323
-            hdr_done_12 <= 1'b0;  // gen/blk/device.ts:323
-          end
-          if (f_slot == 4'd13) begin  // gen/blk/device.ts:323
-            hdr_done_13 <= 1'b0;  // gen/blk/device.ts:323
-          end
-          if (f_slot == 4'd14) begin  // gen/blk/device.ts:323
-            hdr_done_14 <= 1'b0;  // gen/blk/device.ts:323
-          end
-          if (f_slot == 4'd15) begin  // gen/blk/device.ts:323
-            hdr_done_15 <= 1'b0;  // gen/blk/device.ts:323
-          end
-          f_walk_walking <= 1'b1;  // gen/blk/device.ts:270
-          f_state <= F_STATE_HDR;  // gen/blk/device.ts:325
-        end else begin
+        if ((((f_writable != 34'd0) & (f_count <= 16'd8)) & (~f_too_big)) & (f_readable >= 34'd16)) begin  // gen/blk/device.ts:326
           if (f_slot == 4'd0) begin  // gen/blk/device.ts:327
-            hdr_done_0 <= 1'b1;  // gen/blk/device.ts:327
+            hdr_done_0 <= 1'b0;  // gen/blk/device.ts:327
           end
           if (f_slot == 4'd1) begin  // gen/blk/device.ts:327
-            hdr_done_1 <= 1'b1;  // gen/blk/device.ts:327
+            hdr_done_1 <= 1'b0;  // gen/blk/device.ts:327
           end
           if (f_slot == 4'd2) begin  // gen/blk/device.ts:327
-            hdr_done_2 <= 1'b1;  // gen/blk/device.ts:327
+            hdr_done_2 <= 1'b0;  // gen/blk/device.ts:327
           end
           if (f_slot == 4'd3) begin  // gen/blk/device.ts:327
-            hdr_done_3 <= 1'b1;  // gen/blk/device.ts:327
+            hdr_done_3 <= 1'b0;  // gen/blk/device.ts:327
           end
           if (f_slot == 4'd4) begin  // gen/blk/device.ts:327
-            hdr_done_4 <= 1'b1;  // gen/blk/device.ts:327
+            hdr_done_4 <= 1'b0;  // gen/blk/device.ts:327
           end
           if (f_slot == 4'd5) begin  // gen/blk/device.ts:327
-            hdr_done_5 <= 1'b1;  // gen/blk/device.ts:327
+            hdr_done_5 <= 1'b0;  // gen/blk/device.ts:327
           end
           if (f_slot == 4'd6) begin  // gen/blk/device.ts:327
-            hdr_done_6 <= 1'b1;  // gen/blk/device.ts:327
+            hdr_done_6 <= 1'b0;  // gen/blk/device.ts:327
           end
           if (f_slot == 4'd7) begin  // gen/blk/device.ts:327
-            hdr_done_7 <= 1'b1;  // gen/blk/device.ts:327
+            hdr_done_7 <= 1'b0;  // gen/blk/device.ts:327
           end
           if (f_slot == 4'd8) begin  // gen/blk/device.ts:327
-            hdr_done_8 <= 1'b1;  // gen/blk/device.ts:327
+            hdr_done_8 <= 1'b0;  // gen/blk/device.ts:327
           end
           if (f_slot == 4'd9) begin  // gen/blk/device.ts:327
-            hdr_done_9 <= 1'b1;  // gen/blk/device.ts:327
+            hdr_done_9 <= 1'b0;  // gen/blk/device.ts:327
           end
           if (f_slot == 4'd10) begin  // gen/blk/device.ts:327
-            hdr_done_10 <= 1'b1;  // gen/blk/device.ts:327
+            hdr_done_10 <= 1'b0;  // gen/blk/device.ts:327
           end
           if (f_slot == 4'd11) begin  // gen/blk/device.ts:327
-            hdr_done_11 <= 1'b1;  // gen/blk/device.ts:327
+            hdr_done_11 <= 1'b0;  // gen/blk/device.ts:327
           end
           if (f_slot == 4'd12) begin  // gen/blk/device.ts:327
-            hdr_done_12 <= 1'b1;  // gen/blk/device.ts:327
+            hdr_done_12 <= 1'b0;  // gen/blk/device.ts:327
           end
           if (f_slot == 4'd13) begin  // gen/blk/device.ts:327
-            hdr_done_13 <= 1'b1;  // gen/blk/device.ts:327
+            hdr_done_13 <= 1'b0;  // gen/blk/device.ts:327
           end
           if (f_slot == 4'd14) begin  // gen/blk/device.ts:327
-            hdr_done_14 <= 1'b1;  // gen/blk/device.ts:327
+            hdr_done_14 <= 1'b0;  // gen/blk/device.ts:327
           end
           if (f_slot == 4'd15) begin  // gen/blk/device.ts:327
-            hdr_done_15 <= 1'b1;  // gen/blk/device.ts:327
+            hdr_done_15 <= 1'b0;  // gen/blk/device.ts:327
           end
-          if (f_slot == 4'd0) begin  // gen/blk/device.ts:328
-            slot_ready_0 <= 1'b1;  // gen/blk/device.ts:328
+          f_walk_walking <= 1'b1;  // gen/blk/device.ts:271
+          f_state <= F_STATE_HDR;  // gen/blk/device.ts:329
+        end else begin
+          if (f_slot == 4'd0) begin  // gen/blk/device.ts:331
+            hdr_done_0 <= 1'b1;  // gen/blk/device.ts:331
           end
-          if (f_slot == 4'd1) begin  // gen/blk/device.ts:328
-            slot_ready_1 <= 1'b1;  // gen/blk/device.ts:328
+          if (f_slot == 4'd1) begin  // gen/blk/device.ts:331
+            hdr_done_1 <= 1'b1;  // gen/blk/device.ts:331
           end
-          if (f_slot == 4'd2) begin  // gen/blk/device.ts:328
-            slot_ready_2 <= 1'b1;  // gen/blk/device.ts:328
+          if (f_slot == 4'd2) begin  // gen/blk/device.ts:331
+            hdr_done_2 <= 1'b1;  // gen/blk/device.ts:331
           end
-          if (f_slot == 4'd3) begin  // gen/blk/device.ts:328
-            slot_ready_3 <= 1'b1;  // gen/blk/device.ts:328
+          if (f_slot == 4'd3) begin  // gen/blk/device.ts:331
+            hdr_done_3 <= 1'b1;  // gen/blk/device.ts:331
           end
-          if (f_slot == 4'd4) begin  // gen/blk/device.ts:328
-            slot_ready_4 <= 1'b1;  // gen/blk/device.ts:328
+          if (f_slot == 4'd4) begin  // gen/blk/device.ts:331
+            hdr_done_4 <= 1'b1;  // gen/blk/device.ts:331
           end
-          if (f_slot == 4'd5) begin  // gen/blk/device.ts:328
-            slot_ready_5 <= 1'b1;  // gen/blk/device.ts:328
+          if (f_slot == 4'd5) begin  // gen/blk/device.ts:331
+            hdr_done_5 <= 1'b1;  // gen/blk/device.ts:331
           end
-          if (f_slot == 4'd6) begin  // gen/blk/device.ts:328
-            slot_ready_6 <= 1'b1;  // gen/blk/device.ts:328
+          if (f_slot == 4'd6) begin  // gen/blk/device.ts:331
+            hdr_done_6 <= 1'b1;  // gen/blk/device.ts:331
           end
-          if (f_slot == 4'd7) begin  // gen/blk/device.ts:328
-            slot_ready_7 <= 1'b1;  // gen/blk/device.ts:328
+          if (f_slot == 4'd7) begin  // gen/blk/device.ts:331
+            hdr_done_7 <= 1'b1;  // gen/blk/device.ts:331
           end
-          if (f_slot == 4'd8) begin  // gen/blk/device.ts:328
-            slot_ready_8 <= 1'b1;  // gen/blk/device.ts:328
+          if (f_slot == 4'd8) begin  // gen/blk/device.ts:331
+            hdr_done_8 <= 1'b1;  // gen/blk/device.ts:331
           end
-          if (f_slot == 4'd9) begin  // gen/blk/device.ts:328
-            slot_ready_9 <= 1'b1;  // gen/blk/device.ts:328
+          if (f_slot == 4'd9) begin  // gen/blk/device.ts:331
+            hdr_done_9 <= 1'b1;  // gen/blk/device.ts:331
           end
-          if (f_slot == 4'd10) begin  // gen/blk/device.ts:328
-            slot_ready_10 <= 1'b1;  // gen/blk/device.ts:328
+          if (f_slot == 4'd10) begin  // gen/blk/device.ts:331
+            hdr_done_10 <= 1'b1;  // gen/blk/device.ts:331
           end
-          if (f_slot == 4'd11) begin  // gen/blk/device.ts:328
-            slot_ready_11 <= 1'b1;  // gen/blk/device.ts:328
+          if (f_slot == 4'd11) begin  // gen/blk/device.ts:331
+            hdr_done_11 <= 1'b1;  // gen/blk/device.ts:331
           end
-          if (f_slot == 4'd12) begin  // gen/blk/device.ts:328
-            slot_ready_12 <= 1'b1;  // gen/blk/device.ts:328
+          if (f_slot == 4'd12) begin  // gen/blk/device.ts:331
+            hdr_done_12 <= 1'b1;  // gen/blk/device.ts:331
           end
-          if (f_slot == 4'd13) begin  // gen/blk/device.ts:328
-            slot_ready_13 <= 1'b1;  // gen/blk/device.ts:328
+          if (f_slot == 4'd13) begin  // gen/blk/device.ts:331
+            hdr_done_13 <= 1'b1;  // gen/blk/device.ts:331
           end
-          if (f_slot == 4'd14) begin  // gen/blk/device.ts:328
-            slot_ready_14 <= 1'b1;  // gen/blk/device.ts:328
+          if (f_slot == 4'd14) begin  // gen/blk/device.ts:331
+            hdr_done_14 <= 1'b1;  // gen/blk/device.ts:331
           end
-          if (f_slot == 4'd15) begin  // gen/blk/device.ts:328
-            slot_ready_15 <= 1'b1;  // gen/blk/device.ts:328
+          if (f_slot == 4'd15) begin  // gen/blk/device.ts:331
+            hdr_done_15 <= 1'b1;  // gen/blk/device.ts:331
           end
-          f_slot <= f_slot + 4'd1;  // gen/blk/device.ts:329
-          f_count <= 16'd0;  // gen/blk/device.ts:330
-          f_state <= F_STATE_RECV;  // gen/blk/device.ts:331
+          if (f_slot == 4'd0) begin  // gen/blk/device.ts:332
+            slot_ready_0 <= 1'b1;  // gen/blk/device.ts:332
+          end
+          if (f_slot == 4'd1) begin  // gen/blk/device.ts:332
+            slot_ready_1 <= 1'b1;  // gen/blk/device.ts:332
+          end
+          if (f_slot == 4'd2) begin  // gen/blk/device.ts:332
+            slot_ready_2 <= 1'b1;  // gen/blk/device.ts:332
+          end
+          if (f_slot == 4'd3) begin  // gen/blk/device.ts:332
+            slot_ready_3 <= 1'b1;  // gen/blk/device.ts:332
+          end
+          if (f_slot == 4'd4) begin  // gen/blk/device.ts:332
+            slot_ready_4 <= 1'b1;  // gen/blk/device.ts:332
+          end
+          if (f_slot == 4'd5) begin  // gen/blk/device.ts:332
+            slot_ready_5 <= 1'b1;  // gen/blk/device.ts:332
+          end
+          if (f_slot == 4'd6) begin  // gen/blk/device.ts:332
+            slot_ready_6 <= 1'b1;  // gen/blk/device.ts:332
+          end
+          if (f_slot == 4'd7) begin  // gen/blk/device.ts:332
+            slot_ready_7 <= 1'b1;  // gen/blk/device.ts:332
+          end
+          if (f_slot == 4'd8) begin  // gen/blk/device.ts:332
+            slot_ready_8 <= 1'b1;  // gen/blk/device.ts:332
+          end
+          if (f_slot == 4'd9) begin  // gen/blk/device.ts:332
+            slot_ready_9 <= 1'b1;  // gen/blk/device.ts:332
+          end
+          if (f_slot == 4'd10) begin  // gen/blk/device.ts:332
+            slot_ready_10 <= 1'b1;  // gen/blk/device.ts:332
+          end
+          if (f_slot == 4'd11) begin  // gen/blk/device.ts:332
+            slot_ready_11 <= 1'b1;  // gen/blk/device.ts:332
+          end
+          if (f_slot == 4'd12) begin  // gen/blk/device.ts:332
+            slot_ready_12 <= 1'b1;  // gen/blk/device.ts:332
+          end
+          if (f_slot == 4'd13) begin  // gen/blk/device.ts:332
+            slot_ready_13 <= 1'b1;  // gen/blk/device.ts:332
+          end
+          if (f_slot == 4'd14) begin  // gen/blk/device.ts:332
+            slot_ready_14 <= 1'b1;  // gen/blk/device.ts:332
+          end
+          if (f_slot == 4'd15) begin  // gen/blk/device.ts:332
+            slot_ready_15 <= 1'b1;  // gen/blk/device.ts:332
+          end
+          f_slot <= f_slot + 4'd1;  // gen/blk/device.ts:333
+          f_count <= 16'd0;  // gen/blk/device.ts:334
+          f_state <= F_STATE_RECV;  // gen/blk/device.ts:335
         end
       end
-      if ((f_state == F_STATE_HDR) & (~f_walk_walking)) begin  // gen/blk/device.ts:334
-        if (f_slot == 4'd0) begin  // gen/blk/device.ts:335
-          slot_ready_0 <= 1'b1;  // gen/blk/device.ts:335
+      if ((f_state == F_STATE_HDR) & (~f_walk_walking)) begin  // gen/blk/device.ts:338
+        if (f_slot == 4'd0) begin  // gen/blk/device.ts:339
+          slot_ready_0 <= 1'b1;  // gen/blk/device.ts:339
         end
-        if (f_slot == 4'd1) begin  // gen/blk/device.ts:335
-          slot_ready_1 <= 1'b1;  // gen/blk/device.ts:335
+        if (f_slot == 4'd1) begin  // gen/blk/device.ts:339
+          slot_ready_1 <= 1'b1;  // gen/blk/device.ts:339
         end
-        if (f_slot == 4'd2) begin  // gen/blk/device.ts:335
-          slot_ready_2 <= 1'b1;  // gen/blk/device.ts:335
+        if (f_slot == 4'd2) begin  // gen/blk/device.ts:339
+          slot_ready_2 <= 1'b1;  // gen/blk/device.ts:339
         end
-        if (f_slot == 4'd3) begin  // gen/blk/device.ts:335
-          slot_ready_3 <= 1'b1;  // gen/blk/device.ts:335
+        if (f_slot == 4'd3) begin  // gen/blk/device.ts:339
+          slot_ready_3 <= 1'b1;  // gen/blk/device.ts:339
         end
-        if (f_slot == 4'd4) begin  // gen/blk/device.ts:335
-          slot_ready_4 <= 1'b1;  // gen/blk/device.ts:335
+        if (f_slot == 4'd4) begin  // gen/blk/device.ts:339
+          slot_ready_4 <= 1'b1;  // gen/blk/device.ts:339
         end
-        if (f_slot == 4'd5) begin  // gen/blk/device.ts:335
-          slot_ready_5 <= 1'b1;  // gen/blk/device.ts:335
+        if (f_slot == 4'd5) begin  // gen/blk/device.ts:339
+          slot_ready_5 <= 1'b1;  // gen/blk/device.ts:339
         end
-        if (f_slot == 4'd6) begin  // gen/blk/device.ts:335
-          slot_ready_6 <= 1'b1;  // gen/blk/device.ts:335
+        if (f_slot == 4'd6) begin  // gen/blk/device.ts:339
+          slot_ready_6 <= 1'b1;  // gen/blk/device.ts:339
         end
-        if (f_slot == 4'd7) begin  // gen/blk/device.ts:335
-          slot_ready_7 <= 1'b1;  // gen/blk/device.ts:335
+        if (f_slot == 4'd7) begin  // gen/blk/device.ts:339
+          slot_ready_7 <= 1'b1;  // gen/blk/device.ts:339
         end
-        if (f_slot == 4'd8) begin  // gen/blk/device.ts:335
-          slot_ready_8 <= 1'b1;  // gen/blk/device.ts:335
+        if (f_slot == 4'd8) begin  // gen/blk/device.ts:339
+          slot_ready_8 <= 1'b1;  // gen/blk/device.ts:339
         end
-        if (f_slot == 4'd9) begin  // gen/blk/device.ts:335
-          slot_ready_9 <= 1'b1;  // gen/blk/device.ts:335
+        if (f_slot == 4'd9) begin  // gen/blk/device.ts:339
+          slot_ready_9 <= 1'b1;  // gen/blk/device.ts:339
         end
-        if (f_slot == 4'd10) begin  // gen/blk/device.ts:335
-          slot_ready_10 <= 1'b1;  // gen/blk/device.ts:335
+        if (f_slot == 4'd10) begin  // gen/blk/device.ts:339
+          slot_ready_10 <= 1'b1;  // gen/blk/device.ts:339
         end
-        if (f_slot == 4'd11) begin  // gen/blk/device.ts:335
-          slot_ready_11 <= 1'b1;  // gen/blk/device.ts:335
+        if (f_slot == 4'd11) begin  // gen/blk/device.ts:339
+          slot_ready_11 <= 1'b1;  // gen/blk/device.ts:339
         end
-        if (f_slot == 4'd12) begin  // gen/blk/device.ts:335
-          slot_ready_12 <= 1'b1;  // gen/blk/device.ts:335
+        if (f_slot == 4'd12) begin  // gen/blk/device.ts:339
+          slot_ready_12 <= 1'b1;  // gen/blk/device.ts:339
         end
-        if (f_slot == 4'd13) begin  // gen/blk/device.ts:335
-          slot_ready_13 <= 1'b1;  // gen/blk/device.ts:335
+        if (f_slot == 4'd13) begin  // gen/blk/device.ts:339
+          slot_ready_13 <= 1'b1;  // gen/blk/device.ts:339
         end
-        if (f_slot == 4'd14) begin  // gen/blk/device.ts:335
-          slot_ready_14 <= 1'b1;  // gen/blk/device.ts:335
+        if (f_slot == 4'd14) begin  // gen/blk/device.ts:339
+          slot_ready_14 <= 1'b1;  // gen/blk/device.ts:339
         end
-        if (f_slot == 4'd15) begin  // gen/blk/device.ts:335
-          slot_ready_15 <= 1'b1;  // gen/blk/device.ts:335
+        if (f_slot == 4'd15) begin  // gen/blk/device.ts:339
+          slot_ready_15 <= 1'b1;  // gen/blk/device.ts:339
         end
-        f_slot <= f_slot + 4'd1;  // gen/blk/device.ts:336
-        f_count <= 16'd0;  // gen/blk/device.ts:337
-        f_state <= F_STATE_RECV;  // gen/blk/device.ts:338
+        f_slot <= f_slot + 4'd1;  // gen/blk/device.ts:340
+        f_count <= 16'd0;  // gen/blk/device.ts:341
+        f_state <= F_STATE_RECV;  // gen/blk/device.ts:342
       end
-      if ((f_state == F_STATE_STORE) & (~slot_freed)) begin  // gen/blk/device.ts:340
-        slots_used <= slots_used + 5'd1;  // gen/blk/device.ts:340
-      end else if ((~(f_state == F_STATE_STORE)) & slot_freed) begin  // gen/blk/device.ts:340
-        slots_used <= slots_used - 5'd1;  // gen/blk/device.ts:341
+      if ((f_state == F_STATE_STORE) & (~slot_freed)) begin  // gen/blk/device.ts:344
+        slots_used <= slots_used + 5'd1;  // gen/blk/device.ts:344
+      end else if ((~(f_state == F_STATE_STORE)) & slot_freed) begin  // gen/blk/device.ts:344
+        slots_used <= slots_used - 5'd1;  // gen/blk/device.ts:345
       end
-      slot_err <= b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? slot_error_15 : slot_error_14) : (b_slot[0] ? slot_error_13 : slot_error_12)) : (b_slot[1] ? (b_slot[0] ? slot_error_11 : slot_error_10) : (b_slot[0] ? slot_error_9 : slot_error_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? slot_error_7 : slot_error_6) : (b_slot[0] ? slot_error_5 : slot_error_4)) : (b_slot[1] ? (b_slot[0] ? slot_error_3 : slot_error_2) : (b_slot[0] ? slot_error_1 : slot_error_0)));  // gen/blk/device.ts:369
-      if (walk_walking & walk_at_end) begin  // gen/blk/device.ts:254
-        walk_walking <= 1'b0;  // gen/blk/device.ts:254
+      slot_err <= b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? slot_error_15 : slot_error_14) : (b_slot[0] ? slot_error_13 : slot_error_12)) : (b_slot[1] ? (b_slot[0] ? slot_error_11 : slot_error_10) : (b_slot[0] ? slot_error_9 : slot_error_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? slot_error_7 : slot_error_6) : (b_slot[0] ? slot_error_5 : slot_error_4)) : (b_slot[1] ? (b_slot[0] ? slot_error_3 : slot_error_2) : (b_slot[0] ? slot_error_1 : slot_error_0)));  // gen/blk/device.ts:373
+      if (walk_walking & walk_at_end) begin  // gen/blk/device.ts:255
+        walk_walking <= 1'b0;  // gen/blk/device.ts:255
       end
-      if ((rd_cmd_valid & rd_cmd_ready) & (walk_need & (~walk_dir))) begin  // gen/blk/device.ts:410
-        rd_issued <= rd_issued + 16'd1;  // gen/blk/device.ts:410
+      if ((rd_cmd_valid & rd_cmd_ready) & (walk_need & (~walk_dir))) begin  // gen/blk/device.ts:414
+        rd_issued <= rd_issued + 16'd1;  // gen/blk/device.ts:414
       end
-      if (rd_status_valid & (~rd_status_id[7])) begin  // gen/blk/device.ts:411
-        rd_ended <= rd_ended + 16'd1;  // gen/blk/device.ts:411
+      if (rd_status_valid & (~rd_status_id[7])) begin  // gen/blk/device.ts:415
+        rd_ended <= rd_ended + 16'd1;  // gen/blk/device.ts:415
       end
-      if (((wr_cmd_valid & wr_cmd_ready) & (~(s_state == S_STATE_ISSUE))) & (~(wr_status_valid & (~wr_status_id[7])))) begin  // gen/blk/device.ts:413
-        wr_outstanding <= wr_outstanding + 8'd1;  // gen/blk/device.ts:413
-      end else if ((~((wr_cmd_valid & wr_cmd_ready) & (~(s_state == S_STATE_ISSUE)))) & (wr_status_valid & (~wr_status_id[7]))) begin  // gen/blk/device.ts:413
-        wr_outstanding <= wr_outstanding - 8'd1;  // gen/blk/device.ts:414
+      if (((wr_cmd_valid & wr_cmd_ready) & (~(s_state == S_STATE_ISSUE))) & (~(wr_status_valid & (~wr_status_id[7])))) begin  // gen/blk/device.ts:417
+        wr_outstanding <= wr_outstanding + 8'd1;  // gen/blk/device.ts:417
+      end else if ((~((wr_cmd_valid & wr_cmd_ready) & (~(s_state == S_STATE_ISSUE)))) & (wr_status_valid & (~wr_status_id[7]))) begin  // gen/blk/device.ts:417
+        wr_outstanding <= wr_outstanding - 8'd1;  // gen/blk/device.ts:418
       end
-      if (((rd_status_valid & rd_status_id[7]) & rd_status_id[6]) & ((rd_status_valid & (rd_status_error != 3'd0)) | (rd_status_id[3] ? (rd_status_id[2] ? (rd_status_id[1] ? (rd_status_id[0] ? slot_error_15 : slot_error_14) : (rd_status_id[0] ? slot_error_13 : slot_error_12)) : (rd_status_id[1] ? (rd_status_id[0] ? slot_error_11 : slot_error_10) : (rd_status_id[0] ? slot_error_9 : slot_error_8))) : (rd_status_id[2] ? (rd_status_id[1] ? (rd_status_id[0] ? slot_error_7 : slot_error_6) : (rd_status_id[0] ? slot_error_5 : slot_error_4)) : (rd_status_id[1] ? (rd_status_id[0] ? slot_error_3 : slot_error_2) : (rd_status_id[0] ? slot_error_1 : slot_error_0)))))) begin  // gen/blk/device.ts:426
-        if (rd_status_id[3:0] == 4'd0) begin  // gen/blk/device.ts:431
-          hdr_done_0 <= 1'b1;  // gen/blk/device.ts:431
-        end
-        if (rd_status_id[3:0] == 4'd1) begin  // gen/blk/device.ts:431
-          hdr_done_1 <= 1'b1;  // gen/blk/device.ts:431
-        end
-        if (rd_status_id[3:0] == 4'd2) begin  // gen/blk/device.ts:431
-          hdr_done_2 <= 1'b1;  // gen/blk/device.ts:431
-        end
-        if (rd_status_id[3:0] == 4'd3) begin  // gen/blk/device.ts:431
-          hdr_done_3 <= 1'b1;  // gen/blk/device.ts:431
-        end
-        if (rd_status_id[3:0] == 4'd4) begin  // gen/blk/device.ts:431
-          hdr_done_4 <= 1'b1;  // gen/blk/device.ts:431
-        end
-        if (rd_status_id[3:0] == 4'd5) begin  // gen/blk/device.ts:431
-          hdr_done_5 <= 1'b1;  // gen/blk/device.ts:431
-        end
-        if (rd_status_id[3:0] == 4'd6) begin  // gen/blk/device.ts:431
-          hdr_done_6 <= 1'b1;  // gen/blk/device.ts:431
-        end
-        if (rd_status_id[3:0] == 4'd7) begin  // gen/blk/device.ts:431
-          hdr_done_7 <= 1'b1;  // gen/blk/device.ts:431
-        end
-        if (rd_status_id[3:0] == 4'd8) begin  // gen/blk/device.ts:431
-          hdr_done_8 <= 1'b1;  // gen/blk/device.ts:431
-        end
-        if (rd_status_id[3:0] == 4'd9) begin  // gen/blk/device.ts:431
-          hdr_done_9 <= 1'b1;  // gen/blk/device.ts:431
-        end
-        if (rd_status_id[3:0] == 4'd10) begin  // gen/blk/device.ts:431
-          hdr_done_10 <= 1'b1;  // gen/blk/device.ts:431
-        end
-        if (rd_status_id[3:0] == 4'd11) begin  // gen/blk/device.ts:431
-          hdr_done_11 <= 1'b1;  // gen/blk/device.ts:431
-        end
-        if (rd_status_id[3:0] == 4'd12) begin  // gen/blk/device.ts:431
-          hdr_done_12 <= 1'b1;  // gen/blk/device.ts:431
-        end
-        if (rd_status_id[3:0] == 4'd13) begin  // gen/blk/device.ts:431
-          hdr_done_13 <= 1'b1;  // gen/blk/device.ts:431
-        end
-        if (rd_status_id[3:0] == 4'd14) begin  // gen/blk/device.ts:431
-          hdr_done_14 <= 1'b1;  // gen/blk/device.ts:431
-        end
-        if (rd_status_id[3:0] == 4'd15) begin  // gen/blk/device.ts:431
-          hdr_done_15 <= 1'b1;  // gen/blk/device.ts:431
-        end
+      if ((((rd_status_valid & rd_status_id[7]) & rd_status_id[6]) & (rd_status_id[3:0] == 4'd0)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_0)) begin  // gen/blk/device.ts:433
+        hdr_done_0 <= 1'b1;  // gen/blk/device.ts:433
       end
-      if (rd_status_valid & (rd_status_error != 3'd0)) begin  // gen/blk/device.ts:433
-        if (rd_status_id[3:0] == 4'd0) begin  // gen/blk/device.ts:433
-          slot_error_0 <= 1'b1;  // gen/blk/device.ts:433
+      if ((((rd_status_valid & rd_status_id[7]) & rd_status_id[6]) & (rd_status_id[3:0] == 4'd1)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_1)) begin  // gen/blk/device.ts:433
+        hdr_done_1 <= 1'b1;  // gen/blk/device.ts:433
+      end
+      if ((((rd_status_valid & rd_status_id[7]) & rd_status_id[6]) & (rd_status_id[3:0] == 4'd2)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_2)) begin  // gen/blk/device.ts:433
+        hdr_done_2 <= 1'b1;  // gen/blk/device.ts:433
+      end
+      if ((((rd_status_valid & rd_status_id[7]) & rd_status_id[6]) & (rd_status_id[3:0] == 4'd3)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_3)) begin  // gen/blk/device.ts:433
+        hdr_done_3 <= 1'b1;  // gen/blk/device.ts:433
+      end
+      if ((((rd_status_valid & rd_status_id[7]) & rd_status_id[6]) & (rd_status_id[3:0] == 4'd4)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_4)) begin  // gen/blk/device.ts:433
+        hdr_done_4 <= 1'b1;  // gen/blk/device.ts:433
+      end
+      if ((((rd_status_valid & rd_status_id[7]) & rd_status_id[6]) & (rd_status_id[3:0] == 4'd5)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_5)) begin  // gen/blk/device.ts:433
+        hdr_done_5 <= 1'b1;  // gen/blk/device.ts:433
+      end
+      if ((((rd_status_valid & rd_status_id[7]) & rd_status_id[6]) & (rd_status_id[3:0] == 4'd6)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_6)) begin  // gen/blk/device.ts:433
+        hdr_done_6 <= 1'b1;  // gen/blk/device.ts:433
+      end
+      if ((((rd_status_valid & rd_status_id[7]) & rd_status_id[6]) & (rd_status_id[3:0] == 4'd7)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_7)) begin  // gen/blk/device.ts:433
+        hdr_done_7 <= 1'b1;  // gen/blk/device.ts:433
+      end
+      if ((((rd_status_valid & rd_status_id[7]) & rd_status_id[6]) & (rd_status_id[3:0] == 4'd8)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_8)) begin  // gen/blk/device.ts:433
+        hdr_done_8 <= 1'b1;  // gen/blk/device.ts:433
+      end
+      if ((((rd_status_valid & rd_status_id[7]) & rd_status_id[6]) & (rd_status_id[3:0] == 4'd9)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_9)) begin  // gen/blk/device.ts:433
+        hdr_done_9 <= 1'b1;  // gen/blk/device.ts:433
+      end
+      if ((((rd_status_valid & rd_status_id[7]) & rd_status_id[6]) & (rd_status_id[3:0] == 4'd10)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_10)) begin  // gen/blk/device.ts:433
+        hdr_done_10 <= 1'b1;  // gen/blk/device.ts:433
+      end
+      if ((((rd_status_valid & rd_status_id[7]) & rd_status_id[6]) & (rd_status_id[3:0] == 4'd11)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_11)) begin  // gen/blk/device.ts:433
+        hdr_done_11 <= 1'b1;  // gen/blk/device.ts:433
+      end
+      if ((((rd_status_valid & rd_status_id[7]) & rd_status_id[6]) & (rd_status_id[3:0] == 4'd12)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_12)) begin  // gen/blk/device.ts:433
+        hdr_done_12 <= 1'b1;  // gen/blk/device.ts:433
+      end
+      if ((((rd_status_valid & rd_status_id[7]) & rd_status_id[6]) & (rd_status_id[3:0] == 4'd13)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_13)) begin  // gen/blk/device.ts:433
+        hdr_done_13 <= 1'b1;  // gen/blk/device.ts:433
+      end
+      if ((((rd_status_valid & rd_status_id[7]) & rd_status_id[6]) & (rd_status_id[3:0] == 4'd14)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_14)) begin  // gen/blk/device.ts:433
+        hdr_done_14 <= 1'b1;  // gen/blk/device.ts:433
+      end
+      if ((((rd_status_valid & rd_status_id[7]) & rd_status_id[6]) & (rd_status_id[3:0] == 4'd15)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_15)) begin  // gen/blk/device.ts:433
+        hdr_done_15 <= 1'b1;  // gen/blk/device.ts:433
+      end
+      if (rd_status_valid & (rd_status_error != 3'd0)) begin  // gen/blk/device.ts:435
+        if (rd_status_id[3:0] == 4'd0) begin  // gen/blk/device.ts:435
+          slot_error_0 <= 1'b1;  // gen/blk/device.ts:435
         end
-        if (rd_status_id[3:0] == 4'd1) begin  // gen/blk/device.ts:433
-          slot_error_1 <= 1'b1;  // gen/blk/device.ts:433
+        if (rd_status_id[3:0] == 4'd1) begin  // gen/blk/device.ts:435
+          slot_error_1 <= 1'b1;  // gen/blk/device.ts:435
         end
-        if (rd_status_id[3:0] == 4'd2) begin  // gen/blk/device.ts:433
-          slot_error_2 <= 1'b1;  // gen/blk/device.ts:433
+        if (rd_status_id[3:0] == 4'd2) begin  // gen/blk/device.ts:435
+          slot_error_2 <= 1'b1;  // gen/blk/device.ts:435
         end
-        if (rd_status_id[3:0] == 4'd3) begin  // gen/blk/device.ts:433
-          slot_error_3 <= 1'b1;  // gen/blk/device.ts:433
+        if (rd_status_id[3:0] == 4'd3) begin  // gen/blk/device.ts:435
+          slot_error_3 <= 1'b1;  // gen/blk/device.ts:435
         end
-        if (rd_status_id[3:0] == 4'd4) begin  // gen/blk/device.ts:433
-          slot_error_4 <= 1'b1;  // gen/blk/device.ts:433
+        if (rd_status_id[3:0] == 4'd4) begin  // gen/blk/device.ts:435
+          slot_error_4 <= 1'b1;  // gen/blk/device.ts:435
         end
-        if (rd_status_id[3:0] == 4'd5) begin  // gen/blk/device.ts:433
-          slot_error_5 <= 1'b1;  // gen/blk/device.ts:433
+        if (rd_status_id[3:0] == 4'd5) begin  // gen/blk/device.ts:435
+          slot_error_5 <= 1'b1;  // gen/blk/device.ts:435
         end
-        if (rd_status_id[3:0] == 4'd6) begin  // gen/blk/device.ts:433
-          slot_error_6 <= 1'b1;  // gen/blk/device.ts:433
+        if (rd_status_id[3:0] == 4'd6) begin  // gen/blk/device.ts:435
+          slot_error_6 <= 1'b1;  // gen/blk/device.ts:435
         end
-        if (rd_status_id[3:0] == 4'd7) begin  // gen/blk/device.ts:433
-          slot_error_7 <= 1'b1;  // gen/blk/device.ts:433
+        if (rd_status_id[3:0] == 4'd7) begin  // gen/blk/device.ts:435
+          slot_error_7 <= 1'b1;  // gen/blk/device.ts:435
         end
-        if (rd_status_id[3:0] == 4'd8) begin  // gen/blk/device.ts:433
-          slot_error_8 <= 1'b1;  // gen/blk/device.ts:433
+        if (rd_status_id[3:0] == 4'd8) begin  // gen/blk/device.ts:435
+          slot_error_8 <= 1'b1;  // gen/blk/device.ts:435
         end
-        if (rd_status_id[3:0] == 4'd9) begin  // gen/blk/device.ts:433
-          slot_error_9 <= 1'b1;  // gen/blk/device.ts:433
+        if (rd_status_id[3:0] == 4'd9) begin  // gen/blk/device.ts:435
+          slot_error_9 <= 1'b1;  // gen/blk/device.ts:435
         end
-        if (rd_status_id[3:0] == 4'd10) begin  // gen/blk/device.ts:433
-          slot_error_10 <= 1'b1;  // gen/blk/device.ts:433
+        if (rd_status_id[3:0] == 4'd10) begin  // gen/blk/device.ts:435
+          slot_error_10 <= 1'b1;  // gen/blk/device.ts:435
         end
-        if (rd_status_id[3:0] == 4'd11) begin  // gen/blk/device.ts:433
-          slot_error_11 <= 1'b1;  // gen/blk/device.ts:433
+        if (rd_status_id[3:0] == 4'd11) begin  // gen/blk/device.ts:435
+          slot_error_11 <= 1'b1;  // gen/blk/device.ts:435
         end
-        if (rd_status_id[3:0] == 4'd12) begin  // gen/blk/device.ts:433
-          slot_error_12 <= 1'b1;  // gen/blk/device.ts:433
+        if (rd_status_id[3:0] == 4'd12) begin  // gen/blk/device.ts:435
+          slot_error_12 <= 1'b1;  // gen/blk/device.ts:435
         end
-        if (rd_status_id[3:0] == 4'd13) begin  // gen/blk/device.ts:433
-          slot_error_13 <= 1'b1;  // gen/blk/device.ts:433
+        if (rd_status_id[3:0] == 4'd13) begin  // gen/blk/device.ts:435
+          slot_error_13 <= 1'b1;  // gen/blk/device.ts:435
         end
-        if (rd_status_id[3:0] == 4'd14) begin  // gen/blk/device.ts:433
-          slot_error_14 <= 1'b1;  // gen/blk/device.ts:433
+        if (rd_status_id[3:0] == 4'd14) begin  // gen/blk/device.ts:435
+          slot_error_14 <= 1'b1;  // gen/blk/device.ts:435
         end
-        if (rd_status_id[3:0] == 4'd15) begin  // gen/blk/device.ts:433
-          slot_error_15 <= 1'b1;  // gen/blk/device.ts:433
+        if (rd_status_id[3:0] == 4'd15) begin  // gen/blk/device.ts:435
+          slot_error_15 <= 1'b1;  // gen/blk/device.ts:435
         end
       end
-      if (wr_status_valid & (wr_status_error != 3'd0)) begin  // gen/blk/device.ts:434
-        if (wr_status_id[3:0] == 4'd0) begin  // gen/blk/device.ts:434
-          slot_error_0 <= 1'b1;  // gen/blk/device.ts:434
+      if (wr_status_valid & (wr_status_error != 3'd0)) begin  // gen/blk/device.ts:436
+        if (wr_status_id[3:0] == 4'd0) begin  // gen/blk/device.ts:436
+          slot_error_0 <= 1'b1;  // gen/blk/device.ts:436
         end
-        if (wr_status_id[3:0] == 4'd1) begin  // gen/blk/device.ts:434
-          slot_error_1 <= 1'b1;  // gen/blk/device.ts:434
+        if (wr_status_id[3:0] == 4'd1) begin  // gen/blk/device.ts:436
+          slot_error_1 <= 1'b1;  // gen/blk/device.ts:436
         end
-        if (wr_status_id[3:0] == 4'd2) begin  // gen/blk/device.ts:434
-          slot_error_2 <= 1'b1;  // gen/blk/device.ts:434
+        if (wr_status_id[3:0] == 4'd2) begin  // gen/blk/device.ts:436
+          slot_error_2 <= 1'b1;  // gen/blk/device.ts:436
         end
-        if (wr_status_id[3:0] == 4'd3) begin  // gen/blk/device.ts:434
-          slot_error_3 <= 1'b1;  // gen/blk/device.ts:434
+        if (wr_status_id[3:0] == 4'd3) begin  // gen/blk/device.ts:436
+          slot_error_3 <= 1'b1;  // gen/blk/device.ts:436
         end
-        if (wr_status_id[3:0] == 4'd4) begin  // gen/blk/device.ts:434
-          slot_error_4 <= 1'b1;  // gen/blk/device.ts:434
+        if (wr_status_id[3:0] == 4'd4) begin  // gen/blk/device.ts:436
+          slot_error_4 <= 1'b1;  // gen/blk/device.ts:436
         end
-        if (wr_status_id[3:0] == 4'd5) begin  // gen/blk/device.ts:434
-          slot_error_5 <= 1'b1;  // gen/blk/device.ts:434
+        if (wr_status_id[3:0] == 4'd5) begin  // gen/blk/device.ts:436
+          slot_error_5 <= 1'b1;  // gen/blk/device.ts:436
         end
-        if (wr_status_id[3:0] == 4'd6) begin  // gen/blk/device.ts:434
-          slot_error_6 <= 1'b1;  // gen/blk/device.ts:434
+        if (wr_status_id[3:0] == 4'd6) begin  // gen/blk/device.ts:436
+          slot_error_6 <= 1'b1;  // gen/blk/device.ts:436
         end
-        if (wr_status_id[3:0] == 4'd7) begin  // gen/blk/device.ts:434
-          slot_error_7 <= 1'b1;  // gen/blk/device.ts:434
+        if (wr_status_id[3:0] == 4'd7) begin  // gen/blk/device.ts:436
+          slot_error_7 <= 1'b1;  // gen/blk/device.ts:436
         end
-        if (wr_status_id[3:0] == 4'd8) begin  // gen/blk/device.ts:434
-          slot_error_8 <= 1'b1;  // gen/blk/device.ts:434
+        if (wr_status_id[3:0] == 4'd8) begin  // gen/blk/device.ts:436
+          slot_error_8 <= 1'b1;  // gen/blk/device.ts:436
         end
-        if (wr_status_id[3:0] == 4'd9) begin  // gen/blk/device.ts:434
-          slot_error_9 <= 1'b1;  // gen/blk/device.ts:434
+        if (wr_status_id[3:0] == 4'd9) begin  // gen/blk/device.ts:436
+          slot_error_9 <= 1'b1;  // gen/blk/device.ts:436
         end
-        if (wr_status_id[3:0] == 4'd10) begin  // gen/blk/device.ts:434
-          slot_error_10 <= 1'b1;  // gen/blk/device.ts:434
+        if (wr_status_id[3:0] == 4'd10) begin  // gen/blk/device.ts:436
+          slot_error_10 <= 1'b1;  // gen/blk/device.ts:436
         end
-        if (wr_status_id[3:0] == 4'd11) begin  // gen/blk/device.ts:434
-          slot_error_11 <= 1'b1;  // gen/blk/device.ts:434
+        if (wr_status_id[3:0] == 4'd11) begin  // gen/blk/device.ts:436
+          slot_error_11 <= 1'b1;  // gen/blk/device.ts:436
         end
-        if (wr_status_id[3:0] == 4'd12) begin  // gen/blk/device.ts:434
-          slot_error_12 <= 1'b1;  // gen/blk/device.ts:434
+        if (wr_status_id[3:0] == 4'd12) begin  // gen/blk/device.ts:436
+          slot_error_12 <= 1'b1;  // gen/blk/device.ts:436
         end
-        if (wr_status_id[3:0] == 4'd13) begin  // gen/blk/device.ts:434
-          slot_error_13 <= 1'b1;  // gen/blk/device.ts:434
+        if (wr_status_id[3:0] == 4'd13) begin  // gen/blk/device.ts:436
+          slot_error_13 <= 1'b1;  // gen/blk/device.ts:436
         end
-        if (wr_status_id[3:0] == 4'd14) begin  // gen/blk/device.ts:434
-          slot_error_14 <= 1'b1;  // gen/blk/device.ts:434
+        if (wr_status_id[3:0] == 4'd14) begin  // gen/blk/device.ts:436
+          slot_error_14 <= 1'b1;  // gen/blk/device.ts:436
         end
-        if (wr_status_id[3:0] == 4'd15) begin  // gen/blk/device.ts:434
-          slot_error_15 <= 1'b1;  // gen/blk/device.ts:434
+        if (wr_status_id[3:0] == 4'd15) begin  // gen/blk/device.ts:436
+          slot_error_15 <= 1'b1;  // gen/blk/device.ts:436
         end
       end
-      cap_we_q <= (mem_wr_valid & mem_wr_ready) & _or_6;  // gen/blk/device.ts:490
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd0)) begin  // gen/blk/device.ts:496
-        hdr_bytes_0 <= 16'd0;  // gen/blk/device.ts:496
+      cap_sel_q_0 <= _and_6 & (_mux_10 == 4'd0);  // gen/blk/device.ts:492
+      cap_sel_q_1 <= _and_6 & (_mux_10 == 4'd1);  // gen/blk/device.ts:492
+      cap_sel_q_2 <= _and_6 & (_mux_10 == 4'd2);  // gen/blk/device.ts:492
+      cap_sel_q_3 <= _and_6 & (_mux_10 == 4'd3);  // gen/blk/device.ts:492
+      cap_sel_q_4 <= _and_6 & (_mux_10 == 4'd4);  // gen/blk/device.ts:492
+      cap_sel_q_5 <= _and_6 & (_mux_10 == 4'd5);  // gen/blk/device.ts:492
+      cap_sel_q_6 <= _and_6 & (_mux_10 == 4'd6);  // gen/blk/device.ts:492
+      cap_sel_q_7 <= _and_6 & (_mux_10 == 4'd7);  // gen/blk/device.ts:492
+      cap_sel_q_8 <= _and_6 & (_mux_10 == 4'd8);  // gen/blk/device.ts:492
+      cap_sel_q_9 <= _and_6 & (_mux_10 == 4'd9);  // gen/blk/device.ts:492
+      cap_sel_q_10 <= _and_6 & (_mux_10 == 4'd10);  // gen/blk/device.ts:492
+      cap_sel_q_11 <= _and_6 & (_mux_10 == 4'd11);  // gen/blk/device.ts:492
+      cap_sel_q_12 <= _and_6 & (_mux_10 == 4'd12);  // gen/blk/device.ts:492
+      cap_sel_q_13 <= _and_6 & (_mux_10 == 4'd13);  // gen/blk/device.ts:492
+      cap_sel_q_14 <= _and_6 & (_mux_10 == 4'd14);  // gen/blk/device.ts:492
+      cap_sel_q_15 <= _and_6 & (_mux_10 == 4'd15);  // gen/blk/device.ts:492
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd0)) begin  // gen/blk/device.ts:497
+        hdr_bytes_0 <= 16'd0;  // gen/blk/device.ts:497
       end else begin
-        hdr_bytes_0 <= hdr_bytes_0 | ((cap_we_q & (cap_slot_q == 4'd0)) ? cap_strb_q : 16'd0);  // gen/blk/device.ts:497
-        if ((&(hdr_bytes_0 | ((cap_we_q & (cap_slot_q == 4'd0)) ? cap_strb_q : 16'd0))) & (~(&hdr_bytes_0))) begin  // gen/blk/device.ts:498
-          hdr_done_0 <= 1'b1;  // gen/blk/device.ts:498
+        hdr_bytes_0 <= hdr_bytes_0 | (cap_sel_q_0 ? cap_strb_q : 16'd0);  // gen/blk/device.ts:498
+        if (&(hdr_bytes_0 | (cap_sel_q_0 ? cap_strb_q : 16'd0))) begin  // gen/blk/device.ts:499
+          hdr_done_0 <= 1'b1;  // gen/blk/device.ts:499
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd1)) begin  // gen/blk/device.ts:496
-        hdr_bytes_1 <= 16'd0;  // gen/blk/device.ts:496
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd1)) begin  // gen/blk/device.ts:497
+        hdr_bytes_1 <= 16'd0;  // gen/blk/device.ts:497
       end else begin
-        hdr_bytes_1 <= hdr_bytes_1 | ((cap_we_q & (cap_slot_q == 4'd1)) ? cap_strb_q : 16'd0);  // gen/blk/device.ts:497
-        if ((&(hdr_bytes_1 | ((cap_we_q & (cap_slot_q == 4'd1)) ? cap_strb_q : 16'd0))) & (~(&hdr_bytes_1))) begin  // gen/blk/device.ts:498
-          hdr_done_1 <= 1'b1;  // gen/blk/device.ts:498
+        hdr_bytes_1 <= hdr_bytes_1 | (cap_sel_q_1 ? cap_strb_q : 16'd0);  // gen/blk/device.ts:498
+        if (&(hdr_bytes_1 | (cap_sel_q_1 ? cap_strb_q : 16'd0))) begin  // gen/blk/device.ts:499
+          hdr_done_1 <= 1'b1;  // gen/blk/device.ts:499
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd2)) begin  // gen/blk/device.ts:496
-        hdr_bytes_2 <= 16'd0;  // gen/blk/device.ts:496
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd2)) begin  // gen/blk/device.ts:497
+        hdr_bytes_2 <= 16'd0;  // gen/blk/device.ts:497
       end else begin
-        hdr_bytes_2 <= hdr_bytes_2 | ((cap_we_q & (cap_slot_q == 4'd2)) ? cap_strb_q : 16'd0);  // gen/blk/device.ts:497
-        if ((&(hdr_bytes_2 | ((cap_we_q & (cap_slot_q == 4'd2)) ? cap_strb_q : 16'd0))) & (~(&hdr_bytes_2))) begin  // gen/blk/device.ts:498
-          hdr_done_2 <= 1'b1;  // gen/blk/device.ts:498
+        hdr_bytes_2 <= hdr_bytes_2 | (cap_sel_q_2 ? cap_strb_q : 16'd0);  // gen/blk/device.ts:498
+        if (&(hdr_bytes_2 | (cap_sel_q_2 ? cap_strb_q : 16'd0))) begin  // gen/blk/device.ts:499
+          hdr_done_2 <= 1'b1;  // gen/blk/device.ts:499
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd3)) begin  // gen/blk/device.ts:496
-        hdr_bytes_3 <= 16'd0;  // gen/blk/device.ts:496
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd3)) begin  // gen/blk/device.ts:497
+        hdr_bytes_3 <= 16'd0;  // gen/blk/device.ts:497
       end else begin
-        hdr_bytes_3 <= hdr_bytes_3 | ((cap_we_q & (cap_slot_q == 4'd3)) ? cap_strb_q : 16'd0);  // gen/blk/device.ts:497
-        if ((&(hdr_bytes_3 | ((cap_we_q & (cap_slot_q == 4'd3)) ? cap_strb_q : 16'd0))) & (~(&hdr_bytes_3))) begin  // gen/blk/device.ts:498
-          hdr_done_3 <= 1'b1;  // gen/blk/device.ts:498
+        hdr_bytes_3 <= hdr_bytes_3 | (cap_sel_q_3 ? cap_strb_q : 16'd0);  // gen/blk/device.ts:498
+        if (&(hdr_bytes_3 | (cap_sel_q_3 ? cap_strb_q : 16'd0))) begin  // gen/blk/device.ts:499
+          hdr_done_3 <= 1'b1;  // gen/blk/device.ts:499
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd4)) begin  // gen/blk/device.ts:496
-        hdr_bytes_4 <= 16'd0;  // gen/blk/device.ts:496
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd4)) begin  // gen/blk/device.ts:497
+        hdr_bytes_4 <= 16'd0;  // gen/blk/device.ts:497
       end else begin
-        hdr_bytes_4 <= hdr_bytes_4 | ((cap_we_q & (cap_slot_q == 4'd4)) ? cap_strb_q : 16'd0);  // gen/blk/device.ts:497
-        if ((&(hdr_bytes_4 | ((cap_we_q & (cap_slot_q == 4'd4)) ? cap_strb_q : 16'd0))) & (~(&hdr_bytes_4))) begin  // gen/blk/device.ts:498
-          hdr_done_4 <= 1'b1;  // gen/blk/device.ts:498
+        hdr_bytes_4 <= hdr_bytes_4 | (cap_sel_q_4 ? cap_strb_q : 16'd0);  // gen/blk/device.ts:498
+        if (&(hdr_bytes_4 | (cap_sel_q_4 ? cap_strb_q : 16'd0))) begin  // gen/blk/device.ts:499
+          hdr_done_4 <= 1'b1;  // gen/blk/device.ts:499
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd5)) begin  // gen/blk/device.ts:496
-        hdr_bytes_5 <= 16'd0;  // gen/blk/device.ts:496
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd5)) begin  // gen/blk/device.ts:497
+        hdr_bytes_5 <= 16'd0;  // gen/blk/device.ts:497
       end else begin
-        hdr_bytes_5 <= hdr_bytes_5 | ((cap_we_q & (cap_slot_q == 4'd5)) ? cap_strb_q : 16'd0);  // gen/blk/device.ts:497
-        if ((&(hdr_bytes_5 | ((cap_we_q & (cap_slot_q == 4'd5)) ? cap_strb_q : 16'd0))) & (~(&hdr_bytes_5))) begin  // gen/blk/device.ts:498
-          hdr_done_5 <= 1'b1;  // gen/blk/device.ts:498
+        hdr_bytes_5 <= hdr_bytes_5 | (cap_sel_q_5 ? cap_strb_q : 16'd0);  // gen/blk/device.ts:498
+        if (&(hdr_bytes_5 | (cap_sel_q_5 ? cap_strb_q : 16'd0))) begin  // gen/blk/device.ts:499
+          hdr_done_5 <= 1'b1;  // gen/blk/device.ts:499
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd6)) begin  // gen/blk/device.ts:496
-        hdr_bytes_6 <= 16'd0;  // gen/blk/device.ts:496
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd6)) begin  // gen/blk/device.ts:497
+        hdr_bytes_6 <= 16'd0;  // gen/blk/device.ts:497
       end else begin
-        hdr_bytes_6 <= hdr_bytes_6 | ((cap_we_q & (cap_slot_q == 4'd6)) ? cap_strb_q : 16'd0);  // gen/blk/device.ts:497
-        if ((&(hdr_bytes_6 | ((cap_we_q & (cap_slot_q == 4'd6)) ? cap_strb_q : 16'd0))) & (~(&hdr_bytes_6))) begin  // gen/blk/device.ts:498
-          hdr_done_6 <= 1'b1;  // gen/blk/device.ts:498
+        hdr_bytes_6 <= hdr_bytes_6 | (cap_sel_q_6 ? cap_strb_q : 16'd0);  // gen/blk/device.ts:498
+        if (&(hdr_bytes_6 | (cap_sel_q_6 ? cap_strb_q : 16'd0))) begin  // gen/blk/device.ts:499
+          hdr_done_6 <= 1'b1;  // gen/blk/device.ts:499
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd7)) begin  // gen/blk/device.ts:496
-        hdr_bytes_7 <= 16'd0;  // gen/blk/device.ts:496
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd7)) begin  // gen/blk/device.ts:497
+        hdr_bytes_7 <= 16'd0;  // gen/blk/device.ts:497
       end else begin
-        hdr_bytes_7 <= hdr_bytes_7 | ((cap_we_q & (cap_slot_q == 4'd7)) ? cap_strb_q : 16'd0);  // gen/blk/device.ts:497
-        if ((&(hdr_bytes_7 | ((cap_we_q & (cap_slot_q == 4'd7)) ? cap_strb_q : 16'd0))) & (~(&hdr_bytes_7))) begin  // gen/blk/device.ts:498
-          hdr_done_7 <= 1'b1;  // gen/blk/device.ts:498
+        hdr_bytes_7 <= hdr_bytes_7 | (cap_sel_q_7 ? cap_strb_q : 16'd0);  // gen/blk/device.ts:498
+        if (&(hdr_bytes_7 | (cap_sel_q_7 ? cap_strb_q : 16'd0))) begin  // gen/blk/device.ts:499
+          hdr_done_7 <= 1'b1;  // gen/blk/device.ts:499
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd8)) begin  // gen/blk/device.ts:496
-        hdr_bytes_8 <= 16'd0;  // gen/blk/device.ts:496
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd8)) begin  // gen/blk/device.ts:497
+        hdr_bytes_8 <= 16'd0;  // gen/blk/device.ts:497
       end else begin
-        hdr_bytes_8 <= hdr_bytes_8 | ((cap_we_q & (cap_slot_q == 4'd8)) ? cap_strb_q : 16'd0);  // gen/blk/device.ts:497
-        if ((&(hdr_bytes_8 | ((cap_we_q & (cap_slot_q == 4'd8)) ? cap_strb_q : 16'd0))) & (~(&hdr_bytes_8))) begin  // gen/blk/device.ts:498
-          hdr_done_8 <= 1'b1;  // gen/blk/device.ts:498
+        hdr_bytes_8 <= hdr_bytes_8 | (cap_sel_q_8 ? cap_strb_q : 16'd0);  // gen/blk/device.ts:498
+        if (&(hdr_bytes_8 | (cap_sel_q_8 ? cap_strb_q : 16'd0))) begin  // gen/blk/device.ts:499
+          hdr_done_8 <= 1'b1;  // gen/blk/device.ts:499
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd9)) begin  // gen/blk/device.ts:496
-        hdr_bytes_9 <= 16'd0;  // gen/blk/device.ts:496
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd9)) begin  // gen/blk/device.ts:497
+        hdr_bytes_9 <= 16'd0;  // gen/blk/device.ts:497
       end else begin
-        hdr_bytes_9 <= hdr_bytes_9 | ((cap_we_q & (cap_slot_q == 4'd9)) ? cap_strb_q : 16'd0);  // gen/blk/device.ts:497
-        if ((&(hdr_bytes_9 | ((cap_we_q & (cap_slot_q == 4'd9)) ? cap_strb_q : 16'd0))) & (~(&hdr_bytes_9))) begin  // gen/blk/device.ts:498
-          hdr_done_9 <= 1'b1;  // gen/blk/device.ts:498
+        hdr_bytes_9 <= hdr_bytes_9 | (cap_sel_q_9 ? cap_strb_q : 16'd0);  // gen/blk/device.ts:498
+        if (&(hdr_bytes_9 | (cap_sel_q_9 ? cap_strb_q : 16'd0))) begin  // gen/blk/device.ts:499
+          hdr_done_9 <= 1'b1;  // gen/blk/device.ts:499
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd10)) begin  // gen/blk/device.ts:496
-        hdr_bytes_10 <= 16'd0;  // gen/blk/device.ts:496
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd10)) begin  // gen/blk/device.ts:497
+        hdr_bytes_10 <= 16'd0;  // gen/blk/device.ts:497
       end else begin
-        hdr_bytes_10 <= hdr_bytes_10 | ((cap_we_q & (cap_slot_q == 4'd10)) ? cap_strb_q : 16'd0);  // gen/blk/device.ts:497
-        if ((&(hdr_bytes_10 | ((cap_we_q & (cap_slot_q == 4'd10)) ? cap_strb_q : 16'd0))) & (~(&hdr_bytes_10))) begin  // gen/blk/device.ts:498
-          hdr_done_10 <= 1'b1;  // gen/blk/device.ts:498
+        hdr_bytes_10 <= hdr_bytes_10 | (cap_sel_q_10 ? cap_strb_q : 16'd0);  // gen/blk/device.ts:498
+        if (&(hdr_bytes_10 | (cap_sel_q_10 ? cap_strb_q : 16'd0))) begin  // gen/blk/device.ts:499
+          hdr_done_10 <= 1'b1;  // gen/blk/device.ts:499
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd11)) begin  // gen/blk/device.ts:496
-        hdr_bytes_11 <= 16'd0;  // gen/blk/device.ts:496
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd11)) begin  // gen/blk/device.ts:497
+        hdr_bytes_11 <= 16'd0;  // gen/blk/device.ts:497
       end else begin
-        hdr_bytes_11 <= hdr_bytes_11 | ((cap_we_q & (cap_slot_q == 4'd11)) ? cap_strb_q : 16'd0);  // gen/blk/device.ts:497
-        if ((&(hdr_bytes_11 | ((cap_we_q & (cap_slot_q == 4'd11)) ? cap_strb_q : 16'd0))) & (~(&hdr_bytes_11))) begin  // gen/blk/device.ts:498
-          hdr_done_11 <= 1'b1;  // gen/blk/device.ts:498
+        hdr_bytes_11 <= hdr_bytes_11 | (cap_sel_q_11 ? cap_strb_q : 16'd0);  // gen/blk/device.ts:498
+        if (&(hdr_bytes_11 | (cap_sel_q_11 ? cap_strb_q : 16'd0))) begin  // gen/blk/device.ts:499
+          hdr_done_11 <= 1'b1;  // gen/blk/device.ts:499
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd12)) begin  // gen/blk/device.ts:496
-        hdr_bytes_12 <= 16'd0;  // gen/blk/device.ts:496
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd12)) begin  // gen/blk/device.ts:497
+        hdr_bytes_12 <= 16'd0;  // gen/blk/device.ts:497
       end else begin
-        hdr_bytes_12 <= hdr_bytes_12 | ((cap_we_q & (cap_slot_q == 4'd12)) ? cap_strb_q : 16'd0);  // gen/blk/device.ts:497
-        if ((&(hdr_bytes_12 | ((cap_we_q & (cap_slot_q == 4'd12)) ? cap_strb_q : 16'd0))) & (~(&hdr_bytes_12))) begin  // gen/blk/device.ts:498
-          hdr_done_12 <= 1'b1;  // gen/blk/device.ts:498
+        hdr_bytes_12 <= hdr_bytes_12 | (cap_sel_q_12 ? cap_strb_q : 16'd0);  // gen/blk/device.ts:498
+        if (&(hdr_bytes_12 | (cap_sel_q_12 ? cap_strb_q : 16'd0))) begin  // gen/blk/device.ts:499
+          hdr_done_12 <= 1'b1;  // gen/blk/device.ts:499
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd13)) begin  // gen/blk/device.ts:496
-        hdr_bytes_13 <= 16'd0;  // gen/blk/device.ts:496
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd13)) begin  // gen/blk/device.ts:497
+        hdr_bytes_13 <= 16'd0;  // gen/blk/device.ts:497
       end else begin
-        hdr_bytes_13 <= hdr_bytes_13 | ((cap_we_q & (cap_slot_q == 4'd13)) ? cap_strb_q : 16'd0);  // gen/blk/device.ts:497
-        if ((&(hdr_bytes_13 | ((cap_we_q & (cap_slot_q == 4'd13)) ? cap_strb_q : 16'd0))) & (~(&hdr_bytes_13))) begin  // gen/blk/device.ts:498
-          hdr_done_13 <= 1'b1;  // gen/blk/device.ts:498
+        hdr_bytes_13 <= hdr_bytes_13 | (cap_sel_q_13 ? cap_strb_q : 16'd0);  // gen/blk/device.ts:498
+        if (&(hdr_bytes_13 | (cap_sel_q_13 ? cap_strb_q : 16'd0))) begin  // gen/blk/device.ts:499
+          hdr_done_13 <= 1'b1;  // gen/blk/device.ts:499
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd14)) begin  // gen/blk/device.ts:496
-        hdr_bytes_14 <= 16'd0;  // gen/blk/device.ts:496
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd14)) begin  // gen/blk/device.ts:497
+        hdr_bytes_14 <= 16'd0;  // gen/blk/device.ts:497
       end else begin
-        hdr_bytes_14 <= hdr_bytes_14 | ((cap_we_q & (cap_slot_q == 4'd14)) ? cap_strb_q : 16'd0);  // gen/blk/device.ts:497
-        if ((&(hdr_bytes_14 | ((cap_we_q & (cap_slot_q == 4'd14)) ? cap_strb_q : 16'd0))) & (~(&hdr_bytes_14))) begin  // gen/blk/device.ts:498
-          hdr_done_14 <= 1'b1;  // gen/blk/device.ts:498
+        hdr_bytes_14 <= hdr_bytes_14 | (cap_sel_q_14 ? cap_strb_q : 16'd0);  // gen/blk/device.ts:498
+        if (&(hdr_bytes_14 | (cap_sel_q_14 ? cap_strb_q : 16'd0))) begin  // gen/blk/device.ts:499
+          hdr_done_14 <= 1'b1;  // gen/blk/device.ts:499
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd15)) begin  // gen/blk/device.ts:496
-        hdr_bytes_15 <= 16'd0;  // gen/blk/device.ts:496
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd15)) begin  // gen/blk/device.ts:497
+        hdr_bytes_15 <= 16'd0;  // gen/blk/device.ts:497
       end else begin
-        hdr_bytes_15 <= hdr_bytes_15 | ((cap_we_q & (cap_slot_q == 4'd15)) ? cap_strb_q : 16'd0);  // gen/blk/device.ts:497
-        if ((&(hdr_bytes_15 | ((cap_we_q & (cap_slot_q == 4'd15)) ? cap_strb_q : 16'd0))) & (~(&hdr_bytes_15))) begin  // gen/blk/device.ts:498
-          hdr_done_15 <= 1'b1;  // gen/blk/device.ts:498
+        hdr_bytes_15 <= hdr_bytes_15 | (cap_sel_q_15 ? cap_strb_q : 16'd0);  // gen/blk/device.ts:498
+        if (&(hdr_bytes_15 | (cap_sel_q_15 ? cap_strb_q : 16'd0))) begin  // gen/blk/device.ts:499
+          hdr_done_15 <= 1'b1;  // gen/blk/device.ts:499
         end
       end
-      if (store_werr & store_werr_zero) begin  // gen/blk/device.ts:540
-        zero_error <= 1'b1;  // gen/blk/device.ts:540
+      if (store_werr & store_werr_zero) begin  // gen/blk/device.ts:542
+        zero_error <= 1'b1;  // gen/blk/device.ts:542
       end
-      if (scan_busy) begin  // gen/blk/device.ts:545
-        if ((scan_slot[3] ? (scan_slot[2] ? (scan_slot[1] ? (scan_slot[0] ? out_active_15 : out_active_14) : (scan_slot[0] ? out_active_13 : out_active_12)) : (scan_slot[1] ? (scan_slot[0] ? out_active_11 : out_active_10) : (scan_slot[0] ? out_active_9 : out_active_8))) : (scan_slot[2] ? (scan_slot[1] ? (scan_slot[0] ? out_active_7 : out_active_6) : (scan_slot[0] ? out_active_5 : out_active_4)) : (scan_slot[1] ? (scan_slot[0] ? out_active_3 : out_active_2) : (scan_slot[0] ? out_active_1 : out_active_0)))) & ((scan_word >= out_range_rd0[13:0]) & ({1'b0, scan_word} < out_range_rd0[28:14]))) begin  // gen/blk/device.ts:546
-          if (scan_slot == 4'd0) begin  // gen/blk/device.ts:546
-            slot_error_0 <= 1'b1;  // gen/blk/device.ts:546
+      if (scan_busy) begin  // gen/blk/device.ts:547
+        if ((scan_slot[3] ? (scan_slot[2] ? (scan_slot[1] ? (scan_slot[0] ? out_active_15 : out_active_14) : (scan_slot[0] ? out_active_13 : out_active_12)) : (scan_slot[1] ? (scan_slot[0] ? out_active_11 : out_active_10) : (scan_slot[0] ? out_active_9 : out_active_8))) : (scan_slot[2] ? (scan_slot[1] ? (scan_slot[0] ? out_active_7 : out_active_6) : (scan_slot[0] ? out_active_5 : out_active_4)) : (scan_slot[1] ? (scan_slot[0] ? out_active_3 : out_active_2) : (scan_slot[0] ? out_active_1 : out_active_0)))) & ((scan_word >= out_range_rd0[13:0]) & ({1'b0, scan_word} < out_range_rd0[28:14]))) begin  // gen/blk/device.ts:548
+          if (scan_slot == 4'd0) begin  // gen/blk/device.ts:548
+            slot_error_0 <= 1'b1;  // gen/blk/device.ts:548
           end
-          if (scan_slot == 4'd1) begin  // gen/blk/device.ts:546
-            slot_error_1 <= 1'b1;  // gen/blk/device.ts:546
+          if (scan_slot == 4'd1) begin  // gen/blk/device.ts:548
+            slot_error_1 <= 1'b1;  // gen/blk/device.ts:548
           end
-          if (scan_slot == 4'd2) begin  // gen/blk/device.ts:546
-            slot_error_2 <= 1'b1;  // gen/blk/device.ts:546
+          if (scan_slot == 4'd2) begin  // gen/blk/device.ts:548
+            slot_error_2 <= 1'b1;  // gen/blk/device.ts:548
           end
-          if (scan_slot == 4'd3) begin  // gen/blk/device.ts:546
-            slot_error_3 <= 1'b1;  // gen/blk/device.ts:546
+          if (scan_slot == 4'd3) begin  // gen/blk/device.ts:548
+            slot_error_3 <= 1'b1;  // gen/blk/device.ts:548
           end
-          if (scan_slot == 4'd4) begin  // gen/blk/device.ts:546
-            slot_error_4 <= 1'b1;  // gen/blk/device.ts:546
+          if (scan_slot == 4'd4) begin  // gen/blk/device.ts:548
+            slot_error_4 <= 1'b1;  // gen/blk/device.ts:548
           end
-          if (scan_slot == 4'd5) begin  // gen/blk/device.ts:546
-            slot_error_5 <= 1'b1;  // gen/blk/device.ts:546
+          if (scan_slot == 4'd5) begin  // gen/blk/device.ts:548
+            slot_error_5 <= 1'b1;  // gen/blk/device.ts:548
           end
-          if (scan_slot == 4'd6) begin  // gen/blk/device.ts:546
-            slot_error_6 <= 1'b1;  // gen/blk/device.ts:546
+          if (scan_slot == 4'd6) begin  // gen/blk/device.ts:548
+            slot_error_6 <= 1'b1;  // gen/blk/device.ts:548
           end
-          if (scan_slot == 4'd7) begin  // gen/blk/device.ts:546
-            slot_error_7 <= 1'b1;  // gen/blk/device.ts:546
+          if (scan_slot == 4'd7) begin  // gen/blk/device.ts:548
+            slot_error_7 <= 1'b1;  // gen/blk/device.ts:548
           end
-          if (scan_slot == 4'd8) begin  // gen/blk/device.ts:546
-            slot_error_8 <= 1'b1;  // gen/blk/device.ts:546
+          if (scan_slot == 4'd8) begin  // gen/blk/device.ts:548
+            slot_error_8 <= 1'b1;  // gen/blk/device.ts:548
           end
-          if (scan_slot == 4'd9) begin  // gen/blk/device.ts:546
-            slot_error_9 <= 1'b1;  // gen/blk/device.ts:546
+          if (scan_slot == 4'd9) begin  // gen/blk/device.ts:548
+            slot_error_9 <= 1'b1;  // gen/blk/device.ts:548
           end
-          if (scan_slot == 4'd10) begin  // gen/blk/device.ts:546
-            slot_error_10 <= 1'b1;  // gen/blk/device.ts:546
+          if (scan_slot == 4'd10) begin  // gen/blk/device.ts:548
+            slot_error_10 <= 1'b1;  // gen/blk/device.ts:548
           end
-          if (scan_slot == 4'd11) begin  // gen/blk/device.ts:546
-            slot_error_11 <= 1'b1;  // gen/blk/device.ts:546
+          if (scan_slot == 4'd11) begin  // gen/blk/device.ts:548
+            slot_error_11 <= 1'b1;  // gen/blk/device.ts:548
           end
-          if (scan_slot == 4'd12) begin  // gen/blk/device.ts:546
-            slot_error_12 <= 1'b1;  // gen/blk/device.ts:546
+          if (scan_slot == 4'd12) begin  // gen/blk/device.ts:548
+            slot_error_12 <= 1'b1;  // gen/blk/device.ts:548
           end
-          if (scan_slot == 4'd13) begin  // gen/blk/device.ts:546
-            slot_error_13 <= 1'b1;  // gen/blk/device.ts:546
+          if (scan_slot == 4'd13) begin  // gen/blk/device.ts:548
+            slot_error_13 <= 1'b1;  // gen/blk/device.ts:548
           end
-          if (scan_slot == 4'd14) begin  // gen/blk/device.ts:546
-            slot_error_14 <= 1'b1;  // gen/blk/device.ts:546
+          if (scan_slot == 4'd14) begin  // gen/blk/device.ts:548
+            slot_error_14 <= 1'b1;  // gen/blk/device.ts:548
           end
-          if (scan_slot == 4'd15) begin  // gen/blk/device.ts:546
-            slot_error_15 <= 1'b1;  // gen/blk/device.ts:546
+          if (scan_slot == 4'd15) begin  // gen/blk/device.ts:548
+            slot_error_15 <= 1'b1;  // gen/blk/device.ts:548
           end
         end
-        scan_slot <= scan_slot + 4'd1;  // gen/blk/device.ts:547
-        if (scan_slot == 4'd15) begin  // gen/blk/device.ts:548
-          scan_busy <= 1'b0;  // gen/blk/device.ts:548
+        scan_slot <= scan_slot + 4'd1;  // gen/blk/device.ts:549
+        if (scan_slot == 4'd15) begin  // gen/blk/device.ts:550
+          scan_busy <= 1'b0;  // gen/blk/device.ts:550
         end
-      end else if (store_werr & (~store_werr_zero)) begin  // gen/blk/device.ts:549
-        scan_busy <= 1'b1;  // gen/blk/device.ts:550
-        scan_slot <= 4'd0;  // gen/blk/device.ts:551
+      end else if (store_werr & (~store_werr_zero)) begin  // gen/blk/device.ts:551
+        scan_busy <= 1'b1;  // gen/blk/device.ts:552
+        scan_slot <= 4'd0;  // gen/blk/device.ts:553
       end
-      rd_out_valid <= rd_order_deq_valid & ((~(~(rd_order_deq_data[35] & rd_order_deq_data[17]))) | store_rdata_valid);  // gen/blk/device.ts:605
-      if (((rd_order_deq_valid & ((~(~(rd_order_deq_data[35] & rd_order_deq_data[17]))) | store_rdata_valid)) & (~(rd_order_deq_data[35] & rd_order_deq_data[17]))) & store_rdata_err) begin  // gen/blk/device.ts:623
-        rd_err_pending <= 1'b1;  // gen/blk/device.ts:623
-      end else if (_and_9 & rd_err_pending) begin  // gen/blk/device.ts:623
-        rd_err_pending <= 1'b0;  // gen/blk/device.ts:624
+      rd_out_valid <= rd_order_deq_valid & ((~(~(rd_order_deq_data[35] & rd_order_deq_data[17]))) | store_rdata_valid);  // gen/blk/device.ts:607
+      if (((rd_order_deq_valid & ((~(~(rd_order_deq_data[35] & rd_order_deq_data[17]))) | store_rdata_valid)) & (~(rd_order_deq_data[35] & rd_order_deq_data[17]))) & store_rdata_err) begin  // gen/blk/device.ts:625
+        rd_err_pending <= 1'b1;  // gen/blk/device.ts:625
+      end else if (_and_11 & rd_err_pending) begin  // gen/blk/device.ts:625
+        rd_err_pending <= 1'b0;  // gen/blk/device.ts:626
       end
-      if (_and_9 & rd_err_pending) begin  // gen/blk/device.ts:626
-        if (_mux_11 == 4'd0) begin  // gen/blk/device.ts:626
-          slot_error_0 <= 1'b1;  // gen/blk/device.ts:626
+      if (_and_11 & rd_err_pending) begin  // gen/blk/device.ts:628
+        if (_mux_13 == 4'd0) begin  // gen/blk/device.ts:628
+          slot_error_0 <= 1'b1;  // gen/blk/device.ts:628
         end
-        if (_mux_11 == 4'd1) begin  // gen/blk/device.ts:626
-          slot_error_1 <= 1'b1;  // gen/blk/device.ts:626
+        if (_mux_13 == 4'd1) begin  // gen/blk/device.ts:628
+          slot_error_1 <= 1'b1;  // gen/blk/device.ts:628
         end
-        if (_mux_11 == 4'd2) begin  // gen/blk/device.ts:626
-          slot_error_2 <= 1'b1;  // gen/blk/device.ts:626
+        if (_mux_13 == 4'd2) begin  // gen/blk/device.ts:628
+          slot_error_2 <= 1'b1;  // gen/blk/device.ts:628
         end
-        if (_mux_11 == 4'd3) begin  // gen/blk/device.ts:626
-          slot_error_3 <= 1'b1;  // gen/blk/device.ts:626
+        if (_mux_13 == 4'd3) begin  // gen/blk/device.ts:628
+          slot_error_3 <= 1'b1;  // gen/blk/device.ts:628
         end
-        if (_mux_11 == 4'd4) begin  // gen/blk/device.ts:626
-          slot_error_4 <= 1'b1;  // gen/blk/device.ts:626
+        if (_mux_13 == 4'd4) begin  // gen/blk/device.ts:628
+          slot_error_4 <= 1'b1;  // gen/blk/device.ts:628
         end
-        if (_mux_11 == 4'd5) begin  // gen/blk/device.ts:626
-          slot_error_5 <= 1'b1;  // gen/blk/device.ts:626
+        if (_mux_13 == 4'd5) begin  // gen/blk/device.ts:628
+          slot_error_5 <= 1'b1;  // gen/blk/device.ts:628
         end
-        if (_mux_11 == 4'd6) begin  // gen/blk/device.ts:626
-          slot_error_6 <= 1'b1;  // gen/blk/device.ts:626
+        if (_mux_13 == 4'd6) begin  // gen/blk/device.ts:628
+          slot_error_6 <= 1'b1;  // gen/blk/device.ts:628
         end
-        if (_mux_11 == 4'd7) begin  // gen/blk/device.ts:626
-          slot_error_7 <= 1'b1;  // gen/blk/device.ts:626
+        if (_mux_13 == 4'd7) begin  // gen/blk/device.ts:628
+          slot_error_7 <= 1'b1;  // gen/blk/device.ts:628
         end
-        if (_mux_11 == 4'd8) begin  // gen/blk/device.ts:626
-          slot_error_8 <= 1'b1;  // gen/blk/device.ts:626
+        if (_mux_13 == 4'd8) begin  // gen/blk/device.ts:628
+          slot_error_8 <= 1'b1;  // gen/blk/device.ts:628
         end
-        if (_mux_11 == 4'd9) begin  // gen/blk/device.ts:626
-          slot_error_9 <= 1'b1;  // gen/blk/device.ts:626
+        if (_mux_13 == 4'd9) begin  // gen/blk/device.ts:628
+          slot_error_9 <= 1'b1;  // gen/blk/device.ts:628
         end
-        if (_mux_11 == 4'd10) begin  // gen/blk/device.ts:626
-          slot_error_10 <= 1'b1;  // gen/blk/device.ts:626
+        if (_mux_13 == 4'd10) begin  // gen/blk/device.ts:628
+          slot_error_10 <= 1'b1;  // gen/blk/device.ts:628
         end
-        if (_mux_11 == 4'd11) begin  // gen/blk/device.ts:626
-          slot_error_11 <= 1'b1;  // gen/blk/device.ts:626
+        if (_mux_13 == 4'd11) begin  // gen/blk/device.ts:628
+          slot_error_11 <= 1'b1;  // gen/blk/device.ts:628
         end
-        if (_mux_11 == 4'd12) begin  // gen/blk/device.ts:626
-          slot_error_12 <= 1'b1;  // gen/blk/device.ts:626
+        if (_mux_13 == 4'd12) begin  // gen/blk/device.ts:628
+          slot_error_12 <= 1'b1;  // gen/blk/device.ts:628
         end
-        if (_mux_11 == 4'd13) begin  // gen/blk/device.ts:626
-          slot_error_13 <= 1'b1;  // gen/blk/device.ts:626
+        if (_mux_13 == 4'd13) begin  // gen/blk/device.ts:628
+          slot_error_13 <= 1'b1;  // gen/blk/device.ts:628
         end
-        if (_mux_11 == 4'd14) begin  // gen/blk/device.ts:626
-          slot_error_14 <= 1'b1;  // gen/blk/device.ts:626
+        if (_mux_13 == 4'd14) begin  // gen/blk/device.ts:628
+          slot_error_14 <= 1'b1;  // gen/blk/device.ts:628
         end
-        if (_mux_11 == 4'd15) begin  // gen/blk/device.ts:626
-          slot_error_15 <= 1'b1;  // gen/blk/device.ts:626
+        if (_mux_13 == 4'd15) begin  // gen/blk/device.ts:628
+          slot_error_15 <= 1'b1;  // gen/blk/device.ts:628
         end
       end
-      if ((wr_status_valid & wr_status_id[7]) & (~((done_valid & done_ready) & (~completions_deq_data[32])))) begin  // gen/blk/device.ts:661
-        statuses_done <= statuses_done + 5'd1;  // gen/blk/device.ts:661
-      end else if ((~(wr_status_valid & wr_status_id[7])) & ((done_valid & done_ready) & (~completions_deq_data[32]))) begin  // gen/blk/device.ts:661
-        statuses_done <= statuses_done - 5'd1;  // gen/blk/device.ts:663
+      if ((wr_status_valid & wr_status_id[7]) & (~((done_valid & done_ready) & (~completions_deq_data[32])))) begin  // gen/blk/device.ts:663
+        statuses_done <= statuses_done + 5'd1;  // gen/blk/device.ts:663
+      end else if ((~(wr_status_valid & wr_status_id[7])) & ((done_valid & done_ready) & (~completions_deq_data[32]))) begin  // gen/blk/device.ts:663
+        statuses_done <= statuses_done - 5'd1;  // gen/blk/device.ts:665
       end
-      case (s_state)  // gen/blk/device.ts:679
+      case (s_state)  // gen/blk/device.ts:681
         S_STATE_IDLE: begin
-          s_len_error <= 1'b0;  // gen/blk/device.ts:681
-          if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:682
-          end else if (status_queue_deq_valid) begin  // gen/blk/device.ts:687
-            if (status_queue_deq_data[48]) begin  // gen/blk/device.ts:688
-              s_state <= S_STATE_READS;  // gen/blk/device.ts:688
+          s_len_error <= 1'b0;  // gen/blk/device.ts:683
+          if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:684
+          end else if (status_queue_deq_valid) begin  // gen/blk/device.ts:689
+            if (status_queue_deq_data[48]) begin  // gen/blk/device.ts:690
+              s_state <= S_STATE_READS;  // gen/blk/device.ts:690
             end else begin
-              s_state <= S_STATE_ISSUE;  // gen/blk/device.ts:688
+              s_state <= S_STATE_ISSUE;  // gen/blk/device.ts:690
             end
           end
         end
         S_STATE_READS: begin
-          if (~_sub_12[15]) begin  // gen/blk/device.ts:692
-            s_state <= S_STATE_FENCE;  // gen/blk/device.ts:694
+          if (~_sub_14[15]) begin  // gen/blk/device.ts:694
+            s_state <= S_STATE_FENCE;  // gen/blk/device.ts:696
           end
         end
         S_STATE_FENCE: begin
-          if ((~_sub_13[15]) & (~scan_busy)) begin  // gen/blk/device.ts:697
-            if (status_queue_deq_data[53:50] == 4'd0) begin  // gen/blk/device.ts:698
-              out_active_0 <= 1'b0;  // gen/blk/device.ts:698
+          if ((~_sub_15[15]) & (~scan_busy)) begin  // gen/blk/device.ts:699
+            if (status_queue_deq_data[53:50] == 4'd0) begin  // gen/blk/device.ts:700
+              out_active_0 <= 1'b0;  // gen/blk/device.ts:700
             end
-            if (status_queue_deq_data[53:50] == 4'd1) begin  // gen/blk/device.ts:698
-              out_active_1 <= 1'b0;  // gen/blk/device.ts:698
+            if (status_queue_deq_data[53:50] == 4'd1) begin  // gen/blk/device.ts:700
+              out_active_1 <= 1'b0;  // gen/blk/device.ts:700
             end
-            if (status_queue_deq_data[53:50] == 4'd2) begin  // gen/blk/device.ts:698
-              out_active_2 <= 1'b0;  // gen/blk/device.ts:698
+            if (status_queue_deq_data[53:50] == 4'd2) begin  // gen/blk/device.ts:700
+              out_active_2 <= 1'b0;  // gen/blk/device.ts:700
             end
-            if (status_queue_deq_data[53:50] == 4'd3) begin  // gen/blk/device.ts:698
-              out_active_3 <= 1'b0;  // gen/blk/device.ts:698
+            if (status_queue_deq_data[53:50] == 4'd3) begin  // gen/blk/device.ts:700
+              out_active_3 <= 1'b0;  // gen/blk/device.ts:700
             end
-            if (status_queue_deq_data[53:50] == 4'd4) begin  // gen/blk/device.ts:698
-              out_active_4 <= 1'b0;  // gen/blk/device.ts:698
+            if (status_queue_deq_data[53:50] == 4'd4) begin  // gen/blk/device.ts:700
+              out_active_4 <= 1'b0;  // gen/blk/device.ts:700
             end
-            if (status_queue_deq_data[53:50] == 4'd5) begin  // gen/blk/device.ts:698
-              out_active_5 <= 1'b0;  // gen/blk/device.ts:698
+            if (status_queue_deq_data[53:50] == 4'd5) begin  // gen/blk/device.ts:700
+              out_active_5 <= 1'b0;  // gen/blk/device.ts:700
             end
-            if (status_queue_deq_data[53:50] == 4'd6) begin  // gen/blk/device.ts:698
-              out_active_6 <= 1'b0;  // gen/blk/device.ts:698
+            if (status_queue_deq_data[53:50] == 4'd6) begin  // gen/blk/device.ts:700
+              out_active_6 <= 1'b0;  // gen/blk/device.ts:700
             end
-            if (status_queue_deq_data[53:50] == 4'd7) begin  // gen/blk/device.ts:698
-              out_active_7 <= 1'b0;  // gen/blk/device.ts:698
+            if (status_queue_deq_data[53:50] == 4'd7) begin  // gen/blk/device.ts:700
+              out_active_7 <= 1'b0;  // gen/blk/device.ts:700
             end
-            if (status_queue_deq_data[53:50] == 4'd8) begin  // gen/blk/device.ts:698
-              out_active_8 <= 1'b0;  // gen/blk/device.ts:698
+            if (status_queue_deq_data[53:50] == 4'd8) begin  // gen/blk/device.ts:700
+              out_active_8 <= 1'b0;  // gen/blk/device.ts:700
             end
-            if (status_queue_deq_data[53:50] == 4'd9) begin  // gen/blk/device.ts:698
-              out_active_9 <= 1'b0;  // gen/blk/device.ts:698
+            if (status_queue_deq_data[53:50] == 4'd9) begin  // gen/blk/device.ts:700
+              out_active_9 <= 1'b0;  // gen/blk/device.ts:700
             end
-            if (status_queue_deq_data[53:50] == 4'd10) begin  // gen/blk/device.ts:698
-              out_active_10 <= 1'b0;  // gen/blk/device.ts:698
+            if (status_queue_deq_data[53:50] == 4'd10) begin  // gen/blk/device.ts:700
+              out_active_10 <= 1'b0;  // gen/blk/device.ts:700
             end
-            if (status_queue_deq_data[53:50] == 4'd11) begin  // gen/blk/device.ts:698
-              out_active_11 <= 1'b0;  // gen/blk/device.ts:698
+            if (status_queue_deq_data[53:50] == 4'd11) begin  // gen/blk/device.ts:700
+              out_active_11 <= 1'b0;  // gen/blk/device.ts:700
             end
-            if (status_queue_deq_data[53:50] == 4'd12) begin  // gen/blk/device.ts:698
-              out_active_12 <= 1'b0;  // gen/blk/device.ts:698
+            if (status_queue_deq_data[53:50] == 4'd12) begin  // gen/blk/device.ts:700
+              out_active_12 <= 1'b0;  // gen/blk/device.ts:700
             end
-            if (status_queue_deq_data[53:50] == 4'd13) begin  // gen/blk/device.ts:698
-              out_active_13 <= 1'b0;  // gen/blk/device.ts:698
+            if (status_queue_deq_data[53:50] == 4'd13) begin  // gen/blk/device.ts:700
+              out_active_13 <= 1'b0;  // gen/blk/device.ts:700
             end
-            if (status_queue_deq_data[53:50] == 4'd14) begin  // gen/blk/device.ts:698
-              out_active_14 <= 1'b0;  // gen/blk/device.ts:698
+            if (status_queue_deq_data[53:50] == 4'd14) begin  // gen/blk/device.ts:700
+              out_active_14 <= 1'b0;  // gen/blk/device.ts:700
             end
-            if (status_queue_deq_data[53:50] == 4'd15) begin  // gen/blk/device.ts:698
-              out_active_15 <= 1'b0;  // gen/blk/device.ts:698
+            if (status_queue_deq_data[53:50] == 4'd15) begin  // gen/blk/device.ts:700
+              out_active_15 <= 1'b0;  // gen/blk/device.ts:700
             end
-            if (status_queue_deq_data[53] ? (status_queue_deq_data[52] ? (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_15 : slot_error_14) : (status_queue_deq_data[50] ? slot_error_13 : slot_error_12)) : (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_11 : slot_error_10) : (status_queue_deq_data[50] ? slot_error_9 : slot_error_8))) : (status_queue_deq_data[52] ? (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_7 : slot_error_6) : (status_queue_deq_data[50] ? slot_error_5 : slot_error_4)) : (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_3 : slot_error_2) : (status_queue_deq_data[50] ? slot_error_1 : slot_error_0)))) begin  // gen/blk/device.ts:699
-              if (status_queue_deq_data[53:50] == 4'd0) begin  // gen/blk/device.ts:700
-                status_byte_0 <= 8'd1;  // gen/blk/device.ts:700
+            if (status_queue_deq_data[53] ? (status_queue_deq_data[52] ? (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_15 : slot_error_14) : (status_queue_deq_data[50] ? slot_error_13 : slot_error_12)) : (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_11 : slot_error_10) : (status_queue_deq_data[50] ? slot_error_9 : slot_error_8))) : (status_queue_deq_data[52] ? (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_7 : slot_error_6) : (status_queue_deq_data[50] ? slot_error_5 : slot_error_4)) : (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_3 : slot_error_2) : (status_queue_deq_data[50] ? slot_error_1 : slot_error_0)))) begin  // gen/blk/device.ts:701
+              if (status_queue_deq_data[53:50] == 4'd0) begin  // gen/blk/device.ts:702
+                status_byte_0 <= 8'd1;  // gen/blk/device.ts:702
               end
-              if (status_queue_deq_data[53:50] == 4'd1) begin  // gen/blk/device.ts:700
-                status_byte_1 <= 8'd1;  // gen/blk/device.ts:700
+              if (status_queue_deq_data[53:50] == 4'd1) begin  // gen/blk/device.ts:702
+                status_byte_1 <= 8'd1;  // gen/blk/device.ts:702
               end
-              if (status_queue_deq_data[53:50] == 4'd2) begin  // gen/blk/device.ts:700
-                status_byte_2 <= 8'd1;  // gen/blk/device.ts:700
+              if (status_queue_deq_data[53:50] == 4'd2) begin  // gen/blk/device.ts:702
+                status_byte_2 <= 8'd1;  // gen/blk/device.ts:702
               end
-              if (status_queue_deq_data[53:50] == 4'd3) begin  // gen/blk/device.ts:700
-                status_byte_3 <= 8'd1;  // gen/blk/device.ts:700
+              if (status_queue_deq_data[53:50] == 4'd3) begin  // gen/blk/device.ts:702
+                status_byte_3 <= 8'd1;  // gen/blk/device.ts:702
               end
-              if (status_queue_deq_data[53:50] == 4'd4) begin  // gen/blk/device.ts:700
-                status_byte_4 <= 8'd1;  // gen/blk/device.ts:700
+              if (status_queue_deq_data[53:50] == 4'd4) begin  // gen/blk/device.ts:702
+                status_byte_4 <= 8'd1;  // gen/blk/device.ts:702
               end
-              if (status_queue_deq_data[53:50] == 4'd5) begin  // gen/blk/device.ts:700
-                status_byte_5 <= 8'd1;  // gen/blk/device.ts:700
+              if (status_queue_deq_data[53:50] == 4'd5) begin  // gen/blk/device.ts:702
+                status_byte_5 <= 8'd1;  // gen/blk/device.ts:702
               end
-              if (status_queue_deq_data[53:50] == 4'd6) begin  // gen/blk/device.ts:700
-                status_byte_6 <= 8'd1;  // gen/blk/device.ts:700
+              if (status_queue_deq_data[53:50] == 4'd6) begin  // gen/blk/device.ts:702
+                status_byte_6 <= 8'd1;  // gen/blk/device.ts:702
               end
-              if (status_queue_deq_data[53:50] == 4'd7) begin  // gen/blk/device.ts:700
-                status_byte_7 <= 8'd1;  // gen/blk/device.ts:700
+              if (status_queue_deq_data[53:50] == 4'd7) begin  // gen/blk/device.ts:702
+                status_byte_7 <= 8'd1;  // gen/blk/device.ts:702
               end
-              if (status_queue_deq_data[53:50] == 4'd8) begin  // gen/blk/device.ts:700
-                status_byte_8 <= 8'd1;  // gen/blk/device.ts:700
+              if (status_queue_deq_data[53:50] == 4'd8) begin  // gen/blk/device.ts:702
+                status_byte_8 <= 8'd1;  // gen/blk/device.ts:702
               end
-              if (status_queue_deq_data[53:50] == 4'd9) begin  // gen/blk/device.ts:700
-                status_byte_9 <= 8'd1;  // gen/blk/device.ts:700
+              if (status_queue_deq_data[53:50] == 4'd9) begin  // gen/blk/device.ts:702
+                status_byte_9 <= 8'd1;  // gen/blk/device.ts:702
               end
-              if (status_queue_deq_data[53:50] == 4'd10) begin  // gen/blk/device.ts:700
-                status_byte_10 <= 8'd1;  // gen/blk/device.ts:700
+              if (status_queue_deq_data[53:50] == 4'd10) begin  // gen/blk/device.ts:702
+                status_byte_10 <= 8'd1;  // gen/blk/device.ts:702
               end
-              if (status_queue_deq_data[53:50] == 4'd11) begin  // gen/blk/device.ts:700
-                status_byte_11 <= 8'd1;  // gen/blk/device.ts:700
+              if (status_queue_deq_data[53:50] == 4'd11) begin  // gen/blk/device.ts:702
+                status_byte_11 <= 8'd1;  // gen/blk/device.ts:702
               end
-              if (status_queue_deq_data[53:50] == 4'd12) begin  // gen/blk/device.ts:700
-                status_byte_12 <= 8'd1;  // gen/blk/device.ts:700
+              if (status_queue_deq_data[53:50] == 4'd12) begin  // gen/blk/device.ts:702
+                status_byte_12 <= 8'd1;  // gen/blk/device.ts:702
               end
-              if (status_queue_deq_data[53:50] == 4'd13) begin  // gen/blk/device.ts:700
-                status_byte_13 <= 8'd1;  // gen/blk/device.ts:700
+              if (status_queue_deq_data[53:50] == 4'd13) begin  // gen/blk/device.ts:702
+                status_byte_13 <= 8'd1;  // gen/blk/device.ts:702
               end
-              if (status_queue_deq_data[53:50] == 4'd14) begin  // gen/blk/device.ts:700
-                status_byte_14 <= 8'd1;  // gen/blk/device.ts:700
+              if (status_queue_deq_data[53:50] == 4'd14) begin  // gen/blk/device.ts:702
+                status_byte_14 <= 8'd1;  // gen/blk/device.ts:702
               end
-              if (status_queue_deq_data[53:50] == 4'd15) begin  // gen/blk/device.ts:700
-                status_byte_15 <= 8'd1;  // gen/blk/device.ts:700
+              if (status_queue_deq_data[53:50] == 4'd15) begin  // gen/blk/device.ts:702
+                status_byte_15 <= 8'd1;  // gen/blk/device.ts:702
               end
-              s_len_error <= 1'b1;  // gen/blk/device.ts:701
+              s_len_error <= 1'b1;  // gen/blk/device.ts:703
             end
-            s_state <= S_STATE_ISSUE;  // gen/blk/device.ts:703
+            s_state <= S_STATE_ISSUE;  // gen/blk/device.ts:705
           end
         end
         S_STATE_ISSUE: begin
-          if (wr_cmd_ready & completions_enq_ready) begin  // gen/blk/device.ts:706
-            s_state <= S_STATE_IDLE;  // gen/blk/device.ts:709
+          if (wr_cmd_ready & completions_enq_ready) begin  // gen/blk/device.ts:708
+            s_state <= S_STATE_IDLE;  // gen/blk/device.ts:711
           end
         end
         default: begin end
       endcase
-      b_status_write <= 1'b0;  // gen/blk/device.ts:727
-      if (b_status_write) begin  // gen/blk/device.ts:728
-        if (b_slot == 4'd0) begin  // gen/blk/device.ts:728
-          status_byte_0 <= b_status;  // gen/blk/device.ts:728
+      b_status_write <= 1'b0;  // gen/blk/device.ts:729
+      if (b_status_write) begin  // gen/blk/device.ts:730
+        if (b_slot == 4'd0) begin  // gen/blk/device.ts:730
+          status_byte_0 <= b_status;  // gen/blk/device.ts:730
         end
-        if (b_slot == 4'd1) begin  // gen/blk/device.ts:728
-          status_byte_1 <= b_status;  // gen/blk/device.ts:728
+        if (b_slot == 4'd1) begin  // gen/blk/device.ts:730
+          status_byte_1 <= b_status;  // gen/blk/device.ts:730
         end
-        if (b_slot == 4'd2) begin  // gen/blk/device.ts:728
-          status_byte_2 <= b_status;  // gen/blk/device.ts:728
+        if (b_slot == 4'd2) begin  // gen/blk/device.ts:730
+          status_byte_2 <= b_status;  // gen/blk/device.ts:730
         end
-        if (b_slot == 4'd3) begin  // gen/blk/device.ts:728
-          status_byte_3 <= b_status;  // gen/blk/device.ts:728
+        if (b_slot == 4'd3) begin  // gen/blk/device.ts:730
+          status_byte_3 <= b_status;  // gen/blk/device.ts:730
         end
-        if (b_slot == 4'd4) begin  // gen/blk/device.ts:728
-          status_byte_4 <= b_status;  // gen/blk/device.ts:728
+        if (b_slot == 4'd4) begin  // gen/blk/device.ts:730
+          status_byte_4 <= b_status;  // gen/blk/device.ts:730
         end
-        if (b_slot == 4'd5) begin  // gen/blk/device.ts:728
-          status_byte_5 <= b_status;  // gen/blk/device.ts:728
+        if (b_slot == 4'd5) begin  // gen/blk/device.ts:730
+          status_byte_5 <= b_status;  // gen/blk/device.ts:730
         end
-        if (b_slot == 4'd6) begin  // gen/blk/device.ts:728
-          status_byte_6 <= b_status;  // gen/blk/device.ts:728
+        if (b_slot == 4'd6) begin  // gen/blk/device.ts:730
+          status_byte_6 <= b_status;  // gen/blk/device.ts:730
         end
-        if (b_slot == 4'd7) begin  // gen/blk/device.ts:728
-          status_byte_7 <= b_status;  // gen/blk/device.ts:728
+        if (b_slot == 4'd7) begin  // gen/blk/device.ts:730
+          status_byte_7 <= b_status;  // gen/blk/device.ts:730
         end
-        if (b_slot == 4'd8) begin  // gen/blk/device.ts:728
-          status_byte_8 <= b_status;  // gen/blk/device.ts:728
+        if (b_slot == 4'd8) begin  // gen/blk/device.ts:730
+          status_byte_8 <= b_status;  // gen/blk/device.ts:730
         end
-        if (b_slot == 4'd9) begin  // gen/blk/device.ts:728
-          status_byte_9 <= b_status;  // gen/blk/device.ts:728
+        if (b_slot == 4'd9) begin  // gen/blk/device.ts:730
+          status_byte_9 <= b_status;  // gen/blk/device.ts:730
         end
-        if (b_slot == 4'd10) begin  // gen/blk/device.ts:728
-          status_byte_10 <= b_status;  // gen/blk/device.ts:728
+        if (b_slot == 4'd10) begin  // gen/blk/device.ts:730
+          status_byte_10 <= b_status;  // gen/blk/device.ts:730
         end
-        if (b_slot == 4'd11) begin  // gen/blk/device.ts:728
-          status_byte_11 <= b_status;  // gen/blk/device.ts:728
+        if (b_slot == 4'd11) begin  // gen/blk/device.ts:730
+          status_byte_11 <= b_status;  // gen/blk/device.ts:730
         end
-        if (b_slot == 4'd12) begin  // gen/blk/device.ts:728
-          status_byte_12 <= b_status;  // gen/blk/device.ts:728
+        if (b_slot == 4'd12) begin  // gen/blk/device.ts:730
+          status_byte_12 <= b_status;  // gen/blk/device.ts:730
         end
-        if (b_slot == 4'd13) begin  // gen/blk/device.ts:728
-          status_byte_13 <= b_status;  // gen/blk/device.ts:728
+        if (b_slot == 4'd13) begin  // gen/blk/device.ts:730
+          status_byte_13 <= b_status;  // gen/blk/device.ts:730
         end
-        if (b_slot == 4'd14) begin  // gen/blk/device.ts:728
-          status_byte_14 <= b_status;  // gen/blk/device.ts:728
+        if (b_slot == 4'd14) begin  // gen/blk/device.ts:730
+          status_byte_14 <= b_status;  // gen/blk/device.ts:730
         end
-        if (b_slot == 4'd15) begin  // gen/blk/device.ts:728
-          status_byte_15 <= b_status;  // gen/blk/device.ts:728
+        if (b_slot == 4'd15) begin  // gen/blk/device.ts:730
+          status_byte_15 <= b_status;  // gen/blk/device.ts:730
         end
       end
-      case (state)  // gen/blk/device.ts:789
+      case (state)  // gen/blk/device.ts:791
         STATE_IDLE: begin
-          if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? slot_ready_15 : slot_ready_14) : (b_slot[0] ? slot_ready_13 : slot_ready_12)) : (b_slot[1] ? (b_slot[0] ? slot_ready_11 : slot_ready_10) : (b_slot[0] ? slot_ready_9 : slot_ready_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? slot_ready_7 : slot_ready_6) : (b_slot[0] ? slot_ready_5 : slot_ready_4)) : (b_slot[1] ? (b_slot[0] ? slot_ready_3 : slot_ready_2) : (b_slot[0] ? slot_ready_1 : slot_ready_0)))) begin  // gen/blk/device.ts:791
-            if (b_slot == 4'd0) begin  // gen/blk/device.ts:792
-              slot_ready_0 <= 1'b0;  // gen/blk/device.ts:792
+          if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? slot_ready_15 : slot_ready_14) : (b_slot[0] ? slot_ready_13 : slot_ready_12)) : (b_slot[1] ? (b_slot[0] ? slot_ready_11 : slot_ready_10) : (b_slot[0] ? slot_ready_9 : slot_ready_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? slot_ready_7 : slot_ready_6) : (b_slot[0] ? slot_ready_5 : slot_ready_4)) : (b_slot[1] ? (b_slot[0] ? slot_ready_3 : slot_ready_2) : (b_slot[0] ? slot_ready_1 : slot_ready_0)))) begin  // gen/blk/device.ts:793
+            if (b_slot == 4'd0) begin  // gen/blk/device.ts:794
+              slot_ready_0 <= 1'b0;  // gen/blk/device.ts:794
             end
-            if (b_slot == 4'd1) begin  // gen/blk/device.ts:792
-              slot_ready_1 <= 1'b0;  // gen/blk/device.ts:792
+            if (b_slot == 4'd1) begin  // gen/blk/device.ts:794
+              slot_ready_1 <= 1'b0;  // gen/blk/device.ts:794
             end
-            if (b_slot == 4'd2) begin  // gen/blk/device.ts:792
-              slot_ready_2 <= 1'b0;  // gen/blk/device.ts:792
+            if (b_slot == 4'd2) begin  // gen/blk/device.ts:794
+              slot_ready_2 <= 1'b0;  // gen/blk/device.ts:794
             end
-            if (b_slot == 4'd3) begin  // gen/blk/device.ts:792
-              slot_ready_3 <= 1'b0;  // gen/blk/device.ts:792
+            if (b_slot == 4'd3) begin  // gen/blk/device.ts:794
+              slot_ready_3 <= 1'b0;  // gen/blk/device.ts:794
             end
-            if (b_slot == 4'd4) begin  // gen/blk/device.ts:792
-              slot_ready_4 <= 1'b0;  // gen/blk/device.ts:792
+            if (b_slot == 4'd4) begin  // gen/blk/device.ts:794
+              slot_ready_4 <= 1'b0;  // gen/blk/device.ts:794
             end
-            if (b_slot == 4'd5) begin  // gen/blk/device.ts:792
-              slot_ready_5 <= 1'b0;  // gen/blk/device.ts:792
+            if (b_slot == 4'd5) begin  // gen/blk/device.ts:794
+              slot_ready_5 <= 1'b0;  // gen/blk/device.ts:794
             end
-            if (b_slot == 4'd6) begin  // gen/blk/device.ts:792
-              slot_ready_6 <= 1'b0;  // gen/blk/device.ts:792
+            if (b_slot == 4'd6) begin  // gen/blk/device.ts:794
+              slot_ready_6 <= 1'b0;  // gen/blk/device.ts:794
             end
-            if (b_slot == 4'd7) begin  // gen/blk/device.ts:792
-              slot_ready_7 <= 1'b0;  // gen/blk/device.ts:792
+            if (b_slot == 4'd7) begin  // gen/blk/device.ts:794
+              slot_ready_7 <= 1'b0;  // gen/blk/device.ts:794
             end
-            if (b_slot == 4'd8) begin  // gen/blk/device.ts:792
-              slot_ready_8 <= 1'b0;  // gen/blk/device.ts:792
+            if (b_slot == 4'd8) begin  // gen/blk/device.ts:794
+              slot_ready_8 <= 1'b0;  // gen/blk/device.ts:794
             end
-            if (b_slot == 4'd9) begin  // gen/blk/device.ts:792
-              slot_ready_9 <= 1'b0;  // gen/blk/device.ts:792
+            if (b_slot == 4'd9) begin  // gen/blk/device.ts:794
+              slot_ready_9 <= 1'b0;  // gen/blk/device.ts:794
             end
-            if (b_slot == 4'd10) begin  // gen/blk/device.ts:792
-              slot_ready_10 <= 1'b0;  // gen/blk/device.ts:792
+            if (b_slot == 4'd10) begin  // gen/blk/device.ts:794
+              slot_ready_10 <= 1'b0;  // gen/blk/device.ts:794
             end
-            if (b_slot == 4'd11) begin  // gen/blk/device.ts:792
-              slot_ready_11 <= 1'b0;  // gen/blk/device.ts:792
+            if (b_slot == 4'd11) begin  // gen/blk/device.ts:794
+              slot_ready_11 <= 1'b0;  // gen/blk/device.ts:794
             end
-            if (b_slot == 4'd12) begin  // gen/blk/device.ts:792
-              slot_ready_12 <= 1'b0;  // gen/blk/device.ts:792
+            if (b_slot == 4'd12) begin  // gen/blk/device.ts:794
+              slot_ready_12 <= 1'b0;  // gen/blk/device.ts:794
             end
-            if (b_slot == 4'd13) begin  // gen/blk/device.ts:792
-              slot_ready_13 <= 1'b0;  // gen/blk/device.ts:792
+            if (b_slot == 4'd13) begin  // gen/blk/device.ts:794
+              slot_ready_13 <= 1'b0;  // gen/blk/device.ts:794
             end
-            if (b_slot == 4'd14) begin  // gen/blk/device.ts:792
-              slot_ready_14 <= 1'b0;  // gen/blk/device.ts:792
+            if (b_slot == 4'd14) begin  // gen/blk/device.ts:794
+              slot_ready_14 <= 1'b0;  // gen/blk/device.ts:794
             end
-            if (b_slot == 4'd15) begin  // gen/blk/device.ts:792
-              slot_ready_15 <= 1'b0;  // gen/blk/device.ts:792
+            if (b_slot == 4'd15) begin  // gen/blk/device.ts:794
+              slot_ready_15 <= 1'b0;  // gen/blk/device.ts:794
             end
-            desc_count <= slot_info_rd0[85:70];  // gen/blk/device.ts:794
-            readable <= slot_info_rd0[69:36];  // gen/blk/device.ts:795
-            writable <= slot_info_rd0[35:2];  // gen/blk/device.ts:796
-            no_writable <= slot_info_rd0[1];  // gen/blk/device.ts:797
-            malformed <= slot_info_rd0[0];  // gen/blk/device.ts:798
-            state <= STATE_CHECK;  // gen/blk/device.ts:799
+            desc_count <= slot_info_rd0[85:70];  // gen/blk/device.ts:796
+            readable <= slot_info_rd0[69:36];  // gen/blk/device.ts:797
+            writable <= slot_info_rd0[35:2];  // gen/blk/device.ts:798
+            no_writable <= slot_info_rd0[1];  // gen/blk/device.ts:799
+            malformed <= slot_info_rd0[0];  // gen/blk/device.ts:800
+            state <= STATE_CHECK;  // gen/blk/device.ts:801
           end
         end
         STATE_CHECK: begin
-          if (no_writable) begin  // gen/blk/device.ts:805
-            if (status_queue_enq_ready) begin  // gen/blk/device.ts:809
-              b_slot <= b_slot + 4'd1;  // gen/blk/device.ts:811
-              state <= STATE_IDLE;  // gen/blk/device.ts:812
+          if (no_writable) begin  // gen/blk/device.ts:807
+            if (status_queue_enq_ready) begin  // gen/blk/device.ts:811
+              b_slot <= b_slot + 4'd1;  // gen/blk/device.ts:813
+              state <= STATE_IDLE;  // gen/blk/device.ts:814
             end
-          end else if (malformed) begin  // gen/blk/device.ts:815
-            b_status_write <= 1'b1;  // gen/blk/device.ts:731
-            state <= STATE_POST;  // gen/blk/device.ts:738
+          end else if (malformed) begin  // gen/blk/device.ts:817
+            b_status_write <= 1'b1;  // gen/blk/device.ts:733
+            state <= STATE_POST;  // gen/blk/device.ts:740
           end else begin
-            state <= STATE_HDR;  // gen/blk/device.ts:816
+            state <= STATE_HDR;  // gen/blk/device.ts:818
           end
         end
         STATE_HDR: begin
-          if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_15 : hdr_done_14) : (b_slot[0] ? hdr_done_13 : hdr_done_12)) : (b_slot[1] ? (b_slot[0] ? hdr_done_11 : hdr_done_10) : (b_slot[0] ? hdr_done_9 : hdr_done_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_7 : hdr_done_6) : (b_slot[0] ? hdr_done_5 : hdr_done_4)) : (b_slot[1] ? (b_slot[0] ? hdr_done_3 : hdr_done_2) : (b_slot[0] ? hdr_done_1 : hdr_done_0)))) begin  // gen/blk/device.ts:819
-            state <= STATE_PREP;  // gen/blk/device.ts:821
+          if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_15 : hdr_done_14) : (b_slot[0] ? hdr_done_13 : hdr_done_12)) : (b_slot[1] ? (b_slot[0] ? hdr_done_11 : hdr_done_10) : (b_slot[0] ? hdr_done_9 : hdr_done_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_7 : hdr_done_6) : (b_slot[0] ? hdr_done_5 : hdr_done_4)) : (b_slot[1] ? (b_slot[0] ? hdr_done_3 : hdr_done_2) : (b_slot[0] ? hdr_done_1 : hdr_done_0)))) begin  // gen/blk/device.ts:821
+            state <= STATE_PREP;  // gen/blk/device.ts:823
           end
         end
         STATE_PREP: begin
@@ -1847,15 +1894,15 @@ module virtio_blk_w64_b1a831fd0d (
           if (blocked) begin  // gen/blk/device.ts:883
             state <= STATE_DECODE;  // gen/blk/device.ts:883
           end else if (slot_err) begin  // gen/blk/device.ts:884
-            b_status_write <= 1'b1;  // gen/blk/device.ts:731
-            state <= STATE_POST;  // gen/blk/device.ts:738
+            b_status_write <= 1'b1;  // gen/blk/device.ts:733
+            state <= STATE_POST;  // gen/blk/device.ts:740
           end else if (t_in | t_out) begin  // gen/blk/device.ts:885
             if (io_bad) begin  // gen/blk/device.ts:886
-              b_status_write <= 1'b1;  // gen/blk/device.ts:731
-              state <= STATE_POST;  // gen/blk/device.ts:738
+              b_status_write <= 1'b1;  // gen/blk/device.ts:733
+              state <= STATE_POST;  // gen/blk/device.ts:740
             end else begin
               if (t_out) begin  // gen/blk/device.ts:887
-                walk_walking <= 1'b1;  // gen/blk/device.ts:270
+                walk_walking <= 1'b1;  // gen/blk/device.ts:271
                 if (b_slot == 4'd0) begin  // gen/blk/device.ts:890
                   out_active_0 <= 1'b1;  // gen/blk/device.ts:890
                 end
@@ -1905,54 +1952,54 @@ module virtio_blk_w64_b1a831fd0d (
                   out_active_15 <= 1'b1;  // gen/blk/device.ts:890
                 end
               end else begin
-                walk_walking <= 1'b1;  // gen/blk/device.ts:270
+                walk_walking <= 1'b1;  // gen/blk/device.ts:271
               end
-              b_status_write <= 1'b1;  // gen/blk/device.ts:731
+              b_status_write <= 1'b1;  // gen/blk/device.ts:733
               state <= STATE_DATA;  // gen/blk/device.ts:895
             end
           end else if (t_flush) begin  // gen/blk/device.ts:898
-            b_status_write <= 1'b1;  // gen/blk/device.ts:731
-            state <= STATE_POST;  // gen/blk/device.ts:738
+            b_status_write <= 1'b1;  // gen/blk/device.ts:733
+            state <= STATE_POST;  // gen/blk/device.ts:740
           end else if (t_get_id) begin  // gen/blk/device.ts:901
             if (id_bad) begin  // gen/blk/device.ts:902
-              b_status_write <= 1'b1;  // gen/blk/device.ts:731
-              state <= STATE_POST;  // gen/blk/device.ts:738
+              b_status_write <= 1'b1;  // gen/blk/device.ts:733
+              state <= STATE_POST;  // gen/blk/device.ts:740
             end else begin
-              walk_walking <= 1'b1;  // gen/blk/device.ts:270
-              b_status_write <= 1'b1;  // gen/blk/device.ts:731
+              walk_walking <= 1'b1;  // gen/blk/device.ts:271
+              b_status_write <= 1'b1;  // gen/blk/device.ts:733
               state <= STATE_DATA;  // gen/blk/device.ts:907
             end
           end else if (t_discard) begin  // gen/blk/device.ts:910
             if (~features[13]) begin  // gen/blk/device.ts:865
-              b_status_write <= 1'b1;  // gen/blk/device.ts:731
-              state <= STATE_POST;  // gen/blk/device.ts:738
+              b_status_write <= 1'b1;  // gen/blk/device.ts:733
+              state <= STATE_POST;  // gen/blk/device.ts:740
             end else if (dwz_bad) begin  // gen/blk/device.ts:871
-              b_status_write <= 1'b1;  // gen/blk/device.ts:731
-              state <= STATE_POST;  // gen/blk/device.ts:738
+              b_status_write <= 1'b1;  // gen/blk/device.ts:733
+              state <= STATE_POST;  // gen/blk/device.ts:740
             end else if (dwz_too_many) begin  // gen/blk/device.ts:872
-              b_status_write <= 1'b1;  // gen/blk/device.ts:731
-              state <= STATE_POST;  // gen/blk/device.ts:738
+              b_status_write <= 1'b1;  // gen/blk/device.ts:733
+              state <= STATE_POST;  // gen/blk/device.ts:740
             end else begin
               zero_error <= 1'b0;  // gen/blk/device.ts:875
               state <= STATE_SEG;  // gen/blk/device.ts:879
             end
           end else if (t_write_zeroes) begin  // gen/blk/device.ts:911
             if (~features[14]) begin  // gen/blk/device.ts:865
-              b_status_write <= 1'b1;  // gen/blk/device.ts:731
-              state <= STATE_POST;  // gen/blk/device.ts:738
+              b_status_write <= 1'b1;  // gen/blk/device.ts:733
+              state <= STATE_POST;  // gen/blk/device.ts:740
             end else if (dwz_bad) begin  // gen/blk/device.ts:871
-              b_status_write <= 1'b1;  // gen/blk/device.ts:731
-              state <= STATE_POST;  // gen/blk/device.ts:738
+              b_status_write <= 1'b1;  // gen/blk/device.ts:733
+              state <= STATE_POST;  // gen/blk/device.ts:740
             end else if (dwz_too_many) begin  // gen/blk/device.ts:872
-              b_status_write <= 1'b1;  // gen/blk/device.ts:731
-              state <= STATE_POST;  // gen/blk/device.ts:738
+              b_status_write <= 1'b1;  // gen/blk/device.ts:733
+              state <= STATE_POST;  // gen/blk/device.ts:740
             end else begin
               zero_error <= 1'b0;  // gen/blk/device.ts:875
               state <= STATE_SEG;  // gen/blk/device.ts:879
             end
           end else begin
-            b_status_write <= 1'b1;  // gen/blk/device.ts:731
-            state <= STATE_POST;  // gen/blk/device.ts:738
+            b_status_write <= 1'b1;  // gen/blk/device.ts:733
+            state <= STATE_POST;  // gen/blk/device.ts:740
           end
         end
         STATE_DATA: begin
@@ -1961,7 +2008,7 @@ module virtio_blk_w64_b1a831fd0d (
           end
         end
         STATE_SEG: begin
-          walk_walking <= 1'b1;  // gen/blk/device.ts:270
+          walk_walking <= 1'b1;  // gen/blk/device.ts:271
           state <= STATE_SEG_WAIT;  // gen/blk/device.ts:921
         end
         STATE_SEG_WAIT: begin
@@ -1974,20 +2021,20 @@ module virtio_blk_w64_b1a831fd0d (
         end
         STATE_SEG_CHECK: begin
           if (slot_err | (seg_pass2 & (seg_unsupp | seg_ioerr))) begin  // gen/blk/device.ts:945
-            b_status_write <= 1'b1;  // gen/blk/device.ts:731
-            state <= STATE_POST;  // gen/blk/device.ts:738
+            b_status_write <= 1'b1;  // gen/blk/device.ts:733
+            state <= STATE_POST;  // gen/blk/device.ts:740
           end else if (seg_unsupp) begin  // gen/blk/device.ts:946
-            b_status_write <= 1'b1;  // gen/blk/device.ts:731
-            state <= STATE_POST;  // gen/blk/device.ts:738
+            b_status_write <= 1'b1;  // gen/blk/device.ts:733
+            state <= STATE_POST;  // gen/blk/device.ts:740
           end else if (seg_ioerr) begin  // gen/blk/device.ts:947
-            b_status_write <= 1'b1;  // gen/blk/device.ts:731
-            state <= STATE_POST;  // gen/blk/device.ts:738
+            b_status_write <= 1'b1;  // gen/blk/device.ts:733
+            state <= STATE_POST;  // gen/blk/device.ts:740
           end else if (seg_pass2) begin  // gen/blk/device.ts:948
             zero_done <= seg_empty;  // gen/blk/device.ts:960
             state <= STATE_ZERO;  // gen/blk/device.ts:961
           end else if (1'b0) begin  // gen/blk/device.ts:963
-            b_status_write <= 1'b1;  // gen/blk/device.ts:731
-            state <= STATE_POST;  // gen/blk/device.ts:738
+            b_status_write <= 1'b1;  // gen/blk/device.ts:733
+            state <= STATE_POST;  // gen/blk/device.ts:740
           end else begin
             state <= STATE_SEG;  // gen/blk/device.ts:967
           end
@@ -1999,8 +2046,8 @@ module virtio_blk_w64_b1a831fd0d (
           if (zero_done) begin  // gen/blk/device.ts:976
             if (seg_last) begin  // gen/blk/device.ts:978
               if (~store_wr_pending) begin  // gen/blk/device.ts:979
-                b_status_write <= 1'b1;  // gen/blk/device.ts:731
-                state <= STATE_POST;  // gen/blk/device.ts:738
+                b_status_write <= 1'b1;  // gen/blk/device.ts:733
+                state <= STATE_POST;  // gen/blk/device.ts:740
               end
             end else begin
               state <= STATE_SEG;  // gen/blk/device.ts:982
@@ -2018,78 +2065,74 @@ module virtio_blk_w64_b1a831fd0d (
     end
   end
   always @(posedge clk) begin
-    if (chain_valid & chain_ready) begin  // gen/blk/device.ts:299
-      if (chain_write & (chain_len != 32'd0)) begin  // gen/blk/device.ts:305
-        f_status_at <= (chain_addr + {32'd0, chain_len}) - 64'd1;  // gen/blk/device.ts:305
+    if (chain_valid & chain_ready) begin  // gen/blk/device.ts:302
+      if (chain_write & (chain_len != 32'd0)) begin  // gen/blk/device.ts:309
+        f_status_at <= chain_addr + {32'd0, (chain_len - 32'd1)};  // gen/blk/device.ts:309
       end
-      f_queue <= chain_queue;  // gen/blk/device.ts:306
-      f_id <= chain_id;  // gen/blk/device.ts:307
-      f_slots <= chain_slots;  // gen/blk/device.ts:308
+      f_queue <= chain_queue;  // gen/blk/device.ts:310
+      f_id <= chain_id;  // gen/blk/device.ts:311
+      f_slots <= chain_slots;  // gen/blk/device.ts:312
     end
-    if ((f_walk_walking & (~f_walk_at_end)) & ((~f_walk_need) | f_walk_cmd_ready)) begin  // gen/blk/device.ts:255
-      f_walk_idx <= f_walk_idx + 4'd1;  // gen/blk/device.ts:256
-      if (descs_rd0[0] == f_walk_dir) begin  // gen/blk/device.ts:257
-        f_walk_pos <= f_walk_pos + {2'd0, descs_rd0[32:1]};  // gen/blk/device.ts:257
-      end
-    end
-    if (f_state == F_STATE_STORE) begin  // gen/blk/device.ts:320
-      if ((((f_writable != 34'd0) & (f_count <= 16'd8)) & (~f_too_big)) & (f_readable >= 34'd16)) begin  // gen/blk/device.ts:322
-        f_walk_dir <= 1'b0;  // gen/blk/device.ts:271
-        f_walk_off <= 34'd0;  // gen/blk/device.ts:272
-        f_walk_end <= 34'd16;  // gen/blk/device.ts:273
-        f_walk_dev <= {1'b1, {8'd0, f_slot}, 6'd0};  // gen/blk/device.ts:274
-        f_walk_idx <= 4'd0;  // gen/blk/device.ts:275
-        f_walk_pos <= 34'd0;  // gen/blk/device.ts:276
+    if ((f_walk_walking & (~f_walk_at_end)) & ((~f_walk_need) | f_walk_cmd_ready)) begin  // gen/blk/device.ts:256
+      f_walk_idx <= f_walk_idx + 4'd1;  // gen/blk/device.ts:257
+      if (descs_rd0[0] == 1'b0) begin  // gen/blk/device.ts:258
+        f_walk_pos <= f_walk_pos + {2'd0, descs_rd0[32:1]};  // gen/blk/device.ts:258
       end
     end
-    if ((walk_walking & (~walk_at_end)) & ((~walk_need) | walk_cmd_ready)) begin  // gen/blk/device.ts:255
-      walk_idx <= walk_idx + 4'd1;  // gen/blk/device.ts:256
-      if (descs_rd1[0] == walk_dir) begin  // gen/blk/device.ts:257
-        walk_pos <= walk_pos + {2'd0, descs_rd1[32:1]};  // gen/blk/device.ts:257
+    if (f_state == F_STATE_STORE) begin  // gen/blk/device.ts:324
+      if ((((f_writable != 34'd0) & (f_count <= 16'd8)) & (~f_too_big)) & (f_readable >= 34'd16)) begin  // gen/blk/device.ts:326
+        f_walk_dev <= {1'b1, {8'd0, f_slot}, 6'd0};  // gen/blk/device.ts:277
+        f_walk_idx <= 4'd0;  // gen/blk/device.ts:278
+        f_walk_pos <= 34'd0;  // gen/blk/device.ts:279
       end
     end
-    cap_slot_q <= _and_7 ? mem_wr_addr[6:3] : _add_4[6:3];  // gen/blk/device.ts:491
-    cap_strb_q <= {_or_14, _or_16, _or_18, _or_20, _or_22, _or_24, _or_26, _or_28, _or_30, _or_32, _or_34, _or_36, _or_38, _or_40, _or_42, _or_44};  // gen/blk/device.ts:492
-    if (scan_busy) begin  // gen/blk/device.ts:545
-    end else if (store_werr & (~store_werr_zero)) begin  // gen/blk/device.ts:549
-      scan_word <= store_werr_word;  // gen/blk/device.ts:552
+    if ((walk_walking & (~walk_at_end)) & ((~walk_need) | walk_cmd_ready)) begin  // gen/blk/device.ts:256
+      walk_idx <= walk_idx + 4'd1;  // gen/blk/device.ts:257
+      if (descs_rd1[0] == walk_dir) begin  // gen/blk/device.ts:258
+        walk_pos <= walk_pos + {2'd0, descs_rd1[32:1]};  // gen/blk/device.ts:258
+      end
     end
-    if (rd_order_deq_valid & ((~(~(rd_order_deq_data[35] & rd_order_deq_data[17]))) | store_rdata_valid)) begin  // gen/blk/device.ts:627
-      rd_out_data <= {(rd_order_deq_data[35] ? (rd_order_deq_data[34] ? (((((rd_order_deq_data[32:30] == 3'd2) ? {56'd0, ((_and_10 & rd_err_pending) ? 8'd1 : rd_order_deq_data[25:18])} : 64'd0) | ((rd_order_deq_data[33] & (rd_order_deq_data[32:30] == 3'd4)) ? {8'd102, 8'd45, 8'd111, 8'd105, 8'd116, 8'd114, 8'd105, 8'd118} : 64'd0)) | ((rd_order_deq_data[33] & (rd_order_deq_data[32:30] == 3'd5)) ? {8'd32, 8'd107, 8'd108, 8'd98, 8'd32, 8'd97, 8'd103, 8'd112} : 64'd0)) | ((rd_order_deq_data[33] & (rd_order_deq_data[32:30] == 3'd6)) ? {8'd0, 8'd0, 8'd0, 8'd0, 8'd49, 8'd48, 8'd48, 8'd48} : 64'd0)) : 64'd0) : store_rdata_data[127:64]), (rd_order_deq_data[17] ? (rd_order_deq_data[16] ? (((((rd_order_deq_data[14:12] == 3'd2) ? {56'd0, ((((rd_order_deq_data[17] & rd_order_deq_data[16]) & (rd_order_deq_data[14:12] == 3'd2)) & rd_err_pending) ? 8'd1 : rd_order_deq_data[7:0])} : 64'd0) | ((rd_order_deq_data[15] & (rd_order_deq_data[14:12] == 3'd4)) ? {8'd102, 8'd45, 8'd111, 8'd105, 8'd116, 8'd114, 8'd105, 8'd118} : 64'd0)) | ((rd_order_deq_data[15] & (rd_order_deq_data[14:12] == 3'd5)) ? {8'd32, 8'd107, 8'd108, 8'd98, 8'd32, 8'd97, 8'd103, 8'd112} : 64'd0)) | ((rd_order_deq_data[15] & (rd_order_deq_data[14:12] == 3'd6)) ? {8'd0, 8'd0, 8'd0, 8'd0, 8'd49, 8'd48, 8'd48, 8'd48} : 64'd0)) : 64'd0) : store_rdata_data[63:0])};  // gen/blk/device.ts:628
+    cap_strb_q <= {_or_16, _or_18, _or_20, _or_22, _or_24, _or_26, _or_28, _or_30, _or_32, _or_34, _or_36, _or_38, _or_40, _or_42, _or_44, _or_46};  // gen/blk/device.ts:493
+    if (scan_busy) begin  // gen/blk/device.ts:547
+    end else if (store_werr & (~store_werr_zero)) begin  // gen/blk/device.ts:551
+      scan_word <= store_werr_word;  // gen/blk/device.ts:554
     end
-    case (s_state)  // gen/blk/device.ts:679
+    if (rd_order_deq_valid & ((~(~(rd_order_deq_data[35] & rd_order_deq_data[17]))) | store_rdata_valid)) begin  // gen/blk/device.ts:629
+      rd_out_data <= {(rd_order_deq_data[35] ? (rd_order_deq_data[34] ? (((((rd_order_deq_data[32:30] == 3'd2) ? {56'd0, ((_and_12 & rd_err_pending) ? 8'd1 : rd_order_deq_data[25:18])} : 64'd0) | ((rd_order_deq_data[33] & (rd_order_deq_data[32:30] == 3'd4)) ? {8'd102, 8'd45, 8'd111, 8'd105, 8'd116, 8'd114, 8'd105, 8'd118} : 64'd0)) | ((rd_order_deq_data[33] & (rd_order_deq_data[32:30] == 3'd5)) ? {8'd32, 8'd107, 8'd108, 8'd98, 8'd32, 8'd97, 8'd103, 8'd112} : 64'd0)) | ((rd_order_deq_data[33] & (rd_order_deq_data[32:30] == 3'd6)) ? {8'd0, 8'd0, 8'd0, 8'd0, 8'd49, 8'd48, 8'd48, 8'd48} : 64'd0)) : 64'd0) : store_rdata_data[127:64]), (rd_order_deq_data[17] ? (rd_order_deq_data[16] ? (((((rd_order_deq_data[14:12] == 3'd2) ? {56'd0, ((((rd_order_deq_data[17] & rd_order_deq_data[16]) & (rd_order_deq_data[14:12] == 3'd2)) & rd_err_pending) ? 8'd1 : rd_order_deq_data[7:0])} : 64'd0) | ((rd_order_deq_data[15] & (rd_order_deq_data[14:12] == 3'd4)) ? {8'd102, 8'd45, 8'd111, 8'd105, 8'd116, 8'd114, 8'd105, 8'd118} : 64'd0)) | ((rd_order_deq_data[15] & (rd_order_deq_data[14:12] == 3'd5)) ? {8'd32, 8'd107, 8'd108, 8'd98, 8'd32, 8'd97, 8'd103, 8'd112} : 64'd0)) | ((rd_order_deq_data[15] & (rd_order_deq_data[14:12] == 3'd6)) ? {8'd0, 8'd0, 8'd0, 8'd0, 8'd49, 8'd48, 8'd48, 8'd48} : 64'd0)) : 64'd0) : store_rdata_data[63:0])};  // gen/blk/device.ts:630
+    end
+    case (s_state)  // gen/blk/device.ts:681
       S_STATE_READS: begin
-        if (~_sub_12[15]) begin  // gen/blk/device.ts:692
-          s_write_mark <= store_wr_accepted;  // gen/blk/device.ts:693
+        if (~_sub_14[15]) begin  // gen/blk/device.ts:694
+          s_write_mark <= store_wr_accepted;  // gen/blk/device.ts:695
         end
       end
       default: begin end
     endcase
-    case (state)  // gen/blk/device.ts:789
+    case (state)  // gen/blk/device.ts:791
       STATE_CHECK: begin
-        out_data <= readable - 34'd16;  // gen/blk/device.ts:803
-        in_data <= writable - 34'd1;  // gen/blk/device.ts:804
-        if (no_writable) begin  // gen/blk/device.ts:805
-        end else if (malformed) begin  // gen/blk/device.ts:815
-          b_status <= 8'd1;  // gen/blk/device.ts:730
-          written <= 34'd0;  // gen/blk/device.ts:736
-          fence <= 1'b1;  // gen/blk/device.ts:737
+        out_data <= readable - 34'd16;  // gen/blk/device.ts:805
+        in_data <= writable - 34'd1;  // gen/blk/device.ts:806
+        if (no_writable) begin  // gen/blk/device.ts:807
+        end else if (malformed) begin  // gen/blk/device.ts:817
+          b_status <= 8'd1;  // gen/blk/device.ts:732
+          written <= 34'd0;  // gen/blk/device.ts:738
+          fence <= 1'b1;  // gen/blk/device.ts:739
         end
       end
       STATE_HDR: begin
-        if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_15 : hdr_done_14) : (b_slot[0] ? hdr_done_13 : hdr_done_12)) : (b_slot[1] ? (b_slot[0] ? hdr_done_11 : hdr_done_10) : (b_slot[0] ? hdr_done_9 : hdr_done_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_7 : hdr_done_6) : (b_slot[0] ? hdr_done_5 : hdr_done_4)) : (b_slot[1] ? (b_slot[0] ? hdr_done_3 : hdr_done_2) : (b_slot[0] ? hdr_done_1 : hdr_done_0)))) begin  // gen/blk/device.ts:819
-          cap <= capture_rd0;  // gen/blk/device.ts:820
+        if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_15 : hdr_done_14) : (b_slot[0] ? hdr_done_13 : hdr_done_12)) : (b_slot[1] ? (b_slot[0] ? hdr_done_11 : hdr_done_10) : (b_slot[0] ? hdr_done_9 : hdr_done_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_7 : hdr_done_6) : (b_slot[0] ? hdr_done_5 : hdr_done_4)) : (b_slot[1] ? (b_slot[0] ? hdr_done_3 : hdr_done_2) : (b_slot[0] ? hdr_done_1 : hdr_done_0)))) begin  // gen/blk/device.ts:821
+          cap <= capture_rd0;  // gen/blk/device.ts:822
         end
       end
       STATE_PREP: begin
-        blocked <= (((((cap[31:0] == 32'd1) | (cap[31:0] == 32'd11)) | (cap[31:0] == 32'd13)) & (wr_outstanding != 8'd0)) | ((cap[31:0] == 32'd0) & ((~rd_quiet) | store_wr_pending))) | (((cap[31:0] == 32'd0) | (cap[31:0] == 32'd8)) & (status_queue_deq_valid | (~(s_state == S_STATE_IDLE))));  // gen/blk/device.ts:827
-        t_in <= cap[31:0] == 32'd0;  // gen/blk/device.ts:834
-        t_out <= cap[31:0] == 32'd1;  // gen/blk/device.ts:835
-        t_flush <= cap[31:0] == 32'd4;  // gen/blk/device.ts:836
-        t_get_id <= cap[31:0] == 32'd8;  // gen/blk/device.ts:837
-        t_discard <= cap[31:0] == 32'd11;  // gen/blk/device.ts:838
-        t_write_zeroes <= cap[31:0] == 32'd13;  // gen/blk/device.ts:839
-        io_bad <= (cap[31:0] == 32'd1) ? (((in_data != 34'd0) | (out_data[8:0] != 9'd0)) | (~((cap[127:64] <= 64'd500) & ({39'd0, out_data[33:9]} <= (64'd500 - cap[127:64]))))) : (((out_data != 34'd0) | (in_data[8:0] != 9'd0)) | (~((cap[127:64] <= 64'd500) & ({39'd0, in_data[33:9]} <= (64'd500 - cap[127:64])))));  // gen/blk/device.ts:850
+        blocked <= (((((cap[31:0] == 32'd1) | (cap[31:0] == 32'd11)) | (cap[31:0] == 32'd13)) & (wr_outstanding != 8'd0)) | ((cap[31:0] == 32'd0) & ((~rd_quiet) | store_wr_pending))) | (((cap[31:0] == 32'd0) | (cap[31:0] == 32'd8)) & (status_queue_deq_valid | (~(s_state == S_STATE_IDLE))));  // gen/blk/device.ts:829
+        t_in <= cap[31:0] == 32'd0;  // gen/blk/device.ts:836
+        t_out <= cap[31:0] == 32'd1;  // gen/blk/device.ts:837
+        t_flush <= cap[31:0] == 32'd4;  // gen/blk/device.ts:838
+        t_get_id <= cap[31:0] == 32'd8;  // gen/blk/device.ts:839
+        t_discard <= cap[31:0] == 32'd11;  // gen/blk/device.ts:840
+        t_write_zeroes <= cap[31:0] == 32'd13;  // gen/blk/device.ts:841
+        io_bad <= ((cap[31:0] == 32'd1) ? ((in_data != 34'd0) | (out_data[8:0] != 9'd0)) : ((out_data != 34'd0) | (in_data[8:0] != 9'd0))) | (~((cap[127:64] <= 64'd500) & ({39'd0, _mux_48[33:9]} <= (64'd500 - cap[127:64]))));  // gen/blk/device.ts:850
         storage_off <= {cap[72:64], 9'd0};  // gen/blk/device.ts:851
         id_len <= (in_data < 34'd20) ? in_data : 34'd20;  // gen/blk/device.ts:852
         id_bad <= out_data != 34'd0;  // gen/blk/device.ts:854
@@ -2100,67 +2143,67 @@ module virtio_blk_w64_b1a831fd0d (
         blocked <= ((((t_out | t_discard) | t_write_zeroes) & (wr_outstanding != 8'd0)) | (t_in & ((~rd_quiet) | store_wr_pending))) | ((t_in | t_get_id) & (status_queue_deq_valid | (~(s_state == S_STATE_IDLE))));  // gen/blk/device.ts:882
         if (blocked) begin  // gen/blk/device.ts:883
         end else if (slot_err) begin  // gen/blk/device.ts:884
-          b_status <= 8'd1;  // gen/blk/device.ts:730
-          written <= 34'd0;  // gen/blk/device.ts:736
-          fence <= 1'b1;  // gen/blk/device.ts:737
+          b_status <= 8'd1;  // gen/blk/device.ts:732
+          written <= 34'd0;  // gen/blk/device.ts:738
+          fence <= 1'b1;  // gen/blk/device.ts:739
         end else if (t_in | t_out) begin  // gen/blk/device.ts:885
           if (io_bad) begin  // gen/blk/device.ts:886
-            b_status <= 8'd1;  // gen/blk/device.ts:730
-            written <= 34'd0;  // gen/blk/device.ts:736
-            fence <= 1'b1;  // gen/blk/device.ts:737
+            b_status <= 8'd1;  // gen/blk/device.ts:732
+            written <= 34'd0;  // gen/blk/device.ts:738
+            fence <= 1'b1;  // gen/blk/device.ts:739
           end else begin
             if (t_out) begin  // gen/blk/device.ts:887
-              walk_dir <= 1'b0;  // gen/blk/device.ts:271
-              walk_off <= 34'd16;  // gen/blk/device.ts:272
-              walk_end <= readable;  // gen/blk/device.ts:273
-              walk_dev <= {1'b0, storage_off};  // gen/blk/device.ts:274
-              walk_idx <= 4'd0;  // gen/blk/device.ts:275
-              walk_pos <= 34'd0;  // gen/blk/device.ts:276
+              walk_dir <= 1'b0;  // gen/blk/device.ts:273
+              walk_off <= 34'd16;  // gen/blk/device.ts:274
+              walk_end <= readable;  // gen/blk/device.ts:275
+              walk_dev <= {1'b0, storage_off};  // gen/blk/device.ts:277
+              walk_idx <= 4'd0;  // gen/blk/device.ts:278
+              walk_pos <= 34'd0;  // gen/blk/device.ts:279
             end else begin
-              walk_dir <= 1'b1;  // gen/blk/device.ts:271
-              walk_off <= 34'd0;  // gen/blk/device.ts:272
-              walk_end <= in_data;  // gen/blk/device.ts:273
-              walk_dev <= {1'b0, storage_off};  // gen/blk/device.ts:274
-              walk_idx <= 4'd0;  // gen/blk/device.ts:275
-              walk_pos <= 34'd0;  // gen/blk/device.ts:276
+              walk_dir <= 1'b1;  // gen/blk/device.ts:273
+              walk_off <= 34'd0;  // gen/blk/device.ts:274
+              walk_end <= in_data;  // gen/blk/device.ts:275
+              walk_dev <= {1'b0, storage_off};  // gen/blk/device.ts:277
+              walk_idx <= 4'd0;  // gen/blk/device.ts:278
+              walk_pos <= 34'd0;  // gen/blk/device.ts:279
             end
-            b_status <= 8'd0;  // gen/blk/device.ts:730
+            b_status <= 8'd0;  // gen/blk/device.ts:732
             written <= t_out ? 34'd0 : in_data;  // gen/blk/device.ts:893
             fence <= t_out;  // gen/blk/device.ts:894
           end
         end else if (t_flush) begin  // gen/blk/device.ts:898
-          b_status <= features[9] ? 8'd0 : 8'd2;  // gen/blk/device.ts:730
-          written <= 34'd0;  // gen/blk/device.ts:736
-          fence <= 1'b1;  // gen/blk/device.ts:737
+          b_status <= features[9] ? 8'd0 : 8'd2;  // gen/blk/device.ts:732
+          written <= 34'd0;  // gen/blk/device.ts:738
+          fence <= 1'b1;  // gen/blk/device.ts:739
         end else if (t_get_id) begin  // gen/blk/device.ts:901
           if (id_bad) begin  // gen/blk/device.ts:902
-            b_status <= 8'd1;  // gen/blk/device.ts:730
-            written <= 34'd0;  // gen/blk/device.ts:736
-            fence <= 1'b1;  // gen/blk/device.ts:737
+            b_status <= 8'd1;  // gen/blk/device.ts:732
+            written <= 34'd0;  // gen/blk/device.ts:738
+            fence <= 1'b1;  // gen/blk/device.ts:739
           end else begin
-            walk_dir <= 1'b1;  // gen/blk/device.ts:271
-            walk_off <= 34'd0;  // gen/blk/device.ts:272
-            walk_end <= id_len;  // gen/blk/device.ts:273
-            walk_dev <= 19'd262176;  // gen/blk/device.ts:274
-            walk_idx <= 4'd0;  // gen/blk/device.ts:275
-            walk_pos <= 34'd0;  // gen/blk/device.ts:276
-            b_status <= 8'd0;  // gen/blk/device.ts:730
+            walk_dir <= 1'b1;  // gen/blk/device.ts:273
+            walk_off <= 34'd0;  // gen/blk/device.ts:274
+            walk_end <= id_len;  // gen/blk/device.ts:275
+            walk_dev <= 19'd262176;  // gen/blk/device.ts:277
+            walk_idx <= 4'd0;  // gen/blk/device.ts:278
+            walk_pos <= 34'd0;  // gen/blk/device.ts:279
+            b_status <= 8'd0;  // gen/blk/device.ts:732
             written <= id_len;  // gen/blk/device.ts:905
             fence <= 1'b0;  // gen/blk/device.ts:906
           end
         end else if (t_discard) begin  // gen/blk/device.ts:910
           if (~features[13]) begin  // gen/blk/device.ts:865
-            b_status <= 8'd2;  // gen/blk/device.ts:730
-            written <= 34'd0;  // gen/blk/device.ts:736
-            fence <= 1'b1;  // gen/blk/device.ts:737
+            b_status <= 8'd2;  // gen/blk/device.ts:732
+            written <= 34'd0;  // gen/blk/device.ts:738
+            fence <= 1'b1;  // gen/blk/device.ts:739
           end else if (dwz_bad) begin  // gen/blk/device.ts:871
-            b_status <= 8'd1;  // gen/blk/device.ts:730
-            written <= 34'd0;  // gen/blk/device.ts:736
-            fence <= 1'b1;  // gen/blk/device.ts:737
+            b_status <= 8'd1;  // gen/blk/device.ts:732
+            written <= 34'd0;  // gen/blk/device.ts:738
+            fence <= 1'b1;  // gen/blk/device.ts:739
           end else if (dwz_too_many) begin  // gen/blk/device.ts:872
-            b_status <= 8'd2;  // gen/blk/device.ts:730
-            written <= 34'd0;  // gen/blk/device.ts:736
-            fence <= 1'b1;  // gen/blk/device.ts:737
+            b_status <= 8'd2;  // gen/blk/device.ts:732
+            written <= 34'd0;  // gen/blk/device.ts:738
+            fence <= 1'b1;  // gen/blk/device.ts:739
           end else begin
             is_discard <= 1'b1;  // gen/blk/device.ts:874
             seg_idx <= 9'd0;  // gen/blk/device.ts:876
@@ -2169,17 +2212,17 @@ module virtio_blk_w64_b1a831fd0d (
           end
         end else if (t_write_zeroes) begin  // gen/blk/device.ts:911
           if (~features[14]) begin  // gen/blk/device.ts:865
-            b_status <= 8'd2;  // gen/blk/device.ts:730
-            written <= 34'd0;  // gen/blk/device.ts:736
-            fence <= 1'b1;  // gen/blk/device.ts:737
+            b_status <= 8'd2;  // gen/blk/device.ts:732
+            written <= 34'd0;  // gen/blk/device.ts:738
+            fence <= 1'b1;  // gen/blk/device.ts:739
           end else if (dwz_bad) begin  // gen/blk/device.ts:871
-            b_status <= 8'd1;  // gen/blk/device.ts:730
-            written <= 34'd0;  // gen/blk/device.ts:736
-            fence <= 1'b1;  // gen/blk/device.ts:737
+            b_status <= 8'd1;  // gen/blk/device.ts:732
+            written <= 34'd0;  // gen/blk/device.ts:738
+            fence <= 1'b1;  // gen/blk/device.ts:739
           end else if (dwz_too_many) begin  // gen/blk/device.ts:872
-            b_status <= 8'd2;  // gen/blk/device.ts:730
-            written <= 34'd0;  // gen/blk/device.ts:736
-            fence <= 1'b1;  // gen/blk/device.ts:737
+            b_status <= 8'd2;  // gen/blk/device.ts:732
+            written <= 34'd0;  // gen/blk/device.ts:738
+            fence <= 1'b1;  // gen/blk/device.ts:739
           end else begin
             is_discard <= 1'b0;  // gen/blk/device.ts:874
             seg_idx <= 9'd0;  // gen/blk/device.ts:876
@@ -2187,18 +2230,18 @@ module virtio_blk_w64_b1a831fd0d (
             seg_pass2 <= 1'b0;  // gen/blk/device.ts:878
           end
         end else begin
-          b_status <= 8'd2;  // gen/blk/device.ts:730
-          written <= 34'd0;  // gen/blk/device.ts:736
-          fence <= 1'b1;  // gen/blk/device.ts:737
+          b_status <= 8'd2;  // gen/blk/device.ts:732
+          written <= 34'd0;  // gen/blk/device.ts:738
+          fence <= 1'b1;  // gen/blk/device.ts:739
         end
       end
       STATE_SEG: begin
-        walk_dir <= 1'b0;  // gen/blk/device.ts:271
-        walk_off <= ({25'd0, seg_idx} << 4) + 34'd16;  // gen/blk/device.ts:272
-        walk_end <= (({25'd0, seg_idx} << 4) + 34'd16) + 34'd16;  // gen/blk/device.ts:273
-        walk_dev <= {1'b1, {8'd0, b_slot}, 6'd0};  // gen/blk/device.ts:274
-        walk_idx <= 4'd0;  // gen/blk/device.ts:275
-        walk_pos <= 34'd0;  // gen/blk/device.ts:276
+        walk_dir <= 1'b0;  // gen/blk/device.ts:273
+        walk_off <= ({25'd0, seg_idx} << 4) + 34'd16;  // gen/blk/device.ts:274
+        walk_end <= (({25'd0, seg_idx} << 4) + 34'd16) + 34'd16;  // gen/blk/device.ts:275
+        walk_dev <= {1'b1, {8'd0, b_slot}, 6'd0};  // gen/blk/device.ts:277
+        walk_idx <= 4'd0;  // gen/blk/device.ts:278
+        walk_pos <= 34'd0;  // gen/blk/device.ts:279
       end
       STATE_SEG_WAIT: begin
         if (dma_idle) begin  // gen/blk/device.ts:924
@@ -2213,24 +2256,24 @@ module virtio_blk_w64_b1a831fd0d (
       end
       STATE_SEG_CHECK: begin
         if (slot_err | (seg_pass2 & (seg_unsupp | seg_ioerr))) begin  // gen/blk/device.ts:945
-          b_status <= 8'd1;  // gen/blk/device.ts:730
-          written <= 34'd0;  // gen/blk/device.ts:736
-          fence <= 1'b1;  // gen/blk/device.ts:737
+          b_status <= 8'd1;  // gen/blk/device.ts:732
+          written <= 34'd0;  // gen/blk/device.ts:738
+          fence <= 1'b1;  // gen/blk/device.ts:739
         end else if (seg_unsupp) begin  // gen/blk/device.ts:946
-          b_status <= 8'd2;  // gen/blk/device.ts:730
-          written <= 34'd0;  // gen/blk/device.ts:736
-          fence <= 1'b1;  // gen/blk/device.ts:737
+          b_status <= 8'd2;  // gen/blk/device.ts:732
+          written <= 34'd0;  // gen/blk/device.ts:738
+          fence <= 1'b1;  // gen/blk/device.ts:739
         end else if (seg_ioerr) begin  // gen/blk/device.ts:947
-          b_status <= 8'd1;  // gen/blk/device.ts:730
-          written <= 34'd0;  // gen/blk/device.ts:736
-          fence <= 1'b1;  // gen/blk/device.ts:737
+          b_status <= 8'd1;  // gen/blk/device.ts:732
+          written <= 34'd0;  // gen/blk/device.ts:738
+          fence <= 1'b1;  // gen/blk/device.ts:739
         end else if (seg_pass2) begin  // gen/blk/device.ts:948
           zero_line <= {cap[8:0], 6'd0};  // gen/blk/device.ts:950
           zero_left <= {8'd0, cap[95:64]} << 5;  // gen/blk/device.ts:955
         end else if (1'b0) begin  // gen/blk/device.ts:963
-          b_status <= 8'd1;  // gen/blk/device.ts:730
-          written <= 34'd0;  // gen/blk/device.ts:736
-          fence <= 1'b1;  // gen/blk/device.ts:737
+          b_status <= 8'd1;  // gen/blk/device.ts:732
+          written <= 34'd0;  // gen/blk/device.ts:738
+          fence <= 1'b1;  // gen/blk/device.ts:739
         end else begin
           seg_idx <= seg_last ? 9'd0 : (seg_idx + 9'd1);  // gen/blk/device.ts:965
           if (seg_last) begin  // gen/blk/device.ts:966
@@ -2246,9 +2289,9 @@ module virtio_blk_w64_b1a831fd0d (
         if (zero_done) begin  // gen/blk/device.ts:976
           if (seg_last) begin  // gen/blk/device.ts:978
             if (~store_wr_pending) begin  // gen/blk/device.ts:979
-              b_status <= zero_error ? 8'd1 : 8'd0;  // gen/blk/device.ts:730
-              written <= 34'd0;  // gen/blk/device.ts:736
-              fence <= 1'b1;  // gen/blk/device.ts:737
+              b_status <= zero_error ? 8'd1 : 8'd0;  // gen/blk/device.ts:732
+              written <= 34'd0;  // gen/blk/device.ts:738
+              fence <= 1'b1;  // gen/blk/device.ts:739
             end
           end else begin
             seg_idx <= seg_idx + 9'd1;  // gen/blk/device.ts:981
@@ -2260,58 +2303,58 @@ module virtio_blk_w64_b1a831fd0d (
   end
 
   // ---- memories
-  always @(posedge clk) begin  // gen/blk/device.ts:297
+  always @(posedge clk) begin  // gen/blk/device.ts:300
     if ((chain_valid & chain_ready) & (f_count < 16'd8)) begin
       descs[{f_slot, f_count[2:0]}] <= {chain_addr, chain_len, chain_write};
     end
   end
-  assign descs_rd0 = descs[{f_slot, f_walk_idx[2:0]}];  // gen/blk/device.ts:244
-  assign descs_rd1 = descs[{b_slot, walk_idx[2:0]}];  // gen/blk/device.ts:244
-  always @(posedge clk) begin  // gen/blk/device.ts:317
+  assign descs_rd0 = descs[{f_slot, f_walk_idx[2:0]}];  // gen/blk/device.ts:245
+  assign descs_rd1 = descs[{b_slot, walk_idx[2:0]}];  // gen/blk/device.ts:245
+  always @(posedge clk) begin  // gen/blk/device.ts:321
     if (f_state == F_STATE_STORE) begin
       slot_info[f_slot] <= {f_count, f_readable, f_writable, (f_writable == 34'd0), (~((f_writable == 34'd0) | ((((f_writable != 34'd0) & (f_count <= 16'd8)) & (~f_too_big)) & (f_readable >= 34'd16))))};
     end
   end
-  assign slot_info_rd0 = slot_info[b_slot];  // gen/blk/device.ts:793
-  always @(posedge clk) begin  // gen/blk/device.ts:318
+  assign slot_info_rd0 = slot_info[b_slot];  // gen/blk/device.ts:795
+  always @(posedge clk) begin  // gen/blk/device.ts:322
     if (f_state == F_STATE_STORE) begin
       slot_status_at[f_slot] <= f_status_at;
     end
   end
-  assign slot_status_at_rd0 = slot_status_at[status_queue_deq_data[53:50]];  // gen/blk/device.ts:387
-  always @(posedge clk) begin  // gen/blk/device.ts:319
+  assign slot_status_at_rd0 = slot_status_at[status_queue_deq_data[53:50]];  // gen/blk/device.ts:391
+  always @(posedge clk) begin  // gen/blk/device.ts:323
     if (f_state == F_STATE_STORE) begin
       slot_used[f_slot] <= {f_queue, f_id, f_slots};
     end
   end
-  assign slot_used_rd0 = slot_used[completions_deq_data[36:33]];  // gen/blk/device.ts:653
-  always @(posedge clk) begin  // gen/blk/device.ts:483
-    if ((mem_wr_valid & mem_wr_ready) & _or_6) begin
-      if (_cat_47[0]) capture[_and_7 ? mem_wr_addr[6:3] : _add_4[6:3]][7:0] <= _cat_46[7:0];
-      if (_cat_47[1]) capture[_and_7 ? mem_wr_addr[6:3] : _add_4[6:3]][15:8] <= _cat_46[15:8];
-      if (_cat_47[2]) capture[_and_7 ? mem_wr_addr[6:3] : _add_4[6:3]][23:16] <= _cat_46[23:16];
-      if (_cat_47[3]) capture[_and_7 ? mem_wr_addr[6:3] : _add_4[6:3]][31:24] <= _cat_46[31:24];
-      if (_cat_47[4]) capture[_and_7 ? mem_wr_addr[6:3] : _add_4[6:3]][39:32] <= _cat_46[39:32];
-      if (_cat_47[5]) capture[_and_7 ? mem_wr_addr[6:3] : _add_4[6:3]][47:40] <= _cat_46[47:40];
-      if (_cat_47[6]) capture[_and_7 ? mem_wr_addr[6:3] : _add_4[6:3]][55:48] <= _cat_46[55:48];
-      if (_cat_47[7]) capture[_and_7 ? mem_wr_addr[6:3] : _add_4[6:3]][63:56] <= _cat_46[63:56];
-      if (_cat_47[8]) capture[_and_7 ? mem_wr_addr[6:3] : _add_4[6:3]][71:64] <= _cat_46[71:64];
-      if (_cat_47[9]) capture[_and_7 ? mem_wr_addr[6:3] : _add_4[6:3]][79:72] <= _cat_46[79:72];
-      if (_cat_47[10]) capture[_and_7 ? mem_wr_addr[6:3] : _add_4[6:3]][87:80] <= _cat_46[87:80];
-      if (_cat_47[11]) capture[_and_7 ? mem_wr_addr[6:3] : _add_4[6:3]][95:88] <= _cat_46[95:88];
-      if (_cat_47[12]) capture[_and_7 ? mem_wr_addr[6:3] : _add_4[6:3]][103:96] <= _cat_46[103:96];
-      if (_cat_47[13]) capture[_and_7 ? mem_wr_addr[6:3] : _add_4[6:3]][111:104] <= _cat_46[111:104];
-      if (_cat_47[14]) capture[_and_7 ? mem_wr_addr[6:3] : _add_4[6:3]][119:112] <= _cat_46[119:112];
-      if (_cat_47[15]) capture[_and_7 ? mem_wr_addr[6:3] : _add_4[6:3]][127:120] <= _cat_46[127:120];
+  assign slot_used_rd0 = slot_used[completions_deq_data[36:33]];  // gen/blk/device.ts:655
+  always @(posedge clk) begin  // gen/blk/device.ts:485
+    if (_and_6) begin
+      if (_cat_50[0]) capture[_mux_10][7:0] <= _cat_49[7:0];
+      if (_cat_50[1]) capture[_mux_10][15:8] <= _cat_49[15:8];
+      if (_cat_50[2]) capture[_mux_10][23:16] <= _cat_49[23:16];
+      if (_cat_50[3]) capture[_mux_10][31:24] <= _cat_49[31:24];
+      if (_cat_50[4]) capture[_mux_10][39:32] <= _cat_49[39:32];
+      if (_cat_50[5]) capture[_mux_10][47:40] <= _cat_49[47:40];
+      if (_cat_50[6]) capture[_mux_10][55:48] <= _cat_49[55:48];
+      if (_cat_50[7]) capture[_mux_10][63:56] <= _cat_49[63:56];
+      if (_cat_50[8]) capture[_mux_10][71:64] <= _cat_49[71:64];
+      if (_cat_50[9]) capture[_mux_10][79:72] <= _cat_49[79:72];
+      if (_cat_50[10]) capture[_mux_10][87:80] <= _cat_49[87:80];
+      if (_cat_50[11]) capture[_mux_10][95:88] <= _cat_49[95:88];
+      if (_cat_50[12]) capture[_mux_10][103:96] <= _cat_49[103:96];
+      if (_cat_50[13]) capture[_mux_10][111:104] <= _cat_49[111:104];
+      if (_cat_50[14]) capture[_mux_10][119:112] <= _cat_49[119:112];
+      if (_cat_50[15]) capture[_mux_10][127:120] <= _cat_49[127:120];
     end
   end
-  assign capture_rd0 = capture[b_slot];  // gen/blk/device.ts:745
-  always @(posedge clk) begin  // gen/blk/device.ts:775
+  assign capture_rd0 = capture[b_slot];  // gen/blk/device.ts:747
+  always @(posedge clk) begin  // gen/blk/device.ts:777
     if (out_start) begin
       out_range[b_slot] <= {({1'b0, storage_off[17:4]} + out_data[18:4]), storage_off[17:4]};
     end
   end
-  assign out_range_rd0 = out_range[scan_slot];  // gen/blk/device.ts:541
+  assign out_range_rd0 = out_range[scan_slot];  // gen/blk/device.ts:543
 
 endmodule
 

@@ -20,7 +20,7 @@
 // port); its upper half the scratch: the 16-byte capture register (written by the read engine, the header or
 // one discard segment), the status byte and the identification string (read by the write engine).
 import { createHash } from 'node:crypto';
-import { bit, cat, connect, defineModule, type Expr, lit, log2ceil, mux, paramError } from '../hdl';
+import { bit, cat, connect, defineModule, type Expr, lit, log2ceil, mux, paramError, Signal } from '../hdl';
 import { stableJson } from '../hdl/names';
 import { Fifo } from '../lib/fifo';
 import { muxTree } from '../lib/mux';
@@ -232,12 +232,13 @@ export const VirtioBlk = defineModule(
 
     // ---- the walker: one DMA command per descriptor overlapping bytes [off, end) of the readable (dir 0:
     // DMA read, host -> device) or writable (dir 1: DMA write, device -> host) bytes of a slot's chain; byte
-    // `off` goes to device offset `dev`. The front end has one (headers), the back end one (everything else).
-    const walker = (name: string, slot: Expr, count: Expr) => {
+    // `off` goes to device offset `dev`. The front end has one (headers: always the same direction and range,
+    // `fixed`, so those are constants rather than registers), the back end one (everything else).
+    const walker = (name: string, slot: Expr, count: Expr, fixed?: { dir: 0 | 1; off: number; end: number }) => {
       const walking = m.reg(`${name}_walking`, bit, { reset: 0 });
-      const dir = m.reg(`${name}_dir`, bit);
-      const off = m.reg(`${name}_off`, N);
-      const end = m.reg(`${name}_end`, N);
+      const dir = fixed ? lit(fixed.dir, 1) : m.reg(`${name}_dir`, bit);
+      const off = fixed ? lit(fixed.off, N) : m.reg(`${name}_off`, N);
+      const end = fixed ? lit(fixed.end, N) : m.reg(`${name}_end`, N);
       const dev = m.reg(`${name}_dev`, p.devBits);
       const idx = m.reg(`${name}_idx`, ib);
       const pos = m.reg(`${name}_pos`, N);
@@ -268,9 +269,11 @@ export const VirtioBlk = defineModule(
         len: e.sub(s).trunc(p.lenBits),
         start: (dr: 0 | 1, from: Expr, to: Expr, at: Expr) => {
           walking.next(1);
-          dir.next(dr);
-          off.next(from.zext(N));
-          end.next(to.zext(N));
+          if (dir instanceof Signal && off instanceof Signal && end instanceof Signal) {
+            dir.next(dr);
+            off.next(from.zext(N));
+            end.next(to.zext(N));
+          }
           dev.next(at.zext(p.devBits));
           idx.next(0);
           pos.next(0);
@@ -302,7 +305,8 @@ export const VirtioBlk = defineModule(
       fRd.next(mux(first, lit(0, N), fRd).add(mux(chain.write, lit(0, N), len)));
       fWr.next(mux(first, lit(0, N), fWr).add(mux(chain.write, len, lit(0, N))));
       fBig.next(first.not().and(fBig).or(chain.len.gt(p.sizeMax)));
-      m.if(chain.write.and(chain.len.ne(0)), () => fStatusAt.next(chain.addr.add(chain.len.zext(64)).sub(1)));
+      // One adder: len - 1 does not wrap (len is not 0 here).
+      m.if(chain.write.and(chain.len.ne(0)), () => fStatusAt.next(chain.addr.add(chain.len.sub(1).zext(64))));
       fQueue.next(chain.queue);
       fId.next(chain.id);
       fSlots.next(chain.slots);
@@ -310,7 +314,7 @@ export const VirtioBlk = defineModule(
     });
     // The checks that need no header (the back end decides on the same values): no header read for those.
     const fNeedHdr = fWr.ne(0).and(fCnt.le(D)).and(fBig.not()).and(fRd.ge(BLK_HDR_SIZE));
-    const fw = walker('f_walk', fHead, fCnt);
+    const fw = walker('f_walk', fHead, fCnt, { dir: 0, off: 0, end: BLK_HDR_SIZE });
     const slotFreed = m.wire('slot_freed', bit);
     const fStored = fst.is('store');
     const fNoWritable = fWr.eq(0);
@@ -321,7 +325,7 @@ export const VirtioBlk = defineModule(
       sErr.nextAt(fHead, 0);
       m.if(fNeedHdr, () => {
         hdrDone.nextAt(fHead, 0);
-        fw.start(0, lit(0, N), lit(BLK_HDR_SIZE, N), captureAt(fHead));
+        fw.start(0, lit(0, N), lit(BLK_HDR_SIZE, N), captureAt(fHead)); // the fixed range
         fst.goto('hdr');
       }).else(() => {
         hdrDone.nextAt(fHead, 1);
@@ -423,12 +427,10 @@ export const VirtioBlk = defineModule(
     // last piece's status, with an error of that piece or an earlier one. A header whose bytes all came cannot
     // fail (a completion that is not taken is not written), so a late success status of a slot's earlier request
     // (the slot freed and taken again meanwhile) is ignored.
-    m.if(
-      rdStatus.valid
-        .and(rdStatus.id.bit(TAG))
-        .and(rdStatus.id.bit(LAST))
-        .and(rdBad.or(atSlot(sErr, rdSlot))),
-      () => hdrDone.nextAt(rdSlot, 1),
+    // Slot by slot, so that a slot's own error bit is looked at rather than a mux of all of them.
+    const hdrEnds = rdStatus.valid.and(rdStatus.id.bit(TAG)).and(rdStatus.id.bit(LAST));
+    hdrDone.items.forEach((done, k) =>
+      m.if(hdrEnds.and(rdSlot.eq(k)).and(rdBad.or(sErr.items[k])), () => done.next(1)),
     );
     m.if(rdBad, () => sErr.nextAt(rdSlot, 1));
     m.if(wrBad, () => sErr.nextAt(wrStatus.id.trunc(sb), 1));
@@ -481,21 +483,20 @@ export const VirtioBlk = defineModule(
     const capSlot = mux(cLo.hit, cLo.slot, cHi.slot);
     const capWe = memWr.valid.and(memWr.ready).and(cLo.hit.or(cHi.hit));
     capture.write(capSlot, cat(...capBytes), capWe, cat(...capStrb));
-    // The capture bytes each slot's header has received (registered a cycle after the write); the header is done
-    // once all 16 have. Cleared when the front end stores a chain that needs a header; a discard segment's
-    // bytes later only set bits already set.
-    const capWeQ = m.reg('cap_we_q', bit, { reset: 0 });
-    const capSlotQ = m.reg('cap_slot_q', sb);
+    // The capture bytes each slot's header has received (registered a cycle after the write, with the slot
+    // decoded); the header is done once all 16 have. Cleared when the front end stores a chain that needs a header
+    // (hdr_done is cleared with them, so a full mask always has hdr_done set); a discard segment's bytes later only
+    // set bits already set.
+    const capSelQ = m.regArray('cap_sel_q', S, bit, { reset: 0 });
     const capStrbQ = m.reg('cap_strb_q', BLK_HDR_SIZE);
-    capWeQ.next(capWe);
-    capSlotQ.next(capSlot);
+    capSelQ.items.forEach((sel, k) => sel.next(capWe.and(capSlot.eq(k))));
     capStrbQ.next(cat(...capStrb));
     const hdrBytes = m.regArray('hdr_bytes', S, BLK_HDR_SIZE, { reset: 0 });
     hdrBytes.items.forEach((mask, k) => {
-      const got = mask.or(mux(capWeQ.and(capSlotQ.eq(k)), capStrbQ, lit(0, BLK_HDR_SIZE)));
+      const got = mask.or(mux(capSelQ.items[k], capStrbQ, lit(0, BLK_HDR_SIZE)));
       m.if(fStored.and(fHead.eq(k)), () => mask.next(0)).else(() => {
         mask.next(got);
-        m.if(got.andR().and(mask.andR().not()), () => hdrDone.items[k].next(1));
+        m.if(got.andR(), () => hdrDone.items[k].next(1));
       });
     });
     // The back end's slot's capture register, registered before anything looks at it.
@@ -515,7 +516,8 @@ export const VirtioBlk = defineModule(
     );
     la.wr.valid.set(mux(zeroing, zDone.not(), memWr.valid.and(wrStorage)));
     la.wr.addr.set(mux(zeroing, zLine, memWr.addr.trunc(lineBits - 1)));
-    la.wr.data.set(mux(zeroing, lit(0, 2 * W), memWr.data));
+    // A zeroing write's data is ignored (LineAxi writes zeroes for `wr_zero`).
+    la.wr.data.set(memWr.data);
     la.wr.be.set(mux(zeroing, lit((1n << BigInt(2 * B)) - 1n, 2 * B), storageBe));
     memWr.ready.set(wrStorage.not().or(zeroing.not().and(la.wr.ready)));
     la.wr_zero.set(zeroing);
@@ -838,16 +840,14 @@ export const VirtioBlk = defineModule(
         tDiscard.next(type.eq(BLK_T.DISCARD));
         tWz.next(type.eq(BLK_T.WRITE_ZEROES));
         // IN / OUT: data in the wrong direction, not whole sectors, past the capacity, OUT on a read-only build.
+        // One range check, of the data bytes in the request's direction.
         const ioBadOut = inData
           .ne(0)
           .or(outData.bits(8, 0).ne(0))
-          .or(inRange(sector, outData.bits(N - 1, 9)).not())
           .or(p.readOnly ? 1 : 0);
-        const ioBadIn = outData
-          .ne(0)
-          .or(inData.bits(8, 0).ne(0))
-          .or(inRange(sector, inData.bits(N - 1, 9)).not());
-        ioBad.next(mux(isOut, ioBadOut, ioBadIn));
+        const ioBadIn = outData.ne(0).or(inData.bits(8, 0).ne(0));
+        const sectors = mux(isOut, outData, inData).bits(N - 1, 9);
+        ioBad.next(mux(isOut, ioBadOut, ioBadIn).or(inRange(sector, sectors).not()));
         storageOff.next(sector.trunc(p.devBits - 10).cat(lit(0, 9)));
         idLen.next(mux(inData.lt(BLK_ID_BYTES), inData, lit(BLK_ID_BYTES, N)));
         // GET_ID: readable data.

@@ -10,6 +10,9 @@
 // never acknowledges what a later read could miss). Reads: each request's words asked for on AR; the data
 // assembled into an output register (`rdata`, valid/ready) in request order.
 //
+// A write that comes in with `wr_zero` writes zeroes in its enabled bytes, whatever its data (DISCARD /
+// WRITE_ZEROES zeroing): the zero is one more input of the word's lane select, not a mux of its own in front.
+//
 // Errors (a response other than OKAY): a read's output carries `rdata_err` when a word it was built from came
 // back with one. A write's B with one is reported on `werr` (one cycle, the word's address and the tag the write
 // came in with: `wr_zero`), so the owner can be found; the word addresses of the writes awaiting B are kept for
@@ -44,7 +47,8 @@ export const LineAxi = defineModule(
     const rdata = m.output('rdata', stream(2 * W));
     const axi = m.output('axi', axi4(2 * W, p.addrBits));
     const wrPending = m.output('wr_pending', bit);
-    // The tag of the write on `wr` (a DISCARD / WRITE_ZEROES zeroing write), reported with a failed B.
+    // The write on `wr` is a zeroing one (DISCARD / WRITE_ZEROES): zeroes in its enabled bytes, its data ignored;
+    // the tag is reported with a failed B.
     const wrZero = m.input('wr_zero', bit);
     const bReady = m.input('b_ready', bit);
     const werr = m.output('werr', bit);
@@ -80,7 +84,10 @@ export const LineAxi = defineModule(
     const needSecond = odd.and(wq.deq.data.bit(1));
     const onSecond = second.or(needFirst.not());
     const word = m.let('w_word', mux(onSecond, k.add(1), k));
-    const data = mux(odd, mux(onSecond, cat(lit(0, W), qd.bits(2 * W - 1, W)), cat(qd.bits(W - 1, 0), lit(0, W))), qd);
+    // An odd access's lines go to the other halves of its two words; the bytes of the half a word does not take are
+    // masked by its strobes, so they carry the other line rather than zeroes (one LUT per bit with the zeroing).
+    const lanes = mux(odd, cat(qd.bits(W - 1, 0), qd.bits(2 * W - 1, W)), qd);
+    const data = mux(qZero, lit(0, 2 * W), lanes);
     const strb = mux(odd, mux(onSecond, cat(lit(0, B), hiBe), cat(loBe, lit(0, B))), qbe);
     const hasWord = wq.deq.valid.and(needFirst.or(needSecond));
     const awSent = m.reg('aw_sent', bit, { reset: 0 });
@@ -179,8 +186,6 @@ export const LineAxi = defineModule(
     const outValid = m.reg('out_valid', bit, { reset: 0 });
     const outData = m.reg('out_data', 2 * W);
     const outErr = m.reg('out_err', bit, { reset: 0 });
-    const hold = m.reg('r_hold', W);
-    const holdErr = m.reg('r_hold_err', bit, { reset: 0 });
     const prevWord = m.reg('r_prev_word', 2 * W);
     const prevErr = m.reg('r_prev_err', bit, { reset: 0 });
     const rBad = axi.rresp.ne(0);
@@ -194,18 +199,16 @@ export const LineAxi = defineModule(
     const rFire = axi.rvalid.and(axi.rready);
     const finish = rFire.and(completes).or(zeroBeats.and(outFree));
     info.deq.ready.set(finish);
-    const low = mux(iReuse, prevWord.bits(2 * W - 1, W), hold);
-    const lowErr = mux(iReuse, prevErr, holdErr);
+    // An odd access's low line is the high half of the word before its last: the previous access's last word
+    // (reused) or its own first beat, which R gave just before its second. Either way the last word R gave.
+    const low = prevWord.bits(2 * W - 1, W);
+    const lowErr = prevErr;
     m.if(finish, () => {
       outValid.next(1);
       outData.next(mux(zeroBeats, prevWord, mux(iOdd, cat(axi.rdata.bits(W - 1, 0), low), axi.rdata)));
       outErr.next(mux(zeroBeats, prevErr, rBad.or(iOdd.and(lowErr))));
       haveFirst.next(0);
-    }).elseIf(rFire, () => {
-      hold.next(axi.rdata.bits(2 * W - 1, W));
-      holdErr.next(rBad);
-      haveFirst.next(1);
-    });
+    }).elseIf(rFire, () => haveFirst.next(1));
     m.if(rFire, () => {
       prevWord.next(axi.rdata);
       prevErr.next(rBad);

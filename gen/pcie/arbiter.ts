@@ -30,7 +30,7 @@ import {
   Signal,
 } from '../hdl';
 import { roundRobinArbiter } from '../lib/arbiter';
-import { RegSlice } from '../lib/skid';
+import { PipeReg, RegSlice } from '../lib/skid';
 
 /** The fields a packet stream must have; any others (payload) are passed through. */
 export interface PacketFields extends Fields {
@@ -45,6 +45,13 @@ export interface PacketArbiterParams {
   spec: BundleSpec<PacketFields>;
   /** Number of inputs, at least 2. */
   n: number;
+  /**
+   * Leave from a forward pipeline register (gen/lib PipeReg: no LUT per bit) instead of a full slice: the output's
+   * ready then reaches the inputs' readies through one LUT. For an arbiter whose output feeds a block that
+   * registers its ready itself (the virtio endpoint's completion requests, into the completion generator and the
+   * TLP arbiter's slice). Default false.
+   */
+  forward?: boolean;
 }
 
 export const PacketArbiter = defineModule(
@@ -68,7 +75,7 @@ export const PacketArbiter = defineModule(
       inFields.push(options);
     }
     const width = outFields.reduce((w, f) => w + f.width, 0);
-    const slice = m.instance('slice', RegSlice, { width }).io;
+    const slice = m.instance('slice', p.forward ? PipeReg : RegSlice, { width }).io;
 
     // The grant is a register (one-hot), chosen a cycle ahead: each input's ready is its grant bit and the
     // slice's ready (both registers), and the field select is an AND-OR by the grant bits, so neither the
@@ -107,7 +114,7 @@ export const PacketArbiter = defineModule(
     return { in: ins, out };
   },
   {
-    name: (p) => `pcie_${p.spec.kind}_arbiter_w${p.spec.params.dataWidth}_n${p.n}`,
+    name: (p) => `pcie_${p.spec.kind}_arbiter_w${p.spec.params.dataWidth}_n${p.n}${p.forward ? '_fwd' : ''}`,
     doc: 'Round-robin packet arbiter: whole packets, no interleaving, registered output.',
   },
 );

@@ -1,19 +1,29 @@
-// TLP stream register slice: the library's full register slice (gen/lib/skid.ts RegSlice, a 2-entry skid
-// buffer) around a whole TLP stream beat (header, data, keep, sop, eop). Every output is a register, so it
-// cuts the forward path (valid, header, data) and the backward one (ready) between two blocks, at full
-// throughput. Beats leave in the order they came: inserting it never reorders TLPs.
+// TLP stream register slice: a library slice (gen/lib/skid.ts) around a whole TLP stream beat (header, data,
+// keep, sop, eop). Beats leave in the order they came: inserting one never reorders TLPs.
+//  - full (default): RegSlice, a 2-entry skid buffer. Every output is a register, so it cuts the forward path
+//    (valid, header, data) and the backward one (ready) between two blocks, at full throughput; its skid costs
+//    a 2:1 mux (a LUT) per bit.
+//  - forward: PipeReg, one register with a clock enable (no LUT per bit); `in.ready` is `out.ready` or an empty
+//    register, so the backward path goes through it. For a block whose output feeds a full slice (an arbiter's)
+//    that registers the ready anyway.
 import { cat, defineModule } from '../hdl';
-import { RegSlice } from '../lib/skid';
+import { PipeReg, RegSlice } from '../lib/skid';
 import { type DataWidth, tlpStream } from './streams';
+
+export interface TlpSliceParams {
+  W: DataWidth;
+  /** Cut only the forward path (a pipeline register); default false (a full slice). */
+  forward?: boolean;
+}
 
 export const TlpSlice = defineModule(
   'pcie_tlp_slice',
-  (m, p: { W: DataWidth }) => {
+  (m, p: TlpSliceParams) => {
     const L = p.W / 32;
     const inp = m.input('in', tlpStream(p.W));
     const out = m.output('out', tlpStream(p.W));
     const width = 128 + p.W + L + 2;
-    const s = m.instance('slice', RegSlice, { width });
+    const s = m.instance('slice', p.forward ? PipeReg : RegSlice, { width });
     const sin = s.io.in;
     const sout = s.io.out;
     sin.valid.set(inp.valid);
@@ -30,7 +40,7 @@ export const TlpSlice = defineModule(
     return { in: inp, out };
   },
   {
-    name: (p) => `pcie_tlp_slice_w${p.W}`,
-    doc: 'Full register slice for a TLP stream (cuts valid/data and ready paths).',
+    name: (p) => (p.forward ? `pcie_tlp_pipe_w${p.W}` : `pcie_tlp_slice_w${p.W}`),
+    doc: 'Register slice for a TLP stream: full (cuts valid/data and ready paths) or forward only.',
   },
 );

@@ -8,8 +8,8 @@
 //                               +- cpl   -> dma_rd (completion data -> ram)                  cpl_gen <---+
 //   tx <- tx_arb <- [ cpl_gen, dma_rd (MRd), dma_wr (MWr), msix (MWr) ]
 //
-// The arbiters and the completion generator register their outputs (full register slices), so the paths
-// between blocks end in registers.
+// The arbiters (full register slices) and the completion generator (a forward register, ahead of tx_arb's
+// slice) register their outputs, so the paths between blocks end in registers.
 import { bit, connect, defineModule, type ModuleBuilder } from '../hdl';
 import { PacketArbiter } from '../pcie/arbiter';
 import { type CfgSpaceParams, CfgSpace } from '../pcie/cfg_space';

@@ -395,8 +395,17 @@ export const VirtioRegs = defineModule(
       resetCauseFlr.set(byFlr ? 1 : 0);
     };
 
-    /** The read value and the write rule of every common configuration field (golden common.ts "port"). */
-    const commonField = (name: string, s: Seg): { value: Expr; write?: (v: Expr) => void } => {
+    /**
+     * The read value and the write rule of every common configuration field (golden common.ts "port"). A rule gets
+     * the field after the write (`v`, the written bytes merged into the value read) and `own`, the same merge into
+     * another value: a register that stores what was written merges into itself, so that synthesis makes the byte
+     * enables its flip-flops' clock enables (no LUT per bit; merging a queue's register into the selected queue's
+     * value would need one).
+     */
+    const commonField = (
+      name: string,
+      s: Seg,
+    ): { value: Expr; write?: (v: Expr, own: (cur: Expr) => Expr) => void } => {
       const half8 = s.byteLo === 0;
       switch (name) {
         case 'device_feature_select':
@@ -411,10 +420,14 @@ export const VirtioRegs = defineModule(
           return {
             value: mux(gfsLo, half(driverFeatures, true), mux(gfsHi, half(driverFeatures, false), lit(0, 32))),
             // choices.ts "driverFeatureMirror", "featuresLockedAfterFeaturesOk"
-            write: (v) =>
+            write: (_v, own) =>
               m.if(gfsLo.or(gfsHi).and(featuresOk.not()).and(resetBusy.not()), () =>
                 driverFeatures.next(
-                  mux(gfsLo, cat(driverFeatures.bits(63, 32), v), cat(v, driverFeatures.bits(31, 0))),
+                  mux(
+                    gfsLo,
+                    cat(driverFeatures.bits(63, 32), own(half(driverFeatures, true))),
+                    cat(own(half(driverFeatures, false)), driverFeatures.bits(31, 0)),
+                  ),
                 ),
               ),
           };
@@ -449,21 +462,27 @@ export const VirtioRegs = defineModule(
         case 'queue_size':
           return {
             value: selQ((q) => queues[q].size),
-            write: (v) => {
-              // choices.ts "invalidQueueSize": 1..max, a power of two unless RING_PACKED was accepted.
-              const pow2 = v.and(v.sub(1)).eq(0);
-              const ok = v
-                .ne(0)
-                .and(v.le(maxSize))
-                .and(pow2.or(driverFeatures.bit(bitOf('VIRTIO_F_RING_PACKED'))));
-              for (let q = 0; q < Q; q++) m.if(qOh.item(q).and(writable(q)).and(ok), () => queues[q].size.next(v));
+            write: (_v, own) => {
+              // choices.ts "invalidQueueSize": 1..max, a power of two unless RING_PACKED was accepted. Checked on
+              // each queue's own merged value (the selected queue's is the only one written), so that the queue
+              // select's mux is not on the path into the check (a few LUTs per queue, 11 levels to 6).
+              const ok = (v: Expr) =>
+                v
+                  .ne(0)
+                  .and(v.le(maxSize))
+                  .and(atMostOneSet(v).or(driverFeatures.bit(bitOf('VIRTIO_F_RING_PACKED'))));
+              for (let q = 0; q < Q; q++) {
+                const v = own(queues[q].size);
+                m.if(qOh.item(q).and(writable(q)).and(ok(v)), () => queues[q].size.next(v));
+              }
             },
           };
         case 'queue_msix_vector':
           return {
             value: selQ((q) => queues[q].vector),
-            write: (v) => {
-              for (let q = 0; q < Q; q++) m.if(qOh.item(q).and(writable(q)), () => queues[q].vector.next(mapVector(v)));
+            write: (_v, own) => {
+              for (let q = 0; q < Q; q++)
+                m.if(qOh.item(q).and(writable(q)), () => queues[q].vector.next(mapVector(own(queues[q].vector))));
             },
           };
         case 'queue_enable':
@@ -483,9 +502,11 @@ export const VirtioRegs = defineModule(
           const key = name.slice('queue_'.length) as 'desc' | 'driver' | 'device';
           return {
             value: selQ((q) => half(queues[q][key], half8)),
-            write: (v) => {
+            write: (_v, own) => {
               for (let q = 0; q < Q; q++)
-                m.if(qOh.item(q).and(writable(q)), () => setHalf(queues[q][key], s.byteLo, v));
+                m.if(qOh.item(q).and(writable(q)), () =>
+                  setHalf(queues[q][key], s.byteLo, own(half(queues[q][key], half8))),
+                );
             },
           };
         }
@@ -533,7 +554,8 @@ export const VirtioRegs = defineModule(
           place(v, seg.lane);
           if (f.write) {
             const write = f.write;
-            m.if(hit.and(wr).and(touched(seg)), () => write(merged(v, { ...seg, byteLo: 0 })));
+            const at = { ...seg, byteLo: 0 };
+            m.if(hit.and(wr).and(touched(seg)), () => write(merged(v, at), (cur) => merged(cur, at)));
           }
         }
       } else if (s.kind === 'device') {
@@ -591,14 +613,18 @@ export const VirtioRegs = defineModule(
     cfgValid.next(dp.cfg_valid);
     cfgField.next(dp.cfg_field);
     cfgValue.next(dp.cfg_value);
-    // The new value lands one cycle after the request; whether anything changed is registered once more before
-    // it reaches the generation and the interrupts (each stage within a few LUT levels).
+    // The new value lands one cycle after the request, with a flag per field saying it differed; the OR of the
+    // flags is registered once more before it reaches the generation and the interrupts (a change is reported
+    // two cycles after the request: each stage is a compare or an OR within a few LUT levels).
     const changes: Expr[] = [];
     for (const f of dcFields) {
       if (!f.live) continue;
       const nv = cfgValue.trunc(8 * f.width);
-      const change = cfgValid.and(cfgField.eq(f.index)).and(nv.ne(f.value));
-      changes.push(change);
+      const hit = cfgValid.and(cfgField.eq(f.index));
+      const differs = m.reg(`dc_${f.name.replace(/[^a-z0-9]/gi, '_')}_changed`, bit, { reset: 0 });
+      const change = hit.and(nv.ne(f.value));
+      differs.next(change);
+      changes.push(differs);
       m.if(change, () => (f.value as Signal).next(nv));
     }
     const changed = m.reg('config_changed', bit, { reset: 0 });
@@ -718,6 +744,18 @@ export const VirtioRegs = defineModule(
     doc: 'virtio-pci BAR structures: common configuration, ISR, device configuration, doorbells, MSI-X; the data-plane handover.',
   },
 );
+
+/** At most one bit of `e` set: a balanced tree of (any, more than one) pairs, a few LUT levels at any width. */
+function atMostOneSet(e: Expr): Expr {
+  const walk = (lo: number, n: number): { any: Expr; many: Expr } => {
+    if (n === 1) return { any: e.bit(lo), many: lit(0, 1) };
+    const h = n >> 1;
+    const a = walk(lo, h);
+    const b = walk(lo + h, n - h);
+    return { any: a.any.or(b.any), many: a.many.or(b.many).or(a.any.and(b.any)) };
+  };
+  return walk(0, e.width).many.not();
+}
 
 function andAllOf(xs: Expr[]): Expr {
   return xs.reduce((a, b) => a.and(b));

@@ -8,8 +8,10 @@
 //   tx <- tx_arb <- [ cpl_gen <-----------------------------------------------------------------------------+
 //                     regs.msg (MSI-X), intx (Assert/Deassert_INTA), dp_gate <- dp_tx ]
 //
-// The arbiters and the completion generator leave from full register slices (their own), so no further slice
-// is needed between them or at the link side: each is 2 x (W + 132) flip-flops and W + 132 LUTs.
+// tx_arb leaves from a full register slice (its own: 2 x (W + 132) flip-flops and W + 132 LUTs), so nothing behind
+// the link's ready reaches the blocks combinationally. cpl_arb and the completion generator leave from forward
+// registers (W + 132 flip-flops each, no LUT per bit): tx_arb's input ready is two registers ANDed, and it reaches
+// the completion sources' readies through one LUT per register. No further slice is needed between them.
 //
 // The data plane (issue 8's queue engine) plugs in at `dp` (state and events: gen/virtio/ports.ts
 // virtioHandover), `dp_tx` (its requests; they leave only with Bus Master Enable) and `dp_cpl` (the completions
@@ -70,7 +72,7 @@ function instantiateBlocks(m: ModuleBuilder, p: VirtioEndpointParams) {
     ur: m.instance('ur', UrResponder, { W }).io,
     intx: m.instance('intx', IntxMessages, { W }).io,
     gate: m.instance('dp_gate', BusMasterGate, { W }).io,
-    cplArb: m.instance('cpl_arb', PacketArbiter, { spec: cplReqStream(W), n: 3 }).io,
+    cplArb: m.instance('cpl_arb', PacketArbiter, { spec: cplReqStream(W), n: 3, forward: true }).io,
     cplGen: m.instance('cpl_gen', CplGen, { W }).io,
     txArb: m.instance('tx_arb', PacketArbiter, { spec: tlpStream(W), n: 4 }).io,
   };
