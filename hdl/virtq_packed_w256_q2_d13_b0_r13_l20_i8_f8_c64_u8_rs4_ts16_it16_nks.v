@@ -296,17 +296,23 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   wire [1:0] sched_req;  // gen/virtq/packed_fetch.ts:448
   reg sched_locked;  // gen/lib/arbiter.ts:54
   reg sched_lock_index;  // gen/lib/arbiter.ts:55
-  reg [1:0] sched_mask;  // gen/lib/arbiter.ts:61
+  reg [1:0] sched_lock_grant;  // gen/lib/arbiter.ts:56
+  reg [1:0] sched_mask;  // gen/lib/arbiter.ts:69
+  wire [1:0] sched_after_or_p0;  // gen/lib/priority.ts:8
+  wire [1:0] sched_after_or_p1;  // gen/lib/priority.ts:57
   wire [1:0] sched_after_in;  // gen/lib/priority.ts:8
   wire sched_after_valid;  // gen/lib/priority.ts:29
   wire sched_after_index;  // gen/lib/priority.ts:36
-  wire sched_all_valid;  // gen/lib/priority.ts:29
-  wire sched_all_index;  // gen/lib/priority.ts:36
-  wire sched_index;  // gen/lib/arbiter.ts:69
-  wire sched_valid;  // gen/lib/arbiter.ts:70
+  wire [1:0] sched_all_or_p1;  // gen/lib/priority.ts:57
   /* verilator lint_off UNUSEDSIGNAL */  // unused
-  wire [1:0] sched_grant;  // gen/lib/arbiter.ts:71
+  wire sched_all_valid;  // gen/lib/priority.ts:29
   /* verilator lint_on UNUSEDSIGNAL */
+  wire sched_all_index;  // gen/lib/priority.ts:36
+  wire sched_index;  // gen/lib/arbiter.ts:83
+  wire sched_valid;  // gen/lib/arbiter.ts:84
+  wire [1:0] sched_grant;  // gen/lib/arbiter.ts:85
+  reg [1:0] sched_lock_above;  // gen/lib/arbiter.ts:87
+  wire [1:0] sched_above;  // gen/lib/arbiter.ts:88
   reg walk_others_wait;  // gen/virtq/packed_fetch.ts:451
   wire [16:0] fetch_pos_adv;  // gen/virtq/packed_fetch.ts:463
   wire [3:0] ring_alloc_next;  // gen/virtq/packed_fetch.ts:469
@@ -419,18 +425,25 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   reg [7:0] notify_seq;  // gen/virtq/packed_used.ts:288
   reg notify_pick_locked;  // gen/lib/arbiter.ts:54
   reg notify_pick_lock_index;  // gen/lib/arbiter.ts:55
-  reg [1:0] notify_pick_mask;  // gen/lib/arbiter.ts:61
+  reg [1:0] notify_pick_lock_grant;  // gen/lib/arbiter.ts:56
+  reg [1:0] notify_pick_mask;  // gen/lib/arbiter.ts:69
+  wire [1:0] notify_pick_after_or_p0;  // gen/lib/priority.ts:8
+  wire [1:0] notify_pick_after_or_p1;  // gen/lib/priority.ts:57
   wire [1:0] notify_pick_after_in;  // gen/lib/priority.ts:8
   wire notify_pick_after_valid;  // gen/lib/priority.ts:29
   wire notify_pick_after_index;  // gen/lib/priority.ts:36
+  wire [1:0] notify_pick_all_or_p0;  // gen/lib/priority.ts:8
+  wire [1:0] notify_pick_all_or_p1;  // gen/lib/priority.ts:57
   wire [1:0] notify_pick_all_in;  // gen/lib/priority.ts:8
-  wire notify_pick_all_valid;  // gen/lib/priority.ts:29
-  wire notify_pick_all_index;  // gen/lib/priority.ts:36
-  wire notify_pick_index;  // gen/lib/arbiter.ts:69
-  wire notify_pick_valid;  // gen/lib/arbiter.ts:70
   /* verilator lint_off UNUSEDSIGNAL */  // unused
-  wire [1:0] notify_pick_grant;  // gen/lib/arbiter.ts:71
+  wire notify_pick_all_valid;  // gen/lib/priority.ts:29
   /* verilator lint_on UNUSEDSIGNAL */
+  wire notify_pick_all_index;  // gen/lib/priority.ts:36
+  wire notify_pick_index;  // gen/lib/arbiter.ts:83
+  wire notify_pick_valid;  // gen/lib/arbiter.ts:84
+  wire [1:0] notify_pick_grant;  // gen/lib/arbiter.ts:85
+  reg [1:0] notify_pick_lock_above;  // gen/lib/arbiter.ts:87
+  wire [1:0] notify_pick_above;  // gen/lib/arbiter.ts:88
   wire notify_taken;  // gen/virtq/packed_used.ts:296
   reg notify_fatal;  // gen/virtq/packed_used.ts:298
   reg [1:0] notify_irq;  // gen/virtq/packed_used.ts:299
@@ -464,89 +477,90 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   reg _select_11;  // gen/virtq/packed_expand.ts:62
   reg _select_12;  // gen/virtq/packed_used.ts:138
   reg _select_13;  // gen/virtq/packed_used.ts:138
-  wire [1:0] _cat_14;  // gen/virtq/packed_used.ts:290
-  reg _select_15;  // gen/virtq/packed_used.ts:346
+  wire [1:0] _cat_15;  // gen/virtq/packed_used.ts:290
+  wire [1:0] _and_14;  // gen/virtq/packed_used.ts:295
   reg _select_16;  // gen/virtq/packed_used.ts:346
-  reg [15:0] _select_17;  // gen/virtq/packed_used.ts:310
-  reg _select_18;  // gen/virtq/packed_fetch.ts:662
-  reg _select_19;  // gen/virtq/packed_fetch.ts:663
-  reg [15:0] _select_21;  // gen/virtq/packed_used.ts:152
-  reg [15:0] _select_22;  // gen/virtq/packed_used.ts:153
+  reg _select_17;  // gen/virtq/packed_used.ts:346
+  reg [15:0] _select_18;  // gen/virtq/packed_used.ts:310
+  reg _select_19;  // gen/virtq/packed_fetch.ts:662
+  reg _select_20;  // gen/virtq/packed_fetch.ts:663
+  reg [15:0] _select_22;  // gen/virtq/packed_used.ts:152
+  reg [15:0] _select_23;  // gen/virtq/packed_used.ts:153
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _mux_20;  // gen/virtq/packed_used.ts:162
+  wire [16:0] _mux_21;  // gen/virtq/packed_used.ts:162
   /* verilator lint_on UNUSEDSIGNAL */
-  reg _select_23;  // gen/virtq/packed_used.ts:151
+  reg _select_24;  // gen/virtq/packed_used.ts:151
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [7:0] _sub_24;  // gen/virtq/packed_used.ts:336
+  wire [7:0] _sub_25;  // gen/virtq/packed_used.ts:336
   /* verilator lint_on UNUSEDSIGNAL */
-  reg _select_25;  // gen/virtq/packed_used.ts:348
-  reg [15:0] _select_26;  // gen/virtq/packed_used.ts:357
-  reg _select_28;  // gen/virtq/packed_used.ts:253
-  wire _mux_27;  // gen/virtq/packed_used.ts:253
+  reg _select_26;  // gen/virtq/packed_used.ts:348
+  reg [15:0] _select_27;  // gen/virtq/packed_used.ts:357
+  reg _select_29;  // gen/virtq/packed_used.ts:253
+  wire _mux_28;  // gen/virtq/packed_used.ts:253
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [31:0] _mux_30;  // gen/virtq/packed_fetch.ts:165
+  wire [31:0] _mux_31;  // gen/virtq/packed_fetch.ts:165
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [255:0] _cat_29;  // gen/virtq/packed_fetch.ts:158
+  wire [255:0] _cat_30;  // gen/virtq/packed_fetch.ts:158
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_31;  // gen/virtq/packed_fetch.ts:465
+  wire [15:0] _sub_32;  // gen/virtq/packed_fetch.ts:465
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [63:0] _select_32;  // gen/virtq/packed_fetch.ts:455
-  reg [15:0] _select_33;  // gen/virtq/packed_fetch.ts:653
-  reg [15:0] _select_34;  // gen/virtq/packed_fetch.ts:658
-  reg _select_35;  // gen/virtq/packed_fetch.ts:659
+  reg [63:0] _select_33;  // gen/virtq/packed_fetch.ts:455
+  reg [15:0] _select_34;  // gen/virtq/packed_fetch.ts:653
+  reg [15:0] _select_35;  // gen/virtq/packed_fetch.ts:658
+  reg _select_36;  // gen/virtq/packed_fetch.ts:659
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [255:0] _mux_37;  // gen/virtq/packed_fetch.ts:147
-  /* verilator lint_on UNUSEDSIGNAL */
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  reg [127:0] _select_36;  // gen/virtq/packed_fetch.ts:151
-  /* verilator lint_on UNUSEDSIGNAL */
-  wire _slice_38;  // gen/virtq/packed_fetch.ts:549
-  wire [27:0] _slice_39;  // gen/virtq/packed_fetch.ts:551
-  wire [31:0] _slice_40;  // gen/virtq/packed_fetch.ts:550
-  reg _select_41;  // gen/virtq/packed_fetch.ts:151
-  wire _slice_42;  // gen/virtq/packed_fetch.ts:549
-  wire [27:0] _slice_43;  // gen/virtq/packed_fetch.ts:551
-  wire [31:0] _slice_44;  // gen/virtq/packed_fetch.ts:550
-  wire _ne_46;  // gen/virtq/packed_fetch.ts:567
-  reg _select_45;  // gen/virtq/packed_fetch.ts:151
-  reg _select_47;  // gen/virtq/packed_fetch.ts:847
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [255:0] _mux_49;  // gen/virtq/packed_fetch.ts:147
+  wire [255:0] _mux_38;  // gen/virtq/packed_fetch.ts:147
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  reg [127:0] _select_48;  // gen/virtq/packed_fetch.ts:151
+  reg [127:0] _select_37;  // gen/virtq/packed_fetch.ts:151
+  /* verilator lint_on UNUSEDSIGNAL */
+  wire _slice_39;  // gen/virtq/packed_fetch.ts:549
+  wire [27:0] _slice_40;  // gen/virtq/packed_fetch.ts:551
+  wire [31:0] _slice_41;  // gen/virtq/packed_fetch.ts:550
+  reg _select_42;  // gen/virtq/packed_fetch.ts:151
+  wire _slice_43;  // gen/virtq/packed_fetch.ts:549
+  wire [27:0] _slice_44;  // gen/virtq/packed_fetch.ts:551
+  wire [31:0] _slice_45;  // gen/virtq/packed_fetch.ts:550
+  wire _ne_47;  // gen/virtq/packed_fetch.ts:567
+  reg _select_46;  // gen/virtq/packed_fetch.ts:151
+  reg _select_48;  // gen/virtq/packed_fetch.ts:847
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [255:0] _mux_50;  // gen/virtq/packed_fetch.ts:147
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_50;  // gen/virtq/packed_expand.ts:211
+  reg [127:0] _select_49;  // gen/virtq/packed_fetch.ts:151
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [63:0] _select_51;  // gen/virtq/packed_used.ts:129
-  wire [15:0] _cat_52;  // gen/virtq/packed_used.ts:158
-  reg [63:0] _select_53;  // gen/virtq/packed_used.ts:201
-  reg [255:0] _select_54;  // gen/virtq/packed_used.ts:240
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [15:0] _sub_51;  // gen/virtq/packed_expand.ts:211
+  /* verilator lint_on UNUSEDSIGNAL */
+  reg [63:0] _select_52;  // gen/virtq/packed_used.ts:129
+  wire [15:0] _cat_53;  // gen/virtq/packed_used.ts:158
+  reg [63:0] _select_54;  // gen/virtq/packed_used.ts:201
   reg [255:0] _select_55;  // gen/virtq/packed_used.ts:240
-  reg [15:0] _select_56;  // gen/virtq/packed_used.ts:329
-  reg [15:0] _select_57;  // gen/virtq/packed_used.ts:330
-  reg _select_58;  // gen/virtq/packed_used.ts:331
+  reg [255:0] _select_56;  // gen/virtq/packed_used.ts:240
+  reg [15:0] _select_57;  // gen/virtq/packed_used.ts:329
+  reg [15:0] _select_58;  // gen/virtq/packed_used.ts:330
+  reg _select_59;  // gen/virtq/packed_used.ts:331
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [7:0] _sub_59;  // gen/virtq/packed_fetch.ts:130
+  wire [7:0] _sub_60;  // gen/virtq/packed_fetch.ts:130
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [255:0] _mux_60;  // gen/virtq/packed_fetch.ts:127
-  wire [31:0] _mux_61;  // gen/virtq/packed_fetch.ts:128
+  wire [255:0] _mux_61;  // gen/virtq/packed_fetch.ts:127
+  wire [31:0] _mux_62;  // gen/virtq/packed_fetch.ts:128
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [7:0] _sub_62;  // gen/virtq/packed_fetch.ts:130
+  wire [7:0] _sub_63;  // gen/virtq/packed_fetch.ts:130
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [255:0] _mux_63;  // gen/virtq/packed_fetch.ts:127
-  wire [31:0] _mux_64;  // gen/virtq/packed_fetch.ts:128
+  wire [255:0] _mux_64;  // gen/virtq/packed_fetch.ts:127
+  wire [31:0] _mux_65;  // gen/virtq/packed_fetch.ts:128
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [7:0] _sub_65;  // gen/virtq/packed_fetch.ts:130
+  wire [7:0] _sub_66;  // gen/virtq/packed_fetch.ts:130
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [255:0] _mux_66;  // gen/virtq/packed_fetch.ts:127
-  wire [31:0] _mux_67;  // gen/virtq/packed_fetch.ts:128
+  wire [255:0] _mux_67;  // gen/virtq/packed_fetch.ts:127
+  wire [31:0] _mux_68;  // gen/virtq/packed_fetch.ts:128
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [7:0] _sub_68;  // gen/virtq/packed_fetch.ts:130
+  wire [7:0] _sub_69;  // gen/virtq/packed_fetch.ts:130
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [255:0] _mux_69;  // gen/virtq/packed_fetch.ts:127
-  wire [31:0] _mux_70;  // gen/virtq/packed_fetch.ts:128
+  wire [255:0] _mux_70;  // gen/virtq/packed_fetch.ts:127
+  wire [31:0] _mux_71;  // gen/virtq/packed_fetch.ts:128
 
   // ---- instances
   fifo_w33_d4 stage_hdr (  // gen/virtq/packed_fetch.ts:208
@@ -669,209 +683,201 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
       default: _select_13 = resetting_0;
     endcase
   end
-  assign _cat_14 = {(((unsignalled_1 != 16'd0) & (~failed_1)) & (~resetting_1)), (((unsignalled_0 != 16'd0) & (~failed_0)) & (~resetting_0))};  // gen/virtq/packed_used.ts:290
+  assign _cat_15 = {(((unsignalled_1 != 16'd0) & (~failed_1)) & (~resetting_1)), (((unsignalled_0 != 16'd0) & (~failed_0)) & (~resetting_0))};  // gen/virtq/packed_used.ts:290
+  assign _and_14 = _cat_15 & {2{(notify_state == NOTIFY_STATE_IDLE)}};  // gen/virtq/packed_used.ts:295
   always @* begin  // gen/virtq/packed_used.ts:346
     case (notify_queue)
-      1'b0: _select_15 = failed_0;
-      1'b1: _select_15 = failed_1;
-      default: _select_15 = failed_0;
+      1'b0: _select_16 = failed_0;
+      1'b1: _select_16 = failed_1;
+      default: _select_16 = failed_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:346
     case (notify_queue)
-      1'b0: _select_16 = resetting_0;
-      1'b1: _select_16 = resetting_1;
-      default: _select_16 = resetting_0;
+      1'b0: _select_17 = resetting_0;
+      1'b1: _select_17 = resetting_1;
+      default: _select_17 = resetting_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:310
     case (notify_queue)
-      1'b0: _select_17 = q0_size;
-      1'b1: _select_17 = q1_size;
-      default: _select_17 = q0_size;
+      1'b0: _select_18 = q0_size;
+      1'b1: _select_18 = q1_size;
+      default: _select_18 = q0_size;
     endcase
   end
   always @* begin  // gen/virtq/packed_fetch.ts:662
     case (sched_index)
-      1'b0: _select_18 = ev_off_0;
-      1'b1: _select_18 = ev_off_1;
-      default: _select_18 = ev_off_0;
+      1'b0: _select_19 = ev_off_0;
+      1'b1: _select_19 = ev_off_1;
+      default: _select_19 = ev_off_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_fetch.ts:663
     case (sched_index)
-      1'b0: _select_19 = ev_armed_0;
-      1'b1: _select_19 = ev_armed_1;
-      default: _select_19 = ev_armed_0;
+      1'b0: _select_20 = ev_armed_0;
+      1'b1: _select_20 = ev_armed_1;
+      default: _select_20 = ev_armed_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:152
     case (done_queue)
-      1'b0: _select_21 = used_pos_0;
-      1'b1: _select_21 = used_pos_1;
-      default: _select_21 = used_pos_0;
+      1'b0: _select_22 = used_pos_0;
+      1'b1: _select_22 = used_pos_1;
+      default: _select_22 = used_pos_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:153
     case (done_queue)
-      1'b0: _select_22 = q0_size;
-      1'b1: _select_22 = q1_size;
-      default: _select_22 = q0_size;
+      1'b0: _select_23 = q0_size;
+      1'b1: _select_23 = q1_size;
+      default: _select_23 = q0_size;
     endcase
   end
-  assign _mux_20 = (({1'b0, _select_21} + {1'b0, done_slots}) >= {1'b0, _select_22}) ? (({1'b0, _select_21} + {1'b0, done_slots}) - {1'b0, _select_22}) : ({1'b0, _select_21} + {1'b0, done_slots});  // gen/virtq/packed_used.ts:162
+  assign _mux_21 = (({1'b0, _select_22} + {1'b0, done_slots}) >= {1'b0, _select_23}) ? (({1'b0, _select_22} + {1'b0, done_slots}) - {1'b0, _select_23}) : ({1'b0, _select_22} + {1'b0, done_slots});  // gen/virtq/packed_used.ts:162
   always @* begin  // gen/virtq/packed_used.ts:151
     case (done_queue)
-      1'b0: _select_23 = used_wrap_0;
-      1'b1: _select_23 = used_wrap_1;
-      default: _select_23 = used_wrap_0;
+      1'b0: _select_24 = used_wrap_0;
+      1'b1: _select_24 = used_wrap_1;
+      default: _select_24 = used_wrap_0;
     endcase
   end
-  assign _sub_24 = used_seq_done - notify_seq;  // gen/virtq/packed_used.ts:336
+  assign _sub_25 = used_seq_done - notify_seq;  // gen/virtq/packed_used.ts:336
   always @* begin  // gen/virtq/packed_used.ts:348
     case (notify_queue)
-      1'b0: _select_25 = ev_off_0;
-      1'b1: _select_25 = ev_off_1;
-      default: _select_25 = ev_off_0;
+      1'b0: _select_26 = ev_off_0;
+      1'b1: _select_26 = ev_off_1;
+      default: _select_26 = ev_off_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:357
     case (notify_pick_index)
-      1'b0: _select_26 = unsignalled_0;
-      1'b1: _select_26 = unsignalled_1;
-      default: _select_26 = unsignalled_0;
+      1'b0: _select_27 = unsignalled_0;
+      1'b1: _select_27 = unsignalled_1;
+      default: _select_27 = unsignalled_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:253
     case (wr_status_id[3:1])
-      3'd0: _select_28 = used_slot_queue_0;
-      3'd1: _select_28 = used_slot_queue_1;
-      3'd2: _select_28 = used_slot_queue_2;
-      3'd3: _select_28 = used_slot_queue_3;
-      3'd4: _select_28 = used_slot_queue_4;
-      3'd5: _select_28 = used_slot_queue_5;
-      3'd6: _select_28 = used_slot_queue_6;
-      3'd7: _select_28 = used_slot_queue_7;
-      default: _select_28 = used_slot_queue_0;
+      3'd0: _select_29 = used_slot_queue_0;
+      3'd1: _select_29 = used_slot_queue_1;
+      3'd2: _select_29 = used_slot_queue_2;
+      3'd3: _select_29 = used_slot_queue_3;
+      3'd4: _select_29 = used_slot_queue_4;
+      3'd5: _select_29 = used_slot_queue_5;
+      3'd6: _select_29 = used_slot_queue_6;
+      3'd7: _select_29 = used_slot_queue_7;
+      default: _select_29 = used_slot_queue_0;
     endcase
   end
-  assign _mux_27 = wr_status_id[4] ? event_queue : _select_28;  // gen/virtq/packed_used.ts:253
-  assign _mux_30 = (mem_wr_valid & (memwr_line == 8'd80)) ? mem_wr_be[31:0] : ((mem_wr_valid & (memwr_line == 8'd79)) ? mem_wr_be[63:32] : 32'd0);  // gen/virtq/packed_fetch.ts:165
-  assign _cat_29 = {{8{_mux_30[31]}}, {8{_mux_30[30]}}, {8{_mux_30[29]}}, {8{_mux_30[28]}}, {8{_mux_30[27]}}, {8{_mux_30[26]}}, {8{_mux_30[25]}}, {8{_mux_30[24]}}, {8{_mux_30[23]}}, {8{_mux_30[22]}}, {8{_mux_30[21]}}, {8{_mux_30[20]}}, {8{_mux_30[19]}}, {8{_mux_30[18]}}, {8{_mux_30[17]}}, {8{_mux_30[16]}}, {8{_mux_30[15]}}, {8{_mux_30[14]}}, {8{_mux_30[13]}}, {8{_mux_30[12]}}, {8{_mux_30[11]}}, {8{_mux_30[10]}}, {8{_mux_30[9]}}, {8{_mux_30[8]}}, {8{_mux_30[7]}}, {8{_mux_30[6]}}, {8{_mux_30[5]}}, {8{_mux_30[4]}}, {8{_mux_30[3]}}, {8{_mux_30[2]}}, {8{_mux_30[1]}}, {8{_mux_30[0]}}};  // gen/virtq/packed_fetch.ts:158
-  assign _sub_31 = walk_size - fetch_pos;  // gen/virtq/packed_fetch.ts:465
+  assign _mux_28 = wr_status_id[4] ? event_queue : _select_29;  // gen/virtq/packed_used.ts:253
+  assign _mux_31 = (mem_wr_valid & (memwr_line == 8'd80)) ? mem_wr_be[31:0] : ((mem_wr_valid & (memwr_line == 8'd79)) ? mem_wr_be[63:32] : 32'd0);  // gen/virtq/packed_fetch.ts:165
+  assign _cat_30 = {{8{_mux_31[31]}}, {8{_mux_31[30]}}, {8{_mux_31[29]}}, {8{_mux_31[28]}}, {8{_mux_31[27]}}, {8{_mux_31[26]}}, {8{_mux_31[25]}}, {8{_mux_31[24]}}, {8{_mux_31[23]}}, {8{_mux_31[22]}}, {8{_mux_31[21]}}, {8{_mux_31[20]}}, {8{_mux_31[19]}}, {8{_mux_31[18]}}, {8{_mux_31[17]}}, {8{_mux_31[16]}}, {8{_mux_31[15]}}, {8{_mux_31[14]}}, {8{_mux_31[13]}}, {8{_mux_31[12]}}, {8{_mux_31[11]}}, {8{_mux_31[10]}}, {8{_mux_31[9]}}, {8{_mux_31[8]}}, {8{_mux_31[7]}}, {8{_mux_31[6]}}, {8{_mux_31[5]}}, {8{_mux_31[4]}}, {8{_mux_31[3]}}, {8{_mux_31[2]}}, {8{_mux_31[1]}}, {8{_mux_31[0]}}};  // gen/virtq/packed_fetch.ts:158
+  assign _sub_32 = walk_size - fetch_pos;  // gen/virtq/packed_fetch.ts:465
   always @* begin  // gen/virtq/packed_fetch.ts:455
     case (walk_queue)
-      1'b0: _select_32 = q0_desc;
-      1'b1: _select_32 = q1_desc;
-      default: _select_32 = q0_desc;
+      1'b0: _select_33 = q0_desc;
+      1'b1: _select_33 = q1_desc;
+      default: _select_33 = q0_desc;
     endcase
   end
   always @* begin  // gen/virtq/packed_fetch.ts:653
     case (sched_index)
-      1'b0: _select_33 = q0_size;
-      1'b1: _select_33 = q1_size;
-      default: _select_33 = q0_size;
+      1'b0: _select_34 = q0_size;
+      1'b1: _select_34 = q1_size;
+      default: _select_34 = q0_size;
     endcase
   end
   always @* begin  // gen/virtq/packed_fetch.ts:658
     case (sched_index)
-      1'b0: _select_34 = avail_pos_0;
-      1'b1: _select_34 = avail_pos_1;
-      default: _select_34 = avail_pos_0;
+      1'b0: _select_35 = avail_pos_0;
+      1'b1: _select_35 = avail_pos_1;
+      default: _select_35 = avail_pos_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_fetch.ts:659
     case (sched_index)
-      1'b0: _select_35 = avail_wrap_0;
-      1'b1: _select_35 = avail_wrap_1;
-      default: _select_35 = avail_wrap_0;
+      1'b0: _select_36 = avail_wrap_0;
+      1'b1: _select_36 = avail_wrap_1;
+      default: _select_36 = avail_wrap_0;
     endcase
   end
-  assign _mux_37 = walk_rd_at[1] ? fetch_ring_odd_rd0 : fetch_ring_even_rd0;  // gen/virtq/packed_fetch.ts:147
+  assign _mux_38 = walk_rd_at[1] ? fetch_ring_odd_rd0 : fetch_ring_even_rd0;  // gen/virtq/packed_fetch.ts:147
   always @* begin  // gen/virtq/packed_fetch.ts:151
     case (walk_rd_at[0])
-      1'b0: _select_36 = _mux_37[127:0];
-      1'b1: _select_36 = _mux_37[255:128];
-      default: _select_36 = _mux_37[127:0];
+      1'b0: _select_37 = _mux_38[127:0];
+      1'b1: _select_37 = _mux_38[255:128];
+      default: _select_37 = _mux_38[127:0];
     endcase
   end
-  assign _slice_38 = _select_36[114];  // gen/virtq/packed_fetch.ts:549
-  assign _slice_39 = _select_36[95:68];  // gen/virtq/packed_fetch.ts:551
-  assign _slice_40 = _select_36[95:64];  // gen/virtq/packed_fetch.ts:550
+  assign _slice_39 = _select_37[114];  // gen/virtq/packed_fetch.ts:549
+  assign _slice_40 = _select_37[95:68];  // gen/virtq/packed_fetch.ts:551
+  assign _slice_41 = _select_37[95:64];  // gen/virtq/packed_fetch.ts:550
   always @* begin  // gen/virtq/packed_fetch.ts:151
     case (walk_rd_at[0])
-      1'b0: _select_41 = _mux_37[111:96] != (walk_open ? walk_head : walk_pos);
-      1'b1: _select_41 = _mux_37[239:224] != (walk_open ? walk_head : walk_pos);
-      default: _select_41 = _mux_37[111:96] != (walk_open ? walk_head : walk_pos);
+      1'b0: _select_42 = _mux_38[111:96] != (walk_open ? walk_head : walk_pos);
+      1'b1: _select_42 = _mux_38[239:224] != (walk_open ? walk_head : walk_pos);
+      default: _select_42 = _mux_38[111:96] != (walk_open ? walk_head : walk_pos);
     endcase
   end
-  assign _slice_42 = _select_36[114];  // gen/virtq/packed_fetch.ts:549
-  assign _slice_43 = _select_36[95:68];  // gen/virtq/packed_fetch.ts:551
-  assign _slice_44 = _select_36[95:64];  // gen/virtq/packed_fetch.ts:550
-  assign _ne_46 = _mux_37[239:224] != (walk_cur[112] ? (walk_open ? walk_head : walk_pos) : walk_pos_next);  // gen/virtq/packed_fetch.ts:567
+  assign _slice_43 = _select_37[114];  // gen/virtq/packed_fetch.ts:549
+  assign _slice_44 = _select_37[95:68];  // gen/virtq/packed_fetch.ts:551
+  assign _slice_45 = _select_37[95:64];  // gen/virtq/packed_fetch.ts:550
+  assign _ne_47 = _mux_38[239:224] != (walk_cur[112] ? (walk_open ? walk_head : walk_pos) : walk_pos_next);  // gen/virtq/packed_fetch.ts:567
   always @* begin  // gen/virtq/packed_fetch.ts:151
     case (walk_rd_at[0])
-      1'b0: _select_45 = _mux_37[111:96] != (walk_cur[112] ? (walk_open ? walk_head : walk_pos) : walk_pos_next);
-      1'b1: _select_45 = _ne_46;
-      default: _select_45 = _mux_37[111:96] != (walk_cur[112] ? (walk_open ? walk_head : walk_pos) : walk_pos_next);
+      1'b0: _select_46 = _mux_38[111:96] != (walk_cur[112] ? (walk_open ? walk_head : walk_pos) : walk_pos_next);
+      1'b1: _select_46 = _ne_47;
+      default: _select_46 = _mux_38[111:96] != (walk_cur[112] ? (walk_open ? walk_head : walk_pos) : walk_pos_next);
     endcase
   end
   always @* begin  // gen/virtq/packed_fetch.ts:847
     case (table_cons_reg[3:0])
-      4'd0: _select_47 = table_slot_err_0;
-      4'd1: _select_47 = table_slot_err_1;
-      4'd2: _select_47 = table_slot_err_2;
-      4'd3: _select_47 = table_slot_err_3;
-      4'd4: _select_47 = table_slot_err_4;
-      4'd5: _select_47 = table_slot_err_5;
-      4'd6: _select_47 = table_slot_err_6;
-      4'd7: _select_47 = table_slot_err_7;
-      4'd8: _select_47 = table_slot_err_8;
-      4'd9: _select_47 = table_slot_err_9;
-      4'd10: _select_47 = table_slot_err_10;
-      4'd11: _select_47 = table_slot_err_11;
-      4'd12: _select_47 = table_slot_err_12;
-      4'd13: _select_47 = table_slot_err_13;
-      4'd14: _select_47 = table_slot_err_14;
-      4'd15: _select_47 = table_slot_err_15;
-      default: _select_47 = table_slot_err_0;
+      4'd0: _select_48 = table_slot_err_0;
+      4'd1: _select_48 = table_slot_err_1;
+      4'd2: _select_48 = table_slot_err_2;
+      4'd3: _select_48 = table_slot_err_3;
+      4'd4: _select_48 = table_slot_err_4;
+      4'd5: _select_48 = table_slot_err_5;
+      4'd6: _select_48 = table_slot_err_6;
+      4'd7: _select_48 = table_slot_err_7;
+      4'd8: _select_48 = table_slot_err_8;
+      4'd9: _select_48 = table_slot_err_9;
+      4'd10: _select_48 = table_slot_err_10;
+      4'd11: _select_48 = table_slot_err_11;
+      4'd12: _select_48 = table_slot_err_12;
+      4'd13: _select_48 = table_slot_err_13;
+      4'd14: _select_48 = table_slot_err_14;
+      4'd15: _select_48 = table_slot_err_15;
+      default: _select_48 = table_slot_err_0;
     endcase
   end
-  assign _mux_49 = stage_rd_at[1] ? fetch_table_odd_rd0 : fetch_table_even_rd0;  // gen/virtq/packed_fetch.ts:147
+  assign _mux_50 = stage_rd_at[1] ? fetch_table_odd_rd0 : fetch_table_even_rd0;  // gen/virtq/packed_fetch.ts:147
   always @* begin  // gen/virtq/packed_fetch.ts:151
     case (stage_rd_at[0])
-      1'b0: _select_48 = _mux_49[127:0];
-      1'b1: _select_48 = _mux_49[255:128];
-      default: _select_48 = _mux_49[127:0];
+      1'b0: _select_49 = _mux_50[127:0];
+      1'b1: _select_49 = _mux_50[255:128];
+      default: _select_49 = _mux_50[127:0];
     endcase
   end
-  assign _sub_50 = stage_table_left - 16'd1;  // gen/virtq/packed_expand.ts:211
+  assign _sub_51 = stage_table_left - 16'd1;  // gen/virtq/packed_expand.ts:211
   always @* begin  // gen/virtq/packed_used.ts:129
     case (ev_wr_queue)
-      1'b0: _select_51 = q0_device;
-      1'b1: _select_51 = q1_device;
-      default: _select_51 = q0_device;
+      1'b0: _select_52 = q0_device;
+      1'b1: _select_52 = q1_device;
+      default: _select_52 = q0_device;
     endcase
   end
-  assign _cat_52 = {_select_23, 7'd0, _select_23, 5'd0, (done_len != 32'd0), 1'b0};  // gen/virtq/packed_used.ts:158
+  assign _cat_53 = {_select_24, 7'd0, _select_24, 5'd0, (done_len != 32'd0), 1'b0};  // gen/virtq/packed_used.ts:158
   always @* begin  // gen/virtq/packed_used.ts:201
     case (used_queue)
-      1'b0: _select_53 = q0_desc;
-      1'b1: _select_53 = q1_desc;
-      default: _select_53 = q0_desc;
+      1'b0: _select_54 = q0_desc;
+      1'b1: _select_54 = q1_desc;
+      default: _select_54 = q0_desc;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:240
     case (mem_rd_addr[1:0] + 2'd1)
-      2'd0: _select_54 = {used_slot_3, used_slot_2, used_slot_1, used_slot_0};
-      2'd1: _select_54 = {used_slot_7, used_slot_6, used_slot_5, used_slot_4};
-      2'd2: _select_54 = {64'd0, 64'd0, 64'd0, {32'd0, event_word}};
-      2'd3: _select_54 = {64'd0, 64'd0, 64'd0, 64'd0};
-      default: _select_54 = {used_slot_3, used_slot_2, used_slot_1, used_slot_0};
-    endcase
-  end
-  always @* begin  // gen/virtq/packed_used.ts:240
-    case (mem_rd_addr[1:0])
       2'd0: _select_55 = {used_slot_3, used_slot_2, used_slot_1, used_slot_0};
       2'd1: _select_55 = {used_slot_7, used_slot_6, used_slot_5, used_slot_4};
       2'd2: _select_55 = {64'd0, 64'd0, 64'd0, {32'd0, event_word}};
@@ -879,39 +885,48 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
       default: _select_55 = {used_slot_3, used_slot_2, used_slot_1, used_slot_0};
     endcase
   end
+  always @* begin  // gen/virtq/packed_used.ts:240
+    case (mem_rd_addr[1:0])
+      2'd0: _select_56 = {used_slot_3, used_slot_2, used_slot_1, used_slot_0};
+      2'd1: _select_56 = {used_slot_7, used_slot_6, used_slot_5, used_slot_4};
+      2'd2: _select_56 = {64'd0, 64'd0, 64'd0, {32'd0, event_word}};
+      2'd3: _select_56 = {64'd0, 64'd0, 64'd0, 64'd0};
+      default: _select_56 = {used_slot_3, used_slot_2, used_slot_1, used_slot_0};
+    endcase
+  end
   always @* begin  // gen/virtq/packed_used.ts:329
     case (notify_pick_index)
-      1'b0: _select_56 = unsignalled_0;
-      1'b1: _select_56 = unsignalled_1;
-      default: _select_56 = unsignalled_0;
+      1'b0: _select_57 = unsignalled_0;
+      1'b1: _select_57 = unsignalled_1;
+      default: _select_57 = unsignalled_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:330
     case (notify_pick_index)
-      1'b0: _select_57 = used_pos_0;
-      1'b1: _select_57 = used_pos_1;
-      default: _select_57 = used_pos_0;
+      1'b0: _select_58 = used_pos_0;
+      1'b1: _select_58 = used_pos_1;
+      default: _select_58 = used_pos_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:331
     case (notify_pick_index)
-      1'b0: _select_58 = used_wrap_0;
-      1'b1: _select_58 = used_wrap_1;
-      default: _select_58 = used_wrap_0;
+      1'b0: _select_59 = used_wrap_0;
+      1'b1: _select_59 = used_wrap_1;
+      default: _select_59 = used_wrap_0;
     endcase
   end
-  assign _sub_59 = ((~memwr_line[0]) ? memwr_line : memwr_line_next) - 8'd0;  // gen/virtq/packed_fetch.ts:130
-  assign _mux_60 = (~memwr_line[0]) ? mem_wr_data[255:0] : mem_wr_data[511:256];  // gen/virtq/packed_fetch.ts:127
-  assign _mux_61 = (~memwr_line[0]) ? mem_wr_be[31:0] : mem_wr_be[63:32];  // gen/virtq/packed_fetch.ts:128
-  assign _sub_62 = (memwr_line[0] ? memwr_line : memwr_line_next) - 8'd0;  // gen/virtq/packed_fetch.ts:130
-  assign _mux_63 = memwr_line[0] ? mem_wr_data[255:0] : mem_wr_data[511:256];  // gen/virtq/packed_fetch.ts:127
-  assign _mux_64 = memwr_line[0] ? mem_wr_be[31:0] : mem_wr_be[63:32];  // gen/virtq/packed_fetch.ts:128
-  assign _sub_65 = ((~memwr_line[0]) ? memwr_line : memwr_line_next) - 8'd16;  // gen/virtq/packed_fetch.ts:130
-  assign _mux_66 = (~memwr_line[0]) ? mem_wr_data[255:0] : mem_wr_data[511:256];  // gen/virtq/packed_fetch.ts:127
-  assign _mux_67 = (~memwr_line[0]) ? mem_wr_be[31:0] : mem_wr_be[63:32];  // gen/virtq/packed_fetch.ts:128
-  assign _sub_68 = (memwr_line[0] ? memwr_line : memwr_line_next) - 8'd16;  // gen/virtq/packed_fetch.ts:130
-  assign _mux_69 = memwr_line[0] ? mem_wr_data[255:0] : mem_wr_data[511:256];  // gen/virtq/packed_fetch.ts:127
-  assign _mux_70 = memwr_line[0] ? mem_wr_be[31:0] : mem_wr_be[63:32];  // gen/virtq/packed_fetch.ts:128
+  assign _sub_60 = ((~memwr_line[0]) ? memwr_line : memwr_line_next) - 8'd0;  // gen/virtq/packed_fetch.ts:130
+  assign _mux_61 = (~memwr_line[0]) ? mem_wr_data[255:0] : mem_wr_data[511:256];  // gen/virtq/packed_fetch.ts:127
+  assign _mux_62 = (~memwr_line[0]) ? mem_wr_be[31:0] : mem_wr_be[63:32];  // gen/virtq/packed_fetch.ts:128
+  assign _sub_63 = (memwr_line[0] ? memwr_line : memwr_line_next) - 8'd0;  // gen/virtq/packed_fetch.ts:130
+  assign _mux_64 = memwr_line[0] ? mem_wr_data[255:0] : mem_wr_data[511:256];  // gen/virtq/packed_fetch.ts:127
+  assign _mux_65 = memwr_line[0] ? mem_wr_be[31:0] : mem_wr_be[63:32];  // gen/virtq/packed_fetch.ts:128
+  assign _sub_66 = ((~memwr_line[0]) ? memwr_line : memwr_line_next) - 8'd16;  // gen/virtq/packed_fetch.ts:130
+  assign _mux_67 = (~memwr_line[0]) ? mem_wr_data[255:0] : mem_wr_data[511:256];  // gen/virtq/packed_fetch.ts:127
+  assign _mux_68 = (~memwr_line[0]) ? mem_wr_be[31:0] : mem_wr_be[63:32];  // gen/virtq/packed_fetch.ts:128
+  assign _sub_69 = (memwr_line[0] ? memwr_line : memwr_line_next) - 8'd16;  // gen/virtq/packed_fetch.ts:130
+  assign _mux_70 = memwr_line[0] ? mem_wr_data[255:0] : mem_wr_data[511:256];  // gen/virtq/packed_fetch.ts:127
+  assign _mux_71 = memwr_line[0] ? mem_wr_be[31:0] : mem_wr_be[63:32];  // gen/virtq/packed_fetch.ts:128
   assign irq_queue = irq_reg;  // gen/virtq/packed_engine.ts:293
   assign fatal_error = fatal_pulse;  // gen/virtq/packed_engine.ts:245
   assign fatal_code = fatal_code_reg;  // gen/virtq/packed_engine.ts:246
@@ -1146,14 +1161,18 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   assign table_cons = table_cons_reg;  // gen/virtq/packed_engine.ts:177
   assign table_slot_free = ((table_alloc - table_cons) < 5'd16) & ((table_alloc - table_fill) < 5'd16);  // gen/virtq/packed_fetch.ts:420
   assign sched_req = _cat_5 & {2{((walk_state == WALK_STATE_IDLE) & driver_ok)}};  // gen/virtq/packed_fetch.ts:448
+  assign sched_after_or_p0 = sched_req & sched_mask;  // gen/lib/priority.ts:8
+  assign sched_after_or_p1 = {(sched_after_or_p0[1] | sched_after_or_p0[0]), sched_after_or_p0[0]};  // gen/lib/priority.ts:57
   assign sched_after_in = sched_req & sched_mask;  // gen/lib/priority.ts:8
   assign sched_after_valid = sched_after_in[0] | sched_after_in[1];  // gen/lib/priority.ts:29
   assign sched_after_index = ~sched_after_in[0];  // gen/lib/priority.ts:36
+  assign sched_all_or_p1 = {(sched_req[1] | sched_req[0]), sched_req[0]};  // gen/lib/priority.ts:57
   assign sched_all_valid = sched_req[0] | sched_req[1];  // gen/lib/priority.ts:29
   assign sched_all_index = ~sched_req[0];  // gen/lib/priority.ts:36
-  assign sched_index = sched_locked ? sched_lock_index : (sched_after_valid ? sched_after_index : sched_all_index);  // gen/lib/arbiter.ts:69
-  assign sched_valid = sched_locked | sched_all_valid;  // gen/lib/arbiter.ts:70
-  assign sched_grant = sched_valid ? {(sched_index == 1'b1), (sched_index == 1'b0)} : 2'd0;  // gen/lib/arbiter.ts:71
+  assign sched_index = sched_locked ? sched_lock_index : (sched_after_valid ? sched_after_index : sched_all_index);  // gen/lib/arbiter.ts:83
+  assign sched_valid = sched_locked | (|sched_req);  // gen/lib/arbiter.ts:84
+  assign sched_grant = sched_locked ? sched_lock_grant : (sched_after_valid ? ((sched_req & sched_mask) & (~(sched_after_or_p1 << 1))) : (sched_req & (~(sched_all_or_p1 << 1))));  // gen/lib/arbiter.ts:85
+  assign sched_above = sched_locked ? sched_lock_above : (sched_after_valid ? (sched_after_or_p1 << 1) : (sched_all_or_p1 << 1));  // gen/lib/arbiter.ts:88
   assign fetch_pos_adv = {1'b0, fetch_pos} + {13'd0, fetch_n};  // gen/virtq/packed_fetch.ts:463
   assign ring_alloc_next = ring_rd_grant ? (ring_alloc + 4'd1) : ring_alloc;  // gen/virtq/packed_fetch.ts:469
   assign walk_n = _select_6;  // gen/virtq/packed_fetch.ts:500
@@ -1510,15 +1529,20 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   assign event_done = wr_status_valid & wr_status_id[4];  // gen/virtq/packed_used.ts:222
   assign used_fatal = wr_status_valid & (wr_status_error != 3'd0);  // gen/virtq/packed_used.ts:227
   assign used_busy = ((~(used_state == USED_STATE_IDLE)) | (used_head != used_tail)) | event_busy;  // gen/virtq/packed_used.ts:248
-  assign notify_pick_after_in = (_cat_14 & {2{(notify_state == NOTIFY_STATE_IDLE)}}) & notify_pick_mask;  // gen/lib/priority.ts:8
+  assign notify_pick_after_or_p0 = _and_14 & notify_pick_mask;  // gen/lib/priority.ts:8
+  assign notify_pick_after_or_p1 = {(notify_pick_after_or_p0[1] | notify_pick_after_or_p0[0]), notify_pick_after_or_p0[0]};  // gen/lib/priority.ts:57
+  assign notify_pick_after_in = _and_14 & notify_pick_mask;  // gen/lib/priority.ts:8
   assign notify_pick_after_valid = notify_pick_after_in[0] | notify_pick_after_in[1];  // gen/lib/priority.ts:29
   assign notify_pick_after_index = ~notify_pick_after_in[0];  // gen/lib/priority.ts:36
-  assign notify_pick_all_in = _cat_14 & {2{(notify_state == NOTIFY_STATE_IDLE)}};  // gen/lib/priority.ts:8
+  assign notify_pick_all_or_p0 = _and_14;  // gen/lib/priority.ts:8
+  assign notify_pick_all_or_p1 = {(notify_pick_all_or_p0[1] | notify_pick_all_or_p0[0]), notify_pick_all_or_p0[0]};  // gen/lib/priority.ts:57
+  assign notify_pick_all_in = _and_14;  // gen/lib/priority.ts:8
   assign notify_pick_all_valid = notify_pick_all_in[0] | notify_pick_all_in[1];  // gen/lib/priority.ts:29
   assign notify_pick_all_index = ~notify_pick_all_in[0];  // gen/lib/priority.ts:36
-  assign notify_pick_index = notify_pick_locked ? notify_pick_lock_index : (notify_pick_after_valid ? notify_pick_after_index : notify_pick_all_index);  // gen/lib/arbiter.ts:69
-  assign notify_pick_valid = notify_pick_locked | notify_pick_all_valid;  // gen/lib/arbiter.ts:70
-  assign notify_pick_grant = notify_pick_valid ? {(notify_pick_index == 1'b1), (notify_pick_index == 1'b0)} : 2'd0;  // gen/lib/arbiter.ts:71
+  assign notify_pick_index = notify_pick_locked ? notify_pick_lock_index : (notify_pick_after_valid ? notify_pick_after_index : notify_pick_all_index);  // gen/lib/arbiter.ts:83
+  assign notify_pick_valid = notify_pick_locked | (|_and_14);  // gen/lib/arbiter.ts:84
+  assign notify_pick_grant = notify_pick_locked ? notify_pick_lock_grant : (notify_pick_after_valid ? ((_and_14 & notify_pick_mask) & (~(notify_pick_after_or_p1 << 1))) : (_and_14 & (~(notify_pick_all_or_p1 << 1))));  // gen/lib/arbiter.ts:85
+  assign notify_pick_above = notify_pick_locked ? notify_pick_lock_above : (notify_pick_after_valid ? (notify_pick_after_or_p1 << 1) : (notify_pick_all_or_p1 << 1));  // gen/lib/arbiter.ts:88
   assign notify_taken = (notify_state == NOTIFY_STATE_IDLE) & notify_pick_valid;  // gen/virtq/packed_used.ts:296
   always @* begin
     notify_fatal = 1'b0;  // default, gen/virtq/packed_used.ts:298
@@ -1537,14 +1561,14 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
     notify_irq = 2'd0;  // default, gen/virtq/packed_used.ts:299
     case (notify_state)  // gen/virtq/packed_used.ts:325
       NOTIFY_STATE_DECIDE: begin
-        if ((notify_need & (~_select_15)) & (~_select_16)) begin  // gen/virtq/packed_used.ts:346
+        if ((notify_need & (~_select_16)) & (~_select_17)) begin  // gen/virtq/packed_used.ts:346
           notify_irq = 2'd1 << notify_queue;  // gen/virtq/packed_used.ts:346
         end
       end
       default: begin end
     endcase
   end
-  assign notify_need = ((event_line[31:16] == 16'd2) & features[29]) ? (((notify_idx - ((event_line[15] != notify_wrap) ? ({1'b0, event_line[14:0]} - _select_17) : {1'b0, event_line[14:0]})) - 16'd1) < notify_adv) : (event_line[31:16] != 16'd1);  // gen/virtq/packed_used.ts:320
+  assign notify_need = ((event_line[31:16] == 16'd2) & features[29]) ? (((notify_idx - ((event_line[15] != notify_wrap) ? ({1'b0, event_line[14:0]} - _select_18) : {1'b0, event_line[14:0]})) - 16'd1) < notify_adv) : (event_line[31:16] != 16'd1);  // gen/virtq/packed_used.ts:320
   assign notify_active = ~(notify_state == NOTIFY_STATE_IDLE);  // gen/virtq/packed_used.ts:358
   assign reset_finish_0 = ((((resetting_0 & (inflight_0 == 16'd0)) & (~(((~(walk_state == WALK_STATE_IDLE)) & (walk_queue == 1'b0)) | ((((({2'd0, (2'd0 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_0 == 1'b0)) | (({2'd0, (2'd1 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_1 == 1'b0))) | (({2'd0, (2'd2 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_2 == 1'b0))) | (({2'd0, (2'd3 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_3 == 1'b0)))))) & (items_of_0 == 5'd0)) & (~(notify_active & (notify_queue == 1'b0)))) & ((used_seq == used_seq_done) & (~used_busy));  // gen/virtq/packed_engine.ts:254
   assign reset_finish_1 = ((((resetting_1 & (inflight_1 == 16'd0)) & (~(((~(walk_state == WALK_STATE_IDLE)) & (walk_queue == 1'b1)) | ((((({2'd0, (2'd0 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_0 == 1'b1)) | (({2'd0, (2'd1 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_1 == 1'b1))) | (({2'd0, (2'd2 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_2 == 1'b1))) | (({2'd0, (2'd3 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_3 == 1'b1)))))) & (items_of_1 == 5'd0)) & (~(notify_active & (notify_queue == 1'b1)))) & ((used_seq == used_seq_done) & (~used_busy));  // gen/virtq/packed_engine.ts:254
@@ -1604,7 +1628,9 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
       walk_q_ready_1 <= 1'b0;
       sched_locked <= 1'b0;
       sched_lock_index <= 1'b0;
+      sched_lock_grant <= 2'd0;
       sched_mask <= 2'd0;
+      sched_lock_above <= 2'd0;
       walk_others_wait <= 1'b0;
       stage_state <= STAGE_STATE_IDLE;
       table_cons_reg <= 5'd0;
@@ -1627,7 +1653,9 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
       notify_queue <= 1'b0;
       notify_pick_locked <= 1'b0;
       notify_pick_lock_index <= 1'b0;
+      notify_pick_lock_grant <= 2'd0;
       notify_pick_mask <= 2'd0;
+      notify_pick_lock_above <= 2'd0;
       fatal_pulse <= 1'b0;
       fatal_code_reg <= 4'd0;
       dev_resetting <= 1'b0;
@@ -1657,13 +1685,15 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
       end
       walk_q_ready_0 <= q0_enable & (q0_size != 16'd0);  // gen/virtq/packed_fetch.ts:434
       walk_q_ready_1 <= q1_enable & (q1_size != 16'd0);  // gen/virtq/packed_fetch.ts:434
-      if (sched_valid) begin  // gen/lib/arbiter.ts:73
-        if (walk_state == WALK_STATE_IDLE) begin  // gen/lib/arbiter.ts:74
-          sched_locked <= 1'b0;  // gen/lib/arbiter.ts:75
-          sched_mask <= {(sched_index < 1'b1), 1'b0};  // gen/lib/arbiter.ts:77
+      if (sched_valid) begin  // gen/lib/arbiter.ts:89
+        if (walk_state == WALK_STATE_IDLE) begin  // gen/lib/arbiter.ts:90
+          sched_locked <= 1'b0;  // gen/lib/arbiter.ts:91
+          sched_mask <= sched_above;  // gen/lib/arbiter.ts:93
         end else begin
-          sched_locked <= 1'b1;  // gen/lib/arbiter.ts:79
-          sched_lock_index <= sched_index;  // gen/lib/arbiter.ts:80
+          sched_locked <= 1'b1;  // gen/lib/arbiter.ts:95
+          sched_lock_index <= sched_index;  // gen/lib/arbiter.ts:96
+          sched_lock_grant <= sched_grant;  // gen/lib/arbiter.ts:97
+          sched_lock_above <= sched_above;  // gen/lib/arbiter.ts:98
         end
       end
       walk_others_wait <= (_cat_5 & (~(2'd1 << walk_queue))) != 2'd0;  // gen/virtq/packed_fetch.ts:452
@@ -1698,8 +1728,8 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
               pending_1 <= 1'b0;  // gen/virtq/packed_fetch.ts:660
             end
             walk_retried <= 1'b0;  // gen/virtq/packed_fetch.ts:661
-            walk_ev_off <= _select_18;  // gen/virtq/packed_fetch.ts:662
-            walk_ev_checked <= _select_19;  // gen/virtq/packed_fetch.ts:663
+            walk_ev_off <= _select_19;  // gen/virtq/packed_fetch.ts:662
+            walk_ev_checked <= _select_20;  // gen/virtq/packed_fetch.ts:663
             walk_moved <= 1'b0;  // gen/virtq/packed_fetch.ts:664
             walk_ev_off_wanted <= 1'b0;  // gen/virtq/packed_fetch.ts:665
             walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:590
@@ -2165,17 +2195,17 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
       end
       if (used_accept) begin  // gen/virtq/packed_used.ts:161
         if (done_queue == 1'b0) begin  // gen/virtq/packed_used.ts:162
-          used_pos_0 <= _mux_20[15:0];  // gen/virtq/packed_used.ts:162
+          used_pos_0 <= _mux_21[15:0];  // gen/virtq/packed_used.ts:162
         end
         if (done_queue == 1'b1) begin  // gen/virtq/packed_used.ts:162
-          used_pos_1 <= _mux_20[15:0];  // gen/virtq/packed_used.ts:162
+          used_pos_1 <= _mux_21[15:0];  // gen/virtq/packed_used.ts:162
         end
-        if (({1'b0, _select_21} + {1'b0, done_slots}) >= {1'b0, _select_22}) begin  // gen/virtq/packed_used.ts:163
+        if (({1'b0, _select_22} + {1'b0, done_slots}) >= {1'b0, _select_23}) begin  // gen/virtq/packed_used.ts:163
           if (done_queue == 1'b0) begin  // gen/virtq/packed_used.ts:163
-            used_wrap_0 <= ~_select_23;  // gen/virtq/packed_used.ts:163
+            used_wrap_0 <= ~_select_24;  // gen/virtq/packed_used.ts:163
           end
           if (done_queue == 1'b1) begin  // gen/virtq/packed_used.ts:163
-            used_wrap_1 <= ~_select_23;  // gen/virtq/packed_used.ts:163
+            used_wrap_1 <= ~_select_24;  // gen/virtq/packed_used.ts:163
           end
         end
         used_open_complete <= used_complete;  // gen/virtq/packed_used.ts:164
@@ -2218,13 +2248,15 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
         event_busy <= 1'b0;  // gen/virtq/packed_used.ts:223
       end
       used_rvalid <= mem_rd_valid;  // gen/virtq/packed_used.ts:241
-      if (notify_pick_valid) begin  // gen/lib/arbiter.ts:73
-        if (notify_state == NOTIFY_STATE_IDLE) begin  // gen/lib/arbiter.ts:74
-          notify_pick_locked <= 1'b0;  // gen/lib/arbiter.ts:75
-          notify_pick_mask <= {(notify_pick_index < 1'b1), 1'b0};  // gen/lib/arbiter.ts:77
+      if (notify_pick_valid) begin  // gen/lib/arbiter.ts:89
+        if (notify_state == NOTIFY_STATE_IDLE) begin  // gen/lib/arbiter.ts:90
+          notify_pick_locked <= 1'b0;  // gen/lib/arbiter.ts:91
+          notify_pick_mask <= notify_pick_above;  // gen/lib/arbiter.ts:93
         end else begin
-          notify_pick_locked <= 1'b1;  // gen/lib/arbiter.ts:79
-          notify_pick_lock_index <= notify_pick_index;  // gen/lib/arbiter.ts:80
+          notify_pick_locked <= 1'b1;  // gen/lib/arbiter.ts:95
+          notify_pick_lock_index <= notify_pick_index;  // gen/lib/arbiter.ts:96
+          notify_pick_lock_grant <= notify_pick_grant;  // gen/lib/arbiter.ts:97
+          notify_pick_lock_above <= notify_pick_above;  // gen/lib/arbiter.ts:98
         end
       end
       case (notify_state)  // gen/virtq/packed_used.ts:325
@@ -2235,7 +2267,7 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
           end
         end
         NOTIFY_STATE_FENCE: begin
-          if (~_sub_24[7]) begin  // gen/virtq/packed_used.ts:336
+          if (~_sub_25[7]) begin  // gen/virtq/packed_used.ts:336
             notify_state <= NOTIFY_STATE_READ;  // gen/virtq/packed_used.ts:336
           end
         end
@@ -2254,7 +2286,7 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
           end
         end
         NOTIFY_STATE_DECIDE: begin
-          if (_select_25) begin  // gen/virtq/packed_used.ts:348
+          if (_select_26) begin  // gen/virtq/packed_used.ts:348
             if (notify_queue == 1'b0) begin  // gen/virtq/packed_used.ts:348
               pending_0 <= 1'b1;  // gen/virtq/packed_used.ts:348
             end
@@ -2267,10 +2299,10 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
         default: begin end
       endcase
       inflight_0 <= (inflight_0 + {15'd0, (stage_commit_now & (((stage_state == STAGE_STATE_IDLE) ? items_deq_data[175] : stage_queue) == 1'b0))}) - {15'd0, ((done_valid & done_ready) & (done_queue == 1'b0))};  // gen/virtq/packed_engine.ts:222
-      unsignalled_0 <= (unsignalled_0 + ((used_accept & (done_queue == 1'b0)) ? done_slots : 16'd0)) - ((notify_taken & (notify_pick_index == 1'b0)) ? _select_26 : 16'd0);  // gen/virtq/packed_engine.ts:225
+      unsignalled_0 <= (unsignalled_0 + ((used_accept & (done_queue == 1'b0)) ? done_slots : 16'd0)) - ((notify_taken & (notify_pick_index == 1'b0)) ? _select_27 : 16'd0);  // gen/virtq/packed_engine.ts:225
       items_of_0 <= (items_of_0 + {4'd0, ((items_enq_valid & items_enq_ready) & (walk_queue == 1'b0))}) - {4'd0, (stage_retire & (stage_retire_queue == 1'b0))};  // gen/virtq/packed_engine.ts:229
       inflight_1 <= (inflight_1 + {15'd0, (stage_commit_now & (((stage_state == STAGE_STATE_IDLE) ? items_deq_data[175] : stage_queue) == 1'b1))}) - {15'd0, ((done_valid & done_ready) & (done_queue == 1'b1))};  // gen/virtq/packed_engine.ts:222
-      unsignalled_1 <= (unsignalled_1 + ((used_accept & (done_queue == 1'b1)) ? done_slots : 16'd0)) - ((notify_taken & (notify_pick_index == 1'b1)) ? _select_26 : 16'd0);  // gen/virtq/packed_engine.ts:225
+      unsignalled_1 <= (unsignalled_1 + ((used_accept & (done_queue == 1'b1)) ? done_slots : 16'd0)) - ((notify_taken & (notify_pick_index == 1'b1)) ? _select_27 : 16'd0);  // gen/virtq/packed_engine.ts:225
       items_of_1 <= (items_of_1 + {4'd0, ((items_enq_valid & items_enq_ready) & (walk_queue == 1'b1))}) - {4'd0, (stage_retire & (stage_retire_queue == 1'b1))};  // gen/virtq/packed_engine.ts:229
       if (q0_notify) begin  // gen/virtq/packed_engine.ts:233
         pending_0 <= 1'b1;  // gen/virtq/packed_engine.ts:233
@@ -2287,10 +2319,10 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
         end
       end
       if (used_fatal) begin  // gen/virtq/packed_engine.ts:237
-        if (_mux_27 == 1'b0) begin  // gen/virtq/packed_engine.ts:237
+        if (_mux_28 == 1'b0) begin  // gen/virtq/packed_engine.ts:237
           failed_0 <= 1'b1;  // gen/virtq/packed_engine.ts:237
         end
-        if (_mux_27 == 1'b1) begin  // gen/virtq/packed_engine.ts:237
+        if (_mux_28 == 1'b1) begin  // gen/virtq/packed_engine.ts:237
           failed_1 <= 1'b1;  // gen/virtq/packed_engine.ts:237
         end
       end
@@ -2350,7 +2382,7 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
     end
   end
   always @(posedge clk) begin
-    event_line <= (event_line & (~_cat_29)) | (((mem_wr_valid & (memwr_line == 8'd80)) ? mem_wr_data[255:0] : mem_wr_data[511:256]) & _cat_29);  // gen/virtq/packed_fetch.ts:167
+    event_line <= (event_line & (~_cat_30)) | (((mem_wr_valid & (memwr_line == 8'd80)) ? mem_wr_data[255:0] : mem_wr_data[511:256]) & _cat_30);  // gen/virtq/packed_fetch.ts:167
     if (rd_status_valid & (rd_status_id[1:0] == 2'd0)) begin  // gen/virtq/packed_fetch.ts:422
       if (ring_fill[1:0] == 2'd0) begin  // gen/virtq/packed_fetch.ts:424
         ring_slot_err_0 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:424
@@ -2416,8 +2448,8 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
       end
     end
     if ((fetch_on & (~fetch_issue)) & ring_slot_free) begin  // gen/virtq/packed_fetch.ts:464
-      fetch_n <= ((walk_size - fetch_pos) >= 16'd8) ? 4'd8 : _sub_31[3:0];  // gen/virtq/packed_fetch.ts:465
-      fetch_host <= _select_32 + ({48'd0, fetch_pos} << 4);  // gen/virtq/packed_fetch.ts:466
+      fetch_n <= ((walk_size - fetch_pos) >= 16'd8) ? 4'd8 : _sub_32[3:0];  // gen/virtq/packed_fetch.ts:465
+      fetch_host <= _select_33 + ({48'd0, fetch_pos} << 4);  // gen/virtq/packed_fetch.ts:466
     end
     if (ring_rd_grant) begin  // gen/virtq/packed_fetch.ts:470
       if (ring_alloc[1:0] == 2'd0) begin  // gen/virtq/packed_fetch.ts:471
@@ -2453,9 +2485,9 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
     case (walk_state)  // gen/virtq/packed_fetch.ts:648
       WALK_STATE_IDLE: begin
         if (sched_valid) begin  // gen/virtq/packed_fetch.ts:650
-          walk_size <= _select_33;  // gen/virtq/packed_fetch.ts:652
-          walk_pos <= _select_34;  // gen/virtq/packed_fetch.ts:658
-          walk_wrap <= _select_35;  // gen/virtq/packed_fetch.ts:659
+          walk_size <= _select_34;  // gen/virtq/packed_fetch.ts:652
+          walk_pos <= _select_35;  // gen/virtq/packed_fetch.ts:658
+          walk_wrap <= _select_36;  // gen/virtq/packed_fetch.ts:659
           walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:591
           walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:592
           walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:593
@@ -2486,11 +2518,11 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
         end
       end
       WALK_STATE_LOAD: begin
-        walk_cur <= _select_36;  // gen/virtq/packed_fetch.ts:563
-        walk_cur_avail <= (_select_36[119] == walk_wrap) & (_select_36[127] != walk_wrap);  // gen/virtq/packed_fetch.ts:564
-        walk_cur_faults <= {((~_slice_38) & (walk_segs == 7'd64)), (((~_slice_38) & (~_select_36[113])) & walk_saw_write), (_slice_38 & (_slice_39 > {21'd0, (7'd64 - walk_segs)})), (_slice_38 & (_slice_39 > {12'd0, walk_size})), (_slice_38 & ((_slice_40 == 32'd0) | (_select_36[67:64] != 4'd0))), (_slice_38 & _select_36[112]), (_slice_38 & (~features[28])), (walk_descs >= walk_size)};  // gen/virtq/packed_fetch.ts:565
-        walk_cur_big <= (walk_total + {7'd0, _slice_40}) > 39'h100000000;  // gen/virtq/packed_fetch.ts:566
-        walk_cur_id_bad <= features[35] & _select_41;  // gen/virtq/packed_fetch.ts:567
+        walk_cur <= _select_37;  // gen/virtq/packed_fetch.ts:563
+        walk_cur_avail <= (_select_37[119] == walk_wrap) & (_select_37[127] != walk_wrap);  // gen/virtq/packed_fetch.ts:564
+        walk_cur_faults <= {((~_slice_39) & (walk_segs == 7'd64)), (((~_slice_39) & (~_select_37[113])) & walk_saw_write), (_slice_39 & (_slice_40 > {21'd0, (7'd64 - walk_segs)})), (_slice_39 & (_slice_40 > {12'd0, walk_size})), (_slice_39 & ((_slice_41 == 32'd0) | (_select_37[67:64] != 4'd0))), (_slice_39 & _select_37[112]), (_slice_39 & (~features[28])), (walk_descs >= walk_size)};  // gen/virtq/packed_fetch.ts:565
+        walk_cur_big <= (walk_total + {7'd0, _slice_41}) > 39'h100000000;  // gen/virtq/packed_fetch.ts:566
+        walk_cur_id_bad <= features[35] & _select_42;  // gen/virtq/packed_fetch.ts:567
       end
       WALK_STATE_WALK: begin
         if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:705
@@ -2551,11 +2583,11 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
           if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:814
           end else begin
             walk_k <= walk_k + 3'd1;  // gen/virtq/packed_fetch.ts:629
-            walk_cur <= _select_36;  // gen/virtq/packed_fetch.ts:563
-            walk_cur_avail <= (_select_36[119] == walk_wrap) & (_select_36[127] != walk_wrap);  // gen/virtq/packed_fetch.ts:564
-            walk_cur_faults <= {((~_slice_42) & (walk_cur[112] & ((walk_segs + 7'd1) == 7'd64))), (((~_slice_42) & (~_select_36[113])) & (walk_cur[112] & (walk_saw_write | walk_cur[113]))), (_slice_42 & (_slice_43 > {21'd0, (walk_cur[112] ? (7'd64 - (walk_segs + 7'd1)) : 7'd64)})), (_slice_42 & (_slice_43 > {12'd0, walk_size})), (_slice_42 & ((_slice_44 == 32'd0) | (_select_36[67:64] != 4'd0))), (_slice_42 & _select_36[112]), (_slice_42 & (~features[28])), (walk_cur[112] & ((walk_descs + 16'd1) >= walk_size))};  // gen/virtq/packed_fetch.ts:565
-            walk_cur_big <= ((walk_cur[112] ? walk_total_next : 39'd0) + {7'd0, _slice_44}) > 39'h100000000;  // gen/virtq/packed_fetch.ts:566
-            walk_cur_id_bad <= features[35] & _select_45;  // gen/virtq/packed_fetch.ts:567
+            walk_cur <= _select_37;  // gen/virtq/packed_fetch.ts:563
+            walk_cur_avail <= (_select_37[119] == walk_wrap) & (_select_37[127] != walk_wrap);  // gen/virtq/packed_fetch.ts:564
+            walk_cur_faults <= {((~_slice_43) & (walk_cur[112] & ((walk_segs + 7'd1) == 7'd64))), (((~_slice_43) & (~_select_37[113])) & (walk_cur[112] & (walk_saw_write | walk_cur[113]))), (_slice_43 & (_slice_44 > {21'd0, (walk_cur[112] ? (7'd64 - (walk_segs + 7'd1)) : 7'd64)})), (_slice_43 & (_slice_44 > {12'd0, walk_size})), (_slice_43 & ((_slice_45 == 32'd0) | (_select_37[67:64] != 4'd0))), (_slice_43 & _select_37[112]), (_slice_43 & (~features[28])), (walk_cur[112] & ((walk_descs + 16'd1) >= walk_size))};  // gen/virtq/packed_fetch.ts:565
+            walk_cur_big <= ((walk_cur[112] ? walk_total_next : 39'd0) + {7'd0, _slice_45}) > 39'h100000000;  // gen/virtq/packed_fetch.ts:566
+            walk_cur_id_bad <= features[35] & _select_46;  // gen/virtq/packed_fetch.ts:567
           end
         end
       end
@@ -2594,7 +2626,7 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
       end
       default: begin end
     endcase
-    stage_head_err <= _select_47;  // gen/virtq/packed_expand.ts:84
+    stage_head_err <= _select_48;  // gen/virtq/packed_expand.ts:84
     case (stage_state)  // gen/virtq/packed_expand.ts:132
       STAGE_STATE_IDLE: begin
         if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:134
@@ -2617,10 +2649,10 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
         end
       end
       STAGE_STATE_LOAD: begin
-        stage_cur <= _select_48;  // gen/virtq/packed_expand.ts:113
-        stage_cur_indirect <= _select_48[114];  // gen/virtq/packed_expand.ts:114
-        stage_cur_raw <= (~_select_48[113]) & stage_saw_write;  // gen/virtq/packed_expand.ts:115
-        stage_cur_big <= (stage_total + {7'd0, _select_48[95:64]}) > 39'h100000000;  // gen/virtq/packed_expand.ts:121
+        stage_cur <= _select_49;  // gen/virtq/packed_expand.ts:113
+        stage_cur_indirect <= _select_49[114];  // gen/virtq/packed_expand.ts:114
+        stage_cur_raw <= (~_select_49[113]) & stage_saw_write;  // gen/virtq/packed_expand.ts:115
+        stage_cur_big <= (stage_total + {7'd0, _select_49[95:64]}) > 39'h100000000;  // gen/virtq/packed_expand.ts:121
       end
       STAGE_STATE_WALK: begin
         if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:191
@@ -2633,14 +2665,14 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
           stage_total <= stage_total_next;  // gen/virtq/packed_expand.ts:202
           stage_table_left <= stage_table_left - 16'd1;  // gen/virtq/packed_expand.ts:203
           stage_k <= stage_k + 3'd1;  // gen/virtq/packed_expand.ts:204
-          stage_cur <= _select_48;  // gen/virtq/packed_expand.ts:113
-          stage_cur_indirect <= _select_48[114];  // gen/virtq/packed_expand.ts:114
-          stage_cur_raw <= (~_select_48[113]) & (stage_saw_write | stage_cur[113]);  // gen/virtq/packed_expand.ts:115
-          stage_cur_big <= (stage_total_next + {7'd0, _select_48[95:64]}) > 39'h100000000;  // gen/virtq/packed_expand.ts:121
+          stage_cur <= _select_49;  // gen/virtq/packed_expand.ts:113
+          stage_cur_indirect <= _select_49[114];  // gen/virtq/packed_expand.ts:114
+          stage_cur_raw <= (~_select_49[113]) & (stage_saw_write | stage_cur[113]);  // gen/virtq/packed_expand.ts:115
+          stage_cur_big <= (stage_total_next + {7'd0, _select_49[95:64]}) > 39'h100000000;  // gen/virtq/packed_expand.ts:121
           if (stage_last) begin  // gen/virtq/packed_expand.ts:206
           end else if (stage_batch_end) begin  // gen/virtq/packed_expand.ts:209
             stage_table_host <= stage_table_host + ({60'd0, stage_table_n} << 4);  // gen/virtq/packed_expand.ts:210
-            stage_table_n <= ((stage_table_left - 16'd1) >= 16'd8) ? 4'd8 : _sub_50[3:0];  // gen/virtq/packed_expand.ts:211
+            stage_table_n <= ((stage_table_left - 16'd1) >= 16'd8) ? 4'd8 : _sub_51[3:0];  // gen/virtq/packed_expand.ts:211
           end
         end
       end
@@ -2653,7 +2685,7 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
     endcase
     if (event_take) begin  // gen/virtq/packed_used.ts:123
       event_full <= ev_wr_full;  // gen/virtq/packed_used.ts:126
-      event_host <= _select_51 + (ev_wr_full ? 64'd0 : 64'd2);  // gen/virtq/packed_used.ts:128
+      event_host <= _select_52 + (ev_wr_full ? 64'd0 : 64'd2);  // gen/virtq/packed_used.ts:128
     end
     if (used_accept) begin  // gen/virtq/packed_used.ts:161
       if (used_merge) begin  // gen/virtq/packed_used.ts:165
@@ -2683,28 +2715,28 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
         end
       end else begin
         if (used_tail[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:169
-          used_slot_0 <= {_cat_52, done_id, done_len};  // gen/virtq/packed_used.ts:169
+          used_slot_0 <= {_cat_53, done_id, done_len};  // gen/virtq/packed_used.ts:169
         end
         if (used_tail[2:0] == 3'd1) begin  // gen/virtq/packed_used.ts:169
-          used_slot_1 <= {_cat_52, done_id, done_len};  // gen/virtq/packed_used.ts:169
+          used_slot_1 <= {_cat_53, done_id, done_len};  // gen/virtq/packed_used.ts:169
         end
         if (used_tail[2:0] == 3'd2) begin  // gen/virtq/packed_used.ts:169
-          used_slot_2 <= {_cat_52, done_id, done_len};  // gen/virtq/packed_used.ts:169
+          used_slot_2 <= {_cat_53, done_id, done_len};  // gen/virtq/packed_used.ts:169
         end
         if (used_tail[2:0] == 3'd3) begin  // gen/virtq/packed_used.ts:169
-          used_slot_3 <= {_cat_52, done_id, done_len};  // gen/virtq/packed_used.ts:169
+          used_slot_3 <= {_cat_53, done_id, done_len};  // gen/virtq/packed_used.ts:169
         end
         if (used_tail[2:0] == 3'd4) begin  // gen/virtq/packed_used.ts:169
-          used_slot_4 <= {_cat_52, done_id, done_len};  // gen/virtq/packed_used.ts:169
+          used_slot_4 <= {_cat_53, done_id, done_len};  // gen/virtq/packed_used.ts:169
         end
         if (used_tail[2:0] == 3'd5) begin  // gen/virtq/packed_used.ts:169
-          used_slot_5 <= {_cat_52, done_id, done_len};  // gen/virtq/packed_used.ts:169
+          used_slot_5 <= {_cat_53, done_id, done_len};  // gen/virtq/packed_used.ts:169
         end
         if (used_tail[2:0] == 3'd6) begin  // gen/virtq/packed_used.ts:169
-          used_slot_6 <= {_cat_52, done_id, done_len};  // gen/virtq/packed_used.ts:169
+          used_slot_6 <= {_cat_53, done_id, done_len};  // gen/virtq/packed_used.ts:169
         end
         if (used_tail[2:0] == 3'd7) begin  // gen/virtq/packed_used.ts:169
-          used_slot_7 <= {_cat_52, done_id, done_len};  // gen/virtq/packed_used.ts:169
+          used_slot_7 <= {_cat_53, done_id, done_len};  // gen/virtq/packed_used.ts:169
         end
         if (used_tail[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:170
           used_slot_queue_0 <= done_queue;  // gen/virtq/packed_used.ts:170
@@ -2731,23 +2763,23 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
           used_slot_queue_7 <= done_queue;  // gen/virtq/packed_used.ts:170
         end
         used_slot_cur <= used_tail[2:0];  // gen/virtq/packed_used.ts:171
-        used_pos_cur <= _select_21;  // gen/virtq/packed_used.ts:174
-        used_wrap_cur <= _select_23;  // gen/virtq/packed_used.ts:175
+        used_pos_cur <= _select_22;  // gen/virtq/packed_used.ts:174
+        used_wrap_cur <= _select_24;  // gen/virtq/packed_used.ts:175
       end
     end
     case (used_state)  // gen/virtq/packed_used.ts:197
       USED_STATE_CALC: begin
-        used_host <= (_select_53 + ({48'd0, used_pos_cur} << 4)) + 64'd8;  // gen/virtq/packed_used.ts:200
+        used_host <= (_select_54 + ({48'd0, used_pos_cur} << 4)) + 64'd8;  // gen/virtq/packed_used.ts:200
       end
       default: begin end
     endcase
-    used_rdata <= {_select_54, _select_55};  // gen/virtq/packed_used.ts:240
+    used_rdata <= {_select_55, _select_56};  // gen/virtq/packed_used.ts:240
     case (notify_state)  // gen/virtq/packed_used.ts:325
       NOTIFY_STATE_IDLE: begin
         if (notify_pick_valid) begin  // gen/virtq/packed_used.ts:327
-          notify_adv <= _select_56;  // gen/virtq/packed_used.ts:329
-          notify_idx <= _select_57;  // gen/virtq/packed_used.ts:330
-          notify_wrap <= _select_58;  // gen/virtq/packed_used.ts:331
+          notify_adv <= _select_57;  // gen/virtq/packed_used.ts:329
+          notify_idx <= _select_58;  // gen/virtq/packed_used.ts:330
+          notify_wrap <= _select_59;  // gen/virtq/packed_used.ts:331
           notify_seq <= used_seq;  // gen/virtq/packed_used.ts:332
         end
       end
@@ -2758,149 +2790,149 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   // ---- memories
   always @(posedge clk) begin  // gen/virtq/packed_fetch.ts:131
     if (mem_wr_valid & (((~memwr_line[0]) ? memwr_line : memwr_line_next) < 8'd16)) begin
-      if (_mux_61[0]) fetch_ring_even[_sub_59[3:1]][7:0] <= _mux_60[7:0];
-      if (_mux_61[1]) fetch_ring_even[_sub_59[3:1]][15:8] <= _mux_60[15:8];
-      if (_mux_61[2]) fetch_ring_even[_sub_59[3:1]][23:16] <= _mux_60[23:16];
-      if (_mux_61[3]) fetch_ring_even[_sub_59[3:1]][31:24] <= _mux_60[31:24];
-      if (_mux_61[4]) fetch_ring_even[_sub_59[3:1]][39:32] <= _mux_60[39:32];
-      if (_mux_61[5]) fetch_ring_even[_sub_59[3:1]][47:40] <= _mux_60[47:40];
-      if (_mux_61[6]) fetch_ring_even[_sub_59[3:1]][55:48] <= _mux_60[55:48];
-      if (_mux_61[7]) fetch_ring_even[_sub_59[3:1]][63:56] <= _mux_60[63:56];
-      if (_mux_61[8]) fetch_ring_even[_sub_59[3:1]][71:64] <= _mux_60[71:64];
-      if (_mux_61[9]) fetch_ring_even[_sub_59[3:1]][79:72] <= _mux_60[79:72];
-      if (_mux_61[10]) fetch_ring_even[_sub_59[3:1]][87:80] <= _mux_60[87:80];
-      if (_mux_61[11]) fetch_ring_even[_sub_59[3:1]][95:88] <= _mux_60[95:88];
-      if (_mux_61[12]) fetch_ring_even[_sub_59[3:1]][103:96] <= _mux_60[103:96];
-      if (_mux_61[13]) fetch_ring_even[_sub_59[3:1]][111:104] <= _mux_60[111:104];
-      if (_mux_61[14]) fetch_ring_even[_sub_59[3:1]][119:112] <= _mux_60[119:112];
-      if (_mux_61[15]) fetch_ring_even[_sub_59[3:1]][127:120] <= _mux_60[127:120];
-      if (_mux_61[16]) fetch_ring_even[_sub_59[3:1]][135:128] <= _mux_60[135:128];
-      if (_mux_61[17]) fetch_ring_even[_sub_59[3:1]][143:136] <= _mux_60[143:136];
-      if (_mux_61[18]) fetch_ring_even[_sub_59[3:1]][151:144] <= _mux_60[151:144];
-      if (_mux_61[19]) fetch_ring_even[_sub_59[3:1]][159:152] <= _mux_60[159:152];
-      if (_mux_61[20]) fetch_ring_even[_sub_59[3:1]][167:160] <= _mux_60[167:160];
-      if (_mux_61[21]) fetch_ring_even[_sub_59[3:1]][175:168] <= _mux_60[175:168];
-      if (_mux_61[22]) fetch_ring_even[_sub_59[3:1]][183:176] <= _mux_60[183:176];
-      if (_mux_61[23]) fetch_ring_even[_sub_59[3:1]][191:184] <= _mux_60[191:184];
-      if (_mux_61[24]) fetch_ring_even[_sub_59[3:1]][199:192] <= _mux_60[199:192];
-      if (_mux_61[25]) fetch_ring_even[_sub_59[3:1]][207:200] <= _mux_60[207:200];
-      if (_mux_61[26]) fetch_ring_even[_sub_59[3:1]][215:208] <= _mux_60[215:208];
-      if (_mux_61[27]) fetch_ring_even[_sub_59[3:1]][223:216] <= _mux_60[223:216];
-      if (_mux_61[28]) fetch_ring_even[_sub_59[3:1]][231:224] <= _mux_60[231:224];
-      if (_mux_61[29]) fetch_ring_even[_sub_59[3:1]][239:232] <= _mux_60[239:232];
-      if (_mux_61[30]) fetch_ring_even[_sub_59[3:1]][247:240] <= _mux_60[247:240];
-      if (_mux_61[31]) fetch_ring_even[_sub_59[3:1]][255:248] <= _mux_60[255:248];
+      if (_mux_62[0]) fetch_ring_even[_sub_60[3:1]][7:0] <= _mux_61[7:0];
+      if (_mux_62[1]) fetch_ring_even[_sub_60[3:1]][15:8] <= _mux_61[15:8];
+      if (_mux_62[2]) fetch_ring_even[_sub_60[3:1]][23:16] <= _mux_61[23:16];
+      if (_mux_62[3]) fetch_ring_even[_sub_60[3:1]][31:24] <= _mux_61[31:24];
+      if (_mux_62[4]) fetch_ring_even[_sub_60[3:1]][39:32] <= _mux_61[39:32];
+      if (_mux_62[5]) fetch_ring_even[_sub_60[3:1]][47:40] <= _mux_61[47:40];
+      if (_mux_62[6]) fetch_ring_even[_sub_60[3:1]][55:48] <= _mux_61[55:48];
+      if (_mux_62[7]) fetch_ring_even[_sub_60[3:1]][63:56] <= _mux_61[63:56];
+      if (_mux_62[8]) fetch_ring_even[_sub_60[3:1]][71:64] <= _mux_61[71:64];
+      if (_mux_62[9]) fetch_ring_even[_sub_60[3:1]][79:72] <= _mux_61[79:72];
+      if (_mux_62[10]) fetch_ring_even[_sub_60[3:1]][87:80] <= _mux_61[87:80];
+      if (_mux_62[11]) fetch_ring_even[_sub_60[3:1]][95:88] <= _mux_61[95:88];
+      if (_mux_62[12]) fetch_ring_even[_sub_60[3:1]][103:96] <= _mux_61[103:96];
+      if (_mux_62[13]) fetch_ring_even[_sub_60[3:1]][111:104] <= _mux_61[111:104];
+      if (_mux_62[14]) fetch_ring_even[_sub_60[3:1]][119:112] <= _mux_61[119:112];
+      if (_mux_62[15]) fetch_ring_even[_sub_60[3:1]][127:120] <= _mux_61[127:120];
+      if (_mux_62[16]) fetch_ring_even[_sub_60[3:1]][135:128] <= _mux_61[135:128];
+      if (_mux_62[17]) fetch_ring_even[_sub_60[3:1]][143:136] <= _mux_61[143:136];
+      if (_mux_62[18]) fetch_ring_even[_sub_60[3:1]][151:144] <= _mux_61[151:144];
+      if (_mux_62[19]) fetch_ring_even[_sub_60[3:1]][159:152] <= _mux_61[159:152];
+      if (_mux_62[20]) fetch_ring_even[_sub_60[3:1]][167:160] <= _mux_61[167:160];
+      if (_mux_62[21]) fetch_ring_even[_sub_60[3:1]][175:168] <= _mux_61[175:168];
+      if (_mux_62[22]) fetch_ring_even[_sub_60[3:1]][183:176] <= _mux_61[183:176];
+      if (_mux_62[23]) fetch_ring_even[_sub_60[3:1]][191:184] <= _mux_61[191:184];
+      if (_mux_62[24]) fetch_ring_even[_sub_60[3:1]][199:192] <= _mux_61[199:192];
+      if (_mux_62[25]) fetch_ring_even[_sub_60[3:1]][207:200] <= _mux_61[207:200];
+      if (_mux_62[26]) fetch_ring_even[_sub_60[3:1]][215:208] <= _mux_61[215:208];
+      if (_mux_62[27]) fetch_ring_even[_sub_60[3:1]][223:216] <= _mux_61[223:216];
+      if (_mux_62[28]) fetch_ring_even[_sub_60[3:1]][231:224] <= _mux_61[231:224];
+      if (_mux_62[29]) fetch_ring_even[_sub_60[3:1]][239:232] <= _mux_61[239:232];
+      if (_mux_62[30]) fetch_ring_even[_sub_60[3:1]][247:240] <= _mux_61[247:240];
+      if (_mux_62[31]) fetch_ring_even[_sub_60[3:1]][255:248] <= _mux_61[255:248];
     end
   end
   assign fetch_ring_even_rd0 = fetch_ring_even[walk_rd_at[4:2]];  // gen/virtq/packed_fetch.ts:147
   always @(posedge clk) begin  // gen/virtq/packed_fetch.ts:131
     if (mem_wr_valid & ((memwr_line[0] ? memwr_line : memwr_line_next) < 8'd16)) begin
-      if (_mux_64[0]) fetch_ring_odd[_sub_62[3:1]][7:0] <= _mux_63[7:0];
-      if (_mux_64[1]) fetch_ring_odd[_sub_62[3:1]][15:8] <= _mux_63[15:8];
-      if (_mux_64[2]) fetch_ring_odd[_sub_62[3:1]][23:16] <= _mux_63[23:16];
-      if (_mux_64[3]) fetch_ring_odd[_sub_62[3:1]][31:24] <= _mux_63[31:24];
-      if (_mux_64[4]) fetch_ring_odd[_sub_62[3:1]][39:32] <= _mux_63[39:32];
-      if (_mux_64[5]) fetch_ring_odd[_sub_62[3:1]][47:40] <= _mux_63[47:40];
-      if (_mux_64[6]) fetch_ring_odd[_sub_62[3:1]][55:48] <= _mux_63[55:48];
-      if (_mux_64[7]) fetch_ring_odd[_sub_62[3:1]][63:56] <= _mux_63[63:56];
-      if (_mux_64[8]) fetch_ring_odd[_sub_62[3:1]][71:64] <= _mux_63[71:64];
-      if (_mux_64[9]) fetch_ring_odd[_sub_62[3:1]][79:72] <= _mux_63[79:72];
-      if (_mux_64[10]) fetch_ring_odd[_sub_62[3:1]][87:80] <= _mux_63[87:80];
-      if (_mux_64[11]) fetch_ring_odd[_sub_62[3:1]][95:88] <= _mux_63[95:88];
-      if (_mux_64[12]) fetch_ring_odd[_sub_62[3:1]][103:96] <= _mux_63[103:96];
-      if (_mux_64[13]) fetch_ring_odd[_sub_62[3:1]][111:104] <= _mux_63[111:104];
-      if (_mux_64[14]) fetch_ring_odd[_sub_62[3:1]][119:112] <= _mux_63[119:112];
-      if (_mux_64[15]) fetch_ring_odd[_sub_62[3:1]][127:120] <= _mux_63[127:120];
-      if (_mux_64[16]) fetch_ring_odd[_sub_62[3:1]][135:128] <= _mux_63[135:128];
-      if (_mux_64[17]) fetch_ring_odd[_sub_62[3:1]][143:136] <= _mux_63[143:136];
-      if (_mux_64[18]) fetch_ring_odd[_sub_62[3:1]][151:144] <= _mux_63[151:144];
-      if (_mux_64[19]) fetch_ring_odd[_sub_62[3:1]][159:152] <= _mux_63[159:152];
-      if (_mux_64[20]) fetch_ring_odd[_sub_62[3:1]][167:160] <= _mux_63[167:160];
-      if (_mux_64[21]) fetch_ring_odd[_sub_62[3:1]][175:168] <= _mux_63[175:168];
-      if (_mux_64[22]) fetch_ring_odd[_sub_62[3:1]][183:176] <= _mux_63[183:176];
-      if (_mux_64[23]) fetch_ring_odd[_sub_62[3:1]][191:184] <= _mux_63[191:184];
-      if (_mux_64[24]) fetch_ring_odd[_sub_62[3:1]][199:192] <= _mux_63[199:192];
-      if (_mux_64[25]) fetch_ring_odd[_sub_62[3:1]][207:200] <= _mux_63[207:200];
-      if (_mux_64[26]) fetch_ring_odd[_sub_62[3:1]][215:208] <= _mux_63[215:208];
-      if (_mux_64[27]) fetch_ring_odd[_sub_62[3:1]][223:216] <= _mux_63[223:216];
-      if (_mux_64[28]) fetch_ring_odd[_sub_62[3:1]][231:224] <= _mux_63[231:224];
-      if (_mux_64[29]) fetch_ring_odd[_sub_62[3:1]][239:232] <= _mux_63[239:232];
-      if (_mux_64[30]) fetch_ring_odd[_sub_62[3:1]][247:240] <= _mux_63[247:240];
-      if (_mux_64[31]) fetch_ring_odd[_sub_62[3:1]][255:248] <= _mux_63[255:248];
+      if (_mux_65[0]) fetch_ring_odd[_sub_63[3:1]][7:0] <= _mux_64[7:0];
+      if (_mux_65[1]) fetch_ring_odd[_sub_63[3:1]][15:8] <= _mux_64[15:8];
+      if (_mux_65[2]) fetch_ring_odd[_sub_63[3:1]][23:16] <= _mux_64[23:16];
+      if (_mux_65[3]) fetch_ring_odd[_sub_63[3:1]][31:24] <= _mux_64[31:24];
+      if (_mux_65[4]) fetch_ring_odd[_sub_63[3:1]][39:32] <= _mux_64[39:32];
+      if (_mux_65[5]) fetch_ring_odd[_sub_63[3:1]][47:40] <= _mux_64[47:40];
+      if (_mux_65[6]) fetch_ring_odd[_sub_63[3:1]][55:48] <= _mux_64[55:48];
+      if (_mux_65[7]) fetch_ring_odd[_sub_63[3:1]][63:56] <= _mux_64[63:56];
+      if (_mux_65[8]) fetch_ring_odd[_sub_63[3:1]][71:64] <= _mux_64[71:64];
+      if (_mux_65[9]) fetch_ring_odd[_sub_63[3:1]][79:72] <= _mux_64[79:72];
+      if (_mux_65[10]) fetch_ring_odd[_sub_63[3:1]][87:80] <= _mux_64[87:80];
+      if (_mux_65[11]) fetch_ring_odd[_sub_63[3:1]][95:88] <= _mux_64[95:88];
+      if (_mux_65[12]) fetch_ring_odd[_sub_63[3:1]][103:96] <= _mux_64[103:96];
+      if (_mux_65[13]) fetch_ring_odd[_sub_63[3:1]][111:104] <= _mux_64[111:104];
+      if (_mux_65[14]) fetch_ring_odd[_sub_63[3:1]][119:112] <= _mux_64[119:112];
+      if (_mux_65[15]) fetch_ring_odd[_sub_63[3:1]][127:120] <= _mux_64[127:120];
+      if (_mux_65[16]) fetch_ring_odd[_sub_63[3:1]][135:128] <= _mux_64[135:128];
+      if (_mux_65[17]) fetch_ring_odd[_sub_63[3:1]][143:136] <= _mux_64[143:136];
+      if (_mux_65[18]) fetch_ring_odd[_sub_63[3:1]][151:144] <= _mux_64[151:144];
+      if (_mux_65[19]) fetch_ring_odd[_sub_63[3:1]][159:152] <= _mux_64[159:152];
+      if (_mux_65[20]) fetch_ring_odd[_sub_63[3:1]][167:160] <= _mux_64[167:160];
+      if (_mux_65[21]) fetch_ring_odd[_sub_63[3:1]][175:168] <= _mux_64[175:168];
+      if (_mux_65[22]) fetch_ring_odd[_sub_63[3:1]][183:176] <= _mux_64[183:176];
+      if (_mux_65[23]) fetch_ring_odd[_sub_63[3:1]][191:184] <= _mux_64[191:184];
+      if (_mux_65[24]) fetch_ring_odd[_sub_63[3:1]][199:192] <= _mux_64[199:192];
+      if (_mux_65[25]) fetch_ring_odd[_sub_63[3:1]][207:200] <= _mux_64[207:200];
+      if (_mux_65[26]) fetch_ring_odd[_sub_63[3:1]][215:208] <= _mux_64[215:208];
+      if (_mux_65[27]) fetch_ring_odd[_sub_63[3:1]][223:216] <= _mux_64[223:216];
+      if (_mux_65[28]) fetch_ring_odd[_sub_63[3:1]][231:224] <= _mux_64[231:224];
+      if (_mux_65[29]) fetch_ring_odd[_sub_63[3:1]][239:232] <= _mux_64[239:232];
+      if (_mux_65[30]) fetch_ring_odd[_sub_63[3:1]][247:240] <= _mux_64[247:240];
+      if (_mux_65[31]) fetch_ring_odd[_sub_63[3:1]][255:248] <= _mux_64[255:248];
     end
   end
   assign fetch_ring_odd_rd0 = fetch_ring_odd[walk_rd_at[4:2]];  // gen/virtq/packed_fetch.ts:147
   always @(posedge clk) begin  // gen/virtq/packed_fetch.ts:131
     if (mem_wr_valid & ((((~memwr_line[0]) ? memwr_line : memwr_line_next) >= 8'd16) & (((~memwr_line[0]) ? memwr_line : memwr_line_next) < 8'd80))) begin
-      if (_mux_67[0]) fetch_table_even[_sub_65[5:1]][7:0] <= _mux_66[7:0];
-      if (_mux_67[1]) fetch_table_even[_sub_65[5:1]][15:8] <= _mux_66[15:8];
-      if (_mux_67[2]) fetch_table_even[_sub_65[5:1]][23:16] <= _mux_66[23:16];
-      if (_mux_67[3]) fetch_table_even[_sub_65[5:1]][31:24] <= _mux_66[31:24];
-      if (_mux_67[4]) fetch_table_even[_sub_65[5:1]][39:32] <= _mux_66[39:32];
-      if (_mux_67[5]) fetch_table_even[_sub_65[5:1]][47:40] <= _mux_66[47:40];
-      if (_mux_67[6]) fetch_table_even[_sub_65[5:1]][55:48] <= _mux_66[55:48];
-      if (_mux_67[7]) fetch_table_even[_sub_65[5:1]][63:56] <= _mux_66[63:56];
-      if (_mux_67[8]) fetch_table_even[_sub_65[5:1]][71:64] <= _mux_66[71:64];
-      if (_mux_67[9]) fetch_table_even[_sub_65[5:1]][79:72] <= _mux_66[79:72];
-      if (_mux_67[10]) fetch_table_even[_sub_65[5:1]][87:80] <= _mux_66[87:80];
-      if (_mux_67[11]) fetch_table_even[_sub_65[5:1]][95:88] <= _mux_66[95:88];
-      if (_mux_67[12]) fetch_table_even[_sub_65[5:1]][103:96] <= _mux_66[103:96];
-      if (_mux_67[13]) fetch_table_even[_sub_65[5:1]][111:104] <= _mux_66[111:104];
-      if (_mux_67[14]) fetch_table_even[_sub_65[5:1]][119:112] <= _mux_66[119:112];
-      if (_mux_67[15]) fetch_table_even[_sub_65[5:1]][127:120] <= _mux_66[127:120];
-      if (_mux_67[16]) fetch_table_even[_sub_65[5:1]][135:128] <= _mux_66[135:128];
-      if (_mux_67[17]) fetch_table_even[_sub_65[5:1]][143:136] <= _mux_66[143:136];
-      if (_mux_67[18]) fetch_table_even[_sub_65[5:1]][151:144] <= _mux_66[151:144];
-      if (_mux_67[19]) fetch_table_even[_sub_65[5:1]][159:152] <= _mux_66[159:152];
-      if (_mux_67[20]) fetch_table_even[_sub_65[5:1]][167:160] <= _mux_66[167:160];
-      if (_mux_67[21]) fetch_table_even[_sub_65[5:1]][175:168] <= _mux_66[175:168];
-      if (_mux_67[22]) fetch_table_even[_sub_65[5:1]][183:176] <= _mux_66[183:176];
-      if (_mux_67[23]) fetch_table_even[_sub_65[5:1]][191:184] <= _mux_66[191:184];
-      if (_mux_67[24]) fetch_table_even[_sub_65[5:1]][199:192] <= _mux_66[199:192];
-      if (_mux_67[25]) fetch_table_even[_sub_65[5:1]][207:200] <= _mux_66[207:200];
-      if (_mux_67[26]) fetch_table_even[_sub_65[5:1]][215:208] <= _mux_66[215:208];
-      if (_mux_67[27]) fetch_table_even[_sub_65[5:1]][223:216] <= _mux_66[223:216];
-      if (_mux_67[28]) fetch_table_even[_sub_65[5:1]][231:224] <= _mux_66[231:224];
-      if (_mux_67[29]) fetch_table_even[_sub_65[5:1]][239:232] <= _mux_66[239:232];
-      if (_mux_67[30]) fetch_table_even[_sub_65[5:1]][247:240] <= _mux_66[247:240];
-      if (_mux_67[31]) fetch_table_even[_sub_65[5:1]][255:248] <= _mux_66[255:248];
+      if (_mux_68[0]) fetch_table_even[_sub_66[5:1]][7:0] <= _mux_67[7:0];
+      if (_mux_68[1]) fetch_table_even[_sub_66[5:1]][15:8] <= _mux_67[15:8];
+      if (_mux_68[2]) fetch_table_even[_sub_66[5:1]][23:16] <= _mux_67[23:16];
+      if (_mux_68[3]) fetch_table_even[_sub_66[5:1]][31:24] <= _mux_67[31:24];
+      if (_mux_68[4]) fetch_table_even[_sub_66[5:1]][39:32] <= _mux_67[39:32];
+      if (_mux_68[5]) fetch_table_even[_sub_66[5:1]][47:40] <= _mux_67[47:40];
+      if (_mux_68[6]) fetch_table_even[_sub_66[5:1]][55:48] <= _mux_67[55:48];
+      if (_mux_68[7]) fetch_table_even[_sub_66[5:1]][63:56] <= _mux_67[63:56];
+      if (_mux_68[8]) fetch_table_even[_sub_66[5:1]][71:64] <= _mux_67[71:64];
+      if (_mux_68[9]) fetch_table_even[_sub_66[5:1]][79:72] <= _mux_67[79:72];
+      if (_mux_68[10]) fetch_table_even[_sub_66[5:1]][87:80] <= _mux_67[87:80];
+      if (_mux_68[11]) fetch_table_even[_sub_66[5:1]][95:88] <= _mux_67[95:88];
+      if (_mux_68[12]) fetch_table_even[_sub_66[5:1]][103:96] <= _mux_67[103:96];
+      if (_mux_68[13]) fetch_table_even[_sub_66[5:1]][111:104] <= _mux_67[111:104];
+      if (_mux_68[14]) fetch_table_even[_sub_66[5:1]][119:112] <= _mux_67[119:112];
+      if (_mux_68[15]) fetch_table_even[_sub_66[5:1]][127:120] <= _mux_67[127:120];
+      if (_mux_68[16]) fetch_table_even[_sub_66[5:1]][135:128] <= _mux_67[135:128];
+      if (_mux_68[17]) fetch_table_even[_sub_66[5:1]][143:136] <= _mux_67[143:136];
+      if (_mux_68[18]) fetch_table_even[_sub_66[5:1]][151:144] <= _mux_67[151:144];
+      if (_mux_68[19]) fetch_table_even[_sub_66[5:1]][159:152] <= _mux_67[159:152];
+      if (_mux_68[20]) fetch_table_even[_sub_66[5:1]][167:160] <= _mux_67[167:160];
+      if (_mux_68[21]) fetch_table_even[_sub_66[5:1]][175:168] <= _mux_67[175:168];
+      if (_mux_68[22]) fetch_table_even[_sub_66[5:1]][183:176] <= _mux_67[183:176];
+      if (_mux_68[23]) fetch_table_even[_sub_66[5:1]][191:184] <= _mux_67[191:184];
+      if (_mux_68[24]) fetch_table_even[_sub_66[5:1]][199:192] <= _mux_67[199:192];
+      if (_mux_68[25]) fetch_table_even[_sub_66[5:1]][207:200] <= _mux_67[207:200];
+      if (_mux_68[26]) fetch_table_even[_sub_66[5:1]][215:208] <= _mux_67[215:208];
+      if (_mux_68[27]) fetch_table_even[_sub_66[5:1]][223:216] <= _mux_67[223:216];
+      if (_mux_68[28]) fetch_table_even[_sub_66[5:1]][231:224] <= _mux_67[231:224];
+      if (_mux_68[29]) fetch_table_even[_sub_66[5:1]][239:232] <= _mux_67[239:232];
+      if (_mux_68[30]) fetch_table_even[_sub_66[5:1]][247:240] <= _mux_67[247:240];
+      if (_mux_68[31]) fetch_table_even[_sub_66[5:1]][255:248] <= _mux_67[255:248];
     end
   end
   assign fetch_table_even_rd0 = fetch_table_even[stage_rd_at[6:2]];  // gen/virtq/packed_fetch.ts:147
   always @(posedge clk) begin  // gen/virtq/packed_fetch.ts:131
     if (mem_wr_valid & (((memwr_line[0] ? memwr_line : memwr_line_next) >= 8'd16) & ((memwr_line[0] ? memwr_line : memwr_line_next) < 8'd80))) begin
-      if (_mux_70[0]) fetch_table_odd[_sub_68[5:1]][7:0] <= _mux_69[7:0];
-      if (_mux_70[1]) fetch_table_odd[_sub_68[5:1]][15:8] <= _mux_69[15:8];
-      if (_mux_70[2]) fetch_table_odd[_sub_68[5:1]][23:16] <= _mux_69[23:16];
-      if (_mux_70[3]) fetch_table_odd[_sub_68[5:1]][31:24] <= _mux_69[31:24];
-      if (_mux_70[4]) fetch_table_odd[_sub_68[5:1]][39:32] <= _mux_69[39:32];
-      if (_mux_70[5]) fetch_table_odd[_sub_68[5:1]][47:40] <= _mux_69[47:40];
-      if (_mux_70[6]) fetch_table_odd[_sub_68[5:1]][55:48] <= _mux_69[55:48];
-      if (_mux_70[7]) fetch_table_odd[_sub_68[5:1]][63:56] <= _mux_69[63:56];
-      if (_mux_70[8]) fetch_table_odd[_sub_68[5:1]][71:64] <= _mux_69[71:64];
-      if (_mux_70[9]) fetch_table_odd[_sub_68[5:1]][79:72] <= _mux_69[79:72];
-      if (_mux_70[10]) fetch_table_odd[_sub_68[5:1]][87:80] <= _mux_69[87:80];
-      if (_mux_70[11]) fetch_table_odd[_sub_68[5:1]][95:88] <= _mux_69[95:88];
-      if (_mux_70[12]) fetch_table_odd[_sub_68[5:1]][103:96] <= _mux_69[103:96];
-      if (_mux_70[13]) fetch_table_odd[_sub_68[5:1]][111:104] <= _mux_69[111:104];
-      if (_mux_70[14]) fetch_table_odd[_sub_68[5:1]][119:112] <= _mux_69[119:112];
-      if (_mux_70[15]) fetch_table_odd[_sub_68[5:1]][127:120] <= _mux_69[127:120];
-      if (_mux_70[16]) fetch_table_odd[_sub_68[5:1]][135:128] <= _mux_69[135:128];
-      if (_mux_70[17]) fetch_table_odd[_sub_68[5:1]][143:136] <= _mux_69[143:136];
-      if (_mux_70[18]) fetch_table_odd[_sub_68[5:1]][151:144] <= _mux_69[151:144];
-      if (_mux_70[19]) fetch_table_odd[_sub_68[5:1]][159:152] <= _mux_69[159:152];
-      if (_mux_70[20]) fetch_table_odd[_sub_68[5:1]][167:160] <= _mux_69[167:160];
-      if (_mux_70[21]) fetch_table_odd[_sub_68[5:1]][175:168] <= _mux_69[175:168];
-      if (_mux_70[22]) fetch_table_odd[_sub_68[5:1]][183:176] <= _mux_69[183:176];
-      if (_mux_70[23]) fetch_table_odd[_sub_68[5:1]][191:184] <= _mux_69[191:184];
-      if (_mux_70[24]) fetch_table_odd[_sub_68[5:1]][199:192] <= _mux_69[199:192];
-      if (_mux_70[25]) fetch_table_odd[_sub_68[5:1]][207:200] <= _mux_69[207:200];
-      if (_mux_70[26]) fetch_table_odd[_sub_68[5:1]][215:208] <= _mux_69[215:208];
-      if (_mux_70[27]) fetch_table_odd[_sub_68[5:1]][223:216] <= _mux_69[223:216];
-      if (_mux_70[28]) fetch_table_odd[_sub_68[5:1]][231:224] <= _mux_69[231:224];
-      if (_mux_70[29]) fetch_table_odd[_sub_68[5:1]][239:232] <= _mux_69[239:232];
-      if (_mux_70[30]) fetch_table_odd[_sub_68[5:1]][247:240] <= _mux_69[247:240];
-      if (_mux_70[31]) fetch_table_odd[_sub_68[5:1]][255:248] <= _mux_69[255:248];
+      if (_mux_71[0]) fetch_table_odd[_sub_69[5:1]][7:0] <= _mux_70[7:0];
+      if (_mux_71[1]) fetch_table_odd[_sub_69[5:1]][15:8] <= _mux_70[15:8];
+      if (_mux_71[2]) fetch_table_odd[_sub_69[5:1]][23:16] <= _mux_70[23:16];
+      if (_mux_71[3]) fetch_table_odd[_sub_69[5:1]][31:24] <= _mux_70[31:24];
+      if (_mux_71[4]) fetch_table_odd[_sub_69[5:1]][39:32] <= _mux_70[39:32];
+      if (_mux_71[5]) fetch_table_odd[_sub_69[5:1]][47:40] <= _mux_70[47:40];
+      if (_mux_71[6]) fetch_table_odd[_sub_69[5:1]][55:48] <= _mux_70[55:48];
+      if (_mux_71[7]) fetch_table_odd[_sub_69[5:1]][63:56] <= _mux_70[63:56];
+      if (_mux_71[8]) fetch_table_odd[_sub_69[5:1]][71:64] <= _mux_70[71:64];
+      if (_mux_71[9]) fetch_table_odd[_sub_69[5:1]][79:72] <= _mux_70[79:72];
+      if (_mux_71[10]) fetch_table_odd[_sub_69[5:1]][87:80] <= _mux_70[87:80];
+      if (_mux_71[11]) fetch_table_odd[_sub_69[5:1]][95:88] <= _mux_70[95:88];
+      if (_mux_71[12]) fetch_table_odd[_sub_69[5:1]][103:96] <= _mux_70[103:96];
+      if (_mux_71[13]) fetch_table_odd[_sub_69[5:1]][111:104] <= _mux_70[111:104];
+      if (_mux_71[14]) fetch_table_odd[_sub_69[5:1]][119:112] <= _mux_70[119:112];
+      if (_mux_71[15]) fetch_table_odd[_sub_69[5:1]][127:120] <= _mux_70[127:120];
+      if (_mux_71[16]) fetch_table_odd[_sub_69[5:1]][135:128] <= _mux_70[135:128];
+      if (_mux_71[17]) fetch_table_odd[_sub_69[5:1]][143:136] <= _mux_70[143:136];
+      if (_mux_71[18]) fetch_table_odd[_sub_69[5:1]][151:144] <= _mux_70[151:144];
+      if (_mux_71[19]) fetch_table_odd[_sub_69[5:1]][159:152] <= _mux_70[159:152];
+      if (_mux_71[20]) fetch_table_odd[_sub_69[5:1]][167:160] <= _mux_70[167:160];
+      if (_mux_71[21]) fetch_table_odd[_sub_69[5:1]][175:168] <= _mux_70[175:168];
+      if (_mux_71[22]) fetch_table_odd[_sub_69[5:1]][183:176] <= _mux_70[183:176];
+      if (_mux_71[23]) fetch_table_odd[_sub_69[5:1]][191:184] <= _mux_70[191:184];
+      if (_mux_71[24]) fetch_table_odd[_sub_69[5:1]][199:192] <= _mux_70[199:192];
+      if (_mux_71[25]) fetch_table_odd[_sub_69[5:1]][207:200] <= _mux_70[207:200];
+      if (_mux_71[26]) fetch_table_odd[_sub_69[5:1]][215:208] <= _mux_70[215:208];
+      if (_mux_71[27]) fetch_table_odd[_sub_69[5:1]][223:216] <= _mux_70[223:216];
+      if (_mux_71[28]) fetch_table_odd[_sub_69[5:1]][231:224] <= _mux_70[231:224];
+      if (_mux_71[29]) fetch_table_odd[_sub_69[5:1]][239:232] <= _mux_70[239:232];
+      if (_mux_71[30]) fetch_table_odd[_sub_69[5:1]][247:240] <= _mux_70[247:240];
+      if (_mux_71[31]) fetch_table_odd[_sub_69[5:1]][255:248] <= _mux_70[255:248];
     end
   end
   assign fetch_table_odd_rd0 = fetch_table_odd[stage_rd_at[6:2]];  // gen/virtq/packed_fetch.ts:147
