@@ -22,13 +22,13 @@
 // the tag on but its data is dropped (POISONED). The end of a read (its last completion, or the error that
 // ended it) is reported to the command slots (`retire`) only when the completion's last beat has left r3,
 // so a command's status never overtakes its data into memory.
-import { bit, cat, type Expr, lit, log2ceil, type ModuleBuilder, mux, type SignalArray } from '../hdl';
+import { bit, cat, type Expr, lit, log2ceil, type ModuleBuilder, mux } from '../hdl';
 import { muxTree } from '../lib/mux';
 import { DmaError } from '../pcie/dma_common';
 import { type BundleOf, type DataWidth, RxError, type tlpRxStream } from '../pcie/streams';
 import { CplStatus, tlpFields } from '../pcie/tlp';
 import { type lineWrite, lineBytes } from './ports';
-import type { ReadTags, TagInFlight } from './read_tags';
+import { lookupTag, type ReadTags, type TagInFlight } from './read_tags';
 import { placeInWindow } from './shift';
 
 export interface CplPathEvents {
@@ -46,6 +46,8 @@ export interface CplPath {
    * until then; the root complex may not see it reused before the completion has been received whole).
    */
   release: { en: Expr; tag: Expr };
+  /** A completion may update its tag's remaining bytes this cycle (a completion's first beat in ra). */
+  mayUpdate: Expr;
   /** An error for a command slot (0: none). */
   err: { code: Expr; slot: Expr };
   /** A read ended: its slot's count of outstanding reads goes down. */
@@ -70,7 +72,7 @@ export function completionPath(
   const { W, cpl, memWr, devBits } = o;
   const T = tags.valid.items.length;
   const tw = log2ceil(T);
-  const sw = tags.slot.items[0].width;
+  const sw = tags.slotBits;
   const B = lineBytes(W);
   const lb = log2ceil(B);
 
@@ -107,7 +109,7 @@ export function completionPath(
   // Payload byte index just past the last byte to write: the bytes the tag still expects, or the payload.
   const payloadEnd = cat(f.lengthDw, lit(0, 2));
   const wantEnd = lead.add(bc);
-  const lookup = (a: SignalArray) => muxTree(tag, a.items);
+  const entry = lookupTag(tags, tag);
 
   // ra: the beat with its verdict's inputs (declared first: its update is forwarded to the stages before it).
   const ra = {
@@ -171,10 +173,10 @@ export function completionPath(
     rl.sameAsAhead.next(rl.valid.and(rl.sop).and(rl.tag.eq(tag)));
     // Outstanding and not timing out (the timeout frees it: a completion now is one too late).
     rl.live.next(inRange.and(muxTree(tag, tags.live)));
-    rl.remaining.next(mux(raUpdates(tag), ra.updateTo, lookup(tags.remaining)));
-    rl.hostEnd.next(lookup(tags.hostEnd));
-    rl.devEnd.next(lookup(tags.devEnd));
-    rl.slot.next(lookup(tags.slot));
+    rl.remaining.next(mux(raUpdates(tag), ra.updateTo, entry.remaining));
+    rl.hostEnd.next(entry.hostEnd);
+    rl.devEnd.next(entry.devEnd);
+    rl.slot.next(entry.slot);
     rl.bc.next(bc);
     rl.laEnd.next(la.add(bc.bits(6, 0)));
     rl.status.next(f.cplStatus);
@@ -372,6 +374,7 @@ export function completionPath(
 
   return {
     update: { en: start.and(verdict.update), tag: ra.tag, closing: verdict.free, remaining: ra.updateTo },
+    mayUpdate: ra.valid.and(ra.sop),
     release: {
       en: advance
         .and(ra.valid)

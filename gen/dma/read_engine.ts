@@ -134,7 +134,9 @@ export const DmaRead = defineModule(
     const remZero = m.reg('rem_zero', bit, { reset: 1 });
     const curFailed = m.reg('cur_failed', bit, { reset: 0 });
     const curDone = m.let('cur_done', remZero.or(curFailed));
-    const issueNow = m.let('issue_now', st.is('issue').and(reqValid.not().or(req.ready)));
+    // A read is not issued in a cycle where a completion may update its tag: the tag tables' remaining bytes have
+    // one write port (read_tags.ts). A completion starts at most every other beat, a read is needed every MRRS/W*8.
+    const issueNow = m.let('issue_now', st.is('issue').and(reqValid.not().or(req.ready)).and(cplPath.mayUpdate.not()));
     const bmeLost = m.wire('bme_lost', bit, { default: 0 });
 
     st.switch({
