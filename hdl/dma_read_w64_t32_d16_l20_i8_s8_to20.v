@@ -67,9 +67,9 @@ module dma_read_w64_t32_d16_l20_i8_s8_to20 (
 
   // ---- declarations
   /* verilator lint_off UNUSEDPARAM */
-  localparam [1:0] ISSUE_STATE_IDLE = 2'd0;  // gen/dma/read_engine.ts:103
-  localparam [1:0] ISSUE_STATE_CALC = 2'd1;  // gen/dma/read_engine.ts:103
-  localparam [1:0] ISSUE_STATE_ISSUE = 2'd2;  // gen/dma/read_engine.ts:103
+  localparam [1:0] ISSUE_STATE_IDLE = 2'd0;  // gen/dma/read_engine.ts:104
+  localparam [1:0] ISSUE_STATE_CALC = 2'd1;  // gen/dma/read_engine.ts:104
+  localparam [1:0] ISSUE_STATE_ISSUE = 2'd2;  // gen/dma/read_engine.ts:104
   /* verilator lint_on UNUSEDPARAM */
 
   wire cmd_queue_enq_valid;  // gen/dma/read_engine.ts:74
@@ -81,234 +81,258 @@ module dma_read_w64_t32_d16_l20_i8_s8_to20 (
   /* verilator lint_off UNUSEDSIGNAL */  // unused
   wire [1:0] cmd_queue_count;  // gen/dma/read_engine.ts:74
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [7:0] slot_id_0;  // gen/dma/read_engine.ts:85
-  reg [7:0] slot_id_1;  // gen/dma/read_engine.ts:85
-  reg [7:0] slot_id_2;  // gen/dma/read_engine.ts:85
-  reg [7:0] slot_id_3;  // gen/dma/read_engine.ts:85
-  reg [7:0] slot_id_4;  // gen/dma/read_engine.ts:85
-  reg [7:0] slot_id_5;  // gen/dma/read_engine.ts:85
-  reg [7:0] slot_id_6;  // gen/dma/read_engine.ts:85
-  reg [7:0] slot_id_7;  // gen/dma/read_engine.ts:85
-  reg [2:0] slot_err_0;  // gen/dma/read_engine.ts:86
-  reg [2:0] slot_err_1;  // gen/dma/read_engine.ts:86
-  reg [2:0] slot_err_2;  // gen/dma/read_engine.ts:86
-  reg [2:0] slot_err_3;  // gen/dma/read_engine.ts:86
-  reg [2:0] slot_err_4;  // gen/dma/read_engine.ts:86
-  reg [2:0] slot_err_5;  // gen/dma/read_engine.ts:86
-  reg [2:0] slot_err_6;  // gen/dma/read_engine.ts:86
-  reg [2:0] slot_err_7;  // gen/dma/read_engine.ts:86
-  reg slot_issued_0;  // gen/dma/read_engine.ts:87
-  reg slot_issued_1;  // gen/dma/read_engine.ts:87
-  reg slot_issued_2;  // gen/dma/read_engine.ts:87
-  reg slot_issued_3;  // gen/dma/read_engine.ts:87
-  reg slot_issued_4;  // gen/dma/read_engine.ts:87
-  reg slot_issued_5;  // gen/dma/read_engine.ts:87
-  reg slot_issued_6;  // gen/dma/read_engine.ts:87
-  reg slot_issued_7;  // gen/dma/read_engine.ts:87
-  reg [5:0] slot_pending_0;  // gen/dma/read_engine.ts:88
-  reg [5:0] slot_pending_1;  // gen/dma/read_engine.ts:88
-  reg [5:0] slot_pending_2;  // gen/dma/read_engine.ts:88
-  reg [5:0] slot_pending_3;  // gen/dma/read_engine.ts:88
-  reg [5:0] slot_pending_4;  // gen/dma/read_engine.ts:88
-  reg [5:0] slot_pending_5;  // gen/dma/read_engine.ts:88
-  reg [5:0] slot_pending_6;  // gen/dma/read_engine.ts:88
-  reg [5:0] slot_pending_7;  // gen/dma/read_engine.ts:88
-  reg [3:0] slot_head;  // gen/dma/read_engine.ts:89
-  reg [3:0] slot_tail;  // gen/dma/read_engine.ts:90
-  reg tag_valid_0;  // gen/dma/read_tags.ts:70
-  reg tag_valid_1;  // gen/dma/read_tags.ts:70
-  reg tag_valid_2;  // gen/dma/read_tags.ts:70
-  reg tag_valid_3;  // gen/dma/read_tags.ts:70
-  reg tag_valid_4;  // gen/dma/read_tags.ts:70
-  reg tag_valid_5;  // gen/dma/read_tags.ts:70
-  reg tag_valid_6;  // gen/dma/read_tags.ts:70
-  reg tag_valid_7;  // gen/dma/read_tags.ts:70
-  reg tag_valid_8;  // gen/dma/read_tags.ts:70
-  reg tag_valid_9;  // gen/dma/read_tags.ts:70
-  reg tag_valid_10;  // gen/dma/read_tags.ts:70
-  reg tag_valid_11;  // gen/dma/read_tags.ts:70
-  reg tag_valid_12;  // gen/dma/read_tags.ts:70
-  reg tag_valid_13;  // gen/dma/read_tags.ts:70
-  reg tag_valid_14;  // gen/dma/read_tags.ts:70
-  reg tag_valid_15;  // gen/dma/read_tags.ts:70
-  reg tag_valid_16;  // gen/dma/read_tags.ts:70
-  reg tag_valid_17;  // gen/dma/read_tags.ts:70
-  reg tag_valid_18;  // gen/dma/read_tags.ts:70
-  reg tag_valid_19;  // gen/dma/read_tags.ts:70
-  reg tag_valid_20;  // gen/dma/read_tags.ts:70
-  reg tag_valid_21;  // gen/dma/read_tags.ts:70
-  reg tag_valid_22;  // gen/dma/read_tags.ts:70
-  reg tag_valid_23;  // gen/dma/read_tags.ts:70
-  reg tag_valid_24;  // gen/dma/read_tags.ts:70
-  reg tag_valid_25;  // gen/dma/read_tags.ts:70
-  reg tag_valid_26;  // gen/dma/read_tags.ts:70
-  reg tag_valid_27;  // gen/dma/read_tags.ts:70
-  reg tag_valid_28;  // gen/dma/read_tags.ts:70
-  reg tag_valid_29;  // gen/dma/read_tags.ts:70
-  reg tag_valid_30;  // gen/dma/read_tags.ts:70
-  reg tag_valid_31;  // gen/dma/read_tags.ts:70
-  reg [2:0] tag_age_0;  // gen/dma/read_tags.ts:75
-  reg [2:0] tag_age_1;  // gen/dma/read_tags.ts:75
-  reg [2:0] tag_age_2;  // gen/dma/read_tags.ts:75
-  reg [2:0] tag_age_3;  // gen/dma/read_tags.ts:75
-  reg [2:0] tag_age_4;  // gen/dma/read_tags.ts:75
-  reg [2:0] tag_age_5;  // gen/dma/read_tags.ts:75
-  reg [2:0] tag_age_6;  // gen/dma/read_tags.ts:75
-  reg [2:0] tag_age_7;  // gen/dma/read_tags.ts:75
-  reg [2:0] tag_age_8;  // gen/dma/read_tags.ts:75
-  reg [2:0] tag_age_9;  // gen/dma/read_tags.ts:75
-  reg [2:0] tag_age_10;  // gen/dma/read_tags.ts:75
-  reg [2:0] tag_age_11;  // gen/dma/read_tags.ts:75
-  reg [2:0] tag_age_12;  // gen/dma/read_tags.ts:75
-  reg [2:0] tag_age_13;  // gen/dma/read_tags.ts:75
-  reg [2:0] tag_age_14;  // gen/dma/read_tags.ts:75
-  reg [2:0] tag_age_15;  // gen/dma/read_tags.ts:75
-  reg [2:0] tag_age_16;  // gen/dma/read_tags.ts:75
-  reg [2:0] tag_age_17;  // gen/dma/read_tags.ts:75
-  reg [2:0] tag_age_18;  // gen/dma/read_tags.ts:75
-  reg [2:0] tag_age_19;  // gen/dma/read_tags.ts:75
-  reg [2:0] tag_age_20;  // gen/dma/read_tags.ts:75
-  reg [2:0] tag_age_21;  // gen/dma/read_tags.ts:75
-  reg [2:0] tag_age_22;  // gen/dma/read_tags.ts:75
-  reg [2:0] tag_age_23;  // gen/dma/read_tags.ts:75
-  reg [2:0] tag_age_24;  // gen/dma/read_tags.ts:75
-  reg [2:0] tag_age_25;  // gen/dma/read_tags.ts:75
-  reg [2:0] tag_age_26;  // gen/dma/read_tags.ts:75
-  reg [2:0] tag_age_27;  // gen/dma/read_tags.ts:75
-  reg [2:0] tag_age_28;  // gen/dma/read_tags.ts:75
-  reg [2:0] tag_age_29;  // gen/dma/read_tags.ts:75
-  reg [2:0] tag_age_30;  // gen/dma/read_tags.ts:75
-  reg [2:0] tag_age_31;  // gen/dma/read_tags.ts:75
-  reg [19:0] timeout_prescale;  // gen/dma/read_tags.ts:77
-  wire timeout_tick;  // gen/dma/read_tags.ts:78
-  reg [31:0] tag_live;  // gen/dma/read_tags.ts:86
-  reg r0_valid;  // gen/dma/read_cpl.ts:81
+  reg [2:0] slot_err_0;  // gen/dma/read_engine.ts:87
+  reg [2:0] slot_err_1;  // gen/dma/read_engine.ts:87
+  reg [2:0] slot_err_2;  // gen/dma/read_engine.ts:87
+  reg [2:0] slot_err_3;  // gen/dma/read_engine.ts:87
+  reg [2:0] slot_err_4;  // gen/dma/read_engine.ts:87
+  reg [2:0] slot_err_5;  // gen/dma/read_engine.ts:87
+  reg [2:0] slot_err_6;  // gen/dma/read_engine.ts:87
+  reg [2:0] slot_err_7;  // gen/dma/read_engine.ts:87
+  reg slot_issued_0;  // gen/dma/read_engine.ts:88
+  reg slot_issued_1;  // gen/dma/read_engine.ts:88
+  reg slot_issued_2;  // gen/dma/read_engine.ts:88
+  reg slot_issued_3;  // gen/dma/read_engine.ts:88
+  reg slot_issued_4;  // gen/dma/read_engine.ts:88
+  reg slot_issued_5;  // gen/dma/read_engine.ts:88
+  reg slot_issued_6;  // gen/dma/read_engine.ts:88
+  reg slot_issued_7;  // gen/dma/read_engine.ts:88
+  reg [5:0] slot_pending_0;  // gen/dma/read_engine.ts:89
+  reg [5:0] slot_pending_1;  // gen/dma/read_engine.ts:89
+  reg [5:0] slot_pending_2;  // gen/dma/read_engine.ts:89
+  reg [5:0] slot_pending_3;  // gen/dma/read_engine.ts:89
+  reg [5:0] slot_pending_4;  // gen/dma/read_engine.ts:89
+  reg [5:0] slot_pending_5;  // gen/dma/read_engine.ts:89
+  reg [5:0] slot_pending_6;  // gen/dma/read_engine.ts:89
+  reg [5:0] slot_pending_7;  // gen/dma/read_engine.ts:89
+  reg [3:0] slot_head;  // gen/dma/read_engine.ts:90
+  reg [3:0] slot_tail;  // gen/dma/read_engine.ts:91
+  reg tag_valid_0;  // gen/dma/read_tags.ts:89
+  reg tag_valid_1;  // gen/dma/read_tags.ts:89
+  reg tag_valid_2;  // gen/dma/read_tags.ts:89
+  reg tag_valid_3;  // gen/dma/read_tags.ts:89
+  reg tag_valid_4;  // gen/dma/read_tags.ts:89
+  reg tag_valid_5;  // gen/dma/read_tags.ts:89
+  reg tag_valid_6;  // gen/dma/read_tags.ts:89
+  reg tag_valid_7;  // gen/dma/read_tags.ts:89
+  reg tag_valid_8;  // gen/dma/read_tags.ts:89
+  reg tag_valid_9;  // gen/dma/read_tags.ts:89
+  reg tag_valid_10;  // gen/dma/read_tags.ts:89
+  reg tag_valid_11;  // gen/dma/read_tags.ts:89
+  reg tag_valid_12;  // gen/dma/read_tags.ts:89
+  reg tag_valid_13;  // gen/dma/read_tags.ts:89
+  reg tag_valid_14;  // gen/dma/read_tags.ts:89
+  reg tag_valid_15;  // gen/dma/read_tags.ts:89
+  reg tag_valid_16;  // gen/dma/read_tags.ts:89
+  reg tag_valid_17;  // gen/dma/read_tags.ts:89
+  reg tag_valid_18;  // gen/dma/read_tags.ts:89
+  reg tag_valid_19;  // gen/dma/read_tags.ts:89
+  reg tag_valid_20;  // gen/dma/read_tags.ts:89
+  reg tag_valid_21;  // gen/dma/read_tags.ts:89
+  reg tag_valid_22;  // gen/dma/read_tags.ts:89
+  reg tag_valid_23;  // gen/dma/read_tags.ts:89
+  reg tag_valid_24;  // gen/dma/read_tags.ts:89
+  reg tag_valid_25;  // gen/dma/read_tags.ts:89
+  reg tag_valid_26;  // gen/dma/read_tags.ts:89
+  reg tag_valid_27;  // gen/dma/read_tags.ts:89
+  reg tag_valid_28;  // gen/dma/read_tags.ts:89
+  reg tag_valid_29;  // gen/dma/read_tags.ts:89
+  reg tag_valid_30;  // gen/dma/read_tags.ts:89
+  reg tag_valid_31;  // gen/dma/read_tags.ts:89
+  reg tag_fresh_0;  // gen/dma/read_tags.ts:92
+  reg tag_fresh_1;  // gen/dma/read_tags.ts:92
+  reg tag_fresh_2;  // gen/dma/read_tags.ts:92
+  reg tag_fresh_3;  // gen/dma/read_tags.ts:92
+  reg tag_fresh_4;  // gen/dma/read_tags.ts:92
+  reg tag_fresh_5;  // gen/dma/read_tags.ts:92
+  reg tag_fresh_6;  // gen/dma/read_tags.ts:92
+  reg tag_fresh_7;  // gen/dma/read_tags.ts:92
+  reg tag_fresh_8;  // gen/dma/read_tags.ts:92
+  reg tag_fresh_9;  // gen/dma/read_tags.ts:92
+  reg tag_fresh_10;  // gen/dma/read_tags.ts:92
+  reg tag_fresh_11;  // gen/dma/read_tags.ts:92
+  reg tag_fresh_12;  // gen/dma/read_tags.ts:92
+  reg tag_fresh_13;  // gen/dma/read_tags.ts:92
+  reg tag_fresh_14;  // gen/dma/read_tags.ts:92
+  reg tag_fresh_15;  // gen/dma/read_tags.ts:92
+  reg tag_fresh_16;  // gen/dma/read_tags.ts:92
+  reg tag_fresh_17;  // gen/dma/read_tags.ts:92
+  reg tag_fresh_18;  // gen/dma/read_tags.ts:92
+  reg tag_fresh_19;  // gen/dma/read_tags.ts:92
+  reg tag_fresh_20;  // gen/dma/read_tags.ts:92
+  reg tag_fresh_21;  // gen/dma/read_tags.ts:92
+  reg tag_fresh_22;  // gen/dma/read_tags.ts:92
+  reg tag_fresh_23;  // gen/dma/read_tags.ts:92
+  reg tag_fresh_24;  // gen/dma/read_tags.ts:92
+  reg tag_fresh_25;  // gen/dma/read_tags.ts:92
+  reg tag_fresh_26;  // gen/dma/read_tags.ts:92
+  reg tag_fresh_27;  // gen/dma/read_tags.ts:92
+  reg tag_fresh_28;  // gen/dma/read_tags.ts:92
+  reg tag_fresh_29;  // gen/dma/read_tags.ts:92
+  reg tag_fresh_30;  // gen/dma/read_tags.ts:92
+  reg tag_fresh_31;  // gen/dma/read_tags.ts:92
+  reg [2:0] tag_age_0;  // gen/dma/read_tags.ts:95
+  reg [2:0] tag_age_1;  // gen/dma/read_tags.ts:95
+  reg [2:0] tag_age_2;  // gen/dma/read_tags.ts:95
+  reg [2:0] tag_age_3;  // gen/dma/read_tags.ts:95
+  reg [2:0] tag_age_4;  // gen/dma/read_tags.ts:95
+  reg [2:0] tag_age_5;  // gen/dma/read_tags.ts:95
+  reg [2:0] tag_age_6;  // gen/dma/read_tags.ts:95
+  reg [2:0] tag_age_7;  // gen/dma/read_tags.ts:95
+  reg [2:0] tag_age_8;  // gen/dma/read_tags.ts:95
+  reg [2:0] tag_age_9;  // gen/dma/read_tags.ts:95
+  reg [2:0] tag_age_10;  // gen/dma/read_tags.ts:95
+  reg [2:0] tag_age_11;  // gen/dma/read_tags.ts:95
+  reg [2:0] tag_age_12;  // gen/dma/read_tags.ts:95
+  reg [2:0] tag_age_13;  // gen/dma/read_tags.ts:95
+  reg [2:0] tag_age_14;  // gen/dma/read_tags.ts:95
+  reg [2:0] tag_age_15;  // gen/dma/read_tags.ts:95
+  reg [2:0] tag_age_16;  // gen/dma/read_tags.ts:95
+  reg [2:0] tag_age_17;  // gen/dma/read_tags.ts:95
+  reg [2:0] tag_age_18;  // gen/dma/read_tags.ts:95
+  reg [2:0] tag_age_19;  // gen/dma/read_tags.ts:95
+  reg [2:0] tag_age_20;  // gen/dma/read_tags.ts:95
+  reg [2:0] tag_age_21;  // gen/dma/read_tags.ts:95
+  reg [2:0] tag_age_22;  // gen/dma/read_tags.ts:95
+  reg [2:0] tag_age_23;  // gen/dma/read_tags.ts:95
+  reg [2:0] tag_age_24;  // gen/dma/read_tags.ts:95
+  reg [2:0] tag_age_25;  // gen/dma/read_tags.ts:95
+  reg [2:0] tag_age_26;  // gen/dma/read_tags.ts:95
+  reg [2:0] tag_age_27;  // gen/dma/read_tags.ts:95
+  reg [2:0] tag_age_28;  // gen/dma/read_tags.ts:95
+  reg [2:0] tag_age_29;  // gen/dma/read_tags.ts:95
+  reg [2:0] tag_age_30;  // gen/dma/read_tags.ts:95
+  reg [2:0] tag_age_31;  // gen/dma/read_tags.ts:95
+  reg [19:0] timeout_prescale;  // gen/dma/read_tags.ts:97
+  wire timeout_tick;  // gen/dma/read_tags.ts:98
+  reg [31:0] tag_live;  // gen/dma/read_tags.ts:106
+  reg r0_valid;  // gen/dma/read_cpl.ts:79
   /* verilator lint_off UNUSEDSIGNAL */  // partly unused
-  reg [127:0] r0_hdr;  // gen/dma/read_cpl.ts:82
+  reg [127:0] r0_hdr;  // gen/dma/read_cpl.ts:80
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [63:0] r0_data;  // gen/dma/read_cpl.ts:83
-  reg r0_sop;  // gen/dma/read_cpl.ts:84
-  reg r0_eop;  // gen/dma/read_cpl.ts:85
-  reg r0_poisoned;  // gen/dma/read_cpl.ts:86
-  reg r3_valid;  // gen/dma/read_cpl.ts:88
-  reg r3_write;  // gen/dma/read_cpl.ts:89
-  wire advance;  // gen/dma/read_cpl.ts:90
-  wire [4:0] cpl_tag;  // gen/dma/read_cpl.ts:103
-  wire [12:0] cpl_carried;  // gen/dma/read_cpl.ts:108
-  wire [22:0] tag_ends_rd0;  // gen/dma/read_tags.ts:42
-  wire [12:0] tag_remaining_rd0;  // gen/dma/read_tags.ts:44
-  wire [2:0] tag_slot_rd0;  // gen/dma/read_tags.ts:47
-  reg ra_valid;  // gen/dma/read_cpl.ts:116
-  reg ra_sop;  // gen/dma/read_cpl.ts:117
-  reg ra_eop;  // gen/dma/read_cpl.ts:118
-  reg [63:0] ra_data;  // gen/dma/read_cpl.ts:119
-  reg ra_poisoned;  // gen/dma/read_cpl.ts:120
-  reg [4:0] ra_tag;  // gen/dma/read_cpl.ts:121
-  reg ra_known;  // gen/dma/read_cpl.ts:122
-  reg ra_in_sequence;  // gen/dma/read_cpl.ts:123
-  reg ra_la_ok;  // gen/dma/read_cpl.ts:124
-  reg [2:0] ra_status;  // gen/dma/read_cpl.ts:125
-  reg ra_has_data;  // gen/dma/read_cpl.ts:126
-  reg ra_is_last;  // gen/dma/read_cpl.ts:127
-  reg ra_updates;  // gen/dma/read_cpl.ts:128
-  reg [12:0] ra_update_to;  // gen/dma/read_cpl.ts:129
-  reg ra_closes;  // gen/dma/read_cpl.ts:130
-  reg [15:0] ra_dev_end;  // gen/dma/read_cpl.ts:131
-  reg [2:0] ra_slot;  // gen/dma/read_cpl.ts:132
-  reg [13:0] ra_back;  // gen/dma/read_cpl.ts:133
-  reg [1:0] ra_lead;  // gen/dma/read_cpl.ts:134
-  reg [12:0] ra_write_end;  // gen/dma/read_cpl.ts:135
-  reg rl_valid;  // gen/dma/read_cpl.ts:143
-  reg rl_sop;  // gen/dma/read_cpl.ts:144
-  reg rl_eop;  // gen/dma/read_cpl.ts:145
-  reg [63:0] rl_data;  // gen/dma/read_cpl.ts:146
-  reg rl_poisoned;  // gen/dma/read_cpl.ts:147
-  reg [4:0] rl_tag;  // gen/dma/read_cpl.ts:148
-  reg rl_live;  // gen/dma/read_cpl.ts:149
-  reg [12:0] rl_remaining;  // gen/dma/read_cpl.ts:150
-  reg [6:0] rl_host_end;  // gen/dma/read_cpl.ts:151
-  reg [15:0] rl_dev_end;  // gen/dma/read_cpl.ts:152
-  reg [2:0] rl_slot;  // gen/dma/read_cpl.ts:153
-  reg [12:0] rl_byte_count;  // gen/dma/read_cpl.ts:154
-  reg [6:0] rl_la_end;  // gen/dma/read_cpl.ts:155
-  reg [2:0] rl_status;  // gen/dma/read_cpl.ts:156
-  reg rl_has_data;  // gen/dma/read_cpl.ts:157
-  reg rl_is_last;  // gen/dma/read_cpl.ts:158
-  reg [12:0] rl_rest;  // gen/dma/read_cpl.ts:159
-  reg [13:0] rl_back;  // gen/dma/read_cpl.ts:160
-  reg [1:0] rl_lead;  // gen/dma/read_cpl.ts:161
-  reg [12:0] rl_write_end;  // gen/dma/read_cpl.ts:162
-  reg rl_same_as_ahead;  // gen/dma/read_cpl.ts:164
-  wire cpl_forward;  // gen/dma/read_cpl.ts:197
-  wire cpl_la_ok;  // gen/dma/read_cpl.ts:199
-  wire cpl_known;  // gen/dma/read_cpl.ts:202
-  wire cpl_in_sequence;  // gen/dma/read_cpl.ts:203
-  wire cpl_start;  // gen/dma/read_cpl.ts:229
-  reg cpl_write;  // gen/dma/read_cpl.ts:232
-  reg cpl_ends_read;  // gen/dma/read_cpl.ts:233
-  reg cpl_update;  // gen/dma/read_cpl.ts:234
-  reg cpl_free;  // gen/dma/read_cpl.ts:235
-  reg [2:0] cpl_err;  // gen/dma/read_cpl.ts:236
-  reg cpl_unexpected;  // gen/dma/read_cpl.ts:237
-  reg cpl_held_write;  // gen/dma/read_cpl.ts:268
-  reg cpl_held_ends;  // gen/dma/read_cpl.ts:269
-  reg cpl_held_free;  // gen/dma/read_cpl.ts:270
-  reg [2:0] cpl_held_slot;  // gen/dma/read_cpl.ts:271
-  reg [4:0] cpl_held_tag;  // gen/dma/read_cpl.ts:272
-  reg r1_valid;  // gen/dma/read_cpl.ts:286
-  reg r1_sop;  // gen/dma/read_cpl.ts:287
-  reg [63:0] r1_data;  // gen/dma/read_cpl.ts:288
-  reg r1_write;  // gen/dma/read_cpl.ts:289
-  reg r1_retire;  // gen/dma/read_cpl.ts:290
-  reg [2:0] r1_slot;  // gen/dma/read_cpl.ts:291
-  reg [15:0] r1_dev_end;  // gen/dma/read_cpl.ts:292
-  reg [13:0] r1_back;  // gen/dma/read_cpl.ts:293
-  reg [1:0] r1_lead;  // gen/dma/read_cpl.ts:294
-  reg [12:0] r1_write_end;  // gen/dma/read_cpl.ts:295
-  wire [15:0] beat_first_byte;  // gen/dma/read_cpl.ts:311
-  reg [12:0] beat_line;  // gen/dma/read_cpl.ts:312
-  reg [2:0] beat_shift;  // gen/dma/read_cpl.ts:313
-  reg [12:0] beat_left;  // gen/dma/read_cpl.ts:314
-  reg r2_valid;  // gen/dma/read_cpl.ts:332
-  reg [63:0] r2_data;  // gen/dma/read_cpl.ts:333
-  reg [7:0] r2_mask;  // gen/dma/read_cpl.ts:334
-  reg [12:0] r2_line;  // gen/dma/read_cpl.ts:335
-  reg [2:0] r2_shift;  // gen/dma/read_cpl.ts:336
-  reg r2_write;  // gen/dma/read_cpl.ts:337
-  reg r2_retire;  // gen/dma/read_cpl.ts:338
-  reg [2:0] r2_slot;  // gen/dma/read_cpl.ts:339
-  reg [12:0] r3_addr;  // gen/dma/read_cpl.ts:355
-  reg [127:0] r3_data;  // gen/dma/read_cpl.ts:356
-  reg [15:0] r3_be;  // gen/dma/read_cpl.ts:357
-  reg r3_retire;  // gen/dma/read_cpl.ts:358
-  reg [2:0] r3_slot;  // gen/dma/read_cpl.ts:359
-  reg [31:0] timed_out;  // gen/dma/read_tags.ts:113
+  reg [63:0] r0_data;  // gen/dma/read_cpl.ts:81
+  reg r0_sop;  // gen/dma/read_cpl.ts:82
+  reg r0_eop;  // gen/dma/read_cpl.ts:83
+  reg r0_poisoned;  // gen/dma/read_cpl.ts:84
+  reg r3_valid;  // gen/dma/read_cpl.ts:86
+  reg r3_write;  // gen/dma/read_cpl.ts:87
+  wire advance;  // gen/dma/read_cpl.ts:88
+  wire [4:0] cpl_tag;  // gen/dma/read_cpl.ts:101
+  wire [12:0] cpl_carried;  // gen/dma/read_cpl.ts:106
+  wire [35:0] tag_ends_rd0;  // gen/dma/read_tags.ts:60
+  wire [12:0] tag_remaining_rd0;  // gen/dma/read_tags.ts:63
+  wire [2:0] tag_slot_rd0;  // gen/dma/read_tags.ts:66
+  reg ra_valid;  // gen/dma/read_cpl.ts:114
+  reg ra_sop;  // gen/dma/read_cpl.ts:115
+  reg ra_eop;  // gen/dma/read_cpl.ts:116
+  reg [63:0] ra_data;  // gen/dma/read_cpl.ts:117
+  reg ra_poisoned;  // gen/dma/read_cpl.ts:118
+  reg [4:0] ra_tag;  // gen/dma/read_cpl.ts:119
+  reg ra_known;  // gen/dma/read_cpl.ts:120
+  reg ra_in_sequence;  // gen/dma/read_cpl.ts:121
+  reg ra_la_ok;  // gen/dma/read_cpl.ts:122
+  reg [2:0] ra_status;  // gen/dma/read_cpl.ts:123
+  reg ra_has_data;  // gen/dma/read_cpl.ts:124
+  reg ra_is_last;  // gen/dma/read_cpl.ts:125
+  reg ra_updates;  // gen/dma/read_cpl.ts:126
+  reg [12:0] ra_update_to;  // gen/dma/read_cpl.ts:127
+  reg ra_closes;  // gen/dma/read_cpl.ts:128
+  reg [15:0] ra_dev_end;  // gen/dma/read_cpl.ts:129
+  reg [2:0] ra_slot;  // gen/dma/read_cpl.ts:130
+  reg [13:0] ra_back;  // gen/dma/read_cpl.ts:131
+  reg [1:0] ra_lead;  // gen/dma/read_cpl.ts:132
+  reg [12:0] ra_write_end;  // gen/dma/read_cpl.ts:133
+  reg rl_valid;  // gen/dma/read_cpl.ts:141
+  reg rl_sop;  // gen/dma/read_cpl.ts:142
+  reg rl_eop;  // gen/dma/read_cpl.ts:143
+  reg [63:0] rl_data;  // gen/dma/read_cpl.ts:144
+  reg rl_poisoned;  // gen/dma/read_cpl.ts:145
+  reg [4:0] rl_tag;  // gen/dma/read_cpl.ts:146
+  reg rl_live;  // gen/dma/read_cpl.ts:147
+  reg [12:0] rl_remaining;  // gen/dma/read_cpl.ts:148
+  reg [6:0] rl_host_end;  // gen/dma/read_cpl.ts:149
+  reg [15:0] rl_dev_end;  // gen/dma/read_cpl.ts:150
+  reg [2:0] rl_slot;  // gen/dma/read_cpl.ts:151
+  reg [12:0] rl_byte_count;  // gen/dma/read_cpl.ts:152
+  reg [6:0] rl_la_end;  // gen/dma/read_cpl.ts:153
+  reg [2:0] rl_status;  // gen/dma/read_cpl.ts:154
+  reg rl_has_data;  // gen/dma/read_cpl.ts:155
+  reg rl_is_last;  // gen/dma/read_cpl.ts:156
+  reg [12:0] rl_rest;  // gen/dma/read_cpl.ts:157
+  reg [13:0] rl_back;  // gen/dma/read_cpl.ts:158
+  reg [1:0] rl_lead;  // gen/dma/read_cpl.ts:159
+  reg [12:0] rl_write_end;  // gen/dma/read_cpl.ts:160
+  reg rl_same_as_ahead;  // gen/dma/read_cpl.ts:162
+  wire cpl_forward;  // gen/dma/read_cpl.ts:195
+  wire cpl_la_ok;  // gen/dma/read_cpl.ts:197
+  wire cpl_known;  // gen/dma/read_cpl.ts:200
+  wire cpl_in_sequence;  // gen/dma/read_cpl.ts:201
+  wire cpl_start;  // gen/dma/read_cpl.ts:227
+  reg cpl_write;  // gen/dma/read_cpl.ts:230
+  reg cpl_ends_read;  // gen/dma/read_cpl.ts:231
+  reg cpl_update;  // gen/dma/read_cpl.ts:232
+  reg cpl_free;  // gen/dma/read_cpl.ts:233
+  reg [2:0] cpl_err;  // gen/dma/read_cpl.ts:234
+  reg cpl_unexpected;  // gen/dma/read_cpl.ts:235
+  reg cpl_held_write;  // gen/dma/read_cpl.ts:266
+  reg cpl_held_ends;  // gen/dma/read_cpl.ts:267
+  reg cpl_held_free;  // gen/dma/read_cpl.ts:268
+  reg [2:0] cpl_held_slot;  // gen/dma/read_cpl.ts:269
+  reg [4:0] cpl_held_tag;  // gen/dma/read_cpl.ts:270
+  reg r1_valid;  // gen/dma/read_cpl.ts:284
+  reg r1_sop;  // gen/dma/read_cpl.ts:285
+  reg [63:0] r1_data;  // gen/dma/read_cpl.ts:286
+  reg r1_write;  // gen/dma/read_cpl.ts:287
+  reg r1_retire;  // gen/dma/read_cpl.ts:288
+  reg [2:0] r1_slot;  // gen/dma/read_cpl.ts:289
+  reg [15:0] r1_dev_end;  // gen/dma/read_cpl.ts:290
+  reg [13:0] r1_back;  // gen/dma/read_cpl.ts:291
+  reg [1:0] r1_lead;  // gen/dma/read_cpl.ts:292
+  reg [12:0] r1_write_end;  // gen/dma/read_cpl.ts:293
+  wire [15:0] beat_first_byte;  // gen/dma/read_cpl.ts:309
+  reg [12:0] beat_line;  // gen/dma/read_cpl.ts:310
+  reg [2:0] beat_shift;  // gen/dma/read_cpl.ts:311
+  reg [12:0] beat_left;  // gen/dma/read_cpl.ts:312
+  reg r2_valid;  // gen/dma/read_cpl.ts:330
+  reg [63:0] r2_data;  // gen/dma/read_cpl.ts:331
+  reg [7:0] r2_mask;  // gen/dma/read_cpl.ts:332
+  reg [12:0] r2_line;  // gen/dma/read_cpl.ts:333
+  reg [2:0] r2_shift;  // gen/dma/read_cpl.ts:334
+  reg r2_write;  // gen/dma/read_cpl.ts:335
+  reg r2_retire;  // gen/dma/read_cpl.ts:336
+  reg [2:0] r2_slot;  // gen/dma/read_cpl.ts:337
+  reg [12:0] r3_addr;  // gen/dma/read_cpl.ts:353
+  reg [63:0] r3_data;  // gen/dma/read_cpl.ts:354
+  reg [15:0] r3_be;  // gen/dma/read_cpl.ts:355
+  reg r3_retire;  // gen/dma/read_cpl.ts:356
+  reg [2:0] r3_slot;  // gen/dma/read_cpl.ts:357
+  reg [31:0] timed_out;  // gen/dma/read_tags.ts:133
   wire [31:0] timeout_pick_or_p1;  // gen/lib/priority.ts:57
   wire [31:0] timeout_pick_or_p2;  // gen/lib/priority.ts:57
   wire [31:0] timeout_pick_or_p3;  // gen/lib/priority.ts:57
   wire [31:0] timeout_pick_or_p4;  // gen/lib/priority.ts:57
   wire [31:0] timeout_pick_or_p5;  // gen/lib/priority.ts:57
   wire [31:0] timeout_pick_onehot;  // gen/lib/priority.ts:66
-  reg [1:0] expire_stage;  // gen/dma/read_tags.ts:127
-  reg [31:0] expire_onehot;  // gen/dma/read_tags.ts:128
-  reg [4:0] expire_tag;  // gen/dma/read_tags.ts:129
-  reg [2:0] expire_slot;  // gen/dma/read_tags.ts:130
-  reg expire_keep;  // gen/dma/read_tags.ts:131
+  reg [1:0] expire_stage;  // gen/dma/read_tags.ts:147
+  reg [31:0] expire_onehot;  // gen/dma/read_tags.ts:148
+  reg [4:0] expire_tag;  // gen/dma/read_tags.ts:149
+  reg [2:0] expire_slot;  // gen/dma/read_tags.ts:150
+  reg expire_keep;  // gen/dma/read_tags.ts:151
   wire [4:0] expire_index_index;  // gen/lib/priority.ts:82
-  wire [2:0] tag_slot_rd1;  // gen/dma/read_tags.ts:133
-  reg closed_valid;  // gen/dma/read_tags.ts:136
-  reg [4:0] closed_tag;  // gen/dma/read_tags.ts:136
-  wire expire_now;  // gen/dma/read_tags.ts:162
-  reg [1:0] issue_state;  // gen/dma/read_engine.ts:103
-  reg [63:0] host;  // gen/dma/read_engine.ts:104
-  reg [15:0] dev;  // gen/dma/read_engine.ts:105
-  reg [19:0] rem;  // gen/dma/read_engine.ts:106
-  reg [2:0] cur_slot;  // gen/dma/read_engine.ts:107
-  reg [12:0] chunk;  // gen/dma/read_engine.ts:108
-  reg [4:0] alloc_tag;  // gen/dma/read_engine.ts:109
-  reg mrd_valid;  // gen/dma/read_engine.ts:110
-  reg [127:0] mrd_hdr;  // gen/dma/read_engine.ts:111
-  wire [31:0] free_tag_in_tags;  // gen/dma/read_engine.ts:115
+  wire [2:0] tag_slot_rd1;  // gen/dma/read_tags.ts:153
+  reg closed_valid;  // gen/dma/read_tags.ts:156
+  reg [4:0] closed_tag;  // gen/dma/read_tags.ts:156
+  wire expire_now;  // gen/dma/read_tags.ts:182
+  reg [1:0] issue_state;  // gen/dma/read_engine.ts:104
+  reg [63:0] host;  // gen/dma/read_engine.ts:105
+  reg [15:0] dev;  // gen/dma/read_engine.ts:106
+  reg [19:0] rem;  // gen/dma/read_engine.ts:107
+  reg [2:0] cur_slot;  // gen/dma/read_engine.ts:108
+  reg [12:0] chunk;  // gen/dma/read_engine.ts:109
+  reg [4:0] alloc_tag;  // gen/dma/read_engine.ts:110
+  reg mrd_valid;  // gen/dma/read_engine.ts:111
+  reg [127:0] mrd_hdr;  // gen/dma/read_engine.ts:112
+  wire [31:0] free_tag_in_tags;  // gen/dma/read_engine.ts:116
   wire free_tag_v_1_0;  // gen/lib/priority.ts:29
   wire free_tag_i_1_0;  // gen/lib/priority.ts:36
   wire free_tag_v_3_2;  // gen/lib/priority.ts:29
@@ -371,43 +395,52 @@ module dma_read_w64_t32_d16_l20_i8_s8_to20 (
   wire [3:0] free_tag_i_31_16;  // gen/lib/priority.ts:36
   wire free_tag_valid;  // gen/lib/priority.ts:29
   wire [4:0] free_tag_index;  // gen/lib/priority.ts:36
-  reg rem_zero;  // gen/dma/read_engine.ts:134
-  reg cur_failed;  // gen/dma/read_engine.ts:135
-  wire cur_done;  // gen/dma/read_engine.ts:136
-  wire issue_now;  // gen/dma/read_engine.ts:139
-  reg bme_lost;  // gen/dma/read_engine.ts:143
-  reg st_valid;  // gen/dma/read_engine.ts:237
-  reg [7:0] st_id;  // gen/dma/read_engine.ts:238
-  reg [2:0] st_err;  // gen/dma/read_engine.ts:239
-  reg slot_ended_0;  // gen/dma/read_engine.ts:244
-  reg slot_ended_1;  // gen/dma/read_engine.ts:244
-  reg slot_ended_2;  // gen/dma/read_engine.ts:244
-  reg slot_ended_3;  // gen/dma/read_engine.ts:244
-  reg slot_ended_4;  // gen/dma/read_engine.ts:244
-  reg slot_ended_5;  // gen/dma/read_engine.ts:244
-  reg slot_ended_6;  // gen/dma/read_engine.ts:244
-  reg slot_ended_7;  // gen/dma/read_engine.ts:244
-  wire retire;  // gen/dma/read_engine.ts:253
-  reg [12:0] tag_remaining [0:31];  // gen/dma/read_tags.ts:72
-  reg [22:0] tag_ends [0:31];  // gen/dma/read_tags.ts:73
-  reg [2:0] tag_slot [0:31];  // gen/dma/read_tags.ts:74
+  reg rem_zero;  // gen/dma/read_engine.ts:135
+  reg cur_failed;  // gen/dma/read_engine.ts:136
+  wire cur_done;  // gen/dma/read_engine.ts:137
+  wire issue_now;  // gen/dma/read_engine.ts:138
+  reg bme_lost;  // gen/dma/read_engine.ts:139
+  reg st_valid;  // gen/dma/read_engine.ts:233
+  reg [7:0] st_id;  // gen/dma/read_engine.ts:234
+  reg [2:0] st_err;  // gen/dma/read_engine.ts:235
+  reg slot_ended_0;  // gen/dma/read_engine.ts:240
+  reg slot_ended_1;  // gen/dma/read_engine.ts:240
+  reg slot_ended_2;  // gen/dma/read_engine.ts:240
+  reg slot_ended_3;  // gen/dma/read_engine.ts:240
+  reg slot_ended_4;  // gen/dma/read_engine.ts:240
+  reg slot_ended_5;  // gen/dma/read_engine.ts:240
+  reg slot_ended_6;  // gen/dma/read_engine.ts:240
+  reg slot_ended_7;  // gen/dma/read_engine.ts:240
+  wire retire;  // gen/dma/read_engine.ts:249
+  wire [7:0] slot_id_rd0;  // gen/dma/read_engine.ts:255
+  reg [7:0] slot_id [0:7];  // gen/dma/read_engine.ts:86
+  reg [12:0] tag_remaining [0:31];  // gen/dma/read_tags.ts:91
+  reg [35:0] tag_ends [0:31];  // gen/dma/read_tags.ts:93
+  reg [2:0] tag_slot [0:31];  // gen/dma/read_tags.ts:94
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [12:0] _mux_0;  // gen/dma/read_cpl.ts:317
-  /* verilator lint_on UNUSEDSIGNAL */
-  reg [12:0] _select_3;  // gen/pcie/dma_common.ts:26
-  wire [19:0] _zext_2;  // gen/pcie/dma_common.ts:42
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [19:0] _mux_1;  // gen/pcie/dma_common.ts:43
+  wire [12:0] _mux_0;  // gen/dma/read_cpl.ts:315
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [13:0] _add_4;  // gen/pcie/tlp.ts:242
+  wire [63:0] _mux_2;  // gen/dma/shift.ts:19
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [13:0] _sub_6;  // gen/pcie/tlp.ts:244
+  wire [63:0] _mux_1;  // gen/dma/shift.ts:19
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [3:0] _select_5;  // gen/pcie/tlp.ts:232
-  reg [3:0] _select_7;  // gen/pcie/tlp.ts:227
-  wire _and_8;  // gen/dma/read_engine.ts:212
+  reg [12:0] _select_5;  // gen/pcie/dma_common.ts:26
+  wire [19:0] _zext_4;  // gen/pcie/dma_common.ts:42
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [19:0] _mux_3;  // gen/pcie/dma_common.ts:43
+  /* verilator lint_on UNUSEDSIGNAL */
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [13:0] _add_6;  // gen/pcie/tlp.ts:242
+  /* verilator lint_on UNUSEDSIGNAL */
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [13:0] _sub_8;  // gen/pcie/tlp.ts:244
+  /* verilator lint_on UNUSEDSIGNAL */
+  reg [3:0] _select_7;  // gen/pcie/tlp.ts:232
+  reg [3:0] _select_9;  // gen/pcie/tlp.ts:227
+  wire _not_11;  // gen/dma/read_engine.ts:208
+  wire _and_10;  // gen/dma/read_engine.ts:208
 
   // ---- instances
   fifo_w108_d2 cmd_queue (  // gen/dma/read_engine.ts:74
@@ -423,149 +456,152 @@ module dma_read_w64_t32_d16_l20_i8_s8_to20 (
   );
 
   // ---- combinational logic
-  assign _mux_0 = r1_sop ? r1_write_end : beat_left;  // gen/dma/read_cpl.ts:317
+  assign _mux_0 = r1_sop ? r1_write_end : beat_left;  // gen/dma/read_cpl.ts:315
+  assign _mux_2 = r2_shift[0] ? {r2_data[55:0], r2_data[63:56]} : r2_data;  // gen/dma/shift.ts:19
+  assign _mux_1 = r2_shift[1] ? {_mux_2[47:0], _mux_2[63:48]} : _mux_2;  // gen/dma/shift.ts:19
   always @* begin  // gen/pcie/dma_common.ts:26
     case ((max_read_req > 3'd5) ? 3'd5 : max_read_req)
-      3'd0: _select_3 = 13'd128;
-      3'd1: _select_3 = 13'd256;
-      3'd2: _select_3 = 13'd512;
-      3'd3: _select_3 = 13'd1024;
-      3'd4: _select_3 = 13'd2048;
-      3'd5: _select_3 = 13'd4096;
-      default: _select_3 = 13'd4096;
+      3'd0: _select_5 = 13'd128;
+      3'd1: _select_5 = 13'd256;
+      3'd2: _select_5 = 13'd512;
+      3'd3: _select_5 = 13'd1024;
+      3'd4: _select_5 = 13'd2048;
+      3'd5: _select_5 = 13'd4096;
+      default: _select_5 = 13'd4096;
     endcase
   end
-  assign _zext_2 = {7'd0, (_select_3 - ({1'b0, host[11:0]} & (_select_3 - 13'd1)))};  // gen/pcie/dma_common.ts:42
-  assign _mux_1 = (rem < _zext_2) ? rem : _zext_2;  // gen/pcie/dma_common.ts:43
-  assign _add_4 = ({12'd0, host[1:0]} + {1'b0, chunk}) + 14'd3;  // gen/pcie/tlp.ts:242
-  assign _sub_6 = ({12'd0, host[1:0]} + {1'b0, chunk}) - 14'd1;  // gen/pcie/tlp.ts:244
+  assign _zext_4 = {7'd0, (_select_5 - ({1'b0, host[11:0]} & (_select_5 - 13'd1)))};  // gen/pcie/dma_common.ts:42
+  assign _mux_3 = (rem < _zext_4) ? rem : _zext_4;  // gen/pcie/dma_common.ts:43
+  assign _add_6 = ({12'd0, host[1:0]} + {1'b0, chunk}) + 14'd3;  // gen/pcie/tlp.ts:242
+  assign _sub_8 = ({12'd0, host[1:0]} + {1'b0, chunk}) - 14'd1;  // gen/pcie/tlp.ts:244
   always @* begin  // gen/pcie/tlp.ts:232
-    case (_sub_6[1:0])
-      2'd0: _select_5 = 4'd1;
-      2'd1: _select_5 = 4'd3;
-      2'd2: _select_5 = 4'd7;
-      2'd3: _select_5 = 4'd15;
-      default: _select_5 = 4'd1;
+    case (_sub_8[1:0])
+      2'd0: _select_7 = 4'd1;
+      2'd1: _select_7 = 4'd3;
+      2'd2: _select_7 = 4'd7;
+      2'd3: _select_7 = 4'd15;
+      default: _select_7 = 4'd1;
     endcase
   end
   always @* begin  // gen/pcie/tlp.ts:227
     case (host[1:0])
-      2'd0: _select_7 = 4'd15;
-      2'd1: _select_7 = 4'd14;
-      2'd2: _select_7 = 4'd12;
-      2'd3: _select_7 = 4'd8;
-      default: _select_7 = 4'd15;
+      2'd0: _select_9 = 4'd15;
+      2'd1: _select_9 = 4'd14;
+      2'd2: _select_9 = 4'd12;
+      2'd3: _select_9 = 4'd8;
+      default: _select_9 = 4'd15;
     endcase
   end
-  assign _and_8 = ((issue_state == ISSUE_STATE_IDLE) & cmd_queue_deq_valid) & (~((slot_head[3] != slot_tail[3]) & (slot_head[2:0] == slot_tail[2:0])));  // gen/dma/read_engine.ts:212
+  assign _not_11 = ~((slot_head[3] != slot_tail[3]) & (slot_head[2:0] == slot_tail[2:0]));  // gen/dma/read_engine.ts:208
+  assign _and_10 = ((issue_state == ISSUE_STATE_IDLE) & cmd_queue_deq_valid) & _not_11;  // gen/dma/read_engine.ts:208
   assign cmd_ready = cmd_queue_enq_ready;  // gen/dma/read_engine.ts:77
-  assign status_valid = st_valid;  // gen/dma/read_engine.ts:263
-  assign status_id = st_id;  // gen/dma/read_engine.ts:264
-  assign status_error = st_err;  // gen/dma/read_engine.ts:265
+  assign status_valid = st_valid;  // gen/dma/read_engine.ts:259
+  assign status_id = st_id;  // gen/dma/read_engine.ts:260
+  assign status_error = st_err;  // gen/dma/read_engine.ts:261
   assign req_valid = mrd_valid;  // gen/pcie/streams.ts:166
   assign req_hdr = mrd_hdr;  // gen/pcie/streams.ts:167
   assign req_data = 64'd0;  // gen/pcie/streams.ts:168
   assign req_keep = 2'd0;  // gen/pcie/streams.ts:169
   assign req_sop = 1'b1;  // gen/pcie/streams.ts:170
   assign req_eop = 1'b1;  // gen/pcie/streams.ts:171
-  assign cpl_ready = advance;  // gen/dma/read_cpl.ts:91
-  assign mem_wr_valid = r3_valid & r3_write;  // gen/dma/read_cpl.ts:370
-  assign mem_wr_addr = r3_addr;  // gen/dma/read_cpl.ts:371
-  assign mem_wr_data = r3_data;  // gen/dma/read_cpl.ts:372
-  assign mem_wr_be = r3_be;  // gen/dma/read_cpl.ts:373
-  assign busy = ((((cmd_queue_deq_valid | (~(issue_state == ISSUE_STATE_IDLE))) | (~(slot_head == slot_tail))) | st_valid) | mrd_valid) | (((((r0_valid | rl_valid) | ra_valid) | r1_valid) | r2_valid) | r3_valid);  // gen/dma/read_engine.ts:268
-  assign outstanding = ((((((((((((((((((((((((((((((tag_valid_0 | tag_valid_1) | tag_valid_2) | tag_valid_3) | tag_valid_4) | tag_valid_5) | tag_valid_6) | tag_valid_7) | tag_valid_8) | tag_valid_9) | tag_valid_10) | tag_valid_11) | tag_valid_12) | tag_valid_13) | tag_valid_14) | tag_valid_15) | tag_valid_16) | tag_valid_17) | tag_valid_18) | tag_valid_19) | tag_valid_20) | tag_valid_21) | tag_valid_22) | tag_valid_23) | tag_valid_24) | tag_valid_25) | tag_valid_26) | tag_valid_27) | tag_valid_28) | tag_valid_29) | tag_valid_30) | tag_valid_31;  // gen/dma/read_engine.ts:269
-  assign ev_unexpected = cpl_start & cpl_unexpected;  // gen/dma/read_engine.ts:270
-  assign ev_ur = cpl_start & (cpl_err == 3'd2);  // gen/dma/read_engine.ts:271
-  assign ev_ca = cpl_start & (cpl_err == 3'd3);  // gen/dma/read_engine.ts:272
-  assign ev_poisoned = cpl_start & (cpl_err == 3'd4);  // gen/dma/read_engine.ts:273
-  assign ev_timeout = expire_now;  // gen/dma/read_engine.ts:274
+  assign cpl_ready = advance;  // gen/dma/read_cpl.ts:89
+  assign mem_wr_valid = r3_valid & r3_write;  // gen/dma/read_cpl.ts:368
+  assign mem_wr_addr = r3_addr;  // gen/dma/read_cpl.ts:369
+  assign mem_wr_data = {r3_data, r3_data};  // gen/dma/read_cpl.ts:370
+  assign mem_wr_be = r3_be;  // gen/dma/read_cpl.ts:371
+  assign busy = ((((cmd_queue_deq_valid | (~(issue_state == ISSUE_STATE_IDLE))) | (~(slot_head == slot_tail))) | st_valid) | mrd_valid) | (((((r0_valid | rl_valid) | ra_valid) | r1_valid) | r2_valid) | r3_valid);  // gen/dma/read_engine.ts:264
+  assign outstanding = ((((((((((((((((((((((((((((((tag_valid_0 | tag_valid_1) | tag_valid_2) | tag_valid_3) | tag_valid_4) | tag_valid_5) | tag_valid_6) | tag_valid_7) | tag_valid_8) | tag_valid_9) | tag_valid_10) | tag_valid_11) | tag_valid_12) | tag_valid_13) | tag_valid_14) | tag_valid_15) | tag_valid_16) | tag_valid_17) | tag_valid_18) | tag_valid_19) | tag_valid_20) | tag_valid_21) | tag_valid_22) | tag_valid_23) | tag_valid_24) | tag_valid_25) | tag_valid_26) | tag_valid_27) | tag_valid_28) | tag_valid_29) | tag_valid_30) | tag_valid_31;  // gen/dma/read_engine.ts:265
+  assign ev_unexpected = cpl_start & cpl_unexpected;  // gen/dma/read_engine.ts:266
+  assign ev_ur = cpl_start & (cpl_err == 3'd2);  // gen/dma/read_engine.ts:267
+  assign ev_ca = cpl_start & (cpl_err == 3'd3);  // gen/dma/read_engine.ts:268
+  assign ev_poisoned = cpl_start & (cpl_err == 3'd4);  // gen/dma/read_engine.ts:269
+  assign ev_timeout = expire_now;  // gen/dma/read_engine.ts:270
   assign cmd_queue_enq_valid = cmd_valid;  // gen/dma/read_engine.ts:75
   assign cmd_queue_enq_data = {cmd_host_addr, cmd_dev_addr, cmd_len, cmd_id};  // gen/dma/read_engine.ts:76
-  assign cmd_queue_deq_ready = (issue_state == ISSUE_STATE_IDLE) & (~((slot_head[3] != slot_tail[3]) & (slot_head[2:0] == slot_tail[2:0])));  // gen/dma/read_engine.ts:170
-  assign timeout_tick = timeout_prescale == 20'd0;  // gen/dma/read_tags.ts:78
-  assign advance = ~((r3_valid & r3_write) & (~mem_wr_ready));  // gen/dma/read_cpl.ts:90
-  assign cpl_tag = r0_hdr[44:40];  // gen/dma/read_cpl.ts:103
-  assign cpl_carried = {{(r0_hdr[105:96] == 10'd0), r0_hdr[105:96]}, 2'd0} - {11'd0, r0_hdr[33:32]};  // gen/dma/read_cpl.ts:108
-  assign cpl_forward = ((rl_same_as_ahead & ra_valid) & ra_sop) & ra_updates;  // gen/dma/read_cpl.ts:197
-  assign cpl_la_ok = rl_host_end == rl_la_end;  // gen/dma/read_cpl.ts:199
-  assign cpl_known = rl_live & (cpl_forward ? (~ra_closes) : (rl_remaining != 13'd0));  // gen/dma/read_cpl.ts:202
-  assign cpl_in_sequence = cpl_forward ? (rl_byte_count == ra_update_to) : (rl_byte_count == rl_remaining);  // gen/dma/read_cpl.ts:203
-  assign cpl_start = (advance & ra_valid) & ra_sop;  // gen/dma/read_cpl.ts:229
+  assign cmd_queue_deq_ready = (issue_state == ISSUE_STATE_IDLE) & (~((slot_head[3] != slot_tail[3]) & (slot_head[2:0] == slot_tail[2:0])));  // gen/dma/read_engine.ts:166
+  assign timeout_tick = timeout_prescale == 20'd0;  // gen/dma/read_tags.ts:98
+  assign advance = ~((r3_valid & r3_write) & (~mem_wr_ready));  // gen/dma/read_cpl.ts:88
+  assign cpl_tag = r0_hdr[44:40];  // gen/dma/read_cpl.ts:101
+  assign cpl_carried = {{(r0_hdr[105:96] == 10'd0), r0_hdr[105:96]}, 2'd0} - {11'd0, r0_hdr[33:32]};  // gen/dma/read_cpl.ts:106
+  assign cpl_forward = ((rl_same_as_ahead & ra_valid) & ra_sop) & ra_updates;  // gen/dma/read_cpl.ts:195
+  assign cpl_la_ok = rl_host_end == rl_la_end;  // gen/dma/read_cpl.ts:197
+  assign cpl_known = rl_live & (cpl_forward ? (~ra_closes) : (rl_remaining != 13'd0));  // gen/dma/read_cpl.ts:200
+  assign cpl_in_sequence = cpl_forward ? (rl_byte_count == ra_update_to) : (rl_byte_count == rl_remaining);  // gen/dma/read_cpl.ts:201
+  assign cpl_start = (advance & ra_valid) & ra_sop;  // gen/dma/read_cpl.ts:227
   always @* begin
-    cpl_write = 1'b0;  // default, gen/dma/read_cpl.ts:232
-    if (~ra_known) begin  // gen/dma/read_cpl.ts:239
-    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:240
-    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:252
-    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:258
+    cpl_write = 1'b0;  // default, gen/dma/read_cpl.ts:230
+    if (~ra_known) begin  // gen/dma/read_cpl.ts:237
+    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:238
+    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:250
+    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:256
     end else begin
-      if (ra_poisoned) begin  // gen/dma/read_cpl.ts:263
+      if (ra_poisoned) begin  // gen/dma/read_cpl.ts:261
       end else begin
-        cpl_write = 1'b1;  // gen/dma/read_cpl.ts:263
+        cpl_write = 1'b1;  // gen/dma/read_cpl.ts:261
       end
     end
   end
   always @* begin
-    cpl_ends_read = 1'b0;  // default, gen/dma/read_cpl.ts:233
-    if (~ra_known) begin  // gen/dma/read_cpl.ts:239
-    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:240
-      cpl_ends_read = 1'b1;  // gen/dma/read_cpl.ts:243
-    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:252
-      cpl_ends_read = 1'b1;  // gen/dma/read_cpl.ts:255
-    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:258
+    cpl_ends_read = 1'b0;  // default, gen/dma/read_cpl.ts:231
+    if (~ra_known) begin  // gen/dma/read_cpl.ts:237
+    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:238
+      cpl_ends_read = 1'b1;  // gen/dma/read_cpl.ts:241
+    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:250
+      cpl_ends_read = 1'b1;  // gen/dma/read_cpl.ts:253
+    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:256
     end else begin
-      cpl_ends_read = ra_is_last;  // gen/dma/read_cpl.ts:262
+      cpl_ends_read = ra_is_last;  // gen/dma/read_cpl.ts:260
     end
   end
   always @* begin
-    cpl_update = 1'b0;  // default, gen/dma/read_cpl.ts:234
-    if (~ra_known) begin  // gen/dma/read_cpl.ts:239
-    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:240
-      cpl_update = 1'b1;  // gen/dma/read_cpl.ts:241
-    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:252
-      cpl_update = 1'b1;  // gen/dma/read_cpl.ts:253
-    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:258
+    cpl_update = 1'b0;  // default, gen/dma/read_cpl.ts:232
+    if (~ra_known) begin  // gen/dma/read_cpl.ts:237
+    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:238
+      cpl_update = 1'b1;  // gen/dma/read_cpl.ts:239
+    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:250
+      cpl_update = 1'b1;  // gen/dma/read_cpl.ts:251
+    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:256
     end else begin
-      cpl_update = 1'b1;  // gen/dma/read_cpl.ts:260
+      cpl_update = 1'b1;  // gen/dma/read_cpl.ts:258
     end
   end
   always @* begin
-    cpl_free = 1'b0;  // default, gen/dma/read_cpl.ts:235
-    if (~ra_known) begin  // gen/dma/read_cpl.ts:239
-    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:240
-      cpl_free = 1'b1;  // gen/dma/read_cpl.ts:242
-    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:252
-      cpl_free = 1'b1;  // gen/dma/read_cpl.ts:254
-    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:258
+    cpl_free = 1'b0;  // default, gen/dma/read_cpl.ts:233
+    if (~ra_known) begin  // gen/dma/read_cpl.ts:237
+    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:238
+      cpl_free = 1'b1;  // gen/dma/read_cpl.ts:240
+    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:250
+      cpl_free = 1'b1;  // gen/dma/read_cpl.ts:252
+    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:256
     end else begin
-      cpl_free = ra_is_last;  // gen/dma/read_cpl.ts:261
+      cpl_free = ra_is_last;  // gen/dma/read_cpl.ts:259
     end
   end
   always @* begin
-    cpl_err = 3'd0;  // default, gen/dma/read_cpl.ts:236
-    if (~ra_known) begin  // gen/dma/read_cpl.ts:239
-    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:240
-      cpl_err = (ra_status == 3'd1) ? 3'd2 : ((ra_status == 3'd4) ? 3'd3 : 3'd7);  // gen/dma/read_cpl.ts:244
-    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:252
-      cpl_err = 3'd7;  // gen/dma/read_cpl.ts:256
-    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:258
+    cpl_err = 3'd0;  // default, gen/dma/read_cpl.ts:234
+    if (~ra_known) begin  // gen/dma/read_cpl.ts:237
+    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:238
+      cpl_err = (ra_status == 3'd1) ? 3'd2 : ((ra_status == 3'd4) ? 3'd3 : 3'd7);  // gen/dma/read_cpl.ts:242
+    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:250
+      cpl_err = 3'd7;  // gen/dma/read_cpl.ts:254
+    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:256
     end else begin
-      if (ra_poisoned) begin  // gen/dma/read_cpl.ts:263
-        cpl_err = 3'd4;  // gen/dma/read_cpl.ts:263
+      if (ra_poisoned) begin  // gen/dma/read_cpl.ts:261
+        cpl_err = 3'd4;  // gen/dma/read_cpl.ts:261
       end
     end
   end
   always @* begin
-    cpl_unexpected = 1'b0;  // default, gen/dma/read_cpl.ts:237
-    if (~ra_known) begin  // gen/dma/read_cpl.ts:239
-      cpl_unexpected = 1'b1;  // gen/dma/read_cpl.ts:239
-    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:240
-    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:252
-    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:258
-      cpl_unexpected = 1'b1;  // gen/dma/read_cpl.ts:258
+    cpl_unexpected = 1'b0;  // default, gen/dma/read_cpl.ts:235
+    if (~ra_known) begin  // gen/dma/read_cpl.ts:237
+      cpl_unexpected = 1'b1;  // gen/dma/read_cpl.ts:237
+    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:238
+    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:250
+    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:256
+      cpl_unexpected = 1'b1;  // gen/dma/read_cpl.ts:256
     end
   end
-  assign beat_first_byte = r1_dev_end - {2'd0, r1_back};  // gen/dma/read_cpl.ts:311
+  assign beat_first_byte = r1_dev_end - {2'd0, r1_back};  // gen/dma/read_cpl.ts:309
   assign timeout_pick_or_p1 = {(timed_out[31] | timed_out[30]), timed_out[30], (timed_out[29] | timed_out[28]), timed_out[28], (timed_out[27] | timed_out[26]), timed_out[26], (timed_out[25] | timed_out[24]), timed_out[24], (timed_out[23] | timed_out[22]), timed_out[22], (timed_out[21] | timed_out[20]), timed_out[20], (timed_out[19] | timed_out[18]), timed_out[18], (timed_out[17] | timed_out[16]), timed_out[16], (timed_out[15] | timed_out[14]), timed_out[14], (timed_out[13] | timed_out[12]), timed_out[12], (timed_out[11] | timed_out[10]), timed_out[10], (timed_out[9] | timed_out[8]), timed_out[8], (timed_out[7] | timed_out[6]), timed_out[6], (timed_out[5] | timed_out[4]), timed_out[4], (timed_out[3] | timed_out[2]), timed_out[2], (timed_out[1] | timed_out[0]), timed_out[0]};  // gen/lib/priority.ts:57
   assign timeout_pick_or_p2 = {(timeout_pick_or_p1[31] | timeout_pick_or_p1[29]), (timeout_pick_or_p1[30] | timeout_pick_or_p1[29]), timeout_pick_or_p1[29], timeout_pick_or_p1[28], (timeout_pick_or_p1[27] | timeout_pick_or_p1[25]), (timeout_pick_or_p1[26] | timeout_pick_or_p1[25]), timeout_pick_or_p1[25], timeout_pick_or_p1[24], (timeout_pick_or_p1[23] | timeout_pick_or_p1[21]), (timeout_pick_or_p1[22] | timeout_pick_or_p1[21]), timeout_pick_or_p1[21], timeout_pick_or_p1[20], (timeout_pick_or_p1[19] | timeout_pick_or_p1[17]), (timeout_pick_or_p1[18] | timeout_pick_or_p1[17]), timeout_pick_or_p1[17], timeout_pick_or_p1[16], (timeout_pick_or_p1[15] | timeout_pick_or_p1[13]), (timeout_pick_or_p1[14] | timeout_pick_or_p1[13]), timeout_pick_or_p1[13], timeout_pick_or_p1[12], (timeout_pick_or_p1[11] | timeout_pick_or_p1[9]), (timeout_pick_or_p1[10] | timeout_pick_or_p1[9]), timeout_pick_or_p1[9], timeout_pick_or_p1[8], (timeout_pick_or_p1[7] | timeout_pick_or_p1[5]), (timeout_pick_or_p1[6] | timeout_pick_or_p1[5]), timeout_pick_or_p1[5], timeout_pick_or_p1[4], (timeout_pick_or_p1[3] | timeout_pick_or_p1[1]), (timeout_pick_or_p1[2] | timeout_pick_or_p1[1]), timeout_pick_or_p1[1], timeout_pick_or_p1[0]};  // gen/lib/priority.ts:57
   assign timeout_pick_or_p3 = {(timeout_pick_or_p2[31] | timeout_pick_or_p2[27]), (timeout_pick_or_p2[30] | timeout_pick_or_p2[27]), (timeout_pick_or_p2[29] | timeout_pick_or_p2[27]), (timeout_pick_or_p2[28] | timeout_pick_or_p2[27]), timeout_pick_or_p2[27], timeout_pick_or_p2[26], timeout_pick_or_p2[25], timeout_pick_or_p2[24], (timeout_pick_or_p2[23] | timeout_pick_or_p2[19]), (timeout_pick_or_p2[22] | timeout_pick_or_p2[19]), (timeout_pick_or_p2[21] | timeout_pick_or_p2[19]), (timeout_pick_or_p2[20] | timeout_pick_or_p2[19]), timeout_pick_or_p2[19], timeout_pick_or_p2[18], timeout_pick_or_p2[17], timeout_pick_or_p2[16], (timeout_pick_or_p2[15] | timeout_pick_or_p2[11]), (timeout_pick_or_p2[14] | timeout_pick_or_p2[11]), (timeout_pick_or_p2[13] | timeout_pick_or_p2[11]), (timeout_pick_or_p2[12] | timeout_pick_or_p2[11]), timeout_pick_or_p2[11], timeout_pick_or_p2[10], timeout_pick_or_p2[9], timeout_pick_or_p2[8], (timeout_pick_or_p2[7] | timeout_pick_or_p2[3]), (timeout_pick_or_p2[6] | timeout_pick_or_p2[3]), (timeout_pick_or_p2[5] | timeout_pick_or_p2[3]), (timeout_pick_or_p2[4] | timeout_pick_or_p2[3]), timeout_pick_or_p2[3], timeout_pick_or_p2[2], timeout_pick_or_p2[1], timeout_pick_or_p2[0]};  // gen/lib/priority.ts:57
@@ -573,8 +609,8 @@ module dma_read_w64_t32_d16_l20_i8_s8_to20 (
   assign timeout_pick_or_p5 = {(timeout_pick_or_p4[31] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[30] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[29] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[28] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[27] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[26] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[25] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[24] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[23] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[22] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[21] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[20] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[19] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[18] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[17] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[16] | timeout_pick_or_p4[15]), timeout_pick_or_p4[15], timeout_pick_or_p4[14], timeout_pick_or_p4[13], timeout_pick_or_p4[12], timeout_pick_or_p4[11], timeout_pick_or_p4[10], timeout_pick_or_p4[9], timeout_pick_or_p4[8], timeout_pick_or_p4[7], timeout_pick_or_p4[6], timeout_pick_or_p4[5], timeout_pick_or_p4[4], timeout_pick_or_p4[3], timeout_pick_or_p4[2], timeout_pick_or_p4[1], timeout_pick_or_p4[0]};  // gen/lib/priority.ts:57
   assign timeout_pick_onehot = timed_out & (~(timeout_pick_or_p5 << 1));  // gen/lib/priority.ts:66
   assign expire_index_index = {(((((((((((((((expire_onehot[16] | expire_onehot[17]) | expire_onehot[18]) | expire_onehot[19]) | expire_onehot[20]) | expire_onehot[21]) | expire_onehot[22]) | expire_onehot[23]) | expire_onehot[24]) | expire_onehot[25]) | expire_onehot[26]) | expire_onehot[27]) | expire_onehot[28]) | expire_onehot[29]) | expire_onehot[30]) | expire_onehot[31]), (((((((((((((((expire_onehot[8] | expire_onehot[9]) | expire_onehot[10]) | expire_onehot[11]) | expire_onehot[12]) | expire_onehot[13]) | expire_onehot[14]) | expire_onehot[15]) | expire_onehot[24]) | expire_onehot[25]) | expire_onehot[26]) | expire_onehot[27]) | expire_onehot[28]) | expire_onehot[29]) | expire_onehot[30]) | expire_onehot[31]), (((((((((((((((expire_onehot[4] | expire_onehot[5]) | expire_onehot[6]) | expire_onehot[7]) | expire_onehot[12]) | expire_onehot[13]) | expire_onehot[14]) | expire_onehot[15]) | expire_onehot[20]) | expire_onehot[21]) | expire_onehot[22]) | expire_onehot[23]) | expire_onehot[28]) | expire_onehot[29]) | expire_onehot[30]) | expire_onehot[31]), (((((((((((((((expire_onehot[2] | expire_onehot[3]) | expire_onehot[6]) | expire_onehot[7]) | expire_onehot[10]) | expire_onehot[11]) | expire_onehot[14]) | expire_onehot[15]) | expire_onehot[18]) | expire_onehot[19]) | expire_onehot[22]) | expire_onehot[23]) | expire_onehot[26]) | expire_onehot[27]) | expire_onehot[30]) | expire_onehot[31]), (((((((((((((((expire_onehot[1] | expire_onehot[3]) | expire_onehot[5]) | expire_onehot[7]) | expire_onehot[9]) | expire_onehot[11]) | expire_onehot[13]) | expire_onehot[15]) | expire_onehot[17]) | expire_onehot[19]) | expire_onehot[21]) | expire_onehot[23]) | expire_onehot[25]) | expire_onehot[27]) | expire_onehot[29]) | expire_onehot[31])};  // gen/lib/priority.ts:82
-  assign expire_now = (expire_stage == 2'd3) & expire_keep;  // gen/dma/read_tags.ts:162
-  assign free_tag_in_tags = {(~tag_valid_31), (~tag_valid_30), (~tag_valid_29), (~tag_valid_28), (~tag_valid_27), (~tag_valid_26), (~tag_valid_25), (~tag_valid_24), (~tag_valid_23), (~tag_valid_22), (~tag_valid_21), (~tag_valid_20), (~tag_valid_19), (~tag_valid_18), (~tag_valid_17), (~tag_valid_16), (~tag_valid_15), (~tag_valid_14), (~tag_valid_13), (~tag_valid_12), (~tag_valid_11), (~tag_valid_10), (~tag_valid_9), (~tag_valid_8), (~tag_valid_7), (~tag_valid_6), (~tag_valid_5), (~tag_valid_4), (~tag_valid_3), (~tag_valid_2), (~tag_valid_1), (~tag_valid_0)};  // gen/dma/read_engine.ts:115
+  assign expire_now = (expire_stage == 2'd3) & expire_keep;  // gen/dma/read_tags.ts:182
+  assign free_tag_in_tags = {(~tag_valid_31), (~tag_valid_30), (~tag_valid_29), (~tag_valid_28), (~tag_valid_27), (~tag_valid_26), (~tag_valid_25), (~tag_valid_24), (~tag_valid_23), (~tag_valid_22), (~tag_valid_21), (~tag_valid_20), (~tag_valid_19), (~tag_valid_18), (~tag_valid_17), (~tag_valid_16), (~tag_valid_15), (~tag_valid_14), (~tag_valid_13), (~tag_valid_12), (~tag_valid_11), (~tag_valid_10), (~tag_valid_9), (~tag_valid_8), (~tag_valid_7), (~tag_valid_6), (~tag_valid_5), (~tag_valid_4), (~tag_valid_3), (~tag_valid_2), (~tag_valid_1), (~tag_valid_0)};  // gen/dma/read_engine.ts:116
   assign free_tag_v_1_0 = free_tag_in_tags[0] | free_tag_in_tags[1];  // gen/lib/priority.ts:29
   assign free_tag_i_1_0 = ~free_tag_in_tags[0];  // gen/lib/priority.ts:36
   assign free_tag_v_3_2 = free_tag_in_tags[2] | free_tag_in_tags[3];  // gen/lib/priority.ts:29
@@ -637,604 +673,724 @@ module dma_read_w64_t32_d16_l20_i8_s8_to20 (
   assign free_tag_i_31_16 = {(~free_tag_v_23_16), (free_tag_v_23_16 ? free_tag_i_23_16 : free_tag_i_31_24)};  // gen/lib/priority.ts:36
   assign free_tag_valid = free_tag_v_15_0 | free_tag_v_31_16;  // gen/lib/priority.ts:29
   assign free_tag_index = {(~free_tag_v_15_0), (free_tag_v_15_0 ? free_tag_i_15_0 : free_tag_i_31_16)};  // gen/lib/priority.ts:36
-  assign cur_done = rem_zero | cur_failed;  // gen/dma/read_engine.ts:136
-  assign issue_now = ((issue_state == ISSUE_STATE_ISSUE) & ((~mrd_valid) | req_ready)) & (~(ra_valid & ra_sop));  // gen/dma/read_engine.ts:139
+  assign cur_done = rem_zero | cur_failed;  // gen/dma/read_engine.ts:137
+  assign issue_now = (issue_state == ISSUE_STATE_ISSUE) & ((~mrd_valid) | req_ready);  // gen/dma/read_engine.ts:138
   always @* begin
-    bme_lost = 1'b0;  // default, gen/dma/read_engine.ts:143
-    case (issue_state)  // gen/dma/read_engine.ts:145
+    bme_lost = 1'b0;  // default, gen/dma/read_engine.ts:139
+    case (issue_state)  // gen/dma/read_engine.ts:141
       ISSUE_STATE_CALC: begin
-        if (cur_done) begin  // gen/dma/read_engine.ts:158
-        end else if (~bus_master) begin  // gen/dma/read_engine.ts:159
-          bme_lost = 1'b1;  // gen/dma/read_engine.ts:159
+        if (cur_done) begin  // gen/dma/read_engine.ts:154
+        end else if (~bus_master) begin  // gen/dma/read_engine.ts:155
+          bme_lost = 1'b1;  // gen/dma/read_engine.ts:155
         end
       end
       default: begin end
     endcase
   end
-  assign retire = ((~(slot_head == slot_tail)) & (slot_head[2] ? (slot_head[1] ? (slot_head[0] ? slot_ended_7 : slot_ended_6) : (slot_head[0] ? slot_ended_5 : slot_ended_4)) : (slot_head[1] ? (slot_head[0] ? slot_ended_3 : slot_ended_2) : (slot_head[0] ? slot_ended_1 : slot_ended_0)))) & ((~st_valid) | status_ready);  // gen/dma/read_engine.ts:253
+  assign retire = ((~(slot_head == slot_tail)) & (slot_head[2] ? (slot_head[1] ? (slot_head[0] ? slot_ended_7 : slot_ended_6) : (slot_head[0] ? slot_ended_5 : slot_ended_4)) : (slot_head[1] ? (slot_head[0] ? slot_ended_3 : slot_ended_2) : (slot_head[0] ? slot_ended_1 : slot_ended_0)))) & ((~st_valid) | status_ready);  // gen/dma/read_engine.ts:249
 
   // ---- registers
   always @(posedge clk) begin
-    if (timeout_tick & (tag_age_0 != 3'd5)) begin  // gen/dma/read_tags.ts:80
-      tag_age_0 <= tag_age_0 + 3'd1;  // gen/dma/read_tags.ts:80
+    if (timeout_tick & (tag_age_0 != 3'd5)) begin  // gen/dma/read_tags.ts:100
+      tag_age_0 <= tag_age_0 + 3'd1;  // gen/dma/read_tags.ts:100
     end
-    if (timeout_tick & (tag_age_1 != 3'd5)) begin  // gen/dma/read_tags.ts:80
-      tag_age_1 <= tag_age_1 + 3'd1;  // gen/dma/read_tags.ts:80
+    if (timeout_tick & (tag_age_1 != 3'd5)) begin  // gen/dma/read_tags.ts:100
+      tag_age_1 <= tag_age_1 + 3'd1;  // gen/dma/read_tags.ts:100
     end
-    if (timeout_tick & (tag_age_2 != 3'd5)) begin  // gen/dma/read_tags.ts:80
-      tag_age_2 <= tag_age_2 + 3'd1;  // gen/dma/read_tags.ts:80
+    if (timeout_tick & (tag_age_2 != 3'd5)) begin  // gen/dma/read_tags.ts:100
+      tag_age_2 <= tag_age_2 + 3'd1;  // gen/dma/read_tags.ts:100
     end
-    if (timeout_tick & (tag_age_3 != 3'd5)) begin  // gen/dma/read_tags.ts:80
-      tag_age_3 <= tag_age_3 + 3'd1;  // gen/dma/read_tags.ts:80
+    if (timeout_tick & (tag_age_3 != 3'd5)) begin  // gen/dma/read_tags.ts:100
+      tag_age_3 <= tag_age_3 + 3'd1;  // gen/dma/read_tags.ts:100
     end
-    if (timeout_tick & (tag_age_4 != 3'd5)) begin  // gen/dma/read_tags.ts:80
-      tag_age_4 <= tag_age_4 + 3'd1;  // gen/dma/read_tags.ts:80
+    if (timeout_tick & (tag_age_4 != 3'd5)) begin  // gen/dma/read_tags.ts:100
+      tag_age_4 <= tag_age_4 + 3'd1;  // gen/dma/read_tags.ts:100
     end
-    if (timeout_tick & (tag_age_5 != 3'd5)) begin  // gen/dma/read_tags.ts:80
-      tag_age_5 <= tag_age_5 + 3'd1;  // gen/dma/read_tags.ts:80
+    if (timeout_tick & (tag_age_5 != 3'd5)) begin  // gen/dma/read_tags.ts:100
+      tag_age_5 <= tag_age_5 + 3'd1;  // gen/dma/read_tags.ts:100
     end
-    if (timeout_tick & (tag_age_6 != 3'd5)) begin  // gen/dma/read_tags.ts:80
-      tag_age_6 <= tag_age_6 + 3'd1;  // gen/dma/read_tags.ts:80
+    if (timeout_tick & (tag_age_6 != 3'd5)) begin  // gen/dma/read_tags.ts:100
+      tag_age_6 <= tag_age_6 + 3'd1;  // gen/dma/read_tags.ts:100
     end
-    if (timeout_tick & (tag_age_7 != 3'd5)) begin  // gen/dma/read_tags.ts:80
-      tag_age_7 <= tag_age_7 + 3'd1;  // gen/dma/read_tags.ts:80
+    if (timeout_tick & (tag_age_7 != 3'd5)) begin  // gen/dma/read_tags.ts:100
+      tag_age_7 <= tag_age_7 + 3'd1;  // gen/dma/read_tags.ts:100
     end
-    if (timeout_tick & (tag_age_8 != 3'd5)) begin  // gen/dma/read_tags.ts:80
-      tag_age_8 <= tag_age_8 + 3'd1;  // gen/dma/read_tags.ts:80
+    if (timeout_tick & (tag_age_8 != 3'd5)) begin  // gen/dma/read_tags.ts:100
+      tag_age_8 <= tag_age_8 + 3'd1;  // gen/dma/read_tags.ts:100
     end
-    if (timeout_tick & (tag_age_9 != 3'd5)) begin  // gen/dma/read_tags.ts:80
-      tag_age_9 <= tag_age_9 + 3'd1;  // gen/dma/read_tags.ts:80
+    if (timeout_tick & (tag_age_9 != 3'd5)) begin  // gen/dma/read_tags.ts:100
+      tag_age_9 <= tag_age_9 + 3'd1;  // gen/dma/read_tags.ts:100
     end
-    if (timeout_tick & (tag_age_10 != 3'd5)) begin  // gen/dma/read_tags.ts:80
-      tag_age_10 <= tag_age_10 + 3'd1;  // gen/dma/read_tags.ts:80
+    if (timeout_tick & (tag_age_10 != 3'd5)) begin  // gen/dma/read_tags.ts:100
+      tag_age_10 <= tag_age_10 + 3'd1;  // gen/dma/read_tags.ts:100
     end
-    if (timeout_tick & (tag_age_11 != 3'd5)) begin  // gen/dma/read_tags.ts:80
-      tag_age_11 <= tag_age_11 + 3'd1;  // gen/dma/read_tags.ts:80
+    if (timeout_tick & (tag_age_11 != 3'd5)) begin  // gen/dma/read_tags.ts:100
+      tag_age_11 <= tag_age_11 + 3'd1;  // gen/dma/read_tags.ts:100
     end
-    if (timeout_tick & (tag_age_12 != 3'd5)) begin  // gen/dma/read_tags.ts:80
-      tag_age_12 <= tag_age_12 + 3'd1;  // gen/dma/read_tags.ts:80
+    if (timeout_tick & (tag_age_12 != 3'd5)) begin  // gen/dma/read_tags.ts:100
+      tag_age_12 <= tag_age_12 + 3'd1;  // gen/dma/read_tags.ts:100
     end
-    if (timeout_tick & (tag_age_13 != 3'd5)) begin  // gen/dma/read_tags.ts:80
-      tag_age_13 <= tag_age_13 + 3'd1;  // gen/dma/read_tags.ts:80
+    if (timeout_tick & (tag_age_13 != 3'd5)) begin  // gen/dma/read_tags.ts:100
+      tag_age_13 <= tag_age_13 + 3'd1;  // gen/dma/read_tags.ts:100
     end
-    if (timeout_tick & (tag_age_14 != 3'd5)) begin  // gen/dma/read_tags.ts:80
-      tag_age_14 <= tag_age_14 + 3'd1;  // gen/dma/read_tags.ts:80
+    if (timeout_tick & (tag_age_14 != 3'd5)) begin  // gen/dma/read_tags.ts:100
+      tag_age_14 <= tag_age_14 + 3'd1;  // gen/dma/read_tags.ts:100
     end
-    if (timeout_tick & (tag_age_15 != 3'd5)) begin  // gen/dma/read_tags.ts:80
-      tag_age_15 <= tag_age_15 + 3'd1;  // gen/dma/read_tags.ts:80
+    if (timeout_tick & (tag_age_15 != 3'd5)) begin  // gen/dma/read_tags.ts:100
+      tag_age_15 <= tag_age_15 + 3'd1;  // gen/dma/read_tags.ts:100
     end
-    if (timeout_tick & (tag_age_16 != 3'd5)) begin  // gen/dma/read_tags.ts:80
-      tag_age_16 <= tag_age_16 + 3'd1;  // gen/dma/read_tags.ts:80
+    if (timeout_tick & (tag_age_16 != 3'd5)) begin  // gen/dma/read_tags.ts:100
+      tag_age_16 <= tag_age_16 + 3'd1;  // gen/dma/read_tags.ts:100
     end
-    if (timeout_tick & (tag_age_17 != 3'd5)) begin  // gen/dma/read_tags.ts:80
-      tag_age_17 <= tag_age_17 + 3'd1;  // gen/dma/read_tags.ts:80
+    if (timeout_tick & (tag_age_17 != 3'd5)) begin  // gen/dma/read_tags.ts:100
+      tag_age_17 <= tag_age_17 + 3'd1;  // gen/dma/read_tags.ts:100
     end
-    if (timeout_tick & (tag_age_18 != 3'd5)) begin  // gen/dma/read_tags.ts:80
-      tag_age_18 <= tag_age_18 + 3'd1;  // gen/dma/read_tags.ts:80
+    if (timeout_tick & (tag_age_18 != 3'd5)) begin  // gen/dma/read_tags.ts:100
+      tag_age_18 <= tag_age_18 + 3'd1;  // gen/dma/read_tags.ts:100
     end
-    if (timeout_tick & (tag_age_19 != 3'd5)) begin  // gen/dma/read_tags.ts:80
-      tag_age_19 <= tag_age_19 + 3'd1;  // gen/dma/read_tags.ts:80
+    if (timeout_tick & (tag_age_19 != 3'd5)) begin  // gen/dma/read_tags.ts:100
+      tag_age_19 <= tag_age_19 + 3'd1;  // gen/dma/read_tags.ts:100
     end
-    if (timeout_tick & (tag_age_20 != 3'd5)) begin  // gen/dma/read_tags.ts:80
-      tag_age_20 <= tag_age_20 + 3'd1;  // gen/dma/read_tags.ts:80
+    if (timeout_tick & (tag_age_20 != 3'd5)) begin  // gen/dma/read_tags.ts:100
+      tag_age_20 <= tag_age_20 + 3'd1;  // gen/dma/read_tags.ts:100
     end
-    if (timeout_tick & (tag_age_21 != 3'd5)) begin  // gen/dma/read_tags.ts:80
-      tag_age_21 <= tag_age_21 + 3'd1;  // gen/dma/read_tags.ts:80
+    if (timeout_tick & (tag_age_21 != 3'd5)) begin  // gen/dma/read_tags.ts:100
+      tag_age_21 <= tag_age_21 + 3'd1;  // gen/dma/read_tags.ts:100
     end
-    if (timeout_tick & (tag_age_22 != 3'd5)) begin  // gen/dma/read_tags.ts:80
-      tag_age_22 <= tag_age_22 + 3'd1;  // gen/dma/read_tags.ts:80
+    if (timeout_tick & (tag_age_22 != 3'd5)) begin  // gen/dma/read_tags.ts:100
+      tag_age_22 <= tag_age_22 + 3'd1;  // gen/dma/read_tags.ts:100
     end
-    if (timeout_tick & (tag_age_23 != 3'd5)) begin  // gen/dma/read_tags.ts:80
-      tag_age_23 <= tag_age_23 + 3'd1;  // gen/dma/read_tags.ts:80
+    if (timeout_tick & (tag_age_23 != 3'd5)) begin  // gen/dma/read_tags.ts:100
+      tag_age_23 <= tag_age_23 + 3'd1;  // gen/dma/read_tags.ts:100
     end
-    if (timeout_tick & (tag_age_24 != 3'd5)) begin  // gen/dma/read_tags.ts:80
-      tag_age_24 <= tag_age_24 + 3'd1;  // gen/dma/read_tags.ts:80
+    if (timeout_tick & (tag_age_24 != 3'd5)) begin  // gen/dma/read_tags.ts:100
+      tag_age_24 <= tag_age_24 + 3'd1;  // gen/dma/read_tags.ts:100
     end
-    if (timeout_tick & (tag_age_25 != 3'd5)) begin  // gen/dma/read_tags.ts:80
-      tag_age_25 <= tag_age_25 + 3'd1;  // gen/dma/read_tags.ts:80
+    if (timeout_tick & (tag_age_25 != 3'd5)) begin  // gen/dma/read_tags.ts:100
+      tag_age_25 <= tag_age_25 + 3'd1;  // gen/dma/read_tags.ts:100
     end
-    if (timeout_tick & (tag_age_26 != 3'd5)) begin  // gen/dma/read_tags.ts:80
-      tag_age_26 <= tag_age_26 + 3'd1;  // gen/dma/read_tags.ts:80
+    if (timeout_tick & (tag_age_26 != 3'd5)) begin  // gen/dma/read_tags.ts:100
+      tag_age_26 <= tag_age_26 + 3'd1;  // gen/dma/read_tags.ts:100
     end
-    if (timeout_tick & (tag_age_27 != 3'd5)) begin  // gen/dma/read_tags.ts:80
-      tag_age_27 <= tag_age_27 + 3'd1;  // gen/dma/read_tags.ts:80
+    if (timeout_tick & (tag_age_27 != 3'd5)) begin  // gen/dma/read_tags.ts:100
+      tag_age_27 <= tag_age_27 + 3'd1;  // gen/dma/read_tags.ts:100
     end
-    if (timeout_tick & (tag_age_28 != 3'd5)) begin  // gen/dma/read_tags.ts:80
-      tag_age_28 <= tag_age_28 + 3'd1;  // gen/dma/read_tags.ts:80
+    if (timeout_tick & (tag_age_28 != 3'd5)) begin  // gen/dma/read_tags.ts:100
+      tag_age_28 <= tag_age_28 + 3'd1;  // gen/dma/read_tags.ts:100
     end
-    if (timeout_tick & (tag_age_29 != 3'd5)) begin  // gen/dma/read_tags.ts:80
-      tag_age_29 <= tag_age_29 + 3'd1;  // gen/dma/read_tags.ts:80
+    if (timeout_tick & (tag_age_29 != 3'd5)) begin  // gen/dma/read_tags.ts:100
+      tag_age_29 <= tag_age_29 + 3'd1;  // gen/dma/read_tags.ts:100
     end
-    if (timeout_tick & (tag_age_30 != 3'd5)) begin  // gen/dma/read_tags.ts:80
-      tag_age_30 <= tag_age_30 + 3'd1;  // gen/dma/read_tags.ts:80
+    if (timeout_tick & (tag_age_30 != 3'd5)) begin  // gen/dma/read_tags.ts:100
+      tag_age_30 <= tag_age_30 + 3'd1;  // gen/dma/read_tags.ts:100
     end
-    if (timeout_tick & (tag_age_31 != 3'd5)) begin  // gen/dma/read_tags.ts:80
-      tag_age_31 <= tag_age_31 + 3'd1;  // gen/dma/read_tags.ts:80
+    if (timeout_tick & (tag_age_31 != 3'd5)) begin  // gen/dma/read_tags.ts:100
+      tag_age_31 <= tag_age_31 + 3'd1;  // gen/dma/read_tags.ts:100
     end
-    if (advance) begin  // gen/dma/read_cpl.ts:92
-      r0_hdr <= cpl_hdr;  // gen/dma/read_cpl.ts:94
-      r0_data <= cpl_data;  // gen/dma/read_cpl.ts:95
-      r0_sop <= cpl_sop;  // gen/dma/read_cpl.ts:96
-      r0_eop <= cpl_eop;  // gen/dma/read_cpl.ts:97
-      r0_poisoned <= cpl_error == 4'd1;  // gen/dma/read_cpl.ts:98
+    if (advance) begin  // gen/dma/read_cpl.ts:90
+      r0_hdr <= cpl_hdr;  // gen/dma/read_cpl.ts:92
+      r0_data <= cpl_data;  // gen/dma/read_cpl.ts:93
+      r0_sop <= cpl_sop;  // gen/dma/read_cpl.ts:94
+      r0_eop <= cpl_eop;  // gen/dma/read_cpl.ts:95
+      r0_poisoned <= cpl_error == 4'd1;  // gen/dma/read_cpl.ts:96
     end
-    if (advance) begin  // gen/dma/read_cpl.ts:166
-      rl_sop <= r0_sop;  // gen/dma/read_cpl.ts:168
-      rl_eop <= r0_eop;  // gen/dma/read_cpl.ts:169
-      rl_data <= r0_data;  // gen/dma/read_cpl.ts:170
-      rl_poisoned <= r0_poisoned;  // gen/dma/read_cpl.ts:171
-      rl_tag <= cpl_tag;  // gen/dma/read_cpl.ts:172
-      rl_same_as_ahead <= (rl_valid & rl_sop) & (rl_tag == cpl_tag);  // gen/dma/read_cpl.ts:173
-      rl_live <= ({{r0_hdr[119], r0_hdr[115]}, r0_hdr[47:40]} < 10'd32) & (cpl_tag[4] ? (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_live[31] : tag_live[30]) : (cpl_tag[0] ? tag_live[29] : tag_live[28])) : (cpl_tag[1] ? (cpl_tag[0] ? tag_live[27] : tag_live[26]) : (cpl_tag[0] ? tag_live[25] : tag_live[24]))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_live[23] : tag_live[22]) : (cpl_tag[0] ? tag_live[21] : tag_live[20])) : (cpl_tag[1] ? (cpl_tag[0] ? tag_live[19] : tag_live[18]) : (cpl_tag[0] ? tag_live[17] : tag_live[16])))) : (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_live[15] : tag_live[14]) : (cpl_tag[0] ? tag_live[13] : tag_live[12])) : (cpl_tag[1] ? (cpl_tag[0] ? tag_live[11] : tag_live[10]) : (cpl_tag[0] ? tag_live[9] : tag_live[8]))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_live[7] : tag_live[6]) : (cpl_tag[0] ? tag_live[5] : tag_live[4])) : (cpl_tag[1] ? (cpl_tag[0] ? tag_live[3] : tag_live[2]) : (cpl_tag[0] ? tag_live[1] : tag_live[0])))));  // gen/dma/read_cpl.ts:175
-      rl_remaining <= (((ra_valid & ra_sop) & ra_updates) & (ra_tag == cpl_tag)) ? ra_update_to : tag_remaining_rd0;  // gen/dma/read_cpl.ts:176
-      rl_host_end <= tag_ends_rd0[6:0];  // gen/dma/read_cpl.ts:177
-      rl_dev_end <= tag_ends_rd0[22:7];  // gen/dma/read_cpl.ts:178
-      rl_slot <= tag_slot_rd0;  // gen/dma/read_cpl.ts:179
-      rl_byte_count <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]};  // gen/dma/read_cpl.ts:180
-      rl_la_end <= r0_hdr[38:32] + r0_hdr[70:64];  // gen/dma/read_cpl.ts:181
-      rl_status <= r0_hdr[79:77];  // gen/dma/read_cpl.ts:182
-      rl_has_data <= r0_hdr[126];  // gen/dma/read_cpl.ts:183
-      rl_is_last <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} <= cpl_carried;  // gen/dma/read_cpl.ts:184
-      rl_rest <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} - cpl_carried;  // gen/dma/read_cpl.ts:185
-      rl_back <= {1'b0, {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]}} + {12'd0, r0_hdr[33:32]};  // gen/dma/read_cpl.ts:186
-      rl_lead <= r0_hdr[33:32];  // gen/dma/read_cpl.ts:187
-      rl_write_end <= (({11'd0, r0_hdr[33:32]} + {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]}) < {{(r0_hdr[105:96] == 10'd0), r0_hdr[105:96]}, 2'd0}) ? ({11'd0, r0_hdr[33:32]} + {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]}) : {{(r0_hdr[105:96] == 10'd0), r0_hdr[105:96]}, 2'd0};  // gen/dma/read_cpl.ts:188
+    if (advance) begin  // gen/dma/read_cpl.ts:164
+      rl_sop <= r0_sop;  // gen/dma/read_cpl.ts:166
+      rl_eop <= r0_eop;  // gen/dma/read_cpl.ts:167
+      rl_data <= r0_data;  // gen/dma/read_cpl.ts:168
+      rl_poisoned <= r0_poisoned;  // gen/dma/read_cpl.ts:169
+      rl_tag <= cpl_tag;  // gen/dma/read_cpl.ts:170
+      rl_same_as_ahead <= (rl_valid & rl_sop) & (rl_tag == cpl_tag);  // gen/dma/read_cpl.ts:171
+      rl_live <= ({{r0_hdr[119], r0_hdr[115]}, r0_hdr[47:40]} < 10'd32) & (cpl_tag[4] ? (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_live[31] : tag_live[30]) : (cpl_tag[0] ? tag_live[29] : tag_live[28])) : (cpl_tag[1] ? (cpl_tag[0] ? tag_live[27] : tag_live[26]) : (cpl_tag[0] ? tag_live[25] : tag_live[24]))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_live[23] : tag_live[22]) : (cpl_tag[0] ? tag_live[21] : tag_live[20])) : (cpl_tag[1] ? (cpl_tag[0] ? tag_live[19] : tag_live[18]) : (cpl_tag[0] ? tag_live[17] : tag_live[16])))) : (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_live[15] : tag_live[14]) : (cpl_tag[0] ? tag_live[13] : tag_live[12])) : (cpl_tag[1] ? (cpl_tag[0] ? tag_live[11] : tag_live[10]) : (cpl_tag[0] ? tag_live[9] : tag_live[8]))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_live[7] : tag_live[6]) : (cpl_tag[0] ? tag_live[5] : tag_live[4])) : (cpl_tag[1] ? (cpl_tag[0] ? tag_live[3] : tag_live[2]) : (cpl_tag[0] ? tag_live[1] : tag_live[0])))));  // gen/dma/read_cpl.ts:173
+      rl_remaining <= (((ra_valid & ra_sop) & ra_updates) & (ra_tag == cpl_tag)) ? ra_update_to : ((cpl_tag[4] ? (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_31 : tag_fresh_30) : (cpl_tag[0] ? tag_fresh_29 : tag_fresh_28)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_27 : tag_fresh_26) : (cpl_tag[0] ? tag_fresh_25 : tag_fresh_24))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_23 : tag_fresh_22) : (cpl_tag[0] ? tag_fresh_21 : tag_fresh_20)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_19 : tag_fresh_18) : (cpl_tag[0] ? tag_fresh_17 : tag_fresh_16)))) : (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_15 : tag_fresh_14) : (cpl_tag[0] ? tag_fresh_13 : tag_fresh_12)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_11 : tag_fresh_10) : (cpl_tag[0] ? tag_fresh_9 : tag_fresh_8))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_7 : tag_fresh_6) : (cpl_tag[0] ? tag_fresh_5 : tag_fresh_4)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_3 : tag_fresh_2) : (cpl_tag[0] ? tag_fresh_1 : tag_fresh_0))))) ? tag_ends_rd0[35:23] : tag_remaining_rd0);  // gen/dma/read_cpl.ts:174
+      rl_host_end <= tag_ends_rd0[6:0];  // gen/dma/read_cpl.ts:175
+      rl_dev_end <= tag_ends_rd0[22:7];  // gen/dma/read_cpl.ts:176
+      rl_slot <= tag_slot_rd0;  // gen/dma/read_cpl.ts:177
+      rl_byte_count <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]};  // gen/dma/read_cpl.ts:178
+      rl_la_end <= r0_hdr[38:32] + r0_hdr[70:64];  // gen/dma/read_cpl.ts:179
+      rl_status <= r0_hdr[79:77];  // gen/dma/read_cpl.ts:180
+      rl_has_data <= r0_hdr[126];  // gen/dma/read_cpl.ts:181
+      rl_is_last <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} <= cpl_carried;  // gen/dma/read_cpl.ts:182
+      rl_rest <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} - cpl_carried;  // gen/dma/read_cpl.ts:183
+      rl_back <= {1'b0, {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]}} + {12'd0, r0_hdr[33:32]};  // gen/dma/read_cpl.ts:184
+      rl_lead <= r0_hdr[33:32];  // gen/dma/read_cpl.ts:185
+      rl_write_end <= (({11'd0, r0_hdr[33:32]} + {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]}) < {{(r0_hdr[105:96] == 10'd0), r0_hdr[105:96]}, 2'd0}) ? ({11'd0, r0_hdr[33:32]} + {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]}) : {{(r0_hdr[105:96] == 10'd0), r0_hdr[105:96]}, 2'd0};  // gen/dma/read_cpl.ts:186
     end
-    if (advance) begin  // gen/dma/read_cpl.ts:205
-      ra_sop <= rl_sop;  // gen/dma/read_cpl.ts:207
-      ra_eop <= rl_eop;  // gen/dma/read_cpl.ts:208
-      ra_data <= rl_data;  // gen/dma/read_cpl.ts:209
-      ra_poisoned <= rl_poisoned;  // gen/dma/read_cpl.ts:210
-      ra_tag <= rl_tag;  // gen/dma/read_cpl.ts:211
-      ra_known <= cpl_known;  // gen/dma/read_cpl.ts:212
-      ra_in_sequence <= cpl_in_sequence;  // gen/dma/read_cpl.ts:213
-      ra_la_ok <= cpl_la_ok;  // gen/dma/read_cpl.ts:214
-      ra_status <= rl_status;  // gen/dma/read_cpl.ts:215
-      ra_has_data <= rl_has_data;  // gen/dma/read_cpl.ts:216
-      ra_is_last <= rl_is_last;  // gen/dma/read_cpl.ts:217
-      ra_updates <= cpl_known & (((rl_status != 3'd0) | ((~rl_has_data) | (~cpl_la_ok))) | cpl_in_sequence);  // gen/dma/read_cpl.ts:218
-      ra_update_to <= (((rl_status != 3'd0) | ((~rl_has_data) | (~cpl_la_ok))) | rl_is_last) ? 13'd0 : rl_rest;  // gen/dma/read_cpl.ts:219
-      ra_closes <= ((rl_status != 3'd0) | ((~rl_has_data) | (~cpl_la_ok))) | rl_is_last;  // gen/dma/read_cpl.ts:220
-      ra_dev_end <= rl_dev_end;  // gen/dma/read_cpl.ts:221
-      ra_slot <= rl_slot;  // gen/dma/read_cpl.ts:222
-      ra_back <= rl_back;  // gen/dma/read_cpl.ts:223
-      ra_lead <= rl_lead;  // gen/dma/read_cpl.ts:224
-      ra_write_end <= rl_write_end;  // gen/dma/read_cpl.ts:225
+    if (advance) begin  // gen/dma/read_cpl.ts:203
+      ra_sop <= rl_sop;  // gen/dma/read_cpl.ts:205
+      ra_eop <= rl_eop;  // gen/dma/read_cpl.ts:206
+      ra_data <= rl_data;  // gen/dma/read_cpl.ts:207
+      ra_poisoned <= rl_poisoned;  // gen/dma/read_cpl.ts:208
+      ra_tag <= rl_tag;  // gen/dma/read_cpl.ts:209
+      ra_known <= cpl_known;  // gen/dma/read_cpl.ts:210
+      ra_in_sequence <= cpl_in_sequence;  // gen/dma/read_cpl.ts:211
+      ra_la_ok <= cpl_la_ok;  // gen/dma/read_cpl.ts:212
+      ra_status <= rl_status;  // gen/dma/read_cpl.ts:213
+      ra_has_data <= rl_has_data;  // gen/dma/read_cpl.ts:214
+      ra_is_last <= rl_is_last;  // gen/dma/read_cpl.ts:215
+      ra_updates <= cpl_known & (((rl_status != 3'd0) | ((~rl_has_data) | (~cpl_la_ok))) | cpl_in_sequence);  // gen/dma/read_cpl.ts:216
+      ra_update_to <= (((rl_status != 3'd0) | ((~rl_has_data) | (~cpl_la_ok))) | rl_is_last) ? 13'd0 : rl_rest;  // gen/dma/read_cpl.ts:217
+      ra_closes <= ((rl_status != 3'd0) | ((~rl_has_data) | (~cpl_la_ok))) | rl_is_last;  // gen/dma/read_cpl.ts:218
+      ra_dev_end <= rl_dev_end;  // gen/dma/read_cpl.ts:219
+      ra_slot <= rl_slot;  // gen/dma/read_cpl.ts:220
+      ra_back <= rl_back;  // gen/dma/read_cpl.ts:221
+      ra_lead <= rl_lead;  // gen/dma/read_cpl.ts:222
+      ra_write_end <= rl_write_end;  // gen/dma/read_cpl.ts:223
     end
-    if (cpl_start) begin  // gen/dma/read_cpl.ts:274
-      cpl_held_write <= cpl_write;  // gen/dma/read_cpl.ts:275
-      cpl_held_ends <= cpl_ends_read;  // gen/dma/read_cpl.ts:276
-      cpl_held_free <= cpl_free;  // gen/dma/read_cpl.ts:277
-      cpl_held_slot <= ra_slot;  // gen/dma/read_cpl.ts:278
-      cpl_held_tag <= ra_tag;  // gen/dma/read_cpl.ts:279
+    if (cpl_start) begin  // gen/dma/read_cpl.ts:272
+      cpl_held_write <= cpl_write;  // gen/dma/read_cpl.ts:273
+      cpl_held_ends <= cpl_ends_read;  // gen/dma/read_cpl.ts:274
+      cpl_held_free <= cpl_free;  // gen/dma/read_cpl.ts:275
+      cpl_held_slot <= ra_slot;  // gen/dma/read_cpl.ts:276
+      cpl_held_tag <= ra_tag;  // gen/dma/read_cpl.ts:277
     end
-    if (advance) begin  // gen/dma/read_cpl.ts:297
-      r1_sop <= ra_sop;  // gen/dma/read_cpl.ts:299
-      r1_data <= ra_data;  // gen/dma/read_cpl.ts:300
-      r1_write <= ra_sop ? cpl_write : cpl_held_write;  // gen/dma/read_cpl.ts:301
-      r1_retire <= (ra_sop ? cpl_ends_read : cpl_held_ends) & ra_eop;  // gen/dma/read_cpl.ts:302
-      r1_slot <= ra_sop ? ra_slot : cpl_held_slot;  // gen/dma/read_cpl.ts:303
-      r1_dev_end <= ra_dev_end;  // gen/dma/read_cpl.ts:304
-      r1_back <= ra_back;  // gen/dma/read_cpl.ts:305
-      r1_lead <= ra_lead;  // gen/dma/read_cpl.ts:306
-      r1_write_end <= ra_write_end;  // gen/dma/read_cpl.ts:307
+    if (advance) begin  // gen/dma/read_cpl.ts:295
+      r1_sop <= ra_sop;  // gen/dma/read_cpl.ts:297
+      r1_data <= ra_data;  // gen/dma/read_cpl.ts:298
+      r1_write <= ra_sop ? cpl_write : cpl_held_write;  // gen/dma/read_cpl.ts:299
+      r1_retire <= (ra_sop ? cpl_ends_read : cpl_held_ends) & ra_eop;  // gen/dma/read_cpl.ts:300
+      r1_slot <= ra_sop ? ra_slot : cpl_held_slot;  // gen/dma/read_cpl.ts:301
+      r1_dev_end <= ra_dev_end;  // gen/dma/read_cpl.ts:302
+      r1_back <= ra_back;  // gen/dma/read_cpl.ts:303
+      r1_lead <= ra_lead;  // gen/dma/read_cpl.ts:304
+      r1_write_end <= ra_write_end;  // gen/dma/read_cpl.ts:305
     end
-    if (advance & r1_valid) begin  // gen/dma/read_cpl.ts:326
-      beat_line <= (r1_sop ? beat_first_byte[15:3] : beat_line) + 13'd1;  // gen/dma/read_cpl.ts:327
-      beat_shift <= r1_sop ? beat_first_byte[2:0] : beat_shift;  // gen/dma/read_cpl.ts:328
-      beat_left <= (|_mux_0[12:3]) ? (_mux_0 - 13'd8) : 13'd0;  // gen/dma/read_cpl.ts:329
+    if (advance & r1_valid) begin  // gen/dma/read_cpl.ts:324
+      beat_line <= (r1_sop ? beat_first_byte[15:3] : beat_line) + 13'd1;  // gen/dma/read_cpl.ts:325
+      beat_shift <= r1_sop ? beat_first_byte[2:0] : beat_shift;  // gen/dma/read_cpl.ts:326
+      beat_left <= (|_mux_0[12:3]) ? (_mux_0 - 13'd8) : 13'd0;  // gen/dma/read_cpl.ts:327
     end
-    if (advance) begin  // gen/dma/read_cpl.ts:341
-      r2_data <= r1_data;  // gen/dma/read_cpl.ts:343
-      r2_mask <= {(|_mux_0[12:3]), ((|_mux_0[12:3]) | (_mux_0[2:0] > 3'd6)), ((|_mux_0[12:3]) | (_mux_0[2:0] > 3'd5)), ((|_mux_0[12:3]) | (_mux_0[2:0] > 3'd4)), ((|_mux_0[12:3]) | (_mux_0[2:0] > 3'd3)), (((|_mux_0[12:3]) | (_mux_0[2:0] > 3'd2)) & ((r1_sop ? r1_lead : 2'd0) <= 2'd2)), (((|_mux_0[12:3]) | (_mux_0[2:0] > 3'd1)) & ((r1_sop ? r1_lead : 2'd0) <= 2'd1)), (((|_mux_0[12:3]) | (_mux_0[2:0] > 3'd0)) & ((r1_sop ? r1_lead : 2'd0) <= 2'd0))};  // gen/dma/read_cpl.ts:344
-      r2_line <= r1_sop ? beat_first_byte[15:3] : beat_line;  // gen/dma/read_cpl.ts:345
-      r2_shift <= r1_sop ? beat_first_byte[2:0] : beat_shift;  // gen/dma/read_cpl.ts:346
-      r2_write <= r1_write;  // gen/dma/read_cpl.ts:347
-      r2_retire <= r1_retire;  // gen/dma/read_cpl.ts:348
-      r2_slot <= r1_slot;  // gen/dma/read_cpl.ts:349
+    if (advance) begin  // gen/dma/read_cpl.ts:339
+      r2_data <= r1_data;  // gen/dma/read_cpl.ts:341
+      r2_mask <= {(|_mux_0[12:3]), ((|_mux_0[12:3]) | (_mux_0[2:0] > 3'd6)), ((|_mux_0[12:3]) | (_mux_0[2:0] > 3'd5)), ((|_mux_0[12:3]) | (_mux_0[2:0] > 3'd4)), ((|_mux_0[12:3]) | (_mux_0[2:0] > 3'd3)), (((|_mux_0[12:3]) | (_mux_0[2:0] > 3'd2)) & ((r1_sop ? r1_lead : 2'd0) <= 2'd2)), (((|_mux_0[12:3]) | (_mux_0[2:0] > 3'd1)) & ((r1_sop ? r1_lead : 2'd0) <= 2'd1)), (((|_mux_0[12:3]) | (_mux_0[2:0] > 3'd0)) & ((r1_sop ? r1_lead : 2'd0) <= 2'd0))};  // gen/dma/read_cpl.ts:342
+      r2_line <= r1_sop ? beat_first_byte[15:3] : beat_line;  // gen/dma/read_cpl.ts:343
+      r2_shift <= r1_sop ? beat_first_byte[2:0] : beat_shift;  // gen/dma/read_cpl.ts:344
+      r2_write <= r1_write;  // gen/dma/read_cpl.ts:345
+      r2_retire <= r1_retire;  // gen/dma/read_cpl.ts:346
+      r2_slot <= r1_slot;  // gen/dma/read_cpl.ts:347
     end
-    if (advance) begin  // gen/dma/read_cpl.ts:361
-      r3_write <= r2_write & (|r2_mask);  // gen/dma/read_cpl.ts:363
-      r3_addr <= r2_line;  // gen/dma/read_cpl.ts:364
-      r3_data <= {64'd0, r2_data} << {r2_shift, 3'd0};  // gen/dma/read_cpl.ts:365
-      r3_be <= {8'd0, r2_mask} << r2_shift;  // gen/dma/read_cpl.ts:366
-      r3_retire <= r2_retire;  // gen/dma/read_cpl.ts:367
-      r3_slot <= r2_slot;  // gen/dma/read_cpl.ts:368
+    if (advance) begin  // gen/dma/read_cpl.ts:359
+      r3_write <= r2_write & (|r2_mask);  // gen/dma/read_cpl.ts:361
+      r3_addr <= r2_line;  // gen/dma/read_cpl.ts:362
+      r3_data <= r2_shift[2] ? {_mux_1[31:0], _mux_1[63:32]} : _mux_1;  // gen/dma/read_cpl.ts:363
+      r3_be <= {8'd0, r2_mask} << r2_shift;  // gen/dma/read_cpl.ts:364
+      r3_retire <= r2_retire;  // gen/dma/read_cpl.ts:365
+      r3_slot <= r2_slot;  // gen/dma/read_cpl.ts:366
     end
-    closed_tag <= ra_tag;  // gen/dma/read_tags.ts:138
-    case (expire_stage)  // gen/dma/read_tags.ts:140
+    closed_tag <= ra_tag;  // gen/dma/read_tags.ts:158
+    case (expire_stage)  // gen/dma/read_tags.ts:160
       2'd0: begin
-        if (|timed_out) begin  // gen/dma/read_tags.ts:142
-          expire_onehot <= timeout_pick_onehot;  // gen/dma/read_tags.ts:143
+        if (|timed_out) begin  // gen/dma/read_tags.ts:162
+          expire_onehot <= timeout_pick_onehot;  // gen/dma/read_tags.ts:163
         end
       end
       2'd1: begin
-        expire_tag <= expire_index_index;  // gen/dma/read_tags.ts:148
+        expire_tag <= expire_index_index;  // gen/dma/read_tags.ts:168
       end
       2'd2: begin
-        expire_slot <= tag_slot_rd1;  // gen/dma/read_tags.ts:152
-        expire_keep <= (expire_tag[4] ? (expire_tag[3] ? (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? timed_out[31] : timed_out[30]) : (expire_tag[0] ? timed_out[29] : timed_out[28])) : (expire_tag[1] ? (expire_tag[0] ? timed_out[27] : timed_out[26]) : (expire_tag[0] ? timed_out[25] : timed_out[24]))) : (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? timed_out[23] : timed_out[22]) : (expire_tag[0] ? timed_out[21] : timed_out[20])) : (expire_tag[1] ? (expire_tag[0] ? timed_out[19] : timed_out[18]) : (expire_tag[0] ? timed_out[17] : timed_out[16])))) : (expire_tag[3] ? (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? timed_out[15] : timed_out[14]) : (expire_tag[0] ? timed_out[13] : timed_out[12])) : (expire_tag[1] ? (expire_tag[0] ? timed_out[11] : timed_out[10]) : (expire_tag[0] ? timed_out[9] : timed_out[8]))) : (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? timed_out[7] : timed_out[6]) : (expire_tag[0] ? timed_out[5] : timed_out[4])) : (expire_tag[1] ? (expire_tag[0] ? timed_out[3] : timed_out[2]) : (expire_tag[0] ? timed_out[1] : timed_out[0]))))) & (~(((closed_valid & (closed_tag == expire_tag)) | (((rl_valid & rl_sop) & rl_live) & (rl_tag == expire_tag))) | (((ra_valid & ra_sop) & ra_known) & (ra_tag == expire_tag))));  // gen/dma/read_tags.ts:153
+        expire_slot <= tag_slot_rd1;  // gen/dma/read_tags.ts:172
+        expire_keep <= (expire_tag[4] ? (expire_tag[3] ? (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? timed_out[31] : timed_out[30]) : (expire_tag[0] ? timed_out[29] : timed_out[28])) : (expire_tag[1] ? (expire_tag[0] ? timed_out[27] : timed_out[26]) : (expire_tag[0] ? timed_out[25] : timed_out[24]))) : (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? timed_out[23] : timed_out[22]) : (expire_tag[0] ? timed_out[21] : timed_out[20])) : (expire_tag[1] ? (expire_tag[0] ? timed_out[19] : timed_out[18]) : (expire_tag[0] ? timed_out[17] : timed_out[16])))) : (expire_tag[3] ? (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? timed_out[15] : timed_out[14]) : (expire_tag[0] ? timed_out[13] : timed_out[12])) : (expire_tag[1] ? (expire_tag[0] ? timed_out[11] : timed_out[10]) : (expire_tag[0] ? timed_out[9] : timed_out[8]))) : (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? timed_out[7] : timed_out[6]) : (expire_tag[0] ? timed_out[5] : timed_out[4])) : (expire_tag[1] ? (expire_tag[0] ? timed_out[3] : timed_out[2]) : (expire_tag[0] ? timed_out[1] : timed_out[0]))))) & (~(((closed_valid & (closed_tag == expire_tag)) | (((rl_valid & rl_sop) & rl_live) & (rl_tag == expire_tag))) | (((ra_valid & ra_sop) & ra_known) & (ra_tag == expire_tag))));  // gen/dma/read_tags.ts:173
       end
       default: begin end
     endcase
-    case (issue_state)  // gen/dma/read_engine.ts:145
+    case (issue_state)  // gen/dma/read_engine.ts:141
       ISSUE_STATE_IDLE: begin
-        if (cmd_queue_deq_valid & (~((slot_head[3] != slot_tail[3]) & (slot_head[2:0] == slot_tail[2:0])))) begin  // gen/dma/read_engine.ts:147
-          host <= cmd_queue_deq_data[107:44];  // gen/dma/read_engine.ts:148
-          dev <= cmd_queue_deq_data[43:28];  // gen/dma/read_engine.ts:149
-          cur_slot <= slot_tail[2:0];  // gen/dma/read_engine.ts:152
+        if (cmd_queue_deq_valid & (~((slot_head[3] != slot_tail[3]) & (slot_head[2:0] == slot_tail[2:0])))) begin  // gen/dma/read_engine.ts:143
+          host <= cmd_queue_deq_data[107:44];  // gen/dma/read_engine.ts:144
+          dev <= cmd_queue_deq_data[43:28];  // gen/dma/read_engine.ts:145
+          cur_slot <= slot_tail[2:0];  // gen/dma/read_engine.ts:148
         end
       end
       ISSUE_STATE_CALC: begin
-        if (cur_done) begin  // gen/dma/read_engine.ts:158
-        end else if (~bus_master) begin  // gen/dma/read_engine.ts:159
-        end else if (free_tag_valid) begin  // gen/dma/read_engine.ts:160
-          chunk <= _mux_1[12:0];  // gen/dma/read_engine.ts:161
-          alloc_tag <= free_tag_index;  // gen/dma/read_engine.ts:162
+        if (cur_done) begin  // gen/dma/read_engine.ts:154
+        end else if (~bus_master) begin  // gen/dma/read_engine.ts:155
+        end else if (free_tag_valid) begin  // gen/dma/read_engine.ts:156
+          chunk <= _mux_3[12:0];  // gen/dma/read_engine.ts:157
+          alloc_tag <= free_tag_index;  // gen/dma/read_engine.ts:158
         end
       end
       default: begin end
     endcase
-    if (issue_now) begin  // gen/dma/read_engine.ts:173
-      mrd_hdr <= {{{1'b0, 1'b0, (|host[63:32])}, 5'd0, 1'b0, 3'd0, 1'b0, 1'b0, 3'd0, 1'b0, 2'd0, 2'd0, _add_4[11:2]}, {requester_id, {3'd0, alloc_tag}, ((_add_4[13:2] == 12'd1) ? 4'd0 : _select_5), ((_add_4[13:2] == 12'd1) ? (_select_7 & _select_5) : _select_7)}, ((|host[63:32]) ? host[63:32] : {host[31:2], 2'd0}), ((|host[63:32]) ? {host[31:2], 2'd0} : 32'd0)};  // gen/dma/read_engine.ts:175
-      host <= host + {51'd0, chunk};  // gen/dma/read_engine.ts:186
-      dev <= dev + {3'd0, chunk};  // gen/dma/read_engine.ts:187
+    if (issue_now) begin  // gen/dma/read_engine.ts:169
+      mrd_hdr <= {{{1'b0, 1'b0, (|host[63:32])}, 5'd0, 1'b0, 3'd0, 1'b0, 1'b0, 3'd0, 1'b0, 2'd0, 2'd0, _add_6[11:2]}, {requester_id, {3'd0, alloc_tag}, ((_add_6[13:2] == 12'd1) ? 4'd0 : _select_7), ((_add_6[13:2] == 12'd1) ? (_select_9 & _select_7) : _select_9)}, ((|host[63:32]) ? host[63:32] : {host[31:2], 2'd0}), ((|host[63:32]) ? {host[31:2], 2'd0} : 32'd0)};  // gen/dma/read_engine.ts:171
+      host <= host + {51'd0, chunk};  // gen/dma/read_engine.ts:182
+      dev <= dev + {3'd0, chunk};  // gen/dma/read_engine.ts:183
     end
-    if (issue_now & (alloc_tag == 5'd0)) begin  // gen/dma/read_tags.ts:193
-      tag_age_0 <= 3'd0;  // gen/dma/read_tags.ts:195
+    if (issue_now & (alloc_tag == 5'd0)) begin  // gen/dma/read_tags.ts:208
+      tag_fresh_0 <= 1'b1;  // gen/dma/read_tags.ts:210
+      tag_age_0 <= 3'd0;  // gen/dma/read_tags.ts:211
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd0)) begin  // gen/dma/read_tags.ts:198
-      tag_age_0 <= 3'd0;  // gen/dma/read_tags.ts:198
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd0)) begin  // gen/dma/read_tags.ts:213
+      tag_fresh_0 <= 1'b0;  // gen/dma/read_tags.ts:213
     end
-    if (issue_now & (alloc_tag == 5'd1)) begin  // gen/dma/read_tags.ts:193
-      tag_age_1 <= 3'd0;  // gen/dma/read_tags.ts:195
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd0)) begin  // gen/dma/read_tags.ts:215
+      tag_age_0 <= 3'd0;  // gen/dma/read_tags.ts:215
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd1)) begin  // gen/dma/read_tags.ts:198
-      tag_age_1 <= 3'd0;  // gen/dma/read_tags.ts:198
+    if (issue_now & (alloc_tag == 5'd1)) begin  // gen/dma/read_tags.ts:208
+      tag_fresh_1 <= 1'b1;  // gen/dma/read_tags.ts:210
+      tag_age_1 <= 3'd0;  // gen/dma/read_tags.ts:211
     end
-    if (issue_now & (alloc_tag == 5'd2)) begin  // gen/dma/read_tags.ts:193
-      tag_age_2 <= 3'd0;  // gen/dma/read_tags.ts:195
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd1)) begin  // gen/dma/read_tags.ts:213
+      tag_fresh_1 <= 1'b0;  // gen/dma/read_tags.ts:213
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd2)) begin  // gen/dma/read_tags.ts:198
-      tag_age_2 <= 3'd0;  // gen/dma/read_tags.ts:198
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd1)) begin  // gen/dma/read_tags.ts:215
+      tag_age_1 <= 3'd0;  // gen/dma/read_tags.ts:215
     end
-    if (issue_now & (alloc_tag == 5'd3)) begin  // gen/dma/read_tags.ts:193
-      tag_age_3 <= 3'd0;  // gen/dma/read_tags.ts:195
+    if (issue_now & (alloc_tag == 5'd2)) begin  // gen/dma/read_tags.ts:208
+      tag_fresh_2 <= 1'b1;  // gen/dma/read_tags.ts:210
+      tag_age_2 <= 3'd0;  // gen/dma/read_tags.ts:211
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd3)) begin  // gen/dma/read_tags.ts:198
-      tag_age_3 <= 3'd0;  // gen/dma/read_tags.ts:198
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd2)) begin  // gen/dma/read_tags.ts:213
+      tag_fresh_2 <= 1'b0;  // gen/dma/read_tags.ts:213
     end
-    if (issue_now & (alloc_tag == 5'd4)) begin  // gen/dma/read_tags.ts:193
-      tag_age_4 <= 3'd0;  // gen/dma/read_tags.ts:195
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd2)) begin  // gen/dma/read_tags.ts:215
+      tag_age_2 <= 3'd0;  // gen/dma/read_tags.ts:215
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd4)) begin  // gen/dma/read_tags.ts:198
-      tag_age_4 <= 3'd0;  // gen/dma/read_tags.ts:198
+    if (issue_now & (alloc_tag == 5'd3)) begin  // gen/dma/read_tags.ts:208
+      tag_fresh_3 <= 1'b1;  // gen/dma/read_tags.ts:210
+      tag_age_3 <= 3'd0;  // gen/dma/read_tags.ts:211
     end
-    if (issue_now & (alloc_tag == 5'd5)) begin  // gen/dma/read_tags.ts:193
-      tag_age_5 <= 3'd0;  // gen/dma/read_tags.ts:195
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd3)) begin  // gen/dma/read_tags.ts:213
+      tag_fresh_3 <= 1'b0;  // gen/dma/read_tags.ts:213
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd5)) begin  // gen/dma/read_tags.ts:198
-      tag_age_5 <= 3'd0;  // gen/dma/read_tags.ts:198
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd3)) begin  // gen/dma/read_tags.ts:215
+      tag_age_3 <= 3'd0;  // gen/dma/read_tags.ts:215
     end
-    if (issue_now & (alloc_tag == 5'd6)) begin  // gen/dma/read_tags.ts:193
-      tag_age_6 <= 3'd0;  // gen/dma/read_tags.ts:195
+    if (issue_now & (alloc_tag == 5'd4)) begin  // gen/dma/read_tags.ts:208
+      tag_fresh_4 <= 1'b1;  // gen/dma/read_tags.ts:210
+      tag_age_4 <= 3'd0;  // gen/dma/read_tags.ts:211
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd6)) begin  // gen/dma/read_tags.ts:198
-      tag_age_6 <= 3'd0;  // gen/dma/read_tags.ts:198
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd4)) begin  // gen/dma/read_tags.ts:213
+      tag_fresh_4 <= 1'b0;  // gen/dma/read_tags.ts:213
     end
-    if (issue_now & (alloc_tag == 5'd7)) begin  // gen/dma/read_tags.ts:193
-      tag_age_7 <= 3'd0;  // gen/dma/read_tags.ts:195
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd4)) begin  // gen/dma/read_tags.ts:215
+      tag_age_4 <= 3'd0;  // gen/dma/read_tags.ts:215
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd7)) begin  // gen/dma/read_tags.ts:198
-      tag_age_7 <= 3'd0;  // gen/dma/read_tags.ts:198
+    if (issue_now & (alloc_tag == 5'd5)) begin  // gen/dma/read_tags.ts:208
+      tag_fresh_5 <= 1'b1;  // gen/dma/read_tags.ts:210
+      tag_age_5 <= 3'd0;  // gen/dma/read_tags.ts:211
     end
-    if (issue_now & (alloc_tag == 5'd8)) begin  // gen/dma/read_tags.ts:193
-      tag_age_8 <= 3'd0;  // gen/dma/read_tags.ts:195
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd5)) begin  // gen/dma/read_tags.ts:213
+      tag_fresh_5 <= 1'b0;  // gen/dma/read_tags.ts:213
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd8)) begin  // gen/dma/read_tags.ts:198
-      tag_age_8 <= 3'd0;  // gen/dma/read_tags.ts:198
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd5)) begin  // gen/dma/read_tags.ts:215
+      tag_age_5 <= 3'd0;  // gen/dma/read_tags.ts:215
     end
-    if (issue_now & (alloc_tag == 5'd9)) begin  // gen/dma/read_tags.ts:193
-      tag_age_9 <= 3'd0;  // gen/dma/read_tags.ts:195
+    if (issue_now & (alloc_tag == 5'd6)) begin  // gen/dma/read_tags.ts:208
+      tag_fresh_6 <= 1'b1;  // gen/dma/read_tags.ts:210
+      tag_age_6 <= 3'd0;  // gen/dma/read_tags.ts:211
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd9)) begin  // gen/dma/read_tags.ts:198
-      tag_age_9 <= 3'd0;  // gen/dma/read_tags.ts:198
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd6)) begin  // gen/dma/read_tags.ts:213
+      tag_fresh_6 <= 1'b0;  // gen/dma/read_tags.ts:213
     end
-    if (issue_now & (alloc_tag == 5'd10)) begin  // gen/dma/read_tags.ts:193
-      tag_age_10 <= 3'd0;  // gen/dma/read_tags.ts:195
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd6)) begin  // gen/dma/read_tags.ts:215
+      tag_age_6 <= 3'd0;  // gen/dma/read_tags.ts:215
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd10)) begin  // gen/dma/read_tags.ts:198
-      tag_age_10 <= 3'd0;  // gen/dma/read_tags.ts:198
+    if (issue_now & (alloc_tag == 5'd7)) begin  // gen/dma/read_tags.ts:208
+      tag_fresh_7 <= 1'b1;  // gen/dma/read_tags.ts:210
+      tag_age_7 <= 3'd0;  // gen/dma/read_tags.ts:211
     end
-    if (issue_now & (alloc_tag == 5'd11)) begin  // gen/dma/read_tags.ts:193
-      tag_age_11 <= 3'd0;  // gen/dma/read_tags.ts:195
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd7)) begin  // gen/dma/read_tags.ts:213
+      tag_fresh_7 <= 1'b0;  // gen/dma/read_tags.ts:213
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd11)) begin  // gen/dma/read_tags.ts:198
-      tag_age_11 <= 3'd0;  // gen/dma/read_tags.ts:198
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd7)) begin  // gen/dma/read_tags.ts:215
+      tag_age_7 <= 3'd0;  // gen/dma/read_tags.ts:215
     end
-    if (issue_now & (alloc_tag == 5'd12)) begin  // gen/dma/read_tags.ts:193
-      tag_age_12 <= 3'd0;  // gen/dma/read_tags.ts:195
+    if (issue_now & (alloc_tag == 5'd8)) begin  // gen/dma/read_tags.ts:208
+      tag_fresh_8 <= 1'b1;  // gen/dma/read_tags.ts:210
+      tag_age_8 <= 3'd0;  // gen/dma/read_tags.ts:211
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd12)) begin  // gen/dma/read_tags.ts:198
-      tag_age_12 <= 3'd0;  // gen/dma/read_tags.ts:198
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd8)) begin  // gen/dma/read_tags.ts:213
+      tag_fresh_8 <= 1'b0;  // gen/dma/read_tags.ts:213
     end
-    if (issue_now & (alloc_tag == 5'd13)) begin  // gen/dma/read_tags.ts:193
-      tag_age_13 <= 3'd0;  // gen/dma/read_tags.ts:195
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd8)) begin  // gen/dma/read_tags.ts:215
+      tag_age_8 <= 3'd0;  // gen/dma/read_tags.ts:215
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd13)) begin  // gen/dma/read_tags.ts:198
-      tag_age_13 <= 3'd0;  // gen/dma/read_tags.ts:198
+    if (issue_now & (alloc_tag == 5'd9)) begin  // gen/dma/read_tags.ts:208
+      tag_fresh_9 <= 1'b1;  // gen/dma/read_tags.ts:210
+      tag_age_9 <= 3'd0;  // gen/dma/read_tags.ts:211
     end
-    if (issue_now & (alloc_tag == 5'd14)) begin  // gen/dma/read_tags.ts:193
-      tag_age_14 <= 3'd0;  // gen/dma/read_tags.ts:195
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd9)) begin  // gen/dma/read_tags.ts:213
+      tag_fresh_9 <= 1'b0;  // gen/dma/read_tags.ts:213
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd14)) begin  // gen/dma/read_tags.ts:198
-      tag_age_14 <= 3'd0;  // gen/dma/read_tags.ts:198
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd9)) begin  // gen/dma/read_tags.ts:215
+      tag_age_9 <= 3'd0;  // gen/dma/read_tags.ts:215
     end
-    if (issue_now & (alloc_tag == 5'd15)) begin  // gen/dma/read_tags.ts:193
-      tag_age_15 <= 3'd0;  // gen/dma/read_tags.ts:195
+    if (issue_now & (alloc_tag == 5'd10)) begin  // gen/dma/read_tags.ts:208
+      tag_fresh_10 <= 1'b1;  // gen/dma/read_tags.ts:210
+      tag_age_10 <= 3'd0;  // gen/dma/read_tags.ts:211
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd15)) begin  // gen/dma/read_tags.ts:198
-      tag_age_15 <= 3'd0;  // gen/dma/read_tags.ts:198
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd10)) begin  // gen/dma/read_tags.ts:213
+      tag_fresh_10 <= 1'b0;  // gen/dma/read_tags.ts:213
     end
-    if (issue_now & (alloc_tag == 5'd16)) begin  // gen/dma/read_tags.ts:193
-      tag_age_16 <= 3'd0;  // gen/dma/read_tags.ts:195
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd10)) begin  // gen/dma/read_tags.ts:215
+      tag_age_10 <= 3'd0;  // gen/dma/read_tags.ts:215
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd16)) begin  // gen/dma/read_tags.ts:198
-      tag_age_16 <= 3'd0;  // gen/dma/read_tags.ts:198
+    if (issue_now & (alloc_tag == 5'd11)) begin  // gen/dma/read_tags.ts:208
+      tag_fresh_11 <= 1'b1;  // gen/dma/read_tags.ts:210
+      tag_age_11 <= 3'd0;  // gen/dma/read_tags.ts:211
     end
-    if (issue_now & (alloc_tag == 5'd17)) begin  // gen/dma/read_tags.ts:193
-      tag_age_17 <= 3'd0;  // gen/dma/read_tags.ts:195
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd11)) begin  // gen/dma/read_tags.ts:213
+      tag_fresh_11 <= 1'b0;  // gen/dma/read_tags.ts:213
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd17)) begin  // gen/dma/read_tags.ts:198
-      tag_age_17 <= 3'd0;  // gen/dma/read_tags.ts:198
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd11)) begin  // gen/dma/read_tags.ts:215
+      tag_age_11 <= 3'd0;  // gen/dma/read_tags.ts:215
     end
-    if (issue_now & (alloc_tag == 5'd18)) begin  // gen/dma/read_tags.ts:193
-      tag_age_18 <= 3'd0;  // gen/dma/read_tags.ts:195
+    if (issue_now & (alloc_tag == 5'd12)) begin  // gen/dma/read_tags.ts:208
+      tag_fresh_12 <= 1'b1;  // gen/dma/read_tags.ts:210
+      tag_age_12 <= 3'd0;  // gen/dma/read_tags.ts:211
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd18)) begin  // gen/dma/read_tags.ts:198
-      tag_age_18 <= 3'd0;  // gen/dma/read_tags.ts:198
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd12)) begin  // gen/dma/read_tags.ts:213
+      tag_fresh_12 <= 1'b0;  // gen/dma/read_tags.ts:213
     end
-    if (issue_now & (alloc_tag == 5'd19)) begin  // gen/dma/read_tags.ts:193
-      tag_age_19 <= 3'd0;  // gen/dma/read_tags.ts:195
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd12)) begin  // gen/dma/read_tags.ts:215
+      tag_age_12 <= 3'd0;  // gen/dma/read_tags.ts:215
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd19)) begin  // gen/dma/read_tags.ts:198
-      tag_age_19 <= 3'd0;  // gen/dma/read_tags.ts:198
+    if (issue_now & (alloc_tag == 5'd13)) begin  // gen/dma/read_tags.ts:208
+      tag_fresh_13 <= 1'b1;  // gen/dma/read_tags.ts:210
+      tag_age_13 <= 3'd0;  // gen/dma/read_tags.ts:211
     end
-    if (issue_now & (alloc_tag == 5'd20)) begin  // gen/dma/read_tags.ts:193
-      tag_age_20 <= 3'd0;  // gen/dma/read_tags.ts:195
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd13)) begin  // gen/dma/read_tags.ts:213
+      tag_fresh_13 <= 1'b0;  // gen/dma/read_tags.ts:213
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd20)) begin  // gen/dma/read_tags.ts:198
-      tag_age_20 <= 3'd0;  // gen/dma/read_tags.ts:198
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd13)) begin  // gen/dma/read_tags.ts:215
+      tag_age_13 <= 3'd0;  // gen/dma/read_tags.ts:215
     end
-    if (issue_now & (alloc_tag == 5'd21)) begin  // gen/dma/read_tags.ts:193
-      tag_age_21 <= 3'd0;  // gen/dma/read_tags.ts:195
+    if (issue_now & (alloc_tag == 5'd14)) begin  // gen/dma/read_tags.ts:208
+      tag_fresh_14 <= 1'b1;  // gen/dma/read_tags.ts:210
+      tag_age_14 <= 3'd0;  // gen/dma/read_tags.ts:211
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd21)) begin  // gen/dma/read_tags.ts:198
-      tag_age_21 <= 3'd0;  // gen/dma/read_tags.ts:198
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd14)) begin  // gen/dma/read_tags.ts:213
+      tag_fresh_14 <= 1'b0;  // gen/dma/read_tags.ts:213
     end
-    if (issue_now & (alloc_tag == 5'd22)) begin  // gen/dma/read_tags.ts:193
-      tag_age_22 <= 3'd0;  // gen/dma/read_tags.ts:195
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd14)) begin  // gen/dma/read_tags.ts:215
+      tag_age_14 <= 3'd0;  // gen/dma/read_tags.ts:215
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd22)) begin  // gen/dma/read_tags.ts:198
-      tag_age_22 <= 3'd0;  // gen/dma/read_tags.ts:198
+    if (issue_now & (alloc_tag == 5'd15)) begin  // gen/dma/read_tags.ts:208
+      tag_fresh_15 <= 1'b1;  // gen/dma/read_tags.ts:210
+      tag_age_15 <= 3'd0;  // gen/dma/read_tags.ts:211
     end
-    if (issue_now & (alloc_tag == 5'd23)) begin  // gen/dma/read_tags.ts:193
-      tag_age_23 <= 3'd0;  // gen/dma/read_tags.ts:195
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd15)) begin  // gen/dma/read_tags.ts:213
+      tag_fresh_15 <= 1'b0;  // gen/dma/read_tags.ts:213
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd23)) begin  // gen/dma/read_tags.ts:198
-      tag_age_23 <= 3'd0;  // gen/dma/read_tags.ts:198
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd15)) begin  // gen/dma/read_tags.ts:215
+      tag_age_15 <= 3'd0;  // gen/dma/read_tags.ts:215
     end
-    if (issue_now & (alloc_tag == 5'd24)) begin  // gen/dma/read_tags.ts:193
-      tag_age_24 <= 3'd0;  // gen/dma/read_tags.ts:195
+    if (issue_now & (alloc_tag == 5'd16)) begin  // gen/dma/read_tags.ts:208
+      tag_fresh_16 <= 1'b1;  // gen/dma/read_tags.ts:210
+      tag_age_16 <= 3'd0;  // gen/dma/read_tags.ts:211
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd24)) begin  // gen/dma/read_tags.ts:198
-      tag_age_24 <= 3'd0;  // gen/dma/read_tags.ts:198
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd16)) begin  // gen/dma/read_tags.ts:213
+      tag_fresh_16 <= 1'b0;  // gen/dma/read_tags.ts:213
     end
-    if (issue_now & (alloc_tag == 5'd25)) begin  // gen/dma/read_tags.ts:193
-      tag_age_25 <= 3'd0;  // gen/dma/read_tags.ts:195
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd16)) begin  // gen/dma/read_tags.ts:215
+      tag_age_16 <= 3'd0;  // gen/dma/read_tags.ts:215
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd25)) begin  // gen/dma/read_tags.ts:198
-      tag_age_25 <= 3'd0;  // gen/dma/read_tags.ts:198
+    if (issue_now & (alloc_tag == 5'd17)) begin  // gen/dma/read_tags.ts:208
+      tag_fresh_17 <= 1'b1;  // gen/dma/read_tags.ts:210
+      tag_age_17 <= 3'd0;  // gen/dma/read_tags.ts:211
     end
-    if (issue_now & (alloc_tag == 5'd26)) begin  // gen/dma/read_tags.ts:193
-      tag_age_26 <= 3'd0;  // gen/dma/read_tags.ts:195
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd17)) begin  // gen/dma/read_tags.ts:213
+      tag_fresh_17 <= 1'b0;  // gen/dma/read_tags.ts:213
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd26)) begin  // gen/dma/read_tags.ts:198
-      tag_age_26 <= 3'd0;  // gen/dma/read_tags.ts:198
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd17)) begin  // gen/dma/read_tags.ts:215
+      tag_age_17 <= 3'd0;  // gen/dma/read_tags.ts:215
     end
-    if (issue_now & (alloc_tag == 5'd27)) begin  // gen/dma/read_tags.ts:193
-      tag_age_27 <= 3'd0;  // gen/dma/read_tags.ts:195
+    if (issue_now & (alloc_tag == 5'd18)) begin  // gen/dma/read_tags.ts:208
+      tag_fresh_18 <= 1'b1;  // gen/dma/read_tags.ts:210
+      tag_age_18 <= 3'd0;  // gen/dma/read_tags.ts:211
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd27)) begin  // gen/dma/read_tags.ts:198
-      tag_age_27 <= 3'd0;  // gen/dma/read_tags.ts:198
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd18)) begin  // gen/dma/read_tags.ts:213
+      tag_fresh_18 <= 1'b0;  // gen/dma/read_tags.ts:213
     end
-    if (issue_now & (alloc_tag == 5'd28)) begin  // gen/dma/read_tags.ts:193
-      tag_age_28 <= 3'd0;  // gen/dma/read_tags.ts:195
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd18)) begin  // gen/dma/read_tags.ts:215
+      tag_age_18 <= 3'd0;  // gen/dma/read_tags.ts:215
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd28)) begin  // gen/dma/read_tags.ts:198
-      tag_age_28 <= 3'd0;  // gen/dma/read_tags.ts:198
+    if (issue_now & (alloc_tag == 5'd19)) begin  // gen/dma/read_tags.ts:208
+      tag_fresh_19 <= 1'b1;  // gen/dma/read_tags.ts:210
+      tag_age_19 <= 3'd0;  // gen/dma/read_tags.ts:211
     end
-    if (issue_now & (alloc_tag == 5'd29)) begin  // gen/dma/read_tags.ts:193
-      tag_age_29 <= 3'd0;  // gen/dma/read_tags.ts:195
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd19)) begin  // gen/dma/read_tags.ts:213
+      tag_fresh_19 <= 1'b0;  // gen/dma/read_tags.ts:213
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd29)) begin  // gen/dma/read_tags.ts:198
-      tag_age_29 <= 3'd0;  // gen/dma/read_tags.ts:198
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd19)) begin  // gen/dma/read_tags.ts:215
+      tag_age_19 <= 3'd0;  // gen/dma/read_tags.ts:215
     end
-    if (issue_now & (alloc_tag == 5'd30)) begin  // gen/dma/read_tags.ts:193
-      tag_age_30 <= 3'd0;  // gen/dma/read_tags.ts:195
+    if (issue_now & (alloc_tag == 5'd20)) begin  // gen/dma/read_tags.ts:208
+      tag_fresh_20 <= 1'b1;  // gen/dma/read_tags.ts:210
+      tag_age_20 <= 3'd0;  // gen/dma/read_tags.ts:211
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd30)) begin  // gen/dma/read_tags.ts:198
-      tag_age_30 <= 3'd0;  // gen/dma/read_tags.ts:198
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd20)) begin  // gen/dma/read_tags.ts:213
+      tag_fresh_20 <= 1'b0;  // gen/dma/read_tags.ts:213
     end
-    if (issue_now & (alloc_tag == 5'd31)) begin  // gen/dma/read_tags.ts:193
-      tag_age_31 <= 3'd0;  // gen/dma/read_tags.ts:195
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd20)) begin  // gen/dma/read_tags.ts:215
+      tag_age_20 <= 3'd0;  // gen/dma/read_tags.ts:215
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd31)) begin  // gen/dma/read_tags.ts:198
-      tag_age_31 <= 3'd0;  // gen/dma/read_tags.ts:198
+    if (issue_now & (alloc_tag == 5'd21)) begin  // gen/dma/read_tags.ts:208
+      tag_fresh_21 <= 1'b1;  // gen/dma/read_tags.ts:210
+      tag_age_21 <= 3'd0;  // gen/dma/read_tags.ts:211
     end
-    if (slot_err_0 == 3'd0) begin  // gen/dma/read_engine.ts:219
-      if (bme_lost & (cur_slot == 3'd0)) begin  // gen/dma/read_engine.ts:220
-        slot_err_0 <= 3'd1;  // gen/dma/read_engine.ts:220
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd21)) begin  // gen/dma/read_tags.ts:213
+      tag_fresh_21 <= 1'b0;  // gen/dma/read_tags.ts:213
+    end
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd21)) begin  // gen/dma/read_tags.ts:215
+      tag_age_21 <= 3'd0;  // gen/dma/read_tags.ts:215
+    end
+    if (issue_now & (alloc_tag == 5'd22)) begin  // gen/dma/read_tags.ts:208
+      tag_fresh_22 <= 1'b1;  // gen/dma/read_tags.ts:210
+      tag_age_22 <= 3'd0;  // gen/dma/read_tags.ts:211
+    end
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd22)) begin  // gen/dma/read_tags.ts:213
+      tag_fresh_22 <= 1'b0;  // gen/dma/read_tags.ts:213
+    end
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd22)) begin  // gen/dma/read_tags.ts:215
+      tag_age_22 <= 3'd0;  // gen/dma/read_tags.ts:215
+    end
+    if (issue_now & (alloc_tag == 5'd23)) begin  // gen/dma/read_tags.ts:208
+      tag_fresh_23 <= 1'b1;  // gen/dma/read_tags.ts:210
+      tag_age_23 <= 3'd0;  // gen/dma/read_tags.ts:211
+    end
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd23)) begin  // gen/dma/read_tags.ts:213
+      tag_fresh_23 <= 1'b0;  // gen/dma/read_tags.ts:213
+    end
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd23)) begin  // gen/dma/read_tags.ts:215
+      tag_age_23 <= 3'd0;  // gen/dma/read_tags.ts:215
+    end
+    if (issue_now & (alloc_tag == 5'd24)) begin  // gen/dma/read_tags.ts:208
+      tag_fresh_24 <= 1'b1;  // gen/dma/read_tags.ts:210
+      tag_age_24 <= 3'd0;  // gen/dma/read_tags.ts:211
+    end
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd24)) begin  // gen/dma/read_tags.ts:213
+      tag_fresh_24 <= 1'b0;  // gen/dma/read_tags.ts:213
+    end
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd24)) begin  // gen/dma/read_tags.ts:215
+      tag_age_24 <= 3'd0;  // gen/dma/read_tags.ts:215
+    end
+    if (issue_now & (alloc_tag == 5'd25)) begin  // gen/dma/read_tags.ts:208
+      tag_fresh_25 <= 1'b1;  // gen/dma/read_tags.ts:210
+      tag_age_25 <= 3'd0;  // gen/dma/read_tags.ts:211
+    end
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd25)) begin  // gen/dma/read_tags.ts:213
+      tag_fresh_25 <= 1'b0;  // gen/dma/read_tags.ts:213
+    end
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd25)) begin  // gen/dma/read_tags.ts:215
+      tag_age_25 <= 3'd0;  // gen/dma/read_tags.ts:215
+    end
+    if (issue_now & (alloc_tag == 5'd26)) begin  // gen/dma/read_tags.ts:208
+      tag_fresh_26 <= 1'b1;  // gen/dma/read_tags.ts:210
+      tag_age_26 <= 3'd0;  // gen/dma/read_tags.ts:211
+    end
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd26)) begin  // gen/dma/read_tags.ts:213
+      tag_fresh_26 <= 1'b0;  // gen/dma/read_tags.ts:213
+    end
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd26)) begin  // gen/dma/read_tags.ts:215
+      tag_age_26 <= 3'd0;  // gen/dma/read_tags.ts:215
+    end
+    if (issue_now & (alloc_tag == 5'd27)) begin  // gen/dma/read_tags.ts:208
+      tag_fresh_27 <= 1'b1;  // gen/dma/read_tags.ts:210
+      tag_age_27 <= 3'd0;  // gen/dma/read_tags.ts:211
+    end
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd27)) begin  // gen/dma/read_tags.ts:213
+      tag_fresh_27 <= 1'b0;  // gen/dma/read_tags.ts:213
+    end
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd27)) begin  // gen/dma/read_tags.ts:215
+      tag_age_27 <= 3'd0;  // gen/dma/read_tags.ts:215
+    end
+    if (issue_now & (alloc_tag == 5'd28)) begin  // gen/dma/read_tags.ts:208
+      tag_fresh_28 <= 1'b1;  // gen/dma/read_tags.ts:210
+      tag_age_28 <= 3'd0;  // gen/dma/read_tags.ts:211
+    end
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd28)) begin  // gen/dma/read_tags.ts:213
+      tag_fresh_28 <= 1'b0;  // gen/dma/read_tags.ts:213
+    end
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd28)) begin  // gen/dma/read_tags.ts:215
+      tag_age_28 <= 3'd0;  // gen/dma/read_tags.ts:215
+    end
+    if (issue_now & (alloc_tag == 5'd29)) begin  // gen/dma/read_tags.ts:208
+      tag_fresh_29 <= 1'b1;  // gen/dma/read_tags.ts:210
+      tag_age_29 <= 3'd0;  // gen/dma/read_tags.ts:211
+    end
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd29)) begin  // gen/dma/read_tags.ts:213
+      tag_fresh_29 <= 1'b0;  // gen/dma/read_tags.ts:213
+    end
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd29)) begin  // gen/dma/read_tags.ts:215
+      tag_age_29 <= 3'd0;  // gen/dma/read_tags.ts:215
+    end
+    if (issue_now & (alloc_tag == 5'd30)) begin  // gen/dma/read_tags.ts:208
+      tag_fresh_30 <= 1'b1;  // gen/dma/read_tags.ts:210
+      tag_age_30 <= 3'd0;  // gen/dma/read_tags.ts:211
+    end
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd30)) begin  // gen/dma/read_tags.ts:213
+      tag_fresh_30 <= 1'b0;  // gen/dma/read_tags.ts:213
+    end
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd30)) begin  // gen/dma/read_tags.ts:215
+      tag_age_30 <= 3'd0;  // gen/dma/read_tags.ts:215
+    end
+    if (issue_now & (alloc_tag == 5'd31)) begin  // gen/dma/read_tags.ts:208
+      tag_fresh_31 <= 1'b1;  // gen/dma/read_tags.ts:210
+      tag_age_31 <= 3'd0;  // gen/dma/read_tags.ts:211
+    end
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd31)) begin  // gen/dma/read_tags.ts:213
+      tag_fresh_31 <= 1'b0;  // gen/dma/read_tags.ts:213
+    end
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd31)) begin  // gen/dma/read_tags.ts:215
+      tag_age_31 <= 3'd0;  // gen/dma/read_tags.ts:215
+    end
+    if (slot_err_0 == 3'd0) begin  // gen/dma/read_engine.ts:216
+      if (bme_lost & (cur_slot == 3'd0)) begin  // gen/dma/read_engine.ts:217
+        slot_err_0 <= 3'd1;  // gen/dma/read_engine.ts:217
       end
-      if (expire_now & (expire_slot == 3'd0)) begin  // gen/dma/read_engine.ts:221
-        slot_err_0 <= 3'd5;  // gen/dma/read_engine.ts:221
+      if (expire_now & (expire_slot == 3'd0)) begin  // gen/dma/read_engine.ts:218
+        slot_err_0 <= 3'd5;  // gen/dma/read_engine.ts:218
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 3'd0)) begin  // gen/dma/read_engine.ts:222
-        slot_err_0 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:222
-      end
-    end
-    slot_pending_0 <= ((slot_pending_0 + {5'd0, (issue_now & (cur_slot == 3'd0))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 3'd0))}) - {5'd0, (expire_now & (expire_slot == 3'd0))};  // gen/dma/read_engine.ts:228
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd0)) & cur_done) begin  // gen/dma/read_engine.ts:229
-      slot_issued_0 <= 1'b1;  // gen/dma/read_engine.ts:229
-    end
-    if (_and_8 & (slot_tail[2:0] == 3'd0)) begin  // gen/dma/read_engine.ts:230
-      slot_id_0 <= cmd_queue_deq_data[7:0];  // gen/dma/read_engine.ts:231
-      slot_err_0 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:232
-      slot_issued_0 <= 1'b0;  // gen/dma/read_engine.ts:233
-    end
-    if (slot_err_1 == 3'd0) begin  // gen/dma/read_engine.ts:219
-      if (bme_lost & (cur_slot == 3'd1)) begin  // gen/dma/read_engine.ts:220
-        slot_err_1 <= 3'd1;  // gen/dma/read_engine.ts:220
-      end
-      if (expire_now & (expire_slot == 3'd1)) begin  // gen/dma/read_engine.ts:221
-        slot_err_1 <= 3'd5;  // gen/dma/read_engine.ts:221
-      end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 3'd1)) begin  // gen/dma/read_engine.ts:222
-        slot_err_1 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:222
-      end
-    end
-    slot_pending_1 <= ((slot_pending_1 + {5'd0, (issue_now & (cur_slot == 3'd1))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 3'd1))}) - {5'd0, (expire_now & (expire_slot == 3'd1))};  // gen/dma/read_engine.ts:228
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd1)) & cur_done) begin  // gen/dma/read_engine.ts:229
-      slot_issued_1 <= 1'b1;  // gen/dma/read_engine.ts:229
-    end
-    if (_and_8 & (slot_tail[2:0] == 3'd1)) begin  // gen/dma/read_engine.ts:230
-      slot_id_1 <= cmd_queue_deq_data[7:0];  // gen/dma/read_engine.ts:231
-      slot_err_1 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:232
-      slot_issued_1 <= 1'b0;  // gen/dma/read_engine.ts:233
-    end
-    if (slot_err_2 == 3'd0) begin  // gen/dma/read_engine.ts:219
-      if (bme_lost & (cur_slot == 3'd2)) begin  // gen/dma/read_engine.ts:220
-        slot_err_2 <= 3'd1;  // gen/dma/read_engine.ts:220
-      end
-      if (expire_now & (expire_slot == 3'd2)) begin  // gen/dma/read_engine.ts:221
-        slot_err_2 <= 3'd5;  // gen/dma/read_engine.ts:221
-      end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 3'd2)) begin  // gen/dma/read_engine.ts:222
-        slot_err_2 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:222
-      end
-    end
-    slot_pending_2 <= ((slot_pending_2 + {5'd0, (issue_now & (cur_slot == 3'd2))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 3'd2))}) - {5'd0, (expire_now & (expire_slot == 3'd2))};  // gen/dma/read_engine.ts:228
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd2)) & cur_done) begin  // gen/dma/read_engine.ts:229
-      slot_issued_2 <= 1'b1;  // gen/dma/read_engine.ts:229
-    end
-    if (_and_8 & (slot_tail[2:0] == 3'd2)) begin  // gen/dma/read_engine.ts:230
-      slot_id_2 <= cmd_queue_deq_data[7:0];  // gen/dma/read_engine.ts:231
-      slot_err_2 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:232
-      slot_issued_2 <= 1'b0;  // gen/dma/read_engine.ts:233
-    end
-    if (slot_err_3 == 3'd0) begin  // gen/dma/read_engine.ts:219
-      if (bme_lost & (cur_slot == 3'd3)) begin  // gen/dma/read_engine.ts:220
-        slot_err_3 <= 3'd1;  // gen/dma/read_engine.ts:220
-      end
-      if (expire_now & (expire_slot == 3'd3)) begin  // gen/dma/read_engine.ts:221
-        slot_err_3 <= 3'd5;  // gen/dma/read_engine.ts:221
-      end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 3'd3)) begin  // gen/dma/read_engine.ts:222
-        slot_err_3 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:222
-      end
-    end
-    slot_pending_3 <= ((slot_pending_3 + {5'd0, (issue_now & (cur_slot == 3'd3))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 3'd3))}) - {5'd0, (expire_now & (expire_slot == 3'd3))};  // gen/dma/read_engine.ts:228
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd3)) & cur_done) begin  // gen/dma/read_engine.ts:229
-      slot_issued_3 <= 1'b1;  // gen/dma/read_engine.ts:229
-    end
-    if (_and_8 & (slot_tail[2:0] == 3'd3)) begin  // gen/dma/read_engine.ts:230
-      slot_id_3 <= cmd_queue_deq_data[7:0];  // gen/dma/read_engine.ts:231
-      slot_err_3 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:232
-      slot_issued_3 <= 1'b0;  // gen/dma/read_engine.ts:233
-    end
-    if (slot_err_4 == 3'd0) begin  // gen/dma/read_engine.ts:219
-      if (bme_lost & (cur_slot == 3'd4)) begin  // gen/dma/read_engine.ts:220
-        slot_err_4 <= 3'd1;  // gen/dma/read_engine.ts:220
-      end
-      if (expire_now & (expire_slot == 3'd4)) begin  // gen/dma/read_engine.ts:221
-        slot_err_4 <= 3'd5;  // gen/dma/read_engine.ts:221
-      end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 3'd4)) begin  // gen/dma/read_engine.ts:222
-        slot_err_4 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:222
-      end
-    end
-    slot_pending_4 <= ((slot_pending_4 + {5'd0, (issue_now & (cur_slot == 3'd4))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 3'd4))}) - {5'd0, (expire_now & (expire_slot == 3'd4))};  // gen/dma/read_engine.ts:228
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd4)) & cur_done) begin  // gen/dma/read_engine.ts:229
-      slot_issued_4 <= 1'b1;  // gen/dma/read_engine.ts:229
-    end
-    if (_and_8 & (slot_tail[2:0] == 3'd4)) begin  // gen/dma/read_engine.ts:230
-      slot_id_4 <= cmd_queue_deq_data[7:0];  // gen/dma/read_engine.ts:231
-      slot_err_4 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:232
-      slot_issued_4 <= 1'b0;  // gen/dma/read_engine.ts:233
-    end
-    if (slot_err_5 == 3'd0) begin  // gen/dma/read_engine.ts:219
-      if (bme_lost & (cur_slot == 3'd5)) begin  // gen/dma/read_engine.ts:220
-        slot_err_5 <= 3'd1;  // gen/dma/read_engine.ts:220
-      end
-      if (expire_now & (expire_slot == 3'd5)) begin  // gen/dma/read_engine.ts:221
-        slot_err_5 <= 3'd5;  // gen/dma/read_engine.ts:221
-      end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 3'd5)) begin  // gen/dma/read_engine.ts:222
-        slot_err_5 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:222
-      end
-    end
-    slot_pending_5 <= ((slot_pending_5 + {5'd0, (issue_now & (cur_slot == 3'd5))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 3'd5))}) - {5'd0, (expire_now & (expire_slot == 3'd5))};  // gen/dma/read_engine.ts:228
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd5)) & cur_done) begin  // gen/dma/read_engine.ts:229
-      slot_issued_5 <= 1'b1;  // gen/dma/read_engine.ts:229
-    end
-    if (_and_8 & (slot_tail[2:0] == 3'd5)) begin  // gen/dma/read_engine.ts:230
-      slot_id_5 <= cmd_queue_deq_data[7:0];  // gen/dma/read_engine.ts:231
-      slot_err_5 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:232
-      slot_issued_5 <= 1'b0;  // gen/dma/read_engine.ts:233
-    end
-    if (slot_err_6 == 3'd0) begin  // gen/dma/read_engine.ts:219
-      if (bme_lost & (cur_slot == 3'd6)) begin  // gen/dma/read_engine.ts:220
-        slot_err_6 <= 3'd1;  // gen/dma/read_engine.ts:220
-      end
-      if (expire_now & (expire_slot == 3'd6)) begin  // gen/dma/read_engine.ts:221
-        slot_err_6 <= 3'd5;  // gen/dma/read_engine.ts:221
-      end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 3'd6)) begin  // gen/dma/read_engine.ts:222
-        slot_err_6 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:222
-      end
-    end
-    slot_pending_6 <= ((slot_pending_6 + {5'd0, (issue_now & (cur_slot == 3'd6))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 3'd6))}) - {5'd0, (expire_now & (expire_slot == 3'd6))};  // gen/dma/read_engine.ts:228
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd6)) & cur_done) begin  // gen/dma/read_engine.ts:229
-      slot_issued_6 <= 1'b1;  // gen/dma/read_engine.ts:229
-    end
-    if (_and_8 & (slot_tail[2:0] == 3'd6)) begin  // gen/dma/read_engine.ts:230
-      slot_id_6 <= cmd_queue_deq_data[7:0];  // gen/dma/read_engine.ts:231
-      slot_err_6 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:232
-      slot_issued_6 <= 1'b0;  // gen/dma/read_engine.ts:233
-    end
-    if (slot_err_7 == 3'd0) begin  // gen/dma/read_engine.ts:219
-      if (bme_lost & (cur_slot == 3'd7)) begin  // gen/dma/read_engine.ts:220
-        slot_err_7 <= 3'd1;  // gen/dma/read_engine.ts:220
-      end
-      if (expire_now & (expire_slot == 3'd7)) begin  // gen/dma/read_engine.ts:221
-        slot_err_7 <= 3'd5;  // gen/dma/read_engine.ts:221
-      end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 3'd7)) begin  // gen/dma/read_engine.ts:222
-        slot_err_7 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:222
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 3'd0)) begin  // gen/dma/read_engine.ts:219
+        slot_err_0 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:219
       end
     end
-    slot_pending_7 <= ((slot_pending_7 + {5'd0, (issue_now & (cur_slot == 3'd7))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 3'd7))}) - {5'd0, (expire_now & (expire_slot == 3'd7))};  // gen/dma/read_engine.ts:228
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd7)) & cur_done) begin  // gen/dma/read_engine.ts:229
-      slot_issued_7 <= 1'b1;  // gen/dma/read_engine.ts:229
+    slot_pending_0 <= ((slot_pending_0 + {5'd0, (issue_now & (cur_slot == 3'd0))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 3'd0))}) - {5'd0, (expire_now & (expire_slot == 3'd0))};  // gen/dma/read_engine.ts:225
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd0)) & cur_done) begin  // gen/dma/read_engine.ts:226
+      slot_issued_0 <= 1'b1;  // gen/dma/read_engine.ts:226
     end
-    if (_and_8 & (slot_tail[2:0] == 3'd7)) begin  // gen/dma/read_engine.ts:230
-      slot_id_7 <= cmd_queue_deq_data[7:0];  // gen/dma/read_engine.ts:231
-      slot_err_7 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:232
-      slot_issued_7 <= 1'b0;  // gen/dma/read_engine.ts:233
+    if (_and_10 & (slot_tail[2:0] == 3'd0)) begin  // gen/dma/read_engine.ts:227
+      slot_err_0 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:228
+      slot_issued_0 <= 1'b0;  // gen/dma/read_engine.ts:229
     end
-    if (retire) begin  // gen/dma/read_engine.ts:257
-      st_id <= slot_head[2] ? (slot_head[1] ? (slot_head[0] ? slot_id_7 : slot_id_6) : (slot_head[0] ? slot_id_5 : slot_id_4)) : (slot_head[1] ? (slot_head[0] ? slot_id_3 : slot_id_2) : (slot_head[0] ? slot_id_1 : slot_id_0));  // gen/dma/read_engine.ts:259
-      st_err <= slot_head[2] ? (slot_head[1] ? (slot_head[0] ? slot_err_7 : slot_err_6) : (slot_head[0] ? slot_err_5 : slot_err_4)) : (slot_head[1] ? (slot_head[0] ? slot_err_3 : slot_err_2) : (slot_head[0] ? slot_err_1 : slot_err_0));  // gen/dma/read_engine.ts:260
+    if (slot_err_1 == 3'd0) begin  // gen/dma/read_engine.ts:216
+      if (bme_lost & (cur_slot == 3'd1)) begin  // gen/dma/read_engine.ts:217
+        slot_err_1 <= 3'd1;  // gen/dma/read_engine.ts:217
+      end
+      if (expire_now & (expire_slot == 3'd1)) begin  // gen/dma/read_engine.ts:218
+        slot_err_1 <= 3'd5;  // gen/dma/read_engine.ts:218
+      end
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 3'd1)) begin  // gen/dma/read_engine.ts:219
+        slot_err_1 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:219
+      end
+    end
+    slot_pending_1 <= ((slot_pending_1 + {5'd0, (issue_now & (cur_slot == 3'd1))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 3'd1))}) - {5'd0, (expire_now & (expire_slot == 3'd1))};  // gen/dma/read_engine.ts:225
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd1)) & cur_done) begin  // gen/dma/read_engine.ts:226
+      slot_issued_1 <= 1'b1;  // gen/dma/read_engine.ts:226
+    end
+    if (_and_10 & (slot_tail[2:0] == 3'd1)) begin  // gen/dma/read_engine.ts:227
+      slot_err_1 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:228
+      slot_issued_1 <= 1'b0;  // gen/dma/read_engine.ts:229
+    end
+    if (slot_err_2 == 3'd0) begin  // gen/dma/read_engine.ts:216
+      if (bme_lost & (cur_slot == 3'd2)) begin  // gen/dma/read_engine.ts:217
+        slot_err_2 <= 3'd1;  // gen/dma/read_engine.ts:217
+      end
+      if (expire_now & (expire_slot == 3'd2)) begin  // gen/dma/read_engine.ts:218
+        slot_err_2 <= 3'd5;  // gen/dma/read_engine.ts:218
+      end
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 3'd2)) begin  // gen/dma/read_engine.ts:219
+        slot_err_2 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:219
+      end
+    end
+    slot_pending_2 <= ((slot_pending_2 + {5'd0, (issue_now & (cur_slot == 3'd2))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 3'd2))}) - {5'd0, (expire_now & (expire_slot == 3'd2))};  // gen/dma/read_engine.ts:225
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd2)) & cur_done) begin  // gen/dma/read_engine.ts:226
+      slot_issued_2 <= 1'b1;  // gen/dma/read_engine.ts:226
+    end
+    if (_and_10 & (slot_tail[2:0] == 3'd2)) begin  // gen/dma/read_engine.ts:227
+      slot_err_2 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:228
+      slot_issued_2 <= 1'b0;  // gen/dma/read_engine.ts:229
+    end
+    if (slot_err_3 == 3'd0) begin  // gen/dma/read_engine.ts:216
+      if (bme_lost & (cur_slot == 3'd3)) begin  // gen/dma/read_engine.ts:217
+        slot_err_3 <= 3'd1;  // gen/dma/read_engine.ts:217
+      end
+      if (expire_now & (expire_slot == 3'd3)) begin  // gen/dma/read_engine.ts:218
+        slot_err_3 <= 3'd5;  // gen/dma/read_engine.ts:218
+      end
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 3'd3)) begin  // gen/dma/read_engine.ts:219
+        slot_err_3 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:219
+      end
+    end
+    slot_pending_3 <= ((slot_pending_3 + {5'd0, (issue_now & (cur_slot == 3'd3))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 3'd3))}) - {5'd0, (expire_now & (expire_slot == 3'd3))};  // gen/dma/read_engine.ts:225
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd3)) & cur_done) begin  // gen/dma/read_engine.ts:226
+      slot_issued_3 <= 1'b1;  // gen/dma/read_engine.ts:226
+    end
+    if (_and_10 & (slot_tail[2:0] == 3'd3)) begin  // gen/dma/read_engine.ts:227
+      slot_err_3 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:228
+      slot_issued_3 <= 1'b0;  // gen/dma/read_engine.ts:229
+    end
+    if (slot_err_4 == 3'd0) begin  // gen/dma/read_engine.ts:216
+      if (bme_lost & (cur_slot == 3'd4)) begin  // gen/dma/read_engine.ts:217
+        slot_err_4 <= 3'd1;  // gen/dma/read_engine.ts:217
+      end
+      if (expire_now & (expire_slot == 3'd4)) begin  // gen/dma/read_engine.ts:218
+        slot_err_4 <= 3'd5;  // gen/dma/read_engine.ts:218
+      end
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 3'd4)) begin  // gen/dma/read_engine.ts:219
+        slot_err_4 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:219
+      end
+    end
+    slot_pending_4 <= ((slot_pending_4 + {5'd0, (issue_now & (cur_slot == 3'd4))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 3'd4))}) - {5'd0, (expire_now & (expire_slot == 3'd4))};  // gen/dma/read_engine.ts:225
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd4)) & cur_done) begin  // gen/dma/read_engine.ts:226
+      slot_issued_4 <= 1'b1;  // gen/dma/read_engine.ts:226
+    end
+    if (_and_10 & (slot_tail[2:0] == 3'd4)) begin  // gen/dma/read_engine.ts:227
+      slot_err_4 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:228
+      slot_issued_4 <= 1'b0;  // gen/dma/read_engine.ts:229
+    end
+    if (slot_err_5 == 3'd0) begin  // gen/dma/read_engine.ts:216
+      if (bme_lost & (cur_slot == 3'd5)) begin  // gen/dma/read_engine.ts:217
+        slot_err_5 <= 3'd1;  // gen/dma/read_engine.ts:217
+      end
+      if (expire_now & (expire_slot == 3'd5)) begin  // gen/dma/read_engine.ts:218
+        slot_err_5 <= 3'd5;  // gen/dma/read_engine.ts:218
+      end
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 3'd5)) begin  // gen/dma/read_engine.ts:219
+        slot_err_5 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:219
+      end
+    end
+    slot_pending_5 <= ((slot_pending_5 + {5'd0, (issue_now & (cur_slot == 3'd5))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 3'd5))}) - {5'd0, (expire_now & (expire_slot == 3'd5))};  // gen/dma/read_engine.ts:225
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd5)) & cur_done) begin  // gen/dma/read_engine.ts:226
+      slot_issued_5 <= 1'b1;  // gen/dma/read_engine.ts:226
+    end
+    if (_and_10 & (slot_tail[2:0] == 3'd5)) begin  // gen/dma/read_engine.ts:227
+      slot_err_5 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:228
+      slot_issued_5 <= 1'b0;  // gen/dma/read_engine.ts:229
+    end
+    if (slot_err_6 == 3'd0) begin  // gen/dma/read_engine.ts:216
+      if (bme_lost & (cur_slot == 3'd6)) begin  // gen/dma/read_engine.ts:217
+        slot_err_6 <= 3'd1;  // gen/dma/read_engine.ts:217
+      end
+      if (expire_now & (expire_slot == 3'd6)) begin  // gen/dma/read_engine.ts:218
+        slot_err_6 <= 3'd5;  // gen/dma/read_engine.ts:218
+      end
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 3'd6)) begin  // gen/dma/read_engine.ts:219
+        slot_err_6 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:219
+      end
+    end
+    slot_pending_6 <= ((slot_pending_6 + {5'd0, (issue_now & (cur_slot == 3'd6))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 3'd6))}) - {5'd0, (expire_now & (expire_slot == 3'd6))};  // gen/dma/read_engine.ts:225
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd6)) & cur_done) begin  // gen/dma/read_engine.ts:226
+      slot_issued_6 <= 1'b1;  // gen/dma/read_engine.ts:226
+    end
+    if (_and_10 & (slot_tail[2:0] == 3'd6)) begin  // gen/dma/read_engine.ts:227
+      slot_err_6 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:228
+      slot_issued_6 <= 1'b0;  // gen/dma/read_engine.ts:229
+    end
+    if (slot_err_7 == 3'd0) begin  // gen/dma/read_engine.ts:216
+      if (bme_lost & (cur_slot == 3'd7)) begin  // gen/dma/read_engine.ts:217
+        slot_err_7 <= 3'd1;  // gen/dma/read_engine.ts:217
+      end
+      if (expire_now & (expire_slot == 3'd7)) begin  // gen/dma/read_engine.ts:218
+        slot_err_7 <= 3'd5;  // gen/dma/read_engine.ts:218
+      end
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 3'd7)) begin  // gen/dma/read_engine.ts:219
+        slot_err_7 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:219
+      end
+    end
+    slot_pending_7 <= ((slot_pending_7 + {5'd0, (issue_now & (cur_slot == 3'd7))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 3'd7))}) - {5'd0, (expire_now & (expire_slot == 3'd7))};  // gen/dma/read_engine.ts:225
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd7)) & cur_done) begin  // gen/dma/read_engine.ts:226
+      slot_issued_7 <= 1'b1;  // gen/dma/read_engine.ts:226
+    end
+    if (_and_10 & (slot_tail[2:0] == 3'd7)) begin  // gen/dma/read_engine.ts:227
+      slot_err_7 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:228
+      slot_issued_7 <= 1'b0;  // gen/dma/read_engine.ts:229
+    end
+    if (retire) begin  // gen/dma/read_engine.ts:253
+      st_id <= slot_id_rd0;  // gen/dma/read_engine.ts:255
+      st_err <= slot_head[2] ? (slot_head[1] ? (slot_head[0] ? slot_err_7 : slot_err_6) : (slot_head[0] ? slot_err_5 : slot_err_4)) : (slot_head[1] ? (slot_head[0] ? slot_err_3 : slot_err_2) : (slot_head[0] ? slot_err_1 : slot_err_0));  // gen/dma/read_engine.ts:256
     end
   end
   always @(posedge clk) begin
@@ -1299,401 +1455,407 @@ module dma_read_w64_t32_d16_l20_i8_s8_to20 (
       slot_ended_6 <= 1'b0;
       slot_ended_7 <= 1'b0;
     end else begin
-      timeout_prescale <= timeout_tick ? (timeout >> 2) : (timeout_prescale - 20'd1);  // gen/dma/read_tags.ts:79
-      tag_live <= {{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{(tag_valid_31 & (tag_age_31 != 3'd5)), (tag_valid_30 & (tag_age_30 != 3'd5))}, (tag_valid_29 & (tag_age_29 != 3'd5))}, (tag_valid_28 & (tag_age_28 != 3'd5))}, (tag_valid_27 & (tag_age_27 != 3'd5))}, (tag_valid_26 & (tag_age_26 != 3'd5))}, (tag_valid_25 & (tag_age_25 != 3'd5))}, (tag_valid_24 & (tag_age_24 != 3'd5))}, (tag_valid_23 & (tag_age_23 != 3'd5))}, (tag_valid_22 & (tag_age_22 != 3'd5))}, (tag_valid_21 & (tag_age_21 != 3'd5))}, (tag_valid_20 & (tag_age_20 != 3'd5))}, (tag_valid_19 & (tag_age_19 != 3'd5))}, (tag_valid_18 & (tag_age_18 != 3'd5))}, (tag_valid_17 & (tag_age_17 != 3'd5))}, (tag_valid_16 & (tag_age_16 != 3'd5))}, (tag_valid_15 & (tag_age_15 != 3'd5))}, (tag_valid_14 & (tag_age_14 != 3'd5))}, (tag_valid_13 & (tag_age_13 != 3'd5))}, (tag_valid_12 & (tag_age_12 != 3'd5))}, (tag_valid_11 & (tag_age_11 != 3'd5))}, (tag_valid_10 & (tag_age_10 != 3'd5))}, (tag_valid_9 & (tag_age_9 != 3'd5))}, (tag_valid_8 & (tag_age_8 != 3'd5))}, (tag_valid_7 & (tag_age_7 != 3'd5))}, (tag_valid_6 & (tag_age_6 != 3'd5))}, (tag_valid_5 & (tag_age_5 != 3'd5))}, (tag_valid_4 & (tag_age_4 != 3'd5))}, (tag_valid_3 & (tag_age_3 != 3'd5))}, (tag_valid_2 & (tag_age_2 != 3'd5))}, (tag_valid_1 & (tag_age_1 != 3'd5))}, (tag_valid_0 & (tag_age_0 != 3'd5))};  // gen/dma/read_tags.ts:87
-      if (advance) begin  // gen/dma/read_cpl.ts:92
-        r0_valid <= cpl_valid;  // gen/dma/read_cpl.ts:93
+      timeout_prescale <= timeout_tick ? (timeout >> 2) : (timeout_prescale - 20'd1);  // gen/dma/read_tags.ts:99
+      tag_live <= {{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{(tag_valid_31 & (tag_age_31 != 3'd5)), (tag_valid_30 & (tag_age_30 != 3'd5))}, (tag_valid_29 & (tag_age_29 != 3'd5))}, (tag_valid_28 & (tag_age_28 != 3'd5))}, (tag_valid_27 & (tag_age_27 != 3'd5))}, (tag_valid_26 & (tag_age_26 != 3'd5))}, (tag_valid_25 & (tag_age_25 != 3'd5))}, (tag_valid_24 & (tag_age_24 != 3'd5))}, (tag_valid_23 & (tag_age_23 != 3'd5))}, (tag_valid_22 & (tag_age_22 != 3'd5))}, (tag_valid_21 & (tag_age_21 != 3'd5))}, (tag_valid_20 & (tag_age_20 != 3'd5))}, (tag_valid_19 & (tag_age_19 != 3'd5))}, (tag_valid_18 & (tag_age_18 != 3'd5))}, (tag_valid_17 & (tag_age_17 != 3'd5))}, (tag_valid_16 & (tag_age_16 != 3'd5))}, (tag_valid_15 & (tag_age_15 != 3'd5))}, (tag_valid_14 & (tag_age_14 != 3'd5))}, (tag_valid_13 & (tag_age_13 != 3'd5))}, (tag_valid_12 & (tag_age_12 != 3'd5))}, (tag_valid_11 & (tag_age_11 != 3'd5))}, (tag_valid_10 & (tag_age_10 != 3'd5))}, (tag_valid_9 & (tag_age_9 != 3'd5))}, (tag_valid_8 & (tag_age_8 != 3'd5))}, (tag_valid_7 & (tag_age_7 != 3'd5))}, (tag_valid_6 & (tag_age_6 != 3'd5))}, (tag_valid_5 & (tag_age_5 != 3'd5))}, (tag_valid_4 & (tag_age_4 != 3'd5))}, (tag_valid_3 & (tag_age_3 != 3'd5))}, (tag_valid_2 & (tag_age_2 != 3'd5))}, (tag_valid_1 & (tag_age_1 != 3'd5))}, (tag_valid_0 & (tag_age_0 != 3'd5))};  // gen/dma/read_tags.ts:107
+      if (advance) begin  // gen/dma/read_cpl.ts:90
+        r0_valid <= cpl_valid;  // gen/dma/read_cpl.ts:91
       end
-      if (advance) begin  // gen/dma/read_cpl.ts:166
-        rl_valid <= r0_valid;  // gen/dma/read_cpl.ts:167
+      if (advance) begin  // gen/dma/read_cpl.ts:164
+        rl_valid <= r0_valid;  // gen/dma/read_cpl.ts:165
       end
-      if (advance) begin  // gen/dma/read_cpl.ts:205
-        ra_valid <= rl_valid;  // gen/dma/read_cpl.ts:206
+      if (advance) begin  // gen/dma/read_cpl.ts:203
+        ra_valid <= rl_valid;  // gen/dma/read_cpl.ts:204
       end
-      if (advance) begin  // gen/dma/read_cpl.ts:297
-        r1_valid <= ra_valid;  // gen/dma/read_cpl.ts:298
+      if (advance) begin  // gen/dma/read_cpl.ts:295
+        r1_valid <= ra_valid;  // gen/dma/read_cpl.ts:296
       end
-      if (advance) begin  // gen/dma/read_cpl.ts:341
-        r2_valid <= r1_valid;  // gen/dma/read_cpl.ts:342
+      if (advance) begin  // gen/dma/read_cpl.ts:339
+        r2_valid <= r1_valid;  // gen/dma/read_cpl.ts:340
       end
-      if (advance) begin  // gen/dma/read_cpl.ts:361
-        r3_valid <= r2_valid;  // gen/dma/read_cpl.ts:362
+      if (advance) begin  // gen/dma/read_cpl.ts:359
+        r3_valid <= r2_valid;  // gen/dma/read_cpl.ts:360
       end
-      timed_out <= {{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{(tag_valid_31 & (tag_age_31 == 3'd5)), (tag_valid_30 & (tag_age_30 == 3'd5))}, (tag_valid_29 & (tag_age_29 == 3'd5))}, (tag_valid_28 & (tag_age_28 == 3'd5))}, (tag_valid_27 & (tag_age_27 == 3'd5))}, (tag_valid_26 & (tag_age_26 == 3'd5))}, (tag_valid_25 & (tag_age_25 == 3'd5))}, (tag_valid_24 & (tag_age_24 == 3'd5))}, (tag_valid_23 & (tag_age_23 == 3'd5))}, (tag_valid_22 & (tag_age_22 == 3'd5))}, (tag_valid_21 & (tag_age_21 == 3'd5))}, (tag_valid_20 & (tag_age_20 == 3'd5))}, (tag_valid_19 & (tag_age_19 == 3'd5))}, (tag_valid_18 & (tag_age_18 == 3'd5))}, (tag_valid_17 & (tag_age_17 == 3'd5))}, (tag_valid_16 & (tag_age_16 == 3'd5))}, (tag_valid_15 & (tag_age_15 == 3'd5))}, (tag_valid_14 & (tag_age_14 == 3'd5))}, (tag_valid_13 & (tag_age_13 == 3'd5))}, (tag_valid_12 & (tag_age_12 == 3'd5))}, (tag_valid_11 & (tag_age_11 == 3'd5))}, (tag_valid_10 & (tag_age_10 == 3'd5))}, (tag_valid_9 & (tag_age_9 == 3'd5))}, (tag_valid_8 & (tag_age_8 == 3'd5))}, (tag_valid_7 & (tag_age_7 == 3'd5))}, (tag_valid_6 & (tag_age_6 == 3'd5))}, (tag_valid_5 & (tag_age_5 == 3'd5))}, (tag_valid_4 & (tag_age_4 == 3'd5))}, (tag_valid_3 & (tag_age_3 == 3'd5))}, (tag_valid_2 & (tag_age_2 == 3'd5))}, (tag_valid_1 & (tag_age_1 == 3'd5))}, (tag_valid_0 & (tag_age_0 == 3'd5))};  // gen/dma/read_tags.ts:114
-      closed_valid <= (cpl_start & cpl_update) & cpl_free;  // gen/dma/read_tags.ts:137
-      case (expire_stage)  // gen/dma/read_tags.ts:140
+      timed_out <= {{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{(tag_valid_31 & (tag_age_31 == 3'd5)), (tag_valid_30 & (tag_age_30 == 3'd5))}, (tag_valid_29 & (tag_age_29 == 3'd5))}, (tag_valid_28 & (tag_age_28 == 3'd5))}, (tag_valid_27 & (tag_age_27 == 3'd5))}, (tag_valid_26 & (tag_age_26 == 3'd5))}, (tag_valid_25 & (tag_age_25 == 3'd5))}, (tag_valid_24 & (tag_age_24 == 3'd5))}, (tag_valid_23 & (tag_age_23 == 3'd5))}, (tag_valid_22 & (tag_age_22 == 3'd5))}, (tag_valid_21 & (tag_age_21 == 3'd5))}, (tag_valid_20 & (tag_age_20 == 3'd5))}, (tag_valid_19 & (tag_age_19 == 3'd5))}, (tag_valid_18 & (tag_age_18 == 3'd5))}, (tag_valid_17 & (tag_age_17 == 3'd5))}, (tag_valid_16 & (tag_age_16 == 3'd5))}, (tag_valid_15 & (tag_age_15 == 3'd5))}, (tag_valid_14 & (tag_age_14 == 3'd5))}, (tag_valid_13 & (tag_age_13 == 3'd5))}, (tag_valid_12 & (tag_age_12 == 3'd5))}, (tag_valid_11 & (tag_age_11 == 3'd5))}, (tag_valid_10 & (tag_age_10 == 3'd5))}, (tag_valid_9 & (tag_age_9 == 3'd5))}, (tag_valid_8 & (tag_age_8 == 3'd5))}, (tag_valid_7 & (tag_age_7 == 3'd5))}, (tag_valid_6 & (tag_age_6 == 3'd5))}, (tag_valid_5 & (tag_age_5 == 3'd5))}, (tag_valid_4 & (tag_age_4 == 3'd5))}, (tag_valid_3 & (tag_age_3 == 3'd5))}, (tag_valid_2 & (tag_age_2 == 3'd5))}, (tag_valid_1 & (tag_age_1 == 3'd5))}, (tag_valid_0 & (tag_age_0 == 3'd5))};  // gen/dma/read_tags.ts:134
+      closed_valid <= (cpl_start & cpl_update) & cpl_free;  // gen/dma/read_tags.ts:157
+      case (expire_stage)  // gen/dma/read_tags.ts:160
         2'd0: begin
-          if (|timed_out) begin  // gen/dma/read_tags.ts:142
-            expire_stage <= 2'd1;  // gen/dma/read_tags.ts:144
+          if (|timed_out) begin  // gen/dma/read_tags.ts:162
+            expire_stage <= 2'd1;  // gen/dma/read_tags.ts:164
           end
         end
         2'd1: begin
-          expire_stage <= 2'd2;  // gen/dma/read_tags.ts:149
+          expire_stage <= 2'd2;  // gen/dma/read_tags.ts:169
         end
         2'd2: begin
-          expire_stage <= 2'd3;  // gen/dma/read_tags.ts:159
+          expire_stage <= 2'd3;  // gen/dma/read_tags.ts:179
         end
         default: begin
-          expire_stage <= 2'd0;  // gen/dma/read_tags.ts:161
+          expire_stage <= 2'd0;  // gen/dma/read_tags.ts:181
         end
       endcase
-      case (issue_state)  // gen/dma/read_engine.ts:145
+      case (issue_state)  // gen/dma/read_engine.ts:141
         ISSUE_STATE_IDLE: begin
-          if (cmd_queue_deq_valid & (~((slot_head[3] != slot_tail[3]) & (slot_head[2:0] == slot_tail[2:0])))) begin  // gen/dma/read_engine.ts:147
-            rem <= cmd_queue_deq_data[27:8];  // gen/dma/read_engine.ts:150
-            rem_zero <= cmd_queue_deq_data[27:8] == 20'd0;  // gen/dma/read_engine.ts:151
-            slot_tail <= slot_tail + 4'd1;  // gen/dma/read_engine.ts:153
-            issue_state <= ISSUE_STATE_CALC;  // gen/dma/read_engine.ts:154
+          if (cmd_queue_deq_valid & (~((slot_head[3] != slot_tail[3]) & (slot_head[2:0] == slot_tail[2:0])))) begin  // gen/dma/read_engine.ts:143
+            rem <= cmd_queue_deq_data[27:8];  // gen/dma/read_engine.ts:146
+            rem_zero <= cmd_queue_deq_data[27:8] == 20'd0;  // gen/dma/read_engine.ts:147
+            slot_tail <= slot_tail + 4'd1;  // gen/dma/read_engine.ts:149
+            issue_state <= ISSUE_STATE_CALC;  // gen/dma/read_engine.ts:150
           end
         end
         ISSUE_STATE_CALC: begin
-          if (cur_done) begin  // gen/dma/read_engine.ts:158
-            issue_state <= ISSUE_STATE_IDLE;  // gen/dma/read_engine.ts:158
-          end else if (~bus_master) begin  // gen/dma/read_engine.ts:159
-          end else if (free_tag_valid) begin  // gen/dma/read_engine.ts:160
-            issue_state <= ISSUE_STATE_ISSUE;  // gen/dma/read_engine.ts:163
+          if (cur_done) begin  // gen/dma/read_engine.ts:154
+            issue_state <= ISSUE_STATE_IDLE;  // gen/dma/read_engine.ts:154
+          end else if (~bus_master) begin  // gen/dma/read_engine.ts:155
+          end else if (free_tag_valid) begin  // gen/dma/read_engine.ts:156
+            issue_state <= ISSUE_STATE_ISSUE;  // gen/dma/read_engine.ts:159
           end
         end
         ISSUE_STATE_ISSUE: begin
-          if (issue_now) begin  // gen/dma/read_engine.ts:167
-            issue_state <= ISSUE_STATE_CALC;  // gen/dma/read_engine.ts:167
+          if (issue_now) begin  // gen/dma/read_engine.ts:163
+            issue_state <= ISSUE_STATE_CALC;  // gen/dma/read_engine.ts:163
           end
         end
         default: begin end
       endcase
-      if (issue_now) begin  // gen/dma/read_engine.ts:173
-        mrd_valid <= 1'b1;  // gen/dma/read_engine.ts:174
-        rem <= rem - {7'd0, chunk};  // gen/dma/read_engine.ts:189
-        rem_zero <= rem == {7'd0, chunk};  // gen/dma/read_engine.ts:190
-      end else if (req_ready) begin  // gen/dma/read_engine.ts:191
-        mrd_valid <= 1'b0;  // gen/dma/read_engine.ts:191
+      if (issue_now) begin  // gen/dma/read_engine.ts:169
+        mrd_valid <= 1'b1;  // gen/dma/read_engine.ts:170
+        rem <= rem - {7'd0, chunk};  // gen/dma/read_engine.ts:185
+        rem_zero <= rem == {7'd0, chunk};  // gen/dma/read_engine.ts:186
+      end else if (req_ready) begin  // gen/dma/read_engine.ts:187
+        mrd_valid <= 1'b0;  // gen/dma/read_engine.ts:187
       end
-      if (issue_now & (alloc_tag == 5'd0)) begin  // gen/dma/read_tags.ts:193
-        tag_valid_0 <= 1'b1;  // gen/dma/read_tags.ts:194
+      if (issue_now & (alloc_tag == 5'd0)) begin  // gen/dma/read_tags.ts:208
+        tag_valid_0 <= 1'b1;  // gen/dma/read_tags.ts:209
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd0)) begin  // gen/dma/read_tags.ts:199
-        tag_valid_0 <= 1'b0;  // gen/dma/read_tags.ts:199
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd0)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_0 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (expire_now & expire_onehot[0]) begin  // gen/dma/read_tags.ts:200
-        tag_valid_0 <= 1'b0;  // gen/dma/read_tags.ts:200
+      if (expire_now & expire_onehot[0]) begin  // gen/dma/read_tags.ts:217
+        tag_valid_0 <= 1'b0;  // gen/dma/read_tags.ts:217
       end
-      if (issue_now & (alloc_tag == 5'd1)) begin  // gen/dma/read_tags.ts:193
-        tag_valid_1 <= 1'b1;  // gen/dma/read_tags.ts:194
+      if (issue_now & (alloc_tag == 5'd1)) begin  // gen/dma/read_tags.ts:208
+        tag_valid_1 <= 1'b1;  // gen/dma/read_tags.ts:209
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd1)) begin  // gen/dma/read_tags.ts:199
-        tag_valid_1 <= 1'b0;  // gen/dma/read_tags.ts:199
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd1)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_1 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (expire_now & expire_onehot[1]) begin  // gen/dma/read_tags.ts:200
-        tag_valid_1 <= 1'b0;  // gen/dma/read_tags.ts:200
+      if (expire_now & expire_onehot[1]) begin  // gen/dma/read_tags.ts:217
+        tag_valid_1 <= 1'b0;  // gen/dma/read_tags.ts:217
       end
-      if (issue_now & (alloc_tag == 5'd2)) begin  // gen/dma/read_tags.ts:193
-        tag_valid_2 <= 1'b1;  // gen/dma/read_tags.ts:194
+      if (issue_now & (alloc_tag == 5'd2)) begin  // gen/dma/read_tags.ts:208
+        tag_valid_2 <= 1'b1;  // gen/dma/read_tags.ts:209
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd2)) begin  // gen/dma/read_tags.ts:199
-        tag_valid_2 <= 1'b0;  // gen/dma/read_tags.ts:199
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd2)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_2 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (expire_now & expire_onehot[2]) begin  // gen/dma/read_tags.ts:200
-        tag_valid_2 <= 1'b0;  // gen/dma/read_tags.ts:200
+      if (expire_now & expire_onehot[2]) begin  // gen/dma/read_tags.ts:217
+        tag_valid_2 <= 1'b0;  // gen/dma/read_tags.ts:217
       end
-      if (issue_now & (alloc_tag == 5'd3)) begin  // gen/dma/read_tags.ts:193
-        tag_valid_3 <= 1'b1;  // gen/dma/read_tags.ts:194
+      if (issue_now & (alloc_tag == 5'd3)) begin  // gen/dma/read_tags.ts:208
+        tag_valid_3 <= 1'b1;  // gen/dma/read_tags.ts:209
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd3)) begin  // gen/dma/read_tags.ts:199
-        tag_valid_3 <= 1'b0;  // gen/dma/read_tags.ts:199
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd3)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_3 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (expire_now & expire_onehot[3]) begin  // gen/dma/read_tags.ts:200
-        tag_valid_3 <= 1'b0;  // gen/dma/read_tags.ts:200
+      if (expire_now & expire_onehot[3]) begin  // gen/dma/read_tags.ts:217
+        tag_valid_3 <= 1'b0;  // gen/dma/read_tags.ts:217
       end
-      if (issue_now & (alloc_tag == 5'd4)) begin  // gen/dma/read_tags.ts:193
-        tag_valid_4 <= 1'b1;  // gen/dma/read_tags.ts:194
+      if (issue_now & (alloc_tag == 5'd4)) begin  // gen/dma/read_tags.ts:208
+        tag_valid_4 <= 1'b1;  // gen/dma/read_tags.ts:209
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd4)) begin  // gen/dma/read_tags.ts:199
-        tag_valid_4 <= 1'b0;  // gen/dma/read_tags.ts:199
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd4)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_4 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (expire_now & expire_onehot[4]) begin  // gen/dma/read_tags.ts:200
-        tag_valid_4 <= 1'b0;  // gen/dma/read_tags.ts:200
+      if (expire_now & expire_onehot[4]) begin  // gen/dma/read_tags.ts:217
+        tag_valid_4 <= 1'b0;  // gen/dma/read_tags.ts:217
       end
-      if (issue_now & (alloc_tag == 5'd5)) begin  // gen/dma/read_tags.ts:193
-        tag_valid_5 <= 1'b1;  // gen/dma/read_tags.ts:194
+      if (issue_now & (alloc_tag == 5'd5)) begin  // gen/dma/read_tags.ts:208
+        tag_valid_5 <= 1'b1;  // gen/dma/read_tags.ts:209
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd5)) begin  // gen/dma/read_tags.ts:199
-        tag_valid_5 <= 1'b0;  // gen/dma/read_tags.ts:199
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd5)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_5 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (expire_now & expire_onehot[5]) begin  // gen/dma/read_tags.ts:200
-        tag_valid_5 <= 1'b0;  // gen/dma/read_tags.ts:200
+      if (expire_now & expire_onehot[5]) begin  // gen/dma/read_tags.ts:217
+        tag_valid_5 <= 1'b0;  // gen/dma/read_tags.ts:217
       end
-      if (issue_now & (alloc_tag == 5'd6)) begin  // gen/dma/read_tags.ts:193
-        tag_valid_6 <= 1'b1;  // gen/dma/read_tags.ts:194
+      if (issue_now & (alloc_tag == 5'd6)) begin  // gen/dma/read_tags.ts:208
+        tag_valid_6 <= 1'b1;  // gen/dma/read_tags.ts:209
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd6)) begin  // gen/dma/read_tags.ts:199
-        tag_valid_6 <= 1'b0;  // gen/dma/read_tags.ts:199
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd6)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_6 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (expire_now & expire_onehot[6]) begin  // gen/dma/read_tags.ts:200
-        tag_valid_6 <= 1'b0;  // gen/dma/read_tags.ts:200
+      if (expire_now & expire_onehot[6]) begin  // gen/dma/read_tags.ts:217
+        tag_valid_6 <= 1'b0;  // gen/dma/read_tags.ts:217
       end
-      if (issue_now & (alloc_tag == 5'd7)) begin  // gen/dma/read_tags.ts:193
-        tag_valid_7 <= 1'b1;  // gen/dma/read_tags.ts:194
+      if (issue_now & (alloc_tag == 5'd7)) begin  // gen/dma/read_tags.ts:208
+        tag_valid_7 <= 1'b1;  // gen/dma/read_tags.ts:209
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd7)) begin  // gen/dma/read_tags.ts:199
-        tag_valid_7 <= 1'b0;  // gen/dma/read_tags.ts:199
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd7)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_7 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (expire_now & expire_onehot[7]) begin  // gen/dma/read_tags.ts:200
-        tag_valid_7 <= 1'b0;  // gen/dma/read_tags.ts:200
+      if (expire_now & expire_onehot[7]) begin  // gen/dma/read_tags.ts:217
+        tag_valid_7 <= 1'b0;  // gen/dma/read_tags.ts:217
       end
-      if (issue_now & (alloc_tag == 5'd8)) begin  // gen/dma/read_tags.ts:193
-        tag_valid_8 <= 1'b1;  // gen/dma/read_tags.ts:194
+      if (issue_now & (alloc_tag == 5'd8)) begin  // gen/dma/read_tags.ts:208
+        tag_valid_8 <= 1'b1;  // gen/dma/read_tags.ts:209
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd8)) begin  // gen/dma/read_tags.ts:199
-        tag_valid_8 <= 1'b0;  // gen/dma/read_tags.ts:199
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd8)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_8 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (expire_now & expire_onehot[8]) begin  // gen/dma/read_tags.ts:200
-        tag_valid_8 <= 1'b0;  // gen/dma/read_tags.ts:200
+      if (expire_now & expire_onehot[8]) begin  // gen/dma/read_tags.ts:217
+        tag_valid_8 <= 1'b0;  // gen/dma/read_tags.ts:217
       end
-      if (issue_now & (alloc_tag == 5'd9)) begin  // gen/dma/read_tags.ts:193
-        tag_valid_9 <= 1'b1;  // gen/dma/read_tags.ts:194
+      if (issue_now & (alloc_tag == 5'd9)) begin  // gen/dma/read_tags.ts:208
+        tag_valid_9 <= 1'b1;  // gen/dma/read_tags.ts:209
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd9)) begin  // gen/dma/read_tags.ts:199
-        tag_valid_9 <= 1'b0;  // gen/dma/read_tags.ts:199
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd9)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_9 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (expire_now & expire_onehot[9]) begin  // gen/dma/read_tags.ts:200
-        tag_valid_9 <= 1'b0;  // gen/dma/read_tags.ts:200
+      if (expire_now & expire_onehot[9]) begin  // gen/dma/read_tags.ts:217
+        tag_valid_9 <= 1'b0;  // gen/dma/read_tags.ts:217
       end
-      if (issue_now & (alloc_tag == 5'd10)) begin  // gen/dma/read_tags.ts:193
-        tag_valid_10 <= 1'b1;  // gen/dma/read_tags.ts:194
+      if (issue_now & (alloc_tag == 5'd10)) begin  // gen/dma/read_tags.ts:208
+        tag_valid_10 <= 1'b1;  // gen/dma/read_tags.ts:209
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd10)) begin  // gen/dma/read_tags.ts:199
-        tag_valid_10 <= 1'b0;  // gen/dma/read_tags.ts:199
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd10)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_10 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (expire_now & expire_onehot[10]) begin  // gen/dma/read_tags.ts:200
-        tag_valid_10 <= 1'b0;  // gen/dma/read_tags.ts:200
+      if (expire_now & expire_onehot[10]) begin  // gen/dma/read_tags.ts:217
+        tag_valid_10 <= 1'b0;  // gen/dma/read_tags.ts:217
       end
-      if (issue_now & (alloc_tag == 5'd11)) begin  // gen/dma/read_tags.ts:193
-        tag_valid_11 <= 1'b1;  // gen/dma/read_tags.ts:194
+      if (issue_now & (alloc_tag == 5'd11)) begin  // gen/dma/read_tags.ts:208
+        tag_valid_11 <= 1'b1;  // gen/dma/read_tags.ts:209
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd11)) begin  // gen/dma/read_tags.ts:199
-        tag_valid_11 <= 1'b0;  // gen/dma/read_tags.ts:199
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd11)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_11 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (expire_now & expire_onehot[11]) begin  // gen/dma/read_tags.ts:200
-        tag_valid_11 <= 1'b0;  // gen/dma/read_tags.ts:200
+      if (expire_now & expire_onehot[11]) begin  // gen/dma/read_tags.ts:217
+        tag_valid_11 <= 1'b0;  // gen/dma/read_tags.ts:217
       end
-      if (issue_now & (alloc_tag == 5'd12)) begin  // gen/dma/read_tags.ts:193
-        tag_valid_12 <= 1'b1;  // gen/dma/read_tags.ts:194
+      if (issue_now & (alloc_tag == 5'd12)) begin  // gen/dma/read_tags.ts:208
+        tag_valid_12 <= 1'b1;  // gen/dma/read_tags.ts:209
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd12)) begin  // gen/dma/read_tags.ts:199
-        tag_valid_12 <= 1'b0;  // gen/dma/read_tags.ts:199
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd12)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_12 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (expire_now & expire_onehot[12]) begin  // gen/dma/read_tags.ts:200
-        tag_valid_12 <= 1'b0;  // gen/dma/read_tags.ts:200
+      if (expire_now & expire_onehot[12]) begin  // gen/dma/read_tags.ts:217
+        tag_valid_12 <= 1'b0;  // gen/dma/read_tags.ts:217
       end
-      if (issue_now & (alloc_tag == 5'd13)) begin  // gen/dma/read_tags.ts:193
-        tag_valid_13 <= 1'b1;  // gen/dma/read_tags.ts:194
+      if (issue_now & (alloc_tag == 5'd13)) begin  // gen/dma/read_tags.ts:208
+        tag_valid_13 <= 1'b1;  // gen/dma/read_tags.ts:209
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd13)) begin  // gen/dma/read_tags.ts:199
-        tag_valid_13 <= 1'b0;  // gen/dma/read_tags.ts:199
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd13)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_13 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (expire_now & expire_onehot[13]) begin  // gen/dma/read_tags.ts:200
-        tag_valid_13 <= 1'b0;  // gen/dma/read_tags.ts:200
+      if (expire_now & expire_onehot[13]) begin  // gen/dma/read_tags.ts:217
+        tag_valid_13 <= 1'b0;  // gen/dma/read_tags.ts:217
       end
-      if (issue_now & (alloc_tag == 5'd14)) begin  // gen/dma/read_tags.ts:193
-        tag_valid_14 <= 1'b1;  // gen/dma/read_tags.ts:194
+      if (issue_now & (alloc_tag == 5'd14)) begin  // gen/dma/read_tags.ts:208
+        tag_valid_14 <= 1'b1;  // gen/dma/read_tags.ts:209
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd14)) begin  // gen/dma/read_tags.ts:199
-        tag_valid_14 <= 1'b0;  // gen/dma/read_tags.ts:199
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd14)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_14 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (expire_now & expire_onehot[14]) begin  // gen/dma/read_tags.ts:200
-        tag_valid_14 <= 1'b0;  // gen/dma/read_tags.ts:200
+      if (expire_now & expire_onehot[14]) begin  // gen/dma/read_tags.ts:217
+        tag_valid_14 <= 1'b0;  // gen/dma/read_tags.ts:217
       end
-      if (issue_now & (alloc_tag == 5'd15)) begin  // gen/dma/read_tags.ts:193
-        tag_valid_15 <= 1'b1;  // gen/dma/read_tags.ts:194
+      if (issue_now & (alloc_tag == 5'd15)) begin  // gen/dma/read_tags.ts:208
+        tag_valid_15 <= 1'b1;  // gen/dma/read_tags.ts:209
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd15)) begin  // gen/dma/read_tags.ts:199
-        tag_valid_15 <= 1'b0;  // gen/dma/read_tags.ts:199
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd15)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_15 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (expire_now & expire_onehot[15]) begin  // gen/dma/read_tags.ts:200
-        tag_valid_15 <= 1'b0;  // gen/dma/read_tags.ts:200
+      if (expire_now & expire_onehot[15]) begin  // gen/dma/read_tags.ts:217
+        tag_valid_15 <= 1'b0;  // gen/dma/read_tags.ts:217
       end
-      if (issue_now & (alloc_tag == 5'd16)) begin  // gen/dma/read_tags.ts:193
-        tag_valid_16 <= 1'b1;  // gen/dma/read_tags.ts:194
+      if (issue_now & (alloc_tag == 5'd16)) begin  // gen/dma/read_tags.ts:208
+        tag_valid_16 <= 1'b1;  // gen/dma/read_tags.ts:209
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd16)) begin  // gen/dma/read_tags.ts:199
-        tag_valid_16 <= 1'b0;  // gen/dma/read_tags.ts:199
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd16)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_16 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (expire_now & expire_onehot[16]) begin  // gen/dma/read_tags.ts:200
-        tag_valid_16 <= 1'b0;  // gen/dma/read_tags.ts:200
+      if (expire_now & expire_onehot[16]) begin  // gen/dma/read_tags.ts:217
+        tag_valid_16 <= 1'b0;  // gen/dma/read_tags.ts:217
       end
-      if (issue_now & (alloc_tag == 5'd17)) begin  // gen/dma/read_tags.ts:193
-        tag_valid_17 <= 1'b1;  // gen/dma/read_tags.ts:194
+      if (issue_now & (alloc_tag == 5'd17)) begin  // gen/dma/read_tags.ts:208
+        tag_valid_17 <= 1'b1;  // gen/dma/read_tags.ts:209
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd17)) begin  // gen/dma/read_tags.ts:199
-        tag_valid_17 <= 1'b0;  // gen/dma/read_tags.ts:199
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd17)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_17 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (expire_now & expire_onehot[17]) begin  // gen/dma/read_tags.ts:200
-        tag_valid_17 <= 1'b0;  // gen/dma/read_tags.ts:200
+      if (expire_now & expire_onehot[17]) begin  // gen/dma/read_tags.ts:217
+        tag_valid_17 <= 1'b0;  // gen/dma/read_tags.ts:217
       end
-      if (issue_now & (alloc_tag == 5'd18)) begin  // gen/dma/read_tags.ts:193
-        tag_valid_18 <= 1'b1;  // gen/dma/read_tags.ts:194
+      if (issue_now & (alloc_tag == 5'd18)) begin  // gen/dma/read_tags.ts:208
+        tag_valid_18 <= 1'b1;  // gen/dma/read_tags.ts:209
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd18)) begin  // gen/dma/read_tags.ts:199
-        tag_valid_18 <= 1'b0;  // gen/dma/read_tags.ts:199
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd18)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_18 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (expire_now & expire_onehot[18]) begin  // gen/dma/read_tags.ts:200
-        tag_valid_18 <= 1'b0;  // gen/dma/read_tags.ts:200
+      if (expire_now & expire_onehot[18]) begin  // gen/dma/read_tags.ts:217
+        tag_valid_18 <= 1'b0;  // gen/dma/read_tags.ts:217
       end
-      if (issue_now & (alloc_tag == 5'd19)) begin  // gen/dma/read_tags.ts:193
-        tag_valid_19 <= 1'b1;  // gen/dma/read_tags.ts:194
+      if (issue_now & (alloc_tag == 5'd19)) begin  // gen/dma/read_tags.ts:208
+        tag_valid_19 <= 1'b1;  // gen/dma/read_tags.ts:209
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd19)) begin  // gen/dma/read_tags.ts:199
-        tag_valid_19 <= 1'b0;  // gen/dma/read_tags.ts:199
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd19)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_19 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (expire_now & expire_onehot[19]) begin  // gen/dma/read_tags.ts:200
-        tag_valid_19 <= 1'b0;  // gen/dma/read_tags.ts:200
+      if (expire_now & expire_onehot[19]) begin  // gen/dma/read_tags.ts:217
+        tag_valid_19 <= 1'b0;  // gen/dma/read_tags.ts:217
       end
-      if (issue_now & (alloc_tag == 5'd20)) begin  // gen/dma/read_tags.ts:193
-        tag_valid_20 <= 1'b1;  // gen/dma/read_tags.ts:194
+      if (issue_now & (alloc_tag == 5'd20)) begin  // gen/dma/read_tags.ts:208
+        tag_valid_20 <= 1'b1;  // gen/dma/read_tags.ts:209
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd20)) begin  // gen/dma/read_tags.ts:199
-        tag_valid_20 <= 1'b0;  // gen/dma/read_tags.ts:199
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd20)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_20 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (expire_now & expire_onehot[20]) begin  // gen/dma/read_tags.ts:200
-        tag_valid_20 <= 1'b0;  // gen/dma/read_tags.ts:200
+      if (expire_now & expire_onehot[20]) begin  // gen/dma/read_tags.ts:217
+        tag_valid_20 <= 1'b0;  // gen/dma/read_tags.ts:217
       end
-      if (issue_now & (alloc_tag == 5'd21)) begin  // gen/dma/read_tags.ts:193
-        tag_valid_21 <= 1'b1;  // gen/dma/read_tags.ts:194
+      if (issue_now & (alloc_tag == 5'd21)) begin  // gen/dma/read_tags.ts:208
+        tag_valid_21 <= 1'b1;  // gen/dma/read_tags.ts:209
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd21)) begin  // gen/dma/read_tags.ts:199
-        tag_valid_21 <= 1'b0;  // gen/dma/read_tags.ts:199
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd21)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_21 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (expire_now & expire_onehot[21]) begin  // gen/dma/read_tags.ts:200
-        tag_valid_21 <= 1'b0;  // gen/dma/read_tags.ts:200
+      if (expire_now & expire_onehot[21]) begin  // gen/dma/read_tags.ts:217
+        tag_valid_21 <= 1'b0;  // gen/dma/read_tags.ts:217
       end
-      if (issue_now & (alloc_tag == 5'd22)) begin  // gen/dma/read_tags.ts:193
-        tag_valid_22 <= 1'b1;  // gen/dma/read_tags.ts:194
+      if (issue_now & (alloc_tag == 5'd22)) begin  // gen/dma/read_tags.ts:208
+        tag_valid_22 <= 1'b1;  // gen/dma/read_tags.ts:209
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd22)) begin  // gen/dma/read_tags.ts:199
-        tag_valid_22 <= 1'b0;  // gen/dma/read_tags.ts:199
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd22)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_22 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (expire_now & expire_onehot[22]) begin  // gen/dma/read_tags.ts:200
-        tag_valid_22 <= 1'b0;  // gen/dma/read_tags.ts:200
+      if (expire_now & expire_onehot[22]) begin  // gen/dma/read_tags.ts:217
+        tag_valid_22 <= 1'b0;  // gen/dma/read_tags.ts:217
       end
-      if (issue_now & (alloc_tag == 5'd23)) begin  // gen/dma/read_tags.ts:193
-        tag_valid_23 <= 1'b1;  // gen/dma/read_tags.ts:194
+      if (issue_now & (alloc_tag == 5'd23)) begin  // gen/dma/read_tags.ts:208
+        tag_valid_23 <= 1'b1;  // gen/dma/read_tags.ts:209
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd23)) begin  // gen/dma/read_tags.ts:199
-        tag_valid_23 <= 1'b0;  // gen/dma/read_tags.ts:199
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd23)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_23 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (expire_now & expire_onehot[23]) begin  // gen/dma/read_tags.ts:200
-        tag_valid_23 <= 1'b0;  // gen/dma/read_tags.ts:200
+      if (expire_now & expire_onehot[23]) begin  // gen/dma/read_tags.ts:217
+        tag_valid_23 <= 1'b0;  // gen/dma/read_tags.ts:217
       end
-      if (issue_now & (alloc_tag == 5'd24)) begin  // gen/dma/read_tags.ts:193
-        tag_valid_24 <= 1'b1;  // gen/dma/read_tags.ts:194
+      if (issue_now & (alloc_tag == 5'd24)) begin  // gen/dma/read_tags.ts:208
+        tag_valid_24 <= 1'b1;  // gen/dma/read_tags.ts:209
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd24)) begin  // gen/dma/read_tags.ts:199
-        tag_valid_24 <= 1'b0;  // gen/dma/read_tags.ts:199
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd24)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_24 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (expire_now & expire_onehot[24]) begin  // gen/dma/read_tags.ts:200
-        tag_valid_24 <= 1'b0;  // gen/dma/read_tags.ts:200
+      if (expire_now & expire_onehot[24]) begin  // gen/dma/read_tags.ts:217
+        tag_valid_24 <= 1'b0;  // gen/dma/read_tags.ts:217
       end
-      if (issue_now & (alloc_tag == 5'd25)) begin  // gen/dma/read_tags.ts:193
-        tag_valid_25 <= 1'b1;  // gen/dma/read_tags.ts:194
+      if (issue_now & (alloc_tag == 5'd25)) begin  // gen/dma/read_tags.ts:208
+        tag_valid_25 <= 1'b1;  // gen/dma/read_tags.ts:209
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd25)) begin  // gen/dma/read_tags.ts:199
-        tag_valid_25 <= 1'b0;  // gen/dma/read_tags.ts:199
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd25)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_25 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (expire_now & expire_onehot[25]) begin  // gen/dma/read_tags.ts:200
-        tag_valid_25 <= 1'b0;  // gen/dma/read_tags.ts:200
+      if (expire_now & expire_onehot[25]) begin  // gen/dma/read_tags.ts:217
+        tag_valid_25 <= 1'b0;  // gen/dma/read_tags.ts:217
       end
-      if (issue_now & (alloc_tag == 5'd26)) begin  // gen/dma/read_tags.ts:193
-        tag_valid_26 <= 1'b1;  // gen/dma/read_tags.ts:194
+      if (issue_now & (alloc_tag == 5'd26)) begin  // gen/dma/read_tags.ts:208
+        tag_valid_26 <= 1'b1;  // gen/dma/read_tags.ts:209
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd26)) begin  // gen/dma/read_tags.ts:199
-        tag_valid_26 <= 1'b0;  // gen/dma/read_tags.ts:199
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd26)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_26 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (expire_now & expire_onehot[26]) begin  // gen/dma/read_tags.ts:200
-        tag_valid_26 <= 1'b0;  // gen/dma/read_tags.ts:200
+      if (expire_now & expire_onehot[26]) begin  // gen/dma/read_tags.ts:217
+        tag_valid_26 <= 1'b0;  // gen/dma/read_tags.ts:217
       end
-      if (issue_now & (alloc_tag == 5'd27)) begin  // gen/dma/read_tags.ts:193
-        tag_valid_27 <= 1'b1;  // gen/dma/read_tags.ts:194
+      if (issue_now & (alloc_tag == 5'd27)) begin  // gen/dma/read_tags.ts:208
+        tag_valid_27 <= 1'b1;  // gen/dma/read_tags.ts:209
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd27)) begin  // gen/dma/read_tags.ts:199
-        tag_valid_27 <= 1'b0;  // gen/dma/read_tags.ts:199
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd27)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_27 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (expire_now & expire_onehot[27]) begin  // gen/dma/read_tags.ts:200
-        tag_valid_27 <= 1'b0;  // gen/dma/read_tags.ts:200
+      if (expire_now & expire_onehot[27]) begin  // gen/dma/read_tags.ts:217
+        tag_valid_27 <= 1'b0;  // gen/dma/read_tags.ts:217
       end
-      if (issue_now & (alloc_tag == 5'd28)) begin  // gen/dma/read_tags.ts:193
-        tag_valid_28 <= 1'b1;  // gen/dma/read_tags.ts:194
+      if (issue_now & (alloc_tag == 5'd28)) begin  // gen/dma/read_tags.ts:208
+        tag_valid_28 <= 1'b1;  // gen/dma/read_tags.ts:209
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd28)) begin  // gen/dma/read_tags.ts:199
-        tag_valid_28 <= 1'b0;  // gen/dma/read_tags.ts:199
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd28)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_28 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (expire_now & expire_onehot[28]) begin  // gen/dma/read_tags.ts:200
-        tag_valid_28 <= 1'b0;  // gen/dma/read_tags.ts:200
+      if (expire_now & expire_onehot[28]) begin  // gen/dma/read_tags.ts:217
+        tag_valid_28 <= 1'b0;  // gen/dma/read_tags.ts:217
       end
-      if (issue_now & (alloc_tag == 5'd29)) begin  // gen/dma/read_tags.ts:193
-        tag_valid_29 <= 1'b1;  // gen/dma/read_tags.ts:194
+      if (issue_now & (alloc_tag == 5'd29)) begin  // gen/dma/read_tags.ts:208
+        tag_valid_29 <= 1'b1;  // gen/dma/read_tags.ts:209
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd29)) begin  // gen/dma/read_tags.ts:199
-        tag_valid_29 <= 1'b0;  // gen/dma/read_tags.ts:199
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd29)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_29 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (expire_now & expire_onehot[29]) begin  // gen/dma/read_tags.ts:200
-        tag_valid_29 <= 1'b0;  // gen/dma/read_tags.ts:200
+      if (expire_now & expire_onehot[29]) begin  // gen/dma/read_tags.ts:217
+        tag_valid_29 <= 1'b0;  // gen/dma/read_tags.ts:217
       end
-      if (issue_now & (alloc_tag == 5'd30)) begin  // gen/dma/read_tags.ts:193
-        tag_valid_30 <= 1'b1;  // gen/dma/read_tags.ts:194
+      if (issue_now & (alloc_tag == 5'd30)) begin  // gen/dma/read_tags.ts:208
+        tag_valid_30 <= 1'b1;  // gen/dma/read_tags.ts:209
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd30)) begin  // gen/dma/read_tags.ts:199
-        tag_valid_30 <= 1'b0;  // gen/dma/read_tags.ts:199
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd30)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_30 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (expire_now & expire_onehot[30]) begin  // gen/dma/read_tags.ts:200
-        tag_valid_30 <= 1'b0;  // gen/dma/read_tags.ts:200
+      if (expire_now & expire_onehot[30]) begin  // gen/dma/read_tags.ts:217
+        tag_valid_30 <= 1'b0;  // gen/dma/read_tags.ts:217
       end
-      if (issue_now & (alloc_tag == 5'd31)) begin  // gen/dma/read_tags.ts:193
-        tag_valid_31 <= 1'b1;  // gen/dma/read_tags.ts:194
+      if (issue_now & (alloc_tag == 5'd31)) begin  // gen/dma/read_tags.ts:208
+        tag_valid_31 <= 1'b1;  // gen/dma/read_tags.ts:209
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd31)) begin  // gen/dma/read_tags.ts:199
-        tag_valid_31 <= 1'b0;  // gen/dma/read_tags.ts:199
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd31)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_31 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (expire_now & expire_onehot[31]) begin  // gen/dma/read_tags.ts:200
-        tag_valid_31 <= 1'b0;  // gen/dma/read_tags.ts:200
+      if (expire_now & expire_onehot[31]) begin  // gen/dma/read_tags.ts:217
+        tag_valid_31 <= 1'b0;  // gen/dma/read_tags.ts:217
       end
-      cur_failed <= _and_8 ? (~bus_master) : (cur_failed | ((bme_lost | (expire_now & (expire_slot == cur_slot))) | (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == cur_slot))));  // gen/dma/read_engine.ts:216
-      slot_ended_0 <= ((~(_and_8 & (slot_tail[2:0] == 3'd0))) & slot_issued_0) & (slot_pending_0 == 6'd0);  // gen/dma/read_engine.ts:246
-      slot_ended_1 <= ((~(_and_8 & (slot_tail[2:0] == 3'd1))) & slot_issued_1) & (slot_pending_1 == 6'd0);  // gen/dma/read_engine.ts:246
-      slot_ended_2 <= ((~(_and_8 & (slot_tail[2:0] == 3'd2))) & slot_issued_2) & (slot_pending_2 == 6'd0);  // gen/dma/read_engine.ts:246
-      slot_ended_3 <= ((~(_and_8 & (slot_tail[2:0] == 3'd3))) & slot_issued_3) & (slot_pending_3 == 6'd0);  // gen/dma/read_engine.ts:246
-      slot_ended_4 <= ((~(_and_8 & (slot_tail[2:0] == 3'd4))) & slot_issued_4) & (slot_pending_4 == 6'd0);  // gen/dma/read_engine.ts:246
-      slot_ended_5 <= ((~(_and_8 & (slot_tail[2:0] == 3'd5))) & slot_issued_5) & (slot_pending_5 == 6'd0);  // gen/dma/read_engine.ts:246
-      slot_ended_6 <= ((~(_and_8 & (slot_tail[2:0] == 3'd6))) & slot_issued_6) & (slot_pending_6 == 6'd0);  // gen/dma/read_engine.ts:246
-      slot_ended_7 <= ((~(_and_8 & (slot_tail[2:0] == 3'd7))) & slot_issued_7) & (slot_pending_7 == 6'd0);  // gen/dma/read_engine.ts:246
-      if (retire) begin  // gen/dma/read_engine.ts:257
-        st_valid <= 1'b1;  // gen/dma/read_engine.ts:258
-        slot_head <= slot_head + 4'd1;  // gen/dma/read_engine.ts:261
-      end else if (status_ready) begin  // gen/dma/read_engine.ts:262
-        st_valid <= 1'b0;  // gen/dma/read_engine.ts:262
+      cur_failed <= _and_10 ? (~bus_master) : (cur_failed | ((bme_lost | (expire_now & (expire_slot == cur_slot))) | (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == cur_slot))));  // gen/dma/read_engine.ts:212
+      slot_ended_0 <= ((~(_and_10 & (slot_tail[2:0] == 3'd0))) & slot_issued_0) & (slot_pending_0 == 6'd0);  // gen/dma/read_engine.ts:242
+      slot_ended_1 <= ((~(_and_10 & (slot_tail[2:0] == 3'd1))) & slot_issued_1) & (slot_pending_1 == 6'd0);  // gen/dma/read_engine.ts:242
+      slot_ended_2 <= ((~(_and_10 & (slot_tail[2:0] == 3'd2))) & slot_issued_2) & (slot_pending_2 == 6'd0);  // gen/dma/read_engine.ts:242
+      slot_ended_3 <= ((~(_and_10 & (slot_tail[2:0] == 3'd3))) & slot_issued_3) & (slot_pending_3 == 6'd0);  // gen/dma/read_engine.ts:242
+      slot_ended_4 <= ((~(_and_10 & (slot_tail[2:0] == 3'd4))) & slot_issued_4) & (slot_pending_4 == 6'd0);  // gen/dma/read_engine.ts:242
+      slot_ended_5 <= ((~(_and_10 & (slot_tail[2:0] == 3'd5))) & slot_issued_5) & (slot_pending_5 == 6'd0);  // gen/dma/read_engine.ts:242
+      slot_ended_6 <= ((~(_and_10 & (slot_tail[2:0] == 3'd6))) & slot_issued_6) & (slot_pending_6 == 6'd0);  // gen/dma/read_engine.ts:242
+      slot_ended_7 <= ((~(_and_10 & (slot_tail[2:0] == 3'd7))) & slot_issued_7) & (slot_pending_7 == 6'd0);  // gen/dma/read_engine.ts:242
+      if (retire) begin  // gen/dma/read_engine.ts:253
+        st_valid <= 1'b1;  // gen/dma/read_engine.ts:254
+        slot_head <= slot_head + 4'd1;  // gen/dma/read_engine.ts:257
+      end else if (status_ready) begin  // gen/dma/read_engine.ts:258
+        st_valid <= 1'b0;  // gen/dma/read_engine.ts:258
       end
     end
   end
 
   // ---- memories
-  always @(posedge clk) begin  // gen/dma/read_tags.ts:187
-    if (issue_now | (cpl_start & cpl_update)) begin
-      tag_remaining[issue_now ? alloc_tag : ra_tag] <= issue_now ? chunk : ra_update_to;
+  always @(posedge clk) begin  // gen/dma/read_engine.ts:213
+    if (_and_10) begin
+      slot_id[slot_tail[2:0]] <= cmd_queue_deq_data[7:0];
     end
   end
-  assign tag_remaining_rd0 = tag_remaining[cpl_tag];  // gen/dma/read_tags.ts:44
-  always @(posedge clk) begin  // gen/dma/read_tags.ts:185
+  assign slot_id_rd0 = slot_id[slot_head[2:0]];  // gen/dma/read_engine.ts:255
+  always @(posedge clk) begin  // gen/dma/read_tags.ts:206
+    if (cpl_start & cpl_update) begin
+      tag_remaining[ra_tag] <= ra_update_to;
+    end
+  end
+  assign tag_remaining_rd0 = tag_remaining[cpl_tag];  // gen/dma/read_tags.ts:63
+  always @(posedge clk) begin  // gen/dma/read_tags.ts:204
     if (issue_now) begin
-      tag_ends[alloc_tag] <= {(dev + {3'd0, chunk}), (host[6:0] + chunk[6:0])};
+      tag_ends[alloc_tag] <= {chunk, (dev + {3'd0, chunk}), (host[6:0] + chunk[6:0])};
     end
   end
-  assign tag_ends_rd0 = tag_ends[cpl_tag];  // gen/dma/read_tags.ts:42
-  always @(posedge clk) begin  // gen/dma/read_tags.ts:186
+  assign tag_ends_rd0 = tag_ends[cpl_tag];  // gen/dma/read_tags.ts:60
+  always @(posedge clk) begin  // gen/dma/read_tags.ts:205
     if (issue_now) begin
       tag_slot[alloc_tag] <= cur_slot;
     end
   end
-  assign tag_slot_rd0 = tag_slot[cpl_tag];  // gen/dma/read_tags.ts:47
-  assign tag_slot_rd1 = tag_slot[expire_tag];  // gen/dma/read_tags.ts:133
+  assign tag_slot_rd0 = tag_slot[cpl_tag];  // gen/dma/read_tags.ts:66
+  assign tag_slot_rd1 = tag_slot[expire_tag];  // gen/dma/read_tags.ts:153
 
 endmodule
 

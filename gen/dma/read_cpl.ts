@@ -46,8 +46,6 @@ export interface CplPath {
    * until then; the root complex may not see it reused before the completion has been received whole).
    */
   release: { en: Expr; tag: Expr };
-  /** A completion may update its tag's remaining bytes this cycle (a completion's first beat in ra). */
-  mayUpdate: Expr;
   /** An error for a command slot (0: none). */
   err: { code: Expr; slot: Expr };
   /** A read ended: its slot's count of outstanding reads goes down. */
@@ -353,7 +351,7 @@ export function completionPath(
   const placed = placeInWindow(r2.data, r2.mask, r2.shift);
   const r3 = {
     addr: m.reg('r3_addr', devBits - lb),
-    data: m.reg('r3_data', 2 * W),
+    data: m.reg('r3_data', W), // both lines' bytes (placeInWindow)
     be: m.reg('r3_be', (2 * W) / 8),
     retire: m.reg('r3_retire', bit),
     slot: m.reg('r3_slot', sw),
@@ -369,12 +367,11 @@ export function completionPath(
   });
   memWr.valid.set(r3Valid.and(r3Write));
   memWr.addr.set(r3.addr);
-  memWr.data.set(r3.data);
+  memWr.data.set(cat(r3.data, r3.data));
   memWr.be.set(r3.be);
 
   return {
     update: { en: start.and(verdict.update), tag: ra.tag, closing: verdict.free, remaining: ra.updateTo },
-    mayUpdate: ra.valid.and(ra.sop),
     release: {
       en: advance
         .and(ra.valid)

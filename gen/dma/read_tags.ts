@@ -3,10 +3,12 @@
 // completion's Lower Address), the command slot it belongs to, and its age for the completion timeout.
 //
 // The tables are distributed (LUT) RAM, one write port each, read asynchronously by tag: a tag's entries are
-// written when its read is issued (and its remaining bytes when a completion is taken), and read by the
-// completion path's lookup and the timeout's slot lookup. As flip-flops with a mux tree per table they were
-// most of the read engine (64 tags: 3.3k flip-flops and the 64-way selects). Only the bits every tag needs at
-// once stay flip-flops: valid, age, live.
+// written when its read is issued, and read by the completion path's lookup and the timeout's slot lookup. The
+// bytes still to come have two writers (the read issued, a completion taken) and so two tables: the read's
+// size, written with its other entries, and the remaining bytes, written when a completion is taken; a flag
+// per tag (`fresh`: no completion taken yet) says which one holds the tag's count. As flip-flops with a mux
+// tree per table, 64 tags were most of the read engine (3.3k flip-flops and the 64-way selects). Only the bits
+// every tag needs at once stay flip-flops: valid, fresh, age, live.
 //
 // The timeout is coarse, so that a tag costs three bits of timer instead of a full counter: a shared
 // prescaler ticks every `timeout / 4` cycles (rounded down, plus one) and each outstanding tag counts ticks
@@ -32,9 +34,14 @@ export const TIMEOUT_TICKS = 5;
 
 export interface ReadTags {
   valid: SignalArray;
-  /** Bytes of the read not yet received (1..4096, 13 bits): the Byte Count its next completion must carry; 0 once the completion that ends it is taken. */
+  /**
+   * Bytes of the read not yet received (1..4096, 13 bits), once a completion has been taken (else the read's
+   * size in `ends`): the Byte Count its next completion must carry; 0 once the completion that ends it is taken.
+   */
   remaining: Memory;
-  /** {device byte address just past the read's last byte, host address bits 6:0 just past it}. */
+  /** Per tag: no completion taken yet (its remaining bytes are the read's size). */
+  fresh: SignalArray;
+  /** {the read's size in bytes (13), device byte address just past its last byte, host address bits 6:0 just past it}. */
   ends: Memory;
   /** Command slot of the read. */
   slot: Memory;
@@ -51,8 +58,9 @@ export interface ReadTags {
 /** A tag's entries, read asynchronously (distributed RAM). */
 export function lookupTag(tags: ReadTags, tag: Expr): { remaining: Expr; devEnd: Expr; hostEnd: Expr; slot: Expr } {
   const ends = tags.ends.readAsync(tag);
+  const size = ends.bits(tags.devBits + 19, tags.devBits + 7);
   return {
-    remaining: tags.remaining.readAsync(tag),
+    remaining: mux(muxTree(tag, tags.fresh.items), size, tags.remaining.readAsync(tag)),
     devEnd: ends.bits(tags.devBits + 6, 7),
     hostEnd: ends.bits(6, 0),
     slot: tags.slot.readAsync(tag),
@@ -81,7 +89,8 @@ export function readTags(
   const valid = m.regArray('tag_valid', T, bit, { reset: 0 });
   const depth = 2 ** log2ceil(T);
   const remaining = m.memory('tag_remaining', { width: 13, depth });
-  const ends = m.memory('tag_ends', { width: o.devBits + 7, depth });
+  const fresh = m.regArray('tag_fresh', T, bit);
+  const ends = m.memory('tag_ends', { width: 13 + o.devBits + 7, depth });
   const slot = m.memory('tag_slot', { width: o.slotBits, depth });
   const age = m.regArray('tag_age', T, 3);
 
@@ -97,7 +106,7 @@ export function readTags(
   const liveReg = m.reg('tag_live', T, { reset: 0 });
   liveReg.next(catBits(valid.items.map((v, t) => v.and(age.item(t).ne(TIMEOUT_TICKS)))));
   const live = valid.items.map((_, t) => liveReg.bit(t));
-  return { valid, remaining, ends, slot, devBits: o.devBits, slotBits: o.slotBits, age, timedOut, live };
+  return { valid, remaining, fresh, ends, slot, devBits: o.devBits, slotBits: o.slotBits, age, timedOut, live };
 }
 
 /**
@@ -182,8 +191,7 @@ function catBits(b: Expr[]): Expr {
  * A read issued (`alloc`), a completion taken (`update`: the bytes still to come), a tag freed after the
  * last beat of the completion that ended its read (`release`), and the timed-out tag freed (`expire`). A tag
  * is never allocated while outstanding, and a completion never ends a read whose timeout frees its tag
- * (tagExpiry), so these never meet on one tag. `alloc` and `update` share the remaining bytes' write port: the
- * caller never issues a read in a cycle that may take a completion.
+ * (tagExpiry), so these never meet on one tag.
  */
 export function updateReadTags(
   m: ModuleBuilder,
@@ -193,18 +201,16 @@ export function updateReadTags(
   update: { en: Expr; tag: Expr; closing: Expr; remaining: Expr },
   release: { en: Expr; tag: Expr },
 ): void {
-  tags.ends.write(alloc.tag, cat(alloc.devEnd, alloc.hostEnd), alloc.en);
+  tags.ends.write(alloc.tag, cat(alloc.bytes, alloc.devEnd, alloc.hostEnd), alloc.en);
   tags.slot.write(alloc.tag, alloc.slot, alloc.en);
-  tags.remaining.write(
-    mux(alloc.en, alloc.tag, update.tag),
-    mux(alloc.en, alloc.bytes, update.remaining),
-    alloc.en.or(update.en),
-  );
+  tags.remaining.write(update.tag, update.remaining, update.en);
   tags.valid.items.forEach((v, t) => {
     m.if(alloc.en.and(alloc.tag.eq(t)), () => {
       v.next(1);
+      tags.fresh.item(t).next(1);
       tags.age.item(t).next(0);
     });
+    m.if(update.en.and(update.tag.eq(t)), () => tags.fresh.item(t).next(0));
     // The completion that ends the read is being received: it cannot time out before its last beat.
     m.if(update.en.and(update.closing).and(update.tag.eq(t)), () => tags.age.item(t).next(0));
     m.if(release.en.and(release.tag.eq(t)), () => v.next(0));
