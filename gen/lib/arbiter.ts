@@ -2,7 +2,6 @@
 // its grant, and a waiting valid/ready source keeps a stable grant), then move on. Round-robin or fixed
 // priority. The functions build the arbiter inside the caller's module; the modules wrap them for testing.
 import {
-  cat,
   defineModule,
   type Expr,
   intParam,
