@@ -27,9 +27,6 @@ export function linuxBlkTop(layout: VirtioPciLayout, diskMiB: number): VirtioBlk
 
 export { VirtioBlkTop, virtioBlkConfig };
 
-// The disk-access flags are the whole-function harness's (one build serves the tests, the bench and Linux).
-export { diskAccessFlags } from '../virtio/blk/system';
-
 /** Cycles per step while the device works: short enough that the guest's accesses are served between steps. */
 const STEP = 512;
 /** Wall milliseconds one service() call may clock the model before the loop serves the guest again. */

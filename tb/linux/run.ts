@@ -26,7 +26,8 @@ import { DeviceFaultLink, type DeviceFault } from './faults';
 import { GoldenDataPlane } from './golden-dataplane';
 import { linuxLayout } from './layout';
 import { guestPattern } from './pattern';
-import { diskAccessFlags, linuxBlkTop, RtlDataPlane, VirtioBlkTop, virtioBlkConfig } from './rtl-dataplane';
+import { diskAccessFlags } from '../virtio/blk/system';
+import { linuxBlkTop, RtlDataPlane, VirtioBlkTop, virtioBlkConfig } from './rtl-dataplane';
 import { UsedLengthCheck } from './usedcheck';
 
 /** The clock the simulated rates assume (a PCIe Gen3 x8 user clock). */
