@@ -1,16 +1,7 @@
 // Arbiters: pick one of N requesters, hold the choice until it is acknowledged (so a multi-beat packet keeps
 // its grant, and a waiting valid/ready source keeps a stable grant), then move on. Round-robin or fixed
 // priority. The functions build the arbiter inside the caller's module; the modules wrap them for testing.
-import {
-  defineModule,
-  type Expr,
-  intParam,
-  lit,
-  log2ceil,
-  type ModuleBuilder,
-  paramError,
-  type Signal,
-} from '../hdl';
+import { defineModule, type Expr, intParam, lit, log2ceil, type ModuleBuilder, paramError, type Signal } from '../hdl';
 import { prefixOr, priorityEncode } from './priority';
 import { oneBit } from './util';
 
