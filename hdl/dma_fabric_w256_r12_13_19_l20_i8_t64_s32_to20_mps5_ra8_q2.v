@@ -228,10 +228,10 @@ module dma_fabric_w256_r12_13_19_l20_i8_t64_s32_to20_mps5_ra8_q2 (
   reg [19:0] rd_cmd_len;  // gen/virtq/dma_fabric.ts:164
   reg [10:0] rd_cmd_id;  // gen/virtq/dma_fabric.ts:165
   wire rd_cmd_free;  // gen/virtq/dma_fabric.ts:166
-  reg rd_cmd_arb_locked;  // gen/lib/arbiter.ts:54
-  reg [1:0] rd_cmd_arb_lock_index;  // gen/lib/arbiter.ts:55
-  reg [2:0] rd_cmd_arb_lock_grant;  // gen/lib/arbiter.ts:56
-  reg [2:0] rd_cmd_arb_mask;  // gen/lib/arbiter.ts:69
+  reg rd_cmd_arb_locked;  // gen/lib/arbiter.ts:44
+  reg [1:0] rd_cmd_arb_lock_index;  // gen/lib/arbiter.ts:45
+  reg [2:0] rd_cmd_arb_lock_grant;  // gen/lib/arbiter.ts:46
+  reg [2:0] rd_cmd_arb_mask;  // gen/lib/arbiter.ts:59
   wire [2:0] rd_cmd_arb_after_or_p0;  // gen/lib/priority.ts:8
   wire [2:0] rd_cmd_arb_after_or_p1;  // gen/lib/priority.ts:57
   wire [2:0] rd_cmd_arb_after_or_p2;  // gen/lib/priority.ts:57
@@ -250,11 +250,11 @@ module dma_fabric_w256_r12_13_19_l20_i8_t64_s32_to20_mps5_ra8_q2 (
   wire rd_cmd_arb_all_valid;  // gen/lib/priority.ts:29
   /* verilator lint_on UNUSEDSIGNAL */
   wire [1:0] rd_cmd_arb_all_index;  // gen/lib/priority.ts:36
-  wire [1:0] rd_cmd_arb_index;  // gen/lib/arbiter.ts:83
-  wire rd_cmd_arb_valid;  // gen/lib/arbiter.ts:84
-  wire [2:0] rd_cmd_arb_grant;  // gen/lib/arbiter.ts:85
-  reg [2:0] rd_cmd_arb_lock_above;  // gen/lib/arbiter.ts:87
-  wire [2:0] rd_cmd_arb_above;  // gen/lib/arbiter.ts:88
+  wire [1:0] rd_cmd_arb_index;  // gen/lib/arbiter.ts:73
+  wire rd_cmd_arb_valid;  // gen/lib/arbiter.ts:74
+  wire [2:0] rd_cmd_arb_grant;  // gen/lib/arbiter.ts:75
+  reg [2:0] rd_cmd_arb_lock_above;  // gen/lib/arbiter.ts:77
+  wire [2:0] rd_cmd_arb_above;  // gen/lib/arbiter.ts:78
   wire rd_cmd_offered;  // gen/virtq/dma_fabric.ts:173
   wire rd_cmd_status_0_in_valid;  // gen/virtq/dma_fabric.ts:234
   wire rd_cmd_status_0_in_ready;  // gen/virtq/dma_fabric.ts:234
@@ -280,10 +280,10 @@ module dma_fabric_w256_r12_13_19_l20_i8_t64_s32_to20_mps5_ra8_q2 (
   reg [19:0] wr_cmd_len;  // gen/virtq/dma_fabric.ts:164
   reg [10:0] wr_cmd_id;  // gen/virtq/dma_fabric.ts:165
   wire wr_cmd_free;  // gen/virtq/dma_fabric.ts:166
-  reg wr_cmd_arb_locked;  // gen/lib/arbiter.ts:54
-  reg [1:0] wr_cmd_arb_lock_index;  // gen/lib/arbiter.ts:55
-  reg [2:0] wr_cmd_arb_lock_grant;  // gen/lib/arbiter.ts:56
-  reg [2:0] wr_cmd_arb_mask;  // gen/lib/arbiter.ts:69
+  reg wr_cmd_arb_locked;  // gen/lib/arbiter.ts:44
+  reg [1:0] wr_cmd_arb_lock_index;  // gen/lib/arbiter.ts:45
+  reg [2:0] wr_cmd_arb_lock_grant;  // gen/lib/arbiter.ts:46
+  reg [2:0] wr_cmd_arb_mask;  // gen/lib/arbiter.ts:59
   wire [2:0] wr_cmd_arb_after_or_p0;  // gen/lib/priority.ts:8
   wire [2:0] wr_cmd_arb_after_or_p1;  // gen/lib/priority.ts:57
   wire [2:0] wr_cmd_arb_after_or_p2;  // gen/lib/priority.ts:57
@@ -302,11 +302,11 @@ module dma_fabric_w256_r12_13_19_l20_i8_t64_s32_to20_mps5_ra8_q2 (
   wire wr_cmd_arb_all_valid;  // gen/lib/priority.ts:29
   /* verilator lint_on UNUSEDSIGNAL */
   wire [1:0] wr_cmd_arb_all_index;  // gen/lib/priority.ts:36
-  wire [1:0] wr_cmd_arb_index;  // gen/lib/arbiter.ts:83
-  wire wr_cmd_arb_valid;  // gen/lib/arbiter.ts:84
-  wire [2:0] wr_cmd_arb_grant;  // gen/lib/arbiter.ts:85
-  reg [2:0] wr_cmd_arb_lock_above;  // gen/lib/arbiter.ts:87
-  wire [2:0] wr_cmd_arb_above;  // gen/lib/arbiter.ts:88
+  wire [1:0] wr_cmd_arb_index;  // gen/lib/arbiter.ts:73
+  wire wr_cmd_arb_valid;  // gen/lib/arbiter.ts:74
+  wire [2:0] wr_cmd_arb_grant;  // gen/lib/arbiter.ts:75
+  reg [2:0] wr_cmd_arb_lock_above;  // gen/lib/arbiter.ts:77
+  wire [2:0] wr_cmd_arb_above;  // gen/lib/arbiter.ts:78
   wire wr_cmd_offered;  // gen/virtq/dma_fabric.ts:173
   wire wr_cmd_status_0_in_valid;  // gen/virtq/dma_fabric.ts:234
   wire wr_cmd_status_0_in_ready;  // gen/virtq/dma_fabric.ts:234
@@ -773,10 +773,10 @@ module dma_fabric_w256_r12_13_19_l20_i8_t64_s32_to20_mps5_ra8_q2 (
   assign rd_cmd_arb_all_i_1_0 = ~rd_cmd_arb_all_in[0];  // gen/lib/priority.ts:36
   assign rd_cmd_arb_all_valid = rd_cmd_arb_all_v_1_0 | rd_cmd_arb_all_in[2];  // gen/lib/priority.ts:29
   assign rd_cmd_arb_all_index = {(~rd_cmd_arb_all_v_1_0), (rd_cmd_arb_all_v_1_0 ? rd_cmd_arb_all_i_1_0 : 1'b0)};  // gen/lib/priority.ts:36
-  assign rd_cmd_arb_index = rd_cmd_arb_locked ? rd_cmd_arb_lock_index : (rd_cmd_arb_after_valid ? rd_cmd_arb_after_index : rd_cmd_arb_all_index);  // gen/lib/arbiter.ts:83
-  assign rd_cmd_arb_valid = rd_cmd_arb_locked | (|{c2_rd_cmd_valid, c1_rd_cmd_valid, c0_rd_cmd_valid});  // gen/lib/arbiter.ts:84
-  assign rd_cmd_arb_grant = rd_cmd_arb_locked ? rd_cmd_arb_lock_grant : (rd_cmd_arb_after_valid ? (({c2_rd_cmd_valid, c1_rd_cmd_valid, c0_rd_cmd_valid} & rd_cmd_arb_mask) & (~(rd_cmd_arb_after_or_p2 << 1))) : ({c2_rd_cmd_valid, c1_rd_cmd_valid, c0_rd_cmd_valid} & (~(rd_cmd_arb_all_or_p2 << 1))));  // gen/lib/arbiter.ts:85
-  assign rd_cmd_arb_above = rd_cmd_arb_locked ? rd_cmd_arb_lock_above : (rd_cmd_arb_after_valid ? (rd_cmd_arb_after_or_p2 << 1) : (rd_cmd_arb_all_or_p2 << 1));  // gen/lib/arbiter.ts:88
+  assign rd_cmd_arb_index = rd_cmd_arb_locked ? rd_cmd_arb_lock_index : (rd_cmd_arb_after_valid ? rd_cmd_arb_after_index : rd_cmd_arb_all_index);  // gen/lib/arbiter.ts:73
+  assign rd_cmd_arb_valid = rd_cmd_arb_locked | (|{c2_rd_cmd_valid, c1_rd_cmd_valid, c0_rd_cmd_valid});  // gen/lib/arbiter.ts:74
+  assign rd_cmd_arb_grant = rd_cmd_arb_locked ? rd_cmd_arb_lock_grant : (rd_cmd_arb_after_valid ? (({c2_rd_cmd_valid, c1_rd_cmd_valid, c0_rd_cmd_valid} & rd_cmd_arb_mask) & (~(rd_cmd_arb_after_or_p2 << 1))) : ({c2_rd_cmd_valid, c1_rd_cmd_valid, c0_rd_cmd_valid} & (~(rd_cmd_arb_all_or_p2 << 1))));  // gen/lib/arbiter.ts:75
+  assign rd_cmd_arb_above = rd_cmd_arb_locked ? rd_cmd_arb_lock_above : (rd_cmd_arb_after_valid ? (rd_cmd_arb_after_or_p2 << 1) : (rd_cmd_arb_all_or_p2 << 1));  // gen/lib/arbiter.ts:78
   assign rd_cmd_offered = (rd_cmd_arb_grant & {c2_rd_cmd_valid, c1_rd_cmd_valid, c0_rd_cmd_valid}) != 3'd0;  // gen/virtq/dma_fabric.ts:173
   assign rd_cmd_status_0_in_valid = dma_rd_status_valid & (dma_rd_status_id[9:8] == 2'd0);  // gen/virtq/dma_fabric.ts:235
   assign rd_cmd_status_0_in_data = {dma_rd_status_id[7:0], (dma_rd_status_id[10] ? 3'd6 : dma_rd_status_error)};  // gen/virtq/dma_fabric.ts:236
@@ -804,10 +804,10 @@ module dma_fabric_w256_r12_13_19_l20_i8_t64_s32_to20_mps5_ra8_q2 (
   assign wr_cmd_arb_all_i_1_0 = ~wr_cmd_arb_all_in[0];  // gen/lib/priority.ts:36
   assign wr_cmd_arb_all_valid = wr_cmd_arb_all_v_1_0 | wr_cmd_arb_all_in[2];  // gen/lib/priority.ts:29
   assign wr_cmd_arb_all_index = {(~wr_cmd_arb_all_v_1_0), (wr_cmd_arb_all_v_1_0 ? wr_cmd_arb_all_i_1_0 : 1'b0)};  // gen/lib/priority.ts:36
-  assign wr_cmd_arb_index = wr_cmd_arb_locked ? wr_cmd_arb_lock_index : (wr_cmd_arb_after_valid ? wr_cmd_arb_after_index : wr_cmd_arb_all_index);  // gen/lib/arbiter.ts:83
-  assign wr_cmd_arb_valid = wr_cmd_arb_locked | (|{c2_wr_cmd_valid, c1_wr_cmd_valid, c0_wr_cmd_valid});  // gen/lib/arbiter.ts:84
-  assign wr_cmd_arb_grant = wr_cmd_arb_locked ? wr_cmd_arb_lock_grant : (wr_cmd_arb_after_valid ? (({c2_wr_cmd_valid, c1_wr_cmd_valid, c0_wr_cmd_valid} & wr_cmd_arb_mask) & (~(wr_cmd_arb_after_or_p2 << 1))) : ({c2_wr_cmd_valid, c1_wr_cmd_valid, c0_wr_cmd_valid} & (~(wr_cmd_arb_all_or_p2 << 1))));  // gen/lib/arbiter.ts:85
-  assign wr_cmd_arb_above = wr_cmd_arb_locked ? wr_cmd_arb_lock_above : (wr_cmd_arb_after_valid ? (wr_cmd_arb_after_or_p2 << 1) : (wr_cmd_arb_all_or_p2 << 1));  // gen/lib/arbiter.ts:88
+  assign wr_cmd_arb_index = wr_cmd_arb_locked ? wr_cmd_arb_lock_index : (wr_cmd_arb_after_valid ? wr_cmd_arb_after_index : wr_cmd_arb_all_index);  // gen/lib/arbiter.ts:73
+  assign wr_cmd_arb_valid = wr_cmd_arb_locked | (|{c2_wr_cmd_valid, c1_wr_cmd_valid, c0_wr_cmd_valid});  // gen/lib/arbiter.ts:74
+  assign wr_cmd_arb_grant = wr_cmd_arb_locked ? wr_cmd_arb_lock_grant : (wr_cmd_arb_after_valid ? (({c2_wr_cmd_valid, c1_wr_cmd_valid, c0_wr_cmd_valid} & wr_cmd_arb_mask) & (~(wr_cmd_arb_after_or_p2 << 1))) : ({c2_wr_cmd_valid, c1_wr_cmd_valid, c0_wr_cmd_valid} & (~(wr_cmd_arb_all_or_p2 << 1))));  // gen/lib/arbiter.ts:75
+  assign wr_cmd_arb_above = wr_cmd_arb_locked ? wr_cmd_arb_lock_above : (wr_cmd_arb_after_valid ? (wr_cmd_arb_after_or_p2 << 1) : (wr_cmd_arb_all_or_p2 << 1));  // gen/lib/arbiter.ts:78
   assign wr_cmd_offered = (wr_cmd_arb_grant & {c2_wr_cmd_valid, c1_wr_cmd_valid, c0_wr_cmd_valid}) != 3'd0;  // gen/virtq/dma_fabric.ts:173
   assign wr_cmd_status_0_in_valid = dma_wr_status_valid & (dma_wr_status_id[9:8] == 2'd0);  // gen/virtq/dma_fabric.ts:235
   assign wr_cmd_status_0_in_data = {dma_wr_status_id[7:0], (dma_wr_status_id[10] ? 3'd6 : dma_wr_status_error)};  // gen/virtq/dma_fabric.ts:236
@@ -843,29 +843,29 @@ module dma_fabric_w256_r12_13_19_l20_i8_t64_s32_to20_mps5_ra8_q2 (
       irq_b_ahead <= 4'd0;
       irq_out_q <= 2'd0;
     end else begin
-      if (rd_cmd_arb_valid) begin  // gen/lib/arbiter.ts:89
-        if (rd_cmd_free) begin  // gen/lib/arbiter.ts:90
-          rd_cmd_arb_locked <= 1'b0;  // gen/lib/arbiter.ts:91
-          rd_cmd_arb_mask <= rd_cmd_arb_above;  // gen/lib/arbiter.ts:93
+      if (rd_cmd_arb_valid) begin  // gen/lib/arbiter.ts:79
+        if (rd_cmd_free) begin  // gen/lib/arbiter.ts:80
+          rd_cmd_arb_locked <= 1'b0;  // gen/lib/arbiter.ts:81
+          rd_cmd_arb_mask <= rd_cmd_arb_above;  // gen/lib/arbiter.ts:83
         end else begin
-          rd_cmd_arb_locked <= 1'b1;  // gen/lib/arbiter.ts:95
-          rd_cmd_arb_lock_index <= rd_cmd_arb_index;  // gen/lib/arbiter.ts:96
-          rd_cmd_arb_lock_grant <= rd_cmd_arb_grant;  // gen/lib/arbiter.ts:97
-          rd_cmd_arb_lock_above <= rd_cmd_arb_above;  // gen/lib/arbiter.ts:98
+          rd_cmd_arb_locked <= 1'b1;  // gen/lib/arbiter.ts:85
+          rd_cmd_arb_lock_index <= rd_cmd_arb_index;  // gen/lib/arbiter.ts:86
+          rd_cmd_arb_lock_grant <= rd_cmd_arb_grant;  // gen/lib/arbiter.ts:87
+          rd_cmd_arb_lock_above <= rd_cmd_arb_above;  // gen/lib/arbiter.ts:88
         end
       end
       if (rd_cmd_free) begin  // gen/virtq/dma_fabric.ts:184
         rd_cmd_valid <= rd_cmd_offered;  // gen/virtq/dma_fabric.ts:185
       end
-      if (wr_cmd_arb_valid) begin  // gen/lib/arbiter.ts:89
-        if (wr_cmd_free) begin  // gen/lib/arbiter.ts:90
-          wr_cmd_arb_locked <= 1'b0;  // gen/lib/arbiter.ts:91
-          wr_cmd_arb_mask <= wr_cmd_arb_above;  // gen/lib/arbiter.ts:93
+      if (wr_cmd_arb_valid) begin  // gen/lib/arbiter.ts:79
+        if (wr_cmd_free) begin  // gen/lib/arbiter.ts:80
+          wr_cmd_arb_locked <= 1'b0;  // gen/lib/arbiter.ts:81
+          wr_cmd_arb_mask <= wr_cmd_arb_above;  // gen/lib/arbiter.ts:83
         end else begin
-          wr_cmd_arb_locked <= 1'b1;  // gen/lib/arbiter.ts:95
-          wr_cmd_arb_lock_index <= wr_cmd_arb_index;  // gen/lib/arbiter.ts:96
-          wr_cmd_arb_lock_grant <= wr_cmd_arb_grant;  // gen/lib/arbiter.ts:97
-          wr_cmd_arb_lock_above <= wr_cmd_arb_above;  // gen/lib/arbiter.ts:98
+          wr_cmd_arb_locked <= 1'b1;  // gen/lib/arbiter.ts:85
+          wr_cmd_arb_lock_index <= wr_cmd_arb_index;  // gen/lib/arbiter.ts:86
+          wr_cmd_arb_lock_grant <= wr_cmd_arb_grant;  // gen/lib/arbiter.ts:87
+          wr_cmd_arb_lock_above <= wr_cmd_arb_above;  // gen/lib/arbiter.ts:88
         end
       end
       if (wr_cmd_free) begin  // gen/virtq/dma_fabric.ts:184

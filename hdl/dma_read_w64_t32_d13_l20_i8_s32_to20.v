@@ -179,105 +179,105 @@ module dma_read_w64_t32_d13_l20_i8_s32_to20 (
   reg [5:0] slot_pending_31;  // gen/dma/read_engine.ts:89
   reg [5:0] slot_head;  // gen/dma/read_engine.ts:90
   reg [5:0] slot_tail;  // gen/dma/read_engine.ts:91
-  reg tag_valid_0;  // gen/dma/read_tags.ts:89
-  reg tag_valid_1;  // gen/dma/read_tags.ts:89
-  reg tag_valid_2;  // gen/dma/read_tags.ts:89
-  reg tag_valid_3;  // gen/dma/read_tags.ts:89
-  reg tag_valid_4;  // gen/dma/read_tags.ts:89
-  reg tag_valid_5;  // gen/dma/read_tags.ts:89
-  reg tag_valid_6;  // gen/dma/read_tags.ts:89
-  reg tag_valid_7;  // gen/dma/read_tags.ts:89
-  reg tag_valid_8;  // gen/dma/read_tags.ts:89
-  reg tag_valid_9;  // gen/dma/read_tags.ts:89
-  reg tag_valid_10;  // gen/dma/read_tags.ts:89
-  reg tag_valid_11;  // gen/dma/read_tags.ts:89
-  reg tag_valid_12;  // gen/dma/read_tags.ts:89
-  reg tag_valid_13;  // gen/dma/read_tags.ts:89
-  reg tag_valid_14;  // gen/dma/read_tags.ts:89
-  reg tag_valid_15;  // gen/dma/read_tags.ts:89
-  reg tag_valid_16;  // gen/dma/read_tags.ts:89
-  reg tag_valid_17;  // gen/dma/read_tags.ts:89
-  reg tag_valid_18;  // gen/dma/read_tags.ts:89
-  reg tag_valid_19;  // gen/dma/read_tags.ts:89
-  reg tag_valid_20;  // gen/dma/read_tags.ts:89
-  reg tag_valid_21;  // gen/dma/read_tags.ts:89
-  reg tag_valid_22;  // gen/dma/read_tags.ts:89
-  reg tag_valid_23;  // gen/dma/read_tags.ts:89
-  reg tag_valid_24;  // gen/dma/read_tags.ts:89
-  reg tag_valid_25;  // gen/dma/read_tags.ts:89
-  reg tag_valid_26;  // gen/dma/read_tags.ts:89
-  reg tag_valid_27;  // gen/dma/read_tags.ts:89
-  reg tag_valid_28;  // gen/dma/read_tags.ts:89
-  reg tag_valid_29;  // gen/dma/read_tags.ts:89
-  reg tag_valid_30;  // gen/dma/read_tags.ts:89
-  reg tag_valid_31;  // gen/dma/read_tags.ts:89
-  reg tag_fresh_0;  // gen/dma/read_tags.ts:92
-  reg tag_fresh_1;  // gen/dma/read_tags.ts:92
-  reg tag_fresh_2;  // gen/dma/read_tags.ts:92
-  reg tag_fresh_3;  // gen/dma/read_tags.ts:92
-  reg tag_fresh_4;  // gen/dma/read_tags.ts:92
-  reg tag_fresh_5;  // gen/dma/read_tags.ts:92
-  reg tag_fresh_6;  // gen/dma/read_tags.ts:92
-  reg tag_fresh_7;  // gen/dma/read_tags.ts:92
-  reg tag_fresh_8;  // gen/dma/read_tags.ts:92
-  reg tag_fresh_9;  // gen/dma/read_tags.ts:92
-  reg tag_fresh_10;  // gen/dma/read_tags.ts:92
-  reg tag_fresh_11;  // gen/dma/read_tags.ts:92
-  reg tag_fresh_12;  // gen/dma/read_tags.ts:92
-  reg tag_fresh_13;  // gen/dma/read_tags.ts:92
-  reg tag_fresh_14;  // gen/dma/read_tags.ts:92
-  reg tag_fresh_15;  // gen/dma/read_tags.ts:92
-  reg tag_fresh_16;  // gen/dma/read_tags.ts:92
-  reg tag_fresh_17;  // gen/dma/read_tags.ts:92
-  reg tag_fresh_18;  // gen/dma/read_tags.ts:92
-  reg tag_fresh_19;  // gen/dma/read_tags.ts:92
-  reg tag_fresh_20;  // gen/dma/read_tags.ts:92
-  reg tag_fresh_21;  // gen/dma/read_tags.ts:92
-  reg tag_fresh_22;  // gen/dma/read_tags.ts:92
-  reg tag_fresh_23;  // gen/dma/read_tags.ts:92
-  reg tag_fresh_24;  // gen/dma/read_tags.ts:92
-  reg tag_fresh_25;  // gen/dma/read_tags.ts:92
-  reg tag_fresh_26;  // gen/dma/read_tags.ts:92
-  reg tag_fresh_27;  // gen/dma/read_tags.ts:92
-  reg tag_fresh_28;  // gen/dma/read_tags.ts:92
-  reg tag_fresh_29;  // gen/dma/read_tags.ts:92
-  reg tag_fresh_30;  // gen/dma/read_tags.ts:92
-  reg tag_fresh_31;  // gen/dma/read_tags.ts:92
-  reg [2:0] tag_age_0;  // gen/dma/read_tags.ts:95
-  reg [2:0] tag_age_1;  // gen/dma/read_tags.ts:95
-  reg [2:0] tag_age_2;  // gen/dma/read_tags.ts:95
-  reg [2:0] tag_age_3;  // gen/dma/read_tags.ts:95
-  reg [2:0] tag_age_4;  // gen/dma/read_tags.ts:95
-  reg [2:0] tag_age_5;  // gen/dma/read_tags.ts:95
-  reg [2:0] tag_age_6;  // gen/dma/read_tags.ts:95
-  reg [2:0] tag_age_7;  // gen/dma/read_tags.ts:95
-  reg [2:0] tag_age_8;  // gen/dma/read_tags.ts:95
-  reg [2:0] tag_age_9;  // gen/dma/read_tags.ts:95
-  reg [2:0] tag_age_10;  // gen/dma/read_tags.ts:95
-  reg [2:0] tag_age_11;  // gen/dma/read_tags.ts:95
-  reg [2:0] tag_age_12;  // gen/dma/read_tags.ts:95
-  reg [2:0] tag_age_13;  // gen/dma/read_tags.ts:95
-  reg [2:0] tag_age_14;  // gen/dma/read_tags.ts:95
-  reg [2:0] tag_age_15;  // gen/dma/read_tags.ts:95
-  reg [2:0] tag_age_16;  // gen/dma/read_tags.ts:95
-  reg [2:0] tag_age_17;  // gen/dma/read_tags.ts:95
-  reg [2:0] tag_age_18;  // gen/dma/read_tags.ts:95
-  reg [2:0] tag_age_19;  // gen/dma/read_tags.ts:95
-  reg [2:0] tag_age_20;  // gen/dma/read_tags.ts:95
-  reg [2:0] tag_age_21;  // gen/dma/read_tags.ts:95
-  reg [2:0] tag_age_22;  // gen/dma/read_tags.ts:95
-  reg [2:0] tag_age_23;  // gen/dma/read_tags.ts:95
-  reg [2:0] tag_age_24;  // gen/dma/read_tags.ts:95
-  reg [2:0] tag_age_25;  // gen/dma/read_tags.ts:95
-  reg [2:0] tag_age_26;  // gen/dma/read_tags.ts:95
-  reg [2:0] tag_age_27;  // gen/dma/read_tags.ts:95
-  reg [2:0] tag_age_28;  // gen/dma/read_tags.ts:95
-  reg [2:0] tag_age_29;  // gen/dma/read_tags.ts:95
-  reg [2:0] tag_age_30;  // gen/dma/read_tags.ts:95
-  reg [2:0] tag_age_31;  // gen/dma/read_tags.ts:95
-  reg [19:0] timeout_prescale;  // gen/dma/read_tags.ts:97
-  wire timeout_tick;  // gen/dma/read_tags.ts:98
-  reg [31:0] tag_live;  // gen/dma/read_tags.ts:106
+  reg tag_valid_0;  // gen/dma/read_tags.ts:97
+  reg tag_valid_1;  // gen/dma/read_tags.ts:97
+  reg tag_valid_2;  // gen/dma/read_tags.ts:97
+  reg tag_valid_3;  // gen/dma/read_tags.ts:97
+  reg tag_valid_4;  // gen/dma/read_tags.ts:97
+  reg tag_valid_5;  // gen/dma/read_tags.ts:97
+  reg tag_valid_6;  // gen/dma/read_tags.ts:97
+  reg tag_valid_7;  // gen/dma/read_tags.ts:97
+  reg tag_valid_8;  // gen/dma/read_tags.ts:97
+  reg tag_valid_9;  // gen/dma/read_tags.ts:97
+  reg tag_valid_10;  // gen/dma/read_tags.ts:97
+  reg tag_valid_11;  // gen/dma/read_tags.ts:97
+  reg tag_valid_12;  // gen/dma/read_tags.ts:97
+  reg tag_valid_13;  // gen/dma/read_tags.ts:97
+  reg tag_valid_14;  // gen/dma/read_tags.ts:97
+  reg tag_valid_15;  // gen/dma/read_tags.ts:97
+  reg tag_valid_16;  // gen/dma/read_tags.ts:97
+  reg tag_valid_17;  // gen/dma/read_tags.ts:97
+  reg tag_valid_18;  // gen/dma/read_tags.ts:97
+  reg tag_valid_19;  // gen/dma/read_tags.ts:97
+  reg tag_valid_20;  // gen/dma/read_tags.ts:97
+  reg tag_valid_21;  // gen/dma/read_tags.ts:97
+  reg tag_valid_22;  // gen/dma/read_tags.ts:97
+  reg tag_valid_23;  // gen/dma/read_tags.ts:97
+  reg tag_valid_24;  // gen/dma/read_tags.ts:97
+  reg tag_valid_25;  // gen/dma/read_tags.ts:97
+  reg tag_valid_26;  // gen/dma/read_tags.ts:97
+  reg tag_valid_27;  // gen/dma/read_tags.ts:97
+  reg tag_valid_28;  // gen/dma/read_tags.ts:97
+  reg tag_valid_29;  // gen/dma/read_tags.ts:97
+  reg tag_valid_30;  // gen/dma/read_tags.ts:97
+  reg tag_valid_31;  // gen/dma/read_tags.ts:97
+  reg tag_fresh_0;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_1;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_2;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_3;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_4;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_5;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_6;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_7;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_8;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_9;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_10;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_11;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_12;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_13;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_14;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_15;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_16;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_17;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_18;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_19;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_20;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_21;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_22;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_23;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_24;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_25;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_26;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_27;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_28;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_29;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_30;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_31;  // gen/dma/read_tags.ts:100
+  reg [2:0] tag_age_0;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_1;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_2;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_3;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_4;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_5;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_6;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_7;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_8;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_9;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_10;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_11;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_12;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_13;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_14;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_15;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_16;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_17;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_18;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_19;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_20;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_21;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_22;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_23;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_24;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_25;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_26;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_27;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_28;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_29;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_30;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_31;  // gen/dma/read_tags.ts:103
+  reg [19:0] timeout_prescale;  // gen/dma/read_tags.ts:105
+  wire timeout_tick;  // gen/dma/read_tags.ts:106
+  reg [31:0] tag_live;  // gen/dma/read_tags.ts:114
   reg r0_valid;  // gen/dma/read_cpl.ts:79
   /* verilator lint_off UNUSEDSIGNAL */  // partly unused
   reg [127:0] r0_hdr;  // gen/dma/read_cpl.ts:80
@@ -291,9 +291,9 @@ module dma_read_w64_t32_d13_l20_i8_s32_to20 (
   wire advance;  // gen/dma/read_cpl.ts:88
   wire [4:0] cpl_tag;  // gen/dma/read_cpl.ts:101
   wire [12:0] cpl_carried;  // gen/dma/read_cpl.ts:106
-  wire [32:0] tag_ends_rd0;  // gen/dma/read_tags.ts:60
-  wire [12:0] tag_remaining_rd0;  // gen/dma/read_tags.ts:63
-  wire [4:0] tag_slot_rd0;  // gen/dma/read_tags.ts:66
+  wire [32:0] tag_ends_rd0;  // gen/dma/read_tags.ts:67
+  wire [12:0] tag_remaining_rd0;  // gen/dma/read_tags.ts:71
+  wire [4:0] tag_slot_rd0;  // gen/dma/read_tags.ts:74
   reg ra_valid;  // gen/dma/read_cpl.ts:114
   reg ra_sop;  // gen/dma/read_cpl.ts:115
   reg ra_eop;  // gen/dma/read_cpl.ts:116
@@ -321,82 +321,85 @@ module dma_read_w64_t32_d13_l20_i8_s32_to20 (
   reg rl_poisoned;  // gen/dma/read_cpl.ts:145
   reg [4:0] rl_tag;  // gen/dma/read_cpl.ts:146
   reg rl_live;  // gen/dma/read_cpl.ts:147
-  reg [12:0] rl_remaining;  // gen/dma/read_cpl.ts:148
-  reg [6:0] rl_host_end;  // gen/dma/read_cpl.ts:149
-  reg [12:0] rl_dev_end;  // gen/dma/read_cpl.ts:150
-  reg [4:0] rl_slot;  // gen/dma/read_cpl.ts:151
-  reg [12:0] rl_byte_count;  // gen/dma/read_cpl.ts:152
-  reg [6:0] rl_la_end;  // gen/dma/read_cpl.ts:153
-  reg [2:0] rl_status;  // gen/dma/read_cpl.ts:154
-  reg rl_has_data;  // gen/dma/read_cpl.ts:155
-  reg rl_is_last;  // gen/dma/read_cpl.ts:156
-  reg [12:0] rl_rest;  // gen/dma/read_cpl.ts:157
-  reg [13:0] rl_back;  // gen/dma/read_cpl.ts:158
-  reg [1:0] rl_lead;  // gen/dma/read_cpl.ts:159
-  reg [12:0] rl_write_end;  // gen/dma/read_cpl.ts:160
-  reg rl_same_as_ahead;  // gen/dma/read_cpl.ts:162
-  wire cpl_forward;  // gen/dma/read_cpl.ts:195
-  wire cpl_la_ok;  // gen/dma/read_cpl.ts:197
-  wire cpl_known;  // gen/dma/read_cpl.ts:200
-  wire cpl_in_sequence;  // gen/dma/read_cpl.ts:201
-  wire cpl_start;  // gen/dma/read_cpl.ts:227
-  reg cpl_write;  // gen/dma/read_cpl.ts:230
-  reg cpl_ends_read;  // gen/dma/read_cpl.ts:231
-  reg cpl_update;  // gen/dma/read_cpl.ts:232
-  reg cpl_free;  // gen/dma/read_cpl.ts:233
-  reg [2:0] cpl_err;  // gen/dma/read_cpl.ts:234
-  reg cpl_unexpected;  // gen/dma/read_cpl.ts:235
-  reg cpl_held_write;  // gen/dma/read_cpl.ts:266
-  reg cpl_held_ends;  // gen/dma/read_cpl.ts:267
-  reg cpl_held_free;  // gen/dma/read_cpl.ts:268
-  reg [4:0] cpl_held_slot;  // gen/dma/read_cpl.ts:269
-  reg [4:0] cpl_held_tag;  // gen/dma/read_cpl.ts:270
-  reg r1_valid;  // gen/dma/read_cpl.ts:284
-  reg r1_sop;  // gen/dma/read_cpl.ts:285
-  reg [63:0] r1_data;  // gen/dma/read_cpl.ts:286
-  reg r1_write;  // gen/dma/read_cpl.ts:287
-  reg r1_retire;  // gen/dma/read_cpl.ts:288
-  reg [4:0] r1_slot;  // gen/dma/read_cpl.ts:289
-  reg [12:0] r1_dev_end;  // gen/dma/read_cpl.ts:290
+  reg rl_fresh;  // gen/dma/read_cpl.ts:149
+  reg [12:0] rl_size;  // gen/dma/read_cpl.ts:150
+  reg [12:0] rl_taken;  // gen/dma/read_cpl.ts:151
+  reg [6:0] rl_host_end;  // gen/dma/read_cpl.ts:152
+  reg [12:0] rl_dev_end;  // gen/dma/read_cpl.ts:153
+  reg [4:0] rl_slot;  // gen/dma/read_cpl.ts:154
+  reg [12:0] rl_byte_count;  // gen/dma/read_cpl.ts:155
+  reg [6:0] rl_la_end;  // gen/dma/read_cpl.ts:156
+  reg [2:0] rl_status;  // gen/dma/read_cpl.ts:157
+  reg rl_has_data;  // gen/dma/read_cpl.ts:158
+  reg rl_is_last;  // gen/dma/read_cpl.ts:159
+  reg [12:0] rl_rest;  // gen/dma/read_cpl.ts:160
+  reg [13:0] rl_back;  // gen/dma/read_cpl.ts:161
+  reg [1:0] rl_lead;  // gen/dma/read_cpl.ts:162
+  reg [12:0] rl_write_end;  // gen/dma/read_cpl.ts:163
+  reg rl_same_as_ahead;  // gen/dma/read_cpl.ts:165
+  wire cpl_forward;  // gen/dma/read_cpl.ts:200
+  wire cpl_la_ok;  // gen/dma/read_cpl.ts:202
+  wire [12:0] rl_remaining;  // gen/dma/read_cpl.ts:204
+  wire cpl_known;  // gen/dma/read_cpl.ts:206
+  wire cpl_in_sequence;  // gen/dma/read_cpl.ts:207
+  wire cpl_start;  // gen/dma/read_cpl.ts:233
+  reg cpl_write;  // gen/dma/read_cpl.ts:236
+  reg cpl_ends_read;  // gen/dma/read_cpl.ts:237
+  reg cpl_update;  // gen/dma/read_cpl.ts:238
+  reg cpl_free;  // gen/dma/read_cpl.ts:239
+  reg [2:0] cpl_err;  // gen/dma/read_cpl.ts:240
+  reg cpl_unexpected;  // gen/dma/read_cpl.ts:241
+  reg cpl_held_write;  // gen/dma/read_cpl.ts:272
+  reg cpl_held_ends;  // gen/dma/read_cpl.ts:273
+  reg cpl_held_free;  // gen/dma/read_cpl.ts:274
+  reg [4:0] cpl_held_slot;  // gen/dma/read_cpl.ts:275
+  reg [4:0] cpl_held_tag;  // gen/dma/read_cpl.ts:276
+  reg r1_valid;  // gen/dma/read_cpl.ts:290
+  reg r1_sop;  // gen/dma/read_cpl.ts:291
+  reg [63:0] r1_data;  // gen/dma/read_cpl.ts:292
+  reg r1_write;  // gen/dma/read_cpl.ts:293
+  reg r1_retire;  // gen/dma/read_cpl.ts:294
+  reg [4:0] r1_slot;  // gen/dma/read_cpl.ts:295
+  reg [12:0] r1_dev_end;  // gen/dma/read_cpl.ts:296
   /* verilator lint_off UNUSEDSIGNAL */  // partly unused
-  reg [13:0] r1_back;  // gen/dma/read_cpl.ts:291
+  reg [13:0] r1_back;  // gen/dma/read_cpl.ts:297
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [1:0] r1_lead;  // gen/dma/read_cpl.ts:292
-  reg [12:0] r1_write_end;  // gen/dma/read_cpl.ts:293
-  wire [12:0] beat_first_byte;  // gen/dma/read_cpl.ts:309
-  reg [9:0] beat_line;  // gen/dma/read_cpl.ts:310
-  reg [2:0] beat_shift;  // gen/dma/read_cpl.ts:311
-  reg [12:0] beat_left;  // gen/dma/read_cpl.ts:312
-  reg r2_valid;  // gen/dma/read_cpl.ts:330
-  reg [63:0] r2_data;  // gen/dma/read_cpl.ts:331
-  reg [7:0] r2_mask;  // gen/dma/read_cpl.ts:332
-  reg [9:0] r2_line;  // gen/dma/read_cpl.ts:333
-  reg [2:0] r2_shift;  // gen/dma/read_cpl.ts:334
-  reg r2_write;  // gen/dma/read_cpl.ts:335
-  reg r2_retire;  // gen/dma/read_cpl.ts:336
-  reg [4:0] r2_slot;  // gen/dma/read_cpl.ts:337
-  reg [9:0] r3_addr;  // gen/dma/read_cpl.ts:353
-  reg [63:0] r3_data;  // gen/dma/read_cpl.ts:354
-  reg [15:0] r3_be;  // gen/dma/read_cpl.ts:355
-  reg r3_retire;  // gen/dma/read_cpl.ts:356
-  reg [4:0] r3_slot;  // gen/dma/read_cpl.ts:357
-  reg [31:0] timed_out;  // gen/dma/read_tags.ts:133
+  reg [1:0] r1_lead;  // gen/dma/read_cpl.ts:298
+  reg [12:0] r1_write_end;  // gen/dma/read_cpl.ts:299
+  wire [12:0] beat_first_byte;  // gen/dma/read_cpl.ts:315
+  reg [9:0] beat_line;  // gen/dma/read_cpl.ts:316
+  reg [2:0] beat_shift;  // gen/dma/read_cpl.ts:317
+  reg [12:0] beat_left;  // gen/dma/read_cpl.ts:318
+  reg r2_valid;  // gen/dma/read_cpl.ts:336
+  reg [63:0] r2_data;  // gen/dma/read_cpl.ts:337
+  reg [7:0] r2_mask;  // gen/dma/read_cpl.ts:338
+  reg [9:0] r2_line;  // gen/dma/read_cpl.ts:339
+  reg [2:0] r2_shift;  // gen/dma/read_cpl.ts:340
+  reg r2_write;  // gen/dma/read_cpl.ts:341
+  reg r2_retire;  // gen/dma/read_cpl.ts:342
+  reg [4:0] r2_slot;  // gen/dma/read_cpl.ts:343
+  reg [9:0] r3_addr;  // gen/dma/read_cpl.ts:359
+  reg [63:0] r3_data;  // gen/dma/read_cpl.ts:360
+  reg [15:0] r3_be;  // gen/dma/read_cpl.ts:361
+  reg r3_retire;  // gen/dma/read_cpl.ts:362
+  reg [4:0] r3_slot;  // gen/dma/read_cpl.ts:363
+  reg [31:0] timed_out;  // gen/dma/read_tags.ts:141
   wire [31:0] timeout_pick_or_p1;  // gen/lib/priority.ts:57
   wire [31:0] timeout_pick_or_p2;  // gen/lib/priority.ts:57
   wire [31:0] timeout_pick_or_p3;  // gen/lib/priority.ts:57
   wire [31:0] timeout_pick_or_p4;  // gen/lib/priority.ts:57
   wire [31:0] timeout_pick_or_p5;  // gen/lib/priority.ts:57
   wire [31:0] timeout_pick_onehot;  // gen/lib/priority.ts:66
-  reg [1:0] expire_stage;  // gen/dma/read_tags.ts:147
-  reg [31:0] expire_onehot;  // gen/dma/read_tags.ts:148
-  reg [4:0] expire_tag;  // gen/dma/read_tags.ts:149
-  reg [4:0] expire_slot;  // gen/dma/read_tags.ts:150
-  reg expire_keep;  // gen/dma/read_tags.ts:151
+  reg [1:0] expire_stage;  // gen/dma/read_tags.ts:155
+  reg [31:0] expire_onehot;  // gen/dma/read_tags.ts:156
+  reg [4:0] expire_tag;  // gen/dma/read_tags.ts:157
+  reg [4:0] expire_slot;  // gen/dma/read_tags.ts:158
+  reg expire_keep;  // gen/dma/read_tags.ts:159
   wire [4:0] expire_index_index;  // gen/lib/priority.ts:82
-  wire [4:0] tag_slot_rd1;  // gen/dma/read_tags.ts:153
-  reg closed_valid;  // gen/dma/read_tags.ts:156
-  reg [4:0] closed_tag;  // gen/dma/read_tags.ts:156
-  wire expire_now;  // gen/dma/read_tags.ts:182
+  wire [4:0] tag_slot_rd1;  // gen/dma/read_tags.ts:161
+  reg closed_valid;  // gen/dma/read_tags.ts:164
+  reg [4:0] closed_tag;  // gen/dma/read_tags.ts:164
+  wire expire_now;  // gen/dma/read_tags.ts:190
   reg [1:0] issue_state;  // gen/dma/read_engine.ts:104
   reg [63:0] host;  // gen/dma/read_engine.ts:105
   reg [12:0] dev;  // gen/dma/read_engine.ts:106
@@ -512,11 +515,11 @@ module dma_read_w64_t32_d13_l20_i8_s32_to20 (
   wire retire;  // gen/dma/read_engine.ts:249
   wire [7:0] slot_id_rd0;  // gen/dma/read_engine.ts:255
   reg [7:0] slot_id [0:31];  // gen/dma/read_engine.ts:86
-  reg [12:0] tag_remaining [0:31];  // gen/dma/read_tags.ts:91
-  reg [32:0] tag_ends [0:31];  // gen/dma/read_tags.ts:93
-  reg [4:0] tag_slot [0:31];  // gen/dma/read_tags.ts:94
+  reg [12:0] tag_remaining [0:31];  // gen/dma/read_tags.ts:99
+  reg [32:0] tag_ends [0:31];  // gen/dma/read_tags.ts:101
+  reg [4:0] tag_slot [0:31];  // gen/dma/read_tags.ts:102
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [12:0] _mux_0;  // gen/dma/read_cpl.ts:315
+  wire [12:0] _mux_0;  // gen/dma/read_cpl.ts:321
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [63:0] _mux_2;  // gen/dma/shift.ts:19
@@ -554,7 +557,7 @@ module dma_read_w64_t32_d13_l20_i8_s32_to20 (
   );
 
   // ---- combinational logic
-  assign _mux_0 = r1_sop ? r1_write_end : beat_left;  // gen/dma/read_cpl.ts:315
+  assign _mux_0 = r1_sop ? r1_write_end : beat_left;  // gen/dma/read_cpl.ts:321
   assign _mux_2 = r2_shift[0] ? {r2_data[55:0], r2_data[63:56]} : r2_data;  // gen/dma/shift.ts:19
   assign _mux_1 = r2_shift[1] ? {_mux_2[47:0], _mux_2[63:48]} : _mux_2;  // gen/dma/shift.ts:19
   always @* begin  // gen/pcie/dma_common.ts:26
@@ -603,10 +606,10 @@ module dma_read_w64_t32_d13_l20_i8_s32_to20 (
   assign req_sop = 1'b1;  // gen/pcie/streams.ts:170
   assign req_eop = 1'b1;  // gen/pcie/streams.ts:171
   assign cpl_ready = advance;  // gen/dma/read_cpl.ts:89
-  assign mem_wr_valid = r3_valid & r3_write;  // gen/dma/read_cpl.ts:368
-  assign mem_wr_addr = r3_addr;  // gen/dma/read_cpl.ts:369
-  assign mem_wr_data = {r3_data, r3_data};  // gen/dma/read_cpl.ts:370
-  assign mem_wr_be = r3_be;  // gen/dma/read_cpl.ts:371
+  assign mem_wr_valid = r3_valid & r3_write;  // gen/dma/read_cpl.ts:374
+  assign mem_wr_addr = r3_addr;  // gen/dma/read_cpl.ts:375
+  assign mem_wr_data = {r3_data, r3_data};  // gen/dma/read_cpl.ts:376
+  assign mem_wr_be = r3_be;  // gen/dma/read_cpl.ts:377
   assign busy = ((((cmd_queue_deq_valid | (~(issue_state == ISSUE_STATE_IDLE))) | (~(slot_head == slot_tail))) | st_valid) | mrd_valid) | (((((r0_valid | rl_valid) | ra_valid) | r1_valid) | r2_valid) | r3_valid);  // gen/dma/read_engine.ts:264
   assign outstanding = ((((((((((((((((((((((((((((((tag_valid_0 | tag_valid_1) | tag_valid_2) | tag_valid_3) | tag_valid_4) | tag_valid_5) | tag_valid_6) | tag_valid_7) | tag_valid_8) | tag_valid_9) | tag_valid_10) | tag_valid_11) | tag_valid_12) | tag_valid_13) | tag_valid_14) | tag_valid_15) | tag_valid_16) | tag_valid_17) | tag_valid_18) | tag_valid_19) | tag_valid_20) | tag_valid_21) | tag_valid_22) | tag_valid_23) | tag_valid_24) | tag_valid_25) | tag_valid_26) | tag_valid_27) | tag_valid_28) | tag_valid_29) | tag_valid_30) | tag_valid_31;  // gen/dma/read_engine.ts:265
   assign ev_unexpected = cpl_start & cpl_unexpected;  // gen/dma/read_engine.ts:266
@@ -617,89 +620,90 @@ module dma_read_w64_t32_d13_l20_i8_s32_to20 (
   assign cmd_queue_enq_valid = cmd_valid;  // gen/dma/read_engine.ts:75
   assign cmd_queue_enq_data = {cmd_host_addr, cmd_dev_addr, cmd_len, cmd_id};  // gen/dma/read_engine.ts:76
   assign cmd_queue_deq_ready = (issue_state == ISSUE_STATE_IDLE) & (~((slot_head[5] != slot_tail[5]) & (slot_head[4:0] == slot_tail[4:0])));  // gen/dma/read_engine.ts:166
-  assign timeout_tick = timeout_prescale == 20'd0;  // gen/dma/read_tags.ts:98
+  assign timeout_tick = timeout_prescale == 20'd0;  // gen/dma/read_tags.ts:106
   assign advance = ~((r3_valid & r3_write) & (~mem_wr_ready));  // gen/dma/read_cpl.ts:88
   assign cpl_tag = r0_hdr[44:40];  // gen/dma/read_cpl.ts:101
   assign cpl_carried = {{(r0_hdr[105:96] == 10'd0), r0_hdr[105:96]}, 2'd0} - {11'd0, r0_hdr[33:32]};  // gen/dma/read_cpl.ts:106
-  assign cpl_forward = ((rl_same_as_ahead & ra_valid) & ra_sop) & ra_updates;  // gen/dma/read_cpl.ts:195
-  assign cpl_la_ok = rl_host_end == rl_la_end;  // gen/dma/read_cpl.ts:197
-  assign cpl_known = rl_live & (cpl_forward ? (~ra_closes) : (rl_remaining != 13'd0));  // gen/dma/read_cpl.ts:200
-  assign cpl_in_sequence = cpl_forward ? (rl_byte_count == ra_update_to) : (rl_byte_count == rl_remaining);  // gen/dma/read_cpl.ts:201
-  assign cpl_start = (advance & ra_valid) & ra_sop;  // gen/dma/read_cpl.ts:227
+  assign cpl_forward = ((rl_same_as_ahead & ra_valid) & ra_sop) & ra_updates;  // gen/dma/read_cpl.ts:200
+  assign cpl_la_ok = rl_host_end == rl_la_end;  // gen/dma/read_cpl.ts:202
+  assign rl_remaining = rl_fresh ? rl_size : rl_taken;  // gen/dma/read_cpl.ts:204
+  assign cpl_known = rl_live & (cpl_forward ? (~ra_closes) : (rl_remaining != 13'd0));  // gen/dma/read_cpl.ts:206
+  assign cpl_in_sequence = cpl_forward ? (rl_byte_count == ra_update_to) : (rl_byte_count == rl_remaining);  // gen/dma/read_cpl.ts:207
+  assign cpl_start = (advance & ra_valid) & ra_sop;  // gen/dma/read_cpl.ts:233
   always @* begin
-    cpl_write = 1'b0;  // default, gen/dma/read_cpl.ts:230
-    if (~ra_known) begin  // gen/dma/read_cpl.ts:237
-    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:238
-    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:250
-    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:256
+    cpl_write = 1'b0;  // default, gen/dma/read_cpl.ts:236
+    if (~ra_known) begin  // gen/dma/read_cpl.ts:243
+    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:244
+    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:256
+    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:262
     end else begin
-      if (ra_poisoned) begin  // gen/dma/read_cpl.ts:261
+      if (ra_poisoned) begin  // gen/dma/read_cpl.ts:267
       end else begin
-        cpl_write = 1'b1;  // gen/dma/read_cpl.ts:261
+        cpl_write = 1'b1;  // gen/dma/read_cpl.ts:267
       end
     end
   end
   always @* begin
-    cpl_ends_read = 1'b0;  // default, gen/dma/read_cpl.ts:231
-    if (~ra_known) begin  // gen/dma/read_cpl.ts:237
-    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:238
-      cpl_ends_read = 1'b1;  // gen/dma/read_cpl.ts:241
-    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:250
-      cpl_ends_read = 1'b1;  // gen/dma/read_cpl.ts:253
-    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:256
+    cpl_ends_read = 1'b0;  // default, gen/dma/read_cpl.ts:237
+    if (~ra_known) begin  // gen/dma/read_cpl.ts:243
+    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:244
+      cpl_ends_read = 1'b1;  // gen/dma/read_cpl.ts:247
+    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:256
+      cpl_ends_read = 1'b1;  // gen/dma/read_cpl.ts:259
+    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:262
     end else begin
-      cpl_ends_read = ra_is_last;  // gen/dma/read_cpl.ts:260
+      cpl_ends_read = ra_is_last;  // gen/dma/read_cpl.ts:266
     end
   end
   always @* begin
-    cpl_update = 1'b0;  // default, gen/dma/read_cpl.ts:232
-    if (~ra_known) begin  // gen/dma/read_cpl.ts:237
-    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:238
-      cpl_update = 1'b1;  // gen/dma/read_cpl.ts:239
-    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:250
-      cpl_update = 1'b1;  // gen/dma/read_cpl.ts:251
-    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:256
+    cpl_update = 1'b0;  // default, gen/dma/read_cpl.ts:238
+    if (~ra_known) begin  // gen/dma/read_cpl.ts:243
+    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:244
+      cpl_update = 1'b1;  // gen/dma/read_cpl.ts:245
+    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:256
+      cpl_update = 1'b1;  // gen/dma/read_cpl.ts:257
+    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:262
     end else begin
-      cpl_update = 1'b1;  // gen/dma/read_cpl.ts:258
+      cpl_update = 1'b1;  // gen/dma/read_cpl.ts:264
     end
   end
   always @* begin
-    cpl_free = 1'b0;  // default, gen/dma/read_cpl.ts:233
-    if (~ra_known) begin  // gen/dma/read_cpl.ts:237
-    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:238
-      cpl_free = 1'b1;  // gen/dma/read_cpl.ts:240
-    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:250
-      cpl_free = 1'b1;  // gen/dma/read_cpl.ts:252
-    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:256
+    cpl_free = 1'b0;  // default, gen/dma/read_cpl.ts:239
+    if (~ra_known) begin  // gen/dma/read_cpl.ts:243
+    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:244
+      cpl_free = 1'b1;  // gen/dma/read_cpl.ts:246
+    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:256
+      cpl_free = 1'b1;  // gen/dma/read_cpl.ts:258
+    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:262
     end else begin
-      cpl_free = ra_is_last;  // gen/dma/read_cpl.ts:259
+      cpl_free = ra_is_last;  // gen/dma/read_cpl.ts:265
     end
   end
   always @* begin
-    cpl_err = 3'd0;  // default, gen/dma/read_cpl.ts:234
-    if (~ra_known) begin  // gen/dma/read_cpl.ts:237
-    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:238
-      cpl_err = (ra_status == 3'd1) ? 3'd2 : ((ra_status == 3'd4) ? 3'd3 : 3'd7);  // gen/dma/read_cpl.ts:242
-    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:250
-      cpl_err = 3'd7;  // gen/dma/read_cpl.ts:254
-    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:256
+    cpl_err = 3'd0;  // default, gen/dma/read_cpl.ts:240
+    if (~ra_known) begin  // gen/dma/read_cpl.ts:243
+    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:244
+      cpl_err = (ra_status == 3'd1) ? 3'd2 : ((ra_status == 3'd4) ? 3'd3 : 3'd7);  // gen/dma/read_cpl.ts:248
+    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:256
+      cpl_err = 3'd7;  // gen/dma/read_cpl.ts:260
+    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:262
     end else begin
-      if (ra_poisoned) begin  // gen/dma/read_cpl.ts:261
-        cpl_err = 3'd4;  // gen/dma/read_cpl.ts:261
+      if (ra_poisoned) begin  // gen/dma/read_cpl.ts:267
+        cpl_err = 3'd4;  // gen/dma/read_cpl.ts:267
       end
     end
   end
   always @* begin
-    cpl_unexpected = 1'b0;  // default, gen/dma/read_cpl.ts:235
-    if (~ra_known) begin  // gen/dma/read_cpl.ts:237
-      cpl_unexpected = 1'b1;  // gen/dma/read_cpl.ts:237
-    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:238
-    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:250
-    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:256
-      cpl_unexpected = 1'b1;  // gen/dma/read_cpl.ts:256
+    cpl_unexpected = 1'b0;  // default, gen/dma/read_cpl.ts:241
+    if (~ra_known) begin  // gen/dma/read_cpl.ts:243
+      cpl_unexpected = 1'b1;  // gen/dma/read_cpl.ts:243
+    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:244
+    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:256
+    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:262
+      cpl_unexpected = 1'b1;  // gen/dma/read_cpl.ts:262
     end
   end
-  assign beat_first_byte = r1_dev_end - r1_back[12:0];  // gen/dma/read_cpl.ts:309
+  assign beat_first_byte = r1_dev_end - r1_back[12:0];  // gen/dma/read_cpl.ts:315
   assign timeout_pick_or_p1 = {(timed_out[31] | timed_out[30]), timed_out[30], (timed_out[29] | timed_out[28]), timed_out[28], (timed_out[27] | timed_out[26]), timed_out[26], (timed_out[25] | timed_out[24]), timed_out[24], (timed_out[23] | timed_out[22]), timed_out[22], (timed_out[21] | timed_out[20]), timed_out[20], (timed_out[19] | timed_out[18]), timed_out[18], (timed_out[17] | timed_out[16]), timed_out[16], (timed_out[15] | timed_out[14]), timed_out[14], (timed_out[13] | timed_out[12]), timed_out[12], (timed_out[11] | timed_out[10]), timed_out[10], (timed_out[9] | timed_out[8]), timed_out[8], (timed_out[7] | timed_out[6]), timed_out[6], (timed_out[5] | timed_out[4]), timed_out[4], (timed_out[3] | timed_out[2]), timed_out[2], (timed_out[1] | timed_out[0]), timed_out[0]};  // gen/lib/priority.ts:57
   assign timeout_pick_or_p2 = {(timeout_pick_or_p1[31] | timeout_pick_or_p1[29]), (timeout_pick_or_p1[30] | timeout_pick_or_p1[29]), timeout_pick_or_p1[29], timeout_pick_or_p1[28], (timeout_pick_or_p1[27] | timeout_pick_or_p1[25]), (timeout_pick_or_p1[26] | timeout_pick_or_p1[25]), timeout_pick_or_p1[25], timeout_pick_or_p1[24], (timeout_pick_or_p1[23] | timeout_pick_or_p1[21]), (timeout_pick_or_p1[22] | timeout_pick_or_p1[21]), timeout_pick_or_p1[21], timeout_pick_or_p1[20], (timeout_pick_or_p1[19] | timeout_pick_or_p1[17]), (timeout_pick_or_p1[18] | timeout_pick_or_p1[17]), timeout_pick_or_p1[17], timeout_pick_or_p1[16], (timeout_pick_or_p1[15] | timeout_pick_or_p1[13]), (timeout_pick_or_p1[14] | timeout_pick_or_p1[13]), timeout_pick_or_p1[13], timeout_pick_or_p1[12], (timeout_pick_or_p1[11] | timeout_pick_or_p1[9]), (timeout_pick_or_p1[10] | timeout_pick_or_p1[9]), timeout_pick_or_p1[9], timeout_pick_or_p1[8], (timeout_pick_or_p1[7] | timeout_pick_or_p1[5]), (timeout_pick_or_p1[6] | timeout_pick_or_p1[5]), timeout_pick_or_p1[5], timeout_pick_or_p1[4], (timeout_pick_or_p1[3] | timeout_pick_or_p1[1]), (timeout_pick_or_p1[2] | timeout_pick_or_p1[1]), timeout_pick_or_p1[1], timeout_pick_or_p1[0]};  // gen/lib/priority.ts:57
   assign timeout_pick_or_p3 = {(timeout_pick_or_p2[31] | timeout_pick_or_p2[27]), (timeout_pick_or_p2[30] | timeout_pick_or_p2[27]), (timeout_pick_or_p2[29] | timeout_pick_or_p2[27]), (timeout_pick_or_p2[28] | timeout_pick_or_p2[27]), timeout_pick_or_p2[27], timeout_pick_or_p2[26], timeout_pick_or_p2[25], timeout_pick_or_p2[24], (timeout_pick_or_p2[23] | timeout_pick_or_p2[19]), (timeout_pick_or_p2[22] | timeout_pick_or_p2[19]), (timeout_pick_or_p2[21] | timeout_pick_or_p2[19]), (timeout_pick_or_p2[20] | timeout_pick_or_p2[19]), timeout_pick_or_p2[19], timeout_pick_or_p2[18], timeout_pick_or_p2[17], timeout_pick_or_p2[16], (timeout_pick_or_p2[15] | timeout_pick_or_p2[11]), (timeout_pick_or_p2[14] | timeout_pick_or_p2[11]), (timeout_pick_or_p2[13] | timeout_pick_or_p2[11]), (timeout_pick_or_p2[12] | timeout_pick_or_p2[11]), timeout_pick_or_p2[11], timeout_pick_or_p2[10], timeout_pick_or_p2[9], timeout_pick_or_p2[8], (timeout_pick_or_p2[7] | timeout_pick_or_p2[3]), (timeout_pick_or_p2[6] | timeout_pick_or_p2[3]), (timeout_pick_or_p2[5] | timeout_pick_or_p2[3]), (timeout_pick_or_p2[4] | timeout_pick_or_p2[3]), timeout_pick_or_p2[3], timeout_pick_or_p2[2], timeout_pick_or_p2[1], timeout_pick_or_p2[0]};  // gen/lib/priority.ts:57
@@ -707,7 +711,7 @@ module dma_read_w64_t32_d13_l20_i8_s32_to20 (
   assign timeout_pick_or_p5 = {(timeout_pick_or_p4[31] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[30] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[29] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[28] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[27] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[26] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[25] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[24] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[23] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[22] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[21] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[20] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[19] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[18] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[17] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[16] | timeout_pick_or_p4[15]), timeout_pick_or_p4[15], timeout_pick_or_p4[14], timeout_pick_or_p4[13], timeout_pick_or_p4[12], timeout_pick_or_p4[11], timeout_pick_or_p4[10], timeout_pick_or_p4[9], timeout_pick_or_p4[8], timeout_pick_or_p4[7], timeout_pick_or_p4[6], timeout_pick_or_p4[5], timeout_pick_or_p4[4], timeout_pick_or_p4[3], timeout_pick_or_p4[2], timeout_pick_or_p4[1], timeout_pick_or_p4[0]};  // gen/lib/priority.ts:57
   assign timeout_pick_onehot = timed_out & (~(timeout_pick_or_p5 << 1));  // gen/lib/priority.ts:66
   assign expire_index_index = {(((((((((((((((expire_onehot[16] | expire_onehot[17]) | expire_onehot[18]) | expire_onehot[19]) | expire_onehot[20]) | expire_onehot[21]) | expire_onehot[22]) | expire_onehot[23]) | expire_onehot[24]) | expire_onehot[25]) | expire_onehot[26]) | expire_onehot[27]) | expire_onehot[28]) | expire_onehot[29]) | expire_onehot[30]) | expire_onehot[31]), (((((((((((((((expire_onehot[8] | expire_onehot[9]) | expire_onehot[10]) | expire_onehot[11]) | expire_onehot[12]) | expire_onehot[13]) | expire_onehot[14]) | expire_onehot[15]) | expire_onehot[24]) | expire_onehot[25]) | expire_onehot[26]) | expire_onehot[27]) | expire_onehot[28]) | expire_onehot[29]) | expire_onehot[30]) | expire_onehot[31]), (((((((((((((((expire_onehot[4] | expire_onehot[5]) | expire_onehot[6]) | expire_onehot[7]) | expire_onehot[12]) | expire_onehot[13]) | expire_onehot[14]) | expire_onehot[15]) | expire_onehot[20]) | expire_onehot[21]) | expire_onehot[22]) | expire_onehot[23]) | expire_onehot[28]) | expire_onehot[29]) | expire_onehot[30]) | expire_onehot[31]), (((((((((((((((expire_onehot[2] | expire_onehot[3]) | expire_onehot[6]) | expire_onehot[7]) | expire_onehot[10]) | expire_onehot[11]) | expire_onehot[14]) | expire_onehot[15]) | expire_onehot[18]) | expire_onehot[19]) | expire_onehot[22]) | expire_onehot[23]) | expire_onehot[26]) | expire_onehot[27]) | expire_onehot[30]) | expire_onehot[31]), (((((((((((((((expire_onehot[1] | expire_onehot[3]) | expire_onehot[5]) | expire_onehot[7]) | expire_onehot[9]) | expire_onehot[11]) | expire_onehot[13]) | expire_onehot[15]) | expire_onehot[17]) | expire_onehot[19]) | expire_onehot[21]) | expire_onehot[23]) | expire_onehot[25]) | expire_onehot[27]) | expire_onehot[29]) | expire_onehot[31])};  // gen/lib/priority.ts:82
-  assign expire_now = (expire_stage == 2'd3) & expire_keep;  // gen/dma/read_tags.ts:182
+  assign expire_now = (expire_stage == 2'd3) & expire_keep;  // gen/dma/read_tags.ts:190
   assign free_tag_in_tags = {(~tag_valid_31), (~tag_valid_30), (~tag_valid_29), (~tag_valid_28), (~tag_valid_27), (~tag_valid_26), (~tag_valid_25), (~tag_valid_24), (~tag_valid_23), (~tag_valid_22), (~tag_valid_21), (~tag_valid_20), (~tag_valid_19), (~tag_valid_18), (~tag_valid_17), (~tag_valid_16), (~tag_valid_15), (~tag_valid_14), (~tag_valid_13), (~tag_valid_12), (~tag_valid_11), (~tag_valid_10), (~tag_valid_9), (~tag_valid_8), (~tag_valid_7), (~tag_valid_6), (~tag_valid_5), (~tag_valid_4), (~tag_valid_3), (~tag_valid_2), (~tag_valid_1), (~tag_valid_0)};  // gen/dma/read_engine.ts:116
   assign free_tag_v_1_0 = free_tag_in_tags[0] | free_tag_in_tags[1];  // gen/lib/priority.ts:29
   assign free_tag_i_1_0 = ~free_tag_in_tags[0];  // gen/lib/priority.ts:36
@@ -789,101 +793,101 @@ module dma_read_w64_t32_d13_l20_i8_s32_to20 (
 
   // ---- registers
   always @(posedge clk) begin
-    if (timeout_tick & (tag_age_0 != 3'd5)) begin  // gen/dma/read_tags.ts:100
-      tag_age_0 <= tag_age_0 + 3'd1;  // gen/dma/read_tags.ts:100
+    if (timeout_tick & (tag_age_0 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_0 <= tag_age_0 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_1 != 3'd5)) begin  // gen/dma/read_tags.ts:100
-      tag_age_1 <= tag_age_1 + 3'd1;  // gen/dma/read_tags.ts:100
+    if (timeout_tick & (tag_age_1 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_1 <= tag_age_1 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_2 != 3'd5)) begin  // gen/dma/read_tags.ts:100
-      tag_age_2 <= tag_age_2 + 3'd1;  // gen/dma/read_tags.ts:100
+    if (timeout_tick & (tag_age_2 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_2 <= tag_age_2 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_3 != 3'd5)) begin  // gen/dma/read_tags.ts:100
-      tag_age_3 <= tag_age_3 + 3'd1;  // gen/dma/read_tags.ts:100
+    if (timeout_tick & (tag_age_3 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_3 <= tag_age_3 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_4 != 3'd5)) begin  // gen/dma/read_tags.ts:100
-      tag_age_4 <= tag_age_4 + 3'd1;  // gen/dma/read_tags.ts:100
+    if (timeout_tick & (tag_age_4 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_4 <= tag_age_4 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_5 != 3'd5)) begin  // gen/dma/read_tags.ts:100
-      tag_age_5 <= tag_age_5 + 3'd1;  // gen/dma/read_tags.ts:100
+    if (timeout_tick & (tag_age_5 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_5 <= tag_age_5 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_6 != 3'd5)) begin  // gen/dma/read_tags.ts:100
-      tag_age_6 <= tag_age_6 + 3'd1;  // gen/dma/read_tags.ts:100
+    if (timeout_tick & (tag_age_6 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_6 <= tag_age_6 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_7 != 3'd5)) begin  // gen/dma/read_tags.ts:100
-      tag_age_7 <= tag_age_7 + 3'd1;  // gen/dma/read_tags.ts:100
+    if (timeout_tick & (tag_age_7 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_7 <= tag_age_7 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_8 != 3'd5)) begin  // gen/dma/read_tags.ts:100
-      tag_age_8 <= tag_age_8 + 3'd1;  // gen/dma/read_tags.ts:100
+    if (timeout_tick & (tag_age_8 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_8 <= tag_age_8 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_9 != 3'd5)) begin  // gen/dma/read_tags.ts:100
-      tag_age_9 <= tag_age_9 + 3'd1;  // gen/dma/read_tags.ts:100
+    if (timeout_tick & (tag_age_9 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_9 <= tag_age_9 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_10 != 3'd5)) begin  // gen/dma/read_tags.ts:100
-      tag_age_10 <= tag_age_10 + 3'd1;  // gen/dma/read_tags.ts:100
+    if (timeout_tick & (tag_age_10 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_10 <= tag_age_10 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_11 != 3'd5)) begin  // gen/dma/read_tags.ts:100
-      tag_age_11 <= tag_age_11 + 3'd1;  // gen/dma/read_tags.ts:100
+    if (timeout_tick & (tag_age_11 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_11 <= tag_age_11 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_12 != 3'd5)) begin  // gen/dma/read_tags.ts:100
-      tag_age_12 <= tag_age_12 + 3'd1;  // gen/dma/read_tags.ts:100
+    if (timeout_tick & (tag_age_12 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_12 <= tag_age_12 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_13 != 3'd5)) begin  // gen/dma/read_tags.ts:100
-      tag_age_13 <= tag_age_13 + 3'd1;  // gen/dma/read_tags.ts:100
+    if (timeout_tick & (tag_age_13 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_13 <= tag_age_13 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_14 != 3'd5)) begin  // gen/dma/read_tags.ts:100
-      tag_age_14 <= tag_age_14 + 3'd1;  // gen/dma/read_tags.ts:100
+    if (timeout_tick & (tag_age_14 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_14 <= tag_age_14 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_15 != 3'd5)) begin  // gen/dma/read_tags.ts:100
-      tag_age_15 <= tag_age_15 + 3'd1;  // gen/dma/read_tags.ts:100
+    if (timeout_tick & (tag_age_15 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_15 <= tag_age_15 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_16 != 3'd5)) begin  // gen/dma/read_tags.ts:100
-      tag_age_16 <= tag_age_16 + 3'd1;  // gen/dma/read_tags.ts:100
+    if (timeout_tick & (tag_age_16 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_16 <= tag_age_16 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_17 != 3'd5)) begin  // gen/dma/read_tags.ts:100
-      tag_age_17 <= tag_age_17 + 3'd1;  // gen/dma/read_tags.ts:100
+    if (timeout_tick & (tag_age_17 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_17 <= tag_age_17 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_18 != 3'd5)) begin  // gen/dma/read_tags.ts:100
-      tag_age_18 <= tag_age_18 + 3'd1;  // gen/dma/read_tags.ts:100
+    if (timeout_tick & (tag_age_18 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_18 <= tag_age_18 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_19 != 3'd5)) begin  // gen/dma/read_tags.ts:100
-      tag_age_19 <= tag_age_19 + 3'd1;  // gen/dma/read_tags.ts:100
+    if (timeout_tick & (tag_age_19 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_19 <= tag_age_19 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_20 != 3'd5)) begin  // gen/dma/read_tags.ts:100
-      tag_age_20 <= tag_age_20 + 3'd1;  // gen/dma/read_tags.ts:100
+    if (timeout_tick & (tag_age_20 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_20 <= tag_age_20 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_21 != 3'd5)) begin  // gen/dma/read_tags.ts:100
-      tag_age_21 <= tag_age_21 + 3'd1;  // gen/dma/read_tags.ts:100
+    if (timeout_tick & (tag_age_21 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_21 <= tag_age_21 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_22 != 3'd5)) begin  // gen/dma/read_tags.ts:100
-      tag_age_22 <= tag_age_22 + 3'd1;  // gen/dma/read_tags.ts:100
+    if (timeout_tick & (tag_age_22 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_22 <= tag_age_22 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_23 != 3'd5)) begin  // gen/dma/read_tags.ts:100
-      tag_age_23 <= tag_age_23 + 3'd1;  // gen/dma/read_tags.ts:100
+    if (timeout_tick & (tag_age_23 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_23 <= tag_age_23 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_24 != 3'd5)) begin  // gen/dma/read_tags.ts:100
-      tag_age_24 <= tag_age_24 + 3'd1;  // gen/dma/read_tags.ts:100
+    if (timeout_tick & (tag_age_24 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_24 <= tag_age_24 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_25 != 3'd5)) begin  // gen/dma/read_tags.ts:100
-      tag_age_25 <= tag_age_25 + 3'd1;  // gen/dma/read_tags.ts:100
+    if (timeout_tick & (tag_age_25 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_25 <= tag_age_25 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_26 != 3'd5)) begin  // gen/dma/read_tags.ts:100
-      tag_age_26 <= tag_age_26 + 3'd1;  // gen/dma/read_tags.ts:100
+    if (timeout_tick & (tag_age_26 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_26 <= tag_age_26 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_27 != 3'd5)) begin  // gen/dma/read_tags.ts:100
-      tag_age_27 <= tag_age_27 + 3'd1;  // gen/dma/read_tags.ts:100
+    if (timeout_tick & (tag_age_27 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_27 <= tag_age_27 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_28 != 3'd5)) begin  // gen/dma/read_tags.ts:100
-      tag_age_28 <= tag_age_28 + 3'd1;  // gen/dma/read_tags.ts:100
+    if (timeout_tick & (tag_age_28 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_28 <= tag_age_28 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_29 != 3'd5)) begin  // gen/dma/read_tags.ts:100
-      tag_age_29 <= tag_age_29 + 3'd1;  // gen/dma/read_tags.ts:100
+    if (timeout_tick & (tag_age_29 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_29 <= tag_age_29 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_30 != 3'd5)) begin  // gen/dma/read_tags.ts:100
-      tag_age_30 <= tag_age_30 + 3'd1;  // gen/dma/read_tags.ts:100
+    if (timeout_tick & (tag_age_30 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_30 <= tag_age_30 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_31 != 3'd5)) begin  // gen/dma/read_tags.ts:100
-      tag_age_31 <= tag_age_31 + 3'd1;  // gen/dma/read_tags.ts:100
+    if (timeout_tick & (tag_age_31 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_31 <= tag_age_31 + 3'd1;  // gen/dma/read_tags.ts:108
     end
     if (advance) begin  // gen/dma/read_cpl.ts:90
       r0_hdr <= cpl_hdr;  // gen/dma/read_cpl.ts:92
@@ -892,102 +896,104 @@ module dma_read_w64_t32_d13_l20_i8_s32_to20 (
       r0_eop <= cpl_eop;  // gen/dma/read_cpl.ts:95
       r0_poisoned <= cpl_error == 4'd1;  // gen/dma/read_cpl.ts:96
     end
-    if (advance) begin  // gen/dma/read_cpl.ts:164
-      rl_sop <= r0_sop;  // gen/dma/read_cpl.ts:166
-      rl_eop <= r0_eop;  // gen/dma/read_cpl.ts:167
-      rl_data <= r0_data;  // gen/dma/read_cpl.ts:168
-      rl_poisoned <= r0_poisoned;  // gen/dma/read_cpl.ts:169
-      rl_tag <= cpl_tag;  // gen/dma/read_cpl.ts:170
-      rl_same_as_ahead <= (rl_valid & rl_sop) & (rl_tag == cpl_tag);  // gen/dma/read_cpl.ts:171
-      rl_live <= ({{r0_hdr[119], r0_hdr[115]}, r0_hdr[47:40]} < 10'd32) & (cpl_tag[4] ? (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_live[31] : tag_live[30]) : (cpl_tag[0] ? tag_live[29] : tag_live[28])) : (cpl_tag[1] ? (cpl_tag[0] ? tag_live[27] : tag_live[26]) : (cpl_tag[0] ? tag_live[25] : tag_live[24]))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_live[23] : tag_live[22]) : (cpl_tag[0] ? tag_live[21] : tag_live[20])) : (cpl_tag[1] ? (cpl_tag[0] ? tag_live[19] : tag_live[18]) : (cpl_tag[0] ? tag_live[17] : tag_live[16])))) : (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_live[15] : tag_live[14]) : (cpl_tag[0] ? tag_live[13] : tag_live[12])) : (cpl_tag[1] ? (cpl_tag[0] ? tag_live[11] : tag_live[10]) : (cpl_tag[0] ? tag_live[9] : tag_live[8]))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_live[7] : tag_live[6]) : (cpl_tag[0] ? tag_live[5] : tag_live[4])) : (cpl_tag[1] ? (cpl_tag[0] ? tag_live[3] : tag_live[2]) : (cpl_tag[0] ? tag_live[1] : tag_live[0])))));  // gen/dma/read_cpl.ts:173
-      rl_remaining <= (((ra_valid & ra_sop) & ra_updates) & (ra_tag == cpl_tag)) ? ra_update_to : ((cpl_tag[4] ? (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_31 : tag_fresh_30) : (cpl_tag[0] ? tag_fresh_29 : tag_fresh_28)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_27 : tag_fresh_26) : (cpl_tag[0] ? tag_fresh_25 : tag_fresh_24))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_23 : tag_fresh_22) : (cpl_tag[0] ? tag_fresh_21 : tag_fresh_20)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_19 : tag_fresh_18) : (cpl_tag[0] ? tag_fresh_17 : tag_fresh_16)))) : (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_15 : tag_fresh_14) : (cpl_tag[0] ? tag_fresh_13 : tag_fresh_12)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_11 : tag_fresh_10) : (cpl_tag[0] ? tag_fresh_9 : tag_fresh_8))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_7 : tag_fresh_6) : (cpl_tag[0] ? tag_fresh_5 : tag_fresh_4)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_3 : tag_fresh_2) : (cpl_tag[0] ? tag_fresh_1 : tag_fresh_0))))) ? tag_ends_rd0[32:20] : tag_remaining_rd0);  // gen/dma/read_cpl.ts:174
-      rl_host_end <= tag_ends_rd0[6:0];  // gen/dma/read_cpl.ts:175
-      rl_dev_end <= tag_ends_rd0[19:7];  // gen/dma/read_cpl.ts:176
-      rl_slot <= tag_slot_rd0;  // gen/dma/read_cpl.ts:177
-      rl_byte_count <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]};  // gen/dma/read_cpl.ts:178
-      rl_la_end <= r0_hdr[38:32] + r0_hdr[70:64];  // gen/dma/read_cpl.ts:179
-      rl_status <= r0_hdr[79:77];  // gen/dma/read_cpl.ts:180
-      rl_has_data <= r0_hdr[126];  // gen/dma/read_cpl.ts:181
-      rl_is_last <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} <= cpl_carried;  // gen/dma/read_cpl.ts:182
-      rl_rest <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} - cpl_carried;  // gen/dma/read_cpl.ts:183
-      rl_back <= {1'b0, {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]}} + {12'd0, r0_hdr[33:32]};  // gen/dma/read_cpl.ts:184
-      rl_lead <= r0_hdr[33:32];  // gen/dma/read_cpl.ts:185
-      rl_write_end <= (({11'd0, r0_hdr[33:32]} + {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]}) < {{(r0_hdr[105:96] == 10'd0), r0_hdr[105:96]}, 2'd0}) ? ({11'd0, r0_hdr[33:32]} + {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]}) : {{(r0_hdr[105:96] == 10'd0), r0_hdr[105:96]}, 2'd0};  // gen/dma/read_cpl.ts:186
+    if (advance) begin  // gen/dma/read_cpl.ts:167
+      rl_sop <= r0_sop;  // gen/dma/read_cpl.ts:169
+      rl_eop <= r0_eop;  // gen/dma/read_cpl.ts:170
+      rl_data <= r0_data;  // gen/dma/read_cpl.ts:171
+      rl_poisoned <= r0_poisoned;  // gen/dma/read_cpl.ts:172
+      rl_tag <= cpl_tag;  // gen/dma/read_cpl.ts:173
+      rl_same_as_ahead <= (rl_valid & rl_sop) & (rl_tag == cpl_tag);  // gen/dma/read_cpl.ts:174
+      rl_live <= ({{r0_hdr[119], r0_hdr[115]}, r0_hdr[47:40]} < 10'd32) & (cpl_tag[4] ? (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_live[31] : tag_live[30]) : (cpl_tag[0] ? tag_live[29] : tag_live[28])) : (cpl_tag[1] ? (cpl_tag[0] ? tag_live[27] : tag_live[26]) : (cpl_tag[0] ? tag_live[25] : tag_live[24]))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_live[23] : tag_live[22]) : (cpl_tag[0] ? tag_live[21] : tag_live[20])) : (cpl_tag[1] ? (cpl_tag[0] ? tag_live[19] : tag_live[18]) : (cpl_tag[0] ? tag_live[17] : tag_live[16])))) : (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_live[15] : tag_live[14]) : (cpl_tag[0] ? tag_live[13] : tag_live[12])) : (cpl_tag[1] ? (cpl_tag[0] ? tag_live[11] : tag_live[10]) : (cpl_tag[0] ? tag_live[9] : tag_live[8]))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_live[7] : tag_live[6]) : (cpl_tag[0] ? tag_live[5] : tag_live[4])) : (cpl_tag[1] ? (cpl_tag[0] ? tag_live[3] : tag_live[2]) : (cpl_tag[0] ? tag_live[1] : tag_live[0])))));  // gen/dma/read_cpl.ts:176
+      rl_fresh <= (~(((ra_valid & ra_sop) & ra_updates) & (ra_tag == cpl_tag))) & (cpl_tag[4] ? (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_31 : tag_fresh_30) : (cpl_tag[0] ? tag_fresh_29 : tag_fresh_28)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_27 : tag_fresh_26) : (cpl_tag[0] ? tag_fresh_25 : tag_fresh_24))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_23 : tag_fresh_22) : (cpl_tag[0] ? tag_fresh_21 : tag_fresh_20)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_19 : tag_fresh_18) : (cpl_tag[0] ? tag_fresh_17 : tag_fresh_16)))) : (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_15 : tag_fresh_14) : (cpl_tag[0] ? tag_fresh_13 : tag_fresh_12)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_11 : tag_fresh_10) : (cpl_tag[0] ? tag_fresh_9 : tag_fresh_8))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_7 : tag_fresh_6) : (cpl_tag[0] ? tag_fresh_5 : tag_fresh_4)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_3 : tag_fresh_2) : (cpl_tag[0] ? tag_fresh_1 : tag_fresh_0)))));  // gen/dma/read_cpl.ts:177
+      rl_size <= tag_ends_rd0[32:20];  // gen/dma/read_cpl.ts:178
+      rl_taken <= (((ra_valid & ra_sop) & ra_updates) & (ra_tag == cpl_tag)) ? ra_update_to : tag_remaining_rd0;  // gen/dma/read_cpl.ts:179
+      rl_host_end <= tag_ends_rd0[6:0];  // gen/dma/read_cpl.ts:180
+      rl_dev_end <= tag_ends_rd0[19:7];  // gen/dma/read_cpl.ts:181
+      rl_slot <= tag_slot_rd0;  // gen/dma/read_cpl.ts:182
+      rl_byte_count <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]};  // gen/dma/read_cpl.ts:183
+      rl_la_end <= r0_hdr[38:32] + r0_hdr[70:64];  // gen/dma/read_cpl.ts:184
+      rl_status <= r0_hdr[79:77];  // gen/dma/read_cpl.ts:185
+      rl_has_data <= r0_hdr[126];  // gen/dma/read_cpl.ts:186
+      rl_is_last <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} <= cpl_carried;  // gen/dma/read_cpl.ts:187
+      rl_rest <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} - cpl_carried;  // gen/dma/read_cpl.ts:188
+      rl_back <= {1'b0, {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]}} + {12'd0, r0_hdr[33:32]};  // gen/dma/read_cpl.ts:189
+      rl_lead <= r0_hdr[33:32];  // gen/dma/read_cpl.ts:190
+      rl_write_end <= (({11'd0, r0_hdr[33:32]} + {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]}) < {{(r0_hdr[105:96] == 10'd0), r0_hdr[105:96]}, 2'd0}) ? ({11'd0, r0_hdr[33:32]} + {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]}) : {{(r0_hdr[105:96] == 10'd0), r0_hdr[105:96]}, 2'd0};  // gen/dma/read_cpl.ts:191
     end
-    if (advance) begin  // gen/dma/read_cpl.ts:203
-      ra_sop <= rl_sop;  // gen/dma/read_cpl.ts:205
-      ra_eop <= rl_eop;  // gen/dma/read_cpl.ts:206
-      ra_data <= rl_data;  // gen/dma/read_cpl.ts:207
-      ra_poisoned <= rl_poisoned;  // gen/dma/read_cpl.ts:208
-      ra_tag <= rl_tag;  // gen/dma/read_cpl.ts:209
-      ra_known <= cpl_known;  // gen/dma/read_cpl.ts:210
-      ra_in_sequence <= cpl_in_sequence;  // gen/dma/read_cpl.ts:211
-      ra_la_ok <= cpl_la_ok;  // gen/dma/read_cpl.ts:212
-      ra_status <= rl_status;  // gen/dma/read_cpl.ts:213
-      ra_has_data <= rl_has_data;  // gen/dma/read_cpl.ts:214
-      ra_is_last <= rl_is_last;  // gen/dma/read_cpl.ts:215
-      ra_updates <= cpl_known & (((rl_status != 3'd0) | ((~rl_has_data) | (~cpl_la_ok))) | cpl_in_sequence);  // gen/dma/read_cpl.ts:216
-      ra_update_to <= (((rl_status != 3'd0) | ((~rl_has_data) | (~cpl_la_ok))) | rl_is_last) ? 13'd0 : rl_rest;  // gen/dma/read_cpl.ts:217
-      ra_closes <= ((rl_status != 3'd0) | ((~rl_has_data) | (~cpl_la_ok))) | rl_is_last;  // gen/dma/read_cpl.ts:218
-      ra_dev_end <= rl_dev_end;  // gen/dma/read_cpl.ts:219
-      ra_slot <= rl_slot;  // gen/dma/read_cpl.ts:220
-      ra_back <= rl_back;  // gen/dma/read_cpl.ts:221
-      ra_lead <= rl_lead;  // gen/dma/read_cpl.ts:222
-      ra_write_end <= rl_write_end;  // gen/dma/read_cpl.ts:223
+    if (advance) begin  // gen/dma/read_cpl.ts:209
+      ra_sop <= rl_sop;  // gen/dma/read_cpl.ts:211
+      ra_eop <= rl_eop;  // gen/dma/read_cpl.ts:212
+      ra_data <= rl_data;  // gen/dma/read_cpl.ts:213
+      ra_poisoned <= rl_poisoned;  // gen/dma/read_cpl.ts:214
+      ra_tag <= rl_tag;  // gen/dma/read_cpl.ts:215
+      ra_known <= cpl_known;  // gen/dma/read_cpl.ts:216
+      ra_in_sequence <= cpl_in_sequence;  // gen/dma/read_cpl.ts:217
+      ra_la_ok <= cpl_la_ok;  // gen/dma/read_cpl.ts:218
+      ra_status <= rl_status;  // gen/dma/read_cpl.ts:219
+      ra_has_data <= rl_has_data;  // gen/dma/read_cpl.ts:220
+      ra_is_last <= rl_is_last;  // gen/dma/read_cpl.ts:221
+      ra_updates <= cpl_known & (((rl_status != 3'd0) | ((~rl_has_data) | (~cpl_la_ok))) | cpl_in_sequence);  // gen/dma/read_cpl.ts:222
+      ra_update_to <= (((rl_status != 3'd0) | ((~rl_has_data) | (~cpl_la_ok))) | rl_is_last) ? 13'd0 : rl_rest;  // gen/dma/read_cpl.ts:223
+      ra_closes <= ((rl_status != 3'd0) | ((~rl_has_data) | (~cpl_la_ok))) | rl_is_last;  // gen/dma/read_cpl.ts:224
+      ra_dev_end <= rl_dev_end;  // gen/dma/read_cpl.ts:225
+      ra_slot <= rl_slot;  // gen/dma/read_cpl.ts:226
+      ra_back <= rl_back;  // gen/dma/read_cpl.ts:227
+      ra_lead <= rl_lead;  // gen/dma/read_cpl.ts:228
+      ra_write_end <= rl_write_end;  // gen/dma/read_cpl.ts:229
     end
-    if (cpl_start) begin  // gen/dma/read_cpl.ts:272
-      cpl_held_write <= cpl_write;  // gen/dma/read_cpl.ts:273
-      cpl_held_ends <= cpl_ends_read;  // gen/dma/read_cpl.ts:274
-      cpl_held_free <= cpl_free;  // gen/dma/read_cpl.ts:275
-      cpl_held_slot <= ra_slot;  // gen/dma/read_cpl.ts:276
-      cpl_held_tag <= ra_tag;  // gen/dma/read_cpl.ts:277
+    if (cpl_start) begin  // gen/dma/read_cpl.ts:278
+      cpl_held_write <= cpl_write;  // gen/dma/read_cpl.ts:279
+      cpl_held_ends <= cpl_ends_read;  // gen/dma/read_cpl.ts:280
+      cpl_held_free <= cpl_free;  // gen/dma/read_cpl.ts:281
+      cpl_held_slot <= ra_slot;  // gen/dma/read_cpl.ts:282
+      cpl_held_tag <= ra_tag;  // gen/dma/read_cpl.ts:283
     end
-    if (advance) begin  // gen/dma/read_cpl.ts:295
-      r1_sop <= ra_sop;  // gen/dma/read_cpl.ts:297
-      r1_data <= ra_data;  // gen/dma/read_cpl.ts:298
-      r1_write <= ra_sop ? cpl_write : cpl_held_write;  // gen/dma/read_cpl.ts:299
-      r1_retire <= (ra_sop ? cpl_ends_read : cpl_held_ends) & ra_eop;  // gen/dma/read_cpl.ts:300
-      r1_slot <= ra_sop ? ra_slot : cpl_held_slot;  // gen/dma/read_cpl.ts:301
-      r1_dev_end <= ra_dev_end;  // gen/dma/read_cpl.ts:302
-      r1_back <= ra_back;  // gen/dma/read_cpl.ts:303
-      r1_lead <= ra_lead;  // gen/dma/read_cpl.ts:304
-      r1_write_end <= ra_write_end;  // gen/dma/read_cpl.ts:305
+    if (advance) begin  // gen/dma/read_cpl.ts:301
+      r1_sop <= ra_sop;  // gen/dma/read_cpl.ts:303
+      r1_data <= ra_data;  // gen/dma/read_cpl.ts:304
+      r1_write <= ra_sop ? cpl_write : cpl_held_write;  // gen/dma/read_cpl.ts:305
+      r1_retire <= (ra_sop ? cpl_ends_read : cpl_held_ends) & ra_eop;  // gen/dma/read_cpl.ts:306
+      r1_slot <= ra_sop ? ra_slot : cpl_held_slot;  // gen/dma/read_cpl.ts:307
+      r1_dev_end <= ra_dev_end;  // gen/dma/read_cpl.ts:308
+      r1_back <= ra_back;  // gen/dma/read_cpl.ts:309
+      r1_lead <= ra_lead;  // gen/dma/read_cpl.ts:310
+      r1_write_end <= ra_write_end;  // gen/dma/read_cpl.ts:311
     end
-    if (advance & r1_valid) begin  // gen/dma/read_cpl.ts:324
-      beat_line <= (r1_sop ? beat_first_byte[12:3] : beat_line) + 10'd1;  // gen/dma/read_cpl.ts:325
-      beat_shift <= r1_sop ? beat_first_byte[2:0] : beat_shift;  // gen/dma/read_cpl.ts:326
-      beat_left <= (|_mux_0[12:3]) ? (_mux_0 - 13'd8) : 13'd0;  // gen/dma/read_cpl.ts:327
+    if (advance & r1_valid) begin  // gen/dma/read_cpl.ts:330
+      beat_line <= (r1_sop ? beat_first_byte[12:3] : beat_line) + 10'd1;  // gen/dma/read_cpl.ts:331
+      beat_shift <= r1_sop ? beat_first_byte[2:0] : beat_shift;  // gen/dma/read_cpl.ts:332
+      beat_left <= (|_mux_0[12:3]) ? (_mux_0 - 13'd8) : 13'd0;  // gen/dma/read_cpl.ts:333
     end
-    if (advance) begin  // gen/dma/read_cpl.ts:339
-      r2_data <= r1_data;  // gen/dma/read_cpl.ts:341
-      r2_mask <= {(|_mux_0[12:3]), ((|_mux_0[12:3]) | (_mux_0[2:0] > 3'd6)), ((|_mux_0[12:3]) | (_mux_0[2:0] > 3'd5)), ((|_mux_0[12:3]) | (_mux_0[2:0] > 3'd4)), ((|_mux_0[12:3]) | (_mux_0[2:0] > 3'd3)), (((|_mux_0[12:3]) | (_mux_0[2:0] > 3'd2)) & ((r1_sop ? r1_lead : 2'd0) <= 2'd2)), (((|_mux_0[12:3]) | (_mux_0[2:0] > 3'd1)) & ((r1_sop ? r1_lead : 2'd0) <= 2'd1)), (((|_mux_0[12:3]) | (_mux_0[2:0] > 3'd0)) & ((r1_sop ? r1_lead : 2'd0) <= 2'd0))};  // gen/dma/read_cpl.ts:342
-      r2_line <= r1_sop ? beat_first_byte[12:3] : beat_line;  // gen/dma/read_cpl.ts:343
-      r2_shift <= r1_sop ? beat_first_byte[2:0] : beat_shift;  // gen/dma/read_cpl.ts:344
-      r2_write <= r1_write;  // gen/dma/read_cpl.ts:345
-      r2_retire <= r1_retire;  // gen/dma/read_cpl.ts:346
-      r2_slot <= r1_slot;  // gen/dma/read_cpl.ts:347
+    if (advance) begin  // gen/dma/read_cpl.ts:345
+      r2_data <= r1_data;  // gen/dma/read_cpl.ts:347
+      r2_mask <= {(|_mux_0[12:3]), ((|_mux_0[12:3]) | (_mux_0[2:0] > 3'd6)), ((|_mux_0[12:3]) | (_mux_0[2:0] > 3'd5)), ((|_mux_0[12:3]) | (_mux_0[2:0] > 3'd4)), ((|_mux_0[12:3]) | (_mux_0[2:0] > 3'd3)), (((|_mux_0[12:3]) | (_mux_0[2:0] > 3'd2)) & ((r1_sop ? r1_lead : 2'd0) <= 2'd2)), (((|_mux_0[12:3]) | (_mux_0[2:0] > 3'd1)) & ((r1_sop ? r1_lead : 2'd0) <= 2'd1)), (((|_mux_0[12:3]) | (_mux_0[2:0] > 3'd0)) & ((r1_sop ? r1_lead : 2'd0) <= 2'd0))};  // gen/dma/read_cpl.ts:348
+      r2_line <= r1_sop ? beat_first_byte[12:3] : beat_line;  // gen/dma/read_cpl.ts:349
+      r2_shift <= r1_sop ? beat_first_byte[2:0] : beat_shift;  // gen/dma/read_cpl.ts:350
+      r2_write <= r1_write;  // gen/dma/read_cpl.ts:351
+      r2_retire <= r1_retire;  // gen/dma/read_cpl.ts:352
+      r2_slot <= r1_slot;  // gen/dma/read_cpl.ts:353
     end
-    if (advance) begin  // gen/dma/read_cpl.ts:359
-      r3_write <= r2_write & (|r2_mask);  // gen/dma/read_cpl.ts:361
-      r3_addr <= r2_line;  // gen/dma/read_cpl.ts:362
-      r3_data <= r2_shift[2] ? {_mux_1[31:0], _mux_1[63:32]} : _mux_1;  // gen/dma/read_cpl.ts:363
-      r3_be <= {8'd0, r2_mask} << r2_shift;  // gen/dma/read_cpl.ts:364
-      r3_retire <= r2_retire;  // gen/dma/read_cpl.ts:365
-      r3_slot <= r2_slot;  // gen/dma/read_cpl.ts:366
+    if (advance) begin  // gen/dma/read_cpl.ts:365
+      r3_write <= r2_write & (|r2_mask);  // gen/dma/read_cpl.ts:367
+      r3_addr <= r2_line;  // gen/dma/read_cpl.ts:368
+      r3_data <= r2_shift[2] ? {_mux_1[31:0], _mux_1[63:32]} : _mux_1;  // gen/dma/read_cpl.ts:369
+      r3_be <= {8'd0, r2_mask} << r2_shift;  // gen/dma/read_cpl.ts:370
+      r3_retire <= r2_retire;  // gen/dma/read_cpl.ts:371
+      r3_slot <= r2_slot;  // gen/dma/read_cpl.ts:372
     end
-    closed_tag <= ra_tag;  // gen/dma/read_tags.ts:158
-    case (expire_stage)  // gen/dma/read_tags.ts:160
+    closed_tag <= ra_tag;  // gen/dma/read_tags.ts:166
+    case (expire_stage)  // gen/dma/read_tags.ts:168
       2'd0: begin
-        if (|timed_out) begin  // gen/dma/read_tags.ts:162
-          expire_onehot <= timeout_pick_onehot;  // gen/dma/read_tags.ts:163
+        if (|timed_out) begin  // gen/dma/read_tags.ts:170
+          expire_onehot <= timeout_pick_onehot;  // gen/dma/read_tags.ts:171
         end
       end
       2'd1: begin
-        expire_tag <= expire_index_index;  // gen/dma/read_tags.ts:168
+        expire_tag <= expire_index_index;  // gen/dma/read_tags.ts:176
       end
       2'd2: begin
-        expire_slot <= tag_slot_rd1;  // gen/dma/read_tags.ts:172
-        expire_keep <= (expire_tag[4] ? (expire_tag[3] ? (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? timed_out[31] : timed_out[30]) : (expire_tag[0] ? timed_out[29] : timed_out[28])) : (expire_tag[1] ? (expire_tag[0] ? timed_out[27] : timed_out[26]) : (expire_tag[0] ? timed_out[25] : timed_out[24]))) : (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? timed_out[23] : timed_out[22]) : (expire_tag[0] ? timed_out[21] : timed_out[20])) : (expire_tag[1] ? (expire_tag[0] ? timed_out[19] : timed_out[18]) : (expire_tag[0] ? timed_out[17] : timed_out[16])))) : (expire_tag[3] ? (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? timed_out[15] : timed_out[14]) : (expire_tag[0] ? timed_out[13] : timed_out[12])) : (expire_tag[1] ? (expire_tag[0] ? timed_out[11] : timed_out[10]) : (expire_tag[0] ? timed_out[9] : timed_out[8]))) : (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? timed_out[7] : timed_out[6]) : (expire_tag[0] ? timed_out[5] : timed_out[4])) : (expire_tag[1] ? (expire_tag[0] ? timed_out[3] : timed_out[2]) : (expire_tag[0] ? timed_out[1] : timed_out[0]))))) & (~(((closed_valid & (closed_tag == expire_tag)) | (((rl_valid & rl_sop) & rl_live) & (rl_tag == expire_tag))) | (((ra_valid & ra_sop) & ra_known) & (ra_tag == expire_tag))));  // gen/dma/read_tags.ts:173
+        expire_slot <= tag_slot_rd1;  // gen/dma/read_tags.ts:180
+        expire_keep <= (expire_tag[4] ? (expire_tag[3] ? (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? timed_out[31] : timed_out[30]) : (expire_tag[0] ? timed_out[29] : timed_out[28])) : (expire_tag[1] ? (expire_tag[0] ? timed_out[27] : timed_out[26]) : (expire_tag[0] ? timed_out[25] : timed_out[24]))) : (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? timed_out[23] : timed_out[22]) : (expire_tag[0] ? timed_out[21] : timed_out[20])) : (expire_tag[1] ? (expire_tag[0] ? timed_out[19] : timed_out[18]) : (expire_tag[0] ? timed_out[17] : timed_out[16])))) : (expire_tag[3] ? (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? timed_out[15] : timed_out[14]) : (expire_tag[0] ? timed_out[13] : timed_out[12])) : (expire_tag[1] ? (expire_tag[0] ? timed_out[11] : timed_out[10]) : (expire_tag[0] ? timed_out[9] : timed_out[8]))) : (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? timed_out[7] : timed_out[6]) : (expire_tag[0] ? timed_out[5] : timed_out[4])) : (expire_tag[1] ? (expire_tag[0] ? timed_out[3] : timed_out[2]) : (expire_tag[0] ? timed_out[1] : timed_out[0]))))) & (~(((closed_valid & (closed_tag == expire_tag)) | (((rl_valid & rl_sop) & rl_live) & (rl_tag == expire_tag))) | (((ra_valid & ra_sop) & ra_known) & (ra_tag == expire_tag))));  // gen/dma/read_tags.ts:181
       end
       default: begin end
     endcase
@@ -1014,325 +1020,325 @@ module dma_read_w64_t32_d13_l20_i8_s32_to20 (
       host <= host + {51'd0, chunk};  // gen/dma/read_engine.ts:182
       dev <= dev + chunk;  // gen/dma/read_engine.ts:183
     end
-    if (issue_now & (alloc_tag == 5'd0)) begin  // gen/dma/read_tags.ts:208
-      tag_fresh_0 <= 1'b1;  // gen/dma/read_tags.ts:210
-      tag_age_0 <= 3'd0;  // gen/dma/read_tags.ts:211
+    if (issue_now & (alloc_tag == 5'd0)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_0 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_0 <= 3'd0;  // gen/dma/read_tags.ts:219
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd0)) begin  // gen/dma/read_tags.ts:213
-      tag_fresh_0 <= 1'b0;  // gen/dma/read_tags.ts:213
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd0)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_0 <= 1'b0;  // gen/dma/read_tags.ts:221
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd0)) begin  // gen/dma/read_tags.ts:215
-      tag_age_0 <= 3'd0;  // gen/dma/read_tags.ts:215
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd0)) begin  // gen/dma/read_tags.ts:223
+      tag_age_0 <= 3'd0;  // gen/dma/read_tags.ts:223
     end
-    if (issue_now & (alloc_tag == 5'd1)) begin  // gen/dma/read_tags.ts:208
-      tag_fresh_1 <= 1'b1;  // gen/dma/read_tags.ts:210
-      tag_age_1 <= 3'd0;  // gen/dma/read_tags.ts:211
+    if (issue_now & (alloc_tag == 5'd1)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_1 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_1 <= 3'd0;  // gen/dma/read_tags.ts:219
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd1)) begin  // gen/dma/read_tags.ts:213
-      tag_fresh_1 <= 1'b0;  // gen/dma/read_tags.ts:213
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd1)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_1 <= 1'b0;  // gen/dma/read_tags.ts:221
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd1)) begin  // gen/dma/read_tags.ts:215
-      tag_age_1 <= 3'd0;  // gen/dma/read_tags.ts:215
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd1)) begin  // gen/dma/read_tags.ts:223
+      tag_age_1 <= 3'd0;  // gen/dma/read_tags.ts:223
     end
-    if (issue_now & (alloc_tag == 5'd2)) begin  // gen/dma/read_tags.ts:208
-      tag_fresh_2 <= 1'b1;  // gen/dma/read_tags.ts:210
-      tag_age_2 <= 3'd0;  // gen/dma/read_tags.ts:211
+    if (issue_now & (alloc_tag == 5'd2)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_2 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_2 <= 3'd0;  // gen/dma/read_tags.ts:219
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd2)) begin  // gen/dma/read_tags.ts:213
-      tag_fresh_2 <= 1'b0;  // gen/dma/read_tags.ts:213
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd2)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_2 <= 1'b0;  // gen/dma/read_tags.ts:221
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd2)) begin  // gen/dma/read_tags.ts:215
-      tag_age_2 <= 3'd0;  // gen/dma/read_tags.ts:215
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd2)) begin  // gen/dma/read_tags.ts:223
+      tag_age_2 <= 3'd0;  // gen/dma/read_tags.ts:223
     end
-    if (issue_now & (alloc_tag == 5'd3)) begin  // gen/dma/read_tags.ts:208
-      tag_fresh_3 <= 1'b1;  // gen/dma/read_tags.ts:210
-      tag_age_3 <= 3'd0;  // gen/dma/read_tags.ts:211
+    if (issue_now & (alloc_tag == 5'd3)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_3 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_3 <= 3'd0;  // gen/dma/read_tags.ts:219
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd3)) begin  // gen/dma/read_tags.ts:213
-      tag_fresh_3 <= 1'b0;  // gen/dma/read_tags.ts:213
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd3)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_3 <= 1'b0;  // gen/dma/read_tags.ts:221
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd3)) begin  // gen/dma/read_tags.ts:215
-      tag_age_3 <= 3'd0;  // gen/dma/read_tags.ts:215
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd3)) begin  // gen/dma/read_tags.ts:223
+      tag_age_3 <= 3'd0;  // gen/dma/read_tags.ts:223
     end
-    if (issue_now & (alloc_tag == 5'd4)) begin  // gen/dma/read_tags.ts:208
-      tag_fresh_4 <= 1'b1;  // gen/dma/read_tags.ts:210
-      tag_age_4 <= 3'd0;  // gen/dma/read_tags.ts:211
+    if (issue_now & (alloc_tag == 5'd4)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_4 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_4 <= 3'd0;  // gen/dma/read_tags.ts:219
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd4)) begin  // gen/dma/read_tags.ts:213
-      tag_fresh_4 <= 1'b0;  // gen/dma/read_tags.ts:213
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd4)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_4 <= 1'b0;  // gen/dma/read_tags.ts:221
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd4)) begin  // gen/dma/read_tags.ts:215
-      tag_age_4 <= 3'd0;  // gen/dma/read_tags.ts:215
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd4)) begin  // gen/dma/read_tags.ts:223
+      tag_age_4 <= 3'd0;  // gen/dma/read_tags.ts:223
     end
-    if (issue_now & (alloc_tag == 5'd5)) begin  // gen/dma/read_tags.ts:208
-      tag_fresh_5 <= 1'b1;  // gen/dma/read_tags.ts:210
-      tag_age_5 <= 3'd0;  // gen/dma/read_tags.ts:211
+    if (issue_now & (alloc_tag == 5'd5)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_5 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_5 <= 3'd0;  // gen/dma/read_tags.ts:219
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd5)) begin  // gen/dma/read_tags.ts:213
-      tag_fresh_5 <= 1'b0;  // gen/dma/read_tags.ts:213
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd5)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_5 <= 1'b0;  // gen/dma/read_tags.ts:221
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd5)) begin  // gen/dma/read_tags.ts:215
-      tag_age_5 <= 3'd0;  // gen/dma/read_tags.ts:215
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd5)) begin  // gen/dma/read_tags.ts:223
+      tag_age_5 <= 3'd0;  // gen/dma/read_tags.ts:223
     end
-    if (issue_now & (alloc_tag == 5'd6)) begin  // gen/dma/read_tags.ts:208
-      tag_fresh_6 <= 1'b1;  // gen/dma/read_tags.ts:210
-      tag_age_6 <= 3'd0;  // gen/dma/read_tags.ts:211
+    if (issue_now & (alloc_tag == 5'd6)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_6 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_6 <= 3'd0;  // gen/dma/read_tags.ts:219
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd6)) begin  // gen/dma/read_tags.ts:213
-      tag_fresh_6 <= 1'b0;  // gen/dma/read_tags.ts:213
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd6)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_6 <= 1'b0;  // gen/dma/read_tags.ts:221
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd6)) begin  // gen/dma/read_tags.ts:215
-      tag_age_6 <= 3'd0;  // gen/dma/read_tags.ts:215
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd6)) begin  // gen/dma/read_tags.ts:223
+      tag_age_6 <= 3'd0;  // gen/dma/read_tags.ts:223
     end
-    if (issue_now & (alloc_tag == 5'd7)) begin  // gen/dma/read_tags.ts:208
-      tag_fresh_7 <= 1'b1;  // gen/dma/read_tags.ts:210
-      tag_age_7 <= 3'd0;  // gen/dma/read_tags.ts:211
+    if (issue_now & (alloc_tag == 5'd7)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_7 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_7 <= 3'd0;  // gen/dma/read_tags.ts:219
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd7)) begin  // gen/dma/read_tags.ts:213
-      tag_fresh_7 <= 1'b0;  // gen/dma/read_tags.ts:213
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd7)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_7 <= 1'b0;  // gen/dma/read_tags.ts:221
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd7)) begin  // gen/dma/read_tags.ts:215
-      tag_age_7 <= 3'd0;  // gen/dma/read_tags.ts:215
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd7)) begin  // gen/dma/read_tags.ts:223
+      tag_age_7 <= 3'd0;  // gen/dma/read_tags.ts:223
     end
-    if (issue_now & (alloc_tag == 5'd8)) begin  // gen/dma/read_tags.ts:208
-      tag_fresh_8 <= 1'b1;  // gen/dma/read_tags.ts:210
-      tag_age_8 <= 3'd0;  // gen/dma/read_tags.ts:211
+    if (issue_now & (alloc_tag == 5'd8)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_8 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_8 <= 3'd0;  // gen/dma/read_tags.ts:219
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd8)) begin  // gen/dma/read_tags.ts:213
-      tag_fresh_8 <= 1'b0;  // gen/dma/read_tags.ts:213
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd8)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_8 <= 1'b0;  // gen/dma/read_tags.ts:221
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd8)) begin  // gen/dma/read_tags.ts:215
-      tag_age_8 <= 3'd0;  // gen/dma/read_tags.ts:215
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd8)) begin  // gen/dma/read_tags.ts:223
+      tag_age_8 <= 3'd0;  // gen/dma/read_tags.ts:223
     end
-    if (issue_now & (alloc_tag == 5'd9)) begin  // gen/dma/read_tags.ts:208
-      tag_fresh_9 <= 1'b1;  // gen/dma/read_tags.ts:210
-      tag_age_9 <= 3'd0;  // gen/dma/read_tags.ts:211
+    if (issue_now & (alloc_tag == 5'd9)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_9 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_9 <= 3'd0;  // gen/dma/read_tags.ts:219
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd9)) begin  // gen/dma/read_tags.ts:213
-      tag_fresh_9 <= 1'b0;  // gen/dma/read_tags.ts:213
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd9)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_9 <= 1'b0;  // gen/dma/read_tags.ts:221
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd9)) begin  // gen/dma/read_tags.ts:215
-      tag_age_9 <= 3'd0;  // gen/dma/read_tags.ts:215
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd9)) begin  // gen/dma/read_tags.ts:223
+      tag_age_9 <= 3'd0;  // gen/dma/read_tags.ts:223
     end
-    if (issue_now & (alloc_tag == 5'd10)) begin  // gen/dma/read_tags.ts:208
-      tag_fresh_10 <= 1'b1;  // gen/dma/read_tags.ts:210
-      tag_age_10 <= 3'd0;  // gen/dma/read_tags.ts:211
+    if (issue_now & (alloc_tag == 5'd10)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_10 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_10 <= 3'd0;  // gen/dma/read_tags.ts:219
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd10)) begin  // gen/dma/read_tags.ts:213
-      tag_fresh_10 <= 1'b0;  // gen/dma/read_tags.ts:213
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd10)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_10 <= 1'b0;  // gen/dma/read_tags.ts:221
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd10)) begin  // gen/dma/read_tags.ts:215
-      tag_age_10 <= 3'd0;  // gen/dma/read_tags.ts:215
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd10)) begin  // gen/dma/read_tags.ts:223
+      tag_age_10 <= 3'd0;  // gen/dma/read_tags.ts:223
     end
-    if (issue_now & (alloc_tag == 5'd11)) begin  // gen/dma/read_tags.ts:208
-      tag_fresh_11 <= 1'b1;  // gen/dma/read_tags.ts:210
-      tag_age_11 <= 3'd0;  // gen/dma/read_tags.ts:211
+    if (issue_now & (alloc_tag == 5'd11)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_11 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_11 <= 3'd0;  // gen/dma/read_tags.ts:219
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd11)) begin  // gen/dma/read_tags.ts:213
-      tag_fresh_11 <= 1'b0;  // gen/dma/read_tags.ts:213
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd11)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_11 <= 1'b0;  // gen/dma/read_tags.ts:221
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd11)) begin  // gen/dma/read_tags.ts:215
-      tag_age_11 <= 3'd0;  // gen/dma/read_tags.ts:215
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd11)) begin  // gen/dma/read_tags.ts:223
+      tag_age_11 <= 3'd0;  // gen/dma/read_tags.ts:223
     end
-    if (issue_now & (alloc_tag == 5'd12)) begin  // gen/dma/read_tags.ts:208
-      tag_fresh_12 <= 1'b1;  // gen/dma/read_tags.ts:210
-      tag_age_12 <= 3'd0;  // gen/dma/read_tags.ts:211
+    if (issue_now & (alloc_tag == 5'd12)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_12 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_12 <= 3'd0;  // gen/dma/read_tags.ts:219
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd12)) begin  // gen/dma/read_tags.ts:213
-      tag_fresh_12 <= 1'b0;  // gen/dma/read_tags.ts:213
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd12)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_12 <= 1'b0;  // gen/dma/read_tags.ts:221
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd12)) begin  // gen/dma/read_tags.ts:215
-      tag_age_12 <= 3'd0;  // gen/dma/read_tags.ts:215
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd12)) begin  // gen/dma/read_tags.ts:223
+      tag_age_12 <= 3'd0;  // gen/dma/read_tags.ts:223
     end
-    if (issue_now & (alloc_tag == 5'd13)) begin  // gen/dma/read_tags.ts:208
-      tag_fresh_13 <= 1'b1;  // gen/dma/read_tags.ts:210
-      tag_age_13 <= 3'd0;  // gen/dma/read_tags.ts:211
+    if (issue_now & (alloc_tag == 5'd13)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_13 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_13 <= 3'd0;  // gen/dma/read_tags.ts:219
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd13)) begin  // gen/dma/read_tags.ts:213
-      tag_fresh_13 <= 1'b0;  // gen/dma/read_tags.ts:213
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd13)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_13 <= 1'b0;  // gen/dma/read_tags.ts:221
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd13)) begin  // gen/dma/read_tags.ts:215
-      tag_age_13 <= 3'd0;  // gen/dma/read_tags.ts:215
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd13)) begin  // gen/dma/read_tags.ts:223
+      tag_age_13 <= 3'd0;  // gen/dma/read_tags.ts:223
     end
-    if (issue_now & (alloc_tag == 5'd14)) begin  // gen/dma/read_tags.ts:208
-      tag_fresh_14 <= 1'b1;  // gen/dma/read_tags.ts:210
-      tag_age_14 <= 3'd0;  // gen/dma/read_tags.ts:211
+    if (issue_now & (alloc_tag == 5'd14)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_14 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_14 <= 3'd0;  // gen/dma/read_tags.ts:219
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd14)) begin  // gen/dma/read_tags.ts:213
-      tag_fresh_14 <= 1'b0;  // gen/dma/read_tags.ts:213
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd14)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_14 <= 1'b0;  // gen/dma/read_tags.ts:221
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd14)) begin  // gen/dma/read_tags.ts:215
-      tag_age_14 <= 3'd0;  // gen/dma/read_tags.ts:215
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd14)) begin  // gen/dma/read_tags.ts:223
+      tag_age_14 <= 3'd0;  // gen/dma/read_tags.ts:223
     end
-    if (issue_now & (alloc_tag == 5'd15)) begin  // gen/dma/read_tags.ts:208
-      tag_fresh_15 <= 1'b1;  // gen/dma/read_tags.ts:210
-      tag_age_15 <= 3'd0;  // gen/dma/read_tags.ts:211
+    if (issue_now & (alloc_tag == 5'd15)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_15 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_15 <= 3'd0;  // gen/dma/read_tags.ts:219
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd15)) begin  // gen/dma/read_tags.ts:213
-      tag_fresh_15 <= 1'b0;  // gen/dma/read_tags.ts:213
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd15)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_15 <= 1'b0;  // gen/dma/read_tags.ts:221
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd15)) begin  // gen/dma/read_tags.ts:215
-      tag_age_15 <= 3'd0;  // gen/dma/read_tags.ts:215
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd15)) begin  // gen/dma/read_tags.ts:223
+      tag_age_15 <= 3'd0;  // gen/dma/read_tags.ts:223
     end
-    if (issue_now & (alloc_tag == 5'd16)) begin  // gen/dma/read_tags.ts:208
-      tag_fresh_16 <= 1'b1;  // gen/dma/read_tags.ts:210
-      tag_age_16 <= 3'd0;  // gen/dma/read_tags.ts:211
+    if (issue_now & (alloc_tag == 5'd16)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_16 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_16 <= 3'd0;  // gen/dma/read_tags.ts:219
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd16)) begin  // gen/dma/read_tags.ts:213
-      tag_fresh_16 <= 1'b0;  // gen/dma/read_tags.ts:213
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd16)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_16 <= 1'b0;  // gen/dma/read_tags.ts:221
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd16)) begin  // gen/dma/read_tags.ts:215
-      tag_age_16 <= 3'd0;  // gen/dma/read_tags.ts:215
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd16)) begin  // gen/dma/read_tags.ts:223
+      tag_age_16 <= 3'd0;  // gen/dma/read_tags.ts:223
     end
-    if (issue_now & (alloc_tag == 5'd17)) begin  // gen/dma/read_tags.ts:208
-      tag_fresh_17 <= 1'b1;  // gen/dma/read_tags.ts:210
-      tag_age_17 <= 3'd0;  // gen/dma/read_tags.ts:211
+    if (issue_now & (alloc_tag == 5'd17)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_17 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_17 <= 3'd0;  // gen/dma/read_tags.ts:219
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd17)) begin  // gen/dma/read_tags.ts:213
-      tag_fresh_17 <= 1'b0;  // gen/dma/read_tags.ts:213
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd17)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_17 <= 1'b0;  // gen/dma/read_tags.ts:221
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd17)) begin  // gen/dma/read_tags.ts:215
-      tag_age_17 <= 3'd0;  // gen/dma/read_tags.ts:215
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd17)) begin  // gen/dma/read_tags.ts:223
+      tag_age_17 <= 3'd0;  // gen/dma/read_tags.ts:223
     end
-    if (issue_now & (alloc_tag == 5'd18)) begin  // gen/dma/read_tags.ts:208
-      tag_fresh_18 <= 1'b1;  // gen/dma/read_tags.ts:210
-      tag_age_18 <= 3'd0;  // gen/dma/read_tags.ts:211
+    if (issue_now & (alloc_tag == 5'd18)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_18 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_18 <= 3'd0;  // gen/dma/read_tags.ts:219
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd18)) begin  // gen/dma/read_tags.ts:213
-      tag_fresh_18 <= 1'b0;  // gen/dma/read_tags.ts:213
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd18)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_18 <= 1'b0;  // gen/dma/read_tags.ts:221
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd18)) begin  // gen/dma/read_tags.ts:215
-      tag_age_18 <= 3'd0;  // gen/dma/read_tags.ts:215
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd18)) begin  // gen/dma/read_tags.ts:223
+      tag_age_18 <= 3'd0;  // gen/dma/read_tags.ts:223
     end
-    if (issue_now & (alloc_tag == 5'd19)) begin  // gen/dma/read_tags.ts:208
-      tag_fresh_19 <= 1'b1;  // gen/dma/read_tags.ts:210
-      tag_age_19 <= 3'd0;  // gen/dma/read_tags.ts:211
+    if (issue_now & (alloc_tag == 5'd19)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_19 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_19 <= 3'd0;  // gen/dma/read_tags.ts:219
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd19)) begin  // gen/dma/read_tags.ts:213
-      tag_fresh_19 <= 1'b0;  // gen/dma/read_tags.ts:213
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd19)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_19 <= 1'b0;  // gen/dma/read_tags.ts:221
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd19)) begin  // gen/dma/read_tags.ts:215
-      tag_age_19 <= 3'd0;  // gen/dma/read_tags.ts:215
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd19)) begin  // gen/dma/read_tags.ts:223
+      tag_age_19 <= 3'd0;  // gen/dma/read_tags.ts:223
     end
-    if (issue_now & (alloc_tag == 5'd20)) begin  // gen/dma/read_tags.ts:208
-      tag_fresh_20 <= 1'b1;  // gen/dma/read_tags.ts:210
-      tag_age_20 <= 3'd0;  // gen/dma/read_tags.ts:211
+    if (issue_now & (alloc_tag == 5'd20)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_20 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_20 <= 3'd0;  // gen/dma/read_tags.ts:219
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd20)) begin  // gen/dma/read_tags.ts:213
-      tag_fresh_20 <= 1'b0;  // gen/dma/read_tags.ts:213
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd20)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_20 <= 1'b0;  // gen/dma/read_tags.ts:221
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd20)) begin  // gen/dma/read_tags.ts:215
-      tag_age_20 <= 3'd0;  // gen/dma/read_tags.ts:215
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd20)) begin  // gen/dma/read_tags.ts:223
+      tag_age_20 <= 3'd0;  // gen/dma/read_tags.ts:223
     end
-    if (issue_now & (alloc_tag == 5'd21)) begin  // gen/dma/read_tags.ts:208
-      tag_fresh_21 <= 1'b1;  // gen/dma/read_tags.ts:210
-      tag_age_21 <= 3'd0;  // gen/dma/read_tags.ts:211
+    if (issue_now & (alloc_tag == 5'd21)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_21 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_21 <= 3'd0;  // gen/dma/read_tags.ts:219
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd21)) begin  // gen/dma/read_tags.ts:213
-      tag_fresh_21 <= 1'b0;  // gen/dma/read_tags.ts:213
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd21)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_21 <= 1'b0;  // gen/dma/read_tags.ts:221
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd21)) begin  // gen/dma/read_tags.ts:215
-      tag_age_21 <= 3'd0;  // gen/dma/read_tags.ts:215
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd21)) begin  // gen/dma/read_tags.ts:223
+      tag_age_21 <= 3'd0;  // gen/dma/read_tags.ts:223
     end
-    if (issue_now & (alloc_tag == 5'd22)) begin  // gen/dma/read_tags.ts:208
-      tag_fresh_22 <= 1'b1;  // gen/dma/read_tags.ts:210
-      tag_age_22 <= 3'd0;  // gen/dma/read_tags.ts:211
+    if (issue_now & (alloc_tag == 5'd22)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_22 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_22 <= 3'd0;  // gen/dma/read_tags.ts:219
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd22)) begin  // gen/dma/read_tags.ts:213
-      tag_fresh_22 <= 1'b0;  // gen/dma/read_tags.ts:213
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd22)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_22 <= 1'b0;  // gen/dma/read_tags.ts:221
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd22)) begin  // gen/dma/read_tags.ts:215
-      tag_age_22 <= 3'd0;  // gen/dma/read_tags.ts:215
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd22)) begin  // gen/dma/read_tags.ts:223
+      tag_age_22 <= 3'd0;  // gen/dma/read_tags.ts:223
     end
-    if (issue_now & (alloc_tag == 5'd23)) begin  // gen/dma/read_tags.ts:208
-      tag_fresh_23 <= 1'b1;  // gen/dma/read_tags.ts:210
-      tag_age_23 <= 3'd0;  // gen/dma/read_tags.ts:211
+    if (issue_now & (alloc_tag == 5'd23)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_23 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_23 <= 3'd0;  // gen/dma/read_tags.ts:219
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd23)) begin  // gen/dma/read_tags.ts:213
-      tag_fresh_23 <= 1'b0;  // gen/dma/read_tags.ts:213
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd23)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_23 <= 1'b0;  // gen/dma/read_tags.ts:221
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd23)) begin  // gen/dma/read_tags.ts:215
-      tag_age_23 <= 3'd0;  // gen/dma/read_tags.ts:215
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd23)) begin  // gen/dma/read_tags.ts:223
+      tag_age_23 <= 3'd0;  // gen/dma/read_tags.ts:223
     end
-    if (issue_now & (alloc_tag == 5'd24)) begin  // gen/dma/read_tags.ts:208
-      tag_fresh_24 <= 1'b1;  // gen/dma/read_tags.ts:210
-      tag_age_24 <= 3'd0;  // gen/dma/read_tags.ts:211
+    if (issue_now & (alloc_tag == 5'd24)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_24 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_24 <= 3'd0;  // gen/dma/read_tags.ts:219
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd24)) begin  // gen/dma/read_tags.ts:213
-      tag_fresh_24 <= 1'b0;  // gen/dma/read_tags.ts:213
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd24)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_24 <= 1'b0;  // gen/dma/read_tags.ts:221
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd24)) begin  // gen/dma/read_tags.ts:215
-      tag_age_24 <= 3'd0;  // gen/dma/read_tags.ts:215
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd24)) begin  // gen/dma/read_tags.ts:223
+      tag_age_24 <= 3'd0;  // gen/dma/read_tags.ts:223
     end
-    if (issue_now & (alloc_tag == 5'd25)) begin  // gen/dma/read_tags.ts:208
-      tag_fresh_25 <= 1'b1;  // gen/dma/read_tags.ts:210
-      tag_age_25 <= 3'd0;  // gen/dma/read_tags.ts:211
+    if (issue_now & (alloc_tag == 5'd25)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_25 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_25 <= 3'd0;  // gen/dma/read_tags.ts:219
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd25)) begin  // gen/dma/read_tags.ts:213
-      tag_fresh_25 <= 1'b0;  // gen/dma/read_tags.ts:213
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd25)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_25 <= 1'b0;  // gen/dma/read_tags.ts:221
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd25)) begin  // gen/dma/read_tags.ts:215
-      tag_age_25 <= 3'd0;  // gen/dma/read_tags.ts:215
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd25)) begin  // gen/dma/read_tags.ts:223
+      tag_age_25 <= 3'd0;  // gen/dma/read_tags.ts:223
     end
-    if (issue_now & (alloc_tag == 5'd26)) begin  // gen/dma/read_tags.ts:208
-      tag_fresh_26 <= 1'b1;  // gen/dma/read_tags.ts:210
-      tag_age_26 <= 3'd0;  // gen/dma/read_tags.ts:211
+    if (issue_now & (alloc_tag == 5'd26)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_26 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_26 <= 3'd0;  // gen/dma/read_tags.ts:219
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd26)) begin  // gen/dma/read_tags.ts:213
-      tag_fresh_26 <= 1'b0;  // gen/dma/read_tags.ts:213
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd26)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_26 <= 1'b0;  // gen/dma/read_tags.ts:221
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd26)) begin  // gen/dma/read_tags.ts:215
-      tag_age_26 <= 3'd0;  // gen/dma/read_tags.ts:215
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd26)) begin  // gen/dma/read_tags.ts:223
+      tag_age_26 <= 3'd0;  // gen/dma/read_tags.ts:223
     end
-    if (issue_now & (alloc_tag == 5'd27)) begin  // gen/dma/read_tags.ts:208
-      tag_fresh_27 <= 1'b1;  // gen/dma/read_tags.ts:210
-      tag_age_27 <= 3'd0;  // gen/dma/read_tags.ts:211
+    if (issue_now & (alloc_tag == 5'd27)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_27 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_27 <= 3'd0;  // gen/dma/read_tags.ts:219
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd27)) begin  // gen/dma/read_tags.ts:213
-      tag_fresh_27 <= 1'b0;  // gen/dma/read_tags.ts:213
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd27)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_27 <= 1'b0;  // gen/dma/read_tags.ts:221
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd27)) begin  // gen/dma/read_tags.ts:215
-      tag_age_27 <= 3'd0;  // gen/dma/read_tags.ts:215
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd27)) begin  // gen/dma/read_tags.ts:223
+      tag_age_27 <= 3'd0;  // gen/dma/read_tags.ts:223
     end
-    if (issue_now & (alloc_tag == 5'd28)) begin  // gen/dma/read_tags.ts:208
-      tag_fresh_28 <= 1'b1;  // gen/dma/read_tags.ts:210
-      tag_age_28 <= 3'd0;  // gen/dma/read_tags.ts:211
+    if (issue_now & (alloc_tag == 5'd28)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_28 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_28 <= 3'd0;  // gen/dma/read_tags.ts:219
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd28)) begin  // gen/dma/read_tags.ts:213
-      tag_fresh_28 <= 1'b0;  // gen/dma/read_tags.ts:213
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd28)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_28 <= 1'b0;  // gen/dma/read_tags.ts:221
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd28)) begin  // gen/dma/read_tags.ts:215
-      tag_age_28 <= 3'd0;  // gen/dma/read_tags.ts:215
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd28)) begin  // gen/dma/read_tags.ts:223
+      tag_age_28 <= 3'd0;  // gen/dma/read_tags.ts:223
     end
-    if (issue_now & (alloc_tag == 5'd29)) begin  // gen/dma/read_tags.ts:208
-      tag_fresh_29 <= 1'b1;  // gen/dma/read_tags.ts:210
-      tag_age_29 <= 3'd0;  // gen/dma/read_tags.ts:211
+    if (issue_now & (alloc_tag == 5'd29)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_29 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_29 <= 3'd0;  // gen/dma/read_tags.ts:219
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd29)) begin  // gen/dma/read_tags.ts:213
-      tag_fresh_29 <= 1'b0;  // gen/dma/read_tags.ts:213
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd29)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_29 <= 1'b0;  // gen/dma/read_tags.ts:221
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd29)) begin  // gen/dma/read_tags.ts:215
-      tag_age_29 <= 3'd0;  // gen/dma/read_tags.ts:215
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd29)) begin  // gen/dma/read_tags.ts:223
+      tag_age_29 <= 3'd0;  // gen/dma/read_tags.ts:223
     end
-    if (issue_now & (alloc_tag == 5'd30)) begin  // gen/dma/read_tags.ts:208
-      tag_fresh_30 <= 1'b1;  // gen/dma/read_tags.ts:210
-      tag_age_30 <= 3'd0;  // gen/dma/read_tags.ts:211
+    if (issue_now & (alloc_tag == 5'd30)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_30 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_30 <= 3'd0;  // gen/dma/read_tags.ts:219
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd30)) begin  // gen/dma/read_tags.ts:213
-      tag_fresh_30 <= 1'b0;  // gen/dma/read_tags.ts:213
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd30)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_30 <= 1'b0;  // gen/dma/read_tags.ts:221
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd30)) begin  // gen/dma/read_tags.ts:215
-      tag_age_30 <= 3'd0;  // gen/dma/read_tags.ts:215
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd30)) begin  // gen/dma/read_tags.ts:223
+      tag_age_30 <= 3'd0;  // gen/dma/read_tags.ts:223
     end
-    if (issue_now & (alloc_tag == 5'd31)) begin  // gen/dma/read_tags.ts:208
-      tag_fresh_31 <= 1'b1;  // gen/dma/read_tags.ts:210
-      tag_age_31 <= 3'd0;  // gen/dma/read_tags.ts:211
+    if (issue_now & (alloc_tag == 5'd31)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_31 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_31 <= 3'd0;  // gen/dma/read_tags.ts:219
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd31)) begin  // gen/dma/read_tags.ts:213
-      tag_fresh_31 <= 1'b0;  // gen/dma/read_tags.ts:213
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd31)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_31 <= 1'b0;  // gen/dma/read_tags.ts:221
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd31)) begin  // gen/dma/read_tags.ts:215
-      tag_age_31 <= 3'd0;  // gen/dma/read_tags.ts:215
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd31)) begin  // gen/dma/read_tags.ts:223
+      tag_age_31 <= 3'd0;  // gen/dma/read_tags.ts:223
     end
     if (slot_err_0 == 3'd0) begin  // gen/dma/read_engine.ts:216
       if (bme_lost & (cur_slot == 5'd0)) begin  // gen/dma/read_engine.ts:217
@@ -2033,42 +2039,42 @@ module dma_read_w64_t32_d13_l20_i8_s32_to20 (
       slot_ended_30 <= 1'b0;
       slot_ended_31 <= 1'b0;
     end else begin
-      timeout_prescale <= timeout_tick ? (timeout >> 2) : (timeout_prescale - 20'd1);  // gen/dma/read_tags.ts:99
-      tag_live <= {{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{(tag_valid_31 & (tag_age_31 != 3'd5)), (tag_valid_30 & (tag_age_30 != 3'd5))}, (tag_valid_29 & (tag_age_29 != 3'd5))}, (tag_valid_28 & (tag_age_28 != 3'd5))}, (tag_valid_27 & (tag_age_27 != 3'd5))}, (tag_valid_26 & (tag_age_26 != 3'd5))}, (tag_valid_25 & (tag_age_25 != 3'd5))}, (tag_valid_24 & (tag_age_24 != 3'd5))}, (tag_valid_23 & (tag_age_23 != 3'd5))}, (tag_valid_22 & (tag_age_22 != 3'd5))}, (tag_valid_21 & (tag_age_21 != 3'd5))}, (tag_valid_20 & (tag_age_20 != 3'd5))}, (tag_valid_19 & (tag_age_19 != 3'd5))}, (tag_valid_18 & (tag_age_18 != 3'd5))}, (tag_valid_17 & (tag_age_17 != 3'd5))}, (tag_valid_16 & (tag_age_16 != 3'd5))}, (tag_valid_15 & (tag_age_15 != 3'd5))}, (tag_valid_14 & (tag_age_14 != 3'd5))}, (tag_valid_13 & (tag_age_13 != 3'd5))}, (tag_valid_12 & (tag_age_12 != 3'd5))}, (tag_valid_11 & (tag_age_11 != 3'd5))}, (tag_valid_10 & (tag_age_10 != 3'd5))}, (tag_valid_9 & (tag_age_9 != 3'd5))}, (tag_valid_8 & (tag_age_8 != 3'd5))}, (tag_valid_7 & (tag_age_7 != 3'd5))}, (tag_valid_6 & (tag_age_6 != 3'd5))}, (tag_valid_5 & (tag_age_5 != 3'd5))}, (tag_valid_4 & (tag_age_4 != 3'd5))}, (tag_valid_3 & (tag_age_3 != 3'd5))}, (tag_valid_2 & (tag_age_2 != 3'd5))}, (tag_valid_1 & (tag_age_1 != 3'd5))}, (tag_valid_0 & (tag_age_0 != 3'd5))};  // gen/dma/read_tags.ts:107
+      timeout_prescale <= timeout_tick ? (timeout >> 2) : (timeout_prescale - 20'd1);  // gen/dma/read_tags.ts:107
+      tag_live <= {{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{(tag_valid_31 & (tag_age_31 != 3'd5)), (tag_valid_30 & (tag_age_30 != 3'd5))}, (tag_valid_29 & (tag_age_29 != 3'd5))}, (tag_valid_28 & (tag_age_28 != 3'd5))}, (tag_valid_27 & (tag_age_27 != 3'd5))}, (tag_valid_26 & (tag_age_26 != 3'd5))}, (tag_valid_25 & (tag_age_25 != 3'd5))}, (tag_valid_24 & (tag_age_24 != 3'd5))}, (tag_valid_23 & (tag_age_23 != 3'd5))}, (tag_valid_22 & (tag_age_22 != 3'd5))}, (tag_valid_21 & (tag_age_21 != 3'd5))}, (tag_valid_20 & (tag_age_20 != 3'd5))}, (tag_valid_19 & (tag_age_19 != 3'd5))}, (tag_valid_18 & (tag_age_18 != 3'd5))}, (tag_valid_17 & (tag_age_17 != 3'd5))}, (tag_valid_16 & (tag_age_16 != 3'd5))}, (tag_valid_15 & (tag_age_15 != 3'd5))}, (tag_valid_14 & (tag_age_14 != 3'd5))}, (tag_valid_13 & (tag_age_13 != 3'd5))}, (tag_valid_12 & (tag_age_12 != 3'd5))}, (tag_valid_11 & (tag_age_11 != 3'd5))}, (tag_valid_10 & (tag_age_10 != 3'd5))}, (tag_valid_9 & (tag_age_9 != 3'd5))}, (tag_valid_8 & (tag_age_8 != 3'd5))}, (tag_valid_7 & (tag_age_7 != 3'd5))}, (tag_valid_6 & (tag_age_6 != 3'd5))}, (tag_valid_5 & (tag_age_5 != 3'd5))}, (tag_valid_4 & (tag_age_4 != 3'd5))}, (tag_valid_3 & (tag_age_3 != 3'd5))}, (tag_valid_2 & (tag_age_2 != 3'd5))}, (tag_valid_1 & (tag_age_1 != 3'd5))}, (tag_valid_0 & (tag_age_0 != 3'd5))};  // gen/dma/read_tags.ts:115
       if (advance) begin  // gen/dma/read_cpl.ts:90
         r0_valid <= cpl_valid;  // gen/dma/read_cpl.ts:91
       end
-      if (advance) begin  // gen/dma/read_cpl.ts:164
-        rl_valid <= r0_valid;  // gen/dma/read_cpl.ts:165
+      if (advance) begin  // gen/dma/read_cpl.ts:167
+        rl_valid <= r0_valid;  // gen/dma/read_cpl.ts:168
       end
-      if (advance) begin  // gen/dma/read_cpl.ts:203
-        ra_valid <= rl_valid;  // gen/dma/read_cpl.ts:204
+      if (advance) begin  // gen/dma/read_cpl.ts:209
+        ra_valid <= rl_valid;  // gen/dma/read_cpl.ts:210
       end
-      if (advance) begin  // gen/dma/read_cpl.ts:295
-        r1_valid <= ra_valid;  // gen/dma/read_cpl.ts:296
+      if (advance) begin  // gen/dma/read_cpl.ts:301
+        r1_valid <= ra_valid;  // gen/dma/read_cpl.ts:302
       end
-      if (advance) begin  // gen/dma/read_cpl.ts:339
-        r2_valid <= r1_valid;  // gen/dma/read_cpl.ts:340
+      if (advance) begin  // gen/dma/read_cpl.ts:345
+        r2_valid <= r1_valid;  // gen/dma/read_cpl.ts:346
       end
-      if (advance) begin  // gen/dma/read_cpl.ts:359
-        r3_valid <= r2_valid;  // gen/dma/read_cpl.ts:360
+      if (advance) begin  // gen/dma/read_cpl.ts:365
+        r3_valid <= r2_valid;  // gen/dma/read_cpl.ts:366
       end
-      timed_out <= {{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{(tag_valid_31 & (tag_age_31 == 3'd5)), (tag_valid_30 & (tag_age_30 == 3'd5))}, (tag_valid_29 & (tag_age_29 == 3'd5))}, (tag_valid_28 & (tag_age_28 == 3'd5))}, (tag_valid_27 & (tag_age_27 == 3'd5))}, (tag_valid_26 & (tag_age_26 == 3'd5))}, (tag_valid_25 & (tag_age_25 == 3'd5))}, (tag_valid_24 & (tag_age_24 == 3'd5))}, (tag_valid_23 & (tag_age_23 == 3'd5))}, (tag_valid_22 & (tag_age_22 == 3'd5))}, (tag_valid_21 & (tag_age_21 == 3'd5))}, (tag_valid_20 & (tag_age_20 == 3'd5))}, (tag_valid_19 & (tag_age_19 == 3'd5))}, (tag_valid_18 & (tag_age_18 == 3'd5))}, (tag_valid_17 & (tag_age_17 == 3'd5))}, (tag_valid_16 & (tag_age_16 == 3'd5))}, (tag_valid_15 & (tag_age_15 == 3'd5))}, (tag_valid_14 & (tag_age_14 == 3'd5))}, (tag_valid_13 & (tag_age_13 == 3'd5))}, (tag_valid_12 & (tag_age_12 == 3'd5))}, (tag_valid_11 & (tag_age_11 == 3'd5))}, (tag_valid_10 & (tag_age_10 == 3'd5))}, (tag_valid_9 & (tag_age_9 == 3'd5))}, (tag_valid_8 & (tag_age_8 == 3'd5))}, (tag_valid_7 & (tag_age_7 == 3'd5))}, (tag_valid_6 & (tag_age_6 == 3'd5))}, (tag_valid_5 & (tag_age_5 == 3'd5))}, (tag_valid_4 & (tag_age_4 == 3'd5))}, (tag_valid_3 & (tag_age_3 == 3'd5))}, (tag_valid_2 & (tag_age_2 == 3'd5))}, (tag_valid_1 & (tag_age_1 == 3'd5))}, (tag_valid_0 & (tag_age_0 == 3'd5))};  // gen/dma/read_tags.ts:134
-      closed_valid <= (cpl_start & cpl_update) & cpl_free;  // gen/dma/read_tags.ts:157
-      case (expire_stage)  // gen/dma/read_tags.ts:160
+      timed_out <= {{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{(tag_valid_31 & (tag_age_31 == 3'd5)), (tag_valid_30 & (tag_age_30 == 3'd5))}, (tag_valid_29 & (tag_age_29 == 3'd5))}, (tag_valid_28 & (tag_age_28 == 3'd5))}, (tag_valid_27 & (tag_age_27 == 3'd5))}, (tag_valid_26 & (tag_age_26 == 3'd5))}, (tag_valid_25 & (tag_age_25 == 3'd5))}, (tag_valid_24 & (tag_age_24 == 3'd5))}, (tag_valid_23 & (tag_age_23 == 3'd5))}, (tag_valid_22 & (tag_age_22 == 3'd5))}, (tag_valid_21 & (tag_age_21 == 3'd5))}, (tag_valid_20 & (tag_age_20 == 3'd5))}, (tag_valid_19 & (tag_age_19 == 3'd5))}, (tag_valid_18 & (tag_age_18 == 3'd5))}, (tag_valid_17 & (tag_age_17 == 3'd5))}, (tag_valid_16 & (tag_age_16 == 3'd5))}, (tag_valid_15 & (tag_age_15 == 3'd5))}, (tag_valid_14 & (tag_age_14 == 3'd5))}, (tag_valid_13 & (tag_age_13 == 3'd5))}, (tag_valid_12 & (tag_age_12 == 3'd5))}, (tag_valid_11 & (tag_age_11 == 3'd5))}, (tag_valid_10 & (tag_age_10 == 3'd5))}, (tag_valid_9 & (tag_age_9 == 3'd5))}, (tag_valid_8 & (tag_age_8 == 3'd5))}, (tag_valid_7 & (tag_age_7 == 3'd5))}, (tag_valid_6 & (tag_age_6 == 3'd5))}, (tag_valid_5 & (tag_age_5 == 3'd5))}, (tag_valid_4 & (tag_age_4 == 3'd5))}, (tag_valid_3 & (tag_age_3 == 3'd5))}, (tag_valid_2 & (tag_age_2 == 3'd5))}, (tag_valid_1 & (tag_age_1 == 3'd5))}, (tag_valid_0 & (tag_age_0 == 3'd5))};  // gen/dma/read_tags.ts:142
+      closed_valid <= (cpl_start & cpl_update) & cpl_free;  // gen/dma/read_tags.ts:165
+      case (expire_stage)  // gen/dma/read_tags.ts:168
         2'd0: begin
-          if (|timed_out) begin  // gen/dma/read_tags.ts:162
-            expire_stage <= 2'd1;  // gen/dma/read_tags.ts:164
+          if (|timed_out) begin  // gen/dma/read_tags.ts:170
+            expire_stage <= 2'd1;  // gen/dma/read_tags.ts:172
           end
         end
         2'd1: begin
-          expire_stage <= 2'd2;  // gen/dma/read_tags.ts:169
+          expire_stage <= 2'd2;  // gen/dma/read_tags.ts:177
         end
         2'd2: begin
-          expire_stage <= 2'd3;  // gen/dma/read_tags.ts:179
+          expire_stage <= 2'd3;  // gen/dma/read_tags.ts:187
         end
         default: begin
-          expire_stage <= 2'd0;  // gen/dma/read_tags.ts:181
+          expire_stage <= 2'd0;  // gen/dma/read_tags.ts:189
         end
       endcase
       case (issue_state)  // gen/dma/read_engine.ts:141
@@ -2102,293 +2108,293 @@ module dma_read_w64_t32_d13_l20_i8_s32_to20 (
       end else if (req_ready) begin  // gen/dma/read_engine.ts:187
         mrd_valid <= 1'b0;  // gen/dma/read_engine.ts:187
       end
-      if (issue_now & (alloc_tag == 5'd0)) begin  // gen/dma/read_tags.ts:208
-        tag_valid_0 <= 1'b1;  // gen/dma/read_tags.ts:209
+      if (issue_now & (alloc_tag == 5'd0)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_0 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd0)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_0 <= 1'b0;  // gen/dma/read_tags.ts:216
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd0)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_0 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[0]) begin  // gen/dma/read_tags.ts:217
-        tag_valid_0 <= 1'b0;  // gen/dma/read_tags.ts:217
+      if (expire_now & expire_onehot[0]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_0 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd1)) begin  // gen/dma/read_tags.ts:208
-        tag_valid_1 <= 1'b1;  // gen/dma/read_tags.ts:209
+      if (issue_now & (alloc_tag == 5'd1)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_1 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd1)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_1 <= 1'b0;  // gen/dma/read_tags.ts:216
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd1)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_1 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[1]) begin  // gen/dma/read_tags.ts:217
-        tag_valid_1 <= 1'b0;  // gen/dma/read_tags.ts:217
+      if (expire_now & expire_onehot[1]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_1 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd2)) begin  // gen/dma/read_tags.ts:208
-        tag_valid_2 <= 1'b1;  // gen/dma/read_tags.ts:209
+      if (issue_now & (alloc_tag == 5'd2)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_2 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd2)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_2 <= 1'b0;  // gen/dma/read_tags.ts:216
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd2)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_2 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[2]) begin  // gen/dma/read_tags.ts:217
-        tag_valid_2 <= 1'b0;  // gen/dma/read_tags.ts:217
+      if (expire_now & expire_onehot[2]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_2 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd3)) begin  // gen/dma/read_tags.ts:208
-        tag_valid_3 <= 1'b1;  // gen/dma/read_tags.ts:209
+      if (issue_now & (alloc_tag == 5'd3)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_3 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd3)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_3 <= 1'b0;  // gen/dma/read_tags.ts:216
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd3)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_3 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[3]) begin  // gen/dma/read_tags.ts:217
-        tag_valid_3 <= 1'b0;  // gen/dma/read_tags.ts:217
+      if (expire_now & expire_onehot[3]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_3 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd4)) begin  // gen/dma/read_tags.ts:208
-        tag_valid_4 <= 1'b1;  // gen/dma/read_tags.ts:209
+      if (issue_now & (alloc_tag == 5'd4)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_4 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd4)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_4 <= 1'b0;  // gen/dma/read_tags.ts:216
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd4)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_4 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[4]) begin  // gen/dma/read_tags.ts:217
-        tag_valid_4 <= 1'b0;  // gen/dma/read_tags.ts:217
+      if (expire_now & expire_onehot[4]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_4 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd5)) begin  // gen/dma/read_tags.ts:208
-        tag_valid_5 <= 1'b1;  // gen/dma/read_tags.ts:209
+      if (issue_now & (alloc_tag == 5'd5)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_5 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd5)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_5 <= 1'b0;  // gen/dma/read_tags.ts:216
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd5)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_5 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[5]) begin  // gen/dma/read_tags.ts:217
-        tag_valid_5 <= 1'b0;  // gen/dma/read_tags.ts:217
+      if (expire_now & expire_onehot[5]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_5 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd6)) begin  // gen/dma/read_tags.ts:208
-        tag_valid_6 <= 1'b1;  // gen/dma/read_tags.ts:209
+      if (issue_now & (alloc_tag == 5'd6)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_6 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd6)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_6 <= 1'b0;  // gen/dma/read_tags.ts:216
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd6)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_6 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[6]) begin  // gen/dma/read_tags.ts:217
-        tag_valid_6 <= 1'b0;  // gen/dma/read_tags.ts:217
+      if (expire_now & expire_onehot[6]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_6 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd7)) begin  // gen/dma/read_tags.ts:208
-        tag_valid_7 <= 1'b1;  // gen/dma/read_tags.ts:209
+      if (issue_now & (alloc_tag == 5'd7)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_7 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd7)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_7 <= 1'b0;  // gen/dma/read_tags.ts:216
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd7)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_7 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[7]) begin  // gen/dma/read_tags.ts:217
-        tag_valid_7 <= 1'b0;  // gen/dma/read_tags.ts:217
+      if (expire_now & expire_onehot[7]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_7 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd8)) begin  // gen/dma/read_tags.ts:208
-        tag_valid_8 <= 1'b1;  // gen/dma/read_tags.ts:209
+      if (issue_now & (alloc_tag == 5'd8)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_8 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd8)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_8 <= 1'b0;  // gen/dma/read_tags.ts:216
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd8)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_8 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[8]) begin  // gen/dma/read_tags.ts:217
-        tag_valid_8 <= 1'b0;  // gen/dma/read_tags.ts:217
+      if (expire_now & expire_onehot[8]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_8 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd9)) begin  // gen/dma/read_tags.ts:208
-        tag_valid_9 <= 1'b1;  // gen/dma/read_tags.ts:209
+      if (issue_now & (alloc_tag == 5'd9)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_9 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd9)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_9 <= 1'b0;  // gen/dma/read_tags.ts:216
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd9)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_9 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[9]) begin  // gen/dma/read_tags.ts:217
-        tag_valid_9 <= 1'b0;  // gen/dma/read_tags.ts:217
+      if (expire_now & expire_onehot[9]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_9 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd10)) begin  // gen/dma/read_tags.ts:208
-        tag_valid_10 <= 1'b1;  // gen/dma/read_tags.ts:209
+      if (issue_now & (alloc_tag == 5'd10)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_10 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd10)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_10 <= 1'b0;  // gen/dma/read_tags.ts:216
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd10)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_10 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[10]) begin  // gen/dma/read_tags.ts:217
-        tag_valid_10 <= 1'b0;  // gen/dma/read_tags.ts:217
+      if (expire_now & expire_onehot[10]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_10 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd11)) begin  // gen/dma/read_tags.ts:208
-        tag_valid_11 <= 1'b1;  // gen/dma/read_tags.ts:209
+      if (issue_now & (alloc_tag == 5'd11)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_11 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd11)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_11 <= 1'b0;  // gen/dma/read_tags.ts:216
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd11)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_11 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[11]) begin  // gen/dma/read_tags.ts:217
-        tag_valid_11 <= 1'b0;  // gen/dma/read_tags.ts:217
+      if (expire_now & expire_onehot[11]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_11 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd12)) begin  // gen/dma/read_tags.ts:208
-        tag_valid_12 <= 1'b1;  // gen/dma/read_tags.ts:209
+      if (issue_now & (alloc_tag == 5'd12)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_12 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd12)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_12 <= 1'b0;  // gen/dma/read_tags.ts:216
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd12)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_12 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[12]) begin  // gen/dma/read_tags.ts:217
-        tag_valid_12 <= 1'b0;  // gen/dma/read_tags.ts:217
+      if (expire_now & expire_onehot[12]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_12 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd13)) begin  // gen/dma/read_tags.ts:208
-        tag_valid_13 <= 1'b1;  // gen/dma/read_tags.ts:209
+      if (issue_now & (alloc_tag == 5'd13)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_13 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd13)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_13 <= 1'b0;  // gen/dma/read_tags.ts:216
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd13)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_13 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[13]) begin  // gen/dma/read_tags.ts:217
-        tag_valid_13 <= 1'b0;  // gen/dma/read_tags.ts:217
+      if (expire_now & expire_onehot[13]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_13 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd14)) begin  // gen/dma/read_tags.ts:208
-        tag_valid_14 <= 1'b1;  // gen/dma/read_tags.ts:209
+      if (issue_now & (alloc_tag == 5'd14)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_14 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd14)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_14 <= 1'b0;  // gen/dma/read_tags.ts:216
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd14)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_14 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[14]) begin  // gen/dma/read_tags.ts:217
-        tag_valid_14 <= 1'b0;  // gen/dma/read_tags.ts:217
+      if (expire_now & expire_onehot[14]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_14 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd15)) begin  // gen/dma/read_tags.ts:208
-        tag_valid_15 <= 1'b1;  // gen/dma/read_tags.ts:209
+      if (issue_now & (alloc_tag == 5'd15)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_15 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd15)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_15 <= 1'b0;  // gen/dma/read_tags.ts:216
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd15)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_15 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[15]) begin  // gen/dma/read_tags.ts:217
-        tag_valid_15 <= 1'b0;  // gen/dma/read_tags.ts:217
+      if (expire_now & expire_onehot[15]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_15 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd16)) begin  // gen/dma/read_tags.ts:208
-        tag_valid_16 <= 1'b1;  // gen/dma/read_tags.ts:209
+      if (issue_now & (alloc_tag == 5'd16)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_16 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd16)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_16 <= 1'b0;  // gen/dma/read_tags.ts:216
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd16)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_16 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[16]) begin  // gen/dma/read_tags.ts:217
-        tag_valid_16 <= 1'b0;  // gen/dma/read_tags.ts:217
+      if (expire_now & expire_onehot[16]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_16 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd17)) begin  // gen/dma/read_tags.ts:208
-        tag_valid_17 <= 1'b1;  // gen/dma/read_tags.ts:209
+      if (issue_now & (alloc_tag == 5'd17)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_17 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd17)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_17 <= 1'b0;  // gen/dma/read_tags.ts:216
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd17)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_17 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[17]) begin  // gen/dma/read_tags.ts:217
-        tag_valid_17 <= 1'b0;  // gen/dma/read_tags.ts:217
+      if (expire_now & expire_onehot[17]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_17 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd18)) begin  // gen/dma/read_tags.ts:208
-        tag_valid_18 <= 1'b1;  // gen/dma/read_tags.ts:209
+      if (issue_now & (alloc_tag == 5'd18)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_18 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd18)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_18 <= 1'b0;  // gen/dma/read_tags.ts:216
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd18)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_18 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[18]) begin  // gen/dma/read_tags.ts:217
-        tag_valid_18 <= 1'b0;  // gen/dma/read_tags.ts:217
+      if (expire_now & expire_onehot[18]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_18 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd19)) begin  // gen/dma/read_tags.ts:208
-        tag_valid_19 <= 1'b1;  // gen/dma/read_tags.ts:209
+      if (issue_now & (alloc_tag == 5'd19)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_19 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd19)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_19 <= 1'b0;  // gen/dma/read_tags.ts:216
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd19)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_19 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[19]) begin  // gen/dma/read_tags.ts:217
-        tag_valid_19 <= 1'b0;  // gen/dma/read_tags.ts:217
+      if (expire_now & expire_onehot[19]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_19 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd20)) begin  // gen/dma/read_tags.ts:208
-        tag_valid_20 <= 1'b1;  // gen/dma/read_tags.ts:209
+      if (issue_now & (alloc_tag == 5'd20)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_20 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd20)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_20 <= 1'b0;  // gen/dma/read_tags.ts:216
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd20)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_20 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[20]) begin  // gen/dma/read_tags.ts:217
-        tag_valid_20 <= 1'b0;  // gen/dma/read_tags.ts:217
+      if (expire_now & expire_onehot[20]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_20 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd21)) begin  // gen/dma/read_tags.ts:208
-        tag_valid_21 <= 1'b1;  // gen/dma/read_tags.ts:209
+      if (issue_now & (alloc_tag == 5'd21)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_21 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd21)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_21 <= 1'b0;  // gen/dma/read_tags.ts:216
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd21)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_21 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[21]) begin  // gen/dma/read_tags.ts:217
-        tag_valid_21 <= 1'b0;  // gen/dma/read_tags.ts:217
+      if (expire_now & expire_onehot[21]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_21 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd22)) begin  // gen/dma/read_tags.ts:208
-        tag_valid_22 <= 1'b1;  // gen/dma/read_tags.ts:209
+      if (issue_now & (alloc_tag == 5'd22)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_22 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd22)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_22 <= 1'b0;  // gen/dma/read_tags.ts:216
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd22)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_22 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[22]) begin  // gen/dma/read_tags.ts:217
-        tag_valid_22 <= 1'b0;  // gen/dma/read_tags.ts:217
+      if (expire_now & expire_onehot[22]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_22 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd23)) begin  // gen/dma/read_tags.ts:208
-        tag_valid_23 <= 1'b1;  // gen/dma/read_tags.ts:209
+      if (issue_now & (alloc_tag == 5'd23)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_23 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd23)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_23 <= 1'b0;  // gen/dma/read_tags.ts:216
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd23)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_23 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[23]) begin  // gen/dma/read_tags.ts:217
-        tag_valid_23 <= 1'b0;  // gen/dma/read_tags.ts:217
+      if (expire_now & expire_onehot[23]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_23 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd24)) begin  // gen/dma/read_tags.ts:208
-        tag_valid_24 <= 1'b1;  // gen/dma/read_tags.ts:209
+      if (issue_now & (alloc_tag == 5'd24)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_24 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd24)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_24 <= 1'b0;  // gen/dma/read_tags.ts:216
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd24)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_24 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[24]) begin  // gen/dma/read_tags.ts:217
-        tag_valid_24 <= 1'b0;  // gen/dma/read_tags.ts:217
+      if (expire_now & expire_onehot[24]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_24 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd25)) begin  // gen/dma/read_tags.ts:208
-        tag_valid_25 <= 1'b1;  // gen/dma/read_tags.ts:209
+      if (issue_now & (alloc_tag == 5'd25)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_25 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd25)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_25 <= 1'b0;  // gen/dma/read_tags.ts:216
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd25)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_25 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[25]) begin  // gen/dma/read_tags.ts:217
-        tag_valid_25 <= 1'b0;  // gen/dma/read_tags.ts:217
+      if (expire_now & expire_onehot[25]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_25 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd26)) begin  // gen/dma/read_tags.ts:208
-        tag_valid_26 <= 1'b1;  // gen/dma/read_tags.ts:209
+      if (issue_now & (alloc_tag == 5'd26)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_26 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd26)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_26 <= 1'b0;  // gen/dma/read_tags.ts:216
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd26)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_26 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[26]) begin  // gen/dma/read_tags.ts:217
-        tag_valid_26 <= 1'b0;  // gen/dma/read_tags.ts:217
+      if (expire_now & expire_onehot[26]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_26 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd27)) begin  // gen/dma/read_tags.ts:208
-        tag_valid_27 <= 1'b1;  // gen/dma/read_tags.ts:209
+      if (issue_now & (alloc_tag == 5'd27)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_27 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd27)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_27 <= 1'b0;  // gen/dma/read_tags.ts:216
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd27)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_27 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[27]) begin  // gen/dma/read_tags.ts:217
-        tag_valid_27 <= 1'b0;  // gen/dma/read_tags.ts:217
+      if (expire_now & expire_onehot[27]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_27 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd28)) begin  // gen/dma/read_tags.ts:208
-        tag_valid_28 <= 1'b1;  // gen/dma/read_tags.ts:209
+      if (issue_now & (alloc_tag == 5'd28)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_28 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd28)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_28 <= 1'b0;  // gen/dma/read_tags.ts:216
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd28)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_28 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[28]) begin  // gen/dma/read_tags.ts:217
-        tag_valid_28 <= 1'b0;  // gen/dma/read_tags.ts:217
+      if (expire_now & expire_onehot[28]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_28 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd29)) begin  // gen/dma/read_tags.ts:208
-        tag_valid_29 <= 1'b1;  // gen/dma/read_tags.ts:209
+      if (issue_now & (alloc_tag == 5'd29)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_29 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd29)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_29 <= 1'b0;  // gen/dma/read_tags.ts:216
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd29)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_29 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[29]) begin  // gen/dma/read_tags.ts:217
-        tag_valid_29 <= 1'b0;  // gen/dma/read_tags.ts:217
+      if (expire_now & expire_onehot[29]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_29 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd30)) begin  // gen/dma/read_tags.ts:208
-        tag_valid_30 <= 1'b1;  // gen/dma/read_tags.ts:209
+      if (issue_now & (alloc_tag == 5'd30)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_30 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd30)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_30 <= 1'b0;  // gen/dma/read_tags.ts:216
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd30)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_30 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[30]) begin  // gen/dma/read_tags.ts:217
-        tag_valid_30 <= 1'b0;  // gen/dma/read_tags.ts:217
+      if (expire_now & expire_onehot[30]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_30 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd31)) begin  // gen/dma/read_tags.ts:208
-        tag_valid_31 <= 1'b1;  // gen/dma/read_tags.ts:209
+      if (issue_now & (alloc_tag == 5'd31)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_31 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd31)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_31 <= 1'b0;  // gen/dma/read_tags.ts:216
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd31)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_31 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[31]) begin  // gen/dma/read_tags.ts:217
-        tag_valid_31 <= 1'b0;  // gen/dma/read_tags.ts:217
+      if (expire_now & expire_onehot[31]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_31 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
       cur_failed <= _and_10 ? (~bus_master) : (cur_failed | ((bme_lost | (expire_now & (expire_slot == cur_slot))) | (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == cur_slot))));  // gen/dma/read_engine.ts:212
       slot_ended_0 <= ((~(_and_10 & (slot_tail[4:0] == 5'd0))) & slot_issued_0) & (slot_pending_0 == 6'd0);  // gen/dma/read_engine.ts:242
@@ -2439,25 +2445,25 @@ module dma_read_w64_t32_d13_l20_i8_s32_to20 (
     end
   end
   assign slot_id_rd0 = slot_id[slot_head[4:0]];  // gen/dma/read_engine.ts:255
-  always @(posedge clk) begin  // gen/dma/read_tags.ts:206
+  always @(posedge clk) begin  // gen/dma/read_tags.ts:214
     if (cpl_start & cpl_update) begin
       tag_remaining[ra_tag] <= ra_update_to;
     end
   end
-  assign tag_remaining_rd0 = tag_remaining[cpl_tag];  // gen/dma/read_tags.ts:63
-  always @(posedge clk) begin  // gen/dma/read_tags.ts:204
+  assign tag_remaining_rd0 = tag_remaining[cpl_tag];  // gen/dma/read_tags.ts:71
+  always @(posedge clk) begin  // gen/dma/read_tags.ts:212
     if (issue_now) begin
       tag_ends[alloc_tag] <= {chunk, (dev + chunk), (host[6:0] + chunk[6:0])};
     end
   end
-  assign tag_ends_rd0 = tag_ends[cpl_tag];  // gen/dma/read_tags.ts:60
-  always @(posedge clk) begin  // gen/dma/read_tags.ts:205
+  assign tag_ends_rd0 = tag_ends[cpl_tag];  // gen/dma/read_tags.ts:67
+  always @(posedge clk) begin  // gen/dma/read_tags.ts:213
     if (issue_now) begin
       tag_slot[alloc_tag] <= cur_slot;
     end
   end
-  assign tag_slot_rd0 = tag_slot[cpl_tag];  // gen/dma/read_tags.ts:66
-  assign tag_slot_rd1 = tag_slot[expire_tag];  // gen/dma/read_tags.ts:153
+  assign tag_slot_rd0 = tag_slot[cpl_tag];  // gen/dma/read_tags.ts:74
+  assign tag_slot_rd1 = tag_slot[expire_tag];  // gen/dma/read_tags.ts:161
 
 endmodule
 

@@ -57,10 +57,10 @@ module pcie_tlp_stream_arbiter_w256_n4 (
   reg [1:0] grant_idx;  // gen/pcie/arbiter.ts:82
   wire in_valid;  // gen/pcie/arbiter.ts:85
   wire eop_taken;  // gen/pcie/arbiter.ts:87
-  reg arb_locked;  // gen/lib/arbiter.ts:54
-  reg [1:0] arb_lock_index;  // gen/lib/arbiter.ts:55
-  reg [3:0] arb_lock_grant;  // gen/lib/arbiter.ts:56
-  reg [3:0] arb_mask;  // gen/lib/arbiter.ts:69
+  reg arb_locked;  // gen/lib/arbiter.ts:44
+  reg [1:0] arb_lock_index;  // gen/lib/arbiter.ts:45
+  reg [3:0] arb_lock_grant;  // gen/lib/arbiter.ts:46
+  reg [3:0] arb_mask;  // gen/lib/arbiter.ts:59
   wire [3:0] arb_after_or_p0;  // gen/lib/priority.ts:8
   wire [3:0] arb_after_or_p1;  // gen/lib/priority.ts:57
   wire [3:0] arb_after_or_p2;  // gen/lib/priority.ts:57
@@ -83,11 +83,11 @@ module pcie_tlp_stream_arbiter_w256_n4 (
   wire arb_all_valid;  // gen/lib/priority.ts:29
   /* verilator lint_on UNUSEDSIGNAL */
   wire [1:0] arb_all_index;  // gen/lib/priority.ts:36
-  wire [1:0] arb_index;  // gen/lib/arbiter.ts:83
-  wire arb_valid;  // gen/lib/arbiter.ts:84
-  wire [3:0] arb_grant;  // gen/lib/arbiter.ts:85
-  reg [3:0] arb_lock_above;  // gen/lib/arbiter.ts:87
-  wire [3:0] arb_above;  // gen/lib/arbiter.ts:88
+  wire [1:0] arb_index;  // gen/lib/arbiter.ts:73
+  wire arb_valid;  // gen/lib/arbiter.ts:74
+  wire [3:0] arb_grant;  // gen/lib/arbiter.ts:75
+  reg [3:0] arb_lock_above;  // gen/lib/arbiter.ts:77
+  wire [3:0] arb_above;  // gen/lib/arbiter.ts:78
   reg [127:0] _select_0;  // gen/pcie/arbiter.ts:83
   reg [255:0] _select_1;  // gen/pcie/arbiter.ts:83
   reg [7:0] _select_2;  // gen/pcie/arbiter.ts:83
@@ -211,10 +211,10 @@ module pcie_tlp_stream_arbiter_w256_n4 (
   assign arb_all_i_3_2 = ~arb_all_in[2];  // gen/lib/priority.ts:36
   assign arb_all_valid = arb_all_v_1_0 | arb_all_v_3_2;  // gen/lib/priority.ts:29
   assign arb_all_index = {(~arb_all_v_1_0), (arb_all_v_1_0 ? arb_all_i_1_0 : arb_all_i_3_2)};  // gen/lib/priority.ts:36
-  assign arb_index = arb_locked ? arb_lock_index : (arb_after_valid ? arb_after_index : arb_all_index);  // gen/lib/arbiter.ts:83
-  assign arb_valid = arb_locked | (|_mux_7);  // gen/lib/arbiter.ts:84
-  assign arb_grant = arb_locked ? arb_lock_grant : (arb_after_valid ? ((_mux_7 & arb_mask) & (~(arb_after_or_p2 << 1))) : (_mux_7 & (~(arb_all_or_p2 << 1))));  // gen/lib/arbiter.ts:85
-  assign arb_above = arb_locked ? arb_lock_above : (arb_after_valid ? (arb_after_or_p2 << 1) : (arb_all_or_p2 << 1));  // gen/lib/arbiter.ts:88
+  assign arb_index = arb_locked ? arb_lock_index : (arb_after_valid ? arb_after_index : arb_all_index);  // gen/lib/arbiter.ts:73
+  assign arb_valid = arb_locked | (|_mux_7);  // gen/lib/arbiter.ts:74
+  assign arb_grant = arb_locked ? arb_lock_grant : (arb_after_valid ? ((_mux_7 & arb_mask) & (~(arb_after_or_p2 << 1))) : (_mux_7 & (~(arb_all_or_p2 << 1))));  // gen/lib/arbiter.ts:75
+  assign arb_above = arb_locked ? arb_lock_above : (arb_after_valid ? (arb_after_or_p2 << 1) : (arb_all_or_p2 << 1));  // gen/lib/arbiter.ts:78
 
   // ---- registers
   always @(posedge clk) begin
@@ -231,15 +231,15 @@ module pcie_tlp_stream_arbiter_w256_n4 (
       if (in_valid & slice_in_ready) begin  // gen/pcie/arbiter.ts:88
         in_packet <= ~eop_taken;  // gen/pcie/arbiter.ts:88
       end
-      if (arb_valid) begin  // gen/lib/arbiter.ts:89
-        if (1'b1) begin  // gen/lib/arbiter.ts:90
-          arb_locked <= 1'b0;  // gen/lib/arbiter.ts:91
-          arb_mask <= arb_above;  // gen/lib/arbiter.ts:93
+      if (arb_valid) begin  // gen/lib/arbiter.ts:79
+        if (1'b1) begin  // gen/lib/arbiter.ts:80
+          arb_locked <= 1'b0;  // gen/lib/arbiter.ts:81
+          arb_mask <= arb_above;  // gen/lib/arbiter.ts:83
         end else begin
-          arb_locked <= 1'b1;  // gen/lib/arbiter.ts:95
-          arb_lock_index <= arb_index;  // gen/lib/arbiter.ts:96
-          arb_lock_grant <= arb_grant;  // gen/lib/arbiter.ts:97
-          arb_lock_above <= arb_above;  // gen/lib/arbiter.ts:98
+          arb_locked <= 1'b1;  // gen/lib/arbiter.ts:85
+          arb_lock_index <= arb_index;  // gen/lib/arbiter.ts:86
+          arb_lock_grant <= arb_grant;  // gen/lib/arbiter.ts:87
+          arb_lock_above <= arb_above;  // gen/lib/arbiter.ts:88
         end
       end
       if (arb_valid) begin  // gen/pcie/arbiter.ts:92

@@ -294,10 +294,10 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   reg walk_q_ready_0;  // gen/virtq/packed_fetch.ts:433
   reg walk_q_ready_1;  // gen/virtq/packed_fetch.ts:433
   wire [1:0] sched_req;  // gen/virtq/packed_fetch.ts:448
-  reg sched_locked;  // gen/lib/arbiter.ts:54
-  reg sched_lock_index;  // gen/lib/arbiter.ts:55
-  reg [1:0] sched_lock_grant;  // gen/lib/arbiter.ts:56
-  reg [1:0] sched_mask;  // gen/lib/arbiter.ts:69
+  reg sched_locked;  // gen/lib/arbiter.ts:44
+  reg sched_lock_index;  // gen/lib/arbiter.ts:45
+  reg [1:0] sched_lock_grant;  // gen/lib/arbiter.ts:46
+  reg [1:0] sched_mask;  // gen/lib/arbiter.ts:59
   wire [1:0] sched_after_or_p0;  // gen/lib/priority.ts:8
   wire [1:0] sched_after_or_p1;  // gen/lib/priority.ts:57
   wire [1:0] sched_after_in;  // gen/lib/priority.ts:8
@@ -308,11 +308,11 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   wire sched_all_valid;  // gen/lib/priority.ts:29
   /* verilator lint_on UNUSEDSIGNAL */
   wire sched_all_index;  // gen/lib/priority.ts:36
-  wire sched_index;  // gen/lib/arbiter.ts:83
-  wire sched_valid;  // gen/lib/arbiter.ts:84
-  wire [1:0] sched_grant;  // gen/lib/arbiter.ts:85
-  reg [1:0] sched_lock_above;  // gen/lib/arbiter.ts:87
-  wire [1:0] sched_above;  // gen/lib/arbiter.ts:88
+  wire sched_index;  // gen/lib/arbiter.ts:73
+  wire sched_valid;  // gen/lib/arbiter.ts:74
+  wire [1:0] sched_grant;  // gen/lib/arbiter.ts:75
+  reg [1:0] sched_lock_above;  // gen/lib/arbiter.ts:77
+  wire [1:0] sched_above;  // gen/lib/arbiter.ts:78
   reg walk_others_wait;  // gen/virtq/packed_fetch.ts:451
   wire [16:0] fetch_pos_adv;  // gen/virtq/packed_fetch.ts:463
   wire [3:0] ring_alloc_next;  // gen/virtq/packed_fetch.ts:469
@@ -423,10 +423,10 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   reg [15:0] notify_idx;  // gen/virtq/packed_used.ts:286
   reg notify_wrap;  // gen/virtq/packed_used.ts:287
   reg [7:0] notify_seq;  // gen/virtq/packed_used.ts:288
-  reg notify_pick_locked;  // gen/lib/arbiter.ts:54
-  reg notify_pick_lock_index;  // gen/lib/arbiter.ts:55
-  reg [1:0] notify_pick_lock_grant;  // gen/lib/arbiter.ts:56
-  reg [1:0] notify_pick_mask;  // gen/lib/arbiter.ts:69
+  reg notify_pick_locked;  // gen/lib/arbiter.ts:44
+  reg notify_pick_lock_index;  // gen/lib/arbiter.ts:45
+  reg [1:0] notify_pick_lock_grant;  // gen/lib/arbiter.ts:46
+  reg [1:0] notify_pick_mask;  // gen/lib/arbiter.ts:59
   wire [1:0] notify_pick_after_or_p0;  // gen/lib/priority.ts:8
   wire [1:0] notify_pick_after_or_p1;  // gen/lib/priority.ts:57
   wire [1:0] notify_pick_after_in;  // gen/lib/priority.ts:8
@@ -439,11 +439,11 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   wire notify_pick_all_valid;  // gen/lib/priority.ts:29
   /* verilator lint_on UNUSEDSIGNAL */
   wire notify_pick_all_index;  // gen/lib/priority.ts:36
-  wire notify_pick_index;  // gen/lib/arbiter.ts:83
-  wire notify_pick_valid;  // gen/lib/arbiter.ts:84
-  wire [1:0] notify_pick_grant;  // gen/lib/arbiter.ts:85
-  reg [1:0] notify_pick_lock_above;  // gen/lib/arbiter.ts:87
-  wire [1:0] notify_pick_above;  // gen/lib/arbiter.ts:88
+  wire notify_pick_index;  // gen/lib/arbiter.ts:73
+  wire notify_pick_valid;  // gen/lib/arbiter.ts:74
+  wire [1:0] notify_pick_grant;  // gen/lib/arbiter.ts:75
+  reg [1:0] notify_pick_lock_above;  // gen/lib/arbiter.ts:77
+  wire [1:0] notify_pick_above;  // gen/lib/arbiter.ts:78
   wire notify_taken;  // gen/virtq/packed_used.ts:296
   reg notify_fatal;  // gen/virtq/packed_used.ts:298
   reg [1:0] notify_irq;  // gen/virtq/packed_used.ts:299
@@ -1169,10 +1169,10 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   assign sched_all_or_p1 = {(sched_req[1] | sched_req[0]), sched_req[0]};  // gen/lib/priority.ts:57
   assign sched_all_valid = sched_req[0] | sched_req[1];  // gen/lib/priority.ts:29
   assign sched_all_index = ~sched_req[0];  // gen/lib/priority.ts:36
-  assign sched_index = sched_locked ? sched_lock_index : (sched_after_valid ? sched_after_index : sched_all_index);  // gen/lib/arbiter.ts:83
-  assign sched_valid = sched_locked | (|sched_req);  // gen/lib/arbiter.ts:84
-  assign sched_grant = sched_locked ? sched_lock_grant : (sched_after_valid ? ((sched_req & sched_mask) & (~(sched_after_or_p1 << 1))) : (sched_req & (~(sched_all_or_p1 << 1))));  // gen/lib/arbiter.ts:85
-  assign sched_above = sched_locked ? sched_lock_above : (sched_after_valid ? (sched_after_or_p1 << 1) : (sched_all_or_p1 << 1));  // gen/lib/arbiter.ts:88
+  assign sched_index = sched_locked ? sched_lock_index : (sched_after_valid ? sched_after_index : sched_all_index);  // gen/lib/arbiter.ts:73
+  assign sched_valid = sched_locked | (|sched_req);  // gen/lib/arbiter.ts:74
+  assign sched_grant = sched_locked ? sched_lock_grant : (sched_after_valid ? ((sched_req & sched_mask) & (~(sched_after_or_p1 << 1))) : (sched_req & (~(sched_all_or_p1 << 1))));  // gen/lib/arbiter.ts:75
+  assign sched_above = sched_locked ? sched_lock_above : (sched_after_valid ? (sched_after_or_p1 << 1) : (sched_all_or_p1 << 1));  // gen/lib/arbiter.ts:78
   assign fetch_pos_adv = {1'b0, fetch_pos} + {13'd0, fetch_n};  // gen/virtq/packed_fetch.ts:463
   assign ring_alloc_next = ring_rd_grant ? (ring_alloc + 4'd1) : ring_alloc;  // gen/virtq/packed_fetch.ts:469
   assign walk_n = _select_6;  // gen/virtq/packed_fetch.ts:500
@@ -1539,10 +1539,10 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   assign notify_pick_all_in = _and_14;  // gen/lib/priority.ts:8
   assign notify_pick_all_valid = notify_pick_all_in[0] | notify_pick_all_in[1];  // gen/lib/priority.ts:29
   assign notify_pick_all_index = ~notify_pick_all_in[0];  // gen/lib/priority.ts:36
-  assign notify_pick_index = notify_pick_locked ? notify_pick_lock_index : (notify_pick_after_valid ? notify_pick_after_index : notify_pick_all_index);  // gen/lib/arbiter.ts:83
-  assign notify_pick_valid = notify_pick_locked | (|_and_14);  // gen/lib/arbiter.ts:84
-  assign notify_pick_grant = notify_pick_locked ? notify_pick_lock_grant : (notify_pick_after_valid ? ((_and_14 & notify_pick_mask) & (~(notify_pick_after_or_p1 << 1))) : (_and_14 & (~(notify_pick_all_or_p1 << 1))));  // gen/lib/arbiter.ts:85
-  assign notify_pick_above = notify_pick_locked ? notify_pick_lock_above : (notify_pick_after_valid ? (notify_pick_after_or_p1 << 1) : (notify_pick_all_or_p1 << 1));  // gen/lib/arbiter.ts:88
+  assign notify_pick_index = notify_pick_locked ? notify_pick_lock_index : (notify_pick_after_valid ? notify_pick_after_index : notify_pick_all_index);  // gen/lib/arbiter.ts:73
+  assign notify_pick_valid = notify_pick_locked | (|_and_14);  // gen/lib/arbiter.ts:74
+  assign notify_pick_grant = notify_pick_locked ? notify_pick_lock_grant : (notify_pick_after_valid ? ((_and_14 & notify_pick_mask) & (~(notify_pick_after_or_p1 << 1))) : (_and_14 & (~(notify_pick_all_or_p1 << 1))));  // gen/lib/arbiter.ts:75
+  assign notify_pick_above = notify_pick_locked ? notify_pick_lock_above : (notify_pick_after_valid ? (notify_pick_after_or_p1 << 1) : (notify_pick_all_or_p1 << 1));  // gen/lib/arbiter.ts:78
   assign notify_taken = (notify_state == NOTIFY_STATE_IDLE) & notify_pick_valid;  // gen/virtq/packed_used.ts:296
   always @* begin
     notify_fatal = 1'b0;  // default, gen/virtq/packed_used.ts:298
@@ -1685,15 +1685,15 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
       end
       walk_q_ready_0 <= q0_enable & (q0_size != 16'd0);  // gen/virtq/packed_fetch.ts:434
       walk_q_ready_1 <= q1_enable & (q1_size != 16'd0);  // gen/virtq/packed_fetch.ts:434
-      if (sched_valid) begin  // gen/lib/arbiter.ts:89
-        if (walk_state == WALK_STATE_IDLE) begin  // gen/lib/arbiter.ts:90
-          sched_locked <= 1'b0;  // gen/lib/arbiter.ts:91
-          sched_mask <= sched_above;  // gen/lib/arbiter.ts:93
+      if (sched_valid) begin  // gen/lib/arbiter.ts:79
+        if (walk_state == WALK_STATE_IDLE) begin  // gen/lib/arbiter.ts:80
+          sched_locked <= 1'b0;  // gen/lib/arbiter.ts:81
+          sched_mask <= sched_above;  // gen/lib/arbiter.ts:83
         end else begin
-          sched_locked <= 1'b1;  // gen/lib/arbiter.ts:95
-          sched_lock_index <= sched_index;  // gen/lib/arbiter.ts:96
-          sched_lock_grant <= sched_grant;  // gen/lib/arbiter.ts:97
-          sched_lock_above <= sched_above;  // gen/lib/arbiter.ts:98
+          sched_locked <= 1'b1;  // gen/lib/arbiter.ts:85
+          sched_lock_index <= sched_index;  // gen/lib/arbiter.ts:86
+          sched_lock_grant <= sched_grant;  // gen/lib/arbiter.ts:87
+          sched_lock_above <= sched_above;  // gen/lib/arbiter.ts:88
         end
       end
       walk_others_wait <= (_cat_5 & (~(2'd1 << walk_queue))) != 2'd0;  // gen/virtq/packed_fetch.ts:452
@@ -2248,15 +2248,15 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
         event_busy <= 1'b0;  // gen/virtq/packed_used.ts:223
       end
       used_rvalid <= mem_rd_valid;  // gen/virtq/packed_used.ts:241
-      if (notify_pick_valid) begin  // gen/lib/arbiter.ts:89
-        if (notify_state == NOTIFY_STATE_IDLE) begin  // gen/lib/arbiter.ts:90
-          notify_pick_locked <= 1'b0;  // gen/lib/arbiter.ts:91
-          notify_pick_mask <= notify_pick_above;  // gen/lib/arbiter.ts:93
+      if (notify_pick_valid) begin  // gen/lib/arbiter.ts:79
+        if (notify_state == NOTIFY_STATE_IDLE) begin  // gen/lib/arbiter.ts:80
+          notify_pick_locked <= 1'b0;  // gen/lib/arbiter.ts:81
+          notify_pick_mask <= notify_pick_above;  // gen/lib/arbiter.ts:83
         end else begin
-          notify_pick_locked <= 1'b1;  // gen/lib/arbiter.ts:95
-          notify_pick_lock_index <= notify_pick_index;  // gen/lib/arbiter.ts:96
-          notify_pick_lock_grant <= notify_pick_grant;  // gen/lib/arbiter.ts:97
-          notify_pick_lock_above <= notify_pick_above;  // gen/lib/arbiter.ts:98
+          notify_pick_locked <= 1'b1;  // gen/lib/arbiter.ts:85
+          notify_pick_lock_index <= notify_pick_index;  // gen/lib/arbiter.ts:86
+          notify_pick_lock_grant <= notify_pick_grant;  // gen/lib/arbiter.ts:87
+          notify_pick_lock_above <= notify_pick_above;  // gen/lib/arbiter.ts:88
         end
       end
       case (notify_state)  // gen/virtq/packed_used.ts:325

@@ -145,7 +145,10 @@ export function completionPath(
     poisoned: m.reg('rl_poisoned', bit),
     tag: m.reg('rl_tag', tw),
     live: m.reg('rl_live', bit), // the tag is outstanding and not timing out
-    remaining: m.reg('rl_remaining', 13), // its bytes still to come (0: its read is ending)
+    // its bytes still to come (0: its read is ending): the read's size while no completion has been taken (fresh)
+    fresh: m.reg('rl_fresh', bit),
+    size: m.reg('rl_size', 13),
+    taken: m.reg('rl_taken', 13),
     hostEnd: m.reg('rl_host_end', 7),
     devEnd: m.reg('rl_dev_end', devBits),
     slot: m.reg('rl_slot', sw),
@@ -171,7 +174,9 @@ export function completionPath(
     rl.sameAsAhead.next(rl.valid.and(rl.sop).and(rl.tag.eq(tag)));
     // Outstanding and not timing out (the timeout frees it: a completion now is one too late).
     rl.live.next(inRange.and(muxTree(tag, tags.live)));
-    rl.remaining.next(mux(raUpdates(tag), ra.updateTo, entry.remaining));
+    rl.fresh.next(raUpdates(tag).not().and(entry.fresh));
+    rl.size.next(entry.size);
+    rl.taken.next(mux(raUpdates(tag), ra.updateTo, entry.remaining));
     rl.hostEnd.next(entry.hostEnd);
     rl.devEnd.next(entry.devEnd);
     rl.slot.next(entry.slot);
@@ -196,9 +201,10 @@ export function completionPath(
   const statusErr = rl.status.ne(CplStatus.SC);
   const laOk = m.let('cpl_la_ok', rl.hostEnd.eq(rl.laEnd));
   const dataErr = rl.hasData.not().or(laOk.not());
-  const expecting = mux(fwd, ra.closes.not(), rl.remaining.ne(0));
+  const remaining = m.let('rl_remaining', mux(rl.fresh, rl.size, rl.taken));
+  const expecting = mux(fwd, ra.closes.not(), remaining.ne(0));
   const known = m.let('cpl_known', rl.live.and(expecting));
-  const inSequence = m.let('cpl_in_sequence', mux(fwd, rl.bc.eq(ra.updateTo), rl.bc.eq(rl.remaining)));
+  const inSequence = m.let('cpl_in_sequence', mux(fwd, rl.bc.eq(ra.updateTo), rl.bc.eq(remaining)));
   const closes = statusErr.or(dataErr).or(rl.isLast);
   m.if(advance, () => {
     ra.valid.next(rl.valid);

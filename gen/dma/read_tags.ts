@@ -55,12 +55,20 @@ export interface ReadTags {
   live: Expr[];
 }
 
-/** A tag's entries, read asynchronously (distributed RAM). */
-export function lookupTag(tags: ReadTags, tag: Expr): { remaining: Expr; devEnd: Expr; hostEnd: Expr; slot: Expr } {
+/**
+ * A tag's entries, read asynchronously (distributed RAM). The bytes it still expects are `fresh ? size :
+ * remaining`: the caller registers the three and selects a cycle later (a 64-way select of `fresh` and the
+ * choice behind it in one cycle were 10 LUT levels).
+ */
+export function lookupTag(
+  tags: ReadTags,
+  tag: Expr,
+): { fresh: Expr; size: Expr; remaining: Expr; devEnd: Expr; hostEnd: Expr; slot: Expr } {
   const ends = tags.ends.readAsync(tag);
-  const size = ends.bits(tags.devBits + 19, tags.devBits + 7);
   return {
-    remaining: mux(muxTree(tag, tags.fresh.items), size, tags.remaining.readAsync(tag)),
+    fresh: muxTree(tag, tags.fresh.items),
+    size: ends.bits(tags.devBits + 19, tags.devBits + 7),
+    remaining: tags.remaining.readAsync(tag),
     devEnd: ends.bits(tags.devBits + 6, 7),
     hostEnd: ends.bits(6, 0),
     slot: tags.slot.readAsync(tag),
