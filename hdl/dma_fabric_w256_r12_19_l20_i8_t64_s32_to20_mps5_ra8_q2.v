@@ -198,18 +198,27 @@ module dma_fabric_w256_r12_19_l20_i8_t64_s32_to20_mps5_ra8_q2 (
   reg [19:0] rd_cmd_len;  // gen/virtq/dma_fabric.ts:164
   reg [9:0] rd_cmd_id;  // gen/virtq/dma_fabric.ts:165
   wire rd_cmd_free;  // gen/virtq/dma_fabric.ts:166
-  reg rd_cmd_arb_locked;  // gen/lib/arbiter.ts:54
-  reg rd_cmd_arb_lock_index;  // gen/lib/arbiter.ts:55
-  reg [1:0] rd_cmd_arb_mask;  // gen/lib/arbiter.ts:61
+  reg rd_cmd_arb_locked;  // gen/lib/arbiter.ts:44
+  reg rd_cmd_arb_lock_index;  // gen/lib/arbiter.ts:45
+  reg [1:0] rd_cmd_arb_lock_grant;  // gen/lib/arbiter.ts:46
+  reg [1:0] rd_cmd_arb_mask;  // gen/lib/arbiter.ts:59
+  wire [1:0] rd_cmd_arb_after_or_p0;  // gen/lib/priority.ts:8
+  wire [1:0] rd_cmd_arb_after_or_p1;  // gen/lib/priority.ts:57
   wire [1:0] rd_cmd_arb_after_in;  // gen/lib/priority.ts:8
   wire rd_cmd_arb_after_valid;  // gen/lib/priority.ts:29
   wire rd_cmd_arb_after_index;  // gen/lib/priority.ts:36
+  wire [1:0] rd_cmd_arb_all_or_p0;  // gen/lib/priority.ts:8
+  wire [1:0] rd_cmd_arb_all_or_p1;  // gen/lib/priority.ts:57
   wire [1:0] rd_cmd_arb_all_in;  // gen/lib/priority.ts:8
+  /* verilator lint_off UNUSEDSIGNAL */  // unused
   wire rd_cmd_arb_all_valid;  // gen/lib/priority.ts:29
+  /* verilator lint_on UNUSEDSIGNAL */
   wire rd_cmd_arb_all_index;  // gen/lib/priority.ts:36
-  wire rd_cmd_arb_index;  // gen/lib/arbiter.ts:69
-  wire rd_cmd_arb_valid;  // gen/lib/arbiter.ts:70
-  wire [1:0] rd_cmd_arb_grant;  // gen/lib/arbiter.ts:71
+  wire rd_cmd_arb_index;  // gen/lib/arbiter.ts:73
+  wire rd_cmd_arb_valid;  // gen/lib/arbiter.ts:74
+  wire [1:0] rd_cmd_arb_grant;  // gen/lib/arbiter.ts:75
+  reg [1:0] rd_cmd_arb_lock_above;  // gen/lib/arbiter.ts:77
+  wire [1:0] rd_cmd_arb_above;  // gen/lib/arbiter.ts:78
   wire rd_cmd_offered;  // gen/virtq/dma_fabric.ts:173
   wire rd_cmd_status_0_in_valid;  // gen/virtq/dma_fabric.ts:234
   wire rd_cmd_status_0_in_ready;  // gen/virtq/dma_fabric.ts:234
@@ -229,18 +238,27 @@ module dma_fabric_w256_r12_19_l20_i8_t64_s32_to20_mps5_ra8_q2 (
   reg [19:0] wr_cmd_len;  // gen/virtq/dma_fabric.ts:164
   reg [9:0] wr_cmd_id;  // gen/virtq/dma_fabric.ts:165
   wire wr_cmd_free;  // gen/virtq/dma_fabric.ts:166
-  reg wr_cmd_arb_locked;  // gen/lib/arbiter.ts:54
-  reg wr_cmd_arb_lock_index;  // gen/lib/arbiter.ts:55
-  reg [1:0] wr_cmd_arb_mask;  // gen/lib/arbiter.ts:61
+  reg wr_cmd_arb_locked;  // gen/lib/arbiter.ts:44
+  reg wr_cmd_arb_lock_index;  // gen/lib/arbiter.ts:45
+  reg [1:0] wr_cmd_arb_lock_grant;  // gen/lib/arbiter.ts:46
+  reg [1:0] wr_cmd_arb_mask;  // gen/lib/arbiter.ts:59
+  wire [1:0] wr_cmd_arb_after_or_p0;  // gen/lib/priority.ts:8
+  wire [1:0] wr_cmd_arb_after_or_p1;  // gen/lib/priority.ts:57
   wire [1:0] wr_cmd_arb_after_in;  // gen/lib/priority.ts:8
   wire wr_cmd_arb_after_valid;  // gen/lib/priority.ts:29
   wire wr_cmd_arb_after_index;  // gen/lib/priority.ts:36
+  wire [1:0] wr_cmd_arb_all_or_p0;  // gen/lib/priority.ts:8
+  wire [1:0] wr_cmd_arb_all_or_p1;  // gen/lib/priority.ts:57
   wire [1:0] wr_cmd_arb_all_in;  // gen/lib/priority.ts:8
+  /* verilator lint_off UNUSEDSIGNAL */  // unused
   wire wr_cmd_arb_all_valid;  // gen/lib/priority.ts:29
+  /* verilator lint_on UNUSEDSIGNAL */
   wire wr_cmd_arb_all_index;  // gen/lib/priority.ts:36
-  wire wr_cmd_arb_index;  // gen/lib/arbiter.ts:69
-  wire wr_cmd_arb_valid;  // gen/lib/arbiter.ts:70
-  wire [1:0] wr_cmd_arb_grant;  // gen/lib/arbiter.ts:71
+  wire wr_cmd_arb_index;  // gen/lib/arbiter.ts:73
+  wire wr_cmd_arb_valid;  // gen/lib/arbiter.ts:74
+  wire [1:0] wr_cmd_arb_grant;  // gen/lib/arbiter.ts:75
+  reg [1:0] wr_cmd_arb_lock_above;  // gen/lib/arbiter.ts:77
+  wire [1:0] wr_cmd_arb_above;  // gen/lib/arbiter.ts:78
   wire wr_cmd_offered;  // gen/virtq/dma_fabric.ts:173
   wire wr_cmd_status_0_in_valid;  // gen/virtq/dma_fabric.ts:234
   wire wr_cmd_status_0_in_ready;  // gen/virtq/dma_fabric.ts:234
@@ -633,15 +651,20 @@ module dma_fabric_w256_r12_19_l20_i8_t64_s32_to20_mps5_ra8_q2 (
   assign tx_arb_in1_eop = dma_wr_req_eop;  // gen/virtq/dma_fabric.ts:313
   assign tx_arb_out_ready = tx_ready;  // gen/virtq/dma_fabric.ts:314
   assign rd_cmd_free = (~rd_cmd_valid) | dma_rd_cmd_ready;  // gen/virtq/dma_fabric.ts:166
+  assign rd_cmd_arb_after_or_p0 = {c1_rd_cmd_valid, c0_rd_cmd_valid} & rd_cmd_arb_mask;  // gen/lib/priority.ts:8
+  assign rd_cmd_arb_after_or_p1 = {(rd_cmd_arb_after_or_p0[1] | rd_cmd_arb_after_or_p0[0]), rd_cmd_arb_after_or_p0[0]};  // gen/lib/priority.ts:57
   assign rd_cmd_arb_after_in = {c1_rd_cmd_valid, c0_rd_cmd_valid} & rd_cmd_arb_mask;  // gen/lib/priority.ts:8
   assign rd_cmd_arb_after_valid = rd_cmd_arb_after_in[0] | rd_cmd_arb_after_in[1];  // gen/lib/priority.ts:29
   assign rd_cmd_arb_after_index = ~rd_cmd_arb_after_in[0];  // gen/lib/priority.ts:36
+  assign rd_cmd_arb_all_or_p0 = {c1_rd_cmd_valid, c0_rd_cmd_valid};  // gen/lib/priority.ts:8
+  assign rd_cmd_arb_all_or_p1 = {(rd_cmd_arb_all_or_p0[1] | rd_cmd_arb_all_or_p0[0]), rd_cmd_arb_all_or_p0[0]};  // gen/lib/priority.ts:57
   assign rd_cmd_arb_all_in = {c1_rd_cmd_valid, c0_rd_cmd_valid};  // gen/lib/priority.ts:8
   assign rd_cmd_arb_all_valid = rd_cmd_arb_all_in[0] | rd_cmd_arb_all_in[1];  // gen/lib/priority.ts:29
   assign rd_cmd_arb_all_index = ~rd_cmd_arb_all_in[0];  // gen/lib/priority.ts:36
-  assign rd_cmd_arb_index = rd_cmd_arb_locked ? rd_cmd_arb_lock_index : (rd_cmd_arb_after_valid ? rd_cmd_arb_after_index : rd_cmd_arb_all_index);  // gen/lib/arbiter.ts:69
-  assign rd_cmd_arb_valid = rd_cmd_arb_locked | rd_cmd_arb_all_valid;  // gen/lib/arbiter.ts:70
-  assign rd_cmd_arb_grant = rd_cmd_arb_valid ? {(rd_cmd_arb_index == 1'b1), (rd_cmd_arb_index == 1'b0)} : 2'd0;  // gen/lib/arbiter.ts:71
+  assign rd_cmd_arb_index = rd_cmd_arb_locked ? rd_cmd_arb_lock_index : (rd_cmd_arb_after_valid ? rd_cmd_arb_after_index : rd_cmd_arb_all_index);  // gen/lib/arbiter.ts:73
+  assign rd_cmd_arb_valid = rd_cmd_arb_locked | (|{c1_rd_cmd_valid, c0_rd_cmd_valid});  // gen/lib/arbiter.ts:74
+  assign rd_cmd_arb_grant = rd_cmd_arb_locked ? rd_cmd_arb_lock_grant : (rd_cmd_arb_after_valid ? (({c1_rd_cmd_valid, c0_rd_cmd_valid} & rd_cmd_arb_mask) & (~(rd_cmd_arb_after_or_p1 << 1))) : ({c1_rd_cmd_valid, c0_rd_cmd_valid} & (~(rd_cmd_arb_all_or_p1 << 1))));  // gen/lib/arbiter.ts:75
+  assign rd_cmd_arb_above = rd_cmd_arb_locked ? rd_cmd_arb_lock_above : (rd_cmd_arb_after_valid ? (rd_cmd_arb_after_or_p1 << 1) : (rd_cmd_arb_all_or_p1 << 1));  // gen/lib/arbiter.ts:78
   assign rd_cmd_offered = (rd_cmd_arb_grant & {c1_rd_cmd_valid, c0_rd_cmd_valid}) != 2'd0;  // gen/virtq/dma_fabric.ts:173
   assign rd_cmd_status_0_in_valid = dma_rd_status_valid & (dma_rd_status_id[8] == 1'b0);  // gen/virtq/dma_fabric.ts:235
   assign rd_cmd_status_0_in_data = {dma_rd_status_id[7:0], (dma_rd_status_id[9] ? 3'd6 : dma_rd_status_error)};  // gen/virtq/dma_fabric.ts:236
@@ -650,15 +673,20 @@ module dma_fabric_w256_r12_19_l20_i8_t64_s32_to20_mps5_ra8_q2 (
   assign rd_cmd_status_1_in_data = {dma_rd_status_id[7:0], (dma_rd_status_id[9] ? 3'd6 : dma_rd_status_error)};  // gen/virtq/dma_fabric.ts:236
   assign rd_cmd_status_1_out_ready = c1_rd_status_ready;  // gen/virtq/dma_fabric.ts:241
   assign wr_cmd_free = (~wr_cmd_valid) | dma_wr_cmd_ready;  // gen/virtq/dma_fabric.ts:166
+  assign wr_cmd_arb_after_or_p0 = {c1_wr_cmd_valid, c0_wr_cmd_valid} & wr_cmd_arb_mask;  // gen/lib/priority.ts:8
+  assign wr_cmd_arb_after_or_p1 = {(wr_cmd_arb_after_or_p0[1] | wr_cmd_arb_after_or_p0[0]), wr_cmd_arb_after_or_p0[0]};  // gen/lib/priority.ts:57
   assign wr_cmd_arb_after_in = {c1_wr_cmd_valid, c0_wr_cmd_valid} & wr_cmd_arb_mask;  // gen/lib/priority.ts:8
   assign wr_cmd_arb_after_valid = wr_cmd_arb_after_in[0] | wr_cmd_arb_after_in[1];  // gen/lib/priority.ts:29
   assign wr_cmd_arb_after_index = ~wr_cmd_arb_after_in[0];  // gen/lib/priority.ts:36
+  assign wr_cmd_arb_all_or_p0 = {c1_wr_cmd_valid, c0_wr_cmd_valid};  // gen/lib/priority.ts:8
+  assign wr_cmd_arb_all_or_p1 = {(wr_cmd_arb_all_or_p0[1] | wr_cmd_arb_all_or_p0[0]), wr_cmd_arb_all_or_p0[0]};  // gen/lib/priority.ts:57
   assign wr_cmd_arb_all_in = {c1_wr_cmd_valid, c0_wr_cmd_valid};  // gen/lib/priority.ts:8
   assign wr_cmd_arb_all_valid = wr_cmd_arb_all_in[0] | wr_cmd_arb_all_in[1];  // gen/lib/priority.ts:29
   assign wr_cmd_arb_all_index = ~wr_cmd_arb_all_in[0];  // gen/lib/priority.ts:36
-  assign wr_cmd_arb_index = wr_cmd_arb_locked ? wr_cmd_arb_lock_index : (wr_cmd_arb_after_valid ? wr_cmd_arb_after_index : wr_cmd_arb_all_index);  // gen/lib/arbiter.ts:69
-  assign wr_cmd_arb_valid = wr_cmd_arb_locked | wr_cmd_arb_all_valid;  // gen/lib/arbiter.ts:70
-  assign wr_cmd_arb_grant = wr_cmd_arb_valid ? {(wr_cmd_arb_index == 1'b1), (wr_cmd_arb_index == 1'b0)} : 2'd0;  // gen/lib/arbiter.ts:71
+  assign wr_cmd_arb_index = wr_cmd_arb_locked ? wr_cmd_arb_lock_index : (wr_cmd_arb_after_valid ? wr_cmd_arb_after_index : wr_cmd_arb_all_index);  // gen/lib/arbiter.ts:73
+  assign wr_cmd_arb_valid = wr_cmd_arb_locked | (|{c1_wr_cmd_valid, c0_wr_cmd_valid});  // gen/lib/arbiter.ts:74
+  assign wr_cmd_arb_grant = wr_cmd_arb_locked ? wr_cmd_arb_lock_grant : (wr_cmd_arb_after_valid ? (({c1_wr_cmd_valid, c0_wr_cmd_valid} & wr_cmd_arb_mask) & (~(wr_cmd_arb_after_or_p1 << 1))) : ({c1_wr_cmd_valid, c0_wr_cmd_valid} & (~(wr_cmd_arb_all_or_p1 << 1))));  // gen/lib/arbiter.ts:75
+  assign wr_cmd_arb_above = wr_cmd_arb_locked ? wr_cmd_arb_lock_above : (wr_cmd_arb_after_valid ? (wr_cmd_arb_after_or_p1 << 1) : (wr_cmd_arb_all_or_p1 << 1));  // gen/lib/arbiter.ts:78
   assign wr_cmd_offered = (wr_cmd_arb_grant & {c1_wr_cmd_valid, c0_wr_cmd_valid}) != 2'd0;  // gen/virtq/dma_fabric.ts:173
   assign wr_cmd_status_0_in_valid = dma_wr_status_valid & (dma_wr_status_id[8] == 1'b0);  // gen/virtq/dma_fabric.ts:235
   assign wr_cmd_status_0_in_data = {dma_wr_status_id[7:0], (dma_wr_status_id[9] ? 3'd6 : dma_wr_status_error)};  // gen/virtq/dma_fabric.ts:236
@@ -673,11 +701,15 @@ module dma_fabric_w256_r12_19_l20_i8_t64_s32_to20_mps5_ra8_q2 (
       rd_cmd_valid <= 1'b0;
       rd_cmd_arb_locked <= 1'b0;
       rd_cmd_arb_lock_index <= 1'b0;
+      rd_cmd_arb_lock_grant <= 2'd0;
       rd_cmd_arb_mask <= 2'd0;
+      rd_cmd_arb_lock_above <= 2'd0;
       wr_cmd_valid <= 1'b0;
       wr_cmd_arb_locked <= 1'b0;
       wr_cmd_arb_lock_index <= 1'b0;
+      wr_cmd_arb_lock_grant <= 2'd0;
       wr_cmd_arb_mask <= 2'd0;
+      wr_cmd_arb_lock_above <= 2'd0;
       rd_target <= 1'b0;
       rd_pending <= 4'd0;
       tx_in_path <= 4'd0;
@@ -687,25 +719,29 @@ module dma_fabric_w256_r12_19_l20_i8_t64_s32_to20_mps5_ra8_q2 (
       irq_b_ahead <= 4'd0;
       irq_out_q <= 2'd0;
     end else begin
-      if (rd_cmd_arb_valid) begin  // gen/lib/arbiter.ts:73
-        if (rd_cmd_free) begin  // gen/lib/arbiter.ts:74
-          rd_cmd_arb_locked <= 1'b0;  // gen/lib/arbiter.ts:75
-          rd_cmd_arb_mask <= {(rd_cmd_arb_index < 1'b1), 1'b0};  // gen/lib/arbiter.ts:77
+      if (rd_cmd_arb_valid) begin  // gen/lib/arbiter.ts:79
+        if (rd_cmd_free) begin  // gen/lib/arbiter.ts:80
+          rd_cmd_arb_locked <= 1'b0;  // gen/lib/arbiter.ts:81
+          rd_cmd_arb_mask <= rd_cmd_arb_above;  // gen/lib/arbiter.ts:83
         end else begin
-          rd_cmd_arb_locked <= 1'b1;  // gen/lib/arbiter.ts:79
-          rd_cmd_arb_lock_index <= rd_cmd_arb_index;  // gen/lib/arbiter.ts:80
+          rd_cmd_arb_locked <= 1'b1;  // gen/lib/arbiter.ts:85
+          rd_cmd_arb_lock_index <= rd_cmd_arb_index;  // gen/lib/arbiter.ts:86
+          rd_cmd_arb_lock_grant <= rd_cmd_arb_grant;  // gen/lib/arbiter.ts:87
+          rd_cmd_arb_lock_above <= rd_cmd_arb_above;  // gen/lib/arbiter.ts:88
         end
       end
       if (rd_cmd_free) begin  // gen/virtq/dma_fabric.ts:184
         rd_cmd_valid <= rd_cmd_offered;  // gen/virtq/dma_fabric.ts:185
       end
-      if (wr_cmd_arb_valid) begin  // gen/lib/arbiter.ts:73
-        if (wr_cmd_free) begin  // gen/lib/arbiter.ts:74
-          wr_cmd_arb_locked <= 1'b0;  // gen/lib/arbiter.ts:75
-          wr_cmd_arb_mask <= {(wr_cmd_arb_index < 1'b1), 1'b0};  // gen/lib/arbiter.ts:77
+      if (wr_cmd_arb_valid) begin  // gen/lib/arbiter.ts:79
+        if (wr_cmd_free) begin  // gen/lib/arbiter.ts:80
+          wr_cmd_arb_locked <= 1'b0;  // gen/lib/arbiter.ts:81
+          wr_cmd_arb_mask <= wr_cmd_arb_above;  // gen/lib/arbiter.ts:83
         end else begin
-          wr_cmd_arb_locked <= 1'b1;  // gen/lib/arbiter.ts:79
-          wr_cmd_arb_lock_index <= wr_cmd_arb_index;  // gen/lib/arbiter.ts:80
+          wr_cmd_arb_locked <= 1'b1;  // gen/lib/arbiter.ts:85
+          wr_cmd_arb_lock_index <= wr_cmd_arb_index;  // gen/lib/arbiter.ts:86
+          wr_cmd_arb_lock_grant <= wr_cmd_arb_grant;  // gen/lib/arbiter.ts:87
+          wr_cmd_arb_lock_above <= wr_cmd_arb_above;  // gen/lib/arbiter.ts:88
         end
       end
       if (wr_cmd_free) begin  // gen/virtq/dma_fabric.ts:184

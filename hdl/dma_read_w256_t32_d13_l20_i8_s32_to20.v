@@ -67,9 +67,9 @@ module dma_read_w256_t32_d13_l20_i8_s32_to20 (
 
   // ---- declarations
   /* verilator lint_off UNUSEDPARAM */
-  localparam [1:0] ISSUE_STATE_IDLE = 2'd0;  // gen/dma/read_engine.ts:103
-  localparam [1:0] ISSUE_STATE_CALC = 2'd1;  // gen/dma/read_engine.ts:103
-  localparam [1:0] ISSUE_STATE_ISSUE = 2'd2;  // gen/dma/read_engine.ts:103
+  localparam [1:0] ISSUE_STATE_IDLE = 2'd0;  // gen/dma/read_engine.ts:104
+  localparam [1:0] ISSUE_STATE_CALC = 2'd1;  // gen/dma/read_engine.ts:104
+  localparam [1:0] ISSUE_STATE_ISSUE = 2'd2;  // gen/dma/read_engine.ts:104
   /* verilator lint_on UNUSEDPARAM */
 
   wire cmd_queue_enq_valid;  // gen/dma/read_engine.ts:74
@@ -81,331 +81,203 @@ module dma_read_w256_t32_d13_l20_i8_s32_to20 (
   /* verilator lint_off UNUSEDSIGNAL */  // unused
   wire [1:0] cmd_queue_count;  // gen/dma/read_engine.ts:74
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [7:0] slot_id_0;  // gen/dma/read_engine.ts:85
-  reg [7:0] slot_id_1;  // gen/dma/read_engine.ts:85
-  reg [7:0] slot_id_2;  // gen/dma/read_engine.ts:85
-  reg [7:0] slot_id_3;  // gen/dma/read_engine.ts:85
-  reg [7:0] slot_id_4;  // gen/dma/read_engine.ts:85
-  reg [7:0] slot_id_5;  // gen/dma/read_engine.ts:85
-  reg [7:0] slot_id_6;  // gen/dma/read_engine.ts:85
-  reg [7:0] slot_id_7;  // gen/dma/read_engine.ts:85
-  reg [7:0] slot_id_8;  // gen/dma/read_engine.ts:85
-  reg [7:0] slot_id_9;  // gen/dma/read_engine.ts:85
-  reg [7:0] slot_id_10;  // gen/dma/read_engine.ts:85
-  reg [7:0] slot_id_11;  // gen/dma/read_engine.ts:85
-  reg [7:0] slot_id_12;  // gen/dma/read_engine.ts:85
-  reg [7:0] slot_id_13;  // gen/dma/read_engine.ts:85
-  reg [7:0] slot_id_14;  // gen/dma/read_engine.ts:85
-  reg [7:0] slot_id_15;  // gen/dma/read_engine.ts:85
-  reg [7:0] slot_id_16;  // gen/dma/read_engine.ts:85
-  reg [7:0] slot_id_17;  // gen/dma/read_engine.ts:85
-  reg [7:0] slot_id_18;  // gen/dma/read_engine.ts:85
-  reg [7:0] slot_id_19;  // gen/dma/read_engine.ts:85
-  reg [7:0] slot_id_20;  // gen/dma/read_engine.ts:85
-  reg [7:0] slot_id_21;  // gen/dma/read_engine.ts:85
-  reg [7:0] slot_id_22;  // gen/dma/read_engine.ts:85
-  reg [7:0] slot_id_23;  // gen/dma/read_engine.ts:85
-  reg [7:0] slot_id_24;  // gen/dma/read_engine.ts:85
-  reg [7:0] slot_id_25;  // gen/dma/read_engine.ts:85
-  reg [7:0] slot_id_26;  // gen/dma/read_engine.ts:85
-  reg [7:0] slot_id_27;  // gen/dma/read_engine.ts:85
-  reg [7:0] slot_id_28;  // gen/dma/read_engine.ts:85
-  reg [7:0] slot_id_29;  // gen/dma/read_engine.ts:85
-  reg [7:0] slot_id_30;  // gen/dma/read_engine.ts:85
-  reg [7:0] slot_id_31;  // gen/dma/read_engine.ts:85
-  reg [2:0] slot_err_0;  // gen/dma/read_engine.ts:86
-  reg [2:0] slot_err_1;  // gen/dma/read_engine.ts:86
-  reg [2:0] slot_err_2;  // gen/dma/read_engine.ts:86
-  reg [2:0] slot_err_3;  // gen/dma/read_engine.ts:86
-  reg [2:0] slot_err_4;  // gen/dma/read_engine.ts:86
-  reg [2:0] slot_err_5;  // gen/dma/read_engine.ts:86
-  reg [2:0] slot_err_6;  // gen/dma/read_engine.ts:86
-  reg [2:0] slot_err_7;  // gen/dma/read_engine.ts:86
-  reg [2:0] slot_err_8;  // gen/dma/read_engine.ts:86
-  reg [2:0] slot_err_9;  // gen/dma/read_engine.ts:86
-  reg [2:0] slot_err_10;  // gen/dma/read_engine.ts:86
-  reg [2:0] slot_err_11;  // gen/dma/read_engine.ts:86
-  reg [2:0] slot_err_12;  // gen/dma/read_engine.ts:86
-  reg [2:0] slot_err_13;  // gen/dma/read_engine.ts:86
-  reg [2:0] slot_err_14;  // gen/dma/read_engine.ts:86
-  reg [2:0] slot_err_15;  // gen/dma/read_engine.ts:86
-  reg [2:0] slot_err_16;  // gen/dma/read_engine.ts:86
-  reg [2:0] slot_err_17;  // gen/dma/read_engine.ts:86
-  reg [2:0] slot_err_18;  // gen/dma/read_engine.ts:86
-  reg [2:0] slot_err_19;  // gen/dma/read_engine.ts:86
-  reg [2:0] slot_err_20;  // gen/dma/read_engine.ts:86
-  reg [2:0] slot_err_21;  // gen/dma/read_engine.ts:86
-  reg [2:0] slot_err_22;  // gen/dma/read_engine.ts:86
-  reg [2:0] slot_err_23;  // gen/dma/read_engine.ts:86
-  reg [2:0] slot_err_24;  // gen/dma/read_engine.ts:86
-  reg [2:0] slot_err_25;  // gen/dma/read_engine.ts:86
-  reg [2:0] slot_err_26;  // gen/dma/read_engine.ts:86
-  reg [2:0] slot_err_27;  // gen/dma/read_engine.ts:86
-  reg [2:0] slot_err_28;  // gen/dma/read_engine.ts:86
-  reg [2:0] slot_err_29;  // gen/dma/read_engine.ts:86
-  reg [2:0] slot_err_30;  // gen/dma/read_engine.ts:86
-  reg [2:0] slot_err_31;  // gen/dma/read_engine.ts:86
-  reg slot_issued_0;  // gen/dma/read_engine.ts:87
-  reg slot_issued_1;  // gen/dma/read_engine.ts:87
-  reg slot_issued_2;  // gen/dma/read_engine.ts:87
-  reg slot_issued_3;  // gen/dma/read_engine.ts:87
-  reg slot_issued_4;  // gen/dma/read_engine.ts:87
-  reg slot_issued_5;  // gen/dma/read_engine.ts:87
-  reg slot_issued_6;  // gen/dma/read_engine.ts:87
-  reg slot_issued_7;  // gen/dma/read_engine.ts:87
-  reg slot_issued_8;  // gen/dma/read_engine.ts:87
-  reg slot_issued_9;  // gen/dma/read_engine.ts:87
-  reg slot_issued_10;  // gen/dma/read_engine.ts:87
-  reg slot_issued_11;  // gen/dma/read_engine.ts:87
-  reg slot_issued_12;  // gen/dma/read_engine.ts:87
-  reg slot_issued_13;  // gen/dma/read_engine.ts:87
-  reg slot_issued_14;  // gen/dma/read_engine.ts:87
-  reg slot_issued_15;  // gen/dma/read_engine.ts:87
-  reg slot_issued_16;  // gen/dma/read_engine.ts:87
-  reg slot_issued_17;  // gen/dma/read_engine.ts:87
-  reg slot_issued_18;  // gen/dma/read_engine.ts:87
-  reg slot_issued_19;  // gen/dma/read_engine.ts:87
-  reg slot_issued_20;  // gen/dma/read_engine.ts:87
-  reg slot_issued_21;  // gen/dma/read_engine.ts:87
-  reg slot_issued_22;  // gen/dma/read_engine.ts:87
-  reg slot_issued_23;  // gen/dma/read_engine.ts:87
-  reg slot_issued_24;  // gen/dma/read_engine.ts:87
-  reg slot_issued_25;  // gen/dma/read_engine.ts:87
-  reg slot_issued_26;  // gen/dma/read_engine.ts:87
-  reg slot_issued_27;  // gen/dma/read_engine.ts:87
-  reg slot_issued_28;  // gen/dma/read_engine.ts:87
-  reg slot_issued_29;  // gen/dma/read_engine.ts:87
-  reg slot_issued_30;  // gen/dma/read_engine.ts:87
-  reg slot_issued_31;  // gen/dma/read_engine.ts:87
-  reg [5:0] slot_pending_0;  // gen/dma/read_engine.ts:88
-  reg [5:0] slot_pending_1;  // gen/dma/read_engine.ts:88
-  reg [5:0] slot_pending_2;  // gen/dma/read_engine.ts:88
-  reg [5:0] slot_pending_3;  // gen/dma/read_engine.ts:88
-  reg [5:0] slot_pending_4;  // gen/dma/read_engine.ts:88
-  reg [5:0] slot_pending_5;  // gen/dma/read_engine.ts:88
-  reg [5:0] slot_pending_6;  // gen/dma/read_engine.ts:88
-  reg [5:0] slot_pending_7;  // gen/dma/read_engine.ts:88
-  reg [5:0] slot_pending_8;  // gen/dma/read_engine.ts:88
-  reg [5:0] slot_pending_9;  // gen/dma/read_engine.ts:88
-  reg [5:0] slot_pending_10;  // gen/dma/read_engine.ts:88
-  reg [5:0] slot_pending_11;  // gen/dma/read_engine.ts:88
-  reg [5:0] slot_pending_12;  // gen/dma/read_engine.ts:88
-  reg [5:0] slot_pending_13;  // gen/dma/read_engine.ts:88
-  reg [5:0] slot_pending_14;  // gen/dma/read_engine.ts:88
-  reg [5:0] slot_pending_15;  // gen/dma/read_engine.ts:88
-  reg [5:0] slot_pending_16;  // gen/dma/read_engine.ts:88
-  reg [5:0] slot_pending_17;  // gen/dma/read_engine.ts:88
-  reg [5:0] slot_pending_18;  // gen/dma/read_engine.ts:88
-  reg [5:0] slot_pending_19;  // gen/dma/read_engine.ts:88
-  reg [5:0] slot_pending_20;  // gen/dma/read_engine.ts:88
-  reg [5:0] slot_pending_21;  // gen/dma/read_engine.ts:88
-  reg [5:0] slot_pending_22;  // gen/dma/read_engine.ts:88
-  reg [5:0] slot_pending_23;  // gen/dma/read_engine.ts:88
-  reg [5:0] slot_pending_24;  // gen/dma/read_engine.ts:88
-  reg [5:0] slot_pending_25;  // gen/dma/read_engine.ts:88
-  reg [5:0] slot_pending_26;  // gen/dma/read_engine.ts:88
-  reg [5:0] slot_pending_27;  // gen/dma/read_engine.ts:88
-  reg [5:0] slot_pending_28;  // gen/dma/read_engine.ts:88
-  reg [5:0] slot_pending_29;  // gen/dma/read_engine.ts:88
-  reg [5:0] slot_pending_30;  // gen/dma/read_engine.ts:88
-  reg [5:0] slot_pending_31;  // gen/dma/read_engine.ts:88
-  reg [5:0] slot_head;  // gen/dma/read_engine.ts:89
-  reg [5:0] slot_tail;  // gen/dma/read_engine.ts:90
-  reg tag_valid_0;  // gen/dma/read_tags.ts:53
-  reg tag_valid_1;  // gen/dma/read_tags.ts:53
-  reg tag_valid_2;  // gen/dma/read_tags.ts:53
-  reg tag_valid_3;  // gen/dma/read_tags.ts:53
-  reg tag_valid_4;  // gen/dma/read_tags.ts:53
-  reg tag_valid_5;  // gen/dma/read_tags.ts:53
-  reg tag_valid_6;  // gen/dma/read_tags.ts:53
-  reg tag_valid_7;  // gen/dma/read_tags.ts:53
-  reg tag_valid_8;  // gen/dma/read_tags.ts:53
-  reg tag_valid_9;  // gen/dma/read_tags.ts:53
-  reg tag_valid_10;  // gen/dma/read_tags.ts:53
-  reg tag_valid_11;  // gen/dma/read_tags.ts:53
-  reg tag_valid_12;  // gen/dma/read_tags.ts:53
-  reg tag_valid_13;  // gen/dma/read_tags.ts:53
-  reg tag_valid_14;  // gen/dma/read_tags.ts:53
-  reg tag_valid_15;  // gen/dma/read_tags.ts:53
-  reg tag_valid_16;  // gen/dma/read_tags.ts:53
-  reg tag_valid_17;  // gen/dma/read_tags.ts:53
-  reg tag_valid_18;  // gen/dma/read_tags.ts:53
-  reg tag_valid_19;  // gen/dma/read_tags.ts:53
-  reg tag_valid_20;  // gen/dma/read_tags.ts:53
-  reg tag_valid_21;  // gen/dma/read_tags.ts:53
-  reg tag_valid_22;  // gen/dma/read_tags.ts:53
-  reg tag_valid_23;  // gen/dma/read_tags.ts:53
-  reg tag_valid_24;  // gen/dma/read_tags.ts:53
-  reg tag_valid_25;  // gen/dma/read_tags.ts:53
-  reg tag_valid_26;  // gen/dma/read_tags.ts:53
-  reg tag_valid_27;  // gen/dma/read_tags.ts:53
-  reg tag_valid_28;  // gen/dma/read_tags.ts:53
-  reg tag_valid_29;  // gen/dma/read_tags.ts:53
-  reg tag_valid_30;  // gen/dma/read_tags.ts:53
-  reg tag_valid_31;  // gen/dma/read_tags.ts:53
-  reg [12:0] tag_remaining_0;  // gen/dma/read_tags.ts:54
-  reg [12:0] tag_remaining_1;  // gen/dma/read_tags.ts:54
-  reg [12:0] tag_remaining_2;  // gen/dma/read_tags.ts:54
-  reg [12:0] tag_remaining_3;  // gen/dma/read_tags.ts:54
-  reg [12:0] tag_remaining_4;  // gen/dma/read_tags.ts:54
-  reg [12:0] tag_remaining_5;  // gen/dma/read_tags.ts:54
-  reg [12:0] tag_remaining_6;  // gen/dma/read_tags.ts:54
-  reg [12:0] tag_remaining_7;  // gen/dma/read_tags.ts:54
-  reg [12:0] tag_remaining_8;  // gen/dma/read_tags.ts:54
-  reg [12:0] tag_remaining_9;  // gen/dma/read_tags.ts:54
-  reg [12:0] tag_remaining_10;  // gen/dma/read_tags.ts:54
-  reg [12:0] tag_remaining_11;  // gen/dma/read_tags.ts:54
-  reg [12:0] tag_remaining_12;  // gen/dma/read_tags.ts:54
-  reg [12:0] tag_remaining_13;  // gen/dma/read_tags.ts:54
-  reg [12:0] tag_remaining_14;  // gen/dma/read_tags.ts:54
-  reg [12:0] tag_remaining_15;  // gen/dma/read_tags.ts:54
-  reg [12:0] tag_remaining_16;  // gen/dma/read_tags.ts:54
-  reg [12:0] tag_remaining_17;  // gen/dma/read_tags.ts:54
-  reg [12:0] tag_remaining_18;  // gen/dma/read_tags.ts:54
-  reg [12:0] tag_remaining_19;  // gen/dma/read_tags.ts:54
-  reg [12:0] tag_remaining_20;  // gen/dma/read_tags.ts:54
-  reg [12:0] tag_remaining_21;  // gen/dma/read_tags.ts:54
-  reg [12:0] tag_remaining_22;  // gen/dma/read_tags.ts:54
-  reg [12:0] tag_remaining_23;  // gen/dma/read_tags.ts:54
-  reg [12:0] tag_remaining_24;  // gen/dma/read_tags.ts:54
-  reg [12:0] tag_remaining_25;  // gen/dma/read_tags.ts:54
-  reg [12:0] tag_remaining_26;  // gen/dma/read_tags.ts:54
-  reg [12:0] tag_remaining_27;  // gen/dma/read_tags.ts:54
-  reg [12:0] tag_remaining_28;  // gen/dma/read_tags.ts:54
-  reg [12:0] tag_remaining_29;  // gen/dma/read_tags.ts:54
-  reg [12:0] tag_remaining_30;  // gen/dma/read_tags.ts:54
-  reg [12:0] tag_remaining_31;  // gen/dma/read_tags.ts:54
-  reg [12:0] tag_dev_end_0;  // gen/dma/read_tags.ts:55
-  reg [12:0] tag_dev_end_1;  // gen/dma/read_tags.ts:55
-  reg [12:0] tag_dev_end_2;  // gen/dma/read_tags.ts:55
-  reg [12:0] tag_dev_end_3;  // gen/dma/read_tags.ts:55
-  reg [12:0] tag_dev_end_4;  // gen/dma/read_tags.ts:55
-  reg [12:0] tag_dev_end_5;  // gen/dma/read_tags.ts:55
-  reg [12:0] tag_dev_end_6;  // gen/dma/read_tags.ts:55
-  reg [12:0] tag_dev_end_7;  // gen/dma/read_tags.ts:55
-  reg [12:0] tag_dev_end_8;  // gen/dma/read_tags.ts:55
-  reg [12:0] tag_dev_end_9;  // gen/dma/read_tags.ts:55
-  reg [12:0] tag_dev_end_10;  // gen/dma/read_tags.ts:55
-  reg [12:0] tag_dev_end_11;  // gen/dma/read_tags.ts:55
-  reg [12:0] tag_dev_end_12;  // gen/dma/read_tags.ts:55
-  reg [12:0] tag_dev_end_13;  // gen/dma/read_tags.ts:55
-  reg [12:0] tag_dev_end_14;  // gen/dma/read_tags.ts:55
-  reg [12:0] tag_dev_end_15;  // gen/dma/read_tags.ts:55
-  reg [12:0] tag_dev_end_16;  // gen/dma/read_tags.ts:55
-  reg [12:0] tag_dev_end_17;  // gen/dma/read_tags.ts:55
-  reg [12:0] tag_dev_end_18;  // gen/dma/read_tags.ts:55
-  reg [12:0] tag_dev_end_19;  // gen/dma/read_tags.ts:55
-  reg [12:0] tag_dev_end_20;  // gen/dma/read_tags.ts:55
-  reg [12:0] tag_dev_end_21;  // gen/dma/read_tags.ts:55
-  reg [12:0] tag_dev_end_22;  // gen/dma/read_tags.ts:55
-  reg [12:0] tag_dev_end_23;  // gen/dma/read_tags.ts:55
-  reg [12:0] tag_dev_end_24;  // gen/dma/read_tags.ts:55
-  reg [12:0] tag_dev_end_25;  // gen/dma/read_tags.ts:55
-  reg [12:0] tag_dev_end_26;  // gen/dma/read_tags.ts:55
-  reg [12:0] tag_dev_end_27;  // gen/dma/read_tags.ts:55
-  reg [12:0] tag_dev_end_28;  // gen/dma/read_tags.ts:55
-  reg [12:0] tag_dev_end_29;  // gen/dma/read_tags.ts:55
-  reg [12:0] tag_dev_end_30;  // gen/dma/read_tags.ts:55
-  reg [12:0] tag_dev_end_31;  // gen/dma/read_tags.ts:55
-  reg [6:0] tag_host_end_0;  // gen/dma/read_tags.ts:56
-  reg [6:0] tag_host_end_1;  // gen/dma/read_tags.ts:56
-  reg [6:0] tag_host_end_2;  // gen/dma/read_tags.ts:56
-  reg [6:0] tag_host_end_3;  // gen/dma/read_tags.ts:56
-  reg [6:0] tag_host_end_4;  // gen/dma/read_tags.ts:56
-  reg [6:0] tag_host_end_5;  // gen/dma/read_tags.ts:56
-  reg [6:0] tag_host_end_6;  // gen/dma/read_tags.ts:56
-  reg [6:0] tag_host_end_7;  // gen/dma/read_tags.ts:56
-  reg [6:0] tag_host_end_8;  // gen/dma/read_tags.ts:56
-  reg [6:0] tag_host_end_9;  // gen/dma/read_tags.ts:56
-  reg [6:0] tag_host_end_10;  // gen/dma/read_tags.ts:56
-  reg [6:0] tag_host_end_11;  // gen/dma/read_tags.ts:56
-  reg [6:0] tag_host_end_12;  // gen/dma/read_tags.ts:56
-  reg [6:0] tag_host_end_13;  // gen/dma/read_tags.ts:56
-  reg [6:0] tag_host_end_14;  // gen/dma/read_tags.ts:56
-  reg [6:0] tag_host_end_15;  // gen/dma/read_tags.ts:56
-  reg [6:0] tag_host_end_16;  // gen/dma/read_tags.ts:56
-  reg [6:0] tag_host_end_17;  // gen/dma/read_tags.ts:56
-  reg [6:0] tag_host_end_18;  // gen/dma/read_tags.ts:56
-  reg [6:0] tag_host_end_19;  // gen/dma/read_tags.ts:56
-  reg [6:0] tag_host_end_20;  // gen/dma/read_tags.ts:56
-  reg [6:0] tag_host_end_21;  // gen/dma/read_tags.ts:56
-  reg [6:0] tag_host_end_22;  // gen/dma/read_tags.ts:56
-  reg [6:0] tag_host_end_23;  // gen/dma/read_tags.ts:56
-  reg [6:0] tag_host_end_24;  // gen/dma/read_tags.ts:56
-  reg [6:0] tag_host_end_25;  // gen/dma/read_tags.ts:56
-  reg [6:0] tag_host_end_26;  // gen/dma/read_tags.ts:56
-  reg [6:0] tag_host_end_27;  // gen/dma/read_tags.ts:56
-  reg [6:0] tag_host_end_28;  // gen/dma/read_tags.ts:56
-  reg [6:0] tag_host_end_29;  // gen/dma/read_tags.ts:56
-  reg [6:0] tag_host_end_30;  // gen/dma/read_tags.ts:56
-  reg [6:0] tag_host_end_31;  // gen/dma/read_tags.ts:56
-  reg [4:0] tag_slot_0;  // gen/dma/read_tags.ts:57
-  reg [4:0] tag_slot_1;  // gen/dma/read_tags.ts:57
-  reg [4:0] tag_slot_2;  // gen/dma/read_tags.ts:57
-  reg [4:0] tag_slot_3;  // gen/dma/read_tags.ts:57
-  reg [4:0] tag_slot_4;  // gen/dma/read_tags.ts:57
-  reg [4:0] tag_slot_5;  // gen/dma/read_tags.ts:57
-  reg [4:0] tag_slot_6;  // gen/dma/read_tags.ts:57
-  reg [4:0] tag_slot_7;  // gen/dma/read_tags.ts:57
-  reg [4:0] tag_slot_8;  // gen/dma/read_tags.ts:57
-  reg [4:0] tag_slot_9;  // gen/dma/read_tags.ts:57
-  reg [4:0] tag_slot_10;  // gen/dma/read_tags.ts:57
-  reg [4:0] tag_slot_11;  // gen/dma/read_tags.ts:57
-  reg [4:0] tag_slot_12;  // gen/dma/read_tags.ts:57
-  reg [4:0] tag_slot_13;  // gen/dma/read_tags.ts:57
-  reg [4:0] tag_slot_14;  // gen/dma/read_tags.ts:57
-  reg [4:0] tag_slot_15;  // gen/dma/read_tags.ts:57
-  reg [4:0] tag_slot_16;  // gen/dma/read_tags.ts:57
-  reg [4:0] tag_slot_17;  // gen/dma/read_tags.ts:57
-  reg [4:0] tag_slot_18;  // gen/dma/read_tags.ts:57
-  reg [4:0] tag_slot_19;  // gen/dma/read_tags.ts:57
-  reg [4:0] tag_slot_20;  // gen/dma/read_tags.ts:57
-  reg [4:0] tag_slot_21;  // gen/dma/read_tags.ts:57
-  reg [4:0] tag_slot_22;  // gen/dma/read_tags.ts:57
-  reg [4:0] tag_slot_23;  // gen/dma/read_tags.ts:57
-  reg [4:0] tag_slot_24;  // gen/dma/read_tags.ts:57
-  reg [4:0] tag_slot_25;  // gen/dma/read_tags.ts:57
-  reg [4:0] tag_slot_26;  // gen/dma/read_tags.ts:57
-  reg [4:0] tag_slot_27;  // gen/dma/read_tags.ts:57
-  reg [4:0] tag_slot_28;  // gen/dma/read_tags.ts:57
-  reg [4:0] tag_slot_29;  // gen/dma/read_tags.ts:57
-  reg [4:0] tag_slot_30;  // gen/dma/read_tags.ts:57
-  reg [4:0] tag_slot_31;  // gen/dma/read_tags.ts:57
-  reg [2:0] tag_age_0;  // gen/dma/read_tags.ts:58
-  reg [2:0] tag_age_1;  // gen/dma/read_tags.ts:58
-  reg [2:0] tag_age_2;  // gen/dma/read_tags.ts:58
-  reg [2:0] tag_age_3;  // gen/dma/read_tags.ts:58
-  reg [2:0] tag_age_4;  // gen/dma/read_tags.ts:58
-  reg [2:0] tag_age_5;  // gen/dma/read_tags.ts:58
-  reg [2:0] tag_age_6;  // gen/dma/read_tags.ts:58
-  reg [2:0] tag_age_7;  // gen/dma/read_tags.ts:58
-  reg [2:0] tag_age_8;  // gen/dma/read_tags.ts:58
-  reg [2:0] tag_age_9;  // gen/dma/read_tags.ts:58
-  reg [2:0] tag_age_10;  // gen/dma/read_tags.ts:58
-  reg [2:0] tag_age_11;  // gen/dma/read_tags.ts:58
-  reg [2:0] tag_age_12;  // gen/dma/read_tags.ts:58
-  reg [2:0] tag_age_13;  // gen/dma/read_tags.ts:58
-  reg [2:0] tag_age_14;  // gen/dma/read_tags.ts:58
-  reg [2:0] tag_age_15;  // gen/dma/read_tags.ts:58
-  reg [2:0] tag_age_16;  // gen/dma/read_tags.ts:58
-  reg [2:0] tag_age_17;  // gen/dma/read_tags.ts:58
-  reg [2:0] tag_age_18;  // gen/dma/read_tags.ts:58
-  reg [2:0] tag_age_19;  // gen/dma/read_tags.ts:58
-  reg [2:0] tag_age_20;  // gen/dma/read_tags.ts:58
-  reg [2:0] tag_age_21;  // gen/dma/read_tags.ts:58
-  reg [2:0] tag_age_22;  // gen/dma/read_tags.ts:58
-  reg [2:0] tag_age_23;  // gen/dma/read_tags.ts:58
-  reg [2:0] tag_age_24;  // gen/dma/read_tags.ts:58
-  reg [2:0] tag_age_25;  // gen/dma/read_tags.ts:58
-  reg [2:0] tag_age_26;  // gen/dma/read_tags.ts:58
-  reg [2:0] tag_age_27;  // gen/dma/read_tags.ts:58
-  reg [2:0] tag_age_28;  // gen/dma/read_tags.ts:58
-  reg [2:0] tag_age_29;  // gen/dma/read_tags.ts:58
-  reg [2:0] tag_age_30;  // gen/dma/read_tags.ts:58
-  reg [2:0] tag_age_31;  // gen/dma/read_tags.ts:58
-  reg [19:0] timeout_prescale;  // gen/dma/read_tags.ts:60
-  wire timeout_tick;  // gen/dma/read_tags.ts:61
-  reg [31:0] tag_live;  // gen/dma/read_tags.ts:69
+  reg [2:0] slot_err_0;  // gen/dma/read_engine.ts:87
+  reg [2:0] slot_err_1;  // gen/dma/read_engine.ts:87
+  reg [2:0] slot_err_2;  // gen/dma/read_engine.ts:87
+  reg [2:0] slot_err_3;  // gen/dma/read_engine.ts:87
+  reg [2:0] slot_err_4;  // gen/dma/read_engine.ts:87
+  reg [2:0] slot_err_5;  // gen/dma/read_engine.ts:87
+  reg [2:0] slot_err_6;  // gen/dma/read_engine.ts:87
+  reg [2:0] slot_err_7;  // gen/dma/read_engine.ts:87
+  reg [2:0] slot_err_8;  // gen/dma/read_engine.ts:87
+  reg [2:0] slot_err_9;  // gen/dma/read_engine.ts:87
+  reg [2:0] slot_err_10;  // gen/dma/read_engine.ts:87
+  reg [2:0] slot_err_11;  // gen/dma/read_engine.ts:87
+  reg [2:0] slot_err_12;  // gen/dma/read_engine.ts:87
+  reg [2:0] slot_err_13;  // gen/dma/read_engine.ts:87
+  reg [2:0] slot_err_14;  // gen/dma/read_engine.ts:87
+  reg [2:0] slot_err_15;  // gen/dma/read_engine.ts:87
+  reg [2:0] slot_err_16;  // gen/dma/read_engine.ts:87
+  reg [2:0] slot_err_17;  // gen/dma/read_engine.ts:87
+  reg [2:0] slot_err_18;  // gen/dma/read_engine.ts:87
+  reg [2:0] slot_err_19;  // gen/dma/read_engine.ts:87
+  reg [2:0] slot_err_20;  // gen/dma/read_engine.ts:87
+  reg [2:0] slot_err_21;  // gen/dma/read_engine.ts:87
+  reg [2:0] slot_err_22;  // gen/dma/read_engine.ts:87
+  reg [2:0] slot_err_23;  // gen/dma/read_engine.ts:87
+  reg [2:0] slot_err_24;  // gen/dma/read_engine.ts:87
+  reg [2:0] slot_err_25;  // gen/dma/read_engine.ts:87
+  reg [2:0] slot_err_26;  // gen/dma/read_engine.ts:87
+  reg [2:0] slot_err_27;  // gen/dma/read_engine.ts:87
+  reg [2:0] slot_err_28;  // gen/dma/read_engine.ts:87
+  reg [2:0] slot_err_29;  // gen/dma/read_engine.ts:87
+  reg [2:0] slot_err_30;  // gen/dma/read_engine.ts:87
+  reg [2:0] slot_err_31;  // gen/dma/read_engine.ts:87
+  reg slot_issued_0;  // gen/dma/read_engine.ts:88
+  reg slot_issued_1;  // gen/dma/read_engine.ts:88
+  reg slot_issued_2;  // gen/dma/read_engine.ts:88
+  reg slot_issued_3;  // gen/dma/read_engine.ts:88
+  reg slot_issued_4;  // gen/dma/read_engine.ts:88
+  reg slot_issued_5;  // gen/dma/read_engine.ts:88
+  reg slot_issued_6;  // gen/dma/read_engine.ts:88
+  reg slot_issued_7;  // gen/dma/read_engine.ts:88
+  reg slot_issued_8;  // gen/dma/read_engine.ts:88
+  reg slot_issued_9;  // gen/dma/read_engine.ts:88
+  reg slot_issued_10;  // gen/dma/read_engine.ts:88
+  reg slot_issued_11;  // gen/dma/read_engine.ts:88
+  reg slot_issued_12;  // gen/dma/read_engine.ts:88
+  reg slot_issued_13;  // gen/dma/read_engine.ts:88
+  reg slot_issued_14;  // gen/dma/read_engine.ts:88
+  reg slot_issued_15;  // gen/dma/read_engine.ts:88
+  reg slot_issued_16;  // gen/dma/read_engine.ts:88
+  reg slot_issued_17;  // gen/dma/read_engine.ts:88
+  reg slot_issued_18;  // gen/dma/read_engine.ts:88
+  reg slot_issued_19;  // gen/dma/read_engine.ts:88
+  reg slot_issued_20;  // gen/dma/read_engine.ts:88
+  reg slot_issued_21;  // gen/dma/read_engine.ts:88
+  reg slot_issued_22;  // gen/dma/read_engine.ts:88
+  reg slot_issued_23;  // gen/dma/read_engine.ts:88
+  reg slot_issued_24;  // gen/dma/read_engine.ts:88
+  reg slot_issued_25;  // gen/dma/read_engine.ts:88
+  reg slot_issued_26;  // gen/dma/read_engine.ts:88
+  reg slot_issued_27;  // gen/dma/read_engine.ts:88
+  reg slot_issued_28;  // gen/dma/read_engine.ts:88
+  reg slot_issued_29;  // gen/dma/read_engine.ts:88
+  reg slot_issued_30;  // gen/dma/read_engine.ts:88
+  reg slot_issued_31;  // gen/dma/read_engine.ts:88
+  reg [5:0] slot_pending_0;  // gen/dma/read_engine.ts:89
+  reg [5:0] slot_pending_1;  // gen/dma/read_engine.ts:89
+  reg [5:0] slot_pending_2;  // gen/dma/read_engine.ts:89
+  reg [5:0] slot_pending_3;  // gen/dma/read_engine.ts:89
+  reg [5:0] slot_pending_4;  // gen/dma/read_engine.ts:89
+  reg [5:0] slot_pending_5;  // gen/dma/read_engine.ts:89
+  reg [5:0] slot_pending_6;  // gen/dma/read_engine.ts:89
+  reg [5:0] slot_pending_7;  // gen/dma/read_engine.ts:89
+  reg [5:0] slot_pending_8;  // gen/dma/read_engine.ts:89
+  reg [5:0] slot_pending_9;  // gen/dma/read_engine.ts:89
+  reg [5:0] slot_pending_10;  // gen/dma/read_engine.ts:89
+  reg [5:0] slot_pending_11;  // gen/dma/read_engine.ts:89
+  reg [5:0] slot_pending_12;  // gen/dma/read_engine.ts:89
+  reg [5:0] slot_pending_13;  // gen/dma/read_engine.ts:89
+  reg [5:0] slot_pending_14;  // gen/dma/read_engine.ts:89
+  reg [5:0] slot_pending_15;  // gen/dma/read_engine.ts:89
+  reg [5:0] slot_pending_16;  // gen/dma/read_engine.ts:89
+  reg [5:0] slot_pending_17;  // gen/dma/read_engine.ts:89
+  reg [5:0] slot_pending_18;  // gen/dma/read_engine.ts:89
+  reg [5:0] slot_pending_19;  // gen/dma/read_engine.ts:89
+  reg [5:0] slot_pending_20;  // gen/dma/read_engine.ts:89
+  reg [5:0] slot_pending_21;  // gen/dma/read_engine.ts:89
+  reg [5:0] slot_pending_22;  // gen/dma/read_engine.ts:89
+  reg [5:0] slot_pending_23;  // gen/dma/read_engine.ts:89
+  reg [5:0] slot_pending_24;  // gen/dma/read_engine.ts:89
+  reg [5:0] slot_pending_25;  // gen/dma/read_engine.ts:89
+  reg [5:0] slot_pending_26;  // gen/dma/read_engine.ts:89
+  reg [5:0] slot_pending_27;  // gen/dma/read_engine.ts:89
+  reg [5:0] slot_pending_28;  // gen/dma/read_engine.ts:89
+  reg [5:0] slot_pending_29;  // gen/dma/read_engine.ts:89
+  reg [5:0] slot_pending_30;  // gen/dma/read_engine.ts:89
+  reg [5:0] slot_pending_31;  // gen/dma/read_engine.ts:89
+  reg [5:0] slot_head;  // gen/dma/read_engine.ts:90
+  reg [5:0] slot_tail;  // gen/dma/read_engine.ts:91
+  reg tag_valid_0;  // gen/dma/read_tags.ts:97
+  reg tag_valid_1;  // gen/dma/read_tags.ts:97
+  reg tag_valid_2;  // gen/dma/read_tags.ts:97
+  reg tag_valid_3;  // gen/dma/read_tags.ts:97
+  reg tag_valid_4;  // gen/dma/read_tags.ts:97
+  reg tag_valid_5;  // gen/dma/read_tags.ts:97
+  reg tag_valid_6;  // gen/dma/read_tags.ts:97
+  reg tag_valid_7;  // gen/dma/read_tags.ts:97
+  reg tag_valid_8;  // gen/dma/read_tags.ts:97
+  reg tag_valid_9;  // gen/dma/read_tags.ts:97
+  reg tag_valid_10;  // gen/dma/read_tags.ts:97
+  reg tag_valid_11;  // gen/dma/read_tags.ts:97
+  reg tag_valid_12;  // gen/dma/read_tags.ts:97
+  reg tag_valid_13;  // gen/dma/read_tags.ts:97
+  reg tag_valid_14;  // gen/dma/read_tags.ts:97
+  reg tag_valid_15;  // gen/dma/read_tags.ts:97
+  reg tag_valid_16;  // gen/dma/read_tags.ts:97
+  reg tag_valid_17;  // gen/dma/read_tags.ts:97
+  reg tag_valid_18;  // gen/dma/read_tags.ts:97
+  reg tag_valid_19;  // gen/dma/read_tags.ts:97
+  reg tag_valid_20;  // gen/dma/read_tags.ts:97
+  reg tag_valid_21;  // gen/dma/read_tags.ts:97
+  reg tag_valid_22;  // gen/dma/read_tags.ts:97
+  reg tag_valid_23;  // gen/dma/read_tags.ts:97
+  reg tag_valid_24;  // gen/dma/read_tags.ts:97
+  reg tag_valid_25;  // gen/dma/read_tags.ts:97
+  reg tag_valid_26;  // gen/dma/read_tags.ts:97
+  reg tag_valid_27;  // gen/dma/read_tags.ts:97
+  reg tag_valid_28;  // gen/dma/read_tags.ts:97
+  reg tag_valid_29;  // gen/dma/read_tags.ts:97
+  reg tag_valid_30;  // gen/dma/read_tags.ts:97
+  reg tag_valid_31;  // gen/dma/read_tags.ts:97
+  reg tag_fresh_0;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_1;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_2;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_3;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_4;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_5;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_6;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_7;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_8;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_9;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_10;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_11;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_12;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_13;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_14;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_15;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_16;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_17;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_18;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_19;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_20;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_21;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_22;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_23;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_24;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_25;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_26;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_27;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_28;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_29;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_30;  // gen/dma/read_tags.ts:100
+  reg tag_fresh_31;  // gen/dma/read_tags.ts:100
+  reg [2:0] tag_age_0;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_1;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_2;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_3;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_4;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_5;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_6;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_7;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_8;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_9;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_10;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_11;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_12;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_13;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_14;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_15;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_16;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_17;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_18;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_19;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_20;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_21;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_22;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_23;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_24;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_25;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_26;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_27;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_28;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_29;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_30;  // gen/dma/read_tags.ts:103
+  reg [2:0] tag_age_31;  // gen/dma/read_tags.ts:103
+  reg [19:0] timeout_prescale;  // gen/dma/read_tags.ts:105
+  wire timeout_tick;  // gen/dma/read_tags.ts:106
+  reg [31:0] tag_live;  // gen/dma/read_tags.ts:114
   reg r0_valid;  // gen/dma/read_cpl.ts:79
   /* verilator lint_off UNUSEDSIGNAL */  // partly unused
   reg [127:0] r0_hdr;  // gen/dma/read_cpl.ts:80
@@ -419,6 +291,9 @@ module dma_read_w256_t32_d13_l20_i8_s32_to20 (
   wire advance;  // gen/dma/read_cpl.ts:88
   wire [4:0] cpl_tag;  // gen/dma/read_cpl.ts:101
   wire [12:0] cpl_carried;  // gen/dma/read_cpl.ts:106
+  wire [32:0] tag_ends_rd0;  // gen/dma/read_tags.ts:67
+  wire [12:0] tag_remaining_rd0;  // gen/dma/read_tags.ts:71
+  wire [4:0] tag_slot_rd0;  // gen/dma/read_tags.ts:74
   reg ra_valid;  // gen/dma/read_cpl.ts:114
   reg ra_sop;  // gen/dma/read_cpl.ts:115
   reg ra_eop;  // gen/dma/read_cpl.ts:116
@@ -446,91 +321,95 @@ module dma_read_w256_t32_d13_l20_i8_s32_to20 (
   reg rl_poisoned;  // gen/dma/read_cpl.ts:145
   reg [4:0] rl_tag;  // gen/dma/read_cpl.ts:146
   reg rl_live;  // gen/dma/read_cpl.ts:147
-  reg [12:0] rl_remaining;  // gen/dma/read_cpl.ts:148
-  reg [6:0] rl_host_end;  // gen/dma/read_cpl.ts:149
-  reg [12:0] rl_dev_end;  // gen/dma/read_cpl.ts:150
-  reg [4:0] rl_slot;  // gen/dma/read_cpl.ts:151
-  reg [12:0] rl_byte_count;  // gen/dma/read_cpl.ts:152
-  reg [6:0] rl_la_end;  // gen/dma/read_cpl.ts:153
-  reg [2:0] rl_status;  // gen/dma/read_cpl.ts:154
-  reg rl_has_data;  // gen/dma/read_cpl.ts:155
-  reg rl_is_last;  // gen/dma/read_cpl.ts:156
-  reg [12:0] rl_rest;  // gen/dma/read_cpl.ts:157
-  reg [13:0] rl_back;  // gen/dma/read_cpl.ts:158
-  reg [1:0] rl_lead;  // gen/dma/read_cpl.ts:159
-  reg [12:0] rl_write_end;  // gen/dma/read_cpl.ts:160
-  reg rl_same_as_ahead;  // gen/dma/read_cpl.ts:162
-  wire cpl_forward;  // gen/dma/read_cpl.ts:195
-  wire cpl_la_ok;  // gen/dma/read_cpl.ts:197
-  wire cpl_known;  // gen/dma/read_cpl.ts:200
-  wire cpl_in_sequence;  // gen/dma/read_cpl.ts:201
-  wire cpl_start;  // gen/dma/read_cpl.ts:227
-  reg cpl_write;  // gen/dma/read_cpl.ts:230
-  reg cpl_ends_read;  // gen/dma/read_cpl.ts:231
-  reg cpl_update;  // gen/dma/read_cpl.ts:232
-  reg cpl_free;  // gen/dma/read_cpl.ts:233
-  reg [2:0] cpl_err;  // gen/dma/read_cpl.ts:234
-  reg cpl_unexpected;  // gen/dma/read_cpl.ts:235
-  reg cpl_held_write;  // gen/dma/read_cpl.ts:266
-  reg cpl_held_ends;  // gen/dma/read_cpl.ts:267
-  reg cpl_held_free;  // gen/dma/read_cpl.ts:268
-  reg [4:0] cpl_held_slot;  // gen/dma/read_cpl.ts:269
-  reg [4:0] cpl_held_tag;  // gen/dma/read_cpl.ts:270
-  reg r1_valid;  // gen/dma/read_cpl.ts:284
-  reg r1_sop;  // gen/dma/read_cpl.ts:285
-  reg [255:0] r1_data;  // gen/dma/read_cpl.ts:286
-  reg r1_write;  // gen/dma/read_cpl.ts:287
-  reg r1_retire;  // gen/dma/read_cpl.ts:288
-  reg [4:0] r1_slot;  // gen/dma/read_cpl.ts:289
-  reg [12:0] r1_dev_end;  // gen/dma/read_cpl.ts:290
+  reg rl_fresh;  // gen/dma/read_cpl.ts:149
+  reg [12:0] rl_size;  // gen/dma/read_cpl.ts:150
+  reg [12:0] rl_taken;  // gen/dma/read_cpl.ts:151
+  reg [6:0] rl_host_end;  // gen/dma/read_cpl.ts:152
+  reg [12:0] rl_dev_end;  // gen/dma/read_cpl.ts:153
+  reg [4:0] rl_slot;  // gen/dma/read_cpl.ts:154
+  reg [12:0] rl_byte_count;  // gen/dma/read_cpl.ts:155
+  reg [6:0] rl_la_end;  // gen/dma/read_cpl.ts:156
+  reg [2:0] rl_status;  // gen/dma/read_cpl.ts:157
+  reg rl_has_data;  // gen/dma/read_cpl.ts:158
+  reg rl_is_last;  // gen/dma/read_cpl.ts:159
+  reg [12:0] rl_rest;  // gen/dma/read_cpl.ts:160
+  reg [13:0] rl_back;  // gen/dma/read_cpl.ts:161
+  reg [1:0] rl_lead;  // gen/dma/read_cpl.ts:162
+  reg [12:0] rl_write_end;  // gen/dma/read_cpl.ts:163
+  reg rl_same_as_ahead;  // gen/dma/read_cpl.ts:165
+  wire cpl_forward;  // gen/dma/read_cpl.ts:200
+  wire cpl_la_ok;  // gen/dma/read_cpl.ts:202
+  wire [12:0] rl_remaining;  // gen/dma/read_cpl.ts:204
+  wire cpl_known;  // gen/dma/read_cpl.ts:206
+  wire cpl_in_sequence;  // gen/dma/read_cpl.ts:207
+  wire cpl_start;  // gen/dma/read_cpl.ts:233
+  reg cpl_write;  // gen/dma/read_cpl.ts:236
+  reg cpl_ends_read;  // gen/dma/read_cpl.ts:237
+  reg cpl_update;  // gen/dma/read_cpl.ts:238
+  reg cpl_free;  // gen/dma/read_cpl.ts:239
+  reg [2:0] cpl_err;  // gen/dma/read_cpl.ts:240
+  reg cpl_unexpected;  // gen/dma/read_cpl.ts:241
+  reg cpl_held_write;  // gen/dma/read_cpl.ts:272
+  reg cpl_held_ends;  // gen/dma/read_cpl.ts:273
+  reg cpl_held_free;  // gen/dma/read_cpl.ts:274
+  reg [4:0] cpl_held_slot;  // gen/dma/read_cpl.ts:275
+  reg [4:0] cpl_held_tag;  // gen/dma/read_cpl.ts:276
+  reg r1_valid;  // gen/dma/read_cpl.ts:290
+  reg r1_sop;  // gen/dma/read_cpl.ts:291
+  reg [255:0] r1_data;  // gen/dma/read_cpl.ts:292
+  reg r1_write;  // gen/dma/read_cpl.ts:293
+  reg r1_retire;  // gen/dma/read_cpl.ts:294
+  reg [4:0] r1_slot;  // gen/dma/read_cpl.ts:295
+  reg [12:0] r1_dev_end;  // gen/dma/read_cpl.ts:296
   /* verilator lint_off UNUSEDSIGNAL */  // partly unused
-  reg [13:0] r1_back;  // gen/dma/read_cpl.ts:291
+  reg [13:0] r1_back;  // gen/dma/read_cpl.ts:297
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [1:0] r1_lead;  // gen/dma/read_cpl.ts:292
-  reg [12:0] r1_write_end;  // gen/dma/read_cpl.ts:293
-  wire [12:0] beat_first_byte;  // gen/dma/read_cpl.ts:309
-  reg [7:0] beat_line;  // gen/dma/read_cpl.ts:310
-  reg [4:0] beat_shift;  // gen/dma/read_cpl.ts:311
-  reg [12:0] beat_left;  // gen/dma/read_cpl.ts:312
-  reg r2_valid;  // gen/dma/read_cpl.ts:330
-  reg [255:0] r2_data;  // gen/dma/read_cpl.ts:331
-  reg [31:0] r2_mask;  // gen/dma/read_cpl.ts:332
-  reg [7:0] r2_line;  // gen/dma/read_cpl.ts:333
-  reg [4:0] r2_shift;  // gen/dma/read_cpl.ts:334
-  reg r2_write;  // gen/dma/read_cpl.ts:335
-  reg r2_retire;  // gen/dma/read_cpl.ts:336
-  reg [4:0] r2_slot;  // gen/dma/read_cpl.ts:337
-  reg [7:0] r3_addr;  // gen/dma/read_cpl.ts:353
-  reg [511:0] r3_data;  // gen/dma/read_cpl.ts:354
-  reg [63:0] r3_be;  // gen/dma/read_cpl.ts:355
-  reg r3_retire;  // gen/dma/read_cpl.ts:356
-  reg [4:0] r3_slot;  // gen/dma/read_cpl.ts:357
-  reg [31:0] timed_out;  // gen/dma/read_tags.ts:96
+  reg [1:0] r1_lead;  // gen/dma/read_cpl.ts:298
+  reg [12:0] r1_write_end;  // gen/dma/read_cpl.ts:299
+  wire [12:0] beat_first_byte;  // gen/dma/read_cpl.ts:315
+  reg [7:0] beat_line;  // gen/dma/read_cpl.ts:316
+  reg [4:0] beat_shift;  // gen/dma/read_cpl.ts:317
+  reg [12:0] beat_left;  // gen/dma/read_cpl.ts:318
+  reg r2_valid;  // gen/dma/read_cpl.ts:336
+  reg [255:0] r2_data;  // gen/dma/read_cpl.ts:337
+  reg [31:0] r2_mask;  // gen/dma/read_cpl.ts:338
+  reg [7:0] r2_line;  // gen/dma/read_cpl.ts:339
+  reg [4:0] r2_shift;  // gen/dma/read_cpl.ts:340
+  reg r2_write;  // gen/dma/read_cpl.ts:341
+  reg r2_retire;  // gen/dma/read_cpl.ts:342
+  reg [4:0] r2_slot;  // gen/dma/read_cpl.ts:343
+  reg [7:0] r3_addr;  // gen/dma/read_cpl.ts:359
+  reg [255:0] r3_data;  // gen/dma/read_cpl.ts:360
+  reg [63:0] r3_be;  // gen/dma/read_cpl.ts:361
+  reg r3_retire;  // gen/dma/read_cpl.ts:362
+  reg [4:0] r3_slot;  // gen/dma/read_cpl.ts:363
+  reg [31:0] timed_out;  // gen/dma/read_tags.ts:141
   wire [31:0] timeout_pick_or_p1;  // gen/lib/priority.ts:57
   wire [31:0] timeout_pick_or_p2;  // gen/lib/priority.ts:57
   wire [31:0] timeout_pick_or_p3;  // gen/lib/priority.ts:57
   wire [31:0] timeout_pick_or_p4;  // gen/lib/priority.ts:57
   wire [31:0] timeout_pick_or_p5;  // gen/lib/priority.ts:57
   wire [31:0] timeout_pick_onehot;  // gen/lib/priority.ts:66
-  reg [1:0] expire_stage;  // gen/dma/read_tags.ts:110
-  reg [31:0] expire_onehot;  // gen/dma/read_tags.ts:111
-  reg [4:0] expire_tag;  // gen/dma/read_tags.ts:112
-  reg [4:0] expire_slot;  // gen/dma/read_tags.ts:113
-  reg expire_keep;  // gen/dma/read_tags.ts:114
+  reg [1:0] expire_stage;  // gen/dma/read_tags.ts:155
+  reg [31:0] expire_onehot;  // gen/dma/read_tags.ts:156
+  reg [4:0] expire_tag;  // gen/dma/read_tags.ts:157
+  reg [4:0] expire_slot;  // gen/dma/read_tags.ts:158
+  reg expire_keep;  // gen/dma/read_tags.ts:159
   wire [4:0] expire_index_index;  // gen/lib/priority.ts:82
-  reg closed_valid;  // gen/dma/read_tags.ts:119
-  reg [4:0] closed_tag;  // gen/dma/read_tags.ts:119
-  wire expire_now;  // gen/dma/read_tags.ts:145
-  reg [1:0] issue_state;  // gen/dma/read_engine.ts:103
-  reg [63:0] host;  // gen/dma/read_engine.ts:104
-  reg [12:0] dev;  // gen/dma/read_engine.ts:105
-  reg [19:0] rem;  // gen/dma/read_engine.ts:106
-  reg [4:0] cur_slot;  // gen/dma/read_engine.ts:107
-  reg [12:0] chunk;  // gen/dma/read_engine.ts:108
-  reg [4:0] alloc_tag;  // gen/dma/read_engine.ts:109
-  reg mrd_valid;  // gen/dma/read_engine.ts:110
-  reg [127:0] mrd_hdr;  // gen/dma/read_engine.ts:111
-  wire [31:0] free_tag_in_tags;  // gen/dma/read_engine.ts:115
+  wire [4:0] tag_slot_rd1;  // gen/dma/read_tags.ts:161
+  reg closed_valid;  // gen/dma/read_tags.ts:164
+  reg [4:0] closed_tag;  // gen/dma/read_tags.ts:164
+  wire expire_now;  // gen/dma/read_tags.ts:190
+  reg [1:0] issue_state;  // gen/dma/read_engine.ts:104
+  reg [63:0] host;  // gen/dma/read_engine.ts:105
+  reg [12:0] dev;  // gen/dma/read_engine.ts:106
+  reg [19:0] rem;  // gen/dma/read_engine.ts:107
+  reg [4:0] cur_slot;  // gen/dma/read_engine.ts:108
+  reg [12:0] chunk;  // gen/dma/read_engine.ts:109
+  reg [4:0] alloc_tag;  // gen/dma/read_engine.ts:110
+  reg mrd_valid;  // gen/dma/read_engine.ts:111
+  reg [127:0] mrd_hdr;  // gen/dma/read_engine.ts:112
+  wire [31:0] free_tag_in_tags;  // gen/dma/read_engine.ts:116
   wire free_tag_v_1_0;  // gen/lib/priority.ts:29
   wire free_tag_i_1_0;  // gen/lib/priority.ts:36
   wire free_tag_v_3_2;  // gen/lib/priority.ts:29
@@ -593,64 +472,82 @@ module dma_read_w256_t32_d13_l20_i8_s32_to20 (
   wire [3:0] free_tag_i_31_16;  // gen/lib/priority.ts:36
   wire free_tag_valid;  // gen/lib/priority.ts:29
   wire [4:0] free_tag_index;  // gen/lib/priority.ts:36
-  reg rem_zero;  // gen/dma/read_engine.ts:134
-  reg cur_failed;  // gen/dma/read_engine.ts:135
-  wire cur_done;  // gen/dma/read_engine.ts:136
-  wire issue_now;  // gen/dma/read_engine.ts:137
-  reg bme_lost;  // gen/dma/read_engine.ts:138
-  reg st_valid;  // gen/dma/read_engine.ts:232
-  reg [7:0] st_id;  // gen/dma/read_engine.ts:233
-  reg [2:0] st_err;  // gen/dma/read_engine.ts:234
-  reg slot_ended_0;  // gen/dma/read_engine.ts:239
-  reg slot_ended_1;  // gen/dma/read_engine.ts:239
-  reg slot_ended_2;  // gen/dma/read_engine.ts:239
-  reg slot_ended_3;  // gen/dma/read_engine.ts:239
-  reg slot_ended_4;  // gen/dma/read_engine.ts:239
-  reg slot_ended_5;  // gen/dma/read_engine.ts:239
-  reg slot_ended_6;  // gen/dma/read_engine.ts:239
-  reg slot_ended_7;  // gen/dma/read_engine.ts:239
-  reg slot_ended_8;  // gen/dma/read_engine.ts:239
-  reg slot_ended_9;  // gen/dma/read_engine.ts:239
-  reg slot_ended_10;  // gen/dma/read_engine.ts:239
-  reg slot_ended_11;  // gen/dma/read_engine.ts:239
-  reg slot_ended_12;  // gen/dma/read_engine.ts:239
-  reg slot_ended_13;  // gen/dma/read_engine.ts:239
-  reg slot_ended_14;  // gen/dma/read_engine.ts:239
-  reg slot_ended_15;  // gen/dma/read_engine.ts:239
-  reg slot_ended_16;  // gen/dma/read_engine.ts:239
-  reg slot_ended_17;  // gen/dma/read_engine.ts:239
-  reg slot_ended_18;  // gen/dma/read_engine.ts:239
-  reg slot_ended_19;  // gen/dma/read_engine.ts:239
-  reg slot_ended_20;  // gen/dma/read_engine.ts:239
-  reg slot_ended_21;  // gen/dma/read_engine.ts:239
-  reg slot_ended_22;  // gen/dma/read_engine.ts:239
-  reg slot_ended_23;  // gen/dma/read_engine.ts:239
-  reg slot_ended_24;  // gen/dma/read_engine.ts:239
-  reg slot_ended_25;  // gen/dma/read_engine.ts:239
-  reg slot_ended_26;  // gen/dma/read_engine.ts:239
-  reg slot_ended_27;  // gen/dma/read_engine.ts:239
-  reg slot_ended_28;  // gen/dma/read_engine.ts:239
-  reg slot_ended_29;  // gen/dma/read_engine.ts:239
-  reg slot_ended_30;  // gen/dma/read_engine.ts:239
-  reg slot_ended_31;  // gen/dma/read_engine.ts:239
-  wire retire;  // gen/dma/read_engine.ts:248
+  reg rem_zero;  // gen/dma/read_engine.ts:135
+  reg cur_failed;  // gen/dma/read_engine.ts:136
+  wire cur_done;  // gen/dma/read_engine.ts:137
+  wire issue_now;  // gen/dma/read_engine.ts:138
+  reg bme_lost;  // gen/dma/read_engine.ts:139
+  reg st_valid;  // gen/dma/read_engine.ts:233
+  reg [7:0] st_id;  // gen/dma/read_engine.ts:234
+  reg [2:0] st_err;  // gen/dma/read_engine.ts:235
+  reg slot_ended_0;  // gen/dma/read_engine.ts:240
+  reg slot_ended_1;  // gen/dma/read_engine.ts:240
+  reg slot_ended_2;  // gen/dma/read_engine.ts:240
+  reg slot_ended_3;  // gen/dma/read_engine.ts:240
+  reg slot_ended_4;  // gen/dma/read_engine.ts:240
+  reg slot_ended_5;  // gen/dma/read_engine.ts:240
+  reg slot_ended_6;  // gen/dma/read_engine.ts:240
+  reg slot_ended_7;  // gen/dma/read_engine.ts:240
+  reg slot_ended_8;  // gen/dma/read_engine.ts:240
+  reg slot_ended_9;  // gen/dma/read_engine.ts:240
+  reg slot_ended_10;  // gen/dma/read_engine.ts:240
+  reg slot_ended_11;  // gen/dma/read_engine.ts:240
+  reg slot_ended_12;  // gen/dma/read_engine.ts:240
+  reg slot_ended_13;  // gen/dma/read_engine.ts:240
+  reg slot_ended_14;  // gen/dma/read_engine.ts:240
+  reg slot_ended_15;  // gen/dma/read_engine.ts:240
+  reg slot_ended_16;  // gen/dma/read_engine.ts:240
+  reg slot_ended_17;  // gen/dma/read_engine.ts:240
+  reg slot_ended_18;  // gen/dma/read_engine.ts:240
+  reg slot_ended_19;  // gen/dma/read_engine.ts:240
+  reg slot_ended_20;  // gen/dma/read_engine.ts:240
+  reg slot_ended_21;  // gen/dma/read_engine.ts:240
+  reg slot_ended_22;  // gen/dma/read_engine.ts:240
+  reg slot_ended_23;  // gen/dma/read_engine.ts:240
+  reg slot_ended_24;  // gen/dma/read_engine.ts:240
+  reg slot_ended_25;  // gen/dma/read_engine.ts:240
+  reg slot_ended_26;  // gen/dma/read_engine.ts:240
+  reg slot_ended_27;  // gen/dma/read_engine.ts:240
+  reg slot_ended_28;  // gen/dma/read_engine.ts:240
+  reg slot_ended_29;  // gen/dma/read_engine.ts:240
+  reg slot_ended_30;  // gen/dma/read_engine.ts:240
+  reg slot_ended_31;  // gen/dma/read_engine.ts:240
+  wire retire;  // gen/dma/read_engine.ts:249
+  wire [7:0] slot_id_rd0;  // gen/dma/read_engine.ts:255
+  reg [7:0] slot_id [0:31];  // gen/dma/read_engine.ts:86
+  reg [12:0] tag_remaining [0:31];  // gen/dma/read_tags.ts:99
+  reg [32:0] tag_ends [0:31];  // gen/dma/read_tags.ts:101
+  reg [4:0] tag_slot [0:31];  // gen/dma/read_tags.ts:102
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [12:0] _mux_0;  // gen/dma/read_cpl.ts:315
-  /* verilator lint_on UNUSEDSIGNAL */
-  reg [12:0] _select_3;  // gen/pcie/dma_common.ts:26
-  wire [19:0] _zext_2;  // gen/pcie/dma_common.ts:42
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [19:0] _mux_1;  // gen/pcie/dma_common.ts:43
-  /* verilator lint_on UNUSEDSIGNAL */
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [13:0] _add_4;  // gen/pcie/tlp.ts:242
+  wire [12:0] _mux_0;  // gen/dma/read_cpl.ts:321
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [13:0] _sub_6;  // gen/pcie/tlp.ts:244
+  wire [255:0] _mux_4;  // gen/dma/shift.ts:19
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [3:0] _select_5;  // gen/pcie/tlp.ts:232
-  reg [3:0] _select_7;  // gen/pcie/tlp.ts:227
-  wire _and_8;  // gen/dma/read_engine.ts:207
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [255:0] _mux_3;  // gen/dma/shift.ts:19
+  /* verilator lint_on UNUSEDSIGNAL */
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [255:0] _mux_2;  // gen/dma/shift.ts:19
+  /* verilator lint_on UNUSEDSIGNAL */
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [255:0] _mux_1;  // gen/dma/shift.ts:19
+  /* verilator lint_on UNUSEDSIGNAL */
+  reg [12:0] _select_7;  // gen/pcie/dma_common.ts:26
+  wire [19:0] _zext_6;  // gen/pcie/dma_common.ts:42
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [19:0] _mux_5;  // gen/pcie/dma_common.ts:43
+  /* verilator lint_on UNUSEDSIGNAL */
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [13:0] _add_8;  // gen/pcie/tlp.ts:242
+  /* verilator lint_on UNUSEDSIGNAL */
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [13:0] _sub_10;  // gen/pcie/tlp.ts:244
+  /* verilator lint_on UNUSEDSIGNAL */
+  reg [3:0] _select_9;  // gen/pcie/tlp.ts:232
+  reg [3:0] _select_11;  // gen/pcie/tlp.ts:227
+  wire _not_13;  // gen/dma/read_engine.ts:208
+  wire _and_12;  // gen/dma/read_engine.ts:208
 
   // ---- instances
   fifo_w105_d2 cmd_queue (  // gen/dma/read_engine.ts:74
@@ -666,45 +563,50 @@ module dma_read_w256_t32_d13_l20_i8_s32_to20 (
   );
 
   // ---- combinational logic
-  assign _mux_0 = r1_sop ? r1_write_end : beat_left;  // gen/dma/read_cpl.ts:315
+  assign _mux_0 = r1_sop ? r1_write_end : beat_left;  // gen/dma/read_cpl.ts:321
+  assign _mux_4 = r2_shift[0] ? {r2_data[247:0], r2_data[255:248]} : r2_data;  // gen/dma/shift.ts:19
+  assign _mux_3 = r2_shift[1] ? {_mux_4[239:0], _mux_4[255:240]} : _mux_4;  // gen/dma/shift.ts:19
+  assign _mux_2 = r2_shift[2] ? {_mux_3[223:0], _mux_3[255:224]} : _mux_3;  // gen/dma/shift.ts:19
+  assign _mux_1 = r2_shift[3] ? {_mux_2[191:0], _mux_2[255:192]} : _mux_2;  // gen/dma/shift.ts:19
   always @* begin  // gen/pcie/dma_common.ts:26
     case ((max_read_req > 3'd5) ? 3'd5 : max_read_req)
-      3'd0: _select_3 = 13'd128;
-      3'd1: _select_3 = 13'd256;
-      3'd2: _select_3 = 13'd512;
-      3'd3: _select_3 = 13'd1024;
-      3'd4: _select_3 = 13'd2048;
-      3'd5: _select_3 = 13'd4096;
-      default: _select_3 = 13'd4096;
+      3'd0: _select_7 = 13'd128;
+      3'd1: _select_7 = 13'd256;
+      3'd2: _select_7 = 13'd512;
+      3'd3: _select_7 = 13'd1024;
+      3'd4: _select_7 = 13'd2048;
+      3'd5: _select_7 = 13'd4096;
+      default: _select_7 = 13'd4096;
     endcase
   end
-  assign _zext_2 = {7'd0, (_select_3 - ({1'b0, host[11:0]} & (_select_3 - 13'd1)))};  // gen/pcie/dma_common.ts:42
-  assign _mux_1 = (rem < _zext_2) ? rem : _zext_2;  // gen/pcie/dma_common.ts:43
-  assign _add_4 = ({12'd0, host[1:0]} + {1'b0, chunk}) + 14'd3;  // gen/pcie/tlp.ts:242
-  assign _sub_6 = ({12'd0, host[1:0]} + {1'b0, chunk}) - 14'd1;  // gen/pcie/tlp.ts:244
+  assign _zext_6 = {7'd0, (_select_7 - ({1'b0, host[11:0]} & (_select_7 - 13'd1)))};  // gen/pcie/dma_common.ts:42
+  assign _mux_5 = (rem < _zext_6) ? rem : _zext_6;  // gen/pcie/dma_common.ts:43
+  assign _add_8 = ({12'd0, host[1:0]} + {1'b0, chunk}) + 14'd3;  // gen/pcie/tlp.ts:242
+  assign _sub_10 = ({12'd0, host[1:0]} + {1'b0, chunk}) - 14'd1;  // gen/pcie/tlp.ts:244
   always @* begin  // gen/pcie/tlp.ts:232
-    case (_sub_6[1:0])
-      2'd0: _select_5 = 4'd1;
-      2'd1: _select_5 = 4'd3;
-      2'd2: _select_5 = 4'd7;
-      2'd3: _select_5 = 4'd15;
-      default: _select_5 = 4'd1;
+    case (_sub_10[1:0])
+      2'd0: _select_9 = 4'd1;
+      2'd1: _select_9 = 4'd3;
+      2'd2: _select_9 = 4'd7;
+      2'd3: _select_9 = 4'd15;
+      default: _select_9 = 4'd1;
     endcase
   end
   always @* begin  // gen/pcie/tlp.ts:227
     case (host[1:0])
-      2'd0: _select_7 = 4'd15;
-      2'd1: _select_7 = 4'd14;
-      2'd2: _select_7 = 4'd12;
-      2'd3: _select_7 = 4'd8;
-      default: _select_7 = 4'd15;
+      2'd0: _select_11 = 4'd15;
+      2'd1: _select_11 = 4'd14;
+      2'd2: _select_11 = 4'd12;
+      2'd3: _select_11 = 4'd8;
+      default: _select_11 = 4'd15;
     endcase
   end
-  assign _and_8 = ((issue_state == ISSUE_STATE_IDLE) & cmd_queue_deq_valid) & (~((slot_head[5] != slot_tail[5]) & (slot_head[4:0] == slot_tail[4:0])));  // gen/dma/read_engine.ts:207
+  assign _not_13 = ~((slot_head[5] != slot_tail[5]) & (slot_head[4:0] == slot_tail[4:0]));  // gen/dma/read_engine.ts:208
+  assign _and_12 = ((issue_state == ISSUE_STATE_IDLE) & cmd_queue_deq_valid) & _not_13;  // gen/dma/read_engine.ts:208
   assign cmd_ready = cmd_queue_enq_ready;  // gen/dma/read_engine.ts:77
-  assign status_valid = st_valid;  // gen/dma/read_engine.ts:258
-  assign status_id = st_id;  // gen/dma/read_engine.ts:259
-  assign status_error = st_err;  // gen/dma/read_engine.ts:260
+  assign status_valid = st_valid;  // gen/dma/read_engine.ts:259
+  assign status_id = st_id;  // gen/dma/read_engine.ts:260
+  assign status_error = st_err;  // gen/dma/read_engine.ts:261
   assign req_valid = mrd_valid;  // gen/pcie/streams.ts:166
   assign req_hdr = mrd_hdr;  // gen/pcie/streams.ts:167
   assign req_data = 256'd0;  // gen/pcie/streams.ts:168
@@ -712,103 +614,104 @@ module dma_read_w256_t32_d13_l20_i8_s32_to20 (
   assign req_sop = 1'b1;  // gen/pcie/streams.ts:170
   assign req_eop = 1'b1;  // gen/pcie/streams.ts:171
   assign cpl_ready = advance;  // gen/dma/read_cpl.ts:89
-  assign mem_wr_valid = r3_valid & r3_write;  // gen/dma/read_cpl.ts:368
-  assign mem_wr_addr = r3_addr;  // gen/dma/read_cpl.ts:369
-  assign mem_wr_data = r3_data;  // gen/dma/read_cpl.ts:370
-  assign mem_wr_be = r3_be;  // gen/dma/read_cpl.ts:371
-  assign busy = ((((cmd_queue_deq_valid | (~(issue_state == ISSUE_STATE_IDLE))) | (~(slot_head == slot_tail))) | st_valid) | mrd_valid) | (((((r0_valid | rl_valid) | ra_valid) | r1_valid) | r2_valid) | r3_valid);  // gen/dma/read_engine.ts:263
-  assign outstanding = ((((((((((((((((((((((((((((((tag_valid_0 | tag_valid_1) | tag_valid_2) | tag_valid_3) | tag_valid_4) | tag_valid_5) | tag_valid_6) | tag_valid_7) | tag_valid_8) | tag_valid_9) | tag_valid_10) | tag_valid_11) | tag_valid_12) | tag_valid_13) | tag_valid_14) | tag_valid_15) | tag_valid_16) | tag_valid_17) | tag_valid_18) | tag_valid_19) | tag_valid_20) | tag_valid_21) | tag_valid_22) | tag_valid_23) | tag_valid_24) | tag_valid_25) | tag_valid_26) | tag_valid_27) | tag_valid_28) | tag_valid_29) | tag_valid_30) | tag_valid_31;  // gen/dma/read_engine.ts:264
-  assign ev_unexpected = cpl_start & cpl_unexpected;  // gen/dma/read_engine.ts:265
-  assign ev_ur = cpl_start & (cpl_err == 3'd2);  // gen/dma/read_engine.ts:266
-  assign ev_ca = cpl_start & (cpl_err == 3'd3);  // gen/dma/read_engine.ts:267
-  assign ev_poisoned = cpl_start & (cpl_err == 3'd4);  // gen/dma/read_engine.ts:268
-  assign ev_timeout = expire_now;  // gen/dma/read_engine.ts:269
+  assign mem_wr_valid = r3_valid & r3_write;  // gen/dma/read_cpl.ts:374
+  assign mem_wr_addr = r3_addr;  // gen/dma/read_cpl.ts:375
+  assign mem_wr_data = {r3_data, r3_data};  // gen/dma/read_cpl.ts:376
+  assign mem_wr_be = r3_be;  // gen/dma/read_cpl.ts:377
+  assign busy = ((((cmd_queue_deq_valid | (~(issue_state == ISSUE_STATE_IDLE))) | (~(slot_head == slot_tail))) | st_valid) | mrd_valid) | (((((r0_valid | rl_valid) | ra_valid) | r1_valid) | r2_valid) | r3_valid);  // gen/dma/read_engine.ts:264
+  assign outstanding = ((((((((((((((((((((((((((((((tag_valid_0 | tag_valid_1) | tag_valid_2) | tag_valid_3) | tag_valid_4) | tag_valid_5) | tag_valid_6) | tag_valid_7) | tag_valid_8) | tag_valid_9) | tag_valid_10) | tag_valid_11) | tag_valid_12) | tag_valid_13) | tag_valid_14) | tag_valid_15) | tag_valid_16) | tag_valid_17) | tag_valid_18) | tag_valid_19) | tag_valid_20) | tag_valid_21) | tag_valid_22) | tag_valid_23) | tag_valid_24) | tag_valid_25) | tag_valid_26) | tag_valid_27) | tag_valid_28) | tag_valid_29) | tag_valid_30) | tag_valid_31;  // gen/dma/read_engine.ts:265
+  assign ev_unexpected = cpl_start & cpl_unexpected;  // gen/dma/read_engine.ts:266
+  assign ev_ur = cpl_start & (cpl_err == 3'd2);  // gen/dma/read_engine.ts:267
+  assign ev_ca = cpl_start & (cpl_err == 3'd3);  // gen/dma/read_engine.ts:268
+  assign ev_poisoned = cpl_start & (cpl_err == 3'd4);  // gen/dma/read_engine.ts:269
+  assign ev_timeout = expire_now;  // gen/dma/read_engine.ts:270
   assign cmd_queue_enq_valid = cmd_valid;  // gen/dma/read_engine.ts:75
   assign cmd_queue_enq_data = {cmd_host_addr, cmd_dev_addr, cmd_len, cmd_id};  // gen/dma/read_engine.ts:76
-  assign cmd_queue_deq_ready = (issue_state == ISSUE_STATE_IDLE) & (~((slot_head[5] != slot_tail[5]) & (slot_head[4:0] == slot_tail[4:0])));  // gen/dma/read_engine.ts:165
-  assign timeout_tick = timeout_prescale == 20'd0;  // gen/dma/read_tags.ts:61
+  assign cmd_queue_deq_ready = (issue_state == ISSUE_STATE_IDLE) & (~((slot_head[5] != slot_tail[5]) & (slot_head[4:0] == slot_tail[4:0])));  // gen/dma/read_engine.ts:166
+  assign timeout_tick = timeout_prescale == 20'd0;  // gen/dma/read_tags.ts:106
   assign advance = ~((r3_valid & r3_write) & (~mem_wr_ready));  // gen/dma/read_cpl.ts:88
   assign cpl_tag = r0_hdr[44:40];  // gen/dma/read_cpl.ts:101
   assign cpl_carried = {{(r0_hdr[105:96] == 10'd0), r0_hdr[105:96]}, 2'd0} - {11'd0, r0_hdr[33:32]};  // gen/dma/read_cpl.ts:106
-  assign cpl_forward = ((rl_same_as_ahead & ra_valid) & ra_sop) & ra_updates;  // gen/dma/read_cpl.ts:195
-  assign cpl_la_ok = rl_host_end == rl_la_end;  // gen/dma/read_cpl.ts:197
-  assign cpl_known = rl_live & (cpl_forward ? (~ra_closes) : (rl_remaining != 13'd0));  // gen/dma/read_cpl.ts:200
-  assign cpl_in_sequence = cpl_forward ? (rl_byte_count == ra_update_to) : (rl_byte_count == rl_remaining);  // gen/dma/read_cpl.ts:201
-  assign cpl_start = (advance & ra_valid) & ra_sop;  // gen/dma/read_cpl.ts:227
+  assign cpl_forward = ((rl_same_as_ahead & ra_valid) & ra_sop) & ra_updates;  // gen/dma/read_cpl.ts:200
+  assign cpl_la_ok = rl_host_end == rl_la_end;  // gen/dma/read_cpl.ts:202
+  assign rl_remaining = rl_fresh ? rl_size : rl_taken;  // gen/dma/read_cpl.ts:204
+  assign cpl_known = rl_live & (cpl_forward ? (~ra_closes) : (rl_remaining != 13'd0));  // gen/dma/read_cpl.ts:206
+  assign cpl_in_sequence = cpl_forward ? (rl_byte_count == ra_update_to) : (rl_byte_count == rl_remaining);  // gen/dma/read_cpl.ts:207
+  assign cpl_start = (advance & ra_valid) & ra_sop;  // gen/dma/read_cpl.ts:233
   always @* begin
-    cpl_write = 1'b0;  // default, gen/dma/read_cpl.ts:230
-    if (~ra_known) begin  // gen/dma/read_cpl.ts:237
-    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:238
-    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:250
-    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:256
+    cpl_write = 1'b0;  // default, gen/dma/read_cpl.ts:236
+    if (~ra_known) begin  // gen/dma/read_cpl.ts:243
+    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:244
+    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:256
+    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:262
     end else begin
-      if (ra_poisoned) begin  // gen/dma/read_cpl.ts:261
+      if (ra_poisoned) begin  // gen/dma/read_cpl.ts:267
       end else begin
-        cpl_write = 1'b1;  // gen/dma/read_cpl.ts:261
+        cpl_write = 1'b1;  // gen/dma/read_cpl.ts:267
       end
     end
   end
   always @* begin
-    cpl_ends_read = 1'b0;  // default, gen/dma/read_cpl.ts:231
-    if (~ra_known) begin  // gen/dma/read_cpl.ts:237
-    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:238
-      cpl_ends_read = 1'b1;  // gen/dma/read_cpl.ts:241
-    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:250
-      cpl_ends_read = 1'b1;  // gen/dma/read_cpl.ts:253
-    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:256
+    cpl_ends_read = 1'b0;  // default, gen/dma/read_cpl.ts:237
+    if (~ra_known) begin  // gen/dma/read_cpl.ts:243
+    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:244
+      cpl_ends_read = 1'b1;  // gen/dma/read_cpl.ts:247
+    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:256
+      cpl_ends_read = 1'b1;  // gen/dma/read_cpl.ts:259
+    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:262
     end else begin
-      cpl_ends_read = ra_is_last;  // gen/dma/read_cpl.ts:260
+      cpl_ends_read = ra_is_last;  // gen/dma/read_cpl.ts:266
     end
   end
   always @* begin
-    cpl_update = 1'b0;  // default, gen/dma/read_cpl.ts:232
-    if (~ra_known) begin  // gen/dma/read_cpl.ts:237
-    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:238
-      cpl_update = 1'b1;  // gen/dma/read_cpl.ts:239
-    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:250
-      cpl_update = 1'b1;  // gen/dma/read_cpl.ts:251
-    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:256
+    cpl_update = 1'b0;  // default, gen/dma/read_cpl.ts:238
+    if (~ra_known) begin  // gen/dma/read_cpl.ts:243
+    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:244
+      cpl_update = 1'b1;  // gen/dma/read_cpl.ts:245
+    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:256
+      cpl_update = 1'b1;  // gen/dma/read_cpl.ts:257
+    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:262
     end else begin
-      cpl_update = 1'b1;  // gen/dma/read_cpl.ts:258
+      cpl_update = 1'b1;  // gen/dma/read_cpl.ts:264
     end
   end
   always @* begin
-    cpl_free = 1'b0;  // default, gen/dma/read_cpl.ts:233
-    if (~ra_known) begin  // gen/dma/read_cpl.ts:237
-    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:238
-      cpl_free = 1'b1;  // gen/dma/read_cpl.ts:240
-    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:250
-      cpl_free = 1'b1;  // gen/dma/read_cpl.ts:252
-    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:256
+    cpl_free = 1'b0;  // default, gen/dma/read_cpl.ts:239
+    if (~ra_known) begin  // gen/dma/read_cpl.ts:243
+    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:244
+      cpl_free = 1'b1;  // gen/dma/read_cpl.ts:246
+    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:256
+      cpl_free = 1'b1;  // gen/dma/read_cpl.ts:258
+    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:262
     end else begin
-      cpl_free = ra_is_last;  // gen/dma/read_cpl.ts:259
+      cpl_free = ra_is_last;  // gen/dma/read_cpl.ts:265
     end
   end
   always @* begin
-    cpl_err = 3'd0;  // default, gen/dma/read_cpl.ts:234
-    if (~ra_known) begin  // gen/dma/read_cpl.ts:237
-    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:238
-      cpl_err = (ra_status == 3'd1) ? 3'd2 : ((ra_status == 3'd4) ? 3'd3 : 3'd7);  // gen/dma/read_cpl.ts:242
-    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:250
-      cpl_err = 3'd7;  // gen/dma/read_cpl.ts:254
-    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:256
+    cpl_err = 3'd0;  // default, gen/dma/read_cpl.ts:240
+    if (~ra_known) begin  // gen/dma/read_cpl.ts:243
+    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:244
+      cpl_err = (ra_status == 3'd1) ? 3'd2 : ((ra_status == 3'd4) ? 3'd3 : 3'd7);  // gen/dma/read_cpl.ts:248
+    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:256
+      cpl_err = 3'd7;  // gen/dma/read_cpl.ts:260
+    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:262
     end else begin
-      if (ra_poisoned) begin  // gen/dma/read_cpl.ts:261
-        cpl_err = 3'd4;  // gen/dma/read_cpl.ts:261
+      if (ra_poisoned) begin  // gen/dma/read_cpl.ts:267
+        cpl_err = 3'd4;  // gen/dma/read_cpl.ts:267
       end
     end
   end
   always @* begin
-    cpl_unexpected = 1'b0;  // default, gen/dma/read_cpl.ts:235
-    if (~ra_known) begin  // gen/dma/read_cpl.ts:237
-      cpl_unexpected = 1'b1;  // gen/dma/read_cpl.ts:237
-    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:238
-    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:250
-    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:256
-      cpl_unexpected = 1'b1;  // gen/dma/read_cpl.ts:256
+    cpl_unexpected = 1'b0;  // default, gen/dma/read_cpl.ts:241
+    if (~ra_known) begin  // gen/dma/read_cpl.ts:243
+      cpl_unexpected = 1'b1;  // gen/dma/read_cpl.ts:243
+    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:244
+    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:256
+    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:262
+      cpl_unexpected = 1'b1;  // gen/dma/read_cpl.ts:262
     end
   end
-  assign beat_first_byte = r1_dev_end - r1_back[12:0];  // gen/dma/read_cpl.ts:309
+  assign beat_first_byte = r1_dev_end - r1_back[12:0];  // gen/dma/read_cpl.ts:315
   assign timeout_pick_or_p1 = {(timed_out[31] | timed_out[30]), timed_out[30], (timed_out[29] | timed_out[28]), timed_out[28], (timed_out[27] | timed_out[26]), timed_out[26], (timed_out[25] | timed_out[24]), timed_out[24], (timed_out[23] | timed_out[22]), timed_out[22], (timed_out[21] | timed_out[20]), timed_out[20], (timed_out[19] | timed_out[18]), timed_out[18], (timed_out[17] | timed_out[16]), timed_out[16], (timed_out[15] | timed_out[14]), timed_out[14], (timed_out[13] | timed_out[12]), timed_out[12], (timed_out[11] | timed_out[10]), timed_out[10], (timed_out[9] | timed_out[8]), timed_out[8], (timed_out[7] | timed_out[6]), timed_out[6], (timed_out[5] | timed_out[4]), timed_out[4], (timed_out[3] | timed_out[2]), timed_out[2], (timed_out[1] | timed_out[0]), timed_out[0]};  // gen/lib/priority.ts:57
   assign timeout_pick_or_p2 = {(timeout_pick_or_p1[31] | timeout_pick_or_p1[29]), (timeout_pick_or_p1[30] | timeout_pick_or_p1[29]), timeout_pick_or_p1[29], timeout_pick_or_p1[28], (timeout_pick_or_p1[27] | timeout_pick_or_p1[25]), (timeout_pick_or_p1[26] | timeout_pick_or_p1[25]), timeout_pick_or_p1[25], timeout_pick_or_p1[24], (timeout_pick_or_p1[23] | timeout_pick_or_p1[21]), (timeout_pick_or_p1[22] | timeout_pick_or_p1[21]), timeout_pick_or_p1[21], timeout_pick_or_p1[20], (timeout_pick_or_p1[19] | timeout_pick_or_p1[17]), (timeout_pick_or_p1[18] | timeout_pick_or_p1[17]), timeout_pick_or_p1[17], timeout_pick_or_p1[16], (timeout_pick_or_p1[15] | timeout_pick_or_p1[13]), (timeout_pick_or_p1[14] | timeout_pick_or_p1[13]), timeout_pick_or_p1[13], timeout_pick_or_p1[12], (timeout_pick_or_p1[11] | timeout_pick_or_p1[9]), (timeout_pick_or_p1[10] | timeout_pick_or_p1[9]), timeout_pick_or_p1[9], timeout_pick_or_p1[8], (timeout_pick_or_p1[7] | timeout_pick_or_p1[5]), (timeout_pick_or_p1[6] | timeout_pick_or_p1[5]), timeout_pick_or_p1[5], timeout_pick_or_p1[4], (timeout_pick_or_p1[3] | timeout_pick_or_p1[1]), (timeout_pick_or_p1[2] | timeout_pick_or_p1[1]), timeout_pick_or_p1[1], timeout_pick_or_p1[0]};  // gen/lib/priority.ts:57
   assign timeout_pick_or_p3 = {(timeout_pick_or_p2[31] | timeout_pick_or_p2[27]), (timeout_pick_or_p2[30] | timeout_pick_or_p2[27]), (timeout_pick_or_p2[29] | timeout_pick_or_p2[27]), (timeout_pick_or_p2[28] | timeout_pick_or_p2[27]), timeout_pick_or_p2[27], timeout_pick_or_p2[26], timeout_pick_or_p2[25], timeout_pick_or_p2[24], (timeout_pick_or_p2[23] | timeout_pick_or_p2[19]), (timeout_pick_or_p2[22] | timeout_pick_or_p2[19]), (timeout_pick_or_p2[21] | timeout_pick_or_p2[19]), (timeout_pick_or_p2[20] | timeout_pick_or_p2[19]), timeout_pick_or_p2[19], timeout_pick_or_p2[18], timeout_pick_or_p2[17], timeout_pick_or_p2[16], (timeout_pick_or_p2[15] | timeout_pick_or_p2[11]), (timeout_pick_or_p2[14] | timeout_pick_or_p2[11]), (timeout_pick_or_p2[13] | timeout_pick_or_p2[11]), (timeout_pick_or_p2[12] | timeout_pick_or_p2[11]), timeout_pick_or_p2[11], timeout_pick_or_p2[10], timeout_pick_or_p2[9], timeout_pick_or_p2[8], (timeout_pick_or_p2[7] | timeout_pick_or_p2[3]), (timeout_pick_or_p2[6] | timeout_pick_or_p2[3]), (timeout_pick_or_p2[5] | timeout_pick_or_p2[3]), (timeout_pick_or_p2[4] | timeout_pick_or_p2[3]), timeout_pick_or_p2[3], timeout_pick_or_p2[2], timeout_pick_or_p2[1], timeout_pick_or_p2[0]};  // gen/lib/priority.ts:57
@@ -816,8 +719,8 @@ module dma_read_w256_t32_d13_l20_i8_s32_to20 (
   assign timeout_pick_or_p5 = {(timeout_pick_or_p4[31] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[30] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[29] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[28] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[27] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[26] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[25] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[24] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[23] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[22] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[21] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[20] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[19] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[18] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[17] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[16] | timeout_pick_or_p4[15]), timeout_pick_or_p4[15], timeout_pick_or_p4[14], timeout_pick_or_p4[13], timeout_pick_or_p4[12], timeout_pick_or_p4[11], timeout_pick_or_p4[10], timeout_pick_or_p4[9], timeout_pick_or_p4[8], timeout_pick_or_p4[7], timeout_pick_or_p4[6], timeout_pick_or_p4[5], timeout_pick_or_p4[4], timeout_pick_or_p4[3], timeout_pick_or_p4[2], timeout_pick_or_p4[1], timeout_pick_or_p4[0]};  // gen/lib/priority.ts:57
   assign timeout_pick_onehot = timed_out & (~(timeout_pick_or_p5 << 1));  // gen/lib/priority.ts:66
   assign expire_index_index = {(((((((((((((((expire_onehot[16] | expire_onehot[17]) | expire_onehot[18]) | expire_onehot[19]) | expire_onehot[20]) | expire_onehot[21]) | expire_onehot[22]) | expire_onehot[23]) | expire_onehot[24]) | expire_onehot[25]) | expire_onehot[26]) | expire_onehot[27]) | expire_onehot[28]) | expire_onehot[29]) | expire_onehot[30]) | expire_onehot[31]), (((((((((((((((expire_onehot[8] | expire_onehot[9]) | expire_onehot[10]) | expire_onehot[11]) | expire_onehot[12]) | expire_onehot[13]) | expire_onehot[14]) | expire_onehot[15]) | expire_onehot[24]) | expire_onehot[25]) | expire_onehot[26]) | expire_onehot[27]) | expire_onehot[28]) | expire_onehot[29]) | expire_onehot[30]) | expire_onehot[31]), (((((((((((((((expire_onehot[4] | expire_onehot[5]) | expire_onehot[6]) | expire_onehot[7]) | expire_onehot[12]) | expire_onehot[13]) | expire_onehot[14]) | expire_onehot[15]) | expire_onehot[20]) | expire_onehot[21]) | expire_onehot[22]) | expire_onehot[23]) | expire_onehot[28]) | expire_onehot[29]) | expire_onehot[30]) | expire_onehot[31]), (((((((((((((((expire_onehot[2] | expire_onehot[3]) | expire_onehot[6]) | expire_onehot[7]) | expire_onehot[10]) | expire_onehot[11]) | expire_onehot[14]) | expire_onehot[15]) | expire_onehot[18]) | expire_onehot[19]) | expire_onehot[22]) | expire_onehot[23]) | expire_onehot[26]) | expire_onehot[27]) | expire_onehot[30]) | expire_onehot[31]), (((((((((((((((expire_onehot[1] | expire_onehot[3]) | expire_onehot[5]) | expire_onehot[7]) | expire_onehot[9]) | expire_onehot[11]) | expire_onehot[13]) | expire_onehot[15]) | expire_onehot[17]) | expire_onehot[19]) | expire_onehot[21]) | expire_onehot[23]) | expire_onehot[25]) | expire_onehot[27]) | expire_onehot[29]) | expire_onehot[31])};  // gen/lib/priority.ts:82
-  assign expire_now = (expire_stage == 2'd3) & expire_keep;  // gen/dma/read_tags.ts:145
-  assign free_tag_in_tags = {(~tag_valid_31), (~tag_valid_30), (~tag_valid_29), (~tag_valid_28), (~tag_valid_27), (~tag_valid_26), (~tag_valid_25), (~tag_valid_24), (~tag_valid_23), (~tag_valid_22), (~tag_valid_21), (~tag_valid_20), (~tag_valid_19), (~tag_valid_18), (~tag_valid_17), (~tag_valid_16), (~tag_valid_15), (~tag_valid_14), (~tag_valid_13), (~tag_valid_12), (~tag_valid_11), (~tag_valid_10), (~tag_valid_9), (~tag_valid_8), (~tag_valid_7), (~tag_valid_6), (~tag_valid_5), (~tag_valid_4), (~tag_valid_3), (~tag_valid_2), (~tag_valid_1), (~tag_valid_0)};  // gen/dma/read_engine.ts:115
+  assign expire_now = (expire_stage == 2'd3) & expire_keep;  // gen/dma/read_tags.ts:190
+  assign free_tag_in_tags = {(~tag_valid_31), (~tag_valid_30), (~tag_valid_29), (~tag_valid_28), (~tag_valid_27), (~tag_valid_26), (~tag_valid_25), (~tag_valid_24), (~tag_valid_23), (~tag_valid_22), (~tag_valid_21), (~tag_valid_20), (~tag_valid_19), (~tag_valid_18), (~tag_valid_17), (~tag_valid_16), (~tag_valid_15), (~tag_valid_14), (~tag_valid_13), (~tag_valid_12), (~tag_valid_11), (~tag_valid_10), (~tag_valid_9), (~tag_valid_8), (~tag_valid_7), (~tag_valid_6), (~tag_valid_5), (~tag_valid_4), (~tag_valid_3), (~tag_valid_2), (~tag_valid_1), (~tag_valid_0)};  // gen/dma/read_engine.ts:116
   assign free_tag_v_1_0 = free_tag_in_tags[0] | free_tag_in_tags[1];  // gen/lib/priority.ts:29
   assign free_tag_i_1_0 = ~free_tag_in_tags[0];  // gen/lib/priority.ts:36
   assign free_tag_v_3_2 = free_tag_in_tags[2] | free_tag_in_tags[3];  // gen/lib/priority.ts:29
@@ -880,119 +783,119 @@ module dma_read_w256_t32_d13_l20_i8_s32_to20 (
   assign free_tag_i_31_16 = {(~free_tag_v_23_16), (free_tag_v_23_16 ? free_tag_i_23_16 : free_tag_i_31_24)};  // gen/lib/priority.ts:36
   assign free_tag_valid = free_tag_v_15_0 | free_tag_v_31_16;  // gen/lib/priority.ts:29
   assign free_tag_index = {(~free_tag_v_15_0), (free_tag_v_15_0 ? free_tag_i_15_0 : free_tag_i_31_16)};  // gen/lib/priority.ts:36
-  assign cur_done = rem_zero | cur_failed;  // gen/dma/read_engine.ts:136
-  assign issue_now = (issue_state == ISSUE_STATE_ISSUE) & ((~mrd_valid) | req_ready);  // gen/dma/read_engine.ts:137
+  assign cur_done = rem_zero | cur_failed;  // gen/dma/read_engine.ts:137
+  assign issue_now = (issue_state == ISSUE_STATE_ISSUE) & ((~mrd_valid) | req_ready);  // gen/dma/read_engine.ts:138
   always @* begin
-    bme_lost = 1'b0;  // default, gen/dma/read_engine.ts:138
-    case (issue_state)  // gen/dma/read_engine.ts:140
+    bme_lost = 1'b0;  // default, gen/dma/read_engine.ts:139
+    case (issue_state)  // gen/dma/read_engine.ts:141
       ISSUE_STATE_CALC: begin
-        if (cur_done) begin  // gen/dma/read_engine.ts:153
-        end else if (~bus_master) begin  // gen/dma/read_engine.ts:154
-          bme_lost = 1'b1;  // gen/dma/read_engine.ts:154
+        if (cur_done) begin  // gen/dma/read_engine.ts:154
+        end else if (~bus_master) begin  // gen/dma/read_engine.ts:155
+          bme_lost = 1'b1;  // gen/dma/read_engine.ts:155
         end
       end
       default: begin end
     endcase
   end
-  assign retire = ((~(slot_head == slot_tail)) & (slot_head[4] ? (slot_head[3] ? (slot_head[2] ? (slot_head[1] ? (slot_head[0] ? slot_ended_31 : slot_ended_30) : (slot_head[0] ? slot_ended_29 : slot_ended_28)) : (slot_head[1] ? (slot_head[0] ? slot_ended_27 : slot_ended_26) : (slot_head[0] ? slot_ended_25 : slot_ended_24))) : (slot_head[2] ? (slot_head[1] ? (slot_head[0] ? slot_ended_23 : slot_ended_22) : (slot_head[0] ? slot_ended_21 : slot_ended_20)) : (slot_head[1] ? (slot_head[0] ? slot_ended_19 : slot_ended_18) : (slot_head[0] ? slot_ended_17 : slot_ended_16)))) : (slot_head[3] ? (slot_head[2] ? (slot_head[1] ? (slot_head[0] ? slot_ended_15 : slot_ended_14) : (slot_head[0] ? slot_ended_13 : slot_ended_12)) : (slot_head[1] ? (slot_head[0] ? slot_ended_11 : slot_ended_10) : (slot_head[0] ? slot_ended_9 : slot_ended_8))) : (slot_head[2] ? (slot_head[1] ? (slot_head[0] ? slot_ended_7 : slot_ended_6) : (slot_head[0] ? slot_ended_5 : slot_ended_4)) : (slot_head[1] ? (slot_head[0] ? slot_ended_3 : slot_ended_2) : (slot_head[0] ? slot_ended_1 : slot_ended_0)))))) & ((~st_valid) | status_ready);  // gen/dma/read_engine.ts:248
+  assign retire = ((~(slot_head == slot_tail)) & (slot_head[4] ? (slot_head[3] ? (slot_head[2] ? (slot_head[1] ? (slot_head[0] ? slot_ended_31 : slot_ended_30) : (slot_head[0] ? slot_ended_29 : slot_ended_28)) : (slot_head[1] ? (slot_head[0] ? slot_ended_27 : slot_ended_26) : (slot_head[0] ? slot_ended_25 : slot_ended_24))) : (slot_head[2] ? (slot_head[1] ? (slot_head[0] ? slot_ended_23 : slot_ended_22) : (slot_head[0] ? slot_ended_21 : slot_ended_20)) : (slot_head[1] ? (slot_head[0] ? slot_ended_19 : slot_ended_18) : (slot_head[0] ? slot_ended_17 : slot_ended_16)))) : (slot_head[3] ? (slot_head[2] ? (slot_head[1] ? (slot_head[0] ? slot_ended_15 : slot_ended_14) : (slot_head[0] ? slot_ended_13 : slot_ended_12)) : (slot_head[1] ? (slot_head[0] ? slot_ended_11 : slot_ended_10) : (slot_head[0] ? slot_ended_9 : slot_ended_8))) : (slot_head[2] ? (slot_head[1] ? (slot_head[0] ? slot_ended_7 : slot_ended_6) : (slot_head[0] ? slot_ended_5 : slot_ended_4)) : (slot_head[1] ? (slot_head[0] ? slot_ended_3 : slot_ended_2) : (slot_head[0] ? slot_ended_1 : slot_ended_0)))))) & ((~st_valid) | status_ready);  // gen/dma/read_engine.ts:249
 
   // ---- registers
   always @(posedge clk) begin
-    if (timeout_tick & (tag_age_0 != 3'd5)) begin  // gen/dma/read_tags.ts:63
-      tag_age_0 <= tag_age_0 + 3'd1;  // gen/dma/read_tags.ts:63
+    if (timeout_tick & (tag_age_0 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_0 <= tag_age_0 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_1 != 3'd5)) begin  // gen/dma/read_tags.ts:63
-      tag_age_1 <= tag_age_1 + 3'd1;  // gen/dma/read_tags.ts:63
+    if (timeout_tick & (tag_age_1 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_1 <= tag_age_1 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_2 != 3'd5)) begin  // gen/dma/read_tags.ts:63
-      tag_age_2 <= tag_age_2 + 3'd1;  // gen/dma/read_tags.ts:63
+    if (timeout_tick & (tag_age_2 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_2 <= tag_age_2 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_3 != 3'd5)) begin  // gen/dma/read_tags.ts:63
-      tag_age_3 <= tag_age_3 + 3'd1;  // gen/dma/read_tags.ts:63
+    if (timeout_tick & (tag_age_3 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_3 <= tag_age_3 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_4 != 3'd5)) begin  // gen/dma/read_tags.ts:63
-      tag_age_4 <= tag_age_4 + 3'd1;  // gen/dma/read_tags.ts:63
+    if (timeout_tick & (tag_age_4 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_4 <= tag_age_4 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_5 != 3'd5)) begin  // gen/dma/read_tags.ts:63
-      tag_age_5 <= tag_age_5 + 3'd1;  // gen/dma/read_tags.ts:63
+    if (timeout_tick & (tag_age_5 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_5 <= tag_age_5 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_6 != 3'd5)) begin  // gen/dma/read_tags.ts:63
-      tag_age_6 <= tag_age_6 + 3'd1;  // gen/dma/read_tags.ts:63
+    if (timeout_tick & (tag_age_6 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_6 <= tag_age_6 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_7 != 3'd5)) begin  // gen/dma/read_tags.ts:63
-      tag_age_7 <= tag_age_7 + 3'd1;  // gen/dma/read_tags.ts:63
+    if (timeout_tick & (tag_age_7 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_7 <= tag_age_7 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_8 != 3'd5)) begin  // gen/dma/read_tags.ts:63
-      tag_age_8 <= tag_age_8 + 3'd1;  // gen/dma/read_tags.ts:63
+    if (timeout_tick & (tag_age_8 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_8 <= tag_age_8 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_9 != 3'd5)) begin  // gen/dma/read_tags.ts:63
-      tag_age_9 <= tag_age_9 + 3'd1;  // gen/dma/read_tags.ts:63
+    if (timeout_tick & (tag_age_9 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_9 <= tag_age_9 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_10 != 3'd5)) begin  // gen/dma/read_tags.ts:63
-      tag_age_10 <= tag_age_10 + 3'd1;  // gen/dma/read_tags.ts:63
+    if (timeout_tick & (tag_age_10 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_10 <= tag_age_10 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_11 != 3'd5)) begin  // gen/dma/read_tags.ts:63
-      tag_age_11 <= tag_age_11 + 3'd1;  // gen/dma/read_tags.ts:63
+    if (timeout_tick & (tag_age_11 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_11 <= tag_age_11 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_12 != 3'd5)) begin  // gen/dma/read_tags.ts:63
-      tag_age_12 <= tag_age_12 + 3'd1;  // gen/dma/read_tags.ts:63
+    if (timeout_tick & (tag_age_12 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_12 <= tag_age_12 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_13 != 3'd5)) begin  // gen/dma/read_tags.ts:63
-      tag_age_13 <= tag_age_13 + 3'd1;  // gen/dma/read_tags.ts:63
+    if (timeout_tick & (tag_age_13 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_13 <= tag_age_13 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_14 != 3'd5)) begin  // gen/dma/read_tags.ts:63
-      tag_age_14 <= tag_age_14 + 3'd1;  // gen/dma/read_tags.ts:63
+    if (timeout_tick & (tag_age_14 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_14 <= tag_age_14 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_15 != 3'd5)) begin  // gen/dma/read_tags.ts:63
-      tag_age_15 <= tag_age_15 + 3'd1;  // gen/dma/read_tags.ts:63
+    if (timeout_tick & (tag_age_15 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_15 <= tag_age_15 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_16 != 3'd5)) begin  // gen/dma/read_tags.ts:63
-      tag_age_16 <= tag_age_16 + 3'd1;  // gen/dma/read_tags.ts:63
+    if (timeout_tick & (tag_age_16 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_16 <= tag_age_16 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_17 != 3'd5)) begin  // gen/dma/read_tags.ts:63
-      tag_age_17 <= tag_age_17 + 3'd1;  // gen/dma/read_tags.ts:63
+    if (timeout_tick & (tag_age_17 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_17 <= tag_age_17 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_18 != 3'd5)) begin  // gen/dma/read_tags.ts:63
-      tag_age_18 <= tag_age_18 + 3'd1;  // gen/dma/read_tags.ts:63
+    if (timeout_tick & (tag_age_18 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_18 <= tag_age_18 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_19 != 3'd5)) begin  // gen/dma/read_tags.ts:63
-      tag_age_19 <= tag_age_19 + 3'd1;  // gen/dma/read_tags.ts:63
+    if (timeout_tick & (tag_age_19 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_19 <= tag_age_19 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_20 != 3'd5)) begin  // gen/dma/read_tags.ts:63
-      tag_age_20 <= tag_age_20 + 3'd1;  // gen/dma/read_tags.ts:63
+    if (timeout_tick & (tag_age_20 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_20 <= tag_age_20 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_21 != 3'd5)) begin  // gen/dma/read_tags.ts:63
-      tag_age_21 <= tag_age_21 + 3'd1;  // gen/dma/read_tags.ts:63
+    if (timeout_tick & (tag_age_21 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_21 <= tag_age_21 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_22 != 3'd5)) begin  // gen/dma/read_tags.ts:63
-      tag_age_22 <= tag_age_22 + 3'd1;  // gen/dma/read_tags.ts:63
+    if (timeout_tick & (tag_age_22 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_22 <= tag_age_22 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_23 != 3'd5)) begin  // gen/dma/read_tags.ts:63
-      tag_age_23 <= tag_age_23 + 3'd1;  // gen/dma/read_tags.ts:63
+    if (timeout_tick & (tag_age_23 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_23 <= tag_age_23 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_24 != 3'd5)) begin  // gen/dma/read_tags.ts:63
-      tag_age_24 <= tag_age_24 + 3'd1;  // gen/dma/read_tags.ts:63
+    if (timeout_tick & (tag_age_24 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_24 <= tag_age_24 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_25 != 3'd5)) begin  // gen/dma/read_tags.ts:63
-      tag_age_25 <= tag_age_25 + 3'd1;  // gen/dma/read_tags.ts:63
+    if (timeout_tick & (tag_age_25 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_25 <= tag_age_25 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_26 != 3'd5)) begin  // gen/dma/read_tags.ts:63
-      tag_age_26 <= tag_age_26 + 3'd1;  // gen/dma/read_tags.ts:63
+    if (timeout_tick & (tag_age_26 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_26 <= tag_age_26 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_27 != 3'd5)) begin  // gen/dma/read_tags.ts:63
-      tag_age_27 <= tag_age_27 + 3'd1;  // gen/dma/read_tags.ts:63
+    if (timeout_tick & (tag_age_27 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_27 <= tag_age_27 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_28 != 3'd5)) begin  // gen/dma/read_tags.ts:63
-      tag_age_28 <= tag_age_28 + 3'd1;  // gen/dma/read_tags.ts:63
+    if (timeout_tick & (tag_age_28 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_28 <= tag_age_28 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_29 != 3'd5)) begin  // gen/dma/read_tags.ts:63
-      tag_age_29 <= tag_age_29 + 3'd1;  // gen/dma/read_tags.ts:63
+    if (timeout_tick & (tag_age_29 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_29 <= tag_age_29 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_30 != 3'd5)) begin  // gen/dma/read_tags.ts:63
-      tag_age_30 <= tag_age_30 + 3'd1;  // gen/dma/read_tags.ts:63
+    if (timeout_tick & (tag_age_30 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_30 <= tag_age_30 + 3'd1;  // gen/dma/read_tags.ts:108
     end
-    if (timeout_tick & (tag_age_31 != 3'd5)) begin  // gen/dma/read_tags.ts:63
-      tag_age_31 <= tag_age_31 + 3'd1;  // gen/dma/read_tags.ts:63
+    if (timeout_tick & (tag_age_31 != 3'd5)) begin  // gen/dma/read_tags.ts:108
+      tag_age_31 <= tag_age_31 + 3'd1;  // gen/dma/read_tags.ts:108
     end
     if (advance) begin  // gen/dma/read_cpl.ts:90
       r0_hdr <= cpl_hdr;  // gen/dma/read_cpl.ts:92
@@ -1001,1187 +904,1061 @@ module dma_read_w256_t32_d13_l20_i8_s32_to20 (
       r0_eop <= cpl_eop;  // gen/dma/read_cpl.ts:95
       r0_poisoned <= cpl_error == 4'd1;  // gen/dma/read_cpl.ts:96
     end
-    if (advance) begin  // gen/dma/read_cpl.ts:164
-      rl_sop <= r0_sop;  // gen/dma/read_cpl.ts:166
-      rl_eop <= r0_eop;  // gen/dma/read_cpl.ts:167
-      rl_data <= r0_data;  // gen/dma/read_cpl.ts:168
-      rl_poisoned <= r0_poisoned;  // gen/dma/read_cpl.ts:169
-      rl_tag <= cpl_tag;  // gen/dma/read_cpl.ts:170
-      rl_same_as_ahead <= (rl_valid & rl_sop) & (rl_tag == cpl_tag);  // gen/dma/read_cpl.ts:171
-      rl_live <= ({{r0_hdr[119], r0_hdr[115]}, r0_hdr[47:40]} < 10'd32) & (cpl_tag[4] ? (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_live[31] : tag_live[30]) : (cpl_tag[0] ? tag_live[29] : tag_live[28])) : (cpl_tag[1] ? (cpl_tag[0] ? tag_live[27] : tag_live[26]) : (cpl_tag[0] ? tag_live[25] : tag_live[24]))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_live[23] : tag_live[22]) : (cpl_tag[0] ? tag_live[21] : tag_live[20])) : (cpl_tag[1] ? (cpl_tag[0] ? tag_live[19] : tag_live[18]) : (cpl_tag[0] ? tag_live[17] : tag_live[16])))) : (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_live[15] : tag_live[14]) : (cpl_tag[0] ? tag_live[13] : tag_live[12])) : (cpl_tag[1] ? (cpl_tag[0] ? tag_live[11] : tag_live[10]) : (cpl_tag[0] ? tag_live[9] : tag_live[8]))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_live[7] : tag_live[6]) : (cpl_tag[0] ? tag_live[5] : tag_live[4])) : (cpl_tag[1] ? (cpl_tag[0] ? tag_live[3] : tag_live[2]) : (cpl_tag[0] ? tag_live[1] : tag_live[0])))));  // gen/dma/read_cpl.ts:173
-      rl_remaining <= (((ra_valid & ra_sop) & ra_updates) & (ra_tag == cpl_tag)) ? ra_update_to : (cpl_tag[4] ? (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_remaining_31 : tag_remaining_30) : (cpl_tag[0] ? tag_remaining_29 : tag_remaining_28)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_remaining_27 : tag_remaining_26) : (cpl_tag[0] ? tag_remaining_25 : tag_remaining_24))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_remaining_23 : tag_remaining_22) : (cpl_tag[0] ? tag_remaining_21 : tag_remaining_20)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_remaining_19 : tag_remaining_18) : (cpl_tag[0] ? tag_remaining_17 : tag_remaining_16)))) : (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_remaining_15 : tag_remaining_14) : (cpl_tag[0] ? tag_remaining_13 : tag_remaining_12)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_remaining_11 : tag_remaining_10) : (cpl_tag[0] ? tag_remaining_9 : tag_remaining_8))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_remaining_7 : tag_remaining_6) : (cpl_tag[0] ? tag_remaining_5 : tag_remaining_4)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_remaining_3 : tag_remaining_2) : (cpl_tag[0] ? tag_remaining_1 : tag_remaining_0)))));  // gen/dma/read_cpl.ts:174
-      rl_host_end <= cpl_tag[4] ? (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_host_end_31 : tag_host_end_30) : (cpl_tag[0] ? tag_host_end_29 : tag_host_end_28)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_host_end_27 : tag_host_end_26) : (cpl_tag[0] ? tag_host_end_25 : tag_host_end_24))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_host_end_23 : tag_host_end_22) : (cpl_tag[0] ? tag_host_end_21 : tag_host_end_20)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_host_end_19 : tag_host_end_18) : (cpl_tag[0] ? tag_host_end_17 : tag_host_end_16)))) : (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_host_end_15 : tag_host_end_14) : (cpl_tag[0] ? tag_host_end_13 : tag_host_end_12)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_host_end_11 : tag_host_end_10) : (cpl_tag[0] ? tag_host_end_9 : tag_host_end_8))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_host_end_7 : tag_host_end_6) : (cpl_tag[0] ? tag_host_end_5 : tag_host_end_4)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_host_end_3 : tag_host_end_2) : (cpl_tag[0] ? tag_host_end_1 : tag_host_end_0))));  // gen/dma/read_cpl.ts:175
-      rl_dev_end <= cpl_tag[4] ? (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_dev_end_31 : tag_dev_end_30) : (cpl_tag[0] ? tag_dev_end_29 : tag_dev_end_28)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_dev_end_27 : tag_dev_end_26) : (cpl_tag[0] ? tag_dev_end_25 : tag_dev_end_24))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_dev_end_23 : tag_dev_end_22) : (cpl_tag[0] ? tag_dev_end_21 : tag_dev_end_20)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_dev_end_19 : tag_dev_end_18) : (cpl_tag[0] ? tag_dev_end_17 : tag_dev_end_16)))) : (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_dev_end_15 : tag_dev_end_14) : (cpl_tag[0] ? tag_dev_end_13 : tag_dev_end_12)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_dev_end_11 : tag_dev_end_10) : (cpl_tag[0] ? tag_dev_end_9 : tag_dev_end_8))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_dev_end_7 : tag_dev_end_6) : (cpl_tag[0] ? tag_dev_end_5 : tag_dev_end_4)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_dev_end_3 : tag_dev_end_2) : (cpl_tag[0] ? tag_dev_end_1 : tag_dev_end_0))));  // gen/dma/read_cpl.ts:176
-      rl_slot <= cpl_tag[4] ? (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_slot_31 : tag_slot_30) : (cpl_tag[0] ? tag_slot_29 : tag_slot_28)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_slot_27 : tag_slot_26) : (cpl_tag[0] ? tag_slot_25 : tag_slot_24))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_slot_23 : tag_slot_22) : (cpl_tag[0] ? tag_slot_21 : tag_slot_20)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_slot_19 : tag_slot_18) : (cpl_tag[0] ? tag_slot_17 : tag_slot_16)))) : (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_slot_15 : tag_slot_14) : (cpl_tag[0] ? tag_slot_13 : tag_slot_12)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_slot_11 : tag_slot_10) : (cpl_tag[0] ? tag_slot_9 : tag_slot_8))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_slot_7 : tag_slot_6) : (cpl_tag[0] ? tag_slot_5 : tag_slot_4)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_slot_3 : tag_slot_2) : (cpl_tag[0] ? tag_slot_1 : tag_slot_0))));  // gen/dma/read_cpl.ts:177
-      rl_byte_count <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]};  // gen/dma/read_cpl.ts:178
-      rl_la_end <= r0_hdr[38:32] + r0_hdr[70:64];  // gen/dma/read_cpl.ts:179
-      rl_status <= r0_hdr[79:77];  // gen/dma/read_cpl.ts:180
-      rl_has_data <= r0_hdr[126];  // gen/dma/read_cpl.ts:181
-      rl_is_last <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} <= cpl_carried;  // gen/dma/read_cpl.ts:182
-      rl_rest <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} - cpl_carried;  // gen/dma/read_cpl.ts:183
-      rl_back <= {1'b0, {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]}} + {12'd0, r0_hdr[33:32]};  // gen/dma/read_cpl.ts:184
-      rl_lead <= r0_hdr[33:32];  // gen/dma/read_cpl.ts:185
-      rl_write_end <= (({11'd0, r0_hdr[33:32]} + {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]}) < {{(r0_hdr[105:96] == 10'd0), r0_hdr[105:96]}, 2'd0}) ? ({11'd0, r0_hdr[33:32]} + {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]}) : {{(r0_hdr[105:96] == 10'd0), r0_hdr[105:96]}, 2'd0};  // gen/dma/read_cpl.ts:186
+    if (advance) begin  // gen/dma/read_cpl.ts:167
+      rl_sop <= r0_sop;  // gen/dma/read_cpl.ts:169
+      rl_eop <= r0_eop;  // gen/dma/read_cpl.ts:170
+      rl_data <= r0_data;  // gen/dma/read_cpl.ts:171
+      rl_poisoned <= r0_poisoned;  // gen/dma/read_cpl.ts:172
+      rl_tag <= cpl_tag;  // gen/dma/read_cpl.ts:173
+      rl_same_as_ahead <= (rl_valid & rl_sop) & (rl_tag == cpl_tag);  // gen/dma/read_cpl.ts:174
+      rl_live <= ({{r0_hdr[119], r0_hdr[115]}, r0_hdr[47:40]} < 10'd32) & (cpl_tag[4] ? (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_live[31] : tag_live[30]) : (cpl_tag[0] ? tag_live[29] : tag_live[28])) : (cpl_tag[1] ? (cpl_tag[0] ? tag_live[27] : tag_live[26]) : (cpl_tag[0] ? tag_live[25] : tag_live[24]))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_live[23] : tag_live[22]) : (cpl_tag[0] ? tag_live[21] : tag_live[20])) : (cpl_tag[1] ? (cpl_tag[0] ? tag_live[19] : tag_live[18]) : (cpl_tag[0] ? tag_live[17] : tag_live[16])))) : (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_live[15] : tag_live[14]) : (cpl_tag[0] ? tag_live[13] : tag_live[12])) : (cpl_tag[1] ? (cpl_tag[0] ? tag_live[11] : tag_live[10]) : (cpl_tag[0] ? tag_live[9] : tag_live[8]))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_live[7] : tag_live[6]) : (cpl_tag[0] ? tag_live[5] : tag_live[4])) : (cpl_tag[1] ? (cpl_tag[0] ? tag_live[3] : tag_live[2]) : (cpl_tag[0] ? tag_live[1] : tag_live[0])))));  // gen/dma/read_cpl.ts:176
+      rl_fresh <= (~(((ra_valid & ra_sop) & ra_updates) & (ra_tag == cpl_tag))) & (cpl_tag[4] ? (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_31 : tag_fresh_30) : (cpl_tag[0] ? tag_fresh_29 : tag_fresh_28)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_27 : tag_fresh_26) : (cpl_tag[0] ? tag_fresh_25 : tag_fresh_24))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_23 : tag_fresh_22) : (cpl_tag[0] ? tag_fresh_21 : tag_fresh_20)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_19 : tag_fresh_18) : (cpl_tag[0] ? tag_fresh_17 : tag_fresh_16)))) : (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_15 : tag_fresh_14) : (cpl_tag[0] ? tag_fresh_13 : tag_fresh_12)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_11 : tag_fresh_10) : (cpl_tag[0] ? tag_fresh_9 : tag_fresh_8))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_7 : tag_fresh_6) : (cpl_tag[0] ? tag_fresh_5 : tag_fresh_4)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_3 : tag_fresh_2) : (cpl_tag[0] ? tag_fresh_1 : tag_fresh_0)))));  // gen/dma/read_cpl.ts:177
+      rl_size <= tag_ends_rd0[32:20];  // gen/dma/read_cpl.ts:178
+      rl_taken <= (((ra_valid & ra_sop) & ra_updates) & (ra_tag == cpl_tag)) ? ra_update_to : tag_remaining_rd0;  // gen/dma/read_cpl.ts:179
+      rl_host_end <= tag_ends_rd0[6:0];  // gen/dma/read_cpl.ts:180
+      rl_dev_end <= tag_ends_rd0[19:7];  // gen/dma/read_cpl.ts:181
+      rl_slot <= tag_slot_rd0;  // gen/dma/read_cpl.ts:182
+      rl_byte_count <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]};  // gen/dma/read_cpl.ts:183
+      rl_la_end <= r0_hdr[38:32] + r0_hdr[70:64];  // gen/dma/read_cpl.ts:184
+      rl_status <= r0_hdr[79:77];  // gen/dma/read_cpl.ts:185
+      rl_has_data <= r0_hdr[126];  // gen/dma/read_cpl.ts:186
+      rl_is_last <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} <= cpl_carried;  // gen/dma/read_cpl.ts:187
+      rl_rest <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} - cpl_carried;  // gen/dma/read_cpl.ts:188
+      rl_back <= {1'b0, {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]}} + {12'd0, r0_hdr[33:32]};  // gen/dma/read_cpl.ts:189
+      rl_lead <= r0_hdr[33:32];  // gen/dma/read_cpl.ts:190
+      rl_write_end <= (({11'd0, r0_hdr[33:32]} + {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]}) < {{(r0_hdr[105:96] == 10'd0), r0_hdr[105:96]}, 2'd0}) ? ({11'd0, r0_hdr[33:32]} + {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]}) : {{(r0_hdr[105:96] == 10'd0), r0_hdr[105:96]}, 2'd0};  // gen/dma/read_cpl.ts:191
     end
-    if (advance) begin  // gen/dma/read_cpl.ts:203
-      ra_sop <= rl_sop;  // gen/dma/read_cpl.ts:205
-      ra_eop <= rl_eop;  // gen/dma/read_cpl.ts:206
-      ra_data <= rl_data;  // gen/dma/read_cpl.ts:207
-      ra_poisoned <= rl_poisoned;  // gen/dma/read_cpl.ts:208
-      ra_tag <= rl_tag;  // gen/dma/read_cpl.ts:209
-      ra_known <= cpl_known;  // gen/dma/read_cpl.ts:210
-      ra_in_sequence <= cpl_in_sequence;  // gen/dma/read_cpl.ts:211
-      ra_la_ok <= cpl_la_ok;  // gen/dma/read_cpl.ts:212
-      ra_status <= rl_status;  // gen/dma/read_cpl.ts:213
-      ra_has_data <= rl_has_data;  // gen/dma/read_cpl.ts:214
-      ra_is_last <= rl_is_last;  // gen/dma/read_cpl.ts:215
-      ra_updates <= cpl_known & (((rl_status != 3'd0) | ((~rl_has_data) | (~cpl_la_ok))) | cpl_in_sequence);  // gen/dma/read_cpl.ts:216
-      ra_update_to <= (((rl_status != 3'd0) | ((~rl_has_data) | (~cpl_la_ok))) | rl_is_last) ? 13'd0 : rl_rest;  // gen/dma/read_cpl.ts:217
-      ra_closes <= ((rl_status != 3'd0) | ((~rl_has_data) | (~cpl_la_ok))) | rl_is_last;  // gen/dma/read_cpl.ts:218
-      ra_dev_end <= rl_dev_end;  // gen/dma/read_cpl.ts:219
-      ra_slot <= rl_slot;  // gen/dma/read_cpl.ts:220
-      ra_back <= rl_back;  // gen/dma/read_cpl.ts:221
-      ra_lead <= rl_lead;  // gen/dma/read_cpl.ts:222
-      ra_write_end <= rl_write_end;  // gen/dma/read_cpl.ts:223
+    if (advance) begin  // gen/dma/read_cpl.ts:209
+      ra_sop <= rl_sop;  // gen/dma/read_cpl.ts:211
+      ra_eop <= rl_eop;  // gen/dma/read_cpl.ts:212
+      ra_data <= rl_data;  // gen/dma/read_cpl.ts:213
+      ra_poisoned <= rl_poisoned;  // gen/dma/read_cpl.ts:214
+      ra_tag <= rl_tag;  // gen/dma/read_cpl.ts:215
+      ra_known <= cpl_known;  // gen/dma/read_cpl.ts:216
+      ra_in_sequence <= cpl_in_sequence;  // gen/dma/read_cpl.ts:217
+      ra_la_ok <= cpl_la_ok;  // gen/dma/read_cpl.ts:218
+      ra_status <= rl_status;  // gen/dma/read_cpl.ts:219
+      ra_has_data <= rl_has_data;  // gen/dma/read_cpl.ts:220
+      ra_is_last <= rl_is_last;  // gen/dma/read_cpl.ts:221
+      ra_updates <= cpl_known & (((rl_status != 3'd0) | ((~rl_has_data) | (~cpl_la_ok))) | cpl_in_sequence);  // gen/dma/read_cpl.ts:222
+      ra_update_to <= (((rl_status != 3'd0) | ((~rl_has_data) | (~cpl_la_ok))) | rl_is_last) ? 13'd0 : rl_rest;  // gen/dma/read_cpl.ts:223
+      ra_closes <= ((rl_status != 3'd0) | ((~rl_has_data) | (~cpl_la_ok))) | rl_is_last;  // gen/dma/read_cpl.ts:224
+      ra_dev_end <= rl_dev_end;  // gen/dma/read_cpl.ts:225
+      ra_slot <= rl_slot;  // gen/dma/read_cpl.ts:226
+      ra_back <= rl_back;  // gen/dma/read_cpl.ts:227
+      ra_lead <= rl_lead;  // gen/dma/read_cpl.ts:228
+      ra_write_end <= rl_write_end;  // gen/dma/read_cpl.ts:229
     end
-    if (cpl_start) begin  // gen/dma/read_cpl.ts:272
-      cpl_held_write <= cpl_write;  // gen/dma/read_cpl.ts:273
-      cpl_held_ends <= cpl_ends_read;  // gen/dma/read_cpl.ts:274
-      cpl_held_free <= cpl_free;  // gen/dma/read_cpl.ts:275
-      cpl_held_slot <= ra_slot;  // gen/dma/read_cpl.ts:276
-      cpl_held_tag <= ra_tag;  // gen/dma/read_cpl.ts:277
+    if (cpl_start) begin  // gen/dma/read_cpl.ts:278
+      cpl_held_write <= cpl_write;  // gen/dma/read_cpl.ts:279
+      cpl_held_ends <= cpl_ends_read;  // gen/dma/read_cpl.ts:280
+      cpl_held_free <= cpl_free;  // gen/dma/read_cpl.ts:281
+      cpl_held_slot <= ra_slot;  // gen/dma/read_cpl.ts:282
+      cpl_held_tag <= ra_tag;  // gen/dma/read_cpl.ts:283
     end
-    if (advance) begin  // gen/dma/read_cpl.ts:295
-      r1_sop <= ra_sop;  // gen/dma/read_cpl.ts:297
-      r1_data <= ra_data;  // gen/dma/read_cpl.ts:298
-      r1_write <= ra_sop ? cpl_write : cpl_held_write;  // gen/dma/read_cpl.ts:299
-      r1_retire <= (ra_sop ? cpl_ends_read : cpl_held_ends) & ra_eop;  // gen/dma/read_cpl.ts:300
-      r1_slot <= ra_sop ? ra_slot : cpl_held_slot;  // gen/dma/read_cpl.ts:301
-      r1_dev_end <= ra_dev_end;  // gen/dma/read_cpl.ts:302
-      r1_back <= ra_back;  // gen/dma/read_cpl.ts:303
-      r1_lead <= ra_lead;  // gen/dma/read_cpl.ts:304
-      r1_write_end <= ra_write_end;  // gen/dma/read_cpl.ts:305
+    if (advance) begin  // gen/dma/read_cpl.ts:301
+      r1_sop <= ra_sop;  // gen/dma/read_cpl.ts:303
+      r1_data <= ra_data;  // gen/dma/read_cpl.ts:304
+      r1_write <= ra_sop ? cpl_write : cpl_held_write;  // gen/dma/read_cpl.ts:305
+      r1_retire <= (ra_sop ? cpl_ends_read : cpl_held_ends) & ra_eop;  // gen/dma/read_cpl.ts:306
+      r1_slot <= ra_sop ? ra_slot : cpl_held_slot;  // gen/dma/read_cpl.ts:307
+      r1_dev_end <= ra_dev_end;  // gen/dma/read_cpl.ts:308
+      r1_back <= ra_back;  // gen/dma/read_cpl.ts:309
+      r1_lead <= ra_lead;  // gen/dma/read_cpl.ts:310
+      r1_write_end <= ra_write_end;  // gen/dma/read_cpl.ts:311
     end
-    if (advance & r1_valid) begin  // gen/dma/read_cpl.ts:324
-      beat_line <= (r1_sop ? beat_first_byte[12:5] : beat_line) + 8'd1;  // gen/dma/read_cpl.ts:325
-      beat_shift <= r1_sop ? beat_first_byte[4:0] : beat_shift;  // gen/dma/read_cpl.ts:326
-      beat_left <= (|_mux_0[12:5]) ? (_mux_0 - 13'd32) : 13'd0;  // gen/dma/read_cpl.ts:327
+    if (advance & r1_valid) begin  // gen/dma/read_cpl.ts:330
+      beat_line <= (r1_sop ? beat_first_byte[12:5] : beat_line) + 8'd1;  // gen/dma/read_cpl.ts:331
+      beat_shift <= r1_sop ? beat_first_byte[4:0] : beat_shift;  // gen/dma/read_cpl.ts:332
+      beat_left <= (|_mux_0[12:5]) ? (_mux_0 - 13'd32) : 13'd0;  // gen/dma/read_cpl.ts:333
     end
-    if (advance) begin  // gen/dma/read_cpl.ts:339
-      r2_data <= r1_data;  // gen/dma/read_cpl.ts:341
-      r2_mask <= {(|_mux_0[12:5]), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd30)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd29)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd28)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd27)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd26)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd25)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd24)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd23)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd22)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd21)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd20)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd19)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd18)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd17)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd16)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd15)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd14)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd13)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd12)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd11)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd10)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd9)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd8)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd7)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd6)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd5)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd4)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd3)), (((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd2)) & ((r1_sop ? r1_lead : 2'd0) <= 2'd2)), (((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd1)) & ((r1_sop ? r1_lead : 2'd0) <= 2'd1)), (((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd0)) & ((r1_sop ? r1_lead : 2'd0) <= 2'd0))};  // gen/dma/read_cpl.ts:342
-      r2_line <= r1_sop ? beat_first_byte[12:5] : beat_line;  // gen/dma/read_cpl.ts:343
-      r2_shift <= r1_sop ? beat_first_byte[4:0] : beat_shift;  // gen/dma/read_cpl.ts:344
-      r2_write <= r1_write;  // gen/dma/read_cpl.ts:345
-      r2_retire <= r1_retire;  // gen/dma/read_cpl.ts:346
-      r2_slot <= r1_slot;  // gen/dma/read_cpl.ts:347
+    if (advance) begin  // gen/dma/read_cpl.ts:345
+      r2_data <= r1_data;  // gen/dma/read_cpl.ts:347
+      r2_mask <= {(|_mux_0[12:5]), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd30)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd29)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd28)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd27)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd26)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd25)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd24)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd23)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd22)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd21)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd20)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd19)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd18)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd17)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd16)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd15)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd14)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd13)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd12)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd11)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd10)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd9)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd8)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd7)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd6)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd5)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd4)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd3)), (((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd2)) & ((r1_sop ? r1_lead : 2'd0) <= 2'd2)), (((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd1)) & ((r1_sop ? r1_lead : 2'd0) <= 2'd1)), (((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd0)) & ((r1_sop ? r1_lead : 2'd0) <= 2'd0))};  // gen/dma/read_cpl.ts:348
+      r2_line <= r1_sop ? beat_first_byte[12:5] : beat_line;  // gen/dma/read_cpl.ts:349
+      r2_shift <= r1_sop ? beat_first_byte[4:0] : beat_shift;  // gen/dma/read_cpl.ts:350
+      r2_write <= r1_write;  // gen/dma/read_cpl.ts:351
+      r2_retire <= r1_retire;  // gen/dma/read_cpl.ts:352
+      r2_slot <= r1_slot;  // gen/dma/read_cpl.ts:353
     end
-    if (advance) begin  // gen/dma/read_cpl.ts:359
-      r3_write <= r2_write & (|r2_mask);  // gen/dma/read_cpl.ts:361
-      r3_addr <= r2_line;  // gen/dma/read_cpl.ts:362
-      r3_data <= {256'd0, r2_data} << {r2_shift, 3'd0};  // gen/dma/read_cpl.ts:363
-      r3_be <= {32'd0, r2_mask} << r2_shift;  // gen/dma/read_cpl.ts:364
-      r3_retire <= r2_retire;  // gen/dma/read_cpl.ts:365
-      r3_slot <= r2_slot;  // gen/dma/read_cpl.ts:366
+    if (advance) begin  // gen/dma/read_cpl.ts:365
+      r3_write <= r2_write & (|r2_mask);  // gen/dma/read_cpl.ts:367
+      r3_addr <= r2_line;  // gen/dma/read_cpl.ts:368
+      r3_data <= r2_shift[4] ? {_mux_1[127:0], _mux_1[255:128]} : _mux_1;  // gen/dma/read_cpl.ts:369
+      r3_be <= {32'd0, r2_mask} << r2_shift;  // gen/dma/read_cpl.ts:370
+      r3_retire <= r2_retire;  // gen/dma/read_cpl.ts:371
+      r3_slot <= r2_slot;  // gen/dma/read_cpl.ts:372
     end
-    closed_tag <= ra_tag;  // gen/dma/read_tags.ts:121
-    case (expire_stage)  // gen/dma/read_tags.ts:123
+    closed_tag <= ra_tag;  // gen/dma/read_tags.ts:166
+    case (expire_stage)  // gen/dma/read_tags.ts:168
       2'd0: begin
-        if (|timed_out) begin  // gen/dma/read_tags.ts:125
-          expire_onehot <= timeout_pick_onehot;  // gen/dma/read_tags.ts:126
+        if (|timed_out) begin  // gen/dma/read_tags.ts:170
+          expire_onehot <= timeout_pick_onehot;  // gen/dma/read_tags.ts:171
         end
       end
       2'd1: begin
-        expire_tag <= expire_index_index;  // gen/dma/read_tags.ts:131
-        expire_slot <= (((((((((((((((((((((((((((((((expire_onehot[0] ? tag_slot_0 : 5'd0) | (expire_onehot[1] ? tag_slot_1 : 5'd0)) | (expire_onehot[2] ? tag_slot_2 : 5'd0)) | (expire_onehot[3] ? tag_slot_3 : 5'd0)) | (expire_onehot[4] ? tag_slot_4 : 5'd0)) | (expire_onehot[5] ? tag_slot_5 : 5'd0)) | (expire_onehot[6] ? tag_slot_6 : 5'd0)) | (expire_onehot[7] ? tag_slot_7 : 5'd0)) | (expire_onehot[8] ? tag_slot_8 : 5'd0)) | (expire_onehot[9] ? tag_slot_9 : 5'd0)) | (expire_onehot[10] ? tag_slot_10 : 5'd0)) | (expire_onehot[11] ? tag_slot_11 : 5'd0)) | (expire_onehot[12] ? tag_slot_12 : 5'd0)) | (expire_onehot[13] ? tag_slot_13 : 5'd0)) | (expire_onehot[14] ? tag_slot_14 : 5'd0)) | (expire_onehot[15] ? tag_slot_15 : 5'd0)) | (expire_onehot[16] ? tag_slot_16 : 5'd0)) | (expire_onehot[17] ? tag_slot_17 : 5'd0)) | (expire_onehot[18] ? tag_slot_18 : 5'd0)) | (expire_onehot[19] ? tag_slot_19 : 5'd0)) | (expire_onehot[20] ? tag_slot_20 : 5'd0)) | (expire_onehot[21] ? tag_slot_21 : 5'd0)) | (expire_onehot[22] ? tag_slot_22 : 5'd0)) | (expire_onehot[23] ? tag_slot_23 : 5'd0)) | (expire_onehot[24] ? tag_slot_24 : 5'd0)) | (expire_onehot[25] ? tag_slot_25 : 5'd0)) | (expire_onehot[26] ? tag_slot_26 : 5'd0)) | (expire_onehot[27] ? tag_slot_27 : 5'd0)) | (expire_onehot[28] ? tag_slot_28 : 5'd0)) | (expire_onehot[29] ? tag_slot_29 : 5'd0)) | (expire_onehot[30] ? tag_slot_30 : 5'd0)) | (expire_onehot[31] ? tag_slot_31 : 5'd0);  // gen/dma/read_tags.ts:132
+        expire_tag <= expire_index_index;  // gen/dma/read_tags.ts:176
       end
       2'd2: begin
-        expire_keep <= (expire_tag[4] ? (expire_tag[3] ? (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? timed_out[31] : timed_out[30]) : (expire_tag[0] ? timed_out[29] : timed_out[28])) : (expire_tag[1] ? (expire_tag[0] ? timed_out[27] : timed_out[26]) : (expire_tag[0] ? timed_out[25] : timed_out[24]))) : (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? timed_out[23] : timed_out[22]) : (expire_tag[0] ? timed_out[21] : timed_out[20])) : (expire_tag[1] ? (expire_tag[0] ? timed_out[19] : timed_out[18]) : (expire_tag[0] ? timed_out[17] : timed_out[16])))) : (expire_tag[3] ? (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? timed_out[15] : timed_out[14]) : (expire_tag[0] ? timed_out[13] : timed_out[12])) : (expire_tag[1] ? (expire_tag[0] ? timed_out[11] : timed_out[10]) : (expire_tag[0] ? timed_out[9] : timed_out[8]))) : (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? timed_out[7] : timed_out[6]) : (expire_tag[0] ? timed_out[5] : timed_out[4])) : (expire_tag[1] ? (expire_tag[0] ? timed_out[3] : timed_out[2]) : (expire_tag[0] ? timed_out[1] : timed_out[0]))))) & (~(((closed_valid & (closed_tag == expire_tag)) | (((rl_valid & rl_sop) & rl_live) & (rl_tag == expire_tag))) | (((ra_valid & ra_sop) & ra_known) & (ra_tag == expire_tag))));  // gen/dma/read_tags.ts:136
+        expire_slot <= tag_slot_rd1;  // gen/dma/read_tags.ts:180
+        expire_keep <= (expire_tag[4] ? (expire_tag[3] ? (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? timed_out[31] : timed_out[30]) : (expire_tag[0] ? timed_out[29] : timed_out[28])) : (expire_tag[1] ? (expire_tag[0] ? timed_out[27] : timed_out[26]) : (expire_tag[0] ? timed_out[25] : timed_out[24]))) : (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? timed_out[23] : timed_out[22]) : (expire_tag[0] ? timed_out[21] : timed_out[20])) : (expire_tag[1] ? (expire_tag[0] ? timed_out[19] : timed_out[18]) : (expire_tag[0] ? timed_out[17] : timed_out[16])))) : (expire_tag[3] ? (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? timed_out[15] : timed_out[14]) : (expire_tag[0] ? timed_out[13] : timed_out[12])) : (expire_tag[1] ? (expire_tag[0] ? timed_out[11] : timed_out[10]) : (expire_tag[0] ? timed_out[9] : timed_out[8]))) : (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? timed_out[7] : timed_out[6]) : (expire_tag[0] ? timed_out[5] : timed_out[4])) : (expire_tag[1] ? (expire_tag[0] ? timed_out[3] : timed_out[2]) : (expire_tag[0] ? timed_out[1] : timed_out[0]))))) & (~(((closed_valid & (closed_tag == expire_tag)) | (((rl_valid & rl_sop) & rl_live) & (rl_tag == expire_tag))) | (((ra_valid & ra_sop) & ra_known) & (ra_tag == expire_tag))));  // gen/dma/read_tags.ts:181
       end
       default: begin end
     endcase
-    case (issue_state)  // gen/dma/read_engine.ts:140
+    case (issue_state)  // gen/dma/read_engine.ts:141
       ISSUE_STATE_IDLE: begin
-        if (cmd_queue_deq_valid & (~((slot_head[5] != slot_tail[5]) & (slot_head[4:0] == slot_tail[4:0])))) begin  // gen/dma/read_engine.ts:142
-          host <= cmd_queue_deq_data[104:41];  // gen/dma/read_engine.ts:143
-          dev <= cmd_queue_deq_data[40:28];  // gen/dma/read_engine.ts:144
-          cur_slot <= slot_tail[4:0];  // gen/dma/read_engine.ts:147
+        if (cmd_queue_deq_valid & (~((slot_head[5] != slot_tail[5]) & (slot_head[4:0] == slot_tail[4:0])))) begin  // gen/dma/read_engine.ts:143
+          host <= cmd_queue_deq_data[104:41];  // gen/dma/read_engine.ts:144
+          dev <= cmd_queue_deq_data[40:28];  // gen/dma/read_engine.ts:145
+          cur_slot <= slot_tail[4:0];  // gen/dma/read_engine.ts:148
         end
       end
       ISSUE_STATE_CALC: begin
-        if (cur_done) begin  // gen/dma/read_engine.ts:153
-        end else if (~bus_master) begin  // gen/dma/read_engine.ts:154
-        end else if (free_tag_valid) begin  // gen/dma/read_engine.ts:155
-          chunk <= _mux_1[12:0];  // gen/dma/read_engine.ts:156
-          alloc_tag <= free_tag_index;  // gen/dma/read_engine.ts:157
+        if (cur_done) begin  // gen/dma/read_engine.ts:154
+        end else if (~bus_master) begin  // gen/dma/read_engine.ts:155
+        end else if (free_tag_valid) begin  // gen/dma/read_engine.ts:156
+          chunk <= _mux_5[12:0];  // gen/dma/read_engine.ts:157
+          alloc_tag <= free_tag_index;  // gen/dma/read_engine.ts:158
         end
       end
       default: begin end
     endcase
-    if (issue_now) begin  // gen/dma/read_engine.ts:168
-      mrd_hdr <= {{{1'b0, 1'b0, (|host[63:32])}, 5'd0, 1'b0, 3'd0, 1'b0, 1'b0, 3'd0, 1'b0, 2'd0, 2'd0, _add_4[11:2]}, {requester_id, {3'd0, alloc_tag}, ((_add_4[13:2] == 12'd1) ? 4'd0 : _select_5), ((_add_4[13:2] == 12'd1) ? (_select_7 & _select_5) : _select_7)}, ((|host[63:32]) ? host[63:32] : {host[31:2], 2'd0}), ((|host[63:32]) ? {host[31:2], 2'd0} : 32'd0)};  // gen/dma/read_engine.ts:170
-      host <= host + {51'd0, chunk};  // gen/dma/read_engine.ts:181
-      dev <= dev + chunk;  // gen/dma/read_engine.ts:182
-    end
-    if (issue_now & (alloc_tag == 5'd0)) begin  // gen/dma/read_tags.ts:168
-      tag_remaining_0 <= chunk;  // gen/dma/read_tags.ts:170
-      tag_dev_end_0 <= dev + chunk;  // gen/dma/read_tags.ts:171
-      tag_host_end_0 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:172
-      tag_slot_0 <= cur_slot;  // gen/dma/read_tags.ts:173
-      tag_age_0 <= 3'd0;  // gen/dma/read_tags.ts:174
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd0)) begin  // gen/dma/read_tags.ts:176
-      tag_remaining_0 <= ra_update_to;  // gen/dma/read_tags.ts:177
-      if (cpl_free) begin  // gen/dma/read_tags.ts:179
-        tag_age_0 <= 3'd0;  // gen/dma/read_tags.ts:179
-      end
-    end
-    if (issue_now & (alloc_tag == 5'd1)) begin  // gen/dma/read_tags.ts:168
-      tag_remaining_1 <= chunk;  // gen/dma/read_tags.ts:170
-      tag_dev_end_1 <= dev + chunk;  // gen/dma/read_tags.ts:171
-      tag_host_end_1 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:172
-      tag_slot_1 <= cur_slot;  // gen/dma/read_tags.ts:173
-      tag_age_1 <= 3'd0;  // gen/dma/read_tags.ts:174
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd1)) begin  // gen/dma/read_tags.ts:176
-      tag_remaining_1 <= ra_update_to;  // gen/dma/read_tags.ts:177
-      if (cpl_free) begin  // gen/dma/read_tags.ts:179
-        tag_age_1 <= 3'd0;  // gen/dma/read_tags.ts:179
-      end
-    end
-    if (issue_now & (alloc_tag == 5'd2)) begin  // gen/dma/read_tags.ts:168
-      tag_remaining_2 <= chunk;  // gen/dma/read_tags.ts:170
-      tag_dev_end_2 <= dev + chunk;  // gen/dma/read_tags.ts:171
-      tag_host_end_2 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:172
-      tag_slot_2 <= cur_slot;  // gen/dma/read_tags.ts:173
-      tag_age_2 <= 3'd0;  // gen/dma/read_tags.ts:174
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd2)) begin  // gen/dma/read_tags.ts:176
-      tag_remaining_2 <= ra_update_to;  // gen/dma/read_tags.ts:177
-      if (cpl_free) begin  // gen/dma/read_tags.ts:179
-        tag_age_2 <= 3'd0;  // gen/dma/read_tags.ts:179
-      end
-    end
-    if (issue_now & (alloc_tag == 5'd3)) begin  // gen/dma/read_tags.ts:168
-      tag_remaining_3 <= chunk;  // gen/dma/read_tags.ts:170
-      tag_dev_end_3 <= dev + chunk;  // gen/dma/read_tags.ts:171
-      tag_host_end_3 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:172
-      tag_slot_3 <= cur_slot;  // gen/dma/read_tags.ts:173
-      tag_age_3 <= 3'd0;  // gen/dma/read_tags.ts:174
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd3)) begin  // gen/dma/read_tags.ts:176
-      tag_remaining_3 <= ra_update_to;  // gen/dma/read_tags.ts:177
-      if (cpl_free) begin  // gen/dma/read_tags.ts:179
-        tag_age_3 <= 3'd0;  // gen/dma/read_tags.ts:179
-      end
-    end
-    if (issue_now & (alloc_tag == 5'd4)) begin  // gen/dma/read_tags.ts:168
-      tag_remaining_4 <= chunk;  // gen/dma/read_tags.ts:170
-      tag_dev_end_4 <= dev + chunk;  // gen/dma/read_tags.ts:171
-      tag_host_end_4 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:172
-      tag_slot_4 <= cur_slot;  // gen/dma/read_tags.ts:173
-      tag_age_4 <= 3'd0;  // gen/dma/read_tags.ts:174
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd4)) begin  // gen/dma/read_tags.ts:176
-      tag_remaining_4 <= ra_update_to;  // gen/dma/read_tags.ts:177
-      if (cpl_free) begin  // gen/dma/read_tags.ts:179
-        tag_age_4 <= 3'd0;  // gen/dma/read_tags.ts:179
-      end
-    end
-    if (issue_now & (alloc_tag == 5'd5)) begin  // gen/dma/read_tags.ts:168
-      tag_remaining_5 <= chunk;  // gen/dma/read_tags.ts:170
-      tag_dev_end_5 <= dev + chunk;  // gen/dma/read_tags.ts:171
-      tag_host_end_5 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:172
-      tag_slot_5 <= cur_slot;  // gen/dma/read_tags.ts:173
-      tag_age_5 <= 3'd0;  // gen/dma/read_tags.ts:174
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd5)) begin  // gen/dma/read_tags.ts:176
-      tag_remaining_5 <= ra_update_to;  // gen/dma/read_tags.ts:177
-      if (cpl_free) begin  // gen/dma/read_tags.ts:179
-        tag_age_5 <= 3'd0;  // gen/dma/read_tags.ts:179
-      end
-    end
-    if (issue_now & (alloc_tag == 5'd6)) begin  // gen/dma/read_tags.ts:168
-      tag_remaining_6 <= chunk;  // gen/dma/read_tags.ts:170
-      tag_dev_end_6 <= dev + chunk;  // gen/dma/read_tags.ts:171
-      tag_host_end_6 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:172
-      tag_slot_6 <= cur_slot;  // gen/dma/read_tags.ts:173
-      tag_age_6 <= 3'd0;  // gen/dma/read_tags.ts:174
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd6)) begin  // gen/dma/read_tags.ts:176
-      tag_remaining_6 <= ra_update_to;  // gen/dma/read_tags.ts:177
-      if (cpl_free) begin  // gen/dma/read_tags.ts:179
-        tag_age_6 <= 3'd0;  // gen/dma/read_tags.ts:179
-      end
-    end
-    if (issue_now & (alloc_tag == 5'd7)) begin  // gen/dma/read_tags.ts:168
-      tag_remaining_7 <= chunk;  // gen/dma/read_tags.ts:170
-      tag_dev_end_7 <= dev + chunk;  // gen/dma/read_tags.ts:171
-      tag_host_end_7 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:172
-      tag_slot_7 <= cur_slot;  // gen/dma/read_tags.ts:173
-      tag_age_7 <= 3'd0;  // gen/dma/read_tags.ts:174
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd7)) begin  // gen/dma/read_tags.ts:176
-      tag_remaining_7 <= ra_update_to;  // gen/dma/read_tags.ts:177
-      if (cpl_free) begin  // gen/dma/read_tags.ts:179
-        tag_age_7 <= 3'd0;  // gen/dma/read_tags.ts:179
-      end
-    end
-    if (issue_now & (alloc_tag == 5'd8)) begin  // gen/dma/read_tags.ts:168
-      tag_remaining_8 <= chunk;  // gen/dma/read_tags.ts:170
-      tag_dev_end_8 <= dev + chunk;  // gen/dma/read_tags.ts:171
-      tag_host_end_8 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:172
-      tag_slot_8 <= cur_slot;  // gen/dma/read_tags.ts:173
-      tag_age_8 <= 3'd0;  // gen/dma/read_tags.ts:174
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd8)) begin  // gen/dma/read_tags.ts:176
-      tag_remaining_8 <= ra_update_to;  // gen/dma/read_tags.ts:177
-      if (cpl_free) begin  // gen/dma/read_tags.ts:179
-        tag_age_8 <= 3'd0;  // gen/dma/read_tags.ts:179
-      end
-    end
-    if (issue_now & (alloc_tag == 5'd9)) begin  // gen/dma/read_tags.ts:168
-      tag_remaining_9 <= chunk;  // gen/dma/read_tags.ts:170
-      tag_dev_end_9 <= dev + chunk;  // gen/dma/read_tags.ts:171
-      tag_host_end_9 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:172
-      tag_slot_9 <= cur_slot;  // gen/dma/read_tags.ts:173
-      tag_age_9 <= 3'd0;  // gen/dma/read_tags.ts:174
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd9)) begin  // gen/dma/read_tags.ts:176
-      tag_remaining_9 <= ra_update_to;  // gen/dma/read_tags.ts:177
-      if (cpl_free) begin  // gen/dma/read_tags.ts:179
-        tag_age_9 <= 3'd0;  // gen/dma/read_tags.ts:179
-      end
-    end
-    if (issue_now & (alloc_tag == 5'd10)) begin  // gen/dma/read_tags.ts:168
-      tag_remaining_10 <= chunk;  // gen/dma/read_tags.ts:170
-      tag_dev_end_10 <= dev + chunk;  // gen/dma/read_tags.ts:171
-      tag_host_end_10 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:172
-      tag_slot_10 <= cur_slot;  // gen/dma/read_tags.ts:173
-      tag_age_10 <= 3'd0;  // gen/dma/read_tags.ts:174
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd10)) begin  // gen/dma/read_tags.ts:176
-      tag_remaining_10 <= ra_update_to;  // gen/dma/read_tags.ts:177
-      if (cpl_free) begin  // gen/dma/read_tags.ts:179
-        tag_age_10 <= 3'd0;  // gen/dma/read_tags.ts:179
-      end
-    end
-    if (issue_now & (alloc_tag == 5'd11)) begin  // gen/dma/read_tags.ts:168
-      tag_remaining_11 <= chunk;  // gen/dma/read_tags.ts:170
-      tag_dev_end_11 <= dev + chunk;  // gen/dma/read_tags.ts:171
-      tag_host_end_11 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:172
-      tag_slot_11 <= cur_slot;  // gen/dma/read_tags.ts:173
-      tag_age_11 <= 3'd0;  // gen/dma/read_tags.ts:174
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd11)) begin  // gen/dma/read_tags.ts:176
-      tag_remaining_11 <= ra_update_to;  // gen/dma/read_tags.ts:177
-      if (cpl_free) begin  // gen/dma/read_tags.ts:179
-        tag_age_11 <= 3'd0;  // gen/dma/read_tags.ts:179
-      end
-    end
-    if (issue_now & (alloc_tag == 5'd12)) begin  // gen/dma/read_tags.ts:168
-      tag_remaining_12 <= chunk;  // gen/dma/read_tags.ts:170
-      tag_dev_end_12 <= dev + chunk;  // gen/dma/read_tags.ts:171
-      tag_host_end_12 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:172
-      tag_slot_12 <= cur_slot;  // gen/dma/read_tags.ts:173
-      tag_age_12 <= 3'd0;  // gen/dma/read_tags.ts:174
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd12)) begin  // gen/dma/read_tags.ts:176
-      tag_remaining_12 <= ra_update_to;  // gen/dma/read_tags.ts:177
-      if (cpl_free) begin  // gen/dma/read_tags.ts:179
-        tag_age_12 <= 3'd0;  // gen/dma/read_tags.ts:179
-      end
-    end
-    if (issue_now & (alloc_tag == 5'd13)) begin  // gen/dma/read_tags.ts:168
-      tag_remaining_13 <= chunk;  // gen/dma/read_tags.ts:170
-      tag_dev_end_13 <= dev + chunk;  // gen/dma/read_tags.ts:171
-      tag_host_end_13 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:172
-      tag_slot_13 <= cur_slot;  // gen/dma/read_tags.ts:173
-      tag_age_13 <= 3'd0;  // gen/dma/read_tags.ts:174
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd13)) begin  // gen/dma/read_tags.ts:176
-      tag_remaining_13 <= ra_update_to;  // gen/dma/read_tags.ts:177
-      if (cpl_free) begin  // gen/dma/read_tags.ts:179
-        tag_age_13 <= 3'd0;  // gen/dma/read_tags.ts:179
-      end
-    end
-    if (issue_now & (alloc_tag == 5'd14)) begin  // gen/dma/read_tags.ts:168
-      tag_remaining_14 <= chunk;  // gen/dma/read_tags.ts:170
-      tag_dev_end_14 <= dev + chunk;  // gen/dma/read_tags.ts:171
-      tag_host_end_14 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:172
-      tag_slot_14 <= cur_slot;  // gen/dma/read_tags.ts:173
-      tag_age_14 <= 3'd0;  // gen/dma/read_tags.ts:174
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd14)) begin  // gen/dma/read_tags.ts:176
-      tag_remaining_14 <= ra_update_to;  // gen/dma/read_tags.ts:177
-      if (cpl_free) begin  // gen/dma/read_tags.ts:179
-        tag_age_14 <= 3'd0;  // gen/dma/read_tags.ts:179
-      end
-    end
-    if (issue_now & (alloc_tag == 5'd15)) begin  // gen/dma/read_tags.ts:168
-      tag_remaining_15 <= chunk;  // gen/dma/read_tags.ts:170
-      tag_dev_end_15 <= dev + chunk;  // gen/dma/read_tags.ts:171
-      tag_host_end_15 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:172
-      tag_slot_15 <= cur_slot;  // gen/dma/read_tags.ts:173
-      tag_age_15 <= 3'd0;  // gen/dma/read_tags.ts:174
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd15)) begin  // gen/dma/read_tags.ts:176
-      tag_remaining_15 <= ra_update_to;  // gen/dma/read_tags.ts:177
-      if (cpl_free) begin  // gen/dma/read_tags.ts:179
-        tag_age_15 <= 3'd0;  // gen/dma/read_tags.ts:179
-      end
-    end
-    if (issue_now & (alloc_tag == 5'd16)) begin  // gen/dma/read_tags.ts:168
-      tag_remaining_16 <= chunk;  // gen/dma/read_tags.ts:170
-      tag_dev_end_16 <= dev + chunk;  // gen/dma/read_tags.ts:171
-      tag_host_end_16 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:172
-      tag_slot_16 <= cur_slot;  // gen/dma/read_tags.ts:173
-      tag_age_16 <= 3'd0;  // gen/dma/read_tags.ts:174
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd16)) begin  // gen/dma/read_tags.ts:176
-      tag_remaining_16 <= ra_update_to;  // gen/dma/read_tags.ts:177
-      if (cpl_free) begin  // gen/dma/read_tags.ts:179
-        tag_age_16 <= 3'd0;  // gen/dma/read_tags.ts:179
-      end
-    end
-    if (issue_now & (alloc_tag == 5'd17)) begin  // gen/dma/read_tags.ts:168
-      tag_remaining_17 <= chunk;  // gen/dma/read_tags.ts:170
-      tag_dev_end_17 <= dev + chunk;  // gen/dma/read_tags.ts:171
-      tag_host_end_17 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:172
-      tag_slot_17 <= cur_slot;  // gen/dma/read_tags.ts:173
-      tag_age_17 <= 3'd0;  // gen/dma/read_tags.ts:174
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd17)) begin  // gen/dma/read_tags.ts:176
-      tag_remaining_17 <= ra_update_to;  // gen/dma/read_tags.ts:177
-      if (cpl_free) begin  // gen/dma/read_tags.ts:179
-        tag_age_17 <= 3'd0;  // gen/dma/read_tags.ts:179
-      end
-    end
-    if (issue_now & (alloc_tag == 5'd18)) begin  // gen/dma/read_tags.ts:168
-      tag_remaining_18 <= chunk;  // gen/dma/read_tags.ts:170
-      tag_dev_end_18 <= dev + chunk;  // gen/dma/read_tags.ts:171
-      tag_host_end_18 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:172
-      tag_slot_18 <= cur_slot;  // gen/dma/read_tags.ts:173
-      tag_age_18 <= 3'd0;  // gen/dma/read_tags.ts:174
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd18)) begin  // gen/dma/read_tags.ts:176
-      tag_remaining_18 <= ra_update_to;  // gen/dma/read_tags.ts:177
-      if (cpl_free) begin  // gen/dma/read_tags.ts:179
-        tag_age_18 <= 3'd0;  // gen/dma/read_tags.ts:179
-      end
-    end
-    if (issue_now & (alloc_tag == 5'd19)) begin  // gen/dma/read_tags.ts:168
-      tag_remaining_19 <= chunk;  // gen/dma/read_tags.ts:170
-      tag_dev_end_19 <= dev + chunk;  // gen/dma/read_tags.ts:171
-      tag_host_end_19 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:172
-      tag_slot_19 <= cur_slot;  // gen/dma/read_tags.ts:173
-      tag_age_19 <= 3'd0;  // gen/dma/read_tags.ts:174
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd19)) begin  // gen/dma/read_tags.ts:176
-      tag_remaining_19 <= ra_update_to;  // gen/dma/read_tags.ts:177
-      if (cpl_free) begin  // gen/dma/read_tags.ts:179
-        tag_age_19 <= 3'd0;  // gen/dma/read_tags.ts:179
-      end
-    end
-    if (issue_now & (alloc_tag == 5'd20)) begin  // gen/dma/read_tags.ts:168
-      tag_remaining_20 <= chunk;  // gen/dma/read_tags.ts:170
-      tag_dev_end_20 <= dev + chunk;  // gen/dma/read_tags.ts:171
-      tag_host_end_20 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:172
-      tag_slot_20 <= cur_slot;  // gen/dma/read_tags.ts:173
-      tag_age_20 <= 3'd0;  // gen/dma/read_tags.ts:174
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd20)) begin  // gen/dma/read_tags.ts:176
-      tag_remaining_20 <= ra_update_to;  // gen/dma/read_tags.ts:177
-      if (cpl_free) begin  // gen/dma/read_tags.ts:179
-        tag_age_20 <= 3'd0;  // gen/dma/read_tags.ts:179
-      end
-    end
-    if (issue_now & (alloc_tag == 5'd21)) begin  // gen/dma/read_tags.ts:168
-      tag_remaining_21 <= chunk;  // gen/dma/read_tags.ts:170
-      tag_dev_end_21 <= dev + chunk;  // gen/dma/read_tags.ts:171
-      tag_host_end_21 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:172
-      tag_slot_21 <= cur_slot;  // gen/dma/read_tags.ts:173
-      tag_age_21 <= 3'd0;  // gen/dma/read_tags.ts:174
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd21)) begin  // gen/dma/read_tags.ts:176
-      tag_remaining_21 <= ra_update_to;  // gen/dma/read_tags.ts:177
-      if (cpl_free) begin  // gen/dma/read_tags.ts:179
-        tag_age_21 <= 3'd0;  // gen/dma/read_tags.ts:179
-      end
-    end
-    if (issue_now & (alloc_tag == 5'd22)) begin  // gen/dma/read_tags.ts:168
-      tag_remaining_22 <= chunk;  // gen/dma/read_tags.ts:170
-      tag_dev_end_22 <= dev + chunk;  // gen/dma/read_tags.ts:171
-      tag_host_end_22 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:172
-      tag_slot_22 <= cur_slot;  // gen/dma/read_tags.ts:173
-      tag_age_22 <= 3'd0;  // gen/dma/read_tags.ts:174
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd22)) begin  // gen/dma/read_tags.ts:176
-      tag_remaining_22 <= ra_update_to;  // gen/dma/read_tags.ts:177
-      if (cpl_free) begin  // gen/dma/read_tags.ts:179
-        tag_age_22 <= 3'd0;  // gen/dma/read_tags.ts:179
-      end
-    end
-    if (issue_now & (alloc_tag == 5'd23)) begin  // gen/dma/read_tags.ts:168
-      tag_remaining_23 <= chunk;  // gen/dma/read_tags.ts:170
-      tag_dev_end_23 <= dev + chunk;  // gen/dma/read_tags.ts:171
-      tag_host_end_23 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:172
-      tag_slot_23 <= cur_slot;  // gen/dma/read_tags.ts:173
-      tag_age_23 <= 3'd0;  // gen/dma/read_tags.ts:174
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd23)) begin  // gen/dma/read_tags.ts:176
-      tag_remaining_23 <= ra_update_to;  // gen/dma/read_tags.ts:177
-      if (cpl_free) begin  // gen/dma/read_tags.ts:179
-        tag_age_23 <= 3'd0;  // gen/dma/read_tags.ts:179
-      end
-    end
-    if (issue_now & (alloc_tag == 5'd24)) begin  // gen/dma/read_tags.ts:168
-      tag_remaining_24 <= chunk;  // gen/dma/read_tags.ts:170
-      tag_dev_end_24 <= dev + chunk;  // gen/dma/read_tags.ts:171
-      tag_host_end_24 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:172
-      tag_slot_24 <= cur_slot;  // gen/dma/read_tags.ts:173
-      tag_age_24 <= 3'd0;  // gen/dma/read_tags.ts:174
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd24)) begin  // gen/dma/read_tags.ts:176
-      tag_remaining_24 <= ra_update_to;  // gen/dma/read_tags.ts:177
-      if (cpl_free) begin  // gen/dma/read_tags.ts:179
-        tag_age_24 <= 3'd0;  // gen/dma/read_tags.ts:179
-      end
-    end
-    if (issue_now & (alloc_tag == 5'd25)) begin  // gen/dma/read_tags.ts:168
-      tag_remaining_25 <= chunk;  // gen/dma/read_tags.ts:170
-      tag_dev_end_25 <= dev + chunk;  // gen/dma/read_tags.ts:171
-      tag_host_end_25 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:172
-      tag_slot_25 <= cur_slot;  // gen/dma/read_tags.ts:173
-      tag_age_25 <= 3'd0;  // gen/dma/read_tags.ts:174
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd25)) begin  // gen/dma/read_tags.ts:176
-      tag_remaining_25 <= ra_update_to;  // gen/dma/read_tags.ts:177
-      if (cpl_free) begin  // gen/dma/read_tags.ts:179
-        tag_age_25 <= 3'd0;  // gen/dma/read_tags.ts:179
-      end
-    end
-    if (issue_now & (alloc_tag == 5'd26)) begin  // gen/dma/read_tags.ts:168
-      tag_remaining_26 <= chunk;  // gen/dma/read_tags.ts:170
-      tag_dev_end_26 <= dev + chunk;  // gen/dma/read_tags.ts:171
-      tag_host_end_26 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:172
-      tag_slot_26 <= cur_slot;  // gen/dma/read_tags.ts:173
-      tag_age_26 <= 3'd0;  // gen/dma/read_tags.ts:174
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd26)) begin  // gen/dma/read_tags.ts:176
-      tag_remaining_26 <= ra_update_to;  // gen/dma/read_tags.ts:177
-      if (cpl_free) begin  // gen/dma/read_tags.ts:179
-        tag_age_26 <= 3'd0;  // gen/dma/read_tags.ts:179
-      end
-    end
-    if (issue_now & (alloc_tag == 5'd27)) begin  // gen/dma/read_tags.ts:168
-      tag_remaining_27 <= chunk;  // gen/dma/read_tags.ts:170
-      tag_dev_end_27 <= dev + chunk;  // gen/dma/read_tags.ts:171
-      tag_host_end_27 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:172
-      tag_slot_27 <= cur_slot;  // gen/dma/read_tags.ts:173
-      tag_age_27 <= 3'd0;  // gen/dma/read_tags.ts:174
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd27)) begin  // gen/dma/read_tags.ts:176
-      tag_remaining_27 <= ra_update_to;  // gen/dma/read_tags.ts:177
-      if (cpl_free) begin  // gen/dma/read_tags.ts:179
-        tag_age_27 <= 3'd0;  // gen/dma/read_tags.ts:179
-      end
-    end
-    if (issue_now & (alloc_tag == 5'd28)) begin  // gen/dma/read_tags.ts:168
-      tag_remaining_28 <= chunk;  // gen/dma/read_tags.ts:170
-      tag_dev_end_28 <= dev + chunk;  // gen/dma/read_tags.ts:171
-      tag_host_end_28 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:172
-      tag_slot_28 <= cur_slot;  // gen/dma/read_tags.ts:173
-      tag_age_28 <= 3'd0;  // gen/dma/read_tags.ts:174
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd28)) begin  // gen/dma/read_tags.ts:176
-      tag_remaining_28 <= ra_update_to;  // gen/dma/read_tags.ts:177
-      if (cpl_free) begin  // gen/dma/read_tags.ts:179
-        tag_age_28 <= 3'd0;  // gen/dma/read_tags.ts:179
-      end
-    end
-    if (issue_now & (alloc_tag == 5'd29)) begin  // gen/dma/read_tags.ts:168
-      tag_remaining_29 <= chunk;  // gen/dma/read_tags.ts:170
-      tag_dev_end_29 <= dev + chunk;  // gen/dma/read_tags.ts:171
-      tag_host_end_29 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:172
-      tag_slot_29 <= cur_slot;  // gen/dma/read_tags.ts:173
-      tag_age_29 <= 3'd0;  // gen/dma/read_tags.ts:174
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd29)) begin  // gen/dma/read_tags.ts:176
-      tag_remaining_29 <= ra_update_to;  // gen/dma/read_tags.ts:177
-      if (cpl_free) begin  // gen/dma/read_tags.ts:179
-        tag_age_29 <= 3'd0;  // gen/dma/read_tags.ts:179
-      end
-    end
-    if (issue_now & (alloc_tag == 5'd30)) begin  // gen/dma/read_tags.ts:168
-      tag_remaining_30 <= chunk;  // gen/dma/read_tags.ts:170
-      tag_dev_end_30 <= dev + chunk;  // gen/dma/read_tags.ts:171
-      tag_host_end_30 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:172
-      tag_slot_30 <= cur_slot;  // gen/dma/read_tags.ts:173
-      tag_age_30 <= 3'd0;  // gen/dma/read_tags.ts:174
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd30)) begin  // gen/dma/read_tags.ts:176
-      tag_remaining_30 <= ra_update_to;  // gen/dma/read_tags.ts:177
-      if (cpl_free) begin  // gen/dma/read_tags.ts:179
-        tag_age_30 <= 3'd0;  // gen/dma/read_tags.ts:179
-      end
-    end
-    if (issue_now & (alloc_tag == 5'd31)) begin  // gen/dma/read_tags.ts:168
-      tag_remaining_31 <= chunk;  // gen/dma/read_tags.ts:170
-      tag_dev_end_31 <= dev + chunk;  // gen/dma/read_tags.ts:171
-      tag_host_end_31 <= host[6:0] + chunk[6:0];  // gen/dma/read_tags.ts:172
-      tag_slot_31 <= cur_slot;  // gen/dma/read_tags.ts:173
-      tag_age_31 <= 3'd0;  // gen/dma/read_tags.ts:174
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd31)) begin  // gen/dma/read_tags.ts:176
-      tag_remaining_31 <= ra_update_to;  // gen/dma/read_tags.ts:177
-      if (cpl_free) begin  // gen/dma/read_tags.ts:179
-        tag_age_31 <= 3'd0;  // gen/dma/read_tags.ts:179
-      end
-    end
-    if (slot_err_0 == 3'd0) begin  // gen/dma/read_engine.ts:214
-      if (bme_lost & (cur_slot == 5'd0)) begin  // gen/dma/read_engine.ts:215
-        slot_err_0 <= 3'd1;  // gen/dma/read_engine.ts:215
-      end
-      if (expire_now & (expire_slot == 5'd0)) begin  // gen/dma/read_engine.ts:216
-        slot_err_0 <= 3'd5;  // gen/dma/read_engine.ts:216
-      end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd0)) begin  // gen/dma/read_engine.ts:217
-        slot_err_0 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:217
-      end
+    if (issue_now) begin  // gen/dma/read_engine.ts:169
+      mrd_hdr <= {{{1'b0, 1'b0, (|host[63:32])}, 5'd0, 1'b0, 3'd0, 1'b0, 1'b0, 3'd0, 1'b0, 2'd0, 2'd0, _add_8[11:2]}, {requester_id, {3'd0, alloc_tag}, ((_add_8[13:2] == 12'd1) ? 4'd0 : _select_9), ((_add_8[13:2] == 12'd1) ? (_select_11 & _select_9) : _select_11)}, ((|host[63:32]) ? host[63:32] : {host[31:2], 2'd0}), ((|host[63:32]) ? {host[31:2], 2'd0} : 32'd0)};  // gen/dma/read_engine.ts:171
+      host <= host + {51'd0, chunk};  // gen/dma/read_engine.ts:182
+      dev <= dev + chunk;  // gen/dma/read_engine.ts:183
     end
-    slot_pending_0 <= ((slot_pending_0 + {5'd0, (issue_now & (cur_slot == 5'd0))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd0))}) - {5'd0, (expire_now & (expire_slot == 5'd0))};  // gen/dma/read_engine.ts:223
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd0)) & cur_done) begin  // gen/dma/read_engine.ts:224
-      slot_issued_0 <= 1'b1;  // gen/dma/read_engine.ts:224
+    if (issue_now & (alloc_tag == 5'd0)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_0 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_0 <= 3'd0;  // gen/dma/read_tags.ts:219
     end
-    if (_and_8 & (slot_tail[4:0] == 5'd0)) begin  // gen/dma/read_engine.ts:225
-      slot_id_0 <= cmd_queue_deq_data[7:0];  // gen/dma/read_engine.ts:226
-      slot_err_0 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:227
-      slot_issued_0 <= 1'b0;  // gen/dma/read_engine.ts:228
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd0)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_0 <= 1'b0;  // gen/dma/read_tags.ts:221
     end
-    if (slot_err_1 == 3'd0) begin  // gen/dma/read_engine.ts:214
-      if (bme_lost & (cur_slot == 5'd1)) begin  // gen/dma/read_engine.ts:215
-        slot_err_1 <= 3'd1;  // gen/dma/read_engine.ts:215
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd0)) begin  // gen/dma/read_tags.ts:223
+      tag_age_0 <= 3'd0;  // gen/dma/read_tags.ts:223
+    end
+    if (issue_now & (alloc_tag == 5'd1)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_1 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_1 <= 3'd0;  // gen/dma/read_tags.ts:219
+    end
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd1)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_1 <= 1'b0;  // gen/dma/read_tags.ts:221
+    end
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd1)) begin  // gen/dma/read_tags.ts:223
+      tag_age_1 <= 3'd0;  // gen/dma/read_tags.ts:223
+    end
+    if (issue_now & (alloc_tag == 5'd2)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_2 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_2 <= 3'd0;  // gen/dma/read_tags.ts:219
+    end
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd2)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_2 <= 1'b0;  // gen/dma/read_tags.ts:221
+    end
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd2)) begin  // gen/dma/read_tags.ts:223
+      tag_age_2 <= 3'd0;  // gen/dma/read_tags.ts:223
+    end
+    if (issue_now & (alloc_tag == 5'd3)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_3 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_3 <= 3'd0;  // gen/dma/read_tags.ts:219
+    end
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd3)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_3 <= 1'b0;  // gen/dma/read_tags.ts:221
+    end
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd3)) begin  // gen/dma/read_tags.ts:223
+      tag_age_3 <= 3'd0;  // gen/dma/read_tags.ts:223
+    end
+    if (issue_now & (alloc_tag == 5'd4)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_4 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_4 <= 3'd0;  // gen/dma/read_tags.ts:219
+    end
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd4)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_4 <= 1'b0;  // gen/dma/read_tags.ts:221
+    end
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd4)) begin  // gen/dma/read_tags.ts:223
+      tag_age_4 <= 3'd0;  // gen/dma/read_tags.ts:223
+    end
+    if (issue_now & (alloc_tag == 5'd5)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_5 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_5 <= 3'd0;  // gen/dma/read_tags.ts:219
+    end
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd5)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_5 <= 1'b0;  // gen/dma/read_tags.ts:221
+    end
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd5)) begin  // gen/dma/read_tags.ts:223
+      tag_age_5 <= 3'd0;  // gen/dma/read_tags.ts:223
+    end
+    if (issue_now & (alloc_tag == 5'd6)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_6 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_6 <= 3'd0;  // gen/dma/read_tags.ts:219
+    end
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd6)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_6 <= 1'b0;  // gen/dma/read_tags.ts:221
+    end
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd6)) begin  // gen/dma/read_tags.ts:223
+      tag_age_6 <= 3'd0;  // gen/dma/read_tags.ts:223
+    end
+    if (issue_now & (alloc_tag == 5'd7)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_7 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_7 <= 3'd0;  // gen/dma/read_tags.ts:219
+    end
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd7)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_7 <= 1'b0;  // gen/dma/read_tags.ts:221
+    end
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd7)) begin  // gen/dma/read_tags.ts:223
+      tag_age_7 <= 3'd0;  // gen/dma/read_tags.ts:223
+    end
+    if (issue_now & (alloc_tag == 5'd8)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_8 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_8 <= 3'd0;  // gen/dma/read_tags.ts:219
+    end
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd8)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_8 <= 1'b0;  // gen/dma/read_tags.ts:221
+    end
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd8)) begin  // gen/dma/read_tags.ts:223
+      tag_age_8 <= 3'd0;  // gen/dma/read_tags.ts:223
+    end
+    if (issue_now & (alloc_tag == 5'd9)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_9 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_9 <= 3'd0;  // gen/dma/read_tags.ts:219
+    end
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd9)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_9 <= 1'b0;  // gen/dma/read_tags.ts:221
+    end
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd9)) begin  // gen/dma/read_tags.ts:223
+      tag_age_9 <= 3'd0;  // gen/dma/read_tags.ts:223
+    end
+    if (issue_now & (alloc_tag == 5'd10)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_10 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_10 <= 3'd0;  // gen/dma/read_tags.ts:219
+    end
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd10)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_10 <= 1'b0;  // gen/dma/read_tags.ts:221
+    end
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd10)) begin  // gen/dma/read_tags.ts:223
+      tag_age_10 <= 3'd0;  // gen/dma/read_tags.ts:223
+    end
+    if (issue_now & (alloc_tag == 5'd11)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_11 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_11 <= 3'd0;  // gen/dma/read_tags.ts:219
+    end
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd11)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_11 <= 1'b0;  // gen/dma/read_tags.ts:221
+    end
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd11)) begin  // gen/dma/read_tags.ts:223
+      tag_age_11 <= 3'd0;  // gen/dma/read_tags.ts:223
+    end
+    if (issue_now & (alloc_tag == 5'd12)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_12 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_12 <= 3'd0;  // gen/dma/read_tags.ts:219
+    end
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd12)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_12 <= 1'b0;  // gen/dma/read_tags.ts:221
+    end
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd12)) begin  // gen/dma/read_tags.ts:223
+      tag_age_12 <= 3'd0;  // gen/dma/read_tags.ts:223
+    end
+    if (issue_now & (alloc_tag == 5'd13)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_13 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_13 <= 3'd0;  // gen/dma/read_tags.ts:219
+    end
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd13)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_13 <= 1'b0;  // gen/dma/read_tags.ts:221
+    end
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd13)) begin  // gen/dma/read_tags.ts:223
+      tag_age_13 <= 3'd0;  // gen/dma/read_tags.ts:223
+    end
+    if (issue_now & (alloc_tag == 5'd14)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_14 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_14 <= 3'd0;  // gen/dma/read_tags.ts:219
+    end
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd14)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_14 <= 1'b0;  // gen/dma/read_tags.ts:221
+    end
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd14)) begin  // gen/dma/read_tags.ts:223
+      tag_age_14 <= 3'd0;  // gen/dma/read_tags.ts:223
+    end
+    if (issue_now & (alloc_tag == 5'd15)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_15 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_15 <= 3'd0;  // gen/dma/read_tags.ts:219
+    end
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd15)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_15 <= 1'b0;  // gen/dma/read_tags.ts:221
+    end
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd15)) begin  // gen/dma/read_tags.ts:223
+      tag_age_15 <= 3'd0;  // gen/dma/read_tags.ts:223
+    end
+    if (issue_now & (alloc_tag == 5'd16)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_16 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_16 <= 3'd0;  // gen/dma/read_tags.ts:219
+    end
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd16)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_16 <= 1'b0;  // gen/dma/read_tags.ts:221
+    end
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd16)) begin  // gen/dma/read_tags.ts:223
+      tag_age_16 <= 3'd0;  // gen/dma/read_tags.ts:223
+    end
+    if (issue_now & (alloc_tag == 5'd17)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_17 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_17 <= 3'd0;  // gen/dma/read_tags.ts:219
+    end
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd17)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_17 <= 1'b0;  // gen/dma/read_tags.ts:221
+    end
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd17)) begin  // gen/dma/read_tags.ts:223
+      tag_age_17 <= 3'd0;  // gen/dma/read_tags.ts:223
+    end
+    if (issue_now & (alloc_tag == 5'd18)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_18 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_18 <= 3'd0;  // gen/dma/read_tags.ts:219
+    end
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd18)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_18 <= 1'b0;  // gen/dma/read_tags.ts:221
+    end
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd18)) begin  // gen/dma/read_tags.ts:223
+      tag_age_18 <= 3'd0;  // gen/dma/read_tags.ts:223
+    end
+    if (issue_now & (alloc_tag == 5'd19)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_19 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_19 <= 3'd0;  // gen/dma/read_tags.ts:219
+    end
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd19)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_19 <= 1'b0;  // gen/dma/read_tags.ts:221
+    end
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd19)) begin  // gen/dma/read_tags.ts:223
+      tag_age_19 <= 3'd0;  // gen/dma/read_tags.ts:223
+    end
+    if (issue_now & (alloc_tag == 5'd20)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_20 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_20 <= 3'd0;  // gen/dma/read_tags.ts:219
+    end
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd20)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_20 <= 1'b0;  // gen/dma/read_tags.ts:221
+    end
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd20)) begin  // gen/dma/read_tags.ts:223
+      tag_age_20 <= 3'd0;  // gen/dma/read_tags.ts:223
+    end
+    if (issue_now & (alloc_tag == 5'd21)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_21 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_21 <= 3'd0;  // gen/dma/read_tags.ts:219
+    end
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd21)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_21 <= 1'b0;  // gen/dma/read_tags.ts:221
+    end
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd21)) begin  // gen/dma/read_tags.ts:223
+      tag_age_21 <= 3'd0;  // gen/dma/read_tags.ts:223
+    end
+    if (issue_now & (alloc_tag == 5'd22)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_22 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_22 <= 3'd0;  // gen/dma/read_tags.ts:219
+    end
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd22)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_22 <= 1'b0;  // gen/dma/read_tags.ts:221
+    end
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd22)) begin  // gen/dma/read_tags.ts:223
+      tag_age_22 <= 3'd0;  // gen/dma/read_tags.ts:223
+    end
+    if (issue_now & (alloc_tag == 5'd23)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_23 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_23 <= 3'd0;  // gen/dma/read_tags.ts:219
+    end
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd23)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_23 <= 1'b0;  // gen/dma/read_tags.ts:221
+    end
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd23)) begin  // gen/dma/read_tags.ts:223
+      tag_age_23 <= 3'd0;  // gen/dma/read_tags.ts:223
+    end
+    if (issue_now & (alloc_tag == 5'd24)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_24 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_24 <= 3'd0;  // gen/dma/read_tags.ts:219
+    end
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd24)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_24 <= 1'b0;  // gen/dma/read_tags.ts:221
+    end
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd24)) begin  // gen/dma/read_tags.ts:223
+      tag_age_24 <= 3'd0;  // gen/dma/read_tags.ts:223
+    end
+    if (issue_now & (alloc_tag == 5'd25)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_25 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_25 <= 3'd0;  // gen/dma/read_tags.ts:219
+    end
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd25)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_25 <= 1'b0;  // gen/dma/read_tags.ts:221
+    end
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd25)) begin  // gen/dma/read_tags.ts:223
+      tag_age_25 <= 3'd0;  // gen/dma/read_tags.ts:223
+    end
+    if (issue_now & (alloc_tag == 5'd26)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_26 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_26 <= 3'd0;  // gen/dma/read_tags.ts:219
+    end
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd26)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_26 <= 1'b0;  // gen/dma/read_tags.ts:221
+    end
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd26)) begin  // gen/dma/read_tags.ts:223
+      tag_age_26 <= 3'd0;  // gen/dma/read_tags.ts:223
+    end
+    if (issue_now & (alloc_tag == 5'd27)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_27 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_27 <= 3'd0;  // gen/dma/read_tags.ts:219
+    end
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd27)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_27 <= 1'b0;  // gen/dma/read_tags.ts:221
+    end
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd27)) begin  // gen/dma/read_tags.ts:223
+      tag_age_27 <= 3'd0;  // gen/dma/read_tags.ts:223
+    end
+    if (issue_now & (alloc_tag == 5'd28)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_28 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_28 <= 3'd0;  // gen/dma/read_tags.ts:219
+    end
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd28)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_28 <= 1'b0;  // gen/dma/read_tags.ts:221
+    end
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd28)) begin  // gen/dma/read_tags.ts:223
+      tag_age_28 <= 3'd0;  // gen/dma/read_tags.ts:223
+    end
+    if (issue_now & (alloc_tag == 5'd29)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_29 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_29 <= 3'd0;  // gen/dma/read_tags.ts:219
+    end
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd29)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_29 <= 1'b0;  // gen/dma/read_tags.ts:221
+    end
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd29)) begin  // gen/dma/read_tags.ts:223
+      tag_age_29 <= 3'd0;  // gen/dma/read_tags.ts:223
+    end
+    if (issue_now & (alloc_tag == 5'd30)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_30 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_30 <= 3'd0;  // gen/dma/read_tags.ts:219
+    end
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd30)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_30 <= 1'b0;  // gen/dma/read_tags.ts:221
+    end
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd30)) begin  // gen/dma/read_tags.ts:223
+      tag_age_30 <= 3'd0;  // gen/dma/read_tags.ts:223
+    end
+    if (issue_now & (alloc_tag == 5'd31)) begin  // gen/dma/read_tags.ts:216
+      tag_fresh_31 <= 1'b1;  // gen/dma/read_tags.ts:218
+      tag_age_31 <= 3'd0;  // gen/dma/read_tags.ts:219
+    end
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd31)) begin  // gen/dma/read_tags.ts:221
+      tag_fresh_31 <= 1'b0;  // gen/dma/read_tags.ts:221
+    end
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd31)) begin  // gen/dma/read_tags.ts:223
+      tag_age_31 <= 3'd0;  // gen/dma/read_tags.ts:223
+    end
+    if (slot_err_0 == 3'd0) begin  // gen/dma/read_engine.ts:216
+      if (bme_lost & (cur_slot == 5'd0)) begin  // gen/dma/read_engine.ts:217
+        slot_err_0 <= 3'd1;  // gen/dma/read_engine.ts:217
+      end
+      if (expire_now & (expire_slot == 5'd0)) begin  // gen/dma/read_engine.ts:218
+        slot_err_0 <= 3'd5;  // gen/dma/read_engine.ts:218
+      end
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd0)) begin  // gen/dma/read_engine.ts:219
+        slot_err_0 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:219
+      end
+    end
+    slot_pending_0 <= ((slot_pending_0 + {5'd0, (issue_now & (cur_slot == 5'd0))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd0))}) - {5'd0, (expire_now & (expire_slot == 5'd0))};  // gen/dma/read_engine.ts:225
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd0)) & cur_done) begin  // gen/dma/read_engine.ts:226
+      slot_issued_0 <= 1'b1;  // gen/dma/read_engine.ts:226
+    end
+    if (_and_12 & (slot_tail[4:0] == 5'd0)) begin  // gen/dma/read_engine.ts:227
+      slot_err_0 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:228
+      slot_issued_0 <= 1'b0;  // gen/dma/read_engine.ts:229
+    end
+    if (slot_err_1 == 3'd0) begin  // gen/dma/read_engine.ts:216
+      if (bme_lost & (cur_slot == 5'd1)) begin  // gen/dma/read_engine.ts:217
+        slot_err_1 <= 3'd1;  // gen/dma/read_engine.ts:217
       end
-      if (expire_now & (expire_slot == 5'd1)) begin  // gen/dma/read_engine.ts:216
-        slot_err_1 <= 3'd5;  // gen/dma/read_engine.ts:216
+      if (expire_now & (expire_slot == 5'd1)) begin  // gen/dma/read_engine.ts:218
+        slot_err_1 <= 3'd5;  // gen/dma/read_engine.ts:218
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd1)) begin  // gen/dma/read_engine.ts:217
-        slot_err_1 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:217
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd1)) begin  // gen/dma/read_engine.ts:219
+        slot_err_1 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:219
       end
     end
-    slot_pending_1 <= ((slot_pending_1 + {5'd0, (issue_now & (cur_slot == 5'd1))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd1))}) - {5'd0, (expire_now & (expire_slot == 5'd1))};  // gen/dma/read_engine.ts:223
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd1)) & cur_done) begin  // gen/dma/read_engine.ts:224
-      slot_issued_1 <= 1'b1;  // gen/dma/read_engine.ts:224
+    slot_pending_1 <= ((slot_pending_1 + {5'd0, (issue_now & (cur_slot == 5'd1))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd1))}) - {5'd0, (expire_now & (expire_slot == 5'd1))};  // gen/dma/read_engine.ts:225
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd1)) & cur_done) begin  // gen/dma/read_engine.ts:226
+      slot_issued_1 <= 1'b1;  // gen/dma/read_engine.ts:226
     end
-    if (_and_8 & (slot_tail[4:0] == 5'd1)) begin  // gen/dma/read_engine.ts:225
-      slot_id_1 <= cmd_queue_deq_data[7:0];  // gen/dma/read_engine.ts:226
-      slot_err_1 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:227
-      slot_issued_1 <= 1'b0;  // gen/dma/read_engine.ts:228
+    if (_and_12 & (slot_tail[4:0] == 5'd1)) begin  // gen/dma/read_engine.ts:227
+      slot_err_1 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:228
+      slot_issued_1 <= 1'b0;  // gen/dma/read_engine.ts:229
     end
-    if (slot_err_2 == 3'd0) begin  // gen/dma/read_engine.ts:214
-      if (bme_lost & (cur_slot == 5'd2)) begin  // gen/dma/read_engine.ts:215
-        slot_err_2 <= 3'd1;  // gen/dma/read_engine.ts:215
+    if (slot_err_2 == 3'd0) begin  // gen/dma/read_engine.ts:216
+      if (bme_lost & (cur_slot == 5'd2)) begin  // gen/dma/read_engine.ts:217
+        slot_err_2 <= 3'd1;  // gen/dma/read_engine.ts:217
       end
-      if (expire_now & (expire_slot == 5'd2)) begin  // gen/dma/read_engine.ts:216
-        slot_err_2 <= 3'd5;  // gen/dma/read_engine.ts:216
+      if (expire_now & (expire_slot == 5'd2)) begin  // gen/dma/read_engine.ts:218
+        slot_err_2 <= 3'd5;  // gen/dma/read_engine.ts:218
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd2)) begin  // gen/dma/read_engine.ts:217
-        slot_err_2 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:217
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd2)) begin  // gen/dma/read_engine.ts:219
+        slot_err_2 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:219
       end
     end
-    slot_pending_2 <= ((slot_pending_2 + {5'd0, (issue_now & (cur_slot == 5'd2))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd2))}) - {5'd0, (expire_now & (expire_slot == 5'd2))};  // gen/dma/read_engine.ts:223
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd2)) & cur_done) begin  // gen/dma/read_engine.ts:224
-      slot_issued_2 <= 1'b1;  // gen/dma/read_engine.ts:224
+    slot_pending_2 <= ((slot_pending_2 + {5'd0, (issue_now & (cur_slot == 5'd2))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd2))}) - {5'd0, (expire_now & (expire_slot == 5'd2))};  // gen/dma/read_engine.ts:225
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd2)) & cur_done) begin  // gen/dma/read_engine.ts:226
+      slot_issued_2 <= 1'b1;  // gen/dma/read_engine.ts:226
     end
-    if (_and_8 & (slot_tail[4:0] == 5'd2)) begin  // gen/dma/read_engine.ts:225
-      slot_id_2 <= cmd_queue_deq_data[7:0];  // gen/dma/read_engine.ts:226
-      slot_err_2 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:227
-      slot_issued_2 <= 1'b0;  // gen/dma/read_engine.ts:228
+    if (_and_12 & (slot_tail[4:0] == 5'd2)) begin  // gen/dma/read_engine.ts:227
+      slot_err_2 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:228
+      slot_issued_2 <= 1'b0;  // gen/dma/read_engine.ts:229
     end
-    if (slot_err_3 == 3'd0) begin  // gen/dma/read_engine.ts:214
-      if (bme_lost & (cur_slot == 5'd3)) begin  // gen/dma/read_engine.ts:215
-        slot_err_3 <= 3'd1;  // gen/dma/read_engine.ts:215
+    if (slot_err_3 == 3'd0) begin  // gen/dma/read_engine.ts:216
+      if (bme_lost & (cur_slot == 5'd3)) begin  // gen/dma/read_engine.ts:217
+        slot_err_3 <= 3'd1;  // gen/dma/read_engine.ts:217
       end
-      if (expire_now & (expire_slot == 5'd3)) begin  // gen/dma/read_engine.ts:216
-        slot_err_3 <= 3'd5;  // gen/dma/read_engine.ts:216
+      if (expire_now & (expire_slot == 5'd3)) begin  // gen/dma/read_engine.ts:218
+        slot_err_3 <= 3'd5;  // gen/dma/read_engine.ts:218
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd3)) begin  // gen/dma/read_engine.ts:217
-        slot_err_3 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:217
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd3)) begin  // gen/dma/read_engine.ts:219
+        slot_err_3 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:219
       end
     end
-    slot_pending_3 <= ((slot_pending_3 + {5'd0, (issue_now & (cur_slot == 5'd3))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd3))}) - {5'd0, (expire_now & (expire_slot == 5'd3))};  // gen/dma/read_engine.ts:223
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd3)) & cur_done) begin  // gen/dma/read_engine.ts:224
-      slot_issued_3 <= 1'b1;  // gen/dma/read_engine.ts:224
+    slot_pending_3 <= ((slot_pending_3 + {5'd0, (issue_now & (cur_slot == 5'd3))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd3))}) - {5'd0, (expire_now & (expire_slot == 5'd3))};  // gen/dma/read_engine.ts:225
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd3)) & cur_done) begin  // gen/dma/read_engine.ts:226
+      slot_issued_3 <= 1'b1;  // gen/dma/read_engine.ts:226
     end
-    if (_and_8 & (slot_tail[4:0] == 5'd3)) begin  // gen/dma/read_engine.ts:225
-      slot_id_3 <= cmd_queue_deq_data[7:0];  // gen/dma/read_engine.ts:226
-      slot_err_3 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:227
-      slot_issued_3 <= 1'b0;  // gen/dma/read_engine.ts:228
+    if (_and_12 & (slot_tail[4:0] == 5'd3)) begin  // gen/dma/read_engine.ts:227
+      slot_err_3 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:228
+      slot_issued_3 <= 1'b0;  // gen/dma/read_engine.ts:229
     end
-    if (slot_err_4 == 3'd0) begin  // gen/dma/read_engine.ts:214
-      if (bme_lost & (cur_slot == 5'd4)) begin  // gen/dma/read_engine.ts:215
-        slot_err_4 <= 3'd1;  // gen/dma/read_engine.ts:215
+    if (slot_err_4 == 3'd0) begin  // gen/dma/read_engine.ts:216
+      if (bme_lost & (cur_slot == 5'd4)) begin  // gen/dma/read_engine.ts:217
+        slot_err_4 <= 3'd1;  // gen/dma/read_engine.ts:217
       end
-      if (expire_now & (expire_slot == 5'd4)) begin  // gen/dma/read_engine.ts:216
-        slot_err_4 <= 3'd5;  // gen/dma/read_engine.ts:216
+      if (expire_now & (expire_slot == 5'd4)) begin  // gen/dma/read_engine.ts:218
+        slot_err_4 <= 3'd5;  // gen/dma/read_engine.ts:218
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd4)) begin  // gen/dma/read_engine.ts:217
-        slot_err_4 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:217
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd4)) begin  // gen/dma/read_engine.ts:219
+        slot_err_4 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:219
       end
     end
-    slot_pending_4 <= ((slot_pending_4 + {5'd0, (issue_now & (cur_slot == 5'd4))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd4))}) - {5'd0, (expire_now & (expire_slot == 5'd4))};  // gen/dma/read_engine.ts:223
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd4)) & cur_done) begin  // gen/dma/read_engine.ts:224
-      slot_issued_4 <= 1'b1;  // gen/dma/read_engine.ts:224
+    slot_pending_4 <= ((slot_pending_4 + {5'd0, (issue_now & (cur_slot == 5'd4))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd4))}) - {5'd0, (expire_now & (expire_slot == 5'd4))};  // gen/dma/read_engine.ts:225
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd4)) & cur_done) begin  // gen/dma/read_engine.ts:226
+      slot_issued_4 <= 1'b1;  // gen/dma/read_engine.ts:226
     end
-    if (_and_8 & (slot_tail[4:0] == 5'd4)) begin  // gen/dma/read_engine.ts:225
-      slot_id_4 <= cmd_queue_deq_data[7:0];  // gen/dma/read_engine.ts:226
-      slot_err_4 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:227
-      slot_issued_4 <= 1'b0;  // gen/dma/read_engine.ts:228
+    if (_and_12 & (slot_tail[4:0] == 5'd4)) begin  // gen/dma/read_engine.ts:227
+      slot_err_4 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:228
+      slot_issued_4 <= 1'b0;  // gen/dma/read_engine.ts:229
     end
-    if (slot_err_5 == 3'd0) begin  // gen/dma/read_engine.ts:214
-      if (bme_lost & (cur_slot == 5'd5)) begin  // gen/dma/read_engine.ts:215
-        slot_err_5 <= 3'd1;  // gen/dma/read_engine.ts:215
+    if (slot_err_5 == 3'd0) begin  // gen/dma/read_engine.ts:216
+      if (bme_lost & (cur_slot == 5'd5)) begin  // gen/dma/read_engine.ts:217
+        slot_err_5 <= 3'd1;  // gen/dma/read_engine.ts:217
       end
-      if (expire_now & (expire_slot == 5'd5)) begin  // gen/dma/read_engine.ts:216
-        slot_err_5 <= 3'd5;  // gen/dma/read_engine.ts:216
+      if (expire_now & (expire_slot == 5'd5)) begin  // gen/dma/read_engine.ts:218
+        slot_err_5 <= 3'd5;  // gen/dma/read_engine.ts:218
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd5)) begin  // gen/dma/read_engine.ts:217
-        slot_err_5 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:217
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd5)) begin  // gen/dma/read_engine.ts:219
+        slot_err_5 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:219
       end
     end
-    slot_pending_5 <= ((slot_pending_5 + {5'd0, (issue_now & (cur_slot == 5'd5))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd5))}) - {5'd0, (expire_now & (expire_slot == 5'd5))};  // gen/dma/read_engine.ts:223
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd5)) & cur_done) begin  // gen/dma/read_engine.ts:224
-      slot_issued_5 <= 1'b1;  // gen/dma/read_engine.ts:224
+    slot_pending_5 <= ((slot_pending_5 + {5'd0, (issue_now & (cur_slot == 5'd5))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd5))}) - {5'd0, (expire_now & (expire_slot == 5'd5))};  // gen/dma/read_engine.ts:225
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd5)) & cur_done) begin  // gen/dma/read_engine.ts:226
+      slot_issued_5 <= 1'b1;  // gen/dma/read_engine.ts:226
     end
-    if (_and_8 & (slot_tail[4:0] == 5'd5)) begin  // gen/dma/read_engine.ts:225
-      slot_id_5 <= cmd_queue_deq_data[7:0];  // gen/dma/read_engine.ts:226
-      slot_err_5 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:227
-      slot_issued_5 <= 1'b0;  // gen/dma/read_engine.ts:228
+    if (_and_12 & (slot_tail[4:0] == 5'd5)) begin  // gen/dma/read_engine.ts:227
+      slot_err_5 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:228
+      slot_issued_5 <= 1'b0;  // gen/dma/read_engine.ts:229
     end
-    if (slot_err_6 == 3'd0) begin  // gen/dma/read_engine.ts:214
-      if (bme_lost & (cur_slot == 5'd6)) begin  // gen/dma/read_engine.ts:215
-        slot_err_6 <= 3'd1;  // gen/dma/read_engine.ts:215
+    if (slot_err_6 == 3'd0) begin  // gen/dma/read_engine.ts:216
+      if (bme_lost & (cur_slot == 5'd6)) begin  // gen/dma/read_engine.ts:217
+        slot_err_6 <= 3'd1;  // gen/dma/read_engine.ts:217
       end
-      if (expire_now & (expire_slot == 5'd6)) begin  // gen/dma/read_engine.ts:216
-        slot_err_6 <= 3'd5;  // gen/dma/read_engine.ts:216
+      if (expire_now & (expire_slot == 5'd6)) begin  // gen/dma/read_engine.ts:218
+        slot_err_6 <= 3'd5;  // gen/dma/read_engine.ts:218
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd6)) begin  // gen/dma/read_engine.ts:217
-        slot_err_6 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:217
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd6)) begin  // gen/dma/read_engine.ts:219
+        slot_err_6 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:219
       end
     end
-    slot_pending_6 <= ((slot_pending_6 + {5'd0, (issue_now & (cur_slot == 5'd6))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd6))}) - {5'd0, (expire_now & (expire_slot == 5'd6))};  // gen/dma/read_engine.ts:223
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd6)) & cur_done) begin  // gen/dma/read_engine.ts:224
-      slot_issued_6 <= 1'b1;  // gen/dma/read_engine.ts:224
+    slot_pending_6 <= ((slot_pending_6 + {5'd0, (issue_now & (cur_slot == 5'd6))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd6))}) - {5'd0, (expire_now & (expire_slot == 5'd6))};  // gen/dma/read_engine.ts:225
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd6)) & cur_done) begin  // gen/dma/read_engine.ts:226
+      slot_issued_6 <= 1'b1;  // gen/dma/read_engine.ts:226
     end
-    if (_and_8 & (slot_tail[4:0] == 5'd6)) begin  // gen/dma/read_engine.ts:225
-      slot_id_6 <= cmd_queue_deq_data[7:0];  // gen/dma/read_engine.ts:226
-      slot_err_6 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:227
-      slot_issued_6 <= 1'b0;  // gen/dma/read_engine.ts:228
+    if (_and_12 & (slot_tail[4:0] == 5'd6)) begin  // gen/dma/read_engine.ts:227
+      slot_err_6 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:228
+      slot_issued_6 <= 1'b0;  // gen/dma/read_engine.ts:229
     end
-    if (slot_err_7 == 3'd0) begin  // gen/dma/read_engine.ts:214
-      if (bme_lost & (cur_slot == 5'd7)) begin  // gen/dma/read_engine.ts:215
-        slot_err_7 <= 3'd1;  // gen/dma/read_engine.ts:215
+    if (slot_err_7 == 3'd0) begin  // gen/dma/read_engine.ts:216
+      if (bme_lost & (cur_slot == 5'd7)) begin  // gen/dma/read_engine.ts:217
+        slot_err_7 <= 3'd1;  // gen/dma/read_engine.ts:217
       end
-      if (expire_now & (expire_slot == 5'd7)) begin  // gen/dma/read_engine.ts:216
-        slot_err_7 <= 3'd5;  // gen/dma/read_engine.ts:216
+      if (expire_now & (expire_slot == 5'd7)) begin  // gen/dma/read_engine.ts:218
+        slot_err_7 <= 3'd5;  // gen/dma/read_engine.ts:218
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd7)) begin  // gen/dma/read_engine.ts:217
-        slot_err_7 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:217
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd7)) begin  // gen/dma/read_engine.ts:219
+        slot_err_7 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:219
       end
     end
-    slot_pending_7 <= ((slot_pending_7 + {5'd0, (issue_now & (cur_slot == 5'd7))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd7))}) - {5'd0, (expire_now & (expire_slot == 5'd7))};  // gen/dma/read_engine.ts:223
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd7)) & cur_done) begin  // gen/dma/read_engine.ts:224
-      slot_issued_7 <= 1'b1;  // gen/dma/read_engine.ts:224
+    slot_pending_7 <= ((slot_pending_7 + {5'd0, (issue_now & (cur_slot == 5'd7))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd7))}) - {5'd0, (expire_now & (expire_slot == 5'd7))};  // gen/dma/read_engine.ts:225
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd7)) & cur_done) begin  // gen/dma/read_engine.ts:226
+      slot_issued_7 <= 1'b1;  // gen/dma/read_engine.ts:226
     end
-    if (_and_8 & (slot_tail[4:0] == 5'd7)) begin  // gen/dma/read_engine.ts:225
-      slot_id_7 <= cmd_queue_deq_data[7:0];  // gen/dma/read_engine.ts:226
-      slot_err_7 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:227
-      slot_issued_7 <= 1'b0;  // gen/dma/read_engine.ts:228
+    if (_and_12 & (slot_tail[4:0] == 5'd7)) begin  // gen/dma/read_engine.ts:227
+      slot_err_7 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:228
+      slot_issued_7 <= 1'b0;  // gen/dma/read_engine.ts:229
     end
-    if (slot_err_8 == 3'd0) begin  // gen/dma/read_engine.ts:214
-      if (bme_lost & (cur_slot == 5'd8)) begin  // gen/dma/read_engine.ts:215
-        slot_err_8 <= 3'd1;  // gen/dma/read_engine.ts:215
+    if (slot_err_8 == 3'd0) begin  // gen/dma/read_engine.ts:216
+      if (bme_lost & (cur_slot == 5'd8)) begin  // gen/dma/read_engine.ts:217
+        slot_err_8 <= 3'd1;  // gen/dma/read_engine.ts:217
       end
-      if (expire_now & (expire_slot == 5'd8)) begin  // gen/dma/read_engine.ts:216
-        slot_err_8 <= 3'd5;  // gen/dma/read_engine.ts:216
+      if (expire_now & (expire_slot == 5'd8)) begin  // gen/dma/read_engine.ts:218
+        slot_err_8 <= 3'd5;  // gen/dma/read_engine.ts:218
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd8)) begin  // gen/dma/read_engine.ts:217
-        slot_err_8 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:217
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd8)) begin  // gen/dma/read_engine.ts:219
+        slot_err_8 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:219
       end
     end
-    slot_pending_8 <= ((slot_pending_8 + {5'd0, (issue_now & (cur_slot == 5'd8))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd8))}) - {5'd0, (expire_now & (expire_slot == 5'd8))};  // gen/dma/read_engine.ts:223
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd8)) & cur_done) begin  // gen/dma/read_engine.ts:224
-      slot_issued_8 <= 1'b1;  // gen/dma/read_engine.ts:224
+    slot_pending_8 <= ((slot_pending_8 + {5'd0, (issue_now & (cur_slot == 5'd8))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd8))}) - {5'd0, (expire_now & (expire_slot == 5'd8))};  // gen/dma/read_engine.ts:225
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd8)) & cur_done) begin  // gen/dma/read_engine.ts:226
+      slot_issued_8 <= 1'b1;  // gen/dma/read_engine.ts:226
     end
-    if (_and_8 & (slot_tail[4:0] == 5'd8)) begin  // gen/dma/read_engine.ts:225
-      slot_id_8 <= cmd_queue_deq_data[7:0];  // gen/dma/read_engine.ts:226
-      slot_err_8 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:227
-      slot_issued_8 <= 1'b0;  // gen/dma/read_engine.ts:228
+    if (_and_12 & (slot_tail[4:0] == 5'd8)) begin  // gen/dma/read_engine.ts:227
+      slot_err_8 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:228
+      slot_issued_8 <= 1'b0;  // gen/dma/read_engine.ts:229
     end
-    if (slot_err_9 == 3'd0) begin  // gen/dma/read_engine.ts:214
-      if (bme_lost & (cur_slot == 5'd9)) begin  // gen/dma/read_engine.ts:215
-        slot_err_9 <= 3'd1;  // gen/dma/read_engine.ts:215
+    if (slot_err_9 == 3'd0) begin  // gen/dma/read_engine.ts:216
+      if (bme_lost & (cur_slot == 5'd9)) begin  // gen/dma/read_engine.ts:217
+        slot_err_9 <= 3'd1;  // gen/dma/read_engine.ts:217
       end
-      if (expire_now & (expire_slot == 5'd9)) begin  // gen/dma/read_engine.ts:216
-        slot_err_9 <= 3'd5;  // gen/dma/read_engine.ts:216
+      if (expire_now & (expire_slot == 5'd9)) begin  // gen/dma/read_engine.ts:218
+        slot_err_9 <= 3'd5;  // gen/dma/read_engine.ts:218
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd9)) begin  // gen/dma/read_engine.ts:217
-        slot_err_9 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:217
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd9)) begin  // gen/dma/read_engine.ts:219
+        slot_err_9 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:219
       end
     end
-    slot_pending_9 <= ((slot_pending_9 + {5'd0, (issue_now & (cur_slot == 5'd9))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd9))}) - {5'd0, (expire_now & (expire_slot == 5'd9))};  // gen/dma/read_engine.ts:223
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd9)) & cur_done) begin  // gen/dma/read_engine.ts:224
-      slot_issued_9 <= 1'b1;  // gen/dma/read_engine.ts:224
+    slot_pending_9 <= ((slot_pending_9 + {5'd0, (issue_now & (cur_slot == 5'd9))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd9))}) - {5'd0, (expire_now & (expire_slot == 5'd9))};  // gen/dma/read_engine.ts:225
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd9)) & cur_done) begin  // gen/dma/read_engine.ts:226
+      slot_issued_9 <= 1'b1;  // gen/dma/read_engine.ts:226
     end
-    if (_and_8 & (slot_tail[4:0] == 5'd9)) begin  // gen/dma/read_engine.ts:225
-      slot_id_9 <= cmd_queue_deq_data[7:0];  // gen/dma/read_engine.ts:226
-      slot_err_9 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:227
-      slot_issued_9 <= 1'b0;  // gen/dma/read_engine.ts:228
+    if (_and_12 & (slot_tail[4:0] == 5'd9)) begin  // gen/dma/read_engine.ts:227
+      slot_err_9 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:228
+      slot_issued_9 <= 1'b0;  // gen/dma/read_engine.ts:229
     end
-    if (slot_err_10 == 3'd0) begin  // gen/dma/read_engine.ts:214
-      if (bme_lost & (cur_slot == 5'd10)) begin  // gen/dma/read_engine.ts:215
-        slot_err_10 <= 3'd1;  // gen/dma/read_engine.ts:215
+    if (slot_err_10 == 3'd0) begin  // gen/dma/read_engine.ts:216
+      if (bme_lost & (cur_slot == 5'd10)) begin  // gen/dma/read_engine.ts:217
+        slot_err_10 <= 3'd1;  // gen/dma/read_engine.ts:217
       end
-      if (expire_now & (expire_slot == 5'd10)) begin  // gen/dma/read_engine.ts:216
-        slot_err_10 <= 3'd5;  // gen/dma/read_engine.ts:216
+      if (expire_now & (expire_slot == 5'd10)) begin  // gen/dma/read_engine.ts:218
+        slot_err_10 <= 3'd5;  // gen/dma/read_engine.ts:218
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd10)) begin  // gen/dma/read_engine.ts:217
-        slot_err_10 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:217
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd10)) begin  // gen/dma/read_engine.ts:219
+        slot_err_10 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:219
       end
     end
-    slot_pending_10 <= ((slot_pending_10 + {5'd0, (issue_now & (cur_slot == 5'd10))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd10))}) - {5'd0, (expire_now & (expire_slot == 5'd10))};  // gen/dma/read_engine.ts:223
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd10)) & cur_done) begin  // gen/dma/read_engine.ts:224
-      slot_issued_10 <= 1'b1;  // gen/dma/read_engine.ts:224
+    slot_pending_10 <= ((slot_pending_10 + {5'd0, (issue_now & (cur_slot == 5'd10))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd10))}) - {5'd0, (expire_now & (expire_slot == 5'd10))};  // gen/dma/read_engine.ts:225
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd10)) & cur_done) begin  // gen/dma/read_engine.ts:226
+      slot_issued_10 <= 1'b1;  // gen/dma/read_engine.ts:226
     end
-    if (_and_8 & (slot_tail[4:0] == 5'd10)) begin  // gen/dma/read_engine.ts:225
-      slot_id_10 <= cmd_queue_deq_data[7:0];  // gen/dma/read_engine.ts:226
-      slot_err_10 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:227
-      slot_issued_10 <= 1'b0;  // gen/dma/read_engine.ts:228
+    if (_and_12 & (slot_tail[4:0] == 5'd10)) begin  // gen/dma/read_engine.ts:227
+      slot_err_10 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:228
+      slot_issued_10 <= 1'b0;  // gen/dma/read_engine.ts:229
     end
-    if (slot_err_11 == 3'd0) begin  // gen/dma/read_engine.ts:214
-      if (bme_lost & (cur_slot == 5'd11)) begin  // gen/dma/read_engine.ts:215
-        slot_err_11 <= 3'd1;  // gen/dma/read_engine.ts:215
+    if (slot_err_11 == 3'd0) begin  // gen/dma/read_engine.ts:216
+      if (bme_lost & (cur_slot == 5'd11)) begin  // gen/dma/read_engine.ts:217
+        slot_err_11 <= 3'd1;  // gen/dma/read_engine.ts:217
       end
-      if (expire_now & (expire_slot == 5'd11)) begin  // gen/dma/read_engine.ts:216
-        slot_err_11 <= 3'd5;  // gen/dma/read_engine.ts:216
+      if (expire_now & (expire_slot == 5'd11)) begin  // gen/dma/read_engine.ts:218
+        slot_err_11 <= 3'd5;  // gen/dma/read_engine.ts:218
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd11)) begin  // gen/dma/read_engine.ts:217
-        slot_err_11 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:217
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd11)) begin  // gen/dma/read_engine.ts:219
+        slot_err_11 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:219
       end
     end
-    slot_pending_11 <= ((slot_pending_11 + {5'd0, (issue_now & (cur_slot == 5'd11))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd11))}) - {5'd0, (expire_now & (expire_slot == 5'd11))};  // gen/dma/read_engine.ts:223
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd11)) & cur_done) begin  // gen/dma/read_engine.ts:224
-      slot_issued_11 <= 1'b1;  // gen/dma/read_engine.ts:224
+    slot_pending_11 <= ((slot_pending_11 + {5'd0, (issue_now & (cur_slot == 5'd11))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd11))}) - {5'd0, (expire_now & (expire_slot == 5'd11))};  // gen/dma/read_engine.ts:225
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd11)) & cur_done) begin  // gen/dma/read_engine.ts:226
+      slot_issued_11 <= 1'b1;  // gen/dma/read_engine.ts:226
     end
-    if (_and_8 & (slot_tail[4:0] == 5'd11)) begin  // gen/dma/read_engine.ts:225
-      slot_id_11 <= cmd_queue_deq_data[7:0];  // gen/dma/read_engine.ts:226
-      slot_err_11 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:227
-      slot_issued_11 <= 1'b0;  // gen/dma/read_engine.ts:228
+    if (_and_12 & (slot_tail[4:0] == 5'd11)) begin  // gen/dma/read_engine.ts:227
+      slot_err_11 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:228
+      slot_issued_11 <= 1'b0;  // gen/dma/read_engine.ts:229
     end
-    if (slot_err_12 == 3'd0) begin  // gen/dma/read_engine.ts:214
-      if (bme_lost & (cur_slot == 5'd12)) begin  // gen/dma/read_engine.ts:215
-        slot_err_12 <= 3'd1;  // gen/dma/read_engine.ts:215
+    if (slot_err_12 == 3'd0) begin  // gen/dma/read_engine.ts:216
+      if (bme_lost & (cur_slot == 5'd12)) begin  // gen/dma/read_engine.ts:217
+        slot_err_12 <= 3'd1;  // gen/dma/read_engine.ts:217
       end
-      if (expire_now & (expire_slot == 5'd12)) begin  // gen/dma/read_engine.ts:216
-        slot_err_12 <= 3'd5;  // gen/dma/read_engine.ts:216
+      if (expire_now & (expire_slot == 5'd12)) begin  // gen/dma/read_engine.ts:218
+        slot_err_12 <= 3'd5;  // gen/dma/read_engine.ts:218
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd12)) begin  // gen/dma/read_engine.ts:217
-        slot_err_12 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:217
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd12)) begin  // gen/dma/read_engine.ts:219
+        slot_err_12 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:219
       end
     end
-    slot_pending_12 <= ((slot_pending_12 + {5'd0, (issue_now & (cur_slot == 5'd12))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd12))}) - {5'd0, (expire_now & (expire_slot == 5'd12))};  // gen/dma/read_engine.ts:223
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd12)) & cur_done) begin  // gen/dma/read_engine.ts:224
-      slot_issued_12 <= 1'b1;  // gen/dma/read_engine.ts:224
+    slot_pending_12 <= ((slot_pending_12 + {5'd0, (issue_now & (cur_slot == 5'd12))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd12))}) - {5'd0, (expire_now & (expire_slot == 5'd12))};  // gen/dma/read_engine.ts:225
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd12)) & cur_done) begin  // gen/dma/read_engine.ts:226
+      slot_issued_12 <= 1'b1;  // gen/dma/read_engine.ts:226
     end
-    if (_and_8 & (slot_tail[4:0] == 5'd12)) begin  // gen/dma/read_engine.ts:225
-      slot_id_12 <= cmd_queue_deq_data[7:0];  // gen/dma/read_engine.ts:226
-      slot_err_12 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:227
-      slot_issued_12 <= 1'b0;  // gen/dma/read_engine.ts:228
+    if (_and_12 & (slot_tail[4:0] == 5'd12)) begin  // gen/dma/read_engine.ts:227
+      slot_err_12 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:228
+      slot_issued_12 <= 1'b0;  // gen/dma/read_engine.ts:229
     end
-    if (slot_err_13 == 3'd0) begin  // gen/dma/read_engine.ts:214
-      if (bme_lost & (cur_slot == 5'd13)) begin  // gen/dma/read_engine.ts:215
-        slot_err_13 <= 3'd1;  // gen/dma/read_engine.ts:215
+    if (slot_err_13 == 3'd0) begin  // gen/dma/read_engine.ts:216
+      if (bme_lost & (cur_slot == 5'd13)) begin  // gen/dma/read_engine.ts:217
+        slot_err_13 <= 3'd1;  // gen/dma/read_engine.ts:217
       end
-      if (expire_now & (expire_slot == 5'd13)) begin  // gen/dma/read_engine.ts:216
-        slot_err_13 <= 3'd5;  // gen/dma/read_engine.ts:216
+      if (expire_now & (expire_slot == 5'd13)) begin  // gen/dma/read_engine.ts:218
+        slot_err_13 <= 3'd5;  // gen/dma/read_engine.ts:218
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd13)) begin  // gen/dma/read_engine.ts:217
-        slot_err_13 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:217
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd13)) begin  // gen/dma/read_engine.ts:219
+        slot_err_13 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:219
       end
     end
-    slot_pending_13 <= ((slot_pending_13 + {5'd0, (issue_now & (cur_slot == 5'd13))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd13))}) - {5'd0, (expire_now & (expire_slot == 5'd13))};  // gen/dma/read_engine.ts:223
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd13)) & cur_done) begin  // gen/dma/read_engine.ts:224
-      slot_issued_13 <= 1'b1;  // gen/dma/read_engine.ts:224
+    slot_pending_13 <= ((slot_pending_13 + {5'd0, (issue_now & (cur_slot == 5'd13))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd13))}) - {5'd0, (expire_now & (expire_slot == 5'd13))};  // gen/dma/read_engine.ts:225
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd13)) & cur_done) begin  // gen/dma/read_engine.ts:226
+      slot_issued_13 <= 1'b1;  // gen/dma/read_engine.ts:226
     end
-    if (_and_8 & (slot_tail[4:0] == 5'd13)) begin  // gen/dma/read_engine.ts:225
-      slot_id_13 <= cmd_queue_deq_data[7:0];  // gen/dma/read_engine.ts:226
-      slot_err_13 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:227
-      slot_issued_13 <= 1'b0;  // gen/dma/read_engine.ts:228
+    if (_and_12 & (slot_tail[4:0] == 5'd13)) begin  // gen/dma/read_engine.ts:227
+      slot_err_13 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:228
+      slot_issued_13 <= 1'b0;  // gen/dma/read_engine.ts:229
     end
-    if (slot_err_14 == 3'd0) begin  // gen/dma/read_engine.ts:214
-      if (bme_lost & (cur_slot == 5'd14)) begin  // gen/dma/read_engine.ts:215
-        slot_err_14 <= 3'd1;  // gen/dma/read_engine.ts:215
+    if (slot_err_14 == 3'd0) begin  // gen/dma/read_engine.ts:216
+      if (bme_lost & (cur_slot == 5'd14)) begin  // gen/dma/read_engine.ts:217
+        slot_err_14 <= 3'd1;  // gen/dma/read_engine.ts:217
       end
-      if (expire_now & (expire_slot == 5'd14)) begin  // gen/dma/read_engine.ts:216
-        slot_err_14 <= 3'd5;  // gen/dma/read_engine.ts:216
+      if (expire_now & (expire_slot == 5'd14)) begin  // gen/dma/read_engine.ts:218
+        slot_err_14 <= 3'd5;  // gen/dma/read_engine.ts:218
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd14)) begin  // gen/dma/read_engine.ts:217
-        slot_err_14 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:217
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd14)) begin  // gen/dma/read_engine.ts:219
+        slot_err_14 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:219
       end
     end
-    slot_pending_14 <= ((slot_pending_14 + {5'd0, (issue_now & (cur_slot == 5'd14))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd14))}) - {5'd0, (expire_now & (expire_slot == 5'd14))};  // gen/dma/read_engine.ts:223
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd14)) & cur_done) begin  // gen/dma/read_engine.ts:224
-      slot_issued_14 <= 1'b1;  // gen/dma/read_engine.ts:224
+    slot_pending_14 <= ((slot_pending_14 + {5'd0, (issue_now & (cur_slot == 5'd14))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd14))}) - {5'd0, (expire_now & (expire_slot == 5'd14))};  // gen/dma/read_engine.ts:225
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd14)) & cur_done) begin  // gen/dma/read_engine.ts:226
+      slot_issued_14 <= 1'b1;  // gen/dma/read_engine.ts:226
     end
-    if (_and_8 & (slot_tail[4:0] == 5'd14)) begin  // gen/dma/read_engine.ts:225
-      slot_id_14 <= cmd_queue_deq_data[7:0];  // gen/dma/read_engine.ts:226
-      slot_err_14 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:227
-      slot_issued_14 <= 1'b0;  // gen/dma/read_engine.ts:228
+    if (_and_12 & (slot_tail[4:0] == 5'd14)) begin  // gen/dma/read_engine.ts:227
+      slot_err_14 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:228
+      slot_issued_14 <= 1'b0;  // gen/dma/read_engine.ts:229
     end
-    if (slot_err_15 == 3'd0) begin  // gen/dma/read_engine.ts:214
-      if (bme_lost & (cur_slot == 5'd15)) begin  // gen/dma/read_engine.ts:215
-        slot_err_15 <= 3'd1;  // gen/dma/read_engine.ts:215
+    if (slot_err_15 == 3'd0) begin  // gen/dma/read_engine.ts:216
+      if (bme_lost & (cur_slot == 5'd15)) begin  // gen/dma/read_engine.ts:217
+        slot_err_15 <= 3'd1;  // gen/dma/read_engine.ts:217
       end
-      if (expire_now & (expire_slot == 5'd15)) begin  // gen/dma/read_engine.ts:216
-        slot_err_15 <= 3'd5;  // gen/dma/read_engine.ts:216
+      if (expire_now & (expire_slot == 5'd15)) begin  // gen/dma/read_engine.ts:218
+        slot_err_15 <= 3'd5;  // gen/dma/read_engine.ts:218
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd15)) begin  // gen/dma/read_engine.ts:217
-        slot_err_15 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:217
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd15)) begin  // gen/dma/read_engine.ts:219
+        slot_err_15 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:219
       end
     end
-    slot_pending_15 <= ((slot_pending_15 + {5'd0, (issue_now & (cur_slot == 5'd15))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd15))}) - {5'd0, (expire_now & (expire_slot == 5'd15))};  // gen/dma/read_engine.ts:223
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd15)) & cur_done) begin  // gen/dma/read_engine.ts:224
-      slot_issued_15 <= 1'b1;  // gen/dma/read_engine.ts:224
+    slot_pending_15 <= ((slot_pending_15 + {5'd0, (issue_now & (cur_slot == 5'd15))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd15))}) - {5'd0, (expire_now & (expire_slot == 5'd15))};  // gen/dma/read_engine.ts:225
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd15)) & cur_done) begin  // gen/dma/read_engine.ts:226
+      slot_issued_15 <= 1'b1;  // gen/dma/read_engine.ts:226
     end
-    if (_and_8 & (slot_tail[4:0] == 5'd15)) begin  // gen/dma/read_engine.ts:225
-      slot_id_15 <= cmd_queue_deq_data[7:0];  // gen/dma/read_engine.ts:226
-      slot_err_15 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:227
-      slot_issued_15 <= 1'b0;  // gen/dma/read_engine.ts:228
+    if (_and_12 & (slot_tail[4:0] == 5'd15)) begin  // gen/dma/read_engine.ts:227
+      slot_err_15 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:228
+      slot_issued_15 <= 1'b0;  // gen/dma/read_engine.ts:229
     end
-    if (slot_err_16 == 3'd0) begin  // gen/dma/read_engine.ts:214
-      if (bme_lost & (cur_slot == 5'd16)) begin  // gen/dma/read_engine.ts:215
-        slot_err_16 <= 3'd1;  // gen/dma/read_engine.ts:215
+    if (slot_err_16 == 3'd0) begin  // gen/dma/read_engine.ts:216
+      if (bme_lost & (cur_slot == 5'd16)) begin  // gen/dma/read_engine.ts:217
+        slot_err_16 <= 3'd1;  // gen/dma/read_engine.ts:217
       end
-      if (expire_now & (expire_slot == 5'd16)) begin  // gen/dma/read_engine.ts:216
-        slot_err_16 <= 3'd5;  // gen/dma/read_engine.ts:216
+      if (expire_now & (expire_slot == 5'd16)) begin  // gen/dma/read_engine.ts:218
+        slot_err_16 <= 3'd5;  // gen/dma/read_engine.ts:218
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd16)) begin  // gen/dma/read_engine.ts:217
-        slot_err_16 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:217
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd16)) begin  // gen/dma/read_engine.ts:219
+        slot_err_16 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:219
       end
     end
-    slot_pending_16 <= ((slot_pending_16 + {5'd0, (issue_now & (cur_slot == 5'd16))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd16))}) - {5'd0, (expire_now & (expire_slot == 5'd16))};  // gen/dma/read_engine.ts:223
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd16)) & cur_done) begin  // gen/dma/read_engine.ts:224
-      slot_issued_16 <= 1'b1;  // gen/dma/read_engine.ts:224
+    slot_pending_16 <= ((slot_pending_16 + {5'd0, (issue_now & (cur_slot == 5'd16))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd16))}) - {5'd0, (expire_now & (expire_slot == 5'd16))};  // gen/dma/read_engine.ts:225
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd16)) & cur_done) begin  // gen/dma/read_engine.ts:226
+      slot_issued_16 <= 1'b1;  // gen/dma/read_engine.ts:226
     end
-    if (_and_8 & (slot_tail[4:0] == 5'd16)) begin  // gen/dma/read_engine.ts:225
-      slot_id_16 <= cmd_queue_deq_data[7:0];  // gen/dma/read_engine.ts:226
-      slot_err_16 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:227
-      slot_issued_16 <= 1'b0;  // gen/dma/read_engine.ts:228
+    if (_and_12 & (slot_tail[4:0] == 5'd16)) begin  // gen/dma/read_engine.ts:227
+      slot_err_16 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:228
+      slot_issued_16 <= 1'b0;  // gen/dma/read_engine.ts:229
     end
-    if (slot_err_17 == 3'd0) begin  // gen/dma/read_engine.ts:214
-      if (bme_lost & (cur_slot == 5'd17)) begin  // gen/dma/read_engine.ts:215
-        slot_err_17 <= 3'd1;  // gen/dma/read_engine.ts:215
+    if (slot_err_17 == 3'd0) begin  // gen/dma/read_engine.ts:216
+      if (bme_lost & (cur_slot == 5'd17)) begin  // gen/dma/read_engine.ts:217
+        slot_err_17 <= 3'd1;  // gen/dma/read_engine.ts:217
       end
-      if (expire_now & (expire_slot == 5'd17)) begin  // gen/dma/read_engine.ts:216
-        slot_err_17 <= 3'd5;  // gen/dma/read_engine.ts:216
+      if (expire_now & (expire_slot == 5'd17)) begin  // gen/dma/read_engine.ts:218
+        slot_err_17 <= 3'd5;  // gen/dma/read_engine.ts:218
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd17)) begin  // gen/dma/read_engine.ts:217
-        slot_err_17 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:217
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd17)) begin  // gen/dma/read_engine.ts:219
+        slot_err_17 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:219
       end
     end
-    slot_pending_17 <= ((slot_pending_17 + {5'd0, (issue_now & (cur_slot == 5'd17))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd17))}) - {5'd0, (expire_now & (expire_slot == 5'd17))};  // gen/dma/read_engine.ts:223
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd17)) & cur_done) begin  // gen/dma/read_engine.ts:224
-      slot_issued_17 <= 1'b1;  // gen/dma/read_engine.ts:224
+    slot_pending_17 <= ((slot_pending_17 + {5'd0, (issue_now & (cur_slot == 5'd17))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd17))}) - {5'd0, (expire_now & (expire_slot == 5'd17))};  // gen/dma/read_engine.ts:225
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd17)) & cur_done) begin  // gen/dma/read_engine.ts:226
+      slot_issued_17 <= 1'b1;  // gen/dma/read_engine.ts:226
     end
-    if (_and_8 & (slot_tail[4:0] == 5'd17)) begin  // gen/dma/read_engine.ts:225
-      slot_id_17 <= cmd_queue_deq_data[7:0];  // gen/dma/read_engine.ts:226
-      slot_err_17 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:227
-      slot_issued_17 <= 1'b0;  // gen/dma/read_engine.ts:228
+    if (_and_12 & (slot_tail[4:0] == 5'd17)) begin  // gen/dma/read_engine.ts:227
+      slot_err_17 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:228
+      slot_issued_17 <= 1'b0;  // gen/dma/read_engine.ts:229
     end
-    if (slot_err_18 == 3'd0) begin  // gen/dma/read_engine.ts:214
-      if (bme_lost & (cur_slot == 5'd18)) begin  // gen/dma/read_engine.ts:215
-        slot_err_18 <= 3'd1;  // gen/dma/read_engine.ts:215
+    if (slot_err_18 == 3'd0) begin  // gen/dma/read_engine.ts:216
+      if (bme_lost & (cur_slot == 5'd18)) begin  // gen/dma/read_engine.ts:217
+        slot_err_18 <= 3'd1;  // gen/dma/read_engine.ts:217
       end
-      if (expire_now & (expire_slot == 5'd18)) begin  // gen/dma/read_engine.ts:216
-        slot_err_18 <= 3'd5;  // gen/dma/read_engine.ts:216
+      if (expire_now & (expire_slot == 5'd18)) begin  // gen/dma/read_engine.ts:218
+        slot_err_18 <= 3'd5;  // gen/dma/read_engine.ts:218
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd18)) begin  // gen/dma/read_engine.ts:217
-        slot_err_18 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:217
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd18)) begin  // gen/dma/read_engine.ts:219
+        slot_err_18 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:219
       end
     end
-    slot_pending_18 <= ((slot_pending_18 + {5'd0, (issue_now & (cur_slot == 5'd18))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd18))}) - {5'd0, (expire_now & (expire_slot == 5'd18))};  // gen/dma/read_engine.ts:223
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd18)) & cur_done) begin  // gen/dma/read_engine.ts:224
-      slot_issued_18 <= 1'b1;  // gen/dma/read_engine.ts:224
+    slot_pending_18 <= ((slot_pending_18 + {5'd0, (issue_now & (cur_slot == 5'd18))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd18))}) - {5'd0, (expire_now & (expire_slot == 5'd18))};  // gen/dma/read_engine.ts:225
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd18)) & cur_done) begin  // gen/dma/read_engine.ts:226
+      slot_issued_18 <= 1'b1;  // gen/dma/read_engine.ts:226
     end
-    if (_and_8 & (slot_tail[4:0] == 5'd18)) begin  // gen/dma/read_engine.ts:225
-      slot_id_18 <= cmd_queue_deq_data[7:0];  // gen/dma/read_engine.ts:226
-      slot_err_18 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:227
-      slot_issued_18 <= 1'b0;  // gen/dma/read_engine.ts:228
+    if (_and_12 & (slot_tail[4:0] == 5'd18)) begin  // gen/dma/read_engine.ts:227
+      slot_err_18 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:228
+      slot_issued_18 <= 1'b0;  // gen/dma/read_engine.ts:229
     end
-    if (slot_err_19 == 3'd0) begin  // gen/dma/read_engine.ts:214
-      if (bme_lost & (cur_slot == 5'd19)) begin  // gen/dma/read_engine.ts:215
-        slot_err_19 <= 3'd1;  // gen/dma/read_engine.ts:215
+    if (slot_err_19 == 3'd0) begin  // gen/dma/read_engine.ts:216
+      if (bme_lost & (cur_slot == 5'd19)) begin  // gen/dma/read_engine.ts:217
+        slot_err_19 <= 3'd1;  // gen/dma/read_engine.ts:217
       end
-      if (expire_now & (expire_slot == 5'd19)) begin  // gen/dma/read_engine.ts:216
-        slot_err_19 <= 3'd5;  // gen/dma/read_engine.ts:216
+      if (expire_now & (expire_slot == 5'd19)) begin  // gen/dma/read_engine.ts:218
+        slot_err_19 <= 3'd5;  // gen/dma/read_engine.ts:218
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd19)) begin  // gen/dma/read_engine.ts:217
-        slot_err_19 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:217
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd19)) begin  // gen/dma/read_engine.ts:219
+        slot_err_19 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:219
       end
     end
-    slot_pending_19 <= ((slot_pending_19 + {5'd0, (issue_now & (cur_slot == 5'd19))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd19))}) - {5'd0, (expire_now & (expire_slot == 5'd19))};  // gen/dma/read_engine.ts:223
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd19)) & cur_done) begin  // gen/dma/read_engine.ts:224
-      slot_issued_19 <= 1'b1;  // gen/dma/read_engine.ts:224
+    slot_pending_19 <= ((slot_pending_19 + {5'd0, (issue_now & (cur_slot == 5'd19))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd19))}) - {5'd0, (expire_now & (expire_slot == 5'd19))};  // gen/dma/read_engine.ts:225
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd19)) & cur_done) begin  // gen/dma/read_engine.ts:226
+      slot_issued_19 <= 1'b1;  // gen/dma/read_engine.ts:226
     end
-    if (_and_8 & (slot_tail[4:0] == 5'd19)) begin  // gen/dma/read_engine.ts:225
-      slot_id_19 <= cmd_queue_deq_data[7:0];  // gen/dma/read_engine.ts:226
-      slot_err_19 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:227
-      slot_issued_19 <= 1'b0;  // gen/dma/read_engine.ts:228
+    if (_and_12 & (slot_tail[4:0] == 5'd19)) begin  // gen/dma/read_engine.ts:227
+      slot_err_19 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:228
+      slot_issued_19 <= 1'b0;  // gen/dma/read_engine.ts:229
     end
-    if (slot_err_20 == 3'd0) begin  // gen/dma/read_engine.ts:214
-      if (bme_lost & (cur_slot == 5'd20)) begin  // gen/dma/read_engine.ts:215
-        slot_err_20 <= 3'd1;  // gen/dma/read_engine.ts:215
+    if (slot_err_20 == 3'd0) begin  // gen/dma/read_engine.ts:216
+      if (bme_lost & (cur_slot == 5'd20)) begin  // gen/dma/read_engine.ts:217
+        slot_err_20 <= 3'd1;  // gen/dma/read_engine.ts:217
       end
-      if (expire_now & (expire_slot == 5'd20)) begin  // gen/dma/read_engine.ts:216
-        slot_err_20 <= 3'd5;  // gen/dma/read_engine.ts:216
+      if (expire_now & (expire_slot == 5'd20)) begin  // gen/dma/read_engine.ts:218
+        slot_err_20 <= 3'd5;  // gen/dma/read_engine.ts:218
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd20)) begin  // gen/dma/read_engine.ts:217
-        slot_err_20 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:217
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd20)) begin  // gen/dma/read_engine.ts:219
+        slot_err_20 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:219
       end
     end
-    slot_pending_20 <= ((slot_pending_20 + {5'd0, (issue_now & (cur_slot == 5'd20))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd20))}) - {5'd0, (expire_now & (expire_slot == 5'd20))};  // gen/dma/read_engine.ts:223
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd20)) & cur_done) begin  // gen/dma/read_engine.ts:224
-      slot_issued_20 <= 1'b1;  // gen/dma/read_engine.ts:224
+    slot_pending_20 <= ((slot_pending_20 + {5'd0, (issue_now & (cur_slot == 5'd20))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd20))}) - {5'd0, (expire_now & (expire_slot == 5'd20))};  // gen/dma/read_engine.ts:225
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd20)) & cur_done) begin  // gen/dma/read_engine.ts:226
+      slot_issued_20 <= 1'b1;  // gen/dma/read_engine.ts:226
     end
-    if (_and_8 & (slot_tail[4:0] == 5'd20)) begin  // gen/dma/read_engine.ts:225
-      slot_id_20 <= cmd_queue_deq_data[7:0];  // gen/dma/read_engine.ts:226
-      slot_err_20 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:227
-      slot_issued_20 <= 1'b0;  // gen/dma/read_engine.ts:228
+    if (_and_12 & (slot_tail[4:0] == 5'd20)) begin  // gen/dma/read_engine.ts:227
+      slot_err_20 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:228
+      slot_issued_20 <= 1'b0;  // gen/dma/read_engine.ts:229
     end
-    if (slot_err_21 == 3'd0) begin  // gen/dma/read_engine.ts:214
-      if (bme_lost & (cur_slot == 5'd21)) begin  // gen/dma/read_engine.ts:215
-        slot_err_21 <= 3'd1;  // gen/dma/read_engine.ts:215
+    if (slot_err_21 == 3'd0) begin  // gen/dma/read_engine.ts:216
+      if (bme_lost & (cur_slot == 5'd21)) begin  // gen/dma/read_engine.ts:217
+        slot_err_21 <= 3'd1;  // gen/dma/read_engine.ts:217
       end
-      if (expire_now & (expire_slot == 5'd21)) begin  // gen/dma/read_engine.ts:216
-        slot_err_21 <= 3'd5;  // gen/dma/read_engine.ts:216
+      if (expire_now & (expire_slot == 5'd21)) begin  // gen/dma/read_engine.ts:218
+        slot_err_21 <= 3'd5;  // gen/dma/read_engine.ts:218
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd21)) begin  // gen/dma/read_engine.ts:217
-        slot_err_21 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:217
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd21)) begin  // gen/dma/read_engine.ts:219
+        slot_err_21 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:219
       end
     end
-    slot_pending_21 <= ((slot_pending_21 + {5'd0, (issue_now & (cur_slot == 5'd21))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd21))}) - {5'd0, (expire_now & (expire_slot == 5'd21))};  // gen/dma/read_engine.ts:223
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd21)) & cur_done) begin  // gen/dma/read_engine.ts:224
-      slot_issued_21 <= 1'b1;  // gen/dma/read_engine.ts:224
+    slot_pending_21 <= ((slot_pending_21 + {5'd0, (issue_now & (cur_slot == 5'd21))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd21))}) - {5'd0, (expire_now & (expire_slot == 5'd21))};  // gen/dma/read_engine.ts:225
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd21)) & cur_done) begin  // gen/dma/read_engine.ts:226
+      slot_issued_21 <= 1'b1;  // gen/dma/read_engine.ts:226
     end
-    if (_and_8 & (slot_tail[4:0] == 5'd21)) begin  // gen/dma/read_engine.ts:225
-      slot_id_21 <= cmd_queue_deq_data[7:0];  // gen/dma/read_engine.ts:226
-      slot_err_21 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:227
-      slot_issued_21 <= 1'b0;  // gen/dma/read_engine.ts:228
+    if (_and_12 & (slot_tail[4:0] == 5'd21)) begin  // gen/dma/read_engine.ts:227
+      slot_err_21 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:228
+      slot_issued_21 <= 1'b0;  // gen/dma/read_engine.ts:229
     end
-    if (slot_err_22 == 3'd0) begin  // gen/dma/read_engine.ts:214
-      if (bme_lost & (cur_slot == 5'd22)) begin  // gen/dma/read_engine.ts:215
-        slot_err_22 <= 3'd1;  // gen/dma/read_engine.ts:215
+    if (slot_err_22 == 3'd0) begin  // gen/dma/read_engine.ts:216
+      if (bme_lost & (cur_slot == 5'd22)) begin  // gen/dma/read_engine.ts:217
+        slot_err_22 <= 3'd1;  // gen/dma/read_engine.ts:217
       end
-      if (expire_now & (expire_slot == 5'd22)) begin  // gen/dma/read_engine.ts:216
-        slot_err_22 <= 3'd5;  // gen/dma/read_engine.ts:216
+      if (expire_now & (expire_slot == 5'd22)) begin  // gen/dma/read_engine.ts:218
+        slot_err_22 <= 3'd5;  // gen/dma/read_engine.ts:218
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd22)) begin  // gen/dma/read_engine.ts:217
-        slot_err_22 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:217
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd22)) begin  // gen/dma/read_engine.ts:219
+        slot_err_22 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:219
       end
     end
-    slot_pending_22 <= ((slot_pending_22 + {5'd0, (issue_now & (cur_slot == 5'd22))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd22))}) - {5'd0, (expire_now & (expire_slot == 5'd22))};  // gen/dma/read_engine.ts:223
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd22)) & cur_done) begin  // gen/dma/read_engine.ts:224
-      slot_issued_22 <= 1'b1;  // gen/dma/read_engine.ts:224
+    slot_pending_22 <= ((slot_pending_22 + {5'd0, (issue_now & (cur_slot == 5'd22))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd22))}) - {5'd0, (expire_now & (expire_slot == 5'd22))};  // gen/dma/read_engine.ts:225
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd22)) & cur_done) begin  // gen/dma/read_engine.ts:226
+      slot_issued_22 <= 1'b1;  // gen/dma/read_engine.ts:226
     end
-    if (_and_8 & (slot_tail[4:0] == 5'd22)) begin  // gen/dma/read_engine.ts:225
-      slot_id_22 <= cmd_queue_deq_data[7:0];  // gen/dma/read_engine.ts:226
-      slot_err_22 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:227
-      slot_issued_22 <= 1'b0;  // gen/dma/read_engine.ts:228
+    if (_and_12 & (slot_tail[4:0] == 5'd22)) begin  // gen/dma/read_engine.ts:227
+      slot_err_22 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:228
+      slot_issued_22 <= 1'b0;  // gen/dma/read_engine.ts:229
     end
-    if (slot_err_23 == 3'd0) begin  // gen/dma/read_engine.ts:214
-      if (bme_lost & (cur_slot == 5'd23)) begin  // gen/dma/read_engine.ts:215
-        slot_err_23 <= 3'd1;  // gen/dma/read_engine.ts:215
+    if (slot_err_23 == 3'd0) begin  // gen/dma/read_engine.ts:216
+      if (bme_lost & (cur_slot == 5'd23)) begin  // gen/dma/read_engine.ts:217
+        slot_err_23 <= 3'd1;  // gen/dma/read_engine.ts:217
       end
-      if (expire_now & (expire_slot == 5'd23)) begin  // gen/dma/read_engine.ts:216
-        slot_err_23 <= 3'd5;  // gen/dma/read_engine.ts:216
+      if (expire_now & (expire_slot == 5'd23)) begin  // gen/dma/read_engine.ts:218
+        slot_err_23 <= 3'd5;  // gen/dma/read_engine.ts:218
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd23)) begin  // gen/dma/read_engine.ts:217
-        slot_err_23 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:217
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd23)) begin  // gen/dma/read_engine.ts:219
+        slot_err_23 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:219
       end
     end
-    slot_pending_23 <= ((slot_pending_23 + {5'd0, (issue_now & (cur_slot == 5'd23))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd23))}) - {5'd0, (expire_now & (expire_slot == 5'd23))};  // gen/dma/read_engine.ts:223
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd23)) & cur_done) begin  // gen/dma/read_engine.ts:224
-      slot_issued_23 <= 1'b1;  // gen/dma/read_engine.ts:224
+    slot_pending_23 <= ((slot_pending_23 + {5'd0, (issue_now & (cur_slot == 5'd23))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd23))}) - {5'd0, (expire_now & (expire_slot == 5'd23))};  // gen/dma/read_engine.ts:225
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd23)) & cur_done) begin  // gen/dma/read_engine.ts:226
+      slot_issued_23 <= 1'b1;  // gen/dma/read_engine.ts:226
     end
-    if (_and_8 & (slot_tail[4:0] == 5'd23)) begin  // gen/dma/read_engine.ts:225
-      slot_id_23 <= cmd_queue_deq_data[7:0];  // gen/dma/read_engine.ts:226
-      slot_err_23 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:227
-      slot_issued_23 <= 1'b0;  // gen/dma/read_engine.ts:228
+    if (_and_12 & (slot_tail[4:0] == 5'd23)) begin  // gen/dma/read_engine.ts:227
+      slot_err_23 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:228
+      slot_issued_23 <= 1'b0;  // gen/dma/read_engine.ts:229
     end
-    if (slot_err_24 == 3'd0) begin  // gen/dma/read_engine.ts:214
-      if (bme_lost & (cur_slot == 5'd24)) begin  // gen/dma/read_engine.ts:215
-        slot_err_24 <= 3'd1;  // gen/dma/read_engine.ts:215
+    if (slot_err_24 == 3'd0) begin  // gen/dma/read_engine.ts:216
+      if (bme_lost & (cur_slot == 5'd24)) begin  // gen/dma/read_engine.ts:217
+        slot_err_24 <= 3'd1;  // gen/dma/read_engine.ts:217
       end
-      if (expire_now & (expire_slot == 5'd24)) begin  // gen/dma/read_engine.ts:216
-        slot_err_24 <= 3'd5;  // gen/dma/read_engine.ts:216
+      if (expire_now & (expire_slot == 5'd24)) begin  // gen/dma/read_engine.ts:218
+        slot_err_24 <= 3'd5;  // gen/dma/read_engine.ts:218
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd24)) begin  // gen/dma/read_engine.ts:217
-        slot_err_24 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:217
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd24)) begin  // gen/dma/read_engine.ts:219
+        slot_err_24 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:219
       end
     end
-    slot_pending_24 <= ((slot_pending_24 + {5'd0, (issue_now & (cur_slot == 5'd24))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd24))}) - {5'd0, (expire_now & (expire_slot == 5'd24))};  // gen/dma/read_engine.ts:223
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd24)) & cur_done) begin  // gen/dma/read_engine.ts:224
-      slot_issued_24 <= 1'b1;  // gen/dma/read_engine.ts:224
+    slot_pending_24 <= ((slot_pending_24 + {5'd0, (issue_now & (cur_slot == 5'd24))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd24))}) - {5'd0, (expire_now & (expire_slot == 5'd24))};  // gen/dma/read_engine.ts:225
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd24)) & cur_done) begin  // gen/dma/read_engine.ts:226
+      slot_issued_24 <= 1'b1;  // gen/dma/read_engine.ts:226
     end
-    if (_and_8 & (slot_tail[4:0] == 5'd24)) begin  // gen/dma/read_engine.ts:225
-      slot_id_24 <= cmd_queue_deq_data[7:0];  // gen/dma/read_engine.ts:226
-      slot_err_24 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:227
-      slot_issued_24 <= 1'b0;  // gen/dma/read_engine.ts:228
+    if (_and_12 & (slot_tail[4:0] == 5'd24)) begin  // gen/dma/read_engine.ts:227
+      slot_err_24 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:228
+      slot_issued_24 <= 1'b0;  // gen/dma/read_engine.ts:229
     end
-    if (slot_err_25 == 3'd0) begin  // gen/dma/read_engine.ts:214
-      if (bme_lost & (cur_slot == 5'd25)) begin  // gen/dma/read_engine.ts:215
-        slot_err_25 <= 3'd1;  // gen/dma/read_engine.ts:215
+    if (slot_err_25 == 3'd0) begin  // gen/dma/read_engine.ts:216
+      if (bme_lost & (cur_slot == 5'd25)) begin  // gen/dma/read_engine.ts:217
+        slot_err_25 <= 3'd1;  // gen/dma/read_engine.ts:217
       end
-      if (expire_now & (expire_slot == 5'd25)) begin  // gen/dma/read_engine.ts:216
-        slot_err_25 <= 3'd5;  // gen/dma/read_engine.ts:216
+      if (expire_now & (expire_slot == 5'd25)) begin  // gen/dma/read_engine.ts:218
+        slot_err_25 <= 3'd5;  // gen/dma/read_engine.ts:218
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd25)) begin  // gen/dma/read_engine.ts:217
-        slot_err_25 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:217
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd25)) begin  // gen/dma/read_engine.ts:219
+        slot_err_25 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:219
       end
     end
-    slot_pending_25 <= ((slot_pending_25 + {5'd0, (issue_now & (cur_slot == 5'd25))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd25))}) - {5'd0, (expire_now & (expire_slot == 5'd25))};  // gen/dma/read_engine.ts:223
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd25)) & cur_done) begin  // gen/dma/read_engine.ts:224
-      slot_issued_25 <= 1'b1;  // gen/dma/read_engine.ts:224
+    slot_pending_25 <= ((slot_pending_25 + {5'd0, (issue_now & (cur_slot == 5'd25))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd25))}) - {5'd0, (expire_now & (expire_slot == 5'd25))};  // gen/dma/read_engine.ts:225
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd25)) & cur_done) begin  // gen/dma/read_engine.ts:226
+      slot_issued_25 <= 1'b1;  // gen/dma/read_engine.ts:226
     end
-    if (_and_8 & (slot_tail[4:0] == 5'd25)) begin  // gen/dma/read_engine.ts:225
-      slot_id_25 <= cmd_queue_deq_data[7:0];  // gen/dma/read_engine.ts:226
-      slot_err_25 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:227
-      slot_issued_25 <= 1'b0;  // gen/dma/read_engine.ts:228
+    if (_and_12 & (slot_tail[4:0] == 5'd25)) begin  // gen/dma/read_engine.ts:227
+      slot_err_25 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:228
+      slot_issued_25 <= 1'b0;  // gen/dma/read_engine.ts:229
     end
-    if (slot_err_26 == 3'd0) begin  // gen/dma/read_engine.ts:214
-      if (bme_lost & (cur_slot == 5'd26)) begin  // gen/dma/read_engine.ts:215
-        slot_err_26 <= 3'd1;  // gen/dma/read_engine.ts:215
+    if (slot_err_26 == 3'd0) begin  // gen/dma/read_engine.ts:216
+      if (bme_lost & (cur_slot == 5'd26)) begin  // gen/dma/read_engine.ts:217
+        slot_err_26 <= 3'd1;  // gen/dma/read_engine.ts:217
       end
-      if (expire_now & (expire_slot == 5'd26)) begin  // gen/dma/read_engine.ts:216
-        slot_err_26 <= 3'd5;  // gen/dma/read_engine.ts:216
+      if (expire_now & (expire_slot == 5'd26)) begin  // gen/dma/read_engine.ts:218
+        slot_err_26 <= 3'd5;  // gen/dma/read_engine.ts:218
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd26)) begin  // gen/dma/read_engine.ts:217
-        slot_err_26 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:217
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd26)) begin  // gen/dma/read_engine.ts:219
+        slot_err_26 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:219
       end
     end
-    slot_pending_26 <= ((slot_pending_26 + {5'd0, (issue_now & (cur_slot == 5'd26))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd26))}) - {5'd0, (expire_now & (expire_slot == 5'd26))};  // gen/dma/read_engine.ts:223
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd26)) & cur_done) begin  // gen/dma/read_engine.ts:224
-      slot_issued_26 <= 1'b1;  // gen/dma/read_engine.ts:224
+    slot_pending_26 <= ((slot_pending_26 + {5'd0, (issue_now & (cur_slot == 5'd26))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd26))}) - {5'd0, (expire_now & (expire_slot == 5'd26))};  // gen/dma/read_engine.ts:225
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd26)) & cur_done) begin  // gen/dma/read_engine.ts:226
+      slot_issued_26 <= 1'b1;  // gen/dma/read_engine.ts:226
     end
-    if (_and_8 & (slot_tail[4:0] == 5'd26)) begin  // gen/dma/read_engine.ts:225
-      slot_id_26 <= cmd_queue_deq_data[7:0];  // gen/dma/read_engine.ts:226
-      slot_err_26 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:227
-      slot_issued_26 <= 1'b0;  // gen/dma/read_engine.ts:228
+    if (_and_12 & (slot_tail[4:0] == 5'd26)) begin  // gen/dma/read_engine.ts:227
+      slot_err_26 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:228
+      slot_issued_26 <= 1'b0;  // gen/dma/read_engine.ts:229
     end
-    if (slot_err_27 == 3'd0) begin  // gen/dma/read_engine.ts:214
-      if (bme_lost & (cur_slot == 5'd27)) begin  // gen/dma/read_engine.ts:215
-        slot_err_27 <= 3'd1;  // gen/dma/read_engine.ts:215
+    if (slot_err_27 == 3'd0) begin  // gen/dma/read_engine.ts:216
+      if (bme_lost & (cur_slot == 5'd27)) begin  // gen/dma/read_engine.ts:217
+        slot_err_27 <= 3'd1;  // gen/dma/read_engine.ts:217
       end
-      if (expire_now & (expire_slot == 5'd27)) begin  // gen/dma/read_engine.ts:216
-        slot_err_27 <= 3'd5;  // gen/dma/read_engine.ts:216
+      if (expire_now & (expire_slot == 5'd27)) begin  // gen/dma/read_engine.ts:218
+        slot_err_27 <= 3'd5;  // gen/dma/read_engine.ts:218
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd27)) begin  // gen/dma/read_engine.ts:217
-        slot_err_27 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:217
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd27)) begin  // gen/dma/read_engine.ts:219
+        slot_err_27 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:219
       end
     end
-    slot_pending_27 <= ((slot_pending_27 + {5'd0, (issue_now & (cur_slot == 5'd27))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd27))}) - {5'd0, (expire_now & (expire_slot == 5'd27))};  // gen/dma/read_engine.ts:223
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd27)) & cur_done) begin  // gen/dma/read_engine.ts:224
-      slot_issued_27 <= 1'b1;  // gen/dma/read_engine.ts:224
+    slot_pending_27 <= ((slot_pending_27 + {5'd0, (issue_now & (cur_slot == 5'd27))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd27))}) - {5'd0, (expire_now & (expire_slot == 5'd27))};  // gen/dma/read_engine.ts:225
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd27)) & cur_done) begin  // gen/dma/read_engine.ts:226
+      slot_issued_27 <= 1'b1;  // gen/dma/read_engine.ts:226
     end
-    if (_and_8 & (slot_tail[4:0] == 5'd27)) begin  // gen/dma/read_engine.ts:225
-      slot_id_27 <= cmd_queue_deq_data[7:0];  // gen/dma/read_engine.ts:226
-      slot_err_27 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:227
-      slot_issued_27 <= 1'b0;  // gen/dma/read_engine.ts:228
+    if (_and_12 & (slot_tail[4:0] == 5'd27)) begin  // gen/dma/read_engine.ts:227
+      slot_err_27 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:228
+      slot_issued_27 <= 1'b0;  // gen/dma/read_engine.ts:229
     end
-    if (slot_err_28 == 3'd0) begin  // gen/dma/read_engine.ts:214
-      if (bme_lost & (cur_slot == 5'd28)) begin  // gen/dma/read_engine.ts:215
-        slot_err_28 <= 3'd1;  // gen/dma/read_engine.ts:215
+    if (slot_err_28 == 3'd0) begin  // gen/dma/read_engine.ts:216
+      if (bme_lost & (cur_slot == 5'd28)) begin  // gen/dma/read_engine.ts:217
+        slot_err_28 <= 3'd1;  // gen/dma/read_engine.ts:217
       end
-      if (expire_now & (expire_slot == 5'd28)) begin  // gen/dma/read_engine.ts:216
-        slot_err_28 <= 3'd5;  // gen/dma/read_engine.ts:216
+      if (expire_now & (expire_slot == 5'd28)) begin  // gen/dma/read_engine.ts:218
+        slot_err_28 <= 3'd5;  // gen/dma/read_engine.ts:218
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd28)) begin  // gen/dma/read_engine.ts:217
-        slot_err_28 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:217
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd28)) begin  // gen/dma/read_engine.ts:219
+        slot_err_28 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:219
       end
     end
-    slot_pending_28 <= ((slot_pending_28 + {5'd0, (issue_now & (cur_slot == 5'd28))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd28))}) - {5'd0, (expire_now & (expire_slot == 5'd28))};  // gen/dma/read_engine.ts:223
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd28)) & cur_done) begin  // gen/dma/read_engine.ts:224
-      slot_issued_28 <= 1'b1;  // gen/dma/read_engine.ts:224
+    slot_pending_28 <= ((slot_pending_28 + {5'd0, (issue_now & (cur_slot == 5'd28))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd28))}) - {5'd0, (expire_now & (expire_slot == 5'd28))};  // gen/dma/read_engine.ts:225
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd28)) & cur_done) begin  // gen/dma/read_engine.ts:226
+      slot_issued_28 <= 1'b1;  // gen/dma/read_engine.ts:226
     end
-    if (_and_8 & (slot_tail[4:0] == 5'd28)) begin  // gen/dma/read_engine.ts:225
-      slot_id_28 <= cmd_queue_deq_data[7:0];  // gen/dma/read_engine.ts:226
-      slot_err_28 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:227
-      slot_issued_28 <= 1'b0;  // gen/dma/read_engine.ts:228
+    if (_and_12 & (slot_tail[4:0] == 5'd28)) begin  // gen/dma/read_engine.ts:227
+      slot_err_28 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:228
+      slot_issued_28 <= 1'b0;  // gen/dma/read_engine.ts:229
     end
-    if (slot_err_29 == 3'd0) begin  // gen/dma/read_engine.ts:214
-      if (bme_lost & (cur_slot == 5'd29)) begin  // gen/dma/read_engine.ts:215
-        slot_err_29 <= 3'd1;  // gen/dma/read_engine.ts:215
+    if (slot_err_29 == 3'd0) begin  // gen/dma/read_engine.ts:216
+      if (bme_lost & (cur_slot == 5'd29)) begin  // gen/dma/read_engine.ts:217
+        slot_err_29 <= 3'd1;  // gen/dma/read_engine.ts:217
       end
-      if (expire_now & (expire_slot == 5'd29)) begin  // gen/dma/read_engine.ts:216
-        slot_err_29 <= 3'd5;  // gen/dma/read_engine.ts:216
+      if (expire_now & (expire_slot == 5'd29)) begin  // gen/dma/read_engine.ts:218
+        slot_err_29 <= 3'd5;  // gen/dma/read_engine.ts:218
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd29)) begin  // gen/dma/read_engine.ts:217
-        slot_err_29 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:217
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd29)) begin  // gen/dma/read_engine.ts:219
+        slot_err_29 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:219
       end
     end
-    slot_pending_29 <= ((slot_pending_29 + {5'd0, (issue_now & (cur_slot == 5'd29))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd29))}) - {5'd0, (expire_now & (expire_slot == 5'd29))};  // gen/dma/read_engine.ts:223
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd29)) & cur_done) begin  // gen/dma/read_engine.ts:224
-      slot_issued_29 <= 1'b1;  // gen/dma/read_engine.ts:224
+    slot_pending_29 <= ((slot_pending_29 + {5'd0, (issue_now & (cur_slot == 5'd29))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd29))}) - {5'd0, (expire_now & (expire_slot == 5'd29))};  // gen/dma/read_engine.ts:225
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd29)) & cur_done) begin  // gen/dma/read_engine.ts:226
+      slot_issued_29 <= 1'b1;  // gen/dma/read_engine.ts:226
     end
-    if (_and_8 & (slot_tail[4:0] == 5'd29)) begin  // gen/dma/read_engine.ts:225
-      slot_id_29 <= cmd_queue_deq_data[7:0];  // gen/dma/read_engine.ts:226
-      slot_err_29 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:227
-      slot_issued_29 <= 1'b0;  // gen/dma/read_engine.ts:228
+    if (_and_12 & (slot_tail[4:0] == 5'd29)) begin  // gen/dma/read_engine.ts:227
+      slot_err_29 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:228
+      slot_issued_29 <= 1'b0;  // gen/dma/read_engine.ts:229
     end
-    if (slot_err_30 == 3'd0) begin  // gen/dma/read_engine.ts:214
-      if (bme_lost & (cur_slot == 5'd30)) begin  // gen/dma/read_engine.ts:215
-        slot_err_30 <= 3'd1;  // gen/dma/read_engine.ts:215
+    if (slot_err_30 == 3'd0) begin  // gen/dma/read_engine.ts:216
+      if (bme_lost & (cur_slot == 5'd30)) begin  // gen/dma/read_engine.ts:217
+        slot_err_30 <= 3'd1;  // gen/dma/read_engine.ts:217
       end
-      if (expire_now & (expire_slot == 5'd30)) begin  // gen/dma/read_engine.ts:216
-        slot_err_30 <= 3'd5;  // gen/dma/read_engine.ts:216
+      if (expire_now & (expire_slot == 5'd30)) begin  // gen/dma/read_engine.ts:218
+        slot_err_30 <= 3'd5;  // gen/dma/read_engine.ts:218
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd30)) begin  // gen/dma/read_engine.ts:217
-        slot_err_30 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:217
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd30)) begin  // gen/dma/read_engine.ts:219
+        slot_err_30 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:219
       end
     end
-    slot_pending_30 <= ((slot_pending_30 + {5'd0, (issue_now & (cur_slot == 5'd30))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd30))}) - {5'd0, (expire_now & (expire_slot == 5'd30))};  // gen/dma/read_engine.ts:223
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd30)) & cur_done) begin  // gen/dma/read_engine.ts:224
-      slot_issued_30 <= 1'b1;  // gen/dma/read_engine.ts:224
+    slot_pending_30 <= ((slot_pending_30 + {5'd0, (issue_now & (cur_slot == 5'd30))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd30))}) - {5'd0, (expire_now & (expire_slot == 5'd30))};  // gen/dma/read_engine.ts:225
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd30)) & cur_done) begin  // gen/dma/read_engine.ts:226
+      slot_issued_30 <= 1'b1;  // gen/dma/read_engine.ts:226
     end
-    if (_and_8 & (slot_tail[4:0] == 5'd30)) begin  // gen/dma/read_engine.ts:225
-      slot_id_30 <= cmd_queue_deq_data[7:0];  // gen/dma/read_engine.ts:226
-      slot_err_30 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:227
-      slot_issued_30 <= 1'b0;  // gen/dma/read_engine.ts:228
+    if (_and_12 & (slot_tail[4:0] == 5'd30)) begin  // gen/dma/read_engine.ts:227
+      slot_err_30 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:228
+      slot_issued_30 <= 1'b0;  // gen/dma/read_engine.ts:229
     end
-    if (slot_err_31 == 3'd0) begin  // gen/dma/read_engine.ts:214
-      if (bme_lost & (cur_slot == 5'd31)) begin  // gen/dma/read_engine.ts:215
-        slot_err_31 <= 3'd1;  // gen/dma/read_engine.ts:215
+    if (slot_err_31 == 3'd0) begin  // gen/dma/read_engine.ts:216
+      if (bme_lost & (cur_slot == 5'd31)) begin  // gen/dma/read_engine.ts:217
+        slot_err_31 <= 3'd1;  // gen/dma/read_engine.ts:217
       end
-      if (expire_now & (expire_slot == 5'd31)) begin  // gen/dma/read_engine.ts:216
-        slot_err_31 <= 3'd5;  // gen/dma/read_engine.ts:216
+      if (expire_now & (expire_slot == 5'd31)) begin  // gen/dma/read_engine.ts:218
+        slot_err_31 <= 3'd5;  // gen/dma/read_engine.ts:218
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd31)) begin  // gen/dma/read_engine.ts:217
-        slot_err_31 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:217
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd31)) begin  // gen/dma/read_engine.ts:219
+        slot_err_31 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:219
       end
     end
-    slot_pending_31 <= ((slot_pending_31 + {5'd0, (issue_now & (cur_slot == 5'd31))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd31))}) - {5'd0, (expire_now & (expire_slot == 5'd31))};  // gen/dma/read_engine.ts:223
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd31)) & cur_done) begin  // gen/dma/read_engine.ts:224
-      slot_issued_31 <= 1'b1;  // gen/dma/read_engine.ts:224
+    slot_pending_31 <= ((slot_pending_31 + {5'd0, (issue_now & (cur_slot == 5'd31))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd31))}) - {5'd0, (expire_now & (expire_slot == 5'd31))};  // gen/dma/read_engine.ts:225
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd31)) & cur_done) begin  // gen/dma/read_engine.ts:226
+      slot_issued_31 <= 1'b1;  // gen/dma/read_engine.ts:226
     end
-    if (_and_8 & (slot_tail[4:0] == 5'd31)) begin  // gen/dma/read_engine.ts:225
-      slot_id_31 <= cmd_queue_deq_data[7:0];  // gen/dma/read_engine.ts:226
-      slot_err_31 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:227
-      slot_issued_31 <= 1'b0;  // gen/dma/read_engine.ts:228
+    if (_and_12 & (slot_tail[4:0] == 5'd31)) begin  // gen/dma/read_engine.ts:227
+      slot_err_31 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:228
+      slot_issued_31 <= 1'b0;  // gen/dma/read_engine.ts:229
     end
-    if (retire) begin  // gen/dma/read_engine.ts:252
-      st_id <= slot_head[4] ? (slot_head[3] ? (slot_head[2] ? (slot_head[1] ? (slot_head[0] ? slot_id_31 : slot_id_30) : (slot_head[0] ? slot_id_29 : slot_id_28)) : (slot_head[1] ? (slot_head[0] ? slot_id_27 : slot_id_26) : (slot_head[0] ? slot_id_25 : slot_id_24))) : (slot_head[2] ? (slot_head[1] ? (slot_head[0] ? slot_id_23 : slot_id_22) : (slot_head[0] ? slot_id_21 : slot_id_20)) : (slot_head[1] ? (slot_head[0] ? slot_id_19 : slot_id_18) : (slot_head[0] ? slot_id_17 : slot_id_16)))) : (slot_head[3] ? (slot_head[2] ? (slot_head[1] ? (slot_head[0] ? slot_id_15 : slot_id_14) : (slot_head[0] ? slot_id_13 : slot_id_12)) : (slot_head[1] ? (slot_head[0] ? slot_id_11 : slot_id_10) : (slot_head[0] ? slot_id_9 : slot_id_8))) : (slot_head[2] ? (slot_head[1] ? (slot_head[0] ? slot_id_7 : slot_id_6) : (slot_head[0] ? slot_id_5 : slot_id_4)) : (slot_head[1] ? (slot_head[0] ? slot_id_3 : slot_id_2) : (slot_head[0] ? slot_id_1 : slot_id_0))));  // gen/dma/read_engine.ts:254
-      st_err <= slot_head[4] ? (slot_head[3] ? (slot_head[2] ? (slot_head[1] ? (slot_head[0] ? slot_err_31 : slot_err_30) : (slot_head[0] ? slot_err_29 : slot_err_28)) : (slot_head[1] ? (slot_head[0] ? slot_err_27 : slot_err_26) : (slot_head[0] ? slot_err_25 : slot_err_24))) : (slot_head[2] ? (slot_head[1] ? (slot_head[0] ? slot_err_23 : slot_err_22) : (slot_head[0] ? slot_err_21 : slot_err_20)) : (slot_head[1] ? (slot_head[0] ? slot_err_19 : slot_err_18) : (slot_head[0] ? slot_err_17 : slot_err_16)))) : (slot_head[3] ? (slot_head[2] ? (slot_head[1] ? (slot_head[0] ? slot_err_15 : slot_err_14) : (slot_head[0] ? slot_err_13 : slot_err_12)) : (slot_head[1] ? (slot_head[0] ? slot_err_11 : slot_err_10) : (slot_head[0] ? slot_err_9 : slot_err_8))) : (slot_head[2] ? (slot_head[1] ? (slot_head[0] ? slot_err_7 : slot_err_6) : (slot_head[0] ? slot_err_5 : slot_err_4)) : (slot_head[1] ? (slot_head[0] ? slot_err_3 : slot_err_2) : (slot_head[0] ? slot_err_1 : slot_err_0))));  // gen/dma/read_engine.ts:255
+    if (retire) begin  // gen/dma/read_engine.ts:253
+      st_id <= slot_id_rd0;  // gen/dma/read_engine.ts:255
+      st_err <= slot_head[4] ? (slot_head[3] ? (slot_head[2] ? (slot_head[1] ? (slot_head[0] ? slot_err_31 : slot_err_30) : (slot_head[0] ? slot_err_29 : slot_err_28)) : (slot_head[1] ? (slot_head[0] ? slot_err_27 : slot_err_26) : (slot_head[0] ? slot_err_25 : slot_err_24))) : (slot_head[2] ? (slot_head[1] ? (slot_head[0] ? slot_err_23 : slot_err_22) : (slot_head[0] ? slot_err_21 : slot_err_20)) : (slot_head[1] ? (slot_head[0] ? slot_err_19 : slot_err_18) : (slot_head[0] ? slot_err_17 : slot_err_16)))) : (slot_head[3] ? (slot_head[2] ? (slot_head[1] ? (slot_head[0] ? slot_err_15 : slot_err_14) : (slot_head[0] ? slot_err_13 : slot_err_12)) : (slot_head[1] ? (slot_head[0] ? slot_err_11 : slot_err_10) : (slot_head[0] ? slot_err_9 : slot_err_8))) : (slot_head[2] ? (slot_head[1] ? (slot_head[0] ? slot_err_7 : slot_err_6) : (slot_head[0] ? slot_err_5 : slot_err_4)) : (slot_head[1] ? (slot_head[0] ? slot_err_3 : slot_err_2) : (slot_head[0] ? slot_err_1 : slot_err_0))));  // gen/dma/read_engine.ts:256
     end
   end
   always @(posedge clk) begin
@@ -2270,404 +2047,431 @@ module dma_read_w256_t32_d13_l20_i8_s32_to20 (
       slot_ended_30 <= 1'b0;
       slot_ended_31 <= 1'b0;
     end else begin
-      timeout_prescale <= timeout_tick ? (timeout >> 2) : (timeout_prescale - 20'd1);  // gen/dma/read_tags.ts:62
-      tag_live <= {{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{(tag_valid_31 & (tag_age_31 != 3'd5)), (tag_valid_30 & (tag_age_30 != 3'd5))}, (tag_valid_29 & (tag_age_29 != 3'd5))}, (tag_valid_28 & (tag_age_28 != 3'd5))}, (tag_valid_27 & (tag_age_27 != 3'd5))}, (tag_valid_26 & (tag_age_26 != 3'd5))}, (tag_valid_25 & (tag_age_25 != 3'd5))}, (tag_valid_24 & (tag_age_24 != 3'd5))}, (tag_valid_23 & (tag_age_23 != 3'd5))}, (tag_valid_22 & (tag_age_22 != 3'd5))}, (tag_valid_21 & (tag_age_21 != 3'd5))}, (tag_valid_20 & (tag_age_20 != 3'd5))}, (tag_valid_19 & (tag_age_19 != 3'd5))}, (tag_valid_18 & (tag_age_18 != 3'd5))}, (tag_valid_17 & (tag_age_17 != 3'd5))}, (tag_valid_16 & (tag_age_16 != 3'd5))}, (tag_valid_15 & (tag_age_15 != 3'd5))}, (tag_valid_14 & (tag_age_14 != 3'd5))}, (tag_valid_13 & (tag_age_13 != 3'd5))}, (tag_valid_12 & (tag_age_12 != 3'd5))}, (tag_valid_11 & (tag_age_11 != 3'd5))}, (tag_valid_10 & (tag_age_10 != 3'd5))}, (tag_valid_9 & (tag_age_9 != 3'd5))}, (tag_valid_8 & (tag_age_8 != 3'd5))}, (tag_valid_7 & (tag_age_7 != 3'd5))}, (tag_valid_6 & (tag_age_6 != 3'd5))}, (tag_valid_5 & (tag_age_5 != 3'd5))}, (tag_valid_4 & (tag_age_4 != 3'd5))}, (tag_valid_3 & (tag_age_3 != 3'd5))}, (tag_valid_2 & (tag_age_2 != 3'd5))}, (tag_valid_1 & (tag_age_1 != 3'd5))}, (tag_valid_0 & (tag_age_0 != 3'd5))};  // gen/dma/read_tags.ts:70
+      timeout_prescale <= timeout_tick ? (timeout >> 2) : (timeout_prescale - 20'd1);  // gen/dma/read_tags.ts:107
+      tag_live <= {{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{(tag_valid_31 & (tag_age_31 != 3'd5)), (tag_valid_30 & (tag_age_30 != 3'd5))}, (tag_valid_29 & (tag_age_29 != 3'd5))}, (tag_valid_28 & (tag_age_28 != 3'd5))}, (tag_valid_27 & (tag_age_27 != 3'd5))}, (tag_valid_26 & (tag_age_26 != 3'd5))}, (tag_valid_25 & (tag_age_25 != 3'd5))}, (tag_valid_24 & (tag_age_24 != 3'd5))}, (tag_valid_23 & (tag_age_23 != 3'd5))}, (tag_valid_22 & (tag_age_22 != 3'd5))}, (tag_valid_21 & (tag_age_21 != 3'd5))}, (tag_valid_20 & (tag_age_20 != 3'd5))}, (tag_valid_19 & (tag_age_19 != 3'd5))}, (tag_valid_18 & (tag_age_18 != 3'd5))}, (tag_valid_17 & (tag_age_17 != 3'd5))}, (tag_valid_16 & (tag_age_16 != 3'd5))}, (tag_valid_15 & (tag_age_15 != 3'd5))}, (tag_valid_14 & (tag_age_14 != 3'd5))}, (tag_valid_13 & (tag_age_13 != 3'd5))}, (tag_valid_12 & (tag_age_12 != 3'd5))}, (tag_valid_11 & (tag_age_11 != 3'd5))}, (tag_valid_10 & (tag_age_10 != 3'd5))}, (tag_valid_9 & (tag_age_9 != 3'd5))}, (tag_valid_8 & (tag_age_8 != 3'd5))}, (tag_valid_7 & (tag_age_7 != 3'd5))}, (tag_valid_6 & (tag_age_6 != 3'd5))}, (tag_valid_5 & (tag_age_5 != 3'd5))}, (tag_valid_4 & (tag_age_4 != 3'd5))}, (tag_valid_3 & (tag_age_3 != 3'd5))}, (tag_valid_2 & (tag_age_2 != 3'd5))}, (tag_valid_1 & (tag_age_1 != 3'd5))}, (tag_valid_0 & (tag_age_0 != 3'd5))};  // gen/dma/read_tags.ts:115
       if (advance) begin  // gen/dma/read_cpl.ts:90
         r0_valid <= cpl_valid;  // gen/dma/read_cpl.ts:91
       end
-      if (advance) begin  // gen/dma/read_cpl.ts:164
-        rl_valid <= r0_valid;  // gen/dma/read_cpl.ts:165
+      if (advance) begin  // gen/dma/read_cpl.ts:167
+        rl_valid <= r0_valid;  // gen/dma/read_cpl.ts:168
       end
-      if (advance) begin  // gen/dma/read_cpl.ts:203
-        ra_valid <= rl_valid;  // gen/dma/read_cpl.ts:204
+      if (advance) begin  // gen/dma/read_cpl.ts:209
+        ra_valid <= rl_valid;  // gen/dma/read_cpl.ts:210
       end
-      if (advance) begin  // gen/dma/read_cpl.ts:295
-        r1_valid <= ra_valid;  // gen/dma/read_cpl.ts:296
+      if (advance) begin  // gen/dma/read_cpl.ts:301
+        r1_valid <= ra_valid;  // gen/dma/read_cpl.ts:302
       end
-      if (advance) begin  // gen/dma/read_cpl.ts:339
-        r2_valid <= r1_valid;  // gen/dma/read_cpl.ts:340
+      if (advance) begin  // gen/dma/read_cpl.ts:345
+        r2_valid <= r1_valid;  // gen/dma/read_cpl.ts:346
       end
-      if (advance) begin  // gen/dma/read_cpl.ts:359
-        r3_valid <= r2_valid;  // gen/dma/read_cpl.ts:360
+      if (advance) begin  // gen/dma/read_cpl.ts:365
+        r3_valid <= r2_valid;  // gen/dma/read_cpl.ts:366
       end
-      timed_out <= {{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{(tag_valid_31 & (tag_age_31 == 3'd5)), (tag_valid_30 & (tag_age_30 == 3'd5))}, (tag_valid_29 & (tag_age_29 == 3'd5))}, (tag_valid_28 & (tag_age_28 == 3'd5))}, (tag_valid_27 & (tag_age_27 == 3'd5))}, (tag_valid_26 & (tag_age_26 == 3'd5))}, (tag_valid_25 & (tag_age_25 == 3'd5))}, (tag_valid_24 & (tag_age_24 == 3'd5))}, (tag_valid_23 & (tag_age_23 == 3'd5))}, (tag_valid_22 & (tag_age_22 == 3'd5))}, (tag_valid_21 & (tag_age_21 == 3'd5))}, (tag_valid_20 & (tag_age_20 == 3'd5))}, (tag_valid_19 & (tag_age_19 == 3'd5))}, (tag_valid_18 & (tag_age_18 == 3'd5))}, (tag_valid_17 & (tag_age_17 == 3'd5))}, (tag_valid_16 & (tag_age_16 == 3'd5))}, (tag_valid_15 & (tag_age_15 == 3'd5))}, (tag_valid_14 & (tag_age_14 == 3'd5))}, (tag_valid_13 & (tag_age_13 == 3'd5))}, (tag_valid_12 & (tag_age_12 == 3'd5))}, (tag_valid_11 & (tag_age_11 == 3'd5))}, (tag_valid_10 & (tag_age_10 == 3'd5))}, (tag_valid_9 & (tag_age_9 == 3'd5))}, (tag_valid_8 & (tag_age_8 == 3'd5))}, (tag_valid_7 & (tag_age_7 == 3'd5))}, (tag_valid_6 & (tag_age_6 == 3'd5))}, (tag_valid_5 & (tag_age_5 == 3'd5))}, (tag_valid_4 & (tag_age_4 == 3'd5))}, (tag_valid_3 & (tag_age_3 == 3'd5))}, (tag_valid_2 & (tag_age_2 == 3'd5))}, (tag_valid_1 & (tag_age_1 == 3'd5))}, (tag_valid_0 & (tag_age_0 == 3'd5))};  // gen/dma/read_tags.ts:97
-      closed_valid <= (cpl_start & cpl_update) & cpl_free;  // gen/dma/read_tags.ts:120
-      case (expire_stage)  // gen/dma/read_tags.ts:123
+      timed_out <= {{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{(tag_valid_31 & (tag_age_31 == 3'd5)), (tag_valid_30 & (tag_age_30 == 3'd5))}, (tag_valid_29 & (tag_age_29 == 3'd5))}, (tag_valid_28 & (tag_age_28 == 3'd5))}, (tag_valid_27 & (tag_age_27 == 3'd5))}, (tag_valid_26 & (tag_age_26 == 3'd5))}, (tag_valid_25 & (tag_age_25 == 3'd5))}, (tag_valid_24 & (tag_age_24 == 3'd5))}, (tag_valid_23 & (tag_age_23 == 3'd5))}, (tag_valid_22 & (tag_age_22 == 3'd5))}, (tag_valid_21 & (tag_age_21 == 3'd5))}, (tag_valid_20 & (tag_age_20 == 3'd5))}, (tag_valid_19 & (tag_age_19 == 3'd5))}, (tag_valid_18 & (tag_age_18 == 3'd5))}, (tag_valid_17 & (tag_age_17 == 3'd5))}, (tag_valid_16 & (tag_age_16 == 3'd5))}, (tag_valid_15 & (tag_age_15 == 3'd5))}, (tag_valid_14 & (tag_age_14 == 3'd5))}, (tag_valid_13 & (tag_age_13 == 3'd5))}, (tag_valid_12 & (tag_age_12 == 3'd5))}, (tag_valid_11 & (tag_age_11 == 3'd5))}, (tag_valid_10 & (tag_age_10 == 3'd5))}, (tag_valid_9 & (tag_age_9 == 3'd5))}, (tag_valid_8 & (tag_age_8 == 3'd5))}, (tag_valid_7 & (tag_age_7 == 3'd5))}, (tag_valid_6 & (tag_age_6 == 3'd5))}, (tag_valid_5 & (tag_age_5 == 3'd5))}, (tag_valid_4 & (tag_age_4 == 3'd5))}, (tag_valid_3 & (tag_age_3 == 3'd5))}, (tag_valid_2 & (tag_age_2 == 3'd5))}, (tag_valid_1 & (tag_age_1 == 3'd5))}, (tag_valid_0 & (tag_age_0 == 3'd5))};  // gen/dma/read_tags.ts:142
+      closed_valid <= (cpl_start & cpl_update) & cpl_free;  // gen/dma/read_tags.ts:165
+      case (expire_stage)  // gen/dma/read_tags.ts:168
         2'd0: begin
-          if (|timed_out) begin  // gen/dma/read_tags.ts:125
-            expire_stage <= 2'd1;  // gen/dma/read_tags.ts:127
+          if (|timed_out) begin  // gen/dma/read_tags.ts:170
+            expire_stage <= 2'd1;  // gen/dma/read_tags.ts:172
           end
         end
         2'd1: begin
-          expire_stage <= 2'd2;  // gen/dma/read_tags.ts:133
+          expire_stage <= 2'd2;  // gen/dma/read_tags.ts:177
         end
         2'd2: begin
-          expire_stage <= 2'd3;  // gen/dma/read_tags.ts:142
+          expire_stage <= 2'd3;  // gen/dma/read_tags.ts:187
         end
         default: begin
-          expire_stage <= 2'd0;  // gen/dma/read_tags.ts:144
+          expire_stage <= 2'd0;  // gen/dma/read_tags.ts:189
         end
       endcase
-      case (issue_state)  // gen/dma/read_engine.ts:140
+      case (issue_state)  // gen/dma/read_engine.ts:141
         ISSUE_STATE_IDLE: begin
-          if (cmd_queue_deq_valid & (~((slot_head[5] != slot_tail[5]) & (slot_head[4:0] == slot_tail[4:0])))) begin  // gen/dma/read_engine.ts:142
-            rem <= cmd_queue_deq_data[27:8];  // gen/dma/read_engine.ts:145
-            rem_zero <= cmd_queue_deq_data[27:8] == 20'd0;  // gen/dma/read_engine.ts:146
-            slot_tail <= slot_tail + 6'd1;  // gen/dma/read_engine.ts:148
-            issue_state <= ISSUE_STATE_CALC;  // gen/dma/read_engine.ts:149
+          if (cmd_queue_deq_valid & (~((slot_head[5] != slot_tail[5]) & (slot_head[4:0] == slot_tail[4:0])))) begin  // gen/dma/read_engine.ts:143
+            rem <= cmd_queue_deq_data[27:8];  // gen/dma/read_engine.ts:146
+            rem_zero <= cmd_queue_deq_data[27:8] == 20'd0;  // gen/dma/read_engine.ts:147
+            slot_tail <= slot_tail + 6'd1;  // gen/dma/read_engine.ts:149
+            issue_state <= ISSUE_STATE_CALC;  // gen/dma/read_engine.ts:150
           end
         end
         ISSUE_STATE_CALC: begin
-          if (cur_done) begin  // gen/dma/read_engine.ts:153
-            issue_state <= ISSUE_STATE_IDLE;  // gen/dma/read_engine.ts:153
-          end else if (~bus_master) begin  // gen/dma/read_engine.ts:154
-          end else if (free_tag_valid) begin  // gen/dma/read_engine.ts:155
-            issue_state <= ISSUE_STATE_ISSUE;  // gen/dma/read_engine.ts:158
+          if (cur_done) begin  // gen/dma/read_engine.ts:154
+            issue_state <= ISSUE_STATE_IDLE;  // gen/dma/read_engine.ts:154
+          end else if (~bus_master) begin  // gen/dma/read_engine.ts:155
+          end else if (free_tag_valid) begin  // gen/dma/read_engine.ts:156
+            issue_state <= ISSUE_STATE_ISSUE;  // gen/dma/read_engine.ts:159
           end
         end
         ISSUE_STATE_ISSUE: begin
-          if (issue_now) begin  // gen/dma/read_engine.ts:162
-            issue_state <= ISSUE_STATE_CALC;  // gen/dma/read_engine.ts:162
+          if (issue_now) begin  // gen/dma/read_engine.ts:163
+            issue_state <= ISSUE_STATE_CALC;  // gen/dma/read_engine.ts:163
           end
         end
         default: begin end
       endcase
-      if (issue_now) begin  // gen/dma/read_engine.ts:168
-        mrd_valid <= 1'b1;  // gen/dma/read_engine.ts:169
-        rem <= rem - {7'd0, chunk};  // gen/dma/read_engine.ts:184
-        rem_zero <= rem == {7'd0, chunk};  // gen/dma/read_engine.ts:185
-      end else if (req_ready) begin  // gen/dma/read_engine.ts:186
-        mrd_valid <= 1'b0;  // gen/dma/read_engine.ts:186
+      if (issue_now) begin  // gen/dma/read_engine.ts:169
+        mrd_valid <= 1'b1;  // gen/dma/read_engine.ts:170
+        rem <= rem - {7'd0, chunk};  // gen/dma/read_engine.ts:185
+        rem_zero <= rem == {7'd0, chunk};  // gen/dma/read_engine.ts:186
+      end else if (req_ready) begin  // gen/dma/read_engine.ts:187
+        mrd_valid <= 1'b0;  // gen/dma/read_engine.ts:187
       end
-      if (issue_now & (alloc_tag == 5'd0)) begin  // gen/dma/read_tags.ts:168
-        tag_valid_0 <= 1'b1;  // gen/dma/read_tags.ts:169
+      if (issue_now & (alloc_tag == 5'd0)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_0 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd0)) begin  // gen/dma/read_tags.ts:181
-        tag_valid_0 <= 1'b0;  // gen/dma/read_tags.ts:181
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd0)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_0 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[0]) begin  // gen/dma/read_tags.ts:182
-        tag_valid_0 <= 1'b0;  // gen/dma/read_tags.ts:182
+      if (expire_now & expire_onehot[0]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_0 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd1)) begin  // gen/dma/read_tags.ts:168
-        tag_valid_1 <= 1'b1;  // gen/dma/read_tags.ts:169
+      if (issue_now & (alloc_tag == 5'd1)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_1 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd1)) begin  // gen/dma/read_tags.ts:181
-        tag_valid_1 <= 1'b0;  // gen/dma/read_tags.ts:181
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd1)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_1 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[1]) begin  // gen/dma/read_tags.ts:182
-        tag_valid_1 <= 1'b0;  // gen/dma/read_tags.ts:182
+      if (expire_now & expire_onehot[1]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_1 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd2)) begin  // gen/dma/read_tags.ts:168
-        tag_valid_2 <= 1'b1;  // gen/dma/read_tags.ts:169
+      if (issue_now & (alloc_tag == 5'd2)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_2 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd2)) begin  // gen/dma/read_tags.ts:181
-        tag_valid_2 <= 1'b0;  // gen/dma/read_tags.ts:181
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd2)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_2 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[2]) begin  // gen/dma/read_tags.ts:182
-        tag_valid_2 <= 1'b0;  // gen/dma/read_tags.ts:182
+      if (expire_now & expire_onehot[2]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_2 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd3)) begin  // gen/dma/read_tags.ts:168
-        tag_valid_3 <= 1'b1;  // gen/dma/read_tags.ts:169
+      if (issue_now & (alloc_tag == 5'd3)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_3 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd3)) begin  // gen/dma/read_tags.ts:181
-        tag_valid_3 <= 1'b0;  // gen/dma/read_tags.ts:181
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd3)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_3 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[3]) begin  // gen/dma/read_tags.ts:182
-        tag_valid_3 <= 1'b0;  // gen/dma/read_tags.ts:182
+      if (expire_now & expire_onehot[3]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_3 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd4)) begin  // gen/dma/read_tags.ts:168
-        tag_valid_4 <= 1'b1;  // gen/dma/read_tags.ts:169
+      if (issue_now & (alloc_tag == 5'd4)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_4 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd4)) begin  // gen/dma/read_tags.ts:181
-        tag_valid_4 <= 1'b0;  // gen/dma/read_tags.ts:181
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd4)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_4 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[4]) begin  // gen/dma/read_tags.ts:182
-        tag_valid_4 <= 1'b0;  // gen/dma/read_tags.ts:182
+      if (expire_now & expire_onehot[4]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_4 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd5)) begin  // gen/dma/read_tags.ts:168
-        tag_valid_5 <= 1'b1;  // gen/dma/read_tags.ts:169
+      if (issue_now & (alloc_tag == 5'd5)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_5 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd5)) begin  // gen/dma/read_tags.ts:181
-        tag_valid_5 <= 1'b0;  // gen/dma/read_tags.ts:181
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd5)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_5 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[5]) begin  // gen/dma/read_tags.ts:182
-        tag_valid_5 <= 1'b0;  // gen/dma/read_tags.ts:182
+      if (expire_now & expire_onehot[5]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_5 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd6)) begin  // gen/dma/read_tags.ts:168
-        tag_valid_6 <= 1'b1;  // gen/dma/read_tags.ts:169
+      if (issue_now & (alloc_tag == 5'd6)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_6 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd6)) begin  // gen/dma/read_tags.ts:181
-        tag_valid_6 <= 1'b0;  // gen/dma/read_tags.ts:181
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd6)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_6 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[6]) begin  // gen/dma/read_tags.ts:182
-        tag_valid_6 <= 1'b0;  // gen/dma/read_tags.ts:182
+      if (expire_now & expire_onehot[6]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_6 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd7)) begin  // gen/dma/read_tags.ts:168
-        tag_valid_7 <= 1'b1;  // gen/dma/read_tags.ts:169
+      if (issue_now & (alloc_tag == 5'd7)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_7 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd7)) begin  // gen/dma/read_tags.ts:181
-        tag_valid_7 <= 1'b0;  // gen/dma/read_tags.ts:181
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd7)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_7 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[7]) begin  // gen/dma/read_tags.ts:182
-        tag_valid_7 <= 1'b0;  // gen/dma/read_tags.ts:182
+      if (expire_now & expire_onehot[7]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_7 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd8)) begin  // gen/dma/read_tags.ts:168
-        tag_valid_8 <= 1'b1;  // gen/dma/read_tags.ts:169
+      if (issue_now & (alloc_tag == 5'd8)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_8 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd8)) begin  // gen/dma/read_tags.ts:181
-        tag_valid_8 <= 1'b0;  // gen/dma/read_tags.ts:181
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd8)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_8 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[8]) begin  // gen/dma/read_tags.ts:182
-        tag_valid_8 <= 1'b0;  // gen/dma/read_tags.ts:182
+      if (expire_now & expire_onehot[8]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_8 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd9)) begin  // gen/dma/read_tags.ts:168
-        tag_valid_9 <= 1'b1;  // gen/dma/read_tags.ts:169
+      if (issue_now & (alloc_tag == 5'd9)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_9 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd9)) begin  // gen/dma/read_tags.ts:181
-        tag_valid_9 <= 1'b0;  // gen/dma/read_tags.ts:181
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd9)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_9 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[9]) begin  // gen/dma/read_tags.ts:182
-        tag_valid_9 <= 1'b0;  // gen/dma/read_tags.ts:182
+      if (expire_now & expire_onehot[9]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_9 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd10)) begin  // gen/dma/read_tags.ts:168
-        tag_valid_10 <= 1'b1;  // gen/dma/read_tags.ts:169
+      if (issue_now & (alloc_tag == 5'd10)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_10 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd10)) begin  // gen/dma/read_tags.ts:181
-        tag_valid_10 <= 1'b0;  // gen/dma/read_tags.ts:181
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd10)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_10 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[10]) begin  // gen/dma/read_tags.ts:182
-        tag_valid_10 <= 1'b0;  // gen/dma/read_tags.ts:182
+      if (expire_now & expire_onehot[10]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_10 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd11)) begin  // gen/dma/read_tags.ts:168
-        tag_valid_11 <= 1'b1;  // gen/dma/read_tags.ts:169
+      if (issue_now & (alloc_tag == 5'd11)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_11 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd11)) begin  // gen/dma/read_tags.ts:181
-        tag_valid_11 <= 1'b0;  // gen/dma/read_tags.ts:181
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd11)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_11 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[11]) begin  // gen/dma/read_tags.ts:182
-        tag_valid_11 <= 1'b0;  // gen/dma/read_tags.ts:182
+      if (expire_now & expire_onehot[11]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_11 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd12)) begin  // gen/dma/read_tags.ts:168
-        tag_valid_12 <= 1'b1;  // gen/dma/read_tags.ts:169
+      if (issue_now & (alloc_tag == 5'd12)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_12 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd12)) begin  // gen/dma/read_tags.ts:181
-        tag_valid_12 <= 1'b0;  // gen/dma/read_tags.ts:181
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd12)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_12 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[12]) begin  // gen/dma/read_tags.ts:182
-        tag_valid_12 <= 1'b0;  // gen/dma/read_tags.ts:182
+      if (expire_now & expire_onehot[12]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_12 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd13)) begin  // gen/dma/read_tags.ts:168
-        tag_valid_13 <= 1'b1;  // gen/dma/read_tags.ts:169
+      if (issue_now & (alloc_tag == 5'd13)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_13 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd13)) begin  // gen/dma/read_tags.ts:181
-        tag_valid_13 <= 1'b0;  // gen/dma/read_tags.ts:181
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd13)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_13 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[13]) begin  // gen/dma/read_tags.ts:182
-        tag_valid_13 <= 1'b0;  // gen/dma/read_tags.ts:182
+      if (expire_now & expire_onehot[13]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_13 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd14)) begin  // gen/dma/read_tags.ts:168
-        tag_valid_14 <= 1'b1;  // gen/dma/read_tags.ts:169
+      if (issue_now & (alloc_tag == 5'd14)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_14 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd14)) begin  // gen/dma/read_tags.ts:181
-        tag_valid_14 <= 1'b0;  // gen/dma/read_tags.ts:181
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd14)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_14 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[14]) begin  // gen/dma/read_tags.ts:182
-        tag_valid_14 <= 1'b0;  // gen/dma/read_tags.ts:182
+      if (expire_now & expire_onehot[14]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_14 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd15)) begin  // gen/dma/read_tags.ts:168
-        tag_valid_15 <= 1'b1;  // gen/dma/read_tags.ts:169
+      if (issue_now & (alloc_tag == 5'd15)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_15 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd15)) begin  // gen/dma/read_tags.ts:181
-        tag_valid_15 <= 1'b0;  // gen/dma/read_tags.ts:181
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd15)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_15 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[15]) begin  // gen/dma/read_tags.ts:182
-        tag_valid_15 <= 1'b0;  // gen/dma/read_tags.ts:182
+      if (expire_now & expire_onehot[15]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_15 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd16)) begin  // gen/dma/read_tags.ts:168
-        tag_valid_16 <= 1'b1;  // gen/dma/read_tags.ts:169
+      if (issue_now & (alloc_tag == 5'd16)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_16 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd16)) begin  // gen/dma/read_tags.ts:181
-        tag_valid_16 <= 1'b0;  // gen/dma/read_tags.ts:181
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd16)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_16 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[16]) begin  // gen/dma/read_tags.ts:182
-        tag_valid_16 <= 1'b0;  // gen/dma/read_tags.ts:182
+      if (expire_now & expire_onehot[16]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_16 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd17)) begin  // gen/dma/read_tags.ts:168
-        tag_valid_17 <= 1'b1;  // gen/dma/read_tags.ts:169
+      if (issue_now & (alloc_tag == 5'd17)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_17 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd17)) begin  // gen/dma/read_tags.ts:181
-        tag_valid_17 <= 1'b0;  // gen/dma/read_tags.ts:181
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd17)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_17 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[17]) begin  // gen/dma/read_tags.ts:182
-        tag_valid_17 <= 1'b0;  // gen/dma/read_tags.ts:182
+      if (expire_now & expire_onehot[17]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_17 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd18)) begin  // gen/dma/read_tags.ts:168
-        tag_valid_18 <= 1'b1;  // gen/dma/read_tags.ts:169
+      if (issue_now & (alloc_tag == 5'd18)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_18 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd18)) begin  // gen/dma/read_tags.ts:181
-        tag_valid_18 <= 1'b0;  // gen/dma/read_tags.ts:181
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd18)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_18 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[18]) begin  // gen/dma/read_tags.ts:182
-        tag_valid_18 <= 1'b0;  // gen/dma/read_tags.ts:182
+      if (expire_now & expire_onehot[18]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_18 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd19)) begin  // gen/dma/read_tags.ts:168
-        tag_valid_19 <= 1'b1;  // gen/dma/read_tags.ts:169
+      if (issue_now & (alloc_tag == 5'd19)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_19 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd19)) begin  // gen/dma/read_tags.ts:181
-        tag_valid_19 <= 1'b0;  // gen/dma/read_tags.ts:181
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd19)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_19 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[19]) begin  // gen/dma/read_tags.ts:182
-        tag_valid_19 <= 1'b0;  // gen/dma/read_tags.ts:182
+      if (expire_now & expire_onehot[19]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_19 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd20)) begin  // gen/dma/read_tags.ts:168
-        tag_valid_20 <= 1'b1;  // gen/dma/read_tags.ts:169
+      if (issue_now & (alloc_tag == 5'd20)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_20 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd20)) begin  // gen/dma/read_tags.ts:181
-        tag_valid_20 <= 1'b0;  // gen/dma/read_tags.ts:181
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd20)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_20 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[20]) begin  // gen/dma/read_tags.ts:182
-        tag_valid_20 <= 1'b0;  // gen/dma/read_tags.ts:182
+      if (expire_now & expire_onehot[20]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_20 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd21)) begin  // gen/dma/read_tags.ts:168
-        tag_valid_21 <= 1'b1;  // gen/dma/read_tags.ts:169
+      if (issue_now & (alloc_tag == 5'd21)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_21 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd21)) begin  // gen/dma/read_tags.ts:181
-        tag_valid_21 <= 1'b0;  // gen/dma/read_tags.ts:181
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd21)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_21 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[21]) begin  // gen/dma/read_tags.ts:182
-        tag_valid_21 <= 1'b0;  // gen/dma/read_tags.ts:182
+      if (expire_now & expire_onehot[21]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_21 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd22)) begin  // gen/dma/read_tags.ts:168
-        tag_valid_22 <= 1'b1;  // gen/dma/read_tags.ts:169
+      if (issue_now & (alloc_tag == 5'd22)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_22 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd22)) begin  // gen/dma/read_tags.ts:181
-        tag_valid_22 <= 1'b0;  // gen/dma/read_tags.ts:181
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd22)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_22 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[22]) begin  // gen/dma/read_tags.ts:182
-        tag_valid_22 <= 1'b0;  // gen/dma/read_tags.ts:182
+      if (expire_now & expire_onehot[22]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_22 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd23)) begin  // gen/dma/read_tags.ts:168
-        tag_valid_23 <= 1'b1;  // gen/dma/read_tags.ts:169
+      if (issue_now & (alloc_tag == 5'd23)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_23 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd23)) begin  // gen/dma/read_tags.ts:181
-        tag_valid_23 <= 1'b0;  // gen/dma/read_tags.ts:181
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd23)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_23 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[23]) begin  // gen/dma/read_tags.ts:182
-        tag_valid_23 <= 1'b0;  // gen/dma/read_tags.ts:182
+      if (expire_now & expire_onehot[23]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_23 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd24)) begin  // gen/dma/read_tags.ts:168
-        tag_valid_24 <= 1'b1;  // gen/dma/read_tags.ts:169
+      if (issue_now & (alloc_tag == 5'd24)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_24 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd24)) begin  // gen/dma/read_tags.ts:181
-        tag_valid_24 <= 1'b0;  // gen/dma/read_tags.ts:181
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd24)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_24 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[24]) begin  // gen/dma/read_tags.ts:182
-        tag_valid_24 <= 1'b0;  // gen/dma/read_tags.ts:182
+      if (expire_now & expire_onehot[24]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_24 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd25)) begin  // gen/dma/read_tags.ts:168
-        tag_valid_25 <= 1'b1;  // gen/dma/read_tags.ts:169
+      if (issue_now & (alloc_tag == 5'd25)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_25 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd25)) begin  // gen/dma/read_tags.ts:181
-        tag_valid_25 <= 1'b0;  // gen/dma/read_tags.ts:181
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd25)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_25 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[25]) begin  // gen/dma/read_tags.ts:182
-        tag_valid_25 <= 1'b0;  // gen/dma/read_tags.ts:182
+      if (expire_now & expire_onehot[25]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_25 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd26)) begin  // gen/dma/read_tags.ts:168
-        tag_valid_26 <= 1'b1;  // gen/dma/read_tags.ts:169
+      if (issue_now & (alloc_tag == 5'd26)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_26 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd26)) begin  // gen/dma/read_tags.ts:181
-        tag_valid_26 <= 1'b0;  // gen/dma/read_tags.ts:181
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd26)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_26 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[26]) begin  // gen/dma/read_tags.ts:182
-        tag_valid_26 <= 1'b0;  // gen/dma/read_tags.ts:182
+      if (expire_now & expire_onehot[26]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_26 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd27)) begin  // gen/dma/read_tags.ts:168
-        tag_valid_27 <= 1'b1;  // gen/dma/read_tags.ts:169
+      if (issue_now & (alloc_tag == 5'd27)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_27 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd27)) begin  // gen/dma/read_tags.ts:181
-        tag_valid_27 <= 1'b0;  // gen/dma/read_tags.ts:181
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd27)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_27 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[27]) begin  // gen/dma/read_tags.ts:182
-        tag_valid_27 <= 1'b0;  // gen/dma/read_tags.ts:182
+      if (expire_now & expire_onehot[27]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_27 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd28)) begin  // gen/dma/read_tags.ts:168
-        tag_valid_28 <= 1'b1;  // gen/dma/read_tags.ts:169
+      if (issue_now & (alloc_tag == 5'd28)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_28 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd28)) begin  // gen/dma/read_tags.ts:181
-        tag_valid_28 <= 1'b0;  // gen/dma/read_tags.ts:181
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd28)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_28 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[28]) begin  // gen/dma/read_tags.ts:182
-        tag_valid_28 <= 1'b0;  // gen/dma/read_tags.ts:182
+      if (expire_now & expire_onehot[28]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_28 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd29)) begin  // gen/dma/read_tags.ts:168
-        tag_valid_29 <= 1'b1;  // gen/dma/read_tags.ts:169
+      if (issue_now & (alloc_tag == 5'd29)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_29 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd29)) begin  // gen/dma/read_tags.ts:181
-        tag_valid_29 <= 1'b0;  // gen/dma/read_tags.ts:181
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd29)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_29 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[29]) begin  // gen/dma/read_tags.ts:182
-        tag_valid_29 <= 1'b0;  // gen/dma/read_tags.ts:182
+      if (expire_now & expire_onehot[29]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_29 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd30)) begin  // gen/dma/read_tags.ts:168
-        tag_valid_30 <= 1'b1;  // gen/dma/read_tags.ts:169
+      if (issue_now & (alloc_tag == 5'd30)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_30 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd30)) begin  // gen/dma/read_tags.ts:181
-        tag_valid_30 <= 1'b0;  // gen/dma/read_tags.ts:181
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd30)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_30 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[30]) begin  // gen/dma/read_tags.ts:182
-        tag_valid_30 <= 1'b0;  // gen/dma/read_tags.ts:182
+      if (expire_now & expire_onehot[30]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_30 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      if (issue_now & (alloc_tag == 5'd31)) begin  // gen/dma/read_tags.ts:168
-        tag_valid_31 <= 1'b1;  // gen/dma/read_tags.ts:169
+      if (issue_now & (alloc_tag == 5'd31)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_31 <= 1'b1;  // gen/dma/read_tags.ts:217
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd31)) begin  // gen/dma/read_tags.ts:181
-        tag_valid_31 <= 1'b0;  // gen/dma/read_tags.ts:181
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd31)) begin  // gen/dma/read_tags.ts:224
+        tag_valid_31 <= 1'b0;  // gen/dma/read_tags.ts:224
       end
-      if (expire_now & expire_onehot[31]) begin  // gen/dma/read_tags.ts:182
-        tag_valid_31 <= 1'b0;  // gen/dma/read_tags.ts:182
+      if (expire_now & expire_onehot[31]) begin  // gen/dma/read_tags.ts:225
+        tag_valid_31 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      cur_failed <= _and_8 ? (~bus_master) : (cur_failed | ((bme_lost | (expire_now & (expire_slot == cur_slot))) | (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == cur_slot))));  // gen/dma/read_engine.ts:211
-      slot_ended_0 <= ((~(_and_8 & (slot_tail[4:0] == 5'd0))) & slot_issued_0) & (slot_pending_0 == 6'd0);  // gen/dma/read_engine.ts:241
-      slot_ended_1 <= ((~(_and_8 & (slot_tail[4:0] == 5'd1))) & slot_issued_1) & (slot_pending_1 == 6'd0);  // gen/dma/read_engine.ts:241
-      slot_ended_2 <= ((~(_and_8 & (slot_tail[4:0] == 5'd2))) & slot_issued_2) & (slot_pending_2 == 6'd0);  // gen/dma/read_engine.ts:241
-      slot_ended_3 <= ((~(_and_8 & (slot_tail[4:0] == 5'd3))) & slot_issued_3) & (slot_pending_3 == 6'd0);  // gen/dma/read_engine.ts:241
-      slot_ended_4 <= ((~(_and_8 & (slot_tail[4:0] == 5'd4))) & slot_issued_4) & (slot_pending_4 == 6'd0);  // gen/dma/read_engine.ts:241
-      slot_ended_5 <= ((~(_and_8 & (slot_tail[4:0] == 5'd5))) & slot_issued_5) & (slot_pending_5 == 6'd0);  // gen/dma/read_engine.ts:241
-      slot_ended_6 <= ((~(_and_8 & (slot_tail[4:0] == 5'd6))) & slot_issued_6) & (slot_pending_6 == 6'd0);  // gen/dma/read_engine.ts:241
-      slot_ended_7 <= ((~(_and_8 & (slot_tail[4:0] == 5'd7))) & slot_issued_7) & (slot_pending_7 == 6'd0);  // gen/dma/read_engine.ts:241
-      slot_ended_8 <= ((~(_and_8 & (slot_tail[4:0] == 5'd8))) & slot_issued_8) & (slot_pending_8 == 6'd0);  // gen/dma/read_engine.ts:241
-      slot_ended_9 <= ((~(_and_8 & (slot_tail[4:0] == 5'd9))) & slot_issued_9) & (slot_pending_9 == 6'd0);  // gen/dma/read_engine.ts:241
-      slot_ended_10 <= ((~(_and_8 & (slot_tail[4:0] == 5'd10))) & slot_issued_10) & (slot_pending_10 == 6'd0);  // gen/dma/read_engine.ts:241
-      slot_ended_11 <= ((~(_and_8 & (slot_tail[4:0] == 5'd11))) & slot_issued_11) & (slot_pending_11 == 6'd0);  // gen/dma/read_engine.ts:241
-      slot_ended_12 <= ((~(_and_8 & (slot_tail[4:0] == 5'd12))) & slot_issued_12) & (slot_pending_12 == 6'd0);  // gen/dma/read_engine.ts:241
-      slot_ended_13 <= ((~(_and_8 & (slot_tail[4:0] == 5'd13))) & slot_issued_13) & (slot_pending_13 == 6'd0);  // gen/dma/read_engine.ts:241
-      slot_ended_14 <= ((~(_and_8 & (slot_tail[4:0] == 5'd14))) & slot_issued_14) & (slot_pending_14 == 6'd0);  // gen/dma/read_engine.ts:241
-      slot_ended_15 <= ((~(_and_8 & (slot_tail[4:0] == 5'd15))) & slot_issued_15) & (slot_pending_15 == 6'd0);  // gen/dma/read_engine.ts:241
-      slot_ended_16 <= ((~(_and_8 & (slot_tail[4:0] == 5'd16))) & slot_issued_16) & (slot_pending_16 == 6'd0);  // gen/dma/read_engine.ts:241
-      slot_ended_17 <= ((~(_and_8 & (slot_tail[4:0] == 5'd17))) & slot_issued_17) & (slot_pending_17 == 6'd0);  // gen/dma/read_engine.ts:241
-      slot_ended_18 <= ((~(_and_8 & (slot_tail[4:0] == 5'd18))) & slot_issued_18) & (slot_pending_18 == 6'd0);  // gen/dma/read_engine.ts:241
-      slot_ended_19 <= ((~(_and_8 & (slot_tail[4:0] == 5'd19))) & slot_issued_19) & (slot_pending_19 == 6'd0);  // gen/dma/read_engine.ts:241
-      slot_ended_20 <= ((~(_and_8 & (slot_tail[4:0] == 5'd20))) & slot_issued_20) & (slot_pending_20 == 6'd0);  // gen/dma/read_engine.ts:241
-      slot_ended_21 <= ((~(_and_8 & (slot_tail[4:0] == 5'd21))) & slot_issued_21) & (slot_pending_21 == 6'd0);  // gen/dma/read_engine.ts:241
-      slot_ended_22 <= ((~(_and_8 & (slot_tail[4:0] == 5'd22))) & slot_issued_22) & (slot_pending_22 == 6'd0);  // gen/dma/read_engine.ts:241
-      slot_ended_23 <= ((~(_and_8 & (slot_tail[4:0] == 5'd23))) & slot_issued_23) & (slot_pending_23 == 6'd0);  // gen/dma/read_engine.ts:241
-      slot_ended_24 <= ((~(_and_8 & (slot_tail[4:0] == 5'd24))) & slot_issued_24) & (slot_pending_24 == 6'd0);  // gen/dma/read_engine.ts:241
-      slot_ended_25 <= ((~(_and_8 & (slot_tail[4:0] == 5'd25))) & slot_issued_25) & (slot_pending_25 == 6'd0);  // gen/dma/read_engine.ts:241
-      slot_ended_26 <= ((~(_and_8 & (slot_tail[4:0] == 5'd26))) & slot_issued_26) & (slot_pending_26 == 6'd0);  // gen/dma/read_engine.ts:241
-      slot_ended_27 <= ((~(_and_8 & (slot_tail[4:0] == 5'd27))) & slot_issued_27) & (slot_pending_27 == 6'd0);  // gen/dma/read_engine.ts:241
-      slot_ended_28 <= ((~(_and_8 & (slot_tail[4:0] == 5'd28))) & slot_issued_28) & (slot_pending_28 == 6'd0);  // gen/dma/read_engine.ts:241
-      slot_ended_29 <= ((~(_and_8 & (slot_tail[4:0] == 5'd29))) & slot_issued_29) & (slot_pending_29 == 6'd0);  // gen/dma/read_engine.ts:241
-      slot_ended_30 <= ((~(_and_8 & (slot_tail[4:0] == 5'd30))) & slot_issued_30) & (slot_pending_30 == 6'd0);  // gen/dma/read_engine.ts:241
-      slot_ended_31 <= ((~(_and_8 & (slot_tail[4:0] == 5'd31))) & slot_issued_31) & (slot_pending_31 == 6'd0);  // gen/dma/read_engine.ts:241
-      if (retire) begin  // gen/dma/read_engine.ts:252
-        st_valid <= 1'b1;  // gen/dma/read_engine.ts:253
-        slot_head <= slot_head + 6'd1;  // gen/dma/read_engine.ts:256
-      end else if (status_ready) begin  // gen/dma/read_engine.ts:257
-        st_valid <= 1'b0;  // gen/dma/read_engine.ts:257
+      cur_failed <= _and_12 ? (~bus_master) : (cur_failed | ((bme_lost | (expire_now & (expire_slot == cur_slot))) | (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == cur_slot))));  // gen/dma/read_engine.ts:212
+      slot_ended_0 <= ((~(_and_12 & (slot_tail[4:0] == 5'd0))) & slot_issued_0) & (slot_pending_0 == 6'd0);  // gen/dma/read_engine.ts:242
+      slot_ended_1 <= ((~(_and_12 & (slot_tail[4:0] == 5'd1))) & slot_issued_1) & (slot_pending_1 == 6'd0);  // gen/dma/read_engine.ts:242
+      slot_ended_2 <= ((~(_and_12 & (slot_tail[4:0] == 5'd2))) & slot_issued_2) & (slot_pending_2 == 6'd0);  // gen/dma/read_engine.ts:242
+      slot_ended_3 <= ((~(_and_12 & (slot_tail[4:0] == 5'd3))) & slot_issued_3) & (slot_pending_3 == 6'd0);  // gen/dma/read_engine.ts:242
+      slot_ended_4 <= ((~(_and_12 & (slot_tail[4:0] == 5'd4))) & slot_issued_4) & (slot_pending_4 == 6'd0);  // gen/dma/read_engine.ts:242
+      slot_ended_5 <= ((~(_and_12 & (slot_tail[4:0] == 5'd5))) & slot_issued_5) & (slot_pending_5 == 6'd0);  // gen/dma/read_engine.ts:242
+      slot_ended_6 <= ((~(_and_12 & (slot_tail[4:0] == 5'd6))) & slot_issued_6) & (slot_pending_6 == 6'd0);  // gen/dma/read_engine.ts:242
+      slot_ended_7 <= ((~(_and_12 & (slot_tail[4:0] == 5'd7))) & slot_issued_7) & (slot_pending_7 == 6'd0);  // gen/dma/read_engine.ts:242
+      slot_ended_8 <= ((~(_and_12 & (slot_tail[4:0] == 5'd8))) & slot_issued_8) & (slot_pending_8 == 6'd0);  // gen/dma/read_engine.ts:242
+      slot_ended_9 <= ((~(_and_12 & (slot_tail[4:0] == 5'd9))) & slot_issued_9) & (slot_pending_9 == 6'd0);  // gen/dma/read_engine.ts:242
+      slot_ended_10 <= ((~(_and_12 & (slot_tail[4:0] == 5'd10))) & slot_issued_10) & (slot_pending_10 == 6'd0);  // gen/dma/read_engine.ts:242
+      slot_ended_11 <= ((~(_and_12 & (slot_tail[4:0] == 5'd11))) & slot_issued_11) & (slot_pending_11 == 6'd0);  // gen/dma/read_engine.ts:242
+      slot_ended_12 <= ((~(_and_12 & (slot_tail[4:0] == 5'd12))) & slot_issued_12) & (slot_pending_12 == 6'd0);  // gen/dma/read_engine.ts:242
+      slot_ended_13 <= ((~(_and_12 & (slot_tail[4:0] == 5'd13))) & slot_issued_13) & (slot_pending_13 == 6'd0);  // gen/dma/read_engine.ts:242
+      slot_ended_14 <= ((~(_and_12 & (slot_tail[4:0] == 5'd14))) & slot_issued_14) & (slot_pending_14 == 6'd0);  // gen/dma/read_engine.ts:242
+      slot_ended_15 <= ((~(_and_12 & (slot_tail[4:0] == 5'd15))) & slot_issued_15) & (slot_pending_15 == 6'd0);  // gen/dma/read_engine.ts:242
+      slot_ended_16 <= ((~(_and_12 & (slot_tail[4:0] == 5'd16))) & slot_issued_16) & (slot_pending_16 == 6'd0);  // gen/dma/read_engine.ts:242
+      slot_ended_17 <= ((~(_and_12 & (slot_tail[4:0] == 5'd17))) & slot_issued_17) & (slot_pending_17 == 6'd0);  // gen/dma/read_engine.ts:242
+      slot_ended_18 <= ((~(_and_12 & (slot_tail[4:0] == 5'd18))) & slot_issued_18) & (slot_pending_18 == 6'd0);  // gen/dma/read_engine.ts:242
+      slot_ended_19 <= ((~(_and_12 & (slot_tail[4:0] == 5'd19))) & slot_issued_19) & (slot_pending_19 == 6'd0);  // gen/dma/read_engine.ts:242
+      slot_ended_20 <= ((~(_and_12 & (slot_tail[4:0] == 5'd20))) & slot_issued_20) & (slot_pending_20 == 6'd0);  // gen/dma/read_engine.ts:242
+      slot_ended_21 <= ((~(_and_12 & (slot_tail[4:0] == 5'd21))) & slot_issued_21) & (slot_pending_21 == 6'd0);  // gen/dma/read_engine.ts:242
+      slot_ended_22 <= ((~(_and_12 & (slot_tail[4:0] == 5'd22))) & slot_issued_22) & (slot_pending_22 == 6'd0);  // gen/dma/read_engine.ts:242
+      slot_ended_23 <= ((~(_and_12 & (slot_tail[4:0] == 5'd23))) & slot_issued_23) & (slot_pending_23 == 6'd0);  // gen/dma/read_engine.ts:242
+      slot_ended_24 <= ((~(_and_12 & (slot_tail[4:0] == 5'd24))) & slot_issued_24) & (slot_pending_24 == 6'd0);  // gen/dma/read_engine.ts:242
+      slot_ended_25 <= ((~(_and_12 & (slot_tail[4:0] == 5'd25))) & slot_issued_25) & (slot_pending_25 == 6'd0);  // gen/dma/read_engine.ts:242
+      slot_ended_26 <= ((~(_and_12 & (slot_tail[4:0] == 5'd26))) & slot_issued_26) & (slot_pending_26 == 6'd0);  // gen/dma/read_engine.ts:242
+      slot_ended_27 <= ((~(_and_12 & (slot_tail[4:0] == 5'd27))) & slot_issued_27) & (slot_pending_27 == 6'd0);  // gen/dma/read_engine.ts:242
+      slot_ended_28 <= ((~(_and_12 & (slot_tail[4:0] == 5'd28))) & slot_issued_28) & (slot_pending_28 == 6'd0);  // gen/dma/read_engine.ts:242
+      slot_ended_29 <= ((~(_and_12 & (slot_tail[4:0] == 5'd29))) & slot_issued_29) & (slot_pending_29 == 6'd0);  // gen/dma/read_engine.ts:242
+      slot_ended_30 <= ((~(_and_12 & (slot_tail[4:0] == 5'd30))) & slot_issued_30) & (slot_pending_30 == 6'd0);  // gen/dma/read_engine.ts:242
+      slot_ended_31 <= ((~(_and_12 & (slot_tail[4:0] == 5'd31))) & slot_issued_31) & (slot_pending_31 == 6'd0);  // gen/dma/read_engine.ts:242
+      if (retire) begin  // gen/dma/read_engine.ts:253
+        st_valid <= 1'b1;  // gen/dma/read_engine.ts:254
+        slot_head <= slot_head + 6'd1;  // gen/dma/read_engine.ts:257
+      end else if (status_ready) begin  // gen/dma/read_engine.ts:258
+        st_valid <= 1'b0;  // gen/dma/read_engine.ts:258
       end
     end
   end
+
+  // ---- memories
+  always @(posedge clk) begin  // gen/dma/read_engine.ts:213
+    if (_and_12) begin
+      slot_id[slot_tail[4:0]] <= cmd_queue_deq_data[7:0];
+    end
+  end
+  assign slot_id_rd0 = slot_id[slot_head[4:0]];  // gen/dma/read_engine.ts:255
+  always @(posedge clk) begin  // gen/dma/read_tags.ts:214
+    if (cpl_start & cpl_update) begin
+      tag_remaining[ra_tag] <= ra_update_to;
+    end
+  end
+  assign tag_remaining_rd0 = tag_remaining[cpl_tag];  // gen/dma/read_tags.ts:71
+  always @(posedge clk) begin  // gen/dma/read_tags.ts:212
+    if (issue_now) begin
+      tag_ends[alloc_tag] <= {chunk, (dev + chunk), (host[6:0] + chunk[6:0])};
+    end
+  end
+  assign tag_ends_rd0 = tag_ends[cpl_tag];  // gen/dma/read_tags.ts:67
+  always @(posedge clk) begin  // gen/dma/read_tags.ts:213
+    if (issue_now) begin
+      tag_slot[alloc_tag] <= cur_slot;
+    end
+  end
+  assign tag_slot_rd0 = tag_slot[cpl_tag];  // gen/dma/read_tags.ts:74
+  assign tag_slot_rd1 = tag_slot[expire_tag];  // gen/dma/read_tags.ts:161
 
 endmodule
 

@@ -119,7 +119,7 @@ module dma_write_w256_d19_l20_i8_mps5_ra8 (
   wire [19:0] _mux_5;  // gen/pcie/dma_common.ts:43
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [511:0] _shrv_8;  // gen/dma/shift.ts:18
+  wire [511:0] _shrv_8;  // gen/dma/shift.ts:26
   /* verilator lint_on UNUSEDSIGNAL */
 
   // ---- instances
@@ -203,7 +203,7 @@ module dma_write_w256_d19_l20_i8_mps5_ra8 (
   end
   assign _zext_6 = {7'd0, (_select_7 - ({1'b0, host[11:0]} & (_select_7 - 13'd1)))};  // gen/pcie/dma_common.ts:42
   assign _mux_5 = (rem < _zext_6) ? rem : _zext_6;  // gen/pcie/dma_common.ts:43
-  assign _shrv_8 = data_queue_deq_data >> {beat_queue_deq_data[4:0], 3'd0};  // gen/dma/shift.ts:18
+  assign _shrv_8 = data_queue_deq_data >> {beat_queue_deq_data[4:0], 3'd0};  // gen/dma/shift.ts:26
   assign cmd_ready = cmd_queue_enq_ready;  // gen/dma/write_engine.ts:80
   assign status_valid = st_valid;  // gen/dma/write_engine.ts:248
   assign status_id = st_id;  // gen/dma/write_engine.ts:249

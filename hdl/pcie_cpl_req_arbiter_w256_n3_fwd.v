@@ -54,22 +54,33 @@ module pcie_cpl_req_arbiter_w256_n3_fwd (
   reg [1:0] grant_idx;  // gen/pcie/arbiter.ts:89
   wire in_valid;  // gen/pcie/arbiter.ts:92
   wire eop_taken;  // gen/pcie/arbiter.ts:94
-  reg arb_locked;  // gen/lib/arbiter.ts:54
-  reg [1:0] arb_lock_index;  // gen/lib/arbiter.ts:55
-  reg [2:0] arb_mask;  // gen/lib/arbiter.ts:61
+  reg arb_locked;  // gen/lib/arbiter.ts:44
+  reg [1:0] arb_lock_index;  // gen/lib/arbiter.ts:45
+  reg [2:0] arb_lock_grant;  // gen/lib/arbiter.ts:46
+  reg [2:0] arb_mask;  // gen/lib/arbiter.ts:59
+  wire [2:0] arb_after_or_p0;  // gen/lib/priority.ts:8
+  wire [2:0] arb_after_or_p1;  // gen/lib/priority.ts:57
+  wire [2:0] arb_after_or_p2;  // gen/lib/priority.ts:57
   wire [2:0] arb_after_in;  // gen/lib/priority.ts:8
   wire arb_after_v_1_0;  // gen/lib/priority.ts:29
   wire arb_after_i_1_0;  // gen/lib/priority.ts:36
   wire arb_after_valid;  // gen/lib/priority.ts:29
   wire [1:0] arb_after_index;  // gen/lib/priority.ts:36
+  wire [2:0] arb_all_or_p0;  // gen/lib/priority.ts:8
+  wire [2:0] arb_all_or_p1;  // gen/lib/priority.ts:57
+  wire [2:0] arb_all_or_p2;  // gen/lib/priority.ts:57
   wire [2:0] arb_all_in;  // gen/lib/priority.ts:8
   wire arb_all_v_1_0;  // gen/lib/priority.ts:29
   wire arb_all_i_1_0;  // gen/lib/priority.ts:36
+  /* verilator lint_off UNUSEDSIGNAL */  // unused
   wire arb_all_valid;  // gen/lib/priority.ts:29
+  /* verilator lint_on UNUSEDSIGNAL */
   wire [1:0] arb_all_index;  // gen/lib/priority.ts:36
-  wire [1:0] arb_index;  // gen/lib/arbiter.ts:69
-  wire arb_valid;  // gen/lib/arbiter.ts:70
-  wire [2:0] arb_grant;  // gen/lib/arbiter.ts:71
+  wire [1:0] arb_index;  // gen/lib/arbiter.ts:73
+  wire arb_valid;  // gen/lib/arbiter.ts:74
+  wire [2:0] arb_grant;  // gen/lib/arbiter.ts:75
+  reg [2:0] arb_lock_above;  // gen/lib/arbiter.ts:77
+  wire [2:0] arb_above;  // gen/lib/arbiter.ts:78
   reg [127:0] _select_0;  // gen/pcie/arbiter.ts:90
   reg [2:0] _select_1;  // gen/pcie/arbiter.ts:90
   reg [255:0] _select_2;  // gen/pcie/arbiter.ts:90
@@ -78,6 +89,7 @@ module pcie_cpl_req_arbiter_w256_n3_fwd (
   reg _select_5;  // gen/pcie/arbiter.ts:90
   reg _select_6;  // gen/pcie/arbiter.ts:90
   reg _select_7;  // gen/pcie/arbiter.ts:90
+  wire [2:0] _mux_8;  // gen/pcie/arbiter.ts:97
 
   // ---- instances
   pipe_w397 slice (  // gen/pcie/arbiter.ts:78
@@ -156,6 +168,7 @@ module pcie_cpl_req_arbiter_w256_n3_fwd (
       default: _select_7 = in2_eop;
     endcase
   end
+  assign _mux_8 = eop_taken ? ({in2_valid, in1_valid, in0_valid} & (~grant)) : (((~in_packet) & (~in_valid)) ? {in2_valid, in1_valid, in0_valid} : 3'd0);  // gen/pcie/arbiter.ts:97
   assign in0_ready = slice_in_ready & grant[0];  // gen/pcie/arbiter.ts:103
   assign in1_ready = slice_in_ready & grant[1];  // gen/pcie/arbiter.ts:103
   assign in2_ready = slice_in_ready & grant[2];  // gen/pcie/arbiter.ts:103
@@ -171,19 +184,26 @@ module pcie_cpl_req_arbiter_w256_n3_fwd (
   assign slice_out_ready = out_ready;  // gen/pcie/arbiter.ts:108
   assign in_valid = _select_6;  // gen/pcie/arbiter.ts:92
   assign eop_taken = (in_valid & slice_in_ready) & _select_7;  // gen/pcie/arbiter.ts:94
-  assign arb_after_in = (eop_taken ? ({in2_valid, in1_valid, in0_valid} & (~grant)) : (((~in_packet) & (~in_valid)) ? {in2_valid, in1_valid, in0_valid} : 3'd0)) & arb_mask;  // gen/lib/priority.ts:8
+  assign arb_after_or_p0 = _mux_8 & arb_mask;  // gen/lib/priority.ts:8
+  assign arb_after_or_p1 = {arb_after_or_p0[2], (arb_after_or_p0[1] | arb_after_or_p0[0]), arb_after_or_p0[0]};  // gen/lib/priority.ts:57
+  assign arb_after_or_p2 = {(arb_after_or_p1[2] | arb_after_or_p1[1]), arb_after_or_p1[1], arb_after_or_p1[0]};  // gen/lib/priority.ts:57
+  assign arb_after_in = _mux_8 & arb_mask;  // gen/lib/priority.ts:8
   assign arb_after_v_1_0 = arb_after_in[0] | arb_after_in[1];  // gen/lib/priority.ts:29
   assign arb_after_i_1_0 = ~arb_after_in[0];  // gen/lib/priority.ts:36
   assign arb_after_valid = arb_after_v_1_0 | arb_after_in[2];  // gen/lib/priority.ts:29
   assign arb_after_index = {(~arb_after_v_1_0), (arb_after_v_1_0 ? arb_after_i_1_0 : 1'b0)};  // gen/lib/priority.ts:36
-  assign arb_all_in = eop_taken ? ({in2_valid, in1_valid, in0_valid} & (~grant)) : (((~in_packet) & (~in_valid)) ? {in2_valid, in1_valid, in0_valid} : 3'd0);  // gen/lib/priority.ts:8
+  assign arb_all_or_p0 = _mux_8;  // gen/lib/priority.ts:8
+  assign arb_all_or_p1 = {arb_all_or_p0[2], (arb_all_or_p0[1] | arb_all_or_p0[0]), arb_all_or_p0[0]};  // gen/lib/priority.ts:57
+  assign arb_all_or_p2 = {(arb_all_or_p1[2] | arb_all_or_p1[1]), arb_all_or_p1[1], arb_all_or_p1[0]};  // gen/lib/priority.ts:57
+  assign arb_all_in = _mux_8;  // gen/lib/priority.ts:8
   assign arb_all_v_1_0 = arb_all_in[0] | arb_all_in[1];  // gen/lib/priority.ts:29
   assign arb_all_i_1_0 = ~arb_all_in[0];  // gen/lib/priority.ts:36
   assign arb_all_valid = arb_all_v_1_0 | arb_all_in[2];  // gen/lib/priority.ts:29
   assign arb_all_index = {(~arb_all_v_1_0), (arb_all_v_1_0 ? arb_all_i_1_0 : 1'b0)};  // gen/lib/priority.ts:36
-  assign arb_index = arb_locked ? arb_lock_index : (arb_after_valid ? arb_after_index : arb_all_index);  // gen/lib/arbiter.ts:69
-  assign arb_valid = arb_locked | arb_all_valid;  // gen/lib/arbiter.ts:70
-  assign arb_grant = arb_valid ? {(arb_index == 2'd2), (arb_index == 2'd1), (arb_index == 2'd0)} : 3'd0;  // gen/lib/arbiter.ts:71
+  assign arb_index = arb_locked ? arb_lock_index : (arb_after_valid ? arb_after_index : arb_all_index);  // gen/lib/arbiter.ts:73
+  assign arb_valid = arb_locked | (|_mux_8);  // gen/lib/arbiter.ts:74
+  assign arb_grant = arb_locked ? arb_lock_grant : (arb_after_valid ? ((_mux_8 & arb_mask) & (~(arb_after_or_p2 << 1))) : (_mux_8 & (~(arb_all_or_p2 << 1))));  // gen/lib/arbiter.ts:75
+  assign arb_above = arb_locked ? arb_lock_above : (arb_after_valid ? (arb_after_or_p2 << 1) : (arb_all_or_p2 << 1));  // gen/lib/arbiter.ts:78
 
   // ---- registers
   always @(posedge clk) begin
@@ -193,18 +213,22 @@ module pcie_cpl_req_arbiter_w256_n3_fwd (
       grant_idx <= 2'd0;
       arb_locked <= 1'b0;
       arb_lock_index <= 2'd0;
+      arb_lock_grant <= 3'd0;
       arb_mask <= 3'd0;
+      arb_lock_above <= 3'd0;
     end else begin
       if (in_valid & slice_in_ready) begin  // gen/pcie/arbiter.ts:95
         in_packet <= ~eop_taken;  // gen/pcie/arbiter.ts:95
       end
-      if (arb_valid) begin  // gen/lib/arbiter.ts:73
-        if (1'b1) begin  // gen/lib/arbiter.ts:74
-          arb_locked <= 1'b0;  // gen/lib/arbiter.ts:75
-          arb_mask <= {(arb_index < 2'd2), (arb_index < 2'd1), 1'b0};  // gen/lib/arbiter.ts:77
+      if (arb_valid) begin  // gen/lib/arbiter.ts:79
+        if (1'b1) begin  // gen/lib/arbiter.ts:80
+          arb_locked <= 1'b0;  // gen/lib/arbiter.ts:81
+          arb_mask <= arb_above;  // gen/lib/arbiter.ts:83
         end else begin
-          arb_locked <= 1'b1;  // gen/lib/arbiter.ts:79
-          arb_lock_index <= arb_index;  // gen/lib/arbiter.ts:80
+          arb_locked <= 1'b1;  // gen/lib/arbiter.ts:85
+          arb_lock_index <= arb_index;  // gen/lib/arbiter.ts:86
+          arb_lock_grant <= arb_grant;  // gen/lib/arbiter.ts:87
+          arb_lock_above <= arb_above;  // gen/lib/arbiter.ts:88
         end
       end
       if (arb_valid) begin  // gen/pcie/arbiter.ts:99

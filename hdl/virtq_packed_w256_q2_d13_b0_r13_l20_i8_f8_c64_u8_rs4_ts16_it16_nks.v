@@ -295,19 +295,25 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   reg walk_q_ready_0;  // gen/virtq/packed_fetch.ts:433
   reg walk_q_ready_1;  // gen/virtq/packed_fetch.ts:433
   wire [1:0] sched_req;  // gen/virtq/packed_fetch.ts:448
-  reg sched_locked;  // gen/lib/arbiter.ts:54
-  reg sched_lock_index;  // gen/lib/arbiter.ts:55
-  reg [1:0] sched_mask;  // gen/lib/arbiter.ts:61
+  reg sched_locked;  // gen/lib/arbiter.ts:44
+  reg sched_lock_index;  // gen/lib/arbiter.ts:45
+  reg [1:0] sched_lock_grant;  // gen/lib/arbiter.ts:46
+  reg [1:0] sched_mask;  // gen/lib/arbiter.ts:59
+  wire [1:0] sched_after_or_p0;  // gen/lib/priority.ts:8
+  wire [1:0] sched_after_or_p1;  // gen/lib/priority.ts:57
   wire [1:0] sched_after_in;  // gen/lib/priority.ts:8
   wire sched_after_valid;  // gen/lib/priority.ts:29
   wire sched_after_index;  // gen/lib/priority.ts:36
-  wire sched_all_valid;  // gen/lib/priority.ts:29
-  wire sched_all_index;  // gen/lib/priority.ts:36
-  wire sched_index;  // gen/lib/arbiter.ts:69
-  wire sched_valid;  // gen/lib/arbiter.ts:70
+  wire [1:0] sched_all_or_p1;  // gen/lib/priority.ts:57
   /* verilator lint_off UNUSEDSIGNAL */  // unused
-  wire [1:0] sched_grant;  // gen/lib/arbiter.ts:71
+  wire sched_all_valid;  // gen/lib/priority.ts:29
   /* verilator lint_on UNUSEDSIGNAL */
+  wire sched_all_index;  // gen/lib/priority.ts:36
+  wire sched_index;  // gen/lib/arbiter.ts:73
+  wire sched_valid;  // gen/lib/arbiter.ts:74
+  wire [1:0] sched_grant;  // gen/lib/arbiter.ts:75
+  reg [1:0] sched_lock_above;  // gen/lib/arbiter.ts:77
+  wire [1:0] sched_above;  // gen/lib/arbiter.ts:78
   reg walk_others_wait;  // gen/virtq/packed_fetch.ts:451
   wire [16:0] fetch_pos_adv;  // gen/virtq/packed_fetch.ts:463
   wire [3:0] ring_alloc_next;  // gen/virtq/packed_fetch.ts:469
@@ -422,20 +428,27 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   reg [15:0] notify_idx;  // gen/virtq/packed_used.ts:286
   reg notify_wrap;  // gen/virtq/packed_used.ts:287
   reg [7:0] notify_seq;  // gen/virtq/packed_used.ts:288
-  reg notify_pick_locked;  // gen/lib/arbiter.ts:54
-  reg notify_pick_lock_index;  // gen/lib/arbiter.ts:55
-  reg [1:0] notify_pick_mask;  // gen/lib/arbiter.ts:61
+  reg notify_pick_locked;  // gen/lib/arbiter.ts:44
+  reg notify_pick_lock_index;  // gen/lib/arbiter.ts:45
+  reg [1:0] notify_pick_lock_grant;  // gen/lib/arbiter.ts:46
+  reg [1:0] notify_pick_mask;  // gen/lib/arbiter.ts:59
+  wire [1:0] notify_pick_after_or_p0;  // gen/lib/priority.ts:8
+  wire [1:0] notify_pick_after_or_p1;  // gen/lib/priority.ts:57
   wire [1:0] notify_pick_after_in;  // gen/lib/priority.ts:8
   wire notify_pick_after_valid;  // gen/lib/priority.ts:29
   wire notify_pick_after_index;  // gen/lib/priority.ts:36
+  wire [1:0] notify_pick_all_or_p0;  // gen/lib/priority.ts:8
+  wire [1:0] notify_pick_all_or_p1;  // gen/lib/priority.ts:57
   wire [1:0] notify_pick_all_in;  // gen/lib/priority.ts:8
-  wire notify_pick_all_valid;  // gen/lib/priority.ts:29
-  wire notify_pick_all_index;  // gen/lib/priority.ts:36
-  wire notify_pick_index;  // gen/lib/arbiter.ts:69
-  wire notify_pick_valid;  // gen/lib/arbiter.ts:70
   /* verilator lint_off UNUSEDSIGNAL */  // unused
-  wire [1:0] notify_pick_grant;  // gen/lib/arbiter.ts:71
+  wire notify_pick_all_valid;  // gen/lib/priority.ts:29
   /* verilator lint_on UNUSEDSIGNAL */
+  wire notify_pick_all_index;  // gen/lib/priority.ts:36
+  wire notify_pick_index;  // gen/lib/arbiter.ts:73
+  wire notify_pick_valid;  // gen/lib/arbiter.ts:74
+  wire [1:0] notify_pick_grant;  // gen/lib/arbiter.ts:75
+  reg [1:0] notify_pick_lock_above;  // gen/lib/arbiter.ts:77
+  wire [1:0] notify_pick_above;  // gen/lib/arbiter.ts:78
   wire notify_taken;  // gen/virtq/packed_used.ts:296
   reg notify_fatal;  // gen/virtq/packed_used.ts:298
   reg [1:0] notify_irq;  // gen/virtq/packed_used.ts:299
@@ -469,86 +482,87 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   reg _select_11;  // gen/virtq/packed_expand.ts:62
   reg _select_12;  // gen/virtq/packed_used.ts:138
   reg _select_13;  // gen/virtq/packed_used.ts:138
-  wire [1:0] _cat_14;  // gen/virtq/packed_used.ts:290
-  reg _select_15;  // gen/virtq/packed_used.ts:346
+  wire [1:0] _cat_15;  // gen/virtq/packed_used.ts:290
+  wire [1:0] _and_14;  // gen/virtq/packed_used.ts:295
   reg _select_16;  // gen/virtq/packed_used.ts:346
-  reg [15:0] _select_17;  // gen/virtq/packed_used.ts:310
-  reg _select_18;  // gen/virtq/packed_fetch.ts:368
-  reg _select_19;  // gen/virtq/packed_fetch.ts:669
-  reg _select_20;  // gen/virtq/packed_fetch.ts:670
-  reg [15:0] _select_22;  // gen/virtq/packed_used.ts:152
-  reg [15:0] _select_23;  // gen/virtq/packed_used.ts:153
+  reg _select_17;  // gen/virtq/packed_used.ts:346
+  reg [15:0] _select_18;  // gen/virtq/packed_used.ts:310
+  reg _select_19;  // gen/virtq/packed_fetch.ts:368
+  reg _select_20;  // gen/virtq/packed_fetch.ts:669
+  reg _select_21;  // gen/virtq/packed_fetch.ts:670
+  reg [15:0] _select_23;  // gen/virtq/packed_used.ts:152
+  reg [15:0] _select_24;  // gen/virtq/packed_used.ts:153
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _mux_21;  // gen/virtq/packed_used.ts:162
+  wire [16:0] _mux_22;  // gen/virtq/packed_used.ts:162
   /* verilator lint_on UNUSEDSIGNAL */
-  reg _select_24;  // gen/virtq/packed_used.ts:151
+  reg _select_25;  // gen/virtq/packed_used.ts:151
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [7:0] _sub_25;  // gen/virtq/packed_used.ts:336
+  wire [7:0] _sub_26;  // gen/virtq/packed_used.ts:336
   /* verilator lint_on UNUSEDSIGNAL */
-  reg _select_26;  // gen/virtq/packed_used.ts:348
-  reg _select_28;  // gen/virtq/packed_used.ts:253
-  wire _mux_27;  // gen/virtq/packed_used.ts:253
+  reg _select_27;  // gen/virtq/packed_used.ts:348
+  reg _select_29;  // gen/virtq/packed_used.ts:253
+  wire _mux_28;  // gen/virtq/packed_used.ts:253
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [31:0] _mux_30;  // gen/virtq/packed_fetch.ts:161
+  wire [31:0] _mux_31;  // gen/virtq/packed_fetch.ts:161
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [255:0] _cat_29;  // gen/virtq/packed_fetch.ts:154
+  wire [255:0] _cat_30;  // gen/virtq/packed_fetch.ts:154
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_31;  // gen/virtq/packed_fetch.ts:465
+  wire [15:0] _sub_32;  // gen/virtq/packed_fetch.ts:465
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [63:0] _select_32;  // gen/virtq/packed_fetch.ts:455
-  reg [15:0] _select_33;  // gen/virtq/packed_fetch.ts:660
-  reg [15:0] _select_34;  // gen/virtq/packed_fetch.ts:665
-  reg _select_35;  // gen/virtq/packed_fetch.ts:666
+  reg [63:0] _select_33;  // gen/virtq/packed_fetch.ts:455
+  reg [15:0] _select_34;  // gen/virtq/packed_fetch.ts:660
+  reg [15:0] _select_35;  // gen/virtq/packed_fetch.ts:665
+  reg _select_36;  // gen/virtq/packed_fetch.ts:666
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [255:0] _mux_37;  // gen/virtq/packed_fetch.ts:143
-  /* verilator lint_on UNUSEDSIGNAL */
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  reg [127:0] _select_36;  // gen/virtq/packed_fetch.ts:147
-  /* verilator lint_on UNUSEDSIGNAL */
-  wire _slice_38;  // gen/virtq/packed_fetch.ts:553
-  wire [27:0] _slice_39;  // gen/virtq/packed_fetch.ts:555
-  wire [31:0] _slice_40;  // gen/virtq/packed_fetch.ts:554
-  wire _slice_41;  // gen/virtq/packed_fetch.ts:553
-  wire [27:0] _slice_42;  // gen/virtq/packed_fetch.ts:555
-  wire [31:0] _slice_43;  // gen/virtq/packed_fetch.ts:554
-  reg _select_44;  // gen/virtq/packed_fetch.ts:864
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [255:0] _mux_46;  // gen/virtq/packed_fetch.ts:143
+  wire [255:0] _mux_38;  // gen/virtq/packed_fetch.ts:143
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  reg [127:0] _select_45;  // gen/virtq/packed_fetch.ts:147
+  reg [127:0] _select_37;  // gen/virtq/packed_fetch.ts:147
+  /* verilator lint_on UNUSEDSIGNAL */
+  wire _slice_39;  // gen/virtq/packed_fetch.ts:553
+  wire [27:0] _slice_40;  // gen/virtq/packed_fetch.ts:555
+  wire [31:0] _slice_41;  // gen/virtq/packed_fetch.ts:554
+  wire _slice_42;  // gen/virtq/packed_fetch.ts:553
+  wire [27:0] _slice_43;  // gen/virtq/packed_fetch.ts:555
+  wire [31:0] _slice_44;  // gen/virtq/packed_fetch.ts:554
+  reg _select_45;  // gen/virtq/packed_fetch.ts:864
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [255:0] _mux_47;  // gen/virtq/packed_fetch.ts:143
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_47;  // gen/virtq/packed_expand.ts:213
+  reg [127:0] _select_46;  // gen/virtq/packed_fetch.ts:147
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [63:0] _select_48;  // gen/virtq/packed_used.ts:129
-  wire [15:0] _cat_49;  // gen/virtq/packed_used.ts:158
-  reg [63:0] _select_50;  // gen/virtq/packed_used.ts:201
-  reg [255:0] _select_51;  // gen/virtq/packed_used.ts:240
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [15:0] _sub_48;  // gen/virtq/packed_expand.ts:213
+  /* verilator lint_on UNUSEDSIGNAL */
+  reg [63:0] _select_49;  // gen/virtq/packed_used.ts:129
+  wire [15:0] _cat_50;  // gen/virtq/packed_used.ts:158
+  reg [63:0] _select_51;  // gen/virtq/packed_used.ts:201
   reg [255:0] _select_52;  // gen/virtq/packed_used.ts:240
-  reg [15:0] _select_53;  // gen/virtq/packed_used.ts:329
-  reg [15:0] _select_54;  // gen/virtq/packed_used.ts:330
-  reg _select_55;  // gen/virtq/packed_used.ts:331
+  reg [255:0] _select_53;  // gen/virtq/packed_used.ts:240
+  reg [15:0] _select_54;  // gen/virtq/packed_used.ts:329
+  reg [15:0] _select_55;  // gen/virtq/packed_used.ts:330
+  reg _select_56;  // gen/virtq/packed_used.ts:331
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [7:0] _sub_56;  // gen/virtq/packed_fetch.ts:126
+  wire [7:0] _sub_57;  // gen/virtq/packed_fetch.ts:126
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [255:0] _mux_57;  // gen/virtq/packed_fetch.ts:123
-  wire [31:0] _mux_58;  // gen/virtq/packed_fetch.ts:124
+  wire [255:0] _mux_58;  // gen/virtq/packed_fetch.ts:123
+  wire [31:0] _mux_59;  // gen/virtq/packed_fetch.ts:124
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [7:0] _sub_59;  // gen/virtq/packed_fetch.ts:126
+  wire [7:0] _sub_60;  // gen/virtq/packed_fetch.ts:126
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [255:0] _mux_60;  // gen/virtq/packed_fetch.ts:123
-  wire [31:0] _mux_61;  // gen/virtq/packed_fetch.ts:124
+  wire [255:0] _mux_61;  // gen/virtq/packed_fetch.ts:123
+  wire [31:0] _mux_62;  // gen/virtq/packed_fetch.ts:124
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [7:0] _sub_62;  // gen/virtq/packed_fetch.ts:126
+  wire [7:0] _sub_63;  // gen/virtq/packed_fetch.ts:126
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [255:0] _mux_63;  // gen/virtq/packed_fetch.ts:123
-  wire [31:0] _mux_64;  // gen/virtq/packed_fetch.ts:124
+  wire [255:0] _mux_64;  // gen/virtq/packed_fetch.ts:123
+  wire [31:0] _mux_65;  // gen/virtq/packed_fetch.ts:124
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [7:0] _sub_65;  // gen/virtq/packed_fetch.ts:126
+  wire [7:0] _sub_66;  // gen/virtq/packed_fetch.ts:126
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [255:0] _mux_66;  // gen/virtq/packed_fetch.ts:123
-  wire [31:0] _mux_67;  // gen/virtq/packed_fetch.ts:124
+  wire [255:0] _mux_67;  // gen/virtq/packed_fetch.ts:123
+  wire [31:0] _mux_68;  // gen/virtq/packed_fetch.ts:124
 
   // ---- instances
   fifo_w33_d4 stage_hdr (  // gen/virtq/packed_fetch.ts:204
@@ -671,194 +685,186 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
       default: _select_13 = resetting_0;
     endcase
   end
-  assign _cat_14 = {(((unsignalled_1 != 16'd0) & (~failed_1)) & (~resetting_1)), (((unsignalled_0 != 16'd0) & (~failed_0)) & (~resetting_0))};  // gen/virtq/packed_used.ts:290
+  assign _cat_15 = {(((unsignalled_1 != 16'd0) & (~failed_1)) & (~resetting_1)), (((unsignalled_0 != 16'd0) & (~failed_0)) & (~resetting_0))};  // gen/virtq/packed_used.ts:290
+  assign _and_14 = _cat_15 & {2{(notify_state == NOTIFY_STATE_IDLE)}};  // gen/virtq/packed_used.ts:295
   always @* begin  // gen/virtq/packed_used.ts:346
     case (notify_queue)
-      1'b0: _select_15 = failed_0;
-      1'b1: _select_15 = failed_1;
-      default: _select_15 = failed_0;
+      1'b0: _select_16 = failed_0;
+      1'b1: _select_16 = failed_1;
+      default: _select_16 = failed_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:346
     case (notify_queue)
-      1'b0: _select_16 = resetting_0;
-      1'b1: _select_16 = resetting_1;
-      default: _select_16 = resetting_0;
+      1'b0: _select_17 = resetting_0;
+      1'b1: _select_17 = resetting_1;
+      default: _select_17 = resetting_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:310
     case (notify_queue)
-      1'b0: _select_17 = q0_size;
-      1'b1: _select_17 = q1_size;
-      default: _select_17 = q0_size;
+      1'b0: _select_18 = q0_size;
+      1'b1: _select_18 = q1_size;
+      default: _select_18 = q0_size;
     endcase
   end
   always @* begin  // gen/virtq/packed_fetch.ts:368
     case (walk_queue)
-      1'b0: _select_18 = failed_0;
-      1'b1: _select_18 = failed_1;
-      default: _select_18 = failed_0;
+      1'b0: _select_19 = failed_0;
+      1'b1: _select_19 = failed_1;
+      default: _select_19 = failed_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_fetch.ts:669
     case (sched_index)
-      1'b0: _select_19 = ev_off_0;
-      1'b1: _select_19 = ev_off_1;
-      default: _select_19 = ev_off_0;
+      1'b0: _select_20 = ev_off_0;
+      1'b1: _select_20 = ev_off_1;
+      default: _select_20 = ev_off_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_fetch.ts:670
     case (sched_index)
-      1'b0: _select_20 = ev_armed_0;
-      1'b1: _select_20 = ev_armed_1;
-      default: _select_20 = ev_armed_0;
+      1'b0: _select_21 = ev_armed_0;
+      1'b1: _select_21 = ev_armed_1;
+      default: _select_21 = ev_armed_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:152
     case (done_queue)
-      1'b0: _select_22 = used_pos_0;
-      1'b1: _select_22 = used_pos_1;
-      default: _select_22 = used_pos_0;
+      1'b0: _select_23 = used_pos_0;
+      1'b1: _select_23 = used_pos_1;
+      default: _select_23 = used_pos_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:153
     case (done_queue)
-      1'b0: _select_23 = q0_size;
-      1'b1: _select_23 = q1_size;
-      default: _select_23 = q0_size;
+      1'b0: _select_24 = q0_size;
+      1'b1: _select_24 = q1_size;
+      default: _select_24 = q0_size;
     endcase
   end
-  assign _mux_21 = (({1'b0, _select_22} + {1'b0, done_slots}) >= {1'b0, _select_23}) ? (({1'b0, _select_22} + {1'b0, done_slots}) - {1'b0, _select_23}) : ({1'b0, _select_22} + {1'b0, done_slots});  // gen/virtq/packed_used.ts:162
+  assign _mux_22 = (({1'b0, _select_23} + {1'b0, done_slots}) >= {1'b0, _select_24}) ? (({1'b0, _select_23} + {1'b0, done_slots}) - {1'b0, _select_24}) : ({1'b0, _select_23} + {1'b0, done_slots});  // gen/virtq/packed_used.ts:162
   always @* begin  // gen/virtq/packed_used.ts:151
     case (done_queue)
-      1'b0: _select_24 = used_wrap_0;
-      1'b1: _select_24 = used_wrap_1;
-      default: _select_24 = used_wrap_0;
+      1'b0: _select_25 = used_wrap_0;
+      1'b1: _select_25 = used_wrap_1;
+      default: _select_25 = used_wrap_0;
     endcase
   end
-  assign _sub_25 = used_seq_done - notify_seq;  // gen/virtq/packed_used.ts:336
+  assign _sub_26 = used_seq_done - notify_seq;  // gen/virtq/packed_used.ts:336
   always @* begin  // gen/virtq/packed_used.ts:348
     case (notify_queue)
-      1'b0: _select_26 = ev_off_0;
-      1'b1: _select_26 = ev_off_1;
-      default: _select_26 = ev_off_0;
+      1'b0: _select_27 = ev_off_0;
+      1'b1: _select_27 = ev_off_1;
+      default: _select_27 = ev_off_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:253
     case (wr_status_id[3:1])
-      3'd0: _select_28 = used_slot_queue_0;
-      3'd1: _select_28 = used_slot_queue_1;
-      3'd2: _select_28 = used_slot_queue_2;
-      3'd3: _select_28 = used_slot_queue_3;
-      3'd4: _select_28 = used_slot_queue_4;
-      3'd5: _select_28 = used_slot_queue_5;
-      3'd6: _select_28 = used_slot_queue_6;
-      3'd7: _select_28 = used_slot_queue_7;
-      default: _select_28 = used_slot_queue_0;
+      3'd0: _select_29 = used_slot_queue_0;
+      3'd1: _select_29 = used_slot_queue_1;
+      3'd2: _select_29 = used_slot_queue_2;
+      3'd3: _select_29 = used_slot_queue_3;
+      3'd4: _select_29 = used_slot_queue_4;
+      3'd5: _select_29 = used_slot_queue_5;
+      3'd6: _select_29 = used_slot_queue_6;
+      3'd7: _select_29 = used_slot_queue_7;
+      default: _select_29 = used_slot_queue_0;
     endcase
   end
-  assign _mux_27 = wr_status_id[4] ? event_queue : _select_28;  // gen/virtq/packed_used.ts:253
-  assign _mux_30 = (mem_wr_valid & (memwr_line == 8'd80)) ? mem_wr_be[31:0] : ((mem_wr_valid & (memwr_line == 8'd79)) ? mem_wr_be[63:32] : 32'd0);  // gen/virtq/packed_fetch.ts:161
-  assign _cat_29 = {{8{_mux_30[31]}}, {8{_mux_30[30]}}, {8{_mux_30[29]}}, {8{_mux_30[28]}}, {8{_mux_30[27]}}, {8{_mux_30[26]}}, {8{_mux_30[25]}}, {8{_mux_30[24]}}, {8{_mux_30[23]}}, {8{_mux_30[22]}}, {8{_mux_30[21]}}, {8{_mux_30[20]}}, {8{_mux_30[19]}}, {8{_mux_30[18]}}, {8{_mux_30[17]}}, {8{_mux_30[16]}}, {8{_mux_30[15]}}, {8{_mux_30[14]}}, {8{_mux_30[13]}}, {8{_mux_30[12]}}, {8{_mux_30[11]}}, {8{_mux_30[10]}}, {8{_mux_30[9]}}, {8{_mux_30[8]}}, {8{_mux_30[7]}}, {8{_mux_30[6]}}, {8{_mux_30[5]}}, {8{_mux_30[4]}}, {8{_mux_30[3]}}, {8{_mux_30[2]}}, {8{_mux_30[1]}}, {8{_mux_30[0]}}};  // gen/virtq/packed_fetch.ts:154
-  assign _sub_31 = walk_size - fetch_pos;  // gen/virtq/packed_fetch.ts:465
+  assign _mux_28 = wr_status_id[4] ? event_queue : _select_29;  // gen/virtq/packed_used.ts:253
+  assign _mux_31 = (mem_wr_valid & (memwr_line == 8'd80)) ? mem_wr_be[31:0] : ((mem_wr_valid & (memwr_line == 8'd79)) ? mem_wr_be[63:32] : 32'd0);  // gen/virtq/packed_fetch.ts:161
+  assign _cat_30 = {{8{_mux_31[31]}}, {8{_mux_31[30]}}, {8{_mux_31[29]}}, {8{_mux_31[28]}}, {8{_mux_31[27]}}, {8{_mux_31[26]}}, {8{_mux_31[25]}}, {8{_mux_31[24]}}, {8{_mux_31[23]}}, {8{_mux_31[22]}}, {8{_mux_31[21]}}, {8{_mux_31[20]}}, {8{_mux_31[19]}}, {8{_mux_31[18]}}, {8{_mux_31[17]}}, {8{_mux_31[16]}}, {8{_mux_31[15]}}, {8{_mux_31[14]}}, {8{_mux_31[13]}}, {8{_mux_31[12]}}, {8{_mux_31[11]}}, {8{_mux_31[10]}}, {8{_mux_31[9]}}, {8{_mux_31[8]}}, {8{_mux_31[7]}}, {8{_mux_31[6]}}, {8{_mux_31[5]}}, {8{_mux_31[4]}}, {8{_mux_31[3]}}, {8{_mux_31[2]}}, {8{_mux_31[1]}}, {8{_mux_31[0]}}};  // gen/virtq/packed_fetch.ts:154
+  assign _sub_32 = walk_size - fetch_pos;  // gen/virtq/packed_fetch.ts:465
   always @* begin  // gen/virtq/packed_fetch.ts:455
     case (walk_queue)
-      1'b0: _select_32 = q0_desc;
-      1'b1: _select_32 = q1_desc;
-      default: _select_32 = q0_desc;
+      1'b0: _select_33 = q0_desc;
+      1'b1: _select_33 = q1_desc;
+      default: _select_33 = q0_desc;
     endcase
   end
   always @* begin  // gen/virtq/packed_fetch.ts:660
     case (sched_index)
-      1'b0: _select_33 = q0_size;
-      1'b1: _select_33 = q1_size;
-      default: _select_33 = q0_size;
+      1'b0: _select_34 = q0_size;
+      1'b1: _select_34 = q1_size;
+      default: _select_34 = q0_size;
     endcase
   end
   always @* begin  // gen/virtq/packed_fetch.ts:665
     case (sched_index)
-      1'b0: _select_34 = avail_pos_0;
-      1'b1: _select_34 = avail_pos_1;
-      default: _select_34 = avail_pos_0;
+      1'b0: _select_35 = avail_pos_0;
+      1'b1: _select_35 = avail_pos_1;
+      default: _select_35 = avail_pos_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_fetch.ts:666
     case (sched_index)
-      1'b0: _select_35 = avail_wrap_0;
-      1'b1: _select_35 = avail_wrap_1;
-      default: _select_35 = avail_wrap_0;
+      1'b0: _select_36 = avail_wrap_0;
+      1'b1: _select_36 = avail_wrap_1;
+      default: _select_36 = avail_wrap_0;
     endcase
   end
-  assign _mux_37 = walk_rd_at[1] ? fetch_ring_odd_rd0 : fetch_ring_even_rd0;  // gen/virtq/packed_fetch.ts:143
+  assign _mux_38 = walk_rd_at[1] ? fetch_ring_odd_rd0 : fetch_ring_even_rd0;  // gen/virtq/packed_fetch.ts:143
   always @* begin  // gen/virtq/packed_fetch.ts:147
     case (walk_rd_at[0])
-      1'b0: _select_36 = _mux_37[127:0];
-      1'b1: _select_36 = _mux_37[255:128];
-      default: _select_36 = _mux_37[127:0];
+      1'b0: _select_37 = _mux_38[127:0];
+      1'b1: _select_37 = _mux_38[255:128];
+      default: _select_37 = _mux_38[127:0];
     endcase
   end
-  assign _slice_38 = _select_36[114];  // gen/virtq/packed_fetch.ts:553
-  assign _slice_39 = _select_36[95:68];  // gen/virtq/packed_fetch.ts:555
-  assign _slice_40 = _select_36[95:64];  // gen/virtq/packed_fetch.ts:554
-  assign _slice_41 = _select_36[114];  // gen/virtq/packed_fetch.ts:553
-  assign _slice_42 = _select_36[95:68];  // gen/virtq/packed_fetch.ts:555
-  assign _slice_43 = _select_36[95:64];  // gen/virtq/packed_fetch.ts:554
+  assign _slice_39 = _select_37[114];  // gen/virtq/packed_fetch.ts:553
+  assign _slice_40 = _select_37[95:68];  // gen/virtq/packed_fetch.ts:555
+  assign _slice_41 = _select_37[95:64];  // gen/virtq/packed_fetch.ts:554
+  assign _slice_42 = _select_37[114];  // gen/virtq/packed_fetch.ts:553
+  assign _slice_43 = _select_37[95:68];  // gen/virtq/packed_fetch.ts:555
+  assign _slice_44 = _select_37[95:64];  // gen/virtq/packed_fetch.ts:554
   always @* begin  // gen/virtq/packed_fetch.ts:864
     case (table_cons_reg[3:0])
-      4'd0: _select_44 = table_slot_err_0;
-      4'd1: _select_44 = table_slot_err_1;
-      4'd2: _select_44 = table_slot_err_2;
-      4'd3: _select_44 = table_slot_err_3;
-      4'd4: _select_44 = table_slot_err_4;
-      4'd5: _select_44 = table_slot_err_5;
-      4'd6: _select_44 = table_slot_err_6;
-      4'd7: _select_44 = table_slot_err_7;
-      4'd8: _select_44 = table_slot_err_8;
-      4'd9: _select_44 = table_slot_err_9;
-      4'd10: _select_44 = table_slot_err_10;
-      4'd11: _select_44 = table_slot_err_11;
-      4'd12: _select_44 = table_slot_err_12;
-      4'd13: _select_44 = table_slot_err_13;
-      4'd14: _select_44 = table_slot_err_14;
-      4'd15: _select_44 = table_slot_err_15;
-      default: _select_44 = table_slot_err_0;
+      4'd0: _select_45 = table_slot_err_0;
+      4'd1: _select_45 = table_slot_err_1;
+      4'd2: _select_45 = table_slot_err_2;
+      4'd3: _select_45 = table_slot_err_3;
+      4'd4: _select_45 = table_slot_err_4;
+      4'd5: _select_45 = table_slot_err_5;
+      4'd6: _select_45 = table_slot_err_6;
+      4'd7: _select_45 = table_slot_err_7;
+      4'd8: _select_45 = table_slot_err_8;
+      4'd9: _select_45 = table_slot_err_9;
+      4'd10: _select_45 = table_slot_err_10;
+      4'd11: _select_45 = table_slot_err_11;
+      4'd12: _select_45 = table_slot_err_12;
+      4'd13: _select_45 = table_slot_err_13;
+      4'd14: _select_45 = table_slot_err_14;
+      4'd15: _select_45 = table_slot_err_15;
+      default: _select_45 = table_slot_err_0;
     endcase
   end
-  assign _mux_46 = stage_rd_at[1] ? fetch_table_odd_rd0 : fetch_table_even_rd0;  // gen/virtq/packed_fetch.ts:143
+  assign _mux_47 = stage_rd_at[1] ? fetch_table_odd_rd0 : fetch_table_even_rd0;  // gen/virtq/packed_fetch.ts:143
   always @* begin  // gen/virtq/packed_fetch.ts:147
     case (stage_rd_at[0])
-      1'b0: _select_45 = _mux_46[127:0];
-      1'b1: _select_45 = _mux_46[255:128];
-      default: _select_45 = _mux_46[127:0];
+      1'b0: _select_46 = _mux_47[127:0];
+      1'b1: _select_46 = _mux_47[255:128];
+      default: _select_46 = _mux_47[127:0];
     endcase
   end
-  assign _sub_47 = stage_table_left - 16'd1;  // gen/virtq/packed_expand.ts:213
+  assign _sub_48 = stage_table_left - 16'd1;  // gen/virtq/packed_expand.ts:213
   always @* begin  // gen/virtq/packed_used.ts:129
     case (ev_wr_queue)
-      1'b0: _select_48 = q0_device;
-      1'b1: _select_48 = q1_device;
-      default: _select_48 = q0_device;
+      1'b0: _select_49 = q0_device;
+      1'b1: _select_49 = q1_device;
+      default: _select_49 = q0_device;
     endcase
   end
-  assign _cat_49 = {_select_24, 7'd0, _select_24, 5'd0, (done_len != 32'd0), 1'b0};  // gen/virtq/packed_used.ts:158
+  assign _cat_50 = {_select_25, 7'd0, _select_25, 5'd0, (done_len != 32'd0), 1'b0};  // gen/virtq/packed_used.ts:158
   always @* begin  // gen/virtq/packed_used.ts:201
     case (used_queue)
-      1'b0: _select_50 = q0_desc;
-      1'b1: _select_50 = q1_desc;
-      default: _select_50 = q0_desc;
+      1'b0: _select_51 = q0_desc;
+      1'b1: _select_51 = q1_desc;
+      default: _select_51 = q0_desc;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:240
     case (mem_rd_addr[1:0] + 2'd1)
-      2'd0: _select_51 = {used_slot_3, used_slot_2, used_slot_1, used_slot_0};
-      2'd1: _select_51 = {used_slot_7, used_slot_6, used_slot_5, used_slot_4};
-      2'd2: _select_51 = {64'd0, 64'd0, 64'd0, {32'd0, event_word}};
-      2'd3: _select_51 = {64'd0, 64'd0, 64'd0, 64'd0};
-      default: _select_51 = {used_slot_3, used_slot_2, used_slot_1, used_slot_0};
-    endcase
-  end
-  always @* begin  // gen/virtq/packed_used.ts:240
-    case (mem_rd_addr[1:0])
       2'd0: _select_52 = {used_slot_3, used_slot_2, used_slot_1, used_slot_0};
       2'd1: _select_52 = {used_slot_7, used_slot_6, used_slot_5, used_slot_4};
       2'd2: _select_52 = {64'd0, 64'd0, 64'd0, {32'd0, event_word}};
@@ -866,39 +872,48 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
       default: _select_52 = {used_slot_3, used_slot_2, used_slot_1, used_slot_0};
     endcase
   end
+  always @* begin  // gen/virtq/packed_used.ts:240
+    case (mem_rd_addr[1:0])
+      2'd0: _select_53 = {used_slot_3, used_slot_2, used_slot_1, used_slot_0};
+      2'd1: _select_53 = {used_slot_7, used_slot_6, used_slot_5, used_slot_4};
+      2'd2: _select_53 = {64'd0, 64'd0, 64'd0, {32'd0, event_word}};
+      2'd3: _select_53 = {64'd0, 64'd0, 64'd0, 64'd0};
+      default: _select_53 = {used_slot_3, used_slot_2, used_slot_1, used_slot_0};
+    endcase
+  end
   always @* begin  // gen/virtq/packed_used.ts:329
     case (notify_pick_index)
-      1'b0: _select_53 = unsignalled_0;
-      1'b1: _select_53 = unsignalled_1;
-      default: _select_53 = unsignalled_0;
+      1'b0: _select_54 = unsignalled_0;
+      1'b1: _select_54 = unsignalled_1;
+      default: _select_54 = unsignalled_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:330
     case (notify_pick_index)
-      1'b0: _select_54 = used_pos_0;
-      1'b1: _select_54 = used_pos_1;
-      default: _select_54 = used_pos_0;
+      1'b0: _select_55 = used_pos_0;
+      1'b1: _select_55 = used_pos_1;
+      default: _select_55 = used_pos_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:331
     case (notify_pick_index)
-      1'b0: _select_55 = used_wrap_0;
-      1'b1: _select_55 = used_wrap_1;
-      default: _select_55 = used_wrap_0;
+      1'b0: _select_56 = used_wrap_0;
+      1'b1: _select_56 = used_wrap_1;
+      default: _select_56 = used_wrap_0;
     endcase
   end
-  assign _sub_56 = ((~memwr_line[0]) ? memwr_line : memwr_line_next) - 8'd0;  // gen/virtq/packed_fetch.ts:126
-  assign _mux_57 = (~memwr_line[0]) ? mem_wr_data[255:0] : mem_wr_data[511:256];  // gen/virtq/packed_fetch.ts:123
-  assign _mux_58 = (~memwr_line[0]) ? mem_wr_be[31:0] : mem_wr_be[63:32];  // gen/virtq/packed_fetch.ts:124
-  assign _sub_59 = (memwr_line[0] ? memwr_line : memwr_line_next) - 8'd0;  // gen/virtq/packed_fetch.ts:126
-  assign _mux_60 = memwr_line[0] ? mem_wr_data[255:0] : mem_wr_data[511:256];  // gen/virtq/packed_fetch.ts:123
-  assign _mux_61 = memwr_line[0] ? mem_wr_be[31:0] : mem_wr_be[63:32];  // gen/virtq/packed_fetch.ts:124
-  assign _sub_62 = ((~memwr_line[0]) ? memwr_line : memwr_line_next) - 8'd16;  // gen/virtq/packed_fetch.ts:126
-  assign _mux_63 = (~memwr_line[0]) ? mem_wr_data[255:0] : mem_wr_data[511:256];  // gen/virtq/packed_fetch.ts:123
-  assign _mux_64 = (~memwr_line[0]) ? mem_wr_be[31:0] : mem_wr_be[63:32];  // gen/virtq/packed_fetch.ts:124
-  assign _sub_65 = (memwr_line[0] ? memwr_line : memwr_line_next) - 8'd16;  // gen/virtq/packed_fetch.ts:126
-  assign _mux_66 = memwr_line[0] ? mem_wr_data[255:0] : mem_wr_data[511:256];  // gen/virtq/packed_fetch.ts:123
-  assign _mux_67 = memwr_line[0] ? mem_wr_be[31:0] : mem_wr_be[63:32];  // gen/virtq/packed_fetch.ts:124
+  assign _sub_57 = ((~memwr_line[0]) ? memwr_line : memwr_line_next) - 8'd0;  // gen/virtq/packed_fetch.ts:126
+  assign _mux_58 = (~memwr_line[0]) ? mem_wr_data[255:0] : mem_wr_data[511:256];  // gen/virtq/packed_fetch.ts:123
+  assign _mux_59 = (~memwr_line[0]) ? mem_wr_be[31:0] : mem_wr_be[63:32];  // gen/virtq/packed_fetch.ts:124
+  assign _sub_60 = (memwr_line[0] ? memwr_line : memwr_line_next) - 8'd0;  // gen/virtq/packed_fetch.ts:126
+  assign _mux_61 = memwr_line[0] ? mem_wr_data[255:0] : mem_wr_data[511:256];  // gen/virtq/packed_fetch.ts:123
+  assign _mux_62 = memwr_line[0] ? mem_wr_be[31:0] : mem_wr_be[63:32];  // gen/virtq/packed_fetch.ts:124
+  assign _sub_63 = ((~memwr_line[0]) ? memwr_line : memwr_line_next) - 8'd16;  // gen/virtq/packed_fetch.ts:126
+  assign _mux_64 = (~memwr_line[0]) ? mem_wr_data[255:0] : mem_wr_data[511:256];  // gen/virtq/packed_fetch.ts:123
+  assign _mux_65 = (~memwr_line[0]) ? mem_wr_be[31:0] : mem_wr_be[63:32];  // gen/virtq/packed_fetch.ts:124
+  assign _sub_66 = (memwr_line[0] ? memwr_line : memwr_line_next) - 8'd16;  // gen/virtq/packed_fetch.ts:126
+  assign _mux_67 = memwr_line[0] ? mem_wr_data[255:0] : mem_wr_data[511:256];  // gen/virtq/packed_fetch.ts:123
+  assign _mux_68 = memwr_line[0] ? mem_wr_be[31:0] : mem_wr_be[63:32];  // gen/virtq/packed_fetch.ts:124
   assign irq_queue = irq_reg;  // gen/virtq/packed_engine.ts:295
   assign fatal_error = fatal_pulse;  // gen/virtq/packed_engine.ts:247
   assign fatal_code = fatal_code_reg;  // gen/virtq/packed_engine.ts:248
@@ -1133,14 +1148,18 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   assign table_cons = table_cons_reg;  // gen/virtq/packed_engine.ts:177
   assign table_slot_free = ((table_alloc - table_cons) < 5'd16) & ((table_alloc - table_fill) < 5'd16);  // gen/virtq/packed_fetch.ts:420
   assign sched_req = _cat_5 & {2{((walk_state == WALK_STATE_IDLE) & driver_ok)}};  // gen/virtq/packed_fetch.ts:448
+  assign sched_after_or_p0 = sched_req & sched_mask;  // gen/lib/priority.ts:8
+  assign sched_after_or_p1 = {(sched_after_or_p0[1] | sched_after_or_p0[0]), sched_after_or_p0[0]};  // gen/lib/priority.ts:57
   assign sched_after_in = sched_req & sched_mask;  // gen/lib/priority.ts:8
   assign sched_after_valid = sched_after_in[0] | sched_after_in[1];  // gen/lib/priority.ts:29
   assign sched_after_index = ~sched_after_in[0];  // gen/lib/priority.ts:36
+  assign sched_all_or_p1 = {(sched_req[1] | sched_req[0]), sched_req[0]};  // gen/lib/priority.ts:57
   assign sched_all_valid = sched_req[0] | sched_req[1];  // gen/lib/priority.ts:29
   assign sched_all_index = ~sched_req[0];  // gen/lib/priority.ts:36
-  assign sched_index = sched_locked ? sched_lock_index : (sched_after_valid ? sched_after_index : sched_all_index);  // gen/lib/arbiter.ts:69
-  assign sched_valid = sched_locked | sched_all_valid;  // gen/lib/arbiter.ts:70
-  assign sched_grant = sched_valid ? {(sched_index == 1'b1), (sched_index == 1'b0)} : 2'd0;  // gen/lib/arbiter.ts:71
+  assign sched_index = sched_locked ? sched_lock_index : (sched_after_valid ? sched_after_index : sched_all_index);  // gen/lib/arbiter.ts:73
+  assign sched_valid = sched_locked | (|sched_req);  // gen/lib/arbiter.ts:74
+  assign sched_grant = sched_locked ? sched_lock_grant : (sched_after_valid ? ((sched_req & sched_mask) & (~(sched_after_or_p1 << 1))) : (sched_req & (~(sched_all_or_p1 << 1))));  // gen/lib/arbiter.ts:75
+  assign sched_above = sched_locked ? sched_lock_above : (sched_after_valid ? (sched_after_or_p1 << 1) : (sched_all_or_p1 << 1));  // gen/lib/arbiter.ts:78
   assign fetch_pos_adv = {1'b0, fetch_pos} + {13'd0, fetch_n};  // gen/virtq/packed_fetch.ts:463
   assign ring_alloc_next = ring_rd_grant ? (ring_alloc + 4'd1) : ring_alloc;  // gen/virtq/packed_fetch.ts:469
   assign walk_n = _select_6;  // gen/virtq/packed_fetch.ts:500
@@ -1491,15 +1510,20 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   assign event_done = wr_status_valid & wr_status_id[4];  // gen/virtq/packed_used.ts:222
   assign used_fatal = wr_status_valid & (wr_status_error != 3'd0);  // gen/virtq/packed_used.ts:227
   assign used_busy = ((~(used_state == USED_STATE_IDLE)) | (used_head != used_tail)) | event_busy;  // gen/virtq/packed_used.ts:248
-  assign notify_pick_after_in = (_cat_14 & {2{(notify_state == NOTIFY_STATE_IDLE)}}) & notify_pick_mask;  // gen/lib/priority.ts:8
+  assign notify_pick_after_or_p0 = _and_14 & notify_pick_mask;  // gen/lib/priority.ts:8
+  assign notify_pick_after_or_p1 = {(notify_pick_after_or_p0[1] | notify_pick_after_or_p0[0]), notify_pick_after_or_p0[0]};  // gen/lib/priority.ts:57
+  assign notify_pick_after_in = _and_14 & notify_pick_mask;  // gen/lib/priority.ts:8
   assign notify_pick_after_valid = notify_pick_after_in[0] | notify_pick_after_in[1];  // gen/lib/priority.ts:29
   assign notify_pick_after_index = ~notify_pick_after_in[0];  // gen/lib/priority.ts:36
-  assign notify_pick_all_in = _cat_14 & {2{(notify_state == NOTIFY_STATE_IDLE)}};  // gen/lib/priority.ts:8
+  assign notify_pick_all_or_p0 = _and_14;  // gen/lib/priority.ts:8
+  assign notify_pick_all_or_p1 = {(notify_pick_all_or_p0[1] | notify_pick_all_or_p0[0]), notify_pick_all_or_p0[0]};  // gen/lib/priority.ts:57
+  assign notify_pick_all_in = _and_14;  // gen/lib/priority.ts:8
   assign notify_pick_all_valid = notify_pick_all_in[0] | notify_pick_all_in[1];  // gen/lib/priority.ts:29
   assign notify_pick_all_index = ~notify_pick_all_in[0];  // gen/lib/priority.ts:36
-  assign notify_pick_index = notify_pick_locked ? notify_pick_lock_index : (notify_pick_after_valid ? notify_pick_after_index : notify_pick_all_index);  // gen/lib/arbiter.ts:69
-  assign notify_pick_valid = notify_pick_locked | notify_pick_all_valid;  // gen/lib/arbiter.ts:70
-  assign notify_pick_grant = notify_pick_valid ? {(notify_pick_index == 1'b1), (notify_pick_index == 1'b0)} : 2'd0;  // gen/lib/arbiter.ts:71
+  assign notify_pick_index = notify_pick_locked ? notify_pick_lock_index : (notify_pick_after_valid ? notify_pick_after_index : notify_pick_all_index);  // gen/lib/arbiter.ts:73
+  assign notify_pick_valid = notify_pick_locked | (|_and_14);  // gen/lib/arbiter.ts:74
+  assign notify_pick_grant = notify_pick_locked ? notify_pick_lock_grant : (notify_pick_after_valid ? ((_and_14 & notify_pick_mask) & (~(notify_pick_after_or_p1 << 1))) : (_and_14 & (~(notify_pick_all_or_p1 << 1))));  // gen/lib/arbiter.ts:75
+  assign notify_pick_above = notify_pick_locked ? notify_pick_lock_above : (notify_pick_after_valid ? (notify_pick_after_or_p1 << 1) : (notify_pick_all_or_p1 << 1));  // gen/lib/arbiter.ts:78
   assign notify_taken = (notify_state == NOTIFY_STATE_IDLE) & notify_pick_valid;  // gen/virtq/packed_used.ts:296
   always @* begin
     notify_fatal = 1'b0;  // default, gen/virtq/packed_used.ts:298
@@ -1518,14 +1542,14 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
     notify_irq = 2'd0;  // default, gen/virtq/packed_used.ts:299
     case (notify_state)  // gen/virtq/packed_used.ts:325
       NOTIFY_STATE_DECIDE: begin
-        if ((notify_need & (~_select_15)) & (~_select_16)) begin  // gen/virtq/packed_used.ts:346
+        if ((notify_need & (~_select_16)) & (~_select_17)) begin  // gen/virtq/packed_used.ts:346
           notify_irq = 2'd1 << notify_queue;  // gen/virtq/packed_used.ts:346
         end
       end
       default: begin end
     endcase
   end
-  assign notify_need = ((event_line[31:16] == 16'd2) & features[29]) ? (((notify_idx - ((event_line[15] != notify_wrap) ? ({1'b0, event_line[14:0]} - _select_17) : {1'b0, event_line[14:0]})) - 16'd1) < notify_adv) : (event_line[31:16] != 16'd1);  // gen/virtq/packed_used.ts:320
+  assign notify_need = ((event_line[31:16] == 16'd2) & features[29]) ? (((notify_idx - ((event_line[15] != notify_wrap) ? ({1'b0, event_line[14:0]} - _select_18) : {1'b0, event_line[14:0]})) - 16'd1) < notify_adv) : (event_line[31:16] != 16'd1);  // gen/virtq/packed_used.ts:320
   assign notify_active = ~(notify_state == NOTIFY_STATE_IDLE);  // gen/virtq/packed_used.ts:357
   assign reset_finish_0 = ((((resetting_0 & (inflight_0 == 16'd0)) & (~(((~(walk_state == WALK_STATE_IDLE)) & (walk_queue == 1'b0)) | ((((({2'd0, (2'd0 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_0 == 1'b0)) | (({2'd0, (2'd1 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_1 == 1'b0))) | (({2'd0, (2'd2 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_2 == 1'b0))) | (({2'd0, (2'd3 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_3 == 1'b0)))))) & (items_of_0 == 5'd0)) & (~(notify_active & (notify_queue == 1'b0)))) & ((used_seq == used_seq_done) & (~used_busy));  // gen/virtq/packed_engine.ts:256
   assign reset_finish_1 = ((((resetting_1 & (inflight_1 == 16'd0)) & (~(((~(walk_state == WALK_STATE_IDLE)) & (walk_queue == 1'b1)) | ((((({2'd0, (2'd0 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_0 == 1'b1)) | (({2'd0, (2'd1 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_1 == 1'b1))) | (({2'd0, (2'd2 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_2 == 1'b1))) | (({2'd0, (2'd3 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_3 == 1'b1)))))) & (items_of_1 == 5'd0)) & (~(notify_active & (notify_queue == 1'b1)))) & ((used_seq == used_seq_done) & (~used_busy));  // gen/virtq/packed_engine.ts:256
@@ -1586,7 +1610,9 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
       walk_q_ready_1 <= 1'b0;
       sched_locked <= 1'b0;
       sched_lock_index <= 1'b0;
+      sched_lock_grant <= 2'd0;
       sched_mask <= 2'd0;
+      sched_lock_above <= 2'd0;
       walk_others_wait <= 1'b0;
       stage_state <= STAGE_STATE_IDLE;
       table_cons_reg <= 5'd0;
@@ -1609,7 +1635,9 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
       notify_queue <= 1'b0;
       notify_pick_locked <= 1'b0;
       notify_pick_lock_index <= 1'b0;
+      notify_pick_lock_grant <= 2'd0;
       notify_pick_mask <= 2'd0;
+      notify_pick_lock_above <= 2'd0;
       fatal_pulse <= 1'b0;
       fatal_code_reg <= 4'd0;
       dev_resetting <= 1'b0;
@@ -1627,7 +1655,7 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
       end
       stage_rd <= (chain_valid & chain_ready) ? (stage_rd + 8'd1) : stage_rd;  // gen/virtq/packed_fetch.ts:228
       stage_waiting <= stage_commit_now | (((chain_valid & chain_ready) ? (stage_rd + 8'd1) : stage_rd) != stage_commit);  // gen/virtq/packed_fetch.ts:230
-      walk_failed <= _select_18;  // gen/virtq/packed_fetch.ts:368
+      walk_failed <= _select_19;  // gen/virtq/packed_fetch.ts:368
       walk_expect_decision <= expect_decision;  // gen/virtq/packed_fetch.ts:384
       if (ev_wr_grant) begin  // gen/virtq/packed_fetch.ts:393
         walk_ev_req <= 1'b0;  // gen/virtq/packed_fetch.ts:393
@@ -1640,13 +1668,15 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
       end
       walk_q_ready_0 <= q0_enable & (q0_size != 16'd0);  // gen/virtq/packed_fetch.ts:434
       walk_q_ready_1 <= q1_enable & (q1_size != 16'd0);  // gen/virtq/packed_fetch.ts:434
-      if (sched_valid) begin  // gen/lib/arbiter.ts:73
-        if (walk_state == WALK_STATE_IDLE) begin  // gen/lib/arbiter.ts:74
-          sched_locked <= 1'b0;  // gen/lib/arbiter.ts:75
-          sched_mask <= {(sched_index < 1'b1), 1'b0};  // gen/lib/arbiter.ts:77
+      if (sched_valid) begin  // gen/lib/arbiter.ts:79
+        if (walk_state == WALK_STATE_IDLE) begin  // gen/lib/arbiter.ts:80
+          sched_locked <= 1'b0;  // gen/lib/arbiter.ts:81
+          sched_mask <= sched_above;  // gen/lib/arbiter.ts:83
         end else begin
-          sched_locked <= 1'b1;  // gen/lib/arbiter.ts:79
-          sched_lock_index <= sched_index;  // gen/lib/arbiter.ts:80
+          sched_locked <= 1'b1;  // gen/lib/arbiter.ts:85
+          sched_lock_index <= sched_index;  // gen/lib/arbiter.ts:86
+          sched_lock_grant <= sched_grant;  // gen/lib/arbiter.ts:87
+          sched_lock_above <= sched_above;  // gen/lib/arbiter.ts:88
         end
       end
       walk_others_wait <= (_cat_5 & (~(2'd1 << walk_queue))) != 2'd0;  // gen/virtq/packed_fetch.ts:452
@@ -1681,8 +1711,8 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
               pending_1 <= 1'b0;  // gen/virtq/packed_fetch.ts:667
             end
             walk_retried <= 1'b0;  // gen/virtq/packed_fetch.ts:668
-            walk_ev_off <= _select_19;  // gen/virtq/packed_fetch.ts:669
-            walk_ev_checked <= _select_20;  // gen/virtq/packed_fetch.ts:670
+            walk_ev_off <= _select_20;  // gen/virtq/packed_fetch.ts:669
+            walk_ev_checked <= _select_21;  // gen/virtq/packed_fetch.ts:670
             walk_moved <= 1'b0;  // gen/virtq/packed_fetch.ts:671
             walk_ev_off_wanted <= 1'b0;  // gen/virtq/packed_fetch.ts:672
             walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:594
@@ -2124,17 +2154,17 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
       end
       if (used_accept) begin  // gen/virtq/packed_used.ts:161
         if (done_queue == 1'b0) begin  // gen/virtq/packed_used.ts:162
-          used_pos_0 <= _mux_21[15:0];  // gen/virtq/packed_used.ts:162
+          used_pos_0 <= _mux_22[15:0];  // gen/virtq/packed_used.ts:162
         end
         if (done_queue == 1'b1) begin  // gen/virtq/packed_used.ts:162
-          used_pos_1 <= _mux_21[15:0];  // gen/virtq/packed_used.ts:162
+          used_pos_1 <= _mux_22[15:0];  // gen/virtq/packed_used.ts:162
         end
-        if (({1'b0, _select_22} + {1'b0, done_slots}) >= {1'b0, _select_23}) begin  // gen/virtq/packed_used.ts:163
+        if (({1'b0, _select_23} + {1'b0, done_slots}) >= {1'b0, _select_24}) begin  // gen/virtq/packed_used.ts:163
           if (done_queue == 1'b0) begin  // gen/virtq/packed_used.ts:163
-            used_wrap_0 <= ~_select_24;  // gen/virtq/packed_used.ts:163
+            used_wrap_0 <= ~_select_25;  // gen/virtq/packed_used.ts:163
           end
           if (done_queue == 1'b1) begin  // gen/virtq/packed_used.ts:163
-            used_wrap_1 <= ~_select_24;  // gen/virtq/packed_used.ts:163
+            used_wrap_1 <= ~_select_25;  // gen/virtq/packed_used.ts:163
           end
         end
         used_open_complete <= used_complete;  // gen/virtq/packed_used.ts:164
@@ -2177,13 +2207,15 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
         event_busy <= 1'b0;  // gen/virtq/packed_used.ts:223
       end
       used_rvalid <= mem_rd_valid;  // gen/virtq/packed_used.ts:241
-      if (notify_pick_valid) begin  // gen/lib/arbiter.ts:73
-        if (notify_state == NOTIFY_STATE_IDLE) begin  // gen/lib/arbiter.ts:74
-          notify_pick_locked <= 1'b0;  // gen/lib/arbiter.ts:75
-          notify_pick_mask <= {(notify_pick_index < 1'b1), 1'b0};  // gen/lib/arbiter.ts:77
+      if (notify_pick_valid) begin  // gen/lib/arbiter.ts:79
+        if (notify_state == NOTIFY_STATE_IDLE) begin  // gen/lib/arbiter.ts:80
+          notify_pick_locked <= 1'b0;  // gen/lib/arbiter.ts:81
+          notify_pick_mask <= notify_pick_above;  // gen/lib/arbiter.ts:83
         end else begin
-          notify_pick_locked <= 1'b1;  // gen/lib/arbiter.ts:79
-          notify_pick_lock_index <= notify_pick_index;  // gen/lib/arbiter.ts:80
+          notify_pick_locked <= 1'b1;  // gen/lib/arbiter.ts:85
+          notify_pick_lock_index <= notify_pick_index;  // gen/lib/arbiter.ts:86
+          notify_pick_lock_grant <= notify_pick_grant;  // gen/lib/arbiter.ts:87
+          notify_pick_lock_above <= notify_pick_above;  // gen/lib/arbiter.ts:88
         end
       end
       case (notify_state)  // gen/virtq/packed_used.ts:325
@@ -2194,7 +2226,7 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
           end
         end
         NOTIFY_STATE_FENCE: begin
-          if (~_sub_25[7]) begin  // gen/virtq/packed_used.ts:336
+          if (~_sub_26[7]) begin  // gen/virtq/packed_used.ts:336
             notify_state <= NOTIFY_STATE_READ;  // gen/virtq/packed_used.ts:336
           end
         end
@@ -2213,7 +2245,7 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
           end
         end
         NOTIFY_STATE_DECIDE: begin
-          if (_select_26) begin  // gen/virtq/packed_used.ts:348
+          if (_select_27) begin  // gen/virtq/packed_used.ts:348
             if (notify_queue == 1'b0) begin  // gen/virtq/packed_used.ts:348
               pending_0 <= 1'b1;  // gen/virtq/packed_used.ts:348
             end
@@ -2246,10 +2278,10 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
         end
       end
       if (used_fatal) begin  // gen/virtq/packed_engine.ts:239
-        if (_mux_27 == 1'b0) begin  // gen/virtq/packed_engine.ts:239
+        if (_mux_28 == 1'b0) begin  // gen/virtq/packed_engine.ts:239
           failed_0 <= 1'b1;  // gen/virtq/packed_engine.ts:239
         end
-        if (_mux_27 == 1'b1) begin  // gen/virtq/packed_engine.ts:239
+        if (_mux_28 == 1'b1) begin  // gen/virtq/packed_engine.ts:239
           failed_1 <= 1'b1;  // gen/virtq/packed_engine.ts:239
         end
       end
@@ -2309,7 +2341,7 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
     end
   end
   always @(posedge clk) begin
-    event_line <= (event_line & (~_cat_29)) | (((mem_wr_valid & (memwr_line == 8'd80)) ? mem_wr_data[255:0] : mem_wr_data[511:256]) & _cat_29);  // gen/virtq/packed_fetch.ts:163
+    event_line <= (event_line & (~_cat_30)) | (((mem_wr_valid & (memwr_line == 8'd80)) ? mem_wr_data[255:0] : mem_wr_data[511:256]) & _cat_30);  // gen/virtq/packed_fetch.ts:163
     if (rd_status_valid & (rd_status_id[1:0] == 2'd0)) begin  // gen/virtq/packed_fetch.ts:422
       if (ring_fill[1:0] == 2'd0) begin  // gen/virtq/packed_fetch.ts:424
         ring_slot_err_0 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:424
@@ -2375,8 +2407,8 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
       end
     end
     if ((fetch_on & (~fetch_issue)) & ring_slot_free) begin  // gen/virtq/packed_fetch.ts:464
-      fetch_n <= ((walk_size - fetch_pos) >= 16'd8) ? 4'd8 : _sub_31[3:0];  // gen/virtq/packed_fetch.ts:465
-      fetch_host <= _select_32 + ({48'd0, fetch_pos} << 4);  // gen/virtq/packed_fetch.ts:466
+      fetch_n <= ((walk_size - fetch_pos) >= 16'd8) ? 4'd8 : _sub_32[3:0];  // gen/virtq/packed_fetch.ts:465
+      fetch_host <= _select_33 + ({48'd0, fetch_pos} << 4);  // gen/virtq/packed_fetch.ts:466
     end
     if (ring_rd_grant) begin  // gen/virtq/packed_fetch.ts:470
       if (ring_alloc[1:0] == 2'd0) begin  // gen/virtq/packed_fetch.ts:471
@@ -2412,9 +2444,9 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
     case (walk_state)  // gen/virtq/packed_fetch.ts:655
       WALK_STATE_IDLE: begin
         if (sched_valid) begin  // gen/virtq/packed_fetch.ts:657
-          walk_size <= _select_33;  // gen/virtq/packed_fetch.ts:659
-          walk_pos <= _select_34;  // gen/virtq/packed_fetch.ts:665
-          walk_wrap <= _select_35;  // gen/virtq/packed_fetch.ts:666
+          walk_size <= _select_34;  // gen/virtq/packed_fetch.ts:659
+          walk_pos <= _select_35;  // gen/virtq/packed_fetch.ts:665
+          walk_wrap <= _select_36;  // gen/virtq/packed_fetch.ts:666
           walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:595
           walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:596
           walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:597
@@ -2445,10 +2477,10 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
         end
       end
       WALK_STATE_LOAD: begin
-        walk_cur <= _select_36;  // gen/virtq/packed_fetch.ts:567
-        walk_cur_avail <= (_select_36[119] == walk_wrap) & (_select_36[127] != walk_wrap);  // gen/virtq/packed_fetch.ts:568
-        walk_cur_faults <= {((~_slice_38) & (walk_segs == 7'd64)), (((~_slice_38) & (~_select_36[113])) & walk_saw_write), (_slice_38 & (_slice_39 > {21'd0, (7'd64 - walk_segs)})), (_slice_38 & (_slice_39 > {12'd0, walk_size})), (_slice_38 & ((_slice_40 == 32'd0) | (_select_36[67:64] != 4'd0))), (_slice_38 & _select_36[112]), (_slice_38 & (~features[28])), (walk_descs >= walk_size)};  // gen/virtq/packed_fetch.ts:569
-        walk_cur_big <= (walk_total + {7'd0, _slice_40}) > 39'h100000000;  // gen/virtq/packed_fetch.ts:570
+        walk_cur <= _select_37;  // gen/virtq/packed_fetch.ts:567
+        walk_cur_avail <= (_select_37[119] == walk_wrap) & (_select_37[127] != walk_wrap);  // gen/virtq/packed_fetch.ts:568
+        walk_cur_faults <= {((~_slice_39) & (walk_segs == 7'd64)), (((~_slice_39) & (~_select_37[113])) & walk_saw_write), (_slice_39 & (_slice_40 > {21'd0, (7'd64 - walk_segs)})), (_slice_39 & (_slice_40 > {12'd0, walk_size})), (_slice_39 & ((_slice_41 == 32'd0) | (_select_37[67:64] != 4'd0))), (_slice_39 & _select_37[112]), (_slice_39 & (~features[28])), (walk_descs >= walk_size)};  // gen/virtq/packed_fetch.ts:569
+        walk_cur_big <= (walk_total + {7'd0, _slice_41}) > 39'h100000000;  // gen/virtq/packed_fetch.ts:570
         walk_cur_head_pos <= walk_open ? walk_head : walk_pos;  // gen/virtq/packed_fetch.ts:571
       end
       WALK_STATE_WALK: begin
@@ -2500,10 +2532,10 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
           if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:831
           end else begin
             walk_k <= walk_k + 3'd1;  // gen/virtq/packed_fetch.ts:633
-            walk_cur <= _select_36;  // gen/virtq/packed_fetch.ts:567
-            walk_cur_avail <= (_select_36[119] == walk_wrap) & (_select_36[127] != walk_wrap);  // gen/virtq/packed_fetch.ts:568
-            walk_cur_faults <= {((~_slice_41) & (walk_cur[112] & ((walk_segs + 7'd1) == 7'd64))), (((~_slice_41) & (~_select_36[113])) & (walk_cur[112] & (walk_saw_write | walk_cur[113]))), (_slice_41 & (_slice_42 > {21'd0, (walk_cur[112] ? (7'd64 - (walk_segs + 7'd1)) : 7'd64)})), (_slice_41 & (_slice_42 > {12'd0, walk_size})), (_slice_41 & ((_slice_43 == 32'd0) | (_select_36[67:64] != 4'd0))), (_slice_41 & _select_36[112]), (_slice_41 & (~features[28])), (walk_cur[112] & ((walk_descs + 16'd1) >= walk_size))};  // gen/virtq/packed_fetch.ts:569
-            walk_cur_big <= ((walk_cur[112] ? walk_total_next : 39'd0) + {7'd0, _slice_43}) > 39'h100000000;  // gen/virtq/packed_fetch.ts:570
+            walk_cur <= _select_37;  // gen/virtq/packed_fetch.ts:567
+            walk_cur_avail <= (_select_37[119] == walk_wrap) & (_select_37[127] != walk_wrap);  // gen/virtq/packed_fetch.ts:568
+            walk_cur_faults <= {((~_slice_42) & (walk_cur[112] & ((walk_segs + 7'd1) == 7'd64))), (((~_slice_42) & (~_select_37[113])) & (walk_cur[112] & (walk_saw_write | walk_cur[113]))), (_slice_42 & (_slice_43 > {21'd0, (walk_cur[112] ? (7'd64 - (walk_segs + 7'd1)) : 7'd64)})), (_slice_42 & (_slice_43 > {12'd0, walk_size})), (_slice_42 & ((_slice_44 == 32'd0) | (_select_37[67:64] != 4'd0))), (_slice_42 & _select_37[112]), (_slice_42 & (~features[28])), (walk_cur[112] & ((walk_descs + 16'd1) >= walk_size))};  // gen/virtq/packed_fetch.ts:569
+            walk_cur_big <= ((walk_cur[112] ? walk_total_next : 39'd0) + {7'd0, _slice_44}) > 39'h100000000;  // gen/virtq/packed_fetch.ts:570
             walk_cur_head_pos <= walk_cur[112] ? (walk_open ? walk_head : walk_pos) : walk_pos_next;  // gen/virtq/packed_fetch.ts:571
           end
         end
@@ -2543,7 +2575,7 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
       end
       default: begin end
     endcase
-    stage_head_err <= _select_44;  // gen/virtq/packed_expand.ts:84
+    stage_head_err <= _select_45;  // gen/virtq/packed_expand.ts:84
     case (stage_state)  // gen/virtq/packed_expand.ts:132
       STAGE_STATE_IDLE: begin
         if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:134
@@ -2566,10 +2598,10 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
         end
       end
       STAGE_STATE_LOAD: begin
-        stage_cur <= _select_45;  // gen/virtq/packed_expand.ts:113
-        stage_cur_indirect <= _select_45[114];  // gen/virtq/packed_expand.ts:114
-        stage_cur_raw <= (~_select_45[113]) & stage_saw_write;  // gen/virtq/packed_expand.ts:115
-        stage_cur_big <= (stage_total + {7'd0, _select_45[95:64]}) > 39'h100000000;  // gen/virtq/packed_expand.ts:121
+        stage_cur <= _select_46;  // gen/virtq/packed_expand.ts:113
+        stage_cur_indirect <= _select_46[114];  // gen/virtq/packed_expand.ts:114
+        stage_cur_raw <= (~_select_46[113]) & stage_saw_write;  // gen/virtq/packed_expand.ts:115
+        stage_cur_big <= (stage_total + {7'd0, _select_46[95:64]}) > 39'h100000000;  // gen/virtq/packed_expand.ts:121
       end
       STAGE_STATE_WALK: begin
         if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:193
@@ -2582,14 +2614,14 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
           stage_total <= stage_total_next;  // gen/virtq/packed_expand.ts:204
           stage_table_left <= stage_table_left - 16'd1;  // gen/virtq/packed_expand.ts:205
           stage_k <= stage_k + 3'd1;  // gen/virtq/packed_expand.ts:206
-          stage_cur <= _select_45;  // gen/virtq/packed_expand.ts:113
-          stage_cur_indirect <= _select_45[114];  // gen/virtq/packed_expand.ts:114
-          stage_cur_raw <= (~_select_45[113]) & (stage_saw_write | stage_cur[113]);  // gen/virtq/packed_expand.ts:115
-          stage_cur_big <= (stage_total_next + {7'd0, _select_45[95:64]}) > 39'h100000000;  // gen/virtq/packed_expand.ts:121
+          stage_cur <= _select_46;  // gen/virtq/packed_expand.ts:113
+          stage_cur_indirect <= _select_46[114];  // gen/virtq/packed_expand.ts:114
+          stage_cur_raw <= (~_select_46[113]) & (stage_saw_write | stage_cur[113]);  // gen/virtq/packed_expand.ts:115
+          stage_cur_big <= (stage_total_next + {7'd0, _select_46[95:64]}) > 39'h100000000;  // gen/virtq/packed_expand.ts:121
           if (stage_last) begin  // gen/virtq/packed_expand.ts:208
           end else if (stage_batch_end) begin  // gen/virtq/packed_expand.ts:211
             stage_table_host <= stage_table_host + ({60'd0, stage_table_n} << 4);  // gen/virtq/packed_expand.ts:212
-            stage_table_n <= ((stage_table_left - 16'd1) >= 16'd8) ? 4'd8 : _sub_47[3:0];  // gen/virtq/packed_expand.ts:213
+            stage_table_n <= ((stage_table_left - 16'd1) >= 16'd8) ? 4'd8 : _sub_48[3:0];  // gen/virtq/packed_expand.ts:213
           end
         end
       end
@@ -2602,7 +2634,7 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
     endcase
     if (event_take) begin  // gen/virtq/packed_used.ts:123
       event_full <= ev_wr_full;  // gen/virtq/packed_used.ts:126
-      event_host <= _select_48 + (ev_wr_full ? 64'd0 : 64'd2);  // gen/virtq/packed_used.ts:128
+      event_host <= _select_49 + (ev_wr_full ? 64'd0 : 64'd2);  // gen/virtq/packed_used.ts:128
     end
     if (used_accept) begin  // gen/virtq/packed_used.ts:161
       if (used_merge) begin  // gen/virtq/packed_used.ts:165
@@ -2632,28 +2664,28 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
         end
       end else begin
         if (used_tail[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:169
-          used_slot_0 <= {_cat_49, done_id, done_len};  // gen/virtq/packed_used.ts:169
+          used_slot_0 <= {_cat_50, done_id, done_len};  // gen/virtq/packed_used.ts:169
         end
         if (used_tail[2:0] == 3'd1) begin  // gen/virtq/packed_used.ts:169
-          used_slot_1 <= {_cat_49, done_id, done_len};  // gen/virtq/packed_used.ts:169
+          used_slot_1 <= {_cat_50, done_id, done_len};  // gen/virtq/packed_used.ts:169
         end
         if (used_tail[2:0] == 3'd2) begin  // gen/virtq/packed_used.ts:169
-          used_slot_2 <= {_cat_49, done_id, done_len};  // gen/virtq/packed_used.ts:169
+          used_slot_2 <= {_cat_50, done_id, done_len};  // gen/virtq/packed_used.ts:169
         end
         if (used_tail[2:0] == 3'd3) begin  // gen/virtq/packed_used.ts:169
-          used_slot_3 <= {_cat_49, done_id, done_len};  // gen/virtq/packed_used.ts:169
+          used_slot_3 <= {_cat_50, done_id, done_len};  // gen/virtq/packed_used.ts:169
         end
         if (used_tail[2:0] == 3'd4) begin  // gen/virtq/packed_used.ts:169
-          used_slot_4 <= {_cat_49, done_id, done_len};  // gen/virtq/packed_used.ts:169
+          used_slot_4 <= {_cat_50, done_id, done_len};  // gen/virtq/packed_used.ts:169
         end
         if (used_tail[2:0] == 3'd5) begin  // gen/virtq/packed_used.ts:169
-          used_slot_5 <= {_cat_49, done_id, done_len};  // gen/virtq/packed_used.ts:169
+          used_slot_5 <= {_cat_50, done_id, done_len};  // gen/virtq/packed_used.ts:169
         end
         if (used_tail[2:0] == 3'd6) begin  // gen/virtq/packed_used.ts:169
-          used_slot_6 <= {_cat_49, done_id, done_len};  // gen/virtq/packed_used.ts:169
+          used_slot_6 <= {_cat_50, done_id, done_len};  // gen/virtq/packed_used.ts:169
         end
         if (used_tail[2:0] == 3'd7) begin  // gen/virtq/packed_used.ts:169
-          used_slot_7 <= {_cat_49, done_id, done_len};  // gen/virtq/packed_used.ts:169
+          used_slot_7 <= {_cat_50, done_id, done_len};  // gen/virtq/packed_used.ts:169
         end
         if (used_tail[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:170
           used_slot_queue_0 <= done_queue;  // gen/virtq/packed_used.ts:170
@@ -2680,23 +2712,23 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
           used_slot_queue_7 <= done_queue;  // gen/virtq/packed_used.ts:170
         end
         used_slot_cur <= used_tail[2:0];  // gen/virtq/packed_used.ts:171
-        used_pos_cur <= _select_22;  // gen/virtq/packed_used.ts:174
-        used_wrap_cur <= _select_24;  // gen/virtq/packed_used.ts:175
+        used_pos_cur <= _select_23;  // gen/virtq/packed_used.ts:174
+        used_wrap_cur <= _select_25;  // gen/virtq/packed_used.ts:175
       end
     end
     case (used_state)  // gen/virtq/packed_used.ts:197
       USED_STATE_CALC: begin
-        used_host <= (_select_50 + ({48'd0, used_pos_cur} << 4)) + 64'd8;  // gen/virtq/packed_used.ts:200
+        used_host <= (_select_51 + ({48'd0, used_pos_cur} << 4)) + 64'd8;  // gen/virtq/packed_used.ts:200
       end
       default: begin end
     endcase
-    used_rdata <= {_select_51, _select_52};  // gen/virtq/packed_used.ts:240
+    used_rdata <= {_select_52, _select_53};  // gen/virtq/packed_used.ts:240
     case (notify_state)  // gen/virtq/packed_used.ts:325
       NOTIFY_STATE_IDLE: begin
         if (notify_pick_valid) begin  // gen/virtq/packed_used.ts:327
-          notify_adv <= _select_53;  // gen/virtq/packed_used.ts:329
-          notify_idx <= _select_54;  // gen/virtq/packed_used.ts:330
-          notify_wrap <= _select_55;  // gen/virtq/packed_used.ts:331
+          notify_adv <= _select_54;  // gen/virtq/packed_used.ts:329
+          notify_idx <= _select_55;  // gen/virtq/packed_used.ts:330
+          notify_wrap <= _select_56;  // gen/virtq/packed_used.ts:331
           notify_seq <= used_seq;  // gen/virtq/packed_used.ts:332
         end
       end
@@ -2707,149 +2739,149 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   // ---- memories
   always @(posedge clk) begin  // gen/virtq/packed_fetch.ts:127
     if (mem_wr_valid & (((~memwr_line[0]) ? memwr_line : memwr_line_next) < 8'd16)) begin
-      if (_mux_58[0]) fetch_ring_even[_sub_56[3:1]][7:0] <= _mux_57[7:0];
-      if (_mux_58[1]) fetch_ring_even[_sub_56[3:1]][15:8] <= _mux_57[15:8];
-      if (_mux_58[2]) fetch_ring_even[_sub_56[3:1]][23:16] <= _mux_57[23:16];
-      if (_mux_58[3]) fetch_ring_even[_sub_56[3:1]][31:24] <= _mux_57[31:24];
-      if (_mux_58[4]) fetch_ring_even[_sub_56[3:1]][39:32] <= _mux_57[39:32];
-      if (_mux_58[5]) fetch_ring_even[_sub_56[3:1]][47:40] <= _mux_57[47:40];
-      if (_mux_58[6]) fetch_ring_even[_sub_56[3:1]][55:48] <= _mux_57[55:48];
-      if (_mux_58[7]) fetch_ring_even[_sub_56[3:1]][63:56] <= _mux_57[63:56];
-      if (_mux_58[8]) fetch_ring_even[_sub_56[3:1]][71:64] <= _mux_57[71:64];
-      if (_mux_58[9]) fetch_ring_even[_sub_56[3:1]][79:72] <= _mux_57[79:72];
-      if (_mux_58[10]) fetch_ring_even[_sub_56[3:1]][87:80] <= _mux_57[87:80];
-      if (_mux_58[11]) fetch_ring_even[_sub_56[3:1]][95:88] <= _mux_57[95:88];
-      if (_mux_58[12]) fetch_ring_even[_sub_56[3:1]][103:96] <= _mux_57[103:96];
-      if (_mux_58[13]) fetch_ring_even[_sub_56[3:1]][111:104] <= _mux_57[111:104];
-      if (_mux_58[14]) fetch_ring_even[_sub_56[3:1]][119:112] <= _mux_57[119:112];
-      if (_mux_58[15]) fetch_ring_even[_sub_56[3:1]][127:120] <= _mux_57[127:120];
-      if (_mux_58[16]) fetch_ring_even[_sub_56[3:1]][135:128] <= _mux_57[135:128];
-      if (_mux_58[17]) fetch_ring_even[_sub_56[3:1]][143:136] <= _mux_57[143:136];
-      if (_mux_58[18]) fetch_ring_even[_sub_56[3:1]][151:144] <= _mux_57[151:144];
-      if (_mux_58[19]) fetch_ring_even[_sub_56[3:1]][159:152] <= _mux_57[159:152];
-      if (_mux_58[20]) fetch_ring_even[_sub_56[3:1]][167:160] <= _mux_57[167:160];
-      if (_mux_58[21]) fetch_ring_even[_sub_56[3:1]][175:168] <= _mux_57[175:168];
-      if (_mux_58[22]) fetch_ring_even[_sub_56[3:1]][183:176] <= _mux_57[183:176];
-      if (_mux_58[23]) fetch_ring_even[_sub_56[3:1]][191:184] <= _mux_57[191:184];
-      if (_mux_58[24]) fetch_ring_even[_sub_56[3:1]][199:192] <= _mux_57[199:192];
-      if (_mux_58[25]) fetch_ring_even[_sub_56[3:1]][207:200] <= _mux_57[207:200];
-      if (_mux_58[26]) fetch_ring_even[_sub_56[3:1]][215:208] <= _mux_57[215:208];
-      if (_mux_58[27]) fetch_ring_even[_sub_56[3:1]][223:216] <= _mux_57[223:216];
-      if (_mux_58[28]) fetch_ring_even[_sub_56[3:1]][231:224] <= _mux_57[231:224];
-      if (_mux_58[29]) fetch_ring_even[_sub_56[3:1]][239:232] <= _mux_57[239:232];
-      if (_mux_58[30]) fetch_ring_even[_sub_56[3:1]][247:240] <= _mux_57[247:240];
-      if (_mux_58[31]) fetch_ring_even[_sub_56[3:1]][255:248] <= _mux_57[255:248];
+      if (_mux_59[0]) fetch_ring_even[_sub_57[3:1]][7:0] <= _mux_58[7:0];
+      if (_mux_59[1]) fetch_ring_even[_sub_57[3:1]][15:8] <= _mux_58[15:8];
+      if (_mux_59[2]) fetch_ring_even[_sub_57[3:1]][23:16] <= _mux_58[23:16];
+      if (_mux_59[3]) fetch_ring_even[_sub_57[3:1]][31:24] <= _mux_58[31:24];
+      if (_mux_59[4]) fetch_ring_even[_sub_57[3:1]][39:32] <= _mux_58[39:32];
+      if (_mux_59[5]) fetch_ring_even[_sub_57[3:1]][47:40] <= _mux_58[47:40];
+      if (_mux_59[6]) fetch_ring_even[_sub_57[3:1]][55:48] <= _mux_58[55:48];
+      if (_mux_59[7]) fetch_ring_even[_sub_57[3:1]][63:56] <= _mux_58[63:56];
+      if (_mux_59[8]) fetch_ring_even[_sub_57[3:1]][71:64] <= _mux_58[71:64];
+      if (_mux_59[9]) fetch_ring_even[_sub_57[3:1]][79:72] <= _mux_58[79:72];
+      if (_mux_59[10]) fetch_ring_even[_sub_57[3:1]][87:80] <= _mux_58[87:80];
+      if (_mux_59[11]) fetch_ring_even[_sub_57[3:1]][95:88] <= _mux_58[95:88];
+      if (_mux_59[12]) fetch_ring_even[_sub_57[3:1]][103:96] <= _mux_58[103:96];
+      if (_mux_59[13]) fetch_ring_even[_sub_57[3:1]][111:104] <= _mux_58[111:104];
+      if (_mux_59[14]) fetch_ring_even[_sub_57[3:1]][119:112] <= _mux_58[119:112];
+      if (_mux_59[15]) fetch_ring_even[_sub_57[3:1]][127:120] <= _mux_58[127:120];
+      if (_mux_59[16]) fetch_ring_even[_sub_57[3:1]][135:128] <= _mux_58[135:128];
+      if (_mux_59[17]) fetch_ring_even[_sub_57[3:1]][143:136] <= _mux_58[143:136];
+      if (_mux_59[18]) fetch_ring_even[_sub_57[3:1]][151:144] <= _mux_58[151:144];
+      if (_mux_59[19]) fetch_ring_even[_sub_57[3:1]][159:152] <= _mux_58[159:152];
+      if (_mux_59[20]) fetch_ring_even[_sub_57[3:1]][167:160] <= _mux_58[167:160];
+      if (_mux_59[21]) fetch_ring_even[_sub_57[3:1]][175:168] <= _mux_58[175:168];
+      if (_mux_59[22]) fetch_ring_even[_sub_57[3:1]][183:176] <= _mux_58[183:176];
+      if (_mux_59[23]) fetch_ring_even[_sub_57[3:1]][191:184] <= _mux_58[191:184];
+      if (_mux_59[24]) fetch_ring_even[_sub_57[3:1]][199:192] <= _mux_58[199:192];
+      if (_mux_59[25]) fetch_ring_even[_sub_57[3:1]][207:200] <= _mux_58[207:200];
+      if (_mux_59[26]) fetch_ring_even[_sub_57[3:1]][215:208] <= _mux_58[215:208];
+      if (_mux_59[27]) fetch_ring_even[_sub_57[3:1]][223:216] <= _mux_58[223:216];
+      if (_mux_59[28]) fetch_ring_even[_sub_57[3:1]][231:224] <= _mux_58[231:224];
+      if (_mux_59[29]) fetch_ring_even[_sub_57[3:1]][239:232] <= _mux_58[239:232];
+      if (_mux_59[30]) fetch_ring_even[_sub_57[3:1]][247:240] <= _mux_58[247:240];
+      if (_mux_59[31]) fetch_ring_even[_sub_57[3:1]][255:248] <= _mux_58[255:248];
     end
   end
   assign fetch_ring_even_rd0 = fetch_ring_even[walk_rd_at[4:2]];  // gen/virtq/packed_fetch.ts:143
   always @(posedge clk) begin  // gen/virtq/packed_fetch.ts:127
     if (mem_wr_valid & ((memwr_line[0] ? memwr_line : memwr_line_next) < 8'd16)) begin
-      if (_mux_61[0]) fetch_ring_odd[_sub_59[3:1]][7:0] <= _mux_60[7:0];
-      if (_mux_61[1]) fetch_ring_odd[_sub_59[3:1]][15:8] <= _mux_60[15:8];
-      if (_mux_61[2]) fetch_ring_odd[_sub_59[3:1]][23:16] <= _mux_60[23:16];
-      if (_mux_61[3]) fetch_ring_odd[_sub_59[3:1]][31:24] <= _mux_60[31:24];
-      if (_mux_61[4]) fetch_ring_odd[_sub_59[3:1]][39:32] <= _mux_60[39:32];
-      if (_mux_61[5]) fetch_ring_odd[_sub_59[3:1]][47:40] <= _mux_60[47:40];
-      if (_mux_61[6]) fetch_ring_odd[_sub_59[3:1]][55:48] <= _mux_60[55:48];
-      if (_mux_61[7]) fetch_ring_odd[_sub_59[3:1]][63:56] <= _mux_60[63:56];
-      if (_mux_61[8]) fetch_ring_odd[_sub_59[3:1]][71:64] <= _mux_60[71:64];
-      if (_mux_61[9]) fetch_ring_odd[_sub_59[3:1]][79:72] <= _mux_60[79:72];
-      if (_mux_61[10]) fetch_ring_odd[_sub_59[3:1]][87:80] <= _mux_60[87:80];
-      if (_mux_61[11]) fetch_ring_odd[_sub_59[3:1]][95:88] <= _mux_60[95:88];
-      if (_mux_61[12]) fetch_ring_odd[_sub_59[3:1]][103:96] <= _mux_60[103:96];
-      if (_mux_61[13]) fetch_ring_odd[_sub_59[3:1]][111:104] <= _mux_60[111:104];
-      if (_mux_61[14]) fetch_ring_odd[_sub_59[3:1]][119:112] <= _mux_60[119:112];
-      if (_mux_61[15]) fetch_ring_odd[_sub_59[3:1]][127:120] <= _mux_60[127:120];
-      if (_mux_61[16]) fetch_ring_odd[_sub_59[3:1]][135:128] <= _mux_60[135:128];
-      if (_mux_61[17]) fetch_ring_odd[_sub_59[3:1]][143:136] <= _mux_60[143:136];
-      if (_mux_61[18]) fetch_ring_odd[_sub_59[3:1]][151:144] <= _mux_60[151:144];
-      if (_mux_61[19]) fetch_ring_odd[_sub_59[3:1]][159:152] <= _mux_60[159:152];
-      if (_mux_61[20]) fetch_ring_odd[_sub_59[3:1]][167:160] <= _mux_60[167:160];
-      if (_mux_61[21]) fetch_ring_odd[_sub_59[3:1]][175:168] <= _mux_60[175:168];
-      if (_mux_61[22]) fetch_ring_odd[_sub_59[3:1]][183:176] <= _mux_60[183:176];
-      if (_mux_61[23]) fetch_ring_odd[_sub_59[3:1]][191:184] <= _mux_60[191:184];
-      if (_mux_61[24]) fetch_ring_odd[_sub_59[3:1]][199:192] <= _mux_60[199:192];
-      if (_mux_61[25]) fetch_ring_odd[_sub_59[3:1]][207:200] <= _mux_60[207:200];
-      if (_mux_61[26]) fetch_ring_odd[_sub_59[3:1]][215:208] <= _mux_60[215:208];
-      if (_mux_61[27]) fetch_ring_odd[_sub_59[3:1]][223:216] <= _mux_60[223:216];
-      if (_mux_61[28]) fetch_ring_odd[_sub_59[3:1]][231:224] <= _mux_60[231:224];
-      if (_mux_61[29]) fetch_ring_odd[_sub_59[3:1]][239:232] <= _mux_60[239:232];
-      if (_mux_61[30]) fetch_ring_odd[_sub_59[3:1]][247:240] <= _mux_60[247:240];
-      if (_mux_61[31]) fetch_ring_odd[_sub_59[3:1]][255:248] <= _mux_60[255:248];
+      if (_mux_62[0]) fetch_ring_odd[_sub_60[3:1]][7:0] <= _mux_61[7:0];
+      if (_mux_62[1]) fetch_ring_odd[_sub_60[3:1]][15:8] <= _mux_61[15:8];
+      if (_mux_62[2]) fetch_ring_odd[_sub_60[3:1]][23:16] <= _mux_61[23:16];
+      if (_mux_62[3]) fetch_ring_odd[_sub_60[3:1]][31:24] <= _mux_61[31:24];
+      if (_mux_62[4]) fetch_ring_odd[_sub_60[3:1]][39:32] <= _mux_61[39:32];
+      if (_mux_62[5]) fetch_ring_odd[_sub_60[3:1]][47:40] <= _mux_61[47:40];
+      if (_mux_62[6]) fetch_ring_odd[_sub_60[3:1]][55:48] <= _mux_61[55:48];
+      if (_mux_62[7]) fetch_ring_odd[_sub_60[3:1]][63:56] <= _mux_61[63:56];
+      if (_mux_62[8]) fetch_ring_odd[_sub_60[3:1]][71:64] <= _mux_61[71:64];
+      if (_mux_62[9]) fetch_ring_odd[_sub_60[3:1]][79:72] <= _mux_61[79:72];
+      if (_mux_62[10]) fetch_ring_odd[_sub_60[3:1]][87:80] <= _mux_61[87:80];
+      if (_mux_62[11]) fetch_ring_odd[_sub_60[3:1]][95:88] <= _mux_61[95:88];
+      if (_mux_62[12]) fetch_ring_odd[_sub_60[3:1]][103:96] <= _mux_61[103:96];
+      if (_mux_62[13]) fetch_ring_odd[_sub_60[3:1]][111:104] <= _mux_61[111:104];
+      if (_mux_62[14]) fetch_ring_odd[_sub_60[3:1]][119:112] <= _mux_61[119:112];
+      if (_mux_62[15]) fetch_ring_odd[_sub_60[3:1]][127:120] <= _mux_61[127:120];
+      if (_mux_62[16]) fetch_ring_odd[_sub_60[3:1]][135:128] <= _mux_61[135:128];
+      if (_mux_62[17]) fetch_ring_odd[_sub_60[3:1]][143:136] <= _mux_61[143:136];
+      if (_mux_62[18]) fetch_ring_odd[_sub_60[3:1]][151:144] <= _mux_61[151:144];
+      if (_mux_62[19]) fetch_ring_odd[_sub_60[3:1]][159:152] <= _mux_61[159:152];
+      if (_mux_62[20]) fetch_ring_odd[_sub_60[3:1]][167:160] <= _mux_61[167:160];
+      if (_mux_62[21]) fetch_ring_odd[_sub_60[3:1]][175:168] <= _mux_61[175:168];
+      if (_mux_62[22]) fetch_ring_odd[_sub_60[3:1]][183:176] <= _mux_61[183:176];
+      if (_mux_62[23]) fetch_ring_odd[_sub_60[3:1]][191:184] <= _mux_61[191:184];
+      if (_mux_62[24]) fetch_ring_odd[_sub_60[3:1]][199:192] <= _mux_61[199:192];
+      if (_mux_62[25]) fetch_ring_odd[_sub_60[3:1]][207:200] <= _mux_61[207:200];
+      if (_mux_62[26]) fetch_ring_odd[_sub_60[3:1]][215:208] <= _mux_61[215:208];
+      if (_mux_62[27]) fetch_ring_odd[_sub_60[3:1]][223:216] <= _mux_61[223:216];
+      if (_mux_62[28]) fetch_ring_odd[_sub_60[3:1]][231:224] <= _mux_61[231:224];
+      if (_mux_62[29]) fetch_ring_odd[_sub_60[3:1]][239:232] <= _mux_61[239:232];
+      if (_mux_62[30]) fetch_ring_odd[_sub_60[3:1]][247:240] <= _mux_61[247:240];
+      if (_mux_62[31]) fetch_ring_odd[_sub_60[3:1]][255:248] <= _mux_61[255:248];
     end
   end
   assign fetch_ring_odd_rd0 = fetch_ring_odd[walk_rd_at[4:2]];  // gen/virtq/packed_fetch.ts:143
   always @(posedge clk) begin  // gen/virtq/packed_fetch.ts:127
     if (mem_wr_valid & ((((~memwr_line[0]) ? memwr_line : memwr_line_next) >= 8'd16) & (((~memwr_line[0]) ? memwr_line : memwr_line_next) < 8'd80))) begin
-      if (_mux_64[0]) fetch_table_even[_sub_62[5:1]][7:0] <= _mux_63[7:0];
-      if (_mux_64[1]) fetch_table_even[_sub_62[5:1]][15:8] <= _mux_63[15:8];
-      if (_mux_64[2]) fetch_table_even[_sub_62[5:1]][23:16] <= _mux_63[23:16];
-      if (_mux_64[3]) fetch_table_even[_sub_62[5:1]][31:24] <= _mux_63[31:24];
-      if (_mux_64[4]) fetch_table_even[_sub_62[5:1]][39:32] <= _mux_63[39:32];
-      if (_mux_64[5]) fetch_table_even[_sub_62[5:1]][47:40] <= _mux_63[47:40];
-      if (_mux_64[6]) fetch_table_even[_sub_62[5:1]][55:48] <= _mux_63[55:48];
-      if (_mux_64[7]) fetch_table_even[_sub_62[5:1]][63:56] <= _mux_63[63:56];
-      if (_mux_64[8]) fetch_table_even[_sub_62[5:1]][71:64] <= _mux_63[71:64];
-      if (_mux_64[9]) fetch_table_even[_sub_62[5:1]][79:72] <= _mux_63[79:72];
-      if (_mux_64[10]) fetch_table_even[_sub_62[5:1]][87:80] <= _mux_63[87:80];
-      if (_mux_64[11]) fetch_table_even[_sub_62[5:1]][95:88] <= _mux_63[95:88];
-      if (_mux_64[12]) fetch_table_even[_sub_62[5:1]][103:96] <= _mux_63[103:96];
-      if (_mux_64[13]) fetch_table_even[_sub_62[5:1]][111:104] <= _mux_63[111:104];
-      if (_mux_64[14]) fetch_table_even[_sub_62[5:1]][119:112] <= _mux_63[119:112];
-      if (_mux_64[15]) fetch_table_even[_sub_62[5:1]][127:120] <= _mux_63[127:120];
-      if (_mux_64[16]) fetch_table_even[_sub_62[5:1]][135:128] <= _mux_63[135:128];
-      if (_mux_64[17]) fetch_table_even[_sub_62[5:1]][143:136] <= _mux_63[143:136];
-      if (_mux_64[18]) fetch_table_even[_sub_62[5:1]][151:144] <= _mux_63[151:144];
-      if (_mux_64[19]) fetch_table_even[_sub_62[5:1]][159:152] <= _mux_63[159:152];
-      if (_mux_64[20]) fetch_table_even[_sub_62[5:1]][167:160] <= _mux_63[167:160];
-      if (_mux_64[21]) fetch_table_even[_sub_62[5:1]][175:168] <= _mux_63[175:168];
-      if (_mux_64[22]) fetch_table_even[_sub_62[5:1]][183:176] <= _mux_63[183:176];
-      if (_mux_64[23]) fetch_table_even[_sub_62[5:1]][191:184] <= _mux_63[191:184];
-      if (_mux_64[24]) fetch_table_even[_sub_62[5:1]][199:192] <= _mux_63[199:192];
-      if (_mux_64[25]) fetch_table_even[_sub_62[5:1]][207:200] <= _mux_63[207:200];
-      if (_mux_64[26]) fetch_table_even[_sub_62[5:1]][215:208] <= _mux_63[215:208];
-      if (_mux_64[27]) fetch_table_even[_sub_62[5:1]][223:216] <= _mux_63[223:216];
-      if (_mux_64[28]) fetch_table_even[_sub_62[5:1]][231:224] <= _mux_63[231:224];
-      if (_mux_64[29]) fetch_table_even[_sub_62[5:1]][239:232] <= _mux_63[239:232];
-      if (_mux_64[30]) fetch_table_even[_sub_62[5:1]][247:240] <= _mux_63[247:240];
-      if (_mux_64[31]) fetch_table_even[_sub_62[5:1]][255:248] <= _mux_63[255:248];
+      if (_mux_65[0]) fetch_table_even[_sub_63[5:1]][7:0] <= _mux_64[7:0];
+      if (_mux_65[1]) fetch_table_even[_sub_63[5:1]][15:8] <= _mux_64[15:8];
+      if (_mux_65[2]) fetch_table_even[_sub_63[5:1]][23:16] <= _mux_64[23:16];
+      if (_mux_65[3]) fetch_table_even[_sub_63[5:1]][31:24] <= _mux_64[31:24];
+      if (_mux_65[4]) fetch_table_even[_sub_63[5:1]][39:32] <= _mux_64[39:32];
+      if (_mux_65[5]) fetch_table_even[_sub_63[5:1]][47:40] <= _mux_64[47:40];
+      if (_mux_65[6]) fetch_table_even[_sub_63[5:1]][55:48] <= _mux_64[55:48];
+      if (_mux_65[7]) fetch_table_even[_sub_63[5:1]][63:56] <= _mux_64[63:56];
+      if (_mux_65[8]) fetch_table_even[_sub_63[5:1]][71:64] <= _mux_64[71:64];
+      if (_mux_65[9]) fetch_table_even[_sub_63[5:1]][79:72] <= _mux_64[79:72];
+      if (_mux_65[10]) fetch_table_even[_sub_63[5:1]][87:80] <= _mux_64[87:80];
+      if (_mux_65[11]) fetch_table_even[_sub_63[5:1]][95:88] <= _mux_64[95:88];
+      if (_mux_65[12]) fetch_table_even[_sub_63[5:1]][103:96] <= _mux_64[103:96];
+      if (_mux_65[13]) fetch_table_even[_sub_63[5:1]][111:104] <= _mux_64[111:104];
+      if (_mux_65[14]) fetch_table_even[_sub_63[5:1]][119:112] <= _mux_64[119:112];
+      if (_mux_65[15]) fetch_table_even[_sub_63[5:1]][127:120] <= _mux_64[127:120];
+      if (_mux_65[16]) fetch_table_even[_sub_63[5:1]][135:128] <= _mux_64[135:128];
+      if (_mux_65[17]) fetch_table_even[_sub_63[5:1]][143:136] <= _mux_64[143:136];
+      if (_mux_65[18]) fetch_table_even[_sub_63[5:1]][151:144] <= _mux_64[151:144];
+      if (_mux_65[19]) fetch_table_even[_sub_63[5:1]][159:152] <= _mux_64[159:152];
+      if (_mux_65[20]) fetch_table_even[_sub_63[5:1]][167:160] <= _mux_64[167:160];
+      if (_mux_65[21]) fetch_table_even[_sub_63[5:1]][175:168] <= _mux_64[175:168];
+      if (_mux_65[22]) fetch_table_even[_sub_63[5:1]][183:176] <= _mux_64[183:176];
+      if (_mux_65[23]) fetch_table_even[_sub_63[5:1]][191:184] <= _mux_64[191:184];
+      if (_mux_65[24]) fetch_table_even[_sub_63[5:1]][199:192] <= _mux_64[199:192];
+      if (_mux_65[25]) fetch_table_even[_sub_63[5:1]][207:200] <= _mux_64[207:200];
+      if (_mux_65[26]) fetch_table_even[_sub_63[5:1]][215:208] <= _mux_64[215:208];
+      if (_mux_65[27]) fetch_table_even[_sub_63[5:1]][223:216] <= _mux_64[223:216];
+      if (_mux_65[28]) fetch_table_even[_sub_63[5:1]][231:224] <= _mux_64[231:224];
+      if (_mux_65[29]) fetch_table_even[_sub_63[5:1]][239:232] <= _mux_64[239:232];
+      if (_mux_65[30]) fetch_table_even[_sub_63[5:1]][247:240] <= _mux_64[247:240];
+      if (_mux_65[31]) fetch_table_even[_sub_63[5:1]][255:248] <= _mux_64[255:248];
     end
   end
   assign fetch_table_even_rd0 = fetch_table_even[stage_rd_at[6:2]];  // gen/virtq/packed_fetch.ts:143
   always @(posedge clk) begin  // gen/virtq/packed_fetch.ts:127
     if (mem_wr_valid & (((memwr_line[0] ? memwr_line : memwr_line_next) >= 8'd16) & ((memwr_line[0] ? memwr_line : memwr_line_next) < 8'd80))) begin
-      if (_mux_67[0]) fetch_table_odd[_sub_65[5:1]][7:0] <= _mux_66[7:0];
-      if (_mux_67[1]) fetch_table_odd[_sub_65[5:1]][15:8] <= _mux_66[15:8];
-      if (_mux_67[2]) fetch_table_odd[_sub_65[5:1]][23:16] <= _mux_66[23:16];
-      if (_mux_67[3]) fetch_table_odd[_sub_65[5:1]][31:24] <= _mux_66[31:24];
-      if (_mux_67[4]) fetch_table_odd[_sub_65[5:1]][39:32] <= _mux_66[39:32];
-      if (_mux_67[5]) fetch_table_odd[_sub_65[5:1]][47:40] <= _mux_66[47:40];
-      if (_mux_67[6]) fetch_table_odd[_sub_65[5:1]][55:48] <= _mux_66[55:48];
-      if (_mux_67[7]) fetch_table_odd[_sub_65[5:1]][63:56] <= _mux_66[63:56];
-      if (_mux_67[8]) fetch_table_odd[_sub_65[5:1]][71:64] <= _mux_66[71:64];
-      if (_mux_67[9]) fetch_table_odd[_sub_65[5:1]][79:72] <= _mux_66[79:72];
-      if (_mux_67[10]) fetch_table_odd[_sub_65[5:1]][87:80] <= _mux_66[87:80];
-      if (_mux_67[11]) fetch_table_odd[_sub_65[5:1]][95:88] <= _mux_66[95:88];
-      if (_mux_67[12]) fetch_table_odd[_sub_65[5:1]][103:96] <= _mux_66[103:96];
-      if (_mux_67[13]) fetch_table_odd[_sub_65[5:1]][111:104] <= _mux_66[111:104];
-      if (_mux_67[14]) fetch_table_odd[_sub_65[5:1]][119:112] <= _mux_66[119:112];
-      if (_mux_67[15]) fetch_table_odd[_sub_65[5:1]][127:120] <= _mux_66[127:120];
-      if (_mux_67[16]) fetch_table_odd[_sub_65[5:1]][135:128] <= _mux_66[135:128];
-      if (_mux_67[17]) fetch_table_odd[_sub_65[5:1]][143:136] <= _mux_66[143:136];
-      if (_mux_67[18]) fetch_table_odd[_sub_65[5:1]][151:144] <= _mux_66[151:144];
-      if (_mux_67[19]) fetch_table_odd[_sub_65[5:1]][159:152] <= _mux_66[159:152];
-      if (_mux_67[20]) fetch_table_odd[_sub_65[5:1]][167:160] <= _mux_66[167:160];
-      if (_mux_67[21]) fetch_table_odd[_sub_65[5:1]][175:168] <= _mux_66[175:168];
-      if (_mux_67[22]) fetch_table_odd[_sub_65[5:1]][183:176] <= _mux_66[183:176];
-      if (_mux_67[23]) fetch_table_odd[_sub_65[5:1]][191:184] <= _mux_66[191:184];
-      if (_mux_67[24]) fetch_table_odd[_sub_65[5:1]][199:192] <= _mux_66[199:192];
-      if (_mux_67[25]) fetch_table_odd[_sub_65[5:1]][207:200] <= _mux_66[207:200];
-      if (_mux_67[26]) fetch_table_odd[_sub_65[5:1]][215:208] <= _mux_66[215:208];
-      if (_mux_67[27]) fetch_table_odd[_sub_65[5:1]][223:216] <= _mux_66[223:216];
-      if (_mux_67[28]) fetch_table_odd[_sub_65[5:1]][231:224] <= _mux_66[231:224];
-      if (_mux_67[29]) fetch_table_odd[_sub_65[5:1]][239:232] <= _mux_66[239:232];
-      if (_mux_67[30]) fetch_table_odd[_sub_65[5:1]][247:240] <= _mux_66[247:240];
-      if (_mux_67[31]) fetch_table_odd[_sub_65[5:1]][255:248] <= _mux_66[255:248];
+      if (_mux_68[0]) fetch_table_odd[_sub_66[5:1]][7:0] <= _mux_67[7:0];
+      if (_mux_68[1]) fetch_table_odd[_sub_66[5:1]][15:8] <= _mux_67[15:8];
+      if (_mux_68[2]) fetch_table_odd[_sub_66[5:1]][23:16] <= _mux_67[23:16];
+      if (_mux_68[3]) fetch_table_odd[_sub_66[5:1]][31:24] <= _mux_67[31:24];
+      if (_mux_68[4]) fetch_table_odd[_sub_66[5:1]][39:32] <= _mux_67[39:32];
+      if (_mux_68[5]) fetch_table_odd[_sub_66[5:1]][47:40] <= _mux_67[47:40];
+      if (_mux_68[6]) fetch_table_odd[_sub_66[5:1]][55:48] <= _mux_67[55:48];
+      if (_mux_68[7]) fetch_table_odd[_sub_66[5:1]][63:56] <= _mux_67[63:56];
+      if (_mux_68[8]) fetch_table_odd[_sub_66[5:1]][71:64] <= _mux_67[71:64];
+      if (_mux_68[9]) fetch_table_odd[_sub_66[5:1]][79:72] <= _mux_67[79:72];
+      if (_mux_68[10]) fetch_table_odd[_sub_66[5:1]][87:80] <= _mux_67[87:80];
+      if (_mux_68[11]) fetch_table_odd[_sub_66[5:1]][95:88] <= _mux_67[95:88];
+      if (_mux_68[12]) fetch_table_odd[_sub_66[5:1]][103:96] <= _mux_67[103:96];
+      if (_mux_68[13]) fetch_table_odd[_sub_66[5:1]][111:104] <= _mux_67[111:104];
+      if (_mux_68[14]) fetch_table_odd[_sub_66[5:1]][119:112] <= _mux_67[119:112];
+      if (_mux_68[15]) fetch_table_odd[_sub_66[5:1]][127:120] <= _mux_67[127:120];
+      if (_mux_68[16]) fetch_table_odd[_sub_66[5:1]][135:128] <= _mux_67[135:128];
+      if (_mux_68[17]) fetch_table_odd[_sub_66[5:1]][143:136] <= _mux_67[143:136];
+      if (_mux_68[18]) fetch_table_odd[_sub_66[5:1]][151:144] <= _mux_67[151:144];
+      if (_mux_68[19]) fetch_table_odd[_sub_66[5:1]][159:152] <= _mux_67[159:152];
+      if (_mux_68[20]) fetch_table_odd[_sub_66[5:1]][167:160] <= _mux_67[167:160];
+      if (_mux_68[21]) fetch_table_odd[_sub_66[5:1]][175:168] <= _mux_67[175:168];
+      if (_mux_68[22]) fetch_table_odd[_sub_66[5:1]][183:176] <= _mux_67[183:176];
+      if (_mux_68[23]) fetch_table_odd[_sub_66[5:1]][191:184] <= _mux_67[191:184];
+      if (_mux_68[24]) fetch_table_odd[_sub_66[5:1]][199:192] <= _mux_67[199:192];
+      if (_mux_68[25]) fetch_table_odd[_sub_66[5:1]][207:200] <= _mux_67[207:200];
+      if (_mux_68[26]) fetch_table_odd[_sub_66[5:1]][215:208] <= _mux_67[215:208];
+      if (_mux_68[27]) fetch_table_odd[_sub_66[5:1]][223:216] <= _mux_67[223:216];
+      if (_mux_68[28]) fetch_table_odd[_sub_66[5:1]][231:224] <= _mux_67[231:224];
+      if (_mux_68[29]) fetch_table_odd[_sub_66[5:1]][239:232] <= _mux_67[239:232];
+      if (_mux_68[30]) fetch_table_odd[_sub_66[5:1]][247:240] <= _mux_67[247:240];
+      if (_mux_68[31]) fetch_table_odd[_sub_66[5:1]][255:248] <= _mux_67[255:248];
     end
   end
   assign fetch_table_odd_rd0 = fetch_table_odd[stage_rd_at[6:2]];  // gen/virtq/packed_fetch.ts:143

@@ -295,19 +295,25 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   reg walk_q_ready_0;  // gen/virtq/packed_fetch.ts:433
   reg walk_q_ready_1;  // gen/virtq/packed_fetch.ts:433
   wire [1:0] sched_req;  // gen/virtq/packed_fetch.ts:448
-  reg sched_locked;  // gen/lib/arbiter.ts:54
-  reg sched_lock_index;  // gen/lib/arbiter.ts:55
-  reg [1:0] sched_mask;  // gen/lib/arbiter.ts:61
+  reg sched_locked;  // gen/lib/arbiter.ts:44
+  reg sched_lock_index;  // gen/lib/arbiter.ts:45
+  reg [1:0] sched_lock_grant;  // gen/lib/arbiter.ts:46
+  reg [1:0] sched_mask;  // gen/lib/arbiter.ts:59
+  wire [1:0] sched_after_or_p0;  // gen/lib/priority.ts:8
+  wire [1:0] sched_after_or_p1;  // gen/lib/priority.ts:57
   wire [1:0] sched_after_in;  // gen/lib/priority.ts:8
   wire sched_after_valid;  // gen/lib/priority.ts:29
   wire sched_after_index;  // gen/lib/priority.ts:36
-  wire sched_all_valid;  // gen/lib/priority.ts:29
-  wire sched_all_index;  // gen/lib/priority.ts:36
-  wire sched_index;  // gen/lib/arbiter.ts:69
-  wire sched_valid;  // gen/lib/arbiter.ts:70
+  wire [1:0] sched_all_or_p1;  // gen/lib/priority.ts:57
   /* verilator lint_off UNUSEDSIGNAL */  // unused
-  wire [1:0] sched_grant;  // gen/lib/arbiter.ts:71
+  wire sched_all_valid;  // gen/lib/priority.ts:29
   /* verilator lint_on UNUSEDSIGNAL */
+  wire sched_all_index;  // gen/lib/priority.ts:36
+  wire sched_index;  // gen/lib/arbiter.ts:73
+  wire sched_valid;  // gen/lib/arbiter.ts:74
+  wire [1:0] sched_grant;  // gen/lib/arbiter.ts:75
+  reg [1:0] sched_lock_above;  // gen/lib/arbiter.ts:77
+  wire [1:0] sched_above;  // gen/lib/arbiter.ts:78
   reg walk_others_wait;  // gen/virtq/packed_fetch.ts:451
   wire [16:0] fetch_pos_adv;  // gen/virtq/packed_fetch.ts:463
   wire [3:0] ring_alloc_next;  // gen/virtq/packed_fetch.ts:469
@@ -420,20 +426,27 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   reg [15:0] notify_idx;  // gen/virtq/packed_used.ts:286
   reg notify_wrap;  // gen/virtq/packed_used.ts:287
   reg [7:0] notify_seq;  // gen/virtq/packed_used.ts:288
-  reg notify_pick_locked;  // gen/lib/arbiter.ts:54
-  reg notify_pick_lock_index;  // gen/lib/arbiter.ts:55
-  reg [1:0] notify_pick_mask;  // gen/lib/arbiter.ts:61
+  reg notify_pick_locked;  // gen/lib/arbiter.ts:44
+  reg notify_pick_lock_index;  // gen/lib/arbiter.ts:45
+  reg [1:0] notify_pick_lock_grant;  // gen/lib/arbiter.ts:46
+  reg [1:0] notify_pick_mask;  // gen/lib/arbiter.ts:59
+  wire [1:0] notify_pick_after_or_p0;  // gen/lib/priority.ts:8
+  wire [1:0] notify_pick_after_or_p1;  // gen/lib/priority.ts:57
   wire [1:0] notify_pick_after_in;  // gen/lib/priority.ts:8
   wire notify_pick_after_valid;  // gen/lib/priority.ts:29
   wire notify_pick_after_index;  // gen/lib/priority.ts:36
+  wire [1:0] notify_pick_all_or_p0;  // gen/lib/priority.ts:8
+  wire [1:0] notify_pick_all_or_p1;  // gen/lib/priority.ts:57
   wire [1:0] notify_pick_all_in;  // gen/lib/priority.ts:8
-  wire notify_pick_all_valid;  // gen/lib/priority.ts:29
-  wire notify_pick_all_index;  // gen/lib/priority.ts:36
-  wire notify_pick_index;  // gen/lib/arbiter.ts:69
-  wire notify_pick_valid;  // gen/lib/arbiter.ts:70
   /* verilator lint_off UNUSEDSIGNAL */  // unused
-  wire [1:0] notify_pick_grant;  // gen/lib/arbiter.ts:71
+  wire notify_pick_all_valid;  // gen/lib/priority.ts:29
   /* verilator lint_on UNUSEDSIGNAL */
+  wire notify_pick_all_index;  // gen/lib/priority.ts:36
+  wire notify_pick_index;  // gen/lib/arbiter.ts:73
+  wire notify_pick_valid;  // gen/lib/arbiter.ts:74
+  wire [1:0] notify_pick_grant;  // gen/lib/arbiter.ts:75
+  reg [1:0] notify_pick_lock_above;  // gen/lib/arbiter.ts:77
+  wire [1:0] notify_pick_above;  // gen/lib/arbiter.ts:78
   wire notify_taken;  // gen/virtq/packed_used.ts:296
   reg notify_fatal;  // gen/virtq/packed_used.ts:298
   reg [1:0] notify_irq;  // gen/virtq/packed_used.ts:299
@@ -467,68 +480,69 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   reg _select_11;  // gen/virtq/packed_expand.ts:62
   reg _select_12;  // gen/virtq/packed_used.ts:138
   reg _select_13;  // gen/virtq/packed_used.ts:138
-  wire [1:0] _cat_14;  // gen/virtq/packed_used.ts:290
-  reg _select_15;  // gen/virtq/packed_used.ts:346
+  wire [1:0] _cat_15;  // gen/virtq/packed_used.ts:290
+  wire [1:0] _and_14;  // gen/virtq/packed_used.ts:295
   reg _select_16;  // gen/virtq/packed_used.ts:346
-  reg [15:0] _select_17;  // gen/virtq/packed_used.ts:310
-  reg _select_18;  // gen/virtq/packed_fetch.ts:368
-  reg _select_19;  // gen/virtq/packed_fetch.ts:669
-  reg _select_20;  // gen/virtq/packed_fetch.ts:670
-  reg [15:0] _select_22;  // gen/virtq/packed_used.ts:152
-  reg [15:0] _select_23;  // gen/virtq/packed_used.ts:153
+  reg _select_17;  // gen/virtq/packed_used.ts:346
+  reg [15:0] _select_18;  // gen/virtq/packed_used.ts:310
+  reg _select_19;  // gen/virtq/packed_fetch.ts:368
+  reg _select_20;  // gen/virtq/packed_fetch.ts:669
+  reg _select_21;  // gen/virtq/packed_fetch.ts:670
+  reg [15:0] _select_23;  // gen/virtq/packed_used.ts:152
+  reg [15:0] _select_24;  // gen/virtq/packed_used.ts:153
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _mux_21;  // gen/virtq/packed_used.ts:162
+  wire [16:0] _mux_22;  // gen/virtq/packed_used.ts:162
   /* verilator lint_on UNUSEDSIGNAL */
-  reg _select_24;  // gen/virtq/packed_used.ts:151
+  reg _select_25;  // gen/virtq/packed_used.ts:151
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [7:0] _sub_25;  // gen/virtq/packed_used.ts:336
+  wire [7:0] _sub_26;  // gen/virtq/packed_used.ts:336
   /* verilator lint_on UNUSEDSIGNAL */
-  reg _select_26;  // gen/virtq/packed_used.ts:348
-  reg _select_28;  // gen/virtq/packed_used.ts:253
-  wire _mux_27;  // gen/virtq/packed_used.ts:253
+  reg _select_27;  // gen/virtq/packed_used.ts:348
+  reg _select_29;  // gen/virtq/packed_used.ts:253
+  wire _mux_28;  // gen/virtq/packed_used.ts:253
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [7:0] _mux_30;  // gen/virtq/packed_fetch.ts:161
+  wire [7:0] _mux_31;  // gen/virtq/packed_fetch.ts:161
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [63:0] _cat_29;  // gen/virtq/packed_fetch.ts:154
+  wire [63:0] _cat_30;  // gen/virtq/packed_fetch.ts:154
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_31;  // gen/virtq/packed_fetch.ts:465
+  wire [15:0] _sub_32;  // gen/virtq/packed_fetch.ts:465
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [63:0] _select_32;  // gen/virtq/packed_fetch.ts:455
-  reg [15:0] _select_33;  // gen/virtq/packed_fetch.ts:660
-  reg [15:0] _select_34;  // gen/virtq/packed_fetch.ts:665
-  reg _select_35;  // gen/virtq/packed_fetch.ts:666
-  reg _select_36;  // gen/virtq/packed_fetch.ts:864
+  reg [63:0] _select_33;  // gen/virtq/packed_fetch.ts:455
+  reg [15:0] _select_34;  // gen/virtq/packed_fetch.ts:660
+  reg [15:0] _select_35;  // gen/virtq/packed_fetch.ts:665
+  reg _select_36;  // gen/virtq/packed_fetch.ts:666
+  reg _select_37;  // gen/virtq/packed_fetch.ts:864
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_37;  // gen/virtq/packed_expand.ts:213
+  wire [15:0] _sub_38;  // gen/virtq/packed_expand.ts:213
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [63:0] _select_38;  // gen/virtq/packed_used.ts:129
-  wire [15:0] _cat_39;  // gen/virtq/packed_used.ts:158
-  reg [63:0] _select_40;  // gen/virtq/packed_used.ts:201
-  reg [63:0] _select_41;  // gen/virtq/packed_used.ts:240
+  reg [63:0] _select_39;  // gen/virtq/packed_used.ts:129
+  wire [15:0] _cat_40;  // gen/virtq/packed_used.ts:158
+  reg [63:0] _select_41;  // gen/virtq/packed_used.ts:201
   reg [63:0] _select_42;  // gen/virtq/packed_used.ts:240
-  reg [15:0] _select_43;  // gen/virtq/packed_used.ts:329
-  reg [15:0] _select_44;  // gen/virtq/packed_used.ts:330
-  reg _select_45;  // gen/virtq/packed_used.ts:331
+  reg [63:0] _select_43;  // gen/virtq/packed_used.ts:240
+  reg [15:0] _select_44;  // gen/virtq/packed_used.ts:329
+  reg [15:0] _select_45;  // gen/virtq/packed_used.ts:330
+  reg _select_46;  // gen/virtq/packed_used.ts:331
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [9:0] _sub_46;  // gen/virtq/packed_fetch.ts:126
+  wire [9:0] _sub_47;  // gen/virtq/packed_fetch.ts:126
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [63:0] _mux_47;  // gen/virtq/packed_fetch.ts:123
-  wire [7:0] _mux_48;  // gen/virtq/packed_fetch.ts:124
+  wire [63:0] _mux_48;  // gen/virtq/packed_fetch.ts:123
+  wire [7:0] _mux_49;  // gen/virtq/packed_fetch.ts:124
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [9:0] _sub_49;  // gen/virtq/packed_fetch.ts:126
+  wire [9:0] _sub_50;  // gen/virtq/packed_fetch.ts:126
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [63:0] _mux_50;  // gen/virtq/packed_fetch.ts:123
-  wire [7:0] _mux_51;  // gen/virtq/packed_fetch.ts:124
+  wire [63:0] _mux_51;  // gen/virtq/packed_fetch.ts:123
+  wire [7:0] _mux_52;  // gen/virtq/packed_fetch.ts:124
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [9:0] _sub_52;  // gen/virtq/packed_fetch.ts:126
+  wire [9:0] _sub_53;  // gen/virtq/packed_fetch.ts:126
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [63:0] _mux_53;  // gen/virtq/packed_fetch.ts:123
-  wire [7:0] _mux_54;  // gen/virtq/packed_fetch.ts:124
+  wire [63:0] _mux_54;  // gen/virtq/packed_fetch.ts:123
+  wire [7:0] _mux_55;  // gen/virtq/packed_fetch.ts:124
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [9:0] _sub_55;  // gen/virtq/packed_fetch.ts:126
+  wire [9:0] _sub_56;  // gen/virtq/packed_fetch.ts:126
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [63:0] _mux_56;  // gen/virtq/packed_fetch.ts:123
-  wire [7:0] _mux_57;  // gen/virtq/packed_fetch.ts:124
+  wire [63:0] _mux_57;  // gen/virtq/packed_fetch.ts:123
+  wire [7:0] _mux_58;  // gen/virtq/packed_fetch.ts:124
 
   // ---- instances
   fifo_w33_d4 stage_hdr (  // gen/virtq/packed_fetch.ts:204
@@ -651,184 +665,164 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       default: _select_13 = resetting_0;
     endcase
   end
-  assign _cat_14 = {(((unsignalled_1 != 16'd0) & (~failed_1)) & (~resetting_1)), (((unsignalled_0 != 16'd0) & (~failed_0)) & (~resetting_0))};  // gen/virtq/packed_used.ts:290
+  assign _cat_15 = {(((unsignalled_1 != 16'd0) & (~failed_1)) & (~resetting_1)), (((unsignalled_0 != 16'd0) & (~failed_0)) & (~resetting_0))};  // gen/virtq/packed_used.ts:290
+  assign _and_14 = _cat_15 & {2{(notify_state == NOTIFY_STATE_IDLE)}};  // gen/virtq/packed_used.ts:295
   always @* begin  // gen/virtq/packed_used.ts:346
     case (notify_queue)
-      1'b0: _select_15 = failed_0;
-      1'b1: _select_15 = failed_1;
-      default: _select_15 = failed_0;
+      1'b0: _select_16 = failed_0;
+      1'b1: _select_16 = failed_1;
+      default: _select_16 = failed_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:346
     case (notify_queue)
-      1'b0: _select_16 = resetting_0;
-      1'b1: _select_16 = resetting_1;
-      default: _select_16 = resetting_0;
+      1'b0: _select_17 = resetting_0;
+      1'b1: _select_17 = resetting_1;
+      default: _select_17 = resetting_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:310
     case (notify_queue)
-      1'b0: _select_17 = q0_size;
-      1'b1: _select_17 = q1_size;
-      default: _select_17 = q0_size;
+      1'b0: _select_18 = q0_size;
+      1'b1: _select_18 = q1_size;
+      default: _select_18 = q0_size;
     endcase
   end
   always @* begin  // gen/virtq/packed_fetch.ts:368
     case (walk_queue)
-      1'b0: _select_18 = failed_0;
-      1'b1: _select_18 = failed_1;
-      default: _select_18 = failed_0;
+      1'b0: _select_19 = failed_0;
+      1'b1: _select_19 = failed_1;
+      default: _select_19 = failed_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_fetch.ts:669
     case (sched_index)
-      1'b0: _select_19 = ev_off_0;
-      1'b1: _select_19 = ev_off_1;
-      default: _select_19 = ev_off_0;
+      1'b0: _select_20 = ev_off_0;
+      1'b1: _select_20 = ev_off_1;
+      default: _select_20 = ev_off_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_fetch.ts:670
     case (sched_index)
-      1'b0: _select_20 = ev_armed_0;
-      1'b1: _select_20 = ev_armed_1;
-      default: _select_20 = ev_armed_0;
+      1'b0: _select_21 = ev_armed_0;
+      1'b1: _select_21 = ev_armed_1;
+      default: _select_21 = ev_armed_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:152
     case (done_queue)
-      1'b0: _select_22 = used_pos_0;
-      1'b1: _select_22 = used_pos_1;
-      default: _select_22 = used_pos_0;
+      1'b0: _select_23 = used_pos_0;
+      1'b1: _select_23 = used_pos_1;
+      default: _select_23 = used_pos_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:153
     case (done_queue)
-      1'b0: _select_23 = q0_size;
-      1'b1: _select_23 = q1_size;
-      default: _select_23 = q0_size;
+      1'b0: _select_24 = q0_size;
+      1'b1: _select_24 = q1_size;
+      default: _select_24 = q0_size;
     endcase
   end
-  assign _mux_21 = (({1'b0, _select_22} + {1'b0, done_slots}) >= {1'b0, _select_23}) ? (({1'b0, _select_22} + {1'b0, done_slots}) - {1'b0, _select_23}) : ({1'b0, _select_22} + {1'b0, done_slots});  // gen/virtq/packed_used.ts:162
+  assign _mux_22 = (({1'b0, _select_23} + {1'b0, done_slots}) >= {1'b0, _select_24}) ? (({1'b0, _select_23} + {1'b0, done_slots}) - {1'b0, _select_24}) : ({1'b0, _select_23} + {1'b0, done_slots});  // gen/virtq/packed_used.ts:162
   always @* begin  // gen/virtq/packed_used.ts:151
     case (done_queue)
-      1'b0: _select_24 = used_wrap_0;
-      1'b1: _select_24 = used_wrap_1;
-      default: _select_24 = used_wrap_0;
+      1'b0: _select_25 = used_wrap_0;
+      1'b1: _select_25 = used_wrap_1;
+      default: _select_25 = used_wrap_0;
     endcase
   end
-  assign _sub_25 = used_seq_done - notify_seq;  // gen/virtq/packed_used.ts:336
+  assign _sub_26 = used_seq_done - notify_seq;  // gen/virtq/packed_used.ts:336
   always @* begin  // gen/virtq/packed_used.ts:348
     case (notify_queue)
-      1'b0: _select_26 = ev_off_0;
-      1'b1: _select_26 = ev_off_1;
-      default: _select_26 = ev_off_0;
+      1'b0: _select_27 = ev_off_0;
+      1'b1: _select_27 = ev_off_1;
+      default: _select_27 = ev_off_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:253
     case (wr_status_id[3:1])
-      3'd0: _select_28 = used_slot_queue_0;
-      3'd1: _select_28 = used_slot_queue_1;
-      3'd2: _select_28 = used_slot_queue_2;
-      3'd3: _select_28 = used_slot_queue_3;
-      3'd4: _select_28 = used_slot_queue_4;
-      3'd5: _select_28 = used_slot_queue_5;
-      3'd6: _select_28 = used_slot_queue_6;
-      3'd7: _select_28 = used_slot_queue_7;
-      default: _select_28 = used_slot_queue_0;
+      3'd0: _select_29 = used_slot_queue_0;
+      3'd1: _select_29 = used_slot_queue_1;
+      3'd2: _select_29 = used_slot_queue_2;
+      3'd3: _select_29 = used_slot_queue_3;
+      3'd4: _select_29 = used_slot_queue_4;
+      3'd5: _select_29 = used_slot_queue_5;
+      3'd6: _select_29 = used_slot_queue_6;
+      3'd7: _select_29 = used_slot_queue_7;
+      default: _select_29 = used_slot_queue_0;
     endcase
   end
-  assign _mux_27 = wr_status_id[4] ? event_queue : _select_28;  // gen/virtq/packed_used.ts:253
-  assign _mux_30 = (mem_wr_valid & (memwr_line == 10'd320)) ? mem_wr_be[7:0] : ((mem_wr_valid & (memwr_line == 10'd319)) ? mem_wr_be[15:8] : 8'd0);  // gen/virtq/packed_fetch.ts:161
-  assign _cat_29 = {{8{_mux_30[7]}}, {8{_mux_30[6]}}, {8{_mux_30[5]}}, {8{_mux_30[4]}}, {8{_mux_30[3]}}, {8{_mux_30[2]}}, {8{_mux_30[1]}}, {8{_mux_30[0]}}};  // gen/virtq/packed_fetch.ts:154
-  assign _sub_31 = walk_size - fetch_pos;  // gen/virtq/packed_fetch.ts:465
+  assign _mux_28 = wr_status_id[4] ? event_queue : _select_29;  // gen/virtq/packed_used.ts:253
+  assign _mux_31 = (mem_wr_valid & (memwr_line == 10'd320)) ? mem_wr_be[7:0] : ((mem_wr_valid & (memwr_line == 10'd319)) ? mem_wr_be[15:8] : 8'd0);  // gen/virtq/packed_fetch.ts:161
+  assign _cat_30 = {{8{_mux_31[7]}}, {8{_mux_31[6]}}, {8{_mux_31[5]}}, {8{_mux_31[4]}}, {8{_mux_31[3]}}, {8{_mux_31[2]}}, {8{_mux_31[1]}}, {8{_mux_31[0]}}};  // gen/virtq/packed_fetch.ts:154
+  assign _sub_32 = walk_size - fetch_pos;  // gen/virtq/packed_fetch.ts:465
   always @* begin  // gen/virtq/packed_fetch.ts:455
     case (walk_queue)
-      1'b0: _select_32 = q0_desc;
-      1'b1: _select_32 = q1_desc;
-      default: _select_32 = q0_desc;
+      1'b0: _select_33 = q0_desc;
+      1'b1: _select_33 = q1_desc;
+      default: _select_33 = q0_desc;
     endcase
   end
   always @* begin  // gen/virtq/packed_fetch.ts:660
     case (sched_index)
-      1'b0: _select_33 = q0_size;
-      1'b1: _select_33 = q1_size;
-      default: _select_33 = q0_size;
+      1'b0: _select_34 = q0_size;
+      1'b1: _select_34 = q1_size;
+      default: _select_34 = q0_size;
     endcase
   end
   always @* begin  // gen/virtq/packed_fetch.ts:665
     case (sched_index)
-      1'b0: _select_34 = avail_pos_0;
-      1'b1: _select_34 = avail_pos_1;
-      default: _select_34 = avail_pos_0;
+      1'b0: _select_35 = avail_pos_0;
+      1'b1: _select_35 = avail_pos_1;
+      default: _select_35 = avail_pos_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_fetch.ts:666
     case (sched_index)
-      1'b0: _select_35 = avail_wrap_0;
-      1'b1: _select_35 = avail_wrap_1;
-      default: _select_35 = avail_wrap_0;
+      1'b0: _select_36 = avail_wrap_0;
+      1'b1: _select_36 = avail_wrap_1;
+      default: _select_36 = avail_wrap_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_fetch.ts:864
     case (table_cons_reg[3:0])
-      4'd0: _select_36 = table_slot_err_0;
-      4'd1: _select_36 = table_slot_err_1;
-      4'd2: _select_36 = table_slot_err_2;
-      4'd3: _select_36 = table_slot_err_3;
-      4'd4: _select_36 = table_slot_err_4;
-      4'd5: _select_36 = table_slot_err_5;
-      4'd6: _select_36 = table_slot_err_6;
-      4'd7: _select_36 = table_slot_err_7;
-      4'd8: _select_36 = table_slot_err_8;
-      4'd9: _select_36 = table_slot_err_9;
-      4'd10: _select_36 = table_slot_err_10;
-      4'd11: _select_36 = table_slot_err_11;
-      4'd12: _select_36 = table_slot_err_12;
-      4'd13: _select_36 = table_slot_err_13;
-      4'd14: _select_36 = table_slot_err_14;
-      4'd15: _select_36 = table_slot_err_15;
-      default: _select_36 = table_slot_err_0;
+      4'd0: _select_37 = table_slot_err_0;
+      4'd1: _select_37 = table_slot_err_1;
+      4'd2: _select_37 = table_slot_err_2;
+      4'd3: _select_37 = table_slot_err_3;
+      4'd4: _select_37 = table_slot_err_4;
+      4'd5: _select_37 = table_slot_err_5;
+      4'd6: _select_37 = table_slot_err_6;
+      4'd7: _select_37 = table_slot_err_7;
+      4'd8: _select_37 = table_slot_err_8;
+      4'd9: _select_37 = table_slot_err_9;
+      4'd10: _select_37 = table_slot_err_10;
+      4'd11: _select_37 = table_slot_err_11;
+      4'd12: _select_37 = table_slot_err_12;
+      4'd13: _select_37 = table_slot_err_13;
+      4'd14: _select_37 = table_slot_err_14;
+      4'd15: _select_37 = table_slot_err_15;
+      default: _select_37 = table_slot_err_0;
     endcase
   end
-  assign _sub_37 = stage_table_left - 16'd1;  // gen/virtq/packed_expand.ts:213
+  assign _sub_38 = stage_table_left - 16'd1;  // gen/virtq/packed_expand.ts:213
   always @* begin  // gen/virtq/packed_used.ts:129
     case (ev_wr_queue)
-      1'b0: _select_38 = q0_device;
-      1'b1: _select_38 = q1_device;
-      default: _select_38 = q0_device;
+      1'b0: _select_39 = q0_device;
+      1'b1: _select_39 = q1_device;
+      default: _select_39 = q0_device;
     endcase
   end
-  assign _cat_39 = {_select_24, 7'd0, _select_24, 5'd0, (done_len != 32'd0), 1'b0};  // gen/virtq/packed_used.ts:158
+  assign _cat_40 = {_select_25, 7'd0, _select_25, 5'd0, (done_len != 32'd0), 1'b0};  // gen/virtq/packed_used.ts:158
   always @* begin  // gen/virtq/packed_used.ts:201
     case (used_queue)
-      1'b0: _select_40 = q0_desc;
-      1'b1: _select_40 = q1_desc;
-      default: _select_40 = q0_desc;
+      1'b0: _select_41 = q0_desc;
+      1'b1: _select_41 = q1_desc;
+      default: _select_41 = q0_desc;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:240
     case (mem_rd_addr[3:0] + 4'd1)
-      4'd0: _select_41 = used_slot_0;
-      4'd1: _select_41 = used_slot_1;
-      4'd2: _select_41 = used_slot_2;
-      4'd3: _select_41 = used_slot_3;
-      4'd4: _select_41 = used_slot_4;
-      4'd5: _select_41 = used_slot_5;
-      4'd6: _select_41 = used_slot_6;
-      4'd7: _select_41 = used_slot_7;
-      4'd8: _select_41 = {32'd0, event_word};
-      4'd9: _select_41 = 64'd0;
-      4'd10: _select_41 = 64'd0;
-      4'd11: _select_41 = 64'd0;
-      4'd12: _select_41 = 64'd0;
-      4'd13: _select_41 = 64'd0;
-      4'd14: _select_41 = 64'd0;
-      4'd15: _select_41 = 64'd0;
-      default: _select_41 = used_slot_0;
-    endcase
-  end
-  always @* begin  // gen/virtq/packed_used.ts:240
-    case (mem_rd_addr[3:0])
       4'd0: _select_42 = used_slot_0;
       4'd1: _select_42 = used_slot_1;
       4'd2: _select_42 = used_slot_2;
@@ -848,39 +842,60 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       default: _select_42 = used_slot_0;
     endcase
   end
+  always @* begin  // gen/virtq/packed_used.ts:240
+    case (mem_rd_addr[3:0])
+      4'd0: _select_43 = used_slot_0;
+      4'd1: _select_43 = used_slot_1;
+      4'd2: _select_43 = used_slot_2;
+      4'd3: _select_43 = used_slot_3;
+      4'd4: _select_43 = used_slot_4;
+      4'd5: _select_43 = used_slot_5;
+      4'd6: _select_43 = used_slot_6;
+      4'd7: _select_43 = used_slot_7;
+      4'd8: _select_43 = {32'd0, event_word};
+      4'd9: _select_43 = 64'd0;
+      4'd10: _select_43 = 64'd0;
+      4'd11: _select_43 = 64'd0;
+      4'd12: _select_43 = 64'd0;
+      4'd13: _select_43 = 64'd0;
+      4'd14: _select_43 = 64'd0;
+      4'd15: _select_43 = 64'd0;
+      default: _select_43 = used_slot_0;
+    endcase
+  end
   always @* begin  // gen/virtq/packed_used.ts:329
     case (notify_pick_index)
-      1'b0: _select_43 = unsignalled_0;
-      1'b1: _select_43 = unsignalled_1;
-      default: _select_43 = unsignalled_0;
+      1'b0: _select_44 = unsignalled_0;
+      1'b1: _select_44 = unsignalled_1;
+      default: _select_44 = unsignalled_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:330
     case (notify_pick_index)
-      1'b0: _select_44 = used_pos_0;
-      1'b1: _select_44 = used_pos_1;
-      default: _select_44 = used_pos_0;
+      1'b0: _select_45 = used_pos_0;
+      1'b1: _select_45 = used_pos_1;
+      default: _select_45 = used_pos_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:331
     case (notify_pick_index)
-      1'b0: _select_45 = used_wrap_0;
-      1'b1: _select_45 = used_wrap_1;
-      default: _select_45 = used_wrap_0;
+      1'b0: _select_46 = used_wrap_0;
+      1'b1: _select_46 = used_wrap_1;
+      default: _select_46 = used_wrap_0;
     endcase
   end
-  assign _sub_46 = ((~memwr_line[0]) ? memwr_line : memwr_line_next) - 10'd0;  // gen/virtq/packed_fetch.ts:126
-  assign _mux_47 = (~memwr_line[0]) ? mem_wr_data[63:0] : mem_wr_data[127:64];  // gen/virtq/packed_fetch.ts:123
-  assign _mux_48 = (~memwr_line[0]) ? mem_wr_be[7:0] : mem_wr_be[15:8];  // gen/virtq/packed_fetch.ts:124
-  assign _sub_49 = (memwr_line[0] ? memwr_line : memwr_line_next) - 10'd0;  // gen/virtq/packed_fetch.ts:126
-  assign _mux_50 = memwr_line[0] ? mem_wr_data[63:0] : mem_wr_data[127:64];  // gen/virtq/packed_fetch.ts:123
-  assign _mux_51 = memwr_line[0] ? mem_wr_be[7:0] : mem_wr_be[15:8];  // gen/virtq/packed_fetch.ts:124
-  assign _sub_52 = ((~memwr_line[0]) ? memwr_line : memwr_line_next) - 10'd64;  // gen/virtq/packed_fetch.ts:126
-  assign _mux_53 = (~memwr_line[0]) ? mem_wr_data[63:0] : mem_wr_data[127:64];  // gen/virtq/packed_fetch.ts:123
-  assign _mux_54 = (~memwr_line[0]) ? mem_wr_be[7:0] : mem_wr_be[15:8];  // gen/virtq/packed_fetch.ts:124
-  assign _sub_55 = (memwr_line[0] ? memwr_line : memwr_line_next) - 10'd64;  // gen/virtq/packed_fetch.ts:126
-  assign _mux_56 = memwr_line[0] ? mem_wr_data[63:0] : mem_wr_data[127:64];  // gen/virtq/packed_fetch.ts:123
-  assign _mux_57 = memwr_line[0] ? mem_wr_be[7:0] : mem_wr_be[15:8];  // gen/virtq/packed_fetch.ts:124
+  assign _sub_47 = ((~memwr_line[0]) ? memwr_line : memwr_line_next) - 10'd0;  // gen/virtq/packed_fetch.ts:126
+  assign _mux_48 = (~memwr_line[0]) ? mem_wr_data[63:0] : mem_wr_data[127:64];  // gen/virtq/packed_fetch.ts:123
+  assign _mux_49 = (~memwr_line[0]) ? mem_wr_be[7:0] : mem_wr_be[15:8];  // gen/virtq/packed_fetch.ts:124
+  assign _sub_50 = (memwr_line[0] ? memwr_line : memwr_line_next) - 10'd0;  // gen/virtq/packed_fetch.ts:126
+  assign _mux_51 = memwr_line[0] ? mem_wr_data[63:0] : mem_wr_data[127:64];  // gen/virtq/packed_fetch.ts:123
+  assign _mux_52 = memwr_line[0] ? mem_wr_be[7:0] : mem_wr_be[15:8];  // gen/virtq/packed_fetch.ts:124
+  assign _sub_53 = ((~memwr_line[0]) ? memwr_line : memwr_line_next) - 10'd64;  // gen/virtq/packed_fetch.ts:126
+  assign _mux_54 = (~memwr_line[0]) ? mem_wr_data[63:0] : mem_wr_data[127:64];  // gen/virtq/packed_fetch.ts:123
+  assign _mux_55 = (~memwr_line[0]) ? mem_wr_be[7:0] : mem_wr_be[15:8];  // gen/virtq/packed_fetch.ts:124
+  assign _sub_56 = (memwr_line[0] ? memwr_line : memwr_line_next) - 10'd64;  // gen/virtq/packed_fetch.ts:126
+  assign _mux_57 = memwr_line[0] ? mem_wr_data[63:0] : mem_wr_data[127:64];  // gen/virtq/packed_fetch.ts:123
+  assign _mux_58 = memwr_line[0] ? mem_wr_be[7:0] : mem_wr_be[15:8];  // gen/virtq/packed_fetch.ts:124
   assign irq_queue = irq_reg;  // gen/virtq/packed_engine.ts:295
   assign fatal_error = fatal_pulse;  // gen/virtq/packed_engine.ts:247
   assign fatal_code = fatal_code_reg;  // gen/virtq/packed_engine.ts:248
@@ -1115,14 +1130,18 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   assign table_cons = table_cons_reg;  // gen/virtq/packed_engine.ts:177
   assign table_slot_free = ((table_alloc - table_cons) < 5'd16) & ((table_alloc - table_fill) < 5'd16);  // gen/virtq/packed_fetch.ts:420
   assign sched_req = _cat_5 & {2{((walk_state == WALK_STATE_IDLE) & driver_ok)}};  // gen/virtq/packed_fetch.ts:448
+  assign sched_after_or_p0 = sched_req & sched_mask;  // gen/lib/priority.ts:8
+  assign sched_after_or_p1 = {(sched_after_or_p0[1] | sched_after_or_p0[0]), sched_after_or_p0[0]};  // gen/lib/priority.ts:57
   assign sched_after_in = sched_req & sched_mask;  // gen/lib/priority.ts:8
   assign sched_after_valid = sched_after_in[0] | sched_after_in[1];  // gen/lib/priority.ts:29
   assign sched_after_index = ~sched_after_in[0];  // gen/lib/priority.ts:36
+  assign sched_all_or_p1 = {(sched_req[1] | sched_req[0]), sched_req[0]};  // gen/lib/priority.ts:57
   assign sched_all_valid = sched_req[0] | sched_req[1];  // gen/lib/priority.ts:29
   assign sched_all_index = ~sched_req[0];  // gen/lib/priority.ts:36
-  assign sched_index = sched_locked ? sched_lock_index : (sched_after_valid ? sched_after_index : sched_all_index);  // gen/lib/arbiter.ts:69
-  assign sched_valid = sched_locked | sched_all_valid;  // gen/lib/arbiter.ts:70
-  assign sched_grant = sched_valid ? {(sched_index == 1'b1), (sched_index == 1'b0)} : 2'd0;  // gen/lib/arbiter.ts:71
+  assign sched_index = sched_locked ? sched_lock_index : (sched_after_valid ? sched_after_index : sched_all_index);  // gen/lib/arbiter.ts:73
+  assign sched_valid = sched_locked | (|sched_req);  // gen/lib/arbiter.ts:74
+  assign sched_grant = sched_locked ? sched_lock_grant : (sched_after_valid ? ((sched_req & sched_mask) & (~(sched_after_or_p1 << 1))) : (sched_req & (~(sched_all_or_p1 << 1))));  // gen/lib/arbiter.ts:75
+  assign sched_above = sched_locked ? sched_lock_above : (sched_after_valid ? (sched_after_or_p1 << 1) : (sched_all_or_p1 << 1));  // gen/lib/arbiter.ts:78
   assign fetch_pos_adv = {1'b0, fetch_pos} + {13'd0, fetch_n};  // gen/virtq/packed_fetch.ts:463
   assign ring_alloc_next = ring_rd_grant ? (ring_alloc + 4'd1) : ring_alloc;  // gen/virtq/packed_fetch.ts:469
   assign walk_n = _select_6;  // gen/virtq/packed_fetch.ts:500
@@ -1473,15 +1492,20 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   assign event_done = wr_status_valid & wr_status_id[4];  // gen/virtq/packed_used.ts:222
   assign used_fatal = wr_status_valid & (wr_status_error != 3'd0);  // gen/virtq/packed_used.ts:227
   assign used_busy = ((~(used_state == USED_STATE_IDLE)) | (used_head != used_tail)) | event_busy;  // gen/virtq/packed_used.ts:248
-  assign notify_pick_after_in = (_cat_14 & {2{(notify_state == NOTIFY_STATE_IDLE)}}) & notify_pick_mask;  // gen/lib/priority.ts:8
+  assign notify_pick_after_or_p0 = _and_14 & notify_pick_mask;  // gen/lib/priority.ts:8
+  assign notify_pick_after_or_p1 = {(notify_pick_after_or_p0[1] | notify_pick_after_or_p0[0]), notify_pick_after_or_p0[0]};  // gen/lib/priority.ts:57
+  assign notify_pick_after_in = _and_14 & notify_pick_mask;  // gen/lib/priority.ts:8
   assign notify_pick_after_valid = notify_pick_after_in[0] | notify_pick_after_in[1];  // gen/lib/priority.ts:29
   assign notify_pick_after_index = ~notify_pick_after_in[0];  // gen/lib/priority.ts:36
-  assign notify_pick_all_in = _cat_14 & {2{(notify_state == NOTIFY_STATE_IDLE)}};  // gen/lib/priority.ts:8
+  assign notify_pick_all_or_p0 = _and_14;  // gen/lib/priority.ts:8
+  assign notify_pick_all_or_p1 = {(notify_pick_all_or_p0[1] | notify_pick_all_or_p0[0]), notify_pick_all_or_p0[0]};  // gen/lib/priority.ts:57
+  assign notify_pick_all_in = _and_14;  // gen/lib/priority.ts:8
   assign notify_pick_all_valid = notify_pick_all_in[0] | notify_pick_all_in[1];  // gen/lib/priority.ts:29
   assign notify_pick_all_index = ~notify_pick_all_in[0];  // gen/lib/priority.ts:36
-  assign notify_pick_index = notify_pick_locked ? notify_pick_lock_index : (notify_pick_after_valid ? notify_pick_after_index : notify_pick_all_index);  // gen/lib/arbiter.ts:69
-  assign notify_pick_valid = notify_pick_locked | notify_pick_all_valid;  // gen/lib/arbiter.ts:70
-  assign notify_pick_grant = notify_pick_valid ? {(notify_pick_index == 1'b1), (notify_pick_index == 1'b0)} : 2'd0;  // gen/lib/arbiter.ts:71
+  assign notify_pick_index = notify_pick_locked ? notify_pick_lock_index : (notify_pick_after_valid ? notify_pick_after_index : notify_pick_all_index);  // gen/lib/arbiter.ts:73
+  assign notify_pick_valid = notify_pick_locked | (|_and_14);  // gen/lib/arbiter.ts:74
+  assign notify_pick_grant = notify_pick_locked ? notify_pick_lock_grant : (notify_pick_after_valid ? ((_and_14 & notify_pick_mask) & (~(notify_pick_after_or_p1 << 1))) : (_and_14 & (~(notify_pick_all_or_p1 << 1))));  // gen/lib/arbiter.ts:75
+  assign notify_pick_above = notify_pick_locked ? notify_pick_lock_above : (notify_pick_after_valid ? (notify_pick_after_or_p1 << 1) : (notify_pick_all_or_p1 << 1));  // gen/lib/arbiter.ts:78
   assign notify_taken = (notify_state == NOTIFY_STATE_IDLE) & notify_pick_valid;  // gen/virtq/packed_used.ts:296
   always @* begin
     notify_fatal = 1'b0;  // default, gen/virtq/packed_used.ts:298
@@ -1500,14 +1524,14 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
     notify_irq = 2'd0;  // default, gen/virtq/packed_used.ts:299
     case (notify_state)  // gen/virtq/packed_used.ts:325
       NOTIFY_STATE_DECIDE: begin
-        if ((notify_need & (~_select_15)) & (~_select_16)) begin  // gen/virtq/packed_used.ts:346
+        if ((notify_need & (~_select_16)) & (~_select_17)) begin  // gen/virtq/packed_used.ts:346
           notify_irq = 2'd1 << notify_queue;  // gen/virtq/packed_used.ts:346
         end
       end
       default: begin end
     endcase
   end
-  assign notify_need = ((event_line[31:16] == 16'd2) & features[29]) ? (((notify_idx - ((event_line[15] != notify_wrap) ? ({1'b0, event_line[14:0]} - _select_17) : {1'b0, event_line[14:0]})) - 16'd1) < notify_adv) : (event_line[31:16] != 16'd1);  // gen/virtq/packed_used.ts:320
+  assign notify_need = ((event_line[31:16] == 16'd2) & features[29]) ? (((notify_idx - ((event_line[15] != notify_wrap) ? ({1'b0, event_line[14:0]} - _select_18) : {1'b0, event_line[14:0]})) - 16'd1) < notify_adv) : (event_line[31:16] != 16'd1);  // gen/virtq/packed_used.ts:320
   assign notify_active = ~(notify_state == NOTIFY_STATE_IDLE);  // gen/virtq/packed_used.ts:357
   assign reset_finish_0 = ((((resetting_0 & (inflight_0 == 16'd0)) & (~(((~(walk_state == WALK_STATE_IDLE)) & (walk_queue == 1'b0)) | ((((({2'd0, (2'd0 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_0 == 1'b0)) | (({2'd0, (2'd1 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_1 == 1'b0))) | (({2'd0, (2'd2 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_2 == 1'b0))) | (({2'd0, (2'd3 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_3 == 1'b0)))))) & (items_of_0 == 5'd0)) & (~(notify_active & (notify_queue == 1'b0)))) & ((used_seq == used_seq_done) & (~used_busy));  // gen/virtq/packed_engine.ts:256
   assign reset_finish_1 = ((((resetting_1 & (inflight_1 == 16'd0)) & (~(((~(walk_state == WALK_STATE_IDLE)) & (walk_queue == 1'b1)) | ((((({2'd0, (2'd0 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_0 == 1'b1)) | (({2'd0, (2'd1 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_1 == 1'b1))) | (({2'd0, (2'd2 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_2 == 1'b1))) | (({2'd0, (2'd3 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_3 == 1'b1)))))) & (items_of_1 == 5'd0)) & (~(notify_active & (notify_queue == 1'b1)))) & ((used_seq == used_seq_done) & (~used_busy));  // gen/virtq/packed_engine.ts:256
@@ -1568,7 +1592,9 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       walk_q_ready_1 <= 1'b0;
       sched_locked <= 1'b0;
       sched_lock_index <= 1'b0;
+      sched_lock_grant <= 2'd0;
       sched_mask <= 2'd0;
+      sched_lock_above <= 2'd0;
       walk_others_wait <= 1'b0;
       stage_state <= STAGE_STATE_IDLE;
       table_cons_reg <= 5'd0;
@@ -1591,7 +1617,9 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       notify_queue <= 1'b0;
       notify_pick_locked <= 1'b0;
       notify_pick_lock_index <= 1'b0;
+      notify_pick_lock_grant <= 2'd0;
       notify_pick_mask <= 2'd0;
+      notify_pick_lock_above <= 2'd0;
       fatal_pulse <= 1'b0;
       fatal_code_reg <= 4'd0;
       dev_resetting <= 1'b0;
@@ -1609,7 +1637,7 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       end
       stage_rd <= (chain_valid & chain_ready) ? (stage_rd + 8'd1) : stage_rd;  // gen/virtq/packed_fetch.ts:228
       stage_waiting <= stage_commit_now | (((chain_valid & chain_ready) ? (stage_rd + 8'd1) : stage_rd) != stage_commit);  // gen/virtq/packed_fetch.ts:230
-      walk_failed <= _select_18;  // gen/virtq/packed_fetch.ts:368
+      walk_failed <= _select_19;  // gen/virtq/packed_fetch.ts:368
       walk_expect_decision <= expect_decision;  // gen/virtq/packed_fetch.ts:384
       if (ev_wr_grant) begin  // gen/virtq/packed_fetch.ts:393
         walk_ev_req <= 1'b0;  // gen/virtq/packed_fetch.ts:393
@@ -1622,13 +1650,15 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       end
       walk_q_ready_0 <= q0_enable & (q0_size != 16'd0);  // gen/virtq/packed_fetch.ts:434
       walk_q_ready_1 <= q1_enable & (q1_size != 16'd0);  // gen/virtq/packed_fetch.ts:434
-      if (sched_valid) begin  // gen/lib/arbiter.ts:73
-        if (walk_state == WALK_STATE_IDLE) begin  // gen/lib/arbiter.ts:74
-          sched_locked <= 1'b0;  // gen/lib/arbiter.ts:75
-          sched_mask <= {(sched_index < 1'b1), 1'b0};  // gen/lib/arbiter.ts:77
+      if (sched_valid) begin  // gen/lib/arbiter.ts:79
+        if (walk_state == WALK_STATE_IDLE) begin  // gen/lib/arbiter.ts:80
+          sched_locked <= 1'b0;  // gen/lib/arbiter.ts:81
+          sched_mask <= sched_above;  // gen/lib/arbiter.ts:83
         end else begin
-          sched_locked <= 1'b1;  // gen/lib/arbiter.ts:79
-          sched_lock_index <= sched_index;  // gen/lib/arbiter.ts:80
+          sched_locked <= 1'b1;  // gen/lib/arbiter.ts:85
+          sched_lock_index <= sched_index;  // gen/lib/arbiter.ts:86
+          sched_lock_grant <= sched_grant;  // gen/lib/arbiter.ts:87
+          sched_lock_above <= sched_above;  // gen/lib/arbiter.ts:88
         end
       end
       walk_others_wait <= (_cat_5 & (~(2'd1 << walk_queue))) != 2'd0;  // gen/virtq/packed_fetch.ts:452
@@ -1666,8 +1696,8 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
               pending_1 <= 1'b0;  // gen/virtq/packed_fetch.ts:667
             end
             walk_retried <= 1'b0;  // gen/virtq/packed_fetch.ts:668
-            walk_ev_off <= _select_19;  // gen/virtq/packed_fetch.ts:669
-            walk_ev_checked <= _select_20;  // gen/virtq/packed_fetch.ts:670
+            walk_ev_off <= _select_20;  // gen/virtq/packed_fetch.ts:669
+            walk_ev_checked <= _select_21;  // gen/virtq/packed_fetch.ts:670
             walk_moved <= 1'b0;  // gen/virtq/packed_fetch.ts:671
             walk_ev_off_wanted <= 1'b0;  // gen/virtq/packed_fetch.ts:672
             walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:594
@@ -2080,17 +2110,17 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       end
       if (used_accept) begin  // gen/virtq/packed_used.ts:161
         if (done_queue == 1'b0) begin  // gen/virtq/packed_used.ts:162
-          used_pos_0 <= _mux_21[15:0];  // gen/virtq/packed_used.ts:162
+          used_pos_0 <= _mux_22[15:0];  // gen/virtq/packed_used.ts:162
         end
         if (done_queue == 1'b1) begin  // gen/virtq/packed_used.ts:162
-          used_pos_1 <= _mux_21[15:0];  // gen/virtq/packed_used.ts:162
+          used_pos_1 <= _mux_22[15:0];  // gen/virtq/packed_used.ts:162
         end
-        if (({1'b0, _select_22} + {1'b0, done_slots}) >= {1'b0, _select_23}) begin  // gen/virtq/packed_used.ts:163
+        if (({1'b0, _select_23} + {1'b0, done_slots}) >= {1'b0, _select_24}) begin  // gen/virtq/packed_used.ts:163
           if (done_queue == 1'b0) begin  // gen/virtq/packed_used.ts:163
-            used_wrap_0 <= ~_select_24;  // gen/virtq/packed_used.ts:163
+            used_wrap_0 <= ~_select_25;  // gen/virtq/packed_used.ts:163
           end
           if (done_queue == 1'b1) begin  // gen/virtq/packed_used.ts:163
-            used_wrap_1 <= ~_select_24;  // gen/virtq/packed_used.ts:163
+            used_wrap_1 <= ~_select_25;  // gen/virtq/packed_used.ts:163
           end
         end
         used_open_complete <= used_complete;  // gen/virtq/packed_used.ts:164
@@ -2133,13 +2163,15 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
         event_busy <= 1'b0;  // gen/virtq/packed_used.ts:223
       end
       used_rvalid <= mem_rd_valid;  // gen/virtq/packed_used.ts:241
-      if (notify_pick_valid) begin  // gen/lib/arbiter.ts:73
-        if (notify_state == NOTIFY_STATE_IDLE) begin  // gen/lib/arbiter.ts:74
-          notify_pick_locked <= 1'b0;  // gen/lib/arbiter.ts:75
-          notify_pick_mask <= {(notify_pick_index < 1'b1), 1'b0};  // gen/lib/arbiter.ts:77
+      if (notify_pick_valid) begin  // gen/lib/arbiter.ts:79
+        if (notify_state == NOTIFY_STATE_IDLE) begin  // gen/lib/arbiter.ts:80
+          notify_pick_locked <= 1'b0;  // gen/lib/arbiter.ts:81
+          notify_pick_mask <= notify_pick_above;  // gen/lib/arbiter.ts:83
         end else begin
-          notify_pick_locked <= 1'b1;  // gen/lib/arbiter.ts:79
-          notify_pick_lock_index <= notify_pick_index;  // gen/lib/arbiter.ts:80
+          notify_pick_locked <= 1'b1;  // gen/lib/arbiter.ts:85
+          notify_pick_lock_index <= notify_pick_index;  // gen/lib/arbiter.ts:86
+          notify_pick_lock_grant <= notify_pick_grant;  // gen/lib/arbiter.ts:87
+          notify_pick_lock_above <= notify_pick_above;  // gen/lib/arbiter.ts:88
         end
       end
       case (notify_state)  // gen/virtq/packed_used.ts:325
@@ -2150,7 +2182,7 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
           end
         end
         NOTIFY_STATE_FENCE: begin
-          if (~_sub_25[7]) begin  // gen/virtq/packed_used.ts:336
+          if (~_sub_26[7]) begin  // gen/virtq/packed_used.ts:336
             notify_state <= NOTIFY_STATE_READ;  // gen/virtq/packed_used.ts:336
           end
         end
@@ -2169,7 +2201,7 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
           end
         end
         NOTIFY_STATE_DECIDE: begin
-          if (_select_26) begin  // gen/virtq/packed_used.ts:348
+          if (_select_27) begin  // gen/virtq/packed_used.ts:348
             if (notify_queue == 1'b0) begin  // gen/virtq/packed_used.ts:348
               pending_0 <= 1'b1;  // gen/virtq/packed_used.ts:348
             end
@@ -2202,10 +2234,10 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
         end
       end
       if (used_fatal) begin  // gen/virtq/packed_engine.ts:239
-        if (_mux_27 == 1'b0) begin  // gen/virtq/packed_engine.ts:239
+        if (_mux_28 == 1'b0) begin  // gen/virtq/packed_engine.ts:239
           failed_0 <= 1'b1;  // gen/virtq/packed_engine.ts:239
         end
-        if (_mux_27 == 1'b1) begin  // gen/virtq/packed_engine.ts:239
+        if (_mux_28 == 1'b1) begin  // gen/virtq/packed_engine.ts:239
           failed_1 <= 1'b1;  // gen/virtq/packed_engine.ts:239
         end
       end
@@ -2265,7 +2297,7 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
     end
   end
   always @(posedge clk) begin
-    event_line <= (event_line & (~_cat_29)) | (((mem_wr_valid & (memwr_line == 10'd320)) ? mem_wr_data[63:0] : mem_wr_data[127:64]) & _cat_29);  // gen/virtq/packed_fetch.ts:163
+    event_line <= (event_line & (~_cat_30)) | (((mem_wr_valid & (memwr_line == 10'd320)) ? mem_wr_data[63:0] : mem_wr_data[127:64]) & _cat_30);  // gen/virtq/packed_fetch.ts:163
     if (rd_status_valid & (rd_status_id[1:0] == 2'd0)) begin  // gen/virtq/packed_fetch.ts:422
       if (ring_fill[1:0] == 2'd0) begin  // gen/virtq/packed_fetch.ts:424
         ring_slot_err_0 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:424
@@ -2331,8 +2363,8 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       end
     end
     if ((fetch_on & (~fetch_issue)) & ring_slot_free) begin  // gen/virtq/packed_fetch.ts:464
-      fetch_n <= ((walk_size - fetch_pos) >= 16'd8) ? 4'd8 : _sub_31[3:0];  // gen/virtq/packed_fetch.ts:465
-      fetch_host <= _select_32 + ({48'd0, fetch_pos} << 4);  // gen/virtq/packed_fetch.ts:466
+      fetch_n <= ((walk_size - fetch_pos) >= 16'd8) ? 4'd8 : _sub_32[3:0];  // gen/virtq/packed_fetch.ts:465
+      fetch_host <= _select_33 + ({48'd0, fetch_pos} << 4);  // gen/virtq/packed_fetch.ts:466
     end
     if (ring_rd_grant) begin  // gen/virtq/packed_fetch.ts:470
       if (ring_alloc[1:0] == 2'd0) begin  // gen/virtq/packed_fetch.ts:471
@@ -2368,9 +2400,9 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
     case (walk_state)  // gen/virtq/packed_fetch.ts:655
       WALK_STATE_IDLE: begin
         if (sched_valid) begin  // gen/virtq/packed_fetch.ts:657
-          walk_size <= _select_33;  // gen/virtq/packed_fetch.ts:659
-          walk_pos <= _select_34;  // gen/virtq/packed_fetch.ts:665
-          walk_wrap <= _select_35;  // gen/virtq/packed_fetch.ts:666
+          walk_size <= _select_34;  // gen/virtq/packed_fetch.ts:659
+          walk_pos <= _select_35;  // gen/virtq/packed_fetch.ts:665
+          walk_wrap <= _select_36;  // gen/virtq/packed_fetch.ts:666
           walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:595
           walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:596
           walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:597
@@ -2499,7 +2531,7 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       end
       default: begin end
     endcase
-    stage_head_err <= _select_36;  // gen/virtq/packed_expand.ts:84
+    stage_head_err <= _select_37;  // gen/virtq/packed_expand.ts:84
     case (stage_state)  // gen/virtq/packed_expand.ts:132
       STAGE_STATE_IDLE: begin
         if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:134
@@ -2545,7 +2577,7 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
           if (stage_last) begin  // gen/virtq/packed_expand.ts:208
           end else if (stage_batch_end) begin  // gen/virtq/packed_expand.ts:211
             stage_table_host <= stage_table_host + ({60'd0, stage_table_n} << 4);  // gen/virtq/packed_expand.ts:212
-            stage_table_n <= ((stage_table_left - 16'd1) >= 16'd8) ? 4'd8 : _sub_37[3:0];  // gen/virtq/packed_expand.ts:213
+            stage_table_n <= ((stage_table_left - 16'd1) >= 16'd8) ? 4'd8 : _sub_38[3:0];  // gen/virtq/packed_expand.ts:213
           end
         end
       end
@@ -2558,7 +2590,7 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
     endcase
     if (event_take) begin  // gen/virtq/packed_used.ts:123
       event_full <= ev_wr_full;  // gen/virtq/packed_used.ts:126
-      event_host <= _select_38 + (ev_wr_full ? 64'd0 : 64'd2);  // gen/virtq/packed_used.ts:128
+      event_host <= _select_39 + (ev_wr_full ? 64'd0 : 64'd2);  // gen/virtq/packed_used.ts:128
     end
     if (used_accept) begin  // gen/virtq/packed_used.ts:161
       if (used_merge) begin  // gen/virtq/packed_used.ts:165
@@ -2588,28 +2620,28 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
         end
       end else begin
         if (used_tail[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:169
-          used_slot_0 <= {_cat_39, done_id, done_len};  // gen/virtq/packed_used.ts:169
+          used_slot_0 <= {_cat_40, done_id, done_len};  // gen/virtq/packed_used.ts:169
         end
         if (used_tail[2:0] == 3'd1) begin  // gen/virtq/packed_used.ts:169
-          used_slot_1 <= {_cat_39, done_id, done_len};  // gen/virtq/packed_used.ts:169
+          used_slot_1 <= {_cat_40, done_id, done_len};  // gen/virtq/packed_used.ts:169
         end
         if (used_tail[2:0] == 3'd2) begin  // gen/virtq/packed_used.ts:169
-          used_slot_2 <= {_cat_39, done_id, done_len};  // gen/virtq/packed_used.ts:169
+          used_slot_2 <= {_cat_40, done_id, done_len};  // gen/virtq/packed_used.ts:169
         end
         if (used_tail[2:0] == 3'd3) begin  // gen/virtq/packed_used.ts:169
-          used_slot_3 <= {_cat_39, done_id, done_len};  // gen/virtq/packed_used.ts:169
+          used_slot_3 <= {_cat_40, done_id, done_len};  // gen/virtq/packed_used.ts:169
         end
         if (used_tail[2:0] == 3'd4) begin  // gen/virtq/packed_used.ts:169
-          used_slot_4 <= {_cat_39, done_id, done_len};  // gen/virtq/packed_used.ts:169
+          used_slot_4 <= {_cat_40, done_id, done_len};  // gen/virtq/packed_used.ts:169
         end
         if (used_tail[2:0] == 3'd5) begin  // gen/virtq/packed_used.ts:169
-          used_slot_5 <= {_cat_39, done_id, done_len};  // gen/virtq/packed_used.ts:169
+          used_slot_5 <= {_cat_40, done_id, done_len};  // gen/virtq/packed_used.ts:169
         end
         if (used_tail[2:0] == 3'd6) begin  // gen/virtq/packed_used.ts:169
-          used_slot_6 <= {_cat_39, done_id, done_len};  // gen/virtq/packed_used.ts:169
+          used_slot_6 <= {_cat_40, done_id, done_len};  // gen/virtq/packed_used.ts:169
         end
         if (used_tail[2:0] == 3'd7) begin  // gen/virtq/packed_used.ts:169
-          used_slot_7 <= {_cat_39, done_id, done_len};  // gen/virtq/packed_used.ts:169
+          used_slot_7 <= {_cat_40, done_id, done_len};  // gen/virtq/packed_used.ts:169
         end
         if (used_tail[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:170
           used_slot_queue_0 <= done_queue;  // gen/virtq/packed_used.ts:170
@@ -2636,23 +2668,23 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
           used_slot_queue_7 <= done_queue;  // gen/virtq/packed_used.ts:170
         end
         used_slot_cur <= used_tail[2:0];  // gen/virtq/packed_used.ts:171
-        used_pos_cur <= _select_22;  // gen/virtq/packed_used.ts:174
-        used_wrap_cur <= _select_24;  // gen/virtq/packed_used.ts:175
+        used_pos_cur <= _select_23;  // gen/virtq/packed_used.ts:174
+        used_wrap_cur <= _select_25;  // gen/virtq/packed_used.ts:175
       end
     end
     case (used_state)  // gen/virtq/packed_used.ts:197
       USED_STATE_CALC: begin
-        used_host <= (_select_40 + ({48'd0, used_pos_cur} << 4)) + 64'd8;  // gen/virtq/packed_used.ts:200
+        used_host <= (_select_41 + ({48'd0, used_pos_cur} << 4)) + 64'd8;  // gen/virtq/packed_used.ts:200
       end
       default: begin end
     endcase
-    used_rdata <= {_select_41, _select_42};  // gen/virtq/packed_used.ts:240
+    used_rdata <= {_select_42, _select_43};  // gen/virtq/packed_used.ts:240
     case (notify_state)  // gen/virtq/packed_used.ts:325
       NOTIFY_STATE_IDLE: begin
         if (notify_pick_valid) begin  // gen/virtq/packed_used.ts:327
-          notify_adv <= _select_43;  // gen/virtq/packed_used.ts:329
-          notify_idx <= _select_44;  // gen/virtq/packed_used.ts:330
-          notify_wrap <= _select_45;  // gen/virtq/packed_used.ts:331
+          notify_adv <= _select_44;  // gen/virtq/packed_used.ts:329
+          notify_idx <= _select_45;  // gen/virtq/packed_used.ts:330
+          notify_wrap <= _select_46;  // gen/virtq/packed_used.ts:331
           notify_seq <= used_seq;  // gen/virtq/packed_used.ts:332
         end
       end
@@ -2663,53 +2695,53 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   // ---- memories
   always @(posedge clk) begin  // gen/virtq/packed_fetch.ts:127
     if (mem_wr_valid & (((~memwr_line[0]) ? memwr_line : memwr_line_next) < 10'd64)) begin
-      if (_mux_48[0]) fetch_ring_even[_sub_46[5:1]][7:0] <= _mux_47[7:0];
-      if (_mux_48[1]) fetch_ring_even[_sub_46[5:1]][15:8] <= _mux_47[15:8];
-      if (_mux_48[2]) fetch_ring_even[_sub_46[5:1]][23:16] <= _mux_47[23:16];
-      if (_mux_48[3]) fetch_ring_even[_sub_46[5:1]][31:24] <= _mux_47[31:24];
-      if (_mux_48[4]) fetch_ring_even[_sub_46[5:1]][39:32] <= _mux_47[39:32];
-      if (_mux_48[5]) fetch_ring_even[_sub_46[5:1]][47:40] <= _mux_47[47:40];
-      if (_mux_48[6]) fetch_ring_even[_sub_46[5:1]][55:48] <= _mux_47[55:48];
-      if (_mux_48[7]) fetch_ring_even[_sub_46[5:1]][63:56] <= _mux_47[63:56];
+      if (_mux_49[0]) fetch_ring_even[_sub_47[5:1]][7:0] <= _mux_48[7:0];
+      if (_mux_49[1]) fetch_ring_even[_sub_47[5:1]][15:8] <= _mux_48[15:8];
+      if (_mux_49[2]) fetch_ring_even[_sub_47[5:1]][23:16] <= _mux_48[23:16];
+      if (_mux_49[3]) fetch_ring_even[_sub_47[5:1]][31:24] <= _mux_48[31:24];
+      if (_mux_49[4]) fetch_ring_even[_sub_47[5:1]][39:32] <= _mux_48[39:32];
+      if (_mux_49[5]) fetch_ring_even[_sub_47[5:1]][47:40] <= _mux_48[47:40];
+      if (_mux_49[6]) fetch_ring_even[_sub_47[5:1]][55:48] <= _mux_48[55:48];
+      if (_mux_49[7]) fetch_ring_even[_sub_47[5:1]][63:56] <= _mux_48[63:56];
     end
   end
   assign fetch_ring_even_rd0 = fetch_ring_even[walk_rd_at];  // gen/virtq/packed_fetch.ts:136
   always @(posedge clk) begin  // gen/virtq/packed_fetch.ts:127
     if (mem_wr_valid & ((memwr_line[0] ? memwr_line : memwr_line_next) < 10'd64)) begin
-      if (_mux_51[0]) fetch_ring_odd[_sub_49[5:1]][7:0] <= _mux_50[7:0];
-      if (_mux_51[1]) fetch_ring_odd[_sub_49[5:1]][15:8] <= _mux_50[15:8];
-      if (_mux_51[2]) fetch_ring_odd[_sub_49[5:1]][23:16] <= _mux_50[23:16];
-      if (_mux_51[3]) fetch_ring_odd[_sub_49[5:1]][31:24] <= _mux_50[31:24];
-      if (_mux_51[4]) fetch_ring_odd[_sub_49[5:1]][39:32] <= _mux_50[39:32];
-      if (_mux_51[5]) fetch_ring_odd[_sub_49[5:1]][47:40] <= _mux_50[47:40];
-      if (_mux_51[6]) fetch_ring_odd[_sub_49[5:1]][55:48] <= _mux_50[55:48];
-      if (_mux_51[7]) fetch_ring_odd[_sub_49[5:1]][63:56] <= _mux_50[63:56];
+      if (_mux_52[0]) fetch_ring_odd[_sub_50[5:1]][7:0] <= _mux_51[7:0];
+      if (_mux_52[1]) fetch_ring_odd[_sub_50[5:1]][15:8] <= _mux_51[15:8];
+      if (_mux_52[2]) fetch_ring_odd[_sub_50[5:1]][23:16] <= _mux_51[23:16];
+      if (_mux_52[3]) fetch_ring_odd[_sub_50[5:1]][31:24] <= _mux_51[31:24];
+      if (_mux_52[4]) fetch_ring_odd[_sub_50[5:1]][39:32] <= _mux_51[39:32];
+      if (_mux_52[5]) fetch_ring_odd[_sub_50[5:1]][47:40] <= _mux_51[47:40];
+      if (_mux_52[6]) fetch_ring_odd[_sub_50[5:1]][55:48] <= _mux_51[55:48];
+      if (_mux_52[7]) fetch_ring_odd[_sub_50[5:1]][63:56] <= _mux_51[63:56];
     end
   end
   assign fetch_ring_odd_rd0 = fetch_ring_odd[walk_rd_at];  // gen/virtq/packed_fetch.ts:136
   always @(posedge clk) begin  // gen/virtq/packed_fetch.ts:127
     if (mem_wr_valid & ((((~memwr_line[0]) ? memwr_line : memwr_line_next) >= 10'd64) & (((~memwr_line[0]) ? memwr_line : memwr_line_next) < 10'd320))) begin
-      if (_mux_54[0]) fetch_table_even[_sub_52[7:1]][7:0] <= _mux_53[7:0];
-      if (_mux_54[1]) fetch_table_even[_sub_52[7:1]][15:8] <= _mux_53[15:8];
-      if (_mux_54[2]) fetch_table_even[_sub_52[7:1]][23:16] <= _mux_53[23:16];
-      if (_mux_54[3]) fetch_table_even[_sub_52[7:1]][31:24] <= _mux_53[31:24];
-      if (_mux_54[4]) fetch_table_even[_sub_52[7:1]][39:32] <= _mux_53[39:32];
-      if (_mux_54[5]) fetch_table_even[_sub_52[7:1]][47:40] <= _mux_53[47:40];
-      if (_mux_54[6]) fetch_table_even[_sub_52[7:1]][55:48] <= _mux_53[55:48];
-      if (_mux_54[7]) fetch_table_even[_sub_52[7:1]][63:56] <= _mux_53[63:56];
+      if (_mux_55[0]) fetch_table_even[_sub_53[7:1]][7:0] <= _mux_54[7:0];
+      if (_mux_55[1]) fetch_table_even[_sub_53[7:1]][15:8] <= _mux_54[15:8];
+      if (_mux_55[2]) fetch_table_even[_sub_53[7:1]][23:16] <= _mux_54[23:16];
+      if (_mux_55[3]) fetch_table_even[_sub_53[7:1]][31:24] <= _mux_54[31:24];
+      if (_mux_55[4]) fetch_table_even[_sub_53[7:1]][39:32] <= _mux_54[39:32];
+      if (_mux_55[5]) fetch_table_even[_sub_53[7:1]][47:40] <= _mux_54[47:40];
+      if (_mux_55[6]) fetch_table_even[_sub_53[7:1]][55:48] <= _mux_54[55:48];
+      if (_mux_55[7]) fetch_table_even[_sub_53[7:1]][63:56] <= _mux_54[63:56];
     end
   end
   assign fetch_table_even_rd0 = fetch_table_even[stage_rd_at];  // gen/virtq/packed_fetch.ts:136
   always @(posedge clk) begin  // gen/virtq/packed_fetch.ts:127
     if (mem_wr_valid & (((memwr_line[0] ? memwr_line : memwr_line_next) >= 10'd64) & ((memwr_line[0] ? memwr_line : memwr_line_next) < 10'd320))) begin
-      if (_mux_57[0]) fetch_table_odd[_sub_55[7:1]][7:0] <= _mux_56[7:0];
-      if (_mux_57[1]) fetch_table_odd[_sub_55[7:1]][15:8] <= _mux_56[15:8];
-      if (_mux_57[2]) fetch_table_odd[_sub_55[7:1]][23:16] <= _mux_56[23:16];
-      if (_mux_57[3]) fetch_table_odd[_sub_55[7:1]][31:24] <= _mux_56[31:24];
-      if (_mux_57[4]) fetch_table_odd[_sub_55[7:1]][39:32] <= _mux_56[39:32];
-      if (_mux_57[5]) fetch_table_odd[_sub_55[7:1]][47:40] <= _mux_56[47:40];
-      if (_mux_57[6]) fetch_table_odd[_sub_55[7:1]][55:48] <= _mux_56[55:48];
-      if (_mux_57[7]) fetch_table_odd[_sub_55[7:1]][63:56] <= _mux_56[63:56];
+      if (_mux_58[0]) fetch_table_odd[_sub_56[7:1]][7:0] <= _mux_57[7:0];
+      if (_mux_58[1]) fetch_table_odd[_sub_56[7:1]][15:8] <= _mux_57[15:8];
+      if (_mux_58[2]) fetch_table_odd[_sub_56[7:1]][23:16] <= _mux_57[23:16];
+      if (_mux_58[3]) fetch_table_odd[_sub_56[7:1]][31:24] <= _mux_57[31:24];
+      if (_mux_58[4]) fetch_table_odd[_sub_56[7:1]][39:32] <= _mux_57[39:32];
+      if (_mux_58[5]) fetch_table_odd[_sub_56[7:1]][47:40] <= _mux_57[47:40];
+      if (_mux_58[6]) fetch_table_odd[_sub_56[7:1]][55:48] <= _mux_57[55:48];
+      if (_mux_58[7]) fetch_table_odd[_sub_56[7:1]][63:56] <= _mux_57[63:56];
     end
   end
   assign fetch_table_odd_rd0 = fetch_table_odd[stage_rd_at];  // gen/virtq/packed_fetch.ts:136

@@ -371,20 +371,27 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
   reg [1:0] work_reg;  // gen/virtq/split_engine.ts:533
   wire [1:0] work;  // gen/virtq/split_engine.ts:543
   wire can_fetch;  // gen/virtq/split_engine.ts:545
-  reg sched_locked;  // gen/lib/arbiter.ts:54
-  reg sched_lock_index;  // gen/lib/arbiter.ts:55
-  reg [1:0] sched_mask;  // gen/lib/arbiter.ts:61
+  reg sched_locked;  // gen/lib/arbiter.ts:44
+  reg sched_lock_index;  // gen/lib/arbiter.ts:45
+  reg [1:0] sched_lock_grant;  // gen/lib/arbiter.ts:46
+  reg [1:0] sched_mask;  // gen/lib/arbiter.ts:59
+  wire [1:0] sched_after_or_p0;  // gen/lib/priority.ts:8
+  wire [1:0] sched_after_or_p1;  // gen/lib/priority.ts:57
   wire [1:0] sched_after_in;  // gen/lib/priority.ts:8
   wire sched_after_valid;  // gen/lib/priority.ts:29
   wire sched_after_index;  // gen/lib/priority.ts:36
+  wire [1:0] sched_all_or_p0;  // gen/lib/priority.ts:8
+  wire [1:0] sched_all_or_p1;  // gen/lib/priority.ts:57
   wire [1:0] sched_all_in;  // gen/lib/priority.ts:8
-  wire sched_all_valid;  // gen/lib/priority.ts:29
-  wire sched_all_index;  // gen/lib/priority.ts:36
-  wire sched_index;  // gen/lib/arbiter.ts:69
-  wire sched_valid;  // gen/lib/arbiter.ts:70
   /* verilator lint_off UNUSEDSIGNAL */  // unused
-  wire [1:0] sched_grant;  // gen/lib/arbiter.ts:71
+  wire sched_all_valid;  // gen/lib/priority.ts:29
   /* verilator lint_on UNUSEDSIGNAL */
+  wire sched_all_index;  // gen/lib/priority.ts:36
+  wire sched_index;  // gen/lib/arbiter.ts:73
+  wire sched_valid;  // gen/lib/arbiter.ts:74
+  wire [1:0] sched_grant;  // gen/lib/arbiter.ts:75
+  reg [1:0] sched_lock_above;  // gen/lib/arbiter.ts:77
+  wire [1:0] sched_above;  // gen/lib/arbiter.ts:78
   wire pool_quiet;  // gen/virtq/split_engine.ts:550
   reg [1:0] all_back;  // gen/virtq/split_engine.ts:553
   reg [1:0] rq_done;  // gen/virtq/split_engine.ts:565
@@ -1339,15 +1346,20 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
   assign abandon = dev_resetting | (|(q_resetting & (2'd1 << cq)));  // gen/virtq/split_engine.ts:506
   assign work = work_reg & (~(failed | q_resetting));  // gen/virtq/split_engine.ts:543
   assign can_fetch = ((seq == SEQ_IDLE) & running) & (~dev_resetting);  // gen/virtq/split_engine.ts:545
+  assign sched_after_or_p0 = (work & {2{can_fetch}}) & sched_mask;  // gen/lib/priority.ts:8
+  assign sched_after_or_p1 = {(sched_after_or_p0[1] | sched_after_or_p0[0]), sched_after_or_p0[0]};  // gen/lib/priority.ts:57
   assign sched_after_in = (work & {2{can_fetch}}) & sched_mask;  // gen/lib/priority.ts:8
   assign sched_after_valid = sched_after_in[0] | sched_after_in[1];  // gen/lib/priority.ts:29
   assign sched_after_index = ~sched_after_in[0];  // gen/lib/priority.ts:36
+  assign sched_all_or_p0 = work & {2{can_fetch}};  // gen/lib/priority.ts:8
+  assign sched_all_or_p1 = {(sched_all_or_p0[1] | sched_all_or_p0[0]), sched_all_or_p0[0]};  // gen/lib/priority.ts:57
   assign sched_all_in = work & {2{can_fetch}};  // gen/lib/priority.ts:8
   assign sched_all_valid = sched_all_in[0] | sched_all_in[1];  // gen/lib/priority.ts:29
   assign sched_all_index = ~sched_all_in[0];  // gen/lib/priority.ts:36
-  assign sched_index = sched_locked ? sched_lock_index : (sched_after_valid ? sched_after_index : sched_all_index);  // gen/lib/arbiter.ts:69
-  assign sched_valid = sched_locked | sched_all_valid;  // gen/lib/arbiter.ts:70
-  assign sched_grant = sched_valid ? {(sched_index == 1'b1), (sched_index == 1'b0)} : 2'd0;  // gen/lib/arbiter.ts:71
+  assign sched_index = sched_locked ? sched_lock_index : (sched_after_valid ? sched_after_index : sched_all_index);  // gen/lib/arbiter.ts:73
+  assign sched_valid = sched_locked | (|(work & {2{can_fetch}}));  // gen/lib/arbiter.ts:74
+  assign sched_grant = sched_locked ? sched_lock_grant : (sched_after_valid ? (((work & {2{can_fetch}}) & sched_mask) & (~(sched_after_or_p1 << 1))) : ((work & {2{can_fetch}}) & (~(sched_all_or_p1 << 1))));  // gen/lib/arbiter.ts:75
+  assign sched_above = sched_locked ? sched_lock_above : (sched_after_valid ? (sched_after_or_p1 << 1) : (sched_all_or_p1 << 1));  // gen/lib/arbiter.ts:78
   assign pool_quiet = rd_seq2 == rd_ended2;  // gen/virtq/split_engine.ts:550
   assign own_pool = pf_active & (pf_q == cq);  // gen/virtq/split_engine.ts:578
   assign u_slot = _select_8 & u_num_mask;  // gen/virtq/split_engine.ts:963
@@ -1423,7 +1435,9 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
       work_reg <= 2'd0;
       sched_locked <= 1'b0;
       sched_lock_index <= 1'b0;
+      sched_lock_grant <= 2'd0;
       sched_mask <= 2'd0;
+      sched_lock_above <= 2'd0;
       all_back <= 2'd0;
       rq_done <= 2'd0;
     end else begin
@@ -1508,13 +1522,15 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
       end
       pf_ready <= (pf_ready | {(~_sub_11[5]), (~_sub_12[5]), (~_sub_13[5]), (~_sub_14[5]), (~_sub_15[5]), (~_sub_16[5]), (~_sub_17[5]), (~_sub_18[5]), (~_sub_19[5]), (~_sub_20[5]), (~_sub_21[5]), (~_sub_22[5]), (~_sub_23[5]), (~_sub_24[5]), (~_sub_25[5]), (~_sub_26[5])}) & (~pf_ready_clr);  // gen/virtq/split_engine.ts:474
       work_reg <= (((pending | {(last_avail_1 != avail_seen_1), (last_avail_0 != avail_seen_0)}) | ({((~event_valid[1]) | (event_sent_1 != last_avail_1)), ((~event_valid[0]) | (event_sent_0 != last_avail_0))} & {2{features[29]}})) | ((2'd1 << pf_q) & {2{(pf_active & ((idx_pend | idx_here) | heads_pend))}})) & {(q1_enable & (q1_size != 16'd0)), (q0_enable & (q0_size != 16'd0))};  // gen/virtq/split_engine.ts:536
-      if (sched_valid) begin  // gen/lib/arbiter.ts:73
-        if (1'b1) begin  // gen/lib/arbiter.ts:74
-          sched_locked <= 1'b0;  // gen/lib/arbiter.ts:75
-          sched_mask <= {(sched_index < 1'b1), 1'b0};  // gen/lib/arbiter.ts:77
+      if (sched_valid) begin  // gen/lib/arbiter.ts:79
+        if (1'b1) begin  // gen/lib/arbiter.ts:80
+          sched_locked <= 1'b0;  // gen/lib/arbiter.ts:81
+          sched_mask <= sched_above;  // gen/lib/arbiter.ts:83
         end else begin
-          sched_locked <= 1'b1;  // gen/lib/arbiter.ts:79
-          sched_lock_index <= sched_index;  // gen/lib/arbiter.ts:80
+          sched_locked <= 1'b1;  // gen/lib/arbiter.ts:85
+          sched_lock_index <= sched_index;  // gen/lib/arbiter.ts:86
+          sched_lock_grant <= sched_grant;  // gen/lib/arbiter.ts:87
+          sched_lock_above <= sched_above;  // gen/lib/arbiter.ts:88
         end
       end
       all_back <= {(handed_1 == returned_1), (handed_0 == returned_0)};  // gen/virtq/split_engine.ts:554

@@ -22,13 +22,13 @@
 // the tag on but its data is dropped (POISONED). The end of a read (its last completion, or the error that
 // ended it) is reported to the command slots (`retire`) only when the completion's last beat has left r3,
 // so a command's status never overtakes its data into memory.
-import { bit, cat, type Expr, lit, log2ceil, type ModuleBuilder, mux, type SignalArray } from '../hdl';
+import { bit, cat, type Expr, lit, log2ceil, type ModuleBuilder, mux } from '../hdl';
 import { muxTree } from '../lib/mux';
 import { DmaError } from '../pcie/dma_common';
 import { type BundleOf, type DataWidth, RxError, type tlpRxStream } from '../pcie/streams';
 import { CplStatus, tlpFields } from '../pcie/tlp';
 import { type lineWrite, lineBytes } from './ports';
-import type { ReadTags, TagInFlight } from './read_tags';
+import { lookupTag, type ReadTags, type TagInFlight } from './read_tags';
 import { placeInWindow } from './shift';
 
 export interface CplPathEvents {
@@ -70,7 +70,7 @@ export function completionPath(
   const { W, cpl, memWr, devBits } = o;
   const T = tags.valid.items.length;
   const tw = log2ceil(T);
-  const sw = tags.slot.items[0].width;
+  const sw = tags.slotBits;
   const B = lineBytes(W);
   const lb = log2ceil(B);
 
@@ -107,7 +107,7 @@ export function completionPath(
   // Payload byte index just past the last byte to write: the bytes the tag still expects, or the payload.
   const payloadEnd = cat(f.lengthDw, lit(0, 2));
   const wantEnd = lead.add(bc);
-  const lookup = (a: SignalArray) => muxTree(tag, a.items);
+  const entry = lookupTag(tags, tag);
 
   // ra: the beat with its verdict's inputs (declared first: its update is forwarded to the stages before it).
   const ra = {
@@ -145,7 +145,10 @@ export function completionPath(
     poisoned: m.reg('rl_poisoned', bit),
     tag: m.reg('rl_tag', tw),
     live: m.reg('rl_live', bit), // the tag is outstanding and not timing out
-    remaining: m.reg('rl_remaining', 13), // its bytes still to come (0: its read is ending)
+    // its bytes still to come (0: its read is ending): the read's size while no completion has been taken (fresh)
+    fresh: m.reg('rl_fresh', bit),
+    size: m.reg('rl_size', 13),
+    taken: m.reg('rl_taken', 13),
     hostEnd: m.reg('rl_host_end', 7),
     devEnd: m.reg('rl_dev_end', devBits),
     slot: m.reg('rl_slot', sw),
@@ -171,10 +174,12 @@ export function completionPath(
     rl.sameAsAhead.next(rl.valid.and(rl.sop).and(rl.tag.eq(tag)));
     // Outstanding and not timing out (the timeout frees it: a completion now is one too late).
     rl.live.next(inRange.and(muxTree(tag, tags.live)));
-    rl.remaining.next(mux(raUpdates(tag), ra.updateTo, lookup(tags.remaining)));
-    rl.hostEnd.next(lookup(tags.hostEnd));
-    rl.devEnd.next(lookup(tags.devEnd));
-    rl.slot.next(lookup(tags.slot));
+    rl.fresh.next(raUpdates(tag).not().and(entry.fresh));
+    rl.size.next(entry.size);
+    rl.taken.next(mux(raUpdates(tag), ra.updateTo, entry.remaining));
+    rl.hostEnd.next(entry.hostEnd);
+    rl.devEnd.next(entry.devEnd);
+    rl.slot.next(entry.slot);
     rl.bc.next(bc);
     rl.laEnd.next(la.add(bc.bits(6, 0)));
     rl.status.next(f.cplStatus);
@@ -196,9 +201,10 @@ export function completionPath(
   const statusErr = rl.status.ne(CplStatus.SC);
   const laOk = m.let('cpl_la_ok', rl.hostEnd.eq(rl.laEnd));
   const dataErr = rl.hasData.not().or(laOk.not());
-  const expecting = mux(fwd, ra.closes.not(), rl.remaining.ne(0));
+  const remaining = m.let('rl_remaining', mux(rl.fresh, rl.size, rl.taken));
+  const expecting = mux(fwd, ra.closes.not(), remaining.ne(0));
   const known = m.let('cpl_known', rl.live.and(expecting));
-  const inSequence = m.let('cpl_in_sequence', mux(fwd, rl.bc.eq(ra.updateTo), rl.bc.eq(rl.remaining)));
+  const inSequence = m.let('cpl_in_sequence', mux(fwd, rl.bc.eq(ra.updateTo), rl.bc.eq(remaining)));
   const closes = statusErr.or(dataErr).or(rl.isLast);
   m.if(advance, () => {
     ra.valid.next(rl.valid);
@@ -351,7 +357,7 @@ export function completionPath(
   const placed = placeInWindow(r2.data, r2.mask, r2.shift);
   const r3 = {
     addr: m.reg('r3_addr', devBits - lb),
-    data: m.reg('r3_data', 2 * W),
+    data: m.reg('r3_data', W), // both lines' bytes (placeInWindow)
     be: m.reg('r3_be', (2 * W) / 8),
     retire: m.reg('r3_retire', bit),
     slot: m.reg('r3_slot', sw),
@@ -367,7 +373,7 @@ export function completionPath(
   });
   memWr.valid.set(r3Valid.and(r3Write));
   memWr.addr.set(r3.addr);
-  memWr.data.set(r3.data);
+  memWr.data.set(cat(r3.data, r3.data));
   memWr.be.set(r3.be);
 
   return {

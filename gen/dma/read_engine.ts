@@ -82,7 +82,8 @@ export const DmaRead = defineModule(
     const qId = q.bits(p.idBits - 1, 0);
 
     // ---- command slots: a ring, allocated at the tail, retired in order at the head
-    const slotId = m.regArray('slot_id', S, p.idBits);
+    // The slots' ids: written when a command takes its slot, read when it retires (distributed RAM).
+    const slotId = m.memory('slot_id', { width: p.idBits, depth: S });
     const slotErr = m.regArray('slot_err', S, 3);
     const slotIssued = m.regArray('slot_issued', S, bit);
     const slotPending = m.regArray('slot_pending', S, bitsFor(T));
@@ -209,6 +210,7 @@ export const DmaRead = defineModule(
       .or(expire.valid.and(expireSlot.eq(cur)))
       .or(cplPath.err.code.ne(0).and(cplPath.err.slot.eq(cur)));
     curFailed.next(mux(take, busMaster.not(), curFailed.or(curErrNow)));
+    slotId.write(tail.bits(sw - 1, 0), qId, take);
     for (let s = 0; s < S; s++) {
       const e = slotErr.item(s);
       m.if(e.eq(0), () => {
@@ -223,7 +225,6 @@ export const DmaRead = defineModule(
       slotPending.item(s).next(slotPending.item(s).add(inc.zext(pw)).sub(dec1.zext(pw)).sub(dec2.zext(pw)));
       m.if(st.is('calc').and(cur.eq(s)).and(curDone), () => slotIssued.item(s).next(1));
       m.if(take.and(tail.bits(sw - 1, 0).eq(s)), () => {
-        slotId.item(s).next(qId);
         slotErr.item(s).next(mux(busMaster, lit(DmaError.NONE, 3), lit(DmaError.BUS_MASTER_DISABLED, 3)));
         slotIssued.item(s).next(0);
       });
@@ -251,7 +252,7 @@ export const DmaRead = defineModule(
     );
     m.if(retire, () => {
       stValid.next(1);
-      stId.next(muxTree(h, slotId.items));
+      stId.next(slotId.readAsync(h));
       stErr.next(muxTree(h, slotErr.items));
       head.next(head.inc());
     }).elseIf(status.ready, () => stValid.next(0));

@@ -2,11 +2,30 @@
 // bytes still to come, where its data ends in device memory and in host memory (low 7 bits, to check a
 // completion's Lower Address), the command slot it belongs to, and its age for the completion timeout.
 //
+// The tables are distributed (LUT) RAM, one write port each, read asynchronously by tag: a tag's entries are
+// written when its read is issued, and read by the completion path's lookup and the timeout's slot lookup. The
+// bytes still to come have two writers (the read issued, a completion taken) and so two tables: the read's
+// size, written with its other entries, and the remaining bytes, written when a completion is taken; a flag
+// per tag (`fresh`: no completion taken yet) says which one holds the tag's count. As flip-flops with a mux
+// tree per table, 64 tags were most of the read engine (3.3k flip-flops and the 64-way selects). Only the bits
+// every tag needs at once stay flip-flops: valid, fresh, age, live.
+//
 // The timeout is coarse, so that a tag costs three bits of timer instead of a full counter: a shared
 // prescaler ticks every `timeout / 4` cycles (rounded down, plus one) and each outstanding tag counts ticks
 // up to 5, so a read times out between `timeout` and 1.25 x `timeout` cycles after it was issued (2.8), and is
 // freed a few cycles later (tagExpiry).
-import { bit, cat, type Expr, lit, log2ceil, type ModuleBuilder, mux, orAll, type SignalArray } from '../hdl';
+import {
+  bit,
+  cat,
+  type Expr,
+  lit,
+  log2ceil,
+  type Memory,
+  type ModuleBuilder,
+  mux,
+  orAll,
+  type SignalArray,
+} from '../hdl';
 import { muxTree } from '../lib/mux';
 import { isolateLowest, oneHotIndex } from '../lib/priority';
 
@@ -15,20 +34,45 @@ export const TIMEOUT_TICKS = 5;
 
 export interface ReadTags {
   valid: SignalArray;
-  /** Bytes of the read not yet received (1..4096, 13 bits): the Byte Count its next completion must carry; 0 once the completion that ends it is taken. */
-  remaining: SignalArray;
-  /** Device byte address just past the read's last byte. */
-  devEnd: SignalArray;
-  /** Host address bits 6:0 just past the read's last byte. */
-  hostEnd: SignalArray;
+  /**
+   * Bytes of the read not yet received (1..4096, 13 bits), once a completion has been taken (else the read's
+   * size in `ends`): the Byte Count its next completion must carry; 0 once the completion that ends it is taken.
+   */
+  remaining: Memory;
+  /** Per tag: no completion taken yet (its remaining bytes are the read's size). */
+  fresh: SignalArray;
+  /** {the read's size in bytes (13), device byte address just past its last byte, host address bits 6:0 just past it}. */
+  ends: Memory;
   /** Command slot of the read. */
-  slot: SignalArray;
+  slot: Memory;
+  devBits: number;
+  slotBits: number;
   /** Prescaler ticks since the read was issued, up to TIMEOUT_TICKS. */
   age: SignalArray;
   /** Per tag: outstanding and out of time (no completion is accepted for it any more). */
   timedOut: Expr[];
   /** Per tag: outstanding and not out of time (a completion may be for it), as of the cycle before. */
   live: Expr[];
+}
+
+/**
+ * A tag's entries, read asynchronously (distributed RAM). The bytes it still expects are `fresh ? size :
+ * remaining`: the caller registers the three and selects a cycle later (a 64-way select of `fresh` and the
+ * choice behind it in one cycle were 10 LUT levels).
+ */
+export function lookupTag(
+  tags: ReadTags,
+  tag: Expr,
+): { fresh: Expr; size: Expr; remaining: Expr; devEnd: Expr; hostEnd: Expr; slot: Expr } {
+  const ends = tags.ends.readAsync(tag);
+  return {
+    fresh: muxTree(tag, tags.fresh.items),
+    size: ends.bits(tags.devBits + 19, tags.devBits + 7),
+    remaining: tags.remaining.readAsync(tag),
+    devEnd: ends.bits(tags.devBits + 6, 7),
+    hostEnd: ends.bits(6, 0),
+    slot: tags.slot.readAsync(tag),
+  };
 }
 
 /** A timed-out tag freed this cycle (one every four cycles at most): the tag, one-hot and encoded, and its slot. */
@@ -51,10 +95,11 @@ export function readTags(
 ): ReadTags {
   const T = o.tags;
   const valid = m.regArray('tag_valid', T, bit, { reset: 0 });
-  const remaining = m.regArray('tag_remaining', T, 13);
-  const devEnd = m.regArray('tag_dev_end', T, o.devBits);
-  const hostEnd = m.regArray('tag_host_end', T, 7);
-  const slot = m.regArray('tag_slot', T, o.slotBits);
+  const depth = 2 ** log2ceil(T);
+  const remaining = m.memory('tag_remaining', { width: 13, depth });
+  const fresh = m.regArray('tag_fresh', T, bit);
+  const ends = m.memory('tag_ends', { width: 13 + o.devBits + 7, depth });
+  const slot = m.memory('tag_slot', { width: o.slotBits, depth });
   const age = m.regArray('tag_age', T, 3);
 
   const prescale = m.reg('timeout_prescale', o.timeout.width, { reset: 0 });
@@ -69,7 +114,7 @@ export function readTags(
   const liveReg = m.reg('tag_live', T, { reset: 0 });
   liveReg.next(catBits(valid.items.map((v, t) => v.and(age.item(t).ne(TIMEOUT_TICKS)))));
   const live = valid.items.map((_, t) => liveReg.bit(t));
-  return { valid, remaining, devEnd, hostEnd, slot, age, timedOut, live };
+  return { valid, remaining, fresh, ends, slot, devBits: o.devBits, slotBits: o.slotBits, age, timedOut, live };
 }
 
 /**
@@ -110,10 +155,10 @@ export function tagExpiry(
   const stage = m.reg('expire_stage', 2, { reset: 0 }); // 0 idle, 1 picked, 2 found, 3 checked: freed if kept
   const oneHot = m.reg('expire_onehot', T);
   const tag = m.reg('expire_tag', log2ceil(T));
-  const slot = m.reg('expire_slot', tags.slot.items[0].width);
+  const slot = m.reg('expire_slot', tags.slotBits);
   const keep = m.reg('expire_keep', bit);
-  const picked = Array.from({ length: T }, (_, t) => oneHot.bit(t));
   const index = T === 1 ? lit(0, tag.width) : oneHotIndex(m, 'expire_index', oneHot);
+  const slotOfTag = tags.slot.readAsync(tag);
   // The check looks at the timed-out tags of the cycle before (registered), so a read ended by a completion
   // in that cycle (its verdict was in the completion path then) is remembered for a cycle.
   const closed = { valid: m.reg('closed_valid', bit, { reset: 0 }), tag: m.reg('closed_tag', tag.width) };
@@ -129,10 +174,10 @@ export function tagExpiry(
     )
     .case(1, () => {
       tag.next(index);
-      slot.next(orAll(...picked.map((p, t) => mux(p, tags.slot.item(t), lit(0, slot.width)))));
       stage.next(2);
     })
     .case(2, () => {
+      slot.next(slotOfTag);
       keep.next(
         muxTree(
           tag,
@@ -164,20 +209,18 @@ export function updateReadTags(
   update: { en: Expr; tag: Expr; closing: Expr; remaining: Expr },
   release: { en: Expr; tag: Expr },
 ): void {
+  tags.ends.write(alloc.tag, cat(alloc.bytes, alloc.devEnd, alloc.hostEnd), alloc.en);
+  tags.slot.write(alloc.tag, alloc.slot, alloc.en);
+  tags.remaining.write(update.tag, update.remaining, update.en);
   tags.valid.items.forEach((v, t) => {
     m.if(alloc.en.and(alloc.tag.eq(t)), () => {
       v.next(1);
-      tags.remaining.item(t).next(alloc.bytes);
-      tags.devEnd.item(t).next(alloc.devEnd);
-      tags.hostEnd.item(t).next(alloc.hostEnd);
-      tags.slot.item(t).next(alloc.slot);
+      tags.fresh.item(t).next(1);
       tags.age.item(t).next(0);
     });
-    m.if(update.en.and(update.tag.eq(t)), () => {
-      tags.remaining.item(t).next(update.remaining);
-      // The completion that ends the read is being received: it cannot time out before its last beat.
-      m.if(update.closing, () => tags.age.item(t).next(0));
-    });
+    m.if(update.en.and(update.tag.eq(t)), () => tags.fresh.item(t).next(0));
+    // The completion that ends the read is being received: it cannot time out before its last beat.
+    m.if(update.en.and(update.closing).and(update.tag.eq(t)), () => tags.age.item(t).next(0));
     m.if(release.en.and(release.tag.eq(t)), () => v.next(0));
     m.if(expire.valid.and(expire.oneHot.bit(t)), () => v.next(0));
   });

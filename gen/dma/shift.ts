@@ -4,13 +4,21 @@
 // stages; no bytes are carried from one beat to the next, so a beat in is a beat out.
 import { cat, type Expr, lit } from '../hdl';
 
-/** Bytes `data` (W bits) and their enables `be` (W/8) moved up by `shift` bytes (0..W/8-1) in a 2W window. */
+/**
+ * Bytes `data` (W bits) and their enables `be` (W/8) moved up by `shift` bytes (0..W/8-1) in a 2W window. The
+ * window's two lines hold the same W bits, `data` rotated up by `shift` bytes (byte j of the low line is data
+ * byte j - shift, byte j of the high line data byte W/8 + j - shift): only the enables differ. So the placement
+ * is a W-bit byte rotation (log2(W/8) stages of 2:1 muxes), half the logic of a shift into 2W bits, and `data`
+ * is W bits: the window is {data, data}.
+ */
 export function placeInWindow(data: Expr, be: Expr, shift: Expr): { data: Expr; be: Expr } {
   const W = data.width;
-  return {
-    data: data.zext(2 * W).shl(cat(shift, lit(0, 3))),
-    be: be.zext((2 * W) / 8).shl(shift),
-  };
+  let rotated = data;
+  for (let k = 0; k < shift.width; k++) {
+    const n = 8 << k; // bits moved by this stage
+    rotated = shift.bit(k).select(rotated.bits(W - n - 1, 0).cat(rotated.bits(W - 1, W - n)), rotated);
+  }
+  return { data: rotated, be: be.zext((2 * W) / 8).shl(shift) };
 }
 
 /** The W bits of a 2W window starting at byte `shift` (0..W/8-1). */

@@ -1,18 +1,8 @@
 // Arbiters: pick one of N requesters, hold the choice until it is acknowledged (so a multi-beat packet keeps
 // its grant, and a waiting valid/ready source keeps a stable grant), then move on. Round-robin or fixed
 // priority. The functions build the arbiter inside the caller's module; the modules wrap them for testing.
-import {
-  cat,
-  defineModule,
-  type Expr,
-  intParam,
-  lit,
-  log2ceil,
-  type ModuleBuilder,
-  paramError,
-  type Signal,
-} from '../hdl';
-import { decode, priorityEncode } from './priority';
+import { defineModule, type Expr, intParam, lit, log2ceil, type ModuleBuilder, paramError, type Signal } from '../hdl';
+import { prefixOr, priorityEncode } from './priority';
 import { oneBit } from './util';
 
 export interface Arbitration {
@@ -53,41 +43,52 @@ function arbiter(m: ModuleBuilder, name: string, req: Expr, ack: Expr, roundRobi
   const iw = log2ceil(n);
   const locked = m.reg(`${name}_locked`, 1, { reset: 0 });
   const lockIndex = m.reg(`${name}_lock_index`, iw, { reset: 0 });
+  const lockGrant = m.reg(`${name}_lock_grant`, n, { reset: 0 });
 
-  let fresh: { index: Expr; valid: Expr };
+  // The index comes from priority-encoder trees; the one-hot grant and the next round-robin mask (the requesters
+  // above the grant) come from parallel-prefix ORs beside them, not from the index (decoding the index into the
+  // grant and comparing it into the mask were 10 LUT levels at 16 requesters).
+  const lowest = (tag: string, vec: Expr) => {
+    const above = n === 1 ? lit(0, 1) : prefixOr(m, `${name}_${tag}_or`, vec).shl(1);
+    return { onehot: vec.and(above.not()), above, pe: priorityEncode(m, `${name}_${tag}`, vec) };
+  };
+  let fresh: { index: Expr; onehot: Expr; above: Expr };
   let mask: Signal | undefined;
   if (roundRobin) {
     // mask bit i: requester i comes after the last acknowledged one. Those go first; otherwise wrap around.
     mask = m.reg(`${name}_mask`, n, { reset: 0 });
-    const after = priorityEncode(m, `${name}_after`, req.and(mask));
-    const all = priorityEncode(m, `${name}_all`, req);
-    fresh = { index: after.valid.select(after.index, all.index), valid: all.valid };
+    const after = lowest('after', req.and(mask));
+    const all = lowest('all', req);
+    const useAfter = after.pe.valid;
+    fresh = {
+      index: useAfter.select(after.pe.index, all.pe.index),
+      onehot: useAfter.select(after.onehot, all.onehot),
+      above: useAfter.select(after.above, all.above),
+    };
   } else {
-    fresh = priorityEncode(m, `${name}_pe`, req);
+    const pe = lowest('pe', req);
+    fresh = { index: pe.pe.index, onehot: pe.onehot, above: pe.above };
   }
 
   const index = m.let(`${name}_index`, locked.select(lockIndex, fresh.index));
-  const valid = m.let(`${name}_valid`, locked.or(fresh.valid));
-  const grant = m.let(`${name}_grant`, valid.select(decode(index, n), lit(0, n)));
+  const valid = m.let(`${name}_valid`, locked.or(req.orR()));
+  const grant = m.let(`${name}_grant`, locked.select(lockGrant, fresh.onehot));
 
+  const lockAbove = mask ? m.reg(`${name}_lock_above`, n, { reset: 0 }) : undefined;
+  const above = lockAbove ? m.let(`${name}_above`, locked.select(lockAbove, fresh.above)) : undefined;
   m.if(valid, () => {
     m.if(ack, () => {
       locked.next(0);
       // Requesters above the acknowledged one get priority next time.
-      if (mask) mask.next(above(index, n));
+      if (mask && above) mask.next(above);
     }).else(() => {
       locked.next(1);
       lockIndex.next(index);
+      lockGrant.next(grant);
+      if (lockAbove && above) lockAbove.next(above);
     });
   });
   return { grant, index, valid };
-}
-
-/** `n` bits, bit i set for every i > index: a compare with a constant per bit. */
-function above(index: Expr, n: number): Expr {
-  const bits: Expr[] = [];
-  for (let i = n - 1; i >= 0; i--) bits.push(i === 0 ? lit(0, 1) : index.lt(i));
-  return cat(...bits);
 }
 
 export interface ArbiterParams {
