@@ -126,11 +126,11 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   localparam [2:0] USED_STATE_ELEM = 3'd2;  // gen/virtq/packed_used.ts:83
   localparam [2:0] USED_STATE_FLAGS = 3'd3;  // gen/virtq/packed_used.ts:83
   localparam [2:0] USED_STATE_EVENT = 3'd4;  // gen/virtq/packed_used.ts:83
-  localparam [2:0] NOTIFY_STATE_IDLE = 3'd0;  // gen/virtq/packed_used.ts:283
-  localparam [2:0] NOTIFY_STATE_FENCE = 3'd1;  // gen/virtq/packed_used.ts:283
-  localparam [2:0] NOTIFY_STATE_READ = 3'd2;  // gen/virtq/packed_used.ts:283
-  localparam [2:0] NOTIFY_STATE_WAIT = 3'd3;  // gen/virtq/packed_used.ts:283
-  localparam [2:0] NOTIFY_STATE_DECIDE = 3'd4;  // gen/virtq/packed_used.ts:283
+  localparam [2:0] NOTIFY_STATE_IDLE = 3'd0;  // gen/virtq/packed_used.ts:306
+  localparam [2:0] NOTIFY_STATE_FENCE = 3'd1;  // gen/virtq/packed_used.ts:306
+  localparam [2:0] NOTIFY_STATE_READ = 3'd2;  // gen/virtq/packed_used.ts:306
+  localparam [2:0] NOTIFY_STATE_WAIT = 3'd3;  // gen/virtq/packed_used.ts:306
+  localparam [2:0] NOTIFY_STATE_DECIDE = 3'd4;  // gen/virtq/packed_used.ts:306
   /* verilator lint_on UNUSEDPARAM */
 
   reg pending_0;  // gen/virtq/packed_engine.ts:57
@@ -410,24 +410,30 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   reg event_queue;  // gen/virtq/packed_used.ts:112
   reg [63:0] event_host;  // gen/virtq/packed_used.ts:113
   wire event_take;  // gen/virtq/packed_used.ts:114
-  wire used_drop;  // gen/virtq/packed_used.ts:138
-  wire used_slot_free;  // gen/virtq/packed_used.ts:139
-  wire used_merge;  // gen/virtq/packed_used.ts:141
-  wire used_accept;  // gen/virtq/packed_used.ts:146
-  wire [47:0] used_writable_rd0;  // gen/virtq/packed_used.ts:147
-  wire used_complete;  // gen/virtq/packed_used.ts:148
-  wire used_flags_done;  // gen/virtq/packed_used.ts:217
-  wire event_done;  // gen/virtq/packed_used.ts:222
-  wire used_fatal;  // gen/virtq/packed_used.ts:227
-  reg [127:0] used_rdata;  // gen/virtq/packed_used.ts:238
-  reg used_rvalid;  // gen/virtq/packed_used.ts:239
-  wire used_busy;  // gen/virtq/packed_used.ts:248
-  reg [2:0] notify_state;  // gen/virtq/packed_used.ts:283
-  reg notify_queue;  // gen/virtq/packed_used.ts:284
-  reg [15:0] notify_adv;  // gen/virtq/packed_used.ts:285
-  reg [15:0] notify_idx;  // gen/virtq/packed_used.ts:286
-  reg notify_wrap;  // gen/virtq/packed_used.ts:287
-  reg [7:0] notify_seq;  // gen/virtq/packed_used.ts:288
+  reg done_in_valid;  // gen/virtq/packed_used.ts:141
+  reg done_in_queue;  // gen/virtq/packed_used.ts:142
+  reg [15:0] done_in_id;  // gen/virtq/packed_used.ts:143
+  reg [15:0] done_in_slots;  // gen/virtq/packed_used.ts:144
+  reg [31:0] done_in_len;  // gen/virtq/packed_used.ts:145
+  wire done_in_take;  // gen/virtq/packed_used.ts:146
+  wire used_drop;  // gen/virtq/packed_used.ts:159
+  wire used_slot_free;  // gen/virtq/packed_used.ts:160
+  wire used_merge;  // gen/virtq/packed_used.ts:162
+  wire used_accept;  // gen/virtq/packed_used.ts:167
+  wire [47:0] used_writable_rd0;  // gen/virtq/packed_used.ts:168
+  wire used_complete;  // gen/virtq/packed_used.ts:169
+  wire used_flags_done;  // gen/virtq/packed_used.ts:238
+  wire event_done;  // gen/virtq/packed_used.ts:243
+  wire used_fatal;  // gen/virtq/packed_used.ts:248
+  reg [127:0] used_rdata;  // gen/virtq/packed_used.ts:259
+  reg used_rvalid;  // gen/virtq/packed_used.ts:260
+  wire used_busy;  // gen/virtq/packed_used.ts:271
+  reg [2:0] notify_state;  // gen/virtq/packed_used.ts:306
+  reg notify_queue;  // gen/virtq/packed_used.ts:307
+  reg [15:0] notify_adv;  // gen/virtq/packed_used.ts:308
+  reg [15:0] notify_idx;  // gen/virtq/packed_used.ts:309
+  reg notify_wrap;  // gen/virtq/packed_used.ts:310
+  reg [7:0] notify_seq;  // gen/virtq/packed_used.ts:311
   reg notify_pick_locked;  // gen/lib/arbiter.ts:44
   reg notify_pick_lock_index;  // gen/lib/arbiter.ts:45
   reg [1:0] notify_pick_lock_grant;  // gen/lib/arbiter.ts:46
@@ -449,11 +455,11 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   wire [1:0] notify_pick_grant;  // gen/lib/arbiter.ts:75
   reg [1:0] notify_pick_lock_above;  // gen/lib/arbiter.ts:77
   wire [1:0] notify_pick_above;  // gen/lib/arbiter.ts:78
-  wire notify_taken;  // gen/virtq/packed_used.ts:296
-  reg notify_fatal;  // gen/virtq/packed_used.ts:298
-  reg [1:0] notify_irq;  // gen/virtq/packed_used.ts:299
-  wire notify_need;  // gen/virtq/packed_used.ts:320
-  wire notify_active;  // gen/virtq/packed_used.ts:357
+  wire notify_taken;  // gen/virtq/packed_used.ts:319
+  reg notify_fatal;  // gen/virtq/packed_used.ts:321
+  reg [1:0] notify_irq;  // gen/virtq/packed_used.ts:322
+  wire notify_need;  // gen/virtq/packed_used.ts:343
+  wire notify_active;  // gen/virtq/packed_used.ts:380
   reg fatal_pulse;  // gen/virtq/packed_engine.ts:240
   reg [3:0] fatal_code_reg;  // gen/virtq/packed_engine.ts:241
   reg dev_resetting;  // gen/virtq/packed_engine.ts:251
@@ -468,7 +474,7 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   reg [63:0] fetch_table_odd [0:127];  // gen/virtq/packed_fetch.ts:119
   reg [97:0] stage [0:127];  // gen/virtq/packed_fetch.ts:194
   reg [47:0] used_writable [0:31];  // gen/virtq/packed_used.ts:100
-  reg [63:0] _select_0;  // gen/virtq/packed_used.ts:303
+  reg [63:0] _select_0;  // gen/virtq/packed_used.ts:326
   reg [15:0] _select_1;  // gen/virtq/packed_engine.ts:210
   reg [4:0] _select_2;  // gen/virtq/packed_engine.ts:211
   reg [15:0] _select_3;  // gen/virtq/packed_engine.ts:212
@@ -480,28 +486,28 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   reg _select_9;  // gen/virtq/packed_expand.ts:62
   reg _select_10;  // gen/virtq/packed_expand.ts:62
   reg _select_11;  // gen/virtq/packed_expand.ts:62
-  reg _select_12;  // gen/virtq/packed_used.ts:138
-  reg _select_13;  // gen/virtq/packed_used.ts:138
-  wire [1:0] _cat_15;  // gen/virtq/packed_used.ts:290
-  wire [1:0] _and_14;  // gen/virtq/packed_used.ts:295
-  reg _select_16;  // gen/virtq/packed_used.ts:346
-  reg _select_17;  // gen/virtq/packed_used.ts:346
-  reg [15:0] _select_18;  // gen/virtq/packed_used.ts:310
+  reg _select_12;  // gen/virtq/packed_used.ts:159
+  reg _select_13;  // gen/virtq/packed_used.ts:159
+  wire [1:0] _cat_15;  // gen/virtq/packed_used.ts:313
+  wire [1:0] _and_14;  // gen/virtq/packed_used.ts:318
+  reg _select_16;  // gen/virtq/packed_used.ts:369
+  reg _select_17;  // gen/virtq/packed_used.ts:369
+  reg [15:0] _select_18;  // gen/virtq/packed_used.ts:333
   reg _select_19;  // gen/virtq/packed_fetch.ts:368
   reg _select_20;  // gen/virtq/packed_fetch.ts:669
   reg _select_21;  // gen/virtq/packed_fetch.ts:670
-  reg [15:0] _select_23;  // gen/virtq/packed_used.ts:152
-  reg [15:0] _select_24;  // gen/virtq/packed_used.ts:153
+  reg [15:0] _select_23;  // gen/virtq/packed_used.ts:173
+  reg [15:0] _select_24;  // gen/virtq/packed_used.ts:174
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _mux_22;  // gen/virtq/packed_used.ts:162
+  wire [16:0] _mux_22;  // gen/virtq/packed_used.ts:183
   /* verilator lint_on UNUSEDSIGNAL */
-  reg _select_25;  // gen/virtq/packed_used.ts:151
+  reg _select_25;  // gen/virtq/packed_used.ts:172
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [7:0] _sub_26;  // gen/virtq/packed_used.ts:336
+  wire [7:0] _sub_26;  // gen/virtq/packed_used.ts:359
   /* verilator lint_on UNUSEDSIGNAL */
-  reg _select_27;  // gen/virtq/packed_used.ts:348
-  reg _select_29;  // gen/virtq/packed_used.ts:253
-  wire _mux_28;  // gen/virtq/packed_used.ts:253
+  reg _select_27;  // gen/virtq/packed_used.ts:371
+  reg _select_29;  // gen/virtq/packed_used.ts:276
+  wire _mux_28;  // gen/virtq/packed_used.ts:276
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [7:0] _mux_31;  // gen/virtq/packed_fetch.ts:161
   /* verilator lint_on UNUSEDSIGNAL */
@@ -518,13 +524,13 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   wire [15:0] _sub_38;  // gen/virtq/packed_expand.ts:213
   /* verilator lint_on UNUSEDSIGNAL */
   reg [63:0] _select_39;  // gen/virtq/packed_used.ts:129
-  wire [15:0] _cat_40;  // gen/virtq/packed_used.ts:158
-  reg [63:0] _select_41;  // gen/virtq/packed_used.ts:201
-  reg [63:0] _select_42;  // gen/virtq/packed_used.ts:240
-  reg [63:0] _select_43;  // gen/virtq/packed_used.ts:240
-  reg [15:0] _select_44;  // gen/virtq/packed_used.ts:329
-  reg [15:0] _select_45;  // gen/virtq/packed_used.ts:330
-  reg _select_46;  // gen/virtq/packed_used.ts:331
+  wire [15:0] _cat_40;  // gen/virtq/packed_used.ts:179
+  reg [63:0] _select_41;  // gen/virtq/packed_used.ts:222
+  reg [63:0] _select_42;  // gen/virtq/packed_used.ts:261
+  reg [63:0] _select_43;  // gen/virtq/packed_used.ts:261
+  reg [15:0] _select_44;  // gen/virtq/packed_used.ts:352
+  reg [15:0] _select_45;  // gen/virtq/packed_used.ts:353
+  reg _select_46;  // gen/virtq/packed_used.ts:354
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [9:0] _sub_47;  // gen/virtq/packed_fetch.ts:126
   /* verilator lint_on UNUSEDSIGNAL */
@@ -571,7 +577,7 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   );
 
   // ---- combinational logic
-  always @* begin  // gen/virtq/packed_used.ts:303
+  always @* begin  // gen/virtq/packed_used.ts:326
     case (notify_queue)
       1'b0: _select_0 = q0_driver;
       1'b1: _select_0 = q1_driver;
@@ -653,37 +659,37 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
       default: _select_11 = resetting_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:138
-    case (done_queue)
+  always @* begin  // gen/virtq/packed_used.ts:159
+    case (done_in_queue)
       1'b0: _select_12 = failed_0;
       1'b1: _select_12 = failed_1;
       default: _select_12 = failed_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:138
-    case (done_queue)
+  always @* begin  // gen/virtq/packed_used.ts:159
+    case (done_in_queue)
       1'b0: _select_13 = resetting_0;
       1'b1: _select_13 = resetting_1;
       default: _select_13 = resetting_0;
     endcase
   end
-  assign _cat_15 = {(((unsignalled_1 != 16'd0) & (~failed_1)) & (~resetting_1)), (((unsignalled_0 != 16'd0) & (~failed_0)) & (~resetting_0))};  // gen/virtq/packed_used.ts:290
-  assign _and_14 = _cat_15 & {2{(notify_state == NOTIFY_STATE_IDLE)}};  // gen/virtq/packed_used.ts:295
-  always @* begin  // gen/virtq/packed_used.ts:346
+  assign _cat_15 = {(((unsignalled_1 != 16'd0) & (~failed_1)) & (~resetting_1)), (((unsignalled_0 != 16'd0) & (~failed_0)) & (~resetting_0))};  // gen/virtq/packed_used.ts:313
+  assign _and_14 = _cat_15 & {2{(notify_state == NOTIFY_STATE_IDLE)}};  // gen/virtq/packed_used.ts:318
+  always @* begin  // gen/virtq/packed_used.ts:369
     case (notify_queue)
       1'b0: _select_16 = failed_0;
       1'b1: _select_16 = failed_1;
       default: _select_16 = failed_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:346
+  always @* begin  // gen/virtq/packed_used.ts:369
     case (notify_queue)
       1'b0: _select_17 = resetting_0;
       1'b1: _select_17 = resetting_1;
       default: _select_17 = resetting_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:310
+  always @* begin  // gen/virtq/packed_used.ts:333
     case (notify_queue)
       1'b0: _select_18 = q0_size;
       1'b1: _select_18 = q1_size;
@@ -711,37 +717,37 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
       default: _select_21 = ev_armed_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:152
-    case (done_queue)
+  always @* begin  // gen/virtq/packed_used.ts:173
+    case (done_in_queue)
       1'b0: _select_23 = used_pos_0;
       1'b1: _select_23 = used_pos_1;
       default: _select_23 = used_pos_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:153
-    case (done_queue)
+  always @* begin  // gen/virtq/packed_used.ts:174
+    case (done_in_queue)
       1'b0: _select_24 = q0_size;
       1'b1: _select_24 = q1_size;
       default: _select_24 = q0_size;
     endcase
   end
-  assign _mux_22 = (({1'b0, _select_23} + {1'b0, done_slots}) >= {1'b0, _select_24}) ? (({1'b0, _select_23} + {1'b0, done_slots}) - {1'b0, _select_24}) : ({1'b0, _select_23} + {1'b0, done_slots});  // gen/virtq/packed_used.ts:162
-  always @* begin  // gen/virtq/packed_used.ts:151
-    case (done_queue)
+  assign _mux_22 = (({1'b0, _select_23} + {1'b0, done_in_slots}) >= {1'b0, _select_24}) ? (({1'b0, _select_23} + {1'b0, done_in_slots}) - {1'b0, _select_24}) : ({1'b0, _select_23} + {1'b0, done_in_slots});  // gen/virtq/packed_used.ts:183
+  always @* begin  // gen/virtq/packed_used.ts:172
+    case (done_in_queue)
       1'b0: _select_25 = used_wrap_0;
       1'b1: _select_25 = used_wrap_1;
       default: _select_25 = used_wrap_0;
     endcase
   end
-  assign _sub_26 = used_seq_done - notify_seq;  // gen/virtq/packed_used.ts:336
-  always @* begin  // gen/virtq/packed_used.ts:348
+  assign _sub_26 = used_seq_done - notify_seq;  // gen/virtq/packed_used.ts:359
+  always @* begin  // gen/virtq/packed_used.ts:371
     case (notify_queue)
       1'b0: _select_27 = ev_off_0;
       1'b1: _select_27 = ev_off_1;
       default: _select_27 = ev_off_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:253
+  always @* begin  // gen/virtq/packed_used.ts:276
     case (wr_status_id[3:1])
       3'd0: _select_29 = used_slot_queue_0;
       3'd1: _select_29 = used_slot_queue_1;
@@ -754,7 +760,7 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
       default: _select_29 = used_slot_queue_0;
     endcase
   end
-  assign _mux_28 = wr_status_id[4] ? event_queue : _select_29;  // gen/virtq/packed_used.ts:253
+  assign _mux_28 = wr_status_id[4] ? event_queue : _select_29;  // gen/virtq/packed_used.ts:276
   assign _mux_31 = (mem_wr_valid & (memwr_line == 10'd320)) ? mem_wr_be[7:0] : ((mem_wr_valid & (memwr_line == 10'd319)) ? mem_wr_be[15:8] : 8'd0);  // gen/virtq/packed_fetch.ts:161
   assign _cat_30 = {{8{_mux_31[7]}}, {8{_mux_31[6]}}, {8{_mux_31[5]}}, {8{_mux_31[4]}}, {8{_mux_31[3]}}, {8{_mux_31[2]}}, {8{_mux_31[1]}}, {8{_mux_31[0]}}};  // gen/virtq/packed_fetch.ts:154
   assign _sub_32 = walk_size - fetch_pos;  // gen/virtq/packed_fetch.ts:465
@@ -815,15 +821,15 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
       default: _select_39 = q0_device;
     endcase
   end
-  assign _cat_40 = {_select_25, 7'd0, _select_25, 5'd0, (done_len != 32'd0), 1'b0};  // gen/virtq/packed_used.ts:158
-  always @* begin  // gen/virtq/packed_used.ts:201
+  assign _cat_40 = {_select_25, 7'd0, _select_25, 5'd0, (done_in_len != 32'd0), 1'b0};  // gen/virtq/packed_used.ts:179
+  always @* begin  // gen/virtq/packed_used.ts:222
     case (used_queue)
       1'b0: _select_41 = q0_desc;
       1'b1: _select_41 = q1_desc;
       default: _select_41 = q0_desc;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:240
+  always @* begin  // gen/virtq/packed_used.ts:261
     case (mem_rd_addr[3:0] + 4'd1)
       4'd0: _select_42 = used_slot_0;
       4'd1: _select_42 = used_slot_1;
@@ -844,7 +850,7 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
       default: _select_42 = used_slot_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:240
+  always @* begin  // gen/virtq/packed_used.ts:261
     case (mem_rd_addr[3:0])
       4'd0: _select_43 = used_slot_0;
       4'd1: _select_43 = used_slot_1;
@@ -865,21 +871,21 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
       default: _select_43 = used_slot_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:329
+  always @* begin  // gen/virtq/packed_used.ts:352
     case (notify_pick_index)
       1'b0: _select_44 = unsignalled_0;
       1'b1: _select_44 = unsignalled_1;
       default: _select_44 = unsignalled_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:330
+  always @* begin  // gen/virtq/packed_used.ts:353
     case (notify_pick_index)
       1'b0: _select_45 = used_pos_0;
       1'b1: _select_45 = used_pos_1;
       default: _select_45 = used_pos_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:331
+  always @* begin  // gen/virtq/packed_used.ts:354
     case (notify_pick_index)
       1'b0: _select_46 = used_wrap_0;
       1'b1: _select_46 = used_wrap_1;
@@ -912,31 +918,31 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   assign chain_len = stage_rd0[33:2];  // gen/virtq/packed_fetch.ts:220
   assign chain_write = stage_rd0[1];  // gen/virtq/packed_fetch.ts:221
   assign chain_last = stage_rd0[0];  // gen/virtq/packed_fetch.ts:222
-  assign done_ready = (((used_state == USED_STATE_IDLE) & (~event_take)) & (used_drop | used_slot_free)) | used_merge;  // gen/virtq/packed_used.ts:145
+  assign done_ready = (~done_in_valid) | done_in_take;  // gen/virtq/packed_used.ts:148
   assign rd_cmd_valid = ((more_rd_valid | table_rd_valid) | event_rd_valid) | ring_rd_valid;  // gen/virtq/packed_engine.ts:113
   assign rd_cmd_host_addr = more_rd_valid ? more_rd_host : (table_rd_valid ? table_rd_host : (event_rd_valid ? event_rd_host : (ring_rd_valid ? ring_rd_host : 64'd0)));  // gen/virtq/packed_engine.ts:114
   assign rd_cmd_dev_addr = more_rd_valid ? ({8'd0, more_rd_slot} << 7) : (table_rd_valid ? ({8'd0, table_rd_slot} << 7) : (event_rd_valid ? 13'd2560 : (ring_rd_valid ? ({8'd0, ring_rd_slot} << 7) : 13'd2560)));  // gen/virtq/packed_engine.ts:115
   assign rd_cmd_len = more_rd_valid ? more_rd_len : (table_rd_valid ? table_rd_len : (event_rd_valid ? event_rd_len : (ring_rd_valid ? ring_rd_len : 20'd0)));  // gen/virtq/packed_engine.ts:116
   assign rd_cmd_id = more_rd_valid ? 8'd3 : (table_rd_valid ? 8'd2 : (event_rd_valid ? 8'd1 : (ring_rd_valid ? 8'd0 : 8'd0)));  // gen/virtq/packed_engine.ts:117
   assign rd_status_ready = 1'b1;  // gen/virtq/packed_engine.ts:118
-  assign wr_cmd_valid = ((used_state == USED_STATE_ELEM) | (used_state == USED_STATE_FLAGS)) | (used_state == USED_STATE_EVENT);  // gen/virtq/packed_used.ts:186
-  assign wr_cmd_host_addr = (used_state == USED_STATE_EVENT) ? event_host : ((used_state == USED_STATE_FLAGS) ? (used_host + 64'd6) : used_host);  // gen/virtq/packed_used.ts:187
-  assign wr_cmd_dev_addr = (used_state == USED_STATE_EVENT) ? (event_full ? 13'd4160 : 13'd4162) : ((used_state == USED_STATE_FLAGS) ? (13'd4102 | ({10'd0, used_slot_cur} << 3)) : (13'd4096 | ({10'd0, used_slot_cur} << 3)));  // gen/virtq/packed_used.ts:188
-  assign wr_cmd_len = (used_state == USED_STATE_EVENT) ? (event_full ? 20'd4 : 20'd2) : ((used_state == USED_STATE_FLAGS) ? 20'd2 : 20'd6);  // gen/virtq/packed_used.ts:189
-  assign wr_cmd_id = (used_state == USED_STATE_EVENT) ? (8'd1 << 4) : {4'd0, {used_slot_cur, (used_state == USED_STATE_FLAGS)}};  // gen/virtq/packed_used.ts:196
+  assign wr_cmd_valid = ((used_state == USED_STATE_ELEM) | (used_state == USED_STATE_FLAGS)) | (used_state == USED_STATE_EVENT);  // gen/virtq/packed_used.ts:207
+  assign wr_cmd_host_addr = (used_state == USED_STATE_EVENT) ? event_host : ((used_state == USED_STATE_FLAGS) ? (used_host + 64'd6) : used_host);  // gen/virtq/packed_used.ts:208
+  assign wr_cmd_dev_addr = (used_state == USED_STATE_EVENT) ? (event_full ? 13'd4160 : 13'd4162) : ((used_state == USED_STATE_FLAGS) ? (13'd4102 | ({10'd0, used_slot_cur} << 3)) : (13'd4096 | ({10'd0, used_slot_cur} << 3)));  // gen/virtq/packed_used.ts:209
+  assign wr_cmd_len = (used_state == USED_STATE_EVENT) ? (event_full ? 20'd4 : 20'd2) : ((used_state == USED_STATE_FLAGS) ? 20'd2 : 20'd6);  // gen/virtq/packed_used.ts:210
+  assign wr_cmd_id = (used_state == USED_STATE_EVENT) ? (8'd1 << 4) : {4'd0, {used_slot_cur, (used_state == USED_STATE_FLAGS)}};  // gen/virtq/packed_used.ts:217
   assign wr_status_ready = 1'b1;  // gen/virtq/packed_engine.ts:194
   assign mem_wr_ready = 1'b1;  // gen/virtq/packed_engine.ts:125
   assign mem_rd_ready = 1'b1;  // gen/virtq/packed_engine.ts:126
-  assign mem_rd_rvalid = used_rvalid;  // gen/virtq/packed_used.ts:242
-  assign mem_rd_rdata = used_rdata;  // gen/virtq/packed_used.ts:243
+  assign mem_rd_rvalid = used_rvalid;  // gen/virtq/packed_used.ts:263
+  assign mem_rd_rdata = used_rdata;  // gen/virtq/packed_used.ts:264
   assign ring_rd_valid = fetch_issue;  // gen/virtq/packed_fetch.ts:459
   assign ring_rd_host = fetch_host;  // gen/virtq/packed_fetch.ts:460
   assign ring_rd_slot = {3'd0, ring_alloc[1:0]};  // gen/virtq/packed_fetch.ts:461
   assign ring_rd_len = {16'd0, fetch_n} << 4;  // gen/virtq/packed_fetch.ts:462
   assign ring_rd_grant = (rd_cmd_ready & ring_rd_valid) & (~((more_rd_valid | table_rd_valid) | event_rd_valid));  // gen/virtq/packed_engine.ts:110
-  assign event_rd_valid = notify_state == NOTIFY_STATE_READ;  // gen/virtq/packed_used.ts:301
-  assign event_rd_host = _select_0;  // gen/virtq/packed_used.ts:302
-  assign event_rd_len = 20'd4;  // gen/virtq/packed_used.ts:308
+  assign event_rd_valid = notify_state == NOTIFY_STATE_READ;  // gen/virtq/packed_used.ts:324
+  assign event_rd_host = _select_0;  // gen/virtq/packed_used.ts:325
+  assign event_rd_len = 20'd4;  // gen/virtq/packed_used.ts:331
   assign event_rd_grant = (rd_cmd_ready & event_rd_valid) & (~(more_rd_valid | table_rd_valid));  // gen/virtq/packed_engine.ts:110
   assign table_rd_valid = ((walk_state == WALK_STATE_TABLE) & table_slot_free) & items_enq_ready;  // gen/virtq/packed_fetch.ts:776
   assign table_rd_host = walk_cur[63:0];  // gen/virtq/packed_fetch.ts:777
@@ -1119,8 +1125,8 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   assign ev_wr_word = walk_ev_word;  // gen/virtq/packed_fetch.ts:390
   assign ev_wr_full = walk_ev_full;  // gen/virtq/packed_fetch.ts:391
   assign ev_wr_grant = event_take;  // gen/virtq/packed_used.ts:121
-  assign ev_wr_done = event_done;  // gen/virtq/packed_used.ts:224
-  assign ev_wr_error = wr_status_error != 3'd0;  // gen/virtq/packed_used.ts:225
+  assign ev_wr_done = event_done;  // gen/virtq/packed_used.ts:245
+  assign ev_wr_error = wr_status_error != 3'd0;  // gen/virtq/packed_used.ts:246
   assign ev_wr_busy = event_busy;  // gen/virtq/packed_used.ts:122
   assign expect_decision = (((_select_1 != 16'd0) | (_select_2 != 5'd0)) | (_select_3 != 16'd0)) | (notify_active & (notify_queue == walk_queue));  // gen/virtq/packed_engine.ts:208
   assign walk_resetting = _select_4 | walk_failed;  // gen/virtq/packed_fetch.ts:369
@@ -1485,15 +1491,16 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   assign stage_batch_end = {1'b0, stage_k} == (stage_table_n - 4'd1);  // gen/virtq/packed_expand.ts:125
   assign stage_active = ~(stage_state == STAGE_STATE_IDLE);  // gen/virtq/packed_expand.ts:232
   assign event_take = ((used_state == USED_STATE_IDLE) & ev_wr_valid) & (~event_busy);  // gen/virtq/packed_used.ts:114
-  assign used_drop = _select_12 | _select_13;  // gen/virtq/packed_used.ts:138
-  assign used_slot_free = (used_tail - used_head) < 4'd8;  // gen/virtq/packed_used.ts:139
-  assign used_merge = (((((used_state == USED_STATE_CALC) & features[35]) & used_open_complete) & done_valid) & (done_queue == used_queue)) & (~used_drop);  // gen/virtq/packed_used.ts:141
-  assign used_accept = (done_valid & done_ready) & (~used_drop);  // gen/virtq/packed_used.ts:146
-  assign used_complete = (used_writable_rd0[47:32] == done_id) & (used_writable_rd0[31:0] == done_len);  // gen/virtq/packed_used.ts:148
-  assign used_flags_done = wr_status_valid & wr_status_id[0];  // gen/virtq/packed_used.ts:217
-  assign event_done = wr_status_valid & wr_status_id[4];  // gen/virtq/packed_used.ts:222
-  assign used_fatal = wr_status_valid & (wr_status_error != 3'd0);  // gen/virtq/packed_used.ts:227
-  assign used_busy = ((~(used_state == USED_STATE_IDLE)) | (used_head != used_tail)) | event_busy;  // gen/virtq/packed_used.ts:248
+  assign done_in_take = done_in_valid & ((((used_state == USED_STATE_IDLE) & (~event_take)) & (used_drop | used_slot_free)) | used_merge);  // gen/virtq/packed_used.ts:166
+  assign used_drop = _select_12 | _select_13;  // gen/virtq/packed_used.ts:159
+  assign used_slot_free = (used_tail - used_head) < 4'd8;  // gen/virtq/packed_used.ts:160
+  assign used_merge = (((((used_state == USED_STATE_CALC) & features[35]) & used_open_complete) & done_in_valid) & (done_in_queue == used_queue)) & (~used_drop);  // gen/virtq/packed_used.ts:162
+  assign used_accept = done_in_take & (~used_drop);  // gen/virtq/packed_used.ts:167
+  assign used_complete = (used_writable_rd0[47:32] == done_in_id) & (used_writable_rd0[31:0] == done_in_len);  // gen/virtq/packed_used.ts:169
+  assign used_flags_done = wr_status_valid & wr_status_id[0];  // gen/virtq/packed_used.ts:238
+  assign event_done = wr_status_valid & wr_status_id[4];  // gen/virtq/packed_used.ts:243
+  assign used_fatal = wr_status_valid & (wr_status_error != 3'd0);  // gen/virtq/packed_used.ts:248
+  assign used_busy = (((~(used_state == USED_STATE_IDLE)) | (used_head != used_tail)) | event_busy) | done_in_valid;  // gen/virtq/packed_used.ts:271
   assign notify_pick_after_or_p0 = _and_14 & notify_pick_mask;  // gen/lib/priority.ts:8
   assign notify_pick_after_or_p1 = {(notify_pick_after_or_p0[1] | notify_pick_after_or_p0[0]), notify_pick_after_or_p0[0]};  // gen/lib/priority.ts:57
   assign notify_pick_after_in = _and_14 & notify_pick_mask;  // gen/lib/priority.ts:8
@@ -1508,14 +1515,14 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   assign notify_pick_valid = notify_pick_locked | (|_and_14);  // gen/lib/arbiter.ts:74
   assign notify_pick_grant = notify_pick_locked ? notify_pick_lock_grant : (notify_pick_after_valid ? ((_and_14 & notify_pick_mask) & (~(notify_pick_after_or_p1 << 1))) : (_and_14 & (~(notify_pick_all_or_p1 << 1))));  // gen/lib/arbiter.ts:75
   assign notify_pick_above = notify_pick_locked ? notify_pick_lock_above : (notify_pick_after_valid ? (notify_pick_after_or_p1 << 1) : (notify_pick_all_or_p1 << 1));  // gen/lib/arbiter.ts:78
-  assign notify_taken = (notify_state == NOTIFY_STATE_IDLE) & notify_pick_valid;  // gen/virtq/packed_used.ts:296
+  assign notify_taken = (notify_state == NOTIFY_STATE_IDLE) & notify_pick_valid;  // gen/virtq/packed_used.ts:319
   always @* begin
-    notify_fatal = 1'b0;  // default, gen/virtq/packed_used.ts:298
-    case (notify_state)  // gen/virtq/packed_used.ts:325
+    notify_fatal = 1'b0;  // default, gen/virtq/packed_used.ts:321
+    case (notify_state)  // gen/virtq/packed_used.ts:348
       NOTIFY_STATE_WAIT: begin
-        if (rd_status_valid & (rd_status_id[1:0] == 2'd1)) begin  // gen/virtq/packed_used.ts:339
-          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_used.ts:340
-            notify_fatal = 1'b1;  // gen/virtq/packed_used.ts:341
+        if (rd_status_valid & (rd_status_id[1:0] == 2'd1)) begin  // gen/virtq/packed_used.ts:362
+          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_used.ts:363
+            notify_fatal = 1'b1;  // gen/virtq/packed_used.ts:364
           end
         end
       end
@@ -1523,18 +1530,18 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
     endcase
   end
   always @* begin
-    notify_irq = 2'd0;  // default, gen/virtq/packed_used.ts:299
-    case (notify_state)  // gen/virtq/packed_used.ts:325
+    notify_irq = 2'd0;  // default, gen/virtq/packed_used.ts:322
+    case (notify_state)  // gen/virtq/packed_used.ts:348
       NOTIFY_STATE_DECIDE: begin
-        if ((notify_need & (~_select_16)) & (~_select_17)) begin  // gen/virtq/packed_used.ts:346
-          notify_irq = 2'd1 << notify_queue;  // gen/virtq/packed_used.ts:346
+        if ((notify_need & (~_select_16)) & (~_select_17)) begin  // gen/virtq/packed_used.ts:369
+          notify_irq = 2'd1 << notify_queue;  // gen/virtq/packed_used.ts:369
         end
       end
       default: begin end
     endcase
   end
-  assign notify_need = ((event_line[31:16] == 16'd2) & features[29]) ? (((notify_idx - ((event_line[15] != notify_wrap) ? ({1'b0, event_line[14:0]} - _select_18) : {1'b0, event_line[14:0]})) - 16'd1) < notify_adv) : (event_line[31:16] != 16'd1);  // gen/virtq/packed_used.ts:320
-  assign notify_active = ~(notify_state == NOTIFY_STATE_IDLE);  // gen/virtq/packed_used.ts:357
+  assign notify_need = ((event_line[31:16] == 16'd2) & features[29]) ? (((notify_idx - ((event_line[15] != notify_wrap) ? ({1'b0, event_line[14:0]} - _select_18) : {1'b0, event_line[14:0]})) - 16'd1) < notify_adv) : (event_line[31:16] != 16'd1);  // gen/virtq/packed_used.ts:343
+  assign notify_active = ~(notify_state == NOTIFY_STATE_IDLE);  // gen/virtq/packed_used.ts:380
   assign reset_finish_0 = ((((resetting_0 & (inflight_0 == 16'd0)) & (~(((~(walk_state == WALK_STATE_IDLE)) & (walk_queue == 1'b0)) | ((((({2'd0, (2'd0 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_0 == 1'b0)) | (({2'd0, (2'd1 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_1 == 1'b0))) | (({2'd0, (2'd2 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_2 == 1'b0))) | (({2'd0, (2'd3 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_3 == 1'b0)))))) & (items_of_0 == 5'd0)) & (~(notify_active & (notify_queue == 1'b0)))) & ((used_seq == used_seq_done) & (~used_busy));  // gen/virtq/packed_engine.ts:256
   assign reset_finish_1 = ((((resetting_1 & (inflight_1 == 16'd0)) & (~(((~(walk_state == WALK_STATE_IDLE)) & (walk_queue == 1'b1)) | ((((({2'd0, (2'd0 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_0 == 1'b1)) | (({2'd0, (2'd1 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_1 == 1'b1))) | (({2'd0, (2'd2 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_2 == 1'b1))) | (({2'd0, (2'd3 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_3 == 1'b1)))))) & (items_of_1 == 5'd0)) & (~(notify_active & (notify_queue == 1'b1)))) & ((used_seq == used_seq_done) & (~used_busy));  // gen/virtq/packed_engine.ts:256
 
@@ -1614,6 +1621,7 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
       event_busy <= 1'b0;
       event_word <= 32'd0;
       event_queue <= 1'b0;
+      done_in_valid <= 1'b0;
       used_rvalid <= 1'b0;
       notify_state <= NOTIFY_STATE_IDLE;
       notify_queue <= 1'b0;
@@ -2136,61 +2144,62 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
         event_queue <= ev_wr_queue;  // gen/virtq/packed_used.ts:127
         used_state <= USED_STATE_EVENT;  // gen/virtq/packed_used.ts:134
       end
-      if (used_accept) begin  // gen/virtq/packed_used.ts:161
-        if (done_queue == 1'b0) begin  // gen/virtq/packed_used.ts:162
-          used_pos_0 <= _mux_22[15:0];  // gen/virtq/packed_used.ts:162
+      done_in_valid <= (done_valid & ((~done_in_valid) | done_in_take)) | (done_in_valid & (~done_in_take));  // gen/virtq/packed_used.ts:150
+      if (used_accept) begin  // gen/virtq/packed_used.ts:182
+        if (done_in_queue == 1'b0) begin  // gen/virtq/packed_used.ts:183
+          used_pos_0 <= _mux_22[15:0];  // gen/virtq/packed_used.ts:183
         end
-        if (done_queue == 1'b1) begin  // gen/virtq/packed_used.ts:162
-          used_pos_1 <= _mux_22[15:0];  // gen/virtq/packed_used.ts:162
+        if (done_in_queue == 1'b1) begin  // gen/virtq/packed_used.ts:183
+          used_pos_1 <= _mux_22[15:0];  // gen/virtq/packed_used.ts:183
         end
-        if (({1'b0, _select_23} + {1'b0, done_slots}) >= {1'b0, _select_24}) begin  // gen/virtq/packed_used.ts:163
-          if (done_queue == 1'b0) begin  // gen/virtq/packed_used.ts:163
-            used_wrap_0 <= ~_select_25;  // gen/virtq/packed_used.ts:163
+        if (({1'b0, _select_23} + {1'b0, done_in_slots}) >= {1'b0, _select_24}) begin  // gen/virtq/packed_used.ts:184
+          if (done_in_queue == 1'b0) begin  // gen/virtq/packed_used.ts:184
+            used_wrap_0 <= ~_select_25;  // gen/virtq/packed_used.ts:184
           end
-          if (done_queue == 1'b1) begin  // gen/virtq/packed_used.ts:163
-            used_wrap_1 <= ~_select_25;  // gen/virtq/packed_used.ts:163
+          if (done_in_queue == 1'b1) begin  // gen/virtq/packed_used.ts:184
+            used_wrap_1 <= ~_select_25;  // gen/virtq/packed_used.ts:184
           end
         end
-        used_open_complete <= used_complete;  // gen/virtq/packed_used.ts:164
-        if (used_merge) begin  // gen/virtq/packed_used.ts:165
+        used_open_complete <= used_complete;  // gen/virtq/packed_used.ts:185
+        if (used_merge) begin  // gen/virtq/packed_used.ts:186
         end else begin
-          used_tail <= used_tail + 4'd1;  // gen/virtq/packed_used.ts:172
-          used_queue <= done_queue;  // gen/virtq/packed_used.ts:173
-          used_seq <= used_seq + 8'd1;  // gen/virtq/packed_used.ts:176
-          used_state <= USED_STATE_CALC;  // gen/virtq/packed_used.ts:177
+          used_tail <= used_tail + 4'd1;  // gen/virtq/packed_used.ts:193
+          used_queue <= done_in_queue;  // gen/virtq/packed_used.ts:194
+          used_seq <= used_seq + 8'd1;  // gen/virtq/packed_used.ts:197
+          used_state <= USED_STATE_CALC;  // gen/virtq/packed_used.ts:198
         end
       end
-      case (used_state)  // gen/virtq/packed_used.ts:197
+      case (used_state)  // gen/virtq/packed_used.ts:218
         USED_STATE_EVENT: begin
-          if (wr_cmd_ready) begin  // gen/virtq/packed_used.ts:198
-            used_state <= USED_STATE_IDLE;  // gen/virtq/packed_used.ts:198
+          if (wr_cmd_ready) begin  // gen/virtq/packed_used.ts:219
+            used_state <= USED_STATE_IDLE;  // gen/virtq/packed_used.ts:219
           end
         end
         USED_STATE_CALC: begin
-          if (~used_merge) begin  // gen/virtq/packed_used.ts:208
-            used_state <= USED_STATE_ELEM;  // gen/virtq/packed_used.ts:208
+          if (~used_merge) begin  // gen/virtq/packed_used.ts:229
+            used_state <= USED_STATE_ELEM;  // gen/virtq/packed_used.ts:229
           end
         end
         USED_STATE_ELEM: begin
-          if (wr_cmd_ready) begin  // gen/virtq/packed_used.ts:210
-            used_state <= USED_STATE_FLAGS;  // gen/virtq/packed_used.ts:210
+          if (wr_cmd_ready) begin  // gen/virtq/packed_used.ts:231
+            used_state <= USED_STATE_FLAGS;  // gen/virtq/packed_used.ts:231
           end
         end
         USED_STATE_FLAGS: begin
-          if (wr_cmd_ready) begin  // gen/virtq/packed_used.ts:211
-            used_state <= USED_STATE_IDLE;  // gen/virtq/packed_used.ts:211
+          if (wr_cmd_ready) begin  // gen/virtq/packed_used.ts:232
+            used_state <= USED_STATE_IDLE;  // gen/virtq/packed_used.ts:232
           end
         end
         default: begin end
       endcase
-      if (used_flags_done) begin  // gen/virtq/packed_used.ts:218
-        used_head <= used_head + 4'd1;  // gen/virtq/packed_used.ts:219
-        used_seq_done <= used_seq_done + 8'd1;  // gen/virtq/packed_used.ts:220
+      if (used_flags_done) begin  // gen/virtq/packed_used.ts:239
+        used_head <= used_head + 4'd1;  // gen/virtq/packed_used.ts:240
+        used_seq_done <= used_seq_done + 8'd1;  // gen/virtq/packed_used.ts:241
       end
-      if (event_done) begin  // gen/virtq/packed_used.ts:223
-        event_busy <= 1'b0;  // gen/virtq/packed_used.ts:223
+      if (event_done) begin  // gen/virtq/packed_used.ts:244
+        event_busy <= 1'b0;  // gen/virtq/packed_used.ts:244
       end
-      used_rvalid <= mem_rd_valid;  // gen/virtq/packed_used.ts:241
+      used_rvalid <= mem_rd_valid;  // gen/virtq/packed_used.ts:262
       if (notify_pick_valid) begin  // gen/lib/arbiter.ts:79
         if (notify_state == NOTIFY_STATE_IDLE) begin  // gen/lib/arbiter.ts:80
           notify_pick_locked <= 1'b0;  // gen/lib/arbiter.ts:81
@@ -2202,50 +2211,50 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
           notify_pick_lock_above <= notify_pick_above;  // gen/lib/arbiter.ts:88
         end
       end
-      case (notify_state)  // gen/virtq/packed_used.ts:325
+      case (notify_state)  // gen/virtq/packed_used.ts:348
         NOTIFY_STATE_IDLE: begin
-          if (notify_pick_valid) begin  // gen/virtq/packed_used.ts:327
-            notify_queue <= notify_pick_index;  // gen/virtq/packed_used.ts:328
-            notify_state <= NOTIFY_STATE_FENCE;  // gen/virtq/packed_used.ts:333
+          if (notify_pick_valid) begin  // gen/virtq/packed_used.ts:350
+            notify_queue <= notify_pick_index;  // gen/virtq/packed_used.ts:351
+            notify_state <= NOTIFY_STATE_FENCE;  // gen/virtq/packed_used.ts:356
           end
         end
         NOTIFY_STATE_FENCE: begin
-          if (~_sub_26[7]) begin  // gen/virtq/packed_used.ts:336
-            notify_state <= NOTIFY_STATE_READ;  // gen/virtq/packed_used.ts:336
+          if (~_sub_26[7]) begin  // gen/virtq/packed_used.ts:359
+            notify_state <= NOTIFY_STATE_READ;  // gen/virtq/packed_used.ts:359
           end
         end
         NOTIFY_STATE_READ: begin
-          if (event_rd_grant) begin  // gen/virtq/packed_used.ts:337
-            notify_state <= NOTIFY_STATE_WAIT;  // gen/virtq/packed_used.ts:337
+          if (event_rd_grant) begin  // gen/virtq/packed_used.ts:360
+            notify_state <= NOTIFY_STATE_WAIT;  // gen/virtq/packed_used.ts:360
           end
         end
         NOTIFY_STATE_WAIT: begin
-          if (rd_status_valid & (rd_status_id[1:0] == 2'd1)) begin  // gen/virtq/packed_used.ts:339
-            if (rd_status_error != 3'd0) begin  // gen/virtq/packed_used.ts:340
-              notify_state <= NOTIFY_STATE_IDLE;  // gen/virtq/packed_used.ts:342
+          if (rd_status_valid & (rd_status_id[1:0] == 2'd1)) begin  // gen/virtq/packed_used.ts:362
+            if (rd_status_error != 3'd0) begin  // gen/virtq/packed_used.ts:363
+              notify_state <= NOTIFY_STATE_IDLE;  // gen/virtq/packed_used.ts:365
             end else begin
-              notify_state <= NOTIFY_STATE_DECIDE;  // gen/virtq/packed_used.ts:343
+              notify_state <= NOTIFY_STATE_DECIDE;  // gen/virtq/packed_used.ts:366
             end
           end
         end
         NOTIFY_STATE_DECIDE: begin
-          if (_select_27) begin  // gen/virtq/packed_used.ts:348
-            if (notify_queue == 1'b0) begin  // gen/virtq/packed_used.ts:348
-              pending_0 <= 1'b1;  // gen/virtq/packed_used.ts:348
+          if (_select_27) begin  // gen/virtq/packed_used.ts:371
+            if (notify_queue == 1'b0) begin  // gen/virtq/packed_used.ts:371
+              pending_0 <= 1'b1;  // gen/virtq/packed_used.ts:371
             end
-            if (notify_queue == 1'b1) begin  // gen/virtq/packed_used.ts:348
-              pending_1 <= 1'b1;  // gen/virtq/packed_used.ts:348
+            if (notify_queue == 1'b1) begin  // gen/virtq/packed_used.ts:371
+              pending_1 <= 1'b1;  // gen/virtq/packed_used.ts:371
             end
           end
-          notify_state <= NOTIFY_STATE_IDLE;  // gen/virtq/packed_used.ts:349
+          notify_state <= NOTIFY_STATE_IDLE;  // gen/virtq/packed_used.ts:372
         end
         default: begin end
       endcase
       inflight_0 <= (inflight_0 + {15'd0, (stage_commit_now & (((stage_state == STAGE_STATE_IDLE) ? items_deq_data[175] : stage_queue) == 1'b0))}) - {15'd0, ((done_valid & done_ready) & (done_queue == 1'b0))};  // gen/virtq/packed_engine.ts:222
-      unsignalled_0 <= (notify_taken & (notify_pick_index == 1'b0)) ? ((used_accept & (done_queue == 1'b0)) ? done_slots : 16'd0) : (unsignalled_0 + ((used_accept & (done_queue == 1'b0)) ? done_slots : 16'd0));  // gen/virtq/packed_engine.ts:227
+      unsignalled_0 <= (notify_taken & (notify_pick_index == 1'b0)) ? ((used_accept & (done_in_queue == 1'b0)) ? done_in_slots : 16'd0) : (unsignalled_0 + ((used_accept & (done_in_queue == 1'b0)) ? done_in_slots : 16'd0));  // gen/virtq/packed_engine.ts:227
       items_of_0 <= (items_of_0 + {4'd0, ((items_enq_valid & items_enq_ready) & (walk_queue == 1'b0))}) - {4'd0, (stage_retire & (stage_retire_queue == 1'b0))};  // gen/virtq/packed_engine.ts:231
       inflight_1 <= (inflight_1 + {15'd0, (stage_commit_now & (((stage_state == STAGE_STATE_IDLE) ? items_deq_data[175] : stage_queue) == 1'b1))}) - {15'd0, ((done_valid & done_ready) & (done_queue == 1'b1))};  // gen/virtq/packed_engine.ts:222
-      unsignalled_1 <= (notify_taken & (notify_pick_index == 1'b1)) ? ((used_accept & (done_queue == 1'b1)) ? done_slots : 16'd0) : (unsignalled_1 + ((used_accept & (done_queue == 1'b1)) ? done_slots : 16'd0));  // gen/virtq/packed_engine.ts:227
+      unsignalled_1 <= (notify_taken & (notify_pick_index == 1'b1)) ? ((used_accept & (done_in_queue == 1'b1)) ? done_in_slots : 16'd0) : (unsignalled_1 + ((used_accept & (done_in_queue == 1'b1)) ? done_in_slots : 16'd0));  // gen/virtq/packed_engine.ts:227
       items_of_1 <= (items_of_1 + {4'd0, ((items_enq_valid & items_enq_ready) & (walk_queue == 1'b1))}) - {4'd0, (stage_retire & (stage_retire_queue == 1'b1))};  // gen/virtq/packed_engine.ts:231
       if (q0_notify) begin  // gen/virtq/packed_engine.ts:235
         pending_0 <= 1'b1;  // gen/virtq/packed_engine.ts:235
@@ -2620,100 +2629,106 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
       event_full <= ev_wr_full;  // gen/virtq/packed_used.ts:126
       event_host <= _select_39 + (ev_wr_full ? 64'd0 : 64'd2);  // gen/virtq/packed_used.ts:128
     end
-    if (used_accept) begin  // gen/virtq/packed_used.ts:161
-      if (used_merge) begin  // gen/virtq/packed_used.ts:165
-        if (used_slot_cur == 3'd0) begin  // gen/virtq/packed_used.ts:167
-          used_slot_0 <= {used_wrap_cur, 7'd0, used_wrap_cur, 5'd0, (done_len != 32'd0), 1'b0, done_id, done_len};  // gen/virtq/packed_used.ts:167
+    if (done_valid & ((~done_in_valid) | done_in_take)) begin  // gen/virtq/packed_used.ts:151
+      done_in_queue <= done_queue;  // gen/virtq/packed_used.ts:152
+      done_in_id <= done_id;  // gen/virtq/packed_used.ts:153
+      done_in_slots <= done_slots;  // gen/virtq/packed_used.ts:154
+      done_in_len <= done_len;  // gen/virtq/packed_used.ts:155
+    end
+    if (used_accept) begin  // gen/virtq/packed_used.ts:182
+      if (used_merge) begin  // gen/virtq/packed_used.ts:186
+        if (used_slot_cur == 3'd0) begin  // gen/virtq/packed_used.ts:188
+          used_slot_0 <= {used_wrap_cur, 7'd0, used_wrap_cur, 5'd0, (done_in_len != 32'd0), 1'b0, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:188
         end
-        if (used_slot_cur == 3'd1) begin  // gen/virtq/packed_used.ts:167
-          used_slot_1 <= {used_wrap_cur, 7'd0, used_wrap_cur, 5'd0, (done_len != 32'd0), 1'b0, done_id, done_len};  // gen/virtq/packed_used.ts:167
+        if (used_slot_cur == 3'd1) begin  // gen/virtq/packed_used.ts:188
+          used_slot_1 <= {used_wrap_cur, 7'd0, used_wrap_cur, 5'd0, (done_in_len != 32'd0), 1'b0, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:188
         end
-        if (used_slot_cur == 3'd2) begin  // gen/virtq/packed_used.ts:167
-          used_slot_2 <= {used_wrap_cur, 7'd0, used_wrap_cur, 5'd0, (done_len != 32'd0), 1'b0, done_id, done_len};  // gen/virtq/packed_used.ts:167
+        if (used_slot_cur == 3'd2) begin  // gen/virtq/packed_used.ts:188
+          used_slot_2 <= {used_wrap_cur, 7'd0, used_wrap_cur, 5'd0, (done_in_len != 32'd0), 1'b0, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:188
         end
-        if (used_slot_cur == 3'd3) begin  // gen/virtq/packed_used.ts:167
-          used_slot_3 <= {used_wrap_cur, 7'd0, used_wrap_cur, 5'd0, (done_len != 32'd0), 1'b0, done_id, done_len};  // gen/virtq/packed_used.ts:167
+        if (used_slot_cur == 3'd3) begin  // gen/virtq/packed_used.ts:188
+          used_slot_3 <= {used_wrap_cur, 7'd0, used_wrap_cur, 5'd0, (done_in_len != 32'd0), 1'b0, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:188
         end
-        if (used_slot_cur == 3'd4) begin  // gen/virtq/packed_used.ts:167
-          used_slot_4 <= {used_wrap_cur, 7'd0, used_wrap_cur, 5'd0, (done_len != 32'd0), 1'b0, done_id, done_len};  // gen/virtq/packed_used.ts:167
+        if (used_slot_cur == 3'd4) begin  // gen/virtq/packed_used.ts:188
+          used_slot_4 <= {used_wrap_cur, 7'd0, used_wrap_cur, 5'd0, (done_in_len != 32'd0), 1'b0, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:188
         end
-        if (used_slot_cur == 3'd5) begin  // gen/virtq/packed_used.ts:167
-          used_slot_5 <= {used_wrap_cur, 7'd0, used_wrap_cur, 5'd0, (done_len != 32'd0), 1'b0, done_id, done_len};  // gen/virtq/packed_used.ts:167
+        if (used_slot_cur == 3'd5) begin  // gen/virtq/packed_used.ts:188
+          used_slot_5 <= {used_wrap_cur, 7'd0, used_wrap_cur, 5'd0, (done_in_len != 32'd0), 1'b0, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:188
         end
-        if (used_slot_cur == 3'd6) begin  // gen/virtq/packed_used.ts:167
-          used_slot_6 <= {used_wrap_cur, 7'd0, used_wrap_cur, 5'd0, (done_len != 32'd0), 1'b0, done_id, done_len};  // gen/virtq/packed_used.ts:167
+        if (used_slot_cur == 3'd6) begin  // gen/virtq/packed_used.ts:188
+          used_slot_6 <= {used_wrap_cur, 7'd0, used_wrap_cur, 5'd0, (done_in_len != 32'd0), 1'b0, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:188
         end
-        if (used_slot_cur == 3'd7) begin  // gen/virtq/packed_used.ts:167
-          used_slot_7 <= {used_wrap_cur, 7'd0, used_wrap_cur, 5'd0, (done_len != 32'd0), 1'b0, done_id, done_len};  // gen/virtq/packed_used.ts:167
+        if (used_slot_cur == 3'd7) begin  // gen/virtq/packed_used.ts:188
+          used_slot_7 <= {used_wrap_cur, 7'd0, used_wrap_cur, 5'd0, (done_in_len != 32'd0), 1'b0, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:188
         end
       end else begin
-        if (used_tail[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:169
-          used_slot_0 <= {_cat_40, done_id, done_len};  // gen/virtq/packed_used.ts:169
+        if (used_tail[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:190
+          used_slot_0 <= {_cat_40, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:190
         end
-        if (used_tail[2:0] == 3'd1) begin  // gen/virtq/packed_used.ts:169
-          used_slot_1 <= {_cat_40, done_id, done_len};  // gen/virtq/packed_used.ts:169
+        if (used_tail[2:0] == 3'd1) begin  // gen/virtq/packed_used.ts:190
+          used_slot_1 <= {_cat_40, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:190
         end
-        if (used_tail[2:0] == 3'd2) begin  // gen/virtq/packed_used.ts:169
-          used_slot_2 <= {_cat_40, done_id, done_len};  // gen/virtq/packed_used.ts:169
+        if (used_tail[2:0] == 3'd2) begin  // gen/virtq/packed_used.ts:190
+          used_slot_2 <= {_cat_40, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:190
         end
-        if (used_tail[2:0] == 3'd3) begin  // gen/virtq/packed_used.ts:169
-          used_slot_3 <= {_cat_40, done_id, done_len};  // gen/virtq/packed_used.ts:169
+        if (used_tail[2:0] == 3'd3) begin  // gen/virtq/packed_used.ts:190
+          used_slot_3 <= {_cat_40, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:190
         end
-        if (used_tail[2:0] == 3'd4) begin  // gen/virtq/packed_used.ts:169
-          used_slot_4 <= {_cat_40, done_id, done_len};  // gen/virtq/packed_used.ts:169
+        if (used_tail[2:0] == 3'd4) begin  // gen/virtq/packed_used.ts:190
+          used_slot_4 <= {_cat_40, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:190
         end
-        if (used_tail[2:0] == 3'd5) begin  // gen/virtq/packed_used.ts:169
-          used_slot_5 <= {_cat_40, done_id, done_len};  // gen/virtq/packed_used.ts:169
+        if (used_tail[2:0] == 3'd5) begin  // gen/virtq/packed_used.ts:190
+          used_slot_5 <= {_cat_40, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:190
         end
-        if (used_tail[2:0] == 3'd6) begin  // gen/virtq/packed_used.ts:169
-          used_slot_6 <= {_cat_40, done_id, done_len};  // gen/virtq/packed_used.ts:169
+        if (used_tail[2:0] == 3'd6) begin  // gen/virtq/packed_used.ts:190
+          used_slot_6 <= {_cat_40, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:190
         end
-        if (used_tail[2:0] == 3'd7) begin  // gen/virtq/packed_used.ts:169
-          used_slot_7 <= {_cat_40, done_id, done_len};  // gen/virtq/packed_used.ts:169
+        if (used_tail[2:0] == 3'd7) begin  // gen/virtq/packed_used.ts:190
+          used_slot_7 <= {_cat_40, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:190
         end
-        if (used_tail[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:170
-          used_slot_queue_0 <= done_queue;  // gen/virtq/packed_used.ts:170
+        if (used_tail[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:191
+          used_slot_queue_0 <= done_in_queue;  // gen/virtq/packed_used.ts:191
         end
-        if (used_tail[2:0] == 3'd1) begin  // gen/virtq/packed_used.ts:170
-          used_slot_queue_1 <= done_queue;  // gen/virtq/packed_used.ts:170
+        if (used_tail[2:0] == 3'd1) begin  // gen/virtq/packed_used.ts:191
+          used_slot_queue_1 <= done_in_queue;  // gen/virtq/packed_used.ts:191
         end
-        if (used_tail[2:0] == 3'd2) begin  // gen/virtq/packed_used.ts:170
-          used_slot_queue_2 <= done_queue;  // gen/virtq/packed_used.ts:170
+        if (used_tail[2:0] == 3'd2) begin  // gen/virtq/packed_used.ts:191
+          used_slot_queue_2 <= done_in_queue;  // gen/virtq/packed_used.ts:191
         end
-        if (used_tail[2:0] == 3'd3) begin  // gen/virtq/packed_used.ts:170
-          used_slot_queue_3 <= done_queue;  // gen/virtq/packed_used.ts:170
+        if (used_tail[2:0] == 3'd3) begin  // gen/virtq/packed_used.ts:191
+          used_slot_queue_3 <= done_in_queue;  // gen/virtq/packed_used.ts:191
         end
-        if (used_tail[2:0] == 3'd4) begin  // gen/virtq/packed_used.ts:170
-          used_slot_queue_4 <= done_queue;  // gen/virtq/packed_used.ts:170
+        if (used_tail[2:0] == 3'd4) begin  // gen/virtq/packed_used.ts:191
+          used_slot_queue_4 <= done_in_queue;  // gen/virtq/packed_used.ts:191
         end
-        if (used_tail[2:0] == 3'd5) begin  // gen/virtq/packed_used.ts:170
-          used_slot_queue_5 <= done_queue;  // gen/virtq/packed_used.ts:170
+        if (used_tail[2:0] == 3'd5) begin  // gen/virtq/packed_used.ts:191
+          used_slot_queue_5 <= done_in_queue;  // gen/virtq/packed_used.ts:191
         end
-        if (used_tail[2:0] == 3'd6) begin  // gen/virtq/packed_used.ts:170
-          used_slot_queue_6 <= done_queue;  // gen/virtq/packed_used.ts:170
+        if (used_tail[2:0] == 3'd6) begin  // gen/virtq/packed_used.ts:191
+          used_slot_queue_6 <= done_in_queue;  // gen/virtq/packed_used.ts:191
         end
-        if (used_tail[2:0] == 3'd7) begin  // gen/virtq/packed_used.ts:170
-          used_slot_queue_7 <= done_queue;  // gen/virtq/packed_used.ts:170
+        if (used_tail[2:0] == 3'd7) begin  // gen/virtq/packed_used.ts:191
+          used_slot_queue_7 <= done_in_queue;  // gen/virtq/packed_used.ts:191
         end
-        used_slot_cur <= used_tail[2:0];  // gen/virtq/packed_used.ts:171
-        used_pos_cur <= _select_23;  // gen/virtq/packed_used.ts:174
-        used_wrap_cur <= _select_25;  // gen/virtq/packed_used.ts:175
+        used_slot_cur <= used_tail[2:0];  // gen/virtq/packed_used.ts:192
+        used_pos_cur <= _select_23;  // gen/virtq/packed_used.ts:195
+        used_wrap_cur <= _select_25;  // gen/virtq/packed_used.ts:196
       end
     end
-    case (used_state)  // gen/virtq/packed_used.ts:197
+    case (used_state)  // gen/virtq/packed_used.ts:218
       USED_STATE_CALC: begin
-        used_host <= (_select_41 + ({48'd0, used_pos_cur} << 4)) + 64'd8;  // gen/virtq/packed_used.ts:200
+        used_host <= (_select_41 + ({48'd0, used_pos_cur} << 4)) + 64'd8;  // gen/virtq/packed_used.ts:221
       end
       default: begin end
     endcase
-    used_rdata <= {_select_42, _select_43};  // gen/virtq/packed_used.ts:240
-    case (notify_state)  // gen/virtq/packed_used.ts:325
+    used_rdata <= {_select_42, _select_43};  // gen/virtq/packed_used.ts:261
+    case (notify_state)  // gen/virtq/packed_used.ts:348
       NOTIFY_STATE_IDLE: begin
-        if (notify_pick_valid) begin  // gen/virtq/packed_used.ts:327
-          notify_adv <= _select_44;  // gen/virtq/packed_used.ts:329
-          notify_idx <= _select_45;  // gen/virtq/packed_used.ts:330
-          notify_wrap <= _select_46;  // gen/virtq/packed_used.ts:331
-          notify_seq <= used_seq;  // gen/virtq/packed_used.ts:332
+        if (notify_pick_valid) begin  // gen/virtq/packed_used.ts:350
+          notify_adv <= _select_44;  // gen/virtq/packed_used.ts:352
+          notify_idx <= _select_45;  // gen/virtq/packed_used.ts:353
+          notify_wrap <= _select_46;  // gen/virtq/packed_used.ts:354
+          notify_seq <= used_seq;  // gen/virtq/packed_used.ts:355
         end
       end
       default: begin end
@@ -2784,7 +2799,7 @@ module virtq_packed_w64_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
       used_writable[{chain_queue, chain_id[3:0]}] <= {chain_id, (used_writable_sum + (chain_write ? chain_len : 32'd0))};
     end
   end
-  assign used_writable_rd0 = used_writable[{done_queue, done_id[3:0]}];  // gen/virtq/packed_used.ts:147
+  assign used_writable_rd0 = used_writable[{done_in_queue, done_in_id[3:0]}];  // gen/virtq/packed_used.ts:168
 
 endmodule
 

@@ -220,7 +220,7 @@ export const PackedEngine = defineModule(
       const inc = staging.committed.and(stager.queue.eq(i));
       const dec = doneFire.and(done.queue.eq(i));
       st.inflight.item(i).next(st.inflight.item(i).add(inc.zext(16)).sub(dec.zext(16)));
-      const add = mux(used.accept.and(done.queue.eq(i)), done.slots, lit(0, 16));
+      const add = mux(used.accept.and(used.acceptQueue.eq(i)), used.acceptSlots, lit(0, 16));
       // the notifier's snapshot takes all of the count (its adv): the count restarts from this cycle's positions
       // (no subtraction of a value chosen by the notifier's pick)
       const taken = notify.taken.and(notify.takenQueue.eq(i));

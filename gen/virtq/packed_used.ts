@@ -77,7 +77,7 @@ const WRITABLE_BITS = 4;
  * id as a tag): an entry another chain took over is simply not batched.
  */
 export function usedWriter(m: ModuleBuilder, c: UsedContext) {
-  const { p, st, cfg, done } = c;
+  const { p, st, cfg } = c;
   const U = p.usedSlots;
   const ub = log2ceil(U);
   const f = m.fsm('used_state', ['idle', 'calc', 'elem', 'flags', 'event'] as const);
@@ -134,6 +134,33 @@ export function usedWriter(m: ModuleBuilder, c: UsedContext) {
     f.goto('event');
   });
 
+  // ---- the device's `done`, taken into a register first: nothing of the device's handshake (its queue, id and
+  // length, as combinational as the device makes them) reaches this writer's decisions, its memory reads or
+  // `done.ready` in the same cycle. The register is refilled in the cycle its done is taken (one per cycle).
+  const dIn = c.done;
+  const dValid = m.reg('done_in_valid', bit, { reset: 0 });
+  const dQueue = m.reg('done_in_queue', c.queueBits);
+  const dId = m.reg('done_in_id', dIn.id.width);
+  const dSlots = m.reg('done_in_slots', 16);
+  const dLen = m.reg('done_in_len', 32);
+  const take = m.wire('done_in_take', bit);
+  const done = {
+    valid: dValid as Expr,
+    queue: dQueue as Expr,
+    id: dId as Expr,
+    slots: dSlots as Expr,
+    len: dLen as Expr,
+  };
+  dIn.ready.set(dValid.not().or(take));
+  const inFire = dIn.valid.and(dValid.not().or(take));
+  dValid.next(inFire.or(dValid.and(take.not())));
+  m.if(inFire, () => {
+    dQueue.next(dIn.queue);
+    dId.next(dIn.id);
+    dSlots.next(dIn.slots);
+    dLen.next(dIn.len);
+  });
+
   const dq = done.queue;
   const drop = m.let('used_drop', st.failed.at(dq).or(st.resetting.at(dq)));
   const slotFree = m.let('used_slot_free', tail.sub(head).lt(U));
@@ -142,8 +169,8 @@ export function usedWriter(m: ModuleBuilder, c: UsedContext) {
     'used_merge',
     f.is('calc').and(c.featInOrder).and(openFull).and(done.valid).and(dq.eq(uq)).and(drop.not()),
   );
-  done.ready.set(f.is('idle').and(evTake.not()).and(drop.or(slotFree)).or(merge));
-  const accept = m.let('used_accept', done.valid.and(done.ready).and(drop.not()));
+  take.set(done.valid.and(f.is('idle').and(evTake.not()).and(drop.or(slotFree)).or(merge)));
+  const accept = m.let('used_accept', take.and(drop.not()));
   const entry = lens.readAsync(lensAt(dq, done.id));
   const usedAll = m.let('used_complete', entry.bits(47, 32).eq(done.id).and(entry.bits(31, 0).eq(done.len)));
 
@@ -243,9 +270,11 @@ export function usedWriter(m: ModuleBuilder, c: UsedContext) {
   c.memRd.rdata.set(rdata);
 
   return {
-    /** Accepted a non-dropped done for queue `dq`, with `slots` positions. */
+    /** Accepted a non-dropped done for queue `acceptQueue`, with `acceptSlots` positions. */
     accept,
-    busy: m.let('used_busy', f.is('idle').not().or(head.ne(tail)).or(evBusy)),
+    acceptQueue: dq,
+    acceptSlots: done.slots,
+    busy: m.let('used_busy', f.is('idle').not().or(head.ne(tail)).or(evBusy).or(dValid)),
     seq,
     seqDone,
     fatal: {
