@@ -19,7 +19,7 @@ import {
 } from './packed_fetch';
 import { packedStager } from './packed_expand';
 import { Fifo } from '../lib/fifo';
-import { packedLayout, type PackedEngineParams, PACKED_FAULT_BITS } from './packed_params';
+import { PACKED_DEFAULTS, packedLayout, type PackedEngineParams, PACKED_FAULT_BITS } from './packed_params';
 import { type EventWrite, notifier, usedWriter } from './packed_used';
 
 const featureBit = (name: string) => featureDef(name, 'blk').bit;
@@ -320,7 +320,10 @@ export const PackedEngine = defineModule(
     name: (p) =>
       `virtq_packed_w${p.W}_q${p.queues}_d${p.devBits}_b${p.base.toString(16)}_r${p.regionBits}` +
       `_l${p.lenBits}_i${p.idBits}_f${p.batch}_c${p.maxChain}_u${p.usedSlots}` +
-      `_rs${p.ringSlots}_ts${p.tableSlots}_it${p.itemDepth}${p.kickSuppression ? '' : '_nks'}`,
+      `_rs${p.ringSlots}_ts${p.tableSlots}_it${p.itemDepth}${p.kickSuppression ? '' : '_nks'}` +
+      (p.usedBatch === PACKED_DEFAULTS.usedBatch && p.usedHold === PACKED_DEFAULTS.usedHold
+        ? ''
+        : `_ub${p.usedBatch}_uh${p.usedHold}`),
     doc: 'Packed-ring virtqueue engine: batched descriptor fetch, chain validation, used write-back, notifications.',
   },
 );
