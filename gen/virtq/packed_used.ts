@@ -70,7 +70,7 @@ const WRITABLE_BITS = 4;
  * order, a batch at a time. A device event structure write asked for goes between batches.
  *
  * Batches: elements of one queue in consecutive descriptors (each but the last took one ring position, none
- * past the ring's end) are written together (virtio 1.2 2.8.7 "Multi-buffer requests": the first element made
+ * past the ring's end) are written together (virtio 1.2 2.8.9 "Multi-buffer requests": the first element made
  * used after the rest): one write of the first's id and len and the others' whole descriptors, then the first's
  * flags. The driver polls only the next descriptor (2.8.2), the first of the batch, so it sees none of them before
  * that last write. In the first write the first's flags read "available" (AVAIL = the wrap counter, USED not:
@@ -244,9 +244,14 @@ export function usedWriter(m: ModuleBuilder, c: UsedContext) {
   const inEvent = f.is('event');
   const inFlags = f.is('flags');
   const eventId = lit(1, p.idBits).shl(ub + 1);
+  // the host address of the batch's first descriptor's len (byte 8) in `calc`, of its flags (byte 14) after
+  const hostNext = select(
+    bqueue,
+    cfg.map((q) => q.desc),
+  ).add(cat(slotPos.readAsync(bslot), mux(f.is('calc'), lit(8, 4), lit(14, 4))).zext(64));
   const bodyLen = mux(bk.eq(1), lit(6, p.lenBits), bk.zext(p.lenBits).shl(4).sub(8));
   c.wrCmd.valid.set(f.is('body').or(inFlags).or(inEvent));
-  c.wrCmd.host_addr.set(mux(inEvent, evHost, mux(inFlags, host.add(6), host)));
+  c.wrCmd.host_addr.set(mux(inEvent, evHost, host));
   c.wrCmd.dev_addr.set(mux(inEvent, mux(evFull, evDev(0), evDev(2)), mux(inFlags, recDev(flagsView + 14), recDev(8))));
   c.wrCmd.len.set(
     mux(inEvent, mux(evFull, lit(4, p.lenBits), lit(2, p.lenBits)), mux(inFlags, lit(2, p.lenBits), bodyLen)),
@@ -271,17 +276,14 @@ export function usedWriter(m: ModuleBuilder, c: UsedContext) {
         });
       }),
     calc: () => {
-      host.next(
-        select(
-          bqueue,
-          cfg.map((q) => q.desc),
-        )
-          .add(slotPos.readAsync(bslot).zext(64).shl(4))
-          .add(8),
-      );
+      host.next(hostNext);
       f.goto('body');
     },
-    body: () => m.if(c.wrCmd.ready, () => f.goto('flags')),
+    body: () =>
+      m.if(c.wrCmd.ready, () => {
+        host.next(hostNext);
+        f.goto('flags');
+      }),
     flags: () => m.if(c.wrCmd.ready, () => f.goto('gather')),
     event: () => m.if(c.wrCmd.ready, () => f.goto('gather')),
   });
