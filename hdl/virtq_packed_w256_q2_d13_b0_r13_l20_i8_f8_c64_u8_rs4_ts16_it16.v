@@ -444,7 +444,7 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   wire [47:0] used_writable_rd0;  // gen/virtq/packed_used.ts:182
   wire used_complete;  // gen/virtq/packed_used.ts:183
   reg [3:0] used_batch_k;  // gen/virtq/packed_used.ts:218
-  reg used_batch_age;  // gen/virtq/packed_used.ts:220
+  reg [8:0] used_batch_age;  // gen/virtq/packed_used.ts:220
   wire [3:0] used_pending;  // gen/virtq/packed_used.ts:221
   reg [2:0] used_batch_slot;  // gen/virtq/packed_used.ts:233
   reg [3:0] used_batch_n;  // gen/virtq/packed_used.ts:234
@@ -1783,7 +1783,7 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       used_last_adjacent <= 1'b0;
       used_open_complete <= 1'b0;
       used_batch_k <= 4'd0;
-      used_batch_age <= 1'b0;
+      used_batch_age <= 9'd0;
       used_batch_queue <= 1'b0;
       used_rvalid <= 1'b0;
       notify_state <= NOTIFY_STATE_IDLE;
@@ -2340,10 +2340,10 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
             if (_and_27 & (~(used_batch_k == 4'd4))) begin  // gen/virtq/packed_used.ts:264
               used_batch_k <= used_batch_k + 4'd1;  // gen/virtq/packed_used.ts:264
             end
-            if ((used_batch_k != 4'd0) & (used_batch_age != 1'b0)) begin  // gen/virtq/packed_used.ts:265
-              used_batch_age <= used_batch_age + 1'b1;  // gen/virtq/packed_used.ts:265
+            if ((used_batch_k != 4'd0) & (used_batch_age != 9'd448)) begin  // gen/virtq/packed_used.ts:265
+              used_batch_age <= used_batch_age + 9'd1;  // gen/virtq/packed_used.ts:265
             end
-            if (((used_batch_k != 4'd0) & (~(_and_27 & (~(used_batch_k == 4'd4))))) & ((((used_batch_k == 4'd4) | (used_batch_k < used_pending)) | (used_batch_age == 1'b0)) | ((((_select_30 == 16'd0) & (~done_in_valid)) | _select_32) | _select_33))) begin  // gen/virtq/packed_used.ts:266
+            if (((used_batch_k != 4'd0) & (~(_and_27 & (~(used_batch_k == 4'd4))))) & ((((used_batch_k == 4'd4) | (used_batch_k < used_pending)) | (used_batch_age == 9'd448)) | ((((_select_30 == 16'd0) & (~done_in_valid)) | _select_32) | _select_33))) begin  // gen/virtq/packed_used.ts:266
               used_batch_queue <= _select_31;  // gen/virtq/packed_used.ts:269
               used_issue <= used_issue + used_batch_k;  // gen/virtq/packed_used.ts:270
               if (used_issue[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:271
@@ -2371,7 +2371,7 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
                 used_slot_first_7 <= used_batch_k != 4'd1;  // gen/virtq/packed_used.ts:271
               end
               used_batch_k <= 4'd0;  // gen/virtq/packed_used.ts:273
-              used_batch_age <= 1'b0;  // gen/virtq/packed_used.ts:274
+              used_batch_age <= 9'd0;  // gen/virtq/packed_used.ts:274
               used_state <= USED_STATE_CALC;  // gen/virtq/packed_used.ts:275
             end
           end
@@ -2943,7 +2943,7 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
     case (used_state)  // gen/virtq/packed_used.ts:260
       USED_STATE_GATHER: begin
         if (~event_take) begin  // gen/virtq/packed_used.ts:262
-          if (((used_batch_k != 4'd0) & (~(_and_27 & (~(used_batch_k == 4'd4))))) & ((((used_batch_k == 4'd4) | (used_batch_k < used_pending)) | (used_batch_age == 1'b0)) | ((((_select_30 == 16'd0) & (~done_in_valid)) | _select_32) | _select_33))) begin  // gen/virtq/packed_used.ts:266
+          if (((used_batch_k != 4'd0) & (~(_and_27 & (~(used_batch_k == 4'd4))))) & ((((used_batch_k == 4'd4) | (used_batch_k < used_pending)) | (used_batch_age == 9'd448)) | ((((_select_30 == 16'd0) & (~done_in_valid)) | _select_32) | _select_33))) begin  // gen/virtq/packed_used.ts:266
             used_batch_slot <= used_issue[2:0];  // gen/virtq/packed_used.ts:267
             used_batch_n <= used_batch_k;  // gen/virtq/packed_used.ts:268
             if (used_issue[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:272

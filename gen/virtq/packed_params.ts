@@ -51,7 +51,7 @@ export const PACKED_DEFAULTS = {
   maxChain: 64,
   usedSlots: 8,
   usedBatch: 4,
-  usedHold: 0,
+  usedHold: 448,
   ringSlots: 4,
   tableSlots: 16,
   itemDepth: 16,
