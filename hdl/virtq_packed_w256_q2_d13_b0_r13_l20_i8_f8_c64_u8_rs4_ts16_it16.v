@@ -126,11 +126,11 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   localparam [2:0] USED_STATE_BODY = 3'd2;  // gen/virtq/packed_used.ts:134
   localparam [2:0] USED_STATE_FLAGS = 3'd3;  // gen/virtq/packed_used.ts:134
   localparam [2:0] USED_STATE_EVENT = 3'd4;  // gen/virtq/packed_used.ts:134
-  localparam [2:0] NOTIFY_STATE_IDLE = 3'd0;  // gen/virtq/packed_used.ts:377
-  localparam [2:0] NOTIFY_STATE_FENCE = 3'd1;  // gen/virtq/packed_used.ts:377
-  localparam [2:0] NOTIFY_STATE_READ = 3'd2;  // gen/virtq/packed_used.ts:377
-  localparam [2:0] NOTIFY_STATE_WAIT = 3'd3;  // gen/virtq/packed_used.ts:377
-  localparam [2:0] NOTIFY_STATE_DECIDE = 3'd4;  // gen/virtq/packed_used.ts:377
+  localparam [2:0] NOTIFY_STATE_IDLE = 3'd0;  // gen/virtq/packed_used.ts:379
+  localparam [2:0] NOTIFY_STATE_FENCE = 3'd1;  // gen/virtq/packed_used.ts:379
+  localparam [2:0] NOTIFY_STATE_READ = 3'd2;  // gen/virtq/packed_used.ts:379
+  localparam [2:0] NOTIFY_STATE_WAIT = 3'd3;  // gen/virtq/packed_used.ts:379
+  localparam [2:0] NOTIFY_STATE_DECIDE = 3'd4;  // gen/virtq/packed_used.ts:379
   /* verilator lint_on UNUSEDPARAM */
 
   reg pending_0;  // gen/virtq/packed_engine.ts:57
@@ -446,23 +446,24 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   reg [3:0] used_batch_k;  // gen/virtq/packed_used.ts:218
   reg [8:0] used_batch_age;  // gen/virtq/packed_used.ts:220
   wire [3:0] used_pending;  // gen/virtq/packed_used.ts:221
-  reg [2:0] used_batch_slot;  // gen/virtq/packed_used.ts:233
-  reg [3:0] used_batch_n;  // gen/virtq/packed_used.ts:234
-  reg used_batch_queue;  // gen/virtq/packed_used.ts:235
-  reg [63:0] used_host;  // gen/virtq/packed_used.ts:236
-  wire [15:0] used_slot_pos_rd0;  // gen/virtq/packed_used.ts:251
-  wire used_flags_done;  // gen/virtq/packed_used.ts:295
-  wire event_done;  // gen/virtq/packed_used.ts:301
-  wire used_fatal;  // gen/virtq/packed_used.ts:305
-  reg [511:0] used_rdata;  // gen/virtq/packed_used.ts:330
-  reg used_rvalid;  // gen/virtq/packed_used.ts:331
-  wire used_busy;  // gen/virtq/packed_used.ts:342
-  reg [2:0] notify_state;  // gen/virtq/packed_used.ts:377
-  reg notify_queue;  // gen/virtq/packed_used.ts:378
-  reg [15:0] notify_adv;  // gen/virtq/packed_used.ts:379
-  reg [15:0] notify_idx;  // gen/virtq/packed_used.ts:380
-  reg notify_wrap;  // gen/virtq/packed_used.ts:381
-  reg [7:0] notify_seq;  // gen/virtq/packed_used.ts:382
+  reg used_batch_quiet;  // gen/virtq/packed_used.ts:227
+  reg [2:0] used_batch_slot;  // gen/virtq/packed_used.ts:235
+  reg [3:0] used_batch_n;  // gen/virtq/packed_used.ts:236
+  reg used_batch_queue;  // gen/virtq/packed_used.ts:237
+  reg [63:0] used_host;  // gen/virtq/packed_used.ts:238
+  wire [15:0] used_slot_pos_rd0;  // gen/virtq/packed_used.ts:253
+  wire used_flags_done;  // gen/virtq/packed_used.ts:297
+  wire event_done;  // gen/virtq/packed_used.ts:303
+  wire used_fatal;  // gen/virtq/packed_used.ts:307
+  reg [511:0] used_rdata;  // gen/virtq/packed_used.ts:332
+  reg used_rvalid;  // gen/virtq/packed_used.ts:333
+  wire used_busy;  // gen/virtq/packed_used.ts:344
+  reg [2:0] notify_state;  // gen/virtq/packed_used.ts:379
+  reg notify_queue;  // gen/virtq/packed_used.ts:380
+  reg [15:0] notify_adv;  // gen/virtq/packed_used.ts:381
+  reg [15:0] notify_idx;  // gen/virtq/packed_used.ts:382
+  reg notify_wrap;  // gen/virtq/packed_used.ts:383
+  reg [7:0] notify_seq;  // gen/virtq/packed_used.ts:384
   reg notify_pick_locked;  // gen/lib/arbiter.ts:44
   reg notify_pick_lock_index;  // gen/lib/arbiter.ts:45
   reg [1:0] notify_pick_lock_grant;  // gen/lib/arbiter.ts:46
@@ -484,11 +485,11 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   wire [1:0] notify_pick_grant;  // gen/lib/arbiter.ts:75
   reg [1:0] notify_pick_lock_above;  // gen/lib/arbiter.ts:77
   wire [1:0] notify_pick_above;  // gen/lib/arbiter.ts:78
-  wire notify_taken;  // gen/virtq/packed_used.ts:390
-  reg notify_fatal;  // gen/virtq/packed_used.ts:392
-  reg [1:0] notify_irq;  // gen/virtq/packed_used.ts:393
-  wire notify_need;  // gen/virtq/packed_used.ts:414
-  wire notify_active;  // gen/virtq/packed_used.ts:451
+  wire notify_taken;  // gen/virtq/packed_used.ts:392
+  reg notify_fatal;  // gen/virtq/packed_used.ts:394
+  reg [1:0] notify_irq;  // gen/virtq/packed_used.ts:395
+  wire notify_need;  // gen/virtq/packed_used.ts:416
+  wire notify_active;  // gen/virtq/packed_used.ts:453
   reg fatal_pulse;  // gen/virtq/packed_engine.ts:240
   reg [3:0] fatal_code_reg;  // gen/virtq/packed_engine.ts:241
   reg dev_resetting;  // gen/virtq/packed_engine.ts:251
@@ -504,7 +505,7 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   reg [97:0] stage [0:127];  // gen/virtq/packed_fetch.ts:194
   reg [15:0] used_slot_pos [0:7];  // gen/virtq/packed_used.ts:97
   reg [47:0] used_writable [0:31];  // gen/virtq/packed_used.ts:126
-  reg [63:0] _select_0;  // gen/virtq/packed_used.ts:397
+  reg [63:0] _select_0;  // gen/virtq/packed_used.ts:399
   reg [15:0] _select_1;  // gen/virtq/packed_engine.ts:210
   reg [4:0] _select_2;  // gen/virtq/packed_engine.ts:211
   reg [15:0] _select_3;  // gen/virtq/packed_engine.ts:212
@@ -518,11 +519,11 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   reg _select_11;  // gen/virtq/packed_expand.ts:62
   reg _select_12;  // gen/virtq/packed_used.ts:169
   reg _select_13;  // gen/virtq/packed_used.ts:169
-  wire [1:0] _cat_15;  // gen/virtq/packed_used.ts:384
-  wire [1:0] _and_14;  // gen/virtq/packed_used.ts:389
-  reg _select_16;  // gen/virtq/packed_used.ts:440
-  reg _select_17;  // gen/virtq/packed_used.ts:440
-  reg [15:0] _select_18;  // gen/virtq/packed_used.ts:404
+  wire [1:0] _cat_15;  // gen/virtq/packed_used.ts:386
+  wire [1:0] _and_14;  // gen/virtq/packed_used.ts:391
+  reg _select_16;  // gen/virtq/packed_used.ts:442
+  reg _select_17;  // gen/virtq/packed_used.ts:442
+  reg [15:0] _select_18;  // gen/virtq/packed_used.ts:406
   reg _select_19;  // gen/virtq/packed_fetch.ts:368
   reg _select_20;  // gen/virtq/packed_fetch.ts:669
   reg _select_21;  // gen/virtq/packed_fetch.ts:670
@@ -533,22 +534,22 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   wire [16:0] _mux_22;  // gen/virtq/packed_used.ts:196
   /* verilator lint_on UNUSEDSIGNAL */
   reg _select_26;  // gen/virtq/packed_used.ts:184
+  reg _select_28;  // gen/virtq/packed_used.ts:225
+  reg [15:0] _select_27;  // gen/virtq/packed_used.ts:228
+  reg _select_29;  // gen/virtq/packed_used.ts:228
+  reg _select_30;  // gen/virtq/packed_used.ts:228
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [3:0] _add_29;  // gen/virtq/packed_used.ts:222
+  wire [3:0] _add_33;  // gen/virtq/packed_used.ts:222
   /* verilator lint_on UNUSEDSIGNAL */
-  reg _select_28;  // gen/virtq/packed_used.ts:228
-  wire _and_27;  // gen/virtq/packed_used.ts:228
-  reg _select_31;  // gen/virtq/packed_used.ts:225
-  reg [15:0] _select_30;  // gen/virtq/packed_used.ts:226
-  reg _select_32;  // gen/virtq/packed_used.ts:226
-  reg _select_33;  // gen/virtq/packed_used.ts:226
-  reg [3:0] _select_34;  // gen/virtq/packed_used.ts:296
+  reg _select_32;  // gen/virtq/packed_used.ts:230
+  wire _and_31;  // gen/virtq/packed_used.ts:230
+  reg [3:0] _select_34;  // gen/virtq/packed_used.ts:298
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [7:0] _sub_35;  // gen/virtq/packed_used.ts:430
+  wire [7:0] _sub_35;  // gen/virtq/packed_used.ts:432
   /* verilator lint_on UNUSEDSIGNAL */
-  reg _select_36;  // gen/virtq/packed_used.ts:442
-  reg _select_38;  // gen/virtq/packed_used.ts:347
-  wire _mux_37;  // gen/virtq/packed_used.ts:347
+  reg _select_36;  // gen/virtq/packed_used.ts:444
+  reg _select_38;  // gen/virtq/packed_used.ts:349
+  wire _mux_37;  // gen/virtq/packed_used.ts:349
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [31:0] _mux_40;  // gen/virtq/packed_fetch.ts:161
   /* verilator lint_on UNUSEDSIGNAL */
@@ -590,17 +591,17 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   reg [49:0] _select_61;  // gen/virtq/packed_used.ts:202
   /* verilator lint_on UNUSEDSIGNAL */
   wire _slice_60;  // gen/virtq/packed_used.ts:202
-  reg [63:0] _select_62;  // gen/virtq/packed_used.ts:248
+  reg [63:0] _select_62;  // gen/virtq/packed_used.ts:250
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [4:0] _add_64;  // gen/virtq/packed_used.ts:332
+  wire [4:0] _add_64;  // gen/virtq/packed_used.ts:334
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [255:0] _cat_65;  // gen/virtq/packed_used.ts:325
-  reg [255:0] _select_63;  // gen/virtq/packed_used.ts:327
-  wire [255:0] _cat_67;  // gen/virtq/packed_used.ts:325
-  reg [255:0] _select_66;  // gen/virtq/packed_used.ts:327
-  reg [15:0] _select_68;  // gen/virtq/packed_used.ts:423
-  reg [15:0] _select_69;  // gen/virtq/packed_used.ts:424
-  reg _select_70;  // gen/virtq/packed_used.ts:425
+  wire [255:0] _cat_65;  // gen/virtq/packed_used.ts:327
+  reg [255:0] _select_63;  // gen/virtq/packed_used.ts:329
+  wire [255:0] _cat_67;  // gen/virtq/packed_used.ts:327
+  reg [255:0] _select_66;  // gen/virtq/packed_used.ts:329
+  reg [15:0] _select_68;  // gen/virtq/packed_used.ts:425
+  reg [15:0] _select_69;  // gen/virtq/packed_used.ts:426
+  reg _select_70;  // gen/virtq/packed_used.ts:427
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [7:0] _sub_71;  // gen/virtq/packed_fetch.ts:126
   /* verilator lint_on UNUSEDSIGNAL */
@@ -647,7 +648,7 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   );
 
   // ---- combinational logic
-  always @* begin  // gen/virtq/packed_used.ts:397
+  always @* begin  // gen/virtq/packed_used.ts:399
     case (notify_queue)
       1'b0: _select_0 = q0_driver;
       1'b1: _select_0 = q1_driver;
@@ -743,23 +744,23 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       default: _select_13 = resetting_0;
     endcase
   end
-  assign _cat_15 = {(((unsignalled_1 != 16'd0) & (~failed_1)) & (~resetting_1)), (((unsignalled_0 != 16'd0) & (~failed_0)) & (~resetting_0))};  // gen/virtq/packed_used.ts:384
-  assign _and_14 = _cat_15 & {2{(notify_state == NOTIFY_STATE_IDLE)}};  // gen/virtq/packed_used.ts:389
-  always @* begin  // gen/virtq/packed_used.ts:440
+  assign _cat_15 = {(((unsignalled_1 != 16'd0) & (~failed_1)) & (~resetting_1)), (((unsignalled_0 != 16'd0) & (~failed_0)) & (~resetting_0))};  // gen/virtq/packed_used.ts:386
+  assign _and_14 = _cat_15 & {2{(notify_state == NOTIFY_STATE_IDLE)}};  // gen/virtq/packed_used.ts:391
+  always @* begin  // gen/virtq/packed_used.ts:442
     case (notify_queue)
       1'b0: _select_16 = failed_0;
       1'b1: _select_16 = failed_1;
       default: _select_16 = failed_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:440
+  always @* begin  // gen/virtq/packed_used.ts:442
     case (notify_queue)
       1'b0: _select_17 = resetting_0;
       1'b1: _select_17 = resetting_1;
       default: _select_17 = resetting_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:404
+  always @* begin  // gen/virtq/packed_used.ts:406
     case (notify_queue)
       1'b0: _select_18 = q0_size;
       1'b1: _select_18 = q1_size;
@@ -810,56 +811,56 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       default: _select_26 = used_wrap_0;
     endcase
   end
-  assign _add_29 = used_issue + used_batch_k;  // gen/virtq/packed_used.ts:222
-  always @* begin  // gen/virtq/packed_used.ts:228
-    case (_add_29[2:0])
-      3'd0: _select_28 = used_slot_cont_0;
-      3'd1: _select_28 = used_slot_cont_1;
-      3'd2: _select_28 = used_slot_cont_2;
-      3'd3: _select_28 = used_slot_cont_3;
-      3'd4: _select_28 = used_slot_cont_4;
-      3'd5: _select_28 = used_slot_cont_5;
-      3'd6: _select_28 = used_slot_cont_6;
-      3'd7: _select_28 = used_slot_cont_7;
-      default: _select_28 = used_slot_cont_0;
-    endcase
-  end
-  assign _and_27 = (used_batch_k < used_pending) & _select_28;  // gen/virtq/packed_used.ts:228
   always @* begin  // gen/virtq/packed_used.ts:225
     case (used_issue[2:0])
-      3'd0: _select_31 = used_slot_queue_0;
-      3'd1: _select_31 = used_slot_queue_1;
-      3'd2: _select_31 = used_slot_queue_2;
-      3'd3: _select_31 = used_slot_queue_3;
-      3'd4: _select_31 = used_slot_queue_4;
-      3'd5: _select_31 = used_slot_queue_5;
-      3'd6: _select_31 = used_slot_queue_6;
-      3'd7: _select_31 = used_slot_queue_7;
-      default: _select_31 = used_slot_queue_0;
+      3'd0: _select_28 = used_slot_queue_0;
+      3'd1: _select_28 = used_slot_queue_1;
+      3'd2: _select_28 = used_slot_queue_2;
+      3'd3: _select_28 = used_slot_queue_3;
+      3'd4: _select_28 = used_slot_queue_4;
+      3'd5: _select_28 = used_slot_queue_5;
+      3'd6: _select_28 = used_slot_queue_6;
+      3'd7: _select_28 = used_slot_queue_7;
+      default: _select_28 = used_slot_queue_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:226
-    case (_select_31)
-      1'b0: _select_30 = inflight_0;
-      1'b1: _select_30 = inflight_1;
-      default: _select_30 = inflight_0;
+  always @* begin  // gen/virtq/packed_used.ts:228
+    case (_select_28)
+      1'b0: _select_27 = inflight_0;
+      1'b1: _select_27 = inflight_1;
+      default: _select_27 = inflight_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:226
-    case (_select_31)
-      1'b0: _select_32 = resetting_0;
-      1'b1: _select_32 = resetting_1;
-      default: _select_32 = resetting_0;
+  always @* begin  // gen/virtq/packed_used.ts:228
+    case (_select_28)
+      1'b0: _select_29 = resetting_0;
+      1'b1: _select_29 = resetting_1;
+      default: _select_29 = resetting_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:226
-    case (_select_31)
-      1'b0: _select_33 = failed_0;
-      1'b1: _select_33 = failed_1;
-      default: _select_33 = failed_0;
+  always @* begin  // gen/virtq/packed_used.ts:228
+    case (_select_28)
+      1'b0: _select_30 = failed_0;
+      1'b1: _select_30 = failed_1;
+      default: _select_30 = failed_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:296
+  assign _add_33 = used_issue + used_batch_k;  // gen/virtq/packed_used.ts:222
+  always @* begin  // gen/virtq/packed_used.ts:230
+    case (_add_33[2:0])
+      3'd0: _select_32 = used_slot_cont_0;
+      3'd1: _select_32 = used_slot_cont_1;
+      3'd2: _select_32 = used_slot_cont_2;
+      3'd3: _select_32 = used_slot_cont_3;
+      3'd4: _select_32 = used_slot_cont_4;
+      3'd5: _select_32 = used_slot_cont_5;
+      3'd6: _select_32 = used_slot_cont_6;
+      3'd7: _select_32 = used_slot_cont_7;
+      default: _select_32 = used_slot_cont_0;
+    endcase
+  end
+  assign _and_31 = (used_batch_k < used_pending) & _select_32;  // gen/virtq/packed_used.ts:230
+  always @* begin  // gen/virtq/packed_used.ts:298
     case (wr_status_id[3:1])
       3'd0: _select_34 = used_slot_batch_0;
       3'd1: _select_34 = used_slot_batch_1;
@@ -872,15 +873,15 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       default: _select_34 = used_slot_batch_0;
     endcase
   end
-  assign _sub_35 = used_seq_done - notify_seq;  // gen/virtq/packed_used.ts:430
-  always @* begin  // gen/virtq/packed_used.ts:442
+  assign _sub_35 = used_seq_done - notify_seq;  // gen/virtq/packed_used.ts:432
+  always @* begin  // gen/virtq/packed_used.ts:444
     case (notify_queue)
       1'b0: _select_36 = ev_off_0;
       1'b1: _select_36 = ev_off_1;
       default: _select_36 = ev_off_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:347
+  always @* begin  // gen/virtq/packed_used.ts:349
     case (wr_status_id[3:1])
       3'd0: _select_38 = used_slot_queue_0;
       3'd1: _select_38 = used_slot_queue_1;
@@ -893,7 +894,7 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       default: _select_38 = used_slot_queue_0;
     endcase
   end
-  assign _mux_37 = wr_status_id[4] ? event_queue : _select_38;  // gen/virtq/packed_used.ts:347
+  assign _mux_37 = wr_status_id[4] ? event_queue : _select_38;  // gen/virtq/packed_used.ts:349
   assign _mux_40 = (mem_wr_valid & (memwr_line == 8'd80)) ? mem_wr_be[31:0] : ((mem_wr_valid & (memwr_line == 8'd79)) ? mem_wr_be[63:32] : 32'd0);  // gen/virtq/packed_fetch.ts:161
   assign _cat_39 = {{8{_mux_40[31]}}, {8{_mux_40[30]}}, {8{_mux_40[29]}}, {8{_mux_40[28]}}, {8{_mux_40[27]}}, {8{_mux_40[26]}}, {8{_mux_40[25]}}, {8{_mux_40[24]}}, {8{_mux_40[23]}}, {8{_mux_40[22]}}, {8{_mux_40[21]}}, {8{_mux_40[20]}}, {8{_mux_40[19]}}, {8{_mux_40[18]}}, {8{_mux_40[17]}}, {8{_mux_40[16]}}, {8{_mux_40[15]}}, {8{_mux_40[14]}}, {8{_mux_40[13]}}, {8{_mux_40[12]}}, {8{_mux_40[11]}}, {8{_mux_40[10]}}, {8{_mux_40[9]}}, {8{_mux_40[8]}}, {8{_mux_40[7]}}, {8{_mux_40[6]}}, {8{_mux_40[5]}}, {8{_mux_40[4]}}, {8{_mux_40[3]}}, {8{_mux_40[2]}}, {8{_mux_40[1]}}, {8{_mux_40[0]}}};  // gen/virtq/packed_fetch.ts:154
   assign _sub_41 = walk_size - fetch_pos;  // gen/virtq/packed_fetch.ts:465
@@ -991,16 +992,16 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
     endcase
   end
   assign _slice_60 = _select_61[48];  // gen/virtq/packed_used.ts:202
-  always @* begin  // gen/virtq/packed_used.ts:248
+  always @* begin  // gen/virtq/packed_used.ts:250
     case (used_batch_queue)
       1'b0: _select_62 = q0_desc;
       1'b1: _select_62 = q1_desc;
       default: _select_62 = q0_desc;
     endcase
   end
-  assign _add_64 = mem_rd_addr[4:0] + 5'd1;  // gen/virtq/packed_used.ts:332
-  assign _cat_65 = {{{(used_slot_7[48] ^ (used_slot_first_7 & (~_add_64[3]))), 7'd0, used_slot_7[48], 5'd0, (used_slot_7[49] & (~(used_slot_first_7 & (~_add_64[3])))), 1'b0}, used_slot_7[47:0], 64'd0}, {{(used_slot_6[48] ^ (used_slot_first_6 & (~_add_64[3]))), 7'd0, used_slot_6[48], 5'd0, (used_slot_6[49] & (~(used_slot_first_6 & (~_add_64[3])))), 1'b0}, used_slot_6[47:0], 64'd0}};  // gen/virtq/packed_used.ts:325
-  always @* begin  // gen/virtq/packed_used.ts:327
+  assign _add_64 = mem_rd_addr[4:0] + 5'd1;  // gen/virtq/packed_used.ts:334
+  assign _cat_65 = {{{(used_slot_7[48] ^ (used_slot_first_7 & (~_add_64[3]))), 7'd0, used_slot_7[48], 5'd0, (used_slot_7[49] & (~(used_slot_first_7 & (~_add_64[3])))), 1'b0}, used_slot_7[47:0], 64'd0}, {{(used_slot_6[48] ^ (used_slot_first_6 & (~_add_64[3]))), 7'd0, used_slot_6[48], 5'd0, (used_slot_6[49] & (~(used_slot_first_6 & (~_add_64[3])))), 1'b0}, used_slot_6[47:0], 64'd0}};  // gen/virtq/packed_used.ts:327
+  always @* begin  // gen/virtq/packed_used.ts:329
     case (_add_64[1:0])
       2'd0: _select_63 = {{{(used_slot_1[48] ^ (used_slot_first_1 & (~_add_64[3]))), 7'd0, used_slot_1[48], 5'd0, (used_slot_1[49] & (~(used_slot_first_1 & (~_add_64[3])))), 1'b0}, used_slot_1[47:0], 64'd0}, {{(used_slot_0[48] ^ (used_slot_first_0 & (~_add_64[3]))), 7'd0, used_slot_0[48], 5'd0, (used_slot_0[49] & (~(used_slot_first_0 & (~_add_64[3])))), 1'b0}, used_slot_0[47:0], 64'd0}};
       2'd1: _select_63 = {{{(used_slot_3[48] ^ (used_slot_first_3 & (~_add_64[3]))), 7'd0, used_slot_3[48], 5'd0, (used_slot_3[49] & (~(used_slot_first_3 & (~_add_64[3])))), 1'b0}, used_slot_3[47:0], 64'd0}, {{(used_slot_2[48] ^ (used_slot_first_2 & (~_add_64[3]))), 7'd0, used_slot_2[48], 5'd0, (used_slot_2[49] & (~(used_slot_first_2 & (~_add_64[3])))), 1'b0}, used_slot_2[47:0], 64'd0}};
@@ -1009,8 +1010,8 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       default: _select_63 = {{{(used_slot_1[48] ^ (used_slot_first_1 & (~_add_64[3]))), 7'd0, used_slot_1[48], 5'd0, (used_slot_1[49] & (~(used_slot_first_1 & (~_add_64[3])))), 1'b0}, used_slot_1[47:0], 64'd0}, {{(used_slot_0[48] ^ (used_slot_first_0 & (~_add_64[3]))), 7'd0, used_slot_0[48], 5'd0, (used_slot_0[49] & (~(used_slot_first_0 & (~_add_64[3])))), 1'b0}, used_slot_0[47:0], 64'd0}};
     endcase
   end
-  assign _cat_67 = {{{(used_slot_7[48] ^ (used_slot_first_7 & (~mem_rd_addr[3]))), 7'd0, used_slot_7[48], 5'd0, (used_slot_7[49] & (~(used_slot_first_7 & (~mem_rd_addr[3])))), 1'b0}, used_slot_7[47:0], 64'd0}, {{(used_slot_6[48] ^ (used_slot_first_6 & (~mem_rd_addr[3]))), 7'd0, used_slot_6[48], 5'd0, (used_slot_6[49] & (~(used_slot_first_6 & (~mem_rd_addr[3])))), 1'b0}, used_slot_6[47:0], 64'd0}};  // gen/virtq/packed_used.ts:325
-  always @* begin  // gen/virtq/packed_used.ts:327
+  assign _cat_67 = {{{(used_slot_7[48] ^ (used_slot_first_7 & (~mem_rd_addr[3]))), 7'd0, used_slot_7[48], 5'd0, (used_slot_7[49] & (~(used_slot_first_7 & (~mem_rd_addr[3])))), 1'b0}, used_slot_7[47:0], 64'd0}, {{(used_slot_6[48] ^ (used_slot_first_6 & (~mem_rd_addr[3]))), 7'd0, used_slot_6[48], 5'd0, (used_slot_6[49] & (~(used_slot_first_6 & (~mem_rd_addr[3])))), 1'b0}, used_slot_6[47:0], 64'd0}};  // gen/virtq/packed_used.ts:327
+  always @* begin  // gen/virtq/packed_used.ts:329
     case (mem_rd_addr[1:0])
       2'd0: _select_66 = {{{(used_slot_1[48] ^ (used_slot_first_1 & (~mem_rd_addr[3]))), 7'd0, used_slot_1[48], 5'd0, (used_slot_1[49] & (~(used_slot_first_1 & (~mem_rd_addr[3])))), 1'b0}, used_slot_1[47:0], 64'd0}, {{(used_slot_0[48] ^ (used_slot_first_0 & (~mem_rd_addr[3]))), 7'd0, used_slot_0[48], 5'd0, (used_slot_0[49] & (~(used_slot_first_0 & (~mem_rd_addr[3])))), 1'b0}, used_slot_0[47:0], 64'd0}};
       2'd1: _select_66 = {{{(used_slot_3[48] ^ (used_slot_first_3 & (~mem_rd_addr[3]))), 7'd0, used_slot_3[48], 5'd0, (used_slot_3[49] & (~(used_slot_first_3 & (~mem_rd_addr[3])))), 1'b0}, used_slot_3[47:0], 64'd0}, {{(used_slot_2[48] ^ (used_slot_first_2 & (~mem_rd_addr[3]))), 7'd0, used_slot_2[48], 5'd0, (used_slot_2[49] & (~(used_slot_first_2 & (~mem_rd_addr[3])))), 1'b0}, used_slot_2[47:0], 64'd0}};
@@ -1019,21 +1020,21 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       default: _select_66 = {{{(used_slot_1[48] ^ (used_slot_first_1 & (~mem_rd_addr[3]))), 7'd0, used_slot_1[48], 5'd0, (used_slot_1[49] & (~(used_slot_first_1 & (~mem_rd_addr[3])))), 1'b0}, used_slot_1[47:0], 64'd0}, {{(used_slot_0[48] ^ (used_slot_first_0 & (~mem_rd_addr[3]))), 7'd0, used_slot_0[48], 5'd0, (used_slot_0[49] & (~(used_slot_first_0 & (~mem_rd_addr[3])))), 1'b0}, used_slot_0[47:0], 64'd0}};
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:423
+  always @* begin  // gen/virtq/packed_used.ts:425
     case (notify_pick_index)
       1'b0: _select_68 = unsignalled_0;
       1'b1: _select_68 = unsignalled_1;
       default: _select_68 = unsignalled_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:424
+  always @* begin  // gen/virtq/packed_used.ts:426
     case (notify_pick_index)
       1'b0: _select_69 = used_pos_0;
       1'b1: _select_69 = used_pos_1;
       default: _select_69 = used_pos_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:425
+  always @* begin  // gen/virtq/packed_used.ts:427
     case (notify_pick_index)
       1'b0: _select_70 = used_wrap_0;
       1'b1: _select_70 = used_wrap_1;
@@ -1073,24 +1074,24 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   assign rd_cmd_len = more_rd_valid ? more_rd_len : (table_rd_valid ? table_rd_len : (event_rd_valid ? event_rd_len : (ring_rd_valid ? ring_rd_len : 20'd0)));  // gen/virtq/packed_engine.ts:116
   assign rd_cmd_id = more_rd_valid ? 8'd3 : (table_rd_valid ? 8'd2 : (event_rd_valid ? 8'd1 : (ring_rd_valid ? 8'd0 : 8'd0)));  // gen/virtq/packed_engine.ts:117
   assign rd_status_ready = 1'b1;  // gen/virtq/packed_engine.ts:118
-  assign wr_cmd_valid = ((used_state == USED_STATE_BODY) | (used_state == USED_STATE_FLAGS)) | (used_state == USED_STATE_EVENT);  // gen/virtq/packed_used.ts:253
-  assign wr_cmd_host_addr = (used_state == USED_STATE_EVENT) ? event_host : used_host;  // gen/virtq/packed_used.ts:254
-  assign wr_cmd_dev_addr = (used_state == USED_STATE_EVENT) ? (event_full ? 13'd4608 : 13'd4610) : ((used_state == USED_STATE_FLAGS) ? (13'd4366 | ({10'd0, used_batch_slot} << 4)) : (13'd4104 | ({10'd0, used_batch_slot} << 4)));  // gen/virtq/packed_used.ts:255
-  assign wr_cmd_len = (used_state == USED_STATE_EVENT) ? (event_full ? 20'd4 : 20'd2) : ((used_state == USED_STATE_FLAGS) ? 20'd2 : ((used_batch_n == 4'd1) ? 20'd6 : (({16'd0, used_batch_n} << 4) - 20'd8)));  // gen/virtq/packed_used.ts:256
-  assign wr_cmd_id = (used_state == USED_STATE_EVENT) ? (8'd1 << 4) : {4'd0, {used_batch_slot, (used_state == USED_STATE_FLAGS)}};  // gen/virtq/packed_used.ts:259
+  assign wr_cmd_valid = ((used_state == USED_STATE_BODY) | (used_state == USED_STATE_FLAGS)) | (used_state == USED_STATE_EVENT);  // gen/virtq/packed_used.ts:255
+  assign wr_cmd_host_addr = (used_state == USED_STATE_EVENT) ? event_host : used_host;  // gen/virtq/packed_used.ts:256
+  assign wr_cmd_dev_addr = (used_state == USED_STATE_EVENT) ? (event_full ? 13'd4608 : 13'd4610) : ((used_state == USED_STATE_FLAGS) ? (13'd4366 | ({10'd0, used_batch_slot} << 4)) : (13'd4104 | ({10'd0, used_batch_slot} << 4)));  // gen/virtq/packed_used.ts:257
+  assign wr_cmd_len = (used_state == USED_STATE_EVENT) ? (event_full ? 20'd4 : 20'd2) : ((used_state == USED_STATE_FLAGS) ? 20'd2 : ((used_batch_n == 4'd1) ? 20'd6 : (({16'd0, used_batch_n} << 4) - 20'd8)));  // gen/virtq/packed_used.ts:258
+  assign wr_cmd_id = (used_state == USED_STATE_EVENT) ? (8'd1 << 4) : {4'd0, {used_batch_slot, (used_state == USED_STATE_FLAGS)}};  // gen/virtq/packed_used.ts:261
   assign wr_status_ready = 1'b1;  // gen/virtq/packed_engine.ts:194
   assign mem_wr_ready = 1'b1;  // gen/virtq/packed_engine.ts:125
   assign mem_rd_ready = 1'b1;  // gen/virtq/packed_engine.ts:126
-  assign mem_rd_rvalid = used_rvalid;  // gen/virtq/packed_used.ts:334
-  assign mem_rd_rdata = used_rdata;  // gen/virtq/packed_used.ts:335
+  assign mem_rd_rvalid = used_rvalid;  // gen/virtq/packed_used.ts:336
+  assign mem_rd_rdata = used_rdata;  // gen/virtq/packed_used.ts:337
   assign ring_rd_valid = fetch_issue;  // gen/virtq/packed_fetch.ts:459
   assign ring_rd_host = fetch_host;  // gen/virtq/packed_fetch.ts:460
   assign ring_rd_slot = {3'd0, ring_alloc[1:0]};  // gen/virtq/packed_fetch.ts:461
   assign ring_rd_len = {16'd0, fetch_n} << 4;  // gen/virtq/packed_fetch.ts:462
   assign ring_rd_grant = (rd_cmd_ready & ring_rd_valid) & (~((more_rd_valid | table_rd_valid) | event_rd_valid));  // gen/virtq/packed_engine.ts:110
-  assign event_rd_valid = notify_state == NOTIFY_STATE_READ;  // gen/virtq/packed_used.ts:395
-  assign event_rd_host = _select_0;  // gen/virtq/packed_used.ts:396
-  assign event_rd_len = 20'd4;  // gen/virtq/packed_used.ts:402
+  assign event_rd_valid = notify_state == NOTIFY_STATE_READ;  // gen/virtq/packed_used.ts:397
+  assign event_rd_host = _select_0;  // gen/virtq/packed_used.ts:398
+  assign event_rd_len = 20'd4;  // gen/virtq/packed_used.ts:404
   assign event_rd_grant = (rd_cmd_ready & event_rd_valid) & (~(more_rd_valid | table_rd_valid));  // gen/virtq/packed_engine.ts:110
   assign table_rd_valid = ((walk_state == WALK_STATE_TABLE) & table_slot_free) & items_enq_ready;  // gen/virtq/packed_fetch.ts:776
   assign table_rd_host = walk_cur[63:0];  // gen/virtq/packed_fetch.ts:777
@@ -1273,8 +1274,8 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   assign ev_wr_word = walk_ev_word;  // gen/virtq/packed_fetch.ts:390
   assign ev_wr_full = walk_ev_full;  // gen/virtq/packed_fetch.ts:391
   assign ev_wr_grant = event_take;  // gen/virtq/packed_used.ts:151
-  assign ev_wr_done = event_done;  // gen/virtq/packed_used.ts:303
-  assign ev_wr_error = wr_status_error != 3'd0;  // gen/virtq/packed_used.ts:304
+  assign ev_wr_done = event_done;  // gen/virtq/packed_used.ts:305
+  assign ev_wr_error = wr_status_error != 3'd0;  // gen/virtq/packed_used.ts:306
   assign ev_wr_busy = event_busy;  // gen/virtq/packed_used.ts:152
   assign expect_decision = (((_select_1 != 16'd0) | (_select_2 != 5'd0)) | (_select_3 != 16'd0)) | (notify_active & (notify_queue == walk_queue));  // gen/virtq/packed_engine.ts:208
   assign walk_resetting = _select_4 | walk_failed;  // gen/virtq/packed_fetch.ts:369
@@ -1647,10 +1648,10 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   assign used_accept = done_in_take & (~used_drop);  // gen/virtq/packed_used.ts:181
   assign used_complete = (used_writable_rd0[47:32] == done_in_id) & (used_writable_rd0[31:0] == done_in_len);  // gen/virtq/packed_used.ts:183
   assign used_pending = used_tail - used_issue;  // gen/virtq/packed_used.ts:221
-  assign used_flags_done = wr_status_valid & wr_status_id[0];  // gen/virtq/packed_used.ts:295
-  assign event_done = wr_status_valid & wr_status_id[4];  // gen/virtq/packed_used.ts:301
-  assign used_fatal = wr_status_valid & (wr_status_error != 3'd0);  // gen/virtq/packed_used.ts:305
-  assign used_busy = (((~(used_state == USED_STATE_GATHER)) | (used_head != used_tail)) | event_busy) | done_in_valid;  // gen/virtq/packed_used.ts:342
+  assign used_flags_done = wr_status_valid & wr_status_id[0];  // gen/virtq/packed_used.ts:297
+  assign event_done = wr_status_valid & wr_status_id[4];  // gen/virtq/packed_used.ts:303
+  assign used_fatal = wr_status_valid & (wr_status_error != 3'd0);  // gen/virtq/packed_used.ts:307
+  assign used_busy = (((~(used_state == USED_STATE_GATHER)) | (used_head != used_tail)) | event_busy) | done_in_valid;  // gen/virtq/packed_used.ts:344
   assign notify_pick_after_or_p0 = _and_14 & notify_pick_mask;  // gen/lib/priority.ts:8
   assign notify_pick_after_or_p1 = {(notify_pick_after_or_p0[1] | notify_pick_after_or_p0[0]), notify_pick_after_or_p0[0]};  // gen/lib/priority.ts:57
   assign notify_pick_after_in = _and_14 & notify_pick_mask;  // gen/lib/priority.ts:8
@@ -1665,14 +1666,14 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   assign notify_pick_valid = notify_pick_locked | (|_and_14);  // gen/lib/arbiter.ts:74
   assign notify_pick_grant = notify_pick_locked ? notify_pick_lock_grant : (notify_pick_after_valid ? ((_and_14 & notify_pick_mask) & (~(notify_pick_after_or_p1 << 1))) : (_and_14 & (~(notify_pick_all_or_p1 << 1))));  // gen/lib/arbiter.ts:75
   assign notify_pick_above = notify_pick_locked ? notify_pick_lock_above : (notify_pick_after_valid ? (notify_pick_after_or_p1 << 1) : (notify_pick_all_or_p1 << 1));  // gen/lib/arbiter.ts:78
-  assign notify_taken = (notify_state == NOTIFY_STATE_IDLE) & notify_pick_valid;  // gen/virtq/packed_used.ts:390
+  assign notify_taken = (notify_state == NOTIFY_STATE_IDLE) & notify_pick_valid;  // gen/virtq/packed_used.ts:392
   always @* begin
-    notify_fatal = 1'b0;  // default, gen/virtq/packed_used.ts:392
-    case (notify_state)  // gen/virtq/packed_used.ts:419
+    notify_fatal = 1'b0;  // default, gen/virtq/packed_used.ts:394
+    case (notify_state)  // gen/virtq/packed_used.ts:421
       NOTIFY_STATE_WAIT: begin
-        if (rd_status_valid & (rd_status_id[1:0] == 2'd1)) begin  // gen/virtq/packed_used.ts:433
-          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_used.ts:434
-            notify_fatal = 1'b1;  // gen/virtq/packed_used.ts:435
+        if (rd_status_valid & (rd_status_id[1:0] == 2'd1)) begin  // gen/virtq/packed_used.ts:435
+          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_used.ts:436
+            notify_fatal = 1'b1;  // gen/virtq/packed_used.ts:437
           end
         end
       end
@@ -1680,18 +1681,18 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
     endcase
   end
   always @* begin
-    notify_irq = 2'd0;  // default, gen/virtq/packed_used.ts:393
-    case (notify_state)  // gen/virtq/packed_used.ts:419
+    notify_irq = 2'd0;  // default, gen/virtq/packed_used.ts:395
+    case (notify_state)  // gen/virtq/packed_used.ts:421
       NOTIFY_STATE_DECIDE: begin
-        if ((notify_need & (~_select_16)) & (~_select_17)) begin  // gen/virtq/packed_used.ts:440
-          notify_irq = 2'd1 << notify_queue;  // gen/virtq/packed_used.ts:440
+        if ((notify_need & (~_select_16)) & (~_select_17)) begin  // gen/virtq/packed_used.ts:442
+          notify_irq = 2'd1 << notify_queue;  // gen/virtq/packed_used.ts:442
         end
       end
       default: begin end
     endcase
   end
-  assign notify_need = ((event_line[31:16] == 16'd2) & features[29]) ? (((notify_idx - ((event_line[15] != notify_wrap) ? ({1'b0, event_line[14:0]} - _select_18) : {1'b0, event_line[14:0]})) - 16'd1) < notify_adv) : (event_line[31:16] != 16'd1);  // gen/virtq/packed_used.ts:414
-  assign notify_active = ~(notify_state == NOTIFY_STATE_IDLE);  // gen/virtq/packed_used.ts:451
+  assign notify_need = ((event_line[31:16] == 16'd2) & features[29]) ? (((notify_idx - ((event_line[15] != notify_wrap) ? ({1'b0, event_line[14:0]} - _select_18) : {1'b0, event_line[14:0]})) - 16'd1) < notify_adv) : (event_line[31:16] != 16'd1);  // gen/virtq/packed_used.ts:416
+  assign notify_active = ~(notify_state == NOTIFY_STATE_IDLE);  // gen/virtq/packed_used.ts:453
   assign reset_finish_0 = ((((resetting_0 & (inflight_0 == 16'd0)) & (~(((~(walk_state == WALK_STATE_IDLE)) & (walk_queue == 1'b0)) | ((((({2'd0, (2'd0 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_0 == 1'b0)) | (({2'd0, (2'd1 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_1 == 1'b0))) | (({2'd0, (2'd2 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_2 == 1'b0))) | (({2'd0, (2'd3 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_3 == 1'b0)))))) & (items_of_0 == 5'd0)) & (~(notify_active & (notify_queue == 1'b0)))) & ((used_seq == used_seq_done) & (~used_busy));  // gen/virtq/packed_engine.ts:256
   assign reset_finish_1 = ((((resetting_1 & (inflight_1 == 16'd0)) & (~(((~(walk_state == WALK_STATE_IDLE)) & (walk_queue == 1'b1)) | ((((({2'd0, (2'd0 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_0 == 1'b1)) | (({2'd0, (2'd1 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_1 == 1'b1))) | (({2'd0, (2'd2 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_2 == 1'b1))) | (({2'd0, (2'd3 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_3 == 1'b1)))))) & (items_of_1 == 5'd0)) & (~(notify_active & (notify_queue == 1'b1)))) & ((used_seq == used_seq_done) & (~used_busy));  // gen/virtq/packed_engine.ts:256
 
@@ -1784,6 +1785,7 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       used_open_complete <= 1'b0;
       used_batch_k <= 4'd0;
       used_batch_age <= 9'd0;
+      used_batch_quiet <= 1'b0;
       used_batch_queue <= 1'b0;
       used_rvalid <= 1'b0;
       notify_state <= NOTIFY_STATE_IDLE;
@@ -2331,79 +2333,80 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
           used_seq <= used_seq + 8'd1;  // gen/virtq/packed_used.ts:211
         end
       end
-      case (used_state)  // gen/virtq/packed_used.ts:260
+      used_batch_quiet <= (((_select_27 == 16'd0) & (~done_in_valid)) | _select_29) | _select_30;  // gen/virtq/packed_used.ts:228
+      case (used_state)  // gen/virtq/packed_used.ts:262
         USED_STATE_GATHER: begin
-          if (~event_take) begin  // gen/virtq/packed_used.ts:262
-            if ((used_pending != 4'd0) & (used_batch_k == 4'd0)) begin  // gen/virtq/packed_used.ts:263
-              used_batch_k <= 4'd1;  // gen/virtq/packed_used.ts:263
+          if (~event_take) begin  // gen/virtq/packed_used.ts:264
+            if ((used_pending != 4'd0) & (used_batch_k == 4'd0)) begin  // gen/virtq/packed_used.ts:265
+              used_batch_k <= 4'd1;  // gen/virtq/packed_used.ts:265
             end
-            if (_and_27 & (~(used_batch_k == 4'd4))) begin  // gen/virtq/packed_used.ts:264
-              used_batch_k <= used_batch_k + 4'd1;  // gen/virtq/packed_used.ts:264
+            if (_and_31 & (~(used_batch_k == 4'd4))) begin  // gen/virtq/packed_used.ts:266
+              used_batch_k <= used_batch_k + 4'd1;  // gen/virtq/packed_used.ts:266
             end
-            if ((used_batch_k != 4'd0) & (used_batch_age != 9'd448)) begin  // gen/virtq/packed_used.ts:265
-              used_batch_age <= used_batch_age + 9'd1;  // gen/virtq/packed_used.ts:265
+            if ((used_batch_k != 4'd0) & (used_batch_age != 9'd448)) begin  // gen/virtq/packed_used.ts:267
+              used_batch_age <= used_batch_age + 9'd1;  // gen/virtq/packed_used.ts:267
             end
-            if (((used_batch_k != 4'd0) & (~(_and_27 & (~(used_batch_k == 4'd4))))) & ((((used_batch_k == 4'd4) | (used_batch_k < used_pending)) | (used_batch_age == 9'd448)) | ((((_select_30 == 16'd0) & (~done_in_valid)) | _select_32) | _select_33))) begin  // gen/virtq/packed_used.ts:266
-              used_batch_queue <= _select_31;  // gen/virtq/packed_used.ts:269
-              used_issue <= used_issue + used_batch_k;  // gen/virtq/packed_used.ts:270
-              if (used_issue[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:271
-                used_slot_first_0 <= used_batch_k != 4'd1;  // gen/virtq/packed_used.ts:271
+            if (((used_batch_k != 4'd0) & (~(_and_31 & (~(used_batch_k == 4'd4))))) & ((((used_batch_k == 4'd4) | (used_batch_k < used_pending)) | (used_batch_age == 9'd448)) | used_batch_quiet)) begin  // gen/virtq/packed_used.ts:268
+              used_batch_queue <= _select_28;  // gen/virtq/packed_used.ts:271
+              used_issue <= used_issue + used_batch_k;  // gen/virtq/packed_used.ts:272
+              if (used_issue[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:273
+                used_slot_first_0 <= used_batch_k != 4'd1;  // gen/virtq/packed_used.ts:273
               end
-              if (used_issue[2:0] == 3'd1) begin  // gen/virtq/packed_used.ts:271
-                used_slot_first_1 <= used_batch_k != 4'd1;  // gen/virtq/packed_used.ts:271
+              if (used_issue[2:0] == 3'd1) begin  // gen/virtq/packed_used.ts:273
+                used_slot_first_1 <= used_batch_k != 4'd1;  // gen/virtq/packed_used.ts:273
               end
-              if (used_issue[2:0] == 3'd2) begin  // gen/virtq/packed_used.ts:271
-                used_slot_first_2 <= used_batch_k != 4'd1;  // gen/virtq/packed_used.ts:271
+              if (used_issue[2:0] == 3'd2) begin  // gen/virtq/packed_used.ts:273
+                used_slot_first_2 <= used_batch_k != 4'd1;  // gen/virtq/packed_used.ts:273
               end
-              if (used_issue[2:0] == 3'd3) begin  // gen/virtq/packed_used.ts:271
-                used_slot_first_3 <= used_batch_k != 4'd1;  // gen/virtq/packed_used.ts:271
+              if (used_issue[2:0] == 3'd3) begin  // gen/virtq/packed_used.ts:273
+                used_slot_first_3 <= used_batch_k != 4'd1;  // gen/virtq/packed_used.ts:273
               end
-              if (used_issue[2:0] == 3'd4) begin  // gen/virtq/packed_used.ts:271
-                used_slot_first_4 <= used_batch_k != 4'd1;  // gen/virtq/packed_used.ts:271
+              if (used_issue[2:0] == 3'd4) begin  // gen/virtq/packed_used.ts:273
+                used_slot_first_4 <= used_batch_k != 4'd1;  // gen/virtq/packed_used.ts:273
               end
-              if (used_issue[2:0] == 3'd5) begin  // gen/virtq/packed_used.ts:271
-                used_slot_first_5 <= used_batch_k != 4'd1;  // gen/virtq/packed_used.ts:271
+              if (used_issue[2:0] == 3'd5) begin  // gen/virtq/packed_used.ts:273
+                used_slot_first_5 <= used_batch_k != 4'd1;  // gen/virtq/packed_used.ts:273
               end
-              if (used_issue[2:0] == 3'd6) begin  // gen/virtq/packed_used.ts:271
-                used_slot_first_6 <= used_batch_k != 4'd1;  // gen/virtq/packed_used.ts:271
+              if (used_issue[2:0] == 3'd6) begin  // gen/virtq/packed_used.ts:273
+                used_slot_first_6 <= used_batch_k != 4'd1;  // gen/virtq/packed_used.ts:273
               end
-              if (used_issue[2:0] == 3'd7) begin  // gen/virtq/packed_used.ts:271
-                used_slot_first_7 <= used_batch_k != 4'd1;  // gen/virtq/packed_used.ts:271
+              if (used_issue[2:0] == 3'd7) begin  // gen/virtq/packed_used.ts:273
+                used_slot_first_7 <= used_batch_k != 4'd1;  // gen/virtq/packed_used.ts:273
               end
-              used_batch_k <= 4'd0;  // gen/virtq/packed_used.ts:273
-              used_batch_age <= 9'd0;  // gen/virtq/packed_used.ts:274
-              used_state <= USED_STATE_CALC;  // gen/virtq/packed_used.ts:275
+              used_batch_k <= 4'd0;  // gen/virtq/packed_used.ts:275
+              used_batch_age <= 9'd0;  // gen/virtq/packed_used.ts:276
+              used_state <= USED_STATE_CALC;  // gen/virtq/packed_used.ts:277
             end
           end
         end
         USED_STATE_CALC: begin
-          used_state <= USED_STATE_BODY;  // gen/virtq/packed_used.ts:280
+          used_state <= USED_STATE_BODY;  // gen/virtq/packed_used.ts:282
         end
         USED_STATE_BODY: begin
-          if (wr_cmd_ready) begin  // gen/virtq/packed_used.ts:283
-            used_state <= USED_STATE_FLAGS;  // gen/virtq/packed_used.ts:285
+          if (wr_cmd_ready) begin  // gen/virtq/packed_used.ts:285
+            used_state <= USED_STATE_FLAGS;  // gen/virtq/packed_used.ts:287
           end
         end
         USED_STATE_FLAGS: begin
-          if (wr_cmd_ready) begin  // gen/virtq/packed_used.ts:287
-            used_state <= USED_STATE_GATHER;  // gen/virtq/packed_used.ts:287
+          if (wr_cmd_ready) begin  // gen/virtq/packed_used.ts:289
+            used_state <= USED_STATE_GATHER;  // gen/virtq/packed_used.ts:289
           end
         end
         USED_STATE_EVENT: begin
-          if (wr_cmd_ready) begin  // gen/virtq/packed_used.ts:288
-            used_state <= USED_STATE_GATHER;  // gen/virtq/packed_used.ts:288
+          if (wr_cmd_ready) begin  // gen/virtq/packed_used.ts:290
+            used_state <= USED_STATE_GATHER;  // gen/virtq/packed_used.ts:290
           end
         end
         default: begin end
       endcase
-      if (used_flags_done) begin  // gen/virtq/packed_used.ts:297
-        used_head <= used_head + _select_34;  // gen/virtq/packed_used.ts:298
-        used_seq_done <= used_seq_done + {4'd0, _select_34};  // gen/virtq/packed_used.ts:299
+      if (used_flags_done) begin  // gen/virtq/packed_used.ts:299
+        used_head <= used_head + _select_34;  // gen/virtq/packed_used.ts:300
+        used_seq_done <= used_seq_done + {4'd0, _select_34};  // gen/virtq/packed_used.ts:301
       end
-      if (event_done) begin  // gen/virtq/packed_used.ts:302
-        event_busy <= 1'b0;  // gen/virtq/packed_used.ts:302
+      if (event_done) begin  // gen/virtq/packed_used.ts:304
+        event_busy <= 1'b0;  // gen/virtq/packed_used.ts:304
       end
-      used_rvalid <= mem_rd_valid;  // gen/virtq/packed_used.ts:333
+      used_rvalid <= mem_rd_valid;  // gen/virtq/packed_used.ts:335
       if (notify_pick_valid) begin  // gen/lib/arbiter.ts:79
         if (notify_state == NOTIFY_STATE_IDLE) begin  // gen/lib/arbiter.ts:80
           notify_pick_locked <= 1'b0;  // gen/lib/arbiter.ts:81
@@ -2415,42 +2418,42 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
           notify_pick_lock_above <= notify_pick_above;  // gen/lib/arbiter.ts:88
         end
       end
-      case (notify_state)  // gen/virtq/packed_used.ts:419
+      case (notify_state)  // gen/virtq/packed_used.ts:421
         NOTIFY_STATE_IDLE: begin
-          if (notify_pick_valid) begin  // gen/virtq/packed_used.ts:421
-            notify_queue <= notify_pick_index;  // gen/virtq/packed_used.ts:422
-            notify_state <= NOTIFY_STATE_FENCE;  // gen/virtq/packed_used.ts:427
+          if (notify_pick_valid) begin  // gen/virtq/packed_used.ts:423
+            notify_queue <= notify_pick_index;  // gen/virtq/packed_used.ts:424
+            notify_state <= NOTIFY_STATE_FENCE;  // gen/virtq/packed_used.ts:429
           end
         end
         NOTIFY_STATE_FENCE: begin
-          if (~_sub_35[7]) begin  // gen/virtq/packed_used.ts:430
-            notify_state <= NOTIFY_STATE_READ;  // gen/virtq/packed_used.ts:430
+          if (~_sub_35[7]) begin  // gen/virtq/packed_used.ts:432
+            notify_state <= NOTIFY_STATE_READ;  // gen/virtq/packed_used.ts:432
           end
         end
         NOTIFY_STATE_READ: begin
-          if (event_rd_grant) begin  // gen/virtq/packed_used.ts:431
-            notify_state <= NOTIFY_STATE_WAIT;  // gen/virtq/packed_used.ts:431
+          if (event_rd_grant) begin  // gen/virtq/packed_used.ts:433
+            notify_state <= NOTIFY_STATE_WAIT;  // gen/virtq/packed_used.ts:433
           end
         end
         NOTIFY_STATE_WAIT: begin
-          if (rd_status_valid & (rd_status_id[1:0] == 2'd1)) begin  // gen/virtq/packed_used.ts:433
-            if (rd_status_error != 3'd0) begin  // gen/virtq/packed_used.ts:434
-              notify_state <= NOTIFY_STATE_IDLE;  // gen/virtq/packed_used.ts:436
+          if (rd_status_valid & (rd_status_id[1:0] == 2'd1)) begin  // gen/virtq/packed_used.ts:435
+            if (rd_status_error != 3'd0) begin  // gen/virtq/packed_used.ts:436
+              notify_state <= NOTIFY_STATE_IDLE;  // gen/virtq/packed_used.ts:438
             end else begin
-              notify_state <= NOTIFY_STATE_DECIDE;  // gen/virtq/packed_used.ts:437
+              notify_state <= NOTIFY_STATE_DECIDE;  // gen/virtq/packed_used.ts:439
             end
           end
         end
         NOTIFY_STATE_DECIDE: begin
-          if (_select_36) begin  // gen/virtq/packed_used.ts:442
-            if (notify_queue == 1'b0) begin  // gen/virtq/packed_used.ts:442
-              pending_0 <= 1'b1;  // gen/virtq/packed_used.ts:442
+          if (_select_36) begin  // gen/virtq/packed_used.ts:444
+            if (notify_queue == 1'b0) begin  // gen/virtq/packed_used.ts:444
+              pending_0 <= 1'b1;  // gen/virtq/packed_used.ts:444
             end
-            if (notify_queue == 1'b1) begin  // gen/virtq/packed_used.ts:442
-              pending_1 <= 1'b1;  // gen/virtq/packed_used.ts:442
+            if (notify_queue == 1'b1) begin  // gen/virtq/packed_used.ts:444
+              pending_1 <= 1'b1;  // gen/virtq/packed_used.ts:444
             end
           end
-          notify_state <= NOTIFY_STATE_IDLE;  // gen/virtq/packed_used.ts:443
+          notify_state <= NOTIFY_STATE_IDLE;  // gen/virtq/packed_used.ts:445
         end
         default: begin end
       endcase
@@ -2940,57 +2943,57 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
         end
       end
     end
-    case (used_state)  // gen/virtq/packed_used.ts:260
+    case (used_state)  // gen/virtq/packed_used.ts:262
       USED_STATE_GATHER: begin
-        if (~event_take) begin  // gen/virtq/packed_used.ts:262
-          if (((used_batch_k != 4'd0) & (~(_and_27 & (~(used_batch_k == 4'd4))))) & ((((used_batch_k == 4'd4) | (used_batch_k < used_pending)) | (used_batch_age == 9'd448)) | ((((_select_30 == 16'd0) & (~done_in_valid)) | _select_32) | _select_33))) begin  // gen/virtq/packed_used.ts:266
-            used_batch_slot <= used_issue[2:0];  // gen/virtq/packed_used.ts:267
-            used_batch_n <= used_batch_k;  // gen/virtq/packed_used.ts:268
-            if (used_issue[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:272
-              used_slot_batch_0 <= used_batch_k;  // gen/virtq/packed_used.ts:272
+        if (~event_take) begin  // gen/virtq/packed_used.ts:264
+          if (((used_batch_k != 4'd0) & (~(_and_31 & (~(used_batch_k == 4'd4))))) & ((((used_batch_k == 4'd4) | (used_batch_k < used_pending)) | (used_batch_age == 9'd448)) | used_batch_quiet)) begin  // gen/virtq/packed_used.ts:268
+            used_batch_slot <= used_issue[2:0];  // gen/virtq/packed_used.ts:269
+            used_batch_n <= used_batch_k;  // gen/virtq/packed_used.ts:270
+            if (used_issue[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:274
+              used_slot_batch_0 <= used_batch_k;  // gen/virtq/packed_used.ts:274
             end
-            if (used_issue[2:0] == 3'd1) begin  // gen/virtq/packed_used.ts:272
-              used_slot_batch_1 <= used_batch_k;  // gen/virtq/packed_used.ts:272
+            if (used_issue[2:0] == 3'd1) begin  // gen/virtq/packed_used.ts:274
+              used_slot_batch_1 <= used_batch_k;  // gen/virtq/packed_used.ts:274
             end
-            if (used_issue[2:0] == 3'd2) begin  // gen/virtq/packed_used.ts:272
-              used_slot_batch_2 <= used_batch_k;  // gen/virtq/packed_used.ts:272
+            if (used_issue[2:0] == 3'd2) begin  // gen/virtq/packed_used.ts:274
+              used_slot_batch_2 <= used_batch_k;  // gen/virtq/packed_used.ts:274
             end
-            if (used_issue[2:0] == 3'd3) begin  // gen/virtq/packed_used.ts:272
-              used_slot_batch_3 <= used_batch_k;  // gen/virtq/packed_used.ts:272
+            if (used_issue[2:0] == 3'd3) begin  // gen/virtq/packed_used.ts:274
+              used_slot_batch_3 <= used_batch_k;  // gen/virtq/packed_used.ts:274
             end
-            if (used_issue[2:0] == 3'd4) begin  // gen/virtq/packed_used.ts:272
-              used_slot_batch_4 <= used_batch_k;  // gen/virtq/packed_used.ts:272
+            if (used_issue[2:0] == 3'd4) begin  // gen/virtq/packed_used.ts:274
+              used_slot_batch_4 <= used_batch_k;  // gen/virtq/packed_used.ts:274
             end
-            if (used_issue[2:0] == 3'd5) begin  // gen/virtq/packed_used.ts:272
-              used_slot_batch_5 <= used_batch_k;  // gen/virtq/packed_used.ts:272
+            if (used_issue[2:0] == 3'd5) begin  // gen/virtq/packed_used.ts:274
+              used_slot_batch_5 <= used_batch_k;  // gen/virtq/packed_used.ts:274
             end
-            if (used_issue[2:0] == 3'd6) begin  // gen/virtq/packed_used.ts:272
-              used_slot_batch_6 <= used_batch_k;  // gen/virtq/packed_used.ts:272
+            if (used_issue[2:0] == 3'd6) begin  // gen/virtq/packed_used.ts:274
+              used_slot_batch_6 <= used_batch_k;  // gen/virtq/packed_used.ts:274
             end
-            if (used_issue[2:0] == 3'd7) begin  // gen/virtq/packed_used.ts:272
-              used_slot_batch_7 <= used_batch_k;  // gen/virtq/packed_used.ts:272
+            if (used_issue[2:0] == 3'd7) begin  // gen/virtq/packed_used.ts:274
+              used_slot_batch_7 <= used_batch_k;  // gen/virtq/packed_used.ts:274
             end
           end
         end
       end
       USED_STATE_CALC: begin
-        used_host <= _select_62 + {44'd0, {used_slot_pos_rd0, ((used_state == USED_STATE_CALC) ? 4'd8 : 4'd14)}};  // gen/virtq/packed_used.ts:279
+        used_host <= _select_62 + {44'd0, {used_slot_pos_rd0, ((used_state == USED_STATE_CALC) ? 4'd8 : 4'd14)}};  // gen/virtq/packed_used.ts:281
       end
       USED_STATE_BODY: begin
-        if (wr_cmd_ready) begin  // gen/virtq/packed_used.ts:283
-          used_host <= _select_62 + {44'd0, {used_slot_pos_rd0, ((used_state == USED_STATE_CALC) ? 4'd8 : 4'd14)}};  // gen/virtq/packed_used.ts:284
+        if (wr_cmd_ready) begin  // gen/virtq/packed_used.ts:285
+          used_host <= _select_62 + {44'd0, {used_slot_pos_rd0, ((used_state == USED_STATE_CALC) ? 4'd8 : 4'd14)}};  // gen/virtq/packed_used.ts:286
         end
       end
       default: begin end
     endcase
-    used_rdata <= {(((mem_rd_addr[4:0] + 5'd1) == 5'd16) ? {224'd0, event_word} : _select_63), ((mem_rd_addr[4:0] == 5'd16) ? {224'd0, event_word} : _select_66)};  // gen/virtq/packed_used.ts:332
-    case (notify_state)  // gen/virtq/packed_used.ts:419
+    used_rdata <= {(((mem_rd_addr[4:0] + 5'd1) == 5'd16) ? {224'd0, event_word} : _select_63), ((mem_rd_addr[4:0] == 5'd16) ? {224'd0, event_word} : _select_66)};  // gen/virtq/packed_used.ts:334
+    case (notify_state)  // gen/virtq/packed_used.ts:421
       NOTIFY_STATE_IDLE: begin
-        if (notify_pick_valid) begin  // gen/virtq/packed_used.ts:421
-          notify_adv <= _select_68;  // gen/virtq/packed_used.ts:423
-          notify_idx <= _select_69;  // gen/virtq/packed_used.ts:424
-          notify_wrap <= _select_70;  // gen/virtq/packed_used.ts:425
-          notify_seq <= used_seq;  // gen/virtq/packed_used.ts:426
+        if (notify_pick_valid) begin  // gen/virtq/packed_used.ts:423
+          notify_adv <= _select_68;  // gen/virtq/packed_used.ts:425
+          notify_idx <= _select_69;  // gen/virtq/packed_used.ts:426
+          notify_wrap <= _select_70;  // gen/virtq/packed_used.ts:427
+          notify_seq <= used_seq;  // gen/virtq/packed_used.ts:428
         end
       end
       default: begin end
@@ -3157,7 +3160,7 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       used_slot_pos[used_tail[2:0]] <= _select_24;
     end
   end
-  assign used_slot_pos_rd0 = used_slot_pos[used_batch_slot];  // gen/virtq/packed_used.ts:251
+  assign used_slot_pos_rd0 = used_slot_pos[used_batch_slot];  // gen/virtq/packed_used.ts:253
   always @(posedge clk) begin  // gen/virtq/packed_used.ts:131
     if ((chain_valid & chain_ready) & chain_last) begin
       used_writable[{chain_queue, chain_id[3:0]}] <= {chain_id, (used_writable_sum + (chain_write ? chain_len : 32'd0))};

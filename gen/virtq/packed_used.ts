@@ -223,7 +223,9 @@ export function usedWriter(m: ModuleBuilder, c: UsedContext) {
   const nextHere = k.lt(pend);
   const ipSlot = ip.trunc(ub);
   const bq = slotQueue.at(ipSlot);
-  const quiet = st.inflight.at(bq).eq(0).and(dValid.not()).or(st.resetting.at(bq)).or(st.failed.at(bq));
+  // nothing more can come for the batch's queue (a register: a hint a cycle late, off the issue decision's path)
+  const quiet = m.reg('used_batch_quiet', bit, { reset: 0 });
+  quiet.next(st.inflight.at(bq).eq(0).and(dValid.not()).or(st.resetting.at(bq)).or(st.failed.at(bq)));
   const full = k.eq(maxBatch);
   const grow = nextHere.and(slotCont.at(nextAt)).and(full.not());
   const close = k
