@@ -96,8 +96,10 @@ const STATES = [
   'desc_walk',
   'fatal',
 ] as const;
-/** The used side's process: completions to used elements, used->idx, the notification decision. */
-const USED_STATES = ['idle', 'load', 'take', 'elems', 'idx', 'note_wait', 'note_check', 'fatal'] as const;
+/** The used side's process: completions to used elements, then used->idx. */
+const USED_STATES = ['idle', 'load', 'take', 'elems', 'idx', 'fatal'] as const;
+/** The notification process: for a queue with used->idx published since its last decision, the decision. */
+const NOTE_STATES = ['idle', 'load', 'read', 'wait', 'check', 'fatal'] as const;
 
 function checkParams(p: SplitEngineParams): void {
   intParam('SplitEngine: queues', p.queues, 1, 64);
@@ -500,6 +502,8 @@ export const SplitEngine = defineModule(
     const uFatalPulse = m.wire('u_fatal_pulse', bit, { default: 0 });
     const failSet = m.wire('fail_set', Q, { default: 0 });
     const uFailSet = m.wire('u_fail_set', Q, { default: 0 });
+    const nFatalPulse = m.wire('n_fatal_pulse', bit, { default: 0 });
+    const nFailSet = m.wire('n_fail_set', Q, { default: 0 });
     const irqPulse = m.wire('irq_pulse', Q, { default: 0 });
     const qResetPulse = m.wire('q_reset_pulse', Q, { default: 0 });
     const resetPulse = m.wire('reset_pulse', bit, { default: 0 });
@@ -547,6 +551,9 @@ export const SplitEngine = defineModule(
 
     // Queue resets: done once the queue's chains are all back and neither side is on it.
     const uIdle = ust.is('idle');
+    const nst = m.fsm('note', NOTE_STATES);
+    const nq = m.reg('nq', qb, { reset: 0 });
+    const nIdle = nst.is('idle');
     const poolQuiet = m.let('pool_quiet', rd.quiet(POOL));
     // Every chain of the queue back, registered (a cycle late: a chain handed over in that cycle is on its way
     // out, which the check below sees; `returned` never passes `handed`).
@@ -559,6 +566,7 @@ export const SplitEngine = defineModule(
           .and(allBack.bit(i))
           .and(outActive.and(outQueue.eq(i)).not())
           .and(uIdle.or(uq.ne(i)))
+          .and(nIdle.or(nq.ne(i)))
           .and(pfActive.and(pfQ.eq(i)).not().or(poolQuiet)),
       ).reverse(),
     );
@@ -612,7 +620,7 @@ export const SplitEngine = defineModule(
 
     st.switch({
       idle: () => {
-        m.if(devResetting.and(uIdle).and(poolQuiet), () => {
+        m.if(devResetting.and(uIdle).and(nIdle).and(poolQuiet), () => {
           // No DMA of either side is outstanding here; the chain on its way out is dropped.
           forget.set(lit((1n << BigInt(Q)) - 1n, Q));
           devResetting.next(resetReq);
@@ -950,13 +958,19 @@ export const SplitEngine = defineModule(
     });
 
     // ---- the used side: completions of one queue at a time (consecutive `done`s up to the batch and the
-    // ring's end; with IN_ORDER one element for the batch), written as one command, then used->idx, then
-    // the notification decision from what the driver asked, read after the publishing write
+    // ring's end; with IN_ORDER one element for the batch), written as one command, then used->idx; the queue is
+    // then due a notification decision (the notification process below), which the used side does not wait for:
+    // its read of used_event is a host round trip, during which the device's completions would wait
     const uqBit = onehot(uq);
     const uNum = cfgReg('u_num', uq, (q) => q.size);
     const uNumMask = cfgReg('u_num_mask', uq, (q) => q.size.sub(1));
-    const uDriverBase = cfgReg('u_driver_base', uq, (q) => q.driver);
     const uDeviceBase = cfgReg('u_device_base', uq, (q) => q.device);
+    // queues with used->idx published past their last notification decision (notedIdx)
+    const noteDue = m.reg('note_due', Q, { reset: 0 });
+    const noteDueSet = m.wire('note_due_set', Q, { default: 0 });
+    const noteDueClr = m.wire('note_due_clr', Q, { default: 0 });
+    noteDue.next(noteDue.and(noteDueClr.not()).or(noteDueSet).and(forget.not()));
+    const notedIdx = m.regArray('noted_idx', Q, 16, { reset: 0 });
     const uCount = m.reg('u_count', 9);
     const uOld = m.reg('u_old', 16);
     const uDrop = m.reg('u_drop', bit);
@@ -1024,33 +1038,17 @@ export const SplitEngine = defineModule(
           ust.goto('idx');
         });
       },
+      // published once the writes' statuses are back: the queue is due a notification decision
       idx: () => {
         m.if(wr.settled(USED), () => {
           m.if(uAbandon, () => ust.goto('idle'))
             .elseIf(wr.sides[USED].err, () => ust.goto('fatal'))
-            .elseIf(rd.canIssue(USED), () => {
+            .else(() => {
               usedIdx.nextAt(uq, uNew);
-              // The driver's suppression, read after the publishing write: used_event or avail->flags.
-              const at = mux(fEventIdx, uDriverBase.add(uNum.zext(64).shl(1)).add(4), uDriverBase);
-              rd.issue(USED, at, lay.note, 2);
-              ust.goto('note_wait');
+              noteDueSet.set(uqBit);
+              ust.goto('idle');
             });
         });
-      },
-      note_wait: () => {
-        m.if(rd.settled(USED), () => {
-          m.if(uAbandon, () => ust.goto('idle'))
-            .elseIf(rd.sides[USED].err, () => ust.goto('fatal'))
-            .else(() => ust.goto('note_check'));
-        });
-      },
-      note_check: () => {
-        const v = noteWord;
-        // vring_need_event(used_event, new, old)
-        const need = uNew.sub(v).sub(1).lt(uNew.sub(uOld));
-        const notify = mux(fEventIdx, need, v.bit(VRING_AVAIL_F_NO_INTERRUPT).not());
-        m.if(notify, () => irqPulse.set(uqBit));
-        ust.goto('idle');
       },
       fatal: () => {
         uFatalPulse.set(1);
@@ -1058,7 +1056,64 @@ export const SplitEngine = defineModule(
         ust.goto('idle');
       },
     });
-    failed.next(failed.or(failSet).or(uFailSet).and(forget.not()));
+
+    // ---- the notification process: for one queue at a time whose used->idx was published (the writes' statuses
+    // back) past notedIdx, the driver's suppression read after the publishing writes (used_event or
+    // avail->flags), then one decision for everything published in [notedIdx, the used->idx it saw): with
+    // EVENT_IDX vring_need_event over the range is exactly "some batch of it needed one". Meanwhile the used side
+    // goes on; what it publishes during the read makes the queue due again.
+    const nqBit = onehot(nq);
+    const nNum = cfgReg('n_num', nq, (q) => q.size);
+    const nDriverBase = cfgReg('n_driver_base', nq, (q) => q.driver);
+    const nOld = m.reg('n_old', 16);
+    const nNew = m.reg('n_new', 16);
+    const nAbandon = m.let('n_abandon', devResetting.or(qResetting.and(nqBit).orR()));
+    const notePick = pickQueue(m, 'note_sched', noteDue.and(failed.or(qResetting).not()), lit(1, 1));
+    nst.switch({
+      idle: () => {
+        m.if(notePick.valid.and(devResetting.not()), () => {
+          nq.next(notePick.index);
+          nst.goto('load');
+        });
+      },
+      // nq's configuration loads; the range is what was published so far (a publication in this very cycle
+      // leaves the queue due)
+      load: () => {
+        nOld.next(notedIdx.at(nq));
+        nNew.next(usedIdx.at(nq));
+        noteDueClr.set(nqBit);
+        nst.goto('read');
+      },
+      read: () => {
+        m.if(nAbandon, () => nst.goto('idle')).elseIf(rd.canIssue(USED), () => {
+          const at = mux(fEventIdx, nDriverBase.add(nNum.zext(64).shl(1)).add(4), nDriverBase);
+          rd.issue(USED, at, lay.note, 2);
+          nst.goto('wait');
+        });
+      },
+      wait: () => {
+        m.if(rd.settled(USED), () => {
+          m.if(nAbandon, () => nst.goto('idle'))
+            .elseIf(rd.sides[USED].err, () => nst.goto('fatal'))
+            .else(() => nst.goto('check'));
+        });
+      },
+      check: () => {
+        const v = noteWord;
+        // vring_need_event(used_event, new, old)
+        const need = nNew.sub(v).sub(1).lt(nNew.sub(nOld));
+        const notify = mux(fEventIdx, need, v.bit(VRING_AVAIL_F_NO_INTERRUPT).not());
+        m.if(notify.and(nAbandon.not()), () => irqPulse.set(nqBit));
+        notedIdx.nextAt(nq, nNew);
+        nst.goto('idle');
+      },
+      fatal: () => {
+        nFatalPulse.set(1);
+        m.if(nAbandon.not(), () => nFailSet.set(nqBit));
+        nst.goto('idle');
+      },
+    });
+    failed.next(failed.or(failSet).or(uFailSet).or(nFailSet).and(forget.not()));
     m.if(forget.and(onehot(pfQ)).orR(), () => {
       pfActive.next(0);
       headsPend.next(0);
@@ -1069,23 +1124,25 @@ export const SplitEngine = defineModule(
       eventValid.next(eventValid.and(forget.not()));
       for (let i = 0; i < Q; i++)
         m.if(forget.bit(i), () => {
-          for (const a of [lastAvail, availSeen, headsEnd, usedIdx, expectHead, handed, returned]) a.nextAt(i, 0);
+          for (const a of [lastAvail, availSeen, headsEnd, usedIdx, notedIdx, expectHead, handed, returned])
+            a.nextAt(i, 0);
         });
     });
-    for (const c of [rd, wr]) {
-      m.if(idle, () => c.sides[FETCH].err.next(0));
-      m.if(uIdle, () => c.sides[USED].err.next(0));
-    }
+    for (const c of [rd, wr]) m.if(idle, () => c.sides[FETCH].err.next(0));
+    // (the used side's writes and the notification process's reads)
+    m.if(uIdle, () => wr.sides[USED].err.next(0));
+    m.if(nIdle, () => rd.sides[USED].err.next(0));
     cbuf.write(cbLen.trunc(cbBits), cat(d.addr, d.len, d.flags.bit(VRING_DESC_F_WRITE)), cbWr);
 
     irqQueue.set(irqPulse);
-    fatalError.set(fatalPulse.or(uFatalPulse));
+    fatalError.set(fatalPulse.or(uFatalPulse).or(nFatalPulse));
     queueResetDone.set(qResetPulse);
     resetDone.set(resetPulse);
     busy.set(
       idle
         .not()
         .or(uIdle.not())
+        .or(nIdle.not())
         .or(outActive)
         .or(rdValid)
         .or(wrValid)
