@@ -55,6 +55,13 @@ export interface SplitEngineParams {
    * prefetchDescs - 1 entries of its table read into the slot after the head, before its chain is walked.
    */
   indirectAhead?: boolean;
+  /**
+   * avail->idx reads (polls) outstanding at once for the pool's queue (1..4, default 4), each issued `pollGap`
+   * cycles (default 64) after the one before: a new avail->idx is seen about pollGap / 2 after the host's read
+   * latency rather than half a round trip later (with EVENT_IDX the driver rarely kicks a busy ring).
+   */
+  polls?: number;
+  pollGap?: number;
 }
 
 const VRING_DESC_F_NEXT = 0;
@@ -107,6 +114,8 @@ function checkParams(p: SplitEngineParams): void {
   intParam('SplitEngine: availBatch', p.availBatch, 2, 16);
   intParam('SplitEngine: maxChain', p.maxChain, 1, 4096);
   intParam('SplitEngine: usedBatch', p.usedBatch, 1, 256);
+  intParam('SplitEngine: polls', p.polls ?? 4, 1, 4);
+  intParam('SplitEngine: pollGap', p.pollGap ?? 64, 1, 1024);
   intParam('SplitEngine: idBits', p.idBits, 2, 64);
   const pf = p.prefetchDescs ?? 4;
   intParam('SplitEngine: prefetchDescs', pf, 1, p.descBatch);
@@ -138,7 +147,8 @@ export const SplitEngine = defineModule(
     const PF = p.prefetchDescs ?? 4;
     // INDIRECT tables read ahead into the slot after the head (room for PF - 1 entries)
     const TA = (p.indirectAhead ?? true) && PF >= 2;
-    const lay = splitLayout({ lineBytes: B, ...p, prefetchDescs: PF });
+    const NP = p.polls ?? 4;
+    const lay = splitLayout({ lineBytes: B, ...p, prefetchDescs: PF, polls: NP });
     const halfLineBits = p.regionBits - 1 - lb;
     const devLineBits = p.devBits - lb;
 
@@ -432,6 +442,8 @@ export const SplitEngine = defineModule(
       ),
     );
     const idxAhead = m.reg('idx_ahead', bit);
+    /** Where poll k lands. */
+    const pollWord = (k: Expr) => lit(lay.aheadWord, p.regionBits - 1).add(k.zext(p.regionBits - 1).shl(2));
 
     // ---- reading ahead: one queue at a time has the pool (pfQ). For it avail->idx is read while its chains
     // are walked, the entries up to it as soon as the window has room, and for each entry read the first
@@ -455,9 +467,24 @@ export const SplitEngine = defineModule(
     const headsPend = m.reg('heads_pend', bit, { reset: 0 });
     const headsSeq = m.reg('heads_seq', SEQ_BITS);
     const headsFrom = m.reg('heads_from', 16);
-    const idxPend = m.reg('idx_pend', bit, { reset: 0 });
-    const idxSeq = m.reg('idx_seq', SEQ_BITS);
+    // avail->idx reads ahead (polls): up to NP outstanding, poll k landing at aheadWord + 4k, taken in command
+    // order (statuses come back in it): the oldest's value is `here` (idxHere, at hereSlot) once its read ended
+    const npBits = Math.max(1, log2ceil(NP));
+    const pollSeq = m.regArray('poll_seq', NP, SEQ_BITS);
+    const pollHead = m.reg('poll_head', npBits, { reset: 0 });
+    const pollTail = m.reg('poll_tail', npBits, { reset: 0 });
+    const pollCount = m.reg('poll_count', log2ceil(NP + 1), { reset: 0 });
+    const pollIssued = m.wire('poll_issued', bit, { default: 0 });
+    const pollTaken = m.wire('poll_taken', bit, { default: 0 });
+    const gapBits = log2ceil((p.pollGap ?? 64) + 1);
+    const pollTimer = m.reg('poll_timer', gapBits, { reset: 0 });
+    const pollGapDone = m.let('poll_gap_done', pollTimer.eq(p.pollGap ?? 64));
+    m.if(pollGapDone.not(), () => pollTimer.next(pollTimer.inc()));
+    const nextSlot = (r: Expr) =>
+      NP === 1 ? lit(0, 1) : 2 ** npBits === NP ? r.inc() : mux(r.eq(NP - 1), lit(0, npBits), r.inc());
+    const idxPend = m.let('idx_pend', pollCount.ne(0));
     const idxHere = m.reg('idx_here', bit, { reset: 0 });
+    const hereSlot = m.reg('here_slot', npBits);
     // idx_check's findings: avail->idx jumped, shows what is known already, shows nothing new, avail_event due
     const idxJump = m.reg('idx_jump', bit);
     const idxSame = m.reg('idx_same', bit);
@@ -467,10 +494,13 @@ export const SplitEngine = defineModule(
     const pfReady = m.reg('pf_ready', AB, { reset: 0 });
     const pool = rd.sides[POOL];
     m.if(headsPend.and(pool.past(headsSeq)), () => headsPend.next(0));
-    m.if(idxPend.and(pool.past(idxSeq)), () => {
-      idxPend.next(0);
+    m.if(idxPend.and(idxHere.not()).and(pool.past(pollSeq.at(pollHead))), () => {
+      pollTaken.set(1);
       idxHere.next(1);
+      hereSlot.next(pollHead);
+      pollHead.next(nextSlot(pollHead));
     });
+    pollCount.next(pollCount.add(pollIssued.zext(pollCount.width)).sub(pollTaken.zext(pollCount.width)));
     const slotEnded = cat(...Array.from({ length: AB }, (_, i) => pool.past(pfSeq.item(i))).reverse());
     const readyClr = m.wire('pf_ready_clr', AB, { default: 0 });
     pfReady.next(pfReady.or(slotEnded).and(readyClr.not()));
@@ -614,6 +644,11 @@ export const SplitEngine = defineModule(
     const pOutFree = planFlag('p_out_free', outActive.not());
     // headsPend as the flags saw it (its clearing a cycle late: the flags from headsFrom stay consistent with it)
     const pHeadsIdle = planFlag('p_heads_idle', headsPend.not());
+    // another poll due: none outstanding, or room for one and the gap since the last passed (or a doorbell)
+    const pPollDue = planFlag(
+      'p_poll_due',
+      pollCount.eq(0).or(pollCount.lt(NP).and(pollGapDone.or(pending.and(onehot(pfQ)).orR()))),
+    );
 
     m.if(resetReq, () => devResetting.next(1));
     qResetting.next(qResetting.or(qResetReq));
@@ -659,9 +694,9 @@ export const SplitEngine = defineModule(
             })
             .elseIf(canRead.and(pHeadsIdle).and(pHeNeSeen).and(pHeRoom), () => st.goto('ahead_heads'))
             .elseIf(canRead.and(pfBad.not()).and(pEntryDue).and(pEntryRoom), () => st.goto('ahead_entry'))
+            .elseIf(canRead.and(pPollDue), () => st.goto('ahead_idx'))
             .elseIf(pLookDue, () => st.goto('ahead_look'))
             .elseIf(pLaNePf.and(pLaReady).and(pLaLooked).and(pOutFree), () => st.goto('ahead_chain'))
-            .elseIf(canRead.and(idxPend.or(idxHere).not()), () => st.goto('ahead_idx'))
             // (an entry whose head is out of range is walked without its reads ahead, to fail; any other entry
             // at la is read ahead first, so that pfNext never falls behind la)
             .elseIf(pfBad.and(pLaNePf.not()).and(pLaNeHe).and(pHeadsIdle).and(pOutFree), () => st.goto('head_mem'))
@@ -684,14 +719,16 @@ export const SplitEngine = defineModule(
           .else(() => st.goto('idx_cmd'));
       },
 
-      // reading ahead: avail->idx (not waited for)
+      // reading ahead: avail->idx (not waited for; plan's flags see the new poll count through `load`)
       ahead_idx: () => {
         m.if(rd.free, () => {
           clearPending.set(cqBit);
-          rd.issue(POOL, driverBase.add(2), lay.aheadWord, 2);
-          idxPend.next(1);
-          idxSeq.next(pool.seq);
-          st.goto('plan');
+          rd.issue(POOL, driverBase.add(2), pollWord(pollTail), 2);
+          pollIssued.set(1);
+          pollSeq.nextAt(pollTail, pool.seq);
+          pollTail.next(nextSlot(pollTail));
+          pollTimer.next(0);
+          st.goto('load');
         });
       },
       // the entries after those in the window: up to the window's room, its end, the ring's end and avail->idx
@@ -783,14 +820,14 @@ export const SplitEngine = defineModule(
       },
       idx_wait: () => onReadStatus(() => st.goto('idx_mem')),
       idx_mem: () =>
-        fetchWindow(mux(idxAhead, lit(lay.aheadWord, p.regionBits - 1), lit(lay.word, p.regionBits - 1)), () =>
-          st.goto('idx_check'),
-        ),
+        fetchWindow(mux(idxAhead, pollWord(hereSlot), lit(lay.word, p.regionBits - 1)), () => st.goto('idx_check')),
       // what the index says, into registers (idx_act acts on them: no path from the indices to the next state)
       idx_check: () => {
         const idx = word16;
         idxJump.next(idx.sub(la).zext(17).gt(num.zext(17)));
-        idxSame.next(idx.eq(seen).and(la.ne(seen)));
+        // (a poll's value behind what an earlier one showed, as a host serving reads out of order could give:
+        // nothing new)
+        idxSame.next(idx.sub(la).le(ahead).and(la.ne(seen)));
         idxNone.next(idx.eq(la));
         idxAsk.next(fEventIdx.and(eventValid.and(cqBit).orR().not().or(eventSent.at(cq).ne(idx))));
         st.goto('idx_act');
@@ -1117,7 +1154,9 @@ export const SplitEngine = defineModule(
     m.if(forget.and(onehot(pfQ)).orR(), () => {
       pfActive.next(0);
       headsPend.next(0);
-      idxPend.next(0);
+      pollCount.next(0);
+      pollHead.next(0);
+      pollTail.next(0);
       idxHere.next(0);
     });
     m.if(forget.orR(), () => {
@@ -1172,7 +1211,8 @@ export const SplitEngine = defineModule(
     name: (p) =>
       `virtq_split_w${p.W}_q${p.queues}_d${p.devBits}_b${p.base.toString(16)}_r${p.regionBits}_l${p.lenBits}_i${p.idBits}` +
       `_c${p.maxChain}_a${p.availBatch}_e${p.descBatch}_u${p.usedBatch}_p${p.prefetchDescs ?? 4}` +
-      (p.indirectAhead === false ? '_t0' : ''),
+      (p.indirectAhead === false ? '_t0' : '') +
+      ((p.polls ?? 4) !== 4 || (p.pollGap ?? 64) !== 64 ? `_n${p.polls ?? 4}g${p.pollGap ?? 64}` : ''),
     doc: 'Split virtqueue engine: avail ring and descriptor fetch in batches, chain checks, used ring write-back, notifications.',
   },
 );
