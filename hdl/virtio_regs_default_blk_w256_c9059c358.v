@@ -204,39 +204,40 @@ module virtio_regs_default_blk_w256_c9059c358 (
   reg queue_reset_start_1;  // gen/virtio/regs.ts:370
   reg notify_hit_0;  // gen/virtio/regs.ts:371
   reg notify_hit_1;  // gen/virtio/regs.ts:371
-  reg [31:0] q0_notify_data;  // gen/virtio/regs.ts:590
-  reg [31:0] q1_notify_data;  // gen/virtio/regs.ts:590
-  reg rd_valid_q;  // gen/virtio/regs.ts:597
-  reg [31:0] rd_data_q;  // gen/virtio/regs.ts:598
-  reg cfg_wr_valid;  // gen/virtio/regs.ts:610
-  reg [4:0] cfg_wr_field;  // gen/virtio/regs.ts:611
-  reg [63:0] cfg_wr_value;  // gen/virtio/regs.ts:612
-  reg dc_capacity_changed;  // gen/virtio/regs.ts:624
-  reg dc_size_max_changed;  // gen/virtio/regs.ts:624
-  reg dc_seg_max_changed;  // gen/virtio/regs.ts:624
-  reg dc_blk_size_changed;  // gen/virtio/regs.ts:624
-  reg dc_num_queues_changed;  // gen/virtio/regs.ts:624
-  reg dc_max_discard_sectors_changed;  // gen/virtio/regs.ts:624
-  reg dc_max_discard_seg_changed;  // gen/virtio/regs.ts:624
-  reg dc_discard_sector_alignment_changed;  // gen/virtio/regs.ts:624
-  reg dc_max_write_zeroes_sectors_changed;  // gen/virtio/regs.ts:624
-  reg dc_max_write_zeroes_seg_changed;  // gen/virtio/regs.ts:624
-  reg dc_write_zeroes_may_unmap_changed;  // gen/virtio/regs.ts:624
-  reg config_changed;  // gen/virtio/regs.ts:630
-  reg [1:0] irq_queue_q;  // gen/virtio/regs.ts:640
-  reg fatal_q;  // gen/virtio/regs.ts:642
-  reg [2:0] msix_irq;  // gen/virtio/regs.ts:657
-  reg reset_req_q;  // gen/virtio/regs.ts:691
-  reg reset_flr_q;  // gen/virtio/regs.ts:691
-  reg q0_reset_req_q;  // gen/virtio/regs.ts:691
-  reg q0_notify_q;  // gen/virtio/regs.ts:691
-  reg q1_reset_req_q;  // gen/virtio/regs.ts:691
-  reg q1_notify_q;  // gen/virtio/regs.ts:691
+  reg status_write_zero;  // gen/virtio/regs.ts:442
+  reg [31:0] q0_notify_data;  // gen/virtio/regs.ts:596
+  reg [31:0] q1_notify_data;  // gen/virtio/regs.ts:596
+  reg rd_valid_q;  // gen/virtio/regs.ts:603
+  reg [31:0] rd_data_q;  // gen/virtio/regs.ts:604
+  reg cfg_wr_valid;  // gen/virtio/regs.ts:616
+  reg [4:0] cfg_wr_field;  // gen/virtio/regs.ts:617
+  reg [63:0] cfg_wr_value;  // gen/virtio/regs.ts:618
+  reg dc_capacity_changed;  // gen/virtio/regs.ts:630
+  reg dc_size_max_changed;  // gen/virtio/regs.ts:630
+  reg dc_seg_max_changed;  // gen/virtio/regs.ts:630
+  reg dc_blk_size_changed;  // gen/virtio/regs.ts:630
+  reg dc_num_queues_changed;  // gen/virtio/regs.ts:630
+  reg dc_max_discard_sectors_changed;  // gen/virtio/regs.ts:630
+  reg dc_max_discard_seg_changed;  // gen/virtio/regs.ts:630
+  reg dc_discard_sector_alignment_changed;  // gen/virtio/regs.ts:630
+  reg dc_max_write_zeroes_sectors_changed;  // gen/virtio/regs.ts:630
+  reg dc_max_write_zeroes_seg_changed;  // gen/virtio/regs.ts:630
+  reg dc_write_zeroes_may_unmap_changed;  // gen/virtio/regs.ts:630
+  reg config_changed;  // gen/virtio/regs.ts:636
+  reg [1:0] irq_queue_q;  // gen/virtio/regs.ts:646
+  reg fatal_q;  // gen/virtio/regs.ts:648
+  reg [2:0] msix_irq;  // gen/virtio/regs.ts:663
+  reg reset_req_q;  // gen/virtio/regs.ts:697
+  reg reset_flr_q;  // gen/virtio/regs.ts:697
+  reg q0_reset_req_q;  // gen/virtio/regs.ts:697
+  reg q0_notify_q;  // gen/virtio/regs.ts:697
+  reg q1_reset_req_q;  // gen/virtio/regs.ts:697
+  reg q1_notify_q;  // gen/virtio/regs.ts:697
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [7:0] _or_0;  // gen/virtio/regs.ts:446
+  wire [7:0] _or_0;  // gen/virtio/regs.ts:451
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _mux_2;  // gen/virtio/regs.ts:517
+  wire [15:0] _mux_2;  // gen/virtio/regs.ts:523
   /* verilator lint_on UNUSEDSIGNAL */
   wire [15:0] _cat_1;  // gen/virtio/regs.ts:351
   wire [15:0] _cat_3;  // gen/virtio/regs.ts:351
@@ -247,40 +248,40 @@ module virtio_regs_default_blk_w256_c9059c358 (
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [7:0] _mux_6;  // gen/virtio/regs.ts:350
   /* verilator lint_on UNUSEDSIGNAL */
-  wire _or_7;  // gen/virtio/regs.ts:755
-  wire _or_8;  // gen/virtio/regs.ts:755
-  wire _or_9;  // gen/virtio/regs.ts:755
-  wire _or_10;  // gen/virtio/regs.ts:755
-  wire _or_11;  // gen/virtio/regs.ts:755
-  wire _or_12;  // gen/virtio/regs.ts:755
+  wire _or_7;  // gen/virtio/regs.ts:761
+  wire _or_8;  // gen/virtio/regs.ts:761
+  wire _or_9;  // gen/virtio/regs.ts:761
+  wire _or_10;  // gen/virtio/regs.ts:761
+  wire _or_11;  // gen/virtio/regs.ts:761
+  wire _or_12;  // gen/virtio/regs.ts:761
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [7:0] _mux_13;  // gen/virtio/regs.ts:350
   /* verilator lint_on UNUSEDSIGNAL */
-  wire _or_14;  // gen/virtio/regs.ts:755
-  wire _or_15;  // gen/virtio/regs.ts:755
-  wire _or_16;  // gen/virtio/regs.ts:755
-  wire _or_17;  // gen/virtio/regs.ts:755
-  wire _or_18;  // gen/virtio/regs.ts:755
-  wire _or_19;  // gen/virtio/regs.ts:755
+  wire _or_14;  // gen/virtio/regs.ts:761
+  wire _or_15;  // gen/virtio/regs.ts:761
+  wire _or_16;  // gen/virtio/regs.ts:761
+  wire _or_17;  // gen/virtio/regs.ts:761
+  wire _or_18;  // gen/virtio/regs.ts:761
+  wire _or_19;  // gen/virtio/regs.ts:761
   wire [15:0] _cat_20;  // gen/virtio/regs.ts:351
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [7:0] _mux_21;  // gen/virtio/regs.ts:350
   /* verilator lint_on UNUSEDSIGNAL */
-  wire _or_22;  // gen/virtio/regs.ts:755
-  wire _or_23;  // gen/virtio/regs.ts:755
-  wire _or_24;  // gen/virtio/regs.ts:755
-  wire _or_25;  // gen/virtio/regs.ts:755
-  wire _or_26;  // gen/virtio/regs.ts:755
-  wire _or_27;  // gen/virtio/regs.ts:755
+  wire _or_22;  // gen/virtio/regs.ts:761
+  wire _or_23;  // gen/virtio/regs.ts:761
+  wire _or_24;  // gen/virtio/regs.ts:761
+  wire _or_25;  // gen/virtio/regs.ts:761
+  wire _or_26;  // gen/virtio/regs.ts:761
+  wire _or_27;  // gen/virtio/regs.ts:761
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [7:0] _mux_28;  // gen/virtio/regs.ts:350
   /* verilator lint_on UNUSEDSIGNAL */
-  wire _or_29;  // gen/virtio/regs.ts:755
-  wire _or_30;  // gen/virtio/regs.ts:755
-  wire _or_31;  // gen/virtio/regs.ts:755
-  wire _or_32;  // gen/virtio/regs.ts:755
-  wire _or_33;  // gen/virtio/regs.ts:755
-  wire _or_34;  // gen/virtio/regs.ts:755
+  wire _or_29;  // gen/virtio/regs.ts:761
+  wire _or_30;  // gen/virtio/regs.ts:761
+  wire _or_31;  // gen/virtio/regs.ts:761
+  wire _or_32;  // gen/virtio/regs.ts:761
+  wire _or_33;  // gen/virtio/regs.ts:761
+  wire _or_34;  // gen/virtio/regs.ts:761
   wire [15:0] _cat_35;  // gen/virtio/regs.ts:351
   wire [15:0] _cat_36;  // gen/virtio/regs.ts:351
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
@@ -290,9 +291,9 @@ module virtio_regs_default_blk_w256_c9059c358 (
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [7:0] _mux_39;  // gen/virtio/regs.ts:382
   /* verilator lint_on UNUSEDSIGNAL */
-  wire _and_40;  // gen/virtio/regs.ts:654
-  wire _and_41;  // gen/virtio/regs.ts:654
-  wire _or_42;  // gen/virtio/regs.ts:653
+  wire _and_40;  // gen/virtio/regs.ts:660
+  wire _and_41;  // gen/virtio/regs.ts:660
+  wire _or_42;  // gen/virtio/regs.ts:659
 
   // ---- instances
   pcie_msix_w256_v3_sr_t2000_p3000_b14 msix_table (  // gen/virtio/regs.ts:327
@@ -321,260 +322,260 @@ module virtio_regs_default_blk_w256_c9059c358 (
   );
 
   // ---- combinational logic
-  assign _or_0 = device_status | ((d_be[0] ? d_wdata[7:0] : (reset_busy ? prev_status : device_status)) & 8'd143);  // gen/virtio/regs.ts:446
-  assign _mux_2 = (device_status[3] & driver_features[40]) ? ((qsel_0 ? {15'd0, q0_reset_pending} : 16'd0) | (qsel_1 ? {15'd0, q1_reset_pending} : 16'd0)) : 16'd0;  // gen/virtio/regs.ts:517
+  assign _or_0 = device_status | ((d_be[0] ? d_wdata[7:0] : (reset_busy ? prev_status : device_status)) & 8'd143);  // gen/virtio/regs.ts:451
+  assign _mux_2 = (device_status[3] & driver_features[40]) ? ((qsel_0 ? {15'd0, q0_reset_pending} : 16'd0) | (qsel_1 ? {15'd0, q1_reset_pending} : 16'd0)) : 16'd0;  // gen/virtio/regs.ts:523
   assign _cat_1 = {(d_be[3] ? d_wdata[31:24] : _mux_2[15:8]), (d_be[2] ? d_wdata[23:16] : _mux_2[7:0])};  // gen/virtio/regs.ts:351
   assign _cat_3 = {(d_be[1] ? d_wdata[15:8] : config_msix_vector[15:8]), (d_be[0] ? d_wdata[7:0] : config_msix_vector[7:0])};  // gen/virtio/regs.ts:351
   assign _mux_4 = reset_busy ? prev_status : device_status;  // gen/virtio/regs.ts:382
   assign _cat_5 = {(d_be[1] ? d_wdata[15:8] : q0_size[15:8]), (d_be[0] ? d_wdata[7:0] : q0_size[7:0])};  // gen/virtio/regs.ts:351
   assign _mux_6 = d_be[0] ? d_wdata[7:0] : q0_size[7:0];  // gen/virtio/regs.ts:350
-  assign _or_7 = _mux_6[0] | _mux_6[1];  // gen/virtio/regs.ts:755
-  assign _or_8 = _mux_6[2] | _mux_6[3];  // gen/virtio/regs.ts:755
-  assign _or_9 = _mux_6[4] | _mux_6[5];  // gen/virtio/regs.ts:755
-  assign _or_10 = _mux_6[6] | _mux_6[7];  // gen/virtio/regs.ts:755
-  assign _or_11 = _or_7 | _or_8;  // gen/virtio/regs.ts:755
-  assign _or_12 = _or_9 | _or_10;  // gen/virtio/regs.ts:755
+  assign _or_7 = _mux_6[0] | _mux_6[1];  // gen/virtio/regs.ts:761
+  assign _or_8 = _mux_6[2] | _mux_6[3];  // gen/virtio/regs.ts:761
+  assign _or_9 = _mux_6[4] | _mux_6[5];  // gen/virtio/regs.ts:761
+  assign _or_10 = _mux_6[6] | _mux_6[7];  // gen/virtio/regs.ts:761
+  assign _or_11 = _or_7 | _or_8;  // gen/virtio/regs.ts:761
+  assign _or_12 = _or_9 | _or_10;  // gen/virtio/regs.ts:761
   assign _mux_13 = d_be[1] ? d_wdata[15:8] : q0_size[15:8];  // gen/virtio/regs.ts:350
-  assign _or_14 = _mux_13[0] | _mux_13[1];  // gen/virtio/regs.ts:755
-  assign _or_15 = _mux_13[2] | _mux_13[3];  // gen/virtio/regs.ts:755
-  assign _or_16 = _mux_13[4] | _mux_13[5];  // gen/virtio/regs.ts:755
-  assign _or_17 = _mux_13[6] | _mux_13[7];  // gen/virtio/regs.ts:755
-  assign _or_18 = _or_14 | _or_15;  // gen/virtio/regs.ts:755
-  assign _or_19 = _or_16 | _or_17;  // gen/virtio/regs.ts:755
+  assign _or_14 = _mux_13[0] | _mux_13[1];  // gen/virtio/regs.ts:761
+  assign _or_15 = _mux_13[2] | _mux_13[3];  // gen/virtio/regs.ts:761
+  assign _or_16 = _mux_13[4] | _mux_13[5];  // gen/virtio/regs.ts:761
+  assign _or_17 = _mux_13[6] | _mux_13[7];  // gen/virtio/regs.ts:761
+  assign _or_18 = _or_14 | _or_15;  // gen/virtio/regs.ts:761
+  assign _or_19 = _or_16 | _or_17;  // gen/virtio/regs.ts:761
   assign _cat_20 = {(d_be[1] ? d_wdata[15:8] : q1_size[15:8]), (d_be[0] ? d_wdata[7:0] : q1_size[7:0])};  // gen/virtio/regs.ts:351
   assign _mux_21 = d_be[0] ? d_wdata[7:0] : q1_size[7:0];  // gen/virtio/regs.ts:350
-  assign _or_22 = _mux_21[0] | _mux_21[1];  // gen/virtio/regs.ts:755
-  assign _or_23 = _mux_21[2] | _mux_21[3];  // gen/virtio/regs.ts:755
-  assign _or_24 = _mux_21[4] | _mux_21[5];  // gen/virtio/regs.ts:755
-  assign _or_25 = _mux_21[6] | _mux_21[7];  // gen/virtio/regs.ts:755
-  assign _or_26 = _or_22 | _or_23;  // gen/virtio/regs.ts:755
-  assign _or_27 = _or_24 | _or_25;  // gen/virtio/regs.ts:755
+  assign _or_22 = _mux_21[0] | _mux_21[1];  // gen/virtio/regs.ts:761
+  assign _or_23 = _mux_21[2] | _mux_21[3];  // gen/virtio/regs.ts:761
+  assign _or_24 = _mux_21[4] | _mux_21[5];  // gen/virtio/regs.ts:761
+  assign _or_25 = _mux_21[6] | _mux_21[7];  // gen/virtio/regs.ts:761
+  assign _or_26 = _or_22 | _or_23;  // gen/virtio/regs.ts:761
+  assign _or_27 = _or_24 | _or_25;  // gen/virtio/regs.ts:761
   assign _mux_28 = d_be[1] ? d_wdata[15:8] : q1_size[15:8];  // gen/virtio/regs.ts:350
-  assign _or_29 = _mux_28[0] | _mux_28[1];  // gen/virtio/regs.ts:755
-  assign _or_30 = _mux_28[2] | _mux_28[3];  // gen/virtio/regs.ts:755
-  assign _or_31 = _mux_28[4] | _mux_28[5];  // gen/virtio/regs.ts:755
-  assign _or_32 = _mux_28[6] | _mux_28[7];  // gen/virtio/regs.ts:755
-  assign _or_33 = _or_29 | _or_30;  // gen/virtio/regs.ts:755
-  assign _or_34 = _or_31 | _or_32;  // gen/virtio/regs.ts:755
+  assign _or_29 = _mux_28[0] | _mux_28[1];  // gen/virtio/regs.ts:761
+  assign _or_30 = _mux_28[2] | _mux_28[3];  // gen/virtio/regs.ts:761
+  assign _or_31 = _mux_28[4] | _mux_28[5];  // gen/virtio/regs.ts:761
+  assign _or_32 = _mux_28[6] | _mux_28[7];  // gen/virtio/regs.ts:761
+  assign _or_33 = _or_29 | _or_30;  // gen/virtio/regs.ts:761
+  assign _or_34 = _or_31 | _or_32;  // gen/virtio/regs.ts:761
   assign _cat_35 = {(d_be[3] ? d_wdata[31:24] : q0_vector[15:8]), (d_be[2] ? d_wdata[23:16] : q0_vector[7:0])};  // gen/virtio/regs.ts:351
   assign _cat_36 = {(d_be[3] ? d_wdata[31:24] : q1_vector[15:8]), (d_be[2] ? d_wdata[23:16] : q1_vector[7:0])};  // gen/virtio/regs.ts:351
   assign _or_38 = (qsel_0 ? {15'd0, q0_enabled} : 16'd0) | (qsel_1 ? {15'd0, q1_enabled} : 16'd0);  // gen/virtio/regs.ts:355
   assign _cat_37 = {(d_be[1] ? d_wdata[15:8] : _or_38[15:8]), (d_be[0] ? d_wdata[7:0] : _or_38[7:0])};  // gen/virtio/regs.ts:351
   assign _mux_39 = reset_busy ? prev_status : device_status;  // gen/virtio/regs.ts:382
-  assign _and_40 = (((irq_queue_q[0] & device_status[2]) & (~reset_busy)) & q0_enabled) & msix_enable;  // gen/virtio/regs.ts:654
-  assign _and_41 = (((irq_queue_q[1] & device_status[2]) & (~reset_busy)) & q1_enabled) & msix_enable;  // gen/virtio/regs.ts:654
-  assign _or_42 = ((((irq_queue_q[0] & device_status[2]) & (~reset_busy)) & q0_enabled) & (~msix_enable)) | ((((irq_queue_q[1] & device_status[2]) & (~reset_busy)) & q1_enabled) & (~msix_enable));  // gen/virtio/regs.ts:653
-  assign rd_valid = rd_valid_q;  // gen/virtio/regs.ts:601
-  assign rd_data = rd_data_q;  // gen/virtio/regs.ts:602
-  assign msg_valid = msix_table_msg_valid;  // gen/virtio/regs.ts:676
-  assign msg_hdr = msix_table_msg_hdr;  // gen/virtio/regs.ts:677
-  assign msg_data = msix_table_msg_data;  // gen/virtio/regs.ts:678
-  assign msg_keep = msix_table_msg_keep;  // gen/virtio/regs.ts:679
-  assign msg_sop = msix_table_msg_sop;  // gen/virtio/regs.ts:680
-  assign msg_eop = msix_table_msg_eop;  // gen/virtio/regs.ts:681
-  assign interrupt_status = (|isr) & (~msix_enable);  // gen/virtio/regs.ts:686
-  assign intx_level = (((|isr) & (~msix_enable)) & (~intx_disable)) & d0;  // gen/virtio/regs.ts:687
-  assign dp_features = device_status[3] ? driver_features : 64'd0;  // gen/virtio/regs.ts:695
-  assign dp_status = device_status;  // gen/virtio/regs.ts:696
-  assign dp_driver_ok = device_status[2];  // gen/virtio/regs.ts:697
-  assign dp_bus_master = bus_master & d0;  // gen/virtio/regs.ts:698
-  assign dp_max_payload = max_payload;  // gen/virtio/regs.ts:699
-  assign dp_max_read_req = max_read_req;  // gen/virtio/regs.ts:700
-  assign dp_ext_tag_en = ext_tag_en;  // gen/virtio/regs.ts:701
-  assign dp_requester_id = requester_id;  // gen/virtio/regs.ts:702
-  assign dp_reset_req = reset_req_q;  // gen/virtio/regs.ts:703
-  assign dp_reset_flr = reset_flr_q;  // gen/virtio/regs.ts:704
-  assign dp_reset_busy = reset_busy;  // gen/virtio/regs.ts:705
-  assign dp_q0_size = q0_size;  // gen/virtio/regs.ts:709
-  assign dp_q0_vector = q0_vector;  // gen/virtio/regs.ts:710
-  assign dp_q0_enable = q0_enabled;  // gen/virtio/regs.ts:711
-  assign dp_q0_desc = q0_desc;  // gen/virtio/regs.ts:712
-  assign dp_q0_driver = q0_driver;  // gen/virtio/regs.ts:713
-  assign dp_q0_device = q0_device;  // gen/virtio/regs.ts:714
-  assign dp_q0_reset_req = q0_reset_req_q;  // gen/virtio/regs.ts:716
-  assign dp_q0_reset_pending = q0_reset_pending;  // gen/virtio/regs.ts:715
-  assign dp_q0_notify = q0_notify_q;  // gen/virtio/regs.ts:717
-  assign dp_q0_notify_data = q0_notify_data;  // gen/virtio/regs.ts:592
-  assign dp_q1_size = q1_size;  // gen/virtio/regs.ts:709
-  assign dp_q1_vector = q1_vector;  // gen/virtio/regs.ts:710
-  assign dp_q1_enable = q1_enabled;  // gen/virtio/regs.ts:711
-  assign dp_q1_desc = q1_desc;  // gen/virtio/regs.ts:712
-  assign dp_q1_driver = q1_driver;  // gen/virtio/regs.ts:713
-  assign dp_q1_device = q1_device;  // gen/virtio/regs.ts:714
-  assign dp_q1_reset_req = q1_reset_req_q;  // gen/virtio/regs.ts:716
-  assign dp_q1_reset_pending = q1_reset_pending;  // gen/virtio/regs.ts:715
-  assign dp_q1_notify = q1_notify_q;  // gen/virtio/regs.ts:717
-  assign dp_q1_notify_data = q1_notify_data;  // gen/virtio/regs.ts:592
-  assign dp_tx_dropped = tx_dropped;  // gen/virtio/regs.ts:706
+  assign _and_40 = (((irq_queue_q[0] & device_status[2]) & (~reset_busy)) & q0_enabled) & msix_enable;  // gen/virtio/regs.ts:660
+  assign _and_41 = (((irq_queue_q[1] & device_status[2]) & (~reset_busy)) & q1_enabled) & msix_enable;  // gen/virtio/regs.ts:660
+  assign _or_42 = ((((irq_queue_q[0] & device_status[2]) & (~reset_busy)) & q0_enabled) & (~msix_enable)) | ((((irq_queue_q[1] & device_status[2]) & (~reset_busy)) & q1_enabled) & (~msix_enable));  // gen/virtio/regs.ts:659
+  assign rd_valid = rd_valid_q;  // gen/virtio/regs.ts:607
+  assign rd_data = rd_data_q;  // gen/virtio/regs.ts:608
+  assign msg_valid = msix_table_msg_valid;  // gen/virtio/regs.ts:682
+  assign msg_hdr = msix_table_msg_hdr;  // gen/virtio/regs.ts:683
+  assign msg_data = msix_table_msg_data;  // gen/virtio/regs.ts:684
+  assign msg_keep = msix_table_msg_keep;  // gen/virtio/regs.ts:685
+  assign msg_sop = msix_table_msg_sop;  // gen/virtio/regs.ts:686
+  assign msg_eop = msix_table_msg_eop;  // gen/virtio/regs.ts:687
+  assign interrupt_status = (|isr) & (~msix_enable);  // gen/virtio/regs.ts:692
+  assign intx_level = (((|isr) & (~msix_enable)) & (~intx_disable)) & d0;  // gen/virtio/regs.ts:693
+  assign dp_features = device_status[3] ? driver_features : 64'd0;  // gen/virtio/regs.ts:701
+  assign dp_status = device_status;  // gen/virtio/regs.ts:702
+  assign dp_driver_ok = device_status[2];  // gen/virtio/regs.ts:703
+  assign dp_bus_master = bus_master & d0;  // gen/virtio/regs.ts:704
+  assign dp_max_payload = max_payload;  // gen/virtio/regs.ts:705
+  assign dp_max_read_req = max_read_req;  // gen/virtio/regs.ts:706
+  assign dp_ext_tag_en = ext_tag_en;  // gen/virtio/regs.ts:707
+  assign dp_requester_id = requester_id;  // gen/virtio/regs.ts:708
+  assign dp_reset_req = reset_req_q;  // gen/virtio/regs.ts:709
+  assign dp_reset_flr = reset_flr_q;  // gen/virtio/regs.ts:710
+  assign dp_reset_busy = reset_busy;  // gen/virtio/regs.ts:711
+  assign dp_q0_size = q0_size;  // gen/virtio/regs.ts:715
+  assign dp_q0_vector = q0_vector;  // gen/virtio/regs.ts:716
+  assign dp_q0_enable = q0_enabled;  // gen/virtio/regs.ts:717
+  assign dp_q0_desc = q0_desc;  // gen/virtio/regs.ts:718
+  assign dp_q0_driver = q0_driver;  // gen/virtio/regs.ts:719
+  assign dp_q0_device = q0_device;  // gen/virtio/regs.ts:720
+  assign dp_q0_reset_req = q0_reset_req_q;  // gen/virtio/regs.ts:722
+  assign dp_q0_reset_pending = q0_reset_pending;  // gen/virtio/regs.ts:721
+  assign dp_q0_notify = q0_notify_q;  // gen/virtio/regs.ts:723
+  assign dp_q0_notify_data = q0_notify_data;  // gen/virtio/regs.ts:598
+  assign dp_q1_size = q1_size;  // gen/virtio/regs.ts:715
+  assign dp_q1_vector = q1_vector;  // gen/virtio/regs.ts:716
+  assign dp_q1_enable = q1_enabled;  // gen/virtio/regs.ts:717
+  assign dp_q1_desc = q1_desc;  // gen/virtio/regs.ts:718
+  assign dp_q1_driver = q1_driver;  // gen/virtio/regs.ts:719
+  assign dp_q1_device = q1_device;  // gen/virtio/regs.ts:720
+  assign dp_q1_reset_req = q1_reset_req_q;  // gen/virtio/regs.ts:722
+  assign dp_q1_reset_pending = q1_reset_pending;  // gen/virtio/regs.ts:721
+  assign dp_q1_notify = q1_notify_q;  // gen/virtio/regs.ts:723
+  assign dp_q1_notify_data = q1_notify_data;  // gen/virtio/regs.ts:598
+  assign dp_tx_dropped = tx_dropped;  // gen/virtio/regs.ts:712
   assign msix_table_reg_addr = (d_valid & d_write) ? d_dw : op_dw;  // gen/virtio/regs.ts:338
   assign msix_table_reg_wr = (d_valid & d_write) & hit_msix;  // gen/virtio/regs.ts:339
   assign msix_table_reg_wdata = d_wdata;  // gen/virtio/regs.ts:340
   assign msix_table_reg_wbe = d_be;  // gen/virtio/regs.ts:341
-  assign msix_table_msix_enable = msix_enable;  // gen/virtio/regs.ts:668
-  assign msix_table_function_mask = msix_function_mask;  // gen/virtio/regs.ts:669
-  assign msix_table_bus_master = bus_master & d0;  // gen/virtio/regs.ts:670
-  assign msix_table_requester_id = requester_id;  // gen/virtio/regs.ts:671
-  assign msix_table_irq = msix_irq;  // gen/virtio/regs.ts:672
-  assign msix_table_msg_ready = msg_ready;  // gen/virtio/regs.ts:682
-  assign msix_table_clear_pending = reset_start;  // gen/virtio/regs.ts:673
-  assign msix_table_reset_table = flr;  // gen/virtio/regs.ts:674
+  assign msix_table_msix_enable = msix_enable;  // gen/virtio/regs.ts:674
+  assign msix_table_function_mask = msix_function_mask;  // gen/virtio/regs.ts:675
+  assign msix_table_bus_master = bus_master & d0;  // gen/virtio/regs.ts:676
+  assign msix_table_requester_id = requester_id;  // gen/virtio/regs.ts:677
+  assign msix_table_irq = msix_irq;  // gen/virtio/regs.ts:678
+  assign msix_table_msg_ready = msg_ready;  // gen/virtio/regs.ts:688
+  assign msix_table_clear_pending = reset_start;  // gen/virtio/regs.ts:679
+  assign msix_table_reset_table = flr;  // gen/virtio/regs.ts:680
   always @* begin
     status_next = device_status;  // gen/virtio/regs.ts:365
-    if ((hit_common_14 & (d_valid & d_write)) & (|d_be[0])) begin  // gen/virtio/regs.ts:558
-      if ((d_be[0] ? d_wdata[7:0] : (reset_busy ? prev_status : device_status)) == 8'd0) begin  // gen/virtio/regs.ts:443
+    if ((hit_common_14 & (d_valid & d_write)) & (|d_be[0])) begin  // gen/virtio/regs.ts:564
+      if (status_write_zero) begin  // gen/virtio/regs.ts:448
         status_next = 8'd0;  // gen/virtio/regs.ts:384
-      end else if (~reset_busy) begin  // gen/virtio/regs.ts:444
-        status_next = ((_or_0[3] & (~device_status[3])) & (~features_acceptable)) ? (_or_0 & 8'd247) : _or_0;  // gen/virtio/regs.ts:455
+      end else if (~reset_busy) begin  // gen/virtio/regs.ts:449
+        status_next = ((_or_0[3] & (~device_status[3])) & (~features_acceptable)) ? (_or_0 & 8'd247) : _or_0;  // gen/virtio/regs.ts:460
       end
     end
-    if (flr) begin  // gen/virtio/regs.ts:605
+    if (flr) begin  // gen/virtio/regs.ts:611
       status_next = 8'd0;  // gen/virtio/regs.ts:384
     end
   end
   always @* begin
     reset_start = 1'b0;  // default, gen/virtio/regs.ts:366
-    if ((hit_common_14 & (d_valid & d_write)) & (|d_be[0])) begin  // gen/virtio/regs.ts:558
-      if ((d_be[0] ? d_wdata[7:0] : (reset_busy ? prev_status : device_status)) == 8'd0) begin  // gen/virtio/regs.ts:443
+    if ((hit_common_14 & (d_valid & d_write)) & (|d_be[0])) begin  // gen/virtio/regs.ts:564
+      if (status_write_zero) begin  // gen/virtio/regs.ts:448
         reset_start = 1'b1;  // gen/virtio/regs.ts:394
       end
     end
-    if (flr) begin  // gen/virtio/regs.ts:605
+    if (flr) begin  // gen/virtio/regs.ts:611
       reset_start = 1'b1;  // gen/virtio/regs.ts:394
     end
   end
   always @* begin
     reset_cause_flr = 1'b0;  // default, gen/virtio/regs.ts:367
-    if ((hit_common_14 & (d_valid & d_write)) & (|d_be[0])) begin  // gen/virtio/regs.ts:558
-      if ((d_be[0] ? d_wdata[7:0] : (reset_busy ? prev_status : device_status)) == 8'd0) begin  // gen/virtio/regs.ts:443
+    if ((hit_common_14 & (d_valid & d_write)) & (|d_be[0])) begin  // gen/virtio/regs.ts:564
+      if (status_write_zero) begin  // gen/virtio/regs.ts:448
         reset_cause_flr = 1'b0;  // gen/virtio/regs.ts:395
       end
     end
-    if (flr) begin  // gen/virtio/regs.ts:605
+    if (flr) begin  // gen/virtio/regs.ts:611
       reset_cause_flr = 1'b1;  // gen/virtio/regs.ts:395
     end
   end
   always @* begin
     isr_clear = 1'b0;  // default, gen/virtio/regs.ts:368
-    if ((hit_isr_0 & (d_valid & (~d_write))) & d_be[0]) begin  // gen/virtio/regs.ts:576
-      isr_clear = 1'b1;  // gen/virtio/regs.ts:576
+    if ((hit_isr_0 & (d_valid & (~d_write))) & d_be[0]) begin  // gen/virtio/regs.ts:582
+      isr_clear = 1'b1;  // gen/virtio/regs.ts:582
     end
   end
   always @* begin
     config_read = 1'b0;  // default, gen/virtio/regs.ts:369
-    if ((hit_device_0 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:566
-      config_read = 1'b1;  // gen/virtio/regs.ts:566
+    if ((hit_device_0 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:572
+      config_read = 1'b1;  // gen/virtio/regs.ts:572
     end
-    if ((hit_device_4 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:566
-      config_read = 1'b1;  // gen/virtio/regs.ts:566
+    if ((hit_device_4 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:572
+      config_read = 1'b1;  // gen/virtio/regs.ts:572
     end
-    if ((hit_device_8 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:566
-      config_read = 1'b1;  // gen/virtio/regs.ts:566
+    if ((hit_device_8 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:572
+      config_read = 1'b1;  // gen/virtio/regs.ts:572
     end
-    if ((hit_device_c & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:566
-      config_read = 1'b1;  // gen/virtio/regs.ts:566
+    if ((hit_device_c & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:572
+      config_read = 1'b1;  // gen/virtio/regs.ts:572
     end
-    if ((hit_device_10 & (d_valid & (~d_write))) & (|d_be[1:0])) begin  // gen/virtio/regs.ts:566
-      config_read = 1'b1;  // gen/virtio/regs.ts:566
+    if ((hit_device_10 & (d_valid & (~d_write))) & (|d_be[1:0])) begin  // gen/virtio/regs.ts:572
+      config_read = 1'b1;  // gen/virtio/regs.ts:572
     end
-    if ((hit_device_10 & (d_valid & (~d_write))) & (|d_be[2])) begin  // gen/virtio/regs.ts:566
-      config_read = 1'b1;  // gen/virtio/regs.ts:566
+    if ((hit_device_10 & (d_valid & (~d_write))) & (|d_be[2])) begin  // gen/virtio/regs.ts:572
+      config_read = 1'b1;  // gen/virtio/regs.ts:572
     end
-    if ((hit_device_10 & (d_valid & (~d_write))) & (|d_be[3])) begin  // gen/virtio/regs.ts:566
-      config_read = 1'b1;  // gen/virtio/regs.ts:566
+    if ((hit_device_10 & (d_valid & (~d_write))) & (|d_be[3])) begin  // gen/virtio/regs.ts:572
+      config_read = 1'b1;  // gen/virtio/regs.ts:572
     end
-    if ((hit_device_14 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:566
-      config_read = 1'b1;  // gen/virtio/regs.ts:566
+    if ((hit_device_14 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:572
+      config_read = 1'b1;  // gen/virtio/regs.ts:572
     end
-    if ((hit_device_18 & (d_valid & (~d_write))) & (|d_be[0])) begin  // gen/virtio/regs.ts:566
-      config_read = 1'b1;  // gen/virtio/regs.ts:566
+    if ((hit_device_18 & (d_valid & (~d_write))) & (|d_be[0])) begin  // gen/virtio/regs.ts:572
+      config_read = 1'b1;  // gen/virtio/regs.ts:572
     end
-    if ((hit_device_18 & (d_valid & (~d_write))) & (|d_be[1])) begin  // gen/virtio/regs.ts:566
-      config_read = 1'b1;  // gen/virtio/regs.ts:566
+    if ((hit_device_18 & (d_valid & (~d_write))) & (|d_be[1])) begin  // gen/virtio/regs.ts:572
+      config_read = 1'b1;  // gen/virtio/regs.ts:572
     end
-    if ((hit_device_18 & (d_valid & (~d_write))) & (|d_be[3:2])) begin  // gen/virtio/regs.ts:566
-      config_read = 1'b1;  // gen/virtio/regs.ts:566
+    if ((hit_device_18 & (d_valid & (~d_write))) & (|d_be[3:2])) begin  // gen/virtio/regs.ts:572
+      config_read = 1'b1;  // gen/virtio/regs.ts:572
     end
-    if ((hit_device_1c & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:566
-      config_read = 1'b1;  // gen/virtio/regs.ts:566
+    if ((hit_device_1c & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:572
+      config_read = 1'b1;  // gen/virtio/regs.ts:572
     end
-    if ((hit_device_20 & (d_valid & (~d_write))) & (|d_be[0])) begin  // gen/virtio/regs.ts:566
-      config_read = 1'b1;  // gen/virtio/regs.ts:566
+    if ((hit_device_20 & (d_valid & (~d_write))) & (|d_be[0])) begin  // gen/virtio/regs.ts:572
+      config_read = 1'b1;  // gen/virtio/regs.ts:572
     end
-    if ((hit_device_20 & (d_valid & (~d_write))) & (|d_be[3:2])) begin  // gen/virtio/regs.ts:566
-      config_read = 1'b1;  // gen/virtio/regs.ts:566
+    if ((hit_device_20 & (d_valid & (~d_write))) & (|d_be[3:2])) begin  // gen/virtio/regs.ts:572
+      config_read = 1'b1;  // gen/virtio/regs.ts:572
     end
-    if ((hit_device_24 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:566
-      config_read = 1'b1;  // gen/virtio/regs.ts:566
+    if ((hit_device_24 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:572
+      config_read = 1'b1;  // gen/virtio/regs.ts:572
     end
-    if ((hit_device_28 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:566
-      config_read = 1'b1;  // gen/virtio/regs.ts:566
+    if ((hit_device_28 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:572
+      config_read = 1'b1;  // gen/virtio/regs.ts:572
     end
-    if ((hit_device_2c & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:566
-      config_read = 1'b1;  // gen/virtio/regs.ts:566
+    if ((hit_device_2c & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:572
+      config_read = 1'b1;  // gen/virtio/regs.ts:572
     end
-    if ((hit_device_30 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:566
-      config_read = 1'b1;  // gen/virtio/regs.ts:566
+    if ((hit_device_30 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:572
+      config_read = 1'b1;  // gen/virtio/regs.ts:572
     end
-    if ((hit_device_34 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:566
-      config_read = 1'b1;  // gen/virtio/regs.ts:566
+    if ((hit_device_34 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:572
+      config_read = 1'b1;  // gen/virtio/regs.ts:572
     end
-    if ((hit_device_38 & (d_valid & (~d_write))) & (|d_be[0])) begin  // gen/virtio/regs.ts:566
-      config_read = 1'b1;  // gen/virtio/regs.ts:566
+    if ((hit_device_38 & (d_valid & (~d_write))) & (|d_be[0])) begin  // gen/virtio/regs.ts:572
+      config_read = 1'b1;  // gen/virtio/regs.ts:572
     end
-    if ((hit_device_3c & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:566
-      config_read = 1'b1;  // gen/virtio/regs.ts:566
+    if ((hit_device_3c & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:572
+      config_read = 1'b1;  // gen/virtio/regs.ts:572
     end
-    if ((hit_device_40 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:566
-      config_read = 1'b1;  // gen/virtio/regs.ts:566
+    if ((hit_device_40 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:572
+      config_read = 1'b1;  // gen/virtio/regs.ts:572
     end
-    if ((hit_device_44 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:566
-      config_read = 1'b1;  // gen/virtio/regs.ts:566
+    if ((hit_device_44 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:572
+      config_read = 1'b1;  // gen/virtio/regs.ts:572
     end
-    if ((hit_device_48 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:566
-      config_read = 1'b1;  // gen/virtio/regs.ts:566
+    if ((hit_device_48 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:572
+      config_read = 1'b1;  // gen/virtio/regs.ts:572
     end
-    if ((hit_device_4c & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:566
-      config_read = 1'b1;  // gen/virtio/regs.ts:566
+    if ((hit_device_4c & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:572
+      config_read = 1'b1;  // gen/virtio/regs.ts:572
     end
-    if ((hit_device_50 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:566
-      config_read = 1'b1;  // gen/virtio/regs.ts:566
+    if ((hit_device_50 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:572
+      config_read = 1'b1;  // gen/virtio/regs.ts:572
     end
-    if ((hit_device_54 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:566
-      config_read = 1'b1;  // gen/virtio/regs.ts:566
+    if ((hit_device_54 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:572
+      config_read = 1'b1;  // gen/virtio/regs.ts:572
     end
-    if ((hit_device_58 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:566
-      config_read = 1'b1;  // gen/virtio/regs.ts:566
+    if ((hit_device_58 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:572
+      config_read = 1'b1;  // gen/virtio/regs.ts:572
     end
-    if ((hit_device_5c & (d_valid & (~d_write))) & (|d_be[0])) begin  // gen/virtio/regs.ts:566
-      config_read = 1'b1;  // gen/virtio/regs.ts:566
+    if ((hit_device_5c & (d_valid & (~d_write))) & (|d_be[0])) begin  // gen/virtio/regs.ts:572
+      config_read = 1'b1;  // gen/virtio/regs.ts:572
     end
   end
   always @* begin
     queue_reset_start_0 = 1'b0;  // default, gen/virtio/regs.ts:370
-    if ((hit_common_38 & (d_valid & d_write)) & (|d_be[3:2])) begin  // gen/virtio/regs.ts:558
-      if (((qsel_0 & (_cat_1 == 16'd1)) & (device_status[3] & driver_features[40])) & (~q0_reset_pending)) begin  // gen/virtio/regs.ts:523
-        queue_reset_start_0 = 1'b1;  // gen/virtio/regs.ts:527
+    if ((hit_common_38 & (d_valid & d_write)) & (|d_be[3:2])) begin  // gen/virtio/regs.ts:564
+      if (((qsel_0 & (_cat_1 == 16'd1)) & (device_status[3] & driver_features[40])) & (~q0_reset_pending)) begin  // gen/virtio/regs.ts:529
+        queue_reset_start_0 = 1'b1;  // gen/virtio/regs.ts:533
       end
     end
   end
   always @* begin
     queue_reset_start_1 = 1'b0;  // default, gen/virtio/regs.ts:370
-    if ((hit_common_38 & (d_valid & d_write)) & (|d_be[3:2])) begin  // gen/virtio/regs.ts:558
-      if (((qsel_1 & (_cat_1 == 16'd1)) & (device_status[3] & driver_features[40])) & (~q1_reset_pending)) begin  // gen/virtio/regs.ts:523
-        queue_reset_start_1 = 1'b1;  // gen/virtio/regs.ts:527
+    if ((hit_common_38 & (d_valid & d_write)) & (|d_be[3:2])) begin  // gen/virtio/regs.ts:564
+      if (((qsel_1 & (_cat_1 == 16'd1)) & (device_status[3] & driver_features[40])) & (~q1_reset_pending)) begin  // gen/virtio/regs.ts:529
+        queue_reset_start_1 = 1'b1;  // gen/virtio/regs.ts:533
       end
     end
   end
   always @* begin
     notify_hit_0 = 1'b0;  // default, gen/virtio/regs.ts:371
-    if (((hit_notify_0 & (d_valid & d_write)) & (&d_be[1:0])) & q0_enabled) begin  // gen/virtio/regs.ts:589
-      notify_hit_0 = 1'b1;  // gen/virtio/regs.ts:589
+    if (((hit_notify_0 & (d_valid & d_write)) & (&d_be[1:0])) & q0_enabled) begin  // gen/virtio/regs.ts:595
+      notify_hit_0 = 1'b1;  // gen/virtio/regs.ts:595
     end
   end
   always @* begin
     notify_hit_1 = 1'b0;  // default, gen/virtio/regs.ts:371
-    if (((hit_notify_4 & (d_valid & d_write)) & (&d_be[1:0])) & q1_enabled) begin  // gen/virtio/regs.ts:589
-      notify_hit_1 = 1'b1;  // gen/virtio/regs.ts:589
+    if (((hit_notify_4 & (d_valid & d_write)) & (&d_be[1:0])) & q1_enabled) begin  // gen/virtio/regs.ts:595
+      notify_hit_1 = 1'b1;  // gen/virtio/regs.ts:595
     end
   end
 
@@ -770,22 +771,22 @@ module virtio_regs_default_blk_w256_c9059c358 (
         q1_device <= 64'd0;  // gen/virtio/regs.ts:256
         q1_reset_pending <= 1'b0;  // gen/virtio/regs.ts:257
       end
-      if ((hit_common_0 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:558
+      if ((hit_common_0 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:564
         device_feature_select <= {(d_be[3] ? d_wdata[31:24] : device_feature_select[31:24]), (d_be[2] ? d_wdata[23:16] : device_feature_select[23:16]), (d_be[1] ? d_wdata[15:8] : device_feature_select[15:8]), (d_be[0] ? d_wdata[7:0] : device_feature_select[7:0])};  // gen/virtio/regs.ts:412
       end
-      if ((hit_common_8 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:558
+      if ((hit_common_8 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:564
         driver_feature_select <= {(d_be[3] ? d_wdata[31:24] : driver_feature_select[31:24]), (d_be[2] ? d_wdata[23:16] : driver_feature_select[23:16]), (d_be[1] ? d_wdata[15:8] : driver_feature_select[15:8]), (d_be[0] ? d_wdata[7:0] : driver_feature_select[7:0])};  // gen/virtio/regs.ts:418
       end
-      if ((hit_common_c & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:558
+      if ((hit_common_c & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:564
         if (((gfs_sel0 | gfs_sel1) & (~device_status[3])) & (~reset_busy)) begin  // gen/virtio/regs.ts:424
           driver_features <= gfs_sel0 ? {driver_features[63:32], {(d_be[3] ? d_wdata[31:24] : driver_features[31:24]), (d_be[2] ? d_wdata[23:16] : driver_features[23:16]), (d_be[1] ? d_wdata[15:8] : driver_features[15:8]), (d_be[0] ? d_wdata[7:0] : driver_features[7:0])}} : {{(d_be[3] ? d_wdata[31:24] : driver_features[63:56]), (d_be[2] ? d_wdata[23:16] : driver_features[55:48]), (d_be[1] ? d_wdata[15:8] : driver_features[47:40]), (d_be[0] ? d_wdata[7:0] : driver_features[39:32])}, driver_features[31:0]};  // gen/virtio/regs.ts:425
         end
       end
-      if ((hit_common_10 & (d_valid & d_write)) & (|d_be[1:0])) begin  // gen/virtio/regs.ts:558
+      if ((hit_common_10 & (d_valid & d_write)) & (|d_be[1:0])) begin  // gen/virtio/regs.ts:564
         config_msix_vector <= (_cat_3 < 16'd3) ? _cat_3 : 16'd65535;  // gen/virtio/regs.ts:435
       end
-      if ((hit_common_14 & (d_valid & d_write)) & (|d_be[0])) begin  // gen/virtio/regs.ts:558
-        if ((d_be[0] ? d_wdata[7:0] : (reset_busy ? prev_status : device_status)) == 8'd0) begin  // gen/virtio/regs.ts:443
+      if ((hit_common_14 & (d_valid & d_write)) & (|d_be[0])) begin  // gen/virtio/regs.ts:564
+        if (status_write_zero) begin  // gen/virtio/regs.ts:448
           prev_status <= reset_busy ? prev_status : device_status;  // gen/virtio/regs.ts:383
           device_feature_select <= 32'd0;  // gen/virtio/regs.ts:385
           driver_feature_select <= 32'd0;  // gen/virtio/regs.ts:386
@@ -810,91 +811,91 @@ module virtio_regs_default_blk_w256_c9059c358 (
           reset_busy <= _mux_4[2] | dp_dma_outstanding;  // gen/virtio/regs.ts:393
         end
       end
-      if ((hit_common_14 & (d_valid & d_write)) & (|d_be[3:2])) begin  // gen/virtio/regs.ts:558
-        queue_select <= {(d_be[3] ? d_wdata[31:24] : queue_select[15:8]), (d_be[2] ? d_wdata[23:16] : queue_select[7:0])};  // gen/virtio/regs.ts:461
+      if ((hit_common_14 & (d_valid & d_write)) & (|d_be[3:2])) begin  // gen/virtio/regs.ts:564
+        queue_select <= {(d_be[3] ? d_wdata[31:24] : queue_select[15:8]), (d_be[2] ? d_wdata[23:16] : queue_select[7:0])};  // gen/virtio/regs.ts:467
       end
-      if ((hit_common_18 & (d_valid & d_write)) & (|d_be[1:0])) begin  // gen/virtio/regs.ts:558
-        if ((qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) & (((_cat_5 != 16'd0) & (_cat_5 <= 16'd256)) & ((~(((((((_mux_6[0] & _mux_6[1]) | (_mux_6[2] & _mux_6[3])) | (_or_7 & _or_8)) | (((_mux_6[4] & _mux_6[5]) | (_mux_6[6] & _mux_6[7])) | (_or_9 & _or_10))) | (_or_11 & _or_12)) | (((((_mux_13[0] & _mux_13[1]) | (_mux_13[2] & _mux_13[3])) | (_or_14 & _or_15)) | (((_mux_13[4] & _mux_13[5]) | (_mux_13[6] & _mux_13[7])) | (_or_16 & _or_17))) | (_or_18 & _or_19))) | ((_or_11 | _or_12) & (_or_18 | _or_19)))) | driver_features[34]))) begin  // gen/virtio/regs.ts:476
-          q0_size <= _cat_5;  // gen/virtio/regs.ts:476
+      if ((hit_common_18 & (d_valid & d_write)) & (|d_be[1:0])) begin  // gen/virtio/regs.ts:564
+        if ((qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) & (((_cat_5 != 16'd0) & (_cat_5 <= 16'd256)) & ((~(((((((_mux_6[0] & _mux_6[1]) | (_mux_6[2] & _mux_6[3])) | (_or_7 & _or_8)) | (((_mux_6[4] & _mux_6[5]) | (_mux_6[6] & _mux_6[7])) | (_or_9 & _or_10))) | (_or_11 & _or_12)) | (((((_mux_13[0] & _mux_13[1]) | (_mux_13[2] & _mux_13[3])) | (_or_14 & _or_15)) | (((_mux_13[4] & _mux_13[5]) | (_mux_13[6] & _mux_13[7])) | (_or_16 & _or_17))) | (_or_18 & _or_19))) | ((_or_11 | _or_12) & (_or_18 | _or_19)))) | driver_features[34]))) begin  // gen/virtio/regs.ts:482
+          q0_size <= _cat_5;  // gen/virtio/regs.ts:482
         end
-        if ((qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) & (((_cat_20 != 16'd0) & (_cat_20 <= 16'd256)) & ((~(((((((_mux_21[0] & _mux_21[1]) | (_mux_21[2] & _mux_21[3])) | (_or_22 & _or_23)) | (((_mux_21[4] & _mux_21[5]) | (_mux_21[6] & _mux_21[7])) | (_or_24 & _or_25))) | (_or_26 & _or_27)) | (((((_mux_28[0] & _mux_28[1]) | (_mux_28[2] & _mux_28[3])) | (_or_29 & _or_30)) | (((_mux_28[4] & _mux_28[5]) | (_mux_28[6] & _mux_28[7])) | (_or_31 & _or_32))) | (_or_33 & _or_34))) | ((_or_26 | _or_27) & (_or_33 | _or_34)))) | driver_features[34]))) begin  // gen/virtio/regs.ts:476
-          q1_size <= _cat_20;  // gen/virtio/regs.ts:476
-        end
-      end
-      if ((hit_common_18 & (d_valid & d_write)) & (|d_be[3:2])) begin  // gen/virtio/regs.ts:558
-        if (qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) begin  // gen/virtio/regs.ts:485
-          q0_vector <= (_cat_35 < 16'd3) ? _cat_35 : 16'd65535;  // gen/virtio/regs.ts:485
-        end
-        if (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) begin  // gen/virtio/regs.ts:485
-          q1_vector <= (_cat_36 < 16'd3) ? _cat_36 : 16'd65535;  // gen/virtio/regs.ts:485
+        if ((qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) & (((_cat_20 != 16'd0) & (_cat_20 <= 16'd256)) & ((~(((((((_mux_21[0] & _mux_21[1]) | (_mux_21[2] & _mux_21[3])) | (_or_22 & _or_23)) | (((_mux_21[4] & _mux_21[5]) | (_mux_21[6] & _mux_21[7])) | (_or_24 & _or_25))) | (_or_26 & _or_27)) | (((((_mux_28[0] & _mux_28[1]) | (_mux_28[2] & _mux_28[3])) | (_or_29 & _or_30)) | (((_mux_28[4] & _mux_28[5]) | (_mux_28[6] & _mux_28[7])) | (_or_31 & _or_32))) | (_or_33 & _or_34))) | ((_or_26 | _or_27) & (_or_33 | _or_34)))) | driver_features[34]))) begin  // gen/virtio/regs.ts:482
+          q1_size <= _cat_20;  // gen/virtio/regs.ts:482
         end
       end
-      if ((hit_common_1c & (d_valid & d_write)) & (|d_be[1:0])) begin  // gen/virtio/regs.ts:558
-        if ((qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) & (_cat_37 == 16'd1)) begin  // gen/virtio/regs.ts:494
-          q0_enabled <= 1'b1;  // gen/virtio/regs.ts:494
+      if ((hit_common_18 & (d_valid & d_write)) & (|d_be[3:2])) begin  // gen/virtio/regs.ts:564
+        if (qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) begin  // gen/virtio/regs.ts:491
+          q0_vector <= (_cat_35 < 16'd3) ? _cat_35 : 16'd65535;  // gen/virtio/regs.ts:491
         end
-        if ((qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) & (_cat_37 == 16'd1)) begin  // gen/virtio/regs.ts:494
-          q1_enabled <= 1'b1;  // gen/virtio/regs.ts:494
+        if (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) begin  // gen/virtio/regs.ts:491
+          q1_vector <= (_cat_36 < 16'd3) ? _cat_36 : 16'd65535;  // gen/virtio/regs.ts:491
         end
       end
-      if ((hit_common_20 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:558
-        if (qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) begin  // gen/virtio/regs.ts:507
+      if ((hit_common_1c & (d_valid & d_write)) & (|d_be[1:0])) begin  // gen/virtio/regs.ts:564
+        if ((qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) & (_cat_37 == 16'd1)) begin  // gen/virtio/regs.ts:500
+          q0_enabled <= 1'b1;  // gen/virtio/regs.ts:500
+        end
+        if ((qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) & (_cat_37 == 16'd1)) begin  // gen/virtio/regs.ts:500
+          q1_enabled <= 1'b1;  // gen/virtio/regs.ts:500
+        end
+      end
+      if ((hit_common_20 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:564
+        if (qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) begin  // gen/virtio/regs.ts:513
           q0_desc <= {q0_desc[63:32], {(d_be[3] ? d_wdata[31:24] : q0_desc[31:24]), (d_be[2] ? d_wdata[23:16] : q0_desc[23:16]), (d_be[1] ? d_wdata[15:8] : q0_desc[15:8]), (d_be[0] ? d_wdata[7:0] : q0_desc[7:0])}};  // gen/virtio/regs.ts:361
         end
-        if (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) begin  // gen/virtio/regs.ts:507
+        if (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) begin  // gen/virtio/regs.ts:513
           q1_desc <= {q1_desc[63:32], {(d_be[3] ? d_wdata[31:24] : q1_desc[31:24]), (d_be[2] ? d_wdata[23:16] : q1_desc[23:16]), (d_be[1] ? d_wdata[15:8] : q1_desc[15:8]), (d_be[0] ? d_wdata[7:0] : q1_desc[7:0])}};  // gen/virtio/regs.ts:361
         end
       end
-      if ((hit_common_24 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:558
-        if (qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) begin  // gen/virtio/regs.ts:507
+      if ((hit_common_24 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:564
+        if (qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) begin  // gen/virtio/regs.ts:513
           q0_desc <= {{(d_be[3] ? d_wdata[31:24] : q0_desc[63:56]), (d_be[2] ? d_wdata[23:16] : q0_desc[55:48]), (d_be[1] ? d_wdata[15:8] : q0_desc[47:40]), (d_be[0] ? d_wdata[7:0] : q0_desc[39:32])}, q0_desc[31:0]};  // gen/virtio/regs.ts:361
         end
-        if (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) begin  // gen/virtio/regs.ts:507
+        if (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) begin  // gen/virtio/regs.ts:513
           q1_desc <= {{(d_be[3] ? d_wdata[31:24] : q1_desc[63:56]), (d_be[2] ? d_wdata[23:16] : q1_desc[55:48]), (d_be[1] ? d_wdata[15:8] : q1_desc[47:40]), (d_be[0] ? d_wdata[7:0] : q1_desc[39:32])}, q1_desc[31:0]};  // gen/virtio/regs.ts:361
         end
       end
-      if ((hit_common_28 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:558
-        if (qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) begin  // gen/virtio/regs.ts:507
+      if ((hit_common_28 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:564
+        if (qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) begin  // gen/virtio/regs.ts:513
           q0_driver <= {q0_driver[63:32], {(d_be[3] ? d_wdata[31:24] : q0_driver[31:24]), (d_be[2] ? d_wdata[23:16] : q0_driver[23:16]), (d_be[1] ? d_wdata[15:8] : q0_driver[15:8]), (d_be[0] ? d_wdata[7:0] : q0_driver[7:0])}};  // gen/virtio/regs.ts:361
         end
-        if (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) begin  // gen/virtio/regs.ts:507
+        if (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) begin  // gen/virtio/regs.ts:513
           q1_driver <= {q1_driver[63:32], {(d_be[3] ? d_wdata[31:24] : q1_driver[31:24]), (d_be[2] ? d_wdata[23:16] : q1_driver[23:16]), (d_be[1] ? d_wdata[15:8] : q1_driver[15:8]), (d_be[0] ? d_wdata[7:0] : q1_driver[7:0])}};  // gen/virtio/regs.ts:361
         end
       end
-      if ((hit_common_2c & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:558
-        if (qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) begin  // gen/virtio/regs.ts:507
+      if ((hit_common_2c & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:564
+        if (qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) begin  // gen/virtio/regs.ts:513
           q0_driver <= {{(d_be[3] ? d_wdata[31:24] : q0_driver[63:56]), (d_be[2] ? d_wdata[23:16] : q0_driver[55:48]), (d_be[1] ? d_wdata[15:8] : q0_driver[47:40]), (d_be[0] ? d_wdata[7:0] : q0_driver[39:32])}, q0_driver[31:0]};  // gen/virtio/regs.ts:361
         end
-        if (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) begin  // gen/virtio/regs.ts:507
+        if (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) begin  // gen/virtio/regs.ts:513
           q1_driver <= {{(d_be[3] ? d_wdata[31:24] : q1_driver[63:56]), (d_be[2] ? d_wdata[23:16] : q1_driver[55:48]), (d_be[1] ? d_wdata[15:8] : q1_driver[47:40]), (d_be[0] ? d_wdata[7:0] : q1_driver[39:32])}, q1_driver[31:0]};  // gen/virtio/regs.ts:361
         end
       end
-      if ((hit_common_30 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:558
-        if (qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) begin  // gen/virtio/regs.ts:507
+      if ((hit_common_30 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:564
+        if (qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) begin  // gen/virtio/regs.ts:513
           q0_device <= {q0_device[63:32], {(d_be[3] ? d_wdata[31:24] : q0_device[31:24]), (d_be[2] ? d_wdata[23:16] : q0_device[23:16]), (d_be[1] ? d_wdata[15:8] : q0_device[15:8]), (d_be[0] ? d_wdata[7:0] : q0_device[7:0])}};  // gen/virtio/regs.ts:361
         end
-        if (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) begin  // gen/virtio/regs.ts:507
+        if (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) begin  // gen/virtio/regs.ts:513
           q1_device <= {q1_device[63:32], {(d_be[3] ? d_wdata[31:24] : q1_device[31:24]), (d_be[2] ? d_wdata[23:16] : q1_device[23:16]), (d_be[1] ? d_wdata[15:8] : q1_device[15:8]), (d_be[0] ? d_wdata[7:0] : q1_device[7:0])}};  // gen/virtio/regs.ts:361
         end
       end
-      if ((hit_common_34 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:558
-        if (qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) begin  // gen/virtio/regs.ts:507
+      if ((hit_common_34 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:564
+        if (qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) begin  // gen/virtio/regs.ts:513
           q0_device <= {{(d_be[3] ? d_wdata[31:24] : q0_device[63:56]), (d_be[2] ? d_wdata[23:16] : q0_device[55:48]), (d_be[1] ? d_wdata[15:8] : q0_device[47:40]), (d_be[0] ? d_wdata[7:0] : q0_device[39:32])}, q0_device[31:0]};  // gen/virtio/regs.ts:361
         end
-        if (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) begin  // gen/virtio/regs.ts:507
+        if (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) begin  // gen/virtio/regs.ts:513
           q1_device <= {{(d_be[3] ? d_wdata[31:24] : q1_device[63:56]), (d_be[2] ? d_wdata[23:16] : q1_device[55:48]), (d_be[1] ? d_wdata[15:8] : q1_device[47:40]), (d_be[0] ? d_wdata[7:0] : q1_device[39:32])}, q1_device[31:0]};  // gen/virtio/regs.ts:361
         end
       end
-      if ((hit_common_38 & (d_valid & d_write)) & (|d_be[3:2])) begin  // gen/virtio/regs.ts:558
-        if (((qsel_0 & (_cat_1 == 16'd1)) & (device_status[3] & driver_features[40])) & (~q0_reset_pending)) begin  // gen/virtio/regs.ts:523
-          q0_reset_pending <= 1'b1;  // gen/virtio/regs.ts:526
+      if ((hit_common_38 & (d_valid & d_write)) & (|d_be[3:2])) begin  // gen/virtio/regs.ts:564
+        if (((qsel_0 & (_cat_1 == 16'd1)) & (device_status[3] & driver_features[40])) & (~q0_reset_pending)) begin  // gen/virtio/regs.ts:529
+          q0_reset_pending <= 1'b1;  // gen/virtio/regs.ts:532
         end
-        if (((qsel_1 & (_cat_1 == 16'd1)) & (device_status[3] & driver_features[40])) & (~q1_reset_pending)) begin  // gen/virtio/regs.ts:523
-          q1_reset_pending <= 1'b1;  // gen/virtio/regs.ts:526
+        if (((qsel_1 & (_cat_1 == 16'd1)) & (device_status[3] & driver_features[40])) & (~q1_reset_pending)) begin  // gen/virtio/regs.ts:529
+          q1_reset_pending <= 1'b1;  // gen/virtio/regs.ts:532
         end
       end
-      rd_valid_q <= d_valid & (~d_write);  // gen/virtio/regs.ts:599
-      if (flr) begin  // gen/virtio/regs.ts:605
+      rd_valid_q <= d_valid & (~d_write);  // gen/virtio/regs.ts:605
+      if (flr) begin  // gen/virtio/regs.ts:611
         prev_status <= reset_busy ? prev_status : device_status;  // gen/virtio/regs.ts:383
         device_feature_select <= 32'd0;  // gen/virtio/regs.ts:385
         driver_feature_select <= 32'd0;  // gen/virtio/regs.ts:386
@@ -918,82 +919,82 @@ module virtio_regs_default_blk_w256_c9059c358 (
         reset_wait_dp <= _mux_39[2];  // gen/virtio/regs.ts:392
         reset_busy <= _mux_39[2] | dp_dma_outstanding;  // gen/virtio/regs.ts:393
       end
-      cfg_wr_valid <= dp_cfg_valid;  // gen/virtio/regs.ts:613
-      dc_capacity_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd0)) & (cfg_wr_value != dc_capacity);  // gen/virtio/regs.ts:626
-      if ((cfg_wr_valid & (cfg_wr_field == 5'd0)) & (cfg_wr_value != dc_capacity)) begin  // gen/virtio/regs.ts:628
-        dc_capacity <= cfg_wr_value;  // gen/virtio/regs.ts:628
+      cfg_wr_valid <= dp_cfg_valid;  // gen/virtio/regs.ts:619
+      dc_capacity_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd0)) & (cfg_wr_value != dc_capacity);  // gen/virtio/regs.ts:632
+      if ((cfg_wr_valid & (cfg_wr_field == 5'd0)) & (cfg_wr_value != dc_capacity)) begin  // gen/virtio/regs.ts:634
+        dc_capacity <= cfg_wr_value;  // gen/virtio/regs.ts:634
       end
-      dc_size_max_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd1)) & (cfg_wr_value[31:0] != dc_size_max);  // gen/virtio/regs.ts:626
-      if ((cfg_wr_valid & (cfg_wr_field == 5'd1)) & (cfg_wr_value[31:0] != dc_size_max)) begin  // gen/virtio/regs.ts:628
-        dc_size_max <= cfg_wr_value[31:0];  // gen/virtio/regs.ts:628
+      dc_size_max_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd1)) & (cfg_wr_value[31:0] != dc_size_max);  // gen/virtio/regs.ts:632
+      if ((cfg_wr_valid & (cfg_wr_field == 5'd1)) & (cfg_wr_value[31:0] != dc_size_max)) begin  // gen/virtio/regs.ts:634
+        dc_size_max <= cfg_wr_value[31:0];  // gen/virtio/regs.ts:634
       end
-      dc_seg_max_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd2)) & (cfg_wr_value[31:0] != dc_seg_max);  // gen/virtio/regs.ts:626
-      if ((cfg_wr_valid & (cfg_wr_field == 5'd2)) & (cfg_wr_value[31:0] != dc_seg_max)) begin  // gen/virtio/regs.ts:628
-        dc_seg_max <= cfg_wr_value[31:0];  // gen/virtio/regs.ts:628
+      dc_seg_max_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd2)) & (cfg_wr_value[31:0] != dc_seg_max);  // gen/virtio/regs.ts:632
+      if ((cfg_wr_valid & (cfg_wr_field == 5'd2)) & (cfg_wr_value[31:0] != dc_seg_max)) begin  // gen/virtio/regs.ts:634
+        dc_seg_max <= cfg_wr_value[31:0];  // gen/virtio/regs.ts:634
       end
-      dc_blk_size_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd6)) & (cfg_wr_value[31:0] != dc_blk_size);  // gen/virtio/regs.ts:626
-      if ((cfg_wr_valid & (cfg_wr_field == 5'd6)) & (cfg_wr_value[31:0] != dc_blk_size)) begin  // gen/virtio/regs.ts:628
-        dc_blk_size <= cfg_wr_value[31:0];  // gen/virtio/regs.ts:628
+      dc_blk_size_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd6)) & (cfg_wr_value[31:0] != dc_blk_size);  // gen/virtio/regs.ts:632
+      if ((cfg_wr_valid & (cfg_wr_field == 5'd6)) & (cfg_wr_value[31:0] != dc_blk_size)) begin  // gen/virtio/regs.ts:634
+        dc_blk_size <= cfg_wr_value[31:0];  // gen/virtio/regs.ts:634
       end
-      dc_num_queues_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd12)) & (cfg_wr_value[15:0] != dc_num_queues);  // gen/virtio/regs.ts:626
-      if ((cfg_wr_valid & (cfg_wr_field == 5'd12)) & (cfg_wr_value[15:0] != dc_num_queues)) begin  // gen/virtio/regs.ts:628
-        dc_num_queues <= cfg_wr_value[15:0];  // gen/virtio/regs.ts:628
+      dc_num_queues_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd12)) & (cfg_wr_value[15:0] != dc_num_queues);  // gen/virtio/regs.ts:632
+      if ((cfg_wr_valid & (cfg_wr_field == 5'd12)) & (cfg_wr_value[15:0] != dc_num_queues)) begin  // gen/virtio/regs.ts:634
+        dc_num_queues <= cfg_wr_value[15:0];  // gen/virtio/regs.ts:634
       end
-      dc_max_discard_sectors_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd13)) & (cfg_wr_value[31:0] != dc_max_discard_sectors);  // gen/virtio/regs.ts:626
-      if ((cfg_wr_valid & (cfg_wr_field == 5'd13)) & (cfg_wr_value[31:0] != dc_max_discard_sectors)) begin  // gen/virtio/regs.ts:628
-        dc_max_discard_sectors <= cfg_wr_value[31:0];  // gen/virtio/regs.ts:628
+      dc_max_discard_sectors_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd13)) & (cfg_wr_value[31:0] != dc_max_discard_sectors);  // gen/virtio/regs.ts:632
+      if ((cfg_wr_valid & (cfg_wr_field == 5'd13)) & (cfg_wr_value[31:0] != dc_max_discard_sectors)) begin  // gen/virtio/regs.ts:634
+        dc_max_discard_sectors <= cfg_wr_value[31:0];  // gen/virtio/regs.ts:634
       end
-      dc_max_discard_seg_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd14)) & (cfg_wr_value[31:0] != dc_max_discard_seg);  // gen/virtio/regs.ts:626
-      if ((cfg_wr_valid & (cfg_wr_field == 5'd14)) & (cfg_wr_value[31:0] != dc_max_discard_seg)) begin  // gen/virtio/regs.ts:628
-        dc_max_discard_seg <= cfg_wr_value[31:0];  // gen/virtio/regs.ts:628
+      dc_max_discard_seg_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd14)) & (cfg_wr_value[31:0] != dc_max_discard_seg);  // gen/virtio/regs.ts:632
+      if ((cfg_wr_valid & (cfg_wr_field == 5'd14)) & (cfg_wr_value[31:0] != dc_max_discard_seg)) begin  // gen/virtio/regs.ts:634
+        dc_max_discard_seg <= cfg_wr_value[31:0];  // gen/virtio/regs.ts:634
       end
-      dc_discard_sector_alignment_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd15)) & (cfg_wr_value[31:0] != dc_discard_sector_alignment);  // gen/virtio/regs.ts:626
-      if ((cfg_wr_valid & (cfg_wr_field == 5'd15)) & (cfg_wr_value[31:0] != dc_discard_sector_alignment)) begin  // gen/virtio/regs.ts:628
-        dc_discard_sector_alignment <= cfg_wr_value[31:0];  // gen/virtio/regs.ts:628
+      dc_discard_sector_alignment_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd15)) & (cfg_wr_value[31:0] != dc_discard_sector_alignment);  // gen/virtio/regs.ts:632
+      if ((cfg_wr_valid & (cfg_wr_field == 5'd15)) & (cfg_wr_value[31:0] != dc_discard_sector_alignment)) begin  // gen/virtio/regs.ts:634
+        dc_discard_sector_alignment <= cfg_wr_value[31:0];  // gen/virtio/regs.ts:634
       end
-      dc_max_write_zeroes_sectors_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd16)) & (cfg_wr_value[31:0] != dc_max_write_zeroes_sectors);  // gen/virtio/regs.ts:626
-      if ((cfg_wr_valid & (cfg_wr_field == 5'd16)) & (cfg_wr_value[31:0] != dc_max_write_zeroes_sectors)) begin  // gen/virtio/regs.ts:628
-        dc_max_write_zeroes_sectors <= cfg_wr_value[31:0];  // gen/virtio/regs.ts:628
+      dc_max_write_zeroes_sectors_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd16)) & (cfg_wr_value[31:0] != dc_max_write_zeroes_sectors);  // gen/virtio/regs.ts:632
+      if ((cfg_wr_valid & (cfg_wr_field == 5'd16)) & (cfg_wr_value[31:0] != dc_max_write_zeroes_sectors)) begin  // gen/virtio/regs.ts:634
+        dc_max_write_zeroes_sectors <= cfg_wr_value[31:0];  // gen/virtio/regs.ts:634
       end
-      dc_max_write_zeroes_seg_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd17)) & (cfg_wr_value[31:0] != dc_max_write_zeroes_seg);  // gen/virtio/regs.ts:626
-      if ((cfg_wr_valid & (cfg_wr_field == 5'd17)) & (cfg_wr_value[31:0] != dc_max_write_zeroes_seg)) begin  // gen/virtio/regs.ts:628
-        dc_max_write_zeroes_seg <= cfg_wr_value[31:0];  // gen/virtio/regs.ts:628
+      dc_max_write_zeroes_seg_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd17)) & (cfg_wr_value[31:0] != dc_max_write_zeroes_seg);  // gen/virtio/regs.ts:632
+      if ((cfg_wr_valid & (cfg_wr_field == 5'd17)) & (cfg_wr_value[31:0] != dc_max_write_zeroes_seg)) begin  // gen/virtio/regs.ts:634
+        dc_max_write_zeroes_seg <= cfg_wr_value[31:0];  // gen/virtio/regs.ts:634
       end
-      dc_write_zeroes_may_unmap_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd18)) & (cfg_wr_value[7:0] != dc_write_zeroes_may_unmap);  // gen/virtio/regs.ts:626
-      if ((cfg_wr_valid & (cfg_wr_field == 5'd18)) & (cfg_wr_value[7:0] != dc_write_zeroes_may_unmap)) begin  // gen/virtio/regs.ts:628
-        dc_write_zeroes_may_unmap <= cfg_wr_value[7:0];  // gen/virtio/regs.ts:628
+      dc_write_zeroes_may_unmap_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd18)) & (cfg_wr_value[7:0] != dc_write_zeroes_may_unmap);  // gen/virtio/regs.ts:632
+      if ((cfg_wr_valid & (cfg_wr_field == 5'd18)) & (cfg_wr_value[7:0] != dc_write_zeroes_may_unmap)) begin  // gen/virtio/regs.ts:634
+        dc_write_zeroes_may_unmap <= cfg_wr_value[7:0];  // gen/virtio/regs.ts:634
       end
-      config_changed <= (((((((((dc_capacity_changed | dc_size_max_changed) | dc_seg_max_changed) | dc_blk_size_changed) | dc_num_queues_changed) | dc_max_discard_sectors_changed) | dc_max_discard_seg_changed) | dc_discard_sector_alignment_changed) | dc_max_write_zeroes_sectors_changed) | dc_max_write_zeroes_seg_changed) | dc_write_zeroes_may_unmap_changed;  // gen/virtio/regs.ts:631
-      if (config_changed & ((~config_dirty) | config_read)) begin  // gen/virtio/regs.ts:632
-        config_generation <= config_generation + 8'd1;  // gen/virtio/regs.ts:632
+      config_changed <= (((((((((dc_capacity_changed | dc_size_max_changed) | dc_seg_max_changed) | dc_blk_size_changed) | dc_num_queues_changed) | dc_max_discard_sectors_changed) | dc_max_discard_seg_changed) | dc_discard_sector_alignment_changed) | dc_max_write_zeroes_sectors_changed) | dc_max_write_zeroes_seg_changed) | dc_write_zeroes_may_unmap_changed;  // gen/virtio/regs.ts:637
+      if (config_changed & ((~config_dirty) | config_read)) begin  // gen/virtio/regs.ts:638
+        config_generation <= config_generation + 8'd1;  // gen/virtio/regs.ts:638
       end
-      if (config_changed) begin  // gen/virtio/regs.ts:633
-        config_dirty <= 1'b1;  // gen/virtio/regs.ts:633
-      end else if (config_read) begin  // gen/virtio/regs.ts:633
-        config_dirty <= 1'b0;  // gen/virtio/regs.ts:633
+      if (config_changed) begin  // gen/virtio/regs.ts:639
+        config_dirty <= 1'b1;  // gen/virtio/regs.ts:639
+      end else if (config_read) begin  // gen/virtio/regs.ts:639
+        config_dirty <= 1'b0;  // gen/virtio/regs.ts:639
       end
-      if (flr) begin  // gen/virtio/regs.ts:634
-        config_dirty <= 1'b0;  // gen/virtio/regs.ts:635
-        config_generation <= 8'd0;  // gen/virtio/regs.ts:636
+      if (flr) begin  // gen/virtio/regs.ts:640
+        config_dirty <= 1'b0;  // gen/virtio/regs.ts:641
+        config_generation <= 8'd0;  // gen/virtio/regs.ts:642
       end
-      irq_queue_q <= dp_irq_queue;  // gen/virtio/regs.ts:641
-      fatal_q <= dp_fatal_error;  // gen/virtio/regs.ts:643
-      msix_irq <= {(((_and_40 & (q0_vector == 16'd2)) | (_and_41 & (q1_vector == 16'd2))) | ((((config_changed | fatal_q) & device_status[2]) & msix_enable) & (config_msix_vector == 16'd2))), (((_and_40 & (q0_vector == 16'd1)) | (_and_41 & (q1_vector == 16'd1))) | ((((config_changed | fatal_q) & device_status[2]) & msix_enable) & (config_msix_vector == 16'd1))), (((_and_40 & (q0_vector == 16'd0)) | (_and_41 & (q1_vector == 16'd0))) | ((((config_changed | fatal_q) & device_status[2]) & msix_enable) & (config_msix_vector == 16'd0)))};  // gen/virtio/regs.ts:658
-      if (isr_clear) begin  // gen/virtio/regs.ts:660
-        isr <= {((config_changed | fatal_q) & device_status[2]), _or_42};  // gen/virtio/regs.ts:660
+      irq_queue_q <= dp_irq_queue;  // gen/virtio/regs.ts:647
+      fatal_q <= dp_fatal_error;  // gen/virtio/regs.ts:649
+      msix_irq <= {(((_and_40 & (q0_vector == 16'd2)) | (_and_41 & (q1_vector == 16'd2))) | ((((config_changed | fatal_q) & device_status[2]) & msix_enable) & (config_msix_vector == 16'd2))), (((_and_40 & (q0_vector == 16'd1)) | (_and_41 & (q1_vector == 16'd1))) | ((((config_changed | fatal_q) & device_status[2]) & msix_enable) & (config_msix_vector == 16'd1))), (((_and_40 & (q0_vector == 16'd0)) | (_and_41 & (q1_vector == 16'd0))) | ((((config_changed | fatal_q) & device_status[2]) & msix_enable) & (config_msix_vector == 16'd0)))};  // gen/virtio/regs.ts:664
+      if (isr_clear) begin  // gen/virtio/regs.ts:666
+        isr <= {((config_changed | fatal_q) & device_status[2]), _or_42};  // gen/virtio/regs.ts:666
       end else begin
-        isr <= isr | {((config_changed | fatal_q) & device_status[2]), _or_42};  // gen/virtio/regs.ts:660
+        isr <= isr | {((config_changed | fatal_q) & device_status[2]), _or_42};  // gen/virtio/regs.ts:666
       end
-      if (reset_start) begin  // gen/virtio/regs.ts:661
-        isr <= 2'd0;  // gen/virtio/regs.ts:661
+      if (reset_start) begin  // gen/virtio/regs.ts:667
+        isr <= 2'd0;  // gen/virtio/regs.ts:667
       end
-      device_status <= status_next | (fatal_q ? 8'd64 : 8'd0);  // gen/virtio/regs.ts:664
-      reset_req_q <= reset_start;  // gen/virtio/regs.ts:692
-      reset_flr_q <= reset_cause_flr;  // gen/virtio/regs.ts:692
-      q0_reset_req_q <= queue_reset_start_0;  // gen/virtio/regs.ts:692
-      q0_notify_q <= notify_hit_0;  // gen/virtio/regs.ts:692
-      q1_reset_req_q <= queue_reset_start_1;  // gen/virtio/regs.ts:692
-      q1_notify_q <= notify_hit_1;  // gen/virtio/regs.ts:692
+      device_status <= status_next | (fatal_q ? 8'd64 : 8'd0);  // gen/virtio/regs.ts:670
+      reset_req_q <= reset_start;  // gen/virtio/regs.ts:698
+      reset_flr_q <= reset_cause_flr;  // gen/virtio/regs.ts:698
+      q0_reset_req_q <= queue_reset_start_0;  // gen/virtio/regs.ts:698
+      q0_notify_q <= notify_hit_0;  // gen/virtio/regs.ts:698
+      q1_reset_req_q <= queue_reset_start_1;  // gen/virtio/regs.ts:698
+      q1_notify_q <= notify_hit_1;  // gen/virtio/regs.ts:698
     end
   end
   always @(posedge clk) begin
@@ -1004,15 +1005,16 @@ module virtio_regs_default_blk_w256_c9059c358 (
       d_dw <= op_dw;  // gen/virtio/regs.ts:321
     end
     d_msix_rdata <= msix_table_reg_rdata;  // gen/virtio/regs.ts:342
-    if (hit_notify_0 & (d_valid & d_write)) begin  // gen/virtio/regs.ts:591
-      q0_notify_data <= {16'd0, d_wdata[15:0]};  // gen/virtio/regs.ts:591
+    status_write_zero <= op_wdata[7:0] == 8'd0;  // gen/virtio/regs.ts:443
+    if (hit_notify_0 & (d_valid & d_write)) begin  // gen/virtio/regs.ts:597
+      q0_notify_data <= {16'd0, d_wdata[15:0]};  // gen/virtio/regs.ts:597
     end
-    if (hit_notify_4 & (d_valid & d_write)) begin  // gen/virtio/regs.ts:591
-      q1_notify_data <= {16'd0, d_wdata[15:0]};  // gen/virtio/regs.ts:591
+    if (hit_notify_4 & (d_valid & d_write)) begin  // gen/virtio/regs.ts:597
+      q1_notify_data <= {16'd0, d_wdata[15:0]};  // gen/virtio/regs.ts:597
     end
-    rd_data_q <= ((((((((((((((((((((((((((((((((((((((((hit_msix ? d_msix_rdata : 32'd0) | (hit_common_0 ? device_feature_select : 32'd0)) | (hit_common_4 ? (dfs_sel0 ? 32'd805335622 : (dfs_sel1 ? 32'd287 : 32'd0)) : 32'd0)) | (hit_common_8 ? driver_feature_select : 32'd0)) | (hit_common_c ? (gfs_sel0 ? driver_features[31:0] : (gfs_sel1 ? driver_features[63:32] : 32'd0)) : 32'd0)) | (hit_common_10 ? ({16'd0, config_msix_vector} | {16'd2, 16'd0}) : 32'd0)) | (hit_common_14 ? (({24'd0, (reset_busy ? prev_status : device_status)} | {{16'd0, config_generation}, 8'd0}) | {queue_select, 16'd0}) : 32'd0)) | (hit_common_18 ? ({16'd0, ((qsel_0 ? q0_size : 16'd0) | (qsel_1 ? q1_size : 16'd0))} | {((qsel_0 ? q0_vector : 16'd0) | (qsel_1 ? q1_vector : 16'd0)), 16'd0}) : 32'd0)) | (hit_common_1c ? ({16'd0, _or_38} | {((qsel_0 ? 16'd0 : 16'd0) | (qsel_1 ? 16'd1 : 16'd0)), 16'd0}) : 32'd0)) | (hit_common_20 ? ((qsel_0 ? q0_desc[31:0] : 32'd0) | (qsel_1 ? q1_desc[31:0] : 32'd0)) : 32'd0)) | (hit_common_24 ? ((qsel_0 ? q0_desc[63:32] : 32'd0) | (qsel_1 ? q1_desc[63:32] : 32'd0)) : 32'd0)) | (hit_common_28 ? ((qsel_0 ? q0_driver[31:0] : 32'd0) | (qsel_1 ? q1_driver[31:0] : 32'd0)) : 32'd0)) | (hit_common_2c ? ((qsel_0 ? q0_driver[63:32] : 32'd0) | (qsel_1 ? q1_driver[63:32] : 32'd0)) : 32'd0)) | (hit_common_30 ? ((qsel_0 ? q0_device[31:0] : 32'd0) | (qsel_1 ? q1_device[31:0] : 32'd0)) : 32'd0)) | (hit_common_34 ? ((qsel_0 ? q0_device[63:32] : 32'd0) | (qsel_1 ? q1_device[63:32] : 32'd0)) : 32'd0)) | (hit_common_38 ? ({16'd0, ((qsel_0 ? 16'd0 : 16'd0) | (qsel_1 ? 16'd1 : 16'd0))} | {_mux_2, 16'd0}) : 32'd0)) | (hit_isr_0 ? {24'd0, {6'd0, isr}} : 32'd0)) | (hit_device_0 ? dc_capacity[31:0] : 32'd0)) | (hit_device_4 ? dc_capacity[63:32] : 32'd0)) | (hit_device_8 ? dc_size_max : 32'd0)) | (hit_device_c ? dc_seg_max : 32'd0)) | (hit_device_10 ? (({16'd0, 16'd0} | {{8'd0, 8'd0}, 16'd0}) | {8'd0, 24'd0}) : 32'd0)) | (hit_device_14 ? dc_blk_size : 32'd0)) | (hit_device_18 ? (({24'd0, 8'd0} | {{16'd0, 8'd0}, 8'd0}) | {16'd0, 16'd0}) : 32'd0)) | (hit_device_1c ? 32'd0 : 32'd0)) | (hit_device_20 ? ({24'd0, 8'd0} | {dc_num_queues, 16'd0}) : 32'd0)) | (hit_device_24 ? dc_max_discard_sectors : 32'd0)) | (hit_device_28 ? dc_max_discard_seg : 32'd0)) | (hit_device_2c ? dc_discard_sector_alignment : 32'd0)) | (hit_device_30 ? dc_max_write_zeroes_sectors : 32'd0)) | (hit_device_34 ? dc_max_write_zeroes_seg : 32'd0)) | (hit_device_38 ? {24'd0, dc_write_zeroes_may_unmap} : 32'd0)) | (hit_device_3c ? 32'd0 : 32'd0)) | (hit_device_40 ? 32'd0 : 32'd0)) | (hit_device_44 ? 32'd0 : 32'd0)) | (hit_device_48 ? 32'd0 : 32'd0)) | (hit_device_4c ? 32'd0 : 32'd0)) | (hit_device_50 ? 32'd0 : 32'd0)) | (hit_device_54 ? 32'd0 : 32'd0)) | (hit_device_58 ? 32'd0 : 32'd0)) | (hit_device_5c ? {24'd0, 8'd0} : 32'd0);  // gen/virtio/regs.ts:600
-    cfg_wr_field <= dp_cfg_field;  // gen/virtio/regs.ts:614
-    cfg_wr_value <= dp_cfg_value;  // gen/virtio/regs.ts:615
+    rd_data_q <= ((((((((((((((((((((((((((((((((((((((((hit_msix ? d_msix_rdata : 32'd0) | (hit_common_0 ? device_feature_select : 32'd0)) | (hit_common_4 ? (dfs_sel0 ? 32'd805335622 : (dfs_sel1 ? 32'd287 : 32'd0)) : 32'd0)) | (hit_common_8 ? driver_feature_select : 32'd0)) | (hit_common_c ? (gfs_sel0 ? driver_features[31:0] : (gfs_sel1 ? driver_features[63:32] : 32'd0)) : 32'd0)) | (hit_common_10 ? ({16'd0, config_msix_vector} | {16'd2, 16'd0}) : 32'd0)) | (hit_common_14 ? (({24'd0, (reset_busy ? prev_status : device_status)} | {{16'd0, config_generation}, 8'd0}) | {queue_select, 16'd0}) : 32'd0)) | (hit_common_18 ? ({16'd0, ((qsel_0 ? q0_size : 16'd0) | (qsel_1 ? q1_size : 16'd0))} | {((qsel_0 ? q0_vector : 16'd0) | (qsel_1 ? q1_vector : 16'd0)), 16'd0}) : 32'd0)) | (hit_common_1c ? ({16'd0, _or_38} | {((qsel_0 ? 16'd0 : 16'd0) | (qsel_1 ? 16'd1 : 16'd0)), 16'd0}) : 32'd0)) | (hit_common_20 ? ((qsel_0 ? q0_desc[31:0] : 32'd0) | (qsel_1 ? q1_desc[31:0] : 32'd0)) : 32'd0)) | (hit_common_24 ? ((qsel_0 ? q0_desc[63:32] : 32'd0) | (qsel_1 ? q1_desc[63:32] : 32'd0)) : 32'd0)) | (hit_common_28 ? ((qsel_0 ? q0_driver[31:0] : 32'd0) | (qsel_1 ? q1_driver[31:0] : 32'd0)) : 32'd0)) | (hit_common_2c ? ((qsel_0 ? q0_driver[63:32] : 32'd0) | (qsel_1 ? q1_driver[63:32] : 32'd0)) : 32'd0)) | (hit_common_30 ? ((qsel_0 ? q0_device[31:0] : 32'd0) | (qsel_1 ? q1_device[31:0] : 32'd0)) : 32'd0)) | (hit_common_34 ? ((qsel_0 ? q0_device[63:32] : 32'd0) | (qsel_1 ? q1_device[63:32] : 32'd0)) : 32'd0)) | (hit_common_38 ? ({16'd0, ((qsel_0 ? 16'd0 : 16'd0) | (qsel_1 ? 16'd1 : 16'd0))} | {_mux_2, 16'd0}) : 32'd0)) | (hit_isr_0 ? {24'd0, {6'd0, isr}} : 32'd0)) | (hit_device_0 ? dc_capacity[31:0] : 32'd0)) | (hit_device_4 ? dc_capacity[63:32] : 32'd0)) | (hit_device_8 ? dc_size_max : 32'd0)) | (hit_device_c ? dc_seg_max : 32'd0)) | (hit_device_10 ? (({16'd0, 16'd0} | {{8'd0, 8'd0}, 16'd0}) | {8'd0, 24'd0}) : 32'd0)) | (hit_device_14 ? dc_blk_size : 32'd0)) | (hit_device_18 ? (({24'd0, 8'd0} | {{16'd0, 8'd0}, 8'd0}) | {16'd0, 16'd0}) : 32'd0)) | (hit_device_1c ? 32'd0 : 32'd0)) | (hit_device_20 ? ({24'd0, 8'd0} | {dc_num_queues, 16'd0}) : 32'd0)) | (hit_device_24 ? dc_max_discard_sectors : 32'd0)) | (hit_device_28 ? dc_max_discard_seg : 32'd0)) | (hit_device_2c ? dc_discard_sector_alignment : 32'd0)) | (hit_device_30 ? dc_max_write_zeroes_sectors : 32'd0)) | (hit_device_34 ? dc_max_write_zeroes_seg : 32'd0)) | (hit_device_38 ? {24'd0, dc_write_zeroes_may_unmap} : 32'd0)) | (hit_device_3c ? 32'd0 : 32'd0)) | (hit_device_40 ? 32'd0 : 32'd0)) | (hit_device_44 ? 32'd0 : 32'd0)) | (hit_device_48 ? 32'd0 : 32'd0)) | (hit_device_4c ? 32'd0 : 32'd0)) | (hit_device_50 ? 32'd0 : 32'd0)) | (hit_device_54 ? 32'd0 : 32'd0)) | (hit_device_58 ? 32'd0 : 32'd0)) | (hit_device_5c ? {24'd0, 8'd0} : 32'd0);  // gen/virtio/regs.ts:606
+    cfg_wr_field <= dp_cfg_field;  // gen/virtio/regs.ts:620
+    cfg_wr_value <= dp_cfg_value;  // gen/virtio/regs.ts:621
   end
 
 endmodule

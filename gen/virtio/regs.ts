@@ -435,12 +435,17 @@ export const VirtioRegs = defineModule(
           return { value: msixConfig, write: (v) => msixConfig.next(mapVector(v)) };
         case 'num_queues':
           return { value: lit(Q, 16) };
-        case 'device_status':
+        case 'device_status': {
+          // A write of 0 resets every field (startReset): whether the written byte is 0 is registered with the
+          // operation at the decode stage (the one-byte field is written only with its byte enable, so the value
+          // written is the written byte), so that the compare is not on the path into every queue register.
+          const writesZero = m.reg('status_write_zero', bit);
+          writesZero.next(lanes(op.wdata, s.lane, 1).eq(0));
           return {
             value: mux(resetBusy, prevStatus, status),
             write: (v) =>
               m
-                .if(v.eq(0), () => startReset(false))
+                .if(writesZero, () => startReset(false))
                 .elseIf(resetBusy.not(), () => {
                   // choices.ts "statusSticky": bits OR in; FEATURES_OK refused for a set the device cannot honour.
                   const next = status.or(
@@ -455,6 +460,7 @@ export const VirtioRegs = defineModule(
                   statusNext.set(mux(refuse, next.and(lit(0xff & ~STATUS.FEATURES_OK, 8)), next));
                 }),
           };
+        }
         case 'config_generation':
           return { value: generation };
         case 'queue_select':
