@@ -145,9 +145,7 @@ export function virtioBlkConfig(p: VirtioBlkTopParams): {
         slots: 32,
         timeoutBits: 20,
         mpsSupported: 5,
-        // Beats read ahead of the write engine's output: a memory read's latency (virtio-blk's storage reads are the
-        // longest) plus the fabric's return queue (one cycle) plus 2; 16 costs what 8 does (distributed RAM).
-        readAhead: 12,
+        readAhead: 8,
       },
     },
   };

@@ -82,7 +82,16 @@ export function fabricEngineParams(p: DmaFabricParams) {
       timeoutBits: p.timeoutBits,
       slots: p.slots,
     },
-    write: { W: p.W, devBits, lenBits: p.lenBits, idBits, mpsSupported: p.mpsSupported, readAhead: p.readAhead },
+    // The engine takes its reads' data from the fabric's return queues (no queue of its own).
+    write: {
+      W: p.W,
+      devBits,
+      lenBits: p.lenBits,
+      idBits,
+      mpsSupported: p.mpsSupported,
+      readAhead: p.readAhead,
+      dataQueue: false,
+    },
   };
 }
 
@@ -292,9 +301,10 @@ export const DmaFabric = defineModule(
       q.enq.data.set(c.mem_rd.rdata);
       return q;
     });
+    // The oldest read's data, once its client's queue has it: the engine takes it when it sends the beat.
     const head = order.deq.data;
-    const handOver = m.let(
-      'rd_hand_over',
+    const take = wr.mem_rd_take!;
+    wr.mem_rd.rvalid.set(
       order.deq.valid.and(
         select(
           head,
@@ -303,15 +313,14 @@ export const DmaFabric = defineModule(
         ),
       ),
     );
-    order.deq.ready.set(handOver);
-    returns.forEach((q, i) => q.deq.ready.set(handOver.and(head.eq(i))));
-    wr.mem_rd.rvalid.set(handOver);
     wr.mem_rd.rdata.set(
       select(
         head,
         returns.map((q) => q.deq.data),
       ),
     );
+    order.deq.ready.set(take);
+    returns.forEach((q, i) => q.deq.ready.set(take.and(head.eq(i))));
 
     // ---- link side: the engines' requests, whole TLPs, round robin; completions to the read engine
     connect(arb.in[0], rd.req);
