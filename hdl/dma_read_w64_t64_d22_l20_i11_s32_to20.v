@@ -431,50 +431,51 @@ module dma_read_w64_t64_d22_l20_i11_s32_to20 (
   reg [1:0] rl_lead;  // gen/dma/read_cpl.ts:162
   reg [12:0] rl_write_end;  // gen/dma/read_cpl.ts:163
   reg rl_same_as_ahead;  // gen/dma/read_cpl.ts:165
-  wire cpl_forward;  // gen/dma/read_cpl.ts:200
-  wire cpl_la_ok;  // gen/dma/read_cpl.ts:202
-  wire [12:0] rl_remaining;  // gen/dma/read_cpl.ts:204
-  wire cpl_known;  // gen/dma/read_cpl.ts:206
-  wire cpl_in_sequence;  // gen/dma/read_cpl.ts:207
-  wire cpl_start;  // gen/dma/read_cpl.ts:233
-  reg cpl_write;  // gen/dma/read_cpl.ts:236
-  reg cpl_ends_read;  // gen/dma/read_cpl.ts:237
-  reg cpl_update;  // gen/dma/read_cpl.ts:238
-  reg cpl_free;  // gen/dma/read_cpl.ts:239
-  reg [2:0] cpl_err;  // gen/dma/read_cpl.ts:240
-  reg cpl_unexpected;  // gen/dma/read_cpl.ts:241
-  reg cpl_held_write;  // gen/dma/read_cpl.ts:272
-  reg cpl_held_ends;  // gen/dma/read_cpl.ts:273
-  reg cpl_held_free;  // gen/dma/read_cpl.ts:274
-  reg [4:0] cpl_held_slot;  // gen/dma/read_cpl.ts:275
-  reg [5:0] cpl_held_tag;  // gen/dma/read_cpl.ts:276
-  reg r1_valid;  // gen/dma/read_cpl.ts:290
-  reg r1_sop;  // gen/dma/read_cpl.ts:291
-  reg [63:0] r1_data;  // gen/dma/read_cpl.ts:292
-  reg r1_write;  // gen/dma/read_cpl.ts:293
-  reg r1_retire;  // gen/dma/read_cpl.ts:294
-  reg [4:0] r1_slot;  // gen/dma/read_cpl.ts:295
-  reg [21:0] r1_dev_end;  // gen/dma/read_cpl.ts:296
-  reg [13:0] r1_back;  // gen/dma/read_cpl.ts:297
-  reg [1:0] r1_lead;  // gen/dma/read_cpl.ts:298
-  reg [12:0] r1_write_end;  // gen/dma/read_cpl.ts:299
-  wire [21:0] beat_first_byte;  // gen/dma/read_cpl.ts:315
-  reg [18:0] beat_line;  // gen/dma/read_cpl.ts:316
-  reg [2:0] beat_shift;  // gen/dma/read_cpl.ts:317
-  reg [12:0] beat_left;  // gen/dma/read_cpl.ts:318
-  reg r2_valid;  // gen/dma/read_cpl.ts:336
-  reg [63:0] r2_data;  // gen/dma/read_cpl.ts:337
-  reg [7:0] r2_mask;  // gen/dma/read_cpl.ts:338
-  reg [18:0] r2_line;  // gen/dma/read_cpl.ts:339
-  reg [2:0] r2_shift;  // gen/dma/read_cpl.ts:340
-  reg r2_write;  // gen/dma/read_cpl.ts:341
-  reg r2_retire;  // gen/dma/read_cpl.ts:342
-  reg [4:0] r2_slot;  // gen/dma/read_cpl.ts:343
-  reg [18:0] r3_addr;  // gen/dma/read_cpl.ts:359
-  reg [63:0] r3_data;  // gen/dma/read_cpl.ts:360
-  reg [15:0] r3_be;  // gen/dma/read_cpl.ts:361
-  reg r3_retire;  // gen/dma/read_cpl.ts:362
-  reg [4:0] r3_slot;  // gen/dma/read_cpl.ts:363
+  reg rl_bc_is_ahead_rest;  // gen/dma/read_cpl.ts:168
+  wire cpl_forward;  // gen/dma/read_cpl.ts:204
+  wire cpl_la_ok;  // gen/dma/read_cpl.ts:206
+  wire [12:0] rl_remaining;  // gen/dma/read_cpl.ts:208
+  wire cpl_known;  // gen/dma/read_cpl.ts:210
+  wire cpl_in_sequence;  // gen/dma/read_cpl.ts:212
+  wire cpl_start;  // gen/dma/read_cpl.ts:238
+  reg cpl_write;  // gen/dma/read_cpl.ts:241
+  reg cpl_ends_read;  // gen/dma/read_cpl.ts:242
+  reg cpl_update;  // gen/dma/read_cpl.ts:243
+  reg cpl_free;  // gen/dma/read_cpl.ts:244
+  reg [2:0] cpl_err;  // gen/dma/read_cpl.ts:245
+  reg cpl_unexpected;  // gen/dma/read_cpl.ts:246
+  reg cpl_held_write;  // gen/dma/read_cpl.ts:277
+  reg cpl_held_ends;  // gen/dma/read_cpl.ts:278
+  reg cpl_held_free;  // gen/dma/read_cpl.ts:279
+  reg [4:0] cpl_held_slot;  // gen/dma/read_cpl.ts:280
+  reg [5:0] cpl_held_tag;  // gen/dma/read_cpl.ts:281
+  reg r1_valid;  // gen/dma/read_cpl.ts:295
+  reg r1_sop;  // gen/dma/read_cpl.ts:296
+  reg [63:0] r1_data;  // gen/dma/read_cpl.ts:297
+  reg r1_write;  // gen/dma/read_cpl.ts:298
+  reg r1_retire;  // gen/dma/read_cpl.ts:299
+  reg [4:0] r1_slot;  // gen/dma/read_cpl.ts:300
+  reg [21:0] r1_dev_end;  // gen/dma/read_cpl.ts:301
+  reg [13:0] r1_back;  // gen/dma/read_cpl.ts:302
+  reg [1:0] r1_lead;  // gen/dma/read_cpl.ts:303
+  reg [12:0] r1_write_end;  // gen/dma/read_cpl.ts:304
+  wire [21:0] beat_first_byte;  // gen/dma/read_cpl.ts:320
+  reg [18:0] beat_line;  // gen/dma/read_cpl.ts:321
+  reg [2:0] beat_shift;  // gen/dma/read_cpl.ts:322
+  reg [12:0] beat_left;  // gen/dma/read_cpl.ts:323
+  reg r2_valid;  // gen/dma/read_cpl.ts:341
+  reg [63:0] r2_data;  // gen/dma/read_cpl.ts:342
+  reg [7:0] r2_mask;  // gen/dma/read_cpl.ts:343
+  reg [18:0] r2_line;  // gen/dma/read_cpl.ts:344
+  reg [2:0] r2_shift;  // gen/dma/read_cpl.ts:345
+  reg r2_write;  // gen/dma/read_cpl.ts:346
+  reg r2_retire;  // gen/dma/read_cpl.ts:347
+  reg [4:0] r2_slot;  // gen/dma/read_cpl.ts:348
+  reg [18:0] r3_addr;  // gen/dma/read_cpl.ts:364
+  reg [63:0] r3_data;  // gen/dma/read_cpl.ts:365
+  reg [15:0] r3_be;  // gen/dma/read_cpl.ts:366
+  reg r3_retire;  // gen/dma/read_cpl.ts:367
+  reg [4:0] r3_slot;  // gen/dma/read_cpl.ts:368
   reg [63:0] timed_out;  // gen/dma/read_tags.ts:141
   reg timed_out_lo_any;  // gen/dma/read_tags.ts:149
   wire [31:0] timeout_pick_lo_or_p0;  // gen/lib/priority.ts:8
@@ -687,7 +688,7 @@ module dma_read_w64_t64_d22_l20_i11_s32_to20 (
   wire [61:0] _cat_1;  // gen/dma/read_tags.ts:195
   wire _or_2;  // gen/dma/read_engine.ts:263
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [12:0] _mux_3;  // gen/dma/read_cpl.ts:321
+  wire [12:0] _mux_3;  // gen/dma/read_cpl.ts:326
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [63:0] _mux_5;  // gen/dma/shift.ts:19
@@ -728,7 +729,7 @@ module dma_read_w64_t64_d22_l20_i11_s32_to20 (
   assign _cat_0 = {{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{(tag_valid_63 & (tag_age_63 != 3'd5)), (tag_valid_62 & (tag_age_62 != 3'd5))}, (tag_valid_61 & (tag_age_61 != 3'd5))}, (tag_valid_60 & (tag_age_60 != 3'd5))}, (tag_valid_59 & (tag_age_59 != 3'd5))}, (tag_valid_58 & (tag_age_58 != 3'd5))}, (tag_valid_57 & (tag_age_57 != 3'd5))}, (tag_valid_56 & (tag_age_56 != 3'd5))}, (tag_valid_55 & (tag_age_55 != 3'd5))}, (tag_valid_54 & (tag_age_54 != 3'd5))}, (tag_valid_53 & (tag_age_53 != 3'd5))}, (tag_valid_52 & (tag_age_52 != 3'd5))}, (tag_valid_51 & (tag_age_51 != 3'd5))}, (tag_valid_50 & (tag_age_50 != 3'd5))}, (tag_valid_49 & (tag_age_49 != 3'd5))}, (tag_valid_48 & (tag_age_48 != 3'd5))}, (tag_valid_47 & (tag_age_47 != 3'd5))}, (tag_valid_46 & (tag_age_46 != 3'd5))}, (tag_valid_45 & (tag_age_45 != 3'd5))}, (tag_valid_44 & (tag_age_44 != 3'd5))}, (tag_valid_43 & (tag_age_43 != 3'd5))}, (tag_valid_42 & (tag_age_42 != 3'd5))}, (tag_valid_41 & (tag_age_41 != 3'd5))}, (tag_valid_40 & (tag_age_40 != 3'd5))}, (tag_valid_39 & (tag_age_39 != 3'd5))}, (tag_valid_38 & (tag_age_38 != 3'd5))}, (tag_valid_37 & (tag_age_37 != 3'd5))}, (tag_valid_36 & (tag_age_36 != 3'd5))}, (tag_valid_35 & (tag_age_35 != 3'd5))}, (tag_valid_34 & (tag_age_34 != 3'd5))}, (tag_valid_33 & (tag_age_33 != 3'd5))}, (tag_valid_32 & (tag_age_32 != 3'd5))}, (tag_valid_31 & (tag_age_31 != 3'd5))}, (tag_valid_30 & (tag_age_30 != 3'd5))}, (tag_valid_29 & (tag_age_29 != 3'd5))}, (tag_valid_28 & (tag_age_28 != 3'd5))}, (tag_valid_27 & (tag_age_27 != 3'd5))}, (tag_valid_26 & (tag_age_26 != 3'd5))}, (tag_valid_25 & (tag_age_25 != 3'd5))}, (tag_valid_24 & (tag_age_24 != 3'd5))}, (tag_valid_23 & (tag_age_23 != 3'd5))}, (tag_valid_22 & (tag_age_22 != 3'd5))}, (tag_valid_21 & (tag_age_21 != 3'd5))}, (tag_valid_20 & (tag_age_20 != 3'd5))}, (tag_valid_19 & (tag_age_19 != 3'd5))}, (tag_valid_18 & (tag_age_18 != 3'd5))}, (tag_valid_17 & (tag_age_17 != 3'd5))}, (tag_valid_16 & (tag_age_16 != 3'd5))}, (tag_valid_15 & (tag_age_15 != 3'd5))}, (tag_valid_14 & (tag_age_14 != 3'd5))}, (tag_valid_13 & (tag_age_13 != 3'd5))}, (tag_valid_12 & (tag_age_12 != 3'd5))}, (tag_valid_11 & (tag_age_11 != 3'd5))}, (tag_valid_10 & (tag_age_10 != 3'd5))}, (tag_valid_9 & (tag_age_9 != 3'd5))}, (tag_valid_8 & (tag_age_8 != 3'd5))}, (tag_valid_7 & (tag_age_7 != 3'd5))}, (tag_valid_6 & (tag_age_6 != 3'd5))}, (tag_valid_5 & (tag_age_5 != 3'd5))}, (tag_valid_4 & (tag_age_4 != 3'd5))}, (tag_valid_3 & (tag_age_3 != 3'd5))}, (tag_valid_2 & (tag_age_2 != 3'd5))};  // gen/dma/read_tags.ts:195
   assign _cat_1 = {{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{(tag_valid_63 & (tag_age_63 == 3'd5)), (tag_valid_62 & (tag_age_62 == 3'd5))}, (tag_valid_61 & (tag_age_61 == 3'd5))}, (tag_valid_60 & (tag_age_60 == 3'd5))}, (tag_valid_59 & (tag_age_59 == 3'd5))}, (tag_valid_58 & (tag_age_58 == 3'd5))}, (tag_valid_57 & (tag_age_57 == 3'd5))}, (tag_valid_56 & (tag_age_56 == 3'd5))}, (tag_valid_55 & (tag_age_55 == 3'd5))}, (tag_valid_54 & (tag_age_54 == 3'd5))}, (tag_valid_53 & (tag_age_53 == 3'd5))}, (tag_valid_52 & (tag_age_52 == 3'd5))}, (tag_valid_51 & (tag_age_51 == 3'd5))}, (tag_valid_50 & (tag_age_50 == 3'd5))}, (tag_valid_49 & (tag_age_49 == 3'd5))}, (tag_valid_48 & (tag_age_48 == 3'd5))}, (tag_valid_47 & (tag_age_47 == 3'd5))}, (tag_valid_46 & (tag_age_46 == 3'd5))}, (tag_valid_45 & (tag_age_45 == 3'd5))}, (tag_valid_44 & (tag_age_44 == 3'd5))}, (tag_valid_43 & (tag_age_43 == 3'd5))}, (tag_valid_42 & (tag_age_42 == 3'd5))}, (tag_valid_41 & (tag_age_41 == 3'd5))}, (tag_valid_40 & (tag_age_40 == 3'd5))}, (tag_valid_39 & (tag_age_39 == 3'd5))}, (tag_valid_38 & (tag_age_38 == 3'd5))}, (tag_valid_37 & (tag_age_37 == 3'd5))}, (tag_valid_36 & (tag_age_36 == 3'd5))}, (tag_valid_35 & (tag_age_35 == 3'd5))}, (tag_valid_34 & (tag_age_34 == 3'd5))}, (tag_valid_33 & (tag_age_33 == 3'd5))}, (tag_valid_32 & (tag_age_32 == 3'd5))}, (tag_valid_31 & (tag_age_31 == 3'd5))}, (tag_valid_30 & (tag_age_30 == 3'd5))}, (tag_valid_29 & (tag_age_29 == 3'd5))}, (tag_valid_28 & (tag_age_28 == 3'd5))}, (tag_valid_27 & (tag_age_27 == 3'd5))}, (tag_valid_26 & (tag_age_26 == 3'd5))}, (tag_valid_25 & (tag_age_25 == 3'd5))}, (tag_valid_24 & (tag_age_24 == 3'd5))}, (tag_valid_23 & (tag_age_23 == 3'd5))}, (tag_valid_22 & (tag_age_22 == 3'd5))}, (tag_valid_21 & (tag_age_21 == 3'd5))}, (tag_valid_20 & (tag_age_20 == 3'd5))}, (tag_valid_19 & (tag_age_19 == 3'd5))}, (tag_valid_18 & (tag_age_18 == 3'd5))}, (tag_valid_17 & (tag_age_17 == 3'd5))}, (tag_valid_16 & (tag_age_16 == 3'd5))}, (tag_valid_15 & (tag_age_15 == 3'd5))}, (tag_valid_14 & (tag_age_14 == 3'd5))}, (tag_valid_13 & (tag_age_13 == 3'd5))}, (tag_valid_12 & (tag_age_12 == 3'd5))}, (tag_valid_11 & (tag_age_11 == 3'd5))}, (tag_valid_10 & (tag_age_10 == 3'd5))}, (tag_valid_9 & (tag_age_9 == 3'd5))}, (tag_valid_8 & (tag_age_8 == 3'd5))}, (tag_valid_7 & (tag_age_7 == 3'd5))}, (tag_valid_6 & (tag_age_6 == 3'd5))}, (tag_valid_5 & (tag_age_5 == 3'd5))}, (tag_valid_4 & (tag_age_4 == 3'd5))}, (tag_valid_3 & (tag_age_3 == 3'd5))}, (tag_valid_2 & (tag_age_2 == 3'd5))};  // gen/dma/read_tags.ts:195
   assign _or_2 = ((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((tag_valid_0 | tag_valid_1) | tag_valid_2) | tag_valid_3) | tag_valid_4) | tag_valid_5) | tag_valid_6) | tag_valid_7) | tag_valid_8) | tag_valid_9) | tag_valid_10) | tag_valid_11) | tag_valid_12) | tag_valid_13) | tag_valid_14) | tag_valid_15) | tag_valid_16) | tag_valid_17) | tag_valid_18) | tag_valid_19) | tag_valid_20) | tag_valid_21) | tag_valid_22) | tag_valid_23) | tag_valid_24) | tag_valid_25) | tag_valid_26) | tag_valid_27) | tag_valid_28) | tag_valid_29) | tag_valid_30) | tag_valid_31) | tag_valid_32) | tag_valid_33) | tag_valid_34) | tag_valid_35) | tag_valid_36) | tag_valid_37) | tag_valid_38) | tag_valid_39) | tag_valid_40) | tag_valid_41) | tag_valid_42) | tag_valid_43) | tag_valid_44) | tag_valid_45) | tag_valid_46) | tag_valid_47) | tag_valid_48) | tag_valid_49) | tag_valid_50) | tag_valid_51) | tag_valid_52) | tag_valid_53) | tag_valid_54) | tag_valid_55) | tag_valid_56) | tag_valid_57) | tag_valid_58) | tag_valid_59) | tag_valid_60) | tag_valid_61) | tag_valid_62) | tag_valid_63;  // gen/dma/read_engine.ts:263
-  assign _mux_3 = r1_sop ? r1_write_end : beat_left;  // gen/dma/read_cpl.ts:321
+  assign _mux_3 = r1_sop ? r1_write_end : beat_left;  // gen/dma/read_cpl.ts:326
   assign _mux_5 = r2_shift[0] ? {r2_data[55:0], r2_data[63:56]} : r2_data;  // gen/dma/shift.ts:19
   assign _mux_4 = r2_shift[1] ? {_mux_5[47:0], _mux_5[63:48]} : _mux_5;  // gen/dma/shift.ts:19
   always @* begin  // gen/pcie/dma_common.ts:26
@@ -777,10 +778,10 @@ module dma_read_w64_t64_d22_l20_i11_s32_to20 (
   assign req_sop = 1'b1;  // gen/pcie/streams.ts:170
   assign req_eop = 1'b1;  // gen/pcie/streams.ts:171
   assign cpl_ready = advance;  // gen/dma/read_cpl.ts:89
-  assign mem_wr_valid = r3_valid & r3_write;  // gen/dma/read_cpl.ts:374
-  assign mem_wr_addr = r3_addr;  // gen/dma/read_cpl.ts:375
-  assign mem_wr_data = {r3_data, r3_data};  // gen/dma/read_cpl.ts:376
-  assign mem_wr_be = r3_be;  // gen/dma/read_cpl.ts:377
+  assign mem_wr_valid = r3_valid & r3_write;  // gen/dma/read_cpl.ts:379
+  assign mem_wr_addr = r3_addr;  // gen/dma/read_cpl.ts:380
+  assign mem_wr_data = {r3_data, r3_data};  // gen/dma/read_cpl.ts:381
+  assign mem_wr_be = r3_be;  // gen/dma/read_cpl.ts:382
   assign busy = ((((cmd_queue_deq_valid | (~(issue_state == ISSUE_STATE_IDLE))) | (~(slot_head == slot_tail))) | st_valid) | mrd_valid) | (((((r0_valid | rl_valid) | ra_valid) | r1_valid) | r2_valid) | r3_valid);  // gen/dma/read_engine.ts:264
   assign outstanding = _or_2;  // gen/dma/read_engine.ts:265
   assign ev_unexpected = cpl_start & cpl_unexpected;  // gen/dma/read_engine.ts:266
@@ -795,86 +796,86 @@ module dma_read_w64_t64_d22_l20_i11_s32_to20 (
   assign advance = ~((r3_valid & r3_write) & (~mem_wr_ready));  // gen/dma/read_cpl.ts:88
   assign cpl_tag = r0_hdr[45:40];  // gen/dma/read_cpl.ts:101
   assign cpl_carried = {{(r0_hdr[105:96] == 10'd0), r0_hdr[105:96]}, 2'd0} - {11'd0, r0_hdr[33:32]};  // gen/dma/read_cpl.ts:106
-  assign cpl_forward = ((rl_same_as_ahead & ra_valid) & ra_sop) & ra_updates;  // gen/dma/read_cpl.ts:200
-  assign cpl_la_ok = rl_host_end == rl_la_end;  // gen/dma/read_cpl.ts:202
-  assign rl_remaining = rl_fresh ? rl_size : rl_taken;  // gen/dma/read_cpl.ts:204
-  assign cpl_known = rl_live & (cpl_forward ? (~ra_closes) : (rl_remaining != 13'd0));  // gen/dma/read_cpl.ts:206
-  assign cpl_in_sequence = cpl_forward ? (rl_byte_count == ra_update_to) : (rl_byte_count == rl_remaining);  // gen/dma/read_cpl.ts:207
-  assign cpl_start = (advance & ra_valid) & ra_sop;  // gen/dma/read_cpl.ts:233
+  assign cpl_forward = ((rl_same_as_ahead & ra_valid) & ra_sop) & ra_updates;  // gen/dma/read_cpl.ts:204
+  assign cpl_la_ok = rl_host_end == rl_la_end;  // gen/dma/read_cpl.ts:206
+  assign rl_remaining = rl_fresh ? rl_size : rl_taken;  // gen/dma/read_cpl.ts:208
+  assign cpl_known = rl_live & (cpl_forward ? (~ra_closes) : (rl_remaining != 13'd0));  // gen/dma/read_cpl.ts:210
+  assign cpl_in_sequence = cpl_forward ? ((~ra_closes) & rl_bc_is_ahead_rest) : (rl_byte_count == rl_remaining);  // gen/dma/read_cpl.ts:212
+  assign cpl_start = (advance & ra_valid) & ra_sop;  // gen/dma/read_cpl.ts:238
   always @* begin
-    cpl_write = 1'b0;  // default, gen/dma/read_cpl.ts:236
-    if (~ra_known) begin  // gen/dma/read_cpl.ts:243
-    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:244
-    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:256
-    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:262
+    cpl_write = 1'b0;  // default, gen/dma/read_cpl.ts:241
+    if (~ra_known) begin  // gen/dma/read_cpl.ts:248
+    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:249
+    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:261
+    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:267
     end else begin
-      if (ra_poisoned) begin  // gen/dma/read_cpl.ts:267
+      if (ra_poisoned) begin  // gen/dma/read_cpl.ts:272
       end else begin
-        cpl_write = 1'b1;  // gen/dma/read_cpl.ts:267
+        cpl_write = 1'b1;  // gen/dma/read_cpl.ts:272
       end
     end
   end
   always @* begin
-    cpl_ends_read = 1'b0;  // default, gen/dma/read_cpl.ts:237
-    if (~ra_known) begin  // gen/dma/read_cpl.ts:243
-    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:244
-      cpl_ends_read = 1'b1;  // gen/dma/read_cpl.ts:247
-    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:256
-      cpl_ends_read = 1'b1;  // gen/dma/read_cpl.ts:259
-    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:262
+    cpl_ends_read = 1'b0;  // default, gen/dma/read_cpl.ts:242
+    if (~ra_known) begin  // gen/dma/read_cpl.ts:248
+    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:249
+      cpl_ends_read = 1'b1;  // gen/dma/read_cpl.ts:252
+    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:261
+      cpl_ends_read = 1'b1;  // gen/dma/read_cpl.ts:264
+    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:267
     end else begin
-      cpl_ends_read = ra_is_last;  // gen/dma/read_cpl.ts:266
+      cpl_ends_read = ra_is_last;  // gen/dma/read_cpl.ts:271
     end
   end
   always @* begin
-    cpl_update = 1'b0;  // default, gen/dma/read_cpl.ts:238
-    if (~ra_known) begin  // gen/dma/read_cpl.ts:243
-    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:244
-      cpl_update = 1'b1;  // gen/dma/read_cpl.ts:245
-    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:256
-      cpl_update = 1'b1;  // gen/dma/read_cpl.ts:257
-    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:262
+    cpl_update = 1'b0;  // default, gen/dma/read_cpl.ts:243
+    if (~ra_known) begin  // gen/dma/read_cpl.ts:248
+    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:249
+      cpl_update = 1'b1;  // gen/dma/read_cpl.ts:250
+    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:261
+      cpl_update = 1'b1;  // gen/dma/read_cpl.ts:262
+    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:267
     end else begin
-      cpl_update = 1'b1;  // gen/dma/read_cpl.ts:264
+      cpl_update = 1'b1;  // gen/dma/read_cpl.ts:269
     end
   end
   always @* begin
-    cpl_free = 1'b0;  // default, gen/dma/read_cpl.ts:239
-    if (~ra_known) begin  // gen/dma/read_cpl.ts:243
-    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:244
-      cpl_free = 1'b1;  // gen/dma/read_cpl.ts:246
-    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:256
-      cpl_free = 1'b1;  // gen/dma/read_cpl.ts:258
-    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:262
+    cpl_free = 1'b0;  // default, gen/dma/read_cpl.ts:244
+    if (~ra_known) begin  // gen/dma/read_cpl.ts:248
+    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:249
+      cpl_free = 1'b1;  // gen/dma/read_cpl.ts:251
+    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:261
+      cpl_free = 1'b1;  // gen/dma/read_cpl.ts:263
+    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:267
     end else begin
-      cpl_free = ra_is_last;  // gen/dma/read_cpl.ts:265
+      cpl_free = ra_is_last;  // gen/dma/read_cpl.ts:270
     end
   end
   always @* begin
-    cpl_err = 3'd0;  // default, gen/dma/read_cpl.ts:240
-    if (~ra_known) begin  // gen/dma/read_cpl.ts:243
-    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:244
-      cpl_err = (ra_status == 3'd1) ? 3'd2 : ((ra_status == 3'd4) ? 3'd3 : 3'd7);  // gen/dma/read_cpl.ts:248
-    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:256
-      cpl_err = 3'd7;  // gen/dma/read_cpl.ts:260
-    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:262
+    cpl_err = 3'd0;  // default, gen/dma/read_cpl.ts:245
+    if (~ra_known) begin  // gen/dma/read_cpl.ts:248
+    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:249
+      cpl_err = (ra_status == 3'd1) ? 3'd2 : ((ra_status == 3'd4) ? 3'd3 : 3'd7);  // gen/dma/read_cpl.ts:253
+    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:261
+      cpl_err = 3'd7;  // gen/dma/read_cpl.ts:265
+    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:267
     end else begin
-      if (ra_poisoned) begin  // gen/dma/read_cpl.ts:267
-        cpl_err = 3'd4;  // gen/dma/read_cpl.ts:267
+      if (ra_poisoned) begin  // gen/dma/read_cpl.ts:272
+        cpl_err = 3'd4;  // gen/dma/read_cpl.ts:272
       end
     end
   end
   always @* begin
-    cpl_unexpected = 1'b0;  // default, gen/dma/read_cpl.ts:241
-    if (~ra_known) begin  // gen/dma/read_cpl.ts:243
-      cpl_unexpected = 1'b1;  // gen/dma/read_cpl.ts:243
-    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:244
-    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:256
-    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:262
-      cpl_unexpected = 1'b1;  // gen/dma/read_cpl.ts:262
+    cpl_unexpected = 1'b0;  // default, gen/dma/read_cpl.ts:246
+    if (~ra_known) begin  // gen/dma/read_cpl.ts:248
+      cpl_unexpected = 1'b1;  // gen/dma/read_cpl.ts:248
+    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:249
+    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:261
+    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:267
+      cpl_unexpected = 1'b1;  // gen/dma/read_cpl.ts:267
     end
   end
-  assign beat_first_byte = r1_dev_end - {8'd0, r1_back};  // gen/dma/read_cpl.ts:315
+  assign beat_first_byte = r1_dev_end - {8'd0, r1_back};  // gen/dma/read_cpl.ts:320
   assign timeout_pick_lo_or_p0 = timed_out[31:0];  // gen/lib/priority.ts:8
   assign timeout_pick_lo_or_p1 = {(timeout_pick_lo_or_p0[31] | timeout_pick_lo_or_p0[30]), timeout_pick_lo_or_p0[30], (timeout_pick_lo_or_p0[29] | timeout_pick_lo_or_p0[28]), timeout_pick_lo_or_p0[28], (timeout_pick_lo_or_p0[27] | timeout_pick_lo_or_p0[26]), timeout_pick_lo_or_p0[26], (timeout_pick_lo_or_p0[25] | timeout_pick_lo_or_p0[24]), timeout_pick_lo_or_p0[24], (timeout_pick_lo_or_p0[23] | timeout_pick_lo_or_p0[22]), timeout_pick_lo_or_p0[22], (timeout_pick_lo_or_p0[21] | timeout_pick_lo_or_p0[20]), timeout_pick_lo_or_p0[20], (timeout_pick_lo_or_p0[19] | timeout_pick_lo_or_p0[18]), timeout_pick_lo_or_p0[18], (timeout_pick_lo_or_p0[17] | timeout_pick_lo_or_p0[16]), timeout_pick_lo_or_p0[16], (timeout_pick_lo_or_p0[15] | timeout_pick_lo_or_p0[14]), timeout_pick_lo_or_p0[14], (timeout_pick_lo_or_p0[13] | timeout_pick_lo_or_p0[12]), timeout_pick_lo_or_p0[12], (timeout_pick_lo_or_p0[11] | timeout_pick_lo_or_p0[10]), timeout_pick_lo_or_p0[10], (timeout_pick_lo_or_p0[9] | timeout_pick_lo_or_p0[8]), timeout_pick_lo_or_p0[8], (timeout_pick_lo_or_p0[7] | timeout_pick_lo_or_p0[6]), timeout_pick_lo_or_p0[6], (timeout_pick_lo_or_p0[5] | timeout_pick_lo_or_p0[4]), timeout_pick_lo_or_p0[4], (timeout_pick_lo_or_p0[3] | timeout_pick_lo_or_p0[2]), timeout_pick_lo_or_p0[2], (timeout_pick_lo_or_p0[1] | timeout_pick_lo_or_p0[0]), timeout_pick_lo_or_p0[0]};  // gen/lib/priority.ts:57
   assign timeout_pick_lo_or_p2 = {(timeout_pick_lo_or_p1[31] | timeout_pick_lo_or_p1[29]), (timeout_pick_lo_or_p1[30] | timeout_pick_lo_or_p1[29]), timeout_pick_lo_or_p1[29], timeout_pick_lo_or_p1[28], (timeout_pick_lo_or_p1[27] | timeout_pick_lo_or_p1[25]), (timeout_pick_lo_or_p1[26] | timeout_pick_lo_or_p1[25]), timeout_pick_lo_or_p1[25], timeout_pick_lo_or_p1[24], (timeout_pick_lo_or_p1[23] | timeout_pick_lo_or_p1[21]), (timeout_pick_lo_or_p1[22] | timeout_pick_lo_or_p1[21]), timeout_pick_lo_or_p1[21], timeout_pick_lo_or_p1[20], (timeout_pick_lo_or_p1[19] | timeout_pick_lo_or_p1[17]), (timeout_pick_lo_or_p1[18] | timeout_pick_lo_or_p1[17]), timeout_pick_lo_or_p1[17], timeout_pick_lo_or_p1[16], (timeout_pick_lo_or_p1[15] | timeout_pick_lo_or_p1[13]), (timeout_pick_lo_or_p1[14] | timeout_pick_lo_or_p1[13]), timeout_pick_lo_or_p1[13], timeout_pick_lo_or_p1[12], (timeout_pick_lo_or_p1[11] | timeout_pick_lo_or_p1[9]), (timeout_pick_lo_or_p1[10] | timeout_pick_lo_or_p1[9]), timeout_pick_lo_or_p1[9], timeout_pick_lo_or_p1[8], (timeout_pick_lo_or_p1[7] | timeout_pick_lo_or_p1[5]), (timeout_pick_lo_or_p1[6] | timeout_pick_lo_or_p1[5]), timeout_pick_lo_or_p1[5], timeout_pick_lo_or_p1[4], (timeout_pick_lo_or_p1[3] | timeout_pick_lo_or_p1[1]), (timeout_pick_lo_or_p1[2] | timeout_pick_lo_or_p1[1]), timeout_pick_lo_or_p1[1], timeout_pick_lo_or_p1[0]};  // gen/lib/priority.ts:57
@@ -1234,90 +1235,91 @@ module dma_read_w64_t64_d22_l20_i11_s32_to20 (
       r0_eop <= cpl_eop;  // gen/dma/read_cpl.ts:95
       r0_poisoned <= cpl_error == 4'd1;  // gen/dma/read_cpl.ts:96
     end
-    if (advance) begin  // gen/dma/read_cpl.ts:167
-      rl_sop <= r0_sop;  // gen/dma/read_cpl.ts:169
-      rl_eop <= r0_eop;  // gen/dma/read_cpl.ts:170
-      rl_data <= r0_data;  // gen/dma/read_cpl.ts:171
-      rl_poisoned <= r0_poisoned;  // gen/dma/read_cpl.ts:172
-      rl_tag <= cpl_tag;  // gen/dma/read_cpl.ts:173
-      rl_same_as_ahead <= (rl_valid & rl_sop) & (rl_tag == cpl_tag);  // gen/dma/read_cpl.ts:174
-      rl_live <= ({{r0_hdr[119], r0_hdr[115]}, r0_hdr[47:40]} < 10'd64) & (cpl_tag[5] ? (cpl_tag[4] ? (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_live[63] : tag_live[62]) : (cpl_tag[0] ? tag_live[61] : tag_live[60])) : (cpl_tag[1] ? (cpl_tag[0] ? tag_live[59] : tag_live[58]) : (cpl_tag[0] ? tag_live[57] : tag_live[56]))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_live[55] : tag_live[54]) : (cpl_tag[0] ? tag_live[53] : tag_live[52])) : (cpl_tag[1] ? (cpl_tag[0] ? tag_live[51] : tag_live[50]) : (cpl_tag[0] ? tag_live[49] : tag_live[48])))) : (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_live[47] : tag_live[46]) : (cpl_tag[0] ? tag_live[45] : tag_live[44])) : (cpl_tag[1] ? (cpl_tag[0] ? tag_live[43] : tag_live[42]) : (cpl_tag[0] ? tag_live[41] : tag_live[40]))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_live[39] : tag_live[38]) : (cpl_tag[0] ? tag_live[37] : tag_live[36])) : (cpl_tag[1] ? (cpl_tag[0] ? tag_live[35] : tag_live[34]) : (cpl_tag[0] ? tag_live[33] : tag_live[32]))))) : (cpl_tag[4] ? (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_live[31] : tag_live[30]) : (cpl_tag[0] ? tag_live[29] : tag_live[28])) : (cpl_tag[1] ? (cpl_tag[0] ? tag_live[27] : tag_live[26]) : (cpl_tag[0] ? tag_live[25] : tag_live[24]))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_live[23] : tag_live[22]) : (cpl_tag[0] ? tag_live[21] : tag_live[20])) : (cpl_tag[1] ? (cpl_tag[0] ? tag_live[19] : tag_live[18]) : (cpl_tag[0] ? tag_live[17] : tag_live[16])))) : (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_live[15] : tag_live[14]) : (cpl_tag[0] ? tag_live[13] : tag_live[12])) : (cpl_tag[1] ? (cpl_tag[0] ? tag_live[11] : tag_live[10]) : (cpl_tag[0] ? tag_live[9] : tag_live[8]))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_live[7] : tag_live[6]) : (cpl_tag[0] ? tag_live[5] : tag_live[4])) : (cpl_tag[1] ? (cpl_tag[0] ? tag_live[3] : tag_live[2]) : (cpl_tag[0] ? tag_live[1] : tag_live[0]))))));  // gen/dma/read_cpl.ts:176
-      rl_fresh <= (~(((ra_valid & ra_sop) & ra_updates) & (ra_tag == cpl_tag))) & (cpl_tag[5] ? (cpl_tag[4] ? (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_63 : tag_fresh_62) : (cpl_tag[0] ? tag_fresh_61 : tag_fresh_60)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_59 : tag_fresh_58) : (cpl_tag[0] ? tag_fresh_57 : tag_fresh_56))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_55 : tag_fresh_54) : (cpl_tag[0] ? tag_fresh_53 : tag_fresh_52)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_51 : tag_fresh_50) : (cpl_tag[0] ? tag_fresh_49 : tag_fresh_48)))) : (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_47 : tag_fresh_46) : (cpl_tag[0] ? tag_fresh_45 : tag_fresh_44)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_43 : tag_fresh_42) : (cpl_tag[0] ? tag_fresh_41 : tag_fresh_40))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_39 : tag_fresh_38) : (cpl_tag[0] ? tag_fresh_37 : tag_fresh_36)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_35 : tag_fresh_34) : (cpl_tag[0] ? tag_fresh_33 : tag_fresh_32))))) : (cpl_tag[4] ? (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_31 : tag_fresh_30) : (cpl_tag[0] ? tag_fresh_29 : tag_fresh_28)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_27 : tag_fresh_26) : (cpl_tag[0] ? tag_fresh_25 : tag_fresh_24))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_23 : tag_fresh_22) : (cpl_tag[0] ? tag_fresh_21 : tag_fresh_20)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_19 : tag_fresh_18) : (cpl_tag[0] ? tag_fresh_17 : tag_fresh_16)))) : (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_15 : tag_fresh_14) : (cpl_tag[0] ? tag_fresh_13 : tag_fresh_12)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_11 : tag_fresh_10) : (cpl_tag[0] ? tag_fresh_9 : tag_fresh_8))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_7 : tag_fresh_6) : (cpl_tag[0] ? tag_fresh_5 : tag_fresh_4)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_3 : tag_fresh_2) : (cpl_tag[0] ? tag_fresh_1 : tag_fresh_0))))));  // gen/dma/read_cpl.ts:177
-      rl_size <= tag_ends_rd0[41:29];  // gen/dma/read_cpl.ts:178
-      rl_taken <= (((ra_valid & ra_sop) & ra_updates) & (ra_tag == cpl_tag)) ? ra_update_to : tag_remaining_rd0;  // gen/dma/read_cpl.ts:179
-      rl_host_end <= tag_ends_rd0[6:0];  // gen/dma/read_cpl.ts:180
-      rl_dev_end <= tag_ends_rd0[28:7];  // gen/dma/read_cpl.ts:181
-      rl_slot <= tag_slot_rd0;  // gen/dma/read_cpl.ts:182
-      rl_byte_count <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]};  // gen/dma/read_cpl.ts:183
-      rl_la_end <= r0_hdr[38:32] + r0_hdr[70:64];  // gen/dma/read_cpl.ts:184
-      rl_status <= r0_hdr[79:77];  // gen/dma/read_cpl.ts:185
-      rl_has_data <= r0_hdr[126];  // gen/dma/read_cpl.ts:186
-      rl_is_last <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} <= cpl_carried;  // gen/dma/read_cpl.ts:187
-      rl_rest <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} - cpl_carried;  // gen/dma/read_cpl.ts:188
-      rl_back <= {1'b0, {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]}} + {12'd0, r0_hdr[33:32]};  // gen/dma/read_cpl.ts:189
-      rl_lead <= r0_hdr[33:32];  // gen/dma/read_cpl.ts:190
-      rl_write_end <= (({11'd0, r0_hdr[33:32]} + {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]}) < {{(r0_hdr[105:96] == 10'd0), r0_hdr[105:96]}, 2'd0}) ? ({11'd0, r0_hdr[33:32]} + {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]}) : {{(r0_hdr[105:96] == 10'd0), r0_hdr[105:96]}, 2'd0};  // gen/dma/read_cpl.ts:191
+    if (advance) begin  // gen/dma/read_cpl.ts:170
+      rl_sop <= r0_sop;  // gen/dma/read_cpl.ts:172
+      rl_eop <= r0_eop;  // gen/dma/read_cpl.ts:173
+      rl_data <= r0_data;  // gen/dma/read_cpl.ts:174
+      rl_poisoned <= r0_poisoned;  // gen/dma/read_cpl.ts:175
+      rl_tag <= cpl_tag;  // gen/dma/read_cpl.ts:176
+      rl_same_as_ahead <= (rl_valid & rl_sop) & (rl_tag == cpl_tag);  // gen/dma/read_cpl.ts:177
+      rl_bc_is_ahead_rest <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} == rl_rest;  // gen/dma/read_cpl.ts:178
+      rl_live <= ({{r0_hdr[119], r0_hdr[115]}, r0_hdr[47:40]} < 10'd64) & (cpl_tag[5] ? (cpl_tag[4] ? (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_live[63] : tag_live[62]) : (cpl_tag[0] ? tag_live[61] : tag_live[60])) : (cpl_tag[1] ? (cpl_tag[0] ? tag_live[59] : tag_live[58]) : (cpl_tag[0] ? tag_live[57] : tag_live[56]))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_live[55] : tag_live[54]) : (cpl_tag[0] ? tag_live[53] : tag_live[52])) : (cpl_tag[1] ? (cpl_tag[0] ? tag_live[51] : tag_live[50]) : (cpl_tag[0] ? tag_live[49] : tag_live[48])))) : (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_live[47] : tag_live[46]) : (cpl_tag[0] ? tag_live[45] : tag_live[44])) : (cpl_tag[1] ? (cpl_tag[0] ? tag_live[43] : tag_live[42]) : (cpl_tag[0] ? tag_live[41] : tag_live[40]))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_live[39] : tag_live[38]) : (cpl_tag[0] ? tag_live[37] : tag_live[36])) : (cpl_tag[1] ? (cpl_tag[0] ? tag_live[35] : tag_live[34]) : (cpl_tag[0] ? tag_live[33] : tag_live[32]))))) : (cpl_tag[4] ? (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_live[31] : tag_live[30]) : (cpl_tag[0] ? tag_live[29] : tag_live[28])) : (cpl_tag[1] ? (cpl_tag[0] ? tag_live[27] : tag_live[26]) : (cpl_tag[0] ? tag_live[25] : tag_live[24]))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_live[23] : tag_live[22]) : (cpl_tag[0] ? tag_live[21] : tag_live[20])) : (cpl_tag[1] ? (cpl_tag[0] ? tag_live[19] : tag_live[18]) : (cpl_tag[0] ? tag_live[17] : tag_live[16])))) : (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_live[15] : tag_live[14]) : (cpl_tag[0] ? tag_live[13] : tag_live[12])) : (cpl_tag[1] ? (cpl_tag[0] ? tag_live[11] : tag_live[10]) : (cpl_tag[0] ? tag_live[9] : tag_live[8]))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_live[7] : tag_live[6]) : (cpl_tag[0] ? tag_live[5] : tag_live[4])) : (cpl_tag[1] ? (cpl_tag[0] ? tag_live[3] : tag_live[2]) : (cpl_tag[0] ? tag_live[1] : tag_live[0]))))));  // gen/dma/read_cpl.ts:180
+      rl_fresh <= (~(((ra_valid & ra_sop) & ra_updates) & (ra_tag == cpl_tag))) & (cpl_tag[5] ? (cpl_tag[4] ? (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_63 : tag_fresh_62) : (cpl_tag[0] ? tag_fresh_61 : tag_fresh_60)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_59 : tag_fresh_58) : (cpl_tag[0] ? tag_fresh_57 : tag_fresh_56))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_55 : tag_fresh_54) : (cpl_tag[0] ? tag_fresh_53 : tag_fresh_52)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_51 : tag_fresh_50) : (cpl_tag[0] ? tag_fresh_49 : tag_fresh_48)))) : (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_47 : tag_fresh_46) : (cpl_tag[0] ? tag_fresh_45 : tag_fresh_44)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_43 : tag_fresh_42) : (cpl_tag[0] ? tag_fresh_41 : tag_fresh_40))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_39 : tag_fresh_38) : (cpl_tag[0] ? tag_fresh_37 : tag_fresh_36)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_35 : tag_fresh_34) : (cpl_tag[0] ? tag_fresh_33 : tag_fresh_32))))) : (cpl_tag[4] ? (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_31 : tag_fresh_30) : (cpl_tag[0] ? tag_fresh_29 : tag_fresh_28)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_27 : tag_fresh_26) : (cpl_tag[0] ? tag_fresh_25 : tag_fresh_24))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_23 : tag_fresh_22) : (cpl_tag[0] ? tag_fresh_21 : tag_fresh_20)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_19 : tag_fresh_18) : (cpl_tag[0] ? tag_fresh_17 : tag_fresh_16)))) : (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_15 : tag_fresh_14) : (cpl_tag[0] ? tag_fresh_13 : tag_fresh_12)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_11 : tag_fresh_10) : (cpl_tag[0] ? tag_fresh_9 : tag_fresh_8))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_7 : tag_fresh_6) : (cpl_tag[0] ? tag_fresh_5 : tag_fresh_4)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_3 : tag_fresh_2) : (cpl_tag[0] ? tag_fresh_1 : tag_fresh_0))))));  // gen/dma/read_cpl.ts:181
+      rl_size <= tag_ends_rd0[41:29];  // gen/dma/read_cpl.ts:182
+      rl_taken <= (((ra_valid & ra_sop) & ra_updates) & (ra_tag == cpl_tag)) ? ra_update_to : tag_remaining_rd0;  // gen/dma/read_cpl.ts:183
+      rl_host_end <= tag_ends_rd0[6:0];  // gen/dma/read_cpl.ts:184
+      rl_dev_end <= tag_ends_rd0[28:7];  // gen/dma/read_cpl.ts:185
+      rl_slot <= tag_slot_rd0;  // gen/dma/read_cpl.ts:186
+      rl_byte_count <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]};  // gen/dma/read_cpl.ts:187
+      rl_la_end <= r0_hdr[38:32] + r0_hdr[70:64];  // gen/dma/read_cpl.ts:188
+      rl_status <= r0_hdr[79:77];  // gen/dma/read_cpl.ts:189
+      rl_has_data <= r0_hdr[126];  // gen/dma/read_cpl.ts:190
+      rl_is_last <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} <= cpl_carried;  // gen/dma/read_cpl.ts:191
+      rl_rest <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} - cpl_carried;  // gen/dma/read_cpl.ts:192
+      rl_back <= {1'b0, {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]}} + {12'd0, r0_hdr[33:32]};  // gen/dma/read_cpl.ts:193
+      rl_lead <= r0_hdr[33:32];  // gen/dma/read_cpl.ts:194
+      rl_write_end <= (({11'd0, r0_hdr[33:32]} + {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]}) < {{(r0_hdr[105:96] == 10'd0), r0_hdr[105:96]}, 2'd0}) ? ({11'd0, r0_hdr[33:32]} + {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]}) : {{(r0_hdr[105:96] == 10'd0), r0_hdr[105:96]}, 2'd0};  // gen/dma/read_cpl.ts:195
     end
-    if (advance) begin  // gen/dma/read_cpl.ts:209
-      ra_sop <= rl_sop;  // gen/dma/read_cpl.ts:211
-      ra_eop <= rl_eop;  // gen/dma/read_cpl.ts:212
-      ra_data <= rl_data;  // gen/dma/read_cpl.ts:213
-      ra_poisoned <= rl_poisoned;  // gen/dma/read_cpl.ts:214
-      ra_tag <= rl_tag;  // gen/dma/read_cpl.ts:215
-      ra_known <= cpl_known;  // gen/dma/read_cpl.ts:216
-      ra_in_sequence <= cpl_in_sequence;  // gen/dma/read_cpl.ts:217
-      ra_la_ok <= cpl_la_ok;  // gen/dma/read_cpl.ts:218
-      ra_status <= rl_status;  // gen/dma/read_cpl.ts:219
-      ra_has_data <= rl_has_data;  // gen/dma/read_cpl.ts:220
-      ra_is_last <= rl_is_last;  // gen/dma/read_cpl.ts:221
-      ra_updates <= cpl_known & (((rl_status != 3'd0) | ((~rl_has_data) | (~cpl_la_ok))) | cpl_in_sequence);  // gen/dma/read_cpl.ts:222
-      ra_update_to <= (((rl_status != 3'd0) | ((~rl_has_data) | (~cpl_la_ok))) | rl_is_last) ? 13'd0 : rl_rest;  // gen/dma/read_cpl.ts:223
-      ra_closes <= ((rl_status != 3'd0) | ((~rl_has_data) | (~cpl_la_ok))) | rl_is_last;  // gen/dma/read_cpl.ts:224
-      ra_dev_end <= rl_dev_end;  // gen/dma/read_cpl.ts:225
-      ra_slot <= rl_slot;  // gen/dma/read_cpl.ts:226
-      ra_back <= rl_back;  // gen/dma/read_cpl.ts:227
-      ra_lead <= rl_lead;  // gen/dma/read_cpl.ts:228
-      ra_write_end <= rl_write_end;  // gen/dma/read_cpl.ts:229
+    if (advance) begin  // gen/dma/read_cpl.ts:214
+      ra_sop <= rl_sop;  // gen/dma/read_cpl.ts:216
+      ra_eop <= rl_eop;  // gen/dma/read_cpl.ts:217
+      ra_data <= rl_data;  // gen/dma/read_cpl.ts:218
+      ra_poisoned <= rl_poisoned;  // gen/dma/read_cpl.ts:219
+      ra_tag <= rl_tag;  // gen/dma/read_cpl.ts:220
+      ra_known <= cpl_known;  // gen/dma/read_cpl.ts:221
+      ra_in_sequence <= cpl_in_sequence;  // gen/dma/read_cpl.ts:222
+      ra_la_ok <= cpl_la_ok;  // gen/dma/read_cpl.ts:223
+      ra_status <= rl_status;  // gen/dma/read_cpl.ts:224
+      ra_has_data <= rl_has_data;  // gen/dma/read_cpl.ts:225
+      ra_is_last <= rl_is_last;  // gen/dma/read_cpl.ts:226
+      ra_updates <= cpl_known & (((rl_status != 3'd0) | ((~rl_has_data) | (~cpl_la_ok))) | cpl_in_sequence);  // gen/dma/read_cpl.ts:227
+      ra_update_to <= (((rl_status != 3'd0) | ((~rl_has_data) | (~cpl_la_ok))) | rl_is_last) ? 13'd0 : rl_rest;  // gen/dma/read_cpl.ts:228
+      ra_closes <= ((rl_status != 3'd0) | ((~rl_has_data) | (~cpl_la_ok))) | rl_is_last;  // gen/dma/read_cpl.ts:229
+      ra_dev_end <= rl_dev_end;  // gen/dma/read_cpl.ts:230
+      ra_slot <= rl_slot;  // gen/dma/read_cpl.ts:231
+      ra_back <= rl_back;  // gen/dma/read_cpl.ts:232
+      ra_lead <= rl_lead;  // gen/dma/read_cpl.ts:233
+      ra_write_end <= rl_write_end;  // gen/dma/read_cpl.ts:234
     end
-    if (cpl_start) begin  // gen/dma/read_cpl.ts:278
-      cpl_held_write <= cpl_write;  // gen/dma/read_cpl.ts:279
-      cpl_held_ends <= cpl_ends_read;  // gen/dma/read_cpl.ts:280
-      cpl_held_free <= cpl_free;  // gen/dma/read_cpl.ts:281
-      cpl_held_slot <= ra_slot;  // gen/dma/read_cpl.ts:282
-      cpl_held_tag <= ra_tag;  // gen/dma/read_cpl.ts:283
+    if (cpl_start) begin  // gen/dma/read_cpl.ts:283
+      cpl_held_write <= cpl_write;  // gen/dma/read_cpl.ts:284
+      cpl_held_ends <= cpl_ends_read;  // gen/dma/read_cpl.ts:285
+      cpl_held_free <= cpl_free;  // gen/dma/read_cpl.ts:286
+      cpl_held_slot <= ra_slot;  // gen/dma/read_cpl.ts:287
+      cpl_held_tag <= ra_tag;  // gen/dma/read_cpl.ts:288
     end
-    if (advance) begin  // gen/dma/read_cpl.ts:301
-      r1_sop <= ra_sop;  // gen/dma/read_cpl.ts:303
-      r1_data <= ra_data;  // gen/dma/read_cpl.ts:304
-      r1_write <= ra_sop ? cpl_write : cpl_held_write;  // gen/dma/read_cpl.ts:305
-      r1_retire <= (ra_sop ? cpl_ends_read : cpl_held_ends) & ra_eop;  // gen/dma/read_cpl.ts:306
-      r1_slot <= ra_sop ? ra_slot : cpl_held_slot;  // gen/dma/read_cpl.ts:307
-      r1_dev_end <= ra_dev_end;  // gen/dma/read_cpl.ts:308
-      r1_back <= ra_back;  // gen/dma/read_cpl.ts:309
-      r1_lead <= ra_lead;  // gen/dma/read_cpl.ts:310
-      r1_write_end <= ra_write_end;  // gen/dma/read_cpl.ts:311
+    if (advance) begin  // gen/dma/read_cpl.ts:306
+      r1_sop <= ra_sop;  // gen/dma/read_cpl.ts:308
+      r1_data <= ra_data;  // gen/dma/read_cpl.ts:309
+      r1_write <= ra_sop ? cpl_write : cpl_held_write;  // gen/dma/read_cpl.ts:310
+      r1_retire <= (ra_sop ? cpl_ends_read : cpl_held_ends) & ra_eop;  // gen/dma/read_cpl.ts:311
+      r1_slot <= ra_sop ? ra_slot : cpl_held_slot;  // gen/dma/read_cpl.ts:312
+      r1_dev_end <= ra_dev_end;  // gen/dma/read_cpl.ts:313
+      r1_back <= ra_back;  // gen/dma/read_cpl.ts:314
+      r1_lead <= ra_lead;  // gen/dma/read_cpl.ts:315
+      r1_write_end <= ra_write_end;  // gen/dma/read_cpl.ts:316
     end
-    if (advance & r1_valid) begin  // gen/dma/read_cpl.ts:330
-      beat_line <= (r1_sop ? beat_first_byte[21:3] : beat_line) + 19'd1;  // gen/dma/read_cpl.ts:331
-      beat_shift <= r1_sop ? beat_first_byte[2:0] : beat_shift;  // gen/dma/read_cpl.ts:332
-      beat_left <= (|_mux_3[12:3]) ? (_mux_3 - 13'd8) : 13'd0;  // gen/dma/read_cpl.ts:333
+    if (advance & r1_valid) begin  // gen/dma/read_cpl.ts:335
+      beat_line <= (r1_sop ? beat_first_byte[21:3] : beat_line) + 19'd1;  // gen/dma/read_cpl.ts:336
+      beat_shift <= r1_sop ? beat_first_byte[2:0] : beat_shift;  // gen/dma/read_cpl.ts:337
+      beat_left <= (|_mux_3[12:3]) ? (_mux_3 - 13'd8) : 13'd0;  // gen/dma/read_cpl.ts:338
     end
-    if (advance) begin  // gen/dma/read_cpl.ts:345
-      r2_data <= r1_data;  // gen/dma/read_cpl.ts:347
-      r2_mask <= {(|_mux_3[12:3]), ((|_mux_3[12:3]) | (_mux_3[2:0] > 3'd6)), ((|_mux_3[12:3]) | (_mux_3[2:0] > 3'd5)), ((|_mux_3[12:3]) | (_mux_3[2:0] > 3'd4)), ((|_mux_3[12:3]) | (_mux_3[2:0] > 3'd3)), (((|_mux_3[12:3]) | (_mux_3[2:0] > 3'd2)) & ((r1_sop ? r1_lead : 2'd0) <= 2'd2)), (((|_mux_3[12:3]) | (_mux_3[2:0] > 3'd1)) & ((r1_sop ? r1_lead : 2'd0) <= 2'd1)), (((|_mux_3[12:3]) | (_mux_3[2:0] > 3'd0)) & ((r1_sop ? r1_lead : 2'd0) <= 2'd0))};  // gen/dma/read_cpl.ts:348
-      r2_line <= r1_sop ? beat_first_byte[21:3] : beat_line;  // gen/dma/read_cpl.ts:349
-      r2_shift <= r1_sop ? beat_first_byte[2:0] : beat_shift;  // gen/dma/read_cpl.ts:350
-      r2_write <= r1_write;  // gen/dma/read_cpl.ts:351
-      r2_retire <= r1_retire;  // gen/dma/read_cpl.ts:352
-      r2_slot <= r1_slot;  // gen/dma/read_cpl.ts:353
+    if (advance) begin  // gen/dma/read_cpl.ts:350
+      r2_data <= r1_data;  // gen/dma/read_cpl.ts:352
+      r2_mask <= {(|_mux_3[12:3]), ((|_mux_3[12:3]) | (_mux_3[2:0] > 3'd6)), ((|_mux_3[12:3]) | (_mux_3[2:0] > 3'd5)), ((|_mux_3[12:3]) | (_mux_3[2:0] > 3'd4)), ((|_mux_3[12:3]) | (_mux_3[2:0] > 3'd3)), (((|_mux_3[12:3]) | (_mux_3[2:0] > 3'd2)) & ((r1_sop ? r1_lead : 2'd0) <= 2'd2)), (((|_mux_3[12:3]) | (_mux_3[2:0] > 3'd1)) & ((r1_sop ? r1_lead : 2'd0) <= 2'd1)), (((|_mux_3[12:3]) | (_mux_3[2:0] > 3'd0)) & ((r1_sop ? r1_lead : 2'd0) <= 2'd0))};  // gen/dma/read_cpl.ts:353
+      r2_line <= r1_sop ? beat_first_byte[21:3] : beat_line;  // gen/dma/read_cpl.ts:354
+      r2_shift <= r1_sop ? beat_first_byte[2:0] : beat_shift;  // gen/dma/read_cpl.ts:355
+      r2_write <= r1_write;  // gen/dma/read_cpl.ts:356
+      r2_retire <= r1_retire;  // gen/dma/read_cpl.ts:357
+      r2_slot <= r1_slot;  // gen/dma/read_cpl.ts:358
     end
-    if (advance) begin  // gen/dma/read_cpl.ts:365
-      r3_write <= r2_write & (|r2_mask);  // gen/dma/read_cpl.ts:367
-      r3_addr <= r2_line;  // gen/dma/read_cpl.ts:368
-      r3_data <= r2_shift[2] ? {_mux_4[31:0], _mux_4[63:32]} : _mux_4;  // gen/dma/read_cpl.ts:369
-      r3_be <= {8'd0, r2_mask} << r2_shift;  // gen/dma/read_cpl.ts:370
-      r3_retire <= r2_retire;  // gen/dma/read_cpl.ts:371
-      r3_slot <= r2_slot;  // gen/dma/read_cpl.ts:372
+    if (advance) begin  // gen/dma/read_cpl.ts:370
+      r3_write <= r2_write & (|r2_mask);  // gen/dma/read_cpl.ts:372
+      r3_addr <= r2_line;  // gen/dma/read_cpl.ts:373
+      r3_data <= r2_shift[2] ? {_mux_4[31:0], _mux_4[63:32]} : _mux_4;  // gen/dma/read_cpl.ts:374
+      r3_be <= {8'd0, r2_mask} << r2_shift;  // gen/dma/read_cpl.ts:375
+      r3_retire <= r2_retire;  // gen/dma/read_cpl.ts:376
+      r3_slot <= r2_slot;  // gen/dma/read_cpl.ts:377
     end
     closed_tag <= ra_tag;  // gen/dma/read_tags.ts:166
     case (expire_stage)  // gen/dma/read_tags.ts:168
@@ -2736,20 +2738,20 @@ module dma_read_w64_t64_d22_l20_i11_s32_to20 (
       if (advance) begin  // gen/dma/read_cpl.ts:90
         r0_valid <= cpl_valid;  // gen/dma/read_cpl.ts:91
       end
-      if (advance) begin  // gen/dma/read_cpl.ts:167
-        rl_valid <= r0_valid;  // gen/dma/read_cpl.ts:168
+      if (advance) begin  // gen/dma/read_cpl.ts:170
+        rl_valid <= r0_valid;  // gen/dma/read_cpl.ts:171
       end
-      if (advance) begin  // gen/dma/read_cpl.ts:209
-        ra_valid <= rl_valid;  // gen/dma/read_cpl.ts:210
+      if (advance) begin  // gen/dma/read_cpl.ts:214
+        ra_valid <= rl_valid;  // gen/dma/read_cpl.ts:215
       end
-      if (advance) begin  // gen/dma/read_cpl.ts:301
-        r1_valid <= ra_valid;  // gen/dma/read_cpl.ts:302
+      if (advance) begin  // gen/dma/read_cpl.ts:306
+        r1_valid <= ra_valid;  // gen/dma/read_cpl.ts:307
       end
-      if (advance) begin  // gen/dma/read_cpl.ts:345
-        r2_valid <= r1_valid;  // gen/dma/read_cpl.ts:346
+      if (advance) begin  // gen/dma/read_cpl.ts:350
+        r2_valid <= r1_valid;  // gen/dma/read_cpl.ts:351
       end
-      if (advance) begin  // gen/dma/read_cpl.ts:365
-        r3_valid <= r2_valid;  // gen/dma/read_cpl.ts:366
+      if (advance) begin  // gen/dma/read_cpl.ts:370
+        r3_valid <= r2_valid;  // gen/dma/read_cpl.ts:371
       end
       timed_out <= {{_cat_1, (tag_valid_1 & (tag_age_1 == 3'd5))}, (tag_valid_0 & (tag_age_0 == 3'd5))};  // gen/dma/read_tags.ts:142
       timed_out_lo_any <= |{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{(tag_valid_31 & (tag_age_31 == 3'd5)), (tag_valid_30 & (tag_age_30 == 3'd5))}, (tag_valid_29 & (tag_age_29 == 3'd5))}, (tag_valid_28 & (tag_age_28 == 3'd5))}, (tag_valid_27 & (tag_age_27 == 3'd5))}, (tag_valid_26 & (tag_age_26 == 3'd5))}, (tag_valid_25 & (tag_age_25 == 3'd5))}, (tag_valid_24 & (tag_age_24 == 3'd5))}, (tag_valid_23 & (tag_age_23 == 3'd5))}, (tag_valid_22 & (tag_age_22 == 3'd5))}, (tag_valid_21 & (tag_age_21 == 3'd5))}, (tag_valid_20 & (tag_age_20 == 3'd5))}, (tag_valid_19 & (tag_age_19 == 3'd5))}, (tag_valid_18 & (tag_age_18 == 3'd5))}, (tag_valid_17 & (tag_age_17 == 3'd5))}, (tag_valid_16 & (tag_age_16 == 3'd5))}, (tag_valid_15 & (tag_age_15 == 3'd5))}, (tag_valid_14 & (tag_age_14 == 3'd5))}, (tag_valid_13 & (tag_age_13 == 3'd5))}, (tag_valid_12 & (tag_age_12 == 3'd5))}, (tag_valid_11 & (tag_age_11 == 3'd5))}, (tag_valid_10 & (tag_age_10 == 3'd5))}, (tag_valid_9 & (tag_age_9 == 3'd5))}, (tag_valid_8 & (tag_age_8 == 3'd5))}, (tag_valid_7 & (tag_age_7 == 3'd5))}, (tag_valid_6 & (tag_age_6 == 3'd5))}, (tag_valid_5 & (tag_age_5 == 3'd5))}, (tag_valid_4 & (tag_age_4 == 3'd5))}, (tag_valid_3 & (tag_age_3 == 3'd5))}, (tag_valid_2 & (tag_age_2 == 3'd5))}, (tag_valid_1 & (tag_age_1 == 3'd5))}, (tag_valid_0 & (tag_age_0 == 3'd5))};  // gen/dma/read_tags.ts:150

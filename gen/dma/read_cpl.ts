@@ -163,6 +163,9 @@ export function completionPath(
     writeEnd: m.reg('rl_write_end', 13),
     // The completion ahead (in ra when this one is in rl: the stages move together) is for the same tag.
     sameAsAhead: m.reg('rl_same_as_ahead', bit),
+    // Its Byte Count equals the bytes the completion ahead leaves due (`rest`, compared a cycle early: comparing
+    // with ra_update_to in rl made the forwarded in-sequence check 10 LUT levels).
+    bcIsAheadRest: m.reg('rl_bc_is_ahead_rest', bit),
   };
   m.if(advance, () => {
     rl.valid.next(r0.valid);
@@ -172,6 +175,7 @@ export function completionPath(
     rl.poisoned.next(r0.poisoned);
     rl.tag.next(tag);
     rl.sameAsAhead.next(rl.valid.and(rl.sop).and(rl.tag.eq(tag)));
+    rl.bcIsAheadRest.next(bc.eq(rl.rest));
     // Outstanding and not timing out (the timeout frees it: a completion now is one too late).
     rl.live.next(inRange.and(muxTree(tag, tags.live)));
     rl.fresh.next(raUpdates(tag).not().and(entry.fresh));
@@ -204,7 +208,8 @@ export function completionPath(
   const remaining = m.let('rl_remaining', mux(rl.fresh, rl.size, rl.taken));
   const expecting = mux(fwd, ra.closes.not(), remaining.ne(0));
   const known = m.let('cpl_known', rl.live.and(expecting));
-  const inSequence = m.let('cpl_in_sequence', mux(fwd, rl.bc.eq(ra.updateTo), rl.bc.eq(remaining)));
+  // Forwarded: ra updates the tag to 0 when it closes the read (no Byte Count is 0), else to what it leaves due.
+  const inSequence = m.let('cpl_in_sequence', mux(fwd, ra.closes.not().and(rl.bcIsAheadRest), rl.bc.eq(remaining)));
   const closes = statusErr.or(dataErr).or(rl.isLast);
   m.if(advance, () => {
     ra.valid.next(rl.valid);

@@ -29,6 +29,12 @@ export interface DmaWriteParams {
   mpsSupported: number;
   /** Beats read ahead of the output: covers the device memory's read latency (depth >= latency + 2). */
   readAhead: number;
+  /**
+   * false: no data queue of its own. `mem_rd`'s `rvalid` / `rdata` then show the oldest read's data while it is
+   * available (not a one-cycle pulse), and the engine takes it with `mem_rd_take` (the DMA fabric's return
+   * queues hold the data: gen/virtq/dma_fabric.ts). Default true: the lineRead contract (data always taken).
+   */
+  dataQueue?: boolean;
 }
 
 /** A field list packed into one vector and unpacked again (the queues carry vectors). */
@@ -178,7 +184,15 @@ export const DmaWrite = defineModule(
       ['shift', lb],
     ]);
     const metaQ = m.instance('beat_queue', Fifo, { width: meta.width, depth: p.readAhead }).io;
-    const dataQ = m.instance('data_queue', Fifo, { width: 2 * p.W, depth: p.readAhead }).io;
+    const ownQueue = p.dataQueue !== false;
+    const take = ownQueue ? undefined : m.output('mem_rd_take', bit);
+    let dataQ: { deq: { valid: Expr; data: Expr; ready: { set: (e: Expr) => void } } };
+    if (take === undefined) {
+      const q = m.instance('data_queue', Fifo, { width: 2 * p.W, depth: p.readAhead }).io;
+      q.enq.valid.set(memRd.rvalid);
+      q.enq.data.set(memRd.rdata);
+      dataQ = q;
+    } else dataQ = { deq: { valid: memRd.rvalid, data: memRd.rdata, ready: take } };
     const d = desc.unpack(descQ.deq.data);
     const beat = m.reg('beat', beatBits + 1, { reset: 0 });
     const lastBeat = beat.eq(d.beats.sub(1));
@@ -202,8 +216,6 @@ export const DmaWrite = defineModule(
     );
     descQ.deq.ready.set(statusFire.or(readFire.and(lastBeat)));
     m.if(readFire, () => beat.next(mux(lastBeat, lit(0, beatBits + 1), beat.inc())));
-    dataQ.enq.valid.set(memRd.rvalid);
-    dataQ.enq.data.set(memRd.rdata);
 
     // ---- 3. send: beats into the output register, statuses after the beats before them have left
     const out = {
@@ -258,11 +270,14 @@ export const DmaWrite = defineModule(
       requester_id: requesterId,
       req,
       mem_rd: memRd,
+      mem_rd_take: take,
       busy,
     };
   },
   {
-    name: (p) => `dma_write_w${p.W}_d${p.devBits}_l${p.lenBits}_i${p.idBits}_mps${p.mpsSupported}_ra${p.readAhead}`,
+    name: (p) =>
+      `dma_write_w${p.W}_d${p.devBits}_l${p.lenBits}_i${p.idBits}_mps${p.mpsSupported}_ra${p.readAhead}` +
+      (p.dataQueue === false ? '_pull' : ''),
     doc: 'DMA write engine: device memory -> host memory, byte-granular, MWr split at MPS/4 KB, one beat per cycle.',
   },
 );

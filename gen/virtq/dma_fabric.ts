@@ -21,8 +21,10 @@
 // command order, so each client sees its own in its own command order. Each client's statuses leave from a
 // register slice (a client that does not take its status stalls the engine's statuses for everyone).
 //
-// The write engine's memory reads come back in request order; clients' memories differ in latency, so a read for
-// another client than the last one waits until every read outstanding has come back (a run of reads to one
+// The write engine's memory reads come back in request order; clients' memories differ in latency. With
+// `returnQueues`, each client's data waits in its own return queue until the reads before it have been handed to
+// the engine: reads go to any client at one per cycle, a switch between clients costs nothing. Without, a read
+// for another client than the last one waits until every read outstanding has come back (a run of reads to one
 // client flows at one per cycle; a switch costs the first client's latency once).
 //
 // Interrupt ordering: an `irq_in` bit (a queue's used buffer notification, raised after the DMA write status
@@ -48,6 +50,7 @@ import { DmaRead } from '../dma/read_engine';
 import { dmaCommand, dmaStatus, lineBytes, lineRead, lineWrite } from '../dma/ports';
 import { DmaWrite } from '../dma/write_engine';
 import { roundRobinArbiter } from '../lib/arbiter';
+import { Fifo } from '../lib/fifo';
 import { RegSlice } from '../lib/skid';
 import { PacketArbiter } from '../pcie/arbiter';
 import { DmaError } from '../pcie/dma_common';
@@ -71,6 +74,12 @@ export interface DmaFabricParams {
   readAhead: number;
   /** Width of irq_in / irq_out (one bit per queue). */
   irqBits: number;
+  /**
+   * The write engine's memory reads through per-client return queues (a read never waits for another client's;
+   * `readAhead` x 2W bits of distributed RAM per client, and the engine's own data queue dropped). Default false:
+   * a read for another client than the last waits until every outstanding read has come back.
+   */
+  returnQueues?: boolean;
 }
 
 /** Bits of the client number in the engines' device address and command id (at least 1). */
@@ -94,7 +103,16 @@ export function fabricEngineParams(p: DmaFabricParams) {
       timeoutBits: p.timeoutBits,
       slots: p.slots,
     },
-    write: { W: p.W, devBits, lenBits: p.lenBits, idBits, mpsSupported: p.mpsSupported, readAhead: p.readAhead },
+    // With return queues the engine takes its reads' data from them (no queue of its own).
+    write: {
+      W: p.W,
+      devBits,
+      lenBits: p.lenBits,
+      idBits,
+      mpsSupported: p.mpsSupported,
+      readAhead: p.readAhead,
+      dataQueue: !p.returnQueues,
+    },
   };
 }
 
@@ -278,35 +296,89 @@ export const DmaFabric = defineModule(
     );
 
     const r = route(wr.mem_rd.addr);
-    const cur = m.reg('rd_target', cb, { reset: 0 });
-    const pending = m.reg('rd_pending', bitsFor(p.readAhead + 1), { reset: 0 });
-    const sameTarget = r.target.eq(cur).or(pending.eq(0));
-    clients.forEach((c, i) => {
-      c.mem_rd.valid.set(wr.mem_rd.valid.and(sameTarget).and(r.target.eq(i)));
-      c.mem_rd.addr.set(r.offset.trunc(c.lineBits));
-    });
-    const rdReady = select(
-      r.target,
-      clients.map((c) => c.mem_rd.ready),
-      lit(0, 1),
-    );
-    wr.mem_rd.ready.set(sameTarget.and(rdReady));
-    const rdFire = wr.mem_rd.valid.and(wr.mem_rd.ready);
-    const rvalid = select(
-      cur,
-      clients.map((c) => c.mem_rd.rvalid),
-      lit(0, 1),
-    );
-    m.if(rdFire, () => cur.next(r.target));
-    const pw = pending.width;
-    pending.next(pending.add(rdFire.zext(pw)).sub(rvalid.zext(pw)));
-    wr.mem_rd.rvalid.set(rvalid);
-    wr.mem_rd.rdata.set(
-      select(
+    /** Reads in flight between the clients and the engine, with return queues. */
+    const returnQueues = (take: Expr): Expr => {
+      // The write engine's reads: issued to any client at once, whatever is outstanding elsewhere; each client's
+      // data lands in its own return queue and leaves for the engine in request order (the order queue holds the
+      // client of each read not yet handed over). Every read has a place in the engine's beat queue until its beat
+      // is sent, so at most `readAhead` reads are between issue and hand-over: no queue here can overflow.
+      const order = m.instance('rd_order', Fifo, { width: cb, depth: p.readAhead }).io;
+      clients.forEach((c, i) => {
+        c.mem_rd.valid.set(wr.mem_rd.valid.and(order.enq.ready).and(r.target.eq(i)));
+        c.mem_rd.addr.set(r.offset.trunc(c.lineBits));
+      });
+      wr.mem_rd.ready.set(
+        order.enq.ready.and(
+          select(
+            r.target,
+            clients.map((c) => c.mem_rd.ready),
+            lit(0, 1),
+          ),
+        ),
+      );
+      order.enq.valid.set(wr.mem_rd.valid.and(wr.mem_rd.ready));
+      order.enq.data.set(r.target);
+      const returns = clients.map((c, i) => {
+        const q = m.instance(`rd_return_${i}`, Fifo, { width: 2 * p.W, depth: p.readAhead }).io;
+        q.enq.valid.set(c.mem_rd.rvalid);
+        q.enq.data.set(c.mem_rd.rdata);
+        return q;
+      });
+      // The oldest read's data, once its client's queue has it: the engine takes it when it sends the beat.
+      const head = order.deq.data;
+      wr.mem_rd.rvalid.set(
+        order.deq.valid.and(
+          select(
+            head,
+            returns.map((q) => q.deq.valid),
+            lit(0, 1),
+          ),
+        ),
+      );
+      wr.mem_rd.rdata.set(
+        select(
+          head,
+          returns.map((q) => q.deq.data),
+        ),
+      );
+      order.deq.ready.set(take);
+      returns.forEach((q, i) => q.deq.ready.set(take.and(head.eq(i))));
+      return order.deq.valid;
+    };
+    /** Without: a read for another client waits until every outstanding read has come back. */
+    const waitOnSwitch = (): Expr => {
+      const cur = m.reg('rd_target', cb, { reset: 0 });
+      const pending = m.reg('rd_pending', bitsFor(p.readAhead + 1), { reset: 0 });
+      const sameTarget = r.target.eq(cur).or(pending.eq(0));
+      clients.forEach((c, i) => {
+        c.mem_rd.valid.set(wr.mem_rd.valid.and(sameTarget).and(r.target.eq(i)));
+        c.mem_rd.addr.set(r.offset.trunc(c.lineBits));
+      });
+      const rdReady = select(
+        r.target,
+        clients.map((c) => c.mem_rd.ready),
+        lit(0, 1),
+      );
+      wr.mem_rd.ready.set(sameTarget.and(rdReady));
+      const rdFire = wr.mem_rd.valid.and(wr.mem_rd.ready);
+      const rvalid = select(
         cur,
-        clients.map((c) => c.mem_rd.rdata),
-      ),
-    );
+        clients.map((c) => c.mem_rd.rvalid),
+        lit(0, 1),
+      );
+      m.if(rdFire, () => cur.next(r.target));
+      const pw = pending.width;
+      pending.next(pending.add(rdFire.zext(pw)).sub(rvalid.zext(pw)));
+      wr.mem_rd.rvalid.set(rvalid);
+      wr.mem_rd.rdata.set(
+        select(
+          cur,
+          clients.map((c) => c.mem_rd.rdata),
+        ),
+      );
+      return pending.ne(0);
+    };
+    const readsInFlight = p.returnQueues ? returnQueues(wr.mem_rd_take!) : waitOnSwitch();
 
     // ---- link side: the engines' requests, whole TLPs, round robin; completions to the read engine
     connect(arb.in[0], rd.req);
@@ -373,7 +445,7 @@ export const DmaFabric = defineModule(
       });
     irqOut.set(outReg);
 
-    busy.set(rd.busy.or(wr.busy).or(rdCmds.busy).or(wrCmds.busy).or(pending.ne(0)).or(inPath.ne(0)).or(aMask.orR()));
+    busy.set(rd.busy.or(wr.busy).or(rdCmds.busy).or(wrCmds.busy).or(readsInFlight).or(inPath.ne(0)).or(aMask.orR()));
     outstanding.set(rd.outstanding);
     evUnexpected.set(rd.ev_unexpected);
     evUr.set(rd.ev_ur);
@@ -411,7 +483,7 @@ export const DmaFabric = defineModule(
   {
     name: (p) =>
       `dma_fabric_w${p.W}_r${p.regions.join('_')}_l${p.lenBits}_i${p.idBits}_t${p.tags}_s${p.slots}` +
-      `_to${p.timeoutBits}_mps${p.mpsSupported}_ra${p.readAhead}_q${p.irqBits}`,
+      `_to${p.timeoutBits}_mps${p.mpsSupported}_ra${p.readAhead}_q${p.irqBits}${p.returnQueues ? '_rq' : ''}`,
     doc: 'DMA fabric: N clients share a DMA read and a DMA write engine; commands arbitrated, statuses and memory accesses routed back.',
   },
 );

@@ -23,6 +23,8 @@ export interface FabricTestTopParams {
   regions: readonly number[];
   /** Extra read latency of each client's memory, cycles (DmaRam's own is 2). */
   latency: readonly number[];
+  /** The fabric's `returnQueues` (default false). */
+  returnQueues?: boolean;
 }
 
 export const FABRIC_TEST_LEN_BITS = 20;
@@ -41,6 +43,7 @@ export function fabricTestParams(p: FabricTestTopParams): DmaFabricParams {
     mpsSupported: 5,
     readAhead: 8 + Math.max(...p.latency),
     irqBits: p.regions.length,
+    ...(p.returnQueues ? { returnQueues: true } : {}),
   };
 }
 
@@ -113,7 +116,8 @@ export const FabricTestTop = defineModule(
     f.irq_in.set(irq);
   },
   {
-    name: (p) => `dma_fabric_test_w${p.W}_r${p.regions.join('_')}_l${p.latency.join('_')}`,
+    name: (p) =>
+      `dma_fabric_test_w${p.W}_r${p.regions.join('_')}_l${p.latency.join('_')}${p.returnQueues ? '_rq' : ''}`,
     doc: 'DMA fabric test top: line memories of different latencies as clients, command/status ports.',
   },
 );
