@@ -298,7 +298,9 @@ export class HostMemory {
   /** Removes a region (by object or by any address inside it). */
   unmap(r: Region | Addr): void {
     const region = r instanceof Region ? r : this.find(r);
-    const i = region ? this.list.indexOf(region) : -1;
+    // Regions are sorted and disjoint: the one ending after its start is it, if it is mapped.
+    const at = region ? this.firstEndingAfter(region.addr) : -1;
+    const i = at >= 0 && this.list[at] === region ? at : -1;
     if (i < 0) throw new Error(`hostmem: unmap: ${r instanceof Region ? r.describe() : hex(toAddr(r))} is not mapped`);
     this.list.splice(i, 1);
     if (this.recent === region) this.recent = undefined;
@@ -478,15 +480,21 @@ export class HostMemory {
     if (clash) throw new RangeError(`hostmem: ${region.describe()} overlaps ${clash.describe()}`);
     if (region.end > 1n << 64n)
       throw new RangeError(`hostmem: ${region.describe()} runs past the 64-bit address space`);
-    let i = 0;
-    while (i < this.list.length && this.list[i].addr < region.addr) i++;
-    this.list.splice(i, 0, region);
+    // The overlap check above found none: the region goes where the first region after it is.
+    this.list.splice(this.firstEndingAfter(region.addr), 0, region);
     return region;
   }
 
   /** The first region overlapping [addr, addr + size). A binary search: regions are sorted and disjoint, so their
    * ends are sorted too (the driver models allocate several buffers per request: a scan was a visible cost). */
   private overlapping(addr: bigint, size: bigint): Region | undefined {
+    const list = this.list;
+    const lo = this.firstEndingAfter(addr);
+    return lo < list.length && list[lo].addr < addr + size ? list[lo] : undefined;
+  }
+
+  /** Index of the first region that ends after `addr` (the list's length if none does). */
+  private firstEndingAfter(addr: bigint): number {
     const list = this.list;
     let lo = 0;
     let hi = list.length;
@@ -495,7 +503,7 @@ export class HostMemory {
       if (list[mid].end <= addr) lo = mid + 1;
       else hi = mid;
     }
-    return lo < list.length && list[lo].addr < addr + size ? list[lo] : undefined;
+    return lo;
   }
 
   private nearest(a: bigint): Region | undefined {

@@ -79,7 +79,7 @@ export class RingInvariants<T> implements DriverObserver<T> {
   addRing(queue: number, ring: RingAddresses, packed: boolean): void {
     const g = (start: bigint, len: number, write: boolean, what: string) => {
       const end = start + BigInt(len);
-      this.rings.push({
+      const grant = {
         start,
         end,
         lo: Number(start),
@@ -87,8 +87,10 @@ export class RingInvariants<T> implements DriverObserver<T> {
         read: true,
         write,
         what: `queue ${queue} ${what}`,
-      });
+      };
       if (end > SAFE) this.unsafe = true;
+      this.overlaps += this.overlapsWithLive(grant);
+      this.rings.push(grant);
     };
     if (packed) {
       g(ring.desc, DESC_SIZE * ring.num, true, 'descriptor ring');
@@ -116,7 +118,11 @@ export class RingInvariants<T> implements DriverObserver<T> {
   added(vq: Virtqueue<T>, data: T, out: readonly Sg[], inn: readonly Sg[], indirect: Region | undefined): void {
     this.counts.added++;
     const m = this.queue(vq.index);
-    if (m.has(data)) this.fail(`queue ${vq.index}: a buffer was added again while still available`);
+    const again = m.get(data);
+    if (again) {
+      this.fail(`queue ${vq.index}: a buffer was added again while still available`);
+      this.forget(m, data, again); // (recorded: the new grants replace the old)
+    }
     const grants: Grant[] = [];
     const readWritable = !!this.opts.allowReadOfWritable;
     for (let k = 0; k < out.length; k++) grants.push(segmentGrant(vq.index, out[k], false, k, readWritable));
@@ -133,6 +139,8 @@ export class RingInvariants<T> implements DriverObserver<T> {
         what: `queue ${vq.index} indirect table`,
       });
     this.noteGrants(grants);
+    this.overlaps += overlapsAmong(grants);
+    for (const g of grants) this.overlaps += this.overlapsWithLive(g);
     m.set(data, { grants, writable: inn.reduce((a, s) => a + s.len, 0) });
   }
 
@@ -144,12 +152,20 @@ export class RingInvariants<T> implements DriverObserver<T> {
       this.fail(`queue ${vq.index}: a buffer came back that is not outstanding (returned twice, or never added)`);
       return;
     }
-    m.delete(data);
+    this.forget(m, data, o);
     if (len === undefined || !lenFromDevice) return;
     this.counts.lengthsChecked++;
     const written = o.grants.reduce((a, g) => a + (g.written ? unionSize(g.written) : 0), 0);
     if (len !== written)
       this.fail(`queue ${vq.index}: used length ${len} but the device wrote ${written} distinct bytes of the buffer`);
+  }
+
+  /** Removes an outstanding buffer's grants. */
+  private forget(m: Map<T, Outstanding>, data: T, o: Outstanding): void {
+    m.delete(data);
+    this.recent = undefined;
+    this.overlaps -= overlapsAmong(o.grants);
+    for (const g of o.grants) this.overlaps -= this.overlapsWithLive(g);
   }
 
   /** A HostDma listener (runs for every device access: the message is built only when one fails). */
@@ -178,10 +194,25 @@ export class RingInvariants<T> implements DriverObserver<T> {
     if (end > SAFE || this.unsafe) return this.findExact(start, end);
     const s = Number(start);
     const e = Number(end);
-    for (const g of this.rings) if (s >= g.lo && e <= g.hi) return g;
+    // While no two live grants overlap, the grant holding an access is the only one: the last one found (DMA
+    // streams through one buffer at a time) is then the answer whenever it holds the access.
+    const recent = this.recent;
+    if (this.overlaps === 0 && recent !== undefined && s >= recent.lo && e <= recent.hi) return recent;
+    for (const g of this.rings) if (s >= g.lo && e <= g.hi) return (this.recent = g);
     for (const m of this.out.values())
-      for (const o of m.values()) for (const g of o.grants) if (s >= g.lo && e <= g.hi) return g;
+      for (const o of m.values()) for (const g of o.grants) if (s >= g.lo && e <= g.hi) return (this.recent = g);
     return undefined;
+  }
+  /** The grant find() returned last (cleared when buffers come back). */
+  private recent: Grant | undefined;
+  /** Pairs of live grants (rings and outstanding buffers) that overlap: find() uses `recent` only at 0. */
+  private overlaps = 0;
+  /** Live grants that overlap g (once per buffer added or returned; exact as bigints). */
+  private overlapsWithLive(g: Grant): number {
+    let n = 0;
+    for (const r of this.rings) if (overlap(g, r)) n++;
+    for (const m of this.out.values()) for (const o of m.values()) for (const x of o.grants) if (overlap(g, x)) n++;
+    return n;
   }
   private findExact(start: bigint, end: bigint): Grant | undefined {
     for (const g of this.rings) if (start >= g.start && end <= g.end) return g;
@@ -206,6 +237,21 @@ export class RingInvariants<T> implements DriverObserver<T> {
     const n = this.outstanding();
     if (n) this.fail(`${n} buffer(s) never came back`);
   }
+}
+
+/**
+ * Whether two grants share a byte, compared as numbers: the count of overlaps matters only while every grant ends
+ * below 2^53 (find()'s number path), where that is exact.
+ */
+function overlap(a: Grant, b: Grant): boolean {
+  return a.lo < b.hi && b.lo < a.hi;
+}
+
+/** Pairs of grants of one buffer that overlap each other. */
+function overlapsAmong(gs: readonly Grant[]): number {
+  let n = 0;
+  for (let i = 0; i < gs.length; i++) for (let j = i + 1; j < gs.length; j++) if (overlap(gs[i], gs[j])) n++;
+  return n;
 }
 
 /** Bytes covered by a set of [start, end) ranges. */

@@ -119,6 +119,31 @@ describe('invariant checker', () => {
     expect(inv.violations.length).toBe(4);
   });
 
+  test('overlapping grants: the first one added judges an access, even right after another held one', () => {
+    const s = setup();
+    const inv = new RingInvariants<string>({ record: true });
+    const at = (off: number) => s.buf.addr + BigInt(off);
+    const access = (dir: 'read' | 'write', off: number, len: number) =>
+      inv.onDma({ dir, addr: at(off), len, purpose: 'data', queue: 0, data: new Uint8Array(len) });
+    // 'ro' is device-readable [0, 64); 'wr' device-writable [32, 128), added after it.
+    inv.added(s.vq, 'ro', [{ addr: at(0), len: 64 }], [], undefined);
+    inv.added(s.vq, 'wr', [], [{ addr: at(32), len: 96 }], undefined);
+    access('write', 64, 8); // only 'wr' holds it: allowed, and found last
+    expect(inv.violations).toEqual([]);
+    access('write', 40, 8); // both hold it: 'ro' was added first and forbids the write
+    expect(inv.violations).toEqual([expect.stringMatching(/buffer segment 0 \(device-readable\)/)]);
+    // With 'ro' back, 'wr' alone holds [32, 64): the write is allowed.
+    inv.returned(s.vq, 'ro', undefined, false);
+    access('write', 40, 8);
+    access('write', 100, 8);
+    expect(inv.violations.length).toBe(1);
+    // Disjoint again: a write next to the last one goes to 'wr', one past its end is outside every grant.
+    access('write', 120, 8);
+    access('write', 124, 8);
+    expect(inv.violations.length).toBe(2);
+    expect(inv.violations[1]).toMatch(/outside the ring areas and the available buffers/);
+  });
+
   test('a buffer returned twice, or never', () => {
     const s = setup();
     s.vq.add([], [{ addr: s.buf.addr, len: 8 }], 'a');
