@@ -106,9 +106,17 @@ class PagedBacking implements Backing {
 
 /** The first i in [from, from + n) with data[i] !== mem[at + i - from], or -1. */
 function firstDifference(mem: Uint8Array, at: number, data: Uint8Array, from: number, n: number): number {
+  // Long ranges are compared natively first (memcmp over views, no copy): the golden model compares every
+  // request's data, and equal is the common case (a JavaScript loop over 4 KiB was a visible cost per request).
+  if (n >= NATIVE_COMPARE && sameBytes(mem, at, data, from, n)) return -1;
   const d = at - from;
   for (let i = from; i < from + n; i++) if (mem[d + i] !== data[i]) return i;
   return -1;
+}
+/** Ranges from this length on are compared natively first. */
+const NATIVE_COMPARE = 128;
+function sameBytes(a: Uint8Array, at: number, b: Uint8Array, from: number, n: number): boolean {
+  return Buffer.from(a.buffer, a.byteOffset + at, n).equals(Buffer.from(b.buffer, b.byteOffset + from, n));
 }
 
 /** The first i in [from, from + n) with data[i] !== 0 (unwritten bytes read as zero), or -1. */
