@@ -89,8 +89,8 @@ export class RingInvariants<T> implements DriverObserver<T> {
         what: `queue ${queue} ${what}`,
       };
       if (end > SAFE) this.unsafe = true;
-      this.overlaps += this.overlapsWithLive(grant);
       this.rings.push(grant);
+      this.index.add(grant);
     };
     if (packed) {
       g(ring.desc, DESC_SIZE * ring.num, true, 'descriptor ring');
@@ -121,7 +121,7 @@ export class RingInvariants<T> implements DriverObserver<T> {
     const again = m.get(data);
     if (again) {
       this.fail(`queue ${vq.index}: a buffer was added again while still available`);
-      this.forget(m, data, again); // (recorded: the new grants replace the old)
+      for (const g of again.grants) this.index.remove(g); // (recorded: the new grants replace the old)
     }
     const grants: Grant[] = [];
     const readWritable = !!this.opts.allowReadOfWritable;
@@ -139,8 +139,7 @@ export class RingInvariants<T> implements DriverObserver<T> {
         what: `queue ${vq.index} indirect table`,
       });
     this.noteGrants(grants);
-    this.overlaps += overlapsAmong(grants);
-    for (const g of grants) this.overlaps += this.overlapsWithLive(g);
+    for (const g of grants) this.index.add(g);
     m.set(data, { grants, writable: inn.reduce((a, s) => a + s.len, 0) });
   }
 
@@ -152,20 +151,13 @@ export class RingInvariants<T> implements DriverObserver<T> {
       this.fail(`queue ${vq.index}: a buffer came back that is not outstanding (returned twice, or never added)`);
       return;
     }
-    this.forget(m, data, o);
+    m.delete(data);
+    for (const g of o.grants) this.index.remove(g);
     if (len === undefined || !lenFromDevice) return;
     this.counts.lengthsChecked++;
     const written = o.grants.reduce((a, g) => a + (g.written ? unionSize(g.written) : 0), 0);
     if (len !== written)
       this.fail(`queue ${vq.index}: used length ${len} but the device wrote ${written} distinct bytes of the buffer`);
-  }
-
-  /** Removes an outstanding buffer's grants. */
-  private forget(m: Map<T, Outstanding>, data: T, o: Outstanding): void {
-    m.delete(data);
-    this.recent = undefined;
-    this.overlaps -= overlapsAmong(o.grants);
-    for (const g of o.grants) this.overlaps -= this.overlapsWithLive(g);
   }
 
   /** A HostDma listener (runs for every device access: the message is built only when one fails). */
@@ -194,26 +186,16 @@ export class RingInvariants<T> implements DriverObserver<T> {
     if (end > SAFE || this.unsafe) return this.findExact(start, end);
     const s = Number(start);
     const e = Number(end);
-    // While no two live grants overlap, the grant holding an access is the only one: the last one found (DMA
-    // streams through one buffer at a time) is then the answer whenever it holds the access.
-    const recent = this.recent;
-    if (this.overlaps === 0 && recent !== undefined && s >= recent.lo && e <= recent.hi) return recent;
-    for (const g of this.rings) if (s >= g.lo && e <= g.hi) return (this.recent = g);
+    // While no two live grants share a byte, a nonempty access has at most one grant holding it: the index finds
+    // it by binary search, and it is the one the scan below would find first.
+    if (e > s && this.index.disjoint()) return this.index.holding(s, e);
+    for (const g of this.rings) if (s >= g.lo && e <= g.hi) return g;
     for (const m of this.out.values())
-      for (const o of m.values()) for (const g of o.grants) if (s >= g.lo && e <= g.hi) return (this.recent = g);
+      for (const o of m.values()) for (const g of o.grants) if (s >= g.lo && e <= g.hi) return g;
     return undefined;
   }
-  /** The grant find() returned last (cleared when buffers come back). */
-  private recent: Grant | undefined;
-  /** Pairs of live grants (rings and outstanding buffers) that overlap: find() uses `recent` only at 0. */
-  private overlaps = 0;
-  /** Live grants that overlap g (once per buffer added or returned; exact as bigints). */
-  private overlapsWithLive(g: Grant): number {
-    let n = 0;
-    for (const r of this.rings) if (overlap(g, r)) n++;
-    for (const m of this.out.values()) for (const o of m.values()) for (const x of o.grants) if (overlap(g, x)) n++;
-    return n;
-  }
+  /** The live grants (rings and outstanding buffers) by start address. */
+  private readonly index = new GrantIndex();
   private findExact(start: bigint, end: bigint): Grant | undefined {
     for (const g of this.rings) if (start >= g.start && end <= g.end) return g;
     for (const m of this.out.values())
@@ -240,18 +222,60 @@ export class RingInvariants<T> implements DriverObserver<T> {
 }
 
 /**
- * Whether two grants share a byte, compared as numbers: the count of overlaps matters only while every grant ends
- * below 2^53 (find()'s number path), where that is exact.
+ * The live grants sorted by start (as numbers: used only while every grant ends below 2^53, where that is exact),
+ * and whether they are pairwise disjoint: sorted by start, they are exactly when each ends at or before the next
+ * starts. A grant added is checked against its neighbours; after an overlap, each removal checks the whole list
+ * again until they are disjoint (overlapping grants come only from drivers that misbehave on purpose).
  */
-function overlap(a: Grant, b: Grant): boolean {
-  return a.lo < b.hi && b.lo < a.hi;
-}
+class GrantIndex {
+  private readonly list: Grant[] = [];
+  private apart = true;
 
-/** Pairs of grants of one buffer that overlap each other. */
-function overlapsAmong(gs: readonly Grant[]): number {
-  let n = 0;
-  for (let i = 0; i < gs.length; i++) for (let j = i + 1; j < gs.length; j++) if (overlap(gs[i], gs[j])) n++;
-  return n;
+  disjoint(): boolean {
+    return this.apart;
+  }
+
+  add(g: Grant): void {
+    const i = this.after(g.lo);
+    const l = this.list;
+    if (this.apart && ((i > 0 && l[i - 1].hi > g.lo) || (i < l.length && g.hi > l[i].lo))) this.apart = false;
+    l.splice(i, 0, g);
+  }
+
+  remove(g: Grant): void {
+    const l = this.list;
+    // among the grants starting where g does (after() points past them), the one that is g
+    let i = this.after(g.lo) - 1;
+    while (i >= 0 && l[i] !== g) i--;
+    if (i < 0) return;
+    l.splice(i, 1);
+    if (this.apart) return;
+    this.apart = true;
+    for (let k = 0; k + 1 < l.length; k++)
+      if (l[k].hi > l[k + 1].lo) {
+        this.apart = false;
+        return;
+      }
+  }
+
+  /** The grant holding the nonempty [s, e), if any (only while disjoint: the last one starting at or before s). */
+  holding(s: number, e: number): Grant | undefined {
+    const i = this.after(s) - 1;
+    return i >= 0 && e <= this.list[i].hi ? this.list[i] : undefined;
+  }
+
+  /** Index of the first grant starting after `at` (the list's length if none). */
+  private after(at: number): number {
+    const l = this.list;
+    let lo = 0;
+    let hi = l.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (l[mid].lo <= at) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
 }
 
 /** Bytes covered by a set of [start, end) ranges. */
