@@ -406,16 +406,25 @@ export class HostMemory {
     return leToBigint(this.read(addr, 8));
   }
   writeU8(addr: Addr, v: number): void {
-    this.write(addr, leBytes(BigInt(v), 1));
+    this.write(addr, smallLeBytes(v, 1));
   }
   writeU16(addr: Addr, v: number): void {
-    this.write(addr, leBytes(BigInt(v), 2));
+    this.write(addr, smallLeBytes(v, 2));
   }
   writeU32(addr: Addr, v: number): void {
-    this.write(addr, leBytes(BigInt(v), 4));
+    this.write(addr, smallLeBytes(v, 4));
   }
   writeU64(addr: Addr, v: bigint | number): void {
-    this.write(addr, leBytes(BigInt(v), 8));
+    if (typeof v === 'number') return this.write(addr, leBytes(BigInt(v), 8));
+    // two 32-bit halves: two BigInt operations rather than two per byte (the drivers write descriptors' addresses)
+    const lo = Number(BigInt.asUintN(32, v));
+    const hi = Number(BigInt.asUintN(32, v >> 32n));
+    const out = new Uint8Array(8);
+    for (let i = 0; i < 4; i++) {
+      out[i] = (lo >>> (8 * i)) & 0xff;
+      out[4 + i] = (hi >>> (8 * i)) & 0xff;
+    }
+    this.write(addr, out);
   }
 
   // ---- Device-side access (permission-checked) ----
@@ -569,6 +578,19 @@ export function leBytes(v: bigint, n: number): Uint8Array {
     out[i] = Number(x & 0xffn);
     x >>= 8n;
   }
+  return out;
+}
+
+/**
+ * leBytes(BigInt(v), n) for n <= 4 in number arithmetic (the ring drivers write flags and indices this way on
+ * every request); a value that is not a safe integer takes leBytes' path, and its error.
+ */
+function smallLeBytes(v: number, n: number): Uint8Array {
+  if (!Number.isSafeInteger(v)) return leBytes(BigInt(v), n);
+  const out = new Uint8Array(n);
+  // `v % 2^32` then `>>> 0`: the low 32 bits of any safe integer, negative ones in two's complement
+  const x = (v % 0x1_0000_0000) >>> 0;
+  for (let i = 0; i < n; i++) out[i] = (x >>> (8 * i)) & 0xff;
   return out;
 }
 
