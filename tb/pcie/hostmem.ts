@@ -50,7 +50,10 @@ interface Backing {
 class FlatBacking implements Backing {
   constructor(readonly view: Uint8Array) {}
   read(off: number, out: Uint8Array): void {
-    out.set(this.view.subarray(off, off + out.length));
+    const n = out.length;
+    // a few bytes (ring indices, flags) by hand: a subarray() per read costs more than the copy
+    if (n <= 16) for (let i = 0; i < n; i++) out[i] = this.view[off + i];
+    else out.set(this.view.subarray(off, off + n));
   }
   write(off: number, src: Uint8Array, mask?: Uint8Array): void {
     if (!mask) {
