@@ -217,7 +217,8 @@ export class SplitVirtqueue<T> extends VirtqueueBase<T> {
   getBuf(): UsedBuffer<T> | null {
     if (this.broken) return null;
     const lastUsed = this.lastUsedIdx & (this.num - 1);
-    const elem = (f: number) => this.used + BigInt(SPLIT.usedRing(lastUsed) + f);
+    // the used element's address (not a closure: tsx names every closure with a defineProperty, per call)
+    const elem = this.used + BigInt(SPLIT.usedRing(lastUsed));
     let id: number;
     let len: number;
     let fromDevice = true;
@@ -225,7 +226,7 @@ export class SplitVirtqueue<T> extends VirtqueueBase<T> {
       if (!this.batchLast) {
         if (!this.moreUsedPlain()) return null;
         // virtio_rmb: the element is read only after used->idx showed it.
-        this.batchLast = { id: this.mem.readU32(elem(0)), len: this.mem.readU32(elem(4)) };
+        this.batchLast = { id: this.mem.readU32(elem), len: this.mem.readU32(elem + 4n) };
       }
       id = this.inOrderNextHead();
       if (this.batchLast.id === id) {
@@ -238,8 +239,8 @@ export class SplitVirtqueue<T> extends VirtqueueBase<T> {
       }
     } else {
       if (!this.moreUsedPlain()) return null;
-      id = this.mem.readU32(elem(0));
-      len = this.mem.readU32(elem(4));
+      id = this.mem.readU32(elem);
+      len = this.mem.readU32(elem + 4n);
       if (id >= this.num) return this.badRing(`id ${id} out of range`);
     }
     const data = this.state[id].data;
