@@ -284,12 +284,13 @@ export class HostMemory {
         throw new RangeError(
           `hostmem: ${name}: the window below 4 GB is full (${size} bytes do not fit below ${hex(this.lowLimit)})`,
         );
-      if (end > 1n << 64n) throw new RangeError(`hostmem: ${name}: the address space is full`);
+      if (end > ADDRESS_LIMIT) throw new RangeError(`hostmem: ${name}: the address space is full`);
       if (opts.above4G) this.highNext = end + this.gap;
       else this.lowNext = end + this.gap;
     }
     const backing = size >= this.lazyThreshold ? new PagedBacking() : new FlatBacking(new Uint8Array(size));
-    return this.insert(new Region(addr, size, name, opts.perm ?? 'rw', backing, false));
+    // placed by the allocator: the search above found it clear of every region
+    return this.insert(new Region(addr, size, name, opts.perm ?? 'rw', backing, false), opts.at === undefined);
   }
 
   /**
@@ -495,10 +496,10 @@ export class HostMemory {
 
   // ---- internals ----
 
-  private insert(region: Region): Region {
-    const clash = this.overlapping(region.addr, BigInt(region.size));
+  private insert(region: Region, clear = false): Region {
+    const clash = clear ? undefined : this.overlapping(region.addr, BigInt(region.size));
     if (clash) throw new RangeError(`hostmem: ${region.describe()} overlaps ${clash.describe()}`);
-    if (region.end > 1n << 64n)
+    if (region.end > ADDRESS_LIMIT)
       throw new RangeError(`hostmem: ${region.describe()} runs past the 64-bit address space`);
     // The overlap check above found none: the region goes where the first region after it is.
     this.list.splice(this.firstEndingAfter(region.addr), 0, region);
