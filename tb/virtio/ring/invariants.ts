@@ -280,7 +280,10 @@ class GrantIndex {
 
 /** Bytes covered by a set of [start, end) ranges. */
 function unionSize(ranges: [bigint, bigint][]): number {
-  const s = [...ranges].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  // A device usually writes a buffer front to back: the ranges are then in order already and need no sorted copy.
+  let ordered = true;
+  for (let i = 1; i < ranges.length && ordered; i++) ordered = ranges[i - 1][0] <= ranges[i][0];
+  const s = ordered ? ranges : [...ranges].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   let total = 0n;
   let curS = -1n;
   let curE = -1n;
