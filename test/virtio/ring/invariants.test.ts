@@ -93,6 +93,15 @@ describe('invariant checker', () => {
     s.dev.publish();
     expect(s.vq.getBuf()?.len).toBe(6);
     expect(s.inv.counts.lengthsChecked).toBe(1);
+    // Back to front, overlapping: bytes 4..8, then 0..6 are 8 distinct bytes.
+    s.vq.add([], [{ addr: s.buf.addr, len: 8 }], 'b');
+    const d = s.take();
+    s.dev.writeData(d, 4, new Uint8Array(4));
+    s.dev.writeData(d, 0, new Uint8Array(6));
+    s.dev.complete(d, 8);
+    s.dev.publish();
+    expect(s.vq.getBuf()?.len).toBe(8);
+    expect(s.inv.counts.lengthsChecked).toBe(2);
   });
 
   test('grants and accesses around 2^53 are judged exactly (no rounding of addresses to numbers)', () => {
