@@ -25,7 +25,8 @@ interface Grant {
   readonly hi: number;
   readonly read: boolean;
   readonly write: boolean;
-  readonly what: string;
+  /** What the grant is, for messages: its name, or for a buffer segment its queue and index (named on failure only). */
+  readonly what: string | { queue: number; segment: number };
   /** Written byte ranges (device-writable buffer segments only). */
   readonly written?: [bigint, bigint][];
 }
@@ -44,6 +45,13 @@ function describeAccess(a: DmaAccess): string {
   return `${a.purpose} ${a.dir} of ${a.len} bytes at ${hex(a.addr)} (queue ${a.queue})`;
 }
 
+/** A grant as a violation message names it. */
+function grantName(g: Grant): string {
+  const w = g.what;
+  if (typeof w === 'string') return w;
+  return `queue ${w.queue} buffer segment ${w.segment} (${g.write ? 'device-writable' : 'device-readable'})`;
+}
+
 /** The grant of buffer segment k (per request: a plain function, not a closure per call). */
 function segmentGrant(queue: number, s: Sg, write: boolean, k: number, readWritable: boolean): Grant {
   const end = s.addr + BigInt(s.len);
@@ -54,7 +62,7 @@ function segmentGrant(queue: number, s: Sg, write: boolean, k: number, readWrita
     hi: Number(end),
     read: !write || readWritable,
     write,
-    what: `queue ${queue} buffer segment ${k} (${write ? 'device-writable' : 'device-readable'})`,
+    what: { queue, segment: k },
     written: write ? [] : undefined,
   };
 }
@@ -171,9 +179,9 @@ export class RingInvariants<T> implements DriverObserver<T> {
       return;
     }
     if (a.dir === 'write' && !g.write)
-      this.fail(`${describeAccess(a)}: into ${g.what}, which the device must not write`);
+      this.fail(`${describeAccess(a)}: into ${grantName(g)}, which the device must not write`);
     else if (a.dir === 'read' && !g.read)
-      this.fail(`${describeAccess(a)}: from ${g.what}, which the device should not read`);
+      this.fail(`${describeAccess(a)}: from ${grantName(g)}, which the device should not read`);
     else if (a.dir === 'write' && g.written) g.written.push([start, end]);
   };
 
