@@ -60,7 +60,11 @@ export function packBatchTlp(
   out[at + 4] = b.hdr[h + 1];
   out[at + 5] = b.hdr[h + 2];
   out[at + 6] = b.hdr[h + 3];
-  if (n > 0) out.set(b.data.subarray(b.offset[k], b.offset[k] + n), at + TLP_HEAD);
+  const d = b.data;
+  const from = b.offset[k];
+  // Completions are short (16 dwords at a 64-byte RCB): copied by hand, without a subarray() per completion.
+  if (n <= 64) for (let i = 0; i < n; i++) out[at + TLP_HEAD + i] = d[from + i];
+  else out.set(d.subarray(from, from + n), at + TLP_HEAD);
   return TLP_HEAD + n;
 }
 

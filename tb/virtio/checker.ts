@@ -28,8 +28,13 @@ interface Reply {
 
 const STATUS_NAME: Record<number, string> = { [CplStatus.SC]: 'data', [CplStatus.UR]: 'UR', [CplStatus.CA]: 'CA' };
 
+/** A register write waiting for its turn: applied to the model in the device's order (data, not a closure per write). */
+type PendingWrite =
+  | { kind: 'write'; space: 'cfg'; access: Access; be: number; data: Uint8Array; mask: Uint8Array }
+  | { kind: 'write'; space: 'bar'; addr: bigint; bytes: number; data: Uint8Array; mask: Uint8Array };
+
 type Pending =
-  | { kind: 'write'; apply: () => void }
+  | PendingWrite
   | { kind: 'cfg-read'; tag: number; access?: Access; lane: number; reply?: Reply }
   | { kind: 'cfg-other'; tag: number; reply?: Reply }
   | {
@@ -108,7 +113,7 @@ export class CheckedLink implements Link {
       const head = this.queue[0];
       if (head.kind !== 'write' && !head.reply) return;
       this.queue.shift();
-      if (head.kind === 'write') head.apply();
+      if (head.kind === 'write') this.apply(head);
       else if (head.kind === 'cfg-other') {
         g.noteUnsupportedRequest();
         if (head.reply!.status !== CplStatus.UR)
@@ -141,8 +146,19 @@ export class CheckedLink implements Link {
     }
   }
 
-  private observeRequest(t: Tlp): void {
+  private apply(w: PendingWrite): void {
     const g = this.golden;
+    if (w.space === 'cfg') {
+      if (w.be) g.write(w.access, w.data, w.mask);
+      return;
+    }
+    if (!w.bytes) return;
+    const hit = g.claim(w.addr, w.bytes);
+    if (!hit) return g.noteUnsupportedRequest();
+    g.write({ space: 'bar', ...hit, size: w.bytes }, w.data, w.mask);
+  }
+
+  private observeRequest(t: Tlp): void {
     switch (t.type) {
       case 'CfgRd0':
       case 'CfgWr0': {
@@ -160,7 +176,7 @@ export class CheckedLink implements Link {
         if (t.type === 'CfgWr0') {
           const data = t.data.slice(lo, hi + 1);
           const mask = payloadByteMask(1, be, 0).slice(lo, hi + 1);
-          this.queue.push({ kind: 'write', apply: () => void (be && g.write(access, data, mask)) });
+          this.queue.push({ kind: 'write', space: 'cfg', access, be, data, mask });
         } else this.queue.push({ kind: 'cfg-read', tag: t.tag, access: be ? access : undefined, lane: lo });
         return;
       }
@@ -169,15 +185,7 @@ export class CheckedLink implements Link {
         const from = Number(range.addr - t.address);
         const data = t.data.slice(from, from + range.bytes);
         const mask = payloadByteMask(t.data.length / 4, t.firstBe, t.lastBe).slice(from, from + range.bytes);
-        this.queue.push({
-          kind: 'write',
-          apply: () => {
-            if (!range.bytes) return;
-            const hit = g.claim(range.addr, range.bytes);
-            if (!hit) return g.noteUnsupportedRequest();
-            g.write({ space: 'bar', ...hit, size: range.bytes }, data, mask);
-          },
-        });
+        this.queue.push({ kind: 'write', space: 'bar', addr: range.addr, bytes: range.bytes, data, mask });
         return;
       }
       case 'MRd': {

@@ -66,7 +66,10 @@ export interface DiskRange {
   readonly len: number;
 }
 
-/** What the device does with a chain's buffers (a DeviceQueue, or any memory a test serves them from). */
+/**
+ * What the device does with a chain's buffers (a DeviceQueue, or any memory a test serves them from). The device
+ * never changes an array after handing it to writeData(), so an implementation may keep it rather than a copy.
+ */
 export type BlkChainIo = Pick<DeviceQueue, 'readData' | 'writeData' | 'abort'>;
 
 /** What the device did with one request. */

@@ -189,8 +189,19 @@ export class VirtioPciDriver {
 
   has(name: string): boolean {
     const t = this.need(this.type, 'probe first');
-    return ((this.features >> BigInt(featureDef(name, t).bit)) & 1n) === 1n;
+    // Remembered per feature set and type: kick() asks on every doorbell, and a lookup by name is a search.
+    if (this.hasFor.features !== this.features || this.hasFor.type !== t)
+      this.hasFor = { features: this.features, type: t, known: new Map() };
+    let v = this.hasFor.known.get(name);
+    if (v === undefined)
+      this.hasFor.known.set(name, (v = ((this.features >> BigInt(featureDef(name, t).bit)) & 1n) === 1n));
+    return v;
   }
+  private hasFor: { features: bigint; type: DeviceTypeName | undefined; known: Map<string, boolean> } = {
+    features: -1n,
+    type: undefined,
+    known: new Map(),
+  };
 
   private need<T>(v: T | undefined, why: string): T {
     if (v === undefined) throw new Error(`virtio driver model: ${why}`);

@@ -25,7 +25,8 @@ interface Grant {
   readonly hi: number;
   readonly read: boolean;
   readonly write: boolean;
-  readonly what: string;
+  /** What the grant is, for messages: its name, or for a buffer segment its queue and index (named on failure only). */
+  readonly what: string | { queue: number; segment: number };
   /** Written byte ranges (device-writable buffer segments only). */
   readonly written?: [bigint, bigint][];
 }
@@ -44,6 +45,13 @@ function describeAccess(a: DmaAccess): string {
   return `${a.purpose} ${a.dir} of ${a.len} bytes at ${hex(a.addr)} (queue ${a.queue})`;
 }
 
+/** A grant as a violation message names it. */
+function grantName(g: Grant): string {
+  const w = g.what;
+  if (typeof w === 'string') return w;
+  return `queue ${w.queue} buffer segment ${w.segment} (${g.write ? 'device-writable' : 'device-readable'})`;
+}
+
 /** The grant of buffer segment k (per request: a plain function, not a closure per call). */
 function segmentGrant(queue: number, s: Sg, write: boolean, k: number, readWritable: boolean): Grant {
   const end = s.addr + BigInt(s.len);
@@ -54,7 +62,7 @@ function segmentGrant(queue: number, s: Sg, write: boolean, k: number, readWrita
     hi: Number(end),
     read: !write || readWritable,
     write,
-    what: `queue ${queue} buffer segment ${k} (${write ? 'device-writable' : 'device-readable'})`,
+    what: { queue, segment: k },
     written: write ? [] : undefined,
   };
 }
@@ -79,7 +87,7 @@ export class RingInvariants<T> implements DriverObserver<T> {
   addRing(queue: number, ring: RingAddresses, packed: boolean): void {
     const g = (start: bigint, len: number, write: boolean, what: string) => {
       const end = start + BigInt(len);
-      this.rings.push({
+      const grant = {
         start,
         end,
         lo: Number(start),
@@ -87,8 +95,10 @@ export class RingInvariants<T> implements DriverObserver<T> {
         read: true,
         write,
         what: `queue ${queue} ${what}`,
-      });
+      };
       if (end > SAFE) this.unsafe = true;
+      this.rings.push(grant);
+      this.index.add(grant);
     };
     if (packed) {
       g(ring.desc, DESC_SIZE * ring.num, true, 'descriptor ring');
@@ -116,7 +126,11 @@ export class RingInvariants<T> implements DriverObserver<T> {
   added(vq: Virtqueue<T>, data: T, out: readonly Sg[], inn: readonly Sg[], indirect: Region | undefined): void {
     this.counts.added++;
     const m = this.queue(vq.index);
-    if (m.has(data)) this.fail(`queue ${vq.index}: a buffer was added again while still available`);
+    const again = m.get(data);
+    if (again) {
+      this.fail(`queue ${vq.index}: a buffer was added again while still available`);
+      for (const g of again.grants) this.index.remove(g); // (recorded: the new grants replace the old)
+    }
     const grants: Grant[] = [];
     const readWritable = !!this.opts.allowReadOfWritable;
     for (let k = 0; k < out.length; k++) grants.push(segmentGrant(vq.index, out[k], false, k, readWritable));
@@ -133,6 +147,7 @@ export class RingInvariants<T> implements DriverObserver<T> {
         what: `queue ${vq.index} indirect table`,
       });
     this.noteGrants(grants);
+    for (const g of grants) this.index.add(g);
     m.set(data, { grants, writable: inn.reduce((a, s) => a + s.len, 0) });
   }
 
@@ -145,6 +160,7 @@ export class RingInvariants<T> implements DriverObserver<T> {
       return;
     }
     m.delete(data);
+    for (const g of o.grants) this.index.remove(g);
     if (len === undefined || !lenFromDevice) return;
     this.counts.lengthsChecked++;
     const written = o.grants.reduce((a, g) => a + (g.written ? unionSize(g.written) : 0), 0);
@@ -163,9 +179,9 @@ export class RingInvariants<T> implements DriverObserver<T> {
       return;
     }
     if (a.dir === 'write' && !g.write)
-      this.fail(`${describeAccess(a)}: into ${g.what}, which the device must not write`);
+      this.fail(`${describeAccess(a)}: into ${grantName(g)}, which the device must not write`);
     else if (a.dir === 'read' && !g.read)
-      this.fail(`${describeAccess(a)}: from ${g.what}, which the device should not read`);
+      this.fail(`${describeAccess(a)}: from ${grantName(g)}, which the device should not read`);
     else if (a.dir === 'write' && g.written) g.written.push([start, end]);
   };
 
@@ -178,11 +194,16 @@ export class RingInvariants<T> implements DriverObserver<T> {
     if (end > SAFE || this.unsafe) return this.findExact(start, end);
     const s = Number(start);
     const e = Number(end);
+    // While no two live grants share a byte, a nonempty access has at most one grant holding it: the index finds
+    // it by binary search, and it is the one the scan below would find first.
+    if (e > s && this.index.disjoint()) return this.index.holding(s, e);
     for (const g of this.rings) if (s >= g.lo && e <= g.hi) return g;
     for (const m of this.out.values())
       for (const o of m.values()) for (const g of o.grants) if (s >= g.lo && e <= g.hi) return g;
     return undefined;
   }
+  /** The live grants (rings and outstanding buffers) by start address. */
+  private readonly index = new GrantIndex();
   private findExact(start: bigint, end: bigint): Grant | undefined {
     for (const g of this.rings) if (start >= g.start && end <= g.end) return g;
     for (const m of this.out.values())
@@ -208,9 +229,69 @@ export class RingInvariants<T> implements DriverObserver<T> {
   }
 }
 
+/**
+ * The live grants sorted by start (as numbers: used only while every grant ends below 2^53, where that is exact),
+ * and whether they are pairwise disjoint: sorted by start, they are exactly when each ends at or before the next
+ * starts. A grant added is checked against its neighbours; after an overlap, each removal checks the whole list
+ * again until they are disjoint (overlapping grants come only from drivers that misbehave on purpose).
+ */
+class GrantIndex {
+  private readonly list: Grant[] = [];
+  private apart = true;
+
+  disjoint(): boolean {
+    return this.apart;
+  }
+
+  add(g: Grant): void {
+    const i = this.after(g.lo);
+    const l = this.list;
+    if (this.apart && ((i > 0 && l[i - 1].hi > g.lo) || (i < l.length && g.hi > l[i].lo))) this.apart = false;
+    l.splice(i, 0, g);
+  }
+
+  remove(g: Grant): void {
+    const l = this.list;
+    // among the grants starting where g does (after() points past them), the one that is g
+    let i = this.after(g.lo) - 1;
+    while (i >= 0 && l[i] !== g) i--;
+    if (i < 0) return;
+    l.splice(i, 1);
+    if (this.apart) return;
+    this.apart = true;
+    for (let k = 0; k + 1 < l.length; k++)
+      if (l[k].hi > l[k + 1].lo) {
+        this.apart = false;
+        return;
+      }
+  }
+
+  /** The grant holding the nonempty [s, e), if any (only while disjoint: the last one starting at or before s). */
+  holding(s: number, e: number): Grant | undefined {
+    const i = this.after(s) - 1;
+    return i >= 0 && e <= this.list[i].hi ? this.list[i] : undefined;
+  }
+
+  /** Index of the first grant starting after `at` (the list's length if none). */
+  private after(at: number): number {
+    const l = this.list;
+    let lo = 0;
+    let hi = l.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (l[mid].lo <= at) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+}
+
 /** Bytes covered by a set of [start, end) ranges. */
 function unionSize(ranges: [bigint, bigint][]): number {
-  const s = [...ranges].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  // A device usually writes a buffer front to back: the ranges are then in order already and need no sorted copy.
+  let ordered = true;
+  for (let i = 1; i < ranges.length && ordered; i++) ordered = ranges[i - 1][0] <= ranges[i][0];
+  const s = ordered ? ranges : [...ranges].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   let total = 0n;
   let curS = -1n;
   let curE = -1n;

@@ -107,17 +107,21 @@ export class PackedVirtqueue<T> extends VirtqueueBase<T> {
   add(out: readonly Sg[], inn: readonly Sg[], data: T): AddResult {
     const totalSg = this.checkSgs(out, inn);
     if (this.broken) return 'EIO';
-    const segs = [...out.map((s) => ({ s, w: false })), ...inn.map((s) => ({ s, w: true }))];
-    const totalLen = segs.reduce((a, { s }) => a + s.len, 0);
+    // segment c is out[c], then inn[c - out.length] (plain loops: this runs per request)
+    let totalLen = 0;
+    for (const s of out) totalLen += s.len;
+    for (const s of inn) totalLen += s.len;
     const head = this.nextAvailIdx;
-    if (this.useIndirect(totalSg)) return this.addIndirect(segs, data, totalLen, out, inn);
+    if (this.useIndirect(totalSg)) return this.addIndirect(data, totalLen, out, inn);
     if (this.numFreeV < totalSg) return 'ENOSPC';
     const id = this.inOrder ? head : this.freeHead;
     let curr = id;
     let prev = id;
     let i = head;
     let headFlags = 0;
-    segs.forEach(({ s, w }, c) => {
+    for (let c = 0; c < totalSg; c++) {
+      const w = c >= out.length;
+      const s = w ? inn[c - out.length] : out[c];
       const flags = this.availUsedFlags | (c + 1 === totalSg ? 0 : VRING_DESC_F_NEXT) | (w ? VRING_DESC_F_WRITE : 0);
       if (i === head) headFlags = flags;
       else this.mem.writeU16(this.d(i) + BigInt(PACKED.flags), flags);
@@ -127,11 +131,11 @@ export class PackedVirtqueue<T> extends VirtqueueBase<T> {
       prev = curr;
       if (!this.inOrder) curr = this.extraNext[curr];
       i = this.advance(i);
-    });
+    }
     this.numFreeV -= totalSg;
     this.nextAvailIdx = i;
     if (!this.inOrder) this.freeHead = curr;
-    Object.assign(this.state[id], { num: totalSg, data, indir: undefined, last: prev, totalLen });
+    this.setState(id, totalSg, data, undefined, prev, totalLen);
     // "A driver MUST NOT make the first descriptor in the list available before all subsequent descriptors
     // comprising the list are made available." (virtio_wmb, then the head's flags)
     this.mem.writeU16(this.d(head) + BigInt(PACKED.flags), headFlags);
@@ -141,24 +145,21 @@ export class PackedVirtqueue<T> extends VirtqueueBase<T> {
   }
 
   /** virtqueue_add_indirect_packed */
-  private addIndirect(
-    segs: readonly { s: Sg; w: boolean }[],
-    data: T,
-    totalLen: number,
-    out: readonly Sg[],
-    inn: readonly Sg[],
-  ): AddResult {
+  private addIndirect(data: T, totalLen: number, out: readonly Sg[], inn: readonly Sg[]): AddResult {
     const head = this.nextAvailIdx;
     if (this.numFreeV < 1) return 'ENOSPC';
     const id = this.inOrder ? head : this.freeHead;
-    const bytes = new Uint8Array(DESC_SIZE * segs.length);
+    const n = out.length + inn.length;
+    const bytes = new Uint8Array(DESC_SIZE * n);
     const v = new DataView(bytes.buffer);
     // Entries carry flags (WRITE or 0), addr and len; Linux leaves their id unset (kmalloc'ed): here 0.
-    segs.forEach(({ s, w }, j) => {
+    for (let j = 0; j < n; j++) {
+      const w = j >= out.length;
+      const s = w ? inn[j - out.length] : out[j];
       v.setBigUint64(DESC_SIZE * j + PACKED.addr, s.addr, true);
       v.setUint32(DESC_SIZE * j + PACKED.len, s.len, true);
       v.setUint16(DESC_SIZE * j + PACKED.flags, w ? VRING_DESC_F_WRITE : 0, true);
-    });
+    }
     const table = this.mem.alloc(bytes.length, { align: 16, perm: 'ro', name: `vq${this.index}.indirect` });
     table.write(0, bytes);
     this.mem.writeU64(this.d(head) + BigInt(PACKED.addr), table.addr);
@@ -168,10 +169,19 @@ export class PackedVirtqueue<T> extends VirtqueueBase<T> {
     this.numFreeV -= 1;
     this.nextAvailIdx = this.advance(head);
     if (!this.inOrder) this.freeHead = this.extraNext[id];
-    Object.assign(this.state[id], { num: 1, data, indir: table, last: id, totalLen });
+    this.setState(id, 1, data, table, id, totalLen);
     this.numAdded += 1;
     this.observer?.added?.(this, data, out, inn, table);
     return 'ok';
+  }
+
+  private setState(id: number, num: number, data: T, indir: Region | undefined, last: number, totalLen: number): void {
+    const st = this.state[id];
+    st.num = num;
+    st.data = data;
+    st.indir = indir;
+    st.last = last;
+    st.totalLen = totalLen;
   }
 
   notificationData(): number {

@@ -92,7 +92,10 @@ export class SplitVirtqueue<T> extends VirtqueueBase<T> {
     this.mem.writeU32(d + 8n, len);
     const next = this.extra[i].next;
     this.mem.writeU16(d + 14n, next);
-    Object.assign(this.extra[i], { addr, len, flags });
+    const x = this.extra[i];
+    x.addr = addr;
+    x.len = len;
+    x.flags = flags;
     return next;
   }
 
@@ -107,7 +110,7 @@ export class SplitVirtqueue<T> extends VirtqueueBase<T> {
       if (out.length) this.notify();
       return 'ENOSPC';
     }
-    const segs = [...out.map((s) => ({ s, w: false })), ...inn.map((s) => ({ s, w: true }))];
+    // segment j is out[j], then inn[j - out.length] (plain loops: this runs per request)
     let totalLen = 0;
     let table: Region | undefined;
     let i = head;
@@ -116,7 +119,9 @@ export class SplitVirtqueue<T> extends VirtqueueBase<T> {
       // alloc_indirect_split: next = i + 1 in every entry; the table is filled, then mapped for the device.
       const bytes = new Uint8Array(DESC_SIZE * totalSg);
       const v = new DataView(bytes.buffer);
-      segs.forEach(({ s, w }, j) => {
+      for (let j = 0; j < totalSg; j++) {
+        const w = j >= out.length;
+        const s = w ? inn[j - out.length] : out[j];
         const flags =
           j === totalSg - 1 ? (w ? VRING_DESC_F_WRITE : 0) : VRING_DESC_F_NEXT | (w ? VRING_DESC_F_WRITE : 0);
         v.setBigUint64(DESC_SIZE * j, s.addr, true);
@@ -124,12 +129,14 @@ export class SplitVirtqueue<T> extends VirtqueueBase<T> {
         v.setUint16(DESC_SIZE * j + 12, flags, true);
         v.setUint16(DESC_SIZE * j + 14, (j + 1) & 0xffff, true);
         totalLen += s.len;
-      });
+      }
       table = this.mem.alloc(bytes.length, { align: 16, perm: 'ro', name: `vq${this.index}.indirect` });
       table.write(0, bytes);
       this.addDescRing(head, table.addr, bytes.length, VRING_DESC_F_INDIRECT);
     } else {
-      for (const { s, w } of segs) {
+      for (let j = 0; j < totalSg; j++) {
+        const w = j >= out.length;
+        const s = w ? inn[j - out.length] : out[j];
         prev = i;
         i = this.addDescRing(i, s.addr, s.len, VRING_DESC_F_NEXT | (w ? VRING_DESC_F_WRITE : 0));
         totalLen += s.len;
@@ -142,7 +149,11 @@ export class SplitVirtqueue<T> extends VirtqueueBase<T> {
     this.numFreeV -= descsUsed;
     if (this.inOrder) this.freeHead = (this.freeHead + descsUsed) % this.num;
     else this.freeHead = indirect ? this.extra[head].next : i;
-    Object.assign(this.state[head], { data, indir: table, totalLen, descs: descsUsed });
+    const st = this.state[head];
+    st.data = data;
+    st.indir = table;
+    st.totalLen = totalLen;
+    st.descs = descsUsed;
     // The head goes in the available ring; avail->idx moves after it (virtio_wmb).
     const slot = this.availIdxShadow & (this.num - 1);
     this.mem.writeU16(this.avail + BigInt(SPLIT.availRing(slot)), head);
@@ -206,7 +217,8 @@ export class SplitVirtqueue<T> extends VirtqueueBase<T> {
   getBuf(): UsedBuffer<T> | null {
     if (this.broken) return null;
     const lastUsed = this.lastUsedIdx & (this.num - 1);
-    const elem = (f: number) => this.used + BigInt(SPLIT.usedRing(lastUsed) + f);
+    // the used element's address (not a closure: tsx names every closure with a defineProperty, per call)
+    const elem = this.used + BigInt(SPLIT.usedRing(lastUsed));
     let id: number;
     let len: number;
     let fromDevice = true;
@@ -214,7 +226,7 @@ export class SplitVirtqueue<T> extends VirtqueueBase<T> {
       if (!this.batchLast) {
         if (!this.moreUsedPlain()) return null;
         // virtio_rmb: the element is read only after used->idx showed it.
-        this.batchLast = { id: this.mem.readU32(elem(0)), len: this.mem.readU32(elem(4)) };
+        this.batchLast = { id: this.mem.readU32(elem), len: this.mem.readU32(elem + 4n) };
       }
       id = this.inOrderNextHead();
       if (this.batchLast.id === id) {
@@ -227,8 +239,8 @@ export class SplitVirtqueue<T> extends VirtqueueBase<T> {
       }
     } else {
       if (!this.moreUsedPlain()) return null;
-      id = this.mem.readU32(elem(0));
-      len = this.mem.readU32(elem(4));
+      id = this.mem.readU32(elem);
+      len = this.mem.readU32(elem + 4n);
       if (id >= this.num) return this.badRing(`id ${id} out of range`);
     }
     const data = this.state[id].data;

@@ -203,9 +203,11 @@ export abstract class VirtqueueBase<T> implements Virtqueue<T> {
   protected checkSgs(out: readonly Sg[], inn: readonly Sg[]): number {
     const total = out.length + inn.length;
     if (total === 0) throw new Error(`vq${this.index}: add: no segments (BUG_ON(total_sg == 0))`);
-    for (const sg of [...out, ...inn])
+    for (let k = 0; k < total; k++) {
+      const sg = k < out.length ? out[k] : inn[k - out.length];
       if (!Number.isInteger(sg.len) || sg.len < 0 || sg.len > 0xffff_ffff)
         throw new RangeError(`vq${this.index}: add: segment length ${sg.len} does not fit a descriptor's 32 bits`);
+    }
     return total;
   }
 }

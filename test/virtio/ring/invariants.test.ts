@@ -93,6 +93,15 @@ describe('invariant checker', () => {
     s.dev.publish();
     expect(s.vq.getBuf()?.len).toBe(6);
     expect(s.inv.counts.lengthsChecked).toBe(1);
+    // Back to front, overlapping: bytes 4..8, then 0..6 are 8 distinct bytes.
+    s.vq.add([], [{ addr: s.buf.addr, len: 8 }], 'b');
+    const d = s.take();
+    s.dev.writeData(d, 4, new Uint8Array(4));
+    s.dev.writeData(d, 0, new Uint8Array(6));
+    s.dev.complete(d, 8);
+    s.dev.publish();
+    expect(s.vq.getBuf()?.len).toBe(8);
+    expect(s.inv.counts.lengthsChecked).toBe(2);
   });
 
   test('grants and accesses around 2^53 are judged exactly (no rounding of addresses to numbers)', () => {
@@ -117,6 +126,31 @@ describe('invariant checker', () => {
     access(0x1000n, 16);
     access(0x0fffn, 1);
     expect(inv.violations.length).toBe(4);
+  });
+
+  test('overlapping grants: the first one added judges an access, even right after another held one', () => {
+    const s = setup();
+    const inv = new RingInvariants<string>({ record: true });
+    const at = (off: number) => s.buf.addr + BigInt(off);
+    const access = (dir: 'read' | 'write', off: number, len: number) =>
+      inv.onDma({ dir, addr: at(off), len, purpose: 'data', queue: 0, data: new Uint8Array(len) });
+    // 'ro' is device-readable [0, 64); 'wr' device-writable [32, 128), added after it.
+    inv.added(s.vq, 'ro', [{ addr: at(0), len: 64 }], [], undefined);
+    inv.added(s.vq, 'wr', [], [{ addr: at(32), len: 96 }], undefined);
+    access('write', 64, 8); // only 'wr' holds it: allowed, and found last
+    expect(inv.violations).toEqual([]);
+    access('write', 40, 8); // both hold it: 'ro' was added first and forbids the write
+    expect(inv.violations).toEqual([expect.stringMatching(/buffer segment 0 \(device-readable\)/)]);
+    // With 'ro' back, 'wr' alone holds [32, 64): the write is allowed.
+    inv.returned(s.vq, 'ro', undefined, false);
+    access('write', 40, 8);
+    access('write', 100, 8);
+    expect(inv.violations.length).toBe(1);
+    // Disjoint again: a write next to the last one goes to 'wr', one past its end is outside every grant.
+    access('write', 120, 8);
+    access('write', 124, 8);
+    expect(inv.violations.length).toBe(2);
+    expect(inv.violations[1]).toMatch(/outside the ring areas and the available buffers/);
   });
 
   test('a buffer returned twice, or never', () => {
