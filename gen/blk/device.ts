@@ -247,7 +247,9 @@ export const VirtioBlk = defineModule(
     const hdrDone = m.regArray('hdr_done', S, bit, { reset: 0 });
     // A DMA transfer of the slot's request failed (header, data, segments).
     const sErr = m.regArray('slot_error', S, bit, { reset: 0 });
-    const statusBytes = m.regArray('status_byte', S, 8, { reset: 0 });
+    // The status bytes, in a LUT RAM (one write port: the back end's decision, or the status stage's IOERR; two
+    // reads: the two halves of a write engine access).
+    const statusBytes = m.memory('status_byte', { width: 8, depth: S });
     const used = m.reg('slots_used', sb + 1, { reset: 0 });
     const fHead = m.reg('f_slot', sb, { reset: 0 });
     const bHead = m.reg('b_slot', sb, { reset: 0 });
@@ -407,6 +409,10 @@ export const VirtioBlk = defineModule(
     fw.ready.set(rdCmd.ready.and(rdBack.not()));
     // The status byte's write (the status stage, below) goes before the back end's data writes.
     const sst = m.fsm('s_state', ['idle', 'reads', 'fence', 'issue'] as const);
+    const fenceIoerr = m.wire('fence_ioerr', bit, { default: 0 });
+    // The back end's status byte for its slot (written a cycle after its decision, below).
+    const bStatus = m.reg('b_status', 8);
+    const bStatusWrite = m.reg('b_status_write', bit, { reset: 0 });
     const stQ = m.instance('status_queue', Fifo, { width: sb + 1 + 1 + 32 + 16, depth: S }).io;
     const sSlot = stQ.deq.data.bits(sb + 49, 50);
     const statusCmd = sst.is('issue');
@@ -603,7 +609,7 @@ export const VirtioBlk = defineModule(
     const HALF = 3 + slotLineBits + sb + 8;
     const askHalf = (scratch: Expr, k: Expr) => {
       const slot = k.bits(sb + slotLineBits - 1, slotLineBits);
-      return cat(scratch, inSlots(k), slot.eq(0), k.bits(slotLineBits - 1, 0), slot, muxTree(slot, statusBytes.items));
+      return cat(scratch, inSlots(k), slot.eq(0), k.bits(slotLineBits - 1, 0), slot, statusBytes.readAsync(slot));
     };
     const order = m.instance('rd_order', Fifo, { width: 2 * HALF, depth: 16 }).io;
     const rdStorage = rh.loScratch.and(rh.hiScratch).not();
@@ -736,11 +742,12 @@ export const VirtioBlk = defineModule(
           wMark.next(la.wr_accepted);
           sst.goto('fence');
         }),
+      // (Not in a cycle the back end writes a status byte: the status bytes have one write port.)
       fence: () =>
-        m.if(after(la.wr_answered, wMark).and(scanIdle), () => {
+        m.if(after(la.wr_answered, wMark).and(scanIdle).and(bStatusWrite.not()), () => {
           outActive.nextAt(sSlot, 0);
           m.if(atSlot(sErr, sSlot), () => {
-            statusBytes.nextAt(sSlot, BLK_S.IOERR);
+            fenceIoerr.set(1);
             sLenErr.next(1);
           });
           sst.goto('issue');
@@ -772,10 +779,12 @@ export const VirtioBlk = defineModule(
     };
     // The back end's status byte goes into the slot's register a cycle later (it is read only once the request
     // has left the back end), so the decisions do not drive every slot's status register.
-    const bStatus = m.reg('b_status', 8);
-    const bStatusWrite = m.reg('b_status_write', bit, { reset: 0 });
     bStatusWrite.next(0);
-    m.if(bStatusWrite, () => statusBytes.nextAt(bHead, bStatus));
+    statusBytes.write(
+      mux(bStatusWrite, bHead, sSlot),
+      mux(bStatusWrite, bStatus, lit(BLK_S.IOERR, 8)),
+      bStatusWrite.or(fenceIoerr),
+    );
     const setStatus = (v: number | Expr) => {
       bStatus.next(v);
       bStatusWrite.next(1);
@@ -868,25 +877,21 @@ export const VirtioBlk = defineModule(
       hdr: () =>
         m.if(atSlot(hdrDone, bHead), () => {
           cap.next(capRead);
+          // The type's class, registered with the header (not from `cap` in prep: the 32-bit compares there were
+          // the front of prep's deepest path, into `blocked`).
+          const type = capRead.bits(31, 0);
+          tIn.next(type.eq(BLK_T.IN));
+          tOut.next(type.eq(BLK_T.OUT));
+          tFlush.next(type.eq(BLK_T.FLUSH));
+          tGetId.next(type.eq(BLK_T.GET_ID));
+          tDiscard.next(type.eq(BLK_T.DISCARD));
+          tWz.next(type.eq(BLK_T.WRITE_ZEROES));
           st.goto('prep');
         }),
       prep: () => {
-        const type = capField(0, 4);
         const sector = capField(8, 8);
-        const isOut = type.eq(BLK_T.OUT);
-        blocked.next(
-          mustWait(
-            type.eq(BLK_T.IN),
-            isOut.or(type.eq(BLK_T.DISCARD)).or(type.eq(BLK_T.WRITE_ZEROES)),
-            type.eq(BLK_T.IN).or(type.eq(BLK_T.GET_ID)),
-          ),
-        );
-        tIn.next(type.eq(BLK_T.IN));
-        tOut.next(isOut);
-        tFlush.next(type.eq(BLK_T.FLUSH));
-        tGetId.next(type.eq(BLK_T.GET_ID));
-        tDiscard.next(type.eq(BLK_T.DISCARD));
-        tWz.next(type.eq(BLK_T.WRITE_ZEROES));
+        const isOut = tOut;
+        blocked.next(mustWait(tIn, tOut.or(tDiscard).or(tWz), tIn.or(tGetId)));
         // IN / OUT: data in the wrong direction, not whole sectors, past the capacity, OUT on a read-only build.
         // One range check, of the data bytes in the request's direction.
         const ioBadOut = inData
@@ -904,7 +909,7 @@ export const VirtioBlk = defineModule(
         dwzBad.next(wrBytes.ne(1).or(outData.eq(0)).or(outData.bits(3, 0).ne(0)));
         const nseg = outData.bits(N - 1, 4);
         dwzTooMany.next(
-          mux(type.eq(BLK_T.DISCARD), nseg.gt(p.discard?.maxSeg ?? 0), nseg.gt(p.writeZeroes?.maxSeg ?? 0)),
+          mux(tDiscard, nseg.gt(p.discard?.maxSeg ?? 0), nseg.gt(p.writeZeroes?.maxSeg ?? 0)),
         );
         st.goto('decode');
       },
