@@ -387,28 +387,28 @@ module virtio_blk_w64_eeaca5b877 (
   reg [8:0] seg_count;  // gen/blk/device.ts:768
   reg seg_pass2;  // gen/blk/device.ts:769
   wire dma_idle;  // gen/blk/device.ts:770
-  reg fence;  // gen/blk/device.ts:792
-  wire [127:0] capture_rd0;  // gen/blk/device.ts:804
-  reg [33:0] out_data;  // gen/blk/device.ts:808
-  reg [33:0] in_data;  // gen/blk/device.ts:809
-  reg t_in;  // gen/blk/device.ts:810
-  reg t_out;  // gen/blk/device.ts:810
-  reg t_flush;  // gen/blk/device.ts:810
-  reg t_get_id;  // gen/blk/device.ts:810
-  reg t_discard;  // gen/blk/device.ts:810
-  reg t_write_zeroes;  // gen/blk/device.ts:810
-  reg io_bad;  // gen/blk/device.ts:810
-  reg dwz_bad;  // gen/blk/device.ts:810
-  reg dwz_too_many;  // gen/blk/device.ts:810
-  reg [29:0] storage_off;  // gen/blk/device.ts:820
-  reg [33:0] id_len;  // gen/blk/device.ts:821
-  reg seg_unsupp;  // gen/blk/device.ts:810
-  reg seg_ioerr;  // gen/blk/device.ts:810
-  reg seg_last;  // gen/blk/device.ts:810
-  reg seg_empty;  // gen/blk/device.ts:810
-  reg id_bad;  // gen/blk/device.ts:810
-  reg blocked;  // gen/blk/device.ts:810
-  wire [85:0] slot_info_rd0;  // gen/blk/device.ts:852
+  reg fence;  // gen/blk/device.ts:795
+  wire [127:0] capture_rd0;  // gen/blk/device.ts:807
+  reg [33:0] out_data;  // gen/blk/device.ts:811
+  reg [33:0] in_data;  // gen/blk/device.ts:812
+  reg t_in;  // gen/blk/device.ts:813
+  reg t_out;  // gen/blk/device.ts:813
+  reg t_flush;  // gen/blk/device.ts:813
+  reg t_get_id;  // gen/blk/device.ts:813
+  reg t_discard;  // gen/blk/device.ts:813
+  reg t_write_zeroes;  // gen/blk/device.ts:813
+  reg io_bad;  // gen/blk/device.ts:813
+  reg dwz_bad;  // gen/blk/device.ts:813
+  reg dwz_too_many;  // gen/blk/device.ts:813
+  reg [29:0] storage_off;  // gen/blk/device.ts:823
+  reg [33:0] id_len;  // gen/blk/device.ts:824
+  reg seg_unsupp;  // gen/blk/device.ts:813
+  reg seg_ioerr;  // gen/blk/device.ts:813
+  reg seg_last;  // gen/blk/device.ts:813
+  reg seg_empty;  // gen/blk/device.ts:813
+  reg id_bad;  // gen/blk/device.ts:813
+  reg blocked;  // gen/blk/device.ts:813
+  wire [85:0] slot_info_rd0;  // gen/blk/device.ts:855
   reg [96:0] descs [0:127];  // gen/blk/device.ts:241
   reg [85:0] slot_info [0:15];  // gen/blk/device.ts:243
   reg [63:0] slot_status_at [0:15];  // gen/blk/device.ts:244
@@ -481,7 +481,7 @@ module virtio_blk_w64_eeaca5b877 (
   wire _and_47;  // gen/blk/device.ts:505
   wire _or_46;  // gen/blk/device.ts:510
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [33:0] _mux_48;  // gen/blk/device.ts:902
+  wire [33:0] _mux_48;  // gen/blk/device.ts:905
   /* verilator lint_on UNUSEDSIGNAL */
   wire [127:0] _cat_49;  // gen/blk/device.ts:514
   wire [15:0] _cat_50;  // gen/blk/device.ts:514
@@ -639,7 +639,7 @@ module virtio_blk_w64_eeaca5b877 (
   assign _or_44 = (_and_45 & mem_wr_be[1]) | ((_and_10 & (_add_4[2:0] == 3'd0)) & mem_wr_be[9]);  // gen/blk/device.ts:510
   assign _and_47 = _and_9 & (mem_wr_addr[2:0] == 3'd0);  // gen/blk/device.ts:505
   assign _or_46 = (_and_47 & mem_wr_be[0]) | ((_and_10 & (_add_4[2:0] == 3'd0)) & mem_wr_be[8]);  // gen/blk/device.ts:510
-  assign _mux_48 = t_out ? out_data : in_data;  // gen/blk/device.ts:902
+  assign _mux_48 = t_out ? out_data : in_data;  // gen/blk/device.ts:905
   assign _cat_49 = {(_and_17 ? mem_wr_data[63:56] : mem_wr_data[127:120]), (_and_19 ? mem_wr_data[55:48] : mem_wr_data[119:112]), (_and_21 ? mem_wr_data[47:40] : mem_wr_data[111:104]), (_and_23 ? mem_wr_data[39:32] : mem_wr_data[103:96]), (_and_25 ? mem_wr_data[31:24] : mem_wr_data[95:88]), (_and_27 ? mem_wr_data[23:16] : mem_wr_data[87:80]), (_and_29 ? mem_wr_data[15:8] : mem_wr_data[79:72]), (_and_31 ? mem_wr_data[7:0] : mem_wr_data[71:64]), (_and_33 ? mem_wr_data[63:56] : mem_wr_data[127:120]), (_and_35 ? mem_wr_data[55:48] : mem_wr_data[119:112]), (_and_37 ? mem_wr_data[47:40] : mem_wr_data[111:104]), (_and_39 ? mem_wr_data[39:32] : mem_wr_data[103:96]), (_and_41 ? mem_wr_data[31:24] : mem_wr_data[95:88]), (_and_43 ? mem_wr_data[23:16] : mem_wr_data[87:80]), (_and_45 ? mem_wr_data[15:8] : mem_wr_data[79:72]), (_and_47 ? mem_wr_data[7:0] : mem_wr_data[71:64])};  // gen/blk/device.ts:514
   assign _cat_50 = {_or_16, _or_18, _or_20, _or_22, _or_24, _or_26, _or_28, _or_30, _or_32, _or_34, _or_36, _or_38, _or_40, _or_42, _or_44, _or_46};  // gen/blk/device.ts:514
   assign chain_ready = (f_state == F_STATE_RECV) & (slots_used < 5'd16);  // gen/blk/device.ts:323
@@ -681,12 +681,12 @@ module virtio_blk_w64_eeaca5b877 (
   assign storage_arburst = store_axi_arburst;  // gen/blk/device.ts:220
   assign storage_rready = store_axi_rready;  // gen/blk/device.ts:220
   always @* begin
-    ev_bad_request = 1'b0;  // gen/blk/device.ts:803
-    case (state)  // gen/blk/device.ts:848
+    ev_bad_request = 1'b0;  // gen/blk/device.ts:806
+    case (state)  // gen/blk/device.ts:851
       STATE_CHECK: begin
-        if (no_writable) begin  // gen/blk/device.ts:864
-          if (status_queue_enq_ready) begin  // gen/blk/device.ts:868
-            ev_bad_request = 1'b1;  // gen/blk/device.ts:869
+        if (no_writable) begin  // gen/blk/device.ts:867
+          if (status_queue_enq_ready) begin  // gen/blk/device.ts:871
+            ev_bad_request = 1'b1;  // gen/blk/device.ts:872
           end
         end
       end
@@ -694,7 +694,7 @@ module virtio_blk_w64_eeaca5b877 (
     endcase
   end
   assign ev_dma_error = (rd_status_valid & (rd_status_error != 3'd0)) | (wr_status_valid & (wr_status_error != 3'd0));  // gen/blk/device.ts:451
-  assign busy = ((((~(state == STATE_IDLE)) | (~(s_state == S_STATE_IDLE))) | (~(f_state == F_STATE_RECV))) | (f_count != 16'd0)) | (slots_used != 5'd0);  // gen/blk/device.ts:1048
+  assign busy = ((((~(state == STATE_IDLE)) | (~(s_state == S_STATE_IDLE))) | (~(f_state == F_STATE_RECV))) | (f_count != 16'd0)) | (slots_used != 5'd0);  // gen/blk/device.ts:1049
   assign rd_cmd_in_valid = (walk_need & (~walk_dir)) | (f_walk_need & (~1'b0));  // gen/blk/device.ts:404
   assign rd_cmd_in_ready = rd_cmd_pipe_in_ready;  // gen/blk/device.ts:206
   assign rd_cmd_in_host_addr = (walk_need & (~walk_dir)) ? (descs_rd1[96:33] + {30'd0, (walk_s - walk_pos)}) : (descs_rd0[96:33] + {30'd0, (f_walk_s - f_walk_pos)});  // gen/blk/device.ts:405
@@ -756,25 +756,25 @@ module virtio_blk_w64_eeaca5b877 (
     endcase
   end
   always @* begin
-    status_queue_enq_valid = 1'b0;  // gen/blk/device.ts:801
-    case (state)  // gen/blk/device.ts:848
+    status_queue_enq_valid = 1'b0;  // gen/blk/device.ts:804
+    case (state)  // gen/blk/device.ts:851
       STATE_CHECK: begin
-        if (no_writable) begin  // gen/blk/device.ts:864
-          status_queue_enq_valid = 1'b1;  // gen/blk/device.ts:866
+        if (no_writable) begin  // gen/blk/device.ts:867
+          status_queue_enq_valid = 1'b1;  // gen/blk/device.ts:869
         end
       end
       STATE_POST: begin
-        status_queue_enq_valid = 1'b1;  // gen/blk/device.ts:1041
+        status_queue_enq_valid = 1'b1;  // gen/blk/device.ts:1042
       end
       default: begin end
     endcase
   end
   always @* begin
-    status_queue_enq_data = {b_slot, 1'b0, fence, (written[31:0] + 32'd1), rd_issued};  // gen/blk/device.ts:802
-    case (state)  // gen/blk/device.ts:848
+    status_queue_enq_data = {b_slot, 1'b0, fence, (written[31:0] + 32'd1), rd_issued};  // gen/blk/device.ts:805
+    case (state)  // gen/blk/device.ts:851
       STATE_CHECK: begin
-        if (no_writable) begin  // gen/blk/device.ts:864
-          status_queue_enq_data = {b_slot, 1'b1, 1'b0, 32'd0, rd_issued};  // gen/blk/device.ts:867
+        if (no_writable) begin  // gen/blk/device.ts:867
+          status_queue_enq_data = {b_slot, 1'b1, 1'b0, 32'd0, rd_issued};  // gen/blk/device.ts:870
         end
       end
       default: begin end
@@ -800,15 +800,15 @@ module virtio_blk_w64_eeaca5b877 (
   assign hdr_sum = (cap_slot_q[3] ? (cap_slot_q[2] ? (cap_slot_q[1] ? (cap_slot_q[0] ? hdr_count_15 : hdr_count_14) : (cap_slot_q[0] ? hdr_count_13 : hdr_count_12)) : (cap_slot_q[1] ? (cap_slot_q[0] ? hdr_count_11 : hdr_count_10) : (cap_slot_q[0] ? hdr_count_9 : hdr_count_8))) : (cap_slot_q[2] ? (cap_slot_q[1] ? (cap_slot_q[0] ? hdr_count_7 : hdr_count_6) : (cap_slot_q[0] ? hdr_count_5 : hdr_count_4)) : (cap_slot_q[1] ? (cap_slot_q[0] ? hdr_count_3 : hdr_count_2) : (cap_slot_q[0] ? hdr_count_1 : hdr_count_0)))) + ({1'b0, ({1'b0, ({1'b0, ({1'b0, cap_strb_q[0]} + {1'b0, cap_strb_q[1]})} + {1'b0, ({1'b0, cap_strb_q[2]} + {1'b0, cap_strb_q[3]})})} + {1'b0, ({1'b0, ({1'b0, cap_strb_q[4]} + {1'b0, cap_strb_q[5]})} + {1'b0, ({1'b0, cap_strb_q[6]} + {1'b0, cap_strb_q[7]})})})} + {1'b0, ({1'b0, ({1'b0, ({1'b0, cap_strb_q[8]} + {1'b0, cap_strb_q[9]})} + {1'b0, ({1'b0, cap_strb_q[10]} + {1'b0, cap_strb_q[11]})})} + {1'b0, ({1'b0, ({1'b0, cap_strb_q[12]} + {1'b0, cap_strb_q[13]})} + {1'b0, ({1'b0, cap_strb_q[14]} + {1'b0, cap_strb_q[15]})})})});  // gen/blk/device.ts:537
   always @* begin
     out_start = 1'b0;  // gen/blk/device.ts:581
-    case (state)  // gen/blk/device.ts:848
+    case (state)  // gen/blk/device.ts:851
       STATE_DECODE: begin
-        if (blocked) begin  // gen/blk/device.ts:936
-        end else if (slot_err) begin  // gen/blk/device.ts:937
-        end else if (t_in | t_out) begin  // gen/blk/device.ts:938
-          if (io_bad) begin  // gen/blk/device.ts:939
+        if (blocked) begin  // gen/blk/device.ts:937
+        end else if (slot_err) begin  // gen/blk/device.ts:938
+        end else if (t_in | t_out) begin  // gen/blk/device.ts:939
+          if (io_bad) begin  // gen/blk/device.ts:940
           end else begin
-            if (t_out) begin  // gen/blk/device.ts:940
-              out_start = 1'b1;  // gen/blk/device.ts:942
+            if (t_out) begin  // gen/blk/device.ts:941
+              out_start = 1'b1;  // gen/blk/device.ts:943
             end
           end
         end
@@ -1761,255 +1761,255 @@ module virtio_blk_w64_eeaca5b877 (
         end
         default: begin end
       endcase
-      b_status_write <= 1'b0;  // gen/blk/device.ts:782
-      case (state)  // gen/blk/device.ts:848
+      b_status_write <= 1'b0;  // gen/blk/device.ts:785
+      case (state)  // gen/blk/device.ts:851
         STATE_IDLE: begin
-          if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? slot_ready_15 : slot_ready_14) : (b_slot[0] ? slot_ready_13 : slot_ready_12)) : (b_slot[1] ? (b_slot[0] ? slot_ready_11 : slot_ready_10) : (b_slot[0] ? slot_ready_9 : slot_ready_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? slot_ready_7 : slot_ready_6) : (b_slot[0] ? slot_ready_5 : slot_ready_4)) : (b_slot[1] ? (b_slot[0] ? slot_ready_3 : slot_ready_2) : (b_slot[0] ? slot_ready_1 : slot_ready_0)))) begin  // gen/blk/device.ts:850
-            if (b_slot == 4'd0) begin  // gen/blk/device.ts:851
-              slot_ready_0 <= 1'b0;  // gen/blk/device.ts:851
+          if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? slot_ready_15 : slot_ready_14) : (b_slot[0] ? slot_ready_13 : slot_ready_12)) : (b_slot[1] ? (b_slot[0] ? slot_ready_11 : slot_ready_10) : (b_slot[0] ? slot_ready_9 : slot_ready_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? slot_ready_7 : slot_ready_6) : (b_slot[0] ? slot_ready_5 : slot_ready_4)) : (b_slot[1] ? (b_slot[0] ? slot_ready_3 : slot_ready_2) : (b_slot[0] ? slot_ready_1 : slot_ready_0)))) begin  // gen/blk/device.ts:853
+            if (b_slot == 4'd0) begin  // gen/blk/device.ts:854
+              slot_ready_0 <= 1'b0;  // gen/blk/device.ts:854
             end
-            if (b_slot == 4'd1) begin  // gen/blk/device.ts:851
-              slot_ready_1 <= 1'b0;  // gen/blk/device.ts:851
+            if (b_slot == 4'd1) begin  // gen/blk/device.ts:854
+              slot_ready_1 <= 1'b0;  // gen/blk/device.ts:854
             end
-            if (b_slot == 4'd2) begin  // gen/blk/device.ts:851
-              slot_ready_2 <= 1'b0;  // gen/blk/device.ts:851
+            if (b_slot == 4'd2) begin  // gen/blk/device.ts:854
+              slot_ready_2 <= 1'b0;  // gen/blk/device.ts:854
             end
-            if (b_slot == 4'd3) begin  // gen/blk/device.ts:851
-              slot_ready_3 <= 1'b0;  // gen/blk/device.ts:851
+            if (b_slot == 4'd3) begin  // gen/blk/device.ts:854
+              slot_ready_3 <= 1'b0;  // gen/blk/device.ts:854
             end
-            if (b_slot == 4'd4) begin  // gen/blk/device.ts:851
-              slot_ready_4 <= 1'b0;  // gen/blk/device.ts:851
+            if (b_slot == 4'd4) begin  // gen/blk/device.ts:854
+              slot_ready_4 <= 1'b0;  // gen/blk/device.ts:854
             end
-            if (b_slot == 4'd5) begin  // gen/blk/device.ts:851
-              slot_ready_5 <= 1'b0;  // gen/blk/device.ts:851
+            if (b_slot == 4'd5) begin  // gen/blk/device.ts:854
+              slot_ready_5 <= 1'b0;  // gen/blk/device.ts:854
             end
-            if (b_slot == 4'd6) begin  // gen/blk/device.ts:851
-              slot_ready_6 <= 1'b0;  // gen/blk/device.ts:851
+            if (b_slot == 4'd6) begin  // gen/blk/device.ts:854
+              slot_ready_6 <= 1'b0;  // gen/blk/device.ts:854
             end
-            if (b_slot == 4'd7) begin  // gen/blk/device.ts:851
-              slot_ready_7 <= 1'b0;  // gen/blk/device.ts:851
+            if (b_slot == 4'd7) begin  // gen/blk/device.ts:854
+              slot_ready_7 <= 1'b0;  // gen/blk/device.ts:854
             end
-            if (b_slot == 4'd8) begin  // gen/blk/device.ts:851
-              slot_ready_8 <= 1'b0;  // gen/blk/device.ts:851
+            if (b_slot == 4'd8) begin  // gen/blk/device.ts:854
+              slot_ready_8 <= 1'b0;  // gen/blk/device.ts:854
             end
-            if (b_slot == 4'd9) begin  // gen/blk/device.ts:851
-              slot_ready_9 <= 1'b0;  // gen/blk/device.ts:851
+            if (b_slot == 4'd9) begin  // gen/blk/device.ts:854
+              slot_ready_9 <= 1'b0;  // gen/blk/device.ts:854
             end
-            if (b_slot == 4'd10) begin  // gen/blk/device.ts:851
-              slot_ready_10 <= 1'b0;  // gen/blk/device.ts:851
+            if (b_slot == 4'd10) begin  // gen/blk/device.ts:854
+              slot_ready_10 <= 1'b0;  // gen/blk/device.ts:854
             end
-            if (b_slot == 4'd11) begin  // gen/blk/device.ts:851
-              slot_ready_11 <= 1'b0;  // gen/blk/device.ts:851
+            if (b_slot == 4'd11) begin  // gen/blk/device.ts:854
+              slot_ready_11 <= 1'b0;  // gen/blk/device.ts:854
             end
-            if (b_slot == 4'd12) begin  // gen/blk/device.ts:851
-              slot_ready_12 <= 1'b0;  // gen/blk/device.ts:851
+            if (b_slot == 4'd12) begin  // gen/blk/device.ts:854
+              slot_ready_12 <= 1'b0;  // gen/blk/device.ts:854
             end
-            if (b_slot == 4'd13) begin  // gen/blk/device.ts:851
-              slot_ready_13 <= 1'b0;  // gen/blk/device.ts:851
+            if (b_slot == 4'd13) begin  // gen/blk/device.ts:854
+              slot_ready_13 <= 1'b0;  // gen/blk/device.ts:854
             end
-            if (b_slot == 4'd14) begin  // gen/blk/device.ts:851
-              slot_ready_14 <= 1'b0;  // gen/blk/device.ts:851
+            if (b_slot == 4'd14) begin  // gen/blk/device.ts:854
+              slot_ready_14 <= 1'b0;  // gen/blk/device.ts:854
             end
-            if (b_slot == 4'd15) begin  // gen/blk/device.ts:851
-              slot_ready_15 <= 1'b0;  // gen/blk/device.ts:851
+            if (b_slot == 4'd15) begin  // gen/blk/device.ts:854
+              slot_ready_15 <= 1'b0;  // gen/blk/device.ts:854
             end
-            desc_count <= slot_info_rd0[85:70];  // gen/blk/device.ts:853
-            readable <= slot_info_rd0[69:36];  // gen/blk/device.ts:854
-            writable <= slot_info_rd0[35:2];  // gen/blk/device.ts:855
-            no_writable <= slot_info_rd0[1];  // gen/blk/device.ts:856
-            malformed <= slot_info_rd0[0];  // gen/blk/device.ts:857
-            state <= STATE_CHECK;  // gen/blk/device.ts:858
+            desc_count <= slot_info_rd0[85:70];  // gen/blk/device.ts:856
+            readable <= slot_info_rd0[69:36];  // gen/blk/device.ts:857
+            writable <= slot_info_rd0[35:2];  // gen/blk/device.ts:858
+            no_writable <= slot_info_rd0[1];  // gen/blk/device.ts:859
+            malformed <= slot_info_rd0[0];  // gen/blk/device.ts:860
+            state <= STATE_CHECK;  // gen/blk/device.ts:861
           end
         end
         STATE_CHECK: begin
-          if (no_writable) begin  // gen/blk/device.ts:864
-            if (status_queue_enq_ready) begin  // gen/blk/device.ts:868
-              b_slot <= b_slot + 4'd1;  // gen/blk/device.ts:870
-              state <= STATE_IDLE;  // gen/blk/device.ts:871
+          if (no_writable) begin  // gen/blk/device.ts:867
+            if (status_queue_enq_ready) begin  // gen/blk/device.ts:871
+              b_slot <= b_slot + 4'd1;  // gen/blk/device.ts:873
+              state <= STATE_IDLE;  // gen/blk/device.ts:874
             end
-          end else if (malformed) begin  // gen/blk/device.ts:874
-            b_status_write <= 1'b1;  // gen/blk/device.ts:790
-            state <= STATE_POST;  // gen/blk/device.ts:797
+          end else if (malformed) begin  // gen/blk/device.ts:877
+            b_status_write <= 1'b1;  // gen/blk/device.ts:793
+            state <= STATE_POST;  // gen/blk/device.ts:800
           end else begin
-            state <= STATE_HDR;  // gen/blk/device.ts:875
+            state <= STATE_HDR;  // gen/blk/device.ts:878
           end
         end
         STATE_HDR: begin
-          if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_15 : hdr_done_14) : (b_slot[0] ? hdr_done_13 : hdr_done_12)) : (b_slot[1] ? (b_slot[0] ? hdr_done_11 : hdr_done_10) : (b_slot[0] ? hdr_done_9 : hdr_done_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_7 : hdr_done_6) : (b_slot[0] ? hdr_done_5 : hdr_done_4)) : (b_slot[1] ? (b_slot[0] ? hdr_done_3 : hdr_done_2) : (b_slot[0] ? hdr_done_1 : hdr_done_0)))) begin  // gen/blk/device.ts:878
-            state <= STATE_PREP;  // gen/blk/device.ts:889
+          if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_15 : hdr_done_14) : (b_slot[0] ? hdr_done_13 : hdr_done_12)) : (b_slot[1] ? (b_slot[0] ? hdr_done_11 : hdr_done_10) : (b_slot[0] ? hdr_done_9 : hdr_done_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_7 : hdr_done_6) : (b_slot[0] ? hdr_done_5 : hdr_done_4)) : (b_slot[1] ? (b_slot[0] ? hdr_done_3 : hdr_done_2) : (b_slot[0] ? hdr_done_1 : hdr_done_0)))) begin  // gen/blk/device.ts:881
+            state <= STATE_PREP;  // gen/blk/device.ts:892
           end
         end
         STATE_PREP: begin
-          state <= STATE_DECODE;  // gen/blk/device.ts:914
+          state <= STATE_DECODE;  // gen/blk/device.ts:915
         end
         STATE_DECODE: begin
-          if (blocked) begin  // gen/blk/device.ts:936
-            state <= STATE_DECODE;  // gen/blk/device.ts:936
-          end else if (slot_err) begin  // gen/blk/device.ts:937
-            b_status_write <= 1'b1;  // gen/blk/device.ts:790
-            state <= STATE_POST;  // gen/blk/device.ts:797
-          end else if (t_in | t_out) begin  // gen/blk/device.ts:938
-            if (io_bad) begin  // gen/blk/device.ts:939
-              b_status_write <= 1'b1;  // gen/blk/device.ts:790
-              state <= STATE_POST;  // gen/blk/device.ts:797
+          if (blocked) begin  // gen/blk/device.ts:937
+            state <= STATE_DECODE;  // gen/blk/device.ts:937
+          end else if (slot_err) begin  // gen/blk/device.ts:938
+            b_status_write <= 1'b1;  // gen/blk/device.ts:793
+            state <= STATE_POST;  // gen/blk/device.ts:800
+          end else if (t_in | t_out) begin  // gen/blk/device.ts:939
+            if (io_bad) begin  // gen/blk/device.ts:940
+              b_status_write <= 1'b1;  // gen/blk/device.ts:793
+              state <= STATE_POST;  // gen/blk/device.ts:800
             end else begin
-              if (t_out) begin  // gen/blk/device.ts:940
+              if (t_out) begin  // gen/blk/device.ts:941
                 walk_walking <= 1'b1;  // gen/blk/device.ts:296
-                if (b_slot == 4'd0) begin  // gen/blk/device.ts:943
-                  out_active_0 <= 1'b1;  // gen/blk/device.ts:943
+                if (b_slot == 4'd0) begin  // gen/blk/device.ts:944
+                  out_active_0 <= 1'b1;  // gen/blk/device.ts:944
                 end
-                if (b_slot == 4'd1) begin  // gen/blk/device.ts:943
-                  out_active_1 <= 1'b1;  // gen/blk/device.ts:943
+                if (b_slot == 4'd1) begin  // gen/blk/device.ts:944
+                  out_active_1 <= 1'b1;  // gen/blk/device.ts:944
                 end
-                if (b_slot == 4'd2) begin  // gen/blk/device.ts:943
-                  out_active_2 <= 1'b1;  // gen/blk/device.ts:943
+                if (b_slot == 4'd2) begin  // gen/blk/device.ts:944
+                  out_active_2 <= 1'b1;  // gen/blk/device.ts:944
                 end
-                if (b_slot == 4'd3) begin  // gen/blk/device.ts:943
-                  out_active_3 <= 1'b1;  // gen/blk/device.ts:943
+                if (b_slot == 4'd3) begin  // gen/blk/device.ts:944
+                  out_active_3 <= 1'b1;  // gen/blk/device.ts:944
                 end
-                if (b_slot == 4'd4) begin  // gen/blk/device.ts:943
-                  out_active_4 <= 1'b1;  // gen/blk/device.ts:943
+                if (b_slot == 4'd4) begin  // gen/blk/device.ts:944
+                  out_active_4 <= 1'b1;  // gen/blk/device.ts:944
                 end
-                if (b_slot == 4'd5) begin  // gen/blk/device.ts:943
-                  out_active_5 <= 1'b1;  // gen/blk/device.ts:943
+                if (b_slot == 4'd5) begin  // gen/blk/device.ts:944
+                  out_active_5 <= 1'b1;  // gen/blk/device.ts:944
                 end
-                if (b_slot == 4'd6) begin  // gen/blk/device.ts:943
-                  out_active_6 <= 1'b1;  // gen/blk/device.ts:943
+                if (b_slot == 4'd6) begin  // gen/blk/device.ts:944
+                  out_active_6 <= 1'b1;  // gen/blk/device.ts:944
                 end
-                if (b_slot == 4'd7) begin  // gen/blk/device.ts:943
-                  out_active_7 <= 1'b1;  // gen/blk/device.ts:943
+                if (b_slot == 4'd7) begin  // gen/blk/device.ts:944
+                  out_active_7 <= 1'b1;  // gen/blk/device.ts:944
                 end
-                if (b_slot == 4'd8) begin  // gen/blk/device.ts:943
-                  out_active_8 <= 1'b1;  // gen/blk/device.ts:943
+                if (b_slot == 4'd8) begin  // gen/blk/device.ts:944
+                  out_active_8 <= 1'b1;  // gen/blk/device.ts:944
                 end
-                if (b_slot == 4'd9) begin  // gen/blk/device.ts:943
-                  out_active_9 <= 1'b1;  // gen/blk/device.ts:943
+                if (b_slot == 4'd9) begin  // gen/blk/device.ts:944
+                  out_active_9 <= 1'b1;  // gen/blk/device.ts:944
                 end
-                if (b_slot == 4'd10) begin  // gen/blk/device.ts:943
-                  out_active_10 <= 1'b1;  // gen/blk/device.ts:943
+                if (b_slot == 4'd10) begin  // gen/blk/device.ts:944
+                  out_active_10 <= 1'b1;  // gen/blk/device.ts:944
                 end
-                if (b_slot == 4'd11) begin  // gen/blk/device.ts:943
-                  out_active_11 <= 1'b1;  // gen/blk/device.ts:943
+                if (b_slot == 4'd11) begin  // gen/blk/device.ts:944
+                  out_active_11 <= 1'b1;  // gen/blk/device.ts:944
                 end
-                if (b_slot == 4'd12) begin  // gen/blk/device.ts:943
-                  out_active_12 <= 1'b1;  // gen/blk/device.ts:943
+                if (b_slot == 4'd12) begin  // gen/blk/device.ts:944
+                  out_active_12 <= 1'b1;  // gen/blk/device.ts:944
                 end
-                if (b_slot == 4'd13) begin  // gen/blk/device.ts:943
-                  out_active_13 <= 1'b1;  // gen/blk/device.ts:943
+                if (b_slot == 4'd13) begin  // gen/blk/device.ts:944
+                  out_active_13 <= 1'b1;  // gen/blk/device.ts:944
                 end
-                if (b_slot == 4'd14) begin  // gen/blk/device.ts:943
-                  out_active_14 <= 1'b1;  // gen/blk/device.ts:943
+                if (b_slot == 4'd14) begin  // gen/blk/device.ts:944
+                  out_active_14 <= 1'b1;  // gen/blk/device.ts:944
                 end
-                if (b_slot == 4'd15) begin  // gen/blk/device.ts:943
-                  out_active_15 <= 1'b1;  // gen/blk/device.ts:943
+                if (b_slot == 4'd15) begin  // gen/blk/device.ts:944
+                  out_active_15 <= 1'b1;  // gen/blk/device.ts:944
                 end
               end else begin
                 walk_walking <= 1'b1;  // gen/blk/device.ts:296
               end
-              b_status_write <= 1'b1;  // gen/blk/device.ts:790
-              state <= STATE_DATA;  // gen/blk/device.ts:948
+              b_status_write <= 1'b1;  // gen/blk/device.ts:793
+              state <= STATE_DATA;  // gen/blk/device.ts:949
             end
-          end else if (t_flush) begin  // gen/blk/device.ts:951
-            b_status_write <= 1'b1;  // gen/blk/device.ts:790
-            state <= STATE_POST;  // gen/blk/device.ts:797
-          end else if (t_get_id) begin  // gen/blk/device.ts:954
-            if (id_bad) begin  // gen/blk/device.ts:955
-              b_status_write <= 1'b1;  // gen/blk/device.ts:790
-              state <= STATE_POST;  // gen/blk/device.ts:797
+          end else if (t_flush) begin  // gen/blk/device.ts:952
+            b_status_write <= 1'b1;  // gen/blk/device.ts:793
+            state <= STATE_POST;  // gen/blk/device.ts:800
+          end else if (t_get_id) begin  // gen/blk/device.ts:955
+            if (id_bad) begin  // gen/blk/device.ts:956
+              b_status_write <= 1'b1;  // gen/blk/device.ts:793
+              state <= STATE_POST;  // gen/blk/device.ts:800
             end else begin
               walk_walking <= 1'b1;  // gen/blk/device.ts:296
-              b_status_write <= 1'b1;  // gen/blk/device.ts:790
-              state <= STATE_DATA;  // gen/blk/device.ts:960
+              b_status_write <= 1'b1;  // gen/blk/device.ts:793
+              state <= STATE_DATA;  // gen/blk/device.ts:961
             end
-          end else if (t_discard) begin  // gen/blk/device.ts:963
-            if (~features[13]) begin  // gen/blk/device.ts:918
-              b_status_write <= 1'b1;  // gen/blk/device.ts:790
-              state <= STATE_POST;  // gen/blk/device.ts:797
-            end else if (dwz_bad) begin  // gen/blk/device.ts:924
-              b_status_write <= 1'b1;  // gen/blk/device.ts:790
-              state <= STATE_POST;  // gen/blk/device.ts:797
-            end else if (dwz_too_many) begin  // gen/blk/device.ts:925
-              b_status_write <= 1'b1;  // gen/blk/device.ts:790
-              state <= STATE_POST;  // gen/blk/device.ts:797
+          end else if (t_discard) begin  // gen/blk/device.ts:964
+            if (~features[13]) begin  // gen/blk/device.ts:919
+              b_status_write <= 1'b1;  // gen/blk/device.ts:793
+              state <= STATE_POST;  // gen/blk/device.ts:800
+            end else if (dwz_bad) begin  // gen/blk/device.ts:925
+              b_status_write <= 1'b1;  // gen/blk/device.ts:793
+              state <= STATE_POST;  // gen/blk/device.ts:800
+            end else if (dwz_too_many) begin  // gen/blk/device.ts:926
+              b_status_write <= 1'b1;  // gen/blk/device.ts:793
+              state <= STATE_POST;  // gen/blk/device.ts:800
             end else begin
-              zero_error <= 1'b0;  // gen/blk/device.ts:928
-              state <= STATE_SEG;  // gen/blk/device.ts:932
+              zero_error <= 1'b0;  // gen/blk/device.ts:929
+              state <= STATE_SEG;  // gen/blk/device.ts:933
             end
-          end else if (t_write_zeroes) begin  // gen/blk/device.ts:964
-            if (~features[14]) begin  // gen/blk/device.ts:918
-              b_status_write <= 1'b1;  // gen/blk/device.ts:790
-              state <= STATE_POST;  // gen/blk/device.ts:797
-            end else if (dwz_bad) begin  // gen/blk/device.ts:924
-              b_status_write <= 1'b1;  // gen/blk/device.ts:790
-              state <= STATE_POST;  // gen/blk/device.ts:797
-            end else if (dwz_too_many) begin  // gen/blk/device.ts:925
-              b_status_write <= 1'b1;  // gen/blk/device.ts:790
-              state <= STATE_POST;  // gen/blk/device.ts:797
+          end else if (t_write_zeroes) begin  // gen/blk/device.ts:965
+            if (~features[14]) begin  // gen/blk/device.ts:919
+              b_status_write <= 1'b1;  // gen/blk/device.ts:793
+              state <= STATE_POST;  // gen/blk/device.ts:800
+            end else if (dwz_bad) begin  // gen/blk/device.ts:925
+              b_status_write <= 1'b1;  // gen/blk/device.ts:793
+              state <= STATE_POST;  // gen/blk/device.ts:800
+            end else if (dwz_too_many) begin  // gen/blk/device.ts:926
+              b_status_write <= 1'b1;  // gen/blk/device.ts:793
+              state <= STATE_POST;  // gen/blk/device.ts:800
             end else begin
-              zero_error <= 1'b0;  // gen/blk/device.ts:928
-              state <= STATE_SEG;  // gen/blk/device.ts:932
+              zero_error <= 1'b0;  // gen/blk/device.ts:929
+              state <= STATE_SEG;  // gen/blk/device.ts:933
             end
           end else begin
-            b_status_write <= 1'b1;  // gen/blk/device.ts:790
-            state <= STATE_POST;  // gen/blk/device.ts:797
+            b_status_write <= 1'b1;  // gen/blk/device.ts:793
+            state <= STATE_POST;  // gen/blk/device.ts:800
           end
         end
         STATE_DATA: begin
-          if (~walk_walking) begin  // gen/blk/device.ts:969
-            state <= STATE_POST;  // gen/blk/device.ts:969
+          if (~walk_walking) begin  // gen/blk/device.ts:970
+            state <= STATE_POST;  // gen/blk/device.ts:970
           end
         end
         STATE_SEG: begin
           walk_walking <= 1'b1;  // gen/blk/device.ts:296
-          state <= STATE_SEG_WAIT;  // gen/blk/device.ts:974
+          state <= STATE_SEG_WAIT;  // gen/blk/device.ts:975
         end
         STATE_SEG_WAIT: begin
-          if (dma_idle) begin  // gen/blk/device.ts:977
-            state <= STATE_SEG_EVAL;  // gen/blk/device.ts:979
+          if (dma_idle) begin  // gen/blk/device.ts:978
+            state <= STATE_SEG_EVAL;  // gen/blk/device.ts:980
           end
         end
         STATE_SEG_EVAL: begin
-          state <= STATE_SEG_CHECK;  // gen/blk/device.ts:995
+          state <= STATE_SEG_CHECK;  // gen/blk/device.ts:996
         end
         STATE_SEG_CHECK: begin
-          if (slot_err | (seg_pass2 & (seg_unsupp | seg_ioerr))) begin  // gen/blk/device.ts:998
-            b_status_write <= 1'b1;  // gen/blk/device.ts:790
-            state <= STATE_POST;  // gen/blk/device.ts:797
-          end else if (seg_unsupp) begin  // gen/blk/device.ts:999
-            b_status_write <= 1'b1;  // gen/blk/device.ts:790
-            state <= STATE_POST;  // gen/blk/device.ts:797
-          end else if (seg_ioerr) begin  // gen/blk/device.ts:1000
-            b_status_write <= 1'b1;  // gen/blk/device.ts:790
-            state <= STATE_POST;  // gen/blk/device.ts:797
-          end else if (seg_pass2) begin  // gen/blk/device.ts:1001
-            zero_done <= seg_empty;  // gen/blk/device.ts:1013
-            state <= STATE_ZERO;  // gen/blk/device.ts:1014
-          end else if (1'b0) begin  // gen/blk/device.ts:1016
-            b_status_write <= 1'b1;  // gen/blk/device.ts:790
-            state <= STATE_POST;  // gen/blk/device.ts:797
+          if (slot_err | (seg_pass2 & (seg_unsupp | seg_ioerr))) begin  // gen/blk/device.ts:999
+            b_status_write <= 1'b1;  // gen/blk/device.ts:793
+            state <= STATE_POST;  // gen/blk/device.ts:800
+          end else if (seg_unsupp) begin  // gen/blk/device.ts:1000
+            b_status_write <= 1'b1;  // gen/blk/device.ts:793
+            state <= STATE_POST;  // gen/blk/device.ts:800
+          end else if (seg_ioerr) begin  // gen/blk/device.ts:1001
+            b_status_write <= 1'b1;  // gen/blk/device.ts:793
+            state <= STATE_POST;  // gen/blk/device.ts:800
+          end else if (seg_pass2) begin  // gen/blk/device.ts:1002
+            zero_done <= seg_empty;  // gen/blk/device.ts:1014
+            state <= STATE_ZERO;  // gen/blk/device.ts:1015
+          end else if (1'b0) begin  // gen/blk/device.ts:1017
+            b_status_write <= 1'b1;  // gen/blk/device.ts:793
+            state <= STATE_POST;  // gen/blk/device.ts:800
           end else begin
-            state <= STATE_SEG;  // gen/blk/device.ts:1020
+            state <= STATE_SEG;  // gen/blk/device.ts:1021
           end
         end
         STATE_ZERO: begin
-          if (store_wr_ready & (~zero_done)) begin  // gen/blk/device.ts:1024
-            zero_done <= zero_left == 40'd1;  // gen/blk/device.ts:1027
+          if (store_wr_ready & (~zero_done)) begin  // gen/blk/device.ts:1025
+            zero_done <= zero_left == 40'd1;  // gen/blk/device.ts:1028
           end
-          if (zero_done) begin  // gen/blk/device.ts:1029
-            if (seg_last) begin  // gen/blk/device.ts:1031
-              if (~store_wr_pending) begin  // gen/blk/device.ts:1032
-                b_status_write <= 1'b1;  // gen/blk/device.ts:790
-                state <= STATE_POST;  // gen/blk/device.ts:797
+          if (zero_done) begin  // gen/blk/device.ts:1030
+            if (seg_last) begin  // gen/blk/device.ts:1032
+              if (~store_wr_pending) begin  // gen/blk/device.ts:1033
+                b_status_write <= 1'b1;  // gen/blk/device.ts:793
+                state <= STATE_POST;  // gen/blk/device.ts:800
               end
             end else begin
-              state <= STATE_SEG;  // gen/blk/device.ts:1035
+              state <= STATE_SEG;  // gen/blk/device.ts:1036
             end
           end
         end
         STATE_POST: begin
-          if (status_queue_enq_ready) begin  // gen/blk/device.ts:1042
-            b_slot <= b_slot + 4'd1;  // gen/blk/device.ts:1043
-            state <= STATE_IDLE;  // gen/blk/device.ts:1044
+          if (status_queue_enq_ready) begin  // gen/blk/device.ts:1043
+            b_slot <= b_slot + 4'd1;  // gen/blk/device.ts:1044
+            state <= STATE_IDLE;  // gen/blk/device.ts:1045
           end
         end
         default: begin end
@@ -2061,51 +2061,51 @@ module virtio_blk_w64_eeaca5b877 (
       end
       default: begin end
     endcase
-    case (state)  // gen/blk/device.ts:848
+    case (state)  // gen/blk/device.ts:851
       STATE_CHECK: begin
-        out_data <= readable - 34'd16;  // gen/blk/device.ts:862
-        in_data <= writable - 34'd1;  // gen/blk/device.ts:863
-        if (no_writable) begin  // gen/blk/device.ts:864
-        end else if (malformed) begin  // gen/blk/device.ts:874
-          b_status <= 8'd1;  // gen/blk/device.ts:789
-          written <= 34'd0;  // gen/blk/device.ts:795
-          fence <= 1'b1;  // gen/blk/device.ts:796
+        out_data <= readable - 34'd16;  // gen/blk/device.ts:865
+        in_data <= writable - 34'd1;  // gen/blk/device.ts:866
+        if (no_writable) begin  // gen/blk/device.ts:867
+        end else if (malformed) begin  // gen/blk/device.ts:877
+          b_status <= 8'd1;  // gen/blk/device.ts:792
+          written <= 34'd0;  // gen/blk/device.ts:798
+          fence <= 1'b1;  // gen/blk/device.ts:799
         end
       end
       STATE_HDR: begin
-        if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_15 : hdr_done_14) : (b_slot[0] ? hdr_done_13 : hdr_done_12)) : (b_slot[1] ? (b_slot[0] ? hdr_done_11 : hdr_done_10) : (b_slot[0] ? hdr_done_9 : hdr_done_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_7 : hdr_done_6) : (b_slot[0] ? hdr_done_5 : hdr_done_4)) : (b_slot[1] ? (b_slot[0] ? hdr_done_3 : hdr_done_2) : (b_slot[0] ? hdr_done_1 : hdr_done_0)))) begin  // gen/blk/device.ts:878
-          cap <= capture_rd0;  // gen/blk/device.ts:879
-          t_in <= capture_rd0[31:0] == 32'd0;  // gen/blk/device.ts:883
-          t_out <= capture_rd0[31:0] == 32'd1;  // gen/blk/device.ts:884
-          t_flush <= capture_rd0[31:0] == 32'd4;  // gen/blk/device.ts:885
-          t_get_id <= capture_rd0[31:0] == 32'd8;  // gen/blk/device.ts:886
-          t_discard <= capture_rd0[31:0] == 32'd11;  // gen/blk/device.ts:887
-          t_write_zeroes <= capture_rd0[31:0] == 32'd13;  // gen/blk/device.ts:888
+        if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_15 : hdr_done_14) : (b_slot[0] ? hdr_done_13 : hdr_done_12)) : (b_slot[1] ? (b_slot[0] ? hdr_done_11 : hdr_done_10) : (b_slot[0] ? hdr_done_9 : hdr_done_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_7 : hdr_done_6) : (b_slot[0] ? hdr_done_5 : hdr_done_4)) : (b_slot[1] ? (b_slot[0] ? hdr_done_3 : hdr_done_2) : (b_slot[0] ? hdr_done_1 : hdr_done_0)))) begin  // gen/blk/device.ts:881
+          cap <= capture_rd0;  // gen/blk/device.ts:882
+          t_in <= capture_rd0[31:0] == 32'd0;  // gen/blk/device.ts:886
+          t_out <= capture_rd0[31:0] == 32'd1;  // gen/blk/device.ts:887
+          t_flush <= capture_rd0[31:0] == 32'd4;  // gen/blk/device.ts:888
+          t_get_id <= capture_rd0[31:0] == 32'd8;  // gen/blk/device.ts:889
+          t_discard <= capture_rd0[31:0] == 32'd11;  // gen/blk/device.ts:890
+          t_write_zeroes <= capture_rd0[31:0] == 32'd13;  // gen/blk/device.ts:891
         end
       end
       STATE_PREP: begin
-        blocked <= ((((t_out | t_discard) | t_write_zeroes) & (wr_outstanding != 8'd0)) | (t_in & ((~rd_quiet) | store_wr_pending))) | ((t_in | t_get_id) & (status_queue_deq_valid | (~(s_state == S_STATE_IDLE))));  // gen/blk/device.ts:894
-        io_bad <= (t_out ? ((in_data != 34'd0) | (out_data[8:0] != 9'd0)) : ((out_data != 34'd0) | (in_data[8:0] != 9'd0))) | (~((cap[127:86] == 42'd0) & (({4'd0, cap[85:64]} + {1'b0, _mux_48[33:9]}) <= 26'd2097152)));  // gen/blk/device.ts:903
-        storage_off <= {cap[84:64], 9'd0};  // gen/blk/device.ts:904
-        id_len <= (in_data < 34'd20) ? in_data : 34'd20;  // gen/blk/device.ts:905
-        id_bad <= out_data != 34'd0;  // gen/blk/device.ts:907
-        dwz_bad <= ((writable != 34'd1) | (out_data == 34'd0)) | (out_data[3:0] != 4'd0);  // gen/blk/device.ts:909
-        dwz_too_many <= t_discard ? (out_data[33:4] > 30'd3) : (out_data[33:4] > 30'd2);  // gen/blk/device.ts:911
+        blocked <= ((((t_out | t_discard) | t_write_zeroes) & (wr_outstanding != 8'd0)) | (t_in & ((~rd_quiet) | store_wr_pending))) | ((t_in | t_get_id) & (status_queue_deq_valid | (~(s_state == S_STATE_IDLE))));  // gen/blk/device.ts:897
+        io_bad <= (t_out ? ((in_data != 34'd0) | (out_data[8:0] != 9'd0)) : ((out_data != 34'd0) | (in_data[8:0] != 9'd0))) | (~((cap[127:86] == 42'd0) & (({4'd0, cap[85:64]} + {1'b0, _mux_48[33:9]}) <= 26'd2097152)));  // gen/blk/device.ts:906
+        storage_off <= {cap[84:64], 9'd0};  // gen/blk/device.ts:907
+        id_len <= (in_data < 34'd20) ? in_data : 34'd20;  // gen/blk/device.ts:908
+        id_bad <= out_data != 34'd0;  // gen/blk/device.ts:910
+        dwz_bad <= ((writable != 34'd1) | (out_data == 34'd0)) | (out_data[3:0] != 4'd0);  // gen/blk/device.ts:912
+        dwz_too_many <= t_discard ? (out_data[33:4] > 30'd3) : (out_data[33:4] > 30'd2);  // gen/blk/device.ts:914
       end
       STATE_DECODE: begin
-        blocked <= ((((t_out | t_discard) | t_write_zeroes) & (wr_outstanding != 8'd0)) | (t_in & ((~rd_quiet) | store_wr_pending))) | ((t_in | t_get_id) & (status_queue_deq_valid | (~(s_state == S_STATE_IDLE))));  // gen/blk/device.ts:935
-        if (blocked) begin  // gen/blk/device.ts:936
-        end else if (slot_err) begin  // gen/blk/device.ts:937
-          b_status <= 8'd1;  // gen/blk/device.ts:789
-          written <= 34'd0;  // gen/blk/device.ts:795
-          fence <= 1'b1;  // gen/blk/device.ts:796
-        end else if (t_in | t_out) begin  // gen/blk/device.ts:938
-          if (io_bad) begin  // gen/blk/device.ts:939
-            b_status <= 8'd1;  // gen/blk/device.ts:789
-            written <= 34'd0;  // gen/blk/device.ts:795
-            fence <= 1'b1;  // gen/blk/device.ts:796
+        blocked <= ((((t_out | t_discard) | t_write_zeroes) & (wr_outstanding != 8'd0)) | (t_in & ((~rd_quiet) | store_wr_pending))) | ((t_in | t_get_id) & (status_queue_deq_valid | (~(s_state == S_STATE_IDLE))));  // gen/blk/device.ts:936
+        if (blocked) begin  // gen/blk/device.ts:937
+        end else if (slot_err) begin  // gen/blk/device.ts:938
+          b_status <= 8'd1;  // gen/blk/device.ts:792
+          written <= 34'd0;  // gen/blk/device.ts:798
+          fence <= 1'b1;  // gen/blk/device.ts:799
+        end else if (t_in | t_out) begin  // gen/blk/device.ts:939
+          if (io_bad) begin  // gen/blk/device.ts:940
+            b_status <= 8'd1;  // gen/blk/device.ts:792
+            written <= 34'd0;  // gen/blk/device.ts:798
+            fence <= 1'b1;  // gen/blk/device.ts:799
           end else begin
-            if (t_out) begin  // gen/blk/device.ts:940
+            if (t_out) begin  // gen/blk/device.ts:941
               walk_dir <= 1'b0;  // gen/blk/device.ts:298
               walk_off <= 34'd16;  // gen/blk/device.ts:299
               walk_end <= readable;  // gen/blk/device.ts:300
@@ -2120,19 +2120,19 @@ module virtio_blk_w64_eeaca5b877 (
               walk_idx <= 4'd0;  // gen/blk/device.ts:303
               walk_pos <= 34'd0;  // gen/blk/device.ts:304
             end
-            b_status <= 8'd0;  // gen/blk/device.ts:789
-            written <= t_out ? 34'd0 : in_data;  // gen/blk/device.ts:946
-            fence <= t_out;  // gen/blk/device.ts:947
+            b_status <= 8'd0;  // gen/blk/device.ts:792
+            written <= t_out ? 34'd0 : in_data;  // gen/blk/device.ts:947
+            fence <= t_out;  // gen/blk/device.ts:948
           end
-        end else if (t_flush) begin  // gen/blk/device.ts:951
-          b_status <= features[9] ? 8'd0 : 8'd2;  // gen/blk/device.ts:789
-          written <= 34'd0;  // gen/blk/device.ts:795
-          fence <= 1'b1;  // gen/blk/device.ts:796
-        end else if (t_get_id) begin  // gen/blk/device.ts:954
-          if (id_bad) begin  // gen/blk/device.ts:955
-            b_status <= 8'd1;  // gen/blk/device.ts:789
-            written <= 34'd0;  // gen/blk/device.ts:795
-            fence <= 1'b1;  // gen/blk/device.ts:796
+        end else if (t_flush) begin  // gen/blk/device.ts:952
+          b_status <= features[9] ? 8'd0 : 8'd2;  // gen/blk/device.ts:792
+          written <= 34'd0;  // gen/blk/device.ts:798
+          fence <= 1'b1;  // gen/blk/device.ts:799
+        end else if (t_get_id) begin  // gen/blk/device.ts:955
+          if (id_bad) begin  // gen/blk/device.ts:956
+            b_status <= 8'd1;  // gen/blk/device.ts:792
+            written <= 34'd0;  // gen/blk/device.ts:798
+            fence <= 1'b1;  // gen/blk/device.ts:799
           end else begin
             walk_dir <= 1'b1;  // gen/blk/device.ts:298
             walk_off <= 34'd0;  // gen/blk/device.ts:299
@@ -2140,52 +2140,52 @@ module virtio_blk_w64_eeaca5b877 (
             walk_dev <= 31'd1073741856;  // gen/blk/device.ts:302
             walk_idx <= 4'd0;  // gen/blk/device.ts:303
             walk_pos <= 34'd0;  // gen/blk/device.ts:304
-            b_status <= 8'd0;  // gen/blk/device.ts:789
-            written <= id_len;  // gen/blk/device.ts:958
-            fence <= 1'b0;  // gen/blk/device.ts:959
+            b_status <= 8'd0;  // gen/blk/device.ts:792
+            written <= id_len;  // gen/blk/device.ts:959
+            fence <= 1'b0;  // gen/blk/device.ts:960
           end
-        end else if (t_discard) begin  // gen/blk/device.ts:963
-          if (~features[13]) begin  // gen/blk/device.ts:918
-            b_status <= 8'd2;  // gen/blk/device.ts:789
-            written <= 34'd0;  // gen/blk/device.ts:795
-            fence <= 1'b1;  // gen/blk/device.ts:796
-          end else if (dwz_bad) begin  // gen/blk/device.ts:924
-            b_status <= 8'd1;  // gen/blk/device.ts:789
-            written <= 34'd0;  // gen/blk/device.ts:795
-            fence <= 1'b1;  // gen/blk/device.ts:796
-          end else if (dwz_too_many) begin  // gen/blk/device.ts:925
-            b_status <= 8'd2;  // gen/blk/device.ts:789
-            written <= 34'd0;  // gen/blk/device.ts:795
-            fence <= 1'b1;  // gen/blk/device.ts:796
+        end else if (t_discard) begin  // gen/blk/device.ts:964
+          if (~features[13]) begin  // gen/blk/device.ts:919
+            b_status <= 8'd2;  // gen/blk/device.ts:792
+            written <= 34'd0;  // gen/blk/device.ts:798
+            fence <= 1'b1;  // gen/blk/device.ts:799
+          end else if (dwz_bad) begin  // gen/blk/device.ts:925
+            b_status <= 8'd1;  // gen/blk/device.ts:792
+            written <= 34'd0;  // gen/blk/device.ts:798
+            fence <= 1'b1;  // gen/blk/device.ts:799
+          end else if (dwz_too_many) begin  // gen/blk/device.ts:926
+            b_status <= 8'd2;  // gen/blk/device.ts:792
+            written <= 34'd0;  // gen/blk/device.ts:798
+            fence <= 1'b1;  // gen/blk/device.ts:799
           end else begin
-            is_discard <= 1'b1;  // gen/blk/device.ts:927
-            seg_idx <= 9'd0;  // gen/blk/device.ts:929
-            seg_count <= out_data[12:4];  // gen/blk/device.ts:930
-            seg_pass2 <= 1'b0;  // gen/blk/device.ts:931
+            is_discard <= 1'b1;  // gen/blk/device.ts:928
+            seg_idx <= 9'd0;  // gen/blk/device.ts:930
+            seg_count <= out_data[12:4];  // gen/blk/device.ts:931
+            seg_pass2 <= 1'b0;  // gen/blk/device.ts:932
           end
-        end else if (t_write_zeroes) begin  // gen/blk/device.ts:964
-          if (~features[14]) begin  // gen/blk/device.ts:918
-            b_status <= 8'd2;  // gen/blk/device.ts:789
-            written <= 34'd0;  // gen/blk/device.ts:795
-            fence <= 1'b1;  // gen/blk/device.ts:796
-          end else if (dwz_bad) begin  // gen/blk/device.ts:924
-            b_status <= 8'd1;  // gen/blk/device.ts:789
-            written <= 34'd0;  // gen/blk/device.ts:795
-            fence <= 1'b1;  // gen/blk/device.ts:796
-          end else if (dwz_too_many) begin  // gen/blk/device.ts:925
-            b_status <= 8'd2;  // gen/blk/device.ts:789
-            written <= 34'd0;  // gen/blk/device.ts:795
-            fence <= 1'b1;  // gen/blk/device.ts:796
+        end else if (t_write_zeroes) begin  // gen/blk/device.ts:965
+          if (~features[14]) begin  // gen/blk/device.ts:919
+            b_status <= 8'd2;  // gen/blk/device.ts:792
+            written <= 34'd0;  // gen/blk/device.ts:798
+            fence <= 1'b1;  // gen/blk/device.ts:799
+          end else if (dwz_bad) begin  // gen/blk/device.ts:925
+            b_status <= 8'd1;  // gen/blk/device.ts:792
+            written <= 34'd0;  // gen/blk/device.ts:798
+            fence <= 1'b1;  // gen/blk/device.ts:799
+          end else if (dwz_too_many) begin  // gen/blk/device.ts:926
+            b_status <= 8'd2;  // gen/blk/device.ts:792
+            written <= 34'd0;  // gen/blk/device.ts:798
+            fence <= 1'b1;  // gen/blk/device.ts:799
           end else begin
-            is_discard <= 1'b0;  // gen/blk/device.ts:927
-            seg_idx <= 9'd0;  // gen/blk/device.ts:929
-            seg_count <= out_data[12:4];  // gen/blk/device.ts:930
-            seg_pass2 <= 1'b0;  // gen/blk/device.ts:931
+            is_discard <= 1'b0;  // gen/blk/device.ts:928
+            seg_idx <= 9'd0;  // gen/blk/device.ts:930
+            seg_count <= out_data[12:4];  // gen/blk/device.ts:931
+            seg_pass2 <= 1'b0;  // gen/blk/device.ts:932
           end
         end else begin
-          b_status <= 8'd2;  // gen/blk/device.ts:789
-          written <= 34'd0;  // gen/blk/device.ts:795
-          fence <= 1'b1;  // gen/blk/device.ts:796
+          b_status <= 8'd2;  // gen/blk/device.ts:792
+          written <= 34'd0;  // gen/blk/device.ts:798
+          fence <= 1'b1;  // gen/blk/device.ts:799
         end
       end
       STATE_SEG: begin
@@ -2197,57 +2197,57 @@ module virtio_blk_w64_eeaca5b877 (
         walk_pos <= 34'd0;  // gen/blk/device.ts:304
       end
       STATE_SEG_WAIT: begin
-        if (dma_idle) begin  // gen/blk/device.ts:977
-          cap <= capture_rd0;  // gen/blk/device.ts:978
+        if (dma_idle) begin  // gen/blk/device.ts:978
+          cap <= capture_rd0;  // gen/blk/device.ts:979
         end
       end
       STATE_SEG_EVAL: begin
-        seg_unsupp <= (cap[127:97] != 31'd0) | (is_discard & cap[96]);  // gen/blk/device.ts:986
-        seg_ioerr <= (cap[95:64] > (is_discard ? 32'd64 : 32'd48)) | (~((cap[63:22] == 42'd0) & (({11'd0, cap[21:0]} + {1'b0, cap[95:64]}) <= 33'd2097152)));  // gen/blk/device.ts:992
-        seg_last <= (seg_idx + 9'd1) == seg_count;  // gen/blk/device.ts:993
-        seg_empty <= cap[95:64] == 32'd0;  // gen/blk/device.ts:994
+        seg_unsupp <= (cap[127:97] != 31'd0) | (is_discard & cap[96]);  // gen/blk/device.ts:987
+        seg_ioerr <= (cap[95:64] > (is_discard ? 32'd64 : 32'd48)) | (~((cap[63:22] == 42'd0) & (({11'd0, cap[21:0]} + {1'b0, cap[95:64]}) <= 33'd2097152)));  // gen/blk/device.ts:993
+        seg_last <= (seg_idx + 9'd1) == seg_count;  // gen/blk/device.ts:994
+        seg_empty <= cap[95:64] == 32'd0;  // gen/blk/device.ts:995
       end
       STATE_SEG_CHECK: begin
-        if (slot_err | (seg_pass2 & (seg_unsupp | seg_ioerr))) begin  // gen/blk/device.ts:998
-          b_status <= 8'd1;  // gen/blk/device.ts:789
-          written <= 34'd0;  // gen/blk/device.ts:795
-          fence <= 1'b1;  // gen/blk/device.ts:796
-        end else if (seg_unsupp) begin  // gen/blk/device.ts:999
-          b_status <= 8'd2;  // gen/blk/device.ts:789
-          written <= 34'd0;  // gen/blk/device.ts:795
-          fence <= 1'b1;  // gen/blk/device.ts:796
-        end else if (seg_ioerr) begin  // gen/blk/device.ts:1000
-          b_status <= 8'd1;  // gen/blk/device.ts:789
-          written <= 34'd0;  // gen/blk/device.ts:795
-          fence <= 1'b1;  // gen/blk/device.ts:796
-        end else if (seg_pass2) begin  // gen/blk/device.ts:1001
-          zero_line <= {cap[20:0], 6'd0};  // gen/blk/device.ts:1003
-          zero_left <= {8'd0, cap[95:64]} << 5;  // gen/blk/device.ts:1008
-        end else if (1'b0) begin  // gen/blk/device.ts:1016
-          b_status <= 8'd1;  // gen/blk/device.ts:789
-          written <= 34'd0;  // gen/blk/device.ts:795
-          fence <= 1'b1;  // gen/blk/device.ts:796
+        if (slot_err | (seg_pass2 & (seg_unsupp | seg_ioerr))) begin  // gen/blk/device.ts:999
+          b_status <= 8'd1;  // gen/blk/device.ts:792
+          written <= 34'd0;  // gen/blk/device.ts:798
+          fence <= 1'b1;  // gen/blk/device.ts:799
+        end else if (seg_unsupp) begin  // gen/blk/device.ts:1000
+          b_status <= 8'd2;  // gen/blk/device.ts:792
+          written <= 34'd0;  // gen/blk/device.ts:798
+          fence <= 1'b1;  // gen/blk/device.ts:799
+        end else if (seg_ioerr) begin  // gen/blk/device.ts:1001
+          b_status <= 8'd1;  // gen/blk/device.ts:792
+          written <= 34'd0;  // gen/blk/device.ts:798
+          fence <= 1'b1;  // gen/blk/device.ts:799
+        end else if (seg_pass2) begin  // gen/blk/device.ts:1002
+          zero_line <= {cap[20:0], 6'd0};  // gen/blk/device.ts:1004
+          zero_left <= {8'd0, cap[95:64]} << 5;  // gen/blk/device.ts:1009
+        end else if (1'b0) begin  // gen/blk/device.ts:1017
+          b_status <= 8'd1;  // gen/blk/device.ts:792
+          written <= 34'd0;  // gen/blk/device.ts:798
+          fence <= 1'b1;  // gen/blk/device.ts:799
         end else begin
-          seg_idx <= seg_last ? 9'd0 : (seg_idx + 9'd1);  // gen/blk/device.ts:1018
-          if (seg_last) begin  // gen/blk/device.ts:1019
-            seg_pass2 <= 1'b1;  // gen/blk/device.ts:1019
+          seg_idx <= seg_last ? 9'd0 : (seg_idx + 9'd1);  // gen/blk/device.ts:1019
+          if (seg_last) begin  // gen/blk/device.ts:1020
+            seg_pass2 <= 1'b1;  // gen/blk/device.ts:1020
           end
         end
       end
       STATE_ZERO: begin
-        if (store_wr_ready & (~zero_done)) begin  // gen/blk/device.ts:1024
-          zero_line <= zero_line + 27'd2;  // gen/blk/device.ts:1025
-          zero_left <= zero_left - 40'd1;  // gen/blk/device.ts:1026
+        if (store_wr_ready & (~zero_done)) begin  // gen/blk/device.ts:1025
+          zero_line <= zero_line + 27'd2;  // gen/blk/device.ts:1026
+          zero_left <= zero_left - 40'd1;  // gen/blk/device.ts:1027
         end
-        if (zero_done) begin  // gen/blk/device.ts:1029
-          if (seg_last) begin  // gen/blk/device.ts:1031
-            if (~store_wr_pending) begin  // gen/blk/device.ts:1032
-              b_status <= zero_error ? 8'd1 : 8'd0;  // gen/blk/device.ts:789
-              written <= 34'd0;  // gen/blk/device.ts:795
-              fence <= 1'b1;  // gen/blk/device.ts:796
+        if (zero_done) begin  // gen/blk/device.ts:1030
+          if (seg_last) begin  // gen/blk/device.ts:1032
+            if (~store_wr_pending) begin  // gen/blk/device.ts:1033
+              b_status <= zero_error ? 8'd1 : 8'd0;  // gen/blk/device.ts:792
+              written <= 34'd0;  // gen/blk/device.ts:798
+              fence <= 1'b1;  // gen/blk/device.ts:799
             end
           end else begin
-            seg_idx <= seg_idx + 9'd1;  // gen/blk/device.ts:1034
+            seg_idx <= seg_idx + 9'd1;  // gen/blk/device.ts:1035
           end
         end
       end
@@ -2268,7 +2268,7 @@ module virtio_blk_w64_eeaca5b877 (
       slot_info[f_slot] <= {f_count, f_readable, f_writable, (f_writable == 34'd0), (~((f_writable == 34'd0) | ((((f_writable != 34'd0) & (f_count <= 16'd8)) & (~f_too_big)) & (f_readable >= 34'd16))))};
     end
   end
-  assign slot_info_rd0 = slot_info[b_slot];  // gen/blk/device.ts:852
+  assign slot_info_rd0 = slot_info[b_slot];  // gen/blk/device.ts:855
   always @(posedge clk) begin  // gen/blk/device.ts:347
     if (f_state == F_STATE_STORE) begin
       slot_status_at[f_slot] <= f_status_at;
@@ -2281,7 +2281,7 @@ module virtio_blk_w64_eeaca5b877 (
     end
   end
   assign slot_used_rd0 = slot_used[completions_deq_data[36:33]];  // gen/blk/device.ts:702
-  always @(posedge clk) begin  // gen/blk/device.ts:783
+  always @(posedge clk) begin  // gen/blk/device.ts:786
     if (b_status_write | fence_ioerr) begin
       status_byte[b_status_write ? b_slot : status_queue_deq_data[53:50]] <= b_status_write ? b_status : 8'd1;
     end
@@ -2308,8 +2308,8 @@ module virtio_blk_w64_eeaca5b877 (
       if (_cat_50[15]) capture[_mux_11][127:120] <= _cat_49[127:120];
     end
   end
-  assign capture_rd0 = capture[b_slot];  // gen/blk/device.ts:804
-  always @(posedge clk) begin  // gen/blk/device.ts:834
+  assign capture_rd0 = capture[b_slot];  // gen/blk/device.ts:807
+  always @(posedge clk) begin  // gen/blk/device.ts:837
     if (out_start) begin
       out_range[b_slot] <= {({1'b0, storage_off[29:4]} + out_data[30:4]), storage_off[29:4]};
     end

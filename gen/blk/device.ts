@@ -775,7 +775,10 @@ export const VirtioBlk = defineModule(
     const inRange = (sector: Expr, n: Expr) => {
       const w = Math.max(capBits, n.width) + 1;
       const sum = sector.trunc(capBits).zext(w).add(n.zext(w));
-      return sector.bits(63, capBits).eq(0).and(sum.le(lit(BigInt(p.capacity), w)));
+      return sector
+        .bits(63, capBits)
+        .eq(0)
+        .and(sum.le(lit(BigInt(p.capacity), w)));
     };
     // The back end's status byte goes into the slot's register a cycle later (it is read only once the request
     // has left the back end), so the decisions do not drive every slot's status register.
@@ -908,9 +911,7 @@ export const VirtioBlk = defineModule(
         // DISCARD / WRITE_ZEROES: writable data besides the status byte, no segment or a partial one; too many.
         dwzBad.next(wrBytes.ne(1).or(outData.eq(0)).or(outData.bits(3, 0).ne(0)));
         const nseg = outData.bits(N - 1, 4);
-        dwzTooMany.next(
-          mux(tDiscard, nseg.gt(p.discard?.maxSeg ?? 0), nseg.gt(p.writeZeroes?.maxSeg ?? 0)),
-        );
+        dwzTooMany.next(mux(tDiscard, nseg.gt(p.discard?.maxSeg ?? 0), nseg.gt(p.writeZeroes?.maxSeg ?? 0)));
         st.goto('decode');
       },
       decode: () => {
