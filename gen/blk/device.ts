@@ -195,8 +195,8 @@ export const VirtioBlk = defineModule(
     const busy = m.output('busy', bit);
 
     // The commands leave from forward pipeline registers (gen/lib PipeReg: flip-flops with an enable, no LUT per
-    // bit): a walker's command is its descriptor read and 34-bit range arithmetic, and the DMA fabric's arbiter and
-    // its region check came after it, into the other clients' command registers (the whole function's deepest
+    // bit): a walker's command is its descriptor read and 34-bit range arithmetic, and the DMA fabric's command
+    // arbiter came after it, into the other clients' command registers (the whole function's deepest
     // paths crossed this handover). `ready` stays combinational from the fabric (its grant is from registers).
     const commandOut = (name: string, port: typeof rdCmdPort) => {
       const cmd = m.wire(`${name}_in`, dmaCommand(g.addrBits, p.lenBits, p.idBits));
@@ -563,8 +563,8 @@ export const VirtioBlk = defineModule(
     la.wr.data.set(memWr.data);
     la.wr.be.set(mux(zeroing, lit((1n << BigInt(2 * B)) - 1n, 2 * B), storageBe));
     // Ready from registers only, whatever the access (a scratch write also waits while the storage queue is full or
-    // zeroing runs): the read engine's stall logic sits behind this ready, and the address's route through the
-    // fabric and the halves' decode in front of it made the whole function's deepest path.
+    // zeroing runs): the read engine's stall logic sits behind this ready, so the address's route through the
+    // fabric and the halves' decode stay out of that path.
     memWr.ready.set(zeroing.not().and(la.wr.ready));
     la.wr_zero.set(zeroing);
 
