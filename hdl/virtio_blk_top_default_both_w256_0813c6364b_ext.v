@@ -280,7 +280,7 @@ module virtio_blk_top_default_both_w256_0813c6364b_ext (
     .dp_cpl_sop          (ep_dp_cpl_sop),
     .dp_cpl_eop          (ep_dp_cpl_eop)
   );
-  virtio_dataplane_both_w256_q2_5ec3331c12 dataplane (  // gen/virtq/blk_top.ts:160
+  virtio_dataplane_both_w256_q2_3d61bd433e dataplane (  // gen/virtq/blk_top.ts:160
     .clk                 (clk),
     .rst                 (rst),
     .dp_features         (dataplane_dp_features),

@@ -280,7 +280,7 @@ module virtio_blk_top_default_both_w64_0813c6364b_ext (
     .dp_cpl_sop          (ep_dp_cpl_sop),
     .dp_cpl_eop          (ep_dp_cpl_eop)
   );
-  virtio_dataplane_both_w64_q2_21181191aa dataplane (  // gen/virtq/blk_top.ts:160
+  virtio_dataplane_both_w64_q2_e8bdf5f728 dataplane (  // gen/virtq/blk_top.ts:160
     .clk                 (clk),
     .rst                 (rst),
     .dp_features         (dataplane_dp_features),

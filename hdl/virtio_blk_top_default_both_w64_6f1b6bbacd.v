@@ -280,7 +280,7 @@ module virtio_blk_top_default_both_w64_6f1b6bbacd (
     .dp_cpl_sop          (ep_dp_cpl_sop),
     .dp_cpl_eop          (ep_dp_cpl_eop)
   );
-  virtio_dataplane_both_w64_q2_93a32c176b dataplane (  // gen/virtq/blk_top.ts:160
+  virtio_dataplane_both_w64_q2_8ad9138d4d dataplane (  // gen/virtq/blk_top.ts:160
     .clk                 (clk),
     .rst                 (rst),
     .dp_features         (dataplane_dp_features),

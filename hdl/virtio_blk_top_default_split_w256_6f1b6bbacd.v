@@ -280,7 +280,7 @@ module virtio_blk_top_default_split_w256_6f1b6bbacd (
     .dp_cpl_sop          (ep_dp_cpl_sop),
     .dp_cpl_eop          (ep_dp_cpl_eop)
   );
-  virtio_dataplane_split_w256_q2_192d521e73 dataplane (  // gen/virtq/blk_top.ts:160
+  virtio_dataplane_split_w256_q2_51c3d1a06c dataplane (  // gen/virtq/blk_top.ts:160
     .clk                 (clk),
     .rst                 (rst),
     .dp_features         (dataplane_dp_features),

@@ -280,7 +280,7 @@ module virtio_blk_top_default_split_w64_6f1b6bbacd (
     .dp_cpl_sop          (ep_dp_cpl_sop),
     .dp_cpl_eop          (ep_dp_cpl_eop)
   );
-  virtio_dataplane_split_w64_q2_e2a1a913a7 dataplane (  // gen/virtq/blk_top.ts:160
+  virtio_dataplane_split_w64_q2_0f8a9bb5b6 dataplane (  // gen/virtq/blk_top.ts:160
     .clk                 (clk),
     .rst                 (rst),
     .dp_features         (dataplane_dp_features),

@@ -121,16 +121,16 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   localparam [2:0] STAGE_STATE_WALK = 3'd4;  // gen/virtq/packed_expand.ts:44
   localparam [2:0] STAGE_STATE_MORE = 3'd5;  // gen/virtq/packed_expand.ts:44
   localparam [2:0] STAGE_STATE_MORE_WAIT = 3'd6;  // gen/virtq/packed_expand.ts:44
-  localparam [2:0] USED_STATE_IDLE = 3'd0;  // gen/virtq/packed_used.ts:83
-  localparam [2:0] USED_STATE_CALC = 3'd1;  // gen/virtq/packed_used.ts:83
-  localparam [2:0] USED_STATE_ELEM = 3'd2;  // gen/virtq/packed_used.ts:83
-  localparam [2:0] USED_STATE_FLAGS = 3'd3;  // gen/virtq/packed_used.ts:83
-  localparam [2:0] USED_STATE_EVENT = 3'd4;  // gen/virtq/packed_used.ts:83
-  localparam [2:0] NOTIFY_STATE_IDLE = 3'd0;  // gen/virtq/packed_used.ts:283
-  localparam [2:0] NOTIFY_STATE_FENCE = 3'd1;  // gen/virtq/packed_used.ts:283
-  localparam [2:0] NOTIFY_STATE_READ = 3'd2;  // gen/virtq/packed_used.ts:283
-  localparam [2:0] NOTIFY_STATE_WAIT = 3'd3;  // gen/virtq/packed_used.ts:283
-  localparam [2:0] NOTIFY_STATE_DECIDE = 3'd4;  // gen/virtq/packed_used.ts:283
+  localparam [2:0] USED_STATE_GATHER = 3'd0;  // gen/virtq/packed_used.ts:134
+  localparam [2:0] USED_STATE_CALC = 3'd1;  // gen/virtq/packed_used.ts:134
+  localparam [2:0] USED_STATE_BODY = 3'd2;  // gen/virtq/packed_used.ts:134
+  localparam [2:0] USED_STATE_FLAGS = 3'd3;  // gen/virtq/packed_used.ts:134
+  localparam [2:0] USED_STATE_EVENT = 3'd4;  // gen/virtq/packed_used.ts:134
+  localparam [2:0] NOTIFY_STATE_IDLE = 3'd0;  // gen/virtq/packed_used.ts:379
+  localparam [2:0] NOTIFY_STATE_FENCE = 3'd1;  // gen/virtq/packed_used.ts:379
+  localparam [2:0] NOTIFY_STATE_READ = 3'd2;  // gen/virtq/packed_used.ts:379
+  localparam [2:0] NOTIFY_STATE_WAIT = 3'd3;  // gen/virtq/packed_used.ts:379
+  localparam [2:0] NOTIFY_STATE_DECIDE = 3'd4;  // gen/virtq/packed_used.ts:379
   /* verilator lint_on UNUSEDPARAM */
 
   reg pending_0;  // gen/virtq/packed_engine.ts:57
@@ -376,58 +376,96 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   wire stage_last;  // gen/virtq/packed_expand.ts:124
   wire stage_batch_end;  // gen/virtq/packed_expand.ts:125
   wire stage_active;  // gen/virtq/packed_expand.ts:232
-  reg [2:0] used_state;  // gen/virtq/packed_used.ts:83
-  reg [63:0] used_slot_0;  // gen/virtq/packed_used.ts:84
-  reg [63:0] used_slot_1;  // gen/virtq/packed_used.ts:84
-  reg [63:0] used_slot_2;  // gen/virtq/packed_used.ts:84
-  reg [63:0] used_slot_3;  // gen/virtq/packed_used.ts:84
-  reg [63:0] used_slot_4;  // gen/virtq/packed_used.ts:84
-  reg [63:0] used_slot_5;  // gen/virtq/packed_used.ts:84
-  reg [63:0] used_slot_6;  // gen/virtq/packed_used.ts:84
-  reg [63:0] used_slot_7;  // gen/virtq/packed_used.ts:84
-  reg used_slot_queue_0;  // gen/virtq/packed_used.ts:85
-  reg used_slot_queue_1;  // gen/virtq/packed_used.ts:85
-  reg used_slot_queue_2;  // gen/virtq/packed_used.ts:85
-  reg used_slot_queue_3;  // gen/virtq/packed_used.ts:85
-  reg used_slot_queue_4;  // gen/virtq/packed_used.ts:85
-  reg used_slot_queue_5;  // gen/virtq/packed_used.ts:85
-  reg used_slot_queue_6;  // gen/virtq/packed_used.ts:85
-  reg used_slot_queue_7;  // gen/virtq/packed_used.ts:85
-  reg [3:0] used_head;  // gen/virtq/packed_used.ts:86
-  reg [3:0] used_tail;  // gen/virtq/packed_used.ts:87
-  reg used_queue;  // gen/virtq/packed_used.ts:88
-  reg [15:0] used_pos_cur;  // gen/virtq/packed_used.ts:89
-  reg [2:0] used_slot_cur;  // gen/virtq/packed_used.ts:90
-  reg [63:0] used_host;  // gen/virtq/packed_used.ts:91
-  reg [7:0] used_seq;  // gen/virtq/packed_used.ts:92
-  reg [7:0] used_seq_done;  // gen/virtq/packed_used.ts:93
-  reg used_wrap_cur;  // gen/virtq/packed_used.ts:94
-  reg used_open_complete;  // gen/virtq/packed_used.ts:95
-  reg [31:0] used_writable_sum;  // gen/virtq/packed_used.ts:101
-  reg event_busy;  // gen/virtq/packed_used.ts:109
-  reg [31:0] event_word;  // gen/virtq/packed_used.ts:110
-  reg event_full;  // gen/virtq/packed_used.ts:111
-  reg event_queue;  // gen/virtq/packed_used.ts:112
-  reg [63:0] event_host;  // gen/virtq/packed_used.ts:113
-  wire event_take;  // gen/virtq/packed_used.ts:114
-  wire used_drop;  // gen/virtq/packed_used.ts:138
-  wire used_slot_free;  // gen/virtq/packed_used.ts:139
-  wire used_merge;  // gen/virtq/packed_used.ts:141
-  wire used_accept;  // gen/virtq/packed_used.ts:146
-  wire [47:0] used_writable_rd0;  // gen/virtq/packed_used.ts:147
-  wire used_complete;  // gen/virtq/packed_used.ts:148
-  wire used_flags_done;  // gen/virtq/packed_used.ts:217
-  wire event_done;  // gen/virtq/packed_used.ts:222
-  wire used_fatal;  // gen/virtq/packed_used.ts:227
-  reg [511:0] used_rdata;  // gen/virtq/packed_used.ts:238
-  reg used_rvalid;  // gen/virtq/packed_used.ts:239
-  wire used_busy;  // gen/virtq/packed_used.ts:248
-  reg [2:0] notify_state;  // gen/virtq/packed_used.ts:283
-  reg notify_queue;  // gen/virtq/packed_used.ts:284
-  reg [15:0] notify_adv;  // gen/virtq/packed_used.ts:285
-  reg [15:0] notify_idx;  // gen/virtq/packed_used.ts:286
-  reg notify_wrap;  // gen/virtq/packed_used.ts:287
-  reg [7:0] notify_seq;  // gen/virtq/packed_used.ts:288
+  reg [49:0] used_slot_0;  // gen/virtq/packed_used.ts:92
+  reg [49:0] used_slot_1;  // gen/virtq/packed_used.ts:92
+  reg [49:0] used_slot_2;  // gen/virtq/packed_used.ts:92
+  reg [49:0] used_slot_3;  // gen/virtq/packed_used.ts:92
+  reg [49:0] used_slot_4;  // gen/virtq/packed_used.ts:92
+  reg [49:0] used_slot_5;  // gen/virtq/packed_used.ts:92
+  reg [49:0] used_slot_6;  // gen/virtq/packed_used.ts:92
+  reg [49:0] used_slot_7;  // gen/virtq/packed_used.ts:92
+  reg used_slot_queue_0;  // gen/virtq/packed_used.ts:93
+  reg used_slot_queue_1;  // gen/virtq/packed_used.ts:93
+  reg used_slot_queue_2;  // gen/virtq/packed_used.ts:93
+  reg used_slot_queue_3;  // gen/virtq/packed_used.ts:93
+  reg used_slot_queue_4;  // gen/virtq/packed_used.ts:93
+  reg used_slot_queue_5;  // gen/virtq/packed_used.ts:93
+  reg used_slot_queue_6;  // gen/virtq/packed_used.ts:93
+  reg used_slot_queue_7;  // gen/virtq/packed_used.ts:93
+  reg used_slot_cont_0;  // gen/virtq/packed_used.ts:94
+  reg used_slot_cont_1;  // gen/virtq/packed_used.ts:94
+  reg used_slot_cont_2;  // gen/virtq/packed_used.ts:94
+  reg used_slot_cont_3;  // gen/virtq/packed_used.ts:94
+  reg used_slot_cont_4;  // gen/virtq/packed_used.ts:94
+  reg used_slot_cont_5;  // gen/virtq/packed_used.ts:94
+  reg used_slot_cont_6;  // gen/virtq/packed_used.ts:94
+  reg used_slot_cont_7;  // gen/virtq/packed_used.ts:94
+  reg used_slot_first_0;  // gen/virtq/packed_used.ts:95
+  reg used_slot_first_1;  // gen/virtq/packed_used.ts:95
+  reg used_slot_first_2;  // gen/virtq/packed_used.ts:95
+  reg used_slot_first_3;  // gen/virtq/packed_used.ts:95
+  reg used_slot_first_4;  // gen/virtq/packed_used.ts:95
+  reg used_slot_first_5;  // gen/virtq/packed_used.ts:95
+  reg used_slot_first_6;  // gen/virtq/packed_used.ts:95
+  reg used_slot_first_7;  // gen/virtq/packed_used.ts:95
+  reg [3:0] used_slot_batch_0;  // gen/virtq/packed_used.ts:96
+  reg [3:0] used_slot_batch_1;  // gen/virtq/packed_used.ts:96
+  reg [3:0] used_slot_batch_2;  // gen/virtq/packed_used.ts:96
+  reg [3:0] used_slot_batch_3;  // gen/virtq/packed_used.ts:96
+  reg [3:0] used_slot_batch_4;  // gen/virtq/packed_used.ts:96
+  reg [3:0] used_slot_batch_5;  // gen/virtq/packed_used.ts:96
+  reg [3:0] used_slot_batch_6;  // gen/virtq/packed_used.ts:96
+  reg [3:0] used_slot_batch_7;  // gen/virtq/packed_used.ts:96
+  reg [3:0] used_head;  // gen/virtq/packed_used.ts:98
+  reg [3:0] used_tail;  // gen/virtq/packed_used.ts:99
+  reg [7:0] used_seq;  // gen/virtq/packed_used.ts:100
+  reg [7:0] used_seq_done;  // gen/virtq/packed_used.ts:101
+  reg done_in_valid;  // gen/virtq/packed_used.ts:107
+  reg done_in_queue;  // gen/virtq/packed_used.ts:108
+  reg [15:0] done_in_id;  // gen/virtq/packed_used.ts:109
+  reg [15:0] done_in_slots;  // gen/virtq/packed_used.ts:110
+  reg [31:0] done_in_len;  // gen/virtq/packed_used.ts:111
+  wire done_in_take;  // gen/virtq/packed_used.ts:112
+  reg [31:0] used_writable_sum;  // gen/virtq/packed_used.ts:127
+  reg [2:0] used_state;  // gen/virtq/packed_used.ts:134
+  reg [3:0] used_issue;  // gen/virtq/packed_used.ts:135
+  reg event_busy;  // gen/virtq/packed_used.ts:139
+  reg [31:0] event_word;  // gen/virtq/packed_used.ts:140
+  reg event_full;  // gen/virtq/packed_used.ts:141
+  reg event_queue;  // gen/virtq/packed_used.ts:142
+  reg [63:0] event_host;  // gen/virtq/packed_used.ts:143
+  wire event_take;  // gen/virtq/packed_used.ts:144
+  wire used_drop;  // gen/virtq/packed_used.ts:169
+  wire used_slot_free;  // gen/virtq/packed_used.ts:170
+  wire used_unissued;  // gen/virtq/packed_used.ts:171
+  reg used_last_queue;  // gen/virtq/packed_used.ts:173
+  reg used_last_adjacent;  // gen/virtq/packed_used.ts:174
+  reg used_open_complete;  // gen/virtq/packed_used.ts:175
+  wire used_merge;  // gen/virtq/packed_used.ts:176
+  wire used_accept;  // gen/virtq/packed_used.ts:181
+  wire [47:0] used_writable_rd0;  // gen/virtq/packed_used.ts:182
+  wire used_complete;  // gen/virtq/packed_used.ts:183
+  reg [3:0] used_batch_k;  // gen/virtq/packed_used.ts:218
+  reg [8:0] used_batch_age;  // gen/virtq/packed_used.ts:220
+  wire [3:0] used_pending;  // gen/virtq/packed_used.ts:221
+  reg used_batch_quiet;  // gen/virtq/packed_used.ts:227
+  reg [2:0] used_batch_slot;  // gen/virtq/packed_used.ts:235
+  reg [3:0] used_batch_n;  // gen/virtq/packed_used.ts:236
+  reg used_batch_queue;  // gen/virtq/packed_used.ts:237
+  reg [63:0] used_host;  // gen/virtq/packed_used.ts:238
+  wire [15:0] used_slot_pos_rd0;  // gen/virtq/packed_used.ts:253
+  wire used_flags_done;  // gen/virtq/packed_used.ts:297
+  wire event_done;  // gen/virtq/packed_used.ts:303
+  wire used_fatal;  // gen/virtq/packed_used.ts:307
+  reg [511:0] used_rdata;  // gen/virtq/packed_used.ts:332
+  reg used_rvalid;  // gen/virtq/packed_used.ts:333
+  wire used_busy;  // gen/virtq/packed_used.ts:344
+  reg [2:0] notify_state;  // gen/virtq/packed_used.ts:379
+  reg notify_queue;  // gen/virtq/packed_used.ts:380
+  reg [15:0] notify_adv;  // gen/virtq/packed_used.ts:381
+  reg [15:0] notify_idx;  // gen/virtq/packed_used.ts:382
+  reg notify_wrap;  // gen/virtq/packed_used.ts:383
+  reg [7:0] notify_seq;  // gen/virtq/packed_used.ts:384
   reg notify_pick_locked;  // gen/lib/arbiter.ts:44
   reg notify_pick_lock_index;  // gen/lib/arbiter.ts:45
   reg [1:0] notify_pick_lock_grant;  // gen/lib/arbiter.ts:46
@@ -449,11 +487,11 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   wire [1:0] notify_pick_grant;  // gen/lib/arbiter.ts:75
   reg [1:0] notify_pick_lock_above;  // gen/lib/arbiter.ts:77
   wire [1:0] notify_pick_above;  // gen/lib/arbiter.ts:78
-  wire notify_taken;  // gen/virtq/packed_used.ts:296
-  reg notify_fatal;  // gen/virtq/packed_used.ts:298
-  reg [1:0] notify_irq;  // gen/virtq/packed_used.ts:299
-  wire notify_need;  // gen/virtq/packed_used.ts:320
-  wire notify_active;  // gen/virtq/packed_used.ts:357
+  wire notify_taken;  // gen/virtq/packed_used.ts:392
+  reg notify_fatal;  // gen/virtq/packed_used.ts:394
+  reg [1:0] notify_irq;  // gen/virtq/packed_used.ts:395
+  wire notify_need;  // gen/virtq/packed_used.ts:416
+  wire notify_active;  // gen/virtq/packed_used.ts:453
   reg fatal_pulse;  // gen/virtq/packed_engine.ts:240
   reg [3:0] fatal_code_reg;  // gen/virtq/packed_engine.ts:241
   reg dev_resetting;  // gen/virtq/packed_engine.ts:251
@@ -467,8 +505,9 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   reg [255:0] fetch_table_even [0:31];  // gen/virtq/packed_fetch.ts:119
   reg [255:0] fetch_table_odd [0:31];  // gen/virtq/packed_fetch.ts:119
   reg [97:0] stage [0:127];  // gen/virtq/packed_fetch.ts:194
-  reg [47:0] used_writable [0:31];  // gen/virtq/packed_used.ts:100
-  reg [63:0] _select_0;  // gen/virtq/packed_used.ts:303
+  reg [15:0] used_slot_pos [0:7];  // gen/virtq/packed_used.ts:97
+  reg [47:0] used_writable [0:31];  // gen/virtq/packed_used.ts:126
+  reg [63:0] _select_0;  // gen/virtq/packed_used.ts:399
   reg [15:0] _select_1;  // gen/virtq/packed_engine.ts:210
   reg [4:0] _select_2;  // gen/virtq/packed_engine.ts:211
   reg [15:0] _select_3;  // gen/virtq/packed_engine.ts:212
@@ -480,89 +519,111 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   reg _select_9;  // gen/virtq/packed_expand.ts:62
   reg _select_10;  // gen/virtq/packed_expand.ts:62
   reg _select_11;  // gen/virtq/packed_expand.ts:62
-  reg _select_12;  // gen/virtq/packed_used.ts:138
-  reg _select_13;  // gen/virtq/packed_used.ts:138
-  wire [1:0] _cat_15;  // gen/virtq/packed_used.ts:290
-  wire [1:0] _and_14;  // gen/virtq/packed_used.ts:295
-  reg _select_16;  // gen/virtq/packed_used.ts:346
-  reg _select_17;  // gen/virtq/packed_used.ts:346
-  reg [15:0] _select_18;  // gen/virtq/packed_used.ts:310
+  reg _select_12;  // gen/virtq/packed_used.ts:169
+  reg _select_13;  // gen/virtq/packed_used.ts:169
+  wire [1:0] _cat_15;  // gen/virtq/packed_used.ts:386
+  wire [1:0] _and_14;  // gen/virtq/packed_used.ts:391
+  reg _select_16;  // gen/virtq/packed_used.ts:442
+  reg _select_17;  // gen/virtq/packed_used.ts:442
+  reg [15:0] _select_18;  // gen/virtq/packed_used.ts:406
   reg _select_19;  // gen/virtq/packed_fetch.ts:368
   reg _select_20;  // gen/virtq/packed_fetch.ts:669
   reg _select_21;  // gen/virtq/packed_fetch.ts:670
-  reg [15:0] _select_23;  // gen/virtq/packed_used.ts:152
-  reg [15:0] _select_24;  // gen/virtq/packed_used.ts:153
+  reg [15:0] _select_24;  // gen/virtq/packed_used.ts:185
+  reg [15:0] _select_25;  // gen/virtq/packed_used.ts:186
+  wire _ge_23;  // gen/virtq/packed_used.ts:191
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _mux_22;  // gen/virtq/packed_used.ts:162
+  wire [16:0] _mux_22;  // gen/virtq/packed_used.ts:196
   /* verilator lint_on UNUSEDSIGNAL */
-  reg _select_25;  // gen/virtq/packed_used.ts:151
+  reg _select_26;  // gen/virtq/packed_used.ts:184
+  reg _select_28;  // gen/virtq/packed_used.ts:225
+  reg [15:0] _select_27;  // gen/virtq/packed_used.ts:228
+  reg _select_29;  // gen/virtq/packed_used.ts:228
+  reg _select_30;  // gen/virtq/packed_used.ts:228
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [7:0] _sub_26;  // gen/virtq/packed_used.ts:336
+  wire [3:0] _add_33;  // gen/virtq/packed_used.ts:222
   /* verilator lint_on UNUSEDSIGNAL */
-  reg _select_27;  // gen/virtq/packed_used.ts:348
-  reg _select_29;  // gen/virtq/packed_used.ts:253
-  wire _mux_28;  // gen/virtq/packed_used.ts:253
+  reg _select_32;  // gen/virtq/packed_used.ts:230
+  wire _and_31;  // gen/virtq/packed_used.ts:230
+  reg [3:0] _select_34;  // gen/virtq/packed_used.ts:298
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [31:0] _mux_31;  // gen/virtq/packed_fetch.ts:161
+  wire [7:0] _sub_35;  // gen/virtq/packed_used.ts:432
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [255:0] _cat_30;  // gen/virtq/packed_fetch.ts:154
+  reg _select_36;  // gen/virtq/packed_used.ts:444
+  reg _select_38;  // gen/virtq/packed_used.ts:349
+  wire _mux_37;  // gen/virtq/packed_used.ts:349
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_32;  // gen/virtq/packed_fetch.ts:465
+  wire [31:0] _mux_40;  // gen/virtq/packed_fetch.ts:161
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [63:0] _select_33;  // gen/virtq/packed_fetch.ts:455
-  reg [15:0] _select_34;  // gen/virtq/packed_fetch.ts:660
-  reg [15:0] _select_35;  // gen/virtq/packed_fetch.ts:665
-  reg _select_36;  // gen/virtq/packed_fetch.ts:666
+  wire [255:0] _cat_39;  // gen/virtq/packed_fetch.ts:154
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [255:0] _mux_38;  // gen/virtq/packed_fetch.ts:143
+  wire [15:0] _sub_41;  // gen/virtq/packed_fetch.ts:465
   /* verilator lint_on UNUSEDSIGNAL */
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  reg [127:0] _select_37;  // gen/virtq/packed_fetch.ts:147
-  /* verilator lint_on UNUSEDSIGNAL */
-  wire _slice_39;  // gen/virtq/packed_fetch.ts:553
-  wire [27:0] _slice_40;  // gen/virtq/packed_fetch.ts:555
-  wire [31:0] _slice_41;  // gen/virtq/packed_fetch.ts:554
-  wire _slice_42;  // gen/virtq/packed_fetch.ts:553
-  wire [27:0] _slice_43;  // gen/virtq/packed_fetch.ts:555
-  wire [31:0] _slice_44;  // gen/virtq/packed_fetch.ts:554
-  reg _select_45;  // gen/virtq/packed_fetch.ts:864
+  reg [63:0] _select_42;  // gen/virtq/packed_fetch.ts:455
+  reg [15:0] _select_43;  // gen/virtq/packed_fetch.ts:660
+  reg [15:0] _select_44;  // gen/virtq/packed_fetch.ts:665
+  reg _select_45;  // gen/virtq/packed_fetch.ts:666
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [255:0] _mux_47;  // gen/virtq/packed_fetch.ts:143
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   reg [127:0] _select_46;  // gen/virtq/packed_fetch.ts:147
   /* verilator lint_on UNUSEDSIGNAL */
+  wire _slice_48;  // gen/virtq/packed_fetch.ts:553
+  wire [27:0] _slice_49;  // gen/virtq/packed_fetch.ts:555
+  wire [31:0] _slice_50;  // gen/virtq/packed_fetch.ts:554
+  wire _slice_51;  // gen/virtq/packed_fetch.ts:553
+  wire [27:0] _slice_52;  // gen/virtq/packed_fetch.ts:555
+  wire [31:0] _slice_53;  // gen/virtq/packed_fetch.ts:554
+  reg _select_54;  // gen/virtq/packed_fetch.ts:864
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_48;  // gen/virtq/packed_expand.ts:213
+  wire [255:0] _mux_56;  // gen/virtq/packed_fetch.ts:143
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [63:0] _select_49;  // gen/virtq/packed_used.ts:129
-  wire [15:0] _cat_50;  // gen/virtq/packed_used.ts:158
-  reg [63:0] _select_51;  // gen/virtq/packed_used.ts:201
-  reg [255:0] _select_52;  // gen/virtq/packed_used.ts:240
-  reg [255:0] _select_53;  // gen/virtq/packed_used.ts:240
-  reg [15:0] _select_54;  // gen/virtq/packed_used.ts:329
-  reg [15:0] _select_55;  // gen/virtq/packed_used.ts:330
-  reg _select_56;  // gen/virtq/packed_used.ts:331
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [7:0] _sub_57;  // gen/virtq/packed_fetch.ts:126
+  reg [127:0] _select_55;  // gen/virtq/packed_fetch.ts:147
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [255:0] _mux_58;  // gen/virtq/packed_fetch.ts:123
-  wire [31:0] _mux_59;  // gen/virtq/packed_fetch.ts:124
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [7:0] _sub_60;  // gen/virtq/packed_fetch.ts:126
+  wire [15:0] _sub_57;  // gen/virtq/packed_expand.ts:213
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [255:0] _mux_61;  // gen/virtq/packed_fetch.ts:123
-  wire [31:0] _mux_62;  // gen/virtq/packed_fetch.ts:124
+  reg [63:0] _select_58;  // gen/virtq/packed_used.ts:159
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [7:0] _sub_63;  // gen/virtq/packed_fetch.ts:126
+  wire [3:0] _sub_59;  // gen/virtq/packed_used.ts:192
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [255:0] _mux_64;  // gen/virtq/packed_fetch.ts:123
-  wire [31:0] _mux_65;  // gen/virtq/packed_fetch.ts:124
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [7:0] _sub_66;  // gen/virtq/packed_fetch.ts:126
+  reg [49:0] _select_61;  // gen/virtq/packed_used.ts:202
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [255:0] _mux_67;  // gen/virtq/packed_fetch.ts:123
-  wire [31:0] _mux_68;  // gen/virtq/packed_fetch.ts:124
+  wire _slice_60;  // gen/virtq/packed_used.ts:202
+  reg [63:0] _select_62;  // gen/virtq/packed_used.ts:250
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [4:0] _add_64;  // gen/virtq/packed_used.ts:334
+  /* verilator lint_on UNUSEDSIGNAL */
+  wire [255:0] _cat_65;  // gen/virtq/packed_used.ts:327
+  reg [255:0] _select_63;  // gen/virtq/packed_used.ts:329
+  wire [255:0] _cat_67;  // gen/virtq/packed_used.ts:327
+  reg [255:0] _select_66;  // gen/virtq/packed_used.ts:329
+  reg [15:0] _select_68;  // gen/virtq/packed_used.ts:425
+  reg [15:0] _select_69;  // gen/virtq/packed_used.ts:426
+  reg _select_70;  // gen/virtq/packed_used.ts:427
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [7:0] _sub_71;  // gen/virtq/packed_fetch.ts:126
+  /* verilator lint_on UNUSEDSIGNAL */
+  wire [255:0] _mux_72;  // gen/virtq/packed_fetch.ts:123
+  wire [31:0] _mux_73;  // gen/virtq/packed_fetch.ts:124
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [7:0] _sub_74;  // gen/virtq/packed_fetch.ts:126
+  /* verilator lint_on UNUSEDSIGNAL */
+  wire [255:0] _mux_75;  // gen/virtq/packed_fetch.ts:123
+  wire [31:0] _mux_76;  // gen/virtq/packed_fetch.ts:124
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [7:0] _sub_77;  // gen/virtq/packed_fetch.ts:126
+  /* verilator lint_on UNUSEDSIGNAL */
+  wire [255:0] _mux_78;  // gen/virtq/packed_fetch.ts:123
+  wire [31:0] _mux_79;  // gen/virtq/packed_fetch.ts:124
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [7:0] _sub_80;  // gen/virtq/packed_fetch.ts:126
+  /* verilator lint_on UNUSEDSIGNAL */
+  wire [255:0] _mux_81;  // gen/virtq/packed_fetch.ts:123
+  wire [31:0] _mux_82;  // gen/virtq/packed_fetch.ts:124
 
   // ---- instances
   fifo_w33_d4 stage_hdr (  // gen/virtq/packed_fetch.ts:204
@@ -589,7 +650,7 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   );
 
   // ---- combinational logic
-  always @* begin  // gen/virtq/packed_used.ts:303
+  always @* begin  // gen/virtq/packed_used.ts:399
     case (notify_queue)
       1'b0: _select_0 = q0_driver;
       1'b1: _select_0 = q1_driver;
@@ -671,37 +732,37 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
       default: _select_11 = resetting_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:138
-    case (done_queue)
+  always @* begin  // gen/virtq/packed_used.ts:169
+    case (done_in_queue)
       1'b0: _select_12 = failed_0;
       1'b1: _select_12 = failed_1;
       default: _select_12 = failed_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:138
-    case (done_queue)
+  always @* begin  // gen/virtq/packed_used.ts:169
+    case (done_in_queue)
       1'b0: _select_13 = resetting_0;
       1'b1: _select_13 = resetting_1;
       default: _select_13 = resetting_0;
     endcase
   end
-  assign _cat_15 = {(((unsignalled_1 != 16'd0) & (~failed_1)) & (~resetting_1)), (((unsignalled_0 != 16'd0) & (~failed_0)) & (~resetting_0))};  // gen/virtq/packed_used.ts:290
-  assign _and_14 = _cat_15 & {2{(notify_state == NOTIFY_STATE_IDLE)}};  // gen/virtq/packed_used.ts:295
-  always @* begin  // gen/virtq/packed_used.ts:346
+  assign _cat_15 = {(((unsignalled_1 != 16'd0) & (~failed_1)) & (~resetting_1)), (((unsignalled_0 != 16'd0) & (~failed_0)) & (~resetting_0))};  // gen/virtq/packed_used.ts:386
+  assign _and_14 = _cat_15 & {2{(notify_state == NOTIFY_STATE_IDLE)}};  // gen/virtq/packed_used.ts:391
+  always @* begin  // gen/virtq/packed_used.ts:442
     case (notify_queue)
       1'b0: _select_16 = failed_0;
       1'b1: _select_16 = failed_1;
       default: _select_16 = failed_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:346
+  always @* begin  // gen/virtq/packed_used.ts:442
     case (notify_queue)
       1'b0: _select_17 = resetting_0;
       1'b1: _select_17 = resetting_1;
       default: _select_17 = resetting_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:310
+  always @* begin  // gen/virtq/packed_used.ts:406
     case (notify_queue)
       1'b0: _select_18 = q0_size;
       1'b1: _select_18 = q1_size;
@@ -729,191 +790,271 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
       default: _select_21 = ev_armed_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:152
-    case (done_queue)
-      1'b0: _select_23 = used_pos_0;
-      1'b1: _select_23 = used_pos_1;
-      default: _select_23 = used_pos_0;
+  always @* begin  // gen/virtq/packed_used.ts:185
+    case (done_in_queue)
+      1'b0: _select_24 = used_pos_0;
+      1'b1: _select_24 = used_pos_1;
+      default: _select_24 = used_pos_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:153
-    case (done_queue)
-      1'b0: _select_24 = q0_size;
-      1'b1: _select_24 = q1_size;
-      default: _select_24 = q0_size;
+  always @* begin  // gen/virtq/packed_used.ts:186
+    case (done_in_queue)
+      1'b0: _select_25 = q0_size;
+      1'b1: _select_25 = q1_size;
+      default: _select_25 = q0_size;
     endcase
   end
-  assign _mux_22 = (({1'b0, _select_23} + {1'b0, done_slots}) >= {1'b0, _select_24}) ? (({1'b0, _select_23} + {1'b0, done_slots}) - {1'b0, _select_24}) : ({1'b0, _select_23} + {1'b0, done_slots});  // gen/virtq/packed_used.ts:162
-  always @* begin  // gen/virtq/packed_used.ts:151
-    case (done_queue)
-      1'b0: _select_25 = used_wrap_0;
-      1'b1: _select_25 = used_wrap_1;
-      default: _select_25 = used_wrap_0;
+  assign _ge_23 = ({1'b0, _select_24} + {1'b0, done_in_slots}) >= {1'b0, _select_25};  // gen/virtq/packed_used.ts:191
+  assign _mux_22 = _ge_23 ? (({1'b0, _select_24} + {1'b0, done_in_slots}) - {1'b0, _select_25}) : ({1'b0, _select_24} + {1'b0, done_in_slots});  // gen/virtq/packed_used.ts:196
+  always @* begin  // gen/virtq/packed_used.ts:184
+    case (done_in_queue)
+      1'b0: _select_26 = used_wrap_0;
+      1'b1: _select_26 = used_wrap_1;
+      default: _select_26 = used_wrap_0;
     endcase
   end
-  assign _sub_26 = used_seq_done - notify_seq;  // gen/virtq/packed_used.ts:336
-  always @* begin  // gen/virtq/packed_used.ts:348
-    case (notify_queue)
-      1'b0: _select_27 = ev_off_0;
-      1'b1: _select_27 = ev_off_1;
-      default: _select_27 = ev_off_0;
+  always @* begin  // gen/virtq/packed_used.ts:225
+    case (used_issue[2:0])
+      3'd0: _select_28 = used_slot_queue_0;
+      3'd1: _select_28 = used_slot_queue_1;
+      3'd2: _select_28 = used_slot_queue_2;
+      3'd3: _select_28 = used_slot_queue_3;
+      3'd4: _select_28 = used_slot_queue_4;
+      3'd5: _select_28 = used_slot_queue_5;
+      3'd6: _select_28 = used_slot_queue_6;
+      3'd7: _select_28 = used_slot_queue_7;
+      default: _select_28 = used_slot_queue_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:253
+  always @* begin  // gen/virtq/packed_used.ts:228
+    case (_select_28)
+      1'b0: _select_27 = inflight_0;
+      1'b1: _select_27 = inflight_1;
+      default: _select_27 = inflight_0;
+    endcase
+  end
+  always @* begin  // gen/virtq/packed_used.ts:228
+    case (_select_28)
+      1'b0: _select_29 = resetting_0;
+      1'b1: _select_29 = resetting_1;
+      default: _select_29 = resetting_0;
+    endcase
+  end
+  always @* begin  // gen/virtq/packed_used.ts:228
+    case (_select_28)
+      1'b0: _select_30 = failed_0;
+      1'b1: _select_30 = failed_1;
+      default: _select_30 = failed_0;
+    endcase
+  end
+  assign _add_33 = used_issue + used_batch_k;  // gen/virtq/packed_used.ts:222
+  always @* begin  // gen/virtq/packed_used.ts:230
+    case (_add_33[2:0])
+      3'd0: _select_32 = used_slot_cont_0;
+      3'd1: _select_32 = used_slot_cont_1;
+      3'd2: _select_32 = used_slot_cont_2;
+      3'd3: _select_32 = used_slot_cont_3;
+      3'd4: _select_32 = used_slot_cont_4;
+      3'd5: _select_32 = used_slot_cont_5;
+      3'd6: _select_32 = used_slot_cont_6;
+      3'd7: _select_32 = used_slot_cont_7;
+      default: _select_32 = used_slot_cont_0;
+    endcase
+  end
+  assign _and_31 = (used_batch_k < used_pending) & _select_32;  // gen/virtq/packed_used.ts:230
+  always @* begin  // gen/virtq/packed_used.ts:298
     case (wr_status_id[3:1])
-      3'd0: _select_29 = used_slot_queue_0;
-      3'd1: _select_29 = used_slot_queue_1;
-      3'd2: _select_29 = used_slot_queue_2;
-      3'd3: _select_29 = used_slot_queue_3;
-      3'd4: _select_29 = used_slot_queue_4;
-      3'd5: _select_29 = used_slot_queue_5;
-      3'd6: _select_29 = used_slot_queue_6;
-      3'd7: _select_29 = used_slot_queue_7;
-      default: _select_29 = used_slot_queue_0;
+      3'd0: _select_34 = used_slot_batch_0;
+      3'd1: _select_34 = used_slot_batch_1;
+      3'd2: _select_34 = used_slot_batch_2;
+      3'd3: _select_34 = used_slot_batch_3;
+      3'd4: _select_34 = used_slot_batch_4;
+      3'd5: _select_34 = used_slot_batch_5;
+      3'd6: _select_34 = used_slot_batch_6;
+      3'd7: _select_34 = used_slot_batch_7;
+      default: _select_34 = used_slot_batch_0;
     endcase
   end
-  assign _mux_28 = wr_status_id[4] ? event_queue : _select_29;  // gen/virtq/packed_used.ts:253
-  assign _mux_31 = (mem_wr_valid & (memwr_line == 8'd80)) ? mem_wr_be[31:0] : ((mem_wr_valid & (memwr_line == 8'd79)) ? mem_wr_be[63:32] : 32'd0);  // gen/virtq/packed_fetch.ts:161
-  assign _cat_30 = {{8{_mux_31[31]}}, {8{_mux_31[30]}}, {8{_mux_31[29]}}, {8{_mux_31[28]}}, {8{_mux_31[27]}}, {8{_mux_31[26]}}, {8{_mux_31[25]}}, {8{_mux_31[24]}}, {8{_mux_31[23]}}, {8{_mux_31[22]}}, {8{_mux_31[21]}}, {8{_mux_31[20]}}, {8{_mux_31[19]}}, {8{_mux_31[18]}}, {8{_mux_31[17]}}, {8{_mux_31[16]}}, {8{_mux_31[15]}}, {8{_mux_31[14]}}, {8{_mux_31[13]}}, {8{_mux_31[12]}}, {8{_mux_31[11]}}, {8{_mux_31[10]}}, {8{_mux_31[9]}}, {8{_mux_31[8]}}, {8{_mux_31[7]}}, {8{_mux_31[6]}}, {8{_mux_31[5]}}, {8{_mux_31[4]}}, {8{_mux_31[3]}}, {8{_mux_31[2]}}, {8{_mux_31[1]}}, {8{_mux_31[0]}}};  // gen/virtq/packed_fetch.ts:154
-  assign _sub_32 = walk_size - fetch_pos;  // gen/virtq/packed_fetch.ts:465
+  assign _sub_35 = used_seq_done - notify_seq;  // gen/virtq/packed_used.ts:432
+  always @* begin  // gen/virtq/packed_used.ts:444
+    case (notify_queue)
+      1'b0: _select_36 = ev_off_0;
+      1'b1: _select_36 = ev_off_1;
+      default: _select_36 = ev_off_0;
+    endcase
+  end
+  always @* begin  // gen/virtq/packed_used.ts:349
+    case (wr_status_id[3:1])
+      3'd0: _select_38 = used_slot_queue_0;
+      3'd1: _select_38 = used_slot_queue_1;
+      3'd2: _select_38 = used_slot_queue_2;
+      3'd3: _select_38 = used_slot_queue_3;
+      3'd4: _select_38 = used_slot_queue_4;
+      3'd5: _select_38 = used_slot_queue_5;
+      3'd6: _select_38 = used_slot_queue_6;
+      3'd7: _select_38 = used_slot_queue_7;
+      default: _select_38 = used_slot_queue_0;
+    endcase
+  end
+  assign _mux_37 = wr_status_id[4] ? event_queue : _select_38;  // gen/virtq/packed_used.ts:349
+  assign _mux_40 = (mem_wr_valid & (memwr_line == 8'd80)) ? mem_wr_be[31:0] : ((mem_wr_valid & (memwr_line == 8'd79)) ? mem_wr_be[63:32] : 32'd0);  // gen/virtq/packed_fetch.ts:161
+  assign _cat_39 = {{8{_mux_40[31]}}, {8{_mux_40[30]}}, {8{_mux_40[29]}}, {8{_mux_40[28]}}, {8{_mux_40[27]}}, {8{_mux_40[26]}}, {8{_mux_40[25]}}, {8{_mux_40[24]}}, {8{_mux_40[23]}}, {8{_mux_40[22]}}, {8{_mux_40[21]}}, {8{_mux_40[20]}}, {8{_mux_40[19]}}, {8{_mux_40[18]}}, {8{_mux_40[17]}}, {8{_mux_40[16]}}, {8{_mux_40[15]}}, {8{_mux_40[14]}}, {8{_mux_40[13]}}, {8{_mux_40[12]}}, {8{_mux_40[11]}}, {8{_mux_40[10]}}, {8{_mux_40[9]}}, {8{_mux_40[8]}}, {8{_mux_40[7]}}, {8{_mux_40[6]}}, {8{_mux_40[5]}}, {8{_mux_40[4]}}, {8{_mux_40[3]}}, {8{_mux_40[2]}}, {8{_mux_40[1]}}, {8{_mux_40[0]}}};  // gen/virtq/packed_fetch.ts:154
+  assign _sub_41 = walk_size - fetch_pos;  // gen/virtq/packed_fetch.ts:465
   always @* begin  // gen/virtq/packed_fetch.ts:455
     case (walk_queue)
-      1'b0: _select_33 = q0_desc;
-      1'b1: _select_33 = q1_desc;
-      default: _select_33 = q0_desc;
+      1'b0: _select_42 = q0_desc;
+      1'b1: _select_42 = q1_desc;
+      default: _select_42 = q0_desc;
     endcase
   end
   always @* begin  // gen/virtq/packed_fetch.ts:660
     case (sched_index)
-      1'b0: _select_34 = q0_size;
-      1'b1: _select_34 = q1_size;
-      default: _select_34 = q0_size;
+      1'b0: _select_43 = q0_size;
+      1'b1: _select_43 = q1_size;
+      default: _select_43 = q0_size;
     endcase
   end
   always @* begin  // gen/virtq/packed_fetch.ts:665
     case (sched_index)
-      1'b0: _select_35 = avail_pos_0;
-      1'b1: _select_35 = avail_pos_1;
-      default: _select_35 = avail_pos_0;
+      1'b0: _select_44 = avail_pos_0;
+      1'b1: _select_44 = avail_pos_1;
+      default: _select_44 = avail_pos_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_fetch.ts:666
     case (sched_index)
-      1'b0: _select_36 = avail_wrap_0;
-      1'b1: _select_36 = avail_wrap_1;
-      default: _select_36 = avail_wrap_0;
+      1'b0: _select_45 = avail_wrap_0;
+      1'b1: _select_45 = avail_wrap_1;
+      default: _select_45 = avail_wrap_0;
     endcase
   end
-  assign _mux_38 = walk_rd_at[1] ? fetch_ring_odd_rd0 : fetch_ring_even_rd0;  // gen/virtq/packed_fetch.ts:143
+  assign _mux_47 = walk_rd_at[1] ? fetch_ring_odd_rd0 : fetch_ring_even_rd0;  // gen/virtq/packed_fetch.ts:143
   always @* begin  // gen/virtq/packed_fetch.ts:147
     case (walk_rd_at[0])
-      1'b0: _select_37 = _mux_38[127:0];
-      1'b1: _select_37 = _mux_38[255:128];
-      default: _select_37 = _mux_38[127:0];
-    endcase
-  end
-  assign _slice_39 = _select_37[114];  // gen/virtq/packed_fetch.ts:553
-  assign _slice_40 = _select_37[95:68];  // gen/virtq/packed_fetch.ts:555
-  assign _slice_41 = _select_37[95:64];  // gen/virtq/packed_fetch.ts:554
-  assign _slice_42 = _select_37[114];  // gen/virtq/packed_fetch.ts:553
-  assign _slice_43 = _select_37[95:68];  // gen/virtq/packed_fetch.ts:555
-  assign _slice_44 = _select_37[95:64];  // gen/virtq/packed_fetch.ts:554
-  always @* begin  // gen/virtq/packed_fetch.ts:864
-    case (table_cons_reg[3:0])
-      4'd0: _select_45 = table_slot_err_0;
-      4'd1: _select_45 = table_slot_err_1;
-      4'd2: _select_45 = table_slot_err_2;
-      4'd3: _select_45 = table_slot_err_3;
-      4'd4: _select_45 = table_slot_err_4;
-      4'd5: _select_45 = table_slot_err_5;
-      4'd6: _select_45 = table_slot_err_6;
-      4'd7: _select_45 = table_slot_err_7;
-      4'd8: _select_45 = table_slot_err_8;
-      4'd9: _select_45 = table_slot_err_9;
-      4'd10: _select_45 = table_slot_err_10;
-      4'd11: _select_45 = table_slot_err_11;
-      4'd12: _select_45 = table_slot_err_12;
-      4'd13: _select_45 = table_slot_err_13;
-      4'd14: _select_45 = table_slot_err_14;
-      4'd15: _select_45 = table_slot_err_15;
-      default: _select_45 = table_slot_err_0;
-    endcase
-  end
-  assign _mux_47 = stage_rd_at[1] ? fetch_table_odd_rd0 : fetch_table_even_rd0;  // gen/virtq/packed_fetch.ts:143
-  always @* begin  // gen/virtq/packed_fetch.ts:147
-    case (stage_rd_at[0])
       1'b0: _select_46 = _mux_47[127:0];
       1'b1: _select_46 = _mux_47[255:128];
       default: _select_46 = _mux_47[127:0];
     endcase
   end
-  assign _sub_48 = stage_table_left - 16'd1;  // gen/virtq/packed_expand.ts:213
-  always @* begin  // gen/virtq/packed_used.ts:129
+  assign _slice_48 = _select_46[114];  // gen/virtq/packed_fetch.ts:553
+  assign _slice_49 = _select_46[95:68];  // gen/virtq/packed_fetch.ts:555
+  assign _slice_50 = _select_46[95:64];  // gen/virtq/packed_fetch.ts:554
+  assign _slice_51 = _select_46[114];  // gen/virtq/packed_fetch.ts:553
+  assign _slice_52 = _select_46[95:68];  // gen/virtq/packed_fetch.ts:555
+  assign _slice_53 = _select_46[95:64];  // gen/virtq/packed_fetch.ts:554
+  always @* begin  // gen/virtq/packed_fetch.ts:864
+    case (table_cons_reg[3:0])
+      4'd0: _select_54 = table_slot_err_0;
+      4'd1: _select_54 = table_slot_err_1;
+      4'd2: _select_54 = table_slot_err_2;
+      4'd3: _select_54 = table_slot_err_3;
+      4'd4: _select_54 = table_slot_err_4;
+      4'd5: _select_54 = table_slot_err_5;
+      4'd6: _select_54 = table_slot_err_6;
+      4'd7: _select_54 = table_slot_err_7;
+      4'd8: _select_54 = table_slot_err_8;
+      4'd9: _select_54 = table_slot_err_9;
+      4'd10: _select_54 = table_slot_err_10;
+      4'd11: _select_54 = table_slot_err_11;
+      4'd12: _select_54 = table_slot_err_12;
+      4'd13: _select_54 = table_slot_err_13;
+      4'd14: _select_54 = table_slot_err_14;
+      4'd15: _select_54 = table_slot_err_15;
+      default: _select_54 = table_slot_err_0;
+    endcase
+  end
+  assign _mux_56 = stage_rd_at[1] ? fetch_table_odd_rd0 : fetch_table_even_rd0;  // gen/virtq/packed_fetch.ts:143
+  always @* begin  // gen/virtq/packed_fetch.ts:147
+    case (stage_rd_at[0])
+      1'b0: _select_55 = _mux_56[127:0];
+      1'b1: _select_55 = _mux_56[255:128];
+      default: _select_55 = _mux_56[127:0];
+    endcase
+  end
+  assign _sub_57 = stage_table_left - 16'd1;  // gen/virtq/packed_expand.ts:213
+  always @* begin  // gen/virtq/packed_used.ts:159
     case (ev_wr_queue)
-      1'b0: _select_49 = q0_device;
-      1'b1: _select_49 = q1_device;
-      default: _select_49 = q0_device;
+      1'b0: _select_58 = q0_device;
+      1'b1: _select_58 = q1_device;
+      default: _select_58 = q0_device;
     endcase
   end
-  assign _cat_50 = {_select_25, 7'd0, _select_25, 5'd0, (done_len != 32'd0), 1'b0};  // gen/virtq/packed_used.ts:158
-  always @* begin  // gen/virtq/packed_used.ts:201
-    case (used_queue)
-      1'b0: _select_51 = q0_desc;
-      1'b1: _select_51 = q1_desc;
-      default: _select_51 = q0_desc;
+  assign _sub_59 = used_tail - 4'd1;  // gen/virtq/packed_used.ts:192
+  always @* begin  // gen/virtq/packed_used.ts:202
+    case (_sub_59[2:0])
+      3'd0: _select_61 = used_slot_0;
+      3'd1: _select_61 = used_slot_1;
+      3'd2: _select_61 = used_slot_2;
+      3'd3: _select_61 = used_slot_3;
+      3'd4: _select_61 = used_slot_4;
+      3'd5: _select_61 = used_slot_5;
+      3'd6: _select_61 = used_slot_6;
+      3'd7: _select_61 = used_slot_7;
+      default: _select_61 = used_slot_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:240
-    case (mem_rd_addr[1:0] + 2'd1)
-      2'd0: _select_52 = {used_slot_3, used_slot_2, used_slot_1, used_slot_0};
-      2'd1: _select_52 = {used_slot_7, used_slot_6, used_slot_5, used_slot_4};
-      2'd2: _select_52 = {64'd0, 64'd0, 64'd0, {32'd0, event_word}};
-      2'd3: _select_52 = {64'd0, 64'd0, 64'd0, 64'd0};
-      default: _select_52 = {used_slot_3, used_slot_2, used_slot_1, used_slot_0};
+  assign _slice_60 = _select_61[48];  // gen/virtq/packed_used.ts:202
+  always @* begin  // gen/virtq/packed_used.ts:250
+    case (used_batch_queue)
+      1'b0: _select_62 = q0_desc;
+      1'b1: _select_62 = q1_desc;
+      default: _select_62 = q0_desc;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:240
-    case (mem_rd_addr[1:0])
-      2'd0: _select_53 = {used_slot_3, used_slot_2, used_slot_1, used_slot_0};
-      2'd1: _select_53 = {used_slot_7, used_slot_6, used_slot_5, used_slot_4};
-      2'd2: _select_53 = {64'd0, 64'd0, 64'd0, {32'd0, event_word}};
-      2'd3: _select_53 = {64'd0, 64'd0, 64'd0, 64'd0};
-      default: _select_53 = {used_slot_3, used_slot_2, used_slot_1, used_slot_0};
-    endcase
-  end
+  assign _add_64 = mem_rd_addr[4:0] + 5'd1;  // gen/virtq/packed_used.ts:334
+  assign _cat_65 = {{{(used_slot_7[48] ^ (used_slot_first_7 & (~_add_64[3]))), 7'd0, used_slot_7[48], 5'd0, (used_slot_7[49] & (~(used_slot_first_7 & (~_add_64[3])))), 1'b0}, used_slot_7[47:0], 64'd0}, {{(used_slot_6[48] ^ (used_slot_first_6 & (~_add_64[3]))), 7'd0, used_slot_6[48], 5'd0, (used_slot_6[49] & (~(used_slot_first_6 & (~_add_64[3])))), 1'b0}, used_slot_6[47:0], 64'd0}};  // gen/virtq/packed_used.ts:327
   always @* begin  // gen/virtq/packed_used.ts:329
-    case (notify_pick_index)
-      1'b0: _select_54 = unsignalled_0;
-      1'b1: _select_54 = unsignalled_1;
-      default: _select_54 = unsignalled_0;
+    case (_add_64[1:0])
+      2'd0: _select_63 = {{{(used_slot_1[48] ^ (used_slot_first_1 & (~_add_64[3]))), 7'd0, used_slot_1[48], 5'd0, (used_slot_1[49] & (~(used_slot_first_1 & (~_add_64[3])))), 1'b0}, used_slot_1[47:0], 64'd0}, {{(used_slot_0[48] ^ (used_slot_first_0 & (~_add_64[3]))), 7'd0, used_slot_0[48], 5'd0, (used_slot_0[49] & (~(used_slot_first_0 & (~_add_64[3])))), 1'b0}, used_slot_0[47:0], 64'd0}};
+      2'd1: _select_63 = {{{(used_slot_3[48] ^ (used_slot_first_3 & (~_add_64[3]))), 7'd0, used_slot_3[48], 5'd0, (used_slot_3[49] & (~(used_slot_first_3 & (~_add_64[3])))), 1'b0}, used_slot_3[47:0], 64'd0}, {{(used_slot_2[48] ^ (used_slot_first_2 & (~_add_64[3]))), 7'd0, used_slot_2[48], 5'd0, (used_slot_2[49] & (~(used_slot_first_2 & (~_add_64[3])))), 1'b0}, used_slot_2[47:0], 64'd0}};
+      2'd2: _select_63 = {{{(used_slot_5[48] ^ (used_slot_first_5 & (~_add_64[3]))), 7'd0, used_slot_5[48], 5'd0, (used_slot_5[49] & (~(used_slot_first_5 & (~_add_64[3])))), 1'b0}, used_slot_5[47:0], 64'd0}, {{(used_slot_4[48] ^ (used_slot_first_4 & (~_add_64[3]))), 7'd0, used_slot_4[48], 5'd0, (used_slot_4[49] & (~(used_slot_first_4 & (~_add_64[3])))), 1'b0}, used_slot_4[47:0], 64'd0}};
+      2'd3: _select_63 = _cat_65;
+      default: _select_63 = {{{(used_slot_1[48] ^ (used_slot_first_1 & (~_add_64[3]))), 7'd0, used_slot_1[48], 5'd0, (used_slot_1[49] & (~(used_slot_first_1 & (~_add_64[3])))), 1'b0}, used_slot_1[47:0], 64'd0}, {{(used_slot_0[48] ^ (used_slot_first_0 & (~_add_64[3]))), 7'd0, used_slot_0[48], 5'd0, (used_slot_0[49] & (~(used_slot_first_0 & (~_add_64[3])))), 1'b0}, used_slot_0[47:0], 64'd0}};
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:330
-    case (notify_pick_index)
-      1'b0: _select_55 = used_pos_0;
-      1'b1: _select_55 = used_pos_1;
-      default: _select_55 = used_pos_0;
+  assign _cat_67 = {{{(used_slot_7[48] ^ (used_slot_first_7 & (~mem_rd_addr[3]))), 7'd0, used_slot_7[48], 5'd0, (used_slot_7[49] & (~(used_slot_first_7 & (~mem_rd_addr[3])))), 1'b0}, used_slot_7[47:0], 64'd0}, {{(used_slot_6[48] ^ (used_slot_first_6 & (~mem_rd_addr[3]))), 7'd0, used_slot_6[48], 5'd0, (used_slot_6[49] & (~(used_slot_first_6 & (~mem_rd_addr[3])))), 1'b0}, used_slot_6[47:0], 64'd0}};  // gen/virtq/packed_used.ts:327
+  always @* begin  // gen/virtq/packed_used.ts:329
+    case (mem_rd_addr[1:0])
+      2'd0: _select_66 = {{{(used_slot_1[48] ^ (used_slot_first_1 & (~mem_rd_addr[3]))), 7'd0, used_slot_1[48], 5'd0, (used_slot_1[49] & (~(used_slot_first_1 & (~mem_rd_addr[3])))), 1'b0}, used_slot_1[47:0], 64'd0}, {{(used_slot_0[48] ^ (used_slot_first_0 & (~mem_rd_addr[3]))), 7'd0, used_slot_0[48], 5'd0, (used_slot_0[49] & (~(used_slot_first_0 & (~mem_rd_addr[3])))), 1'b0}, used_slot_0[47:0], 64'd0}};
+      2'd1: _select_66 = {{{(used_slot_3[48] ^ (used_slot_first_3 & (~mem_rd_addr[3]))), 7'd0, used_slot_3[48], 5'd0, (used_slot_3[49] & (~(used_slot_first_3 & (~mem_rd_addr[3])))), 1'b0}, used_slot_3[47:0], 64'd0}, {{(used_slot_2[48] ^ (used_slot_first_2 & (~mem_rd_addr[3]))), 7'd0, used_slot_2[48], 5'd0, (used_slot_2[49] & (~(used_slot_first_2 & (~mem_rd_addr[3])))), 1'b0}, used_slot_2[47:0], 64'd0}};
+      2'd2: _select_66 = {{{(used_slot_5[48] ^ (used_slot_first_5 & (~mem_rd_addr[3]))), 7'd0, used_slot_5[48], 5'd0, (used_slot_5[49] & (~(used_slot_first_5 & (~mem_rd_addr[3])))), 1'b0}, used_slot_5[47:0], 64'd0}, {{(used_slot_4[48] ^ (used_slot_first_4 & (~mem_rd_addr[3]))), 7'd0, used_slot_4[48], 5'd0, (used_slot_4[49] & (~(used_slot_first_4 & (~mem_rd_addr[3])))), 1'b0}, used_slot_4[47:0], 64'd0}};
+      2'd3: _select_66 = _cat_67;
+      default: _select_66 = {{{(used_slot_1[48] ^ (used_slot_first_1 & (~mem_rd_addr[3]))), 7'd0, used_slot_1[48], 5'd0, (used_slot_1[49] & (~(used_slot_first_1 & (~mem_rd_addr[3])))), 1'b0}, used_slot_1[47:0], 64'd0}, {{(used_slot_0[48] ^ (used_slot_first_0 & (~mem_rd_addr[3]))), 7'd0, used_slot_0[48], 5'd0, (used_slot_0[49] & (~(used_slot_first_0 & (~mem_rd_addr[3])))), 1'b0}, used_slot_0[47:0], 64'd0}};
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:331
+  always @* begin  // gen/virtq/packed_used.ts:425
     case (notify_pick_index)
-      1'b0: _select_56 = used_wrap_0;
-      1'b1: _select_56 = used_wrap_1;
-      default: _select_56 = used_wrap_0;
+      1'b0: _select_68 = unsignalled_0;
+      1'b1: _select_68 = unsignalled_1;
+      default: _select_68 = unsignalled_0;
     endcase
   end
-  assign _sub_57 = ((~memwr_line[0]) ? memwr_line : memwr_line_next) - 8'd0;  // gen/virtq/packed_fetch.ts:126
-  assign _mux_58 = (~memwr_line[0]) ? mem_wr_data[255:0] : mem_wr_data[511:256];  // gen/virtq/packed_fetch.ts:123
-  assign _mux_59 = (~memwr_line[0]) ? mem_wr_be[31:0] : mem_wr_be[63:32];  // gen/virtq/packed_fetch.ts:124
-  assign _sub_60 = (memwr_line[0] ? memwr_line : memwr_line_next) - 8'd0;  // gen/virtq/packed_fetch.ts:126
-  assign _mux_61 = memwr_line[0] ? mem_wr_data[255:0] : mem_wr_data[511:256];  // gen/virtq/packed_fetch.ts:123
-  assign _mux_62 = memwr_line[0] ? mem_wr_be[31:0] : mem_wr_be[63:32];  // gen/virtq/packed_fetch.ts:124
-  assign _sub_63 = ((~memwr_line[0]) ? memwr_line : memwr_line_next) - 8'd16;  // gen/virtq/packed_fetch.ts:126
-  assign _mux_64 = (~memwr_line[0]) ? mem_wr_data[255:0] : mem_wr_data[511:256];  // gen/virtq/packed_fetch.ts:123
-  assign _mux_65 = (~memwr_line[0]) ? mem_wr_be[31:0] : mem_wr_be[63:32];  // gen/virtq/packed_fetch.ts:124
-  assign _sub_66 = (memwr_line[0] ? memwr_line : memwr_line_next) - 8'd16;  // gen/virtq/packed_fetch.ts:126
-  assign _mux_67 = memwr_line[0] ? mem_wr_data[255:0] : mem_wr_data[511:256];  // gen/virtq/packed_fetch.ts:123
-  assign _mux_68 = memwr_line[0] ? mem_wr_be[31:0] : mem_wr_be[63:32];  // gen/virtq/packed_fetch.ts:124
+  always @* begin  // gen/virtq/packed_used.ts:426
+    case (notify_pick_index)
+      1'b0: _select_69 = used_pos_0;
+      1'b1: _select_69 = used_pos_1;
+      default: _select_69 = used_pos_0;
+    endcase
+  end
+  always @* begin  // gen/virtq/packed_used.ts:427
+    case (notify_pick_index)
+      1'b0: _select_70 = used_wrap_0;
+      1'b1: _select_70 = used_wrap_1;
+      default: _select_70 = used_wrap_0;
+    endcase
+  end
+  assign _sub_71 = ((~memwr_line[0]) ? memwr_line : memwr_line_next) - 8'd0;  // gen/virtq/packed_fetch.ts:126
+  assign _mux_72 = (~memwr_line[0]) ? mem_wr_data[255:0] : mem_wr_data[511:256];  // gen/virtq/packed_fetch.ts:123
+  assign _mux_73 = (~memwr_line[0]) ? mem_wr_be[31:0] : mem_wr_be[63:32];  // gen/virtq/packed_fetch.ts:124
+  assign _sub_74 = (memwr_line[0] ? memwr_line : memwr_line_next) - 8'd0;  // gen/virtq/packed_fetch.ts:126
+  assign _mux_75 = memwr_line[0] ? mem_wr_data[255:0] : mem_wr_data[511:256];  // gen/virtq/packed_fetch.ts:123
+  assign _mux_76 = memwr_line[0] ? mem_wr_be[31:0] : mem_wr_be[63:32];  // gen/virtq/packed_fetch.ts:124
+  assign _sub_77 = ((~memwr_line[0]) ? memwr_line : memwr_line_next) - 8'd16;  // gen/virtq/packed_fetch.ts:126
+  assign _mux_78 = (~memwr_line[0]) ? mem_wr_data[255:0] : mem_wr_data[511:256];  // gen/virtq/packed_fetch.ts:123
+  assign _mux_79 = (~memwr_line[0]) ? mem_wr_be[31:0] : mem_wr_be[63:32];  // gen/virtq/packed_fetch.ts:124
+  assign _sub_80 = (memwr_line[0] ? memwr_line : memwr_line_next) - 8'd16;  // gen/virtq/packed_fetch.ts:126
+  assign _mux_81 = memwr_line[0] ? mem_wr_data[255:0] : mem_wr_data[511:256];  // gen/virtq/packed_fetch.ts:123
+  assign _mux_82 = memwr_line[0] ? mem_wr_be[31:0] : mem_wr_be[63:32];  // gen/virtq/packed_fetch.ts:124
   assign irq_queue = irq_reg;  // gen/virtq/packed_engine.ts:295
   assign fatal_error = fatal_pulse;  // gen/virtq/packed_engine.ts:247
   assign fatal_code = fatal_code_reg;  // gen/virtq/packed_engine.ts:248
@@ -928,31 +1069,31 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   assign chain_len = stage_rd0[33:2];  // gen/virtq/packed_fetch.ts:220
   assign chain_write = stage_rd0[1];  // gen/virtq/packed_fetch.ts:221
   assign chain_last = stage_rd0[0];  // gen/virtq/packed_fetch.ts:222
-  assign done_ready = (((used_state == USED_STATE_IDLE) & (~event_take)) & (used_drop | used_slot_free)) | used_merge;  // gen/virtq/packed_used.ts:145
+  assign done_ready = (~done_in_valid) | done_in_take;  // gen/virtq/packed_used.ts:113
   assign rd_cmd_valid = ((more_rd_valid | table_rd_valid) | event_rd_valid) | ring_rd_valid;  // gen/virtq/packed_engine.ts:113
   assign rd_cmd_host_addr = more_rd_valid ? more_rd_host : (table_rd_valid ? table_rd_host : (event_rd_valid ? event_rd_host : (ring_rd_valid ? ring_rd_host : 64'd0)));  // gen/virtq/packed_engine.ts:114
   assign rd_cmd_dev_addr = more_rd_valid ? ({8'd0, more_rd_slot} << 7) : (table_rd_valid ? ({8'd0, table_rd_slot} << 7) : (event_rd_valid ? 13'd2560 : (ring_rd_valid ? ({8'd0, ring_rd_slot} << 7) : 13'd2560)));  // gen/virtq/packed_engine.ts:115
   assign rd_cmd_len = more_rd_valid ? more_rd_len : (table_rd_valid ? table_rd_len : (event_rd_valid ? event_rd_len : (ring_rd_valid ? ring_rd_len : 20'd0)));  // gen/virtq/packed_engine.ts:116
   assign rd_cmd_id = more_rd_valid ? 8'd3 : (table_rd_valid ? 8'd2 : (event_rd_valid ? 8'd1 : (ring_rd_valid ? 8'd0 : 8'd0)));  // gen/virtq/packed_engine.ts:117
   assign rd_status_ready = 1'b1;  // gen/virtq/packed_engine.ts:118
-  assign wr_cmd_valid = ((used_state == USED_STATE_ELEM) | (used_state == USED_STATE_FLAGS)) | (used_state == USED_STATE_EVENT);  // gen/virtq/packed_used.ts:186
-  assign wr_cmd_host_addr = (used_state == USED_STATE_EVENT) ? event_host : ((used_state == USED_STATE_FLAGS) ? (used_host + 64'd6) : used_host);  // gen/virtq/packed_used.ts:187
-  assign wr_cmd_dev_addr = (used_state == USED_STATE_EVENT) ? (event_full ? 13'd4160 : 13'd4162) : ((used_state == USED_STATE_FLAGS) ? (13'd4102 | ({10'd0, used_slot_cur} << 3)) : (13'd4096 | ({10'd0, used_slot_cur} << 3)));  // gen/virtq/packed_used.ts:188
-  assign wr_cmd_len = (used_state == USED_STATE_EVENT) ? (event_full ? 20'd4 : 20'd2) : ((used_state == USED_STATE_FLAGS) ? 20'd2 : 20'd6);  // gen/virtq/packed_used.ts:189
-  assign wr_cmd_id = (used_state == USED_STATE_EVENT) ? (8'd1 << 4) : {4'd0, {used_slot_cur, (used_state == USED_STATE_FLAGS)}};  // gen/virtq/packed_used.ts:196
+  assign wr_cmd_valid = ((used_state == USED_STATE_BODY) | (used_state == USED_STATE_FLAGS)) | (used_state == USED_STATE_EVENT);  // gen/virtq/packed_used.ts:255
+  assign wr_cmd_host_addr = (used_state == USED_STATE_EVENT) ? event_host : used_host;  // gen/virtq/packed_used.ts:256
+  assign wr_cmd_dev_addr = (used_state == USED_STATE_EVENT) ? (event_full ? 13'd4608 : 13'd4610) : ((used_state == USED_STATE_FLAGS) ? (13'd4366 | ({10'd0, used_batch_slot} << 4)) : (13'd4104 | ({10'd0, used_batch_slot} << 4)));  // gen/virtq/packed_used.ts:257
+  assign wr_cmd_len = (used_state == USED_STATE_EVENT) ? (event_full ? 20'd4 : 20'd2) : ((used_state == USED_STATE_FLAGS) ? 20'd2 : ((used_batch_n == 4'd1) ? 20'd6 : (({16'd0, used_batch_n} << 4) - 20'd8)));  // gen/virtq/packed_used.ts:258
+  assign wr_cmd_id = (used_state == USED_STATE_EVENT) ? (8'd1 << 4) : {4'd0, {used_batch_slot, (used_state == USED_STATE_FLAGS)}};  // gen/virtq/packed_used.ts:261
   assign wr_status_ready = 1'b1;  // gen/virtq/packed_engine.ts:194
   assign mem_wr_ready = 1'b1;  // gen/virtq/packed_engine.ts:125
   assign mem_rd_ready = 1'b1;  // gen/virtq/packed_engine.ts:126
-  assign mem_rd_rvalid = used_rvalid;  // gen/virtq/packed_used.ts:242
-  assign mem_rd_rdata = used_rdata;  // gen/virtq/packed_used.ts:243
+  assign mem_rd_rvalid = used_rvalid;  // gen/virtq/packed_used.ts:336
+  assign mem_rd_rdata = used_rdata;  // gen/virtq/packed_used.ts:337
   assign ring_rd_valid = fetch_issue;  // gen/virtq/packed_fetch.ts:459
   assign ring_rd_host = fetch_host;  // gen/virtq/packed_fetch.ts:460
   assign ring_rd_slot = {3'd0, ring_alloc[1:0]};  // gen/virtq/packed_fetch.ts:461
   assign ring_rd_len = {16'd0, fetch_n} << 4;  // gen/virtq/packed_fetch.ts:462
   assign ring_rd_grant = (rd_cmd_ready & ring_rd_valid) & (~((more_rd_valid | table_rd_valid) | event_rd_valid));  // gen/virtq/packed_engine.ts:110
-  assign event_rd_valid = notify_state == NOTIFY_STATE_READ;  // gen/virtq/packed_used.ts:301
-  assign event_rd_host = _select_0;  // gen/virtq/packed_used.ts:302
-  assign event_rd_len = 20'd4;  // gen/virtq/packed_used.ts:308
+  assign event_rd_valid = notify_state == NOTIFY_STATE_READ;  // gen/virtq/packed_used.ts:397
+  assign event_rd_host = _select_0;  // gen/virtq/packed_used.ts:398
+  assign event_rd_len = 20'd4;  // gen/virtq/packed_used.ts:404
   assign event_rd_grant = (rd_cmd_ready & event_rd_valid) & (~(more_rd_valid | table_rd_valid));  // gen/virtq/packed_engine.ts:110
   assign table_rd_valid = ((walk_state == WALK_STATE_TABLE) & table_slot_free) & items_enq_ready;  // gen/virtq/packed_fetch.ts:776
   assign table_rd_host = walk_cur[63:0];  // gen/virtq/packed_fetch.ts:777
@@ -1134,10 +1275,10 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   assign ev_wr_queue = walk_ev_queue;  // gen/virtq/packed_fetch.ts:392
   assign ev_wr_word = walk_ev_word;  // gen/virtq/packed_fetch.ts:390
   assign ev_wr_full = walk_ev_full;  // gen/virtq/packed_fetch.ts:391
-  assign ev_wr_grant = event_take;  // gen/virtq/packed_used.ts:121
-  assign ev_wr_done = event_done;  // gen/virtq/packed_used.ts:224
-  assign ev_wr_error = wr_status_error != 3'd0;  // gen/virtq/packed_used.ts:225
-  assign ev_wr_busy = event_busy;  // gen/virtq/packed_used.ts:122
+  assign ev_wr_grant = event_take;  // gen/virtq/packed_used.ts:151
+  assign ev_wr_done = event_done;  // gen/virtq/packed_used.ts:305
+  assign ev_wr_error = wr_status_error != 3'd0;  // gen/virtq/packed_used.ts:306
+  assign ev_wr_busy = event_busy;  // gen/virtq/packed_used.ts:152
   assign expect_decision = (((_select_1 != 16'd0) | (_select_2 != 5'd0)) | (_select_3 != 16'd0)) | (notify_active & (notify_queue == walk_queue));  // gen/virtq/packed_engine.ts:208
   assign walk_resetting = _select_4 | walk_failed;  // gen/virtq/packed_fetch.ts:369
   assign walk_ev_free = (~walk_ev_req) & (~ev_wr_busy);  // gen/virtq/packed_fetch.ts:394
@@ -1500,16 +1641,19 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   assign stage_last = stage_table_left == 16'd1;  // gen/virtq/packed_expand.ts:124
   assign stage_batch_end = {1'b0, stage_k} == (stage_table_n - 4'd1);  // gen/virtq/packed_expand.ts:125
   assign stage_active = ~(stage_state == STAGE_STATE_IDLE);  // gen/virtq/packed_expand.ts:232
-  assign event_take = ((used_state == USED_STATE_IDLE) & ev_wr_valid) & (~event_busy);  // gen/virtq/packed_used.ts:114
-  assign used_drop = _select_12 | _select_13;  // gen/virtq/packed_used.ts:138
-  assign used_slot_free = (used_tail - used_head) < 4'd8;  // gen/virtq/packed_used.ts:139
-  assign used_merge = (((((used_state == USED_STATE_CALC) & features[35]) & used_open_complete) & done_valid) & (done_queue == used_queue)) & (~used_drop);  // gen/virtq/packed_used.ts:141
-  assign used_accept = (done_valid & done_ready) & (~used_drop);  // gen/virtq/packed_used.ts:146
-  assign used_complete = (used_writable_rd0[47:32] == done_id) & (used_writable_rd0[31:0] == done_len);  // gen/virtq/packed_used.ts:148
-  assign used_flags_done = wr_status_valid & wr_status_id[0];  // gen/virtq/packed_used.ts:217
-  assign event_done = wr_status_valid & wr_status_id[4];  // gen/virtq/packed_used.ts:222
-  assign used_fatal = wr_status_valid & (wr_status_error != 3'd0);  // gen/virtq/packed_used.ts:227
-  assign used_busy = ((~(used_state == USED_STATE_IDLE)) | (used_head != used_tail)) | event_busy;  // gen/virtq/packed_used.ts:248
+  assign done_in_take = done_in_valid & ((used_drop | used_merge) | used_slot_free);  // gen/virtq/packed_used.ts:180
+  assign event_take = ((used_state == USED_STATE_GATHER) & ev_wr_valid) & (~event_busy);  // gen/virtq/packed_used.ts:144
+  assign used_drop = _select_12 | _select_13;  // gen/virtq/packed_used.ts:169
+  assign used_slot_free = (used_tail - used_head) < 4'd8;  // gen/virtq/packed_used.ts:170
+  assign used_unissued = used_tail != used_issue;  // gen/virtq/packed_used.ts:171
+  assign used_merge = ((((done_in_valid & features[35]) & used_open_complete) & used_unissued) & (done_in_queue == used_last_queue)) & (~used_drop);  // gen/virtq/packed_used.ts:176
+  assign used_accept = done_in_take & (~used_drop);  // gen/virtq/packed_used.ts:181
+  assign used_complete = (used_writable_rd0[47:32] == done_in_id) & (used_writable_rd0[31:0] == done_in_len);  // gen/virtq/packed_used.ts:183
+  assign used_pending = used_tail - used_issue;  // gen/virtq/packed_used.ts:221
+  assign used_flags_done = wr_status_valid & wr_status_id[0];  // gen/virtq/packed_used.ts:297
+  assign event_done = wr_status_valid & wr_status_id[4];  // gen/virtq/packed_used.ts:303
+  assign used_fatal = wr_status_valid & (wr_status_error != 3'd0);  // gen/virtq/packed_used.ts:307
+  assign used_busy = (((~(used_state == USED_STATE_GATHER)) | (used_head != used_tail)) | event_busy) | done_in_valid;  // gen/virtq/packed_used.ts:344
   assign notify_pick_after_or_p0 = _and_14 & notify_pick_mask;  // gen/lib/priority.ts:8
   assign notify_pick_after_or_p1 = {(notify_pick_after_or_p0[1] | notify_pick_after_or_p0[0]), notify_pick_after_or_p0[0]};  // gen/lib/priority.ts:57
   assign notify_pick_after_in = _and_14 & notify_pick_mask;  // gen/lib/priority.ts:8
@@ -1524,14 +1668,14 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   assign notify_pick_valid = notify_pick_locked | (|_and_14);  // gen/lib/arbiter.ts:74
   assign notify_pick_grant = notify_pick_locked ? notify_pick_lock_grant : (notify_pick_after_valid ? ((_and_14 & notify_pick_mask) & (~(notify_pick_after_or_p1 << 1))) : (_and_14 & (~(notify_pick_all_or_p1 << 1))));  // gen/lib/arbiter.ts:75
   assign notify_pick_above = notify_pick_locked ? notify_pick_lock_above : (notify_pick_after_valid ? (notify_pick_after_or_p1 << 1) : (notify_pick_all_or_p1 << 1));  // gen/lib/arbiter.ts:78
-  assign notify_taken = (notify_state == NOTIFY_STATE_IDLE) & notify_pick_valid;  // gen/virtq/packed_used.ts:296
+  assign notify_taken = (notify_state == NOTIFY_STATE_IDLE) & notify_pick_valid;  // gen/virtq/packed_used.ts:392
   always @* begin
-    notify_fatal = 1'b0;  // default, gen/virtq/packed_used.ts:298
-    case (notify_state)  // gen/virtq/packed_used.ts:325
+    notify_fatal = 1'b0;  // default, gen/virtq/packed_used.ts:394
+    case (notify_state)  // gen/virtq/packed_used.ts:421
       NOTIFY_STATE_WAIT: begin
-        if (rd_status_valid & (rd_status_id[1:0] == 2'd1)) begin  // gen/virtq/packed_used.ts:339
-          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_used.ts:340
-            notify_fatal = 1'b1;  // gen/virtq/packed_used.ts:341
+        if (rd_status_valid & (rd_status_id[1:0] == 2'd1)) begin  // gen/virtq/packed_used.ts:435
+          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_used.ts:436
+            notify_fatal = 1'b1;  // gen/virtq/packed_used.ts:437
           end
         end
       end
@@ -1539,18 +1683,18 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
     endcase
   end
   always @* begin
-    notify_irq = 2'd0;  // default, gen/virtq/packed_used.ts:299
-    case (notify_state)  // gen/virtq/packed_used.ts:325
+    notify_irq = 2'd0;  // default, gen/virtq/packed_used.ts:395
+    case (notify_state)  // gen/virtq/packed_used.ts:421
       NOTIFY_STATE_DECIDE: begin
-        if ((notify_need & (~_select_16)) & (~_select_17)) begin  // gen/virtq/packed_used.ts:346
-          notify_irq = 2'd1 << notify_queue;  // gen/virtq/packed_used.ts:346
+        if ((notify_need & (~_select_16)) & (~_select_17)) begin  // gen/virtq/packed_used.ts:442
+          notify_irq = 2'd1 << notify_queue;  // gen/virtq/packed_used.ts:442
         end
       end
       default: begin end
     endcase
   end
-  assign notify_need = ((event_line[31:16] == 16'd2) & features[29]) ? (((notify_idx - ((event_line[15] != notify_wrap) ? ({1'b0, event_line[14:0]} - _select_18) : {1'b0, event_line[14:0]})) - 16'd1) < notify_adv) : (event_line[31:16] != 16'd1);  // gen/virtq/packed_used.ts:320
-  assign notify_active = ~(notify_state == NOTIFY_STATE_IDLE);  // gen/virtq/packed_used.ts:357
+  assign notify_need = ((event_line[31:16] == 16'd2) & features[29]) ? (((notify_idx - ((event_line[15] != notify_wrap) ? ({1'b0, event_line[14:0]} - _select_18) : {1'b0, event_line[14:0]})) - 16'd1) < notify_adv) : (event_line[31:16] != 16'd1);  // gen/virtq/packed_used.ts:416
+  assign notify_active = ~(notify_state == NOTIFY_STATE_IDLE);  // gen/virtq/packed_used.ts:453
   assign reset_finish_0 = ((((resetting_0 & (inflight_0 == 16'd0)) & (~(((~(walk_state == WALK_STATE_IDLE)) & (walk_queue == 1'b0)) | ((((({2'd0, (2'd0 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_0 == 1'b0)) | (({2'd0, (2'd1 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_1 == 1'b0))) | (({2'd0, (2'd2 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_2 == 1'b0))) | (({2'd0, (2'd3 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_3 == 1'b0)))))) & (items_of_0 == 5'd0)) & (~(notify_active & (notify_queue == 1'b0)))) & ((used_seq == used_seq_done) & (~used_busy));  // gen/virtq/packed_engine.ts:256
   assign reset_finish_1 = ((((resetting_1 & (inflight_1 == 16'd0)) & (~(((~(walk_state == WALK_STATE_IDLE)) & (walk_queue == 1'b1)) | ((((({2'd0, (2'd0 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_0 == 1'b1)) | (({2'd0, (2'd1 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_1 == 1'b1))) | (({2'd0, (2'd2 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_2 == 1'b1))) | (({2'd0, (2'd3 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_3 == 1'b1)))))) & (items_of_1 == 5'd0)) & (~(notify_active & (notify_queue == 1'b1)))) & ((used_seq == used_seq_done) & (~used_busy));  // gen/virtq/packed_engine.ts:256
 
@@ -1619,17 +1763,32 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
       stage_queue <= 1'b0;
       stage_retire <= 1'b0;
       stage_retire_queue <= 1'b0;
-      used_state <= USED_STATE_IDLE;
+      used_slot_first_0 <= 1'b0;
+      used_slot_first_1 <= 1'b0;
+      used_slot_first_2 <= 1'b0;
+      used_slot_first_3 <= 1'b0;
+      used_slot_first_4 <= 1'b0;
+      used_slot_first_5 <= 1'b0;
+      used_slot_first_6 <= 1'b0;
+      used_slot_first_7 <= 1'b0;
       used_head <= 4'd0;
       used_tail <= 4'd0;
-      used_queue <= 1'b0;
       used_seq <= 8'd0;
       used_seq_done <= 8'd0;
-      used_open_complete <= 1'b0;
+      done_in_valid <= 1'b0;
       used_writable_sum <= 32'd0;
+      used_state <= USED_STATE_GATHER;
+      used_issue <= 4'd0;
       event_busy <= 1'b0;
       event_word <= 32'd0;
       event_queue <= 1'b0;
+      used_last_queue <= 1'b0;
+      used_last_adjacent <= 1'b0;
+      used_open_complete <= 1'b0;
+      used_batch_k <= 4'd0;
+      used_batch_age <= 9'd0;
+      used_batch_quiet <= 1'b0;
+      used_batch_queue <= 1'b0;
       used_rvalid <= 1'b0;
       notify_state <= NOTIFY_STATE_IDLE;
       notify_queue <= 1'b0;
@@ -2143,70 +2302,139 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
         end
         default: begin end
       endcase
-      if (chain_valid & chain_ready) begin  // gen/virtq/packed_used.ts:104
-        used_writable_sum <= chain_last ? 32'd0 : (used_writable_sum + (chain_write ? chain_len : 32'd0));  // gen/virtq/packed_used.ts:104
+      done_in_valid <= (done_valid & ((~done_in_valid) | done_in_take)) | (done_in_valid & (~done_in_take));  // gen/virtq/packed_used.ts:115
+      if (chain_valid & chain_ready) begin  // gen/virtq/packed_used.ts:130
+        used_writable_sum <= chain_last ? 32'd0 : (used_writable_sum + (chain_write ? chain_len : 32'd0));  // gen/virtq/packed_used.ts:130
       end
-      if (event_take) begin  // gen/virtq/packed_used.ts:123
-        event_busy <= 1'b1;  // gen/virtq/packed_used.ts:124
-        event_word <= ev_wr_word;  // gen/virtq/packed_used.ts:125
-        event_queue <= ev_wr_queue;  // gen/virtq/packed_used.ts:127
-        used_state <= USED_STATE_EVENT;  // gen/virtq/packed_used.ts:134
+      if (event_take) begin  // gen/virtq/packed_used.ts:153
+        event_busy <= 1'b1;  // gen/virtq/packed_used.ts:154
+        event_word <= ev_wr_word;  // gen/virtq/packed_used.ts:155
+        event_queue <= ev_wr_queue;  // gen/virtq/packed_used.ts:157
+        used_state <= USED_STATE_EVENT;  // gen/virtq/packed_used.ts:164
       end
-      if (used_accept) begin  // gen/virtq/packed_used.ts:161
-        if (done_queue == 1'b0) begin  // gen/virtq/packed_used.ts:162
-          used_pos_0 <= _mux_22[15:0];  // gen/virtq/packed_used.ts:162
+      if (used_accept) begin  // gen/virtq/packed_used.ts:195
+        if (done_in_queue == 1'b0) begin  // gen/virtq/packed_used.ts:196
+          used_pos_0 <= _mux_22[15:0];  // gen/virtq/packed_used.ts:196
         end
-        if (done_queue == 1'b1) begin  // gen/virtq/packed_used.ts:162
-          used_pos_1 <= _mux_22[15:0];  // gen/virtq/packed_used.ts:162
+        if (done_in_queue == 1'b1) begin  // gen/virtq/packed_used.ts:196
+          used_pos_1 <= _mux_22[15:0];  // gen/virtq/packed_used.ts:196
         end
-        if (({1'b0, _select_23} + {1'b0, done_slots}) >= {1'b0, _select_24}) begin  // gen/virtq/packed_used.ts:163
-          if (done_queue == 1'b0) begin  // gen/virtq/packed_used.ts:163
-            used_wrap_0 <= ~_select_25;  // gen/virtq/packed_used.ts:163
+        if (_ge_23) begin  // gen/virtq/packed_used.ts:197
+          if (done_in_queue == 1'b0) begin  // gen/virtq/packed_used.ts:197
+            used_wrap_0 <= ~_select_26;  // gen/virtq/packed_used.ts:197
           end
-          if (done_queue == 1'b1) begin  // gen/virtq/packed_used.ts:163
-            used_wrap_1 <= ~_select_25;  // gen/virtq/packed_used.ts:163
+          if (done_in_queue == 1'b1) begin  // gen/virtq/packed_used.ts:197
+            used_wrap_1 <= ~_select_26;  // gen/virtq/packed_used.ts:197
           end
         end
-        used_open_complete <= used_complete;  // gen/virtq/packed_used.ts:164
-        if (used_merge) begin  // gen/virtq/packed_used.ts:165
+        used_open_complete <= used_complete;  // gen/virtq/packed_used.ts:198
+        used_last_queue <= done_in_queue;  // gen/virtq/packed_used.ts:199
+        if (used_merge) begin  // gen/virtq/packed_used.ts:200
+          used_last_adjacent <= 1'b0;  // gen/virtq/packed_used.ts:203
         end else begin
-          used_tail <= used_tail + 4'd1;  // gen/virtq/packed_used.ts:172
-          used_queue <= done_queue;  // gen/virtq/packed_used.ts:173
-          used_seq <= used_seq + 8'd1;  // gen/virtq/packed_used.ts:176
-          used_state <= USED_STATE_CALC;  // gen/virtq/packed_used.ts:177
+          if (used_tail[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:208
+            used_slot_first_0 <= 1'b0;  // gen/virtq/packed_used.ts:208
+          end
+          if (used_tail[2:0] == 3'd1) begin  // gen/virtq/packed_used.ts:208
+            used_slot_first_1 <= 1'b0;  // gen/virtq/packed_used.ts:208
+          end
+          if (used_tail[2:0] == 3'd2) begin  // gen/virtq/packed_used.ts:208
+            used_slot_first_2 <= 1'b0;  // gen/virtq/packed_used.ts:208
+          end
+          if (used_tail[2:0] == 3'd3) begin  // gen/virtq/packed_used.ts:208
+            used_slot_first_3 <= 1'b0;  // gen/virtq/packed_used.ts:208
+          end
+          if (used_tail[2:0] == 3'd4) begin  // gen/virtq/packed_used.ts:208
+            used_slot_first_4 <= 1'b0;  // gen/virtq/packed_used.ts:208
+          end
+          if (used_tail[2:0] == 3'd5) begin  // gen/virtq/packed_used.ts:208
+            used_slot_first_5 <= 1'b0;  // gen/virtq/packed_used.ts:208
+          end
+          if (used_tail[2:0] == 3'd6) begin  // gen/virtq/packed_used.ts:208
+            used_slot_first_6 <= 1'b0;  // gen/virtq/packed_used.ts:208
+          end
+          if (used_tail[2:0] == 3'd7) begin  // gen/virtq/packed_used.ts:208
+            used_slot_first_7 <= 1'b0;  // gen/virtq/packed_used.ts:208
+          end
+          used_last_adjacent <= (done_in_slots == 16'd1) & (~_ge_23);  // gen/virtq/packed_used.ts:209
+          used_tail <= used_tail + 4'd1;  // gen/virtq/packed_used.ts:210
+          used_seq <= used_seq + 8'd1;  // gen/virtq/packed_used.ts:211
         end
       end
-      case (used_state)  // gen/virtq/packed_used.ts:197
-        USED_STATE_EVENT: begin
-          if (wr_cmd_ready) begin  // gen/virtq/packed_used.ts:198
-            used_state <= USED_STATE_IDLE;  // gen/virtq/packed_used.ts:198
+      used_batch_quiet <= (((_select_27 == 16'd0) & (~done_in_valid)) | _select_29) | _select_30;  // gen/virtq/packed_used.ts:228
+      case (used_state)  // gen/virtq/packed_used.ts:262
+        USED_STATE_GATHER: begin
+          if (~event_take) begin  // gen/virtq/packed_used.ts:264
+            if ((used_pending != 4'd0) & (used_batch_k == 4'd0)) begin  // gen/virtq/packed_used.ts:265
+              used_batch_k <= 4'd1;  // gen/virtq/packed_used.ts:265
+            end
+            if (_and_31 & (~(used_batch_k == 4'd4))) begin  // gen/virtq/packed_used.ts:266
+              used_batch_k <= used_batch_k + 4'd1;  // gen/virtq/packed_used.ts:266
+            end
+            if ((used_batch_k != 4'd0) & (used_batch_age != 9'd448)) begin  // gen/virtq/packed_used.ts:267
+              used_batch_age <= used_batch_age + 9'd1;  // gen/virtq/packed_used.ts:267
+            end
+            if (((used_batch_k != 4'd0) & (~(_and_31 & (~(used_batch_k == 4'd4))))) & ((((used_batch_k == 4'd4) | (used_batch_k < used_pending)) | (used_batch_age == 9'd448)) | used_batch_quiet)) begin  // gen/virtq/packed_used.ts:268
+              used_batch_queue <= _select_28;  // gen/virtq/packed_used.ts:271
+              used_issue <= used_issue + used_batch_k;  // gen/virtq/packed_used.ts:272
+              if (used_issue[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:273
+                used_slot_first_0 <= used_batch_k != 4'd1;  // gen/virtq/packed_used.ts:273
+              end
+              if (used_issue[2:0] == 3'd1) begin  // gen/virtq/packed_used.ts:273
+                used_slot_first_1 <= used_batch_k != 4'd1;  // gen/virtq/packed_used.ts:273
+              end
+              if (used_issue[2:0] == 3'd2) begin  // gen/virtq/packed_used.ts:273
+                used_slot_first_2 <= used_batch_k != 4'd1;  // gen/virtq/packed_used.ts:273
+              end
+              if (used_issue[2:0] == 3'd3) begin  // gen/virtq/packed_used.ts:273
+                used_slot_first_3 <= used_batch_k != 4'd1;  // gen/virtq/packed_used.ts:273
+              end
+              if (used_issue[2:0] == 3'd4) begin  // gen/virtq/packed_used.ts:273
+                used_slot_first_4 <= used_batch_k != 4'd1;  // gen/virtq/packed_used.ts:273
+              end
+              if (used_issue[2:0] == 3'd5) begin  // gen/virtq/packed_used.ts:273
+                used_slot_first_5 <= used_batch_k != 4'd1;  // gen/virtq/packed_used.ts:273
+              end
+              if (used_issue[2:0] == 3'd6) begin  // gen/virtq/packed_used.ts:273
+                used_slot_first_6 <= used_batch_k != 4'd1;  // gen/virtq/packed_used.ts:273
+              end
+              if (used_issue[2:0] == 3'd7) begin  // gen/virtq/packed_used.ts:273
+                used_slot_first_7 <= used_batch_k != 4'd1;  // gen/virtq/packed_used.ts:273
+              end
+              used_batch_k <= 4'd0;  // gen/virtq/packed_used.ts:275
+              used_batch_age <= 9'd0;  // gen/virtq/packed_used.ts:276
+              used_state <= USED_STATE_CALC;  // gen/virtq/packed_used.ts:277
+            end
           end
         end
         USED_STATE_CALC: begin
-          if (~used_merge) begin  // gen/virtq/packed_used.ts:208
-            used_state <= USED_STATE_ELEM;  // gen/virtq/packed_used.ts:208
-          end
+          used_state <= USED_STATE_BODY;  // gen/virtq/packed_used.ts:282
         end
-        USED_STATE_ELEM: begin
-          if (wr_cmd_ready) begin  // gen/virtq/packed_used.ts:210
-            used_state <= USED_STATE_FLAGS;  // gen/virtq/packed_used.ts:210
+        USED_STATE_BODY: begin
+          if (wr_cmd_ready) begin  // gen/virtq/packed_used.ts:285
+            used_state <= USED_STATE_FLAGS;  // gen/virtq/packed_used.ts:287
           end
         end
         USED_STATE_FLAGS: begin
-          if (wr_cmd_ready) begin  // gen/virtq/packed_used.ts:211
-            used_state <= USED_STATE_IDLE;  // gen/virtq/packed_used.ts:211
+          if (wr_cmd_ready) begin  // gen/virtq/packed_used.ts:289
+            used_state <= USED_STATE_GATHER;  // gen/virtq/packed_used.ts:289
+          end
+        end
+        USED_STATE_EVENT: begin
+          if (wr_cmd_ready) begin  // gen/virtq/packed_used.ts:290
+            used_state <= USED_STATE_GATHER;  // gen/virtq/packed_used.ts:290
           end
         end
         default: begin end
       endcase
-      if (used_flags_done) begin  // gen/virtq/packed_used.ts:218
-        used_head <= used_head + 4'd1;  // gen/virtq/packed_used.ts:219
-        used_seq_done <= used_seq_done + 8'd1;  // gen/virtq/packed_used.ts:220
+      if (used_flags_done) begin  // gen/virtq/packed_used.ts:299
+        used_head <= used_head + _select_34;  // gen/virtq/packed_used.ts:300
+        used_seq_done <= used_seq_done + {4'd0, _select_34};  // gen/virtq/packed_used.ts:301
       end
-      if (event_done) begin  // gen/virtq/packed_used.ts:223
-        event_busy <= 1'b0;  // gen/virtq/packed_used.ts:223
+      if (event_done) begin  // gen/virtq/packed_used.ts:304
+        event_busy <= 1'b0;  // gen/virtq/packed_used.ts:304
       end
-      used_rvalid <= mem_rd_valid;  // gen/virtq/packed_used.ts:241
+      used_rvalid <= mem_rd_valid;  // gen/virtq/packed_used.ts:335
       if (notify_pick_valid) begin  // gen/lib/arbiter.ts:79
         if (notify_state == NOTIFY_STATE_IDLE) begin  // gen/lib/arbiter.ts:80
           notify_pick_locked <= 1'b0;  // gen/lib/arbiter.ts:81
@@ -2218,50 +2446,50 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
           notify_pick_lock_above <= notify_pick_above;  // gen/lib/arbiter.ts:88
         end
       end
-      case (notify_state)  // gen/virtq/packed_used.ts:325
+      case (notify_state)  // gen/virtq/packed_used.ts:421
         NOTIFY_STATE_IDLE: begin
-          if (notify_pick_valid) begin  // gen/virtq/packed_used.ts:327
-            notify_queue <= notify_pick_index;  // gen/virtq/packed_used.ts:328
-            notify_state <= NOTIFY_STATE_FENCE;  // gen/virtq/packed_used.ts:333
+          if (notify_pick_valid) begin  // gen/virtq/packed_used.ts:423
+            notify_queue <= notify_pick_index;  // gen/virtq/packed_used.ts:424
+            notify_state <= NOTIFY_STATE_FENCE;  // gen/virtq/packed_used.ts:429
           end
         end
         NOTIFY_STATE_FENCE: begin
-          if (~_sub_26[7]) begin  // gen/virtq/packed_used.ts:336
-            notify_state <= NOTIFY_STATE_READ;  // gen/virtq/packed_used.ts:336
+          if (~_sub_35[7]) begin  // gen/virtq/packed_used.ts:432
+            notify_state <= NOTIFY_STATE_READ;  // gen/virtq/packed_used.ts:432
           end
         end
         NOTIFY_STATE_READ: begin
-          if (event_rd_grant) begin  // gen/virtq/packed_used.ts:337
-            notify_state <= NOTIFY_STATE_WAIT;  // gen/virtq/packed_used.ts:337
+          if (event_rd_grant) begin  // gen/virtq/packed_used.ts:433
+            notify_state <= NOTIFY_STATE_WAIT;  // gen/virtq/packed_used.ts:433
           end
         end
         NOTIFY_STATE_WAIT: begin
-          if (rd_status_valid & (rd_status_id[1:0] == 2'd1)) begin  // gen/virtq/packed_used.ts:339
-            if (rd_status_error != 3'd0) begin  // gen/virtq/packed_used.ts:340
-              notify_state <= NOTIFY_STATE_IDLE;  // gen/virtq/packed_used.ts:342
+          if (rd_status_valid & (rd_status_id[1:0] == 2'd1)) begin  // gen/virtq/packed_used.ts:435
+            if (rd_status_error != 3'd0) begin  // gen/virtq/packed_used.ts:436
+              notify_state <= NOTIFY_STATE_IDLE;  // gen/virtq/packed_used.ts:438
             end else begin
-              notify_state <= NOTIFY_STATE_DECIDE;  // gen/virtq/packed_used.ts:343
+              notify_state <= NOTIFY_STATE_DECIDE;  // gen/virtq/packed_used.ts:439
             end
           end
         end
         NOTIFY_STATE_DECIDE: begin
-          if (_select_27) begin  // gen/virtq/packed_used.ts:348
-            if (notify_queue == 1'b0) begin  // gen/virtq/packed_used.ts:348
-              pending_0 <= 1'b1;  // gen/virtq/packed_used.ts:348
+          if (_select_36) begin  // gen/virtq/packed_used.ts:444
+            if (notify_queue == 1'b0) begin  // gen/virtq/packed_used.ts:444
+              pending_0 <= 1'b1;  // gen/virtq/packed_used.ts:444
             end
-            if (notify_queue == 1'b1) begin  // gen/virtq/packed_used.ts:348
-              pending_1 <= 1'b1;  // gen/virtq/packed_used.ts:348
+            if (notify_queue == 1'b1) begin  // gen/virtq/packed_used.ts:444
+              pending_1 <= 1'b1;  // gen/virtq/packed_used.ts:444
             end
           end
-          notify_state <= NOTIFY_STATE_IDLE;  // gen/virtq/packed_used.ts:349
+          notify_state <= NOTIFY_STATE_IDLE;  // gen/virtq/packed_used.ts:445
         end
         default: begin end
       endcase
       inflight_0 <= (inflight_0 + {15'd0, (stage_commit_now & (((stage_state == STAGE_STATE_IDLE) ? items_deq_data[175] : stage_queue) == 1'b0))}) - {15'd0, ((done_valid & done_ready) & (done_queue == 1'b0))};  // gen/virtq/packed_engine.ts:222
-      unsignalled_0 <= (notify_taken & (notify_pick_index == 1'b0)) ? ((used_accept & (done_queue == 1'b0)) ? done_slots : 16'd0) : (unsignalled_0 + ((used_accept & (done_queue == 1'b0)) ? done_slots : 16'd0));  // gen/virtq/packed_engine.ts:227
+      unsignalled_0 <= (notify_taken & (notify_pick_index == 1'b0)) ? ((used_accept & (done_in_queue == 1'b0)) ? done_in_slots : 16'd0) : (unsignalled_0 + ((used_accept & (done_in_queue == 1'b0)) ? done_in_slots : 16'd0));  // gen/virtq/packed_engine.ts:227
       items_of_0 <= (items_of_0 + {4'd0, ((items_enq_valid & items_enq_ready) & (walk_queue == 1'b0))}) - {4'd0, (stage_retire & (stage_retire_queue == 1'b0))};  // gen/virtq/packed_engine.ts:231
       inflight_1 <= (inflight_1 + {15'd0, (stage_commit_now & (((stage_state == STAGE_STATE_IDLE) ? items_deq_data[175] : stage_queue) == 1'b1))}) - {15'd0, ((done_valid & done_ready) & (done_queue == 1'b1))};  // gen/virtq/packed_engine.ts:222
-      unsignalled_1 <= (notify_taken & (notify_pick_index == 1'b1)) ? ((used_accept & (done_queue == 1'b1)) ? done_slots : 16'd0) : (unsignalled_1 + ((used_accept & (done_queue == 1'b1)) ? done_slots : 16'd0));  // gen/virtq/packed_engine.ts:227
+      unsignalled_1 <= (notify_taken & (notify_pick_index == 1'b1)) ? ((used_accept & (done_in_queue == 1'b1)) ? done_in_slots : 16'd0) : (unsignalled_1 + ((used_accept & (done_in_queue == 1'b1)) ? done_in_slots : 16'd0));  // gen/virtq/packed_engine.ts:227
       items_of_1 <= (items_of_1 + {4'd0, ((items_enq_valid & items_enq_ready) & (walk_queue == 1'b1))}) - {4'd0, (stage_retire & (stage_retire_queue == 1'b1))};  // gen/virtq/packed_engine.ts:231
       if (q0_notify) begin  // gen/virtq/packed_engine.ts:235
         pending_0 <= 1'b1;  // gen/virtq/packed_engine.ts:235
@@ -2278,10 +2506,10 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
         end
       end
       if (used_fatal) begin  // gen/virtq/packed_engine.ts:239
-        if (_mux_28 == 1'b0) begin  // gen/virtq/packed_engine.ts:239
+        if (_mux_37 == 1'b0) begin  // gen/virtq/packed_engine.ts:239
           failed_0 <= 1'b1;  // gen/virtq/packed_engine.ts:239
         end
-        if (_mux_28 == 1'b1) begin  // gen/virtq/packed_engine.ts:239
+        if (_mux_37 == 1'b1) begin  // gen/virtq/packed_engine.ts:239
           failed_1 <= 1'b1;  // gen/virtq/packed_engine.ts:239
         end
       end
@@ -2341,7 +2569,7 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
     end
   end
   always @(posedge clk) begin
-    event_line <= (event_line & (~_cat_30)) | (((mem_wr_valid & (memwr_line == 8'd80)) ? mem_wr_data[255:0] : mem_wr_data[511:256]) & _cat_30);  // gen/virtq/packed_fetch.ts:163
+    event_line <= (event_line & (~_cat_39)) | (((mem_wr_valid & (memwr_line == 8'd80)) ? mem_wr_data[255:0] : mem_wr_data[511:256]) & _cat_39);  // gen/virtq/packed_fetch.ts:163
     if (rd_status_valid & (rd_status_id[1:0] == 2'd0)) begin  // gen/virtq/packed_fetch.ts:422
       if (ring_fill[1:0] == 2'd0) begin  // gen/virtq/packed_fetch.ts:424
         ring_slot_err_0 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:424
@@ -2407,8 +2635,8 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
       end
     end
     if ((fetch_on & (~fetch_issue)) & ring_slot_free) begin  // gen/virtq/packed_fetch.ts:464
-      fetch_n <= ((walk_size - fetch_pos) >= 16'd8) ? 4'd8 : _sub_32[3:0];  // gen/virtq/packed_fetch.ts:465
-      fetch_host <= _select_33 + ({48'd0, fetch_pos} << 4);  // gen/virtq/packed_fetch.ts:466
+      fetch_n <= ((walk_size - fetch_pos) >= 16'd8) ? 4'd8 : _sub_41[3:0];  // gen/virtq/packed_fetch.ts:465
+      fetch_host <= _select_42 + ({48'd0, fetch_pos} << 4);  // gen/virtq/packed_fetch.ts:466
     end
     if (ring_rd_grant) begin  // gen/virtq/packed_fetch.ts:470
       if (ring_alloc[1:0] == 2'd0) begin  // gen/virtq/packed_fetch.ts:471
@@ -2444,9 +2672,9 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
     case (walk_state)  // gen/virtq/packed_fetch.ts:655
       WALK_STATE_IDLE: begin
         if (sched_valid) begin  // gen/virtq/packed_fetch.ts:657
-          walk_size <= _select_34;  // gen/virtq/packed_fetch.ts:659
-          walk_pos <= _select_35;  // gen/virtq/packed_fetch.ts:665
-          walk_wrap <= _select_36;  // gen/virtq/packed_fetch.ts:666
+          walk_size <= _select_43;  // gen/virtq/packed_fetch.ts:659
+          walk_pos <= _select_44;  // gen/virtq/packed_fetch.ts:665
+          walk_wrap <= _select_45;  // gen/virtq/packed_fetch.ts:666
           walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:595
           walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:596
           walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:597
@@ -2477,10 +2705,10 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
         end
       end
       WALK_STATE_LOAD: begin
-        walk_cur <= _select_37;  // gen/virtq/packed_fetch.ts:567
-        walk_cur_avail <= (_select_37[119] == walk_wrap) & (_select_37[127] != walk_wrap);  // gen/virtq/packed_fetch.ts:568
-        walk_cur_faults <= {((~_slice_39) & (walk_segs == 7'd64)), (((~_slice_39) & (~_select_37[113])) & walk_saw_write), (_slice_39 & (_slice_40 > {21'd0, (7'd64 - walk_segs)})), (_slice_39 & (_slice_40 > {12'd0, walk_size})), (_slice_39 & ((_slice_41 == 32'd0) | (_select_37[67:64] != 4'd0))), (_slice_39 & _select_37[112]), (_slice_39 & (~features[28])), (walk_descs >= walk_size)};  // gen/virtq/packed_fetch.ts:569
-        walk_cur_big <= (walk_total + {7'd0, _slice_41}) > 39'h100000000;  // gen/virtq/packed_fetch.ts:570
+        walk_cur <= _select_46;  // gen/virtq/packed_fetch.ts:567
+        walk_cur_avail <= (_select_46[119] == walk_wrap) & (_select_46[127] != walk_wrap);  // gen/virtq/packed_fetch.ts:568
+        walk_cur_faults <= {((~_slice_48) & (walk_segs == 7'd64)), (((~_slice_48) & (~_select_46[113])) & walk_saw_write), (_slice_48 & (_slice_49 > {21'd0, (7'd64 - walk_segs)})), (_slice_48 & (_slice_49 > {12'd0, walk_size})), (_slice_48 & ((_slice_50 == 32'd0) | (_select_46[67:64] != 4'd0))), (_slice_48 & _select_46[112]), (_slice_48 & (~features[28])), (walk_descs >= walk_size)};  // gen/virtq/packed_fetch.ts:569
+        walk_cur_big <= (walk_total + {7'd0, _slice_50}) > 39'h100000000;  // gen/virtq/packed_fetch.ts:570
         walk_cur_head_pos <= walk_open ? walk_head : walk_pos;  // gen/virtq/packed_fetch.ts:571
       end
       WALK_STATE_WALK: begin
@@ -2532,10 +2760,10 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
           if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:831
           end else begin
             walk_k <= walk_k + 3'd1;  // gen/virtq/packed_fetch.ts:633
-            walk_cur <= _select_37;  // gen/virtq/packed_fetch.ts:567
-            walk_cur_avail <= (_select_37[119] == walk_wrap) & (_select_37[127] != walk_wrap);  // gen/virtq/packed_fetch.ts:568
-            walk_cur_faults <= {((~_slice_42) & (walk_cur[112] & ((walk_segs + 7'd1) == 7'd64))), (((~_slice_42) & (~_select_37[113])) & (walk_cur[112] & (walk_saw_write | walk_cur[113]))), (_slice_42 & (_slice_43 > {21'd0, (walk_cur[112] ? (7'd64 - (walk_segs + 7'd1)) : 7'd64)})), (_slice_42 & (_slice_43 > {12'd0, walk_size})), (_slice_42 & ((_slice_44 == 32'd0) | (_select_37[67:64] != 4'd0))), (_slice_42 & _select_37[112]), (_slice_42 & (~features[28])), (walk_cur[112] & ((walk_descs + 16'd1) >= walk_size))};  // gen/virtq/packed_fetch.ts:569
-            walk_cur_big <= ((walk_cur[112] ? walk_total_next : 39'd0) + {7'd0, _slice_44}) > 39'h100000000;  // gen/virtq/packed_fetch.ts:570
+            walk_cur <= _select_46;  // gen/virtq/packed_fetch.ts:567
+            walk_cur_avail <= (_select_46[119] == walk_wrap) & (_select_46[127] != walk_wrap);  // gen/virtq/packed_fetch.ts:568
+            walk_cur_faults <= {((~_slice_51) & (walk_cur[112] & ((walk_segs + 7'd1) == 7'd64))), (((~_slice_51) & (~_select_46[113])) & (walk_cur[112] & (walk_saw_write | walk_cur[113]))), (_slice_51 & (_slice_52 > {21'd0, (walk_cur[112] ? (7'd64 - (walk_segs + 7'd1)) : 7'd64)})), (_slice_51 & (_slice_52 > {12'd0, walk_size})), (_slice_51 & ((_slice_53 == 32'd0) | (_select_46[67:64] != 4'd0))), (_slice_51 & _select_46[112]), (_slice_51 & (~features[28])), (walk_cur[112] & ((walk_descs + 16'd1) >= walk_size))};  // gen/virtq/packed_fetch.ts:569
+            walk_cur_big <= ((walk_cur[112] ? walk_total_next : 39'd0) + {7'd0, _slice_53}) > 39'h100000000;  // gen/virtq/packed_fetch.ts:570
             walk_cur_head_pos <= walk_cur[112] ? (walk_open ? walk_head : walk_pos) : walk_pos_next;  // gen/virtq/packed_fetch.ts:571
           end
         end
@@ -2575,7 +2803,7 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
       end
       default: begin end
     endcase
-    stage_head_err <= _select_45;  // gen/virtq/packed_expand.ts:84
+    stage_head_err <= _select_54;  // gen/virtq/packed_expand.ts:84
     case (stage_state)  // gen/virtq/packed_expand.ts:132
       STAGE_STATE_IDLE: begin
         if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:134
@@ -2598,10 +2826,10 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
         end
       end
       STAGE_STATE_LOAD: begin
-        stage_cur <= _select_46;  // gen/virtq/packed_expand.ts:113
-        stage_cur_indirect <= _select_46[114];  // gen/virtq/packed_expand.ts:114
-        stage_cur_raw <= (~_select_46[113]) & stage_saw_write;  // gen/virtq/packed_expand.ts:115
-        stage_cur_big <= (stage_total + {7'd0, _select_46[95:64]}) > 39'h100000000;  // gen/virtq/packed_expand.ts:121
+        stage_cur <= _select_55;  // gen/virtq/packed_expand.ts:113
+        stage_cur_indirect <= _select_55[114];  // gen/virtq/packed_expand.ts:114
+        stage_cur_raw <= (~_select_55[113]) & stage_saw_write;  // gen/virtq/packed_expand.ts:115
+        stage_cur_big <= (stage_total + {7'd0, _select_55[95:64]}) > 39'h100000000;  // gen/virtq/packed_expand.ts:121
       end
       STAGE_STATE_WALK: begin
         if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:193
@@ -2614,14 +2842,14 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
           stage_total <= stage_total_next;  // gen/virtq/packed_expand.ts:204
           stage_table_left <= stage_table_left - 16'd1;  // gen/virtq/packed_expand.ts:205
           stage_k <= stage_k + 3'd1;  // gen/virtq/packed_expand.ts:206
-          stage_cur <= _select_46;  // gen/virtq/packed_expand.ts:113
-          stage_cur_indirect <= _select_46[114];  // gen/virtq/packed_expand.ts:114
-          stage_cur_raw <= (~_select_46[113]) & (stage_saw_write | stage_cur[113]);  // gen/virtq/packed_expand.ts:115
-          stage_cur_big <= (stage_total_next + {7'd0, _select_46[95:64]}) > 39'h100000000;  // gen/virtq/packed_expand.ts:121
+          stage_cur <= _select_55;  // gen/virtq/packed_expand.ts:113
+          stage_cur_indirect <= _select_55[114];  // gen/virtq/packed_expand.ts:114
+          stage_cur_raw <= (~_select_55[113]) & (stage_saw_write | stage_cur[113]);  // gen/virtq/packed_expand.ts:115
+          stage_cur_big <= (stage_total_next + {7'd0, _select_55[95:64]}) > 39'h100000000;  // gen/virtq/packed_expand.ts:121
           if (stage_last) begin  // gen/virtq/packed_expand.ts:208
           end else if (stage_batch_end) begin  // gen/virtq/packed_expand.ts:211
             stage_table_host <= stage_table_host + ({60'd0, stage_table_n} << 4);  // gen/virtq/packed_expand.ts:212
-            stage_table_n <= ((stage_table_left - 16'd1) >= 16'd8) ? 4'd8 : _sub_48[3:0];  // gen/virtq/packed_expand.ts:213
+            stage_table_n <= ((stage_table_left - 16'd1) >= 16'd8) ? 4'd8 : _sub_57[3:0];  // gen/virtq/packed_expand.ts:213
           end
         end
       end
@@ -2632,104 +2860,168 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
       end
       default: begin end
     endcase
-    if (event_take) begin  // gen/virtq/packed_used.ts:123
-      event_full <= ev_wr_full;  // gen/virtq/packed_used.ts:126
-      event_host <= _select_49 + (ev_wr_full ? 64'd0 : 64'd2);  // gen/virtq/packed_used.ts:128
+    if (done_valid & ((~done_in_valid) | done_in_take)) begin  // gen/virtq/packed_used.ts:116
+      done_in_queue <= done_queue;  // gen/virtq/packed_used.ts:117
+      done_in_id <= done_id;  // gen/virtq/packed_used.ts:118
+      done_in_slots <= done_slots;  // gen/virtq/packed_used.ts:119
+      done_in_len <= done_len;  // gen/virtq/packed_used.ts:120
     end
-    if (used_accept) begin  // gen/virtq/packed_used.ts:161
-      if (used_merge) begin  // gen/virtq/packed_used.ts:165
-        if (used_slot_cur == 3'd0) begin  // gen/virtq/packed_used.ts:167
-          used_slot_0 <= {used_wrap_cur, 7'd0, used_wrap_cur, 5'd0, (done_len != 32'd0), 1'b0, done_id, done_len};  // gen/virtq/packed_used.ts:167
+    if (event_take) begin  // gen/virtq/packed_used.ts:153
+      event_full <= ev_wr_full;  // gen/virtq/packed_used.ts:156
+      event_host <= _select_58 + (ev_wr_full ? 64'd0 : 64'd2);  // gen/virtq/packed_used.ts:158
+    end
+    if (used_accept) begin  // gen/virtq/packed_used.ts:195
+      if (used_merge) begin  // gen/virtq/packed_used.ts:200
+        if (_sub_59[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:202
+          used_slot_0 <= {(done_in_len != 32'd0), _slice_60, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:202
         end
-        if (used_slot_cur == 3'd1) begin  // gen/virtq/packed_used.ts:167
-          used_slot_1 <= {used_wrap_cur, 7'd0, used_wrap_cur, 5'd0, (done_len != 32'd0), 1'b0, done_id, done_len};  // gen/virtq/packed_used.ts:167
+        if (_sub_59[2:0] == 3'd1) begin  // gen/virtq/packed_used.ts:202
+          used_slot_1 <= {(done_in_len != 32'd0), _slice_60, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:202
         end
-        if (used_slot_cur == 3'd2) begin  // gen/virtq/packed_used.ts:167
-          used_slot_2 <= {used_wrap_cur, 7'd0, used_wrap_cur, 5'd0, (done_len != 32'd0), 1'b0, done_id, done_len};  // gen/virtq/packed_used.ts:167
+        if (_sub_59[2:0] == 3'd2) begin  // gen/virtq/packed_used.ts:202
+          used_slot_2 <= {(done_in_len != 32'd0), _slice_60, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:202
         end
-        if (used_slot_cur == 3'd3) begin  // gen/virtq/packed_used.ts:167
-          used_slot_3 <= {used_wrap_cur, 7'd0, used_wrap_cur, 5'd0, (done_len != 32'd0), 1'b0, done_id, done_len};  // gen/virtq/packed_used.ts:167
+        if (_sub_59[2:0] == 3'd3) begin  // gen/virtq/packed_used.ts:202
+          used_slot_3 <= {(done_in_len != 32'd0), _slice_60, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:202
         end
-        if (used_slot_cur == 3'd4) begin  // gen/virtq/packed_used.ts:167
-          used_slot_4 <= {used_wrap_cur, 7'd0, used_wrap_cur, 5'd0, (done_len != 32'd0), 1'b0, done_id, done_len};  // gen/virtq/packed_used.ts:167
+        if (_sub_59[2:0] == 3'd4) begin  // gen/virtq/packed_used.ts:202
+          used_slot_4 <= {(done_in_len != 32'd0), _slice_60, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:202
         end
-        if (used_slot_cur == 3'd5) begin  // gen/virtq/packed_used.ts:167
-          used_slot_5 <= {used_wrap_cur, 7'd0, used_wrap_cur, 5'd0, (done_len != 32'd0), 1'b0, done_id, done_len};  // gen/virtq/packed_used.ts:167
+        if (_sub_59[2:0] == 3'd5) begin  // gen/virtq/packed_used.ts:202
+          used_slot_5 <= {(done_in_len != 32'd0), _slice_60, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:202
         end
-        if (used_slot_cur == 3'd6) begin  // gen/virtq/packed_used.ts:167
-          used_slot_6 <= {used_wrap_cur, 7'd0, used_wrap_cur, 5'd0, (done_len != 32'd0), 1'b0, done_id, done_len};  // gen/virtq/packed_used.ts:167
+        if (_sub_59[2:0] == 3'd6) begin  // gen/virtq/packed_used.ts:202
+          used_slot_6 <= {(done_in_len != 32'd0), _slice_60, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:202
         end
-        if (used_slot_cur == 3'd7) begin  // gen/virtq/packed_used.ts:167
-          used_slot_7 <= {used_wrap_cur, 7'd0, used_wrap_cur, 5'd0, (done_len != 32'd0), 1'b0, done_id, done_len};  // gen/virtq/packed_used.ts:167
+        if (_sub_59[2:0] == 3'd7) begin  // gen/virtq/packed_used.ts:202
+          used_slot_7 <= {(done_in_len != 32'd0), _slice_60, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:202
         end
       end else begin
-        if (used_tail[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:169
-          used_slot_0 <= {_cat_50, done_id, done_len};  // gen/virtq/packed_used.ts:169
+        if (used_tail[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:205
+          used_slot_0 <= {(done_in_len != 32'd0), _select_26, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:205
         end
-        if (used_tail[2:0] == 3'd1) begin  // gen/virtq/packed_used.ts:169
-          used_slot_1 <= {_cat_50, done_id, done_len};  // gen/virtq/packed_used.ts:169
+        if (used_tail[2:0] == 3'd1) begin  // gen/virtq/packed_used.ts:205
+          used_slot_1 <= {(done_in_len != 32'd0), _select_26, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:205
         end
-        if (used_tail[2:0] == 3'd2) begin  // gen/virtq/packed_used.ts:169
-          used_slot_2 <= {_cat_50, done_id, done_len};  // gen/virtq/packed_used.ts:169
+        if (used_tail[2:0] == 3'd2) begin  // gen/virtq/packed_used.ts:205
+          used_slot_2 <= {(done_in_len != 32'd0), _select_26, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:205
         end
-        if (used_tail[2:0] == 3'd3) begin  // gen/virtq/packed_used.ts:169
-          used_slot_3 <= {_cat_50, done_id, done_len};  // gen/virtq/packed_used.ts:169
+        if (used_tail[2:0] == 3'd3) begin  // gen/virtq/packed_used.ts:205
+          used_slot_3 <= {(done_in_len != 32'd0), _select_26, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:205
         end
-        if (used_tail[2:0] == 3'd4) begin  // gen/virtq/packed_used.ts:169
-          used_slot_4 <= {_cat_50, done_id, done_len};  // gen/virtq/packed_used.ts:169
+        if (used_tail[2:0] == 3'd4) begin  // gen/virtq/packed_used.ts:205
+          used_slot_4 <= {(done_in_len != 32'd0), _select_26, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:205
         end
-        if (used_tail[2:0] == 3'd5) begin  // gen/virtq/packed_used.ts:169
-          used_slot_5 <= {_cat_50, done_id, done_len};  // gen/virtq/packed_used.ts:169
+        if (used_tail[2:0] == 3'd5) begin  // gen/virtq/packed_used.ts:205
+          used_slot_5 <= {(done_in_len != 32'd0), _select_26, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:205
         end
-        if (used_tail[2:0] == 3'd6) begin  // gen/virtq/packed_used.ts:169
-          used_slot_6 <= {_cat_50, done_id, done_len};  // gen/virtq/packed_used.ts:169
+        if (used_tail[2:0] == 3'd6) begin  // gen/virtq/packed_used.ts:205
+          used_slot_6 <= {(done_in_len != 32'd0), _select_26, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:205
         end
-        if (used_tail[2:0] == 3'd7) begin  // gen/virtq/packed_used.ts:169
-          used_slot_7 <= {_cat_50, done_id, done_len};  // gen/virtq/packed_used.ts:169
+        if (used_tail[2:0] == 3'd7) begin  // gen/virtq/packed_used.ts:205
+          used_slot_7 <= {(done_in_len != 32'd0), _select_26, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:205
         end
-        if (used_tail[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:170
-          used_slot_queue_0 <= done_queue;  // gen/virtq/packed_used.ts:170
+        if (used_tail[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:206
+          used_slot_queue_0 <= done_in_queue;  // gen/virtq/packed_used.ts:206
         end
-        if (used_tail[2:0] == 3'd1) begin  // gen/virtq/packed_used.ts:170
-          used_slot_queue_1 <= done_queue;  // gen/virtq/packed_used.ts:170
+        if (used_tail[2:0] == 3'd1) begin  // gen/virtq/packed_used.ts:206
+          used_slot_queue_1 <= done_in_queue;  // gen/virtq/packed_used.ts:206
         end
-        if (used_tail[2:0] == 3'd2) begin  // gen/virtq/packed_used.ts:170
-          used_slot_queue_2 <= done_queue;  // gen/virtq/packed_used.ts:170
+        if (used_tail[2:0] == 3'd2) begin  // gen/virtq/packed_used.ts:206
+          used_slot_queue_2 <= done_in_queue;  // gen/virtq/packed_used.ts:206
         end
-        if (used_tail[2:0] == 3'd3) begin  // gen/virtq/packed_used.ts:170
-          used_slot_queue_3 <= done_queue;  // gen/virtq/packed_used.ts:170
+        if (used_tail[2:0] == 3'd3) begin  // gen/virtq/packed_used.ts:206
+          used_slot_queue_3 <= done_in_queue;  // gen/virtq/packed_used.ts:206
         end
-        if (used_tail[2:0] == 3'd4) begin  // gen/virtq/packed_used.ts:170
-          used_slot_queue_4 <= done_queue;  // gen/virtq/packed_used.ts:170
+        if (used_tail[2:0] == 3'd4) begin  // gen/virtq/packed_used.ts:206
+          used_slot_queue_4 <= done_in_queue;  // gen/virtq/packed_used.ts:206
         end
-        if (used_tail[2:0] == 3'd5) begin  // gen/virtq/packed_used.ts:170
-          used_slot_queue_5 <= done_queue;  // gen/virtq/packed_used.ts:170
+        if (used_tail[2:0] == 3'd5) begin  // gen/virtq/packed_used.ts:206
+          used_slot_queue_5 <= done_in_queue;  // gen/virtq/packed_used.ts:206
         end
-        if (used_tail[2:0] == 3'd6) begin  // gen/virtq/packed_used.ts:170
-          used_slot_queue_6 <= done_queue;  // gen/virtq/packed_used.ts:170
+        if (used_tail[2:0] == 3'd6) begin  // gen/virtq/packed_used.ts:206
+          used_slot_queue_6 <= done_in_queue;  // gen/virtq/packed_used.ts:206
         end
-        if (used_tail[2:0] == 3'd7) begin  // gen/virtq/packed_used.ts:170
-          used_slot_queue_7 <= done_queue;  // gen/virtq/packed_used.ts:170
+        if (used_tail[2:0] == 3'd7) begin  // gen/virtq/packed_used.ts:206
+          used_slot_queue_7 <= done_in_queue;  // gen/virtq/packed_used.ts:206
         end
-        used_slot_cur <= used_tail[2:0];  // gen/virtq/packed_used.ts:171
-        used_pos_cur <= _select_23;  // gen/virtq/packed_used.ts:174
-        used_wrap_cur <= _select_25;  // gen/virtq/packed_used.ts:175
+        if (used_tail[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:207
+          used_slot_cont_0 <= used_last_adjacent & (used_last_queue == done_in_queue);  // gen/virtq/packed_used.ts:207
+        end
+        if (used_tail[2:0] == 3'd1) begin  // gen/virtq/packed_used.ts:207
+          used_slot_cont_1 <= used_last_adjacent & (used_last_queue == done_in_queue);  // gen/virtq/packed_used.ts:207
+        end
+        if (used_tail[2:0] == 3'd2) begin  // gen/virtq/packed_used.ts:207
+          used_slot_cont_2 <= used_last_adjacent & (used_last_queue == done_in_queue);  // gen/virtq/packed_used.ts:207
+        end
+        if (used_tail[2:0] == 3'd3) begin  // gen/virtq/packed_used.ts:207
+          used_slot_cont_3 <= used_last_adjacent & (used_last_queue == done_in_queue);  // gen/virtq/packed_used.ts:207
+        end
+        if (used_tail[2:0] == 3'd4) begin  // gen/virtq/packed_used.ts:207
+          used_slot_cont_4 <= used_last_adjacent & (used_last_queue == done_in_queue);  // gen/virtq/packed_used.ts:207
+        end
+        if (used_tail[2:0] == 3'd5) begin  // gen/virtq/packed_used.ts:207
+          used_slot_cont_5 <= used_last_adjacent & (used_last_queue == done_in_queue);  // gen/virtq/packed_used.ts:207
+        end
+        if (used_tail[2:0] == 3'd6) begin  // gen/virtq/packed_used.ts:207
+          used_slot_cont_6 <= used_last_adjacent & (used_last_queue == done_in_queue);  // gen/virtq/packed_used.ts:207
+        end
+        if (used_tail[2:0] == 3'd7) begin  // gen/virtq/packed_used.ts:207
+          used_slot_cont_7 <= used_last_adjacent & (used_last_queue == done_in_queue);  // gen/virtq/packed_used.ts:207
+        end
       end
     end
-    case (used_state)  // gen/virtq/packed_used.ts:197
+    case (used_state)  // gen/virtq/packed_used.ts:262
+      USED_STATE_GATHER: begin
+        if (~event_take) begin  // gen/virtq/packed_used.ts:264
+          if (((used_batch_k != 4'd0) & (~(_and_31 & (~(used_batch_k == 4'd4))))) & ((((used_batch_k == 4'd4) | (used_batch_k < used_pending)) | (used_batch_age == 9'd448)) | used_batch_quiet)) begin  // gen/virtq/packed_used.ts:268
+            used_batch_slot <= used_issue[2:0];  // gen/virtq/packed_used.ts:269
+            used_batch_n <= used_batch_k;  // gen/virtq/packed_used.ts:270
+            if (used_issue[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:274
+              used_slot_batch_0 <= used_batch_k;  // gen/virtq/packed_used.ts:274
+            end
+            if (used_issue[2:0] == 3'd1) begin  // gen/virtq/packed_used.ts:274
+              used_slot_batch_1 <= used_batch_k;  // gen/virtq/packed_used.ts:274
+            end
+            if (used_issue[2:0] == 3'd2) begin  // gen/virtq/packed_used.ts:274
+              used_slot_batch_2 <= used_batch_k;  // gen/virtq/packed_used.ts:274
+            end
+            if (used_issue[2:0] == 3'd3) begin  // gen/virtq/packed_used.ts:274
+              used_slot_batch_3 <= used_batch_k;  // gen/virtq/packed_used.ts:274
+            end
+            if (used_issue[2:0] == 3'd4) begin  // gen/virtq/packed_used.ts:274
+              used_slot_batch_4 <= used_batch_k;  // gen/virtq/packed_used.ts:274
+            end
+            if (used_issue[2:0] == 3'd5) begin  // gen/virtq/packed_used.ts:274
+              used_slot_batch_5 <= used_batch_k;  // gen/virtq/packed_used.ts:274
+            end
+            if (used_issue[2:0] == 3'd6) begin  // gen/virtq/packed_used.ts:274
+              used_slot_batch_6 <= used_batch_k;  // gen/virtq/packed_used.ts:274
+            end
+            if (used_issue[2:0] == 3'd7) begin  // gen/virtq/packed_used.ts:274
+              used_slot_batch_7 <= used_batch_k;  // gen/virtq/packed_used.ts:274
+            end
+          end
+        end
+      end
       USED_STATE_CALC: begin
-        used_host <= (_select_51 + ({48'd0, used_pos_cur} << 4)) + 64'd8;  // gen/virtq/packed_used.ts:200
+        used_host <= _select_62 + {44'd0, {used_slot_pos_rd0, ((used_state == USED_STATE_CALC) ? 4'd8 : 4'd14)}};  // gen/virtq/packed_used.ts:281
+      end
+      USED_STATE_BODY: begin
+        if (wr_cmd_ready) begin  // gen/virtq/packed_used.ts:285
+          used_host <= _select_62 + {44'd0, {used_slot_pos_rd0, ((used_state == USED_STATE_CALC) ? 4'd8 : 4'd14)}};  // gen/virtq/packed_used.ts:286
+        end
       end
       default: begin end
     endcase
-    used_rdata <= {_select_52, _select_53};  // gen/virtq/packed_used.ts:240
-    case (notify_state)  // gen/virtq/packed_used.ts:325
+    used_rdata <= {(((mem_rd_addr[4:0] + 5'd1) == 5'd16) ? {224'd0, event_word} : _select_63), ((mem_rd_addr[4:0] == 5'd16) ? {224'd0, event_word} : _select_66)};  // gen/virtq/packed_used.ts:334
+    case (notify_state)  // gen/virtq/packed_used.ts:421
       NOTIFY_STATE_IDLE: begin
-        if (notify_pick_valid) begin  // gen/virtq/packed_used.ts:327
-          notify_adv <= _select_54;  // gen/virtq/packed_used.ts:329
-          notify_idx <= _select_55;  // gen/virtq/packed_used.ts:330
-          notify_wrap <= _select_56;  // gen/virtq/packed_used.ts:331
-          notify_seq <= used_seq;  // gen/virtq/packed_used.ts:332
+        if (notify_pick_valid) begin  // gen/virtq/packed_used.ts:423
+          notify_adv <= _select_68;  // gen/virtq/packed_used.ts:425
+          notify_idx <= _select_69;  // gen/virtq/packed_used.ts:426
+          notify_wrap <= _select_70;  // gen/virtq/packed_used.ts:427
+          notify_seq <= used_seq;  // gen/virtq/packed_used.ts:428
         end
       end
       default: begin end
@@ -2739,149 +3031,149 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   // ---- memories
   always @(posedge clk) begin  // gen/virtq/packed_fetch.ts:127
     if (mem_wr_valid & (((~memwr_line[0]) ? memwr_line : memwr_line_next) < 8'd16)) begin
-      if (_mux_59[0]) fetch_ring_even[_sub_57[3:1]][7:0] <= _mux_58[7:0];
-      if (_mux_59[1]) fetch_ring_even[_sub_57[3:1]][15:8] <= _mux_58[15:8];
-      if (_mux_59[2]) fetch_ring_even[_sub_57[3:1]][23:16] <= _mux_58[23:16];
-      if (_mux_59[3]) fetch_ring_even[_sub_57[3:1]][31:24] <= _mux_58[31:24];
-      if (_mux_59[4]) fetch_ring_even[_sub_57[3:1]][39:32] <= _mux_58[39:32];
-      if (_mux_59[5]) fetch_ring_even[_sub_57[3:1]][47:40] <= _mux_58[47:40];
-      if (_mux_59[6]) fetch_ring_even[_sub_57[3:1]][55:48] <= _mux_58[55:48];
-      if (_mux_59[7]) fetch_ring_even[_sub_57[3:1]][63:56] <= _mux_58[63:56];
-      if (_mux_59[8]) fetch_ring_even[_sub_57[3:1]][71:64] <= _mux_58[71:64];
-      if (_mux_59[9]) fetch_ring_even[_sub_57[3:1]][79:72] <= _mux_58[79:72];
-      if (_mux_59[10]) fetch_ring_even[_sub_57[3:1]][87:80] <= _mux_58[87:80];
-      if (_mux_59[11]) fetch_ring_even[_sub_57[3:1]][95:88] <= _mux_58[95:88];
-      if (_mux_59[12]) fetch_ring_even[_sub_57[3:1]][103:96] <= _mux_58[103:96];
-      if (_mux_59[13]) fetch_ring_even[_sub_57[3:1]][111:104] <= _mux_58[111:104];
-      if (_mux_59[14]) fetch_ring_even[_sub_57[3:1]][119:112] <= _mux_58[119:112];
-      if (_mux_59[15]) fetch_ring_even[_sub_57[3:1]][127:120] <= _mux_58[127:120];
-      if (_mux_59[16]) fetch_ring_even[_sub_57[3:1]][135:128] <= _mux_58[135:128];
-      if (_mux_59[17]) fetch_ring_even[_sub_57[3:1]][143:136] <= _mux_58[143:136];
-      if (_mux_59[18]) fetch_ring_even[_sub_57[3:1]][151:144] <= _mux_58[151:144];
-      if (_mux_59[19]) fetch_ring_even[_sub_57[3:1]][159:152] <= _mux_58[159:152];
-      if (_mux_59[20]) fetch_ring_even[_sub_57[3:1]][167:160] <= _mux_58[167:160];
-      if (_mux_59[21]) fetch_ring_even[_sub_57[3:1]][175:168] <= _mux_58[175:168];
-      if (_mux_59[22]) fetch_ring_even[_sub_57[3:1]][183:176] <= _mux_58[183:176];
-      if (_mux_59[23]) fetch_ring_even[_sub_57[3:1]][191:184] <= _mux_58[191:184];
-      if (_mux_59[24]) fetch_ring_even[_sub_57[3:1]][199:192] <= _mux_58[199:192];
-      if (_mux_59[25]) fetch_ring_even[_sub_57[3:1]][207:200] <= _mux_58[207:200];
-      if (_mux_59[26]) fetch_ring_even[_sub_57[3:1]][215:208] <= _mux_58[215:208];
-      if (_mux_59[27]) fetch_ring_even[_sub_57[3:1]][223:216] <= _mux_58[223:216];
-      if (_mux_59[28]) fetch_ring_even[_sub_57[3:1]][231:224] <= _mux_58[231:224];
-      if (_mux_59[29]) fetch_ring_even[_sub_57[3:1]][239:232] <= _mux_58[239:232];
-      if (_mux_59[30]) fetch_ring_even[_sub_57[3:1]][247:240] <= _mux_58[247:240];
-      if (_mux_59[31]) fetch_ring_even[_sub_57[3:1]][255:248] <= _mux_58[255:248];
+      if (_mux_73[0]) fetch_ring_even[_sub_71[3:1]][7:0] <= _mux_72[7:0];
+      if (_mux_73[1]) fetch_ring_even[_sub_71[3:1]][15:8] <= _mux_72[15:8];
+      if (_mux_73[2]) fetch_ring_even[_sub_71[3:1]][23:16] <= _mux_72[23:16];
+      if (_mux_73[3]) fetch_ring_even[_sub_71[3:1]][31:24] <= _mux_72[31:24];
+      if (_mux_73[4]) fetch_ring_even[_sub_71[3:1]][39:32] <= _mux_72[39:32];
+      if (_mux_73[5]) fetch_ring_even[_sub_71[3:1]][47:40] <= _mux_72[47:40];
+      if (_mux_73[6]) fetch_ring_even[_sub_71[3:1]][55:48] <= _mux_72[55:48];
+      if (_mux_73[7]) fetch_ring_even[_sub_71[3:1]][63:56] <= _mux_72[63:56];
+      if (_mux_73[8]) fetch_ring_even[_sub_71[3:1]][71:64] <= _mux_72[71:64];
+      if (_mux_73[9]) fetch_ring_even[_sub_71[3:1]][79:72] <= _mux_72[79:72];
+      if (_mux_73[10]) fetch_ring_even[_sub_71[3:1]][87:80] <= _mux_72[87:80];
+      if (_mux_73[11]) fetch_ring_even[_sub_71[3:1]][95:88] <= _mux_72[95:88];
+      if (_mux_73[12]) fetch_ring_even[_sub_71[3:1]][103:96] <= _mux_72[103:96];
+      if (_mux_73[13]) fetch_ring_even[_sub_71[3:1]][111:104] <= _mux_72[111:104];
+      if (_mux_73[14]) fetch_ring_even[_sub_71[3:1]][119:112] <= _mux_72[119:112];
+      if (_mux_73[15]) fetch_ring_even[_sub_71[3:1]][127:120] <= _mux_72[127:120];
+      if (_mux_73[16]) fetch_ring_even[_sub_71[3:1]][135:128] <= _mux_72[135:128];
+      if (_mux_73[17]) fetch_ring_even[_sub_71[3:1]][143:136] <= _mux_72[143:136];
+      if (_mux_73[18]) fetch_ring_even[_sub_71[3:1]][151:144] <= _mux_72[151:144];
+      if (_mux_73[19]) fetch_ring_even[_sub_71[3:1]][159:152] <= _mux_72[159:152];
+      if (_mux_73[20]) fetch_ring_even[_sub_71[3:1]][167:160] <= _mux_72[167:160];
+      if (_mux_73[21]) fetch_ring_even[_sub_71[3:1]][175:168] <= _mux_72[175:168];
+      if (_mux_73[22]) fetch_ring_even[_sub_71[3:1]][183:176] <= _mux_72[183:176];
+      if (_mux_73[23]) fetch_ring_even[_sub_71[3:1]][191:184] <= _mux_72[191:184];
+      if (_mux_73[24]) fetch_ring_even[_sub_71[3:1]][199:192] <= _mux_72[199:192];
+      if (_mux_73[25]) fetch_ring_even[_sub_71[3:1]][207:200] <= _mux_72[207:200];
+      if (_mux_73[26]) fetch_ring_even[_sub_71[3:1]][215:208] <= _mux_72[215:208];
+      if (_mux_73[27]) fetch_ring_even[_sub_71[3:1]][223:216] <= _mux_72[223:216];
+      if (_mux_73[28]) fetch_ring_even[_sub_71[3:1]][231:224] <= _mux_72[231:224];
+      if (_mux_73[29]) fetch_ring_even[_sub_71[3:1]][239:232] <= _mux_72[239:232];
+      if (_mux_73[30]) fetch_ring_even[_sub_71[3:1]][247:240] <= _mux_72[247:240];
+      if (_mux_73[31]) fetch_ring_even[_sub_71[3:1]][255:248] <= _mux_72[255:248];
     end
   end
   assign fetch_ring_even_rd0 = fetch_ring_even[walk_rd_at[4:2]];  // gen/virtq/packed_fetch.ts:143
   always @(posedge clk) begin  // gen/virtq/packed_fetch.ts:127
     if (mem_wr_valid & ((memwr_line[0] ? memwr_line : memwr_line_next) < 8'd16)) begin
-      if (_mux_62[0]) fetch_ring_odd[_sub_60[3:1]][7:0] <= _mux_61[7:0];
-      if (_mux_62[1]) fetch_ring_odd[_sub_60[3:1]][15:8] <= _mux_61[15:8];
-      if (_mux_62[2]) fetch_ring_odd[_sub_60[3:1]][23:16] <= _mux_61[23:16];
-      if (_mux_62[3]) fetch_ring_odd[_sub_60[3:1]][31:24] <= _mux_61[31:24];
-      if (_mux_62[4]) fetch_ring_odd[_sub_60[3:1]][39:32] <= _mux_61[39:32];
-      if (_mux_62[5]) fetch_ring_odd[_sub_60[3:1]][47:40] <= _mux_61[47:40];
-      if (_mux_62[6]) fetch_ring_odd[_sub_60[3:1]][55:48] <= _mux_61[55:48];
-      if (_mux_62[7]) fetch_ring_odd[_sub_60[3:1]][63:56] <= _mux_61[63:56];
-      if (_mux_62[8]) fetch_ring_odd[_sub_60[3:1]][71:64] <= _mux_61[71:64];
-      if (_mux_62[9]) fetch_ring_odd[_sub_60[3:1]][79:72] <= _mux_61[79:72];
-      if (_mux_62[10]) fetch_ring_odd[_sub_60[3:1]][87:80] <= _mux_61[87:80];
-      if (_mux_62[11]) fetch_ring_odd[_sub_60[3:1]][95:88] <= _mux_61[95:88];
-      if (_mux_62[12]) fetch_ring_odd[_sub_60[3:1]][103:96] <= _mux_61[103:96];
-      if (_mux_62[13]) fetch_ring_odd[_sub_60[3:1]][111:104] <= _mux_61[111:104];
-      if (_mux_62[14]) fetch_ring_odd[_sub_60[3:1]][119:112] <= _mux_61[119:112];
-      if (_mux_62[15]) fetch_ring_odd[_sub_60[3:1]][127:120] <= _mux_61[127:120];
-      if (_mux_62[16]) fetch_ring_odd[_sub_60[3:1]][135:128] <= _mux_61[135:128];
-      if (_mux_62[17]) fetch_ring_odd[_sub_60[3:1]][143:136] <= _mux_61[143:136];
-      if (_mux_62[18]) fetch_ring_odd[_sub_60[3:1]][151:144] <= _mux_61[151:144];
-      if (_mux_62[19]) fetch_ring_odd[_sub_60[3:1]][159:152] <= _mux_61[159:152];
-      if (_mux_62[20]) fetch_ring_odd[_sub_60[3:1]][167:160] <= _mux_61[167:160];
-      if (_mux_62[21]) fetch_ring_odd[_sub_60[3:1]][175:168] <= _mux_61[175:168];
-      if (_mux_62[22]) fetch_ring_odd[_sub_60[3:1]][183:176] <= _mux_61[183:176];
-      if (_mux_62[23]) fetch_ring_odd[_sub_60[3:1]][191:184] <= _mux_61[191:184];
-      if (_mux_62[24]) fetch_ring_odd[_sub_60[3:1]][199:192] <= _mux_61[199:192];
-      if (_mux_62[25]) fetch_ring_odd[_sub_60[3:1]][207:200] <= _mux_61[207:200];
-      if (_mux_62[26]) fetch_ring_odd[_sub_60[3:1]][215:208] <= _mux_61[215:208];
-      if (_mux_62[27]) fetch_ring_odd[_sub_60[3:1]][223:216] <= _mux_61[223:216];
-      if (_mux_62[28]) fetch_ring_odd[_sub_60[3:1]][231:224] <= _mux_61[231:224];
-      if (_mux_62[29]) fetch_ring_odd[_sub_60[3:1]][239:232] <= _mux_61[239:232];
-      if (_mux_62[30]) fetch_ring_odd[_sub_60[3:1]][247:240] <= _mux_61[247:240];
-      if (_mux_62[31]) fetch_ring_odd[_sub_60[3:1]][255:248] <= _mux_61[255:248];
+      if (_mux_76[0]) fetch_ring_odd[_sub_74[3:1]][7:0] <= _mux_75[7:0];
+      if (_mux_76[1]) fetch_ring_odd[_sub_74[3:1]][15:8] <= _mux_75[15:8];
+      if (_mux_76[2]) fetch_ring_odd[_sub_74[3:1]][23:16] <= _mux_75[23:16];
+      if (_mux_76[3]) fetch_ring_odd[_sub_74[3:1]][31:24] <= _mux_75[31:24];
+      if (_mux_76[4]) fetch_ring_odd[_sub_74[3:1]][39:32] <= _mux_75[39:32];
+      if (_mux_76[5]) fetch_ring_odd[_sub_74[3:1]][47:40] <= _mux_75[47:40];
+      if (_mux_76[6]) fetch_ring_odd[_sub_74[3:1]][55:48] <= _mux_75[55:48];
+      if (_mux_76[7]) fetch_ring_odd[_sub_74[3:1]][63:56] <= _mux_75[63:56];
+      if (_mux_76[8]) fetch_ring_odd[_sub_74[3:1]][71:64] <= _mux_75[71:64];
+      if (_mux_76[9]) fetch_ring_odd[_sub_74[3:1]][79:72] <= _mux_75[79:72];
+      if (_mux_76[10]) fetch_ring_odd[_sub_74[3:1]][87:80] <= _mux_75[87:80];
+      if (_mux_76[11]) fetch_ring_odd[_sub_74[3:1]][95:88] <= _mux_75[95:88];
+      if (_mux_76[12]) fetch_ring_odd[_sub_74[3:1]][103:96] <= _mux_75[103:96];
+      if (_mux_76[13]) fetch_ring_odd[_sub_74[3:1]][111:104] <= _mux_75[111:104];
+      if (_mux_76[14]) fetch_ring_odd[_sub_74[3:1]][119:112] <= _mux_75[119:112];
+      if (_mux_76[15]) fetch_ring_odd[_sub_74[3:1]][127:120] <= _mux_75[127:120];
+      if (_mux_76[16]) fetch_ring_odd[_sub_74[3:1]][135:128] <= _mux_75[135:128];
+      if (_mux_76[17]) fetch_ring_odd[_sub_74[3:1]][143:136] <= _mux_75[143:136];
+      if (_mux_76[18]) fetch_ring_odd[_sub_74[3:1]][151:144] <= _mux_75[151:144];
+      if (_mux_76[19]) fetch_ring_odd[_sub_74[3:1]][159:152] <= _mux_75[159:152];
+      if (_mux_76[20]) fetch_ring_odd[_sub_74[3:1]][167:160] <= _mux_75[167:160];
+      if (_mux_76[21]) fetch_ring_odd[_sub_74[3:1]][175:168] <= _mux_75[175:168];
+      if (_mux_76[22]) fetch_ring_odd[_sub_74[3:1]][183:176] <= _mux_75[183:176];
+      if (_mux_76[23]) fetch_ring_odd[_sub_74[3:1]][191:184] <= _mux_75[191:184];
+      if (_mux_76[24]) fetch_ring_odd[_sub_74[3:1]][199:192] <= _mux_75[199:192];
+      if (_mux_76[25]) fetch_ring_odd[_sub_74[3:1]][207:200] <= _mux_75[207:200];
+      if (_mux_76[26]) fetch_ring_odd[_sub_74[3:1]][215:208] <= _mux_75[215:208];
+      if (_mux_76[27]) fetch_ring_odd[_sub_74[3:1]][223:216] <= _mux_75[223:216];
+      if (_mux_76[28]) fetch_ring_odd[_sub_74[3:1]][231:224] <= _mux_75[231:224];
+      if (_mux_76[29]) fetch_ring_odd[_sub_74[3:1]][239:232] <= _mux_75[239:232];
+      if (_mux_76[30]) fetch_ring_odd[_sub_74[3:1]][247:240] <= _mux_75[247:240];
+      if (_mux_76[31]) fetch_ring_odd[_sub_74[3:1]][255:248] <= _mux_75[255:248];
     end
   end
   assign fetch_ring_odd_rd0 = fetch_ring_odd[walk_rd_at[4:2]];  // gen/virtq/packed_fetch.ts:143
   always @(posedge clk) begin  // gen/virtq/packed_fetch.ts:127
     if (mem_wr_valid & ((((~memwr_line[0]) ? memwr_line : memwr_line_next) >= 8'd16) & (((~memwr_line[0]) ? memwr_line : memwr_line_next) < 8'd80))) begin
-      if (_mux_65[0]) fetch_table_even[_sub_63[5:1]][7:0] <= _mux_64[7:0];
-      if (_mux_65[1]) fetch_table_even[_sub_63[5:1]][15:8] <= _mux_64[15:8];
-      if (_mux_65[2]) fetch_table_even[_sub_63[5:1]][23:16] <= _mux_64[23:16];
-      if (_mux_65[3]) fetch_table_even[_sub_63[5:1]][31:24] <= _mux_64[31:24];
-      if (_mux_65[4]) fetch_table_even[_sub_63[5:1]][39:32] <= _mux_64[39:32];
-      if (_mux_65[5]) fetch_table_even[_sub_63[5:1]][47:40] <= _mux_64[47:40];
-      if (_mux_65[6]) fetch_table_even[_sub_63[5:1]][55:48] <= _mux_64[55:48];
-      if (_mux_65[7]) fetch_table_even[_sub_63[5:1]][63:56] <= _mux_64[63:56];
-      if (_mux_65[8]) fetch_table_even[_sub_63[5:1]][71:64] <= _mux_64[71:64];
-      if (_mux_65[9]) fetch_table_even[_sub_63[5:1]][79:72] <= _mux_64[79:72];
-      if (_mux_65[10]) fetch_table_even[_sub_63[5:1]][87:80] <= _mux_64[87:80];
-      if (_mux_65[11]) fetch_table_even[_sub_63[5:1]][95:88] <= _mux_64[95:88];
-      if (_mux_65[12]) fetch_table_even[_sub_63[5:1]][103:96] <= _mux_64[103:96];
-      if (_mux_65[13]) fetch_table_even[_sub_63[5:1]][111:104] <= _mux_64[111:104];
-      if (_mux_65[14]) fetch_table_even[_sub_63[5:1]][119:112] <= _mux_64[119:112];
-      if (_mux_65[15]) fetch_table_even[_sub_63[5:1]][127:120] <= _mux_64[127:120];
-      if (_mux_65[16]) fetch_table_even[_sub_63[5:1]][135:128] <= _mux_64[135:128];
-      if (_mux_65[17]) fetch_table_even[_sub_63[5:1]][143:136] <= _mux_64[143:136];
-      if (_mux_65[18]) fetch_table_even[_sub_63[5:1]][151:144] <= _mux_64[151:144];
-      if (_mux_65[19]) fetch_table_even[_sub_63[5:1]][159:152] <= _mux_64[159:152];
-      if (_mux_65[20]) fetch_table_even[_sub_63[5:1]][167:160] <= _mux_64[167:160];
-      if (_mux_65[21]) fetch_table_even[_sub_63[5:1]][175:168] <= _mux_64[175:168];
-      if (_mux_65[22]) fetch_table_even[_sub_63[5:1]][183:176] <= _mux_64[183:176];
-      if (_mux_65[23]) fetch_table_even[_sub_63[5:1]][191:184] <= _mux_64[191:184];
-      if (_mux_65[24]) fetch_table_even[_sub_63[5:1]][199:192] <= _mux_64[199:192];
-      if (_mux_65[25]) fetch_table_even[_sub_63[5:1]][207:200] <= _mux_64[207:200];
-      if (_mux_65[26]) fetch_table_even[_sub_63[5:1]][215:208] <= _mux_64[215:208];
-      if (_mux_65[27]) fetch_table_even[_sub_63[5:1]][223:216] <= _mux_64[223:216];
-      if (_mux_65[28]) fetch_table_even[_sub_63[5:1]][231:224] <= _mux_64[231:224];
-      if (_mux_65[29]) fetch_table_even[_sub_63[5:1]][239:232] <= _mux_64[239:232];
-      if (_mux_65[30]) fetch_table_even[_sub_63[5:1]][247:240] <= _mux_64[247:240];
-      if (_mux_65[31]) fetch_table_even[_sub_63[5:1]][255:248] <= _mux_64[255:248];
+      if (_mux_79[0]) fetch_table_even[_sub_77[5:1]][7:0] <= _mux_78[7:0];
+      if (_mux_79[1]) fetch_table_even[_sub_77[5:1]][15:8] <= _mux_78[15:8];
+      if (_mux_79[2]) fetch_table_even[_sub_77[5:1]][23:16] <= _mux_78[23:16];
+      if (_mux_79[3]) fetch_table_even[_sub_77[5:1]][31:24] <= _mux_78[31:24];
+      if (_mux_79[4]) fetch_table_even[_sub_77[5:1]][39:32] <= _mux_78[39:32];
+      if (_mux_79[5]) fetch_table_even[_sub_77[5:1]][47:40] <= _mux_78[47:40];
+      if (_mux_79[6]) fetch_table_even[_sub_77[5:1]][55:48] <= _mux_78[55:48];
+      if (_mux_79[7]) fetch_table_even[_sub_77[5:1]][63:56] <= _mux_78[63:56];
+      if (_mux_79[8]) fetch_table_even[_sub_77[5:1]][71:64] <= _mux_78[71:64];
+      if (_mux_79[9]) fetch_table_even[_sub_77[5:1]][79:72] <= _mux_78[79:72];
+      if (_mux_79[10]) fetch_table_even[_sub_77[5:1]][87:80] <= _mux_78[87:80];
+      if (_mux_79[11]) fetch_table_even[_sub_77[5:1]][95:88] <= _mux_78[95:88];
+      if (_mux_79[12]) fetch_table_even[_sub_77[5:1]][103:96] <= _mux_78[103:96];
+      if (_mux_79[13]) fetch_table_even[_sub_77[5:1]][111:104] <= _mux_78[111:104];
+      if (_mux_79[14]) fetch_table_even[_sub_77[5:1]][119:112] <= _mux_78[119:112];
+      if (_mux_79[15]) fetch_table_even[_sub_77[5:1]][127:120] <= _mux_78[127:120];
+      if (_mux_79[16]) fetch_table_even[_sub_77[5:1]][135:128] <= _mux_78[135:128];
+      if (_mux_79[17]) fetch_table_even[_sub_77[5:1]][143:136] <= _mux_78[143:136];
+      if (_mux_79[18]) fetch_table_even[_sub_77[5:1]][151:144] <= _mux_78[151:144];
+      if (_mux_79[19]) fetch_table_even[_sub_77[5:1]][159:152] <= _mux_78[159:152];
+      if (_mux_79[20]) fetch_table_even[_sub_77[5:1]][167:160] <= _mux_78[167:160];
+      if (_mux_79[21]) fetch_table_even[_sub_77[5:1]][175:168] <= _mux_78[175:168];
+      if (_mux_79[22]) fetch_table_even[_sub_77[5:1]][183:176] <= _mux_78[183:176];
+      if (_mux_79[23]) fetch_table_even[_sub_77[5:1]][191:184] <= _mux_78[191:184];
+      if (_mux_79[24]) fetch_table_even[_sub_77[5:1]][199:192] <= _mux_78[199:192];
+      if (_mux_79[25]) fetch_table_even[_sub_77[5:1]][207:200] <= _mux_78[207:200];
+      if (_mux_79[26]) fetch_table_even[_sub_77[5:1]][215:208] <= _mux_78[215:208];
+      if (_mux_79[27]) fetch_table_even[_sub_77[5:1]][223:216] <= _mux_78[223:216];
+      if (_mux_79[28]) fetch_table_even[_sub_77[5:1]][231:224] <= _mux_78[231:224];
+      if (_mux_79[29]) fetch_table_even[_sub_77[5:1]][239:232] <= _mux_78[239:232];
+      if (_mux_79[30]) fetch_table_even[_sub_77[5:1]][247:240] <= _mux_78[247:240];
+      if (_mux_79[31]) fetch_table_even[_sub_77[5:1]][255:248] <= _mux_78[255:248];
     end
   end
   assign fetch_table_even_rd0 = fetch_table_even[stage_rd_at[6:2]];  // gen/virtq/packed_fetch.ts:143
   always @(posedge clk) begin  // gen/virtq/packed_fetch.ts:127
     if (mem_wr_valid & (((memwr_line[0] ? memwr_line : memwr_line_next) >= 8'd16) & ((memwr_line[0] ? memwr_line : memwr_line_next) < 8'd80))) begin
-      if (_mux_68[0]) fetch_table_odd[_sub_66[5:1]][7:0] <= _mux_67[7:0];
-      if (_mux_68[1]) fetch_table_odd[_sub_66[5:1]][15:8] <= _mux_67[15:8];
-      if (_mux_68[2]) fetch_table_odd[_sub_66[5:1]][23:16] <= _mux_67[23:16];
-      if (_mux_68[3]) fetch_table_odd[_sub_66[5:1]][31:24] <= _mux_67[31:24];
-      if (_mux_68[4]) fetch_table_odd[_sub_66[5:1]][39:32] <= _mux_67[39:32];
-      if (_mux_68[5]) fetch_table_odd[_sub_66[5:1]][47:40] <= _mux_67[47:40];
-      if (_mux_68[6]) fetch_table_odd[_sub_66[5:1]][55:48] <= _mux_67[55:48];
-      if (_mux_68[7]) fetch_table_odd[_sub_66[5:1]][63:56] <= _mux_67[63:56];
-      if (_mux_68[8]) fetch_table_odd[_sub_66[5:1]][71:64] <= _mux_67[71:64];
-      if (_mux_68[9]) fetch_table_odd[_sub_66[5:1]][79:72] <= _mux_67[79:72];
-      if (_mux_68[10]) fetch_table_odd[_sub_66[5:1]][87:80] <= _mux_67[87:80];
-      if (_mux_68[11]) fetch_table_odd[_sub_66[5:1]][95:88] <= _mux_67[95:88];
-      if (_mux_68[12]) fetch_table_odd[_sub_66[5:1]][103:96] <= _mux_67[103:96];
-      if (_mux_68[13]) fetch_table_odd[_sub_66[5:1]][111:104] <= _mux_67[111:104];
-      if (_mux_68[14]) fetch_table_odd[_sub_66[5:1]][119:112] <= _mux_67[119:112];
-      if (_mux_68[15]) fetch_table_odd[_sub_66[5:1]][127:120] <= _mux_67[127:120];
-      if (_mux_68[16]) fetch_table_odd[_sub_66[5:1]][135:128] <= _mux_67[135:128];
-      if (_mux_68[17]) fetch_table_odd[_sub_66[5:1]][143:136] <= _mux_67[143:136];
-      if (_mux_68[18]) fetch_table_odd[_sub_66[5:1]][151:144] <= _mux_67[151:144];
-      if (_mux_68[19]) fetch_table_odd[_sub_66[5:1]][159:152] <= _mux_67[159:152];
-      if (_mux_68[20]) fetch_table_odd[_sub_66[5:1]][167:160] <= _mux_67[167:160];
-      if (_mux_68[21]) fetch_table_odd[_sub_66[5:1]][175:168] <= _mux_67[175:168];
-      if (_mux_68[22]) fetch_table_odd[_sub_66[5:1]][183:176] <= _mux_67[183:176];
-      if (_mux_68[23]) fetch_table_odd[_sub_66[5:1]][191:184] <= _mux_67[191:184];
-      if (_mux_68[24]) fetch_table_odd[_sub_66[5:1]][199:192] <= _mux_67[199:192];
-      if (_mux_68[25]) fetch_table_odd[_sub_66[5:1]][207:200] <= _mux_67[207:200];
-      if (_mux_68[26]) fetch_table_odd[_sub_66[5:1]][215:208] <= _mux_67[215:208];
-      if (_mux_68[27]) fetch_table_odd[_sub_66[5:1]][223:216] <= _mux_67[223:216];
-      if (_mux_68[28]) fetch_table_odd[_sub_66[5:1]][231:224] <= _mux_67[231:224];
-      if (_mux_68[29]) fetch_table_odd[_sub_66[5:1]][239:232] <= _mux_67[239:232];
-      if (_mux_68[30]) fetch_table_odd[_sub_66[5:1]][247:240] <= _mux_67[247:240];
-      if (_mux_68[31]) fetch_table_odd[_sub_66[5:1]][255:248] <= _mux_67[255:248];
+      if (_mux_82[0]) fetch_table_odd[_sub_80[5:1]][7:0] <= _mux_81[7:0];
+      if (_mux_82[1]) fetch_table_odd[_sub_80[5:1]][15:8] <= _mux_81[15:8];
+      if (_mux_82[2]) fetch_table_odd[_sub_80[5:1]][23:16] <= _mux_81[23:16];
+      if (_mux_82[3]) fetch_table_odd[_sub_80[5:1]][31:24] <= _mux_81[31:24];
+      if (_mux_82[4]) fetch_table_odd[_sub_80[5:1]][39:32] <= _mux_81[39:32];
+      if (_mux_82[5]) fetch_table_odd[_sub_80[5:1]][47:40] <= _mux_81[47:40];
+      if (_mux_82[6]) fetch_table_odd[_sub_80[5:1]][55:48] <= _mux_81[55:48];
+      if (_mux_82[7]) fetch_table_odd[_sub_80[5:1]][63:56] <= _mux_81[63:56];
+      if (_mux_82[8]) fetch_table_odd[_sub_80[5:1]][71:64] <= _mux_81[71:64];
+      if (_mux_82[9]) fetch_table_odd[_sub_80[5:1]][79:72] <= _mux_81[79:72];
+      if (_mux_82[10]) fetch_table_odd[_sub_80[5:1]][87:80] <= _mux_81[87:80];
+      if (_mux_82[11]) fetch_table_odd[_sub_80[5:1]][95:88] <= _mux_81[95:88];
+      if (_mux_82[12]) fetch_table_odd[_sub_80[5:1]][103:96] <= _mux_81[103:96];
+      if (_mux_82[13]) fetch_table_odd[_sub_80[5:1]][111:104] <= _mux_81[111:104];
+      if (_mux_82[14]) fetch_table_odd[_sub_80[5:1]][119:112] <= _mux_81[119:112];
+      if (_mux_82[15]) fetch_table_odd[_sub_80[5:1]][127:120] <= _mux_81[127:120];
+      if (_mux_82[16]) fetch_table_odd[_sub_80[5:1]][135:128] <= _mux_81[135:128];
+      if (_mux_82[17]) fetch_table_odd[_sub_80[5:1]][143:136] <= _mux_81[143:136];
+      if (_mux_82[18]) fetch_table_odd[_sub_80[5:1]][151:144] <= _mux_81[151:144];
+      if (_mux_82[19]) fetch_table_odd[_sub_80[5:1]][159:152] <= _mux_81[159:152];
+      if (_mux_82[20]) fetch_table_odd[_sub_80[5:1]][167:160] <= _mux_81[167:160];
+      if (_mux_82[21]) fetch_table_odd[_sub_80[5:1]][175:168] <= _mux_81[175:168];
+      if (_mux_82[22]) fetch_table_odd[_sub_80[5:1]][183:176] <= _mux_81[183:176];
+      if (_mux_82[23]) fetch_table_odd[_sub_80[5:1]][191:184] <= _mux_81[191:184];
+      if (_mux_82[24]) fetch_table_odd[_sub_80[5:1]][199:192] <= _mux_81[199:192];
+      if (_mux_82[25]) fetch_table_odd[_sub_80[5:1]][207:200] <= _mux_81[207:200];
+      if (_mux_82[26]) fetch_table_odd[_sub_80[5:1]][215:208] <= _mux_81[215:208];
+      if (_mux_82[27]) fetch_table_odd[_sub_80[5:1]][223:216] <= _mux_81[223:216];
+      if (_mux_82[28]) fetch_table_odd[_sub_80[5:1]][231:224] <= _mux_81[231:224];
+      if (_mux_82[29]) fetch_table_odd[_sub_80[5:1]][239:232] <= _mux_81[239:232];
+      if (_mux_82[30]) fetch_table_odd[_sub_80[5:1]][247:240] <= _mux_81[247:240];
+      if (_mux_82[31]) fetch_table_odd[_sub_80[5:1]][255:248] <= _mux_81[255:248];
     end
   end
   assign fetch_table_odd_rd0 = fetch_table_odd[stage_rd_at[6:2]];  // gen/virtq/packed_fetch.ts:143
@@ -2891,12 +3183,18 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
     end
   end
   assign stage_rd0 = stage[stage_rd[6:0]];  // gen/virtq/packed_fetch.ts:215
-  always @(posedge clk) begin  // gen/virtq/packed_used.ts:105
+  always @(posedge clk) begin  // gen/virtq/packed_used.ts:194
+    if (used_accept & (~used_merge)) begin
+      used_slot_pos[used_tail[2:0]] <= _select_24;
+    end
+  end
+  assign used_slot_pos_rd0 = used_slot_pos[used_batch_slot];  // gen/virtq/packed_used.ts:253
+  always @(posedge clk) begin  // gen/virtq/packed_used.ts:131
     if ((chain_valid & chain_ready) & chain_last) begin
       used_writable[{chain_queue, chain_id[3:0]}] <= {chain_id, (used_writable_sum + (chain_write ? chain_len : 32'd0))};
     end
   end
-  assign used_writable_rd0 = used_writable[{done_queue, done_id[3:0]}];  // gen/virtq/packed_used.ts:147
+  assign used_writable_rd0 = used_writable[{done_in_queue, done_in_id[3:0]}];  // gen/virtq/packed_used.ts:182
 
 endmodule
 

@@ -6,12 +6,14 @@
 //   npx tsx scripts/blk-profile.ts [split|packed] [read|write] [bytes] [n]
 //   NOINDIRECT=1   decline VIRTIO_F_INDIRECT_DESC (direct chains)
 //   SAMPLE=1       also sample rx valid/ready every cycle (slow): device backpressure, link idle while due
+//   DUMP=file      write every TLP seen (cycle dir class tag len addr) to a file
 //   TIMELINE=c     print the TLPs from cycle c (SPAN cycles, default 1500); FROM=c: on a failure, from cycle c
 // A diagnostic, not a benchmark (npm run bench is): figures are for one short run.
+import { writeFileSync } from 'node:fs';
 import type { DataWidth } from '../gen/pcie/streams';
 import { BlkSystem, buildBlkTop } from '../tb/virtio/blk/system';
 import { sequentialWorkload } from '../tb/virtio/blk/workload';
-import type { RawTlp } from '../sim/raw';
+import { batchTlp, type RawTlp, type TlpBatch } from '../sim/raw';
 
 const ring = (process.argv[2] ?? 'split') as 'split' | 'packed';
 const type = (process.argv[3] ?? 'read') as 'read' | 'write';
@@ -86,6 +88,17 @@ const validAt = new Map<number, boolean>();
   };
   sim.send = (raw: unknown, at: unknown) => track(raw, at);
   sim.sendTracked = (raw: unknown, at: unknown, cb: unknown) => track(raw, at, cb as (c: number) => void);
+  // (the root complex answers a read with a batch of completions: each seen here as if sent singly)
+  sim.sendBatch = (b: unknown, cb: unknown) => {
+    const batch = b as TlpBatch;
+    for (let k = 0; k < batch.count; k++) {
+      const v = batchTlp(batch, k);
+      const raw: RawTlp = { hdr: v.hdr.slice(), data: v.data.slice() };
+      const last = k === batch.count - 1 && cb;
+      if (last) track(raw, batch.cycle[k], cb as (c: number) => void);
+      else track(raw, batch.cycle[k]);
+    }
+  };
 }
 interface Req {
   sub: number;
@@ -414,4 +427,10 @@ if (process.env.TIMELINE) {
     console.log(`${e.cycle} ${e.dir} ${cls(e).padEnd(12)} tag ${e.tag} len ${e.len} @${e.addr.toString(16)}`);
 }
 console.log('t0', t0, 't1', t1);
+// DUMP=file: the classified TLPs (cycle dir class tag len addr), one a line, for analysis elsewhere
+if (process.env.DUMP)
+  writeFileSync(
+    process.env.DUMP,
+    sorted.map((e) => `${e.cycle} ${e.dir} ${cls(e)} ${e.tag} ${e.len} ${e.addr.toString(16)}`).join('\n') + '\n',
+  );
 sys.close();

@@ -7,7 +7,7 @@ export { roundRobinArbiter, fixedPriorityArbiter, RoundRobinArbiter, FixedPriori
 export type { Arbitration, ArbiterParams } from './arbiter';
 export { priorityEncode, prefixOr, isolateLowest, oneHotIndex, decode, PriorityEncoder } from './priority';
 export type { PriorityEncoderParams } from './priority';
-export { muxTree } from './mux';
+export { muxTree, muxTreeOrZero } from './mux';
 export { upCounter, occupancyCounter, creditCounter, Counter, OccupancyCounter, CreditCounter } from './counter';
 export type { CreditOptions, CreditCounterParams } from './counter';
 export { syncBits } from './cdc';

@@ -3,9 +3,13 @@
 // packets never interleave (a TLP is contiguous on the link). Round robin among requesters (gen/lib
 // roundRobinArbiter), so that no source (completions, DMA requests, MSI-X writes) can starve another.
 //
-// The output leaves from a full register slice (gen/lib RegSlice): every output (valid, the packet fields)
-// and the slice's ready are registers, so neither the choice among the inputs nor the select of their
-// fields reaches the next block combinationally, and nothing behind the output reaches the inputs' ready.
+// The output leaves from a full slice: a 2-entry FIFO in distributed RAM (gen/lib Fifo, depth 2), which behaves
+// cycle for cycle as the 2-entry skid buffer gen/lib RegSlice (an entry visible the cycle after it is taken,
+// `ready` = not both entries held) at a fraction of its cost: the RAM holds both entries (a RAM32M16 per 14
+// bits) where the skid needed two flip-flops and a 2:1 mux (a LUT) per bit. `valid` and the slice's ready are
+// registers and the fields are the RAM read at a registered pointer, so neither the choice among the inputs nor
+// the select of their fields reaches the next block combinationally, and nothing behind the output reaches the
+// inputs' ready.
 // The grant itself is a register chosen a cycle ahead (below), so an input's ready is two registers ANDed.
 // Latency one cycle (two when the grant must first move to the requesting input), one beat per cycle under
 // continuous flow, no bubble between packets of different sources that are waiting. The slice is in order: once a packet's beat is accepted here it leaves before any beat accepted
@@ -30,7 +34,8 @@ import {
   Signal,
 } from '../hdl';
 import { roundRobinArbiter } from '../lib/arbiter';
-import { PipeReg, RegSlice } from '../lib/skid';
+import { Fifo } from '../lib/fifo';
+import { PipeReg } from '../lib/skid';
 
 /** The fields a packet stream must have; any others (payload) are passed through. */
 export interface PacketFields extends Fields {
@@ -75,7 +80,9 @@ export const PacketArbiter = defineModule(
       inFields.push(options);
     }
     const width = outFields.reduce((w, f) => w + f.width, 0);
-    const slice = m.instance('slice', p.forward ? PipeReg : RegSlice, { width }).io;
+    const slice = p.forward
+      ? m.instance('slice', PipeReg, { width }).io
+      : ((f) => ({ in: f.enq, out: f.deq }))(m.instance('slice', Fifo, { width, depth: 2 }).io);
 
     // The grant is a register (one-hot), chosen a cycle ahead: each input's ready is its grant bit and the
     // slice's ready (both registers), and the field select is an AND-OR by the grant bits, so neither the

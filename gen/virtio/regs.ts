@@ -25,6 +25,7 @@ import {
   type PortOf,
   type Signal,
 } from '../hdl';
+import { muxTreeOrZero } from '../lib/mux';
 import { Msix } from '../pcie/msix';
 import { type DataWidth, tlpStream } from '../pcie/streams';
 import { endpointConfigTag, queueNotifyOff, type Region, type VirtioPciLayout } from './layout';
@@ -237,8 +238,36 @@ export const VirtioRegs = defineModule(
     });
 
     const maxSize = l.queues.maxSize;
+    // choices.ts "invalidQueueSize": 1..max, a power of two unless RING_PACKED was accepted, checked on the value
+    // after a write (the written bytes merged into the queue's own value). The check is assembled from checks of
+    // the two bytes, each registered: the written bytes' with the operation at the decode stage, each queue's
+    // own bytes' beside its size (updated with it, from the same merge of registered checks), so that the
+    // queue_size write is a few LUTs from registers (the 16-bit check on the merged value was 9 to 11 LUT
+    // levels as ABC mapped it). max is a power of two: v <= max when the high byte is below max's, or equal to
+    // it and the low byte <= max's.
+    const hiMax = maxSize >> 8;
+    const loMax = maxSize & 0xff;
+    const lowByte = (x: Expr) => ({ zero: x.eq(0), single: atMostOneSet(x), le: x.le(loMax) });
+    const highByte = (x: Expr) => ({ zero: x.eq(0), single: atMostOneSet(x), lt: x.lt(hiMax), eq: x.eq(hiMax) });
+    /** The byte checks of a constant size (the reset value). */
+    const checksOf = (v: number) => {
+      const [lo, hi] = [v & 0xff, v >> 8];
+      return {
+        lo: { zero: lo === 0, single: (lo & (lo - 1)) === 0, le: lo <= loMax },
+        hi: { zero: hi === 0, single: (hi & (hi - 1)) === 0, lt: hi < hiMax, eq: hi === hiMax },
+      };
+    };
+    const sizeChecks = (q: number) => {
+      const init = checksOf(maxSize);
+      const regs = <K extends string>(part: string, values: Record<K, boolean>) =>
+        Object.fromEntries(
+          Object.entries(values).map(([k, v]) => [k, m.reg(`q${q}_size_${part}_${k}`, bit, { reset: v ? 1 : 0 })]),
+        ) as Record<K, Signal>;
+      return { lo: regs('lo', init.lo), hi: regs('hi', init.hi) };
+    };
     const queues = Array.from({ length: Q }, (_x, q) => ({
       size: m.reg(`q${q}_size`, 16, { reset: maxSize }),
+      sizeOk: sizeChecks(q),
       vector: m.reg(`q${q}_vector`, 16, { reset: VIRTIO_MSI_NO_VECTOR }),
       enabled: m.reg(`q${q}_enabled`, bit, { reset: 0 }),
       desc: m.reg(`q${q}_desc`, 64, { reset: 0 }),
@@ -249,6 +278,9 @@ export const VirtioRegs = defineModule(
     const freshQueue = (q: number) => {
       const s = queues[q];
       s.size.next(maxSize);
+      const fresh = checksOf(maxSize);
+      for (const [k, r] of Object.entries(s.sizeOk.lo)) r.next(fresh.lo[k as keyof typeof fresh.lo] ? 1 : 0);
+      for (const [k, r] of Object.entries(s.sizeOk.hi)) r.next(fresh.hi[k as keyof typeof fresh.hi] ? 1 : 0);
       s.vector.next(VIRTIO_MSI_NO_VECTOR);
       s.enabled.next(0);
       s.desc.next(0);
@@ -303,7 +335,17 @@ export const VirtioRegs = defineModule(
     );
 
     // ================================================================ decode stage
-    const dHit = slots.map((s) => m.reg(`hit_${s.name}`, bit, { reset: 0 }));
+    // A registered hit per slot that a write, a read side effect or a doorbell needs (reads go by block, below).
+    const dHit = new Map<number, Signal>();
+    const hitOf = (i: number) => {
+      if (!dHit.has(i)) {
+        const s = slots[i];
+        const r = m.reg(`hit_${s.name}`, bit, { reset: 0 });
+        r.next(op.valid.and(op.bar.eq(s.bar)).and(op.dw.eq(s.dw)));
+        dHit.set(i, r);
+      }
+      return dHit.get(i)!;
+    };
     const dMsix = m.reg('hit_msix', bit, { reset: 0 });
     const dValid = m.reg('d_valid', bit, { reset: 0 });
     const dWrite = m.reg('d_write', bit);
@@ -312,7 +354,6 @@ export const VirtioRegs = defineModule(
     const dDw = m.reg('d_dw', aw);
     const dMsixRd = m.reg('d_msix_rdata', 32);
     dValid.next(op.valid);
-    slots.forEach((s, i) => dHit[i].next(op.valid.and(op.bar.eq(s.bar)).and(op.dw.eq(s.dw))));
     dMsix.next(op.valid.and(op.bar.eq(msixBar.index)));
     m.if(op.valid, () => {
       dWrite.next(op.write);
@@ -353,6 +394,8 @@ export const VirtioRegs = defineModule(
     const touched = (s: Seg) => dBe.bits(s.lane + s.n - 1, s.lane).orR();
     const selQ = (fn: (q: number) => Expr): Expr =>
       orAll(...queues.map((_x, q) => mux(qOh.item(q), fn(q), lit(0, fn(q).width))));
+    /** A per-queue field's value: the selected queue's (for the write rules) and each queue's (for the read mux). */
+    const queueValue = (fn: (q: number) => Expr) => ({ value: selQ(fn), perQueue: fn });
     const writable = (q: number) => queues[q].enabled.not().and(queues[q].resetPending.not());
     /** choices.ts "unmappableVector": a vector past the table reads back NO_VECTOR. */
     const mapVector = (v: Expr) => mux(v.lt(V), v, lit(VIRTIO_MSI_NO_VECTOR, 16));
@@ -405,7 +448,7 @@ export const VirtioRegs = defineModule(
     const commonField = (
       name: string,
       s: Seg,
-    ): { value: Expr; write?: (v: Expr, own: (cur: Expr) => Expr) => void } => {
+    ): { value: Expr; perQueue?: (q: number) => Expr; write?: (v: Expr, own: (cur: Expr) => Expr) => void } => {
       const half8 = s.byteLo === 0;
       switch (name) {
         case 'device_feature_select':
@@ -435,12 +478,17 @@ export const VirtioRegs = defineModule(
           return { value: msixConfig, write: (v) => msixConfig.next(mapVector(v)) };
         case 'num_queues':
           return { value: lit(Q, 16) };
-        case 'device_status':
+        case 'device_status': {
+          // A write of 0 resets every field (startReset): whether the written byte is 0 is registered with the
+          // operation at the decode stage (the one-byte field is written only with its byte enable, so the value
+          // written is the written byte), so that the compare is not on the path into every queue register.
+          const writesZero = m.reg('status_write_zero', bit);
+          writesZero.next(lanes(op.wdata, s.lane, 1).eq(0));
           return {
             value: mux(resetBusy, prevStatus, status),
             write: (v) =>
               m
-                .if(v.eq(0), () => startReset(false))
+                .if(writesZero, () => startReset(false))
                 .elseIf(resetBusy.not(), () => {
                   // choices.ts "statusSticky": bits OR in; FEATURES_OK refused for a set the device cannot honour.
                   const next = status.or(
@@ -455,31 +503,53 @@ export const VirtioRegs = defineModule(
                   statusNext.set(mux(refuse, next.and(lit(0xff & ~STATUS.FEATURES_OK, 8)), next));
                 }),
           };
+        }
         case 'config_generation':
           return { value: generation };
         case 'queue_select':
           return { value: queueSelect, write: (v) => queueSelect.next(v) };
-        case 'queue_size':
+        case 'queue_size': {
+          // The size check (above, at `lowByte`): the written bytes' checks registered at the decode stage.
+          if (s.n !== 2) throw paramError(`${where}: queue_size split across dwords`);
+          const registered = <T extends Record<string, Expr>>(part: string, checks: T) =>
+            Object.fromEntries(
+              Object.entries(checks).map(([k, e]) => {
+                const r = m.reg(`size_written_${part}_${k}`, bit);
+                r.next(e);
+                return [k, r];
+              }),
+            ) as Record<keyof T, Signal>;
+          const wLo = registered('lo', lowByte(lanes(op.wdata, s.lane, 1)));
+          const wHi = registered('hi', highByte(lanes(op.wdata, s.lane + 1, 1)));
+          const packed = driverFeatures.bit(bitOf('VIRTIO_F_RING_PACKED'));
           return {
-            value: selQ((q) => queues[q].size),
+            ...queueValue((q) => queues[q].size),
             write: (_v, own) => {
-              // choices.ts "invalidQueueSize": 1..max, a power of two unless RING_PACKED was accepted. Checked on
-              // each queue's own merged value (the selected queue's is the only one written), so that the queue
-              // select's mux is not on the path into the check (a few LUTs per queue, 11 levels to 6).
-              const ok = (v: Expr) =>
-                v
-                  .ne(0)
-                  .and(v.le(maxSize))
-                  .and(atMostOneSet(v).or(driverFeatures.bit(bitOf('VIRTIO_F_RING_PACKED'))));
               for (let q = 0; q < Q; q++) {
-                const v = own(queues[q].size);
-                m.if(qOh.item(q).and(writable(q)).and(ok(v)), () => queues[q].size.next(v));
+                const { size, sizeOk } = queues[q];
+                // The merged value's byte checks: the written byte's where it was written, else the queue's own.
+                const lo = (k: keyof typeof wLo) => mux(dBe.bit(s.lane), wLo[k], sizeOk.lo[k]);
+                const hi = (k: keyof typeof wHi) => mux(dBe.bit(s.lane + 1), wHi[k], sizeOk.hi[k]);
+                const ok = andAllOf([
+                  hi('zero').and(lo('zero')).not(),
+                  hi('lt').or(hi('eq').and(lo('le'))),
+                  hi('single')
+                    .and(lo('zero'))
+                    .or(hi('zero').and(lo('single')))
+                    .or(packed),
+                ]);
+                m.if(qOh.item(q).and(writable(q)).and(ok), () => {
+                  size.next(own(size));
+                  for (const k of Object.keys(wLo) as (keyof typeof wLo)[]) sizeOk.lo[k].next(lo(k));
+                  for (const k of Object.keys(wHi) as (keyof typeof wHi)[]) sizeOk.hi[k].next(hi(k));
+                });
               }
             },
           };
+        }
         case 'queue_msix_vector':
           return {
-            value: selQ((q) => queues[q].vector),
+            ...queueValue((q) => queues[q].vector),
             write: (_v, own) => {
               for (let q = 0; q < Q; q++)
                 m.if(qOh.item(q).and(writable(q)), () => queues[q].vector.next(mapVector(own(queues[q].vector))));
@@ -487,7 +557,7 @@ export const VirtioRegs = defineModule(
           };
         case 'queue_enable':
           return {
-            value: selQ((q) => queues[q].enabled.zext(16)),
+            ...queueValue((q) => queues[q].enabled.zext(16)),
             write: (v) => {
               // choices.ts "queueEnableZero"
               for (let q = 0; q < Q; q++)
@@ -495,13 +565,13 @@ export const VirtioRegs = defineModule(
             },
           };
         case 'queue_notify_off':
-          return { value: selQ((q) => lit(queueNotifyOff(q), 16)) };
+          return queueValue((q) => lit(queueNotifyOff(q), 16));
         case 'queue_desc':
         case 'queue_driver':
         case 'queue_device': {
           const key = name.slice('queue_'.length) as 'desc' | 'driver' | 'device';
           return {
-            value: selQ((q) => half(queues[q][key], half8)),
+            ...queueValue((q) => half(queues[q][key], half8)),
             write: (_v, own) => {
               for (let q = 0; q < Q; q++)
                 m.if(qOh.item(q).and(writable(q)), () =>
@@ -511,12 +581,11 @@ export const VirtioRegs = defineModule(
           };
         }
         case 'queue_notify_data':
-          return { value: selQ((q) => lit(q, 16)) };
+          return queueValue((q) => lit(q, 16));
         case 'queue_reset': // choices.ts "featureGatedFields"
           return {
-            value: negotiatedHas('VIRTIO_F_RING_RESET').select(
-              selQ((q) => queues[q].resetPending.zext(16)),
-              lit(0, 16),
+            ...queueValue((q) =>
+              negotiatedHas('VIRTIO_F_RING_RESET').select(queues[q].resetPending.zext(16), lit(0, 16)),
             ),
             write: (v) => {
               for (let q = 0; q < Q; q++)
@@ -537,13 +606,13 @@ export const VirtioRegs = defineModule(
       }
     };
 
-    let rdata: Expr = mux(dMsix, dMsixRd, lit(0, 32));
+    // The read value of each slot: the fields that are not per queue (`base`), and each queue's fields (`perQueue`).
+    const reads = slots.map(() => ({ base: [] as Expr[], perQueue: queues.map(() => [] as Expr[]) }));
     slots.forEach((s, i) => {
-      const hit = dHit[i];
-      const parts: Expr[] = [];
-      const place = (v: Expr, lane: number) => {
+      const hit = () => hitOf(i);
+      const place = (v: Expr, lane: number, into = reads[i].base) => {
         const sh = v.zext(32);
-        parts.push(lane === 0 ? sh : cat(sh.bits(31 - 8 * lane, 0), lit(0, 8 * lane)));
+        into.push(lane === 0 ? sh : cat(sh.bits(31 - 8 * lane, 0), lit(0, 8 * lane)));
       };
       if (s.kind === 'common') {
         for (const seg of s.segs) {
@@ -551,11 +620,15 @@ export const VirtioRegs = defineModule(
           const w = COMMON_CFG.find((x) => x.name === seg.field)!.width;
           // An 8-byte field is two 4-byte halves, each its own value here (regmap.ts RegField.width).
           const v = w === 8 ? f.value : lanes(f.value, 0, seg.n);
-          place(v, seg.lane);
+          const perQueue = f.perQueue;
+          if (perQueue)
+            for (let q = 0; q < Q; q++)
+              place(w === 8 ? perQueue(q) : lanes(perQueue(q), 0, seg.n), seg.lane, reads[i].perQueue[q]);
+          else place(v, seg.lane);
           if (f.write) {
             const write = f.write;
             const at = { ...seg, byteLo: 0 };
-            m.if(hit.and(wr).and(touched(seg)), () => write(merged(v, at), (cur) => merged(cur, at)));
+            m.if(hit().and(wr).and(touched(seg)), () => write(merged(v, at), (cur) => merged(cur, at)));
           }
         }
       } else if (s.kind === 'device') {
@@ -563,17 +636,17 @@ export const VirtioRegs = defineModule(
           const f = dcFields.find((x) => x.name === seg.field)!;
           const v = lanes(f.value, seg.byteLo, seg.n);
           place(v, seg.lane);
-          m.if(hit.and(rd).and(touched(seg)), () => dcRead.set(1));
+          m.if(hit().and(rd).and(touched(seg)), () => dcRead.set(1));
           if (f.driverWritable) {
             const r = f.value as Signal;
-            m.if(hit.and(wr).and(touched(seg)), () => r.next(merged(r, seg)));
+            m.if(hit().and(wr).and(touched(seg)), () => r.next(merged(r, seg)));
           }
         }
       } else if (s.kind === 'isr') {
         const seg = s.segs[0];
         place(isr.zext(8), seg.lane);
         // choices.ts "isr": any read that includes the ISR byte returns it and clears it.
-        m.if(hit.and(rd).and(dBe.bit(seg.lane)), () => isrClear.set(1));
+        m.if(hit().and(rd).and(dBe.bit(seg.lane)), () => isrClear.set(1));
       } else {
         // Doorbells (choices.ts "doorbells"): a write covering a queue's whole doorbell notifies it, if enabled.
         for (let q = 0; q < Q; q++) {
@@ -586,14 +659,48 @@ export const VirtioRegs = defineModule(
           const named = l.notify.multiplier === 0 ? lanes(dWdata, lane, 2).eq(q) : lit(1, 1);
           const value =
             notifyWidth === 4 ? mux(wide, dWdata, lanes(dWdata, lane, 2).zext(32)) : lanes(dWdata, lane, 2).zext(32);
-          m.if(hit.and(wr).and(whole).and(named).and(queues[q].enabled), () => notifyHit.setAt(q, 1));
+          m.if(hit().and(wr).and(whole).and(named).and(queues[q].enabled), () => notifyHit.setAt(q, 1));
           const data = m.reg(`q${q}_notify_data`, 32);
-          m.if(hit.and(wr), () => data.next(value));
+          m.if(hit().and(wr), () => data.next(value));
           dpq[q].notify_data.set(data);
         }
       }
-      if (parts.length) rdata = rdata.or(mux(hit, orAll(...parts), lit(0, 32)));
     });
+
+    // The read mux. Slots are grouped in blocks of 2^G dwords of a BAR (the common configuration and ISR are one
+    // block in the default layout, the device configuration another); a registered hit per block, and inside it a
+    // mux tree by the dword address (gen/lib muxTreeOrZero: LUT6 and MUXF levels, absent dwords read 0). The queue
+    // fields have a tree per queue, selected by the registered queue select after the tree: selecting the queue in
+    // every dword first (an AND-OR of hit, queue and value per term) cost about a third more LUTs.
+    const G = Math.min(5, aw);
+    const blocks = new Map<string, { bar: number; index: number; slots: number[] }>();
+    slots.forEach((s, i) => {
+      const key = `${s.bar}:${s.dw >> G}`;
+      if (!blocks.has(key)) blocks.set(key, { bar: s.bar, index: s.dw >> G, slots: [] });
+      blocks.get(key)!.slots.push(i);
+    });
+    let rdata: Expr = mux(dMsix, dMsixRd, lit(0, 32));
+    for (const b of blocks.values()) {
+      const leaves = (pick: (i: number) => Expr[]) => {
+        const items: (Expr | undefined)[] = [];
+        for (const i of b.slots) {
+          const parts = pick(i);
+          if (parts.length) items[slots[i].dw % 2 ** G] = orAll(...parts);
+        }
+        return items;
+      };
+      const trees: Expr[] = [];
+      const base = leaves((i) => reads[i].base);
+      if (base.some((x) => x)) trees.push(muxTreeOrZero(dDw.trunc(G), base, 32));
+      for (let q = 0; q < Q; q++) {
+        const own = leaves((i) => reads[i].perQueue[q]);
+        if (own.some((x) => x)) trees.push(mux(qOh.item(q), muxTreeOrZero(dDw.trunc(G), own, 32), lit(0, 32)));
+      }
+      if (!trees.length) continue;
+      const blockHit = m.reg(`hit_block_${b.bar}_${(b.index << (G + 2)).toString(16)}`, bit, { reset: 0 });
+      blockHit.next(op.valid.and(op.bar.eq(b.bar)).and(G === aw ? lit(1, 1) : op.dw.bits(aw - 1, G).eq(b.index)));
+      rdata = rdata.or(mux(blockHit, orAll(...trees), lit(0, 32)));
+    }
     const rdValid = m.reg('rd_valid_q', bit, { reset: 0 });
     const rdData = m.reg('rd_data_q', 32);
     rdValid.next(rd);

@@ -19,7 +19,7 @@ import {
 } from './packed_fetch';
 import { packedStager } from './packed_expand';
 import { Fifo } from '../lib/fifo';
-import { packedLayout, type PackedEngineParams, PACKED_FAULT_BITS } from './packed_params';
+import { PACKED_DEFAULTS, packedLayout, type PackedEngineParams, PACKED_FAULT_BITS } from './packed_params';
 import { type EventWrite, notifier, usedWriter } from './packed_used';
 
 const featureBit = (name: string) => featureDef(name, 'blk').bit;
@@ -220,7 +220,7 @@ export const PackedEngine = defineModule(
       const inc = staging.committed.and(stager.queue.eq(i));
       const dec = doneFire.and(done.queue.eq(i));
       st.inflight.item(i).next(st.inflight.item(i).add(inc.zext(16)).sub(dec.zext(16)));
-      const add = mux(used.accept.and(done.queue.eq(i)), done.slots, lit(0, 16));
+      const add = mux(used.accept.and(used.acceptQueue.eq(i)), used.acceptSlots, lit(0, 16));
       // the notifier's snapshot takes all of the count (its adv): the count restarts from this cycle's positions
       // (no subtraction of a value chosen by the notifier's pick)
       const taken = notify.taken.and(notify.takenQueue.eq(i));
@@ -320,7 +320,10 @@ export const PackedEngine = defineModule(
     name: (p) =>
       `virtq_packed_w${p.W}_q${p.queues}_d${p.devBits}_b${p.base.toString(16)}_r${p.regionBits}` +
       `_l${p.lenBits}_i${p.idBits}_f${p.batch}_c${p.maxChain}_u${p.usedSlots}` +
-      `_rs${p.ringSlots}_ts${p.tableSlots}_it${p.itemDepth}${p.kickSuppression ? '' : '_nks'}`,
+      `_rs${p.ringSlots}_ts${p.tableSlots}_it${p.itemDepth}${p.kickSuppression ? '' : '_nks'}` +
+      (p.usedBatch === PACKED_DEFAULTS.usedBatch && p.usedHold === PACKED_DEFAULTS.usedHold
+        ? ''
+        : `_ub${p.usedBatch}_uh${p.usedHold}`),
     doc: 'Packed-ring virtqueue engine: batched descriptor fetch, chain validation, used write-back, notifications.',
   },
 );

@@ -21,8 +21,15 @@ export interface PackedEngineParams {
   batch: number;
   /** Descriptors (segments) a chain may have, indirect tables expanded: a power of two; longer is refused. */
   maxChain: number;
-  /** Used elements whose writes may be in flight at once (a power of two, 2..64). */
+  /** Used elements whose writes may be in flight at once (a power of two, 2..64, at least a line of 16 bytes each). */
   usedSlots: number;
+  /**
+   * Used elements written together at most (1..usedSlots): elements of a queue in consecutive descriptors go
+   * out as one write and the first's flags (see packed_used.ts). 1: each element its own two writes.
+   */
+  usedBatch: number;
+  /** Cycles the oldest element not yet written waits for its batch to grow (0..1023; 0: not at all). */
+  usedHold: number;
   /** Ring batches read ahead of the walker (a power of two, 2..8): reads of the ring outstanding at once. */
   ringSlots: number;
   /** Indirect tables whose first batch may be read ahead of the chain stager (a power of two, 2..16). */
@@ -43,6 +50,8 @@ export const PACKED_DEFAULTS = {
   batch: 8,
   maxChain: 64,
   usedSlots: 8,
+  usedBatch: 4,
+  usedHold: 448,
   ringSlots: 4,
   tableSlots: 16,
   itemDepth: 16,
@@ -59,9 +68,12 @@ export interface PackedLayout {
   slotsBytes: number;
   /** The driver event structure is read into these 4 bytes (a line of its own, after the slots). */
   eventOffset: number;
-  /** Used elements, 8 bytes each (len, id, flags as they go into the descriptor's bytes 8..15). */
+  /**
+   * The used elements as 16-byte descriptors (address 0, len, id, flags), slot i at 16 i and again at 16 (i +
+   * usedSlots); the same with every flags word as used from 32 * usedSlots (packed_used.ts).
+   */
   usedOffset: number;
-  /** The device event structure's word as it is written (off_wrap, flags): 8 bytes after the used elements. */
+  /** The device event structure's word as it is written (off_wrap, flags): a line after the used views. */
   deviceEventOffset: number;
   /** Bytes of the used area as the write engine sees it (a power of two, at least two lines). */
   usedBytes: number;
@@ -76,7 +88,9 @@ export function packedLayout(p: PackedEngineParams): PackedLayout {
   intParam('PackedEngine: queues', p.queues, 1, 16);
   pow2('batch', p.batch, Math.max(4, p.W / 128), 64);
   pow2('maxChain', p.maxChain, 2, 1024);
-  pow2('usedSlots', p.usedSlots, 2, 64);
+  pow2('usedSlots', p.usedSlots, Math.max(2, LB / 16), 64);
+  intParam('PackedEngine: usedBatch', p.usedBatch, 1, p.usedSlots);
+  intParam('PackedEngine: usedHold', p.usedHold, 0, 1023);
   pow2('ringSlots', p.ringSlots, 2, 8);
   pow2('tableSlots', p.tableSlots, 2, 16);
   intParam('PackedEngine: itemDepth', p.itemDepth, 2, 64);
@@ -89,7 +103,7 @@ export function packedLayout(p: PackedEngineParams): PackedLayout {
   const bufBytes = 16 * p.batch;
   const slots = p.ringSlots + p.tableSlots;
   const slotsBytes = slots * bufBytes;
-  const usedBytes = Math.max(2 ** log2ceil(8 * (p.usedSlots + 1)), 2 * LB);
+  const usedBytes = 2 ** log2ceil(64 * p.usedSlots + LB);
   const half = 2 ** (p.regionBits - 1);
   if (slotsBytes + LB > half || usedBytes > half)
     throw paramError(
@@ -102,7 +116,7 @@ export function packedLayout(p: PackedEngineParams): PackedLayout {
     slotsBytes,
     eventOffset: slotsBytes,
     usedOffset: half,
-    deviceEventOffset: half + 8 * p.usedSlots,
+    deviceEventOffset: half + 64 * p.usedSlots,
     usedBytes,
   };
 }

@@ -64,35 +64,61 @@ export const SEQ_BITS = 8;
 const WRITABLE_BITS = 4;
 
 /**
- * The used writer: takes `done` when a used slot is free (or at once for a queue that failed or is resetting:
- * nothing is written for it), fills the slot, moves the queue's used position by the chain's slots (flipping
- * the used wrap counter past the ring's end) and issues the element's two writes. A device event structure
- * write asked for goes first (they are rare: at most two per walker turn).
+ * The used writer: takes `done` (through a register) when a used slot is free (or at once for a queue that failed
+ * or is resetting: nothing is written for it), fills the slot, moves the queue's used position by the chain's
+ * slots (flipping the used wrap counter past the ring's end); the issue side writes the slots' elements in
+ * order, a batch at a time. A device event structure write asked for goes between batches.
  *
- * IN_ORDER batches (virtio 1.2 2.8.21.1 / 2.7.9): while an element waits for its writes to be issued (`calc`),
- * a `done` of the same queue that follows it replaces it (the element keeps its position and takes the new
- * buffer's id and len; the used position moves past both) if the buffer it stood for was used completely: its
- * `len` equals its chain's writable bytes, since the driver takes a skipped buffer as used completely. The
- * writable bytes of the chains the device took are kept per queue by id (its low WRITABLE_BITS bits, the full
- * id as a tag): an entry another chain took over is simply not batched.
+ * Batches: elements of one queue in consecutive descriptors (each but the last took one ring position, none
+ * past the ring's end) are written together (virtio 1.2 2.8.9 "Multi-buffer requests": the first element made
+ * used after the rest): one write of the first's id and len and the others' whole descriptors, then the first's
+ * flags. The driver polls only the next descriptor (2.8.2), the first of the batch, so it sees none of them before
+ * that last write. In the first write the first's flags read "available" (AVAIL = the wrap counter, USED not:
+ * what the driver wrote there), the others' addresses 0 (unused in a used descriptor, 2.8.4). The issue side waits
+ * up to `usedHold` cycles for a batch to grow to `usedBatch` elements (not when the next element is already
+ * known not to fit, or nothing more can come: no chain of the queue at the device).
+ *
+ * IN_ORDER batches (virtio 1.2 2.8.21.1 / 2.7.9): a `done` of the same queue that follows an element not yet
+ * issued replaces it (the element keeps its position and takes the new buffer's id and len; the used position
+ * moves past both) if the buffer it stood for was used completely: its `len` equals its chain's writable bytes,
+ * since the driver takes a skipped buffer as used completely. The writable bytes of the chains the device took
+ * are kept per queue by id (its low WRITABLE_BITS bits, the full id as a tag): an entry another chain took over
+ * is simply not batched.
  */
 export function usedWriter(m: ModuleBuilder, c: UsedContext) {
-  const { p, st, cfg, done } = c;
+  const { p, st, cfg } = c;
   const U = p.usedSlots;
   const ub = log2ceil(U);
-  const f = m.fsm('used_state', ['idle', 'calc', 'elem', 'flags', 'event'] as const);
-  const slotWord = m.regArray('used_slot', U, 64);
+  const slotWord = m.regArray('used_slot', U, 50); // write, wrap, id 16, len 32
   const slotQueue = m.regArray('used_slot_queue', U, c.queueBits);
+  const slotCont = m.regArray('used_slot_cont', U, bit);
+  const slotFirst = m.regArray('used_slot_first', U, bit, { reset: 0 });
+  const slotBatch = m.regArray('used_slot_batch', U, ub + 1);
+  const slotPos = m.memory('used_slot_pos', { width: 16, depth: U });
   const head = m.reg('used_head', ub + 1, { reset: 0 });
   const tail = m.reg('used_tail', ub + 1, { reset: 0 });
-  const uq = m.reg('used_queue', c.queueBits, { reset: 0 });
-  const upos = m.reg('used_pos_cur', 16);
-  const slot = m.reg('used_slot_cur', ub);
-  const host = m.reg('used_host', 64);
   const seq = m.reg('used_seq', SEQ_BITS, { reset: 0 });
   const seqDone = m.reg('used_seq_done', SEQ_BITS, { reset: 0 });
-  const uwrap = m.reg('used_wrap_cur', bit);
-  const openFull = m.reg('used_open_complete', bit, { reset: 0 });
+
+  // ---- the device's `done`, taken into a register first: nothing of the device's handshake (its queue, id and
+  // length, as combinational as the device makes them) reaches this writer's decisions, its memory reads or
+  // `done.ready` in the same cycle. The register is refilled in the cycle its done is taken (one per cycle).
+  const dIn = c.done;
+  const dValid = m.reg('done_in_valid', bit, { reset: 0 });
+  const dQueue = m.reg('done_in_queue', c.queueBits);
+  const dId = m.reg('done_in_id', dIn.id.width);
+  const dSlots = m.reg('done_in_slots', 16);
+  const dLen = m.reg('done_in_len', 32);
+  const take = m.wire('done_in_take', bit);
+  dIn.ready.set(dValid.not().or(take));
+  const inFire = dIn.valid.and(dValid.not().or(take));
+  dValid.next(inFire.or(dValid.and(take.not())));
+  m.if(inFire, () => {
+    dQueue.next(dIn.queue);
+    dId.next(dIn.id);
+    dSlots.next(dIn.slots);
+    dLen.next(dIn.len);
+  });
 
   // ---- the chains' writable bytes (IN_ORDER batches): summed as the device takes the chain's beats
   const ch = c.chain;
@@ -104,6 +130,10 @@ export function usedWriter(m: ModuleBuilder, c: UsedContext) {
   m.if(chainTake, () => wsum.next(mux(ch.last, lit(0, 32), wtotal)));
   lens.write(lensAt(ch.queue, ch.id), cat(ch.id, wtotal), chainTake.and(ch.last));
 
+  // ---- the issue side's state machine (below); the device event structure's write is one of its states
+  const f = m.fsm('used_state', ['gather', 'calc', 'body', 'flags', 'event'] as const);
+  const ip = m.reg('used_issue', ub + 1, { reset: 0 });
+
   // ---- the device event structure's write: its word, queue and host address held until its status
   const ev = c.event;
   const evBusy = m.reg('event_busy', bit, { reset: 0 });
@@ -114,7 +144,7 @@ export function usedWriter(m: ModuleBuilder, c: UsedContext) {
   const evTake = m.let(
     'event_take',
     f
-      .is('idle')
+      .is('gather')
       .and(ev.valid as Expr)
       .and(evBusy.not()),
   );
@@ -134,118 +164,184 @@ export function usedWriter(m: ModuleBuilder, c: UsedContext) {
     f.goto('event');
   });
 
-  const dq = done.queue;
+  // ---- accept (from the register): a new slot, an IN_ORDER merge into the last element not issued, or a drop
+  const dq = dQueue as Expr;
   const drop = m.let('used_drop', st.failed.at(dq).or(st.resetting.at(dq)));
   const slotFree = m.let('used_slot_free', tail.sub(head).lt(U));
-  // IN_ORDER: the done replaces the element waiting in `calc` (same queue, that buffer used completely)
+  const unissued = m.let('used_unissued', tail.ne(ip));
+  /** The last element accepted: its queue, whether the queue's next element goes right after it. */
+  const lastQueue = m.reg('used_last_queue', c.queueBits, { reset: 0 });
+  const lastAdjacent = m.reg('used_last_adjacent', bit, { reset: 0 });
+  const openFull = m.reg('used_open_complete', bit, { reset: 0 });
   const merge = m.let(
     'used_merge',
-    f.is('calc').and(c.featInOrder).and(openFull).and(done.valid).and(dq.eq(uq)).and(drop.not()),
+    dValid.and(c.featInOrder).and(openFull).and(unissued).and(dq.eq(lastQueue)).and(drop.not()),
   );
-  done.ready.set(f.is('idle').and(evTake.not()).and(drop.or(slotFree)).or(merge));
-  const accept = m.let('used_accept', done.valid.and(done.ready).and(drop.not()));
-  const entry = lens.readAsync(lensAt(dq, done.id));
-  const usedAll = m.let('used_complete', entry.bits(47, 32).eq(done.id).and(entry.bits(31, 0).eq(done.len)));
-
-  // ---- accept: the slot's bytes, the queue's used position and wrap counter
+  take.set(dValid.and(drop.or(merge).or(slotFree)));
+  const accept = m.let('used_accept', take.and(drop.not()));
+  const entry = lens.readAsync(lensAt(dq, dId));
+  const usedAll = m.let('used_complete', entry.bits(47, 32).eq(dId).and(entry.bits(31, 0).eq(dLen)));
   const wrapNow = st.usedWrap.at(dq);
   const posNow = st.usedPos.at(dq);
   const size = select(
     dq,
     cfg.map((q) => q.size),
   );
-  // flags: USED (15) and AVAIL (7) = the used wrap counter, WRITE (1) when the length means something
-  const flags = cat(wrapNow, lit(0, 7), wrapNow, lit(0, 5), done.len.ne(0), lit(0, 1));
-  const sum = posNow.zext(17).add(done.slots.zext(17));
+  const sum = posNow.zext(17).add(dSlots.zext(17));
   const wraps = sum.ge(size.zext(17));
+  const lastSlot = tail.dec().trunc(ub);
+  const tailSlot = tail.trunc(ub);
+  slotPos.write(tailSlot, posNow, accept.and(merge.not()));
   m.if(accept, () => {
     st.usedPos.nextAt(dq, wraps.select(sum.sub(size.zext(17)), sum).trunc(16));
     m.if(wraps, () => st.usedWrap.nextAt(dq, wrapNow.not()));
     openFull.next(usedAll);
+    lastQueue.next(dq);
     m.if(merge, () => {
-      // the element stays at its position (its wrap counter in the flags), the new buffer's id and len
-      slotWord.nextAt(slot, cat(uwrap, lit(0, 7), uwrap, lit(0, 5), done.len.ne(0), lit(0, 1), done.id, done.len));
+      // the element stays at its position (its wrap counter), the new buffer's id and len
+      slotWord.nextAt(lastSlot, cat(dLen.ne(0), slotWord.at(lastSlot).bit(48), dId, dLen));
+      lastAdjacent.next(0);
     }).else(() => {
-      slotWord.nextAt(tail.trunc(ub), cat(flags, done.id, done.len));
-      slotQueue.nextAt(tail.trunc(ub), dq);
-      slot.next(tail.trunc(ub));
+      slotWord.nextAt(tailSlot, cat(dLen.ne(0), wrapNow, dId, dLen));
+      slotQueue.nextAt(tailSlot, dq);
+      slotCont.nextAt(tailSlot, lastAdjacent.and(lastQueue.eq(dq)));
+      slotFirst.nextAt(tailSlot, 0);
+      lastAdjacent.next(dSlots.eq(1).and(wraps.not()));
       tail.next(tail.inc());
-      uq.next(dq);
-      upos.next(posNow);
-      uwrap.next(wrapNow);
       seq.next(seq.inc());
-      f.goto('calc');
     });
   });
 
-  // ---- the two writes
-  const devSlot = (off: number) => lit(p.base + c.layout.usedOffset + off, p.devBits).or(slot.zext(p.devBits).shl(3));
+  // ---- gather: the batch from `ip` grows by one element a cycle while the next one is adjacent, up to
+  // usedBatch; it is issued when the next one is not, or none has come within usedHold cycles, or none can come
+  const maxBatch = Math.min(p.usedBatch, U);
+  const k = m.reg('used_batch_k', ub + 1, { reset: 0 });
+  const holdBits = Math.max(1, log2ceil(p.usedHold + 1));
+  const age = m.reg('used_batch_age', holdBits, { reset: 0 });
+  const pend = m.let('used_pending', tail.sub(ip));
+  const nextAt = ip.add(k).trunc(ub);
+  const nextHere = k.lt(pend);
+  const ipSlot = ip.trunc(ub);
+  const bq = slotQueue.at(ipSlot);
+  // nothing more can come for the batch's queue (a register: a hint a cycle late, off the issue decision's path)
+  const quiet = m.reg('used_batch_quiet', bit, { reset: 0 });
+  quiet.next(st.inflight.at(bq).eq(0).and(dValid.not()).or(st.resetting.at(bq)).or(st.failed.at(bq)));
+  const full = k.eq(maxBatch);
+  const grow = nextHere.and(slotCont.at(nextAt)).and(full.not());
+  const close = k
+    .ne(0)
+    .and(grow.not())
+    .and(full.or(nextHere).or(age.eq(p.usedHold)).or(quiet));
+  const bslot = m.reg('used_batch_slot', ub);
+  const bk = m.reg('used_batch_n', ub + 1);
+  const bqueue = m.reg('used_batch_queue', c.queueBits, { reset: 0 });
+  const host = m.reg('used_host', 64);
+
+  // ---- the two writes of a batch: the first's id and len and the rest's descriptors (the records view of the
+  // used area: the first's flags still "available"), then the first's flags (the flags view: as used)
+  const area = c.layout.usedOffset;
+  const flagsView = 32 * U;
+  const recDev = (off: number) => lit(p.base + area + off, p.devBits).or(bslot.zext(p.devBits).shl(4));
   const evDev = (off: number) => lit(p.base + c.layout.deviceEventOffset + off, p.devBits);
   const inEvent = f.is('event');
+  const inFlags = f.is('flags');
   const eventId = lit(1, p.idBits).shl(ub + 1);
-  c.wrCmd.valid.set(f.is('elem').or(f.is('flags')).or(inEvent));
-  c.wrCmd.host_addr.set(mux(inEvent, evHost, mux(f.is('flags'), host.add(6), host)));
-  c.wrCmd.dev_addr.set(mux(inEvent, mux(evFull, evDev(0), evDev(2)), mux(f.is('flags'), devSlot(6), devSlot(0))));
+  // the host address of the batch's first descriptor's len (byte 8) in `calc`, of its flags (byte 14) after
+  const hostNext = select(
+    bqueue,
+    cfg.map((q) => q.desc),
+  ).add(cat(slotPos.readAsync(bslot), mux(f.is('calc'), lit(8, 4), lit(14, 4))).zext(64));
+  const bodyLen = mux(bk.eq(1), lit(6, p.lenBits), bk.zext(p.lenBits).shl(4).sub(8));
+  c.wrCmd.valid.set(f.is('body').or(inFlags).or(inEvent));
+  c.wrCmd.host_addr.set(mux(inEvent, evHost, host));
+  c.wrCmd.dev_addr.set(mux(inEvent, mux(evFull, evDev(0), evDev(2)), mux(inFlags, recDev(flagsView + 14), recDev(8))));
   c.wrCmd.len.set(
-    mux(
-      inEvent,
-      mux(evFull, lit(4, p.lenBits), lit(2, p.lenBits)),
-      mux(f.is('flags'), lit(2, p.lenBits), lit(6, p.lenBits)),
-    ),
+    mux(inEvent, mux(evFull, lit(4, p.lenBits), lit(2, p.lenBits)), mux(inFlags, lit(2, p.lenBits), bodyLen)),
   );
-  c.wrCmd.id.set(mux(inEvent, eventId, cat(slot, f.is('flags')).zext(p.idBits)));
+  c.wrCmd.id.set(mux(inEvent, eventId, cat(bslot, inFlags).zext(p.idBits)));
   f.switch({
-    event: () => m.if(c.wrCmd.ready, () => f.goto('idle')),
+    gather: () =>
+      m.if(evTake.not(), () => {
+        m.if(pend.ne(0).and(k.eq(0)), () => k.next(1));
+        m.if(grow, () => k.next(k.inc()));
+        m.if(k.ne(0).and(age.ne(p.usedHold)), () => age.next(age.inc()));
+        m.if(close, () => {
+          bslot.next(ipSlot);
+          bk.next(k);
+          bqueue.next(bq);
+          ip.next(ip.add(k));
+          slotFirst.nextAt(ipSlot, k.ne(1));
+          slotBatch.nextAt(ipSlot, k);
+          k.next(0);
+          age.next(0);
+          f.goto('calc');
+        });
+      }),
     calc: () => {
-      host.next(
-        select(
-          uq,
-          cfg.map((q) => q.desc),
-        )
-          .add(upos.zext(64).shl(4))
-          .add(8),
-      );
-      m.if(merge.not(), () => f.goto('elem'));
+      host.next(hostNext);
+      f.goto('body');
     },
-    elem: () => m.if(c.wrCmd.ready, () => f.goto('flags')),
-    flags: () => m.if(c.wrCmd.ready, () => f.goto('idle')),
+    body: () =>
+      m.if(c.wrCmd.ready, () => {
+        host.next(hostNext);
+        f.goto('flags');
+      }),
+    flags: () => m.if(c.wrCmd.ready, () => f.goto('gather')),
+    event: () => m.if(c.wrCmd.ready, () => f.goto('gather')),
   });
 
-  // ---- statuses: a flags write's status frees its slot (statuses come in command order); the event write's
-  // ends it
+  // ---- statuses: a flags write's status frees its batch's slots (statuses come in command order); the event
+  // write's ends it
   const isEvent = c.wrStatus.id.bit(ub + 1);
+  const stSlot = c.wrStatus.id.bits(ub, 1);
   const flagsDone = m.let('used_flags_done', c.wrStatus.valid.and(c.wrStatus.id.bit(0)));
+  const freed = slotBatch.at(stSlot);
   m.if(flagsDone, () => {
-    head.next(head.inc());
-    seqDone.next(seqDone.inc());
+    head.next(head.add(freed));
+    seqDone.next(seqDone.add(freed.zext(SEQ_BITS)));
   });
   const evDone = m.let('event_done', c.wrStatus.valid.and(isEvent));
   m.if(evDone, () => evBusy.next(0));
   ev.done.set(evDone);
   ev.error.set(c.wrStatus.error.ne(0));
-  const stSlot = c.wrStatus.id.bits(ub, 1);
   const fatal = m.let('used_fatal', c.wrStatus.valid.and(c.wrStatus.error.ne(0)));
 
-  // ---- the used area as the write engine reads it: two lines from the slots' bytes, a cycle later
+  // ---- the used area as the write engine reads it (two lines, a cycle later): the slots as 16-byte descriptors
+  // (address 0, len, id, flags) twice over from 0 (a batch's write may run past the last slot into the first),
+  // the same with every flags word as used from 32 * usedSlots, the device event word at 64 * usedSlots
   const LB = lineBytes(p.W);
   const lines = c.layout.usedBytes / LB;
-  const perLine = LB / 8;
-  const slotAt = (i: number) => (i < U ? slotWord.item(i) : i === U ? evWord.zext(64) : lit(0, 64));
-  const lineExprs = Array.from({ length: lines }, (_, l) =>
-    cat(...Array.from({ length: perLine }, (_, j) => slotAt(l * perLine + perLine - 1 - j))),
-  );
+  const recLines = (16 * U) / LB;
+  const viewBit = log2ceil(recLines) + 1;
+  const eventLine = c.layout.deviceEventOffset - area;
+  const record = (i: number, asUsed: Expr) => {
+    const w = slotWord.item(i);
+    const wrap = w.bit(48);
+    const avail = slotFirst.item(i).and(asUsed.not());
+    const flags = cat(wrap.xor(avail), lit(0, 7), wrap, lit(0, 5), w.bit(49).and(avail.not()), lit(0, 1));
+    return cat(flags, w.bits(47, 0), lit(0, 64));
+  };
+  const lineAt = (l: Expr) => {
+    const asUsed = l.bit(viewBit);
+    const all = cat(...Array.from({ length: U }, (_, i) => record(U - 1 - i, asUsed)));
+    const recs = Array.from({ length: recLines }, (_, j) => all.bits(p.W * (j + 1) - 1, p.W * j));
+    const j = recLines === 1 ? lit(0, 1) : l.trunc(log2ceil(recLines));
+    return mux(l.eq(eventLine / LB), evWord.zext(p.W), recLines === 1 ? recs[0] : select(j, recs));
+  };
   const la = c.memRd.addr.trunc(log2ceil(lines));
   const rdata = m.reg('used_rdata', 2 * p.W);
   const rvalid = m.reg('used_rvalid', bit, { reset: 0 });
-  rdata.next(cat(select(la.inc(), lineExprs), select(la, lineExprs)));
+  rdata.next(cat(lineAt(la.inc()), lineAt(la)));
   rvalid.next(c.memRd.valid);
   c.memRd.rvalid.set(rvalid);
   c.memRd.rdata.set(rdata);
 
   return {
-    /** Accepted a non-dropped done for queue `dq`, with `slots` positions. */
+    /** Accepted a non-dropped done for queue `acceptQueue`, with `acceptSlots` positions. */
     accept,
-    busy: m.let('used_busy', f.is('idle').not().or(head.ne(tail)).or(evBusy)),
+    acceptQueue: dq,
+    acceptSlots: dSlots as Expr,
+    busy: m.let('used_busy', f.is('gather').not().or(head.ne(tail)).or(evBusy).or(dValid)),
     seq,
     seqDone,
     fatal: {

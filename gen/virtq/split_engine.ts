@@ -55,6 +55,13 @@ export interface SplitEngineParams {
    * prefetchDescs - 1 entries of its table read into the slot after the head, before its chain is walked.
    */
   indirectAhead?: boolean;
+  /**
+   * avail->idx reads (polls) outstanding at once for the pool's queue (1..4, default 4), each issued `pollGap`
+   * cycles (default 64) after the one before: a new avail->idx is seen about pollGap / 2 after the host's read
+   * latency rather than half a round trip later (with EVENT_IDX the driver rarely kicks a busy ring).
+   */
+  polls?: number;
+  pollGap?: number;
 }
 
 const VRING_DESC_F_NEXT = 0;
@@ -96,8 +103,10 @@ const STATES = [
   'desc_walk',
   'fatal',
 ] as const;
-/** The used side's process: completions to used elements, used->idx, the notification decision. */
-const USED_STATES = ['idle', 'load', 'take', 'elems', 'idx', 'note_wait', 'note_check', 'fatal'] as const;
+/** The used side's process: completions to used elements, then used->idx. */
+const USED_STATES = ['idle', 'load', 'take', 'elems', 'idx', 'fatal'] as const;
+/** The notification process: for a queue with used->idx published since its last decision, the decision. */
+const NOTE_STATES = ['idle', 'load', 'read', 'wait', 'check', 'fatal'] as const;
 
 function checkParams(p: SplitEngineParams): void {
   intParam('SplitEngine: queues', p.queues, 1, 64);
@@ -105,6 +114,8 @@ function checkParams(p: SplitEngineParams): void {
   intParam('SplitEngine: availBatch', p.availBatch, 2, 16);
   intParam('SplitEngine: maxChain', p.maxChain, 1, 4096);
   intParam('SplitEngine: usedBatch', p.usedBatch, 1, 256);
+  intParam('SplitEngine: polls', p.polls ?? 4, 1, 4);
+  intParam('SplitEngine: pollGap', p.pollGap ?? 64, 1, 1024);
   intParam('SplitEngine: idBits', p.idBits, 2, 64);
   const pf = p.prefetchDescs ?? 4;
   intParam('SplitEngine: prefetchDescs', pf, 1, p.descBatch);
@@ -136,7 +147,8 @@ export const SplitEngine = defineModule(
     const PF = p.prefetchDescs ?? 4;
     // INDIRECT tables read ahead into the slot after the head (room for PF - 1 entries)
     const TA = (p.indirectAhead ?? true) && PF >= 2;
-    const lay = splitLayout({ lineBytes: B, ...p, prefetchDescs: PF });
+    const NP = p.polls ?? 4;
+    const lay = splitLayout({ lineBytes: B, ...p, prefetchDescs: PF, polls: NP });
     const halfLineBits = p.regionBits - 1 - lb;
     const devLineBits = p.devBits - lb;
 
@@ -430,6 +442,8 @@ export const SplitEngine = defineModule(
       ),
     );
     const idxAhead = m.reg('idx_ahead', bit);
+    /** Where poll k lands. */
+    const pollWord = (k: Expr) => lit(lay.aheadWord, p.regionBits - 1).add(k.zext(p.regionBits - 1).shl(2));
 
     // ---- reading ahead: one queue at a time has the pool (pfQ). For it avail->idx is read while its chains
     // are walked, the entries up to it as soon as the window has room, and for each entry read the first
@@ -453,9 +467,24 @@ export const SplitEngine = defineModule(
     const headsPend = m.reg('heads_pend', bit, { reset: 0 });
     const headsSeq = m.reg('heads_seq', SEQ_BITS);
     const headsFrom = m.reg('heads_from', 16);
-    const idxPend = m.reg('idx_pend', bit, { reset: 0 });
-    const idxSeq = m.reg('idx_seq', SEQ_BITS);
+    // avail->idx reads ahead (polls): up to NP outstanding, poll k landing at aheadWord + 4k, taken in command
+    // order (statuses come back in it): the oldest's value is `here` (idxHere, at hereSlot) once its read ended
+    const npBits = Math.max(1, log2ceil(NP));
+    const pollSeq = m.regArray('poll_seq', NP, SEQ_BITS);
+    const pollHead = m.reg('poll_head', npBits, { reset: 0 });
+    const pollTail = m.reg('poll_tail', npBits, { reset: 0 });
+    const pollCount = m.reg('poll_count', log2ceil(NP + 1), { reset: 0 });
+    const pollIssued = m.wire('poll_issued', bit, { default: 0 });
+    const pollTaken = m.wire('poll_taken', bit, { default: 0 });
+    const gapBits = log2ceil((p.pollGap ?? 64) + 1);
+    const pollTimer = m.reg('poll_timer', gapBits, { reset: 0 });
+    const pollGapDone = m.let('poll_gap_done', pollTimer.eq(p.pollGap ?? 64));
+    m.if(pollGapDone.not(), () => pollTimer.next(pollTimer.inc()));
+    const nextSlot = (r: Expr) =>
+      NP === 1 ? lit(0, 1) : 2 ** npBits === NP ? r.inc() : mux(r.eq(NP - 1), lit(0, npBits), r.inc());
+    const idxPend = m.let('idx_pend', pollCount.ne(0));
     const idxHere = m.reg('idx_here', bit, { reset: 0 });
+    const hereSlot = m.reg('here_slot', npBits);
     // idx_check's findings: avail->idx jumped, shows what is known already, shows nothing new, avail_event due
     const idxJump = m.reg('idx_jump', bit);
     const idxSame = m.reg('idx_same', bit);
@@ -465,10 +494,13 @@ export const SplitEngine = defineModule(
     const pfReady = m.reg('pf_ready', AB, { reset: 0 });
     const pool = rd.sides[POOL];
     m.if(headsPend.and(pool.past(headsSeq)), () => headsPend.next(0));
-    m.if(idxPend.and(pool.past(idxSeq)), () => {
-      idxPend.next(0);
+    m.if(idxPend.and(idxHere.not()).and(pool.past(pollSeq.at(pollHead))), () => {
+      pollTaken.set(1);
       idxHere.next(1);
+      hereSlot.next(pollHead);
+      pollHead.next(nextSlot(pollHead));
     });
+    pollCount.next(pollCount.add(pollIssued.zext(pollCount.width)).sub(pollTaken.zext(pollCount.width)));
     const slotEnded = cat(...Array.from({ length: AB }, (_, i) => pool.past(pfSeq.item(i))).reverse());
     const readyClr = m.wire('pf_ready_clr', AB, { default: 0 });
     pfReady.next(pfReady.or(slotEnded).and(readyClr.not()));
@@ -500,6 +532,8 @@ export const SplitEngine = defineModule(
     const uFatalPulse = m.wire('u_fatal_pulse', bit, { default: 0 });
     const failSet = m.wire('fail_set', Q, { default: 0 });
     const uFailSet = m.wire('u_fail_set', Q, { default: 0 });
+    const nFatalPulse = m.wire('n_fatal_pulse', bit, { default: 0 });
+    const nFailSet = m.wire('n_fail_set', Q, { default: 0 });
     const irqPulse = m.wire('irq_pulse', Q, { default: 0 });
     const qResetPulse = m.wire('q_reset_pulse', Q, { default: 0 });
     const resetPulse = m.wire('reset_pulse', bit, { default: 0 });
@@ -547,6 +581,9 @@ export const SplitEngine = defineModule(
 
     // Queue resets: done once the queue's chains are all back and neither side is on it.
     const uIdle = ust.is('idle');
+    const nst = m.fsm('note', NOTE_STATES);
+    const nq = m.reg('nq', qb, { reset: 0 });
+    const nIdle = nst.is('idle');
     const poolQuiet = m.let('pool_quiet', rd.quiet(POOL));
     // Every chain of the queue back, registered (a cycle late: a chain handed over in that cycle is on its way
     // out, which the check below sees; `returned` never passes `handed`).
@@ -559,6 +596,7 @@ export const SplitEngine = defineModule(
           .and(allBack.bit(i))
           .and(outActive.and(outQueue.eq(i)).not())
           .and(uIdle.or(uq.ne(i)))
+          .and(nIdle.or(nq.ne(i)))
           .and(pfActive.and(pfQ.eq(i)).not().or(poolQuiet)),
       ).reverse(),
     );
@@ -606,13 +644,18 @@ export const SplitEngine = defineModule(
     const pOutFree = planFlag('p_out_free', outActive.not());
     // headsPend as the flags saw it (its clearing a cycle late: the flags from headsFrom stay consistent with it)
     const pHeadsIdle = planFlag('p_heads_idle', headsPend.not());
+    // another poll due: none outstanding, or room for one and the gap since the last passed (or a doorbell)
+    const pPollDue = planFlag(
+      'p_poll_due',
+      pollCount.eq(0).or(pollCount.lt(NP).and(pollGapDone.or(pending.and(onehot(pfQ)).orR()))),
+    );
 
     m.if(resetReq, () => devResetting.next(1));
     qResetting.next(qResetting.or(qResetReq));
 
     st.switch({
       idle: () => {
-        m.if(devResetting.and(uIdle).and(poolQuiet), () => {
+        m.if(devResetting.and(uIdle).and(nIdle).and(poolQuiet), () => {
           // No DMA of either side is outstanding here; the chain on its way out is dropped.
           forget.set(lit((1n << BigInt(Q)) - 1n, Q));
           devResetting.next(resetReq);
@@ -651,9 +694,9 @@ export const SplitEngine = defineModule(
             })
             .elseIf(canRead.and(pHeadsIdle).and(pHeNeSeen).and(pHeRoom), () => st.goto('ahead_heads'))
             .elseIf(canRead.and(pfBad.not()).and(pEntryDue).and(pEntryRoom), () => st.goto('ahead_entry'))
+            .elseIf(canRead.and(pPollDue), () => st.goto('ahead_idx'))
             .elseIf(pLookDue, () => st.goto('ahead_look'))
             .elseIf(pLaNePf.and(pLaReady).and(pLaLooked).and(pOutFree), () => st.goto('ahead_chain'))
-            .elseIf(canRead.and(idxPend.or(idxHere).not()), () => st.goto('ahead_idx'))
             // (an entry whose head is out of range is walked without its reads ahead, to fail; any other entry
             // at la is read ahead first, so that pfNext never falls behind la)
             .elseIf(pfBad.and(pLaNePf.not()).and(pLaNeHe).and(pHeadsIdle).and(pOutFree), () => st.goto('head_mem'))
@@ -676,14 +719,16 @@ export const SplitEngine = defineModule(
           .else(() => st.goto('idx_cmd'));
       },
 
-      // reading ahead: avail->idx (not waited for)
+      // reading ahead: avail->idx (not waited for; plan's flags see the new poll count through `load`)
       ahead_idx: () => {
         m.if(rd.free, () => {
           clearPending.set(cqBit);
-          rd.issue(POOL, driverBase.add(2), lay.aheadWord, 2);
-          idxPend.next(1);
-          idxSeq.next(pool.seq);
-          st.goto('plan');
+          rd.issue(POOL, driverBase.add(2), pollWord(pollTail), 2);
+          pollIssued.set(1);
+          pollSeq.nextAt(pollTail, pool.seq);
+          pollTail.next(nextSlot(pollTail));
+          pollTimer.next(0);
+          st.goto('load');
         });
       },
       // the entries after those in the window: up to the window's room, its end, the ring's end and avail->idx
@@ -775,14 +820,14 @@ export const SplitEngine = defineModule(
       },
       idx_wait: () => onReadStatus(() => st.goto('idx_mem')),
       idx_mem: () =>
-        fetchWindow(mux(idxAhead, lit(lay.aheadWord, p.regionBits - 1), lit(lay.word, p.regionBits - 1)), () =>
-          st.goto('idx_check'),
-        ),
+        fetchWindow(mux(idxAhead, pollWord(hereSlot), lit(lay.word, p.regionBits - 1)), () => st.goto('idx_check')),
       // what the index says, into registers (idx_act acts on them: no path from the indices to the next state)
       idx_check: () => {
         const idx = word16;
         idxJump.next(idx.sub(la).zext(17).gt(num.zext(17)));
-        idxSame.next(idx.eq(seen).and(la.ne(seen)));
+        // (a poll's value behind what an earlier one showed, as a host serving reads out of order could give:
+        // nothing new)
+        idxSame.next(idx.sub(la).le(ahead).and(la.ne(seen)));
         idxNone.next(idx.eq(la));
         idxAsk.next(fEventIdx.and(eventValid.and(cqBit).orR().not().or(eventSent.at(cq).ne(idx))));
         st.goto('idx_act');
@@ -950,13 +995,19 @@ export const SplitEngine = defineModule(
     });
 
     // ---- the used side: completions of one queue at a time (consecutive `done`s up to the batch and the
-    // ring's end; with IN_ORDER one element for the batch), written as one command, then used->idx, then
-    // the notification decision from what the driver asked, read after the publishing write
+    // ring's end; with IN_ORDER one element for the batch), written as one command, then used->idx; the queue is
+    // then due a notification decision (the notification process below), which the used side does not wait for:
+    // its read of used_event is a host round trip, during which the device's completions would wait
     const uqBit = onehot(uq);
     const uNum = cfgReg('u_num', uq, (q) => q.size);
     const uNumMask = cfgReg('u_num_mask', uq, (q) => q.size.sub(1));
-    const uDriverBase = cfgReg('u_driver_base', uq, (q) => q.driver);
     const uDeviceBase = cfgReg('u_device_base', uq, (q) => q.device);
+    // queues with used->idx published past their last notification decision (notedIdx)
+    const noteDue = m.reg('note_due', Q, { reset: 0 });
+    const noteDueSet = m.wire('note_due_set', Q, { default: 0 });
+    const noteDueClr = m.wire('note_due_clr', Q, { default: 0 });
+    noteDue.next(noteDue.and(noteDueClr.not()).or(noteDueSet).and(forget.not()));
+    const notedIdx = m.regArray('noted_idx', Q, 16, { reset: 0 });
     const uCount = m.reg('u_count', 9);
     const uOld = m.reg('u_old', 16);
     const uDrop = m.reg('u_drop', bit);
@@ -1024,33 +1075,17 @@ export const SplitEngine = defineModule(
           ust.goto('idx');
         });
       },
+      // published once the writes' statuses are back: the queue is due a notification decision
       idx: () => {
         m.if(wr.settled(USED), () => {
           m.if(uAbandon, () => ust.goto('idle'))
             .elseIf(wr.sides[USED].err, () => ust.goto('fatal'))
-            .elseIf(rd.canIssue(USED), () => {
+            .else(() => {
               usedIdx.nextAt(uq, uNew);
-              // The driver's suppression, read after the publishing write: used_event or avail->flags.
-              const at = mux(fEventIdx, uDriverBase.add(uNum.zext(64).shl(1)).add(4), uDriverBase);
-              rd.issue(USED, at, lay.note, 2);
-              ust.goto('note_wait');
+              noteDueSet.set(uqBit);
+              ust.goto('idle');
             });
         });
-      },
-      note_wait: () => {
-        m.if(rd.settled(USED), () => {
-          m.if(uAbandon, () => ust.goto('idle'))
-            .elseIf(rd.sides[USED].err, () => ust.goto('fatal'))
-            .else(() => ust.goto('note_check'));
-        });
-      },
-      note_check: () => {
-        const v = noteWord;
-        // vring_need_event(used_event, new, old)
-        const need = uNew.sub(v).sub(1).lt(uNew.sub(uOld));
-        const notify = mux(fEventIdx, need, v.bit(VRING_AVAIL_F_NO_INTERRUPT).not());
-        m.if(notify, () => irqPulse.set(uqBit));
-        ust.goto('idle');
       },
       fatal: () => {
         uFatalPulse.set(1);
@@ -1058,34 +1093,95 @@ export const SplitEngine = defineModule(
         ust.goto('idle');
       },
     });
-    failed.next(failed.or(failSet).or(uFailSet).and(forget.not()));
+
+    // ---- the notification process: for one queue at a time whose used->idx was published (the writes' statuses
+    // back) past notedIdx, the driver's suppression read after the publishing writes (used_event or
+    // avail->flags), then one decision for everything published in [notedIdx, the used->idx it saw): with
+    // EVENT_IDX vring_need_event over the range is exactly "some batch of it needed one". Meanwhile the used side
+    // goes on; what it publishes during the read makes the queue due again.
+    const nqBit = onehot(nq);
+    const nNum = cfgReg('n_num', nq, (q) => q.size);
+    const nDriverBase = cfgReg('n_driver_base', nq, (q) => q.driver);
+    const nOld = m.reg('n_old', 16);
+    const nNew = m.reg('n_new', 16);
+    const nAbandon = m.let('n_abandon', devResetting.or(qResetting.and(nqBit).orR()));
+    const notePick = pickQueue(m, 'note_sched', noteDue.and(failed.or(qResetting).not()), lit(1, 1));
+    nst.switch({
+      idle: () => {
+        m.if(notePick.valid.and(devResetting.not()), () => {
+          nq.next(notePick.index);
+          nst.goto('load');
+        });
+      },
+      // nq's configuration loads; the range is what was published so far (a publication in this very cycle
+      // leaves the queue due)
+      load: () => {
+        nOld.next(notedIdx.at(nq));
+        nNew.next(usedIdx.at(nq));
+        noteDueClr.set(nqBit);
+        nst.goto('read');
+      },
+      read: () => {
+        m.if(nAbandon, () => nst.goto('idle')).elseIf(rd.canIssue(USED), () => {
+          const at = mux(fEventIdx, nDriverBase.add(nNum.zext(64).shl(1)).add(4), nDriverBase);
+          rd.issue(USED, at, lay.note, 2);
+          nst.goto('wait');
+        });
+      },
+      wait: () => {
+        m.if(rd.settled(USED), () => {
+          m.if(nAbandon, () => nst.goto('idle'))
+            .elseIf(rd.sides[USED].err, () => nst.goto('fatal'))
+            .else(() => nst.goto('check'));
+        });
+      },
+      check: () => {
+        const v = noteWord;
+        // vring_need_event(used_event, new, old)
+        const need = nNew.sub(v).sub(1).lt(nNew.sub(nOld));
+        const notify = mux(fEventIdx, need, v.bit(VRING_AVAIL_F_NO_INTERRUPT).not());
+        m.if(notify.and(nAbandon.not()), () => irqPulse.set(nqBit));
+        notedIdx.nextAt(nq, nNew);
+        nst.goto('idle');
+      },
+      fatal: () => {
+        nFatalPulse.set(1);
+        m.if(nAbandon.not(), () => nFailSet.set(nqBit));
+        nst.goto('idle');
+      },
+    });
+    failed.next(failed.or(failSet).or(uFailSet).or(nFailSet).and(forget.not()));
     m.if(forget.and(onehot(pfQ)).orR(), () => {
       pfActive.next(0);
       headsPend.next(0);
-      idxPend.next(0);
+      pollCount.next(0);
+      pollHead.next(0);
+      pollTail.next(0);
       idxHere.next(0);
     });
     m.if(forget.orR(), () => {
       eventValid.next(eventValid.and(forget.not()));
       for (let i = 0; i < Q; i++)
         m.if(forget.bit(i), () => {
-          for (const a of [lastAvail, availSeen, headsEnd, usedIdx, expectHead, handed, returned]) a.nextAt(i, 0);
+          for (const a of [lastAvail, availSeen, headsEnd, usedIdx, notedIdx, expectHead, handed, returned])
+            a.nextAt(i, 0);
         });
     });
-    for (const c of [rd, wr]) {
-      m.if(idle, () => c.sides[FETCH].err.next(0));
-      m.if(uIdle, () => c.sides[USED].err.next(0));
-    }
+    for (const c of [rd, wr]) m.if(idle, () => c.sides[FETCH].err.next(0));
+    // (the used side's writes and the notification process's reads)
+    m.if(uIdle, () => wr.sides[USED].err.next(0));
+    m.if(nIdle, () => rd.sides[USED].err.next(0));
     cbuf.write(cbLen.trunc(cbBits), cat(d.addr, d.len, d.flags.bit(VRING_DESC_F_WRITE)), cbWr);
 
     irqQueue.set(irqPulse);
-    fatalError.set(fatalPulse.or(uFatalPulse));
+    fatalError.set(fatalPulse.or(uFatalPulse).or(nFatalPulse));
     queueResetDone.set(qResetPulse);
     resetDone.set(resetPulse);
     busy.set(
       idle
         .not()
         .or(uIdle.not())
+        .or(nIdle.not())
         .or(outActive)
         .or(rdValid)
         .or(wrValid)
@@ -1115,7 +1211,8 @@ export const SplitEngine = defineModule(
     name: (p) =>
       `virtq_split_w${p.W}_q${p.queues}_d${p.devBits}_b${p.base.toString(16)}_r${p.regionBits}_l${p.lenBits}_i${p.idBits}` +
       `_c${p.maxChain}_a${p.availBatch}_e${p.descBatch}_u${p.usedBatch}_p${p.prefetchDescs ?? 4}` +
-      (p.indirectAhead === false ? '_t0' : ''),
+      (p.indirectAhead === false ? '_t0' : '') +
+      ((p.polls ?? 4) !== 4 || (p.pollGap ?? 64) !== 64 ? `_n${p.polls ?? 4}g${p.pollGap ?? 64}` : ''),
     doc: 'Split virtqueue engine: avail ring and descriptor fetch in batches, chain checks, used ring write-back, notifications.',
   },
 );

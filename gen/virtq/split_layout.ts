@@ -18,6 +18,8 @@ export interface SplitLayoutParams {
   usedBatch: number;
   /** Descriptors read ahead per available entry (the head's and the next ones in the table). */
   prefetchDescs: number;
+  /** avail->idx reads outstanding at once (default 1), each landing in its own word. */
+  polls?: number;
 }
 
 /**
@@ -41,7 +43,7 @@ export interface SplitLayout {
   avail: number;
   /** fetch half: the used side's 16-bit word (used_event or avail->flags), in a line of its own. */
   note: number;
-  /** fetch half: avail->idx read ahead. */
+  /** fetch half: avail->idx read ahead: poll k at aheadWord + 4k. */
   aheadWord: number;
   /** fetch half: the descriptors read ahead for available entry i: ahead + 16 prefetchDescs (i mod availBatch). */
   ahead: number;
@@ -73,7 +75,7 @@ export function splitLayout(p: SplitLayoutParams): SplitLayout {
   l.note = (Math.ceil((l.avail + 2 * p.queues * p.availBatch) / p.lineBytes) + 1) * p.lineBytes + 8;
   l.aheadWord = l.note + 8;
   // (descriptors are taken out of a window at 16-byte positions; 64-byte slots stay inside one completion)
-  l.ahead = Math.ceil((l.aheadWord + 8) / 64) * 64;
+  l.ahead = Math.ceil((l.aheadWord + 4 * (p.polls ?? 1) + 4) / 64) * 64;
   const fetchEnd = l.ahead + 16 * p.prefetchDescs * p.availBatch;
   const outEnd = l.elems + 8 * p.usedBatch;
   if (fetchEnd > half || outEnd > half || half < 4 * p.lineBytes)

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { defineModule, select } from '../../gen/hdl';
-import { muxTree } from '../../gen/lib/mux';
+import { muxTree, muxTreeOrZero } from '../../gen/lib/mux';
 import { Rng } from '../../sim/random';
 import { cycleSim } from '../support/cyclesim';
 import { caseSeed } from '../support/seeds';
@@ -52,5 +52,53 @@ describe('muxTree', () => {
     const tree = lutDepth(Pick.elaborate({ n: 32, width: 13, tree: true }));
     expect(tree).toBeLessThanOrEqual(4);
     expect(tree).toBeLessThan(lutDepth(Pick.elaborate({ n: 32, width: 13, tree: false })));
+  });
+});
+
+// A sparse table: items at some indices of a 5-bit index, every other index (and those past the list) 0.
+const SparsePick = defineModule(
+  'mux_tree_or_zero_test',
+  (m, p: { at: number[]; len: number }) => {
+    const idx = m.input('idx', 5);
+    const items: (ReturnType<typeof m.input> | undefined)[] = Array.from({ length: p.len }, () => undefined);
+    for (const i of p.at) items[i] = m.input(`in${i}`, 8);
+    const r = m.reg('r', 8);
+    r.next(muxTreeOrZero(idx, items, 8));
+    m.output('out', 8).set(r);
+  },
+  { name: (p) => `mux_tree_or_zero_${p.at.join('_')}_l${p.len}` },
+);
+
+describe('muxTreeOrZero', () => {
+  for (const [at, len] of [
+    [[0], 1],
+    [[3, 17, 30], 31],
+    [[1, 2, 3, 16], 20],
+    [[], 0],
+  ] as const) {
+    it(`picks the item at the index, 0 where there is none (items at ${at.join(', ') || 'none'} of ${len})`, () => {
+      const { seed, replay } = caseSeed(4300 + len);
+      const rng = new Rng(seed);
+      const mod = SparsePick.elaborate({ at: [...at], len });
+      expect(lint(mod)).toBe('');
+      const stim = Array.from({ length: 200 }, () => {
+        const v: Record<string, number> = { idx: rng.below(32) };
+        for (const i of at) v[`in${i}`] = 1 + rng.below(255);
+        return v;
+      });
+      const out = cycleSim(mod, stim);
+      for (let k = 0; k + 1 < stim.length; k++) {
+        const want = (at as readonly number[]).includes(stim[k].idx) ? stim[k][`in${stim[k].idx}`] : 0;
+        expect(out[k + 1].out, `cycle ${k}, idx ${stim[k].idx}; ${replay}`).toBe(BigInt(want));
+      }
+    });
+  }
+
+  it('rejects an index too narrow for its items', () => {
+    const Narrow = defineModule('mux_tree_or_zero_narrow', (m) => {
+      const idx = m.input('idx', 1);
+      m.output('out', 8).set(muxTreeOrZero(idx, [undefined, undefined, m.input('c', 8)], 8));
+    });
+    expect(() => Narrow.elaborate()).toThrow(/index of 1 bits cannot reach 3 items/);
   });
 });

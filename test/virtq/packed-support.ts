@@ -15,7 +15,14 @@ import { TapLink } from '../../tb/pcie/link';
 import type { RootComplexOptions } from '../../tb/pcie/options';
 import { RootComplex } from '../../tb/pcie/rootcomplex';
 import { decodeTlp, memReqByteRange, type MemWriteTlp } from '../../tb/pcie/tlp';
-import { DESC_SIZE, PACKED, PACKED_EVENT_SIZE, type RingAddresses } from '../../tb/virtio/ring/defs';
+import {
+  DESC_SIZE,
+  PACKED,
+  PACKED_AVAIL,
+  PACKED_EVENT_SIZE,
+  PACKED_USED,
+  type RingAddresses,
+} from '../../tb/virtio/ring/defs';
 import type { RingErrorKind } from '../../tb/virtio/ring/device';
 import type { DmaPort, DmaPurpose } from '../../tb/virtio/ring/dma';
 
@@ -238,11 +245,17 @@ export interface UsedRecord {
 
 /**
  * Used elements from the engine's memory writes, in link order: the id/len write (descriptor bytes 8..13) must
- * come before the flags write (bytes 14..15) that publishes it, as a separate TLP.
+ * come before the flags write (bytes 14..15) that publishes it, as a separate TLP. A batch (packed_used.ts) is
+ * one write from the first element's len to the end of the last descriptor (the first's flags still available,
+ * the others' addresses 0 and flags used; split where the write engine splits it), then the first's flags: its
+ * elements count as written then, in ring order.
  */
 export function usedRecordsFromTlps(writes: MemWriteTlp[]): UsedRecord[] {
-  const body = new Map<bigint, { id: number; len: number }>();
+  const body = new Map<bigint, { id: number; len: number; rest: UsedRecord[] }>();
+  /** Where a batch's write that was split goes on (its end), and the first descriptor of its batch. */
+  const goesOn = new Map<bigint, bigint>();
   const out: UsedRecord[] = [];
+  const isUsed = (flags: number) => ((flags & PACKED_AVAIL) === 0) === ((flags & PACKED_USED) === 0);
   for (const w of writes) {
     const r = memReqByteRange(w);
     const off = Number(r.addr - w.address);
@@ -250,13 +263,34 @@ export function usedRecordsFromTlps(writes: MemWriteTlp[]): UsedRecord[] {
     const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const inDesc = Number(r.addr % BigInt(DESC_SIZE));
     const desc = r.addr - BigInt(inDesc);
+    /** Whole descriptors from byte `at` of the write on, as records of the batch that starts at `first`. */
+    const records = (first: bigint, at: number) => {
+      const b = body.get(first)!;
+      for (; at < r.bytes; at += DESC_SIZE) {
+        const d = r.addr + BigInt(at);
+        expect(v.getBigUint64(at + PACKED.addr, true), `address of used descriptor 0x${d.toString(16)}`).toBe(0n);
+        const flags = v.getUint16(at + PACKED.flags, true);
+        expect(isUsed(flags), `flags 0x${flags.toString(16)} of a batch's descriptor 0x${d.toString(16)}`).toBe(true);
+        b.rest.push({ at: d, len: v.getUint32(at + PACKED.len, true), id: v.getUint16(at + PACKED.id, true), flags });
+      }
+      goesOn.set(r.addr + BigInt(r.bytes), first);
+    };
     if (inDesc === PACKED.len && r.bytes === 6) {
-      body.set(desc, { len: v.getUint32(0, true), id: v.getUint16(4, true) });
+      body.set(desc, { len: v.getUint32(0, true), id: v.getUint16(4, true), rest: [] });
+    } else if (inDesc === PACKED.len && r.bytes >= 8 && (r.bytes - 8) % DESC_SIZE === 0) {
+      body.set(desc, { len: v.getUint32(0, true), id: v.getUint16(4, true), rest: [] });
+      const flags = v.getUint16(6, true);
+      expect(isUsed(flags), `flags 0x${flags.toString(16)} of a batch's first 0x${desc.toString(16)}`).toBe(false);
+      records(desc, 8);
+    } else if (inDesc === 0 && r.bytes % DESC_SIZE === 0 && goesOn.has(r.addr)) {
+      const first = goesOn.get(r.addr)!;
+      goesOn.delete(r.addr);
+      records(first, 0);
     } else if (inDesc === PACKED.flags && r.bytes === 2) {
       const b = body.get(desc);
       expect(b, `flags written at 0x${desc.toString(16)} without the element's id and len before it`).toBeDefined();
       body.delete(desc);
-      out.push({ at: desc, id: b!.id, len: b!.len, flags: v.getUint16(0, true) });
+      out.push({ at: desc, id: b!.id, len: b!.len, flags: v.getUint16(0, true) }, ...b!.rest);
     } else {
       throw new Error(`unexpected engine write: ${r.bytes} bytes at 0x${r.addr.toString(16)}`);
     }

@@ -7,6 +7,7 @@
 import { expect } from 'vitest';
 import { Rng } from '../../sim/random';
 import type { Region } from '../../tb/pcie/hostmem';
+import { memReqByteRange } from '../../tb/pcie/tlp';
 import { allocRing, createVirtqueue } from '../../tb/virtio/ring/create';
 import { ringFeatures, type Sg } from '../../tb/virtio/ring/defs';
 import { DeviceQueue, RingError, type Chain } from '../../tb/virtio/ring/device';
@@ -35,6 +36,8 @@ export interface WorkloadStats {
   /** IN_ORDER: used elements that stood for more than one buffer; buffers returned without an element. */
   batches: number;
   skipped: number;
+  /** Writes of several used elements at once (packed_used.ts batches: longer than one element's id and len). */
+  usedBatchWrites: number;
   cycles: number;
 }
 
@@ -64,6 +67,7 @@ export function runWorkload(b: PackedBench, o: WorkloadOptions): WorkloadStats {
     wraps: 0,
     batches: 0,
     skipped: 0,
+    usedBatchWrites: 0,
     cycles: 0,
   };
   const start = b.sim.cycle;
@@ -267,6 +271,7 @@ export function runWorkload(b: PackedBench, o: WorkloadOptions): WorkloadStats {
   b.run(2000);
   expect(b.sim.peek('busy'), 'engine idle at the end').toBe(0n);
   const rtl = b.usedRecords();
+  stats.usedBatchWrites = b.ringWrites().filter((w) => memReqByteRange(w).bytes > 6).length;
   queues.forEach((Q, q) => {
     const inRing = (r: UsedRecord) => r.at >= Q.ring.desc && r.at < Q.ring.desc + BigInt(16 * Q.ring.num);
     if (o.features.inOrder) {

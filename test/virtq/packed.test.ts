@@ -42,6 +42,8 @@ describe.each(WIDTHS)('packed-ring engine, %i-bit stream', (W) => {
         // IN_ORDER: runs of buffers used completely went back as one element (and only under IN_ORDER)
         if ('inOrder' in features) expect(s.batches).toBeGreaterThan(0);
         else expect(s.skipped).toBe(0);
+        // one-descriptor chains completed together: used elements of consecutive descriptors in one write
+        if ('indirect' in features && !('inOrder' in features)) expect(s.usedBatchWrites).toBeGreaterThan(0);
       },
     );
   }

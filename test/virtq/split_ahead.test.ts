@@ -125,6 +125,34 @@ describe.each(
     expect(b.rc.violations).toEqual([]);
   });
 
+  test('a completion is published without waiting for the notification read of the one before', () => {
+    const b = bootSplit(W, ports, 2, { latency: { min: LATENCY, max: LATENCY }, split: 'rcb', rcb: 64 });
+    b.setFeatures(F);
+    const q = queue(b, 128, F);
+    const tokens = Array.from({ length: 8 }, (_, i) => i);
+    addRequests(b, q, tokens);
+    const cs: RtlChain[] = [];
+    b.rc.waitFor('8 chains', () => (cs.push(...b.takeChains()), cs.length >= 8), { timeout: 20_000 });
+    checkGolden(q, cs);
+    // The first completion is published, then its used_event is read (a host round trip) to decide the
+    // notification; the second, 20 cycles later, must not wait for that read.
+    b.complete(cs[0], 1);
+    b.rc.waitFor('used->idx 1', () => usedIdx(b, q) === 1, { timeout: 20_000 });
+    b.rc.runFor(20);
+    b.complete(cs[1], 1);
+    const start = b.rc.now;
+    b.rc.waitFor('used->idx 2', () => usedIdx(b, q) === 2, { timeout: 20_000 });
+    expect(b.rc.now - start, 'cycles from the second completion to its publication').toBeLessThan(LATENCY / 2);
+    for (const c of cs.slice(2)) b.complete(c, 1);
+    b.rc.waitFor('used->idx 8', () => usedIdx(b, q) === 8, { timeout: 20_000 });
+    b.rc.runFor(2 * LATENCY);
+    q.vq.interrupt();
+    expect(q.got.sort((x, y) => x - y)).toEqual(tokens);
+    expect(b.irqCount(0), 'a used buffer notification').toBeGreaterThan(0);
+    expect(b.fatalCount()).toBe(0);
+    expect(b.rc.violations).toEqual([]);
+  });
+
   for (const num of [4, 8, 16])
     test(`queue of ${num}: the window and slots reused across the ring's end`, () => {
       const b = bootSplit(W, ports, num, { latency: { min: 50, max: 300 }, split: 'random' });
