@@ -20,9 +20,10 @@
 // port); its upper half the scratch: the 16-byte capture register (written by the read engine, the header or
 // one discard segment), the status byte and the identification string (read by the write engine).
 import { createHash } from 'node:crypto';
-import { bit, cat, connect, defineModule, type Expr, lit, log2ceil, mux, paramError, Signal } from '../hdl';
+import { bit, bitsFor, cat, connect, defineModule, type Expr, lit, log2ceil, mux, paramError, Signal } from '../hdl';
 import { stableJson } from '../hdl/names';
 import { Fifo } from '../lib/fifo';
+import { PipeReg } from '../lib/skid';
 import { muxTree } from '../lib/mux';
 import { axi4 } from '../lib/axi';
 import { dmaCommand, dmaStatus, lineBytes, lineRead, lineWrite } from '../dma/ports';
@@ -182,9 +183,9 @@ export const VirtioBlk = defineModule(
     const chain = m.input('chain', chainDesc(p.queueBits));
     const done = m.output('done', chainDone(p.queueBits));
     const features = m.input('features', 64);
-    const rdCmd = m.output('rd_cmd', dmaCommand(g.addrBits, p.lenBits, p.idBits));
+    const rdCmdPort = m.output('rd_cmd', dmaCommand(g.addrBits, p.lenBits, p.idBits));
     const rdStatus = m.input('rd_status', dmaStatus(p.idBits));
-    const wrCmd = m.output('wr_cmd', dmaCommand(g.addrBits, p.lenBits, p.idBits));
+    const wrCmdPort = m.output('wr_cmd', dmaCommand(g.addrBits, p.lenBits, p.idBits));
     const wrStatus = m.input('wr_status', dmaStatus(p.idBits));
     const memWr = m.input('mem_wr', lineWrite(W, lineBits));
     const memRd = m.input('mem_rd', lineRead(W, lineBits));
@@ -192,6 +193,28 @@ export const VirtioBlk = defineModule(
     const evBad = m.output('ev_bad_request', bit);
     const evDmaError = m.output('ev_dma_error', bit);
     const busy = m.output('busy', bit);
+
+    // The commands leave from forward pipeline registers (gen/lib PipeReg: flip-flops with an enable, no LUT per
+    // bit): a walker's command is its descriptor read and 34-bit range arithmetic, and the DMA fabric's command
+    // arbiter came after it, into the other clients' command registers (the whole function's deepest
+    // paths crossed this handover). `ready` stays combinational from the fabric (its grant is from registers).
+    const commandOut = (name: string, port: typeof rdCmdPort) => {
+      const cmd = m.wire(`${name}_in`, dmaCommand(g.addrBits, p.lenBits, p.idBits));
+      const pipe = m.instance(`${name}_pipe`, PipeReg, { width: 64 + g.addrBits + p.lenBits + p.idBits }).io;
+      pipe.in.valid.set(cmd.valid);
+      pipe.in.data.set(cat(cmd.host_addr, cmd.dev_addr, cmd.len, cmd.id));
+      cmd.ready.set(pipe.in.ready);
+      const q = pipe.out.data;
+      port.valid.set(pipe.out.valid);
+      port.host_addr.set(q.bits(q.width - 1, q.width - 64));
+      port.dev_addr.set(q.bits(g.addrBits + p.lenBits + p.idBits - 1, p.lenBits + p.idBits));
+      port.len.set(q.bits(p.lenBits + p.idBits - 1, p.idBits));
+      port.id.set(q.bits(p.idBits - 1, 0));
+      pipe.out.ready.set(port.ready);
+      return cmd;
+    };
+    const rdCmd = commandOut('rd_cmd', rdCmdPort);
+    const wrCmd = commandOut('wr_cmd', wrCmdPort);
 
     const la = m.instance('store', LineAxi, { W, addrBits: p.devBits - 1, reads: p.storageReads ?? 8 }).io;
     connect(storage, la.axi);
@@ -224,7 +247,9 @@ export const VirtioBlk = defineModule(
     const hdrDone = m.regArray('hdr_done', S, bit, { reset: 0 });
     // A DMA transfer of the slot's request failed (header, data, segments).
     const sErr = m.regArray('slot_error', S, bit, { reset: 0 });
-    const statusBytes = m.regArray('status_byte', S, 8, { reset: 0 });
+    // The status bytes, in a LUT RAM (one write port: the back end's decision, or the status stage's IOERR; two
+    // reads: the two halves of a write engine access).
+    const statusBytes = m.memory('status_byte', { width: 8, depth: S });
     const used = m.reg('slots_used', sb + 1, { reset: 0 });
     const fHead = m.reg('f_slot', sb, { reset: 0 });
     const bHead = m.reg('b_slot', sb, { reset: 0 });
@@ -384,6 +409,10 @@ export const VirtioBlk = defineModule(
     fw.ready.set(rdCmd.ready.and(rdBack.not()));
     // The status byte's write (the status stage, below) goes before the back end's data writes.
     const sst = m.fsm('s_state', ['idle', 'reads', 'fence', 'issue'] as const);
+    const fenceIoerr = m.wire('fence_ioerr', bit, { default: 0 });
+    // The back end's status byte for its slot (written a cycle after its decision, below).
+    const bStatus = m.reg('b_status', 8);
+    const bStatusWrite = m.reg('b_status_write', bit, { reset: 0 });
     const stQ = m.instance('status_queue', Fifo, { width: sb + 1 + 1 + 32 + 16, depth: S }).io;
     const sSlot = stQ.deq.data.bits(sb + 49, 50);
     const statusCmd = sst.is('issue');
@@ -487,16 +516,30 @@ export const VirtioBlk = defineModule(
     // decoded); the header is done once all 16 have. Cleared when the front end stores a chain that needs a header
     // (hdr_done is cleared with them, so a full mask always has hdr_done set); a discard segment's bytes later only
     // set bits already set.
+    // Counted rather than kept as a byte mask (a count per slot, one shared adder: the mask cost a LUT per byte per
+    // slot): the read engine writes each byte of a header read once, and once the header is done nothing is added
+    // (a discard segment's bytes later go into a done slot).
     const capSelQ = m.regArray('cap_sel_q', S, bit, { reset: 0 });
+    const capSlotQ = m.reg('cap_slot_q', sb);
     const capStrbQ = m.reg('cap_strb_q', BLK_HDR_SIZE);
     capSelQ.items.forEach((sel, k) => sel.next(capWe.and(capSlot.eq(k))));
+    capSlotQ.next(capSlot);
     capStrbQ.next(cat(...capStrb));
-    const hdrBytes = m.regArray('hdr_bytes', S, BLK_HDR_SIZE, { reset: 0 });
-    hdrBytes.items.forEach((mask, k) => {
-      const got = mask.or(mux(capSelQ.items[k], capStrbQ, lit(0, BLK_HDR_SIZE)));
-      m.if(fStored.and(fHead.eq(k)), () => mask.next(0)).else(() => {
-        mask.next(got);
-        m.if(got.andR(), () => hdrDone.items[k].next(1));
+    const cb = bitsFor(BLK_HDR_SIZE);
+    let ones: Expr[] = Array.from({ length: BLK_HDR_SIZE }, (_, i) => capStrbQ.bit(i));
+    for (let w = 1; ones.length > 1; w++) {
+      const pairs: Expr[] = [];
+      for (let i = 0; i < ones.length; i += 2)
+        pairs.push(i + 1 < ones.length ? ones[i].zext(w + 1).add(ones[i + 1].zext(w + 1)) : ones[i].zext(w + 1));
+      ones = pairs;
+    }
+    const hdrCount = m.regArray('hdr_count', S, cb, { reset: 0 });
+    const hdrSum = m.let('hdr_sum', atSlot(hdrCount, capSlotQ).add(ones[0].zext(cb)));
+    const hdrFull = hdrSum.eq(BLK_HDR_SIZE);
+    hdrCount.items.forEach((count, k) => {
+      m.if(fStored.and(fHead.eq(k)), () => count.next(0)).elseIf(capSelQ.items[k].and(hdrDone.items[k].not()), () => {
+        count.next(hdrSum);
+        m.if(hdrFull, () => hdrDone.items[k].next(1));
       });
     });
     // The back end's slot's capture register, registered before anything looks at it.
@@ -519,7 +562,10 @@ export const VirtioBlk = defineModule(
     // A zeroing write's data is ignored (LineAxi writes zeroes for `wr_zero`).
     la.wr.data.set(memWr.data);
     la.wr.be.set(mux(zeroing, lit((1n << BigInt(2 * B)) - 1n, 2 * B), storageBe));
-    memWr.ready.set(wrStorage.not().or(zeroing.not().and(la.wr.ready)));
+    // Ready from registers only, whatever the access (a scratch write also waits while the storage queue is full or
+    // zeroing runs): the read engine's stall logic sits behind this ready, so the address's route through the
+    // fabric and the halves' decode stay out of that path.
+    memWr.ready.set(zeroing.not().and(la.wr.ready));
     la.wr_zero.set(zeroing);
 
     // ---- failed storage writes (a B response other than OKAY), found their request. A zeroing write's (tagged
@@ -563,11 +609,12 @@ export const VirtioBlk = defineModule(
     const HALF = 3 + slotLineBits + sb + 8;
     const askHalf = (scratch: Expr, k: Expr) => {
       const slot = k.bits(sb + slotLineBits - 1, slotLineBits);
-      return cat(scratch, inSlots(k), slot.eq(0), k.bits(slotLineBits - 1, 0), slot, muxTree(slot, statusBytes.items));
+      return cat(scratch, inSlots(k), slot.eq(0), k.bits(slotLineBits - 1, 0), slot, statusBytes.readAsync(slot));
     };
     const order = m.instance('rd_order', Fifo, { width: 2 * HALF, depth: 16 }).io;
     const rdStorage = rh.loScratch.and(rh.hiScratch).not();
-    const canAsk = order.enq.ready.and(rdStorage.not().or(la.rd.ready));
+    // Ready from registers only (a scratch read also waits for room in the storage read queue), as for mem_wr.
+    const canAsk = order.enq.ready.and(la.rd.ready);
     memRd.ready.set(canAsk);
     order.enq.valid.set(memRd.valid.and(canAsk));
     order.enq.data.set(cat(askHalf(rh.hiScratch, rh.hiK), askHalf(rh.loScratch, rh.loK)));
@@ -695,11 +742,12 @@ export const VirtioBlk = defineModule(
           wMark.next(la.wr_accepted);
           sst.goto('fence');
         }),
+      // (Not in a cycle the back end writes a status byte: the status bytes have one write port.)
       fence: () =>
-        m.if(after(la.wr_answered, wMark).and(scanIdle), () => {
+        m.if(after(la.wr_answered, wMark).and(scanIdle).and(bStatusWrite.not()), () => {
           outActive.nextAt(sSlot, 0);
           m.if(atSlot(sErr, sSlot), () => {
-            statusBytes.nextAt(sSlot, BLK_S.IOERR);
+            fenceIoerr.set(1);
             sLenErr.next(1);
           });
           sst.goto('issue');
@@ -720,14 +768,26 @@ export const VirtioBlk = defineModule(
     const segCount = m.reg('seg_count', 9);
     const segPass2 = m.reg('seg_pass2', bit);
     const dmaIdle = m.let('dma_idle', bw.walking.not().and(rdQuiet).and(wrOut.eq(0)));
-    const capLit = lit(BigInt(p.capacity), 64);
-    const inRange = (sector: Expr, n: Expr) => sector.le(capLit).and(n.zext(64).le(capLit.sub(sector)));
+    // sector <= capacity and n <= capacity - sector (no wrap), as: the sector's bits above the capacity's are 0 and
+    // sector + n <= capacity in a sum wide enough not to wrap (a 64-bit subtract and compare is twice the LUTs and
+    // levels; the capacity is at most 2^38 sectors).
+    const capBits = bitsFor(p.capacity);
+    const inRange = (sector: Expr, n: Expr) => {
+      const w = Math.max(capBits, n.width) + 1;
+      const sum = sector.trunc(capBits).zext(w).add(n.zext(w));
+      return sector
+        .bits(63, capBits)
+        .eq(0)
+        .and(sum.le(lit(BigInt(p.capacity), w)));
+    };
     // The back end's status byte goes into the slot's register a cycle later (it is read only once the request
     // has left the back end), so the decisions do not drive every slot's status register.
-    const bStatus = m.reg('b_status', 8);
-    const bStatusWrite = m.reg('b_status_write', bit, { reset: 0 });
     bStatusWrite.next(0);
-    m.if(bStatusWrite, () => statusBytes.nextAt(bHead, bStatus));
+    statusBytes.write(
+      mux(bStatusWrite, bHead, sSlot),
+      mux(bStatusWrite, bStatus, lit(BLK_S.IOERR, 8)),
+      bStatusWrite.or(fenceIoerr),
+    );
     const setStatus = (v: number | Expr) => {
       bStatus.next(v);
       bStatusWrite.next(1);
@@ -820,25 +880,21 @@ export const VirtioBlk = defineModule(
       hdr: () =>
         m.if(atSlot(hdrDone, bHead), () => {
           cap.next(capRead);
+          // The type's class, registered with the header (not from `cap` in prep: the 32-bit compares there were
+          // the front of prep's deepest path, into `blocked`).
+          const type = capRead.bits(31, 0);
+          tIn.next(type.eq(BLK_T.IN));
+          tOut.next(type.eq(BLK_T.OUT));
+          tFlush.next(type.eq(BLK_T.FLUSH));
+          tGetId.next(type.eq(BLK_T.GET_ID));
+          tDiscard.next(type.eq(BLK_T.DISCARD));
+          tWz.next(type.eq(BLK_T.WRITE_ZEROES));
           st.goto('prep');
         }),
       prep: () => {
-        const type = capField(0, 4);
         const sector = capField(8, 8);
-        const isOut = type.eq(BLK_T.OUT);
-        blocked.next(
-          mustWait(
-            type.eq(BLK_T.IN),
-            isOut.or(type.eq(BLK_T.DISCARD)).or(type.eq(BLK_T.WRITE_ZEROES)),
-            type.eq(BLK_T.IN).or(type.eq(BLK_T.GET_ID)),
-          ),
-        );
-        tIn.next(type.eq(BLK_T.IN));
-        tOut.next(isOut);
-        tFlush.next(type.eq(BLK_T.FLUSH));
-        tGetId.next(type.eq(BLK_T.GET_ID));
-        tDiscard.next(type.eq(BLK_T.DISCARD));
-        tWz.next(type.eq(BLK_T.WRITE_ZEROES));
+        const isOut = tOut;
+        blocked.next(mustWait(tIn, tOut.or(tDiscard).or(tWz), tIn.or(tGetId)));
         // IN / OUT: data in the wrong direction, not whole sectors, past the capacity, OUT on a read-only build.
         // One range check, of the data bytes in the request's direction.
         const ioBadOut = inData
@@ -855,9 +911,7 @@ export const VirtioBlk = defineModule(
         // DISCARD / WRITE_ZEROES: writable data besides the status byte, no segment or a partial one; too many.
         dwzBad.next(wrBytes.ne(1).or(outData.eq(0)).or(outData.bits(3, 0).ne(0)));
         const nseg = outData.bits(N - 1, 4);
-        dwzTooMany.next(
-          mux(type.eq(BLK_T.DISCARD), nseg.gt(p.discard?.maxSeg ?? 0), nseg.gt(p.writeZeroes?.maxSeg ?? 0)),
-        );
+        dwzTooMany.next(mux(tDiscard, nseg.gt(p.discard?.maxSeg ?? 0), nseg.gt(p.writeZeroes?.maxSeg ?? 0)));
         st.goto('decode');
       },
       decode: () => {
@@ -997,9 +1051,9 @@ export const VirtioBlk = defineModule(
       chain,
       done,
       features,
-      rd_cmd: rdCmd,
+      rd_cmd: rdCmdPort,
       rd_status: rdStatus,
-      wr_cmd: wrCmd,
+      wr_cmd: wrCmdPort,
       wr_status: wrStatus,
       mem_wr: memWr,
       mem_rd: memRd,
