@@ -565,7 +565,8 @@ if (runs('virtio-blk')) {
   const rings = (['packed', 'split'] as const).filter((r) => ringArg === undefined || r === ringArg);
   // Whole-process warm-up (see above), not measured: every ring format measured, so that neither format's measured
   // run compiles its own driver paths (measured: with only split warmed up, V8's optimizing compiler ran for ~10% of
-  // the packed run's CPU time, on the other core, inside the measured window).
+  // the packed run's CPU time, on the other core, inside the measured window). One run of the mix each: the measured
+  // systems warm up again on their own anyway (BLK_CPU_ROUND).
   for (const ring of rings) buildBlkTop(BLK_BENCH.W, undefined, undefined, ring); // each format on its own build
   for (const ring of rings) blkWorkloadOrFailure(ring, 0, 1);
   const results = rings.map((ring) => blkWorkloadOrFailure(ring));
@@ -591,6 +592,7 @@ if (runs('virtio-blk')) {
         'TS + bridge share',
         'TS-driven / replay, CPU time',
         'same, wall time',
+        'CPU M cycles/s (TS-driven / replay)',
         'CPU us TS per TLP',
       ],
       blkRows.map((r) => [
@@ -604,6 +606,7 @@ if (runs('virtio-blk')) {
         `${fmt((100 * (r.wall - r.cpp)) / r.wall, 0)}%`,
         `${fmt(r.cycles / r.cpu / r.replayCpuCps)}${mark(r.cycles / r.cpu / r.replayCpuCps >= TARGET_BLK.replay)}`,
         fmt(r.cycles / r.wall / r.replayCps),
+        `${fmt(r.cycles / r.cpu / 1e6, 3)} / ${fmt(r.replayCpuCps / 1e6, 3)}`,
         fmt(((r.cpu - r.cycles / r.replayCpuCps) / r.tlps) * 1e6),
       ]),
     ),
@@ -625,6 +628,8 @@ if (runs('virtio-blk')) {
         ts_share: (r.wall - r.cpp) / r.wall,
         replay_ratio: r.cycles / r.wall / r.replayCps,
         replay_ratio_cpu: r.cycles / r.cpu / r.replayCpuCps,
+        cpu_cycles_per_second: r.cycles / r.cpu,
+        replay_cpu_cycles_per_second: r.replayCpuCps,
       },
     ]),
   );
