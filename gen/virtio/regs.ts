@@ -282,14 +282,34 @@ export const VirtioRegs = defineModule(
         ) as Record<K, Signal>;
       return { lo: regs('lo', init.lo), hi: regs('hi', init.hi) };
     };
+    /**
+     * A register that stores what the driver writes (a queue's 64-bit addresses), as a register per byte: the
+     * byte's enable (with the write's condition) is its clock enable, the written byte its D, a reset its
+     * synchronous reset. Merged whole, with the write of each half in its own dword, synthesis kept a LUT per bit
+     * (37 per 64-bit address).
+     */
+    const byteRegs = (name: string, n: number) => {
+      const bytes = Array.from({ length: n }, (_x, k) => m.reg(`${name}_b${k}`, 8, { reset: 0 }));
+      return {
+        value: cat(...[...bytes].reverse()) as Expr,
+        /** The written bytes of `seg` (called under the write's condition). */
+        store: (seg: Seg) => {
+          for (let i = 0; i < seg.n; i++)
+            m.if(dBe.bit(seg.lane + i), () =>
+              bytes[seg.byteLo + i].next(dWdata.bits(8 * (seg.lane + i) + 7, 8 * (seg.lane + i))),
+            );
+        },
+        clear: () => bytes.forEach((b) => b.next(0)),
+      };
+    };
     const queues = Array.from({ length: Q }, (_x, q) => ({
       size: m.reg(`q${q}_size`, 16, { reset: maxSize }),
       sizeOk: sizeChecks(q),
       vector: vectorReg(`q${q}_vector`),
       enabled: m.reg(`q${q}_enabled`, bit, { reset: 0 }),
-      desc: m.reg(`q${q}_desc`, 64, { reset: 0 }),
-      driver: m.reg(`q${q}_driver`, 64, { reset: 0 }),
-      device: m.reg(`q${q}_device`, 64, { reset: 0 }),
+      desc: byteRegs(`q${q}_desc`, 8),
+      driver: byteRegs(`q${q}_driver`, 8),
+      device: byteRegs(`q${q}_device`, 8),
       resetPending: m.reg(`q${q}_reset_pending`, bit, { reset: 0 }),
     }));
     const freshQueue = (q: number) => {
@@ -300,9 +320,9 @@ export const VirtioRegs = defineModule(
       for (const [k, r] of Object.entries(s.sizeOk.hi)) r.next(fresh.hi[k as keyof typeof fresh.hi] ? 1 : 0);
       s.vector.clear();
       s.enabled.next(0);
-      s.desc.next(0);
-      s.driver.next(0);
-      s.device.next(0);
+      s.desc.clear();
+      s.driver.clear();
+      s.device.clear();
       s.resetPending.next(0);
     };
 
@@ -417,8 +437,6 @@ export const VirtioRegs = defineModule(
     const queueValue = (fn: (q: number) => Expr) => ({ value: selQ(fn), perQueue: fn });
     const writable = (q: number) => queues[q].enabled.not().and(queues[q].resetPending.not());
     const half = (v64: Expr, lo: boolean) => (lo ? v64.bits(31, 0) : v64.bits(63, 32));
-    const setHalf = (r: Signal, byteLo: number, v: Expr) =>
-      r.next(byteLo === 0 ? cat(r.bits(63, 32), v) : cat(v, r.bits(31, 0)));
 
     // Wires the execute stage drives and the rest of the module reads.
     const statusNext = m.wire('status_next', 8);
@@ -601,12 +619,9 @@ export const VirtioRegs = defineModule(
         case 'queue_device': {
           const key = name.slice('queue_'.length) as 'desc' | 'driver' | 'device';
           return {
-            ...queueValue((q) => half(queues[q][key], half8)),
-            write: (_v, own) => {
-              for (let q = 0; q < Q; q++)
-                m.if(qOh.item(q).and(writable(q)), () =>
-                  setHalf(queues[q][key], s.byteLo, own(half(queues[q][key], half8))),
-                );
+            ...queueValue((q) => half(queues[q][key].value, half8)),
+            write: () => {
+              for (let q = 0; q < Q; q++) m.if(qOh.item(q).and(writable(q)), () => queues[q][key].store(s));
             },
           };
         }
@@ -846,9 +861,9 @@ export const VirtioRegs = defineModule(
       dpq[q].size.set(s.size);
       dpq[q].vector.set(s.vector.value);
       dpq[q].enable.set(s.enabled);
-      dpq[q].desc.set(s.desc);
-      dpq[q].driver.set(s.driver);
-      dpq[q].device.set(s.device);
+      dpq[q].desc.set(s.desc.value);
+      dpq[q].driver.set(s.driver.value);
+      dpq[q].device.set(s.device.value);
       dpq[q].reset_pending.set(s.resetPending);
       dpq[q].reset_req.set(pulse(`q${q}_reset_req_q`, queueResetStart.item(q)));
       dpq[q].notify.set(pulse(`q${q}_notify_q`, notifyHit.item(q)));
