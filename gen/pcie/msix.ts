@@ -7,13 +7,14 @@
 //
 // An interrupt request for vector v sets Pending[v] while MSI-X is enabled (requests while it is disabled
 // are dropped). A pending vector whose Mask Bit is clear is sent when the Function Mask is clear and Bus
-// Master Enable is set (a message is a memory write, 7.5.1.1.3): the Pending bit clears, and the next cycle
-// the entry's address and data are copied into the message register. A masked vector stays pending until unmasked
-// (7.7.2: "the function must send the message when the vector is unmasked"). The message is a 1 DW MWr,
-// 3DW header below 4 GB.
-import { bit, cat, defineModule, lit, log2ceil, mux, paramError, type Signal } from '../hdl';
+// Master Enable is set (a message is a memory write, 7.5.1.1.3): the Pending bit clears, and over the next
+// three cycles the entry's Upper Address, Address and Data are read into the message registers. A masked vector
+// stays pending until unmasked (7.7.2: "the function must send the message when the vector is unmasked"). The
+// message is a 1 DW MWr, 3DW header below 4 GB.
+import { bit, cat, defineModule, type Expr, lit, log2ceil, mux, paramError } from '../hdl';
+import { muxTreeOrZero } from '../lib/mux';
 import { type DataWidth, driveOneBeat, regBus, tlpStream } from './streams';
-import { memReqHdr } from './tlp';
+import { makeDw0, Type } from './tlp';
 
 export interface MsixParams {
   W: DataWidth;
@@ -53,99 +54,120 @@ export const Msix = defineModule(
     const clearPending = p.softReset ? m.input('clear_pending', bit) : undefined;
     const resetTable = p.softReset ? m.input('reset_table', bit) : undefined;
 
-    const addrLo = m.regArray('addr_lo', N, 32, { reset: 0 });
-    const addrHi = m.regArray('addr_hi', N, 32, { reset: 0 });
-    const data = m.regArray('msg_data', N, 32, { reset: 0 });
+    // ---- the table: Message Address, Upper Address and Data of every entry in distributed RAM (one write port,
+    // two asynchronous read ports: the register port's and the message generator's), the Mask Bits in
+    // flip-flops. RAM cannot be reset, so a flag per entry dword and byte lane says the byte was written since
+    // the last reset (power-on, `reset_table`): a byte not written reads 0. In flip-flops, the table cost a
+    // LUT per bit for each of its two read muxes (the register read, the message's address and data): about
+    // 290 LUTs for 3 vectors, where the RAM costs 64 LUTs of LUTRAM and the flags a few LUTs.
+    const vw = log2ceil(N);
+    const ab = vw + 2; // RAM address: entry, dword inside the entry (0 address, 1 upper address, 2 data)
+    const table = m.memory('entries', { width: 32, depth: 2 ** ab });
+    const used = (i: number) => i % 4 !== 3 && i < 4 * N;
+    const writtenRegs = Array.from({ length: 2 ** ab }, (_x, i) =>
+      used(i) ? m.reg(`written_${i}`, 4, { reset: 0 }) : undefined,
+    );
+    const written = { at: (addr: Expr) => muxTreeOrZero(addr, writtenRegs, 4) };
     const masked = m.regArray('masked', N, bit, { reset: 1 });
     const pending = m.regArray('pend', N, bit, { reset: 0 });
+    /** Bytes whose flag is clear read 0. */
+    const lanesOf = (flags: Expr) => cat(...[3, 2, 1, 0].map((k) => mux(flags.bit(k), lit(0xff, 8), lit(0, 8))));
+    const liveAt = (addr: Expr, data: Expr) => data.and(lanesOf(written.at(addr)));
 
     // ---- register port
-    // A write replaces the enabled bytes: a mux per byte whose other input is the register itself, which
-    // synthesis turns into the flip-flops' clock enables (no LUT per bit). `zeros`: bits that stay 0.
-    const upd = (r: Signal, zeros = 0) => {
-      const bytes = [3, 2, 1, 0].map((k) =>
-        mux(reg.wbe.bit(k), reg.wdata.bits(8 * k + 7, 8 * k), r.bits(8 * k + 7, 8 * k)),
-      );
-      const v = cat(...bytes);
-      r.next(zeros ? v.and(lit(~zeros >>> 0, 32)) : v);
-    };
     const tableDw = p.tableOffset / 4;
     const pbaDw = p.pbaOffset / 4;
-    const rdata = m.wire('rdata', 32, { default: 0 });
-    const sw = m.switch(reg.addr);
     const aw = p.barLog2 - 2;
-    for (let v = 0; v < N; v++) {
-      const base = tableDw + 4 * v;
-      sw.case(lit(base, aw), () => {
-        rdata.set(cat(addrLo.item(v).bits(31, 2), lit(0, 2)));
-        m.if(reg.wr, () => upd(addrLo.item(v), 0x3));
-      });
-      sw.case(lit(base + 1, aw), () => {
-        rdata.set(addrHi.item(v));
-        m.if(reg.wr, () => upd(addrHi.item(v)));
-      });
-      sw.case(lit(base + 2, aw), () => {
-        rdata.set(data.item(v));
-        m.if(reg.wr, () => upd(data.item(v)));
-      });
-      sw.case(lit(base + 3, aw), () => {
-        rdata.set(masked.item(v).zext(32));
-        m.if(reg.wr.and(reg.wbe.bit(0)), () => masked.item(v).next(reg.wdata.bit(0)));
-      });
-    }
+    const inTable = reg.addr.ge(tableDw).and(reg.addr.lt(tableDw + 4 * N));
+    // The entry and dword inside the table (the offset from the table's start: its low bits when aligned).
+    const rel = tableDw % 2 ** ab === 0 ? reg.addr.trunc(ab) : reg.addr.sub(tableDw).trunc(ab);
+    const isCtrl = rel.bits(1, 0).eq(3);
+    // Message Address bits 1:0 read 0 (dword aligned): stored as 0.
+    const wdata = cat(reg.wdata.bits(31, 2), reg.wdata.bits(1, 0).and(mux(rel.bits(1, 0).eq(0), lit(0, 2), lit(3, 2))));
+    const wrRam = reg.wr.and(inTable).and(isCtrl.not());
+    table.write(rel, wdata, wrRam, reg.wbe);
+    writtenRegs.forEach((r, i) => r && m.if(wrRam.and(rel.eq(i)), () => r.next(r.or(reg.wbe))));
+    for (let v = 0; v < N; v++)
+      m.if(
+        reg.wr
+          .and(inTable)
+          .and(isCtrl)
+          .and(rel.bits(ab - 1, 2).eq(v))
+          .and(reg.wbe.bit(0)),
+        () => masked.item(v).next(reg.wdata.bit(0)),
+      );
     const pendVec = m.let('pending_vec', N === 1 ? pending.item(0) : cat(...[...pending.items].reverse()));
     pendingOut.set(pendVec);
+    const rdata = m.wire('rdata', 32, { default: 0 });
+    m.if(inTable, () =>
+      rdata.set(mux(isCtrl, masked.at(rel.bits(ab - 1, 2)).zext(32), liveAt(rel, table.readAsync(rel)))),
+    );
+    const sw = m.switch(reg.addr);
     for (let q = 0; q < 2 * Math.ceil(N / 64); q++) {
       const lo = 32 * q;
-      if (lo >= N) {
-        sw.case(lit(pbaDw + q, aw), () => rdata.set(0));
-        continue;
-      }
+      if (lo >= N) continue;
       const hi = Math.min(N, lo + 32) - 1;
       const bits = pendVec.bits(hi, lo);
       sw.case(lit(pbaDw + q, aw), () => rdata.set(bits.width === 32 ? bits : bits.zext(32)));
     }
     reg.rdata.set(rdata);
 
-    // ---- message generator, two stages: pick a vector (and clear its Pending bit), then build its message
-    // from the table entry in the next cycle, so that the choice among the vectors and the 64-bit address
-    // decision (3DW or 4DW header) are not one path. One message at a time.
-    const vw = log2ceil(N);
-    const picked = m.reg('picked', bit, { reset: 0 }); // `vecQ` was chosen last cycle: build its message now
+    // ---- message generator: pick a vector (and clear its Pending bit), then read its entry from the RAM's
+    // second port, a dword a cycle (Upper Address, Address, Data), into the message registers. Each register
+    // loads the read port's data (clock enables, and a synchronous reset for the bytes not written or the
+    // Upper Address's dword of a 3DW header), so the message costs no LUT per bit; the 64-bit address decision
+    // (3DW or 4DW header) is the Upper Address's OR, registered before the Address is read. One message at a
+    // time, sent four cycles after the vector is picked.
+    const readHi = m.reg('read_hi', bit, { reset: 0 });
+    const readLo = m.reg('read_lo', bit, { reset: 0 });
+    const readData = m.reg('read_data', bit, { reset: 0 });
     const vecQ = m.reg('picked_vector', vw);
+    const four = m.reg('four_dw', bit);
+    const dw2 = m.reg('out_dw2', 32);
+    const dw3 = m.reg('out_dw3', 32);
+    const rid = m.reg('out_requester_id', 16);
     const msgValid = m.reg('out_valid', bit, { reset: 0 });
-    const msgHdr = m.reg('out_hdr', 128);
     const msgData = m.reg('out_data', 32);
     const sendable = pending.items.map((pv, v) => pv.and(masked.item(v).not()));
     let pick = lit(0, vw);
     for (let v = N - 1; v >= 0; v--) pick = mux(sendable[v], lit(v, vw), pick);
     const vec = m.let('vector', pick);
+    const busy = readHi.or(readLo).or(readData).or(msgValid);
     const go = m.let(
       'go',
       msixEnable
         .and(functionMask.not())
         .and(busMaster)
-        .and(msgValid.not())
-        .and(picked.not())
+        .and(busy.not())
         .and(sendable.reduce((a, b) => a.or(b))),
     );
-    picked.next(go);
+    readHi.next(go);
+    readLo.next(readHi);
+    readData.next(readLo);
     m.if(go, () => vecQ.next(vec));
-    m.if(picked, () => {
+    const msgAddr = cat(vecQ, mux(readHi, lit(1, 2), mux(readLo, lit(0, 2), lit(2, 2))));
+    const entry = liveAt(msgAddr, table.readAsync(msgAddr));
+    m.if(readHi, () => {
+      four.next(entry.orR());
+      dw2.next(entry);
+    });
+    m.if(readLo, () => {
+      m.if(four, () => dw3.next(entry)).else(() => {
+        dw2.next(entry);
+        dw3.next(0);
+      });
+    });
+    m.if(readData, () => {
       msgValid.next(1);
-      msgHdr.next(
-        memReqHdr({
-          write: true,
-          addr: cat(addrHi.at(vecQ), addrLo.at(vecQ)),
-          length: lit(1, 10),
-          firstBe: lit(0xf, 4),
-          lastBe: lit(0, 4),
-          requesterId,
-          tag: lit(0, 8),
-        }),
-      );
-      msgData.next(data.at(vecQ));
+      msgData.next(entry);
+      rid.next(requesterId);
     }).elseIf(msg.ready, () => msgValid.next(0));
+    const msgHdr = cat(
+      makeDw0({ fmt: cat(lit(0b01, 2), four), type: Type.Mem, length: lit(1, 10) }),
+      cat(rid, lit(0, 8), lit(0, 4), lit(0xf, 4)),
+      dw2,
+      dw3,
+    );
     for (let v = 0; v < N; v++) {
       const sent = go.and(vec.eq(v));
       pending.item(v).next(pending.item(v).and(sent.not()).or(irq.bit(v).and(msixEnable)));
@@ -153,12 +175,8 @@ export const Msix = defineModule(
     if (clearPending && resetTable) {
       m.if(clearPending.or(resetTable), () => pending.items.forEach((pv) => pv.next(0)));
       m.if(resetTable, () => {
-        for (let v = 0; v < N; v++) {
-          addrLo.item(v).next(0);
-          addrHi.item(v).next(0);
-          data.item(v).next(0);
-          masked.item(v).next(1);
-        }
+        for (const r of writtenRegs) r?.next(0);
+        for (let v = 0; v < N; v++) masked.item(v).next(1);
       });
     }
 

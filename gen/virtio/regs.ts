@@ -213,7 +213,24 @@ export const VirtioRegs = defineModule(
     const dfs = m.reg('device_feature_select', 32, { reset: 0 });
     const gfs = m.reg('driver_feature_select', 32, { reset: 0 });
     const driverFeatures = m.reg('driver_features', 64, { reset: 0 });
-    const msixConfig = m.reg('config_msix_vector', 16, { reset: VIRTIO_MSI_NO_VECTOR });
+    // choices.ts "unmappableVector": a vector holds an entry of the table or NO_VECTOR, nothing else, so it is
+    // kept as the entry's index and a NO_VECTOR flag (the 16-bit value, its compare against the table size on
+    // every write, and the interrupt routing's compares with each entry were about 40 LUTs per vector).
+    const vectorReg = (name: string) => {
+      const none = m.reg(`${name}_none`, bit, { reset: 1 });
+      const idx = m.reg(`${name}_idx`, Math.max(1, bitsFor(V - 1)), { reset: 0 });
+      return {
+        value: mux(none, lit(VIRTIO_MSI_NO_VECTOR, 16), idx.zext(16)) as Expr,
+        /** The 16-bit value written, NO_VECTOR unless it names an entry. */
+        set: (v: Expr) => {
+          none.next(v.lt(V).not());
+          idx.next(v.trunc(idx.width));
+        },
+        clear: () => none.next(1),
+        is: (entry: number) => none.not().and(idx.eq(entry)),
+      };
+    };
+    const msixConfig = vectorReg('config_msix_vector');
     const status = m.reg('device_status', 8, { reset: 0 });
     const prevStatus = m.reg('prev_status', 8, { reset: 0 });
     const resetBusy = m.reg('reset_busy', bit, { reset: 0 });
@@ -265,14 +282,34 @@ export const VirtioRegs = defineModule(
         ) as Record<K, Signal>;
       return { lo: regs('lo', init.lo), hi: regs('hi', init.hi) };
     };
+    /**
+     * A register that stores what the driver writes (a queue's 64-bit addresses), as a register per byte: the
+     * byte's enable (with the write's condition) is its clock enable, the written byte its D, a reset its
+     * synchronous reset. Merged whole, with the write of each half in its own dword, synthesis kept a LUT per bit
+     * (37 per 64-bit address).
+     */
+    const byteRegs = (name: string, n: number) => {
+      const bytes = Array.from({ length: n }, (_x, k) => m.reg(`${name}_b${k}`, 8, { reset: 0 }));
+      return {
+        value: cat(...[...bytes].reverse()) as Expr,
+        /** The written bytes of `seg` (called under the write's condition). */
+        store: (seg: Seg) => {
+          for (let i = 0; i < seg.n; i++)
+            m.if(dBe.bit(seg.lane + i), () =>
+              bytes[seg.byteLo + i].next(dWdata.bits(8 * (seg.lane + i) + 7, 8 * (seg.lane + i))),
+            );
+        },
+        clear: () => bytes.forEach((b) => b.next(0)),
+      };
+    };
     const queues = Array.from({ length: Q }, (_x, q) => ({
       size: m.reg(`q${q}_size`, 16, { reset: maxSize }),
       sizeOk: sizeChecks(q),
-      vector: m.reg(`q${q}_vector`, 16, { reset: VIRTIO_MSI_NO_VECTOR }),
+      vector: vectorReg(`q${q}_vector`),
       enabled: m.reg(`q${q}_enabled`, bit, { reset: 0 }),
-      desc: m.reg(`q${q}_desc`, 64, { reset: 0 }),
-      driver: m.reg(`q${q}_driver`, 64, { reset: 0 }),
-      device: m.reg(`q${q}_device`, 64, { reset: 0 }),
+      desc: byteRegs(`q${q}_desc`, 8),
+      driver: byteRegs(`q${q}_driver`, 8),
+      device: byteRegs(`q${q}_device`, 8),
       resetPending: m.reg(`q${q}_reset_pending`, bit, { reset: 0 }),
     }));
     const freshQueue = (q: number) => {
@@ -281,11 +318,11 @@ export const VirtioRegs = defineModule(
       const fresh = checksOf(maxSize);
       for (const [k, r] of Object.entries(s.sizeOk.lo)) r.next(fresh.lo[k as keyof typeof fresh.lo] ? 1 : 0);
       for (const [k, r] of Object.entries(s.sizeOk.hi)) r.next(fresh.hi[k as keyof typeof fresh.hi] ? 1 : 0);
-      s.vector.next(VIRTIO_MSI_NO_VECTOR);
+      s.vector.clear();
       s.enabled.next(0);
-      s.desc.next(0);
-      s.driver.next(0);
-      s.device.next(0);
+      s.desc.clear();
+      s.driver.clear();
+      s.device.clear();
       s.resetPending.next(0);
     };
 
@@ -313,7 +350,9 @@ export const VirtioRegs = defineModule(
 
     const featuresOk = status.bit(3);
     const driverOk = status.bit(2);
-    const negotiated = mux(featuresOk, driverFeatures, lit(0, 64));
+    // FEATURES_OK is accepted only for offered bits, and driver_features is frozen while it is set: the bits not
+    // offered are 0 whenever FEATURES_OK is (masking them makes them constants, not an AND each).
+    const negotiated = mux(featuresOk, driverFeatures.and(lit(offered, 64)), lit(0, 64));
     const negotiatedHas = (name: string) => (has(name) ? featuresOk.and(driverFeatures.bit(bitOf(name))) : lit(0, 1));
 
     // FEATURES_OK acceptance (choices.ts "FEATURES_OK"), registered from the driver's features.
@@ -397,11 +436,7 @@ export const VirtioRegs = defineModule(
     /** A per-queue field's value: the selected queue's (for the write rules) and each queue's (for the read mux). */
     const queueValue = (fn: (q: number) => Expr) => ({ value: selQ(fn), perQueue: fn });
     const writable = (q: number) => queues[q].enabled.not().and(queues[q].resetPending.not());
-    /** choices.ts "unmappableVector": a vector past the table reads back NO_VECTOR. */
-    const mapVector = (v: Expr) => mux(v.lt(V), v, lit(VIRTIO_MSI_NO_VECTOR, 16));
     const half = (v64: Expr, lo: boolean) => (lo ? v64.bits(31, 0) : v64.bits(63, 32));
-    const setHalf = (r: Signal, byteLo: number, v: Expr) =>
-      r.next(byteLo === 0 ? cat(r.bits(63, 32), v) : cat(v, r.bits(31, 0)));
 
     // Wires the execute stage drives and the rest of the module reads.
     const statusNext = m.wire('status_next', 8);
@@ -418,24 +453,37 @@ export const VirtioRegs = defineModule(
     const dmaOutstanding = dp.dma_outstanding;
     m.if(resetBusy.and(resetWaitDp.not()).and(dmaOutstanding.not()), () => resetBusy.next(0));
     m.if(dp.reset_done, () => resetWaitDp.next(0));
-    for (let q = 0; q < Q; q++) m.if(dp.queue_reset_done.bit(q).and(queues[q].resetPending), () => freshQueue(q));
 
-    /** Starts a virtio reset (device_status written with 0, or FLR): every field back to its reset value. */
-    const startReset = (byFlr: boolean) => {
-      const prev = mux(resetBusy, prevStatus, status);
-      prevStatus.next(prev);
-      statusNext.set(0);
-      dfs.next(0);
-      gfs.next(0);
-      driverFeatures.next(0);
-      msixConfig.next(VIRTIO_MSI_NO_VECTOR);
-      queueSelect.next(0);
-      for (let q = 0; q < Q; q++) freshQueue(q);
-      for (const f of dcFields) if (f.driverWritable) (f.value as Signal).next(f.init);
-      resetWaitDp.next(prev.bit(2));
-      resetBusy.next(prev.bit(2).or(dmaOutstanding));
-      resetStart.set(1);
-      resetCauseFlr.set(byFlr ? 1 : 0);
+    // A device_status write of 0 (set by its write rule below); with FLR, the one condition of a virtio reset.
+    const statusReset = m.wire('status_reset', bit, { default: 0 });
+    /**
+     * A virtio reset (device_status written with 0, or FLR): every field back to its reset value. Applied after
+     * every field write (it has the last word), under one condition per register (with a queue's own reset for
+     * the queue's): so that synthesis makes it the flip-flops' synchronous reset and the byte enables their
+     * clock enables, with the written byte as D. Applied before the writes, or as two conditions, it left a LUT
+     * per bit (about 450 LUTs over the queue addresses and driver_features). A write and a reset never meet in
+     * one cycle but for FLR, which wins either way (a queue's reset completes only while the queue ignores
+     * writes; a device_status write is its own dword).
+     */
+    const applyResets = () => {
+      const resetNow = statusReset.or(flr);
+      m.if(resetNow, () => {
+        const prev = mux(resetBusy, prevStatus, status);
+        prevStatus.next(prev);
+        statusNext.set(0);
+        dfs.next(0);
+        gfs.next(0);
+        driverFeatures.next(0);
+        msixConfig.clear();
+        queueSelect.next(0);
+        for (const f of dcFields) if (f.driverWritable) (f.value as Signal).next(f.init);
+        resetWaitDp.next(prev.bit(2));
+        resetBusy.next(prev.bit(2).or(dmaOutstanding));
+        resetStart.set(1);
+        resetCauseFlr.set(flr);
+      });
+      for (let q = 0; q < Q; q++)
+        m.if(resetNow.or(dp.queue_reset_done.bit(q).and(queues[q].resetPending)), () => freshQueue(q));
     };
 
     /**
@@ -475,11 +523,11 @@ export const VirtioRegs = defineModule(
               ),
           };
         case 'config_msix_vector':
-          return { value: msixConfig, write: (v) => msixConfig.next(mapVector(v)) };
+          return { value: msixConfig.value, write: (v) => msixConfig.set(v) };
         case 'num_queues':
           return { value: lit(Q, 16) };
         case 'device_status': {
-          // A write of 0 resets every field (startReset): whether the written byte is 0 is registered with the
+          // A write of 0 resets every field (applyResets): whether the written byte is 0 is registered with the
           // operation at the decode stage (the one-byte field is written only with its byte enable, so the value
           // written is the written byte), so that the compare is not on the path into every queue register.
           const writesZero = m.reg('status_write_zero', bit);
@@ -488,7 +536,7 @@ export const VirtioRegs = defineModule(
             value: mux(resetBusy, prevStatus, status),
             write: (v) =>
               m
-                .if(writesZero, () => startReset(false))
+                .if(writesZero, () => statusReset.set(1))
                 .elseIf(resetBusy.not(), () => {
                   // choices.ts "statusSticky": bits OR in; FEATURES_OK refused for a set the device cannot honour.
                   const next = status.or(
@@ -549,10 +597,10 @@ export const VirtioRegs = defineModule(
         }
         case 'queue_msix_vector':
           return {
-            ...queueValue((q) => queues[q].vector),
+            ...queueValue((q) => queues[q].vector.value),
             write: (_v, own) => {
               for (let q = 0; q < Q; q++)
-                m.if(qOh.item(q).and(writable(q)), () => queues[q].vector.next(mapVector(own(queues[q].vector))));
+                m.if(qOh.item(q).and(writable(q)), () => queues[q].vector.set(own(queues[q].vector.value)));
             },
           };
         case 'queue_enable':
@@ -571,12 +619,9 @@ export const VirtioRegs = defineModule(
         case 'queue_device': {
           const key = name.slice('queue_'.length) as 'desc' | 'driver' | 'device';
           return {
-            ...queueValue((q) => half(queues[q][key], half8)),
-            write: (_v, own) => {
-              for (let q = 0; q < Q; q++)
-                m.if(qOh.item(q).and(writable(q)), () =>
-                  setHalf(queues[q][key], s.byteLo, own(half(queues[q][key], half8))),
-                );
+            ...queueValue((q) => half(queues[q][key].value, half8)),
+            write: () => {
+              for (let q = 0; q < Q; q++) m.if(qOh.item(q).and(writable(q)), () => queues[q][key].store(s));
             },
           };
         }
@@ -708,8 +753,8 @@ export const VirtioRegs = defineModule(
     rdValidOut.set(rdValid);
     rdDataOut.set(rdData);
 
-    // ---- FLR: the virtio state resets like a device reset (choices.ts "flr")
-    m.if(flr, () => startReset(true));
+    // ---- the resets, after every write: device_status written with 0, FLR (choices.ts "flr"), queue resets
+    applyResets();
 
     // ================================================================ device-side events
     // Device configuration changes from the data plane (golden DeviceConfig.change): the new value, and the
@@ -750,8 +795,8 @@ export const VirtioRegs = defineModule(
     fatal.next(dp.fatal_error);
     const cfgIntr = changed.or(fatal).and(driverOk);
     const vecIrq: Expr[] = Array.from({ length: V }, () => lit(0, 1));
-    const vecOf = (vector: Expr, when: Expr) => {
-      for (let v = 0; v < V; v++) vecIrq[v] = vecIrq[v].or(when.and(vector.eq(v)));
+    const vecOf = (vector: { is: (entry: number) => Expr }, when: Expr) => {
+      for (let v = 0; v < V; v++) vecIrq[v] = vecIrq[v].or(when.and(vector.is(v)));
     };
     let queueIsr: Expr = lit(0, 1);
     for (let q = 0; q < Q; q++) {
@@ -814,11 +859,11 @@ export const VirtioRegs = defineModule(
     for (let q = 0; q < Q; q++) {
       const s = queues[q];
       dpq[q].size.set(s.size);
-      dpq[q].vector.set(s.vector);
+      dpq[q].vector.set(s.vector.value);
       dpq[q].enable.set(s.enabled);
-      dpq[q].desc.set(s.desc);
-      dpq[q].driver.set(s.driver);
-      dpq[q].device.set(s.device);
+      dpq[q].desc.set(s.desc.value);
+      dpq[q].driver.set(s.driver.value);
+      dpq[q].device.set(s.device.value);
       dpq[q].reset_pending.set(s.resetPending);
       dpq[q].reset_req.set(pulse(`q${q}_reset_req_q`, queueResetStart.item(q)));
       dpq[q].notify.set(pulse(`q${q}_notify_q`, notifyHit.item(q)));
