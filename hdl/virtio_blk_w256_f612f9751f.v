@@ -92,25 +92,25 @@ module virtio_blk_w256_f612f9751f (
 
   // ---- declarations
   /* verilator lint_off UNUSEDPARAM */
-  localparam [1:0] F_STATE_RECV = 2'd0;  // gen/blk/device.ts:313
-  localparam [1:0] F_STATE_STORE = 2'd1;  // gen/blk/device.ts:313
-  localparam [1:0] F_STATE_HDR = 2'd2;  // gen/blk/device.ts:313
-  localparam [3:0] STATE_IDLE = 4'd0;  // gen/blk/device.ts:374
-  localparam [3:0] STATE_CHECK = 4'd1;  // gen/blk/device.ts:374
-  localparam [3:0] STATE_HDR = 4'd2;  // gen/blk/device.ts:374
-  localparam [3:0] STATE_PREP = 4'd3;  // gen/blk/device.ts:374
-  localparam [3:0] STATE_DECODE = 4'd4;  // gen/blk/device.ts:374
-  localparam [3:0] STATE_DATA = 4'd5;  // gen/blk/device.ts:374
-  localparam [3:0] STATE_SEG = 4'd6;  // gen/blk/device.ts:374
-  localparam [3:0] STATE_SEG_WAIT = 4'd7;  // gen/blk/device.ts:374
-  localparam [3:0] STATE_SEG_EVAL = 4'd8;  // gen/blk/device.ts:374
-  localparam [3:0] STATE_SEG_CHECK = 4'd9;  // gen/blk/device.ts:374
-  localparam [3:0] STATE_ZERO = 4'd10;  // gen/blk/device.ts:374
-  localparam [3:0] STATE_POST = 4'd11;  // gen/blk/device.ts:374
-  localparam [1:0] S_STATE_IDLE = 2'd0;  // gen/blk/device.ts:411
-  localparam [1:0] S_STATE_READS = 2'd1;  // gen/blk/device.ts:411
-  localparam [1:0] S_STATE_FENCE = 2'd2;  // gen/blk/device.ts:411
-  localparam [1:0] S_STATE_ISSUE = 2'd3;  // gen/blk/device.ts:411
+  localparam [1:0] F_STATE_RECV = 2'd0;  // gen/blk/device.ts:316
+  localparam [1:0] F_STATE_STORE = 2'd1;  // gen/blk/device.ts:316
+  localparam [1:0] F_STATE_HDR = 2'd2;  // gen/blk/device.ts:316
+  localparam [3:0] STATE_IDLE = 4'd0;  // gen/blk/device.ts:377
+  localparam [3:0] STATE_CHECK = 4'd1;  // gen/blk/device.ts:377
+  localparam [3:0] STATE_HDR = 4'd2;  // gen/blk/device.ts:377
+  localparam [3:0] STATE_PREP = 4'd3;  // gen/blk/device.ts:377
+  localparam [3:0] STATE_DECODE = 4'd4;  // gen/blk/device.ts:377
+  localparam [3:0] STATE_DATA = 4'd5;  // gen/blk/device.ts:377
+  localparam [3:0] STATE_SEG = 4'd6;  // gen/blk/device.ts:377
+  localparam [3:0] STATE_SEG_WAIT = 4'd7;  // gen/blk/device.ts:377
+  localparam [3:0] STATE_SEG_EVAL = 4'd8;  // gen/blk/device.ts:377
+  localparam [3:0] STATE_SEG_CHECK = 4'd9;  // gen/blk/device.ts:377
+  localparam [3:0] STATE_ZERO = 4'd10;  // gen/blk/device.ts:377
+  localparam [3:0] STATE_POST = 4'd11;  // gen/blk/device.ts:377
+  localparam [1:0] S_STATE_IDLE = 2'd0;  // gen/blk/device.ts:414
+  localparam [1:0] S_STATE_READS = 2'd1;  // gen/blk/device.ts:414
+  localparam [1:0] S_STATE_FENCE = 2'd2;  // gen/blk/device.ts:414
+  localparam [1:0] S_STATE_ISSUE = 2'd3;  // gen/blk/device.ts:414
   /* verilator lint_on UNUSEDPARAM */
 
   wire rd_cmd_in_valid;  // gen/blk/device.ts:202
@@ -233,33 +233,33 @@ module virtio_blk_w256_f612f9751f (
   reg [4:0] slots_used;  // gen/blk/device.ts:253
   reg [3:0] f_slot;  // gen/blk/device.ts:254
   reg [3:0] b_slot;  // gen/blk/device.ts:255
-  reg [1:0] f_state;  // gen/blk/device.ts:313
-  reg [15:0] f_count;  // gen/blk/device.ts:314
-  reg [33:0] f_readable;  // gen/blk/device.ts:315
-  reg [33:0] f_writable;  // gen/blk/device.ts:316
-  reg [63:0] f_status_at;  // gen/blk/device.ts:318
-  reg f_queue;  // gen/blk/device.ts:319
-  reg [15:0] f_id;  // gen/blk/device.ts:320
-  reg [15:0] f_slots;  // gen/blk/device.ts:321
-  reg f_too_big;  // gen/blk/device.ts:322
+  reg [1:0] f_state;  // gen/blk/device.ts:316
+  reg [15:0] f_count;  // gen/blk/device.ts:317
+  reg [33:0] f_readable;  // gen/blk/device.ts:318
+  reg [33:0] f_writable;  // gen/blk/device.ts:319
+  reg [63:0] f_status_at;  // gen/blk/device.ts:321
+  reg f_queue;  // gen/blk/device.ts:322
+  reg [15:0] f_id;  // gen/blk/device.ts:323
+  reg [15:0] f_slots;  // gen/blk/device.ts:324
+  reg f_too_big;  // gen/blk/device.ts:325
   reg f_walk_walking;  // gen/blk/device.ts:263
   reg [18:0] f_walk_dev;  // gen/blk/device.ts:267
   reg [3:0] f_walk_idx;  // gen/blk/device.ts:268
   reg [33:0] f_walk_pos;  // gen/blk/device.ts:269
   wire [96:0] descs_rd0;  // gen/blk/device.ts:270
   wire f_walk_at_end;  // gen/blk/device.ts:272
-  wire [33:0] f_walk_s;  // gen/blk/device.ts:275
-  wire [33:0] f_walk_e;  // gen/blk/device.ts:276
-  wire f_walk_need;  // gen/blk/device.ts:277
-  wire f_walk_cmd_ready;  // gen/blk/device.ts:278
-  wire slot_freed;  // gen/blk/device.ts:343
-  reg [3:0] state;  // gen/blk/device.ts:374
-  reg [15:0] desc_count;  // gen/blk/device.ts:388
-  reg [33:0] readable;  // gen/blk/device.ts:389
-  reg [33:0] writable;  // gen/blk/device.ts:390
-  reg no_writable;  // gen/blk/device.ts:393
-  reg malformed;  // gen/blk/device.ts:394
-  reg slot_err;  // gen/blk/device.ts:397
+  wire [33:0] f_walk_s;  // gen/blk/device.ts:278
+  wire [33:0] f_walk_e;  // gen/blk/device.ts:279
+  wire f_walk_need;  // gen/blk/device.ts:280
+  wire f_walk_cmd_ready;  // gen/blk/device.ts:281
+  wire slot_freed;  // gen/blk/device.ts:346
+  reg [3:0] state;  // gen/blk/device.ts:377
+  reg [15:0] desc_count;  // gen/blk/device.ts:391
+  reg [33:0] readable;  // gen/blk/device.ts:392
+  reg [33:0] writable;  // gen/blk/device.ts:393
+  reg no_writable;  // gen/blk/device.ts:396
+  reg malformed;  // gen/blk/device.ts:397
+  reg slot_err;  // gen/blk/device.ts:400
   reg walk_walking;  // gen/blk/device.ts:263
   reg walk_dir;  // gen/blk/device.ts:264
   reg [33:0] walk_off;  // gen/blk/device.ts:265
@@ -269,223 +269,223 @@ module virtio_blk_w256_f612f9751f (
   reg [33:0] walk_pos;  // gen/blk/device.ts:269
   wire [96:0] descs_rd1;  // gen/blk/device.ts:270
   wire walk_at_end;  // gen/blk/device.ts:272
-  wire [33:0] walk_s;  // gen/blk/device.ts:275
-  wire [33:0] walk_e;  // gen/blk/device.ts:276
-  wire walk_need;  // gen/blk/device.ts:277
-  wire walk_cmd_ready;  // gen/blk/device.ts:278
-  reg [1:0] s_state;  // gen/blk/device.ts:411
-  reg fence_ioerr;  // gen/blk/device.ts:412
-  reg [7:0] b_status;  // gen/blk/device.ts:414
-  reg b_status_write;  // gen/blk/device.ts:415
-  reg status_queue_enq_valid;  // gen/blk/device.ts:416
-  wire status_queue_enq_ready;  // gen/blk/device.ts:416
-  reg [53:0] status_queue_enq_data;  // gen/blk/device.ts:416
-  wire status_queue_deq_valid;  // gen/blk/device.ts:416
-  reg status_queue_deq_ready;  // gen/blk/device.ts:416
-  wire [53:0] status_queue_deq_data;  // gen/blk/device.ts:416
+  wire [33:0] walk_s;  // gen/blk/device.ts:278
+  wire [33:0] walk_e;  // gen/blk/device.ts:279
+  wire walk_need;  // gen/blk/device.ts:280
+  wire walk_cmd_ready;  // gen/blk/device.ts:281
+  reg [1:0] s_state;  // gen/blk/device.ts:414
+  reg fence_ioerr;  // gen/blk/device.ts:415
+  reg [7:0] b_status;  // gen/blk/device.ts:417
+  reg b_status_write;  // gen/blk/device.ts:418
+  reg status_queue_enq_valid;  // gen/blk/device.ts:419
+  wire status_queue_enq_ready;  // gen/blk/device.ts:419
+  reg [53:0] status_queue_enq_data;  // gen/blk/device.ts:419
+  wire status_queue_deq_valid;  // gen/blk/device.ts:419
+  reg status_queue_deq_ready;  // gen/blk/device.ts:419
+  wire [53:0] status_queue_deq_data;  // gen/blk/device.ts:419
   /* verilator lint_off UNUSEDSIGNAL */  // unused
-  wire [4:0] status_queue_count;  // gen/blk/device.ts:416
+  wire [4:0] status_queue_count;  // gen/blk/device.ts:419
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [63:0] slot_status_at_rd0;  // gen/blk/device.ts:420
-  reg [15:0] rd_issued;  // gen/blk/device.ts:434
-  reg [15:0] rd_ended;  // gen/blk/device.ts:435
-  reg [7:0] wr_outstanding;  // gen/blk/device.ts:436
-  wire rd_quiet;  // gen/blk/device.ts:445
-  reg cap_sel_q_0;  // gen/blk/device.ts:522
-  reg cap_sel_q_1;  // gen/blk/device.ts:522
-  reg cap_sel_q_2;  // gen/blk/device.ts:522
-  reg cap_sel_q_3;  // gen/blk/device.ts:522
-  reg cap_sel_q_4;  // gen/blk/device.ts:522
-  reg cap_sel_q_5;  // gen/blk/device.ts:522
-  reg cap_sel_q_6;  // gen/blk/device.ts:522
-  reg cap_sel_q_7;  // gen/blk/device.ts:522
-  reg cap_sel_q_8;  // gen/blk/device.ts:522
-  reg cap_sel_q_9;  // gen/blk/device.ts:522
-  reg cap_sel_q_10;  // gen/blk/device.ts:522
-  reg cap_sel_q_11;  // gen/blk/device.ts:522
-  reg cap_sel_q_12;  // gen/blk/device.ts:522
-  reg cap_sel_q_13;  // gen/blk/device.ts:522
-  reg cap_sel_q_14;  // gen/blk/device.ts:522
-  reg cap_sel_q_15;  // gen/blk/device.ts:522
-  reg [3:0] cap_slot_q;  // gen/blk/device.ts:523
-  reg [15:0] cap_strb_q;  // gen/blk/device.ts:524
-  reg [4:0] hdr_count_0;  // gen/blk/device.ts:536
-  reg [4:0] hdr_count_1;  // gen/blk/device.ts:536
-  reg [4:0] hdr_count_2;  // gen/blk/device.ts:536
-  reg [4:0] hdr_count_3;  // gen/blk/device.ts:536
-  reg [4:0] hdr_count_4;  // gen/blk/device.ts:536
-  reg [4:0] hdr_count_5;  // gen/blk/device.ts:536
-  reg [4:0] hdr_count_6;  // gen/blk/device.ts:536
-  reg [4:0] hdr_count_7;  // gen/blk/device.ts:536
-  reg [4:0] hdr_count_8;  // gen/blk/device.ts:536
-  reg [4:0] hdr_count_9;  // gen/blk/device.ts:536
-  reg [4:0] hdr_count_10;  // gen/blk/device.ts:536
-  reg [4:0] hdr_count_11;  // gen/blk/device.ts:536
-  reg [4:0] hdr_count_12;  // gen/blk/device.ts:536
-  reg [4:0] hdr_count_13;  // gen/blk/device.ts:536
-  reg [4:0] hdr_count_14;  // gen/blk/device.ts:536
-  reg [4:0] hdr_count_15;  // gen/blk/device.ts:536
-  wire [4:0] hdr_sum;  // gen/blk/device.ts:537
-  reg [127:0] cap;  // gen/blk/device.ts:546
-  reg [12:0] zero_line;  // gen/blk/device.ts:551
-  reg [39:0] zero_left;  // gen/blk/device.ts:552
-  reg zero_done;  // gen/blk/device.ts:554
-  reg out_active_0;  // gen/blk/device.ts:579
-  reg out_active_1;  // gen/blk/device.ts:579
-  reg out_active_2;  // gen/blk/device.ts:579
-  reg out_active_3;  // gen/blk/device.ts:579
-  reg out_active_4;  // gen/blk/device.ts:579
-  reg out_active_5;  // gen/blk/device.ts:579
-  reg out_active_6;  // gen/blk/device.ts:579
-  reg out_active_7;  // gen/blk/device.ts:579
-  reg out_active_8;  // gen/blk/device.ts:579
-  reg out_active_9;  // gen/blk/device.ts:579
-  reg out_active_10;  // gen/blk/device.ts:579
-  reg out_active_11;  // gen/blk/device.ts:579
-  reg out_active_12;  // gen/blk/device.ts:579
-  reg out_active_13;  // gen/blk/device.ts:579
-  reg out_active_14;  // gen/blk/device.ts:579
-  reg out_active_15;  // gen/blk/device.ts:579
-  reg out_start;  // gen/blk/device.ts:580
-  reg scan_busy;  // gen/blk/device.ts:582
-  reg [3:0] scan_slot;  // gen/blk/device.ts:583
-  reg [11:0] scan_word;  // gen/blk/device.ts:584
-  reg zero_error;  // gen/blk/device.ts:587
-  wire [24:0] out_range_rd0;  // gen/blk/device.ts:589
-  wire rd_order_enq_valid;  // gen/blk/device.ts:614
-  wire rd_order_enq_ready;  // gen/blk/device.ts:614
-  wire [31:0] rd_order_enq_data;  // gen/blk/device.ts:614
-  wire rd_order_deq_valid;  // gen/blk/device.ts:614
-  wire rd_order_deq_ready;  // gen/blk/device.ts:614
-  wire [31:0] rd_order_deq_data;  // gen/blk/device.ts:614
+  wire [63:0] slot_status_at_rd0;  // gen/blk/device.ts:423
+  reg [15:0] rd_issued;  // gen/blk/device.ts:437
+  reg [15:0] rd_ended;  // gen/blk/device.ts:438
+  reg [7:0] wr_outstanding;  // gen/blk/device.ts:439
+  wire rd_quiet;  // gen/blk/device.ts:448
+  reg cap_sel_q_0;  // gen/blk/device.ts:525
+  reg cap_sel_q_1;  // gen/blk/device.ts:525
+  reg cap_sel_q_2;  // gen/blk/device.ts:525
+  reg cap_sel_q_3;  // gen/blk/device.ts:525
+  reg cap_sel_q_4;  // gen/blk/device.ts:525
+  reg cap_sel_q_5;  // gen/blk/device.ts:525
+  reg cap_sel_q_6;  // gen/blk/device.ts:525
+  reg cap_sel_q_7;  // gen/blk/device.ts:525
+  reg cap_sel_q_8;  // gen/blk/device.ts:525
+  reg cap_sel_q_9;  // gen/blk/device.ts:525
+  reg cap_sel_q_10;  // gen/blk/device.ts:525
+  reg cap_sel_q_11;  // gen/blk/device.ts:525
+  reg cap_sel_q_12;  // gen/blk/device.ts:525
+  reg cap_sel_q_13;  // gen/blk/device.ts:525
+  reg cap_sel_q_14;  // gen/blk/device.ts:525
+  reg cap_sel_q_15;  // gen/blk/device.ts:525
+  reg [3:0] cap_slot_q;  // gen/blk/device.ts:526
+  reg [15:0] cap_strb_q;  // gen/blk/device.ts:527
+  reg [4:0] hdr_count_0;  // gen/blk/device.ts:539
+  reg [4:0] hdr_count_1;  // gen/blk/device.ts:539
+  reg [4:0] hdr_count_2;  // gen/blk/device.ts:539
+  reg [4:0] hdr_count_3;  // gen/blk/device.ts:539
+  reg [4:0] hdr_count_4;  // gen/blk/device.ts:539
+  reg [4:0] hdr_count_5;  // gen/blk/device.ts:539
+  reg [4:0] hdr_count_6;  // gen/blk/device.ts:539
+  reg [4:0] hdr_count_7;  // gen/blk/device.ts:539
+  reg [4:0] hdr_count_8;  // gen/blk/device.ts:539
+  reg [4:0] hdr_count_9;  // gen/blk/device.ts:539
+  reg [4:0] hdr_count_10;  // gen/blk/device.ts:539
+  reg [4:0] hdr_count_11;  // gen/blk/device.ts:539
+  reg [4:0] hdr_count_12;  // gen/blk/device.ts:539
+  reg [4:0] hdr_count_13;  // gen/blk/device.ts:539
+  reg [4:0] hdr_count_14;  // gen/blk/device.ts:539
+  reg [4:0] hdr_count_15;  // gen/blk/device.ts:539
+  wire [4:0] hdr_sum;  // gen/blk/device.ts:540
+  reg [127:0] cap;  // gen/blk/device.ts:549
+  reg [12:0] zero_line;  // gen/blk/device.ts:554
+  reg [39:0] zero_left;  // gen/blk/device.ts:555
+  reg zero_done;  // gen/blk/device.ts:557
+  reg out_active_0;  // gen/blk/device.ts:582
+  reg out_active_1;  // gen/blk/device.ts:582
+  reg out_active_2;  // gen/blk/device.ts:582
+  reg out_active_3;  // gen/blk/device.ts:582
+  reg out_active_4;  // gen/blk/device.ts:582
+  reg out_active_5;  // gen/blk/device.ts:582
+  reg out_active_6;  // gen/blk/device.ts:582
+  reg out_active_7;  // gen/blk/device.ts:582
+  reg out_active_8;  // gen/blk/device.ts:582
+  reg out_active_9;  // gen/blk/device.ts:582
+  reg out_active_10;  // gen/blk/device.ts:582
+  reg out_active_11;  // gen/blk/device.ts:582
+  reg out_active_12;  // gen/blk/device.ts:582
+  reg out_active_13;  // gen/blk/device.ts:582
+  reg out_active_14;  // gen/blk/device.ts:582
+  reg out_active_15;  // gen/blk/device.ts:582
+  reg out_start;  // gen/blk/device.ts:583
+  reg scan_busy;  // gen/blk/device.ts:585
+  reg [3:0] scan_slot;  // gen/blk/device.ts:586
+  reg [11:0] scan_word;  // gen/blk/device.ts:587
+  reg zero_error;  // gen/blk/device.ts:590
+  wire [24:0] out_range_rd0;  // gen/blk/device.ts:592
+  wire rd_order_enq_valid;  // gen/blk/device.ts:617
+  wire rd_order_enq_ready;  // gen/blk/device.ts:617
+  wire [31:0] rd_order_enq_data;  // gen/blk/device.ts:617
+  wire rd_order_deq_valid;  // gen/blk/device.ts:617
+  wire rd_order_deq_ready;  // gen/blk/device.ts:617
+  wire [31:0] rd_order_deq_data;  // gen/blk/device.ts:617
   /* verilator lint_off UNUSEDSIGNAL */  // unused
-  wire [4:0] rd_order_count;  // gen/blk/device.ts:614
+  wire [4:0] rd_order_count;  // gen/blk/device.ts:617
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [7:0] status_byte_rd0;  // gen/blk/device.ts:612
-  wire [7:0] status_byte_rd1;  // gen/blk/device.ts:612
-  reg rd_out_valid;  // gen/blk/device.ts:649
-  reg [511:0] rd_out_data;  // gen/blk/device.ts:650
-  reg rd_err_pending;  // gen/blk/device.ts:662
-  reg completions_enq_valid;  // gen/blk/device.ts:696
-  wire completions_enq_ready;  // gen/blk/device.ts:696
-  reg [36:0] completions_enq_data;  // gen/blk/device.ts:696
-  wire completions_deq_valid;  // gen/blk/device.ts:696
-  wire completions_deq_ready;  // gen/blk/device.ts:696
-  wire [36:0] completions_deq_data;  // gen/blk/device.ts:696
+  wire [7:0] status_byte_rd0;  // gen/blk/device.ts:615
+  wire [7:0] status_byte_rd1;  // gen/blk/device.ts:615
+  reg rd_out_valid;  // gen/blk/device.ts:652
+  reg [511:0] rd_out_data;  // gen/blk/device.ts:653
+  reg rd_err_pending;  // gen/blk/device.ts:665
+  reg completions_enq_valid;  // gen/blk/device.ts:699
+  wire completions_enq_ready;  // gen/blk/device.ts:699
+  reg [36:0] completions_enq_data;  // gen/blk/device.ts:699
+  wire completions_deq_valid;  // gen/blk/device.ts:699
+  wire completions_deq_ready;  // gen/blk/device.ts:699
+  wire [36:0] completions_deq_data;  // gen/blk/device.ts:699
   /* verilator lint_off UNUSEDSIGNAL */  // unused
-  wire [4:0] completions_count;  // gen/blk/device.ts:696
+  wire [4:0] completions_count;  // gen/blk/device.ts:699
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [4:0] statuses_done;  // gen/blk/device.ts:697
-  wire [32:0] slot_used_rd0;  // gen/blk/device.ts:702
-  reg [15:0] s_write_mark;  // gen/blk/device.ts:722
-  reg s_len_error;  // gen/blk/device.ts:723
+  reg [4:0] statuses_done;  // gen/blk/device.ts:700
+  wire [32:0] slot_used_rd0;  // gen/blk/device.ts:705
+  reg [15:0] s_write_mark;  // gen/blk/device.ts:725
+  reg s_len_error;  // gen/blk/device.ts:726
   /* verilator lint_off UNUSEDSIGNAL */  // partly unused
-  reg [33:0] written;  // gen/blk/device.ts:765
+  reg [33:0] written;  // gen/blk/device.ts:768
   /* verilator lint_on UNUSEDSIGNAL */
-  reg is_discard;  // gen/blk/device.ts:766
-  reg [8:0] seg_idx;  // gen/blk/device.ts:767
-  reg [8:0] seg_count;  // gen/blk/device.ts:768
-  reg seg_pass2;  // gen/blk/device.ts:769
-  wire dma_idle;  // gen/blk/device.ts:770
-  reg fence;  // gen/blk/device.ts:795
-  wire [127:0] capture_rd0;  // gen/blk/device.ts:807
-  reg [33:0] out_data;  // gen/blk/device.ts:811
-  reg [33:0] in_data;  // gen/blk/device.ts:812
-  reg t_in;  // gen/blk/device.ts:813
-  reg t_out;  // gen/blk/device.ts:813
-  reg t_flush;  // gen/blk/device.ts:813
-  reg t_get_id;  // gen/blk/device.ts:813
-  reg t_discard;  // gen/blk/device.ts:813
-  reg t_write_zeroes;  // gen/blk/device.ts:813
-  reg io_bad;  // gen/blk/device.ts:813
-  reg dwz_bad;  // gen/blk/device.ts:813
-  reg dwz_too_many;  // gen/blk/device.ts:813
-  reg [17:0] storage_off;  // gen/blk/device.ts:823
-  reg [33:0] id_len;  // gen/blk/device.ts:824
-  reg seg_unsupp;  // gen/blk/device.ts:813
-  reg seg_ioerr;  // gen/blk/device.ts:813
-  reg seg_last;  // gen/blk/device.ts:813
-  reg seg_empty;  // gen/blk/device.ts:813
-  reg id_bad;  // gen/blk/device.ts:813
-  reg blocked;  // gen/blk/device.ts:813
-  wire [85:0] slot_info_rd0;  // gen/blk/device.ts:855
+  reg is_discard;  // gen/blk/device.ts:769
+  reg [8:0] seg_idx;  // gen/blk/device.ts:770
+  reg [8:0] seg_count;  // gen/blk/device.ts:771
+  reg seg_pass2;  // gen/blk/device.ts:772
+  wire dma_idle;  // gen/blk/device.ts:773
+  reg fence;  // gen/blk/device.ts:798
+  wire [127:0] capture_rd0;  // gen/blk/device.ts:810
+  reg [33:0] out_data;  // gen/blk/device.ts:814
+  reg [33:0] in_data;  // gen/blk/device.ts:815
+  reg t_in;  // gen/blk/device.ts:816
+  reg t_out;  // gen/blk/device.ts:816
+  reg t_flush;  // gen/blk/device.ts:816
+  reg t_get_id;  // gen/blk/device.ts:816
+  reg t_discard;  // gen/blk/device.ts:816
+  reg t_write_zeroes;  // gen/blk/device.ts:816
+  reg io_bad;  // gen/blk/device.ts:816
+  reg dwz_bad;  // gen/blk/device.ts:816
+  reg dwz_too_many;  // gen/blk/device.ts:816
+  reg [17:0] storage_off;  // gen/blk/device.ts:826
+  reg [33:0] id_len;  // gen/blk/device.ts:827
+  reg seg_unsupp;  // gen/blk/device.ts:816
+  reg seg_ioerr;  // gen/blk/device.ts:816
+  reg seg_last;  // gen/blk/device.ts:816
+  reg seg_empty;  // gen/blk/device.ts:816
+  reg id_bad;  // gen/blk/device.ts:816
+  reg blocked;  // gen/blk/device.ts:816
+  wire [85:0] slot_info_rd0;  // gen/blk/device.ts:858
   reg [96:0] descs [0:127];  // gen/blk/device.ts:241
   reg [85:0] slot_info [0:15];  // gen/blk/device.ts:243
   reg [63:0] slot_status_at [0:15];  // gen/blk/device.ts:244
   reg [32:0] slot_used [0:15];  // gen/blk/device.ts:245
   reg [7:0] status_byte [0:15];  // gen/blk/device.ts:252
-  reg [127:0] capture [0:15];  // gen/blk/device.ts:484
-  reg [24:0] out_range [0:15];  // gen/blk/device.ts:578
+  reg [127:0] capture [0:15];  // gen/blk/device.ts:487
+  reg [24:0] out_range [0:15];  // gen/blk/device.ts:581
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [33:0] _sub_0;  // gen/blk/device.ts:293
+  wire [33:0] _sub_0;  // gen/blk/device.ts:296
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [33:0] _sub_1;  // gen/blk/device.ts:293
+  wire [33:0] _sub_1;  // gen/blk/device.ts:296
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [33:0] _sub_2;  // gen/blk/device.ts:294
+  wire [33:0] _sub_2;  // gen/blk/device.ts:297
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [33:0] _sub_3;  // gen/blk/device.ts:294
+  wire [33:0] _sub_3;  // gen/blk/device.ts:297
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [13:0] _add_4;  // gen/blk/device.ts:472
+  wire [13:0] _add_4;  // gen/blk/device.ts:475
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [13:0] _add_5;  // gen/blk/device.ts:472
+  wire [13:0] _add_5;  // gen/blk/device.ts:475
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_6;  // gen/blk/device.ts:724
+  wire [15:0] _sub_6;  // gen/blk/device.ts:727
   /* verilator lint_on UNUSEDSIGNAL */
-  wire _and_9;  // gen/blk/device.ts:496
-  wire _and_10;  // gen/blk/device.ts:496
-  wire _or_8;  // gen/blk/device.ts:513
-  wire _and_7;  // gen/blk/device.ts:513
-  wire [3:0] _mux_11;  // gen/blk/device.ts:512
-  wire _and_13;  // gen/blk/device.ts:669
-  wire _and_12;  // gen/blk/device.ts:671
-  wire [3:0] _mux_14;  // gen/blk/device.ts:670
+  wire _and_9;  // gen/blk/device.ts:499
+  wire _and_10;  // gen/blk/device.ts:499
+  wire _or_8;  // gen/blk/device.ts:516
+  wire _and_7;  // gen/blk/device.ts:516
+  wire [3:0] _mux_11;  // gen/blk/device.ts:515
+  wire _and_13;  // gen/blk/device.ts:672
+  wire _and_12;  // gen/blk/device.ts:674
+  wire [3:0] _mux_14;  // gen/blk/device.ts:673
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_15;  // gen/blk/device.ts:724
+  wire [15:0] _sub_15;  // gen/blk/device.ts:727
   /* verilator lint_on UNUSEDSIGNAL */
-  wire _and_17;  // gen/blk/device.ts:505
-  wire _or_16;  // gen/blk/device.ts:510
-  wire _and_19;  // gen/blk/device.ts:505
-  wire _or_18;  // gen/blk/device.ts:510
-  wire _and_21;  // gen/blk/device.ts:505
-  wire _or_20;  // gen/blk/device.ts:510
-  wire _and_23;  // gen/blk/device.ts:505
-  wire _or_22;  // gen/blk/device.ts:510
-  wire _and_25;  // gen/blk/device.ts:505
-  wire _or_24;  // gen/blk/device.ts:510
-  wire _and_27;  // gen/blk/device.ts:505
-  wire _or_26;  // gen/blk/device.ts:510
-  wire _and_29;  // gen/blk/device.ts:505
-  wire _or_28;  // gen/blk/device.ts:510
-  wire _and_31;  // gen/blk/device.ts:505
-  wire _or_30;  // gen/blk/device.ts:510
-  wire _and_33;  // gen/blk/device.ts:505
-  wire _or_32;  // gen/blk/device.ts:510
-  wire _and_35;  // gen/blk/device.ts:505
-  wire _or_34;  // gen/blk/device.ts:510
-  wire _and_37;  // gen/blk/device.ts:505
-  wire _or_36;  // gen/blk/device.ts:510
-  wire _and_39;  // gen/blk/device.ts:505
-  wire _or_38;  // gen/blk/device.ts:510
-  wire _and_41;  // gen/blk/device.ts:505
-  wire _or_40;  // gen/blk/device.ts:510
-  wire _and_43;  // gen/blk/device.ts:505
-  wire _or_42;  // gen/blk/device.ts:510
-  wire _and_45;  // gen/blk/device.ts:505
-  wire _or_44;  // gen/blk/device.ts:510
-  wire _and_47;  // gen/blk/device.ts:505
-  wire _or_46;  // gen/blk/device.ts:510
-  wire [255:0] _cat_48;  // gen/blk/device.ts:632
+  wire _and_17;  // gen/blk/device.ts:508
+  wire _or_16;  // gen/blk/device.ts:513
+  wire _and_19;  // gen/blk/device.ts:508
+  wire _or_18;  // gen/blk/device.ts:513
+  wire _and_21;  // gen/blk/device.ts:508
+  wire _or_20;  // gen/blk/device.ts:513
+  wire _and_23;  // gen/blk/device.ts:508
+  wire _or_22;  // gen/blk/device.ts:513
+  wire _and_25;  // gen/blk/device.ts:508
+  wire _or_24;  // gen/blk/device.ts:513
+  wire _and_27;  // gen/blk/device.ts:508
+  wire _or_26;  // gen/blk/device.ts:513
+  wire _and_29;  // gen/blk/device.ts:508
+  wire _or_28;  // gen/blk/device.ts:513
+  wire _and_31;  // gen/blk/device.ts:508
+  wire _or_30;  // gen/blk/device.ts:513
+  wire _and_33;  // gen/blk/device.ts:508
+  wire _or_32;  // gen/blk/device.ts:513
+  wire _and_35;  // gen/blk/device.ts:508
+  wire _or_34;  // gen/blk/device.ts:513
+  wire _and_37;  // gen/blk/device.ts:508
+  wire _or_36;  // gen/blk/device.ts:513
+  wire _and_39;  // gen/blk/device.ts:508
+  wire _or_38;  // gen/blk/device.ts:513
+  wire _and_41;  // gen/blk/device.ts:508
+  wire _or_40;  // gen/blk/device.ts:513
+  wire _and_43;  // gen/blk/device.ts:508
+  wire _or_42;  // gen/blk/device.ts:513
+  wire _and_45;  // gen/blk/device.ts:508
+  wire _or_44;  // gen/blk/device.ts:513
+  wire _and_47;  // gen/blk/device.ts:508
+  wire _or_46;  // gen/blk/device.ts:513
+  wire [255:0] _cat_48;  // gen/blk/device.ts:635
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [33:0] _mux_49;  // gen/blk/device.ts:905
+  wire [33:0] _mux_49;  // gen/blk/device.ts:908
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [127:0] _cat_50;  // gen/blk/device.ts:514
-  wire [15:0] _cat_51;  // gen/blk/device.ts:514
+  wire [127:0] _cat_50;  // gen/blk/device.ts:517
+  wire [15:0] _cat_51;  // gen/blk/device.ts:517
 
   // ---- instances
   pipe_w111 rd_cmd_pipe (  // gen/blk/device.ts:203
@@ -557,7 +557,7 @@ module virtio_blk_w256_f612f9751f (
     .wr_accepted (store_wr_accepted),
     .wr_answered (store_wr_answered)
   );
-  fifo_w54_d16 status_queue (  // gen/blk/device.ts:416
+  fifo_w54_d16 status_queue (  // gen/blk/device.ts:419
     .clk       (clk),
     .rst       (rst),
     .enq_valid (status_queue_enq_valid),
@@ -568,7 +568,7 @@ module virtio_blk_w256_f612f9751f (
     .deq_data  (status_queue_deq_data),
     .count     (status_queue_count)
   );
-  fifo_w32_d16 rd_order (  // gen/blk/device.ts:614
+  fifo_w32_d16 rd_order (  // gen/blk/device.ts:617
     .clk       (clk),
     .rst       (rst),
     .enq_valid (rd_order_enq_valid),
@@ -579,7 +579,7 @@ module virtio_blk_w256_f612f9751f (
     .deq_data  (rd_order_deq_data),
     .count     (rd_order_count)
   );
-  fifo_w37_d16 completions (  // gen/blk/device.ts:696
+  fifo_w37_d16 completions (  // gen/blk/device.ts:699
     .clk       (clk),
     .rst       (rst),
     .enq_valid (completions_enq_valid),
@@ -592,80 +592,80 @@ module virtio_blk_w256_f612f9751f (
   );
 
   // ---- combinational logic
-  assign _sub_0 = walk_s - walk_off;  // gen/blk/device.ts:293
-  assign _sub_1 = f_walk_s - 34'd0;  // gen/blk/device.ts:293
-  assign _sub_2 = walk_e - walk_s;  // gen/blk/device.ts:294
-  assign _sub_3 = f_walk_e - f_walk_s;  // gen/blk/device.ts:294
-  assign _add_4 = mem_wr_addr + 14'd1;  // gen/blk/device.ts:472
-  assign _add_5 = mem_rd_addr + 14'd1;  // gen/blk/device.ts:472
-  assign _sub_6 = store_wr_answered - s_write_mark;  // gen/blk/device.ts:724
-  assign _and_9 = (mem_wr_addr[13] & (mem_wr_addr[0] < 1'b1)) & (mem_wr_addr[12:5] == 8'd0);  // gen/blk/device.ts:496
-  assign _and_10 = (_add_4[13] & (_add_4[0] < 1'b1)) & (_add_4[12:5] == 8'd0);  // gen/blk/device.ts:496
-  assign _or_8 = _and_9 | _and_10;  // gen/blk/device.ts:513
-  assign _and_7 = (mem_wr_valid & mem_wr_ready) & _or_8;  // gen/blk/device.ts:513
-  assign _mux_11 = _and_9 ? mem_wr_addr[4:1] : _add_4[4:1];  // gen/blk/device.ts:512
-  assign _and_13 = rd_order_deq_data[15] & ((rd_order_deq_data[31] & rd_order_deq_data[30]) & (rd_order_deq_data[28] == 1'b0));  // gen/blk/device.ts:669
-  assign _and_12 = (rd_order_deq_valid & ((~(~(rd_order_deq_data[31] & rd_order_deq_data[15]))) | store_rdata_valid)) & (((rd_order_deq_data[15] & rd_order_deq_data[14]) & (rd_order_deq_data[12] == 1'b0)) | _and_13);  // gen/blk/device.ts:671
-  assign _mux_14 = ((rd_order_deq_data[15] & rd_order_deq_data[14]) & (rd_order_deq_data[12] == 1'b0)) ? rd_order_deq_data[11:8] : rd_order_deq_data[27:24];  // gen/blk/device.ts:670
-  assign _sub_15 = rd_ended - status_queue_deq_data[15:0];  // gen/blk/device.ts:724
-  assign _and_17 = _and_9 & (mem_wr_addr[0] == 1'b0);  // gen/blk/device.ts:505
-  assign _or_16 = (_and_17 & mem_wr_be[15]) | ((_and_10 & (_add_4[0] == 1'b0)) & mem_wr_be[47]);  // gen/blk/device.ts:510
-  assign _and_19 = _and_9 & (mem_wr_addr[0] == 1'b0);  // gen/blk/device.ts:505
-  assign _or_18 = (_and_19 & mem_wr_be[14]) | ((_and_10 & (_add_4[0] == 1'b0)) & mem_wr_be[46]);  // gen/blk/device.ts:510
-  assign _and_21 = _and_9 & (mem_wr_addr[0] == 1'b0);  // gen/blk/device.ts:505
-  assign _or_20 = (_and_21 & mem_wr_be[13]) | ((_and_10 & (_add_4[0] == 1'b0)) & mem_wr_be[45]);  // gen/blk/device.ts:510
-  assign _and_23 = _and_9 & (mem_wr_addr[0] == 1'b0);  // gen/blk/device.ts:505
-  assign _or_22 = (_and_23 & mem_wr_be[12]) | ((_and_10 & (_add_4[0] == 1'b0)) & mem_wr_be[44]);  // gen/blk/device.ts:510
-  assign _and_25 = _and_9 & (mem_wr_addr[0] == 1'b0);  // gen/blk/device.ts:505
-  assign _or_24 = (_and_25 & mem_wr_be[11]) | ((_and_10 & (_add_4[0] == 1'b0)) & mem_wr_be[43]);  // gen/blk/device.ts:510
-  assign _and_27 = _and_9 & (mem_wr_addr[0] == 1'b0);  // gen/blk/device.ts:505
-  assign _or_26 = (_and_27 & mem_wr_be[10]) | ((_and_10 & (_add_4[0] == 1'b0)) & mem_wr_be[42]);  // gen/blk/device.ts:510
-  assign _and_29 = _and_9 & (mem_wr_addr[0] == 1'b0);  // gen/blk/device.ts:505
-  assign _or_28 = (_and_29 & mem_wr_be[9]) | ((_and_10 & (_add_4[0] == 1'b0)) & mem_wr_be[41]);  // gen/blk/device.ts:510
-  assign _and_31 = _and_9 & (mem_wr_addr[0] == 1'b0);  // gen/blk/device.ts:505
-  assign _or_30 = (_and_31 & mem_wr_be[8]) | ((_and_10 & (_add_4[0] == 1'b0)) & mem_wr_be[40]);  // gen/blk/device.ts:510
-  assign _and_33 = _and_9 & (mem_wr_addr[0] == 1'b0);  // gen/blk/device.ts:505
-  assign _or_32 = (_and_33 & mem_wr_be[7]) | ((_and_10 & (_add_4[0] == 1'b0)) & mem_wr_be[39]);  // gen/blk/device.ts:510
-  assign _and_35 = _and_9 & (mem_wr_addr[0] == 1'b0);  // gen/blk/device.ts:505
-  assign _or_34 = (_and_35 & mem_wr_be[6]) | ((_and_10 & (_add_4[0] == 1'b0)) & mem_wr_be[38]);  // gen/blk/device.ts:510
-  assign _and_37 = _and_9 & (mem_wr_addr[0] == 1'b0);  // gen/blk/device.ts:505
-  assign _or_36 = (_and_37 & mem_wr_be[5]) | ((_and_10 & (_add_4[0] == 1'b0)) & mem_wr_be[37]);  // gen/blk/device.ts:510
-  assign _and_39 = _and_9 & (mem_wr_addr[0] == 1'b0);  // gen/blk/device.ts:505
-  assign _or_38 = (_and_39 & mem_wr_be[4]) | ((_and_10 & (_add_4[0] == 1'b0)) & mem_wr_be[36]);  // gen/blk/device.ts:510
-  assign _and_41 = _and_9 & (mem_wr_addr[0] == 1'b0);  // gen/blk/device.ts:505
-  assign _or_40 = (_and_41 & mem_wr_be[3]) | ((_and_10 & (_add_4[0] == 1'b0)) & mem_wr_be[35]);  // gen/blk/device.ts:510
-  assign _and_43 = _and_9 & (mem_wr_addr[0] == 1'b0);  // gen/blk/device.ts:505
-  assign _or_42 = (_and_43 & mem_wr_be[2]) | ((_and_10 & (_add_4[0] == 1'b0)) & mem_wr_be[34]);  // gen/blk/device.ts:510
-  assign _and_45 = _and_9 & (mem_wr_addr[0] == 1'b0);  // gen/blk/device.ts:505
-  assign _or_44 = (_and_45 & mem_wr_be[1]) | ((_and_10 & (_add_4[0] == 1'b0)) & mem_wr_be[33]);  // gen/blk/device.ts:510
-  assign _and_47 = _and_9 & (mem_wr_addr[0] == 1'b0);  // gen/blk/device.ts:505
-  assign _or_46 = (_and_47 & mem_wr_be[0]) | ((_and_10 & (_add_4[0] == 1'b0)) & mem_wr_be[32]);  // gen/blk/device.ts:510
-  assign _cat_48 = {8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd49, 8'd48, 8'd48, 8'd48, 8'd32, 8'd107, 8'd108, 8'd98, 8'd32, 8'd97, 8'd103, 8'd112, 8'd102, 8'd45, 8'd111, 8'd105, 8'd116, 8'd114, 8'd105, 8'd118};  // gen/blk/device.ts:632
-  assign _mux_49 = t_out ? out_data : in_data;  // gen/blk/device.ts:905
-  assign _cat_50 = {(_and_17 ? mem_wr_data[127:120] : mem_wr_data[383:376]), (_and_19 ? mem_wr_data[119:112] : mem_wr_data[375:368]), (_and_21 ? mem_wr_data[111:104] : mem_wr_data[367:360]), (_and_23 ? mem_wr_data[103:96] : mem_wr_data[359:352]), (_and_25 ? mem_wr_data[95:88] : mem_wr_data[351:344]), (_and_27 ? mem_wr_data[87:80] : mem_wr_data[343:336]), (_and_29 ? mem_wr_data[79:72] : mem_wr_data[335:328]), (_and_31 ? mem_wr_data[71:64] : mem_wr_data[327:320]), (_and_33 ? mem_wr_data[63:56] : mem_wr_data[319:312]), (_and_35 ? mem_wr_data[55:48] : mem_wr_data[311:304]), (_and_37 ? mem_wr_data[47:40] : mem_wr_data[303:296]), (_and_39 ? mem_wr_data[39:32] : mem_wr_data[295:288]), (_and_41 ? mem_wr_data[31:24] : mem_wr_data[287:280]), (_and_43 ? mem_wr_data[23:16] : mem_wr_data[279:272]), (_and_45 ? mem_wr_data[15:8] : mem_wr_data[271:264]), (_and_47 ? mem_wr_data[7:0] : mem_wr_data[263:256])};  // gen/blk/device.ts:514
-  assign _cat_51 = {_or_16, _or_18, _or_20, _or_22, _or_24, _or_26, _or_28, _or_30, _or_32, _or_34, _or_36, _or_38, _or_40, _or_42, _or_44, _or_46};  // gen/blk/device.ts:514
-  assign chain_ready = (f_state == F_STATE_RECV) & (slots_used < 5'd16);  // gen/blk/device.ts:323
-  assign done_valid = completions_deq_valid & (completions_deq_data[32] | (statuses_done != 5'd0));  // gen/blk/device.ts:701
-  assign done_queue = slot_used_rd0[32];  // gen/blk/device.ts:703
-  assign done_id = slot_used_rd0[31:16];  // gen/blk/device.ts:704
-  assign done_slots = slot_used_rd0[15:0];  // gen/blk/device.ts:705
-  assign done_len = ((~completions_deq_data[32]) & (completions_deq_data[36] ? (completions_deq_data[35] ? (completions_deq_data[34] ? (completions_deq_data[33] ? slot_error_15 : slot_error_14) : (completions_deq_data[33] ? slot_error_13 : slot_error_12)) : (completions_deq_data[34] ? (completions_deq_data[33] ? slot_error_11 : slot_error_10) : (completions_deq_data[33] ? slot_error_9 : slot_error_8))) : (completions_deq_data[35] ? (completions_deq_data[34] ? (completions_deq_data[33] ? slot_error_7 : slot_error_6) : (completions_deq_data[33] ? slot_error_5 : slot_error_4)) : (completions_deq_data[34] ? (completions_deq_data[33] ? slot_error_3 : slot_error_2) : (completions_deq_data[33] ? slot_error_1 : slot_error_0))))) ? 32'd1 : completions_deq_data[31:0];  // gen/blk/device.ts:707
+  assign _sub_0 = walk_s - walk_off;  // gen/blk/device.ts:296
+  assign _sub_1 = f_walk_s - 34'd0;  // gen/blk/device.ts:296
+  assign _sub_2 = walk_e - walk_s;  // gen/blk/device.ts:297
+  assign _sub_3 = f_walk_e - f_walk_s;  // gen/blk/device.ts:297
+  assign _add_4 = mem_wr_addr + 14'd1;  // gen/blk/device.ts:475
+  assign _add_5 = mem_rd_addr + 14'd1;  // gen/blk/device.ts:475
+  assign _sub_6 = store_wr_answered - s_write_mark;  // gen/blk/device.ts:727
+  assign _and_9 = (mem_wr_addr[13] & (mem_wr_addr[0] < 1'b1)) & (mem_wr_addr[12:5] == 8'd0);  // gen/blk/device.ts:499
+  assign _and_10 = (_add_4[13] & (_add_4[0] < 1'b1)) & (_add_4[12:5] == 8'd0);  // gen/blk/device.ts:499
+  assign _or_8 = _and_9 | _and_10;  // gen/blk/device.ts:516
+  assign _and_7 = (mem_wr_valid & mem_wr_ready) & _or_8;  // gen/blk/device.ts:516
+  assign _mux_11 = _and_9 ? mem_wr_addr[4:1] : _add_4[4:1];  // gen/blk/device.ts:515
+  assign _and_13 = rd_order_deq_data[15] & ((rd_order_deq_data[31] & rd_order_deq_data[30]) & (rd_order_deq_data[28] == 1'b0));  // gen/blk/device.ts:672
+  assign _and_12 = (rd_order_deq_valid & ((~(~(rd_order_deq_data[31] & rd_order_deq_data[15]))) | store_rdata_valid)) & (((rd_order_deq_data[15] & rd_order_deq_data[14]) & (rd_order_deq_data[12] == 1'b0)) | _and_13);  // gen/blk/device.ts:674
+  assign _mux_14 = ((rd_order_deq_data[15] & rd_order_deq_data[14]) & (rd_order_deq_data[12] == 1'b0)) ? rd_order_deq_data[11:8] : rd_order_deq_data[27:24];  // gen/blk/device.ts:673
+  assign _sub_15 = rd_ended - status_queue_deq_data[15:0];  // gen/blk/device.ts:727
+  assign _and_17 = _and_9 & (mem_wr_addr[0] == 1'b0);  // gen/blk/device.ts:508
+  assign _or_16 = (_and_17 & mem_wr_be[15]) | ((_and_10 & (_add_4[0] == 1'b0)) & mem_wr_be[47]);  // gen/blk/device.ts:513
+  assign _and_19 = _and_9 & (mem_wr_addr[0] == 1'b0);  // gen/blk/device.ts:508
+  assign _or_18 = (_and_19 & mem_wr_be[14]) | ((_and_10 & (_add_4[0] == 1'b0)) & mem_wr_be[46]);  // gen/blk/device.ts:513
+  assign _and_21 = _and_9 & (mem_wr_addr[0] == 1'b0);  // gen/blk/device.ts:508
+  assign _or_20 = (_and_21 & mem_wr_be[13]) | ((_and_10 & (_add_4[0] == 1'b0)) & mem_wr_be[45]);  // gen/blk/device.ts:513
+  assign _and_23 = _and_9 & (mem_wr_addr[0] == 1'b0);  // gen/blk/device.ts:508
+  assign _or_22 = (_and_23 & mem_wr_be[12]) | ((_and_10 & (_add_4[0] == 1'b0)) & mem_wr_be[44]);  // gen/blk/device.ts:513
+  assign _and_25 = _and_9 & (mem_wr_addr[0] == 1'b0);  // gen/blk/device.ts:508
+  assign _or_24 = (_and_25 & mem_wr_be[11]) | ((_and_10 & (_add_4[0] == 1'b0)) & mem_wr_be[43]);  // gen/blk/device.ts:513
+  assign _and_27 = _and_9 & (mem_wr_addr[0] == 1'b0);  // gen/blk/device.ts:508
+  assign _or_26 = (_and_27 & mem_wr_be[10]) | ((_and_10 & (_add_4[0] == 1'b0)) & mem_wr_be[42]);  // gen/blk/device.ts:513
+  assign _and_29 = _and_9 & (mem_wr_addr[0] == 1'b0);  // gen/blk/device.ts:508
+  assign _or_28 = (_and_29 & mem_wr_be[9]) | ((_and_10 & (_add_4[0] == 1'b0)) & mem_wr_be[41]);  // gen/blk/device.ts:513
+  assign _and_31 = _and_9 & (mem_wr_addr[0] == 1'b0);  // gen/blk/device.ts:508
+  assign _or_30 = (_and_31 & mem_wr_be[8]) | ((_and_10 & (_add_4[0] == 1'b0)) & mem_wr_be[40]);  // gen/blk/device.ts:513
+  assign _and_33 = _and_9 & (mem_wr_addr[0] == 1'b0);  // gen/blk/device.ts:508
+  assign _or_32 = (_and_33 & mem_wr_be[7]) | ((_and_10 & (_add_4[0] == 1'b0)) & mem_wr_be[39]);  // gen/blk/device.ts:513
+  assign _and_35 = _and_9 & (mem_wr_addr[0] == 1'b0);  // gen/blk/device.ts:508
+  assign _or_34 = (_and_35 & mem_wr_be[6]) | ((_and_10 & (_add_4[0] == 1'b0)) & mem_wr_be[38]);  // gen/blk/device.ts:513
+  assign _and_37 = _and_9 & (mem_wr_addr[0] == 1'b0);  // gen/blk/device.ts:508
+  assign _or_36 = (_and_37 & mem_wr_be[5]) | ((_and_10 & (_add_4[0] == 1'b0)) & mem_wr_be[37]);  // gen/blk/device.ts:513
+  assign _and_39 = _and_9 & (mem_wr_addr[0] == 1'b0);  // gen/blk/device.ts:508
+  assign _or_38 = (_and_39 & mem_wr_be[4]) | ((_and_10 & (_add_4[0] == 1'b0)) & mem_wr_be[36]);  // gen/blk/device.ts:513
+  assign _and_41 = _and_9 & (mem_wr_addr[0] == 1'b0);  // gen/blk/device.ts:508
+  assign _or_40 = (_and_41 & mem_wr_be[3]) | ((_and_10 & (_add_4[0] == 1'b0)) & mem_wr_be[35]);  // gen/blk/device.ts:513
+  assign _and_43 = _and_9 & (mem_wr_addr[0] == 1'b0);  // gen/blk/device.ts:508
+  assign _or_42 = (_and_43 & mem_wr_be[2]) | ((_and_10 & (_add_4[0] == 1'b0)) & mem_wr_be[34]);  // gen/blk/device.ts:513
+  assign _and_45 = _and_9 & (mem_wr_addr[0] == 1'b0);  // gen/blk/device.ts:508
+  assign _or_44 = (_and_45 & mem_wr_be[1]) | ((_and_10 & (_add_4[0] == 1'b0)) & mem_wr_be[33]);  // gen/blk/device.ts:513
+  assign _and_47 = _and_9 & (mem_wr_addr[0] == 1'b0);  // gen/blk/device.ts:508
+  assign _or_46 = (_and_47 & mem_wr_be[0]) | ((_and_10 & (_add_4[0] == 1'b0)) & mem_wr_be[32]);  // gen/blk/device.ts:513
+  assign _cat_48 = {8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd49, 8'd48, 8'd48, 8'd48, 8'd32, 8'd107, 8'd108, 8'd98, 8'd32, 8'd97, 8'd103, 8'd112, 8'd102, 8'd45, 8'd111, 8'd105, 8'd116, 8'd114, 8'd105, 8'd118};  // gen/blk/device.ts:635
+  assign _mux_49 = t_out ? out_data : in_data;  // gen/blk/device.ts:908
+  assign _cat_50 = {(_and_17 ? mem_wr_data[127:120] : mem_wr_data[383:376]), (_and_19 ? mem_wr_data[119:112] : mem_wr_data[375:368]), (_and_21 ? mem_wr_data[111:104] : mem_wr_data[367:360]), (_and_23 ? mem_wr_data[103:96] : mem_wr_data[359:352]), (_and_25 ? mem_wr_data[95:88] : mem_wr_data[351:344]), (_and_27 ? mem_wr_data[87:80] : mem_wr_data[343:336]), (_and_29 ? mem_wr_data[79:72] : mem_wr_data[335:328]), (_and_31 ? mem_wr_data[71:64] : mem_wr_data[327:320]), (_and_33 ? mem_wr_data[63:56] : mem_wr_data[319:312]), (_and_35 ? mem_wr_data[55:48] : mem_wr_data[311:304]), (_and_37 ? mem_wr_data[47:40] : mem_wr_data[303:296]), (_and_39 ? mem_wr_data[39:32] : mem_wr_data[295:288]), (_and_41 ? mem_wr_data[31:24] : mem_wr_data[287:280]), (_and_43 ? mem_wr_data[23:16] : mem_wr_data[279:272]), (_and_45 ? mem_wr_data[15:8] : mem_wr_data[271:264]), (_and_47 ? mem_wr_data[7:0] : mem_wr_data[263:256])};  // gen/blk/device.ts:517
+  assign _cat_51 = {_or_16, _or_18, _or_20, _or_22, _or_24, _or_26, _or_28, _or_30, _or_32, _or_34, _or_36, _or_38, _or_40, _or_42, _or_44, _or_46};  // gen/blk/device.ts:517
+  assign chain_ready = (f_state == F_STATE_RECV) & (slots_used < 5'd16);  // gen/blk/device.ts:326
+  assign done_valid = completions_deq_valid & (completions_deq_data[32] | (statuses_done != 5'd0));  // gen/blk/device.ts:704
+  assign done_queue = slot_used_rd0[32];  // gen/blk/device.ts:706
+  assign done_id = slot_used_rd0[31:16];  // gen/blk/device.ts:707
+  assign done_slots = slot_used_rd0[15:0];  // gen/blk/device.ts:708
+  assign done_len = ((~completions_deq_data[32]) & (completions_deq_data[36] ? (completions_deq_data[35] ? (completions_deq_data[34] ? (completions_deq_data[33] ? slot_error_15 : slot_error_14) : (completions_deq_data[33] ? slot_error_13 : slot_error_12)) : (completions_deq_data[34] ? (completions_deq_data[33] ? slot_error_11 : slot_error_10) : (completions_deq_data[33] ? slot_error_9 : slot_error_8))) : (completions_deq_data[35] ? (completions_deq_data[34] ? (completions_deq_data[33] ? slot_error_7 : slot_error_6) : (completions_deq_data[33] ? slot_error_5 : slot_error_4)) : (completions_deq_data[34] ? (completions_deq_data[33] ? slot_error_3 : slot_error_2) : (completions_deq_data[33] ? slot_error_1 : slot_error_0))))) ? 32'd1 : completions_deq_data[31:0];  // gen/blk/device.ts:710
   assign rd_cmd_valid = rd_cmd_pipe_out_valid;  // gen/blk/device.ts:208
   assign rd_cmd_host_addr = rd_cmd_pipe_out_data[110:47];  // gen/blk/device.ts:209
   assign rd_cmd_dev_addr = rd_cmd_pipe_out_data[46:28];  // gen/blk/device.ts:210
   assign rd_cmd_len = rd_cmd_pipe_out_data[27:8];  // gen/blk/device.ts:211
   assign rd_cmd_id = rd_cmd_pipe_out_data[7:0];  // gen/blk/device.ts:212
-  assign rd_status_ready = 1'b1;  // gen/blk/device.ts:437
+  assign rd_status_ready = 1'b1;  // gen/blk/device.ts:440
   assign wr_cmd_valid = wr_cmd_pipe_out_valid;  // gen/blk/device.ts:208
   assign wr_cmd_host_addr = wr_cmd_pipe_out_data[110:47];  // gen/blk/device.ts:209
   assign wr_cmd_dev_addr = wr_cmd_pipe_out_data[46:28];  // gen/blk/device.ts:210
   assign wr_cmd_len = wr_cmd_pipe_out_data[27:8];  // gen/blk/device.ts:211
   assign wr_cmd_id = wr_cmd_pipe_out_data[7:0];  // gen/blk/device.ts:212
-  assign wr_status_ready = 1'b1;  // gen/blk/device.ts:438
-  assign mem_wr_ready = (~(state == STATE_ZERO)) & store_wr_ready;  // gen/blk/device.ts:568
-  assign mem_rd_ready = rd_order_enq_ready & store_rd_ready;  // gen/blk/device.ts:618
-  assign mem_rd_rvalid = rd_out_valid;  // gen/blk/device.ts:692
-  assign mem_rd_rdata = rd_out_data;  // gen/blk/device.ts:693
+  assign wr_status_ready = 1'b1;  // gen/blk/device.ts:441
+  assign mem_wr_ready = (~(state == STATE_ZERO)) & store_wr_ready;  // gen/blk/device.ts:571
+  assign mem_rd_ready = rd_order_enq_ready & store_rd_ready;  // gen/blk/device.ts:621
+  assign mem_rd_rvalid = rd_out_valid;  // gen/blk/device.ts:695
+  assign mem_rd_rdata = rd_out_data;  // gen/blk/device.ts:696
   assign storage_awvalid = store_axi_awvalid;  // gen/blk/device.ts:220
   assign storage_awaddr = store_axi_awaddr;  // gen/blk/device.ts:220
   assign storage_awlen = store_axi_awlen;  // gen/blk/device.ts:220
@@ -683,45 +683,45 @@ module virtio_blk_w256_f612f9751f (
   assign storage_arburst = store_axi_arburst;  // gen/blk/device.ts:220
   assign storage_rready = store_axi_rready;  // gen/blk/device.ts:220
   always @* begin
-    ev_bad_request = 1'b0;  // gen/blk/device.ts:806
-    case (state)  // gen/blk/device.ts:851
+    ev_bad_request = 1'b0;  // gen/blk/device.ts:809
+    case (state)  // gen/blk/device.ts:854
       STATE_CHECK: begin
-        if (no_writable) begin  // gen/blk/device.ts:867
-          if (status_queue_enq_ready) begin  // gen/blk/device.ts:871
-            ev_bad_request = 1'b1;  // gen/blk/device.ts:872
+        if (no_writable) begin  // gen/blk/device.ts:870
+          if (status_queue_enq_ready) begin  // gen/blk/device.ts:874
+            ev_bad_request = 1'b1;  // gen/blk/device.ts:875
           end
         end
       end
       default: begin end
     endcase
   end
-  assign ev_dma_error = (rd_status_valid & (rd_status_error != 3'd0)) | (wr_status_valid & (wr_status_error != 3'd0));  // gen/blk/device.ts:451
-  assign busy = ((((~(state == STATE_IDLE)) | (~(s_state == S_STATE_IDLE))) | (~(f_state == F_STATE_RECV))) | (f_count != 16'd0)) | (slots_used != 5'd0);  // gen/blk/device.ts:1049
-  assign rd_cmd_in_valid = (walk_need & (~walk_dir)) | (f_walk_need & (~1'b0));  // gen/blk/device.ts:404
+  assign ev_dma_error = (rd_status_valid & (rd_status_error != 3'd0)) | (wr_status_valid & (wr_status_error != 3'd0));  // gen/blk/device.ts:454
+  assign busy = ((((~(state == STATE_IDLE)) | (~(s_state == S_STATE_IDLE))) | (~(f_state == F_STATE_RECV))) | (f_count != 16'd0)) | (slots_used != 5'd0);  // gen/blk/device.ts:1052
+  assign rd_cmd_in_valid = (walk_need & (~walk_dir)) | (f_walk_need & (~1'b0));  // gen/blk/device.ts:407
   assign rd_cmd_in_ready = rd_cmd_pipe_in_ready;  // gen/blk/device.ts:206
-  assign rd_cmd_in_host_addr = (walk_need & (~walk_dir)) ? (descs_rd1[96:33] + {30'd0, (walk_s - walk_pos)}) : (descs_rd0[96:33] + {30'd0, (f_walk_s - f_walk_pos)});  // gen/blk/device.ts:405
-  assign rd_cmd_in_dev_addr = (walk_need & (~walk_dir)) ? (walk_dev + _sub_0[18:0]) : (f_walk_dev + _sub_1[18:0]);  // gen/blk/device.ts:406
-  assign rd_cmd_in_len = (walk_need & (~walk_dir)) ? _sub_2[19:0] : _sub_3[19:0];  // gen/blk/device.ts:407
-  assign rd_cmd_in_id = (walk_need & (~walk_dir)) ? {1'b0, 1'b0, {2'd0, b_slot}} : {1'b1, (f_walk_e == 34'd16), {2'd0, f_slot}};  // gen/blk/device.ts:408
+  assign rd_cmd_in_host_addr = (walk_need & (~walk_dir)) ? (descs_rd1[96:33] + {30'd0, (walk_s - walk_pos)}) : descs_rd0[96:33];  // gen/blk/device.ts:408
+  assign rd_cmd_in_dev_addr = (walk_need & (~walk_dir)) ? (walk_dev + _sub_0[18:0]) : (f_walk_dev + _sub_1[18:0]);  // gen/blk/device.ts:409
+  assign rd_cmd_in_len = (walk_need & (~walk_dir)) ? _sub_2[19:0] : _sub_3[19:0];  // gen/blk/device.ts:410
+  assign rd_cmd_in_id = (walk_need & (~walk_dir)) ? {1'b0, 1'b0, {2'd0, b_slot}} : {1'b1, (f_walk_e == 34'd16), {2'd0, f_slot}};  // gen/blk/device.ts:411
   assign rd_cmd_pipe_in_valid = rd_cmd_in_valid;  // gen/blk/device.ts:204
   assign rd_cmd_pipe_in_data = {rd_cmd_in_host_addr, rd_cmd_in_dev_addr, rd_cmd_in_len, rd_cmd_in_id};  // gen/blk/device.ts:205
   assign rd_cmd_pipe_out_ready = rd_cmd_ready;  // gen/blk/device.ts:213
-  assign wr_cmd_in_valid = (walk_need & walk_dir) | (s_state == S_STATE_ISSUE);  // gen/blk/device.ts:419
+  assign wr_cmd_in_valid = (walk_need & walk_dir) | (s_state == S_STATE_ISSUE);  // gen/blk/device.ts:422
   assign wr_cmd_in_ready = wr_cmd_pipe_in_ready;  // gen/blk/device.ts:206
-  assign wr_cmd_in_host_addr = (s_state == S_STATE_ISSUE) ? slot_status_at_rd0 : (descs_rd1[96:33] + {30'd0, (walk_s - walk_pos)});  // gen/blk/device.ts:420
-  assign wr_cmd_in_dev_addr = (s_state == S_STATE_ISSUE) ? {1'b1, {8'd0, status_queue_deq_data[53:50]}, 6'd16} : (walk_dev + _sub_0[18:0]);  // gen/blk/device.ts:421
-  assign wr_cmd_in_len = (s_state == S_STATE_ISSUE) ? 20'd1 : _sub_2[19:0];  // gen/blk/device.ts:428
-  assign wr_cmd_in_id = (s_state == S_STATE_ISSUE) ? {1'b1, 1'b0, {2'd0, status_queue_deq_data[53:50]}} : {1'b0, 1'b0, {2'd0, b_slot}};  // gen/blk/device.ts:429
+  assign wr_cmd_in_host_addr = (s_state == S_STATE_ISSUE) ? slot_status_at_rd0 : (descs_rd1[96:33] + {30'd0, (walk_s - walk_pos)});  // gen/blk/device.ts:423
+  assign wr_cmd_in_dev_addr = (s_state == S_STATE_ISSUE) ? {1'b1, {8'd0, status_queue_deq_data[53:50]}, 6'd16} : (walk_dev + _sub_0[18:0]);  // gen/blk/device.ts:424
+  assign wr_cmd_in_len = (s_state == S_STATE_ISSUE) ? 20'd1 : _sub_2[19:0];  // gen/blk/device.ts:431
+  assign wr_cmd_in_id = (s_state == S_STATE_ISSUE) ? {1'b1, 1'b0, {2'd0, status_queue_deq_data[53:50]}} : {1'b0, 1'b0, {2'd0, b_slot}};  // gen/blk/device.ts:432
   assign wr_cmd_pipe_in_valid = wr_cmd_in_valid;  // gen/blk/device.ts:204
   assign wr_cmd_pipe_in_data = {wr_cmd_in_host_addr, wr_cmd_in_dev_addr, wr_cmd_in_len, wr_cmd_in_id};  // gen/blk/device.ts:205
   assign wr_cmd_pipe_out_ready = wr_cmd_ready;  // gen/blk/device.ts:213
-  assign store_wr_valid = (state == STATE_ZERO) ? (~zero_done) : (mem_wr_valid & (~(mem_wr_addr[13] & _add_4[13])));  // gen/blk/device.ts:560
-  assign store_wr_addr = (state == STATE_ZERO) ? zero_line : mem_wr_addr[12:0];  // gen/blk/device.ts:561
-  assign store_wr_data = mem_wr_data;  // gen/blk/device.ts:563
-  assign store_wr_be = (state == STATE_ZERO) ? 64'hFFFFFFFFFFFFFFFF : {(_add_4[13] ? 32'd0 : mem_wr_be[63:32]), (mem_wr_addr[13] ? 32'd0 : mem_wr_be[31:0])};  // gen/blk/device.ts:564
-  assign store_rd_valid = (mem_rd_valid & (~(mem_rd_addr[13] & _add_5[13]))) & rd_order_enq_ready;  // gen/blk/device.ts:621
-  assign store_rd_data = mem_rd_addr[12:0];  // gen/blk/device.ts:622
-  assign store_rdata_ready = rd_order_deq_valid & (~(rd_order_deq_data[31] & rd_order_deq_data[15]));  // gen/blk/device.ts:651
+  assign store_wr_valid = (state == STATE_ZERO) ? (~zero_done) : (mem_wr_valid & (~(mem_wr_addr[13] & _add_4[13])));  // gen/blk/device.ts:563
+  assign store_wr_addr = (state == STATE_ZERO) ? zero_line : mem_wr_addr[12:0];  // gen/blk/device.ts:564
+  assign store_wr_data = mem_wr_data;  // gen/blk/device.ts:566
+  assign store_wr_be = (state == STATE_ZERO) ? 64'hFFFFFFFFFFFFFFFF : {(_add_4[13] ? 32'd0 : mem_wr_be[63:32]), (mem_wr_addr[13] ? 32'd0 : mem_wr_be[31:0])};  // gen/blk/device.ts:567
+  assign store_rd_valid = (mem_rd_valid & (~(mem_rd_addr[13] & _add_5[13]))) & rd_order_enq_ready;  // gen/blk/device.ts:624
+  assign store_rd_data = mem_rd_addr[12:0];  // gen/blk/device.ts:625
+  assign store_rdata_ready = rd_order_deq_valid & (~(rd_order_deq_data[31] & rd_order_deq_data[15]));  // gen/blk/device.ts:654
   assign store_axi_awready = storage_awready;  // gen/blk/device.ts:220
   assign store_axi_wready = storage_wready;  // gen/blk/device.ts:220
   assign store_axi_bvalid = storage_bvalid;  // gen/blk/device.ts:220
@@ -731,26 +731,26 @@ module virtio_blk_w256_f612f9751f (
   assign store_axi_rdata = storage_rdata;  // gen/blk/device.ts:220
   assign store_axi_rresp = storage_rresp;  // gen/blk/device.ts:220
   assign store_axi_rlast = storage_rlast;  // gen/blk/device.ts:220
-  assign store_wr_zero = state == STATE_ZERO;  // gen/blk/device.ts:569
-  assign store_b_ready = ~scan_busy;  // gen/blk/device.ts:586
+  assign store_wr_zero = state == STATE_ZERO;  // gen/blk/device.ts:572
+  assign store_b_ready = ~scan_busy;  // gen/blk/device.ts:589
   assign f_walk_at_end = ({12'd0, f_walk_idx} >= f_count) | (f_walk_pos >= 34'd16);  // gen/blk/device.ts:272
-  assign f_walk_s = f_walk_pos;  // gen/blk/device.ts:275
-  assign f_walk_e = (34'd16 < (f_walk_pos + {2'd0, descs_rd0[32:1]})) ? 34'd16 : (f_walk_pos + {2'd0, descs_rd0[32:1]});  // gen/blk/device.ts:276
-  assign f_walk_need = ((f_walk_walking & (~f_walk_at_end)) & (descs_rd0[0] == 1'b0)) & (f_walk_s < f_walk_e);  // gen/blk/device.ts:277
-  assign f_walk_cmd_ready = rd_cmd_in_ready & (~(walk_need & (~walk_dir)));  // gen/blk/device.ts:409
-  assign slot_freed = done_valid & done_ready;  // gen/blk/device.ts:714
+  assign f_walk_s = f_walk_pos;  // gen/blk/device.ts:278
+  assign f_walk_e = (34'd16 < (f_walk_pos + {2'd0, descs_rd0[32:1]})) ? 34'd16 : (f_walk_pos + {2'd0, descs_rd0[32:1]});  // gen/blk/device.ts:279
+  assign f_walk_need = ((f_walk_walking & (~f_walk_at_end)) & (descs_rd0[0] == 1'b0)) & (f_walk_s < f_walk_e);  // gen/blk/device.ts:280
+  assign f_walk_cmd_ready = rd_cmd_in_ready & (~(walk_need & (~walk_dir)));  // gen/blk/device.ts:412
+  assign slot_freed = done_valid & done_ready;  // gen/blk/device.ts:717
   assign walk_at_end = ({12'd0, walk_idx} >= desc_count) | (walk_pos >= walk_end);  // gen/blk/device.ts:272
-  assign walk_s = (walk_off > walk_pos) ? walk_off : walk_pos;  // gen/blk/device.ts:275
-  assign walk_e = (walk_end < (walk_pos + {2'd0, descs_rd1[32:1]})) ? walk_end : (walk_pos + {2'd0, descs_rd1[32:1]});  // gen/blk/device.ts:276
-  assign walk_need = ((walk_walking & (~walk_at_end)) & (descs_rd1[0] == walk_dir)) & (walk_s < walk_e);  // gen/blk/device.ts:277
-  assign walk_cmd_ready = walk_dir ? (wr_cmd_in_ready & (~(s_state == S_STATE_ISSUE))) : rd_cmd_in_ready;  // gen/blk/device.ts:430
+  assign walk_s = (walk_off > walk_pos) ? walk_off : walk_pos;  // gen/blk/device.ts:278
+  assign walk_e = (walk_end < (walk_pos + {2'd0, descs_rd1[32:1]})) ? walk_end : (walk_pos + {2'd0, descs_rd1[32:1]});  // gen/blk/device.ts:279
+  assign walk_need = ((walk_walking & (~walk_at_end)) & (descs_rd1[0] == walk_dir)) & (walk_s < walk_e);  // gen/blk/device.ts:280
+  assign walk_cmd_ready = walk_dir ? (wr_cmd_in_ready & (~(s_state == S_STATE_ISSUE))) : rd_cmd_in_ready;  // gen/blk/device.ts:433
   always @* begin
-    fence_ioerr = 1'b0;  // default, gen/blk/device.ts:412
-    case (s_state)  // gen/blk/device.ts:728
+    fence_ioerr = 1'b0;  // default, gen/blk/device.ts:415
+    case (s_state)  // gen/blk/device.ts:731
       S_STATE_FENCE: begin
-        if (((~_sub_6[15]) & (~scan_busy)) & (~b_status_write)) begin  // gen/blk/device.ts:747
-          if (status_queue_deq_data[53] ? (status_queue_deq_data[52] ? (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_15 : slot_error_14) : (status_queue_deq_data[50] ? slot_error_13 : slot_error_12)) : (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_11 : slot_error_10) : (status_queue_deq_data[50] ? slot_error_9 : slot_error_8))) : (status_queue_deq_data[52] ? (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_7 : slot_error_6) : (status_queue_deq_data[50] ? slot_error_5 : slot_error_4)) : (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_3 : slot_error_2) : (status_queue_deq_data[50] ? slot_error_1 : slot_error_0)))) begin  // gen/blk/device.ts:749
-            fence_ioerr = 1'b1;  // gen/blk/device.ts:750
+        if (((~_sub_6[15]) & (~scan_busy)) & (~b_status_write)) begin  // gen/blk/device.ts:750
+          if (status_queue_deq_data[53] ? (status_queue_deq_data[52] ? (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_15 : slot_error_14) : (status_queue_deq_data[50] ? slot_error_13 : slot_error_12)) : (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_11 : slot_error_10) : (status_queue_deq_data[50] ? slot_error_9 : slot_error_8))) : (status_queue_deq_data[52] ? (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_7 : slot_error_6) : (status_queue_deq_data[50] ? slot_error_5 : slot_error_4)) : (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_3 : slot_error_2) : (status_queue_deq_data[50] ? slot_error_1 : slot_error_0)))) begin  // gen/blk/device.ts:752
+            fence_ioerr = 1'b1;  // gen/blk/device.ts:753
           end
         end
       end
@@ -758,59 +758,59 @@ module virtio_blk_w256_f612f9751f (
     endcase
   end
   always @* begin
-    status_queue_enq_valid = 1'b0;  // gen/blk/device.ts:804
-    case (state)  // gen/blk/device.ts:851
+    status_queue_enq_valid = 1'b0;  // gen/blk/device.ts:807
+    case (state)  // gen/blk/device.ts:854
       STATE_CHECK: begin
-        if (no_writable) begin  // gen/blk/device.ts:867
-          status_queue_enq_valid = 1'b1;  // gen/blk/device.ts:869
+        if (no_writable) begin  // gen/blk/device.ts:870
+          status_queue_enq_valid = 1'b1;  // gen/blk/device.ts:872
         end
       end
       STATE_POST: begin
-        status_queue_enq_valid = 1'b1;  // gen/blk/device.ts:1042
+        status_queue_enq_valid = 1'b1;  // gen/blk/device.ts:1045
       end
       default: begin end
     endcase
   end
   always @* begin
-    status_queue_enq_data = {b_slot, 1'b0, fence, (written[31:0] + 32'd1), rd_issued};  // gen/blk/device.ts:805
-    case (state)  // gen/blk/device.ts:851
+    status_queue_enq_data = {b_slot, 1'b0, fence, (written[31:0] + 32'd1), rd_issued};  // gen/blk/device.ts:808
+    case (state)  // gen/blk/device.ts:854
       STATE_CHECK: begin
-        if (no_writable) begin  // gen/blk/device.ts:867
-          status_queue_enq_data = {b_slot, 1'b1, 1'b0, 32'd0, rd_issued};  // gen/blk/device.ts:870
+        if (no_writable) begin  // gen/blk/device.ts:870
+          status_queue_enq_data = {b_slot, 1'b1, 1'b0, 32'd0, rd_issued};  // gen/blk/device.ts:873
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    status_queue_deq_ready = 1'b0;  // gen/blk/device.ts:727
-    case (s_state)  // gen/blk/device.ts:728
+    status_queue_deq_ready = 1'b0;  // gen/blk/device.ts:730
+    case (s_state)  // gen/blk/device.ts:731
       S_STATE_IDLE: begin
-        if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:731
-          status_queue_deq_ready = completions_enq_ready;  // gen/blk/device.ts:735
+        if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:734
+          status_queue_deq_ready = completions_enq_ready;  // gen/blk/device.ts:738
         end
       end
       S_STATE_ISSUE: begin
-        if (wr_cmd_in_ready & completions_enq_ready) begin  // gen/blk/device.ts:756
-          status_queue_deq_ready = 1'b1;  // gen/blk/device.ts:758
+        if (wr_cmd_in_ready & completions_enq_ready) begin  // gen/blk/device.ts:759
+          status_queue_deq_ready = 1'b1;  // gen/blk/device.ts:761
         end
       end
       default: begin end
     endcase
   end
-  assign rd_quiet = rd_issued == rd_ended;  // gen/blk/device.ts:445
-  assign hdr_sum = (cap_slot_q[3] ? (cap_slot_q[2] ? (cap_slot_q[1] ? (cap_slot_q[0] ? hdr_count_15 : hdr_count_14) : (cap_slot_q[0] ? hdr_count_13 : hdr_count_12)) : (cap_slot_q[1] ? (cap_slot_q[0] ? hdr_count_11 : hdr_count_10) : (cap_slot_q[0] ? hdr_count_9 : hdr_count_8))) : (cap_slot_q[2] ? (cap_slot_q[1] ? (cap_slot_q[0] ? hdr_count_7 : hdr_count_6) : (cap_slot_q[0] ? hdr_count_5 : hdr_count_4)) : (cap_slot_q[1] ? (cap_slot_q[0] ? hdr_count_3 : hdr_count_2) : (cap_slot_q[0] ? hdr_count_1 : hdr_count_0)))) + ({1'b0, ({1'b0, ({1'b0, ({1'b0, cap_strb_q[0]} + {1'b0, cap_strb_q[1]})} + {1'b0, ({1'b0, cap_strb_q[2]} + {1'b0, cap_strb_q[3]})})} + {1'b0, ({1'b0, ({1'b0, cap_strb_q[4]} + {1'b0, cap_strb_q[5]})} + {1'b0, ({1'b0, cap_strb_q[6]} + {1'b0, cap_strb_q[7]})})})} + {1'b0, ({1'b0, ({1'b0, ({1'b0, cap_strb_q[8]} + {1'b0, cap_strb_q[9]})} + {1'b0, ({1'b0, cap_strb_q[10]} + {1'b0, cap_strb_q[11]})})} + {1'b0, ({1'b0, ({1'b0, cap_strb_q[12]} + {1'b0, cap_strb_q[13]})} + {1'b0, ({1'b0, cap_strb_q[14]} + {1'b0, cap_strb_q[15]})})})});  // gen/blk/device.ts:537
+  assign rd_quiet = rd_issued == rd_ended;  // gen/blk/device.ts:448
+  assign hdr_sum = (cap_slot_q[3] ? (cap_slot_q[2] ? (cap_slot_q[1] ? (cap_slot_q[0] ? hdr_count_15 : hdr_count_14) : (cap_slot_q[0] ? hdr_count_13 : hdr_count_12)) : (cap_slot_q[1] ? (cap_slot_q[0] ? hdr_count_11 : hdr_count_10) : (cap_slot_q[0] ? hdr_count_9 : hdr_count_8))) : (cap_slot_q[2] ? (cap_slot_q[1] ? (cap_slot_q[0] ? hdr_count_7 : hdr_count_6) : (cap_slot_q[0] ? hdr_count_5 : hdr_count_4)) : (cap_slot_q[1] ? (cap_slot_q[0] ? hdr_count_3 : hdr_count_2) : (cap_slot_q[0] ? hdr_count_1 : hdr_count_0)))) + ({1'b0, ({1'b0, ({1'b0, ({1'b0, cap_strb_q[0]} + {1'b0, cap_strb_q[1]})} + {1'b0, ({1'b0, cap_strb_q[2]} + {1'b0, cap_strb_q[3]})})} + {1'b0, ({1'b0, ({1'b0, cap_strb_q[4]} + {1'b0, cap_strb_q[5]})} + {1'b0, ({1'b0, cap_strb_q[6]} + {1'b0, cap_strb_q[7]})})})} + {1'b0, ({1'b0, ({1'b0, ({1'b0, cap_strb_q[8]} + {1'b0, cap_strb_q[9]})} + {1'b0, ({1'b0, cap_strb_q[10]} + {1'b0, cap_strb_q[11]})})} + {1'b0, ({1'b0, ({1'b0, cap_strb_q[12]} + {1'b0, cap_strb_q[13]})} + {1'b0, ({1'b0, cap_strb_q[14]} + {1'b0, cap_strb_q[15]})})})});  // gen/blk/device.ts:540
   always @* begin
-    out_start = 1'b0;  // gen/blk/device.ts:581
-    case (state)  // gen/blk/device.ts:851
+    out_start = 1'b0;  // gen/blk/device.ts:584
+    case (state)  // gen/blk/device.ts:854
       STATE_DECODE: begin
-        if (blocked) begin  // gen/blk/device.ts:937
-        end else if (slot_err) begin  // gen/blk/device.ts:938
-        end else if (t_in | t_out) begin  // gen/blk/device.ts:939
-          if (io_bad) begin  // gen/blk/device.ts:940
+        if (blocked) begin  // gen/blk/device.ts:940
+        end else if (slot_err) begin  // gen/blk/device.ts:941
+        end else if (t_in | t_out) begin  // gen/blk/device.ts:942
+          if (io_bad) begin  // gen/blk/device.ts:943
           end else begin
-            if (t_out) begin  // gen/blk/device.ts:941
-              out_start = 1'b1;  // gen/blk/device.ts:943
+            if (t_out) begin  // gen/blk/device.ts:944
+              out_start = 1'b1;  // gen/blk/device.ts:946
             end
           end
         end
@@ -818,38 +818,38 @@ module virtio_blk_w256_f612f9751f (
       default: begin end
     endcase
   end
-  assign rd_order_enq_valid = mem_rd_valid & (rd_order_enq_ready & store_rd_ready);  // gen/blk/device.ts:619
-  assign rd_order_enq_data = {{_add_5[13], (_add_5[12:5] == 8'd0), (_add_5[4:1] == 4'd0), _add_5[0], _add_5[4:1], status_byte_rd0}, {mem_rd_addr[13], (mem_rd_addr[12:5] == 8'd0), (mem_rd_addr[4:1] == 4'd0), mem_rd_addr[0], mem_rd_addr[4:1], status_byte_rd1}};  // gen/blk/device.ts:620
-  assign rd_order_deq_ready = rd_order_deq_valid & ((~(~(rd_order_deq_data[31] & rd_order_deq_data[15]))) | store_rdata_valid);  // gen/blk/device.ts:653
+  assign rd_order_enq_valid = mem_rd_valid & (rd_order_enq_ready & store_rd_ready);  // gen/blk/device.ts:622
+  assign rd_order_enq_data = {{_add_5[13], (_add_5[12:5] == 8'd0), (_add_5[4:1] == 4'd0), _add_5[0], _add_5[4:1], status_byte_rd0}, {mem_rd_addr[13], (mem_rd_addr[12:5] == 8'd0), (mem_rd_addr[4:1] == 4'd0), mem_rd_addr[0], mem_rd_addr[4:1], status_byte_rd1}};  // gen/blk/device.ts:623
+  assign rd_order_deq_ready = rd_order_deq_valid & ((~(~(rd_order_deq_data[31] & rd_order_deq_data[15]))) | store_rdata_valid);  // gen/blk/device.ts:656
   always @* begin
-    completions_enq_valid = 1'b0;  // gen/blk/device.ts:725
-    case (s_state)  // gen/blk/device.ts:728
+    completions_enq_valid = 1'b0;  // gen/blk/device.ts:728
+    case (s_state)  // gen/blk/device.ts:731
       S_STATE_IDLE: begin
-        if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:731
-          completions_enq_valid = 1'b1;  // gen/blk/device.ts:733
+        if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:734
+          completions_enq_valid = 1'b1;  // gen/blk/device.ts:736
         end
       end
       S_STATE_ISSUE: begin
-        if (wr_cmd_in_ready & completions_enq_ready) begin  // gen/blk/device.ts:756
-          completions_enq_valid = 1'b1;  // gen/blk/device.ts:757
+        if (wr_cmd_in_ready & completions_enq_ready) begin  // gen/blk/device.ts:759
+          completions_enq_valid = 1'b1;  // gen/blk/device.ts:760
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    completions_enq_data = {status_queue_deq_data[53:50], 1'b0, (s_len_error ? 32'd1 : status_queue_deq_data[47:16])};  // gen/blk/device.ts:726
-    case (s_state)  // gen/blk/device.ts:728
+    completions_enq_data = {status_queue_deq_data[53:50], 1'b0, (s_len_error ? 32'd1 : status_queue_deq_data[47:16])};  // gen/blk/device.ts:729
+    case (s_state)  // gen/blk/device.ts:731
       S_STATE_IDLE: begin
-        if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:731
-          completions_enq_data = {status_queue_deq_data[53:50], 1'b1, 32'd0};  // gen/blk/device.ts:734
+        if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:734
+          completions_enq_data = {status_queue_deq_data[53:50], 1'b1, 32'd0};  // gen/blk/device.ts:737
         end
       end
       default: begin end
     endcase
   end
-  assign completions_deq_ready = done_valid & done_ready;  // gen/blk/device.ts:708
-  assign dma_idle = ((~walk_walking) & rd_quiet) & (wr_outstanding == 8'd0);  // gen/blk/device.ts:770
+  assign completions_deq_ready = done_valid & done_ready;  // gen/blk/device.ts:711
+  assign dma_idle = ((~walk_walking) & rd_quiet) & (wr_outstanding == 8'd0);  // gen/blk/device.ts:773
 
   // ---- registers
   always @(posedge clk) begin
@@ -981,1037 +981,1037 @@ module virtio_blk_w256_f612f9751f (
       statuses_done <= 5'd0;
       s_len_error <= 1'b0;
     end else begin
-      if (chain_valid & chain_ready) begin  // gen/blk/device.ts:327
-        f_count <= (&f_count) ? f_count : (f_count + 16'd1);  // gen/blk/device.ts:328
-        f_readable <= ((f_count == 16'd0) ? 34'd0 : f_readable) + (chain_write ? 34'd0 : {2'd0, chain_len});  // gen/blk/device.ts:330
-        f_writable <= ((f_count == 16'd0) ? 34'd0 : f_writable) + (chain_write ? {2'd0, chain_len} : 34'd0);  // gen/blk/device.ts:331
-        f_too_big <= ((~(f_count == 16'd0)) & f_too_big) | (chain_len > 32'd16384);  // gen/blk/device.ts:332
-        if (chain_last) begin  // gen/blk/device.ts:338
-          f_state <= F_STATE_STORE;  // gen/blk/device.ts:338
+      if (chain_valid & chain_ready) begin  // gen/blk/device.ts:330
+        f_count <= (&f_count) ? f_count : (f_count + 16'd1);  // gen/blk/device.ts:331
+        f_readable <= ((f_count == 16'd0) ? 34'd0 : f_readable) + (chain_write ? 34'd0 : {2'd0, chain_len});  // gen/blk/device.ts:333
+        f_writable <= ((f_count == 16'd0) ? 34'd0 : f_writable) + (chain_write ? {2'd0, chain_len} : 34'd0);  // gen/blk/device.ts:334
+        f_too_big <= ((~(f_count == 16'd0)) & f_too_big) | (chain_len > 32'd16384);  // gen/blk/device.ts:335
+        if (chain_last) begin  // gen/blk/device.ts:341
+          f_state <= F_STATE_STORE;  // gen/blk/device.ts:341
         end
       end
-      if (f_walk_walking & f_walk_at_end) begin  // gen/blk/device.ts:280
-        f_walk_walking <= 1'b0;  // gen/blk/device.ts:280
+      if (f_walk_walking & f_walk_at_end) begin  // gen/blk/device.ts:283
+        f_walk_walking <= 1'b0;  // gen/blk/device.ts:283
       end
-      if (f_state == F_STATE_STORE) begin  // gen/blk/device.ts:349
-        if (f_slot == 4'd0) begin  // gen/blk/device.ts:350
-          slot_error_0 <= 1'b0;  // gen/blk/device.ts:350
+      if (f_state == F_STATE_STORE) begin  // gen/blk/device.ts:352
+        if (f_slot == 4'd0) begin  // gen/blk/device.ts:353
+          slot_error_0 <= 1'b0;  // gen/blk/device.ts:353
         end
-        if (f_slot == 4'd1) begin  // gen/blk/device.ts:350
-          slot_error_1 <= 1'b0;  // gen/blk/device.ts:350
+        if (f_slot == 4'd1) begin  // gen/blk/device.ts:353
+          slot_error_1 <= 1'b0;  // gen/blk/device.ts:353
         end
-        if (f_slot == 4'd2) begin  // gen/blk/device.ts:350
-          slot_error_2 <= 1'b0;  // gen/blk/device.ts:350
+        if (f_slot == 4'd2) begin  // gen/blk/device.ts:353
+          slot_error_2 <= 1'b0;  // gen/blk/device.ts:353
         end
-        if (f_slot == 4'd3) begin  // gen/blk/device.ts:350
-          slot_error_3 <= 1'b0;  // gen/blk/device.ts:350
+        if (f_slot == 4'd3) begin  // gen/blk/device.ts:353
+          slot_error_3 <= 1'b0;  // gen/blk/device.ts:353
         end
-        if (f_slot == 4'd4) begin  // gen/blk/device.ts:350
-          slot_error_4 <= 1'b0;  // gen/blk/device.ts:350
+        if (f_slot == 4'd4) begin  // gen/blk/device.ts:353
+          slot_error_4 <= 1'b0;  // gen/blk/device.ts:353
         end
-        if (f_slot == 4'd5) begin  // gen/blk/device.ts:350
-          slot_error_5 <= 1'b0;  // gen/blk/device.ts:350
+        if (f_slot == 4'd5) begin  // gen/blk/device.ts:353
+          slot_error_5 <= 1'b0;  // gen/blk/device.ts:353
         end
-        if (f_slot == 4'd6) begin  // gen/blk/device.ts:350
-          slot_error_6 <= 1'b0;  // gen/blk/device.ts:350
+        if (f_slot == 4'd6) begin  // gen/blk/device.ts:353
+          slot_error_6 <= 1'b0;  // gen/blk/device.ts:353
         end
-        if (f_slot == 4'd7) begin  // gen/blk/device.ts:350
-          slot_error_7 <= 1'b0;  // gen/blk/device.ts:350
+        if (f_slot == 4'd7) begin  // gen/blk/device.ts:353
+          slot_error_7 <= 1'b0;  // gen/blk/device.ts:353
         end
-        if (f_slot == 4'd8) begin  // gen/blk/device.ts:350
-          slot_error_8 <= 1'b0;  // gen/blk/device.ts:350
+        if (f_slot == 4'd8) begin  // gen/blk/device.ts:353
+          slot_error_8 <= 1'b0;  // gen/blk/device.ts:353
         end
-        if (f_slot == 4'd9) begin  // gen/blk/device.ts:350
-          slot_error_9 <= 1'b0;  // gen/blk/device.ts:350
+        if (f_slot == 4'd9) begin  // gen/blk/device.ts:353
+          slot_error_9 <= 1'b0;  // gen/blk/device.ts:353
         end
-        if (f_slot == 4'd10) begin  // gen/blk/device.ts:350
-          slot_error_10 <= 1'b0;  // gen/blk/device.ts:350
+        if (f_slot == 4'd10) begin  // gen/blk/device.ts:353
+          slot_error_10 <= 1'b0;  // gen/blk/device.ts:353
         end
-        if (f_slot == 4'd11) begin  // gen/blk/device.ts:350
-          slot_error_11 <= 1'b0;  // gen/blk/device.ts:350
+        if (f_slot == 4'd11) begin  // gen/blk/device.ts:353
+          slot_error_11 <= 1'b0;  // gen/blk/device.ts:353
         end
-        if (f_slot == 4'd12) begin  // gen/blk/device.ts:350
-          slot_error_12 <= 1'b0;  // gen/blk/device.ts:350
+        if (f_slot == 4'd12) begin  // gen/blk/device.ts:353
+          slot_error_12 <= 1'b0;  // gen/blk/device.ts:353
         end
-        if (f_slot == 4'd13) begin  // gen/blk/device.ts:350
-          slot_error_13 <= 1'b0;  // gen/blk/device.ts:350
+        if (f_slot == 4'd13) begin  // gen/blk/device.ts:353
+          slot_error_13 <= 1'b0;  // gen/blk/device.ts:353
         end
-        if (f_slot == 4'd14) begin  // gen/blk/device.ts:350
-          slot_error_14 <= 1'b0;  // gen/blk/device.ts:350
+        if (f_slot == 4'd14) begin  // gen/blk/device.ts:353
+          slot_error_14 <= 1'b0;  // gen/blk/device.ts:353
         end
-        if (f_slot == 4'd15) begin  // gen/blk/device.ts:350
-          slot_error_15 <= 1'b0;  // gen/blk/device.ts:350
+        if (f_slot == 4'd15) begin  // gen/blk/device.ts:353
+          slot_error_15 <= 1'b0;  // gen/blk/device.ts:353
         end
-        if ((((f_writable != 34'd0) & (f_count <= 16'd8)) & (~f_too_big)) & (f_readable >= 34'd16)) begin  // gen/blk/device.ts:351
-          if (f_slot == 4'd0) begin  // gen/blk/device.ts:352
-            hdr_done_0 <= 1'b0;  // gen/blk/device.ts:352
+        if ((((f_writable != 34'd0) & (f_count <= 16'd8)) & (~f_too_big)) & (f_readable >= 34'd16)) begin  // gen/blk/device.ts:354
+          if (f_slot == 4'd0) begin  // gen/blk/device.ts:355
+            hdr_done_0 <= 1'b0;  // gen/blk/device.ts:355
           end
-          if (f_slot == 4'd1) begin  // gen/blk/device.ts:352
-            hdr_done_1 <= 1'b0;  // gen/blk/device.ts:352
+          if (f_slot == 4'd1) begin  // gen/blk/device.ts:355
+            hdr_done_1 <= 1'b0;  // gen/blk/device.ts:355
           end
-          if (f_slot == 4'd2) begin  // gen/blk/device.ts:352
-            hdr_done_2 <= 1'b0;  // gen/blk/device.ts:352
+          if (f_slot == 4'd2) begin  // gen/blk/device.ts:355
+            hdr_done_2 <= 1'b0;  // gen/blk/device.ts:355
           end
-          if (f_slot == 4'd3) begin  // gen/blk/device.ts:352
-            hdr_done_3 <= 1'b0;  // gen/blk/device.ts:352
+          if (f_slot == 4'd3) begin  // gen/blk/device.ts:355
+            hdr_done_3 <= 1'b0;  // gen/blk/device.ts:355
           end
-          if (f_slot == 4'd4) begin  // gen/blk/device.ts:352
-            hdr_done_4 <= 1'b0;  // gen/blk/device.ts:352
+          if (f_slot == 4'd4) begin  // gen/blk/device.ts:355
+            hdr_done_4 <= 1'b0;  // gen/blk/device.ts:355
           end
-          if (f_slot == 4'd5) begin  // gen/blk/device.ts:352
-            hdr_done_5 <= 1'b0;  // gen/blk/device.ts:352
+          if (f_slot == 4'd5) begin  // gen/blk/device.ts:355
+            hdr_done_5 <= 1'b0;  // gen/blk/device.ts:355
           end
-          if (f_slot == 4'd6) begin  // gen/blk/device.ts:352
-            hdr_done_6 <= 1'b0;  // gen/blk/device.ts:352
+          if (f_slot == 4'd6) begin  // gen/blk/device.ts:355
+            hdr_done_6 <= 1'b0;  // gen/blk/device.ts:355
           end
-          if (f_slot == 4'd7) begin  // gen/blk/device.ts:352
-            hdr_done_7 <= 1'b0;  // gen/blk/device.ts:352
+          if (f_slot == 4'd7) begin  // gen/blk/device.ts:355
+            hdr_done_7 <= 1'b0;  // gen/blk/device.ts:355
           end
-          if (f_slot == 4'd8) begin  // gen/blk/device.ts:352
-            hdr_done_8 <= 1'b0;  // gen/blk/device.ts:352
+          if (f_slot == 4'd8) begin  // gen/blk/device.ts:355
+            hdr_done_8 <= 1'b0;  // gen/blk/device.ts:355
           end
-          if (f_slot == 4'd9) begin  // gen/blk/device.ts:352
-            hdr_done_9 <= 1'b0;  // gen/blk/device.ts:352
+          if (f_slot == 4'd9) begin  // gen/blk/device.ts:355
+            hdr_done_9 <= 1'b0;  // gen/blk/device.ts:355
           end
-          if (f_slot == 4'd10) begin  // gen/blk/device.ts:352
-            hdr_done_10 <= 1'b0;  // gen/blk/device.ts:352
+          if (f_slot == 4'd10) begin  // gen/blk/device.ts:355
+            hdr_done_10 <= 1'b0;  // gen/blk/device.ts:355
           end
-          if (f_slot == 4'd11) begin  // gen/blk/device.ts:352
-            hdr_done_11 <= 1'b0;  // gen/blk/device.ts:352
+          if (f_slot == 4'd11) begin  // gen/blk/device.ts:355
+            hdr_done_11 <= 1'b0;  // gen/blk/device.ts:355
           end
-          if (f_slot == 4'd12) begin  // gen/blk/device.ts:352
-            hdr_done_12 <= 1'b0;  // gen/blk/device.ts:352
+          if (f_slot == 4'd12) begin  // gen/blk/device.ts:355
+            hdr_done_12 <= 1'b0;  // gen/blk/device.ts:355
           end
-          if (f_slot == 4'd13) begin  // gen/blk/device.ts:352
-            hdr_done_13 <= 1'b0;  // gen/blk/device.ts:352
+          if (f_slot == 4'd13) begin  // gen/blk/device.ts:355
+            hdr_done_13 <= 1'b0;  // gen/blk/device.ts:355
           end
-          if (f_slot == 4'd14) begin  // gen/blk/device.ts:352
-            hdr_done_14 <= 1'b0;  // gen/blk/device.ts:352
+          if (f_slot == 4'd14) begin  // gen/blk/device.ts:355
+            hdr_done_14 <= 1'b0;  // gen/blk/device.ts:355
           end
-          if (f_slot == 4'd15) begin  // gen/blk/device.ts:352
-            hdr_done_15 <= 1'b0;  // gen/blk/device.ts:352
+          if (f_slot == 4'd15) begin  // gen/blk/device.ts:355
+            hdr_done_15 <= 1'b0;  // gen/blk/device.ts:355
           end
-          f_walk_walking <= 1'b1;  // gen/blk/device.ts:296
-          f_state <= F_STATE_HDR;  // gen/blk/device.ts:354
+          f_walk_walking <= 1'b1;  // gen/blk/device.ts:299
+          f_state <= F_STATE_HDR;  // gen/blk/device.ts:357
         end else begin
-          if (f_slot == 4'd0) begin  // gen/blk/device.ts:356
-            hdr_done_0 <= 1'b1;  // gen/blk/device.ts:356
+          if (f_slot == 4'd0) begin  // gen/blk/device.ts:359
+            hdr_done_0 <= 1'b1;  // gen/blk/device.ts:359
           end
-          if (f_slot == 4'd1) begin  // gen/blk/device.ts:356
-            hdr_done_1 <= 1'b1;  // gen/blk/device.ts:356
+          if (f_slot == 4'd1) begin  // gen/blk/device.ts:359
+            hdr_done_1 <= 1'b1;  // gen/blk/device.ts:359
           end
-          if (f_slot == 4'd2) begin  // gen/blk/device.ts:356
-            hdr_done_2 <= 1'b1;  // gen/blk/device.ts:356
+          if (f_slot == 4'd2) begin  // gen/blk/device.ts:359
+            hdr_done_2 <= 1'b1;  // gen/blk/device.ts:359
           end
-          if (f_slot == 4'd3) begin  // gen/blk/device.ts:356
-            hdr_done_3 <= 1'b1;  // gen/blk/device.ts:356
+          if (f_slot == 4'd3) begin  // gen/blk/device.ts:359
+            hdr_done_3 <= 1'b1;  // gen/blk/device.ts:359
           end
-          if (f_slot == 4'd4) begin  // gen/blk/device.ts:356
-            hdr_done_4 <= 1'b1;  // gen/blk/device.ts:356
+          if (f_slot == 4'd4) begin  // gen/blk/device.ts:359
+            hdr_done_4 <= 1'b1;  // gen/blk/device.ts:359
           end
-          if (f_slot == 4'd5) begin  // gen/blk/device.ts:356
-            hdr_done_5 <= 1'b1;  // gen/blk/device.ts:356
+          if (f_slot == 4'd5) begin  // gen/blk/device.ts:359
+            hdr_done_5 <= 1'b1;  // gen/blk/device.ts:359
           end
-          if (f_slot == 4'd6) begin  // gen/blk/device.ts:356
-            hdr_done_6 <= 1'b1;  // gen/blk/device.ts:356
+          if (f_slot == 4'd6) begin  // gen/blk/device.ts:359
+            hdr_done_6 <= 1'b1;  // gen/blk/device.ts:359
           end
-          if (f_slot == 4'd7) begin  // gen/blk/device.ts:356
-            hdr_done_7 <= 1'b1;  // gen/blk/device.ts:356
+          if (f_slot == 4'd7) begin  // gen/blk/device.ts:359
+            hdr_done_7 <= 1'b1;  // gen/blk/device.ts:359
           end
-          if (f_slot == 4'd8) begin  // gen/blk/device.ts:356
-            hdr_done_8 <= 1'b1;  // gen/blk/device.ts:356
+          if (f_slot == 4'd8) begin  // gen/blk/device.ts:359
+            hdr_done_8 <= 1'b1;  // gen/blk/device.ts:359
           end
-          if (f_slot == 4'd9) begin  // gen/blk/device.ts:356
-            hdr_done_9 <= 1'b1;  // gen/blk/device.ts:356
+          if (f_slot == 4'd9) begin  // gen/blk/device.ts:359
+            hdr_done_9 <= 1'b1;  // gen/blk/device.ts:359
           end
-          if (f_slot == 4'd10) begin  // gen/blk/device.ts:356
-            hdr_done_10 <= 1'b1;  // gen/blk/device.ts:356
+          if (f_slot == 4'd10) begin  // gen/blk/device.ts:359
+            hdr_done_10 <= 1'b1;  // gen/blk/device.ts:359
           end
-          if (f_slot == 4'd11) begin  // gen/blk/device.ts:356
-            hdr_done_11 <= 1'b1;  // gen/blk/device.ts:356
+          if (f_slot == 4'd11) begin  // gen/blk/device.ts:359
+            hdr_done_11 <= 1'b1;  // gen/blk/device.ts:359
           end
-          if (f_slot == 4'd12) begin  // gen/blk/device.ts:356
-            hdr_done_12 <= 1'b1;  // gen/blk/device.ts:356
+          if (f_slot == 4'd12) begin  // gen/blk/device.ts:359
+            hdr_done_12 <= 1'b1;  // gen/blk/device.ts:359
           end
-          if (f_slot == 4'd13) begin  // gen/blk/device.ts:356
-            hdr_done_13 <= 1'b1;  // gen/blk/device.ts:356
+          if (f_slot == 4'd13) begin  // gen/blk/device.ts:359
+            hdr_done_13 <= 1'b1;  // gen/blk/device.ts:359
           end
-          if (f_slot == 4'd14) begin  // gen/blk/device.ts:356
-            hdr_done_14 <= 1'b1;  // gen/blk/device.ts:356
+          if (f_slot == 4'd14) begin  // gen/blk/device.ts:359
+            hdr_done_14 <= 1'b1;  // gen/blk/device.ts:359
           end
-          if (f_slot == 4'd15) begin  // gen/blk/device.ts:356
-            hdr_done_15 <= 1'b1;  // gen/blk/device.ts:356
+          if (f_slot == 4'd15) begin  // gen/blk/device.ts:359
+            hdr_done_15 <= 1'b1;  // gen/blk/device.ts:359
           end
-          if (f_slot == 4'd0) begin  // gen/blk/device.ts:357
-            slot_ready_0 <= 1'b1;  // gen/blk/device.ts:357
+          if (f_slot == 4'd0) begin  // gen/blk/device.ts:360
+            slot_ready_0 <= 1'b1;  // gen/blk/device.ts:360
           end
-          if (f_slot == 4'd1) begin  // gen/blk/device.ts:357
-            slot_ready_1 <= 1'b1;  // gen/blk/device.ts:357
+          if (f_slot == 4'd1) begin  // gen/blk/device.ts:360
+            slot_ready_1 <= 1'b1;  // gen/blk/device.ts:360
           end
-          if (f_slot == 4'd2) begin  // gen/blk/device.ts:357
-            slot_ready_2 <= 1'b1;  // gen/blk/device.ts:357
+          if (f_slot == 4'd2) begin  // gen/blk/device.ts:360
+            slot_ready_2 <= 1'b1;  // gen/blk/device.ts:360
           end
-          if (f_slot == 4'd3) begin  // gen/blk/device.ts:357
-            slot_ready_3 <= 1'b1;  // gen/blk/device.ts:357
+          if (f_slot == 4'd3) begin  // gen/blk/device.ts:360
+            slot_ready_3 <= 1'b1;  // gen/blk/device.ts:360
           end
-          if (f_slot == 4'd4) begin  // gen/blk/device.ts:357
-            slot_ready_4 <= 1'b1;  // gen/blk/device.ts:357
+          if (f_slot == 4'd4) begin  // gen/blk/device.ts:360
+            slot_ready_4 <= 1'b1;  // gen/blk/device.ts:360
           end
-          if (f_slot == 4'd5) begin  // gen/blk/device.ts:357
-            slot_ready_5 <= 1'b1;  // gen/blk/device.ts:357
+          if (f_slot == 4'd5) begin  // gen/blk/device.ts:360
+            slot_ready_5 <= 1'b1;  // gen/blk/device.ts:360
           end
-          if (f_slot == 4'd6) begin  // gen/blk/device.ts:357
-            slot_ready_6 <= 1'b1;  // gen/blk/device.ts:357
+          if (f_slot == 4'd6) begin  // gen/blk/device.ts:360
+            slot_ready_6 <= 1'b1;  // gen/blk/device.ts:360
           end
-          if (f_slot == 4'd7) begin  // gen/blk/device.ts:357
-            slot_ready_7 <= 1'b1;  // gen/blk/device.ts:357
+          if (f_slot == 4'd7) begin  // gen/blk/device.ts:360
+            slot_ready_7 <= 1'b1;  // gen/blk/device.ts:360
           end
-          if (f_slot == 4'd8) begin  // gen/blk/device.ts:357
-            slot_ready_8 <= 1'b1;  // gen/blk/device.ts:357
+          if (f_slot == 4'd8) begin  // gen/blk/device.ts:360
+            slot_ready_8 <= 1'b1;  // gen/blk/device.ts:360
           end
-          if (f_slot == 4'd9) begin  // gen/blk/device.ts:357
-            slot_ready_9 <= 1'b1;  // gen/blk/device.ts:357
+          if (f_slot == 4'd9) begin  // gen/blk/device.ts:360
+            slot_ready_9 <= 1'b1;  // gen/blk/device.ts:360
           end
-          if (f_slot == 4'd10) begin  // gen/blk/device.ts:357
-            slot_ready_10 <= 1'b1;  // gen/blk/device.ts:357
+          if (f_slot == 4'd10) begin  // gen/blk/device.ts:360
+            slot_ready_10 <= 1'b1;  // gen/blk/device.ts:360
           end
-          if (f_slot == 4'd11) begin  // gen/blk/device.ts:357
-            slot_ready_11 <= 1'b1;  // gen/blk/device.ts:357
+          if (f_slot == 4'd11) begin  // gen/blk/device.ts:360
+            slot_ready_11 <= 1'b1;  // gen/blk/device.ts:360
           end
-          if (f_slot == 4'd12) begin  // gen/blk/device.ts:357
-            slot_ready_12 <= 1'b1;  // gen/blk/device.ts:357
+          if (f_slot == 4'd12) begin  // gen/blk/device.ts:360
+            slot_ready_12 <= 1'b1;  // gen/blk/device.ts:360
           end
-          if (f_slot == 4'd13) begin  // gen/blk/device.ts:357
-            slot_ready_13 <= 1'b1;  // gen/blk/device.ts:357
+          if (f_slot == 4'd13) begin  // gen/blk/device.ts:360
+            slot_ready_13 <= 1'b1;  // gen/blk/device.ts:360
           end
-          if (f_slot == 4'd14) begin  // gen/blk/device.ts:357
-            slot_ready_14 <= 1'b1;  // gen/blk/device.ts:357
+          if (f_slot == 4'd14) begin  // gen/blk/device.ts:360
+            slot_ready_14 <= 1'b1;  // gen/blk/device.ts:360
           end
-          if (f_slot == 4'd15) begin  // gen/blk/device.ts:357
-            slot_ready_15 <= 1'b1;  // gen/blk/device.ts:357
+          if (f_slot == 4'd15) begin  // gen/blk/device.ts:360
+            slot_ready_15 <= 1'b1;  // gen/blk/device.ts:360
           end
-          f_slot <= f_slot + 4'd1;  // gen/blk/device.ts:358
-          f_count <= 16'd0;  // gen/blk/device.ts:359
-          f_state <= F_STATE_RECV;  // gen/blk/device.ts:360
+          f_slot <= f_slot + 4'd1;  // gen/blk/device.ts:361
+          f_count <= 16'd0;  // gen/blk/device.ts:362
+          f_state <= F_STATE_RECV;  // gen/blk/device.ts:363
         end
       end
-      if ((f_state == F_STATE_HDR) & (~f_walk_walking)) begin  // gen/blk/device.ts:363
-        if (f_slot == 4'd0) begin  // gen/blk/device.ts:364
-          slot_ready_0 <= 1'b1;  // gen/blk/device.ts:364
+      if ((f_state == F_STATE_HDR) & (~f_walk_walking)) begin  // gen/blk/device.ts:366
+        if (f_slot == 4'd0) begin  // gen/blk/device.ts:367
+          slot_ready_0 <= 1'b1;  // gen/blk/device.ts:367
         end
-        if (f_slot == 4'd1) begin  // gen/blk/device.ts:364
-          slot_ready_1 <= 1'b1;  // gen/blk/device.ts:364
+        if (f_slot == 4'd1) begin  // gen/blk/device.ts:367
+          slot_ready_1 <= 1'b1;  // gen/blk/device.ts:367
         end
-        if (f_slot == 4'd2) begin  // gen/blk/device.ts:364
-          slot_ready_2 <= 1'b1;  // gen/blk/device.ts:364
+        if (f_slot == 4'd2) begin  // gen/blk/device.ts:367
+          slot_ready_2 <= 1'b1;  // gen/blk/device.ts:367
         end
-        if (f_slot == 4'd3) begin  // gen/blk/device.ts:364
-          slot_ready_3 <= 1'b1;  // gen/blk/device.ts:364
+        if (f_slot == 4'd3) begin  // gen/blk/device.ts:367
+          slot_ready_3 <= 1'b1;  // gen/blk/device.ts:367
         end
-        if (f_slot == 4'd4) begin  // gen/blk/device.ts:364
-          slot_ready_4 <= 1'b1;  // gen/blk/device.ts:364
+        if (f_slot == 4'd4) begin  // gen/blk/device.ts:367
+          slot_ready_4 <= 1'b1;  // gen/blk/device.ts:367
         end
-        if (f_slot == 4'd5) begin  // gen/blk/device.ts:364
-          slot_ready_5 <= 1'b1;  // gen/blk/device.ts:364
+        if (f_slot == 4'd5) begin  // gen/blk/device.ts:367
+          slot_ready_5 <= 1'b1;  // gen/blk/device.ts:367
         end
-        if (f_slot == 4'd6) begin  // gen/blk/device.ts:364
-          slot_ready_6 <= 1'b1;  // gen/blk/device.ts:364
+        if (f_slot == 4'd6) begin  // gen/blk/device.ts:367
+          slot_ready_6 <= 1'b1;  // gen/blk/device.ts:367
         end
-        if (f_slot == 4'd7) begin  // gen/blk/device.ts:364
-          slot_ready_7 <= 1'b1;  // gen/blk/device.ts:364
+        if (f_slot == 4'd7) begin  // gen/blk/device.ts:367
+          slot_ready_7 <= 1'b1;  // gen/blk/device.ts:367
         end
-        if (f_slot == 4'd8) begin  // gen/blk/device.ts:364
-          slot_ready_8 <= 1'b1;  // gen/blk/device.ts:364
+        if (f_slot == 4'd8) begin  // gen/blk/device.ts:367
+          slot_ready_8 <= 1'b1;  // gen/blk/device.ts:367
         end
-        if (f_slot == 4'd9) begin  // gen/blk/device.ts:364
-          slot_ready_9 <= 1'b1;  // gen/blk/device.ts:364
+        if (f_slot == 4'd9) begin  // gen/blk/device.ts:367
+          slot_ready_9 <= 1'b1;  // gen/blk/device.ts:367
         end
-        if (f_slot == 4'd10) begin  // gen/blk/device.ts:364
-          slot_ready_10 <= 1'b1;  // gen/blk/device.ts:364
+        if (f_slot == 4'd10) begin  // gen/blk/device.ts:367
+          slot_ready_10 <= 1'b1;  // gen/blk/device.ts:367
         end
-        if (f_slot == 4'd11) begin  // gen/blk/device.ts:364
-          slot_ready_11 <= 1'b1;  // gen/blk/device.ts:364
+        if (f_slot == 4'd11) begin  // gen/blk/device.ts:367
+          slot_ready_11 <= 1'b1;  // gen/blk/device.ts:367
         end
-        if (f_slot == 4'd12) begin  // gen/blk/device.ts:364
-          slot_ready_12 <= 1'b1;  // gen/blk/device.ts:364
+        if (f_slot == 4'd12) begin  // gen/blk/device.ts:367
+          slot_ready_12 <= 1'b1;  // gen/blk/device.ts:367
         end
-        if (f_slot == 4'd13) begin  // gen/blk/device.ts:364
-          slot_ready_13 <= 1'b1;  // gen/blk/device.ts:364
+        if (f_slot == 4'd13) begin  // gen/blk/device.ts:367
+          slot_ready_13 <= 1'b1;  // gen/blk/device.ts:367
         end
-        if (f_slot == 4'd14) begin  // gen/blk/device.ts:364
-          slot_ready_14 <= 1'b1;  // gen/blk/device.ts:364
+        if (f_slot == 4'd14) begin  // gen/blk/device.ts:367
+          slot_ready_14 <= 1'b1;  // gen/blk/device.ts:367
         end
-        if (f_slot == 4'd15) begin  // gen/blk/device.ts:364
-          slot_ready_15 <= 1'b1;  // gen/blk/device.ts:364
+        if (f_slot == 4'd15) begin  // gen/blk/device.ts:367
+          slot_ready_15 <= 1'b1;  // gen/blk/device.ts:367
         end
-        f_slot <= f_slot + 4'd1;  // gen/blk/device.ts:365
-        f_count <= 16'd0;  // gen/blk/device.ts:366
-        f_state <= F_STATE_RECV;  // gen/blk/device.ts:367
+        f_slot <= f_slot + 4'd1;  // gen/blk/device.ts:368
+        f_count <= 16'd0;  // gen/blk/device.ts:369
+        f_state <= F_STATE_RECV;  // gen/blk/device.ts:370
       end
-      if ((f_state == F_STATE_STORE) & (~slot_freed)) begin  // gen/blk/device.ts:369
-        slots_used <= slots_used + 5'd1;  // gen/blk/device.ts:369
-      end else if ((~(f_state == F_STATE_STORE)) & slot_freed) begin  // gen/blk/device.ts:369
-        slots_used <= slots_used - 5'd1;  // gen/blk/device.ts:370
+      if ((f_state == F_STATE_STORE) & (~slot_freed)) begin  // gen/blk/device.ts:372
+        slots_used <= slots_used + 5'd1;  // gen/blk/device.ts:372
+      end else if ((~(f_state == F_STATE_STORE)) & slot_freed) begin  // gen/blk/device.ts:372
+        slots_used <= slots_used - 5'd1;  // gen/blk/device.ts:373
       end
-      slot_err <= b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? slot_error_15 : slot_error_14) : (b_slot[0] ? slot_error_13 : slot_error_12)) : (b_slot[1] ? (b_slot[0] ? slot_error_11 : slot_error_10) : (b_slot[0] ? slot_error_9 : slot_error_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? slot_error_7 : slot_error_6) : (b_slot[0] ? slot_error_5 : slot_error_4)) : (b_slot[1] ? (b_slot[0] ? slot_error_3 : slot_error_2) : (b_slot[0] ? slot_error_1 : slot_error_0)));  // gen/blk/device.ts:398
-      if (walk_walking & walk_at_end) begin  // gen/blk/device.ts:280
-        walk_walking <= 1'b0;  // gen/blk/device.ts:280
+      slot_err <= b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? slot_error_15 : slot_error_14) : (b_slot[0] ? slot_error_13 : slot_error_12)) : (b_slot[1] ? (b_slot[0] ? slot_error_11 : slot_error_10) : (b_slot[0] ? slot_error_9 : slot_error_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? slot_error_7 : slot_error_6) : (b_slot[0] ? slot_error_5 : slot_error_4)) : (b_slot[1] ? (b_slot[0] ? slot_error_3 : slot_error_2) : (b_slot[0] ? slot_error_1 : slot_error_0)));  // gen/blk/device.ts:401
+      if (walk_walking & walk_at_end) begin  // gen/blk/device.ts:283
+        walk_walking <= 1'b0;  // gen/blk/device.ts:283
       end
-      if ((rd_cmd_in_valid & rd_cmd_in_ready) & (walk_need & (~walk_dir))) begin  // gen/blk/device.ts:443
-        rd_issued <= rd_issued + 16'd1;  // gen/blk/device.ts:443
+      if ((rd_cmd_in_valid & rd_cmd_in_ready) & (walk_need & (~walk_dir))) begin  // gen/blk/device.ts:446
+        rd_issued <= rd_issued + 16'd1;  // gen/blk/device.ts:446
       end
-      if (rd_status_valid & (~rd_status_id[7])) begin  // gen/blk/device.ts:444
-        rd_ended <= rd_ended + 16'd1;  // gen/blk/device.ts:444
+      if (rd_status_valid & (~rd_status_id[7])) begin  // gen/blk/device.ts:447
+        rd_ended <= rd_ended + 16'd1;  // gen/blk/device.ts:447
       end
-      if (((wr_cmd_in_valid & wr_cmd_in_ready) & (~(s_state == S_STATE_ISSUE))) & (~(wr_status_valid & (~wr_status_id[7])))) begin  // gen/blk/device.ts:446
-        wr_outstanding <= wr_outstanding + 8'd1;  // gen/blk/device.ts:446
-      end else if ((~((wr_cmd_in_valid & wr_cmd_in_ready) & (~(s_state == S_STATE_ISSUE)))) & (wr_status_valid & (~wr_status_id[7]))) begin  // gen/blk/device.ts:446
-        wr_outstanding <= wr_outstanding - 8'd1;  // gen/blk/device.ts:447
+      if (((wr_cmd_in_valid & wr_cmd_in_ready) & (~(s_state == S_STATE_ISSUE))) & (~(wr_status_valid & (~wr_status_id[7])))) begin  // gen/blk/device.ts:449
+        wr_outstanding <= wr_outstanding + 8'd1;  // gen/blk/device.ts:449
+      end else if ((~((wr_cmd_in_valid & wr_cmd_in_ready) & (~(s_state == S_STATE_ISSUE)))) & (wr_status_valid & (~wr_status_id[7]))) begin  // gen/blk/device.ts:449
+        wr_outstanding <= wr_outstanding - 8'd1;  // gen/blk/device.ts:450
       end
-      if ((((rd_status_valid & rd_status_id[7]) & rd_status_id[6]) & (rd_status_id[3:0] == 4'd0)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_0)) begin  // gen/blk/device.ts:462
-        hdr_done_0 <= 1'b1;  // gen/blk/device.ts:462
+      if ((((rd_status_valid & rd_status_id[7]) & rd_status_id[6]) & (rd_status_id[3:0] == 4'd0)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_0)) begin  // gen/blk/device.ts:465
+        hdr_done_0 <= 1'b1;  // gen/blk/device.ts:465
       end
-      if ((((rd_status_valid & rd_status_id[7]) & rd_status_id[6]) & (rd_status_id[3:0] == 4'd1)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_1)) begin  // gen/blk/device.ts:462
-        hdr_done_1 <= 1'b1;  // gen/blk/device.ts:462
+      if ((((rd_status_valid & rd_status_id[7]) & rd_status_id[6]) & (rd_status_id[3:0] == 4'd1)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_1)) begin  // gen/blk/device.ts:465
+        hdr_done_1 <= 1'b1;  // gen/blk/device.ts:465
       end
-      if ((((rd_status_valid & rd_status_id[7]) & rd_status_id[6]) & (rd_status_id[3:0] == 4'd2)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_2)) begin  // gen/blk/device.ts:462
-        hdr_done_2 <= 1'b1;  // gen/blk/device.ts:462
+      if ((((rd_status_valid & rd_status_id[7]) & rd_status_id[6]) & (rd_status_id[3:0] == 4'd2)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_2)) begin  // gen/blk/device.ts:465
+        hdr_done_2 <= 1'b1;  // gen/blk/device.ts:465
       end
-      if ((((rd_status_valid & rd_status_id[7]) & rd_status_id[6]) & (rd_status_id[3:0] == 4'd3)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_3)) begin  // gen/blk/device.ts:462
-        hdr_done_3 <= 1'b1;  // gen/blk/device.ts:462
+      if ((((rd_status_valid & rd_status_id[7]) & rd_status_id[6]) & (rd_status_id[3:0] == 4'd3)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_3)) begin  // gen/blk/device.ts:465
+        hdr_done_3 <= 1'b1;  // gen/blk/device.ts:465
       end
-      if ((((rd_status_valid & rd_status_id[7]) & rd_status_id[6]) & (rd_status_id[3:0] == 4'd4)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_4)) begin  // gen/blk/device.ts:462
-        hdr_done_4 <= 1'b1;  // gen/blk/device.ts:462
+      if ((((rd_status_valid & rd_status_id[7]) & rd_status_id[6]) & (rd_status_id[3:0] == 4'd4)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_4)) begin  // gen/blk/device.ts:465
+        hdr_done_4 <= 1'b1;  // gen/blk/device.ts:465
       end
-      if ((((rd_status_valid & rd_status_id[7]) & rd_status_id[6]) & (rd_status_id[3:0] == 4'd5)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_5)) begin  // gen/blk/device.ts:462
-        hdr_done_5 <= 1'b1;  // gen/blk/device.ts:462
+      if ((((rd_status_valid & rd_status_id[7]) & rd_status_id[6]) & (rd_status_id[3:0] == 4'd5)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_5)) begin  // gen/blk/device.ts:465
+        hdr_done_5 <= 1'b1;  // gen/blk/device.ts:465
       end
-      if ((((rd_status_valid & rd_status_id[7]) & rd_status_id[6]) & (rd_status_id[3:0] == 4'd6)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_6)) begin  // gen/blk/device.ts:462
-        hdr_done_6 <= 1'b1;  // gen/blk/device.ts:462
+      if ((((rd_status_valid & rd_status_id[7]) & rd_status_id[6]) & (rd_status_id[3:0] == 4'd6)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_6)) begin  // gen/blk/device.ts:465
+        hdr_done_6 <= 1'b1;  // gen/blk/device.ts:465
       end
-      if ((((rd_status_valid & rd_status_id[7]) & rd_status_id[6]) & (rd_status_id[3:0] == 4'd7)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_7)) begin  // gen/blk/device.ts:462
-        hdr_done_7 <= 1'b1;  // gen/blk/device.ts:462
+      if ((((rd_status_valid & rd_status_id[7]) & rd_status_id[6]) & (rd_status_id[3:0] == 4'd7)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_7)) begin  // gen/blk/device.ts:465
+        hdr_done_7 <= 1'b1;  // gen/blk/device.ts:465
       end
-      if ((((rd_status_valid & rd_status_id[7]) & rd_status_id[6]) & (rd_status_id[3:0] == 4'd8)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_8)) begin  // gen/blk/device.ts:462
-        hdr_done_8 <= 1'b1;  // gen/blk/device.ts:462
+      if ((((rd_status_valid & rd_status_id[7]) & rd_status_id[6]) & (rd_status_id[3:0] == 4'd8)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_8)) begin  // gen/blk/device.ts:465
+        hdr_done_8 <= 1'b1;  // gen/blk/device.ts:465
       end
-      if ((((rd_status_valid & rd_status_id[7]) & rd_status_id[6]) & (rd_status_id[3:0] == 4'd9)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_9)) begin  // gen/blk/device.ts:462
-        hdr_done_9 <= 1'b1;  // gen/blk/device.ts:462
+      if ((((rd_status_valid & rd_status_id[7]) & rd_status_id[6]) & (rd_status_id[3:0] == 4'd9)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_9)) begin  // gen/blk/device.ts:465
+        hdr_done_9 <= 1'b1;  // gen/blk/device.ts:465
       end
-      if ((((rd_status_valid & rd_status_id[7]) & rd_status_id[6]) & (rd_status_id[3:0] == 4'd10)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_10)) begin  // gen/blk/device.ts:462
-        hdr_done_10 <= 1'b1;  // gen/blk/device.ts:462
+      if ((((rd_status_valid & rd_status_id[7]) & rd_status_id[6]) & (rd_status_id[3:0] == 4'd10)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_10)) begin  // gen/blk/device.ts:465
+        hdr_done_10 <= 1'b1;  // gen/blk/device.ts:465
       end
-      if ((((rd_status_valid & rd_status_id[7]) & rd_status_id[6]) & (rd_status_id[3:0] == 4'd11)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_11)) begin  // gen/blk/device.ts:462
-        hdr_done_11 <= 1'b1;  // gen/blk/device.ts:462
+      if ((((rd_status_valid & rd_status_id[7]) & rd_status_id[6]) & (rd_status_id[3:0] == 4'd11)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_11)) begin  // gen/blk/device.ts:465
+        hdr_done_11 <= 1'b1;  // gen/blk/device.ts:465
       end
-      if ((((rd_status_valid & rd_status_id[7]) & rd_status_id[6]) & (rd_status_id[3:0] == 4'd12)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_12)) begin  // gen/blk/device.ts:462
-        hdr_done_12 <= 1'b1;  // gen/blk/device.ts:462
+      if ((((rd_status_valid & rd_status_id[7]) & rd_status_id[6]) & (rd_status_id[3:0] == 4'd12)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_12)) begin  // gen/blk/device.ts:465
+        hdr_done_12 <= 1'b1;  // gen/blk/device.ts:465
       end
-      if ((((rd_status_valid & rd_status_id[7]) & rd_status_id[6]) & (rd_status_id[3:0] == 4'd13)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_13)) begin  // gen/blk/device.ts:462
-        hdr_done_13 <= 1'b1;  // gen/blk/device.ts:462
+      if ((((rd_status_valid & rd_status_id[7]) & rd_status_id[6]) & (rd_status_id[3:0] == 4'd13)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_13)) begin  // gen/blk/device.ts:465
+        hdr_done_13 <= 1'b1;  // gen/blk/device.ts:465
       end
-      if ((((rd_status_valid & rd_status_id[7]) & rd_status_id[6]) & (rd_status_id[3:0] == 4'd14)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_14)) begin  // gen/blk/device.ts:462
-        hdr_done_14 <= 1'b1;  // gen/blk/device.ts:462
+      if ((((rd_status_valid & rd_status_id[7]) & rd_status_id[6]) & (rd_status_id[3:0] == 4'd14)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_14)) begin  // gen/blk/device.ts:465
+        hdr_done_14 <= 1'b1;  // gen/blk/device.ts:465
       end
-      if ((((rd_status_valid & rd_status_id[7]) & rd_status_id[6]) & (rd_status_id[3:0] == 4'd15)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_15)) begin  // gen/blk/device.ts:462
-        hdr_done_15 <= 1'b1;  // gen/blk/device.ts:462
+      if ((((rd_status_valid & rd_status_id[7]) & rd_status_id[6]) & (rd_status_id[3:0] == 4'd15)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_15)) begin  // gen/blk/device.ts:465
+        hdr_done_15 <= 1'b1;  // gen/blk/device.ts:465
       end
-      if (rd_status_valid & (rd_status_error != 3'd0)) begin  // gen/blk/device.ts:464
-        if (rd_status_id[3:0] == 4'd0) begin  // gen/blk/device.ts:464
-          slot_error_0 <= 1'b1;  // gen/blk/device.ts:464
+      if (rd_status_valid & (rd_status_error != 3'd0)) begin  // gen/blk/device.ts:467
+        if (rd_status_id[3:0] == 4'd0) begin  // gen/blk/device.ts:467
+          slot_error_0 <= 1'b1;  // gen/blk/device.ts:467
         end
-        if (rd_status_id[3:0] == 4'd1) begin  // gen/blk/device.ts:464
-          slot_error_1 <= 1'b1;  // gen/blk/device.ts:464
+        if (rd_status_id[3:0] == 4'd1) begin  // gen/blk/device.ts:467
+          slot_error_1 <= 1'b1;  // gen/blk/device.ts:467
         end
-        if (rd_status_id[3:0] == 4'd2) begin  // gen/blk/device.ts:464
-          slot_error_2 <= 1'b1;  // gen/blk/device.ts:464
+        if (rd_status_id[3:0] == 4'd2) begin  // gen/blk/device.ts:467
+          slot_error_2 <= 1'b1;  // gen/blk/device.ts:467
         end
-        if (rd_status_id[3:0] == 4'd3) begin  // gen/blk/device.ts:464
-          slot_error_3 <= 1'b1;  // gen/blk/device.ts:464
+        if (rd_status_id[3:0] == 4'd3) begin  // gen/blk/device.ts:467
+          slot_error_3 <= 1'b1;  // gen/blk/device.ts:467
         end
-        if (rd_status_id[3:0] == 4'd4) begin  // gen/blk/device.ts:464
-          slot_error_4 <= 1'b1;  // gen/blk/device.ts:464
+        if (rd_status_id[3:0] == 4'd4) begin  // gen/blk/device.ts:467
+          slot_error_4 <= 1'b1;  // gen/blk/device.ts:467
         end
-        if (rd_status_id[3:0] == 4'd5) begin  // gen/blk/device.ts:464
-          slot_error_5 <= 1'b1;  // gen/blk/device.ts:464
+        if (rd_status_id[3:0] == 4'd5) begin  // gen/blk/device.ts:467
+          slot_error_5 <= 1'b1;  // gen/blk/device.ts:467
         end
-        if (rd_status_id[3:0] == 4'd6) begin  // gen/blk/device.ts:464
-          slot_error_6 <= 1'b1;  // gen/blk/device.ts:464
+        if (rd_status_id[3:0] == 4'd6) begin  // gen/blk/device.ts:467
+          slot_error_6 <= 1'b1;  // gen/blk/device.ts:467
         end
-        if (rd_status_id[3:0] == 4'd7) begin  // gen/blk/device.ts:464
-          slot_error_7 <= 1'b1;  // gen/blk/device.ts:464
+        if (rd_status_id[3:0] == 4'd7) begin  // gen/blk/device.ts:467
+          slot_error_7 <= 1'b1;  // gen/blk/device.ts:467
         end
-        if (rd_status_id[3:0] == 4'd8) begin  // gen/blk/device.ts:464
-          slot_error_8 <= 1'b1;  // gen/blk/device.ts:464
+        if (rd_status_id[3:0] == 4'd8) begin  // gen/blk/device.ts:467
+          slot_error_8 <= 1'b1;  // gen/blk/device.ts:467
         end
-        if (rd_status_id[3:0] == 4'd9) begin  // gen/blk/device.ts:464
-          slot_error_9 <= 1'b1;  // gen/blk/device.ts:464
+        if (rd_status_id[3:0] == 4'd9) begin  // gen/blk/device.ts:467
+          slot_error_9 <= 1'b1;  // gen/blk/device.ts:467
         end
-        if (rd_status_id[3:0] == 4'd10) begin  // gen/blk/device.ts:464
-          slot_error_10 <= 1'b1;  // gen/blk/device.ts:464
+        if (rd_status_id[3:0] == 4'd10) begin  // gen/blk/device.ts:467
+          slot_error_10 <= 1'b1;  // gen/blk/device.ts:467
         end
-        if (rd_status_id[3:0] == 4'd11) begin  // gen/blk/device.ts:464
-          slot_error_11 <= 1'b1;  // gen/blk/device.ts:464
+        if (rd_status_id[3:0] == 4'd11) begin  // gen/blk/device.ts:467
+          slot_error_11 <= 1'b1;  // gen/blk/device.ts:467
         end
-        if (rd_status_id[3:0] == 4'd12) begin  // gen/blk/device.ts:464
-          slot_error_12 <= 1'b1;  // gen/blk/device.ts:464
+        if (rd_status_id[3:0] == 4'd12) begin  // gen/blk/device.ts:467
+          slot_error_12 <= 1'b1;  // gen/blk/device.ts:467
         end
-        if (rd_status_id[3:0] == 4'd13) begin  // gen/blk/device.ts:464
-          slot_error_13 <= 1'b1;  // gen/blk/device.ts:464
+        if (rd_status_id[3:0] == 4'd13) begin  // gen/blk/device.ts:467
+          slot_error_13 <= 1'b1;  // gen/blk/device.ts:467
         end
-        if (rd_status_id[3:0] == 4'd14) begin  // gen/blk/device.ts:464
-          slot_error_14 <= 1'b1;  // gen/blk/device.ts:464
+        if (rd_status_id[3:0] == 4'd14) begin  // gen/blk/device.ts:467
+          slot_error_14 <= 1'b1;  // gen/blk/device.ts:467
         end
-        if (rd_status_id[3:0] == 4'd15) begin  // gen/blk/device.ts:464
-          slot_error_15 <= 1'b1;  // gen/blk/device.ts:464
-        end
-      end
-      if (wr_status_valid & (wr_status_error != 3'd0)) begin  // gen/blk/device.ts:465
-        if (wr_status_id[3:0] == 4'd0) begin  // gen/blk/device.ts:465
-          slot_error_0 <= 1'b1;  // gen/blk/device.ts:465
-        end
-        if (wr_status_id[3:0] == 4'd1) begin  // gen/blk/device.ts:465
-          slot_error_1 <= 1'b1;  // gen/blk/device.ts:465
-        end
-        if (wr_status_id[3:0] == 4'd2) begin  // gen/blk/device.ts:465
-          slot_error_2 <= 1'b1;  // gen/blk/device.ts:465
-        end
-        if (wr_status_id[3:0] == 4'd3) begin  // gen/blk/device.ts:465
-          slot_error_3 <= 1'b1;  // gen/blk/device.ts:465
-        end
-        if (wr_status_id[3:0] == 4'd4) begin  // gen/blk/device.ts:465
-          slot_error_4 <= 1'b1;  // gen/blk/device.ts:465
-        end
-        if (wr_status_id[3:0] == 4'd5) begin  // gen/blk/device.ts:465
-          slot_error_5 <= 1'b1;  // gen/blk/device.ts:465
-        end
-        if (wr_status_id[3:0] == 4'd6) begin  // gen/blk/device.ts:465
-          slot_error_6 <= 1'b1;  // gen/blk/device.ts:465
-        end
-        if (wr_status_id[3:0] == 4'd7) begin  // gen/blk/device.ts:465
-          slot_error_7 <= 1'b1;  // gen/blk/device.ts:465
-        end
-        if (wr_status_id[3:0] == 4'd8) begin  // gen/blk/device.ts:465
-          slot_error_8 <= 1'b1;  // gen/blk/device.ts:465
-        end
-        if (wr_status_id[3:0] == 4'd9) begin  // gen/blk/device.ts:465
-          slot_error_9 <= 1'b1;  // gen/blk/device.ts:465
-        end
-        if (wr_status_id[3:0] == 4'd10) begin  // gen/blk/device.ts:465
-          slot_error_10 <= 1'b1;  // gen/blk/device.ts:465
-        end
-        if (wr_status_id[3:0] == 4'd11) begin  // gen/blk/device.ts:465
-          slot_error_11 <= 1'b1;  // gen/blk/device.ts:465
-        end
-        if (wr_status_id[3:0] == 4'd12) begin  // gen/blk/device.ts:465
-          slot_error_12 <= 1'b1;  // gen/blk/device.ts:465
-        end
-        if (wr_status_id[3:0] == 4'd13) begin  // gen/blk/device.ts:465
-          slot_error_13 <= 1'b1;  // gen/blk/device.ts:465
-        end
-        if (wr_status_id[3:0] == 4'd14) begin  // gen/blk/device.ts:465
-          slot_error_14 <= 1'b1;  // gen/blk/device.ts:465
-        end
-        if (wr_status_id[3:0] == 4'd15) begin  // gen/blk/device.ts:465
-          slot_error_15 <= 1'b1;  // gen/blk/device.ts:465
+        if (rd_status_id[3:0] == 4'd15) begin  // gen/blk/device.ts:467
+          slot_error_15 <= 1'b1;  // gen/blk/device.ts:467
         end
       end
-      cap_sel_q_0 <= _and_7 & (_mux_11 == 4'd0);  // gen/blk/device.ts:525
-      cap_sel_q_1 <= _and_7 & (_mux_11 == 4'd1);  // gen/blk/device.ts:525
-      cap_sel_q_2 <= _and_7 & (_mux_11 == 4'd2);  // gen/blk/device.ts:525
-      cap_sel_q_3 <= _and_7 & (_mux_11 == 4'd3);  // gen/blk/device.ts:525
-      cap_sel_q_4 <= _and_7 & (_mux_11 == 4'd4);  // gen/blk/device.ts:525
-      cap_sel_q_5 <= _and_7 & (_mux_11 == 4'd5);  // gen/blk/device.ts:525
-      cap_sel_q_6 <= _and_7 & (_mux_11 == 4'd6);  // gen/blk/device.ts:525
-      cap_sel_q_7 <= _and_7 & (_mux_11 == 4'd7);  // gen/blk/device.ts:525
-      cap_sel_q_8 <= _and_7 & (_mux_11 == 4'd8);  // gen/blk/device.ts:525
-      cap_sel_q_9 <= _and_7 & (_mux_11 == 4'd9);  // gen/blk/device.ts:525
-      cap_sel_q_10 <= _and_7 & (_mux_11 == 4'd10);  // gen/blk/device.ts:525
-      cap_sel_q_11 <= _and_7 & (_mux_11 == 4'd11);  // gen/blk/device.ts:525
-      cap_sel_q_12 <= _and_7 & (_mux_11 == 4'd12);  // gen/blk/device.ts:525
-      cap_sel_q_13 <= _and_7 & (_mux_11 == 4'd13);  // gen/blk/device.ts:525
-      cap_sel_q_14 <= _and_7 & (_mux_11 == 4'd14);  // gen/blk/device.ts:525
-      cap_sel_q_15 <= _and_7 & (_mux_11 == 4'd15);  // gen/blk/device.ts:525
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd0)) begin  // gen/blk/device.ts:540
-        hdr_count_0 <= 5'd0;  // gen/blk/device.ts:540
-      end else if (cap_sel_q_0 & (~hdr_done_0)) begin  // gen/blk/device.ts:540
-        hdr_count_0 <= hdr_sum;  // gen/blk/device.ts:541
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:542
-          hdr_done_0 <= 1'b1;  // gen/blk/device.ts:542
+      if (wr_status_valid & (wr_status_error != 3'd0)) begin  // gen/blk/device.ts:468
+        if (wr_status_id[3:0] == 4'd0) begin  // gen/blk/device.ts:468
+          slot_error_0 <= 1'b1;  // gen/blk/device.ts:468
+        end
+        if (wr_status_id[3:0] == 4'd1) begin  // gen/blk/device.ts:468
+          slot_error_1 <= 1'b1;  // gen/blk/device.ts:468
+        end
+        if (wr_status_id[3:0] == 4'd2) begin  // gen/blk/device.ts:468
+          slot_error_2 <= 1'b1;  // gen/blk/device.ts:468
+        end
+        if (wr_status_id[3:0] == 4'd3) begin  // gen/blk/device.ts:468
+          slot_error_3 <= 1'b1;  // gen/blk/device.ts:468
+        end
+        if (wr_status_id[3:0] == 4'd4) begin  // gen/blk/device.ts:468
+          slot_error_4 <= 1'b1;  // gen/blk/device.ts:468
+        end
+        if (wr_status_id[3:0] == 4'd5) begin  // gen/blk/device.ts:468
+          slot_error_5 <= 1'b1;  // gen/blk/device.ts:468
+        end
+        if (wr_status_id[3:0] == 4'd6) begin  // gen/blk/device.ts:468
+          slot_error_6 <= 1'b1;  // gen/blk/device.ts:468
+        end
+        if (wr_status_id[3:0] == 4'd7) begin  // gen/blk/device.ts:468
+          slot_error_7 <= 1'b1;  // gen/blk/device.ts:468
+        end
+        if (wr_status_id[3:0] == 4'd8) begin  // gen/blk/device.ts:468
+          slot_error_8 <= 1'b1;  // gen/blk/device.ts:468
+        end
+        if (wr_status_id[3:0] == 4'd9) begin  // gen/blk/device.ts:468
+          slot_error_9 <= 1'b1;  // gen/blk/device.ts:468
+        end
+        if (wr_status_id[3:0] == 4'd10) begin  // gen/blk/device.ts:468
+          slot_error_10 <= 1'b1;  // gen/blk/device.ts:468
+        end
+        if (wr_status_id[3:0] == 4'd11) begin  // gen/blk/device.ts:468
+          slot_error_11 <= 1'b1;  // gen/blk/device.ts:468
+        end
+        if (wr_status_id[3:0] == 4'd12) begin  // gen/blk/device.ts:468
+          slot_error_12 <= 1'b1;  // gen/blk/device.ts:468
+        end
+        if (wr_status_id[3:0] == 4'd13) begin  // gen/blk/device.ts:468
+          slot_error_13 <= 1'b1;  // gen/blk/device.ts:468
+        end
+        if (wr_status_id[3:0] == 4'd14) begin  // gen/blk/device.ts:468
+          slot_error_14 <= 1'b1;  // gen/blk/device.ts:468
+        end
+        if (wr_status_id[3:0] == 4'd15) begin  // gen/blk/device.ts:468
+          slot_error_15 <= 1'b1;  // gen/blk/device.ts:468
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd1)) begin  // gen/blk/device.ts:540
-        hdr_count_1 <= 5'd0;  // gen/blk/device.ts:540
-      end else if (cap_sel_q_1 & (~hdr_done_1)) begin  // gen/blk/device.ts:540
-        hdr_count_1 <= hdr_sum;  // gen/blk/device.ts:541
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:542
-          hdr_done_1 <= 1'b1;  // gen/blk/device.ts:542
+      cap_sel_q_0 <= _and_7 & (_mux_11 == 4'd0);  // gen/blk/device.ts:528
+      cap_sel_q_1 <= _and_7 & (_mux_11 == 4'd1);  // gen/blk/device.ts:528
+      cap_sel_q_2 <= _and_7 & (_mux_11 == 4'd2);  // gen/blk/device.ts:528
+      cap_sel_q_3 <= _and_7 & (_mux_11 == 4'd3);  // gen/blk/device.ts:528
+      cap_sel_q_4 <= _and_7 & (_mux_11 == 4'd4);  // gen/blk/device.ts:528
+      cap_sel_q_5 <= _and_7 & (_mux_11 == 4'd5);  // gen/blk/device.ts:528
+      cap_sel_q_6 <= _and_7 & (_mux_11 == 4'd6);  // gen/blk/device.ts:528
+      cap_sel_q_7 <= _and_7 & (_mux_11 == 4'd7);  // gen/blk/device.ts:528
+      cap_sel_q_8 <= _and_7 & (_mux_11 == 4'd8);  // gen/blk/device.ts:528
+      cap_sel_q_9 <= _and_7 & (_mux_11 == 4'd9);  // gen/blk/device.ts:528
+      cap_sel_q_10 <= _and_7 & (_mux_11 == 4'd10);  // gen/blk/device.ts:528
+      cap_sel_q_11 <= _and_7 & (_mux_11 == 4'd11);  // gen/blk/device.ts:528
+      cap_sel_q_12 <= _and_7 & (_mux_11 == 4'd12);  // gen/blk/device.ts:528
+      cap_sel_q_13 <= _and_7 & (_mux_11 == 4'd13);  // gen/blk/device.ts:528
+      cap_sel_q_14 <= _and_7 & (_mux_11 == 4'd14);  // gen/blk/device.ts:528
+      cap_sel_q_15 <= _and_7 & (_mux_11 == 4'd15);  // gen/blk/device.ts:528
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd0)) begin  // gen/blk/device.ts:543
+        hdr_count_0 <= 5'd0;  // gen/blk/device.ts:543
+      end else if (cap_sel_q_0 & (~hdr_done_0)) begin  // gen/blk/device.ts:543
+        hdr_count_0 <= hdr_sum;  // gen/blk/device.ts:544
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:545
+          hdr_done_0 <= 1'b1;  // gen/blk/device.ts:545
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd2)) begin  // gen/blk/device.ts:540
-        hdr_count_2 <= 5'd0;  // gen/blk/device.ts:540
-      end else if (cap_sel_q_2 & (~hdr_done_2)) begin  // gen/blk/device.ts:540
-        hdr_count_2 <= hdr_sum;  // gen/blk/device.ts:541
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:542
-          hdr_done_2 <= 1'b1;  // gen/blk/device.ts:542
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd1)) begin  // gen/blk/device.ts:543
+        hdr_count_1 <= 5'd0;  // gen/blk/device.ts:543
+      end else if (cap_sel_q_1 & (~hdr_done_1)) begin  // gen/blk/device.ts:543
+        hdr_count_1 <= hdr_sum;  // gen/blk/device.ts:544
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:545
+          hdr_done_1 <= 1'b1;  // gen/blk/device.ts:545
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd3)) begin  // gen/blk/device.ts:540
-        hdr_count_3 <= 5'd0;  // gen/blk/device.ts:540
-      end else if (cap_sel_q_3 & (~hdr_done_3)) begin  // gen/blk/device.ts:540
-        hdr_count_3 <= hdr_sum;  // gen/blk/device.ts:541
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:542
-          hdr_done_3 <= 1'b1;  // gen/blk/device.ts:542
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd2)) begin  // gen/blk/device.ts:543
+        hdr_count_2 <= 5'd0;  // gen/blk/device.ts:543
+      end else if (cap_sel_q_2 & (~hdr_done_2)) begin  // gen/blk/device.ts:543
+        hdr_count_2 <= hdr_sum;  // gen/blk/device.ts:544
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:545
+          hdr_done_2 <= 1'b1;  // gen/blk/device.ts:545
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd4)) begin  // gen/blk/device.ts:540
-        hdr_count_4 <= 5'd0;  // gen/blk/device.ts:540
-      end else if (cap_sel_q_4 & (~hdr_done_4)) begin  // gen/blk/device.ts:540
-        hdr_count_4 <= hdr_sum;  // gen/blk/device.ts:541
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:542
-          hdr_done_4 <= 1'b1;  // gen/blk/device.ts:542
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd3)) begin  // gen/blk/device.ts:543
+        hdr_count_3 <= 5'd0;  // gen/blk/device.ts:543
+      end else if (cap_sel_q_3 & (~hdr_done_3)) begin  // gen/blk/device.ts:543
+        hdr_count_3 <= hdr_sum;  // gen/blk/device.ts:544
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:545
+          hdr_done_3 <= 1'b1;  // gen/blk/device.ts:545
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd5)) begin  // gen/blk/device.ts:540
-        hdr_count_5 <= 5'd0;  // gen/blk/device.ts:540
-      end else if (cap_sel_q_5 & (~hdr_done_5)) begin  // gen/blk/device.ts:540
-        hdr_count_5 <= hdr_sum;  // gen/blk/device.ts:541
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:542
-          hdr_done_5 <= 1'b1;  // gen/blk/device.ts:542
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd4)) begin  // gen/blk/device.ts:543
+        hdr_count_4 <= 5'd0;  // gen/blk/device.ts:543
+      end else if (cap_sel_q_4 & (~hdr_done_4)) begin  // gen/blk/device.ts:543
+        hdr_count_4 <= hdr_sum;  // gen/blk/device.ts:544
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:545
+          hdr_done_4 <= 1'b1;  // gen/blk/device.ts:545
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd6)) begin  // gen/blk/device.ts:540
-        hdr_count_6 <= 5'd0;  // gen/blk/device.ts:540
-      end else if (cap_sel_q_6 & (~hdr_done_6)) begin  // gen/blk/device.ts:540
-        hdr_count_6 <= hdr_sum;  // gen/blk/device.ts:541
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:542
-          hdr_done_6 <= 1'b1;  // gen/blk/device.ts:542
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd5)) begin  // gen/blk/device.ts:543
+        hdr_count_5 <= 5'd0;  // gen/blk/device.ts:543
+      end else if (cap_sel_q_5 & (~hdr_done_5)) begin  // gen/blk/device.ts:543
+        hdr_count_5 <= hdr_sum;  // gen/blk/device.ts:544
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:545
+          hdr_done_5 <= 1'b1;  // gen/blk/device.ts:545
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd7)) begin  // gen/blk/device.ts:540
-        hdr_count_7 <= 5'd0;  // gen/blk/device.ts:540
-      end else if (cap_sel_q_7 & (~hdr_done_7)) begin  // gen/blk/device.ts:540
-        hdr_count_7 <= hdr_sum;  // gen/blk/device.ts:541
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:542
-          hdr_done_7 <= 1'b1;  // gen/blk/device.ts:542
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd6)) begin  // gen/blk/device.ts:543
+        hdr_count_6 <= 5'd0;  // gen/blk/device.ts:543
+      end else if (cap_sel_q_6 & (~hdr_done_6)) begin  // gen/blk/device.ts:543
+        hdr_count_6 <= hdr_sum;  // gen/blk/device.ts:544
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:545
+          hdr_done_6 <= 1'b1;  // gen/blk/device.ts:545
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd8)) begin  // gen/blk/device.ts:540
-        hdr_count_8 <= 5'd0;  // gen/blk/device.ts:540
-      end else if (cap_sel_q_8 & (~hdr_done_8)) begin  // gen/blk/device.ts:540
-        hdr_count_8 <= hdr_sum;  // gen/blk/device.ts:541
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:542
-          hdr_done_8 <= 1'b1;  // gen/blk/device.ts:542
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd7)) begin  // gen/blk/device.ts:543
+        hdr_count_7 <= 5'd0;  // gen/blk/device.ts:543
+      end else if (cap_sel_q_7 & (~hdr_done_7)) begin  // gen/blk/device.ts:543
+        hdr_count_7 <= hdr_sum;  // gen/blk/device.ts:544
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:545
+          hdr_done_7 <= 1'b1;  // gen/blk/device.ts:545
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd9)) begin  // gen/blk/device.ts:540
-        hdr_count_9 <= 5'd0;  // gen/blk/device.ts:540
-      end else if (cap_sel_q_9 & (~hdr_done_9)) begin  // gen/blk/device.ts:540
-        hdr_count_9 <= hdr_sum;  // gen/blk/device.ts:541
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:542
-          hdr_done_9 <= 1'b1;  // gen/blk/device.ts:542
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd8)) begin  // gen/blk/device.ts:543
+        hdr_count_8 <= 5'd0;  // gen/blk/device.ts:543
+      end else if (cap_sel_q_8 & (~hdr_done_8)) begin  // gen/blk/device.ts:543
+        hdr_count_8 <= hdr_sum;  // gen/blk/device.ts:544
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:545
+          hdr_done_8 <= 1'b1;  // gen/blk/device.ts:545
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd10)) begin  // gen/blk/device.ts:540
-        hdr_count_10 <= 5'd0;  // gen/blk/device.ts:540
-      end else if (cap_sel_q_10 & (~hdr_done_10)) begin  // gen/blk/device.ts:540
-        hdr_count_10 <= hdr_sum;  // gen/blk/device.ts:541
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:542
-          hdr_done_10 <= 1'b1;  // gen/blk/device.ts:542
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd9)) begin  // gen/blk/device.ts:543
+        hdr_count_9 <= 5'd0;  // gen/blk/device.ts:543
+      end else if (cap_sel_q_9 & (~hdr_done_9)) begin  // gen/blk/device.ts:543
+        hdr_count_9 <= hdr_sum;  // gen/blk/device.ts:544
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:545
+          hdr_done_9 <= 1'b1;  // gen/blk/device.ts:545
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd11)) begin  // gen/blk/device.ts:540
-        hdr_count_11 <= 5'd0;  // gen/blk/device.ts:540
-      end else if (cap_sel_q_11 & (~hdr_done_11)) begin  // gen/blk/device.ts:540
-        hdr_count_11 <= hdr_sum;  // gen/blk/device.ts:541
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:542
-          hdr_done_11 <= 1'b1;  // gen/blk/device.ts:542
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd10)) begin  // gen/blk/device.ts:543
+        hdr_count_10 <= 5'd0;  // gen/blk/device.ts:543
+      end else if (cap_sel_q_10 & (~hdr_done_10)) begin  // gen/blk/device.ts:543
+        hdr_count_10 <= hdr_sum;  // gen/blk/device.ts:544
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:545
+          hdr_done_10 <= 1'b1;  // gen/blk/device.ts:545
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd12)) begin  // gen/blk/device.ts:540
-        hdr_count_12 <= 5'd0;  // gen/blk/device.ts:540
-      end else if (cap_sel_q_12 & (~hdr_done_12)) begin  // gen/blk/device.ts:540
-        hdr_count_12 <= hdr_sum;  // gen/blk/device.ts:541
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:542
-          hdr_done_12 <= 1'b1;  // gen/blk/device.ts:542
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd11)) begin  // gen/blk/device.ts:543
+        hdr_count_11 <= 5'd0;  // gen/blk/device.ts:543
+      end else if (cap_sel_q_11 & (~hdr_done_11)) begin  // gen/blk/device.ts:543
+        hdr_count_11 <= hdr_sum;  // gen/blk/device.ts:544
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:545
+          hdr_done_11 <= 1'b1;  // gen/blk/device.ts:545
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd13)) begin  // gen/blk/device.ts:540
-        hdr_count_13 <= 5'd0;  // gen/blk/device.ts:540
-      end else if (cap_sel_q_13 & (~hdr_done_13)) begin  // gen/blk/device.ts:540
-        hdr_count_13 <= hdr_sum;  // gen/blk/device.ts:541
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:542
-          hdr_done_13 <= 1'b1;  // gen/blk/device.ts:542
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd12)) begin  // gen/blk/device.ts:543
+        hdr_count_12 <= 5'd0;  // gen/blk/device.ts:543
+      end else if (cap_sel_q_12 & (~hdr_done_12)) begin  // gen/blk/device.ts:543
+        hdr_count_12 <= hdr_sum;  // gen/blk/device.ts:544
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:545
+          hdr_done_12 <= 1'b1;  // gen/blk/device.ts:545
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd14)) begin  // gen/blk/device.ts:540
-        hdr_count_14 <= 5'd0;  // gen/blk/device.ts:540
-      end else if (cap_sel_q_14 & (~hdr_done_14)) begin  // gen/blk/device.ts:540
-        hdr_count_14 <= hdr_sum;  // gen/blk/device.ts:541
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:542
-          hdr_done_14 <= 1'b1;  // gen/blk/device.ts:542
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd13)) begin  // gen/blk/device.ts:543
+        hdr_count_13 <= 5'd0;  // gen/blk/device.ts:543
+      end else if (cap_sel_q_13 & (~hdr_done_13)) begin  // gen/blk/device.ts:543
+        hdr_count_13 <= hdr_sum;  // gen/blk/device.ts:544
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:545
+          hdr_done_13 <= 1'b1;  // gen/blk/device.ts:545
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd15)) begin  // gen/blk/device.ts:540
-        hdr_count_15 <= 5'd0;  // gen/blk/device.ts:540
-      end else if (cap_sel_q_15 & (~hdr_done_15)) begin  // gen/blk/device.ts:540
-        hdr_count_15 <= hdr_sum;  // gen/blk/device.ts:541
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:542
-          hdr_done_15 <= 1'b1;  // gen/blk/device.ts:542
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd14)) begin  // gen/blk/device.ts:543
+        hdr_count_14 <= 5'd0;  // gen/blk/device.ts:543
+      end else if (cap_sel_q_14 & (~hdr_done_14)) begin  // gen/blk/device.ts:543
+        hdr_count_14 <= hdr_sum;  // gen/blk/device.ts:544
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:545
+          hdr_done_14 <= 1'b1;  // gen/blk/device.ts:545
         end
       end
-      if (store_werr & store_werr_zero) begin  // gen/blk/device.ts:588
-        zero_error <= 1'b1;  // gen/blk/device.ts:588
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd15)) begin  // gen/blk/device.ts:543
+        hdr_count_15 <= 5'd0;  // gen/blk/device.ts:543
+      end else if (cap_sel_q_15 & (~hdr_done_15)) begin  // gen/blk/device.ts:543
+        hdr_count_15 <= hdr_sum;  // gen/blk/device.ts:544
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:545
+          hdr_done_15 <= 1'b1;  // gen/blk/device.ts:545
+        end
       end
-      if (scan_busy) begin  // gen/blk/device.ts:593
-        if ((scan_slot[3] ? (scan_slot[2] ? (scan_slot[1] ? (scan_slot[0] ? out_active_15 : out_active_14) : (scan_slot[0] ? out_active_13 : out_active_12)) : (scan_slot[1] ? (scan_slot[0] ? out_active_11 : out_active_10) : (scan_slot[0] ? out_active_9 : out_active_8))) : (scan_slot[2] ? (scan_slot[1] ? (scan_slot[0] ? out_active_7 : out_active_6) : (scan_slot[0] ? out_active_5 : out_active_4)) : (scan_slot[1] ? (scan_slot[0] ? out_active_3 : out_active_2) : (scan_slot[0] ? out_active_1 : out_active_0)))) & ((scan_word >= out_range_rd0[11:0]) & ({1'b0, scan_word} < out_range_rd0[24:12]))) begin  // gen/blk/device.ts:594
-          if (scan_slot == 4'd0) begin  // gen/blk/device.ts:594
-            slot_error_0 <= 1'b1;  // gen/blk/device.ts:594
+      if (store_werr & store_werr_zero) begin  // gen/blk/device.ts:591
+        zero_error <= 1'b1;  // gen/blk/device.ts:591
+      end
+      if (scan_busy) begin  // gen/blk/device.ts:596
+        if ((scan_slot[3] ? (scan_slot[2] ? (scan_slot[1] ? (scan_slot[0] ? out_active_15 : out_active_14) : (scan_slot[0] ? out_active_13 : out_active_12)) : (scan_slot[1] ? (scan_slot[0] ? out_active_11 : out_active_10) : (scan_slot[0] ? out_active_9 : out_active_8))) : (scan_slot[2] ? (scan_slot[1] ? (scan_slot[0] ? out_active_7 : out_active_6) : (scan_slot[0] ? out_active_5 : out_active_4)) : (scan_slot[1] ? (scan_slot[0] ? out_active_3 : out_active_2) : (scan_slot[0] ? out_active_1 : out_active_0)))) & ((scan_word >= out_range_rd0[11:0]) & ({1'b0, scan_word} < out_range_rd0[24:12]))) begin  // gen/blk/device.ts:597
+          if (scan_slot == 4'd0) begin  // gen/blk/device.ts:597
+            slot_error_0 <= 1'b1;  // gen/blk/device.ts:597
           end
-          if (scan_slot == 4'd1) begin  // gen/blk/device.ts:594
-            slot_error_1 <= 1'b1;  // gen/blk/device.ts:594
+          if (scan_slot == 4'd1) begin  // gen/blk/device.ts:597
+            slot_error_1 <= 1'b1;  // gen/blk/device.ts:597
           end
-          if (scan_slot == 4'd2) begin  // gen/blk/device.ts:594
-            slot_error_2 <= 1'b1;  // gen/blk/device.ts:594
+          if (scan_slot == 4'd2) begin  // gen/blk/device.ts:597
+            slot_error_2 <= 1'b1;  // gen/blk/device.ts:597
           end
-          if (scan_slot == 4'd3) begin  // gen/blk/device.ts:594
-            slot_error_3 <= 1'b1;  // gen/blk/device.ts:594
+          if (scan_slot == 4'd3) begin  // gen/blk/device.ts:597
+            slot_error_3 <= 1'b1;  // gen/blk/device.ts:597
           end
-          if (scan_slot == 4'd4) begin  // gen/blk/device.ts:594
-            slot_error_4 <= 1'b1;  // gen/blk/device.ts:594
+          if (scan_slot == 4'd4) begin  // gen/blk/device.ts:597
+            slot_error_4 <= 1'b1;  // gen/blk/device.ts:597
           end
-          if (scan_slot == 4'd5) begin  // gen/blk/device.ts:594
-            slot_error_5 <= 1'b1;  // gen/blk/device.ts:594
+          if (scan_slot == 4'd5) begin  // gen/blk/device.ts:597
+            slot_error_5 <= 1'b1;  // gen/blk/device.ts:597
           end
-          if (scan_slot == 4'd6) begin  // gen/blk/device.ts:594
-            slot_error_6 <= 1'b1;  // gen/blk/device.ts:594
+          if (scan_slot == 4'd6) begin  // gen/blk/device.ts:597
+            slot_error_6 <= 1'b1;  // gen/blk/device.ts:597
           end
-          if (scan_slot == 4'd7) begin  // gen/blk/device.ts:594
-            slot_error_7 <= 1'b1;  // gen/blk/device.ts:594
+          if (scan_slot == 4'd7) begin  // gen/blk/device.ts:597
+            slot_error_7 <= 1'b1;  // gen/blk/device.ts:597
           end
-          if (scan_slot == 4'd8) begin  // gen/blk/device.ts:594
-            slot_error_8 <= 1'b1;  // gen/blk/device.ts:594
+          if (scan_slot == 4'd8) begin  // gen/blk/device.ts:597
+            slot_error_8 <= 1'b1;  // gen/blk/device.ts:597
           end
-          if (scan_slot == 4'd9) begin  // gen/blk/device.ts:594
-            slot_error_9 <= 1'b1;  // gen/blk/device.ts:594
+          if (scan_slot == 4'd9) begin  // gen/blk/device.ts:597
+            slot_error_9 <= 1'b1;  // gen/blk/device.ts:597
           end
-          if (scan_slot == 4'd10) begin  // gen/blk/device.ts:594
-            slot_error_10 <= 1'b1;  // gen/blk/device.ts:594
+          if (scan_slot == 4'd10) begin  // gen/blk/device.ts:597
+            slot_error_10 <= 1'b1;  // gen/blk/device.ts:597
           end
-          if (scan_slot == 4'd11) begin  // gen/blk/device.ts:594
-            slot_error_11 <= 1'b1;  // gen/blk/device.ts:594
+          if (scan_slot == 4'd11) begin  // gen/blk/device.ts:597
+            slot_error_11 <= 1'b1;  // gen/blk/device.ts:597
           end
-          if (scan_slot == 4'd12) begin  // gen/blk/device.ts:594
-            slot_error_12 <= 1'b1;  // gen/blk/device.ts:594
+          if (scan_slot == 4'd12) begin  // gen/blk/device.ts:597
+            slot_error_12 <= 1'b1;  // gen/blk/device.ts:597
           end
-          if (scan_slot == 4'd13) begin  // gen/blk/device.ts:594
-            slot_error_13 <= 1'b1;  // gen/blk/device.ts:594
+          if (scan_slot == 4'd13) begin  // gen/blk/device.ts:597
+            slot_error_13 <= 1'b1;  // gen/blk/device.ts:597
           end
-          if (scan_slot == 4'd14) begin  // gen/blk/device.ts:594
-            slot_error_14 <= 1'b1;  // gen/blk/device.ts:594
+          if (scan_slot == 4'd14) begin  // gen/blk/device.ts:597
+            slot_error_14 <= 1'b1;  // gen/blk/device.ts:597
           end
-          if (scan_slot == 4'd15) begin  // gen/blk/device.ts:594
-            slot_error_15 <= 1'b1;  // gen/blk/device.ts:594
+          if (scan_slot == 4'd15) begin  // gen/blk/device.ts:597
+            slot_error_15 <= 1'b1;  // gen/blk/device.ts:597
           end
         end
-        scan_slot <= scan_slot + 4'd1;  // gen/blk/device.ts:595
-        if (scan_slot == 4'd15) begin  // gen/blk/device.ts:596
-          scan_busy <= 1'b0;  // gen/blk/device.ts:596
+        scan_slot <= scan_slot + 4'd1;  // gen/blk/device.ts:598
+        if (scan_slot == 4'd15) begin  // gen/blk/device.ts:599
+          scan_busy <= 1'b0;  // gen/blk/device.ts:599
         end
-      end else if (store_werr & (~store_werr_zero)) begin  // gen/blk/device.ts:597
-        scan_busy <= 1'b1;  // gen/blk/device.ts:598
-        scan_slot <= 4'd0;  // gen/blk/device.ts:599
+      end else if (store_werr & (~store_werr_zero)) begin  // gen/blk/device.ts:600
+        scan_busy <= 1'b1;  // gen/blk/device.ts:601
+        scan_slot <= 4'd0;  // gen/blk/device.ts:602
       end
-      rd_out_valid <= rd_order_deq_valid & ((~(~(rd_order_deq_data[31] & rd_order_deq_data[15]))) | store_rdata_valid);  // gen/blk/device.ts:654
-      if (((rd_order_deq_valid & ((~(~(rd_order_deq_data[31] & rd_order_deq_data[15]))) | store_rdata_valid)) & (~(rd_order_deq_data[31] & rd_order_deq_data[15]))) & store_rdata_err) begin  // gen/blk/device.ts:672
-        rd_err_pending <= 1'b1;  // gen/blk/device.ts:672
-      end else if (_and_12 & rd_err_pending) begin  // gen/blk/device.ts:672
-        rd_err_pending <= 1'b0;  // gen/blk/device.ts:673
+      rd_out_valid <= rd_order_deq_valid & ((~(~(rd_order_deq_data[31] & rd_order_deq_data[15]))) | store_rdata_valid);  // gen/blk/device.ts:657
+      if (((rd_order_deq_valid & ((~(~(rd_order_deq_data[31] & rd_order_deq_data[15]))) | store_rdata_valid)) & (~(rd_order_deq_data[31] & rd_order_deq_data[15]))) & store_rdata_err) begin  // gen/blk/device.ts:675
+        rd_err_pending <= 1'b1;  // gen/blk/device.ts:675
+      end else if (_and_12 & rd_err_pending) begin  // gen/blk/device.ts:675
+        rd_err_pending <= 1'b0;  // gen/blk/device.ts:676
       end
-      if (_and_12 & rd_err_pending) begin  // gen/blk/device.ts:675
-        if (_mux_14 == 4'd0) begin  // gen/blk/device.ts:675
-          slot_error_0 <= 1'b1;  // gen/blk/device.ts:675
+      if (_and_12 & rd_err_pending) begin  // gen/blk/device.ts:678
+        if (_mux_14 == 4'd0) begin  // gen/blk/device.ts:678
+          slot_error_0 <= 1'b1;  // gen/blk/device.ts:678
         end
-        if (_mux_14 == 4'd1) begin  // gen/blk/device.ts:675
-          slot_error_1 <= 1'b1;  // gen/blk/device.ts:675
+        if (_mux_14 == 4'd1) begin  // gen/blk/device.ts:678
+          slot_error_1 <= 1'b1;  // gen/blk/device.ts:678
         end
-        if (_mux_14 == 4'd2) begin  // gen/blk/device.ts:675
-          slot_error_2 <= 1'b1;  // gen/blk/device.ts:675
+        if (_mux_14 == 4'd2) begin  // gen/blk/device.ts:678
+          slot_error_2 <= 1'b1;  // gen/blk/device.ts:678
         end
-        if (_mux_14 == 4'd3) begin  // gen/blk/device.ts:675
-          slot_error_3 <= 1'b1;  // gen/blk/device.ts:675
+        if (_mux_14 == 4'd3) begin  // gen/blk/device.ts:678
+          slot_error_3 <= 1'b1;  // gen/blk/device.ts:678
         end
-        if (_mux_14 == 4'd4) begin  // gen/blk/device.ts:675
-          slot_error_4 <= 1'b1;  // gen/blk/device.ts:675
+        if (_mux_14 == 4'd4) begin  // gen/blk/device.ts:678
+          slot_error_4 <= 1'b1;  // gen/blk/device.ts:678
         end
-        if (_mux_14 == 4'd5) begin  // gen/blk/device.ts:675
-          slot_error_5 <= 1'b1;  // gen/blk/device.ts:675
+        if (_mux_14 == 4'd5) begin  // gen/blk/device.ts:678
+          slot_error_5 <= 1'b1;  // gen/blk/device.ts:678
         end
-        if (_mux_14 == 4'd6) begin  // gen/blk/device.ts:675
-          slot_error_6 <= 1'b1;  // gen/blk/device.ts:675
+        if (_mux_14 == 4'd6) begin  // gen/blk/device.ts:678
+          slot_error_6 <= 1'b1;  // gen/blk/device.ts:678
         end
-        if (_mux_14 == 4'd7) begin  // gen/blk/device.ts:675
-          slot_error_7 <= 1'b1;  // gen/blk/device.ts:675
+        if (_mux_14 == 4'd7) begin  // gen/blk/device.ts:678
+          slot_error_7 <= 1'b1;  // gen/blk/device.ts:678
         end
-        if (_mux_14 == 4'd8) begin  // gen/blk/device.ts:675
-          slot_error_8 <= 1'b1;  // gen/blk/device.ts:675
+        if (_mux_14 == 4'd8) begin  // gen/blk/device.ts:678
+          slot_error_8 <= 1'b1;  // gen/blk/device.ts:678
         end
-        if (_mux_14 == 4'd9) begin  // gen/blk/device.ts:675
-          slot_error_9 <= 1'b1;  // gen/blk/device.ts:675
+        if (_mux_14 == 4'd9) begin  // gen/blk/device.ts:678
+          slot_error_9 <= 1'b1;  // gen/blk/device.ts:678
         end
-        if (_mux_14 == 4'd10) begin  // gen/blk/device.ts:675
-          slot_error_10 <= 1'b1;  // gen/blk/device.ts:675
+        if (_mux_14 == 4'd10) begin  // gen/blk/device.ts:678
+          slot_error_10 <= 1'b1;  // gen/blk/device.ts:678
         end
-        if (_mux_14 == 4'd11) begin  // gen/blk/device.ts:675
-          slot_error_11 <= 1'b1;  // gen/blk/device.ts:675
+        if (_mux_14 == 4'd11) begin  // gen/blk/device.ts:678
+          slot_error_11 <= 1'b1;  // gen/blk/device.ts:678
         end
-        if (_mux_14 == 4'd12) begin  // gen/blk/device.ts:675
-          slot_error_12 <= 1'b1;  // gen/blk/device.ts:675
+        if (_mux_14 == 4'd12) begin  // gen/blk/device.ts:678
+          slot_error_12 <= 1'b1;  // gen/blk/device.ts:678
         end
-        if (_mux_14 == 4'd13) begin  // gen/blk/device.ts:675
-          slot_error_13 <= 1'b1;  // gen/blk/device.ts:675
+        if (_mux_14 == 4'd13) begin  // gen/blk/device.ts:678
+          slot_error_13 <= 1'b1;  // gen/blk/device.ts:678
         end
-        if (_mux_14 == 4'd14) begin  // gen/blk/device.ts:675
-          slot_error_14 <= 1'b1;  // gen/blk/device.ts:675
+        if (_mux_14 == 4'd14) begin  // gen/blk/device.ts:678
+          slot_error_14 <= 1'b1;  // gen/blk/device.ts:678
         end
-        if (_mux_14 == 4'd15) begin  // gen/blk/device.ts:675
-          slot_error_15 <= 1'b1;  // gen/blk/device.ts:675
+        if (_mux_14 == 4'd15) begin  // gen/blk/device.ts:678
+          slot_error_15 <= 1'b1;  // gen/blk/device.ts:678
         end
       end
-      if ((wr_status_valid & wr_status_id[7]) & (~((done_valid & done_ready) & (~completions_deq_data[32])))) begin  // gen/blk/device.ts:710
-        statuses_done <= statuses_done + 5'd1;  // gen/blk/device.ts:710
-      end else if ((~(wr_status_valid & wr_status_id[7])) & ((done_valid & done_ready) & (~completions_deq_data[32]))) begin  // gen/blk/device.ts:710
-        statuses_done <= statuses_done - 5'd1;  // gen/blk/device.ts:712
+      if ((wr_status_valid & wr_status_id[7]) & (~((done_valid & done_ready) & (~completions_deq_data[32])))) begin  // gen/blk/device.ts:713
+        statuses_done <= statuses_done + 5'd1;  // gen/blk/device.ts:713
+      end else if ((~(wr_status_valid & wr_status_id[7])) & ((done_valid & done_ready) & (~completions_deq_data[32]))) begin  // gen/blk/device.ts:713
+        statuses_done <= statuses_done - 5'd1;  // gen/blk/device.ts:715
       end
-      case (s_state)  // gen/blk/device.ts:728
+      case (s_state)  // gen/blk/device.ts:731
         S_STATE_IDLE: begin
-          s_len_error <= 1'b0;  // gen/blk/device.ts:730
-          if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:731
-          end else if (status_queue_deq_valid) begin  // gen/blk/device.ts:736
-            if (status_queue_deq_data[48]) begin  // gen/blk/device.ts:737
-              s_state <= S_STATE_READS;  // gen/blk/device.ts:737
+          s_len_error <= 1'b0;  // gen/blk/device.ts:733
+          if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:734
+          end else if (status_queue_deq_valid) begin  // gen/blk/device.ts:739
+            if (status_queue_deq_data[48]) begin  // gen/blk/device.ts:740
+              s_state <= S_STATE_READS;  // gen/blk/device.ts:740
             end else begin
-              s_state <= S_STATE_ISSUE;  // gen/blk/device.ts:737
+              s_state <= S_STATE_ISSUE;  // gen/blk/device.ts:740
             end
           end
         end
         S_STATE_READS: begin
-          if (~_sub_15[15]) begin  // gen/blk/device.ts:741
-            s_state <= S_STATE_FENCE;  // gen/blk/device.ts:743
+          if (~_sub_15[15]) begin  // gen/blk/device.ts:744
+            s_state <= S_STATE_FENCE;  // gen/blk/device.ts:746
           end
         end
         S_STATE_FENCE: begin
-          if (((~_sub_6[15]) & (~scan_busy)) & (~b_status_write)) begin  // gen/blk/device.ts:747
-            if (status_queue_deq_data[53:50] == 4'd0) begin  // gen/blk/device.ts:748
-              out_active_0 <= 1'b0;  // gen/blk/device.ts:748
+          if (((~_sub_6[15]) & (~scan_busy)) & (~b_status_write)) begin  // gen/blk/device.ts:750
+            if (status_queue_deq_data[53:50] == 4'd0) begin  // gen/blk/device.ts:751
+              out_active_0 <= 1'b0;  // gen/blk/device.ts:751
             end
-            if (status_queue_deq_data[53:50] == 4'd1) begin  // gen/blk/device.ts:748
-              out_active_1 <= 1'b0;  // gen/blk/device.ts:748
+            if (status_queue_deq_data[53:50] == 4'd1) begin  // gen/blk/device.ts:751
+              out_active_1 <= 1'b0;  // gen/blk/device.ts:751
             end
-            if (status_queue_deq_data[53:50] == 4'd2) begin  // gen/blk/device.ts:748
-              out_active_2 <= 1'b0;  // gen/blk/device.ts:748
+            if (status_queue_deq_data[53:50] == 4'd2) begin  // gen/blk/device.ts:751
+              out_active_2 <= 1'b0;  // gen/blk/device.ts:751
             end
-            if (status_queue_deq_data[53:50] == 4'd3) begin  // gen/blk/device.ts:748
-              out_active_3 <= 1'b0;  // gen/blk/device.ts:748
+            if (status_queue_deq_data[53:50] == 4'd3) begin  // gen/blk/device.ts:751
+              out_active_3 <= 1'b0;  // gen/blk/device.ts:751
             end
-            if (status_queue_deq_data[53:50] == 4'd4) begin  // gen/blk/device.ts:748
-              out_active_4 <= 1'b0;  // gen/blk/device.ts:748
+            if (status_queue_deq_data[53:50] == 4'd4) begin  // gen/blk/device.ts:751
+              out_active_4 <= 1'b0;  // gen/blk/device.ts:751
             end
-            if (status_queue_deq_data[53:50] == 4'd5) begin  // gen/blk/device.ts:748
-              out_active_5 <= 1'b0;  // gen/blk/device.ts:748
+            if (status_queue_deq_data[53:50] == 4'd5) begin  // gen/blk/device.ts:751
+              out_active_5 <= 1'b0;  // gen/blk/device.ts:751
             end
-            if (status_queue_deq_data[53:50] == 4'd6) begin  // gen/blk/device.ts:748
-              out_active_6 <= 1'b0;  // gen/blk/device.ts:748
+            if (status_queue_deq_data[53:50] == 4'd6) begin  // gen/blk/device.ts:751
+              out_active_6 <= 1'b0;  // gen/blk/device.ts:751
             end
-            if (status_queue_deq_data[53:50] == 4'd7) begin  // gen/blk/device.ts:748
-              out_active_7 <= 1'b0;  // gen/blk/device.ts:748
+            if (status_queue_deq_data[53:50] == 4'd7) begin  // gen/blk/device.ts:751
+              out_active_7 <= 1'b0;  // gen/blk/device.ts:751
             end
-            if (status_queue_deq_data[53:50] == 4'd8) begin  // gen/blk/device.ts:748
-              out_active_8 <= 1'b0;  // gen/blk/device.ts:748
+            if (status_queue_deq_data[53:50] == 4'd8) begin  // gen/blk/device.ts:751
+              out_active_8 <= 1'b0;  // gen/blk/device.ts:751
             end
-            if (status_queue_deq_data[53:50] == 4'd9) begin  // gen/blk/device.ts:748
-              out_active_9 <= 1'b0;  // gen/blk/device.ts:748
+            if (status_queue_deq_data[53:50] == 4'd9) begin  // gen/blk/device.ts:751
+              out_active_9 <= 1'b0;  // gen/blk/device.ts:751
             end
-            if (status_queue_deq_data[53:50] == 4'd10) begin  // gen/blk/device.ts:748
-              out_active_10 <= 1'b0;  // gen/blk/device.ts:748
+            if (status_queue_deq_data[53:50] == 4'd10) begin  // gen/blk/device.ts:751
+              out_active_10 <= 1'b0;  // gen/blk/device.ts:751
             end
-            if (status_queue_deq_data[53:50] == 4'd11) begin  // gen/blk/device.ts:748
-              out_active_11 <= 1'b0;  // gen/blk/device.ts:748
+            if (status_queue_deq_data[53:50] == 4'd11) begin  // gen/blk/device.ts:751
+              out_active_11 <= 1'b0;  // gen/blk/device.ts:751
             end
-            if (status_queue_deq_data[53:50] == 4'd12) begin  // gen/blk/device.ts:748
-              out_active_12 <= 1'b0;  // gen/blk/device.ts:748
+            if (status_queue_deq_data[53:50] == 4'd12) begin  // gen/blk/device.ts:751
+              out_active_12 <= 1'b0;  // gen/blk/device.ts:751
             end
-            if (status_queue_deq_data[53:50] == 4'd13) begin  // gen/blk/device.ts:748
-              out_active_13 <= 1'b0;  // gen/blk/device.ts:748
+            if (status_queue_deq_data[53:50] == 4'd13) begin  // gen/blk/device.ts:751
+              out_active_13 <= 1'b0;  // gen/blk/device.ts:751
             end
-            if (status_queue_deq_data[53:50] == 4'd14) begin  // gen/blk/device.ts:748
-              out_active_14 <= 1'b0;  // gen/blk/device.ts:748
+            if (status_queue_deq_data[53:50] == 4'd14) begin  // gen/blk/device.ts:751
+              out_active_14 <= 1'b0;  // gen/blk/device.ts:751
             end
-            if (status_queue_deq_data[53:50] == 4'd15) begin  // gen/blk/device.ts:748
-              out_active_15 <= 1'b0;  // gen/blk/device.ts:748
+            if (status_queue_deq_data[53:50] == 4'd15) begin  // gen/blk/device.ts:751
+              out_active_15 <= 1'b0;  // gen/blk/device.ts:751
             end
-            if (status_queue_deq_data[53] ? (status_queue_deq_data[52] ? (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_15 : slot_error_14) : (status_queue_deq_data[50] ? slot_error_13 : slot_error_12)) : (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_11 : slot_error_10) : (status_queue_deq_data[50] ? slot_error_9 : slot_error_8))) : (status_queue_deq_data[52] ? (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_7 : slot_error_6) : (status_queue_deq_data[50] ? slot_error_5 : slot_error_4)) : (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_3 : slot_error_2) : (status_queue_deq_data[50] ? slot_error_1 : slot_error_0)))) begin  // gen/blk/device.ts:749
-              s_len_error <= 1'b1;  // gen/blk/device.ts:751
+            if (status_queue_deq_data[53] ? (status_queue_deq_data[52] ? (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_15 : slot_error_14) : (status_queue_deq_data[50] ? slot_error_13 : slot_error_12)) : (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_11 : slot_error_10) : (status_queue_deq_data[50] ? slot_error_9 : slot_error_8))) : (status_queue_deq_data[52] ? (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_7 : slot_error_6) : (status_queue_deq_data[50] ? slot_error_5 : slot_error_4)) : (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_3 : slot_error_2) : (status_queue_deq_data[50] ? slot_error_1 : slot_error_0)))) begin  // gen/blk/device.ts:752
+              s_len_error <= 1'b1;  // gen/blk/device.ts:754
             end
-            s_state <= S_STATE_ISSUE;  // gen/blk/device.ts:753
+            s_state <= S_STATE_ISSUE;  // gen/blk/device.ts:756
           end
         end
         S_STATE_ISSUE: begin
-          if (wr_cmd_in_ready & completions_enq_ready) begin  // gen/blk/device.ts:756
-            s_state <= S_STATE_IDLE;  // gen/blk/device.ts:759
+          if (wr_cmd_in_ready & completions_enq_ready) begin  // gen/blk/device.ts:759
+            s_state <= S_STATE_IDLE;  // gen/blk/device.ts:762
           end
         end
         default: begin end
       endcase
-      b_status_write <= 1'b0;  // gen/blk/device.ts:785
-      case (state)  // gen/blk/device.ts:851
+      b_status_write <= 1'b0;  // gen/blk/device.ts:788
+      case (state)  // gen/blk/device.ts:854
         STATE_IDLE: begin
-          if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? slot_ready_15 : slot_ready_14) : (b_slot[0] ? slot_ready_13 : slot_ready_12)) : (b_slot[1] ? (b_slot[0] ? slot_ready_11 : slot_ready_10) : (b_slot[0] ? slot_ready_9 : slot_ready_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? slot_ready_7 : slot_ready_6) : (b_slot[0] ? slot_ready_5 : slot_ready_4)) : (b_slot[1] ? (b_slot[0] ? slot_ready_3 : slot_ready_2) : (b_slot[0] ? slot_ready_1 : slot_ready_0)))) begin  // gen/blk/device.ts:853
-            if (b_slot == 4'd0) begin  // gen/blk/device.ts:854
-              slot_ready_0 <= 1'b0;  // gen/blk/device.ts:854
+          if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? slot_ready_15 : slot_ready_14) : (b_slot[0] ? slot_ready_13 : slot_ready_12)) : (b_slot[1] ? (b_slot[0] ? slot_ready_11 : slot_ready_10) : (b_slot[0] ? slot_ready_9 : slot_ready_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? slot_ready_7 : slot_ready_6) : (b_slot[0] ? slot_ready_5 : slot_ready_4)) : (b_slot[1] ? (b_slot[0] ? slot_ready_3 : slot_ready_2) : (b_slot[0] ? slot_ready_1 : slot_ready_0)))) begin  // gen/blk/device.ts:856
+            if (b_slot == 4'd0) begin  // gen/blk/device.ts:857
+              slot_ready_0 <= 1'b0;  // gen/blk/device.ts:857
             end
-            if (b_slot == 4'd1) begin  // gen/blk/device.ts:854
-              slot_ready_1 <= 1'b0;  // gen/blk/device.ts:854
+            if (b_slot == 4'd1) begin  // gen/blk/device.ts:857
+              slot_ready_1 <= 1'b0;  // gen/blk/device.ts:857
             end
-            if (b_slot == 4'd2) begin  // gen/blk/device.ts:854
-              slot_ready_2 <= 1'b0;  // gen/blk/device.ts:854
+            if (b_slot == 4'd2) begin  // gen/blk/device.ts:857
+              slot_ready_2 <= 1'b0;  // gen/blk/device.ts:857
             end
-            if (b_slot == 4'd3) begin  // gen/blk/device.ts:854
-              slot_ready_3 <= 1'b0;  // gen/blk/device.ts:854
+            if (b_slot == 4'd3) begin  // gen/blk/device.ts:857
+              slot_ready_3 <= 1'b0;  // gen/blk/device.ts:857
             end
-            if (b_slot == 4'd4) begin  // gen/blk/device.ts:854
-              slot_ready_4 <= 1'b0;  // gen/blk/device.ts:854
+            if (b_slot == 4'd4) begin  // gen/blk/device.ts:857
+              slot_ready_4 <= 1'b0;  // gen/blk/device.ts:857
             end
-            if (b_slot == 4'd5) begin  // gen/blk/device.ts:854
-              slot_ready_5 <= 1'b0;  // gen/blk/device.ts:854
+            if (b_slot == 4'd5) begin  // gen/blk/device.ts:857
+              slot_ready_5 <= 1'b0;  // gen/blk/device.ts:857
             end
-            if (b_slot == 4'd6) begin  // gen/blk/device.ts:854
-              slot_ready_6 <= 1'b0;  // gen/blk/device.ts:854
+            if (b_slot == 4'd6) begin  // gen/blk/device.ts:857
+              slot_ready_6 <= 1'b0;  // gen/blk/device.ts:857
             end
-            if (b_slot == 4'd7) begin  // gen/blk/device.ts:854
-              slot_ready_7 <= 1'b0;  // gen/blk/device.ts:854
+            if (b_slot == 4'd7) begin  // gen/blk/device.ts:857
+              slot_ready_7 <= 1'b0;  // gen/blk/device.ts:857
             end
-            if (b_slot == 4'd8) begin  // gen/blk/device.ts:854
-              slot_ready_8 <= 1'b0;  // gen/blk/device.ts:854
+            if (b_slot == 4'd8) begin  // gen/blk/device.ts:857
+              slot_ready_8 <= 1'b0;  // gen/blk/device.ts:857
             end
-            if (b_slot == 4'd9) begin  // gen/blk/device.ts:854
-              slot_ready_9 <= 1'b0;  // gen/blk/device.ts:854
+            if (b_slot == 4'd9) begin  // gen/blk/device.ts:857
+              slot_ready_9 <= 1'b0;  // gen/blk/device.ts:857
             end
-            if (b_slot == 4'd10) begin  // gen/blk/device.ts:854
-              slot_ready_10 <= 1'b0;  // gen/blk/device.ts:854
+            if (b_slot == 4'd10) begin  // gen/blk/device.ts:857
+              slot_ready_10 <= 1'b0;  // gen/blk/device.ts:857
             end
-            if (b_slot == 4'd11) begin  // gen/blk/device.ts:854
-              slot_ready_11 <= 1'b0;  // gen/blk/device.ts:854
+            if (b_slot == 4'd11) begin  // gen/blk/device.ts:857
+              slot_ready_11 <= 1'b0;  // gen/blk/device.ts:857
             end
-            if (b_slot == 4'd12) begin  // gen/blk/device.ts:854
-              slot_ready_12 <= 1'b0;  // gen/blk/device.ts:854
+            if (b_slot == 4'd12) begin  // gen/blk/device.ts:857
+              slot_ready_12 <= 1'b0;  // gen/blk/device.ts:857
             end
-            if (b_slot == 4'd13) begin  // gen/blk/device.ts:854
-              slot_ready_13 <= 1'b0;  // gen/blk/device.ts:854
+            if (b_slot == 4'd13) begin  // gen/blk/device.ts:857
+              slot_ready_13 <= 1'b0;  // gen/blk/device.ts:857
             end
-            if (b_slot == 4'd14) begin  // gen/blk/device.ts:854
-              slot_ready_14 <= 1'b0;  // gen/blk/device.ts:854
+            if (b_slot == 4'd14) begin  // gen/blk/device.ts:857
+              slot_ready_14 <= 1'b0;  // gen/blk/device.ts:857
             end
-            if (b_slot == 4'd15) begin  // gen/blk/device.ts:854
-              slot_ready_15 <= 1'b0;  // gen/blk/device.ts:854
+            if (b_slot == 4'd15) begin  // gen/blk/device.ts:857
+              slot_ready_15 <= 1'b0;  // gen/blk/device.ts:857
             end
-            desc_count <= slot_info_rd0[85:70];  // gen/blk/device.ts:856
-            readable <= slot_info_rd0[69:36];  // gen/blk/device.ts:857
-            writable <= slot_info_rd0[35:2];  // gen/blk/device.ts:858
-            no_writable <= slot_info_rd0[1];  // gen/blk/device.ts:859
-            malformed <= slot_info_rd0[0];  // gen/blk/device.ts:860
-            state <= STATE_CHECK;  // gen/blk/device.ts:861
+            desc_count <= slot_info_rd0[85:70];  // gen/blk/device.ts:859
+            readable <= slot_info_rd0[69:36];  // gen/blk/device.ts:860
+            writable <= slot_info_rd0[35:2];  // gen/blk/device.ts:861
+            no_writable <= slot_info_rd0[1];  // gen/blk/device.ts:862
+            malformed <= slot_info_rd0[0];  // gen/blk/device.ts:863
+            state <= STATE_CHECK;  // gen/blk/device.ts:864
           end
         end
         STATE_CHECK: begin
-          if (no_writable) begin  // gen/blk/device.ts:867
-            if (status_queue_enq_ready) begin  // gen/blk/device.ts:871
-              b_slot <= b_slot + 4'd1;  // gen/blk/device.ts:873
-              state <= STATE_IDLE;  // gen/blk/device.ts:874
+          if (no_writable) begin  // gen/blk/device.ts:870
+            if (status_queue_enq_ready) begin  // gen/blk/device.ts:874
+              b_slot <= b_slot + 4'd1;  // gen/blk/device.ts:876
+              state <= STATE_IDLE;  // gen/blk/device.ts:877
             end
-          end else if (malformed) begin  // gen/blk/device.ts:877
-            b_status_write <= 1'b1;  // gen/blk/device.ts:793
-            state <= STATE_POST;  // gen/blk/device.ts:800
+          end else if (malformed) begin  // gen/blk/device.ts:880
+            b_status_write <= 1'b1;  // gen/blk/device.ts:796
+            state <= STATE_POST;  // gen/blk/device.ts:803
           end else begin
-            state <= STATE_HDR;  // gen/blk/device.ts:878
+            state <= STATE_HDR;  // gen/blk/device.ts:881
           end
         end
         STATE_HDR: begin
-          if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_15 : hdr_done_14) : (b_slot[0] ? hdr_done_13 : hdr_done_12)) : (b_slot[1] ? (b_slot[0] ? hdr_done_11 : hdr_done_10) : (b_slot[0] ? hdr_done_9 : hdr_done_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_7 : hdr_done_6) : (b_slot[0] ? hdr_done_5 : hdr_done_4)) : (b_slot[1] ? (b_slot[0] ? hdr_done_3 : hdr_done_2) : (b_slot[0] ? hdr_done_1 : hdr_done_0)))) begin  // gen/blk/device.ts:881
-            state <= STATE_PREP;  // gen/blk/device.ts:892
+          if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_15 : hdr_done_14) : (b_slot[0] ? hdr_done_13 : hdr_done_12)) : (b_slot[1] ? (b_slot[0] ? hdr_done_11 : hdr_done_10) : (b_slot[0] ? hdr_done_9 : hdr_done_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_7 : hdr_done_6) : (b_slot[0] ? hdr_done_5 : hdr_done_4)) : (b_slot[1] ? (b_slot[0] ? hdr_done_3 : hdr_done_2) : (b_slot[0] ? hdr_done_1 : hdr_done_0)))) begin  // gen/blk/device.ts:884
+            state <= STATE_PREP;  // gen/blk/device.ts:895
           end
         end
         STATE_PREP: begin
-          state <= STATE_DECODE;  // gen/blk/device.ts:915
+          state <= STATE_DECODE;  // gen/blk/device.ts:918
         end
         STATE_DECODE: begin
-          if (blocked) begin  // gen/blk/device.ts:937
-            state <= STATE_DECODE;  // gen/blk/device.ts:937
-          end else if (slot_err) begin  // gen/blk/device.ts:938
-            b_status_write <= 1'b1;  // gen/blk/device.ts:793
-            state <= STATE_POST;  // gen/blk/device.ts:800
-          end else if (t_in | t_out) begin  // gen/blk/device.ts:939
-            if (io_bad) begin  // gen/blk/device.ts:940
-              b_status_write <= 1'b1;  // gen/blk/device.ts:793
-              state <= STATE_POST;  // gen/blk/device.ts:800
+          if (blocked) begin  // gen/blk/device.ts:940
+            state <= STATE_DECODE;  // gen/blk/device.ts:940
+          end else if (slot_err) begin  // gen/blk/device.ts:941
+            b_status_write <= 1'b1;  // gen/blk/device.ts:796
+            state <= STATE_POST;  // gen/blk/device.ts:803
+          end else if (t_in | t_out) begin  // gen/blk/device.ts:942
+            if (io_bad) begin  // gen/blk/device.ts:943
+              b_status_write <= 1'b1;  // gen/blk/device.ts:796
+              state <= STATE_POST;  // gen/blk/device.ts:803
             end else begin
-              if (t_out) begin  // gen/blk/device.ts:941
-                walk_walking <= 1'b1;  // gen/blk/device.ts:296
-                if (b_slot == 4'd0) begin  // gen/blk/device.ts:944
-                  out_active_0 <= 1'b1;  // gen/blk/device.ts:944
+              if (t_out) begin  // gen/blk/device.ts:944
+                walk_walking <= 1'b1;  // gen/blk/device.ts:299
+                if (b_slot == 4'd0) begin  // gen/blk/device.ts:947
+                  out_active_0 <= 1'b1;  // gen/blk/device.ts:947
                 end
-                if (b_slot == 4'd1) begin  // gen/blk/device.ts:944
-                  out_active_1 <= 1'b1;  // gen/blk/device.ts:944
+                if (b_slot == 4'd1) begin  // gen/blk/device.ts:947
+                  out_active_1 <= 1'b1;  // gen/blk/device.ts:947
                 end
-                if (b_slot == 4'd2) begin  // gen/blk/device.ts:944
-                  out_active_2 <= 1'b1;  // gen/blk/device.ts:944
+                if (b_slot == 4'd2) begin  // gen/blk/device.ts:947
+                  out_active_2 <= 1'b1;  // gen/blk/device.ts:947
                 end
-                if (b_slot == 4'd3) begin  // gen/blk/device.ts:944
-                  out_active_3 <= 1'b1;  // gen/blk/device.ts:944
+                if (b_slot == 4'd3) begin  // gen/blk/device.ts:947
+                  out_active_3 <= 1'b1;  // gen/blk/device.ts:947
                 end
-                if (b_slot == 4'd4) begin  // gen/blk/device.ts:944
-                  out_active_4 <= 1'b1;  // gen/blk/device.ts:944
+                if (b_slot == 4'd4) begin  // gen/blk/device.ts:947
+                  out_active_4 <= 1'b1;  // gen/blk/device.ts:947
                 end
-                if (b_slot == 4'd5) begin  // gen/blk/device.ts:944
-                  out_active_5 <= 1'b1;  // gen/blk/device.ts:944
+                if (b_slot == 4'd5) begin  // gen/blk/device.ts:947
+                  out_active_5 <= 1'b1;  // gen/blk/device.ts:947
                 end
-                if (b_slot == 4'd6) begin  // gen/blk/device.ts:944
-                  out_active_6 <= 1'b1;  // gen/blk/device.ts:944
+                if (b_slot == 4'd6) begin  // gen/blk/device.ts:947
+                  out_active_6 <= 1'b1;  // gen/blk/device.ts:947
                 end
-                if (b_slot == 4'd7) begin  // gen/blk/device.ts:944
-                  out_active_7 <= 1'b1;  // gen/blk/device.ts:944
+                if (b_slot == 4'd7) begin  // gen/blk/device.ts:947
+                  out_active_7 <= 1'b1;  // gen/blk/device.ts:947
                 end
-                if (b_slot == 4'd8) begin  // gen/blk/device.ts:944
-                  out_active_8 <= 1'b1;  // gen/blk/device.ts:944
+                if (b_slot == 4'd8) begin  // gen/blk/device.ts:947
+                  out_active_8 <= 1'b1;  // gen/blk/device.ts:947
                 end
-                if (b_slot == 4'd9) begin  // gen/blk/device.ts:944
-                  out_active_9 <= 1'b1;  // gen/blk/device.ts:944
+                if (b_slot == 4'd9) begin  // gen/blk/device.ts:947
+                  out_active_9 <= 1'b1;  // gen/blk/device.ts:947
                 end
-                if (b_slot == 4'd10) begin  // gen/blk/device.ts:944
-                  out_active_10 <= 1'b1;  // gen/blk/device.ts:944
+                if (b_slot == 4'd10) begin  // gen/blk/device.ts:947
+                  out_active_10 <= 1'b1;  // gen/blk/device.ts:947
                 end
-                if (b_slot == 4'd11) begin  // gen/blk/device.ts:944
-                  out_active_11 <= 1'b1;  // gen/blk/device.ts:944
+                if (b_slot == 4'd11) begin  // gen/blk/device.ts:947
+                  out_active_11 <= 1'b1;  // gen/blk/device.ts:947
                 end
-                if (b_slot == 4'd12) begin  // gen/blk/device.ts:944
-                  out_active_12 <= 1'b1;  // gen/blk/device.ts:944
+                if (b_slot == 4'd12) begin  // gen/blk/device.ts:947
+                  out_active_12 <= 1'b1;  // gen/blk/device.ts:947
                 end
-                if (b_slot == 4'd13) begin  // gen/blk/device.ts:944
-                  out_active_13 <= 1'b1;  // gen/blk/device.ts:944
+                if (b_slot == 4'd13) begin  // gen/blk/device.ts:947
+                  out_active_13 <= 1'b1;  // gen/blk/device.ts:947
                 end
-                if (b_slot == 4'd14) begin  // gen/blk/device.ts:944
-                  out_active_14 <= 1'b1;  // gen/blk/device.ts:944
+                if (b_slot == 4'd14) begin  // gen/blk/device.ts:947
+                  out_active_14 <= 1'b1;  // gen/blk/device.ts:947
                 end
-                if (b_slot == 4'd15) begin  // gen/blk/device.ts:944
-                  out_active_15 <= 1'b1;  // gen/blk/device.ts:944
+                if (b_slot == 4'd15) begin  // gen/blk/device.ts:947
+                  out_active_15 <= 1'b1;  // gen/blk/device.ts:947
                 end
               end else begin
-                walk_walking <= 1'b1;  // gen/blk/device.ts:296
+                walk_walking <= 1'b1;  // gen/blk/device.ts:299
               end
-              b_status_write <= 1'b1;  // gen/blk/device.ts:793
-              state <= STATE_DATA;  // gen/blk/device.ts:949
+              b_status_write <= 1'b1;  // gen/blk/device.ts:796
+              state <= STATE_DATA;  // gen/blk/device.ts:952
             end
-          end else if (t_flush) begin  // gen/blk/device.ts:952
-            b_status_write <= 1'b1;  // gen/blk/device.ts:793
-            state <= STATE_POST;  // gen/blk/device.ts:800
-          end else if (t_get_id) begin  // gen/blk/device.ts:955
-            if (id_bad) begin  // gen/blk/device.ts:956
-              b_status_write <= 1'b1;  // gen/blk/device.ts:793
-              state <= STATE_POST;  // gen/blk/device.ts:800
+          end else if (t_flush) begin  // gen/blk/device.ts:955
+            b_status_write <= 1'b1;  // gen/blk/device.ts:796
+            state <= STATE_POST;  // gen/blk/device.ts:803
+          end else if (t_get_id) begin  // gen/blk/device.ts:958
+            if (id_bad) begin  // gen/blk/device.ts:959
+              b_status_write <= 1'b1;  // gen/blk/device.ts:796
+              state <= STATE_POST;  // gen/blk/device.ts:803
             end else begin
-              walk_walking <= 1'b1;  // gen/blk/device.ts:296
-              b_status_write <= 1'b1;  // gen/blk/device.ts:793
-              state <= STATE_DATA;  // gen/blk/device.ts:961
+              walk_walking <= 1'b1;  // gen/blk/device.ts:299
+              b_status_write <= 1'b1;  // gen/blk/device.ts:796
+              state <= STATE_DATA;  // gen/blk/device.ts:964
             end
-          end else if (t_discard) begin  // gen/blk/device.ts:964
-            if (~features[13]) begin  // gen/blk/device.ts:919
-              b_status_write <= 1'b1;  // gen/blk/device.ts:793
-              state <= STATE_POST;  // gen/blk/device.ts:800
-            end else if (dwz_bad) begin  // gen/blk/device.ts:925
-              b_status_write <= 1'b1;  // gen/blk/device.ts:793
-              state <= STATE_POST;  // gen/blk/device.ts:800
-            end else if (dwz_too_many) begin  // gen/blk/device.ts:926
-              b_status_write <= 1'b1;  // gen/blk/device.ts:793
-              state <= STATE_POST;  // gen/blk/device.ts:800
+          end else if (t_discard) begin  // gen/blk/device.ts:967
+            if (~features[13]) begin  // gen/blk/device.ts:922
+              b_status_write <= 1'b1;  // gen/blk/device.ts:796
+              state <= STATE_POST;  // gen/blk/device.ts:803
+            end else if (dwz_bad) begin  // gen/blk/device.ts:928
+              b_status_write <= 1'b1;  // gen/blk/device.ts:796
+              state <= STATE_POST;  // gen/blk/device.ts:803
+            end else if (dwz_too_many) begin  // gen/blk/device.ts:929
+              b_status_write <= 1'b1;  // gen/blk/device.ts:796
+              state <= STATE_POST;  // gen/blk/device.ts:803
             end else begin
-              zero_error <= 1'b0;  // gen/blk/device.ts:929
-              state <= STATE_SEG;  // gen/blk/device.ts:933
+              zero_error <= 1'b0;  // gen/blk/device.ts:932
+              state <= STATE_SEG;  // gen/blk/device.ts:936
             end
-          end else if (t_write_zeroes) begin  // gen/blk/device.ts:965
-            if (~features[14]) begin  // gen/blk/device.ts:919
-              b_status_write <= 1'b1;  // gen/blk/device.ts:793
-              state <= STATE_POST;  // gen/blk/device.ts:800
-            end else if (dwz_bad) begin  // gen/blk/device.ts:925
-              b_status_write <= 1'b1;  // gen/blk/device.ts:793
-              state <= STATE_POST;  // gen/blk/device.ts:800
-            end else if (dwz_too_many) begin  // gen/blk/device.ts:926
-              b_status_write <= 1'b1;  // gen/blk/device.ts:793
-              state <= STATE_POST;  // gen/blk/device.ts:800
+          end else if (t_write_zeroes) begin  // gen/blk/device.ts:968
+            if (~features[14]) begin  // gen/blk/device.ts:922
+              b_status_write <= 1'b1;  // gen/blk/device.ts:796
+              state <= STATE_POST;  // gen/blk/device.ts:803
+            end else if (dwz_bad) begin  // gen/blk/device.ts:928
+              b_status_write <= 1'b1;  // gen/blk/device.ts:796
+              state <= STATE_POST;  // gen/blk/device.ts:803
+            end else if (dwz_too_many) begin  // gen/blk/device.ts:929
+              b_status_write <= 1'b1;  // gen/blk/device.ts:796
+              state <= STATE_POST;  // gen/blk/device.ts:803
             end else begin
-              zero_error <= 1'b0;  // gen/blk/device.ts:929
-              state <= STATE_SEG;  // gen/blk/device.ts:933
+              zero_error <= 1'b0;  // gen/blk/device.ts:932
+              state <= STATE_SEG;  // gen/blk/device.ts:936
             end
           end else begin
-            b_status_write <= 1'b1;  // gen/blk/device.ts:793
-            state <= STATE_POST;  // gen/blk/device.ts:800
+            b_status_write <= 1'b1;  // gen/blk/device.ts:796
+            state <= STATE_POST;  // gen/blk/device.ts:803
           end
         end
         STATE_DATA: begin
-          if (~walk_walking) begin  // gen/blk/device.ts:970
-            state <= STATE_POST;  // gen/blk/device.ts:970
+          if (~walk_walking) begin  // gen/blk/device.ts:973
+            state <= STATE_POST;  // gen/blk/device.ts:973
           end
         end
         STATE_SEG: begin
-          walk_walking <= 1'b1;  // gen/blk/device.ts:296
-          state <= STATE_SEG_WAIT;  // gen/blk/device.ts:975
+          walk_walking <= 1'b1;  // gen/blk/device.ts:299
+          state <= STATE_SEG_WAIT;  // gen/blk/device.ts:978
         end
         STATE_SEG_WAIT: begin
-          if (dma_idle) begin  // gen/blk/device.ts:978
-            state <= STATE_SEG_EVAL;  // gen/blk/device.ts:980
+          if (dma_idle) begin  // gen/blk/device.ts:981
+            state <= STATE_SEG_EVAL;  // gen/blk/device.ts:983
           end
         end
         STATE_SEG_EVAL: begin
-          state <= STATE_SEG_CHECK;  // gen/blk/device.ts:996
+          state <= STATE_SEG_CHECK;  // gen/blk/device.ts:999
         end
         STATE_SEG_CHECK: begin
-          if (slot_err | (seg_pass2 & (seg_unsupp | seg_ioerr))) begin  // gen/blk/device.ts:999
-            b_status_write <= 1'b1;  // gen/blk/device.ts:793
-            state <= STATE_POST;  // gen/blk/device.ts:800
-          end else if (seg_unsupp) begin  // gen/blk/device.ts:1000
-            b_status_write <= 1'b1;  // gen/blk/device.ts:793
-            state <= STATE_POST;  // gen/blk/device.ts:800
-          end else if (seg_ioerr) begin  // gen/blk/device.ts:1001
-            b_status_write <= 1'b1;  // gen/blk/device.ts:793
-            state <= STATE_POST;  // gen/blk/device.ts:800
-          end else if (seg_pass2) begin  // gen/blk/device.ts:1002
-            zero_done <= seg_empty;  // gen/blk/device.ts:1014
-            state <= STATE_ZERO;  // gen/blk/device.ts:1015
-          end else if (1'b0) begin  // gen/blk/device.ts:1017
-            b_status_write <= 1'b1;  // gen/blk/device.ts:793
-            state <= STATE_POST;  // gen/blk/device.ts:800
+          if (slot_err | (seg_pass2 & (seg_unsupp | seg_ioerr))) begin  // gen/blk/device.ts:1002
+            b_status_write <= 1'b1;  // gen/blk/device.ts:796
+            state <= STATE_POST;  // gen/blk/device.ts:803
+          end else if (seg_unsupp) begin  // gen/blk/device.ts:1003
+            b_status_write <= 1'b1;  // gen/blk/device.ts:796
+            state <= STATE_POST;  // gen/blk/device.ts:803
+          end else if (seg_ioerr) begin  // gen/blk/device.ts:1004
+            b_status_write <= 1'b1;  // gen/blk/device.ts:796
+            state <= STATE_POST;  // gen/blk/device.ts:803
+          end else if (seg_pass2) begin  // gen/blk/device.ts:1005
+            zero_done <= seg_empty;  // gen/blk/device.ts:1017
+            state <= STATE_ZERO;  // gen/blk/device.ts:1018
+          end else if (1'b0) begin  // gen/blk/device.ts:1020
+            b_status_write <= 1'b1;  // gen/blk/device.ts:796
+            state <= STATE_POST;  // gen/blk/device.ts:803
           end else begin
-            state <= STATE_SEG;  // gen/blk/device.ts:1021
+            state <= STATE_SEG;  // gen/blk/device.ts:1024
           end
         end
         STATE_ZERO: begin
-          if (store_wr_ready & (~zero_done)) begin  // gen/blk/device.ts:1025
-            zero_done <= zero_left == 40'd1;  // gen/blk/device.ts:1028
+          if (store_wr_ready & (~zero_done)) begin  // gen/blk/device.ts:1028
+            zero_done <= zero_left == 40'd1;  // gen/blk/device.ts:1031
           end
-          if (zero_done) begin  // gen/blk/device.ts:1030
-            if (seg_last) begin  // gen/blk/device.ts:1032
-              if (~store_wr_pending) begin  // gen/blk/device.ts:1033
-                b_status_write <= 1'b1;  // gen/blk/device.ts:793
-                state <= STATE_POST;  // gen/blk/device.ts:800
+          if (zero_done) begin  // gen/blk/device.ts:1033
+            if (seg_last) begin  // gen/blk/device.ts:1035
+              if (~store_wr_pending) begin  // gen/blk/device.ts:1036
+                b_status_write <= 1'b1;  // gen/blk/device.ts:796
+                state <= STATE_POST;  // gen/blk/device.ts:803
               end
             end else begin
-              state <= STATE_SEG;  // gen/blk/device.ts:1036
+              state <= STATE_SEG;  // gen/blk/device.ts:1039
             end
           end
         end
         STATE_POST: begin
-          if (status_queue_enq_ready) begin  // gen/blk/device.ts:1043
-            b_slot <= b_slot + 4'd1;  // gen/blk/device.ts:1044
-            state <= STATE_IDLE;  // gen/blk/device.ts:1045
+          if (status_queue_enq_ready) begin  // gen/blk/device.ts:1046
+            b_slot <= b_slot + 4'd1;  // gen/blk/device.ts:1047
+            state <= STATE_IDLE;  // gen/blk/device.ts:1048
           end
         end
         default: begin end
@@ -2019,237 +2019,237 @@ module virtio_blk_w256_f612f9751f (
     end
   end
   always @(posedge clk) begin
-    if (chain_valid & chain_ready) begin  // gen/blk/device.ts:327
-      if (chain_write & (chain_len != 32'd0)) begin  // gen/blk/device.ts:334
-        f_status_at <= chain_addr + {32'd0, (chain_len - 32'd1)};  // gen/blk/device.ts:334
+    if (chain_valid & chain_ready) begin  // gen/blk/device.ts:330
+      if (chain_write & (chain_len != 32'd0)) begin  // gen/blk/device.ts:337
+        f_status_at <= chain_addr + {32'd0, (chain_len - 32'd1)};  // gen/blk/device.ts:337
       end
-      f_queue <= chain_queue;  // gen/blk/device.ts:335
-      f_id <= chain_id;  // gen/blk/device.ts:336
-      f_slots <= chain_slots;  // gen/blk/device.ts:337
+      f_queue <= chain_queue;  // gen/blk/device.ts:338
+      f_id <= chain_id;  // gen/blk/device.ts:339
+      f_slots <= chain_slots;  // gen/blk/device.ts:340
     end
-    if ((f_walk_walking & (~f_walk_at_end)) & ((~f_walk_need) | f_walk_cmd_ready)) begin  // gen/blk/device.ts:281
-      f_walk_idx <= f_walk_idx + 4'd1;  // gen/blk/device.ts:282
-      if (descs_rd0[0] == 1'b0) begin  // gen/blk/device.ts:283
-        f_walk_pos <= f_walk_pos + {2'd0, descs_rd0[32:1]};  // gen/blk/device.ts:283
-      end
-    end
-    if (f_state == F_STATE_STORE) begin  // gen/blk/device.ts:349
-      if ((((f_writable != 34'd0) & (f_count <= 16'd8)) & (~f_too_big)) & (f_readable >= 34'd16)) begin  // gen/blk/device.ts:351
-        f_walk_dev <= {1'b1, {8'd0, f_slot}, 6'd0};  // gen/blk/device.ts:302
-        f_walk_idx <= 4'd0;  // gen/blk/device.ts:303
-        f_walk_pos <= 34'd0;  // gen/blk/device.ts:304
+    if ((f_walk_walking & (~f_walk_at_end)) & ((~f_walk_need) | f_walk_cmd_ready)) begin  // gen/blk/device.ts:284
+      f_walk_idx <= f_walk_idx + 4'd1;  // gen/blk/device.ts:285
+      if (descs_rd0[0] == 1'b0) begin  // gen/blk/device.ts:286
+        f_walk_pos <= f_walk_pos + {2'd0, descs_rd0[32:1]};  // gen/blk/device.ts:286
       end
     end
-    if ((walk_walking & (~walk_at_end)) & ((~walk_need) | walk_cmd_ready)) begin  // gen/blk/device.ts:281
-      walk_idx <= walk_idx + 4'd1;  // gen/blk/device.ts:282
-      if (descs_rd1[0] == walk_dir) begin  // gen/blk/device.ts:283
-        walk_pos <= walk_pos + {2'd0, descs_rd1[32:1]};  // gen/blk/device.ts:283
+    if (f_state == F_STATE_STORE) begin  // gen/blk/device.ts:352
+      if ((((f_writable != 34'd0) & (f_count <= 16'd8)) & (~f_too_big)) & (f_readable >= 34'd16)) begin  // gen/blk/device.ts:354
+        f_walk_dev <= {1'b1, {8'd0, f_slot}, 6'd0};  // gen/blk/device.ts:305
+        f_walk_idx <= 4'd0;  // gen/blk/device.ts:306
+        f_walk_pos <= 34'd0;  // gen/blk/device.ts:307
       end
     end
-    cap_slot_q <= _mux_11;  // gen/blk/device.ts:526
-    cap_strb_q <= {_or_16, _or_18, _or_20, _or_22, _or_24, _or_26, _or_28, _or_30, _or_32, _or_34, _or_36, _or_38, _or_40, _or_42, _or_44, _or_46};  // gen/blk/device.ts:527
-    if (scan_busy) begin  // gen/blk/device.ts:593
-    end else if (store_werr & (~store_werr_zero)) begin  // gen/blk/device.ts:597
-      scan_word <= store_werr_word;  // gen/blk/device.ts:600
+    if ((walk_walking & (~walk_at_end)) & ((~walk_need) | walk_cmd_ready)) begin  // gen/blk/device.ts:284
+      walk_idx <= walk_idx + 4'd1;  // gen/blk/device.ts:285
+      if (descs_rd1[0] == walk_dir) begin  // gen/blk/device.ts:286
+        walk_pos <= walk_pos + {2'd0, descs_rd1[32:1]};  // gen/blk/device.ts:286
+      end
     end
-    if (rd_order_deq_valid & ((~(~(rd_order_deq_data[31] & rd_order_deq_data[15]))) | store_rdata_valid)) begin  // gen/blk/device.ts:676
-      rd_out_data <= {(rd_order_deq_data[31] ? (rd_order_deq_data[30] ? (((rd_order_deq_data[28] == 1'b0) ? ({248'd0, ((_and_13 & rd_err_pending) ? 8'd1 : rd_order_deq_data[23:16])} << 128) : 256'd0) | ((rd_order_deq_data[29] & (rd_order_deq_data[28] == 1'b1)) ? _cat_48 : 256'd0)) : 256'd0) : store_rdata_data[511:256]), (rd_order_deq_data[15] ? (rd_order_deq_data[14] ? (((rd_order_deq_data[12] == 1'b0) ? ({248'd0, ((((rd_order_deq_data[15] & rd_order_deq_data[14]) & (rd_order_deq_data[12] == 1'b0)) & rd_err_pending) ? 8'd1 : rd_order_deq_data[7:0])} << 128) : 256'd0) | ((rd_order_deq_data[13] & (rd_order_deq_data[12] == 1'b1)) ? _cat_48 : 256'd0)) : 256'd0) : store_rdata_data[255:0])};  // gen/blk/device.ts:677
+    cap_slot_q <= _mux_11;  // gen/blk/device.ts:529
+    cap_strb_q <= {_or_16, _or_18, _or_20, _or_22, _or_24, _or_26, _or_28, _or_30, _or_32, _or_34, _or_36, _or_38, _or_40, _or_42, _or_44, _or_46};  // gen/blk/device.ts:530
+    if (scan_busy) begin  // gen/blk/device.ts:596
+    end else if (store_werr & (~store_werr_zero)) begin  // gen/blk/device.ts:600
+      scan_word <= store_werr_word;  // gen/blk/device.ts:603
     end
-    case (s_state)  // gen/blk/device.ts:728
+    if (rd_order_deq_valid & ((~(~(rd_order_deq_data[31] & rd_order_deq_data[15]))) | store_rdata_valid)) begin  // gen/blk/device.ts:679
+      rd_out_data <= {(rd_order_deq_data[31] ? (rd_order_deq_data[30] ? (((rd_order_deq_data[28] == 1'b0) ? ({248'd0, ((_and_13 & rd_err_pending) ? 8'd1 : rd_order_deq_data[23:16])} << 128) : 256'd0) | ((rd_order_deq_data[29] & (rd_order_deq_data[28] == 1'b1)) ? _cat_48 : 256'd0)) : 256'd0) : store_rdata_data[511:256]), (rd_order_deq_data[15] ? (rd_order_deq_data[14] ? (((rd_order_deq_data[12] == 1'b0) ? ({248'd0, ((((rd_order_deq_data[15] & rd_order_deq_data[14]) & (rd_order_deq_data[12] == 1'b0)) & rd_err_pending) ? 8'd1 : rd_order_deq_data[7:0])} << 128) : 256'd0) | ((rd_order_deq_data[13] & (rd_order_deq_data[12] == 1'b1)) ? _cat_48 : 256'd0)) : 256'd0) : store_rdata_data[255:0])};  // gen/blk/device.ts:680
+    end
+    case (s_state)  // gen/blk/device.ts:731
       S_STATE_READS: begin
-        if (~_sub_15[15]) begin  // gen/blk/device.ts:741
-          s_write_mark <= store_wr_accepted;  // gen/blk/device.ts:742
+        if (~_sub_15[15]) begin  // gen/blk/device.ts:744
+          s_write_mark <= store_wr_accepted;  // gen/blk/device.ts:745
         end
       end
       default: begin end
     endcase
-    case (state)  // gen/blk/device.ts:851
+    case (state)  // gen/blk/device.ts:854
       STATE_CHECK: begin
-        out_data <= readable - 34'd16;  // gen/blk/device.ts:865
-        in_data <= writable - 34'd1;  // gen/blk/device.ts:866
-        if (no_writable) begin  // gen/blk/device.ts:867
-        end else if (malformed) begin  // gen/blk/device.ts:877
-          b_status <= 8'd1;  // gen/blk/device.ts:792
-          written <= 34'd0;  // gen/blk/device.ts:798
-          fence <= 1'b1;  // gen/blk/device.ts:799
+        out_data <= readable - 34'd16;  // gen/blk/device.ts:868
+        in_data <= writable - 34'd1;  // gen/blk/device.ts:869
+        if (no_writable) begin  // gen/blk/device.ts:870
+        end else if (malformed) begin  // gen/blk/device.ts:880
+          b_status <= 8'd1;  // gen/blk/device.ts:795
+          written <= 34'd0;  // gen/blk/device.ts:801
+          fence <= 1'b1;  // gen/blk/device.ts:802
         end
       end
       STATE_HDR: begin
-        if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_15 : hdr_done_14) : (b_slot[0] ? hdr_done_13 : hdr_done_12)) : (b_slot[1] ? (b_slot[0] ? hdr_done_11 : hdr_done_10) : (b_slot[0] ? hdr_done_9 : hdr_done_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_7 : hdr_done_6) : (b_slot[0] ? hdr_done_5 : hdr_done_4)) : (b_slot[1] ? (b_slot[0] ? hdr_done_3 : hdr_done_2) : (b_slot[0] ? hdr_done_1 : hdr_done_0)))) begin  // gen/blk/device.ts:881
-          cap <= capture_rd0;  // gen/blk/device.ts:882
-          t_in <= capture_rd0[31:0] == 32'd0;  // gen/blk/device.ts:886
-          t_out <= capture_rd0[31:0] == 32'd1;  // gen/blk/device.ts:887
-          t_flush <= capture_rd0[31:0] == 32'd4;  // gen/blk/device.ts:888
-          t_get_id <= capture_rd0[31:0] == 32'd8;  // gen/blk/device.ts:889
-          t_discard <= capture_rd0[31:0] == 32'd11;  // gen/blk/device.ts:890
-          t_write_zeroes <= capture_rd0[31:0] == 32'd13;  // gen/blk/device.ts:891
+        if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_15 : hdr_done_14) : (b_slot[0] ? hdr_done_13 : hdr_done_12)) : (b_slot[1] ? (b_slot[0] ? hdr_done_11 : hdr_done_10) : (b_slot[0] ? hdr_done_9 : hdr_done_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_7 : hdr_done_6) : (b_slot[0] ? hdr_done_5 : hdr_done_4)) : (b_slot[1] ? (b_slot[0] ? hdr_done_3 : hdr_done_2) : (b_slot[0] ? hdr_done_1 : hdr_done_0)))) begin  // gen/blk/device.ts:884
+          cap <= capture_rd0;  // gen/blk/device.ts:885
+          t_in <= capture_rd0[31:0] == 32'd0;  // gen/blk/device.ts:889
+          t_out <= capture_rd0[31:0] == 32'd1;  // gen/blk/device.ts:890
+          t_flush <= capture_rd0[31:0] == 32'd4;  // gen/blk/device.ts:891
+          t_get_id <= capture_rd0[31:0] == 32'd8;  // gen/blk/device.ts:892
+          t_discard <= capture_rd0[31:0] == 32'd11;  // gen/blk/device.ts:893
+          t_write_zeroes <= capture_rd0[31:0] == 32'd13;  // gen/blk/device.ts:894
         end
       end
       STATE_PREP: begin
-        blocked <= ((((t_out | t_discard) | t_write_zeroes) & (wr_outstanding != 8'd0)) | (t_in & ((~rd_quiet) | store_wr_pending))) | ((t_in | t_get_id) & (status_queue_deq_valid | (~(s_state == S_STATE_IDLE))));  // gen/blk/device.ts:897
-        io_bad <= (t_out ? ((in_data != 34'd0) | (out_data[8:0] != 9'd0)) : ((out_data != 34'd0) | (in_data[8:0] != 9'd0))) | (~((cap[127:73] == 55'd0) & (({17'd0, cap[72:64]} + {1'b0, _mux_49[33:9]}) <= 26'd500)));  // gen/blk/device.ts:906
-        storage_off <= {cap[72:64], 9'd0};  // gen/blk/device.ts:907
-        id_len <= (in_data < 34'd20) ? in_data : 34'd20;  // gen/blk/device.ts:908
-        id_bad <= out_data != 34'd0;  // gen/blk/device.ts:910
-        dwz_bad <= ((writable != 34'd1) | (out_data == 34'd0)) | (out_data[3:0] != 4'd0);  // gen/blk/device.ts:912
-        dwz_too_many <= t_discard ? (out_data[33:4] > 30'd3) : (out_data[33:4] > 30'd2);  // gen/blk/device.ts:914
+        blocked <= ((((t_out | t_discard) | t_write_zeroes) & (wr_outstanding != 8'd0)) | (t_in & ((~rd_quiet) | store_wr_pending))) | ((t_in | t_get_id) & (status_queue_deq_valid | (~(s_state == S_STATE_IDLE))));  // gen/blk/device.ts:900
+        io_bad <= (t_out ? ((in_data != 34'd0) | (out_data[8:0] != 9'd0)) : ((out_data != 34'd0) | (in_data[8:0] != 9'd0))) | (~((cap[127:73] == 55'd0) & (({17'd0, cap[72:64]} + {1'b0, _mux_49[33:9]}) <= 26'd500)));  // gen/blk/device.ts:909
+        storage_off <= {cap[72:64], 9'd0};  // gen/blk/device.ts:910
+        id_len <= (in_data < 34'd20) ? in_data : 34'd20;  // gen/blk/device.ts:911
+        id_bad <= out_data != 34'd0;  // gen/blk/device.ts:913
+        dwz_bad <= ((writable != 34'd1) | (out_data == 34'd0)) | (out_data[3:0] != 4'd0);  // gen/blk/device.ts:915
+        dwz_too_many <= t_discard ? (out_data[33:4] > 30'd3) : (out_data[33:4] > 30'd2);  // gen/blk/device.ts:917
       end
       STATE_DECODE: begin
-        blocked <= ((((t_out | t_discard) | t_write_zeroes) & (wr_outstanding != 8'd0)) | (t_in & ((~rd_quiet) | store_wr_pending))) | ((t_in | t_get_id) & (status_queue_deq_valid | (~(s_state == S_STATE_IDLE))));  // gen/blk/device.ts:936
-        if (blocked) begin  // gen/blk/device.ts:937
-        end else if (slot_err) begin  // gen/blk/device.ts:938
-          b_status <= 8'd1;  // gen/blk/device.ts:792
-          written <= 34'd0;  // gen/blk/device.ts:798
-          fence <= 1'b1;  // gen/blk/device.ts:799
-        end else if (t_in | t_out) begin  // gen/blk/device.ts:939
-          if (io_bad) begin  // gen/blk/device.ts:940
-            b_status <= 8'd1;  // gen/blk/device.ts:792
-            written <= 34'd0;  // gen/blk/device.ts:798
-            fence <= 1'b1;  // gen/blk/device.ts:799
+        blocked <= ((((t_out | t_discard) | t_write_zeroes) & (wr_outstanding != 8'd0)) | (t_in & ((~rd_quiet) | store_wr_pending))) | ((t_in | t_get_id) & (status_queue_deq_valid | (~(s_state == S_STATE_IDLE))));  // gen/blk/device.ts:939
+        if (blocked) begin  // gen/blk/device.ts:940
+        end else if (slot_err) begin  // gen/blk/device.ts:941
+          b_status <= 8'd1;  // gen/blk/device.ts:795
+          written <= 34'd0;  // gen/blk/device.ts:801
+          fence <= 1'b1;  // gen/blk/device.ts:802
+        end else if (t_in | t_out) begin  // gen/blk/device.ts:942
+          if (io_bad) begin  // gen/blk/device.ts:943
+            b_status <= 8'd1;  // gen/blk/device.ts:795
+            written <= 34'd0;  // gen/blk/device.ts:801
+            fence <= 1'b1;  // gen/blk/device.ts:802
           end else begin
-            if (t_out) begin  // gen/blk/device.ts:941
-              walk_dir <= 1'b0;  // gen/blk/device.ts:298
-              walk_off <= 34'd16;  // gen/blk/device.ts:299
-              walk_end <= readable;  // gen/blk/device.ts:300
-              walk_dev <= {1'b0, storage_off};  // gen/blk/device.ts:302
-              walk_idx <= 4'd0;  // gen/blk/device.ts:303
-              walk_pos <= 34'd0;  // gen/blk/device.ts:304
+            if (t_out) begin  // gen/blk/device.ts:944
+              walk_dir <= 1'b0;  // gen/blk/device.ts:301
+              walk_off <= 34'd16;  // gen/blk/device.ts:302
+              walk_end <= readable;  // gen/blk/device.ts:303
+              walk_dev <= {1'b0, storage_off};  // gen/blk/device.ts:305
+              walk_idx <= 4'd0;  // gen/blk/device.ts:306
+              walk_pos <= 34'd0;  // gen/blk/device.ts:307
             end else begin
-              walk_dir <= 1'b1;  // gen/blk/device.ts:298
-              walk_off <= 34'd0;  // gen/blk/device.ts:299
-              walk_end <= in_data;  // gen/blk/device.ts:300
-              walk_dev <= {1'b0, storage_off};  // gen/blk/device.ts:302
-              walk_idx <= 4'd0;  // gen/blk/device.ts:303
-              walk_pos <= 34'd0;  // gen/blk/device.ts:304
+              walk_dir <= 1'b1;  // gen/blk/device.ts:301
+              walk_off <= 34'd0;  // gen/blk/device.ts:302
+              walk_end <= in_data;  // gen/blk/device.ts:303
+              walk_dev <= {1'b0, storage_off};  // gen/blk/device.ts:305
+              walk_idx <= 4'd0;  // gen/blk/device.ts:306
+              walk_pos <= 34'd0;  // gen/blk/device.ts:307
             end
-            b_status <= 8'd0;  // gen/blk/device.ts:792
-            written <= t_out ? 34'd0 : in_data;  // gen/blk/device.ts:947
-            fence <= t_out;  // gen/blk/device.ts:948
+            b_status <= 8'd0;  // gen/blk/device.ts:795
+            written <= t_out ? 34'd0 : in_data;  // gen/blk/device.ts:950
+            fence <= t_out;  // gen/blk/device.ts:951
           end
-        end else if (t_flush) begin  // gen/blk/device.ts:952
-          b_status <= features[9] ? 8'd0 : 8'd2;  // gen/blk/device.ts:792
-          written <= 34'd0;  // gen/blk/device.ts:798
-          fence <= 1'b1;  // gen/blk/device.ts:799
-        end else if (t_get_id) begin  // gen/blk/device.ts:955
-          if (id_bad) begin  // gen/blk/device.ts:956
-            b_status <= 8'd1;  // gen/blk/device.ts:792
-            written <= 34'd0;  // gen/blk/device.ts:798
-            fence <= 1'b1;  // gen/blk/device.ts:799
+        end else if (t_flush) begin  // gen/blk/device.ts:955
+          b_status <= features[9] ? 8'd0 : 8'd2;  // gen/blk/device.ts:795
+          written <= 34'd0;  // gen/blk/device.ts:801
+          fence <= 1'b1;  // gen/blk/device.ts:802
+        end else if (t_get_id) begin  // gen/blk/device.ts:958
+          if (id_bad) begin  // gen/blk/device.ts:959
+            b_status <= 8'd1;  // gen/blk/device.ts:795
+            written <= 34'd0;  // gen/blk/device.ts:801
+            fence <= 1'b1;  // gen/blk/device.ts:802
           end else begin
-            walk_dir <= 1'b1;  // gen/blk/device.ts:298
-            walk_off <= 34'd0;  // gen/blk/device.ts:299
-            walk_end <= id_len;  // gen/blk/device.ts:300
-            walk_dev <= 19'd262176;  // gen/blk/device.ts:302
-            walk_idx <= 4'd0;  // gen/blk/device.ts:303
-            walk_pos <= 34'd0;  // gen/blk/device.ts:304
-            b_status <= 8'd0;  // gen/blk/device.ts:792
-            written <= id_len;  // gen/blk/device.ts:959
-            fence <= 1'b0;  // gen/blk/device.ts:960
+            walk_dir <= 1'b1;  // gen/blk/device.ts:301
+            walk_off <= 34'd0;  // gen/blk/device.ts:302
+            walk_end <= id_len;  // gen/blk/device.ts:303
+            walk_dev <= 19'd262176;  // gen/blk/device.ts:305
+            walk_idx <= 4'd0;  // gen/blk/device.ts:306
+            walk_pos <= 34'd0;  // gen/blk/device.ts:307
+            b_status <= 8'd0;  // gen/blk/device.ts:795
+            written <= id_len;  // gen/blk/device.ts:962
+            fence <= 1'b0;  // gen/blk/device.ts:963
           end
-        end else if (t_discard) begin  // gen/blk/device.ts:964
-          if (~features[13]) begin  // gen/blk/device.ts:919
-            b_status <= 8'd2;  // gen/blk/device.ts:792
-            written <= 34'd0;  // gen/blk/device.ts:798
-            fence <= 1'b1;  // gen/blk/device.ts:799
-          end else if (dwz_bad) begin  // gen/blk/device.ts:925
-            b_status <= 8'd1;  // gen/blk/device.ts:792
-            written <= 34'd0;  // gen/blk/device.ts:798
-            fence <= 1'b1;  // gen/blk/device.ts:799
-          end else if (dwz_too_many) begin  // gen/blk/device.ts:926
-            b_status <= 8'd2;  // gen/blk/device.ts:792
-            written <= 34'd0;  // gen/blk/device.ts:798
-            fence <= 1'b1;  // gen/blk/device.ts:799
+        end else if (t_discard) begin  // gen/blk/device.ts:967
+          if (~features[13]) begin  // gen/blk/device.ts:922
+            b_status <= 8'd2;  // gen/blk/device.ts:795
+            written <= 34'd0;  // gen/blk/device.ts:801
+            fence <= 1'b1;  // gen/blk/device.ts:802
+          end else if (dwz_bad) begin  // gen/blk/device.ts:928
+            b_status <= 8'd1;  // gen/blk/device.ts:795
+            written <= 34'd0;  // gen/blk/device.ts:801
+            fence <= 1'b1;  // gen/blk/device.ts:802
+          end else if (dwz_too_many) begin  // gen/blk/device.ts:929
+            b_status <= 8'd2;  // gen/blk/device.ts:795
+            written <= 34'd0;  // gen/blk/device.ts:801
+            fence <= 1'b1;  // gen/blk/device.ts:802
           end else begin
-            is_discard <= 1'b1;  // gen/blk/device.ts:928
-            seg_idx <= 9'd0;  // gen/blk/device.ts:930
-            seg_count <= out_data[12:4];  // gen/blk/device.ts:931
-            seg_pass2 <= 1'b0;  // gen/blk/device.ts:932
+            is_discard <= 1'b1;  // gen/blk/device.ts:931
+            seg_idx <= 9'd0;  // gen/blk/device.ts:933
+            seg_count <= out_data[12:4];  // gen/blk/device.ts:934
+            seg_pass2 <= 1'b0;  // gen/blk/device.ts:935
           end
-        end else if (t_write_zeroes) begin  // gen/blk/device.ts:965
-          if (~features[14]) begin  // gen/blk/device.ts:919
-            b_status <= 8'd2;  // gen/blk/device.ts:792
-            written <= 34'd0;  // gen/blk/device.ts:798
-            fence <= 1'b1;  // gen/blk/device.ts:799
-          end else if (dwz_bad) begin  // gen/blk/device.ts:925
-            b_status <= 8'd1;  // gen/blk/device.ts:792
-            written <= 34'd0;  // gen/blk/device.ts:798
-            fence <= 1'b1;  // gen/blk/device.ts:799
-          end else if (dwz_too_many) begin  // gen/blk/device.ts:926
-            b_status <= 8'd2;  // gen/blk/device.ts:792
-            written <= 34'd0;  // gen/blk/device.ts:798
-            fence <= 1'b1;  // gen/blk/device.ts:799
+        end else if (t_write_zeroes) begin  // gen/blk/device.ts:968
+          if (~features[14]) begin  // gen/blk/device.ts:922
+            b_status <= 8'd2;  // gen/blk/device.ts:795
+            written <= 34'd0;  // gen/blk/device.ts:801
+            fence <= 1'b1;  // gen/blk/device.ts:802
+          end else if (dwz_bad) begin  // gen/blk/device.ts:928
+            b_status <= 8'd1;  // gen/blk/device.ts:795
+            written <= 34'd0;  // gen/blk/device.ts:801
+            fence <= 1'b1;  // gen/blk/device.ts:802
+          end else if (dwz_too_many) begin  // gen/blk/device.ts:929
+            b_status <= 8'd2;  // gen/blk/device.ts:795
+            written <= 34'd0;  // gen/blk/device.ts:801
+            fence <= 1'b1;  // gen/blk/device.ts:802
           end else begin
-            is_discard <= 1'b0;  // gen/blk/device.ts:928
-            seg_idx <= 9'd0;  // gen/blk/device.ts:930
-            seg_count <= out_data[12:4];  // gen/blk/device.ts:931
-            seg_pass2 <= 1'b0;  // gen/blk/device.ts:932
+            is_discard <= 1'b0;  // gen/blk/device.ts:931
+            seg_idx <= 9'd0;  // gen/blk/device.ts:933
+            seg_count <= out_data[12:4];  // gen/blk/device.ts:934
+            seg_pass2 <= 1'b0;  // gen/blk/device.ts:935
           end
         end else begin
-          b_status <= 8'd2;  // gen/blk/device.ts:792
-          written <= 34'd0;  // gen/blk/device.ts:798
-          fence <= 1'b1;  // gen/blk/device.ts:799
+          b_status <= 8'd2;  // gen/blk/device.ts:795
+          written <= 34'd0;  // gen/blk/device.ts:801
+          fence <= 1'b1;  // gen/blk/device.ts:802
         end
       end
       STATE_SEG: begin
-        walk_dir <= 1'b0;  // gen/blk/device.ts:298
-        walk_off <= ({25'd0, seg_idx} << 4) + 34'd16;  // gen/blk/device.ts:299
-        walk_end <= (({25'd0, seg_idx} << 4) + 34'd16) + 34'd16;  // gen/blk/device.ts:300
-        walk_dev <= {1'b1, {8'd0, b_slot}, 6'd0};  // gen/blk/device.ts:302
-        walk_idx <= 4'd0;  // gen/blk/device.ts:303
-        walk_pos <= 34'd0;  // gen/blk/device.ts:304
+        walk_dir <= 1'b0;  // gen/blk/device.ts:301
+        walk_off <= ({25'd0, seg_idx} << 4) + 34'd16;  // gen/blk/device.ts:302
+        walk_end <= (({25'd0, seg_idx} << 4) + 34'd16) + 34'd16;  // gen/blk/device.ts:303
+        walk_dev <= {1'b1, {8'd0, b_slot}, 6'd0};  // gen/blk/device.ts:305
+        walk_idx <= 4'd0;  // gen/blk/device.ts:306
+        walk_pos <= 34'd0;  // gen/blk/device.ts:307
       end
       STATE_SEG_WAIT: begin
-        if (dma_idle) begin  // gen/blk/device.ts:978
-          cap <= capture_rd0;  // gen/blk/device.ts:979
+        if (dma_idle) begin  // gen/blk/device.ts:981
+          cap <= capture_rd0;  // gen/blk/device.ts:982
         end
       end
       STATE_SEG_EVAL: begin
-        seg_unsupp <= (cap[127:97] != 31'd0) | (is_discard & cap[96]);  // gen/blk/device.ts:987
-        seg_ioerr <= (cap[95:64] > (is_discard ? 32'd64 : 32'd48)) | (~((cap[63:9] == 55'd0) & (({24'd0, cap[8:0]} + {1'b0, cap[95:64]}) <= 33'd500)));  // gen/blk/device.ts:993
-        seg_last <= (seg_idx + 9'd1) == seg_count;  // gen/blk/device.ts:994
-        seg_empty <= cap[95:64] == 32'd0;  // gen/blk/device.ts:995
+        seg_unsupp <= (cap[127:97] != 31'd0) | (is_discard & cap[96]);  // gen/blk/device.ts:990
+        seg_ioerr <= (cap[95:64] > (is_discard ? 32'd64 : 32'd48)) | (~((cap[63:9] == 55'd0) & (({24'd0, cap[8:0]} + {1'b0, cap[95:64]}) <= 33'd500)));  // gen/blk/device.ts:996
+        seg_last <= (seg_idx + 9'd1) == seg_count;  // gen/blk/device.ts:997
+        seg_empty <= cap[95:64] == 32'd0;  // gen/blk/device.ts:998
       end
       STATE_SEG_CHECK: begin
-        if (slot_err | (seg_pass2 & (seg_unsupp | seg_ioerr))) begin  // gen/blk/device.ts:999
-          b_status <= 8'd1;  // gen/blk/device.ts:792
-          written <= 34'd0;  // gen/blk/device.ts:798
-          fence <= 1'b1;  // gen/blk/device.ts:799
-        end else if (seg_unsupp) begin  // gen/blk/device.ts:1000
-          b_status <= 8'd2;  // gen/blk/device.ts:792
-          written <= 34'd0;  // gen/blk/device.ts:798
-          fence <= 1'b1;  // gen/blk/device.ts:799
-        end else if (seg_ioerr) begin  // gen/blk/device.ts:1001
-          b_status <= 8'd1;  // gen/blk/device.ts:792
-          written <= 34'd0;  // gen/blk/device.ts:798
-          fence <= 1'b1;  // gen/blk/device.ts:799
-        end else if (seg_pass2) begin  // gen/blk/device.ts:1002
-          zero_line <= {cap[8:0], 4'd0};  // gen/blk/device.ts:1004
-          zero_left <= {8'd0, cap[95:64]} << 3;  // gen/blk/device.ts:1009
-        end else if (1'b0) begin  // gen/blk/device.ts:1017
-          b_status <= 8'd1;  // gen/blk/device.ts:792
-          written <= 34'd0;  // gen/blk/device.ts:798
-          fence <= 1'b1;  // gen/blk/device.ts:799
+        if (slot_err | (seg_pass2 & (seg_unsupp | seg_ioerr))) begin  // gen/blk/device.ts:1002
+          b_status <= 8'd1;  // gen/blk/device.ts:795
+          written <= 34'd0;  // gen/blk/device.ts:801
+          fence <= 1'b1;  // gen/blk/device.ts:802
+        end else if (seg_unsupp) begin  // gen/blk/device.ts:1003
+          b_status <= 8'd2;  // gen/blk/device.ts:795
+          written <= 34'd0;  // gen/blk/device.ts:801
+          fence <= 1'b1;  // gen/blk/device.ts:802
+        end else if (seg_ioerr) begin  // gen/blk/device.ts:1004
+          b_status <= 8'd1;  // gen/blk/device.ts:795
+          written <= 34'd0;  // gen/blk/device.ts:801
+          fence <= 1'b1;  // gen/blk/device.ts:802
+        end else if (seg_pass2) begin  // gen/blk/device.ts:1005
+          zero_line <= {cap[8:0], 4'd0};  // gen/blk/device.ts:1007
+          zero_left <= {8'd0, cap[95:64]} << 3;  // gen/blk/device.ts:1012
+        end else if (1'b0) begin  // gen/blk/device.ts:1020
+          b_status <= 8'd1;  // gen/blk/device.ts:795
+          written <= 34'd0;  // gen/blk/device.ts:801
+          fence <= 1'b1;  // gen/blk/device.ts:802
         end else begin
-          seg_idx <= seg_last ? 9'd0 : (seg_idx + 9'd1);  // gen/blk/device.ts:1019
-          if (seg_last) begin  // gen/blk/device.ts:1020
-            seg_pass2 <= 1'b1;  // gen/blk/device.ts:1020
+          seg_idx <= seg_last ? 9'd0 : (seg_idx + 9'd1);  // gen/blk/device.ts:1022
+          if (seg_last) begin  // gen/blk/device.ts:1023
+            seg_pass2 <= 1'b1;  // gen/blk/device.ts:1023
           end
         end
       end
       STATE_ZERO: begin
-        if (store_wr_ready & (~zero_done)) begin  // gen/blk/device.ts:1025
-          zero_line <= zero_line + 13'd2;  // gen/blk/device.ts:1026
-          zero_left <= zero_left - 40'd1;  // gen/blk/device.ts:1027
+        if (store_wr_ready & (~zero_done)) begin  // gen/blk/device.ts:1028
+          zero_line <= zero_line + 13'd2;  // gen/blk/device.ts:1029
+          zero_left <= zero_left - 40'd1;  // gen/blk/device.ts:1030
         end
-        if (zero_done) begin  // gen/blk/device.ts:1030
-          if (seg_last) begin  // gen/blk/device.ts:1032
-            if (~store_wr_pending) begin  // gen/blk/device.ts:1033
-              b_status <= zero_error ? 8'd1 : 8'd0;  // gen/blk/device.ts:792
-              written <= 34'd0;  // gen/blk/device.ts:798
-              fence <= 1'b1;  // gen/blk/device.ts:799
+        if (zero_done) begin  // gen/blk/device.ts:1033
+          if (seg_last) begin  // gen/blk/device.ts:1035
+            if (~store_wr_pending) begin  // gen/blk/device.ts:1036
+              b_status <= zero_error ? 8'd1 : 8'd0;  // gen/blk/device.ts:795
+              written <= 34'd0;  // gen/blk/device.ts:801
+              fence <= 1'b1;  // gen/blk/device.ts:802
             end
           end else begin
-            seg_idx <= seg_idx + 9'd1;  // gen/blk/device.ts:1035
+            seg_idx <= seg_idx + 9'd1;  // gen/blk/device.ts:1038
           end
         end
       end
@@ -2258,39 +2258,39 @@ module virtio_blk_w256_f612f9751f (
   end
 
   // ---- memories
-  always @(posedge clk) begin  // gen/blk/device.ts:325
+  always @(posedge clk) begin  // gen/blk/device.ts:328
     if ((chain_valid & chain_ready) & (f_count < 16'd8)) begin
       descs[{f_slot, f_count[2:0]}] <= {chain_addr, chain_len, chain_write};
     end
   end
   assign descs_rd0 = descs[{f_slot, f_walk_idx[2:0]}];  // gen/blk/device.ts:270
   assign descs_rd1 = descs[{b_slot, walk_idx[2:0]}];  // gen/blk/device.ts:270
-  always @(posedge clk) begin  // gen/blk/device.ts:346
+  always @(posedge clk) begin  // gen/blk/device.ts:349
     if (f_state == F_STATE_STORE) begin
       slot_info[f_slot] <= {f_count, f_readable, f_writable, (f_writable == 34'd0), (~((f_writable == 34'd0) | ((((f_writable != 34'd0) & (f_count <= 16'd8)) & (~f_too_big)) & (f_readable >= 34'd16))))};
     end
   end
-  assign slot_info_rd0 = slot_info[b_slot];  // gen/blk/device.ts:855
-  always @(posedge clk) begin  // gen/blk/device.ts:347
+  assign slot_info_rd0 = slot_info[b_slot];  // gen/blk/device.ts:858
+  always @(posedge clk) begin  // gen/blk/device.ts:350
     if (f_state == F_STATE_STORE) begin
       slot_status_at[f_slot] <= f_status_at;
     end
   end
-  assign slot_status_at_rd0 = slot_status_at[status_queue_deq_data[53:50]];  // gen/blk/device.ts:420
-  always @(posedge clk) begin  // gen/blk/device.ts:348
+  assign slot_status_at_rd0 = slot_status_at[status_queue_deq_data[53:50]];  // gen/blk/device.ts:423
+  always @(posedge clk) begin  // gen/blk/device.ts:351
     if (f_state == F_STATE_STORE) begin
       slot_used[f_slot] <= {f_queue, f_id, f_slots};
     end
   end
-  assign slot_used_rd0 = slot_used[completions_deq_data[36:33]];  // gen/blk/device.ts:702
-  always @(posedge clk) begin  // gen/blk/device.ts:786
+  assign slot_used_rd0 = slot_used[completions_deq_data[36:33]];  // gen/blk/device.ts:705
+  always @(posedge clk) begin  // gen/blk/device.ts:789
     if (b_status_write | fence_ioerr) begin
       status_byte[b_status_write ? b_slot : status_queue_deq_data[53:50]] <= b_status_write ? b_status : 8'd1;
     end
   end
-  assign status_byte_rd0 = status_byte[_add_5[4:1]];  // gen/blk/device.ts:612
-  assign status_byte_rd1 = status_byte[mem_rd_addr[4:1]];  // gen/blk/device.ts:612
-  always @(posedge clk) begin  // gen/blk/device.ts:514
+  assign status_byte_rd0 = status_byte[_add_5[4:1]];  // gen/blk/device.ts:615
+  assign status_byte_rd1 = status_byte[mem_rd_addr[4:1]];  // gen/blk/device.ts:615
+  always @(posedge clk) begin  // gen/blk/device.ts:517
     if (_and_7) begin
       if (_cat_51[0]) capture[_mux_11][7:0] <= _cat_50[7:0];
       if (_cat_51[1]) capture[_mux_11][15:8] <= _cat_50[15:8];
@@ -2310,13 +2310,13 @@ module virtio_blk_w256_f612f9751f (
       if (_cat_51[15]) capture[_mux_11][127:120] <= _cat_50[127:120];
     end
   end
-  assign capture_rd0 = capture[b_slot];  // gen/blk/device.ts:807
-  always @(posedge clk) begin  // gen/blk/device.ts:837
+  assign capture_rd0 = capture[b_slot];  // gen/blk/device.ts:810
+  always @(posedge clk) begin  // gen/blk/device.ts:840
     if (out_start) begin
       out_range[b_slot] <= {({1'b0, storage_off[17:6]} + out_data[18:6]), storage_off[17:6]};
     end
   end
-  assign out_range_rd0 = out_range[scan_slot];  // gen/blk/device.ts:589
+  assign out_range_rd0 = out_range[scan_slot];  // gen/blk/device.ts:592
 
 endmodule
 

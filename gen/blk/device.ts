@@ -272,7 +272,10 @@ export const VirtioBlk = defineModule(
       const atEnd = m.let(`${name}_at_end`, idx.zext(16).ge(count).or(pos.ge(end)));
       const match = d.bit(0).eq(dir);
       const dEnd = pos.add(dLen);
-      const s = m.let(`${name}_s`, mux(off.gt(pos), off, pos));
+      // A range from byte 0 (the header walker's) starts at or before every descriptor: its piece starts at `pos`,
+      // so no comparison with `off` and no host-address adder (s - pos is 0).
+      const fromStart = fixed !== undefined && fixed.off === 0;
+      const s = m.let(`${name}_s`, fromStart ? pos : mux(off.gt(pos), off, pos));
       const e = m.let(`${name}_e`, mux(end.lt(dEnd), end, dEnd));
       const need = m.let(`${name}_need`, walking.and(atEnd.not()).and(match).and(s.lt(e)));
       const ready = m.wire(`${name}_cmd_ready`, bit);
@@ -289,7 +292,7 @@ export const VirtioBlk = defineModule(
         ready,
         /** The command's last piece: it reaches the range's end. */
         last: e.eq(end),
-        host: d.bits(96, 33).add(s.sub(pos).zext(64)),
+        host: fromStart ? d.bits(96, 33) : d.bits(96, 33).add(s.sub(pos).zext(64)),
         dev: lit(BigInt(g.base), g.addrBits).or(dev.add(s.sub(off).trunc(p.devBits)).zext(g.addrBits)),
         len: e.sub(s).trunc(p.lenBits),
         start: (dr: 0 | 1, from: Expr, to: Expr, at: Expr) => {
