@@ -106,14 +106,14 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
 
   // ---- declarations
   /* verilator lint_off UNUSEDPARAM */
-  localparam [2:0] WALK_STATE_IDLE = 3'd0;  // gen/virtq/packed_fetch.ts:349
-  localparam [2:0] WALK_STATE_START = 3'd1;  // gen/virtq/packed_fetch.ts:349
-  localparam [2:0] WALK_STATE_SLOT = 3'd2;  // gen/virtq/packed_fetch.ts:349
-  localparam [2:0] WALK_STATE_LOAD = 3'd3;  // gen/virtq/packed_fetch.ts:349
-  localparam [2:0] WALK_STATE_WALK = 3'd4;  // gen/virtq/packed_fetch.ts:349
-  localparam [2:0] WALK_STATE_TABLE = 3'd5;  // gen/virtq/packed_fetch.ts:349
-  localparam [2:0] WALK_STATE_ENDED = 3'd6;  // gen/virtq/packed_fetch.ts:349
-  localparam [2:0] WALK_STATE_ENABLE_WAIT = 3'd7;  // gen/virtq/packed_fetch.ts:349
+  localparam [2:0] WALK_STATE_IDLE = 3'd0;  // gen/virtq/packed_fetch.ts:352
+  localparam [2:0] WALK_STATE_START = 3'd1;  // gen/virtq/packed_fetch.ts:352
+  localparam [2:0] WALK_STATE_SLOT = 3'd2;  // gen/virtq/packed_fetch.ts:352
+  localparam [2:0] WALK_STATE_LOAD = 3'd3;  // gen/virtq/packed_fetch.ts:352
+  localparam [2:0] WALK_STATE_WALK = 3'd4;  // gen/virtq/packed_fetch.ts:352
+  localparam [2:0] WALK_STATE_TABLE = 3'd5;  // gen/virtq/packed_fetch.ts:352
+  localparam [2:0] WALK_STATE_ENDED = 3'd6;  // gen/virtq/packed_fetch.ts:352
+  localparam [2:0] WALK_STATE_ENABLE_WAIT = 3'd7;  // gen/virtq/packed_fetch.ts:352
   localparam [2:0] STAGE_STATE_IDLE = 3'd0;  // gen/virtq/packed_expand.ts:44
   localparam [2:0] STAGE_STATE_WAIT = 3'd1;  // gen/virtq/packed_expand.ts:44
   localparam [2:0] STAGE_STATE_CHECK = 3'd2;  // gen/virtq/packed_expand.ts:44
@@ -126,11 +126,11 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   localparam [2:0] USED_STATE_BODY = 3'd2;  // gen/virtq/packed_used.ts:134
   localparam [2:0] USED_STATE_FLAGS = 3'd3;  // gen/virtq/packed_used.ts:134
   localparam [2:0] USED_STATE_EVENT = 3'd4;  // gen/virtq/packed_used.ts:134
-  localparam [2:0] NOTIFY_STATE_IDLE = 3'd0;  // gen/virtq/packed_used.ts:379
-  localparam [2:0] NOTIFY_STATE_FENCE = 3'd1;  // gen/virtq/packed_used.ts:379
-  localparam [2:0] NOTIFY_STATE_READ = 3'd2;  // gen/virtq/packed_used.ts:379
-  localparam [2:0] NOTIFY_STATE_WAIT = 3'd3;  // gen/virtq/packed_used.ts:379
-  localparam [2:0] NOTIFY_STATE_DECIDE = 3'd4;  // gen/virtq/packed_used.ts:379
+  localparam [2:0] NOTIFY_STATE_IDLE = 3'd0;  // gen/virtq/packed_used.ts:380
+  localparam [2:0] NOTIFY_STATE_FENCE = 3'd1;  // gen/virtq/packed_used.ts:380
+  localparam [2:0] NOTIFY_STATE_READ = 3'd2;  // gen/virtq/packed_used.ts:380
+  localparam [2:0] NOTIFY_STATE_WAIT = 3'd3;  // gen/virtq/packed_used.ts:380
+  localparam [2:0] NOTIFY_STATE_DECIDE = 3'd4;  // gen/virtq/packed_used.ts:380
   /* verilator lint_on UNUSEDPARAM */
 
   reg pending_0;  // gen/virtq/packed_engine.ts:57
@@ -180,29 +180,29 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   wire more_rd_grant;  // gen/virtq/packed_engine.ts:83
   wire [7:0] memwr_line;  // gen/virtq/packed_fetch.ts:110
   wire [7:0] memwr_line_next;  // gen/virtq/packed_fetch.ts:111
-  reg [255:0] event_line;  // gen/virtq/packed_fetch.ts:156
-  reg [7:0] stage_wr;  // gen/virtq/packed_fetch.ts:195
-  reg [7:0] stage_commit;  // gen/virtq/packed_fetch.ts:196
-  reg [7:0] stage_rd;  // gen/virtq/packed_fetch.ts:197
-  reg stage_push;  // gen/virtq/packed_fetch.ts:198
-  reg [97:0] stage_push_data;  // gen/virtq/packed_fetch.ts:199
-  reg stage_commit_now;  // gen/virtq/packed_fetch.ts:200
-  reg stage_discard;  // gen/virtq/packed_fetch.ts:201
-  reg [32:0] stage_hdr_data;  // gen/virtq/packed_fetch.ts:203
-  wire stage_hdr_enq_valid;  // gen/virtq/packed_fetch.ts:204
-  wire stage_hdr_enq_ready;  // gen/virtq/packed_fetch.ts:204
-  wire [32:0] stage_hdr_enq_data;  // gen/virtq/packed_fetch.ts:204
-  wire stage_hdr_deq_valid;  // gen/virtq/packed_fetch.ts:204
-  wire stage_hdr_deq_ready;  // gen/virtq/packed_fetch.ts:204
-  wire [32:0] stage_hdr_deq_data;  // gen/virtq/packed_fetch.ts:204
+  reg [31:0] event_line;  // gen/virtq/packed_fetch.ts:157
+  reg [7:0] stage_wr;  // gen/virtq/packed_fetch.ts:196
+  reg [7:0] stage_commit;  // gen/virtq/packed_fetch.ts:197
+  reg [7:0] stage_rd;  // gen/virtq/packed_fetch.ts:198
+  reg stage_push;  // gen/virtq/packed_fetch.ts:199
+  reg [97:0] stage_push_data;  // gen/virtq/packed_fetch.ts:200
+  reg stage_commit_now;  // gen/virtq/packed_fetch.ts:201
+  reg stage_discard;  // gen/virtq/packed_fetch.ts:202
+  reg [32:0] stage_hdr_data;  // gen/virtq/packed_fetch.ts:204
+  wire stage_hdr_enq_valid;  // gen/virtq/packed_fetch.ts:205
+  wire stage_hdr_enq_ready;  // gen/virtq/packed_fetch.ts:205
+  wire [32:0] stage_hdr_enq_data;  // gen/virtq/packed_fetch.ts:205
+  wire stage_hdr_deq_valid;  // gen/virtq/packed_fetch.ts:205
+  wire stage_hdr_deq_ready;  // gen/virtq/packed_fetch.ts:205
+  wire [32:0] stage_hdr_deq_data;  // gen/virtq/packed_fetch.ts:205
   /* verilator lint_off UNUSEDSIGNAL */  // unused
-  wire [2:0] stage_hdr_count;  // gen/virtq/packed_fetch.ts:204
+  wire [2:0] stage_hdr_count;  // gen/virtq/packed_fetch.ts:205
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [7:0] stage_used;  // gen/virtq/packed_fetch.ts:206
-  wire stage_room;  // gen/virtq/packed_fetch.ts:207
-  wire [97:0] stage_rd0;  // gen/virtq/packed_fetch.ts:215
-  reg stage_waiting;  // gen/virtq/packed_fetch.ts:217
-  wire stage_empty;  // gen/virtq/packed_fetch.ts:237
+  wire [7:0] stage_used;  // gen/virtq/packed_fetch.ts:207
+  wire stage_room;  // gen/virtq/packed_fetch.ts:208
+  wire [97:0] stage_rd0;  // gen/virtq/packed_fetch.ts:216
+  reg stage_waiting;  // gen/virtq/packed_fetch.ts:218
+  wire stage_empty;  // gen/virtq/packed_fetch.ts:238
   wire items_enq_valid;  // gen/virtq/packed_engine.ts:130
   wire items_enq_ready;  // gen/virtq/packed_engine.ts:130
   wire [177:0] items_enq_data;  // gen/virtq/packed_engine.ts:130
@@ -221,80 +221,83 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   wire ev_wr_error;  // gen/virtq/packed_engine.ts:140
   wire ev_wr_busy;  // gen/virtq/packed_engine.ts:141
   wire expect_decision;  // gen/virtq/packed_engine.ts:143
-  reg [2:0] walk_state;  // gen/virtq/packed_fetch.ts:349
-  reg walk_queue;  // gen/virtq/packed_fetch.ts:350
-  reg [15:0] walk_pos;  // gen/virtq/packed_fetch.ts:351
-  reg [15:0] walk_pos_next;  // gen/virtq/packed_fetch.ts:353
-  reg walk_pos_last;  // gen/virtq/packed_fetch.ts:354
-  reg walk_wrap;  // gen/virtq/packed_fetch.ts:355
-  reg [2:0] walk_k;  // gen/virtq/packed_fetch.ts:356
-  reg walk_open;  // gen/virtq/packed_fetch.ts:357
-  reg [15:0] walk_head;  // gen/virtq/packed_fetch.ts:358
-  reg [15:0] walk_descs;  // gen/virtq/packed_fetch.ts:359
-  reg [6:0] walk_segs;  // gen/virtq/packed_fetch.ts:360
-  reg [38:0] walk_total;  // gen/virtq/packed_fetch.ts:361
-  reg walk_saw_write;  // gen/virtq/packed_fetch.ts:362
-  reg walk_retried;  // gen/virtq/packed_fetch.ts:363
-  reg [15:0] walk_size;  // gen/virtq/packed_fetch.ts:364
-  reg walk_failed;  // gen/virtq/packed_fetch.ts:367
-  wire walk_resetting;  // gen/virtq/packed_fetch.ts:369
-  reg walk_ev_off;  // gen/virtq/packed_fetch.ts:377
-  reg walk_ev_checked;  // gen/virtq/packed_fetch.ts:378
-  reg walk_moved;  // gen/virtq/packed_fetch.ts:380
-  reg walk_ev_off_wanted;  // gen/virtq/packed_fetch.ts:382
-  reg walk_expect_decision;  // gen/virtq/packed_fetch.ts:383
-  reg walk_ev_req;  // gen/virtq/packed_fetch.ts:385
-  reg [31:0] walk_ev_word;  // gen/virtq/packed_fetch.ts:386
-  reg walk_ev_full;  // gen/virtq/packed_fetch.ts:387
-  reg walk_ev_queue;  // gen/virtq/packed_fetch.ts:388
-  wire walk_ev_free;  // gen/virtq/packed_fetch.ts:394
-  wire walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:396
-  reg [3:0] ring_alloc;  // gen/virtq/packed_fetch.ts:399
-  reg [3:0] ring_fill;  // gen/virtq/packed_fetch.ts:400
-  reg [3:0] ring_cons;  // gen/virtq/packed_fetch.ts:401
-  wire [3:0] ring_filled_ahead;  // gen/virtq/packed_fetch.ts:402
-  wire ring_filled;  // gen/virtq/packed_fetch.ts:403
-  reg [3:0] ring_slot_n_0;  // gen/virtq/packed_fetch.ts:404
-  reg [3:0] ring_slot_n_1;  // gen/virtq/packed_fetch.ts:404
-  reg [3:0] ring_slot_n_2;  // gen/virtq/packed_fetch.ts:404
-  reg [3:0] ring_slot_n_3;  // gen/virtq/packed_fetch.ts:404
-  reg ring_slot_err_0;  // gen/virtq/packed_fetch.ts:405
-  reg ring_slot_err_1;  // gen/virtq/packed_fetch.ts:405
-  reg ring_slot_err_2;  // gen/virtq/packed_fetch.ts:405
-  reg ring_slot_err_3;  // gen/virtq/packed_fetch.ts:405
-  reg ring_slot_queue_0;  // gen/virtq/packed_fetch.ts:406
-  reg ring_slot_queue_1;  // gen/virtq/packed_fetch.ts:406
-  reg ring_slot_queue_2;  // gen/virtq/packed_fetch.ts:406
-  reg ring_slot_queue_3;  // gen/virtq/packed_fetch.ts:406
-  reg fetch_on;  // gen/virtq/packed_fetch.ts:407
-  reg fetch_issue;  // gen/virtq/packed_fetch.ts:408
-  reg [15:0] fetch_pos;  // gen/virtq/packed_fetch.ts:409
-  reg [3:0] fetch_n;  // gen/virtq/packed_fetch.ts:410
-  reg [63:0] fetch_host;  // gen/virtq/packed_fetch.ts:411
-  wire ring_slot_free;  // gen/virtq/packed_fetch.ts:412
-  reg [4:0] table_alloc;  // gen/virtq/packed_fetch.ts:416
-  reg [4:0] table_fill;  // gen/virtq/packed_fetch.ts:417
-  wire [4:0] table_cons;  // gen/virtq/packed_fetch.ts:418
-  reg table_slot_err_0;  // gen/virtq/packed_fetch.ts:419
-  reg table_slot_err_1;  // gen/virtq/packed_fetch.ts:419
-  reg table_slot_err_2;  // gen/virtq/packed_fetch.ts:419
-  reg table_slot_err_3;  // gen/virtq/packed_fetch.ts:419
-  reg table_slot_err_4;  // gen/virtq/packed_fetch.ts:419
-  reg table_slot_err_5;  // gen/virtq/packed_fetch.ts:419
-  reg table_slot_err_6;  // gen/virtq/packed_fetch.ts:419
-  reg table_slot_err_7;  // gen/virtq/packed_fetch.ts:419
-  reg table_slot_err_8;  // gen/virtq/packed_fetch.ts:419
-  reg table_slot_err_9;  // gen/virtq/packed_fetch.ts:419
-  reg table_slot_err_10;  // gen/virtq/packed_fetch.ts:419
-  reg table_slot_err_11;  // gen/virtq/packed_fetch.ts:419
-  reg table_slot_err_12;  // gen/virtq/packed_fetch.ts:419
-  reg table_slot_err_13;  // gen/virtq/packed_fetch.ts:419
-  reg table_slot_err_14;  // gen/virtq/packed_fetch.ts:419
-  reg table_slot_err_15;  // gen/virtq/packed_fetch.ts:419
-  wire table_slot_free;  // gen/virtq/packed_fetch.ts:420
-  reg walk_q_ready_0;  // gen/virtq/packed_fetch.ts:433
-  reg walk_q_ready_1;  // gen/virtq/packed_fetch.ts:433
-  wire [1:0] sched_req;  // gen/virtq/packed_fetch.ts:448
+  wire poll_reload;  // gen/virtq/packed_engine.ts:144
+  wire poll_reload_queue;  // gen/virtq/packed_engine.ts:144
+  reg [2:0] walk_state;  // gen/virtq/packed_fetch.ts:352
+  reg walk_queue;  // gen/virtq/packed_fetch.ts:353
+  reg [15:0] walk_pos;  // gen/virtq/packed_fetch.ts:354
+  reg [15:0] walk_pos_next;  // gen/virtq/packed_fetch.ts:356
+  reg walk_pos_last;  // gen/virtq/packed_fetch.ts:357
+  reg walk_wrap;  // gen/virtq/packed_fetch.ts:358
+  reg [2:0] walk_k;  // gen/virtq/packed_fetch.ts:359
+  reg walk_open;  // gen/virtq/packed_fetch.ts:360
+  reg [15:0] walk_head;  // gen/virtq/packed_fetch.ts:361
+  reg [15:0] walk_descs;  // gen/virtq/packed_fetch.ts:362
+  reg [6:0] walk_segs;  // gen/virtq/packed_fetch.ts:363
+  reg [38:0] walk_total;  // gen/virtq/packed_fetch.ts:364
+  reg walk_saw_write;  // gen/virtq/packed_fetch.ts:365
+  reg walk_retried;  // gen/virtq/packed_fetch.ts:366
+  reg [15:0] walk_size;  // gen/virtq/packed_fetch.ts:367
+  reg walk_failed;  // gen/virtq/packed_fetch.ts:370
+  wire walk_resetting;  // gen/virtq/packed_fetch.ts:372
+  reg walk_ev_off;  // gen/virtq/packed_fetch.ts:380
+  reg walk_ev_checked;  // gen/virtq/packed_fetch.ts:381
+  reg walk_moved;  // gen/virtq/packed_fetch.ts:383
+  reg walk_ev_off_wanted;  // gen/virtq/packed_fetch.ts:385
+  reg walk_expect_decision;  // gen/virtq/packed_fetch.ts:386
+  reg walk_ev_req;  // gen/virtq/packed_fetch.ts:388
+  reg [31:0] walk_ev_word;  // gen/virtq/packed_fetch.ts:389
+  reg walk_ev_full;  // gen/virtq/packed_fetch.ts:390
+  reg walk_ev_queue;  // gen/virtq/packed_fetch.ts:391
+  wire walk_ev_free;  // gen/virtq/packed_fetch.ts:397
+  wire walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:399
+  reg [3:0] ring_alloc;  // gen/virtq/packed_fetch.ts:402
+  reg [3:0] ring_fill;  // gen/virtq/packed_fetch.ts:403
+  reg [3:0] ring_cons;  // gen/virtq/packed_fetch.ts:404
+  wire [3:0] ring_filled_ahead;  // gen/virtq/packed_fetch.ts:405
+  wire ring_filled;  // gen/virtq/packed_fetch.ts:406
+  reg [3:0] ring_slot_n_0;  // gen/virtq/packed_fetch.ts:407
+  reg [3:0] ring_slot_n_1;  // gen/virtq/packed_fetch.ts:407
+  reg [3:0] ring_slot_n_2;  // gen/virtq/packed_fetch.ts:407
+  reg [3:0] ring_slot_n_3;  // gen/virtq/packed_fetch.ts:407
+  reg ring_slot_err_0;  // gen/virtq/packed_fetch.ts:408
+  reg ring_slot_err_1;  // gen/virtq/packed_fetch.ts:408
+  reg ring_slot_err_2;  // gen/virtq/packed_fetch.ts:408
+  reg ring_slot_err_3;  // gen/virtq/packed_fetch.ts:408
+  reg ring_slot_queue_0;  // gen/virtq/packed_fetch.ts:409
+  reg ring_slot_queue_1;  // gen/virtq/packed_fetch.ts:409
+  reg ring_slot_queue_2;  // gen/virtq/packed_fetch.ts:409
+  reg ring_slot_queue_3;  // gen/virtq/packed_fetch.ts:409
+  reg fetch_on;  // gen/virtq/packed_fetch.ts:410
+  reg fetch_issue;  // gen/virtq/packed_fetch.ts:411
+  reg [15:0] fetch_pos;  // gen/virtq/packed_fetch.ts:412
+  reg [3:0] fetch_n;  // gen/virtq/packed_fetch.ts:413
+  reg [63:0] fetch_host;  // gen/virtq/packed_fetch.ts:414
+  reg walk_seen;  // gen/virtq/packed_fetch.ts:419
+  wire ring_slot_free;  // gen/virtq/packed_fetch.ts:422
+  reg [4:0] table_alloc;  // gen/virtq/packed_fetch.ts:433
+  reg [4:0] table_fill;  // gen/virtq/packed_fetch.ts:434
+  wire [4:0] table_cons;  // gen/virtq/packed_fetch.ts:435
+  reg table_slot_err_0;  // gen/virtq/packed_fetch.ts:436
+  reg table_slot_err_1;  // gen/virtq/packed_fetch.ts:436
+  reg table_slot_err_2;  // gen/virtq/packed_fetch.ts:436
+  reg table_slot_err_3;  // gen/virtq/packed_fetch.ts:436
+  reg table_slot_err_4;  // gen/virtq/packed_fetch.ts:436
+  reg table_slot_err_5;  // gen/virtq/packed_fetch.ts:436
+  reg table_slot_err_6;  // gen/virtq/packed_fetch.ts:436
+  reg table_slot_err_7;  // gen/virtq/packed_fetch.ts:436
+  reg table_slot_err_8;  // gen/virtq/packed_fetch.ts:436
+  reg table_slot_err_9;  // gen/virtq/packed_fetch.ts:436
+  reg table_slot_err_10;  // gen/virtq/packed_fetch.ts:436
+  reg table_slot_err_11;  // gen/virtq/packed_fetch.ts:436
+  reg table_slot_err_12;  // gen/virtq/packed_fetch.ts:436
+  reg table_slot_err_13;  // gen/virtq/packed_fetch.ts:436
+  reg table_slot_err_14;  // gen/virtq/packed_fetch.ts:436
+  reg table_slot_err_15;  // gen/virtq/packed_fetch.ts:436
+  wire table_slot_free;  // gen/virtq/packed_fetch.ts:437
+  reg walk_q_ready_0;  // gen/virtq/packed_fetch.ts:450
+  reg walk_q_ready_1;  // gen/virtq/packed_fetch.ts:450
+  wire [1:0] sched_req;  // gen/virtq/packed_fetch.ts:465
   reg sched_locked;  // gen/lib/arbiter.ts:44
   reg sched_lock_index;  // gen/lib/arbiter.ts:45
   reg [1:0] sched_lock_grant;  // gen/lib/arbiter.ts:46
@@ -314,29 +317,40 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   wire [1:0] sched_grant;  // gen/lib/arbiter.ts:75
   reg [1:0] sched_lock_above;  // gen/lib/arbiter.ts:77
   wire [1:0] sched_above;  // gen/lib/arbiter.ts:78
-  reg walk_others_wait;  // gen/virtq/packed_fetch.ts:451
-  wire [16:0] fetch_pos_adv;  // gen/virtq/packed_fetch.ts:463
-  wire [3:0] ring_alloc_next;  // gen/virtq/packed_fetch.ts:469
+  reg walk_others_wait;  // gen/virtq/packed_fetch.ts:468
+  wire [16:0] fetch_pos_adv;  // gen/virtq/packed_fetch.ts:480
+  wire [3:0] ring_alloc_next;  // gen/virtq/packed_fetch.ts:486
   /* verilator lint_off UNUSEDSIGNAL */  // partly unused
-  reg [127:0] walk_cur;  // gen/virtq/packed_fetch.ts:491
+  reg [127:0] walk_cur;  // gen/virtq/packed_fetch.ts:508
   /* verilator lint_on UNUSEDSIGNAL */
-  reg walk_cur_avail;  // gen/virtq/packed_fetch.ts:492
-  wire [3:0] walk_n;  // gen/virtq/packed_fetch.ts:500
-  wire walk_batch_end;  // gen/virtq/packed_fetch.ts:501
-  wire [38:0] walk_total_next;  // gen/virtq/packed_fetch.ts:505
-  wire [4:0] walk_rd_at;  // gen/virtq/packed_fetch.ts:508
+  reg walk_cur_avail;  // gen/virtq/packed_fetch.ts:509
+  wire [3:0] walk_n;  // gen/virtq/packed_fetch.ts:517
+  wire walk_batch_end;  // gen/virtq/packed_fetch.ts:518
+  wire [38:0] walk_total_next;  // gen/virtq/packed_fetch.ts:522
+  wire [4:0] walk_rd_at;  // gen/virtq/packed_fetch.ts:525
   wire [255:0] fetch_ring_odd_rd0;  // gen/virtq/packed_fetch.ts:143
   wire [255:0] fetch_ring_even_rd0;  // gen/virtq/packed_fetch.ts:143
-  reg [7:0] walk_cur_faults;  // gen/virtq/packed_fetch.ts:537
-  reg walk_cur_big;  // gen/virtq/packed_fetch.ts:539
-  reg [15:0] walk_cur_head_pos;  // gen/virtq/packed_fetch.ts:541
-  wire walk_cur_id_bad;  // gen/virtq/packed_fetch.ts:544
-  wire [3:0] walk_cur_fault;  // gen/virtq/packed_fetch.ts:580
-  wire walk_cur_any_fault;  // gen/virtq/packed_fetch.ts:581
-  reg walk_item_push;  // gen/virtq/packed_fetch.ts:584
-  reg [177:0] walk_item_data;  // gen/virtq/packed_fetch.ts:585
-  wire walk_found;  // gen/virtq/packed_fetch.ts:642
-  wire walk_active;  // gen/virtq/packed_fetch.ts:857
+  reg [7:0] walk_cur_faults;  // gen/virtq/packed_fetch.ts:554
+  reg walk_cur_big;  // gen/virtq/packed_fetch.ts:556
+  reg [15:0] walk_cur_head_pos;  // gen/virtq/packed_fetch.ts:558
+  wire walk_cur_id_bad;  // gen/virtq/packed_fetch.ts:561
+  wire [3:0] walk_cur_fault;  // gen/virtq/packed_fetch.ts:597
+  wire walk_cur_any_fault;  // gen/virtq/packed_fetch.ts:598
+  reg walk_item_push;  // gen/virtq/packed_fetch.ts:604
+  reg [1:0] walk_item_kind;  // gen/virtq/packed_fetch.ts:605
+  reg [3:0] walk_item_code;  // gen/virtq/packed_fetch.ts:606
+  wire walk_ld_too_long;  // gen/virtq/packed_fetch.ts:673
+  wire walk_ld_segs_full;  // gen/virtq/packed_fetch.ts:680
+  wire [6:0] walk_ld_room;  // gen/virtq/packed_fetch.ts:687
+  wire walk_ld_saw_write;  // gen/virtq/packed_fetch.ts:688
+  wire [38:0] walk_ld_total;  // gen/virtq/packed_fetch.ts:689
+  wire [15:0] walk_ld_head_pos;  // gen/virtq/packed_fetch.ts:690
+  wire walk_found;  // gen/virtq/packed_fetch.ts:702
+  reg poll_queue;  // gen/virtq/packed_fetch.ts:712
+  reg [2:0] poll_left;  // gen/virtq/packed_fetch.ts:713
+  reg [6:0] poll_timer;  // gen/virtq/packed_fetch.ts:714
+  wire poll_due;  // gen/virtq/packed_fetch.ts:715
+  wire walk_active;  // gen/virtq/packed_fetch.ts:912
   reg [2:0] stage_state;  // gen/virtq/packed_expand.ts:44
   reg [4:0] table_cons_reg;  // gen/virtq/packed_expand.ts:45
   reg stage_queue;  // gen/virtq/packed_expand.ts:46
@@ -370,10 +384,12 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   wire [6:0] stage_rd_at;  // gen/virtq/packed_expand.ts:108
   wire [255:0] fetch_table_odd_rd0;  // gen/virtq/packed_fetch.ts:143
   wire [255:0] fetch_table_even_rd0;  // gen/virtq/packed_fetch.ts:143
-  wire [38:0] stage_total_next;  // gen/virtq/packed_expand.ts:123
-  wire stage_last;  // gen/virtq/packed_expand.ts:124
-  wire stage_batch_end;  // gen/virtq/packed_expand.ts:125
-  wire stage_active;  // gen/virtq/packed_expand.ts:232
+  wire [38:0] stage_total_next;  // gen/virtq/packed_expand.ts:125
+  wire stage_ld_saw;  // gen/virtq/packed_expand.ts:127
+  wire [38:0] stage_ld_total;  // gen/virtq/packed_expand.ts:128
+  wire stage_last;  // gen/virtq/packed_expand.ts:129
+  wire stage_batch_end;  // gen/virtq/packed_expand.ts:130
+  wire stage_active;  // gen/virtq/packed_expand.ts:238
   reg [49:0] used_slot_0;  // gen/virtq/packed_used.ts:92
   reg [49:0] used_slot_1;  // gen/virtq/packed_used.ts:92
   reg [49:0] used_slot_2;  // gen/virtq/packed_used.ts:92
@@ -433,37 +449,37 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   reg event_queue;  // gen/virtq/packed_used.ts:142
   reg [63:0] event_host;  // gen/virtq/packed_used.ts:143
   wire event_take;  // gen/virtq/packed_used.ts:144
-  wire used_drop;  // gen/virtq/packed_used.ts:169
-  wire used_slot_free;  // gen/virtq/packed_used.ts:170
-  wire used_unissued;  // gen/virtq/packed_used.ts:171
-  reg used_last_queue;  // gen/virtq/packed_used.ts:173
-  reg used_last_adjacent;  // gen/virtq/packed_used.ts:174
-  reg used_open_complete;  // gen/virtq/packed_used.ts:175
-  wire used_merge;  // gen/virtq/packed_used.ts:176
-  wire used_accept;  // gen/virtq/packed_used.ts:181
-  wire [47:0] used_writable_rd0;  // gen/virtq/packed_used.ts:182
-  wire used_complete;  // gen/virtq/packed_used.ts:183
-  reg [3:0] used_batch_k;  // gen/virtq/packed_used.ts:218
-  reg [8:0] used_batch_age;  // gen/virtq/packed_used.ts:220
-  wire [3:0] used_pending;  // gen/virtq/packed_used.ts:221
-  reg used_batch_quiet;  // gen/virtq/packed_used.ts:227
-  reg [2:0] used_batch_slot;  // gen/virtq/packed_used.ts:235
-  reg [3:0] used_batch_n;  // gen/virtq/packed_used.ts:236
-  reg used_batch_queue;  // gen/virtq/packed_used.ts:237
-  reg [63:0] used_host;  // gen/virtq/packed_used.ts:238
-  wire [15:0] used_slot_pos_rd0;  // gen/virtq/packed_used.ts:253
-  wire used_flags_done;  // gen/virtq/packed_used.ts:297
-  wire event_done;  // gen/virtq/packed_used.ts:303
-  wire used_fatal;  // gen/virtq/packed_used.ts:307
-  reg [511:0] used_rdata;  // gen/virtq/packed_used.ts:332
-  reg used_rvalid;  // gen/virtq/packed_used.ts:333
-  wire used_busy;  // gen/virtq/packed_used.ts:344
-  reg [2:0] notify_state;  // gen/virtq/packed_used.ts:379
-  reg notify_queue;  // gen/virtq/packed_used.ts:380
-  reg [15:0] notify_adv;  // gen/virtq/packed_used.ts:381
-  reg [15:0] notify_idx;  // gen/virtq/packed_used.ts:382
-  reg notify_wrap;  // gen/virtq/packed_used.ts:383
-  reg [7:0] notify_seq;  // gen/virtq/packed_used.ts:384
+  wire used_drop;  // gen/virtq/packed_used.ts:170
+  wire used_slot_free;  // gen/virtq/packed_used.ts:171
+  wire used_unissued;  // gen/virtq/packed_used.ts:172
+  reg used_last_queue;  // gen/virtq/packed_used.ts:174
+  reg used_last_adjacent;  // gen/virtq/packed_used.ts:175
+  reg used_open_complete;  // gen/virtq/packed_used.ts:176
+  wire used_merge;  // gen/virtq/packed_used.ts:177
+  wire used_accept;  // gen/virtq/packed_used.ts:182
+  wire [47:0] used_writable_rd0;  // gen/virtq/packed_used.ts:183
+  wire used_complete;  // gen/virtq/packed_used.ts:184
+  reg [3:0] used_batch_k;  // gen/virtq/packed_used.ts:219
+  reg [8:0] used_batch_age;  // gen/virtq/packed_used.ts:221
+  wire [3:0] used_pending;  // gen/virtq/packed_used.ts:222
+  reg used_batch_quiet;  // gen/virtq/packed_used.ts:228
+  reg [2:0] used_batch_slot;  // gen/virtq/packed_used.ts:236
+  reg [3:0] used_batch_n;  // gen/virtq/packed_used.ts:237
+  reg used_batch_queue;  // gen/virtq/packed_used.ts:238
+  reg [63:0] used_host;  // gen/virtq/packed_used.ts:239
+  wire [15:0] used_slot_pos_rd0;  // gen/virtq/packed_used.ts:254
+  wire used_flags_done;  // gen/virtq/packed_used.ts:298
+  wire event_done;  // gen/virtq/packed_used.ts:304
+  wire used_fatal;  // gen/virtq/packed_used.ts:308
+  reg [511:0] used_rdata;  // gen/virtq/packed_used.ts:333
+  reg used_rvalid;  // gen/virtq/packed_used.ts:334
+  wire used_busy;  // gen/virtq/packed_used.ts:345
+  reg [2:0] notify_state;  // gen/virtq/packed_used.ts:380
+  reg notify_queue;  // gen/virtq/packed_used.ts:381
+  reg [15:0] notify_adv;  // gen/virtq/packed_used.ts:382
+  reg [15:0] notify_idx;  // gen/virtq/packed_used.ts:383
+  reg notify_wrap;  // gen/virtq/packed_used.ts:384
+  reg [7:0] notify_seq;  // gen/virtq/packed_used.ts:385
   reg notify_pick_locked;  // gen/lib/arbiter.ts:44
   reg notify_pick_lock_index;  // gen/lib/arbiter.ts:45
   reg [1:0] notify_pick_lock_grant;  // gen/lib/arbiter.ts:46
@@ -485,128 +501,127 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   wire [1:0] notify_pick_grant;  // gen/lib/arbiter.ts:75
   reg [1:0] notify_pick_lock_above;  // gen/lib/arbiter.ts:77
   wire [1:0] notify_pick_above;  // gen/lib/arbiter.ts:78
-  wire notify_taken;  // gen/virtq/packed_used.ts:392
-  reg notify_fatal;  // gen/virtq/packed_used.ts:394
-  reg [1:0] notify_irq;  // gen/virtq/packed_used.ts:395
-  wire notify_need;  // gen/virtq/packed_used.ts:416
-  wire notify_active;  // gen/virtq/packed_used.ts:453
-  reg fatal_pulse;  // gen/virtq/packed_engine.ts:240
-  reg [3:0] fatal_code_reg;  // gen/virtq/packed_engine.ts:241
-  reg dev_resetting;  // gen/virtq/packed_engine.ts:251
-  reg [1:0] queue_reset_done_reg;  // gen/virtq/packed_engine.ts:252
-  reg reset_done_reg;  // gen/virtq/packed_engine.ts:253
-  wire reset_finish_0;  // gen/virtq/packed_engine.ts:256
-  wire reset_finish_1;  // gen/virtq/packed_engine.ts:256
-  reg [1:0] irq_reg;  // gen/virtq/packed_engine.ts:293
+  wire notify_taken;  // gen/virtq/packed_used.ts:393
+  reg notify_fatal;  // gen/virtq/packed_used.ts:395
+  reg [1:0] notify_irq;  // gen/virtq/packed_used.ts:396
+  reg notify_polled;  // gen/virtq/packed_used.ts:397
+  wire notify_need;  // gen/virtq/packed_used.ts:418
+  wire notify_active;  // gen/virtq/packed_used.ts:459
+  reg fatal_pulse;  // gen/virtq/packed_engine.ts:244
+  reg [3:0] fatal_code_reg;  // gen/virtq/packed_engine.ts:245
+  reg dev_resetting;  // gen/virtq/packed_engine.ts:255
+  reg [1:0] queue_reset_done_reg;  // gen/virtq/packed_engine.ts:256
+  reg reset_done_reg;  // gen/virtq/packed_engine.ts:257
+  wire reset_finish_0;  // gen/virtq/packed_engine.ts:260
+  wire reset_finish_1;  // gen/virtq/packed_engine.ts:260
+  reg [1:0] irq_reg;  // gen/virtq/packed_engine.ts:297
   reg [255:0] fetch_ring_even [0:7];  // gen/virtq/packed_fetch.ts:119
   reg [255:0] fetch_ring_odd [0:7];  // gen/virtq/packed_fetch.ts:119
   reg [255:0] fetch_table_even [0:31];  // gen/virtq/packed_fetch.ts:119
   reg [255:0] fetch_table_odd [0:31];  // gen/virtq/packed_fetch.ts:119
-  reg [97:0] stage [0:127];  // gen/virtq/packed_fetch.ts:194
+  reg [97:0] stage [0:127];  // gen/virtq/packed_fetch.ts:195
   reg [15:0] used_slot_pos [0:7];  // gen/virtq/packed_used.ts:97
   reg [47:0] used_writable [0:31];  // gen/virtq/packed_used.ts:126
-  reg [63:0] _select_0;  // gen/virtq/packed_used.ts:399
-  reg [15:0] _select_1;  // gen/virtq/packed_engine.ts:210
-  reg [4:0] _select_2;  // gen/virtq/packed_engine.ts:211
-  reg [15:0] _select_3;  // gen/virtq/packed_engine.ts:212
-  reg _select_4;  // gen/virtq/packed_fetch.ts:369
-  wire [1:0] _cat_5;  // gen/virtq/packed_fetch.ts:435
-  reg [3:0] _select_6;  // gen/virtq/packed_fetch.ts:500
-  reg _select_7;  // gen/virtq/packed_fetch.ts:695
+  reg [63:0] _select_0;  // gen/virtq/packed_used.ts:401
+  reg [15:0] _select_1;  // gen/virtq/packed_engine.ts:214
+  reg [4:0] _select_2;  // gen/virtq/packed_engine.ts:215
+  reg [15:0] _select_3;  // gen/virtq/packed_engine.ts:216
+  reg _select_4;  // gen/virtq/packed_fetch.ts:372
+  wire [1:0] _cat_5;  // gen/virtq/packed_fetch.ts:452
+  reg [3:0] _select_6;  // gen/virtq/packed_fetch.ts:517
+  reg _select_7;  // gen/virtq/packed_fetch.ts:781
   reg _select_8;  // gen/virtq/packed_expand.ts:62
   reg _select_9;  // gen/virtq/packed_expand.ts:62
   reg _select_10;  // gen/virtq/packed_expand.ts:62
   reg _select_11;  // gen/virtq/packed_expand.ts:62
-  reg _select_12;  // gen/virtq/packed_used.ts:169
-  reg _select_13;  // gen/virtq/packed_used.ts:169
-  wire [1:0] _cat_15;  // gen/virtq/packed_used.ts:386
-  wire [1:0] _and_14;  // gen/virtq/packed_used.ts:391
-  reg _select_16;  // gen/virtq/packed_used.ts:442
-  reg _select_17;  // gen/virtq/packed_used.ts:442
-  reg [15:0] _select_18;  // gen/virtq/packed_used.ts:406
-  reg _select_19;  // gen/virtq/packed_fetch.ts:368
-  reg _select_20;  // gen/virtq/packed_fetch.ts:669
-  reg _select_21;  // gen/virtq/packed_fetch.ts:670
-  reg [15:0] _select_24;  // gen/virtq/packed_used.ts:185
-  reg [15:0] _select_25;  // gen/virtq/packed_used.ts:186
-  wire _ge_23;  // gen/virtq/packed_used.ts:191
+  reg _select_12;  // gen/virtq/packed_used.ts:170
+  reg _select_13;  // gen/virtq/packed_used.ts:170
+  wire [1:0] _cat_15;  // gen/virtq/packed_used.ts:387
+  wire [1:0] _and_14;  // gen/virtq/packed_used.ts:392
+  reg _select_16;  // gen/virtq/packed_used.ts:444
+  reg _select_17;  // gen/virtq/packed_used.ts:444
+  reg _select_18;  // gen/virtq/packed_used.ts:447
+  reg [15:0] _select_19;  // gen/virtq/packed_used.ts:408
+  reg _select_20;  // gen/virtq/packed_fetch.ts:371
+  reg _select_21;  // gen/virtq/packed_fetch.ts:718
+  reg _select_22;  // gen/virtq/packed_fetch.ts:722
+  reg _select_23;  // gen/virtq/packed_fetch.ts:722
+  reg _select_24;  // gen/virtq/packed_fetch.ts:754
+  reg _select_25;  // gen/virtq/packed_fetch.ts:755
+  reg [15:0] _select_28;  // gen/virtq/packed_used.ts:186
+  reg [15:0] _select_29;  // gen/virtq/packed_used.ts:187
+  wire _ge_27;  // gen/virtq/packed_used.ts:192
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _mux_22;  // gen/virtq/packed_used.ts:196
+  wire [16:0] _mux_26;  // gen/virtq/packed_used.ts:197
   /* verilator lint_on UNUSEDSIGNAL */
-  reg _select_26;  // gen/virtq/packed_used.ts:184
-  reg _select_28;  // gen/virtq/packed_used.ts:225
-  reg [15:0] _select_27;  // gen/virtq/packed_used.ts:228
-  reg _select_29;  // gen/virtq/packed_used.ts:228
-  reg _select_30;  // gen/virtq/packed_used.ts:228
+  reg _select_30;  // gen/virtq/packed_used.ts:185
+  reg _select_32;  // gen/virtq/packed_used.ts:226
+  reg [15:0] _select_31;  // gen/virtq/packed_used.ts:229
+  reg _select_33;  // gen/virtq/packed_used.ts:229
+  reg _select_34;  // gen/virtq/packed_used.ts:229
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [3:0] _add_33;  // gen/virtq/packed_used.ts:222
+  wire [3:0] _add_37;  // gen/virtq/packed_used.ts:223
   /* verilator lint_on UNUSEDSIGNAL */
-  reg _select_32;  // gen/virtq/packed_used.ts:230
-  wire _and_31;  // gen/virtq/packed_used.ts:230
-  reg [3:0] _select_34;  // gen/virtq/packed_used.ts:298
+  reg _select_36;  // gen/virtq/packed_used.ts:231
+  wire _and_35;  // gen/virtq/packed_used.ts:231
+  reg [3:0] _select_38;  // gen/virtq/packed_used.ts:299
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [7:0] _sub_35;  // gen/virtq/packed_used.ts:432
+  wire [7:0] _sub_39;  // gen/virtq/packed_used.ts:434
   /* verilator lint_on UNUSEDSIGNAL */
-  reg _select_36;  // gen/virtq/packed_used.ts:444
-  reg _select_38;  // gen/virtq/packed_used.ts:349
-  wire _mux_37;  // gen/virtq/packed_used.ts:349
+  reg _select_41;  // gen/virtq/packed_used.ts:350
+  wire _mux_40;  // gen/virtq/packed_used.ts:350
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [31:0] _mux_40;  // gen/virtq/packed_fetch.ts:161
+  wire [3:0] _mux_43;  // gen/virtq/packed_fetch.ts:162
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [255:0] _cat_39;  // gen/virtq/packed_fetch.ts:154
+  wire [31:0] _cat_42;  // gen/virtq/packed_fetch.ts:154
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_41;  // gen/virtq/packed_fetch.ts:465
+  wire [15:0] _sub_44;  // gen/virtq/packed_fetch.ts:482
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [63:0] _select_42;  // gen/virtq/packed_fetch.ts:455
-  reg [15:0] _select_43;  // gen/virtq/packed_fetch.ts:660
-  reg [15:0] _select_44;  // gen/virtq/packed_fetch.ts:665
-  reg _select_45;  // gen/virtq/packed_fetch.ts:666
+  reg [63:0] _select_45;  // gen/virtq/packed_fetch.ts:472
+  reg [15:0] _select_46;  // gen/virtq/packed_fetch.ts:745
+  reg [15:0] _select_47;  // gen/virtq/packed_fetch.ts:750
+  reg _select_48;  // gen/virtq/packed_fetch.ts:751
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [255:0] _mux_47;  // gen/virtq/packed_fetch.ts:143
-  /* verilator lint_on UNUSEDSIGNAL */
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  reg [127:0] _select_46;  // gen/virtq/packed_fetch.ts:147
-  /* verilator lint_on UNUSEDSIGNAL */
-  wire _slice_48;  // gen/virtq/packed_fetch.ts:553
-  wire [27:0] _slice_49;  // gen/virtq/packed_fetch.ts:555
-  wire [31:0] _slice_50;  // gen/virtq/packed_fetch.ts:554
-  wire _slice_51;  // gen/virtq/packed_fetch.ts:553
-  wire [27:0] _slice_52;  // gen/virtq/packed_fetch.ts:555
-  wire [31:0] _slice_53;  // gen/virtq/packed_fetch.ts:554
-  reg _select_54;  // gen/virtq/packed_fetch.ts:864
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [255:0] _mux_56;  // gen/virtq/packed_fetch.ts:143
+  wire [255:0] _mux_50;  // gen/virtq/packed_fetch.ts:143
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  reg [127:0] _select_55;  // gen/virtq/packed_fetch.ts:147
+  reg [127:0] _select_49;  // gen/virtq/packed_fetch.ts:147
+  /* verilator lint_on UNUSEDSIGNAL */
+  wire _slice_51;  // gen/virtq/packed_fetch.ts:570
+  wire [27:0] _slice_52;  // gen/virtq/packed_fetch.ts:572
+  wire [31:0] _slice_53;  // gen/virtq/packed_fetch.ts:571
+  wire _slice_54;  // gen/virtq/packed_fetch.ts:570
+  wire [27:0] _slice_55;  // gen/virtq/packed_fetch.ts:572
+  wire [31:0] _slice_56;  // gen/virtq/packed_fetch.ts:571
+  reg _select_57;  // gen/virtq/packed_fetch.ts:919
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [255:0] _mux_59;  // gen/virtq/packed_fetch.ts:143
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_57;  // gen/virtq/packed_expand.ts:213
-  /* verilator lint_on UNUSEDSIGNAL */
-  reg [63:0] _select_58;  // gen/virtq/packed_used.ts:159
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [3:0] _sub_59;  // gen/virtq/packed_used.ts:192
+  reg [127:0] _select_58;  // gen/virtq/packed_fetch.ts:147
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  reg [49:0] _select_61;  // gen/virtq/packed_used.ts:202
+  wire [15:0] _sub_60;  // gen/virtq/packed_expand.ts:219
   /* verilator lint_on UNUSEDSIGNAL */
-  wire _slice_60;  // gen/virtq/packed_used.ts:202
-  reg [63:0] _select_62;  // gen/virtq/packed_used.ts:250
+  reg [63:0] _select_61;  // gen/virtq/packed_used.ts:160
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [4:0] _add_64;  // gen/virtq/packed_used.ts:334
+  wire [3:0] _sub_62;  // gen/virtq/packed_used.ts:193
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [255:0] _cat_65;  // gen/virtq/packed_used.ts:327
-  reg [255:0] _select_63;  // gen/virtq/packed_used.ts:329
-  wire [255:0] _cat_67;  // gen/virtq/packed_used.ts:327
-  reg [255:0] _select_66;  // gen/virtq/packed_used.ts:329
-  reg [15:0] _select_68;  // gen/virtq/packed_used.ts:425
-  reg [15:0] _select_69;  // gen/virtq/packed_used.ts:426
-  reg _select_70;  // gen/virtq/packed_used.ts:427
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [7:0] _sub_71;  // gen/virtq/packed_fetch.ts:126
+  reg [49:0] _select_64;  // gen/virtq/packed_used.ts:203
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [255:0] _mux_72;  // gen/virtq/packed_fetch.ts:123
-  wire [31:0] _mux_73;  // gen/virtq/packed_fetch.ts:124
+  wire _slice_63;  // gen/virtq/packed_used.ts:203
+  reg [63:0] _select_65;  // gen/virtq/packed_used.ts:251
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [4:0] _add_67;  // gen/virtq/packed_used.ts:335
+  /* verilator lint_on UNUSEDSIGNAL */
+  wire [255:0] _cat_68;  // gen/virtq/packed_used.ts:328
+  reg [255:0] _select_66;  // gen/virtq/packed_used.ts:330
+  wire [255:0] _cat_70;  // gen/virtq/packed_used.ts:328
+  reg [255:0] _select_69;  // gen/virtq/packed_used.ts:330
+  reg [15:0] _select_71;  // gen/virtq/packed_used.ts:427
+  reg [15:0] _select_72;  // gen/virtq/packed_used.ts:428
+  reg _select_73;  // gen/virtq/packed_used.ts:429
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [7:0] _sub_74;  // gen/virtq/packed_fetch.ts:126
   /* verilator lint_on UNUSEDSIGNAL */
@@ -622,9 +637,14 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   /* verilator lint_on UNUSEDSIGNAL */
   wire [255:0] _mux_81;  // gen/virtq/packed_fetch.ts:123
   wire [31:0] _mux_82;  // gen/virtq/packed_fetch.ts:124
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [7:0] _sub_83;  // gen/virtq/packed_fetch.ts:126
+  /* verilator lint_on UNUSEDSIGNAL */
+  wire [255:0] _mux_84;  // gen/virtq/packed_fetch.ts:123
+  wire [31:0] _mux_85;  // gen/virtq/packed_fetch.ts:124
 
   // ---- instances
-  fifo_w33_d4 stage_hdr (  // gen/virtq/packed_fetch.ts:204
+  fifo_w33_d4 stage_hdr (  // gen/virtq/packed_fetch.ts:205
     .clk       (clk),
     .rst       (rst),
     .enq_valid (stage_hdr_enq_valid),
@@ -648,43 +668,43 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   );
 
   // ---- combinational logic
-  always @* begin  // gen/virtq/packed_used.ts:399
+  always @* begin  // gen/virtq/packed_used.ts:401
     case (notify_queue)
       1'b0: _select_0 = q0_driver;
       1'b1: _select_0 = q1_driver;
       default: _select_0 = q0_driver;
     endcase
   end
-  always @* begin  // gen/virtq/packed_engine.ts:210
+  always @* begin  // gen/virtq/packed_engine.ts:214
     case (walk_queue)
       1'b0: _select_1 = inflight_0;
       1'b1: _select_1 = inflight_1;
       default: _select_1 = inflight_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_engine.ts:211
+  always @* begin  // gen/virtq/packed_engine.ts:215
     case (walk_queue)
       1'b0: _select_2 = items_of_0;
       1'b1: _select_2 = items_of_1;
       default: _select_2 = items_of_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_engine.ts:212
+  always @* begin  // gen/virtq/packed_engine.ts:216
     case (walk_queue)
       1'b0: _select_3 = unsignalled_0;
       1'b1: _select_3 = unsignalled_1;
       default: _select_3 = unsignalled_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_fetch.ts:369
+  always @* begin  // gen/virtq/packed_fetch.ts:372
     case (walk_queue)
       1'b0: _select_4 = resetting_0;
       1'b1: _select_4 = resetting_1;
       default: _select_4 = resetting_0;
     endcase
   end
-  assign _cat_5 = {((((pending_1 & walk_q_ready_1) & (~failed_1)) & (~halted_1)) & (~resetting_1)), ((((pending_0 & walk_q_ready_0) & (~failed_0)) & (~halted_0)) & (~resetting_0))};  // gen/virtq/packed_fetch.ts:435
-  always @* begin  // gen/virtq/packed_fetch.ts:500
+  assign _cat_5 = {((((pending_1 & walk_q_ready_1) & (~failed_1)) & (~halted_1)) & (~resetting_1)), ((((pending_0 & walk_q_ready_0) & (~failed_0)) & (~halted_0)) & (~resetting_0))};  // gen/virtq/packed_fetch.ts:452
+  always @* begin  // gen/virtq/packed_fetch.ts:517
     case (ring_cons[1:0])
       2'd0: _select_6 = ring_slot_n_0;
       2'd1: _select_6 = ring_slot_n_1;
@@ -693,7 +713,7 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       default: _select_6 = ring_slot_n_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_fetch.ts:695
+  always @* begin  // gen/virtq/packed_fetch.ts:781
     case (ring_cons[1:0])
       2'd0: _select_7 = ring_slot_err_0;
       2'd1: _select_7 = ring_slot_err_1;
@@ -730,343 +750,364 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       default: _select_11 = resetting_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:169
+  always @* begin  // gen/virtq/packed_used.ts:170
     case (done_in_queue)
       1'b0: _select_12 = failed_0;
       1'b1: _select_12 = failed_1;
       default: _select_12 = failed_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:169
+  always @* begin  // gen/virtq/packed_used.ts:170
     case (done_in_queue)
       1'b0: _select_13 = resetting_0;
       1'b1: _select_13 = resetting_1;
       default: _select_13 = resetting_0;
     endcase
   end
-  assign _cat_15 = {(((unsignalled_1 != 16'd0) & (~failed_1)) & (~resetting_1)), (((unsignalled_0 != 16'd0) & (~failed_0)) & (~resetting_0))};  // gen/virtq/packed_used.ts:386
-  assign _and_14 = _cat_15 & {2{(notify_state == NOTIFY_STATE_IDLE)}};  // gen/virtq/packed_used.ts:391
-  always @* begin  // gen/virtq/packed_used.ts:442
+  assign _cat_15 = {(((unsignalled_1 != 16'd0) & (~failed_1)) & (~resetting_1)), (((unsignalled_0 != 16'd0) & (~failed_0)) & (~resetting_0))};  // gen/virtq/packed_used.ts:387
+  assign _and_14 = _cat_15 & {2{(notify_state == NOTIFY_STATE_IDLE)}};  // gen/virtq/packed_used.ts:392
+  always @* begin  // gen/virtq/packed_used.ts:444
     case (notify_queue)
       1'b0: _select_16 = failed_0;
       1'b1: _select_16 = failed_1;
       default: _select_16 = failed_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:442
+  always @* begin  // gen/virtq/packed_used.ts:444
     case (notify_queue)
       1'b0: _select_17 = resetting_0;
       1'b1: _select_17 = resetting_1;
       default: _select_17 = resetting_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:406
+  always @* begin  // gen/virtq/packed_used.ts:447
     case (notify_queue)
-      1'b0: _select_18 = q0_size;
-      1'b1: _select_18 = q1_size;
-      default: _select_18 = q0_size;
+      1'b0: _select_18 = ev_off_0;
+      1'b1: _select_18 = ev_off_1;
+      default: _select_18 = ev_off_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_fetch.ts:368
+  always @* begin  // gen/virtq/packed_used.ts:408
+    case (notify_queue)
+      1'b0: _select_19 = q0_size;
+      1'b1: _select_19 = q1_size;
+      default: _select_19 = q0_size;
+    endcase
+  end
+  always @* begin  // gen/virtq/packed_fetch.ts:371
     case (walk_queue)
-      1'b0: _select_19 = failed_0;
-      1'b1: _select_19 = failed_1;
-      default: _select_19 = failed_0;
+      1'b0: _select_20 = failed_0;
+      1'b1: _select_20 = failed_1;
+      default: _select_20 = failed_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_fetch.ts:669
+  always @* begin  // gen/virtq/packed_fetch.ts:718
+    case (poll_queue)
+      1'b0: _select_21 = ev_off_0;
+      1'b1: _select_21 = ev_off_1;
+      default: _select_21 = ev_off_0;
+    endcase
+  end
+  always @* begin  // gen/virtq/packed_fetch.ts:722
+    case (poll_queue)
+      1'b0: _select_22 = resetting_0;
+      1'b1: _select_22 = resetting_1;
+      default: _select_22 = resetting_0;
+    endcase
+  end
+  always @* begin  // gen/virtq/packed_fetch.ts:722
+    case (poll_queue)
+      1'b0: _select_23 = failed_0;
+      1'b1: _select_23 = failed_1;
+      default: _select_23 = failed_0;
+    endcase
+  end
+  always @* begin  // gen/virtq/packed_fetch.ts:754
     case (sched_index)
-      1'b0: _select_20 = ev_off_0;
-      1'b1: _select_20 = ev_off_1;
-      default: _select_20 = ev_off_0;
+      1'b0: _select_24 = ev_off_0;
+      1'b1: _select_24 = ev_off_1;
+      default: _select_24 = ev_off_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_fetch.ts:670
+  always @* begin  // gen/virtq/packed_fetch.ts:755
     case (sched_index)
-      1'b0: _select_21 = ev_armed_0;
-      1'b1: _select_21 = ev_armed_1;
-      default: _select_21 = ev_armed_0;
-    endcase
-  end
-  always @* begin  // gen/virtq/packed_used.ts:185
-    case (done_in_queue)
-      1'b0: _select_24 = used_pos_0;
-      1'b1: _select_24 = used_pos_1;
-      default: _select_24 = used_pos_0;
+      1'b0: _select_25 = ev_armed_0;
+      1'b1: _select_25 = ev_armed_1;
+      default: _select_25 = ev_armed_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:186
     case (done_in_queue)
-      1'b0: _select_25 = q0_size;
-      1'b1: _select_25 = q1_size;
-      default: _select_25 = q0_size;
+      1'b0: _select_28 = used_pos_0;
+      1'b1: _select_28 = used_pos_1;
+      default: _select_28 = used_pos_0;
     endcase
   end
-  assign _ge_23 = ({1'b0, _select_24} + {1'b0, done_in_slots}) >= {1'b0, _select_25};  // gen/virtq/packed_used.ts:191
-  assign _mux_22 = _ge_23 ? (({1'b0, _select_24} + {1'b0, done_in_slots}) - {1'b0, _select_25}) : ({1'b0, _select_24} + {1'b0, done_in_slots});  // gen/virtq/packed_used.ts:196
-  always @* begin  // gen/virtq/packed_used.ts:184
+  always @* begin  // gen/virtq/packed_used.ts:187
     case (done_in_queue)
-      1'b0: _select_26 = used_wrap_0;
-      1'b1: _select_26 = used_wrap_1;
-      default: _select_26 = used_wrap_0;
+      1'b0: _select_29 = q0_size;
+      1'b1: _select_29 = q1_size;
+      default: _select_29 = q0_size;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:225
+  assign _ge_27 = ({1'b0, _select_28} + {1'b0, done_in_slots}) >= {1'b0, _select_29};  // gen/virtq/packed_used.ts:192
+  assign _mux_26 = _ge_27 ? (({1'b0, _select_28} + {1'b0, done_in_slots}) - {1'b0, _select_29}) : ({1'b0, _select_28} + {1'b0, done_in_slots});  // gen/virtq/packed_used.ts:197
+  always @* begin  // gen/virtq/packed_used.ts:185
+    case (done_in_queue)
+      1'b0: _select_30 = used_wrap_0;
+      1'b1: _select_30 = used_wrap_1;
+      default: _select_30 = used_wrap_0;
+    endcase
+  end
+  always @* begin  // gen/virtq/packed_used.ts:226
     case (used_issue[2:0])
-      3'd0: _select_28 = used_slot_queue_0;
-      3'd1: _select_28 = used_slot_queue_1;
-      3'd2: _select_28 = used_slot_queue_2;
-      3'd3: _select_28 = used_slot_queue_3;
-      3'd4: _select_28 = used_slot_queue_4;
-      3'd5: _select_28 = used_slot_queue_5;
-      3'd6: _select_28 = used_slot_queue_6;
-      3'd7: _select_28 = used_slot_queue_7;
-      default: _select_28 = used_slot_queue_0;
+      3'd0: _select_32 = used_slot_queue_0;
+      3'd1: _select_32 = used_slot_queue_1;
+      3'd2: _select_32 = used_slot_queue_2;
+      3'd3: _select_32 = used_slot_queue_3;
+      3'd4: _select_32 = used_slot_queue_4;
+      3'd5: _select_32 = used_slot_queue_5;
+      3'd6: _select_32 = used_slot_queue_6;
+      3'd7: _select_32 = used_slot_queue_7;
+      default: _select_32 = used_slot_queue_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:228
-    case (_select_28)
-      1'b0: _select_27 = inflight_0;
-      1'b1: _select_27 = inflight_1;
-      default: _select_27 = inflight_0;
+  always @* begin  // gen/virtq/packed_used.ts:229
+    case (_select_32)
+      1'b0: _select_31 = inflight_0;
+      1'b1: _select_31 = inflight_1;
+      default: _select_31 = inflight_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:228
-    case (_select_28)
-      1'b0: _select_29 = resetting_0;
-      1'b1: _select_29 = resetting_1;
-      default: _select_29 = resetting_0;
+  always @* begin  // gen/virtq/packed_used.ts:229
+    case (_select_32)
+      1'b0: _select_33 = resetting_0;
+      1'b1: _select_33 = resetting_1;
+      default: _select_33 = resetting_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:228
-    case (_select_28)
-      1'b0: _select_30 = failed_0;
-      1'b1: _select_30 = failed_1;
-      default: _select_30 = failed_0;
+  always @* begin  // gen/virtq/packed_used.ts:229
+    case (_select_32)
+      1'b0: _select_34 = failed_0;
+      1'b1: _select_34 = failed_1;
+      default: _select_34 = failed_0;
     endcase
   end
-  assign _add_33 = used_issue + used_batch_k;  // gen/virtq/packed_used.ts:222
-  always @* begin  // gen/virtq/packed_used.ts:230
-    case (_add_33[2:0])
-      3'd0: _select_32 = used_slot_cont_0;
-      3'd1: _select_32 = used_slot_cont_1;
-      3'd2: _select_32 = used_slot_cont_2;
-      3'd3: _select_32 = used_slot_cont_3;
-      3'd4: _select_32 = used_slot_cont_4;
-      3'd5: _select_32 = used_slot_cont_5;
-      3'd6: _select_32 = used_slot_cont_6;
-      3'd7: _select_32 = used_slot_cont_7;
-      default: _select_32 = used_slot_cont_0;
+  assign _add_37 = used_issue + used_batch_k;  // gen/virtq/packed_used.ts:223
+  always @* begin  // gen/virtq/packed_used.ts:231
+    case (_add_37[2:0])
+      3'd0: _select_36 = used_slot_cont_0;
+      3'd1: _select_36 = used_slot_cont_1;
+      3'd2: _select_36 = used_slot_cont_2;
+      3'd3: _select_36 = used_slot_cont_3;
+      3'd4: _select_36 = used_slot_cont_4;
+      3'd5: _select_36 = used_slot_cont_5;
+      3'd6: _select_36 = used_slot_cont_6;
+      3'd7: _select_36 = used_slot_cont_7;
+      default: _select_36 = used_slot_cont_0;
     endcase
   end
-  assign _and_31 = (used_batch_k < used_pending) & _select_32;  // gen/virtq/packed_used.ts:230
-  always @* begin  // gen/virtq/packed_used.ts:298
+  assign _and_35 = (used_batch_k < used_pending) & _select_36;  // gen/virtq/packed_used.ts:231
+  always @* begin  // gen/virtq/packed_used.ts:299
     case (wr_status_id[3:1])
-      3'd0: _select_34 = used_slot_batch_0;
-      3'd1: _select_34 = used_slot_batch_1;
-      3'd2: _select_34 = used_slot_batch_2;
-      3'd3: _select_34 = used_slot_batch_3;
-      3'd4: _select_34 = used_slot_batch_4;
-      3'd5: _select_34 = used_slot_batch_5;
-      3'd6: _select_34 = used_slot_batch_6;
-      3'd7: _select_34 = used_slot_batch_7;
-      default: _select_34 = used_slot_batch_0;
+      3'd0: _select_38 = used_slot_batch_0;
+      3'd1: _select_38 = used_slot_batch_1;
+      3'd2: _select_38 = used_slot_batch_2;
+      3'd3: _select_38 = used_slot_batch_3;
+      3'd4: _select_38 = used_slot_batch_4;
+      3'd5: _select_38 = used_slot_batch_5;
+      3'd6: _select_38 = used_slot_batch_6;
+      3'd7: _select_38 = used_slot_batch_7;
+      default: _select_38 = used_slot_batch_0;
     endcase
   end
-  assign _sub_35 = used_seq_done - notify_seq;  // gen/virtq/packed_used.ts:432
-  always @* begin  // gen/virtq/packed_used.ts:444
-    case (notify_queue)
-      1'b0: _select_36 = ev_off_0;
-      1'b1: _select_36 = ev_off_1;
-      default: _select_36 = ev_off_0;
-    endcase
-  end
-  always @* begin  // gen/virtq/packed_used.ts:349
+  assign _sub_39 = used_seq_done - notify_seq;  // gen/virtq/packed_used.ts:434
+  always @* begin  // gen/virtq/packed_used.ts:350
     case (wr_status_id[3:1])
-      3'd0: _select_38 = used_slot_queue_0;
-      3'd1: _select_38 = used_slot_queue_1;
-      3'd2: _select_38 = used_slot_queue_2;
-      3'd3: _select_38 = used_slot_queue_3;
-      3'd4: _select_38 = used_slot_queue_4;
-      3'd5: _select_38 = used_slot_queue_5;
-      3'd6: _select_38 = used_slot_queue_6;
-      3'd7: _select_38 = used_slot_queue_7;
-      default: _select_38 = used_slot_queue_0;
+      3'd0: _select_41 = used_slot_queue_0;
+      3'd1: _select_41 = used_slot_queue_1;
+      3'd2: _select_41 = used_slot_queue_2;
+      3'd3: _select_41 = used_slot_queue_3;
+      3'd4: _select_41 = used_slot_queue_4;
+      3'd5: _select_41 = used_slot_queue_5;
+      3'd6: _select_41 = used_slot_queue_6;
+      3'd7: _select_41 = used_slot_queue_7;
+      default: _select_41 = used_slot_queue_0;
     endcase
   end
-  assign _mux_37 = wr_status_id[4] ? event_queue : _select_38;  // gen/virtq/packed_used.ts:349
-  assign _mux_40 = (mem_wr_valid & (memwr_line == 8'd80)) ? mem_wr_be[31:0] : ((mem_wr_valid & (memwr_line == 8'd79)) ? mem_wr_be[63:32] : 32'd0);  // gen/virtq/packed_fetch.ts:161
-  assign _cat_39 = {{8{_mux_40[31]}}, {8{_mux_40[30]}}, {8{_mux_40[29]}}, {8{_mux_40[28]}}, {8{_mux_40[27]}}, {8{_mux_40[26]}}, {8{_mux_40[25]}}, {8{_mux_40[24]}}, {8{_mux_40[23]}}, {8{_mux_40[22]}}, {8{_mux_40[21]}}, {8{_mux_40[20]}}, {8{_mux_40[19]}}, {8{_mux_40[18]}}, {8{_mux_40[17]}}, {8{_mux_40[16]}}, {8{_mux_40[15]}}, {8{_mux_40[14]}}, {8{_mux_40[13]}}, {8{_mux_40[12]}}, {8{_mux_40[11]}}, {8{_mux_40[10]}}, {8{_mux_40[9]}}, {8{_mux_40[8]}}, {8{_mux_40[7]}}, {8{_mux_40[6]}}, {8{_mux_40[5]}}, {8{_mux_40[4]}}, {8{_mux_40[3]}}, {8{_mux_40[2]}}, {8{_mux_40[1]}}, {8{_mux_40[0]}}};  // gen/virtq/packed_fetch.ts:154
-  assign _sub_41 = walk_size - fetch_pos;  // gen/virtq/packed_fetch.ts:465
-  always @* begin  // gen/virtq/packed_fetch.ts:455
+  assign _mux_40 = wr_status_id[4] ? event_queue : _select_41;  // gen/virtq/packed_used.ts:350
+  assign _mux_43 = (mem_wr_valid & (memwr_line == 8'd80)) ? mem_wr_be[3:0] : ((mem_wr_valid & (memwr_line == 8'd79)) ? mem_wr_be[35:32] : 4'd0);  // gen/virtq/packed_fetch.ts:162
+  assign _cat_42 = {{8{_mux_43[3]}}, {8{_mux_43[2]}}, {8{_mux_43[1]}}, {8{_mux_43[0]}}};  // gen/virtq/packed_fetch.ts:154
+  assign _sub_44 = walk_size - fetch_pos;  // gen/virtq/packed_fetch.ts:482
+  always @* begin  // gen/virtq/packed_fetch.ts:472
     case (walk_queue)
-      1'b0: _select_42 = q0_desc;
-      1'b1: _select_42 = q1_desc;
-      default: _select_42 = q0_desc;
+      1'b0: _select_45 = q0_desc;
+      1'b1: _select_45 = q1_desc;
+      default: _select_45 = q0_desc;
     endcase
   end
-  always @* begin  // gen/virtq/packed_fetch.ts:660
+  always @* begin  // gen/virtq/packed_fetch.ts:745
     case (sched_index)
-      1'b0: _select_43 = q0_size;
-      1'b1: _select_43 = q1_size;
-      default: _select_43 = q0_size;
+      1'b0: _select_46 = q0_size;
+      1'b1: _select_46 = q1_size;
+      default: _select_46 = q0_size;
     endcase
   end
-  always @* begin  // gen/virtq/packed_fetch.ts:665
+  always @* begin  // gen/virtq/packed_fetch.ts:750
     case (sched_index)
-      1'b0: _select_44 = avail_pos_0;
-      1'b1: _select_44 = avail_pos_1;
-      default: _select_44 = avail_pos_0;
+      1'b0: _select_47 = avail_pos_0;
+      1'b1: _select_47 = avail_pos_1;
+      default: _select_47 = avail_pos_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_fetch.ts:666
+  always @* begin  // gen/virtq/packed_fetch.ts:751
     case (sched_index)
-      1'b0: _select_45 = avail_wrap_0;
-      1'b1: _select_45 = avail_wrap_1;
-      default: _select_45 = avail_wrap_0;
+      1'b0: _select_48 = avail_wrap_0;
+      1'b1: _select_48 = avail_wrap_1;
+      default: _select_48 = avail_wrap_0;
     endcase
   end
-  assign _mux_47 = walk_rd_at[1] ? fetch_ring_odd_rd0 : fetch_ring_even_rd0;  // gen/virtq/packed_fetch.ts:143
+  assign _mux_50 = walk_rd_at[1] ? fetch_ring_odd_rd0 : fetch_ring_even_rd0;  // gen/virtq/packed_fetch.ts:143
   always @* begin  // gen/virtq/packed_fetch.ts:147
     case (walk_rd_at[0])
-      1'b0: _select_46 = _mux_47[127:0];
-      1'b1: _select_46 = _mux_47[255:128];
-      default: _select_46 = _mux_47[127:0];
+      1'b0: _select_49 = _mux_50[127:0];
+      1'b1: _select_49 = _mux_50[255:128];
+      default: _select_49 = _mux_50[127:0];
     endcase
   end
-  assign _slice_48 = _select_46[114];  // gen/virtq/packed_fetch.ts:553
-  assign _slice_49 = _select_46[95:68];  // gen/virtq/packed_fetch.ts:555
-  assign _slice_50 = _select_46[95:64];  // gen/virtq/packed_fetch.ts:554
-  assign _slice_51 = _select_46[114];  // gen/virtq/packed_fetch.ts:553
-  assign _slice_52 = _select_46[95:68];  // gen/virtq/packed_fetch.ts:555
-  assign _slice_53 = _select_46[95:64];  // gen/virtq/packed_fetch.ts:554
-  always @* begin  // gen/virtq/packed_fetch.ts:864
+  assign _slice_51 = _select_49[114];  // gen/virtq/packed_fetch.ts:570
+  assign _slice_52 = _select_49[95:68];  // gen/virtq/packed_fetch.ts:572
+  assign _slice_53 = _select_49[95:64];  // gen/virtq/packed_fetch.ts:571
+  assign _slice_54 = _select_49[114];  // gen/virtq/packed_fetch.ts:570
+  assign _slice_55 = _select_49[95:68];  // gen/virtq/packed_fetch.ts:572
+  assign _slice_56 = _select_49[95:64];  // gen/virtq/packed_fetch.ts:571
+  always @* begin  // gen/virtq/packed_fetch.ts:919
     case (table_cons_reg[3:0])
-      4'd0: _select_54 = table_slot_err_0;
-      4'd1: _select_54 = table_slot_err_1;
-      4'd2: _select_54 = table_slot_err_2;
-      4'd3: _select_54 = table_slot_err_3;
-      4'd4: _select_54 = table_slot_err_4;
-      4'd5: _select_54 = table_slot_err_5;
-      4'd6: _select_54 = table_slot_err_6;
-      4'd7: _select_54 = table_slot_err_7;
-      4'd8: _select_54 = table_slot_err_8;
-      4'd9: _select_54 = table_slot_err_9;
-      4'd10: _select_54 = table_slot_err_10;
-      4'd11: _select_54 = table_slot_err_11;
-      4'd12: _select_54 = table_slot_err_12;
-      4'd13: _select_54 = table_slot_err_13;
-      4'd14: _select_54 = table_slot_err_14;
-      4'd15: _select_54 = table_slot_err_15;
-      default: _select_54 = table_slot_err_0;
+      4'd0: _select_57 = table_slot_err_0;
+      4'd1: _select_57 = table_slot_err_1;
+      4'd2: _select_57 = table_slot_err_2;
+      4'd3: _select_57 = table_slot_err_3;
+      4'd4: _select_57 = table_slot_err_4;
+      4'd5: _select_57 = table_slot_err_5;
+      4'd6: _select_57 = table_slot_err_6;
+      4'd7: _select_57 = table_slot_err_7;
+      4'd8: _select_57 = table_slot_err_8;
+      4'd9: _select_57 = table_slot_err_9;
+      4'd10: _select_57 = table_slot_err_10;
+      4'd11: _select_57 = table_slot_err_11;
+      4'd12: _select_57 = table_slot_err_12;
+      4'd13: _select_57 = table_slot_err_13;
+      4'd14: _select_57 = table_slot_err_14;
+      4'd15: _select_57 = table_slot_err_15;
+      default: _select_57 = table_slot_err_0;
     endcase
   end
-  assign _mux_56 = stage_rd_at[1] ? fetch_table_odd_rd0 : fetch_table_even_rd0;  // gen/virtq/packed_fetch.ts:143
+  assign _mux_59 = stage_rd_at[1] ? fetch_table_odd_rd0 : fetch_table_even_rd0;  // gen/virtq/packed_fetch.ts:143
   always @* begin  // gen/virtq/packed_fetch.ts:147
     case (stage_rd_at[0])
-      1'b0: _select_55 = _mux_56[127:0];
-      1'b1: _select_55 = _mux_56[255:128];
-      default: _select_55 = _mux_56[127:0];
+      1'b0: _select_58 = _mux_59[127:0];
+      1'b1: _select_58 = _mux_59[255:128];
+      default: _select_58 = _mux_59[127:0];
     endcase
   end
-  assign _sub_57 = stage_table_left - 16'd1;  // gen/virtq/packed_expand.ts:213
-  always @* begin  // gen/virtq/packed_used.ts:159
+  assign _sub_60 = stage_table_left - 16'd1;  // gen/virtq/packed_expand.ts:219
+  always @* begin  // gen/virtq/packed_used.ts:160
     case (ev_wr_queue)
-      1'b0: _select_58 = q0_device;
-      1'b1: _select_58 = q1_device;
-      default: _select_58 = q0_device;
+      1'b0: _select_61 = q0_device;
+      1'b1: _select_61 = q1_device;
+      default: _select_61 = q0_device;
     endcase
   end
-  assign _sub_59 = used_tail - 4'd1;  // gen/virtq/packed_used.ts:192
-  always @* begin  // gen/virtq/packed_used.ts:202
-    case (_sub_59[2:0])
-      3'd0: _select_61 = used_slot_0;
-      3'd1: _select_61 = used_slot_1;
-      3'd2: _select_61 = used_slot_2;
-      3'd3: _select_61 = used_slot_3;
-      3'd4: _select_61 = used_slot_4;
-      3'd5: _select_61 = used_slot_5;
-      3'd6: _select_61 = used_slot_6;
-      3'd7: _select_61 = used_slot_7;
-      default: _select_61 = used_slot_0;
+  assign _sub_62 = used_tail - 4'd1;  // gen/virtq/packed_used.ts:193
+  always @* begin  // gen/virtq/packed_used.ts:203
+    case (_sub_62[2:0])
+      3'd0: _select_64 = used_slot_0;
+      3'd1: _select_64 = used_slot_1;
+      3'd2: _select_64 = used_slot_2;
+      3'd3: _select_64 = used_slot_3;
+      3'd4: _select_64 = used_slot_4;
+      3'd5: _select_64 = used_slot_5;
+      3'd6: _select_64 = used_slot_6;
+      3'd7: _select_64 = used_slot_7;
+      default: _select_64 = used_slot_0;
     endcase
   end
-  assign _slice_60 = _select_61[48];  // gen/virtq/packed_used.ts:202
-  always @* begin  // gen/virtq/packed_used.ts:250
+  assign _slice_63 = _select_64[48];  // gen/virtq/packed_used.ts:203
+  always @* begin  // gen/virtq/packed_used.ts:251
     case (used_batch_queue)
-      1'b0: _select_62 = q0_desc;
-      1'b1: _select_62 = q1_desc;
-      default: _select_62 = q0_desc;
+      1'b0: _select_65 = q0_desc;
+      1'b1: _select_65 = q1_desc;
+      default: _select_65 = q0_desc;
     endcase
   end
-  assign _add_64 = mem_rd_addr[4:0] + 5'd1;  // gen/virtq/packed_used.ts:334
-  assign _cat_65 = {{{(used_slot_7[48] ^ (used_slot_first_7 & (~_add_64[3]))), 7'd0, used_slot_7[48], 5'd0, (used_slot_7[49] & (~(used_slot_first_7 & (~_add_64[3])))), 1'b0}, used_slot_7[47:0], 64'd0}, {{(used_slot_6[48] ^ (used_slot_first_6 & (~_add_64[3]))), 7'd0, used_slot_6[48], 5'd0, (used_slot_6[49] & (~(used_slot_first_6 & (~_add_64[3])))), 1'b0}, used_slot_6[47:0], 64'd0}};  // gen/virtq/packed_used.ts:327
-  always @* begin  // gen/virtq/packed_used.ts:329
-    case (_add_64[1:0])
-      2'd0: _select_63 = {{{(used_slot_1[48] ^ (used_slot_first_1 & (~_add_64[3]))), 7'd0, used_slot_1[48], 5'd0, (used_slot_1[49] & (~(used_slot_first_1 & (~_add_64[3])))), 1'b0}, used_slot_1[47:0], 64'd0}, {{(used_slot_0[48] ^ (used_slot_first_0 & (~_add_64[3]))), 7'd0, used_slot_0[48], 5'd0, (used_slot_0[49] & (~(used_slot_first_0 & (~_add_64[3])))), 1'b0}, used_slot_0[47:0], 64'd0}};
-      2'd1: _select_63 = {{{(used_slot_3[48] ^ (used_slot_first_3 & (~_add_64[3]))), 7'd0, used_slot_3[48], 5'd0, (used_slot_3[49] & (~(used_slot_first_3 & (~_add_64[3])))), 1'b0}, used_slot_3[47:0], 64'd0}, {{(used_slot_2[48] ^ (used_slot_first_2 & (~_add_64[3]))), 7'd0, used_slot_2[48], 5'd0, (used_slot_2[49] & (~(used_slot_first_2 & (~_add_64[3])))), 1'b0}, used_slot_2[47:0], 64'd0}};
-      2'd2: _select_63 = {{{(used_slot_5[48] ^ (used_slot_first_5 & (~_add_64[3]))), 7'd0, used_slot_5[48], 5'd0, (used_slot_5[49] & (~(used_slot_first_5 & (~_add_64[3])))), 1'b0}, used_slot_5[47:0], 64'd0}, {{(used_slot_4[48] ^ (used_slot_first_4 & (~_add_64[3]))), 7'd0, used_slot_4[48], 5'd0, (used_slot_4[49] & (~(used_slot_first_4 & (~_add_64[3])))), 1'b0}, used_slot_4[47:0], 64'd0}};
-      2'd3: _select_63 = _cat_65;
-      default: _select_63 = {{{(used_slot_1[48] ^ (used_slot_first_1 & (~_add_64[3]))), 7'd0, used_slot_1[48], 5'd0, (used_slot_1[49] & (~(used_slot_first_1 & (~_add_64[3])))), 1'b0}, used_slot_1[47:0], 64'd0}, {{(used_slot_0[48] ^ (used_slot_first_0 & (~_add_64[3]))), 7'd0, used_slot_0[48], 5'd0, (used_slot_0[49] & (~(used_slot_first_0 & (~_add_64[3])))), 1'b0}, used_slot_0[47:0], 64'd0}};
+  assign _add_67 = mem_rd_addr[4:0] + 5'd1;  // gen/virtq/packed_used.ts:335
+  assign _cat_68 = {{{(used_slot_7[48] ^ (used_slot_first_7 & (~_add_67[3]))), 7'd0, used_slot_7[48], 5'd0, (used_slot_7[49] & (~(used_slot_first_7 & (~_add_67[3])))), 1'b0}, used_slot_7[47:0], 64'd0}, {{(used_slot_6[48] ^ (used_slot_first_6 & (~_add_67[3]))), 7'd0, used_slot_6[48], 5'd0, (used_slot_6[49] & (~(used_slot_first_6 & (~_add_67[3])))), 1'b0}, used_slot_6[47:0], 64'd0}};  // gen/virtq/packed_used.ts:328
+  always @* begin  // gen/virtq/packed_used.ts:330
+    case (_add_67[1:0])
+      2'd0: _select_66 = {{{(used_slot_1[48] ^ (used_slot_first_1 & (~_add_67[3]))), 7'd0, used_slot_1[48], 5'd0, (used_slot_1[49] & (~(used_slot_first_1 & (~_add_67[3])))), 1'b0}, used_slot_1[47:0], 64'd0}, {{(used_slot_0[48] ^ (used_slot_first_0 & (~_add_67[3]))), 7'd0, used_slot_0[48], 5'd0, (used_slot_0[49] & (~(used_slot_first_0 & (~_add_67[3])))), 1'b0}, used_slot_0[47:0], 64'd0}};
+      2'd1: _select_66 = {{{(used_slot_3[48] ^ (used_slot_first_3 & (~_add_67[3]))), 7'd0, used_slot_3[48], 5'd0, (used_slot_3[49] & (~(used_slot_first_3 & (~_add_67[3])))), 1'b0}, used_slot_3[47:0], 64'd0}, {{(used_slot_2[48] ^ (used_slot_first_2 & (~_add_67[3]))), 7'd0, used_slot_2[48], 5'd0, (used_slot_2[49] & (~(used_slot_first_2 & (~_add_67[3])))), 1'b0}, used_slot_2[47:0], 64'd0}};
+      2'd2: _select_66 = {{{(used_slot_5[48] ^ (used_slot_first_5 & (~_add_67[3]))), 7'd0, used_slot_5[48], 5'd0, (used_slot_5[49] & (~(used_slot_first_5 & (~_add_67[3])))), 1'b0}, used_slot_5[47:0], 64'd0}, {{(used_slot_4[48] ^ (used_slot_first_4 & (~_add_67[3]))), 7'd0, used_slot_4[48], 5'd0, (used_slot_4[49] & (~(used_slot_first_4 & (~_add_67[3])))), 1'b0}, used_slot_4[47:0], 64'd0}};
+      2'd3: _select_66 = _cat_68;
+      default: _select_66 = {{{(used_slot_1[48] ^ (used_slot_first_1 & (~_add_67[3]))), 7'd0, used_slot_1[48], 5'd0, (used_slot_1[49] & (~(used_slot_first_1 & (~_add_67[3])))), 1'b0}, used_slot_1[47:0], 64'd0}, {{(used_slot_0[48] ^ (used_slot_first_0 & (~_add_67[3]))), 7'd0, used_slot_0[48], 5'd0, (used_slot_0[49] & (~(used_slot_first_0 & (~_add_67[3])))), 1'b0}, used_slot_0[47:0], 64'd0}};
     endcase
   end
-  assign _cat_67 = {{{(used_slot_7[48] ^ (used_slot_first_7 & (~mem_rd_addr[3]))), 7'd0, used_slot_7[48], 5'd0, (used_slot_7[49] & (~(used_slot_first_7 & (~mem_rd_addr[3])))), 1'b0}, used_slot_7[47:0], 64'd0}, {{(used_slot_6[48] ^ (used_slot_first_6 & (~mem_rd_addr[3]))), 7'd0, used_slot_6[48], 5'd0, (used_slot_6[49] & (~(used_slot_first_6 & (~mem_rd_addr[3])))), 1'b0}, used_slot_6[47:0], 64'd0}};  // gen/virtq/packed_used.ts:327
-  always @* begin  // gen/virtq/packed_used.ts:329
+  assign _cat_70 = {{{(used_slot_7[48] ^ (used_slot_first_7 & (~mem_rd_addr[3]))), 7'd0, used_slot_7[48], 5'd0, (used_slot_7[49] & (~(used_slot_first_7 & (~mem_rd_addr[3])))), 1'b0}, used_slot_7[47:0], 64'd0}, {{(used_slot_6[48] ^ (used_slot_first_6 & (~mem_rd_addr[3]))), 7'd0, used_slot_6[48], 5'd0, (used_slot_6[49] & (~(used_slot_first_6 & (~mem_rd_addr[3])))), 1'b0}, used_slot_6[47:0], 64'd0}};  // gen/virtq/packed_used.ts:328
+  always @* begin  // gen/virtq/packed_used.ts:330
     case (mem_rd_addr[1:0])
-      2'd0: _select_66 = {{{(used_slot_1[48] ^ (used_slot_first_1 & (~mem_rd_addr[3]))), 7'd0, used_slot_1[48], 5'd0, (used_slot_1[49] & (~(used_slot_first_1 & (~mem_rd_addr[3])))), 1'b0}, used_slot_1[47:0], 64'd0}, {{(used_slot_0[48] ^ (used_slot_first_0 & (~mem_rd_addr[3]))), 7'd0, used_slot_0[48], 5'd0, (used_slot_0[49] & (~(used_slot_first_0 & (~mem_rd_addr[3])))), 1'b0}, used_slot_0[47:0], 64'd0}};
-      2'd1: _select_66 = {{{(used_slot_3[48] ^ (used_slot_first_3 & (~mem_rd_addr[3]))), 7'd0, used_slot_3[48], 5'd0, (used_slot_3[49] & (~(used_slot_first_3 & (~mem_rd_addr[3])))), 1'b0}, used_slot_3[47:0], 64'd0}, {{(used_slot_2[48] ^ (used_slot_first_2 & (~mem_rd_addr[3]))), 7'd0, used_slot_2[48], 5'd0, (used_slot_2[49] & (~(used_slot_first_2 & (~mem_rd_addr[3])))), 1'b0}, used_slot_2[47:0], 64'd0}};
-      2'd2: _select_66 = {{{(used_slot_5[48] ^ (used_slot_first_5 & (~mem_rd_addr[3]))), 7'd0, used_slot_5[48], 5'd0, (used_slot_5[49] & (~(used_slot_first_5 & (~mem_rd_addr[3])))), 1'b0}, used_slot_5[47:0], 64'd0}, {{(used_slot_4[48] ^ (used_slot_first_4 & (~mem_rd_addr[3]))), 7'd0, used_slot_4[48], 5'd0, (used_slot_4[49] & (~(used_slot_first_4 & (~mem_rd_addr[3])))), 1'b0}, used_slot_4[47:0], 64'd0}};
-      2'd3: _select_66 = _cat_67;
-      default: _select_66 = {{{(used_slot_1[48] ^ (used_slot_first_1 & (~mem_rd_addr[3]))), 7'd0, used_slot_1[48], 5'd0, (used_slot_1[49] & (~(used_slot_first_1 & (~mem_rd_addr[3])))), 1'b0}, used_slot_1[47:0], 64'd0}, {{(used_slot_0[48] ^ (used_slot_first_0 & (~mem_rd_addr[3]))), 7'd0, used_slot_0[48], 5'd0, (used_slot_0[49] & (~(used_slot_first_0 & (~mem_rd_addr[3])))), 1'b0}, used_slot_0[47:0], 64'd0}};
-    endcase
-  end
-  always @* begin  // gen/virtq/packed_used.ts:425
-    case (notify_pick_index)
-      1'b0: _select_68 = unsignalled_0;
-      1'b1: _select_68 = unsignalled_1;
-      default: _select_68 = unsignalled_0;
-    endcase
-  end
-  always @* begin  // gen/virtq/packed_used.ts:426
-    case (notify_pick_index)
-      1'b0: _select_69 = used_pos_0;
-      1'b1: _select_69 = used_pos_1;
-      default: _select_69 = used_pos_0;
+      2'd0: _select_69 = {{{(used_slot_1[48] ^ (used_slot_first_1 & (~mem_rd_addr[3]))), 7'd0, used_slot_1[48], 5'd0, (used_slot_1[49] & (~(used_slot_first_1 & (~mem_rd_addr[3])))), 1'b0}, used_slot_1[47:0], 64'd0}, {{(used_slot_0[48] ^ (used_slot_first_0 & (~mem_rd_addr[3]))), 7'd0, used_slot_0[48], 5'd0, (used_slot_0[49] & (~(used_slot_first_0 & (~mem_rd_addr[3])))), 1'b0}, used_slot_0[47:0], 64'd0}};
+      2'd1: _select_69 = {{{(used_slot_3[48] ^ (used_slot_first_3 & (~mem_rd_addr[3]))), 7'd0, used_slot_3[48], 5'd0, (used_slot_3[49] & (~(used_slot_first_3 & (~mem_rd_addr[3])))), 1'b0}, used_slot_3[47:0], 64'd0}, {{(used_slot_2[48] ^ (used_slot_first_2 & (~mem_rd_addr[3]))), 7'd0, used_slot_2[48], 5'd0, (used_slot_2[49] & (~(used_slot_first_2 & (~mem_rd_addr[3])))), 1'b0}, used_slot_2[47:0], 64'd0}};
+      2'd2: _select_69 = {{{(used_slot_5[48] ^ (used_slot_first_5 & (~mem_rd_addr[3]))), 7'd0, used_slot_5[48], 5'd0, (used_slot_5[49] & (~(used_slot_first_5 & (~mem_rd_addr[3])))), 1'b0}, used_slot_5[47:0], 64'd0}, {{(used_slot_4[48] ^ (used_slot_first_4 & (~mem_rd_addr[3]))), 7'd0, used_slot_4[48], 5'd0, (used_slot_4[49] & (~(used_slot_first_4 & (~mem_rd_addr[3])))), 1'b0}, used_slot_4[47:0], 64'd0}};
+      2'd3: _select_69 = _cat_70;
+      default: _select_69 = {{{(used_slot_1[48] ^ (used_slot_first_1 & (~mem_rd_addr[3]))), 7'd0, used_slot_1[48], 5'd0, (used_slot_1[49] & (~(used_slot_first_1 & (~mem_rd_addr[3])))), 1'b0}, used_slot_1[47:0], 64'd0}, {{(used_slot_0[48] ^ (used_slot_first_0 & (~mem_rd_addr[3]))), 7'd0, used_slot_0[48], 5'd0, (used_slot_0[49] & (~(used_slot_first_0 & (~mem_rd_addr[3])))), 1'b0}, used_slot_0[47:0], 64'd0}};
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:427
     case (notify_pick_index)
-      1'b0: _select_70 = used_wrap_0;
-      1'b1: _select_70 = used_wrap_1;
-      default: _select_70 = used_wrap_0;
+      1'b0: _select_71 = unsignalled_0;
+      1'b1: _select_71 = unsignalled_1;
+      default: _select_71 = unsignalled_0;
     endcase
   end
-  assign _sub_71 = ((~memwr_line[0]) ? memwr_line : memwr_line_next) - 8'd0;  // gen/virtq/packed_fetch.ts:126
-  assign _mux_72 = (~memwr_line[0]) ? mem_wr_data[255:0] : mem_wr_data[511:256];  // gen/virtq/packed_fetch.ts:123
-  assign _mux_73 = (~memwr_line[0]) ? mem_wr_be[31:0] : mem_wr_be[63:32];  // gen/virtq/packed_fetch.ts:124
-  assign _sub_74 = (memwr_line[0] ? memwr_line : memwr_line_next) - 8'd0;  // gen/virtq/packed_fetch.ts:126
-  assign _mux_75 = memwr_line[0] ? mem_wr_data[255:0] : mem_wr_data[511:256];  // gen/virtq/packed_fetch.ts:123
-  assign _mux_76 = memwr_line[0] ? mem_wr_be[31:0] : mem_wr_be[63:32];  // gen/virtq/packed_fetch.ts:124
-  assign _sub_77 = ((~memwr_line[0]) ? memwr_line : memwr_line_next) - 8'd16;  // gen/virtq/packed_fetch.ts:126
-  assign _mux_78 = (~memwr_line[0]) ? mem_wr_data[255:0] : mem_wr_data[511:256];  // gen/virtq/packed_fetch.ts:123
-  assign _mux_79 = (~memwr_line[0]) ? mem_wr_be[31:0] : mem_wr_be[63:32];  // gen/virtq/packed_fetch.ts:124
-  assign _sub_80 = (memwr_line[0] ? memwr_line : memwr_line_next) - 8'd16;  // gen/virtq/packed_fetch.ts:126
-  assign _mux_81 = memwr_line[0] ? mem_wr_data[255:0] : mem_wr_data[511:256];  // gen/virtq/packed_fetch.ts:123
-  assign _mux_82 = memwr_line[0] ? mem_wr_be[31:0] : mem_wr_be[63:32];  // gen/virtq/packed_fetch.ts:124
-  assign irq_queue = irq_reg;  // gen/virtq/packed_engine.ts:295
-  assign fatal_error = fatal_pulse;  // gen/virtq/packed_engine.ts:247
-  assign fatal_code = fatal_code_reg;  // gen/virtq/packed_engine.ts:248
-  assign queue_reset_done = queue_reset_done_reg;  // gen/virtq/packed_engine.ts:289
-  assign reset_done = reset_done_reg;  // gen/virtq/packed_engine.ts:290
-  assign busy = ((((walk_active | stage_active) | items_deq_valid) | notify_active) | used_busy) | (~stage_empty);  // gen/virtq/packed_engine.ts:297
-  assign chain_valid = stage_waiting & stage_hdr_deq_valid;  // gen/virtq/packed_fetch.ts:218
-  assign chain_queue = stage_hdr_deq_data[32];  // gen/virtq/packed_fetch.ts:223
-  assign chain_id = stage_hdr_deq_data[31:16];  // gen/virtq/packed_fetch.ts:224
-  assign chain_slots = stage_hdr_deq_data[15:0];  // gen/virtq/packed_fetch.ts:225
-  assign chain_addr = stage_rd0[97:34];  // gen/virtq/packed_fetch.ts:219
-  assign chain_len = stage_rd0[33:2];  // gen/virtq/packed_fetch.ts:220
-  assign chain_write = stage_rd0[1];  // gen/virtq/packed_fetch.ts:221
-  assign chain_last = stage_rd0[0];  // gen/virtq/packed_fetch.ts:222
+  always @* begin  // gen/virtq/packed_used.ts:428
+    case (notify_pick_index)
+      1'b0: _select_72 = used_pos_0;
+      1'b1: _select_72 = used_pos_1;
+      default: _select_72 = used_pos_0;
+    endcase
+  end
+  always @* begin  // gen/virtq/packed_used.ts:429
+    case (notify_pick_index)
+      1'b0: _select_73 = used_wrap_0;
+      1'b1: _select_73 = used_wrap_1;
+      default: _select_73 = used_wrap_0;
+    endcase
+  end
+  assign _sub_74 = ((~memwr_line[0]) ? memwr_line : memwr_line_next) - 8'd0;  // gen/virtq/packed_fetch.ts:126
+  assign _mux_75 = (~memwr_line[0]) ? mem_wr_data[255:0] : mem_wr_data[511:256];  // gen/virtq/packed_fetch.ts:123
+  assign _mux_76 = (~memwr_line[0]) ? mem_wr_be[31:0] : mem_wr_be[63:32];  // gen/virtq/packed_fetch.ts:124
+  assign _sub_77 = (memwr_line[0] ? memwr_line : memwr_line_next) - 8'd0;  // gen/virtq/packed_fetch.ts:126
+  assign _mux_78 = memwr_line[0] ? mem_wr_data[255:0] : mem_wr_data[511:256];  // gen/virtq/packed_fetch.ts:123
+  assign _mux_79 = memwr_line[0] ? mem_wr_be[31:0] : mem_wr_be[63:32];  // gen/virtq/packed_fetch.ts:124
+  assign _sub_80 = ((~memwr_line[0]) ? memwr_line : memwr_line_next) - 8'd16;  // gen/virtq/packed_fetch.ts:126
+  assign _mux_81 = (~memwr_line[0]) ? mem_wr_data[255:0] : mem_wr_data[511:256];  // gen/virtq/packed_fetch.ts:123
+  assign _mux_82 = (~memwr_line[0]) ? mem_wr_be[31:0] : mem_wr_be[63:32];  // gen/virtq/packed_fetch.ts:124
+  assign _sub_83 = (memwr_line[0] ? memwr_line : memwr_line_next) - 8'd16;  // gen/virtq/packed_fetch.ts:126
+  assign _mux_84 = memwr_line[0] ? mem_wr_data[255:0] : mem_wr_data[511:256];  // gen/virtq/packed_fetch.ts:123
+  assign _mux_85 = memwr_line[0] ? mem_wr_be[31:0] : mem_wr_be[63:32];  // gen/virtq/packed_fetch.ts:124
+  assign irq_queue = irq_reg;  // gen/virtq/packed_engine.ts:299
+  assign fatal_error = fatal_pulse;  // gen/virtq/packed_engine.ts:251
+  assign fatal_code = fatal_code_reg;  // gen/virtq/packed_engine.ts:252
+  assign queue_reset_done = queue_reset_done_reg;  // gen/virtq/packed_engine.ts:293
+  assign reset_done = reset_done_reg;  // gen/virtq/packed_engine.ts:294
+  assign busy = ((((walk_active | stage_active) | items_deq_valid) | notify_active) | used_busy) | (~stage_empty);  // gen/virtq/packed_engine.ts:301
+  assign chain_valid = stage_waiting & stage_hdr_deq_valid;  // gen/virtq/packed_fetch.ts:219
+  assign chain_queue = stage_hdr_deq_data[32];  // gen/virtq/packed_fetch.ts:224
+  assign chain_id = stage_hdr_deq_data[31:16];  // gen/virtq/packed_fetch.ts:225
+  assign chain_slots = stage_hdr_deq_data[15:0];  // gen/virtq/packed_fetch.ts:226
+  assign chain_addr = stage_rd0[97:34];  // gen/virtq/packed_fetch.ts:220
+  assign chain_len = stage_rd0[33:2];  // gen/virtq/packed_fetch.ts:221
+  assign chain_write = stage_rd0[1];  // gen/virtq/packed_fetch.ts:222
+  assign chain_last = stage_rd0[0];  // gen/virtq/packed_fetch.ts:223
   assign done_ready = (~done_in_valid) | done_in_take;  // gen/virtq/packed_used.ts:113
   assign rd_cmd_valid = ((more_rd_valid | table_rd_valid) | event_rd_valid) | ring_rd_valid;  // gen/virtq/packed_engine.ts:113
   assign rd_cmd_host_addr = more_rd_valid ? more_rd_host : (table_rd_valid ? table_rd_host : (event_rd_valid ? event_rd_host : (ring_rd_valid ? ring_rd_host : 64'd0)));  // gen/virtq/packed_engine.ts:114
@@ -1074,113 +1115,113 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   assign rd_cmd_len = more_rd_valid ? more_rd_len : (table_rd_valid ? table_rd_len : (event_rd_valid ? event_rd_len : (ring_rd_valid ? ring_rd_len : 20'd0)));  // gen/virtq/packed_engine.ts:116
   assign rd_cmd_id = more_rd_valid ? 8'd3 : (table_rd_valid ? 8'd2 : (event_rd_valid ? 8'd1 : (ring_rd_valid ? 8'd0 : 8'd0)));  // gen/virtq/packed_engine.ts:117
   assign rd_status_ready = 1'b1;  // gen/virtq/packed_engine.ts:118
-  assign wr_cmd_valid = ((used_state == USED_STATE_BODY) | (used_state == USED_STATE_FLAGS)) | (used_state == USED_STATE_EVENT);  // gen/virtq/packed_used.ts:255
-  assign wr_cmd_host_addr = (used_state == USED_STATE_EVENT) ? event_host : used_host;  // gen/virtq/packed_used.ts:256
-  assign wr_cmd_dev_addr = (used_state == USED_STATE_EVENT) ? (event_full ? 13'd4608 : 13'd4610) : ((used_state == USED_STATE_FLAGS) ? (13'd4366 | ({10'd0, used_batch_slot} << 4)) : (13'd4104 | ({10'd0, used_batch_slot} << 4)));  // gen/virtq/packed_used.ts:257
-  assign wr_cmd_len = (used_state == USED_STATE_EVENT) ? (event_full ? 20'd4 : 20'd2) : ((used_state == USED_STATE_FLAGS) ? 20'd2 : ((used_batch_n == 4'd1) ? 20'd6 : (({16'd0, used_batch_n} << 4) - 20'd8)));  // gen/virtq/packed_used.ts:258
-  assign wr_cmd_id = (used_state == USED_STATE_EVENT) ? (8'd1 << 4) : {4'd0, {used_batch_slot, (used_state == USED_STATE_FLAGS)}};  // gen/virtq/packed_used.ts:261
-  assign wr_status_ready = 1'b1;  // gen/virtq/packed_engine.ts:194
+  assign wr_cmd_valid = ((used_state == USED_STATE_BODY) | (used_state == USED_STATE_FLAGS)) | (used_state == USED_STATE_EVENT);  // gen/virtq/packed_used.ts:256
+  assign wr_cmd_host_addr = (used_state == USED_STATE_EVENT) ? event_host : used_host;  // gen/virtq/packed_used.ts:257
+  assign wr_cmd_dev_addr = (used_state == USED_STATE_EVENT) ? (event_full ? 13'd4608 : 13'd4610) : ((used_state == USED_STATE_FLAGS) ? (13'd4366 | ({10'd0, used_batch_slot} << 4)) : (13'd4104 | ({10'd0, used_batch_slot} << 4)));  // gen/virtq/packed_used.ts:258
+  assign wr_cmd_len = (used_state == USED_STATE_EVENT) ? (event_full ? 20'd4 : 20'd2) : ((used_state == USED_STATE_FLAGS) ? 20'd2 : ((used_batch_n == 4'd1) ? 20'd6 : (({16'd0, used_batch_n} << 4) - 20'd8)));  // gen/virtq/packed_used.ts:259
+  assign wr_cmd_id = (used_state == USED_STATE_EVENT) ? (8'd1 << 4) : {4'd0, {used_batch_slot, (used_state == USED_STATE_FLAGS)}};  // gen/virtq/packed_used.ts:262
+  assign wr_status_ready = 1'b1;  // gen/virtq/packed_engine.ts:196
   assign mem_wr_ready = 1'b1;  // gen/virtq/packed_engine.ts:125
   assign mem_rd_ready = 1'b1;  // gen/virtq/packed_engine.ts:126
-  assign mem_rd_rvalid = used_rvalid;  // gen/virtq/packed_used.ts:336
-  assign mem_rd_rdata = used_rdata;  // gen/virtq/packed_used.ts:337
-  assign ring_rd_valid = fetch_issue;  // gen/virtq/packed_fetch.ts:459
-  assign ring_rd_host = fetch_host;  // gen/virtq/packed_fetch.ts:460
-  assign ring_rd_slot = {3'd0, ring_alloc[1:0]};  // gen/virtq/packed_fetch.ts:461
-  assign ring_rd_len = {16'd0, fetch_n} << 4;  // gen/virtq/packed_fetch.ts:462
+  assign mem_rd_rvalid = used_rvalid;  // gen/virtq/packed_used.ts:337
+  assign mem_rd_rdata = used_rdata;  // gen/virtq/packed_used.ts:338
+  assign ring_rd_valid = fetch_issue;  // gen/virtq/packed_fetch.ts:476
+  assign ring_rd_host = fetch_host;  // gen/virtq/packed_fetch.ts:477
+  assign ring_rd_slot = {3'd0, ring_alloc[1:0]};  // gen/virtq/packed_fetch.ts:478
+  assign ring_rd_len = {16'd0, fetch_n} << 4;  // gen/virtq/packed_fetch.ts:479
   assign ring_rd_grant = (rd_cmd_ready & ring_rd_valid) & (~((more_rd_valid | table_rd_valid) | event_rd_valid));  // gen/virtq/packed_engine.ts:110
-  assign event_rd_valid = notify_state == NOTIFY_STATE_READ;  // gen/virtq/packed_used.ts:397
-  assign event_rd_host = _select_0;  // gen/virtq/packed_used.ts:398
-  assign event_rd_len = 20'd4;  // gen/virtq/packed_used.ts:404
+  assign event_rd_valid = notify_state == NOTIFY_STATE_READ;  // gen/virtq/packed_used.ts:399
+  assign event_rd_host = _select_0;  // gen/virtq/packed_used.ts:400
+  assign event_rd_len = 20'd4;  // gen/virtq/packed_used.ts:406
   assign event_rd_grant = (rd_cmd_ready & event_rd_valid) & (~(more_rd_valid | table_rd_valid));  // gen/virtq/packed_engine.ts:110
-  assign table_rd_valid = ((walk_state == WALK_STATE_TABLE) & table_slot_free) & items_enq_ready;  // gen/virtq/packed_fetch.ts:776
-  assign table_rd_host = walk_cur[63:0];  // gen/virtq/packed_fetch.ts:777
-  assign table_rd_slot = 5'd4 + {1'b0, table_alloc[3:0]};  // gen/virtq/packed_fetch.ts:778
-  assign table_rd_len = {16'd0, ((walk_cur[83:68] >= 16'd8) ? 4'd8 : walk_cur[71:68])} << 4;  // gen/virtq/packed_fetch.ts:779
+  assign table_rd_valid = ((walk_state == WALK_STATE_TABLE) & table_slot_free) & items_enq_ready;  // gen/virtq/packed_fetch.ts:846
+  assign table_rd_host = walk_cur[63:0];  // gen/virtq/packed_fetch.ts:847
+  assign table_rd_slot = 5'd4 + {1'b0, table_alloc[3:0]};  // gen/virtq/packed_fetch.ts:848
+  assign table_rd_len = {16'd0, ((walk_cur[83:68] >= 16'd8) ? 4'd8 : walk_cur[71:68])} << 4;  // gen/virtq/packed_fetch.ts:849
   assign table_rd_grant = (rd_cmd_ready & table_rd_valid) & (~more_rd_valid);  // gen/virtq/packed_engine.ts:110
-  assign more_rd_valid = stage_state == STAGE_STATE_MORE;  // gen/virtq/packed_expand.ts:127
-  assign more_rd_host = stage_table_host;  // gen/virtq/packed_expand.ts:128
-  assign more_rd_slot = stage_slot;  // gen/virtq/packed_expand.ts:129
-  assign more_rd_len = {16'd0, stage_table_n} << 4;  // gen/virtq/packed_expand.ts:130
+  assign more_rd_valid = stage_state == STAGE_STATE_MORE;  // gen/virtq/packed_expand.ts:132
+  assign more_rd_host = stage_table_host;  // gen/virtq/packed_expand.ts:133
+  assign more_rd_slot = stage_slot;  // gen/virtq/packed_expand.ts:134
+  assign more_rd_len = {16'd0, stage_table_n} << 4;  // gen/virtq/packed_expand.ts:135
   assign more_rd_grant = (rd_cmd_ready & more_rd_valid) & (~1'b0);  // gen/virtq/packed_engine.ts:110
   assign memwr_line = mem_wr_addr;  // gen/virtq/packed_fetch.ts:110
   assign memwr_line_next = memwr_line + 8'd1;  // gen/virtq/packed_fetch.ts:111
   always @* begin
-    stage_push = 1'b0;  // default, gen/virtq/packed_fetch.ts:198
-    case (stage_state)  // gen/virtq/packed_expand.ts:132
+    stage_push = 1'b0;  // default, gen/virtq/packed_fetch.ts:199
+    case (stage_state)  // gen/virtq/packed_expand.ts:137
       STAGE_STATE_IDLE: begin
-        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:134
-          if ((items_deq_data[177:176] == 2'd2) | (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:137
-          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:147
-          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:160
-          end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:165
-            stage_push = 1'b1;  // gen/virtq/packed_fetch.ts:241
+        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:139
+          if ((items_deq_data[177:176] == 2'd2) | (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:142
+          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:152
+          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:166
+          end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:171
+            stage_push = 1'b1;  // gen/virtq/packed_fetch.ts:242
           end
         end
       end
       STAGE_STATE_WALK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:193
-        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:197
-        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:198
-        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:199
-        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:200
-        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:201
-          stage_push = 1'b1;  // gen/virtq/packed_fetch.ts:241
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:199
+        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:203
+        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:204
+        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:205
+        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:206
+        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:207
+          stage_push = 1'b1;  // gen/virtq/packed_fetch.ts:242
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    stage_push_data = 98'd0;  // default, gen/virtq/packed_fetch.ts:199
-    case (stage_state)  // gen/virtq/packed_expand.ts:132
+    stage_push_data = 98'd0;  // default, gen/virtq/packed_fetch.ts:200
+    case (stage_state)  // gen/virtq/packed_expand.ts:137
       STAGE_STATE_IDLE: begin
-        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:134
-          if ((items_deq_data[177:176] == 2'd2) | (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:137
-          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:147
-          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:160
-          end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:165
-            stage_push_data = {items_deq_data[174:111], items_deq_data[110:79], items_deq_data[78], items_deq_data[77]};  // gen/virtq/packed_fetch.ts:242
+        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:139
+          if ((items_deq_data[177:176] == 2'd2) | (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:142
+          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:152
+          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:166
+          end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:171
+            stage_push_data = {items_deq_data[174:111], items_deq_data[110:79], items_deq_data[78], items_deq_data[77]};  // gen/virtq/packed_fetch.ts:243
           end
         end
       end
       STAGE_STATE_WALK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:193
-        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:197
-        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:198
-        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:199
-        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:200
-        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:201
-          stage_push_data = {stage_cur[63:0], stage_cur[95:64], stage_cur[113], stage_last};  // gen/virtq/packed_fetch.ts:242
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:199
+        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:203
+        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:204
+        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:205
+        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:206
+        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:207
+          stage_push_data = {stage_cur[63:0], stage_cur[95:64], stage_cur[113], stage_last};  // gen/virtq/packed_fetch.ts:243
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    stage_commit_now = 1'b0;  // default, gen/virtq/packed_fetch.ts:200
-    case (stage_state)  // gen/virtq/packed_expand.ts:132
+    stage_commit_now = 1'b0;  // default, gen/virtq/packed_fetch.ts:201
+    case (stage_state)  // gen/virtq/packed_expand.ts:137
       STAGE_STATE_IDLE: begin
-        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:134
-          if ((items_deq_data[177:176] == 2'd2) | (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:137
-          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:147
-          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:160
-          end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:165
-            if (items_deq_data[77]) begin  // gen/virtq/packed_expand.ts:169
-              stage_commit_now = 1'b1;  // gen/virtq/packed_fetch.ts:245
+        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:139
+          if ((items_deq_data[177:176] == 2'd2) | (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:142
+          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:152
+          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:166
+          end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:171
+            if (items_deq_data[77]) begin  // gen/virtq/packed_expand.ts:175
+              stage_commit_now = 1'b1;  // gen/virtq/packed_fetch.ts:246
             end
           end
         end
       end
       STAGE_STATE_WALK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:193
-        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:197
-        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:198
-        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:199
-        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:200
-        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:201
-          if (stage_last) begin  // gen/virtq/packed_expand.ts:208
-            stage_commit_now = 1'b1;  // gen/virtq/packed_fetch.ts:245
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:199
+        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:203
+        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:204
+        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:205
+        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:206
+        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:207
+          if (stage_last) begin  // gen/virtq/packed_expand.ts:214
+            stage_commit_now = 1'b1;  // gen/virtq/packed_fetch.ts:246
           end
         end
       end
@@ -1188,42 +1229,42 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
     endcase
   end
   always @* begin
-    stage_discard = 1'b0;  // default, gen/virtq/packed_fetch.ts:201
-    case (stage_state)  // gen/virtq/packed_expand.ts:132
+    stage_discard = 1'b0;  // default, gen/virtq/packed_fetch.ts:202
+    case (stage_state)  // gen/virtq/packed_expand.ts:137
       STAGE_STATE_IDLE: begin
-        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:134
-          if ((items_deq_data[177:176] == 2'd2) | (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:137
-            stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:248
-          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:147
-          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:160
-            stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:248
+        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:139
+          if ((items_deq_data[177:176] == 2'd2) | (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:142
+            stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:249
+          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:152
+          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:166
+            stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:249
           end
         end
       end
       STAGE_STATE_CHECK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:182
-          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:248
-        end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:186
-          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:248
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:188
+          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:249
+        end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:192
+          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:249
         end
       end
       STAGE_STATE_WALK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:193
-          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:248
-        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:197
-          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:248
-        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:198
-          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:248
-        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:199
-          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:248
-        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:200
-          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:248
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:199
+          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:249
+        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:203
+          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:249
+        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:204
+          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:249
+        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:205
+          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:249
+        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:206
+          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:249
         end
       end
       STAGE_STATE_MORE_WAIT: begin
-        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:220
-          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:222
-            stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:248
+        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:226
+          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:228
+            stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:249
           end
         end
       end
@@ -1231,62 +1272,64 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
     endcase
   end
   always @* begin
-    stage_hdr_data = 33'd0;  // default, gen/virtq/packed_fetch.ts:203
-    case (stage_state)  // gen/virtq/packed_expand.ts:132
+    stage_hdr_data = 33'd0;  // default, gen/virtq/packed_fetch.ts:204
+    case (stage_state)  // gen/virtq/packed_expand.ts:137
       STAGE_STATE_IDLE: begin
-        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:134
-          if ((items_deq_data[177:176] == 2'd2) | (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:137
-          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:147
-          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:160
-          end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:165
-            if (items_deq_data[77]) begin  // gen/virtq/packed_expand.ts:169
-              stage_hdr_data = {items_deq_data[175], items_deq_data[76:61], items_deq_data[60:45]};  // gen/virtq/packed_fetch.ts:246
+        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:139
+          if ((items_deq_data[177:176] == 2'd2) | (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:142
+          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:152
+          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:166
+          end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:171
+            if (items_deq_data[77]) begin  // gen/virtq/packed_expand.ts:175
+              stage_hdr_data = {items_deq_data[175], items_deq_data[76:61], items_deq_data[60:45]};  // gen/virtq/packed_fetch.ts:247
             end
           end
         end
       end
       STAGE_STATE_WALK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:193
-        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:197
-        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:198
-        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:199
-        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:200
-        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:201
-          if (stage_last) begin  // gen/virtq/packed_expand.ts:208
-            stage_hdr_data = {stage_queue, stage_id, stage_slots};  // gen/virtq/packed_fetch.ts:246
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:199
+        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:203
+        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:204
+        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:205
+        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:206
+        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:207
+          if (stage_last) begin  // gen/virtq/packed_expand.ts:214
+            stage_hdr_data = {stage_queue, stage_id, stage_slots};  // gen/virtq/packed_fetch.ts:247
           end
         end
       end
       default: begin end
     endcase
   end
-  assign stage_hdr_enq_valid = stage_commit_now;  // gen/virtq/packed_fetch.ts:212
-  assign stage_hdr_enq_data = stage_hdr_data;  // gen/virtq/packed_fetch.ts:213
-  assign stage_hdr_deq_ready = (chain_valid & chain_ready) & stage_rd0[0];  // gen/virtq/packed_fetch.ts:231
-  assign stage_used = stage_wr - stage_rd;  // gen/virtq/packed_fetch.ts:206
-  assign stage_room = stage_used < 8'd128;  // gen/virtq/packed_fetch.ts:207
-  assign stage_empty = stage_rd == stage_wr;  // gen/virtq/packed_fetch.ts:237
-  assign items_enq_valid = walk_item_push;  // gen/virtq/packed_fetch.ts:586
-  assign items_enq_data = walk_item_data;  // gen/virtq/packed_fetch.ts:587
+  assign stage_hdr_enq_valid = stage_commit_now;  // gen/virtq/packed_fetch.ts:213
+  assign stage_hdr_enq_data = stage_hdr_data;  // gen/virtq/packed_fetch.ts:214
+  assign stage_hdr_deq_ready = (chain_valid & chain_ready) & stage_rd0[0];  // gen/virtq/packed_fetch.ts:232
+  assign stage_used = stage_wr - stage_rd;  // gen/virtq/packed_fetch.ts:207
+  assign stage_room = stage_used < 8'd128;  // gen/virtq/packed_fetch.ts:208
+  assign stage_empty = stage_rd == stage_wr;  // gen/virtq/packed_fetch.ts:238
+  assign items_enq_valid = walk_item_push;  // gen/virtq/packed_fetch.ts:607
+  assign items_enq_data = {walk_item_kind, walk_queue, walk_cur[63:0], walk_cur[95:64], walk_cur[113], (~walk_cur[112]), walk_cur[111:96], (walk_descs + 16'd1), walk_cur_id_bad, walk_saw_write, walk_total, walk_item_code};  // gen/virtq/packed_fetch.ts:608
   assign items_deq_ready = stage_pop;  // gen/virtq/packed_expand.ts:70
-  assign ev_wr_valid = walk_ev_req;  // gen/virtq/packed_fetch.ts:389
-  assign ev_wr_queue = walk_ev_queue;  // gen/virtq/packed_fetch.ts:392
-  assign ev_wr_word = walk_ev_word;  // gen/virtq/packed_fetch.ts:390
-  assign ev_wr_full = walk_ev_full;  // gen/virtq/packed_fetch.ts:391
+  assign ev_wr_valid = walk_ev_req;  // gen/virtq/packed_fetch.ts:392
+  assign ev_wr_queue = walk_ev_queue;  // gen/virtq/packed_fetch.ts:395
+  assign ev_wr_word = walk_ev_word;  // gen/virtq/packed_fetch.ts:393
+  assign ev_wr_full = walk_ev_full;  // gen/virtq/packed_fetch.ts:394
   assign ev_wr_grant = event_take;  // gen/virtq/packed_used.ts:151
-  assign ev_wr_done = event_done;  // gen/virtq/packed_used.ts:305
-  assign ev_wr_error = wr_status_error != 3'd0;  // gen/virtq/packed_used.ts:306
+  assign ev_wr_done = event_done;  // gen/virtq/packed_used.ts:306
+  assign ev_wr_error = wr_status_error != 3'd0;  // gen/virtq/packed_used.ts:307
   assign ev_wr_busy = event_busy;  // gen/virtq/packed_used.ts:152
-  assign expect_decision = (((_select_1 != 16'd0) | (_select_2 != 5'd0)) | (_select_3 != 16'd0)) | (notify_active & (notify_queue == walk_queue));  // gen/virtq/packed_engine.ts:208
-  assign walk_resetting = _select_4 | walk_failed;  // gen/virtq/packed_fetch.ts:369
-  assign walk_ev_free = (~walk_ev_req) & (~ev_wr_busy);  // gen/virtq/packed_fetch.ts:394
-  assign walk_ev_armed_now = ((~walk_ev_off) & walk_ev_checked) & ((~features[29]) | (~walk_moved));  // gen/virtq/packed_fetch.ts:396
-  assign ring_filled_ahead = ring_fill - ring_cons;  // gen/virtq/packed_fetch.ts:402
-  assign ring_filled = (ring_filled_ahead != 4'd0) & (~ring_filled_ahead[3]);  // gen/virtq/packed_fetch.ts:403
-  assign ring_slot_free = ((ring_alloc - ring_cons) < 4'd4) & ((ring_alloc - ring_fill) < 4'd4);  // gen/virtq/packed_fetch.ts:412
-  assign table_cons = table_cons_reg;  // gen/virtq/packed_engine.ts:177
-  assign table_slot_free = ((table_alloc - table_cons) < 5'd16) & ((table_alloc - table_fill) < 5'd16);  // gen/virtq/packed_fetch.ts:420
-  assign sched_req = _cat_5 & {2{((walk_state == WALK_STATE_IDLE) & driver_ok)}};  // gen/virtq/packed_fetch.ts:448
+  assign expect_decision = (((_select_1 != 16'd0) | (_select_2 != 5'd0)) | (_select_3 != 16'd0)) | (notify_active & (notify_queue == walk_queue));  // gen/virtq/packed_engine.ts:212
+  assign poll_reload = notify_polled;  // gen/virtq/packed_engine.ts:209
+  assign poll_reload_queue = notify_queue;  // gen/virtq/packed_engine.ts:210
+  assign walk_resetting = _select_4 | walk_failed;  // gen/virtq/packed_fetch.ts:372
+  assign walk_ev_free = (~walk_ev_req) & (~ev_wr_busy);  // gen/virtq/packed_fetch.ts:397
+  assign walk_ev_armed_now = ((~walk_ev_off) & walk_ev_checked) & ((~features[29]) | (~walk_moved));  // gen/virtq/packed_fetch.ts:399
+  assign ring_filled_ahead = ring_fill - ring_cons;  // gen/virtq/packed_fetch.ts:405
+  assign ring_filled = (ring_filled_ahead != 4'd0) & (~ring_filled_ahead[3]);  // gen/virtq/packed_fetch.ts:406
+  assign ring_slot_free = (((ring_alloc - ring_cons) < 4'd4) & ((ring_alloc - ring_fill) < 4'd4)) & ((~(walk_ev_off & (~walk_seen))) | ((ring_alloc - ring_cons) < 4'd2));  // gen/virtq/packed_fetch.ts:422
+  assign table_cons = table_cons_reg;  // gen/virtq/packed_engine.ts:179
+  assign table_slot_free = ((table_alloc - table_cons) < 5'd16) & ((table_alloc - table_fill) < 5'd16);  // gen/virtq/packed_fetch.ts:437
+  assign sched_req = _cat_5 & {2{((walk_state == WALK_STATE_IDLE) & driver_ok)}};  // gen/virtq/packed_fetch.ts:465
   assign sched_after_or_p0 = sched_req & sched_mask;  // gen/lib/priority.ts:8
   assign sched_after_or_p1 = {(sched_after_or_p0[1] | sched_after_or_p0[0]), sched_after_or_p0[0]};  // gen/lib/priority.ts:57
   assign sched_after_in = sched_req & sched_mask;  // gen/lib/priority.ts:8
@@ -1299,136 +1342,172 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   assign sched_valid = sched_locked | (|sched_req);  // gen/lib/arbiter.ts:74
   assign sched_grant = sched_locked ? sched_lock_grant : (sched_after_valid ? ((sched_req & sched_mask) & (~(sched_after_or_p1 << 1))) : (sched_req & (~(sched_all_or_p1 << 1))));  // gen/lib/arbiter.ts:75
   assign sched_above = sched_locked ? sched_lock_above : (sched_after_valid ? (sched_after_or_p1 << 1) : (sched_all_or_p1 << 1));  // gen/lib/arbiter.ts:78
-  assign fetch_pos_adv = {1'b0, fetch_pos} + {13'd0, fetch_n};  // gen/virtq/packed_fetch.ts:463
-  assign ring_alloc_next = ring_rd_grant ? (ring_alloc + 4'd1) : ring_alloc;  // gen/virtq/packed_fetch.ts:469
-  assign walk_n = _select_6;  // gen/virtq/packed_fetch.ts:500
-  assign walk_batch_end = {1'b0, walk_k} == (walk_n - 4'd1);  // gen/virtq/packed_fetch.ts:501
-  assign walk_total_next = walk_total + {7'd0, walk_cur[95:64]};  // gen/virtq/packed_fetch.ts:505
-  assign walk_rd_at = {ring_cons[1:0], ((walk_state == WALK_STATE_WALK) ? (walk_k + 3'd1) : walk_k)};  // gen/virtq/packed_fetch.ts:508
-  assign walk_cur_id_bad = features[35] & (walk_cur[111:96] != walk_cur_head_pos);  // gen/virtq/packed_fetch.ts:544
-  assign walk_cur_fault = (((walk_cur_faults[0] | walk_cur_faults[1]) | walk_cur_faults[2]) | walk_cur_faults[3]) ? ((walk_cur_faults[0] | walk_cur_faults[1]) ? (walk_cur_faults[0] ? (walk_cur_faults[0] ? 4'd2 : 4'd0) : (walk_cur_faults[1] ? 4'd3 : 4'd0)) : (walk_cur_faults[2] ? (walk_cur_faults[2] ? 4'd4 : 4'd0) : (walk_cur_faults[3] ? 4'd5 : 4'd0))) : ((walk_cur_faults[4] | walk_cur_faults[5]) ? (walk_cur_faults[4] ? (walk_cur_faults[4] ? 4'd2 : 4'd0) : (walk_cur_faults[5] ? 4'd11 : 4'd0)) : (walk_cur_faults[6] ? (walk_cur_faults[6] ? 4'd7 : 4'd0) : (walk_cur_faults[7] ? 4'd11 : 4'd0)));  // gen/virtq/packed_fetch.ts:580
-  assign walk_cur_any_fault = |walk_cur_faults;  // gen/virtq/packed_fetch.ts:581
+  assign fetch_pos_adv = {1'b0, fetch_pos} + {13'd0, fetch_n};  // gen/virtq/packed_fetch.ts:480
+  assign ring_alloc_next = ring_rd_grant ? (ring_alloc + 4'd1) : ring_alloc;  // gen/virtq/packed_fetch.ts:486
+  assign walk_n = _select_6;  // gen/virtq/packed_fetch.ts:517
+  assign walk_batch_end = {1'b0, walk_k} == (walk_n - 4'd1);  // gen/virtq/packed_fetch.ts:518
+  assign walk_total_next = walk_total + {7'd0, walk_cur[95:64]};  // gen/virtq/packed_fetch.ts:522
+  assign walk_rd_at = {ring_cons[1:0], ((walk_state == WALK_STATE_WALK) ? (walk_k + 3'd1) : walk_k)};  // gen/virtq/packed_fetch.ts:525
+  assign walk_cur_id_bad = features[35] & (walk_cur[111:96] != walk_cur_head_pos);  // gen/virtq/packed_fetch.ts:561
+  assign walk_cur_fault = (((walk_cur_faults[0] | walk_cur_faults[1]) | walk_cur_faults[2]) | walk_cur_faults[3]) ? ((walk_cur_faults[0] | walk_cur_faults[1]) ? (walk_cur_faults[0] ? (walk_cur_faults[0] ? 4'd2 : 4'd0) : (walk_cur_faults[1] ? 4'd3 : 4'd0)) : (walk_cur_faults[2] ? (walk_cur_faults[2] ? 4'd4 : 4'd0) : (walk_cur_faults[3] ? 4'd5 : 4'd0))) : ((walk_cur_faults[4] | walk_cur_faults[5]) ? (walk_cur_faults[4] ? (walk_cur_faults[4] ? 4'd2 : 4'd0) : (walk_cur_faults[5] ? 4'd11 : 4'd0)) : (walk_cur_faults[6] ? (walk_cur_faults[6] ? 4'd7 : 4'd0) : (walk_cur_faults[7] ? 4'd11 : 4'd0)));  // gen/virtq/packed_fetch.ts:597
+  assign walk_cur_any_fault = |walk_cur_faults;  // gen/virtq/packed_fetch.ts:598
   always @* begin
-    walk_item_push = 1'b0;  // default, gen/virtq/packed_fetch.ts:584
-    case (walk_state)  // gen/virtq/packed_fetch.ts:655
+    walk_item_push = 1'b0;  // default, gen/virtq/packed_fetch.ts:604
+    case (walk_state)  // gen/virtq/packed_fetch.ts:740
       WALK_STATE_SLOT: begin
-        if (walk_resetting | (~items_enq_ready)) begin  // gen/virtq/packed_fetch.ts:686
-          if (walk_resetting & items_enq_ready) begin  // gen/virtq/packed_fetch.ts:688
-            if (walk_open) begin  // gen/virtq/packed_fetch.ts:689
-              walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:589
+        if (walk_resetting | (~items_enq_ready)) begin  // gen/virtq/packed_fetch.ts:772
+          if (walk_resetting & items_enq_ready) begin  // gen/virtq/packed_fetch.ts:774
+            if (walk_open) begin  // gen/virtq/packed_fetch.ts:775
+              walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:625
             end
           end
-        end else if (ring_filled) begin  // gen/virtq/packed_fetch.ts:693
-          if (_select_7) begin  // gen/virtq/packed_fetch.ts:695
-            walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:589
+        end else if (ring_filled) begin  // gen/virtq/packed_fetch.ts:779
+          if (_select_7) begin  // gen/virtq/packed_fetch.ts:781
+            walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:625
           end
         end
       end
       WALK_STATE_WALK: begin
-        if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:712
-        end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:715
-          if (walk_open) begin  // gen/virtq/packed_fetch.ts:716
-            walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:589
+        if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:791
+        end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:794
+          if (walk_open) begin  // gen/virtq/packed_fetch.ts:795
+            walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:625
           end
-        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:783
-          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:784
-          end else if (walk_retried) begin  // gen/virtq/packed_fetch.ts:785
-            walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:589
+        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:853
+          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:854
+          end else if (walk_retried) begin  // gen/virtq/packed_fetch.ts:855
+            walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:625
           end
-        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:793
-          walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:589
-        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:794
+        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:863
+          walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:625
+        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:864
         end else begin
-          walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:589
+          walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:625
         end
       end
       WALK_STATE_TABLE: begin
-        if (table_rd_grant) begin  // gen/virtq/packed_fetch.ts:754
-          walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:589
+        if (table_rd_grant) begin  // gen/virtq/packed_fetch.ts:833
+          walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:625
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    walk_item_data = 178'd0;  // default, gen/virtq/packed_fetch.ts:585
-    case (walk_state)  // gen/virtq/packed_fetch.ts:655
+    walk_item_kind = 2'd0;  // default, gen/virtq/packed_fetch.ts:605
+    case (walk_state)  // gen/virtq/packed_fetch.ts:740
       WALK_STATE_SLOT: begin
-        if (walk_resetting | (~items_enq_ready)) begin  // gen/virtq/packed_fetch.ts:686
-          if (walk_resetting & items_enq_ready) begin  // gen/virtq/packed_fetch.ts:688
-            if (walk_open) begin  // gen/virtq/packed_fetch.ts:689
-              walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd0};  // gen/virtq/packed_fetch.ts:590
+        if (walk_resetting | (~items_enq_ready)) begin  // gen/virtq/packed_fetch.ts:772
+          if (walk_resetting & items_enq_ready) begin  // gen/virtq/packed_fetch.ts:774
+            if (walk_open) begin  // gen/virtq/packed_fetch.ts:775
+              walk_item_kind = 2'd2;  // gen/virtq/packed_fetch.ts:626
             end
           end
-        end else if (ring_filled) begin  // gen/virtq/packed_fetch.ts:693
-          if (_select_7) begin  // gen/virtq/packed_fetch.ts:695
-            walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd9};  // gen/virtq/packed_fetch.ts:590
+        end else if (ring_filled) begin  // gen/virtq/packed_fetch.ts:779
+          if (_select_7) begin  // gen/virtq/packed_fetch.ts:781
+            walk_item_kind = 2'd2;  // gen/virtq/packed_fetch.ts:626
           end
         end
       end
       WALK_STATE_WALK: begin
-        if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:712
-        end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:715
-          if (walk_open) begin  // gen/virtq/packed_fetch.ts:716
-            walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd0};  // gen/virtq/packed_fetch.ts:590
+        if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:791
+        end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:794
+          if (walk_open) begin  // gen/virtq/packed_fetch.ts:795
+            walk_item_kind = 2'd2;  // gen/virtq/packed_fetch.ts:626
           end
-        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:783
-          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:784
-          end else if (walk_retried) begin  // gen/virtq/packed_fetch.ts:785
-            walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, 4'd1};  // gen/virtq/packed_fetch.ts:590
+        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:853
+          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:854
+          end else if (walk_retried) begin  // gen/virtq/packed_fetch.ts:855
+            walk_item_kind = 2'd2;  // gen/virtq/packed_fetch.ts:626
           end
-        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:793
-          walk_item_data = {2'd2, walk_queue, 64'd0, 32'd0, 1'b0, 1'b0, 16'd0, 16'd0, 1'b0, 1'b0, 39'd0, walk_cur_fault};  // gen/virtq/packed_fetch.ts:590
-        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:794
+        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:863
+          walk_item_kind = 2'd2;  // gen/virtq/packed_fetch.ts:626
+        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:864
         end else begin
-          walk_item_data = {2'd0, walk_queue, walk_cur[63:0], walk_cur[95:64], walk_cur[113], (~walk_cur[112]), walk_cur[111:96], (walk_descs + 16'd1), 1'b0, 1'b0, 39'd0, ((~walk_cur[112]) ? (walk_cur_id_bad ? 4'd10 : (walk_cur_big ? 4'd8 : 4'd0)) : 4'd0)};  // gen/virtq/packed_fetch.ts:590
+          walk_item_kind = 2'd0;  // gen/virtq/packed_fetch.ts:626
         end
       end
       WALK_STATE_TABLE: begin
-        if (table_rd_grant) begin  // gen/virtq/packed_fetch.ts:754
-          walk_item_data = {2'd1, walk_queue, walk_cur[63:0], {4'd0, walk_cur[95:68]}, 1'b0, 1'b0, walk_cur[111:96], (walk_descs + 16'd1), walk_cur_id_bad, walk_saw_write, walk_total, 4'd0};  // gen/virtq/packed_fetch.ts:590
+        if (table_rd_grant) begin  // gen/virtq/packed_fetch.ts:833
+          walk_item_kind = 2'd1;  // gen/virtq/packed_fetch.ts:626
         end
       end
       default: begin end
     endcase
   end
-  assign walk_found = (((walk_state == WALK_STATE_WALK) & items_enq_ready) & (~walk_resetting)) & walk_cur_avail;  // gen/virtq/packed_fetch.ts:642
-  assign walk_active = (~(walk_state == WALK_STATE_IDLE)) | (ring_alloc != ring_fill);  // gen/virtq/packed_fetch.ts:857
+  always @* begin
+    walk_item_code = 4'd0;  // default, gen/virtq/packed_fetch.ts:606
+    case (walk_state)  // gen/virtq/packed_fetch.ts:740
+      WALK_STATE_SLOT: begin
+        if (walk_resetting | (~items_enq_ready)) begin  // gen/virtq/packed_fetch.ts:772
+        end else if (ring_filled) begin  // gen/virtq/packed_fetch.ts:779
+          if (_select_7) begin  // gen/virtq/packed_fetch.ts:781
+            walk_item_code = 4'd9;  // gen/virtq/packed_fetch.ts:627
+          end
+        end
+      end
+      WALK_STATE_WALK: begin
+        if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:791
+        end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:794
+        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:853
+          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:854
+          end else if (walk_retried) begin  // gen/virtq/packed_fetch.ts:855
+            walk_item_code = 4'd1;  // gen/virtq/packed_fetch.ts:627
+          end
+        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:863
+          walk_item_code = walk_cur_fault;  // gen/virtq/packed_fetch.ts:627
+        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:864
+        end else begin
+          walk_item_code = (~walk_cur[112]) ? (walk_cur_id_bad ? 4'd10 : (walk_cur_big ? 4'd8 : 4'd0)) : 4'd0;  // gen/virtq/packed_fetch.ts:627
+        end
+      end
+      default: begin end
+    endcase
+  end
+  assign walk_ld_too_long = ((~(walk_state == WALK_STATE_WALK)) | walk_cur[112]) & (((walk_state == WALK_STATE_WALK) ? (walk_descs + 16'd1) : walk_descs) >= walk_size);  // gen/virtq/packed_fetch.ts:673
+  assign walk_ld_segs_full = ((~(walk_state == WALK_STATE_WALK)) | walk_cur[112]) & (((walk_state == WALK_STATE_WALK) ? (walk_segs + 7'd1) : walk_segs) == 7'd64);  // gen/virtq/packed_fetch.ts:680
+  assign walk_ld_room = 7'd64 - ((walk_state == WALK_STATE_WALK) ? (walk_cur[112] ? (walk_segs + 7'd1) : 7'd0) : walk_segs);  // gen/virtq/packed_fetch.ts:687
+  assign walk_ld_saw_write = (walk_state == WALK_STATE_WALK) ? (walk_cur[112] & (walk_saw_write | walk_cur[113])) : walk_saw_write;  // gen/virtq/packed_fetch.ts:688
+  assign walk_ld_total = ((walk_state == WALK_STATE_WALK) & (~walk_cur[112])) ? 39'd0 : ((walk_state == WALK_STATE_WALK) ? walk_total_next : walk_total);  // gen/virtq/packed_fetch.ts:689
+  assign walk_ld_head_pos = ((walk_state == WALK_STATE_WALK) & (~walk_cur[112])) ? walk_pos_next : (walk_open ? walk_head : walk_pos);  // gen/virtq/packed_fetch.ts:690
+  assign walk_found = (((walk_state == WALK_STATE_WALK) & items_enq_ready) & (~walk_resetting)) & walk_cur_avail;  // gen/virtq/packed_fetch.ts:702
+  assign poll_due = (poll_left != 3'd0) & (poll_timer == 7'd0);  // gen/virtq/packed_fetch.ts:715
+  assign walk_active = (~(walk_state == WALK_STATE_IDLE)) | (ring_alloc != ring_fill);  // gen/virtq/packed_fetch.ts:912
   assign stage_item_drop = _select_8 | _select_9;  // gen/virtq/packed_expand.ts:63
   assign stage_cur_drop = _select_10 | _select_11;  // gen/virtq/packed_expand.ts:64
   always @* begin
     stage_fatal = 1'b0;  // default, gen/virtq/packed_expand.ts:66
-    case (stage_state)  // gen/virtq/packed_expand.ts:132
+    case (stage_state)  // gen/virtq/packed_expand.ts:137
       STAGE_STATE_IDLE: begin
-        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:134
-          if ((items_deq_data[177:176] == 2'd2) | (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:137
-            if ((~stage_item_drop) & (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:141
-              stage_fatal = 1'b1;  // gen/virtq/packed_expand.ts:142
+        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:139
+          if ((items_deq_data[177:176] == 2'd2) | (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:142
+            if ((~stage_item_drop) & (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:146
+              stage_fatal = 1'b1;  // gen/virtq/packed_expand.ts:147
             end
           end
         end
       end
       STAGE_STATE_CHECK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:182
-        end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:186
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:188
+        end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:192
           stage_fatal = 1'b1;  // gen/virtq/packed_expand.ts:91
         end
       end
       STAGE_STATE_WALK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:193
-        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:197
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:199
+        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:203
           stage_fatal = 1'b1;  // gen/virtq/packed_expand.ts:91
-        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:198
+        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:204
           stage_fatal = 1'b1;  // gen/virtq/packed_expand.ts:91
-        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:199
+        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:205
           stage_fatal = 1'b1;  // gen/virtq/packed_expand.ts:91
-        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:200
+        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:206
           stage_fatal = 1'b1;  // gen/virtq/packed_expand.ts:91
         end
       end
       STAGE_STATE_MORE_WAIT: begin
-        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:220
-          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:222
+        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:226
+          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:228
             stage_fatal = 1'b1;  // gen/virtq/packed_expand.ts:91
           end
         end
@@ -1438,37 +1517,37 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   end
   always @* begin
     stage_fatal_queue = 1'b0;  // default, gen/virtq/packed_expand.ts:67
-    case (stage_state)  // gen/virtq/packed_expand.ts:132
+    case (stage_state)  // gen/virtq/packed_expand.ts:137
       STAGE_STATE_IDLE: begin
-        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:134
-          if ((items_deq_data[177:176] == 2'd2) | (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:137
-            if ((~stage_item_drop) & (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:141
-              stage_fatal_queue = items_deq_data[175];  // gen/virtq/packed_expand.ts:143
+        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:139
+          if ((items_deq_data[177:176] == 2'd2) | (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:142
+            if ((~stage_item_drop) & (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:146
+              stage_fatal_queue = items_deq_data[175];  // gen/virtq/packed_expand.ts:148
             end
           end
         end
       end
       STAGE_STATE_CHECK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:182
-        end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:186
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:188
+        end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:192
           stage_fatal_queue = stage_queue;  // gen/virtq/packed_expand.ts:92
         end
       end
       STAGE_STATE_WALK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:193
-        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:197
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:199
+        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:203
           stage_fatal_queue = stage_queue;  // gen/virtq/packed_expand.ts:92
-        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:198
+        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:204
           stage_fatal_queue = stage_queue;  // gen/virtq/packed_expand.ts:92
-        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:199
+        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:205
           stage_fatal_queue = stage_queue;  // gen/virtq/packed_expand.ts:92
-        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:200
+        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:206
           stage_fatal_queue = stage_queue;  // gen/virtq/packed_expand.ts:92
         end
       end
       STAGE_STATE_MORE_WAIT: begin
-        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:220
-          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:222
+        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:226
+          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:228
             stage_fatal_queue = stage_queue;  // gen/virtq/packed_expand.ts:92
           end
         end
@@ -1478,37 +1557,37 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   end
   always @* begin
     stage_fatal_code = 4'd0;  // default, gen/virtq/packed_expand.ts:68
-    case (stage_state)  // gen/virtq/packed_expand.ts:132
+    case (stage_state)  // gen/virtq/packed_expand.ts:137
       STAGE_STATE_IDLE: begin
-        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:134
-          if ((items_deq_data[177:176] == 2'd2) | (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:137
-            if ((~stage_item_drop) & (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:141
-              stage_fatal_code = items_deq_data[3:0];  // gen/virtq/packed_expand.ts:144
+        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:139
+          if ((items_deq_data[177:176] == 2'd2) | (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:142
+            if ((~stage_item_drop) & (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:146
+              stage_fatal_code = items_deq_data[3:0];  // gen/virtq/packed_expand.ts:149
             end
           end
         end
       end
       STAGE_STATE_CHECK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:182
-        end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:186
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:188
+        end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:192
           stage_fatal_code = 4'd9;  // gen/virtq/packed_expand.ts:93
         end
       end
       STAGE_STATE_WALK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:193
-        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:197
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:199
+        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:203
           stage_fatal_code = 4'd6;  // gen/virtq/packed_expand.ts:93
-        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:198
+        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:204
           stage_fatal_code = 4'd7;  // gen/virtq/packed_expand.ts:93
-        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:199
+        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:205
           stage_fatal_code = 4'd10;  // gen/virtq/packed_expand.ts:93
-        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:200
+        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:206
           stage_fatal_code = 4'd8;  // gen/virtq/packed_expand.ts:93
         end
       end
       STAGE_STATE_MORE_WAIT: begin
-        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:220
-          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:222
+        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:226
+          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:228
             stage_fatal_code = 4'd9;  // gen/virtq/packed_expand.ts:93
           end
         end
@@ -1518,17 +1597,17 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   end
   always @* begin
     stage_pop = 1'b0;  // default, gen/virtq/packed_expand.ts:69
-    case (stage_state)  // gen/virtq/packed_expand.ts:132
+    case (stage_state)  // gen/virtq/packed_expand.ts:137
       STAGE_STATE_IDLE: begin
-        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:134
-          if ((items_deq_data[177:176] == 2'd2) | (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:137
-            stage_pop = 1'b1;  // gen/virtq/packed_expand.ts:138
-          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:147
-            stage_pop = 1'b1;  // gen/virtq/packed_expand.ts:148
-          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:160
-            stage_pop = 1'b1;  // gen/virtq/packed_expand.ts:161
-          end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:165
-            stage_pop = 1'b1;  // gen/virtq/packed_expand.ts:166
+        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:139
+          if ((items_deq_data[177:176] == 2'd2) | (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:142
+            stage_pop = 1'b1;  // gen/virtq/packed_expand.ts:143
+          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:152
+            stage_pop = 1'b1;  // gen/virtq/packed_expand.ts:153
+          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:166
+            stage_pop = 1'b1;  // gen/virtq/packed_expand.ts:167
+          end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:171
+            stage_pop = 1'b1;  // gen/virtq/packed_expand.ts:172
           end
         end
       end
@@ -1537,46 +1616,46 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   end
   always @* begin
     stage_retire_now = 1'b0;  // default, gen/virtq/packed_expand.ts:72
-    case (stage_state)  // gen/virtq/packed_expand.ts:132
+    case (stage_state)  // gen/virtq/packed_expand.ts:137
       STAGE_STATE_IDLE: begin
-        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:134
-          if ((items_deq_data[177:176] == 2'd2) | (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:137
+        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:139
+          if ((items_deq_data[177:176] == 2'd2) | (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:142
             stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:75
-          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:147
-          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:160
+          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:152
+          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:166
             stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:75
-          end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:165
+          end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:171
             stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:75
           end
         end
       end
       STAGE_STATE_CHECK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:182
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:188
           stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:75
-        end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:186
+        end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:192
           stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:75
         end
       end
       STAGE_STATE_WALK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:193
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:199
           stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:75
-        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:197
+        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:203
           stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:75
-        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:198
+        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:204
           stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:75
-        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:199
+        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:205
           stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:75
-        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:200
+        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:206
           stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:75
-        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:201
-          if (stage_last) begin  // gen/virtq/packed_expand.ts:208
+        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:207
+          if (stage_last) begin  // gen/virtq/packed_expand.ts:214
             stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:75
           end
         end
       end
       STAGE_STATE_MORE_WAIT: begin
-        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:220
-          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:222
+        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:226
+          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:228
             stage_retire_now = 1'b1;  // gen/virtq/packed_expand.ts:75
           end
         end
@@ -1586,46 +1665,46 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   end
   always @* begin
     stage_retire_now_queue = 1'b0;  // default, gen/virtq/packed_expand.ts:73
-    case (stage_state)  // gen/virtq/packed_expand.ts:132
+    case (stage_state)  // gen/virtq/packed_expand.ts:137
       STAGE_STATE_IDLE: begin
-        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:134
-          if ((items_deq_data[177:176] == 2'd2) | (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:137
+        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:139
+          if ((items_deq_data[177:176] == 2'd2) | (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:142
             stage_retire_now_queue = items_deq_data[175];  // gen/virtq/packed_expand.ts:76
-          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:147
-          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:160
+          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:152
+          end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:166
             stage_retire_now_queue = items_deq_data[175];  // gen/virtq/packed_expand.ts:76
-          end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:165
+          end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:171
             stage_retire_now_queue = items_deq_data[175];  // gen/virtq/packed_expand.ts:76
           end
         end
       end
       STAGE_STATE_CHECK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:182
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:188
           stage_retire_now_queue = stage_queue;  // gen/virtq/packed_expand.ts:76
-        end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:186
+        end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:192
           stage_retire_now_queue = stage_queue;  // gen/virtq/packed_expand.ts:76
         end
       end
       STAGE_STATE_WALK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:193
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:199
           stage_retire_now_queue = stage_queue;  // gen/virtq/packed_expand.ts:76
-        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:197
+        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:203
           stage_retire_now_queue = stage_queue;  // gen/virtq/packed_expand.ts:76
-        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:198
+        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:204
           stage_retire_now_queue = stage_queue;  // gen/virtq/packed_expand.ts:76
-        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:199
+        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:205
           stage_retire_now_queue = stage_queue;  // gen/virtq/packed_expand.ts:76
-        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:200
+        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:206
           stage_retire_now_queue = stage_queue;  // gen/virtq/packed_expand.ts:76
-        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:201
-          if (stage_last) begin  // gen/virtq/packed_expand.ts:208
+        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:207
+          if (stage_last) begin  // gen/virtq/packed_expand.ts:214
             stage_retire_now_queue = stage_queue;  // gen/virtq/packed_expand.ts:76
           end
         end
       end
       STAGE_STATE_MORE_WAIT: begin
-        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:220
-          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:222
+        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:226
+          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:228
             stage_retire_now_queue = stage_queue;  // gen/virtq/packed_expand.ts:76
           end
         end
@@ -1635,23 +1714,25 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   end
   assign stage_slot = 5'd4 + {1'b0, table_cons_reg[3:0]};  // gen/virtq/packed_expand.ts:106
   assign stage_rd_at = {table_cons_reg[3:0], ((stage_state == STAGE_STATE_WALK) ? (stage_k + 3'd1) : stage_k)};  // gen/virtq/packed_expand.ts:108
-  assign stage_total_next = stage_total + {7'd0, stage_cur[95:64]};  // gen/virtq/packed_expand.ts:123
-  assign stage_last = stage_table_left == 16'd1;  // gen/virtq/packed_expand.ts:124
-  assign stage_batch_end = {1'b0, stage_k} == (stage_table_n - 4'd1);  // gen/virtq/packed_expand.ts:125
-  assign stage_active = ~(stage_state == STAGE_STATE_IDLE);  // gen/virtq/packed_expand.ts:232
-  assign done_in_take = done_in_valid & ((used_drop | used_merge) | used_slot_free);  // gen/virtq/packed_used.ts:180
+  assign stage_total_next = stage_total + {7'd0, stage_cur[95:64]};  // gen/virtq/packed_expand.ts:125
+  assign stage_ld_saw = (stage_state == STAGE_STATE_WALK) ? (stage_saw_write | stage_cur[113]) : stage_saw_write;  // gen/virtq/packed_expand.ts:127
+  assign stage_ld_total = (stage_state == STAGE_STATE_WALK) ? stage_total_next : stage_total;  // gen/virtq/packed_expand.ts:128
+  assign stage_last = stage_table_left == 16'd1;  // gen/virtq/packed_expand.ts:129
+  assign stage_batch_end = {1'b0, stage_k} == (stage_table_n - 4'd1);  // gen/virtq/packed_expand.ts:130
+  assign stage_active = ~(stage_state == STAGE_STATE_IDLE);  // gen/virtq/packed_expand.ts:238
+  assign done_in_take = done_in_valid & ((used_drop | used_merge) | used_slot_free);  // gen/virtq/packed_used.ts:181
   assign event_take = ((used_state == USED_STATE_GATHER) & ev_wr_valid) & (~event_busy);  // gen/virtq/packed_used.ts:144
-  assign used_drop = _select_12 | _select_13;  // gen/virtq/packed_used.ts:169
-  assign used_slot_free = (used_tail - used_head) < 4'd8;  // gen/virtq/packed_used.ts:170
-  assign used_unissued = used_tail != used_issue;  // gen/virtq/packed_used.ts:171
-  assign used_merge = ((((done_in_valid & features[35]) & used_open_complete) & used_unissued) & (done_in_queue == used_last_queue)) & (~used_drop);  // gen/virtq/packed_used.ts:176
-  assign used_accept = done_in_take & (~used_drop);  // gen/virtq/packed_used.ts:181
-  assign used_complete = (used_writable_rd0[47:32] == done_in_id) & (used_writable_rd0[31:0] == done_in_len);  // gen/virtq/packed_used.ts:183
-  assign used_pending = used_tail - used_issue;  // gen/virtq/packed_used.ts:221
-  assign used_flags_done = wr_status_valid & wr_status_id[0];  // gen/virtq/packed_used.ts:297
-  assign event_done = wr_status_valid & wr_status_id[4];  // gen/virtq/packed_used.ts:303
-  assign used_fatal = wr_status_valid & (wr_status_error != 3'd0);  // gen/virtq/packed_used.ts:307
-  assign used_busy = (((~(used_state == USED_STATE_GATHER)) | (used_head != used_tail)) | event_busy) | done_in_valid;  // gen/virtq/packed_used.ts:344
+  assign used_drop = _select_12 | _select_13;  // gen/virtq/packed_used.ts:170
+  assign used_slot_free = (used_tail - used_head) < 4'd8;  // gen/virtq/packed_used.ts:171
+  assign used_unissued = used_tail != used_issue;  // gen/virtq/packed_used.ts:172
+  assign used_merge = ((((done_in_valid & features[35]) & used_open_complete) & used_unissued) & (done_in_queue == used_last_queue)) & (~used_drop);  // gen/virtq/packed_used.ts:177
+  assign used_accept = done_in_take & (~used_drop);  // gen/virtq/packed_used.ts:182
+  assign used_complete = (used_writable_rd0[47:32] == done_in_id) & (used_writable_rd0[31:0] == done_in_len);  // gen/virtq/packed_used.ts:184
+  assign used_pending = used_tail - used_issue;  // gen/virtq/packed_used.ts:222
+  assign used_flags_done = wr_status_valid & wr_status_id[0];  // gen/virtq/packed_used.ts:298
+  assign event_done = wr_status_valid & wr_status_id[4];  // gen/virtq/packed_used.ts:304
+  assign used_fatal = wr_status_valid & (wr_status_error != 3'd0);  // gen/virtq/packed_used.ts:308
+  assign used_busy = (((~(used_state == USED_STATE_GATHER)) | (used_head != used_tail)) | event_busy) | done_in_valid;  // gen/virtq/packed_used.ts:345
   assign notify_pick_after_or_p0 = _and_14 & notify_pick_mask;  // gen/lib/priority.ts:8
   assign notify_pick_after_or_p1 = {(notify_pick_after_or_p0[1] | notify_pick_after_or_p0[0]), notify_pick_after_or_p0[0]};  // gen/lib/priority.ts:57
   assign notify_pick_after_in = _and_14 & notify_pick_mask;  // gen/lib/priority.ts:8
@@ -1666,14 +1747,14 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   assign notify_pick_valid = notify_pick_locked | (|_and_14);  // gen/lib/arbiter.ts:74
   assign notify_pick_grant = notify_pick_locked ? notify_pick_lock_grant : (notify_pick_after_valid ? ((_and_14 & notify_pick_mask) & (~(notify_pick_after_or_p1 << 1))) : (_and_14 & (~(notify_pick_all_or_p1 << 1))));  // gen/lib/arbiter.ts:75
   assign notify_pick_above = notify_pick_locked ? notify_pick_lock_above : (notify_pick_after_valid ? (notify_pick_after_or_p1 << 1) : (notify_pick_all_or_p1 << 1));  // gen/lib/arbiter.ts:78
-  assign notify_taken = (notify_state == NOTIFY_STATE_IDLE) & notify_pick_valid;  // gen/virtq/packed_used.ts:392
+  assign notify_taken = (notify_state == NOTIFY_STATE_IDLE) & notify_pick_valid;  // gen/virtq/packed_used.ts:393
   always @* begin
-    notify_fatal = 1'b0;  // default, gen/virtq/packed_used.ts:394
-    case (notify_state)  // gen/virtq/packed_used.ts:421
+    notify_fatal = 1'b0;  // default, gen/virtq/packed_used.ts:395
+    case (notify_state)  // gen/virtq/packed_used.ts:423
       NOTIFY_STATE_WAIT: begin
-        if (rd_status_valid & (rd_status_id[1:0] == 2'd1)) begin  // gen/virtq/packed_used.ts:435
-          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_used.ts:436
-            notify_fatal = 1'b1;  // gen/virtq/packed_used.ts:437
+        if (rd_status_valid & (rd_status_id[1:0] == 2'd1)) begin  // gen/virtq/packed_used.ts:437
+          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_used.ts:438
+            notify_fatal = 1'b1;  // gen/virtq/packed_used.ts:439
           end
         end
       end
@@ -1681,20 +1762,31 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
     endcase
   end
   always @* begin
-    notify_irq = 2'd0;  // default, gen/virtq/packed_used.ts:395
-    case (notify_state)  // gen/virtq/packed_used.ts:421
+    notify_irq = 2'd0;  // default, gen/virtq/packed_used.ts:396
+    case (notify_state)  // gen/virtq/packed_used.ts:423
       NOTIFY_STATE_DECIDE: begin
-        if ((notify_need & (~_select_16)) & (~_select_17)) begin  // gen/virtq/packed_used.ts:442
-          notify_irq = 2'd1 << notify_queue;  // gen/virtq/packed_used.ts:442
+        if ((notify_need & (~_select_16)) & (~_select_17)) begin  // gen/virtq/packed_used.ts:444
+          notify_irq = 2'd1 << notify_queue;  // gen/virtq/packed_used.ts:444
         end
       end
       default: begin end
     endcase
   end
-  assign notify_need = ((event_line[31:16] == 16'd2) & features[29]) ? (((notify_idx - ((event_line[15] != notify_wrap) ? ({1'b0, event_line[14:0]} - _select_18) : {1'b0, event_line[14:0]})) - 16'd1) < notify_adv) : (event_line[31:16] != 16'd1);  // gen/virtq/packed_used.ts:416
-  assign notify_active = ~(notify_state == NOTIFY_STATE_IDLE);  // gen/virtq/packed_used.ts:453
-  assign reset_finish_0 = ((((resetting_0 & (inflight_0 == 16'd0)) & (~(((~(walk_state == WALK_STATE_IDLE)) & (walk_queue == 1'b0)) | ((((({2'd0, (2'd0 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_0 == 1'b0)) | (({2'd0, (2'd1 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_1 == 1'b0))) | (({2'd0, (2'd2 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_2 == 1'b0))) | (({2'd0, (2'd3 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_3 == 1'b0)))))) & (items_of_0 == 5'd0)) & (~(notify_active & (notify_queue == 1'b0)))) & ((used_seq == used_seq_done) & (~used_busy));  // gen/virtq/packed_engine.ts:256
-  assign reset_finish_1 = ((((resetting_1 & (inflight_1 == 16'd0)) & (~(((~(walk_state == WALK_STATE_IDLE)) & (walk_queue == 1'b1)) | ((((({2'd0, (2'd0 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_0 == 1'b1)) | (({2'd0, (2'd1 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_1 == 1'b1))) | (({2'd0, (2'd2 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_2 == 1'b1))) | (({2'd0, (2'd3 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_3 == 1'b1)))))) & (items_of_1 == 5'd0)) & (~(notify_active & (notify_queue == 1'b1)))) & ((used_seq == used_seq_done) & (~used_busy));  // gen/virtq/packed_engine.ts:256
+  always @* begin
+    notify_polled = 1'b0;  // default, gen/virtq/packed_used.ts:397
+    case (notify_state)  // gen/virtq/packed_used.ts:423
+      NOTIFY_STATE_DECIDE: begin
+        if (_select_18) begin  // gen/virtq/packed_used.ts:447
+          notify_polled = 1'b1;  // gen/virtq/packed_used.ts:449
+        end
+      end
+      default: begin end
+    endcase
+  end
+  assign notify_need = ((event_line[31:16] == 16'd2) & features[29]) ? (((notify_idx - ((event_line[15] != notify_wrap) ? ({1'b0, event_line[14:0]} - _select_19) : {1'b0, event_line[14:0]})) - 16'd1) < notify_adv) : (event_line[31:16] != 16'd1);  // gen/virtq/packed_used.ts:418
+  assign notify_active = ~(notify_state == NOTIFY_STATE_IDLE);  // gen/virtq/packed_used.ts:459
+  assign reset_finish_0 = ((((resetting_0 & (inflight_0 == 16'd0)) & (~(((~(walk_state == WALK_STATE_IDLE)) & (walk_queue == 1'b0)) | ((((({2'd0, (2'd0 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_0 == 1'b0)) | (({2'd0, (2'd1 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_1 == 1'b0))) | (({2'd0, (2'd2 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_2 == 1'b0))) | (({2'd0, (2'd3 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_3 == 1'b0)))))) & (items_of_0 == 5'd0)) & (~(notify_active & (notify_queue == 1'b0)))) & ((used_seq == used_seq_done) & (~used_busy));  // gen/virtq/packed_engine.ts:260
+  assign reset_finish_1 = ((((resetting_1 & (inflight_1 == 16'd0)) & (~(((~(walk_state == WALK_STATE_IDLE)) & (walk_queue == 1'b1)) | ((((({2'd0, (2'd0 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_0 == 1'b1)) | (({2'd0, (2'd1 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_1 == 1'b1))) | (({2'd0, (2'd2 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_2 == 1'b1))) | (({2'd0, (2'd3 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_3 == 1'b1)))))) & (items_of_1 == 5'd0)) & (~(notify_active & (notify_queue == 1'b1)))) & ((used_seq == used_seq_done) & (~used_busy));  // gen/virtq/packed_engine.ts:260
 
   // ---- registers
   always @(posedge clk) begin
@@ -1746,6 +1838,7 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       ring_cons <= 4'd0;
       fetch_on <= 1'b0;
       fetch_issue <= 1'b0;
+      walk_seen <= 1'b0;
       table_alloc <= 5'd0;
       table_fill <= 5'd0;
       walk_q_ready_0 <= 1'b0;
@@ -1756,6 +1849,9 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       sched_mask <= 2'd0;
       sched_lock_above <= 2'd0;
       walk_others_wait <= 1'b0;
+      poll_queue <= 1'b0;
+      poll_left <= 3'd0;
+      poll_timer <= 7'd0;
       stage_state <= STAGE_STATE_IDLE;
       table_cons_reg <= 5'd0;
       stage_queue <= 1'b0;
@@ -1802,29 +1898,29 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       reset_done_reg <= 1'b0;
       irq_reg <= 2'd0;
     end else begin
-      if (stage_discard) begin  // gen/virtq/packed_fetch.ts:210
-        stage_wr <= stage_commit;  // gen/virtq/packed_fetch.ts:210
+      if (stage_discard) begin  // gen/virtq/packed_fetch.ts:211
+        stage_wr <= stage_commit;  // gen/virtq/packed_fetch.ts:211
       end else begin
-        stage_wr <= stage_push ? (stage_wr + 8'd1) : stage_wr;  // gen/virtq/packed_fetch.ts:210
+        stage_wr <= stage_push ? (stage_wr + 8'd1) : stage_wr;  // gen/virtq/packed_fetch.ts:211
       end
-      if (stage_commit_now) begin  // gen/virtq/packed_fetch.ts:211
-        stage_commit <= stage_push ? (stage_wr + 8'd1) : stage_wr;  // gen/virtq/packed_fetch.ts:211
+      if (stage_commit_now) begin  // gen/virtq/packed_fetch.ts:212
+        stage_commit <= stage_push ? (stage_wr + 8'd1) : stage_wr;  // gen/virtq/packed_fetch.ts:212
       end
-      stage_rd <= (chain_valid & chain_ready) ? (stage_rd + 8'd1) : stage_rd;  // gen/virtq/packed_fetch.ts:228
-      stage_waiting <= stage_commit_now | (((chain_valid & chain_ready) ? (stage_rd + 8'd1) : stage_rd) != stage_commit);  // gen/virtq/packed_fetch.ts:230
-      walk_failed <= _select_19;  // gen/virtq/packed_fetch.ts:368
-      walk_expect_decision <= expect_decision;  // gen/virtq/packed_fetch.ts:384
-      if (ev_wr_grant) begin  // gen/virtq/packed_fetch.ts:393
-        walk_ev_req <= 1'b0;  // gen/virtq/packed_fetch.ts:393
+      stage_rd <= (chain_valid & chain_ready) ? (stage_rd + 8'd1) : stage_rd;  // gen/virtq/packed_fetch.ts:229
+      stage_waiting <= stage_commit_now | (((chain_valid & chain_ready) ? (stage_rd + 8'd1) : stage_rd) != stage_commit);  // gen/virtq/packed_fetch.ts:231
+      walk_failed <= _select_20;  // gen/virtq/packed_fetch.ts:371
+      walk_expect_decision <= expect_decision;  // gen/virtq/packed_fetch.ts:387
+      if (ev_wr_grant) begin  // gen/virtq/packed_fetch.ts:396
+        walk_ev_req <= 1'b0;  // gen/virtq/packed_fetch.ts:396
       end
-      if (rd_status_valid & (rd_status_id[1:0] == 2'd0)) begin  // gen/virtq/packed_fetch.ts:422
-        ring_fill <= ring_fill + 4'd1;  // gen/virtq/packed_fetch.ts:423
+      if (rd_status_valid & (rd_status_id[1:0] == 2'd0)) begin  // gen/virtq/packed_fetch.ts:439
+        ring_fill <= ring_fill + 4'd1;  // gen/virtq/packed_fetch.ts:440
       end
-      if (rd_status_valid & (rd_status_id[1:0] == 2'd2)) begin  // gen/virtq/packed_fetch.ts:426
-        table_fill <= table_fill + 5'd1;  // gen/virtq/packed_fetch.ts:427
+      if (rd_status_valid & (rd_status_id[1:0] == 2'd2)) begin  // gen/virtq/packed_fetch.ts:443
+        table_fill <= table_fill + 5'd1;  // gen/virtq/packed_fetch.ts:444
       end
-      walk_q_ready_0 <= q0_enable & (q0_size != 16'd0);  // gen/virtq/packed_fetch.ts:434
-      walk_q_ready_1 <= q1_enable & (q1_size != 16'd0);  // gen/virtq/packed_fetch.ts:434
+      walk_q_ready_0 <= q0_enable & (q0_size != 16'd0);  // gen/virtq/packed_fetch.ts:451
+      walk_q_ready_1 <= q1_enable & (q1_size != 16'd0);  // gen/virtq/packed_fetch.ts:451
       if (sched_valid) begin  // gen/lib/arbiter.ts:79
         if (walk_state == WALK_STATE_IDLE) begin  // gen/lib/arbiter.ts:80
           sched_locked <= 1'b0;  // gen/lib/arbiter.ts:81
@@ -1836,366 +1932,393 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
           sched_lock_above <= sched_above;  // gen/lib/arbiter.ts:88
         end
       end
-      walk_others_wait <= (_cat_5 & (~(2'd1 << walk_queue))) != 2'd0;  // gen/virtq/packed_fetch.ts:452
-      if ((fetch_on & (~fetch_issue)) & ring_slot_free) begin  // gen/virtq/packed_fetch.ts:464
-        fetch_issue <= 1'b1;  // gen/virtq/packed_fetch.ts:467
+      walk_others_wait <= (_cat_5 & (~(2'd1 << walk_queue))) != 2'd0;  // gen/virtq/packed_fetch.ts:469
+      if ((fetch_on & (~fetch_issue)) & ring_slot_free) begin  // gen/virtq/packed_fetch.ts:481
+        fetch_issue <= 1'b1;  // gen/virtq/packed_fetch.ts:484
       end
-      if (ring_rd_grant) begin  // gen/virtq/packed_fetch.ts:470
-        ring_alloc <= ring_alloc + 4'd1;  // gen/virtq/packed_fetch.ts:473
-        fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:474
+      if (ring_rd_grant) begin  // gen/virtq/packed_fetch.ts:487
+        ring_alloc <= ring_alloc + 4'd1;  // gen/virtq/packed_fetch.ts:490
+        fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:491
       end
-      if (walk_found & (~walk_ev_off)) begin  // gen/virtq/packed_fetch.ts:643
-        walk_ev_off_wanted <= 1'b1;  // gen/virtq/packed_fetch.ts:643
+      if (walk_found & (~walk_ev_off)) begin  // gen/virtq/packed_fetch.ts:703
+        walk_ev_off_wanted <= 1'b1;  // gen/virtq/packed_fetch.ts:703
       end
-      if (walk_ev_off_wanted & walk_ev_free) begin  // gen/virtq/packed_fetch.ts:644
-        walk_ev_req <= 1'b1;  // gen/virtq/packed_fetch.ts:645
-        walk_ev_queue <= walk_queue;  // gen/virtq/packed_fetch.ts:648
-        walk_ev_off_wanted <= 1'b0;  // gen/virtq/packed_fetch.ts:649
-        walk_ev_off <= 1'b1;  // gen/virtq/packed_fetch.ts:650
-        walk_ev_checked <= 1'b0;  // gen/virtq/packed_fetch.ts:651
-        if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:652
-          ev_off_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:652
+      if (walk_found) begin  // gen/virtq/packed_fetch.ts:704
+        walk_seen <= 1'b1;  // gen/virtq/packed_fetch.ts:704
+      end
+      if (poll_timer != 7'd0) begin  // gen/virtq/packed_fetch.ts:716
+        poll_timer <= poll_timer - 7'd1;  // gen/virtq/packed_fetch.ts:716
+      end
+      if (poll_due) begin  // gen/virtq/packed_fetch.ts:717
+        if (_select_21) begin  // gen/virtq/packed_fetch.ts:718
+          if (poll_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:718
+            pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:718
+          end
+          if (poll_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:718
+            pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:718
+          end
         end
-        if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:652
-          ev_off_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:652
+        poll_left <= poll_left - 3'd1;  // gen/virtq/packed_fetch.ts:719
+        poll_timer <= 7'd63;  // gen/virtq/packed_fetch.ts:720
+      end
+      if (_select_22 | _select_23) begin  // gen/virtq/packed_fetch.ts:722
+        poll_left <= 3'd0;  // gen/virtq/packed_fetch.ts:722
+      end
+      if (poll_reload) begin  // gen/virtq/packed_fetch.ts:723
+        poll_queue <= poll_reload_queue;  // gen/virtq/packed_fetch.ts:724
+        poll_left <= 3'd4;  // gen/virtq/packed_fetch.ts:725
+        poll_timer <= 7'd63;  // gen/virtq/packed_fetch.ts:726
+      end
+      if (walk_ev_off_wanted & walk_ev_free) begin  // gen/virtq/packed_fetch.ts:729
+        walk_ev_req <= 1'b1;  // gen/virtq/packed_fetch.ts:730
+        walk_ev_queue <= walk_queue;  // gen/virtq/packed_fetch.ts:733
+        walk_ev_off_wanted <= 1'b0;  // gen/virtq/packed_fetch.ts:734
+        walk_ev_off <= 1'b1;  // gen/virtq/packed_fetch.ts:735
+        walk_ev_checked <= 1'b0;  // gen/virtq/packed_fetch.ts:736
+        if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:737
+          ev_off_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:737
+        end
+        if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:737
+          ev_off_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:737
         end
       end
-      case (walk_state)  // gen/virtq/packed_fetch.ts:655
+      case (walk_state)  // gen/virtq/packed_fetch.ts:740
         WALK_STATE_IDLE: begin
-          if (sched_valid) begin  // gen/virtq/packed_fetch.ts:657
-            walk_queue <= sched_index;  // gen/virtq/packed_fetch.ts:658
-            if (sched_index == 1'b0) begin  // gen/virtq/packed_fetch.ts:667
-              pending_0 <= 1'b0;  // gen/virtq/packed_fetch.ts:667
+          if (sched_valid) begin  // gen/virtq/packed_fetch.ts:742
+            walk_queue <= sched_index;  // gen/virtq/packed_fetch.ts:743
+            if (sched_index == 1'b0) begin  // gen/virtq/packed_fetch.ts:752
+              pending_0 <= 1'b0;  // gen/virtq/packed_fetch.ts:752
             end
-            if (sched_index == 1'b1) begin  // gen/virtq/packed_fetch.ts:667
-              pending_1 <= 1'b0;  // gen/virtq/packed_fetch.ts:667
+            if (sched_index == 1'b1) begin  // gen/virtq/packed_fetch.ts:752
+              pending_1 <= 1'b0;  // gen/virtq/packed_fetch.ts:752
             end
-            walk_retried <= 1'b0;  // gen/virtq/packed_fetch.ts:668
-            walk_ev_off <= _select_20;  // gen/virtq/packed_fetch.ts:669
-            walk_ev_checked <= _select_21;  // gen/virtq/packed_fetch.ts:670
-            walk_moved <= 1'b0;  // gen/virtq/packed_fetch.ts:671
-            walk_ev_off_wanted <= 1'b0;  // gen/virtq/packed_fetch.ts:672
-            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:594
-            walk_state <= WALK_STATE_START;  // gen/virtq/packed_fetch.ts:674
+            walk_retried <= 1'b0;  // gen/virtq/packed_fetch.ts:753
+            walk_ev_off <= _select_24;  // gen/virtq/packed_fetch.ts:754
+            walk_ev_checked <= _select_25;  // gen/virtq/packed_fetch.ts:755
+            walk_seen <= 1'b0;  // gen/virtq/packed_fetch.ts:756
+            walk_moved <= 1'b0;  // gen/virtq/packed_fetch.ts:757
+            walk_ev_off_wanted <= 1'b0;  // gen/virtq/packed_fetch.ts:758
+            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:631
+            walk_state <= WALK_STATE_START;  // gen/virtq/packed_fetch.ts:760
           end
         end
         WALK_STATE_START: begin
-          fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:479
-          fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:480
-          ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:481
-          fetch_on <= 1'b1;  // gen/virtq/packed_fetch.ts:485
-          walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:683
+          fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:496
+          fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:497
+          ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:498
+          fetch_on <= 1'b1;  // gen/virtq/packed_fetch.ts:502
+          walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:769
         end
         WALK_STATE_SLOT: begin
-          if (walk_resetting | (~items_enq_ready)) begin  // gen/virtq/packed_fetch.ts:686
-            if (walk_resetting & items_enq_ready) begin  // gen/virtq/packed_fetch.ts:688
-              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:594
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:601
-                avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:601
+          if (walk_resetting | (~items_enq_ready)) begin  // gen/virtq/packed_fetch.ts:772
+            if (walk_resetting & items_enq_ready) begin  // gen/virtq/packed_fetch.ts:774
+              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:631
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:638
+                avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:638
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:601
-                avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:601
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:638
+                avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:638
               end
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:602
-                avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:602
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:639
+                avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:639
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:602
-                avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:602
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:639
+                avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:639
               end
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:603
-                ev_armed_0 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:603
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:640
+                ev_armed_0 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:640
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:603
-                ev_armed_1 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:603
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:640
+                ev_armed_1 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:640
               end
-              if (1'b0) begin  // gen/virtq/packed_fetch.ts:604
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:604
-                  pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:604
+              if (1'b0) begin  // gen/virtq/packed_fetch.ts:641
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:641
+                  pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:641
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:604
-                  pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:604
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:641
+                  pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:641
                 end
               end
-              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:479
-              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:480
-              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:481
-              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:606
+              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:496
+              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:497
+              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:498
+              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:643
             end
-          end else if (ring_filled) begin  // gen/virtq/packed_fetch.ts:693
-            if (_select_7) begin  // gen/virtq/packed_fetch.ts:695
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:611
-                halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:611
+          end else if (ring_filled) begin  // gen/virtq/packed_fetch.ts:779
+            if (_select_7) begin  // gen/virtq/packed_fetch.ts:781
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:648
+                halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:648
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:611
-                halted_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:611
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:648
+                halted_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:648
               end
-              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:594
-              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:479
-              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:480
-              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:481
-              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:614
+              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:631
+              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:496
+              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:497
+              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:498
+              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:651
             end else begin
-              walk_state <= WALK_STATE_LOAD;  // gen/virtq/packed_fetch.ts:695
+              walk_state <= WALK_STATE_LOAD;  // gen/virtq/packed_fetch.ts:781
             end
           end
         end
         WALK_STATE_LOAD: begin
-          walk_state <= WALK_STATE_WALK;  // gen/virtq/packed_fetch.ts:709
+          walk_state <= WALK_STATE_WALK;  // gen/virtq/packed_fetch.ts:788
         end
         WALK_STATE_WALK: begin
-          if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:712
-          end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:715
-            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:594
-            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:601
-              avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:601
+          if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:791
+          end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:794
+            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:631
+            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:638
+              avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:638
             end
-            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:601
-              avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:601
+            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:638
+              avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:638
             end
-            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:602
-              avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:602
+            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:639
+              avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:639
             end
-            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:602
-              avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:602
+            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:639
+              avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:639
             end
-            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:603
-              ev_armed_0 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:603
+            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:640
+              ev_armed_0 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:640
             end
-            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:603
-              ev_armed_1 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:603
+            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:640
+              ev_armed_1 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:640
             end
-            if (1'b0) begin  // gen/virtq/packed_fetch.ts:604
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:604
-                pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:604
+            if (1'b0) begin  // gen/virtq/packed_fetch.ts:641
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:641
+                pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:641
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:604
-                pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:604
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:641
+                pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:641
               end
             end
-            fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:479
-            fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:480
-            ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:481
-            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:606
-          end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:783
-            if (~walk_open) begin  // gen/virtq/packed_fetch.ts:784
-              walk_state <= WALK_STATE_ENDED;  // gen/virtq/packed_fetch.ts:784
-            end else if (walk_retried) begin  // gen/virtq/packed_fetch.ts:785
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:611
-                halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:611
+            fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:496
+            fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:497
+            ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:498
+            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:643
+          end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:853
+            if (~walk_open) begin  // gen/virtq/packed_fetch.ts:854
+              walk_state <= WALK_STATE_ENDED;  // gen/virtq/packed_fetch.ts:854
+            end else if (walk_retried) begin  // gen/virtq/packed_fetch.ts:855
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:648
+                halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:648
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:611
-                halted_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:611
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:648
+                halted_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:648
               end
-              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:594
-              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:479
-              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:480
-              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:481
-              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:614
+              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:631
+              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:496
+              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:497
+              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:498
+              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:651
             end else begin
-              walk_retried <= 1'b1;  // gen/virtq/packed_fetch.ts:788
-              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:479
-              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:480
-              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:481
-              fetch_on <= 1'b1;  // gen/virtq/packed_fetch.ts:485
-              walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:790
+              walk_retried <= 1'b1;  // gen/virtq/packed_fetch.ts:858
+              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:496
+              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:497
+              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:498
+              fetch_on <= 1'b1;  // gen/virtq/packed_fetch.ts:502
+              walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:860
             end
-          end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:793
-            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:611
-              halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:611
+          end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:863
+            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:648
+              halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:648
             end
-            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:611
-              halted_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:611
+            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:648
+              halted_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:648
             end
-            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:594
-            fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:479
-            fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:480
-            ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:481
-            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:614
-          end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:794
-            walk_state <= WALK_STATE_TABLE;  // gen/virtq/packed_fetch.ts:797
+            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:631
+            fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:496
+            fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:497
+            ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:498
+            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:651
+          end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:864
+            walk_state <= WALK_STATE_TABLE;  // gen/virtq/packed_fetch.ts:867
           end else begin
-            walk_open <= 1'b1;  // gen/virtq/packed_fetch.ts:800
-            walk_retried <= 1'b0;  // gen/virtq/packed_fetch.ts:805
-            if (~walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:829
-              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:594
+            walk_open <= 1'b1;  // gen/virtq/packed_fetch.ts:870
+            walk_retried <= 1'b0;  // gen/virtq/packed_fetch.ts:875
+            if (~walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:893
+              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:631
             end
-            walk_moved <= 1'b1;  // gen/virtq/packed_fetch.ts:618
-            if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:831
-              ring_cons <= ring_cons + 4'd1;  // gen/virtq/packed_fetch.ts:629
-              if ((~walk_cur[112]) & walk_others_wait) begin  // gen/virtq/packed_fetch.ts:630
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:601
-                  avail_pos_0 <= walk_pos_next;  // gen/virtq/packed_fetch.ts:601
+            walk_moved <= 1'b1;  // gen/virtq/packed_fetch.ts:655
+            if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:895
+              ring_cons <= ring_cons + 4'd1;  // gen/virtq/packed_fetch.ts:666
+              if ((~walk_cur[112]) & walk_others_wait) begin  // gen/virtq/packed_fetch.ts:667
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:638
+                  avail_pos_0 <= walk_pos_next;  // gen/virtq/packed_fetch.ts:638
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:601
-                  avail_pos_1 <= walk_pos_next;  // gen/virtq/packed_fetch.ts:601
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:638
+                  avail_pos_1 <= walk_pos_next;  // gen/virtq/packed_fetch.ts:638
                 end
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:602
-                  avail_wrap_0 <= walk_pos_last ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:602
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:639
+                  avail_wrap_0 <= walk_pos_last ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:639
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:602
-                  avail_wrap_1 <= walk_pos_last ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:602
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:639
+                  avail_wrap_1 <= walk_pos_last ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:639
                 end
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:603
-                  ev_armed_0 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:603
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:640
+                  ev_armed_0 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:640
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:603
-                  ev_armed_1 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:603
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:640
+                  ev_armed_1 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:640
                 end
-                if (1'b1) begin  // gen/virtq/packed_fetch.ts:604
-                  if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:604
-                    pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:604
+                if (1'b1) begin  // gen/virtq/packed_fetch.ts:641
+                  if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:641
+                    pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:641
                   end
-                  if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:604
-                    pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:604
+                  if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:641
+                    pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:641
                   end
                 end
-                fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:479
-                fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:480
-                ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:481
-                walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:606
+                fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:496
+                fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:497
+                ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:498
+                walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:643
               end else begin
-                walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:630
+                walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:667
               end
             end
           end
         end
         WALK_STATE_ENDED: begin
-          fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:479
-          fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:480
-          ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:481
-          if ((walk_resetting | (walk_ev_off & walk_expect_decision)) | walk_ev_armed_now) begin  // gen/virtq/packed_fetch.ts:727
-            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:601
-              avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:601
+          fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:496
+          fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:497
+          ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:498
+          if ((walk_resetting | (walk_ev_off & walk_expect_decision)) | walk_ev_armed_now) begin  // gen/virtq/packed_fetch.ts:806
+            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:638
+              avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:638
             end
-            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:601
-              avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:601
+            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:638
+              avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:638
             end
-            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:602
-              avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:602
+            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:639
+              avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:639
             end
-            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:602
-              avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:602
+            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:639
+              avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:639
             end
-            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:603
-              ev_armed_0 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:603
+            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:640
+              ev_armed_0 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:640
             end
-            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:603
-              ev_armed_1 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:603
+            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:640
+              ev_armed_1 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:640
             end
-            if (1'b0) begin  // gen/virtq/packed_fetch.ts:604
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:604
-                pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:604
+            if (1'b0) begin  // gen/virtq/packed_fetch.ts:641
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:641
+                pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:641
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:604
-                pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:604
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:641
+                pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:641
               end
             end
-            fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:479
-            fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:480
-            ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:481
-            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:606
-          end else if (walk_ev_free) begin  // gen/virtq/packed_fetch.ts:727
-            walk_ev_req <= 1'b1;  // gen/virtq/packed_fetch.ts:731
-            walk_ev_queue <= walk_queue;  // gen/virtq/packed_fetch.ts:734
-            walk_ev_off_wanted <= 1'b0;  // gen/virtq/packed_fetch.ts:735
-            walk_ev_off <= 1'b0;  // gen/virtq/packed_fetch.ts:736
-            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:737
-              ev_off_0 <= 1'b0;  // gen/virtq/packed_fetch.ts:737
+            fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:496
+            fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:497
+            ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:498
+            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:643
+          end else if (walk_ev_free) begin  // gen/virtq/packed_fetch.ts:806
+            walk_ev_req <= 1'b1;  // gen/virtq/packed_fetch.ts:810
+            walk_ev_queue <= walk_queue;  // gen/virtq/packed_fetch.ts:813
+            walk_ev_off_wanted <= 1'b0;  // gen/virtq/packed_fetch.ts:814
+            walk_ev_off <= 1'b0;  // gen/virtq/packed_fetch.ts:815
+            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:816
+              ev_off_0 <= 1'b0;  // gen/virtq/packed_fetch.ts:816
             end
-            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:737
-              ev_off_1 <= 1'b0;  // gen/virtq/packed_fetch.ts:737
+            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:816
+              ev_off_1 <= 1'b0;  // gen/virtq/packed_fetch.ts:816
             end
-            walk_state <= WALK_STATE_ENABLE_WAIT;  // gen/virtq/packed_fetch.ts:738
+            walk_state <= WALK_STATE_ENABLE_WAIT;  // gen/virtq/packed_fetch.ts:817
           end
         end
         WALK_STATE_ENABLE_WAIT: begin
-          if (ev_wr_done) begin  // gen/virtq/packed_fetch.ts:743
-            if (ev_wr_error | walk_resetting) begin  // gen/virtq/packed_fetch.ts:744
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:601
-                avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:601
+          if (ev_wr_done) begin  // gen/virtq/packed_fetch.ts:822
+            if (ev_wr_error | walk_resetting) begin  // gen/virtq/packed_fetch.ts:823
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:638
+                avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:638
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:601
-                avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:601
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:638
+                avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:638
               end
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:602
-                avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:602
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:639
+                avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:639
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:602
-                avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:602
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:639
+                avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:639
               end
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:603
-                ev_armed_0 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:603
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:640
+                ev_armed_0 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:640
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:603
-                ev_armed_1 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:603
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:640
+                ev_armed_1 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:640
               end
-              if (1'b0) begin  // gen/virtq/packed_fetch.ts:604
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:604
-                  pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:604
+              if (1'b0) begin  // gen/virtq/packed_fetch.ts:641
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:641
+                  pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:641
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:604
-                  pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:604
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:641
+                  pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:641
                 end
               end
-              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:479
-              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:480
-              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:481
-              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:606
+              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:496
+              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:497
+              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:498
+              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:643
             end else begin
-              walk_ev_checked <= 1'b1;  // gen/virtq/packed_fetch.ts:745
-              walk_moved <= 1'b0;  // gen/virtq/packed_fetch.ts:746
-              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:479
-              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:480
-              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:481
-              fetch_on <= 1'b1;  // gen/virtq/packed_fetch.ts:485
-              walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:748
+              walk_ev_checked <= 1'b1;  // gen/virtq/packed_fetch.ts:824
+              walk_moved <= 1'b0;  // gen/virtq/packed_fetch.ts:825
+              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:496
+              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:497
+              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:498
+              fetch_on <= 1'b1;  // gen/virtq/packed_fetch.ts:502
+              walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:827
             end
           end
         end
         WALK_STATE_TABLE: begin
-          if (table_rd_grant) begin  // gen/virtq/packed_fetch.ts:754
-            table_alloc <= table_alloc + 5'd1;  // gen/virtq/packed_fetch.ts:765
-            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:594
-            walk_retried <= 1'b0;  // gen/virtq/packed_fetch.ts:767
-            walk_moved <= 1'b1;  // gen/virtq/packed_fetch.ts:618
-            if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:769
-              ring_cons <= ring_cons + 4'd1;  // gen/virtq/packed_fetch.ts:629
-              if (walk_others_wait) begin  // gen/virtq/packed_fetch.ts:630
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:601
-                  avail_pos_0 <= walk_pos_next;  // gen/virtq/packed_fetch.ts:601
+          if (table_rd_grant) begin  // gen/virtq/packed_fetch.ts:833
+            table_alloc <= table_alloc + 5'd1;  // gen/virtq/packed_fetch.ts:835
+            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:631
+            walk_retried <= 1'b0;  // gen/virtq/packed_fetch.ts:837
+            walk_moved <= 1'b1;  // gen/virtq/packed_fetch.ts:655
+            if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:839
+              ring_cons <= ring_cons + 4'd1;  // gen/virtq/packed_fetch.ts:666
+              if (walk_others_wait) begin  // gen/virtq/packed_fetch.ts:667
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:638
+                  avail_pos_0 <= walk_pos_next;  // gen/virtq/packed_fetch.ts:638
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:601
-                  avail_pos_1 <= walk_pos_next;  // gen/virtq/packed_fetch.ts:601
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:638
+                  avail_pos_1 <= walk_pos_next;  // gen/virtq/packed_fetch.ts:638
                 end
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:602
-                  avail_wrap_0 <= walk_pos_last ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:602
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:639
+                  avail_wrap_0 <= walk_pos_last ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:639
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:602
-                  avail_wrap_1 <= walk_pos_last ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:602
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:639
+                  avail_wrap_1 <= walk_pos_last ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:639
                 end
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:603
-                  ev_armed_0 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:603
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:640
+                  ev_armed_0 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:640
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:603
-                  ev_armed_1 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:603
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:640
+                  ev_armed_1 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:640
                 end
-                if (1'b1) begin  // gen/virtq/packed_fetch.ts:604
-                  if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:604
-                    pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:604
+                if (1'b1) begin  // gen/virtq/packed_fetch.ts:641
+                  if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:641
+                    pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:641
                   end
-                  if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:604
-                    pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:604
+                  if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:641
+                    pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:641
                   end
                 end
-                fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:479
-                fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:480
-                ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:481
-                walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:606
+                fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:496
+                fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:497
+                ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:498
+                walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:643
               end else begin
-                walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:630
+                walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:667
               end
             end else begin
-              walk_state <= WALK_STATE_LOAD;  // gen/virtq/packed_fetch.ts:771
+              walk_state <= WALK_STATE_LOAD;  // gen/virtq/packed_fetch.ts:841
             end
           end
         end
@@ -2203,72 +2326,72 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
       endcase
       stage_retire <= stage_retire_now;  // gen/virtq/packed_expand.ts:81
       stage_retire_queue <= stage_retire_now_queue;  // gen/virtq/packed_expand.ts:82
-      case (stage_state)  // gen/virtq/packed_expand.ts:132
+      case (stage_state)  // gen/virtq/packed_expand.ts:137
         STAGE_STATE_IDLE: begin
-          if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:134
-            if ((items_deq_data[177:176] == 2'd2) | (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:137
-            end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:147
-              stage_queue <= items_deq_data[175];  // gen/virtq/packed_expand.ts:149
-              stage_state <= STAGE_STATE_WAIT;  // gen/virtq/packed_expand.ts:158
+          if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:139
+            if ((items_deq_data[177:176] == 2'd2) | (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:142
+            end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:152
+              stage_queue <= items_deq_data[175];  // gen/virtq/packed_expand.ts:154
+              stage_state <= STAGE_STATE_WAIT;  // gen/virtq/packed_expand.ts:164
             end
           end
         end
         STAGE_STATE_WAIT: begin
-          if (table_fill != table_cons_reg) begin  // gen/virtq/packed_expand.ts:175
-            stage_state <= STAGE_STATE_CHECK;  // gen/virtq/packed_expand.ts:177
+          if (table_fill != table_cons_reg) begin  // gen/virtq/packed_expand.ts:181
+            stage_state <= STAGE_STATE_CHECK;  // gen/virtq/packed_expand.ts:183
           end
         end
         STAGE_STATE_CHECK: begin
-          if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:182
+          if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:188
             table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:86
             stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:88
-          end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:186
+          end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:192
             table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:86
             stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:88
           end else begin
-            stage_state <= STAGE_STATE_LOAD;  // gen/virtq/packed_expand.ts:187
+            stage_state <= STAGE_STATE_LOAD;  // gen/virtq/packed_expand.ts:193
           end
         end
         STAGE_STATE_LOAD: begin
-          stage_state <= STAGE_STATE_WALK;  // gen/virtq/packed_expand.ts:190
+          stage_state <= STAGE_STATE_WALK;  // gen/virtq/packed_expand.ts:196
         end
         STAGE_STATE_WALK: begin
-          if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:193
+          if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:199
             table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:86
             stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:88
-          end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:197
+          end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:203
             table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:86
             stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:88
-          end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:198
+          end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:204
             table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:86
             stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:88
-          end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:199
+          end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:205
             table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:86
             stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:88
-          end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:200
+          end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:206
             table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:86
             stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:88
-          end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:201
-            if (stage_last) begin  // gen/virtq/packed_expand.ts:208
+          end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:207
+            if (stage_last) begin  // gen/virtq/packed_expand.ts:214
               table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:86
               stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:88
-            end else if (stage_batch_end) begin  // gen/virtq/packed_expand.ts:211
-              stage_state <= STAGE_STATE_MORE;  // gen/virtq/packed_expand.ts:214
+            end else if (stage_batch_end) begin  // gen/virtq/packed_expand.ts:217
+              stage_state <= STAGE_STATE_MORE;  // gen/virtq/packed_expand.ts:220
             end
           end
         end
         STAGE_STATE_MORE: begin
-          if (more_rd_grant) begin  // gen/virtq/packed_expand.ts:218
-            stage_state <= STAGE_STATE_MORE_WAIT;  // gen/virtq/packed_expand.ts:218
+          if (more_rd_grant) begin  // gen/virtq/packed_expand.ts:224
+            stage_state <= STAGE_STATE_MORE_WAIT;  // gen/virtq/packed_expand.ts:224
           end
         end
         STAGE_STATE_MORE_WAIT: begin
-          if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:220
-            if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:222
+          if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:226
+            if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:228
               table_cons_reg <= table_cons_reg + 5'd1;  // gen/virtq/packed_expand.ts:86
               stage_state <= STAGE_STATE_IDLE;  // gen/virtq/packed_expand.ts:88
             end else begin
-              stage_state <= STAGE_STATE_LOAD;  // gen/virtq/packed_expand.ts:222
+              stage_state <= STAGE_STATE_LOAD;  // gen/virtq/packed_expand.ts:228
             end
           end
         end
@@ -2282,131 +2405,131 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
         event_busy <= 1'b1;  // gen/virtq/packed_used.ts:154
         event_word <= ev_wr_word;  // gen/virtq/packed_used.ts:155
         event_queue <= ev_wr_queue;  // gen/virtq/packed_used.ts:157
-        used_state <= USED_STATE_EVENT;  // gen/virtq/packed_used.ts:164
+        used_state <= USED_STATE_EVENT;  // gen/virtq/packed_used.ts:165
       end
-      if (used_accept) begin  // gen/virtq/packed_used.ts:195
-        if (done_in_queue == 1'b0) begin  // gen/virtq/packed_used.ts:196
-          used_pos_0 <= _mux_22[15:0];  // gen/virtq/packed_used.ts:196
+      if (used_accept) begin  // gen/virtq/packed_used.ts:196
+        if (done_in_queue == 1'b0) begin  // gen/virtq/packed_used.ts:197
+          used_pos_0 <= _mux_26[15:0];  // gen/virtq/packed_used.ts:197
         end
-        if (done_in_queue == 1'b1) begin  // gen/virtq/packed_used.ts:196
-          used_pos_1 <= _mux_22[15:0];  // gen/virtq/packed_used.ts:196
+        if (done_in_queue == 1'b1) begin  // gen/virtq/packed_used.ts:197
+          used_pos_1 <= _mux_26[15:0];  // gen/virtq/packed_used.ts:197
         end
-        if (_ge_23) begin  // gen/virtq/packed_used.ts:197
-          if (done_in_queue == 1'b0) begin  // gen/virtq/packed_used.ts:197
-            used_wrap_0 <= ~_select_26;  // gen/virtq/packed_used.ts:197
+        if (_ge_27) begin  // gen/virtq/packed_used.ts:198
+          if (done_in_queue == 1'b0) begin  // gen/virtq/packed_used.ts:198
+            used_wrap_0 <= ~_select_30;  // gen/virtq/packed_used.ts:198
           end
-          if (done_in_queue == 1'b1) begin  // gen/virtq/packed_used.ts:197
-            used_wrap_1 <= ~_select_26;  // gen/virtq/packed_used.ts:197
+          if (done_in_queue == 1'b1) begin  // gen/virtq/packed_used.ts:198
+            used_wrap_1 <= ~_select_30;  // gen/virtq/packed_used.ts:198
           end
         end
-        used_open_complete <= used_complete;  // gen/virtq/packed_used.ts:198
-        used_last_queue <= done_in_queue;  // gen/virtq/packed_used.ts:199
-        if (used_merge) begin  // gen/virtq/packed_used.ts:200
-          used_last_adjacent <= 1'b0;  // gen/virtq/packed_used.ts:203
+        used_open_complete <= used_complete;  // gen/virtq/packed_used.ts:199
+        used_last_queue <= done_in_queue;  // gen/virtq/packed_used.ts:200
+        if (used_merge) begin  // gen/virtq/packed_used.ts:201
+          used_last_adjacent <= 1'b0;  // gen/virtq/packed_used.ts:204
         end else begin
-          if (used_tail[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:208
-            used_slot_first_0 <= 1'b0;  // gen/virtq/packed_used.ts:208
+          if (used_tail[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:209
+            used_slot_first_0 <= 1'b0;  // gen/virtq/packed_used.ts:209
           end
-          if (used_tail[2:0] == 3'd1) begin  // gen/virtq/packed_used.ts:208
-            used_slot_first_1 <= 1'b0;  // gen/virtq/packed_used.ts:208
+          if (used_tail[2:0] == 3'd1) begin  // gen/virtq/packed_used.ts:209
+            used_slot_first_1 <= 1'b0;  // gen/virtq/packed_used.ts:209
           end
-          if (used_tail[2:0] == 3'd2) begin  // gen/virtq/packed_used.ts:208
-            used_slot_first_2 <= 1'b0;  // gen/virtq/packed_used.ts:208
+          if (used_tail[2:0] == 3'd2) begin  // gen/virtq/packed_used.ts:209
+            used_slot_first_2 <= 1'b0;  // gen/virtq/packed_used.ts:209
           end
-          if (used_tail[2:0] == 3'd3) begin  // gen/virtq/packed_used.ts:208
-            used_slot_first_3 <= 1'b0;  // gen/virtq/packed_used.ts:208
+          if (used_tail[2:0] == 3'd3) begin  // gen/virtq/packed_used.ts:209
+            used_slot_first_3 <= 1'b0;  // gen/virtq/packed_used.ts:209
           end
-          if (used_tail[2:0] == 3'd4) begin  // gen/virtq/packed_used.ts:208
-            used_slot_first_4 <= 1'b0;  // gen/virtq/packed_used.ts:208
+          if (used_tail[2:0] == 3'd4) begin  // gen/virtq/packed_used.ts:209
+            used_slot_first_4 <= 1'b0;  // gen/virtq/packed_used.ts:209
           end
-          if (used_tail[2:0] == 3'd5) begin  // gen/virtq/packed_used.ts:208
-            used_slot_first_5 <= 1'b0;  // gen/virtq/packed_used.ts:208
+          if (used_tail[2:0] == 3'd5) begin  // gen/virtq/packed_used.ts:209
+            used_slot_first_5 <= 1'b0;  // gen/virtq/packed_used.ts:209
           end
-          if (used_tail[2:0] == 3'd6) begin  // gen/virtq/packed_used.ts:208
-            used_slot_first_6 <= 1'b0;  // gen/virtq/packed_used.ts:208
+          if (used_tail[2:0] == 3'd6) begin  // gen/virtq/packed_used.ts:209
+            used_slot_first_6 <= 1'b0;  // gen/virtq/packed_used.ts:209
           end
-          if (used_tail[2:0] == 3'd7) begin  // gen/virtq/packed_used.ts:208
-            used_slot_first_7 <= 1'b0;  // gen/virtq/packed_used.ts:208
+          if (used_tail[2:0] == 3'd7) begin  // gen/virtq/packed_used.ts:209
+            used_slot_first_7 <= 1'b0;  // gen/virtq/packed_used.ts:209
           end
-          used_last_adjacent <= (done_in_slots == 16'd1) & (~_ge_23);  // gen/virtq/packed_used.ts:209
-          used_tail <= used_tail + 4'd1;  // gen/virtq/packed_used.ts:210
-          used_seq <= used_seq + 8'd1;  // gen/virtq/packed_used.ts:211
+          used_last_adjacent <= (done_in_slots == 16'd1) & (~_ge_27);  // gen/virtq/packed_used.ts:210
+          used_tail <= used_tail + 4'd1;  // gen/virtq/packed_used.ts:211
+          used_seq <= used_seq + 8'd1;  // gen/virtq/packed_used.ts:212
         end
       end
-      used_batch_quiet <= (((_select_27 == 16'd0) & (~done_in_valid)) | _select_29) | _select_30;  // gen/virtq/packed_used.ts:228
-      case (used_state)  // gen/virtq/packed_used.ts:262
+      used_batch_quiet <= (((_select_31 == 16'd0) & (~done_in_valid)) | _select_33) | _select_34;  // gen/virtq/packed_used.ts:229
+      case (used_state)  // gen/virtq/packed_used.ts:263
         USED_STATE_GATHER: begin
-          if (~event_take) begin  // gen/virtq/packed_used.ts:264
-            if ((used_pending != 4'd0) & (used_batch_k == 4'd0)) begin  // gen/virtq/packed_used.ts:265
-              used_batch_k <= 4'd1;  // gen/virtq/packed_used.ts:265
+          if (~event_take) begin  // gen/virtq/packed_used.ts:265
+            if ((used_pending != 4'd0) & (used_batch_k == 4'd0)) begin  // gen/virtq/packed_used.ts:266
+              used_batch_k <= 4'd1;  // gen/virtq/packed_used.ts:266
             end
-            if (_and_31 & (~(used_batch_k == 4'd4))) begin  // gen/virtq/packed_used.ts:266
-              used_batch_k <= used_batch_k + 4'd1;  // gen/virtq/packed_used.ts:266
+            if (_and_35 & (~(used_batch_k == 4'd4))) begin  // gen/virtq/packed_used.ts:267
+              used_batch_k <= used_batch_k + 4'd1;  // gen/virtq/packed_used.ts:267
             end
-            if ((used_batch_k != 4'd0) & (used_batch_age != 9'd448)) begin  // gen/virtq/packed_used.ts:267
-              used_batch_age <= used_batch_age + 9'd1;  // gen/virtq/packed_used.ts:267
+            if ((used_batch_k != 4'd0) & (used_batch_age != 9'd448)) begin  // gen/virtq/packed_used.ts:268
+              used_batch_age <= used_batch_age + 9'd1;  // gen/virtq/packed_used.ts:268
             end
-            if (((used_batch_k != 4'd0) & (~(_and_31 & (~(used_batch_k == 4'd4))))) & ((((used_batch_k == 4'd4) | (used_batch_k < used_pending)) | (used_batch_age == 9'd448)) | used_batch_quiet)) begin  // gen/virtq/packed_used.ts:268
-              used_batch_queue <= _select_28;  // gen/virtq/packed_used.ts:271
-              used_issue <= used_issue + used_batch_k;  // gen/virtq/packed_used.ts:272
-              if (used_issue[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:273
-                used_slot_first_0 <= used_batch_k != 4'd1;  // gen/virtq/packed_used.ts:273
+            if (((used_batch_k != 4'd0) & (~(_and_35 & (~(used_batch_k == 4'd4))))) & ((((used_batch_k == 4'd4) | (used_batch_k < used_pending)) | (used_batch_age == 9'd448)) | used_batch_quiet)) begin  // gen/virtq/packed_used.ts:269
+              used_batch_queue <= _select_32;  // gen/virtq/packed_used.ts:272
+              used_issue <= used_issue + used_batch_k;  // gen/virtq/packed_used.ts:273
+              if (used_issue[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:274
+                used_slot_first_0 <= used_batch_k != 4'd1;  // gen/virtq/packed_used.ts:274
               end
-              if (used_issue[2:0] == 3'd1) begin  // gen/virtq/packed_used.ts:273
-                used_slot_first_1 <= used_batch_k != 4'd1;  // gen/virtq/packed_used.ts:273
+              if (used_issue[2:0] == 3'd1) begin  // gen/virtq/packed_used.ts:274
+                used_slot_first_1 <= used_batch_k != 4'd1;  // gen/virtq/packed_used.ts:274
               end
-              if (used_issue[2:0] == 3'd2) begin  // gen/virtq/packed_used.ts:273
-                used_slot_first_2 <= used_batch_k != 4'd1;  // gen/virtq/packed_used.ts:273
+              if (used_issue[2:0] == 3'd2) begin  // gen/virtq/packed_used.ts:274
+                used_slot_first_2 <= used_batch_k != 4'd1;  // gen/virtq/packed_used.ts:274
               end
-              if (used_issue[2:0] == 3'd3) begin  // gen/virtq/packed_used.ts:273
-                used_slot_first_3 <= used_batch_k != 4'd1;  // gen/virtq/packed_used.ts:273
+              if (used_issue[2:0] == 3'd3) begin  // gen/virtq/packed_used.ts:274
+                used_slot_first_3 <= used_batch_k != 4'd1;  // gen/virtq/packed_used.ts:274
               end
-              if (used_issue[2:0] == 3'd4) begin  // gen/virtq/packed_used.ts:273
-                used_slot_first_4 <= used_batch_k != 4'd1;  // gen/virtq/packed_used.ts:273
+              if (used_issue[2:0] == 3'd4) begin  // gen/virtq/packed_used.ts:274
+                used_slot_first_4 <= used_batch_k != 4'd1;  // gen/virtq/packed_used.ts:274
               end
-              if (used_issue[2:0] == 3'd5) begin  // gen/virtq/packed_used.ts:273
-                used_slot_first_5 <= used_batch_k != 4'd1;  // gen/virtq/packed_used.ts:273
+              if (used_issue[2:0] == 3'd5) begin  // gen/virtq/packed_used.ts:274
+                used_slot_first_5 <= used_batch_k != 4'd1;  // gen/virtq/packed_used.ts:274
               end
-              if (used_issue[2:0] == 3'd6) begin  // gen/virtq/packed_used.ts:273
-                used_slot_first_6 <= used_batch_k != 4'd1;  // gen/virtq/packed_used.ts:273
+              if (used_issue[2:0] == 3'd6) begin  // gen/virtq/packed_used.ts:274
+                used_slot_first_6 <= used_batch_k != 4'd1;  // gen/virtq/packed_used.ts:274
               end
-              if (used_issue[2:0] == 3'd7) begin  // gen/virtq/packed_used.ts:273
-                used_slot_first_7 <= used_batch_k != 4'd1;  // gen/virtq/packed_used.ts:273
+              if (used_issue[2:0] == 3'd7) begin  // gen/virtq/packed_used.ts:274
+                used_slot_first_7 <= used_batch_k != 4'd1;  // gen/virtq/packed_used.ts:274
               end
-              used_batch_k <= 4'd0;  // gen/virtq/packed_used.ts:275
-              used_batch_age <= 9'd0;  // gen/virtq/packed_used.ts:276
-              used_state <= USED_STATE_CALC;  // gen/virtq/packed_used.ts:277
+              used_batch_k <= 4'd0;  // gen/virtq/packed_used.ts:276
+              used_batch_age <= 9'd0;  // gen/virtq/packed_used.ts:277
+              used_state <= USED_STATE_CALC;  // gen/virtq/packed_used.ts:278
             end
           end
         end
         USED_STATE_CALC: begin
-          used_state <= USED_STATE_BODY;  // gen/virtq/packed_used.ts:282
+          used_state <= USED_STATE_BODY;  // gen/virtq/packed_used.ts:283
         end
         USED_STATE_BODY: begin
-          if (wr_cmd_ready) begin  // gen/virtq/packed_used.ts:285
-            used_state <= USED_STATE_FLAGS;  // gen/virtq/packed_used.ts:287
+          if (wr_cmd_ready) begin  // gen/virtq/packed_used.ts:286
+            used_state <= USED_STATE_FLAGS;  // gen/virtq/packed_used.ts:288
           end
         end
         USED_STATE_FLAGS: begin
-          if (wr_cmd_ready) begin  // gen/virtq/packed_used.ts:289
-            used_state <= USED_STATE_GATHER;  // gen/virtq/packed_used.ts:289
-          end
-        end
-        USED_STATE_EVENT: begin
           if (wr_cmd_ready) begin  // gen/virtq/packed_used.ts:290
             used_state <= USED_STATE_GATHER;  // gen/virtq/packed_used.ts:290
           end
         end
+        USED_STATE_EVENT: begin
+          if (wr_cmd_ready) begin  // gen/virtq/packed_used.ts:291
+            used_state <= USED_STATE_GATHER;  // gen/virtq/packed_used.ts:291
+          end
+        end
         default: begin end
       endcase
-      if (used_flags_done) begin  // gen/virtq/packed_used.ts:299
-        used_head <= used_head + _select_34;  // gen/virtq/packed_used.ts:300
-        used_seq_done <= used_seq_done + {4'd0, _select_34};  // gen/virtq/packed_used.ts:301
+      if (used_flags_done) begin  // gen/virtq/packed_used.ts:300
+        used_head <= used_head + _select_38;  // gen/virtq/packed_used.ts:301
+        used_seq_done <= used_seq_done + {4'd0, _select_38};  // gen/virtq/packed_used.ts:302
       end
-      if (event_done) begin  // gen/virtq/packed_used.ts:304
-        event_busy <= 1'b0;  // gen/virtq/packed_used.ts:304
+      if (event_done) begin  // gen/virtq/packed_used.ts:305
+        event_busy <= 1'b0;  // gen/virtq/packed_used.ts:305
       end
-      used_rvalid <= mem_rd_valid;  // gen/virtq/packed_used.ts:335
+      used_rvalid <= mem_rd_valid;  // gen/virtq/packed_used.ts:336
       if (notify_pick_valid) begin  // gen/lib/arbiter.ts:79
         if (notify_state == NOTIFY_STATE_IDLE) begin  // gen/lib/arbiter.ts:80
           notify_pick_locked <= 1'b0;  // gen/lib/arbiter.ts:81
@@ -2418,416 +2541,416 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
           notify_pick_lock_above <= notify_pick_above;  // gen/lib/arbiter.ts:88
         end
       end
-      case (notify_state)  // gen/virtq/packed_used.ts:421
+      case (notify_state)  // gen/virtq/packed_used.ts:423
         NOTIFY_STATE_IDLE: begin
-          if (notify_pick_valid) begin  // gen/virtq/packed_used.ts:423
-            notify_queue <= notify_pick_index;  // gen/virtq/packed_used.ts:424
-            notify_state <= NOTIFY_STATE_FENCE;  // gen/virtq/packed_used.ts:429
+          if (notify_pick_valid) begin  // gen/virtq/packed_used.ts:425
+            notify_queue <= notify_pick_index;  // gen/virtq/packed_used.ts:426
+            notify_state <= NOTIFY_STATE_FENCE;  // gen/virtq/packed_used.ts:431
           end
         end
         NOTIFY_STATE_FENCE: begin
-          if (~_sub_35[7]) begin  // gen/virtq/packed_used.ts:432
-            notify_state <= NOTIFY_STATE_READ;  // gen/virtq/packed_used.ts:432
+          if (~_sub_39[7]) begin  // gen/virtq/packed_used.ts:434
+            notify_state <= NOTIFY_STATE_READ;  // gen/virtq/packed_used.ts:434
           end
         end
         NOTIFY_STATE_READ: begin
-          if (event_rd_grant) begin  // gen/virtq/packed_used.ts:433
-            notify_state <= NOTIFY_STATE_WAIT;  // gen/virtq/packed_used.ts:433
+          if (event_rd_grant) begin  // gen/virtq/packed_used.ts:435
+            notify_state <= NOTIFY_STATE_WAIT;  // gen/virtq/packed_used.ts:435
           end
         end
         NOTIFY_STATE_WAIT: begin
-          if (rd_status_valid & (rd_status_id[1:0] == 2'd1)) begin  // gen/virtq/packed_used.ts:435
-            if (rd_status_error != 3'd0) begin  // gen/virtq/packed_used.ts:436
-              notify_state <= NOTIFY_STATE_IDLE;  // gen/virtq/packed_used.ts:438
+          if (rd_status_valid & (rd_status_id[1:0] == 2'd1)) begin  // gen/virtq/packed_used.ts:437
+            if (rd_status_error != 3'd0) begin  // gen/virtq/packed_used.ts:438
+              notify_state <= NOTIFY_STATE_IDLE;  // gen/virtq/packed_used.ts:440
             end else begin
-              notify_state <= NOTIFY_STATE_DECIDE;  // gen/virtq/packed_used.ts:439
+              notify_state <= NOTIFY_STATE_DECIDE;  // gen/virtq/packed_used.ts:441
             end
           end
         end
         NOTIFY_STATE_DECIDE: begin
-          if (_select_36) begin  // gen/virtq/packed_used.ts:444
-            if (notify_queue == 1'b0) begin  // gen/virtq/packed_used.ts:444
-              pending_0 <= 1'b1;  // gen/virtq/packed_used.ts:444
+          if (_select_18) begin  // gen/virtq/packed_used.ts:447
+            if (notify_queue == 1'b0) begin  // gen/virtq/packed_used.ts:448
+              pending_0 <= 1'b1;  // gen/virtq/packed_used.ts:448
             end
-            if (notify_queue == 1'b1) begin  // gen/virtq/packed_used.ts:444
-              pending_1 <= 1'b1;  // gen/virtq/packed_used.ts:444
+            if (notify_queue == 1'b1) begin  // gen/virtq/packed_used.ts:448
+              pending_1 <= 1'b1;  // gen/virtq/packed_used.ts:448
             end
           end
-          notify_state <= NOTIFY_STATE_IDLE;  // gen/virtq/packed_used.ts:445
+          notify_state <= NOTIFY_STATE_IDLE;  // gen/virtq/packed_used.ts:451
         end
         default: begin end
       endcase
-      inflight_0 <= (inflight_0 + {15'd0, (stage_commit_now & (((stage_state == STAGE_STATE_IDLE) ? items_deq_data[175] : stage_queue) == 1'b0))}) - {15'd0, ((done_valid & done_ready) & (done_queue == 1'b0))};  // gen/virtq/packed_engine.ts:222
-      unsignalled_0 <= (notify_taken & (notify_pick_index == 1'b0)) ? ((used_accept & (done_in_queue == 1'b0)) ? done_in_slots : 16'd0) : (unsignalled_0 + ((used_accept & (done_in_queue == 1'b0)) ? done_in_slots : 16'd0));  // gen/virtq/packed_engine.ts:227
-      items_of_0 <= (items_of_0 + {4'd0, ((items_enq_valid & items_enq_ready) & (walk_queue == 1'b0))}) - {4'd0, (stage_retire & (stage_retire_queue == 1'b0))};  // gen/virtq/packed_engine.ts:231
-      inflight_1 <= (inflight_1 + {15'd0, (stage_commit_now & (((stage_state == STAGE_STATE_IDLE) ? items_deq_data[175] : stage_queue) == 1'b1))}) - {15'd0, ((done_valid & done_ready) & (done_queue == 1'b1))};  // gen/virtq/packed_engine.ts:222
-      unsignalled_1 <= (notify_taken & (notify_pick_index == 1'b1)) ? ((used_accept & (done_in_queue == 1'b1)) ? done_in_slots : 16'd0) : (unsignalled_1 + ((used_accept & (done_in_queue == 1'b1)) ? done_in_slots : 16'd0));  // gen/virtq/packed_engine.ts:227
-      items_of_1 <= (items_of_1 + {4'd0, ((items_enq_valid & items_enq_ready) & (walk_queue == 1'b1))}) - {4'd0, (stage_retire & (stage_retire_queue == 1'b1))};  // gen/virtq/packed_engine.ts:231
-      if (q0_notify) begin  // gen/virtq/packed_engine.ts:235
-        pending_0 <= 1'b1;  // gen/virtq/packed_engine.ts:235
+      inflight_0 <= (inflight_0 + {15'd0, (stage_commit_now & (((stage_state == STAGE_STATE_IDLE) ? items_deq_data[175] : stage_queue) == 1'b0))}) - {15'd0, ((done_valid & done_ready) & (done_queue == 1'b0))};  // gen/virtq/packed_engine.ts:226
+      unsignalled_0 <= (notify_taken & (notify_pick_index == 1'b0)) ? ((used_accept & (done_in_queue == 1'b0)) ? done_in_slots : 16'd0) : (unsignalled_0 + ((used_accept & (done_in_queue == 1'b0)) ? done_in_slots : 16'd0));  // gen/virtq/packed_engine.ts:231
+      items_of_0 <= (items_of_0 + {4'd0, ((items_enq_valid & items_enq_ready) & (walk_queue == 1'b0))}) - {4'd0, (stage_retire & (stage_retire_queue == 1'b0))};  // gen/virtq/packed_engine.ts:235
+      inflight_1 <= (inflight_1 + {15'd0, (stage_commit_now & (((stage_state == STAGE_STATE_IDLE) ? items_deq_data[175] : stage_queue) == 1'b1))}) - {15'd0, ((done_valid & done_ready) & (done_queue == 1'b1))};  // gen/virtq/packed_engine.ts:226
+      unsignalled_1 <= (notify_taken & (notify_pick_index == 1'b1)) ? ((used_accept & (done_in_queue == 1'b1)) ? done_in_slots : 16'd0) : (unsignalled_1 + ((used_accept & (done_in_queue == 1'b1)) ? done_in_slots : 16'd0));  // gen/virtq/packed_engine.ts:231
+      items_of_1 <= (items_of_1 + {4'd0, ((items_enq_valid & items_enq_ready) & (walk_queue == 1'b1))}) - {4'd0, (stage_retire & (stage_retire_queue == 1'b1))};  // gen/virtq/packed_engine.ts:235
+      if (q0_notify) begin  // gen/virtq/packed_engine.ts:239
+        pending_0 <= 1'b1;  // gen/virtq/packed_engine.ts:239
       end
-      if (q1_notify) begin  // gen/virtq/packed_engine.ts:235
-        pending_1 <= 1'b1;  // gen/virtq/packed_engine.ts:235
+      if (q1_notify) begin  // gen/virtq/packed_engine.ts:239
+        pending_1 <= 1'b1;  // gen/virtq/packed_engine.ts:239
       end
-      if (stage_fatal) begin  // gen/virtq/packed_engine.ts:239
-        if (stage_fatal_queue == 1'b0) begin  // gen/virtq/packed_engine.ts:239
-          failed_0 <= 1'b1;  // gen/virtq/packed_engine.ts:239
+      if (stage_fatal) begin  // gen/virtq/packed_engine.ts:243
+        if (stage_fatal_queue == 1'b0) begin  // gen/virtq/packed_engine.ts:243
+          failed_0 <= 1'b1;  // gen/virtq/packed_engine.ts:243
         end
-        if (stage_fatal_queue == 1'b1) begin  // gen/virtq/packed_engine.ts:239
-          failed_1 <= 1'b1;  // gen/virtq/packed_engine.ts:239
-        end
-      end
-      if (used_fatal) begin  // gen/virtq/packed_engine.ts:239
-        if (_mux_37 == 1'b0) begin  // gen/virtq/packed_engine.ts:239
-          failed_0 <= 1'b1;  // gen/virtq/packed_engine.ts:239
-        end
-        if (_mux_37 == 1'b1) begin  // gen/virtq/packed_engine.ts:239
-          failed_1 <= 1'b1;  // gen/virtq/packed_engine.ts:239
+        if (stage_fatal_queue == 1'b1) begin  // gen/virtq/packed_engine.ts:243
+          failed_1 <= 1'b1;  // gen/virtq/packed_engine.ts:243
         end
       end
-      if (notify_fatal) begin  // gen/virtq/packed_engine.ts:239
-        if (notify_queue == 1'b0) begin  // gen/virtq/packed_engine.ts:239
-          failed_0 <= 1'b1;  // gen/virtq/packed_engine.ts:239
+      if (used_fatal) begin  // gen/virtq/packed_engine.ts:243
+        if (_mux_40 == 1'b0) begin  // gen/virtq/packed_engine.ts:243
+          failed_0 <= 1'b1;  // gen/virtq/packed_engine.ts:243
         end
-        if (notify_queue == 1'b1) begin  // gen/virtq/packed_engine.ts:239
-          failed_1 <= 1'b1;  // gen/virtq/packed_engine.ts:239
+        if (_mux_40 == 1'b1) begin  // gen/virtq/packed_engine.ts:243
+          failed_1 <= 1'b1;  // gen/virtq/packed_engine.ts:243
         end
       end
-      fatal_pulse <= (stage_fatal | used_fatal) | notify_fatal;  // gen/virtq/packed_engine.ts:243
-      if ((stage_fatal | used_fatal) | notify_fatal) begin  // gen/virtq/packed_engine.ts:246
-        fatal_code_reg <= stage_fatal ? stage_fatal_code : (used_fatal ? 4'd9 : (notify_fatal ? 4'd9 : 4'd0));  // gen/virtq/packed_engine.ts:246
+      if (notify_fatal) begin  // gen/virtq/packed_engine.ts:243
+        if (notify_queue == 1'b0) begin  // gen/virtq/packed_engine.ts:243
+          failed_0 <= 1'b1;  // gen/virtq/packed_engine.ts:243
+        end
+        if (notify_queue == 1'b1) begin  // gen/virtq/packed_engine.ts:243
+          failed_1 <= 1'b1;  // gen/virtq/packed_engine.ts:243
+        end
       end
-      if (reset_finish_0) begin  // gen/virtq/packed_engine.ts:268
-        resetting_0 <= 1'b0;  // gen/virtq/packed_engine.ts:269
-        pending_0 <= 1'b0;  // gen/virtq/packed_engine.ts:270
-        failed_0 <= 1'b0;  // gen/virtq/packed_engine.ts:271
-        halted_0 <= 1'b0;  // gen/virtq/packed_engine.ts:272
-        avail_pos_0 <= 16'd0;  // gen/virtq/packed_engine.ts:273
-        avail_wrap_0 <= 1'b1;  // gen/virtq/packed_engine.ts:274
-        used_pos_0 <= 16'd0;  // gen/virtq/packed_engine.ts:275
-        used_wrap_0 <= 1'b1;  // gen/virtq/packed_engine.ts:276
-        unsignalled_0 <= 16'd0;  // gen/virtq/packed_engine.ts:277
-        ev_off_0 <= 1'b0;  // gen/virtq/packed_engine.ts:278
-        ev_armed_0 <= 1'b0;  // gen/virtq/packed_engine.ts:279
+      fatal_pulse <= (stage_fatal | used_fatal) | notify_fatal;  // gen/virtq/packed_engine.ts:247
+      if ((stage_fatal | used_fatal) | notify_fatal) begin  // gen/virtq/packed_engine.ts:250
+        fatal_code_reg <= stage_fatal ? stage_fatal_code : (used_fatal ? 4'd9 : (notify_fatal ? 4'd9 : 4'd0));  // gen/virtq/packed_engine.ts:250
       end
-      if (q0_reset_req | reset_req) begin  // gen/virtq/packed_engine.ts:282
-        resetting_0 <= 1'b1;  // gen/virtq/packed_engine.ts:282
+      if (reset_finish_0) begin  // gen/virtq/packed_engine.ts:272
+        resetting_0 <= 1'b0;  // gen/virtq/packed_engine.ts:273
+        pending_0 <= 1'b0;  // gen/virtq/packed_engine.ts:274
+        failed_0 <= 1'b0;  // gen/virtq/packed_engine.ts:275
+        halted_0 <= 1'b0;  // gen/virtq/packed_engine.ts:276
+        avail_pos_0 <= 16'd0;  // gen/virtq/packed_engine.ts:277
+        avail_wrap_0 <= 1'b1;  // gen/virtq/packed_engine.ts:278
+        used_pos_0 <= 16'd0;  // gen/virtq/packed_engine.ts:279
+        used_wrap_0 <= 1'b1;  // gen/virtq/packed_engine.ts:280
+        unsignalled_0 <= 16'd0;  // gen/virtq/packed_engine.ts:281
+        ev_off_0 <= 1'b0;  // gen/virtq/packed_engine.ts:282
+        ev_armed_0 <= 1'b0;  // gen/virtq/packed_engine.ts:283
       end
-      if (reset_finish_1) begin  // gen/virtq/packed_engine.ts:268
-        resetting_1 <= 1'b0;  // gen/virtq/packed_engine.ts:269
-        pending_1 <= 1'b0;  // gen/virtq/packed_engine.ts:270
-        failed_1 <= 1'b0;  // gen/virtq/packed_engine.ts:271
-        halted_1 <= 1'b0;  // gen/virtq/packed_engine.ts:272
-        avail_pos_1 <= 16'd0;  // gen/virtq/packed_engine.ts:273
-        avail_wrap_1 <= 1'b1;  // gen/virtq/packed_engine.ts:274
-        used_pos_1 <= 16'd0;  // gen/virtq/packed_engine.ts:275
-        used_wrap_1 <= 1'b1;  // gen/virtq/packed_engine.ts:276
-        unsignalled_1 <= 16'd0;  // gen/virtq/packed_engine.ts:277
-        ev_off_1 <= 1'b0;  // gen/virtq/packed_engine.ts:278
-        ev_armed_1 <= 1'b0;  // gen/virtq/packed_engine.ts:279
+      if (q0_reset_req | reset_req) begin  // gen/virtq/packed_engine.ts:286
+        resetting_0 <= 1'b1;  // gen/virtq/packed_engine.ts:286
       end
-      if (q1_reset_req | reset_req) begin  // gen/virtq/packed_engine.ts:282
-        resetting_1 <= 1'b1;  // gen/virtq/packed_engine.ts:282
+      if (reset_finish_1) begin  // gen/virtq/packed_engine.ts:272
+        resetting_1 <= 1'b0;  // gen/virtq/packed_engine.ts:273
+        pending_1 <= 1'b0;  // gen/virtq/packed_engine.ts:274
+        failed_1 <= 1'b0;  // gen/virtq/packed_engine.ts:275
+        halted_1 <= 1'b0;  // gen/virtq/packed_engine.ts:276
+        avail_pos_1 <= 16'd0;  // gen/virtq/packed_engine.ts:277
+        avail_wrap_1 <= 1'b1;  // gen/virtq/packed_engine.ts:278
+        used_pos_1 <= 16'd0;  // gen/virtq/packed_engine.ts:279
+        used_wrap_1 <= 1'b1;  // gen/virtq/packed_engine.ts:280
+        unsignalled_1 <= 16'd0;  // gen/virtq/packed_engine.ts:281
+        ev_off_1 <= 1'b0;  // gen/virtq/packed_engine.ts:282
+        ev_armed_1 <= 1'b0;  // gen/virtq/packed_engine.ts:283
       end
-      queue_reset_done_reg <= {reset_finish_1, reset_finish_0};  // gen/virtq/packed_engine.ts:284
-      if (reset_req) begin  // gen/virtq/packed_engine.ts:285
-        dev_resetting <= 1'b1;  // gen/virtq/packed_engine.ts:285
+      if (q1_reset_req | reset_req) begin  // gen/virtq/packed_engine.ts:286
+        resetting_1 <= 1'b1;  // gen/virtq/packed_engine.ts:286
       end
-      reset_done_reg <= (dev_resetting & (~(resetting_0 | resetting_1))) & (~reset_req);  // gen/virtq/packed_engine.ts:287
-      if ((dev_resetting & (~(resetting_0 | resetting_1))) & (~reset_req)) begin  // gen/virtq/packed_engine.ts:288
-        dev_resetting <= 1'b0;  // gen/virtq/packed_engine.ts:288
+      queue_reset_done_reg <= {reset_finish_1, reset_finish_0};  // gen/virtq/packed_engine.ts:288
+      if (reset_req) begin  // gen/virtq/packed_engine.ts:289
+        dev_resetting <= 1'b1;  // gen/virtq/packed_engine.ts:289
       end
-      irq_reg <= notify_irq;  // gen/virtq/packed_engine.ts:294
+      reset_done_reg <= (dev_resetting & (~(resetting_0 | resetting_1))) & (~reset_req);  // gen/virtq/packed_engine.ts:291
+      if ((dev_resetting & (~(resetting_0 | resetting_1))) & (~reset_req)) begin  // gen/virtq/packed_engine.ts:292
+        dev_resetting <= 1'b0;  // gen/virtq/packed_engine.ts:292
+      end
+      irq_reg <= notify_irq;  // gen/virtq/packed_engine.ts:298
     end
   end
   always @(posedge clk) begin
-    event_line <= (event_line & (~_cat_39)) | (((mem_wr_valid & (memwr_line == 8'd80)) ? mem_wr_data[255:0] : mem_wr_data[511:256]) & _cat_39);  // gen/virtq/packed_fetch.ts:163
-    if (rd_status_valid & (rd_status_id[1:0] == 2'd0)) begin  // gen/virtq/packed_fetch.ts:422
-      if (ring_fill[1:0] == 2'd0) begin  // gen/virtq/packed_fetch.ts:424
-        ring_slot_err_0 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:424
+    event_line <= (event_line & (~_cat_42)) | (((mem_wr_valid & (memwr_line == 8'd80)) ? mem_wr_data[31:0] : mem_wr_data[287:256]) & _cat_42);  // gen/virtq/packed_fetch.ts:164
+    if (rd_status_valid & (rd_status_id[1:0] == 2'd0)) begin  // gen/virtq/packed_fetch.ts:439
+      if (ring_fill[1:0] == 2'd0) begin  // gen/virtq/packed_fetch.ts:441
+        ring_slot_err_0 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:441
       end
-      if (ring_fill[1:0] == 2'd1) begin  // gen/virtq/packed_fetch.ts:424
-        ring_slot_err_1 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:424
+      if (ring_fill[1:0] == 2'd1) begin  // gen/virtq/packed_fetch.ts:441
+        ring_slot_err_1 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:441
       end
-      if (ring_fill[1:0] == 2'd2) begin  // gen/virtq/packed_fetch.ts:424
-        ring_slot_err_2 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:424
+      if (ring_fill[1:0] == 2'd2) begin  // gen/virtq/packed_fetch.ts:441
+        ring_slot_err_2 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:441
       end
-      if (ring_fill[1:0] == 2'd3) begin  // gen/virtq/packed_fetch.ts:424
-        ring_slot_err_3 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:424
-      end
-    end
-    if (rd_status_valid & (rd_status_id[1:0] == 2'd2)) begin  // gen/virtq/packed_fetch.ts:426
-      if (table_fill[3:0] == 4'd0) begin  // gen/virtq/packed_fetch.ts:428
-        table_slot_err_0 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:428
-      end
-      if (table_fill[3:0] == 4'd1) begin  // gen/virtq/packed_fetch.ts:428
-        table_slot_err_1 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:428
-      end
-      if (table_fill[3:0] == 4'd2) begin  // gen/virtq/packed_fetch.ts:428
-        table_slot_err_2 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:428
-      end
-      if (table_fill[3:0] == 4'd3) begin  // gen/virtq/packed_fetch.ts:428
-        table_slot_err_3 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:428
-      end
-      if (table_fill[3:0] == 4'd4) begin  // gen/virtq/packed_fetch.ts:428
-        table_slot_err_4 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:428
-      end
-      if (table_fill[3:0] == 4'd5) begin  // gen/virtq/packed_fetch.ts:428
-        table_slot_err_5 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:428
-      end
-      if (table_fill[3:0] == 4'd6) begin  // gen/virtq/packed_fetch.ts:428
-        table_slot_err_6 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:428
-      end
-      if (table_fill[3:0] == 4'd7) begin  // gen/virtq/packed_fetch.ts:428
-        table_slot_err_7 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:428
-      end
-      if (table_fill[3:0] == 4'd8) begin  // gen/virtq/packed_fetch.ts:428
-        table_slot_err_8 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:428
-      end
-      if (table_fill[3:0] == 4'd9) begin  // gen/virtq/packed_fetch.ts:428
-        table_slot_err_9 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:428
-      end
-      if (table_fill[3:0] == 4'd10) begin  // gen/virtq/packed_fetch.ts:428
-        table_slot_err_10 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:428
-      end
-      if (table_fill[3:0] == 4'd11) begin  // gen/virtq/packed_fetch.ts:428
-        table_slot_err_11 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:428
-      end
-      if (table_fill[3:0] == 4'd12) begin  // gen/virtq/packed_fetch.ts:428
-        table_slot_err_12 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:428
-      end
-      if (table_fill[3:0] == 4'd13) begin  // gen/virtq/packed_fetch.ts:428
-        table_slot_err_13 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:428
-      end
-      if (table_fill[3:0] == 4'd14) begin  // gen/virtq/packed_fetch.ts:428
-        table_slot_err_14 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:428
-      end
-      if (table_fill[3:0] == 4'd15) begin  // gen/virtq/packed_fetch.ts:428
-        table_slot_err_15 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:428
+      if (ring_fill[1:0] == 2'd3) begin  // gen/virtq/packed_fetch.ts:441
+        ring_slot_err_3 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:441
       end
     end
-    if ((fetch_on & (~fetch_issue)) & ring_slot_free) begin  // gen/virtq/packed_fetch.ts:464
-      fetch_n <= ((walk_size - fetch_pos) >= 16'd8) ? 4'd8 : _sub_41[3:0];  // gen/virtq/packed_fetch.ts:465
-      fetch_host <= _select_42 + ({48'd0, fetch_pos} << 4);  // gen/virtq/packed_fetch.ts:466
+    if (rd_status_valid & (rd_status_id[1:0] == 2'd2)) begin  // gen/virtq/packed_fetch.ts:443
+      if (table_fill[3:0] == 4'd0) begin  // gen/virtq/packed_fetch.ts:445
+        table_slot_err_0 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:445
+      end
+      if (table_fill[3:0] == 4'd1) begin  // gen/virtq/packed_fetch.ts:445
+        table_slot_err_1 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:445
+      end
+      if (table_fill[3:0] == 4'd2) begin  // gen/virtq/packed_fetch.ts:445
+        table_slot_err_2 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:445
+      end
+      if (table_fill[3:0] == 4'd3) begin  // gen/virtq/packed_fetch.ts:445
+        table_slot_err_3 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:445
+      end
+      if (table_fill[3:0] == 4'd4) begin  // gen/virtq/packed_fetch.ts:445
+        table_slot_err_4 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:445
+      end
+      if (table_fill[3:0] == 4'd5) begin  // gen/virtq/packed_fetch.ts:445
+        table_slot_err_5 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:445
+      end
+      if (table_fill[3:0] == 4'd6) begin  // gen/virtq/packed_fetch.ts:445
+        table_slot_err_6 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:445
+      end
+      if (table_fill[3:0] == 4'd7) begin  // gen/virtq/packed_fetch.ts:445
+        table_slot_err_7 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:445
+      end
+      if (table_fill[3:0] == 4'd8) begin  // gen/virtq/packed_fetch.ts:445
+        table_slot_err_8 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:445
+      end
+      if (table_fill[3:0] == 4'd9) begin  // gen/virtq/packed_fetch.ts:445
+        table_slot_err_9 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:445
+      end
+      if (table_fill[3:0] == 4'd10) begin  // gen/virtq/packed_fetch.ts:445
+        table_slot_err_10 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:445
+      end
+      if (table_fill[3:0] == 4'd11) begin  // gen/virtq/packed_fetch.ts:445
+        table_slot_err_11 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:445
+      end
+      if (table_fill[3:0] == 4'd12) begin  // gen/virtq/packed_fetch.ts:445
+        table_slot_err_12 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:445
+      end
+      if (table_fill[3:0] == 4'd13) begin  // gen/virtq/packed_fetch.ts:445
+        table_slot_err_13 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:445
+      end
+      if (table_fill[3:0] == 4'd14) begin  // gen/virtq/packed_fetch.ts:445
+        table_slot_err_14 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:445
+      end
+      if (table_fill[3:0] == 4'd15) begin  // gen/virtq/packed_fetch.ts:445
+        table_slot_err_15 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:445
+      end
     end
-    if (ring_rd_grant) begin  // gen/virtq/packed_fetch.ts:470
-      if (ring_alloc[1:0] == 2'd0) begin  // gen/virtq/packed_fetch.ts:471
-        ring_slot_n_0 <= fetch_n;  // gen/virtq/packed_fetch.ts:471
-      end
-      if (ring_alloc[1:0] == 2'd1) begin  // gen/virtq/packed_fetch.ts:471
-        ring_slot_n_1 <= fetch_n;  // gen/virtq/packed_fetch.ts:471
-      end
-      if (ring_alloc[1:0] == 2'd2) begin  // gen/virtq/packed_fetch.ts:471
-        ring_slot_n_2 <= fetch_n;  // gen/virtq/packed_fetch.ts:471
-      end
-      if (ring_alloc[1:0] == 2'd3) begin  // gen/virtq/packed_fetch.ts:471
-        ring_slot_n_3 <= fetch_n;  // gen/virtq/packed_fetch.ts:471
-      end
-      if (ring_alloc[1:0] == 2'd0) begin  // gen/virtq/packed_fetch.ts:472
-        ring_slot_queue_0 <= walk_queue;  // gen/virtq/packed_fetch.ts:472
-      end
-      if (ring_alloc[1:0] == 2'd1) begin  // gen/virtq/packed_fetch.ts:472
-        ring_slot_queue_1 <= walk_queue;  // gen/virtq/packed_fetch.ts:472
-      end
-      if (ring_alloc[1:0] == 2'd2) begin  // gen/virtq/packed_fetch.ts:472
-        ring_slot_queue_2 <= walk_queue;  // gen/virtq/packed_fetch.ts:472
-      end
-      if (ring_alloc[1:0] == 2'd3) begin  // gen/virtq/packed_fetch.ts:472
-        ring_slot_queue_3 <= walk_queue;  // gen/virtq/packed_fetch.ts:472
-      end
-      fetch_pos <= (fetch_pos_adv == {1'b0, walk_size}) ? 16'd0 : fetch_pos_adv[15:0];  // gen/virtq/packed_fetch.ts:475
+    if ((fetch_on & (~fetch_issue)) & ring_slot_free) begin  // gen/virtq/packed_fetch.ts:481
+      fetch_n <= ((walk_size - fetch_pos) >= 16'd8) ? 4'd8 : _sub_44[3:0];  // gen/virtq/packed_fetch.ts:482
+      fetch_host <= _select_45 + ({48'd0, fetch_pos} << 4);  // gen/virtq/packed_fetch.ts:483
     end
-    if (walk_ev_off_wanted & walk_ev_free) begin  // gen/virtq/packed_fetch.ts:644
-      walk_ev_word <= 32'd65536;  // gen/virtq/packed_fetch.ts:646
-      walk_ev_full <= 1'b0;  // gen/virtq/packed_fetch.ts:647
+    if (ring_rd_grant) begin  // gen/virtq/packed_fetch.ts:487
+      if (ring_alloc[1:0] == 2'd0) begin  // gen/virtq/packed_fetch.ts:488
+        ring_slot_n_0 <= fetch_n;  // gen/virtq/packed_fetch.ts:488
+      end
+      if (ring_alloc[1:0] == 2'd1) begin  // gen/virtq/packed_fetch.ts:488
+        ring_slot_n_1 <= fetch_n;  // gen/virtq/packed_fetch.ts:488
+      end
+      if (ring_alloc[1:0] == 2'd2) begin  // gen/virtq/packed_fetch.ts:488
+        ring_slot_n_2 <= fetch_n;  // gen/virtq/packed_fetch.ts:488
+      end
+      if (ring_alloc[1:0] == 2'd3) begin  // gen/virtq/packed_fetch.ts:488
+        ring_slot_n_3 <= fetch_n;  // gen/virtq/packed_fetch.ts:488
+      end
+      if (ring_alloc[1:0] == 2'd0) begin  // gen/virtq/packed_fetch.ts:489
+        ring_slot_queue_0 <= walk_queue;  // gen/virtq/packed_fetch.ts:489
+      end
+      if (ring_alloc[1:0] == 2'd1) begin  // gen/virtq/packed_fetch.ts:489
+        ring_slot_queue_1 <= walk_queue;  // gen/virtq/packed_fetch.ts:489
+      end
+      if (ring_alloc[1:0] == 2'd2) begin  // gen/virtq/packed_fetch.ts:489
+        ring_slot_queue_2 <= walk_queue;  // gen/virtq/packed_fetch.ts:489
+      end
+      if (ring_alloc[1:0] == 2'd3) begin  // gen/virtq/packed_fetch.ts:489
+        ring_slot_queue_3 <= walk_queue;  // gen/virtq/packed_fetch.ts:489
+      end
+      fetch_pos <= (fetch_pos_adv == {1'b0, walk_size}) ? 16'd0 : fetch_pos_adv[15:0];  // gen/virtq/packed_fetch.ts:492
     end
-    case (walk_state)  // gen/virtq/packed_fetch.ts:655
+    if (walk_ev_off_wanted & walk_ev_free) begin  // gen/virtq/packed_fetch.ts:729
+      walk_ev_word <= 32'd65536;  // gen/virtq/packed_fetch.ts:731
+      walk_ev_full <= 1'b0;  // gen/virtq/packed_fetch.ts:732
+    end
+    case (walk_state)  // gen/virtq/packed_fetch.ts:740
       WALK_STATE_IDLE: begin
-        if (sched_valid) begin  // gen/virtq/packed_fetch.ts:657
-          walk_size <= _select_43;  // gen/virtq/packed_fetch.ts:659
-          walk_pos <= _select_44;  // gen/virtq/packed_fetch.ts:665
-          walk_wrap <= _select_45;  // gen/virtq/packed_fetch.ts:666
-          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:595
-          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:596
-          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:597
-          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:598
+        if (sched_valid) begin  // gen/virtq/packed_fetch.ts:742
+          walk_size <= _select_46;  // gen/virtq/packed_fetch.ts:744
+          walk_pos <= _select_47;  // gen/virtq/packed_fetch.ts:750
+          walk_wrap <= _select_48;  // gen/virtq/packed_fetch.ts:751
+          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:632
+          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:633
+          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:634
+          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:635
         end
       end
       WALK_STATE_START: begin
-        walk_pos_next <= ((walk_pos + 16'd1) == walk_size) ? 16'd0 : (walk_pos + 16'd1);  // gen/virtq/packed_fetch.ts:680
-        walk_pos_last <= (walk_pos + 16'd1) == walk_size;  // gen/virtq/packed_fetch.ts:681
-        fetch_pos <= walk_pos;  // gen/virtq/packed_fetch.ts:486
+        walk_pos_next <= ((walk_pos + 16'd1) == walk_size) ? 16'd0 : (walk_pos + 16'd1);  // gen/virtq/packed_fetch.ts:766
+        walk_pos_last <= (walk_pos + 16'd1) == walk_size;  // gen/virtq/packed_fetch.ts:767
+        fetch_pos <= walk_pos;  // gen/virtq/packed_fetch.ts:503
       end
       WALK_STATE_SLOT: begin
-        if (walk_resetting | (~items_enq_ready)) begin  // gen/virtq/packed_fetch.ts:686
-          if (walk_resetting & items_enq_ready) begin  // gen/virtq/packed_fetch.ts:688
-            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:595
-            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:596
-            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:597
-            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:598
+        if (walk_resetting | (~items_enq_ready)) begin  // gen/virtq/packed_fetch.ts:772
+          if (walk_resetting & items_enq_ready) begin  // gen/virtq/packed_fetch.ts:774
+            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:632
+            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:633
+            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:634
+            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:635
           end
-        end else if (ring_filled) begin  // gen/virtq/packed_fetch.ts:693
-          walk_k <= 3'd0;  // gen/virtq/packed_fetch.ts:694
-          if (_select_7) begin  // gen/virtq/packed_fetch.ts:695
-            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:595
-            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:596
-            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:597
-            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:598
+        end else if (ring_filled) begin  // gen/virtq/packed_fetch.ts:779
+          walk_k <= 3'd0;  // gen/virtq/packed_fetch.ts:780
+          if (_select_7) begin  // gen/virtq/packed_fetch.ts:781
+            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:632
+            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:633
+            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:634
+            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:635
           end
         end
       end
       WALK_STATE_LOAD: begin
-        walk_cur <= _select_46;  // gen/virtq/packed_fetch.ts:567
-        walk_cur_avail <= (_select_46[119] == walk_wrap) & (_select_46[127] != walk_wrap);  // gen/virtq/packed_fetch.ts:568
-        walk_cur_faults <= {((~_slice_48) & (walk_segs == 7'd64)), (((~_slice_48) & (~_select_46[113])) & walk_saw_write), (_slice_48 & (_slice_49 > {21'd0, (7'd64 - walk_segs)})), (_slice_48 & (_slice_49 > {12'd0, walk_size})), (_slice_48 & ((_slice_50 == 32'd0) | (_select_46[67:64] != 4'd0))), (_slice_48 & _select_46[112]), (_slice_48 & (~features[28])), (walk_descs >= walk_size)};  // gen/virtq/packed_fetch.ts:569
-        walk_cur_big <= (walk_total + {7'd0, _slice_50}) > 39'h100000000;  // gen/virtq/packed_fetch.ts:570
-        walk_cur_head_pos <= walk_open ? walk_head : walk_pos;  // gen/virtq/packed_fetch.ts:571
+        walk_cur <= _select_49;  // gen/virtq/packed_fetch.ts:584
+        walk_cur_avail <= (_select_49[119] == walk_wrap) & (_select_49[127] != walk_wrap);  // gen/virtq/packed_fetch.ts:585
+        walk_cur_faults <= {((~_slice_51) & walk_ld_segs_full), (((~_slice_51) & (~_select_49[113])) & walk_ld_saw_write), (_slice_51 & (_slice_52 > {21'd0, walk_ld_room})), (_slice_51 & (_slice_52 > {12'd0, walk_size})), (_slice_51 & ((_slice_53 == 32'd0) | (_select_49[67:64] != 4'd0))), (_slice_51 & _select_49[112]), (_slice_51 & (~features[28])), walk_ld_too_long};  // gen/virtq/packed_fetch.ts:586
+        walk_cur_big <= (walk_ld_total + {7'd0, _slice_53}) > 39'h100000000;  // gen/virtq/packed_fetch.ts:587
+        walk_cur_head_pos <= walk_ld_head_pos;  // gen/virtq/packed_fetch.ts:588
       end
       WALK_STATE_WALK: begin
-        if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:712
-        end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:715
-          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:595
-          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:596
-          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:597
-          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:598
-        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:783
-          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:784
-          end else if (walk_retried) begin  // gen/virtq/packed_fetch.ts:785
-            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:595
-            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:596
-            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:597
-            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:598
+        if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:791
+        end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:794
+          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:632
+          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:633
+          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:634
+          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:635
+        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:853
+          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:854
+          end else if (walk_retried) begin  // gen/virtq/packed_fetch.ts:855
+            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:632
+            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:633
+            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:634
+            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:635
           end else begin
-            fetch_pos <= walk_pos;  // gen/virtq/packed_fetch.ts:486
+            fetch_pos <= walk_pos;  // gen/virtq/packed_fetch.ts:503
           end
-        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:793
-          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:595
-          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:596
-          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:597
-          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:598
-        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:794
-          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:796
-            walk_head <= walk_pos;  // gen/virtq/packed_fetch.ts:796
+        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:863
+          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:632
+          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:633
+          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:634
+          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:635
+        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:864
+          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:866
+            walk_head <= walk_pos;  // gen/virtq/packed_fetch.ts:866
           end
         end else begin
-          walk_descs <= walk_descs + 16'd1;  // gen/virtq/packed_fetch.ts:801
-          walk_segs <= walk_segs + 7'd1;  // gen/virtq/packed_fetch.ts:802
-          walk_total <= walk_total_next;  // gen/virtq/packed_fetch.ts:803
-          walk_saw_write <= walk_saw_write | walk_cur[113];  // gen/virtq/packed_fetch.ts:804
-          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:806
-            walk_head <= walk_pos;  // gen/virtq/packed_fetch.ts:806
+          walk_descs <= walk_descs + 16'd1;  // gen/virtq/packed_fetch.ts:871
+          walk_segs <= walk_segs + 7'd1;  // gen/virtq/packed_fetch.ts:872
+          walk_total <= walk_total_next;  // gen/virtq/packed_fetch.ts:873
+          walk_saw_write <= walk_saw_write | walk_cur[113];  // gen/virtq/packed_fetch.ts:874
+          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:876
+            walk_head <= walk_pos;  // gen/virtq/packed_fetch.ts:876
           end
-          if (~walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:829
-            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:595
-            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:596
-            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:597
-            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:598
+          if (~walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:893
+            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:632
+            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:633
+            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:634
+            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:635
           end
-          walk_pos <= walk_pos_next;  // gen/virtq/packed_fetch.ts:619
-          walk_pos_next <= ((walk_pos_next + 16'd1) == walk_size) ? 16'd0 : (walk_pos_next + 16'd1);  // gen/virtq/packed_fetch.ts:622
-          walk_pos_last <= (walk_pos_next + 16'd1) == walk_size;  // gen/virtq/packed_fetch.ts:623
-          if (walk_pos_last) begin  // gen/virtq/packed_fetch.ts:624
-            walk_wrap <= ~walk_wrap;  // gen/virtq/packed_fetch.ts:624
+          walk_pos <= walk_pos_next;  // gen/virtq/packed_fetch.ts:656
+          walk_pos_next <= ((walk_pos_next + 16'd1) == walk_size) ? 16'd0 : (walk_pos_next + 16'd1);  // gen/virtq/packed_fetch.ts:659
+          walk_pos_last <= (walk_pos_next + 16'd1) == walk_size;  // gen/virtq/packed_fetch.ts:660
+          if (walk_pos_last) begin  // gen/virtq/packed_fetch.ts:661
+            walk_wrap <= ~walk_wrap;  // gen/virtq/packed_fetch.ts:661
           end
-          if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:831
+          if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:895
           end else begin
-            walk_k <= walk_k + 3'd1;  // gen/virtq/packed_fetch.ts:633
-            walk_cur <= _select_46;  // gen/virtq/packed_fetch.ts:567
-            walk_cur_avail <= (_select_46[119] == walk_wrap) & (_select_46[127] != walk_wrap);  // gen/virtq/packed_fetch.ts:568
-            walk_cur_faults <= {((~_slice_51) & (walk_cur[112] & ((walk_segs + 7'd1) == 7'd64))), (((~_slice_51) & (~_select_46[113])) & (walk_cur[112] & (walk_saw_write | walk_cur[113]))), (_slice_51 & (_slice_52 > {21'd0, (walk_cur[112] ? (7'd64 - (walk_segs + 7'd1)) : 7'd64)})), (_slice_51 & (_slice_52 > {12'd0, walk_size})), (_slice_51 & ((_slice_53 == 32'd0) | (_select_46[67:64] != 4'd0))), (_slice_51 & _select_46[112]), (_slice_51 & (~features[28])), (walk_cur[112] & ((walk_descs + 16'd1) >= walk_size))};  // gen/virtq/packed_fetch.ts:569
-            walk_cur_big <= ((walk_cur[112] ? walk_total_next : 39'd0) + {7'd0, _slice_53}) > 39'h100000000;  // gen/virtq/packed_fetch.ts:570
-            walk_cur_head_pos <= walk_cur[112] ? (walk_open ? walk_head : walk_pos) : walk_pos_next;  // gen/virtq/packed_fetch.ts:571
+            walk_k <= walk_k + 3'd1;  // gen/virtq/packed_fetch.ts:693
+            walk_cur <= _select_49;  // gen/virtq/packed_fetch.ts:584
+            walk_cur_avail <= (_select_49[119] == walk_wrap) & (_select_49[127] != walk_wrap);  // gen/virtq/packed_fetch.ts:585
+            walk_cur_faults <= {((~_slice_54) & walk_ld_segs_full), (((~_slice_54) & (~_select_49[113])) & walk_ld_saw_write), (_slice_54 & (_slice_55 > {21'd0, walk_ld_room})), (_slice_54 & (_slice_55 > {12'd0, walk_size})), (_slice_54 & ((_slice_56 == 32'd0) | (_select_49[67:64] != 4'd0))), (_slice_54 & _select_49[112]), (_slice_54 & (~features[28])), walk_ld_too_long};  // gen/virtq/packed_fetch.ts:586
+            walk_cur_big <= (walk_ld_total + {7'd0, _slice_56}) > 39'h100000000;  // gen/virtq/packed_fetch.ts:587
+            walk_cur_head_pos <= walk_ld_head_pos;  // gen/virtq/packed_fetch.ts:588
           end
         end
       end
       WALK_STATE_ENDED: begin
-        if ((walk_resetting | (walk_ev_off & walk_expect_decision)) | walk_ev_armed_now) begin  // gen/virtq/packed_fetch.ts:727
-        end else if (walk_ev_free) begin  // gen/virtq/packed_fetch.ts:727
-          walk_ev_word <= {(features[29] ? 16'd2 : 16'd0), walk_wrap, walk_pos[14:0]};  // gen/virtq/packed_fetch.ts:732
-          walk_ev_full <= 1'b1;  // gen/virtq/packed_fetch.ts:733
+        if ((walk_resetting | (walk_ev_off & walk_expect_decision)) | walk_ev_armed_now) begin  // gen/virtq/packed_fetch.ts:806
+        end else if (walk_ev_free) begin  // gen/virtq/packed_fetch.ts:806
+          walk_ev_word <= {(features[29] ? 16'd2 : 16'd0), walk_wrap, walk_pos[14:0]};  // gen/virtq/packed_fetch.ts:811
+          walk_ev_full <= 1'b1;  // gen/virtq/packed_fetch.ts:812
         end
       end
       WALK_STATE_ENABLE_WAIT: begin
-        if (ev_wr_done) begin  // gen/virtq/packed_fetch.ts:743
-          if (ev_wr_error | walk_resetting) begin  // gen/virtq/packed_fetch.ts:744
+        if (ev_wr_done) begin  // gen/virtq/packed_fetch.ts:822
+          if (ev_wr_error | walk_resetting) begin  // gen/virtq/packed_fetch.ts:823
           end else begin
-            fetch_pos <= walk_pos;  // gen/virtq/packed_fetch.ts:486
+            fetch_pos <= walk_pos;  // gen/virtq/packed_fetch.ts:503
           end
         end
       end
       WALK_STATE_TABLE: begin
-        if (table_rd_grant) begin  // gen/virtq/packed_fetch.ts:754
-          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:595
-          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:596
-          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:597
-          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:598
-          walk_pos <= walk_pos_next;  // gen/virtq/packed_fetch.ts:619
-          walk_pos_next <= ((walk_pos_next + 16'd1) == walk_size) ? 16'd0 : (walk_pos_next + 16'd1);  // gen/virtq/packed_fetch.ts:622
-          walk_pos_last <= (walk_pos_next + 16'd1) == walk_size;  // gen/virtq/packed_fetch.ts:623
-          if (walk_pos_last) begin  // gen/virtq/packed_fetch.ts:624
-            walk_wrap <= ~walk_wrap;  // gen/virtq/packed_fetch.ts:624
+        if (table_rd_grant) begin  // gen/virtq/packed_fetch.ts:833
+          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:632
+          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:633
+          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:634
+          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:635
+          walk_pos <= walk_pos_next;  // gen/virtq/packed_fetch.ts:656
+          walk_pos_next <= ((walk_pos_next + 16'd1) == walk_size) ? 16'd0 : (walk_pos_next + 16'd1);  // gen/virtq/packed_fetch.ts:659
+          walk_pos_last <= (walk_pos_next + 16'd1) == walk_size;  // gen/virtq/packed_fetch.ts:660
+          if (walk_pos_last) begin  // gen/virtq/packed_fetch.ts:661
+            walk_wrap <= ~walk_wrap;  // gen/virtq/packed_fetch.ts:661
           end
-          if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:769
+          if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:839
           end else begin
-            walk_k <= walk_k + 3'd1;  // gen/virtq/packed_fetch.ts:770
+            walk_k <= walk_k + 3'd1;  // gen/virtq/packed_fetch.ts:840
           end
         end
       end
       default: begin end
     endcase
-    stage_head_err <= _select_54;  // gen/virtq/packed_expand.ts:84
-    case (stage_state)  // gen/virtq/packed_expand.ts:132
+    stage_head_err <= _select_57;  // gen/virtq/packed_expand.ts:84
+    case (stage_state)  // gen/virtq/packed_expand.ts:137
       STAGE_STATE_IDLE: begin
-        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:134
-          if ((items_deq_data[177:176] == 2'd2) | (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:137
-          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:147
-            stage_table_host <= items_deq_data[174:111];  // gen/virtq/packed_expand.ts:150
-            stage_table_left <= items_deq_data[94:79];  // gen/virtq/packed_expand.ts:151
-            stage_table_n <= (items_deq_data[94:79] >= 16'd8) ? 4'd8 : items_deq_data[82:79];  // gen/virtq/packed_expand.ts:152
-            stage_id <= items_deq_data[76:61];  // gen/virtq/packed_expand.ts:153
-            stage_slots <= items_deq_data[60:45];  // gen/virtq/packed_expand.ts:154
-            stage_id_bad <= items_deq_data[44];  // gen/virtq/packed_expand.ts:155
-            stage_saw_write <= items_deq_data[43];  // gen/virtq/packed_expand.ts:156
-            stage_total <= items_deq_data[42:4];  // gen/virtq/packed_expand.ts:157
+        if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:139
+          if ((items_deq_data[177:176] == 2'd2) | (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:142
+          end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:152
+            stage_table_host <= items_deq_data[174:111];  // gen/virtq/packed_expand.ts:155
+            stage_table_left <= items_deq_data[98:83];  // gen/virtq/packed_expand.ts:157
+            stage_table_n <= (items_deq_data[98:83] >= 16'd8) ? 4'd8 : items_deq_data[86:83];  // gen/virtq/packed_expand.ts:158
+            stage_id <= items_deq_data[76:61];  // gen/virtq/packed_expand.ts:159
+            stage_slots <= items_deq_data[60:45];  // gen/virtq/packed_expand.ts:160
+            stage_id_bad <= items_deq_data[44];  // gen/virtq/packed_expand.ts:161
+            stage_saw_write <= items_deq_data[43];  // gen/virtq/packed_expand.ts:162
+            stage_total <= items_deq_data[42:4];  // gen/virtq/packed_expand.ts:163
           end
         end
       end
       STAGE_STATE_WAIT: begin
-        if (table_fill != table_cons_reg) begin  // gen/virtq/packed_expand.ts:175
-          stage_k <= 3'd0;  // gen/virtq/packed_expand.ts:176
+        if (table_fill != table_cons_reg) begin  // gen/virtq/packed_expand.ts:181
+          stage_k <= 3'd0;  // gen/virtq/packed_expand.ts:182
         end
       end
       STAGE_STATE_LOAD: begin
-        stage_cur <= _select_55;  // gen/virtq/packed_expand.ts:113
-        stage_cur_indirect <= _select_55[114];  // gen/virtq/packed_expand.ts:114
-        stage_cur_raw <= (~_select_55[113]) & stage_saw_write;  // gen/virtq/packed_expand.ts:115
-        stage_cur_big <= (stage_total + {7'd0, _select_55[95:64]}) > 39'h100000000;  // gen/virtq/packed_expand.ts:121
+        stage_cur <= _select_58;  // gen/virtq/packed_expand.ts:115
+        stage_cur_indirect <= _select_58[114];  // gen/virtq/packed_expand.ts:116
+        stage_cur_raw <= (~_select_58[113]) & stage_ld_saw;  // gen/virtq/packed_expand.ts:117
+        stage_cur_big <= (stage_ld_total + {7'd0, _select_58[95:64]}) > 39'h100000000;  // gen/virtq/packed_expand.ts:123
       end
       STAGE_STATE_WALK: begin
-        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:193
-        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:197
-        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:198
-        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:199
-        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:200
-        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:201
-          stage_saw_write <= stage_saw_write | stage_cur[113];  // gen/virtq/packed_expand.ts:203
-          stage_total <= stage_total_next;  // gen/virtq/packed_expand.ts:204
-          stage_table_left <= stage_table_left - 16'd1;  // gen/virtq/packed_expand.ts:205
-          stage_k <= stage_k + 3'd1;  // gen/virtq/packed_expand.ts:206
-          stage_cur <= _select_55;  // gen/virtq/packed_expand.ts:113
-          stage_cur_indirect <= _select_55[114];  // gen/virtq/packed_expand.ts:114
-          stage_cur_raw <= (~_select_55[113]) & (stage_saw_write | stage_cur[113]);  // gen/virtq/packed_expand.ts:115
-          stage_cur_big <= (stage_total_next + {7'd0, _select_55[95:64]}) > 39'h100000000;  // gen/virtq/packed_expand.ts:121
-          if (stage_last) begin  // gen/virtq/packed_expand.ts:208
-          end else if (stage_batch_end) begin  // gen/virtq/packed_expand.ts:211
-            stage_table_host <= stage_table_host + ({60'd0, stage_table_n} << 4);  // gen/virtq/packed_expand.ts:212
-            stage_table_n <= ((stage_table_left - 16'd1) >= 16'd8) ? 4'd8 : _sub_57[3:0];  // gen/virtq/packed_expand.ts:213
+        if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:199
+        end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:203
+        end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:204
+        end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:205
+        end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:206
+        end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:207
+          stage_saw_write <= stage_saw_write | stage_cur[113];  // gen/virtq/packed_expand.ts:209
+          stage_total <= stage_total_next;  // gen/virtq/packed_expand.ts:210
+          stage_table_left <= stage_table_left - 16'd1;  // gen/virtq/packed_expand.ts:211
+          stage_k <= stage_k + 3'd1;  // gen/virtq/packed_expand.ts:212
+          stage_cur <= _select_58;  // gen/virtq/packed_expand.ts:115
+          stage_cur_indirect <= _select_58[114];  // gen/virtq/packed_expand.ts:116
+          stage_cur_raw <= (~_select_58[113]) & stage_ld_saw;  // gen/virtq/packed_expand.ts:117
+          stage_cur_big <= (stage_ld_total + {7'd0, _select_58[95:64]}) > 39'h100000000;  // gen/virtq/packed_expand.ts:123
+          if (stage_last) begin  // gen/virtq/packed_expand.ts:214
+          end else if (stage_batch_end) begin  // gen/virtq/packed_expand.ts:217
+            stage_table_host <= stage_table_host + ({60'd0, stage_table_n} << 4);  // gen/virtq/packed_expand.ts:218
+            stage_table_n <= ((stage_table_left - 16'd1) >= 16'd8) ? 4'd8 : _sub_60[3:0];  // gen/virtq/packed_expand.ts:219
           end
         end
       end
       STAGE_STATE_MORE_WAIT: begin
-        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:220
-          stage_k <= 3'd0;  // gen/virtq/packed_expand.ts:221
+        if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:226
+          stage_k <= 3'd0;  // gen/virtq/packed_expand.ts:227
         end
       end
       default: begin end
@@ -2840,160 +2963,160 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
     end
     if (event_take) begin  // gen/virtq/packed_used.ts:153
       event_full <= ev_wr_full;  // gen/virtq/packed_used.ts:156
-      event_host <= _select_58 + (ev_wr_full ? 64'd0 : 64'd2);  // gen/virtq/packed_used.ts:158
+      event_host <= _select_61 | (ev_wr_full ? 64'd0 : 64'd2);  // gen/virtq/packed_used.ts:159
     end
-    if (used_accept) begin  // gen/virtq/packed_used.ts:195
-      if (used_merge) begin  // gen/virtq/packed_used.ts:200
-        if (_sub_59[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:202
-          used_slot_0 <= {(done_in_len != 32'd0), _slice_60, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:202
+    if (used_accept) begin  // gen/virtq/packed_used.ts:196
+      if (used_merge) begin  // gen/virtq/packed_used.ts:201
+        if (_sub_62[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:203
+          used_slot_0 <= {(done_in_len != 32'd0), _slice_63, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:203
         end
-        if (_sub_59[2:0] == 3'd1) begin  // gen/virtq/packed_used.ts:202
-          used_slot_1 <= {(done_in_len != 32'd0), _slice_60, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:202
+        if (_sub_62[2:0] == 3'd1) begin  // gen/virtq/packed_used.ts:203
+          used_slot_1 <= {(done_in_len != 32'd0), _slice_63, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:203
         end
-        if (_sub_59[2:0] == 3'd2) begin  // gen/virtq/packed_used.ts:202
-          used_slot_2 <= {(done_in_len != 32'd0), _slice_60, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:202
+        if (_sub_62[2:0] == 3'd2) begin  // gen/virtq/packed_used.ts:203
+          used_slot_2 <= {(done_in_len != 32'd0), _slice_63, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:203
         end
-        if (_sub_59[2:0] == 3'd3) begin  // gen/virtq/packed_used.ts:202
-          used_slot_3 <= {(done_in_len != 32'd0), _slice_60, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:202
+        if (_sub_62[2:0] == 3'd3) begin  // gen/virtq/packed_used.ts:203
+          used_slot_3 <= {(done_in_len != 32'd0), _slice_63, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:203
         end
-        if (_sub_59[2:0] == 3'd4) begin  // gen/virtq/packed_used.ts:202
-          used_slot_4 <= {(done_in_len != 32'd0), _slice_60, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:202
+        if (_sub_62[2:0] == 3'd4) begin  // gen/virtq/packed_used.ts:203
+          used_slot_4 <= {(done_in_len != 32'd0), _slice_63, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:203
         end
-        if (_sub_59[2:0] == 3'd5) begin  // gen/virtq/packed_used.ts:202
-          used_slot_5 <= {(done_in_len != 32'd0), _slice_60, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:202
+        if (_sub_62[2:0] == 3'd5) begin  // gen/virtq/packed_used.ts:203
+          used_slot_5 <= {(done_in_len != 32'd0), _slice_63, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:203
         end
-        if (_sub_59[2:0] == 3'd6) begin  // gen/virtq/packed_used.ts:202
-          used_slot_6 <= {(done_in_len != 32'd0), _slice_60, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:202
+        if (_sub_62[2:0] == 3'd6) begin  // gen/virtq/packed_used.ts:203
+          used_slot_6 <= {(done_in_len != 32'd0), _slice_63, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:203
         end
-        if (_sub_59[2:0] == 3'd7) begin  // gen/virtq/packed_used.ts:202
-          used_slot_7 <= {(done_in_len != 32'd0), _slice_60, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:202
+        if (_sub_62[2:0] == 3'd7) begin  // gen/virtq/packed_used.ts:203
+          used_slot_7 <= {(done_in_len != 32'd0), _slice_63, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:203
         end
       end else begin
-        if (used_tail[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:205
-          used_slot_0 <= {(done_in_len != 32'd0), _select_26, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:205
-        end
-        if (used_tail[2:0] == 3'd1) begin  // gen/virtq/packed_used.ts:205
-          used_slot_1 <= {(done_in_len != 32'd0), _select_26, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:205
-        end
-        if (used_tail[2:0] == 3'd2) begin  // gen/virtq/packed_used.ts:205
-          used_slot_2 <= {(done_in_len != 32'd0), _select_26, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:205
-        end
-        if (used_tail[2:0] == 3'd3) begin  // gen/virtq/packed_used.ts:205
-          used_slot_3 <= {(done_in_len != 32'd0), _select_26, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:205
-        end
-        if (used_tail[2:0] == 3'd4) begin  // gen/virtq/packed_used.ts:205
-          used_slot_4 <= {(done_in_len != 32'd0), _select_26, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:205
-        end
-        if (used_tail[2:0] == 3'd5) begin  // gen/virtq/packed_used.ts:205
-          used_slot_5 <= {(done_in_len != 32'd0), _select_26, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:205
-        end
-        if (used_tail[2:0] == 3'd6) begin  // gen/virtq/packed_used.ts:205
-          used_slot_6 <= {(done_in_len != 32'd0), _select_26, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:205
-        end
-        if (used_tail[2:0] == 3'd7) begin  // gen/virtq/packed_used.ts:205
-          used_slot_7 <= {(done_in_len != 32'd0), _select_26, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:205
-        end
         if (used_tail[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:206
-          used_slot_queue_0 <= done_in_queue;  // gen/virtq/packed_used.ts:206
+          used_slot_0 <= {(done_in_len != 32'd0), _select_30, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:206
         end
         if (used_tail[2:0] == 3'd1) begin  // gen/virtq/packed_used.ts:206
-          used_slot_queue_1 <= done_in_queue;  // gen/virtq/packed_used.ts:206
+          used_slot_1 <= {(done_in_len != 32'd0), _select_30, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:206
         end
         if (used_tail[2:0] == 3'd2) begin  // gen/virtq/packed_used.ts:206
-          used_slot_queue_2 <= done_in_queue;  // gen/virtq/packed_used.ts:206
+          used_slot_2 <= {(done_in_len != 32'd0), _select_30, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:206
         end
         if (used_tail[2:0] == 3'd3) begin  // gen/virtq/packed_used.ts:206
-          used_slot_queue_3 <= done_in_queue;  // gen/virtq/packed_used.ts:206
+          used_slot_3 <= {(done_in_len != 32'd0), _select_30, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:206
         end
         if (used_tail[2:0] == 3'd4) begin  // gen/virtq/packed_used.ts:206
-          used_slot_queue_4 <= done_in_queue;  // gen/virtq/packed_used.ts:206
+          used_slot_4 <= {(done_in_len != 32'd0), _select_30, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:206
         end
         if (used_tail[2:0] == 3'd5) begin  // gen/virtq/packed_used.ts:206
-          used_slot_queue_5 <= done_in_queue;  // gen/virtq/packed_used.ts:206
+          used_slot_5 <= {(done_in_len != 32'd0), _select_30, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:206
         end
         if (used_tail[2:0] == 3'd6) begin  // gen/virtq/packed_used.ts:206
-          used_slot_queue_6 <= done_in_queue;  // gen/virtq/packed_used.ts:206
+          used_slot_6 <= {(done_in_len != 32'd0), _select_30, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:206
         end
         if (used_tail[2:0] == 3'd7) begin  // gen/virtq/packed_used.ts:206
-          used_slot_queue_7 <= done_in_queue;  // gen/virtq/packed_used.ts:206
+          used_slot_7 <= {(done_in_len != 32'd0), _select_30, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:206
         end
         if (used_tail[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:207
-          used_slot_cont_0 <= used_last_adjacent & (used_last_queue == done_in_queue);  // gen/virtq/packed_used.ts:207
+          used_slot_queue_0 <= done_in_queue;  // gen/virtq/packed_used.ts:207
         end
         if (used_tail[2:0] == 3'd1) begin  // gen/virtq/packed_used.ts:207
-          used_slot_cont_1 <= used_last_adjacent & (used_last_queue == done_in_queue);  // gen/virtq/packed_used.ts:207
+          used_slot_queue_1 <= done_in_queue;  // gen/virtq/packed_used.ts:207
         end
         if (used_tail[2:0] == 3'd2) begin  // gen/virtq/packed_used.ts:207
-          used_slot_cont_2 <= used_last_adjacent & (used_last_queue == done_in_queue);  // gen/virtq/packed_used.ts:207
+          used_slot_queue_2 <= done_in_queue;  // gen/virtq/packed_used.ts:207
         end
         if (used_tail[2:0] == 3'd3) begin  // gen/virtq/packed_used.ts:207
-          used_slot_cont_3 <= used_last_adjacent & (used_last_queue == done_in_queue);  // gen/virtq/packed_used.ts:207
+          used_slot_queue_3 <= done_in_queue;  // gen/virtq/packed_used.ts:207
         end
         if (used_tail[2:0] == 3'd4) begin  // gen/virtq/packed_used.ts:207
-          used_slot_cont_4 <= used_last_adjacent & (used_last_queue == done_in_queue);  // gen/virtq/packed_used.ts:207
+          used_slot_queue_4 <= done_in_queue;  // gen/virtq/packed_used.ts:207
         end
         if (used_tail[2:0] == 3'd5) begin  // gen/virtq/packed_used.ts:207
-          used_slot_cont_5 <= used_last_adjacent & (used_last_queue == done_in_queue);  // gen/virtq/packed_used.ts:207
+          used_slot_queue_5 <= done_in_queue;  // gen/virtq/packed_used.ts:207
         end
         if (used_tail[2:0] == 3'd6) begin  // gen/virtq/packed_used.ts:207
-          used_slot_cont_6 <= used_last_adjacent & (used_last_queue == done_in_queue);  // gen/virtq/packed_used.ts:207
+          used_slot_queue_6 <= done_in_queue;  // gen/virtq/packed_used.ts:207
         end
         if (used_tail[2:0] == 3'd7) begin  // gen/virtq/packed_used.ts:207
-          used_slot_cont_7 <= used_last_adjacent & (used_last_queue == done_in_queue);  // gen/virtq/packed_used.ts:207
+          used_slot_queue_7 <= done_in_queue;  // gen/virtq/packed_used.ts:207
+        end
+        if (used_tail[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:208
+          used_slot_cont_0 <= used_last_adjacent & (used_last_queue == done_in_queue);  // gen/virtq/packed_used.ts:208
+        end
+        if (used_tail[2:0] == 3'd1) begin  // gen/virtq/packed_used.ts:208
+          used_slot_cont_1 <= used_last_adjacent & (used_last_queue == done_in_queue);  // gen/virtq/packed_used.ts:208
+        end
+        if (used_tail[2:0] == 3'd2) begin  // gen/virtq/packed_used.ts:208
+          used_slot_cont_2 <= used_last_adjacent & (used_last_queue == done_in_queue);  // gen/virtq/packed_used.ts:208
+        end
+        if (used_tail[2:0] == 3'd3) begin  // gen/virtq/packed_used.ts:208
+          used_slot_cont_3 <= used_last_adjacent & (used_last_queue == done_in_queue);  // gen/virtq/packed_used.ts:208
+        end
+        if (used_tail[2:0] == 3'd4) begin  // gen/virtq/packed_used.ts:208
+          used_slot_cont_4 <= used_last_adjacent & (used_last_queue == done_in_queue);  // gen/virtq/packed_used.ts:208
+        end
+        if (used_tail[2:0] == 3'd5) begin  // gen/virtq/packed_used.ts:208
+          used_slot_cont_5 <= used_last_adjacent & (used_last_queue == done_in_queue);  // gen/virtq/packed_used.ts:208
+        end
+        if (used_tail[2:0] == 3'd6) begin  // gen/virtq/packed_used.ts:208
+          used_slot_cont_6 <= used_last_adjacent & (used_last_queue == done_in_queue);  // gen/virtq/packed_used.ts:208
+        end
+        if (used_tail[2:0] == 3'd7) begin  // gen/virtq/packed_used.ts:208
+          used_slot_cont_7 <= used_last_adjacent & (used_last_queue == done_in_queue);  // gen/virtq/packed_used.ts:208
         end
       end
     end
-    case (used_state)  // gen/virtq/packed_used.ts:262
+    case (used_state)  // gen/virtq/packed_used.ts:263
       USED_STATE_GATHER: begin
-        if (~event_take) begin  // gen/virtq/packed_used.ts:264
-          if (((used_batch_k != 4'd0) & (~(_and_31 & (~(used_batch_k == 4'd4))))) & ((((used_batch_k == 4'd4) | (used_batch_k < used_pending)) | (used_batch_age == 9'd448)) | used_batch_quiet)) begin  // gen/virtq/packed_used.ts:268
-            used_batch_slot <= used_issue[2:0];  // gen/virtq/packed_used.ts:269
-            used_batch_n <= used_batch_k;  // gen/virtq/packed_used.ts:270
-            if (used_issue[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:274
-              used_slot_batch_0 <= used_batch_k;  // gen/virtq/packed_used.ts:274
+        if (~event_take) begin  // gen/virtq/packed_used.ts:265
+          if (((used_batch_k != 4'd0) & (~(_and_35 & (~(used_batch_k == 4'd4))))) & ((((used_batch_k == 4'd4) | (used_batch_k < used_pending)) | (used_batch_age == 9'd448)) | used_batch_quiet)) begin  // gen/virtq/packed_used.ts:269
+            used_batch_slot <= used_issue[2:0];  // gen/virtq/packed_used.ts:270
+            used_batch_n <= used_batch_k;  // gen/virtq/packed_used.ts:271
+            if (used_issue[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:275
+              used_slot_batch_0 <= used_batch_k;  // gen/virtq/packed_used.ts:275
             end
-            if (used_issue[2:0] == 3'd1) begin  // gen/virtq/packed_used.ts:274
-              used_slot_batch_1 <= used_batch_k;  // gen/virtq/packed_used.ts:274
+            if (used_issue[2:0] == 3'd1) begin  // gen/virtq/packed_used.ts:275
+              used_slot_batch_1 <= used_batch_k;  // gen/virtq/packed_used.ts:275
             end
-            if (used_issue[2:0] == 3'd2) begin  // gen/virtq/packed_used.ts:274
-              used_slot_batch_2 <= used_batch_k;  // gen/virtq/packed_used.ts:274
+            if (used_issue[2:0] == 3'd2) begin  // gen/virtq/packed_used.ts:275
+              used_slot_batch_2 <= used_batch_k;  // gen/virtq/packed_used.ts:275
             end
-            if (used_issue[2:0] == 3'd3) begin  // gen/virtq/packed_used.ts:274
-              used_slot_batch_3 <= used_batch_k;  // gen/virtq/packed_used.ts:274
+            if (used_issue[2:0] == 3'd3) begin  // gen/virtq/packed_used.ts:275
+              used_slot_batch_3 <= used_batch_k;  // gen/virtq/packed_used.ts:275
             end
-            if (used_issue[2:0] == 3'd4) begin  // gen/virtq/packed_used.ts:274
-              used_slot_batch_4 <= used_batch_k;  // gen/virtq/packed_used.ts:274
+            if (used_issue[2:0] == 3'd4) begin  // gen/virtq/packed_used.ts:275
+              used_slot_batch_4 <= used_batch_k;  // gen/virtq/packed_used.ts:275
             end
-            if (used_issue[2:0] == 3'd5) begin  // gen/virtq/packed_used.ts:274
-              used_slot_batch_5 <= used_batch_k;  // gen/virtq/packed_used.ts:274
+            if (used_issue[2:0] == 3'd5) begin  // gen/virtq/packed_used.ts:275
+              used_slot_batch_5 <= used_batch_k;  // gen/virtq/packed_used.ts:275
             end
-            if (used_issue[2:0] == 3'd6) begin  // gen/virtq/packed_used.ts:274
-              used_slot_batch_6 <= used_batch_k;  // gen/virtq/packed_used.ts:274
+            if (used_issue[2:0] == 3'd6) begin  // gen/virtq/packed_used.ts:275
+              used_slot_batch_6 <= used_batch_k;  // gen/virtq/packed_used.ts:275
             end
-            if (used_issue[2:0] == 3'd7) begin  // gen/virtq/packed_used.ts:274
-              used_slot_batch_7 <= used_batch_k;  // gen/virtq/packed_used.ts:274
+            if (used_issue[2:0] == 3'd7) begin  // gen/virtq/packed_used.ts:275
+              used_slot_batch_7 <= used_batch_k;  // gen/virtq/packed_used.ts:275
             end
           end
         end
       end
       USED_STATE_CALC: begin
-        used_host <= _select_62 + {44'd0, {used_slot_pos_rd0, ((used_state == USED_STATE_CALC) ? 4'd8 : 4'd14)}};  // gen/virtq/packed_used.ts:281
+        used_host <= _select_65 + {44'd0, {used_slot_pos_rd0, ((used_state == USED_STATE_CALC) ? 4'd8 : 4'd14)}};  // gen/virtq/packed_used.ts:282
       end
       USED_STATE_BODY: begin
-        if (wr_cmd_ready) begin  // gen/virtq/packed_used.ts:285
-          used_host <= _select_62 + {44'd0, {used_slot_pos_rd0, ((used_state == USED_STATE_CALC) ? 4'd8 : 4'd14)}};  // gen/virtq/packed_used.ts:286
+        if (wr_cmd_ready) begin  // gen/virtq/packed_used.ts:286
+          used_host <= _select_65 + {44'd0, {used_slot_pos_rd0, ((used_state == USED_STATE_CALC) ? 4'd8 : 4'd14)}};  // gen/virtq/packed_used.ts:287
         end
       end
       default: begin end
     endcase
-    used_rdata <= {(((mem_rd_addr[4:0] + 5'd1) == 5'd16) ? {224'd0, event_word} : _select_63), ((mem_rd_addr[4:0] == 5'd16) ? {224'd0, event_word} : _select_66)};  // gen/virtq/packed_used.ts:334
-    case (notify_state)  // gen/virtq/packed_used.ts:421
+    used_rdata <= {(((mem_rd_addr[4:0] + 5'd1) == 5'd16) ? {224'd0, event_word} : _select_66), ((mem_rd_addr[4:0] == 5'd16) ? {224'd0, event_word} : _select_69)};  // gen/virtq/packed_used.ts:335
+    case (notify_state)  // gen/virtq/packed_used.ts:423
       NOTIFY_STATE_IDLE: begin
-        if (notify_pick_valid) begin  // gen/virtq/packed_used.ts:423
-          notify_adv <= _select_68;  // gen/virtq/packed_used.ts:425
-          notify_idx <= _select_69;  // gen/virtq/packed_used.ts:426
-          notify_wrap <= _select_70;  // gen/virtq/packed_used.ts:427
-          notify_seq <= used_seq;  // gen/virtq/packed_used.ts:428
+        if (notify_pick_valid) begin  // gen/virtq/packed_used.ts:425
+          notify_adv <= _select_71;  // gen/virtq/packed_used.ts:427
+          notify_idx <= _select_72;  // gen/virtq/packed_used.ts:428
+          notify_wrap <= _select_73;  // gen/virtq/packed_used.ts:429
+          notify_seq <= used_seq;  // gen/virtq/packed_used.ts:430
         end
       end
       default: begin end
@@ -3003,170 +3126,170 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16 (
   // ---- memories
   always @(posedge clk) begin  // gen/virtq/packed_fetch.ts:127
     if (mem_wr_valid & (((~memwr_line[0]) ? memwr_line : memwr_line_next) < 8'd16)) begin
-      if (_mux_73[0]) fetch_ring_even[_sub_71[3:1]][7:0] <= _mux_72[7:0];
-      if (_mux_73[1]) fetch_ring_even[_sub_71[3:1]][15:8] <= _mux_72[15:8];
-      if (_mux_73[2]) fetch_ring_even[_sub_71[3:1]][23:16] <= _mux_72[23:16];
-      if (_mux_73[3]) fetch_ring_even[_sub_71[3:1]][31:24] <= _mux_72[31:24];
-      if (_mux_73[4]) fetch_ring_even[_sub_71[3:1]][39:32] <= _mux_72[39:32];
-      if (_mux_73[5]) fetch_ring_even[_sub_71[3:1]][47:40] <= _mux_72[47:40];
-      if (_mux_73[6]) fetch_ring_even[_sub_71[3:1]][55:48] <= _mux_72[55:48];
-      if (_mux_73[7]) fetch_ring_even[_sub_71[3:1]][63:56] <= _mux_72[63:56];
-      if (_mux_73[8]) fetch_ring_even[_sub_71[3:1]][71:64] <= _mux_72[71:64];
-      if (_mux_73[9]) fetch_ring_even[_sub_71[3:1]][79:72] <= _mux_72[79:72];
-      if (_mux_73[10]) fetch_ring_even[_sub_71[3:1]][87:80] <= _mux_72[87:80];
-      if (_mux_73[11]) fetch_ring_even[_sub_71[3:1]][95:88] <= _mux_72[95:88];
-      if (_mux_73[12]) fetch_ring_even[_sub_71[3:1]][103:96] <= _mux_72[103:96];
-      if (_mux_73[13]) fetch_ring_even[_sub_71[3:1]][111:104] <= _mux_72[111:104];
-      if (_mux_73[14]) fetch_ring_even[_sub_71[3:1]][119:112] <= _mux_72[119:112];
-      if (_mux_73[15]) fetch_ring_even[_sub_71[3:1]][127:120] <= _mux_72[127:120];
-      if (_mux_73[16]) fetch_ring_even[_sub_71[3:1]][135:128] <= _mux_72[135:128];
-      if (_mux_73[17]) fetch_ring_even[_sub_71[3:1]][143:136] <= _mux_72[143:136];
-      if (_mux_73[18]) fetch_ring_even[_sub_71[3:1]][151:144] <= _mux_72[151:144];
-      if (_mux_73[19]) fetch_ring_even[_sub_71[3:1]][159:152] <= _mux_72[159:152];
-      if (_mux_73[20]) fetch_ring_even[_sub_71[3:1]][167:160] <= _mux_72[167:160];
-      if (_mux_73[21]) fetch_ring_even[_sub_71[3:1]][175:168] <= _mux_72[175:168];
-      if (_mux_73[22]) fetch_ring_even[_sub_71[3:1]][183:176] <= _mux_72[183:176];
-      if (_mux_73[23]) fetch_ring_even[_sub_71[3:1]][191:184] <= _mux_72[191:184];
-      if (_mux_73[24]) fetch_ring_even[_sub_71[3:1]][199:192] <= _mux_72[199:192];
-      if (_mux_73[25]) fetch_ring_even[_sub_71[3:1]][207:200] <= _mux_72[207:200];
-      if (_mux_73[26]) fetch_ring_even[_sub_71[3:1]][215:208] <= _mux_72[215:208];
-      if (_mux_73[27]) fetch_ring_even[_sub_71[3:1]][223:216] <= _mux_72[223:216];
-      if (_mux_73[28]) fetch_ring_even[_sub_71[3:1]][231:224] <= _mux_72[231:224];
-      if (_mux_73[29]) fetch_ring_even[_sub_71[3:1]][239:232] <= _mux_72[239:232];
-      if (_mux_73[30]) fetch_ring_even[_sub_71[3:1]][247:240] <= _mux_72[247:240];
-      if (_mux_73[31]) fetch_ring_even[_sub_71[3:1]][255:248] <= _mux_72[255:248];
+      if (_mux_76[0]) fetch_ring_even[_sub_74[3:1]][7:0] <= _mux_75[7:0];
+      if (_mux_76[1]) fetch_ring_even[_sub_74[3:1]][15:8] <= _mux_75[15:8];
+      if (_mux_76[2]) fetch_ring_even[_sub_74[3:1]][23:16] <= _mux_75[23:16];
+      if (_mux_76[3]) fetch_ring_even[_sub_74[3:1]][31:24] <= _mux_75[31:24];
+      if (_mux_76[4]) fetch_ring_even[_sub_74[3:1]][39:32] <= _mux_75[39:32];
+      if (_mux_76[5]) fetch_ring_even[_sub_74[3:1]][47:40] <= _mux_75[47:40];
+      if (_mux_76[6]) fetch_ring_even[_sub_74[3:1]][55:48] <= _mux_75[55:48];
+      if (_mux_76[7]) fetch_ring_even[_sub_74[3:1]][63:56] <= _mux_75[63:56];
+      if (_mux_76[8]) fetch_ring_even[_sub_74[3:1]][71:64] <= _mux_75[71:64];
+      if (_mux_76[9]) fetch_ring_even[_sub_74[3:1]][79:72] <= _mux_75[79:72];
+      if (_mux_76[10]) fetch_ring_even[_sub_74[3:1]][87:80] <= _mux_75[87:80];
+      if (_mux_76[11]) fetch_ring_even[_sub_74[3:1]][95:88] <= _mux_75[95:88];
+      if (_mux_76[12]) fetch_ring_even[_sub_74[3:1]][103:96] <= _mux_75[103:96];
+      if (_mux_76[13]) fetch_ring_even[_sub_74[3:1]][111:104] <= _mux_75[111:104];
+      if (_mux_76[14]) fetch_ring_even[_sub_74[3:1]][119:112] <= _mux_75[119:112];
+      if (_mux_76[15]) fetch_ring_even[_sub_74[3:1]][127:120] <= _mux_75[127:120];
+      if (_mux_76[16]) fetch_ring_even[_sub_74[3:1]][135:128] <= _mux_75[135:128];
+      if (_mux_76[17]) fetch_ring_even[_sub_74[3:1]][143:136] <= _mux_75[143:136];
+      if (_mux_76[18]) fetch_ring_even[_sub_74[3:1]][151:144] <= _mux_75[151:144];
+      if (_mux_76[19]) fetch_ring_even[_sub_74[3:1]][159:152] <= _mux_75[159:152];
+      if (_mux_76[20]) fetch_ring_even[_sub_74[3:1]][167:160] <= _mux_75[167:160];
+      if (_mux_76[21]) fetch_ring_even[_sub_74[3:1]][175:168] <= _mux_75[175:168];
+      if (_mux_76[22]) fetch_ring_even[_sub_74[3:1]][183:176] <= _mux_75[183:176];
+      if (_mux_76[23]) fetch_ring_even[_sub_74[3:1]][191:184] <= _mux_75[191:184];
+      if (_mux_76[24]) fetch_ring_even[_sub_74[3:1]][199:192] <= _mux_75[199:192];
+      if (_mux_76[25]) fetch_ring_even[_sub_74[3:1]][207:200] <= _mux_75[207:200];
+      if (_mux_76[26]) fetch_ring_even[_sub_74[3:1]][215:208] <= _mux_75[215:208];
+      if (_mux_76[27]) fetch_ring_even[_sub_74[3:1]][223:216] <= _mux_75[223:216];
+      if (_mux_76[28]) fetch_ring_even[_sub_74[3:1]][231:224] <= _mux_75[231:224];
+      if (_mux_76[29]) fetch_ring_even[_sub_74[3:1]][239:232] <= _mux_75[239:232];
+      if (_mux_76[30]) fetch_ring_even[_sub_74[3:1]][247:240] <= _mux_75[247:240];
+      if (_mux_76[31]) fetch_ring_even[_sub_74[3:1]][255:248] <= _mux_75[255:248];
     end
   end
   assign fetch_ring_even_rd0 = fetch_ring_even[walk_rd_at[4:2]];  // gen/virtq/packed_fetch.ts:143
   always @(posedge clk) begin  // gen/virtq/packed_fetch.ts:127
     if (mem_wr_valid & ((memwr_line[0] ? memwr_line : memwr_line_next) < 8'd16)) begin
-      if (_mux_76[0]) fetch_ring_odd[_sub_74[3:1]][7:0] <= _mux_75[7:0];
-      if (_mux_76[1]) fetch_ring_odd[_sub_74[3:1]][15:8] <= _mux_75[15:8];
-      if (_mux_76[2]) fetch_ring_odd[_sub_74[3:1]][23:16] <= _mux_75[23:16];
-      if (_mux_76[3]) fetch_ring_odd[_sub_74[3:1]][31:24] <= _mux_75[31:24];
-      if (_mux_76[4]) fetch_ring_odd[_sub_74[3:1]][39:32] <= _mux_75[39:32];
-      if (_mux_76[5]) fetch_ring_odd[_sub_74[3:1]][47:40] <= _mux_75[47:40];
-      if (_mux_76[6]) fetch_ring_odd[_sub_74[3:1]][55:48] <= _mux_75[55:48];
-      if (_mux_76[7]) fetch_ring_odd[_sub_74[3:1]][63:56] <= _mux_75[63:56];
-      if (_mux_76[8]) fetch_ring_odd[_sub_74[3:1]][71:64] <= _mux_75[71:64];
-      if (_mux_76[9]) fetch_ring_odd[_sub_74[3:1]][79:72] <= _mux_75[79:72];
-      if (_mux_76[10]) fetch_ring_odd[_sub_74[3:1]][87:80] <= _mux_75[87:80];
-      if (_mux_76[11]) fetch_ring_odd[_sub_74[3:1]][95:88] <= _mux_75[95:88];
-      if (_mux_76[12]) fetch_ring_odd[_sub_74[3:1]][103:96] <= _mux_75[103:96];
-      if (_mux_76[13]) fetch_ring_odd[_sub_74[3:1]][111:104] <= _mux_75[111:104];
-      if (_mux_76[14]) fetch_ring_odd[_sub_74[3:1]][119:112] <= _mux_75[119:112];
-      if (_mux_76[15]) fetch_ring_odd[_sub_74[3:1]][127:120] <= _mux_75[127:120];
-      if (_mux_76[16]) fetch_ring_odd[_sub_74[3:1]][135:128] <= _mux_75[135:128];
-      if (_mux_76[17]) fetch_ring_odd[_sub_74[3:1]][143:136] <= _mux_75[143:136];
-      if (_mux_76[18]) fetch_ring_odd[_sub_74[3:1]][151:144] <= _mux_75[151:144];
-      if (_mux_76[19]) fetch_ring_odd[_sub_74[3:1]][159:152] <= _mux_75[159:152];
-      if (_mux_76[20]) fetch_ring_odd[_sub_74[3:1]][167:160] <= _mux_75[167:160];
-      if (_mux_76[21]) fetch_ring_odd[_sub_74[3:1]][175:168] <= _mux_75[175:168];
-      if (_mux_76[22]) fetch_ring_odd[_sub_74[3:1]][183:176] <= _mux_75[183:176];
-      if (_mux_76[23]) fetch_ring_odd[_sub_74[3:1]][191:184] <= _mux_75[191:184];
-      if (_mux_76[24]) fetch_ring_odd[_sub_74[3:1]][199:192] <= _mux_75[199:192];
-      if (_mux_76[25]) fetch_ring_odd[_sub_74[3:1]][207:200] <= _mux_75[207:200];
-      if (_mux_76[26]) fetch_ring_odd[_sub_74[3:1]][215:208] <= _mux_75[215:208];
-      if (_mux_76[27]) fetch_ring_odd[_sub_74[3:1]][223:216] <= _mux_75[223:216];
-      if (_mux_76[28]) fetch_ring_odd[_sub_74[3:1]][231:224] <= _mux_75[231:224];
-      if (_mux_76[29]) fetch_ring_odd[_sub_74[3:1]][239:232] <= _mux_75[239:232];
-      if (_mux_76[30]) fetch_ring_odd[_sub_74[3:1]][247:240] <= _mux_75[247:240];
-      if (_mux_76[31]) fetch_ring_odd[_sub_74[3:1]][255:248] <= _mux_75[255:248];
+      if (_mux_79[0]) fetch_ring_odd[_sub_77[3:1]][7:0] <= _mux_78[7:0];
+      if (_mux_79[1]) fetch_ring_odd[_sub_77[3:1]][15:8] <= _mux_78[15:8];
+      if (_mux_79[2]) fetch_ring_odd[_sub_77[3:1]][23:16] <= _mux_78[23:16];
+      if (_mux_79[3]) fetch_ring_odd[_sub_77[3:1]][31:24] <= _mux_78[31:24];
+      if (_mux_79[4]) fetch_ring_odd[_sub_77[3:1]][39:32] <= _mux_78[39:32];
+      if (_mux_79[5]) fetch_ring_odd[_sub_77[3:1]][47:40] <= _mux_78[47:40];
+      if (_mux_79[6]) fetch_ring_odd[_sub_77[3:1]][55:48] <= _mux_78[55:48];
+      if (_mux_79[7]) fetch_ring_odd[_sub_77[3:1]][63:56] <= _mux_78[63:56];
+      if (_mux_79[8]) fetch_ring_odd[_sub_77[3:1]][71:64] <= _mux_78[71:64];
+      if (_mux_79[9]) fetch_ring_odd[_sub_77[3:1]][79:72] <= _mux_78[79:72];
+      if (_mux_79[10]) fetch_ring_odd[_sub_77[3:1]][87:80] <= _mux_78[87:80];
+      if (_mux_79[11]) fetch_ring_odd[_sub_77[3:1]][95:88] <= _mux_78[95:88];
+      if (_mux_79[12]) fetch_ring_odd[_sub_77[3:1]][103:96] <= _mux_78[103:96];
+      if (_mux_79[13]) fetch_ring_odd[_sub_77[3:1]][111:104] <= _mux_78[111:104];
+      if (_mux_79[14]) fetch_ring_odd[_sub_77[3:1]][119:112] <= _mux_78[119:112];
+      if (_mux_79[15]) fetch_ring_odd[_sub_77[3:1]][127:120] <= _mux_78[127:120];
+      if (_mux_79[16]) fetch_ring_odd[_sub_77[3:1]][135:128] <= _mux_78[135:128];
+      if (_mux_79[17]) fetch_ring_odd[_sub_77[3:1]][143:136] <= _mux_78[143:136];
+      if (_mux_79[18]) fetch_ring_odd[_sub_77[3:1]][151:144] <= _mux_78[151:144];
+      if (_mux_79[19]) fetch_ring_odd[_sub_77[3:1]][159:152] <= _mux_78[159:152];
+      if (_mux_79[20]) fetch_ring_odd[_sub_77[3:1]][167:160] <= _mux_78[167:160];
+      if (_mux_79[21]) fetch_ring_odd[_sub_77[3:1]][175:168] <= _mux_78[175:168];
+      if (_mux_79[22]) fetch_ring_odd[_sub_77[3:1]][183:176] <= _mux_78[183:176];
+      if (_mux_79[23]) fetch_ring_odd[_sub_77[3:1]][191:184] <= _mux_78[191:184];
+      if (_mux_79[24]) fetch_ring_odd[_sub_77[3:1]][199:192] <= _mux_78[199:192];
+      if (_mux_79[25]) fetch_ring_odd[_sub_77[3:1]][207:200] <= _mux_78[207:200];
+      if (_mux_79[26]) fetch_ring_odd[_sub_77[3:1]][215:208] <= _mux_78[215:208];
+      if (_mux_79[27]) fetch_ring_odd[_sub_77[3:1]][223:216] <= _mux_78[223:216];
+      if (_mux_79[28]) fetch_ring_odd[_sub_77[3:1]][231:224] <= _mux_78[231:224];
+      if (_mux_79[29]) fetch_ring_odd[_sub_77[3:1]][239:232] <= _mux_78[239:232];
+      if (_mux_79[30]) fetch_ring_odd[_sub_77[3:1]][247:240] <= _mux_78[247:240];
+      if (_mux_79[31]) fetch_ring_odd[_sub_77[3:1]][255:248] <= _mux_78[255:248];
     end
   end
   assign fetch_ring_odd_rd0 = fetch_ring_odd[walk_rd_at[4:2]];  // gen/virtq/packed_fetch.ts:143
   always @(posedge clk) begin  // gen/virtq/packed_fetch.ts:127
     if (mem_wr_valid & ((((~memwr_line[0]) ? memwr_line : memwr_line_next) >= 8'd16) & (((~memwr_line[0]) ? memwr_line : memwr_line_next) < 8'd80))) begin
-      if (_mux_79[0]) fetch_table_even[_sub_77[5:1]][7:0] <= _mux_78[7:0];
-      if (_mux_79[1]) fetch_table_even[_sub_77[5:1]][15:8] <= _mux_78[15:8];
-      if (_mux_79[2]) fetch_table_even[_sub_77[5:1]][23:16] <= _mux_78[23:16];
-      if (_mux_79[3]) fetch_table_even[_sub_77[5:1]][31:24] <= _mux_78[31:24];
-      if (_mux_79[4]) fetch_table_even[_sub_77[5:1]][39:32] <= _mux_78[39:32];
-      if (_mux_79[5]) fetch_table_even[_sub_77[5:1]][47:40] <= _mux_78[47:40];
-      if (_mux_79[6]) fetch_table_even[_sub_77[5:1]][55:48] <= _mux_78[55:48];
-      if (_mux_79[7]) fetch_table_even[_sub_77[5:1]][63:56] <= _mux_78[63:56];
-      if (_mux_79[8]) fetch_table_even[_sub_77[5:1]][71:64] <= _mux_78[71:64];
-      if (_mux_79[9]) fetch_table_even[_sub_77[5:1]][79:72] <= _mux_78[79:72];
-      if (_mux_79[10]) fetch_table_even[_sub_77[5:1]][87:80] <= _mux_78[87:80];
-      if (_mux_79[11]) fetch_table_even[_sub_77[5:1]][95:88] <= _mux_78[95:88];
-      if (_mux_79[12]) fetch_table_even[_sub_77[5:1]][103:96] <= _mux_78[103:96];
-      if (_mux_79[13]) fetch_table_even[_sub_77[5:1]][111:104] <= _mux_78[111:104];
-      if (_mux_79[14]) fetch_table_even[_sub_77[5:1]][119:112] <= _mux_78[119:112];
-      if (_mux_79[15]) fetch_table_even[_sub_77[5:1]][127:120] <= _mux_78[127:120];
-      if (_mux_79[16]) fetch_table_even[_sub_77[5:1]][135:128] <= _mux_78[135:128];
-      if (_mux_79[17]) fetch_table_even[_sub_77[5:1]][143:136] <= _mux_78[143:136];
-      if (_mux_79[18]) fetch_table_even[_sub_77[5:1]][151:144] <= _mux_78[151:144];
-      if (_mux_79[19]) fetch_table_even[_sub_77[5:1]][159:152] <= _mux_78[159:152];
-      if (_mux_79[20]) fetch_table_even[_sub_77[5:1]][167:160] <= _mux_78[167:160];
-      if (_mux_79[21]) fetch_table_even[_sub_77[5:1]][175:168] <= _mux_78[175:168];
-      if (_mux_79[22]) fetch_table_even[_sub_77[5:1]][183:176] <= _mux_78[183:176];
-      if (_mux_79[23]) fetch_table_even[_sub_77[5:1]][191:184] <= _mux_78[191:184];
-      if (_mux_79[24]) fetch_table_even[_sub_77[5:1]][199:192] <= _mux_78[199:192];
-      if (_mux_79[25]) fetch_table_even[_sub_77[5:1]][207:200] <= _mux_78[207:200];
-      if (_mux_79[26]) fetch_table_even[_sub_77[5:1]][215:208] <= _mux_78[215:208];
-      if (_mux_79[27]) fetch_table_even[_sub_77[5:1]][223:216] <= _mux_78[223:216];
-      if (_mux_79[28]) fetch_table_even[_sub_77[5:1]][231:224] <= _mux_78[231:224];
-      if (_mux_79[29]) fetch_table_even[_sub_77[5:1]][239:232] <= _mux_78[239:232];
-      if (_mux_79[30]) fetch_table_even[_sub_77[5:1]][247:240] <= _mux_78[247:240];
-      if (_mux_79[31]) fetch_table_even[_sub_77[5:1]][255:248] <= _mux_78[255:248];
+      if (_mux_82[0]) fetch_table_even[_sub_80[5:1]][7:0] <= _mux_81[7:0];
+      if (_mux_82[1]) fetch_table_even[_sub_80[5:1]][15:8] <= _mux_81[15:8];
+      if (_mux_82[2]) fetch_table_even[_sub_80[5:1]][23:16] <= _mux_81[23:16];
+      if (_mux_82[3]) fetch_table_even[_sub_80[5:1]][31:24] <= _mux_81[31:24];
+      if (_mux_82[4]) fetch_table_even[_sub_80[5:1]][39:32] <= _mux_81[39:32];
+      if (_mux_82[5]) fetch_table_even[_sub_80[5:1]][47:40] <= _mux_81[47:40];
+      if (_mux_82[6]) fetch_table_even[_sub_80[5:1]][55:48] <= _mux_81[55:48];
+      if (_mux_82[7]) fetch_table_even[_sub_80[5:1]][63:56] <= _mux_81[63:56];
+      if (_mux_82[8]) fetch_table_even[_sub_80[5:1]][71:64] <= _mux_81[71:64];
+      if (_mux_82[9]) fetch_table_even[_sub_80[5:1]][79:72] <= _mux_81[79:72];
+      if (_mux_82[10]) fetch_table_even[_sub_80[5:1]][87:80] <= _mux_81[87:80];
+      if (_mux_82[11]) fetch_table_even[_sub_80[5:1]][95:88] <= _mux_81[95:88];
+      if (_mux_82[12]) fetch_table_even[_sub_80[5:1]][103:96] <= _mux_81[103:96];
+      if (_mux_82[13]) fetch_table_even[_sub_80[5:1]][111:104] <= _mux_81[111:104];
+      if (_mux_82[14]) fetch_table_even[_sub_80[5:1]][119:112] <= _mux_81[119:112];
+      if (_mux_82[15]) fetch_table_even[_sub_80[5:1]][127:120] <= _mux_81[127:120];
+      if (_mux_82[16]) fetch_table_even[_sub_80[5:1]][135:128] <= _mux_81[135:128];
+      if (_mux_82[17]) fetch_table_even[_sub_80[5:1]][143:136] <= _mux_81[143:136];
+      if (_mux_82[18]) fetch_table_even[_sub_80[5:1]][151:144] <= _mux_81[151:144];
+      if (_mux_82[19]) fetch_table_even[_sub_80[5:1]][159:152] <= _mux_81[159:152];
+      if (_mux_82[20]) fetch_table_even[_sub_80[5:1]][167:160] <= _mux_81[167:160];
+      if (_mux_82[21]) fetch_table_even[_sub_80[5:1]][175:168] <= _mux_81[175:168];
+      if (_mux_82[22]) fetch_table_even[_sub_80[5:1]][183:176] <= _mux_81[183:176];
+      if (_mux_82[23]) fetch_table_even[_sub_80[5:1]][191:184] <= _mux_81[191:184];
+      if (_mux_82[24]) fetch_table_even[_sub_80[5:1]][199:192] <= _mux_81[199:192];
+      if (_mux_82[25]) fetch_table_even[_sub_80[5:1]][207:200] <= _mux_81[207:200];
+      if (_mux_82[26]) fetch_table_even[_sub_80[5:1]][215:208] <= _mux_81[215:208];
+      if (_mux_82[27]) fetch_table_even[_sub_80[5:1]][223:216] <= _mux_81[223:216];
+      if (_mux_82[28]) fetch_table_even[_sub_80[5:1]][231:224] <= _mux_81[231:224];
+      if (_mux_82[29]) fetch_table_even[_sub_80[5:1]][239:232] <= _mux_81[239:232];
+      if (_mux_82[30]) fetch_table_even[_sub_80[5:1]][247:240] <= _mux_81[247:240];
+      if (_mux_82[31]) fetch_table_even[_sub_80[5:1]][255:248] <= _mux_81[255:248];
     end
   end
   assign fetch_table_even_rd0 = fetch_table_even[stage_rd_at[6:2]];  // gen/virtq/packed_fetch.ts:143
   always @(posedge clk) begin  // gen/virtq/packed_fetch.ts:127
     if (mem_wr_valid & (((memwr_line[0] ? memwr_line : memwr_line_next) >= 8'd16) & ((memwr_line[0] ? memwr_line : memwr_line_next) < 8'd80))) begin
-      if (_mux_82[0]) fetch_table_odd[_sub_80[5:1]][7:0] <= _mux_81[7:0];
-      if (_mux_82[1]) fetch_table_odd[_sub_80[5:1]][15:8] <= _mux_81[15:8];
-      if (_mux_82[2]) fetch_table_odd[_sub_80[5:1]][23:16] <= _mux_81[23:16];
-      if (_mux_82[3]) fetch_table_odd[_sub_80[5:1]][31:24] <= _mux_81[31:24];
-      if (_mux_82[4]) fetch_table_odd[_sub_80[5:1]][39:32] <= _mux_81[39:32];
-      if (_mux_82[5]) fetch_table_odd[_sub_80[5:1]][47:40] <= _mux_81[47:40];
-      if (_mux_82[6]) fetch_table_odd[_sub_80[5:1]][55:48] <= _mux_81[55:48];
-      if (_mux_82[7]) fetch_table_odd[_sub_80[5:1]][63:56] <= _mux_81[63:56];
-      if (_mux_82[8]) fetch_table_odd[_sub_80[5:1]][71:64] <= _mux_81[71:64];
-      if (_mux_82[9]) fetch_table_odd[_sub_80[5:1]][79:72] <= _mux_81[79:72];
-      if (_mux_82[10]) fetch_table_odd[_sub_80[5:1]][87:80] <= _mux_81[87:80];
-      if (_mux_82[11]) fetch_table_odd[_sub_80[5:1]][95:88] <= _mux_81[95:88];
-      if (_mux_82[12]) fetch_table_odd[_sub_80[5:1]][103:96] <= _mux_81[103:96];
-      if (_mux_82[13]) fetch_table_odd[_sub_80[5:1]][111:104] <= _mux_81[111:104];
-      if (_mux_82[14]) fetch_table_odd[_sub_80[5:1]][119:112] <= _mux_81[119:112];
-      if (_mux_82[15]) fetch_table_odd[_sub_80[5:1]][127:120] <= _mux_81[127:120];
-      if (_mux_82[16]) fetch_table_odd[_sub_80[5:1]][135:128] <= _mux_81[135:128];
-      if (_mux_82[17]) fetch_table_odd[_sub_80[5:1]][143:136] <= _mux_81[143:136];
-      if (_mux_82[18]) fetch_table_odd[_sub_80[5:1]][151:144] <= _mux_81[151:144];
-      if (_mux_82[19]) fetch_table_odd[_sub_80[5:1]][159:152] <= _mux_81[159:152];
-      if (_mux_82[20]) fetch_table_odd[_sub_80[5:1]][167:160] <= _mux_81[167:160];
-      if (_mux_82[21]) fetch_table_odd[_sub_80[5:1]][175:168] <= _mux_81[175:168];
-      if (_mux_82[22]) fetch_table_odd[_sub_80[5:1]][183:176] <= _mux_81[183:176];
-      if (_mux_82[23]) fetch_table_odd[_sub_80[5:1]][191:184] <= _mux_81[191:184];
-      if (_mux_82[24]) fetch_table_odd[_sub_80[5:1]][199:192] <= _mux_81[199:192];
-      if (_mux_82[25]) fetch_table_odd[_sub_80[5:1]][207:200] <= _mux_81[207:200];
-      if (_mux_82[26]) fetch_table_odd[_sub_80[5:1]][215:208] <= _mux_81[215:208];
-      if (_mux_82[27]) fetch_table_odd[_sub_80[5:1]][223:216] <= _mux_81[223:216];
-      if (_mux_82[28]) fetch_table_odd[_sub_80[5:1]][231:224] <= _mux_81[231:224];
-      if (_mux_82[29]) fetch_table_odd[_sub_80[5:1]][239:232] <= _mux_81[239:232];
-      if (_mux_82[30]) fetch_table_odd[_sub_80[5:1]][247:240] <= _mux_81[247:240];
-      if (_mux_82[31]) fetch_table_odd[_sub_80[5:1]][255:248] <= _mux_81[255:248];
+      if (_mux_85[0]) fetch_table_odd[_sub_83[5:1]][7:0] <= _mux_84[7:0];
+      if (_mux_85[1]) fetch_table_odd[_sub_83[5:1]][15:8] <= _mux_84[15:8];
+      if (_mux_85[2]) fetch_table_odd[_sub_83[5:1]][23:16] <= _mux_84[23:16];
+      if (_mux_85[3]) fetch_table_odd[_sub_83[5:1]][31:24] <= _mux_84[31:24];
+      if (_mux_85[4]) fetch_table_odd[_sub_83[5:1]][39:32] <= _mux_84[39:32];
+      if (_mux_85[5]) fetch_table_odd[_sub_83[5:1]][47:40] <= _mux_84[47:40];
+      if (_mux_85[6]) fetch_table_odd[_sub_83[5:1]][55:48] <= _mux_84[55:48];
+      if (_mux_85[7]) fetch_table_odd[_sub_83[5:1]][63:56] <= _mux_84[63:56];
+      if (_mux_85[8]) fetch_table_odd[_sub_83[5:1]][71:64] <= _mux_84[71:64];
+      if (_mux_85[9]) fetch_table_odd[_sub_83[5:1]][79:72] <= _mux_84[79:72];
+      if (_mux_85[10]) fetch_table_odd[_sub_83[5:1]][87:80] <= _mux_84[87:80];
+      if (_mux_85[11]) fetch_table_odd[_sub_83[5:1]][95:88] <= _mux_84[95:88];
+      if (_mux_85[12]) fetch_table_odd[_sub_83[5:1]][103:96] <= _mux_84[103:96];
+      if (_mux_85[13]) fetch_table_odd[_sub_83[5:1]][111:104] <= _mux_84[111:104];
+      if (_mux_85[14]) fetch_table_odd[_sub_83[5:1]][119:112] <= _mux_84[119:112];
+      if (_mux_85[15]) fetch_table_odd[_sub_83[5:1]][127:120] <= _mux_84[127:120];
+      if (_mux_85[16]) fetch_table_odd[_sub_83[5:1]][135:128] <= _mux_84[135:128];
+      if (_mux_85[17]) fetch_table_odd[_sub_83[5:1]][143:136] <= _mux_84[143:136];
+      if (_mux_85[18]) fetch_table_odd[_sub_83[5:1]][151:144] <= _mux_84[151:144];
+      if (_mux_85[19]) fetch_table_odd[_sub_83[5:1]][159:152] <= _mux_84[159:152];
+      if (_mux_85[20]) fetch_table_odd[_sub_83[5:1]][167:160] <= _mux_84[167:160];
+      if (_mux_85[21]) fetch_table_odd[_sub_83[5:1]][175:168] <= _mux_84[175:168];
+      if (_mux_85[22]) fetch_table_odd[_sub_83[5:1]][183:176] <= _mux_84[183:176];
+      if (_mux_85[23]) fetch_table_odd[_sub_83[5:1]][191:184] <= _mux_84[191:184];
+      if (_mux_85[24]) fetch_table_odd[_sub_83[5:1]][199:192] <= _mux_84[199:192];
+      if (_mux_85[25]) fetch_table_odd[_sub_83[5:1]][207:200] <= _mux_84[207:200];
+      if (_mux_85[26]) fetch_table_odd[_sub_83[5:1]][215:208] <= _mux_84[215:208];
+      if (_mux_85[27]) fetch_table_odd[_sub_83[5:1]][223:216] <= _mux_84[223:216];
+      if (_mux_85[28]) fetch_table_odd[_sub_83[5:1]][231:224] <= _mux_84[231:224];
+      if (_mux_85[29]) fetch_table_odd[_sub_83[5:1]][239:232] <= _mux_84[239:232];
+      if (_mux_85[30]) fetch_table_odd[_sub_83[5:1]][247:240] <= _mux_84[247:240];
+      if (_mux_85[31]) fetch_table_odd[_sub_83[5:1]][255:248] <= _mux_84[255:248];
     end
   end
   assign fetch_table_odd_rd0 = fetch_table_odd[stage_rd_at[6:2]];  // gen/virtq/packed_fetch.ts:143
-  always @(posedge clk) begin  // gen/virtq/packed_fetch.ts:208
+  always @(posedge clk) begin  // gen/virtq/packed_fetch.ts:209
     if (stage_push) begin
       stage[stage_wr[6:0]] <= stage_push_data;
     end
   end
-  assign stage_rd0 = stage[stage_rd[6:0]];  // gen/virtq/packed_fetch.ts:215
-  always @(posedge clk) begin  // gen/virtq/packed_used.ts:194
+  assign stage_rd0 = stage[stage_rd[6:0]];  // gen/virtq/packed_fetch.ts:216
+  always @(posedge clk) begin  // gen/virtq/packed_used.ts:195
     if (used_accept & (~used_merge)) begin
-      used_slot_pos[used_tail[2:0]] <= _select_24;
+      used_slot_pos[used_tail[2:0]] <= _select_28;
     end
   end
-  assign used_slot_pos_rd0 = used_slot_pos[used_batch_slot];  // gen/virtq/packed_used.ts:253
+  assign used_slot_pos_rd0 = used_slot_pos[used_batch_slot];  // gen/virtq/packed_used.ts:254
   always @(posedge clk) begin  // gen/virtq/packed_used.ts:131
     if ((chain_valid & chain_ready) & chain_last) begin
       used_writable[{chain_queue, chain_id[3:0]}] <= {chain_id, (used_writable_sum + (chain_write ? chain_len : 32'd0))};
     end
   end
-  assign used_writable_rd0 = used_writable[{done_in_queue, done_in_id[3:0]}];  // gen/virtq/packed_used.ts:182
+  assign used_writable_rd0 = used_writable[{done_in_queue, done_in_id[3:0]}];  // gen/virtq/packed_used.ts:183
 
 endmodule
 

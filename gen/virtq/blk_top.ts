@@ -125,11 +125,9 @@ export function virtioBlkConfig(p: VirtioBlkTopParams): {
       rings,
       cfgFieldBits: bitsFor(DEVICE_TYPES.blk.config.length - 1),
       split: { regionBits: 12, maxChain: 64, availBatch: 16, descBatch: 8, usedBatch: 16 },
-      // Device event suppression off: measured in the virtio-blk bench (256 bits, depth 32), it took doorbells from
-      // 0.128 to 0 per request but 512 B reads from 50.2 to 56.9 cycles (the engine's polls of an idle ring read
-      // batches that compete with block data; docs/queue-engine.md "Polls cost reads"). A doorbell is one posted
-      // write on a passthrough device. The packed engine's own tests run it on.
-      packed: { ...PACKED_DEFAULTS, kickSuppression: false },
+      // Device event suppression on (DISABLE while the engine has chains of the queue in flight, timed polls of
+      // one batch after each notification decision; docs/queue-engine.md "Packed rings", "Polls").
+      packed: { ...PACKED_DEFAULTS },
       blk: b,
       dma: {
         lenBits: DMA_TEST_LEN_BITS,

@@ -141,6 +141,7 @@ export const PackedEngine = defineModule(
       busy: m.wire('ev_wr_busy', bit),
     };
     const expectDecision = m.wire('expect_decision', bit);
+    const decided = { valid: m.wire('poll_reload', bit), queue: m.wire('poll_reload_queue', qb) };
     const walker = packedWalker(m, {
       p,
       layout,
@@ -152,6 +153,7 @@ export const PackedEngine = defineModule(
       featInOrder: feat('VIRTIO_F_IN_ORDER'),
       featEventIdx: feat('VIRTIO_F_EVENT_IDX'),
       expectDecision,
+      decided,
       event: eventWrite,
       desc: slotsMem.ring,
       ringStatus: statusOf(0),
@@ -204,6 +206,8 @@ export const PackedEngine = defineModule(
       status: statusOf(1),
       read: eventRead,
     });
+    decided.valid.set(notify.polled);
+    decided.queue.set(notify.queue);
     const wq = walker.queue;
     expectDecision.set(
       orAll(

@@ -107,7 +107,9 @@ export function packedStager(m: ModuleBuilder, c: StagerContext) {
   // (from registers only: in `walk` the entry after the current one, else the current one)
   const rdAt = m.let('stage_rd_at', cat(tCons.trunc(tb), mux(f.is('walk'), k.inc(), k)));
   const rdData = c.desc(rdAt).desc;
-  const load = (saw: Expr, tot: Expr) => {
+  const load = () => {
+    const saw = loadSaw;
+    const tot = loadTotal;
     const nd = rdData;
     const len = nd.bits(95, 64);
     cur.next(nd);
@@ -121,6 +123,9 @@ export function packedStager(m: ModuleBuilder, c: StagerContext) {
     curBig.next(tot.add(len.zext(32 + sb)).gt(2 ** 32));
   };
   const totalNext = m.let('stage_total_next', total.add(dLen.zext(32 + sb)));
+  // (in `walk` after the current entry, else from the start: one adder on the choice, not one per call site)
+  const loadSaw = m.let('stage_ld_saw', mux(f.is('walk'), sawWrite.or(dWrite), sawWrite));
+  const loadTotal = m.let('stage_ld_total', mux(f.is('walk'), totalNext, total));
   const last = m.let('stage_last', left.eq(1));
   const batchEnd = m.let('stage_batch_end', k.zext(nb).eq(tn.sub(1)));
 
@@ -148,8 +153,9 @@ export function packedStager(m: ModuleBuilder, c: StagerContext) {
             pop.set(1);
             sq.next(iq);
             host.next(get('addr'));
-            left.next(get('len').trunc(16));
-            tn.next(n16(get('len').trunc(16)));
+            // (a table item's len is its descriptor's: bytes; entries of 16 bytes, at most the queue size)
+            left.next(get('len').bits(19, 4));
+            tn.next(n16(get('len').bits(19, 4)));
             id.next(get('id'));
             slots.next(get('slots'));
             idBad.next(get('idBad'));
@@ -186,7 +192,7 @@ export function packedStager(m: ModuleBuilder, c: StagerContext) {
         .elseIf(headErr, () => failTable(PackedFault.DMA_FAULT))
         .else(() => f.goto('load')),
     load: () => {
-      load(sawWrite, total);
+      load();
       f.goto('walk');
     },
     walk: () => {
@@ -204,7 +210,7 @@ export function packedStager(m: ModuleBuilder, c: StagerContext) {
           total.next(totalNext);
           left.next(left.dec());
           k.next(k.inc());
-          load(sawWrite.or(dWrite), totalNext);
+          load();
           m.if(last, () => {
             c.staging.commit(sq, id, slots);
             tableDone();

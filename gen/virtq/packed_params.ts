@@ -43,6 +43,14 @@ export interface PackedEngineParams {
    * kicks), as before it was done.
    */
   kickSuppression: boolean;
+  /**
+   * With kickSuppression: looks at a DISABLE queue's ring (polls) after a notification decision on it, or a
+   * turn that found work, while its chains are in flight: up to `polls` (0..15), `pollGap` cycles (1..255)
+   * apart. The driver adds buffers once it has been told of used ones (in its interrupt callback), after the
+   * decision's own look has gone out: these find them, where waiting for the next decision costs a round trip.
+   */
+  polls: number;
+  pollGap: number;
 }
 
 /** Defaults the test top and the data plane start from. */
@@ -57,6 +65,8 @@ export const PACKED_DEFAULTS = {
   itemDepth: 16,
   regionBits: 13,
   kickSuppression: true,
+  polls: 4,
+  pollGap: 64,
 } as const;
 
 /** Where things are in the engine's region (byte offsets from `base`). */
@@ -94,6 +104,8 @@ export function packedLayout(p: PackedEngineParams): PackedLayout {
   pow2('ringSlots', p.ringSlots, 2, 8);
   pow2('tableSlots', p.tableSlots, 2, 16);
   intParam('PackedEngine: itemDepth', p.itemDepth, 2, 64);
+  intParam('PackedEngine: polls', p.polls, 0, 15);
+  intParam('PackedEngine: pollGap', p.pollGap, 1, 255);
   intParam('PackedEngine: devBits', p.devBits, p.regionBits, 48);
   // write ids: slot << 1 | which for used elements, 1 << (log2(usedSlots) + 1) for the device event structure
   intParam('PackedEngine: idBits', p.idBits, log2ceil(p.usedSlots) + 2, 32);

@@ -155,11 +155,12 @@ export function usedWriter(m: ModuleBuilder, c: UsedContext) {
     evWord.next(ev.word as Expr);
     evFull.next(ev.full as Expr);
     evQueue.next(ev.queue as Expr);
+    // the flags alone at byte 2: an OR, not an adder (the structure is 4-byte aligned, virtio 1.2 2.8.10.1)
     evHost.next(
       select(
         ev.queue as Expr,
         cfg.map((q) => q.device),
-      ).add(mux(ev.full as Expr, lit(0, 64), lit(2, 64))),
+      ).or(mux(ev.full as Expr, lit(0, 64), lit(2, 64))),
     );
     f.goto('event');
   });
@@ -393,6 +394,7 @@ export function notifier(m: ModuleBuilder, c: NotifierContext) {
 
   const fatal = m.wire('notify_fatal', bit, { default: 0 });
   const irq = m.wire('notify_irq', Q, { default: 0 });
+  const polled = m.wire('notify_polled', bit, { default: 0 });
 
   c.read.valid.set(f.is('read'));
   c.read.host.set(
@@ -440,8 +442,12 @@ export function notifier(m: ModuleBuilder, c: NotifierContext) {
       }),
     decide: () => {
       m.if(need.and(st.failed.at(nq).not()).and(st.resetting.at(nq).not()), () => irq.set(lit(1, Q).shl(nq)));
-      // the driver kicks no more (DISABLE): look at its ring again, it may have added buffers
-      m.if(st.evOff.at(nq), () => st.pending.nextAt(nq, 1));
+      // the driver kicks no more (DISABLE): look at its ring again, it may have added buffers (and again a few
+      // times after, the walker's polls: the driver adds them once told, after this look has gone out)
+      m.if(st.evOff.at(nq), () => {
+        st.pending.nextAt(nq, 1);
+        polled.set(1);
+      });
       f.goto('idle');
     },
   });
@@ -453,6 +459,8 @@ export function notifier(m: ModuleBuilder, c: NotifierContext) {
     active: m.let('notify_active', f.is('idle').not()),
     queue: nq as Expr,
     irq,
+    /** A decision on a queue the driver does not kick (DISABLE) set its doorbell (`queue`). */
+    polled: polled as Expr,
     fatal: { valid: fatal, queue: nq as Expr, code: lit(PackedFault.DMA_FAULT, PACKED_FAULT_BITS) },
   };
 }
