@@ -156,12 +156,12 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   localparam [2:0] USED_ELEMS = 3'd3;  // gen/virtq/split_engine.ts:204
   localparam [2:0] USED_IDX = 3'd4;  // gen/virtq/split_engine.ts:204
   localparam [2:0] USED_FATAL = 3'd5;  // gen/virtq/split_engine.ts:204
-  localparam [2:0] NOTE_IDLE = 3'd0;  // gen/virtq/split_engine.ts:584
-  localparam [2:0] NOTE_LOAD = 3'd1;  // gen/virtq/split_engine.ts:584
-  localparam [2:0] NOTE_READ = 3'd2;  // gen/virtq/split_engine.ts:584
-  localparam [2:0] NOTE_WAIT = 3'd3;  // gen/virtq/split_engine.ts:584
-  localparam [2:0] NOTE_CHECK = 3'd4;  // gen/virtq/split_engine.ts:584
-  localparam [2:0] NOTE_FATAL = 3'd5;  // gen/virtq/split_engine.ts:584
+  localparam [2:0] NOTE_IDLE = 3'd0;  // gen/virtq/split_engine.ts:607
+  localparam [2:0] NOTE_LOAD = 3'd1;  // gen/virtq/split_engine.ts:607
+  localparam [2:0] NOTE_READ = 3'd2;  // gen/virtq/split_engine.ts:607
+  localparam [2:0] NOTE_WAIT = 3'd3;  // gen/virtq/split_engine.ts:607
+  localparam [2:0] NOTE_CHECK = 3'd4;  // gen/virtq/split_engine.ts:607
+  localparam [2:0] NOTE_FATAL = 3'd5;  // gen/virtq/split_engine.ts:607
   /* verilator lint_on UNUSEDPARAM */
 
   wire running;  // gen/virtq/split_engine.ts:178
@@ -299,119 +299,122 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   /* verilator lint_off UNUSEDSIGNAL */  // partly unused
   reg [127:0] desc_raw;  // gen/virtq/split_engine.ts:383
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] la;  // gen/virtq/split_engine.ts:405
-  reg [15:0] seen;  // gen/virtq/split_engine.ts:406
-  reg [15:0] he;  // gen/virtq/split_engine.ts:407
-  wire [15:0] ahead;  // gen/virtq/split_engine.ts:411
-  reg [15:0] head;  // gen/virtq/split_engine.ts:412
-  reg [63:0] tbl_base;  // gen/virtq/split_engine.ts:413
-  reg [15:0] tbl_n;  // gen/virtq/split_engine.ts:414
-  reg [15:0] j;  // gen/virtq/split_engine.ts:415
-  reg [16:0] count;  // gen/virtq/split_engine.ts:416
-  reg [15:0] slots;  // gen/virtq/split_engine.ts:417
-  reg in_indirect;  // gen/virtq/split_engine.ts:418
-  reg [15:0] next_idx;  // gen/virtq/split_engine.ts:421
-  reg saw_write;  // gen/virtq/split_engine.ts:423
-  reg [33:0] total;  // gen/virtq/split_engine.ts:424
-  reg win_valid;  // gen/virtq/split_engine.ts:425
-  reg [15:0] win_start;  // gen/virtq/split_engine.ts:426
-  reg [16:0] win_count;  // gen/virtq/split_engine.ts:427
-  reg [10:0] win_off;  // gen/virtq/split_engine.ts:429
-  reg win_ahead;  // gen/virtq/split_engine.ts:430
-  reg [3:0] win_slot;  // gen/virtq/split_engine.ts:431
-  reg head_ahead;  // gen/virtq/split_engine.ts:432
-  wire [10:0] desc_off;  // gen/virtq/split_engine.ts:434
-  reg idx_ahead;  // gen/virtq/split_engine.ts:444
-  reg pf_active;  // gen/virtq/split_engine.ts:454
-  reg [1:0] pf_q;  // gen/virtq/split_engine.ts:455
-  reg [15:0] pf_next;  // gen/virtq/split_engine.ts:456
-  reg pf_bad;  // gen/virtq/split_engine.ts:458
-  reg [15:0] pf_head_0;  // gen/virtq/split_engine.ts:459
-  reg [15:0] pf_head_1;  // gen/virtq/split_engine.ts:459
-  reg [15:0] pf_head_2;  // gen/virtq/split_engine.ts:459
-  reg [15:0] pf_head_3;  // gen/virtq/split_engine.ts:459
-  reg [15:0] pf_head_4;  // gen/virtq/split_engine.ts:459
-  reg [15:0] pf_head_5;  // gen/virtq/split_engine.ts:459
-  reg [15:0] pf_head_6;  // gen/virtq/split_engine.ts:459
-  reg [15:0] pf_head_7;  // gen/virtq/split_engine.ts:459
-  reg [15:0] pf_head_8;  // gen/virtq/split_engine.ts:459
-  reg [15:0] pf_head_9;  // gen/virtq/split_engine.ts:459
-  reg [15:0] pf_head_10;  // gen/virtq/split_engine.ts:459
-  reg [15:0] pf_head_11;  // gen/virtq/split_engine.ts:459
-  reg [15:0] pf_head_12;  // gen/virtq/split_engine.ts:459
-  reg [15:0] pf_head_13;  // gen/virtq/split_engine.ts:459
-  reg [15:0] pf_head_14;  // gen/virtq/split_engine.ts:459
-  reg [15:0] pf_head_15;  // gen/virtq/split_engine.ts:459
-  reg [2:0] pf_count_0;  // gen/virtq/split_engine.ts:460
-  reg [2:0] pf_count_1;  // gen/virtq/split_engine.ts:460
-  reg [2:0] pf_count_2;  // gen/virtq/split_engine.ts:460
-  reg [2:0] pf_count_3;  // gen/virtq/split_engine.ts:460
-  reg [2:0] pf_count_4;  // gen/virtq/split_engine.ts:460
-  reg [2:0] pf_count_5;  // gen/virtq/split_engine.ts:460
-  reg [2:0] pf_count_6;  // gen/virtq/split_engine.ts:460
-  reg [2:0] pf_count_7;  // gen/virtq/split_engine.ts:460
-  reg [2:0] pf_count_8;  // gen/virtq/split_engine.ts:460
-  reg [2:0] pf_count_9;  // gen/virtq/split_engine.ts:460
-  reg [2:0] pf_count_10;  // gen/virtq/split_engine.ts:460
-  reg [2:0] pf_count_11;  // gen/virtq/split_engine.ts:460
-  reg [2:0] pf_count_12;  // gen/virtq/split_engine.ts:460
-  reg [2:0] pf_count_13;  // gen/virtq/split_engine.ts:460
-  reg [2:0] pf_count_14;  // gen/virtq/split_engine.ts:460
-  reg [2:0] pf_count_15;  // gen/virtq/split_engine.ts:460
-  reg [5:0] pf_seq_0;  // gen/virtq/split_engine.ts:461
-  reg [5:0] pf_seq_1;  // gen/virtq/split_engine.ts:461
-  reg [5:0] pf_seq_2;  // gen/virtq/split_engine.ts:461
-  reg [5:0] pf_seq_3;  // gen/virtq/split_engine.ts:461
-  reg [5:0] pf_seq_4;  // gen/virtq/split_engine.ts:461
-  reg [5:0] pf_seq_5;  // gen/virtq/split_engine.ts:461
-  reg [5:0] pf_seq_6;  // gen/virtq/split_engine.ts:461
-  reg [5:0] pf_seq_7;  // gen/virtq/split_engine.ts:461
-  reg [5:0] pf_seq_8;  // gen/virtq/split_engine.ts:461
-  reg [5:0] pf_seq_9;  // gen/virtq/split_engine.ts:461
-  reg [5:0] pf_seq_10;  // gen/virtq/split_engine.ts:461
-  reg [5:0] pf_seq_11;  // gen/virtq/split_engine.ts:461
-  reg [5:0] pf_seq_12;  // gen/virtq/split_engine.ts:461
-  reg [5:0] pf_seq_13;  // gen/virtq/split_engine.ts:461
-  reg [5:0] pf_seq_14;  // gen/virtq/split_engine.ts:461
-  reg [5:0] pf_seq_15;  // gen/virtq/split_engine.ts:461
-  reg [15:0] pf_insp;  // gen/virtq/split_engine.ts:465
-  reg [15:0] pf_tbl;  // gen/virtq/split_engine.ts:466
-  reg heads_pend;  // gen/virtq/split_engine.ts:467
-  reg [5:0] heads_seq;  // gen/virtq/split_engine.ts:468
-  reg [15:0] heads_from;  // gen/virtq/split_engine.ts:469
-  reg [5:0] poll_seq_0;  // gen/virtq/split_engine.ts:473
-  reg [5:0] poll_seq_1;  // gen/virtq/split_engine.ts:473
-  reg [5:0] poll_seq_2;  // gen/virtq/split_engine.ts:473
-  reg [5:0] poll_seq_3;  // gen/virtq/split_engine.ts:473
-  reg [1:0] poll_head;  // gen/virtq/split_engine.ts:474
-  reg [1:0] poll_tail;  // gen/virtq/split_engine.ts:475
-  reg [2:0] poll_count;  // gen/virtq/split_engine.ts:476
-  reg poll_issued;  // gen/virtq/split_engine.ts:477
-  reg poll_taken;  // gen/virtq/split_engine.ts:478
-  reg [6:0] poll_timer;  // gen/virtq/split_engine.ts:480
-  wire poll_gap_done;  // gen/virtq/split_engine.ts:481
-  wire idx_pend;  // gen/virtq/split_engine.ts:485
-  reg idx_here;  // gen/virtq/split_engine.ts:486
-  reg [1:0] here_slot;  // gen/virtq/split_engine.ts:487
-  reg idx_jump;  // gen/virtq/split_engine.ts:489
-  reg idx_same;  // gen/virtq/split_engine.ts:490
-  reg idx_none;  // gen/virtq/split_engine.ts:491
-  reg idx_ask;  // gen/virtq/split_engine.ts:492
-  reg [15:0] pf_ready;  // gen/virtq/split_engine.ts:494
-  reg [15:0] pf_ready_clr;  // gen/virtq/split_engine.ts:505
-  reg fatal_pulse;  // gen/virtq/split_engine.ts:531
-  reg u_fatal_pulse;  // gen/virtq/split_engine.ts:532
-  reg [2:0] fail_set;  // gen/virtq/split_engine.ts:533
-  reg [2:0] u_fail_set;  // gen/virtq/split_engine.ts:534
-  reg n_fatal_pulse;  // gen/virtq/split_engine.ts:535
-  reg [2:0] n_fail_set;  // gen/virtq/split_engine.ts:536
-  reg [2:0] irq_pulse;  // gen/virtq/split_engine.ts:537
-  reg [2:0] q_reset_pulse;  // gen/virtq/split_engine.ts:538
-  reg reset_pulse;  // gen/virtq/split_engine.ts:539
-  wire abandon;  // gen/virtq/split_engine.ts:540
-  reg [2:0] work_reg;  // gen/virtq/split_engine.ts:567
-  wire [2:0] work;  // gen/virtq/split_engine.ts:577
-  wire can_fetch;  // gen/virtq/split_engine.ts:579
+  reg tbl_bad;  // gen/virtq/split_engine.ts:412
+  reg [1:0] tbl_ahead_n;  // gen/virtq/split_engine.ts:413
+  wire [127:0] raw_desc;  // gen/virtq/split_engine.ts:414
+  reg [15:0] la;  // gen/virtq/split_engine.ts:438
+  reg [15:0] seen;  // gen/virtq/split_engine.ts:439
+  reg [15:0] he;  // gen/virtq/split_engine.ts:440
+  wire [15:0] ahead;  // gen/virtq/split_engine.ts:444
+  reg [15:0] head;  // gen/virtq/split_engine.ts:445
+  reg [63:0] tbl_base;  // gen/virtq/split_engine.ts:446
+  reg [15:0] tbl_n;  // gen/virtq/split_engine.ts:447
+  reg [15:0] j;  // gen/virtq/split_engine.ts:448
+  reg [16:0] count;  // gen/virtq/split_engine.ts:449
+  reg [15:0] slots;  // gen/virtq/split_engine.ts:450
+  reg in_indirect;  // gen/virtq/split_engine.ts:451
+  reg [15:0] next_idx;  // gen/virtq/split_engine.ts:454
+  reg saw_write;  // gen/virtq/split_engine.ts:456
+  reg [33:0] total;  // gen/virtq/split_engine.ts:457
+  reg win_valid;  // gen/virtq/split_engine.ts:458
+  reg [15:0] win_start;  // gen/virtq/split_engine.ts:459
+  reg [16:0] win_count;  // gen/virtq/split_engine.ts:460
+  reg [10:0] win_off;  // gen/virtq/split_engine.ts:462
+  reg win_ahead;  // gen/virtq/split_engine.ts:463
+  reg [3:0] win_slot;  // gen/virtq/split_engine.ts:464
+  reg head_ahead;  // gen/virtq/split_engine.ts:465
+  wire [10:0] desc_off;  // gen/virtq/split_engine.ts:467
+  reg idx_ahead;  // gen/virtq/split_engine.ts:477
+  reg pf_active;  // gen/virtq/split_engine.ts:487
+  reg [1:0] pf_q;  // gen/virtq/split_engine.ts:488
+  reg [15:0] pf_next;  // gen/virtq/split_engine.ts:489
+  reg pf_bad;  // gen/virtq/split_engine.ts:491
+  reg [15:0] pf_head_0;  // gen/virtq/split_engine.ts:492
+  reg [15:0] pf_head_1;  // gen/virtq/split_engine.ts:492
+  reg [15:0] pf_head_2;  // gen/virtq/split_engine.ts:492
+  reg [15:0] pf_head_3;  // gen/virtq/split_engine.ts:492
+  reg [15:0] pf_head_4;  // gen/virtq/split_engine.ts:492
+  reg [15:0] pf_head_5;  // gen/virtq/split_engine.ts:492
+  reg [15:0] pf_head_6;  // gen/virtq/split_engine.ts:492
+  reg [15:0] pf_head_7;  // gen/virtq/split_engine.ts:492
+  reg [15:0] pf_head_8;  // gen/virtq/split_engine.ts:492
+  reg [15:0] pf_head_9;  // gen/virtq/split_engine.ts:492
+  reg [15:0] pf_head_10;  // gen/virtq/split_engine.ts:492
+  reg [15:0] pf_head_11;  // gen/virtq/split_engine.ts:492
+  reg [15:0] pf_head_12;  // gen/virtq/split_engine.ts:492
+  reg [15:0] pf_head_13;  // gen/virtq/split_engine.ts:492
+  reg [15:0] pf_head_14;  // gen/virtq/split_engine.ts:492
+  reg [15:0] pf_head_15;  // gen/virtq/split_engine.ts:492
+  reg [2:0] pf_count_0;  // gen/virtq/split_engine.ts:493
+  reg [2:0] pf_count_1;  // gen/virtq/split_engine.ts:493
+  reg [2:0] pf_count_2;  // gen/virtq/split_engine.ts:493
+  reg [2:0] pf_count_3;  // gen/virtq/split_engine.ts:493
+  reg [2:0] pf_count_4;  // gen/virtq/split_engine.ts:493
+  reg [2:0] pf_count_5;  // gen/virtq/split_engine.ts:493
+  reg [2:0] pf_count_6;  // gen/virtq/split_engine.ts:493
+  reg [2:0] pf_count_7;  // gen/virtq/split_engine.ts:493
+  reg [2:0] pf_count_8;  // gen/virtq/split_engine.ts:493
+  reg [2:0] pf_count_9;  // gen/virtq/split_engine.ts:493
+  reg [2:0] pf_count_10;  // gen/virtq/split_engine.ts:493
+  reg [2:0] pf_count_11;  // gen/virtq/split_engine.ts:493
+  reg [2:0] pf_count_12;  // gen/virtq/split_engine.ts:493
+  reg [2:0] pf_count_13;  // gen/virtq/split_engine.ts:493
+  reg [2:0] pf_count_14;  // gen/virtq/split_engine.ts:493
+  reg [2:0] pf_count_15;  // gen/virtq/split_engine.ts:493
+  reg [5:0] pf_seq_0;  // gen/virtq/split_engine.ts:494
+  reg [5:0] pf_seq_1;  // gen/virtq/split_engine.ts:494
+  reg [5:0] pf_seq_2;  // gen/virtq/split_engine.ts:494
+  reg [5:0] pf_seq_3;  // gen/virtq/split_engine.ts:494
+  reg [5:0] pf_seq_4;  // gen/virtq/split_engine.ts:494
+  reg [5:0] pf_seq_5;  // gen/virtq/split_engine.ts:494
+  reg [5:0] pf_seq_6;  // gen/virtq/split_engine.ts:494
+  reg [5:0] pf_seq_7;  // gen/virtq/split_engine.ts:494
+  reg [5:0] pf_seq_8;  // gen/virtq/split_engine.ts:494
+  reg [5:0] pf_seq_9;  // gen/virtq/split_engine.ts:494
+  reg [5:0] pf_seq_10;  // gen/virtq/split_engine.ts:494
+  reg [5:0] pf_seq_11;  // gen/virtq/split_engine.ts:494
+  reg [5:0] pf_seq_12;  // gen/virtq/split_engine.ts:494
+  reg [5:0] pf_seq_13;  // gen/virtq/split_engine.ts:494
+  reg [5:0] pf_seq_14;  // gen/virtq/split_engine.ts:494
+  reg [5:0] pf_seq_15;  // gen/virtq/split_engine.ts:494
+  reg [15:0] pf_insp;  // gen/virtq/split_engine.ts:498
+  reg [15:0] pf_tbl;  // gen/virtq/split_engine.ts:499
+  reg heads_pend;  // gen/virtq/split_engine.ts:500
+  reg [5:0] heads_seq;  // gen/virtq/split_engine.ts:501
+  reg [15:0] heads_from;  // gen/virtq/split_engine.ts:502
+  reg [5:0] poll_seq_0;  // gen/virtq/split_engine.ts:506
+  reg [5:0] poll_seq_1;  // gen/virtq/split_engine.ts:506
+  reg [5:0] poll_seq_2;  // gen/virtq/split_engine.ts:506
+  reg [5:0] poll_seq_3;  // gen/virtq/split_engine.ts:506
+  reg [1:0] poll_head;  // gen/virtq/split_engine.ts:507
+  reg [1:0] poll_tail;  // gen/virtq/split_engine.ts:508
+  reg [2:0] poll_count;  // gen/virtq/split_engine.ts:509
+  reg poll_issued;  // gen/virtq/split_engine.ts:510
+  reg poll_taken;  // gen/virtq/split_engine.ts:511
+  reg [6:0] poll_timer;  // gen/virtq/split_engine.ts:513
+  wire poll_gap_done;  // gen/virtq/split_engine.ts:514
+  wire idx_pend;  // gen/virtq/split_engine.ts:518
+  reg idx_here;  // gen/virtq/split_engine.ts:519
+  reg [1:0] here_slot;  // gen/virtq/split_engine.ts:520
+  reg idx_jump;  // gen/virtq/split_engine.ts:522
+  reg idx_same;  // gen/virtq/split_engine.ts:523
+  reg idx_none;  // gen/virtq/split_engine.ts:524
+  reg idx_ask;  // gen/virtq/split_engine.ts:525
+  reg [15:0] pf_ready;  // gen/virtq/split_engine.ts:527
+  reg [15:0] pf_ready_clr;  // gen/virtq/split_engine.ts:538
+  reg fatal_pulse;  // gen/virtq/split_engine.ts:554
+  reg u_fatal_pulse;  // gen/virtq/split_engine.ts:555
+  reg [2:0] fail_set;  // gen/virtq/split_engine.ts:556
+  reg [2:0] u_fail_set;  // gen/virtq/split_engine.ts:557
+  reg n_fatal_pulse;  // gen/virtq/split_engine.ts:558
+  reg [2:0] n_fail_set;  // gen/virtq/split_engine.ts:559
+  reg [2:0] irq_pulse;  // gen/virtq/split_engine.ts:560
+  reg [2:0] q_reset_pulse;  // gen/virtq/split_engine.ts:561
+  reg reset_pulse;  // gen/virtq/split_engine.ts:562
+  wire abandon;  // gen/virtq/split_engine.ts:563
+  reg [2:0] work_reg;  // gen/virtq/split_engine.ts:590
+  wire [2:0] work;  // gen/virtq/split_engine.ts:600
+  wire can_fetch;  // gen/virtq/split_engine.ts:602
   reg sched_locked;  // gen/lib/arbiter.ts:44
   reg [1:0] sched_lock_index;  // gen/lib/arbiter.ts:45
   reg [2:0] sched_lock_grant;  // gen/lib/arbiter.ts:46
@@ -439,49 +442,49 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   wire [2:0] sched_grant;  // gen/lib/arbiter.ts:75
   reg [2:0] sched_lock_above;  // gen/lib/arbiter.ts:77
   wire [2:0] sched_above;  // gen/lib/arbiter.ts:78
-  reg [2:0] note;  // gen/virtq/split_engine.ts:584
-  reg [1:0] nq;  // gen/virtq/split_engine.ts:585
-  wire pool_quiet;  // gen/virtq/split_engine.ts:587
-  reg [2:0] all_back;  // gen/virtq/split_engine.ts:590
-  reg [2:0] rq_done;  // gen/virtq/split_engine.ts:603
-  reg pool_free;  // gen/virtq/split_engine.ts:606
-  wire own_pool;  // gen/virtq/split_engine.ts:616
-  reg p_he_ne_seen;  // gen/virtq/split_engine.ts:625
-  reg p_he_room;  // gen/virtq/split_engine.ts:625
-  reg p_entry_due;  // gen/virtq/split_engine.ts:625
-  reg p_entry_room;  // gen/virtq/split_engine.ts:625
-  reg p_la_ne_pf;  // gen/virtq/split_engine.ts:625
-  reg p_la_ready;  // gen/virtq/split_engine.ts:625
-  reg p_la_ne_he;  // gen/virtq/split_engine.ts:625
-  reg p_la_ne_seen;  // gen/virtq/split_engine.ts:625
-  reg p_look_due;  // gen/virtq/split_engine.ts:625
-  reg p_la_looked;  // gen/virtq/split_engine.ts:625
-  reg p_out_free;  // gen/virtq/split_engine.ts:625
-  reg p_heads_idle;  // gen/virtq/split_engine.ts:625
-  reg p_poll_due;  // gen/virtq/split_engine.ts:625
+  reg [2:0] note;  // gen/virtq/split_engine.ts:607
+  reg [1:0] nq;  // gen/virtq/split_engine.ts:608
+  wire pool_quiet;  // gen/virtq/split_engine.ts:610
+  reg [2:0] all_back;  // gen/virtq/split_engine.ts:613
+  reg [2:0] rq_done;  // gen/virtq/split_engine.ts:626
+  reg pool_free;  // gen/virtq/split_engine.ts:629
+  wire own_pool;  // gen/virtq/split_engine.ts:639
+  reg p_he_ne_seen;  // gen/virtq/split_engine.ts:648
+  reg p_he_room;  // gen/virtq/split_engine.ts:648
+  reg p_entry_due;  // gen/virtq/split_engine.ts:648
+  reg p_entry_room;  // gen/virtq/split_engine.ts:648
+  reg p_la_ne_pf;  // gen/virtq/split_engine.ts:648
+  reg p_la_ready;  // gen/virtq/split_engine.ts:648
+  reg p_la_ne_he;  // gen/virtq/split_engine.ts:648
+  reg p_la_ne_seen;  // gen/virtq/split_engine.ts:648
+  reg p_look_due;  // gen/virtq/split_engine.ts:648
+  reg p_la_looked;  // gen/virtq/split_engine.ts:648
+  reg p_out_free;  // gen/virtq/split_engine.ts:648
+  reg p_heads_idle;  // gen/virtq/split_engine.ts:648
+  reg p_poll_due;  // gen/virtq/split_engine.ts:648
   reg [15:0] u_num;  // gen/virtq/split_engine.ts:210
   reg [15:0] u_num_mask;  // gen/virtq/split_engine.ts:210
   reg [63:0] u_device_base;  // gen/virtq/split_engine.ts:210
-  reg [2:0] note_due;  // gen/virtq/split_engine.ts:1006
-  reg [2:0] note_due_set;  // gen/virtq/split_engine.ts:1007
-  reg [2:0] note_due_clr;  // gen/virtq/split_engine.ts:1008
-  reg [15:0] noted_idx_0;  // gen/virtq/split_engine.ts:1010
-  reg [15:0] noted_idx_1;  // gen/virtq/split_engine.ts:1010
-  reg [15:0] noted_idx_2;  // gen/virtq/split_engine.ts:1010
-  reg [8:0] u_count;  // gen/virtq/split_engine.ts:1011
-  reg [15:0] u_old;  // gen/virtq/split_engine.ts:1012
-  reg u_drop;  // gen/virtq/split_engine.ts:1013
-  wire [15:0] u_slot;  // gen/virtq/split_engine.ts:1014
-  wire [15:0] u_new;  // gen/virtq/split_engine.ts:1015
-  wire u_abandon;  // gen/virtq/split_engine.ts:1016
-  reg [7:0] note_lo;  // gen/virtq/split_engine.ts:1019
-  reg [7:0] note_hi;  // gen/virtq/split_engine.ts:1019
-  wire [15:0] note_word;  // gen/virtq/split_engine.ts:1020
+  reg [2:0] note_due;  // gen/virtq/split_engine.ts:1029
+  reg [2:0] note_due_set;  // gen/virtq/split_engine.ts:1030
+  reg [2:0] note_due_clr;  // gen/virtq/split_engine.ts:1031
+  reg [15:0] noted_idx_0;  // gen/virtq/split_engine.ts:1033
+  reg [15:0] noted_idx_1;  // gen/virtq/split_engine.ts:1033
+  reg [15:0] noted_idx_2;  // gen/virtq/split_engine.ts:1033
+  reg [8:0] u_count;  // gen/virtq/split_engine.ts:1034
+  reg [15:0] u_old;  // gen/virtq/split_engine.ts:1035
+  reg u_drop;  // gen/virtq/split_engine.ts:1036
+  wire [15:0] u_slot;  // gen/virtq/split_engine.ts:1037
+  wire [15:0] u_new;  // gen/virtq/split_engine.ts:1038
+  wire u_abandon;  // gen/virtq/split_engine.ts:1039
+  reg [7:0] note_lo;  // gen/virtq/split_engine.ts:1042
+  reg [7:0] note_hi;  // gen/virtq/split_engine.ts:1042
+  wire [15:0] note_word;  // gen/virtq/split_engine.ts:1043
   reg [15:0] n_num;  // gen/virtq/split_engine.ts:210
   reg [63:0] n_driver_base;  // gen/virtq/split_engine.ts:210
-  reg [15:0] n_old;  // gen/virtq/split_engine.ts:1105
-  reg [15:0] n_new;  // gen/virtq/split_engine.ts:1106
-  wire n_abandon;  // gen/virtq/split_engine.ts:1107
+  reg [15:0] n_old;  // gen/virtq/split_engine.ts:1128
+  reg [15:0] n_new;  // gen/virtq/split_engine.ts:1129
+  wire n_abandon;  // gen/virtq/split_engine.ts:1130
   reg note_sched_locked;  // gen/lib/arbiter.ts:44
   reg [1:0] note_sched_lock_index;  // gen/lib/arbiter.ts:45
   reg [2:0] note_sched_lock_grant;  // gen/lib/arbiter.ts:46
@@ -511,29 +514,31 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   wire [2:0] note_sched_above;  // gen/lib/arbiter.ts:78
   reg [96:0] chain_buf [0:63];  // gen/virtq/split_engine.ts:245
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [10:0] _add_0;  // gen/virtq/split_engine.ts:757
+  wire [10:0] _add_0;  // gen/virtq/split_engine.ts:780
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [10:0] _add_1;  // gen/virtq/split_engine.ts:508
+  wire [10:0] _add_1;  // gen/virtq/split_engine.ts:541
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [10:0] _mux_2;  // gen/virtq/split_engine.ts:823
+  wire [10:0] _mux_2;  // gen/virtq/split_engine.ts:846
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [10:0] _add_3;  // gen/virtq/split_engine.ts:886
+  wire [10:0] _add_3;  // gen/virtq/split_engine.ts:909
   /* verilator lint_on UNUSEDSIGNAL */
-  wire _and_4;  // gen/virtq/split_engine.ts:600
-  wire _and_5;  // gen/virtq/split_engine.ts:600
-  wire _and_6;  // gen/virtq/split_engine.ts:600
-  wire _or_7;  // gen/virtq/split_engine.ts:528
+  wire _and_4;  // gen/virtq/split_engine.ts:623
+  wire _and_5;  // gen/virtq/split_engine.ts:623
+  wire _and_6;  // gen/virtq/split_engine.ts:623
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_8;  // gen/virtq/split_engine.ts:438
+  wire [15:0] _sub_7;  // gen/virtq/split_engine.ts:471
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [5:0] _select_10;  // gen/virtq/split_engine.ts:497
+  reg [5:0] _select_9;  // gen/virtq/split_engine.ts:530
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_9;  // gen/virtq/split_engine.ts:306
+  wire [5:0] _sub_8;  // gen/virtq/split_engine.ts:306
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] _select_11;  // gen/virtq/split_engine.ts:1014
+  reg [15:0] _select_10;  // gen/virtq/split_engine.ts:1037
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [5:0] _sub_11;  // gen/virtq/split_engine.ts:306
+  /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [5:0] _sub_12;  // gen/virtq/split_engine.ts:306
   /* verilator lint_on UNUSEDSIGNAL */
@@ -582,67 +587,73 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [5:0] _sub_27;  // gen/virtq/split_engine.ts:306
   /* verilator lint_on UNUSEDSIGNAL */
+  wire [2:0] _cat_28;  // gen/virtq/split_engine.ts:234
+  wire [16:0] _mux_31;  // gen/virtq/split_engine.ts:765
+  wire [16:0] _mux_32;  // gen/virtq/split_engine.ts:766
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_28;  // gen/virtq/split_engine.ts:306
+  wire [16:0] _mux_30;  // gen/virtq/split_engine.ts:767
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [2:0] _cat_29;  // gen/virtq/split_engine.ts:234
-  wire [16:0] _mux_32;  // gen/virtq/split_engine.ts:742
-  wire [16:0] _mux_33;  // gen/virtq/split_engine.ts:743
+  wire [15:0] _slice_29;  // gen/virtq/split_engine.ts:774
+  wire [16:0] _mux_35;  // gen/virtq/split_engine.ts:897
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _mux_31;  // gen/virtq/split_engine.ts:744
+  wire [16:0] _mux_34;  // gen/virtq/split_engine.ts:898
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [15:0] _slice_30;  // gen/virtq/split_engine.ts:751
-  wire [16:0] _mux_36;  // gen/virtq/split_engine.ts:874
+  wire [15:0] _slice_33;  // gen/virtq/split_engine.ts:902
+  reg [15:0] _select_36;  // gen/virtq/split_engine.ts:928
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _mux_35;  // gen/virtq/split_engine.ts:875
+  wire [16:0] _add_37;  // gen/virtq/split_engine.ts:960
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [15:0] _slice_34;  // gen/virtq/split_engine.ts:879
-  reg [15:0] _select_37;  // gen/virtq/split_engine.ts:905
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _add_38;  // gen/virtq/split_engine.ts:937
-  /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] _select_39;  // gen/virtq/split_engine.ts:984
-  reg [15:0] _select_40;  // gen/virtq/split_engine.ts:1055
+  reg [15:0] _select_38;  // gen/virtq/split_engine.ts:1007
+  reg [15:0] _select_39;  // gen/virtq/split_engine.ts:1078
+  reg [15:0] _select_40;  // gen/virtq/split_engine.ts:211
   reg [15:0] _select_41;  // gen/virtq/split_engine.ts:211
-  reg [15:0] _select_42;  // gen/virtq/split_engine.ts:211
+  reg [63:0] _select_42;  // gen/virtq/split_engine.ts:211
   reg [63:0] _select_43;  // gen/virtq/split_engine.ts:211
   reg [63:0] _select_44;  // gen/virtq/split_engine.ts:211
-  reg [63:0] _select_45;  // gen/virtq/split_engine.ts:211
-  reg [15:0] _select_46;  // gen/virtq/split_engine.ts:408
-  reg [15:0] _select_47;  // gen/virtq/split_engine.ts:409
-  reg [15:0] _select_48;  // gen/virtq/split_engine.ts:410
-  reg [15:0] _select_49;  // gen/virtq/split_engine.ts:613
-  reg [15:0] _select_50;  // gen/virtq/split_engine.ts:623
-  reg [15:0] _select_51;  // gen/virtq/split_engine.ts:622
+  reg [15:0] _select_45;  // gen/virtq/split_engine.ts:441
+  reg [15:0] _select_46;  // gen/virtq/split_engine.ts:442
+  reg [15:0] _select_47;  // gen/virtq/split_engine.ts:443
+  reg [15:0] _select_48;  // gen/virtq/split_engine.ts:636
+  reg [15:0] _select_49;  // gen/virtq/split_engine.ts:646
+  reg [15:0] _select_50;  // gen/virtq/split_engine.ts:645
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  reg [15:0] _select_52;  // gen/virtq/split_engine.ts:621
+  reg [15:0] _select_51;  // gen/virtq/split_engine.ts:644
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] _select_53;  // gen/virtq/split_layout.ts:103
+  reg [15:0] _select_52;  // gen/virtq/split_layout.ts:103
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _mux_54;  // gen/virtq/split_engine.ts:765
+  wire [27:0] _mux_53;  // gen/virtq/split_engine.ts:405
+  /* verilator lint_on UNUSEDSIGNAL */
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [16:0] _mux_54;  // gen/virtq/split_engine.ts:788
   /* verilator lint_on UNUSEDSIGNAL */
   reg [15:0] _select_55;  // gen/virtq/split_layout.ts:103
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [27:0] _shl_56;  // gen/virtq/split_engine.ts:791
+  wire [27:0] _mux_56;  // gen/virtq/split_engine.ts:405
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] _select_57;  // gen/virtq/split_engine.ts:803
-  reg [15:0] _select_58;  // gen/virtq/split_engine.ts:804
-  reg [2:0] _select_59;  // gen/virtq/split_engine.ts:805
+  reg [15:0] _select_57;  // gen/virtq/split_engine.ts:826
+  reg [15:0] _select_58;  // gen/virtq/split_engine.ts:827
+  reg [2:0] _select_59;  // gen/virtq/split_engine.ts:828
   reg [15:0] _select_60;  // gen/virtq/split_layout.ts:103
-  reg [15:0] _select_61;  // gen/virtq/split_engine.ts:832
-  reg [15:0] _select_62;  // gen/virtq/split_layout.ts:103
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [27:0] _mux_61;  // gen/virtq/split_engine.ts:405
+  /* verilator lint_on UNUSEDSIGNAL */
+  reg [15:0] _select_62;  // gen/virtq/split_engine.ts:855
   reg [15:0] _select_63;  // gen/virtq/split_layout.ts:103
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [27:0] _mux_64;  // gen/virtq/split_engine.ts:530
+  wire [27:0] _mux_64;  // gen/virtq/split_engine.ts:405
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] _select_65;  // gen/virtq/split_engine.ts:211
-  reg [15:0] _select_66;  // gen/virtq/split_engine.ts:211
-  reg [63:0] _select_67;  // gen/virtq/split_engine.ts:211
-  reg [15:0] _select_68;  // gen/virtq/split_engine.ts:1046
-  reg [15:0] _select_69;  // gen/virtq/split_engine.ts:211
-  reg [63:0] _select_70;  // gen/virtq/split_engine.ts:211
-  reg [15:0] _select_71;  // gen/virtq/split_engine.ts:1119
-  reg [15:0] _select_72;  // gen/virtq/split_engine.ts:1120
+  reg [15:0] _select_65;  // gen/virtq/split_layout.ts:103
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [27:0] _mux_66;  // gen/virtq/split_engine.ts:405
+  /* verilator lint_on UNUSEDSIGNAL */
+  reg [15:0] _select_67;  // gen/virtq/split_engine.ts:211
+  reg [15:0] _select_68;  // gen/virtq/split_engine.ts:211
+  reg [63:0] _select_69;  // gen/virtq/split_engine.ts:211
+  reg [15:0] _select_70;  // gen/virtq/split_engine.ts:1069
+  reg [15:0] _select_71;  // gen/virtq/split_engine.ts:211
+  reg [63:0] _select_72;  // gen/virtq/split_engine.ts:211
+  reg [15:0] _select_73;  // gen/virtq/split_engine.ts:1142
+  reg [15:0] _select_74;  // gen/virtq/split_engine.ts:1143
 
   // ---- instances
   dma_ram_w64_b2048 fetch_ram (  // gen/virtq/split_engine.ts:182
@@ -675,189 +686,189 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   );
 
   // ---- combinational logic
-  assign _add_0 = 11'd144 + {4'd0, {cq, pf_next[3:0], 1'b0}};  // gen/virtq/split_engine.ts:757
-  assign _add_1 = 11'd320 + ({7'd0, pf_insp[3:0]} << 6);  // gen/virtq/split_engine.ts:508
-  assign _mux_2 = idx_ahead ? (11'd264 + ({9'd0, here_slot} << 2)) : 11'd8;  // gen/virtq/split_engine.ts:823
-  assign _add_3 = 11'd144 + {4'd0, {cq, la[3:0], 1'b0}};  // gen/virtq/split_engine.ts:886
-  assign _and_4 = ((((q_resetting[2] & all_back[2]) & (~(out_active & (out_queue == 2'd2)))) & ((used == USED_IDLE) | (uq != 2'd2))) & ((note == NOTE_IDLE) | (nq != 2'd2))) & ((~(pf_active & (pf_q == 2'd2))) | pool_quiet);  // gen/virtq/split_engine.ts:600
-  assign _and_5 = ((((q_resetting[1] & all_back[1]) & (~(out_active & (out_queue == 2'd1)))) & ((used == USED_IDLE) | (uq != 2'd1))) & ((note == NOTE_IDLE) | (nq != 2'd1))) & ((~(pf_active & (pf_q == 2'd1))) | pool_quiet);  // gen/virtq/split_engine.ts:600
-  assign _and_6 = ((((q_resetting[0] & all_back[0]) & (~(out_active & (out_queue == 2'd0)))) & ((used == USED_IDLE) | (uq != 2'd0))) & ((note == NOTE_IDLE) | (nq != 2'd0))) & ((~(pf_active & (pf_q == 2'd0))) | pool_quiet);  // gen/virtq/split_engine.ts:600
-  assign _or_7 = ((((~features[28]) | desc_raw[96]) | (desc_raw[95:64] == 32'd0)) | (desc_raw[67:64] != 4'd0)) | (desc_raw[95:68] > {12'd0, num});  // gen/virtq/split_engine.ts:528
-  assign _sub_8 = j - win_start;  // gen/virtq/split_engine.ts:438
-  always @* begin  // gen/virtq/split_engine.ts:497
+  assign _add_0 = 11'd144 + {4'd0, {cq, pf_next[3:0], 1'b0}};  // gen/virtq/split_engine.ts:780
+  assign _add_1 = 11'd320 + ({7'd0, pf_insp[3:0]} << 6);  // gen/virtq/split_engine.ts:541
+  assign _mux_2 = idx_ahead ? (11'd264 + ({9'd0, here_slot} << 2)) : 11'd8;  // gen/virtq/split_engine.ts:846
+  assign _add_3 = 11'd144 + {4'd0, {cq, la[3:0], 1'b0}};  // gen/virtq/split_engine.ts:909
+  assign _and_4 = ((((q_resetting[2] & all_back[2]) & (~(out_active & (out_queue == 2'd2)))) & ((used == USED_IDLE) | (uq != 2'd2))) & ((note == NOTE_IDLE) | (nq != 2'd2))) & ((~(pf_active & (pf_q == 2'd2))) | pool_quiet);  // gen/virtq/split_engine.ts:623
+  assign _and_5 = ((((q_resetting[1] & all_back[1]) & (~(out_active & (out_queue == 2'd1)))) & ((used == USED_IDLE) | (uq != 2'd1))) & ((note == NOTE_IDLE) | (nq != 2'd1))) & ((~(pf_active & (pf_q == 2'd1))) | pool_quiet);  // gen/virtq/split_engine.ts:623
+  assign _and_6 = ((((q_resetting[0] & all_back[0]) & (~(out_active & (out_queue == 2'd0)))) & ((used == USED_IDLE) | (uq != 2'd0))) & ((note == NOTE_IDLE) | (nq != 2'd0))) & ((~(pf_active & (pf_q == 2'd0))) | pool_quiet);  // gen/virtq/split_engine.ts:623
+  assign _sub_7 = j - win_start;  // gen/virtq/split_engine.ts:471
+  always @* begin  // gen/virtq/split_engine.ts:530
     case (poll_head)
-      2'd0: _select_10 = poll_seq_0;
-      2'd1: _select_10 = poll_seq_1;
-      2'd2: _select_10 = poll_seq_2;
-      2'd3: _select_10 = poll_seq_3;
-      default: _select_10 = poll_seq_0;
+      2'd0: _select_9 = poll_seq_0;
+      2'd1: _select_9 = poll_seq_1;
+      2'd2: _select_9 = poll_seq_2;
+      2'd3: _select_9 = poll_seq_3;
+      default: _select_9 = poll_seq_0;
     endcase
   end
-  assign _sub_9 = (rd_ended2 - _select_10) - 6'd1;  // gen/virtq/split_engine.ts:306
-  always @* begin  // gen/virtq/split_engine.ts:1014
+  assign _sub_8 = (rd_ended2 - _select_9) - 6'd1;  // gen/virtq/split_engine.ts:306
+  always @* begin  // gen/virtq/split_engine.ts:1037
     case (uq)
-      2'd0: _select_11 = used_idx_0;
-      2'd1: _select_11 = used_idx_1;
-      2'd2: _select_11 = used_idx_2;
-      default: _select_11 = used_idx_2;
+      2'd0: _select_10 = used_idx_0;
+      2'd1: _select_10 = used_idx_1;
+      2'd2: _select_10 = used_idx_2;
+      default: _select_10 = used_idx_2;
     endcase
   end
-  assign _sub_12 = (rd_ended2 - heads_seq) - 6'd1;  // gen/virtq/split_engine.ts:306
-  assign _sub_13 = (rd_ended2 - pf_seq_15) - 6'd1;  // gen/virtq/split_engine.ts:306
-  assign _sub_14 = (rd_ended2 - pf_seq_14) - 6'd1;  // gen/virtq/split_engine.ts:306
-  assign _sub_15 = (rd_ended2 - pf_seq_13) - 6'd1;  // gen/virtq/split_engine.ts:306
-  assign _sub_16 = (rd_ended2 - pf_seq_12) - 6'd1;  // gen/virtq/split_engine.ts:306
-  assign _sub_17 = (rd_ended2 - pf_seq_11) - 6'd1;  // gen/virtq/split_engine.ts:306
-  assign _sub_18 = (rd_ended2 - pf_seq_10) - 6'd1;  // gen/virtq/split_engine.ts:306
-  assign _sub_19 = (rd_ended2 - pf_seq_9) - 6'd1;  // gen/virtq/split_engine.ts:306
-  assign _sub_20 = (rd_ended2 - pf_seq_8) - 6'd1;  // gen/virtq/split_engine.ts:306
-  assign _sub_21 = (rd_ended2 - pf_seq_7) - 6'd1;  // gen/virtq/split_engine.ts:306
-  assign _sub_22 = (rd_ended2 - pf_seq_6) - 6'd1;  // gen/virtq/split_engine.ts:306
-  assign _sub_23 = (rd_ended2 - pf_seq_5) - 6'd1;  // gen/virtq/split_engine.ts:306
-  assign _sub_24 = (rd_ended2 - pf_seq_4) - 6'd1;  // gen/virtq/split_engine.ts:306
-  assign _sub_25 = (rd_ended2 - pf_seq_3) - 6'd1;  // gen/virtq/split_engine.ts:306
-  assign _sub_26 = (rd_ended2 - pf_seq_2) - 6'd1;  // gen/virtq/split_engine.ts:306
-  assign _sub_27 = (rd_ended2 - pf_seq_1) - 6'd1;  // gen/virtq/split_engine.ts:306
-  assign _sub_28 = (rd_ended2 - pf_seq_0) - 6'd1;  // gen/virtq/split_engine.ts:306
-  assign _cat_29 = {(q2_enable & (q2_size != 16'd0)), (q1_enable & (q1_size != 16'd0)), (q0_enable & (q0_size != 16'd0))};  // gen/virtq/split_engine.ts:234
-  assign _mux_32 = ((17'd16 - {13'd0, he[3:0]}) < ({1'b0, num} - {1'b0, (he & num_mask)})) ? (17'd16 - {13'd0, he[3:0]}) : ({1'b0, num} - {1'b0, (he & num_mask)});  // gen/virtq/split_engine.ts:742
-  assign _mux_33 = ({1'b0, (seen - he)} < (17'd16 - {1'b0, (he - pf_next)})) ? {1'b0, (seen - he)} : (17'd16 - {1'b0, (he - pf_next)});  // gen/virtq/split_engine.ts:743
-  assign _mux_31 = (_mux_32 < _mux_33) ? _mux_32 : _mux_33;  // gen/virtq/split_engine.ts:744
-  assign _slice_30 = _mux_31[15:0];  // gen/virtq/split_engine.ts:751
-  assign _mux_36 = ((17'd16 - {13'd0, la[3:0]}) < ({1'b0, num} - {1'b0, (la & num_mask)})) ? (17'd16 - {13'd0, la[3:0]}) : ({1'b0, num} - {1'b0, (la & num_mask)});  // gen/virtq/split_engine.ts:874
-  assign _mux_35 = ({1'b0, ahead} < _mux_36) ? {1'b0, ahead} : _mux_36;  // gen/virtq/split_engine.ts:875
-  assign _slice_34 = _mux_35[15:0];  // gen/virtq/split_engine.ts:879
-  always @* begin  // gen/virtq/split_engine.ts:905
+  assign _sub_11 = (rd_ended2 - heads_seq) - 6'd1;  // gen/virtq/split_engine.ts:306
+  assign _sub_12 = (rd_ended2 - pf_seq_15) - 6'd1;  // gen/virtq/split_engine.ts:306
+  assign _sub_13 = (rd_ended2 - pf_seq_14) - 6'd1;  // gen/virtq/split_engine.ts:306
+  assign _sub_14 = (rd_ended2 - pf_seq_13) - 6'd1;  // gen/virtq/split_engine.ts:306
+  assign _sub_15 = (rd_ended2 - pf_seq_12) - 6'd1;  // gen/virtq/split_engine.ts:306
+  assign _sub_16 = (rd_ended2 - pf_seq_11) - 6'd1;  // gen/virtq/split_engine.ts:306
+  assign _sub_17 = (rd_ended2 - pf_seq_10) - 6'd1;  // gen/virtq/split_engine.ts:306
+  assign _sub_18 = (rd_ended2 - pf_seq_9) - 6'd1;  // gen/virtq/split_engine.ts:306
+  assign _sub_19 = (rd_ended2 - pf_seq_8) - 6'd1;  // gen/virtq/split_engine.ts:306
+  assign _sub_20 = (rd_ended2 - pf_seq_7) - 6'd1;  // gen/virtq/split_engine.ts:306
+  assign _sub_21 = (rd_ended2 - pf_seq_6) - 6'd1;  // gen/virtq/split_engine.ts:306
+  assign _sub_22 = (rd_ended2 - pf_seq_5) - 6'd1;  // gen/virtq/split_engine.ts:306
+  assign _sub_23 = (rd_ended2 - pf_seq_4) - 6'd1;  // gen/virtq/split_engine.ts:306
+  assign _sub_24 = (rd_ended2 - pf_seq_3) - 6'd1;  // gen/virtq/split_engine.ts:306
+  assign _sub_25 = (rd_ended2 - pf_seq_2) - 6'd1;  // gen/virtq/split_engine.ts:306
+  assign _sub_26 = (rd_ended2 - pf_seq_1) - 6'd1;  // gen/virtq/split_engine.ts:306
+  assign _sub_27 = (rd_ended2 - pf_seq_0) - 6'd1;  // gen/virtq/split_engine.ts:306
+  assign _cat_28 = {(q2_enable & (q2_size != 16'd0)), (q1_enable & (q1_size != 16'd0)), (q0_enable & (q0_size != 16'd0))};  // gen/virtq/split_engine.ts:234
+  assign _mux_31 = ((17'd16 - {13'd0, he[3:0]}) < ({1'b0, num} - {1'b0, (he & num_mask)})) ? (17'd16 - {13'd0, he[3:0]}) : ({1'b0, num} - {1'b0, (he & num_mask)});  // gen/virtq/split_engine.ts:765
+  assign _mux_32 = ({1'b0, (seen - he)} < (17'd16 - {1'b0, (he - pf_next)})) ? {1'b0, (seen - he)} : (17'd16 - {1'b0, (he - pf_next)});  // gen/virtq/split_engine.ts:766
+  assign _mux_30 = (_mux_31 < _mux_32) ? _mux_31 : _mux_32;  // gen/virtq/split_engine.ts:767
+  assign _slice_29 = _mux_30[15:0];  // gen/virtq/split_engine.ts:774
+  assign _mux_35 = ((17'd16 - {13'd0, la[3:0]}) < ({1'b0, num} - {1'b0, (la & num_mask)})) ? (17'd16 - {13'd0, la[3:0]}) : ({1'b0, num} - {1'b0, (la & num_mask)});  // gen/virtq/split_engine.ts:897
+  assign _mux_34 = ({1'b0, ahead} < _mux_35) ? {1'b0, ahead} : _mux_35;  // gen/virtq/split_engine.ts:898
+  assign _slice_33 = _mux_34[15:0];  // gen/virtq/split_engine.ts:902
+  always @* begin  // gen/virtq/split_engine.ts:928
     case (cq)
-      2'd0: _select_37 = expect_head_0;
-      2'd1: _select_37 = expect_head_1;
-      2'd2: _select_37 = expect_head_2;
-      default: _select_37 = expect_head_2;
+      2'd0: _select_36 = expect_head_0;
+      2'd1: _select_36 = expect_head_1;
+      2'd2: _select_36 = expect_head_2;
+      default: _select_36 = expect_head_2;
     endcase
   end
-  assign _add_38 = count + 17'd1;  // gen/virtq/split_engine.ts:937
-  always @* begin  // gen/virtq/split_engine.ts:984
+  assign _add_37 = count + 17'd1;  // gen/virtq/split_engine.ts:960
+  always @* begin  // gen/virtq/split_engine.ts:1007
     case (cq)
-      2'd0: _select_39 = handed_0;
-      2'd1: _select_39 = handed_1;
-      2'd2: _select_39 = handed_2;
-      default: _select_39 = handed_2;
+      2'd0: _select_38 = handed_0;
+      2'd1: _select_38 = handed_1;
+      2'd2: _select_38 = handed_2;
+      default: _select_38 = handed_2;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:1055
+  always @* begin  // gen/virtq/split_engine.ts:1078
     case (uq)
-      2'd0: _select_40 = returned_0;
-      2'd1: _select_40 = returned_1;
-      2'd2: _select_40 = returned_2;
-      default: _select_40 = returned_2;
+      2'd0: _select_39 = returned_0;
+      2'd1: _select_39 = returned_1;
+      2'd2: _select_39 = returned_2;
+      default: _select_39 = returned_2;
     endcase
   end
   always @* begin  // gen/virtq/split_engine.ts:211
     case (cq)
-      2'd0: _select_41 = q0_size;
-      2'd1: _select_41 = q1_size;
-      2'd2: _select_41 = q2_size;
-      default: _select_41 = q2_size;
+      2'd0: _select_40 = q0_size;
+      2'd1: _select_40 = q1_size;
+      2'd2: _select_40 = q2_size;
+      default: _select_40 = q2_size;
     endcase
   end
   always @* begin  // gen/virtq/split_engine.ts:211
     case (cq)
-      2'd0: _select_42 = q0_size - 16'd1;
-      2'd1: _select_42 = q1_size - 16'd1;
-      2'd2: _select_42 = q2_size - 16'd1;
-      default: _select_42 = q2_size - 16'd1;
+      2'd0: _select_41 = q0_size - 16'd1;
+      2'd1: _select_41 = q1_size - 16'd1;
+      2'd2: _select_41 = q2_size - 16'd1;
+      default: _select_41 = q2_size - 16'd1;
     endcase
   end
   always @* begin  // gen/virtq/split_engine.ts:211
     case (cq)
-      2'd0: _select_43 = q0_desc;
-      2'd1: _select_43 = q1_desc;
-      2'd2: _select_43 = q2_desc;
-      default: _select_43 = q2_desc;
+      2'd0: _select_42 = q0_desc;
+      2'd1: _select_42 = q1_desc;
+      2'd2: _select_42 = q2_desc;
+      default: _select_42 = q2_desc;
     endcase
   end
   always @* begin  // gen/virtq/split_engine.ts:211
     case (cq)
-      2'd0: _select_44 = q0_driver;
-      2'd1: _select_44 = q1_driver;
-      2'd2: _select_44 = q2_driver;
-      default: _select_44 = q2_driver;
+      2'd0: _select_43 = q0_driver;
+      2'd1: _select_43 = q1_driver;
+      2'd2: _select_43 = q2_driver;
+      default: _select_43 = q2_driver;
     endcase
   end
   always @* begin  // gen/virtq/split_engine.ts:211
     case (cq)
-      2'd0: _select_45 = q0_device;
-      2'd1: _select_45 = q1_device;
-      2'd2: _select_45 = q2_device;
-      default: _select_45 = q2_device;
+      2'd0: _select_44 = q0_device;
+      2'd1: _select_44 = q1_device;
+      2'd2: _select_44 = q2_device;
+      default: _select_44 = q2_device;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:408
+  always @* begin  // gen/virtq/split_engine.ts:441
     case (cq)
-      2'd0: _select_46 = last_avail_0;
-      2'd1: _select_46 = last_avail_1;
-      2'd2: _select_46 = last_avail_2;
-      default: _select_46 = last_avail_2;
+      2'd0: _select_45 = last_avail_0;
+      2'd1: _select_45 = last_avail_1;
+      2'd2: _select_45 = last_avail_2;
+      default: _select_45 = last_avail_2;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:409
+  always @* begin  // gen/virtq/split_engine.ts:442
     case (cq)
-      2'd0: _select_47 = avail_seen_0;
-      2'd1: _select_47 = avail_seen_1;
-      2'd2: _select_47 = avail_seen_2;
-      default: _select_47 = avail_seen_2;
+      2'd0: _select_46 = avail_seen_0;
+      2'd1: _select_46 = avail_seen_1;
+      2'd2: _select_46 = avail_seen_2;
+      default: _select_46 = avail_seen_2;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:410
+  always @* begin  // gen/virtq/split_engine.ts:443
     case (cq)
-      2'd0: _select_48 = heads_end_0;
-      2'd1: _select_48 = heads_end_1;
-      2'd2: _select_48 = heads_end_2;
-      default: _select_48 = heads_end_2;
+      2'd0: _select_47 = heads_end_0;
+      2'd1: _select_47 = heads_end_1;
+      2'd2: _select_47 = heads_end_2;
+      default: _select_47 = heads_end_2;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:613
+  always @* begin  // gen/virtq/split_engine.ts:636
     case (pf_q)
-      2'd0: _select_49 = last_avail_0;
-      2'd1: _select_49 = last_avail_1;
-      2'd2: _select_49 = last_avail_2;
-      default: _select_49 = last_avail_2;
+      2'd0: _select_48 = last_avail_0;
+      2'd1: _select_48 = last_avail_1;
+      2'd2: _select_48 = last_avail_2;
+      default: _select_48 = last_avail_2;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:623
+  always @* begin  // gen/virtq/split_engine.ts:646
     case (cq)
-      2'd0: _select_50 = heads_end_0;
-      2'd1: _select_50 = heads_end_1;
-      2'd2: _select_50 = heads_end_2;
-      default: _select_50 = heads_end_2;
+      2'd0: _select_49 = heads_end_0;
+      2'd1: _select_49 = heads_end_1;
+      2'd2: _select_49 = heads_end_2;
+      default: _select_49 = heads_end_2;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:622
+  always @* begin  // gen/virtq/split_engine.ts:645
     case (cq)
-      2'd0: _select_51 = avail_seen_0;
-      2'd1: _select_51 = avail_seen_1;
-      2'd2: _select_51 = avail_seen_2;
-      default: _select_51 = avail_seen_2;
+      2'd0: _select_50 = avail_seen_0;
+      2'd1: _select_50 = avail_seen_1;
+      2'd2: _select_50 = avail_seen_2;
+      default: _select_50 = avail_seen_2;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:621
+  always @* begin  // gen/virtq/split_engine.ts:644
     case (cq)
-      2'd0: _select_52 = last_avail_0;
-      2'd1: _select_52 = last_avail_1;
-      2'd2: _select_52 = last_avail_2;
-      default: _select_52 = last_avail_2;
+      2'd0: _select_51 = last_avail_0;
+      2'd1: _select_51 = last_avail_1;
+      2'd2: _select_51 = last_avail_2;
+      default: _select_51 = last_avail_2;
     endcase
   end
   always @* begin  // gen/virtq/split_layout.ts:103
     case (mem_off[2:1])
-      2'd0: _select_53 = fetch_ram_rd_rdata[15:0];
-      2'd1: _select_53 = fetch_ram_rd_rdata[31:16];
-      2'd2: _select_53 = fetch_ram_rd_rdata[47:32];
-      2'd3: _select_53 = fetch_ram_rd_rdata[63:48];
-      default: _select_53 = fetch_ram_rd_rdata[15:0];
+      2'd0: _select_52 = fetch_ram_rd_rdata[15:0];
+      2'd1: _select_52 = fetch_ram_rd_rdata[31:16];
+      2'd2: _select_52 = fetch_ram_rd_rdata[47:32];
+      2'd3: _select_52 = fetch_ram_rd_rdata[63:48];
+      default: _select_52 = fetch_ram_rd_rdata[15:0];
     endcase
   end
-  assign _mux_54 = (({1'b0, num} - {1'b0, word}) < 17'd4) ? ({1'b0, num} - {1'b0, word}) : 17'd4;  // gen/virtq/split_engine.ts:765
+  assign _mux_53 = (raw_desc[95:68] < 28'd3) ? raw_desc[95:68] : 28'd3;  // gen/virtq/split_engine.ts:405
+  assign _mux_54 = (({1'b0, num} - {1'b0, word}) < 17'd4) ? ({1'b0, num} - {1'b0, word}) : 17'd4;  // gen/virtq/split_engine.ts:788
   always @* begin  // gen/virtq/split_layout.ts:103
     case (mem_off[2:1])
       2'd0: _select_55 = fetch_ram_rd_rdata[15:0];
@@ -867,8 +878,8 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_55 = fetch_ram_rd_rdata[15:0];
     endcase
   end
-  assign _shl_56 = ((desc_raw[95:68] < 28'd3) ? desc_raw[95:68] : 28'd3) << 4;  // gen/virtq/split_engine.ts:791
-  always @* begin  // gen/virtq/split_engine.ts:803
+  assign _mux_56 = (raw_desc[95:68] < 28'd3) ? raw_desc[95:68] : 28'd3;  // gen/virtq/split_engine.ts:405
+  always @* begin  // gen/virtq/split_engine.ts:826
     case (la[3:0])
       4'd0: _select_57 = pf_head_0;
       4'd1: _select_57 = pf_head_1;
@@ -889,7 +900,7 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_57 = pf_head_0;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:804
+  always @* begin  // gen/virtq/split_engine.ts:827
     case (la[3:0])
       4'd0: _select_58 = pf_head_0;
       4'd1: _select_58 = pf_head_1;
@@ -910,7 +921,7 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_58 = pf_head_0;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:805
+  always @* begin  // gen/virtq/split_engine.ts:828
     case (la[3:0])
       4'd0: _select_59 = pf_count_0;
       4'd1: _select_59 = pf_count_1;
@@ -940,21 +951,13 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_60 = fetch_ram_rd_rdata[15:0];
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:832
+  assign _mux_61 = (raw_desc[95:68] < 28'd3) ? raw_desc[95:68] : 28'd3;  // gen/virtq/split_engine.ts:405
+  always @* begin  // gen/virtq/split_engine.ts:855
     case (cq)
-      2'd0: _select_61 = event_sent_0;
-      2'd1: _select_61 = event_sent_1;
-      2'd2: _select_61 = event_sent_2;
-      default: _select_61 = event_sent_2;
-    endcase
-  end
-  always @* begin  // gen/virtq/split_layout.ts:103
-    case (mem_off[2:1])
-      2'd0: _select_62 = fetch_ram_rd_rdata[15:0];
-      2'd1: _select_62 = fetch_ram_rd_rdata[31:16];
-      2'd2: _select_62 = fetch_ram_rd_rdata[47:32];
-      2'd3: _select_62 = fetch_ram_rd_rdata[63:48];
-      default: _select_62 = fetch_ram_rd_rdata[15:0];
+      2'd0: _select_62 = event_sent_0;
+      2'd1: _select_62 = event_sent_1;
+      2'd2: _select_62 = event_sent_2;
+      default: _select_62 = event_sent_2;
     endcase
   end
   always @* begin  // gen/virtq/split_layout.ts:103
@@ -966,76 +969,86 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_63 = fetch_ram_rd_rdata[15:0];
     endcase
   end
-  assign _mux_64 = (desc_raw[95:68] < 28'd3) ? desc_raw[95:68] : 28'd3;  // gen/virtq/split_engine.ts:530
+  assign _mux_64 = (raw_desc[95:68] < 28'd3) ? raw_desc[95:68] : 28'd3;  // gen/virtq/split_engine.ts:405
+  always @* begin  // gen/virtq/split_layout.ts:103
+    case (mem_off[2:1])
+      2'd0: _select_65 = fetch_ram_rd_rdata[15:0];
+      2'd1: _select_65 = fetch_ram_rd_rdata[31:16];
+      2'd2: _select_65 = fetch_ram_rd_rdata[47:32];
+      2'd3: _select_65 = fetch_ram_rd_rdata[63:48];
+      default: _select_65 = fetch_ram_rd_rdata[15:0];
+    endcase
+  end
+  assign _mux_66 = (raw_desc[95:68] < 28'd3) ? raw_desc[95:68] : 28'd3;  // gen/virtq/split_engine.ts:405
   always @* begin  // gen/virtq/split_engine.ts:211
     case (uq)
-      2'd0: _select_65 = q0_size;
-      2'd1: _select_65 = q1_size;
-      2'd2: _select_65 = q2_size;
-      default: _select_65 = q2_size;
+      2'd0: _select_67 = q0_size;
+      2'd1: _select_67 = q1_size;
+      2'd2: _select_67 = q2_size;
+      default: _select_67 = q2_size;
     endcase
   end
   always @* begin  // gen/virtq/split_engine.ts:211
     case (uq)
-      2'd0: _select_66 = q0_size - 16'd1;
-      2'd1: _select_66 = q1_size - 16'd1;
-      2'd2: _select_66 = q2_size - 16'd1;
-      default: _select_66 = q2_size - 16'd1;
+      2'd0: _select_68 = q0_size - 16'd1;
+      2'd1: _select_68 = q1_size - 16'd1;
+      2'd2: _select_68 = q2_size - 16'd1;
+      default: _select_68 = q2_size - 16'd1;
     endcase
   end
   always @* begin  // gen/virtq/split_engine.ts:211
     case (uq)
-      2'd0: _select_67 = q0_device;
-      2'd1: _select_67 = q1_device;
-      2'd2: _select_67 = q2_device;
-      default: _select_67 = q2_device;
+      2'd0: _select_69 = q0_device;
+      2'd1: _select_69 = q1_device;
+      2'd2: _select_69 = q2_device;
+      default: _select_69 = q2_device;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:1046
+  always @* begin  // gen/virtq/split_engine.ts:1069
     case (uq)
-      2'd0: _select_68 = used_idx_0;
-      2'd1: _select_68 = used_idx_1;
-      2'd2: _select_68 = used_idx_2;
-      default: _select_68 = used_idx_2;
+      2'd0: _select_70 = used_idx_0;
+      2'd1: _select_70 = used_idx_1;
+      2'd2: _select_70 = used_idx_2;
+      default: _select_70 = used_idx_2;
     endcase
   end
   always @* begin  // gen/virtq/split_engine.ts:211
     case (nq)
-      2'd0: _select_69 = q0_size;
-      2'd1: _select_69 = q1_size;
-      2'd2: _select_69 = q2_size;
-      default: _select_69 = q2_size;
+      2'd0: _select_71 = q0_size;
+      2'd1: _select_71 = q1_size;
+      2'd2: _select_71 = q2_size;
+      default: _select_71 = q2_size;
     endcase
   end
   always @* begin  // gen/virtq/split_engine.ts:211
     case (nq)
-      2'd0: _select_70 = q0_driver;
-      2'd1: _select_70 = q1_driver;
-      2'd2: _select_70 = q2_driver;
-      default: _select_70 = q2_driver;
+      2'd0: _select_72 = q0_driver;
+      2'd1: _select_72 = q1_driver;
+      2'd2: _select_72 = q2_driver;
+      default: _select_72 = q2_driver;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:1119
+  always @* begin  // gen/virtq/split_engine.ts:1142
     case (nq)
-      2'd0: _select_71 = noted_idx_0;
-      2'd1: _select_71 = noted_idx_1;
-      2'd2: _select_71 = noted_idx_2;
-      default: _select_71 = noted_idx_2;
+      2'd0: _select_73 = noted_idx_0;
+      2'd1: _select_73 = noted_idx_1;
+      2'd2: _select_73 = noted_idx_2;
+      default: _select_73 = noted_idx_2;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:1120
+  always @* begin  // gen/virtq/split_engine.ts:1143
     case (nq)
-      2'd0: _select_72 = used_idx_0;
-      2'd1: _select_72 = used_idx_1;
-      2'd2: _select_72 = used_idx_2;
-      default: _select_72 = used_idx_2;
+      2'd0: _select_74 = used_idx_0;
+      2'd1: _select_74 = used_idx_1;
+      2'd2: _select_74 = used_idx_2;
+      default: _select_74 = used_idx_2;
     endcase
   end
-  assign irq_queue = irq_pulse;  // gen/virtq/split_engine.ts:1176
-  assign fatal_error = (fatal_pulse | u_fatal_pulse) | n_fatal_pulse;  // gen/virtq/split_engine.ts:1177
-  assign queue_reset_done = q_reset_pulse;  // gen/virtq/split_engine.ts:1178
-  assign reset_done = reset_pulse;  // gen/virtq/split_engine.ts:1179
-  assign busy = ((((((~(seq == SEQ_IDLE)) | (~(used == USED_IDLE))) | (~(note == NOTE_IDLE))) | out_active) | rd_valid) | wr_valid) | (~(((((rd_seq0 == rd_ended0) & (rd_seq1 == rd_ended1)) & pool_quiet) & (wr_seq0 == wr_ended0)) & (wr_seq1 == wr_ended1)));  // gen/virtq/split_engine.ts:1180
+  assign irq_queue = irq_pulse;  // gen/virtq/split_engine.ts:1199
+  assign fatal_error = (fatal_pulse | u_fatal_pulse) | n_fatal_pulse;  // gen/virtq/split_engine.ts:1200
+  assign queue_reset_done = q_reset_pulse;  // gen/virtq/split_engine.ts:1201
+  assign reset_done = reset_pulse;  // gen/virtq/split_engine.ts:1202
+  assign busy = ((((((~(seq == SEQ_IDLE)) | (~(used == USED_IDLE))) | (~(note == NOTE_IDLE))) | out_active) | rd_valid) | wr_valid) | (~(((((rd_seq0 == rd_ended0) & (rd_seq1 == rd_ended1)) & pool_quiet) & (wr_seq0 == wr_ended0)) & (wr_seq1 == wr_ended1)));  // gen/virtq/split_engine.ts:1203
   assign chain_valid = out_active;  // gen/virtq/split_engine.ts:255
   assign chain_queue = out_queue;  // gen/virtq/split_engine.ts:256
   assign chain_id = out_id;  // gen/virtq/split_engine.ts:257
@@ -1045,11 +1058,11 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   assign chain_write = chain_buf_rd0[0];  // gen/virtq/split_engine.ts:261
   assign chain_last = {1'b0, out_pos} == (out_count - 7'd1);  // gen/virtq/split_engine.ts:263
   always @* begin
-    done_ready = 1'b0;  // gen/virtq/split_engine.ts:1017
-    case (used)  // gen/virtq/split_engine.ts:1035
+    done_ready = 1'b0;  // gen/virtq/split_engine.ts:1040
+    case (used)  // gen/virtq/split_engine.ts:1058
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1053
-          done_ready = 1'b1;  // gen/virtq/split_engine.ts:1054
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1076
+          done_ready = 1'b1;  // gen/virtq/split_engine.ts:1077
         end
       end
       default: begin end
@@ -1077,34 +1090,34 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   assign fetch_ram_wr_data = mem_wr_data;  // gen/virtq/split_engine.ts:189
   assign fetch_ram_wr_be = mem_wr_be;  // gen/virtq/split_engine.ts:190
   always @* begin
-    fetch_ram_rd_valid = 1'b0;  // gen/virtq/split_engine.ts:384
-    case (seq)  // gen/virtq/split_engine.ts:656
+    fetch_ram_rd_valid = 1'b0;  // gen/virtq/split_engine.ts:415
+    case (seq)  // gen/virtq/split_engine.ts:679
       SEQ_AHEAD_ENTRY: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:388
-          fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:389
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:419
+          fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:420
         end
       end
       SEQ_AHEAD_LOOK: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:388
-          fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:389
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:419
+          fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:420
         end
       end
       SEQ_IDX_MEM: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:388
-          fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:389
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:419
+          fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:420
         end
       end
       SEQ_HEAD_MEM: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:388
-          fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:389
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:419
+          fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:420
         end
       end
       SEQ_DESC_MEM: begin
-        if (win_ahead & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:927
-        end else if (win_ahead & rd_err2) begin  // gen/virtq/split_engine.ts:928
+        if (win_ahead & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:950
+        end else if (win_ahead & rd_err2) begin  // gen/virtq/split_engine.ts:951
         end else begin
-          if (~mem_busy) begin  // gen/virtq/split_engine.ts:388
-            fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:389
+          if (~mem_busy) begin  // gen/virtq/split_engine.ts:419
+            fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:420
           end
         end
       end
@@ -1112,34 +1125,34 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
     endcase
   end
   always @* begin
-    fetch_ram_rd_addr = 8'd0;  // gen/virtq/split_engine.ts:385
-    case (seq)  // gen/virtq/split_engine.ts:656
+    fetch_ram_rd_addr = 8'd0;  // gen/virtq/split_engine.ts:416
+    case (seq)  // gen/virtq/split_engine.ts:679
       SEQ_AHEAD_ENTRY: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:388
-          fetch_ram_rd_addr = _add_0[10:3];  // gen/virtq/split_engine.ts:390
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:419
+          fetch_ram_rd_addr = _add_0[10:3];  // gen/virtq/split_engine.ts:421
         end
       end
       SEQ_AHEAD_LOOK: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:388
-          fetch_ram_rd_addr = _add_1[10:3];  // gen/virtq/split_engine.ts:390
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:419
+          fetch_ram_rd_addr = _add_1[10:3];  // gen/virtq/split_engine.ts:421
         end
       end
       SEQ_IDX_MEM: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:388
-          fetch_ram_rd_addr = _mux_2[10:3];  // gen/virtq/split_engine.ts:390
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:419
+          fetch_ram_rd_addr = _mux_2[10:3];  // gen/virtq/split_engine.ts:421
         end
       end
       SEQ_HEAD_MEM: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:388
-          fetch_ram_rd_addr = _add_3[10:3];  // gen/virtq/split_engine.ts:390
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:419
+          fetch_ram_rd_addr = _add_3[10:3];  // gen/virtq/split_engine.ts:421
         end
       end
       SEQ_DESC_MEM: begin
-        if (win_ahead & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:927
-        end else if (win_ahead & rd_err2) begin  // gen/virtq/split_engine.ts:928
+        if (win_ahead & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:950
+        end else if (win_ahead & rd_err2) begin  // gen/virtq/split_engine.ts:951
         end else begin
-          if (~mem_busy) begin  // gen/virtq/split_engine.ts:388
-            fetch_ram_rd_addr = desc_off[10:3];  // gen/virtq/split_engine.ts:390
+          if (~mem_busy) begin  // gen/virtq/split_engine.ts:419
+            fetch_ram_rd_addr = desc_off[10:3];  // gen/virtq/split_engine.ts:421
           end
         end
       end
@@ -1155,15 +1168,15 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   assign u_writing = (used == USED_TAKE) | (used == USED_ELEMS);  // gen/virtq/split_engine.ts:205
   always @* begin
     clear_pending = 3'd0;  // default, gen/virtq/split_engine.ts:238
-    case (seq)  // gen/virtq/split_engine.ts:656
+    case (seq)  // gen/virtq/split_engine.ts:679
       SEQ_AHEAD_IDX: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:724
-          clear_pending = 3'd1 << cq;  // gen/virtq/split_engine.ts:725
+        if (rd_free) begin  // gen/virtq/split_engine.ts:747
+          clear_pending = 3'd1 << cq;  // gen/virtq/split_engine.ts:748
         end
       end
       SEQ_IDX_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:814
-          clear_pending = 3'd1 << cq;  // gen/virtq/split_engine.ts:816
+        if (rd_free) begin  // gen/virtq/split_engine.ts:837
+          clear_pending = 3'd1 << cq;  // gen/virtq/split_engine.ts:839
         end
       end
       default: begin end
@@ -1171,31 +1184,31 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
   always @* begin
     forget = 3'd0;  // default, gen/virtq/split_engine.ts:239
-    case (seq)  // gen/virtq/split_engine.ts:656
+    case (seq)  // gen/virtq/split_engine.ts:679
       SEQ_IDLE: begin
-        if (((dev_resetting & (used == USED_IDLE)) & (note == NOTE_IDLE)) & pool_quiet) begin  // gen/virtq/split_engine.ts:658
-          forget = 3'd7;  // gen/virtq/split_engine.ts:660
+        if (((dev_resetting & (used == USED_IDLE)) & (note == NOTE_IDLE)) & pool_quiet) begin  // gen/virtq/split_engine.ts:681
+          forget = 3'd7;  // gen/virtq/split_engine.ts:683
         end
       end
       SEQ_QRESET: begin
-        forget = {_and_4, _and_5, _and_6};  // gen/virtq/split_engine.ts:674
+        forget = {_and_4, _and_5, _and_6};  // gen/virtq/split_engine.ts:697
       end
       default: begin end
     endcase
   end
   always @* begin
     cb_wr = 1'b0;  // default, gen/virtq/split_engine.ts:246
-    case (seq)  // gen/virtq/split_engine.ts:656
+    case (seq)  // gen/virtq/split_engine.ts:679
       SEQ_DESC_WALK: begin
-        if ((count + 17'd1) > {1'b0, tbl_n}) begin  // gen/virtq/split_engine.ts:939
-        end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:940
-        end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:959
-        end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:960
-        end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:961
-        end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, tbl_n})) begin  // gen/virtq/split_engine.ts:962
-        end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != next_idx)) begin  // gen/virtq/split_engine.ts:963
+        if ((count + 17'd1) > {1'b0, tbl_n}) begin  // gen/virtq/split_engine.ts:962
+        end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:963
+        end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:982
+        end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:983
+        end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:984
+        end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, tbl_n})) begin  // gen/virtq/split_engine.ts:985
+        end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != next_idx)) begin  // gen/virtq/split_engine.ts:986
         end else begin
-          cb_wr = 1'b1;  // gen/virtq/split_engine.ts:965
+          cb_wr = 1'b1;  // gen/virtq/split_engine.ts:988
         end
       end
       default: begin end
@@ -1204,20 +1217,20 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   assign rd_free = (~rd_valid) | rd_cmd_ready;  // gen/virtq/split_engine.ts:291
   always @* begin
     rd_by_fetch = 1'b0;  // default, gen/virtq/split_engine.ts:292
-    case (seq)  // gen/virtq/split_engine.ts:656
+    case (seq)  // gen/virtq/split_engine.ts:679
       SEQ_IDX_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:814
+        if (rd_free) begin  // gen/virtq/split_engine.ts:837
           rd_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:312
         end
       end
       SEQ_HEADS_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:877
+        if (rd_free) begin  // gen/virtq/split_engine.ts:900
           rd_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:312
         end
       end
       SEQ_DESC_NEED: begin
-        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:912
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:912
+        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:935
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:935
           rd_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:312
         end
       end
@@ -1226,10 +1239,10 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
   always @* begin
     rd_by_used = 1'b0;  // default, gen/virtq/split_engine.ts:292
-    case (note)  // gen/virtq/split_engine.ts:1109
+    case (note)  // gen/virtq/split_engine.ts:1132
       NOTE_READ: begin
-        if (n_abandon) begin  // gen/virtq/split_engine.ts:1125
-        end else if (rd_free & (~(rd_by_fetch | rd_by_pool))) begin  // gen/virtq/split_engine.ts:1125
+        if (n_abandon) begin  // gen/virtq/split_engine.ts:1148
+        end else if (rd_free & (~(rd_by_fetch | rd_by_pool))) begin  // gen/virtq/split_engine.ts:1148
           rd_by_used = 1'b1;  // gen/virtq/split_engine.ts:312
         end
       end
@@ -1238,26 +1251,26 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
   always @* begin
     rd_by_pool = 1'b0;  // default, gen/virtq/split_engine.ts:292
-    case (seq)  // gen/virtq/split_engine.ts:656
+    case (seq)  // gen/virtq/split_engine.ts:679
       SEQ_AHEAD_IDX: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:724
+        if (rd_free) begin  // gen/virtq/split_engine.ts:747
           rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:312
         end
       end
       SEQ_AHEAD_HEADS: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:746
+        if (rd_free) begin  // gen/virtq/split_engine.ts:769
           rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:312
         end
       end
       SEQ_AHEAD_DESC: begin
-        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:767
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:770
+        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:790
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:793
           rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:312
         end
       end
       SEQ_AHEAD_TABLE: begin
-        if (~(desc_raw[98] & (~_or_7))) begin  // gen/virtq/split_engine.ts:786
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:790
+        if (~(desc_raw[98] & (~tbl_bad))) begin  // gen/virtq/split_engine.ts:809
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:813
           rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:312
         end
       end
@@ -1267,9 +1280,9 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   assign wr_free = (~wr_valid) | wr_cmd_ready;  // gen/virtq/split_engine.ts:291
   always @* begin
     wr_by_fetch = 1'b0;  // default, gen/virtq/split_engine.ts:292
-    case (seq)  // gen/virtq/split_engine.ts:656
+    case (seq)  // gen/virtq/split_engine.ts:679
       SEQ_EVENT_CMD: begin
-        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:849
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:872
           wr_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:312
         end
       end
@@ -1278,16 +1291,16 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
   always @* begin
     wr_by_used = 1'b0;  // default, gen/virtq/split_engine.ts:292
-    case (used)  // gen/virtq/split_engine.ts:1035
+    case (used)  // gen/virtq/split_engine.ts:1058
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1053
-        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1063
-        end else if (wr_free) begin  // gen/virtq/split_engine.ts:1064
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1076
+        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1086
+        end else if (wr_free) begin  // gen/virtq/split_engine.ts:1087
           wr_by_used = 1'b1;  // gen/virtq/split_engine.ts:312
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1072
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1095
           wr_by_used = 1'b1;  // gen/virtq/split_engine.ts:312
         end
       end
@@ -1297,24 +1310,24 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   assign wr_by_pool = 1'b0;  // default, gen/virtq/split_engine.ts:292
   always @* begin
     out_wr_valid = 1'b0;  // default, gen/virtq/split_engine.ts:342
-    case (seq)  // gen/virtq/split_engine.ts:656
+    case (seq)  // gen/virtq/split_engine.ts:679
       SEQ_EVENT_CMD: begin
-        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:849
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:872
           out_wr_valid = 1'b1;  // gen/virtq/split_engine.ts:372
         end
       end
       default: begin end
     endcase
-    case (used)  // gen/virtq/split_engine.ts:1035
+    case (used)  // gen/virtq/split_engine.ts:1058
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1053
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1056
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1076
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1079
             out_wr_valid = 1'b1;  // gen/virtq/split_engine.ts:372
           end
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1072
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1095
           out_wr_valid = 1'b1;  // gen/virtq/split_engine.ts:372
         end
       end
@@ -1323,24 +1336,24 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
   always @* begin
     out_wr_off = 11'd0;  // default, gen/virtq/split_engine.ts:343
-    case (seq)  // gen/virtq/split_engine.ts:656
+    case (seq)  // gen/virtq/split_engine.ts:679
       SEQ_EVENT_CMD: begin
-        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:849
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:872
           out_wr_off = 11'd16;  // gen/virtq/split_engine.ts:373
         end
       end
       default: begin end
     endcase
-    case (used)  // gen/virtq/split_engine.ts:1035
+    case (used)  // gen/virtq/split_engine.ts:1058
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1053
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1056
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1076
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1079
             out_wr_off = 11'd24 + ({2'd0, (features[35] ? 9'd0 : u_count)} << 3);  // gen/virtq/split_engine.ts:373
           end
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1072
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1095
           out_wr_off = 11'd8;  // gen/virtq/split_engine.ts:373
         end
       end
@@ -1349,24 +1362,24 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
   always @* begin
     out_wr_data = 64'd0;  // default, gen/virtq/split_engine.ts:344
-    case (seq)  // gen/virtq/split_engine.ts:656
+    case (seq)  // gen/virtq/split_engine.ts:679
       SEQ_EVENT_CMD: begin
-        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:849
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:872
           out_wr_data = {48'd0, word};  // gen/virtq/split_engine.ts:374
         end
       end
       default: begin end
     endcase
-    case (used)  // gen/virtq/split_engine.ts:1035
+    case (used)  // gen/virtq/split_engine.ts:1058
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1053
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1056
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1076
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1079
             out_wr_data = {done_len, {16'd0, done_id}};  // gen/virtq/split_engine.ts:374
           end
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1072
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1095
           out_wr_data = {48'd0, u_new};  // gen/virtq/split_engine.ts:374
         end
       end
@@ -1375,163 +1388,164 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
   always @* begin
     out_wr_be = 8'd0;  // default, gen/virtq/split_engine.ts:345
-    case (seq)  // gen/virtq/split_engine.ts:656
+    case (seq)  // gen/virtq/split_engine.ts:679
       SEQ_EVENT_CMD: begin
-        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:849
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:872
           out_wr_be = 8'd3;  // gen/virtq/split_engine.ts:375
         end
       end
       default: begin end
     endcase
-    case (used)  // gen/virtq/split_engine.ts:1035
+    case (used)  // gen/virtq/split_engine.ts:1058
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1053
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1056
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1076
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1079
             out_wr_be = 8'd255;  // gen/virtq/split_engine.ts:375
           end
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1072
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1095
           out_wr_be = 8'd3;  // gen/virtq/split_engine.ts:375
         end
       end
       default: begin end
     endcase
   end
-  assign ahead = seen - la;  // gen/virtq/split_engine.ts:411
-  assign desc_off = win_off + ({7'd0, _sub_8[3:0]} << 4);  // gen/virtq/split_engine.ts:434
+  assign raw_desc = fetch_ram_rd_rdata;  // gen/virtq/split_engine.ts:414
+  assign ahead = seen - la;  // gen/virtq/split_engine.ts:444
+  assign desc_off = win_off + ({7'd0, _sub_7[3:0]} << 4);  // gen/virtq/split_engine.ts:467
   always @* begin
-    poll_issued = 1'b0;  // default, gen/virtq/split_engine.ts:477
-    case (seq)  // gen/virtq/split_engine.ts:656
+    poll_issued = 1'b0;  // default, gen/virtq/split_engine.ts:510
+    case (seq)  // gen/virtq/split_engine.ts:679
       SEQ_AHEAD_IDX: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:724
-          poll_issued = 1'b1;  // gen/virtq/split_engine.ts:727
+        if (rd_free) begin  // gen/virtq/split_engine.ts:747
+          poll_issued = 1'b1;  // gen/virtq/split_engine.ts:750
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    poll_taken = 1'b0;  // default, gen/virtq/split_engine.ts:478
-    if ((idx_pend & (~idx_here)) & (~_sub_9[5])) begin  // gen/virtq/split_engine.ts:497
-      poll_taken = 1'b1;  // gen/virtq/split_engine.ts:498
+    poll_taken = 1'b0;  // default, gen/virtq/split_engine.ts:511
+    if ((idx_pend & (~idx_here)) & (~_sub_8[5])) begin  // gen/virtq/split_engine.ts:530
+      poll_taken = 1'b1;  // gen/virtq/split_engine.ts:531
     end
   end
-  assign poll_gap_done = poll_timer == 7'd64;  // gen/virtq/split_engine.ts:481
-  assign idx_pend = poll_count != 3'd0;  // gen/virtq/split_engine.ts:485
+  assign poll_gap_done = poll_timer == 7'd64;  // gen/virtq/split_engine.ts:514
+  assign idx_pend = poll_count != 3'd0;  // gen/virtq/split_engine.ts:518
   always @* begin
-    pf_ready_clr = 16'd0;  // default, gen/virtq/split_engine.ts:505
-    case (seq)  // gen/virtq/split_engine.ts:656
+    pf_ready_clr = 16'd0;  // default, gen/virtq/split_engine.ts:538
+    case (seq)  // gen/virtq/split_engine.ts:679
       SEQ_AHEAD_DESC: begin
-        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:767
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:770
-          pf_ready_clr = 16'd1 << pf_next[3:0];  // gen/virtq/split_engine.ts:775
+        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:790
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:793
+          pf_ready_clr = 16'd1 << pf_next[3:0];  // gen/virtq/split_engine.ts:798
         end
       end
       SEQ_AHEAD_TABLE: begin
-        if (~(desc_raw[98] & (~_or_7))) begin  // gen/virtq/split_engine.ts:786
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:790
-          pf_ready_clr = 16'd1 << pf_insp[3:0];  // gen/virtq/split_engine.ts:794
+        if (~(desc_raw[98] & (~tbl_bad))) begin  // gen/virtq/split_engine.ts:809
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:813
+          pf_ready_clr = 16'd1 << pf_insp[3:0];  // gen/virtq/split_engine.ts:817
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    fatal_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:531
-    case (seq)  // gen/virtq/split_engine.ts:656
+    fatal_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:554
+    case (seq)  // gen/virtq/split_engine.ts:679
       SEQ_FATAL: begin
-        fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:991
+        fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:1014
       end
       default: begin end
     endcase
   end
   always @* begin
-    u_fatal_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:532
-    case (used)  // gen/virtq/split_engine.ts:1035
+    u_fatal_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:555
+    case (used)  // gen/virtq/split_engine.ts:1058
       USED_FATAL: begin
-        u_fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:1091
+        u_fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:1114
       end
       default: begin end
     endcase
   end
   always @* begin
-    fail_set = 3'd0;  // default, gen/virtq/split_engine.ts:533
-    case (seq)  // gen/virtq/split_engine.ts:656
+    fail_set = 3'd0;  // default, gen/virtq/split_engine.ts:556
+    case (seq)  // gen/virtq/split_engine.ts:679
       SEQ_FATAL: begin
-        if (~abandon) begin  // gen/virtq/split_engine.ts:992
-          fail_set = 3'd1 << cq;  // gen/virtq/split_engine.ts:992
+        if (~abandon) begin  // gen/virtq/split_engine.ts:1015
+          fail_set = 3'd1 << cq;  // gen/virtq/split_engine.ts:1015
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    u_fail_set = 3'd0;  // default, gen/virtq/split_engine.ts:534
-    case (used)  // gen/virtq/split_engine.ts:1035
+    u_fail_set = 3'd0;  // default, gen/virtq/split_engine.ts:557
+    case (used)  // gen/virtq/split_engine.ts:1058
       USED_FATAL: begin
-        if (~u_abandon) begin  // gen/virtq/split_engine.ts:1092
-          u_fail_set = 3'd1 << uq;  // gen/virtq/split_engine.ts:1092
+        if (~u_abandon) begin  // gen/virtq/split_engine.ts:1115
+          u_fail_set = 3'd1 << uq;  // gen/virtq/split_engine.ts:1115
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    n_fatal_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:535
-    case (note)  // gen/virtq/split_engine.ts:1109
+    n_fatal_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:558
+    case (note)  // gen/virtq/split_engine.ts:1132
       NOTE_FATAL: begin
-        n_fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:1148
+        n_fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:1171
       end
       default: begin end
     endcase
   end
   always @* begin
-    n_fail_set = 3'd0;  // default, gen/virtq/split_engine.ts:536
-    case (note)  // gen/virtq/split_engine.ts:1109
+    n_fail_set = 3'd0;  // default, gen/virtq/split_engine.ts:559
+    case (note)  // gen/virtq/split_engine.ts:1132
       NOTE_FATAL: begin
-        if (~n_abandon) begin  // gen/virtq/split_engine.ts:1149
-          n_fail_set = 3'd1 << nq;  // gen/virtq/split_engine.ts:1149
+        if (~n_abandon) begin  // gen/virtq/split_engine.ts:1172
+          n_fail_set = 3'd1 << nq;  // gen/virtq/split_engine.ts:1172
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    irq_pulse = 3'd0;  // default, gen/virtq/split_engine.ts:537
-    case (note)  // gen/virtq/split_engine.ts:1109
+    irq_pulse = 3'd0;  // default, gen/virtq/split_engine.ts:560
+    case (note)  // gen/virtq/split_engine.ts:1132
       NOTE_CHECK: begin
-        if ((features[29] ? (((n_new - note_word) - 16'd1) < (n_new - n_old)) : (~note_word[0])) & (~n_abandon)) begin  // gen/virtq/split_engine.ts:1143
-          irq_pulse = 3'd1 << nq;  // gen/virtq/split_engine.ts:1143
+        if ((features[29] ? (((n_new - note_word) - 16'd1) < (n_new - n_old)) : (~note_word[0])) & (~n_abandon)) begin  // gen/virtq/split_engine.ts:1166
+          irq_pulse = 3'd1 << nq;  // gen/virtq/split_engine.ts:1166
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    q_reset_pulse = 3'd0;  // default, gen/virtq/split_engine.ts:538
-    case (seq)  // gen/virtq/split_engine.ts:656
+    q_reset_pulse = 3'd0;  // default, gen/virtq/split_engine.ts:561
+    case (seq)  // gen/virtq/split_engine.ts:679
       SEQ_QRESET: begin
-        q_reset_pulse = {_and_4, _and_5, _and_6};  // gen/virtq/split_engine.ts:676
+        q_reset_pulse = {_and_4, _and_5, _and_6};  // gen/virtq/split_engine.ts:699
       end
       default: begin end
     endcase
   end
   always @* begin
-    reset_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:539
-    case (seq)  // gen/virtq/split_engine.ts:656
+    reset_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:562
+    case (seq)  // gen/virtq/split_engine.ts:679
       SEQ_IDLE: begin
-        if (((dev_resetting & (used == USED_IDLE)) & (note == NOTE_IDLE)) & pool_quiet) begin  // gen/virtq/split_engine.ts:658
-          reset_pulse = ~reset_req;  // gen/virtq/split_engine.ts:664
+        if (((dev_resetting & (used == USED_IDLE)) & (note == NOTE_IDLE)) & pool_quiet) begin  // gen/virtq/split_engine.ts:681
+          reset_pulse = ~reset_req;  // gen/virtq/split_engine.ts:687
         end
       end
       default: begin end
     endcase
   end
-  assign abandon = dev_resetting | (|(q_resetting & (3'd1 << cq)));  // gen/virtq/split_engine.ts:540
-  assign work = work_reg & (~(failed | q_resetting));  // gen/virtq/split_engine.ts:577
-  assign can_fetch = ((seq == SEQ_IDLE) & running) & (~dev_resetting);  // gen/virtq/split_engine.ts:579
+  assign abandon = dev_resetting | (|(q_resetting & (3'd1 << cq)));  // gen/virtq/split_engine.ts:563
+  assign work = work_reg & (~(failed | q_resetting));  // gen/virtq/split_engine.ts:600
+  assign can_fetch = ((seq == SEQ_IDLE) & running) & (~dev_resetting);  // gen/virtq/split_engine.ts:602
   assign sched_after_or_p0 = (work & {3{can_fetch}}) & sched_mask;  // gen/lib/priority.ts:8
   assign sched_after_or_p1 = {sched_after_or_p0[2], (sched_after_or_p0[1] | sched_after_or_p0[0]), sched_after_or_p0[0]};  // gen/lib/priority.ts:57
   assign sched_after_or_p2 = {(sched_after_or_p1[2] | sched_after_or_p1[1]), sched_after_or_p1[1], sched_after_or_p1[0]};  // gen/lib/priority.ts:57
@@ -1552,17 +1566,17 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   assign sched_valid = sched_locked | (|(work & {3{can_fetch}}));  // gen/lib/arbiter.ts:74
   assign sched_grant = sched_locked ? sched_lock_grant : (sched_after_valid ? (((work & {3{can_fetch}}) & sched_mask) & (~(sched_after_or_p2 << 1))) : ((work & {3{can_fetch}}) & (~(sched_all_or_p2 << 1))));  // gen/lib/arbiter.ts:75
   assign sched_above = sched_locked ? sched_lock_above : (sched_after_valid ? (sched_after_or_p2 << 1) : (sched_all_or_p2 << 1));  // gen/lib/arbiter.ts:78
-  assign pool_quiet = rd_seq2 == rd_ended2;  // gen/virtq/split_engine.ts:587
-  assign own_pool = pf_active & (pf_q == cq);  // gen/virtq/split_engine.ts:616
+  assign pool_quiet = rd_seq2 == rd_ended2;  // gen/virtq/split_engine.ts:610
+  assign own_pool = pf_active & (pf_q == cq);  // gen/virtq/split_engine.ts:639
   always @* begin
-    note_due_set = 3'd0;  // default, gen/virtq/split_engine.ts:1007
-    case (used)  // gen/virtq/split_engine.ts:1035
+    note_due_set = 3'd0;  // default, gen/virtq/split_engine.ts:1030
+    case (used)  // gen/virtq/split_engine.ts:1058
       USED_IDX: begin
-        if (wr_settled1) begin  // gen/virtq/split_engine.ts:1080
-          if (u_abandon) begin  // gen/virtq/split_engine.ts:1081
-          end else if (wr_err1) begin  // gen/virtq/split_engine.ts:1082
+        if (wr_settled1) begin  // gen/virtq/split_engine.ts:1103
+          if (u_abandon) begin  // gen/virtq/split_engine.ts:1104
+          end else if (wr_err1) begin  // gen/virtq/split_engine.ts:1105
           end else begin
-            note_due_set = 3'd1 << uq;  // gen/virtq/split_engine.ts:1085
+            note_due_set = 3'd1 << uq;  // gen/virtq/split_engine.ts:1108
           end
         end
       end
@@ -1570,19 +1584,19 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
     endcase
   end
   always @* begin
-    note_due_clr = 3'd0;  // default, gen/virtq/split_engine.ts:1008
-    case (note)  // gen/virtq/split_engine.ts:1109
+    note_due_clr = 3'd0;  // default, gen/virtq/split_engine.ts:1031
+    case (note)  // gen/virtq/split_engine.ts:1132
       NOTE_LOAD: begin
-        note_due_clr = 3'd1 << nq;  // gen/virtq/split_engine.ts:1121
+        note_due_clr = 3'd1 << nq;  // gen/virtq/split_engine.ts:1144
       end
       default: begin end
     endcase
   end
-  assign u_slot = _select_11 & u_num_mask;  // gen/virtq/split_engine.ts:1014
-  assign u_new = u_old + {7'd0, u_count};  // gen/virtq/split_engine.ts:1015
-  assign u_abandon = dev_resetting | (|(q_resetting & (3'd1 << uq)));  // gen/virtq/split_engine.ts:1016
-  assign note_word = {note_hi, note_lo};  // gen/virtq/split_engine.ts:1020
-  assign n_abandon = dev_resetting | (|(q_resetting & (3'd1 << nq)));  // gen/virtq/split_engine.ts:1107
+  assign u_slot = _select_10 & u_num_mask;  // gen/virtq/split_engine.ts:1037
+  assign u_new = u_old + {7'd0, u_count};  // gen/virtq/split_engine.ts:1038
+  assign u_abandon = dev_resetting | (|(q_resetting & (3'd1 << uq)));  // gen/virtq/split_engine.ts:1039
+  assign note_word = {note_hi, note_lo};  // gen/virtq/split_engine.ts:1043
+  assign n_abandon = dev_resetting | (|(q_resetting & (3'd1 << nq)));  // gen/virtq/split_engine.ts:1130
   assign note_sched_after_or_p0 = (note_due & (~(failed | q_resetting))) & note_sched_mask;  // gen/lib/priority.ts:8
   assign note_sched_after_or_p1 = {note_sched_after_or_p0[2], (note_sched_after_or_p0[1] | note_sched_after_or_p0[0]), note_sched_after_or_p0[0]};  // gen/lib/priority.ts:57
   assign note_sched_after_or_p2 = {(note_sched_after_or_p1[2] | note_sched_after_or_p1[1]), note_sched_after_or_p1[1], note_sched_after_or_p1[0]};  // gen/lib/priority.ts:57
@@ -1772,19 +1786,19 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       wr_settled0 <= (wr_seq0 == wr_ended0) & (~wr_by_fetch);  // gen/virtq/split_engine.ts:326
       wr_settled1 <= (wr_seq1 == wr_ended1) & (~wr_by_used);  // gen/virtq/split_engine.ts:326
       ow_valid <= out_wr_valid;  // gen/virtq/split_engine.ts:353
-      if (~poll_gap_done) begin  // gen/virtq/split_engine.ts:482
-        poll_timer <= poll_timer + 7'd1;  // gen/virtq/split_engine.ts:482
+      if (~poll_gap_done) begin  // gen/virtq/split_engine.ts:515
+        poll_timer <= poll_timer + 7'd1;  // gen/virtq/split_engine.ts:515
       end
-      if (heads_pend & (~_sub_12[5])) begin  // gen/virtq/split_engine.ts:496
-        heads_pend <= 1'b0;  // gen/virtq/split_engine.ts:496
+      if (heads_pend & (~_sub_11[5])) begin  // gen/virtq/split_engine.ts:529
+        heads_pend <= 1'b0;  // gen/virtq/split_engine.ts:529
       end
-      if ((idx_pend & (~idx_here)) & (~_sub_9[5])) begin  // gen/virtq/split_engine.ts:497
-        idx_here <= 1'b1;  // gen/virtq/split_engine.ts:499
-        poll_head <= poll_head + 2'd1;  // gen/virtq/split_engine.ts:501
+      if ((idx_pend & (~idx_here)) & (~_sub_8[5])) begin  // gen/virtq/split_engine.ts:530
+        idx_here <= 1'b1;  // gen/virtq/split_engine.ts:532
+        poll_head <= poll_head + 2'd1;  // gen/virtq/split_engine.ts:534
       end
-      poll_count <= (poll_count + {2'd0, poll_issued}) - {2'd0, poll_taken};  // gen/virtq/split_engine.ts:503
-      pf_ready <= (pf_ready | {(~_sub_13[5]), (~_sub_14[5]), (~_sub_15[5]), (~_sub_16[5]), (~_sub_17[5]), (~_sub_18[5]), (~_sub_19[5]), (~_sub_20[5]), (~_sub_21[5]), (~_sub_22[5]), (~_sub_23[5]), (~_sub_24[5]), (~_sub_25[5]), (~_sub_26[5]), (~_sub_27[5]), (~_sub_28[5])}) & (~pf_ready_clr);  // gen/virtq/split_engine.ts:506
-      work_reg <= (((pending | {(last_avail_2 != avail_seen_2), (last_avail_1 != avail_seen_1), (last_avail_0 != avail_seen_0)}) | ({((~event_valid[2]) | (event_sent_2 != last_avail_2)), ((~event_valid[1]) | (event_sent_1 != last_avail_1)), ((~event_valid[0]) | (event_sent_0 != last_avail_0))} & {3{features[29]}})) | ((3'd1 << pf_q) & {3{(pf_active & ((idx_pend | idx_here) | heads_pend))}})) & _cat_29;  // gen/virtq/split_engine.ts:570
+      poll_count <= (poll_count + {2'd0, poll_issued}) - {2'd0, poll_taken};  // gen/virtq/split_engine.ts:536
+      pf_ready <= (pf_ready | {(~_sub_12[5]), (~_sub_13[5]), (~_sub_14[5]), (~_sub_15[5]), (~_sub_16[5]), (~_sub_17[5]), (~_sub_18[5]), (~_sub_19[5]), (~_sub_20[5]), (~_sub_21[5]), (~_sub_22[5]), (~_sub_23[5]), (~_sub_24[5]), (~_sub_25[5]), (~_sub_26[5]), (~_sub_27[5])}) & (~pf_ready_clr);  // gen/virtq/split_engine.ts:539
+      work_reg <= (((pending | {(last_avail_2 != avail_seen_2), (last_avail_1 != avail_seen_1), (last_avail_0 != avail_seen_0)}) | ({((~event_valid[2]) | (event_sent_2 != last_avail_2)), ((~event_valid[1]) | (event_sent_1 != last_avail_1)), ((~event_valid[0]) | (event_sent_0 != last_avail_0))} & {3{features[29]}})) | ((3'd1 << pf_q) & {3{(pf_active & ((idx_pend | idx_here) | heads_pend))}})) & _cat_28;  // gen/virtq/split_engine.ts:593
       if (sched_valid) begin  // gen/lib/arbiter.ts:79
         if (1'b1) begin  // gen/lib/arbiter.ts:80
           sched_locked <= 1'b0;  // gen/lib/arbiter.ts:81
@@ -1796,417 +1810,417 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
           sched_lock_above <= sched_above;  // gen/lib/arbiter.ts:88
         end
       end
-      all_back <= {(handed_2 == returned_2), (handed_1 == returned_1), (handed_0 == returned_0)};  // gen/virtq/split_engine.ts:591
-      rq_done <= {_and_4, _and_5, _and_6};  // gen/virtq/split_engine.ts:604
-      if (reset_req) begin  // gen/virtq/split_engine.ts:653
-        dev_resetting <= 1'b1;  // gen/virtq/split_engine.ts:653
+      all_back <= {(handed_2 == returned_2), (handed_1 == returned_1), (handed_0 == returned_0)};  // gen/virtq/split_engine.ts:614
+      rq_done <= {_and_4, _and_5, _and_6};  // gen/virtq/split_engine.ts:627
+      if (reset_req) begin  // gen/virtq/split_engine.ts:676
+        dev_resetting <= 1'b1;  // gen/virtq/split_engine.ts:676
       end
-      q_resetting <= q_resetting | {q2_reset_req, q1_reset_req, q0_reset_req};  // gen/virtq/split_engine.ts:654
-      case (seq)  // gen/virtq/split_engine.ts:656
+      q_resetting <= q_resetting | {q2_reset_req, q1_reset_req, q0_reset_req};  // gen/virtq/split_engine.ts:677
+      case (seq)  // gen/virtq/split_engine.ts:679
         SEQ_IDLE: begin
-          if (((dev_resetting & (used == USED_IDLE)) & (note == NOTE_IDLE)) & pool_quiet) begin  // gen/virtq/split_engine.ts:658
-            dev_resetting <= reset_req;  // gen/virtq/split_engine.ts:661
-            q_resetting <= 3'd0;  // gen/virtq/split_engine.ts:662
-            out_active <= 1'b0;  // gen/virtq/split_engine.ts:663
-          end else if (|rq_done) begin  // gen/virtq/split_engine.ts:666
-            seq <= SEQ_QRESET;  // gen/virtq/split_engine.ts:666
-          end else if ((~dev_resetting) & sched_valid) begin  // gen/virtq/split_engine.ts:667
-            cq <= sched_index;  // gen/virtq/split_engine.ts:668
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:669
+          if (((dev_resetting & (used == USED_IDLE)) & (note == NOTE_IDLE)) & pool_quiet) begin  // gen/virtq/split_engine.ts:681
+            dev_resetting <= reset_req;  // gen/virtq/split_engine.ts:684
+            q_resetting <= 3'd0;  // gen/virtq/split_engine.ts:685
+            out_active <= 1'b0;  // gen/virtq/split_engine.ts:686
+          end else if (|rq_done) begin  // gen/virtq/split_engine.ts:689
+            seq <= SEQ_QRESET;  // gen/virtq/split_engine.ts:689
+          end else if ((~dev_resetting) & sched_valid) begin  // gen/virtq/split_engine.ts:690
+            cq <= sched_index;  // gen/virtq/split_engine.ts:691
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:692
           end
         end
         SEQ_QRESET: begin
-          q_resetting <= (q_resetting & (~{_and_4, _and_5, _and_6})) | {q2_reset_req, q1_reset_req, q0_reset_req};  // gen/virtq/split_engine.ts:675
-          seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:677
+          q_resetting <= (q_resetting & (~{_and_4, _and_5, _and_6})) | {q2_reset_req, q1_reset_req, q0_reset_req};  // gen/virtq/split_engine.ts:698
+          seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:700
         end
         SEQ_LOAD: begin
-          seq <= SEQ_PLAN;  // gen/virtq/split_engine.ts:681
+          seq <= SEQ_PLAN;  // gen/virtq/split_engine.ts:704
         end
         SEQ_PLAN: begin
-          if (own_pool) begin  // gen/virtq/split_engine.ts:687
-            if (abandon) begin  // gen/virtq/split_engine.ts:688
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:688
-            end else if (rd_err2) begin  // gen/virtq/split_engine.ts:689
-              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:541
-            end else if (idx_here) begin  // gen/virtq/split_engine.ts:690
-              idx_here <= 1'b0;  // gen/virtq/split_engine.ts:691
-              seq <= SEQ_IDX_MEM;  // gen/virtq/split_engine.ts:693
-            end else if (((rd_free & p_heads_idle) & p_he_ne_seen) & p_he_room) begin  // gen/virtq/split_engine.ts:695
-              seq <= SEQ_AHEAD_HEADS;  // gen/virtq/split_engine.ts:695
-            end else if (((rd_free & (~pf_bad)) & p_entry_due) & p_entry_room) begin  // gen/virtq/split_engine.ts:696
-              seq <= SEQ_AHEAD_ENTRY;  // gen/virtq/split_engine.ts:696
-            end else if (rd_free & p_poll_due) begin  // gen/virtq/split_engine.ts:697
-              seq <= SEQ_AHEAD_IDX;  // gen/virtq/split_engine.ts:697
-            end else if (p_look_due) begin  // gen/virtq/split_engine.ts:698
-              seq <= SEQ_AHEAD_LOOK;  // gen/virtq/split_engine.ts:698
-            end else if (((p_la_ne_pf & p_la_ready) & p_la_looked) & p_out_free) begin  // gen/virtq/split_engine.ts:699
-              seq <= SEQ_AHEAD_CHAIN;  // gen/virtq/split_engine.ts:699
-            end else if ((((pf_bad & (~p_la_ne_pf)) & p_la_ne_he) & p_heads_idle) & p_out_free) begin  // gen/virtq/split_engine.ts:702
-              seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:702
+          if (own_pool) begin  // gen/virtq/split_engine.ts:710
+            if (abandon) begin  // gen/virtq/split_engine.ts:711
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:711
+            end else if (rd_err2) begin  // gen/virtq/split_engine.ts:712
+              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:564
+            end else if (idx_here) begin  // gen/virtq/split_engine.ts:713
+              idx_here <= 1'b0;  // gen/virtq/split_engine.ts:714
+              seq <= SEQ_IDX_MEM;  // gen/virtq/split_engine.ts:716
+            end else if (((rd_free & p_heads_idle) & p_he_ne_seen) & p_he_room) begin  // gen/virtq/split_engine.ts:718
+              seq <= SEQ_AHEAD_HEADS;  // gen/virtq/split_engine.ts:718
+            end else if (((rd_free & (~pf_bad)) & p_entry_due) & p_entry_room) begin  // gen/virtq/split_engine.ts:719
+              seq <= SEQ_AHEAD_ENTRY;  // gen/virtq/split_engine.ts:719
+            end else if (rd_free & p_poll_due) begin  // gen/virtq/split_engine.ts:720
+              seq <= SEQ_AHEAD_IDX;  // gen/virtq/split_engine.ts:720
+            end else if (p_look_due) begin  // gen/virtq/split_engine.ts:721
+              seq <= SEQ_AHEAD_LOOK;  // gen/virtq/split_engine.ts:721
+            end else if (((p_la_ne_pf & p_la_ready) & p_la_looked) & p_out_free) begin  // gen/virtq/split_engine.ts:722
+              seq <= SEQ_AHEAD_CHAIN;  // gen/virtq/split_engine.ts:722
+            end else if ((((pf_bad & (~p_la_ne_pf)) & p_la_ne_he) & p_heads_idle) & p_out_free) begin  // gen/virtq/split_engine.ts:725
+              seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:725
             end else begin
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:703
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:726
             end
-          end else if (~p_out_free) begin  // gen/virtq/split_engine.ts:706
-            seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:706
-          end else if (pool_free) begin  // gen/virtq/split_engine.ts:707
-            pf_active <= 1'b1;  // gen/virtq/split_engine.ts:709
-            pf_q <= cq;  // gen/virtq/split_engine.ts:710
-            rd_err2 <= 1'b0;  // gen/virtq/split_engine.ts:714
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:715
-          end else if (p_la_ne_he) begin  // gen/virtq/split_engine.ts:717
-            seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:717
-          end else if (p_la_ne_seen) begin  // gen/virtq/split_engine.ts:718
-            seq <= SEQ_HEADS_CMD;  // gen/virtq/split_engine.ts:718
+          end else if (~p_out_free) begin  // gen/virtq/split_engine.ts:729
+            seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:729
+          end else if (pool_free) begin  // gen/virtq/split_engine.ts:730
+            pf_active <= 1'b1;  // gen/virtq/split_engine.ts:732
+            pf_q <= cq;  // gen/virtq/split_engine.ts:733
+            rd_err2 <= 1'b0;  // gen/virtq/split_engine.ts:737
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:738
+          end else if (p_la_ne_he) begin  // gen/virtq/split_engine.ts:740
+            seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:740
+          end else if (p_la_ne_seen) begin  // gen/virtq/split_engine.ts:741
+            seq <= SEQ_HEADS_CMD;  // gen/virtq/split_engine.ts:741
           end else begin
-            seq <= SEQ_IDX_CMD;  // gen/virtq/split_engine.ts:719
+            seq <= SEQ_IDX_CMD;  // gen/virtq/split_engine.ts:742
           end
         end
         SEQ_AHEAD_IDX: begin
-          if (rd_free) begin  // gen/virtq/split_engine.ts:724
+          if (rd_free) begin  // gen/virtq/split_engine.ts:747
             rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:313
-            poll_tail <= poll_tail + 2'd1;  // gen/virtq/split_engine.ts:729
-            poll_timer <= 7'd0;  // gen/virtq/split_engine.ts:730
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:731
+            poll_tail <= poll_tail + 2'd1;  // gen/virtq/split_engine.ts:752
+            poll_timer <= 7'd0;  // gen/virtq/split_engine.ts:753
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:754
           end
         end
         SEQ_AHEAD_HEADS: begin
-          if (rd_free) begin  // gen/virtq/split_engine.ts:746
+          if (rd_free) begin  // gen/virtq/split_engine.ts:769
             rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:313
-            heads_pend <= 1'b1;  // gen/virtq/split_engine.ts:748
-            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:751
-              heads_end_0 <= he + _slice_30;  // gen/virtq/split_engine.ts:751
+            heads_pend <= 1'b1;  // gen/virtq/split_engine.ts:771
+            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:774
+              heads_end_0 <= he + _slice_29;  // gen/virtq/split_engine.ts:774
             end
-            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:751
-              heads_end_1 <= he + _slice_30;  // gen/virtq/split_engine.ts:751
+            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:774
+              heads_end_1 <= he + _slice_29;  // gen/virtq/split_engine.ts:774
             end
-            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:751
-              heads_end_2 <= he + _slice_30;  // gen/virtq/split_engine.ts:751
+            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:774
+              heads_end_2 <= he + _slice_29;  // gen/virtq/split_engine.ts:774
             end
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:752
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:775
           end
         end
         SEQ_AHEAD_ENTRY: begin
-          if (~mem_busy) begin  // gen/virtq/split_engine.ts:388
-            mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:392
+          if (~mem_busy) begin  // gen/virtq/split_engine.ts:419
+            mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:423
           end
-          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:394
-            mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:397
-            seq <= SEQ_AHEAD_DESC;  // gen/virtq/split_engine.ts:760
+          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:425
+            mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:430
+            seq <= SEQ_AHEAD_DESC;  // gen/virtq/split_engine.ts:783
           end
         end
         SEQ_AHEAD_DESC: begin
-          if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:767
-            seq <= SEQ_PLAN;  // gen/virtq/split_engine.ts:769
-          end else if (rd_free) begin  // gen/virtq/split_engine.ts:770
+          if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:790
+            seq <= SEQ_PLAN;  // gen/virtq/split_engine.ts:792
+          end else if (rd_free) begin  // gen/virtq/split_engine.ts:793
             rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:313
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:778
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:801
           end
         end
         SEQ_AHEAD_LOOK: begin
-          if (~mem_busy) begin  // gen/virtq/split_engine.ts:388
-            mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:392
+          if (~mem_busy) begin  // gen/virtq/split_engine.ts:419
+            mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:423
           end
-          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:394
-            mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:397
-            seq <= SEQ_AHEAD_TABLE;  // gen/virtq/split_engine.ts:782
+          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:425
+            mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:430
+            seq <= SEQ_AHEAD_TABLE;  // gen/virtq/split_engine.ts:805
           end
         end
         SEQ_AHEAD_TABLE: begin
-          if (~(desc_raw[98] & (~_or_7))) begin  // gen/virtq/split_engine.ts:786
-            pf_tbl <= pf_tbl & (~(16'd1 << pf_insp[3:0]));  // gen/virtq/split_engine.ts:787
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:789
-          end else if (rd_free) begin  // gen/virtq/split_engine.ts:790
+          if (~(desc_raw[98] & (~tbl_bad))) begin  // gen/virtq/split_engine.ts:809
+            pf_tbl <= pf_tbl & (~(16'd1 << pf_insp[3:0]));  // gen/virtq/split_engine.ts:810
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:812
+          end else if (rd_free) begin  // gen/virtq/split_engine.ts:813
             rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:313
-            pf_tbl <= pf_tbl | (16'd1 << pf_insp[3:0]);  // gen/virtq/split_engine.ts:792
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:797
+            pf_tbl <= pf_tbl | (16'd1 << pf_insp[3:0]);  // gen/virtq/split_engine.ts:815
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:820
           end
         end
         SEQ_AHEAD_CHAIN: begin
-          seq <= SEQ_HEAD_CHECK;  // gen/virtq/split_engine.ts:809
+          seq <= SEQ_HEAD_CHECK;  // gen/virtq/split_engine.ts:832
         end
         SEQ_IDX_CMD: begin
-          if (rd_free) begin  // gen/virtq/split_engine.ts:814
+          if (rd_free) begin  // gen/virtq/split_engine.ts:837
             rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:313
-            seq <= SEQ_IDX_WAIT;  // gen/virtq/split_engine.ts:818
+            seq <= SEQ_IDX_WAIT;  // gen/virtq/split_engine.ts:841
           end
         end
         SEQ_IDX_WAIT: begin
-          if (rd_settled0) begin  // gen/virtq/split_engine.ts:545
-            if (abandon) begin  // gen/virtq/split_engine.ts:546
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:546
-            end else if (rd_err0) begin  // gen/virtq/split_engine.ts:547
-              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:541
+          if (rd_settled0) begin  // gen/virtq/split_engine.ts:568
+            if (abandon) begin  // gen/virtq/split_engine.ts:569
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:569
+            end else if (rd_err0) begin  // gen/virtq/split_engine.ts:570
+              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:564
             end else begin
-              seq <= SEQ_IDX_MEM;  // gen/virtq/split_engine.ts:821
+              seq <= SEQ_IDX_MEM;  // gen/virtq/split_engine.ts:844
             end
           end
         end
         SEQ_IDX_MEM: begin
-          if (~mem_busy) begin  // gen/virtq/split_engine.ts:388
-            mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:392
+          if (~mem_busy) begin  // gen/virtq/split_engine.ts:419
+            mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:423
           end
-          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:394
-            mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:397
-            seq <= SEQ_IDX_CHECK;  // gen/virtq/split_engine.ts:823
+          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:425
+            mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:430
+            seq <= SEQ_IDX_CHECK;  // gen/virtq/split_engine.ts:846
           end
         end
         SEQ_IDX_CHECK: begin
-          seq <= SEQ_IDX_ACT;  // gen/virtq/split_engine.ts:833
+          seq <= SEQ_IDX_ACT;  // gen/virtq/split_engine.ts:856
         end
         SEQ_IDX_ACT: begin
-          if (idx_jump) begin  // gen/virtq/split_engine.ts:836
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:541
-          end else if (idx_same) begin  // gen/virtq/split_engine.ts:837
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:837
-          end else if (idx_none) begin  // gen/virtq/split_engine.ts:839
-            if (idx_ask) begin  // gen/virtq/split_engine.ts:839
-              seq <= SEQ_EVENT_CMD;  // gen/virtq/split_engine.ts:839
+          if (idx_jump) begin  // gen/virtq/split_engine.ts:859
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:564
+          end else if (idx_same) begin  // gen/virtq/split_engine.ts:860
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:860
+          end else if (idx_none) begin  // gen/virtq/split_engine.ts:862
+            if (idx_ask) begin  // gen/virtq/split_engine.ts:862
+              seq <= SEQ_EVENT_CMD;  // gen/virtq/split_engine.ts:862
             end else begin
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:839
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:862
             end
           end else begin
-            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:841
-              avail_seen_0 <= word;  // gen/virtq/split_engine.ts:841
+            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:864
+              avail_seen_0 <= word;  // gen/virtq/split_engine.ts:864
             end
-            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:841
-              avail_seen_1 <= word;  // gen/virtq/split_engine.ts:841
+            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:864
+              avail_seen_1 <= word;  // gen/virtq/split_engine.ts:864
             end
-            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:841
-              avail_seen_2 <= word;  // gen/virtq/split_engine.ts:841
+            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:864
+              avail_seen_2 <= word;  // gen/virtq/split_engine.ts:864
             end
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:842
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:865
           end
         end
         SEQ_EVENT_CMD: begin
-          if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:849
-            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:850
-              event_sent_0 <= word;  // gen/virtq/split_engine.ts:850
+          if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:872
+            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:873
+              event_sent_0 <= word;  // gen/virtq/split_engine.ts:873
             end
-            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:850
-              event_sent_1 <= word;  // gen/virtq/split_engine.ts:850
+            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:873
+              event_sent_1 <= word;  // gen/virtq/split_engine.ts:873
             end
-            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:850
-              event_sent_2 <= word;  // gen/virtq/split_engine.ts:850
+            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:873
+              event_sent_2 <= word;  // gen/virtq/split_engine.ts:873
             end
             wr_valid <= 1'b1;  // gen/virtq/split_engine.ts:313
-            seq <= SEQ_EVENT_WAIT;  // gen/virtq/split_engine.ts:853
+            seq <= SEQ_EVENT_WAIT;  // gen/virtq/split_engine.ts:876
           end
         end
         SEQ_EVENT_WAIT: begin
-          if (wr_settled0) begin  // gen/virtq/split_engine.ts:857
-            if (abandon) begin  // gen/virtq/split_engine.ts:858
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:858
-            end else if (wr_err0) begin  // gen/virtq/split_engine.ts:859
-              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:541
+          if (wr_settled0) begin  // gen/virtq/split_engine.ts:880
+            if (abandon) begin  // gen/virtq/split_engine.ts:881
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:881
+            end else if (wr_err0) begin  // gen/virtq/split_engine.ts:882
+              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:564
             end else begin
-              event_valid <= event_valid | (3'd1 << cq);  // gen/virtq/split_engine.ts:861
-              seq <= SEQ_IDX_CMD;  // gen/virtq/split_engine.ts:862
+              event_valid <= event_valid | (3'd1 << cq);  // gen/virtq/split_engine.ts:884
+              seq <= SEQ_IDX_CMD;  // gen/virtq/split_engine.ts:885
             end
           end
         end
         SEQ_HEADS_CMD: begin
-          if (rd_free) begin  // gen/virtq/split_engine.ts:877
+          if (rd_free) begin  // gen/virtq/split_engine.ts:900
             rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:313
-            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:879
-              heads_end_0 <= la + _slice_34;  // gen/virtq/split_engine.ts:879
+            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:902
+              heads_end_0 <= la + _slice_33;  // gen/virtq/split_engine.ts:902
             end
-            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:879
-              heads_end_1 <= la + _slice_34;  // gen/virtq/split_engine.ts:879
+            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:902
+              heads_end_1 <= la + _slice_33;  // gen/virtq/split_engine.ts:902
             end
-            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:879
-              heads_end_2 <= la + _slice_34;  // gen/virtq/split_engine.ts:879
+            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:902
+              heads_end_2 <= la + _slice_33;  // gen/virtq/split_engine.ts:902
             end
-            seq <= SEQ_HEADS_WAIT;  // gen/virtq/split_engine.ts:880
+            seq <= SEQ_HEADS_WAIT;  // gen/virtq/split_engine.ts:903
           end
         end
         SEQ_HEADS_WAIT: begin
-          if (rd_settled0) begin  // gen/virtq/split_engine.ts:545
-            if (abandon) begin  // gen/virtq/split_engine.ts:546
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:546
-            end else if (rd_err0) begin  // gen/virtq/split_engine.ts:547
-              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:541
+          if (rd_settled0) begin  // gen/virtq/split_engine.ts:568
+            if (abandon) begin  // gen/virtq/split_engine.ts:569
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:569
+            end else if (rd_err0) begin  // gen/virtq/split_engine.ts:570
+              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:564
             end else begin
-              seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:883
+              seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:906
             end
           end
         end
         SEQ_HEAD_MEM: begin
-          if (~mem_busy) begin  // gen/virtq/split_engine.ts:388
-            mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:392
+          if (~mem_busy) begin  // gen/virtq/split_engine.ts:419
+            mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:423
           end
-          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:394
-            mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:397
-            seq <= SEQ_HEAD_CHECK;  // gen/virtq/split_engine.ts:888
+          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:425
+            mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:430
+            seq <= SEQ_HEAD_CHECK;  // gen/virtq/split_engine.ts:911
           end
         end
         SEQ_HEAD_CHECK: begin
-          cb_len <= 7'd0;  // gen/virtq/split_engine.ts:900
-          win_valid <= head_ahead;  // gen/virtq/split_engine.ts:902
-          if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:904
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:541
-          end else if (features[35] & (word != _select_37)) begin  // gen/virtq/split_engine.ts:905
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:541
+          cb_len <= 7'd0;  // gen/virtq/split_engine.ts:923
+          win_valid <= head_ahead;  // gen/virtq/split_engine.ts:925
+          if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:927
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:564
+          end else if (features[35] & (word != _select_36)) begin  // gen/virtq/split_engine.ts:928
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:564
           end else begin
-            seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:906
+            seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:929
           end
         end
         SEQ_DESC_NEED: begin
-          if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:912
-            seq <= SEQ_DESC_MEM;  // gen/virtq/split_engine.ts:912
-          end else if (rd_free) begin  // gen/virtq/split_engine.ts:912
+          if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:935
+            seq <= SEQ_DESC_MEM;  // gen/virtq/split_engine.ts:935
+          end else if (rd_free) begin  // gen/virtq/split_engine.ts:935
             rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:313
-            win_valid <= 1'b1;  // gen/virtq/split_engine.ts:916
-            seq <= SEQ_DESC_WAIT;  // gen/virtq/split_engine.ts:921
+            win_valid <= 1'b1;  // gen/virtq/split_engine.ts:939
+            seq <= SEQ_DESC_WAIT;  // gen/virtq/split_engine.ts:944
           end
         end
         SEQ_DESC_WAIT: begin
-          if (rd_settled0) begin  // gen/virtq/split_engine.ts:545
-            if (abandon) begin  // gen/virtq/split_engine.ts:546
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:546
-            end else if (rd_err0) begin  // gen/virtq/split_engine.ts:547
-              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:541
+          if (rd_settled0) begin  // gen/virtq/split_engine.ts:568
+            if (abandon) begin  // gen/virtq/split_engine.ts:569
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:569
+            end else if (rd_err0) begin  // gen/virtq/split_engine.ts:570
+              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:564
             end else begin
-              seq <= SEQ_DESC_MEM;  // gen/virtq/split_engine.ts:924
+              seq <= SEQ_DESC_MEM;  // gen/virtq/split_engine.ts:947
             end
           end
         end
         SEQ_DESC_MEM: begin
-          if (win_ahead & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:927
-          end else if (win_ahead & rd_err2) begin  // gen/virtq/split_engine.ts:928
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:541
+          if (win_ahead & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:950
+          end else if (win_ahead & rd_err2) begin  // gen/virtq/split_engine.ts:951
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:564
           end else begin
-            if (~mem_busy) begin  // gen/virtq/split_engine.ts:388
-              mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:392
+            if (~mem_busy) begin  // gen/virtq/split_engine.ts:419
+              mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:423
             end
-            if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:394
-              mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:397
-              seq <= SEQ_DESC_WALK;  // gen/virtq/split_engine.ts:929
+            if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:425
+              mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:430
+              seq <= SEQ_DESC_WALK;  // gen/virtq/split_engine.ts:952
             end
           end
         end
         SEQ_DESC_WALK: begin
-          if ((count + 17'd1) > {1'b0, tbl_n}) begin  // gen/virtq/split_engine.ts:939
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:541
-          end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:940
-            if (in_indirect | _or_7) begin  // gen/virtq/split_engine.ts:941
-              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:541
+          if ((count + 17'd1) > {1'b0, tbl_n}) begin  // gen/virtq/split_engine.ts:962
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:564
+          end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:963
+            if (in_indirect | tbl_bad) begin  // gen/virtq/split_engine.ts:964
+              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:564
             end else begin
-              if (win_ahead & pf_tbl[win_slot]) begin  // gen/virtq/split_engine.ts:950
+              if (win_ahead & pf_tbl[win_slot]) begin  // gen/virtq/split_engine.ts:973
               end else begin
-                win_valid <= 1'b0;  // gen/virtq/split_engine.ts:954
+                win_valid <= 1'b0;  // gen/virtq/split_engine.ts:977
               end
-              seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:956
+              seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:979
             end
-          end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:959
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:541
-          end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:960
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:541
-          end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:961
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:541
-          end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, tbl_n})) begin  // gen/virtq/split_engine.ts:962
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:541
-          end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != next_idx)) begin  // gen/virtq/split_engine.ts:963
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:541
+          end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:982
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:564
+          end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:983
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:564
+          end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:984
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:564
+          end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, tbl_n})) begin  // gen/virtq/split_engine.ts:985
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:564
+          end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != next_idx)) begin  // gen/virtq/split_engine.ts:986
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:564
           end else begin
-            cb_len <= cb_len + 7'd1;  // gen/virtq/split_engine.ts:966
-            if (desc_raw[96]) begin  // gen/virtq/split_engine.ts:970
-              seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:972
+            cb_len <= cb_len + 7'd1;  // gen/virtq/split_engine.ts:989
+            if (desc_raw[96]) begin  // gen/virtq/split_engine.ts:993
+              seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:995
             end else begin
-              out_active <= 1'b1;  // gen/virtq/split_engine.ts:975
-              out_pos <= 6'd0;  // gen/virtq/split_engine.ts:981
-              if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:982
-                last_avail_0 <= la + 16'd1;  // gen/virtq/split_engine.ts:982
+              out_active <= 1'b1;  // gen/virtq/split_engine.ts:998
+              out_pos <= 6'd0;  // gen/virtq/split_engine.ts:1004
+              if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1005
+                last_avail_0 <= la + 16'd1;  // gen/virtq/split_engine.ts:1005
               end
-              if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:982
-                last_avail_1 <= la + 16'd1;  // gen/virtq/split_engine.ts:982
+              if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1005
+                last_avail_1 <= la + 16'd1;  // gen/virtq/split_engine.ts:1005
               end
-              if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:982
-                last_avail_2 <= la + 16'd1;  // gen/virtq/split_engine.ts:982
+              if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1005
+                last_avail_2 <= la + 16'd1;  // gen/virtq/split_engine.ts:1005
               end
-              if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:983
-                expect_head_0 <= (head + (in_indirect ? slots : _add_38[15:0])) & num_mask;  // gen/virtq/split_engine.ts:983
+              if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1006
+                expect_head_0 <= (head + (in_indirect ? slots : _add_37[15:0])) & num_mask;  // gen/virtq/split_engine.ts:1006
               end
-              if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:983
-                expect_head_1 <= (head + (in_indirect ? slots : _add_38[15:0])) & num_mask;  // gen/virtq/split_engine.ts:983
+              if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1006
+                expect_head_1 <= (head + (in_indirect ? slots : _add_37[15:0])) & num_mask;  // gen/virtq/split_engine.ts:1006
               end
-              if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:983
-                expect_head_2 <= (head + (in_indirect ? slots : _add_38[15:0])) & num_mask;  // gen/virtq/split_engine.ts:983
+              if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1006
+                expect_head_2 <= (head + (in_indirect ? slots : _add_37[15:0])) & num_mask;  // gen/virtq/split_engine.ts:1006
               end
-              if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:984
-                handed_0 <= _select_39 + 16'd1;  // gen/virtq/split_engine.ts:984
+              if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1007
+                handed_0 <= _select_38 + 16'd1;  // gen/virtq/split_engine.ts:1007
               end
-              if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:984
-                handed_1 <= _select_39 + 16'd1;  // gen/virtq/split_engine.ts:984
+              if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1007
+                handed_1 <= _select_38 + 16'd1;  // gen/virtq/split_engine.ts:1007
               end
-              if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:984
-                handed_2 <= _select_39 + 16'd1;  // gen/virtq/split_engine.ts:984
+              if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1007
+                handed_2 <= _select_38 + 16'd1;  // gen/virtq/split_engine.ts:1007
               end
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:985
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:1008
             end
           end
         end
         SEQ_FATAL: begin
-          seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:993
+          seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:1016
         end
         default: begin end
       endcase
-      note_due <= ((note_due & (~note_due_clr)) | note_due_set) & (~forget);  // gen/virtq/split_engine.ts:1009
-      case (used)  // gen/virtq/split_engine.ts:1035
+      note_due <= ((note_due & (~note_due_clr)) | note_due_set) & (~forget);  // gen/virtq/split_engine.ts:1032
+      case (used)  // gen/virtq/split_engine.ts:1058
         USED_IDLE: begin
-          if (done_valid & (~dev_resetting)) begin  // gen/virtq/split_engine.ts:1037
-            uq <= done_queue;  // gen/virtq/split_engine.ts:1038
-            used <= USED_LOAD;  // gen/virtq/split_engine.ts:1039
+          if (done_valid & (~dev_resetting)) begin  // gen/virtq/split_engine.ts:1060
+            uq <= done_queue;  // gen/virtq/split_engine.ts:1061
+            used <= USED_LOAD;  // gen/virtq/split_engine.ts:1062
           end
         end
         USED_LOAD: begin
-          used <= USED_TAKE;  // gen/virtq/split_engine.ts:1047
+          used <= USED_TAKE;  // gen/virtq/split_engine.ts:1070
         end
         USED_TAKE: begin
-          if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1053
-            if (uq == 2'd0) begin  // gen/virtq/split_engine.ts:1055
-              returned_0 <= _select_40 + 16'd1;  // gen/virtq/split_engine.ts:1055
+          if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1076
+            if (uq == 2'd0) begin  // gen/virtq/split_engine.ts:1078
+              returned_0 <= _select_39 + 16'd1;  // gen/virtq/split_engine.ts:1078
             end
-            if (uq == 2'd1) begin  // gen/virtq/split_engine.ts:1055
-              returned_1 <= _select_40 + 16'd1;  // gen/virtq/split_engine.ts:1055
+            if (uq == 2'd1) begin  // gen/virtq/split_engine.ts:1078
+              returned_1 <= _select_39 + 16'd1;  // gen/virtq/split_engine.ts:1078
             end
-            if (uq == 2'd2) begin  // gen/virtq/split_engine.ts:1055
-              returned_2 <= _select_40 + 16'd1;  // gen/virtq/split_engine.ts:1055
+            if (uq == 2'd2) begin  // gen/virtq/split_engine.ts:1078
+              returned_2 <= _select_39 + 16'd1;  // gen/virtq/split_engine.ts:1078
             end
-          end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1063
-            used <= USED_IDLE;  // gen/virtq/split_engine.ts:1063
-          end else if (wr_free) begin  // gen/virtq/split_engine.ts:1064
+          end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1086
+            used <= USED_IDLE;  // gen/virtq/split_engine.ts:1086
+          end else if (wr_free) begin  // gen/virtq/split_engine.ts:1087
             wr_valid <= 1'b1;  // gen/virtq/split_engine.ts:313
-            used <= USED_ELEMS;  // gen/virtq/split_engine.ts:1067
+            used <= USED_ELEMS;  // gen/virtq/split_engine.ts:1090
           end
         end
         USED_ELEMS: begin
-          if (wr_free) begin  // gen/virtq/split_engine.ts:1072
+          if (wr_free) begin  // gen/virtq/split_engine.ts:1095
             wr_valid <= 1'b1;  // gen/virtq/split_engine.ts:313
-            used <= USED_IDX;  // gen/virtq/split_engine.ts:1075
+            used <= USED_IDX;  // gen/virtq/split_engine.ts:1098
           end
         end
         USED_IDX: begin
-          if (wr_settled1) begin  // gen/virtq/split_engine.ts:1080
-            if (u_abandon) begin  // gen/virtq/split_engine.ts:1081
-              used <= USED_IDLE;  // gen/virtq/split_engine.ts:1081
-            end else if (wr_err1) begin  // gen/virtq/split_engine.ts:1082
-              used <= USED_FATAL;  // gen/virtq/split_engine.ts:1082
+          if (wr_settled1) begin  // gen/virtq/split_engine.ts:1103
+            if (u_abandon) begin  // gen/virtq/split_engine.ts:1104
+              used <= USED_IDLE;  // gen/virtq/split_engine.ts:1104
+            end else if (wr_err1) begin  // gen/virtq/split_engine.ts:1105
+              used <= USED_FATAL;  // gen/virtq/split_engine.ts:1105
             end else begin
-              if (uq == 2'd0) begin  // gen/virtq/split_engine.ts:1084
-                used_idx_0 <= u_new;  // gen/virtq/split_engine.ts:1084
+              if (uq == 2'd0) begin  // gen/virtq/split_engine.ts:1107
+                used_idx_0 <= u_new;  // gen/virtq/split_engine.ts:1107
               end
-              if (uq == 2'd1) begin  // gen/virtq/split_engine.ts:1084
-                used_idx_1 <= u_new;  // gen/virtq/split_engine.ts:1084
+              if (uq == 2'd1) begin  // gen/virtq/split_engine.ts:1107
+                used_idx_1 <= u_new;  // gen/virtq/split_engine.ts:1107
               end
-              if (uq == 2'd2) begin  // gen/virtq/split_engine.ts:1084
-                used_idx_2 <= u_new;  // gen/virtq/split_engine.ts:1084
+              if (uq == 2'd2) begin  // gen/virtq/split_engine.ts:1107
+                used_idx_2 <= u_new;  // gen/virtq/split_engine.ts:1107
               end
-              used <= USED_IDLE;  // gen/virtq/split_engine.ts:1086
+              used <= USED_IDLE;  // gen/virtq/split_engine.ts:1109
             end
           end
         end
         USED_FATAL: begin
-          used <= USED_IDLE;  // gen/virtq/split_engine.ts:1093
+          used <= USED_IDLE;  // gen/virtq/split_engine.ts:1116
         end
         default: begin end
       endcase
@@ -2221,426 +2235,430 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
           note_sched_lock_above <= note_sched_above;  // gen/lib/arbiter.ts:88
         end
       end
-      case (note)  // gen/virtq/split_engine.ts:1109
+      case (note)  // gen/virtq/split_engine.ts:1132
         NOTE_IDLE: begin
-          if (note_sched_valid & (~dev_resetting)) begin  // gen/virtq/split_engine.ts:1111
-            nq <= note_sched_index;  // gen/virtq/split_engine.ts:1112
-            note <= NOTE_LOAD;  // gen/virtq/split_engine.ts:1113
+          if (note_sched_valid & (~dev_resetting)) begin  // gen/virtq/split_engine.ts:1134
+            nq <= note_sched_index;  // gen/virtq/split_engine.ts:1135
+            note <= NOTE_LOAD;  // gen/virtq/split_engine.ts:1136
           end
         end
         NOTE_LOAD: begin
-          note <= NOTE_READ;  // gen/virtq/split_engine.ts:1122
+          note <= NOTE_READ;  // gen/virtq/split_engine.ts:1145
         end
         NOTE_READ: begin
-          if (n_abandon) begin  // gen/virtq/split_engine.ts:1125
-            note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1125
-          end else if (rd_free & (~(rd_by_fetch | rd_by_pool))) begin  // gen/virtq/split_engine.ts:1125
+          if (n_abandon) begin  // gen/virtq/split_engine.ts:1148
+            note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1148
+          end else if (rd_free & (~(rd_by_fetch | rd_by_pool))) begin  // gen/virtq/split_engine.ts:1148
             rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:313
-            note <= NOTE_WAIT;  // gen/virtq/split_engine.ts:1128
+            note <= NOTE_WAIT;  // gen/virtq/split_engine.ts:1151
           end
         end
         NOTE_WAIT: begin
-          if (rd_settled1) begin  // gen/virtq/split_engine.ts:1132
-            if (n_abandon) begin  // gen/virtq/split_engine.ts:1133
-              note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1133
-            end else if (rd_err1) begin  // gen/virtq/split_engine.ts:1134
-              note <= NOTE_FATAL;  // gen/virtq/split_engine.ts:1134
+          if (rd_settled1) begin  // gen/virtq/split_engine.ts:1155
+            if (n_abandon) begin  // gen/virtq/split_engine.ts:1156
+              note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1156
+            end else if (rd_err1) begin  // gen/virtq/split_engine.ts:1157
+              note <= NOTE_FATAL;  // gen/virtq/split_engine.ts:1157
             end else begin
-              note <= NOTE_CHECK;  // gen/virtq/split_engine.ts:1135
+              note <= NOTE_CHECK;  // gen/virtq/split_engine.ts:1158
             end
           end
         end
         NOTE_CHECK: begin
-          if (nq == 2'd0) begin  // gen/virtq/split_engine.ts:1144
-            noted_idx_0 <= n_new;  // gen/virtq/split_engine.ts:1144
+          if (nq == 2'd0) begin  // gen/virtq/split_engine.ts:1167
+            noted_idx_0 <= n_new;  // gen/virtq/split_engine.ts:1167
           end
-          if (nq == 2'd1) begin  // gen/virtq/split_engine.ts:1144
-            noted_idx_1 <= n_new;  // gen/virtq/split_engine.ts:1144
+          if (nq == 2'd1) begin  // gen/virtq/split_engine.ts:1167
+            noted_idx_1 <= n_new;  // gen/virtq/split_engine.ts:1167
           end
-          if (nq == 2'd2) begin  // gen/virtq/split_engine.ts:1144
-            noted_idx_2 <= n_new;  // gen/virtq/split_engine.ts:1144
+          if (nq == 2'd2) begin  // gen/virtq/split_engine.ts:1167
+            noted_idx_2 <= n_new;  // gen/virtq/split_engine.ts:1167
           end
-          note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1145
+          note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1168
         end
         NOTE_FATAL: begin
-          note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1150
+          note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1173
         end
         default: begin end
       endcase
-      failed <= (((failed | fail_set) | u_fail_set) | n_fail_set) & (~forget);  // gen/virtq/split_engine.ts:1153
-      if (|(forget & (3'd1 << pf_q))) begin  // gen/virtq/split_engine.ts:1154
-        pf_active <= 1'b0;  // gen/virtq/split_engine.ts:1155
-        heads_pend <= 1'b0;  // gen/virtq/split_engine.ts:1156
-        poll_count <= 3'd0;  // gen/virtq/split_engine.ts:1157
-        poll_head <= 2'd0;  // gen/virtq/split_engine.ts:1158
-        poll_tail <= 2'd0;  // gen/virtq/split_engine.ts:1159
-        idx_here <= 1'b0;  // gen/virtq/split_engine.ts:1160
+      failed <= (((failed | fail_set) | u_fail_set) | n_fail_set) & (~forget);  // gen/virtq/split_engine.ts:1176
+      if (|(forget & (3'd1 << pf_q))) begin  // gen/virtq/split_engine.ts:1177
+        pf_active <= 1'b0;  // gen/virtq/split_engine.ts:1178
+        heads_pend <= 1'b0;  // gen/virtq/split_engine.ts:1179
+        poll_count <= 3'd0;  // gen/virtq/split_engine.ts:1180
+        poll_head <= 2'd0;  // gen/virtq/split_engine.ts:1181
+        poll_tail <= 2'd0;  // gen/virtq/split_engine.ts:1182
+        idx_here <= 1'b0;  // gen/virtq/split_engine.ts:1183
       end
-      if (|forget) begin  // gen/virtq/split_engine.ts:1162
-        event_valid <= event_valid & (~forget);  // gen/virtq/split_engine.ts:1163
-        if (forget[0]) begin  // gen/virtq/split_engine.ts:1165
-          last_avail_0 <= 16'd0;  // gen/virtq/split_engine.ts:1167
-          avail_seen_0 <= 16'd0;  // gen/virtq/split_engine.ts:1167
-          heads_end_0 <= 16'd0;  // gen/virtq/split_engine.ts:1167
-          used_idx_0 <= 16'd0;  // gen/virtq/split_engine.ts:1167
-          noted_idx_0 <= 16'd0;  // gen/virtq/split_engine.ts:1167
-          expect_head_0 <= 16'd0;  // gen/virtq/split_engine.ts:1167
-          handed_0 <= 16'd0;  // gen/virtq/split_engine.ts:1167
-          returned_0 <= 16'd0;  // gen/virtq/split_engine.ts:1167
+      if (|forget) begin  // gen/virtq/split_engine.ts:1185
+        event_valid <= event_valid & (~forget);  // gen/virtq/split_engine.ts:1186
+        if (forget[0]) begin  // gen/virtq/split_engine.ts:1188
+          last_avail_0 <= 16'd0;  // gen/virtq/split_engine.ts:1190
+          avail_seen_0 <= 16'd0;  // gen/virtq/split_engine.ts:1190
+          heads_end_0 <= 16'd0;  // gen/virtq/split_engine.ts:1190
+          used_idx_0 <= 16'd0;  // gen/virtq/split_engine.ts:1190
+          noted_idx_0 <= 16'd0;  // gen/virtq/split_engine.ts:1190
+          expect_head_0 <= 16'd0;  // gen/virtq/split_engine.ts:1190
+          handed_0 <= 16'd0;  // gen/virtq/split_engine.ts:1190
+          returned_0 <= 16'd0;  // gen/virtq/split_engine.ts:1190
         end
-        if (forget[1]) begin  // gen/virtq/split_engine.ts:1165
-          last_avail_1 <= 16'd0;  // gen/virtq/split_engine.ts:1167
-          avail_seen_1 <= 16'd0;  // gen/virtq/split_engine.ts:1167
-          heads_end_1 <= 16'd0;  // gen/virtq/split_engine.ts:1167
-          used_idx_1 <= 16'd0;  // gen/virtq/split_engine.ts:1167
-          noted_idx_1 <= 16'd0;  // gen/virtq/split_engine.ts:1167
-          expect_head_1 <= 16'd0;  // gen/virtq/split_engine.ts:1167
-          handed_1 <= 16'd0;  // gen/virtq/split_engine.ts:1167
-          returned_1 <= 16'd0;  // gen/virtq/split_engine.ts:1167
+        if (forget[1]) begin  // gen/virtq/split_engine.ts:1188
+          last_avail_1 <= 16'd0;  // gen/virtq/split_engine.ts:1190
+          avail_seen_1 <= 16'd0;  // gen/virtq/split_engine.ts:1190
+          heads_end_1 <= 16'd0;  // gen/virtq/split_engine.ts:1190
+          used_idx_1 <= 16'd0;  // gen/virtq/split_engine.ts:1190
+          noted_idx_1 <= 16'd0;  // gen/virtq/split_engine.ts:1190
+          expect_head_1 <= 16'd0;  // gen/virtq/split_engine.ts:1190
+          handed_1 <= 16'd0;  // gen/virtq/split_engine.ts:1190
+          returned_1 <= 16'd0;  // gen/virtq/split_engine.ts:1190
         end
-        if (forget[2]) begin  // gen/virtq/split_engine.ts:1165
-          last_avail_2 <= 16'd0;  // gen/virtq/split_engine.ts:1167
-          avail_seen_2 <= 16'd0;  // gen/virtq/split_engine.ts:1167
-          heads_end_2 <= 16'd0;  // gen/virtq/split_engine.ts:1167
-          used_idx_2 <= 16'd0;  // gen/virtq/split_engine.ts:1167
-          noted_idx_2 <= 16'd0;  // gen/virtq/split_engine.ts:1167
-          expect_head_2 <= 16'd0;  // gen/virtq/split_engine.ts:1167
-          handed_2 <= 16'd0;  // gen/virtq/split_engine.ts:1167
-          returned_2 <= 16'd0;  // gen/virtq/split_engine.ts:1167
+        if (forget[2]) begin  // gen/virtq/split_engine.ts:1188
+          last_avail_2 <= 16'd0;  // gen/virtq/split_engine.ts:1190
+          avail_seen_2 <= 16'd0;  // gen/virtq/split_engine.ts:1190
+          heads_end_2 <= 16'd0;  // gen/virtq/split_engine.ts:1190
+          used_idx_2 <= 16'd0;  // gen/virtq/split_engine.ts:1190
+          noted_idx_2 <= 16'd0;  // gen/virtq/split_engine.ts:1190
+          expect_head_2 <= 16'd0;  // gen/virtq/split_engine.ts:1190
+          handed_2 <= 16'd0;  // gen/virtq/split_engine.ts:1190
+          returned_2 <= 16'd0;  // gen/virtq/split_engine.ts:1190
         end
       end
-      if (seq == SEQ_IDLE) begin  // gen/virtq/split_engine.ts:1170
-        rd_err0 <= 1'b0;  // gen/virtq/split_engine.ts:1170
+      if (seq == SEQ_IDLE) begin  // gen/virtq/split_engine.ts:1193
+        rd_err0 <= 1'b0;  // gen/virtq/split_engine.ts:1193
       end
-      if (seq == SEQ_IDLE) begin  // gen/virtq/split_engine.ts:1170
-        wr_err0 <= 1'b0;  // gen/virtq/split_engine.ts:1170
+      if (seq == SEQ_IDLE) begin  // gen/virtq/split_engine.ts:1193
+        wr_err0 <= 1'b0;  // gen/virtq/split_engine.ts:1193
       end
-      if (used == USED_IDLE) begin  // gen/virtq/split_engine.ts:1172
-        wr_err1 <= 1'b0;  // gen/virtq/split_engine.ts:1172
+      if (used == USED_IDLE) begin  // gen/virtq/split_engine.ts:1195
+        wr_err1 <= 1'b0;  // gen/virtq/split_engine.ts:1195
       end
-      if (note == NOTE_IDLE) begin  // gen/virtq/split_engine.ts:1173
-        rd_err1 <= 1'b0;  // gen/virtq/split_engine.ts:1173
+      if (note == NOTE_IDLE) begin  // gen/virtq/split_engine.ts:1196
+        rd_err1 <= 1'b0;  // gen/virtq/split_engine.ts:1196
       end
     end
   end
   always @(posedge clk) begin
-    num <= _select_41;  // gen/virtq/split_engine.ts:211
-    num_mask <= _select_42;  // gen/virtq/split_engine.ts:211
-    desc_base <= _select_43;  // gen/virtq/split_engine.ts:211
-    driver_base <= _select_44;  // gen/virtq/split_engine.ts:211
-    device_base <= _select_45;  // gen/virtq/split_engine.ts:211
+    num <= _select_40;  // gen/virtq/split_engine.ts:211
+    num_mask <= _select_41;  // gen/virtq/split_engine.ts:211
+    desc_base <= _select_42;  // gen/virtq/split_engine.ts:211
+    driver_base <= _select_43;  // gen/virtq/split_engine.ts:211
+    device_base <= _select_44;  // gen/virtq/split_engine.ts:211
     ow_off <= out_wr_off;  // gen/virtq/split_engine.ts:354
     ow_data <= out_wr_data;  // gen/virtq/split_engine.ts:355
     ow_be <= out_wr_be;  // gen/virtq/split_engine.ts:356
-    la <= _select_46;  // gen/virtq/split_engine.ts:408
-    seen <= _select_47;  // gen/virtq/split_engine.ts:409
-    he <= _select_48;  // gen/virtq/split_engine.ts:410
-    next_idx <= in_indirect ? (j + 16'd1) : ((j + 16'd1) & num_mask);  // gen/virtq/split_engine.ts:422
-    if ((idx_pend & (~idx_here)) & (~_sub_9[5])) begin  // gen/virtq/split_engine.ts:497
-      here_slot <= poll_head;  // gen/virtq/split_engine.ts:500
+    la <= _select_45;  // gen/virtq/split_engine.ts:441
+    seen <= _select_46;  // gen/virtq/split_engine.ts:442
+    he <= _select_47;  // gen/virtq/split_engine.ts:443
+    next_idx <= in_indirect ? (j + 16'd1) : ((j + 16'd1) & num_mask);  // gen/virtq/split_engine.ts:455
+    if ((idx_pend & (~idx_here)) & (~_sub_8[5])) begin  // gen/virtq/split_engine.ts:530
+      here_slot <= poll_head;  // gen/virtq/split_engine.ts:533
     end
-    pool_free <= (~pf_active) | ((pool_quiet & (~((idx_pend | idx_here) | heads_pend))) & ((pf_next == _select_49) | (|(failed & (3'd1 << pf_q)))));  // gen/virtq/split_engine.ts:607
-    p_he_ne_seen <= _select_50 != _select_51;  // gen/virtq/split_engine.ts:626
-    p_he_room <= (_select_50 - pf_next) < 16'd16;  // gen/virtq/split_engine.ts:626
-    p_entry_due <= pf_next != (heads_pend ? heads_from : _select_50);  // gen/virtq/split_engine.ts:626
-    p_entry_room <= (pf_next - _select_52) < 16'd16;  // gen/virtq/split_engine.ts:626
-    p_la_ne_pf <= _select_52 != pf_next;  // gen/virtq/split_engine.ts:626
-    p_la_ready <= pf_ready[_select_52[3:0]];  // gen/virtq/split_engine.ts:626
-    p_la_ne_he <= _select_52 != _select_50;  // gen/virtq/split_engine.ts:626
-    p_la_ne_seen <= _select_52 != _select_51;  // gen/virtq/split_engine.ts:626
-    p_look_due <= (features[28] & (pf_insp != pf_next)) & pf_ready[pf_insp[3:0]];  // gen/virtq/split_engine.ts:626
-    p_la_looked <= (~features[28]) | (_select_52 != pf_insp);  // gen/virtq/split_engine.ts:626
-    p_out_free <= ~out_active;  // gen/virtq/split_engine.ts:626
-    p_heads_idle <= ~heads_pend;  // gen/virtq/split_engine.ts:626
-    p_poll_due <= (poll_count == 3'd0) | ((poll_count < 3'd4) & (poll_gap_done | (|(pending & (3'd1 << pf_q)))));  // gen/virtq/split_engine.ts:626
-    case (seq)  // gen/virtq/split_engine.ts:656
+    pool_free <= (~pf_active) | ((pool_quiet & (~((idx_pend | idx_here) | heads_pend))) & ((pf_next == _select_48) | (|(failed & (3'd1 << pf_q)))));  // gen/virtq/split_engine.ts:630
+    p_he_ne_seen <= _select_49 != _select_50;  // gen/virtq/split_engine.ts:649
+    p_he_room <= (_select_49 - pf_next) < 16'd16;  // gen/virtq/split_engine.ts:649
+    p_entry_due <= pf_next != (heads_pend ? heads_from : _select_49);  // gen/virtq/split_engine.ts:649
+    p_entry_room <= (pf_next - _select_51) < 16'd16;  // gen/virtq/split_engine.ts:649
+    p_la_ne_pf <= _select_51 != pf_next;  // gen/virtq/split_engine.ts:649
+    p_la_ready <= pf_ready[_select_51[3:0]];  // gen/virtq/split_engine.ts:649
+    p_la_ne_he <= _select_51 != _select_49;  // gen/virtq/split_engine.ts:649
+    p_la_ne_seen <= _select_51 != _select_50;  // gen/virtq/split_engine.ts:649
+    p_look_due <= (features[28] & (pf_insp != pf_next)) & pf_ready[pf_insp[3:0]];  // gen/virtq/split_engine.ts:649
+    p_la_looked <= (~features[28]) | (_select_51 != pf_insp);  // gen/virtq/split_engine.ts:649
+    p_out_free <= ~out_active;  // gen/virtq/split_engine.ts:649
+    p_heads_idle <= ~heads_pend;  // gen/virtq/split_engine.ts:649
+    p_poll_due <= (poll_count == 3'd0) | ((poll_count < 3'd4) & (poll_gap_done | (|(pending & (3'd1 << pf_q)))));  // gen/virtq/split_engine.ts:649
+    case (seq)  // gen/virtq/split_engine.ts:679
       SEQ_PLAN: begin
-        if (own_pool) begin  // gen/virtq/split_engine.ts:687
-          if (abandon) begin  // gen/virtq/split_engine.ts:688
-          end else if (rd_err2) begin  // gen/virtq/split_engine.ts:689
-          end else if (idx_here) begin  // gen/virtq/split_engine.ts:690
-            idx_ahead <= 1'b1;  // gen/virtq/split_engine.ts:692
+        if (own_pool) begin  // gen/virtq/split_engine.ts:710
+          if (abandon) begin  // gen/virtq/split_engine.ts:711
+          end else if (rd_err2) begin  // gen/virtq/split_engine.ts:712
+          end else if (idx_here) begin  // gen/virtq/split_engine.ts:713
+            idx_ahead <= 1'b1;  // gen/virtq/split_engine.ts:715
           end
-        end else if (~p_out_free) begin  // gen/virtq/split_engine.ts:706
-        end else if (pool_free) begin  // gen/virtq/split_engine.ts:707
-          pf_next <= la;  // gen/virtq/split_engine.ts:711
-          pf_insp <= la;  // gen/virtq/split_engine.ts:712
-          pf_bad <= 1'b0;  // gen/virtq/split_engine.ts:713
+        end else if (~p_out_free) begin  // gen/virtq/split_engine.ts:729
+        end else if (pool_free) begin  // gen/virtq/split_engine.ts:730
+          pf_next <= la;  // gen/virtq/split_engine.ts:734
+          pf_insp <= la;  // gen/virtq/split_engine.ts:735
+          pf_bad <= 1'b0;  // gen/virtq/split_engine.ts:736
         end
       end
       SEQ_AHEAD_IDX: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:724
+        if (rd_free) begin  // gen/virtq/split_engine.ts:747
           rd_host <= driver_base + 64'd2;  // gen/virtq/split_engine.ts:314
           rd_dev <= 16'd4096 | {5'd0, (11'd264 + ({9'd0, poll_tail} << 2))};  // gen/virtq/split_engine.ts:315
           rd_len <= 20'd2;  // gen/virtq/split_engine.ts:316
           rd_id <= 2'd2;  // gen/virtq/split_engine.ts:317
-          if (poll_tail == 2'd0) begin  // gen/virtq/split_engine.ts:728
-            poll_seq_0 <= rd_seq2;  // gen/virtq/split_engine.ts:728
+          if (poll_tail == 2'd0) begin  // gen/virtq/split_engine.ts:751
+            poll_seq_0 <= rd_seq2;  // gen/virtq/split_engine.ts:751
           end
-          if (poll_tail == 2'd1) begin  // gen/virtq/split_engine.ts:728
-            poll_seq_1 <= rd_seq2;  // gen/virtq/split_engine.ts:728
+          if (poll_tail == 2'd1) begin  // gen/virtq/split_engine.ts:751
+            poll_seq_1 <= rd_seq2;  // gen/virtq/split_engine.ts:751
           end
-          if (poll_tail == 2'd2) begin  // gen/virtq/split_engine.ts:728
-            poll_seq_2 <= rd_seq2;  // gen/virtq/split_engine.ts:728
+          if (poll_tail == 2'd2) begin  // gen/virtq/split_engine.ts:751
+            poll_seq_2 <= rd_seq2;  // gen/virtq/split_engine.ts:751
           end
-          if (poll_tail == 2'd3) begin  // gen/virtq/split_engine.ts:728
-            poll_seq_3 <= rd_seq2;  // gen/virtq/split_engine.ts:728
+          if (poll_tail == 2'd3) begin  // gen/virtq/split_engine.ts:751
+            poll_seq_3 <= rd_seq2;  // gen/virtq/split_engine.ts:751
           end
         end
       end
       SEQ_AHEAD_HEADS: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:746
+        if (rd_free) begin  // gen/virtq/split_engine.ts:769
           rd_host <= (driver_base + 64'd4) + ({48'd0, (he & num_mask)} << 1);  // gen/virtq/split_engine.ts:314
           rd_dev <= 16'd4096 | {5'd0, (11'd144 + {4'd0, {cq, he[3:0], 1'b0}})};  // gen/virtq/split_engine.ts:315
-          rd_len <= {3'd0, (_mux_31 << 1)};  // gen/virtq/split_engine.ts:316
+          rd_len <= {3'd0, (_mux_30 << 1)};  // gen/virtq/split_engine.ts:316
           rd_id <= 2'd2;  // gen/virtq/split_engine.ts:317
-          heads_seq <= rd_seq2;  // gen/virtq/split_engine.ts:749
-          heads_from <= he;  // gen/virtq/split_engine.ts:750
+          heads_seq <= rd_seq2;  // gen/virtq/split_engine.ts:772
+          heads_from <= he;  // gen/virtq/split_engine.ts:773
         end
       end
       SEQ_AHEAD_ENTRY: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:388
-          mem_off <= _add_0[2:0];  // gen/virtq/split_engine.ts:391
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:419
+          mem_off <= _add_0[2:0];  // gen/virtq/split_engine.ts:422
         end
-        if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:394
-          word <= _select_53;  // gen/virtq/split_engine.ts:395
-          desc_raw <= fetch_ram_rd_rdata;  // gen/virtq/split_engine.ts:396
+        if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:425
+          word <= _select_52;  // gen/virtq/split_engine.ts:426
+          desc_raw <= raw_desc;  // gen/virtq/split_engine.ts:427
+          tbl_bad <= ((((~features[28]) | raw_desc[96]) | (raw_desc[95:64] == 32'd0)) | (raw_desc[67:64] != 4'd0)) | (raw_desc[95:68] > {12'd0, num});  // gen/virtq/split_engine.ts:428
+          tbl_ahead_n <= _mux_53[1:0];  // gen/virtq/split_engine.ts:429
         end
       end
       SEQ_AHEAD_DESC: begin
-        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:767
-          pf_bad <= 1'b1;  // gen/virtq/split_engine.ts:768
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:770
+        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:790
+          pf_bad <= 1'b1;  // gen/virtq/split_engine.ts:791
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:793
           rd_host <= desc_base + ({48'd0, word} << 4);  // gen/virtq/split_engine.ts:314
           rd_dev <= 16'd4096 | {5'd0, (11'd320 + ({7'd0, pf_next[3:0]} << 6))};  // gen/virtq/split_engine.ts:315
           rd_len <= {3'd0, (_mux_54 << 4)};  // gen/virtq/split_engine.ts:316
           rd_id <= 2'd2;  // gen/virtq/split_engine.ts:317
-          if (pf_next[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:772
-            pf_head_0 <= word;  // gen/virtq/split_engine.ts:772
+          if (pf_next[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:795
+            pf_head_0 <= word;  // gen/virtq/split_engine.ts:795
           end
-          if (pf_next[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:772
-            pf_head_1 <= word;  // gen/virtq/split_engine.ts:772
+          if (pf_next[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:795
+            pf_head_1 <= word;  // gen/virtq/split_engine.ts:795
           end
-          if (pf_next[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:772
-            pf_head_2 <= word;  // gen/virtq/split_engine.ts:772
+          if (pf_next[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:795
+            pf_head_2 <= word;  // gen/virtq/split_engine.ts:795
           end
-          if (pf_next[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:772
-            pf_head_3 <= word;  // gen/virtq/split_engine.ts:772
+          if (pf_next[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:795
+            pf_head_3 <= word;  // gen/virtq/split_engine.ts:795
           end
-          if (pf_next[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:772
-            pf_head_4 <= word;  // gen/virtq/split_engine.ts:772
+          if (pf_next[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:795
+            pf_head_4 <= word;  // gen/virtq/split_engine.ts:795
           end
-          if (pf_next[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:772
-            pf_head_5 <= word;  // gen/virtq/split_engine.ts:772
+          if (pf_next[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:795
+            pf_head_5 <= word;  // gen/virtq/split_engine.ts:795
           end
-          if (pf_next[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:772
-            pf_head_6 <= word;  // gen/virtq/split_engine.ts:772
+          if (pf_next[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:795
+            pf_head_6 <= word;  // gen/virtq/split_engine.ts:795
           end
-          if (pf_next[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:772
-            pf_head_7 <= word;  // gen/virtq/split_engine.ts:772
+          if (pf_next[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:795
+            pf_head_7 <= word;  // gen/virtq/split_engine.ts:795
           end
-          if (pf_next[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:772
-            pf_head_8 <= word;  // gen/virtq/split_engine.ts:772
+          if (pf_next[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:795
+            pf_head_8 <= word;  // gen/virtq/split_engine.ts:795
           end
-          if (pf_next[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:772
-            pf_head_9 <= word;  // gen/virtq/split_engine.ts:772
+          if (pf_next[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:795
+            pf_head_9 <= word;  // gen/virtq/split_engine.ts:795
           end
-          if (pf_next[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:772
-            pf_head_10 <= word;  // gen/virtq/split_engine.ts:772
+          if (pf_next[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:795
+            pf_head_10 <= word;  // gen/virtq/split_engine.ts:795
           end
-          if (pf_next[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:772
-            pf_head_11 <= word;  // gen/virtq/split_engine.ts:772
+          if (pf_next[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:795
+            pf_head_11 <= word;  // gen/virtq/split_engine.ts:795
           end
-          if (pf_next[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:772
-            pf_head_12 <= word;  // gen/virtq/split_engine.ts:772
+          if (pf_next[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:795
+            pf_head_12 <= word;  // gen/virtq/split_engine.ts:795
           end
-          if (pf_next[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:772
-            pf_head_13 <= word;  // gen/virtq/split_engine.ts:772
+          if (pf_next[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:795
+            pf_head_13 <= word;  // gen/virtq/split_engine.ts:795
           end
-          if (pf_next[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:772
-            pf_head_14 <= word;  // gen/virtq/split_engine.ts:772
+          if (pf_next[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:795
+            pf_head_14 <= word;  // gen/virtq/split_engine.ts:795
           end
-          if (pf_next[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:772
-            pf_head_15 <= word;  // gen/virtq/split_engine.ts:772
+          if (pf_next[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:795
+            pf_head_15 <= word;  // gen/virtq/split_engine.ts:795
           end
-          if (pf_next[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:773
-            pf_count_0 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:773
+          if (pf_next[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:796
+            pf_count_0 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:796
           end
-          if (pf_next[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:773
-            pf_count_1 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:773
+          if (pf_next[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:796
+            pf_count_1 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:796
           end
-          if (pf_next[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:773
-            pf_count_2 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:773
+          if (pf_next[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:796
+            pf_count_2 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:796
           end
-          if (pf_next[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:773
-            pf_count_3 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:773
+          if (pf_next[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:796
+            pf_count_3 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:796
           end
-          if (pf_next[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:773
-            pf_count_4 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:773
+          if (pf_next[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:796
+            pf_count_4 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:796
           end
-          if (pf_next[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:773
-            pf_count_5 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:773
+          if (pf_next[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:796
+            pf_count_5 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:796
           end
-          if (pf_next[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:773
-            pf_count_6 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:773
+          if (pf_next[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:796
+            pf_count_6 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:796
           end
-          if (pf_next[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:773
-            pf_count_7 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:773
+          if (pf_next[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:796
+            pf_count_7 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:796
           end
-          if (pf_next[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:773
-            pf_count_8 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:773
+          if (pf_next[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:796
+            pf_count_8 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:796
           end
-          if (pf_next[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:773
-            pf_count_9 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:773
+          if (pf_next[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:796
+            pf_count_9 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:796
           end
-          if (pf_next[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:773
-            pf_count_10 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:773
+          if (pf_next[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:796
+            pf_count_10 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:796
           end
-          if (pf_next[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:773
-            pf_count_11 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:773
+          if (pf_next[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:796
+            pf_count_11 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:796
           end
-          if (pf_next[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:773
-            pf_count_12 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:773
+          if (pf_next[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:796
+            pf_count_12 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:796
           end
-          if (pf_next[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:773
-            pf_count_13 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:773
+          if (pf_next[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:796
+            pf_count_13 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:796
           end
-          if (pf_next[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:773
-            pf_count_14 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:773
+          if (pf_next[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:796
+            pf_count_14 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:796
           end
-          if (pf_next[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:773
-            pf_count_15 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:773
+          if (pf_next[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:796
+            pf_count_15 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:796
           end
-          if (pf_next[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:774
-            pf_seq_0 <= rd_seq2;  // gen/virtq/split_engine.ts:774
+          if (pf_next[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:797
+            pf_seq_0 <= rd_seq2;  // gen/virtq/split_engine.ts:797
           end
-          if (pf_next[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:774
-            pf_seq_1 <= rd_seq2;  // gen/virtq/split_engine.ts:774
+          if (pf_next[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:797
+            pf_seq_1 <= rd_seq2;  // gen/virtq/split_engine.ts:797
           end
-          if (pf_next[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:774
-            pf_seq_2 <= rd_seq2;  // gen/virtq/split_engine.ts:774
+          if (pf_next[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:797
+            pf_seq_2 <= rd_seq2;  // gen/virtq/split_engine.ts:797
           end
-          if (pf_next[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:774
-            pf_seq_3 <= rd_seq2;  // gen/virtq/split_engine.ts:774
+          if (pf_next[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:797
+            pf_seq_3 <= rd_seq2;  // gen/virtq/split_engine.ts:797
           end
-          if (pf_next[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:774
-            pf_seq_4 <= rd_seq2;  // gen/virtq/split_engine.ts:774
+          if (pf_next[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:797
+            pf_seq_4 <= rd_seq2;  // gen/virtq/split_engine.ts:797
           end
-          if (pf_next[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:774
-            pf_seq_5 <= rd_seq2;  // gen/virtq/split_engine.ts:774
+          if (pf_next[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:797
+            pf_seq_5 <= rd_seq2;  // gen/virtq/split_engine.ts:797
           end
-          if (pf_next[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:774
-            pf_seq_6 <= rd_seq2;  // gen/virtq/split_engine.ts:774
+          if (pf_next[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:797
+            pf_seq_6 <= rd_seq2;  // gen/virtq/split_engine.ts:797
           end
-          if (pf_next[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:774
-            pf_seq_7 <= rd_seq2;  // gen/virtq/split_engine.ts:774
+          if (pf_next[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:797
+            pf_seq_7 <= rd_seq2;  // gen/virtq/split_engine.ts:797
           end
-          if (pf_next[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:774
-            pf_seq_8 <= rd_seq2;  // gen/virtq/split_engine.ts:774
+          if (pf_next[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:797
+            pf_seq_8 <= rd_seq2;  // gen/virtq/split_engine.ts:797
           end
-          if (pf_next[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:774
-            pf_seq_9 <= rd_seq2;  // gen/virtq/split_engine.ts:774
+          if (pf_next[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:797
+            pf_seq_9 <= rd_seq2;  // gen/virtq/split_engine.ts:797
           end
-          if (pf_next[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:774
-            pf_seq_10 <= rd_seq2;  // gen/virtq/split_engine.ts:774
+          if (pf_next[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:797
+            pf_seq_10 <= rd_seq2;  // gen/virtq/split_engine.ts:797
           end
-          if (pf_next[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:774
-            pf_seq_11 <= rd_seq2;  // gen/virtq/split_engine.ts:774
+          if (pf_next[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:797
+            pf_seq_11 <= rd_seq2;  // gen/virtq/split_engine.ts:797
           end
-          if (pf_next[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:774
-            pf_seq_12 <= rd_seq2;  // gen/virtq/split_engine.ts:774
+          if (pf_next[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:797
+            pf_seq_12 <= rd_seq2;  // gen/virtq/split_engine.ts:797
           end
-          if (pf_next[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:774
-            pf_seq_13 <= rd_seq2;  // gen/virtq/split_engine.ts:774
+          if (pf_next[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:797
+            pf_seq_13 <= rd_seq2;  // gen/virtq/split_engine.ts:797
           end
-          if (pf_next[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:774
-            pf_seq_14 <= rd_seq2;  // gen/virtq/split_engine.ts:774
+          if (pf_next[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:797
+            pf_seq_14 <= rd_seq2;  // gen/virtq/split_engine.ts:797
           end
-          if (pf_next[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:774
-            pf_seq_15 <= rd_seq2;  // gen/virtq/split_engine.ts:774
+          if (pf_next[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:797
+            pf_seq_15 <= rd_seq2;  // gen/virtq/split_engine.ts:797
           end
-          pf_next <= pf_next + 16'd1;  // gen/virtq/split_engine.ts:776
+          pf_next <= pf_next + 16'd1;  // gen/virtq/split_engine.ts:799
         end
       end
       SEQ_AHEAD_LOOK: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:388
-          mem_off <= _add_1[2:0];  // gen/virtq/split_engine.ts:391
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:419
+          mem_off <= _add_1[2:0];  // gen/virtq/split_engine.ts:422
         end
-        if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:394
-          word <= _select_55;  // gen/virtq/split_engine.ts:395
-          desc_raw <= fetch_ram_rd_rdata;  // gen/virtq/split_engine.ts:396
+        if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:425
+          word <= _select_55;  // gen/virtq/split_engine.ts:426
+          desc_raw <= raw_desc;  // gen/virtq/split_engine.ts:427
+          tbl_bad <= ((((~features[28]) | raw_desc[96]) | (raw_desc[95:64] == 32'd0)) | (raw_desc[67:64] != 4'd0)) | (raw_desc[95:68] > {12'd0, num});  // gen/virtq/split_engine.ts:428
+          tbl_ahead_n <= _mux_56[1:0];  // gen/virtq/split_engine.ts:429
         end
       end
       SEQ_AHEAD_TABLE: begin
-        if (~(desc_raw[98] & (~_or_7))) begin  // gen/virtq/split_engine.ts:786
-          pf_insp <= pf_insp + 16'd1;  // gen/virtq/split_engine.ts:788
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:790
+        if (~(desc_raw[98] & (~tbl_bad))) begin  // gen/virtq/split_engine.ts:809
+          pf_insp <= pf_insp + 16'd1;  // gen/virtq/split_engine.ts:811
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:813
           rd_host <= desc_raw[63:0];  // gen/virtq/split_engine.ts:314
           rd_dev <= 16'd4096 | {5'd0, ((11'd320 + ({7'd0, pf_insp[3:0]} << 6)) + 11'd16)};  // gen/virtq/split_engine.ts:315
-          rd_len <= _shl_56[19:0];  // gen/virtq/split_engine.ts:316
+          rd_len <= {18'd0, tbl_ahead_n} << 4;  // gen/virtq/split_engine.ts:316
           rd_id <= 2'd2;  // gen/virtq/split_engine.ts:317
-          if (pf_insp[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:793
-            pf_seq_0 <= rd_seq2;  // gen/virtq/split_engine.ts:793
+          if (pf_insp[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:816
+            pf_seq_0 <= rd_seq2;  // gen/virtq/split_engine.ts:816
           end
-          if (pf_insp[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:793
-            pf_seq_1 <= rd_seq2;  // gen/virtq/split_engine.ts:793
+          if (pf_insp[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:816
+            pf_seq_1 <= rd_seq2;  // gen/virtq/split_engine.ts:816
           end
-          if (pf_insp[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:793
-            pf_seq_2 <= rd_seq2;  // gen/virtq/split_engine.ts:793
+          if (pf_insp[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:816
+            pf_seq_2 <= rd_seq2;  // gen/virtq/split_engine.ts:816
           end
-          if (pf_insp[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:793
-            pf_seq_3 <= rd_seq2;  // gen/virtq/split_engine.ts:793
+          if (pf_insp[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:816
+            pf_seq_3 <= rd_seq2;  // gen/virtq/split_engine.ts:816
           end
-          if (pf_insp[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:793
-            pf_seq_4 <= rd_seq2;  // gen/virtq/split_engine.ts:793
+          if (pf_insp[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:816
+            pf_seq_4 <= rd_seq2;  // gen/virtq/split_engine.ts:816
           end
-          if (pf_insp[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:793
-            pf_seq_5 <= rd_seq2;  // gen/virtq/split_engine.ts:793
+          if (pf_insp[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:816
+            pf_seq_5 <= rd_seq2;  // gen/virtq/split_engine.ts:816
           end
-          if (pf_insp[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:793
-            pf_seq_6 <= rd_seq2;  // gen/virtq/split_engine.ts:793
+          if (pf_insp[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:816
+            pf_seq_6 <= rd_seq2;  // gen/virtq/split_engine.ts:816
           end
-          if (pf_insp[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:793
-            pf_seq_7 <= rd_seq2;  // gen/virtq/split_engine.ts:793
+          if (pf_insp[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:816
+            pf_seq_7 <= rd_seq2;  // gen/virtq/split_engine.ts:816
           end
-          if (pf_insp[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:793
-            pf_seq_8 <= rd_seq2;  // gen/virtq/split_engine.ts:793
+          if (pf_insp[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:816
+            pf_seq_8 <= rd_seq2;  // gen/virtq/split_engine.ts:816
           end
-          if (pf_insp[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:793
-            pf_seq_9 <= rd_seq2;  // gen/virtq/split_engine.ts:793
+          if (pf_insp[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:816
+            pf_seq_9 <= rd_seq2;  // gen/virtq/split_engine.ts:816
           end
-          if (pf_insp[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:793
-            pf_seq_10 <= rd_seq2;  // gen/virtq/split_engine.ts:793
+          if (pf_insp[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:816
+            pf_seq_10 <= rd_seq2;  // gen/virtq/split_engine.ts:816
           end
-          if (pf_insp[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:793
-            pf_seq_11 <= rd_seq2;  // gen/virtq/split_engine.ts:793
+          if (pf_insp[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:816
+            pf_seq_11 <= rd_seq2;  // gen/virtq/split_engine.ts:816
           end
-          if (pf_insp[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:793
-            pf_seq_12 <= rd_seq2;  // gen/virtq/split_engine.ts:793
+          if (pf_insp[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:816
+            pf_seq_12 <= rd_seq2;  // gen/virtq/split_engine.ts:816
           end
-          if (pf_insp[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:793
-            pf_seq_13 <= rd_seq2;  // gen/virtq/split_engine.ts:793
+          if (pf_insp[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:816
+            pf_seq_13 <= rd_seq2;  // gen/virtq/split_engine.ts:816
           end
-          if (pf_insp[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:793
-            pf_seq_14 <= rd_seq2;  // gen/virtq/split_engine.ts:793
+          if (pf_insp[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:816
+            pf_seq_14 <= rd_seq2;  // gen/virtq/split_engine.ts:816
           end
-          if (pf_insp[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:793
-            pf_seq_15 <= rd_seq2;  // gen/virtq/split_engine.ts:793
+          if (pf_insp[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:816
+            pf_seq_15 <= rd_seq2;  // gen/virtq/split_engine.ts:816
           end
-          pf_insp <= pf_insp + 16'd1;  // gen/virtq/split_engine.ts:795
+          pf_insp <= pf_insp + 16'd1;  // gen/virtq/split_engine.ts:818
         end
       end
       SEQ_AHEAD_CHAIN: begin
-        word <= _select_57;  // gen/virtq/split_engine.ts:803
-        win_start <= _select_58;  // gen/virtq/split_engine.ts:804
-        win_count <= {14'd0, _select_59};  // gen/virtq/split_engine.ts:805
-        win_off <= 11'd320 + ({7'd0, la[3:0]} << 6);  // gen/virtq/split_engine.ts:806
-        win_slot <= la[3:0];  // gen/virtq/split_engine.ts:807
-        head_ahead <= 1'b1;  // gen/virtq/split_engine.ts:808
+        word <= _select_57;  // gen/virtq/split_engine.ts:826
+        win_start <= _select_58;  // gen/virtq/split_engine.ts:827
+        win_count <= {14'd0, _select_59};  // gen/virtq/split_engine.ts:828
+        win_off <= 11'd320 + ({7'd0, la[3:0]} << 6);  // gen/virtq/split_engine.ts:829
+        win_slot <= la[3:0];  // gen/virtq/split_engine.ts:830
+        head_ahead <= 1'b1;  // gen/virtq/split_engine.ts:831
       end
       SEQ_IDX_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:814
-          idx_ahead <= 1'b0;  // gen/virtq/split_engine.ts:815
+        if (rd_free) begin  // gen/virtq/split_engine.ts:837
+          idx_ahead <= 1'b0;  // gen/virtq/split_engine.ts:838
           rd_host <= driver_base + 64'd2;  // gen/virtq/split_engine.ts:314
           rd_dev <= 16'd4104;  // gen/virtq/split_engine.ts:315
           rd_len <= 20'd2;  // gen/virtq/split_engine.ts:316
@@ -2648,22 +2666,24 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
         end
       end
       SEQ_IDX_MEM: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:388
-          mem_off <= _mux_2[2:0];  // gen/virtq/split_engine.ts:391
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:419
+          mem_off <= _mux_2[2:0];  // gen/virtq/split_engine.ts:422
         end
-        if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:394
-          word <= _select_60;  // gen/virtq/split_engine.ts:395
-          desc_raw <= fetch_ram_rd_rdata;  // gen/virtq/split_engine.ts:396
+        if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:425
+          word <= _select_60;  // gen/virtq/split_engine.ts:426
+          desc_raw <= raw_desc;  // gen/virtq/split_engine.ts:427
+          tbl_bad <= ((((~features[28]) | raw_desc[96]) | (raw_desc[95:64] == 32'd0)) | (raw_desc[67:64] != 4'd0)) | (raw_desc[95:68] > {12'd0, num});  // gen/virtq/split_engine.ts:428
+          tbl_ahead_n <= _mux_61[1:0];  // gen/virtq/split_engine.ts:429
         end
       end
       SEQ_IDX_CHECK: begin
-        idx_jump <= {1'b0, (word - la)} > {1'b0, num};  // gen/virtq/split_engine.ts:827
-        idx_same <= ((word - la) <= ahead) & (la != seen);  // gen/virtq/split_engine.ts:830
-        idx_none <= word == la;  // gen/virtq/split_engine.ts:831
-        idx_ask <= features[29] & ((~(|(event_valid & (3'd1 << cq)))) | (_select_61 != word));  // gen/virtq/split_engine.ts:832
+        idx_jump <= {1'b0, (word - la)} > {1'b0, num};  // gen/virtq/split_engine.ts:850
+        idx_same <= ((word - la) <= ahead) & (la != seen);  // gen/virtq/split_engine.ts:853
+        idx_none <= word == la;  // gen/virtq/split_engine.ts:854
+        idx_ask <= features[29] & ((~(|(event_valid & (3'd1 << cq)))) | (_select_62 != word));  // gen/virtq/split_engine.ts:855
       end
       SEQ_EVENT_CMD: begin
-        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:849
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:872
           wr_host <= (device_base + ({48'd0, num} << 3)) + 64'd4;  // gen/virtq/split_engine.ts:314
           wr_dev <= 16'd6160;  // gen/virtq/split_engine.ts:315
           wr_len <= 20'd2;  // gen/virtq/split_engine.ts:316
@@ -2671,126 +2691,130 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
         end
       end
       SEQ_HEADS_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:877
+        if (rd_free) begin  // gen/virtq/split_engine.ts:900
           rd_host <= (driver_base + 64'd4) + ({48'd0, (la & num_mask)} << 1);  // gen/virtq/split_engine.ts:314
           rd_dev <= 16'd4096 | {5'd0, (11'd144 + {4'd0, {cq, la[3:0], 1'b0}})};  // gen/virtq/split_engine.ts:315
-          rd_len <= {3'd0, (_mux_35 << 1)};  // gen/virtq/split_engine.ts:316
+          rd_len <= {3'd0, (_mux_34 << 1)};  // gen/virtq/split_engine.ts:316
           rd_id <= 2'd0;  // gen/virtq/split_engine.ts:317
         end
       end
       SEQ_HEAD_MEM: begin
-        head_ahead <= 1'b0;  // gen/virtq/split_engine.ts:887
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:388
-          mem_off <= _add_3[2:0];  // gen/virtq/split_engine.ts:391
+        head_ahead <= 1'b0;  // gen/virtq/split_engine.ts:910
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:419
+          mem_off <= _add_3[2:0];  // gen/virtq/split_engine.ts:422
         end
-        if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:394
-          word <= _select_62;  // gen/virtq/split_engine.ts:395
-          desc_raw <= fetch_ram_rd_rdata;  // gen/virtq/split_engine.ts:396
+        if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:425
+          word <= _select_63;  // gen/virtq/split_engine.ts:426
+          desc_raw <= raw_desc;  // gen/virtq/split_engine.ts:427
+          tbl_bad <= ((((~features[28]) | raw_desc[96]) | (raw_desc[95:64] == 32'd0)) | (raw_desc[67:64] != 4'd0)) | (raw_desc[95:68] > {12'd0, num});  // gen/virtq/split_engine.ts:428
+          tbl_ahead_n <= _mux_64[1:0];  // gen/virtq/split_engine.ts:429
         end
       end
       SEQ_HEAD_CHECK: begin
-        head <= word;  // gen/virtq/split_engine.ts:892
-        tbl_base <= desc_base;  // gen/virtq/split_engine.ts:893
-        tbl_n <= num;  // gen/virtq/split_engine.ts:894
-        j <= word;  // gen/virtq/split_engine.ts:895
-        count <= 17'd0;  // gen/virtq/split_engine.ts:896
-        in_indirect <= 1'b0;  // gen/virtq/split_engine.ts:897
-        saw_write <= 1'b0;  // gen/virtq/split_engine.ts:898
-        total <= 34'd0;  // gen/virtq/split_engine.ts:899
-        win_ahead <= head_ahead;  // gen/virtq/split_engine.ts:903
+        head <= word;  // gen/virtq/split_engine.ts:915
+        tbl_base <= desc_base;  // gen/virtq/split_engine.ts:916
+        tbl_n <= num;  // gen/virtq/split_engine.ts:917
+        j <= word;  // gen/virtq/split_engine.ts:918
+        count <= 17'd0;  // gen/virtq/split_engine.ts:919
+        in_indirect <= 1'b0;  // gen/virtq/split_engine.ts:920
+        saw_write <= 1'b0;  // gen/virtq/split_engine.ts:921
+        total <= 34'd0;  // gen/virtq/split_engine.ts:922
+        win_ahead <= head_ahead;  // gen/virtq/split_engine.ts:926
       end
       SEQ_DESC_NEED: begin
-        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:912
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:912
+        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:935
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:935
           rd_host <= tbl_base + ({48'd0, j} << 4);  // gen/virtq/split_engine.ts:314
           rd_dev <= 16'd4112;  // gen/virtq/split_engine.ts:315
           rd_len <= {3'd0, (((({1'b0, tbl_n} - {1'b0, j}) < 17'd8) ? ({1'b0, tbl_n} - {1'b0, j}) : 17'd8) << 4)};  // gen/virtq/split_engine.ts:316
           rd_id <= 2'd0;  // gen/virtq/split_engine.ts:317
-          win_ahead <= 1'b0;  // gen/virtq/split_engine.ts:917
-          win_off <= 11'd16;  // gen/virtq/split_engine.ts:918
-          win_start <= j;  // gen/virtq/split_engine.ts:919
-          win_count <= (({1'b0, tbl_n} - {1'b0, j}) < 17'd8) ? ({1'b0, tbl_n} - {1'b0, j}) : 17'd8;  // gen/virtq/split_engine.ts:920
+          win_ahead <= 1'b0;  // gen/virtq/split_engine.ts:940
+          win_off <= 11'd16;  // gen/virtq/split_engine.ts:941
+          win_start <= j;  // gen/virtq/split_engine.ts:942
+          win_count <= (({1'b0, tbl_n} - {1'b0, j}) < 17'd8) ? ({1'b0, tbl_n} - {1'b0, j}) : 17'd8;  // gen/virtq/split_engine.ts:943
         end
       end
       SEQ_DESC_MEM: begin
-        if (win_ahead & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:927
-        end else if (win_ahead & rd_err2) begin  // gen/virtq/split_engine.ts:928
+        if (win_ahead & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:950
+        end else if (win_ahead & rd_err2) begin  // gen/virtq/split_engine.ts:951
         end else begin
-          if (~mem_busy) begin  // gen/virtq/split_engine.ts:388
-            mem_off <= desc_off[2:0];  // gen/virtq/split_engine.ts:391
+          if (~mem_busy) begin  // gen/virtq/split_engine.ts:419
+            mem_off <= desc_off[2:0];  // gen/virtq/split_engine.ts:422
           end
-          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:394
-            word <= _select_63;  // gen/virtq/split_engine.ts:395
-            desc_raw <= fetch_ram_rd_rdata;  // gen/virtq/split_engine.ts:396
+          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:425
+            word <= _select_65;  // gen/virtq/split_engine.ts:426
+            desc_raw <= raw_desc;  // gen/virtq/split_engine.ts:427
+            tbl_bad <= ((((~features[28]) | raw_desc[96]) | (raw_desc[95:64] == 32'd0)) | (raw_desc[67:64] != 4'd0)) | (raw_desc[95:68] > {12'd0, num});  // gen/virtq/split_engine.ts:428
+            tbl_ahead_n <= _mux_66[1:0];  // gen/virtq/split_engine.ts:429
           end
         end
       end
       SEQ_DESC_WALK: begin
-        if (_add_38 > {1'b0, tbl_n}) begin  // gen/virtq/split_engine.ts:939
-        end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:940
-          if (in_indirect | _or_7) begin  // gen/virtq/split_engine.ts:941
+        if (_add_37 > {1'b0, tbl_n}) begin  // gen/virtq/split_engine.ts:962
+        end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:963
+          if (in_indirect | tbl_bad) begin  // gen/virtq/split_engine.ts:964
           end else begin
-            slots <= _add_38[15:0];  // gen/virtq/split_engine.ts:942
-            in_indirect <= 1'b1;  // gen/virtq/split_engine.ts:943
-            tbl_base <= desc_raw[63:0];  // gen/virtq/split_engine.ts:944
-            tbl_n <= desc_raw[83:68];  // gen/virtq/split_engine.ts:945
-            j <= 16'd0;  // gen/virtq/split_engine.ts:946
-            count <= 17'd0;  // gen/virtq/split_engine.ts:947
-            if (win_ahead & pf_tbl[win_slot]) begin  // gen/virtq/split_engine.ts:950
-              win_off <= (11'd320 + ({7'd0, win_slot} << 6)) + 11'd16;  // gen/virtq/split_engine.ts:951
-              win_start <= 16'd0;  // gen/virtq/split_engine.ts:952
-              win_count <= _mux_64[16:0];  // gen/virtq/split_engine.ts:953
+            slots <= _add_37[15:0];  // gen/virtq/split_engine.ts:965
+            in_indirect <= 1'b1;  // gen/virtq/split_engine.ts:966
+            tbl_base <= desc_raw[63:0];  // gen/virtq/split_engine.ts:967
+            tbl_n <= desc_raw[83:68];  // gen/virtq/split_engine.ts:968
+            j <= 16'd0;  // gen/virtq/split_engine.ts:969
+            count <= 17'd0;  // gen/virtq/split_engine.ts:970
+            if (win_ahead & pf_tbl[win_slot]) begin  // gen/virtq/split_engine.ts:973
+              win_off <= (11'd320 + ({7'd0, win_slot} << 6)) + 11'd16;  // gen/virtq/split_engine.ts:974
+              win_start <= 16'd0;  // gen/virtq/split_engine.ts:975
+              win_count <= {15'd0, tbl_ahead_n};  // gen/virtq/split_engine.ts:976
             end
           end
-        end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:959
-        end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:960
-        end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:961
-        end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, tbl_n})) begin  // gen/virtq/split_engine.ts:962
-        end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != next_idx)) begin  // gen/virtq/split_engine.ts:963
+        end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:982
+        end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:983
+        end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:984
+        end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, tbl_n})) begin  // gen/virtq/split_engine.ts:985
+        end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != next_idx)) begin  // gen/virtq/split_engine.ts:986
         end else begin
-          count <= _add_38;  // gen/virtq/split_engine.ts:967
-          total <= total + {2'd0, desc_raw[95:64]};  // gen/virtq/split_engine.ts:968
-          saw_write <= saw_write | desc_raw[97];  // gen/virtq/split_engine.ts:969
-          if (desc_raw[96]) begin  // gen/virtq/split_engine.ts:970
-            j <= desc_raw[127:112];  // gen/virtq/split_engine.ts:971
+          count <= _add_37;  // gen/virtq/split_engine.ts:990
+          total <= total + {2'd0, desc_raw[95:64]};  // gen/virtq/split_engine.ts:991
+          saw_write <= saw_write | desc_raw[97];  // gen/virtq/split_engine.ts:992
+          if (desc_raw[96]) begin  // gen/virtq/split_engine.ts:993
+            j <= desc_raw[127:112];  // gen/virtq/split_engine.ts:994
           end else begin
-            out_queue <= cq;  // gen/virtq/split_engine.ts:976
-            out_id <= head;  // gen/virtq/split_engine.ts:977
-            out_slots <= in_indirect ? slots : _add_38[15:0];  // gen/virtq/split_engine.ts:979
-            out_count <= cb_len + 7'd1;  // gen/virtq/split_engine.ts:980
+            out_queue <= cq;  // gen/virtq/split_engine.ts:999
+            out_id <= head;  // gen/virtq/split_engine.ts:1000
+            out_slots <= in_indirect ? slots : _add_37[15:0];  // gen/virtq/split_engine.ts:1002
+            out_count <= cb_len + 7'd1;  // gen/virtq/split_engine.ts:1003
           end
         end
       end
       default: begin end
     endcase
-    u_num <= _select_65;  // gen/virtq/split_engine.ts:211
-    u_num_mask <= _select_66;  // gen/virtq/split_engine.ts:211
-    u_device_base <= _select_67;  // gen/virtq/split_engine.ts:211
-    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd544)) & mem_wr_be[0]) begin  // gen/virtq/split_engine.ts:1031
-      note_lo <= mem_wr_data[7:0];  // gen/virtq/split_engine.ts:1032
+    u_num <= _select_67;  // gen/virtq/split_engine.ts:211
+    u_num_mask <= _select_68;  // gen/virtq/split_engine.ts:211
+    u_device_base <= _select_69;  // gen/virtq/split_engine.ts:211
+    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd544)) & mem_wr_be[0]) begin  // gen/virtq/split_engine.ts:1054
+      note_lo <= mem_wr_data[7:0];  // gen/virtq/split_engine.ts:1055
     end
-    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd544)) & mem_wr_be[1]) begin  // gen/virtq/split_engine.ts:1031
-      note_hi <= mem_wr_data[15:8];  // gen/virtq/split_engine.ts:1032
+    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd544)) & mem_wr_be[1]) begin  // gen/virtq/split_engine.ts:1054
+      note_hi <= mem_wr_data[15:8];  // gen/virtq/split_engine.ts:1055
     end
-    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd543)) & mem_wr_be[8]) begin  // gen/virtq/split_engine.ts:1031
-      note_lo <= mem_wr_data[71:64];  // gen/virtq/split_engine.ts:1032
+    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd543)) & mem_wr_be[8]) begin  // gen/virtq/split_engine.ts:1054
+      note_lo <= mem_wr_data[71:64];  // gen/virtq/split_engine.ts:1055
     end
-    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd543)) & mem_wr_be[9]) begin  // gen/virtq/split_engine.ts:1031
-      note_hi <= mem_wr_data[79:72];  // gen/virtq/split_engine.ts:1032
+    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd543)) & mem_wr_be[9]) begin  // gen/virtq/split_engine.ts:1054
+      note_hi <= mem_wr_data[79:72];  // gen/virtq/split_engine.ts:1055
     end
-    case (used)  // gen/virtq/split_engine.ts:1035
+    case (used)  // gen/virtq/split_engine.ts:1058
       USED_LOAD: begin
-        u_count <= 9'd0;  // gen/virtq/split_engine.ts:1043
-        u_drop <= ((|(((failed | q_resetting) | (~_cat_29)) & (3'd1 << uq))) | (~(|(3'd1 << uq)))) | (~running);  // gen/virtq/split_engine.ts:1045
-        u_old <= _select_68;  // gen/virtq/split_engine.ts:1046
+        u_count <= 9'd0;  // gen/virtq/split_engine.ts:1066
+        u_drop <= ((|(((failed | q_resetting) | (~_cat_28)) & (3'd1 << uq))) | (~(|(3'd1 << uq)))) | (~running);  // gen/virtq/split_engine.ts:1068
+        u_old <= _select_70;  // gen/virtq/split_engine.ts:1069
       end
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1053
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1056
-            u_count <= u_count + 9'd1;  // gen/virtq/split_engine.ts:1057
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1076
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1079
+            u_count <= u_count + 9'd1;  // gen/virtq/split_engine.ts:1080
           end
-        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1063
-        end else if (wr_free) begin  // gen/virtq/split_engine.ts:1064
+        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1086
+        end else if (wr_free) begin  // gen/virtq/split_engine.ts:1087
           wr_host <= (u_device_base + 64'd4) + ({48'd0, u_slot} << 3);  // gen/virtq/split_engine.ts:314
           wr_dev <= 16'd6168;  // gen/virtq/split_engine.ts:315
           wr_len <= {8'd0, ({3'd0, (features[35] ? 9'd1 : u_count)} << 3)};  // gen/virtq/split_engine.ts:316
@@ -2798,7 +2822,7 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1072
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1095
           wr_host <= u_device_base + 64'd2;  // gen/virtq/split_engine.ts:314
           wr_dev <= 16'd6152;  // gen/virtq/split_engine.ts:315
           wr_len <= 20'd2;  // gen/virtq/split_engine.ts:316
@@ -2807,16 +2831,16 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       end
       default: begin end
     endcase
-    n_num <= _select_69;  // gen/virtq/split_engine.ts:211
-    n_driver_base <= _select_70;  // gen/virtq/split_engine.ts:211
-    case (note)  // gen/virtq/split_engine.ts:1109
+    n_num <= _select_71;  // gen/virtq/split_engine.ts:211
+    n_driver_base <= _select_72;  // gen/virtq/split_engine.ts:211
+    case (note)  // gen/virtq/split_engine.ts:1132
       NOTE_LOAD: begin
-        n_old <= _select_71;  // gen/virtq/split_engine.ts:1119
-        n_new <= _select_72;  // gen/virtq/split_engine.ts:1120
+        n_old <= _select_73;  // gen/virtq/split_engine.ts:1142
+        n_new <= _select_74;  // gen/virtq/split_engine.ts:1143
       end
       NOTE_READ: begin
-        if (n_abandon) begin  // gen/virtq/split_engine.ts:1125
-        end else if (rd_free & (~(rd_by_fetch | rd_by_pool))) begin  // gen/virtq/split_engine.ts:1125
+        if (n_abandon) begin  // gen/virtq/split_engine.ts:1148
+        end else if (rd_free & (~(rd_by_fetch | rd_by_pool))) begin  // gen/virtq/split_engine.ts:1148
           rd_host <= features[29] ? ((n_driver_base + ({48'd0, n_num} << 1)) + 64'd4) : n_driver_base;  // gen/virtq/split_engine.ts:314
           rd_dev <= 16'd4352;  // gen/virtq/split_engine.ts:315
           rd_len <= 20'd2;  // gen/virtq/split_engine.ts:316
@@ -2828,7 +2852,7 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
 
   // ---- memories
-  always @(posedge clk) begin  // gen/virtq/split_engine.ts:1174
+  always @(posedge clk) begin  // gen/virtq/split_engine.ts:1197
     if (cb_wr) begin
       chain_buf[cb_len[5:0]] <= {desc_raw[63:0], desc_raw[95:64], desc_raw[97]};
     end

@@ -381,6 +381,37 @@ export const SplitEngine = defineModule(
     // What a *_mem state read: a 16-bit word and a descriptor, taken out of the two-line window as it arrives.
     const word16 = m.reg('word', 16);
     const descRaw = m.reg('desc_raw', 128);
+    const fields = (raw: Expr) => ({
+      addr: raw.bits(63, 0),
+      len: raw.bits(95, 64),
+      flags: raw.bits(111, 96),
+      next: raw.bits(127, 112),
+    });
+    /** A descriptor's INDIRECT table entries. */
+    const tableEntriesOf = (raw: Expr) => fields(raw).len.bits(31, 4);
+    /** `raw` (INDIRECT, outside a table) may not name a table: the golden model's checks but indirect-in-indirect. */
+    const tableBadOf = (raw: Expr) => {
+      const f = fields(raw);
+      return fIndirect
+        .not()
+        .or(f.flags.bit(VRING_DESC_F_NEXT))
+        .or(f.len.eq(0))
+        .or(f.len.bits(3, 0).ne(0))
+        .or(tableEntriesOf(raw).gt(num.zext(28)));
+    };
+    /** The entries of `raw`'s table read ahead into a slot. */
+    const tableAheadOf = (raw: Expr) => {
+      const n = tableEntriesOf(raw);
+      return mux(n.lt(PF - 1), n, lit(PF - 1, 28));
+    };
+    // The table checks and the number of entries read ahead are registered beside desc_raw, from the same field of
+    // the line read: computed from desc_raw, they sat between it and the read command's length and address
+    // (desc_raw -> checks -> rd_len / rd_host was 10 LUT levels at 256 bits, the whole function's deepest path).
+    // The states that look at them (ahead_table, desc_walk) follow the read, and fIndirect and num (cq's) are the
+    // same then as at the read: cq changes only in idle.
+    const tblBad = m.reg('tbl_bad', bit);
+    const tblAheadN = m.reg('tbl_ahead_n', Math.max(1, log2ceil(PF)));
+    const rawDesc = m.let('raw_desc', fieldAt(fetchRam.rd.rdata, memOff, 16, 16));
     fetchRam.rd.valid.set(0);
     fetchRam.rd.addr.set(0);
     /** In a *_mem state: read the line holding byte `off`, then `then` once its fields are in registers. */
@@ -393,7 +424,9 @@ export const SplitEngine = defineModule(
       });
       m.if(fetchRam.rd.rvalid, () => {
         word16.next(fieldAt(fetchRam.rd.rdata, memOff, 2, 2));
-        descRaw.next(fieldAt(fetchRam.rd.rdata, memOff, 16, 16));
+        descRaw.next(rawDesc);
+        tblBad.next(tableBadOf(rawDesc));
+        tblAheadN.next(tableAheadOf(rawDesc).trunc(tblAheadN.width));
         memBusy.next(0);
         then();
       });
@@ -511,23 +544,13 @@ export const SplitEngine = defineModule(
           .zext(p.regionBits - 1)
           .shl(4 + log2ceil(PF)),
       );
-    const d = {
-      addr: descRaw.bits(63, 0),
-      len: descRaw.bits(95, 64),
-      flags: descRaw.bits(111, 96),
-      next: descRaw.bits(127, 112),
-    };
+    const d = fields(descRaw);
     /** d's INDIRECT table entries. */
-    const tableEntries = d.len.bits(31, 4);
-    /** d (INDIRECT, outside a table) may not name a table: the golden model's checks but indirect-in-indirect. */
-    const tableBad = fIndirect
-      .not()
-      .or(d.flags.bit(VRING_DESC_F_NEXT))
-      .or(d.len.eq(0))
-      .or(d.len.bits(3, 0).ne(0))
-      .or(tableEntries.gt(num.zext(28)));
-    /** The entries of d's table read ahead into a slot. */
-    const tableAhead = mux(tableEntries.lt(PF - 1), tableEntries, lit(PF - 1, 28));
+    const tableEntries = tableEntriesOf(descRaw);
+    /** d may not name a table (registered with desc_raw). */
+    const tableBad = tblBad;
+    /** The entries of d's table read ahead into a slot (registered with desc_raw). */
+    const tableAhead = tblAheadN;
     const fatalPulse = m.wire('fatal_pulse', bit, { default: 0 });
     const uFatalPulse = m.wire('u_fatal_pulse', bit, { default: 0 });
     const failSet = m.wire('fail_set', Q, { default: 0 });
@@ -788,7 +811,7 @@ export const SplitEngine = defineModule(
           pfInsp.next(pfInsp.inc());
           st.goto('load');
         }).elseIf(rd.free, () => {
-          rd.issue(POOL, d.addr, slotOff(pfInsp).add(16), tableAhead.shl(4));
+          rd.issue(POOL, d.addr, slotOff(pfInsp).add(16), tableAhead.zext(p.lenBits).shl(4));
           pfTbl.next(pfTbl.or(bit1));
           pfSeq.nextAt(at, pool.seq);
           readyClr.set(bit1);
@@ -950,7 +973,7 @@ export const SplitEngine = defineModule(
                 m.if(winAhead.and(pfTbl.bit(winSlot)), () => {
                   winOff.next(slotOff(winSlot).add(16));
                   winStart.next(0);
-                  winCount.next(tableAhead.trunc(17));
+                  winCount.next(tableAhead.zext(17));
                 }).else(() => winValid.next(0));
               else winValid.next(0);
               st.goto('desc_need');
