@@ -42,8 +42,16 @@ export function blkTopParams(
   blk: BlkDeviceOptions = defaultBlk(),
   storage: BlkStorage = 'onchip',
   rings: RingEngines = HARNESS_RINGS,
+  packedKicks = false,
 ) {
-  return { W, blk, layout: DEFAULT_LAYOUT, rings, ...(storage === 'external' ? { storage } : {}) };
+  return {
+    W,
+    blk,
+    layout: DEFAULT_LAYOUT,
+    rings,
+    ...(storage === 'external' ? { storage } : {}),
+    ...(packedKicks ? { packedKickSuppression: true } : {}),
+  };
 }
 
 const portsCache = new Map<string, string>();
@@ -53,10 +61,12 @@ export function blkTopPorts(
   blk: BlkDeviceOptions = defaultBlk(),
   storage: BlkStorage = 'onchip',
   rings: RingEngines = HARNESS_RINGS,
+  packedKicks = false,
 ): string {
-  const key = JSON.stringify([W, blk, storage, rings]);
+  const key = JSON.stringify([W, blk, storage, rings, packedKicks]);
   let p = portsCache.get(key);
-  if (!p) portsCache.set(key, (p = designPorts(VirtioBlkTop.elaborate(blkTopParams(W, blk, storage, rings)))));
+  if (!p)
+    portsCache.set(key, (p = designPorts(VirtioBlkTop.elaborate(blkTopParams(W, blk, storage, rings, packedKicks)))));
   return p;
 }
 
@@ -84,8 +94,9 @@ export function buildBlkTop(
   blk: BlkDeviceOptions = defaultBlk(),
   storage: BlkStorage = 'onchip',
   rings: RingEngines = HARNESS_RINGS,
+  packedKicks = false,
 ): void {
-  Sim.load({ ports: blkTopPorts(W, blk, storage, rings), resetCycles: 0, quiet: true }).close();
+  Sim.load({ ports: blkTopPorts(W, blk, storage, rings, packedKicks), resetCycles: 0, quiet: true }).close();
 }
 
 /** Completion type (Cpl, CplD, CplLk, CplDLk): DW0's Type field 0b0101x. */
@@ -210,6 +221,8 @@ export interface BlkRigOptions {
   storage?: BlkStorage;
   /** The ring engines built (default HARNESS_RINGS: both). */
   rings?: RingEngines;
+  /** The packed engine's kick suppression built in (VirtioBlkTopParams.packedKickSuppression; default false). */
+  packedKicks?: boolean;
   /** External storage: the AXI4 memory's settings. */
   axi?: AxiMemoryOptions;
   /** Probability of tx_ready low on a cycle; of an idle cycle before an rx beat. */
@@ -241,9 +254,10 @@ export class BlkRig {
     if (opts.axi && this.storage !== 'external')
       throw new Error('blk function: AXI4 memory settings need storage: external');
     this.rings = opts.rings ?? HARNESS_RINGS;
-    this.cfg = virtioBlkConfig(blkTopParams(opts.W, blk, this.storage, this.rings));
+    const kicks = opts.packedKicks ?? false;
+    this.cfg = virtioBlkConfig(blkTopParams(opts.W, blk, this.storage, this.rings, kicks));
     this.sim = Sim.load({
-      ports: blkTopPorts(opts.W, blk, this.storage, this.rings),
+      ports: blkTopPorts(opts.W, blk, this.storage, this.rings, kicks),
       quiet: true,
       seed: opts.seed,
       txBackpressure: opts.txBackpressure ?? 0,

@@ -80,6 +80,8 @@ export interface BlkSystemOptions {
   storage?: BlkStorage;
   /** The ring engines of the build (default the rig's HARNESS_RINGS, both); `ring` must be one of them. */
   rings?: RingEngines;
+  /** The packed engine's kick suppression built in (VirtioBlkTopParams.packedKickSuppression; default false). */
+  packedKicks?: boolean;
   /**
    * External storage: the AXI4 memory's settings (latency, backpressure, error injection). An injected error range
    * (errorFrom..errorTo) is modelled exactly: requests whose disk bytes it covers must fail. Keep requests that do
