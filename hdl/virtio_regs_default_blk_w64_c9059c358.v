@@ -85,260 +85,260 @@ module virtio_regs_default_blk_w64_c9059c358 (
   reg [63:0] driver_features;  // gen/virtio/regs.ts:215
   reg config_msix_vector_none;  // gen/virtio/regs.ts:220
   reg [1:0] config_msix_vector_idx;  // gen/virtio/regs.ts:221
-  reg [7:0] device_status;  // gen/virtio/regs.ts:234
-  reg [7:0] prev_status;  // gen/virtio/regs.ts:235
-  reg reset_busy;  // gen/virtio/regs.ts:236
-  reg reset_wait_dp;  // gen/virtio/regs.ts:237
-  reg [15:0] queue_select;  // gen/virtio/regs.ts:238
-  reg features_acceptable;  // gen/virtio/regs.ts:239
-  reg [1:0] isr;  // gen/virtio/regs.ts:240
-  reg [7:0] config_generation;  // gen/virtio/regs.ts:241
-  reg config_dirty;  // gen/virtio/regs.ts:242
-  reg dfs_sel0;  // gen/virtio/regs.ts:244
-  reg dfs_sel1;  // gen/virtio/regs.ts:245
-  reg gfs_sel0;  // gen/virtio/regs.ts:246
-  reg gfs_sel1;  // gen/virtio/regs.ts:247
-  reg qsel_0;  // gen/virtio/regs.ts:248
-  reg qsel_1;  // gen/virtio/regs.ts:248
-  reg [15:0] q0_size;  // gen/virtio/regs.ts:306
-  reg q0_size_lo_zero;  // gen/virtio/regs.ts:281
-  reg q0_size_lo_single;  // gen/virtio/regs.ts:281
-  reg q0_size_lo_le;  // gen/virtio/regs.ts:281
-  reg q0_size_hi_zero;  // gen/virtio/regs.ts:281
-  reg q0_size_hi_single;  // gen/virtio/regs.ts:281
-  reg q0_size_hi_lt;  // gen/virtio/regs.ts:281
-  reg q0_size_hi_eq;  // gen/virtio/regs.ts:281
+  reg [15:0] config_msix_vector_value;  // gen/virtio/regs.ts:225
+  reg [7:0] device_status;  // gen/virtio/regs.ts:243
+  reg [7:0] prev_status;  // gen/virtio/regs.ts:244
+  reg reset_busy;  // gen/virtio/regs.ts:245
+  reg reset_wait_dp;  // gen/virtio/regs.ts:246
+  reg [15:0] queue_select;  // gen/virtio/regs.ts:247
+  reg features_acceptable;  // gen/virtio/regs.ts:248
+  reg [1:0] isr;  // gen/virtio/regs.ts:249
+  reg [7:0] config_generation;  // gen/virtio/regs.ts:250
+  reg config_dirty;  // gen/virtio/regs.ts:251
+  reg dfs_sel0;  // gen/virtio/regs.ts:253
+  reg dfs_sel1;  // gen/virtio/regs.ts:254
+  reg gfs_sel0;  // gen/virtio/regs.ts:255
+  reg gfs_sel1;  // gen/virtio/regs.ts:256
+  reg qsel_0;  // gen/virtio/regs.ts:257
+  reg qsel_1;  // gen/virtio/regs.ts:257
+  reg [15:0] q0_size;  // gen/virtio/regs.ts:315
+  reg q0_size_lo_zero;  // gen/virtio/regs.ts:290
+  reg q0_size_lo_single;  // gen/virtio/regs.ts:290
+  reg q0_size_lo_le;  // gen/virtio/regs.ts:290
+  reg q0_size_hi_zero;  // gen/virtio/regs.ts:290
+  reg q0_size_hi_single;  // gen/virtio/regs.ts:290
+  reg q0_size_hi_lt;  // gen/virtio/regs.ts:290
+  reg q0_size_hi_eq;  // gen/virtio/regs.ts:290
   reg q0_vector_none;  // gen/virtio/regs.ts:220
   reg [1:0] q0_vector_idx;  // gen/virtio/regs.ts:221
-  reg q0_enabled;  // gen/virtio/regs.ts:309
-  reg [7:0] q0_desc_b0;  // gen/virtio/regs.ts:292
-  reg [7:0] q0_desc_b1;  // gen/virtio/regs.ts:292
-  reg [7:0] q0_desc_b2;  // gen/virtio/regs.ts:292
-  reg [7:0] q0_desc_b3;  // gen/virtio/regs.ts:292
-  reg [7:0] q0_desc_b4;  // gen/virtio/regs.ts:292
-  reg [7:0] q0_desc_b5;  // gen/virtio/regs.ts:292
-  reg [7:0] q0_desc_b6;  // gen/virtio/regs.ts:292
-  reg [7:0] q0_desc_b7;  // gen/virtio/regs.ts:292
-  reg [7:0] q0_driver_b0;  // gen/virtio/regs.ts:292
-  reg [7:0] q0_driver_b1;  // gen/virtio/regs.ts:292
-  reg [7:0] q0_driver_b2;  // gen/virtio/regs.ts:292
-  reg [7:0] q0_driver_b3;  // gen/virtio/regs.ts:292
-  reg [7:0] q0_driver_b4;  // gen/virtio/regs.ts:292
-  reg [7:0] q0_driver_b5;  // gen/virtio/regs.ts:292
-  reg [7:0] q0_driver_b6;  // gen/virtio/regs.ts:292
-  reg [7:0] q0_driver_b7;  // gen/virtio/regs.ts:292
-  reg [7:0] q0_device_b0;  // gen/virtio/regs.ts:292
-  reg [7:0] q0_device_b1;  // gen/virtio/regs.ts:292
-  reg [7:0] q0_device_b2;  // gen/virtio/regs.ts:292
-  reg [7:0] q0_device_b3;  // gen/virtio/regs.ts:292
-  reg [7:0] q0_device_b4;  // gen/virtio/regs.ts:292
-  reg [7:0] q0_device_b5;  // gen/virtio/regs.ts:292
-  reg [7:0] q0_device_b6;  // gen/virtio/regs.ts:292
-  reg [7:0] q0_device_b7;  // gen/virtio/regs.ts:292
-  reg q0_reset_pending;  // gen/virtio/regs.ts:313
-  reg [15:0] q1_size;  // gen/virtio/regs.ts:306
-  reg q1_size_lo_zero;  // gen/virtio/regs.ts:281
-  reg q1_size_lo_single;  // gen/virtio/regs.ts:281
-  reg q1_size_lo_le;  // gen/virtio/regs.ts:281
-  reg q1_size_hi_zero;  // gen/virtio/regs.ts:281
-  reg q1_size_hi_single;  // gen/virtio/regs.ts:281
-  reg q1_size_hi_lt;  // gen/virtio/regs.ts:281
-  reg q1_size_hi_eq;  // gen/virtio/regs.ts:281
+  reg [15:0] q0_vector_value;  // gen/virtio/regs.ts:225
+  reg q0_enabled;  // gen/virtio/regs.ts:318
+  reg [7:0] q0_desc_b0;  // gen/virtio/regs.ts:301
+  reg [7:0] q0_desc_b1;  // gen/virtio/regs.ts:301
+  reg [7:0] q0_desc_b2;  // gen/virtio/regs.ts:301
+  reg [7:0] q0_desc_b3;  // gen/virtio/regs.ts:301
+  reg [7:0] q0_desc_b4;  // gen/virtio/regs.ts:301
+  reg [7:0] q0_desc_b5;  // gen/virtio/regs.ts:301
+  reg [7:0] q0_desc_b6;  // gen/virtio/regs.ts:301
+  reg [7:0] q0_desc_b7;  // gen/virtio/regs.ts:301
+  reg [7:0] q0_driver_b0;  // gen/virtio/regs.ts:301
+  reg [7:0] q0_driver_b1;  // gen/virtio/regs.ts:301
+  reg [7:0] q0_driver_b2;  // gen/virtio/regs.ts:301
+  reg [7:0] q0_driver_b3;  // gen/virtio/regs.ts:301
+  reg [7:0] q0_driver_b4;  // gen/virtio/regs.ts:301
+  reg [7:0] q0_driver_b5;  // gen/virtio/regs.ts:301
+  reg [7:0] q0_driver_b6;  // gen/virtio/regs.ts:301
+  reg [7:0] q0_driver_b7;  // gen/virtio/regs.ts:301
+  reg [7:0] q0_device_b0;  // gen/virtio/regs.ts:301
+  reg [7:0] q0_device_b1;  // gen/virtio/regs.ts:301
+  reg [7:0] q0_device_b2;  // gen/virtio/regs.ts:301
+  reg [7:0] q0_device_b3;  // gen/virtio/regs.ts:301
+  reg [7:0] q0_device_b4;  // gen/virtio/regs.ts:301
+  reg [7:0] q0_device_b5;  // gen/virtio/regs.ts:301
+  reg [7:0] q0_device_b6;  // gen/virtio/regs.ts:301
+  reg [7:0] q0_device_b7;  // gen/virtio/regs.ts:301
+  reg q0_reset_pending;  // gen/virtio/regs.ts:322
+  reg [15:0] q1_size;  // gen/virtio/regs.ts:315
+  reg q1_size_lo_zero;  // gen/virtio/regs.ts:290
+  reg q1_size_lo_single;  // gen/virtio/regs.ts:290
+  reg q1_size_lo_le;  // gen/virtio/regs.ts:290
+  reg q1_size_hi_zero;  // gen/virtio/regs.ts:290
+  reg q1_size_hi_single;  // gen/virtio/regs.ts:290
+  reg q1_size_hi_lt;  // gen/virtio/regs.ts:290
+  reg q1_size_hi_eq;  // gen/virtio/regs.ts:290
   reg q1_vector_none;  // gen/virtio/regs.ts:220
   reg [1:0] q1_vector_idx;  // gen/virtio/regs.ts:221
-  reg q1_enabled;  // gen/virtio/regs.ts:309
-  reg [7:0] q1_desc_b0;  // gen/virtio/regs.ts:292
-  reg [7:0] q1_desc_b1;  // gen/virtio/regs.ts:292
-  reg [7:0] q1_desc_b2;  // gen/virtio/regs.ts:292
-  reg [7:0] q1_desc_b3;  // gen/virtio/regs.ts:292
-  reg [7:0] q1_desc_b4;  // gen/virtio/regs.ts:292
-  reg [7:0] q1_desc_b5;  // gen/virtio/regs.ts:292
-  reg [7:0] q1_desc_b6;  // gen/virtio/regs.ts:292
-  reg [7:0] q1_desc_b7;  // gen/virtio/regs.ts:292
-  reg [7:0] q1_driver_b0;  // gen/virtio/regs.ts:292
-  reg [7:0] q1_driver_b1;  // gen/virtio/regs.ts:292
-  reg [7:0] q1_driver_b2;  // gen/virtio/regs.ts:292
-  reg [7:0] q1_driver_b3;  // gen/virtio/regs.ts:292
-  reg [7:0] q1_driver_b4;  // gen/virtio/regs.ts:292
-  reg [7:0] q1_driver_b5;  // gen/virtio/regs.ts:292
-  reg [7:0] q1_driver_b6;  // gen/virtio/regs.ts:292
-  reg [7:0] q1_driver_b7;  // gen/virtio/regs.ts:292
-  reg [7:0] q1_device_b0;  // gen/virtio/regs.ts:292
-  reg [7:0] q1_device_b1;  // gen/virtio/regs.ts:292
-  reg [7:0] q1_device_b2;  // gen/virtio/regs.ts:292
-  reg [7:0] q1_device_b3;  // gen/virtio/regs.ts:292
-  reg [7:0] q1_device_b4;  // gen/virtio/regs.ts:292
-  reg [7:0] q1_device_b5;  // gen/virtio/regs.ts:292
-  reg [7:0] q1_device_b6;  // gen/virtio/regs.ts:292
-  reg [7:0] q1_device_b7;  // gen/virtio/regs.ts:292
-  reg q1_reset_pending;  // gen/virtio/regs.ts:313
-  reg [63:0] dc_capacity;  // gen/virtio/regs.ts:343
-  reg [31:0] dc_size_max;  // gen/virtio/regs.ts:343
-  reg [31:0] dc_seg_max;  // gen/virtio/regs.ts:343
-  reg [31:0] dc_blk_size;  // gen/virtio/regs.ts:343
-  reg [15:0] dc_num_queues;  // gen/virtio/regs.ts:343
-  reg [31:0] dc_max_discard_sectors;  // gen/virtio/regs.ts:343
-  reg [31:0] dc_max_discard_seg;  // gen/virtio/regs.ts:343
-  reg [31:0] dc_discard_sector_alignment;  // gen/virtio/regs.ts:343
-  reg [31:0] dc_max_write_zeroes_sectors;  // gen/virtio/regs.ts:343
-  reg [31:0] dc_max_write_zeroes_seg;  // gen/virtio/regs.ts:343
-  reg [7:0] dc_write_zeroes_may_unmap;  // gen/virtio/regs.ts:343
-  reg hit_msix;  // gen/virtio/regs.ts:388
-  reg d_valid;  // gen/virtio/regs.ts:389
-  reg d_write;  // gen/virtio/regs.ts:390
-  reg [3:0] d_be;  // gen/virtio/regs.ts:391
-  reg [31:0] d_wdata;  // gen/virtio/regs.ts:392
-  reg [11:0] d_dw;  // gen/virtio/regs.ts:393
-  reg [31:0] d_msix_rdata;  // gen/virtio/regs.ts:394
-  wire [11:0] msix_table_reg_addr;  // gen/virtio/regs.ts:407
-  wire msix_table_reg_wr;  // gen/virtio/regs.ts:407
-  wire [31:0] msix_table_reg_wdata;  // gen/virtio/regs.ts:407
-  wire [3:0] msix_table_reg_wbe;  // gen/virtio/regs.ts:407
-  wire [31:0] msix_table_reg_rdata;  // gen/virtio/regs.ts:407
-  wire msix_table_msix_enable;  // gen/virtio/regs.ts:407
-  wire msix_table_function_mask;  // gen/virtio/regs.ts:407
-  wire msix_table_bus_master;  // gen/virtio/regs.ts:407
-  wire [15:0] msix_table_requester_id;  // gen/virtio/regs.ts:407
-  wire [2:0] msix_table_irq;  // gen/virtio/regs.ts:407
-  wire msix_table_msg_valid;  // gen/virtio/regs.ts:407
-  wire msix_table_msg_ready;  // gen/virtio/regs.ts:407
-  wire [127:0] msix_table_msg_hdr;  // gen/virtio/regs.ts:407
-  wire [63:0] msix_table_msg_data;  // gen/virtio/regs.ts:407
-  wire [1:0] msix_table_msg_keep;  // gen/virtio/regs.ts:407
-  wire msix_table_msg_sop;  // gen/virtio/regs.ts:407
-  wire msix_table_msg_eop;  // gen/virtio/regs.ts:407
+  reg [15:0] q1_vector_value;  // gen/virtio/regs.ts:225
+  reg q1_enabled;  // gen/virtio/regs.ts:318
+  reg [7:0] q1_desc_b0;  // gen/virtio/regs.ts:301
+  reg [7:0] q1_desc_b1;  // gen/virtio/regs.ts:301
+  reg [7:0] q1_desc_b2;  // gen/virtio/regs.ts:301
+  reg [7:0] q1_desc_b3;  // gen/virtio/regs.ts:301
+  reg [7:0] q1_desc_b4;  // gen/virtio/regs.ts:301
+  reg [7:0] q1_desc_b5;  // gen/virtio/regs.ts:301
+  reg [7:0] q1_desc_b6;  // gen/virtio/regs.ts:301
+  reg [7:0] q1_desc_b7;  // gen/virtio/regs.ts:301
+  reg [7:0] q1_driver_b0;  // gen/virtio/regs.ts:301
+  reg [7:0] q1_driver_b1;  // gen/virtio/regs.ts:301
+  reg [7:0] q1_driver_b2;  // gen/virtio/regs.ts:301
+  reg [7:0] q1_driver_b3;  // gen/virtio/regs.ts:301
+  reg [7:0] q1_driver_b4;  // gen/virtio/regs.ts:301
+  reg [7:0] q1_driver_b5;  // gen/virtio/regs.ts:301
+  reg [7:0] q1_driver_b6;  // gen/virtio/regs.ts:301
+  reg [7:0] q1_driver_b7;  // gen/virtio/regs.ts:301
+  reg [7:0] q1_device_b0;  // gen/virtio/regs.ts:301
+  reg [7:0] q1_device_b1;  // gen/virtio/regs.ts:301
+  reg [7:0] q1_device_b2;  // gen/virtio/regs.ts:301
+  reg [7:0] q1_device_b3;  // gen/virtio/regs.ts:301
+  reg [7:0] q1_device_b4;  // gen/virtio/regs.ts:301
+  reg [7:0] q1_device_b5;  // gen/virtio/regs.ts:301
+  reg [7:0] q1_device_b6;  // gen/virtio/regs.ts:301
+  reg [7:0] q1_device_b7;  // gen/virtio/regs.ts:301
+  reg q1_reset_pending;  // gen/virtio/regs.ts:322
+  reg [63:0] dc_capacity;  // gen/virtio/regs.ts:352
+  reg [31:0] dc_size_max;  // gen/virtio/regs.ts:352
+  reg [31:0] dc_seg_max;  // gen/virtio/regs.ts:352
+  reg [31:0] dc_blk_size;  // gen/virtio/regs.ts:352
+  reg [15:0] dc_num_queues;  // gen/virtio/regs.ts:352
+  reg [31:0] dc_max_discard_sectors;  // gen/virtio/regs.ts:352
+  reg [31:0] dc_max_discard_seg;  // gen/virtio/regs.ts:352
+  reg [31:0] dc_discard_sector_alignment;  // gen/virtio/regs.ts:352
+  reg [31:0] dc_max_write_zeroes_sectors;  // gen/virtio/regs.ts:352
+  reg [31:0] dc_max_write_zeroes_seg;  // gen/virtio/regs.ts:352
+  reg [7:0] dc_write_zeroes_may_unmap;  // gen/virtio/regs.ts:352
+  reg hit_msix;  // gen/virtio/regs.ts:397
+  reg d_valid;  // gen/virtio/regs.ts:398
+  reg d_write;  // gen/virtio/regs.ts:399
+  reg [3:0] d_be;  // gen/virtio/regs.ts:400
+  reg [31:0] d_wdata;  // gen/virtio/regs.ts:401
+  reg [11:0] d_dw;  // gen/virtio/regs.ts:402
+  reg [31:0] d_msix_rdata;  // gen/virtio/regs.ts:403
+  wire [11:0] msix_table_reg_addr;  // gen/virtio/regs.ts:416
+  wire msix_table_reg_wr;  // gen/virtio/regs.ts:416
+  wire [31:0] msix_table_reg_wdata;  // gen/virtio/regs.ts:416
+  wire [3:0] msix_table_reg_wbe;  // gen/virtio/regs.ts:416
+  wire [31:0] msix_table_reg_rdata;  // gen/virtio/regs.ts:416
+  wire msix_table_msix_enable;  // gen/virtio/regs.ts:416
+  wire msix_table_function_mask;  // gen/virtio/regs.ts:416
+  wire msix_table_bus_master;  // gen/virtio/regs.ts:416
+  wire [15:0] msix_table_requester_id;  // gen/virtio/regs.ts:416
+  wire [2:0] msix_table_irq;  // gen/virtio/regs.ts:416
+  wire msix_table_msg_valid;  // gen/virtio/regs.ts:416
+  wire msix_table_msg_ready;  // gen/virtio/regs.ts:416
+  wire [127:0] msix_table_msg_hdr;  // gen/virtio/regs.ts:416
+  wire [63:0] msix_table_msg_data;  // gen/virtio/regs.ts:416
+  wire [1:0] msix_table_msg_keep;  // gen/virtio/regs.ts:416
+  wire msix_table_msg_sop;  // gen/virtio/regs.ts:416
+  wire msix_table_msg_eop;  // gen/virtio/regs.ts:416
   /* verilator lint_off UNUSEDSIGNAL */  // unused
-  wire [2:0] msix_table_pending;  // gen/virtio/regs.ts:407
+  wire [2:0] msix_table_pending;  // gen/virtio/regs.ts:416
   /* verilator lint_on UNUSEDSIGNAL */
-  wire msix_table_clear_pending;  // gen/virtio/regs.ts:407
-  wire msix_table_reset_table;  // gen/virtio/regs.ts:407
-  reg [7:0] status_next;  // gen/virtio/regs.ts:442
-  reg reset_start;  // gen/virtio/regs.ts:444
-  reg reset_cause_flr;  // gen/virtio/regs.ts:445
-  reg isr_clear;  // gen/virtio/regs.ts:446
-  reg config_read;  // gen/virtio/regs.ts:447
-  reg queue_reset_start_0;  // gen/virtio/regs.ts:448
-  reg queue_reset_start_1;  // gen/virtio/regs.ts:448
-  reg notify_hit_0;  // gen/virtio/regs.ts:449
-  reg notify_hit_1;  // gen/virtio/regs.ts:449
-  reg status_reset;  // gen/virtio/regs.ts:458
-  reg hit_common_0;  // gen/virtio/regs.ts:382
-  reg hit_common_8;  // gen/virtio/regs.ts:382
-  reg hit_common_c;  // gen/virtio/regs.ts:382
-  reg hit_common_10;  // gen/virtio/regs.ts:382
-  reg status_write_zero;  // gen/virtio/regs.ts:533
-  reg hit_common_14;  // gen/virtio/regs.ts:382
-  reg size_written_lo_zero;  // gen/virtio/regs.ts:565
-  reg size_written_lo_single;  // gen/virtio/regs.ts:565
-  reg size_written_lo_le;  // gen/virtio/regs.ts:565
-  reg size_written_hi_zero;  // gen/virtio/regs.ts:565
-  reg size_written_hi_single;  // gen/virtio/regs.ts:565
-  reg size_written_hi_lt;  // gen/virtio/regs.ts:565
-  reg size_written_hi_eq;  // gen/virtio/regs.ts:565
-  reg hit_common_18;  // gen/virtio/regs.ts:382
-  reg hit_common_1c;  // gen/virtio/regs.ts:382
-  reg hit_common_20;  // gen/virtio/regs.ts:382
-  reg hit_common_24;  // gen/virtio/regs.ts:382
-  reg hit_common_28;  // gen/virtio/regs.ts:382
-  reg hit_common_2c;  // gen/virtio/regs.ts:382
-  reg hit_common_30;  // gen/virtio/regs.ts:382
-  reg hit_common_34;  // gen/virtio/regs.ts:382
-  reg hit_common_38;  // gen/virtio/regs.ts:382
-  reg hit_isr_0;  // gen/virtio/regs.ts:382
-  reg hit_device_0;  // gen/virtio/regs.ts:382
-  reg hit_device_4;  // gen/virtio/regs.ts:382
-  reg hit_device_8;  // gen/virtio/regs.ts:382
-  reg hit_device_c;  // gen/virtio/regs.ts:382
-  reg hit_device_10;  // gen/virtio/regs.ts:382
-  reg hit_device_14;  // gen/virtio/regs.ts:382
-  reg hit_device_18;  // gen/virtio/regs.ts:382
-  reg hit_device_1c;  // gen/virtio/regs.ts:382
-  reg hit_device_20;  // gen/virtio/regs.ts:382
-  reg hit_device_24;  // gen/virtio/regs.ts:382
-  reg hit_device_28;  // gen/virtio/regs.ts:382
-  reg hit_device_2c;  // gen/virtio/regs.ts:382
-  reg hit_device_30;  // gen/virtio/regs.ts:382
-  reg hit_device_34;  // gen/virtio/regs.ts:382
-  reg hit_device_38;  // gen/virtio/regs.ts:382
-  reg hit_device_3c;  // gen/virtio/regs.ts:382
-  reg hit_device_40;  // gen/virtio/regs.ts:382
-  reg hit_device_44;  // gen/virtio/regs.ts:382
-  reg hit_device_48;  // gen/virtio/regs.ts:382
-  reg hit_device_4c;  // gen/virtio/regs.ts:382
-  reg hit_device_50;  // gen/virtio/regs.ts:382
-  reg hit_device_54;  // gen/virtio/regs.ts:382
-  reg hit_device_58;  // gen/virtio/regs.ts:382
-  reg hit_device_5c;  // gen/virtio/regs.ts:382
-  reg hit_notify_0;  // gen/virtio/regs.ts:382
-  reg [31:0] q0_notify_data;  // gen/virtio/regs.ts:708
-  reg hit_notify_4;  // gen/virtio/regs.ts:382
-  reg [31:0] q1_notify_data;  // gen/virtio/regs.ts:708
-  reg hit_block_0_0;  // gen/virtio/regs.ts:745
-  reg hit_block_0_100;  // gen/virtio/regs.ts:745
-  reg rd_valid_q;  // gen/virtio/regs.ts:749
-  reg [31:0] rd_data_q;  // gen/virtio/regs.ts:750
-  reg cfg_wr_valid;  // gen/virtio/regs.ts:762
-  reg [4:0] cfg_wr_field;  // gen/virtio/regs.ts:763
-  reg [63:0] cfg_wr_value;  // gen/virtio/regs.ts:764
-  reg dc_capacity_changed;  // gen/virtio/regs.ts:776
-  reg dc_size_max_changed;  // gen/virtio/regs.ts:776
-  reg dc_seg_max_changed;  // gen/virtio/regs.ts:776
-  reg dc_blk_size_changed;  // gen/virtio/regs.ts:776
-  reg dc_num_queues_changed;  // gen/virtio/regs.ts:776
-  reg dc_max_discard_sectors_changed;  // gen/virtio/regs.ts:776
-  reg dc_max_discard_seg_changed;  // gen/virtio/regs.ts:776
-  reg dc_discard_sector_alignment_changed;  // gen/virtio/regs.ts:776
-  reg dc_max_write_zeroes_sectors_changed;  // gen/virtio/regs.ts:776
-  reg dc_max_write_zeroes_seg_changed;  // gen/virtio/regs.ts:776
-  reg dc_write_zeroes_may_unmap_changed;  // gen/virtio/regs.ts:776
-  reg config_changed;  // gen/virtio/regs.ts:782
-  reg [1:0] irq_queue_q;  // gen/virtio/regs.ts:792
-  reg fatal_q;  // gen/virtio/regs.ts:794
-  reg [2:0] msix_irq;  // gen/virtio/regs.ts:809
-  reg reset_req_q;  // gen/virtio/regs.ts:843
-  reg reset_flr_q;  // gen/virtio/regs.ts:843
-  reg q0_reset_req_q;  // gen/virtio/regs.ts:843
-  reg q0_notify_q;  // gen/virtio/regs.ts:843
-  reg q1_reset_req_q;  // gen/virtio/regs.ts:843
-  reg q1_notify_q;  // gen/virtio/regs.ts:843
+  wire msix_table_clear_pending;  // gen/virtio/regs.ts:416
+  wire msix_table_reset_table;  // gen/virtio/regs.ts:416
+  reg [7:0] status_next;  // gen/virtio/regs.ts:451
+  reg reset_start;  // gen/virtio/regs.ts:453
+  reg reset_cause_flr;  // gen/virtio/regs.ts:454
+  reg isr_clear;  // gen/virtio/regs.ts:455
+  reg config_read;  // gen/virtio/regs.ts:456
+  reg queue_reset_start_0;  // gen/virtio/regs.ts:457
+  reg queue_reset_start_1;  // gen/virtio/regs.ts:457
+  reg notify_hit_0;  // gen/virtio/regs.ts:458
+  reg notify_hit_1;  // gen/virtio/regs.ts:458
+  reg status_reset;  // gen/virtio/regs.ts:467
+  reg hit_common_0;  // gen/virtio/regs.ts:391
+  reg hit_common_8;  // gen/virtio/regs.ts:391
+  reg hit_common_c;  // gen/virtio/regs.ts:391
+  reg hit_common_10;  // gen/virtio/regs.ts:391
+  reg status_write_zero;  // gen/virtio/regs.ts:542
+  reg hit_common_14;  // gen/virtio/regs.ts:391
+  reg size_written_lo_zero;  // gen/virtio/regs.ts:574
+  reg size_written_lo_single;  // gen/virtio/regs.ts:574
+  reg size_written_lo_le;  // gen/virtio/regs.ts:574
+  reg size_written_hi_zero;  // gen/virtio/regs.ts:574
+  reg size_written_hi_single;  // gen/virtio/regs.ts:574
+  reg size_written_hi_lt;  // gen/virtio/regs.ts:574
+  reg size_written_hi_eq;  // gen/virtio/regs.ts:574
+  reg hit_common_18;  // gen/virtio/regs.ts:391
+  reg hit_common_1c;  // gen/virtio/regs.ts:391
+  reg hit_common_20;  // gen/virtio/regs.ts:391
+  reg hit_common_24;  // gen/virtio/regs.ts:391
+  reg hit_common_28;  // gen/virtio/regs.ts:391
+  reg hit_common_2c;  // gen/virtio/regs.ts:391
+  reg hit_common_30;  // gen/virtio/regs.ts:391
+  reg hit_common_34;  // gen/virtio/regs.ts:391
+  reg hit_common_38;  // gen/virtio/regs.ts:391
+  reg hit_isr_0;  // gen/virtio/regs.ts:391
+  reg hit_device_0;  // gen/virtio/regs.ts:391
+  reg hit_device_4;  // gen/virtio/regs.ts:391
+  reg hit_device_8;  // gen/virtio/regs.ts:391
+  reg hit_device_c;  // gen/virtio/regs.ts:391
+  reg hit_device_10;  // gen/virtio/regs.ts:391
+  reg hit_device_14;  // gen/virtio/regs.ts:391
+  reg hit_device_18;  // gen/virtio/regs.ts:391
+  reg hit_device_1c;  // gen/virtio/regs.ts:391
+  reg hit_device_20;  // gen/virtio/regs.ts:391
+  reg hit_device_24;  // gen/virtio/regs.ts:391
+  reg hit_device_28;  // gen/virtio/regs.ts:391
+  reg hit_device_2c;  // gen/virtio/regs.ts:391
+  reg hit_device_30;  // gen/virtio/regs.ts:391
+  reg hit_device_34;  // gen/virtio/regs.ts:391
+  reg hit_device_38;  // gen/virtio/regs.ts:391
+  reg hit_device_3c;  // gen/virtio/regs.ts:391
+  reg hit_device_40;  // gen/virtio/regs.ts:391
+  reg hit_device_44;  // gen/virtio/regs.ts:391
+  reg hit_device_48;  // gen/virtio/regs.ts:391
+  reg hit_device_4c;  // gen/virtio/regs.ts:391
+  reg hit_device_50;  // gen/virtio/regs.ts:391
+  reg hit_device_54;  // gen/virtio/regs.ts:391
+  reg hit_device_58;  // gen/virtio/regs.ts:391
+  reg hit_device_5c;  // gen/virtio/regs.ts:391
+  reg hit_notify_0;  // gen/virtio/regs.ts:391
+  reg [31:0] q0_notify_data;  // gen/virtio/regs.ts:717
+  reg hit_notify_4;  // gen/virtio/regs.ts:391
+  reg [31:0] q1_notify_data;  // gen/virtio/regs.ts:717
+  reg hit_block_0_0;  // gen/virtio/regs.ts:754
+  reg hit_block_0_100;  // gen/virtio/regs.ts:754
+  reg rd_valid_q;  // gen/virtio/regs.ts:758
+  reg [31:0] rd_data_q;  // gen/virtio/regs.ts:759
+  reg cfg_wr_valid;  // gen/virtio/regs.ts:771
+  reg [4:0] cfg_wr_field;  // gen/virtio/regs.ts:772
+  reg [63:0] cfg_wr_value;  // gen/virtio/regs.ts:773
+  reg dc_capacity_changed;  // gen/virtio/regs.ts:785
+  reg dc_size_max_changed;  // gen/virtio/regs.ts:785
+  reg dc_seg_max_changed;  // gen/virtio/regs.ts:785
+  reg dc_blk_size_changed;  // gen/virtio/regs.ts:785
+  reg dc_num_queues_changed;  // gen/virtio/regs.ts:785
+  reg dc_max_discard_sectors_changed;  // gen/virtio/regs.ts:785
+  reg dc_max_discard_seg_changed;  // gen/virtio/regs.ts:785
+  reg dc_discard_sector_alignment_changed;  // gen/virtio/regs.ts:785
+  reg dc_max_write_zeroes_sectors_changed;  // gen/virtio/regs.ts:785
+  reg dc_max_write_zeroes_seg_changed;  // gen/virtio/regs.ts:785
+  reg dc_write_zeroes_may_unmap_changed;  // gen/virtio/regs.ts:785
+  reg config_changed;  // gen/virtio/regs.ts:791
+  reg [1:0] irq_queue_q;  // gen/virtio/regs.ts:801
+  reg fatal_q;  // gen/virtio/regs.ts:803
+  reg [2:0] msix_irq;  // gen/virtio/regs.ts:818
+  reg reset_req_q;  // gen/virtio/regs.ts:852
+  reg reset_flr_q;  // gen/virtio/regs.ts:852
+  reg q0_reset_req_q;  // gen/virtio/regs.ts:852
+  reg q0_notify_q;  // gen/virtio/regs.ts:852
+  reg q1_reset_req_q;  // gen/virtio/regs.ts:852
+  reg q1_notify_q;  // gen/virtio/regs.ts:852
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [7:0] _or_0;  // gen/virtio/regs.ts:542
-  /* verilator lint_on UNUSEDSIGNAL */
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _or_2;  // gen/virtio/regs.ts:435
-  /* verilator lint_on UNUSEDSIGNAL */
-  wire [15:0] _cat_1;  // gen/virtio/regs.ts:431
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _mux_3;  // gen/virtio/regs.ts:223
+  wire [7:0] _or_0;  // gen/virtio/regs.ts:551
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [7:0] _mux_4;  // gen/virtio/regs.ts:430
+  wire [15:0] _or_2;  // gen/virtio/regs.ts:444
+  /* verilator lint_on UNUSEDSIGNAL */
+  wire [15:0] _cat_1;  // gen/virtio/regs.ts:440
+  wire [15:0] _cat_4;  // gen/virtio/regs.ts:440
+  wire _lt_3;  // gen/virtio/regs.ts:230
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [7:0] _mux_5;  // gen/virtio/regs.ts:439
+  /* verilator lint_on UNUSEDSIGNAL */
+  wire [15:0] _cat_7;  // gen/virtio/regs.ts:440
+  wire _lt_6;  // gen/virtio/regs.ts:230
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [7:0] _mux_8;  // gen/virtio/regs.ts:439
+  /* verilator lint_on UNUSEDSIGNAL */
+  wire [15:0] _cat_10;  // gen/virtio/regs.ts:440
+  wire _lt_9;  // gen/virtio/regs.ts:230
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [7:0] _mux_11;  // gen/virtio/regs.ts:439
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _mux_5;  // gen/virtio/regs.ts:223
+  wire [15:0] _or_13;  // gen/virtio/regs.ts:444
   /* verilator lint_on UNUSEDSIGNAL */
+  wire [15:0] _cat_12;  // gen/virtio/regs.ts:440
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [7:0] _mux_6;  // gen/virtio/regs.ts:430
+  wire [7:0] _mux_14;  // gen/virtio/regs.ts:480
   /* verilator lint_on UNUSEDSIGNAL */
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _mux_7;  // gen/virtio/regs.ts:223
-  /* verilator lint_on UNUSEDSIGNAL */
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [7:0] _mux_8;  // gen/virtio/regs.ts:430
-  /* verilator lint_on UNUSEDSIGNAL */
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _or_10;  // gen/virtio/regs.ts:435
-  /* verilator lint_on UNUSEDSIGNAL */
-  wire [15:0] _cat_9;  // gen/virtio/regs.ts:431
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [7:0] _mux_11;  // gen/virtio/regs.ts:471
-  /* verilator lint_on UNUSEDSIGNAL */
-  wire _and_12;  // gen/virtio/regs.ts:806
-  wire _and_13;  // gen/virtio/regs.ts:806
-  wire _or_14;  // gen/virtio/regs.ts:805
+  wire _and_15;  // gen/virtio/regs.ts:815
+  wire _and_16;  // gen/virtio/regs.ts:815
+  wire _or_17;  // gen/virtio/regs.ts:814
 
   // ---- instances
-  pcie_msix_w64_v3_sr_t2000_p3000_b14 msix_table (  // gen/virtio/regs.ts:407
+  pcie_msix_w64_v3_sr_t2000_p3000_b14 msix_table (  // gen/virtio/regs.ts:416
     .clk           (clk),
     .rst           (rst),
     .reg_addr      (msix_table_reg_addr),
@@ -364,228 +364,231 @@ module virtio_regs_default_blk_w64_c9059c358 (
   );
 
   // ---- combinational logic
-  assign _or_0 = device_status | ((d_be[0] ? d_wdata[7:0] : (reset_busy ? prev_status : device_status)) & 8'd143);  // gen/virtio/regs.ts:542
-  assign _or_2 = (qsel_0 ? ((device_status[3] & driver_features[40]) ? {15'd0, q0_reset_pending} : 16'd0) : 16'd0) | (qsel_1 ? ((device_status[3] & driver_features[40]) ? {15'd0, q1_reset_pending} : 16'd0) : 16'd0);  // gen/virtio/regs.ts:435
-  assign _cat_1 = {(d_be[3] ? d_wdata[31:24] : _or_2[15:8]), (d_be[2] ? d_wdata[23:16] : _or_2[7:0])};  // gen/virtio/regs.ts:431
-  assign _mux_3 = config_msix_vector_none ? 16'd65535 : {14'd0, config_msix_vector_idx};  // gen/virtio/regs.ts:223
-  assign _mux_4 = d_be[0] ? d_wdata[7:0] : _mux_3[7:0];  // gen/virtio/regs.ts:430
-  assign _mux_5 = q0_vector_none ? 16'd65535 : {14'd0, q0_vector_idx};  // gen/virtio/regs.ts:223
-  assign _mux_6 = d_be[2] ? d_wdata[23:16] : _mux_5[7:0];  // gen/virtio/regs.ts:430
-  assign _mux_7 = q1_vector_none ? 16'd65535 : {14'd0, q1_vector_idx};  // gen/virtio/regs.ts:223
-  assign _mux_8 = d_be[2] ? d_wdata[23:16] : _mux_7[7:0];  // gen/virtio/regs.ts:430
-  assign _or_10 = (qsel_0 ? {15'd0, q0_enabled} : 16'd0) | (qsel_1 ? {15'd0, q1_enabled} : 16'd0);  // gen/virtio/regs.ts:435
-  assign _cat_9 = {(d_be[1] ? d_wdata[15:8] : _or_10[15:8]), (d_be[0] ? d_wdata[7:0] : _or_10[7:0])};  // gen/virtio/regs.ts:431
-  assign _mux_11 = reset_busy ? prev_status : device_status;  // gen/virtio/regs.ts:471
-  assign _and_12 = (((irq_queue_q[0] & device_status[2]) & (~reset_busy)) & q0_enabled) & msix_enable;  // gen/virtio/regs.ts:806
-  assign _and_13 = (((irq_queue_q[1] & device_status[2]) & (~reset_busy)) & q1_enabled) & msix_enable;  // gen/virtio/regs.ts:806
-  assign _or_14 = ((((irq_queue_q[0] & device_status[2]) & (~reset_busy)) & q0_enabled) & (~msix_enable)) | ((((irq_queue_q[1] & device_status[2]) & (~reset_busy)) & q1_enabled) & (~msix_enable));  // gen/virtio/regs.ts:805
-  assign rd_valid = rd_valid_q;  // gen/virtio/regs.ts:753
-  assign rd_data = rd_data_q;  // gen/virtio/regs.ts:754
-  assign msg_valid = msix_table_msg_valid;  // gen/virtio/regs.ts:828
-  assign msg_hdr = msix_table_msg_hdr;  // gen/virtio/regs.ts:829
-  assign msg_data = msix_table_msg_data;  // gen/virtio/regs.ts:830
-  assign msg_keep = msix_table_msg_keep;  // gen/virtio/regs.ts:831
-  assign msg_sop = msix_table_msg_sop;  // gen/virtio/regs.ts:832
-  assign msg_eop = msix_table_msg_eop;  // gen/virtio/regs.ts:833
-  assign interrupt_status = (|isr) & (~msix_enable);  // gen/virtio/regs.ts:838
-  assign intx_level = (((|isr) & (~msix_enable)) & (~intx_disable)) & d0;  // gen/virtio/regs.ts:839
-  assign dp_features = device_status[3] ? (driver_features & 64'h11F30007246) : 64'd0;  // gen/virtio/regs.ts:847
-  assign dp_status = device_status;  // gen/virtio/regs.ts:848
-  assign dp_driver_ok = device_status[2];  // gen/virtio/regs.ts:849
-  assign dp_bus_master = bus_master & d0;  // gen/virtio/regs.ts:850
-  assign dp_max_payload = max_payload;  // gen/virtio/regs.ts:851
-  assign dp_max_read_req = max_read_req;  // gen/virtio/regs.ts:852
-  assign dp_ext_tag_en = ext_tag_en;  // gen/virtio/regs.ts:853
-  assign dp_requester_id = requester_id;  // gen/virtio/regs.ts:854
-  assign dp_reset_req = reset_req_q;  // gen/virtio/regs.ts:855
-  assign dp_reset_flr = reset_flr_q;  // gen/virtio/regs.ts:856
-  assign dp_reset_busy = reset_busy;  // gen/virtio/regs.ts:857
-  assign dp_q0_size = q0_size;  // gen/virtio/regs.ts:861
-  assign dp_q0_vector = q0_vector_none ? 16'd65535 : {14'd0, q0_vector_idx};  // gen/virtio/regs.ts:862
-  assign dp_q0_enable = q0_enabled;  // gen/virtio/regs.ts:863
-  assign dp_q0_desc = {q0_desc_b7, q0_desc_b6, q0_desc_b5, q0_desc_b4, q0_desc_b3, q0_desc_b2, q0_desc_b1, q0_desc_b0};  // gen/virtio/regs.ts:864
-  assign dp_q0_driver = {q0_driver_b7, q0_driver_b6, q0_driver_b5, q0_driver_b4, q0_driver_b3, q0_driver_b2, q0_driver_b1, q0_driver_b0};  // gen/virtio/regs.ts:865
-  assign dp_q0_device = {q0_device_b7, q0_device_b6, q0_device_b5, q0_device_b4, q0_device_b3, q0_device_b2, q0_device_b1, q0_device_b0};  // gen/virtio/regs.ts:866
-  assign dp_q0_reset_req = q0_reset_req_q;  // gen/virtio/regs.ts:868
-  assign dp_q0_reset_pending = q0_reset_pending;  // gen/virtio/regs.ts:867
-  assign dp_q0_notify = q0_notify_q;  // gen/virtio/regs.ts:869
-  assign dp_q0_notify_data = q0_notify_data;  // gen/virtio/regs.ts:710
-  assign dp_q1_size = q1_size;  // gen/virtio/regs.ts:861
-  assign dp_q1_vector = q1_vector_none ? 16'd65535 : {14'd0, q1_vector_idx};  // gen/virtio/regs.ts:862
-  assign dp_q1_enable = q1_enabled;  // gen/virtio/regs.ts:863
-  assign dp_q1_desc = {q1_desc_b7, q1_desc_b6, q1_desc_b5, q1_desc_b4, q1_desc_b3, q1_desc_b2, q1_desc_b1, q1_desc_b0};  // gen/virtio/regs.ts:864
-  assign dp_q1_driver = {q1_driver_b7, q1_driver_b6, q1_driver_b5, q1_driver_b4, q1_driver_b3, q1_driver_b2, q1_driver_b1, q1_driver_b0};  // gen/virtio/regs.ts:865
-  assign dp_q1_device = {q1_device_b7, q1_device_b6, q1_device_b5, q1_device_b4, q1_device_b3, q1_device_b2, q1_device_b1, q1_device_b0};  // gen/virtio/regs.ts:866
-  assign dp_q1_reset_req = q1_reset_req_q;  // gen/virtio/regs.ts:868
-  assign dp_q1_reset_pending = q1_reset_pending;  // gen/virtio/regs.ts:867
-  assign dp_q1_notify = q1_notify_q;  // gen/virtio/regs.ts:869
-  assign dp_q1_notify_data = q1_notify_data;  // gen/virtio/regs.ts:710
-  assign dp_tx_dropped = tx_dropped;  // gen/virtio/regs.ts:858
-  assign msix_table_reg_addr = (d_valid & d_write) ? d_dw : op_dw;  // gen/virtio/regs.ts:418
-  assign msix_table_reg_wr = (d_valid & d_write) & hit_msix;  // gen/virtio/regs.ts:419
-  assign msix_table_reg_wdata = d_wdata;  // gen/virtio/regs.ts:420
-  assign msix_table_reg_wbe = d_be;  // gen/virtio/regs.ts:421
-  assign msix_table_msix_enable = msix_enable;  // gen/virtio/regs.ts:820
-  assign msix_table_function_mask = msix_function_mask;  // gen/virtio/regs.ts:821
-  assign msix_table_bus_master = bus_master & d0;  // gen/virtio/regs.ts:822
-  assign msix_table_requester_id = requester_id;  // gen/virtio/regs.ts:823
-  assign msix_table_irq = msix_irq;  // gen/virtio/regs.ts:824
-  assign msix_table_msg_ready = msg_ready;  // gen/virtio/regs.ts:834
-  assign msix_table_clear_pending = reset_start;  // gen/virtio/regs.ts:825
-  assign msix_table_reset_table = flr;  // gen/virtio/regs.ts:826
+  assign _or_0 = device_status | ((d_be[0] ? d_wdata[7:0] : (reset_busy ? prev_status : device_status)) & 8'd143);  // gen/virtio/regs.ts:551
+  assign _or_2 = (qsel_0 ? ((device_status[3] & driver_features[40]) ? {15'd0, q0_reset_pending} : 16'd0) : 16'd0) | (qsel_1 ? ((device_status[3] & driver_features[40]) ? {15'd0, q1_reset_pending} : 16'd0) : 16'd0);  // gen/virtio/regs.ts:444
+  assign _cat_1 = {(d_be[3] ? d_wdata[31:24] : _or_2[15:8]), (d_be[2] ? d_wdata[23:16] : _or_2[7:0])};  // gen/virtio/regs.ts:440
+  assign _cat_4 = {(d_be[1] ? d_wdata[15:8] : config_msix_vector_value[15:8]), (d_be[0] ? d_wdata[7:0] : config_msix_vector_value[7:0])};  // gen/virtio/regs.ts:440
+  assign _lt_3 = _cat_4 < 16'd3;  // gen/virtio/regs.ts:230
+  assign _mux_5 = d_be[0] ? d_wdata[7:0] : config_msix_vector_value[7:0];  // gen/virtio/regs.ts:439
+  assign _cat_7 = {(d_be[3] ? d_wdata[31:24] : q0_vector_value[15:8]), (d_be[2] ? d_wdata[23:16] : q0_vector_value[7:0])};  // gen/virtio/regs.ts:440
+  assign _lt_6 = _cat_7 < 16'd3;  // gen/virtio/regs.ts:230
+  assign _mux_8 = d_be[2] ? d_wdata[23:16] : q0_vector_value[7:0];  // gen/virtio/regs.ts:439
+  assign _cat_10 = {(d_be[3] ? d_wdata[31:24] : q1_vector_value[15:8]), (d_be[2] ? d_wdata[23:16] : q1_vector_value[7:0])};  // gen/virtio/regs.ts:440
+  assign _lt_9 = _cat_10 < 16'd3;  // gen/virtio/regs.ts:230
+  assign _mux_11 = d_be[2] ? d_wdata[23:16] : q1_vector_value[7:0];  // gen/virtio/regs.ts:439
+  assign _or_13 = (qsel_0 ? {15'd0, q0_enabled} : 16'd0) | (qsel_1 ? {15'd0, q1_enabled} : 16'd0);  // gen/virtio/regs.ts:444
+  assign _cat_12 = {(d_be[1] ? d_wdata[15:8] : _or_13[15:8]), (d_be[0] ? d_wdata[7:0] : _or_13[7:0])};  // gen/virtio/regs.ts:440
+  assign _mux_14 = reset_busy ? prev_status : device_status;  // gen/virtio/regs.ts:480
+  assign _and_15 = (((irq_queue_q[0] & device_status[2]) & (~reset_busy)) & q0_enabled) & msix_enable;  // gen/virtio/regs.ts:815
+  assign _and_16 = (((irq_queue_q[1] & device_status[2]) & (~reset_busy)) & q1_enabled) & msix_enable;  // gen/virtio/regs.ts:815
+  assign _or_17 = ((((irq_queue_q[0] & device_status[2]) & (~reset_busy)) & q0_enabled) & (~msix_enable)) | ((((irq_queue_q[1] & device_status[2]) & (~reset_busy)) & q1_enabled) & (~msix_enable));  // gen/virtio/regs.ts:814
+  assign rd_valid = rd_valid_q;  // gen/virtio/regs.ts:762
+  assign rd_data = rd_data_q;  // gen/virtio/regs.ts:763
+  assign msg_valid = msix_table_msg_valid;  // gen/virtio/regs.ts:837
+  assign msg_hdr = msix_table_msg_hdr;  // gen/virtio/regs.ts:838
+  assign msg_data = msix_table_msg_data;  // gen/virtio/regs.ts:839
+  assign msg_keep = msix_table_msg_keep;  // gen/virtio/regs.ts:840
+  assign msg_sop = msix_table_msg_sop;  // gen/virtio/regs.ts:841
+  assign msg_eop = msix_table_msg_eop;  // gen/virtio/regs.ts:842
+  assign interrupt_status = (|isr) & (~msix_enable);  // gen/virtio/regs.ts:847
+  assign intx_level = (((|isr) & (~msix_enable)) & (~intx_disable)) & d0;  // gen/virtio/regs.ts:848
+  assign dp_features = device_status[3] ? (driver_features & 64'h11F30007246) : 64'd0;  // gen/virtio/regs.ts:856
+  assign dp_status = device_status;  // gen/virtio/regs.ts:857
+  assign dp_driver_ok = device_status[2];  // gen/virtio/regs.ts:858
+  assign dp_bus_master = bus_master & d0;  // gen/virtio/regs.ts:859
+  assign dp_max_payload = max_payload;  // gen/virtio/regs.ts:860
+  assign dp_max_read_req = max_read_req;  // gen/virtio/regs.ts:861
+  assign dp_ext_tag_en = ext_tag_en;  // gen/virtio/regs.ts:862
+  assign dp_requester_id = requester_id;  // gen/virtio/regs.ts:863
+  assign dp_reset_req = reset_req_q;  // gen/virtio/regs.ts:864
+  assign dp_reset_flr = reset_flr_q;  // gen/virtio/regs.ts:865
+  assign dp_reset_busy = reset_busy;  // gen/virtio/regs.ts:866
+  assign dp_q0_size = q0_size;  // gen/virtio/regs.ts:870
+  assign dp_q0_vector = q0_vector_value;  // gen/virtio/regs.ts:871
+  assign dp_q0_enable = q0_enabled;  // gen/virtio/regs.ts:872
+  assign dp_q0_desc = {q0_desc_b7, q0_desc_b6, q0_desc_b5, q0_desc_b4, q0_desc_b3, q0_desc_b2, q0_desc_b1, q0_desc_b0};  // gen/virtio/regs.ts:873
+  assign dp_q0_driver = {q0_driver_b7, q0_driver_b6, q0_driver_b5, q0_driver_b4, q0_driver_b3, q0_driver_b2, q0_driver_b1, q0_driver_b0};  // gen/virtio/regs.ts:874
+  assign dp_q0_device = {q0_device_b7, q0_device_b6, q0_device_b5, q0_device_b4, q0_device_b3, q0_device_b2, q0_device_b1, q0_device_b0};  // gen/virtio/regs.ts:875
+  assign dp_q0_reset_req = q0_reset_req_q;  // gen/virtio/regs.ts:877
+  assign dp_q0_reset_pending = q0_reset_pending;  // gen/virtio/regs.ts:876
+  assign dp_q0_notify = q0_notify_q;  // gen/virtio/regs.ts:878
+  assign dp_q0_notify_data = q0_notify_data;  // gen/virtio/regs.ts:719
+  assign dp_q1_size = q1_size;  // gen/virtio/regs.ts:870
+  assign dp_q1_vector = q1_vector_value;  // gen/virtio/regs.ts:871
+  assign dp_q1_enable = q1_enabled;  // gen/virtio/regs.ts:872
+  assign dp_q1_desc = {q1_desc_b7, q1_desc_b6, q1_desc_b5, q1_desc_b4, q1_desc_b3, q1_desc_b2, q1_desc_b1, q1_desc_b0};  // gen/virtio/regs.ts:873
+  assign dp_q1_driver = {q1_driver_b7, q1_driver_b6, q1_driver_b5, q1_driver_b4, q1_driver_b3, q1_driver_b2, q1_driver_b1, q1_driver_b0};  // gen/virtio/regs.ts:874
+  assign dp_q1_device = {q1_device_b7, q1_device_b6, q1_device_b5, q1_device_b4, q1_device_b3, q1_device_b2, q1_device_b1, q1_device_b0};  // gen/virtio/regs.ts:875
+  assign dp_q1_reset_req = q1_reset_req_q;  // gen/virtio/regs.ts:877
+  assign dp_q1_reset_pending = q1_reset_pending;  // gen/virtio/regs.ts:876
+  assign dp_q1_notify = q1_notify_q;  // gen/virtio/regs.ts:878
+  assign dp_q1_notify_data = q1_notify_data;  // gen/virtio/regs.ts:719
+  assign dp_tx_dropped = tx_dropped;  // gen/virtio/regs.ts:867
+  assign msix_table_reg_addr = (d_valid & d_write) ? d_dw : op_dw;  // gen/virtio/regs.ts:427
+  assign msix_table_reg_wr = (d_valid & d_write) & hit_msix;  // gen/virtio/regs.ts:428
+  assign msix_table_reg_wdata = d_wdata;  // gen/virtio/regs.ts:429
+  assign msix_table_reg_wbe = d_be;  // gen/virtio/regs.ts:430
+  assign msix_table_msix_enable = msix_enable;  // gen/virtio/regs.ts:829
+  assign msix_table_function_mask = msix_function_mask;  // gen/virtio/regs.ts:830
+  assign msix_table_bus_master = bus_master & d0;  // gen/virtio/regs.ts:831
+  assign msix_table_requester_id = requester_id;  // gen/virtio/regs.ts:832
+  assign msix_table_irq = msix_irq;  // gen/virtio/regs.ts:833
+  assign msix_table_msg_ready = msg_ready;  // gen/virtio/regs.ts:843
+  assign msix_table_clear_pending = reset_start;  // gen/virtio/regs.ts:834
+  assign msix_table_reset_table = flr;  // gen/virtio/regs.ts:835
   always @* begin
-    status_next = device_status;  // gen/virtio/regs.ts:443
-    if ((hit_common_14 & (d_valid & d_write)) & (|d_be[0])) begin  // gen/virtio/regs.ts:676
-      if (status_write_zero) begin  // gen/virtio/regs.ts:539
-      end else if (~reset_busy) begin  // gen/virtio/regs.ts:540
-        status_next = ((_or_0[3] & (~device_status[3])) & (~features_acceptable)) ? (_or_0 & 8'd247) : _or_0;  // gen/virtio/regs.ts:551
+    status_next = device_status;  // gen/virtio/regs.ts:452
+    if ((hit_common_14 & (d_valid & d_write)) & (|d_be[0])) begin  // gen/virtio/regs.ts:685
+      if (status_write_zero) begin  // gen/virtio/regs.ts:548
+      end else if (~reset_busy) begin  // gen/virtio/regs.ts:549
+        status_next = ((_or_0[3] & (~device_status[3])) & (~features_acceptable)) ? (_or_0 & 8'd247) : _or_0;  // gen/virtio/regs.ts:560
       end
     end
-    if (status_reset | flr) begin  // gen/virtio/regs.ts:470
-      status_next = 8'd0;  // gen/virtio/regs.ts:473
+    if (status_reset | flr) begin  // gen/virtio/regs.ts:479
+      status_next = 8'd0;  // gen/virtio/regs.ts:482
     end
   end
   always @* begin
-    reset_start = 1'b0;  // default, gen/virtio/regs.ts:444
-    if (status_reset | flr) begin  // gen/virtio/regs.ts:470
-      reset_start = 1'b1;  // gen/virtio/regs.ts:482
+    reset_start = 1'b0;  // default, gen/virtio/regs.ts:453
+    if (status_reset | flr) begin  // gen/virtio/regs.ts:479
+      reset_start = 1'b1;  // gen/virtio/regs.ts:491
     end
   end
   always @* begin
-    reset_cause_flr = 1'b0;  // default, gen/virtio/regs.ts:445
-    if (status_reset | flr) begin  // gen/virtio/regs.ts:470
-      reset_cause_flr = flr;  // gen/virtio/regs.ts:483
+    reset_cause_flr = 1'b0;  // default, gen/virtio/regs.ts:454
+    if (status_reset | flr) begin  // gen/virtio/regs.ts:479
+      reset_cause_flr = flr;  // gen/virtio/regs.ts:492
     end
   end
   always @* begin
-    isr_clear = 1'b0;  // default, gen/virtio/regs.ts:446
-    if ((hit_isr_0 & (d_valid & (~d_write))) & d_be[0]) begin  // gen/virtio/regs.ts:694
-      isr_clear = 1'b1;  // gen/virtio/regs.ts:694
+    isr_clear = 1'b0;  // default, gen/virtio/regs.ts:455
+    if ((hit_isr_0 & (d_valid & (~d_write))) & d_be[0]) begin  // gen/virtio/regs.ts:703
+      isr_clear = 1'b1;  // gen/virtio/regs.ts:703
     end
   end
   always @* begin
-    config_read = 1'b0;  // default, gen/virtio/regs.ts:447
-    if ((hit_device_0 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:684
-      config_read = 1'b1;  // gen/virtio/regs.ts:684
+    config_read = 1'b0;  // default, gen/virtio/regs.ts:456
+    if ((hit_device_0 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:693
+      config_read = 1'b1;  // gen/virtio/regs.ts:693
     end
-    if ((hit_device_4 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:684
-      config_read = 1'b1;  // gen/virtio/regs.ts:684
+    if ((hit_device_4 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:693
+      config_read = 1'b1;  // gen/virtio/regs.ts:693
     end
-    if ((hit_device_8 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:684
-      config_read = 1'b1;  // gen/virtio/regs.ts:684
+    if ((hit_device_8 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:693
+      config_read = 1'b1;  // gen/virtio/regs.ts:693
     end
-    if ((hit_device_c & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:684
-      config_read = 1'b1;  // gen/virtio/regs.ts:684
+    if ((hit_device_c & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:693
+      config_read = 1'b1;  // gen/virtio/regs.ts:693
     end
-    if ((hit_device_10 & (d_valid & (~d_write))) & (|d_be[1:0])) begin  // gen/virtio/regs.ts:684
-      config_read = 1'b1;  // gen/virtio/regs.ts:684
+    if ((hit_device_10 & (d_valid & (~d_write))) & (|d_be[1:0])) begin  // gen/virtio/regs.ts:693
+      config_read = 1'b1;  // gen/virtio/regs.ts:693
     end
-    if ((hit_device_10 & (d_valid & (~d_write))) & (|d_be[2])) begin  // gen/virtio/regs.ts:684
-      config_read = 1'b1;  // gen/virtio/regs.ts:684
+    if ((hit_device_10 & (d_valid & (~d_write))) & (|d_be[2])) begin  // gen/virtio/regs.ts:693
+      config_read = 1'b1;  // gen/virtio/regs.ts:693
     end
-    if ((hit_device_10 & (d_valid & (~d_write))) & (|d_be[3])) begin  // gen/virtio/regs.ts:684
-      config_read = 1'b1;  // gen/virtio/regs.ts:684
+    if ((hit_device_10 & (d_valid & (~d_write))) & (|d_be[3])) begin  // gen/virtio/regs.ts:693
+      config_read = 1'b1;  // gen/virtio/regs.ts:693
     end
-    if ((hit_device_14 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:684
-      config_read = 1'b1;  // gen/virtio/regs.ts:684
+    if ((hit_device_14 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:693
+      config_read = 1'b1;  // gen/virtio/regs.ts:693
     end
-    if ((hit_device_18 & (d_valid & (~d_write))) & (|d_be[0])) begin  // gen/virtio/regs.ts:684
-      config_read = 1'b1;  // gen/virtio/regs.ts:684
+    if ((hit_device_18 & (d_valid & (~d_write))) & (|d_be[0])) begin  // gen/virtio/regs.ts:693
+      config_read = 1'b1;  // gen/virtio/regs.ts:693
     end
-    if ((hit_device_18 & (d_valid & (~d_write))) & (|d_be[1])) begin  // gen/virtio/regs.ts:684
-      config_read = 1'b1;  // gen/virtio/regs.ts:684
+    if ((hit_device_18 & (d_valid & (~d_write))) & (|d_be[1])) begin  // gen/virtio/regs.ts:693
+      config_read = 1'b1;  // gen/virtio/regs.ts:693
     end
-    if ((hit_device_18 & (d_valid & (~d_write))) & (|d_be[3:2])) begin  // gen/virtio/regs.ts:684
-      config_read = 1'b1;  // gen/virtio/regs.ts:684
+    if ((hit_device_18 & (d_valid & (~d_write))) & (|d_be[3:2])) begin  // gen/virtio/regs.ts:693
+      config_read = 1'b1;  // gen/virtio/regs.ts:693
     end
-    if ((hit_device_1c & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:684
-      config_read = 1'b1;  // gen/virtio/regs.ts:684
+    if ((hit_device_1c & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:693
+      config_read = 1'b1;  // gen/virtio/regs.ts:693
     end
-    if ((hit_device_20 & (d_valid & (~d_write))) & (|d_be[0])) begin  // gen/virtio/regs.ts:684
-      config_read = 1'b1;  // gen/virtio/regs.ts:684
+    if ((hit_device_20 & (d_valid & (~d_write))) & (|d_be[0])) begin  // gen/virtio/regs.ts:693
+      config_read = 1'b1;  // gen/virtio/regs.ts:693
     end
-    if ((hit_device_20 & (d_valid & (~d_write))) & (|d_be[3:2])) begin  // gen/virtio/regs.ts:684
-      config_read = 1'b1;  // gen/virtio/regs.ts:684
+    if ((hit_device_20 & (d_valid & (~d_write))) & (|d_be[3:2])) begin  // gen/virtio/regs.ts:693
+      config_read = 1'b1;  // gen/virtio/regs.ts:693
     end
-    if ((hit_device_24 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:684
-      config_read = 1'b1;  // gen/virtio/regs.ts:684
+    if ((hit_device_24 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:693
+      config_read = 1'b1;  // gen/virtio/regs.ts:693
     end
-    if ((hit_device_28 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:684
-      config_read = 1'b1;  // gen/virtio/regs.ts:684
+    if ((hit_device_28 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:693
+      config_read = 1'b1;  // gen/virtio/regs.ts:693
     end
-    if ((hit_device_2c & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:684
-      config_read = 1'b1;  // gen/virtio/regs.ts:684
+    if ((hit_device_2c & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:693
+      config_read = 1'b1;  // gen/virtio/regs.ts:693
     end
-    if ((hit_device_30 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:684
-      config_read = 1'b1;  // gen/virtio/regs.ts:684
+    if ((hit_device_30 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:693
+      config_read = 1'b1;  // gen/virtio/regs.ts:693
     end
-    if ((hit_device_34 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:684
-      config_read = 1'b1;  // gen/virtio/regs.ts:684
+    if ((hit_device_34 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:693
+      config_read = 1'b1;  // gen/virtio/regs.ts:693
     end
-    if ((hit_device_38 & (d_valid & (~d_write))) & (|d_be[0])) begin  // gen/virtio/regs.ts:684
-      config_read = 1'b1;  // gen/virtio/regs.ts:684
+    if ((hit_device_38 & (d_valid & (~d_write))) & (|d_be[0])) begin  // gen/virtio/regs.ts:693
+      config_read = 1'b1;  // gen/virtio/regs.ts:693
     end
-    if ((hit_device_3c & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:684
-      config_read = 1'b1;  // gen/virtio/regs.ts:684
+    if ((hit_device_3c & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:693
+      config_read = 1'b1;  // gen/virtio/regs.ts:693
     end
-    if ((hit_device_40 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:684
-      config_read = 1'b1;  // gen/virtio/regs.ts:684
+    if ((hit_device_40 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:693
+      config_read = 1'b1;  // gen/virtio/regs.ts:693
     end
-    if ((hit_device_44 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:684
-      config_read = 1'b1;  // gen/virtio/regs.ts:684
+    if ((hit_device_44 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:693
+      config_read = 1'b1;  // gen/virtio/regs.ts:693
     end
-    if ((hit_device_48 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:684
-      config_read = 1'b1;  // gen/virtio/regs.ts:684
+    if ((hit_device_48 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:693
+      config_read = 1'b1;  // gen/virtio/regs.ts:693
     end
-    if ((hit_device_4c & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:684
-      config_read = 1'b1;  // gen/virtio/regs.ts:684
+    if ((hit_device_4c & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:693
+      config_read = 1'b1;  // gen/virtio/regs.ts:693
     end
-    if ((hit_device_50 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:684
-      config_read = 1'b1;  // gen/virtio/regs.ts:684
+    if ((hit_device_50 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:693
+      config_read = 1'b1;  // gen/virtio/regs.ts:693
     end
-    if ((hit_device_54 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:684
-      config_read = 1'b1;  // gen/virtio/regs.ts:684
+    if ((hit_device_54 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:693
+      config_read = 1'b1;  // gen/virtio/regs.ts:693
     end
-    if ((hit_device_58 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:684
-      config_read = 1'b1;  // gen/virtio/regs.ts:684
+    if ((hit_device_58 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:693
+      config_read = 1'b1;  // gen/virtio/regs.ts:693
     end
-    if ((hit_device_5c & (d_valid & (~d_write))) & (|d_be[0])) begin  // gen/virtio/regs.ts:684
-      config_read = 1'b1;  // gen/virtio/regs.ts:684
-    end
-  end
-  always @* begin
-    queue_reset_start_0 = 1'b0;  // default, gen/virtio/regs.ts:448
-    if ((hit_common_38 & (d_valid & d_write)) & (|d_be[3:2])) begin  // gen/virtio/regs.ts:676
-      if (((qsel_0 & (_cat_1 == 16'd1)) & (device_status[3] & driver_features[40])) & (~q0_reset_pending)) begin  // gen/virtio/regs.ts:637
-        queue_reset_start_0 = 1'b1;  // gen/virtio/regs.ts:641
-      end
+    if ((hit_device_5c & (d_valid & (~d_write))) & (|d_be[0])) begin  // gen/virtio/regs.ts:693
+      config_read = 1'b1;  // gen/virtio/regs.ts:693
     end
   end
   always @* begin
-    queue_reset_start_1 = 1'b0;  // default, gen/virtio/regs.ts:448
-    if ((hit_common_38 & (d_valid & d_write)) & (|d_be[3:2])) begin  // gen/virtio/regs.ts:676
-      if (((qsel_1 & (_cat_1 == 16'd1)) & (device_status[3] & driver_features[40])) & (~q1_reset_pending)) begin  // gen/virtio/regs.ts:637
-        queue_reset_start_1 = 1'b1;  // gen/virtio/regs.ts:641
+    queue_reset_start_0 = 1'b0;  // default, gen/virtio/regs.ts:457
+    if ((hit_common_38 & (d_valid & d_write)) & (|d_be[3:2])) begin  // gen/virtio/regs.ts:685
+      if (((qsel_0 & (_cat_1 == 16'd1)) & (device_status[3] & driver_features[40])) & (~q0_reset_pending)) begin  // gen/virtio/regs.ts:646
+        queue_reset_start_0 = 1'b1;  // gen/virtio/regs.ts:650
       end
     end
   end
   always @* begin
-    notify_hit_0 = 1'b0;  // default, gen/virtio/regs.ts:449
-    if (((hit_notify_0 & (d_valid & d_write)) & (&d_be[1:0])) & q0_enabled) begin  // gen/virtio/regs.ts:707
-      notify_hit_0 = 1'b1;  // gen/virtio/regs.ts:707
+    queue_reset_start_1 = 1'b0;  // default, gen/virtio/regs.ts:457
+    if ((hit_common_38 & (d_valid & d_write)) & (|d_be[3:2])) begin  // gen/virtio/regs.ts:685
+      if (((qsel_1 & (_cat_1 == 16'd1)) & (device_status[3] & driver_features[40])) & (~q1_reset_pending)) begin  // gen/virtio/regs.ts:646
+        queue_reset_start_1 = 1'b1;  // gen/virtio/regs.ts:650
+      end
     end
   end
   always @* begin
-    notify_hit_1 = 1'b0;  // default, gen/virtio/regs.ts:449
-    if (((hit_notify_4 & (d_valid & d_write)) & (&d_be[1:0])) & q1_enabled) begin  // gen/virtio/regs.ts:707
-      notify_hit_1 = 1'b1;  // gen/virtio/regs.ts:707
+    notify_hit_0 = 1'b0;  // default, gen/virtio/regs.ts:458
+    if (((hit_notify_0 & (d_valid & d_write)) & (&d_be[1:0])) & q0_enabled) begin  // gen/virtio/regs.ts:716
+      notify_hit_0 = 1'b1;  // gen/virtio/regs.ts:716
     end
   end
   always @* begin
-    status_reset = 1'b0;  // default, gen/virtio/regs.ts:458
-    if ((hit_common_14 & (d_valid & d_write)) & (|d_be[0])) begin  // gen/virtio/regs.ts:676
-      if (status_write_zero) begin  // gen/virtio/regs.ts:539
-        status_reset = 1'b1;  // gen/virtio/regs.ts:539
+    notify_hit_1 = 1'b0;  // default, gen/virtio/regs.ts:458
+    if (((hit_notify_4 & (d_valid & d_write)) & (&d_be[1:0])) & q1_enabled) begin  // gen/virtio/regs.ts:716
+      notify_hit_1 = 1'b1;  // gen/virtio/regs.ts:716
+    end
+  end
+  always @* begin
+    status_reset = 1'b0;  // default, gen/virtio/regs.ts:467
+    if ((hit_common_14 & (d_valid & d_write)) & (|d_be[0])) begin  // gen/virtio/regs.ts:685
+      if (status_write_zero) begin  // gen/virtio/regs.ts:548
+        status_reset = 1'b1;  // gen/virtio/regs.ts:548
       end
     end
   end
@@ -598,6 +601,7 @@ module virtio_regs_default_blk_w64_c9059c358 (
       driver_features <= 64'd0;
       config_msix_vector_none <= 1'b1;
       config_msix_vector_idx <= 2'd0;
+      config_msix_vector_value <= 16'd65535;
       device_status <= 8'd0;
       prev_status <= 8'd0;
       reset_busy <= 1'b0;
@@ -623,6 +627,7 @@ module virtio_regs_default_blk_w64_c9059c358 (
       q0_size_hi_eq <= 1'b1;
       q0_vector_none <= 1'b1;
       q0_vector_idx <= 2'd0;
+      q0_vector_value <= 16'd65535;
       q0_enabled <= 1'b0;
       q0_desc_b0 <= 8'd0;
       q0_desc_b1 <= 8'd0;
@@ -659,6 +664,7 @@ module virtio_regs_default_blk_w64_c9059c358 (
       q1_size_hi_eq <= 1'b1;
       q1_vector_none <= 1'b1;
       q1_vector_idx <= 2'd0;
+      q1_vector_value <= 16'd65535;
       q1_enabled <= 1'b0;
       q1_desc_b0 <= 8'd0;
       q1_desc_b1 <= 8'd0;
@@ -765,500 +771,506 @@ module virtio_regs_default_blk_w64_c9059c358 (
       q1_reset_req_q <= 1'b0;
       q1_notify_q <= 1'b0;
     end else begin
-      if (latch_sel) begin  // gen/virtio/regs.ts:249
-        dfs_sel0 <= device_feature_select == 32'd0;  // gen/virtio/regs.ts:250
-        dfs_sel1 <= device_feature_select == 32'd1;  // gen/virtio/regs.ts:251
-        gfs_sel0 <= driver_feature_select == 32'd0;  // gen/virtio/regs.ts:252
-        gfs_sel1 <= driver_feature_select == 32'd1;  // gen/virtio/regs.ts:253
-        qsel_0 <= queue_select == 16'd0;  // gen/virtio/regs.ts:254
-        qsel_1 <= queue_select == 16'd1;  // gen/virtio/regs.ts:254
+      if (latch_sel) begin  // gen/virtio/regs.ts:258
+        dfs_sel0 <= device_feature_select == 32'd0;  // gen/virtio/regs.ts:259
+        dfs_sel1 <= device_feature_select == 32'd1;  // gen/virtio/regs.ts:260
+        gfs_sel0 <= driver_feature_select == 32'd0;  // gen/virtio/regs.ts:261
+        gfs_sel1 <= driver_feature_select == 32'd1;  // gen/virtio/regs.ts:262
+        qsel_0 <= queue_select == 16'd0;  // gen/virtio/regs.ts:263
+        qsel_1 <= queue_select == 16'd1;  // gen/virtio/regs.ts:263
       end
-      features_acceptable <= (((driver_features & 64'hFFFFFEE0CFFF8DB9) == 64'd0) & ((driver_features & 64'h100000000) == 64'h100000000)) & ((~driver_features[11]) | driver_features[9]);  // gen/virtio/regs.ts:368
-      d_valid <= op_valid;  // gen/virtio/regs.ts:395
-      hit_msix <= op_valid & (op_bar == 3'd0);  // gen/virtio/regs.ts:396
-      if ((reset_busy & (~reset_wait_dp)) & (~dp_dma_outstanding)) begin  // gen/virtio/regs.ts:454
-        reset_busy <= 1'b0;  // gen/virtio/regs.ts:454
+      features_acceptable <= (((driver_features & 64'hFFFFFEE0CFFF8DB9) == 64'd0) & ((driver_features & 64'h100000000) == 64'h100000000)) & ((~driver_features[11]) | driver_features[9]);  // gen/virtio/regs.ts:377
+      d_valid <= op_valid;  // gen/virtio/regs.ts:404
+      hit_msix <= op_valid & (op_bar == 3'd0);  // gen/virtio/regs.ts:405
+      if ((reset_busy & (~reset_wait_dp)) & (~dp_dma_outstanding)) begin  // gen/virtio/regs.ts:463
+        reset_busy <= 1'b0;  // gen/virtio/regs.ts:463
       end
-      if (dp_reset_done) begin  // gen/virtio/regs.ts:455
-        reset_wait_dp <= 1'b0;  // gen/virtio/regs.ts:455
+      if (dp_reset_done) begin  // gen/virtio/regs.ts:464
+        reset_wait_dp <= 1'b0;  // gen/virtio/regs.ts:464
       end
-      hit_common_0 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd0);  // gen/virtio/regs.ts:383
-      if ((hit_common_0 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:676
-        device_feature_select <= {(d_be[3] ? d_wdata[31:24] : device_feature_select[31:24]), (d_be[2] ? d_wdata[23:16] : device_feature_select[23:16]), (d_be[1] ? d_wdata[15:8] : device_feature_select[15:8]), (d_be[0] ? d_wdata[7:0] : device_feature_select[7:0])};  // gen/virtio/regs.ts:503
+      hit_common_0 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd0);  // gen/virtio/regs.ts:392
+      if ((hit_common_0 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:685
+        device_feature_select <= {(d_be[3] ? d_wdata[31:24] : device_feature_select[31:24]), (d_be[2] ? d_wdata[23:16] : device_feature_select[23:16]), (d_be[1] ? d_wdata[15:8] : device_feature_select[15:8]), (d_be[0] ? d_wdata[7:0] : device_feature_select[7:0])};  // gen/virtio/regs.ts:512
       end
-      hit_common_8 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd2);  // gen/virtio/regs.ts:383
-      if ((hit_common_8 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:676
-        driver_feature_select <= {(d_be[3] ? d_wdata[31:24] : driver_feature_select[31:24]), (d_be[2] ? d_wdata[23:16] : driver_feature_select[23:16]), (d_be[1] ? d_wdata[15:8] : driver_feature_select[15:8]), (d_be[0] ? d_wdata[7:0] : driver_feature_select[7:0])};  // gen/virtio/regs.ts:509
+      hit_common_8 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd2);  // gen/virtio/regs.ts:392
+      if ((hit_common_8 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:685
+        driver_feature_select <= {(d_be[3] ? d_wdata[31:24] : driver_feature_select[31:24]), (d_be[2] ? d_wdata[23:16] : driver_feature_select[23:16]), (d_be[1] ? d_wdata[15:8] : driver_feature_select[15:8]), (d_be[0] ? d_wdata[7:0] : driver_feature_select[7:0])};  // gen/virtio/regs.ts:518
       end
-      hit_common_c <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd3);  // gen/virtio/regs.ts:383
-      if ((hit_common_c & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:676
-        if (((gfs_sel0 | gfs_sel1) & (~device_status[3])) & (~reset_busy)) begin  // gen/virtio/regs.ts:515
-          driver_features <= gfs_sel0 ? {driver_features[63:32], {(d_be[3] ? d_wdata[31:24] : driver_features[31:24]), (d_be[2] ? d_wdata[23:16] : driver_features[23:16]), (d_be[1] ? d_wdata[15:8] : driver_features[15:8]), (d_be[0] ? d_wdata[7:0] : driver_features[7:0])}} : {{(d_be[3] ? d_wdata[31:24] : driver_features[63:56]), (d_be[2] ? d_wdata[23:16] : driver_features[55:48]), (d_be[1] ? d_wdata[15:8] : driver_features[47:40]), (d_be[0] ? d_wdata[7:0] : driver_features[39:32])}, driver_features[31:0]};  // gen/virtio/regs.ts:516
+      hit_common_c <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd3);  // gen/virtio/regs.ts:392
+      if ((hit_common_c & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:685
+        if (((gfs_sel0 | gfs_sel1) & (~device_status[3])) & (~reset_busy)) begin  // gen/virtio/regs.ts:524
+          driver_features <= gfs_sel0 ? {driver_features[63:32], {(d_be[3] ? d_wdata[31:24] : driver_features[31:24]), (d_be[2] ? d_wdata[23:16] : driver_features[23:16]), (d_be[1] ? d_wdata[15:8] : driver_features[15:8]), (d_be[0] ? d_wdata[7:0] : driver_features[7:0])}} : {{(d_be[3] ? d_wdata[31:24] : driver_features[63:56]), (d_be[2] ? d_wdata[23:16] : driver_features[55:48]), (d_be[1] ? d_wdata[15:8] : driver_features[47:40]), (d_be[0] ? d_wdata[7:0] : driver_features[39:32])}, driver_features[31:0]};  // gen/virtio/regs.ts:525
         end
       end
-      hit_common_10 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd4);  // gen/virtio/regs.ts:383
-      if ((hit_common_10 & (d_valid & d_write)) & (|d_be[1:0])) begin  // gen/virtio/regs.ts:676
-        config_msix_vector_none <= ~({(d_be[1] ? d_wdata[15:8] : _mux_3[15:8]), (d_be[0] ? d_wdata[7:0] : _mux_3[7:0])} < 16'd3);  // gen/virtio/regs.ts:226
-        config_msix_vector_idx <= _mux_4[1:0];  // gen/virtio/regs.ts:227
+      hit_common_10 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd4);  // gen/virtio/regs.ts:392
+      if ((hit_common_10 & (d_valid & d_write)) & (|d_be[1:0])) begin  // gen/virtio/regs.ts:685
+        config_msix_vector_none <= ~_lt_3;  // gen/virtio/regs.ts:231
+        config_msix_vector_idx <= _mux_5[1:0];  // gen/virtio/regs.ts:232
+        config_msix_vector_value <= _lt_3 ? _cat_4 : 16'd65535;  // gen/virtio/regs.ts:233
       end
-      hit_common_14 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd5);  // gen/virtio/regs.ts:383
-      if ((hit_common_14 & (d_valid & d_write)) & (|d_be[3:2])) begin  // gen/virtio/regs.ts:676
-        queue_select <= {(d_be[3] ? d_wdata[31:24] : queue_select[15:8]), (d_be[2] ? d_wdata[23:16] : queue_select[7:0])};  // gen/virtio/regs.ts:558
+      hit_common_14 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd5);  // gen/virtio/regs.ts:392
+      if ((hit_common_14 & (d_valid & d_write)) & (|d_be[3:2])) begin  // gen/virtio/regs.ts:685
+        queue_select <= {(d_be[3] ? d_wdata[31:24] : queue_select[15:8]), (d_be[2] ? d_wdata[23:16] : queue_select[7:0])};  // gen/virtio/regs.ts:567
       end
-      hit_common_18 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd6);  // gen/virtio/regs.ts:383
-      if ((hit_common_18 & (d_valid & d_write)) & (|d_be[1:0])) begin  // gen/virtio/regs.ts:676
-        if ((qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) & (((~((d_be[1] ? size_written_hi_zero : q0_size_hi_zero) & (d_be[0] ? size_written_lo_zero : q0_size_lo_zero))) & ((d_be[1] ? size_written_hi_lt : q0_size_hi_lt) | ((d_be[1] ? size_written_hi_eq : q0_size_hi_eq) & (d_be[0] ? size_written_lo_le : q0_size_lo_le)))) & ((((d_be[1] ? size_written_hi_single : q0_size_hi_single) & (d_be[0] ? size_written_lo_zero : q0_size_lo_zero)) | ((d_be[1] ? size_written_hi_zero : q0_size_hi_zero) & (d_be[0] ? size_written_lo_single : q0_size_lo_single))) | driver_features[34]))) begin  // gen/virtio/regs.ts:589
-          q0_size <= {(d_be[1] ? d_wdata[15:8] : q0_size[15:8]), (d_be[0] ? d_wdata[7:0] : q0_size[7:0])};  // gen/virtio/regs.ts:590
-          q0_size_lo_zero <= d_be[0] ? size_written_lo_zero : q0_size_lo_zero;  // gen/virtio/regs.ts:591
-          q0_size_lo_single <= d_be[0] ? size_written_lo_single : q0_size_lo_single;  // gen/virtio/regs.ts:591
-          q0_size_lo_le <= d_be[0] ? size_written_lo_le : q0_size_lo_le;  // gen/virtio/regs.ts:591
-          q0_size_hi_zero <= d_be[1] ? size_written_hi_zero : q0_size_hi_zero;  // gen/virtio/regs.ts:592
-          q0_size_hi_single <= d_be[1] ? size_written_hi_single : q0_size_hi_single;  // gen/virtio/regs.ts:592
-          q0_size_hi_lt <= d_be[1] ? size_written_hi_lt : q0_size_hi_lt;  // gen/virtio/regs.ts:592
-          q0_size_hi_eq <= d_be[1] ? size_written_hi_eq : q0_size_hi_eq;  // gen/virtio/regs.ts:592
+      hit_common_18 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd6);  // gen/virtio/regs.ts:392
+      if ((hit_common_18 & (d_valid & d_write)) & (|d_be[1:0])) begin  // gen/virtio/regs.ts:685
+        if ((qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) & (((~((d_be[1] ? size_written_hi_zero : q0_size_hi_zero) & (d_be[0] ? size_written_lo_zero : q0_size_lo_zero))) & ((d_be[1] ? size_written_hi_lt : q0_size_hi_lt) | ((d_be[1] ? size_written_hi_eq : q0_size_hi_eq) & (d_be[0] ? size_written_lo_le : q0_size_lo_le)))) & ((((d_be[1] ? size_written_hi_single : q0_size_hi_single) & (d_be[0] ? size_written_lo_zero : q0_size_lo_zero)) | ((d_be[1] ? size_written_hi_zero : q0_size_hi_zero) & (d_be[0] ? size_written_lo_single : q0_size_lo_single))) | driver_features[34]))) begin  // gen/virtio/regs.ts:598
+          q0_size <= {(d_be[1] ? d_wdata[15:8] : q0_size[15:8]), (d_be[0] ? d_wdata[7:0] : q0_size[7:0])};  // gen/virtio/regs.ts:599
+          q0_size_lo_zero <= d_be[0] ? size_written_lo_zero : q0_size_lo_zero;  // gen/virtio/regs.ts:600
+          q0_size_lo_single <= d_be[0] ? size_written_lo_single : q0_size_lo_single;  // gen/virtio/regs.ts:600
+          q0_size_lo_le <= d_be[0] ? size_written_lo_le : q0_size_lo_le;  // gen/virtio/regs.ts:600
+          q0_size_hi_zero <= d_be[1] ? size_written_hi_zero : q0_size_hi_zero;  // gen/virtio/regs.ts:601
+          q0_size_hi_single <= d_be[1] ? size_written_hi_single : q0_size_hi_single;  // gen/virtio/regs.ts:601
+          q0_size_hi_lt <= d_be[1] ? size_written_hi_lt : q0_size_hi_lt;  // gen/virtio/regs.ts:601
+          q0_size_hi_eq <= d_be[1] ? size_written_hi_eq : q0_size_hi_eq;  // gen/virtio/regs.ts:601
         end
-        if ((qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) & (((~((d_be[1] ? size_written_hi_zero : q1_size_hi_zero) & (d_be[0] ? size_written_lo_zero : q1_size_lo_zero))) & ((d_be[1] ? size_written_hi_lt : q1_size_hi_lt) | ((d_be[1] ? size_written_hi_eq : q1_size_hi_eq) & (d_be[0] ? size_written_lo_le : q1_size_lo_le)))) & ((((d_be[1] ? size_written_hi_single : q1_size_hi_single) & (d_be[0] ? size_written_lo_zero : q1_size_lo_zero)) | ((d_be[1] ? size_written_hi_zero : q1_size_hi_zero) & (d_be[0] ? size_written_lo_single : q1_size_lo_single))) | driver_features[34]))) begin  // gen/virtio/regs.ts:589
-          q1_size <= {(d_be[1] ? d_wdata[15:8] : q1_size[15:8]), (d_be[0] ? d_wdata[7:0] : q1_size[7:0])};  // gen/virtio/regs.ts:590
-          q1_size_lo_zero <= d_be[0] ? size_written_lo_zero : q1_size_lo_zero;  // gen/virtio/regs.ts:591
-          q1_size_lo_single <= d_be[0] ? size_written_lo_single : q1_size_lo_single;  // gen/virtio/regs.ts:591
-          q1_size_lo_le <= d_be[0] ? size_written_lo_le : q1_size_lo_le;  // gen/virtio/regs.ts:591
-          q1_size_hi_zero <= d_be[1] ? size_written_hi_zero : q1_size_hi_zero;  // gen/virtio/regs.ts:592
-          q1_size_hi_single <= d_be[1] ? size_written_hi_single : q1_size_hi_single;  // gen/virtio/regs.ts:592
-          q1_size_hi_lt <= d_be[1] ? size_written_hi_lt : q1_size_hi_lt;  // gen/virtio/regs.ts:592
-          q1_size_hi_eq <= d_be[1] ? size_written_hi_eq : q1_size_hi_eq;  // gen/virtio/regs.ts:592
-        end
-      end
-      if ((hit_common_18 & (d_valid & d_write)) & (|d_be[3:2])) begin  // gen/virtio/regs.ts:676
-        if (qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) begin  // gen/virtio/regs.ts:603
-          q0_vector_none <= ~({(d_be[3] ? d_wdata[31:24] : _mux_5[15:8]), (d_be[2] ? d_wdata[23:16] : _mux_5[7:0])} < 16'd3);  // gen/virtio/regs.ts:226
-          q0_vector_idx <= _mux_6[1:0];  // gen/virtio/regs.ts:227
-        end
-        if (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) begin  // gen/virtio/regs.ts:603
-          q1_vector_none <= ~({(d_be[3] ? d_wdata[31:24] : _mux_7[15:8]), (d_be[2] ? d_wdata[23:16] : _mux_7[7:0])} < 16'd3);  // gen/virtio/regs.ts:226
-          q1_vector_idx <= _mux_8[1:0];  // gen/virtio/regs.ts:227
+        if ((qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) & (((~((d_be[1] ? size_written_hi_zero : q1_size_hi_zero) & (d_be[0] ? size_written_lo_zero : q1_size_lo_zero))) & ((d_be[1] ? size_written_hi_lt : q1_size_hi_lt) | ((d_be[1] ? size_written_hi_eq : q1_size_hi_eq) & (d_be[0] ? size_written_lo_le : q1_size_lo_le)))) & ((((d_be[1] ? size_written_hi_single : q1_size_hi_single) & (d_be[0] ? size_written_lo_zero : q1_size_lo_zero)) | ((d_be[1] ? size_written_hi_zero : q1_size_hi_zero) & (d_be[0] ? size_written_lo_single : q1_size_lo_single))) | driver_features[34]))) begin  // gen/virtio/regs.ts:598
+          q1_size <= {(d_be[1] ? d_wdata[15:8] : q1_size[15:8]), (d_be[0] ? d_wdata[7:0] : q1_size[7:0])};  // gen/virtio/regs.ts:599
+          q1_size_lo_zero <= d_be[0] ? size_written_lo_zero : q1_size_lo_zero;  // gen/virtio/regs.ts:600
+          q1_size_lo_single <= d_be[0] ? size_written_lo_single : q1_size_lo_single;  // gen/virtio/regs.ts:600
+          q1_size_lo_le <= d_be[0] ? size_written_lo_le : q1_size_lo_le;  // gen/virtio/regs.ts:600
+          q1_size_hi_zero <= d_be[1] ? size_written_hi_zero : q1_size_hi_zero;  // gen/virtio/regs.ts:601
+          q1_size_hi_single <= d_be[1] ? size_written_hi_single : q1_size_hi_single;  // gen/virtio/regs.ts:601
+          q1_size_hi_lt <= d_be[1] ? size_written_hi_lt : q1_size_hi_lt;  // gen/virtio/regs.ts:601
+          q1_size_hi_eq <= d_be[1] ? size_written_hi_eq : q1_size_hi_eq;  // gen/virtio/regs.ts:601
         end
       end
-      hit_common_1c <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd7);  // gen/virtio/regs.ts:383
-      if ((hit_common_1c & (d_valid & d_write)) & (|d_be[1:0])) begin  // gen/virtio/regs.ts:676
-        if ((qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) & (_cat_9 == 16'd1)) begin  // gen/virtio/regs.ts:612
-          q0_enabled <= 1'b1;  // gen/virtio/regs.ts:612
+      if ((hit_common_18 & (d_valid & d_write)) & (|d_be[3:2])) begin  // gen/virtio/regs.ts:685
+        if (qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) begin  // gen/virtio/regs.ts:612
+          q0_vector_none <= ~_lt_6;  // gen/virtio/regs.ts:231
+          q0_vector_idx <= _mux_8[1:0];  // gen/virtio/regs.ts:232
+          q0_vector_value <= _lt_6 ? _cat_7 : 16'd65535;  // gen/virtio/regs.ts:233
         end
-        if ((qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) & (_cat_9 == 16'd1)) begin  // gen/virtio/regs.ts:612
-          q1_enabled <= 1'b1;  // gen/virtio/regs.ts:612
-        end
-      end
-      hit_common_20 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd8);  // gen/virtio/regs.ts:383
-      if ((hit_common_20 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:676
-        if (qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) begin  // gen/virtio/regs.ts:624
-          if (d_be[0]) begin  // gen/virtio/regs.ts:298
-            q0_desc_b0 <= d_wdata[7:0];  // gen/virtio/regs.ts:299
-          end
-          if (d_be[1]) begin  // gen/virtio/regs.ts:298
-            q0_desc_b1 <= d_wdata[15:8];  // gen/virtio/regs.ts:299
-          end
-          if (d_be[2]) begin  // gen/virtio/regs.ts:298
-            q0_desc_b2 <= d_wdata[23:16];  // gen/virtio/regs.ts:299
-          end
-          if (d_be[3]) begin  // gen/virtio/regs.ts:298
-            q0_desc_b3 <= d_wdata[31:24];  // gen/virtio/regs.ts:299
-          end
-        end
-        if (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) begin  // gen/virtio/regs.ts:624
-          if (d_be[0]) begin  // gen/virtio/regs.ts:298
-            q1_desc_b0 <= d_wdata[7:0];  // gen/virtio/regs.ts:299
-          end
-          if (d_be[1]) begin  // gen/virtio/regs.ts:298
-            q1_desc_b1 <= d_wdata[15:8];  // gen/virtio/regs.ts:299
-          end
-          if (d_be[2]) begin  // gen/virtio/regs.ts:298
-            q1_desc_b2 <= d_wdata[23:16];  // gen/virtio/regs.ts:299
-          end
-          if (d_be[3]) begin  // gen/virtio/regs.ts:298
-            q1_desc_b3 <= d_wdata[31:24];  // gen/virtio/regs.ts:299
-          end
+        if (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) begin  // gen/virtio/regs.ts:612
+          q1_vector_none <= ~_lt_9;  // gen/virtio/regs.ts:231
+          q1_vector_idx <= _mux_11[1:0];  // gen/virtio/regs.ts:232
+          q1_vector_value <= _lt_9 ? _cat_10 : 16'd65535;  // gen/virtio/regs.ts:233
         end
       end
-      hit_common_24 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd9);  // gen/virtio/regs.ts:383
-      if ((hit_common_24 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:676
-        if (qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) begin  // gen/virtio/regs.ts:624
-          if (d_be[0]) begin  // gen/virtio/regs.ts:298
-            q0_desc_b4 <= d_wdata[7:0];  // gen/virtio/regs.ts:299
+      hit_common_1c <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd7);  // gen/virtio/regs.ts:392
+      if ((hit_common_1c & (d_valid & d_write)) & (|d_be[1:0])) begin  // gen/virtio/regs.ts:685
+        if ((qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) & (_cat_12 == 16'd1)) begin  // gen/virtio/regs.ts:621
+          q0_enabled <= 1'b1;  // gen/virtio/regs.ts:621
+        end
+        if ((qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) & (_cat_12 == 16'd1)) begin  // gen/virtio/regs.ts:621
+          q1_enabled <= 1'b1;  // gen/virtio/regs.ts:621
+        end
+      end
+      hit_common_20 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd8);  // gen/virtio/regs.ts:392
+      if ((hit_common_20 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:685
+        if (qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) begin  // gen/virtio/regs.ts:633
+          if (d_be[0]) begin  // gen/virtio/regs.ts:307
+            q0_desc_b0 <= d_wdata[7:0];  // gen/virtio/regs.ts:308
           end
-          if (d_be[1]) begin  // gen/virtio/regs.ts:298
-            q0_desc_b5 <= d_wdata[15:8];  // gen/virtio/regs.ts:299
+          if (d_be[1]) begin  // gen/virtio/regs.ts:307
+            q0_desc_b1 <= d_wdata[15:8];  // gen/virtio/regs.ts:308
           end
-          if (d_be[2]) begin  // gen/virtio/regs.ts:298
-            q0_desc_b6 <= d_wdata[23:16];  // gen/virtio/regs.ts:299
+          if (d_be[2]) begin  // gen/virtio/regs.ts:307
+            q0_desc_b2 <= d_wdata[23:16];  // gen/virtio/regs.ts:308
           end
-          if (d_be[3]) begin  // gen/virtio/regs.ts:298
-            q0_desc_b7 <= d_wdata[31:24];  // gen/virtio/regs.ts:299
+          if (d_be[3]) begin  // gen/virtio/regs.ts:307
+            q0_desc_b3 <= d_wdata[31:24];  // gen/virtio/regs.ts:308
           end
         end
-        if (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) begin  // gen/virtio/regs.ts:624
-          if (d_be[0]) begin  // gen/virtio/regs.ts:298
-            q1_desc_b4 <= d_wdata[7:0];  // gen/virtio/regs.ts:299
+        if (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) begin  // gen/virtio/regs.ts:633
+          if (d_be[0]) begin  // gen/virtio/regs.ts:307
+            q1_desc_b0 <= d_wdata[7:0];  // gen/virtio/regs.ts:308
           end
-          if (d_be[1]) begin  // gen/virtio/regs.ts:298
-            q1_desc_b5 <= d_wdata[15:8];  // gen/virtio/regs.ts:299
+          if (d_be[1]) begin  // gen/virtio/regs.ts:307
+            q1_desc_b1 <= d_wdata[15:8];  // gen/virtio/regs.ts:308
           end
-          if (d_be[2]) begin  // gen/virtio/regs.ts:298
-            q1_desc_b6 <= d_wdata[23:16];  // gen/virtio/regs.ts:299
+          if (d_be[2]) begin  // gen/virtio/regs.ts:307
+            q1_desc_b2 <= d_wdata[23:16];  // gen/virtio/regs.ts:308
           end
-          if (d_be[3]) begin  // gen/virtio/regs.ts:298
-            q1_desc_b7 <= d_wdata[31:24];  // gen/virtio/regs.ts:299
+          if (d_be[3]) begin  // gen/virtio/regs.ts:307
+            q1_desc_b3 <= d_wdata[31:24];  // gen/virtio/regs.ts:308
           end
         end
       end
-      hit_common_28 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd10);  // gen/virtio/regs.ts:383
-      if ((hit_common_28 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:676
-        if (qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) begin  // gen/virtio/regs.ts:624
-          if (d_be[0]) begin  // gen/virtio/regs.ts:298
-            q0_driver_b0 <= d_wdata[7:0];  // gen/virtio/regs.ts:299
+      hit_common_24 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd9);  // gen/virtio/regs.ts:392
+      if ((hit_common_24 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:685
+        if (qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) begin  // gen/virtio/regs.ts:633
+          if (d_be[0]) begin  // gen/virtio/regs.ts:307
+            q0_desc_b4 <= d_wdata[7:0];  // gen/virtio/regs.ts:308
           end
-          if (d_be[1]) begin  // gen/virtio/regs.ts:298
-            q0_driver_b1 <= d_wdata[15:8];  // gen/virtio/regs.ts:299
+          if (d_be[1]) begin  // gen/virtio/regs.ts:307
+            q0_desc_b5 <= d_wdata[15:8];  // gen/virtio/regs.ts:308
           end
-          if (d_be[2]) begin  // gen/virtio/regs.ts:298
-            q0_driver_b2 <= d_wdata[23:16];  // gen/virtio/regs.ts:299
+          if (d_be[2]) begin  // gen/virtio/regs.ts:307
+            q0_desc_b6 <= d_wdata[23:16];  // gen/virtio/regs.ts:308
           end
-          if (d_be[3]) begin  // gen/virtio/regs.ts:298
-            q0_driver_b3 <= d_wdata[31:24];  // gen/virtio/regs.ts:299
-          end
-        end
-        if (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) begin  // gen/virtio/regs.ts:624
-          if (d_be[0]) begin  // gen/virtio/regs.ts:298
-            q1_driver_b0 <= d_wdata[7:0];  // gen/virtio/regs.ts:299
-          end
-          if (d_be[1]) begin  // gen/virtio/regs.ts:298
-            q1_driver_b1 <= d_wdata[15:8];  // gen/virtio/regs.ts:299
-          end
-          if (d_be[2]) begin  // gen/virtio/regs.ts:298
-            q1_driver_b2 <= d_wdata[23:16];  // gen/virtio/regs.ts:299
-          end
-          if (d_be[3]) begin  // gen/virtio/regs.ts:298
-            q1_driver_b3 <= d_wdata[31:24];  // gen/virtio/regs.ts:299
+          if (d_be[3]) begin  // gen/virtio/regs.ts:307
+            q0_desc_b7 <= d_wdata[31:24];  // gen/virtio/regs.ts:308
           end
         end
-      end
-      hit_common_2c <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd11);  // gen/virtio/regs.ts:383
-      if ((hit_common_2c & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:676
-        if (qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) begin  // gen/virtio/regs.ts:624
-          if (d_be[0]) begin  // gen/virtio/regs.ts:298
-            q0_driver_b4 <= d_wdata[7:0];  // gen/virtio/regs.ts:299
+        if (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) begin  // gen/virtio/regs.ts:633
+          if (d_be[0]) begin  // gen/virtio/regs.ts:307
+            q1_desc_b4 <= d_wdata[7:0];  // gen/virtio/regs.ts:308
           end
-          if (d_be[1]) begin  // gen/virtio/regs.ts:298
-            q0_driver_b5 <= d_wdata[15:8];  // gen/virtio/regs.ts:299
+          if (d_be[1]) begin  // gen/virtio/regs.ts:307
+            q1_desc_b5 <= d_wdata[15:8];  // gen/virtio/regs.ts:308
           end
-          if (d_be[2]) begin  // gen/virtio/regs.ts:298
-            q0_driver_b6 <= d_wdata[23:16];  // gen/virtio/regs.ts:299
+          if (d_be[2]) begin  // gen/virtio/regs.ts:307
+            q1_desc_b6 <= d_wdata[23:16];  // gen/virtio/regs.ts:308
           end
-          if (d_be[3]) begin  // gen/virtio/regs.ts:298
-            q0_driver_b7 <= d_wdata[31:24];  // gen/virtio/regs.ts:299
-          end
-        end
-        if (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) begin  // gen/virtio/regs.ts:624
-          if (d_be[0]) begin  // gen/virtio/regs.ts:298
-            q1_driver_b4 <= d_wdata[7:0];  // gen/virtio/regs.ts:299
-          end
-          if (d_be[1]) begin  // gen/virtio/regs.ts:298
-            q1_driver_b5 <= d_wdata[15:8];  // gen/virtio/regs.ts:299
-          end
-          if (d_be[2]) begin  // gen/virtio/regs.ts:298
-            q1_driver_b6 <= d_wdata[23:16];  // gen/virtio/regs.ts:299
-          end
-          if (d_be[3]) begin  // gen/virtio/regs.ts:298
-            q1_driver_b7 <= d_wdata[31:24];  // gen/virtio/regs.ts:299
+          if (d_be[3]) begin  // gen/virtio/regs.ts:307
+            q1_desc_b7 <= d_wdata[31:24];  // gen/virtio/regs.ts:308
           end
         end
       end
-      hit_common_30 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd12);  // gen/virtio/regs.ts:383
-      if ((hit_common_30 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:676
-        if (qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) begin  // gen/virtio/regs.ts:624
-          if (d_be[0]) begin  // gen/virtio/regs.ts:298
-            q0_device_b0 <= d_wdata[7:0];  // gen/virtio/regs.ts:299
+      hit_common_28 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd10);  // gen/virtio/regs.ts:392
+      if ((hit_common_28 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:685
+        if (qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) begin  // gen/virtio/regs.ts:633
+          if (d_be[0]) begin  // gen/virtio/regs.ts:307
+            q0_driver_b0 <= d_wdata[7:0];  // gen/virtio/regs.ts:308
           end
-          if (d_be[1]) begin  // gen/virtio/regs.ts:298
-            q0_device_b1 <= d_wdata[15:8];  // gen/virtio/regs.ts:299
+          if (d_be[1]) begin  // gen/virtio/regs.ts:307
+            q0_driver_b1 <= d_wdata[15:8];  // gen/virtio/regs.ts:308
           end
-          if (d_be[2]) begin  // gen/virtio/regs.ts:298
-            q0_device_b2 <= d_wdata[23:16];  // gen/virtio/regs.ts:299
+          if (d_be[2]) begin  // gen/virtio/regs.ts:307
+            q0_driver_b2 <= d_wdata[23:16];  // gen/virtio/regs.ts:308
           end
-          if (d_be[3]) begin  // gen/virtio/regs.ts:298
-            q0_device_b3 <= d_wdata[31:24];  // gen/virtio/regs.ts:299
-          end
-        end
-        if (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) begin  // gen/virtio/regs.ts:624
-          if (d_be[0]) begin  // gen/virtio/regs.ts:298
-            q1_device_b0 <= d_wdata[7:0];  // gen/virtio/regs.ts:299
-          end
-          if (d_be[1]) begin  // gen/virtio/regs.ts:298
-            q1_device_b1 <= d_wdata[15:8];  // gen/virtio/regs.ts:299
-          end
-          if (d_be[2]) begin  // gen/virtio/regs.ts:298
-            q1_device_b2 <= d_wdata[23:16];  // gen/virtio/regs.ts:299
-          end
-          if (d_be[3]) begin  // gen/virtio/regs.ts:298
-            q1_device_b3 <= d_wdata[31:24];  // gen/virtio/regs.ts:299
+          if (d_be[3]) begin  // gen/virtio/regs.ts:307
+            q0_driver_b3 <= d_wdata[31:24];  // gen/virtio/regs.ts:308
           end
         end
-      end
-      hit_common_34 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd13);  // gen/virtio/regs.ts:383
-      if ((hit_common_34 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:676
-        if (qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) begin  // gen/virtio/regs.ts:624
-          if (d_be[0]) begin  // gen/virtio/regs.ts:298
-            q0_device_b4 <= d_wdata[7:0];  // gen/virtio/regs.ts:299
+        if (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) begin  // gen/virtio/regs.ts:633
+          if (d_be[0]) begin  // gen/virtio/regs.ts:307
+            q1_driver_b0 <= d_wdata[7:0];  // gen/virtio/regs.ts:308
           end
-          if (d_be[1]) begin  // gen/virtio/regs.ts:298
-            q0_device_b5 <= d_wdata[15:8];  // gen/virtio/regs.ts:299
+          if (d_be[1]) begin  // gen/virtio/regs.ts:307
+            q1_driver_b1 <= d_wdata[15:8];  // gen/virtio/regs.ts:308
           end
-          if (d_be[2]) begin  // gen/virtio/regs.ts:298
-            q0_device_b6 <= d_wdata[23:16];  // gen/virtio/regs.ts:299
+          if (d_be[2]) begin  // gen/virtio/regs.ts:307
+            q1_driver_b2 <= d_wdata[23:16];  // gen/virtio/regs.ts:308
           end
-          if (d_be[3]) begin  // gen/virtio/regs.ts:298
-            q0_device_b7 <= d_wdata[31:24];  // gen/virtio/regs.ts:299
-          end
-        end
-        if (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) begin  // gen/virtio/regs.ts:624
-          if (d_be[0]) begin  // gen/virtio/regs.ts:298
-            q1_device_b4 <= d_wdata[7:0];  // gen/virtio/regs.ts:299
-          end
-          if (d_be[1]) begin  // gen/virtio/regs.ts:298
-            q1_device_b5 <= d_wdata[15:8];  // gen/virtio/regs.ts:299
-          end
-          if (d_be[2]) begin  // gen/virtio/regs.ts:298
-            q1_device_b6 <= d_wdata[23:16];  // gen/virtio/regs.ts:299
-          end
-          if (d_be[3]) begin  // gen/virtio/regs.ts:298
-            q1_device_b7 <= d_wdata[31:24];  // gen/virtio/regs.ts:299
+          if (d_be[3]) begin  // gen/virtio/regs.ts:307
+            q1_driver_b3 <= d_wdata[31:24];  // gen/virtio/regs.ts:308
           end
         end
       end
-      hit_common_38 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd14);  // gen/virtio/regs.ts:383
-      if ((hit_common_38 & (d_valid & d_write)) & (|d_be[3:2])) begin  // gen/virtio/regs.ts:676
-        if (((qsel_0 & (_cat_1 == 16'd1)) & (device_status[3] & driver_features[40])) & (~q0_reset_pending)) begin  // gen/virtio/regs.ts:637
-          q0_reset_pending <= 1'b1;  // gen/virtio/regs.ts:640
+      hit_common_2c <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd11);  // gen/virtio/regs.ts:392
+      if ((hit_common_2c & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:685
+        if (qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) begin  // gen/virtio/regs.ts:633
+          if (d_be[0]) begin  // gen/virtio/regs.ts:307
+            q0_driver_b4 <= d_wdata[7:0];  // gen/virtio/regs.ts:308
+          end
+          if (d_be[1]) begin  // gen/virtio/regs.ts:307
+            q0_driver_b5 <= d_wdata[15:8];  // gen/virtio/regs.ts:308
+          end
+          if (d_be[2]) begin  // gen/virtio/regs.ts:307
+            q0_driver_b6 <= d_wdata[23:16];  // gen/virtio/regs.ts:308
+          end
+          if (d_be[3]) begin  // gen/virtio/regs.ts:307
+            q0_driver_b7 <= d_wdata[31:24];  // gen/virtio/regs.ts:308
+          end
         end
-        if (((qsel_1 & (_cat_1 == 16'd1)) & (device_status[3] & driver_features[40])) & (~q1_reset_pending)) begin  // gen/virtio/regs.ts:637
-          q1_reset_pending <= 1'b1;  // gen/virtio/regs.ts:640
+        if (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) begin  // gen/virtio/regs.ts:633
+          if (d_be[0]) begin  // gen/virtio/regs.ts:307
+            q1_driver_b4 <= d_wdata[7:0];  // gen/virtio/regs.ts:308
+          end
+          if (d_be[1]) begin  // gen/virtio/regs.ts:307
+            q1_driver_b5 <= d_wdata[15:8];  // gen/virtio/regs.ts:308
+          end
+          if (d_be[2]) begin  // gen/virtio/regs.ts:307
+            q1_driver_b6 <= d_wdata[23:16];  // gen/virtio/regs.ts:308
+          end
+          if (d_be[3]) begin  // gen/virtio/regs.ts:307
+            q1_driver_b7 <= d_wdata[31:24];  // gen/virtio/regs.ts:308
+          end
         end
       end
-      hit_isr_0 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd16);  // gen/virtio/regs.ts:383
-      hit_device_0 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd64);  // gen/virtio/regs.ts:383
-      hit_device_4 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd65);  // gen/virtio/regs.ts:383
-      hit_device_8 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd66);  // gen/virtio/regs.ts:383
-      hit_device_c <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd67);  // gen/virtio/regs.ts:383
-      hit_device_10 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd68);  // gen/virtio/regs.ts:383
-      hit_device_14 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd69);  // gen/virtio/regs.ts:383
-      hit_device_18 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd70);  // gen/virtio/regs.ts:383
-      hit_device_1c <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd71);  // gen/virtio/regs.ts:383
-      hit_device_20 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd72);  // gen/virtio/regs.ts:383
-      hit_device_24 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd73);  // gen/virtio/regs.ts:383
-      hit_device_28 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd74);  // gen/virtio/regs.ts:383
-      hit_device_2c <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd75);  // gen/virtio/regs.ts:383
-      hit_device_30 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd76);  // gen/virtio/regs.ts:383
-      hit_device_34 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd77);  // gen/virtio/regs.ts:383
-      hit_device_38 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd78);  // gen/virtio/regs.ts:383
-      hit_device_3c <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd79);  // gen/virtio/regs.ts:383
-      hit_device_40 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd80);  // gen/virtio/regs.ts:383
-      hit_device_44 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd81);  // gen/virtio/regs.ts:383
-      hit_device_48 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd82);  // gen/virtio/regs.ts:383
-      hit_device_4c <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd83);  // gen/virtio/regs.ts:383
-      hit_device_50 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd84);  // gen/virtio/regs.ts:383
-      hit_device_54 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd85);  // gen/virtio/regs.ts:383
-      hit_device_58 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd86);  // gen/virtio/regs.ts:383
-      hit_device_5c <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd87);  // gen/virtio/regs.ts:383
-      hit_notify_0 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd1024);  // gen/virtio/regs.ts:383
-      hit_notify_4 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd1025);  // gen/virtio/regs.ts:383
-      hit_block_0_0 <= (op_valid & (op_bar == 3'd0)) & (op_dw[11:5] == 7'd0);  // gen/virtio/regs.ts:746
-      hit_block_0_100 <= (op_valid & (op_bar == 3'd0)) & (op_dw[11:5] == 7'd2);  // gen/virtio/regs.ts:746
-      rd_valid_q <= d_valid & (~d_write);  // gen/virtio/regs.ts:751
-      if (status_reset | flr) begin  // gen/virtio/regs.ts:470
-        prev_status <= reset_busy ? prev_status : device_status;  // gen/virtio/regs.ts:472
-        device_feature_select <= 32'd0;  // gen/virtio/regs.ts:474
-        driver_feature_select <= 32'd0;  // gen/virtio/regs.ts:475
-        driver_features <= 64'd0;  // gen/virtio/regs.ts:476
-        config_msix_vector_none <= 1'b1;  // gen/virtio/regs.ts:229
-        queue_select <= 16'd0;  // gen/virtio/regs.ts:478
-        reset_wait_dp <= _mux_11[2];  // gen/virtio/regs.ts:480
-        reset_busy <= _mux_11[2] | dp_dma_outstanding;  // gen/virtio/regs.ts:481
+      hit_common_30 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd12);  // gen/virtio/regs.ts:392
+      if ((hit_common_30 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:685
+        if (qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) begin  // gen/virtio/regs.ts:633
+          if (d_be[0]) begin  // gen/virtio/regs.ts:307
+            q0_device_b0 <= d_wdata[7:0];  // gen/virtio/regs.ts:308
+          end
+          if (d_be[1]) begin  // gen/virtio/regs.ts:307
+            q0_device_b1 <= d_wdata[15:8];  // gen/virtio/regs.ts:308
+          end
+          if (d_be[2]) begin  // gen/virtio/regs.ts:307
+            q0_device_b2 <= d_wdata[23:16];  // gen/virtio/regs.ts:308
+          end
+          if (d_be[3]) begin  // gen/virtio/regs.ts:307
+            q0_device_b3 <= d_wdata[31:24];  // gen/virtio/regs.ts:308
+          end
+        end
+        if (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) begin  // gen/virtio/regs.ts:633
+          if (d_be[0]) begin  // gen/virtio/regs.ts:307
+            q1_device_b0 <= d_wdata[7:0];  // gen/virtio/regs.ts:308
+          end
+          if (d_be[1]) begin  // gen/virtio/regs.ts:307
+            q1_device_b1 <= d_wdata[15:8];  // gen/virtio/regs.ts:308
+          end
+          if (d_be[2]) begin  // gen/virtio/regs.ts:307
+            q1_device_b2 <= d_wdata[23:16];  // gen/virtio/regs.ts:308
+          end
+          if (d_be[3]) begin  // gen/virtio/regs.ts:307
+            q1_device_b3 <= d_wdata[31:24];  // gen/virtio/regs.ts:308
+          end
+        end
       end
-      if ((status_reset | flr) | (dp_queue_reset_done[0] & q0_reset_pending)) begin  // gen/virtio/regs.ts:486
-        q0_size <= 16'd256;  // gen/virtio/regs.ts:317
-        q0_size_lo_zero <= 1'b1;  // gen/virtio/regs.ts:319
-        q0_size_lo_single <= 1'b1;  // gen/virtio/regs.ts:319
-        q0_size_lo_le <= 1'b1;  // gen/virtio/regs.ts:319
-        q0_size_hi_zero <= 1'b0;  // gen/virtio/regs.ts:320
-        q0_size_hi_single <= 1'b1;  // gen/virtio/regs.ts:320
-        q0_size_hi_lt <= 1'b0;  // gen/virtio/regs.ts:320
-        q0_size_hi_eq <= 1'b1;  // gen/virtio/regs.ts:320
-        q0_vector_none <= 1'b1;  // gen/virtio/regs.ts:229
-        q0_enabled <= 1'b0;  // gen/virtio/regs.ts:322
-        q0_desc_b0 <= 8'd0;  // gen/virtio/regs.ts:302
-        q0_desc_b1 <= 8'd0;  // gen/virtio/regs.ts:302
-        q0_desc_b2 <= 8'd0;  // gen/virtio/regs.ts:302
-        q0_desc_b3 <= 8'd0;  // gen/virtio/regs.ts:302
-        q0_desc_b4 <= 8'd0;  // gen/virtio/regs.ts:302
-        q0_desc_b5 <= 8'd0;  // gen/virtio/regs.ts:302
-        q0_desc_b6 <= 8'd0;  // gen/virtio/regs.ts:302
-        q0_desc_b7 <= 8'd0;  // gen/virtio/regs.ts:302
-        q0_driver_b0 <= 8'd0;  // gen/virtio/regs.ts:302
-        q0_driver_b1 <= 8'd0;  // gen/virtio/regs.ts:302
-        q0_driver_b2 <= 8'd0;  // gen/virtio/regs.ts:302
-        q0_driver_b3 <= 8'd0;  // gen/virtio/regs.ts:302
-        q0_driver_b4 <= 8'd0;  // gen/virtio/regs.ts:302
-        q0_driver_b5 <= 8'd0;  // gen/virtio/regs.ts:302
-        q0_driver_b6 <= 8'd0;  // gen/virtio/regs.ts:302
-        q0_driver_b7 <= 8'd0;  // gen/virtio/regs.ts:302
-        q0_device_b0 <= 8'd0;  // gen/virtio/regs.ts:302
-        q0_device_b1 <= 8'd0;  // gen/virtio/regs.ts:302
-        q0_device_b2 <= 8'd0;  // gen/virtio/regs.ts:302
-        q0_device_b3 <= 8'd0;  // gen/virtio/regs.ts:302
-        q0_device_b4 <= 8'd0;  // gen/virtio/regs.ts:302
-        q0_device_b5 <= 8'd0;  // gen/virtio/regs.ts:302
-        q0_device_b6 <= 8'd0;  // gen/virtio/regs.ts:302
-        q0_device_b7 <= 8'd0;  // gen/virtio/regs.ts:302
-        q0_reset_pending <= 1'b0;  // gen/virtio/regs.ts:326
+      hit_common_34 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd13);  // gen/virtio/regs.ts:392
+      if ((hit_common_34 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:685
+        if (qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) begin  // gen/virtio/regs.ts:633
+          if (d_be[0]) begin  // gen/virtio/regs.ts:307
+            q0_device_b4 <= d_wdata[7:0];  // gen/virtio/regs.ts:308
+          end
+          if (d_be[1]) begin  // gen/virtio/regs.ts:307
+            q0_device_b5 <= d_wdata[15:8];  // gen/virtio/regs.ts:308
+          end
+          if (d_be[2]) begin  // gen/virtio/regs.ts:307
+            q0_device_b6 <= d_wdata[23:16];  // gen/virtio/regs.ts:308
+          end
+          if (d_be[3]) begin  // gen/virtio/regs.ts:307
+            q0_device_b7 <= d_wdata[31:24];  // gen/virtio/regs.ts:308
+          end
+        end
+        if (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) begin  // gen/virtio/regs.ts:633
+          if (d_be[0]) begin  // gen/virtio/regs.ts:307
+            q1_device_b4 <= d_wdata[7:0];  // gen/virtio/regs.ts:308
+          end
+          if (d_be[1]) begin  // gen/virtio/regs.ts:307
+            q1_device_b5 <= d_wdata[15:8];  // gen/virtio/regs.ts:308
+          end
+          if (d_be[2]) begin  // gen/virtio/regs.ts:307
+            q1_device_b6 <= d_wdata[23:16];  // gen/virtio/regs.ts:308
+          end
+          if (d_be[3]) begin  // gen/virtio/regs.ts:307
+            q1_device_b7 <= d_wdata[31:24];  // gen/virtio/regs.ts:308
+          end
+        end
       end
-      if ((status_reset | flr) | (dp_queue_reset_done[1] & q1_reset_pending)) begin  // gen/virtio/regs.ts:486
-        q1_size <= 16'd256;  // gen/virtio/regs.ts:317
-        q1_size_lo_zero <= 1'b1;  // gen/virtio/regs.ts:319
-        q1_size_lo_single <= 1'b1;  // gen/virtio/regs.ts:319
-        q1_size_lo_le <= 1'b1;  // gen/virtio/regs.ts:319
-        q1_size_hi_zero <= 1'b0;  // gen/virtio/regs.ts:320
-        q1_size_hi_single <= 1'b1;  // gen/virtio/regs.ts:320
-        q1_size_hi_lt <= 1'b0;  // gen/virtio/regs.ts:320
-        q1_size_hi_eq <= 1'b1;  // gen/virtio/regs.ts:320
-        q1_vector_none <= 1'b1;  // gen/virtio/regs.ts:229
-        q1_enabled <= 1'b0;  // gen/virtio/regs.ts:322
-        q1_desc_b0 <= 8'd0;  // gen/virtio/regs.ts:302
-        q1_desc_b1 <= 8'd0;  // gen/virtio/regs.ts:302
-        q1_desc_b2 <= 8'd0;  // gen/virtio/regs.ts:302
-        q1_desc_b3 <= 8'd0;  // gen/virtio/regs.ts:302
-        q1_desc_b4 <= 8'd0;  // gen/virtio/regs.ts:302
-        q1_desc_b5 <= 8'd0;  // gen/virtio/regs.ts:302
-        q1_desc_b6 <= 8'd0;  // gen/virtio/regs.ts:302
-        q1_desc_b7 <= 8'd0;  // gen/virtio/regs.ts:302
-        q1_driver_b0 <= 8'd0;  // gen/virtio/regs.ts:302
-        q1_driver_b1 <= 8'd0;  // gen/virtio/regs.ts:302
-        q1_driver_b2 <= 8'd0;  // gen/virtio/regs.ts:302
-        q1_driver_b3 <= 8'd0;  // gen/virtio/regs.ts:302
-        q1_driver_b4 <= 8'd0;  // gen/virtio/regs.ts:302
-        q1_driver_b5 <= 8'd0;  // gen/virtio/regs.ts:302
-        q1_driver_b6 <= 8'd0;  // gen/virtio/regs.ts:302
-        q1_driver_b7 <= 8'd0;  // gen/virtio/regs.ts:302
-        q1_device_b0 <= 8'd0;  // gen/virtio/regs.ts:302
-        q1_device_b1 <= 8'd0;  // gen/virtio/regs.ts:302
-        q1_device_b2 <= 8'd0;  // gen/virtio/regs.ts:302
-        q1_device_b3 <= 8'd0;  // gen/virtio/regs.ts:302
-        q1_device_b4 <= 8'd0;  // gen/virtio/regs.ts:302
-        q1_device_b5 <= 8'd0;  // gen/virtio/regs.ts:302
-        q1_device_b6 <= 8'd0;  // gen/virtio/regs.ts:302
-        q1_device_b7 <= 8'd0;  // gen/virtio/regs.ts:302
-        q1_reset_pending <= 1'b0;  // gen/virtio/regs.ts:326
+      hit_common_38 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd14);  // gen/virtio/regs.ts:392
+      if ((hit_common_38 & (d_valid & d_write)) & (|d_be[3:2])) begin  // gen/virtio/regs.ts:685
+        if (((qsel_0 & (_cat_1 == 16'd1)) & (device_status[3] & driver_features[40])) & (~q0_reset_pending)) begin  // gen/virtio/regs.ts:646
+          q0_reset_pending <= 1'b1;  // gen/virtio/regs.ts:649
+        end
+        if (((qsel_1 & (_cat_1 == 16'd1)) & (device_status[3] & driver_features[40])) & (~q1_reset_pending)) begin  // gen/virtio/regs.ts:646
+          q1_reset_pending <= 1'b1;  // gen/virtio/regs.ts:649
+        end
       end
-      cfg_wr_valid <= dp_cfg_valid;  // gen/virtio/regs.ts:765
-      dc_capacity_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd0)) & (cfg_wr_value != dc_capacity);  // gen/virtio/regs.ts:778
-      if ((cfg_wr_valid & (cfg_wr_field == 5'd0)) & (cfg_wr_value != dc_capacity)) begin  // gen/virtio/regs.ts:780
-        dc_capacity <= cfg_wr_value;  // gen/virtio/regs.ts:780
+      hit_isr_0 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd16);  // gen/virtio/regs.ts:392
+      hit_device_0 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd64);  // gen/virtio/regs.ts:392
+      hit_device_4 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd65);  // gen/virtio/regs.ts:392
+      hit_device_8 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd66);  // gen/virtio/regs.ts:392
+      hit_device_c <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd67);  // gen/virtio/regs.ts:392
+      hit_device_10 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd68);  // gen/virtio/regs.ts:392
+      hit_device_14 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd69);  // gen/virtio/regs.ts:392
+      hit_device_18 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd70);  // gen/virtio/regs.ts:392
+      hit_device_1c <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd71);  // gen/virtio/regs.ts:392
+      hit_device_20 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd72);  // gen/virtio/regs.ts:392
+      hit_device_24 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd73);  // gen/virtio/regs.ts:392
+      hit_device_28 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd74);  // gen/virtio/regs.ts:392
+      hit_device_2c <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd75);  // gen/virtio/regs.ts:392
+      hit_device_30 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd76);  // gen/virtio/regs.ts:392
+      hit_device_34 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd77);  // gen/virtio/regs.ts:392
+      hit_device_38 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd78);  // gen/virtio/regs.ts:392
+      hit_device_3c <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd79);  // gen/virtio/regs.ts:392
+      hit_device_40 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd80);  // gen/virtio/regs.ts:392
+      hit_device_44 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd81);  // gen/virtio/regs.ts:392
+      hit_device_48 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd82);  // gen/virtio/regs.ts:392
+      hit_device_4c <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd83);  // gen/virtio/regs.ts:392
+      hit_device_50 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd84);  // gen/virtio/regs.ts:392
+      hit_device_54 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd85);  // gen/virtio/regs.ts:392
+      hit_device_58 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd86);  // gen/virtio/regs.ts:392
+      hit_device_5c <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd87);  // gen/virtio/regs.ts:392
+      hit_notify_0 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd1024);  // gen/virtio/regs.ts:392
+      hit_notify_4 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd1025);  // gen/virtio/regs.ts:392
+      hit_block_0_0 <= (op_valid & (op_bar == 3'd0)) & (op_dw[11:5] == 7'd0);  // gen/virtio/regs.ts:755
+      hit_block_0_100 <= (op_valid & (op_bar == 3'd0)) & (op_dw[11:5] == 7'd2);  // gen/virtio/regs.ts:755
+      rd_valid_q <= d_valid & (~d_write);  // gen/virtio/regs.ts:760
+      if (status_reset | flr) begin  // gen/virtio/regs.ts:479
+        prev_status <= reset_busy ? prev_status : device_status;  // gen/virtio/regs.ts:481
+        device_feature_select <= 32'd0;  // gen/virtio/regs.ts:483
+        driver_feature_select <= 32'd0;  // gen/virtio/regs.ts:484
+        driver_features <= 64'd0;  // gen/virtio/regs.ts:485
+        config_msix_vector_none <= 1'b1;  // gen/virtio/regs.ts:236
+        config_msix_vector_value <= 16'd65535;  // gen/virtio/regs.ts:237
+        queue_select <= 16'd0;  // gen/virtio/regs.ts:487
+        reset_wait_dp <= _mux_14[2];  // gen/virtio/regs.ts:489
+        reset_busy <= _mux_14[2] | dp_dma_outstanding;  // gen/virtio/regs.ts:490
       end
-      dc_size_max_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd1)) & (cfg_wr_value[31:0] != dc_size_max);  // gen/virtio/regs.ts:778
-      if ((cfg_wr_valid & (cfg_wr_field == 5'd1)) & (cfg_wr_value[31:0] != dc_size_max)) begin  // gen/virtio/regs.ts:780
-        dc_size_max <= cfg_wr_value[31:0];  // gen/virtio/regs.ts:780
+      if ((status_reset | flr) | (dp_queue_reset_done[0] & q0_reset_pending)) begin  // gen/virtio/regs.ts:495
+        q0_size <= 16'd256;  // gen/virtio/regs.ts:326
+        q0_size_lo_zero <= 1'b1;  // gen/virtio/regs.ts:328
+        q0_size_lo_single <= 1'b1;  // gen/virtio/regs.ts:328
+        q0_size_lo_le <= 1'b1;  // gen/virtio/regs.ts:328
+        q0_size_hi_zero <= 1'b0;  // gen/virtio/regs.ts:329
+        q0_size_hi_single <= 1'b1;  // gen/virtio/regs.ts:329
+        q0_size_hi_lt <= 1'b0;  // gen/virtio/regs.ts:329
+        q0_size_hi_eq <= 1'b1;  // gen/virtio/regs.ts:329
+        q0_vector_none <= 1'b1;  // gen/virtio/regs.ts:236
+        q0_vector_value <= 16'd65535;  // gen/virtio/regs.ts:237
+        q0_enabled <= 1'b0;  // gen/virtio/regs.ts:331
+        q0_desc_b0 <= 8'd0;  // gen/virtio/regs.ts:311
+        q0_desc_b1 <= 8'd0;  // gen/virtio/regs.ts:311
+        q0_desc_b2 <= 8'd0;  // gen/virtio/regs.ts:311
+        q0_desc_b3 <= 8'd0;  // gen/virtio/regs.ts:311
+        q0_desc_b4 <= 8'd0;  // gen/virtio/regs.ts:311
+        q0_desc_b5 <= 8'd0;  // gen/virtio/regs.ts:311
+        q0_desc_b6 <= 8'd0;  // gen/virtio/regs.ts:311
+        q0_desc_b7 <= 8'd0;  // gen/virtio/regs.ts:311
+        q0_driver_b0 <= 8'd0;  // gen/virtio/regs.ts:311
+        q0_driver_b1 <= 8'd0;  // gen/virtio/regs.ts:311
+        q0_driver_b2 <= 8'd0;  // gen/virtio/regs.ts:311
+        q0_driver_b3 <= 8'd0;  // gen/virtio/regs.ts:311
+        q0_driver_b4 <= 8'd0;  // gen/virtio/regs.ts:311
+        q0_driver_b5 <= 8'd0;  // gen/virtio/regs.ts:311
+        q0_driver_b6 <= 8'd0;  // gen/virtio/regs.ts:311
+        q0_driver_b7 <= 8'd0;  // gen/virtio/regs.ts:311
+        q0_device_b0 <= 8'd0;  // gen/virtio/regs.ts:311
+        q0_device_b1 <= 8'd0;  // gen/virtio/regs.ts:311
+        q0_device_b2 <= 8'd0;  // gen/virtio/regs.ts:311
+        q0_device_b3 <= 8'd0;  // gen/virtio/regs.ts:311
+        q0_device_b4 <= 8'd0;  // gen/virtio/regs.ts:311
+        q0_device_b5 <= 8'd0;  // gen/virtio/regs.ts:311
+        q0_device_b6 <= 8'd0;  // gen/virtio/regs.ts:311
+        q0_device_b7 <= 8'd0;  // gen/virtio/regs.ts:311
+        q0_reset_pending <= 1'b0;  // gen/virtio/regs.ts:335
       end
-      dc_seg_max_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd2)) & (cfg_wr_value[31:0] != dc_seg_max);  // gen/virtio/regs.ts:778
-      if ((cfg_wr_valid & (cfg_wr_field == 5'd2)) & (cfg_wr_value[31:0] != dc_seg_max)) begin  // gen/virtio/regs.ts:780
-        dc_seg_max <= cfg_wr_value[31:0];  // gen/virtio/regs.ts:780
+      if ((status_reset | flr) | (dp_queue_reset_done[1] & q1_reset_pending)) begin  // gen/virtio/regs.ts:495
+        q1_size <= 16'd256;  // gen/virtio/regs.ts:326
+        q1_size_lo_zero <= 1'b1;  // gen/virtio/regs.ts:328
+        q1_size_lo_single <= 1'b1;  // gen/virtio/regs.ts:328
+        q1_size_lo_le <= 1'b1;  // gen/virtio/regs.ts:328
+        q1_size_hi_zero <= 1'b0;  // gen/virtio/regs.ts:329
+        q1_size_hi_single <= 1'b1;  // gen/virtio/regs.ts:329
+        q1_size_hi_lt <= 1'b0;  // gen/virtio/regs.ts:329
+        q1_size_hi_eq <= 1'b1;  // gen/virtio/regs.ts:329
+        q1_vector_none <= 1'b1;  // gen/virtio/regs.ts:236
+        q1_vector_value <= 16'd65535;  // gen/virtio/regs.ts:237
+        q1_enabled <= 1'b0;  // gen/virtio/regs.ts:331
+        q1_desc_b0 <= 8'd0;  // gen/virtio/regs.ts:311
+        q1_desc_b1 <= 8'd0;  // gen/virtio/regs.ts:311
+        q1_desc_b2 <= 8'd0;  // gen/virtio/regs.ts:311
+        q1_desc_b3 <= 8'd0;  // gen/virtio/regs.ts:311
+        q1_desc_b4 <= 8'd0;  // gen/virtio/regs.ts:311
+        q1_desc_b5 <= 8'd0;  // gen/virtio/regs.ts:311
+        q1_desc_b6 <= 8'd0;  // gen/virtio/regs.ts:311
+        q1_desc_b7 <= 8'd0;  // gen/virtio/regs.ts:311
+        q1_driver_b0 <= 8'd0;  // gen/virtio/regs.ts:311
+        q1_driver_b1 <= 8'd0;  // gen/virtio/regs.ts:311
+        q1_driver_b2 <= 8'd0;  // gen/virtio/regs.ts:311
+        q1_driver_b3 <= 8'd0;  // gen/virtio/regs.ts:311
+        q1_driver_b4 <= 8'd0;  // gen/virtio/regs.ts:311
+        q1_driver_b5 <= 8'd0;  // gen/virtio/regs.ts:311
+        q1_driver_b6 <= 8'd0;  // gen/virtio/regs.ts:311
+        q1_driver_b7 <= 8'd0;  // gen/virtio/regs.ts:311
+        q1_device_b0 <= 8'd0;  // gen/virtio/regs.ts:311
+        q1_device_b1 <= 8'd0;  // gen/virtio/regs.ts:311
+        q1_device_b2 <= 8'd0;  // gen/virtio/regs.ts:311
+        q1_device_b3 <= 8'd0;  // gen/virtio/regs.ts:311
+        q1_device_b4 <= 8'd0;  // gen/virtio/regs.ts:311
+        q1_device_b5 <= 8'd0;  // gen/virtio/regs.ts:311
+        q1_device_b6 <= 8'd0;  // gen/virtio/regs.ts:311
+        q1_device_b7 <= 8'd0;  // gen/virtio/regs.ts:311
+        q1_reset_pending <= 1'b0;  // gen/virtio/regs.ts:335
       end
-      dc_blk_size_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd6)) & (cfg_wr_value[31:0] != dc_blk_size);  // gen/virtio/regs.ts:778
-      if ((cfg_wr_valid & (cfg_wr_field == 5'd6)) & (cfg_wr_value[31:0] != dc_blk_size)) begin  // gen/virtio/regs.ts:780
-        dc_blk_size <= cfg_wr_value[31:0];  // gen/virtio/regs.ts:780
+      cfg_wr_valid <= dp_cfg_valid;  // gen/virtio/regs.ts:774
+      dc_capacity_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd0)) & (cfg_wr_value != dc_capacity);  // gen/virtio/regs.ts:787
+      if ((cfg_wr_valid & (cfg_wr_field == 5'd0)) & (cfg_wr_value != dc_capacity)) begin  // gen/virtio/regs.ts:789
+        dc_capacity <= cfg_wr_value;  // gen/virtio/regs.ts:789
       end
-      dc_num_queues_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd12)) & (cfg_wr_value[15:0] != dc_num_queues);  // gen/virtio/regs.ts:778
-      if ((cfg_wr_valid & (cfg_wr_field == 5'd12)) & (cfg_wr_value[15:0] != dc_num_queues)) begin  // gen/virtio/regs.ts:780
-        dc_num_queues <= cfg_wr_value[15:0];  // gen/virtio/regs.ts:780
+      dc_size_max_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd1)) & (cfg_wr_value[31:0] != dc_size_max);  // gen/virtio/regs.ts:787
+      if ((cfg_wr_valid & (cfg_wr_field == 5'd1)) & (cfg_wr_value[31:0] != dc_size_max)) begin  // gen/virtio/regs.ts:789
+        dc_size_max <= cfg_wr_value[31:0];  // gen/virtio/regs.ts:789
       end
-      dc_max_discard_sectors_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd13)) & (cfg_wr_value[31:0] != dc_max_discard_sectors);  // gen/virtio/regs.ts:778
-      if ((cfg_wr_valid & (cfg_wr_field == 5'd13)) & (cfg_wr_value[31:0] != dc_max_discard_sectors)) begin  // gen/virtio/regs.ts:780
-        dc_max_discard_sectors <= cfg_wr_value[31:0];  // gen/virtio/regs.ts:780
+      dc_seg_max_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd2)) & (cfg_wr_value[31:0] != dc_seg_max);  // gen/virtio/regs.ts:787
+      if ((cfg_wr_valid & (cfg_wr_field == 5'd2)) & (cfg_wr_value[31:0] != dc_seg_max)) begin  // gen/virtio/regs.ts:789
+        dc_seg_max <= cfg_wr_value[31:0];  // gen/virtio/regs.ts:789
       end
-      dc_max_discard_seg_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd14)) & (cfg_wr_value[31:0] != dc_max_discard_seg);  // gen/virtio/regs.ts:778
-      if ((cfg_wr_valid & (cfg_wr_field == 5'd14)) & (cfg_wr_value[31:0] != dc_max_discard_seg)) begin  // gen/virtio/regs.ts:780
-        dc_max_discard_seg <= cfg_wr_value[31:0];  // gen/virtio/regs.ts:780
+      dc_blk_size_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd6)) & (cfg_wr_value[31:0] != dc_blk_size);  // gen/virtio/regs.ts:787
+      if ((cfg_wr_valid & (cfg_wr_field == 5'd6)) & (cfg_wr_value[31:0] != dc_blk_size)) begin  // gen/virtio/regs.ts:789
+        dc_blk_size <= cfg_wr_value[31:0];  // gen/virtio/regs.ts:789
       end
-      dc_discard_sector_alignment_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd15)) & (cfg_wr_value[31:0] != dc_discard_sector_alignment);  // gen/virtio/regs.ts:778
-      if ((cfg_wr_valid & (cfg_wr_field == 5'd15)) & (cfg_wr_value[31:0] != dc_discard_sector_alignment)) begin  // gen/virtio/regs.ts:780
-        dc_discard_sector_alignment <= cfg_wr_value[31:0];  // gen/virtio/regs.ts:780
+      dc_num_queues_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd12)) & (cfg_wr_value[15:0] != dc_num_queues);  // gen/virtio/regs.ts:787
+      if ((cfg_wr_valid & (cfg_wr_field == 5'd12)) & (cfg_wr_value[15:0] != dc_num_queues)) begin  // gen/virtio/regs.ts:789
+        dc_num_queues <= cfg_wr_value[15:0];  // gen/virtio/regs.ts:789
       end
-      dc_max_write_zeroes_sectors_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd16)) & (cfg_wr_value[31:0] != dc_max_write_zeroes_sectors);  // gen/virtio/regs.ts:778
-      if ((cfg_wr_valid & (cfg_wr_field == 5'd16)) & (cfg_wr_value[31:0] != dc_max_write_zeroes_sectors)) begin  // gen/virtio/regs.ts:780
-        dc_max_write_zeroes_sectors <= cfg_wr_value[31:0];  // gen/virtio/regs.ts:780
+      dc_max_discard_sectors_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd13)) & (cfg_wr_value[31:0] != dc_max_discard_sectors);  // gen/virtio/regs.ts:787
+      if ((cfg_wr_valid & (cfg_wr_field == 5'd13)) & (cfg_wr_value[31:0] != dc_max_discard_sectors)) begin  // gen/virtio/regs.ts:789
+        dc_max_discard_sectors <= cfg_wr_value[31:0];  // gen/virtio/regs.ts:789
       end
-      dc_max_write_zeroes_seg_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd17)) & (cfg_wr_value[31:0] != dc_max_write_zeroes_seg);  // gen/virtio/regs.ts:778
-      if ((cfg_wr_valid & (cfg_wr_field == 5'd17)) & (cfg_wr_value[31:0] != dc_max_write_zeroes_seg)) begin  // gen/virtio/regs.ts:780
-        dc_max_write_zeroes_seg <= cfg_wr_value[31:0];  // gen/virtio/regs.ts:780
+      dc_max_discard_seg_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd14)) & (cfg_wr_value[31:0] != dc_max_discard_seg);  // gen/virtio/regs.ts:787
+      if ((cfg_wr_valid & (cfg_wr_field == 5'd14)) & (cfg_wr_value[31:0] != dc_max_discard_seg)) begin  // gen/virtio/regs.ts:789
+        dc_max_discard_seg <= cfg_wr_value[31:0];  // gen/virtio/regs.ts:789
       end
-      dc_write_zeroes_may_unmap_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd18)) & (cfg_wr_value[7:0] != dc_write_zeroes_may_unmap);  // gen/virtio/regs.ts:778
-      if ((cfg_wr_valid & (cfg_wr_field == 5'd18)) & (cfg_wr_value[7:0] != dc_write_zeroes_may_unmap)) begin  // gen/virtio/regs.ts:780
-        dc_write_zeroes_may_unmap <= cfg_wr_value[7:0];  // gen/virtio/regs.ts:780
+      dc_discard_sector_alignment_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd15)) & (cfg_wr_value[31:0] != dc_discard_sector_alignment);  // gen/virtio/regs.ts:787
+      if ((cfg_wr_valid & (cfg_wr_field == 5'd15)) & (cfg_wr_value[31:0] != dc_discard_sector_alignment)) begin  // gen/virtio/regs.ts:789
+        dc_discard_sector_alignment <= cfg_wr_value[31:0];  // gen/virtio/regs.ts:789
       end
-      config_changed <= (((((((((dc_capacity_changed | dc_size_max_changed) | dc_seg_max_changed) | dc_blk_size_changed) | dc_num_queues_changed) | dc_max_discard_sectors_changed) | dc_max_discard_seg_changed) | dc_discard_sector_alignment_changed) | dc_max_write_zeroes_sectors_changed) | dc_max_write_zeroes_seg_changed) | dc_write_zeroes_may_unmap_changed;  // gen/virtio/regs.ts:783
-      if (config_changed & ((~config_dirty) | config_read)) begin  // gen/virtio/regs.ts:784
-        config_generation <= config_generation + 8'd1;  // gen/virtio/regs.ts:784
+      dc_max_write_zeroes_sectors_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd16)) & (cfg_wr_value[31:0] != dc_max_write_zeroes_sectors);  // gen/virtio/regs.ts:787
+      if ((cfg_wr_valid & (cfg_wr_field == 5'd16)) & (cfg_wr_value[31:0] != dc_max_write_zeroes_sectors)) begin  // gen/virtio/regs.ts:789
+        dc_max_write_zeroes_sectors <= cfg_wr_value[31:0];  // gen/virtio/regs.ts:789
       end
-      if (config_changed) begin  // gen/virtio/regs.ts:785
-        config_dirty <= 1'b1;  // gen/virtio/regs.ts:785
-      end else if (config_read) begin  // gen/virtio/regs.ts:785
-        config_dirty <= 1'b0;  // gen/virtio/regs.ts:785
+      dc_max_write_zeroes_seg_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd17)) & (cfg_wr_value[31:0] != dc_max_write_zeroes_seg);  // gen/virtio/regs.ts:787
+      if ((cfg_wr_valid & (cfg_wr_field == 5'd17)) & (cfg_wr_value[31:0] != dc_max_write_zeroes_seg)) begin  // gen/virtio/regs.ts:789
+        dc_max_write_zeroes_seg <= cfg_wr_value[31:0];  // gen/virtio/regs.ts:789
       end
-      if (flr) begin  // gen/virtio/regs.ts:786
-        config_dirty <= 1'b0;  // gen/virtio/regs.ts:787
-        config_generation <= 8'd0;  // gen/virtio/regs.ts:788
+      dc_write_zeroes_may_unmap_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd18)) & (cfg_wr_value[7:0] != dc_write_zeroes_may_unmap);  // gen/virtio/regs.ts:787
+      if ((cfg_wr_valid & (cfg_wr_field == 5'd18)) & (cfg_wr_value[7:0] != dc_write_zeroes_may_unmap)) begin  // gen/virtio/regs.ts:789
+        dc_write_zeroes_may_unmap <= cfg_wr_value[7:0];  // gen/virtio/regs.ts:789
       end
-      irq_queue_q <= dp_irq_queue;  // gen/virtio/regs.ts:793
-      fatal_q <= dp_fatal_error;  // gen/virtio/regs.ts:795
-      msix_irq <= {(((_and_12 & ((~q0_vector_none) & (q0_vector_idx == 2'd2))) | (_and_13 & ((~q1_vector_none) & (q1_vector_idx == 2'd2)))) | ((((config_changed | fatal_q) & device_status[2]) & msix_enable) & ((~config_msix_vector_none) & (config_msix_vector_idx == 2'd2)))), (((_and_12 & ((~q0_vector_none) & (q0_vector_idx == 2'd1))) | (_and_13 & ((~q1_vector_none) & (q1_vector_idx == 2'd1)))) | ((((config_changed | fatal_q) & device_status[2]) & msix_enable) & ((~config_msix_vector_none) & (config_msix_vector_idx == 2'd1)))), (((_and_12 & ((~q0_vector_none) & (q0_vector_idx == 2'd0))) | (_and_13 & ((~q1_vector_none) & (q1_vector_idx == 2'd0)))) | ((((config_changed | fatal_q) & device_status[2]) & msix_enable) & ((~config_msix_vector_none) & (config_msix_vector_idx == 2'd0))))};  // gen/virtio/regs.ts:810
-      if (isr_clear) begin  // gen/virtio/regs.ts:812
-        isr <= {((config_changed | fatal_q) & device_status[2]), _or_14};  // gen/virtio/regs.ts:812
+      config_changed <= (((((((((dc_capacity_changed | dc_size_max_changed) | dc_seg_max_changed) | dc_blk_size_changed) | dc_num_queues_changed) | dc_max_discard_sectors_changed) | dc_max_discard_seg_changed) | dc_discard_sector_alignment_changed) | dc_max_write_zeroes_sectors_changed) | dc_max_write_zeroes_seg_changed) | dc_write_zeroes_may_unmap_changed;  // gen/virtio/regs.ts:792
+      if (config_changed & ((~config_dirty) | config_read)) begin  // gen/virtio/regs.ts:793
+        config_generation <= config_generation + 8'd1;  // gen/virtio/regs.ts:793
+      end
+      if (config_changed) begin  // gen/virtio/regs.ts:794
+        config_dirty <= 1'b1;  // gen/virtio/regs.ts:794
+      end else if (config_read) begin  // gen/virtio/regs.ts:794
+        config_dirty <= 1'b0;  // gen/virtio/regs.ts:794
+      end
+      if (flr) begin  // gen/virtio/regs.ts:795
+        config_dirty <= 1'b0;  // gen/virtio/regs.ts:796
+        config_generation <= 8'd0;  // gen/virtio/regs.ts:797
+      end
+      irq_queue_q <= dp_irq_queue;  // gen/virtio/regs.ts:802
+      fatal_q <= dp_fatal_error;  // gen/virtio/regs.ts:804
+      msix_irq <= {(((_and_15 & ((~q0_vector_none) & (q0_vector_idx == 2'd2))) | (_and_16 & ((~q1_vector_none) & (q1_vector_idx == 2'd2)))) | ((((config_changed | fatal_q) & device_status[2]) & msix_enable) & ((~config_msix_vector_none) & (config_msix_vector_idx == 2'd2)))), (((_and_15 & ((~q0_vector_none) & (q0_vector_idx == 2'd1))) | (_and_16 & ((~q1_vector_none) & (q1_vector_idx == 2'd1)))) | ((((config_changed | fatal_q) & device_status[2]) & msix_enable) & ((~config_msix_vector_none) & (config_msix_vector_idx == 2'd1)))), (((_and_15 & ((~q0_vector_none) & (q0_vector_idx == 2'd0))) | (_and_16 & ((~q1_vector_none) & (q1_vector_idx == 2'd0)))) | ((((config_changed | fatal_q) & device_status[2]) & msix_enable) & ((~config_msix_vector_none) & (config_msix_vector_idx == 2'd0))))};  // gen/virtio/regs.ts:819
+      if (isr_clear) begin  // gen/virtio/regs.ts:821
+        isr <= {((config_changed | fatal_q) & device_status[2]), _or_17};  // gen/virtio/regs.ts:821
       end else begin
-        isr <= isr | {((config_changed | fatal_q) & device_status[2]), _or_14};  // gen/virtio/regs.ts:812
+        isr <= isr | {((config_changed | fatal_q) & device_status[2]), _or_17};  // gen/virtio/regs.ts:821
       end
-      if (reset_start) begin  // gen/virtio/regs.ts:813
-        isr <= 2'd0;  // gen/virtio/regs.ts:813
+      if (reset_start) begin  // gen/virtio/regs.ts:822
+        isr <= 2'd0;  // gen/virtio/regs.ts:822
       end
-      device_status <= status_next | (fatal_q ? 8'd64 : 8'd0);  // gen/virtio/regs.ts:816
-      reset_req_q <= reset_start;  // gen/virtio/regs.ts:844
-      reset_flr_q <= reset_cause_flr;  // gen/virtio/regs.ts:844
-      q0_reset_req_q <= queue_reset_start_0;  // gen/virtio/regs.ts:844
-      q0_notify_q <= notify_hit_0;  // gen/virtio/regs.ts:844
-      q1_reset_req_q <= queue_reset_start_1;  // gen/virtio/regs.ts:844
-      q1_notify_q <= notify_hit_1;  // gen/virtio/regs.ts:844
+      device_status <= status_next | (fatal_q ? 8'd64 : 8'd0);  // gen/virtio/regs.ts:825
+      reset_req_q <= reset_start;  // gen/virtio/regs.ts:853
+      reset_flr_q <= reset_cause_flr;  // gen/virtio/regs.ts:853
+      q0_reset_req_q <= queue_reset_start_0;  // gen/virtio/regs.ts:853
+      q0_notify_q <= notify_hit_0;  // gen/virtio/regs.ts:853
+      q1_reset_req_q <= queue_reset_start_1;  // gen/virtio/regs.ts:853
+      q1_notify_q <= notify_hit_1;  // gen/virtio/regs.ts:853
     end
   end
   always @(posedge clk) begin
-    if (op_valid) begin  // gen/virtio/regs.ts:397
-      d_write <= op_write;  // gen/virtio/regs.ts:398
-      d_be <= op_be;  // gen/virtio/regs.ts:399
-      d_wdata <= op_wdata;  // gen/virtio/regs.ts:400
-      d_dw <= op_dw;  // gen/virtio/regs.ts:401
+    if (op_valid) begin  // gen/virtio/regs.ts:406
+      d_write <= op_write;  // gen/virtio/regs.ts:407
+      d_be <= op_be;  // gen/virtio/regs.ts:408
+      d_wdata <= op_wdata;  // gen/virtio/regs.ts:409
+      d_dw <= op_dw;  // gen/virtio/regs.ts:410
     end
-    d_msix_rdata <= msix_table_reg_rdata;  // gen/virtio/regs.ts:422
-    status_write_zero <= op_wdata[7:0] == 8'd0;  // gen/virtio/regs.ts:534
-    size_written_lo_zero <= op_wdata[7:0] == 8'd0;  // gen/virtio/regs.ts:566
-    size_written_lo_single <= ~(((((op_wdata[0] & op_wdata[1]) | (op_wdata[2] & op_wdata[3])) | ((op_wdata[0] | op_wdata[1]) & (op_wdata[2] | op_wdata[3]))) | (((op_wdata[4] & op_wdata[5]) | (op_wdata[6] & op_wdata[7])) | ((op_wdata[4] | op_wdata[5]) & (op_wdata[6] | op_wdata[7])))) | (((op_wdata[0] | op_wdata[1]) | (op_wdata[2] | op_wdata[3])) & ((op_wdata[4] | op_wdata[5]) | (op_wdata[6] | op_wdata[7]))));  // gen/virtio/regs.ts:566
-    size_written_lo_le <= op_wdata[7:0] <= 8'd0;  // gen/virtio/regs.ts:566
-    size_written_hi_zero <= op_wdata[15:8] == 8'd0;  // gen/virtio/regs.ts:566
-    size_written_hi_single <= ~(((((op_wdata[8] & op_wdata[9]) | (op_wdata[10] & op_wdata[11])) | ((op_wdata[8] | op_wdata[9]) & (op_wdata[10] | op_wdata[11]))) | (((op_wdata[12] & op_wdata[13]) | (op_wdata[14] & op_wdata[15])) | ((op_wdata[12] | op_wdata[13]) & (op_wdata[14] | op_wdata[15])))) | (((op_wdata[8] | op_wdata[9]) | (op_wdata[10] | op_wdata[11])) & ((op_wdata[12] | op_wdata[13]) | (op_wdata[14] | op_wdata[15]))));  // gen/virtio/regs.ts:566
-    size_written_hi_lt <= op_wdata[15:8] < 8'd1;  // gen/virtio/regs.ts:566
-    size_written_hi_eq <= op_wdata[15:8] == 8'd1;  // gen/virtio/regs.ts:566
-    if (hit_notify_0 & (d_valid & d_write)) begin  // gen/virtio/regs.ts:709
-      q0_notify_data <= {16'd0, d_wdata[15:0]};  // gen/virtio/regs.ts:709
+    d_msix_rdata <= msix_table_reg_rdata;  // gen/virtio/regs.ts:431
+    status_write_zero <= op_wdata[7:0] == 8'd0;  // gen/virtio/regs.ts:543
+    size_written_lo_zero <= op_wdata[7:0] == 8'd0;  // gen/virtio/regs.ts:575
+    size_written_lo_single <= ~(((((op_wdata[0] & op_wdata[1]) | (op_wdata[2] & op_wdata[3])) | ((op_wdata[0] | op_wdata[1]) & (op_wdata[2] | op_wdata[3]))) | (((op_wdata[4] & op_wdata[5]) | (op_wdata[6] & op_wdata[7])) | ((op_wdata[4] | op_wdata[5]) & (op_wdata[6] | op_wdata[7])))) | (((op_wdata[0] | op_wdata[1]) | (op_wdata[2] | op_wdata[3])) & ((op_wdata[4] | op_wdata[5]) | (op_wdata[6] | op_wdata[7]))));  // gen/virtio/regs.ts:575
+    size_written_lo_le <= op_wdata[7:0] <= 8'd0;  // gen/virtio/regs.ts:575
+    size_written_hi_zero <= op_wdata[15:8] == 8'd0;  // gen/virtio/regs.ts:575
+    size_written_hi_single <= ~(((((op_wdata[8] & op_wdata[9]) | (op_wdata[10] & op_wdata[11])) | ((op_wdata[8] | op_wdata[9]) & (op_wdata[10] | op_wdata[11]))) | (((op_wdata[12] & op_wdata[13]) | (op_wdata[14] & op_wdata[15])) | ((op_wdata[12] | op_wdata[13]) & (op_wdata[14] | op_wdata[15])))) | (((op_wdata[8] | op_wdata[9]) | (op_wdata[10] | op_wdata[11])) & ((op_wdata[12] | op_wdata[13]) | (op_wdata[14] | op_wdata[15]))));  // gen/virtio/regs.ts:575
+    size_written_hi_lt <= op_wdata[15:8] < 8'd1;  // gen/virtio/regs.ts:575
+    size_written_hi_eq <= op_wdata[15:8] == 8'd1;  // gen/virtio/regs.ts:575
+    if (hit_notify_0 & (d_valid & d_write)) begin  // gen/virtio/regs.ts:718
+      q0_notify_data <= {16'd0, d_wdata[15:0]};  // gen/virtio/regs.ts:718
     end
-    if (hit_notify_4 & (d_valid & d_write)) begin  // gen/virtio/regs.ts:709
-      q1_notify_data <= {16'd0, d_wdata[15:0]};  // gen/virtio/regs.ts:709
+    if (hit_notify_4 & (d_valid & d_write)) begin  // gen/virtio/regs.ts:718
+      q1_notify_data <= {16'd0, d_wdata[15:0]};  // gen/virtio/regs.ts:718
     end
-    rd_data_q <= ((hit_msix ? d_msix_rdata : 32'd0) | (hit_block_0_0 ? (((d_dw[4] ? (d_dw[3] ? 32'd0 : (d_dw[2] ? 32'd0 : (d_dw[1] ? 32'd0 : (d_dw[0] ? 32'd0 : {24'd0, {6'd0, isr}})))) : (d_dw[3] ? 32'd0 : (d_dw[2] ? (d_dw[1] ? 32'd0 : (d_dw[0] ? (({24'd0, (reset_busy ? prev_status : device_status)} | {{16'd0, config_generation}, 8'd0}) | {queue_select, 16'd0}) : ({16'd0, _mux_3} | {16'd2, 16'd0}))) : (d_dw[1] ? (d_dw[0] ? (gfs_sel0 ? driver_features[31:0] : (gfs_sel1 ? driver_features[63:32] : 32'd0)) : driver_feature_select) : (d_dw[0] ? (dfs_sel0 ? 32'd805335622 : (dfs_sel1 ? 32'd287 : 32'd0)) : device_feature_select))))) | (qsel_0 ? (d_dw[4] ? 32'd0 : (d_dw[3] ? (d_dw[2] ? (d_dw[1] ? (d_dw[0] ? 32'd0 : ({16'd0, 16'd0} | {((device_status[3] & driver_features[40]) ? {15'd0, q0_reset_pending} : 16'd0), 16'd0})) : (d_dw[0] ? {q0_device_b7, q0_device_b6, q0_device_b5, q0_device_b4} : {q0_device_b3, q0_device_b2, q0_device_b1, q0_device_b0})) : (d_dw[1] ? (d_dw[0] ? {q0_driver_b7, q0_driver_b6, q0_driver_b5, q0_driver_b4} : {q0_driver_b3, q0_driver_b2, q0_driver_b1, q0_driver_b0}) : (d_dw[0] ? {q0_desc_b7, q0_desc_b6, q0_desc_b5, q0_desc_b4} : {q0_desc_b3, q0_desc_b2, q0_desc_b1, q0_desc_b0}))) : (d_dw[2] ? (d_dw[1] ? (d_dw[0] ? ({16'd0, {15'd0, q0_enabled}} | {16'd0, 16'd0}) : ({16'd0, q0_size} | {_mux_5, 16'd0})) : 32'd0) : 32'd0))) : 32'd0)) | (qsel_1 ? (d_dw[4] ? 32'd0 : (d_dw[3] ? (d_dw[2] ? (d_dw[1] ? (d_dw[0] ? 32'd0 : ({16'd0, 16'd1} | {((device_status[3] & driver_features[40]) ? {15'd0, q1_reset_pending} : 16'd0), 16'd0})) : (d_dw[0] ? {q1_device_b7, q1_device_b6, q1_device_b5, q1_device_b4} : {q1_device_b3, q1_device_b2, q1_device_b1, q1_device_b0})) : (d_dw[1] ? (d_dw[0] ? {q1_driver_b7, q1_driver_b6, q1_driver_b5, q1_driver_b4} : {q1_driver_b3, q1_driver_b2, q1_driver_b1, q1_driver_b0}) : (d_dw[0] ? {q1_desc_b7, q1_desc_b6, q1_desc_b5, q1_desc_b4} : {q1_desc_b3, q1_desc_b2, q1_desc_b1, q1_desc_b0}))) : (d_dw[2] ? (d_dw[1] ? (d_dw[0] ? ({16'd0, {15'd0, q1_enabled}} | {16'd1, 16'd0}) : ({16'd0, q1_size} | {_mux_7, 16'd0})) : 32'd0) : 32'd0))) : 32'd0)) : 32'd0)) | (hit_block_0_100 ? (d_dw[4] ? (d_dw[3] ? 32'd0 : (d_dw[2] ? (d_dw[1] ? (d_dw[0] ? {24'd0, 8'd0} : 32'd0) : (d_dw[0] ? 32'd0 : 32'd0)) : (d_dw[1] ? (d_dw[0] ? 32'd0 : 32'd0) : (d_dw[0] ? 32'd0 : 32'd0)))) : (d_dw[3] ? (d_dw[2] ? (d_dw[1] ? (d_dw[0] ? 32'd0 : {24'd0, dc_write_zeroes_may_unmap}) : (d_dw[0] ? dc_max_write_zeroes_seg : dc_max_write_zeroes_sectors)) : (d_dw[1] ? (d_dw[0] ? dc_discard_sector_alignment : dc_max_discard_seg) : (d_dw[0] ? dc_max_discard_sectors : ({24'd0, 8'd0} | {dc_num_queues, 16'd0})))) : (d_dw[2] ? (d_dw[1] ? (d_dw[0] ? 32'd0 : (({24'd0, 8'd0} | {{16'd0, 8'd0}, 8'd0}) | {16'd0, 16'd0})) : (d_dw[0] ? dc_blk_size : (({16'd0, 16'd0} | {{8'd0, 8'd0}, 16'd0}) | {8'd0, 24'd0}))) : (d_dw[1] ? (d_dw[0] ? dc_seg_max : dc_size_max) : (d_dw[0] ? dc_capacity[63:32] : dc_capacity[31:0]))))) : 32'd0);  // gen/virtio/regs.ts:752
-    cfg_wr_field <= dp_cfg_field;  // gen/virtio/regs.ts:766
-    cfg_wr_value <= dp_cfg_value;  // gen/virtio/regs.ts:767
+    rd_data_q <= ((hit_msix ? d_msix_rdata : 32'd0) | (hit_block_0_0 ? (((d_dw[4] ? (d_dw[3] ? 32'd0 : (d_dw[2] ? 32'd0 : (d_dw[1] ? 32'd0 : (d_dw[0] ? 32'd0 : {24'd0, {6'd0, isr}})))) : (d_dw[3] ? 32'd0 : (d_dw[2] ? (d_dw[1] ? 32'd0 : (d_dw[0] ? (({24'd0, (reset_busy ? prev_status : device_status)} | {{16'd0, config_generation}, 8'd0}) | {queue_select, 16'd0}) : ({16'd0, config_msix_vector_value} | {16'd2, 16'd0}))) : (d_dw[1] ? (d_dw[0] ? (gfs_sel0 ? driver_features[31:0] : (gfs_sel1 ? driver_features[63:32] : 32'd0)) : driver_feature_select) : (d_dw[0] ? (dfs_sel0 ? 32'd805335622 : (dfs_sel1 ? 32'd287 : 32'd0)) : device_feature_select))))) | (qsel_0 ? (d_dw[4] ? 32'd0 : (d_dw[3] ? (d_dw[2] ? (d_dw[1] ? (d_dw[0] ? 32'd0 : ({16'd0, 16'd0} | {((device_status[3] & driver_features[40]) ? {15'd0, q0_reset_pending} : 16'd0), 16'd0})) : (d_dw[0] ? {q0_device_b7, q0_device_b6, q0_device_b5, q0_device_b4} : {q0_device_b3, q0_device_b2, q0_device_b1, q0_device_b0})) : (d_dw[1] ? (d_dw[0] ? {q0_driver_b7, q0_driver_b6, q0_driver_b5, q0_driver_b4} : {q0_driver_b3, q0_driver_b2, q0_driver_b1, q0_driver_b0}) : (d_dw[0] ? {q0_desc_b7, q0_desc_b6, q0_desc_b5, q0_desc_b4} : {q0_desc_b3, q0_desc_b2, q0_desc_b1, q0_desc_b0}))) : (d_dw[2] ? (d_dw[1] ? (d_dw[0] ? ({16'd0, {15'd0, q0_enabled}} | {16'd0, 16'd0}) : ({16'd0, q0_size} | {q0_vector_value, 16'd0})) : 32'd0) : 32'd0))) : 32'd0)) | (qsel_1 ? (d_dw[4] ? 32'd0 : (d_dw[3] ? (d_dw[2] ? (d_dw[1] ? (d_dw[0] ? 32'd0 : ({16'd0, 16'd1} | {((device_status[3] & driver_features[40]) ? {15'd0, q1_reset_pending} : 16'd0), 16'd0})) : (d_dw[0] ? {q1_device_b7, q1_device_b6, q1_device_b5, q1_device_b4} : {q1_device_b3, q1_device_b2, q1_device_b1, q1_device_b0})) : (d_dw[1] ? (d_dw[0] ? {q1_driver_b7, q1_driver_b6, q1_driver_b5, q1_driver_b4} : {q1_driver_b3, q1_driver_b2, q1_driver_b1, q1_driver_b0}) : (d_dw[0] ? {q1_desc_b7, q1_desc_b6, q1_desc_b5, q1_desc_b4} : {q1_desc_b3, q1_desc_b2, q1_desc_b1, q1_desc_b0}))) : (d_dw[2] ? (d_dw[1] ? (d_dw[0] ? ({16'd0, {15'd0, q1_enabled}} | {16'd1, 16'd0}) : ({16'd0, q1_size} | {q1_vector_value, 16'd0})) : 32'd0) : 32'd0))) : 32'd0)) : 32'd0)) | (hit_block_0_100 ? (d_dw[4] ? (d_dw[3] ? 32'd0 : (d_dw[2] ? (d_dw[1] ? (d_dw[0] ? {24'd0, 8'd0} : 32'd0) : (d_dw[0] ? 32'd0 : 32'd0)) : (d_dw[1] ? (d_dw[0] ? 32'd0 : 32'd0) : (d_dw[0] ? 32'd0 : 32'd0)))) : (d_dw[3] ? (d_dw[2] ? (d_dw[1] ? (d_dw[0] ? 32'd0 : {24'd0, dc_write_zeroes_may_unmap}) : (d_dw[0] ? dc_max_write_zeroes_seg : dc_max_write_zeroes_sectors)) : (d_dw[1] ? (d_dw[0] ? dc_discard_sector_alignment : dc_max_discard_seg) : (d_dw[0] ? dc_max_discard_sectors : ({24'd0, 8'd0} | {dc_num_queues, 16'd0})))) : (d_dw[2] ? (d_dw[1] ? (d_dw[0] ? 32'd0 : (({24'd0, 8'd0} | {{16'd0, 8'd0}, 8'd0}) | {16'd0, 16'd0})) : (d_dw[0] ? dc_blk_size : (({16'd0, 16'd0} | {{8'd0, 8'd0}, 16'd0}) | {8'd0, 24'd0}))) : (d_dw[1] ? (d_dw[0] ? dc_seg_max : dc_size_max) : (d_dw[0] ? dc_capacity[63:32] : dc_capacity[31:0]))))) : 32'd0);  // gen/virtio/regs.ts:761
+    cfg_wr_field <= dp_cfg_field;  // gen/virtio/regs.ts:775
+    cfg_wr_value <= dp_cfg_value;  // gen/virtio/regs.ts:776
   end
 
 endmodule
