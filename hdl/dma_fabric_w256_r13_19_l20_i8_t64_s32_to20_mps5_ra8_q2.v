@@ -118,7 +118,9 @@ module dma_fabric_w256_r13_19_l20_i8_t64_s32_to20_mps5_ra8_q2 (
   wire dma_rd_req_valid;  // gen/virtq/dma_fabric.ts:166
   wire dma_rd_req_ready;  // gen/virtq/dma_fabric.ts:166
   wire [127:0] dma_rd_req_hdr;  // gen/virtq/dma_fabric.ts:166
+  /* verilator lint_off UNUSEDSIGNAL */  // unused
   wire [255:0] dma_rd_req_data;  // gen/virtq/dma_fabric.ts:166
+  /* verilator lint_on UNUSEDSIGNAL */
   wire [7:0] dma_rd_req_keep;  // gen/virtq/dma_fabric.ts:166
   wire dma_rd_req_sop;  // gen/virtq/dma_fabric.ts:166
   wire dma_rd_req_eop;  // gen/virtq/dma_fabric.ts:166
@@ -274,19 +276,19 @@ module dma_fabric_w256_r13_19_l20_i8_t64_s32_to20_mps5_ra8_q2 (
   wire [10:0] wr_cmd_status_1_out_data;  // gen/virtq/dma_fabric.ts:252
   reg rd_target;  // gen/virtq/dma_fabric.ts:350
   reg [3:0] rd_pending;  // gen/virtq/dma_fabric.ts:351
-  reg [3:0] tx_in_path;  // gen/virtq/dma_fabric.ts:413
-  reg [1:0] irq_a;  // gen/virtq/dma_fabric.ts:417
-  reg [3:0] irq_a_ahead;  // gen/virtq/dma_fabric.ts:418
-  reg [1:0] irq_b;  // gen/virtq/dma_fabric.ts:419
-  reg [3:0] irq_b_ahead;  // gen/virtq/dma_fabric.ts:420
-  reg [1:0] irq_out_q;  // gen/virtq/dma_fabric.ts:421
+  reg [3:0] tx_in_path;  // gen/virtq/dma_fabric.ts:422
+  reg [1:0] irq_a;  // gen/virtq/dma_fabric.ts:426
+  reg [3:0] irq_a_ahead;  // gen/virtq/dma_fabric.ts:427
+  reg [1:0] irq_b;  // gen/virtq/dma_fabric.ts:428
+  reg [3:0] irq_b_ahead;  // gen/virtq/dma_fabric.ts:429
+  reg [1:0] irq_out_q;  // gen/virtq/dma_fabric.ts:430
   reg _select_0;  // gen/virtq/dma_fabric.ts:263
   reg _select_1;  // gen/virtq/dma_fabric.ts:291
   reg _select_2;  // gen/virtq/dma_fabric.ts:263
   reg _select_3;  // gen/virtq/dma_fabric.ts:357
   reg _select_4;  // gen/virtq/dma_fabric.ts:364
   reg [511:0] _select_5;  // gen/virtq/dma_fabric.ts:374
-  wire [3:0] _add_6;  // gen/virtq/dma_fabric.ts:415
+  wire [3:0] _add_6;  // gen/virtq/dma_fabric.ts:424
   reg [63:0] _select_7;  // gen/virtq/dma_fabric.ts:205
   reg [18:0] _select_8;  // gen/virtq/dma_fabric.ts:214
   reg _select_9;  // gen/virtq/dma_fabric.ts:201
@@ -487,7 +489,7 @@ module dma_fabric_w256_r13_19_l20_i8_t64_s32_to20_mps5_ra8_q2 (
       default: _select_5 = c0_mem_rd_rdata;
     endcase
   end
-  assign _add_6 = (tx_in_path + {3'd0, ((dma_rd_req_valid & dma_rd_req_ready) & dma_rd_req_eop)}) + {3'd0, ((dma_wr_req_valid & dma_wr_req_ready) & dma_wr_req_eop)};  // gen/virtq/dma_fabric.ts:415
+  assign _add_6 = (tx_in_path + {3'd0, ((dma_rd_req_valid & dma_rd_req_ready) & dma_rd_req_eop)}) + {3'd0, ((dma_wr_req_valid & dma_wr_req_ready) & dma_wr_req_eop)};  // gen/virtq/dma_fabric.ts:424
   always @* begin  // gen/virtq/dma_fabric.ts:205
     case (rd_cmd_arb_index)
       1'b0: _select_7 = c0_rd_cmd_host_addr;
@@ -586,43 +588,43 @@ module dma_fabric_w256_r13_19_l20_i8_t64_s32_to20_mps5_ra8_q2 (
   assign c1_mem_wr_be = dma_rd_mem_wr_be;  // gen/virtq/dma_fabric.ts:287
   assign c1_mem_rd_valid = (dma_wr_mem_rd_valid & (((dma_wr_mem_rd_addr[15] + dma_wr_mem_rd_addr[14]) == rd_target) | (rd_pending == 4'd0))) & ((dma_wr_mem_rd_addr[15] + dma_wr_mem_rd_addr[14]) == 1'b1);  // gen/virtq/dma_fabric.ts:354
   assign c1_mem_rd_addr = dma_wr_mem_rd_addr[13:0];  // gen/virtq/dma_fabric.ts:355
-  assign tx_valid = tx_arb_out_valid;  // gen/virtq/dma_fabric.ts:386
-  assign tx_hdr = tx_arb_out_hdr;  // gen/virtq/dma_fabric.ts:386
-  assign tx_data = tx_arb_out_data;  // gen/virtq/dma_fabric.ts:386
-  assign tx_keep = tx_arb_out_keep;  // gen/virtq/dma_fabric.ts:386
-  assign tx_sop = tx_arb_out_sop;  // gen/virtq/dma_fabric.ts:386
-  assign tx_eop = tx_arb_out_eop;  // gen/virtq/dma_fabric.ts:386
-  assign cpl_ready = dma_rd_cpl_ready;  // gen/virtq/dma_fabric.ts:388
-  assign irq_out = irq_out_q;  // gen/virtq/dma_fabric.ts:446
-  assign busy = (((((dma_rd_busy | dma_wr_busy) | ((rd_cmd_valid | rd_cmd_status_0_out_valid) | rd_cmd_status_1_out_valid)) | ((wr_cmd_valid | wr_cmd_status_0_out_valid) | wr_cmd_status_1_out_valid)) | (rd_pending != 4'd0)) | (tx_in_path != 4'd0)) | (|irq_a);  // gen/virtq/dma_fabric.ts:448
-  assign outstanding = dma_rd_outstanding;  // gen/virtq/dma_fabric.ts:449
-  assign ev_unexpected = dma_rd_ev_unexpected;  // gen/virtq/dma_fabric.ts:450
-  assign ev_ur = dma_rd_ev_ur;  // gen/virtq/dma_fabric.ts:451
-  assign ev_ca = dma_rd_ev_ca;  // gen/virtq/dma_fabric.ts:452
-  assign ev_poisoned = dma_rd_ev_poisoned;  // gen/virtq/dma_fabric.ts:453
-  assign ev_timeout = dma_rd_ev_timeout;  // gen/virtq/dma_fabric.ts:454
+  assign tx_valid = tx_arb_out_valid;  // gen/virtq/dma_fabric.ts:395
+  assign tx_hdr = tx_arb_out_hdr;  // gen/virtq/dma_fabric.ts:395
+  assign tx_data = tx_arb_out_data;  // gen/virtq/dma_fabric.ts:395
+  assign tx_keep = tx_arb_out_keep;  // gen/virtq/dma_fabric.ts:395
+  assign tx_sop = tx_arb_out_sop;  // gen/virtq/dma_fabric.ts:395
+  assign tx_eop = tx_arb_out_eop;  // gen/virtq/dma_fabric.ts:395
+  assign cpl_ready = dma_rd_cpl_ready;  // gen/virtq/dma_fabric.ts:397
+  assign irq_out = irq_out_q;  // gen/virtq/dma_fabric.ts:455
+  assign busy = (((((dma_rd_busy | dma_wr_busy) | ((rd_cmd_valid | rd_cmd_status_0_out_valid) | rd_cmd_status_1_out_valid)) | ((wr_cmd_valid | wr_cmd_status_0_out_valid) | wr_cmd_status_1_out_valid)) | (rd_pending != 4'd0)) | (tx_in_path != 4'd0)) | (|irq_a);  // gen/virtq/dma_fabric.ts:457
+  assign outstanding = dma_rd_outstanding;  // gen/virtq/dma_fabric.ts:458
+  assign ev_unexpected = dma_rd_ev_unexpected;  // gen/virtq/dma_fabric.ts:459
+  assign ev_ur = dma_rd_ev_ur;  // gen/virtq/dma_fabric.ts:460
+  assign ev_ca = dma_rd_ev_ca;  // gen/virtq/dma_fabric.ts:461
+  assign ev_poisoned = dma_rd_ev_poisoned;  // gen/virtq/dma_fabric.ts:462
+  assign ev_timeout = dma_rd_ev_timeout;  // gen/virtq/dma_fabric.ts:463
   assign dma_rd_cmd_valid = rd_cmd_valid;  // gen/virtq/dma_fabric.ts:241
   assign dma_rd_cmd_host_addr = rd_cmd_host;  // gen/virtq/dma_fabric.ts:242
   assign dma_rd_cmd_dev_addr = rd_cmd_dev;  // gen/virtq/dma_fabric.ts:243
   assign dma_rd_cmd_len = rd_cmd_len;  // gen/virtq/dma_fabric.ts:244
   assign dma_rd_cmd_id = rd_cmd_id;  // gen/virtq/dma_fabric.ts:245
   assign dma_rd_status_ready = _select_0;  // gen/virtq/dma_fabric.ts:262
-  assign dma_rd_bus_master = bus_master;  // gen/virtq/dma_fabric.ts:400
-  assign dma_rd_max_read_req = max_read_req;  // gen/virtq/dma_fabric.ts:403
-  assign dma_rd_ext_tag_en = ext_tag_en;  // gen/virtq/dma_fabric.ts:404
-  assign dma_rd_requester_id = requester_id;  // gen/virtq/dma_fabric.ts:401
-  assign dma_rd_timeout = timeout;  // gen/virtq/dma_fabric.ts:405
-  assign dma_rd_req_ready = tx_arb_in0_ready;  // gen/virtq/dma_fabric.ts:384
-  assign dma_rd_cpl_valid = cpl_valid;  // gen/virtq/dma_fabric.ts:387
-  assign dma_rd_cpl_hdr = cpl_hdr;  // gen/virtq/dma_fabric.ts:389
-  assign dma_rd_cpl_data = cpl_data;  // gen/virtq/dma_fabric.ts:390
-  assign dma_rd_cpl_keep = cpl_keep;  // gen/virtq/dma_fabric.ts:391
-  assign dma_rd_cpl_sop = cpl_sop;  // gen/virtq/dma_fabric.ts:392
-  assign dma_rd_cpl_eop = cpl_eop;  // gen/virtq/dma_fabric.ts:393
-  assign dma_rd_cpl_bar = 3'd0;  // gen/virtq/dma_fabric.ts:394
-  assign dma_rd_cpl_offset = 64'd0;  // gen/virtq/dma_fabric.ts:395
-  assign dma_rd_cpl_func = 8'd0;  // gen/virtq/dma_fabric.ts:396
-  assign dma_rd_cpl_error = cpl_hdr[110] ? 4'd1 : 4'd0;  // gen/virtq/dma_fabric.ts:397
+  assign dma_rd_bus_master = bus_master;  // gen/virtq/dma_fabric.ts:409
+  assign dma_rd_max_read_req = max_read_req;  // gen/virtq/dma_fabric.ts:412
+  assign dma_rd_ext_tag_en = ext_tag_en;  // gen/virtq/dma_fabric.ts:413
+  assign dma_rd_requester_id = requester_id;  // gen/virtq/dma_fabric.ts:410
+  assign dma_rd_timeout = timeout;  // gen/virtq/dma_fabric.ts:414
+  assign dma_rd_req_ready = tx_arb_in0_ready;  // gen/virtq/dma_fabric.ts:388
+  assign dma_rd_cpl_valid = cpl_valid;  // gen/virtq/dma_fabric.ts:396
+  assign dma_rd_cpl_hdr = cpl_hdr;  // gen/virtq/dma_fabric.ts:398
+  assign dma_rd_cpl_data = cpl_data;  // gen/virtq/dma_fabric.ts:399
+  assign dma_rd_cpl_keep = cpl_keep;  // gen/virtq/dma_fabric.ts:400
+  assign dma_rd_cpl_sop = cpl_sop;  // gen/virtq/dma_fabric.ts:401
+  assign dma_rd_cpl_eop = cpl_eop;  // gen/virtq/dma_fabric.ts:402
+  assign dma_rd_cpl_bar = 3'd0;  // gen/virtq/dma_fabric.ts:403
+  assign dma_rd_cpl_offset = 64'd0;  // gen/virtq/dma_fabric.ts:404
+  assign dma_rd_cpl_func = 8'd0;  // gen/virtq/dma_fabric.ts:405
+  assign dma_rd_cpl_error = cpl_hdr[110] ? 4'd1 : 4'd0;  // gen/virtq/dma_fabric.ts:406
   assign dma_rd_mem_wr_ready = _select_1;  // gen/virtq/dma_fabric.ts:290
   assign dma_wr_cmd_valid = wr_cmd_valid;  // gen/virtq/dma_fabric.ts:241
   assign dma_wr_cmd_host_addr = wr_cmd_host;  // gen/virtq/dma_fabric.ts:242
@@ -630,26 +632,26 @@ module dma_fabric_w256_r13_19_l20_i8_t64_s32_to20_mps5_ra8_q2 (
   assign dma_wr_cmd_len = wr_cmd_len;  // gen/virtq/dma_fabric.ts:244
   assign dma_wr_cmd_id = wr_cmd_id;  // gen/virtq/dma_fabric.ts:245
   assign dma_wr_status_ready = _select_2;  // gen/virtq/dma_fabric.ts:262
-  assign dma_wr_bus_master = bus_master;  // gen/virtq/dma_fabric.ts:400
-  assign dma_wr_max_payload = max_payload;  // gen/virtq/dma_fabric.ts:406
-  assign dma_wr_requester_id = requester_id;  // gen/virtq/dma_fabric.ts:401
-  assign dma_wr_req_ready = tx_arb_in1_ready;  // gen/virtq/dma_fabric.ts:385
+  assign dma_wr_bus_master = bus_master;  // gen/virtq/dma_fabric.ts:409
+  assign dma_wr_max_payload = max_payload;  // gen/virtq/dma_fabric.ts:415
+  assign dma_wr_requester_id = requester_id;  // gen/virtq/dma_fabric.ts:410
+  assign dma_wr_req_ready = tx_arb_in1_ready;  // gen/virtq/dma_fabric.ts:394
   assign dma_wr_mem_rd_ready = (((dma_wr_mem_rd_addr[15] + dma_wr_mem_rd_addr[14]) == rd_target) | (rd_pending == 4'd0)) & _select_3;  // gen/virtq/dma_fabric.ts:362
   assign dma_wr_mem_rd_rvalid = _select_4;  // gen/virtq/dma_fabric.ts:372
   assign dma_wr_mem_rd_rdata = _select_5;  // gen/virtq/dma_fabric.ts:373
-  assign tx_arb_in0_valid = dma_rd_req_valid;  // gen/virtq/dma_fabric.ts:384
-  assign tx_arb_in0_hdr = dma_rd_req_hdr;  // gen/virtq/dma_fabric.ts:384
-  assign tx_arb_in0_data = dma_rd_req_data;  // gen/virtq/dma_fabric.ts:384
-  assign tx_arb_in0_keep = dma_rd_req_keep;  // gen/virtq/dma_fabric.ts:384
-  assign tx_arb_in0_sop = dma_rd_req_sop;  // gen/virtq/dma_fabric.ts:384
-  assign tx_arb_in0_eop = dma_rd_req_eop;  // gen/virtq/dma_fabric.ts:384
-  assign tx_arb_in1_valid = dma_wr_req_valid;  // gen/virtq/dma_fabric.ts:385
-  assign tx_arb_in1_hdr = dma_wr_req_hdr;  // gen/virtq/dma_fabric.ts:385
-  assign tx_arb_in1_data = dma_wr_req_data;  // gen/virtq/dma_fabric.ts:385
-  assign tx_arb_in1_keep = dma_wr_req_keep;  // gen/virtq/dma_fabric.ts:385
-  assign tx_arb_in1_sop = dma_wr_req_sop;  // gen/virtq/dma_fabric.ts:385
-  assign tx_arb_in1_eop = dma_wr_req_eop;  // gen/virtq/dma_fabric.ts:385
-  assign tx_arb_out_ready = tx_ready;  // gen/virtq/dma_fabric.ts:386
+  assign tx_arb_in0_valid = dma_rd_req_valid;  // gen/virtq/dma_fabric.ts:387
+  assign tx_arb_in0_hdr = dma_rd_req_hdr;  // gen/virtq/dma_fabric.ts:389
+  assign tx_arb_in0_data = dma_wr_req_data;  // gen/virtq/dma_fabric.ts:390
+  assign tx_arb_in0_keep = dma_rd_req_keep;  // gen/virtq/dma_fabric.ts:391
+  assign tx_arb_in0_sop = dma_rd_req_sop;  // gen/virtq/dma_fabric.ts:392
+  assign tx_arb_in0_eop = dma_rd_req_eop;  // gen/virtq/dma_fabric.ts:393
+  assign tx_arb_in1_valid = dma_wr_req_valid;  // gen/virtq/dma_fabric.ts:394
+  assign tx_arb_in1_hdr = dma_wr_req_hdr;  // gen/virtq/dma_fabric.ts:394
+  assign tx_arb_in1_data = dma_wr_req_data;  // gen/virtq/dma_fabric.ts:394
+  assign tx_arb_in1_keep = dma_wr_req_keep;  // gen/virtq/dma_fabric.ts:394
+  assign tx_arb_in1_sop = dma_wr_req_sop;  // gen/virtq/dma_fabric.ts:394
+  assign tx_arb_in1_eop = dma_wr_req_eop;  // gen/virtq/dma_fabric.ts:394
+  assign tx_arb_out_ready = tx_ready;  // gen/virtq/dma_fabric.ts:395
   assign rd_cmd_free = (~rd_cmd_valid) | dma_rd_cmd_ready;  // gen/virtq/dma_fabric.ts:184
   assign rd_cmd_arb_after_or_p0 = {c1_rd_cmd_valid, c0_rd_cmd_valid} & rd_cmd_arb_mask;  // gen/lib/priority.ts:8
   assign rd_cmd_arb_after_or_p1 = {(rd_cmd_arb_after_or_p0[1] | rd_cmd_arb_after_or_p0[0]), rd_cmd_arb_after_or_p0[0]};  // gen/lib/priority.ts:57
@@ -751,25 +753,25 @@ module dma_fabric_w256_r13_19_l20_i8_t64_s32_to20_mps5_ra8_q2 (
         rd_target <= dma_wr_mem_rd_addr[15] + dma_wr_mem_rd_addr[14];  // gen/virtq/dma_fabric.ts:369
       end
       rd_pending <= (rd_pending + {3'd0, (dma_wr_mem_rd_valid & dma_wr_mem_rd_ready)}) - {3'd0, _select_4};  // gen/virtq/dma_fabric.ts:371
-      tx_in_path <= _add_6 - {3'd0, ((tx_valid & tx_ready) & tx_eop)};  // gen/virtq/dma_fabric.ts:416
-      irq_out_q <= ((|irq_a) & (irq_a_ahead == 4'd0)) ? irq_a : 2'd0;  // gen/virtq/dma_fabric.ts:425
-      if (~(|irq_a)) begin  // gen/virtq/dma_fabric.ts:426
-        irq_a <= irq_in;  // gen/virtq/dma_fabric.ts:427
-        irq_a_ahead <= _add_6 - {3'd0, ((tx_valid & tx_ready) & tx_eop)};  // gen/virtq/dma_fabric.ts:428
-      end else if ((|irq_a) & (irq_a_ahead == 4'd0)) begin  // gen/virtq/dma_fabric.ts:430
-        if (|irq_b) begin  // gen/virtq/dma_fabric.ts:431
-          irq_a <= irq_b;  // gen/virtq/dma_fabric.ts:432
-          irq_a_ahead <= ((irq_b_ahead != 4'd0) & ((tx_valid & tx_ready) & tx_eop)) ? (irq_b_ahead - 4'd1) : irq_b_ahead;  // gen/virtq/dma_fabric.ts:433
-          irq_b <= irq_in;  // gen/virtq/dma_fabric.ts:434
-          irq_b_ahead <= _add_6 - {3'd0, ((tx_valid & tx_ready) & tx_eop)};  // gen/virtq/dma_fabric.ts:435
+      tx_in_path <= _add_6 - {3'd0, ((tx_valid & tx_ready) & tx_eop)};  // gen/virtq/dma_fabric.ts:425
+      irq_out_q <= ((|irq_a) & (irq_a_ahead == 4'd0)) ? irq_a : 2'd0;  // gen/virtq/dma_fabric.ts:434
+      if (~(|irq_a)) begin  // gen/virtq/dma_fabric.ts:435
+        irq_a <= irq_in;  // gen/virtq/dma_fabric.ts:436
+        irq_a_ahead <= _add_6 - {3'd0, ((tx_valid & tx_ready) & tx_eop)};  // gen/virtq/dma_fabric.ts:437
+      end else if ((|irq_a) & (irq_a_ahead == 4'd0)) begin  // gen/virtq/dma_fabric.ts:439
+        if (|irq_b) begin  // gen/virtq/dma_fabric.ts:440
+          irq_a <= irq_b;  // gen/virtq/dma_fabric.ts:441
+          irq_a_ahead <= ((irq_b_ahead != 4'd0) & ((tx_valid & tx_ready) & tx_eop)) ? (irq_b_ahead - 4'd1) : irq_b_ahead;  // gen/virtq/dma_fabric.ts:442
+          irq_b <= irq_in;  // gen/virtq/dma_fabric.ts:443
+          irq_b_ahead <= _add_6 - {3'd0, ((tx_valid & tx_ready) & tx_eop)};  // gen/virtq/dma_fabric.ts:444
         end else begin
-          irq_a <= irq_in;  // gen/virtq/dma_fabric.ts:437
-          irq_a_ahead <= _add_6 - {3'd0, ((tx_valid & tx_ready) & tx_eop)};  // gen/virtq/dma_fabric.ts:438
+          irq_a <= irq_in;  // gen/virtq/dma_fabric.ts:446
+          irq_a_ahead <= _add_6 - {3'd0, ((tx_valid & tx_ready) & tx_eop)};  // gen/virtq/dma_fabric.ts:447
         end
       end else begin
-        irq_a_ahead <= ((irq_a_ahead != 4'd0) & ((tx_valid & tx_ready) & tx_eop)) ? (irq_a_ahead - 4'd1) : irq_a_ahead;  // gen/virtq/dma_fabric.ts:442
-        irq_b <= irq_b | irq_in;  // gen/virtq/dma_fabric.ts:443
-        irq_b_ahead <= (|irq_in) ? (_add_6 - {3'd0, ((tx_valid & tx_ready) & tx_eop)}) : (((irq_b_ahead != 4'd0) & ((tx_valid & tx_ready) & tx_eop)) ? (irq_b_ahead - 4'd1) : irq_b_ahead);  // gen/virtq/dma_fabric.ts:444
+        irq_a_ahead <= ((irq_a_ahead != 4'd0) & ((tx_valid & tx_ready) & tx_eop)) ? (irq_a_ahead - 4'd1) : irq_a_ahead;  // gen/virtq/dma_fabric.ts:451
+        irq_b <= irq_b | irq_in;  // gen/virtq/dma_fabric.ts:452
+        irq_b_ahead <= (|irq_in) ? (_add_6 - {3'd0, ((tx_valid & tx_ready) & tx_eop)}) : (((irq_b_ahead != 4'd0) & ((tx_valid & tx_ready) & tx_eop)) ? (irq_b_ahead - 4'd1) : irq_b_ahead);  // gen/virtq/dma_fabric.ts:453
       end
     end
   end

@@ -428,27 +428,27 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
   wire cur_done;  // gen/dma/read_engine.ts:137
   wire issue_now;  // gen/dma/read_engine.ts:138
   reg bme_lost;  // gen/dma/read_engine.ts:139
-  reg st_valid;  // gen/dma/read_engine.ts:233
-  reg [7:0] st_id;  // gen/dma/read_engine.ts:234
-  reg [2:0] st_err;  // gen/dma/read_engine.ts:235
-  reg slot_ended_0;  // gen/dma/read_engine.ts:240
-  reg slot_ended_1;  // gen/dma/read_engine.ts:240
-  reg slot_ended_2;  // gen/dma/read_engine.ts:240
-  reg slot_ended_3;  // gen/dma/read_engine.ts:240
-  reg slot_ended_4;  // gen/dma/read_engine.ts:240
-  reg slot_ended_5;  // gen/dma/read_engine.ts:240
-  reg slot_ended_6;  // gen/dma/read_engine.ts:240
-  reg slot_ended_7;  // gen/dma/read_engine.ts:240
-  reg slot_ended_8;  // gen/dma/read_engine.ts:240
-  reg slot_ended_9;  // gen/dma/read_engine.ts:240
-  reg slot_ended_10;  // gen/dma/read_engine.ts:240
-  reg slot_ended_11;  // gen/dma/read_engine.ts:240
-  reg slot_ended_12;  // gen/dma/read_engine.ts:240
-  reg slot_ended_13;  // gen/dma/read_engine.ts:240
-  reg slot_ended_14;  // gen/dma/read_engine.ts:240
-  reg slot_ended_15;  // gen/dma/read_engine.ts:240
-  wire retire;  // gen/dma/read_engine.ts:249
-  wire [7:0] slot_id_rd0;  // gen/dma/read_engine.ts:255
+  reg st_valid;  // gen/dma/read_engine.ts:237
+  reg [7:0] st_id;  // gen/dma/read_engine.ts:238
+  reg [2:0] st_err;  // gen/dma/read_engine.ts:239
+  reg slot_ended_0;  // gen/dma/read_engine.ts:244
+  reg slot_ended_1;  // gen/dma/read_engine.ts:244
+  reg slot_ended_2;  // gen/dma/read_engine.ts:244
+  reg slot_ended_3;  // gen/dma/read_engine.ts:244
+  reg slot_ended_4;  // gen/dma/read_engine.ts:244
+  reg slot_ended_5;  // gen/dma/read_engine.ts:244
+  reg slot_ended_6;  // gen/dma/read_engine.ts:244
+  reg slot_ended_7;  // gen/dma/read_engine.ts:244
+  reg slot_ended_8;  // gen/dma/read_engine.ts:244
+  reg slot_ended_9;  // gen/dma/read_engine.ts:244
+  reg slot_ended_10;  // gen/dma/read_engine.ts:244
+  reg slot_ended_11;  // gen/dma/read_engine.ts:244
+  reg slot_ended_12;  // gen/dma/read_engine.ts:244
+  reg slot_ended_13;  // gen/dma/read_engine.ts:244
+  reg slot_ended_14;  // gen/dma/read_engine.ts:244
+  reg slot_ended_15;  // gen/dma/read_engine.ts:244
+  wire retire;  // gen/dma/read_engine.ts:253
+  wire [7:0] slot_id_rd0;  // gen/dma/read_engine.ts:259
   reg [7:0] slot_id [0:15];  // gen/dma/read_engine.ts:86
   reg [12:0] tag_remaining [0:31];  // gen/dma/read_tags.ts:99
   reg [38:0] tag_ends [0:31];  // gen/dma/read_tags.ts:101
@@ -457,16 +457,16 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
   wire [12:0] _mux_0;  // gen/dma/read_cpl.ts:326
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [255:0] _mux_4;  // gen/dma/shift.ts:19
+  wire [255:0] _mux_4;  // gen/dma/shift.ts:20
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [255:0] _mux_3;  // gen/dma/shift.ts:19
+  wire [255:0] _mux_3;  // gen/dma/shift.ts:20
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [255:0] _mux_2;  // gen/dma/shift.ts:19
+  wire [255:0] _mux_2;  // gen/dma/shift.ts:20
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [255:0] _mux_1;  // gen/dma/shift.ts:19
+  wire [255:0] _mux_1;  // gen/dma/shift.ts:20
   /* verilator lint_on UNUSEDSIGNAL */
   reg [12:0] _select_7;  // gen/pcie/dma_common.ts:26
   wire [19:0] _zext_6;  // gen/pcie/dma_common.ts:42
@@ -481,8 +481,24 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
   /* verilator lint_on UNUSEDSIGNAL */
   reg [3:0] _select_9;  // gen/pcie/tlp.ts:232
   reg [3:0] _select_11;  // gen/pcie/tlp.ts:227
-  wire _not_13;  // gen/dma/read_engine.ts:208
-  wire _and_12;  // gen/dma/read_engine.ts:208
+  wire _or_12;  // gen/dma/read_engine.ts:227
+  wire _not_14;  // gen/dma/read_engine.ts:208
+  wire _and_13;  // gen/dma/read_engine.ts:208
+  wire _or_15;  // gen/dma/read_engine.ts:227
+  wire _or_16;  // gen/dma/read_engine.ts:227
+  wire _or_17;  // gen/dma/read_engine.ts:227
+  wire _or_18;  // gen/dma/read_engine.ts:227
+  wire _or_19;  // gen/dma/read_engine.ts:227
+  wire _or_20;  // gen/dma/read_engine.ts:227
+  wire _or_21;  // gen/dma/read_engine.ts:227
+  wire _or_22;  // gen/dma/read_engine.ts:227
+  wire _or_23;  // gen/dma/read_engine.ts:227
+  wire _or_24;  // gen/dma/read_engine.ts:227
+  wire _or_25;  // gen/dma/read_engine.ts:227
+  wire _or_26;  // gen/dma/read_engine.ts:227
+  wire _or_27;  // gen/dma/read_engine.ts:227
+  wire _or_28;  // gen/dma/read_engine.ts:227
+  wire _or_29;  // gen/dma/read_engine.ts:227
 
   // ---- instances
   fifo_w111_d2 cmd_queue (  // gen/dma/read_engine.ts:74
@@ -499,10 +515,10 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
 
   // ---- combinational logic
   assign _mux_0 = r1_sop ? r1_write_end : beat_left;  // gen/dma/read_cpl.ts:326
-  assign _mux_4 = r2_shift[0] ? {r2_data[247:0], r2_data[255:248]} : r2_data;  // gen/dma/shift.ts:19
-  assign _mux_3 = r2_shift[1] ? {_mux_4[239:0], _mux_4[255:240]} : _mux_4;  // gen/dma/shift.ts:19
-  assign _mux_2 = r2_shift[2] ? {_mux_3[223:0], _mux_3[255:224]} : _mux_3;  // gen/dma/shift.ts:19
-  assign _mux_1 = r2_shift[3] ? {_mux_2[191:0], _mux_2[255:192]} : _mux_2;  // gen/dma/shift.ts:19
+  assign _mux_4 = r2_shift[0] ? {r2_data[247:0], r2_data[255:248]} : r2_data;  // gen/dma/shift.ts:20
+  assign _mux_3 = r2_shift[1] ? {_mux_4[239:0], _mux_4[255:240]} : _mux_4;  // gen/dma/shift.ts:20
+  assign _mux_2 = r2_shift[2] ? {_mux_3[223:0], _mux_3[255:224]} : _mux_3;  // gen/dma/shift.ts:20
+  assign _mux_1 = r2_shift[3] ? {_mux_2[191:0], _mux_2[255:192]} : _mux_2;  // gen/dma/shift.ts:20
   always @* begin  // gen/pcie/dma_common.ts:26
     case ((max_read_req > 3'd5) ? 3'd5 : max_read_req)
       3'd0: _select_7 = 13'd128;
@@ -536,12 +552,28 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
       default: _select_11 = 4'd15;
     endcase
   end
-  assign _not_13 = ~((slot_head[4] != slot_tail[4]) & (slot_head[3:0] == slot_tail[3:0]));  // gen/dma/read_engine.ts:208
-  assign _and_12 = ((issue_state == ISSUE_STATE_IDLE) & cmd_queue_deq_valid) & _not_13;  // gen/dma/read_engine.ts:208
+  assign _or_12 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd0)) & (expire_now & (expire_slot == 4'd0))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd0)) | (expire_now & (expire_slot == 4'd0))) & (~(issue_now & (cur_slot == 4'd0))));  // gen/dma/read_engine.ts:227
+  assign _not_14 = ~((slot_head[4] != slot_tail[4]) & (slot_head[3:0] == slot_tail[3:0]));  // gen/dma/read_engine.ts:208
+  assign _and_13 = ((issue_state == ISSUE_STATE_IDLE) & cmd_queue_deq_valid) & _not_14;  // gen/dma/read_engine.ts:208
+  assign _or_15 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd1)) & (expire_now & (expire_slot == 4'd1))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd1)) | (expire_now & (expire_slot == 4'd1))) & (~(issue_now & (cur_slot == 4'd1))));  // gen/dma/read_engine.ts:227
+  assign _or_16 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd2)) & (expire_now & (expire_slot == 4'd2))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd2)) | (expire_now & (expire_slot == 4'd2))) & (~(issue_now & (cur_slot == 4'd2))));  // gen/dma/read_engine.ts:227
+  assign _or_17 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd3)) & (expire_now & (expire_slot == 4'd3))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd3)) | (expire_now & (expire_slot == 4'd3))) & (~(issue_now & (cur_slot == 4'd3))));  // gen/dma/read_engine.ts:227
+  assign _or_18 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd4)) & (expire_now & (expire_slot == 4'd4))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd4)) | (expire_now & (expire_slot == 4'd4))) & (~(issue_now & (cur_slot == 4'd4))));  // gen/dma/read_engine.ts:227
+  assign _or_19 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd5)) & (expire_now & (expire_slot == 4'd5))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd5)) | (expire_now & (expire_slot == 4'd5))) & (~(issue_now & (cur_slot == 4'd5))));  // gen/dma/read_engine.ts:227
+  assign _or_20 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd6)) & (expire_now & (expire_slot == 4'd6))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd6)) | (expire_now & (expire_slot == 4'd6))) & (~(issue_now & (cur_slot == 4'd6))));  // gen/dma/read_engine.ts:227
+  assign _or_21 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd7)) & (expire_now & (expire_slot == 4'd7))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd7)) | (expire_now & (expire_slot == 4'd7))) & (~(issue_now & (cur_slot == 4'd7))));  // gen/dma/read_engine.ts:227
+  assign _or_22 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd8)) & (expire_now & (expire_slot == 4'd8))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd8)) | (expire_now & (expire_slot == 4'd8))) & (~(issue_now & (cur_slot == 4'd8))));  // gen/dma/read_engine.ts:227
+  assign _or_23 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd9)) & (expire_now & (expire_slot == 4'd9))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd9)) | (expire_now & (expire_slot == 4'd9))) & (~(issue_now & (cur_slot == 4'd9))));  // gen/dma/read_engine.ts:227
+  assign _or_24 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd10)) & (expire_now & (expire_slot == 4'd10))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd10)) | (expire_now & (expire_slot == 4'd10))) & (~(issue_now & (cur_slot == 4'd10))));  // gen/dma/read_engine.ts:227
+  assign _or_25 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd11)) & (expire_now & (expire_slot == 4'd11))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd11)) | (expire_now & (expire_slot == 4'd11))) & (~(issue_now & (cur_slot == 4'd11))));  // gen/dma/read_engine.ts:227
+  assign _or_26 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd12)) & (expire_now & (expire_slot == 4'd12))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd12)) | (expire_now & (expire_slot == 4'd12))) & (~(issue_now & (cur_slot == 4'd12))));  // gen/dma/read_engine.ts:227
+  assign _or_27 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd13)) & (expire_now & (expire_slot == 4'd13))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd13)) | (expire_now & (expire_slot == 4'd13))) & (~(issue_now & (cur_slot == 4'd13))));  // gen/dma/read_engine.ts:227
+  assign _or_28 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd14)) & (expire_now & (expire_slot == 4'd14))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd14)) | (expire_now & (expire_slot == 4'd14))) & (~(issue_now & (cur_slot == 4'd14))));  // gen/dma/read_engine.ts:227
+  assign _or_29 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd15)) & (expire_now & (expire_slot == 4'd15))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd15)) | (expire_now & (expire_slot == 4'd15))) & (~(issue_now & (cur_slot == 4'd15))));  // gen/dma/read_engine.ts:227
   assign cmd_ready = cmd_queue_enq_ready;  // gen/dma/read_engine.ts:77
-  assign status_valid = st_valid;  // gen/dma/read_engine.ts:259
-  assign status_id = st_id;  // gen/dma/read_engine.ts:260
-  assign status_error = st_err;  // gen/dma/read_engine.ts:261
+  assign status_valid = st_valid;  // gen/dma/read_engine.ts:263
+  assign status_id = st_id;  // gen/dma/read_engine.ts:264
+  assign status_error = st_err;  // gen/dma/read_engine.ts:265
   assign req_valid = mrd_valid;  // gen/pcie/streams.ts:166
   assign req_hdr = mrd_hdr;  // gen/pcie/streams.ts:167
   assign req_data = 256'd0;  // gen/pcie/streams.ts:168
@@ -553,13 +585,13 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
   assign mem_wr_addr = r3_addr;  // gen/dma/read_cpl.ts:380
   assign mem_wr_data = {r3_data, r3_data};  // gen/dma/read_cpl.ts:381
   assign mem_wr_be = r3_be;  // gen/dma/read_cpl.ts:382
-  assign busy = ((((cmd_queue_deq_valid | (~(issue_state == ISSUE_STATE_IDLE))) | (~(slot_head == slot_tail))) | st_valid) | mrd_valid) | (((((r0_valid | rl_valid) | ra_valid) | r1_valid) | r2_valid) | r3_valid);  // gen/dma/read_engine.ts:264
-  assign outstanding = ((((((((((((((((((((((((((((((tag_valid_0 | tag_valid_1) | tag_valid_2) | tag_valid_3) | tag_valid_4) | tag_valid_5) | tag_valid_6) | tag_valid_7) | tag_valid_8) | tag_valid_9) | tag_valid_10) | tag_valid_11) | tag_valid_12) | tag_valid_13) | tag_valid_14) | tag_valid_15) | tag_valid_16) | tag_valid_17) | tag_valid_18) | tag_valid_19) | tag_valid_20) | tag_valid_21) | tag_valid_22) | tag_valid_23) | tag_valid_24) | tag_valid_25) | tag_valid_26) | tag_valid_27) | tag_valid_28) | tag_valid_29) | tag_valid_30) | tag_valid_31;  // gen/dma/read_engine.ts:265
-  assign ev_unexpected = cpl_start & cpl_unexpected;  // gen/dma/read_engine.ts:266
-  assign ev_ur = cpl_start & (cpl_err == 3'd2);  // gen/dma/read_engine.ts:267
-  assign ev_ca = cpl_start & (cpl_err == 3'd3);  // gen/dma/read_engine.ts:268
-  assign ev_poisoned = cpl_start & (cpl_err == 3'd4);  // gen/dma/read_engine.ts:269
-  assign ev_timeout = expire_now;  // gen/dma/read_engine.ts:270
+  assign busy = ((((cmd_queue_deq_valid | (~(issue_state == ISSUE_STATE_IDLE))) | (~(slot_head == slot_tail))) | st_valid) | mrd_valid) | (((((r0_valid | rl_valid) | ra_valid) | r1_valid) | r2_valid) | r3_valid);  // gen/dma/read_engine.ts:268
+  assign outstanding = ((((((((((((((((((((((((((((((tag_valid_0 | tag_valid_1) | tag_valid_2) | tag_valid_3) | tag_valid_4) | tag_valid_5) | tag_valid_6) | tag_valid_7) | tag_valid_8) | tag_valid_9) | tag_valid_10) | tag_valid_11) | tag_valid_12) | tag_valid_13) | tag_valid_14) | tag_valid_15) | tag_valid_16) | tag_valid_17) | tag_valid_18) | tag_valid_19) | tag_valid_20) | tag_valid_21) | tag_valid_22) | tag_valid_23) | tag_valid_24) | tag_valid_25) | tag_valid_26) | tag_valid_27) | tag_valid_28) | tag_valid_29) | tag_valid_30) | tag_valid_31;  // gen/dma/read_engine.ts:269
+  assign ev_unexpected = cpl_start & cpl_unexpected;  // gen/dma/read_engine.ts:270
+  assign ev_ur = cpl_start & (cpl_err == 3'd2);  // gen/dma/read_engine.ts:271
+  assign ev_ca = cpl_start & (cpl_err == 3'd3);  // gen/dma/read_engine.ts:272
+  assign ev_poisoned = cpl_start & (cpl_err == 3'd4);  // gen/dma/read_engine.ts:273
+  assign ev_timeout = expire_now;  // gen/dma/read_engine.ts:274
   assign cmd_queue_enq_valid = cmd_valid;  // gen/dma/read_engine.ts:75
   assign cmd_queue_enq_data = {cmd_host_addr, cmd_dev_addr, cmd_len, cmd_id};  // gen/dma/read_engine.ts:76
   assign cmd_queue_deq_ready = (issue_state == ISSUE_STATE_IDLE) & (~((slot_head[4] != slot_tail[4]) & (slot_head[3:0] == slot_tail[3:0])));  // gen/dma/read_engine.ts:166
@@ -732,7 +764,7 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
       default: begin end
     endcase
   end
-  assign retire = ((~(slot_head == slot_tail)) & (slot_head[3] ? (slot_head[2] ? (slot_head[1] ? (slot_head[0] ? slot_ended_15 : slot_ended_14) : (slot_head[0] ? slot_ended_13 : slot_ended_12)) : (slot_head[1] ? (slot_head[0] ? slot_ended_11 : slot_ended_10) : (slot_head[0] ? slot_ended_9 : slot_ended_8))) : (slot_head[2] ? (slot_head[1] ? (slot_head[0] ? slot_ended_7 : slot_ended_6) : (slot_head[0] ? slot_ended_5 : slot_ended_4)) : (slot_head[1] ? (slot_head[0] ? slot_ended_3 : slot_ended_2) : (slot_head[0] ? slot_ended_1 : slot_ended_0))))) & ((~st_valid) | status_ready);  // gen/dma/read_engine.ts:249
+  assign retire = ((~(slot_head == slot_tail)) & (slot_head[3] ? (slot_head[2] ? (slot_head[1] ? (slot_head[0] ? slot_ended_15 : slot_ended_14) : (slot_head[0] ? slot_ended_13 : slot_ended_12)) : (slot_head[1] ? (slot_head[0] ? slot_ended_11 : slot_ended_10) : (slot_head[0] ? slot_ended_9 : slot_ended_8))) : (slot_head[2] ? (slot_head[1] ? (slot_head[0] ? slot_ended_7 : slot_ended_6) : (slot_head[0] ? slot_ended_5 : slot_ended_4)) : (slot_head[1] ? (slot_head[0] ? slot_ended_3 : slot_ended_2) : (slot_head[0] ? slot_ended_1 : slot_ended_0))))) & ((~st_valid) | status_ready);  // gen/dma/read_engine.ts:253
 
   // ---- registers
   always @(posedge clk) begin
@@ -1295,13 +1327,13 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
         slot_err_0 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:219
       end
     end
-    slot_pending_0 <= ((slot_pending_0 + {5'd0, (issue_now & (cur_slot == 4'd0))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd0))}) - {5'd0, (expire_now & (expire_slot == 4'd0))};  // gen/dma/read_engine.ts:225
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd0)) & cur_done) begin  // gen/dma/read_engine.ts:226
-      slot_issued_0 <= 1'b1;  // gen/dma/read_engine.ts:226
+    slot_pending_0 <= slot_pending_0 + {_or_12, _or_12, _or_12, _or_12, _or_12, (((issue_now & (cur_slot == 4'd0)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd0))) ^ (expire_now & (expire_slot == 4'd0)))};  // gen/dma/read_engine.ts:229
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd0)) & cur_done) begin  // gen/dma/read_engine.ts:230
+      slot_issued_0 <= 1'b1;  // gen/dma/read_engine.ts:230
     end
-    if (_and_12 & (slot_tail[3:0] == 4'd0)) begin  // gen/dma/read_engine.ts:227
-      slot_err_0 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:228
-      slot_issued_0 <= 1'b0;  // gen/dma/read_engine.ts:229
+    if (_and_13 & (slot_tail[3:0] == 4'd0)) begin  // gen/dma/read_engine.ts:231
+      slot_err_0 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:232
+      slot_issued_0 <= 1'b0;  // gen/dma/read_engine.ts:233
     end
     if (slot_err_1 == 3'd0) begin  // gen/dma/read_engine.ts:216
       if (bme_lost & (cur_slot == 4'd1)) begin  // gen/dma/read_engine.ts:217
@@ -1314,13 +1346,13 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
         slot_err_1 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:219
       end
     end
-    slot_pending_1 <= ((slot_pending_1 + {5'd0, (issue_now & (cur_slot == 4'd1))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd1))}) - {5'd0, (expire_now & (expire_slot == 4'd1))};  // gen/dma/read_engine.ts:225
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd1)) & cur_done) begin  // gen/dma/read_engine.ts:226
-      slot_issued_1 <= 1'b1;  // gen/dma/read_engine.ts:226
+    slot_pending_1 <= slot_pending_1 + {_or_15, _or_15, _or_15, _or_15, _or_15, (((issue_now & (cur_slot == 4'd1)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd1))) ^ (expire_now & (expire_slot == 4'd1)))};  // gen/dma/read_engine.ts:229
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd1)) & cur_done) begin  // gen/dma/read_engine.ts:230
+      slot_issued_1 <= 1'b1;  // gen/dma/read_engine.ts:230
     end
-    if (_and_12 & (slot_tail[3:0] == 4'd1)) begin  // gen/dma/read_engine.ts:227
-      slot_err_1 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:228
-      slot_issued_1 <= 1'b0;  // gen/dma/read_engine.ts:229
+    if (_and_13 & (slot_tail[3:0] == 4'd1)) begin  // gen/dma/read_engine.ts:231
+      slot_err_1 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:232
+      slot_issued_1 <= 1'b0;  // gen/dma/read_engine.ts:233
     end
     if (slot_err_2 == 3'd0) begin  // gen/dma/read_engine.ts:216
       if (bme_lost & (cur_slot == 4'd2)) begin  // gen/dma/read_engine.ts:217
@@ -1333,13 +1365,13 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
         slot_err_2 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:219
       end
     end
-    slot_pending_2 <= ((slot_pending_2 + {5'd0, (issue_now & (cur_slot == 4'd2))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd2))}) - {5'd0, (expire_now & (expire_slot == 4'd2))};  // gen/dma/read_engine.ts:225
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd2)) & cur_done) begin  // gen/dma/read_engine.ts:226
-      slot_issued_2 <= 1'b1;  // gen/dma/read_engine.ts:226
+    slot_pending_2 <= slot_pending_2 + {_or_16, _or_16, _or_16, _or_16, _or_16, (((issue_now & (cur_slot == 4'd2)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd2))) ^ (expire_now & (expire_slot == 4'd2)))};  // gen/dma/read_engine.ts:229
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd2)) & cur_done) begin  // gen/dma/read_engine.ts:230
+      slot_issued_2 <= 1'b1;  // gen/dma/read_engine.ts:230
     end
-    if (_and_12 & (slot_tail[3:0] == 4'd2)) begin  // gen/dma/read_engine.ts:227
-      slot_err_2 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:228
-      slot_issued_2 <= 1'b0;  // gen/dma/read_engine.ts:229
+    if (_and_13 & (slot_tail[3:0] == 4'd2)) begin  // gen/dma/read_engine.ts:231
+      slot_err_2 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:232
+      slot_issued_2 <= 1'b0;  // gen/dma/read_engine.ts:233
     end
     if (slot_err_3 == 3'd0) begin  // gen/dma/read_engine.ts:216
       if (bme_lost & (cur_slot == 4'd3)) begin  // gen/dma/read_engine.ts:217
@@ -1352,13 +1384,13 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
         slot_err_3 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:219
       end
     end
-    slot_pending_3 <= ((slot_pending_3 + {5'd0, (issue_now & (cur_slot == 4'd3))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd3))}) - {5'd0, (expire_now & (expire_slot == 4'd3))};  // gen/dma/read_engine.ts:225
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd3)) & cur_done) begin  // gen/dma/read_engine.ts:226
-      slot_issued_3 <= 1'b1;  // gen/dma/read_engine.ts:226
+    slot_pending_3 <= slot_pending_3 + {_or_17, _or_17, _or_17, _or_17, _or_17, (((issue_now & (cur_slot == 4'd3)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd3))) ^ (expire_now & (expire_slot == 4'd3)))};  // gen/dma/read_engine.ts:229
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd3)) & cur_done) begin  // gen/dma/read_engine.ts:230
+      slot_issued_3 <= 1'b1;  // gen/dma/read_engine.ts:230
     end
-    if (_and_12 & (slot_tail[3:0] == 4'd3)) begin  // gen/dma/read_engine.ts:227
-      slot_err_3 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:228
-      slot_issued_3 <= 1'b0;  // gen/dma/read_engine.ts:229
+    if (_and_13 & (slot_tail[3:0] == 4'd3)) begin  // gen/dma/read_engine.ts:231
+      slot_err_3 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:232
+      slot_issued_3 <= 1'b0;  // gen/dma/read_engine.ts:233
     end
     if (slot_err_4 == 3'd0) begin  // gen/dma/read_engine.ts:216
       if (bme_lost & (cur_slot == 4'd4)) begin  // gen/dma/read_engine.ts:217
@@ -1371,13 +1403,13 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
         slot_err_4 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:219
       end
     end
-    slot_pending_4 <= ((slot_pending_4 + {5'd0, (issue_now & (cur_slot == 4'd4))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd4))}) - {5'd0, (expire_now & (expire_slot == 4'd4))};  // gen/dma/read_engine.ts:225
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd4)) & cur_done) begin  // gen/dma/read_engine.ts:226
-      slot_issued_4 <= 1'b1;  // gen/dma/read_engine.ts:226
+    slot_pending_4 <= slot_pending_4 + {_or_18, _or_18, _or_18, _or_18, _or_18, (((issue_now & (cur_slot == 4'd4)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd4))) ^ (expire_now & (expire_slot == 4'd4)))};  // gen/dma/read_engine.ts:229
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd4)) & cur_done) begin  // gen/dma/read_engine.ts:230
+      slot_issued_4 <= 1'b1;  // gen/dma/read_engine.ts:230
     end
-    if (_and_12 & (slot_tail[3:0] == 4'd4)) begin  // gen/dma/read_engine.ts:227
-      slot_err_4 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:228
-      slot_issued_4 <= 1'b0;  // gen/dma/read_engine.ts:229
+    if (_and_13 & (slot_tail[3:0] == 4'd4)) begin  // gen/dma/read_engine.ts:231
+      slot_err_4 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:232
+      slot_issued_4 <= 1'b0;  // gen/dma/read_engine.ts:233
     end
     if (slot_err_5 == 3'd0) begin  // gen/dma/read_engine.ts:216
       if (bme_lost & (cur_slot == 4'd5)) begin  // gen/dma/read_engine.ts:217
@@ -1390,13 +1422,13 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
         slot_err_5 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:219
       end
     end
-    slot_pending_5 <= ((slot_pending_5 + {5'd0, (issue_now & (cur_slot == 4'd5))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd5))}) - {5'd0, (expire_now & (expire_slot == 4'd5))};  // gen/dma/read_engine.ts:225
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd5)) & cur_done) begin  // gen/dma/read_engine.ts:226
-      slot_issued_5 <= 1'b1;  // gen/dma/read_engine.ts:226
+    slot_pending_5 <= slot_pending_5 + {_or_19, _or_19, _or_19, _or_19, _or_19, (((issue_now & (cur_slot == 4'd5)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd5))) ^ (expire_now & (expire_slot == 4'd5)))};  // gen/dma/read_engine.ts:229
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd5)) & cur_done) begin  // gen/dma/read_engine.ts:230
+      slot_issued_5 <= 1'b1;  // gen/dma/read_engine.ts:230
     end
-    if (_and_12 & (slot_tail[3:0] == 4'd5)) begin  // gen/dma/read_engine.ts:227
-      slot_err_5 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:228
-      slot_issued_5 <= 1'b0;  // gen/dma/read_engine.ts:229
+    if (_and_13 & (slot_tail[3:0] == 4'd5)) begin  // gen/dma/read_engine.ts:231
+      slot_err_5 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:232
+      slot_issued_5 <= 1'b0;  // gen/dma/read_engine.ts:233
     end
     if (slot_err_6 == 3'd0) begin  // gen/dma/read_engine.ts:216
       if (bme_lost & (cur_slot == 4'd6)) begin  // gen/dma/read_engine.ts:217
@@ -1409,13 +1441,13 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
         slot_err_6 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:219
       end
     end
-    slot_pending_6 <= ((slot_pending_6 + {5'd0, (issue_now & (cur_slot == 4'd6))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd6))}) - {5'd0, (expire_now & (expire_slot == 4'd6))};  // gen/dma/read_engine.ts:225
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd6)) & cur_done) begin  // gen/dma/read_engine.ts:226
-      slot_issued_6 <= 1'b1;  // gen/dma/read_engine.ts:226
+    slot_pending_6 <= slot_pending_6 + {_or_20, _or_20, _or_20, _or_20, _or_20, (((issue_now & (cur_slot == 4'd6)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd6))) ^ (expire_now & (expire_slot == 4'd6)))};  // gen/dma/read_engine.ts:229
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd6)) & cur_done) begin  // gen/dma/read_engine.ts:230
+      slot_issued_6 <= 1'b1;  // gen/dma/read_engine.ts:230
     end
-    if (_and_12 & (slot_tail[3:0] == 4'd6)) begin  // gen/dma/read_engine.ts:227
-      slot_err_6 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:228
-      slot_issued_6 <= 1'b0;  // gen/dma/read_engine.ts:229
+    if (_and_13 & (slot_tail[3:0] == 4'd6)) begin  // gen/dma/read_engine.ts:231
+      slot_err_6 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:232
+      slot_issued_6 <= 1'b0;  // gen/dma/read_engine.ts:233
     end
     if (slot_err_7 == 3'd0) begin  // gen/dma/read_engine.ts:216
       if (bme_lost & (cur_slot == 4'd7)) begin  // gen/dma/read_engine.ts:217
@@ -1428,13 +1460,13 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
         slot_err_7 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:219
       end
     end
-    slot_pending_7 <= ((slot_pending_7 + {5'd0, (issue_now & (cur_slot == 4'd7))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd7))}) - {5'd0, (expire_now & (expire_slot == 4'd7))};  // gen/dma/read_engine.ts:225
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd7)) & cur_done) begin  // gen/dma/read_engine.ts:226
-      slot_issued_7 <= 1'b1;  // gen/dma/read_engine.ts:226
+    slot_pending_7 <= slot_pending_7 + {_or_21, _or_21, _or_21, _or_21, _or_21, (((issue_now & (cur_slot == 4'd7)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd7))) ^ (expire_now & (expire_slot == 4'd7)))};  // gen/dma/read_engine.ts:229
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd7)) & cur_done) begin  // gen/dma/read_engine.ts:230
+      slot_issued_7 <= 1'b1;  // gen/dma/read_engine.ts:230
     end
-    if (_and_12 & (slot_tail[3:0] == 4'd7)) begin  // gen/dma/read_engine.ts:227
-      slot_err_7 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:228
-      slot_issued_7 <= 1'b0;  // gen/dma/read_engine.ts:229
+    if (_and_13 & (slot_tail[3:0] == 4'd7)) begin  // gen/dma/read_engine.ts:231
+      slot_err_7 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:232
+      slot_issued_7 <= 1'b0;  // gen/dma/read_engine.ts:233
     end
     if (slot_err_8 == 3'd0) begin  // gen/dma/read_engine.ts:216
       if (bme_lost & (cur_slot == 4'd8)) begin  // gen/dma/read_engine.ts:217
@@ -1447,13 +1479,13 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
         slot_err_8 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:219
       end
     end
-    slot_pending_8 <= ((slot_pending_8 + {5'd0, (issue_now & (cur_slot == 4'd8))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd8))}) - {5'd0, (expire_now & (expire_slot == 4'd8))};  // gen/dma/read_engine.ts:225
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd8)) & cur_done) begin  // gen/dma/read_engine.ts:226
-      slot_issued_8 <= 1'b1;  // gen/dma/read_engine.ts:226
+    slot_pending_8 <= slot_pending_8 + {_or_22, _or_22, _or_22, _or_22, _or_22, (((issue_now & (cur_slot == 4'd8)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd8))) ^ (expire_now & (expire_slot == 4'd8)))};  // gen/dma/read_engine.ts:229
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd8)) & cur_done) begin  // gen/dma/read_engine.ts:230
+      slot_issued_8 <= 1'b1;  // gen/dma/read_engine.ts:230
     end
-    if (_and_12 & (slot_tail[3:0] == 4'd8)) begin  // gen/dma/read_engine.ts:227
-      slot_err_8 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:228
-      slot_issued_8 <= 1'b0;  // gen/dma/read_engine.ts:229
+    if (_and_13 & (slot_tail[3:0] == 4'd8)) begin  // gen/dma/read_engine.ts:231
+      slot_err_8 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:232
+      slot_issued_8 <= 1'b0;  // gen/dma/read_engine.ts:233
     end
     if (slot_err_9 == 3'd0) begin  // gen/dma/read_engine.ts:216
       if (bme_lost & (cur_slot == 4'd9)) begin  // gen/dma/read_engine.ts:217
@@ -1466,13 +1498,13 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
         slot_err_9 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:219
       end
     end
-    slot_pending_9 <= ((slot_pending_9 + {5'd0, (issue_now & (cur_slot == 4'd9))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd9))}) - {5'd0, (expire_now & (expire_slot == 4'd9))};  // gen/dma/read_engine.ts:225
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd9)) & cur_done) begin  // gen/dma/read_engine.ts:226
-      slot_issued_9 <= 1'b1;  // gen/dma/read_engine.ts:226
+    slot_pending_9 <= slot_pending_9 + {_or_23, _or_23, _or_23, _or_23, _or_23, (((issue_now & (cur_slot == 4'd9)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd9))) ^ (expire_now & (expire_slot == 4'd9)))};  // gen/dma/read_engine.ts:229
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd9)) & cur_done) begin  // gen/dma/read_engine.ts:230
+      slot_issued_9 <= 1'b1;  // gen/dma/read_engine.ts:230
     end
-    if (_and_12 & (slot_tail[3:0] == 4'd9)) begin  // gen/dma/read_engine.ts:227
-      slot_err_9 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:228
-      slot_issued_9 <= 1'b0;  // gen/dma/read_engine.ts:229
+    if (_and_13 & (slot_tail[3:0] == 4'd9)) begin  // gen/dma/read_engine.ts:231
+      slot_err_9 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:232
+      slot_issued_9 <= 1'b0;  // gen/dma/read_engine.ts:233
     end
     if (slot_err_10 == 3'd0) begin  // gen/dma/read_engine.ts:216
       if (bme_lost & (cur_slot == 4'd10)) begin  // gen/dma/read_engine.ts:217
@@ -1485,13 +1517,13 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
         slot_err_10 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:219
       end
     end
-    slot_pending_10 <= ((slot_pending_10 + {5'd0, (issue_now & (cur_slot == 4'd10))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd10))}) - {5'd0, (expire_now & (expire_slot == 4'd10))};  // gen/dma/read_engine.ts:225
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd10)) & cur_done) begin  // gen/dma/read_engine.ts:226
-      slot_issued_10 <= 1'b1;  // gen/dma/read_engine.ts:226
+    slot_pending_10 <= slot_pending_10 + {_or_24, _or_24, _or_24, _or_24, _or_24, (((issue_now & (cur_slot == 4'd10)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd10))) ^ (expire_now & (expire_slot == 4'd10)))};  // gen/dma/read_engine.ts:229
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd10)) & cur_done) begin  // gen/dma/read_engine.ts:230
+      slot_issued_10 <= 1'b1;  // gen/dma/read_engine.ts:230
     end
-    if (_and_12 & (slot_tail[3:0] == 4'd10)) begin  // gen/dma/read_engine.ts:227
-      slot_err_10 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:228
-      slot_issued_10 <= 1'b0;  // gen/dma/read_engine.ts:229
+    if (_and_13 & (slot_tail[3:0] == 4'd10)) begin  // gen/dma/read_engine.ts:231
+      slot_err_10 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:232
+      slot_issued_10 <= 1'b0;  // gen/dma/read_engine.ts:233
     end
     if (slot_err_11 == 3'd0) begin  // gen/dma/read_engine.ts:216
       if (bme_lost & (cur_slot == 4'd11)) begin  // gen/dma/read_engine.ts:217
@@ -1504,13 +1536,13 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
         slot_err_11 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:219
       end
     end
-    slot_pending_11 <= ((slot_pending_11 + {5'd0, (issue_now & (cur_slot == 4'd11))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd11))}) - {5'd0, (expire_now & (expire_slot == 4'd11))};  // gen/dma/read_engine.ts:225
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd11)) & cur_done) begin  // gen/dma/read_engine.ts:226
-      slot_issued_11 <= 1'b1;  // gen/dma/read_engine.ts:226
+    slot_pending_11 <= slot_pending_11 + {_or_25, _or_25, _or_25, _or_25, _or_25, (((issue_now & (cur_slot == 4'd11)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd11))) ^ (expire_now & (expire_slot == 4'd11)))};  // gen/dma/read_engine.ts:229
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd11)) & cur_done) begin  // gen/dma/read_engine.ts:230
+      slot_issued_11 <= 1'b1;  // gen/dma/read_engine.ts:230
     end
-    if (_and_12 & (slot_tail[3:0] == 4'd11)) begin  // gen/dma/read_engine.ts:227
-      slot_err_11 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:228
-      slot_issued_11 <= 1'b0;  // gen/dma/read_engine.ts:229
+    if (_and_13 & (slot_tail[3:0] == 4'd11)) begin  // gen/dma/read_engine.ts:231
+      slot_err_11 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:232
+      slot_issued_11 <= 1'b0;  // gen/dma/read_engine.ts:233
     end
     if (slot_err_12 == 3'd0) begin  // gen/dma/read_engine.ts:216
       if (bme_lost & (cur_slot == 4'd12)) begin  // gen/dma/read_engine.ts:217
@@ -1523,13 +1555,13 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
         slot_err_12 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:219
       end
     end
-    slot_pending_12 <= ((slot_pending_12 + {5'd0, (issue_now & (cur_slot == 4'd12))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd12))}) - {5'd0, (expire_now & (expire_slot == 4'd12))};  // gen/dma/read_engine.ts:225
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd12)) & cur_done) begin  // gen/dma/read_engine.ts:226
-      slot_issued_12 <= 1'b1;  // gen/dma/read_engine.ts:226
+    slot_pending_12 <= slot_pending_12 + {_or_26, _or_26, _or_26, _or_26, _or_26, (((issue_now & (cur_slot == 4'd12)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd12))) ^ (expire_now & (expire_slot == 4'd12)))};  // gen/dma/read_engine.ts:229
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd12)) & cur_done) begin  // gen/dma/read_engine.ts:230
+      slot_issued_12 <= 1'b1;  // gen/dma/read_engine.ts:230
     end
-    if (_and_12 & (slot_tail[3:0] == 4'd12)) begin  // gen/dma/read_engine.ts:227
-      slot_err_12 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:228
-      slot_issued_12 <= 1'b0;  // gen/dma/read_engine.ts:229
+    if (_and_13 & (slot_tail[3:0] == 4'd12)) begin  // gen/dma/read_engine.ts:231
+      slot_err_12 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:232
+      slot_issued_12 <= 1'b0;  // gen/dma/read_engine.ts:233
     end
     if (slot_err_13 == 3'd0) begin  // gen/dma/read_engine.ts:216
       if (bme_lost & (cur_slot == 4'd13)) begin  // gen/dma/read_engine.ts:217
@@ -1542,13 +1574,13 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
         slot_err_13 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:219
       end
     end
-    slot_pending_13 <= ((slot_pending_13 + {5'd0, (issue_now & (cur_slot == 4'd13))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd13))}) - {5'd0, (expire_now & (expire_slot == 4'd13))};  // gen/dma/read_engine.ts:225
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd13)) & cur_done) begin  // gen/dma/read_engine.ts:226
-      slot_issued_13 <= 1'b1;  // gen/dma/read_engine.ts:226
+    slot_pending_13 <= slot_pending_13 + {_or_27, _or_27, _or_27, _or_27, _or_27, (((issue_now & (cur_slot == 4'd13)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd13))) ^ (expire_now & (expire_slot == 4'd13)))};  // gen/dma/read_engine.ts:229
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd13)) & cur_done) begin  // gen/dma/read_engine.ts:230
+      slot_issued_13 <= 1'b1;  // gen/dma/read_engine.ts:230
     end
-    if (_and_12 & (slot_tail[3:0] == 4'd13)) begin  // gen/dma/read_engine.ts:227
-      slot_err_13 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:228
-      slot_issued_13 <= 1'b0;  // gen/dma/read_engine.ts:229
+    if (_and_13 & (slot_tail[3:0] == 4'd13)) begin  // gen/dma/read_engine.ts:231
+      slot_err_13 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:232
+      slot_issued_13 <= 1'b0;  // gen/dma/read_engine.ts:233
     end
     if (slot_err_14 == 3'd0) begin  // gen/dma/read_engine.ts:216
       if (bme_lost & (cur_slot == 4'd14)) begin  // gen/dma/read_engine.ts:217
@@ -1561,13 +1593,13 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
         slot_err_14 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:219
       end
     end
-    slot_pending_14 <= ((slot_pending_14 + {5'd0, (issue_now & (cur_slot == 4'd14))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd14))}) - {5'd0, (expire_now & (expire_slot == 4'd14))};  // gen/dma/read_engine.ts:225
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd14)) & cur_done) begin  // gen/dma/read_engine.ts:226
-      slot_issued_14 <= 1'b1;  // gen/dma/read_engine.ts:226
+    slot_pending_14 <= slot_pending_14 + {_or_28, _or_28, _or_28, _or_28, _or_28, (((issue_now & (cur_slot == 4'd14)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd14))) ^ (expire_now & (expire_slot == 4'd14)))};  // gen/dma/read_engine.ts:229
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd14)) & cur_done) begin  // gen/dma/read_engine.ts:230
+      slot_issued_14 <= 1'b1;  // gen/dma/read_engine.ts:230
     end
-    if (_and_12 & (slot_tail[3:0] == 4'd14)) begin  // gen/dma/read_engine.ts:227
-      slot_err_14 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:228
-      slot_issued_14 <= 1'b0;  // gen/dma/read_engine.ts:229
+    if (_and_13 & (slot_tail[3:0] == 4'd14)) begin  // gen/dma/read_engine.ts:231
+      slot_err_14 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:232
+      slot_issued_14 <= 1'b0;  // gen/dma/read_engine.ts:233
     end
     if (slot_err_15 == 3'd0) begin  // gen/dma/read_engine.ts:216
       if (bme_lost & (cur_slot == 4'd15)) begin  // gen/dma/read_engine.ts:217
@@ -1580,17 +1612,17 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
         slot_err_15 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:219
       end
     end
-    slot_pending_15 <= ((slot_pending_15 + {5'd0, (issue_now & (cur_slot == 4'd15))}) - {5'd0, (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd15))}) - {5'd0, (expire_now & (expire_slot == 4'd15))};  // gen/dma/read_engine.ts:225
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd15)) & cur_done) begin  // gen/dma/read_engine.ts:226
-      slot_issued_15 <= 1'b1;  // gen/dma/read_engine.ts:226
+    slot_pending_15 <= slot_pending_15 + {_or_29, _or_29, _or_29, _or_29, _or_29, (((issue_now & (cur_slot == 4'd15)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd15))) ^ (expire_now & (expire_slot == 4'd15)))};  // gen/dma/read_engine.ts:229
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd15)) & cur_done) begin  // gen/dma/read_engine.ts:230
+      slot_issued_15 <= 1'b1;  // gen/dma/read_engine.ts:230
     end
-    if (_and_12 & (slot_tail[3:0] == 4'd15)) begin  // gen/dma/read_engine.ts:227
-      slot_err_15 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:228
-      slot_issued_15 <= 1'b0;  // gen/dma/read_engine.ts:229
+    if (_and_13 & (slot_tail[3:0] == 4'd15)) begin  // gen/dma/read_engine.ts:231
+      slot_err_15 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:232
+      slot_issued_15 <= 1'b0;  // gen/dma/read_engine.ts:233
     end
-    if (retire) begin  // gen/dma/read_engine.ts:253
-      st_id <= slot_id_rd0;  // gen/dma/read_engine.ts:255
-      st_err <= slot_head[3] ? (slot_head[2] ? (slot_head[1] ? (slot_head[0] ? slot_err_15 : slot_err_14) : (slot_head[0] ? slot_err_13 : slot_err_12)) : (slot_head[1] ? (slot_head[0] ? slot_err_11 : slot_err_10) : (slot_head[0] ? slot_err_9 : slot_err_8))) : (slot_head[2] ? (slot_head[1] ? (slot_head[0] ? slot_err_7 : slot_err_6) : (slot_head[0] ? slot_err_5 : slot_err_4)) : (slot_head[1] ? (slot_head[0] ? slot_err_3 : slot_err_2) : (slot_head[0] ? slot_err_1 : slot_err_0)));  // gen/dma/read_engine.ts:256
+    if (retire) begin  // gen/dma/read_engine.ts:257
+      st_id <= slot_id_rd0;  // gen/dma/read_engine.ts:259
+      st_err <= slot_head[3] ? (slot_head[2] ? (slot_head[1] ? (slot_head[0] ? slot_err_15 : slot_err_14) : (slot_head[0] ? slot_err_13 : slot_err_12)) : (slot_head[1] ? (slot_head[0] ? slot_err_11 : slot_err_10) : (slot_head[0] ? slot_err_9 : slot_err_8))) : (slot_head[2] ? (slot_head[1] ? (slot_head[0] ? slot_err_7 : slot_err_6) : (slot_head[0] ? slot_err_5 : slot_err_4)) : (slot_head[1] ? (slot_head[0] ? slot_err_3 : slot_err_2) : (slot_head[0] ? slot_err_1 : slot_err_0)));  // gen/dma/read_engine.ts:260
     end
   end
   always @(posedge clk) begin
@@ -2020,39 +2052,39 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
       if (expire_now & expire_onehot[31]) begin  // gen/dma/read_tags.ts:225
         tag_valid_31 <= 1'b0;  // gen/dma/read_tags.ts:225
       end
-      cur_failed <= _and_12 ? (~bus_master) : (cur_failed | ((bme_lost | (expire_now & (expire_slot == cur_slot))) | (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == cur_slot))));  // gen/dma/read_engine.ts:212
-      slot_ended_0 <= ((~(_and_12 & (slot_tail[3:0] == 4'd0))) & slot_issued_0) & (slot_pending_0 == 6'd0);  // gen/dma/read_engine.ts:242
-      slot_ended_1 <= ((~(_and_12 & (slot_tail[3:0] == 4'd1))) & slot_issued_1) & (slot_pending_1 == 6'd0);  // gen/dma/read_engine.ts:242
-      slot_ended_2 <= ((~(_and_12 & (slot_tail[3:0] == 4'd2))) & slot_issued_2) & (slot_pending_2 == 6'd0);  // gen/dma/read_engine.ts:242
-      slot_ended_3 <= ((~(_and_12 & (slot_tail[3:0] == 4'd3))) & slot_issued_3) & (slot_pending_3 == 6'd0);  // gen/dma/read_engine.ts:242
-      slot_ended_4 <= ((~(_and_12 & (slot_tail[3:0] == 4'd4))) & slot_issued_4) & (slot_pending_4 == 6'd0);  // gen/dma/read_engine.ts:242
-      slot_ended_5 <= ((~(_and_12 & (slot_tail[3:0] == 4'd5))) & slot_issued_5) & (slot_pending_5 == 6'd0);  // gen/dma/read_engine.ts:242
-      slot_ended_6 <= ((~(_and_12 & (slot_tail[3:0] == 4'd6))) & slot_issued_6) & (slot_pending_6 == 6'd0);  // gen/dma/read_engine.ts:242
-      slot_ended_7 <= ((~(_and_12 & (slot_tail[3:0] == 4'd7))) & slot_issued_7) & (slot_pending_7 == 6'd0);  // gen/dma/read_engine.ts:242
-      slot_ended_8 <= ((~(_and_12 & (slot_tail[3:0] == 4'd8))) & slot_issued_8) & (slot_pending_8 == 6'd0);  // gen/dma/read_engine.ts:242
-      slot_ended_9 <= ((~(_and_12 & (slot_tail[3:0] == 4'd9))) & slot_issued_9) & (slot_pending_9 == 6'd0);  // gen/dma/read_engine.ts:242
-      slot_ended_10 <= ((~(_and_12 & (slot_tail[3:0] == 4'd10))) & slot_issued_10) & (slot_pending_10 == 6'd0);  // gen/dma/read_engine.ts:242
-      slot_ended_11 <= ((~(_and_12 & (slot_tail[3:0] == 4'd11))) & slot_issued_11) & (slot_pending_11 == 6'd0);  // gen/dma/read_engine.ts:242
-      slot_ended_12 <= ((~(_and_12 & (slot_tail[3:0] == 4'd12))) & slot_issued_12) & (slot_pending_12 == 6'd0);  // gen/dma/read_engine.ts:242
-      slot_ended_13 <= ((~(_and_12 & (slot_tail[3:0] == 4'd13))) & slot_issued_13) & (slot_pending_13 == 6'd0);  // gen/dma/read_engine.ts:242
-      slot_ended_14 <= ((~(_and_12 & (slot_tail[3:0] == 4'd14))) & slot_issued_14) & (slot_pending_14 == 6'd0);  // gen/dma/read_engine.ts:242
-      slot_ended_15 <= ((~(_and_12 & (slot_tail[3:0] == 4'd15))) & slot_issued_15) & (slot_pending_15 == 6'd0);  // gen/dma/read_engine.ts:242
-      if (retire) begin  // gen/dma/read_engine.ts:253
-        st_valid <= 1'b1;  // gen/dma/read_engine.ts:254
-        slot_head <= slot_head + 5'd1;  // gen/dma/read_engine.ts:257
-      end else if (status_ready) begin  // gen/dma/read_engine.ts:258
-        st_valid <= 1'b0;  // gen/dma/read_engine.ts:258
+      cur_failed <= _and_13 ? (~bus_master) : (cur_failed | ((bme_lost | (expire_now & (expire_slot == cur_slot))) | (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == cur_slot))));  // gen/dma/read_engine.ts:212
+      slot_ended_0 <= ((~(_and_13 & (slot_tail[3:0] == 4'd0))) & slot_issued_0) & (slot_pending_0 == 6'd0);  // gen/dma/read_engine.ts:246
+      slot_ended_1 <= ((~(_and_13 & (slot_tail[3:0] == 4'd1))) & slot_issued_1) & (slot_pending_1 == 6'd0);  // gen/dma/read_engine.ts:246
+      slot_ended_2 <= ((~(_and_13 & (slot_tail[3:0] == 4'd2))) & slot_issued_2) & (slot_pending_2 == 6'd0);  // gen/dma/read_engine.ts:246
+      slot_ended_3 <= ((~(_and_13 & (slot_tail[3:0] == 4'd3))) & slot_issued_3) & (slot_pending_3 == 6'd0);  // gen/dma/read_engine.ts:246
+      slot_ended_4 <= ((~(_and_13 & (slot_tail[3:0] == 4'd4))) & slot_issued_4) & (slot_pending_4 == 6'd0);  // gen/dma/read_engine.ts:246
+      slot_ended_5 <= ((~(_and_13 & (slot_tail[3:0] == 4'd5))) & slot_issued_5) & (slot_pending_5 == 6'd0);  // gen/dma/read_engine.ts:246
+      slot_ended_6 <= ((~(_and_13 & (slot_tail[3:0] == 4'd6))) & slot_issued_6) & (slot_pending_6 == 6'd0);  // gen/dma/read_engine.ts:246
+      slot_ended_7 <= ((~(_and_13 & (slot_tail[3:0] == 4'd7))) & slot_issued_7) & (slot_pending_7 == 6'd0);  // gen/dma/read_engine.ts:246
+      slot_ended_8 <= ((~(_and_13 & (slot_tail[3:0] == 4'd8))) & slot_issued_8) & (slot_pending_8 == 6'd0);  // gen/dma/read_engine.ts:246
+      slot_ended_9 <= ((~(_and_13 & (slot_tail[3:0] == 4'd9))) & slot_issued_9) & (slot_pending_9 == 6'd0);  // gen/dma/read_engine.ts:246
+      slot_ended_10 <= ((~(_and_13 & (slot_tail[3:0] == 4'd10))) & slot_issued_10) & (slot_pending_10 == 6'd0);  // gen/dma/read_engine.ts:246
+      slot_ended_11 <= ((~(_and_13 & (slot_tail[3:0] == 4'd11))) & slot_issued_11) & (slot_pending_11 == 6'd0);  // gen/dma/read_engine.ts:246
+      slot_ended_12 <= ((~(_and_13 & (slot_tail[3:0] == 4'd12))) & slot_issued_12) & (slot_pending_12 == 6'd0);  // gen/dma/read_engine.ts:246
+      slot_ended_13 <= ((~(_and_13 & (slot_tail[3:0] == 4'd13))) & slot_issued_13) & (slot_pending_13 == 6'd0);  // gen/dma/read_engine.ts:246
+      slot_ended_14 <= ((~(_and_13 & (slot_tail[3:0] == 4'd14))) & slot_issued_14) & (slot_pending_14 == 6'd0);  // gen/dma/read_engine.ts:246
+      slot_ended_15 <= ((~(_and_13 & (slot_tail[3:0] == 4'd15))) & slot_issued_15) & (slot_pending_15 == 6'd0);  // gen/dma/read_engine.ts:246
+      if (retire) begin  // gen/dma/read_engine.ts:257
+        st_valid <= 1'b1;  // gen/dma/read_engine.ts:258
+        slot_head <= slot_head + 5'd1;  // gen/dma/read_engine.ts:261
+      end else if (status_ready) begin  // gen/dma/read_engine.ts:262
+        st_valid <= 1'b0;  // gen/dma/read_engine.ts:262
       end
     end
   end
 
   // ---- memories
   always @(posedge clk) begin  // gen/dma/read_engine.ts:213
-    if (_and_12) begin
+    if (_and_13) begin
       slot_id[slot_tail[3:0]] <= cmd_queue_deq_data[7:0];
     end
   end
-  assign slot_id_rd0 = slot_id[slot_head[3:0]];  // gen/dma/read_engine.ts:255
+  assign slot_id_rd0 = slot_id[slot_head[3:0]];  // gen/dma/read_engine.ts:259
   always @(posedge clk) begin  // gen/dma/read_tags.ts:214
     if (cpl_start & cpl_update) begin
       tag_remaining[ra_tag] <= ra_update_to;

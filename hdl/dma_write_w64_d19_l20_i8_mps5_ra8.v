@@ -86,7 +86,9 @@ module dma_write_w64_d19_l20_i8_mps5_ra8 (
   wire [127:0] data_queue_enq_data;  // gen/dma/write_engine.ts:191
   wire data_queue_deq_valid;  // gen/dma/write_engine.ts:191
   wire data_queue_deq_ready;  // gen/dma/write_engine.ts:191
+  /* verilator lint_off UNUSEDSIGNAL */  // partly unused
   wire [127:0] data_queue_deq_data;  // gen/dma/write_engine.ts:191
+  /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // unused
   wire [3:0] data_queue_count;  // gen/dma/write_engine.ts:191
   /* verilator lint_on UNUSEDSIGNAL */
@@ -119,7 +121,10 @@ module dma_write_w64_d19_l20_i8_mps5_ra8 (
   wire [19:0] _mux_5;  // gen/pcie/dma_common.ts:43
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [127:0] _shrv_8;  // gen/dma/shift.ts:26
+  wire [87:0] _mux_9;  // gen/dma/shift.ts:35
+  /* verilator lint_on UNUSEDSIGNAL */
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [71:0] _mux_8;  // gen/dma/shift.ts:35
   /* verilator lint_on UNUSEDSIGNAL */
 
   // ---- instances
@@ -203,7 +208,8 @@ module dma_write_w64_d19_l20_i8_mps5_ra8 (
   end
   assign _zext_6 = {7'd0, (_select_7 - ({1'b0, host[11:0]} & (_select_7 - 13'd1)))};  // gen/pcie/dma_common.ts:42
   assign _mux_5 = (rem < _zext_6) ? rem : _zext_6;  // gen/pcie/dma_common.ts:43
-  assign _shrv_8 = data_queue_deq_data >> {beat_queue_deq_data[2:0], 3'd0};  // gen/dma/shift.ts:26
+  assign _mux_9 = beat_queue_deq_data[2] ? data_queue_deq_data[119:32] : data_queue_deq_data[87:0];  // gen/dma/shift.ts:35
+  assign _mux_8 = beat_queue_deq_data[1] ? _mux_9[87:16] : _mux_9[71:0];  // gen/dma/shift.ts:35
   assign cmd_ready = cmd_queue_enq_ready;  // gen/dma/write_engine.ts:86
   assign status_valid = st_valid;  // gen/dma/write_engine.ts:260
   assign status_id = st_id;  // gen/dma/write_engine.ts:261
@@ -325,7 +331,7 @@ module dma_write_w64_d19_l20_i8_mps5_ra8 (
     endcase
     if (send_beat) begin  // gen/dma/write_engine.ts:241
       out_hdr <= beat_queue_deq_data[134:7];  // gen/dma/write_engine.ts:243
-      out_data <= _shrv_8[63:0];  // gen/dma/write_engine.ts:244
+      out_data <= beat_queue_deq_data[0] ? _mux_8[71:8] : _mux_8[63:0];  // gen/dma/write_engine.ts:244
       out_keep <= beat_queue_deq_data[4:3];  // gen/dma/write_engine.ts:245
       out_sop <= beat_queue_deq_data[6];  // gen/dma/write_engine.ts:246
       out_eop <= beat_queue_deq_data[5];  // gen/dma/write_engine.ts:247

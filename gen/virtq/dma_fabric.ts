@@ -381,7 +381,16 @@ export const DmaFabric = defineModule(
     const readsInFlight = p.returnQueues ? returnQueues(wr.mem_rd_take!) : waitOnSwitch();
 
     // ---- link side: the engines' requests, whole TLPs, round robin; completions to the read engine
-    connect(arb.in[0], rd.req);
+    // The read engine's requests carry no payload (`keep` 0: their data lanes are don't care, docs/tlp-stream.md),
+    // so they take the write engine's data lanes: the arbiter's 256-bit data select folds away (~250 LUT).
+    const rdIn = arb.in[0] as unknown as typeof tx;
+    rdIn.valid.set(rd.req.valid);
+    rd.req.ready.set(rdIn.ready);
+    rdIn.hdr.set(rd.req.hdr);
+    rdIn.data.set(wr.req.data);
+    rdIn.keep.set(rd.req.keep);
+    rdIn.sop.set(rd.req.sop);
+    rdIn.eop.set(rd.req.eop);
     connect(arb.in[1], wr.req);
     connect(tx, arb.out);
     rd.cpl.valid.set(cpl.valid);
