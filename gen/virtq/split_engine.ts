@@ -62,6 +62,14 @@ export interface SplitEngineParams {
    */
   polls?: number;
   pollGap?: number;
+  /**
+   * Read the likely heads' descriptors with the available entries (default true; not with IN_ORDER): once an
+   * avail->idx read shows new entries, each new entry's slot gets the descriptors of the head Linux's free list
+   * most likely gave it (the ids the device returned, oldest first, a batch in reverse: `detach_buf_split` pushes
+   * and `virtqueue_add_split` pops), read before the entries themselves; a slot whose entry names that head is
+   * ready without a read of its own, any other is read as before.
+   */
+  speculate?: boolean;
 }
 
 const VRING_DESC_F_NEXT = 0;
@@ -91,7 +99,11 @@ const STATES = [
   'ahead_idx',
   'ahead_heads',
   'ahead_entry',
+  'ahead_match',
   'ahead_desc',
+  'spec_plan',
+  'spec_load',
+  'spec_cmd',
   'ahead_chain',
   'ahead_look',
   'ahead_table',
@@ -147,6 +159,7 @@ export const SplitEngine = defineModule(
     const PF = p.prefetchDescs ?? 4;
     // INDIRECT tables read ahead into the slot after the head (room for PF - 1 entries)
     const TA = (p.indirectAhead ?? true) && PF >= 2;
+    const SPEC = p.speculate ?? true;
     const NP = p.polls ?? 4;
     const lay = splitLayout({ lineBytes: B, ...p, prefetchDescs: PF, polls: NP });
     const halfLineBits = p.regionBits - 1 - lb;
@@ -497,6 +510,43 @@ export const SplitEngine = defineModule(
     // once that read has ended too (its pf_seq is the table read's). A chain is walked only once looked at.
     const pfInsp = m.reg('pf_insp', 16);
     const pfTbl = m.reg('pf_tbl', AB, { reset: 0 });
+    // Speculation (SPEC): the ids the used side returned for the pool's queue, in used-ring order (the last RF of
+    // them: rf_occ not yet taken as predictions, oldest at rf_wp - rf_occ), and the slots read for a predicted head
+    // (pf_spec: pf_head is the prediction; the entry's own head is compared with it in ahead_match).
+    const RF = 32;
+    const rfBits = log2ceil(RF);
+    const retFifo = m.memory('ret_fifo', { width: 16, depth: RF });
+    const rfWp = m.reg('rf_wp', rfBits, { reset: 0 });
+    const rfOcc = m.reg('rf_occ', rfBits + 1, { reset: 0 });
+    const rfPush = m.wire('rf_push', bit, { default: 0 });
+    const rfPushId = m.wire('rf_push_id', 16, { default: 0 });
+    const rfPop = m.wire('rf_pop', rfBits + 1, { default: 0 });
+    const rfClear = m.wire('rf_clear', bit, { default: 0 });
+    retFifo.write(rfWp, rfPushId, rfPush);
+    rfWp.next(rfWp.add(rfPush.zext(rfBits)));
+    const rfGrown = mux(rfOcc.eq(RF), rfOcc, rfOcc.add(rfPush.zext(rfBits + 1)));
+    rfOcc.next(mux(rfClear, lit(0, rfBits + 1), rfGrown.sub(rfPop)));
+    const pfSpec = m.reg('pf_spec', AB, { reset: 0 });
+    const specSet = m.wire('spec_set', AB, { default: 0 });
+    const specClr = m.wire('spec_clr', AB, { default: 0 });
+    pfSpec.next(mux(rfClear, lit(0, AB), pfSpec.and(specClr.not()).or(specSet)));
+    // The last batch of new entries an avail->idx read showed: entries [bStart, bStart + bLen) have predictions,
+    // entry bStart the one at FIFO position bTop, the next ones below it (the batch's newest id first: Linux's
+    // free list hands out the last one returned first). idx_check takes them off the FIFO (specM).
+    const specOn = m.reg('spec_on', bit);
+    const specM = m.reg('spec_m', rfBits + 1);
+    const bStart = m.reg('b_start', 16);
+    const bLen = m.reg('b_len', rfBits + 1, { reset: 0 });
+    const bTop = m.reg('b_top', rfBits);
+    // ahead_heads' entries [specFrom, specTo) just asked for: those of the batch with a free slot get a read of
+    // their predicted head's descriptors (specPos the next, specN left)
+    const specFrom = m.reg('spec_from', 16);
+    const specTo = m.reg('spec_to', 16);
+    const specN = m.reg('spec_n', 17);
+    const specRd = m.reg('spec_rd', rfBits);
+    const specPos = m.reg('spec_pos', 16);
+    const specPred = m.reg('spec_pred', 16);
+    const specHit = m.reg('spec_hit', bit);
     const headsPend = m.reg('heads_pend', bit, { reset: 0 });
     const headsSeq = m.reg('heads_seq', SEQ_BITS);
     const headsFrom = m.reg('heads_from', 16);
@@ -654,6 +704,11 @@ export const SplitEngine = defineModule(
     // entries before mux(headsPend, headsFrom, he) are in the window: one of them not read ahead yet
     const pEntryDue = planFlag('p_entry_due', pfNext.ne(mux(headsPend, headsFrom, cqHe)));
     const pEntryRoom = planFlag('p_entry_room', pfNext.sub(cqLa).lt(AB));
+    // the entry at pfNext had its slot read for a predicted head: looked at once that read has ended
+    const pfNextSlot = pfNext.bits(abBits - 1, 0);
+    const pSpecWait = SPEC
+      ? planFlag('p_spec_wait', pfSpec.bit(pfNextSlot).and(pfReady.bit(pfNextSlot).not()))
+      : lit(0, 1);
     const pLaNePf = planFlag('p_la_ne_pf', cqLa.ne(pfNext));
     const pLaReady = planFlag('p_la_ready', pfReady.bit(cqLa.bits(abBits - 1, 0)));
     const pLaNeHe = planFlag('p_la_ne_he', cqLa.ne(cqHe));
@@ -716,7 +771,9 @@ export const SplitEngine = defineModule(
               st.goto('idx_mem');
             })
             .elseIf(canRead.and(pHeadsIdle).and(pHeNeSeen).and(pHeRoom), () => st.goto('ahead_heads'))
-            .elseIf(canRead.and(pfBad.not()).and(pEntryDue).and(pEntryRoom), () => st.goto('ahead_entry'))
+            .elseIf(canRead.and(pfBad.not()).and(pEntryDue).and(pEntryRoom).and(pSpecWait.not()), () =>
+              st.goto('ahead_entry'),
+            )
             .elseIf(canRead.and(pPollDue), () => st.goto('ahead_idx'))
             .elseIf(pLookDue, () => st.goto('ahead_look'))
             .elseIf(pLaNePf.and(pLaReady).and(pLaLooked).and(pOutFree), () => st.goto('ahead_chain'))
@@ -735,6 +792,7 @@ export const SplitEngine = defineModule(
             pfInsp.next(la);
             pfBad.next(0);
             pool.err.next(0);
+            rfClear.set(1);
             st.goto('load');
           })
           .elseIf(pLaNeHe, () => st.goto('head_mem'))
@@ -772,7 +830,9 @@ export const SplitEngine = defineModule(
           headsSeq.next(pool.seq);
           headsFrom.next(he);
           headsEnd.nextAt(cq, he.add(n.trunc(16)));
-          st.goto('load');
+          specFrom.next(he);
+          specTo.next(he.add(n.trunc(16)));
+          st.goto(SPEC ? 'spec_plan' : 'load');
         });
       },
       // the entry at pfNext, then its head's descriptors into the entry's slot
@@ -780,25 +840,81 @@ export const SplitEngine = defineModule(
         const off = lit(lay.avail, p.regionBits - 1).add(
           cat(cq, pfNext.bits(abBits - 1, 0), lit(0, 1)).zext(p.regionBits - 1),
         );
-        fetchWindow(off, () => st.goto('ahead_desc'));
+        fetchWindow(off, () => st.goto(SPEC ? 'ahead_match' : 'ahead_desc'));
+      },
+      // the entry's head against the head its slot was read for (registered for ahead_desc)
+      ahead_match: () => {
+        const at = pfNext.bits(abBits - 1, 0);
+        specHit.next(pfSpec.bit(at).and(pfHead.at(at).eq(word16)));
+        st.goto('ahead_desc');
       },
       ahead_desc: () => {
         const h = word16;
         const left = num.zext(17).sub(h.zext(17));
         const k = mux(left.lt(PF), left, lit(PF, 17));
         const at = pfNext.bits(abBits - 1, 0);
+        if (SPEC) specClr.set(lit(1, AB).shl(at));
         m.if(h.zext(17).ge(num.zext(17)), () => {
           pfBad.next(1);
           st.goto('plan');
-        }).elseIf(rd.free, () => {
-          rd.issue(POOL, descBase.add(h.zext(64).shl(4)), slotOff(pfNext), k.shl(4));
+        })
+          .elseIf(SPEC ? specHit : lit(0, 1), () => {
+            // (read before the entries that name it: its read has ended, pf_head and pf_count are its)
+            pfNext.next(pfNext.inc());
+            st.goto('load');
+          })
+          .elseIf(rd.free, () => {
+            rd.issue(POOL, descBase.add(h.zext(64).shl(4)), slotOff(pfNext), k.shl(4));
+            pfHead.nextAt(at, h);
+            pfCount.nextAt(at, k.trunc(pfCount.item(0).width));
+            pfSeq.nextAt(at, pool.seq);
+            readyClr.set(lit(1, AB).shl(at));
+            pfNext.next(pfNext.inc());
+            // (plan's flags see the new pfNext a cycle later)
+            st.goto('load');
+          });
+      },
+      // Speculation: for the entries ahead_heads just asked for [specFrom, specTo) that are of the last batch
+      // and have a free slot (p - la < AB), the descriptors of their predicted heads into their slots. Issued
+      // after the avail->idx read that published the entries ended, and only inside the descriptor table; a slot's
+      // entry is looked at only once this read has ended (p_spec_wait), so a wrong guess is read again safely.
+      spec_plan: () => {
+        const inBatch = specFrom.sub(bStart);
+        const from = mux(inBatch.bit(15), bStart, specFrom);
+        const ends = [specTo, bStart.add(bLen.zext(16)), la.add(AB)].map((e) => e.sub(from));
+        const n1 = mux(ends[0].lt(ends[1]), ends[0], ends[1]);
+        const n = mux(n1.lt(ends[2]), n1, ends[2]);
+        // (from past an end: nothing; that end - from is then at least 2^15)
+        specN.next(mux(ends[0].bit(15).or(ends[1].bit(15)).or(ends[2].bit(15)), lit(0, 17), n.zext(17)));
+        specPos.next(from);
+        specRd.next(bTop.sub(from.sub(bStart).trunc(rfBits)));
+        st.goto('spec_load');
+      },
+      spec_load: () => {
+        m.if(specN.eq(0), () => st.goto('load')).else(() => {
+          specPred.next(retFifo.readAsync(specRd));
+          st.goto('spec_cmd');
+        });
+      },
+      spec_cmd: () => {
+        const h = specPred;
+        const left = num.zext(17).sub(h.zext(17));
+        const k = mux(left.lt(PF), left, lit(PF, 17));
+        const at = specPos.bits(abBits - 1, 0);
+        const next = () => {
+          specN.next(specN.sub(1));
+          specPos.next(specPos.inc());
+          specRd.next(specRd.sub(1));
+          st.goto('spec_load');
+        };
+        m.if(h.zext(17).ge(num.zext(17)), next).elseIf(rd.free, () => {
+          rd.issue(POOL, descBase.add(h.zext(64).shl(4)), slotOff(specPos), k.shl(4));
           pfHead.nextAt(at, h);
           pfCount.nextAt(at, k.trunc(pfCount.item(0).width));
           pfSeq.nextAt(at, pool.seq);
           readyClr.set(lit(1, AB).shl(at));
-          pfNext.next(pfNext.inc());
-          // (plan's flags see the new pfNext a cycle later)
-          st.goto('load');
+          specSet.set(lit(1, AB).shl(at));
+          next();
         });
       },
       // the head descriptor in the slot of entry pfInsp: a valid INDIRECT one has its table read ahead
@@ -853,6 +969,13 @@ export const SplitEngine = defineModule(
         idxSame.next(idx.sub(la).le(ahead).and(la.ne(seen)));
         idxNone.next(idx.eq(la));
         idxAsk.next(fEventIdx.and(eventValid.and(cqBit).orR().not().or(eventSent.at(cq).ne(idx))));
+        if (SPEC) {
+          const nNew = idx.sub(seen);
+          const mm = mux(nNew.lt(rfOcc.zext(16)), nNew.trunc(rfBits + 1), rfOcc);
+          specOn.next(ownPool.and(fInOrder.not()));
+          specM.next(mm);
+          bTop.next(rfWp.sub(rfOcc.trunc(rfBits)).add(mm.trunc(rfBits)).sub(1));
+        }
         st.goto('idx_act');
       },
       idx_act: () => {
@@ -862,6 +985,12 @@ export const SplitEngine = defineModule(
           .elseIf(idxNone, () => m.if(idxAsk, () => st.goto('event_cmd')).else(() => st.goto('idle')))
           .else(() => {
             availSeen.nextAt(cq, word16);
+            if (SPEC)
+              m.if(specOn, () => {
+                bStart.next(seen);
+                bLen.next(specM);
+                rfPop.set(specM);
+              });
             st.goto('load');
           });
       },
@@ -1077,6 +1206,12 @@ export const SplitEngine = defineModule(
           done.ready.set(1);
           returned.nextAt(uq, returned.at(uq).inc());
           m.if(uDrop.not(), () => {
+            // (the pool's queue: the id is what Linux's free list will most likely hand out next)
+            if (SPEC)
+              m.if(pfActive.and(pfQ.eq(uq)), () => {
+                rfPush.set(1);
+                rfPushId.set(done.id);
+              });
             uCount.next(uCount.inc());
             const pos = mux(fInOrder, lit(0, 9), uCount);
             const off = lit(lay.elems, p.regionBits - 1).add(pos.zext(p.regionBits - 1).shl(3));
@@ -1175,6 +1310,7 @@ export const SplitEngine = defineModule(
     });
     failed.next(failed.or(failSet).or(uFailSet).or(nFailSet).and(forget.not()));
     m.if(forget.and(onehot(pfQ)).orR(), () => {
+      rfClear.set(1);
       pfActive.next(0);
       headsPend.next(0);
       pollCount.next(0);
@@ -1182,6 +1318,7 @@ export const SplitEngine = defineModule(
       pollTail.next(0);
       idxHere.next(0);
     });
+    m.if(rfClear, () => bLen.next(0));
     m.if(forget.orR(), () => {
       eventValid.next(eventValid.and(forget.not()));
       for (let i = 0; i < Q; i++)
@@ -1235,7 +1372,8 @@ export const SplitEngine = defineModule(
       `virtq_split_w${p.W}_q${p.queues}_d${p.devBits}_b${p.base.toString(16)}_r${p.regionBits}_l${p.lenBits}_i${p.idBits}` +
       `_c${p.maxChain}_a${p.availBatch}_e${p.descBatch}_u${p.usedBatch}_p${p.prefetchDescs ?? 4}` +
       (p.indirectAhead === false ? '_t0' : '') +
-      ((p.polls ?? 4) !== 4 || (p.pollGap ?? 64) !== 64 ? `_n${p.polls ?? 4}g${p.pollGap ?? 64}` : ''),
+      ((p.polls ?? 4) !== 4 || (p.pollGap ?? 64) !== 64 ? `_n${p.polls ?? 4}g${p.pollGap ?? 64}` : '') +
+      (p.speculate === false ? '_s0' : ''),
     doc: 'Split virtqueue engine: avail ring and descriptor fetch in batches, chain checks, used ring write-back, notifications.',
   },
 );
