@@ -448,27 +448,27 @@ module virtio_blk_w256_ccd2566bf1 (
   reg seg_pass2;  // gen/blk/device.ts:918
   wire dma_idle;  // gen/blk/device.ts:919
   reg fence;  // gen/blk/device.ts:944
-  wire [127:0] capture_rd0;  // gen/blk/device.ts:956
-  reg [33:0] out_data;  // gen/blk/device.ts:960
-  reg [33:0] in_data;  // gen/blk/device.ts:961
-  reg t_in;  // gen/blk/device.ts:962
-  reg t_out;  // gen/blk/device.ts:962
-  reg t_flush;  // gen/blk/device.ts:962
-  reg t_get_id;  // gen/blk/device.ts:962
-  reg t_discard;  // gen/blk/device.ts:962
-  reg t_write_zeroes;  // gen/blk/device.ts:962
-  reg io_bad;  // gen/blk/device.ts:962
-  reg dwz_bad;  // gen/blk/device.ts:962
-  reg dwz_too_many;  // gen/blk/device.ts:962
-  reg [17:0] storage_off;  // gen/blk/device.ts:972
-  reg [33:0] id_len;  // gen/blk/device.ts:973
-  reg seg_unsupp;  // gen/blk/device.ts:962
-  reg seg_ioerr;  // gen/blk/device.ts:962
-  reg seg_last;  // gen/blk/device.ts:962
-  reg seg_empty;  // gen/blk/device.ts:962
-  reg id_bad;  // gen/blk/device.ts:962
-  reg blocked;  // gen/blk/device.ts:962
-  wire [85:0] slot_info_rd0;  // gen/blk/device.ts:1007
+  wire [127:0] capture_rd0;  // gen/blk/device.ts:955
+  reg [33:0] out_data;  // gen/blk/device.ts:959
+  reg [33:0] in_data;  // gen/blk/device.ts:960
+  reg t_in;  // gen/blk/device.ts:961
+  reg t_out;  // gen/blk/device.ts:961
+  reg t_flush;  // gen/blk/device.ts:961
+  reg t_get_id;  // gen/blk/device.ts:961
+  reg t_discard;  // gen/blk/device.ts:961
+  reg t_write_zeroes;  // gen/blk/device.ts:961
+  reg io_bad;  // gen/blk/device.ts:961
+  reg dwz_bad;  // gen/blk/device.ts:961
+  reg dwz_too_many;  // gen/blk/device.ts:961
+  reg [17:0] storage_off;  // gen/blk/device.ts:971
+  reg [33:0] id_len;  // gen/blk/device.ts:972
+  reg seg_unsupp;  // gen/blk/device.ts:961
+  reg seg_ioerr;  // gen/blk/device.ts:961
+  reg seg_last;  // gen/blk/device.ts:961
+  reg seg_empty;  // gen/blk/device.ts:961
+  reg id_bad;  // gen/blk/device.ts:961
+  reg blocked;  // gen/blk/device.ts:961
+  wire [85:0] slot_info_rd0;  // gen/blk/device.ts:1006
   reg [96:0] descs [0:127];  // gen/blk/device.ts:269
   reg [85:0] slot_info [0:15];  // gen/blk/device.ts:271
   reg [63:0] slot_status_at [0:15];  // gen/blk/device.ts:272
@@ -530,9 +530,9 @@ module virtio_blk_w256_ccd2566bf1 (
   wire _or_33;  // gen/blk/device.ts:619
   wire _or_34;  // gen/blk/device.ts:619
   wire [255:0] _cat_35;  // gen/blk/device.ts:781
-  wire _or_36;  // gen/blk/device.ts:998
+  wire _or_36;  // gen/blk/device.ts:997
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [33:0] _mux_37;  // gen/blk/device.ts:1057
+  wire [33:0] _mux_37;  // gen/blk/device.ts:1056
   /* verilator lint_on UNUSEDSIGNAL */
   wire [127:0] _cat_38;  // gen/blk/device.ts:623
   wire [15:0] _cat_39;  // gen/blk/device.ts:623
@@ -683,8 +683,8 @@ module virtio_blk_w256_ccd2566bf1 (
   assign _or_33 = (((mem_wr_addr[13] & mem_wr_addr[12]) & (mem_wr_addr[7:1] == 7'd63)) & mem_wr_be[17]) | (_and_12 & mem_wr_be[49]);  // gen/blk/device.ts:619
   assign _or_34 = (((mem_wr_addr[13] & mem_wr_addr[12]) & (mem_wr_addr[7:1] == 7'd63)) & mem_wr_be[16]) | (_and_12 & mem_wr_be[48]);  // gen/blk/device.ts:619
   assign _cat_35 = {8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd49, 8'd48, 8'd48, 8'd48, 8'd32, 8'd107, 8'd108, 8'd98, 8'd32, 8'd97, 8'd103, 8'd112, 8'd102, 8'd45, 8'd111, 8'd105, 8'd116, 8'd114, 8'd105, 8'd118};  // gen/blk/device.ts:781
-  assign _or_36 = ((((t_out | t_discard) | t_write_zeroes) & (wr_outstanding != 8'd0)) | (t_in & ((~rd_quiet) | store_wr_pending))) | ((t_in | t_get_id) & (status_queue_deq_valid | (~(s_state == S_STATE_IDLE))));  // gen/blk/device.ts:998
-  assign _mux_37 = t_out ? out_data : in_data;  // gen/blk/device.ts:1057
+  assign _or_36 = ((((t_out | t_discard) | t_write_zeroes) & (wr_outstanding != 8'd0)) | (t_in & ((~rd_quiet) | store_wr_pending))) | ((t_in | t_get_id) & (status_queue_deq_valid | (~(s_state == S_STATE_IDLE))));  // gen/blk/device.ts:997
+  assign _mux_37 = t_out ? out_data : in_data;  // gen/blk/device.ts:1056
   assign _cat_38 = {(((mem_wr_addr[13] & mem_wr_addr[12]) & (mem_wr_addr[7:1] == 7'd63)) ? mem_wr_data[255:248] : mem_wr_data[511:504]), (((mem_wr_addr[13] & mem_wr_addr[12]) & (mem_wr_addr[7:1] == 7'd63)) ? mem_wr_data[247:240] : mem_wr_data[503:496]), (((mem_wr_addr[13] & mem_wr_addr[12]) & (mem_wr_addr[7:1] == 7'd63)) ? mem_wr_data[239:232] : mem_wr_data[495:488]), (((mem_wr_addr[13] & mem_wr_addr[12]) & (mem_wr_addr[7:1] == 7'd63)) ? mem_wr_data[231:224] : mem_wr_data[487:480]), (((mem_wr_addr[13] & mem_wr_addr[12]) & (mem_wr_addr[7:1] == 7'd63)) ? mem_wr_data[223:216] : mem_wr_data[479:472]), (((mem_wr_addr[13] & mem_wr_addr[12]) & (mem_wr_addr[7:1] == 7'd63)) ? mem_wr_data[215:208] : mem_wr_data[471:464]), (((mem_wr_addr[13] & mem_wr_addr[12]) & (mem_wr_addr[7:1] == 7'd63)) ? mem_wr_data[207:200] : mem_wr_data[463:456]), (((mem_wr_addr[13] & mem_wr_addr[12]) & (mem_wr_addr[7:1] == 7'd63)) ? mem_wr_data[199:192] : mem_wr_data[455:448]), (((mem_wr_addr[13] & mem_wr_addr[12]) & (mem_wr_addr[7:1] == 7'd63)) ? mem_wr_data[191:184] : mem_wr_data[447:440]), (((mem_wr_addr[13] & mem_wr_addr[12]) & (mem_wr_addr[7:1] == 7'd63)) ? mem_wr_data[183:176] : mem_wr_data[439:432]), (((mem_wr_addr[13] & mem_wr_addr[12]) & (mem_wr_addr[7:1] == 7'd63)) ? mem_wr_data[175:168] : mem_wr_data[431:424]), (((mem_wr_addr[13] & mem_wr_addr[12]) & (mem_wr_addr[7:1] == 7'd63)) ? mem_wr_data[167:160] : mem_wr_data[423:416]), (((mem_wr_addr[13] & mem_wr_addr[12]) & (mem_wr_addr[7:1] == 7'd63)) ? mem_wr_data[159:152] : mem_wr_data[415:408]), (((mem_wr_addr[13] & mem_wr_addr[12]) & (mem_wr_addr[7:1] == 7'd63)) ? mem_wr_data[151:144] : mem_wr_data[407:400]), (((mem_wr_addr[13] & mem_wr_addr[12]) & (mem_wr_addr[7:1] == 7'd63)) ? mem_wr_data[143:136] : mem_wr_data[399:392]), (((mem_wr_addr[13] & mem_wr_addr[12]) & (mem_wr_addr[7:1] == 7'd63)) ? mem_wr_data[135:128] : mem_wr_data[391:384])};  // gen/blk/device.ts:623
   assign _cat_39 = {_or_19, _or_20, _or_21, _or_22, _or_23, _or_24, _or_25, _or_26, _or_27, _or_28, _or_29, _or_30, _or_31, _or_32, _or_33, _or_34};  // gen/blk/device.ts:623
   assign _and_40 = (_add_4[13] & _add_4[12]) & _add_4[7];  // gen/blk/device.ts:634
@@ -731,12 +731,12 @@ module virtio_blk_w256_ccd2566bf1 (
   assign storage_arburst = store_axi_arburst;  // gen/blk/device.ts:241
   assign storage_rready = store_axi_rready;  // gen/blk/device.ts:241
   always @* begin
-    ev_bad_request = 1'b0;  // gen/blk/device.ts:955
-    case (state)  // gen/blk/device.ts:1003
+    ev_bad_request = 1'b0;  // gen/blk/device.ts:954
+    case (state)  // gen/blk/device.ts:1002
       STATE_CHECK: begin
-        if (no_writable) begin  // gen/blk/device.ts:1019
-          if (status_queue_enq_ready) begin  // gen/blk/device.ts:1023
-            ev_bad_request = 1'b1;  // gen/blk/device.ts:1024
+        if (no_writable) begin  // gen/blk/device.ts:1018
+          if (status_queue_enq_ready) begin  // gen/blk/device.ts:1022
+            ev_bad_request = 1'b1;  // gen/blk/device.ts:1023
           end
         end
       end
@@ -744,7 +744,7 @@ module virtio_blk_w256_ccd2566bf1 (
     endcase
   end
   assign ev_dma_error = (((rd_status_valid & (rd_status_error != 3'd0)) & (~(rd_status_id[7] & rd_status_id[5]))) | (wr_status_valid & (wr_status_error != 3'd0))) | spec_fail;  // gen/blk/device.ts:536
-  assign busy = ((((~(state == STATE_IDLE)) | (~(s_state == S_STATE_IDLE))) | (~(f_state == F_STATE_RECV))) | (f_count != 16'd0)) | (slots_used != 5'd0);  // gen/blk/device.ts:1224
+  assign busy = ((((~(state == STATE_IDLE)) | (~(s_state == S_STATE_IDLE))) | (~(f_state == F_STATE_RECV))) | (f_count != 16'd0)) | (slots_used != 5'd0);  // gen/blk/device.ts:1223
   assign rd_cmd_in_valid = (walk_need & (~walk_dir)) | (f_walk_need & (~1'b0));  // gen/blk/device.ts:481
   assign rd_cmd_in_ready = rd_cmd_pipe_in_ready;  // gen/blk/device.ts:227
   assign rd_cmd_in_host_addr = (walk_need & (~walk_dir)) ? (descs_rd1[96:33] + {30'd0, (walk_s - walk_pos)}) : descs_rd0[96:33];  // gen/blk/device.ts:482
@@ -806,25 +806,25 @@ module virtio_blk_w256_ccd2566bf1 (
     endcase
   end
   always @* begin
-    status_queue_enq_valid = 1'b0;  // gen/blk/device.ts:953
-    case (state)  // gen/blk/device.ts:1003
+    status_queue_enq_valid = 1'b0;  // gen/blk/device.ts:952
+    case (state)  // gen/blk/device.ts:1002
       STATE_CHECK: begin
-        if (no_writable) begin  // gen/blk/device.ts:1019
-          status_queue_enq_valid = 1'b1;  // gen/blk/device.ts:1021
+        if (no_writable) begin  // gen/blk/device.ts:1018
+          status_queue_enq_valid = 1'b1;  // gen/blk/device.ts:1020
         end
       end
       STATE_POST: begin
-        status_queue_enq_valid = 1'b1;  // gen/blk/device.ts:1217
+        status_queue_enq_valid = 1'b1;  // gen/blk/device.ts:1216
       end
       default: begin end
     endcase
   end
   always @* begin
-    status_queue_enq_data = {b_slot, 1'b0, fence, (written[31:0] + 32'd1), rd_issued};  // gen/blk/device.ts:954
-    case (state)  // gen/blk/device.ts:1003
+    status_queue_enq_data = {b_slot, 1'b0, fence, (written[31:0] + 32'd1), rd_issued};  // gen/blk/device.ts:953
+    case (state)  // gen/blk/device.ts:1002
       STATE_CHECK: begin
-        if (no_writable) begin  // gen/blk/device.ts:1019
-          status_queue_enq_data = {b_slot, 1'b1, 1'b0, 32'd0, rd_issued};  // gen/blk/device.ts:1022
+        if (no_writable) begin  // gen/blk/device.ts:1018
+          status_queue_enq_data = {b_slot, 1'b1, 1'b0, 32'd0, rd_issued};  // gen/blk/device.ts:1021
         end
       end
       default: begin end
@@ -849,15 +849,15 @@ module virtio_blk_w256_ccd2566bf1 (
   assign rd_quiet = rd_issued == rd_ended;  // gen/blk/device.ts:526
   always @* begin
     spec_fail = 1'b0;  // default, gen/blk/device.ts:535
-    case (state)  // gen/blk/device.ts:1003
+    case (state)  // gen/blk/device.ts:1002
       STATE_DECODE: begin
-        if (blocked) begin  // gen/blk/device.ts:1089
-        end else if (b_staged & (~b_spec_done)) begin  // gen/blk/device.ts:1092
-        end else if (slot_err) begin  // gen/blk/device.ts:1093
-        end else if (t_in | t_out) begin  // gen/blk/device.ts:1094
-          if (io_bad) begin  // gen/blk/device.ts:1095
-          end else if ((t_out & b_staged) & b_spec_error) begin  // gen/blk/device.ts:1096
-            spec_fail = 1'b1;  // gen/blk/device.ts:1098
+        if (blocked) begin  // gen/blk/device.ts:1088
+        end else if (b_staged & (~b_spec_done)) begin  // gen/blk/device.ts:1091
+        end else if (slot_err) begin  // gen/blk/device.ts:1092
+        end else if (t_in | t_out) begin  // gen/blk/device.ts:1093
+          if (io_bad) begin  // gen/blk/device.ts:1094
+          end else if ((t_out & b_staged) & b_spec_error) begin  // gen/blk/device.ts:1095
+            spec_fail = 1'b1;  // gen/blk/device.ts:1097
           end
         end
       end
@@ -867,17 +867,17 @@ module virtio_blk_w256_ccd2566bf1 (
   assign hdr_sum = (cap_slot_q[3] ? (cap_slot_q[2] ? (cap_slot_q[1] ? (cap_slot_q[0] ? hdr_count_15 : hdr_count_14) : (cap_slot_q[0] ? hdr_count_13 : hdr_count_12)) : (cap_slot_q[1] ? (cap_slot_q[0] ? hdr_count_11 : hdr_count_10) : (cap_slot_q[0] ? hdr_count_9 : hdr_count_8))) : (cap_slot_q[2] ? (cap_slot_q[1] ? (cap_slot_q[0] ? hdr_count_7 : hdr_count_6) : (cap_slot_q[0] ? hdr_count_5 : hdr_count_4)) : (cap_slot_q[1] ? (cap_slot_q[0] ? hdr_count_3 : hdr_count_2) : (cap_slot_q[0] ? hdr_count_1 : hdr_count_0)))) + ({1'b0, ({1'b0, ({1'b0, ({1'b0, cap_strb_q[0]} + {1'b0, cap_strb_q[1]})} + {1'b0, ({1'b0, cap_strb_q[2]} + {1'b0, cap_strb_q[3]})})} + {1'b0, ({1'b0, ({1'b0, cap_strb_q[4]} + {1'b0, cap_strb_q[5]})} + {1'b0, ({1'b0, cap_strb_q[6]} + {1'b0, cap_strb_q[7]})})})} + {1'b0, ({1'b0, ({1'b0, ({1'b0, cap_strb_q[8]} + {1'b0, cap_strb_q[9]})} + {1'b0, ({1'b0, cap_strb_q[10]} + {1'b0, cap_strb_q[11]})})} + {1'b0, ({1'b0, ({1'b0, cap_strb_q[12]} + {1'b0, cap_strb_q[13]})} + {1'b0, ({1'b0, cap_strb_q[14]} + {1'b0, cap_strb_q[15]})})})});  // gen/blk/device.ts:672
   always @* begin
     out_start = 1'b0;  // gen/blk/device.ts:730
-    case (state)  // gen/blk/device.ts:1003
+    case (state)  // gen/blk/device.ts:1002
       STATE_DECODE: begin
-        if (blocked) begin  // gen/blk/device.ts:1089
-        end else if (b_staged & (~b_spec_done)) begin  // gen/blk/device.ts:1092
-        end else if (slot_err) begin  // gen/blk/device.ts:1093
-        end else if (t_in | t_out) begin  // gen/blk/device.ts:1094
-          if (io_bad) begin  // gen/blk/device.ts:1095
-          end else if ((t_out & b_staged) & b_spec_error) begin  // gen/blk/device.ts:1096
+        if (blocked) begin  // gen/blk/device.ts:1088
+        end else if (b_staged & (~b_spec_done)) begin  // gen/blk/device.ts:1091
+        end else if (slot_err) begin  // gen/blk/device.ts:1092
+        end else if (t_in | t_out) begin  // gen/blk/device.ts:1093
+          if (io_bad) begin  // gen/blk/device.ts:1094
+          end else if ((t_out & b_staged) & b_spec_error) begin  // gen/blk/device.ts:1095
           end else begin
-            if (t_out) begin  // gen/blk/device.ts:1102
-              out_start = 1'b1;  // gen/blk/device.ts:1103
+            if (t_out) begin  // gen/blk/device.ts:1101
+              out_start = 1'b1;  // gen/blk/device.ts:1102
             end
           end
         end
@@ -2135,153 +2135,153 @@ module virtio_blk_w256_ccd2566bf1 (
         default: begin end
       endcase
       b_status_write <= 1'b0;  // gen/blk/device.ts:934
-      case (state)  // gen/blk/device.ts:1003
+      case (state)  // gen/blk/device.ts:1002
         STATE_IDLE: begin
-          if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? slot_ready_15 : slot_ready_14) : (b_slot[0] ? slot_ready_13 : slot_ready_12)) : (b_slot[1] ? (b_slot[0] ? slot_ready_11 : slot_ready_10) : (b_slot[0] ? slot_ready_9 : slot_ready_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? slot_ready_7 : slot_ready_6) : (b_slot[0] ? slot_ready_5 : slot_ready_4)) : (b_slot[1] ? (b_slot[0] ? slot_ready_3 : slot_ready_2) : (b_slot[0] ? slot_ready_1 : slot_ready_0)))) begin  // gen/blk/device.ts:1005
-            if (b_slot == 4'd0) begin  // gen/blk/device.ts:1006
-              slot_ready_0 <= 1'b0;  // gen/blk/device.ts:1006
+          if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? slot_ready_15 : slot_ready_14) : (b_slot[0] ? slot_ready_13 : slot_ready_12)) : (b_slot[1] ? (b_slot[0] ? slot_ready_11 : slot_ready_10) : (b_slot[0] ? slot_ready_9 : slot_ready_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? slot_ready_7 : slot_ready_6) : (b_slot[0] ? slot_ready_5 : slot_ready_4)) : (b_slot[1] ? (b_slot[0] ? slot_ready_3 : slot_ready_2) : (b_slot[0] ? slot_ready_1 : slot_ready_0)))) begin  // gen/blk/device.ts:1004
+            if (b_slot == 4'd0) begin  // gen/blk/device.ts:1005
+              slot_ready_0 <= 1'b0;  // gen/blk/device.ts:1005
             end
-            if (b_slot == 4'd1) begin  // gen/blk/device.ts:1006
-              slot_ready_1 <= 1'b0;  // gen/blk/device.ts:1006
+            if (b_slot == 4'd1) begin  // gen/blk/device.ts:1005
+              slot_ready_1 <= 1'b0;  // gen/blk/device.ts:1005
             end
-            if (b_slot == 4'd2) begin  // gen/blk/device.ts:1006
-              slot_ready_2 <= 1'b0;  // gen/blk/device.ts:1006
+            if (b_slot == 4'd2) begin  // gen/blk/device.ts:1005
+              slot_ready_2 <= 1'b0;  // gen/blk/device.ts:1005
             end
-            if (b_slot == 4'd3) begin  // gen/blk/device.ts:1006
-              slot_ready_3 <= 1'b0;  // gen/blk/device.ts:1006
+            if (b_slot == 4'd3) begin  // gen/blk/device.ts:1005
+              slot_ready_3 <= 1'b0;  // gen/blk/device.ts:1005
             end
-            if (b_slot == 4'd4) begin  // gen/blk/device.ts:1006
-              slot_ready_4 <= 1'b0;  // gen/blk/device.ts:1006
+            if (b_slot == 4'd4) begin  // gen/blk/device.ts:1005
+              slot_ready_4 <= 1'b0;  // gen/blk/device.ts:1005
             end
-            if (b_slot == 4'd5) begin  // gen/blk/device.ts:1006
-              slot_ready_5 <= 1'b0;  // gen/blk/device.ts:1006
+            if (b_slot == 4'd5) begin  // gen/blk/device.ts:1005
+              slot_ready_5 <= 1'b0;  // gen/blk/device.ts:1005
             end
-            if (b_slot == 4'd6) begin  // gen/blk/device.ts:1006
-              slot_ready_6 <= 1'b0;  // gen/blk/device.ts:1006
+            if (b_slot == 4'd6) begin  // gen/blk/device.ts:1005
+              slot_ready_6 <= 1'b0;  // gen/blk/device.ts:1005
             end
-            if (b_slot == 4'd7) begin  // gen/blk/device.ts:1006
-              slot_ready_7 <= 1'b0;  // gen/blk/device.ts:1006
+            if (b_slot == 4'd7) begin  // gen/blk/device.ts:1005
+              slot_ready_7 <= 1'b0;  // gen/blk/device.ts:1005
             end
-            if (b_slot == 4'd8) begin  // gen/blk/device.ts:1006
-              slot_ready_8 <= 1'b0;  // gen/blk/device.ts:1006
+            if (b_slot == 4'd8) begin  // gen/blk/device.ts:1005
+              slot_ready_8 <= 1'b0;  // gen/blk/device.ts:1005
             end
-            if (b_slot == 4'd9) begin  // gen/blk/device.ts:1006
-              slot_ready_9 <= 1'b0;  // gen/blk/device.ts:1006
+            if (b_slot == 4'd9) begin  // gen/blk/device.ts:1005
+              slot_ready_9 <= 1'b0;  // gen/blk/device.ts:1005
             end
-            if (b_slot == 4'd10) begin  // gen/blk/device.ts:1006
-              slot_ready_10 <= 1'b0;  // gen/blk/device.ts:1006
+            if (b_slot == 4'd10) begin  // gen/blk/device.ts:1005
+              slot_ready_10 <= 1'b0;  // gen/blk/device.ts:1005
             end
-            if (b_slot == 4'd11) begin  // gen/blk/device.ts:1006
-              slot_ready_11 <= 1'b0;  // gen/blk/device.ts:1006
+            if (b_slot == 4'd11) begin  // gen/blk/device.ts:1005
+              slot_ready_11 <= 1'b0;  // gen/blk/device.ts:1005
             end
-            if (b_slot == 4'd12) begin  // gen/blk/device.ts:1006
-              slot_ready_12 <= 1'b0;  // gen/blk/device.ts:1006
+            if (b_slot == 4'd12) begin  // gen/blk/device.ts:1005
+              slot_ready_12 <= 1'b0;  // gen/blk/device.ts:1005
             end
-            if (b_slot == 4'd13) begin  // gen/blk/device.ts:1006
-              slot_ready_13 <= 1'b0;  // gen/blk/device.ts:1006
+            if (b_slot == 4'd13) begin  // gen/blk/device.ts:1005
+              slot_ready_13 <= 1'b0;  // gen/blk/device.ts:1005
             end
-            if (b_slot == 4'd14) begin  // gen/blk/device.ts:1006
-              slot_ready_14 <= 1'b0;  // gen/blk/device.ts:1006
+            if (b_slot == 4'd14) begin  // gen/blk/device.ts:1005
+              slot_ready_14 <= 1'b0;  // gen/blk/device.ts:1005
             end
-            if (b_slot == 4'd15) begin  // gen/blk/device.ts:1006
-              slot_ready_15 <= 1'b0;  // gen/blk/device.ts:1006
+            if (b_slot == 4'd15) begin  // gen/blk/device.ts:1005
+              slot_ready_15 <= 1'b0;  // gen/blk/device.ts:1005
             end
-            desc_count <= slot_info_rd0[85:70];  // gen/blk/device.ts:1008
-            readable <= slot_info_rd0[69:36];  // gen/blk/device.ts:1009
-            writable <= slot_info_rd0[35:2];  // gen/blk/device.ts:1010
-            no_writable <= slot_info_rd0[1];  // gen/blk/device.ts:1011
-            malformed <= slot_info_rd0[0];  // gen/blk/device.ts:1012
-            state <= STATE_CHECK;  // gen/blk/device.ts:1013
+            desc_count <= slot_info_rd0[85:70];  // gen/blk/device.ts:1007
+            readable <= slot_info_rd0[69:36];  // gen/blk/device.ts:1008
+            writable <= slot_info_rd0[35:2];  // gen/blk/device.ts:1009
+            no_writable <= slot_info_rd0[1];  // gen/blk/device.ts:1010
+            malformed <= slot_info_rd0[0];  // gen/blk/device.ts:1011
+            state <= STATE_CHECK;  // gen/blk/device.ts:1012
           end
         end
         STATE_CHECK: begin
-          if (no_writable) begin  // gen/blk/device.ts:1019
-            if (status_queue_enq_ready) begin  // gen/blk/device.ts:1023
-              b_slot <= b_slot + 4'd1;  // gen/blk/device.ts:1025
-              state <= STATE_IDLE;  // gen/blk/device.ts:1026
+          if (no_writable) begin  // gen/blk/device.ts:1018
+            if (status_queue_enq_ready) begin  // gen/blk/device.ts:1022
+              b_slot <= b_slot + 4'd1;  // gen/blk/device.ts:1024
+              state <= STATE_IDLE;  // gen/blk/device.ts:1025
             end
-          end else if (malformed) begin  // gen/blk/device.ts:1029
+          end else if (malformed) begin  // gen/blk/device.ts:1028
             b_status_write <= 1'b1;  // gen/blk/device.ts:942
             state <= STATE_POST;  // gen/blk/device.ts:949
           end else begin
-            state <= STATE_HDR;  // gen/blk/device.ts:1030
+            state <= STATE_HDR;  // gen/blk/device.ts:1029
           end
         end
         STATE_HDR: begin
-          if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_15 : hdr_done_14) : (b_slot[0] ? hdr_done_13 : hdr_done_12)) : (b_slot[1] ? (b_slot[0] ? hdr_done_11 : hdr_done_10) : (b_slot[0] ? hdr_done_9 : hdr_done_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_7 : hdr_done_6) : (b_slot[0] ? hdr_done_5 : hdr_done_4)) : (b_slot[1] ? (b_slot[0] ? hdr_done_3 : hdr_done_2) : (b_slot[0] ? hdr_done_1 : hdr_done_0)))) begin  // gen/blk/device.ts:1033
-            state <= STATE_PREP;  // gen/blk/device.ts:1044
+          if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_15 : hdr_done_14) : (b_slot[0] ? hdr_done_13 : hdr_done_12)) : (b_slot[1] ? (b_slot[0] ? hdr_done_11 : hdr_done_10) : (b_slot[0] ? hdr_done_9 : hdr_done_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_7 : hdr_done_6) : (b_slot[0] ? hdr_done_5 : hdr_done_4)) : (b_slot[1] ? (b_slot[0] ? hdr_done_3 : hdr_done_2) : (b_slot[0] ? hdr_done_1 : hdr_done_0)))) begin  // gen/blk/device.ts:1032
+            state <= STATE_PREP;  // gen/blk/device.ts:1043
           end
         end
         STATE_PREP: begin
-          state <= STATE_DECODE;  // gen/blk/device.ts:1067
+          state <= STATE_DECODE;  // gen/blk/device.ts:1066
         end
         STATE_DECODE: begin
-          if (blocked) begin  // gen/blk/device.ts:1089
-            state <= STATE_DECODE;  // gen/blk/device.ts:1089
-          end else if (b_staged & (~b_spec_done)) begin  // gen/blk/device.ts:1092
-            state <= STATE_DECODE;  // gen/blk/device.ts:1092
-          end else if (slot_err) begin  // gen/blk/device.ts:1093
+          if (blocked) begin  // gen/blk/device.ts:1088
+            state <= STATE_DECODE;  // gen/blk/device.ts:1088
+          end else if (b_staged & (~b_spec_done)) begin  // gen/blk/device.ts:1091
+            state <= STATE_DECODE;  // gen/blk/device.ts:1091
+          end else if (slot_err) begin  // gen/blk/device.ts:1092
             b_status_write <= 1'b1;  // gen/blk/device.ts:942
             state <= STATE_POST;  // gen/blk/device.ts:949
-          end else if (t_in | t_out) begin  // gen/blk/device.ts:1094
-            if (io_bad) begin  // gen/blk/device.ts:1095
+          end else if (t_in | t_out) begin  // gen/blk/device.ts:1093
+            if (io_bad) begin  // gen/blk/device.ts:1094
               b_status_write <= 1'b1;  // gen/blk/device.ts:942
               state <= STATE_POST;  // gen/blk/device.ts:949
-            end else if ((t_out & b_staged) & b_spec_error) begin  // gen/blk/device.ts:1096
+            end else if ((t_out & b_staged) & b_spec_error) begin  // gen/blk/device.ts:1095
               b_status_write <= 1'b1;  // gen/blk/device.ts:942
               state <= STATE_POST;  // gen/blk/device.ts:949
             end else begin
-              if (t_out) begin  // gen/blk/device.ts:1102
-                if (b_slot == 4'd0) begin  // gen/blk/device.ts:1104
-                  out_active_0 <= 1'b1;  // gen/blk/device.ts:1104
+              if (t_out) begin  // gen/blk/device.ts:1101
+                if (b_slot == 4'd0) begin  // gen/blk/device.ts:1103
+                  out_active_0 <= 1'b1;  // gen/blk/device.ts:1103
                 end
-                if (b_slot == 4'd1) begin  // gen/blk/device.ts:1104
-                  out_active_1 <= 1'b1;  // gen/blk/device.ts:1104
+                if (b_slot == 4'd1) begin  // gen/blk/device.ts:1103
+                  out_active_1 <= 1'b1;  // gen/blk/device.ts:1103
                 end
-                if (b_slot == 4'd2) begin  // gen/blk/device.ts:1104
-                  out_active_2 <= 1'b1;  // gen/blk/device.ts:1104
+                if (b_slot == 4'd2) begin  // gen/blk/device.ts:1103
+                  out_active_2 <= 1'b1;  // gen/blk/device.ts:1103
                 end
-                if (b_slot == 4'd3) begin  // gen/blk/device.ts:1104
-                  out_active_3 <= 1'b1;  // gen/blk/device.ts:1104
+                if (b_slot == 4'd3) begin  // gen/blk/device.ts:1103
+                  out_active_3 <= 1'b1;  // gen/blk/device.ts:1103
                 end
-                if (b_slot == 4'd4) begin  // gen/blk/device.ts:1104
-                  out_active_4 <= 1'b1;  // gen/blk/device.ts:1104
+                if (b_slot == 4'd4) begin  // gen/blk/device.ts:1103
+                  out_active_4 <= 1'b1;  // gen/blk/device.ts:1103
                 end
-                if (b_slot == 4'd5) begin  // gen/blk/device.ts:1104
-                  out_active_5 <= 1'b1;  // gen/blk/device.ts:1104
+                if (b_slot == 4'd5) begin  // gen/blk/device.ts:1103
+                  out_active_5 <= 1'b1;  // gen/blk/device.ts:1103
                 end
-                if (b_slot == 4'd6) begin  // gen/blk/device.ts:1104
-                  out_active_6 <= 1'b1;  // gen/blk/device.ts:1104
+                if (b_slot == 4'd6) begin  // gen/blk/device.ts:1103
+                  out_active_6 <= 1'b1;  // gen/blk/device.ts:1103
                 end
-                if (b_slot == 4'd7) begin  // gen/blk/device.ts:1104
-                  out_active_7 <= 1'b1;  // gen/blk/device.ts:1104
+                if (b_slot == 4'd7) begin  // gen/blk/device.ts:1103
+                  out_active_7 <= 1'b1;  // gen/blk/device.ts:1103
                 end
-                if (b_slot == 4'd8) begin  // gen/blk/device.ts:1104
-                  out_active_8 <= 1'b1;  // gen/blk/device.ts:1104
+                if (b_slot == 4'd8) begin  // gen/blk/device.ts:1103
+                  out_active_8 <= 1'b1;  // gen/blk/device.ts:1103
                 end
-                if (b_slot == 4'd9) begin  // gen/blk/device.ts:1104
-                  out_active_9 <= 1'b1;  // gen/blk/device.ts:1104
+                if (b_slot == 4'd9) begin  // gen/blk/device.ts:1103
+                  out_active_9 <= 1'b1;  // gen/blk/device.ts:1103
                 end
-                if (b_slot == 4'd10) begin  // gen/blk/device.ts:1104
-                  out_active_10 <= 1'b1;  // gen/blk/device.ts:1104
+                if (b_slot == 4'd10) begin  // gen/blk/device.ts:1103
+                  out_active_10 <= 1'b1;  // gen/blk/device.ts:1103
                 end
-                if (b_slot == 4'd11) begin  // gen/blk/device.ts:1104
-                  out_active_11 <= 1'b1;  // gen/blk/device.ts:1104
+                if (b_slot == 4'd11) begin  // gen/blk/device.ts:1103
+                  out_active_11 <= 1'b1;  // gen/blk/device.ts:1103
                 end
-                if (b_slot == 4'd12) begin  // gen/blk/device.ts:1104
-                  out_active_12 <= 1'b1;  // gen/blk/device.ts:1104
+                if (b_slot == 4'd12) begin  // gen/blk/device.ts:1103
+                  out_active_12 <= 1'b1;  // gen/blk/device.ts:1103
                 end
-                if (b_slot == 4'd13) begin  // gen/blk/device.ts:1104
-                  out_active_13 <= 1'b1;  // gen/blk/device.ts:1104
+                if (b_slot == 4'd13) begin  // gen/blk/device.ts:1103
+                  out_active_13 <= 1'b1;  // gen/blk/device.ts:1103
                 end
-                if (b_slot == 4'd14) begin  // gen/blk/device.ts:1104
-                  out_active_14 <= 1'b1;  // gen/blk/device.ts:1104
+                if (b_slot == 4'd14) begin  // gen/blk/device.ts:1103
+                  out_active_14 <= 1'b1;  // gen/blk/device.ts:1103
                 end
-                if (b_slot == 4'd15) begin  // gen/blk/device.ts:1104
-                  out_active_15 <= 1'b1;  // gen/blk/device.ts:1104
+                if (b_slot == 4'd15) begin  // gen/blk/device.ts:1103
+                  out_active_15 <= 1'b1;  // gen/blk/device.ts:1103
                 end
-                if (b_staged) begin  // gen/blk/device.ts:1105
-                  copy_left <= out_data[12:6];  // gen/blk/device.ts:1108
+                if (b_staged) begin  // gen/blk/device.ts:1104
+                  copy_left <= out_data[12:6];  // gen/blk/device.ts:1107
                 end else begin
                   walk_walking <= 1'b1;  // gen/blk/device.ts:329
                 end
@@ -2289,51 +2289,51 @@ module virtio_blk_w256_ccd2566bf1 (
                 walk_walking <= 1'b1;  // gen/blk/device.ts:329
               end
               b_status_write <= 1'b1;  // gen/blk/device.ts:942
-              if (t_out & b_staged) begin  // gen/blk/device.ts:1115
-                state <= STATE_COPY;  // gen/blk/device.ts:1115
+              if (t_out & b_staged) begin  // gen/blk/device.ts:1114
+                state <= STATE_COPY;  // gen/blk/device.ts:1114
               end else begin
-                state <= STATE_DATA;  // gen/blk/device.ts:1115
+                state <= STATE_DATA;  // gen/blk/device.ts:1114
               end
             end
-          end else if (t_flush) begin  // gen/blk/device.ts:1118
+          end else if (t_flush) begin  // gen/blk/device.ts:1117
             b_status_write <= 1'b1;  // gen/blk/device.ts:942
             state <= STATE_POST;  // gen/blk/device.ts:949
-          end else if (t_get_id) begin  // gen/blk/device.ts:1121
-            if (id_bad) begin  // gen/blk/device.ts:1122
+          end else if (t_get_id) begin  // gen/blk/device.ts:1120
+            if (id_bad) begin  // gen/blk/device.ts:1121
               b_status_write <= 1'b1;  // gen/blk/device.ts:942
               state <= STATE_POST;  // gen/blk/device.ts:949
             end else begin
               walk_walking <= 1'b1;  // gen/blk/device.ts:329
               b_status_write <= 1'b1;  // gen/blk/device.ts:942
-              state <= STATE_DATA;  // gen/blk/device.ts:1127
+              state <= STATE_DATA;  // gen/blk/device.ts:1126
             end
-          end else if (t_discard) begin  // gen/blk/device.ts:1130
-            if (~features[13]) begin  // gen/blk/device.ts:1071
+          end else if (t_discard) begin  // gen/blk/device.ts:1129
+            if (~features[13]) begin  // gen/blk/device.ts:1070
               b_status_write <= 1'b1;  // gen/blk/device.ts:942
               state <= STATE_POST;  // gen/blk/device.ts:949
-            end else if (dwz_bad) begin  // gen/blk/device.ts:1077
+            end else if (dwz_bad) begin  // gen/blk/device.ts:1076
               b_status_write <= 1'b1;  // gen/blk/device.ts:942
               state <= STATE_POST;  // gen/blk/device.ts:949
-            end else if (dwz_too_many) begin  // gen/blk/device.ts:1078
+            end else if (dwz_too_many) begin  // gen/blk/device.ts:1077
               b_status_write <= 1'b1;  // gen/blk/device.ts:942
               state <= STATE_POST;  // gen/blk/device.ts:949
             end else begin
-              zero_error <= 1'b0;  // gen/blk/device.ts:1081
-              state <= STATE_SEG;  // gen/blk/device.ts:1085
+              zero_error <= 1'b0;  // gen/blk/device.ts:1080
+              state <= STATE_SEG;  // gen/blk/device.ts:1084
             end
-          end else if (t_write_zeroes) begin  // gen/blk/device.ts:1131
-            if (~features[14]) begin  // gen/blk/device.ts:1071
+          end else if (t_write_zeroes) begin  // gen/blk/device.ts:1130
+            if (~features[14]) begin  // gen/blk/device.ts:1070
               b_status_write <= 1'b1;  // gen/blk/device.ts:942
               state <= STATE_POST;  // gen/blk/device.ts:949
-            end else if (dwz_bad) begin  // gen/blk/device.ts:1077
+            end else if (dwz_bad) begin  // gen/blk/device.ts:1076
               b_status_write <= 1'b1;  // gen/blk/device.ts:942
               state <= STATE_POST;  // gen/blk/device.ts:949
-            end else if (dwz_too_many) begin  // gen/blk/device.ts:1078
+            end else if (dwz_too_many) begin  // gen/blk/device.ts:1077
               b_status_write <= 1'b1;  // gen/blk/device.ts:942
               state <= STATE_POST;  // gen/blk/device.ts:949
             end else begin
-              zero_error <= 1'b0;  // gen/blk/device.ts:1081
-              state <= STATE_SEG;  // gen/blk/device.ts:1085
+              zero_error <= 1'b0;  // gen/blk/device.ts:1080
+              state <= STATE_SEG;  // gen/blk/device.ts:1084
             end
           end else begin
             b_status_write <= 1'b1;  // gen/blk/device.ts:942
@@ -2341,72 +2341,72 @@ module virtio_blk_w256_ccd2566bf1 (
           end
         end
         STATE_DATA: begin
-          if (~walk_walking) begin  // gen/blk/device.ts:1136
-            state <= STATE_POST;  // gen/blk/device.ts:1136
+          if (~walk_walking) begin  // gen/blk/device.ts:1135
+            state <= STATE_POST;  // gen/blk/device.ts:1135
           end
         end
         STATE_SEG: begin
           walk_walking <= 1'b1;  // gen/blk/device.ts:329
-          state <= STATE_SEG_WAIT;  // gen/blk/device.ts:1141
+          state <= STATE_SEG_WAIT;  // gen/blk/device.ts:1140
         end
         STATE_SEG_WAIT: begin
-          if (dma_idle) begin  // gen/blk/device.ts:1144
-            state <= STATE_SEG_EVAL;  // gen/blk/device.ts:1146
+          if (dma_idle) begin  // gen/blk/device.ts:1143
+            state <= STATE_SEG_EVAL;  // gen/blk/device.ts:1145
           end
         end
         STATE_SEG_EVAL: begin
-          state <= STATE_SEG_CHECK;  // gen/blk/device.ts:1162
+          state <= STATE_SEG_CHECK;  // gen/blk/device.ts:1161
         end
         STATE_SEG_CHECK: begin
-          if (slot_err | (seg_pass2 & (seg_unsupp | seg_ioerr))) begin  // gen/blk/device.ts:1165
+          if (slot_err | (seg_pass2 & (seg_unsupp | seg_ioerr))) begin  // gen/blk/device.ts:1164
             b_status_write <= 1'b1;  // gen/blk/device.ts:942
             state <= STATE_POST;  // gen/blk/device.ts:949
-          end else if (seg_unsupp) begin  // gen/blk/device.ts:1166
+          end else if (seg_unsupp) begin  // gen/blk/device.ts:1165
             b_status_write <= 1'b1;  // gen/blk/device.ts:942
             state <= STATE_POST;  // gen/blk/device.ts:949
-          end else if (seg_ioerr) begin  // gen/blk/device.ts:1167
+          end else if (seg_ioerr) begin  // gen/blk/device.ts:1166
             b_status_write <= 1'b1;  // gen/blk/device.ts:942
             state <= STATE_POST;  // gen/blk/device.ts:949
-          end else if (seg_pass2) begin  // gen/blk/device.ts:1168
-            zero_done <= seg_empty;  // gen/blk/device.ts:1180
-            state <= STATE_ZERO;  // gen/blk/device.ts:1181
-          end else if (1'b0) begin  // gen/blk/device.ts:1183
+          end else if (seg_pass2) begin  // gen/blk/device.ts:1167
+            zero_done <= seg_empty;  // gen/blk/device.ts:1179
+            state <= STATE_ZERO;  // gen/blk/device.ts:1180
+          end else if (1'b0) begin  // gen/blk/device.ts:1182
             b_status_write <= 1'b1;  // gen/blk/device.ts:942
             state <= STATE_POST;  // gen/blk/device.ts:949
           end else begin
-            state <= STATE_SEG;  // gen/blk/device.ts:1187
+            state <= STATE_SEG;  // gen/blk/device.ts:1186
           end
         end
         STATE_COPY: begin
-          if (_and_18 & rd_quiet) begin  // gen/blk/device.ts:1191
-            copy_left <= copy_left - 7'd1;  // gen/blk/device.ts:1193
-            copy_valid <= 1'b1;  // gen/blk/device.ts:1194
-          end else if ((~copy_valid) | store_wr_ready) begin  // gen/blk/device.ts:1195
-            copy_valid <= 1'b0;  // gen/blk/device.ts:1195
+          if (_and_18 & rd_quiet) begin  // gen/blk/device.ts:1190
+            copy_left <= copy_left - 7'd1;  // gen/blk/device.ts:1192
+            copy_valid <= 1'b1;  // gen/blk/device.ts:1193
+          end else if ((~copy_valid) | store_wr_ready) begin  // gen/blk/device.ts:1194
+            copy_valid <= 1'b0;  // gen/blk/device.ts:1194
           end
-          if ((copy_left == 7'd0) & (~copy_valid)) begin  // gen/blk/device.ts:1197
-            state <= STATE_POST;  // gen/blk/device.ts:1197
+          if ((copy_left == 7'd0) & (~copy_valid)) begin  // gen/blk/device.ts:1196
+            state <= STATE_POST;  // gen/blk/device.ts:1196
           end
         end
         STATE_ZERO: begin
-          if (store_wr_ready & (~zero_done)) begin  // gen/blk/device.ts:1200
-            zero_done <= zero_left == 40'd1;  // gen/blk/device.ts:1203
+          if (store_wr_ready & (~zero_done)) begin  // gen/blk/device.ts:1199
+            zero_done <= zero_left == 40'd1;  // gen/blk/device.ts:1202
           end
-          if (zero_done) begin  // gen/blk/device.ts:1205
-            if (seg_last) begin  // gen/blk/device.ts:1207
-              if (~store_wr_pending) begin  // gen/blk/device.ts:1208
+          if (zero_done) begin  // gen/blk/device.ts:1204
+            if (seg_last) begin  // gen/blk/device.ts:1206
+              if (~store_wr_pending) begin  // gen/blk/device.ts:1207
                 b_status_write <= 1'b1;  // gen/blk/device.ts:942
                 state <= STATE_POST;  // gen/blk/device.ts:949
               end
             end else begin
-              state <= STATE_SEG;  // gen/blk/device.ts:1211
+              state <= STATE_SEG;  // gen/blk/device.ts:1210
             end
           end
         end
         STATE_POST: begin
-          if (status_queue_enq_ready) begin  // gen/blk/device.ts:1218
-            b_slot <= b_slot + 4'd1;  // gen/blk/device.ts:1219
-            state <= STATE_IDLE;  // gen/blk/device.ts:1220
+          if (status_queue_enq_ready) begin  // gen/blk/device.ts:1217
+            b_slot <= b_slot + 4'd1;  // gen/blk/device.ts:1218
+            state <= STATE_IDLE;  // gen/blk/device.ts:1219
           end
         end
         default: begin end
@@ -2458,59 +2458,59 @@ module virtio_blk_w256_ccd2566bf1 (
       end
       default: begin end
     endcase
-    case (state)  // gen/blk/device.ts:1003
+    case (state)  // gen/blk/device.ts:1002
       STATE_CHECK: begin
-        out_data <= readable - 34'd16;  // gen/blk/device.ts:1017
-        in_data <= writable - 34'd1;  // gen/blk/device.ts:1018
-        if (no_writable) begin  // gen/blk/device.ts:1019
-        end else if (malformed) begin  // gen/blk/device.ts:1029
+        out_data <= readable - 34'd16;  // gen/blk/device.ts:1016
+        in_data <= writable - 34'd1;  // gen/blk/device.ts:1017
+        if (no_writable) begin  // gen/blk/device.ts:1018
+        end else if (malformed) begin  // gen/blk/device.ts:1028
           b_status <= 8'd1;  // gen/blk/device.ts:941
           written <= 34'd0;  // gen/blk/device.ts:947
           fence <= 1'b1;  // gen/blk/device.ts:948
         end
       end
       STATE_HDR: begin
-        if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_15 : hdr_done_14) : (b_slot[0] ? hdr_done_13 : hdr_done_12)) : (b_slot[1] ? (b_slot[0] ? hdr_done_11 : hdr_done_10) : (b_slot[0] ? hdr_done_9 : hdr_done_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_7 : hdr_done_6) : (b_slot[0] ? hdr_done_5 : hdr_done_4)) : (b_slot[1] ? (b_slot[0] ? hdr_done_3 : hdr_done_2) : (b_slot[0] ? hdr_done_1 : hdr_done_0)))) begin  // gen/blk/device.ts:1033
-          cap <= capture_rd0;  // gen/blk/device.ts:1034
-          t_in <= capture_rd0[31:0] == 32'd0;  // gen/blk/device.ts:1038
-          t_out <= capture_rd0[31:0] == 32'd1;  // gen/blk/device.ts:1039
-          t_flush <= capture_rd0[31:0] == 32'd4;  // gen/blk/device.ts:1040
-          t_get_id <= capture_rd0[31:0] == 32'd8;  // gen/blk/device.ts:1041
-          t_discard <= capture_rd0[31:0] == 32'd11;  // gen/blk/device.ts:1042
-          t_write_zeroes <= capture_rd0[31:0] == 32'd13;  // gen/blk/device.ts:1043
+        if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_15 : hdr_done_14) : (b_slot[0] ? hdr_done_13 : hdr_done_12)) : (b_slot[1] ? (b_slot[0] ? hdr_done_11 : hdr_done_10) : (b_slot[0] ? hdr_done_9 : hdr_done_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_7 : hdr_done_6) : (b_slot[0] ? hdr_done_5 : hdr_done_4)) : (b_slot[1] ? (b_slot[0] ? hdr_done_3 : hdr_done_2) : (b_slot[0] ? hdr_done_1 : hdr_done_0)))) begin  // gen/blk/device.ts:1032
+          cap <= capture_rd0;  // gen/blk/device.ts:1033
+          t_in <= capture_rd0[31:0] == 32'd0;  // gen/blk/device.ts:1037
+          t_out <= capture_rd0[31:0] == 32'd1;  // gen/blk/device.ts:1038
+          t_flush <= capture_rd0[31:0] == 32'd4;  // gen/blk/device.ts:1039
+          t_get_id <= capture_rd0[31:0] == 32'd8;  // gen/blk/device.ts:1040
+          t_discard <= capture_rd0[31:0] == 32'd11;  // gen/blk/device.ts:1041
+          t_write_zeroes <= capture_rd0[31:0] == 32'd13;  // gen/blk/device.ts:1042
         end
       end
       STATE_PREP: begin
-        blocked <= _or_36 | ((t_out & b_staged) & (~rd_quiet));  // gen/blk/device.ts:1049
-        io_bad <= (t_out ? ((in_data != 34'd0) | (out_data[8:0] != 9'd0)) : ((out_data != 34'd0) | (in_data[8:0] != 9'd0))) | (~((cap[127:73] == 55'd0) & (({17'd0, cap[72:64]} + {1'b0, _mux_37[33:9]}) <= 26'd500)));  // gen/blk/device.ts:1058
-        storage_off <= {cap[72:64], 9'd0};  // gen/blk/device.ts:1059
-        id_len <= (in_data < 34'd20) ? in_data : 34'd20;  // gen/blk/device.ts:1060
-        id_bad <= out_data != 34'd0;  // gen/blk/device.ts:1062
-        dwz_bad <= ((writable != 34'd1) | (out_data == 34'd0)) | (out_data[3:0] != 4'd0);  // gen/blk/device.ts:1064
-        dwz_too_many <= t_discard ? (out_data[33:4] > 30'd3) : (out_data[33:4] > 30'd2);  // gen/blk/device.ts:1066
+        blocked <= _or_36 | ((t_out & b_staged) & (~rd_quiet));  // gen/blk/device.ts:1048
+        io_bad <= (t_out ? ((in_data != 34'd0) | (out_data[8:0] != 9'd0)) : ((out_data != 34'd0) | (in_data[8:0] != 9'd0))) | (~((cap[127:73] == 55'd0) & (({17'd0, cap[72:64]} + {1'b0, _mux_37[33:9]}) <= 26'd500)));  // gen/blk/device.ts:1057
+        storage_off <= {cap[72:64], 9'd0};  // gen/blk/device.ts:1058
+        id_len <= (in_data < 34'd20) ? in_data : 34'd20;  // gen/blk/device.ts:1059
+        id_bad <= out_data != 34'd0;  // gen/blk/device.ts:1061
+        dwz_bad <= ((writable != 34'd1) | (out_data == 34'd0)) | (out_data[3:0] != 4'd0);  // gen/blk/device.ts:1063
+        dwz_too_many <= t_discard ? (out_data[33:4] > 30'd3) : (out_data[33:4] > 30'd2);  // gen/blk/device.ts:1065
       end
       STATE_DECODE: begin
-        blocked <= _or_36 | ((t_out & b_staged) & (~rd_quiet));  // gen/blk/device.ts:1088
-        if (blocked) begin  // gen/blk/device.ts:1089
-        end else if (b_staged & (~b_spec_done)) begin  // gen/blk/device.ts:1092
-        end else if (slot_err) begin  // gen/blk/device.ts:1093
+        blocked <= _or_36 | ((t_out & b_staged) & (~rd_quiet));  // gen/blk/device.ts:1087
+        if (blocked) begin  // gen/blk/device.ts:1088
+        end else if (b_staged & (~b_spec_done)) begin  // gen/blk/device.ts:1091
+        end else if (slot_err) begin  // gen/blk/device.ts:1092
           b_status <= 8'd1;  // gen/blk/device.ts:941
           written <= 34'd0;  // gen/blk/device.ts:947
           fence <= 1'b1;  // gen/blk/device.ts:948
-        end else if (t_in | t_out) begin  // gen/blk/device.ts:1094
-          if (io_bad) begin  // gen/blk/device.ts:1095
+        end else if (t_in | t_out) begin  // gen/blk/device.ts:1093
+          if (io_bad) begin  // gen/blk/device.ts:1094
             b_status <= 8'd1;  // gen/blk/device.ts:941
             written <= 34'd0;  // gen/blk/device.ts:947
             fence <= 1'b1;  // gen/blk/device.ts:948
-          end else if ((t_out & b_staged) & b_spec_error) begin  // gen/blk/device.ts:1096
+          end else if ((t_out & b_staged) & b_spec_error) begin  // gen/blk/device.ts:1095
             b_status <= 8'd1;  // gen/blk/device.ts:941
             written <= 34'd0;  // gen/blk/device.ts:947
             fence <= 1'b1;  // gen/blk/device.ts:948
           end else begin
-            if (t_out) begin  // gen/blk/device.ts:1102
-              if (b_staged) begin  // gen/blk/device.ts:1105
-                copy_row <= 6'd0;  // gen/blk/device.ts:1107
-                zero_line <= storage_off[17:5];  // gen/blk/device.ts:1109
+            if (t_out) begin  // gen/blk/device.ts:1101
+              if (b_staged) begin  // gen/blk/device.ts:1104
+                copy_row <= 6'd0;  // gen/blk/device.ts:1106
+                zero_line <= storage_off[17:5];  // gen/blk/device.ts:1108
               end else begin
                 walk_dir <= 1'b0;  // gen/blk/device.ts:331
                 walk_off <= 34'd16;  // gen/blk/device.ts:332
@@ -2528,15 +2528,15 @@ module virtio_blk_w256_ccd2566bf1 (
               walk_pos <= 34'd0;  // gen/blk/device.ts:337
             end
             b_status <= 8'd0;  // gen/blk/device.ts:941
-            written <= t_out ? 34'd0 : in_data;  // gen/blk/device.ts:1113
-            fence <= t_out;  // gen/blk/device.ts:1114
+            written <= t_out ? 34'd0 : in_data;  // gen/blk/device.ts:1112
+            fence <= t_out;  // gen/blk/device.ts:1113
           end
-        end else if (t_flush) begin  // gen/blk/device.ts:1118
+        end else if (t_flush) begin  // gen/blk/device.ts:1117
           b_status <= features[9] ? 8'd0 : 8'd2;  // gen/blk/device.ts:941
           written <= 34'd0;  // gen/blk/device.ts:947
           fence <= 1'b1;  // gen/blk/device.ts:948
-        end else if (t_get_id) begin  // gen/blk/device.ts:1121
-          if (id_bad) begin  // gen/blk/device.ts:1122
+        end else if (t_get_id) begin  // gen/blk/device.ts:1120
+          if (id_bad) begin  // gen/blk/device.ts:1121
             b_status <= 8'd1;  // gen/blk/device.ts:941
             written <= 34'd0;  // gen/blk/device.ts:947
             fence <= 1'b1;  // gen/blk/device.ts:948
@@ -2548,46 +2548,46 @@ module virtio_blk_w256_ccd2566bf1 (
             walk_idx <= 4'd0;  // gen/blk/device.ts:336
             walk_pos <= 34'd0;  // gen/blk/device.ts:337
             b_status <= 8'd0;  // gen/blk/device.ts:941
-            written <= id_len;  // gen/blk/device.ts:1125
-            fence <= 1'b0;  // gen/blk/device.ts:1126
+            written <= id_len;  // gen/blk/device.ts:1124
+            fence <= 1'b0;  // gen/blk/device.ts:1125
           end
-        end else if (t_discard) begin  // gen/blk/device.ts:1130
-          if (~features[13]) begin  // gen/blk/device.ts:1071
+        end else if (t_discard) begin  // gen/blk/device.ts:1129
+          if (~features[13]) begin  // gen/blk/device.ts:1070
             b_status <= 8'd2;  // gen/blk/device.ts:941
             written <= 34'd0;  // gen/blk/device.ts:947
             fence <= 1'b1;  // gen/blk/device.ts:948
-          end else if (dwz_bad) begin  // gen/blk/device.ts:1077
+          end else if (dwz_bad) begin  // gen/blk/device.ts:1076
             b_status <= 8'd1;  // gen/blk/device.ts:941
             written <= 34'd0;  // gen/blk/device.ts:947
             fence <= 1'b1;  // gen/blk/device.ts:948
-          end else if (dwz_too_many) begin  // gen/blk/device.ts:1078
+          end else if (dwz_too_many) begin  // gen/blk/device.ts:1077
             b_status <= 8'd2;  // gen/blk/device.ts:941
             written <= 34'd0;  // gen/blk/device.ts:947
             fence <= 1'b1;  // gen/blk/device.ts:948
           end else begin
-            is_discard <= 1'b1;  // gen/blk/device.ts:1080
-            seg_idx <= 9'd0;  // gen/blk/device.ts:1082
-            seg_count <= out_data[12:4];  // gen/blk/device.ts:1083
-            seg_pass2 <= 1'b0;  // gen/blk/device.ts:1084
+            is_discard <= 1'b1;  // gen/blk/device.ts:1079
+            seg_idx <= 9'd0;  // gen/blk/device.ts:1081
+            seg_count <= out_data[12:4];  // gen/blk/device.ts:1082
+            seg_pass2 <= 1'b0;  // gen/blk/device.ts:1083
           end
-        end else if (t_write_zeroes) begin  // gen/blk/device.ts:1131
-          if (~features[14]) begin  // gen/blk/device.ts:1071
+        end else if (t_write_zeroes) begin  // gen/blk/device.ts:1130
+          if (~features[14]) begin  // gen/blk/device.ts:1070
             b_status <= 8'd2;  // gen/blk/device.ts:941
             written <= 34'd0;  // gen/blk/device.ts:947
             fence <= 1'b1;  // gen/blk/device.ts:948
-          end else if (dwz_bad) begin  // gen/blk/device.ts:1077
+          end else if (dwz_bad) begin  // gen/blk/device.ts:1076
             b_status <= 8'd1;  // gen/blk/device.ts:941
             written <= 34'd0;  // gen/blk/device.ts:947
             fence <= 1'b1;  // gen/blk/device.ts:948
-          end else if (dwz_too_many) begin  // gen/blk/device.ts:1078
+          end else if (dwz_too_many) begin  // gen/blk/device.ts:1077
             b_status <= 8'd2;  // gen/blk/device.ts:941
             written <= 34'd0;  // gen/blk/device.ts:947
             fence <= 1'b1;  // gen/blk/device.ts:948
           end else begin
-            is_discard <= 1'b0;  // gen/blk/device.ts:1080
-            seg_idx <= 9'd0;  // gen/blk/device.ts:1082
-            seg_count <= out_data[12:4];  // gen/blk/device.ts:1083
-            seg_pass2 <= 1'b0;  // gen/blk/device.ts:1084
+            is_discard <= 1'b0;  // gen/blk/device.ts:1079
+            seg_idx <= 9'd0;  // gen/blk/device.ts:1081
+            seg_count <= out_data[12:4];  // gen/blk/device.ts:1082
+            seg_pass2 <= 1'b0;  // gen/blk/device.ts:1083
           end
         end else begin
           b_status <= 8'd2;  // gen/blk/device.ts:941
@@ -2599,70 +2599,70 @@ module virtio_blk_w256_ccd2566bf1 (
         walk_dir <= 1'b0;  // gen/blk/device.ts:331
         walk_off <= ({25'd0, seg_idx} << 4) + 34'd16;  // gen/blk/device.ts:332
         walk_end <= (({25'd0, seg_idx} << 4) + 34'd16) + 34'd16;  // gen/blk/device.ts:333
-        walk_dev <= {1'b1, {8'd0, b_slot}, 6'd0};  // gen/blk/device.ts:335
+        walk_dev <= {2'd3, b_slot, 13'd4080};  // gen/blk/device.ts:335
         walk_idx <= 4'd0;  // gen/blk/device.ts:336
         walk_pos <= 34'd0;  // gen/blk/device.ts:337
       end
       STATE_SEG_WAIT: begin
-        if (dma_idle) begin  // gen/blk/device.ts:1144
-          cap <= capture_rd0;  // gen/blk/device.ts:1145
+        if (dma_idle) begin  // gen/blk/device.ts:1143
+          cap <= capture_rd0;  // gen/blk/device.ts:1144
         end
       end
       STATE_SEG_EVAL: begin
-        seg_unsupp <= (cap[127:97] != 31'd0) | (is_discard & cap[96]);  // gen/blk/device.ts:1153
-        seg_ioerr <= (cap[95:64] > (is_discard ? 32'd64 : 32'd48)) | (~((cap[63:9] == 55'd0) & (({24'd0, cap[8:0]} + {1'b0, cap[95:64]}) <= 33'd500)));  // gen/blk/device.ts:1159
-        seg_last <= (seg_idx + 9'd1) == seg_count;  // gen/blk/device.ts:1160
-        seg_empty <= cap[95:64] == 32'd0;  // gen/blk/device.ts:1161
+        seg_unsupp <= (cap[127:97] != 31'd0) | (is_discard & cap[96]);  // gen/blk/device.ts:1152
+        seg_ioerr <= (cap[95:64] > (is_discard ? 32'd64 : 32'd48)) | (~((cap[63:9] == 55'd0) & (({24'd0, cap[8:0]} + {1'b0, cap[95:64]}) <= 33'd500)));  // gen/blk/device.ts:1158
+        seg_last <= (seg_idx + 9'd1) == seg_count;  // gen/blk/device.ts:1159
+        seg_empty <= cap[95:64] == 32'd0;  // gen/blk/device.ts:1160
       end
       STATE_SEG_CHECK: begin
-        if (slot_err | (seg_pass2 & (seg_unsupp | seg_ioerr))) begin  // gen/blk/device.ts:1165
+        if (slot_err | (seg_pass2 & (seg_unsupp | seg_ioerr))) begin  // gen/blk/device.ts:1164
           b_status <= 8'd1;  // gen/blk/device.ts:941
           written <= 34'd0;  // gen/blk/device.ts:947
           fence <= 1'b1;  // gen/blk/device.ts:948
-        end else if (seg_unsupp) begin  // gen/blk/device.ts:1166
+        end else if (seg_unsupp) begin  // gen/blk/device.ts:1165
           b_status <= 8'd2;  // gen/blk/device.ts:941
           written <= 34'd0;  // gen/blk/device.ts:947
           fence <= 1'b1;  // gen/blk/device.ts:948
-        end else if (seg_ioerr) begin  // gen/blk/device.ts:1167
+        end else if (seg_ioerr) begin  // gen/blk/device.ts:1166
           b_status <= 8'd1;  // gen/blk/device.ts:941
           written <= 34'd0;  // gen/blk/device.ts:947
           fence <= 1'b1;  // gen/blk/device.ts:948
-        end else if (seg_pass2) begin  // gen/blk/device.ts:1168
-          zero_line <= {cap[8:0], 4'd0};  // gen/blk/device.ts:1170
-          zero_left <= {8'd0, cap[95:64]} << 3;  // gen/blk/device.ts:1175
-        end else if (1'b0) begin  // gen/blk/device.ts:1183
+        end else if (seg_pass2) begin  // gen/blk/device.ts:1167
+          zero_line <= {cap[8:0], 4'd0};  // gen/blk/device.ts:1169
+          zero_left <= {8'd0, cap[95:64]} << 3;  // gen/blk/device.ts:1174
+        end else if (1'b0) begin  // gen/blk/device.ts:1182
           b_status <= 8'd1;  // gen/blk/device.ts:941
           written <= 34'd0;  // gen/blk/device.ts:947
           fence <= 1'b1;  // gen/blk/device.ts:948
         end else begin
-          seg_idx <= seg_last ? 9'd0 : (seg_idx + 9'd1);  // gen/blk/device.ts:1185
-          if (seg_last) begin  // gen/blk/device.ts:1186
-            seg_pass2 <= 1'b1;  // gen/blk/device.ts:1186
+          seg_idx <= seg_last ? 9'd0 : (seg_idx + 9'd1);  // gen/blk/device.ts:1184
+          if (seg_last) begin  // gen/blk/device.ts:1185
+            seg_pass2 <= 1'b1;  // gen/blk/device.ts:1185
           end
         end
       end
       STATE_COPY: begin
-        if (_and_18 & rd_quiet) begin  // gen/blk/device.ts:1191
-          copy_row <= copy_row + 6'd1;  // gen/blk/device.ts:1192
+        if (_and_18 & rd_quiet) begin  // gen/blk/device.ts:1190
+          copy_row <= copy_row + 6'd1;  // gen/blk/device.ts:1191
         end
-        if (copy_valid & store_wr_ready) begin  // gen/blk/device.ts:1196
-          zero_line <= zero_line + 13'd2;  // gen/blk/device.ts:1196
+        if (copy_valid & store_wr_ready) begin  // gen/blk/device.ts:1195
+          zero_line <= zero_line + 13'd2;  // gen/blk/device.ts:1195
         end
       end
       STATE_ZERO: begin
-        if (store_wr_ready & (~zero_done)) begin  // gen/blk/device.ts:1200
-          zero_line <= zero_line + 13'd2;  // gen/blk/device.ts:1201
-          zero_left <= zero_left - 40'd1;  // gen/blk/device.ts:1202
+        if (store_wr_ready & (~zero_done)) begin  // gen/blk/device.ts:1199
+          zero_line <= zero_line + 13'd2;  // gen/blk/device.ts:1200
+          zero_left <= zero_left - 40'd1;  // gen/blk/device.ts:1201
         end
-        if (zero_done) begin  // gen/blk/device.ts:1205
-          if (seg_last) begin  // gen/blk/device.ts:1207
-            if (~store_wr_pending) begin  // gen/blk/device.ts:1208
+        if (zero_done) begin  // gen/blk/device.ts:1204
+          if (seg_last) begin  // gen/blk/device.ts:1206
+            if (~store_wr_pending) begin  // gen/blk/device.ts:1207
               b_status <= zero_error ? 8'd1 : 8'd0;  // gen/blk/device.ts:941
               written <= 34'd0;  // gen/blk/device.ts:947
               fence <= 1'b1;  // gen/blk/device.ts:948
             end
           end else begin
-            seg_idx <= seg_idx + 9'd1;  // gen/blk/device.ts:1210
+            seg_idx <= seg_idx + 9'd1;  // gen/blk/device.ts:1209
           end
         end
       end
@@ -2683,7 +2683,7 @@ module virtio_blk_w256_ccd2566bf1 (
       slot_info[f_slot] <= {f_count, f_readable, f_writable, (f_writable == 34'd0), (~((f_writable == 34'd0) | _and_7))};
     end
   end
-  assign slot_info_rd0 = slot_info[b_slot];  // gen/blk/device.ts:1007
+  assign slot_info_rd0 = slot_info[b_slot];  // gen/blk/device.ts:1006
   always @(posedge clk) begin  // gen/blk/device.ts:410
     if (f_state == F_STATE_STORE) begin
       slot_status_at[f_slot] <= f_status_at;
@@ -2723,7 +2723,7 @@ module virtio_blk_w256_ccd2566bf1 (
       if (_cat_39[15]) capture[_mux_13][127:120] <= _cat_38[127:120];
     end
   end
-  assign capture_rd0 = capture[b_slot];  // gen/blk/device.ts:956
+  assign capture_rd0 = capture[b_slot];  // gen/blk/device.ts:955
   always @(posedge clk) begin  // gen/blk/device.ts:642
     if ((mem_wr_valid & mem_wr_ready) & ((~mem_wr_addr[0]) ? ((mem_wr_addr[13] & mem_wr_addr[12]) & mem_wr_addr[7]) : _and_40)) begin
       if (_mux_42[0]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][7:0] <= _mux_41[7:0];
@@ -2802,7 +2802,7 @@ module virtio_blk_w256_ccd2566bf1 (
   always @(posedge clk) begin  // gen/blk/device.ts:706
     if (_and_18 & rd_quiet) stage_bank1_rd0 <= stage_bank1[{b_slot, copy_row}];
   end
-  always @(posedge clk) begin  // gen/blk/device.ts:986
+  always @(posedge clk) begin  // gen/blk/device.ts:985
     if (out_start) begin
       out_range[b_slot] <= {({1'b0, storage_off[17:6]} + out_data[18:6]), storage_off[17:6]};
     end

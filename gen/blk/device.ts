@@ -949,7 +949,6 @@ export const VirtioBlk = defineModule(
       st.goto('post');
     };
     const negotiated = (b: number) => features.bit(b);
-    const toScratch = (off: number) => scratchOff(bHead, off).trunc(p.devBits);
     stQ.enq.valid.set(0);
     stQ.enq.data.set(cat(bHead, lit(0, 1), fence, written.trunc(32).add(1), rdIssued));
     evBad.set(0);
@@ -1137,7 +1136,7 @@ export const VirtioBlk = defineModule(
       seg: () => {
         // Segment segIdx into the capture register.
         const off = segIdx.zext(N).shl(4).add(BLK_HDR_SIZE);
-        bw.start(0, off, off.add(16), toScratch(BLK_SCRATCH.capture));
+        bw.start(0, off, off.add(16), captureAt(bHead));
         st.goto('seg_wait');
       },
       seg_wait: () =>
