@@ -108,10 +108,10 @@ module virtio_blk_w64_2b1a68ea1c (
   localparam [3:0] STATE_ZERO = 4'd10;  // gen/blk/device.ts:441
   localparam [3:0] STATE_COPY = 4'd11;  // gen/blk/device.ts:441
   localparam [3:0] STATE_POST = 4'd12;  // gen/blk/device.ts:441
-  localparam [1:0] S_STATE_IDLE = 2'd0;  // gen/blk/device.ts:492
-  localparam [1:0] S_STATE_READS = 2'd1;  // gen/blk/device.ts:492
-  localparam [1:0] S_STATE_FENCE = 2'd2;  // gen/blk/device.ts:492
-  localparam [1:0] S_STATE_ISSUE = 2'd3;  // gen/blk/device.ts:492
+  localparam [1:0] S_STATE_IDLE = 2'd0;  // gen/blk/device.ts:493
+  localparam [1:0] S_STATE_READS = 2'd1;  // gen/blk/device.ts:493
+  localparam [1:0] S_STATE_FENCE = 2'd2;  // gen/blk/device.ts:493
+  localparam [1:0] S_STATE_ISSUE = 2'd3;  // gen/blk/device.ts:493
   /* verilator lint_on UNUSEDPARAM */
 
   wire rd_cmd_in_valid;  // gen/blk/device.ts:223
@@ -324,160 +324,160 @@ module virtio_blk_w64_2b1a68ea1c (
   wire [33:0] walk_e;  // gen/blk/device.ts:307
   wire walk_need;  // gen/blk/device.ts:308
   wire walk_cmd_ready;  // gen/blk/device.ts:309
-  reg b_staged;  // gen/blk/device.ts:469
-  reg b_spec_done;  // gen/blk/device.ts:470
+  reg b_staged;  // gen/blk/device.ts:471
+  reg b_spec_done;  // gen/blk/device.ts:471
   reg b_spec_error;  // gen/blk/device.ts:471
-  reg [1:0] s_state;  // gen/blk/device.ts:492
-  reg fence_ioerr;  // gen/blk/device.ts:493
-  reg [7:0] b_status;  // gen/blk/device.ts:495
-  reg b_status_write;  // gen/blk/device.ts:496
-  reg status_queue_enq_valid;  // gen/blk/device.ts:497
-  wire status_queue_enq_ready;  // gen/blk/device.ts:497
-  reg [53:0] status_queue_enq_data;  // gen/blk/device.ts:497
-  wire status_queue_deq_valid;  // gen/blk/device.ts:497
-  reg status_queue_deq_ready;  // gen/blk/device.ts:497
-  wire [53:0] status_queue_deq_data;  // gen/blk/device.ts:497
+  reg [1:0] s_state;  // gen/blk/device.ts:493
+  reg fence_ioerr;  // gen/blk/device.ts:494
+  reg [7:0] b_status;  // gen/blk/device.ts:496
+  reg b_status_write;  // gen/blk/device.ts:497
+  reg status_queue_enq_valid;  // gen/blk/device.ts:498
+  wire status_queue_enq_ready;  // gen/blk/device.ts:498
+  reg [53:0] status_queue_enq_data;  // gen/blk/device.ts:498
+  wire status_queue_deq_valid;  // gen/blk/device.ts:498
+  reg status_queue_deq_ready;  // gen/blk/device.ts:498
+  wire [53:0] status_queue_deq_data;  // gen/blk/device.ts:498
   /* verilator lint_off UNUSEDSIGNAL */  // unused
-  wire [4:0] status_queue_count;  // gen/blk/device.ts:497
+  wire [4:0] status_queue_count;  // gen/blk/device.ts:498
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [63:0] slot_status_at_rd0;  // gen/blk/device.ts:501
-  reg [15:0] rd_issued;  // gen/blk/device.ts:515
-  reg [15:0] rd_ended;  // gen/blk/device.ts:516
-  reg [7:0] wr_outstanding;  // gen/blk/device.ts:517
-  wire rd_quiet;  // gen/blk/device.ts:526
-  reg spec_fail;  // gen/blk/device.ts:535
-  reg cap_sel_q_0;  // gen/blk/device.ts:657
-  reg cap_sel_q_1;  // gen/blk/device.ts:657
-  reg cap_sel_q_2;  // gen/blk/device.ts:657
-  reg cap_sel_q_3;  // gen/blk/device.ts:657
-  reg cap_sel_q_4;  // gen/blk/device.ts:657
-  reg cap_sel_q_5;  // gen/blk/device.ts:657
-  reg cap_sel_q_6;  // gen/blk/device.ts:657
-  reg cap_sel_q_7;  // gen/blk/device.ts:657
-  reg cap_sel_q_8;  // gen/blk/device.ts:657
-  reg cap_sel_q_9;  // gen/blk/device.ts:657
-  reg cap_sel_q_10;  // gen/blk/device.ts:657
-  reg cap_sel_q_11;  // gen/blk/device.ts:657
-  reg cap_sel_q_12;  // gen/blk/device.ts:657
-  reg cap_sel_q_13;  // gen/blk/device.ts:657
-  reg cap_sel_q_14;  // gen/blk/device.ts:657
-  reg cap_sel_q_15;  // gen/blk/device.ts:657
-  reg [3:0] cap_slot_q;  // gen/blk/device.ts:658
-  reg [15:0] cap_strb_q;  // gen/blk/device.ts:659
-  reg [4:0] hdr_count_0;  // gen/blk/device.ts:671
-  reg [4:0] hdr_count_1;  // gen/blk/device.ts:671
-  reg [4:0] hdr_count_2;  // gen/blk/device.ts:671
-  reg [4:0] hdr_count_3;  // gen/blk/device.ts:671
-  reg [4:0] hdr_count_4;  // gen/blk/device.ts:671
-  reg [4:0] hdr_count_5;  // gen/blk/device.ts:671
-  reg [4:0] hdr_count_6;  // gen/blk/device.ts:671
-  reg [4:0] hdr_count_7;  // gen/blk/device.ts:671
-  reg [4:0] hdr_count_8;  // gen/blk/device.ts:671
-  reg [4:0] hdr_count_9;  // gen/blk/device.ts:671
-  reg [4:0] hdr_count_10;  // gen/blk/device.ts:671
-  reg [4:0] hdr_count_11;  // gen/blk/device.ts:671
-  reg [4:0] hdr_count_12;  // gen/blk/device.ts:671
-  reg [4:0] hdr_count_13;  // gen/blk/device.ts:671
-  reg [4:0] hdr_count_14;  // gen/blk/device.ts:671
-  reg [4:0] hdr_count_15;  // gen/blk/device.ts:671
-  wire [4:0] hdr_sum;  // gen/blk/device.ts:672
-  reg [127:0] cap;  // gen/blk/device.ts:681
-  reg [14:0] zero_line;  // gen/blk/device.ts:686
-  reg [39:0] zero_left;  // gen/blk/device.ts:687
-  reg zero_done;  // gen/blk/device.ts:689
-  reg copy_valid;  // gen/blk/device.ts:699
-  reg [7:0] copy_row;  // gen/blk/device.ts:700
-  reg [8:0] copy_left;  // gen/blk/device.ts:701
-  reg [63:0] stage_bank0_rd0;  // gen/blk/device.ts:706
-  reg [63:0] stage_bank1_rd0;  // gen/blk/device.ts:706
-  reg out_active_0;  // gen/blk/device.ts:728
-  reg out_active_1;  // gen/blk/device.ts:728
-  reg out_active_2;  // gen/blk/device.ts:728
-  reg out_active_3;  // gen/blk/device.ts:728
-  reg out_active_4;  // gen/blk/device.ts:728
-  reg out_active_5;  // gen/blk/device.ts:728
-  reg out_active_6;  // gen/blk/device.ts:728
-  reg out_active_7;  // gen/blk/device.ts:728
-  reg out_active_8;  // gen/blk/device.ts:728
-  reg out_active_9;  // gen/blk/device.ts:728
-  reg out_active_10;  // gen/blk/device.ts:728
-  reg out_active_11;  // gen/blk/device.ts:728
-  reg out_active_12;  // gen/blk/device.ts:728
-  reg out_active_13;  // gen/blk/device.ts:728
-  reg out_active_14;  // gen/blk/device.ts:728
-  reg out_active_15;  // gen/blk/device.ts:728
-  reg out_start;  // gen/blk/device.ts:729
-  reg scan_busy;  // gen/blk/device.ts:731
-  reg [3:0] scan_slot;  // gen/blk/device.ts:732
-  reg [13:0] scan_word;  // gen/blk/device.ts:733
-  reg zero_error;  // gen/blk/device.ts:736
-  wire [28:0] out_range_rd0;  // gen/blk/device.ts:738
-  wire rd_order_enq_valid;  // gen/blk/device.ts:763
-  wire rd_order_enq_ready;  // gen/blk/device.ts:763
-  wire [35:0] rd_order_enq_data;  // gen/blk/device.ts:763
-  wire rd_order_deq_valid;  // gen/blk/device.ts:763
-  wire rd_order_deq_ready;  // gen/blk/device.ts:763
-  wire [35:0] rd_order_deq_data;  // gen/blk/device.ts:763
+  wire [63:0] slot_status_at_rd0;  // gen/blk/device.ts:502
+  reg [15:0] rd_issued;  // gen/blk/device.ts:516
+  reg [15:0] rd_ended;  // gen/blk/device.ts:517
+  reg [7:0] wr_outstanding;  // gen/blk/device.ts:518
+  wire rd_quiet;  // gen/blk/device.ts:527
+  reg spec_fail;  // gen/blk/device.ts:536
+  reg cap_sel_q_0;  // gen/blk/device.ts:658
+  reg cap_sel_q_1;  // gen/blk/device.ts:658
+  reg cap_sel_q_2;  // gen/blk/device.ts:658
+  reg cap_sel_q_3;  // gen/blk/device.ts:658
+  reg cap_sel_q_4;  // gen/blk/device.ts:658
+  reg cap_sel_q_5;  // gen/blk/device.ts:658
+  reg cap_sel_q_6;  // gen/blk/device.ts:658
+  reg cap_sel_q_7;  // gen/blk/device.ts:658
+  reg cap_sel_q_8;  // gen/blk/device.ts:658
+  reg cap_sel_q_9;  // gen/blk/device.ts:658
+  reg cap_sel_q_10;  // gen/blk/device.ts:658
+  reg cap_sel_q_11;  // gen/blk/device.ts:658
+  reg cap_sel_q_12;  // gen/blk/device.ts:658
+  reg cap_sel_q_13;  // gen/blk/device.ts:658
+  reg cap_sel_q_14;  // gen/blk/device.ts:658
+  reg cap_sel_q_15;  // gen/blk/device.ts:658
+  reg [3:0] cap_slot_q;  // gen/blk/device.ts:659
+  reg [15:0] cap_strb_q;  // gen/blk/device.ts:660
+  reg [4:0] hdr_count_0;  // gen/blk/device.ts:672
+  reg [4:0] hdr_count_1;  // gen/blk/device.ts:672
+  reg [4:0] hdr_count_2;  // gen/blk/device.ts:672
+  reg [4:0] hdr_count_3;  // gen/blk/device.ts:672
+  reg [4:0] hdr_count_4;  // gen/blk/device.ts:672
+  reg [4:0] hdr_count_5;  // gen/blk/device.ts:672
+  reg [4:0] hdr_count_6;  // gen/blk/device.ts:672
+  reg [4:0] hdr_count_7;  // gen/blk/device.ts:672
+  reg [4:0] hdr_count_8;  // gen/blk/device.ts:672
+  reg [4:0] hdr_count_9;  // gen/blk/device.ts:672
+  reg [4:0] hdr_count_10;  // gen/blk/device.ts:672
+  reg [4:0] hdr_count_11;  // gen/blk/device.ts:672
+  reg [4:0] hdr_count_12;  // gen/blk/device.ts:672
+  reg [4:0] hdr_count_13;  // gen/blk/device.ts:672
+  reg [4:0] hdr_count_14;  // gen/blk/device.ts:672
+  reg [4:0] hdr_count_15;  // gen/blk/device.ts:672
+  wire [4:0] hdr_sum;  // gen/blk/device.ts:673
+  reg [127:0] cap;  // gen/blk/device.ts:682
+  reg [14:0] zero_line;  // gen/blk/device.ts:687
+  reg [39:0] zero_left;  // gen/blk/device.ts:688
+  reg zero_done;  // gen/blk/device.ts:690
+  reg copy_valid;  // gen/blk/device.ts:700
+  reg [7:0] copy_row;  // gen/blk/device.ts:701
+  reg [8:0] copy_left;  // gen/blk/device.ts:702
+  reg [63:0] stage_bank0_rd0;  // gen/blk/device.ts:707
+  reg [63:0] stage_bank1_rd0;  // gen/blk/device.ts:707
+  reg out_active_0;  // gen/blk/device.ts:729
+  reg out_active_1;  // gen/blk/device.ts:729
+  reg out_active_2;  // gen/blk/device.ts:729
+  reg out_active_3;  // gen/blk/device.ts:729
+  reg out_active_4;  // gen/blk/device.ts:729
+  reg out_active_5;  // gen/blk/device.ts:729
+  reg out_active_6;  // gen/blk/device.ts:729
+  reg out_active_7;  // gen/blk/device.ts:729
+  reg out_active_8;  // gen/blk/device.ts:729
+  reg out_active_9;  // gen/blk/device.ts:729
+  reg out_active_10;  // gen/blk/device.ts:729
+  reg out_active_11;  // gen/blk/device.ts:729
+  reg out_active_12;  // gen/blk/device.ts:729
+  reg out_active_13;  // gen/blk/device.ts:729
+  reg out_active_14;  // gen/blk/device.ts:729
+  reg out_active_15;  // gen/blk/device.ts:729
+  reg out_start;  // gen/blk/device.ts:730
+  reg scan_busy;  // gen/blk/device.ts:732
+  reg [3:0] scan_slot;  // gen/blk/device.ts:733
+  reg [13:0] scan_word;  // gen/blk/device.ts:734
+  reg zero_error;  // gen/blk/device.ts:737
+  wire [28:0] out_range_rd0;  // gen/blk/device.ts:739
+  wire rd_order_enq_valid;  // gen/blk/device.ts:764
+  wire rd_order_enq_ready;  // gen/blk/device.ts:764
+  wire [35:0] rd_order_enq_data;  // gen/blk/device.ts:764
+  wire rd_order_deq_valid;  // gen/blk/device.ts:764
+  wire rd_order_deq_ready;  // gen/blk/device.ts:764
+  wire [35:0] rd_order_deq_data;  // gen/blk/device.ts:764
   /* verilator lint_off UNUSEDSIGNAL */  // unused
-  wire [4:0] rd_order_count;  // gen/blk/device.ts:763
+  wire [4:0] rd_order_count;  // gen/blk/device.ts:764
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [7:0] status_byte_rd0;  // gen/blk/device.ts:761
-  wire [7:0] status_byte_rd1;  // gen/blk/device.ts:761
-  reg rd_out_valid;  // gen/blk/device.ts:798
-  reg [127:0] rd_out_data;  // gen/blk/device.ts:799
-  reg rd_err_pending;  // gen/blk/device.ts:811
-  reg completions_enq_valid;  // gen/blk/device.ts:845
-  wire completions_enq_ready;  // gen/blk/device.ts:845
-  reg [36:0] completions_enq_data;  // gen/blk/device.ts:845
-  wire completions_deq_valid;  // gen/blk/device.ts:845
-  wire completions_deq_ready;  // gen/blk/device.ts:845
-  wire [36:0] completions_deq_data;  // gen/blk/device.ts:845
+  wire [7:0] status_byte_rd0;  // gen/blk/device.ts:762
+  wire [7:0] status_byte_rd1;  // gen/blk/device.ts:762
+  reg rd_out_valid;  // gen/blk/device.ts:799
+  reg [127:0] rd_out_data;  // gen/blk/device.ts:800
+  reg rd_err_pending;  // gen/blk/device.ts:812
+  reg completions_enq_valid;  // gen/blk/device.ts:846
+  wire completions_enq_ready;  // gen/blk/device.ts:846
+  reg [36:0] completions_enq_data;  // gen/blk/device.ts:846
+  wire completions_deq_valid;  // gen/blk/device.ts:846
+  wire completions_deq_ready;  // gen/blk/device.ts:846
+  wire [36:0] completions_deq_data;  // gen/blk/device.ts:846
   /* verilator lint_off UNUSEDSIGNAL */  // unused
-  wire [4:0] completions_count;  // gen/blk/device.ts:845
+  wire [4:0] completions_count;  // gen/blk/device.ts:846
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [4:0] statuses_done;  // gen/blk/device.ts:846
-  wire [32:0] slot_used_rd0;  // gen/blk/device.ts:851
-  reg [15:0] s_write_mark;  // gen/blk/device.ts:871
-  reg s_len_error;  // gen/blk/device.ts:872
+  reg [4:0] statuses_done;  // gen/blk/device.ts:847
+  wire [32:0] slot_used_rd0;  // gen/blk/device.ts:852
+  reg [15:0] s_write_mark;  // gen/blk/device.ts:872
+  reg s_len_error;  // gen/blk/device.ts:873
   /* verilator lint_off UNUSEDSIGNAL */  // partly unused
-  reg [33:0] written;  // gen/blk/device.ts:914
+  reg [33:0] written;  // gen/blk/device.ts:915
   /* verilator lint_on UNUSEDSIGNAL */
-  reg is_discard;  // gen/blk/device.ts:915
-  reg [8:0] seg_idx;  // gen/blk/device.ts:916
-  reg [8:0] seg_count;  // gen/blk/device.ts:917
-  reg seg_pass2;  // gen/blk/device.ts:918
-  wire dma_idle;  // gen/blk/device.ts:919
-  reg fence;  // gen/blk/device.ts:944
-  wire [127:0] capture_rd0;  // gen/blk/device.ts:955
-  reg [33:0] out_data;  // gen/blk/device.ts:959
-  reg [33:0] in_data;  // gen/blk/device.ts:960
-  reg t_in;  // gen/blk/device.ts:961
-  reg t_out;  // gen/blk/device.ts:961
-  reg t_flush;  // gen/blk/device.ts:961
-  reg t_get_id;  // gen/blk/device.ts:961
-  reg t_discard;  // gen/blk/device.ts:961
-  reg t_write_zeroes;  // gen/blk/device.ts:961
-  reg io_bad;  // gen/blk/device.ts:961
-  reg dwz_bad;  // gen/blk/device.ts:961
-  reg dwz_too_many;  // gen/blk/device.ts:961
-  reg [17:0] storage_off;  // gen/blk/device.ts:971
-  reg [33:0] id_len;  // gen/blk/device.ts:972
-  reg seg_unsupp;  // gen/blk/device.ts:961
-  reg seg_ioerr;  // gen/blk/device.ts:961
-  reg seg_last;  // gen/blk/device.ts:961
-  reg seg_empty;  // gen/blk/device.ts:961
-  reg id_bad;  // gen/blk/device.ts:961
-  reg blocked;  // gen/blk/device.ts:961
-  wire [85:0] slot_info_rd0;  // gen/blk/device.ts:1006
+  reg is_discard;  // gen/blk/device.ts:916
+  reg [8:0] seg_idx;  // gen/blk/device.ts:917
+  reg [8:0] seg_count;  // gen/blk/device.ts:918
+  reg seg_pass2;  // gen/blk/device.ts:919
+  wire dma_idle;  // gen/blk/device.ts:920
+  reg fence;  // gen/blk/device.ts:945
+  wire [127:0] capture_rd0;  // gen/blk/device.ts:956
+  reg [33:0] out_data;  // gen/blk/device.ts:960
+  reg [33:0] in_data;  // gen/blk/device.ts:961
+  reg t_in;  // gen/blk/device.ts:962
+  reg t_out;  // gen/blk/device.ts:962
+  reg t_flush;  // gen/blk/device.ts:962
+  reg t_get_id;  // gen/blk/device.ts:962
+  reg t_discard;  // gen/blk/device.ts:962
+  reg t_write_zeroes;  // gen/blk/device.ts:962
+  reg io_bad;  // gen/blk/device.ts:962
+  reg dwz_bad;  // gen/blk/device.ts:962
+  reg dwz_too_many;  // gen/blk/device.ts:962
+  reg [17:0] storage_off;  // gen/blk/device.ts:972
+  reg [33:0] id_len;  // gen/blk/device.ts:973
+  reg seg_unsupp;  // gen/blk/device.ts:962
+  reg seg_ioerr;  // gen/blk/device.ts:962
+  reg seg_last;  // gen/blk/device.ts:962
+  reg seg_empty;  // gen/blk/device.ts:962
+  reg id_bad;  // gen/blk/device.ts:962
+  reg blocked;  // gen/blk/device.ts:962
+  wire [85:0] slot_info_rd0;  // gen/blk/device.ts:1007
   reg [96:0] descs [0:127];  // gen/blk/device.ts:269
   reg [85:0] slot_info [0:15];  // gen/blk/device.ts:271
   reg [63:0] slot_status_at [0:15];  // gen/blk/device.ts:272
   reg [32:0] slot_used [0:15];  // gen/blk/device.ts:273
   reg [7:0] status_byte [0:15];  // gen/blk/device.ts:280
-  reg [127:0] capture [0:15];  // gen/blk/device.ts:573
-  reg [63:0] stage_bank0 [0:4095];  // gen/blk/device.ts:629
-  reg [63:0] stage_bank1 [0:4095];  // gen/blk/device.ts:629
-  reg [28:0] out_range [0:15];  // gen/blk/device.ts:727
+  reg [127:0] capture [0:15];  // gen/blk/device.ts:574
+  reg [63:0] stage_bank0 [0:4095];  // gen/blk/device.ts:630
+  reg [63:0] stage_bank1 [0:4095];  // gen/blk/device.ts:630
+  reg [28:0] out_range [0:15];  // gen/blk/device.ts:728
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [33:0] _sub_0;  // gen/blk/device.ts:326
   /* verilator lint_on UNUSEDSIGNAL */
@@ -491,71 +491,71 @@ module virtio_blk_w64_2b1a68ea1c (
   wire [33:0] _sub_3;  // gen/blk/device.ts:327
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _add_4;  // gen/blk/device.ts:561
+  wire [15:0] _add_4;  // gen/blk/device.ts:562
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _add_5;  // gen/blk/device.ts:561
+  wire [15:0] _add_5;  // gen/blk/device.ts:562
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_6;  // gen/blk/device.ts:873
+  wire [15:0] _sub_6;  // gen/blk/device.ts:874
   /* verilator lint_on UNUSEDSIGNAL */
   wire _and_7;  // gen/blk/device.ts:395
   wire _and_8;  // gen/blk/device.ts:404
-  wire _and_9;  // gen/blk/device.ts:545
-  wire _and_12;  // gen/blk/device.ts:598
-  wire _or_11;  // gen/blk/device.ts:622
-  wire _and_10;  // gen/blk/device.ts:622
-  wire [3:0] _mux_13;  // gen/blk/device.ts:621
-  wire _and_15;  // gen/blk/device.ts:818
-  wire _and_14;  // gen/blk/device.ts:820
-  wire [3:0] _mux_16;  // gen/blk/device.ts:819
+  wire _and_9;  // gen/blk/device.ts:546
+  wire _and_12;  // gen/blk/device.ts:599
+  wire _or_11;  // gen/blk/device.ts:623
+  wire _and_10;  // gen/blk/device.ts:623
+  wire [3:0] _mux_13;  // gen/blk/device.ts:622
+  wire _and_15;  // gen/blk/device.ts:819
+  wire _and_14;  // gen/blk/device.ts:821
+  wire [3:0] _mux_16;  // gen/blk/device.ts:820
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_17;  // gen/blk/device.ts:873
+  wire [15:0] _sub_17;  // gen/blk/device.ts:874
   /* verilator lint_on UNUSEDSIGNAL */
-  wire _and_18;  // gen/blk/device.ts:704
-  wire _and_20;  // gen/blk/device.ts:614
-  wire _or_19;  // gen/blk/device.ts:619
-  wire _and_22;  // gen/blk/device.ts:614
-  wire _or_21;  // gen/blk/device.ts:619
-  wire _and_24;  // gen/blk/device.ts:614
-  wire _or_23;  // gen/blk/device.ts:619
-  wire _and_26;  // gen/blk/device.ts:614
-  wire _or_25;  // gen/blk/device.ts:619
-  wire _and_28;  // gen/blk/device.ts:614
-  wire _or_27;  // gen/blk/device.ts:619
-  wire _and_30;  // gen/blk/device.ts:614
-  wire _or_29;  // gen/blk/device.ts:619
-  wire _and_32;  // gen/blk/device.ts:614
-  wire _or_31;  // gen/blk/device.ts:619
-  wire _and_34;  // gen/blk/device.ts:614
-  wire _or_33;  // gen/blk/device.ts:619
-  wire _and_36;  // gen/blk/device.ts:614
-  wire _or_35;  // gen/blk/device.ts:619
-  wire _and_38;  // gen/blk/device.ts:614
-  wire _or_37;  // gen/blk/device.ts:619
-  wire _and_40;  // gen/blk/device.ts:614
-  wire _or_39;  // gen/blk/device.ts:619
-  wire _and_42;  // gen/blk/device.ts:614
-  wire _or_41;  // gen/blk/device.ts:619
-  wire _and_44;  // gen/blk/device.ts:614
-  wire _or_43;  // gen/blk/device.ts:619
-  wire _and_46;  // gen/blk/device.ts:614
-  wire _or_45;  // gen/blk/device.ts:619
-  wire _and_48;  // gen/blk/device.ts:614
-  wire _or_47;  // gen/blk/device.ts:619
-  wire _and_50;  // gen/blk/device.ts:614
-  wire _or_49;  // gen/blk/device.ts:619
-  wire _or_51;  // gen/blk/device.ts:997
+  wire _and_18;  // gen/blk/device.ts:705
+  wire _and_20;  // gen/blk/device.ts:615
+  wire _or_19;  // gen/blk/device.ts:620
+  wire _and_22;  // gen/blk/device.ts:615
+  wire _or_21;  // gen/blk/device.ts:620
+  wire _and_24;  // gen/blk/device.ts:615
+  wire _or_23;  // gen/blk/device.ts:620
+  wire _and_26;  // gen/blk/device.ts:615
+  wire _or_25;  // gen/blk/device.ts:620
+  wire _and_28;  // gen/blk/device.ts:615
+  wire _or_27;  // gen/blk/device.ts:620
+  wire _and_30;  // gen/blk/device.ts:615
+  wire _or_29;  // gen/blk/device.ts:620
+  wire _and_32;  // gen/blk/device.ts:615
+  wire _or_31;  // gen/blk/device.ts:620
+  wire _and_34;  // gen/blk/device.ts:615
+  wire _or_33;  // gen/blk/device.ts:620
+  wire _and_36;  // gen/blk/device.ts:615
+  wire _or_35;  // gen/blk/device.ts:620
+  wire _and_38;  // gen/blk/device.ts:615
+  wire _or_37;  // gen/blk/device.ts:620
+  wire _and_40;  // gen/blk/device.ts:615
+  wire _or_39;  // gen/blk/device.ts:620
+  wire _and_42;  // gen/blk/device.ts:615
+  wire _or_41;  // gen/blk/device.ts:620
+  wire _and_44;  // gen/blk/device.ts:615
+  wire _or_43;  // gen/blk/device.ts:620
+  wire _and_46;  // gen/blk/device.ts:615
+  wire _or_45;  // gen/blk/device.ts:620
+  wire _and_48;  // gen/blk/device.ts:615
+  wire _or_47;  // gen/blk/device.ts:620
+  wire _and_50;  // gen/blk/device.ts:615
+  wire _or_49;  // gen/blk/device.ts:620
+  wire _or_51;  // gen/blk/device.ts:998
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [33:0] _mux_52;  // gen/blk/device.ts:1056
+  wire [33:0] _mux_52;  // gen/blk/device.ts:1057
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [127:0] _cat_53;  // gen/blk/device.ts:623
-  wire [15:0] _cat_54;  // gen/blk/device.ts:623
-  wire _and_55;  // gen/blk/device.ts:634
-  wire [63:0] _mux_56;  // gen/blk/device.ts:644
-  wire [7:0] _mux_57;  // gen/blk/device.ts:641
-  wire [63:0] _mux_58;  // gen/blk/device.ts:644
-  wire [7:0] _mux_59;  // gen/blk/device.ts:641
+  wire [127:0] _cat_53;  // gen/blk/device.ts:624
+  wire [15:0] _cat_54;  // gen/blk/device.ts:624
+  wire _and_55;  // gen/blk/device.ts:635
+  wire [63:0] _mux_56;  // gen/blk/device.ts:645
+  wire [7:0] _mux_57;  // gen/blk/device.ts:642
+  wire [63:0] _mux_58;  // gen/blk/device.ts:645
+  wire [7:0] _mux_59;  // gen/blk/device.ts:642
 
   // ---- instances
   pipe_w111 rd_cmd_pipe (  // gen/blk/device.ts:224
@@ -627,7 +627,7 @@ module virtio_blk_w64_2b1a68ea1c (
     .wr_accepted (store_wr_accepted),
     .wr_answered (store_wr_answered)
   );
-  fifo_w54_d16 status_queue (  // gen/blk/device.ts:497
+  fifo_w54_d16 status_queue (  // gen/blk/device.ts:498
     .clk       (clk),
     .rst       (rst),
     .enq_valid (status_queue_enq_valid),
@@ -638,7 +638,7 @@ module virtio_blk_w64_2b1a68ea1c (
     .deq_data  (status_queue_deq_data),
     .count     (status_queue_count)
   );
-  fifo_w36_d16 rd_order (  // gen/blk/device.ts:763
+  fifo_w36_d16 rd_order (  // gen/blk/device.ts:764
     .clk       (clk),
     .rst       (rst),
     .enq_valid (rd_order_enq_valid),
@@ -649,7 +649,7 @@ module virtio_blk_w64_2b1a68ea1c (
     .deq_data  (rd_order_deq_data),
     .count     (rd_order_count)
   );
-  fifo_w37_d16 completions (  // gen/blk/device.ts:845
+  fifo_w37_d16 completions (  // gen/blk/device.ts:846
     .clk       (clk),
     .rst       (rst),
     .enq_valid (completions_enq_valid),
@@ -666,84 +666,84 @@ module virtio_blk_w64_2b1a68ea1c (
   assign _sub_1 = f_walk_s - 34'd0;  // gen/blk/device.ts:326
   assign _sub_2 = walk_e - walk_s;  // gen/blk/device.ts:327
   assign _sub_3 = f_walk_e - f_walk_s;  // gen/blk/device.ts:327
-  assign _add_4 = mem_wr_addr + 16'd1;  // gen/blk/device.ts:561
-  assign _add_5 = mem_rd_addr + 16'd1;  // gen/blk/device.ts:561
-  assign _sub_6 = store_wr_answered - s_write_mark;  // gen/blk/device.ts:873
+  assign _add_4 = mem_wr_addr + 16'd1;  // gen/blk/device.ts:562
+  assign _add_5 = mem_rd_addr + 16'd1;  // gen/blk/device.ts:562
+  assign _sub_6 = store_wr_answered - s_write_mark;  // gen/blk/device.ts:874
   assign _and_7 = (((f_writable != 34'd0) & (f_count <= 16'd8)) & (~f_too_big)) & (f_readable >= 34'd16);  // gen/blk/device.ts:395
   assign _and_8 = ((f_hdr_split & (f_writable == 34'd1)) & (f_readable > 34'd16)) & (f_readable <= 34'd4112);  // gen/blk/device.ts:404
-  assign _and_9 = ((rd_status_valid & rd_status_id[7]) & rd_status_id[6]) & (~(rd_status_id[7] & rd_status_id[5]));  // gen/blk/device.ts:545
-  assign _and_12 = (_add_4[15] & _add_4[14]) & (_add_4[9:1] == 9'd255);  // gen/blk/device.ts:598
-  assign _or_11 = ((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) | _and_12;  // gen/blk/device.ts:622
-  assign _and_10 = (mem_wr_valid & mem_wr_ready) & _or_11;  // gen/blk/device.ts:622
-  assign _mux_13 = ((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) ? mem_wr_addr[13:10] : _add_4[13:10];  // gen/blk/device.ts:621
-  assign _and_15 = rd_order_deq_data[17] & ((rd_order_deq_data[35] & rd_order_deq_data[34]) & (rd_order_deq_data[32:30] == 3'd2));  // gen/blk/device.ts:818
-  assign _and_14 = (rd_order_deq_valid & ((~(~(rd_order_deq_data[35] & rd_order_deq_data[17]))) | store_rdata_valid)) & (((rd_order_deq_data[17] & rd_order_deq_data[16]) & (rd_order_deq_data[14:12] == 3'd2)) | _and_15);  // gen/blk/device.ts:820
-  assign _mux_16 = ((rd_order_deq_data[17] & rd_order_deq_data[16]) & (rd_order_deq_data[14:12] == 3'd2)) ? rd_order_deq_data[11:8] : rd_order_deq_data[29:26];  // gen/blk/device.ts:819
-  assign _sub_17 = rd_ended - status_queue_deq_data[15:0];  // gen/blk/device.ts:873
-  assign _and_18 = ((state == STATE_COPY) & ((~copy_valid) | store_wr_ready)) & (copy_left != 9'd0);  // gen/blk/device.ts:704
-  assign _and_20 = ((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b1);  // gen/blk/device.ts:614
-  assign _or_19 = (_and_20 & mem_wr_be[7]) | ((_and_12 & (_add_4[0] == 1'b1)) & mem_wr_be[15]);  // gen/blk/device.ts:619
-  assign _and_22 = ((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b1);  // gen/blk/device.ts:614
-  assign _or_21 = (_and_22 & mem_wr_be[6]) | ((_and_12 & (_add_4[0] == 1'b1)) & mem_wr_be[14]);  // gen/blk/device.ts:619
-  assign _and_24 = ((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b1);  // gen/blk/device.ts:614
-  assign _or_23 = (_and_24 & mem_wr_be[5]) | ((_and_12 & (_add_4[0] == 1'b1)) & mem_wr_be[13]);  // gen/blk/device.ts:619
-  assign _and_26 = ((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b1);  // gen/blk/device.ts:614
-  assign _or_25 = (_and_26 & mem_wr_be[4]) | ((_and_12 & (_add_4[0] == 1'b1)) & mem_wr_be[12]);  // gen/blk/device.ts:619
-  assign _and_28 = ((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b1);  // gen/blk/device.ts:614
-  assign _or_27 = (_and_28 & mem_wr_be[3]) | ((_and_12 & (_add_4[0] == 1'b1)) & mem_wr_be[11]);  // gen/blk/device.ts:619
-  assign _and_30 = ((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b1);  // gen/blk/device.ts:614
-  assign _or_29 = (_and_30 & mem_wr_be[2]) | ((_and_12 & (_add_4[0] == 1'b1)) & mem_wr_be[10]);  // gen/blk/device.ts:619
-  assign _and_32 = ((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b1);  // gen/blk/device.ts:614
-  assign _or_31 = (_and_32 & mem_wr_be[1]) | ((_and_12 & (_add_4[0] == 1'b1)) & mem_wr_be[9]);  // gen/blk/device.ts:619
-  assign _and_34 = ((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b1);  // gen/blk/device.ts:614
-  assign _or_33 = (_and_34 & mem_wr_be[0]) | ((_and_12 & (_add_4[0] == 1'b1)) & mem_wr_be[8]);  // gen/blk/device.ts:619
-  assign _and_36 = ((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b0);  // gen/blk/device.ts:614
-  assign _or_35 = (_and_36 & mem_wr_be[7]) | ((_and_12 & (_add_4[0] == 1'b0)) & mem_wr_be[15]);  // gen/blk/device.ts:619
-  assign _and_38 = ((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b0);  // gen/blk/device.ts:614
-  assign _or_37 = (_and_38 & mem_wr_be[6]) | ((_and_12 & (_add_4[0] == 1'b0)) & mem_wr_be[14]);  // gen/blk/device.ts:619
-  assign _and_40 = ((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b0);  // gen/blk/device.ts:614
-  assign _or_39 = (_and_40 & mem_wr_be[5]) | ((_and_12 & (_add_4[0] == 1'b0)) & mem_wr_be[13]);  // gen/blk/device.ts:619
-  assign _and_42 = ((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b0);  // gen/blk/device.ts:614
-  assign _or_41 = (_and_42 & mem_wr_be[4]) | ((_and_12 & (_add_4[0] == 1'b0)) & mem_wr_be[12]);  // gen/blk/device.ts:619
-  assign _and_44 = ((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b0);  // gen/blk/device.ts:614
-  assign _or_43 = (_and_44 & mem_wr_be[3]) | ((_and_12 & (_add_4[0] == 1'b0)) & mem_wr_be[11]);  // gen/blk/device.ts:619
-  assign _and_46 = ((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b0);  // gen/blk/device.ts:614
-  assign _or_45 = (_and_46 & mem_wr_be[2]) | ((_and_12 & (_add_4[0] == 1'b0)) & mem_wr_be[10]);  // gen/blk/device.ts:619
-  assign _and_48 = ((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b0);  // gen/blk/device.ts:614
-  assign _or_47 = (_and_48 & mem_wr_be[1]) | ((_and_12 & (_add_4[0] == 1'b0)) & mem_wr_be[9]);  // gen/blk/device.ts:619
-  assign _and_50 = ((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b0);  // gen/blk/device.ts:614
-  assign _or_49 = (_and_50 & mem_wr_be[0]) | ((_and_12 & (_add_4[0] == 1'b0)) & mem_wr_be[8]);  // gen/blk/device.ts:619
-  assign _or_51 = ((((t_out | t_discard) | t_write_zeroes) & (wr_outstanding != 8'd0)) | (t_in & ((~rd_quiet) | store_wr_pending))) | ((t_in | t_get_id) & (status_queue_deq_valid | (~(s_state == S_STATE_IDLE))));  // gen/blk/device.ts:997
-  assign _mux_52 = t_out ? out_data : in_data;  // gen/blk/device.ts:1056
-  assign _cat_53 = {(_and_20 ? mem_wr_data[63:56] : mem_wr_data[127:120]), (_and_22 ? mem_wr_data[55:48] : mem_wr_data[119:112]), (_and_24 ? mem_wr_data[47:40] : mem_wr_data[111:104]), (_and_26 ? mem_wr_data[39:32] : mem_wr_data[103:96]), (_and_28 ? mem_wr_data[31:24] : mem_wr_data[95:88]), (_and_30 ? mem_wr_data[23:16] : mem_wr_data[87:80]), (_and_32 ? mem_wr_data[15:8] : mem_wr_data[79:72]), (_and_34 ? mem_wr_data[7:0] : mem_wr_data[71:64]), (_and_36 ? mem_wr_data[63:56] : mem_wr_data[127:120]), (_and_38 ? mem_wr_data[55:48] : mem_wr_data[119:112]), (_and_40 ? mem_wr_data[47:40] : mem_wr_data[111:104]), (_and_42 ? mem_wr_data[39:32] : mem_wr_data[103:96]), (_and_44 ? mem_wr_data[31:24] : mem_wr_data[95:88]), (_and_46 ? mem_wr_data[23:16] : mem_wr_data[87:80]), (_and_48 ? mem_wr_data[15:8] : mem_wr_data[79:72]), (_and_50 ? mem_wr_data[7:0] : mem_wr_data[71:64])};  // gen/blk/device.ts:623
-  assign _cat_54 = {_or_19, _or_21, _or_23, _or_25, _or_27, _or_29, _or_31, _or_33, _or_35, _or_37, _or_39, _or_41, _or_43, _or_45, _or_47, _or_49};  // gen/blk/device.ts:623
-  assign _and_55 = (_add_4[15] & _add_4[14]) & _add_4[9];  // gen/blk/device.ts:634
-  assign _mux_56 = (~mem_wr_addr[0]) ? mem_wr_data[63:0] : mem_wr_data[127:64];  // gen/blk/device.ts:644
-  assign _mux_57 = (~mem_wr_addr[0]) ? mem_wr_be[7:0] : mem_wr_be[15:8];  // gen/blk/device.ts:641
-  assign _mux_58 = mem_wr_addr[0] ? mem_wr_data[63:0] : mem_wr_data[127:64];  // gen/blk/device.ts:644
-  assign _mux_59 = mem_wr_addr[0] ? mem_wr_be[7:0] : mem_wr_be[15:8];  // gen/blk/device.ts:641
+  assign _and_9 = ((rd_status_valid & rd_status_id[7]) & rd_status_id[6]) & (~(rd_status_id[7] & rd_status_id[5]));  // gen/blk/device.ts:546
+  assign _and_12 = (_add_4[15] & _add_4[14]) & (_add_4[9:1] == 9'd255);  // gen/blk/device.ts:599
+  assign _or_11 = ((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) | _and_12;  // gen/blk/device.ts:623
+  assign _and_10 = (mem_wr_valid & mem_wr_ready) & _or_11;  // gen/blk/device.ts:623
+  assign _mux_13 = ((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) ? mem_wr_addr[13:10] : _add_4[13:10];  // gen/blk/device.ts:622
+  assign _and_15 = rd_order_deq_data[17] & ((rd_order_deq_data[35] & rd_order_deq_data[34]) & (rd_order_deq_data[32:30] == 3'd2));  // gen/blk/device.ts:819
+  assign _and_14 = (rd_order_deq_valid & ((~(~(rd_order_deq_data[35] & rd_order_deq_data[17]))) | store_rdata_valid)) & (((rd_order_deq_data[17] & rd_order_deq_data[16]) & (rd_order_deq_data[14:12] == 3'd2)) | _and_15);  // gen/blk/device.ts:821
+  assign _mux_16 = ((rd_order_deq_data[17] & rd_order_deq_data[16]) & (rd_order_deq_data[14:12] == 3'd2)) ? rd_order_deq_data[11:8] : rd_order_deq_data[29:26];  // gen/blk/device.ts:820
+  assign _sub_17 = rd_ended - status_queue_deq_data[15:0];  // gen/blk/device.ts:874
+  assign _and_18 = ((state == STATE_COPY) & ((~copy_valid) | store_wr_ready)) & (copy_left != 9'd0);  // gen/blk/device.ts:705
+  assign _and_20 = ((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b1);  // gen/blk/device.ts:615
+  assign _or_19 = (_and_20 & mem_wr_be[7]) | ((_and_12 & (_add_4[0] == 1'b1)) & mem_wr_be[15]);  // gen/blk/device.ts:620
+  assign _and_22 = ((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b1);  // gen/blk/device.ts:615
+  assign _or_21 = (_and_22 & mem_wr_be[6]) | ((_and_12 & (_add_4[0] == 1'b1)) & mem_wr_be[14]);  // gen/blk/device.ts:620
+  assign _and_24 = ((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b1);  // gen/blk/device.ts:615
+  assign _or_23 = (_and_24 & mem_wr_be[5]) | ((_and_12 & (_add_4[0] == 1'b1)) & mem_wr_be[13]);  // gen/blk/device.ts:620
+  assign _and_26 = ((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b1);  // gen/blk/device.ts:615
+  assign _or_25 = (_and_26 & mem_wr_be[4]) | ((_and_12 & (_add_4[0] == 1'b1)) & mem_wr_be[12]);  // gen/blk/device.ts:620
+  assign _and_28 = ((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b1);  // gen/blk/device.ts:615
+  assign _or_27 = (_and_28 & mem_wr_be[3]) | ((_and_12 & (_add_4[0] == 1'b1)) & mem_wr_be[11]);  // gen/blk/device.ts:620
+  assign _and_30 = ((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b1);  // gen/blk/device.ts:615
+  assign _or_29 = (_and_30 & mem_wr_be[2]) | ((_and_12 & (_add_4[0] == 1'b1)) & mem_wr_be[10]);  // gen/blk/device.ts:620
+  assign _and_32 = ((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b1);  // gen/blk/device.ts:615
+  assign _or_31 = (_and_32 & mem_wr_be[1]) | ((_and_12 & (_add_4[0] == 1'b1)) & mem_wr_be[9]);  // gen/blk/device.ts:620
+  assign _and_34 = ((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b1);  // gen/blk/device.ts:615
+  assign _or_33 = (_and_34 & mem_wr_be[0]) | ((_and_12 & (_add_4[0] == 1'b1)) & mem_wr_be[8]);  // gen/blk/device.ts:620
+  assign _and_36 = ((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b0);  // gen/blk/device.ts:615
+  assign _or_35 = (_and_36 & mem_wr_be[7]) | ((_and_12 & (_add_4[0] == 1'b0)) & mem_wr_be[15]);  // gen/blk/device.ts:620
+  assign _and_38 = ((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b0);  // gen/blk/device.ts:615
+  assign _or_37 = (_and_38 & mem_wr_be[6]) | ((_and_12 & (_add_4[0] == 1'b0)) & mem_wr_be[14]);  // gen/blk/device.ts:620
+  assign _and_40 = ((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b0);  // gen/blk/device.ts:615
+  assign _or_39 = (_and_40 & mem_wr_be[5]) | ((_and_12 & (_add_4[0] == 1'b0)) & mem_wr_be[13]);  // gen/blk/device.ts:620
+  assign _and_42 = ((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b0);  // gen/blk/device.ts:615
+  assign _or_41 = (_and_42 & mem_wr_be[4]) | ((_and_12 & (_add_4[0] == 1'b0)) & mem_wr_be[12]);  // gen/blk/device.ts:620
+  assign _and_44 = ((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b0);  // gen/blk/device.ts:615
+  assign _or_43 = (_and_44 & mem_wr_be[3]) | ((_and_12 & (_add_4[0] == 1'b0)) & mem_wr_be[11]);  // gen/blk/device.ts:620
+  assign _and_46 = ((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b0);  // gen/blk/device.ts:615
+  assign _or_45 = (_and_46 & mem_wr_be[2]) | ((_and_12 & (_add_4[0] == 1'b0)) & mem_wr_be[10]);  // gen/blk/device.ts:620
+  assign _and_48 = ((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b0);  // gen/blk/device.ts:615
+  assign _or_47 = (_and_48 & mem_wr_be[1]) | ((_and_12 & (_add_4[0] == 1'b0)) & mem_wr_be[9]);  // gen/blk/device.ts:620
+  assign _and_50 = ((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b0);  // gen/blk/device.ts:615
+  assign _or_49 = (_and_50 & mem_wr_be[0]) | ((_and_12 & (_add_4[0] == 1'b0)) & mem_wr_be[8]);  // gen/blk/device.ts:620
+  assign _or_51 = ((((t_out | t_discard) | t_write_zeroes) & (wr_outstanding != 8'd0)) | (t_in & ((~rd_quiet) | store_wr_pending))) | ((t_in | t_get_id) & (status_queue_deq_valid | (~(s_state == S_STATE_IDLE))));  // gen/blk/device.ts:998
+  assign _mux_52 = t_out ? out_data : in_data;  // gen/blk/device.ts:1057
+  assign _cat_53 = {(_and_20 ? mem_wr_data[63:56] : mem_wr_data[127:120]), (_and_22 ? mem_wr_data[55:48] : mem_wr_data[119:112]), (_and_24 ? mem_wr_data[47:40] : mem_wr_data[111:104]), (_and_26 ? mem_wr_data[39:32] : mem_wr_data[103:96]), (_and_28 ? mem_wr_data[31:24] : mem_wr_data[95:88]), (_and_30 ? mem_wr_data[23:16] : mem_wr_data[87:80]), (_and_32 ? mem_wr_data[15:8] : mem_wr_data[79:72]), (_and_34 ? mem_wr_data[7:0] : mem_wr_data[71:64]), (_and_36 ? mem_wr_data[63:56] : mem_wr_data[127:120]), (_and_38 ? mem_wr_data[55:48] : mem_wr_data[119:112]), (_and_40 ? mem_wr_data[47:40] : mem_wr_data[111:104]), (_and_42 ? mem_wr_data[39:32] : mem_wr_data[103:96]), (_and_44 ? mem_wr_data[31:24] : mem_wr_data[95:88]), (_and_46 ? mem_wr_data[23:16] : mem_wr_data[87:80]), (_and_48 ? mem_wr_data[15:8] : mem_wr_data[79:72]), (_and_50 ? mem_wr_data[7:0] : mem_wr_data[71:64])};  // gen/blk/device.ts:624
+  assign _cat_54 = {_or_19, _or_21, _or_23, _or_25, _or_27, _or_29, _or_31, _or_33, _or_35, _or_37, _or_39, _or_41, _or_43, _or_45, _or_47, _or_49};  // gen/blk/device.ts:624
+  assign _and_55 = (_add_4[15] & _add_4[14]) & _add_4[9];  // gen/blk/device.ts:635
+  assign _mux_56 = (~mem_wr_addr[0]) ? mem_wr_data[63:0] : mem_wr_data[127:64];  // gen/blk/device.ts:645
+  assign _mux_57 = (~mem_wr_addr[0]) ? mem_wr_be[7:0] : mem_wr_be[15:8];  // gen/blk/device.ts:642
+  assign _mux_58 = mem_wr_addr[0] ? mem_wr_data[63:0] : mem_wr_data[127:64];  // gen/blk/device.ts:645
+  assign _mux_59 = mem_wr_addr[0] ? mem_wr_be[7:0] : mem_wr_be[15:8];  // gen/blk/device.ts:642
   assign chain_ready = (f_state == F_STATE_RECV) & (slots_used < 5'd16);  // gen/blk/device.ts:368
-  assign done_valid = completions_deq_valid & (completions_deq_data[32] | (statuses_done != 5'd0));  // gen/blk/device.ts:850
-  assign done_queue = slot_used_rd0[32];  // gen/blk/device.ts:852
-  assign done_id = slot_used_rd0[31:16];  // gen/blk/device.ts:853
-  assign done_slots = slot_used_rd0[15:0];  // gen/blk/device.ts:854
-  assign done_len = ((~completions_deq_data[32]) & (completions_deq_data[36] ? (completions_deq_data[35] ? (completions_deq_data[34] ? (completions_deq_data[33] ? slot_error_15 : slot_error_14) : (completions_deq_data[33] ? slot_error_13 : slot_error_12)) : (completions_deq_data[34] ? (completions_deq_data[33] ? slot_error_11 : slot_error_10) : (completions_deq_data[33] ? slot_error_9 : slot_error_8))) : (completions_deq_data[35] ? (completions_deq_data[34] ? (completions_deq_data[33] ? slot_error_7 : slot_error_6) : (completions_deq_data[33] ? slot_error_5 : slot_error_4)) : (completions_deq_data[34] ? (completions_deq_data[33] ? slot_error_3 : slot_error_2) : (completions_deq_data[33] ? slot_error_1 : slot_error_0))))) ? 32'd1 : completions_deq_data[31:0];  // gen/blk/device.ts:856
+  assign done_valid = completions_deq_valid & (completions_deq_data[32] | (statuses_done != 5'd0));  // gen/blk/device.ts:851
+  assign done_queue = slot_used_rd0[32];  // gen/blk/device.ts:853
+  assign done_id = slot_used_rd0[31:16];  // gen/blk/device.ts:854
+  assign done_slots = slot_used_rd0[15:0];  // gen/blk/device.ts:855
+  assign done_len = ((~completions_deq_data[32]) & (completions_deq_data[36] ? (completions_deq_data[35] ? (completions_deq_data[34] ? (completions_deq_data[33] ? slot_error_15 : slot_error_14) : (completions_deq_data[33] ? slot_error_13 : slot_error_12)) : (completions_deq_data[34] ? (completions_deq_data[33] ? slot_error_11 : slot_error_10) : (completions_deq_data[33] ? slot_error_9 : slot_error_8))) : (completions_deq_data[35] ? (completions_deq_data[34] ? (completions_deq_data[33] ? slot_error_7 : slot_error_6) : (completions_deq_data[33] ? slot_error_5 : slot_error_4)) : (completions_deq_data[34] ? (completions_deq_data[33] ? slot_error_3 : slot_error_2) : (completions_deq_data[33] ? slot_error_1 : slot_error_0))))) ? 32'd1 : completions_deq_data[31:0];  // gen/blk/device.ts:857
   assign rd_cmd_valid = rd_cmd_pipe_out_valid;  // gen/blk/device.ts:229
   assign rd_cmd_host_addr = rd_cmd_pipe_out_data[110:47];  // gen/blk/device.ts:230
   assign rd_cmd_dev_addr = rd_cmd_pipe_out_data[46:28];  // gen/blk/device.ts:231
   assign rd_cmd_len = rd_cmd_pipe_out_data[27:8];  // gen/blk/device.ts:232
   assign rd_cmd_id = rd_cmd_pipe_out_data[7:0];  // gen/blk/device.ts:233
-  assign rd_status_ready = 1'b1;  // gen/blk/device.ts:518
+  assign rd_status_ready = 1'b1;  // gen/blk/device.ts:519
   assign wr_cmd_valid = wr_cmd_pipe_out_valid;  // gen/blk/device.ts:229
   assign wr_cmd_host_addr = wr_cmd_pipe_out_data[110:47];  // gen/blk/device.ts:230
   assign wr_cmd_dev_addr = wr_cmd_pipe_out_data[46:28];  // gen/blk/device.ts:231
   assign wr_cmd_len = wr_cmd_pipe_out_data[27:8];  // gen/blk/device.ts:232
   assign wr_cmd_id = wr_cmd_pipe_out_data[7:0];  // gen/blk/device.ts:233
-  assign wr_status_ready = 1'b1;  // gen/blk/device.ts:519
-  assign mem_wr_ready = (~(state == STATE_ZERO)) & store_wr_ready;  // gen/blk/device.ts:717
-  assign mem_rd_ready = rd_order_enq_ready & store_rd_ready;  // gen/blk/device.ts:767
-  assign mem_rd_rvalid = rd_out_valid;  // gen/blk/device.ts:841
-  assign mem_rd_rdata = rd_out_data;  // gen/blk/device.ts:842
+  assign wr_status_ready = 1'b1;  // gen/blk/device.ts:520
+  assign mem_wr_ready = (~(state == STATE_ZERO)) & store_wr_ready;  // gen/blk/device.ts:718
+  assign mem_rd_ready = rd_order_enq_ready & store_rd_ready;  // gen/blk/device.ts:768
+  assign mem_rd_rvalid = rd_out_valid;  // gen/blk/device.ts:842
+  assign mem_rd_rdata = rd_out_data;  // gen/blk/device.ts:843
   assign storage_awvalid = store_axi_awvalid;  // gen/blk/device.ts:241
   assign storage_awaddr = store_axi_awaddr;  // gen/blk/device.ts:241
   assign storage_awlen = store_axi_awlen;  // gen/blk/device.ts:241
@@ -761,45 +761,45 @@ module virtio_blk_w64_2b1a68ea1c (
   assign storage_arburst = store_axi_arburst;  // gen/blk/device.ts:241
   assign storage_rready = store_axi_rready;  // gen/blk/device.ts:241
   always @* begin
-    ev_bad_request = 1'b0;  // gen/blk/device.ts:954
-    case (state)  // gen/blk/device.ts:1002
+    ev_bad_request = 1'b0;  // gen/blk/device.ts:955
+    case (state)  // gen/blk/device.ts:1003
       STATE_CHECK: begin
-        if (no_writable) begin  // gen/blk/device.ts:1018
-          if (status_queue_enq_ready) begin  // gen/blk/device.ts:1022
-            ev_bad_request = 1'b1;  // gen/blk/device.ts:1023
+        if (no_writable) begin  // gen/blk/device.ts:1019
+          if (status_queue_enq_ready) begin  // gen/blk/device.ts:1023
+            ev_bad_request = 1'b1;  // gen/blk/device.ts:1024
           end
         end
       end
       default: begin end
     endcase
   end
-  assign ev_dma_error = (((rd_status_valid & (rd_status_error != 3'd0)) & (~(rd_status_id[7] & rd_status_id[5]))) | (wr_status_valid & (wr_status_error != 3'd0))) | spec_fail;  // gen/blk/device.ts:536
-  assign busy = ((((~(state == STATE_IDLE)) | (~(s_state == S_STATE_IDLE))) | (~(f_state == F_STATE_RECV))) | (f_count != 16'd0)) | (slots_used != 5'd0);  // gen/blk/device.ts:1223
-  assign rd_cmd_in_valid = (walk_need & (~walk_dir)) | (f_walk_need & (~1'b0));  // gen/blk/device.ts:481
+  assign ev_dma_error = (((rd_status_valid & (rd_status_error != 3'd0)) & (~(rd_status_id[7] & rd_status_id[5]))) | (wr_status_valid & (wr_status_error != 3'd0))) | spec_fail;  // gen/blk/device.ts:537
+  assign busy = ((((~(state == STATE_IDLE)) | (~(s_state == S_STATE_IDLE))) | (~(f_state == F_STATE_RECV))) | (f_count != 16'd0)) | (slots_used != 5'd0);  // gen/blk/device.ts:1224
+  assign rd_cmd_in_valid = (walk_need & (~walk_dir)) | (f_walk_need & (~1'b0));  // gen/blk/device.ts:482
   assign rd_cmd_in_ready = rd_cmd_pipe_in_ready;  // gen/blk/device.ts:227
-  assign rd_cmd_in_host_addr = (walk_need & (~walk_dir)) ? (descs_rd1[96:33] + {30'd0, (walk_s - walk_pos)}) : descs_rd0[96:33];  // gen/blk/device.ts:482
-  assign rd_cmd_in_dev_addr = (walk_need & (~walk_dir)) ? (walk_dev + _sub_0[18:0]) : (f_walk_dev + _sub_1[18:0]);  // gen/blk/device.ts:483
-  assign rd_cmd_in_len = (walk_need & (~walk_dir)) ? _sub_2[19:0] : _sub_3[19:0];  // gen/blk/device.ts:484
-  assign rd_cmd_in_id = (walk_need & (~walk_dir)) ? {1'b0, 1'b0, 1'b0, {1'b0, b_slot}} : {1'b1, ((f_walk_e == 34'd16) | (f_walk_e == f_end)), (f_walk_pos >= 34'd16), {1'b0, f_slot}};  // gen/blk/device.ts:489
+  assign rd_cmd_in_host_addr = (walk_need & (~walk_dir)) ? (descs_rd1[96:33] + {30'd0, (walk_s - walk_pos)}) : descs_rd0[96:33];  // gen/blk/device.ts:483
+  assign rd_cmd_in_dev_addr = (walk_need & (~walk_dir)) ? (walk_dev + _sub_0[18:0]) : (f_walk_dev + _sub_1[18:0]);  // gen/blk/device.ts:484
+  assign rd_cmd_in_len = (walk_need & (~walk_dir)) ? _sub_2[19:0] : _sub_3[19:0];  // gen/blk/device.ts:485
+  assign rd_cmd_in_id = (walk_need & (~walk_dir)) ? {1'b0, 1'b0, 1'b0, {1'b0, b_slot}} : {1'b1, ((f_walk_e == 34'd16) | (f_walk_e == f_end)), (f_walk_pos >= 34'd16), {1'b0, f_slot}};  // gen/blk/device.ts:490
   assign rd_cmd_pipe_in_valid = rd_cmd_in_valid;  // gen/blk/device.ts:225
   assign rd_cmd_pipe_in_data = {rd_cmd_in_host_addr, rd_cmd_in_dev_addr, rd_cmd_in_len, rd_cmd_in_id};  // gen/blk/device.ts:226
   assign rd_cmd_pipe_out_ready = rd_cmd_ready;  // gen/blk/device.ts:234
-  assign wr_cmd_in_valid = (walk_need & walk_dir) | (s_state == S_STATE_ISSUE);  // gen/blk/device.ts:500
+  assign wr_cmd_in_valid = (walk_need & walk_dir) | (s_state == S_STATE_ISSUE);  // gen/blk/device.ts:501
   assign wr_cmd_in_ready = wr_cmd_pipe_in_ready;  // gen/blk/device.ts:227
-  assign wr_cmd_in_host_addr = (s_state == S_STATE_ISSUE) ? slot_status_at_rd0 : (descs_rd1[96:33] + {30'd0, (walk_s - walk_pos)});  // gen/blk/device.ts:501
-  assign wr_cmd_in_dev_addr = (s_state == S_STATE_ISSUE) ? {1'b1, {8'd0, status_queue_deq_data[53:50]}, 6'd16} : (walk_dev + _sub_0[18:0]);  // gen/blk/device.ts:502
-  assign wr_cmd_in_len = (s_state == S_STATE_ISSUE) ? 20'd1 : _sub_2[19:0];  // gen/blk/device.ts:509
-  assign wr_cmd_in_id = (s_state == S_STATE_ISSUE) ? {1'b1, 1'b0, 1'b0, {1'b0, status_queue_deq_data[53:50]}} : {1'b0, 1'b0, 1'b0, {1'b0, b_slot}};  // gen/blk/device.ts:510
+  assign wr_cmd_in_host_addr = (s_state == S_STATE_ISSUE) ? slot_status_at_rd0 : (descs_rd1[96:33] + {30'd0, (walk_s - walk_pos)});  // gen/blk/device.ts:502
+  assign wr_cmd_in_dev_addr = (s_state == S_STATE_ISSUE) ? {1'b1, {8'd0, status_queue_deq_data[53:50]}, 6'd16} : (walk_dev + _sub_0[18:0]);  // gen/blk/device.ts:503
+  assign wr_cmd_in_len = (s_state == S_STATE_ISSUE) ? 20'd1 : _sub_2[19:0];  // gen/blk/device.ts:510
+  assign wr_cmd_in_id = (s_state == S_STATE_ISSUE) ? {1'b1, 1'b0, 1'b0, {1'b0, status_queue_deq_data[53:50]}} : {1'b0, 1'b0, 1'b0, {1'b0, b_slot}};  // gen/blk/device.ts:511
   assign wr_cmd_pipe_in_valid = wr_cmd_in_valid;  // gen/blk/device.ts:225
   assign wr_cmd_pipe_in_data = {wr_cmd_in_host_addr, wr_cmd_in_dev_addr, wr_cmd_in_len, wr_cmd_in_id};  // gen/blk/device.ts:226
   assign wr_cmd_pipe_out_ready = wr_cmd_ready;  // gen/blk/device.ts:234
-  assign store_wr_valid = (state == STATE_ZERO) ? (~zero_done) : ((state == STATE_COPY) ? copy_valid : (mem_wr_valid & (~(mem_wr_addr[15] & _add_4[15]))));  // gen/blk/device.ts:709
-  assign store_wr_addr = ((state == STATE_ZERO) | (state == STATE_COPY)) ? zero_line : mem_wr_addr[14:0];  // gen/blk/device.ts:710
-  assign store_wr_data = (state == STATE_COPY) ? {stage_bank1_rd0, stage_bank0_rd0} : mem_wr_data;  // gen/blk/device.ts:712
-  assign store_wr_be = ((state == STATE_ZERO) | (state == STATE_COPY)) ? 16'd65535 : {(_add_4[15] ? 8'd0 : mem_wr_be[15:8]), (mem_wr_addr[15] ? 8'd0 : mem_wr_be[7:0])};  // gen/blk/device.ts:713
-  assign store_rd_valid = (mem_rd_valid & (~(mem_rd_addr[15] & _add_5[15]))) & rd_order_enq_ready;  // gen/blk/device.ts:770
-  assign store_rd_data = mem_rd_addr[14:0];  // gen/blk/device.ts:771
-  assign store_rdata_ready = rd_order_deq_valid & (~(rd_order_deq_data[35] & rd_order_deq_data[17]));  // gen/blk/device.ts:800
+  assign store_wr_valid = (state == STATE_ZERO) ? (~zero_done) : ((state == STATE_COPY) ? copy_valid : (mem_wr_valid & (~(mem_wr_addr[15] & _add_4[15]))));  // gen/blk/device.ts:710
+  assign store_wr_addr = ((state == STATE_ZERO) | (state == STATE_COPY)) ? zero_line : mem_wr_addr[14:0];  // gen/blk/device.ts:711
+  assign store_wr_data = (state == STATE_COPY) ? {stage_bank1_rd0, stage_bank0_rd0} : mem_wr_data;  // gen/blk/device.ts:713
+  assign store_wr_be = ((state == STATE_ZERO) | (state == STATE_COPY)) ? 16'd65535 : {(_add_4[15] ? 8'd0 : mem_wr_be[15:8]), (mem_wr_addr[15] ? 8'd0 : mem_wr_be[7:0])};  // gen/blk/device.ts:714
+  assign store_rd_valid = (mem_rd_valid & (~(mem_rd_addr[15] & _add_5[15]))) & rd_order_enq_ready;  // gen/blk/device.ts:771
+  assign store_rd_data = mem_rd_addr[14:0];  // gen/blk/device.ts:772
+  assign store_rdata_ready = rd_order_deq_valid & (~(rd_order_deq_data[35] & rd_order_deq_data[17]));  // gen/blk/device.ts:801
   assign store_axi_awready = storage_awready;  // gen/blk/device.ts:241
   assign store_axi_wready = storage_wready;  // gen/blk/device.ts:241
   assign store_axi_bvalid = storage_bvalid;  // gen/blk/device.ts:241
@@ -809,26 +809,26 @@ module virtio_blk_w64_2b1a68ea1c (
   assign store_axi_rdata = storage_rdata;  // gen/blk/device.ts:241
   assign store_axi_rresp = storage_rresp;  // gen/blk/device.ts:241
   assign store_axi_rlast = storage_rlast;  // gen/blk/device.ts:241
-  assign store_wr_zero = state == STATE_ZERO;  // gen/blk/device.ts:718
-  assign store_b_ready = ~scan_busy;  // gen/blk/device.ts:735
+  assign store_wr_zero = state == STATE_ZERO;  // gen/blk/device.ts:719
+  assign store_b_ready = ~scan_busy;  // gen/blk/device.ts:736
   assign f_walk_at_end = ({12'd0, f_walk_idx} >= f_count) | (f_walk_pos >= f_end);  // gen/blk/device.ts:300
   assign f_walk_s = f_walk_pos;  // gen/blk/device.ts:306
   assign f_walk_e = (f_end < (f_walk_pos + {2'd0, descs_rd0[32:1]})) ? f_end : (f_walk_pos + {2'd0, descs_rd0[32:1]});  // gen/blk/device.ts:307
   assign f_walk_need = ((f_walk_walking & (~f_walk_at_end)) & (descs_rd0[0] == 1'b0)) & (f_walk_s < f_walk_e);  // gen/blk/device.ts:308
-  assign f_walk_cmd_ready = rd_cmd_in_ready & (~(walk_need & (~walk_dir)));  // gen/blk/device.ts:490
-  assign slot_freed = done_valid & done_ready;  // gen/blk/device.ts:863
+  assign f_walk_cmd_ready = rd_cmd_in_ready & (~(walk_need & (~walk_dir)));  // gen/blk/device.ts:491
+  assign slot_freed = done_valid & done_ready;  // gen/blk/device.ts:864
   assign walk_at_end = ({12'd0, walk_idx} >= desc_count) | (walk_pos >= walk_end);  // gen/blk/device.ts:300
   assign walk_s = (walk_off > walk_pos) ? walk_off : walk_pos;  // gen/blk/device.ts:306
   assign walk_e = (walk_end < (walk_pos + {2'd0, descs_rd1[32:1]})) ? walk_end : (walk_pos + {2'd0, descs_rd1[32:1]});  // gen/blk/device.ts:307
   assign walk_need = ((walk_walking & (~walk_at_end)) & (descs_rd1[0] == walk_dir)) & (walk_s < walk_e);  // gen/blk/device.ts:308
-  assign walk_cmd_ready = walk_dir ? (wr_cmd_in_ready & (~(s_state == S_STATE_ISSUE))) : rd_cmd_in_ready;  // gen/blk/device.ts:511
+  assign walk_cmd_ready = walk_dir ? (wr_cmd_in_ready & (~(s_state == S_STATE_ISSUE))) : rd_cmd_in_ready;  // gen/blk/device.ts:512
   always @* begin
-    fence_ioerr = 1'b0;  // default, gen/blk/device.ts:493
-    case (s_state)  // gen/blk/device.ts:877
+    fence_ioerr = 1'b0;  // default, gen/blk/device.ts:494
+    case (s_state)  // gen/blk/device.ts:878
       S_STATE_FENCE: begin
-        if (((~_sub_6[15]) & (~scan_busy)) & (~b_status_write)) begin  // gen/blk/device.ts:896
-          if (status_queue_deq_data[53] ? (status_queue_deq_data[52] ? (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_15 : slot_error_14) : (status_queue_deq_data[50] ? slot_error_13 : slot_error_12)) : (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_11 : slot_error_10) : (status_queue_deq_data[50] ? slot_error_9 : slot_error_8))) : (status_queue_deq_data[52] ? (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_7 : slot_error_6) : (status_queue_deq_data[50] ? slot_error_5 : slot_error_4)) : (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_3 : slot_error_2) : (status_queue_deq_data[50] ? slot_error_1 : slot_error_0)))) begin  // gen/blk/device.ts:898
-            fence_ioerr = 1'b1;  // gen/blk/device.ts:899
+        if (((~_sub_6[15]) & (~scan_busy)) & (~b_status_write)) begin  // gen/blk/device.ts:897
+          if (status_queue_deq_data[53] ? (status_queue_deq_data[52] ? (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_15 : slot_error_14) : (status_queue_deq_data[50] ? slot_error_13 : slot_error_12)) : (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_11 : slot_error_10) : (status_queue_deq_data[50] ? slot_error_9 : slot_error_8))) : (status_queue_deq_data[52] ? (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_7 : slot_error_6) : (status_queue_deq_data[50] ? slot_error_5 : slot_error_4)) : (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_3 : slot_error_2) : (status_queue_deq_data[50] ? slot_error_1 : slot_error_0)))) begin  // gen/blk/device.ts:899
+            fence_ioerr = 1'b1;  // gen/blk/device.ts:900
           end
         end
       end
@@ -836,78 +836,78 @@ module virtio_blk_w64_2b1a68ea1c (
     endcase
   end
   always @* begin
-    status_queue_enq_valid = 1'b0;  // gen/blk/device.ts:952
-    case (state)  // gen/blk/device.ts:1002
+    status_queue_enq_valid = 1'b0;  // gen/blk/device.ts:953
+    case (state)  // gen/blk/device.ts:1003
       STATE_CHECK: begin
-        if (no_writable) begin  // gen/blk/device.ts:1018
-          status_queue_enq_valid = 1'b1;  // gen/blk/device.ts:1020
+        if (no_writable) begin  // gen/blk/device.ts:1019
+          status_queue_enq_valid = 1'b1;  // gen/blk/device.ts:1021
         end
       end
       STATE_POST: begin
-        status_queue_enq_valid = 1'b1;  // gen/blk/device.ts:1216
+        status_queue_enq_valid = 1'b1;  // gen/blk/device.ts:1217
       end
       default: begin end
     endcase
   end
   always @* begin
-    status_queue_enq_data = {b_slot, 1'b0, fence, (written[31:0] + 32'd1), rd_issued};  // gen/blk/device.ts:953
-    case (state)  // gen/blk/device.ts:1002
+    status_queue_enq_data = {b_slot, 1'b0, fence, (written[31:0] + 32'd1), rd_issued};  // gen/blk/device.ts:954
+    case (state)  // gen/blk/device.ts:1003
       STATE_CHECK: begin
-        if (no_writable) begin  // gen/blk/device.ts:1018
-          status_queue_enq_data = {b_slot, 1'b1, 1'b0, 32'd0, rd_issued};  // gen/blk/device.ts:1021
+        if (no_writable) begin  // gen/blk/device.ts:1019
+          status_queue_enq_data = {b_slot, 1'b1, 1'b0, 32'd0, rd_issued};  // gen/blk/device.ts:1022
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    status_queue_deq_ready = 1'b0;  // gen/blk/device.ts:876
-    case (s_state)  // gen/blk/device.ts:877
+    status_queue_deq_ready = 1'b0;  // gen/blk/device.ts:877
+    case (s_state)  // gen/blk/device.ts:878
       S_STATE_IDLE: begin
-        if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:880
-          status_queue_deq_ready = completions_enq_ready;  // gen/blk/device.ts:884
+        if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:881
+          status_queue_deq_ready = completions_enq_ready;  // gen/blk/device.ts:885
         end
       end
       S_STATE_ISSUE: begin
-        if (wr_cmd_in_ready & completions_enq_ready) begin  // gen/blk/device.ts:905
-          status_queue_deq_ready = 1'b1;  // gen/blk/device.ts:907
+        if (wr_cmd_in_ready & completions_enq_ready) begin  // gen/blk/device.ts:906
+          status_queue_deq_ready = 1'b1;  // gen/blk/device.ts:908
         end
       end
       default: begin end
     endcase
   end
-  assign rd_quiet = rd_issued == rd_ended;  // gen/blk/device.ts:526
+  assign rd_quiet = rd_issued == rd_ended;  // gen/blk/device.ts:527
   always @* begin
-    spec_fail = 1'b0;  // default, gen/blk/device.ts:535
-    case (state)  // gen/blk/device.ts:1002
+    spec_fail = 1'b0;  // default, gen/blk/device.ts:536
+    case (state)  // gen/blk/device.ts:1003
       STATE_DECODE: begin
-        if (blocked) begin  // gen/blk/device.ts:1088
-        end else if (b_staged & (~b_spec_done)) begin  // gen/blk/device.ts:1091
-        end else if (slot_err) begin  // gen/blk/device.ts:1092
-        end else if (t_in | t_out) begin  // gen/blk/device.ts:1093
-          if (io_bad) begin  // gen/blk/device.ts:1094
-          end else if ((t_out & b_staged) & b_spec_error) begin  // gen/blk/device.ts:1095
-            spec_fail = 1'b1;  // gen/blk/device.ts:1097
+        if (blocked) begin  // gen/blk/device.ts:1089
+        end else if (b_staged & (~b_spec_done)) begin  // gen/blk/device.ts:1092
+        end else if (slot_err) begin  // gen/blk/device.ts:1093
+        end else if (t_in | t_out) begin  // gen/blk/device.ts:1094
+          if (io_bad) begin  // gen/blk/device.ts:1095
+          end else if ((t_out & b_staged) & b_spec_error) begin  // gen/blk/device.ts:1096
+            spec_fail = 1'b1;  // gen/blk/device.ts:1098
           end
         end
       end
       default: begin end
     endcase
   end
-  assign hdr_sum = (cap_slot_q[3] ? (cap_slot_q[2] ? (cap_slot_q[1] ? (cap_slot_q[0] ? hdr_count_15 : hdr_count_14) : (cap_slot_q[0] ? hdr_count_13 : hdr_count_12)) : (cap_slot_q[1] ? (cap_slot_q[0] ? hdr_count_11 : hdr_count_10) : (cap_slot_q[0] ? hdr_count_9 : hdr_count_8))) : (cap_slot_q[2] ? (cap_slot_q[1] ? (cap_slot_q[0] ? hdr_count_7 : hdr_count_6) : (cap_slot_q[0] ? hdr_count_5 : hdr_count_4)) : (cap_slot_q[1] ? (cap_slot_q[0] ? hdr_count_3 : hdr_count_2) : (cap_slot_q[0] ? hdr_count_1 : hdr_count_0)))) + ({1'b0, ({1'b0, ({1'b0, ({1'b0, cap_strb_q[0]} + {1'b0, cap_strb_q[1]})} + {1'b0, ({1'b0, cap_strb_q[2]} + {1'b0, cap_strb_q[3]})})} + {1'b0, ({1'b0, ({1'b0, cap_strb_q[4]} + {1'b0, cap_strb_q[5]})} + {1'b0, ({1'b0, cap_strb_q[6]} + {1'b0, cap_strb_q[7]})})})} + {1'b0, ({1'b0, ({1'b0, ({1'b0, cap_strb_q[8]} + {1'b0, cap_strb_q[9]})} + {1'b0, ({1'b0, cap_strb_q[10]} + {1'b0, cap_strb_q[11]})})} + {1'b0, ({1'b0, ({1'b0, cap_strb_q[12]} + {1'b0, cap_strb_q[13]})} + {1'b0, ({1'b0, cap_strb_q[14]} + {1'b0, cap_strb_q[15]})})})});  // gen/blk/device.ts:672
+  assign hdr_sum = (cap_slot_q[3] ? (cap_slot_q[2] ? (cap_slot_q[1] ? (cap_slot_q[0] ? hdr_count_15 : hdr_count_14) : (cap_slot_q[0] ? hdr_count_13 : hdr_count_12)) : (cap_slot_q[1] ? (cap_slot_q[0] ? hdr_count_11 : hdr_count_10) : (cap_slot_q[0] ? hdr_count_9 : hdr_count_8))) : (cap_slot_q[2] ? (cap_slot_q[1] ? (cap_slot_q[0] ? hdr_count_7 : hdr_count_6) : (cap_slot_q[0] ? hdr_count_5 : hdr_count_4)) : (cap_slot_q[1] ? (cap_slot_q[0] ? hdr_count_3 : hdr_count_2) : (cap_slot_q[0] ? hdr_count_1 : hdr_count_0)))) + ({1'b0, ({1'b0, ({1'b0, ({1'b0, cap_strb_q[0]} + {1'b0, cap_strb_q[1]})} + {1'b0, ({1'b0, cap_strb_q[2]} + {1'b0, cap_strb_q[3]})})} + {1'b0, ({1'b0, ({1'b0, cap_strb_q[4]} + {1'b0, cap_strb_q[5]})} + {1'b0, ({1'b0, cap_strb_q[6]} + {1'b0, cap_strb_q[7]})})})} + {1'b0, ({1'b0, ({1'b0, ({1'b0, cap_strb_q[8]} + {1'b0, cap_strb_q[9]})} + {1'b0, ({1'b0, cap_strb_q[10]} + {1'b0, cap_strb_q[11]})})} + {1'b0, ({1'b0, ({1'b0, cap_strb_q[12]} + {1'b0, cap_strb_q[13]})} + {1'b0, ({1'b0, cap_strb_q[14]} + {1'b0, cap_strb_q[15]})})})});  // gen/blk/device.ts:673
   always @* begin
-    out_start = 1'b0;  // gen/blk/device.ts:730
-    case (state)  // gen/blk/device.ts:1002
+    out_start = 1'b0;  // gen/blk/device.ts:731
+    case (state)  // gen/blk/device.ts:1003
       STATE_DECODE: begin
-        if (blocked) begin  // gen/blk/device.ts:1088
-        end else if (b_staged & (~b_spec_done)) begin  // gen/blk/device.ts:1091
-        end else if (slot_err) begin  // gen/blk/device.ts:1092
-        end else if (t_in | t_out) begin  // gen/blk/device.ts:1093
-          if (io_bad) begin  // gen/blk/device.ts:1094
-          end else if ((t_out & b_staged) & b_spec_error) begin  // gen/blk/device.ts:1095
+        if (blocked) begin  // gen/blk/device.ts:1089
+        end else if (b_staged & (~b_spec_done)) begin  // gen/blk/device.ts:1092
+        end else if (slot_err) begin  // gen/blk/device.ts:1093
+        end else if (t_in | t_out) begin  // gen/blk/device.ts:1094
+          if (io_bad) begin  // gen/blk/device.ts:1095
+          end else if ((t_out & b_staged) & b_spec_error) begin  // gen/blk/device.ts:1096
           end else begin
-            if (t_out) begin  // gen/blk/device.ts:1101
-              out_start = 1'b1;  // gen/blk/device.ts:1102
+            if (t_out) begin  // gen/blk/device.ts:1102
+              out_start = 1'b1;  // gen/blk/device.ts:1103
             end
           end
         end
@@ -915,38 +915,38 @@ module virtio_blk_w64_2b1a68ea1c (
       default: begin end
     endcase
   end
-  assign rd_order_enq_valid = mem_rd_valid & (rd_order_enq_ready & store_rd_ready);  // gen/blk/device.ts:768
-  assign rd_order_enq_data = {{_add_5[15], (_add_5[14:7] == 8'd0), (_add_5[6:3] == 4'd0), _add_5[2:0], _add_5[6:3], status_byte_rd0}, {mem_rd_addr[15], (mem_rd_addr[14:7] == 8'd0), (mem_rd_addr[6:3] == 4'd0), mem_rd_addr[2:0], mem_rd_addr[6:3], status_byte_rd1}};  // gen/blk/device.ts:769
-  assign rd_order_deq_ready = rd_order_deq_valid & ((~(~(rd_order_deq_data[35] & rd_order_deq_data[17]))) | store_rdata_valid);  // gen/blk/device.ts:802
+  assign rd_order_enq_valid = mem_rd_valid & (rd_order_enq_ready & store_rd_ready);  // gen/blk/device.ts:769
+  assign rd_order_enq_data = {{_add_5[15], (_add_5[14:7] == 8'd0), (_add_5[6:3] == 4'd0), _add_5[2:0], _add_5[6:3], status_byte_rd0}, {mem_rd_addr[15], (mem_rd_addr[14:7] == 8'd0), (mem_rd_addr[6:3] == 4'd0), mem_rd_addr[2:0], mem_rd_addr[6:3], status_byte_rd1}};  // gen/blk/device.ts:770
+  assign rd_order_deq_ready = rd_order_deq_valid & ((~(~(rd_order_deq_data[35] & rd_order_deq_data[17]))) | store_rdata_valid);  // gen/blk/device.ts:803
   always @* begin
-    completions_enq_valid = 1'b0;  // gen/blk/device.ts:874
-    case (s_state)  // gen/blk/device.ts:877
+    completions_enq_valid = 1'b0;  // gen/blk/device.ts:875
+    case (s_state)  // gen/blk/device.ts:878
       S_STATE_IDLE: begin
-        if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:880
-          completions_enq_valid = 1'b1;  // gen/blk/device.ts:882
+        if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:881
+          completions_enq_valid = 1'b1;  // gen/blk/device.ts:883
         end
       end
       S_STATE_ISSUE: begin
-        if (wr_cmd_in_ready & completions_enq_ready) begin  // gen/blk/device.ts:905
-          completions_enq_valid = 1'b1;  // gen/blk/device.ts:906
+        if (wr_cmd_in_ready & completions_enq_ready) begin  // gen/blk/device.ts:906
+          completions_enq_valid = 1'b1;  // gen/blk/device.ts:907
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    completions_enq_data = {status_queue_deq_data[53:50], 1'b0, (s_len_error ? 32'd1 : status_queue_deq_data[47:16])};  // gen/blk/device.ts:875
-    case (s_state)  // gen/blk/device.ts:877
+    completions_enq_data = {status_queue_deq_data[53:50], 1'b0, (s_len_error ? 32'd1 : status_queue_deq_data[47:16])};  // gen/blk/device.ts:876
+    case (s_state)  // gen/blk/device.ts:878
       S_STATE_IDLE: begin
-        if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:880
-          completions_enq_data = {status_queue_deq_data[53:50], 1'b1, 32'd0};  // gen/blk/device.ts:883
+        if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:881
+          completions_enq_data = {status_queue_deq_data[53:50], 1'b1, 32'd0};  // gen/blk/device.ts:884
         end
       end
       default: begin end
     endcase
   end
-  assign completions_deq_ready = done_valid & done_ready;  // gen/blk/device.ts:857
-  assign dma_idle = ((~walk_walking) & rd_quiet) & (wr_outstanding == 8'd0);  // gen/blk/device.ts:919
+  assign completions_deq_ready = done_valid & done_ready;  // gen/blk/device.ts:858
+  assign dma_idle = ((~walk_walking) & rd_quiet) & (wr_outstanding == 8'd0);  // gen/blk/device.ts:920
 
   // ---- registers
   always @(posedge clk) begin
@@ -1555,888 +1555,888 @@ module virtio_blk_w64_2b1a68ea1c (
       if (walk_walking & walk_at_end) begin  // gen/blk/device.ts:311
         walk_walking <= 1'b0;  // gen/blk/device.ts:311
       end
-      b_staged <= b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? staged_15 : staged_14) : (b_slot[0] ? staged_13 : staged_12)) : (b_slot[1] ? (b_slot[0] ? staged_11 : staged_10) : (b_slot[0] ? staged_9 : staged_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? staged_7 : staged_6) : (b_slot[0] ? staged_5 : staged_4)) : (b_slot[1] ? (b_slot[0] ? staged_3 : staged_2) : (b_slot[0] ? staged_1 : staged_0)));  // gen/blk/device.ts:473
-      b_spec_done <= b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? spec_done_15 : spec_done_14) : (b_slot[0] ? spec_done_13 : spec_done_12)) : (b_slot[1] ? (b_slot[0] ? spec_done_11 : spec_done_10) : (b_slot[0] ? spec_done_9 : spec_done_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? spec_done_7 : spec_done_6) : (b_slot[0] ? spec_done_5 : spec_done_4)) : (b_slot[1] ? (b_slot[0] ? spec_done_3 : spec_done_2) : (b_slot[0] ? spec_done_1 : spec_done_0)));  // gen/blk/device.ts:474
-      b_spec_error <= b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? spec_error_15 : spec_error_14) : (b_slot[0] ? spec_error_13 : spec_error_12)) : (b_slot[1] ? (b_slot[0] ? spec_error_11 : spec_error_10) : (b_slot[0] ? spec_error_9 : spec_error_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? spec_error_7 : spec_error_6) : (b_slot[0] ? spec_error_5 : spec_error_4)) : (b_slot[1] ? (b_slot[0] ? spec_error_3 : spec_error_2) : (b_slot[0] ? spec_error_1 : spec_error_0)));  // gen/blk/device.ts:475
-      if ((rd_cmd_in_valid & rd_cmd_in_ready) & (walk_need & (~walk_dir))) begin  // gen/blk/device.ts:524
-        rd_issued <= rd_issued + 16'd1;  // gen/blk/device.ts:524
+      b_staged <= b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? staged_15 : staged_14) : (b_slot[0] ? staged_13 : staged_12)) : (b_slot[1] ? (b_slot[0] ? staged_11 : staged_10) : (b_slot[0] ? staged_9 : staged_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? staged_7 : staged_6) : (b_slot[0] ? staged_5 : staged_4)) : (b_slot[1] ? (b_slot[0] ? staged_3 : staged_2) : (b_slot[0] ? staged_1 : staged_0)));  // gen/blk/device.ts:472
+      b_spec_done <= b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? spec_done_15 : spec_done_14) : (b_slot[0] ? spec_done_13 : spec_done_12)) : (b_slot[1] ? (b_slot[0] ? spec_done_11 : spec_done_10) : (b_slot[0] ? spec_done_9 : spec_done_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? spec_done_7 : spec_done_6) : (b_slot[0] ? spec_done_5 : spec_done_4)) : (b_slot[1] ? (b_slot[0] ? spec_done_3 : spec_done_2) : (b_slot[0] ? spec_done_1 : spec_done_0)));  // gen/blk/device.ts:472
+      b_spec_error <= b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? spec_error_15 : spec_error_14) : (b_slot[0] ? spec_error_13 : spec_error_12)) : (b_slot[1] ? (b_slot[0] ? spec_error_11 : spec_error_10) : (b_slot[0] ? spec_error_9 : spec_error_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? spec_error_7 : spec_error_6) : (b_slot[0] ? spec_error_5 : spec_error_4)) : (b_slot[1] ? (b_slot[0] ? spec_error_3 : spec_error_2) : (b_slot[0] ? spec_error_1 : spec_error_0)));  // gen/blk/device.ts:472
+      if ((rd_cmd_in_valid & rd_cmd_in_ready) & (walk_need & (~walk_dir))) begin  // gen/blk/device.ts:525
+        rd_issued <= rd_issued + 16'd1;  // gen/blk/device.ts:525
       end
-      if (rd_status_valid & (~rd_status_id[7])) begin  // gen/blk/device.ts:525
-        rd_ended <= rd_ended + 16'd1;  // gen/blk/device.ts:525
+      if (rd_status_valid & (~rd_status_id[7])) begin  // gen/blk/device.ts:526
+        rd_ended <= rd_ended + 16'd1;  // gen/blk/device.ts:526
       end
-      if (((wr_cmd_in_valid & wr_cmd_in_ready) & (~(s_state == S_STATE_ISSUE))) & (~(wr_status_valid & (~wr_status_id[7])))) begin  // gen/blk/device.ts:527
-        wr_outstanding <= wr_outstanding + 8'd1;  // gen/blk/device.ts:527
-      end else if ((~((wr_cmd_in_valid & wr_cmd_in_ready) & (~(s_state == S_STATE_ISSUE)))) & (wr_status_valid & (~wr_status_id[7]))) begin  // gen/blk/device.ts:527
-        wr_outstanding <= wr_outstanding - 8'd1;  // gen/blk/device.ts:528
+      if (((wr_cmd_in_valid & wr_cmd_in_ready) & (~(s_state == S_STATE_ISSUE))) & (~(wr_status_valid & (~wr_status_id[7])))) begin  // gen/blk/device.ts:528
+        wr_outstanding <= wr_outstanding + 8'd1;  // gen/blk/device.ts:528
+      end else if ((~((wr_cmd_in_valid & wr_cmd_in_ready) & (~(s_state == S_STATE_ISSUE)))) & (wr_status_valid & (~wr_status_id[7]))) begin  // gen/blk/device.ts:528
+        wr_outstanding <= wr_outstanding - 8'd1;  // gen/blk/device.ts:529
       end
-      if ((_and_9 & (rd_status_id[3:0] == 4'd0)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_0)) begin  // gen/blk/device.ts:547
-        hdr_done_0 <= 1'b1;  // gen/blk/device.ts:547
+      if ((_and_9 & (rd_status_id[3:0] == 4'd0)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_0)) begin  // gen/blk/device.ts:548
+        hdr_done_0 <= 1'b1;  // gen/blk/device.ts:548
       end
-      if ((_and_9 & (rd_status_id[3:0] == 4'd1)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_1)) begin  // gen/blk/device.ts:547
-        hdr_done_1 <= 1'b1;  // gen/blk/device.ts:547
+      if ((_and_9 & (rd_status_id[3:0] == 4'd1)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_1)) begin  // gen/blk/device.ts:548
+        hdr_done_1 <= 1'b1;  // gen/blk/device.ts:548
       end
-      if ((_and_9 & (rd_status_id[3:0] == 4'd2)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_2)) begin  // gen/blk/device.ts:547
-        hdr_done_2 <= 1'b1;  // gen/blk/device.ts:547
+      if ((_and_9 & (rd_status_id[3:0] == 4'd2)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_2)) begin  // gen/blk/device.ts:548
+        hdr_done_2 <= 1'b1;  // gen/blk/device.ts:548
       end
-      if ((_and_9 & (rd_status_id[3:0] == 4'd3)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_3)) begin  // gen/blk/device.ts:547
-        hdr_done_3 <= 1'b1;  // gen/blk/device.ts:547
+      if ((_and_9 & (rd_status_id[3:0] == 4'd3)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_3)) begin  // gen/blk/device.ts:548
+        hdr_done_3 <= 1'b1;  // gen/blk/device.ts:548
       end
-      if ((_and_9 & (rd_status_id[3:0] == 4'd4)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_4)) begin  // gen/blk/device.ts:547
-        hdr_done_4 <= 1'b1;  // gen/blk/device.ts:547
+      if ((_and_9 & (rd_status_id[3:0] == 4'd4)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_4)) begin  // gen/blk/device.ts:548
+        hdr_done_4 <= 1'b1;  // gen/blk/device.ts:548
       end
-      if ((_and_9 & (rd_status_id[3:0] == 4'd5)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_5)) begin  // gen/blk/device.ts:547
-        hdr_done_5 <= 1'b1;  // gen/blk/device.ts:547
+      if ((_and_9 & (rd_status_id[3:0] == 4'd5)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_5)) begin  // gen/blk/device.ts:548
+        hdr_done_5 <= 1'b1;  // gen/blk/device.ts:548
       end
-      if ((_and_9 & (rd_status_id[3:0] == 4'd6)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_6)) begin  // gen/blk/device.ts:547
-        hdr_done_6 <= 1'b1;  // gen/blk/device.ts:547
+      if ((_and_9 & (rd_status_id[3:0] == 4'd6)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_6)) begin  // gen/blk/device.ts:548
+        hdr_done_6 <= 1'b1;  // gen/blk/device.ts:548
       end
-      if ((_and_9 & (rd_status_id[3:0] == 4'd7)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_7)) begin  // gen/blk/device.ts:547
-        hdr_done_7 <= 1'b1;  // gen/blk/device.ts:547
+      if ((_and_9 & (rd_status_id[3:0] == 4'd7)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_7)) begin  // gen/blk/device.ts:548
+        hdr_done_7 <= 1'b1;  // gen/blk/device.ts:548
       end
-      if ((_and_9 & (rd_status_id[3:0] == 4'd8)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_8)) begin  // gen/blk/device.ts:547
-        hdr_done_8 <= 1'b1;  // gen/blk/device.ts:547
+      if ((_and_9 & (rd_status_id[3:0] == 4'd8)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_8)) begin  // gen/blk/device.ts:548
+        hdr_done_8 <= 1'b1;  // gen/blk/device.ts:548
       end
-      if ((_and_9 & (rd_status_id[3:0] == 4'd9)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_9)) begin  // gen/blk/device.ts:547
-        hdr_done_9 <= 1'b1;  // gen/blk/device.ts:547
+      if ((_and_9 & (rd_status_id[3:0] == 4'd9)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_9)) begin  // gen/blk/device.ts:548
+        hdr_done_9 <= 1'b1;  // gen/blk/device.ts:548
       end
-      if ((_and_9 & (rd_status_id[3:0] == 4'd10)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_10)) begin  // gen/blk/device.ts:547
-        hdr_done_10 <= 1'b1;  // gen/blk/device.ts:547
+      if ((_and_9 & (rd_status_id[3:0] == 4'd10)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_10)) begin  // gen/blk/device.ts:548
+        hdr_done_10 <= 1'b1;  // gen/blk/device.ts:548
       end
-      if ((_and_9 & (rd_status_id[3:0] == 4'd11)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_11)) begin  // gen/blk/device.ts:547
-        hdr_done_11 <= 1'b1;  // gen/blk/device.ts:547
+      if ((_and_9 & (rd_status_id[3:0] == 4'd11)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_11)) begin  // gen/blk/device.ts:548
+        hdr_done_11 <= 1'b1;  // gen/blk/device.ts:548
       end
-      if ((_and_9 & (rd_status_id[3:0] == 4'd12)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_12)) begin  // gen/blk/device.ts:547
-        hdr_done_12 <= 1'b1;  // gen/blk/device.ts:547
+      if ((_and_9 & (rd_status_id[3:0] == 4'd12)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_12)) begin  // gen/blk/device.ts:548
+        hdr_done_12 <= 1'b1;  // gen/blk/device.ts:548
       end
-      if ((_and_9 & (rd_status_id[3:0] == 4'd13)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_13)) begin  // gen/blk/device.ts:547
-        hdr_done_13 <= 1'b1;  // gen/blk/device.ts:547
+      if ((_and_9 & (rd_status_id[3:0] == 4'd13)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_13)) begin  // gen/blk/device.ts:548
+        hdr_done_13 <= 1'b1;  // gen/blk/device.ts:548
       end
-      if ((_and_9 & (rd_status_id[3:0] == 4'd14)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_14)) begin  // gen/blk/device.ts:547
-        hdr_done_14 <= 1'b1;  // gen/blk/device.ts:547
+      if ((_and_9 & (rd_status_id[3:0] == 4'd14)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_14)) begin  // gen/blk/device.ts:548
+        hdr_done_14 <= 1'b1;  // gen/blk/device.ts:548
       end
-      if ((_and_9 & (rd_status_id[3:0] == 4'd15)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_15)) begin  // gen/blk/device.ts:547
-        hdr_done_15 <= 1'b1;  // gen/blk/device.ts:547
+      if ((_and_9 & (rd_status_id[3:0] == 4'd15)) & ((rd_status_valid & (rd_status_error != 3'd0)) | slot_error_15)) begin  // gen/blk/device.ts:548
+        hdr_done_15 <= 1'b1;  // gen/blk/device.ts:548
       end
-      if ((rd_status_valid & (rd_status_error != 3'd0)) & (~(rd_status_id[7] & rd_status_id[5]))) begin  // gen/blk/device.ts:549
-        if (rd_status_id[3:0] == 4'd0) begin  // gen/blk/device.ts:549
-          slot_error_0 <= 1'b1;  // gen/blk/device.ts:549
+      if ((rd_status_valid & (rd_status_error != 3'd0)) & (~(rd_status_id[7] & rd_status_id[5]))) begin  // gen/blk/device.ts:550
+        if (rd_status_id[3:0] == 4'd0) begin  // gen/blk/device.ts:550
+          slot_error_0 <= 1'b1;  // gen/blk/device.ts:550
         end
-        if (rd_status_id[3:0] == 4'd1) begin  // gen/blk/device.ts:549
-          slot_error_1 <= 1'b1;  // gen/blk/device.ts:549
+        if (rd_status_id[3:0] == 4'd1) begin  // gen/blk/device.ts:550
+          slot_error_1 <= 1'b1;  // gen/blk/device.ts:550
         end
-        if (rd_status_id[3:0] == 4'd2) begin  // gen/blk/device.ts:549
-          slot_error_2 <= 1'b1;  // gen/blk/device.ts:549
+        if (rd_status_id[3:0] == 4'd2) begin  // gen/blk/device.ts:550
+          slot_error_2 <= 1'b1;  // gen/blk/device.ts:550
         end
-        if (rd_status_id[3:0] == 4'd3) begin  // gen/blk/device.ts:549
-          slot_error_3 <= 1'b1;  // gen/blk/device.ts:549
+        if (rd_status_id[3:0] == 4'd3) begin  // gen/blk/device.ts:550
+          slot_error_3 <= 1'b1;  // gen/blk/device.ts:550
         end
-        if (rd_status_id[3:0] == 4'd4) begin  // gen/blk/device.ts:549
-          slot_error_4 <= 1'b1;  // gen/blk/device.ts:549
+        if (rd_status_id[3:0] == 4'd4) begin  // gen/blk/device.ts:550
+          slot_error_4 <= 1'b1;  // gen/blk/device.ts:550
         end
-        if (rd_status_id[3:0] == 4'd5) begin  // gen/blk/device.ts:549
-          slot_error_5 <= 1'b1;  // gen/blk/device.ts:549
+        if (rd_status_id[3:0] == 4'd5) begin  // gen/blk/device.ts:550
+          slot_error_5 <= 1'b1;  // gen/blk/device.ts:550
         end
-        if (rd_status_id[3:0] == 4'd6) begin  // gen/blk/device.ts:549
-          slot_error_6 <= 1'b1;  // gen/blk/device.ts:549
+        if (rd_status_id[3:0] == 4'd6) begin  // gen/blk/device.ts:550
+          slot_error_6 <= 1'b1;  // gen/blk/device.ts:550
         end
-        if (rd_status_id[3:0] == 4'd7) begin  // gen/blk/device.ts:549
-          slot_error_7 <= 1'b1;  // gen/blk/device.ts:549
+        if (rd_status_id[3:0] == 4'd7) begin  // gen/blk/device.ts:550
+          slot_error_7 <= 1'b1;  // gen/blk/device.ts:550
         end
-        if (rd_status_id[3:0] == 4'd8) begin  // gen/blk/device.ts:549
-          slot_error_8 <= 1'b1;  // gen/blk/device.ts:549
+        if (rd_status_id[3:0] == 4'd8) begin  // gen/blk/device.ts:550
+          slot_error_8 <= 1'b1;  // gen/blk/device.ts:550
         end
-        if (rd_status_id[3:0] == 4'd9) begin  // gen/blk/device.ts:549
-          slot_error_9 <= 1'b1;  // gen/blk/device.ts:549
+        if (rd_status_id[3:0] == 4'd9) begin  // gen/blk/device.ts:550
+          slot_error_9 <= 1'b1;  // gen/blk/device.ts:550
         end
-        if (rd_status_id[3:0] == 4'd10) begin  // gen/blk/device.ts:549
-          slot_error_10 <= 1'b1;  // gen/blk/device.ts:549
+        if (rd_status_id[3:0] == 4'd10) begin  // gen/blk/device.ts:550
+          slot_error_10 <= 1'b1;  // gen/blk/device.ts:550
         end
-        if (rd_status_id[3:0] == 4'd11) begin  // gen/blk/device.ts:549
-          slot_error_11 <= 1'b1;  // gen/blk/device.ts:549
+        if (rd_status_id[3:0] == 4'd11) begin  // gen/blk/device.ts:550
+          slot_error_11 <= 1'b1;  // gen/blk/device.ts:550
         end
-        if (rd_status_id[3:0] == 4'd12) begin  // gen/blk/device.ts:549
-          slot_error_12 <= 1'b1;  // gen/blk/device.ts:549
+        if (rd_status_id[3:0] == 4'd12) begin  // gen/blk/device.ts:550
+          slot_error_12 <= 1'b1;  // gen/blk/device.ts:550
         end
-        if (rd_status_id[3:0] == 4'd13) begin  // gen/blk/device.ts:549
-          slot_error_13 <= 1'b1;  // gen/blk/device.ts:549
+        if (rd_status_id[3:0] == 4'd13) begin  // gen/blk/device.ts:550
+          slot_error_13 <= 1'b1;  // gen/blk/device.ts:550
         end
-        if (rd_status_id[3:0] == 4'd14) begin  // gen/blk/device.ts:549
-          slot_error_14 <= 1'b1;  // gen/blk/device.ts:549
+        if (rd_status_id[3:0] == 4'd14) begin  // gen/blk/device.ts:550
+          slot_error_14 <= 1'b1;  // gen/blk/device.ts:550
         end
-        if (rd_status_id[3:0] == 4'd15) begin  // gen/blk/device.ts:549
-          slot_error_15 <= 1'b1;  // gen/blk/device.ts:549
-        end
-      end
-      if ((rd_status_valid & (rd_status_error != 3'd0)) & (rd_status_id[7] & rd_status_id[5])) begin  // gen/blk/device.ts:551
-        if (rd_status_id[3:0] == 4'd0) begin  // gen/blk/device.ts:551
-          spec_error_0 <= 1'b1;  // gen/blk/device.ts:551
-        end
-        if (rd_status_id[3:0] == 4'd1) begin  // gen/blk/device.ts:551
-          spec_error_1 <= 1'b1;  // gen/blk/device.ts:551
-        end
-        if (rd_status_id[3:0] == 4'd2) begin  // gen/blk/device.ts:551
-          spec_error_2 <= 1'b1;  // gen/blk/device.ts:551
-        end
-        if (rd_status_id[3:0] == 4'd3) begin  // gen/blk/device.ts:551
-          spec_error_3 <= 1'b1;  // gen/blk/device.ts:551
-        end
-        if (rd_status_id[3:0] == 4'd4) begin  // gen/blk/device.ts:551
-          spec_error_4 <= 1'b1;  // gen/blk/device.ts:551
-        end
-        if (rd_status_id[3:0] == 4'd5) begin  // gen/blk/device.ts:551
-          spec_error_5 <= 1'b1;  // gen/blk/device.ts:551
-        end
-        if (rd_status_id[3:0] == 4'd6) begin  // gen/blk/device.ts:551
-          spec_error_6 <= 1'b1;  // gen/blk/device.ts:551
-        end
-        if (rd_status_id[3:0] == 4'd7) begin  // gen/blk/device.ts:551
-          spec_error_7 <= 1'b1;  // gen/blk/device.ts:551
-        end
-        if (rd_status_id[3:0] == 4'd8) begin  // gen/blk/device.ts:551
-          spec_error_8 <= 1'b1;  // gen/blk/device.ts:551
-        end
-        if (rd_status_id[3:0] == 4'd9) begin  // gen/blk/device.ts:551
-          spec_error_9 <= 1'b1;  // gen/blk/device.ts:551
-        end
-        if (rd_status_id[3:0] == 4'd10) begin  // gen/blk/device.ts:551
-          spec_error_10 <= 1'b1;  // gen/blk/device.ts:551
-        end
-        if (rd_status_id[3:0] == 4'd11) begin  // gen/blk/device.ts:551
-          spec_error_11 <= 1'b1;  // gen/blk/device.ts:551
-        end
-        if (rd_status_id[3:0] == 4'd12) begin  // gen/blk/device.ts:551
-          spec_error_12 <= 1'b1;  // gen/blk/device.ts:551
-        end
-        if (rd_status_id[3:0] == 4'd13) begin  // gen/blk/device.ts:551
-          spec_error_13 <= 1'b1;  // gen/blk/device.ts:551
-        end
-        if (rd_status_id[3:0] == 4'd14) begin  // gen/blk/device.ts:551
-          spec_error_14 <= 1'b1;  // gen/blk/device.ts:551
-        end
-        if (rd_status_id[3:0] == 4'd15) begin  // gen/blk/device.ts:551
-          spec_error_15 <= 1'b1;  // gen/blk/device.ts:551
+        if (rd_status_id[3:0] == 4'd15) begin  // gen/blk/device.ts:550
+          slot_error_15 <= 1'b1;  // gen/blk/device.ts:550
         end
       end
-      if ((rd_status_valid & (rd_status_id[7] & rd_status_id[5])) & rd_status_id[6]) begin  // gen/blk/device.ts:552
+      if ((rd_status_valid & (rd_status_error != 3'd0)) & (rd_status_id[7] & rd_status_id[5])) begin  // gen/blk/device.ts:552
         if (rd_status_id[3:0] == 4'd0) begin  // gen/blk/device.ts:552
-          spec_done_0 <= 1'b1;  // gen/blk/device.ts:552
+          spec_error_0 <= 1'b1;  // gen/blk/device.ts:552
         end
         if (rd_status_id[3:0] == 4'd1) begin  // gen/blk/device.ts:552
-          spec_done_1 <= 1'b1;  // gen/blk/device.ts:552
+          spec_error_1 <= 1'b1;  // gen/blk/device.ts:552
         end
         if (rd_status_id[3:0] == 4'd2) begin  // gen/blk/device.ts:552
-          spec_done_2 <= 1'b1;  // gen/blk/device.ts:552
+          spec_error_2 <= 1'b1;  // gen/blk/device.ts:552
         end
         if (rd_status_id[3:0] == 4'd3) begin  // gen/blk/device.ts:552
-          spec_done_3 <= 1'b1;  // gen/blk/device.ts:552
+          spec_error_3 <= 1'b1;  // gen/blk/device.ts:552
         end
         if (rd_status_id[3:0] == 4'd4) begin  // gen/blk/device.ts:552
-          spec_done_4 <= 1'b1;  // gen/blk/device.ts:552
+          spec_error_4 <= 1'b1;  // gen/blk/device.ts:552
         end
         if (rd_status_id[3:0] == 4'd5) begin  // gen/blk/device.ts:552
-          spec_done_5 <= 1'b1;  // gen/blk/device.ts:552
+          spec_error_5 <= 1'b1;  // gen/blk/device.ts:552
         end
         if (rd_status_id[3:0] == 4'd6) begin  // gen/blk/device.ts:552
-          spec_done_6 <= 1'b1;  // gen/blk/device.ts:552
+          spec_error_6 <= 1'b1;  // gen/blk/device.ts:552
         end
         if (rd_status_id[3:0] == 4'd7) begin  // gen/blk/device.ts:552
-          spec_done_7 <= 1'b1;  // gen/blk/device.ts:552
+          spec_error_7 <= 1'b1;  // gen/blk/device.ts:552
         end
         if (rd_status_id[3:0] == 4'd8) begin  // gen/blk/device.ts:552
-          spec_done_8 <= 1'b1;  // gen/blk/device.ts:552
+          spec_error_8 <= 1'b1;  // gen/blk/device.ts:552
         end
         if (rd_status_id[3:0] == 4'd9) begin  // gen/blk/device.ts:552
-          spec_done_9 <= 1'b1;  // gen/blk/device.ts:552
+          spec_error_9 <= 1'b1;  // gen/blk/device.ts:552
         end
         if (rd_status_id[3:0] == 4'd10) begin  // gen/blk/device.ts:552
-          spec_done_10 <= 1'b1;  // gen/blk/device.ts:552
+          spec_error_10 <= 1'b1;  // gen/blk/device.ts:552
         end
         if (rd_status_id[3:0] == 4'd11) begin  // gen/blk/device.ts:552
-          spec_done_11 <= 1'b1;  // gen/blk/device.ts:552
+          spec_error_11 <= 1'b1;  // gen/blk/device.ts:552
         end
         if (rd_status_id[3:0] == 4'd12) begin  // gen/blk/device.ts:552
-          spec_done_12 <= 1'b1;  // gen/blk/device.ts:552
+          spec_error_12 <= 1'b1;  // gen/blk/device.ts:552
         end
         if (rd_status_id[3:0] == 4'd13) begin  // gen/blk/device.ts:552
-          spec_done_13 <= 1'b1;  // gen/blk/device.ts:552
+          spec_error_13 <= 1'b1;  // gen/blk/device.ts:552
         end
         if (rd_status_id[3:0] == 4'd14) begin  // gen/blk/device.ts:552
-          spec_done_14 <= 1'b1;  // gen/blk/device.ts:552
+          spec_error_14 <= 1'b1;  // gen/blk/device.ts:552
         end
         if (rd_status_id[3:0] == 4'd15) begin  // gen/blk/device.ts:552
-          spec_done_15 <= 1'b1;  // gen/blk/device.ts:552
+          spec_error_15 <= 1'b1;  // gen/blk/device.ts:552
         end
       end
-      if (wr_status_valid & (wr_status_error != 3'd0)) begin  // gen/blk/device.ts:554
-        if (wr_status_id[3:0] == 4'd0) begin  // gen/blk/device.ts:554
-          slot_error_0 <= 1'b1;  // gen/blk/device.ts:554
+      if ((rd_status_valid & (rd_status_id[7] & rd_status_id[5])) & rd_status_id[6]) begin  // gen/blk/device.ts:553
+        if (rd_status_id[3:0] == 4'd0) begin  // gen/blk/device.ts:553
+          spec_done_0 <= 1'b1;  // gen/blk/device.ts:553
         end
-        if (wr_status_id[3:0] == 4'd1) begin  // gen/blk/device.ts:554
-          slot_error_1 <= 1'b1;  // gen/blk/device.ts:554
+        if (rd_status_id[3:0] == 4'd1) begin  // gen/blk/device.ts:553
+          spec_done_1 <= 1'b1;  // gen/blk/device.ts:553
         end
-        if (wr_status_id[3:0] == 4'd2) begin  // gen/blk/device.ts:554
-          slot_error_2 <= 1'b1;  // gen/blk/device.ts:554
+        if (rd_status_id[3:0] == 4'd2) begin  // gen/blk/device.ts:553
+          spec_done_2 <= 1'b1;  // gen/blk/device.ts:553
         end
-        if (wr_status_id[3:0] == 4'd3) begin  // gen/blk/device.ts:554
-          slot_error_3 <= 1'b1;  // gen/blk/device.ts:554
+        if (rd_status_id[3:0] == 4'd3) begin  // gen/blk/device.ts:553
+          spec_done_3 <= 1'b1;  // gen/blk/device.ts:553
         end
-        if (wr_status_id[3:0] == 4'd4) begin  // gen/blk/device.ts:554
-          slot_error_4 <= 1'b1;  // gen/blk/device.ts:554
+        if (rd_status_id[3:0] == 4'd4) begin  // gen/blk/device.ts:553
+          spec_done_4 <= 1'b1;  // gen/blk/device.ts:553
         end
-        if (wr_status_id[3:0] == 4'd5) begin  // gen/blk/device.ts:554
-          slot_error_5 <= 1'b1;  // gen/blk/device.ts:554
+        if (rd_status_id[3:0] == 4'd5) begin  // gen/blk/device.ts:553
+          spec_done_5 <= 1'b1;  // gen/blk/device.ts:553
         end
-        if (wr_status_id[3:0] == 4'd6) begin  // gen/blk/device.ts:554
-          slot_error_6 <= 1'b1;  // gen/blk/device.ts:554
+        if (rd_status_id[3:0] == 4'd6) begin  // gen/blk/device.ts:553
+          spec_done_6 <= 1'b1;  // gen/blk/device.ts:553
         end
-        if (wr_status_id[3:0] == 4'd7) begin  // gen/blk/device.ts:554
-          slot_error_7 <= 1'b1;  // gen/blk/device.ts:554
+        if (rd_status_id[3:0] == 4'd7) begin  // gen/blk/device.ts:553
+          spec_done_7 <= 1'b1;  // gen/blk/device.ts:553
         end
-        if (wr_status_id[3:0] == 4'd8) begin  // gen/blk/device.ts:554
-          slot_error_8 <= 1'b1;  // gen/blk/device.ts:554
+        if (rd_status_id[3:0] == 4'd8) begin  // gen/blk/device.ts:553
+          spec_done_8 <= 1'b1;  // gen/blk/device.ts:553
         end
-        if (wr_status_id[3:0] == 4'd9) begin  // gen/blk/device.ts:554
-          slot_error_9 <= 1'b1;  // gen/blk/device.ts:554
+        if (rd_status_id[3:0] == 4'd9) begin  // gen/blk/device.ts:553
+          spec_done_9 <= 1'b1;  // gen/blk/device.ts:553
         end
-        if (wr_status_id[3:0] == 4'd10) begin  // gen/blk/device.ts:554
-          slot_error_10 <= 1'b1;  // gen/blk/device.ts:554
+        if (rd_status_id[3:0] == 4'd10) begin  // gen/blk/device.ts:553
+          spec_done_10 <= 1'b1;  // gen/blk/device.ts:553
         end
-        if (wr_status_id[3:0] == 4'd11) begin  // gen/blk/device.ts:554
-          slot_error_11 <= 1'b1;  // gen/blk/device.ts:554
+        if (rd_status_id[3:0] == 4'd11) begin  // gen/blk/device.ts:553
+          spec_done_11 <= 1'b1;  // gen/blk/device.ts:553
         end
-        if (wr_status_id[3:0] == 4'd12) begin  // gen/blk/device.ts:554
-          slot_error_12 <= 1'b1;  // gen/blk/device.ts:554
+        if (rd_status_id[3:0] == 4'd12) begin  // gen/blk/device.ts:553
+          spec_done_12 <= 1'b1;  // gen/blk/device.ts:553
         end
-        if (wr_status_id[3:0] == 4'd13) begin  // gen/blk/device.ts:554
-          slot_error_13 <= 1'b1;  // gen/blk/device.ts:554
+        if (rd_status_id[3:0] == 4'd13) begin  // gen/blk/device.ts:553
+          spec_done_13 <= 1'b1;  // gen/blk/device.ts:553
         end
-        if (wr_status_id[3:0] == 4'd14) begin  // gen/blk/device.ts:554
-          slot_error_14 <= 1'b1;  // gen/blk/device.ts:554
+        if (rd_status_id[3:0] == 4'd14) begin  // gen/blk/device.ts:553
+          spec_done_14 <= 1'b1;  // gen/blk/device.ts:553
         end
-        if (wr_status_id[3:0] == 4'd15) begin  // gen/blk/device.ts:554
-          slot_error_15 <= 1'b1;  // gen/blk/device.ts:554
-        end
-      end
-      cap_sel_q_0 <= _and_10 & (_mux_13 == 4'd0);  // gen/blk/device.ts:660
-      cap_sel_q_1 <= _and_10 & (_mux_13 == 4'd1);  // gen/blk/device.ts:660
-      cap_sel_q_2 <= _and_10 & (_mux_13 == 4'd2);  // gen/blk/device.ts:660
-      cap_sel_q_3 <= _and_10 & (_mux_13 == 4'd3);  // gen/blk/device.ts:660
-      cap_sel_q_4 <= _and_10 & (_mux_13 == 4'd4);  // gen/blk/device.ts:660
-      cap_sel_q_5 <= _and_10 & (_mux_13 == 4'd5);  // gen/blk/device.ts:660
-      cap_sel_q_6 <= _and_10 & (_mux_13 == 4'd6);  // gen/blk/device.ts:660
-      cap_sel_q_7 <= _and_10 & (_mux_13 == 4'd7);  // gen/blk/device.ts:660
-      cap_sel_q_8 <= _and_10 & (_mux_13 == 4'd8);  // gen/blk/device.ts:660
-      cap_sel_q_9 <= _and_10 & (_mux_13 == 4'd9);  // gen/blk/device.ts:660
-      cap_sel_q_10 <= _and_10 & (_mux_13 == 4'd10);  // gen/blk/device.ts:660
-      cap_sel_q_11 <= _and_10 & (_mux_13 == 4'd11);  // gen/blk/device.ts:660
-      cap_sel_q_12 <= _and_10 & (_mux_13 == 4'd12);  // gen/blk/device.ts:660
-      cap_sel_q_13 <= _and_10 & (_mux_13 == 4'd13);  // gen/blk/device.ts:660
-      cap_sel_q_14 <= _and_10 & (_mux_13 == 4'd14);  // gen/blk/device.ts:660
-      cap_sel_q_15 <= _and_10 & (_mux_13 == 4'd15);  // gen/blk/device.ts:660
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd0)) begin  // gen/blk/device.ts:675
-        hdr_count_0 <= 5'd0;  // gen/blk/device.ts:675
-      end else if (cap_sel_q_0 & (~hdr_done_0)) begin  // gen/blk/device.ts:675
-        hdr_count_0 <= hdr_sum;  // gen/blk/device.ts:676
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:677
-          hdr_done_0 <= 1'b1;  // gen/blk/device.ts:677
+        if (rd_status_id[3:0] == 4'd15) begin  // gen/blk/device.ts:553
+          spec_done_15 <= 1'b1;  // gen/blk/device.ts:553
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd1)) begin  // gen/blk/device.ts:675
-        hdr_count_1 <= 5'd0;  // gen/blk/device.ts:675
-      end else if (cap_sel_q_1 & (~hdr_done_1)) begin  // gen/blk/device.ts:675
-        hdr_count_1 <= hdr_sum;  // gen/blk/device.ts:676
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:677
-          hdr_done_1 <= 1'b1;  // gen/blk/device.ts:677
+      if (wr_status_valid & (wr_status_error != 3'd0)) begin  // gen/blk/device.ts:555
+        if (wr_status_id[3:0] == 4'd0) begin  // gen/blk/device.ts:555
+          slot_error_0 <= 1'b1;  // gen/blk/device.ts:555
+        end
+        if (wr_status_id[3:0] == 4'd1) begin  // gen/blk/device.ts:555
+          slot_error_1 <= 1'b1;  // gen/blk/device.ts:555
+        end
+        if (wr_status_id[3:0] == 4'd2) begin  // gen/blk/device.ts:555
+          slot_error_2 <= 1'b1;  // gen/blk/device.ts:555
+        end
+        if (wr_status_id[3:0] == 4'd3) begin  // gen/blk/device.ts:555
+          slot_error_3 <= 1'b1;  // gen/blk/device.ts:555
+        end
+        if (wr_status_id[3:0] == 4'd4) begin  // gen/blk/device.ts:555
+          slot_error_4 <= 1'b1;  // gen/blk/device.ts:555
+        end
+        if (wr_status_id[3:0] == 4'd5) begin  // gen/blk/device.ts:555
+          slot_error_5 <= 1'b1;  // gen/blk/device.ts:555
+        end
+        if (wr_status_id[3:0] == 4'd6) begin  // gen/blk/device.ts:555
+          slot_error_6 <= 1'b1;  // gen/blk/device.ts:555
+        end
+        if (wr_status_id[3:0] == 4'd7) begin  // gen/blk/device.ts:555
+          slot_error_7 <= 1'b1;  // gen/blk/device.ts:555
+        end
+        if (wr_status_id[3:0] == 4'd8) begin  // gen/blk/device.ts:555
+          slot_error_8 <= 1'b1;  // gen/blk/device.ts:555
+        end
+        if (wr_status_id[3:0] == 4'd9) begin  // gen/blk/device.ts:555
+          slot_error_9 <= 1'b1;  // gen/blk/device.ts:555
+        end
+        if (wr_status_id[3:0] == 4'd10) begin  // gen/blk/device.ts:555
+          slot_error_10 <= 1'b1;  // gen/blk/device.ts:555
+        end
+        if (wr_status_id[3:0] == 4'd11) begin  // gen/blk/device.ts:555
+          slot_error_11 <= 1'b1;  // gen/blk/device.ts:555
+        end
+        if (wr_status_id[3:0] == 4'd12) begin  // gen/blk/device.ts:555
+          slot_error_12 <= 1'b1;  // gen/blk/device.ts:555
+        end
+        if (wr_status_id[3:0] == 4'd13) begin  // gen/blk/device.ts:555
+          slot_error_13 <= 1'b1;  // gen/blk/device.ts:555
+        end
+        if (wr_status_id[3:0] == 4'd14) begin  // gen/blk/device.ts:555
+          slot_error_14 <= 1'b1;  // gen/blk/device.ts:555
+        end
+        if (wr_status_id[3:0] == 4'd15) begin  // gen/blk/device.ts:555
+          slot_error_15 <= 1'b1;  // gen/blk/device.ts:555
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd2)) begin  // gen/blk/device.ts:675
-        hdr_count_2 <= 5'd0;  // gen/blk/device.ts:675
-      end else if (cap_sel_q_2 & (~hdr_done_2)) begin  // gen/blk/device.ts:675
-        hdr_count_2 <= hdr_sum;  // gen/blk/device.ts:676
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:677
-          hdr_done_2 <= 1'b1;  // gen/blk/device.ts:677
+      cap_sel_q_0 <= _and_10 & (_mux_13 == 4'd0);  // gen/blk/device.ts:661
+      cap_sel_q_1 <= _and_10 & (_mux_13 == 4'd1);  // gen/blk/device.ts:661
+      cap_sel_q_2 <= _and_10 & (_mux_13 == 4'd2);  // gen/blk/device.ts:661
+      cap_sel_q_3 <= _and_10 & (_mux_13 == 4'd3);  // gen/blk/device.ts:661
+      cap_sel_q_4 <= _and_10 & (_mux_13 == 4'd4);  // gen/blk/device.ts:661
+      cap_sel_q_5 <= _and_10 & (_mux_13 == 4'd5);  // gen/blk/device.ts:661
+      cap_sel_q_6 <= _and_10 & (_mux_13 == 4'd6);  // gen/blk/device.ts:661
+      cap_sel_q_7 <= _and_10 & (_mux_13 == 4'd7);  // gen/blk/device.ts:661
+      cap_sel_q_8 <= _and_10 & (_mux_13 == 4'd8);  // gen/blk/device.ts:661
+      cap_sel_q_9 <= _and_10 & (_mux_13 == 4'd9);  // gen/blk/device.ts:661
+      cap_sel_q_10 <= _and_10 & (_mux_13 == 4'd10);  // gen/blk/device.ts:661
+      cap_sel_q_11 <= _and_10 & (_mux_13 == 4'd11);  // gen/blk/device.ts:661
+      cap_sel_q_12 <= _and_10 & (_mux_13 == 4'd12);  // gen/blk/device.ts:661
+      cap_sel_q_13 <= _and_10 & (_mux_13 == 4'd13);  // gen/blk/device.ts:661
+      cap_sel_q_14 <= _and_10 & (_mux_13 == 4'd14);  // gen/blk/device.ts:661
+      cap_sel_q_15 <= _and_10 & (_mux_13 == 4'd15);  // gen/blk/device.ts:661
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd0)) begin  // gen/blk/device.ts:676
+        hdr_count_0 <= 5'd0;  // gen/blk/device.ts:676
+      end else if (cap_sel_q_0 & (~hdr_done_0)) begin  // gen/blk/device.ts:676
+        hdr_count_0 <= hdr_sum;  // gen/blk/device.ts:677
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:678
+          hdr_done_0 <= 1'b1;  // gen/blk/device.ts:678
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd3)) begin  // gen/blk/device.ts:675
-        hdr_count_3 <= 5'd0;  // gen/blk/device.ts:675
-      end else if (cap_sel_q_3 & (~hdr_done_3)) begin  // gen/blk/device.ts:675
-        hdr_count_3 <= hdr_sum;  // gen/blk/device.ts:676
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:677
-          hdr_done_3 <= 1'b1;  // gen/blk/device.ts:677
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd1)) begin  // gen/blk/device.ts:676
+        hdr_count_1 <= 5'd0;  // gen/blk/device.ts:676
+      end else if (cap_sel_q_1 & (~hdr_done_1)) begin  // gen/blk/device.ts:676
+        hdr_count_1 <= hdr_sum;  // gen/blk/device.ts:677
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:678
+          hdr_done_1 <= 1'b1;  // gen/blk/device.ts:678
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd4)) begin  // gen/blk/device.ts:675
-        hdr_count_4 <= 5'd0;  // gen/blk/device.ts:675
-      end else if (cap_sel_q_4 & (~hdr_done_4)) begin  // gen/blk/device.ts:675
-        hdr_count_4 <= hdr_sum;  // gen/blk/device.ts:676
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:677
-          hdr_done_4 <= 1'b1;  // gen/blk/device.ts:677
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd2)) begin  // gen/blk/device.ts:676
+        hdr_count_2 <= 5'd0;  // gen/blk/device.ts:676
+      end else if (cap_sel_q_2 & (~hdr_done_2)) begin  // gen/blk/device.ts:676
+        hdr_count_2 <= hdr_sum;  // gen/blk/device.ts:677
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:678
+          hdr_done_2 <= 1'b1;  // gen/blk/device.ts:678
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd5)) begin  // gen/blk/device.ts:675
-        hdr_count_5 <= 5'd0;  // gen/blk/device.ts:675
-      end else if (cap_sel_q_5 & (~hdr_done_5)) begin  // gen/blk/device.ts:675
-        hdr_count_5 <= hdr_sum;  // gen/blk/device.ts:676
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:677
-          hdr_done_5 <= 1'b1;  // gen/blk/device.ts:677
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd3)) begin  // gen/blk/device.ts:676
+        hdr_count_3 <= 5'd0;  // gen/blk/device.ts:676
+      end else if (cap_sel_q_3 & (~hdr_done_3)) begin  // gen/blk/device.ts:676
+        hdr_count_3 <= hdr_sum;  // gen/blk/device.ts:677
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:678
+          hdr_done_3 <= 1'b1;  // gen/blk/device.ts:678
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd6)) begin  // gen/blk/device.ts:675
-        hdr_count_6 <= 5'd0;  // gen/blk/device.ts:675
-      end else if (cap_sel_q_6 & (~hdr_done_6)) begin  // gen/blk/device.ts:675
-        hdr_count_6 <= hdr_sum;  // gen/blk/device.ts:676
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:677
-          hdr_done_6 <= 1'b1;  // gen/blk/device.ts:677
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd4)) begin  // gen/blk/device.ts:676
+        hdr_count_4 <= 5'd0;  // gen/blk/device.ts:676
+      end else if (cap_sel_q_4 & (~hdr_done_4)) begin  // gen/blk/device.ts:676
+        hdr_count_4 <= hdr_sum;  // gen/blk/device.ts:677
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:678
+          hdr_done_4 <= 1'b1;  // gen/blk/device.ts:678
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd7)) begin  // gen/blk/device.ts:675
-        hdr_count_7 <= 5'd0;  // gen/blk/device.ts:675
-      end else if (cap_sel_q_7 & (~hdr_done_7)) begin  // gen/blk/device.ts:675
-        hdr_count_7 <= hdr_sum;  // gen/blk/device.ts:676
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:677
-          hdr_done_7 <= 1'b1;  // gen/blk/device.ts:677
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd5)) begin  // gen/blk/device.ts:676
+        hdr_count_5 <= 5'd0;  // gen/blk/device.ts:676
+      end else if (cap_sel_q_5 & (~hdr_done_5)) begin  // gen/blk/device.ts:676
+        hdr_count_5 <= hdr_sum;  // gen/blk/device.ts:677
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:678
+          hdr_done_5 <= 1'b1;  // gen/blk/device.ts:678
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd8)) begin  // gen/blk/device.ts:675
-        hdr_count_8 <= 5'd0;  // gen/blk/device.ts:675
-      end else if (cap_sel_q_8 & (~hdr_done_8)) begin  // gen/blk/device.ts:675
-        hdr_count_8 <= hdr_sum;  // gen/blk/device.ts:676
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:677
-          hdr_done_8 <= 1'b1;  // gen/blk/device.ts:677
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd6)) begin  // gen/blk/device.ts:676
+        hdr_count_6 <= 5'd0;  // gen/blk/device.ts:676
+      end else if (cap_sel_q_6 & (~hdr_done_6)) begin  // gen/blk/device.ts:676
+        hdr_count_6 <= hdr_sum;  // gen/blk/device.ts:677
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:678
+          hdr_done_6 <= 1'b1;  // gen/blk/device.ts:678
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd9)) begin  // gen/blk/device.ts:675
-        hdr_count_9 <= 5'd0;  // gen/blk/device.ts:675
-      end else if (cap_sel_q_9 & (~hdr_done_9)) begin  // gen/blk/device.ts:675
-        hdr_count_9 <= hdr_sum;  // gen/blk/device.ts:676
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:677
-          hdr_done_9 <= 1'b1;  // gen/blk/device.ts:677
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd7)) begin  // gen/blk/device.ts:676
+        hdr_count_7 <= 5'd0;  // gen/blk/device.ts:676
+      end else if (cap_sel_q_7 & (~hdr_done_7)) begin  // gen/blk/device.ts:676
+        hdr_count_7 <= hdr_sum;  // gen/blk/device.ts:677
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:678
+          hdr_done_7 <= 1'b1;  // gen/blk/device.ts:678
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd10)) begin  // gen/blk/device.ts:675
-        hdr_count_10 <= 5'd0;  // gen/blk/device.ts:675
-      end else if (cap_sel_q_10 & (~hdr_done_10)) begin  // gen/blk/device.ts:675
-        hdr_count_10 <= hdr_sum;  // gen/blk/device.ts:676
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:677
-          hdr_done_10 <= 1'b1;  // gen/blk/device.ts:677
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd8)) begin  // gen/blk/device.ts:676
+        hdr_count_8 <= 5'd0;  // gen/blk/device.ts:676
+      end else if (cap_sel_q_8 & (~hdr_done_8)) begin  // gen/blk/device.ts:676
+        hdr_count_8 <= hdr_sum;  // gen/blk/device.ts:677
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:678
+          hdr_done_8 <= 1'b1;  // gen/blk/device.ts:678
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd11)) begin  // gen/blk/device.ts:675
-        hdr_count_11 <= 5'd0;  // gen/blk/device.ts:675
-      end else if (cap_sel_q_11 & (~hdr_done_11)) begin  // gen/blk/device.ts:675
-        hdr_count_11 <= hdr_sum;  // gen/blk/device.ts:676
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:677
-          hdr_done_11 <= 1'b1;  // gen/blk/device.ts:677
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd9)) begin  // gen/blk/device.ts:676
+        hdr_count_9 <= 5'd0;  // gen/blk/device.ts:676
+      end else if (cap_sel_q_9 & (~hdr_done_9)) begin  // gen/blk/device.ts:676
+        hdr_count_9 <= hdr_sum;  // gen/blk/device.ts:677
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:678
+          hdr_done_9 <= 1'b1;  // gen/blk/device.ts:678
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd12)) begin  // gen/blk/device.ts:675
-        hdr_count_12 <= 5'd0;  // gen/blk/device.ts:675
-      end else if (cap_sel_q_12 & (~hdr_done_12)) begin  // gen/blk/device.ts:675
-        hdr_count_12 <= hdr_sum;  // gen/blk/device.ts:676
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:677
-          hdr_done_12 <= 1'b1;  // gen/blk/device.ts:677
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd10)) begin  // gen/blk/device.ts:676
+        hdr_count_10 <= 5'd0;  // gen/blk/device.ts:676
+      end else if (cap_sel_q_10 & (~hdr_done_10)) begin  // gen/blk/device.ts:676
+        hdr_count_10 <= hdr_sum;  // gen/blk/device.ts:677
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:678
+          hdr_done_10 <= 1'b1;  // gen/blk/device.ts:678
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd13)) begin  // gen/blk/device.ts:675
-        hdr_count_13 <= 5'd0;  // gen/blk/device.ts:675
-      end else if (cap_sel_q_13 & (~hdr_done_13)) begin  // gen/blk/device.ts:675
-        hdr_count_13 <= hdr_sum;  // gen/blk/device.ts:676
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:677
-          hdr_done_13 <= 1'b1;  // gen/blk/device.ts:677
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd11)) begin  // gen/blk/device.ts:676
+        hdr_count_11 <= 5'd0;  // gen/blk/device.ts:676
+      end else if (cap_sel_q_11 & (~hdr_done_11)) begin  // gen/blk/device.ts:676
+        hdr_count_11 <= hdr_sum;  // gen/blk/device.ts:677
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:678
+          hdr_done_11 <= 1'b1;  // gen/blk/device.ts:678
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd14)) begin  // gen/blk/device.ts:675
-        hdr_count_14 <= 5'd0;  // gen/blk/device.ts:675
-      end else if (cap_sel_q_14 & (~hdr_done_14)) begin  // gen/blk/device.ts:675
-        hdr_count_14 <= hdr_sum;  // gen/blk/device.ts:676
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:677
-          hdr_done_14 <= 1'b1;  // gen/blk/device.ts:677
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd12)) begin  // gen/blk/device.ts:676
+        hdr_count_12 <= 5'd0;  // gen/blk/device.ts:676
+      end else if (cap_sel_q_12 & (~hdr_done_12)) begin  // gen/blk/device.ts:676
+        hdr_count_12 <= hdr_sum;  // gen/blk/device.ts:677
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:678
+          hdr_done_12 <= 1'b1;  // gen/blk/device.ts:678
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd15)) begin  // gen/blk/device.ts:675
-        hdr_count_15 <= 5'd0;  // gen/blk/device.ts:675
-      end else if (cap_sel_q_15 & (~hdr_done_15)) begin  // gen/blk/device.ts:675
-        hdr_count_15 <= hdr_sum;  // gen/blk/device.ts:676
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:677
-          hdr_done_15 <= 1'b1;  // gen/blk/device.ts:677
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd13)) begin  // gen/blk/device.ts:676
+        hdr_count_13 <= 5'd0;  // gen/blk/device.ts:676
+      end else if (cap_sel_q_13 & (~hdr_done_13)) begin  // gen/blk/device.ts:676
+        hdr_count_13 <= hdr_sum;  // gen/blk/device.ts:677
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:678
+          hdr_done_13 <= 1'b1;  // gen/blk/device.ts:678
         end
       end
-      if (store_werr & store_werr_zero) begin  // gen/blk/device.ts:737
-        zero_error <= 1'b1;  // gen/blk/device.ts:737
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd14)) begin  // gen/blk/device.ts:676
+        hdr_count_14 <= 5'd0;  // gen/blk/device.ts:676
+      end else if (cap_sel_q_14 & (~hdr_done_14)) begin  // gen/blk/device.ts:676
+        hdr_count_14 <= hdr_sum;  // gen/blk/device.ts:677
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:678
+          hdr_done_14 <= 1'b1;  // gen/blk/device.ts:678
+        end
       end
-      if (scan_busy) begin  // gen/blk/device.ts:742
-        if ((scan_slot[3] ? (scan_slot[2] ? (scan_slot[1] ? (scan_slot[0] ? out_active_15 : out_active_14) : (scan_slot[0] ? out_active_13 : out_active_12)) : (scan_slot[1] ? (scan_slot[0] ? out_active_11 : out_active_10) : (scan_slot[0] ? out_active_9 : out_active_8))) : (scan_slot[2] ? (scan_slot[1] ? (scan_slot[0] ? out_active_7 : out_active_6) : (scan_slot[0] ? out_active_5 : out_active_4)) : (scan_slot[1] ? (scan_slot[0] ? out_active_3 : out_active_2) : (scan_slot[0] ? out_active_1 : out_active_0)))) & ((scan_word >= out_range_rd0[13:0]) & ({1'b0, scan_word} < out_range_rd0[28:14]))) begin  // gen/blk/device.ts:743
-          if (scan_slot == 4'd0) begin  // gen/blk/device.ts:743
-            slot_error_0 <= 1'b1;  // gen/blk/device.ts:743
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd15)) begin  // gen/blk/device.ts:676
+        hdr_count_15 <= 5'd0;  // gen/blk/device.ts:676
+      end else if (cap_sel_q_15 & (~hdr_done_15)) begin  // gen/blk/device.ts:676
+        hdr_count_15 <= hdr_sum;  // gen/blk/device.ts:677
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:678
+          hdr_done_15 <= 1'b1;  // gen/blk/device.ts:678
+        end
+      end
+      if (store_werr & store_werr_zero) begin  // gen/blk/device.ts:738
+        zero_error <= 1'b1;  // gen/blk/device.ts:738
+      end
+      if (scan_busy) begin  // gen/blk/device.ts:743
+        if ((scan_slot[3] ? (scan_slot[2] ? (scan_slot[1] ? (scan_slot[0] ? out_active_15 : out_active_14) : (scan_slot[0] ? out_active_13 : out_active_12)) : (scan_slot[1] ? (scan_slot[0] ? out_active_11 : out_active_10) : (scan_slot[0] ? out_active_9 : out_active_8))) : (scan_slot[2] ? (scan_slot[1] ? (scan_slot[0] ? out_active_7 : out_active_6) : (scan_slot[0] ? out_active_5 : out_active_4)) : (scan_slot[1] ? (scan_slot[0] ? out_active_3 : out_active_2) : (scan_slot[0] ? out_active_1 : out_active_0)))) & ((scan_word >= out_range_rd0[13:0]) & ({1'b0, scan_word} < out_range_rd0[28:14]))) begin  // gen/blk/device.ts:744
+          if (scan_slot == 4'd0) begin  // gen/blk/device.ts:744
+            slot_error_0 <= 1'b1;  // gen/blk/device.ts:744
           end
-          if (scan_slot == 4'd1) begin  // gen/blk/device.ts:743
-            slot_error_1 <= 1'b1;  // gen/blk/device.ts:743
+          if (scan_slot == 4'd1) begin  // gen/blk/device.ts:744
+            slot_error_1 <= 1'b1;  // gen/blk/device.ts:744
           end
-          if (scan_slot == 4'd2) begin  // gen/blk/device.ts:743
-            slot_error_2 <= 1'b1;  // gen/blk/device.ts:743
+          if (scan_slot == 4'd2) begin  // gen/blk/device.ts:744
+            slot_error_2 <= 1'b1;  // gen/blk/device.ts:744
           end
-          if (scan_slot == 4'd3) begin  // gen/blk/device.ts:743
-            slot_error_3 <= 1'b1;  // gen/blk/device.ts:743
+          if (scan_slot == 4'd3) begin  // gen/blk/device.ts:744
+            slot_error_3 <= 1'b1;  // gen/blk/device.ts:744
           end
-          if (scan_slot == 4'd4) begin  // gen/blk/device.ts:743
-            slot_error_4 <= 1'b1;  // gen/blk/device.ts:743
+          if (scan_slot == 4'd4) begin  // gen/blk/device.ts:744
+            slot_error_4 <= 1'b1;  // gen/blk/device.ts:744
           end
-          if (scan_slot == 4'd5) begin  // gen/blk/device.ts:743
-            slot_error_5 <= 1'b1;  // gen/blk/device.ts:743
+          if (scan_slot == 4'd5) begin  // gen/blk/device.ts:744
+            slot_error_5 <= 1'b1;  // gen/blk/device.ts:744
           end
-          if (scan_slot == 4'd6) begin  // gen/blk/device.ts:743
-            slot_error_6 <= 1'b1;  // gen/blk/device.ts:743
+          if (scan_slot == 4'd6) begin  // gen/blk/device.ts:744
+            slot_error_6 <= 1'b1;  // gen/blk/device.ts:744
           end
-          if (scan_slot == 4'd7) begin  // gen/blk/device.ts:743
-            slot_error_7 <= 1'b1;  // gen/blk/device.ts:743
+          if (scan_slot == 4'd7) begin  // gen/blk/device.ts:744
+            slot_error_7 <= 1'b1;  // gen/blk/device.ts:744
           end
-          if (scan_slot == 4'd8) begin  // gen/blk/device.ts:743
-            slot_error_8 <= 1'b1;  // gen/blk/device.ts:743
+          if (scan_slot == 4'd8) begin  // gen/blk/device.ts:744
+            slot_error_8 <= 1'b1;  // gen/blk/device.ts:744
           end
-          if (scan_slot == 4'd9) begin  // gen/blk/device.ts:743
-            slot_error_9 <= 1'b1;  // gen/blk/device.ts:743
+          if (scan_slot == 4'd9) begin  // gen/blk/device.ts:744
+            slot_error_9 <= 1'b1;  // gen/blk/device.ts:744
           end
-          if (scan_slot == 4'd10) begin  // gen/blk/device.ts:743
-            slot_error_10 <= 1'b1;  // gen/blk/device.ts:743
+          if (scan_slot == 4'd10) begin  // gen/blk/device.ts:744
+            slot_error_10 <= 1'b1;  // gen/blk/device.ts:744
           end
-          if (scan_slot == 4'd11) begin  // gen/blk/device.ts:743
-            slot_error_11 <= 1'b1;  // gen/blk/device.ts:743
+          if (scan_slot == 4'd11) begin  // gen/blk/device.ts:744
+            slot_error_11 <= 1'b1;  // gen/blk/device.ts:744
           end
-          if (scan_slot == 4'd12) begin  // gen/blk/device.ts:743
-            slot_error_12 <= 1'b1;  // gen/blk/device.ts:743
+          if (scan_slot == 4'd12) begin  // gen/blk/device.ts:744
+            slot_error_12 <= 1'b1;  // gen/blk/device.ts:744
           end
-          if (scan_slot == 4'd13) begin  // gen/blk/device.ts:743
-            slot_error_13 <= 1'b1;  // gen/blk/device.ts:743
+          if (scan_slot == 4'd13) begin  // gen/blk/device.ts:744
+            slot_error_13 <= 1'b1;  // gen/blk/device.ts:744
           end
-          if (scan_slot == 4'd14) begin  // gen/blk/device.ts:743
-            slot_error_14 <= 1'b1;  // gen/blk/device.ts:743
+          if (scan_slot == 4'd14) begin  // gen/blk/device.ts:744
+            slot_error_14 <= 1'b1;  // gen/blk/device.ts:744
           end
-          if (scan_slot == 4'd15) begin  // gen/blk/device.ts:743
-            slot_error_15 <= 1'b1;  // gen/blk/device.ts:743
+          if (scan_slot == 4'd15) begin  // gen/blk/device.ts:744
+            slot_error_15 <= 1'b1;  // gen/blk/device.ts:744
           end
         end
-        scan_slot <= scan_slot + 4'd1;  // gen/blk/device.ts:744
-        if (scan_slot == 4'd15) begin  // gen/blk/device.ts:745
-          scan_busy <= 1'b0;  // gen/blk/device.ts:745
+        scan_slot <= scan_slot + 4'd1;  // gen/blk/device.ts:745
+        if (scan_slot == 4'd15) begin  // gen/blk/device.ts:746
+          scan_busy <= 1'b0;  // gen/blk/device.ts:746
         end
-      end else if (store_werr & (~store_werr_zero)) begin  // gen/blk/device.ts:746
-        scan_busy <= 1'b1;  // gen/blk/device.ts:747
-        scan_slot <= 4'd0;  // gen/blk/device.ts:748
+      end else if (store_werr & (~store_werr_zero)) begin  // gen/blk/device.ts:747
+        scan_busy <= 1'b1;  // gen/blk/device.ts:748
+        scan_slot <= 4'd0;  // gen/blk/device.ts:749
       end
-      rd_out_valid <= rd_order_deq_valid & ((~(~(rd_order_deq_data[35] & rd_order_deq_data[17]))) | store_rdata_valid);  // gen/blk/device.ts:803
-      if (((rd_order_deq_valid & ((~(~(rd_order_deq_data[35] & rd_order_deq_data[17]))) | store_rdata_valid)) & (~(rd_order_deq_data[35] & rd_order_deq_data[17]))) & store_rdata_err) begin  // gen/blk/device.ts:821
-        rd_err_pending <= 1'b1;  // gen/blk/device.ts:821
-      end else if (_and_14 & rd_err_pending) begin  // gen/blk/device.ts:821
-        rd_err_pending <= 1'b0;  // gen/blk/device.ts:822
+      rd_out_valid <= rd_order_deq_valid & ((~(~(rd_order_deq_data[35] & rd_order_deq_data[17]))) | store_rdata_valid);  // gen/blk/device.ts:804
+      if (((rd_order_deq_valid & ((~(~(rd_order_deq_data[35] & rd_order_deq_data[17]))) | store_rdata_valid)) & (~(rd_order_deq_data[35] & rd_order_deq_data[17]))) & store_rdata_err) begin  // gen/blk/device.ts:822
+        rd_err_pending <= 1'b1;  // gen/blk/device.ts:822
+      end else if (_and_14 & rd_err_pending) begin  // gen/blk/device.ts:822
+        rd_err_pending <= 1'b0;  // gen/blk/device.ts:823
       end
-      if (_and_14 & rd_err_pending) begin  // gen/blk/device.ts:824
-        if (_mux_16 == 4'd0) begin  // gen/blk/device.ts:824
-          slot_error_0 <= 1'b1;  // gen/blk/device.ts:824
+      if (_and_14 & rd_err_pending) begin  // gen/blk/device.ts:825
+        if (_mux_16 == 4'd0) begin  // gen/blk/device.ts:825
+          slot_error_0 <= 1'b1;  // gen/blk/device.ts:825
         end
-        if (_mux_16 == 4'd1) begin  // gen/blk/device.ts:824
-          slot_error_1 <= 1'b1;  // gen/blk/device.ts:824
+        if (_mux_16 == 4'd1) begin  // gen/blk/device.ts:825
+          slot_error_1 <= 1'b1;  // gen/blk/device.ts:825
         end
-        if (_mux_16 == 4'd2) begin  // gen/blk/device.ts:824
-          slot_error_2 <= 1'b1;  // gen/blk/device.ts:824
+        if (_mux_16 == 4'd2) begin  // gen/blk/device.ts:825
+          slot_error_2 <= 1'b1;  // gen/blk/device.ts:825
         end
-        if (_mux_16 == 4'd3) begin  // gen/blk/device.ts:824
-          slot_error_3 <= 1'b1;  // gen/blk/device.ts:824
+        if (_mux_16 == 4'd3) begin  // gen/blk/device.ts:825
+          slot_error_3 <= 1'b1;  // gen/blk/device.ts:825
         end
-        if (_mux_16 == 4'd4) begin  // gen/blk/device.ts:824
-          slot_error_4 <= 1'b1;  // gen/blk/device.ts:824
+        if (_mux_16 == 4'd4) begin  // gen/blk/device.ts:825
+          slot_error_4 <= 1'b1;  // gen/blk/device.ts:825
         end
-        if (_mux_16 == 4'd5) begin  // gen/blk/device.ts:824
-          slot_error_5 <= 1'b1;  // gen/blk/device.ts:824
+        if (_mux_16 == 4'd5) begin  // gen/blk/device.ts:825
+          slot_error_5 <= 1'b1;  // gen/blk/device.ts:825
         end
-        if (_mux_16 == 4'd6) begin  // gen/blk/device.ts:824
-          slot_error_6 <= 1'b1;  // gen/blk/device.ts:824
+        if (_mux_16 == 4'd6) begin  // gen/blk/device.ts:825
+          slot_error_6 <= 1'b1;  // gen/blk/device.ts:825
         end
-        if (_mux_16 == 4'd7) begin  // gen/blk/device.ts:824
-          slot_error_7 <= 1'b1;  // gen/blk/device.ts:824
+        if (_mux_16 == 4'd7) begin  // gen/blk/device.ts:825
+          slot_error_7 <= 1'b1;  // gen/blk/device.ts:825
         end
-        if (_mux_16 == 4'd8) begin  // gen/blk/device.ts:824
-          slot_error_8 <= 1'b1;  // gen/blk/device.ts:824
+        if (_mux_16 == 4'd8) begin  // gen/blk/device.ts:825
+          slot_error_8 <= 1'b1;  // gen/blk/device.ts:825
         end
-        if (_mux_16 == 4'd9) begin  // gen/blk/device.ts:824
-          slot_error_9 <= 1'b1;  // gen/blk/device.ts:824
+        if (_mux_16 == 4'd9) begin  // gen/blk/device.ts:825
+          slot_error_9 <= 1'b1;  // gen/blk/device.ts:825
         end
-        if (_mux_16 == 4'd10) begin  // gen/blk/device.ts:824
-          slot_error_10 <= 1'b1;  // gen/blk/device.ts:824
+        if (_mux_16 == 4'd10) begin  // gen/blk/device.ts:825
+          slot_error_10 <= 1'b1;  // gen/blk/device.ts:825
         end
-        if (_mux_16 == 4'd11) begin  // gen/blk/device.ts:824
-          slot_error_11 <= 1'b1;  // gen/blk/device.ts:824
+        if (_mux_16 == 4'd11) begin  // gen/blk/device.ts:825
+          slot_error_11 <= 1'b1;  // gen/blk/device.ts:825
         end
-        if (_mux_16 == 4'd12) begin  // gen/blk/device.ts:824
-          slot_error_12 <= 1'b1;  // gen/blk/device.ts:824
+        if (_mux_16 == 4'd12) begin  // gen/blk/device.ts:825
+          slot_error_12 <= 1'b1;  // gen/blk/device.ts:825
         end
-        if (_mux_16 == 4'd13) begin  // gen/blk/device.ts:824
-          slot_error_13 <= 1'b1;  // gen/blk/device.ts:824
+        if (_mux_16 == 4'd13) begin  // gen/blk/device.ts:825
+          slot_error_13 <= 1'b1;  // gen/blk/device.ts:825
         end
-        if (_mux_16 == 4'd14) begin  // gen/blk/device.ts:824
-          slot_error_14 <= 1'b1;  // gen/blk/device.ts:824
+        if (_mux_16 == 4'd14) begin  // gen/blk/device.ts:825
+          slot_error_14 <= 1'b1;  // gen/blk/device.ts:825
         end
-        if (_mux_16 == 4'd15) begin  // gen/blk/device.ts:824
-          slot_error_15 <= 1'b1;  // gen/blk/device.ts:824
+        if (_mux_16 == 4'd15) begin  // gen/blk/device.ts:825
+          slot_error_15 <= 1'b1;  // gen/blk/device.ts:825
         end
       end
-      if ((wr_status_valid & wr_status_id[7]) & (~((done_valid & done_ready) & (~completions_deq_data[32])))) begin  // gen/blk/device.ts:859
-        statuses_done <= statuses_done + 5'd1;  // gen/blk/device.ts:859
-      end else if ((~(wr_status_valid & wr_status_id[7])) & ((done_valid & done_ready) & (~completions_deq_data[32]))) begin  // gen/blk/device.ts:859
-        statuses_done <= statuses_done - 5'd1;  // gen/blk/device.ts:861
+      if ((wr_status_valid & wr_status_id[7]) & (~((done_valid & done_ready) & (~completions_deq_data[32])))) begin  // gen/blk/device.ts:860
+        statuses_done <= statuses_done + 5'd1;  // gen/blk/device.ts:860
+      end else if ((~(wr_status_valid & wr_status_id[7])) & ((done_valid & done_ready) & (~completions_deq_data[32]))) begin  // gen/blk/device.ts:860
+        statuses_done <= statuses_done - 5'd1;  // gen/blk/device.ts:862
       end
-      case (s_state)  // gen/blk/device.ts:877
+      case (s_state)  // gen/blk/device.ts:878
         S_STATE_IDLE: begin
-          s_len_error <= 1'b0;  // gen/blk/device.ts:879
-          if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:880
-          end else if (status_queue_deq_valid) begin  // gen/blk/device.ts:885
-            if (status_queue_deq_data[48]) begin  // gen/blk/device.ts:886
-              s_state <= S_STATE_READS;  // gen/blk/device.ts:886
+          s_len_error <= 1'b0;  // gen/blk/device.ts:880
+          if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:881
+          end else if (status_queue_deq_valid) begin  // gen/blk/device.ts:886
+            if (status_queue_deq_data[48]) begin  // gen/blk/device.ts:887
+              s_state <= S_STATE_READS;  // gen/blk/device.ts:887
             end else begin
-              s_state <= S_STATE_ISSUE;  // gen/blk/device.ts:886
+              s_state <= S_STATE_ISSUE;  // gen/blk/device.ts:887
             end
           end
         end
         S_STATE_READS: begin
-          if (~_sub_17[15]) begin  // gen/blk/device.ts:890
-            s_state <= S_STATE_FENCE;  // gen/blk/device.ts:892
+          if (~_sub_17[15]) begin  // gen/blk/device.ts:891
+            s_state <= S_STATE_FENCE;  // gen/blk/device.ts:893
           end
         end
         S_STATE_FENCE: begin
-          if (((~_sub_6[15]) & (~scan_busy)) & (~b_status_write)) begin  // gen/blk/device.ts:896
-            if (status_queue_deq_data[53:50] == 4'd0) begin  // gen/blk/device.ts:897
-              out_active_0 <= 1'b0;  // gen/blk/device.ts:897
+          if (((~_sub_6[15]) & (~scan_busy)) & (~b_status_write)) begin  // gen/blk/device.ts:897
+            if (status_queue_deq_data[53:50] == 4'd0) begin  // gen/blk/device.ts:898
+              out_active_0 <= 1'b0;  // gen/blk/device.ts:898
             end
-            if (status_queue_deq_data[53:50] == 4'd1) begin  // gen/blk/device.ts:897
-              out_active_1 <= 1'b0;  // gen/blk/device.ts:897
+            if (status_queue_deq_data[53:50] == 4'd1) begin  // gen/blk/device.ts:898
+              out_active_1 <= 1'b0;  // gen/blk/device.ts:898
             end
-            if (status_queue_deq_data[53:50] == 4'd2) begin  // gen/blk/device.ts:897
-              out_active_2 <= 1'b0;  // gen/blk/device.ts:897
+            if (status_queue_deq_data[53:50] == 4'd2) begin  // gen/blk/device.ts:898
+              out_active_2 <= 1'b0;  // gen/blk/device.ts:898
             end
-            if (status_queue_deq_data[53:50] == 4'd3) begin  // gen/blk/device.ts:897
-              out_active_3 <= 1'b0;  // gen/blk/device.ts:897
+            if (status_queue_deq_data[53:50] == 4'd3) begin  // gen/blk/device.ts:898
+              out_active_3 <= 1'b0;  // gen/blk/device.ts:898
             end
-            if (status_queue_deq_data[53:50] == 4'd4) begin  // gen/blk/device.ts:897
-              out_active_4 <= 1'b0;  // gen/blk/device.ts:897
+            if (status_queue_deq_data[53:50] == 4'd4) begin  // gen/blk/device.ts:898
+              out_active_4 <= 1'b0;  // gen/blk/device.ts:898
             end
-            if (status_queue_deq_data[53:50] == 4'd5) begin  // gen/blk/device.ts:897
-              out_active_5 <= 1'b0;  // gen/blk/device.ts:897
+            if (status_queue_deq_data[53:50] == 4'd5) begin  // gen/blk/device.ts:898
+              out_active_5 <= 1'b0;  // gen/blk/device.ts:898
             end
-            if (status_queue_deq_data[53:50] == 4'd6) begin  // gen/blk/device.ts:897
-              out_active_6 <= 1'b0;  // gen/blk/device.ts:897
+            if (status_queue_deq_data[53:50] == 4'd6) begin  // gen/blk/device.ts:898
+              out_active_6 <= 1'b0;  // gen/blk/device.ts:898
             end
-            if (status_queue_deq_data[53:50] == 4'd7) begin  // gen/blk/device.ts:897
-              out_active_7 <= 1'b0;  // gen/blk/device.ts:897
+            if (status_queue_deq_data[53:50] == 4'd7) begin  // gen/blk/device.ts:898
+              out_active_7 <= 1'b0;  // gen/blk/device.ts:898
             end
-            if (status_queue_deq_data[53:50] == 4'd8) begin  // gen/blk/device.ts:897
-              out_active_8 <= 1'b0;  // gen/blk/device.ts:897
+            if (status_queue_deq_data[53:50] == 4'd8) begin  // gen/blk/device.ts:898
+              out_active_8 <= 1'b0;  // gen/blk/device.ts:898
             end
-            if (status_queue_deq_data[53:50] == 4'd9) begin  // gen/blk/device.ts:897
-              out_active_9 <= 1'b0;  // gen/blk/device.ts:897
+            if (status_queue_deq_data[53:50] == 4'd9) begin  // gen/blk/device.ts:898
+              out_active_9 <= 1'b0;  // gen/blk/device.ts:898
             end
-            if (status_queue_deq_data[53:50] == 4'd10) begin  // gen/blk/device.ts:897
-              out_active_10 <= 1'b0;  // gen/blk/device.ts:897
+            if (status_queue_deq_data[53:50] == 4'd10) begin  // gen/blk/device.ts:898
+              out_active_10 <= 1'b0;  // gen/blk/device.ts:898
             end
-            if (status_queue_deq_data[53:50] == 4'd11) begin  // gen/blk/device.ts:897
-              out_active_11 <= 1'b0;  // gen/blk/device.ts:897
+            if (status_queue_deq_data[53:50] == 4'd11) begin  // gen/blk/device.ts:898
+              out_active_11 <= 1'b0;  // gen/blk/device.ts:898
             end
-            if (status_queue_deq_data[53:50] == 4'd12) begin  // gen/blk/device.ts:897
-              out_active_12 <= 1'b0;  // gen/blk/device.ts:897
+            if (status_queue_deq_data[53:50] == 4'd12) begin  // gen/blk/device.ts:898
+              out_active_12 <= 1'b0;  // gen/blk/device.ts:898
             end
-            if (status_queue_deq_data[53:50] == 4'd13) begin  // gen/blk/device.ts:897
-              out_active_13 <= 1'b0;  // gen/blk/device.ts:897
+            if (status_queue_deq_data[53:50] == 4'd13) begin  // gen/blk/device.ts:898
+              out_active_13 <= 1'b0;  // gen/blk/device.ts:898
             end
-            if (status_queue_deq_data[53:50] == 4'd14) begin  // gen/blk/device.ts:897
-              out_active_14 <= 1'b0;  // gen/blk/device.ts:897
+            if (status_queue_deq_data[53:50] == 4'd14) begin  // gen/blk/device.ts:898
+              out_active_14 <= 1'b0;  // gen/blk/device.ts:898
             end
-            if (status_queue_deq_data[53:50] == 4'd15) begin  // gen/blk/device.ts:897
-              out_active_15 <= 1'b0;  // gen/blk/device.ts:897
+            if (status_queue_deq_data[53:50] == 4'd15) begin  // gen/blk/device.ts:898
+              out_active_15 <= 1'b0;  // gen/blk/device.ts:898
             end
-            if (status_queue_deq_data[53] ? (status_queue_deq_data[52] ? (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_15 : slot_error_14) : (status_queue_deq_data[50] ? slot_error_13 : slot_error_12)) : (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_11 : slot_error_10) : (status_queue_deq_data[50] ? slot_error_9 : slot_error_8))) : (status_queue_deq_data[52] ? (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_7 : slot_error_6) : (status_queue_deq_data[50] ? slot_error_5 : slot_error_4)) : (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_3 : slot_error_2) : (status_queue_deq_data[50] ? slot_error_1 : slot_error_0)))) begin  // gen/blk/device.ts:898
-              s_len_error <= 1'b1;  // gen/blk/device.ts:900
+            if (status_queue_deq_data[53] ? (status_queue_deq_data[52] ? (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_15 : slot_error_14) : (status_queue_deq_data[50] ? slot_error_13 : slot_error_12)) : (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_11 : slot_error_10) : (status_queue_deq_data[50] ? slot_error_9 : slot_error_8))) : (status_queue_deq_data[52] ? (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_7 : slot_error_6) : (status_queue_deq_data[50] ? slot_error_5 : slot_error_4)) : (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_3 : slot_error_2) : (status_queue_deq_data[50] ? slot_error_1 : slot_error_0)))) begin  // gen/blk/device.ts:899
+              s_len_error <= 1'b1;  // gen/blk/device.ts:901
             end
-            s_state <= S_STATE_ISSUE;  // gen/blk/device.ts:902
+            s_state <= S_STATE_ISSUE;  // gen/blk/device.ts:903
           end
         end
         S_STATE_ISSUE: begin
-          if (wr_cmd_in_ready & completions_enq_ready) begin  // gen/blk/device.ts:905
-            s_state <= S_STATE_IDLE;  // gen/blk/device.ts:908
+          if (wr_cmd_in_ready & completions_enq_ready) begin  // gen/blk/device.ts:906
+            s_state <= S_STATE_IDLE;  // gen/blk/device.ts:909
           end
         end
         default: begin end
       endcase
-      b_status_write <= 1'b0;  // gen/blk/device.ts:934
-      case (state)  // gen/blk/device.ts:1002
+      b_status_write <= 1'b0;  // gen/blk/device.ts:935
+      case (state)  // gen/blk/device.ts:1003
         STATE_IDLE: begin
-          if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? slot_ready_15 : slot_ready_14) : (b_slot[0] ? slot_ready_13 : slot_ready_12)) : (b_slot[1] ? (b_slot[0] ? slot_ready_11 : slot_ready_10) : (b_slot[0] ? slot_ready_9 : slot_ready_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? slot_ready_7 : slot_ready_6) : (b_slot[0] ? slot_ready_5 : slot_ready_4)) : (b_slot[1] ? (b_slot[0] ? slot_ready_3 : slot_ready_2) : (b_slot[0] ? slot_ready_1 : slot_ready_0)))) begin  // gen/blk/device.ts:1004
-            if (b_slot == 4'd0) begin  // gen/blk/device.ts:1005
-              slot_ready_0 <= 1'b0;  // gen/blk/device.ts:1005
+          if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? slot_ready_15 : slot_ready_14) : (b_slot[0] ? slot_ready_13 : slot_ready_12)) : (b_slot[1] ? (b_slot[0] ? slot_ready_11 : slot_ready_10) : (b_slot[0] ? slot_ready_9 : slot_ready_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? slot_ready_7 : slot_ready_6) : (b_slot[0] ? slot_ready_5 : slot_ready_4)) : (b_slot[1] ? (b_slot[0] ? slot_ready_3 : slot_ready_2) : (b_slot[0] ? slot_ready_1 : slot_ready_0)))) begin  // gen/blk/device.ts:1005
+            if (b_slot == 4'd0) begin  // gen/blk/device.ts:1006
+              slot_ready_0 <= 1'b0;  // gen/blk/device.ts:1006
             end
-            if (b_slot == 4'd1) begin  // gen/blk/device.ts:1005
-              slot_ready_1 <= 1'b0;  // gen/blk/device.ts:1005
+            if (b_slot == 4'd1) begin  // gen/blk/device.ts:1006
+              slot_ready_1 <= 1'b0;  // gen/blk/device.ts:1006
             end
-            if (b_slot == 4'd2) begin  // gen/blk/device.ts:1005
-              slot_ready_2 <= 1'b0;  // gen/blk/device.ts:1005
+            if (b_slot == 4'd2) begin  // gen/blk/device.ts:1006
+              slot_ready_2 <= 1'b0;  // gen/blk/device.ts:1006
             end
-            if (b_slot == 4'd3) begin  // gen/blk/device.ts:1005
-              slot_ready_3 <= 1'b0;  // gen/blk/device.ts:1005
+            if (b_slot == 4'd3) begin  // gen/blk/device.ts:1006
+              slot_ready_3 <= 1'b0;  // gen/blk/device.ts:1006
             end
-            if (b_slot == 4'd4) begin  // gen/blk/device.ts:1005
-              slot_ready_4 <= 1'b0;  // gen/blk/device.ts:1005
+            if (b_slot == 4'd4) begin  // gen/blk/device.ts:1006
+              slot_ready_4 <= 1'b0;  // gen/blk/device.ts:1006
             end
-            if (b_slot == 4'd5) begin  // gen/blk/device.ts:1005
-              slot_ready_5 <= 1'b0;  // gen/blk/device.ts:1005
+            if (b_slot == 4'd5) begin  // gen/blk/device.ts:1006
+              slot_ready_5 <= 1'b0;  // gen/blk/device.ts:1006
             end
-            if (b_slot == 4'd6) begin  // gen/blk/device.ts:1005
-              slot_ready_6 <= 1'b0;  // gen/blk/device.ts:1005
+            if (b_slot == 4'd6) begin  // gen/blk/device.ts:1006
+              slot_ready_6 <= 1'b0;  // gen/blk/device.ts:1006
             end
-            if (b_slot == 4'd7) begin  // gen/blk/device.ts:1005
-              slot_ready_7 <= 1'b0;  // gen/blk/device.ts:1005
+            if (b_slot == 4'd7) begin  // gen/blk/device.ts:1006
+              slot_ready_7 <= 1'b0;  // gen/blk/device.ts:1006
             end
-            if (b_slot == 4'd8) begin  // gen/blk/device.ts:1005
-              slot_ready_8 <= 1'b0;  // gen/blk/device.ts:1005
+            if (b_slot == 4'd8) begin  // gen/blk/device.ts:1006
+              slot_ready_8 <= 1'b0;  // gen/blk/device.ts:1006
             end
-            if (b_slot == 4'd9) begin  // gen/blk/device.ts:1005
-              slot_ready_9 <= 1'b0;  // gen/blk/device.ts:1005
+            if (b_slot == 4'd9) begin  // gen/blk/device.ts:1006
+              slot_ready_9 <= 1'b0;  // gen/blk/device.ts:1006
             end
-            if (b_slot == 4'd10) begin  // gen/blk/device.ts:1005
-              slot_ready_10 <= 1'b0;  // gen/blk/device.ts:1005
+            if (b_slot == 4'd10) begin  // gen/blk/device.ts:1006
+              slot_ready_10 <= 1'b0;  // gen/blk/device.ts:1006
             end
-            if (b_slot == 4'd11) begin  // gen/blk/device.ts:1005
-              slot_ready_11 <= 1'b0;  // gen/blk/device.ts:1005
+            if (b_slot == 4'd11) begin  // gen/blk/device.ts:1006
+              slot_ready_11 <= 1'b0;  // gen/blk/device.ts:1006
             end
-            if (b_slot == 4'd12) begin  // gen/blk/device.ts:1005
-              slot_ready_12 <= 1'b0;  // gen/blk/device.ts:1005
+            if (b_slot == 4'd12) begin  // gen/blk/device.ts:1006
+              slot_ready_12 <= 1'b0;  // gen/blk/device.ts:1006
             end
-            if (b_slot == 4'd13) begin  // gen/blk/device.ts:1005
-              slot_ready_13 <= 1'b0;  // gen/blk/device.ts:1005
+            if (b_slot == 4'd13) begin  // gen/blk/device.ts:1006
+              slot_ready_13 <= 1'b0;  // gen/blk/device.ts:1006
             end
-            if (b_slot == 4'd14) begin  // gen/blk/device.ts:1005
-              slot_ready_14 <= 1'b0;  // gen/blk/device.ts:1005
+            if (b_slot == 4'd14) begin  // gen/blk/device.ts:1006
+              slot_ready_14 <= 1'b0;  // gen/blk/device.ts:1006
             end
-            if (b_slot == 4'd15) begin  // gen/blk/device.ts:1005
-              slot_ready_15 <= 1'b0;  // gen/blk/device.ts:1005
+            if (b_slot == 4'd15) begin  // gen/blk/device.ts:1006
+              slot_ready_15 <= 1'b0;  // gen/blk/device.ts:1006
             end
-            desc_count <= slot_info_rd0[85:70];  // gen/blk/device.ts:1007
-            readable <= slot_info_rd0[69:36];  // gen/blk/device.ts:1008
-            writable <= slot_info_rd0[35:2];  // gen/blk/device.ts:1009
-            no_writable <= slot_info_rd0[1];  // gen/blk/device.ts:1010
-            malformed <= slot_info_rd0[0];  // gen/blk/device.ts:1011
-            state <= STATE_CHECK;  // gen/blk/device.ts:1012
+            desc_count <= slot_info_rd0[85:70];  // gen/blk/device.ts:1008
+            readable <= slot_info_rd0[69:36];  // gen/blk/device.ts:1009
+            writable <= slot_info_rd0[35:2];  // gen/blk/device.ts:1010
+            no_writable <= slot_info_rd0[1];  // gen/blk/device.ts:1011
+            malformed <= slot_info_rd0[0];  // gen/blk/device.ts:1012
+            state <= STATE_CHECK;  // gen/blk/device.ts:1013
           end
         end
         STATE_CHECK: begin
-          if (no_writable) begin  // gen/blk/device.ts:1018
-            if (status_queue_enq_ready) begin  // gen/blk/device.ts:1022
-              b_slot <= b_slot + 4'd1;  // gen/blk/device.ts:1024
-              state <= STATE_IDLE;  // gen/blk/device.ts:1025
+          if (no_writable) begin  // gen/blk/device.ts:1019
+            if (status_queue_enq_ready) begin  // gen/blk/device.ts:1023
+              b_slot <= b_slot + 4'd1;  // gen/blk/device.ts:1025
+              state <= STATE_IDLE;  // gen/blk/device.ts:1026
             end
-          end else if (malformed) begin  // gen/blk/device.ts:1028
-            b_status_write <= 1'b1;  // gen/blk/device.ts:942
-            state <= STATE_POST;  // gen/blk/device.ts:949
+          end else if (malformed) begin  // gen/blk/device.ts:1029
+            b_status_write <= 1'b1;  // gen/blk/device.ts:943
+            state <= STATE_POST;  // gen/blk/device.ts:950
           end else begin
-            state <= STATE_HDR;  // gen/blk/device.ts:1029
+            state <= STATE_HDR;  // gen/blk/device.ts:1030
           end
         end
         STATE_HDR: begin
-          if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_15 : hdr_done_14) : (b_slot[0] ? hdr_done_13 : hdr_done_12)) : (b_slot[1] ? (b_slot[0] ? hdr_done_11 : hdr_done_10) : (b_slot[0] ? hdr_done_9 : hdr_done_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_7 : hdr_done_6) : (b_slot[0] ? hdr_done_5 : hdr_done_4)) : (b_slot[1] ? (b_slot[0] ? hdr_done_3 : hdr_done_2) : (b_slot[0] ? hdr_done_1 : hdr_done_0)))) begin  // gen/blk/device.ts:1032
-            state <= STATE_PREP;  // gen/blk/device.ts:1043
+          if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_15 : hdr_done_14) : (b_slot[0] ? hdr_done_13 : hdr_done_12)) : (b_slot[1] ? (b_slot[0] ? hdr_done_11 : hdr_done_10) : (b_slot[0] ? hdr_done_9 : hdr_done_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_7 : hdr_done_6) : (b_slot[0] ? hdr_done_5 : hdr_done_4)) : (b_slot[1] ? (b_slot[0] ? hdr_done_3 : hdr_done_2) : (b_slot[0] ? hdr_done_1 : hdr_done_0)))) begin  // gen/blk/device.ts:1033
+            state <= STATE_PREP;  // gen/blk/device.ts:1044
           end
         end
         STATE_PREP: begin
-          state <= STATE_DECODE;  // gen/blk/device.ts:1066
+          state <= STATE_DECODE;  // gen/blk/device.ts:1067
         end
         STATE_DECODE: begin
-          if (blocked) begin  // gen/blk/device.ts:1088
-            state <= STATE_DECODE;  // gen/blk/device.ts:1088
-          end else if (b_staged & (~b_spec_done)) begin  // gen/blk/device.ts:1091
-            state <= STATE_DECODE;  // gen/blk/device.ts:1091
-          end else if (slot_err) begin  // gen/blk/device.ts:1092
-            b_status_write <= 1'b1;  // gen/blk/device.ts:942
-            state <= STATE_POST;  // gen/blk/device.ts:949
-          end else if (t_in | t_out) begin  // gen/blk/device.ts:1093
-            if (io_bad) begin  // gen/blk/device.ts:1094
-              b_status_write <= 1'b1;  // gen/blk/device.ts:942
-              state <= STATE_POST;  // gen/blk/device.ts:949
-            end else if ((t_out & b_staged) & b_spec_error) begin  // gen/blk/device.ts:1095
-              b_status_write <= 1'b1;  // gen/blk/device.ts:942
-              state <= STATE_POST;  // gen/blk/device.ts:949
+          if (blocked) begin  // gen/blk/device.ts:1089
+            state <= STATE_DECODE;  // gen/blk/device.ts:1089
+          end else if (b_staged & (~b_spec_done)) begin  // gen/blk/device.ts:1092
+            state <= STATE_DECODE;  // gen/blk/device.ts:1092
+          end else if (slot_err) begin  // gen/blk/device.ts:1093
+            b_status_write <= 1'b1;  // gen/blk/device.ts:943
+            state <= STATE_POST;  // gen/blk/device.ts:950
+          end else if (t_in | t_out) begin  // gen/blk/device.ts:1094
+            if (io_bad) begin  // gen/blk/device.ts:1095
+              b_status_write <= 1'b1;  // gen/blk/device.ts:943
+              state <= STATE_POST;  // gen/blk/device.ts:950
+            end else if ((t_out & b_staged) & b_spec_error) begin  // gen/blk/device.ts:1096
+              b_status_write <= 1'b1;  // gen/blk/device.ts:943
+              state <= STATE_POST;  // gen/blk/device.ts:950
             end else begin
-              if (t_out) begin  // gen/blk/device.ts:1101
-                if (b_slot == 4'd0) begin  // gen/blk/device.ts:1103
-                  out_active_0 <= 1'b1;  // gen/blk/device.ts:1103
+              if (t_out) begin  // gen/blk/device.ts:1102
+                if (b_slot == 4'd0) begin  // gen/blk/device.ts:1104
+                  out_active_0 <= 1'b1;  // gen/blk/device.ts:1104
                 end
-                if (b_slot == 4'd1) begin  // gen/blk/device.ts:1103
-                  out_active_1 <= 1'b1;  // gen/blk/device.ts:1103
+                if (b_slot == 4'd1) begin  // gen/blk/device.ts:1104
+                  out_active_1 <= 1'b1;  // gen/blk/device.ts:1104
                 end
-                if (b_slot == 4'd2) begin  // gen/blk/device.ts:1103
-                  out_active_2 <= 1'b1;  // gen/blk/device.ts:1103
+                if (b_slot == 4'd2) begin  // gen/blk/device.ts:1104
+                  out_active_2 <= 1'b1;  // gen/blk/device.ts:1104
                 end
-                if (b_slot == 4'd3) begin  // gen/blk/device.ts:1103
-                  out_active_3 <= 1'b1;  // gen/blk/device.ts:1103
+                if (b_slot == 4'd3) begin  // gen/blk/device.ts:1104
+                  out_active_3 <= 1'b1;  // gen/blk/device.ts:1104
                 end
-                if (b_slot == 4'd4) begin  // gen/blk/device.ts:1103
-                  out_active_4 <= 1'b1;  // gen/blk/device.ts:1103
+                if (b_slot == 4'd4) begin  // gen/blk/device.ts:1104
+                  out_active_4 <= 1'b1;  // gen/blk/device.ts:1104
                 end
-                if (b_slot == 4'd5) begin  // gen/blk/device.ts:1103
-                  out_active_5 <= 1'b1;  // gen/blk/device.ts:1103
+                if (b_slot == 4'd5) begin  // gen/blk/device.ts:1104
+                  out_active_5 <= 1'b1;  // gen/blk/device.ts:1104
                 end
-                if (b_slot == 4'd6) begin  // gen/blk/device.ts:1103
-                  out_active_6 <= 1'b1;  // gen/blk/device.ts:1103
+                if (b_slot == 4'd6) begin  // gen/blk/device.ts:1104
+                  out_active_6 <= 1'b1;  // gen/blk/device.ts:1104
                 end
-                if (b_slot == 4'd7) begin  // gen/blk/device.ts:1103
-                  out_active_7 <= 1'b1;  // gen/blk/device.ts:1103
+                if (b_slot == 4'd7) begin  // gen/blk/device.ts:1104
+                  out_active_7 <= 1'b1;  // gen/blk/device.ts:1104
                 end
-                if (b_slot == 4'd8) begin  // gen/blk/device.ts:1103
-                  out_active_8 <= 1'b1;  // gen/blk/device.ts:1103
+                if (b_slot == 4'd8) begin  // gen/blk/device.ts:1104
+                  out_active_8 <= 1'b1;  // gen/blk/device.ts:1104
                 end
-                if (b_slot == 4'd9) begin  // gen/blk/device.ts:1103
-                  out_active_9 <= 1'b1;  // gen/blk/device.ts:1103
+                if (b_slot == 4'd9) begin  // gen/blk/device.ts:1104
+                  out_active_9 <= 1'b1;  // gen/blk/device.ts:1104
                 end
-                if (b_slot == 4'd10) begin  // gen/blk/device.ts:1103
-                  out_active_10 <= 1'b1;  // gen/blk/device.ts:1103
+                if (b_slot == 4'd10) begin  // gen/blk/device.ts:1104
+                  out_active_10 <= 1'b1;  // gen/blk/device.ts:1104
                 end
-                if (b_slot == 4'd11) begin  // gen/blk/device.ts:1103
-                  out_active_11 <= 1'b1;  // gen/blk/device.ts:1103
+                if (b_slot == 4'd11) begin  // gen/blk/device.ts:1104
+                  out_active_11 <= 1'b1;  // gen/blk/device.ts:1104
                 end
-                if (b_slot == 4'd12) begin  // gen/blk/device.ts:1103
-                  out_active_12 <= 1'b1;  // gen/blk/device.ts:1103
+                if (b_slot == 4'd12) begin  // gen/blk/device.ts:1104
+                  out_active_12 <= 1'b1;  // gen/blk/device.ts:1104
                 end
-                if (b_slot == 4'd13) begin  // gen/blk/device.ts:1103
-                  out_active_13 <= 1'b1;  // gen/blk/device.ts:1103
+                if (b_slot == 4'd13) begin  // gen/blk/device.ts:1104
+                  out_active_13 <= 1'b1;  // gen/blk/device.ts:1104
                 end
-                if (b_slot == 4'd14) begin  // gen/blk/device.ts:1103
-                  out_active_14 <= 1'b1;  // gen/blk/device.ts:1103
+                if (b_slot == 4'd14) begin  // gen/blk/device.ts:1104
+                  out_active_14 <= 1'b1;  // gen/blk/device.ts:1104
                 end
-                if (b_slot == 4'd15) begin  // gen/blk/device.ts:1103
-                  out_active_15 <= 1'b1;  // gen/blk/device.ts:1103
+                if (b_slot == 4'd15) begin  // gen/blk/device.ts:1104
+                  out_active_15 <= 1'b1;  // gen/blk/device.ts:1104
                 end
-                if (b_staged) begin  // gen/blk/device.ts:1104
-                  copy_left <= out_data[12:4];  // gen/blk/device.ts:1107
+                if (b_staged) begin  // gen/blk/device.ts:1105
+                  copy_left <= out_data[12:4];  // gen/blk/device.ts:1108
                 end else begin
                   walk_walking <= 1'b1;  // gen/blk/device.ts:329
                 end
               end else begin
                 walk_walking <= 1'b1;  // gen/blk/device.ts:329
               end
-              b_status_write <= 1'b1;  // gen/blk/device.ts:942
-              if (t_out & b_staged) begin  // gen/blk/device.ts:1114
-                state <= STATE_COPY;  // gen/blk/device.ts:1114
+              b_status_write <= 1'b1;  // gen/blk/device.ts:943
+              if (t_out & b_staged) begin  // gen/blk/device.ts:1115
+                state <= STATE_COPY;  // gen/blk/device.ts:1115
               end else begin
-                state <= STATE_DATA;  // gen/blk/device.ts:1114
+                state <= STATE_DATA;  // gen/blk/device.ts:1115
               end
             end
-          end else if (t_flush) begin  // gen/blk/device.ts:1117
-            b_status_write <= 1'b1;  // gen/blk/device.ts:942
-            state <= STATE_POST;  // gen/blk/device.ts:949
-          end else if (t_get_id) begin  // gen/blk/device.ts:1120
-            if (id_bad) begin  // gen/blk/device.ts:1121
-              b_status_write <= 1'b1;  // gen/blk/device.ts:942
-              state <= STATE_POST;  // gen/blk/device.ts:949
+          end else if (t_flush) begin  // gen/blk/device.ts:1118
+            b_status_write <= 1'b1;  // gen/blk/device.ts:943
+            state <= STATE_POST;  // gen/blk/device.ts:950
+          end else if (t_get_id) begin  // gen/blk/device.ts:1121
+            if (id_bad) begin  // gen/blk/device.ts:1122
+              b_status_write <= 1'b1;  // gen/blk/device.ts:943
+              state <= STATE_POST;  // gen/blk/device.ts:950
             end else begin
               walk_walking <= 1'b1;  // gen/blk/device.ts:329
-              b_status_write <= 1'b1;  // gen/blk/device.ts:942
-              state <= STATE_DATA;  // gen/blk/device.ts:1126
+              b_status_write <= 1'b1;  // gen/blk/device.ts:943
+              state <= STATE_DATA;  // gen/blk/device.ts:1127
             end
-          end else if (t_discard) begin  // gen/blk/device.ts:1129
-            if (~features[13]) begin  // gen/blk/device.ts:1070
-              b_status_write <= 1'b1;  // gen/blk/device.ts:942
-              state <= STATE_POST;  // gen/blk/device.ts:949
-            end else if (dwz_bad) begin  // gen/blk/device.ts:1076
-              b_status_write <= 1'b1;  // gen/blk/device.ts:942
-              state <= STATE_POST;  // gen/blk/device.ts:949
-            end else if (dwz_too_many) begin  // gen/blk/device.ts:1077
-              b_status_write <= 1'b1;  // gen/blk/device.ts:942
-              state <= STATE_POST;  // gen/blk/device.ts:949
+          end else if (t_discard) begin  // gen/blk/device.ts:1130
+            if (~features[13]) begin  // gen/blk/device.ts:1071
+              b_status_write <= 1'b1;  // gen/blk/device.ts:943
+              state <= STATE_POST;  // gen/blk/device.ts:950
+            end else if (dwz_bad) begin  // gen/blk/device.ts:1077
+              b_status_write <= 1'b1;  // gen/blk/device.ts:943
+              state <= STATE_POST;  // gen/blk/device.ts:950
+            end else if (dwz_too_many) begin  // gen/blk/device.ts:1078
+              b_status_write <= 1'b1;  // gen/blk/device.ts:943
+              state <= STATE_POST;  // gen/blk/device.ts:950
             end else begin
-              zero_error <= 1'b0;  // gen/blk/device.ts:1080
-              state <= STATE_SEG;  // gen/blk/device.ts:1084
+              zero_error <= 1'b0;  // gen/blk/device.ts:1081
+              state <= STATE_SEG;  // gen/blk/device.ts:1085
             end
-          end else if (t_write_zeroes) begin  // gen/blk/device.ts:1130
-            if (~features[14]) begin  // gen/blk/device.ts:1070
-              b_status_write <= 1'b1;  // gen/blk/device.ts:942
-              state <= STATE_POST;  // gen/blk/device.ts:949
-            end else if (dwz_bad) begin  // gen/blk/device.ts:1076
-              b_status_write <= 1'b1;  // gen/blk/device.ts:942
-              state <= STATE_POST;  // gen/blk/device.ts:949
-            end else if (dwz_too_many) begin  // gen/blk/device.ts:1077
-              b_status_write <= 1'b1;  // gen/blk/device.ts:942
-              state <= STATE_POST;  // gen/blk/device.ts:949
+          end else if (t_write_zeroes) begin  // gen/blk/device.ts:1131
+            if (~features[14]) begin  // gen/blk/device.ts:1071
+              b_status_write <= 1'b1;  // gen/blk/device.ts:943
+              state <= STATE_POST;  // gen/blk/device.ts:950
+            end else if (dwz_bad) begin  // gen/blk/device.ts:1077
+              b_status_write <= 1'b1;  // gen/blk/device.ts:943
+              state <= STATE_POST;  // gen/blk/device.ts:950
+            end else if (dwz_too_many) begin  // gen/blk/device.ts:1078
+              b_status_write <= 1'b1;  // gen/blk/device.ts:943
+              state <= STATE_POST;  // gen/blk/device.ts:950
             end else begin
-              zero_error <= 1'b0;  // gen/blk/device.ts:1080
-              state <= STATE_SEG;  // gen/blk/device.ts:1084
+              zero_error <= 1'b0;  // gen/blk/device.ts:1081
+              state <= STATE_SEG;  // gen/blk/device.ts:1085
             end
           end else begin
-            b_status_write <= 1'b1;  // gen/blk/device.ts:942
-            state <= STATE_POST;  // gen/blk/device.ts:949
+            b_status_write <= 1'b1;  // gen/blk/device.ts:943
+            state <= STATE_POST;  // gen/blk/device.ts:950
           end
         end
         STATE_DATA: begin
-          if (~walk_walking) begin  // gen/blk/device.ts:1135
-            state <= STATE_POST;  // gen/blk/device.ts:1135
+          if (~walk_walking) begin  // gen/blk/device.ts:1136
+            state <= STATE_POST;  // gen/blk/device.ts:1136
           end
         end
         STATE_SEG: begin
           walk_walking <= 1'b1;  // gen/blk/device.ts:329
-          state <= STATE_SEG_WAIT;  // gen/blk/device.ts:1140
+          state <= STATE_SEG_WAIT;  // gen/blk/device.ts:1141
         end
         STATE_SEG_WAIT: begin
-          if (dma_idle) begin  // gen/blk/device.ts:1143
-            state <= STATE_SEG_EVAL;  // gen/blk/device.ts:1145
+          if (dma_idle) begin  // gen/blk/device.ts:1144
+            state <= STATE_SEG_EVAL;  // gen/blk/device.ts:1146
           end
         end
         STATE_SEG_EVAL: begin
-          state <= STATE_SEG_CHECK;  // gen/blk/device.ts:1161
+          state <= STATE_SEG_CHECK;  // gen/blk/device.ts:1162
         end
         STATE_SEG_CHECK: begin
-          if (slot_err | (seg_pass2 & (seg_unsupp | seg_ioerr))) begin  // gen/blk/device.ts:1164
-            b_status_write <= 1'b1;  // gen/blk/device.ts:942
-            state <= STATE_POST;  // gen/blk/device.ts:949
-          end else if (seg_unsupp) begin  // gen/blk/device.ts:1165
-            b_status_write <= 1'b1;  // gen/blk/device.ts:942
-            state <= STATE_POST;  // gen/blk/device.ts:949
-          end else if (seg_ioerr) begin  // gen/blk/device.ts:1166
-            b_status_write <= 1'b1;  // gen/blk/device.ts:942
-            state <= STATE_POST;  // gen/blk/device.ts:949
-          end else if (seg_pass2) begin  // gen/blk/device.ts:1167
-            zero_done <= seg_empty;  // gen/blk/device.ts:1179
-            state <= STATE_ZERO;  // gen/blk/device.ts:1180
-          end else if (1'b0) begin  // gen/blk/device.ts:1182
-            b_status_write <= 1'b1;  // gen/blk/device.ts:942
-            state <= STATE_POST;  // gen/blk/device.ts:949
+          if (slot_err | (seg_pass2 & (seg_unsupp | seg_ioerr))) begin  // gen/blk/device.ts:1165
+            b_status_write <= 1'b1;  // gen/blk/device.ts:943
+            state <= STATE_POST;  // gen/blk/device.ts:950
+          end else if (seg_unsupp) begin  // gen/blk/device.ts:1166
+            b_status_write <= 1'b1;  // gen/blk/device.ts:943
+            state <= STATE_POST;  // gen/blk/device.ts:950
+          end else if (seg_ioerr) begin  // gen/blk/device.ts:1167
+            b_status_write <= 1'b1;  // gen/blk/device.ts:943
+            state <= STATE_POST;  // gen/blk/device.ts:950
+          end else if (seg_pass2) begin  // gen/blk/device.ts:1168
+            zero_done <= seg_empty;  // gen/blk/device.ts:1180
+            state <= STATE_ZERO;  // gen/blk/device.ts:1181
+          end else if (1'b0) begin  // gen/blk/device.ts:1183
+            b_status_write <= 1'b1;  // gen/blk/device.ts:943
+            state <= STATE_POST;  // gen/blk/device.ts:950
           end else begin
-            state <= STATE_SEG;  // gen/blk/device.ts:1186
+            state <= STATE_SEG;  // gen/blk/device.ts:1187
           end
         end
         STATE_COPY: begin
-          if (_and_18 & rd_quiet) begin  // gen/blk/device.ts:1190
-            copy_left <= copy_left - 9'd1;  // gen/blk/device.ts:1192
-            copy_valid <= 1'b1;  // gen/blk/device.ts:1193
-          end else if ((~copy_valid) | store_wr_ready) begin  // gen/blk/device.ts:1194
-            copy_valid <= 1'b0;  // gen/blk/device.ts:1194
+          if (_and_18 & rd_quiet) begin  // gen/blk/device.ts:1191
+            copy_left <= copy_left - 9'd1;  // gen/blk/device.ts:1193
+            copy_valid <= 1'b1;  // gen/blk/device.ts:1194
+          end else if ((~copy_valid) | store_wr_ready) begin  // gen/blk/device.ts:1195
+            copy_valid <= 1'b0;  // gen/blk/device.ts:1195
           end
-          if ((copy_left == 9'd0) & (~copy_valid)) begin  // gen/blk/device.ts:1196
-            state <= STATE_POST;  // gen/blk/device.ts:1196
+          if ((copy_left == 9'd0) & (~copy_valid)) begin  // gen/blk/device.ts:1197
+            state <= STATE_POST;  // gen/blk/device.ts:1197
           end
         end
         STATE_ZERO: begin
-          if (store_wr_ready & (~zero_done)) begin  // gen/blk/device.ts:1199
-            zero_done <= zero_left == 40'd1;  // gen/blk/device.ts:1202
+          if (store_wr_ready & (~zero_done)) begin  // gen/blk/device.ts:1200
+            zero_done <= zero_left == 40'd1;  // gen/blk/device.ts:1203
           end
-          if (zero_done) begin  // gen/blk/device.ts:1204
-            if (seg_last) begin  // gen/blk/device.ts:1206
-              if (~store_wr_pending) begin  // gen/blk/device.ts:1207
-                b_status_write <= 1'b1;  // gen/blk/device.ts:942
-                state <= STATE_POST;  // gen/blk/device.ts:949
+          if (zero_done) begin  // gen/blk/device.ts:1205
+            if (seg_last) begin  // gen/blk/device.ts:1207
+              if (~store_wr_pending) begin  // gen/blk/device.ts:1208
+                b_status_write <= 1'b1;  // gen/blk/device.ts:943
+                state <= STATE_POST;  // gen/blk/device.ts:950
               end
             end else begin
-              state <= STATE_SEG;  // gen/blk/device.ts:1210
+              state <= STATE_SEG;  // gen/blk/device.ts:1211
             end
           end
         end
         STATE_POST: begin
-          if (status_queue_enq_ready) begin  // gen/blk/device.ts:1217
-            b_slot <= b_slot + 4'd1;  // gen/blk/device.ts:1218
-            state <= STATE_IDLE;  // gen/blk/device.ts:1219
+          if (status_queue_enq_ready) begin  // gen/blk/device.ts:1218
+            b_slot <= b_slot + 4'd1;  // gen/blk/device.ts:1219
+            state <= STATE_IDLE;  // gen/blk/device.ts:1220
           end
         end
         default: begin end
@@ -2471,76 +2471,76 @@ module virtio_blk_w64_2b1a68ea1c (
         walk_pos <= walk_pos + {2'd0, descs_rd1[32:1]};  // gen/blk/device.ts:314
       end
     end
-    cap_slot_q <= _mux_13;  // gen/blk/device.ts:661
-    cap_strb_q <= {_or_19, _or_21, _or_23, _or_25, _or_27, _or_29, _or_31, _or_33, _or_35, _or_37, _or_39, _or_41, _or_43, _or_45, _or_47, _or_49};  // gen/blk/device.ts:662
-    if (scan_busy) begin  // gen/blk/device.ts:742
-    end else if (store_werr & (~store_werr_zero)) begin  // gen/blk/device.ts:746
-      scan_word <= store_werr_word;  // gen/blk/device.ts:749
+    cap_slot_q <= _mux_13;  // gen/blk/device.ts:662
+    cap_strb_q <= {_or_19, _or_21, _or_23, _or_25, _or_27, _or_29, _or_31, _or_33, _or_35, _or_37, _or_39, _or_41, _or_43, _or_45, _or_47, _or_49};  // gen/blk/device.ts:663
+    if (scan_busy) begin  // gen/blk/device.ts:743
+    end else if (store_werr & (~store_werr_zero)) begin  // gen/blk/device.ts:747
+      scan_word <= store_werr_word;  // gen/blk/device.ts:750
     end
-    if (rd_order_deq_valid & ((~(~(rd_order_deq_data[35] & rd_order_deq_data[17]))) | store_rdata_valid)) begin  // gen/blk/device.ts:825
-      rd_out_data <= {(rd_order_deq_data[35] ? (rd_order_deq_data[34] ? (((((rd_order_deq_data[32:30] == 3'd2) ? {56'd0, ((_and_15 & rd_err_pending) ? 8'd1 : rd_order_deq_data[25:18])} : 64'd0) | ((rd_order_deq_data[33] & (rd_order_deq_data[32:30] == 3'd4)) ? {8'd102, 8'd45, 8'd111, 8'd105, 8'd116, 8'd114, 8'd105, 8'd118} : 64'd0)) | ((rd_order_deq_data[33] & (rd_order_deq_data[32:30] == 3'd5)) ? {8'd32, 8'd107, 8'd108, 8'd98, 8'd32, 8'd97, 8'd103, 8'd112} : 64'd0)) | ((rd_order_deq_data[33] & (rd_order_deq_data[32:30] == 3'd6)) ? {8'd0, 8'd0, 8'd0, 8'd0, 8'd49, 8'd48, 8'd48, 8'd48} : 64'd0)) : 64'd0) : store_rdata_data[127:64]), (rd_order_deq_data[17] ? (rd_order_deq_data[16] ? (((((rd_order_deq_data[14:12] == 3'd2) ? {56'd0, ((((rd_order_deq_data[17] & rd_order_deq_data[16]) & (rd_order_deq_data[14:12] == 3'd2)) & rd_err_pending) ? 8'd1 : rd_order_deq_data[7:0])} : 64'd0) | ((rd_order_deq_data[15] & (rd_order_deq_data[14:12] == 3'd4)) ? {8'd102, 8'd45, 8'd111, 8'd105, 8'd116, 8'd114, 8'd105, 8'd118} : 64'd0)) | ((rd_order_deq_data[15] & (rd_order_deq_data[14:12] == 3'd5)) ? {8'd32, 8'd107, 8'd108, 8'd98, 8'd32, 8'd97, 8'd103, 8'd112} : 64'd0)) | ((rd_order_deq_data[15] & (rd_order_deq_data[14:12] == 3'd6)) ? {8'd0, 8'd0, 8'd0, 8'd0, 8'd49, 8'd48, 8'd48, 8'd48} : 64'd0)) : 64'd0) : store_rdata_data[63:0])};  // gen/blk/device.ts:826
+    if (rd_order_deq_valid & ((~(~(rd_order_deq_data[35] & rd_order_deq_data[17]))) | store_rdata_valid)) begin  // gen/blk/device.ts:826
+      rd_out_data <= {(rd_order_deq_data[35] ? (rd_order_deq_data[34] ? (((((rd_order_deq_data[32:30] == 3'd2) ? {56'd0, ((_and_15 & rd_err_pending) ? 8'd1 : rd_order_deq_data[25:18])} : 64'd0) | ((rd_order_deq_data[33] & (rd_order_deq_data[32:30] == 3'd4)) ? {8'd102, 8'd45, 8'd111, 8'd105, 8'd116, 8'd114, 8'd105, 8'd118} : 64'd0)) | ((rd_order_deq_data[33] & (rd_order_deq_data[32:30] == 3'd5)) ? {8'd32, 8'd107, 8'd108, 8'd98, 8'd32, 8'd97, 8'd103, 8'd112} : 64'd0)) | ((rd_order_deq_data[33] & (rd_order_deq_data[32:30] == 3'd6)) ? {8'd0, 8'd0, 8'd0, 8'd0, 8'd49, 8'd48, 8'd48, 8'd48} : 64'd0)) : 64'd0) : store_rdata_data[127:64]), (rd_order_deq_data[17] ? (rd_order_deq_data[16] ? (((((rd_order_deq_data[14:12] == 3'd2) ? {56'd0, ((((rd_order_deq_data[17] & rd_order_deq_data[16]) & (rd_order_deq_data[14:12] == 3'd2)) & rd_err_pending) ? 8'd1 : rd_order_deq_data[7:0])} : 64'd0) | ((rd_order_deq_data[15] & (rd_order_deq_data[14:12] == 3'd4)) ? {8'd102, 8'd45, 8'd111, 8'd105, 8'd116, 8'd114, 8'd105, 8'd118} : 64'd0)) | ((rd_order_deq_data[15] & (rd_order_deq_data[14:12] == 3'd5)) ? {8'd32, 8'd107, 8'd108, 8'd98, 8'd32, 8'd97, 8'd103, 8'd112} : 64'd0)) | ((rd_order_deq_data[15] & (rd_order_deq_data[14:12] == 3'd6)) ? {8'd0, 8'd0, 8'd0, 8'd0, 8'd49, 8'd48, 8'd48, 8'd48} : 64'd0)) : 64'd0) : store_rdata_data[63:0])};  // gen/blk/device.ts:827
     end
-    case (s_state)  // gen/blk/device.ts:877
+    case (s_state)  // gen/blk/device.ts:878
       S_STATE_READS: begin
-        if (~_sub_17[15]) begin  // gen/blk/device.ts:890
-          s_write_mark <= store_wr_accepted;  // gen/blk/device.ts:891
+        if (~_sub_17[15]) begin  // gen/blk/device.ts:891
+          s_write_mark <= store_wr_accepted;  // gen/blk/device.ts:892
         end
       end
       default: begin end
     endcase
-    case (state)  // gen/blk/device.ts:1002
+    case (state)  // gen/blk/device.ts:1003
       STATE_CHECK: begin
-        out_data <= readable - 34'd16;  // gen/blk/device.ts:1016
-        in_data <= writable - 34'd1;  // gen/blk/device.ts:1017
-        if (no_writable) begin  // gen/blk/device.ts:1018
-        end else if (malformed) begin  // gen/blk/device.ts:1028
-          b_status <= 8'd1;  // gen/blk/device.ts:941
-          written <= 34'd0;  // gen/blk/device.ts:947
-          fence <= 1'b1;  // gen/blk/device.ts:948
+        out_data <= readable - 34'd16;  // gen/blk/device.ts:1017
+        in_data <= writable - 34'd1;  // gen/blk/device.ts:1018
+        if (no_writable) begin  // gen/blk/device.ts:1019
+        end else if (malformed) begin  // gen/blk/device.ts:1029
+          b_status <= 8'd1;  // gen/blk/device.ts:942
+          written <= 34'd0;  // gen/blk/device.ts:948
+          fence <= 1'b1;  // gen/blk/device.ts:949
         end
       end
       STATE_HDR: begin
-        if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_15 : hdr_done_14) : (b_slot[0] ? hdr_done_13 : hdr_done_12)) : (b_slot[1] ? (b_slot[0] ? hdr_done_11 : hdr_done_10) : (b_slot[0] ? hdr_done_9 : hdr_done_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_7 : hdr_done_6) : (b_slot[0] ? hdr_done_5 : hdr_done_4)) : (b_slot[1] ? (b_slot[0] ? hdr_done_3 : hdr_done_2) : (b_slot[0] ? hdr_done_1 : hdr_done_0)))) begin  // gen/blk/device.ts:1032
-          cap <= capture_rd0;  // gen/blk/device.ts:1033
-          t_in <= capture_rd0[31:0] == 32'd0;  // gen/blk/device.ts:1037
-          t_out <= capture_rd0[31:0] == 32'd1;  // gen/blk/device.ts:1038
-          t_flush <= capture_rd0[31:0] == 32'd4;  // gen/blk/device.ts:1039
-          t_get_id <= capture_rd0[31:0] == 32'd8;  // gen/blk/device.ts:1040
-          t_discard <= capture_rd0[31:0] == 32'd11;  // gen/blk/device.ts:1041
-          t_write_zeroes <= capture_rd0[31:0] == 32'd13;  // gen/blk/device.ts:1042
+        if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_15 : hdr_done_14) : (b_slot[0] ? hdr_done_13 : hdr_done_12)) : (b_slot[1] ? (b_slot[0] ? hdr_done_11 : hdr_done_10) : (b_slot[0] ? hdr_done_9 : hdr_done_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_7 : hdr_done_6) : (b_slot[0] ? hdr_done_5 : hdr_done_4)) : (b_slot[1] ? (b_slot[0] ? hdr_done_3 : hdr_done_2) : (b_slot[0] ? hdr_done_1 : hdr_done_0)))) begin  // gen/blk/device.ts:1033
+          cap <= capture_rd0;  // gen/blk/device.ts:1034
+          t_in <= capture_rd0[31:0] == 32'd0;  // gen/blk/device.ts:1038
+          t_out <= capture_rd0[31:0] == 32'd1;  // gen/blk/device.ts:1039
+          t_flush <= capture_rd0[31:0] == 32'd4;  // gen/blk/device.ts:1040
+          t_get_id <= capture_rd0[31:0] == 32'd8;  // gen/blk/device.ts:1041
+          t_discard <= capture_rd0[31:0] == 32'd11;  // gen/blk/device.ts:1042
+          t_write_zeroes <= capture_rd0[31:0] == 32'd13;  // gen/blk/device.ts:1043
         end
       end
       STATE_PREP: begin
-        blocked <= _or_51 | ((t_out & b_staged) & (~rd_quiet));  // gen/blk/device.ts:1048
-        io_bad <= (t_out ? ((in_data != 34'd0) | (out_data[8:0] != 9'd0)) : ((out_data != 34'd0) | (in_data[8:0] != 9'd0))) | (~((cap[127:73] == 55'd0) & (({17'd0, cap[72:64]} + {1'b0, _mux_52[33:9]}) <= 26'd500)));  // gen/blk/device.ts:1057
-        storage_off <= {cap[72:64], 9'd0};  // gen/blk/device.ts:1058
-        id_len <= (in_data < 34'd20) ? in_data : 34'd20;  // gen/blk/device.ts:1059
-        id_bad <= out_data != 34'd0;  // gen/blk/device.ts:1061
-        dwz_bad <= ((writable != 34'd1) | (out_data == 34'd0)) | (out_data[3:0] != 4'd0);  // gen/blk/device.ts:1063
-        dwz_too_many <= t_discard ? (out_data[33:4] > 30'd3) : (out_data[33:4] > 30'd2);  // gen/blk/device.ts:1065
+        blocked <= _or_51 | ((t_out & b_staged) & (~rd_quiet));  // gen/blk/device.ts:1049
+        io_bad <= (t_out ? ((in_data != 34'd0) | (out_data[8:0] != 9'd0)) : ((out_data != 34'd0) | (in_data[8:0] != 9'd0))) | (~((cap[127:73] == 55'd0) & (({17'd0, cap[72:64]} + {1'b0, _mux_52[33:9]}) <= 26'd500)));  // gen/blk/device.ts:1058
+        storage_off <= {cap[72:64], 9'd0};  // gen/blk/device.ts:1059
+        id_len <= (in_data < 34'd20) ? in_data : 34'd20;  // gen/blk/device.ts:1060
+        id_bad <= out_data != 34'd0;  // gen/blk/device.ts:1062
+        dwz_bad <= ((writable != 34'd1) | (out_data == 34'd0)) | (out_data[3:0] != 4'd0);  // gen/blk/device.ts:1064
+        dwz_too_many <= t_discard ? (out_data[33:4] > 30'd3) : (out_data[33:4] > 30'd2);  // gen/blk/device.ts:1066
       end
       STATE_DECODE: begin
-        blocked <= _or_51 | ((t_out & b_staged) & (~rd_quiet));  // gen/blk/device.ts:1087
-        if (blocked) begin  // gen/blk/device.ts:1088
-        end else if (b_staged & (~b_spec_done)) begin  // gen/blk/device.ts:1091
-        end else if (slot_err) begin  // gen/blk/device.ts:1092
-          b_status <= 8'd1;  // gen/blk/device.ts:941
-          written <= 34'd0;  // gen/blk/device.ts:947
-          fence <= 1'b1;  // gen/blk/device.ts:948
-        end else if (t_in | t_out) begin  // gen/blk/device.ts:1093
-          if (io_bad) begin  // gen/blk/device.ts:1094
-            b_status <= 8'd1;  // gen/blk/device.ts:941
-            written <= 34'd0;  // gen/blk/device.ts:947
-            fence <= 1'b1;  // gen/blk/device.ts:948
-          end else if ((t_out & b_staged) & b_spec_error) begin  // gen/blk/device.ts:1095
-            b_status <= 8'd1;  // gen/blk/device.ts:941
-            written <= 34'd0;  // gen/blk/device.ts:947
-            fence <= 1'b1;  // gen/blk/device.ts:948
+        blocked <= _or_51 | ((t_out & b_staged) & (~rd_quiet));  // gen/blk/device.ts:1088
+        if (blocked) begin  // gen/blk/device.ts:1089
+        end else if (b_staged & (~b_spec_done)) begin  // gen/blk/device.ts:1092
+        end else if (slot_err) begin  // gen/blk/device.ts:1093
+          b_status <= 8'd1;  // gen/blk/device.ts:942
+          written <= 34'd0;  // gen/blk/device.ts:948
+          fence <= 1'b1;  // gen/blk/device.ts:949
+        end else if (t_in | t_out) begin  // gen/blk/device.ts:1094
+          if (io_bad) begin  // gen/blk/device.ts:1095
+            b_status <= 8'd1;  // gen/blk/device.ts:942
+            written <= 34'd0;  // gen/blk/device.ts:948
+            fence <= 1'b1;  // gen/blk/device.ts:949
+          end else if ((t_out & b_staged) & b_spec_error) begin  // gen/blk/device.ts:1096
+            b_status <= 8'd1;  // gen/blk/device.ts:942
+            written <= 34'd0;  // gen/blk/device.ts:948
+            fence <= 1'b1;  // gen/blk/device.ts:949
           end else begin
-            if (t_out) begin  // gen/blk/device.ts:1101
-              if (b_staged) begin  // gen/blk/device.ts:1104
-                copy_row <= 8'd0;  // gen/blk/device.ts:1106
-                zero_line <= storage_off[17:3];  // gen/blk/device.ts:1108
+            if (t_out) begin  // gen/blk/device.ts:1102
+              if (b_staged) begin  // gen/blk/device.ts:1105
+                copy_row <= 8'd0;  // gen/blk/device.ts:1107
+                zero_line <= storage_off[17:3];  // gen/blk/device.ts:1109
               end else begin
                 walk_dir <= 1'b0;  // gen/blk/device.ts:331
                 walk_off <= 34'd16;  // gen/blk/device.ts:332
@@ -2557,19 +2557,19 @@ module virtio_blk_w64_2b1a68ea1c (
               walk_idx <= 4'd0;  // gen/blk/device.ts:336
               walk_pos <= 34'd0;  // gen/blk/device.ts:337
             end
-            b_status <= 8'd0;  // gen/blk/device.ts:941
-            written <= t_out ? 34'd0 : in_data;  // gen/blk/device.ts:1112
-            fence <= t_out;  // gen/blk/device.ts:1113
+            b_status <= 8'd0;  // gen/blk/device.ts:942
+            written <= t_out ? 34'd0 : in_data;  // gen/blk/device.ts:1113
+            fence <= t_out;  // gen/blk/device.ts:1114
           end
-        end else if (t_flush) begin  // gen/blk/device.ts:1117
-          b_status <= features[9] ? 8'd0 : 8'd2;  // gen/blk/device.ts:941
-          written <= 34'd0;  // gen/blk/device.ts:947
-          fence <= 1'b1;  // gen/blk/device.ts:948
-        end else if (t_get_id) begin  // gen/blk/device.ts:1120
-          if (id_bad) begin  // gen/blk/device.ts:1121
-            b_status <= 8'd1;  // gen/blk/device.ts:941
-            written <= 34'd0;  // gen/blk/device.ts:947
-            fence <= 1'b1;  // gen/blk/device.ts:948
+        end else if (t_flush) begin  // gen/blk/device.ts:1118
+          b_status <= features[9] ? 8'd0 : 8'd2;  // gen/blk/device.ts:942
+          written <= 34'd0;  // gen/blk/device.ts:948
+          fence <= 1'b1;  // gen/blk/device.ts:949
+        end else if (t_get_id) begin  // gen/blk/device.ts:1121
+          if (id_bad) begin  // gen/blk/device.ts:1122
+            b_status <= 8'd1;  // gen/blk/device.ts:942
+            written <= 34'd0;  // gen/blk/device.ts:948
+            fence <= 1'b1;  // gen/blk/device.ts:949
           end else begin
             walk_dir <= 1'b1;  // gen/blk/device.ts:331
             walk_off <= 34'd0;  // gen/blk/device.ts:332
@@ -2577,52 +2577,52 @@ module virtio_blk_w64_2b1a68ea1c (
             walk_dev <= 19'd262176;  // gen/blk/device.ts:335
             walk_idx <= 4'd0;  // gen/blk/device.ts:336
             walk_pos <= 34'd0;  // gen/blk/device.ts:337
-            b_status <= 8'd0;  // gen/blk/device.ts:941
-            written <= id_len;  // gen/blk/device.ts:1124
-            fence <= 1'b0;  // gen/blk/device.ts:1125
+            b_status <= 8'd0;  // gen/blk/device.ts:942
+            written <= id_len;  // gen/blk/device.ts:1125
+            fence <= 1'b0;  // gen/blk/device.ts:1126
           end
-        end else if (t_discard) begin  // gen/blk/device.ts:1129
-          if (~features[13]) begin  // gen/blk/device.ts:1070
-            b_status <= 8'd2;  // gen/blk/device.ts:941
-            written <= 34'd0;  // gen/blk/device.ts:947
-            fence <= 1'b1;  // gen/blk/device.ts:948
-          end else if (dwz_bad) begin  // gen/blk/device.ts:1076
-            b_status <= 8'd1;  // gen/blk/device.ts:941
-            written <= 34'd0;  // gen/blk/device.ts:947
-            fence <= 1'b1;  // gen/blk/device.ts:948
-          end else if (dwz_too_many) begin  // gen/blk/device.ts:1077
-            b_status <= 8'd2;  // gen/blk/device.ts:941
-            written <= 34'd0;  // gen/blk/device.ts:947
-            fence <= 1'b1;  // gen/blk/device.ts:948
+        end else if (t_discard) begin  // gen/blk/device.ts:1130
+          if (~features[13]) begin  // gen/blk/device.ts:1071
+            b_status <= 8'd2;  // gen/blk/device.ts:942
+            written <= 34'd0;  // gen/blk/device.ts:948
+            fence <= 1'b1;  // gen/blk/device.ts:949
+          end else if (dwz_bad) begin  // gen/blk/device.ts:1077
+            b_status <= 8'd1;  // gen/blk/device.ts:942
+            written <= 34'd0;  // gen/blk/device.ts:948
+            fence <= 1'b1;  // gen/blk/device.ts:949
+          end else if (dwz_too_many) begin  // gen/blk/device.ts:1078
+            b_status <= 8'd2;  // gen/blk/device.ts:942
+            written <= 34'd0;  // gen/blk/device.ts:948
+            fence <= 1'b1;  // gen/blk/device.ts:949
           end else begin
-            is_discard <= 1'b1;  // gen/blk/device.ts:1079
-            seg_idx <= 9'd0;  // gen/blk/device.ts:1081
-            seg_count <= out_data[12:4];  // gen/blk/device.ts:1082
-            seg_pass2 <= 1'b0;  // gen/blk/device.ts:1083
+            is_discard <= 1'b1;  // gen/blk/device.ts:1080
+            seg_idx <= 9'd0;  // gen/blk/device.ts:1082
+            seg_count <= out_data[12:4];  // gen/blk/device.ts:1083
+            seg_pass2 <= 1'b0;  // gen/blk/device.ts:1084
           end
-        end else if (t_write_zeroes) begin  // gen/blk/device.ts:1130
-          if (~features[14]) begin  // gen/blk/device.ts:1070
-            b_status <= 8'd2;  // gen/blk/device.ts:941
-            written <= 34'd0;  // gen/blk/device.ts:947
-            fence <= 1'b1;  // gen/blk/device.ts:948
-          end else if (dwz_bad) begin  // gen/blk/device.ts:1076
-            b_status <= 8'd1;  // gen/blk/device.ts:941
-            written <= 34'd0;  // gen/blk/device.ts:947
-            fence <= 1'b1;  // gen/blk/device.ts:948
-          end else if (dwz_too_many) begin  // gen/blk/device.ts:1077
-            b_status <= 8'd2;  // gen/blk/device.ts:941
-            written <= 34'd0;  // gen/blk/device.ts:947
-            fence <= 1'b1;  // gen/blk/device.ts:948
+        end else if (t_write_zeroes) begin  // gen/blk/device.ts:1131
+          if (~features[14]) begin  // gen/blk/device.ts:1071
+            b_status <= 8'd2;  // gen/blk/device.ts:942
+            written <= 34'd0;  // gen/blk/device.ts:948
+            fence <= 1'b1;  // gen/blk/device.ts:949
+          end else if (dwz_bad) begin  // gen/blk/device.ts:1077
+            b_status <= 8'd1;  // gen/blk/device.ts:942
+            written <= 34'd0;  // gen/blk/device.ts:948
+            fence <= 1'b1;  // gen/blk/device.ts:949
+          end else if (dwz_too_many) begin  // gen/blk/device.ts:1078
+            b_status <= 8'd2;  // gen/blk/device.ts:942
+            written <= 34'd0;  // gen/blk/device.ts:948
+            fence <= 1'b1;  // gen/blk/device.ts:949
           end else begin
-            is_discard <= 1'b0;  // gen/blk/device.ts:1079
-            seg_idx <= 9'd0;  // gen/blk/device.ts:1081
-            seg_count <= out_data[12:4];  // gen/blk/device.ts:1082
-            seg_pass2 <= 1'b0;  // gen/blk/device.ts:1083
+            is_discard <= 1'b0;  // gen/blk/device.ts:1080
+            seg_idx <= 9'd0;  // gen/blk/device.ts:1082
+            seg_count <= out_data[12:4];  // gen/blk/device.ts:1083
+            seg_pass2 <= 1'b0;  // gen/blk/device.ts:1084
           end
         end else begin
-          b_status <= 8'd2;  // gen/blk/device.ts:941
-          written <= 34'd0;  // gen/blk/device.ts:947
-          fence <= 1'b1;  // gen/blk/device.ts:948
+          b_status <= 8'd2;  // gen/blk/device.ts:942
+          written <= 34'd0;  // gen/blk/device.ts:948
+          fence <= 1'b1;  // gen/blk/device.ts:949
         end
       end
       STATE_SEG: begin
@@ -2634,65 +2634,65 @@ module virtio_blk_w64_2b1a68ea1c (
         walk_pos <= 34'd0;  // gen/blk/device.ts:337
       end
       STATE_SEG_WAIT: begin
-        if (dma_idle) begin  // gen/blk/device.ts:1143
-          cap <= capture_rd0;  // gen/blk/device.ts:1144
+        if (dma_idle) begin  // gen/blk/device.ts:1144
+          cap <= capture_rd0;  // gen/blk/device.ts:1145
         end
       end
       STATE_SEG_EVAL: begin
-        seg_unsupp <= (cap[127:97] != 31'd0) | (is_discard & cap[96]);  // gen/blk/device.ts:1152
-        seg_ioerr <= (cap[95:64] > (is_discard ? 32'd64 : 32'd48)) | (~((cap[63:9] == 55'd0) & (({24'd0, cap[8:0]} + {1'b0, cap[95:64]}) <= 33'd500)));  // gen/blk/device.ts:1158
-        seg_last <= (seg_idx + 9'd1) == seg_count;  // gen/blk/device.ts:1159
-        seg_empty <= cap[95:64] == 32'd0;  // gen/blk/device.ts:1160
+        seg_unsupp <= (cap[127:97] != 31'd0) | (is_discard & cap[96]);  // gen/blk/device.ts:1153
+        seg_ioerr <= (cap[95:64] > (is_discard ? 32'd64 : 32'd48)) | (~((cap[63:9] == 55'd0) & (({24'd0, cap[8:0]} + {1'b0, cap[95:64]}) <= 33'd500)));  // gen/blk/device.ts:1159
+        seg_last <= (seg_idx + 9'd1) == seg_count;  // gen/blk/device.ts:1160
+        seg_empty <= cap[95:64] == 32'd0;  // gen/blk/device.ts:1161
       end
       STATE_SEG_CHECK: begin
-        if (slot_err | (seg_pass2 & (seg_unsupp | seg_ioerr))) begin  // gen/blk/device.ts:1164
-          b_status <= 8'd1;  // gen/blk/device.ts:941
-          written <= 34'd0;  // gen/blk/device.ts:947
-          fence <= 1'b1;  // gen/blk/device.ts:948
-        end else if (seg_unsupp) begin  // gen/blk/device.ts:1165
-          b_status <= 8'd2;  // gen/blk/device.ts:941
-          written <= 34'd0;  // gen/blk/device.ts:947
-          fence <= 1'b1;  // gen/blk/device.ts:948
-        end else if (seg_ioerr) begin  // gen/blk/device.ts:1166
-          b_status <= 8'd1;  // gen/blk/device.ts:941
-          written <= 34'd0;  // gen/blk/device.ts:947
-          fence <= 1'b1;  // gen/blk/device.ts:948
-        end else if (seg_pass2) begin  // gen/blk/device.ts:1167
-          zero_line <= {cap[8:0], 6'd0};  // gen/blk/device.ts:1169
-          zero_left <= {8'd0, cap[95:64]} << 5;  // gen/blk/device.ts:1174
-        end else if (1'b0) begin  // gen/blk/device.ts:1182
-          b_status <= 8'd1;  // gen/blk/device.ts:941
-          written <= 34'd0;  // gen/blk/device.ts:947
-          fence <= 1'b1;  // gen/blk/device.ts:948
+        if (slot_err | (seg_pass2 & (seg_unsupp | seg_ioerr))) begin  // gen/blk/device.ts:1165
+          b_status <= 8'd1;  // gen/blk/device.ts:942
+          written <= 34'd0;  // gen/blk/device.ts:948
+          fence <= 1'b1;  // gen/blk/device.ts:949
+        end else if (seg_unsupp) begin  // gen/blk/device.ts:1166
+          b_status <= 8'd2;  // gen/blk/device.ts:942
+          written <= 34'd0;  // gen/blk/device.ts:948
+          fence <= 1'b1;  // gen/blk/device.ts:949
+        end else if (seg_ioerr) begin  // gen/blk/device.ts:1167
+          b_status <= 8'd1;  // gen/blk/device.ts:942
+          written <= 34'd0;  // gen/blk/device.ts:948
+          fence <= 1'b1;  // gen/blk/device.ts:949
+        end else if (seg_pass2) begin  // gen/blk/device.ts:1168
+          zero_line <= {cap[8:0], 6'd0};  // gen/blk/device.ts:1170
+          zero_left <= {8'd0, cap[95:64]} << 5;  // gen/blk/device.ts:1175
+        end else if (1'b0) begin  // gen/blk/device.ts:1183
+          b_status <= 8'd1;  // gen/blk/device.ts:942
+          written <= 34'd0;  // gen/blk/device.ts:948
+          fence <= 1'b1;  // gen/blk/device.ts:949
         end else begin
-          seg_idx <= seg_last ? 9'd0 : (seg_idx + 9'd1);  // gen/blk/device.ts:1184
-          if (seg_last) begin  // gen/blk/device.ts:1185
-            seg_pass2 <= 1'b1;  // gen/blk/device.ts:1185
+          seg_idx <= seg_last ? 9'd0 : (seg_idx + 9'd1);  // gen/blk/device.ts:1185
+          if (seg_last) begin  // gen/blk/device.ts:1186
+            seg_pass2 <= 1'b1;  // gen/blk/device.ts:1186
           end
         end
       end
       STATE_COPY: begin
-        if (_and_18 & rd_quiet) begin  // gen/blk/device.ts:1190
-          copy_row <= copy_row + 8'd1;  // gen/blk/device.ts:1191
+        if (_and_18 & rd_quiet) begin  // gen/blk/device.ts:1191
+          copy_row <= copy_row + 8'd1;  // gen/blk/device.ts:1192
         end
-        if (copy_valid & store_wr_ready) begin  // gen/blk/device.ts:1195
-          zero_line <= zero_line + 15'd2;  // gen/blk/device.ts:1195
+        if (copy_valid & store_wr_ready) begin  // gen/blk/device.ts:1196
+          zero_line <= zero_line + 15'd2;  // gen/blk/device.ts:1196
         end
       end
       STATE_ZERO: begin
-        if (store_wr_ready & (~zero_done)) begin  // gen/blk/device.ts:1199
-          zero_line <= zero_line + 15'd2;  // gen/blk/device.ts:1200
-          zero_left <= zero_left - 40'd1;  // gen/blk/device.ts:1201
+        if (store_wr_ready & (~zero_done)) begin  // gen/blk/device.ts:1200
+          zero_line <= zero_line + 15'd2;  // gen/blk/device.ts:1201
+          zero_left <= zero_left - 40'd1;  // gen/blk/device.ts:1202
         end
-        if (zero_done) begin  // gen/blk/device.ts:1204
-          if (seg_last) begin  // gen/blk/device.ts:1206
-            if (~store_wr_pending) begin  // gen/blk/device.ts:1207
-              b_status <= zero_error ? 8'd1 : 8'd0;  // gen/blk/device.ts:941
-              written <= 34'd0;  // gen/blk/device.ts:947
-              fence <= 1'b1;  // gen/blk/device.ts:948
+        if (zero_done) begin  // gen/blk/device.ts:1205
+          if (seg_last) begin  // gen/blk/device.ts:1207
+            if (~store_wr_pending) begin  // gen/blk/device.ts:1208
+              b_status <= zero_error ? 8'd1 : 8'd0;  // gen/blk/device.ts:942
+              written <= 34'd0;  // gen/blk/device.ts:948
+              fence <= 1'b1;  // gen/blk/device.ts:949
             end
           end else begin
-            seg_idx <= seg_idx + 9'd1;  // gen/blk/device.ts:1209
+            seg_idx <= seg_idx + 9'd1;  // gen/blk/device.ts:1210
           end
         end
       end
@@ -2713,27 +2713,27 @@ module virtio_blk_w64_2b1a68ea1c (
       slot_info[f_slot] <= {f_count, f_readable, f_writable, (f_writable == 34'd0), (~((f_writable == 34'd0) | _and_7))};
     end
   end
-  assign slot_info_rd0 = slot_info[b_slot];  // gen/blk/device.ts:1006
+  assign slot_info_rd0 = slot_info[b_slot];  // gen/blk/device.ts:1007
   always @(posedge clk) begin  // gen/blk/device.ts:410
     if (f_state == F_STATE_STORE) begin
       slot_status_at[f_slot] <= f_status_at;
     end
   end
-  assign slot_status_at_rd0 = slot_status_at[status_queue_deq_data[53:50]];  // gen/blk/device.ts:501
+  assign slot_status_at_rd0 = slot_status_at[status_queue_deq_data[53:50]];  // gen/blk/device.ts:502
   always @(posedge clk) begin  // gen/blk/device.ts:411
     if (f_state == F_STATE_STORE) begin
       slot_used[f_slot] <= {f_queue, f_id, f_slots};
     end
   end
-  assign slot_used_rd0 = slot_used[completions_deq_data[36:33]];  // gen/blk/device.ts:851
-  always @(posedge clk) begin  // gen/blk/device.ts:935
+  assign slot_used_rd0 = slot_used[completions_deq_data[36:33]];  // gen/blk/device.ts:852
+  always @(posedge clk) begin  // gen/blk/device.ts:936
     if (b_status_write | fence_ioerr) begin
       status_byte[b_status_write ? b_slot : status_queue_deq_data[53:50]] <= b_status_write ? b_status : 8'd1;
     end
   end
-  assign status_byte_rd0 = status_byte[_add_5[6:3]];  // gen/blk/device.ts:761
-  assign status_byte_rd1 = status_byte[mem_rd_addr[6:3]];  // gen/blk/device.ts:761
-  always @(posedge clk) begin  // gen/blk/device.ts:623
+  assign status_byte_rd0 = status_byte[_add_5[6:3]];  // gen/blk/device.ts:762
+  assign status_byte_rd1 = status_byte[mem_rd_addr[6:3]];  // gen/blk/device.ts:762
+  always @(posedge clk) begin  // gen/blk/device.ts:624
     if (_and_10) begin
       if (_cat_54[0]) capture[_mux_13][7:0] <= _cat_53[7:0];
       if (_cat_54[1]) capture[_mux_13][15:8] <= _cat_53[15:8];
@@ -2753,8 +2753,8 @@ module virtio_blk_w64_2b1a68ea1c (
       if (_cat_54[15]) capture[_mux_13][127:120] <= _cat_53[127:120];
     end
   end
-  assign capture_rd0 = capture[b_slot];  // gen/blk/device.ts:955
-  always @(posedge clk) begin  // gen/blk/device.ts:642
+  assign capture_rd0 = capture[b_slot];  // gen/blk/device.ts:956
+  always @(posedge clk) begin  // gen/blk/device.ts:643
     if ((mem_wr_valid & mem_wr_ready) & ((~mem_wr_addr[0]) ? ((mem_wr_addr[15] & mem_wr_addr[14]) & mem_wr_addr[9]) : _and_55)) begin
       if (_mux_57[0]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][7:0] <= _mux_56[7:0];
       if (_mux_57[1]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][15:8] <= _mux_56[15:8];
@@ -2766,10 +2766,10 @@ module virtio_blk_w64_2b1a68ea1c (
       if (_mux_57[7]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][63:56] <= _mux_56[63:56];
     end
   end
-  always @(posedge clk) begin  // gen/blk/device.ts:706
+  always @(posedge clk) begin  // gen/blk/device.ts:707
     if (_and_18 & rd_quiet) stage_bank0_rd0 <= stage_bank0[{b_slot, copy_row}];
   end
-  always @(posedge clk) begin  // gen/blk/device.ts:642
+  always @(posedge clk) begin  // gen/blk/device.ts:643
     if ((mem_wr_valid & mem_wr_ready) & (mem_wr_addr[0] ? ((mem_wr_addr[15] & mem_wr_addr[14]) & mem_wr_addr[9]) : _and_55)) begin
       if (_mux_59[0]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][7:0] <= _mux_58[7:0];
       if (_mux_59[1]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][15:8] <= _mux_58[15:8];
@@ -2781,15 +2781,15 @@ module virtio_blk_w64_2b1a68ea1c (
       if (_mux_59[7]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][63:56] <= _mux_58[63:56];
     end
   end
-  always @(posedge clk) begin  // gen/blk/device.ts:706
+  always @(posedge clk) begin  // gen/blk/device.ts:707
     if (_and_18 & rd_quiet) stage_bank1_rd0 <= stage_bank1[{b_slot, copy_row}];
   end
-  always @(posedge clk) begin  // gen/blk/device.ts:985
+  always @(posedge clk) begin  // gen/blk/device.ts:986
     if (out_start) begin
       out_range[b_slot] <= {({1'b0, storage_off[17:4]} + out_data[18:4]), storage_off[17:4]};
     end
   end
-  assign out_range_rd0 = out_range[scan_slot];  // gen/blk/device.ts:738
+  assign out_range_rd0 = out_range[scan_slot];  // gen/blk/device.ts:739
 
 endmodule
 

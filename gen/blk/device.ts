@@ -358,7 +358,7 @@ export const VirtioBlk = defineModule(
     const fId = m.reg('f_id', 16);
     const fSlots = m.reg('f_slots', 16);
     const fBig = m.reg('f_too_big', bit, { reset: 0 });
-    const fSplit = m.reg('f_hdr_split', bit, { reset: 0 });
+    const fSplit = stage ? m.reg('f_hdr_split', bit, { reset: 0 }) : undefined;
     // The walk's end: the header's 16 bytes, or with the data read ahead all the readable bytes.
     const fEnd = m.reg('f_end', N, { reset: BLK_HDR_SIZE });
     // Per slot: its data is being read ahead (staged), all those reads have ended (spec_done), one failed.
@@ -375,7 +375,7 @@ export const VirtioBlk = defineModule(
       const rdNow = mux(first, lit(0, N), fRd).add(mux(chain.write, lit(0, N), len));
       fRd.next(rdNow);
       // The header ends a readable descriptor: the data's pieces never share a command with the header's.
-      if (stage)
+      if (fSplit)
         fSplit.next(
           first
             .not()
@@ -397,7 +397,7 @@ export const VirtioBlk = defineModule(
     // Read ahead: the status byte is the only writable byte (what an OUT has), the header is in descriptors of its
     // own, and there are 1..stage data bytes. Whatever the header turns out to say, these are device-readable bytes
     // of the chain; they reach storage only once the back end has found a valid OUT.
-    const fSpec = stage
+    const fSpec = fSplit
       ? fSplit
           .and(fWr.eq(1))
           .and(fRd.gt(BLK_HDR_SIZE))
@@ -466,14 +466,15 @@ export const VirtioBlk = defineModule(
     slotErr.next(atSlot(sErr, bHead));
     const bw = walker('walk', bHead, cnt);
     // The back end's slot's read-ahead state, registered (a cycle old: the slot's bits only rise while it is held).
-    const bStaged = m.reg('b_staged', bit, { reset: 0 });
-    const bSpecDone = m.reg('b_spec_done', bit, { reset: 0 });
-    const bSpecErr = m.reg('b_spec_error', bit, { reset: 0 });
-    if (stage) {
-      bStaged.next(atSlot(staged, bHead));
-      bSpecDone.next(atSlot(specDone, bHead));
-      bSpecErr.next(atSlot(specErr, bHead));
-    }
+    const slotFlag = (name: string, arr: typeof staged) => {
+      if (!stage) return lit(0, 1);
+      const r = m.reg(name, bit, { reset: 0 });
+      r.next(atSlot(arr, bHead));
+      return r;
+    };
+    const bStaged = slotFlag('b_staged', staged);
+    const bSpecDone = slotFlag('b_spec_done', specDone);
+    const bSpecErr = slotFlag('b_spec_error', specErr);
 
     // Commands: the back end's reads first, then the front end's header reads.
     const rdBack = bw.need.and(bw.dir.not());
