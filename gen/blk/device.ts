@@ -75,12 +75,22 @@ export interface VirtioBlkParams {
    * default BLK_DEFAULT_SLOTS. Each costs a few LUT RAM bits and ten registers; many hide the host's read latency.
    */
   slots?: number;
+  /**
+   * Bytes of an OUT's data read ahead per slot (0: none): a chain whose readable bytes are a 16-byte header in
+   * descriptors of its own and at most this many data bytes, with the status byte as its only writable byte, has
+   * its data read together with its header, into a staging buffer, and copied to storage once the header says it
+   * is a valid OUT. A power of two, at least 512. Default BLK_DEFAULT_STAGE when the region's upper quarter holds
+   * slots x 2 x stage bytes, else 0.
+   */
+  stage?: number;
 }
 
 /** Request slots by default: enough to keep 512-byte reads short at 1 us host latency. */
 export const BLK_DEFAULT_SLOTS = 16;
 /** The most request slots a build may have. */
 export const BLK_MAX_SLOTS = 32;
+/** Bytes of an OUT's data read ahead per slot by default (a page: Linux's 4 KiB writes). */
+export const BLK_DEFAULT_STAGE = 4096;
 
 /** Scratch layout (byte offsets in the region's upper half). */
 export const BLK_SCRATCH = { capture: 0, status: 16, id: 32, image: 64 } as const;
@@ -114,6 +124,15 @@ export function blkGeometry(p: VirtioBlkParams) {
   const slots = p.slots ?? BLK_DEFAULT_SLOTS;
   if (!Number.isInteger(slots) || slots < 2 || slots > BLK_MAX_SLOTS || 2 ** (p.idBits - 2) < slots)
     throw paramError(`VirtioBlk: slots must be 2..${BLK_MAX_SLOTS} (and fit idBits - 2 bits), got ${slots}`);
+  // The staging buffers: slot k's at the region's upper quarter + k x 2 x stage + stage (its capture register in
+  // the 16 bytes before, so one walk over a chain's readable bytes puts the header there and the data after it).
+  const sb = log2ceil(slots);
+  const stageFits = (n: number) => 2 ** sb * 2 * n <= window / 2 && 2 ** (p.idBits - 3) >= slots;
+  const stage = p.stage ?? (stageFits(BLK_DEFAULT_STAGE) ? BLK_DEFAULT_STAGE : 0);
+  if (stage !== 0 && (!Number.isInteger(stage) || stage < 512 || (stage & (stage - 1)) !== 0 || !stageFits(stage)))
+    throw paramError(
+      `VirtioBlk: stage ${stage} must be 0 or a power of two of at least 512 whose ${slots} slots' buffers (twice its size each) fit the ${window / 2}-byte upper quarter of the region (and the slot fit idBits - 3 bits)`,
+    );
   const id = new TextEncoder().encode(p.id ?? '');
   if (id.length > BLK_ID_BYTES) throw paramError(`VirtioBlk: id '${p.id}' is longer than ${BLK_ID_BYTES} bytes`);
   // A slot's scratch: 64 bytes, or two lines when a line is wider (so one access never reaches the capture
@@ -121,7 +140,9 @@ export function blkGeometry(p: VirtioBlkParams) {
   const strideBits = Math.max(6, lb + 1);
   if (slots << strideBits > window)
     throw paramError(`VirtioBlk: ${slots} slots' scratch does not fit the ${window}-byte upper half of the region`);
-  return { addrBits, base, B, lb, lineBits: p.devBits - lb, window, descs: p.segMax + 2, id, slots, strideBits };
+  if (slots << strideBits > (stage ? window / 2 : window))
+    throw paramError(`VirtioBlk: ${slots} slots' scratch does not fit below the staging buffers`);
+  return { addrBits, base, B, lb, lineBits: p.devBits - lb, window, descs: p.segMax + 2, id, slots, strideBits, stage };
 }
 
 /** A short, stable name suffix for a parameter set (the full set would make an unwieldy Verilog name). */
@@ -229,10 +250,17 @@ export const VirtioBlk = defineModule(
     const atSlot = (arr: { items: readonly Expr[] }, slot: Expr) => muxTree(slot, arr.items);
     // DMA command ids: bit idBits-1 tags the front end's header reads and the status writes; the slot is in
     // the low bits; bit idBits-2 marks a header's last piece.
+    // With staging (g.stage), bit idBits-3 marks the front end's data pieces (read ahead into the staging buffer),
+    // for which bit idBits-2 marks the last one instead.
     const TAG = p.idBits - 1;
     const LAST = p.idBits - 2;
-    const slotId = (tag: boolean, last: Expr | number, slot: Expr) =>
-      cat(lit(tag ? 1 : 0, 1), typeof last === 'number' ? lit(last, 1) : last, slot.zext(p.idBits - 2));
+    const DATA = p.idBits - 3;
+    const stage = g.stage;
+    const flag1 = (v: Expr | number) => (typeof v === 'number' ? lit(v, 1) : v);
+    const slotId = (tag: boolean, last: Expr | number, slot: Expr, data: Expr | number = 0) =>
+      stage
+        ? cat(lit(tag ? 1 : 0, 1), flag1(last), flag1(data), slot.zext(p.idBits - 3))
+        : cat(lit(tag ? 1 : 0, 1), flag1(last), slot.zext(p.idBits - 2));
 
     // ---- per-slot state: a chain received (front end) until its used element is handed back (done). What the
     // front end learns about a chain is written once, when it stores the chain, into small memories (LUT RAM),
@@ -259,11 +287,11 @@ export const VirtioBlk = defineModule(
     // DMA read, host -> device) or writable (dir 1: DMA write, device -> host) bytes of a slot's chain; byte
     // `off` goes to device offset `dev`. The front end has one (headers: always the same direction and range,
     // `fixed`, so those are constants rather than registers), the back end one (everything else).
-    const walker = (name: string, slot: Expr, count: Expr, fixed?: { dir: 0 | 1; off: number; end: number }) => {
+    const walker = (name: string, slot: Expr, count: Expr, fixed?: { dir: 0 | 1; off: number; end: number | Expr }) => {
       const walking = m.reg(`${name}_walking`, bit, { reset: 0 });
       const dir = fixed ? lit(fixed.dir, 1) : m.reg(`${name}_dir`, bit);
       const off = fixed ? lit(fixed.off, N) : m.reg(`${name}_off`, N);
-      const end = fixed ? lit(fixed.end, N) : m.reg(`${name}_end`, N);
+      const end = fixed ? (typeof fixed.end === 'number' ? lit(fixed.end, N) : fixed.end) : m.reg(`${name}_end`, N);
       const dev = m.reg(`${name}_dev`, p.devBits);
       const idx = m.reg(`${name}_idx`, ib);
       const pos = m.reg(`${name}_pos`, N);
@@ -292,6 +320,8 @@ export const VirtioBlk = defineModule(
         ready,
         /** The command's last piece: it reaches the range's end. */
         last: e.eq(end),
+        pos,
+        e,
         host: fromStart ? d.bits(96, 33) : d.bits(96, 33).add(s.sub(pos).zext(64)),
         dev: lit(BigInt(g.base), g.addrBits).or(dev.add(s.sub(off).trunc(p.devBits)).zext(g.addrBits)),
         len: e.sub(s).trunc(p.lenBits),
@@ -310,7 +340,12 @@ export const VirtioBlk = defineModule(
     };
     const scratchOff = (slot: Expr, off: number) =>
       cat(lit(1, 1), slot.zext(p.devBits - 1 - g.strideBits), lit(off, g.strideBits));
-    const captureAt = (slot: Expr) => scratchOff(slot, BLK_SCRATCH.capture);
+    // The capture register: at 0 of the slot's scratch, or with staging the 16 bytes before its staging buffer.
+    const stageStrideBits = stage ? log2ceil(2 * stage) : 0;
+    const captureAt = (slot: Expr) =>
+      stage
+        ? cat(lit(3, 2), slot.zext(p.devBits - 2 - stageStrideBits), lit(stage - BLK_HDR_SIZE, stageStrideBits))
+        : scratchOff(slot, BLK_SCRATCH.capture);
 
     // ---- front end: a chain into a free slot, then its header's DMA reads issued (not waited for)
     const fst = m.fsm('f_state', ['recv', 'store', 'hdr'] as const);
@@ -323,6 +358,13 @@ export const VirtioBlk = defineModule(
     const fId = m.reg('f_id', 16);
     const fSlots = m.reg('f_slots', 16);
     const fBig = m.reg('f_too_big', bit, { reset: 0 });
+    const fSplit = stage ? m.reg('f_hdr_split', bit, { reset: 0 }) : undefined;
+    // The walk's end: the header's 16 bytes, or with the data read ahead all the readable bytes.
+    const fEnd = m.reg('f_end', N, { reset: BLK_HDR_SIZE });
+    // Per slot: its data is being read ahead (staged), all those reads have ended (spec_done), one failed.
+    const staged = m.regArray('staged', S, bit, { reset: 0 });
+    const specDone = m.regArray('spec_done', S, bit, { reset: 0 });
+    const specErr = m.regArray('spec_error', S, bit, { reset: 0 });
     chain.ready.set(fst.is('recv').and(used.lt(S)));
     const beat = chain.fire();
     descs.write(cat(fHead, fCnt.trunc(db)), cat(chain.addr, chain.len, chain.write), beat.and(fCnt.lt(D)));
@@ -330,7 +372,16 @@ export const VirtioBlk = defineModule(
     m.if(beat, () => {
       fCnt.next(mux(fCnt.andR(), fCnt, fCnt.inc()));
       const len = chain.len.zext(N);
-      fRd.next(mux(first, lit(0, N), fRd).add(mux(chain.write, lit(0, N), len)));
+      const rdNow = mux(first, lit(0, N), fRd).add(mux(chain.write, lit(0, N), len));
+      fRd.next(rdNow);
+      // The header ends a readable descriptor: the data's pieces never share a command with the header's.
+      if (fSplit)
+        fSplit.next(
+          first
+            .not()
+            .and(fSplit)
+            .or(chain.write.not().and(rdNow.eq(BLK_HDR_SIZE))),
+        );
       fWr.next(mux(first, lit(0, N), fWr).add(mux(chain.write, len, lit(0, N))));
       fBig.next(first.not().and(fBig).or(chain.len.gt(p.sizeMax)));
       // One adder: len - 1 does not wrap (len is not 0 here).
@@ -342,7 +393,16 @@ export const VirtioBlk = defineModule(
     });
     // The checks that need no header (the back end decides on the same values): no header read for those.
     const fNeedHdr = fWr.ne(0).and(fCnt.le(D)).and(fBig.not()).and(fRd.ge(BLK_HDR_SIZE));
-    const fw = walker('f_walk', fHead, fCnt, { dir: 0, off: 0, end: BLK_HDR_SIZE });
+    const fw = walker('f_walk', fHead, fCnt, { dir: 0, off: 0, end: stage ? fEnd : BLK_HDR_SIZE });
+    // Read ahead: the status byte is the only writable byte (what an OUT has), the header is in descriptors of its
+    // own, and there are 1..stage data bytes. Whatever the header turns out to say, these are device-readable bytes
+    // of the chain; they reach storage only once the back end has found a valid OUT.
+    const fSpec = fSplit
+      ? fSplit
+          .and(fWr.eq(1))
+          .and(fRd.gt(BLK_HDR_SIZE))
+          .and(fRd.le(BLK_HDR_SIZE + stage))
+      : lit(0, 1);
     const slotFreed = m.wire('slot_freed', bit);
     const fStored = fst.is('store');
     const fNoWritable = fWr.eq(0);
@@ -351,6 +411,10 @@ export const VirtioBlk = defineModule(
     slotUsed.write(fHead, cat(fQueue, fId, fSlots), fStored);
     m.if(fStored, () => {
       sErr.nextAt(fHead, 0);
+      staged.nextAt(fHead, fNeedHdr.and(fSpec));
+      specDone.nextAt(fHead, 0);
+      specErr.nextAt(fHead, 0);
+      fEnd.next(mux(fSpec, fRd, lit(BLK_HDR_SIZE, N)));
       m.if(fNeedHdr, () => {
         hdrDone.nextAt(fHead, 0);
         fw.start(0, lit(0, N), lit(BLK_HDR_SIZE, N), captureAt(fHead)); // the fixed range
@@ -386,6 +450,7 @@ export const VirtioBlk = defineModule(
       'seg_eval',
       'seg_check',
       'zero',
+      'copy',
       'post',
     ] as const);
     const cnt = m.reg('desc_count', 16, { reset: 0 });
@@ -400,6 +465,16 @@ export const VirtioBlk = defineModule(
     const slotErr = m.reg('slot_err', bit, { reset: 0 });
     slotErr.next(atSlot(sErr, bHead));
     const bw = walker('walk', bHead, cnt);
+    // The back end's slot's read-ahead state, registered (a cycle old: the slot's bits only rise while it is held).
+    const slotFlag = (name: string, arr: typeof staged) => {
+      if (!stage) return lit(0, 1);
+      const r = m.reg(name, bit, { reset: 0 });
+      r.next(atSlot(arr, bHead));
+      return r;
+    };
+    const bStaged = slotFlag('b_staged', staged);
+    const bSpecDone = slotFlag('b_spec_done', specDone);
+    const bSpecErr = slotFlag('b_spec_error', specErr);
 
     // Commands: the back end's reads first, then the front end's header reads.
     const rdBack = bw.need.and(bw.dir.not());
@@ -408,7 +483,11 @@ export const VirtioBlk = defineModule(
     rdCmd.host_addr.set(mux(rdBack, bw.host, fw.host));
     rdCmd.dev_addr.set(mux(rdBack, bw.dev, fw.dev));
     rdCmd.len.set(mux(rdBack, bw.len, fw.len));
-    rdCmd.id.set(mux(rdBack, slotId(false, 0, bHead), slotId(true, fw.last, fHead)));
+    // A front-end piece is the header's (its last one ends at byte 16) or, read ahead, the data's (at or after 16;
+    // its last one ends at the walk's end).
+    const fData = fw.pos.ge(BLK_HDR_SIZE);
+    const fLast = stage ? fw.e.eq(BLK_HDR_SIZE).or(fw.e.eq(fEnd)) : fw.last;
+    rdCmd.id.set(mux(rdBack, slotId(false, 0, bHead), slotId(true, fLast, fHead, stage ? fData : 0)));
     fw.ready.set(rdCmd.ready.and(rdBack.not()));
     // The status byte's write (the status stage, below) goes before the back end's data writes.
     const sst = m.fsm('s_state', ['idle', 'reads', 'fence', 'issue'] as const);
@@ -451,7 +530,11 @@ export const VirtioBlk = defineModule(
     );
     const rdBad = rdStatus.valid.and(rdStatus.error.ne(0));
     const wrBad = wrStatus.valid.and(wrStatus.error.ne(0));
-    evDmaError.set(rdBad.or(wrBad));
+    // A read-ahead data piece: its error is the slot's only if the header turns out to be a valid OUT (then the
+    // back end reports it: `spec_fail`); other requests never used those bytes.
+    const specPiece = stage ? rdStatus.id.bit(TAG).and(rdStatus.id.bit(DATA)) : lit(0, 1);
+    const specFail = m.wire('spec_fail', bit, { default: 0 });
+    evDmaError.set(rdBad.and(specPiece.not()).or(wrBad).or(specFail));
     const rdSlot = rdStatus.id.trunc(sb);
     // A header is done when its 16 bytes have landed in the capture register (below), not at its read's status:
     // the read engine gives statuses in command order, so a header read issued after another request's data read
@@ -460,11 +543,15 @@ export const VirtioBlk = defineModule(
     // fail (a completion that is not taken is not written), so a late success status of a slot's earlier request
     // (the slot freed and taken again meanwhile) is ignored.
     // Slot by slot, so that a slot's own error bit is looked at rather than a mux of all of them.
-    const hdrEnds = rdStatus.valid.and(rdStatus.id.bit(TAG)).and(rdStatus.id.bit(LAST));
+    const hdrEnds = rdStatus.valid.and(rdStatus.id.bit(TAG)).and(rdStatus.id.bit(LAST)).and(specPiece.not());
     hdrDone.items.forEach((done, k) =>
       m.if(hdrEnds.and(rdSlot.eq(k)).and(rdBad.or(sErr.items[k])), () => done.next(1)),
     );
-    m.if(rdBad, () => sErr.nextAt(rdSlot, 1));
+    m.if(rdBad.and(specPiece.not()), () => sErr.nextAt(rdSlot, 1));
+    if (stage) {
+      m.if(rdBad.and(specPiece), () => specErr.nextAt(rdSlot, 1));
+      m.if(rdStatus.valid.and(specPiece).and(rdStatus.id.bit(LAST)), () => specDone.nextAt(rdSlot, 1));
+    }
     m.if(wrBad, () => sErr.nextAt(wrStatus.id.trunc(sb), 1));
 
     // ---- scratch capture (the read engine's writes into the upper half) and storage writes. The two lines of
@@ -493,7 +580,25 @@ export const VirtioBlk = defineModule(
       const above = top < k.width ? k.bits(k.width - 1, top).eq(0) : lit(1, 1);
       return 2 ** sb === S ? above : above.and(k.bits(top - 1, slotLineBits).lt(S));
     };
+    // With staging: a line of the region's upper quarter as slot and line in the slot's 2 x stage bytes (the
+    // capture register just below the middle, the staging buffer above it).
+    const strideLines = stage ? log2ceil((2 * stage) / B) : 0;
+    const halfLines = stage / B;
+    const stageArea = (scratch: Expr, k: Expr) => {
+      const kk = k.bits(lineBits - 3, 0);
+      const top = sb + strideLines;
+      const above = top < kk.width ? kk.bits(kk.width - 1, top).eq(0) : lit(1, 1);
+      const slot = kk.bits(top - 1, strideLines);
+      const ok = scratch.and(k.bit(lineBits - 2)).and(2 ** sb === S ? above : above.and(slot.lt(S)));
+      return { slot, lin: kk.bits(strideLines - 1, 0), ok };
+    };
     const capHalf = (scratch: Expr, k: Expr) => {
+      if (stage) {
+        const a = stageArea(scratch, k);
+        const cl = log2ceil(capLines);
+        const hit = a.ok.and(a.lin.bits(strideLines - 1, cl).eq((halfLines - capLines) >> cl));
+        return { slot: a.slot, lis: capLines === 1 ? lit(0, 1) : a.lin.bit(0), hit };
+      }
       const lis = k.bits(slotLineBits - 1, 0);
       const slot = k.bits(sb + slotLineBits - 1, slotLineBits);
       return { slot, lis, hit: scratch.and(lis.lt(capLines)).and(inSlots(k)) };
@@ -502,9 +607,11 @@ export const VirtioBlk = defineModule(
     const cHi = capHalf(wh.hiScratch, wh.hiK);
     const capBytes: Expr[] = [];
     const capStrb: Expr[] = [];
+    // The capture register's first byte in its first line.
+    const capOff = stage ? (stage - BLK_HDR_SIZE) % B : 0;
     for (let i = BLK_HDR_SIZE - 1; i >= 0; i--) {
-      const c = Math.floor(i / B);
-      const lane = i % B;
+      const c = Math.floor((capOff + i) / B);
+      const lane = (capOff + i) % B;
       const selLo = cLo.hit.and(cLo.lis.eq(c));
       const selHi = cHi.hit.and(cHi.lis.eq(c));
       capBytes.push(
@@ -515,6 +622,32 @@ export const VirtioBlk = defineModule(
     const capSlot = mux(cLo.hit, cLo.slot, cHi.slot);
     const capWe = memWr.valid.and(memWr.ready).and(cLo.hit.or(cHi.hit));
     capture.write(capSlot, cat(...capBytes), capWe, cat(...capStrb));
+
+    // The staging buffers (block RAM): even lines in bank 0, odd lines in bank 1, so an access's two lines are one
+    // write per bank (as gen/dma/ram.ts), and a copy reads a storage word (two lines) from both at one row.
+    const stageRowBits = stage ? log2ceil(halfLines / 2) : 0;
+    const stageBanks = stage
+      ? [0, 1].map((b) => m.memory(`stage_bank${b}`, { width: W, depth: 2 ** (sb + stageRowBits) }))
+      : [];
+    if (stage) {
+      const sHalf = (scratch: Expr, k: Expr) => {
+        const a = stageArea(scratch, k);
+        return { row: cat(a.slot, a.lin.bits(strideLines - 2, 1)), hit: a.ok.and(a.lin.bit(strideLines - 1)) };
+      };
+      const sLo = sHalf(wh.loScratch, wh.loK);
+      const sHi = sHalf(wh.hiScratch, wh.hiK);
+      const loOdd = memWr.addr.bit(0);
+      stageBanks.forEach((bank, b) => {
+        const useLo = b === 0 ? loOdd.not() : loOdd;
+        const be = mux(useLo, memWr.be.bits(B - 1, 0), memWr.be.bits(2 * B - 1, B));
+        bank.write(
+          mux(useLo, sLo.row, sHi.row),
+          mux(useLo, memWr.data.bits(W - 1, 0), memWr.data.bits(2 * W - 1, W)),
+          memWr.valid.and(memWr.ready).and(mux(useLo, sLo.hit, sHi.hit)),
+          { strb: be },
+        );
+      });
+    }
     // The capture bytes each slot's header has received (registered a cycle after the write, with the slot
     // decoded); the header is done once all 16 have. Cleared when the front end stores a chain that needs a header
     // (hdr_done is cleared with them, so a full mask always has hdr_done set); a discard segment's bytes later only
@@ -560,11 +693,25 @@ export const VirtioBlk = defineModule(
       mux(wh.hiScratch, lit(0, B), memWr.be.bits(2 * B - 1, B)),
       mux(wh.loScratch, lit(0, B), memWr.be.bits(B - 1, 0)),
     );
-    la.wr.valid.set(mux(zeroing, zDone.not(), memWr.valid.and(wrStorage)));
-    la.wr.addr.set(mux(zeroing, zLine, memWr.addr.trunc(lineBits - 1)));
+    // Copying a staging buffer to storage (a read-ahead OUT) has it too: it starts once no back-end read is
+    // outstanding, so no DMA write into the storage window can come meanwhile (the front end's reads go to the
+    // capture registers and staging buffers). `zero_line` is the copy's storage line as well.
+    const copying = stage ? st.is('copy') : lit(0, 1);
+    const cpValid = m.reg('copy_valid', bit, { reset: 0 });
+    const cpRow = m.reg('copy_row', Math.max(1, stageRowBits));
+    const cpLeft = m.reg('copy_left', stageRowBits + 1, { reset: 0 });
+    // The next word is read when the one on the banks' outputs is taken (a read enable holds it meanwhile).
+    const cpAdvance = cpValid.not().or(la.wr.ready);
+    const cpEn = copying.and(cpAdvance).and(cpLeft.ne(0)).and(rdQuiet);
+    const cpWord = stage
+      ? cat(...stageBanks.map((b) => b.readSync(cat(bHead, cpRow.trunc(stageRowBits)), { en: cpEn })).reverse())
+      : undefined;
+    const owned = zeroing.or(copying);
+    la.wr.valid.set(mux(zeroing, zDone.not(), mux(copying, cpValid, memWr.valid.and(wrStorage))));
+    la.wr.addr.set(mux(owned, zLine, memWr.addr.trunc(lineBits - 1)));
     // A zeroing write's data is ignored (LineAxi writes zeroes for `wr_zero`).
-    la.wr.data.set(memWr.data);
-    la.wr.be.set(mux(zeroing, lit((1n << BigInt(2 * B)) - 1n, 2 * B), storageBe));
+    la.wr.data.set(cpWord ? mux(copying, cpWord, memWr.data) : memWr.data);
+    la.wr.be.set(mux(owned, lit((1n << BigInt(2 * B)) - 1n, 2 * B), storageBe));
     // Ready from registers only, whatever the access (a scratch write also waits while the storage queue is full or
     // zeroing runs): the read engine's stall logic sits behind this ready, so the address's route through the
     // fabric and the halves' decode stay out of that path.
@@ -803,7 +950,6 @@ export const VirtioBlk = defineModule(
       st.goto('post');
     };
     const negotiated = (b: number) => features.bit(b);
-    const toScratch = (off: number) => scratchOff(bHead, off).trunc(p.devBits);
     stQ.enq.valid.set(0);
     stQ.enq.data.set(cat(bHead, lit(0, 1), fence, written.trunc(32).add(1), rdIssued));
     evBad.set(0);
@@ -851,6 +997,9 @@ export const VirtioBlk = defineModule(
         .or(reads.and(rdQuiet.not().or(la.wr_pending)))
         .or(hostWrites.and(stageBusy));
 
+    // A read-ahead OUT's copy also waits until no back-end read is outstanding (no DMA write into the storage
+    // window can come while the copy has the storage write path).
+    const blockNow = mustWait(tIn, tOut.or(tDiscard).or(tWz), tIn.or(tGetId)).or(tOut.and(bStaged).and(rdQuiet.not()));
     st.switch({
       idle: () => {
         m.if(atSlot(sReady, bHead), () => {
@@ -897,7 +1046,7 @@ export const VirtioBlk = defineModule(
       prep: () => {
         const sector = capField(8, 8);
         const isOut = tOut;
-        blocked.next(mustWait(tIn, tOut.or(tDiscard).or(tWz), tIn.or(tGetId)));
+        blocked.next(blockNow);
         // IN / OUT: data in the wrong direction, not whole sectors, past the capacity, OUT on a read-only build.
         // One range check, of the data bytes in the request's direction.
         const ioBadOut = inData
@@ -936,21 +1085,35 @@ export const VirtioBlk = defineModule(
               st.goto('seg');
             });
         };
-        blocked.next(mustWait(tIn, tOut.or(tDiscard).or(tWz), tIn.or(tGetId)));
+        blocked.next(blockNow);
         m.if(blocked, () => st.goto('decode'))
+          // A read-ahead slot's request is decided once its data reads have ended (so none still writes its staging
+          // buffer when the slot is taken again).
+          .elseIf(bStaged.and(bSpecDone.not()), () => st.goto('decode'))
           .elseIf(slotErr, () => finish(BLK_S.IOERR, lit(0, N)))
           .elseIf(tIn.or(tOut), () => {
-            m.if(ioBad, () => finish(BLK_S.IOERR, lit(0, N))).else(() => {
-              m.if(tOut, () => {
-                bw.start(0, lit(BLK_HDR_SIZE, N), rdBytes, storageOff);
-                outStart.set(1);
-                outActive.nextAt(bHead, 1);
-              }).else(() => bw.start(1, lit(0, N), inData, storageOff));
-              setStatus(BLK_S.OK);
-              written.next(mux(tOut, lit(0, N), inData));
-              fence.next(tOut);
-              st.goto('data');
-            });
+            m.if(ioBad, () => finish(BLK_S.IOERR, lit(0, N)))
+              .elseIf(tOut.and(bStaged).and(bSpecErr), () => {
+                // The read-ahead data of a valid OUT failed: its DMA error now.
+                specFail.set(1);
+                finish(BLK_S.IOERR, lit(0, N));
+              })
+              .else(() => {
+                m.if(tOut, () => {
+                  outStart.set(1);
+                  outActive.nextAt(bHead, 1);
+                  m.if(bStaged, () => {
+                    // Copy the staging buffer: whole storage words (the data is whole sectors).
+                    cpRow.next(0);
+                    cpLeft.next(outData.bits(stageRowBits + lb + 1, lb + 1));
+                    zLine.next(storageOff.bits(p.devBits - 2, lb));
+                  }).else(() => bw.start(0, lit(BLK_HDR_SIZE, N), rdBytes, storageOff));
+                }).else(() => bw.start(1, lit(0, N), inData, storageOff));
+                setStatus(BLK_S.OK);
+                written.next(mux(tOut, lit(0, N), inData));
+                fence.next(tOut);
+                m.if(tOut.and(bStaged), () => st.goto('copy')).else(() => st.goto('data'));
+              });
           })
           .elseIf(tFlush, () =>
             finish(mux(lit(p.flush ? 1 : 0, 1).and(negotiated(FLUSH_BIT)), lit(BLK_S.OK, 8), lit(BLK_S.UNSUPP, 8)), 0),
@@ -974,7 +1137,7 @@ export const VirtioBlk = defineModule(
       seg: () => {
         // Segment segIdx into the capture register.
         const off = segIdx.zext(N).shl(4).add(BLK_HDR_SIZE);
-        bw.start(0, off, off.add(16), toScratch(BLK_SCRATCH.capture));
+        bw.start(0, off, off.add(16), captureAt(bHead));
         st.goto('seg_wait');
       },
       seg_wait: () =>
@@ -1023,6 +1186,15 @@ export const VirtioBlk = defineModule(
             m.if(segLast, () => segPass2.next(1));
             st.goto('seg');
           });
+      },
+      copy: () => {
+        m.if(cpEn, () => {
+          cpRow.next(cpRow.inc());
+          cpLeft.next(cpLeft.dec());
+          cpValid.next(1);
+        }).elseIf(cpAdvance, () => cpValid.next(0));
+        m.if(cpValid.and(la.wr.ready), () => zLine.next(zLine.add(2)));
+        m.if(cpLeft.eq(0).and(cpValid.not()), () => st.goto('post'));
       },
       zero: () => {
         m.if(la.wr.ready.and(zDone.not()), () => {
