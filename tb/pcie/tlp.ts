@@ -423,7 +423,8 @@ export function memReqByteRange(req: MemReqShape): { addr: bigint; bytes: number
   if (lengthDw === 1 && firstBe === 0) return { addr: req.address, bytes: 0 };
   const lo = lowestBe(firstBe);
   const hi = lengthDw === 1 ? highestBe(firstBe) : 4 * (lengthDw - 1) + highestBe(lastBe);
-  return { addr: req.address + BigInt(lo), bytes: hi - lo + 1 };
+  // the address as it is when the range starts at it (no BigInt arithmetic: this runs per device request)
+  return { addr: lo === 0 ? req.address : req.address + BigInt(lo), bytes: hi - lo + 1 };
 }
 
 /** Per payload byte, 1 if its byte enable is set (First DW BE for dword 0, Last DW BE for the last, all in between). */
@@ -616,13 +617,14 @@ function checkRepresentable(t: Tlp): void {
  * The spec's rules for well-formed TLPs. `strict` adds the rules a receiver need not check
  * (split completions ending on a Read Completion Boundary).
  */
-function checkRules(t: Tlp, strict: boolean): void {
+function checkRules(t: Tlp, strict: boolean, pageOffset?: number): void {
   switch (t.type) {
     case 'MRd':
     case 'MRdLk':
     case 'MWr': {
       const lengthDw = tlpLengthDw(t);
-      const page = Number(t.address & 0xfffn); // offset within the 4 KB page
+      // offset within the 4 KB page (decodeTlp has it from the header: no BigInt operation per TLP)
+      const page = pageOffset ?? Number(t.address & 0xfffn);
       const p = byteEnableProblem(lengthDw, t.firstBe, t.lastBe, (page & 7) === 0);
       if (p) fail(t, p.field, p.reason);
       // 2.2.7: a memory request must not cross a 4 KB address boundary.
@@ -1006,12 +1008,14 @@ export function decodeTlp(raw: RawTlp, opts: DecodeOptions = {}): Tlp {
   const tagHigh = (((dw0 >>> 23) & 1) << 9) | (((dw0 >>> 19) & 1) << 8);
 
   let t: Tlp;
+  let pageOffset: number | undefined;
   switch (type) {
     case 'MRd':
     case 'MRdLk':
     case 'MWr': {
       const addrDw = fourDw ? dw3 : dw2;
       const low = (addrDw & ~3) >>> 0;
+      pageOffset = low & 0xfff;
       if (strict && fourDw && dw2 === 0) {
         throw new TlpError('address', `${type}: 4DW header for address 0x${hex(low)} below 4 GB (must use 3DW)`);
       }
@@ -1109,7 +1113,7 @@ export function decodeTlp(raw: RawTlp, opts: DecodeOptions = {}): Tlp {
       break;
     }
   }
-  checkRules(t, strict);
+  checkRules(t, strict, pageOffset);
   return t;
 }
 
