@@ -677,33 +677,45 @@ function checkRules(t: Tlp, strict: boolean, pageOffset?: number): void {
 
 /** 2.2.9 / 2.3.1.1: a completion with `lengthDw` payload dwords (encode and decode of CplD, and encodeCplD). */
 function checkCplDRules(t: CplDTlp | CplDDwords | CplDHeader, lengthDw: number, strict: boolean): void {
+  checkCplDRulesOf(t, t.status, t.bcm, t.lowerAddress, t.byteCount, lengthDw, strict);
+}
+/** checkCplDRules() from the fields' values (`t` names the type in the error). */
+function checkCplDRulesOf(
+  t: { type: string },
+  status: CplStatusCode,
+  bcm: boolean | undefined,
+  lowerAddress: number,
+  byteCount: number,
+  lengthDw: number,
+  strict: boolean,
+): void {
   // 2.2.9: only Successful Completions carry data; error statuses use Cpl.
-  if (t.status !== CplStatus.SC) {
-    fail(t, 'status', `status ${STATUS_NAME[t.status]} on a completion with data (only SC completions carry data)`);
+  if (status !== CplStatus.SC) {
+    fail(t, 'status', `status ${STATUS_NAME[status]} on a completion with data (only SC completions carry data)`);
   }
-  if (t.bcm) return; // PCI-X bridges report a byte count that need not match; nothing to cross-check.
-  const lead = t.lowerAddress & 3;
+  if (bcm) return; // PCI-X bridges report a byte count that need not match; nothing to cross-check.
+  const lead = lowerAddress & 3;
   const carried = lengthDw * 4 - lead;
-  if (t.byteCount <= carried) {
+  if (byteCount <= carried) {
     // The last (or only) completion: its payload ends at the dword holding the last byte.
-    const needDw = Math.ceil((lead + t.byteCount) / 4);
+    const needDw = Math.ceil((lead + byteCount) / 4);
     if (needDw !== lengthDw) {
       fail(
         t,
         'byteCount',
-        `byte count ${t.byteCount} from lower address 0x${hex(t.lowerAddress, 2)} needs ${needDw} DW but length is ${lengthDw} DW`,
+        `byte count ${byteCount} from lower address 0x${hex(lowerAddress, 2)} needs ${needDw} DW but length is ${lengthDw} DW`,
       );
     }
   } else if (strict) {
     // 2.3.1.1: a completion that does not finish the request must end on a naturally aligned
     // RCB (64 or 128 bytes; any 128-byte boundary is also a 64-byte one).
-    const end = (t.lowerAddress & 0x7c) + lengthDw * 4;
+    const end = (lowerAddress & 0x7c) + lengthDw * 4;
     if (end % 64 !== 0) {
       fail(
         t,
         'length',
-        `partial completion (byte count ${t.byteCount} > ${carried} bytes carried) of ${lengthDw} DW from lower address ` +
-          `0x${hex(t.lowerAddress, 2)} does not end on a 64-byte read completion boundary`,
+        `partial completion (byte count ${byteCount} > ${carried} bytes carried) of ${lengthDw} DW from lower address ` +
+          `0x${hex(lowerAddress, 2)} does not end on a 64-byte read completion boundary`,
       );
     }
   }
@@ -731,16 +743,29 @@ export interface EncodeOptions {
  * TD[15] EP[14] Attr[1:0][13:12] AT[11:10] Length[9:0].
  */
 function packDw0(fmt: number, type: number, t: Tlp | CplDDwords | CplDHeader, lengthDw: number, at: number): number {
-  const attr = t.attr ?? 0;
+  return packDw0Of(fmt, type, t.tag, t.tc ?? 0, t.attr ?? 0, t.td, t.ep, lengthDw, at);
+}
+/** packDw0() from the fields' values. */
+function packDw0Of(
+  fmt: number,
+  type: number,
+  tag: number,
+  tc: number,
+  attr: number,
+  td: boolean | undefined,
+  ep: boolean | undefined,
+  lengthDw: number,
+  at: number,
+): number {
   return (
     ((fmt << 29) |
       (type << 24) |
-      (((t.tag >> 9) & 1) << 23) |
-      ((t.tc ?? 0) << 20) |
-      (((t.tag >> 8) & 1) << 19) |
+      (((tag >> 9) & 1) << 23) |
+      (tc << 20) |
+      (((tag >> 8) & 1) << 19) |
       (((attr >> 2) & 1) << 18) |
-      ((t.td ? 1 : 0) << 15) |
-      ((t.ep ? 1 : 0) << 14) |
+      ((td ? 1 : 0) << 15) |
+      ((ep ? 1 : 0) << 14) |
       ((attr & 3) << 12) |
       (at << 10) |
       (lengthDw & 0x3ff)) >>>
@@ -808,10 +833,30 @@ export function encodeCplDHeader(
   at = 0,
   opts: EncodeOptions = {},
 ): void {
-  if (t.type !== 'CplD' && t.type !== 'CplDLk')
-    throw new TlpError('type', `encodeCplD: ${String(t.type)} is not a completion with data`);
-  checkCommonFields(t);
-  checkCompletionFields(t);
+  const type = t.type;
+  if (type !== 'CplD' && type !== 'CplDLk')
+    throw new TlpError('type', `encodeCplD: ${String(type)} is not a completion with data`);
+  // Every field read once, here: the shared checkers and packers see every TLP type (megamorphic loads), and this
+  // runs per read completion. They still decide and word every error (called when the quick test fails).
+  const tc = t.tc ?? 0;
+  const attr = t.attr ?? 0;
+  const requesterId = t.requesterId;
+  const tag = t.tag;
+  const completerId = t.completerId;
+  const status = t.status;
+  const bcm = t.bcm;
+  const byteCount = t.byteCount;
+  const lowerAddress = t.lowerAddress;
+  if (!(fits(tc, 7) && fits(attr, 7) && fits(requesterId, 0xffff) && fits(tag, 0x3ff))) checkCommonFields(t);
+  if (!(
+    fits(completerId, 0xffff) &&
+    (status === 0 || status === 1 || status === 2 || status === 4) &&
+    fits(byteCount, 0x1fff) &&
+    byteCount >= 1 &&
+    byteCount <= 4096 &&
+    fits(lowerAddress, 0x7f)
+  ))
+    checkCompletionFields(t);
   if (!(lengthDw >= 1 && lengthDw <= 1024)) {
     fail(
       t,
@@ -819,8 +864,11 @@ export function encodeCplDHeader(
       `payload of ${lengthDw} DW out of range 1..1024` + (lengthDw > 1024 ? ' (Length field max 1024 DW)' : ''),
     );
   }
-  if (!opts.allowMalformed) checkCplDRules(t, lengthDw, true);
-  packCompletion(hdr, t, lengthDw, at);
+  if (!opts.allowMalformed) checkCplDRulesOf(t, status, bcm, lowerAddress, byteCount, lengthDw, true);
+  // packCompletion() for a CplD / CplDLk, from the values read above
+  hdr[at] = packDw0Of(FMT_DATA, type === 'CplDLk' ? TYPE_CPL_LOCKED : TYPE_CPL, tag, tc, attr, t.td, t.ep, lengthDw, 0);
+  hdr[at + 1] = ((completerId << 16) | (status << 13) | ((bcm ? 1 : 0) << 12) | (byteCount & 0xfff)) >>> 0;
+  hdr[at + 2] = ((requesterId << 16) | ((tag & 0xff) << 8) | lowerAddress) >>> 0;
   hdr[at + 3] = 0;
 }
 
