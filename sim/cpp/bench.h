@@ -10,6 +10,7 @@
 // generic over it.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -136,7 +137,47 @@ struct SinkBase {
     uint64_t seq;  // its place among the TLPs ever enqueued on this stream (TypeScript counts the same way)
     bool report;   // report its delivery
   };
-  std::deque<Tlp> queue;
+  // The TLPs not fully sent, in the order they go out: by injection cycle, FIFO among equal cycles (by seq),
+  // except that a TLP already on the wire (its first beat offered) stays first whatever comes in. That one is
+  // `cur`; the others wait in a binary min-heap on (at, seq). (A sorted deque cost a move of every later TLP
+  // per insertion: a root complex's completions, scheduled 200-300 cycles ahead and reordered, land in the
+  // middle of a queue of a few hundred.)
+  struct Queue {
+    Tlp cur{};
+    bool hasCur = false;
+    std::vector<Tlp> heap;
+    static bool later(const Tlp& a, const Tlp& b) { return a.at != b.at ? a.at > b.at : a.seq > b.seq; }
+    bool empty() const { return !hasCur && heap.empty(); }
+    std::size_t size() const { return heap.size() + (hasCur ? 1 : 0); }
+    const Tlp& front() const { return hasCur ? cur : heap.front(); }
+    void push(Tlp&& t) {
+      heap.push_back(std::move(t));
+      std::push_heap(heap.begin(), heap.end(), later);
+    }
+    // The front goes on the wire: nothing enqueued later may overtake it.
+    void commit() {
+      if (hasCur) return;
+      std::pop_heap(heap.begin(), heap.end(), later);
+      cur = std::move(heap.back());
+      heap.pop_back();
+      hasCur = true;
+    }
+    // The front is off the wire again without being sent (a reset before its first beat transferred).
+    void uncommit() {
+      if (!hasCur) return;
+      hasCur = false;
+      push(std::move(cur));
+    }
+    void pop_front() {
+      if (hasCur)
+        hasCur = false;
+      else {
+        std::pop_heap(heap.begin(), heap.end(), later);
+        heap.pop_back();
+      }
+    }
+  };
+  Queue queue;
   Prng rng;
   uint64_t idleThr = 0;
   bool valid = false;  // rx_valid as currently driven
@@ -152,19 +193,14 @@ struct SinkBase {
   bool reports = true;
   bool reportOnFire = false;  // the beat being driven is the last of a TLP whose delivery is reported
 
-  // Keep the queue sorted by injection cycle, FIFO among equal cycles; a TLP that is
-  // already on the wire (its first beat offered) stays first whatever comes in.
-  // `stable`: w stays valid as long as the queue needs it (else it is copied).
+  // `stable`: w stays valid as long as the queue needs it (else it is copied). The order is the queue's (above).
   void enqueue(uint64_t at, const uint32_t* w, std::size_t n, bool stable, bool report) {
-    auto it = queue.end();
-    const auto first = (valid || fired || beat > 0) && !queue.empty() ? std::next(queue.begin()) : queue.begin();
-    while (it != first && std::prev(it)->at > at) --it;
     Tlp t{at, w, {}, enqueued++, report && reports};
     if (!stable) {
       t.own.assign(w, w + n);
       t.w = t.own.data();
     }  // a vector's data survives moves
-    queue.insert(it, std::move(t));
+    queue.push(std::move(t));
   }
   // Reset drops a partly transferred TLP (the device forgot its first beats, and the rest
   // alone would be garbage); TLPs not started yet stay queued.
@@ -182,6 +218,7 @@ struct SinkBase {
       queue.pop_front();
       ++dropped;
     }
+    queue.uncommit();  // offered but not taken: it waits in its place again
     valid = false;
     beat = 0;
   }
@@ -232,6 +269,7 @@ struct Sink : SinkBase {
   }
 
   void load(Model* m) {
+    queue.commit();
     const uint32_t* t = queue.front().w;
     const uint32_t ndw = t[0];
     const uint32_t nbeats = ndw ? (ndw + L - 1) / L : 1;

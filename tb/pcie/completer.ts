@@ -8,7 +8,7 @@
  * Writes into the MSI window become interrupt events. Every request is checked first
  * (see checkRequest); violations go to RcCore.violation.
  */
-import { splitReadCompletions } from './completions';
+import { CplChunkTable, splitReadCompletions, splitReadCompletionsInto } from './completions';
 import type { RcCore } from './core';
 import type { TlpContext } from './errors';
 import { DmaFault } from './hostmem';
@@ -19,6 +19,7 @@ import {
   CplStatus,
   describeTlp,
   formatPcieId,
+  lowestBe,
   memReqByteRange,
   payloadByteMask,
   readCompletionByteCount,
@@ -211,15 +212,21 @@ export class Completer {
     const index = this.reads++;
     const fault = this.injector.decide(t, cycle);
     let action = refused ? 'ur' : fault.action;
-    // The requested dwords, zero outside the enabled range; the completions' payloads are views of them.
-    const dws = rc.sendCopies
-      ? this.readScratch.fill(0, 0, t.length).subarray(0, t.length)
-      : this.readBuffers.alloc(t.length);
+    // The requested dwords, zero outside the enabled range; the completions' payloads are views of them. In the
+    // reused buffer only the first and last dwords can hold bytes outside the range (the read below writes every
+    // byte of the range, or faults and no data is sent): zeroed alone, without fill()'s C++ builtin call per read.
+    let dws: Uint32Array;
+    if (rc.sendCopies) {
+      dws = this.readScratch.subarray(0, t.length);
+      dws[0] = 0;
+      dws[t.length - 1] = 0;
+    } else dws = this.readBuffers.alloc(t.length);
     if (range.bytes > 0 && !refused) {
       try {
         rc.mem.dmaReadInto(
           range.addr,
-          new Uint8Array(dws.buffer, dws.byteOffset + Number(range.addr - t.address), range.bytes),
+          // the range starts at the first enabled byte: lowestBe(firstBe) bytes into the first dword
+          new Uint8Array(dws.buffer, dws.byteOffset + lowestBe(t.firstBe), range.bytes),
         );
         this.stats.dmaReads++;
         this.stats.dmaReadBytes += range.bytes;
@@ -331,20 +338,24 @@ export class Completer {
   private sendCompletions(t: MemReadTlp, dws: Uint32Array, at: number, delivered?: (cycle: number) => void): number {
     const { rc } = this;
     const o = rc.opts;
-    const chunks = splitReadCompletions(t, { rcb: o.rcb, mps: rc.shadow.mps, mode: o.split, rng: rc.rng });
-    const n = chunks.length;
+    const chunks = splitReadCompletionsInto(
+      t,
+      { rcb: o.rcb, mps: rc.shadow.mps, mode: o.split, rng: rc.rng },
+      this.chunks,
+    );
+    const n = chunks.count;
     if (this.batch.offset.length < n) this.batch = tlpBatch(Math.max(n, 2 * this.batch.offset.length));
     const b = this.batch;
     const cpl = this.cplFields(t);
     let when = at;
     for (let i = 0; i < n; i++) {
-      const c = chunks[i];
       if (i > 0) when += rc.rng.int(o.cplGap.min, o.cplGap.max);
-      cpl.byteCount = c.byteCount;
-      cpl.lowerAddress = c.lowerAddress;
-      encodeCplDHeader(cpl, c.lengthDw, b.hdr, 4 * i);
-      b.offset[i] = c.offset / 4;
-      b.length[i] = c.lengthDw;
+      const lengthDw = chunks.lengthDw[i];
+      cpl.byteCount = chunks.byteCount[i];
+      cpl.lowerAddress = chunks.lowerAddress[i];
+      encodeCplDHeader(cpl, lengthDw, b.hdr, 4 * i);
+      b.offset[i] = chunks.offset[i] / 4;
+      b.length[i] = lengthDw;
       b.cycle[i] = when;
     }
     b.count = n;
@@ -353,6 +364,8 @@ export class Completer {
     this.stats.completionsSent += n;
     return when;
   }
+  /** The split sendCompletions() reuses. */
+  private readonly chunks = new CplChunkTable();
   /** The batch sendCompletions() reuses (grown when a read needs more completions). */
   private batch: TlpBatch = tlpBatch(16);
   /** A successful CplD's fields for read `t` (byte count and lower address set per completion). */
@@ -474,7 +487,7 @@ export class Completer {
     }
     // From 3 DW on the byte enables are contiguous (decode enforces 2.2.5): every byte of the
     // range is written and no per-byte mask is needed. Shorter writes may have gaps.
-    const off = Number(range.addr - t.address);
+    const off = lowestBe(t.firstBe); // where memReqByteRange's range starts in the payload
     const mask =
       t.data.length <= 8
         ? payloadByteMask(t.data.length / 4, t.firstBe, t.lastBe).subarray(off, off + range.bytes)

@@ -6,14 +6,7 @@
  *  - ReadReassembly: the requester's side: checks each completion of a read against the
  *    same rules and gathers the bytes.
  */
-import {
-  completionLowerAddress,
-  highestBe,
-  lowestBe,
-  memReqByteRange,
-  readCompletionByteCount,
-  type CplDTlp,
-} from './tlp';
+import { highestBe, lowestBe, memReqByteRange, readCompletionByteCount, type CplDTlp } from './tlp';
 import type { Rng } from '../../sim/random';
 import type { ViolationCode } from './errors';
 
@@ -57,8 +50,60 @@ export interface CplChunk {
   carried: number;
 }
 
+/**
+ * A read's completions as columns (CplChunk's fields, one entry per completion): what splitReadCompletionsInto()
+ * fills, reused from read to read by a completer (no object per completion).
+ */
+export class CplChunkTable {
+  count = 0;
+  offset = new Int32Array(16);
+  lengthDw = new Int32Array(16);
+  byteCount = new Int32Array(16);
+  lowerAddress = new Int32Array(16);
+  carried = new Int32Array(16);
+  /** Entry `i` as a CplChunk. */
+  chunk(i: number): CplChunk {
+    return {
+      offset: this.offset[i],
+      lengthDw: this.lengthDw[i],
+      byteCount: this.byteCount[i],
+      lowerAddress: this.lowerAddress[i],
+      carried: this.carried[i],
+    };
+  }
+  /** Appends a completion (growing the columns when full). */
+  push(offset: number, lengthDw: number, byteCount: number, lowerAddress: number, carried: number): void {
+    const i = this.count++;
+    if (i === this.offset.length) {
+      const grow = (a: Int32Array) => {
+        const b = new Int32Array(2 * a.length);
+        b.set(a);
+        return b;
+      };
+      this.offset = grow(this.offset);
+      this.lengthDw = grow(this.lengthDw);
+      this.byteCount = grow(this.byteCount);
+      this.lowerAddress = grow(this.lowerAddress);
+      this.carried = grow(this.carried);
+    }
+    this.offset[i] = offset;
+    this.lengthDw[i] = lengthDw;
+    this.byteCount[i] = byteCount;
+    this.lowerAddress[i] = lowerAddress;
+    this.carried[i] = carried;
+  }
+}
+
 /** The completions a completer sends for a memory read, in the order it must send them (increasing address). */
 export function splitReadCompletions(req: ReadShape, opts: SplitOptions): CplChunk[] {
+  const t = splitReadCompletionsInto(req, opts, new CplChunkTable());
+  const chunks: CplChunk[] = [];
+  for (let i = 0; i < t.count; i++) chunks.push(t.chunk(i));
+  return chunks;
+}
+
+/** splitReadCompletions() into `out` (emptied first; returned): the same completions, the same draws of `opts.rng`. */
+export function splitReadCompletionsInto(req: ReadShape, opts: SplitOptions, out: CplChunkTable): CplChunkTable {
   const { rcb, mps } = opts;
   if (rcb !== 64 && rcb !== 128) throw new RangeError(`RCB must be 64 or 128 bytes, got ${rcb}`);
   if (!(mps >= 128 && mps <= 4096 && (mps & (mps - 1)) === 0))
@@ -74,7 +119,7 @@ export function splitReadCompletions(req: ReadShape, opts: SplitOptions): CplChu
   const lead = zeroLength ? 0 : lowestBe(firstBe);
   const trim = zeroLength ? 0 : 3 - highestBe(length === 1 ? firstBe : lastBe);
 
-  const chunks: CplChunk[] = [];
+  out.count = 0;
   let cur = start;
   let sent = 0;
   while (cur < end) {
@@ -93,17 +138,18 @@ export function splitReadCompletions(req: ReadShape, opts: SplitOptions): CplChu
     const first = cur === start;
     const last = chunkEnd === end;
     const carried = zeroLength ? 1 : chunkEnd - cur - (first ? lead : 0) - (last ? trim : 0);
-    chunks.push({
-      offset: cur - start,
-      lengthDw: (chunkEnd - cur) / 4,
-      byteCount: total - sent,
-      lowerAddress: first ? completionLowerAddress(req.address, firstBe) : cur & 0x7f,
+    out.push(
+      cur - start,
+      (chunkEnd - cur) / 4,
+      total - sent,
+      // completionLowerAddress(req.address, firstBe) from the page offset (lowestBe(0) = 0 = lead for zero length)
+      first ? (start & 0x7c) | lead : cur & 0x7f,
       carried,
-    });
+    );
     sent += carried;
     cur = chunkEnd;
   }
-  return chunks;
+  return out;
 }
 
 export interface ReassemblyProblem {

@@ -21,6 +21,11 @@ export type Addr = bigint | number;
 
 const PAGE = 1 << 16;
 const ADDRESS_LIMIT = 1n << 64n;
+/**
+ * Regions ending at or below this are also located in number arithmetic (exact below 2^53): a BigInt operation
+ * allocates, and the root complex locates every DMA (see `Region.safe`).
+ */
+const SAFE_END = BigInt(Number.MAX_SAFE_INTEGER);
 const hex = (v: bigint): string => `0x${v.toString(16)}`;
 
 export function toAddr(a: Addr): bigint {
@@ -134,6 +139,10 @@ export class Region {
   perm: Perm;
   /** One past the last byte. */
   readonly end: bigint;
+  /** `end` at most 2^53 - 1: `addrNum` and `endNum` are `addr` and `end` exactly, as numbers (else NaN). */
+  readonly safe: boolean;
+  readonly addrNum: number;
+  readonly endNum: number;
   constructor(
     readonly addr: bigint,
     readonly size: number,
@@ -145,6 +154,9 @@ export class Region {
   ) {
     this.perm = perm;
     this.end = addr + BigInt(size);
+    this.safe = this.end <= SAFE_END;
+    this.addrNum = this.safe ? Number(addr) : NaN;
+    this.endNum = this.safe ? Number(this.end) : NaN;
   }
   contains(addr: bigint, len = 1): boolean {
     return addr >= this.addr && addr + BigInt(len) <= this.end;
@@ -243,6 +255,8 @@ export class HostMemory {
   private counter = 0;
   /** The region find() returned last: DMA streams through one buffer at a time. */
   private recent: Region | undefined;
+  /** Regions mapped whose end is beyond 2^53 - 1 (Region.safe false): while there are none, find() compares numbers. */
+  private unsafe = 0;
 
   constructor(opts: HostMemOptions = {}) {
     this.lowNext = toAddr(opts.lowBase ?? 0x1000_0000n);
@@ -315,6 +329,7 @@ export class HostMemory {
     const i = at >= 0 && this.list[at] === region ? at : -1;
     if (i < 0) throw new Error(`hostmem: unmap: ${r instanceof Region ? r.describe() : hex(toAddr(r))} is not mapped`);
     this.list.splice(i, 1);
+    if (!region!.safe) this.unsafe--;
     if (this.recent === region) this.recent = undefined;
   }
 
@@ -329,6 +344,7 @@ export class HostMemory {
   /** The region holding `addr`, if any. */
   find(addr: Addr): Region | undefined {
     const a = toAddr(addr);
+    if (this.unsafe === 0) return this.findNum(Number(a));
     const recent = this.recent;
     if (recent !== undefined && a >= recent.addr && a < recent.end) return recent;
     let lo = 0;
@@ -343,6 +359,31 @@ export class HostMemory {
     return undefined;
   }
 
+  /**
+   * find() while every region is safe: `n` is the address as a number, exact below 2^53; an address from 2^53 on
+   * rounds to 2^53 or more, which is beyond every region's end, so it is found in none, as it should be.
+   */
+  private findNum(n: number): Region | undefined {
+    const recent = this.recent;
+    if (recent !== undefined && n >= recent.addrNum && n < recent.endNum) return recent;
+    const list = this.list;
+    let lo = 0;
+    let hi = list.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const r = list[mid];
+      if (n < r.addrNum) hi = mid - 1;
+      else if (n >= r.endNum) lo = mid + 1;
+      else return (this.recent = r);
+    }
+    return undefined;
+  }
+
+  /** Offset of address `a` (inside region `r`) from the region's start. */
+  private offsetIn(r: Region, a: bigint): number {
+    return r.safe ? Number(a) - r.addrNum : Number(a - r.addr);
+  }
+
   // ---- CPU-side access (no permission checks; every byte must be mapped) ----
 
   read(addr: Addr, len: number): Uint8Array {
@@ -354,7 +395,7 @@ export class HostMemory {
   readInto(addr: Addr, out: Uint8Array): void {
     const a = toAddr(addr);
     const r = this.within(a, out.length);
-    if (r) r.backing.read(Number(a - r.addr), out);
+    if (r) r.backing.read(this.offsetIn(r, a), out);
     else this.segments(a, out.length, (r, off, pos, n) => r.backing.read(off, out.subarray(pos, pos + n)), 'host read');
   }
   /**
@@ -364,7 +405,7 @@ export class HostMemory {
   firstDifference(addr: Addr, data: Uint8Array): number {
     const a = toAddr(addr);
     const r = this.within(a, data.length);
-    if (r) return r.backing.firstDifference(Number(a - r.addr), data);
+    if (r) return r.backing.firstDifference(this.offsetIn(r, a), data);
     let at = -1;
     this.segments(
       a,
@@ -382,7 +423,7 @@ export class HostMemory {
   write(addr: Addr, data: Uint8Array): void {
     const a = toAddr(addr);
     const r = this.within(a, data.length);
-    if (r) r.backing.write(Number(a - r.addr), data);
+    if (r) r.backing.write(this.offsetIn(r, a), data);
     else
       this.segments(
         a,
@@ -457,7 +498,7 @@ export class HostMemory {
       if (f) throw withContext(f, context);
     }
     const out = new Uint8Array(len);
-    if (r !== undefined && permits(r.perm, 'read')) r.backing.read(Number(a - r.addr), out);
+    if (r !== undefined && permits(r.perm, 'read')) r.backing.read(this.offsetIn(r, a), out);
     else this.readInto(a, out);
     return out;
   }
@@ -468,7 +509,7 @@ export class HostMemory {
     // The common case first: one region holds it all and lets the device read.
     const r = this.within(a, out.length);
     if (r !== undefined && permits(r.perm, 'read')) {
-      r.backing.read(Number(a - r.addr), out);
+      r.backing.read(this.offsetIn(r, a), out);
       return;
     }
     const f = this.checkDma('read', a, out.length);
@@ -481,7 +522,7 @@ export class HostMemory {
     const a = toAddr(addr);
     const r = this.within(a, data.length);
     if (r !== undefined && permits(r.perm, 'write')) {
-      r.backing.write(Number(a - r.addr), data, mask);
+      r.backing.write(this.offsetIn(r, a), data, mask);
       return;
     }
     const f = this.checkDma('write', a, data.length);
@@ -503,6 +544,7 @@ export class HostMemory {
       throw new RangeError(`hostmem: ${region.describe()} runs past the 64-bit address space`);
     // The overlap check above found none: the region goes where the first region after it is.
     this.list.splice(this.firstEndingAfter(region.addr), 0, region);
+    if (!region.safe) this.unsafe++;
     return region;
   }
 
@@ -543,7 +585,9 @@ export class HostMemory {
   /** The region holding all `len` bytes from `addr`, if one does (the common case: no need to cut the access into segments). */
   private within(addr: bigint, len: number): Region | undefined {
     const r = this.find(addr);
-    return r !== undefined && addr + BigInt(len) <= r.end ? r : undefined;
+    if (r === undefined) return undefined;
+    if (r.safe) return Number(addr) + len <= r.endNum ? r : undefined;
+    return addr + BigInt(len) <= r.end ? r : undefined;
   }
 
   private segments(
@@ -557,7 +601,7 @@ export class HostMemory {
       const a = addr + BigInt(pos);
       const r = this.find(a);
       if (!r) throw new RangeError(`hostmem: ${what} of ${len} bytes at ${hex(addr)}: byte ${hex(a)} is not mapped`);
-      const off = Number(a - r.addr);
+      const off = this.offsetIn(r, a);
       const n = Math.min(len - pos, r.size - off);
       f(r, off, pos, n);
       pos += n;

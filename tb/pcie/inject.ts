@@ -80,13 +80,13 @@ export class FaultInjector {
         throw new Error(`rc: onRead hook returned ${String(got)}, expected one of ${READ_ACTIONS.join(', ')}`);
     } else if (got !== undefined) fault = checkFault(got);
     if (fault === undefined) {
-      for (const a of FAULTS) {
-        const p = this.rates[a];
-        if (p && this.rng.chance(p)) {
-          fault = PLAIN[a];
-          break;
-        }
-      }
+      // ur, ca, poison, drop, duplicate: each rate read by name (a loop over the names was a megamorphic keyed load)
+      const r = this.rates;
+      if (r.ur && this.rng.chance(r.ur)) fault = PLAIN.ur;
+      else if (r.ca && this.rng.chance(r.ca)) fault = PLAIN.ca;
+      else if (r.poison && this.rng.chance(r.poison)) fault = PLAIN.poison;
+      else if (r.drop && this.rng.chance(r.drop)) fault = PLAIN.drop;
+      else if (r.duplicate && this.rng.chance(r.duplicate)) fault = PLAIN.duplicate;
     }
     fault ??= PLAIN.ok;
     this.counts[fault.action]++;
@@ -113,6 +113,3 @@ export function targetCompletion(f: ReadFault, n: number): number {
   if (k === undefined) return -1;
   return Math.min(n - 1, Math.max(0, k < 0 ? n + k : k));
 }
-
-/** The faults in the order their rates are drawn. */
-const FAULTS = ['ur', 'ca', 'poison', 'drop', 'duplicate'] as const;

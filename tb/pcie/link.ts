@@ -27,7 +27,10 @@ export interface Link {
   /** Queues a TLP for the device, injected at `atCycle` (or as soon as possible after it). */
   send(tlp: RawTlp, atCycle?: number): void;
   run(opts: LinkRunOptions): { reason: string; cycles: number };
-  /** Every finished TLP from the device, each stamped with the cycle it left (`cycle`). */
+  /**
+   * Every finished TLP from the device, each stamped with the cycle it left (`cycle`), in an array the caller then
+   * owns (the root complex appends to it).
+   */
   takeTx(): RawTlp[];
   /**
    * Optional: true if send() (and sendTracked()) copies the TLP before it returns and keeps no reference to it,

@@ -423,7 +423,8 @@ export function memReqByteRange(req: MemReqShape): { addr: bigint; bytes: number
   if (lengthDw === 1 && firstBe === 0) return { addr: req.address, bytes: 0 };
   const lo = lowestBe(firstBe);
   const hi = lengthDw === 1 ? highestBe(firstBe) : 4 * (lengthDw - 1) + highestBe(lastBe);
-  return { addr: req.address + BigInt(lo), bytes: hi - lo + 1 };
+  // the address as it is when the range starts at it (no BigInt arithmetic: this runs per device request)
+  return { addr: lo === 0 ? req.address : req.address + BigInt(lo), bytes: hi - lo + 1 };
 }
 
 /** Per payload byte, 1 if its byte enable is set (First DW BE for dword 0, Last DW BE for the last, all in between). */
@@ -616,13 +617,14 @@ function checkRepresentable(t: Tlp): void {
  * The spec's rules for well-formed TLPs. `strict` adds the rules a receiver need not check
  * (split completions ending on a Read Completion Boundary).
  */
-function checkRules(t: Tlp, strict: boolean): void {
+function checkRules(t: Tlp, strict: boolean, pageOffset?: number): void {
   switch (t.type) {
     case 'MRd':
     case 'MRdLk':
     case 'MWr': {
       const lengthDw = tlpLengthDw(t);
-      const page = Number(t.address & 0xfffn); // offset within the 4 KB page
+      // offset within the 4 KB page (decodeTlp has it from the header: no BigInt operation per TLP)
+      const page = pageOffset ?? Number(t.address & 0xfffn);
       const p = byteEnableProblem(lengthDw, t.firstBe, t.lastBe, (page & 7) === 0);
       if (p) fail(t, p.field, p.reason);
       // 2.2.7: a memory request must not cross a 4 KB address boundary.
@@ -675,33 +677,45 @@ function checkRules(t: Tlp, strict: boolean): void {
 
 /** 2.2.9 / 2.3.1.1: a completion with `lengthDw` payload dwords (encode and decode of CplD, and encodeCplD). */
 function checkCplDRules(t: CplDTlp | CplDDwords | CplDHeader, lengthDw: number, strict: boolean): void {
+  checkCplDRulesOf(t, t.status, t.bcm, t.lowerAddress, t.byteCount, lengthDw, strict);
+}
+/** checkCplDRules() from the fields' values (`t` names the type in the error). */
+function checkCplDRulesOf(
+  t: { type: string },
+  status: CplStatusCode,
+  bcm: boolean | undefined,
+  lowerAddress: number,
+  byteCount: number,
+  lengthDw: number,
+  strict: boolean,
+): void {
   // 2.2.9: only Successful Completions carry data; error statuses use Cpl.
-  if (t.status !== CplStatus.SC) {
-    fail(t, 'status', `status ${STATUS_NAME[t.status]} on a completion with data (only SC completions carry data)`);
+  if (status !== CplStatus.SC) {
+    fail(t, 'status', `status ${STATUS_NAME[status]} on a completion with data (only SC completions carry data)`);
   }
-  if (t.bcm) return; // PCI-X bridges report a byte count that need not match; nothing to cross-check.
-  const lead = t.lowerAddress & 3;
+  if (bcm) return; // PCI-X bridges report a byte count that need not match; nothing to cross-check.
+  const lead = lowerAddress & 3;
   const carried = lengthDw * 4 - lead;
-  if (t.byteCount <= carried) {
+  if (byteCount <= carried) {
     // The last (or only) completion: its payload ends at the dword holding the last byte.
-    const needDw = Math.ceil((lead + t.byteCount) / 4);
+    const needDw = Math.ceil((lead + byteCount) / 4);
     if (needDw !== lengthDw) {
       fail(
         t,
         'byteCount',
-        `byte count ${t.byteCount} from lower address 0x${hex(t.lowerAddress, 2)} needs ${needDw} DW but length is ${lengthDw} DW`,
+        `byte count ${byteCount} from lower address 0x${hex(lowerAddress, 2)} needs ${needDw} DW but length is ${lengthDw} DW`,
       );
     }
   } else if (strict) {
     // 2.3.1.1: a completion that does not finish the request must end on a naturally aligned
     // RCB (64 or 128 bytes; any 128-byte boundary is also a 64-byte one).
-    const end = (t.lowerAddress & 0x7c) + lengthDw * 4;
+    const end = (lowerAddress & 0x7c) + lengthDw * 4;
     if (end % 64 !== 0) {
       fail(
         t,
         'length',
-        `partial completion (byte count ${t.byteCount} > ${carried} bytes carried) of ${lengthDw} DW from lower address ` +
-          `0x${hex(t.lowerAddress, 2)} does not end on a 64-byte read completion boundary`,
+        `partial completion (byte count ${byteCount} > ${carried} bytes carried) of ${lengthDw} DW from lower address ` +
+          `0x${hex(lowerAddress, 2)} does not end on a 64-byte read completion boundary`,
       );
     }
   }
@@ -729,16 +743,29 @@ export interface EncodeOptions {
  * TD[15] EP[14] Attr[1:0][13:12] AT[11:10] Length[9:0].
  */
 function packDw0(fmt: number, type: number, t: Tlp | CplDDwords | CplDHeader, lengthDw: number, at: number): number {
-  const attr = t.attr ?? 0;
+  return packDw0Of(fmt, type, t.tag, t.tc ?? 0, t.attr ?? 0, t.td, t.ep, lengthDw, at);
+}
+/** packDw0() from the fields' values. */
+function packDw0Of(
+  fmt: number,
+  type: number,
+  tag: number,
+  tc: number,
+  attr: number,
+  td: boolean | undefined,
+  ep: boolean | undefined,
+  lengthDw: number,
+  at: number,
+): number {
   return (
     ((fmt << 29) |
       (type << 24) |
-      (((t.tag >> 9) & 1) << 23) |
-      ((t.tc ?? 0) << 20) |
-      (((t.tag >> 8) & 1) << 19) |
+      (((tag >> 9) & 1) << 23) |
+      (tc << 20) |
+      (((tag >> 8) & 1) << 19) |
       (((attr >> 2) & 1) << 18) |
-      ((t.td ? 1 : 0) << 15) |
-      ((t.ep ? 1 : 0) << 14) |
+      ((td ? 1 : 0) << 15) |
+      ((ep ? 1 : 0) << 14) |
       ((attr & 3) << 12) |
       (at << 10) |
       (lengthDw & 0x3ff)) >>>
@@ -806,10 +833,30 @@ export function encodeCplDHeader(
   at = 0,
   opts: EncodeOptions = {},
 ): void {
-  if (t.type !== 'CplD' && t.type !== 'CplDLk')
-    throw new TlpError('type', `encodeCplD: ${String(t.type)} is not a completion with data`);
-  checkCommonFields(t);
-  checkCompletionFields(t);
+  const type = t.type;
+  if (type !== 'CplD' && type !== 'CplDLk')
+    throw new TlpError('type', `encodeCplD: ${String(type)} is not a completion with data`);
+  // Every field read once, here: the shared checkers and packers see every TLP type (megamorphic loads), and this
+  // runs per read completion. They still decide and word every error (called when the quick test fails).
+  const tc = t.tc ?? 0;
+  const attr = t.attr ?? 0;
+  const requesterId = t.requesterId;
+  const tag = t.tag;
+  const completerId = t.completerId;
+  const status = t.status;
+  const bcm = t.bcm;
+  const byteCount = t.byteCount;
+  const lowerAddress = t.lowerAddress;
+  if (!(fits(tc, 7) && fits(attr, 7) && fits(requesterId, 0xffff) && fits(tag, 0x3ff))) checkCommonFields(t);
+  if (!(
+    fits(completerId, 0xffff) &&
+    (status === 0 || status === 1 || status === 2 || status === 4) &&
+    fits(byteCount, 0x1fff) &&
+    byteCount >= 1 &&
+    byteCount <= 4096 &&
+    fits(lowerAddress, 0x7f)
+  ))
+    checkCompletionFields(t);
   if (!(lengthDw >= 1 && lengthDw <= 1024)) {
     fail(
       t,
@@ -817,8 +864,11 @@ export function encodeCplDHeader(
       `payload of ${lengthDw} DW out of range 1..1024` + (lengthDw > 1024 ? ' (Length field max 1024 DW)' : ''),
     );
   }
-  if (!opts.allowMalformed) checkCplDRules(t, lengthDw, true);
-  packCompletion(hdr, t, lengthDw, at);
+  if (!opts.allowMalformed) checkCplDRulesOf(t, status, bcm, lowerAddress, byteCount, lengthDw, true);
+  // packCompletion() for a CplD / CplDLk, from the values read above
+  hdr[at] = packDw0Of(FMT_DATA, type === 'CplDLk' ? TYPE_CPL_LOCKED : TYPE_CPL, tag, tc, attr, t.td, t.ep, lengthDw, 0);
+  hdr[at + 1] = ((completerId << 16) | (status << 13) | ((bcm ? 1 : 0) << 12) | (byteCount & 0xfff)) >>> 0;
+  hdr[at + 2] = ((requesterId << 16) | ((tag & 0xff) << 8) | lowerAddress) >>> 0;
   hdr[at + 3] = 0;
 }
 
@@ -1006,12 +1056,14 @@ export function decodeTlp(raw: RawTlp, opts: DecodeOptions = {}): Tlp {
   const tagHigh = (((dw0 >>> 23) & 1) << 9) | (((dw0 >>> 19) & 1) << 8);
 
   let t: Tlp;
+  let pageOffset: number | undefined;
   switch (type) {
     case 'MRd':
     case 'MRdLk':
     case 'MWr': {
       const addrDw = fourDw ? dw3 : dw2;
       const low = (addrDw & ~3) >>> 0;
+      pageOffset = low & 0xfff;
       if (strict && fourDw && dw2 === 0) {
         throw new TlpError('address', `${type}: 4DW header for address 0x${hex(low)} below 4 GB (must use 3DW)`);
       }
@@ -1109,7 +1161,7 @@ export function decodeTlp(raw: RawTlp, opts: DecodeOptions = {}): Tlp {
       break;
     }
   }
-  checkRules(t, strict);
+  checkRules(t, strict, pageOffset);
   return t;
 }
 

@@ -261,3 +261,38 @@ describe('device permissions', () => {
     expect(f.region?.name).toBe('second');
   });
 });
+
+describe('addresses around 2^53 (find() compares numbers while every region ends below it)', () => {
+  const S = 1n << 53n;
+  test('regions just below, straddling and above 2^53, mapped and unmapped in turn', () => {
+    const m = new HostMemory();
+    const low = m.alloc(4096, { at: 0x1000_0000n, name: 'low' });
+    const below = m.alloc(64, { at: S - 64n, name: 'below' }); // ends at 2^53: needs BigInt arithmetic
+    // 2^53 + 1 rounds to 2^53 as a number: it must still be outside `below`
+    expect(m.find(S)).toBeUndefined();
+    expect(m.find(S + 1n)).toBeUndefined();
+    expect(m.find(S - 1n)).toBe(below);
+    expect(m.find(0x1000_0fffn)).toBe(low);
+    m.unmap(below);
+    const edge = m.alloc(63, { at: S - 64n, name: 'edge' }); // ends at 2^53 - 1: numbers are exact
+    expect(m.find(S - 2n)).toBe(edge);
+    expect(m.find(S - 1n)).toBeUndefined();
+    expect(m.find(S)).toBeUndefined();
+    expect(m.find(S + 1n)).toBeUndefined();
+    // a DMA running from `edge` past 2^53 - 1 faults, one inside it does not
+    m.write(S - 64n, new Uint8Array(63).fill(7));
+    expect(m.dmaRead(S - 8n, 7)).toEqual(new Uint8Array(7).fill(7));
+    expect(() => m.dmaRead(S - 8n, 9)).toThrow(DmaFault);
+    const high = m.alloc(4096, { at: S + 4096n, name: 'high' });
+    m.write(S + 4097n, Uint8Array.of(1, 2, 3));
+    expect(m.find(S + 4096n + 4095n)).toBe(high);
+    expect(m.find(S + 4096n + 4096n)).toBeUndefined();
+    expect(m.dmaRead(S + 4097n, 3)).toEqual(Uint8Array.of(1, 2, 3));
+    expect(m.find(S - 2n)).toBe(edge);
+    expect(m.find(0x1000_0000n)).toBe(low);
+    m.unmap(high);
+    expect(m.find(S + 4097n)).toBeUndefined();
+    expect(m.find(S - 2n)).toBe(edge);
+    expect(m.dmaRead(0x1000_0000n, 4)).toEqual(new Uint8Array(4));
+  });
+});

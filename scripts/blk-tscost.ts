@@ -1,0 +1,107 @@
+// Where the virtio-blk bench's CPU goes, per run of its measured mix: `npx tsx scripts/blk-tscost.ts [packed|split]
+// [rounds]` builds the bench's system (scripts/bench.ts blkWorkload: same options, same warm-up), runs the mix
+// `rounds` times (default 5) and prints per run: CPU seconds, CPU seconds inside Sim.run() (process.cpuUsage
+// around each call), TLPs, and after a replay of the whole recording, the TS-driven / replay ratio in CPU time as
+// the bench computes it and the CPU us per TLP beyond the replay. The bench itself reads the third run.
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
+import type { DataWidth } from '../gen/pcie/streams';
+import { BlkSystem, buildBlkTop, type RingFormat } from '../tb/virtio/blk/system';
+import { sequentialWorkload } from '../tb/virtio/blk/workload';
+
+const ring = (process.argv[2] ?? 'packed') as RingFormat;
+const rounds = Number(process.argv[3] ?? 5);
+const W: DataWidth = 256;
+const D = 32;
+const cpuSeconds = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
+buildBlkTop(W, undefined, undefined, ring);
+const make = () =>
+  new BlkSystem({
+    W,
+    ring,
+    rings: ring,
+    seed: 1,
+    rc: { latency: { min: 200, max: 300 }, split: 'rcb', rcb: 64, mps: 256, mrrs: 512 },
+  });
+const steady = (sys: BlkSystem, type: 'read' | 'write', bytes: number, n: number) =>
+  sys.run(sequentialWorkload(type, bytes), { requests: n + 2 * D, depth: D, queues: [0] });
+const tlps = (sys: BlkSystem) => {
+  const st = sys.rc.stats();
+  return [...Object.values(st.fromDevice), ...Object.values(st.toDevice)].reduce((a, c) => a + c!.tlps, 0);
+};
+// the bench's whole-process warm-up pass: one system, warm-ups and one run of the mix
+{
+  const w = make();
+  steady(w, 'read', 4096, 64);
+  steady(w, 'write', 4096, 64);
+  steady(w, 'read', 4096, 256);
+  steady(w, 'write', 4096, 256);
+  steady(w, 'read', 512, 512);
+  w.close();
+}
+const sys = make();
+let inRun = 0;
+const run = sys.sim.run.bind(sys.sim);
+// INRUN=0: no process.cpuUsage() around every run() (it costs a few us a call)
+if (process.env.INRUN !== '0')
+  sys.sim.run = (o) => {
+    const c = cpuSeconds();
+    try {
+      return run(o);
+    } finally {
+      inRun += cpuSeconds() - c;
+    }
+  };
+steady(sys, 'read', 4096, 64);
+steady(sys, 'write', 4096, 64);
+const rows: { cpu: number; inRun: number; cycles: number; tlps: number; runs: number }[] = [];
+// PROFILE=file: a V8 CPU profile (the .cpuprofile format) of the runs from the third on
+const profile = process.env.PROFILE;
+// PERF_CTL=fifo: `perf record -D -1 --control fifo:<fifo>` samples only the runs from the third on
+const perfCtl = process.env.PERF_CTL;
+const session = profile ? new Session() : undefined;
+const post = (m: string, p?: object) =>
+  new Promise<unknown>((res, rej) => session!.post(m, p ?? {}, (e, r) => (e ? rej(e) : res(r))));
+if (session) {
+  session.connect();
+  await post('Profiler.enable');
+  await post('Profiler.setSamplingInterval', { interval: 100 });
+}
+for (let i = 0; i < rounds; i++) {
+  if (session && i === 2) await post('Profiler.start');
+  if (perfCtl && i === 2) writeFileSync(perfCtl, 'enable\n');
+  const n0 = sys.sim.stats().runCalls;
+  const c0 = cpuSeconds();
+  const r0 = inRun;
+  const y0 = sys.sim.cycle;
+  const t0 = tlps(sys);
+  steady(sys, 'read', 4096, 256);
+  steady(sys, 'write', 4096, 256);
+  steady(sys, 'read', 512, 512);
+  rows.push({
+    cpu: cpuSeconds() - c0,
+    inRun: inRun - r0,
+    cycles: sys.sim.cycle - y0,
+    tlps: tlps(sys) - t0,
+    runs: sys.sim.stats().runCalls - n0,
+  });
+}
+if (perfCtl) writeFileSync(perfCtl, 'disable\n');
+if (session) writeFileSync(profile!, JSON.stringify(((await post('Profiler.stop')) as { profile: unknown }).profile));
+sys.finish();
+let replayCps = 0;
+for (let i = 0; i < Number(process.env.REPLAYS ?? 3); i++) {
+  const c = cpuSeconds();
+  const r = sys.sim.runFree();
+  replayCps = Math.max(replayCps, r.cycles / (cpuSeconds() - c));
+}
+sys.close();
+for (const [i, r] of rows.entries()) {
+  const replay = r.cycles / replayCps;
+  console.log(
+    `${ring} run ${i + 1}: cpu ${r.cpu.toFixed(3)} s, in run() ${r.inRun.toFixed(3)} s, outside ${(r.cpu - r.inRun).toFixed(3)} s (${(((r.cpu - r.inRun) / r.tlps) * 1e6).toFixed(2)} us/TLP), replay ${replay.toFixed(3)} s, ratio ${(replay / r.cpu).toFixed(3)}, beyond replay ${(((r.cpu - replay) / r.tlps) * 1e6).toFixed(2)} us/TLP, ${r.tlps} TLPs, ${r.cycles} cycles, ${r.runs} run() calls`,
+  );
+}
